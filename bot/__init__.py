@@ -1,0 +1,1 @@
+"""The runtime: settings, router, dialog persistence, delivery, scheduler and command line."""

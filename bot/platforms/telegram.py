@@ -1,0 +1,366 @@
+"""Telegram through python-telegram-bot: long polling by default, a webhook when configured.
+
+Native updates become Events; Replies become HTML messages (user text escaped by the
+catalog) with inline keyboards. Callback queries are always answered, so buttons stop
+spinning even when the button turns out to be stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+)
+from telegram.constants import MessageEntityType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot.app import App
+from bot.logs import pseudonym
+from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from handlers.contract import Event, Location, Photo, Reply, Sender
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+
+
+class Telegram:
+    """One bot on Telegram, wired to the router."""
+
+    name = PLATFORM
+
+    def __init__(self, app: App, *, rate_limiter: bool = True):
+        self.app = app
+        settings = app.settings
+        assert settings.telegram_token is not None
+        builder = (
+            Application.builder()
+            .token(settings.telegram_token.get_secret_value())
+            .base_url(settings.telegram_api_url)
+            .base_file_url(settings.telegram_file_url)
+            .concurrent_updates(True)
+        )
+        if rate_limiter:
+            builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+
+    @property
+    def bot_username(self) -> str:
+        return self.application.bot.username
+
+    async def start(self) -> None:
+        """Connect, publish the command menu, and begin polling or serving the webhook."""
+        await self.application.initialize()
+        await self._publish_commands()
+        await self.application.start()
+        updater = self.application.updater
+        assert updater is not None
+        settings = self.app.settings
+        if settings.telegram_webhook_url:
+            host, port = settings.webhook_host_port
+            secret = settings.telegram_webhook_secret
+            await updater.start_webhook(
+                listen=host,
+                port=port,
+                url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
+                webhook_url=settings.telegram_webhook_url,
+                secret_token=secret.get_secret_value() if secret else None,
+                allowed_updates=UPDATE_TYPES,
+            )
+            log.info("telegram webhook serving listen=%s:%s", host, port)
+        else:
+            await self.application.bot.delete_webhook()
+            await updater.start_polling(allowed_updates=UPDATE_TYPES)
+            log.info("telegram polling started")
+
+    async def stop(self) -> None:
+        """Stop taking updates, let in-flight ones finish, disconnect."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        await self.app.router.drain()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def _publish_commands(self) -> None:
+        """Set the command menu in every catalog language; a failure here is not fatal."""
+        catalog = self.app.catalog
+        described = self.app.registry.described_commands()
+        try:
+            for lang in catalog.languages:
+                commands = [
+                    BotCommand(name, catalog.text(lang, key, {}, markup=False))
+                    for name, key in described
+                ]
+                code = None if lang == catalog.default else lang
+                await self.application.bot.set_my_commands(commands, language_code=code)
+        except TelegramError as exc:
+            log.warning("could not set the command menu: %s", exc)
+
+    # Receiving ---------------------------------------------------------------------------
+
+    async def _on_update(self, update: object, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if not isinstance(update, Update):
+            return
+        event = await self._event(update)
+        if event is not None:
+            await self.app.router.handle(event, self._deliver)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed", exc_info=context.error)
+
+    async def _event(self, update: Update) -> Event | None:
+        query = update.callback_query
+        if query is not None:
+            try:
+                await query.answer()
+            except TelegramError as exc:
+                log.info("callback answer failed: %s", exc)
+            message = query.message
+            chat_id = message.chat.id if message is not None else query.from_user.id
+            return Event(
+                platform=PLATFORM,
+                chat_id=str(chat_id),
+                sender=_sender(query.from_user),
+                button=query.data or "",
+                origin_message_id=str(message.message_id) if message is not None else None,
+                received_at=utcnow(),
+            )
+        message = update.message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        is_group = message.chat.type != message.chat.PRIVATE
+        base: dict[str, Any] = {
+            "platform": PLATFORM,
+            "chat_id": str(message.chat.id),
+            "sender": _sender(message.from_user),
+            "is_group": is_group,
+            "received_at": utcnow(),
+        }
+        command = _command(message)
+        if command is not None:
+            name, args = command
+            target = name.partition("@")[2]
+            if target and target.lower() != (self.bot_username or "").lower():
+                return None
+            return Event(**base, command=name.partition("@")[0], args=args)
+        if is_group:
+            return None  # in groups the bot answers commands only
+        if message.text is not None:
+            return Event(**base, text=message.text)
+        if message.photo:
+            photo = await self._download_photo(message)
+            return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
+        if message.location is not None:
+            loc = message.location
+            return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
+        return Event(**base, unsupported=_kind(message))
+
+    async def _download_photo(self, message: Message) -> Photo | None:
+        sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
+        if not sizes:
+            return None
+        best = max(sizes, key=lambda s: s.width * s.height)
+        try:
+            file = await best.get_file()
+            data = bytes(await file.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("photo download failed: %s", exc)
+            return None
+        return Photo(data=data, mime_type="image/jpeg", platform_ref=best.file_id)
+
+    # Sending -----------------------------------------------------------------------------
+
+    async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
+        """Answer an event; a person who blocked the bot is marked unreachable."""
+        try:
+            await self._send_all(event.chat_id, lang, replies, event.origin_message_id)
+        except Forbidden:
+            log.info("chat unreachable chat=%s", pseudonym(event.chat_id))
+            async with self.app.db.transaction():
+                await self.app.repos.users.mark_unreachable(PLATFORM, event.chat_id, utcnow())
+
+    async def send(self, chat_id: str, lang: str, replies: list[Reply]) -> None:
+        """Send outside a conversation (the outbox), translating failures for delivery."""
+        try:
+            await self._send_all(chat_id, lang, replies, None)
+        except Forbidden as exc:
+            raise Blocked(str(exc)) from exc
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            raise RetryLater(seconds, str(exc)) from exc
+        except TelegramError as exc:
+            raise DeliveryError(str(exc)) from exc
+
+    async def _send_all(
+        self, chat_id: str, lang: str, replies: list[Reply], origin: str | None
+    ) -> None:
+        for message in replies:
+            await self._send_one(chat_id, lang, message, origin)
+
+    async def _send_one(self, chat_id: str, lang: str, message: Reply, origin: str | None) -> None:
+        bot = self.application.bot
+        catalog = self.app.catalog
+        text = catalog.render(lang, message, markup=True)
+        markup = self._keyboard(lang, message)
+        if message.photo_id is not None:
+            await self._send_photo(chat_id, message.photo_id, text, markup)
+            return
+        if message.document is not None:
+            document = message.document
+            await bot.send_document(
+                chat_id,
+                InputFile(document.data, filename=document.filename),
+                caption=text[: MessageLimit.CAPTION_LENGTH] if text else None,
+                parse_mode=ParseMode.HTML if len(text) <= MessageLimit.CAPTION_LENGTH else None,
+            )
+            return
+        if message.edit and origin is not None and len(text) <= MessageLimit.MAX_TEXT_LENGTH:
+            try:
+                await bot.edit_message_text(
+                    text,
+                    chat_id=chat_id,
+                    message_id=int(origin),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    return
+                # The message is too old or gone: send a new one instead.
+        chunks = _split(text, MessageLimit.MAX_TEXT_LENGTH)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await bot.send_message(
+                chat_id,
+                chunk,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if last else None,
+                disable_web_page_preview=True,
+            )
+
+    async def _send_photo(
+        self, chat_id: str, media_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> None:
+        media = self.app.repos.media
+        ref = await media.platform_ref(media_id, PLATFORM)
+        caption_fits = len(text) <= MessageLimit.CAPTION_LENGTH
+        caption = text if caption_fits else None
+        photo: str | InputFile
+        if ref is not None:
+            photo = ref
+        else:
+            stored = await media.get(media_id)
+            if stored is None:
+                raise DeliveryError(f"photo {media_id} is gone")
+            photo = InputFile(stored.data, filename=f"photo-{media_id}.jpg")
+        sent = await self.application.bot.send_photo(
+            chat_id,
+            photo,
+            caption=caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if caption_fits else None,
+        )
+        if ref is None and sent.photo:
+            async with self.app.db.transaction():
+                await media.remember_ref(media_id, PLATFORM, sent.photo[-1].file_id)
+        if not caption_fits:
+            for chunk in _split(text, MessageLimit.MAX_TEXT_LENGTH):
+                await self.application.bot.send_message(
+                    chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+
+    def _keyboard(self, lang: str, message: Reply) -> InlineKeyboardMarkup | None:
+        if not message.buttons:
+            return None
+        catalog = self.app.catalog
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(catalog.label(lang, b), callback_data=b.payload)
+                    for b in row
+                ]
+                for row in message.buttons
+            ]
+        )
+
+
+def _sender(user: Any) -> Sender:
+    name = " ".join(part for part in (user.first_name, user.last_name) if part)
+    return Sender(
+        platform_user_id=str(user.id),
+        display_name=name or user.username,
+        language_hint=user.language_code,
+    )
+
+
+def _command(message: Message) -> tuple[str, str] | None:
+    """(command, args) when the message starts with a bot command."""
+    text = message.text or ""
+    for entity in message.entities or ():
+        if entity.type == MessageEntityType.BOT_COMMAND and entity.offset == 0:
+            command = message.parse_entity(entity)[1:]
+            args = text[len(command) + 1 :].strip()
+            return command, args
+    return None
+
+
+def _kind(message: Message) -> str:
+    for kind in (
+        "sticker",
+        "voice",
+        "video",
+        "video_note",
+        "audio",
+        "document",
+        "animation",
+        "contact",
+        "poll",
+        "dice",
+        "venue",
+    ):
+        if getattr(message, kind, None):
+            return kind
+    return "other"
+
+
+def _split(text: str, limit: int) -> list[str]:
+    """Split long text at line breaks so each piece fits one Telegram message."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        pieces.append(current)
+    return pieces

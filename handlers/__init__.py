@@ -1,0 +1,19 @@
+"""The features, one module per area, and the neutral contract they speak.
+
+Nothing here imports a platform library or the runtime (``bot``): handlers receive an Event
+in a Context and return a Response.
+"""
+
+from handlers import general, onboarding, roles
+from handlers.feature import Feature, Registry
+
+FEATURES: list[Feature] = [
+    general.feature,
+    onboarding.feature,
+    roles.feature,
+]
+
+
+def registry() -> Registry:
+    """Every feature's commands, buttons, dialogs and menu entries together."""
+    return Registry(FEATURES)

@@ -1,0 +1,104 @@
+"""Text catalogs: every resident-facing sentence, per language, from ``messages/<lang>.toml``.
+
+A catalog entry may carry simple HTML markup (``<b>``, ``<i>``, ``<code>``); parameters are
+data and are always escaped, so a resident's ``<b>`` in an idea title stays literal text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from handlers.contract import Button, Reply
+
+MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
+DEFAULT_LANGUAGE = "nl"
+_TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, str):
+            flat[name] = value
+        else:
+            raise ValueError(f"catalog entry {name} must be text")
+    return flat
+
+
+def placeholders(template: str) -> set[str]:
+    """The named fields a catalog entry expects."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field}
+
+
+class Catalog:
+    """All languages' texts, with the default language as the fallback."""
+
+    def __init__(self, texts: dict[str, dict[str, str]], default: str = DEFAULT_LANGUAGE):
+        if default not in texts:
+            raise ValueError(f"no catalog for the default language {default!r}")
+        self.texts = texts
+        self.default = default
+
+    @classmethod
+    def load(cls, directory: Path = MESSAGES_DIR, default: str = DEFAULT_LANGUAGE) -> Catalog:
+        """Read every ``<lang>.toml`` in ``directory`` (two-letter names only)."""
+        texts: dict[str, dict[str, str]] = {}
+        for path in sorted(directory.glob("??.toml")):
+            with path.open("rb") as fh:
+                texts[path.stem] = _flatten(tomllib.load(fh))
+        return cls(texts, default)
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.texts)
+
+    def language(self, wanted: str | None) -> str:
+        """The supported language closest to ``wanted`` (a hint such as ``en-GB``)."""
+        short = (wanted or "").split("-")[0].lower()
+        return short if short in self.texts else self.default
+
+    def template(self, lang: str, key: str) -> str:
+        texts = self.texts.get(lang, self.texts[self.default])
+        found = texts.get(key)
+        if found is None:
+            found = self.texts[self.default].get(key)
+        if found is None:
+            raise KeyError(f"no catalog entry {key!r}")
+        return found
+
+    def text(self, lang: str, key: str, params: Mapping[str, Any], *, markup: bool) -> str:
+        """One entry with its parameters filled in, as HTML (``markup``) or plain text."""
+        template = self.template(lang, key)
+        if markup:
+            values = {k: html.escape(_display(v, lang), quote=False) for k, v in params.items()}
+            return template.format_map(values)
+        plain = html.unescape(_TAG.sub("", template))
+        return plain.format_map({k: _display(v, lang) for k, v in params.items()})
+
+    def render(self, lang: str, message: Reply, *, markup: bool) -> str:
+        """A whole Reply: its main text and its parts, one per line."""
+        lines = [self.text(lang, message.key, message.params, markup=markup)]
+        lines += [self.render(lang, part, markup=markup) for part in message.parts]
+        return "\n".join(line for line in lines if line)
+
+    def label(self, lang: str, button: Button) -> str:
+        """A button's label as plain text (buttons never carry markup)."""
+        return self.text(lang, button.label, button.params, markup=False)
+
+
+def _display(value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, int):
+        grouped = f"{value:,}"
+        return grouped if lang == "en" else grouped.replace(",", ".")
+    return str(value)

@@ -1,0 +1,176 @@
+"""The neutral contract between chat platforms and features.
+
+An adapter turns a native update into an :class:`Event`; a handler answers with a
+:class:`Response` (Replies plus the next dialog step); the adapter renders the Replies.
+Nothing here knows about Telegram, Matrix or the console.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Re-exported: handlers speak of roles and users too.
+from storage.users import Role as Role
+from storage.users import User as User
+
+
+class Sender(BaseModel):
+    """Who sent an event, as the platform knows them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform_user_id: str
+    display_name: str | None = None
+    language_hint: str | None = None
+
+
+class Photo(BaseModel):
+    """An image a resident sent, already downloaded by the adapter."""
+
+    model_config = ConfigDict(frozen=True)
+
+    data: bytes = Field(repr=False)
+    mime_type: str = "image/jpeg"
+    platform_ref: str | None = None
+
+
+class Location(BaseModel):
+    """A point a resident shared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    latitude: float
+    longitude: float
+
+
+class Event(BaseModel):
+    """One thing a person did in a chat: a text, a command, a button press, a photo.
+
+    Exactly one of ``text``, ``command``, ``button``, ``photo``, ``location`` is normally
+    set; ``unsupported`` names content the bot cannot use (a sticker, a voice message).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    chat_id: str
+    sender: Sender
+    text: str | None = None
+    command: str | None = None
+    args: str = ""
+    button: str | None = None
+    photo: Photo | None = None
+    location: Location | None = None
+    unsupported: str | None = None
+    #: The message a pressed button was under (so a reply can edit it in place).
+    origin_message_id: str | None = None
+    is_group: bool = False
+    received_at: datetime | None = None
+
+    @property
+    def user_key(self) -> tuple[str, str]:
+        """The key events of one person are serialised by."""
+        return (self.platform, self.sender.platform_user_id)
+
+
+class Button(BaseModel):
+    """A button under a message: a catalog key for its label and the payload it sends."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    payload: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def raw(cls, text: str, payload: str) -> Button:
+        """A button whose label is data (an idea title, a neighbourhood), not catalog text."""
+        return cls(label="raw", payload=payload, params={"text": text})
+
+
+class Document(BaseModel):
+    """A file sent to the person (a data export, a poster)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    filename: str
+    data: bytes = Field(repr=False)
+    mime_type: str = "application/octet-stream"
+
+
+class Reply(BaseModel):
+    """One message to send: catalog key and parameters, buttons, optional media.
+
+    ``params`` are data and are escaped by the renderer; the catalog text around them may
+    carry simple markup (``<b>``, ``<i>``). ``parts`` are rendered after the main text, one
+    per line (the lines of a list, the rows of a card).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    buttons: list[list[Button]] = Field(default_factory=list)
+    parts: list[Reply] = Field(default_factory=list)
+    photo_id: int | None = None
+    document: Document | None = None
+    edit: bool = False
+
+
+class Dialog(BaseModel):
+    """Where a person is in a multi-step conversation, persisted between events.
+
+    ``token`` changes whenever the step changes, so a button from an older step (or an
+    older dialog) is recognised as stale.
+    """
+
+    name: str
+    step: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    token: str = Field(default_factory=lambda: secrets.token_hex(3))
+    updated_at: datetime | None = None
+
+    def to(self, step: str, **data: Any) -> Dialog:
+        """The same dialog at ``step`` with ``data`` merged in (and a fresh token)."""
+        token = self.token if step == self.step else secrets.token_hex(3)
+        return Dialog(name=self.name, step=step, data={**self.data, **data}, token=token)
+
+    def button(self, label: str, value: str, **params: Any) -> Button:
+        """A button that answers this step of this dialog."""
+        return Button(label=label, payload=f"~{self.token}:{value}", params=params)
+
+    def raw_button(self, text: str, value: str) -> Button:
+        """A dialog button whose label is data rather than catalog text."""
+        return Button(label="raw", payload=f"~{self.token}:{value}", params={"text": text})
+
+
+class Response(BaseModel):
+    """What a handler returns: the replies and the dialog to continue with.
+
+    A dialog step that returns no dialog ends its dialog; a command that returns none leaves
+    the person outside any dialog. A button action or an any-time command (help, privacy)
+    leaves an active dialog as it was, unless it returns a new one or sets ``end_dialog``.
+    """
+
+    replies: list[Reply] = Field(default_factory=list)
+    dialog: Dialog | None = None
+    end_dialog: bool = False
+
+
+def reply(key: str, buttons: list[list[Button]] | None = None, **params: Any) -> Reply:
+    """Shorthand for a Reply with buttons and parameters."""
+    return Reply(key=key, params=params, buttons=buttons or [])
+
+
+def respond(*replies: Reply, dialog: Dialog | None = None, end_dialog: bool = False) -> Response:
+    """Shorthand for a Response."""
+    return Response(replies=list(replies), dialog=dialog, end_dialog=end_dialog)
+
+
+def rows(buttons: list[Button], per_row: int = 1) -> list[list[Button]]:
+    """Lay buttons out ``per_row`` to a row."""
+    return [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]

@@ -1,0 +1,33 @@
+"""SQLite storage: the connection, migrations and one repository per aggregate."""
+
+from storage.db import Database, DatabaseError, StorageUnavailable
+from storage.dialogs import ChatOptions, Dialogs, StoredDialog
+from storage.media import Media, MediaStore
+from storage.users import Role, User, Users
+
+
+class Repositories:
+    """Every repository over one database, handed to handlers through their context."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.users = Users(db)
+        self.dialogs = Dialogs(db)
+        self.chat_options = ChatOptions(db)
+        self.media = MediaStore(db)
+
+
+__all__ = [
+    "ChatOptions",
+    "Database",
+    "DatabaseError",
+    "Dialogs",
+    "Media",
+    "MediaStore",
+    "Repositories",
+    "Role",
+    "StorageUnavailable",
+    "StoredDialog",
+    "User",
+    "Users",
+]

@@ -1,0 +1,24 @@
+"""Times as the database keeps them: ISO 8601 text in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """A timezone-aware moment as stored text (UTC, seconds precision, trailing Z)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; attach a timezone")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse(text: str | None) -> datetime | None:
+    """Stored text back into an aware UTC datetime."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -1,0 +1,185 @@
+"""The SQLite database: one writer connection, WAL, foreign keys, numbered migrations.
+
+Every change happens inside :meth:`Database.transaction`, which serialises writers on one
+connection (SQLite has one writer anyway) and commits or rolls back as a whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated."""
+
+
+class StorageUnavailable(Exception):
+    """A write could not be saved right now (disk full, read-only file)."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The numbered migrations shipped in ``storage/migrations``, in order."""
+    found = []
+    for entry in resources.files("storage").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [number for number, _, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise DatabaseError(f"migrations are not numbered 1..n: {numbers}")
+    return found
+
+
+class Database:
+    """An open SQLite file with the schema up to date."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str):
+        self.conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        self._in_transaction = False
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open (or create) the database file and apply pending migrations."""
+        target = str(path)
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(target, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open database {target}: {exc}") from exc
+        conn.row_factory = aiosqlite.Row
+        db = cls(conn, target)
+        try:
+            await db._configure()
+            await db.migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _configure(self) -> None:
+        await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if self.path != ":memory:":
+            await self.conn.execute("PRAGMA journal_mode = WAL")
+        await self.conn.execute("PRAGMA synchronous = NORMAL")
+        await self.conn.execute("PRAGMA foreign_keys = ON")
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self.conn.close()
+
+    async def schema_version(self) -> int:
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
+        )
+        row = await self.fetchone("SELECT MAX(version) AS v FROM schema_version")
+        return int(row["v"]) if row and row["v"] is not None else 0
+
+    async def migrate(self) -> list[str]:
+        """Apply every migration newer than the recorded version, each in one transaction."""
+        applied = []
+        current = await self.schema_version()
+        for number, name, script in migrations():
+            if number <= current:
+                continue
+            record = f"INSERT INTO schema_version (version, name) VALUES ({number}, '{name}');"
+            try:
+                await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}\nCOMMIT;")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                raise DatabaseError(f"migration {name} failed: {exc}") from exc
+            log.info("migration applied name=%s", name)
+            applied.append(name)
+        return applied
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Database]:
+        """Run a unit of work atomically; nested use joins the outer transaction."""
+        if self._in_transaction:
+            yield self
+            return
+        async with self._write_lock:
+            self._in_transaction = True
+            try:
+                try:
+                    await self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    raise StorageUnavailable(str(exc)) from exc
+                try:
+                    yield self
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                try:
+                    await self.conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
+                    raise StorageUnavailable(str(exc)) from exc
+            finally:
+                self._in_transaction = False
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one statement; returns the last inserted row id."""
+        try:
+            cursor = await self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if _is_unavailable(exc):
+                raise StorageUnavailable(str(exc)) from exc
+            raise
+        rowid = cursor.lastrowid or 0
+        await cursor.close()
+        return rowid
+
+    async def execute_rowcount(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+        cursor = await self.conn.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self.conn.executemany(sql, rows)
+
+    async def fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cursor:
+            row: aiosqlite.Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+def _is_unavailable(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("readonly", "read-only", "disk is full", "disk i/o"))

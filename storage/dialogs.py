@@ -1,0 +1,86 @@
+"""Where each person is in a multi-step conversation, written through on every step."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class StoredDialog(BaseModel):
+    """A dialog as saved: its name, step, collected data and button token."""
+
+    name: str
+    step: str
+    data: dict[str, Any]
+    token: str
+    updated_at: datetime
+
+
+class Dialogs:
+    """The dialogs table: at most one active dialog per user."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def load(self, user_id: int) -> StoredDialog | None:
+        row = await self.db.fetchone("SELECT * FROM dialogs WHERE user_id = ?", (user_id,))
+        if row is None:
+            return None
+        return StoredDialog(
+            name=row["name"],
+            step=row["step"],
+            data=json.loads(row["data"]),
+            token=row["token"],
+            updated_at=parse(row["updated_at"]),
+        )
+
+    async def save(
+        self,
+        user_id: int,
+        name: str,
+        step: str,
+        data: dict[str, Any],
+        token: str,
+        now: datetime,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO dialogs (user_id, name, step, data, token, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, step = excluded.step,"
+            " data = excluded.data, token = excluded.token, updated_at = excluded.updated_at",
+            (user_id, name, step, json.dumps(data, ensure_ascii=False), token, iso(now)),
+        )
+
+    async def clear(self, user_id: int) -> None:
+        await self.db.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
+
+
+class ChatOptions:
+    """The numbered options last offered in a chat without native buttons."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def load(self, platform: str, chat_id: str) -> list[tuple[str, str]]:
+        """(label, payload) pairs, in the order they were numbered."""
+        raw = await self.db.fetchval(
+            "SELECT options FROM chat_options WHERE platform = ? AND chat_id = ?",
+            (platform, chat_id),
+        )
+        return [(label, payload) for label, payload in json.loads(raw)] if raw else []
+
+    async def save(
+        self, platform: str, chat_id: str, options: list[tuple[str, str]], now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO chat_options (platform, chat_id, options, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET"
+            " options = excluded.options, updated_at = excluded.updated_at",
+            (platform, chat_id, json.dumps(options, ensure_ascii=False), iso(now)),
+        )

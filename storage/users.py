@@ -1,0 +1,136 @@
+"""People who talk to the bot, keyed by (platform, platform user id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class Role(StrEnum):
+    """What a person may do. Ordered: each role may do what the ones before it may."""
+
+    RESIDENT = "inwoner"
+    CIVIL_SERVANT = "ambtenaar"
+    CONNECTOR = "verbinder"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, required: Role) -> bool:
+        """Whether someone with this role may do what ``required`` may."""
+        return self.rank >= required.rank
+
+
+class User(BaseModel):
+    """One person on one platform."""
+
+    id: int
+    platform: str
+    platform_user_id: str
+    chat_id: str | None = None
+    display_name: str | None = None
+    language: str | None = None
+    neighbourhood: str | None = None
+    role: Role = Role.RESIDENT
+    consent_at: datetime | None = None
+    onboarded_at: datetime | None = None
+    unreachable_at: datetime | None = None
+    created_at: datetime
+    last_seen_at: datetime
+
+    @property
+    def consented(self) -> bool:
+        return self.consent_at is not None
+
+
+def _user(row: aiosqlite.Row) -> User:
+    return User(
+        id=row["id"],
+        platform=row["platform"],
+        platform_user_id=row["platform_user_id"],
+        chat_id=row["chat_id"],
+        display_name=row["display_name"],
+        language=row["language"],
+        neighbourhood=row["neighbourhood"],
+        role=Role(row["role"]),
+        consent_at=parse(row["consent_at"]),
+        onboarded_at=parse(row["onboarded_at"]),
+        unreachable_at=parse(row["unreachable_at"]),
+        created_at=parse(row["created_at"]),
+        last_seen_at=parse(row["last_seen_at"]),
+    )
+
+
+class Users:
+    """The users table."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def get(self, user_id: int) -> User | None:
+        row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
+        return _user(row) if row else None
+
+    async def find(self, platform: str, platform_user_id: str) -> User | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
+            (platform, platform_user_id),
+        )
+        return _user(row) if row else None
+
+    async def seen(self, platform: str, platform_user_id: str, now: datetime) -> User:
+        """The user for this sender, created on first contact; marks them seen and reachable.
+
+        Only the platform id is stored for someone new: everything else waits for consent.
+        """
+        stamp = iso(now)
+        row = await self.db.fetchone(
+            "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, platform_user_id)"
+            " DO UPDATE SET last_seen_at = excluded.last_seen_at, unreachable_at = NULL"
+            " RETURNING *",
+            (platform, platform_user_id, stamp, stamp),
+        )
+        assert row is not None
+        return _user(row)
+
+    async def give_consent(
+        self, user_id: int, chat_id: str, display_name: str | None, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "UPDATE users SET consent_at = ?, chat_id = ?, display_name = ? WHERE id = ?",
+            (iso(now), chat_id, display_name, user_id),
+        )
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        await self.db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+    async def set_neighbourhood(self, user_id: int, neighbourhood: str | None) -> None:
+        await self.db.execute(
+            "UPDATE users SET neighbourhood = ? WHERE id = ?", (neighbourhood, user_id)
+        )
+
+    async def finish_onboarding(self, user_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE users SET onboarded_at = COALESCE(onboarded_at, ?) WHERE id = ?",
+            (iso(now), user_id),
+        )
+
+    async def set_role(self, user_id: int, role: Role) -> None:
+        await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
+
+    async def mark_unreachable(self, platform: str, chat_id: str, now: datetime) -> int:
+        """Mark whoever is reached in this chat as unreachable (they blocked the bot)."""
+        return await self.db.execute_rowcount(
+            "UPDATE users SET unreachable_at = ? WHERE platform = ? AND chat_id = ?",
+            (iso(now), platform, chat_id),
+        )

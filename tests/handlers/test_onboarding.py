@@ -1,0 +1,204 @@
+"""Onboarding: consent before storing anything, language, neighbourhood, the main menu."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.app import App
+from handlers.contract import Button, Reply, Response, respond
+from handlers.feature import Context, Feature
+from tests.support import Chat
+
+MakeChat = Callable[..., Chat]
+
+
+async def test_a_new_resident_consents_chooses_language_and_neighbourhood(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    assert anna.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    assert "Burgerbeest" in anna.text and "Gemeente Velsen" in anna.text
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None
+    assert (stored.display_name, stored.chat_id, stored.language, stored.consent_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+    await anna.press("Ja, ik doe mee")
+    assert anna.keys == ["onboarding.language_question"]
+    await anna.press("English")
+    assert anna.keys == ["onboarding.neighbourhood_question"]
+    assert "I'd rather not say" in [label for label, _ in anna.buttons()]
+    await anna.press("Driehuis")
+    assert anna.keys == ["onboarding.done"]
+    assert "welcome" in anna.text
+    assert "❓ Help" in [label for label, _ in anna.buttons()]
+
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None
+    assert stored.consent_at is not None and stored.onboarded_at is not None
+    assert (stored.display_name, stored.language, stored.neighbourhood) == (
+        "Anna",
+        "en",
+        "driehuis",
+    )
+
+
+async def test_rather_not_say_stores_no_neighbourhood(app: App, chat: MakeChat) -> None:
+    bob = chat("bob")
+    await bob.send("/start")
+    await bob.press("Ja")
+    await bob.press("Nederlands")
+    await bob.press("Zeg ik liever niet")
+    stored = await app.repos.users.find("test", "bob")
+    assert stored is not None and stored.onboarded_at is not None
+    assert stored.neighbourhood is None
+
+
+async def test_declining_stores_nothing_and_says_what_still_works(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Nee")
+    assert anna.keys == ["onboarding.declined"]
+    assert "/start" in anna.text
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.consent_at is None and stored.display_name is None
+    await anna.send("/taal")
+    assert anna.keys == ["general.consent_needed"]
+
+
+async def test_reading_the_privacy_statement_first_keeps_the_question_open(
+    chat: MakeChat,
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Eerst lezen")
+    assert anna.keys == ["privacy.statement", "onboarding.consent_question"]
+    assert "privacy@velsen.nl" in anna.text
+    await anna.press("Ja")
+    assert anna.keys == ["onboarding.language_question"]
+
+
+async def test_help_privacy_and_language_work_in_the_middle_of_onboarding(
+    chat: MakeChat,
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Ja")
+    await anna.send("/help")
+    assert anna.keys == ["general.help_title"]
+    assert "/annuleer" in anna.text
+    await anna.send("/privacy")
+    assert anna.keys == ["privacy.statement"]
+    # The language question from before the detours still answers.
+    anna.history.append(anna.history[-3])
+    await anna.press("English")
+    assert anna.keys == ["onboarding.neighbourhood_question"]
+
+
+async def test_the_language_command_switches_language(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send("/taal")
+    await anna.press("English")
+    assert anna.keys == ["onboarding.language_set"]
+    assert anna.text.startswith("The language is now English")
+    await anna.send("/help")
+    assert "With Samenspel" in anna.text
+
+
+async def test_typing_instead_of_pressing_asks_again_and_changes_nothing(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Ja")
+    for bad in ("", "x" * 10_000, "<b>vet</b> & zo", "\x00\x01"):
+        await anna.send(bad)
+        assert anna.keys == ["onboarding.use_buttons", "onboarding.language_question"]
+    await anna.photo()
+    assert anna.keys[0] == "onboarding.use_buttons"
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.language is None
+
+
+async def test_names_with_markup_are_kept_literally(app: App, chat: MakeChat) -> None:
+    eve = chat("eve", name="<b>Eve</b> & co")
+    await eve.onboard()
+    stored = await app.repos.users.find("test", "eve")
+    assert stored is not None and stored.display_name == "<b>Eve</b> & co"
+
+
+async def test_unknown_commands_and_stale_buttons_get_a_friendly_answer(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    before = await app.repos.users.find("test", "anna")
+    await anna.send("/bestaatniet")
+    assert anna.keys == ["general.unknown_command"]
+    await anna.press_payload("~abcdef:yes")
+    assert anna.keys == ["general.stale_button"]
+    await anna.press_payload("nonsense:1:2")
+    assert anna.keys == ["general.stale_button"]
+    await anna.send("ik typ maar wat")
+    assert anna.keys == ["general.not_understood"]
+    after = await app.repos.users.find("test", "anna")
+    assert before is not None and after is not None
+    assert before.model_dump(exclude={"last_seen_at"}) == after.model_dump(
+        exclude={"last_seen_at"}
+    )
+
+
+async def test_a_first_message_without_start_gets_the_welcome(chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.send("hoi")
+    assert anna.keys == ["onboarding.welcome", "onboarding.consent_question"]
+
+
+async def test_an_english_phone_gets_english_before_choosing(chat: MakeChat) -> None:
+    john = chat("john", language_hint="en-GB")
+    await john.send("/start")
+    assert "Welcome to" in john.text
+
+
+async def test_a_start_payload_is_kept_until_onboarding_is_done(app: App) -> None:
+    feature = Feature("posters")
+
+    @feature.deep_link("idee")
+    async def open_idea(ctx: Context) -> Response:
+        return respond(Reply(key="raw", params={"text": f"idee {ctx.value}"}))
+
+    from bot.router import Router
+    from handlers import FEATURES
+    from handlers.feature import Registry
+
+    app.router = Router(
+        app.repos, Registry([*FEATURES, feature]), app.profile, app.catalog, app.settings.zone
+    )
+    anna = Chat(app, "anna")
+    await anna.send("/start idee_42")
+    await anna.press("Ja")
+    await anna.press("Nederlands")
+    await anna.press("IJmuiden")
+    assert anna.keys == ["onboarding.done", "raw"]
+    assert anna.last[1].text == "idee 42"
+    # An onboarded resident opening a link goes straight there.
+    await anna.send("/start idee_7")
+    assert anna.last[-1].text == "idee 7"
+
+
+async def test_the_menu_offers_only_what_the_person_may_use(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Nee")
+    labels = [label for label, _ in anna.buttons()]
+    assert "🌐 Taal" not in labels  # needs consent
+    assert "❓ Hulp" in labels
+    assert isinstance(anna.last[0].reply.buttons[0][0], Button)

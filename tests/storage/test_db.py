@@ -1,0 +1,117 @@
+"""The database file: pragmas, migrations on fresh and existing files, transactions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import storage.db as dbmod
+from storage import Database, DatabaseError
+from storage.clock import utcnow
+
+
+async def test_a_fresh_file_gets_every_migration_recorded(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "new.db")
+    try:
+        versions = [row["version"] for row in await db.fetchall("SELECT * FROM schema_version")]
+        assert versions == [number for number, _, _ in dbmod.migrations()]
+        assert await db.fetchval("PRAGMA journal_mode") == "wal"
+        assert await db.fetchval("PRAGMA foreign_keys") == 1
+        assert await db.fetchval("PRAGMA busy_timeout") == dbmod.BUSY_TIMEOUT_MS
+    finally:
+        await db.close()
+
+
+async def test_reopening_an_existing_file_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "existing.db"
+    db = await Database.open(path)
+    async with db.transaction():
+        await db.execute(
+            "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+            " VALUES ('test', '1', 'x', 'x')"
+        )
+    await db.close()
+
+    again = await Database.open(path)
+    try:
+        assert await again.migrate() == []
+        assert await again.fetchval("SELECT COUNT(*) FROM users") == 1
+    finally:
+        await again.close()
+
+
+async def test_a_new_migration_is_applied_to_an_existing_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "older.db"
+    await (await Database.open(path)).close()
+    shipped = dbmod.migrations()
+    extra = (len(shipped) + 1, f"{len(shipped) + 1:04d}_extra.sql", "CREATE TABLE extra (x);")
+    monkeypatch.setattr(dbmod, "migrations", lambda: [*shipped, extra])
+
+    db = await Database.open(path)
+    try:
+        assert await db.fetchval("SELECT MAX(version) FROM schema_version") == extra[0]
+        assert await db.fetchval("SELECT COUNT(*) FROM extra") == 0
+    finally:
+        await db.close()
+
+
+async def test_a_failing_migration_leaves_nothing_half_applied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "broken.db"
+    await (await Database.open(path)).close()
+    shipped = dbmod.migrations()
+    number = len(shipped) + 1
+    broken = (number, f"{number:04d}_broken.sql", "CREATE TABLE half (x);\nSELECT * FROM nope;")
+    monkeypatch.setattr(dbmod, "migrations", lambda: [*shipped, broken])
+
+    with pytest.raises(DatabaseError, match="broken"):
+        await Database.open(path)
+
+    monkeypatch.setattr(dbmod, "migrations", lambda: shipped)
+    db = await Database.open(path)
+    try:
+        assert await db.fetchval("SELECT MAX(version) FROM schema_version") == len(shipped)
+        tables = await db.fetchall("SELECT name FROM sqlite_master WHERE name = 'half'")
+        assert tables == []
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_that_raises_changes_nothing(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "tx.db")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.execute(
+                    "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                    " VALUES ('test', '1', 'x', 'x')"
+                )
+                raise RuntimeError("boom")
+        assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+    finally:
+        await db.close()
+
+
+async def test_users_are_keyed_by_platform_and_id(tmp_path: Path) -> None:
+    from storage import Repositories
+
+    db = await Database.open(tmp_path / "users.db")
+    repos = Repositories(db)
+    try:
+        async with db.transaction():
+            first = await repos.users.seen("telegram", "42", utcnow())
+            again = await repos.users.seen("telegram", "42", utcnow())
+            other = await repos.users.seen("matrix", "42", utcnow())
+        assert first.id == again.id != other.id
+        assert first.consent_at is None and first.display_name is None
+    finally:
+        await db.close()
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    numbers = [number for number, _, _ in dbmod.migrations()]
+    assert numbers == list(range(1, len(numbers) + 1))
