@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.render import numbered_options
 from handlers import general
 from handlers.catalog import Catalog
-from handlers.contract import Dialog, Event, Reply, Response
+from handlers.contract import Dialog, Event, Reply, Response, Timer
 from handlers.feature import Context, Registry
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, User
@@ -29,12 +29,15 @@ DIALOG_LIFETIME = timedelta(days=1)
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
+#: Arms (or disarms) triggers once the transaction that stored their subject is committed.
+ArmTimers = Callable[[list[Timer]], Awaitable[None]]
 
 
 @dataclass
 class _Outcome:
     lang: str
     replies: list[Reply]
+    timers: list[Timer] = field(default_factory=list)
 
 
 class _UserLocks:
@@ -83,6 +86,8 @@ class Router:
         self.numbered_platforms = numbered_platforms
         self.clock = clock
         self.locks = _UserLocks()
+        #: Set by the runtime when a scheduler runs; without one, timers wait for start-up.
+        self.arm_timers: ArmTimers | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -95,6 +100,11 @@ class Router:
         await self.locks.acquire(key)
         try:
             outcome = await self._handle(event)
+            if outcome.timers and self.arm_timers is not None:
+                try:
+                    await self.arm_timers(outcome.timers)
+                except Exception:
+                    log.exception("arming timers failed")
             if outcome.replies:
                 try:
                     await deliver(event, outcome.lang, outcome.replies)
@@ -153,7 +163,7 @@ class Router:
                 for button in numbered_options(response.replies)
             ]
             await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
-        return _Outcome(lang, response.replies)
+        return _Outcome(lang, response.replies, response.timers)
 
     async def _save_dialog(
         self, user: User, had_dialog: bool, dialog: Dialog | None, now: datetime

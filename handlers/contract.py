@@ -148,6 +148,20 @@ class Dialog(BaseModel):
         return Button(label="raw", payload=f"~{self.token}:{value}", params={"text": text})
 
 
+class Timer(BaseModel):
+    """Something that must happen at a moment: a scheduled broadcast, the end of a mute.
+
+    Handlers store the thing itself (the database is the source of truth) and return a Timer
+    so the runtime arms its trigger once the transaction is committed. ``job`` is
+    ``"<kind>:<id>"``; ``at=None`` disarms the job.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    job: str
+    at: datetime | None
+
+
 class Response(BaseModel):
     """What a handler returns: the replies and the dialog to continue with.
 
@@ -159,6 +173,7 @@ class Response(BaseModel):
     replies: list[Reply] = Field(default_factory=list)
     dialog: Dialog | None = None
     end_dialog: bool = False
+    timers: list[Timer] = Field(default_factory=list)
 
 
 def reply(key: str, buttons: list[list[Button]] | None = None, **params: Any) -> Reply:
@@ -166,9 +181,16 @@ def reply(key: str, buttons: list[list[Button]] | None = None, **params: Any) ->
     return Reply(key=key, params=params, buttons=buttons or [])
 
 
-def respond(*replies: Reply, dialog: Dialog | None = None, end_dialog: bool = False) -> Response:
+def respond(
+    *replies: Reply,
+    dialog: Dialog | None = None,
+    end_dialog: bool = False,
+    timers: list[Timer] | None = None,
+) -> Response:
     """Shorthand for a Response."""
-    return Response(replies=list(replies), dialog=dialog, end_dialog=end_dialog)
+    return Response(
+        replies=list(replies), dialog=dialog, end_dialog=end_dialog, timers=timers or []
+    )
 
 
 def rows(buttons: list[Button], per_row: int = 1) -> list[list[Button]]:
