@@ -3,6 +3,7 @@
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.media import Media, MediaStore
+from storage.outbox import Outbox, OutboxRow
 from storage.users import Role, User, Users
 
 
@@ -15,6 +16,7 @@ class Repositories:
         self.dialogs = Dialogs(db)
         self.chat_options = ChatOptions(db)
         self.media = MediaStore(db)
+        self.outbox = Outbox(db)
 
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "Dialogs",
     "Media",
     "MediaStore",
+    "Outbox",
+    "OutboxRow",
     "Repositories",
     "Role",
     "StorageUnavailable",
