@@ -1,0 +1,24 @@
+# Samenspel: the bot as a small image that runs as a non-root user, data on a volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SAMENSPEL_DB=/data/samenspel.db
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY handlers ./handlers
+COPY storage ./storage
+COPY messages ./messages
+RUN pip install --no-cache-dir . \
+    && useradd --system --uid 10001 --home-dir /data samenspel \
+    && mkdir -p /data && chown samenspel /data
+
+USER samenspel
+VOLUME ["/data"]
+# Webhook mode listens here (SAMENSPEL_TELEGRAM_WEBHOOK_LISTEN=0.0.0.0:8443).
+EXPOSE 8443
+ENTRYPOINT ["samenspel"]
+CMD ["run"]
