@@ -8,9 +8,13 @@ spinning even when the button turns out to be stale.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
+
+# Opt in to python-telegram-bot's timedelta periods (retry_after) before it is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
     BotCommand,

@@ -1613,16 +1613,24 @@ class BotApiServer:
             if record is None:
                 raise LookupError(f"no bot message {message_id} in chat {chat.json['id']}")
             candidates = [record]
-        for record in candidates:
-            if record["deleted"]:
-                continue
-            for candidate in _iter_buttons(record["reply_markup"]):
-                if candidate.get("callback_data") == button or candidate.get("text") == button:
-                    if "callback_data" not in candidate:
-                        raise ValueError(f"button {candidate!r} has no callback_data")
-                    return self._enqueue_callback(
-                        user, self.message_json(record), str(candidate["callback_data"])
+        # An exact label or data wins; otherwise a label containing the text (emoji prefixes).
+        for exact in (True, False):
+            for record in candidates:
+                if record["deleted"]:
+                    continue
+                for candidate in _iter_buttons(record["reply_markup"]):
+                    text = str(candidate.get("text", ""))
+                    hit = (
+                        candidate.get("callback_data") == button or text == button
+                        if exact
+                        else button.casefold() in text.casefold()
                     )
+                    if hit:
+                        if "callback_data" not in candidate:
+                            raise ValueError(f"button {candidate!r} has no callback_data")
+                        return self._enqueue_callback(
+                            user, self.message_json(record), str(candidate["callback_data"])
+                        )
         available = [
             (candidate.get("text"), candidate.get("callback_data"))
             for record in candidates[:3]
