@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run every configured chat platform until stopped")
     chat = sub.add_parser("chat", help="talk to the bot in this terminal (local database)")
     chat.add_argument("--as", dest="who", metavar="NAME", help="who you are in the chat")
+    copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
+    copy.add_argument("path", help="where to write the copy")
+    sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
     return parser
 
 
@@ -87,6 +91,30 @@ async def run_chat(settings: Settings, who: str | None) -> None:
         await app.close()
 
 
+def run_backup(settings: Settings, target: str) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        report = backup(settings.db, Path(target))
+    except BackupError as exc:
+        print(f"samenspel: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written to {report.path} ({report.pages} pages, schema "
+        f"{report.schema_version}); integrity check ok"
+    )
+    return 0
+
+
+def run_doctor(settings: Settings) -> int:
+    from bot.doctor import run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
     args = build_parser().parse_args(argv)
@@ -99,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # In the console the conversation is the output: only warnings go to the log.
     level = "WARNING" if command == "chat" else settings.log_level
     setup_logging(level, settings.log_format)
+    if command == "backup":
+        return run_backup(settings, args.path)
+    if command == "doctor":
+        return run_doctor(settings)
     try:
         if command == "run":
             asyncio.run(run_platforms(settings))

@@ -1,0 +1,53 @@
+"""Consistent copies of the database while the bot runs (SQLite's online backup)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BackupError(Exception):
+    """The backup could not be written or did not verify."""
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """What was written."""
+
+    path: Path
+    pages: int
+    schema_version: int
+
+
+def backup(source: Path, target: Path) -> BackupReport:
+    """Copy ``source`` to ``target`` page by page, then check the copy's integrity.
+
+    The online backup API copies a consistent snapshot even while another process writes
+    (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically.
+    """
+    if not source.is_file():
+        raise BackupError(f"no database at {source}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
+            src.execute("PRAGMA busy_timeout = 10000")
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst, pages=256)
+                dst.execute("PRAGMA journal_mode = DELETE")
+                result = dst.execute("PRAGMA integrity_check").fetchone()[0]
+                pages = int(dst.execute("PRAGMA page_count").fetchone()[0])
+                version = dst.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+            finally:
+                dst.close()
+    except sqlite3.Error as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"backup failed: {exc}") from exc
+    if result != "ok":
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"the copy did not verify: {result}")
+    partial.replace(target)
+    return BackupReport(target, pages, int(version or 0))
