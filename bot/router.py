@@ -40,6 +40,11 @@ class _Outcome:
     timers: list[Timer] = field(default_factory=list)
 
 
+def _comparable(label: str) -> str:
+    """A label as a person would type it: no emoji or punctuation around it, any case."""
+    return "".join(ch for ch in label if ch.isalnum() or ch.isspace()).strip().casefold()
+
+
 class _UserLocks:
     """One lock per person, dropped again when nobody waits on it."""
 
@@ -203,8 +208,8 @@ class Router:
         if answer.isdigit() and 1 <= int(answer) <= len(options):
             payload = options[int(answer) - 1][1]
         else:
-            folded = answer.casefold()
-            payload = next((p for label, p in options if label.casefold() == folded), None)
+            wanted = _comparable(answer)
+            payload = next((p for label, p in options if _comparable(label) == wanted), None)
         if payload is None:
             return event
         return event.model_copy(update={"text": None, "button": payload})

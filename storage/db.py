@@ -12,6 +12,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,9 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
-        self._in_transaction = False
+        # Which task holds the transaction: only that task (and what it awaits) may join it;
+        # any other task waits for the lock, so one task's rollback never takes another's work.
+        self._owner: ContextVar[bool] = ContextVar(f"db-{id(self)}", default=False)
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -115,12 +118,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
-        """Run a unit of work atomically; nested use joins the outer transaction."""
-        if self._in_transaction:
+        """Run a unit of work atomically; nested use in the same task joins the outer one."""
+        if self._owner.get():
             yield self
             return
         async with self._write_lock:
-            self._in_transaction = True
+            token = self._owner.set(True)
             try:
                 try:
                     await self.conn.execute("BEGIN IMMEDIATE")
@@ -138,7 +141,7 @@ class Database:
                         await self.conn.execute("ROLLBACK")
                     raise StorageUnavailable(str(exc)) from exc
             finally:
-                self._in_transaction = False
+                self._owner.reset(token)
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one statement; returns the last inserted row id."""

@@ -115,3 +115,43 @@ async def test_users_are_keyed_by_platform_and_id(tmp_path: Path) -> None:
 def test_migrations_are_numbered_without_gaps() -> None:
     numbers = [number for number, _, _ in dbmod.migrations()]
     assert numbers == list(range(1, len(numbers) + 1))
+
+
+async def test_another_task_never_joins_a_transaction_it_does_not_own(tmp_path: Path) -> None:
+    import asyncio
+
+    db = await Database.open(tmp_path / "tasks.db")
+    inside = asyncio.Event()
+    release = asyncio.Event()
+
+    async def failing_owner() -> None:
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', 'rolled-back', 'x', 'x')"
+            )
+            inside.set()
+            await release.wait()
+            raise RuntimeError("the owner fails")
+
+    async def bystander() -> None:
+        await inside.wait()
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', 'kept', 'x', 'x')"
+            )
+
+    try:
+        owner = asyncio.create_task(failing_owner())
+        other = asyncio.create_task(bystander())
+        await inside.wait()
+        await asyncio.sleep(0.05)
+        release.set()
+        with pytest.raises(RuntimeError):
+            await owner
+        await other
+        rows = await db.fetchall("SELECT platform_user_id FROM users")
+        assert [row[0] for row in rows] == ["kept"]
+    finally:
+        await db.close()
