@@ -169,9 +169,9 @@ async def test_numbered_answers_press_the_offered_buttons_after_a_restart(app: A
         assert again.keys == ["onboarding.language_question"]
         await again.send("english")  # a label works too, in any case
         assert again.keys == ["onboarding.neighbourhood_question"]
-        await again.send("zeg ik liever NIET")
+        await again.send("i'd rather NOT say")
         assert again.keys == ["onboarding.done"]
-        await again.send("Hulp")  # the label is "❓ Hulp": the emoji need not be typed
+        await again.send("Help")  # the label is "❓ Help": the emoji need not be typed
         assert again.keys == ["general.help_title"]
     finally:
         await reopened.close()
