@@ -42,7 +42,12 @@ class Outbox:
         self.db = db
 
     async def enqueue(
-        self, user_id: int, payload: Payload, *, kind: str, now: datetime,
+        self,
+        user_id: int,
+        payload: Payload,
+        *,
+        kind: str,
+        now: datetime,
         batch: str | None = None,
     ) -> int:
         """Queue messages for one person; returns how many rows were queued (0 or 1).
@@ -52,7 +57,12 @@ class Outbox:
         return await self.fan_out([user_id], payload, kind=kind, now=now, batch=batch)
 
     async def fan_out(
-        self, user_ids: Sequence[int], payload: Payload, *, kind: str, now: datetime,
+        self,
+        user_ids: Sequence[int],
+        payload: Payload,
+        *,
+        kind: str,
+        now: datetime,
         batch: str | None = None,
     ) -> int:
         """Queue the same messages for many people in one statement; returns rows queued."""

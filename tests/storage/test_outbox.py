@@ -17,8 +17,11 @@ async def test_fan_out_queues_one_row_per_reachable_person(app: App) -> None:
                 await repos.users.give_consent(user.id, str(n), None, now)
         await repos.users.mark_unreachable("telegram", "4", now)
         queued = await repos.outbox.fan_out(
-            [*ids, ids[0]], [{"key": "raw", "params": {"text": "hi"}}],
-            kind="broadcast", batch="broadcast:1", now=now,
+            [*ids, ids[0]],
+            [{"key": "raw", "params": {"text": "hi"}}],
+            kind="broadcast",
+            batch="broadcast:1",
+            now=now,
         )
     assert queued == 3
     assert await repos.outbox.batch_counts("broadcast:1") == {"pending": 3}
