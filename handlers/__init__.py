@@ -4,13 +4,16 @@ Nothing here imports a platform library or the runtime (``bot``): handlers recei
 in a Context and return a Response.
 """
 
-from handlers import general, onboarding, roles
+from handlers import comments, general, idea_submit, ideas, onboarding, roles
 from handlers.feature import Feature, Registry
 
 FEATURES: list[Feature] = [
     general.feature,
     onboarding.feature,
     roles.feature,
+    ideas.feature,
+    idea_submit.feature,
+    comments.feature,
 ]
 
 

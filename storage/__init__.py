@@ -1,7 +1,9 @@
 """SQLite storage: the connection, migrations and one repository per aggregate."""
 
+from storage.comments import Comments
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
+from storage.ideas import Ideas
 from storage.media import Media, MediaStore
 from storage.outbox import Outbox, OutboxRow
 from storage.users import Role, User, Users
@@ -17,6 +19,8 @@ class Repositories:
         self.chat_options = ChatOptions(db)
         self.media = MediaStore(db)
         self.outbox = Outbox(db)
+        self.ideas = Ideas(db)
+        self.comments = Comments(db)
 
 
 __all__ = [

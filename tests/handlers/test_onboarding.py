@@ -171,9 +171,9 @@ async def test_an_english_phone_gets_english_before_choosing(chat: MakeChat) -> 
 async def test_a_start_payload_is_kept_until_onboarding_is_done(app: App) -> None:
     feature = Feature("posters")
 
-    @feature.deep_link("idee")
+    @feature.deep_link("poster")
     async def open_idea(ctx: Context) -> Response:
-        return respond(Reply(key="raw", params={"text": f"idee {ctx.value}"}))
+        return respond(Reply(key="raw", params={"text": f"poster {ctx.value}"}))
 
     from bot.router import Router
     from handlers import FEATURES
@@ -183,15 +183,15 @@ async def test_a_start_payload_is_kept_until_onboarding_is_done(app: App) -> Non
         app.repos, Registry([*FEATURES, feature]), app.profile, app.catalog, app.settings.zone
     )
     anna = Chat(app, "anna")
-    await anna.send("/start idee_42")
+    await anna.send("/start poster_42")
     await anna.press("Ja")
     await anna.press("Nederlands")
     await anna.press("IJmuiden")
     assert anna.keys == ["onboarding.done", "raw"]
-    assert anna.last[1].text == "idee 42"
+    assert anna.last[1].text == "poster 42"
     # An onboarded resident opening a link goes straight there.
-    await anna.send("/start idee_7")
-    assert anna.last[-1].text == "idee 7"
+    await anna.send("/start poster_7")
+    assert anna.last[-1].text == "poster 7"
 
 
 async def test_the_menu_offers_only_what_the_person_may_use(app: App, chat: MakeChat) -> None:

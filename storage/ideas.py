@@ -1,0 +1,451 @@
+"""Ideas residents submit, their status history, who supports and who follows them.
+
+The public number of an idea (#42) is its id. Supporter counts live on the idea row and are
+kept equal to the support rows by database triggers, so they can never drift.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class IdeaStatus(StrEnum):
+    """Where an idea stands; set by the connector, shown to everyone."""
+
+    SUBMITTED = "ingediend"
+    IN_REVIEW = "in_behandeling"
+    #: A quick win: it becomes an experiment.
+    QUICK_WIN = "quick_win"
+    #: Taken into the strategic agenda, under one of its themes.
+    ADOPTED = "opgenomen"
+    #: Forwarded to a department of the municipality.
+    FORWARDED = "doorgestuurd"
+    NOT_FEASIBLE = "niet_haalbaar"
+    #: Merged with another idea that says the same.
+    MERGED = "samengevoegd"
+
+
+class IdeaSort(StrEnum):
+    """The orders residents browse ideas in."""
+
+    NEWEST = "new"
+    MOST_SUPPORTED = "top"
+
+
+class Idea(BaseModel):
+    """One idea as everyone sees it (the author is a link, never shown publicly)."""
+
+    id: int
+    category: str
+    title: str
+    description: str
+    neighbourhood: str | None
+    photo_id: int | None
+    author_user_id: int | None
+    status: IdeaStatus
+    supporters: int
+    comments: int
+    created_at: datetime
+    updated_at: datetime
+    removed_at: datetime | None
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None
+
+
+class StatusChange(BaseModel):
+    """One entry in an idea's status history."""
+
+    id: int
+    idea_id: int
+    status: IdeaStatus
+    reason: str | None
+    theme: str | None
+    department: str | None
+    merged_into: int | None
+    by_user_id: int | None
+    at: datetime
+
+
+class IdeaPage(BaseModel):
+    """A page of ideas and how many there are in all."""
+
+    ideas: list[Idea]
+    total: int
+
+
+class AuthoredIdea(BaseModel):
+    """One of a resident's own ideas with its latest status change."""
+
+    idea: Idea
+    latest: StatusChange
+
+
+class IdeaError(Exception):
+    """An idea change that cannot be made (unknown idea, missing status detail)."""
+
+
+# Visible comments are counted with their partial index; hidden ones never count.
+_SELECT = (
+    "SELECT i.*, (SELECT COUNT(*) FROM idea_comments c"
+    " WHERE c.idea_id = i.id AND c.hidden_at IS NULL) AS comments FROM ideas i"
+)
+
+
+def _idea(row: aiosqlite.Row) -> Idea:
+    return Idea(
+        id=row["id"],
+        category=row["category"],
+        title=row["title"],
+        description=row["description"],
+        neighbourhood=row["neighbourhood"],
+        photo_id=row["photo_id"],
+        author_user_id=row["author_user_id"],
+        status=IdeaStatus(row["status"]),
+        supporters=row["supporters"],
+        comments=row["comments"],
+        created_at=parse(row["created_at"]),
+        updated_at=parse(row["updated_at"]),
+        removed_at=parse(row["removed_at"]),
+    )
+
+
+def _change(row: aiosqlite.Row) -> StatusChange:
+    return StatusChange(
+        id=row["id"],
+        idea_id=row["idea_id"],
+        status=IdeaStatus(row["status"]),
+        reason=row["reason"],
+        theme=row["theme"],
+        department=row["department"],
+        merged_into=row["merged_into"],
+        by_user_id=row["by_user_id"],
+        at=parse(row["at"]),
+    )
+
+
+class Ideas:
+    """The ideas, idea_status_history, idea_supports and idea_follows tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def create(
+        self,
+        *,
+        category: str,
+        title: str,
+        description: str,
+        neighbourhood: str | None,
+        photo_id: int | None,
+        author_user_id: int | None,
+        now: datetime,
+    ) -> Idea:
+        """Store a new idea as submitted; its author follows it from the start."""
+        stamp = iso(now)
+        async with self.db.transaction():
+            idea_id = await self.db.execute(
+                "INSERT INTO ideas (category, title, description, neighbourhood, photo_id,"
+                " author_user_id, status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    category,
+                    title,
+                    description,
+                    neighbourhood,
+                    photo_id,
+                    author_user_id,
+                    IdeaStatus.SUBMITTED.value,
+                    stamp,
+                    stamp,
+                ),
+            )
+            await self.db.execute(
+                "INSERT INTO idea_status_history (idea_id, status, by_user_id, at)"
+                " VALUES (?, ?, ?, ?)",
+                (idea_id, IdeaStatus.SUBMITTED.value, author_user_id, stamp),
+            )
+            if author_user_id is not None:
+                await self.follow(idea_id, author_user_id, now)
+        idea = await self.get(idea_id)
+        assert idea is not None
+        return idea
+
+    async def get(self, idea_id: int) -> Idea | None:
+        """The idea with this number, removed or not; None if there is none."""
+        row = await self.db.fetchone(f"{_SELECT} WHERE i.id = ?", (idea_id,))
+        return _idea(row) if row else None
+
+    async def browse(
+        self,
+        sort: IdeaSort = IdeaSort.NEWEST,
+        *,
+        category: str | None = None,
+        neighbourhood: str | None = None,
+        limit: int = 5,
+        offset: int = 0,
+    ) -> IdeaPage:
+        """A page of the ideas that are not removed, newest or most supported first."""
+        where = ["i.removed_at IS NULL"]
+        params: list[Any] = []
+        if category is not None:
+            where.append("i.category = ?")
+            params.append(category)
+        if neighbourhood is not None:
+            where.append("i.neighbourhood = ?")
+            params.append(neighbourhood)
+        condition = " AND ".join(where)
+        order = "i.id DESC" if sort == IdeaSort.NEWEST else "i.supporters DESC, i.id DESC"
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        total = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas i WHERE {condition}", params)
+        return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
+
+    async def by_author(self, user_id: int, *, limit: int = 5, offset: int = 0) -> list[Idea]:
+        """A resident's own ideas, newest first (removed ones too: it is their history)."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE i.author_user_id = ? ORDER BY i.id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
+        )
+        return [_idea(row) for row in rows]
+
+    async def count_by_author(self, user_id: int) -> int:
+        total = await self.db.fetchval(
+            "SELECT COUNT(*) FROM ideas WHERE author_user_id = ?", (user_id,)
+        )
+        return int(total)
+
+    async def similar(self, text: str, *, limit: int = 3) -> list[Idea]:
+        """Ideas that look like ``text``, best first (bm25; title words weigh more).
+
+        The resident's words are turned into quoted FTS terms, so nothing they type is read
+        as query syntax. Removed and merged ideas are left out: nobody can support those.
+        """
+        query = match_query(text)
+        if query is None:
+            return []
+        rows = await self.db.fetchall(
+            f"{_SELECT} JOIN (SELECT rowid AS hit, bm25(ideas_fts, 3.0, 1.0) AS rank"
+            " FROM ideas_fts WHERE ideas_fts MATCH ?) m ON m.hit = i.id"
+            " WHERE i.removed_at IS NULL AND i.status != ?"
+            " ORDER BY m.rank, i.id DESC LIMIT ?",
+            (query, IdeaStatus.MERGED.value, limit),
+        )
+        return [_idea(row) for row in rows]
+
+    async def remove(self, idea_id: int, now: datetime) -> bool:
+        """Take an idea out of public view (moderation); False if it was already removed."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET removed_at = ?, updated_at = ? WHERE id = ? AND removed_at IS NULL",
+            (iso(now), iso(now), idea_id),
+        )
+        return changed > 0
+
+    # Status -----------------------------------------------------------------------------
+
+    async def set_status(
+        self,
+        idea_id: int,
+        status: IdeaStatus,
+        *,
+        now: datetime,
+        reason: str | None = None,
+        theme: str | None = None,
+        department: str | None = None,
+        merged_into: int | None = None,
+        by_user_id: int | None = None,
+    ) -> StatusChange:
+        """Give an idea a new status and record it in its history, both or neither.
+
+        ``opgenomen`` needs a theme, ``doorgestuurd`` a department, ``samengevoegd`` the
+        other idea; details that do not belong to the status are refused too.
+        """
+        _check_details(idea_id, status, theme, department, merged_into)
+        stamp = iso(now)
+        async with self.db.transaction():
+            if merged_into is not None and await self.get(merged_into) is None:
+                raise IdeaError(f"idea #{merged_into} does not exist")
+            changed = await self.db.execute_rowcount(
+                "UPDATE ideas SET status = ?, updated_at = ? WHERE id = ?",
+                (status.value, stamp, idea_id),
+            )
+            if changed == 0:
+                raise IdeaError(f"idea #{idea_id} does not exist")
+            change_id = await self.db.execute(
+                "INSERT INTO idea_status_history (idea_id, status, reason, theme, department,"
+                " merged_into, by_user_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (idea_id, status.value, reason, theme, department, merged_into, by_user_id, stamp),
+            )
+        row = await self.db.fetchone(
+            "SELECT * FROM idea_status_history WHERE id = ?", (change_id,)
+        )
+        assert row is not None
+        return _change(row)
+
+    async def history(self, idea_id: int) -> list[StatusChange]:
+        """Every status the idea had, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM idea_status_history WHERE idea_id = ? ORDER BY id", (idea_id,)
+        )
+        return [_change(row) for row in rows]
+
+    async def latest_changes(self, idea_ids: Sequence[int]) -> dict[int, StatusChange]:
+        """The most recent status change of each of these ideas."""
+        if not idea_ids:
+            return {}
+        marks = ", ".join("?" for _ in idea_ids)
+        rows = await self.db.fetchall(
+            "SELECT h.* FROM idea_status_history h"
+            f" WHERE h.idea_id IN ({marks}) AND h.id = (SELECT MAX(l.id)"
+            " FROM idea_status_history l WHERE l.idea_id = h.idea_id)",
+            list(idea_ids),
+        )
+        return {row["idea_id"]: _change(row) for row in rows}
+
+    # Supports and follows ------------------------------------------------------------------
+
+    async def support(self, idea_id: int, user_id: int, now: datetime) -> bool:
+        """Support an idea (and follow it); False if this person already supports it."""
+        async with self.db.transaction():
+            added = await self.db.execute_rowcount(
+                "INSERT INTO idea_supports (idea_id, user_id, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (idea_id, user_id, iso(now)),
+            )
+            if added:
+                await self.follow(idea_id, user_id, now)
+        return added > 0
+
+    async def withdraw_support(self, idea_id: int, user_id: int) -> bool:
+        """Take a support back; False if there was none. Following stays as it was."""
+        removed = await self.db.execute_rowcount(
+            "DELETE FROM idea_supports WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
+        )
+        return removed > 0
+
+    async def supports(self, idea_id: int, user_id: int) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM idea_supports WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
+        )
+        return found is not None
+
+    async def supporter_count(self, idea_id: int) -> int:
+        """Support rows counted one by one (the idea's ``supporters`` must equal this)."""
+        total = await self.db.fetchval(
+            "SELECT COUNT(*) FROM idea_supports WHERE idea_id = ?", (idea_id,)
+        )
+        return int(total)
+
+    async def follow(self, idea_id: int, user_id: int, now: datetime) -> bool:
+        """Follow an idea's status changes; False if this person already follows it."""
+        added = await self.db.execute_rowcount(
+            "INSERT INTO idea_follows (idea_id, user_id, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (idea_id, user_id, iso(now)),
+        )
+        return added > 0
+
+    async def unfollow(self, idea_id: int, user_id: int) -> bool:
+        """Stop following; False if this person did not follow it."""
+        removed = await self.db.execute_rowcount(
+            "DELETE FROM idea_follows WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
+        )
+        return removed > 0
+
+    async def follows(self, idea_id: int, user_id: int) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM idea_follows WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
+        )
+        return found is not None
+
+    async def followers(self, idea_id: int) -> list[int]:
+        """The user ids to tell about a change of this idea, in the order they followed."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM idea_follows WHERE idea_id = ? ORDER BY created_at, user_id",
+            (idea_id,),
+        )
+        return [int(row["user_id"]) for row in rows]
+
+
+def _check_details(
+    idea_id: int,
+    status: IdeaStatus,
+    theme: str | None,
+    department: str | None,
+    merged_into: int | None,
+) -> None:
+    needs = {
+        IdeaStatus.ADOPTED: ("theme", theme),
+        IdeaStatus.FORWARDED: ("department", department),
+        IdeaStatus.MERGED: ("merged_into", merged_into),
+    }
+    given = {"theme": theme, "department": department, "merged_into": merged_into}
+    wanted = needs.get(status)
+    if wanted is not None and wanted[1] is None:
+        raise IdeaError(f"status {status.value} needs {wanted[0]}")
+    for name, value in given.items():
+        if value is not None and (wanted is None or wanted[0] != name):
+            raise IdeaError(f"status {status.value} takes no {name}")
+    if merged_into == idea_id:
+        raise IdeaError("an idea cannot be merged with itself")
+
+
+# Similar ideas --------------------------------------------------------------------------
+
+#: Words too common to say two ideas look alike (Dutch and English).
+_STOPWORDS = """
+    aan al alle als alles ben bij dan dat de deze die dit doe doen door dus een eens en er
+    ga gaan geen had heb hebben heeft het hier hij hoe hun ik in is je jij kan kun kunnen
+    maar me meer men met mij mijn moet moeten na naar niet nog nu of om ook op over te tot
+    u uit van veel voor want waren was wat we wel werd wie wij wil willen word worden zal
+    ze zeer zich zij zijn zo zou zouden graag idee ideeen ideeën gemeente
+    a an and are as at be but by can do for from has have i if in into is it its more my
+    no not of on or our should so that the their there this to was we were what when will
+    with would you your idea ideas please
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+#: Plural endings folded off: "bankjes" also finds "bankje", "speeltuinen" "speeltuin".
+_SUFFIXES = ("en", "s")
+_WORD = re.compile(r"[^\W_]+")
+MAX_TERMS = 24
+
+
+def match_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for ideas like ``text``, or None if no word is usable.
+
+    Every word becomes a double-quoted string (so ``AND``, ``NEAR(``, ``*`` or ``-`` typed
+    by a resident are plain words), with a prefix star to catch plurals; terms are OR-ed and
+    bm25 decides which ideas share the most telling words.
+    """
+    terms: list[str] = []
+    for word in _WORD.findall(text.casefold()):
+        if len(word) < 3 or word in STOPWORDS or word.isdigit():
+            continue
+        stem = _stem(word)
+        if stem not in terms:
+            terms.append(stem)
+        if len(terms) == MAX_TERMS:
+            break
+    if not terms:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"*' for term in terms)
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
