@@ -4,13 +4,26 @@ Nothing here imports a platform library or the runtime (``bot``): handlers recei
 in a Context and return a Response.
 """
 
-from handlers import general, onboarding, roles
+from handlers import (
+    civil_servants,
+    composer,
+    experiments,
+    general,
+    news,
+    onboarding,
+    posters,
+    proposals,
+    questions,
+    roles,
+)
 from handlers.feature import Feature, Registry
 
 FEATURES: list[Feature] = [
     general.feature,
     onboarding.feature,
     roles.feature,
+    *(experiments.feature, proposals.feature, news.feature, composer.feature),
+    *(civil_servants.feature, questions.feature, posters.feature),
 ]
 
 
