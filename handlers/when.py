@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 _TIME = r"(?:om\s+|at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(?:uur|u|h)?"
 _DAY_FIRST = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}})\s*,?\s+{_TIME}$")
-_YEAR_FIRST = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:\s+|T){_TIME}$")
+_YEAR_FIRST = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:\s+|t){_TIME}$")
 _RELATIVE = re.compile(rf"^(vandaag|today|morgen|tomorrow|overmorgen)\s+{_TIME}$")
 _DAYS_AHEAD = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}
 
