@@ -88,9 +88,10 @@ class Experiments:
         self.db = db
 
     async def seed(self, experiments: list[NewExperiment], now: datetime) -> None:
-        """Bring the profile's experiments in; texts follow the profile, nothing else changes.
+        """Bring the profile's experiments in, keyed by slug, at every start-up.
 
-        Idempotent by slug: running it at every start-up adds only what is new.
+        A new slug is added; a known one takes the profile's texts, theme and neighbourhood
+        (an editor's fix reaches residents), and keeps its id, status and participants.
         """
         for new in experiments:
             await self.db.execute(

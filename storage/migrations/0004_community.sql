@@ -90,7 +90,6 @@ CREATE TABLE news_muted_themes (
     PRIMARY KEY (user_id, theme)
 );
 
-CREATE INDEX news_muted_themes_theme ON news_muted_themes (theme, user_id);
 CREATE INDEX community_users_neighbourhood ON users (neighbourhood)
     WHERE neighbourhood IS NOT NULL;
 
@@ -151,7 +150,7 @@ CREATE TABLE questions (
     updated_at     TEXT NOT NULL
 );
 
-CREATE INDEX questions_user ON questions (user_id, id DESC);
+CREATE INDEX questions_user ON questions (user_id, updated_at DESC);
 CREATE INDEX questions_open ON questions (status, updated_at);
 
 CREATE TABLE question_messages (
