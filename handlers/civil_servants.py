@@ -191,7 +191,8 @@ def _draft(ctx: Context, dialog: Dialog) -> StaffCard:
 def _preview(ctx: Context, dialog: Dialog) -> Response:
     return respond(
         Reply(key="staff.preview_intro"),
-        card_reply(ctx, _draft(ctx, dialog)),
+        # Without the ask button: pressing it here would leave the card unsaved.
+        card_reply(ctx, _draft(ctx, dialog), ask_button=False),
         Reply(
             key="staff.preview_question",
             buttons=[

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from storage.broadcasts import Audience, AudienceKind
 from storage.clock import utcnow
+from storage.experiments import Bilingual, NewExperiment
 from storage.proposals import ProposalStatus
 from storage.questions import Side
 
@@ -59,3 +60,28 @@ async def test_a_status_change_for_an_unknown_proposal_changes_nothing(app: App)
         )
     assert changed is False
     assert await app.db.fetchval("SELECT COUNT(*) FROM experiment_proposal_history") == 0
+
+
+async def test_a_new_experiment_can_be_started_and_a_proposal_unfollowed(app: App) -> None:
+    repos, now = app.repos, utcnow()
+    text = Bilingual(nl="Buurtbieb", en="Street library")
+    async with app.db.transaction():
+        new_id = await repos.experiments.create(
+            NewExperiment(title=text, summary=text, place=text, organiser=text), now
+        )
+        anna = await repos.users.seen("test", "anna", now)
+        proposal = await repos.proposals.submit(
+            anna.id,
+            what="Buurtbieb",
+            place="Driehuis",
+            partners="Buren",
+            budget_cents=0,
+            full_financing=True,
+            now=now,
+        )
+        assert await repos.proposals.unfollow(proposal, anna.id) is True
+        assert await repos.proposals.unfollow(proposal, anna.id) is False
+    running = await repos.experiments.running()
+    assert running[-1].id == new_id and running[-1].title("en") == "Street library"
+    assert running[-1].slug is None and running[-1].participants == 0
+    assert await repos.proposals.followed_by(anna.id) == []
