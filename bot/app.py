@@ -12,6 +12,7 @@ import handlers
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
+from handlers.experiments import experiment_seeds
 from handlers.feature import Registry
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
@@ -40,6 +41,12 @@ class App:
         registry = handlers.registry()
         db = await Database.open(settings.db)
         repos = Repositories(db)
+        try:
+            async with db.transaction():
+                await repos.experiments.seed(experiment_seeds(profile), clock())
+        except BaseException:
+            await db.close()
+            raise
         router = Router(repos, registry, profile, catalog, settings.zone, clock=clock)
         log.info("database ready path=%s", Path(settings.db).name)
         return cls(settings, db, repos, profile, catalog, registry, router)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.render import numbered_options
@@ -93,6 +94,8 @@ class Router:
         self.locks = _UserLocks()
         #: Set by the runtime when a scheduler runs; without one, timers wait for start-up.
         self.arm_timers: ArmTimers | None = None
+        #: Facts only the runtime knows (``deep_link_base``: a bot's public start link).
+        self.extras: dict[str, Any] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -192,6 +195,7 @@ class Router:
             registry=self.registry,
             now=now,
             timezone=self.timezone,
+            extras=self.extras,
         )
 
     async def _resolve_numbered_answer(self, event: Event) -> Event:

@@ -4,7 +4,21 @@ Nothing here imports a platform library or the runtime (``bot``): handlers recei
 in a Context and return a Response.
 """
 
-from handlers import comments, general, idea_submit, ideas, onboarding, roles
+from handlers import (
+    civil_servants,
+    comments,
+    composer,
+    experiments,
+    general,
+    idea_submit,
+    ideas,
+    news,
+    onboarding,
+    posters,
+    proposals,
+    questions,
+    roles,
+)
 from handlers.feature import Feature, Registry
 
 FEATURES: list[Feature] = [
@@ -14,6 +28,13 @@ FEATURES: list[Feature] = [
     ideas.feature,
     idea_submit.feature,
     comments.feature,
+    experiments.feature,
+    proposals.feature,
+    news.feature,
+    composer.feature,
+    civil_servants.feature,
+    questions.feature,
+    posters.feature,
 ]
 
 

@@ -1,11 +1,18 @@
 """SQLite storage: the connection, migrations and one repository per aggregate."""
 
+from storage.broadcasts import Broadcasts
 from storage.comments import Comments
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
+from storage.experiments import Experiments
 from storage.ideas import Ideas
 from storage.media import Media, MediaStore
+from storage.news import News
 from storage.outbox import Outbox, OutboxRow
+from storage.proposals import Proposals
+from storage.questions import Questions
+from storage.staff import StaffCards
+from storage.subscriptions import Subscriptions
 from storage.users import Role, User, Users
 
 
@@ -21,6 +28,13 @@ class Repositories:
         self.outbox = Outbox(db)
         self.ideas = Ideas(db)
         self.comments = Comments(db)
+        self.experiments = Experiments(db)
+        self.proposals = Proposals(db)
+        self.subscriptions = Subscriptions(db)
+        self.news = News(db)
+        self.broadcasts = Broadcasts(db, self.outbox, self.news)
+        self.staff = StaffCards(db)
+        self.questions = Questions(db)
 
 
 __all__ = [

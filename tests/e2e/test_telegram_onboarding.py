@@ -117,7 +117,7 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
         assert "/bestaatniet ken ik niet" in sent[7]
         # A button from an old message (a stale dialog token) and made-up button data.
         await anna.press_data("~000000:yes")
-        await anna.press_data("idea.support:99999999")
+        await anna.press_data("made.up:99999999")
         await server.wait_for_messages(anna.chat_id, count + 2)
         assert all("ouder bericht" in text for text in texts(server, anna.chat_id)[-2:])
 

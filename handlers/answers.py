@@ -1,0 +1,45 @@
+"""Reading what people type in a dialog: text within limits, ids in button payloads."""
+
+from __future__ import annotations
+
+from handlers.contract import Reply
+from handlers.feature import Context
+
+
+def read_text(
+    ctx: Context, max_length: int, *, min_length: int = 1, text: str | None = None
+) -> str | Reply:
+    """The typed text (or ``text``, e.g. a command's arguments), or why it cannot be used.
+
+    A sticker, photo or voice message where text is expected, empty text, and text that is
+    too short or too long each get their own kind answer; nothing is stored for them.
+    """
+    event = ctx.event
+    if event.photo is not None or event.unsupported is not None or event.location is not None:
+        return Reply(key="answers.text_please")
+    text = ctx.text if text is None else text.strip()
+    if not text:
+        return Reply(key="answers.empty")
+    if len(text) > max_length:
+        return Reply(key="answers.too_long", params={"max": max_length, "length": len(text)})
+    if len(text) < min_length:
+        return Reply(key="answers.too_short", params={"min": min_length})
+    return text
+
+
+def parse_id(value: str) -> int | None:
+    """A positive database id from a payload or deep link, or None."""
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    number = int(value)
+    return number if number > 0 else None
+
+
+def excerpt(text: str, length: int = 80) -> str:
+    """The start of a text, on one line, cut at a word with an ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= length:
+        return flat
+    cut = flat[: length - 1].rsplit(" ", 1)[0]
+    return f"{cut}…"

@@ -1,0 +1,174 @@
+"""Posters: an A4 PNG with a title and a QR code that opens the bot at an experiment or idea.
+
+Hung in a community centre or a playground, the QR code opens the bot's deep link
+(``/start exp_3``). The link needs the bot's public address, which only the runtime knows:
+``ctx.extras["deep_link_base"]`` (for Telegram ``https://t.me/<bot>?start=``). Without it the
+poster shows the plain command to type, so it still works on every platform.
+
+    /poster ──► which experiment (buttons) ──► poster.png
+    /poster exp_3 | /poster idee_42 ──► poster.png
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import segno
+from PIL import Image, ImageDraw, ImageFont
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Document, Reply, Response, Role, respond
+from handlers.feature import Context, Feature, menu_reply
+
+feature = Feature("posters")
+feature.menu_entry("posters.menu", "poster", order=63, role=Role.CIVIL_SERVANT)
+
+#: A4 portrait at 150 dpi.
+WIDTH, HEIGHT = 1240, 1754
+MARGIN = 90
+BAND = (0, 84, 140)
+INK = (25, 25, 25)
+FONT_FILES = ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+FindTitle = Callable[[Context, int], Awaitable[str | None]]
+
+
+async def _experiment_title(ctx: Context, experiment_id: int) -> str | None:
+    experiment = await ctx.repos.experiments.get(experiment_id)
+    if experiment is None or experiment.status != "running":
+        return None
+    return experiment.title(ctx.lang)
+
+
+async def _idea_title(ctx: Context, idea_id: int) -> str | None:
+    # Ideas live in their own feature; until its repository is there, no idea is found.
+    ideas: Any = getattr(ctx.repos, "ideas", None)
+    if ideas is None:
+        return None
+    idea = await ideas.get(idea_id)
+    title = getattr(idea, "title", None)
+    return str(title) if title else None
+
+
+#: What a poster can point at: deep-link prefix ➜ (title lookup, catalog key of the call).
+SOURCES: dict[str, tuple[FindTitle, str]] = {
+    "exp": (_experiment_title, "posters.call_experiment"),
+    "idee": (_idea_title, "posters.call_idea"),
+}
+
+
+def deep_link(ctx: Context, payload: str) -> str:
+    """The link a QR code holds: the bot's start link, or the command to type."""
+    base = ctx.extras.get("deep_link_base")
+    return f"{base}{payload}" if base else f"/start {payload}"
+
+
+@feature.command("poster", role=Role.CIVIL_SERVANT, describe="posters.cmd")
+@feature.action("poster", role=Role.CIVIL_SERVANT)
+async def poster(ctx: Context) -> Response:
+    """Make a poster for ``exp_<id>`` or ``idee_<id>``; without one, offer the experiments."""
+    payload = ctx.value.strip().lower()
+    if not payload:
+        running = await ctx.repos.experiments.running()
+        buttons = [[Button.raw(e.title(ctx.lang), f"poster:exp_{e.id}")] for e in running]
+        return respond(
+            Reply(
+                key="posters.choose",
+                buttons=[*buttons, [Button(label="menu.back", payload="menu")]],
+            )
+        )
+    prefix, _, value = payload.partition("_")
+    source = SOURCES.get(prefix)
+    number = parse_id(value)
+    title = await source[0](ctx, number) if source and number else None
+    if source is None or number is None or title is None:
+        return respond(menu_reply(ctx, "posters.not_found", payload=payload[:40]))
+    link = deep_link(ctx, f"{prefix}_{number}")
+    image = render_poster(
+        municipality=ctx.profile.name(ctx.lang),
+        title=title,
+        call=ctx.catalog.text(ctx.lang, source[1], {}, markup=False),
+        link=link,
+    )
+    return respond(
+        Reply(
+            key="posters.ready",
+            params={"title": title, "link": link},
+            document=Document(
+                filename=f"poster-{prefix}_{number}.png", data=image, mime_type="image/png"
+            ),
+        )
+    )
+
+
+def render_poster(*, municipality: str, title: str, call: str, link: str) -> bytes:
+    """An A4 portrait PNG: municipality band, title, a large QR code of ``link``, the link."""
+    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, WIDTH, 200), fill=BAND)
+    draw.text((MARGIN, 100), municipality, font=_font(64), fill="white", anchor="lm")
+    top = 270
+    for line in _wrap(draw, title, _font(84), WIDTH - 2 * MARGIN)[:4]:
+        draw.text((MARGIN, top), line, font=_font(84), fill=INK)
+        top += 104
+    top += 30
+    for line in _wrap(draw, call, _font(46), WIDTH - 2 * MARGIN)[:3]:
+        draw.text((MARGIN, top), line, font=_font(46), fill=INK)
+        top += 62
+    code = _qr(link, size=min(820, HEIGHT - top - 260))
+    image.paste(code, ((WIDTH - code.width) // 2, top + 40))
+    caption_top = top + 40 + code.height + 40
+    for line in _wrap(draw, link, _font(36), WIDTH - 2 * MARGIN)[:2]:
+        width = draw.textlength(line, font=_font(36))
+        draw.text(((WIDTH - width) / 2, caption_top), line, font=_font(36), fill=INK)
+        caption_top += 48
+    draw.rectangle((0, HEIGHT - 40, WIDTH, HEIGHT), fill=BAND)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _qr(link: str, size: int) -> Image.Image:
+    """The QR code of ``link`` as a sharp black-on-white square of about ``size`` pixels."""
+    code = segno.make(link, error="m", micro=False)
+    modules = code.symbol_size(scale=1, border=2)[0]
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=max(1, size // modules), border=2)
+    buffer.seek(0)
+    return Image.open(buffer).convert("RGB")
+
+
+@functools.lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for name in FONT_FILES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[str]:
+    """Break text into lines that fit ``width`` pixels (long words are cut)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if draw.textlength(candidate, font=font) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while draw.textlength(word, font=font) > width and len(word) > 1:
+            cut = len(word)
+            while cut > 1 and draw.textlength(word[:cut], font=font) > width:
+                cut -= 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current:
+        lines.append(current)
+    return lines

@@ -1,0 +1,170 @@
+"""Experiments residents can join, and who takes part in each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class Bilingual(BaseModel):
+    """A text in Dutch and English, as the profile gives it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    nl: str
+    en: str
+
+    def __call__(self, lang: str) -> str:
+        return self.en if lang == "en" else self.nl
+
+
+class NewExperiment(BaseModel):
+    """What it takes to start an experiment (from the profile, or an approved proposal)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    slug: str | None = None
+    title: Bilingual
+    summary: Bilingual
+    place: Bilingual
+    organiser: Bilingual
+    neighbourhood: str | None = None
+    theme: str | None = None
+
+
+class Experiment(NewExperiment):
+    """A stored experiment with the number of residents taking part."""
+
+    id: int
+    status: str
+    participants: int
+    created_at: datetime
+
+
+_TEXTS = ("title", "summary", "place", "organiser")
+_SELECT = (
+    "SELECT e.*, (SELECT COUNT(*) FROM experiment_participants p"
+    " WHERE p.experiment_id = e.id) AS participants FROM experiments e"
+)
+
+
+def _experiment(row: aiosqlite.Row) -> Experiment:
+    texts = {name: Bilingual(nl=row[f"{name}_nl"], en=row[f"{name}_en"]) for name in _TEXTS}
+    return Experiment(
+        id=row["id"],
+        slug=row["slug"],
+        neighbourhood=row["neighbourhood"],
+        theme=row["theme"],
+        status=row["status"],
+        participants=int(row["participants"]),
+        created_at=parse(row["created_at"]),
+        **texts,
+    )
+
+
+def _values(new: NewExperiment) -> list[str | None]:
+    values: list[str | None] = [new.slug]
+    for name in _TEXTS:
+        text: Bilingual = getattr(new, name)
+        values += [text.nl, text.en]
+    return [*values, new.neighbourhood, new.theme]
+
+
+_COLUMNS = (
+    "slug, title_nl, title_en, summary_nl, summary_en, place_nl, place_en,"
+    " organiser_nl, organiser_en, neighbourhood, theme, created_at"
+)
+
+
+class Experiments:
+    """The experiments and experiment_participants tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def seed(self, experiments: list[NewExperiment], now: datetime) -> None:
+        """Bring the profile's experiments in, keyed by slug, at every start-up.
+
+        A new slug is added; a known one takes the profile's texts, theme and neighbourhood
+        (an editor's fix reaches residents), and keeps its id, status and participants.
+        """
+        for new in experiments:
+            await self.db.execute(
+                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (slug) DO UPDATE SET title_nl = excluded.title_nl,"
+                " title_en = excluded.title_en, summary_nl = excluded.summary_nl,"
+                " summary_en = excluded.summary_en, place_nl = excluded.place_nl,"
+                " place_en = excluded.place_en, organiser_nl = excluded.organiser_nl,"
+                " organiser_en = excluded.organiser_en,"
+                " neighbourhood = excluded.neighbourhood, theme = excluded.theme",
+                (*_values(new), iso(now)),
+            )
+
+    async def create(self, new: NewExperiment, now: datetime) -> int:
+        """Start a new experiment; returns its id."""
+        return await self.db.execute(
+            f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (*_values(new), iso(now)),
+        )
+
+    async def get(self, experiment_id: int) -> Experiment | None:
+        row = await self.db.fetchone(f"{_SELECT} WHERE e.id = ?", (experiment_id,))
+        return _experiment(row) if row else None
+
+    async def running(self) -> list[Experiment]:
+        """The experiments residents can join, oldest first."""
+        rows = await self.db.fetchall(f"{_SELECT} WHERE e.status = 'running' ORDER BY e.id")
+        return [_experiment(row) for row in rows]
+
+    async def end(self, experiment_id: int) -> bool:
+        """Close an experiment for joining; its participants stay."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE experiments SET status = 'ended' WHERE id = ? AND status = 'running'",
+            (experiment_id,),
+        )
+        return changed == 1
+
+    async def join(self, experiment_id: int, user_id: int, now: datetime) -> bool:
+        """Take part; False when this person already does."""
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO experiment_participants (experiment_id, user_id, joined_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (experiment_id, user_id, iso(now)),
+        )
+        return changed == 1
+
+    async def leave(self, experiment_id: int, user_id: int) -> bool:
+        """Stop taking part; False when this person did not take part."""
+        changed = await self.db.execute_rowcount(
+            "DELETE FROM experiment_participants WHERE experiment_id = ? AND user_id = ?",
+            (experiment_id, user_id),
+        )
+        return changed == 1
+
+    async def takes_part(self, experiment_id: int, user_id: int) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM experiment_participants WHERE experiment_id = ? AND user_id = ?",
+            (experiment_id, user_id),
+        )
+        return found is not None
+
+    async def joined_by(self, user_id: int) -> set[int]:
+        """The ids of the experiments this person takes part in."""
+        rows = await self.db.fetchall(
+            "SELECT experiment_id FROM experiment_participants WHERE user_id = ?", (user_id,)
+        )
+        return {int(row[0]) for row in rows}
+
+    async def participants(self, experiment_id: int) -> list[int]:
+        """The user ids of everyone taking part."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM experiment_participants WHERE experiment_id = ?"
+            " ORDER BY joined_at",
+            (experiment_id,),
+        )
+        return [int(row[0]) for row in rows]

@@ -1,0 +1,84 @@
+"""Who subscribed to "Wist je dat", for which themes, and whether only for their neighbourhood.
+
+Every theme is on by default (a theme added to the profile later too): a subscriber's choice
+is kept as the themes they switched off.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class Subscription(BaseModel):
+    """One subscriber's preferences."""
+
+    user_id: int
+    neighbourhood_only: bool
+    muted_themes: frozenset[str]
+    subscribed_at: datetime
+
+    def follows(self, theme: str) -> bool:
+        return theme not in self.muted_themes
+
+
+class Subscriptions:
+    """The news_subscriptions and news_muted_themes tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def get(self, user_id: int) -> Subscription | None:
+        row = await self.db.fetchone(
+            "SELECT * FROM news_subscriptions WHERE user_id = ?", (user_id,)
+        )
+        if row is None:
+            return None
+        muted = await self.db.fetchall(
+            "SELECT theme FROM news_muted_themes WHERE user_id = ?", (user_id,)
+        )
+        return Subscription(
+            user_id=user_id,
+            neighbourhood_only=bool(row["neighbourhood_only"]),
+            muted_themes=frozenset(str(m[0]) for m in muted),
+            subscribed_at=parse(row["subscribed_at"]),
+        )
+
+    async def subscribe(self, user_id: int, now: datetime) -> bool:
+        """Subscribe with every theme on; False when already subscribed (nothing changes)."""
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO news_subscriptions (user_id, subscribed_at) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (user_id, iso(now)),
+        )
+        return changed == 1
+
+    async def unsubscribe(self, user_id: int) -> bool:
+        """Stop the news (and forget the preferences); False when not subscribed."""
+        changed = await self.db.execute_rowcount(
+            "DELETE FROM news_subscriptions WHERE user_id = ?", (user_id,)
+        )
+        return changed == 1
+
+    async def set_theme(self, user_id: int, theme: str, on: bool) -> None:
+        """Switch one theme on or off for a subscriber."""
+        if on:
+            await self.db.execute(
+                "DELETE FROM news_muted_themes WHERE user_id = ? AND theme = ?", (user_id, theme)
+            )
+        else:
+            await self.db.execute(
+                "INSERT INTO news_muted_themes (user_id, theme) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (user_id, theme),
+            )
+
+    async def set_neighbourhood_only(self, user_id: int, only: bool) -> None:
+        await self.db.execute(
+            "UPDATE news_subscriptions SET neighbourhood_only = ? WHERE user_id = ?",
+            (int(only), user_id),
+        )

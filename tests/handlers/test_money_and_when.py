@@ -1,0 +1,81 @@
+"""Reading amounts and moments the way people type them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from handlers.money import format_euro, parse_euro
+from handlers.when import parse_moment, typed
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+NOW = datetime(2026, 3, 10, 14, 0, tzinfo=AMSTERDAM)
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [
+        ("1500", 150_000),
+        ("€ 1.500", 150_000),
+        ("€1.500", 150_000),
+        ("1500,50", 150_050),
+        ("1.500,5", 150_050),
+        ("1500,-", 150_000),
+        ("1500 euro", 150_000),
+        ("EUR 250", 25_000),
+        ("1,500.50", 150_050),
+        ("1500.50", 150_050),
+        ("0", 0),
+        (" 12 ", 1_200),
+        ("€\u00a01.250.000", 125_000_000),
+    ],
+)
+def test_amounts_in_dutch_and_english_notation_are_read(text: str, cents: int) -> None:
+    assert parse_euro(text) == cents
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "veel", "-500", "1.5.0", "15OO", "1500 dollar", "1,2,3", "€", "99999999999", "1e6"],
+)
+def test_nonsense_is_not_an_amount(text: str) -> None:
+    assert parse_euro(text) is None
+
+
+def test_amounts_are_shown_per_language() -> None:
+    assert format_euro(150_000, "nl") == "€ 1.500"
+    assert format_euro(150_050, "nl") == "€ 1.500,50"
+    assert format_euro(150_050, "en") == "€1,500.50"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12-12-2026 9:30", datetime(2026, 12, 12, 9, 30)),
+        ("12-12-2026 09:30", datetime(2026, 12, 12, 9, 30)),
+        ("2026-12-12 09:30", datetime(2026, 12, 12, 9, 30)),
+        ("2026-12-12T09:30", datetime(2026, 12, 12, 9, 30)),
+        ("1/4/2026 om 20.15", datetime(2026, 4, 1, 20, 15)),
+        ("morgen 9:00", datetime(2026, 3, 11, 9, 0)),
+        ("Morgen om 9 uur", datetime(2026, 3, 11, 9, 0)),
+        ("tomorrow at 17:45", datetime(2026, 3, 11, 17, 45)),
+        ("vandaag 18:00", datetime(2026, 3, 10, 18, 0)),
+        ("overmorgen 8:00", datetime(2026, 3, 12, 8, 0)),
+    ],
+)
+def test_moments_are_read_in_local_time(text: str, expected: datetime) -> None:
+    assert parse_moment(text, NOW) == expected.replace(tzinfo=AMSTERDAM)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "volgende week", "31-02-2026 9:00", "12-12-2026 25:00", "12-12-2026", "9:30"]
+)
+def test_unclear_moments_are_not_guessed(text: str) -> None:
+    assert parse_moment(text, NOW) is None
+
+
+def test_a_typed_moment_reads_back_the_same() -> None:
+    moment = datetime(2026, 10, 25, 9, 5, tzinfo=AMSTERDAM)
+    assert parse_moment(typed(moment), NOW) == moment
