@@ -1613,9 +1613,11 @@ class BotApiServer:
             if record is None:
                 raise LookupError(f"no bot message {message_id} in chat {chat.json['id']}")
             candidates = [record]
-        # An exact label or data wins; otherwise a label containing the text (emoji prefixes).
+        # An exact label or data wins, on any message; otherwise a label containing the text
+        # (emoji prefixes) on the newest message that has buttons, as a person would look.
+        with_buttons = [r for r in candidates if not r["deleted"] and r["reply_markup"]]
         for exact in (True, False):
-            for record in candidates:
+            for record in candidates if exact else with_buttons[:1]:
                 if record["deleted"]:
                     continue
                 for candidate in _iter_buttons(record["reply_markup"]):

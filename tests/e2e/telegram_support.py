@@ -48,3 +48,36 @@ def labels(message: dict[str, Any]) -> list[str]:
     """The inline button labels under a bot message."""
     markup = message.get("reply_markup") or {}
     return [b["text"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def wait_for_text(
+    server: BotApiServer, chat_id: int, needle: str, *, after: int = 0, timeout: float = 20.0
+) -> str:
+    """Wait until a bot message (after the first ``after`` ones) shows ``needle``.
+
+    A message shows what its text (or caption) says and what its buttons are labelled.
+    """
+
+    def found() -> str | None:
+        for message in server.messages(chat_id)[after:]:
+            shown = "\n".join(
+                [message.get("text") or message.get("caption") or "", *labels(message)]
+            )
+            if needle in shown:
+                return shown
+        return None
+
+    result = await server.wait_for(found, timeout, description=f"a message with {needle!r}")
+    return str(result)
+
+
+async def onboard(server: BotApiServer, user: Any, hood: str = "IJmuiden") -> None:
+    """Take a fake Telegram user through onboarding in Dutch."""
+    await user.send_text("/start")
+    await wait_for_text(server, user.chat_id, "Ga je akkoord?")
+    await user.press("Ja, ik doe mee")
+    await wait_for_text(server, user.chat_id, "In welke taal")
+    await user.press("Nederlands")
+    await wait_for_text(server, user.chat_id, "In welke wijk")
+    await user.press(hood)
+    await wait_for_text(server, user.chat_id, "Klaar, welkom!")
