@@ -51,7 +51,7 @@ def labels(message: dict[str, Any]) -> list[str]:
 
 
 async def wait_for_text(
-    server: BotApiServer, chat_id: int, needle: str, *, after: int = 0, timeout: float = 20.0
+    server: BotApiServer, chat_id: int, needle: str, *, after: int = 0, wait: float = 20.0
 ) -> str:
     """Wait until a bot message (after the first ``after`` ones) shows ``needle``.
 
@@ -67,7 +67,7 @@ async def wait_for_text(
                 return shown
         return None
 
-    result = await server.wait_for(found, timeout, description=f"a message with {needle!r}")
+    result = await server.wait_for(found, wait, description=f"a message with {needle!r}")
     return str(result)
 
 

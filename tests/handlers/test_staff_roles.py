@@ -41,7 +41,7 @@ async def test_a_resident_pressing_a_staff_button_hears_it_is_stale(
 async def test_the_main_menu_shows_staff_entries_only_to_staff(app: App) -> None:
     anna = await resident(app, "anna")
     resident_labels = [label for label, _ in anna.buttons()]
-    assert "🧪 Experimenten" in resident_labels and "💡 Wist je dat" in resident_labels
+    assert "🧪 Experimenten" in resident_labels and "📰 Wist je dat" in resident_labels
     assert "✍️ Nieuw bericht" not in resident_labels
     ria = await civil_servant(app)
     await ria.send("/menu")
