@@ -1,0 +1,1 @@
+-- Reserved; filled in by the branch that builds this area.
