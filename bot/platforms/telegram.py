@@ -70,6 +70,10 @@ class Telegram:
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
         await self.application.initialize()
+        # Posters and invitations link residents straight into the bot.
+        self.app.router.extras.setdefault(
+            "deep_link_base", f"https://t.me/{self.application.bot.username}?start="
+        )
         await self._publish_commands()
         await self.application.start()
         updater = self.application.updater
