@@ -2,8 +2,10 @@
 
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
+from storage.handled import HandledEvent, HandledEvents
 from storage.media import Media, MediaStore
 from storage.outbox import Outbox, OutboxRow
+from storage.platform_state import PlatformState
 from storage.users import Role, User, Users
 
 
@@ -17,6 +19,8 @@ class Repositories:
         self.chat_options = ChatOptions(db)
         self.media = MediaStore(db)
         self.outbox = Outbox(db)
+        self.handled = HandledEvents(db)
+        self.platform_state = PlatformState(db)
 
 
 __all__ = [
@@ -24,10 +28,13 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Dialogs",
+    "HandledEvent",
+    "HandledEvents",
     "Media",
     "MediaStore",
     "Outbox",
     "OutboxRow",
+    "PlatformState",
     "Repositories",
     "Role",
     "StorageUnavailable",
