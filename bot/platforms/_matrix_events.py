@@ -1,13 +1,52 @@
-"""Reading what residents send in Matrix: commands, mentions, quoted replies, edits, places.
+"""Reading what residents send in Matrix: room events become Events for the router.
 
-Plain functions over event content (dicts and strings), so each rule is easy to test.
+Texts (with commands, mentions in groups, quoted replies), pictures (decrypted when sent
+encrypted), shared places, and names for what the bot cannot use (stickers, voice, files).
+The rules on content are plain functions, each easy to test.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    DownloadResponse,
+    MatrixRoom,
+    RoomEncryptedAudio,
+    RoomEncryptedFile,
+    RoomEncryptedImage,
+    RoomEncryptedVideo,
+    RoomMessageAudio,
+    RoomMessageEmote,
+    RoomMessageFile,
+    RoomMessageImage,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomMessageUnknown,
+    RoomMessageVideo,
+    StickerEvent,
+)
+from nio.crypto.attachments import decrypt_attachment
+from nio.exceptions import EncryptionError
+
+from handlers.contract import Event, Location, Photo, Sender
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
+    ((RoomMessageFile, RoomEncryptedFile), "document"),
+    ((RoomMessageAudio, RoomEncryptedAudio), "audio"),
+    ((RoomMessageVideo, RoomEncryptedVideo), "video"),
+    ((StickerEvent,), "sticker"),
+]
 
 #: A command starts with / (as in Telegram) or ! (the custom in Matrix bots, and what
 #: Element sends without asking "send as message?").
@@ -93,3 +132,92 @@ def parse_geo_uri(uri: object) -> tuple[float, float] | None:
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         return None
     return latitude, longitude
+
+
+async def read_event(
+    client: AsyncClient, names: set[str], room: MatrixRoom, native: Any
+) -> Event | None:
+    """The Event for a room event, or None for what the bot leaves alone.
+
+    ``names`` are the bot's own names, by which residents address it in a group.
+    """
+    group = is_group(room)
+    base: dict[str, Any] = {
+        "platform": PLATFORM,
+        "chat_id": room.room_id,
+        "sender": sender_of(room, native.sender),
+        "is_group": group,
+        "received_at": utcnow(),
+        "event_id": native.event_id,
+    }
+    if isinstance(native, RoomMessageNotice):
+        return None  # notices are what bots send: answering them makes loops
+    if isinstance(native, (RoomMessageText, RoomMessageEmote)):
+        content = native.source.get("content", {})
+        text = strip_reply_fallback(native.body) if is_reply(content) else native.body
+        if group:
+            addressed, text = addressing(text, content, client.user_id, names)
+            if not addressed:
+                return None
+        command = parse_command(text)
+        if command is not None:
+            return Event(**base, command=command[0], args=command[1])
+        return Event(**base, text=text)
+    if group:
+        return None  # in a group the bot reads only what is addressed to it
+    if isinstance(native, (RoomMessageImage, RoomEncryptedImage)):
+        photo = await download_photo(client, native)
+        return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
+    for kinds, kind in _MEDIA_KINDS:
+        if isinstance(native, kinds):
+            return Event(**base, unsupported=kind)
+    if isinstance(native, RoomMessageUnknown):
+        if native.msgtype == "m.location":
+            point = parse_geo_uri(native.content.get("geo_uri"))
+            if point is not None:
+                location = Location(latitude=point[0], longitude=point[1])
+                return Event(**base, location=location)
+        return Event(**base, unsupported="other")
+    return None  # reactions, redactions, state, calls and custom events
+
+
+async def download_photo(client: AsyncClient, native: Any) -> Photo | None:
+    """The picture of an ``m.image``, decrypted if need be (None when unusable)."""
+    content = native.source.get("content", {})
+    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    size = info.get("size")
+    if isinstance(size, int) and size > MAX_PHOTO_BYTES:
+        return None
+    mime = str(info.get("mimetype") or getattr(native, "mimetype", None) or "image/jpeg")
+    if not mime.startswith("image/"):
+        return None
+    try:
+        answer = await client.download(mxc=native.url)
+    except (ClientError, TimeoutError, OSError) as exc:
+        answer = exc
+    if not isinstance(answer, DownloadResponse):
+        log.warning("matrix photo download failed: %s", answer)
+        return None
+    data = answer.body if isinstance(answer.body, bytes) else b""
+    if isinstance(native, RoomEncryptedImage):
+        try:
+            key, digest = native.key["k"], native.hashes["sha256"]
+            data = decrypt_attachment(data, key, digest, native.iv)
+        except (EncryptionError, KeyError, ValueError) as exc:
+            log.warning("matrix photo could not be decrypted: %s", exc)
+            return None
+    if not data or len(data) > MAX_PHOTO_BYTES:
+        return None
+    return Photo(data=data, mime_type=mime, platform_ref=native.url)
+
+
+def is_group(room: MatrixRoom) -> bool:
+    """More than the resident and the bot: answer only when addressed."""
+    return int(room.member_count) > 2
+
+
+def sender_of(room: MatrixRoom, user_id: str) -> Sender:
+    """The sender as the room knows them (Matrix gives no language, so none is hinted)."""
+    member = room.users.get(user_id)
+    name = getattr(member, "display_name", None) if member is not None else None
+    return Sender(platform_user_id=user_id, display_name=name or None)

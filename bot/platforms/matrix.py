@@ -21,99 +21,60 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import mimetypes
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
-    DownloadResponse,
     JoinError,
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
-    RoomEncryptedAudio,
-    RoomEncryptedFile,
-    RoomEncryptedImage,
-    RoomEncryptedVideo,
     RoomMemberEvent,
     RoomMessage,
-    RoomMessageAudio,
-    RoomMessageEmote,
-    RoomMessageFile,
-    RoomMessageImage,
-    RoomMessageNotice,
-    RoomMessageText,
-    RoomMessageUnknown,
-    RoomMessageVideo,
-    RoomSendResponse,
+    RoomMessagesResponse,
     StickerEvent,
     SyncResponse,
-    UploadResponse,
 )
 from nio.api import Api
-from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
-from nio.exceptions import EncryptionError
 
 from bot.app import App
 from bot.logs import pseudonym
 from bot.platforms import _matrix_session as session
-from bot.platforms._matrix_events import (
-    addressing,
-    is_edit,
-    is_reply,
-    parse_command,
-    parse_geo_uri,
-    strip_reply_fallback,
-)
-from bot.platforms._matrix_render import Outgoing, render, transaction_id
-from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
-from handlers.contract import Document, Event, Location, Photo, Reply, Sender
-from storage.clock import iso, parse, utcnow
+from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
+from bot.platforms._matrix_keys import KeyWaits, Waiting
+from bot.platforms._matrix_send import RoomSender
+from bot.platforms.base import Blocked, DeliveryError, StartError
+from handlers.contract import Event, Reply
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "matrix"
 SYNC_POLL_MS = 30_000
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
 #: How long an encrypted message may wait for its key before the resident is asked again.
 KEY_PATIENCE = timedelta(minutes=2)
-#: Direct replies wait out a rate limit this many times; the outbox gets RetryLater at once.
-RATE_LIMIT_WAITS = 5
+FULL_STATE_SECONDS = 300.0
+#: Events per room a sync carries; more that arrived while the bot was down are fetched
+#: page by page (up to the limit below), so none is lost.
+TIMELINE_LIMIT = 50
+HISTORY_PAGES = 10
 
 _QUIET: dict[str, Any] = {"not_types": ["*"]}
 SYNC_FILTER: dict[str, Any] = {
     "presence": _QUIET,
     "account_data": _QUIET,
-    "room": {"timeline": {"limit": 50}, "ephemeral": _QUIET, "account_data": _QUIET},
+    "room": {"timeline": {"limit": TIMELINE_LIMIT}, "ephemeral": _QUIET, "account_data": _QUIET},
 }
 #: The very first sync: room state and invites, but none of the messages from before.
 FIRST_SYNC_FILTER: dict[str, Any] = {
     **SYNC_FILTER,
     "room": {"timeline": {"limit": 0}, "ephemeral": _QUIET, "account_data": _QUIET},
 }
-_MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
-    ((RoomMessageFile, RoomEncryptedFile), "document"),
-    ((RoomMessageAudio, RoomEncryptedAudio), "audio"),
-    ((RoomMessageVideo, RoomEncryptedVideo), "video"),
-    ((StickerEvent,), "sticker"),
-]
-
-
-@dataclass
-class _Waiting:
-    """An encrypted message whose room key has not arrived (yet)."""
-
-    room_id: str
-    source: dict[str, Any]
-    since: datetime
-    requested: bool = False
 
 
 class Matrix:
@@ -130,7 +91,8 @@ class Matrix:
         self.client: AsyncClient | None = None
         self.names: set[str] = set()
         self._since: str | None = None
-        self._waiting: list[_Waiting] = []
+        self._keys = KeyWaits(key_patience)
+        self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -144,6 +106,12 @@ class Matrix:
     @property
     def device_id(self) -> str:
         return str(self._client.device_id)
+
+    @property
+    def _rooms(self) -> RoomSender:
+        if self._sender is None:
+            raise DeliveryError("matrix is not connected")
+        return self._sender
 
     @property
     def _client(self) -> AsyncClient:
@@ -162,13 +130,16 @@ class Matrix:
             self.names = await self._own_names()
             saved = await repos.platform_state.get_all(PLATFORM)
             self._since = saved.get("sync_token")
-            self._waiting = _load_waiting(saved.get("undecrypted"))
+            self._keys = KeyWaits.load(saved.get("undecrypted"), self.key_patience)
+            self._sender = RoomSender(self.client, self.app.catalog, repos)
             await self._first_sync()
         except BaseException:
             await self.client.close()
             self.client = None
+            self._sender = None
             raise
         self._task = asyncio.create_task(self._run(), name="matrix-sync")
+        self._task.add_done_callback(_loop_ended)
         log.info("matrix syncing device=%s", self.device_id)
 
     async def stop(self) -> None:
@@ -186,6 +157,7 @@ class Matrix:
         if self.client is not None:
             await self.client.close()
             self.client = None
+            self._sender = None
 
     async def _first_sync(self) -> None:
         first_ever = self._since is None
@@ -202,7 +174,7 @@ class Matrix:
             await self._save_position(response.next_batch)
             log.info("matrix first start: earlier messages skipped")
         else:
-            await self._process(response)
+            await self._process_safely(response)
 
     async def _run(self) -> None:
         backoff = 1.0
@@ -227,7 +199,17 @@ class Matrix:
                 backoff = min(backoff * 2, 60.0)
                 continue
             backoff = 1.0
+            await self._process_safely(response)
+
+    async def _process_safely(self, response: SyncResponse) -> None:
+        """Handle a sync; if that fails outside any one event, log it and move past it."""
+        try:
             await self._process(response)
+        except Exception:
+            # Each event is guarded on its own; this is the sync itself (a malformed one):
+            # reading it again would fail again, so it is skipped rather than retried.
+            log.exception("matrix sync could not be handled; skipping it")
+            await self._save_position(response.next_batch)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -254,10 +236,12 @@ class Matrix:
             full_state=True if full_state else None,
         )
         headers = {"Authorization": f"Bearer {client.access_token}"}
+        # A full-state sync of a busy account can take the server a while to compose.
+        seconds = FULL_STATE_SECONDS if full_state else timeout_ms / 1000 + 30
 
         async def request() -> Any:
             answer = await client.send(
-                method, _without_token(path), headers=headers, timeout=timeout_ms / 1000 + 30
+                method, _without_token(path), headers=headers, timeout=seconds
             )
             return await client.create_matrix_response(SyncResponse, answer)
 
@@ -272,7 +256,8 @@ class Matrix:
         await self._client.receive_response(response)
         await self._keep_keys()
         await self._accept_invites(response)
-        decrypted, given_up = self._retry_waiting()
+        await self._fill_gaps(response)
+        decrypted, given_up = self._keys.retry(self._client)
         incoming = [*decrypted, *_timeline(response)]
         await self._dispatch(incoming)
         for waiting in given_up:
@@ -280,6 +265,39 @@ class Matrix:
         await self._greet(response, incoming)
         await self._follow_members(response)
         await self._save_position(response.next_batch)
+
+    async def _fill_gaps(self, response: SyncResponse) -> None:
+        """Fetch the events a sync left out (more arrived than it carries): none is lost."""
+        if self._since is None:
+            return
+        for room_id, info in response.rooms.join.items():
+            timeline = info.timeline
+            if not timeline.limited or not timeline.prev_batch or room_id in self._joined:
+                continue  # a room joined just now: its history is not for the bot to answer
+            older = await self._history(room_id, timeline.prev_batch, self._since)
+            log.info("matrix fetched %s missed events room=%s", len(older), pseudonym(room_id))
+            timeline.events[:0] = older
+
+    async def _history(self, room_id: str, start: str, until: str) -> list[Any]:
+        """Events of a room from ``until`` up to ``start``, oldest first."""
+        found: list[Any] = []
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self._client.room_messages(room_id, start, until, limit=100)
+            except (ClientError, TimeoutError, OSError) as exc:
+                log.warning("matrix history unavailable room=%s: %s", pseudonym(room_id), exc)
+                break
+            if not isinstance(page, RoomMessagesResponse):
+                log.warning("matrix history refused room=%s: %s", pseudonym(room_id), page)
+                break
+            found.extend(page.chunk)
+            if not page.chunk or not page.end:
+                break
+            start = page.end
+        for event in found:
+            if isinstance(event, MegolmEvent):
+                event.room_id = room_id
+        return list(reversed(found))
 
     async def _keep_keys(self) -> None:
         """Upload, query and claim encryption keys as the last sync asked for."""
@@ -298,16 +316,13 @@ class Matrix:
     async def _save_position(self, token: str) -> None:
         self._since = token
         state = self.app.repos.platform_state
-        waiting = [
-            {"room_id": w.room_id, "source": w.source, "since": iso(w.since)}
-            for w in self._waiting
-        ]
+        waiting = self._keys.dump()
         try:
             async with self.app.db.transaction():
                 now = utcnow()
                 await state.set(PLATFORM, "sync_token", token, now)
-                if waiting:
-                    await state.set(PLATFORM, "undecrypted", json.dumps(waiting), now)
+                if waiting is not None:
+                    await state.set(PLATFORM, "undecrypted", waiting, now)
                 else:
                     await state.delete(PLATFORM, "undecrypted")
         except Exception:
@@ -332,7 +347,11 @@ class Matrix:
         for room_id in response.rooms.invite:
             invited = client.invited_rooms.get(room_id)
             inviter = invited.inviter if invited is not None else None
-            answer = await client.join(room_id)
+            try:
+                answer = await client.join(room_id)
+            except (ClientError, TimeoutError, OSError) as exc:
+                log.warning("matrix could not join room=%s: %s", pseudonym(room_id), exc)
+                continue  # the invite is still there in the next full sync
             if isinstance(answer, JoinError):
                 log.warning("matrix could not join room=%s: %s", pseudonym(room_id), answer)
                 continue
@@ -350,7 +369,7 @@ class Matrix:
                 continue
             del self._joined[room_id]
             room = self._client.rooms.get(room_id)
-            if room is None or inviter is None or inviter == self.user_id or _is_group(room):
+            if room is None or inviter is None or inviter == self.user_id or is_group(room):
                 continue
             spoke = any(
                 rid == room_id
@@ -358,12 +377,12 @@ class Matrix:
                 and isinstance(event, (RoomMessage, MegolmEvent, StickerEvent))
                 for rid, event in incoming
             )
-            if spoke or any(w.room_id == room_id for w in self._waiting):
+            if spoke or self._keys.in_room(room_id):
                 continue
             greeting = Event(
                 platform=PLATFORM,
                 chat_id=room_id,
-                sender=_sender(room, inviter),
+                sender=sender_of(room, inviter),
                 command="start",
                 received_at=utcnow(),
                 event_id=f"greeting:{room_id}",
@@ -383,7 +402,10 @@ class Matrix:
             )
             room = client.rooms.get(room_id)
             if left and room is not None and not _others(room, client.user_id):
-                answer = await client.room_leave(room_id)
+                try:
+                    answer = await client.room_leave(room_id)
+                except (ClientError, TimeoutError, OSError) as exc:
+                    answer = exc
                 log.info("matrix left room=%s (%s)", pseudonym(room_id), type(answer).__name__)
                 gone.add(room_id)
         for room_id in gone:
@@ -425,138 +447,48 @@ class Matrix:
         if room is None:
             return
         if isinstance(native, MegolmEvent):
-            await self._wait_for_key(room_id, native)
+            await self._keys.add(self._client, room_id, native)
             return
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
-            if not _is_group(room):
+            if not is_group(room):
                 await self._notice(room_id, native.sender, native.event_id, "matrix.edit_not_read")
             return
-        event = await self._event(room, native)
-        if event is not None:
-            await self.app.router.handle(event, self._deliver)
+        event = await read_event(self._client, self.names, room, native)
+        if event is None:
+            return
+        if not event.is_group:
+            await self._follow_chat(event)
+        await self.app.router.handle(event, self._deliver)
 
-    async def _event(self, room: MatrixRoom, native: Any) -> Event | None:
-        """The Event for a room event, or None for what the bot leaves alone."""
-        group = _is_group(room)
-        base: dict[str, Any] = {
-            "platform": PLATFORM,
-            "chat_id": room.room_id,
-            "sender": _sender(room, native.sender),
-            "is_group": group,
-            "received_at": utcnow(),
-            "event_id": native.event_id,
-        }
-        if isinstance(native, RoomMessageNotice):
-            return None  # notices are what bots send: answering them makes loops
-        if isinstance(native, (RoomMessageText, RoomMessageEmote)):
-            content = native.source.get("content", {})
-            text = strip_reply_fallback(native.body) if is_reply(content) else native.body
-            if group:
-                addressed, text = addressing(text, content, self.user_id, self.names)
-                if not addressed:
-                    return None
-            command = parse_command(text)
-            if command is not None:
-                return Event(**base, command=command[0], args=command[1])
-            return Event(**base, text=text)
-        if group:
-            return None  # in a group the bot reads only what is addressed to it
-        if isinstance(native, (RoomMessageImage, RoomEncryptedImage)):
-            photo = await self._download_photo(native)
-            return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
-        for kinds, kind in _MEDIA_KINDS:
-            if isinstance(native, kinds):
-                return Event(**base, unsupported=kind)
-        if isinstance(native, RoomMessageUnknown):
-            if native.msgtype == "m.location":
-                point = parse_geo_uri(native.content.get("geo_uri"))
-                if point is not None:
-                    location = Location(latitude=point[0], longitude=point[1])
-                    return Event(**base, location=location)
-            return Event(**base, unsupported="other")
-        return None  # reactions, redactions, state, calls and custom events
-
-    async def _download_photo(self, native: Any) -> Photo | None:
-        content = native.source.get("content", {})
-        info = content.get("info") if isinstance(content.get("info"), dict) else {}
-        size = info.get("size")
-        if isinstance(size, int) and size > MAX_PHOTO_BYTES:
-            return None
-        mime = str(info.get("mimetype") or getattr(native, "mimetype", None) or "image/jpeg")
-        if not mime.startswith("image/"):
-            return None
-        answer = await self._client.download(mxc=native.url)
-        if not isinstance(answer, DownloadResponse):
-            log.warning("matrix photo download failed: %s", answer)
-            return None
-        data = answer.body if isinstance(answer.body, bytes) else b""
-        if isinstance(native, RoomEncryptedImage):
-            try:
-                key, digest = native.key["k"], native.hashes["sha256"]
-                data = decrypt_attachment(data, key, digest, native.iv)
-            except (EncryptionError, KeyError, ValueError) as exc:
-                log.warning("matrix photo could not be decrypted: %s", exc)
-                return None
-        if not data or len(data) > MAX_PHOTO_BYTES:
-            return None
-        return Photo(data=data, mime_type=mime, platform_ref=native.url)
+    async def _follow_chat(self, event: Event) -> None:
+        """A resident who writes from a new direct chat is reached there from now on."""
+        users = self.app.repos.users
+        user = await users.find(PLATFORM, event.sender.platform_user_id)
+        if user is None or not user.consented or user.chat_id == event.chat_id:
+            return
+        async with self.app.db.transaction():
+            await users.move_chat(user.id, event.chat_id)
+        log.info("matrix resident moved to room=%s", pseudonym(event.chat_id))
 
     # Encrypted messages waiting for their key ----------------------------------------------
 
-    async def _wait_for_key(self, room_id: str, native: MegolmEvent) -> None:
-        waiting = _Waiting(room_id, native.source, utcnow())
-        self._waiting.append(waiting)
-        log.info("matrix message waits for its key room=%s", pseudonym(room_id))
-        try:
-            await self._client.request_room_key(native)
-            waiting.requested = True
-        except (LocalProtocolError, ClientError, TimeoutError) as exc:
-            log.info("matrix key request not sent: %s", exc)
-
-    def _retry_waiting(self) -> tuple[list[tuple[str, Any]], list[_Waiting]]:
-        """Messages whose key arrived since, and those that waited too long for it."""
-        ready: list[tuple[str, Any]] = []
-        given_up: list[_Waiting] = []
-        still: list[_Waiting] = []
-        for waiting in self._waiting:
-            decrypted = self._decrypt(waiting)
-            if decrypted is not None:
-                ready.append((waiting.room_id, decrypted))
-            elif utcnow() - waiting.since > self.key_patience:
-                given_up.append(waiting)
-            else:
-                still.append(waiting)
-        self._waiting = still
-        return ready, given_up
-
-    async def _give_up(self, waiting: _Waiting) -> None:
+    async def _give_up(self, waiting: Waiting) -> None:
         """Ask the resident to send again what could not be decrypted."""
         room = self._client.rooms.get(waiting.room_id)
         sender, event_id = waiting.source.get("sender"), waiting.source.get("event_id")
         log.info("matrix message never decrypted room=%s", pseudonym(waiting.room_id))
-        if room is None or _is_group(room) or not isinstance(sender, str):
+        if room is None or is_group(room) or not isinstance(sender, str):
             return
         if isinstance(event_id, str):
             await self._notice(waiting.room_id, sender, event_id, "matrix.undecryptable")
-
-    def _decrypt(self, waiting: _Waiting) -> Any:
-        native = MegolmEvent.from_dict(waiting.source)
-        if not isinstance(native, MegolmEvent):
-            return None
-        native.room_id = waiting.room_id
-        try:
-            decrypted = self._client.decrypt_event(native)
-        except EncryptionError:
-            return None
-        return decrypted if isinstance(decrypted, RoomMessage) else None
 
     async def _notice(self, room_id: str, sender: str, event_id: str, key: str) -> None:
         """A word from the adapter itself (about an edit, say), in the resident's language."""
         user = await self.app.repos.users.find(PLATFORM, sender)
         lang = (user.language if user else None) or self.app.catalog.default
         try:
-            await self._send_all(room_id, lang, [Reply(key=key)], key=event_id, patient=True)
+            await self._rooms.send(room_id, lang, [Reply(key=key)], key=event_id, patient=True)
         except DeliveryError as exc:
             log.info("matrix notice not sent room=%s: %s", pseudonym(room_id), exc)
 
@@ -566,7 +498,7 @@ class Matrix:
         """Answer an event; a resident who left the chat is marked unreachable."""
         answer_to = event.event_id if event.is_group else None
         try:
-            await self._send_all(
+            await self._rooms.send(
                 event.chat_id,
                 lang,
                 replies,
@@ -591,120 +523,14 @@ class Matrix:
             RetryLater: the homeserver asked to slow down.
             DeliveryError: anything else.
         """
-        await self._send_all(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
+        await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
 
-    async def _send_all(
-        self,
-        room_id: str,
-        lang: str,
-        replies: list[Reply],
-        *,
-        key: str,
-        answer_to: str | None = None,
-        patient: bool = False,
-    ) -> None:
-        room = self._client.rooms.get(room_id)
-        if room is None:
-            raise Blocked("the bot is not in this room")
-        if not _others(room, self._client.user_id):
-            raise Blocked("nobody else is in this room")
-        for index, message in enumerate(render(self.app.catalog, lang, replies)):
-            content = await self._content(room, message, patient)
-            if index == 0 and answer_to is not None:
-                content["m.relates_to"] = {"m.in_reply_to": {"event_id": answer_to}}
-            await self._put(room_id, content, transaction_id(key, index), patient)
 
-    async def _content(self, room: MatrixRoom, message: Outgoing, patient: bool) -> dict[str, Any]:
-        if message.photo_id is not None:
-            return await self._image(room, message.photo_id, patient)
-        if message.document is not None:
-            return await self._file(room, message.document, patient)
-        return message.text_content()
-
-    async def _image(self, room: MatrixRoom, media_id: int, patient: bool) -> dict[str, Any]:
-        """An ``m.image``, uploaded once per kind of room and remembered."""
-        media = self.app.repos.media
-        stored = await media.get(media_id)
-        if stored is None:
-            raise DeliveryError(f"photo {media_id} is gone")
-        name = f"foto-{media_id}{mimetypes.guess_extension(stored.mime_type) or '.jpg'}"
-        content: dict[str, Any] = {
-            "msgtype": "m.image",
-            "body": name,
-            "info": {"mimetype": stored.mime_type, "size": len(stored.data)},
-        }
-        ref_name = f"{PLATFORM}:encrypted" if room.encrypted else PLATFORM
-        ref = await media.platform_ref(media_id, ref_name)
-        if ref is not None:
-            content.update({"file": json.loads(ref)} if room.encrypted else {"url": ref})
-            return content
-        uploaded = await self._upload(stored.data, stored.mime_type, name, room.encrypted, patient)
-        content.update(uploaded)
-        remembered = json.dumps(uploaded["file"]) if room.encrypted else uploaded["url"]
-        async with self.app.db.transaction():
-            await media.remember_ref(media_id, ref_name, remembered)
-        return content
-
-    async def _file(self, room: MatrixRoom, document: Document, patient: bool) -> dict[str, Any]:
-        uploaded = await self._upload(
-            document.data, document.mime_type, document.filename, room.encrypted, patient
+def _loop_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical(
+            "matrix sync loop stopped: no more messages are read", exc_info=task.exception()
         )
-        return {
-            "msgtype": "m.file",
-            "body": document.filename,
-            "filename": document.filename,
-            "info": {"mimetype": document.mime_type, "size": len(document.data)},
-            **uploaded,
-        }
-
-    async def _upload(
-        self, data: bytes, mime: str, name: str, encrypted: bool, patient: bool
-    ) -> dict[str, Any]:
-        """Upload to the media repository: ``{"url": ...}``, or ``{"file": ...}`` encrypted."""
-        body, keys = encrypt_attachment(data) if encrypted else (data, {})
-        kind = "application/octet-stream" if encrypted else mime
-        for _ in range(RATE_LIMIT_WAITS):
-            try:
-                answer, _keys = await self._client.upload(
-                    lambda *_: body, kind, name, filesize=len(body)
-                )
-            except (ClientError, TimeoutError, OSError) as exc:
-                raise DeliveryError(f"upload failed: {exc}") from exc
-            if isinstance(answer, UploadResponse):
-                if encrypted:
-                    return {"file": {"url": answer.content_uri, "mimetype": mime, **keys}}
-                return {"url": answer.content_uri}
-            await self._rate_limited(answer, patient)
-        raise DeliveryError("upload kept being rate limited")
-
-    async def _put(self, room_id: str, content: dict[str, Any], txn: str, patient: bool) -> None:
-        """Send one message (encrypted in an encrypted room) under a stable transaction id."""
-        for _ in range(RATE_LIMIT_WAITS):
-            try:
-                answer = await self._client.room_send(
-                    room_id, "m.room.message", content, tx_id=txn, ignore_unverified_devices=True
-                )
-            except LocalProtocolError as exc:
-                if "No such room" in str(exc):
-                    raise Blocked(str(exc)) from exc
-                raise DeliveryError(str(exc)) from exc
-            except (ClientError, TimeoutError, OSError) as exc:
-                raise DeliveryError(f"send failed: {type(exc).__name__}: {exc}") from exc
-            if isinstance(answer, RoomSendResponse):
-                return
-            if answer.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
-                raise Blocked(str(answer))
-            await self._rate_limited(answer, patient)
-        raise DeliveryError("sending kept being rate limited")
-
-    async def _rate_limited(self, answer: Any, patient: bool) -> None:
-        """Wait out a rate limit (direct replies) or pass it on (the outbox); else fail."""
-        if getattr(answer, "status_code", None) != "M_LIMIT_EXCEEDED":
-            raise DeliveryError(str(answer))
-        seconds = (getattr(answer, "retry_after_ms", None) or 1000) / 1000
-        if not patient:
-            raise RetryLater(seconds, str(answer))
-        await asyncio.sleep(min(seconds, 30.0))
 
 
 def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
@@ -715,19 +541,8 @@ def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
     ]
 
 
-def _is_group(room: MatrixRoom) -> bool:
-    """More than the resident and the bot: answer only when addressed."""
-    return int(room.member_count) > 2
-
-
 def _others(room: MatrixRoom, own: str) -> list[str]:
     return [user for user in room.users if user != own]
-
-
-def _sender(room: MatrixRoom, user_id: str) -> Sender:
-    member = room.users.get(user_id)
-    name = getattr(member, "display_name", None) if member is not None else None
-    return Sender(platform_user_id=user_id, display_name=name or None)
 
 
 def _without_token(path: str) -> str:
@@ -736,16 +551,3 @@ def _without_token(path: str) -> str:
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     query = [(name, value) for name, value in pairs if name != "access_token"]
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _load_waiting(raw: str | None) -> list[_Waiting]:
-    if not raw:
-        return []
-    try:
-        return [
-            _Waiting(item["room_id"], item["source"], parse(item["since"]) or utcnow(), True)
-            for item in json.loads(raw)
-        ]
-    except (ValueError, KeyError, TypeError):
-        log.warning("matrix waiting messages unreadable: dropped")
-        return []

@@ -1,4 +1,4 @@
-"""The Matrix adapter's reading of room events, without a homeserver."""
+"""How the Matrix adapter reads room events, without a homeserver."""
 
 from __future__ import annotations
 
@@ -9,22 +9,24 @@ import pytest
 from nio import AsyncClient, MatrixRoom
 from nio import Event as NioEvent
 
-from bot.app import App
-from bot.platforms.matrix import Matrix
+from bot.platforms._matrix_events import read_event
+from bot.platforms._matrix_session import client_config
 
 BOT = "@samenspel:example.org"
 ANNA = "@anna:example.org"
 
 
+NAMES = {"Samenspel", "samenspel"}
+
+
 @pytest.fixture
-async def adapter(app: App) -> AsyncIterator[Matrix]:
-    matrix = Matrix(app)
-    matrix.client = AsyncClient("http://127.0.0.1:9", BOT)
-    matrix.names = {"Samenspel", "samenspel"}
+async def client() -> AsyncIterator[AsyncClient]:
+    """A client that never connects: reading events needs only its user id."""
+    unconnected = AsyncClient("http://127.0.0.1:9", BOT)
     try:
-        yield matrix
+        yield unconnected
     finally:
-        await matrix.client.close()
+        await unconnected.close()
 
 
 def _room(*members: str) -> MatrixRoom:
@@ -46,9 +48,9 @@ def _native(content: dict[str, Any], kind: str = "m.room.message", sender: str =
     )
 
 
-async def test_a_text_becomes_an_event_with_its_id_and_sender(adapter: Matrix) -> None:
+async def test_a_text_becomes_an_event_with_its_id_and_sender(client: AsyncClient) -> None:
     native = _native({"msgtype": "m.text", "body": "hoi"})
-    event = await adapter._event(_room(ANNA), native)
+    event = await read_event(client, NAMES, _room(ANNA), native)
     assert event is not None
     assert (event.platform, event.chat_id, event.text, event.is_group) == (
         "matrix",
@@ -60,14 +62,18 @@ async def test_a_text_becomes_an_event_with_its_id_and_sender(adapter: Matrix) -
     assert event.sender.platform_user_id == ANNA and event.sender.display_name == "Anna"
 
 
-async def test_a_hundred_kilobyte_text_reaches_the_handlers_whole(adapter: Matrix) -> None:
+async def test_a_hundred_kilobyte_text_reaches_the_handlers_whole(client: AsyncClient) -> None:
     body = "lang verhaal " * 8_000
-    event = await adapter._event(_room(ANNA), _native({"msgtype": "m.text", "body": body}))
+    event = await read_event(
+        client, NAMES, _room(ANNA), _native({"msgtype": "m.text", "body": body})
+    )
     assert event is not None and event.text == body and len(body) > 100_000
 
 
-async def test_commands_and_quoted_replies(adapter: Matrix) -> None:
-    command = await adapter._event(_room(ANNA), _native({"msgtype": "m.text", "body": "!start x"}))
+async def test_commands_and_quoted_replies(client: AsyncClient) -> None:
+    command = await read_event(
+        client, NAMES, _room(ANNA), _native({"msgtype": "m.text", "body": "!start x"})
+    )
     assert command is not None and (command.command, command.args) == ("start", "x")
     reply = _native(
         {
@@ -76,11 +82,11 @@ async def test_commands_and_quoted_replies(adapter: Matrix) -> None:
             "m.relates_to": {"m.in_reply_to": {"event_id": "$earlier"}},
         }
     )
-    answered = await adapter._event(_room(ANNA), reply)
+    answered = await read_event(client, NAMES, _room(ANNA), reply)
     assert answered is not None and answered.text == "2"
 
 
-async def test_notices_reactions_and_custom_events_are_left_alone(adapter: Matrix) -> None:
+async def test_notices_reactions_and_custom_events_are_left_alone(client: AsyncClient) -> None:
     room = _room(ANNA)
     for native in (
         _native({"msgtype": "m.notice", "body": "ik ben een bot"}),
@@ -91,30 +97,47 @@ async def test_notices_reactions_and_custom_events_are_left_alone(adapter: Matri
         _native({"redacts": "$x"}, "m.room.redaction"),
         _native({"anything": 1}, "org.example.custom"),
     ):
-        assert await adapter._event(room, native) is None, type(native).__name__
+        assert await read_event(client, NAMES, room, native) is None, type(native).__name__
 
 
-async def test_unusable_things_are_named_so_handlers_can_say_so(adapter: Matrix) -> None:
+async def test_unusable_things_are_named_so_handlers_can_say_so(client: AsyncClient) -> None:
     room = _room(ANNA)
     sticker = _native({"body": "s", "url": "mxc://x/y", "info": {}}, "m.sticker")
     poll = _native({"msgtype": "org.example.poll", "body": "ja of nee?"})
     voice = _native({"msgtype": "m.audio", "body": "spraak", "url": "mxc://x/z"})
-    kinds = [(await adapter._event(room, native)).unsupported for native in (sticker, poll, voice)]
+    kinds = [
+        (await read_event(client, NAMES, room, native)).unsupported
+        for native in (sticker, poll, voice)
+    ]
     assert kinds == ["sticker", "other", "audio"]
 
 
-async def test_a_shared_location_becomes_a_location(adapter: Matrix) -> None:
+async def test_a_shared_location_becomes_a_location(client: AsyncClient) -> None:
     native = _native({"msgtype": "m.location", "body": "hier", "geo_uri": "geo:52.46,4.62"})
-    event = await adapter._event(_room(ANNA), native)
+    event = await read_event(client, NAMES, _room(ANNA), native)
     assert event is not None and event.location is not None
     assert (event.location.latitude, event.location.longitude) == (52.46, 4.62)
 
 
-async def test_in_a_group_only_addressed_text_counts(adapter: Matrix) -> None:
+async def test_in_a_group_only_addressed_text_counts(client: AsyncClient) -> None:
     group = _room(ANNA, "@bob:example.org")
-    chatter = await adapter._event(group, _native({"msgtype": "m.text", "body": "hoi allen"}))
-    named = await adapter._event(group, _native({"msgtype": "m.text", "body": "Samenspel: 1"}))
+    chatter = await read_event(
+        client, NAMES, group, _native({"msgtype": "m.text", "body": "hoi allen"})
+    )
+    named = await read_event(
+        client, NAMES, group, _native({"msgtype": "m.text", "body": "Samenspel: 1"})
+    )
     photo = _native({"msgtype": "m.image", "body": "x.jpg", "url": "mxc://x/y"})
     assert chatter is None
     assert named is not None and named.text == "1" and named.is_group
-    assert await adapter._event(group, photo) is None
+    assert await read_event(client, NAMES, group, photo) is None
+
+
+async def test_a_picture_that_cannot_be_fetched_is_still_answered() -> None:
+    offline = AsyncClient("http://127.0.0.1:9", BOT, config=client_config())
+    try:
+        photo = _native({"msgtype": "m.image", "body": "x.jpg", "url": "mxc://x/y"})
+        event = await read_event(offline, NAMES, _room(ANNA), photo)
+    finally:
+        await offline.close()
+    assert event is not None and event.unsupported == "photo"

@@ -6,12 +6,15 @@ addressed, restarts (no reply twice, nothing lost, same device), bad input, and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from bot.platforms.matrix import TIMELINE_LIMIT
 from bot.router import Router
 from handlers.contract import Dialog, Document, Reply, Response, respond
 from handlers.feature import Context, Feature
@@ -19,6 +22,7 @@ from storage import Database, PlatformState
 from storage.clock import utcnow
 from tests.e2e.matrix_support import (
     PASSWORD,
+    WAIT_SECONDS,
     MatrixBot,
     MatrixResident,
     Residents,
@@ -45,6 +49,15 @@ async def _onboard(anna: MatrixResident, bot: MatrixBot) -> None:
     for answer, question in (("1", LANGUAGE), ("Nederlands", HOOD), ("IJmuiden", DONE)):
         await anna.send(answer)
         await anna.wait_for_reply(containing(question))
+
+
+async def _eventually(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (without a fixed sleep) until the bot has done something out of sight."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while not await condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
 
 
 def _count(anna: MatrixResident, text: str) -> int:
@@ -322,3 +335,40 @@ async def test_pictures_arrive_as_photos_and_go_out_as_images_and_files(
         assert [row["platform"] for row in refs] == ["matrix:encrypted" if encrypted else "matrix"]
     finally:
         await bot.stop()
+
+
+async def test_a_busy_room_while_the_bot_was_down_loses_no_addressed_message(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna, bob = await residents("anna"), await residents("bob")
+    await anna.open_chat(matrix_bot.user_id, encrypted=False, others=[bob])
+    await matrix_bot.stop()
+    named = await anna.send("Samenspel: /help")
+    for number in range(TIMELINE_LIMIT + 10):  # more than one sync carries per room
+        await bob.send(f"bericht {number}")
+    await matrix_bot.start()
+
+    answer = await anna.wait_for_reply(after=named)
+    assert answer.answers == named and "Met Samenspel praat je mee" in answer.body
+
+
+async def test_a_resident_who_opens_a_new_direct_chat_is_reached_there(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    first_room = anna.room_id
+    await anna.client.room_leave(first_room)
+    users = matrix_bot.running.repos.users
+
+    async def unreachable() -> bool:
+        user = await users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await _eventually(unreachable)
+    await anna.open_chat(matrix_bot.user_id)
+    await anna.send("hoi")
+    await anna.wait_for_reply(containing("Dat begrijp ik niet goed"))
+    user = await users.find("matrix", anna.user_id)
+    assert user is not None and user.chat_id == anna.room_id != first_room
+    assert user.unreachable_at is None
