@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
+from bot.platforms.base import Blocked
 from bot.platforms.matrix import TIMELINE_LIMIT
 from bot.router import Router
 from handlers.contract import Dialog, Document, Reply, Response, respond
@@ -372,3 +376,83 @@ async def test_a_resident_who_opens_a_new_direct_chat_is_reached_there(
     user = await users.find("matrix", anna.user_id)
     assert user is not None and user.chat_id == anna.room_id != first_room
     assert user.unreachable_at is None
+
+
+async def test_the_outbox_path_sends_once_per_key_and_learns_when_a_resident_left(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    news = [Reply(key="raw", params={"text": "Nieuws uit je wijk"})]
+    await adapter.send(anna.room_id, "nl", news, dedupe_key="outbox:1")
+    await adapter.send(anna.room_id, "nl", news, dedupe_key="outbox:1")  # a retry
+    await adapter.send(anna.room_id, "nl", [Reply(key="raw", params={"text": "Einde"})])
+    await anna.wait_for_reply(containing("Einde"), after=anna.replies()[-1].event_id)
+    assert _count(anna, "Nieuws uit je wijk") == 1
+
+    await anna.client.room_leave(anna.room_id)
+    users = matrix_bot.running.repos.users
+
+    async def unreachable() -> bool:
+        user = await users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await _eventually(unreachable)
+    with pytest.raises(Blocked):
+        await adapter.send(anna.room_id, "nl", news)
+
+
+async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMENSPEL_")}
+    env.update(
+        SAMENSPEL_DB=str(settings.db),
+        SAMENSPEL_MATRIX_HOMESERVER=synapse.base_url,
+        SAMENSPEL_MATRIX_USER=settings.matrix_user or "",
+        SAMENSPEL_MATRIX_PASSWORD=PASSWORD,
+    )
+    anna = await residents("anna")
+    devices: list[list[str]] = []
+    for run in range(2):
+        log_file = tmp_path / f"run{run}.log"
+        with log_file.open("wb") as output:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                env=env,
+                cwd=tmp_path,
+                stdout=output,
+                stderr=output,
+            )
+        try:
+            if run == 0:
+                await _greeted(anna, MatrixBot(settings))
+            else:
+                await anna.send("1")
+                await anna.wait_for_reply(containing(LANGUAGE))
+            # Look at the bot's devices from a session of our own (left out of the list).
+            login = synapse.request_json(
+                "POST",
+                "/_matrix/client/v3/login",
+                {
+                    "type": "m.login.password",
+                    "identifier": {"type": "m.id.user", "user": settings.matrix_user},
+                    "password": PASSWORD,
+                },
+            )
+            token = login["access_token"]
+            devices.append([d for d in _devices(synapse, token) if d != login["device_id"]])
+            synapse.request_json("POST", "/_matrix/client/v3/logout", {}, access_token=token)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = await asyncio.wait_for(process.wait(), WAIT_SECONDS)
+        log = log_file.read_text()
+        assert code == 0, log
+        assert "stopping: finishing in-flight events" in log and "Traceback" not in log
+    assert devices[0] == devices[1], "the second run made a new device"
