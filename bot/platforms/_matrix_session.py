@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientError
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiError, WhoamiResponse
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    DeleteDevicesAuthResponse,
+    DeleteDevicesResponse,
+    LoginResponse,
+    WhoamiError,
+    WhoamiResponse,
+)
 
 from bot.platforms.base import StartError
 from bot.settings import Settings
@@ -103,10 +112,11 @@ async def _with_password(
     assert settings.matrix_password is not None and settings.matrix_user is not None
     saved = await state.get_all(PLATFORM)
     device = saved.get("device_id") if saved.get("user_id") == settings.matrix_user else None
+    lost = None
     if device and not (store / f"{settings.matrix_user}_{device}.db").exists():
         # Without its keys the old device cannot read or write encrypted rooms: start anew.
         log.warning("matrix encryption store for device %s is missing: new device", device)
-        device = None
+        lost, device = device, None
     token = saved.get("access_token") if device else None
     if device and token:
         answer = await _whoami(client, token)
@@ -120,6 +130,28 @@ async def _with_password(
         raise StartError(f"SAMENSPEL_MATRIX_PASSWORD: login refused ({login})")
     async with db.transaction():
         await _remember(state, settings.matrix_user, login.device_id, login.access_token)
+    if lost is not None:
+        await _delete_device(client, settings, lost)
+
+
+async def _delete_device(client: AsyncClient, settings: Settings, device: str) -> None:
+    """Remove a device whose keys are gone, so residents' apps stop encrypting for it."""
+    assert settings.matrix_password is not None
+    auth: dict[str, Any] = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": settings.matrix_user},
+        "password": settings.matrix_password.get_secret_value(),
+    }
+    try:
+        answer = await client.delete_devices([device])
+        if isinstance(answer, DeleteDevicesAuthResponse):
+            answer = await client.delete_devices([device], {**auth, "session": answer.session})
+    except (ClientError, TimeoutError) as exc:
+        answer = exc
+    if isinstance(answer, DeleteDevicesResponse):
+        log.info("matrix removed the device without keys device=%s", device)
+    else:
+        log.warning("matrix could not remove device %s: %s", device, answer)
 
 
 async def _remember(

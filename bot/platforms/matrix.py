@@ -387,6 +387,7 @@ class Matrix:
                 received_at=utcnow(),
                 event_id=f"greeting:{room_id}",
             )
+            await self._follow_chat(greeting)
             await self.app.router.handle(greeting, self._deliver)
 
     async def _follow_members(self, response: SyncResponse) -> None:

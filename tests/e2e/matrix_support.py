@@ -317,6 +317,10 @@ class MatrixResident:
                 event.event_id, event.sender, content, event.decrypted
             )
 
+    async def sync_until(self, condition: Callable[[], bool], what: str) -> None:
+        """Sync (as an open app does) until ``condition`` holds."""
+        await self._sync_until(condition, what)
+
     async def _sync_until(self, condition: Callable[[], bool], what: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + WAIT_SECONDS
@@ -329,9 +333,11 @@ class MatrixResident:
 class MatrixBot:
     """The bot's Matrix adapter on an App over a temporary database, restartable."""
 
-    def __init__(self, settings: Settings, features: list[Feature] | None = None):
+    def __init__(self, settings: Settings, features: list[Feature] | None = None, **options: Any):
+        """``features`` join the bot's own; ``options`` go to the adapter (``poll_ms``...)."""
         self.settings = settings
         self.features = features or []
+        self.options = options
         self.app: App | None = None
         self.adapter: Matrix | None = None
 
@@ -358,7 +364,7 @@ class MatrixBot:
                 app.repos, app.registry, app.profile, app.catalog, app.settings.zone
             )
         self.app = app
-        self.adapter = Matrix(app)
+        self.adapter = Matrix(app, **self.options)
         try:
             await self.adapter.start()
         except BaseException:

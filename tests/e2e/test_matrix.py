@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -456,3 +458,66 @@ async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(
         assert code == 0, log
         assert "stopping: finishing in-flight events" in log and "Traceback" not in log
     assert devices[0] == devices[1], "the second run made a new device"
+
+
+async def test_a_message_whose_key_never_comes_is_asked_for_again_even_after_a_restart(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot = MatrixBot(settings, poll_ms=500, key_patience=timedelta(seconds=2))
+    await bot.start()
+    try:
+        anna = await residents("anna")
+        await _greeted(anna, bot)
+        # Anna's app stops trusting the bot's device: her next message is not for its eyes.
+        for device in anna.client.device_store.active_user_devices(bot.user_id):
+            anna.client.blacklist_device(device)
+        await anna.send("dit kan de bot niet lezen")
+        state = bot.running.repos.platform_state
+
+        async def waiting() -> bool:
+            return await state.get("matrix", "undecrypted") is not None
+
+        await _eventually(waiting)
+        await bot.stop()
+        await bot.start()
+
+        asked = await anna.wait_for_reply(containing("Ik kon een bericht van je niet lezen"))
+        assert asked.decrypted
+        state = bot.running.repos.platform_state
+
+        async def given_up() -> bool:
+            return await state.get("matrix", "undecrypted") is None
+
+        await _eventually(given_up)
+    finally:
+        await bot.stop()
+
+
+async def test_a_lost_key_store_means_a_new_device_that_residents_reach_again(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    anna = await residents("anna")
+    await _greeted(anna, matrix_bot)
+    old_device = matrix_bot.device_id
+    await matrix_bot.stop()
+    shutil.rmtree(matrix_bot.settings.matrix_store_path)
+
+    await matrix_bot.start()
+    new_device = matrix_bot.device_id
+    token = await matrix_bot.running.repos.platform_state.get("matrix", "access_token")
+    devices = _devices(synapse, token)
+    assert new_device in devices and old_device not in devices, "the keyless device stays"
+
+    # Anna's app notices the bot's devices changed (as it does while open), then writes.
+    def bot_devices() -> set[str]:
+        known = anna.client.device_store.active_user_devices(matrix_bot.user_id)
+        return {device.id for device in known}
+
+    await anna.sync_until(
+        lambda: new_device in bot_devices() and old_device not in bot_devices(),
+        "the bot's new device",
+    )
+    await anna.send("1")
+    answer = await anna.wait_for_reply(containing(LANGUAGE))
+    assert answer.decrypted
