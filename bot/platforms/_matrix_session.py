@@ -67,10 +67,11 @@ async def connect(settings: Settings, db: Database, state: PlatformState) -> Asy
         if client.should_upload_keys:
             uploaded = await client.keys_upload()
             log.info("matrix device keys uploaded result=%s", type(uploaded).__name__)
-    except ClientError as exc:
+    except (ClientError, TimeoutError) as exc:
         await client.close()
         raise StartError(
-            f"SAMENSPEL_MATRIX_HOMESERVER: cannot reach {settings.matrix_homeserver}: {exc}"
+            f"SAMENSPEL_MATRIX_HOMESERVER: cannot reach {settings.matrix_homeserver}:"
+            f" {exc or type(exc).__name__}"
         ) from None
     except BaseException:
         await client.close()

@@ -22,6 +22,7 @@ import pytest
 from bot.platforms.base import Blocked
 from bot.platforms.matrix import TIMELINE_LIMIT
 from bot.router import Router
+from bot.settings import Settings
 from handlers.contract import Dialog, Document, Reply, Response, respond
 from handlers.feature import Context, Feature
 from storage import Database, PlatformState
@@ -34,6 +35,7 @@ from tests.e2e.matrix_support import (
     Residents,
     bot_settings,
     containing,
+    unique,
 )
 from tests.e2e.synapse import SynapseServer
 
@@ -521,3 +523,27 @@ async def test_a_lost_key_store_means_a_new_device_that_residents_reach_again(
     await anna.send("1")
     answer = await anna.wait_for_reply(containing(LANGUAGE))
     assert answer.decrypted
+
+
+async def test_an_access_token_works_instead_of_a_password_on_its_own_device(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    user_id, token = await synapse.register_user_async(unique("samenspel"), PASSWORD)
+    whoami = synapse.request_json("GET", "/_matrix/client/v3/account/whoami", access_token=token)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        db=tmp_path / "token.db",
+        matrix_homeserver=synapse.base_url,
+        matrix_user=user_id,
+        matrix_access_token=token,
+    )
+    bot = MatrixBot(settings)
+    await bot.start()
+    try:
+        assert bot.device_id == whoami["device_id"]
+        anna = await residents("anna")
+        await _greeted(anna, bot)
+        stored = await bot.running.repos.platform_state.get_all("matrix")
+        assert stored["device_id"] == whoami["device_id"] and "access_token" not in stored
+    finally:
+        await bot.stop()
