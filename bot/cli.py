@@ -14,13 +14,15 @@ from pydantic import ValidationError
 
 from bot.app import App
 from bot.logs import setup_logging
+from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
 
 log = logging.getLogger(__name__)
 
 NO_PLATFORM = (
-    "No chat platform is configured: set SAMENSPEL_TELEGRAM_TOKEN (see the README), "
+    "No chat platform is configured: set SAMENSPEL_TELEGRAM_TOKEN, or SAMENSPEL_MATRIX_HOMESERVER,"
+    " SAMENSPEL_MATRIX_USER and SAMENSPEL_MATRIX_PASSWORD (see the README), "
     "or use `samenspel chat` to talk to the bot in this terminal."
 )
 
@@ -66,18 +68,23 @@ async def run_platforms(settings: Settings) -> None:
     app = await open_app(settings)
     from bot.runtime import Runtime
 
-    runtime = Runtime(app)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await runtime.start()
-        log.info("running platforms=%s", ",".join(settings.platforms))
-        await stop.wait()
-        log.info("stopping: finishing in-flight events")
+        runtime = Runtime(app)
+        try:
+            await runtime.start()
+        except StartError as exc:
+            raise StartupError(str(exc)) from None
+        try:
+            log.info("running platforms=%s", ",".join(settings.platforms))
+            await stop.wait()
+            log.info("stopping: finishing in-flight events")
+        finally:
+            await runtime.stop()
     finally:
-        await runtime.stop()
         await app.close()
 
 

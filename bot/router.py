@@ -3,6 +3,10 @@
 It serialises events per person (a burst of messages is handled in order), serves many
 people at once, loads the person and their dialog, checks roles and consent in one place,
 picks the handler, and saves the new dialog in the same transaction as the handler's writes.
+
+An event with a platform ``event_id`` is recorded as handled in that same transaction, with
+its replies until the platform confirmed them: an event seen again after a crash is not
+handled twice, and replies the crash kept from being sent are sent then.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter, ValidationError
 
 from bot.render import numbered_options
 from handlers import general
@@ -27,6 +33,10 @@ from storage.clock import utcnow
 log = logging.getLogger(__name__)
 
 DIALOG_LIFETIME = timedelta(days=1)
+#: How long handled event ids are remembered (a replay comes within minutes of a crash).
+HANDLED_LIFETIME = timedelta(days=7)
+PRUNE_INTERVAL = timedelta(hours=1)
+_REPLIES = TypeAdapter(list[Reply])
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
@@ -39,11 +49,8 @@ class _Outcome:
     lang: str
     replies: list[Reply]
     timers: list[Timer] = field(default_factory=list)
-
-
-def _comparable(label: str) -> str:
-    """A label as a person would type it: no emoji or punctuation around it, any case."""
-    return "".join(ch for ch in label if ch.isalnum() or ch.isspace()).strip().casefold()
+    #: The replies wait in handled_events until delivery confirms them.
+    pending: bool = False
 
 
 class _UserLocks:
@@ -99,6 +106,7 @@ class Router:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._pruned_at: datetime | None = None
 
     async def handle(self, event: Event, deliver: Deliver) -> None:
         """Handle one event and deliver its replies, in order with the person's other events."""
@@ -118,6 +126,9 @@ class Router:
                     await deliver(event, outcome.lang, outcome.replies)
                 except Exception:
                     log.exception("delivering replies failed platform=%s", event.platform)
+                else:
+                    if outcome.pending:
+                        await self._delivered(event)
         finally:
             self.locks.release(key)
             self._in_flight -= 1
@@ -132,7 +143,14 @@ class Router:
         lang = self.catalog.language(event.sender.language_hint)
         try:
             async with self.repos.db.transaction():
-                return await self._handle_in_transaction(event)
+                if event.event_id is not None:
+                    handled = await self.repos.handled.find(event.platform, event.event_id)
+                    if handled is not None:
+                        return self._again(event, handled.lang or lang, handled.pending)
+                outcome = await self._handle_in_transaction(event)
+                if event.event_id is not None:
+                    await self._record(event, outcome)
+                return outcome
         except StorageUnavailable as exc:
             log.error("storage unavailable platform=%s error=%s", event.platform, exc)
             return _Outcome(lang, [Reply(key="errors.storage")])
@@ -173,6 +191,40 @@ class Router:
             await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
         return _Outcome(lang, response.replies, response.timers)
 
+    def _again(self, event: Event, lang: str, pending: str | None) -> _Outcome:
+        """An event handled before: send only the replies that were never confirmed."""
+        log.info("event seen again platform=%s resend=%s", event.platform, pending is not None)
+        if pending is None:
+            return _Outcome(lang, [])
+        try:
+            replies = _REPLIES.validate_json(pending)
+        except ValidationError:
+            log.warning("stored replies unreadable platform=%s", event.platform)
+            return _Outcome(lang, [])
+        return _Outcome(lang, replies, pending=True)
+
+    async def _record(self, event: Event, outcome: _Outcome) -> None:
+        """Mark the event handled, keeping its replies until delivery confirms them."""
+        assert event.event_id is not None
+        now = self.clock()
+        pending = _REPLIES.dump_json(outcome.replies).decode() if outcome.replies else None
+        await self.repos.handled.record(
+            event.platform, event.event_id, now, lang=outcome.lang, pending=pending
+        )
+        outcome.pending = pending is not None
+        if self._pruned_at is None or now - self._pruned_at > PRUNE_INTERVAL:
+            self._pruned_at = now
+            await self.repos.handled.prune(now - HANDLED_LIFETIME)
+
+    async def _delivered(self, event: Event) -> None:
+        assert event.event_id is not None
+        try:
+            async with self.repos.db.transaction():
+                await self.repos.handled.delivered(event.platform, event.event_id)
+        except Exception:
+            # Only costs a repeat of these replies if the same event is ever replayed.
+            log.exception("could not mark replies delivered platform=%s", event.platform)
+
     async def _save_dialog(
         self, user: User, had_dialog: bool, dialog: Dialog | None, now: datetime
     ) -> None:
@@ -212,8 +264,9 @@ class Router:
         if answer.isdigit() and 1 <= int(answer) <= len(options):
             payload = options[int(answer) - 1][1]
         else:
-            wanted = _comparable(answer)
-            payload = next((p for label, p in options if _comparable(label) == wanted), None)
+            # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.
+            wanted = _loose(answer)
+            payload = next((p for label, p in options if _loose(label) == wanted), None)
         if payload is None:
             return event
         return event.model_copy(update={"text": None, "button": payload})
@@ -267,3 +320,9 @@ class Router:
             return await general.consent_needed(ctx), True
         ctx.value = value
         return await action.handler(ctx), True
+
+
+def _loose(text: str) -> str:
+    """Text reduced to its words: lower case, without emoji and punctuation."""
+    kept = "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace())
+    return " ".join(kept.split())

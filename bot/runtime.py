@@ -23,6 +23,10 @@ class Runtime:
             from bot.platforms.telegram import Telegram
 
             adapters.append(Telegram(self.app))
+        if self.app.settings.matrix_configured:
+            from bot.platforms.matrix import Matrix
+
+            adapters.append(Matrix(self.app))
         return adapters
 
     async def start(self) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "SAMENSPEL_"
+_MATRIX_USER = re.compile(r"^@[^\s:@]+:[^\s@/]+$")
 
 
 class SettingsError(Exception):
@@ -35,6 +37,13 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "0.0.0.0:8443"
     telegram_webhook_secret: SecretStr | None = None
+
+    matrix_homeserver: str | None = None
+    matrix_user: str | None = None
+    matrix_password: SecretStr | None = None
+    matrix_access_token: SecretStr | None = None
+    #: Where the encryption keys live; by default a folder beside the database.
+    matrix_store: Path | None = None
 
     @field_validator("language")
     @classmethod
@@ -106,6 +115,54 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-256 characters: letters, digits, _ and -")
         return value
 
+    @field_validator("matrix_homeserver")
+    @classmethod
+    def _homeserver(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be the homeserver's URL, such as https://matrix.example.org")
+        return value.rstrip("/")
+
+    @field_validator("matrix_user")
+    @classmethod
+    def _matrix_user(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _MATRIX_USER.match(value):
+            raise ValueError("must be a full Matrix user id, such as @samenspel:example.org")
+        return value
+
+    @field_validator("matrix_password", "matrix_access_token")
+    @classmethod
+    def _matrix_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if value.get_secret_value().strip() != value.get_secret_value():
+            raise ValueError("has spaces at the start or end")
+        return value
+
+    @model_validator(mode="after")
+    def _matrix_complete(self) -> Settings:
+        """Matrix needs a homeserver, a user and a password or access token, or none."""
+        given = {
+            "MATRIX_HOMESERVER": self.matrix_homeserver,
+            "MATRIX_USER": self.matrix_user,
+            "MATRIX_PASSWORD (or SAMENSPEL_MATRIX_ACCESS_TOKEN)": (
+                self.matrix_password or self.matrix_access_token
+            ),
+        }
+        if not any(given.values()):
+            return self
+        for name, value in given.items():
+            if not value:
+                raise ValueError(
+                    f"{ENV_PREFIX}{name}: is needed to connect to Matrix"
+                    " (or leave every SAMENSPEL_MATRIX_ setting empty)"
+                )
+        return self
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -124,9 +181,23 @@ class Settings(BaseSettings):
         return host, int(port)
 
     @property
+    def matrix_configured(self) -> bool:
+        return bool(self.matrix_homeserver and self.matrix_user)
+
+    @property
+    def matrix_store_path(self) -> Path:
+        """The folder of the Matrix encryption keys: ``<db>.matrix-store`` unless set."""
+        if self.matrix_store is not None:
+            return self.matrix_store
+        if str(self.db) == ":memory:":
+            return Path("samenspel.matrix-store")
+        return self.db.with_name(self.db.name + ".matrix-store")
+
+    @property
     def platforms(self) -> list[str]:
         """The chat networks this configuration connects to."""
-        return ["telegram"] if self.telegram_token else []
+        configured = {"telegram": bool(self.telegram_token), "matrix": self.matrix_configured}
+        return [name for name, on in configured.items() if on]
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -135,6 +206,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = str(error["loc"][0]) if error["loc"] else "?"
         message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:
+            # A check across settings names its variable itself.
+            raise SettingsError(message) from None
+        field = str(error["loc"][0])
         raise SettingsError(f"{ENV_PREFIX}{field.upper()}: {message}") from None

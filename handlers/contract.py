@@ -70,6 +70,9 @@ class Event(BaseModel):
     origin_message_id: str | None = None
     is_group: bool = False
     received_at: datetime | None = None
+    #: The platform's stable id for this event, where it has one: an event seen again (a
+    #: replay after a crash) is then recognised and not handled twice.
+    event_id: str | None = None
 
     @property
     def user_key(self) -> tuple[str, str]:
@@ -95,7 +98,8 @@ class Button(BaseModel):
 class Document(BaseModel):
     """A file sent to the person (a data export, a poster)."""
 
-    model_config = ConfigDict(frozen=True)
+    # Base64 in JSON, so replies with a file can be stored until they were delivered.
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
 
     filename: str
     data: bytes = Field(repr=False)

@@ -5,10 +5,12 @@ from storage.comments import Comments
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments import Experiments
+from storage.handled import HandledEvent, HandledEvents
 from storage.ideas import Ideas
 from storage.media import Media, MediaStore
 from storage.news import News
 from storage.outbox import Outbox, OutboxRow
+from storage.platform_state import PlatformState
 from storage.proposals import Proposals
 from storage.questions import Questions
 from storage.staff import StaffCards
@@ -35,6 +37,8 @@ class Repositories:
         self.broadcasts = Broadcasts(db, self.outbox, self.news)
         self.staff = StaffCards(db)
         self.questions = Questions(db)
+        self.handled = HandledEvents(db)
+        self.platform_state = PlatformState(db)
 
 
 __all__ = [
@@ -42,10 +46,13 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Dialogs",
+    "HandledEvent",
+    "HandledEvents",
     "Media",
     "MediaStore",
     "Outbox",
     "OutboxRow",
+    "PlatformState",
     "Repositories",
     "Role",
     "StorageUnavailable",

@@ -125,6 +125,13 @@ class Users:
             (iso(now), user_id),
         )
 
+    async def move_chat(self, user_id: int, chat_id: str) -> None:
+        """Reach a consented person in another chat from now on (a new direct chat)."""
+        await self.db.execute(
+            "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL",
+            (chat_id, user_id),
+        )
+
     async def set_role(self, user_id: int, role: Role) -> None:
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
 

@@ -7,6 +7,10 @@ from typing import Protocol
 from handlers.contract import Reply
 
 
+class StartError(Exception):
+    """An adapter cannot connect; the message is one line for the operator."""
+
+
 class DeliveryError(Exception):
     """Sending to a chat failed."""
 

@@ -1,0 +1,223 @@
+"""Reading what residents send in Matrix: room events become Events for the router.
+
+Texts (with commands, mentions in groups, quoted replies), pictures (decrypted when sent
+encrypted), shared places, and names for what the bot cannot use (stickers, voice, files).
+The rules on content are plain functions, each easy to test.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    DownloadResponse,
+    MatrixRoom,
+    RoomEncryptedAudio,
+    RoomEncryptedFile,
+    RoomEncryptedImage,
+    RoomEncryptedVideo,
+    RoomMessageAudio,
+    RoomMessageEmote,
+    RoomMessageFile,
+    RoomMessageImage,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomMessageUnknown,
+    RoomMessageVideo,
+    StickerEvent,
+)
+from nio.crypto.attachments import decrypt_attachment
+from nio.exceptions import EncryptionError
+
+from handlers.contract import Event, Location, Photo, Sender
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+_MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
+    ((RoomMessageFile, RoomEncryptedFile), "document"),
+    ((RoomMessageAudio, RoomEncryptedAudio), "audio"),
+    ((RoomMessageVideo, RoomEncryptedVideo), "video"),
+    ((StickerEvent,), "sticker"),
+]
+
+#: A command starts with / (as in Telegram) or ! (the custom in Matrix bots, and what
+#: Element sends without asking "send as message?").
+_COMMAND = re.compile(r"^[/!]([A-Za-z][A-Za-z0-9_-]{0,31})(?:@\S*)?(?:\s+(.*))?$", re.DOTALL)
+_GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
+
+
+def relation(content: dict[str, Any]) -> str | None:
+    """The kind of relation this content has to an earlier event (``m.replace``, ...)."""
+    relates = content.get("m.relates_to")
+    if isinstance(relates, dict):
+        kind = relates.get("rel_type")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+def is_edit(content: dict[str, Any]) -> bool:
+    """Whether this message replaces (edits) an earlier one."""
+    return relation(content) == "m.replace" or "m.new_content" in content
+
+
+def is_reply(content: dict[str, Any]) -> bool:
+    relates = content.get("m.relates_to")
+    return isinstance(relates, dict) and isinstance(relates.get("m.in_reply_to"), dict)
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Drop the quote a client puts above a reply ("> <@bot:x> earlier text" lines)."""
+    lines = body.split("\n")
+    if not lines or not lines[0].startswith(">"):
+        return body
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    if index < len(lines) and not lines[index].strip():
+        index += 1
+    return "\n".join(lines[index:])
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """(command, arguments) when the text is a command such as ``/start`` or ``!help x``."""
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None
+    return match.group(1), (match.group(2) or "").strip()
+
+
+def addressing(
+    text: str, content: dict[str, Any], bot_id: str, names: Iterable[str]
+) -> tuple[bool, str]:
+    """Whether a message in a group names the bot, and the text without a leading mention.
+
+    The bot is addressed by a mention (``m.mentions`` or a link to its id), its user id or
+    display name in the text, or a command.
+    """
+    candidates = sorted({bot_id, *(name for name in names if name)}, key=len, reverse=True)
+    stripped = text.strip()
+    for name in candidates:
+        if stripped.casefold().startswith(name.casefold()):
+            rest = stripped[len(name) :]
+            if not rest or not (rest[0].isalnum() or rest[0] == "_"):
+                return True, rest.lstrip(" :,\u00a0").strip()
+    mentions = content.get("m.mentions")
+    if isinstance(mentions, dict) and bot_id in (mentions.get("user_ids") or []):
+        return True, stripped
+    formatted = content.get("formatted_body")
+    if isinstance(formatted, str) and f"matrix.to/#/{bot_id}" in formatted:
+        return True, stripped
+    for name in candidates:
+        if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", stripped, re.IGNORECASE):
+            return True, stripped
+    return parse_command(stripped) is not None, stripped
+
+
+def parse_geo_uri(uri: object) -> tuple[float, float] | None:
+    """(latitude, longitude) from an ``m.location`` geo URI such as ``geo:52.46,4.62``."""
+    if not isinstance(uri, str):
+        return None
+    match = _GEO.match(uri.strip())
+    if match is None:
+        return None
+    latitude, longitude = float(match.group(1)), float(match.group(2))
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return latitude, longitude
+
+
+async def read_event(
+    client: AsyncClient, names: set[str], room: MatrixRoom, native: Any
+) -> Event | None:
+    """The Event for a room event, or None for what the bot leaves alone.
+
+    ``names`` are the bot's own names, by which residents address it in a group.
+    """
+    group = is_group(room)
+    base: dict[str, Any] = {
+        "platform": PLATFORM,
+        "chat_id": room.room_id,
+        "sender": sender_of(room, native.sender),
+        "is_group": group,
+        "received_at": utcnow(),
+        "event_id": native.event_id,
+    }
+    if isinstance(native, RoomMessageNotice):
+        return None  # notices are what bots send: answering them makes loops
+    if isinstance(native, (RoomMessageText, RoomMessageEmote)):
+        content = native.source.get("content", {})
+        text = strip_reply_fallback(native.body) if is_reply(content) else native.body
+        if group:
+            addressed, text = addressing(text, content, client.user_id, names)
+            if not addressed:
+                return None
+        command = parse_command(text)
+        if command is not None:
+            return Event(**base, command=command[0], args=command[1])
+        return Event(**base, text=text)
+    if group:
+        return None  # in a group the bot reads only what is addressed to it
+    if isinstance(native, (RoomMessageImage, RoomEncryptedImage)):
+        photo = await download_photo(client, native)
+        return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
+    for kinds, kind in _MEDIA_KINDS:
+        if isinstance(native, kinds):
+            return Event(**base, unsupported=kind)
+    if isinstance(native, RoomMessageUnknown):
+        if native.msgtype == "m.location":
+            point = parse_geo_uri(native.content.get("geo_uri"))
+            if point is not None:
+                location = Location(latitude=point[0], longitude=point[1])
+                return Event(**base, location=location)
+        return Event(**base, unsupported="other")
+    return None  # reactions, redactions, state, calls and custom events
+
+
+async def download_photo(client: AsyncClient, native: Any) -> Photo | None:
+    """The picture of an ``m.image``, decrypted if need be (None when unusable)."""
+    content = native.source.get("content", {})
+    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    size = info.get("size")
+    if isinstance(size, int) and size > MAX_PHOTO_BYTES:
+        return None
+    mime = str(info.get("mimetype") or getattr(native, "mimetype", None) or "image/jpeg")
+    if not mime.startswith("image/"):
+        return None
+    try:
+        answer = await client.download(mxc=native.url)
+    except (ClientError, TimeoutError, OSError) as exc:
+        answer = exc
+    if not isinstance(answer, DownloadResponse):
+        log.warning("matrix photo download failed: %s", answer)
+        return None
+    data = answer.body if isinstance(answer.body, bytes) else b""
+    if isinstance(native, RoomEncryptedImage):
+        try:
+            key, digest = native.key["k"], native.hashes["sha256"]
+            data = decrypt_attachment(data, key, digest, native.iv)
+        except (EncryptionError, KeyError, ValueError) as exc:
+            log.warning("matrix photo could not be decrypted: %s", exc)
+            return None
+    if not data or len(data) > MAX_PHOTO_BYTES:
+        return None
+    return Photo(data=data, mime_type=mime, platform_ref=native.url)
+
+
+def is_group(room: MatrixRoom) -> bool:
+    """More than the resident and the bot: answer only when addressed."""
+    return int(room.member_count) > 2
+
+
+def sender_of(room: MatrixRoom, user_id: str) -> Sender:
+    """The sender as the room knows them (Matrix gives no language, so none is hinted)."""
+    member = room.users.get(user_id)
+    name = getattr(member, "display_name", None) if member is not None else None
+    return Sender(platform_user_id=user_id, display_name=name or None)

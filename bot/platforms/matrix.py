@@ -1,0 +1,554 @@
+"""Matrix through matrix-nio: the same bot for residents in Element or any Matrix app.
+
+    start: log in on the kept device ──► first sync (the very first one skips the backlog)
+                                              │
+    ┌──► /sync (long poll) ──► decrypt, join invites ──► events to the router, each sender
+    │                                                    in order, senders at once
+    └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
+
+Residents open a direct chat and the bot joins; in a room with more people it answers only
+when named or given a command. Encrypted rooms work like plain ones: messages are decrypted
+on arrival, replies encrypted for every device in the room (devices are trusted on first
+use; a device whose key changes is not). A message whose key has not arrived waits for it
+(across restarts too) and after a while the resident is asked to send it again.
+
+No replays, no lost messages: the router records each event id with its writes and skips
+an event it has seen; replies carry transaction ids made from the event id, so a reply sent
+again after a crash is not posted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    JoinError,
+    LocalProtocolError,
+    MatrixRoom,
+    MegolmEvent,
+    RoomMemberEvent,
+    RoomMessage,
+    RoomMessagesResponse,
+    StickerEvent,
+    SyncResponse,
+)
+from nio.api import Api
+
+from bot.app import App
+from bot.logs import pseudonym
+from bot.platforms import _matrix_session as session
+from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
+from bot.platforms._matrix_keys import KeyWaits, Waiting
+from bot.platforms._matrix_send import RoomSender
+from bot.platforms.base import Blocked, DeliveryError, StartError
+from handlers.contract import Event, Reply
+from storage.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "matrix"
+SYNC_POLL_MS = 30_000
+#: How long an encrypted message may wait for its key before the resident is asked again.
+KEY_PATIENCE = timedelta(minutes=2)
+FULL_STATE_SECONDS = 300.0
+#: Events per room a sync carries; more that arrived while the bot was down are fetched
+#: page by page (up to the limit below), so none is lost.
+TIMELINE_LIMIT = 50
+HISTORY_PAGES = 10
+
+_QUIET: dict[str, Any] = {"not_types": ["*"]}
+SYNC_FILTER: dict[str, Any] = {
+    "presence": _QUIET,
+    "account_data": _QUIET,
+    "room": {"timeline": {"limit": TIMELINE_LIMIT}, "ephemeral": _QUIET, "account_data": _QUIET},
+}
+#: The very first sync: room state and invites, but none of the messages from before.
+FIRST_SYNC_FILTER: dict[str, Any] = {
+    **SYNC_FILTER,
+    "room": {"timeline": {"limit": 0}, "ephemeral": _QUIET, "account_data": _QUIET},
+}
+
+
+class Matrix:
+    """One bot account on a Matrix homeserver, wired to the router."""
+
+    name = PLATFORM
+
+    def __init__(
+        self, app: App, *, poll_ms: int = SYNC_POLL_MS, key_patience: timedelta = KEY_PATIENCE
+    ):
+        self.app = app
+        self.poll_ms = poll_ms
+        self.key_patience = key_patience
+        self.client: AsyncClient | None = None
+        self.names: set[str] = set()
+        self._since: str | None = None
+        self._keys = KeyWaits(key_patience)
+        self._sender: RoomSender | None = None
+        #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
+        self._joined: dict[str, tuple[str | None, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._poll: asyncio.Task[Any] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def user_id(self) -> str:
+        return self._client.user_id
+
+    @property
+    def device_id(self) -> str:
+        return str(self._client.device_id)
+
+    @property
+    def _rooms(self) -> RoomSender:
+        if self._sender is None:
+            raise DeliveryError("matrix is not connected")
+        return self._sender
+
+    @property
+    def _client(self) -> AsyncClient:
+        if self.client is None:
+            raise DeliveryError("matrix is not connected")
+        return self.client
+
+    # Running -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, catch up with what happened while stopped, then keep syncing."""
+        settings, repos = self.app.settings, self.app.repos
+        self._stopping.clear()
+        self.client = await session.connect(settings, self.app.db, repos.platform_state)
+        try:
+            self.names = await self._own_names()
+            saved = await repos.platform_state.get_all(PLATFORM)
+            self._since = saved.get("sync_token")
+            self._keys = KeyWaits.load(saved.get("undecrypted"), self.key_patience)
+            self._sender = RoomSender(self.client, self.app.catalog, repos)
+            await self._first_sync()
+        except BaseException:
+            await self.client.close()
+            self.client = None
+            self._sender = None
+            raise
+        self._task = asyncio.create_task(self._run(), name="matrix-sync")
+        self._task.add_done_callback(_loop_ended)
+        log.info("matrix syncing device=%s", self.device_id)
+
+    async def stop(self) -> None:
+        """Stop after the sync in hand is handled and stored; then disconnect."""
+        self._stopping.set()
+        if self._poll is not None:
+            self._poll.cancel()  # only the wait for the next sync, never its handling
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("matrix sync loop ended with an error")
+            self._task = None
+        await self.app.router.drain()
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+            self._sender = None
+
+    async def _first_sync(self) -> None:
+        first_ever = self._since is None
+        response = await self._fetch(
+            FIRST_SYNC_FILTER if first_ever else SYNC_FILTER, timeout_ms=0, full_state=True
+        )
+        if not isinstance(response, SyncResponse):
+            raise StartError(f"SAMENSPEL_MATRIX_HOMESERVER: the first sync failed ({response})")
+        if first_ever:
+            # Nothing from before the bot's first start is answered; invites are accepted.
+            await self._client.receive_response(response)
+            await self._keep_keys()
+            await self._accept_invites(response)
+            await self._save_position(response.next_batch)
+            log.info("matrix first start: earlier messages skipped")
+        else:
+            await self._process_safely(response)
+
+    async def _run(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            try:
+                response = await self._fetch(SYNC_FILTER, timeout_ms=self.poll_ms)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                break  # stop() cancelled the wait
+            except (ClientError, TimeoutError, OSError) as exc:
+                log.warning("matrix sync failed (%s), retry in %ss", type(exc).__name__, backoff)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            if not isinstance(response, SyncResponse):
+                log.warning("matrix sync refused: %s", response)
+                if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
+                    await self._log_in_again()
+                await self._pause(backoff)
+                backoff = min(backoff * 2, 60.0)
+                continue
+            backoff = 1.0
+            await self._process_safely(response)
+
+    async def _process_safely(self, response: SyncResponse) -> None:
+        """Handle a sync; if that fails outside any one event, log it and move past it."""
+        try:
+            await self._process(response)
+        except Exception:
+            # Each event is guarded on its own; this is the sync itself (a malformed one):
+            # reading it again would fail again, so it is skipped rather than retried.
+            log.exception("matrix sync could not be handled; skipping it")
+            await self._save_position(response.next_batch)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _log_in_again(self) -> None:
+        try:
+            await session.log_in_again(
+                self._client, self.app.settings, self.app.db, self.app.repos.platform_state
+            )
+        except StartError as exc:
+            log.error("matrix: %s", exc)
+
+    async def _fetch(
+        self, sync_filter: dict[str, Any], *, timeout_ms: int, full_state: bool = False
+    ) -> Any:
+        """One /sync request, without touching any state, so it may be cancelled."""
+        client = self._client
+        method, path = Api.sync(
+            client.access_token,
+            since=self._since,
+            timeout=timeout_ms,
+            filter=sync_filter,
+            full_state=True if full_state else None,
+        )
+        headers = {"Authorization": f"Bearer {client.access_token}"}
+        # A full-state sync of a busy account can take the server a while to compose.
+        seconds = FULL_STATE_SECONDS if full_state else timeout_ms / 1000 + 30
+
+        async def request() -> Any:
+            answer = await client.send(
+                method, _without_token(path), headers=headers, timeout=seconds
+            )
+            return await client.create_matrix_response(SyncResponse, answer)
+
+        self._poll = asyncio.create_task(request())
+        try:
+            return await self._poll
+        finally:
+            self._poll = None
+
+    async def _process(self, response: SyncResponse) -> None:
+        """Everything one sync brought, handled before its token is stored."""
+        await self._client.receive_response(response)
+        await self._keep_keys()
+        await self._accept_invites(response)
+        await self._fill_gaps(response)
+        decrypted, given_up = self._keys.retry(self._client)
+        incoming = [*decrypted, *_timeline(response)]
+        await self._dispatch(incoming)
+        for waiting in given_up:
+            await self._give_up(waiting)
+        await self._greet(response, incoming)
+        await self._follow_members(response)
+        await self._save_position(response.next_batch)
+
+    async def _fill_gaps(self, response: SyncResponse) -> None:
+        """Fetch the events a sync left out (more arrived than it carries): none is lost."""
+        if self._since is None:
+            return
+        for room_id, info in response.rooms.join.items():
+            timeline = info.timeline
+            if not timeline.limited or not timeline.prev_batch or room_id in self._joined:
+                continue  # a room joined just now: its history is not for the bot to answer
+            older = await self._history(room_id, timeline.prev_batch, self._since)
+            log.info("matrix fetched %s missed events room=%s", len(older), pseudonym(room_id))
+            timeline.events[:0] = older
+
+    async def _history(self, room_id: str, start: str, until: str) -> list[Any]:
+        """Events of a room from ``until`` up to ``start``, oldest first."""
+        found: list[Any] = []
+        for _ in range(HISTORY_PAGES):
+            try:
+                page = await self._client.room_messages(room_id, start, until, limit=100)
+            except (ClientError, TimeoutError, OSError) as exc:
+                log.warning("matrix history unavailable room=%s: %s", pseudonym(room_id), exc)
+                break
+            if not isinstance(page, RoomMessagesResponse):
+                log.warning("matrix history refused room=%s: %s", pseudonym(room_id), page)
+                break
+            found.extend(page.chunk)
+            if not page.chunk or not page.end:
+                break
+            start = page.end
+        for event in found:
+            if isinstance(event, MegolmEvent):
+                event.room_id = room_id
+        return list(reversed(found))
+
+    async def _keep_keys(self) -> None:
+        """Upload, query and claim encryption keys as the last sync asked for."""
+        client = self._client
+        try:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+            await client.send_to_device_messages()
+        except (LocalProtocolError, ClientError, TimeoutError) as exc:
+            log.warning("matrix key upkeep failed: %s", exc)
+
+    async def _save_position(self, token: str) -> None:
+        self._since = token
+        state = self.app.repos.platform_state
+        waiting = self._keys.dump()
+        try:
+            async with self.app.db.transaction():
+                now = utcnow()
+                await state.set(PLATFORM, "sync_token", token, now)
+                if waiting is not None:
+                    await state.set(PLATFORM, "undecrypted", waiting, now)
+                else:
+                    await state.delete(PLATFORM, "undecrypted")
+        except Exception:
+            # The next sync stores a later token; a crash before that replays, harmlessly.
+            log.exception("matrix could not store the sync token")
+
+    async def _own_names(self) -> set[str]:
+        client = self._client
+        names = {client.user_id.removeprefix("@").split(":")[0]}
+        try:
+            answer = await client.get_displayname(client.user_id)
+            if getattr(answer, "displayname", None):
+                names.add(str(answer.displayname))
+        except (ClientError, TimeoutError) as exc:
+            log.info("matrix display name unknown: %s", exc)
+        return names
+
+    # Rooms -------------------------------------------------------------------------------
+
+    async def _accept_invites(self, response: SyncResponse) -> None:
+        client = self._client
+        for room_id in response.rooms.invite:
+            invited = client.invited_rooms.get(room_id)
+            inviter = invited.inviter if invited is not None else None
+            try:
+                answer = await client.join(room_id)
+            except (ClientError, TimeoutError, OSError) as exc:
+                log.warning("matrix could not join room=%s: %s", pseudonym(room_id), exc)
+                continue  # the invite is still there in the next full sync
+            if isinstance(answer, JoinError):
+                log.warning("matrix could not join room=%s: %s", pseudonym(room_id), answer)
+                continue
+            self._joined[room_id] = (inviter, 0)
+            log.info("matrix joined room=%s", pseudonym(room_id))
+
+    async def _greet(self, response: SyncResponse, incoming: list[tuple[str, Any]]) -> None:
+        """Welcome someone who opened a direct chat and has not said anything yet."""
+        for room_id, (inviter, syncs) in list(self._joined.items()):
+            if room_id not in response.rooms.join:
+                if syncs < 3:
+                    self._joined[room_id] = (inviter, syncs + 1)
+                else:
+                    del self._joined[room_id]
+                continue
+            del self._joined[room_id]
+            room = self._client.rooms.get(room_id)
+            if room is None or inviter is None or inviter == self.user_id or is_group(room):
+                continue
+            spoke = any(
+                rid == room_id
+                and getattr(event, "sender", None) == inviter
+                and isinstance(event, (RoomMessage, MegolmEvent, StickerEvent))
+                for rid, event in incoming
+            )
+            if spoke or self._keys.in_room(room_id):
+                continue
+            greeting = Event(
+                platform=PLATFORM,
+                chat_id=room_id,
+                sender=sender_of(room, inviter),
+                command="start",
+                received_at=utcnow(),
+                event_id=f"greeting:{room_id}",
+            )
+            await self._follow_chat(greeting)
+            await self.app.router.handle(greeting, self._deliver)
+
+    async def _follow_members(self, response: SyncResponse) -> None:
+        """Leave a chat the resident left; nobody there can be reached any more."""
+        client = self._client
+        gone = set(response.rooms.leave)
+        for room_id, info in response.rooms.join.items():
+            left = any(
+                isinstance(event, RoomMemberEvent)
+                and event.membership in ("leave", "ban")
+                and event.state_key != client.user_id
+                for event in info.timeline.events
+            )
+            room = client.rooms.get(room_id)
+            if left and room is not None and not _others(room, client.user_id):
+                try:
+                    answer = await client.room_leave(room_id)
+                except (ClientError, TimeoutError, OSError) as exc:
+                    answer = exc
+                log.info("matrix left room=%s (%s)", pseudonym(room_id), type(answer).__name__)
+                gone.add(room_id)
+        for room_id in gone:
+            self._joined.pop(room_id, None)
+            await self._unreachable(room_id)
+
+    async def _unreachable(self, room_id: str) -> None:
+        try:
+            async with self.app.db.transaction():
+                await self.app.repos.users.mark_unreachable(PLATFORM, room_id, utcnow())
+        except Exception:
+            log.exception("matrix could not mark room=%s unreachable", pseudonym(room_id))
+
+    # Receiving ---------------------------------------------------------------------------
+
+    async def _dispatch(self, incoming: list[tuple[str, Any]]) -> None:
+        """Hand events to the router: each sender's in order, different senders at once."""
+        own = self._client.user_id
+        by_sender: dict[str, list[tuple[str, Any]]] = {}
+        for room_id, event in incoming:
+            sender = getattr(event, "sender", None)
+            if isinstance(sender, str) and sender != own:
+                by_sender.setdefault(sender, []).append((room_id, event))
+        await asyncio.gather(*(self._serve(items) for items in by_sender.values()))
+
+    async def _serve(self, items: list[tuple[str, Any]]) -> None:
+        for room_id, native in items:
+            try:
+                await self._receive(room_id, native)
+            except Exception:
+                log.exception(
+                    "matrix event failed room=%s type=%s",
+                    pseudonym(room_id),
+                    type(native).__name__,
+                )
+
+    async def _receive(self, room_id: str, native: Any) -> None:
+        room = self._client.rooms.get(room_id)
+        if room is None:
+            return
+        if isinstance(native, MegolmEvent):
+            await self._keys.add(self._client, room_id, native)
+            return
+        content = native.source.get("content") if isinstance(native, RoomMessage) else None
+        if isinstance(content, dict) and is_edit(content):
+            if not is_group(room):
+                await self._notice(room_id, native.sender, native.event_id, "matrix.edit_not_read")
+            return
+        event = await read_event(self._client, self.names, room, native)
+        if event is None:
+            return
+        if not event.is_group:
+            await self._follow_chat(event)
+        await self.app.router.handle(event, self._deliver)
+
+    async def _follow_chat(self, event: Event) -> None:
+        """A resident who writes from a new direct chat is reached there from now on."""
+        users = self.app.repos.users
+        user = await users.find(PLATFORM, event.sender.platform_user_id)
+        if user is None or not user.consented or user.chat_id == event.chat_id:
+            return
+        async with self.app.db.transaction():
+            await users.move_chat(user.id, event.chat_id)
+        log.info("matrix resident moved to room=%s", pseudonym(event.chat_id))
+
+    # Encrypted messages waiting for their key ----------------------------------------------
+
+    async def _give_up(self, waiting: Waiting) -> None:
+        """Ask the resident to send again what could not be decrypted."""
+        room = self._client.rooms.get(waiting.room_id)
+        sender, event_id = waiting.source.get("sender"), waiting.source.get("event_id")
+        log.info("matrix message never decrypted room=%s", pseudonym(waiting.room_id))
+        if room is None or is_group(room) or not isinstance(sender, str):
+            return
+        if isinstance(event_id, str):
+            await self._notice(waiting.room_id, sender, event_id, "matrix.undecryptable")
+
+    async def _notice(self, room_id: str, sender: str, event_id: str, key: str) -> None:
+        """A word from the adapter itself (about an edit, say), in the resident's language."""
+        user = await self.app.repos.users.find(PLATFORM, sender)
+        lang = (user.language if user else None) or self.app.catalog.default
+        try:
+            await self._rooms.send(room_id, lang, [Reply(key=key)], key=event_id, patient=True)
+        except DeliveryError as exc:
+            log.info("matrix notice not sent room=%s: %s", pseudonym(room_id), exc)
+
+    # Sending -----------------------------------------------------------------------------
+
+    async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
+        """Answer an event; a resident who left the chat is marked unreachable."""
+        answer_to = event.event_id if event.is_group else None
+        try:
+            await self._rooms.send(
+                event.chat_id,
+                lang,
+                replies,
+                key=event.event_id or uuid.uuid4().hex,
+                answer_to=answer_to,
+                patient=True,
+            )
+        except Blocked:
+            log.info("matrix chat unreachable room=%s", pseudonym(event.chat_id))
+            await self._unreachable(event.chat_id)
+
+    async def send(
+        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+    ) -> None:
+        """Send outside a conversation (the outbox).
+
+        ``dedupe_key`` (an outbox row id, say) makes the transaction ids stable, so sending
+        the same row again after a crash does not post it twice.
+
+        Raises:
+            Blocked: the bot is not in the room, or nobody else is.
+            RetryLater: the homeserver asked to slow down.
+            DeliveryError: anything else.
+        """
+        await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
+
+
+def _loop_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical(
+            "matrix sync loop stopped: no more messages are read", exc_info=task.exception()
+        )
+
+
+def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
+    return [
+        (room_id, event)
+        for room_id, info in response.rooms.join.items()
+        for event in info.timeline.events
+    ]
+
+
+def _others(room: MatrixRoom, own: str) -> list[str]:
+    return [user for user in room.users if user != own]
+
+
+def _without_token(path: str) -> str:
+    """The request path without ``access_token`` (it goes in a header, not in server logs)."""
+    parts = urlsplit(path)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    query = [(name, value) for name, value in pairs if name != "access_token"]
+    return urlunsplit(parts._replace(query=urlencode(query)))

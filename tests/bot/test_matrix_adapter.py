@@ -1,0 +1,143 @@
+"""How the Matrix adapter reads room events, without a homeserver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from nio import AsyncClient, MatrixRoom
+from nio import Event as NioEvent
+
+from bot.platforms._matrix_events import read_event
+from bot.platforms._matrix_session import client_config
+
+BOT = "@samenspel:example.org"
+ANNA = "@anna:example.org"
+
+
+NAMES = {"Samenspel", "samenspel"}
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[AsyncClient]:
+    """A client that never connects: reading events needs only its user id."""
+    unconnected = AsyncClient("http://127.0.0.1:9", BOT)
+    try:
+        yield unconnected
+    finally:
+        await unconnected.close()
+
+
+def _room(*members: str) -> MatrixRoom:
+    room = MatrixRoom("!room:example.org", BOT)
+    for member in (BOT, *members):
+        room.add_member(member, member[1:].split(":")[0].title(), None)
+    return room
+
+
+def _native(content: dict[str, Any], kind: str = "m.room.message", sender: str = ANNA) -> Any:
+    return NioEvent.parse_event(
+        {
+            "type": kind,
+            "event_id": f"$e{abs(hash(str(content)))}",
+            "sender": sender,
+            "origin_server_ts": 1,
+            "content": content,
+        }
+    )
+
+
+async def test_a_text_becomes_an_event_with_its_id_and_sender(client: AsyncClient) -> None:
+    native = _native({"msgtype": "m.text", "body": "hoi"})
+    event = await read_event(client, NAMES, _room(ANNA), native)
+    assert event is not None
+    assert (event.platform, event.chat_id, event.text, event.is_group) == (
+        "matrix",
+        "!room:example.org",
+        "hoi",
+        False,
+    )
+    assert event.event_id == native.event_id
+    assert event.sender.platform_user_id == ANNA and event.sender.display_name == "Anna"
+
+
+async def test_a_hundred_kilobyte_text_reaches_the_handlers_whole(client: AsyncClient) -> None:
+    body = "lang verhaal " * 8_000
+    event = await read_event(
+        client, NAMES, _room(ANNA), _native({"msgtype": "m.text", "body": body})
+    )
+    assert event is not None and event.text == body and len(body) > 100_000
+
+
+async def test_commands_and_quoted_replies(client: AsyncClient) -> None:
+    command = await read_event(
+        client, NAMES, _room(ANNA), _native({"msgtype": "m.text", "body": "!start x"})
+    )
+    assert command is not None and (command.command, command.args) == ("start", "x")
+    reply = _native(
+        {
+            "msgtype": "m.text",
+            "body": "> <@samenspel:example.org> Kies\n\n2",
+            "m.relates_to": {"m.in_reply_to": {"event_id": "$earlier"}},
+        }
+    )
+    answered = await read_event(client, NAMES, _room(ANNA), reply)
+    assert answered is not None and answered.text == "2"
+
+
+async def test_notices_reactions_and_custom_events_are_left_alone(client: AsyncClient) -> None:
+    room = _room(ANNA)
+    for native in (
+        _native({"msgtype": "m.notice", "body": "ik ben een bot"}),
+        _native(
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": "$x", "key": "👍"}},
+            "m.reaction",
+        ),
+        _native({"redacts": "$x"}, "m.room.redaction"),
+        _native({"anything": 1}, "org.example.custom"),
+    ):
+        assert await read_event(client, NAMES, room, native) is None, type(native).__name__
+
+
+async def test_unusable_things_are_named_so_handlers_can_say_so(client: AsyncClient) -> None:
+    room = _room(ANNA)
+    sticker = _native({"body": "s", "url": "mxc://x/y", "info": {}}, "m.sticker")
+    poll = _native({"msgtype": "org.example.poll", "body": "ja of nee?"})
+    voice = _native({"msgtype": "m.audio", "body": "spraak", "url": "mxc://x/z"})
+    kinds = [
+        (await read_event(client, NAMES, room, native)).unsupported
+        for native in (sticker, poll, voice)
+    ]
+    assert kinds == ["sticker", "other", "audio"]
+
+
+async def test_a_shared_location_becomes_a_location(client: AsyncClient) -> None:
+    native = _native({"msgtype": "m.location", "body": "hier", "geo_uri": "geo:52.46,4.62"})
+    event = await read_event(client, NAMES, _room(ANNA), native)
+    assert event is not None and event.location is not None
+    assert (event.location.latitude, event.location.longitude) == (52.46, 4.62)
+
+
+async def test_in_a_group_only_addressed_text_counts(client: AsyncClient) -> None:
+    group = _room(ANNA, "@bob:example.org")
+    chatter = await read_event(
+        client, NAMES, group, _native({"msgtype": "m.text", "body": "hoi allen"})
+    )
+    named = await read_event(
+        client, NAMES, group, _native({"msgtype": "m.text", "body": "Samenspel: 1"})
+    )
+    photo = _native({"msgtype": "m.image", "body": "x.jpg", "url": "mxc://x/y"})
+    assert chatter is None
+    assert named is not None and named.text == "1" and named.is_group
+    assert await read_event(client, NAMES, group, photo) is None
+
+
+async def test_a_picture_that_cannot_be_fetched_is_still_answered() -> None:
+    offline = AsyncClient("http://127.0.0.1:9", BOT, config=client_config())
+    try:
+        photo = _native({"msgtype": "m.image", "body": "x.jpg", "url": "mxc://x/y"})
+        event = await read_event(offline, NAMES, _room(ANNA), photo)
+    finally:
+        await offline.close()
+    assert event is not None and event.unsupported == "photo"
