@@ -30,12 +30,14 @@ def telegram_settings(server: BotApiServer, db: Path, **overrides: Any) -> Setti
 async def running_bot(settings: Settings) -> AsyncIterator[App]:
     """The whole bot with every configured platform started; stopped cleanly afterwards."""
     app = await App.open(settings)
-    runtime = Runtime(app)
     try:
+        runtime = Runtime(app)
         await runtime.start()
-        yield app
+        try:
+            yield app
+        finally:
+            await runtime.stop()
     finally:
-        await runtime.stop()
         await app.close()
 
 
