@@ -9,6 +9,7 @@ from storage.ideas import Ideas
 from storage.media import Media, MediaStore
 from storage.news import News
 from storage.outbox import Outbox, OutboxRow
+from storage.personal import PersonalStore
 from storage.proposals import Proposals
 from storage.questions import Questions
 from storage.staff import StaffCards
@@ -35,6 +36,7 @@ class Repositories:
         self.broadcasts = Broadcasts(db, self.outbox, self.news)
         self.staff = StaffCards(db)
         self.questions = Questions(db)
+        self.personal = PersonalStore(db)
 
 
 __all__ = [
