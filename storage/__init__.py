@@ -12,6 +12,7 @@ from storage.outbox import Outbox, OutboxRow
 from storage.personal import PersonalStore
 from storage.proposals import Proposals
 from storage.questions import Questions
+from storage.retention import Retention
 from storage.staff import StaffCards
 from storage.subscriptions import Subscriptions
 from storage.users import Role, User, Users
@@ -37,6 +38,7 @@ class Repositories:
         self.staff = StaffCards(db)
         self.questions = Questions(db)
         self.personal = PersonalStore(db)
+        self.retention = Retention(db)
 
 
 __all__ = [

@@ -490,6 +490,18 @@ class PersonalStore:
                     ids.add(int(value))
         return ids
 
+    async def authored(self, user_id: int, names: Sequence[str]) -> dict[str, int]:
+        """How many rows these tables' exports hold for this person (what they sent in)."""
+        person = await self.person(user_id)
+        counts = dict.fromkeys(names, 0)
+        if person is None:
+            return counts
+        for table in self.tables:
+            if table.name in counts and table.export is not None:
+                sql = f"SELECT COUNT(*) FROM ({table.export})"
+                counts[table.name] = int(await self.db.fetchval(sql, person.params()))
+        return counts
+
     async def erase(
         self, user_id: int, *, content: ContentChoice, cause: Cause, now: datetime
     ) -> Erasure | None:
