@@ -16,6 +16,7 @@ from bot.app import App
 from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
     copy.add_argument("path", help="where to write the copy")
     sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
+    export = sub.add_parser(
+        "export-open-data", help="write the open data (CSV, JSON, datapackage.json) to a folder"
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to (re)write")
+    sub.add_parser(
+        "retention", help="warn and erase residents silent too long, now (normally daily)"
+    )
     return parser
 
 
@@ -115,6 +123,34 @@ def run_doctor(settings: Settings) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+async def run_export_open_data(settings: Settings, out: str) -> None:
+    from bot.open_data import OpenDataError, export_open_data
+
+    app = await open_app(settings)
+    try:
+        report = await export_open_data(app, Path(out), utcnow())
+    except OpenDataError as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        await app.close()
+    counts = ", ".join(f"{name} {count}" for name, count in report.rows.items())
+    print(f"open data written to {report.path} ({counts})")
+
+
+async def run_retention_now(settings: Settings) -> None:
+    from bot.retention import run_retention
+
+    app = await open_app(settings)
+    try:
+        report = await run_retention(app, utcnow())
+    finally:
+        await app.close()
+    print(
+        f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
+        f"back, {report.strangers} who never joined erased"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
     args = build_parser().parse_args(argv)
@@ -136,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_platforms(settings))
         elif command == "chat":
             asyncio.run(run_chat(settings, getattr(args, "who", None)))
+        elif command == "export-open-data":
+            asyncio.run(run_export_open_data(settings, args.out))
+        elif command == "retention":
+            asyncio.run(run_retention_now(settings))
     except StartupError as exc:
         print(f"samenspel: {exc}", file=sys.stderr)
         return 2

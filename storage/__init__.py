@@ -8,6 +8,7 @@ from storage.experiments import Experiments
 from storage.ideas import Ideas
 from storage.media import Media, MediaStore
 from storage.news import News
+from storage.open_data import OpenData
 from storage.outbox import Outbox, OutboxRow
 from storage.personal import PersonalStore
 from storage.proposals import Proposals
@@ -39,6 +40,7 @@ class Repositories:
         self.questions = Questions(db)
         self.personal = PersonalStore(db)
         self.retention = Retention(db)
+        self.open_data = OpenData(db)
 
 
 __all__ = [
