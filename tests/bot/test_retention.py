@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import App
+from bot.cli import main
 from bot.retention import RetentionReport, run_retention
 from bot.settings import Settings
 from handlers.contract import Reply
@@ -162,3 +165,11 @@ def test_months_are_counted_on_the_calendar() -> None:
     assert months_before(datetime(2026, 1, 15, tzinfo=UTC), 13) == datetime(
         2024, 12, 15, tzinfo=UTC
     )
+
+
+def test_the_retention_command_runs_once_and_reports(
+    app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    assert main(["retention"]) == 0
+    assert "retention: 0 warned, 0 erased" in capsys.readouterr().out
