@@ -17,6 +17,7 @@ server publishing DIR serves the old export or the new one, never half of one. W
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -379,7 +380,8 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
     """Write the whole export into ``out``, replacing an earlier export there at once."""
     tables = await collect(app)
     files = render(app, tables, now)
-    write_atomically(out, files)
+    # Off the event loop: the bot keeps answering residents while the files are written.
+    await asyncio.to_thread(write_atomically, out, files)
     rows = {name: len(table) for name, table in tables.items()}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
     return OpenDataReport(path=out, created=now, rows=rows)
@@ -391,7 +393,7 @@ async def run_open_data_export(app: App, now: datetime) -> OpenDataReport | None
     out = app.settings.open_data_dir
     if out is None:
         return None
-    created = last_export(out)
+    created = await asyncio.to_thread(last_export, out)
     if created is not None and now - created < EVERY - SLACK:
         return None
     return await export_open_data(app, out, now)

@@ -13,8 +13,10 @@ After the erasure the person is a stranger: their next message starts onboarding
 
 from __future__ import annotations
 
+from handlers.catalog import Catalog
 from handlers.contract import Button, Dialog, Document, Reply, Response, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.profile import Profile
 from storage.personal import Cause, ContentChoice, PersonalData
 from storage.retention import DEFAULT_RETENTION_MONTHS
 
@@ -89,7 +91,7 @@ async def my_data(ctx: Context) -> Response:
             params={"date": ctx.local(ctx.now).strftime("%d-%m-%Y")},
             document=Document(
                 filename=f"samenspel-mijn-gegevens-{day}.json",
-                data=_document(ctx, data),
+                data=export_document(ctx.profile, ctx.catalog, ctx.lang, data),
                 mime_type="application/json",
             ),
         )
@@ -97,13 +99,13 @@ async def my_data(ctx: Context) -> Response:
     return respond(*replies)
 
 
-def _document(ctx: Context, data: PersonalData) -> bytes:
-    privacy_profile = ctx.profile.privacy
+def export_document(profile: Profile, catalog: Catalog, lang: str, data: PersonalData) -> bytes:
+    """The export as the file a person receives, with who is responsible for it on top."""
     about = {
-        "what": ctx.catalog.text(ctx.lang, "privacy.data.about", {}, markup=False),
-        "controller": privacy_profile.controller(ctx.lang),
-        "contact": privacy_profile.contact,
-        "municipality": ctx.profile.name(ctx.lang),
+        "what": catalog.text(lang, "privacy.data.about", {}, markup=False),
+        "controller": profile.privacy.controller(lang),
+        "contact": profile.privacy.contact,
+        "municipality": profile.name(lang),
     }
     return data.to_json(about)
 

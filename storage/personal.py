@@ -131,10 +131,7 @@ TABLES: tuple[Table, ...] = (
         export="SELECT kind, status, payload, attempts, not_before, last_error, created_at,"
         " sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
         json_columns=("payload",),
-        erase=(
-            "DELETE FROM outbox WHERE user_id = :user_id"
-            " OR (platform = :platform AND chat_id IN (:chat_id, :platform_user_id))",
-        ),
+        erase=("DELETE FROM outbox WHERE user_id = :user_id",),
         quotes=("payload",),
     ),
     Table(

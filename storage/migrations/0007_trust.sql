@@ -21,3 +21,12 @@ CREATE TABLE erasures (
     content   TEXT NOT NULL CHECK (content IN ('kept', 'deleted')),
     pseudonym TEXT NOT NULL UNIQUE
 );
+
+-- Erasing a person looks up every row that points at them (and the database does the same
+-- for each foreign key): these links had no index yet.
+CREATE INDEX question_messages_author ON question_messages (author_user_id)
+    WHERE author_user_id IS NOT NULL;
+CREATE INDEX experiment_proposal_history_by ON experiment_proposal_history (by_user_id)
+    WHERE by_user_id IS NOT NULL;
+CREATE INDEX broadcasts_author ON broadcasts (author_user_id) WHERE author_user_id IS NOT NULL;
+CREATE INDEX questions_staff ON questions (staff_user_id) WHERE staff_user_id IS NOT NULL;

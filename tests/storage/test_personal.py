@@ -3,10 +3,15 @@ erasure leaves no trace of them in any column of any table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from pathlib import Path
+
+import pytest
 
 from bot.app import App
+from bot.cli import main
 from storage.clock import utcnow
 from storage.personal import (
     AUDIT_LOG,
@@ -245,3 +250,28 @@ async def test_the_audit_log_keeps_only_a_pseudonym_of_an_erased_person(app: App
     assert row["subject_user_id"] is None and row["subject_pseudonym"] == erasure.pseudonym
     assert row["actor_user_id"] == carla.user_id and row["actor_pseudonym"] is None
     assert await traces(app.db, anna.identity) == []
+
+
+async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For requests that arrive by mail or post rather than in the chat."""
+    anna = (await seed_neighbours(app)).anna
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+
+    def samenspel(*args: str) -> int:
+        return main(list(args))
+
+    out = tmp_path / "anna.json"
+    export = ("export-person", "telegram", anna.platform_user_id, "--out", str(out))
+    assert await asyncio.to_thread(samenspel, *export) == 0
+    exported = json.loads(out.read_text(encoding="utf-8"))
+    assert exported["sections"]["users"]["rows"][0]["display_name"] == anna.name
+    assert "written to" in capsys.readouterr().out
+
+    erase = ("erase-person", "telegram", anna.platform_user_id)
+    assert await asyncio.to_thread(samenspel, *erase, "--delete-content") == 0
+    assert "their content was deleted" in capsys.readouterr().out
+    assert await traces(app.db, [*anna.identity, *anna.texts]) == []
+    assert await asyncio.to_thread(samenspel, *erase) == 2
+    assert "nobody with id" in capsys.readouterr().err
