@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import TEXT_FORMAT, JsonFormatter, setup_logging
-from tests.e2e.botapi import BotApiServer
+from bot.logs import QUIET_LIBRARIES, TEXT_FORMAT, JsonFormatter, setup_logging
+from tests.e2e.botapi import BotApiServer, free_port
 from tests.e2e.telegram_support import (
     onboard,
     running_bot,
@@ -46,8 +46,7 @@ def logs() -> Iterator[Collected]:
     """The bot's own logging set up at INFO, collected; restored afterwards."""
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
-    noisy = ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "nio")
-    levels = {name: logging.getLogger(name).level for name in noisy}
+    levels = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
     setup_logging("INFO", "text")
     collected = Collected()
     root.addHandler(collected)
@@ -66,11 +65,20 @@ async def server() -> AsyncIterator[BotApiServer]:
         yield started
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_a_whole_journey_logs_no_name_no_text_and_no_platform_id(
-    server: BotApiServer, tmp_path: Path, logs: Collected
+    server: BotApiServer, tmp_path: Path, logs: Collected, mode: str
 ) -> None:
     anna = server.user(987654321, first_name=NAME[0], last_name=NAME[1], language_code="nl")
-    async with running_bot(telegram_settings(server, tmp_path / "bot.db")):
+    webhook: dict[str, str] = {}
+    if mode == "webhook":
+        port = free_port()
+        webhook = {
+            "telegram_webhook_url": f"http://127.0.0.1:{port}/hook-Qz7/telegram",
+            "telegram_webhook_listen": f"127.0.0.1:{port}",
+            "telegram_webhook_secret": "s3cret-Qz7",
+        }
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db", **webhook)):
         await onboard(server, anna)
         await anna.send_text("/idee")
         await wait_for_text(server, anna.chat_id, "Woningbeleid")
@@ -98,8 +106,9 @@ async def test_a_whole_journey_logs_no_name_no_text_and_no_platform_id(
         await wait_for_text(server, anna.chat_id, "Dat begrijp ik niet goed")
 
     everything = "\n".join(logs.lines)
-    assert "telegram polling started" in everything, "the journey was logged at INFO"
-    for secret in (*NAME, "987654321", TITLE, "Xjqw", "iets wat de bot", server.token):
+    started = "telegram polling started" if mode == "polling" else "telegram webhook serving"
+    assert started in everything, "the journey was logged at INFO"
+    for secret in (*NAME, "987654321", TITLE, "Xjqw", "iets wat de bot", server.token, "Qz7"):
         assert secret not in everything, secret
 
 
