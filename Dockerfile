@@ -14,10 +14,12 @@ COPY storage ./storage
 COPY messages ./messages
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /data samenspel \
-    && mkdir -p /data && chown samenspel /data
+    && mkdir -p /data /srv/open-data && chown samenspel /data /srv/open-data
 
 USER samenspel
-VOLUME ["/data"]
+# The database (and a Matrix crypto store beside it) on one volume; the weekly open-data
+# export in another, which a web server can publish read-only.
+VOLUME ["/data", "/srv/open-data"]
 # Webhook mode listens here (SAMENSPEL_TELEGRAM_WEBHOOK_LISTEN=0.0.0.0:8443).
 EXPOSE 8443
 ENTRYPOINT ["samenspel"]

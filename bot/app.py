@@ -48,6 +48,7 @@ class App:
             await db.close()
             raise
         router = Router(repos, registry, profile, catalog, settings.zone, clock=clock)
+        router.extras["retention_months"] = settings.retention_months
         log.info("database ready path=%s", Path(settings.db).name)
         return cls(settings, db, repos, profile, catalog, registry, router)
 

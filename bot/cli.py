@@ -17,6 +17,7 @@ from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from storage import DatabaseError
+from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
     copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
     copy.add_argument("path", help="where to write the copy")
     sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
+    export = sub.add_parser(
+        "export-open-data", help="write the open data (CSV, JSON, datapackage.json) to a folder"
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to (re)write")
+    sub.add_parser(
+        "retention", help="warn and erase residents silent too long, now (normally daily)"
+    )
+    person = sub.add_parser(
+        "export-person", help="write everything stored about one person to a JSON file"
+    )
+    person.add_argument("platform", help="telegram, matrix or console")
+    person.add_argument("user", help="the person's id on that platform")
+    person.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    erase = sub.add_parser("erase-person", help="erase one person (a request by mail or post)")
+    erase.add_argument("platform", help="telegram, matrix or console")
+    erase.add_argument("user", help="the person's id on that platform")
+    erase.add_argument(
+        "--delete-content",
+        action="store_true",
+        help="delete their ideas, comments and proposals too (default: keep them anonymously)",
+    )
     return parser
 
 
@@ -122,6 +144,72 @@ def run_doctor(settings: Settings) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+async def run_export_open_data(settings: Settings, out: str) -> None:
+    from bot.open_data import OpenDataError, export_open_data
+
+    app = await open_app(settings)
+    try:
+        report = await export_open_data(app, Path(out), utcnow())
+    except OpenDataError as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        await app.close()
+    counts = ", ".join(f"{name} {count}" for name, count in report.rows.items())
+    print(f"open data written to {report.path} ({counts})")
+
+
+async def run_retention_now(settings: Settings) -> None:
+    from bot.retention import run_retention
+
+    app = await open_app(settings)
+    try:
+        report = await run_retention(app, utcnow())
+    finally:
+        await app.close()
+    print(
+        f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
+        f"back, {report.strangers} who never joined erased"
+    )
+
+
+async def run_export_person(settings: Settings, platform: str, user: str, out: str) -> None:
+    from handlers.privacy import MEDIA_LIMIT, export_document
+
+    app = await open_app(settings)
+    try:
+        found = await app.repos.users.find(platform, user)
+        if found is None:
+            raise StartupError(f"nobody with id {user} on {platform}")
+        data = await app.repos.personal.export(found.id, utcnow(), media_limit=MEDIA_LIMIT)
+        assert data is not None
+        lang = found.language or settings.language
+        document = export_document(app.profile, app.catalog, lang, data)
+    finally:
+        await app.close()
+    await asyncio.to_thread(Path(out).write_bytes, document)
+    rows = sum(data.counts().values())
+    print(f"everything stored about this person written to {out} ({rows} rows)")
+
+
+async def run_erase_person(settings: Settings, platform: str, user: str, delete: bool) -> None:
+    from storage.personal import Cause, ContentChoice
+
+    content = ContentChoice.DELETE if delete else ContentChoice.KEEP
+    app = await open_app(settings)
+    try:
+        found = await app.repos.users.find(platform, user)
+        erased = None
+        if found is not None:
+            erased = await app.repos.personal.erase(
+                found.id, content=content, cause=Cause.ADMIN, now=utcnow()
+            )
+    finally:
+        await app.close()
+    if erased is None:
+        raise StartupError(f"nobody with id {user} on {platform}")
+    print(f"erased; their content was {content.value}; pseudonym {erased.pseudonym}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
     args = build_parser().parse_args(argv)
@@ -143,6 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_platforms(settings))
         elif command == "chat":
             asyncio.run(run_chat(settings, getattr(args, "who", None)))
+        elif command == "export-open-data":
+            asyncio.run(run_export_open_data(settings, args.out))
+        elif command == "retention":
+            asyncio.run(run_retention_now(settings))
+        elif command == "export-person":
+            asyncio.run(run_export_person(settings, args.platform, args.user, args.out))
+        elif command == "erase-person":
+            asyncio.run(run_erase_person(settings, args.platform, args.user, args.delete_content))
     except StartupError as exc:
         print(f"samenspel: {exc}", file=sys.stderr)
         return 2

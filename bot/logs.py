@@ -35,6 +35,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+#: Libraries that log request URLs (with the bot token), web requests or SQL with its
+#: parameters at INFO or DEBUG: they only speak up from WARNING on.
+QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "tornado", "apscheduler", "aiosqlite", "nio")
+
 TEXT_FORMAT = "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
@@ -45,6 +49,5 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Libraries log request URLs (which contain the bot token) at INFO: keep them quiet.
-    for noisy in ("httpx", "httpcore", "telegram", "apscheduler", "aiosqlite", "nio"):
+    for noisy in QUIET_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

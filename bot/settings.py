@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.retention import DEFAULT_RETENTION_MONTHS
+
 ENV_PREFIX = "SAMENSPEL_"
 _MATRIX_USER = re.compile(r"^@[^\s:@]+:[^\s@/]+$")
 
@@ -31,6 +33,10 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Amsterdam"
     log_format: str = Field(default="text", pattern="^(text|json)$")
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    #: Residents silent this long are warned, then erased 30 days later.
+    retention_months: int = Field(default=DEFAULT_RETENTION_MONTHS, ge=2, le=120)
+    #: When set, the open-data export is written here every week (for a web server).
+    open_data_dir: Path | None = None
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"

@@ -15,6 +15,7 @@ from handlers import (
     news,
     onboarding,
     posters,
+    privacy,
     proposals,
     questions,
     roles,
@@ -24,6 +25,7 @@ from handlers.feature import Feature, Registry
 FEATURES: list[Feature] = [
     general.feature,
     onboarding.feature,
+    privacy.feature,
     roles.feature,
     ideas.feature,
     idea_submit.feature,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.privacy import privacy_statement
 
 feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80, consent=True)
-feature.menu_entry("menu.privacy", "privacy", order=85)
 
 DIALOG = "onboarding"
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
@@ -170,24 +170,3 @@ async def choose_language(ctx: Context) -> Response:
         )
     buttons = [[Button.raw(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]]
     return respond(Reply(key="onboarding.language_question", buttons=buttons))
-
-
-@feature.command("privacy", anytime=True, consent=False, describe="commands.privacy")
-@feature.action("privacy", consent=False)
-async def privacy(ctx: Context) -> Response:
-    """The privacy statement in plain language."""
-    return respond(privacy_statement(ctx))
-
-
-def privacy_statement(ctx: Context) -> Reply:
-    """What we store, why, how long, who sees it and how to complain."""
-    privacy_profile = ctx.profile.privacy
-    return Reply(
-        key="privacy.statement",
-        params={
-            "controller": privacy_profile.controller(ctx.lang),
-            "contact": privacy_profile.contact,
-            "authority": privacy_profile.authority(ctx.lang),
-            "connector": ctx.profile.connector(ctx.lang),
-        },
-    )

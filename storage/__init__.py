@@ -9,10 +9,13 @@ from storage.handled import HandledEvent, HandledEvents
 from storage.ideas import Ideas
 from storage.media import Media, MediaStore
 from storage.news import News
+from storage.open_data import OpenData
 from storage.outbox import Outbox, OutboxRow
+from storage.personal import PersonalStore
 from storage.platform_state import PlatformState
 from storage.proposals import Proposals
 from storage.questions import Questions
+from storage.retention import Retention
 from storage.staff import StaffCards
 from storage.subscriptions import Subscriptions
 from storage.users import Role, User, Users
@@ -39,6 +42,9 @@ class Repositories:
         self.questions = Questions(db)
         self.handled = HandledEvents(db)
         self.platform_state = PlatformState(db)
+        self.personal = PersonalStore(db)
+        self.retention = Retention(db)
+        self.open_data = OpenData(db)
 
 
 __all__ = [

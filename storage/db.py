@@ -84,6 +84,8 @@ class Database:
             await self.conn.execute("PRAGMA journal_mode = WAL")
         await self.conn.execute("PRAGMA synchronous = NORMAL")
         await self.conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten, so an erased person's data does not linger in the file.
+        await self.conn.execute("PRAGMA secure_delete = ON")
 
     async def close(self) -> None:
         async with self._write_lock:

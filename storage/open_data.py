@@ -1,0 +1,104 @@
+"""What the open-data export publishes: public content and counts, never people.
+
+No query here reads a column that points at a person (authors, supporters, participants are
+only ever counted), no comment text is read, removed ideas and news meant only for an
+experiment's participants are left out. Times are returned as stored (UTC).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from storage.db import Database
+
+Row = dict[str, Any]
+
+_LATEST = (
+    "(SELECT h.{column} FROM idea_status_history h WHERE h.idea_id = i.id"
+    " AND h.{column} IS NOT NULL ORDER BY h.id DESC LIMIT 1)"
+)
+
+#: News audiences that everyone could read ("experiment" updates went to participants only).
+PUBLIC_AUDIENCES = ("all", "theme", "neighbourhood")
+
+
+class OpenData:
+    """Read-only queries for the open-data export."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def ideas(self) -> list[Row]:
+        """Every idea not removed, with its latest theme, department and merge target."""
+        rows = await self.db.fetchall(
+            "SELECT i.id AS number, i.category,"
+            f" {_LATEST.format(column='theme')} AS theme,"
+            f" {_LATEST.format(column='department')} AS department,"
+            f" {_LATEST.format(column='merged_into')} AS merged_into,"
+            " i.neighbourhood, i.title, i.description AS text, i.status, i.supporters,"
+            " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id"
+            " AND c.hidden_at IS NULL) AS comments,"
+            " i.created_at AS submitted_at, i.updated_at"
+            " FROM ideas i WHERE i.removed_at IS NULL ORDER BY i.id"
+        )
+        return [dict(row) for row in rows]
+
+    async def idea_history(self) -> list[Row]:
+        """Every status change of every idea not removed, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT h.id, h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
+            " h.merged_into, h.at FROM idea_status_history h"
+            " JOIN ideas i ON i.id = h.idea_id WHERE i.removed_at IS NULL ORDER BY h.id"
+        )
+        return [dict(row) for row in rows]
+
+    async def experiments(self) -> list[Row]:
+        """Every experiment with the number of residents taking part."""
+        rows = await self.db.fetchall(
+            "SELECT e.id, e.slug, e.title_nl, e.title_en, e.summary_nl, e.summary_en,"
+            " e.place_nl, e.place_en, e.organiser_nl, e.organiser_en, e.neighbourhood,"
+            " e.theme, e.status, (SELECT COUNT(*) FROM experiment_participants p"
+            " WHERE p.experiment_id = e.id) AS participants, e.created_at AS started_at"
+            " FROM experiments e ORDER BY e.id"
+        )
+        return [dict(row) for row in rows]
+
+    async def news(self) -> list[Row]:
+        """Published "Wist je dat" news everyone could read, with its text (not its signer)."""
+        marks = ", ".join("?" for _ in PUBLIC_AUDIENCES)
+        rows = await self.db.fetchall(
+            "SELECT n.id, n.published_at, n.audience_kind AS audience,"
+            " n.audience_value AS audience_code, b.text, n.payload FROM news n"
+            " LEFT JOIN broadcasts b ON b.id = n.broadcast_id"
+            f" WHERE n.audience_kind IN ({marks}) ORDER BY n.published_at, n.id",
+            PUBLIC_AUDIENCES,
+        )
+        items = []
+        for row in rows:
+            item = dict(row)
+            payload = item.pop("payload")
+            if item["text"] is None:
+                item["text"] = _payload_text(payload)
+            items.append(item)
+        return items
+
+    async def idea_totals(self, dimension: str) -> dict[str | None, tuple[int, int]]:
+        """Ideas (not removed) and their supporters, per category, status or neighbourhood."""
+        if dimension not in ("category", "status", "neighbourhood"):
+            raise ValueError(f"not a dimension of ideas: {dimension}")
+        rows = await self.db.fetchall(
+            f"SELECT {dimension} AS code, COUNT(*) AS ideas, SUM(supporters) AS supporters"
+            f" FROM ideas WHERE removed_at IS NULL GROUP BY {dimension}"
+        )
+        return {row["code"]: (int(row["ideas"]), int(row["supporters"])) for row in rows}
+
+
+def _payload_text(payload: str) -> str | None:
+    """The news text inside stored replies (``params.text`` of the first reply)."""
+    try:
+        replies = json.loads(payload)
+        text = replies[0]["params"]["text"]
+    except (ValueError, LookupError, TypeError):
+        return None
+    return text if isinstance(text, str) else None

@@ -1,0 +1,643 @@
+"""Everything stored about one person, table by table: what they can export and what erasing
+them does.
+
+:data:`TABLES` classifies every table in the database (a test fails when one is missing):
+
+- **personal**: rows about one person (their profile, supports, subscriptions, dialog state).
+  They are exported and deleted with the person.
+- **public content**: what people wrote for others (ideas, comments, proposals, news). It
+  points at its author; on erasure the author chooses: it stays anonymously (the link is
+  nulled, cards show "een inwoner") or it is deleted.
+- **operational**: holds no personal data (experiments, migrations, search index).
+
+Adding a table is one entry here: its kind, what it holds, the SELECT of what it holds about
+a person (``export``) and the statements that erase them (``erase``, plus ``delete_content``
+or ``keep_content`` for public content). Statements take named parameters: ``:user_id``,
+``:platform``, ``:platform_user_id``, ``:chat_id``, ``:pseudonym`` and ``:now``.
+
+Records kept for accountability name an erased person only by a pseudonym: a random tag made
+at erasure, stored in ``erasures``, linked to nothing that identifies them (see
+:data:`AUDIT_LOG` for the audit log's entry).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from storage.clock import iso
+from storage.db import Database
+
+
+class Kind(StrEnum):
+    """How a table relates to people."""
+
+    PERSONAL = "personal"
+    CONTENT = "public content"
+    OPERATIONAL = "operational"
+
+
+class ContentChoice(StrEnum):
+    """What happens to a person's public content when they are erased."""
+
+    #: It stays, without any link to them ("een inwoner").
+    KEEP = "kept"
+    #: It is deleted with them.
+    DELETE = "deleted"
+
+
+class Cause(StrEnum):
+    """Why a person was erased."""
+
+    REQUEST = "request"
+    RETENTION = "retention"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table: its kind, what it holds, and how it is exported and erased for a person."""
+
+    name: str
+    kind: Kind
+    #: What the table holds, in one line (also the description of its export section).
+    holds: str
+    #: SELECT of what this table holds about ``:user_id`` (None: nothing to export).
+    export: str | None = None
+    #: Columns of the export holding JSON text, shown as JSON in the export.
+    json_columns: tuple[str, ...] = ()
+    #: Statements run on every erasure, in registry order.
+    erase: tuple[str, ...] = ()
+    #: Statements run when the person chose to delete their public content.
+    delete_content: tuple[str, ...] = ()
+    #: Statements run when the person's public content stays anonymously.
+    keep_content: tuple[str, ...] = ()
+    #: SELECT of media ids this table's rows about ``:user_id`` show (their pictures).
+    media: str | None = None
+    #: SELECT of texts others' rows may quote (titles), scrubbed when content is deleted.
+    quoted: str | None = None
+    #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
+    quotes: tuple[str, ...] = ()
+
+
+_DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
+
+TABLES: tuple[Table, ...] = (
+    Table("schema_version", Kind.OPERATIONAL, "which migrations were applied"),
+    Table("sqlite_sequence", Kind.OPERATIONAL, "SQLite's counters for idea numbers"),
+    Table(
+        "dialogs",
+        Kind.PERSONAL,
+        "where you are in a conversation with the bot, with what you typed so far",
+        export="SELECT name, step, data, updated_at FROM dialogs WHERE user_id = :user_id",
+        json_columns=("data",),
+        erase=("DELETE FROM dialogs WHERE user_id = :user_id",),
+        media=" UNION ".join(
+            f"SELECT json_extract(data, '{path}') FROM dialogs WHERE user_id = :user_id"
+            for path in _DIALOG_PHOTOS
+        ),
+    ),
+    Table(
+        "chat_options",
+        Kind.PERSONAL,
+        "the buttons last offered in your chat, so a typed number still works",
+        export="SELECT options, updated_at FROM chat_options"
+        " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+        json_columns=("options",),
+        erase=(
+            "DELETE FROM chat_options"
+            " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+        ),
+        quotes=("options",),
+    ),
+    Table(
+        "media",
+        Kind.CONTENT,
+        "pictures: with your ideas, on your staff card, in what you were composing",
+    ),
+    Table("media_refs", Kind.OPERATIONAL, "each platform's file id for an uploaded picture"),
+    Table(
+        "outbox",
+        Kind.PERSONAL,
+        "messages for you that are not direct replies: waiting, sent or failed",
+        export="SELECT kind, status, payload, attempts, not_before, last_error, created_at,"
+        " sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
+        json_columns=("payload",),
+        erase=("DELETE FROM outbox WHERE user_id = :user_id",),
+        quotes=("payload",),
+    ),
+    Table(
+        "ideas",
+        Kind.CONTENT,
+        "the ideas you sent in",
+        export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
+        " status, supporters, created_at, updated_at, removed_at FROM ideas"
+        " WHERE author_user_id = :user_id ORDER BY id",
+        delete_content=("DELETE FROM ideas WHERE author_user_id = :user_id",),
+        keep_content=("UPDATE ideas SET author_user_id = NULL WHERE author_user_id = :user_id",),
+        media="SELECT photo_id FROM ideas WHERE author_user_id = :user_id",
+        quoted="SELECT title FROM ideas WHERE author_user_id = :user_id"
+        " UNION ALL SELECT description FROM ideas WHERE author_user_id = :user_id",
+    ),
+    Table(
+        "idea_status_history",
+        Kind.CONTENT,
+        "the statuses of your ideas, and the statuses you gave ideas as staff",
+        export="SELECT h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
+        " h.merged_into, h.at, h.by_user_id IS :user_id AS by_you FROM idea_status_history h"
+        " WHERE h.idea_id IN (SELECT id FROM ideas WHERE author_user_id = :user_id)"
+        " OR h.by_user_id = :user_id ORDER BY h.id",
+        erase=("UPDATE idea_status_history SET by_user_id = NULL WHERE by_user_id = :user_id",),
+    ),
+    Table(
+        "idea_supports",
+        Kind.PERSONAL,
+        "the ideas you support",
+        export="SELECT idea_id AS idea, created_at FROM idea_supports WHERE user_id = :user_id"
+        " ORDER BY created_at",
+        erase=("DELETE FROM idea_supports WHERE user_id = :user_id",),
+    ),
+    Table(
+        "idea_follows",
+        Kind.PERSONAL,
+        "the ideas you follow",
+        export="SELECT idea_id AS idea, created_at FROM idea_follows WHERE user_id = :user_id"
+        " ORDER BY created_at",
+        erase=("DELETE FROM idea_follows WHERE user_id = :user_id",),
+    ),
+    Table(
+        "idea_comments",
+        Kind.CONTENT,
+        "your comments under ideas",
+        export="SELECT id, idea_id AS idea, body, created_at, hidden_at, hidden_reason"
+        " FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
+        delete_content=("DELETE FROM idea_comments WHERE author_user_id = :user_id",),
+        keep_content=(
+            "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
+        ),
+    ),
+    # The search index over ideas' titles and texts (FTS5 and its shadow tables). A deleted
+    # idea's words would linger in old index segments until merged: optimize merges them.
+    Table(
+        "ideas_fts",
+        Kind.OPERATIONAL,
+        "search index over public ideas",
+        delete_content=("INSERT INTO ideas_fts (ideas_fts) VALUES ('optimize')",),
+    ),
+    Table("ideas_fts_data", Kind.OPERATIONAL, "search index over public ideas"),
+    Table("ideas_fts_idx", Kind.OPERATIONAL, "search index over public ideas"),
+    Table("ideas_fts_docsize", Kind.OPERATIONAL, "search index over public ideas"),
+    Table("ideas_fts_config", Kind.OPERATIONAL, "search index over public ideas"),
+    Table("experiments", Kind.OPERATIONAL, "the experiments residents can join"),
+    Table(
+        "experiment_participants",
+        Kind.PERSONAL,
+        "the experiments you take part in",
+        export="SELECT p.experiment_id AS experiment, e.title_nl AS title, p.joined_at"
+        " FROM experiment_participants p JOIN experiments e ON e.id = p.experiment_id"
+        " WHERE p.user_id = :user_id ORDER BY p.joined_at",
+        erase=("DELETE FROM experiment_participants WHERE user_id = :user_id",),
+    ),
+    Table(
+        "experiment_proposals",
+        Kind.CONTENT,
+        "your proposals for new experiments",
+        export="SELECT id, what, place, partners, budget_cents, full_financing, status,"
+        " reason, amount_decided_cents, experiment_id, created_at, updated_at"
+        " FROM experiment_proposals WHERE author_user_id = :user_id ORDER BY id",
+        delete_content=("DELETE FROM experiment_proposals WHERE author_user_id = :user_id",),
+        keep_content=(
+            "UPDATE experiment_proposals SET author_user_id = NULL"
+            " WHERE author_user_id = :user_id",
+        ),
+        quoted="SELECT what FROM experiment_proposals WHERE author_user_id = :user_id",
+    ),
+    Table(
+        "experiment_proposal_history",
+        Kind.CONTENT,
+        "the steps your proposals went through, and the steps you decided as staff",
+        export="SELECT h.proposal_id AS proposal, h.status, h.reason, h.amount_cents, h.at,"
+        " h.by_user_id IS :user_id AS by_you FROM experiment_proposal_history h"
+        " WHERE h.proposal_id IN"
+        " (SELECT id FROM experiment_proposals WHERE author_user_id = :user_id)"
+        " OR h.by_user_id = :user_id ORDER BY h.id",
+        erase=(
+            "UPDATE experiment_proposal_history SET by_user_id = NULL WHERE by_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "experiment_proposal_followers",
+        Kind.PERSONAL,
+        "the proposals you follow",
+        export="SELECT proposal_id AS proposal, since FROM experiment_proposal_followers"
+        " WHERE user_id = :user_id ORDER BY since",
+        erase=("DELETE FROM experiment_proposal_followers WHERE user_id = :user_id",),
+    ),
+    Table(
+        "news_subscriptions",
+        Kind.PERSONAL,
+        'your subscription to "Wist je dat"',
+        export="SELECT neighbourhood_only, subscribed_at FROM news_subscriptions"
+        " WHERE user_id = :user_id",
+        erase=("DELETE FROM news_subscriptions WHERE user_id = :user_id",),
+    ),
+    Table(
+        "news_muted_themes",
+        Kind.PERSONAL,
+        '"Wist je dat" themes you switched off',
+        export="SELECT theme FROM news_muted_themes WHERE user_id = :user_id ORDER BY theme",
+        erase=("DELETE FROM news_muted_themes WHERE user_id = :user_id",),
+    ),
+    Table(
+        "staff_cards",
+        Kind.PERSONAL,
+        "your introduction card as a civil servant",
+        export="SELECT name, department_id, department_text, work, photo_id, updated_at"
+        " FROM staff_cards WHERE user_id = :user_id",
+        erase=("DELETE FROM staff_cards WHERE user_id = :user_id",),
+        media="SELECT photo_id FROM staff_cards WHERE user_id = :user_id",
+    ),
+    # A civil servant's "Wist je dat" messages are the municipality's publications: they stay
+    # (unsigned by a person) when their author is erased; unsent drafts go.
+    Table(
+        "broadcasts",
+        Kind.CONTENT,
+        '"Wist je dat" messages you wrote as a civil servant',
+        export="SELECT id, text, photo_id, audience_kind, audience_value, scheduled_at,"
+        " status, released_at, recipients, created_at FROM broadcasts"
+        " WHERE author_user_id = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM broadcasts WHERE author_user_id = :user_id AND status = 'draft'",
+            "UPDATE broadcasts SET author_user_id = NULL WHERE author_user_id = :user_id",
+        ),
+        media="SELECT photo_id FROM broadcasts WHERE author_user_id = :user_id",
+    ),
+    Table("news", Kind.OPERATIONAL, 'published "Wist je dat" news, with no link to people'),
+    Table(
+        "questions",
+        Kind.PERSONAL,
+        "your questions to the connector",
+        export="SELECT q.id, q.status, q.created_at, q.updated_at,"
+        " (SELECT name FROM staff_cards WHERE user_id = q.staff_user_id) AS meant_for"
+        " FROM questions q WHERE q.user_id = :user_id ORDER BY q.id",
+        erase=("DELETE FROM questions WHERE user_id = :user_id",),
+    ),
+    # Messages in your own threads go with the thread; what you wrote as the connector in
+    # someone else's thread is their answer and stays there, without your name.
+    Table(
+        "question_messages",
+        Kind.PERSONAL,
+        "the messages in your question threads, and answers you wrote as staff",
+        export="SELECT m.question_id AS question, m.side, m.text, m.at,"
+        " m.author_user_id IS :user_id AS by_you FROM question_messages m"
+        " JOIN questions q ON q.id = m.question_id"
+        " WHERE q.user_id = :user_id OR m.author_user_id = :user_id ORDER BY m.id",
+        erase=(
+            "DELETE FROM question_messages WHERE question_id IN"
+            " (SELECT id FROM questions WHERE user_id = :user_id)",
+            "UPDATE question_messages SET author_user_id = NULL WHERE author_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "retention_notices",
+        Kind.PERSONAL,
+        "when we warned you that your data would be erased after a long silence",
+        export="SELECT warned_at, erase_after FROM retention_notices WHERE user_id = :user_id",
+        erase=("DELETE FROM retention_notices WHERE user_id = :user_id",),
+    ),
+    Table("erasures", Kind.OPERATIONAL, "when people were erased, by pseudonym only"),
+    Table(
+        "platform_state",
+        Kind.OPERATIONAL,
+        "the bot's own session per platform: device, sync position, messages awaiting a key",
+    ),
+    Table(
+        "handled_events",
+        Kind.OPERATIONAL,
+        "which incoming messages were answered, and answers not yet confirmed (a week)",
+        quotes=("pending",),
+    ),
+    # Last: everything above may still look the person up.
+    Table(
+        "users",
+        Kind.PERSONAL,
+        "your profile: chat, name, language, neighbourhood, role, consent, when last seen",
+        export="SELECT platform, platform_user_id, chat_id, display_name, language,"
+        " neighbourhood, role, consent_at, onboarded_at, unreachable_at, created_at,"
+        " last_seen_at FROM users WHERE id = :user_id",
+        erase=("DELETE FROM users WHERE id = :user_id",),
+    ),
+)
+
+#: The audit log's entry, for when that table exists (it arrives with the delivery work,
+#: columns id, at, actor, actor_user_id, action, subject, subject_user_id, detail, reason):
+#: add it to :data:`TABLES` before ``users``, with a migration adding the two columns
+#: ``actor_pseudonym TEXT`` and ``subject_pseudonym TEXT``. What was done stays on record;
+#: the erased person is then named only by their erasure pseudonym.
+AUDIT_LOG = Table(
+    "audit_log",
+    Kind.PERSONAL,
+    "what staff and the bot did, and to whom, kept for accountability",
+    export="SELECT at, actor, action, subject, detail, reason,"
+    " actor_user_id IS :user_id AS by_you FROM audit_log"
+    " WHERE actor_user_id = :user_id OR subject_user_id = :user_id ORDER BY id",
+    erase=(
+        "UPDATE audit_log SET actor_user_id = NULL, actor_pseudonym = :pseudonym"
+        " WHERE actor_user_id = :user_id",
+        "UPDATE audit_log SET subject_user_id = NULL, subject_pseudonym = :pseudonym"
+        " WHERE subject_user_id = :user_id",
+    ),
+)
+
+#: Quoted texts shorter than this are not searched for: they would match unrelated rows.
+MIN_QUOTED_LENGTH = 5
+
+
+class Person(BaseModel):
+    """Who is being exported or erased, as the statements' parameters need them."""
+
+    user_id: int
+    platform: str
+    platform_user_id: str
+    chat_id: str | None
+    display_name: str | None
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "platform": self.platform,
+            "platform_user_id": self.platform_user_id,
+            "chat_id": self.chat_id,
+            **extra,
+        }
+
+
+class Section(BaseModel):
+    """One table's rows about the person in an export."""
+
+    holds: str
+    rows: list[dict[str, Any]]
+
+
+class PersonalData(BaseModel):
+    """Everything stored about one person, section by section (one per table)."""
+
+    generated_at: datetime
+    sections: dict[str, Section]
+
+    def counts(self) -> dict[str, int]:
+        """How many rows each section has."""
+        return {name: len(section.rows) for name, section in self.sections.items()}
+
+    def to_json(self, about: dict[str, Any] | None = None) -> bytes:
+        """The export as a readable JSON document (UTF-8)."""
+        document = {
+            "about": about or {},
+            "generated_at": iso(self.generated_at),
+            "sections": {name: s.model_dump() for name, s in self.sections.items()},
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+class Erasure(BaseModel):
+    """What an erasure did."""
+
+    pseudonym: str
+    content: ContentChoice
+    cause: Cause
+    at: datetime
+
+
+class PersonalStore:
+    """Export and erase one person over every table in :data:`TABLES`."""
+
+    def __init__(self, db: Database, tables: Sequence[Table] = TABLES):
+        self.db = db
+        self.tables = tuple(tables)
+
+    async def person(self, user_id: int) -> Person | None:
+        row = await self.db.fetchone(
+            "SELECT id, platform, platform_user_id, chat_id, display_name FROM users WHERE id = ?",
+            (user_id,),
+        )
+        if row is None:
+            return None
+        return Person(
+            user_id=row["id"],
+            platform=row["platform"],
+            platform_user_id=row["platform_user_id"],
+            chat_id=row["chat_id"],
+            display_name=row["display_name"],
+        )
+
+    async def export(
+        self, user_id: int, now: datetime, *, media_limit: int | None = None
+    ) -> PersonalData | None:
+        """Everything stored about this person; None if there is no such person.
+
+        Pictures are included (base64) while their bytes stay under ``media_limit``; past
+        it a picture is listed without its data.
+        """
+        person = await self.person(user_id)
+        if person is None:
+            return None
+        params = person.params()
+        sections: dict[str, Section] = {}
+        for table in self.tables:
+            if table.export is None:
+                continue
+            rows = await self.db.fetchall(table.export, params)
+            sections[table.name] = Section(
+                holds=table.holds, rows=[_plain(row, table.json_columns) for row in rows]
+            )
+        sections["media"] = Section(
+            holds=_holds(self.tables, "media"),
+            rows=await self._media_rows(params, media_limit),
+        )
+        return PersonalData(generated_at=now, sections=sections)
+
+    async def _media_rows(self, params: dict[str, Any], limit: int | None) -> list[dict[str, Any]]:
+        ids = await self._media_ids(params)
+        rows = []
+        budget = limit
+        for media_id in sorted(ids):
+            row = await self.db.fetchone(
+                "SELECT id, mime_type, sha256, length(data) AS bytes, created_at FROM media"
+                " WHERE id = ?",
+                (media_id,),
+            )
+            if row is None:
+                continue
+            entry = dict(row)
+            size = int(row["bytes"])
+            if budget is None or size <= budget:
+                data = await self.db.fetchval("SELECT data FROM media WHERE id = ?", (media_id,))
+                entry["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
+                budget = None if budget is None else budget - size
+            else:
+                entry["data_base64"] = None
+            rows.append(entry)
+        return rows
+
+    async def _media_ids(self, params: dict[str, Any]) -> set[int]:
+        ids: set[int] = set()
+        for table in self.tables:
+            if table.media is None:
+                continue
+            for row in await self.db.fetchall(table.media, params):
+                value = row[0]
+                if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                    ids.add(int(value))
+        return ids
+
+    async def authored(self, user_id: int, names: Sequence[str]) -> dict[str, int]:
+        """How many rows these tables' exports hold for this person (what they sent in)."""
+        person = await self.person(user_id)
+        counts = dict.fromkeys(names, 0)
+        if person is None:
+            return counts
+        for table in self.tables:
+            if table.name in counts and table.export is not None:
+                sql = f"SELECT COUNT(*) FROM ({table.export})"
+                counts[table.name] = int(await self.db.fetchval(sql, person.params()))
+        return counts
+
+    async def erase(
+        self, user_id: int, *, content: ContentChoice, cause: Cause, now: datetime
+    ) -> Erasure | None:
+        """Erase this person everywhere, in one transaction; None if there is no such person.
+
+        Personal rows are deleted; public content stays anonymously or is deleted, as
+        ``content`` says; texts of deleted content are also removed where other rows quote
+        them (a button label, a notification); pictures nobody uses any more are deleted;
+        records kept for accountability keep only the pseudonym.
+        """
+        async with self.db.transaction():
+            person = await self.person(user_id)
+            if person is None:
+                return None
+            pseudonym = "anon-" + secrets.token_hex(8)
+            params = person.params(pseudonym=pseudonym, now=iso(now))
+            media = await self._media_ids(params)
+            quoted = await self._quoted(params) if content is ContentChoice.DELETE else []
+            for table in self.tables:
+                steps = table.delete_content if content is ContentChoice.DELETE else ()
+                steps += table.keep_content if content is ContentChoice.KEEP else ()
+                for sql in (*steps, *table.erase):
+                    await self.db.execute(sql, params)
+            await self._scrub_quotes(quoted)
+            await self._drop_unused_media(media)
+            await self.db.execute(
+                "INSERT INTO erasures (erased_at, cause, content, pseudonym) VALUES (?, ?, ?, ?)",
+                (iso(now), cause.value, content.value, pseudonym),
+            )
+        return Erasure(pseudonym=pseudonym, content=content, cause=cause, at=now)
+
+    async def _quoted(self, params: dict[str, Any]) -> list[str]:
+        texts: set[str] = set()
+        for table in self.tables:
+            if table.quoted is None:
+                continue
+            for row in await self.db.fetchall(table.quoted, params):
+                if isinstance(row[0], str) and len(row[0]) >= MIN_QUOTED_LENGTH:
+                    texts.add(row[0])
+        return sorted(texts)
+
+    async def _scrub_quotes(self, texts: list[str]) -> None:
+        """Remove rows that quote a deleted text, as typed or as stored inside JSON."""
+        needles = sorted({form for text in texts for form in (text, _json_inner(text))})
+        for table in self.tables:
+            for column in table.quotes:
+                for needle in needles:
+                    await self.db.execute(
+                        f"DELETE FROM {table.name} WHERE instr({column}, ?) > 0", (needle,)
+                    )
+
+    async def _drop_unused_media(self, candidates: set[int]) -> None:
+        """Delete the person's pictures that no row refers to any more."""
+        if not candidates:
+            return
+        users = await self._media_references()
+        for media_id in sorted(candidates):
+            used = False
+            for table, column in users:
+                found = await self.db.fetchval(
+                    f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1", (media_id,)
+                )
+                if found is not None:
+                    used = True
+                    break
+            if not used:
+                # Someone else's unfinished draft may hold the same picture (stored once).
+                for path in _DIALOG_PHOTOS:
+                    found = await self.db.fetchval(
+                        f"SELECT 1 FROM dialogs WHERE json_extract(data, '{path}') = ? LIMIT 1",
+                        (media_id,),
+                    )
+                    used = used or found is not None
+            if not used:
+                await self.db.execute("DELETE FROM media WHERE id = ?", (media_id,))
+
+    async def _media_references(self) -> list[tuple[str, str]]:
+        """(table, column) of every foreign key to a picture, except the platforms' refs."""
+        found = []
+        for table in await table_names(self.db):
+            if table in ("media", "media_refs"):
+                continue
+            keys = await self.db.fetchall(f"PRAGMA foreign_key_list({_quote(table)})")
+            found += [(table, key["from"]) for key in keys if key["table"] == "media"]
+        return found
+
+
+async def table_names(db: Database) -> list[str]:
+    """Every table in the database file (virtual tables and their shadow tables too)."""
+    rows = await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    return [str(row["name"]) for row in rows]
+
+
+def _holds(tables: Sequence[Table], name: str) -> str:
+    return next(table.holds for table in tables if table.name == name)
+
+
+def _plain(row: Any, json_columns: tuple[str, ...]) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    for key in row.keys():  # noqa: SIM118 (aiosqlite rows are not mappings)
+        value = row[key]
+        if key in json_columns and isinstance(value, str):
+            value = json.loads(value)
+        elif isinstance(value, bytes):
+            value = base64.b64encode(value).decode("ascii")
+        entry[key] = value
+    return entry
+
+
+def _json_inner(text: str) -> str:
+    """A text as it appears inside a JSON string (quotes and control characters escaped)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+__all__ = [
+    "AUDIT_LOG",
+    "TABLES",
+    "Cause",
+    "ContentChoice",
+    "Erasure",
+    "Kind",
+    "PersonalData",
+    "PersonalStore",
+    "Section",
+    "Table",
+    "table_names",
+]

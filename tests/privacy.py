@@ -1,0 +1,200 @@
+"""Helpers for the privacy tests: two residents with overlapping activity, and a search for
+any trace of a value in every column of every table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.app import App
+from storage.broadcasts import Audience, AudienceKind
+from storage.clock import utcnow
+from storage.db import Database
+from storage.ideas import IdeaStatus
+from storage.personal import table_names
+from storage.questions import Side
+from storage.users import Role
+
+ANNA_PHOTO = b"\xff\xd8\xff ANNA-PHOTO-Qv7Rk2 \xff\xd9"
+
+
+@dataclass
+class Resident:
+    """A seeded person and every value that identifies them or that they wrote."""
+
+    user_id: int
+    platform_user_id: str
+    chat_id: str
+    name: str
+    texts: list[str] = field(default_factory=list)
+    idea: int = 0
+
+    @property
+    def identity(self) -> list[str]:
+        return [self.platform_user_id, self.chat_id, self.name]
+
+
+@dataclass
+class Neighbours:
+    """Anna and Bob (who support and discuss each other's ideas), Carla the connector, Dirk
+    who browsed past Anna's idea and was told about it."""
+
+    anna: Resident
+    bob: Resident
+    carla: Resident
+    dirk: Resident
+    question: int
+    proposal: int
+
+
+async def person(
+    app: App, platform_user_id: str, name: str, now: datetime, *, role: Role = Role.RESIDENT
+) -> Resident:
+    """Someone who consented on Telegram (their chat id equals their user id there)."""
+    repos = app.repos
+    user = await repos.users.seen("telegram", platform_user_id, now)
+    await repos.users.give_consent(user.id, platform_user_id, name, now)
+    await repos.users.set_neighbourhood(user.id, "ijmuiden")
+    await repos.users.finish_onboarding(user.id, now)
+    if role is not Role.RESIDENT:
+        await repos.users.set_role(user.id, role)
+    return Resident(user.id, platform_user_id, platform_user_id, name)
+
+
+async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
+    """Two residents with overlapping activity, a connector and a bystander, via storage."""
+    repos, now = app.repos, now or utcnow()
+    [playground, *_] = await repos.experiments.running()
+    async with app.db.transaction():
+        anna = await person(app, "7001112223", "Annabel Zwartkruis", now)
+        bob = await person(app, "7004445556", "Bobbie Wittenhorst", now)
+        carla = await person(app, "7007778889", "Carla Verbindt", now, role=Role.CONNECTOR)
+        dirk = await person(app, "7002223334", "Dirk Omstander", now)
+
+        photo = await repos.media.save(ANNA_PHOTO, "image/jpeg", now)
+        await repos.media.remember_ref(photo, "telegram", "AgADfileQv7Rk2")
+        anna.texts += ["Xjqwspeeltuin bij de Zeeweg", "Een xjqwklimrek voor kinderen in de duinen"]
+        a_idea = await repos.ideas.create(
+            category="wonen",
+            title=anna.texts[0],
+            description=anna.texts[1],
+            neighbourhood="ijmuiden",
+            photo_id=photo,
+            author_user_id=anna.user_id,
+            now=now,
+        )
+        anna.idea = a_idea.id
+        bob.texts += ["Bobs zonnepanelen op het stadhuis", "Ykmzstroom voor iedereen in Velsen"]
+        b_idea = await repos.ideas.create(
+            category="klimaat",
+            title=bob.texts[0],
+            description=bob.texts[1],
+            neighbourhood=None,
+            photo_id=None,
+            author_user_id=bob.user_id,
+            now=now,
+        )
+        bob.idea = b_idea.id
+        # They support and follow each other's ideas and talk in both threads.
+        await repos.ideas.support(b_idea.id, anna.user_id, now)
+        await repos.ideas.support(a_idea.id, bob.user_id, now)
+        await repos.ideas.support(a_idea.id, dirk.user_id, now)
+        anna.texts += ["Xjqwreactie: goed plan, Bob!", "Xjqwantwoord in mijn eigen draad"]
+        bob.texts += ["Ykmzreactie bij Anna", "Ykmzantwoord bij zichzelf"]
+        await repos.comments.add(b_idea.id, anna.user_id, anna.texts[2], now)
+        await repos.comments.add(a_idea.id, bob.user_id, bob.texts[2], now)
+        await repos.comments.add(a_idea.id, anna.user_id, anna.texts[3], now)
+        await repos.comments.add(b_idea.id, bob.user_id, bob.texts[3], now)
+        await repos.ideas.set_status(
+            a_idea.id,
+            IdeaStatus.IN_REVIEW,
+            now=now,
+            reason="We kijken ernaar",
+            by_user_id=carla.user_id,
+        )
+
+        await repos.experiments.join(playground.id, anna.user_id, now)
+        await repos.experiments.join(playground.id, bob.user_id, now)
+        await repos.subscriptions.subscribe(anna.user_id, now)
+        await repos.subscriptions.set_theme(anna.user_id, "klimaat", False)
+        anna.texts += ["Xjqwmoestuin achter de bieb"]
+        proposal = await repos.proposals.submit(
+            anna.user_id,
+            what=anna.texts[4],
+            place="Xjqwplein",
+            partners="Xjqwburen",
+            budget_cents=50_000,
+            full_financing=True,
+            now=now,
+        )
+        await repos.proposals.follow(proposal, bob.user_id, now)
+        anna.texts += ["Xjqwvraag: wanneer is de markt?"]
+        question = await repos.questions.ask(anna.user_id, anna.texts[5], now)
+        await repos.questions.add_message(
+            question, Side.CONNECTOR, carla.user_id, "Op zaterdag, beste inwoner.", now
+        )
+        anna.texts += ["Xjqwhalfgetypt idee"]
+        await repos.dialogs.save(
+            anna.user_id,
+            "idea_submit",
+            "description",
+            {"title": anna.texts[6], "photo": photo},
+            "abc123",
+            now,
+        )
+        await repos.chat_options.save(
+            "telegram", anna.chat_id, [("Ja", "~abc:yes"), ("Nee", "~abc:no")], now
+        )
+        await repos.outbox.enqueue(
+            anna.user_id, [{"key": "raw", "params": {"text": "Hallo Anna"}}], kind="test", now=now
+        )
+        # Dirk saw Anna's idea as a button and heard about its status.
+        await repos.chat_options.save(
+            "telegram", dirk.chat_id, [(anna.texts[0], f"idea.open:{a_idea.id}")], now
+        )
+        await repos.outbox.enqueue(
+            dirk.user_id,
+            [{"key": "raw", "params": {"text": f"#{a_idea.id} {anna.texts[0]}: in behandeling"}}],
+            kind="status",
+            now=now,
+        )
+        await repos.broadcasts.save_draft(
+            carla.user_id,
+            text="Wist je dat de markt op zaterdag is?",
+            photo_id=None,
+            audience=Audience(kind=AudienceKind.ALL),
+            payload=[{"key": "raw", "params": {"text": "markt"}}],
+            now=now,
+        )
+    return Neighbours(anna, bob, carla, dirk, question, proposal)
+
+
+async def traces(db: Database, needles: Iterable[str]) -> list[str]:
+    """``table.column: needle`` for every column of every table that holds a needle, read
+    as text and as bytes, as stored and in lower case (the search index folds case)."""
+    wanted = sorted({form for needle in needles for form in (needle, needle.lower())})
+    found = []
+    for table in await table_names(db):
+        columns = await db.fetchall(f'PRAGMA table_info("{table}")')
+        for column in columns:
+            name = column["name"]
+            for needle in wanted:
+                hits = await db.fetchval(
+                    f'SELECT COUNT(*) FROM "{table}" WHERE'
+                    f' instr(CAST("{name}" AS TEXT), ?) > 0'
+                    f' OR instr(CAST("{name}" AS BLOB), CAST(? AS BLOB)) > 0',
+                    (needle, needle),
+                )
+                if hits:
+                    found.append(f"{table}.{name}: {needle}")
+    return found
+
+
+async def supporter_counts_match(db: Database) -> bool:
+    """Whether every idea's supporter count equals its support rows."""
+    drift = await db.fetchval(
+        "SELECT COUNT(*) FROM ideas i WHERE supporters !="
+        " (SELECT COUNT(*) FROM idea_supports s WHERE s.idea_id = i.id)"
+    )
+    return int(drift) == 0
