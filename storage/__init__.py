@@ -1,18 +1,25 @@
 """SQLite storage: the connection, migrations and one repository per aggregate."""
 
+from storage.audit import Audit
 from storage.broadcasts import Broadcasts
 from storage.comments import Comments
+from storage.connections import Connections
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments import Experiments
 from storage.ideas import Ideas
+from storage.logbook import Logbook
 from storage.media import Media, MediaStore
+from storage.moderation import Activity, Reports, Sanctions
 from storage.news import News
 from storage.outbox import Outbox, OutboxRow
 from storage.proposals import Proposals
 from storage.questions import Questions
+from storage.recipients import Recipients
 from storage.staff import StaffCards
+from storage.stats import Stats
 from storage.subscriptions import Subscriptions
+from storage.triage import Triage
 from storage.users import Role, User, Users
 
 
@@ -35,6 +42,15 @@ class Repositories:
         self.broadcasts = Broadcasts(db, self.outbox, self.news)
         self.staff = StaffCards(db)
         self.questions = Questions(db)
+        self.audit = Audit(db)
+        self.triage = Triage(db, self.ideas, self.proposals)
+        self.reports = Reports(db)
+        self.sanctions = Sanctions(db)
+        self.activity = Activity(db)
+        self.connections = Connections(db)
+        self.recipients = Recipients(db)
+        self.stats = Stats(db)
+        self.logbook = Logbook(db)
 
 
 __all__ = [
