@@ -8,16 +8,22 @@ from handlers import (
     civil_servants,
     comments,
     composer,
+    connections,
     experiments,
     general,
     idea_submit,
     ideas,
+    inbox,
+    moderation,
     news,
     onboarding,
+    oversight,
     posters,
     proposals,
     questions,
+    reporting,
     roles,
+    triage,
 )
 from handlers.feature import Feature, Registry
 
@@ -35,6 +41,12 @@ FEATURES: list[Feature] = [
     civil_servants.feature,
     questions.feature,
     posters.feature,
+    triage.feature,
+    moderation.feature,
+    reporting.feature,
+    inbox.feature,
+    connections.feature,
+    oversight.feature,
 ]
 
 

@@ -335,6 +335,13 @@ async def _card_buttons(
             buttons.append([_card_button("ideas.btn_unsupport", "idea.unsupport", idea, view)])
         else:
             buttons.append([_card_button("ideas.btn_support", "idea.support", idea, view)])
+    if idea.status == IdeaStatus.QUICK_WIN:
+        # A quick win became an experiment (handlers/triage.py): show the way to join it.
+        experiment = await ctx.repos.experiments.of_idea(idea.id)
+        if experiment is not None:
+            buttons.append(
+                [Button(label="triage.btn_to_experiment", payload=f"exp:{experiment.id}")]
+            )
     if await ideas.follows(idea.id, me):
         buttons.append([_card_button("ideas.btn_unfollow", "idea.unfollow", idea, view)])
     else:
