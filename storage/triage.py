@@ -20,14 +20,6 @@ from storage.statuses import check
 
 _OPEN_IDEAS = "status IN ('ingediend', 'in_behandeling') AND removed_at IS NULL"
 _OPEN_PROPOSALS = "status IN ('ingediend', 'in_behandeling')"
-# One queue over both tables, oldest first; (created_at, kind, id) is the order and the cursor.
-_QUEUE = (
-    "SELECT kind, id, created_at FROM ("
-    f" SELECT 'idea' AS kind, id, created_at FROM ideas WHERE {_OPEN_IDEAS}"
-    " UNION ALL"
-    f" SELECT 'proposal' AS kind, id, created_at FROM experiment_proposals"
-    f" WHERE {_OPEN_PROPOSALS})"
-)
 
 
 class ItemKind(StrEnum):
@@ -72,20 +64,39 @@ class Triage:
         return int(ideas) + int(proposals)
 
     async def next_item(self, after: QueueItem | None = None) -> QueueItem | None:
-        """The oldest waiting item after ``after`` (from the start without one)."""
+        """The oldest waiting item after ``after`` (from the start without one).
+
+        One queue over both tables in (created_at, kind, id) order: each table is asked for
+        its first item after the cursor on its own index, and the earlier of the two wins.
+        """
+        found = [
+            await self._first(ItemKind.IDEA, "ideas", _OPEN_IDEAS, after),
+            await self._first(ItemKind.PROPOSAL, "experiment_proposals", _OPEN_PROPOSALS, after),
+        ]
+        items = [item for item in found if item is not None]
+        return min(items, key=lambda i: (i.created_at, i.kind.value, i.id), default=None)
+
+    async def _first(
+        self, kind: ItemKind, table: str, open_: str, after: QueueItem | None
+    ) -> QueueItem | None:
+        params: tuple[str | int, ...] = ()
         if after is None:
-            row = await self.db.fetchone(f"{_QUEUE} ORDER BY created_at, kind, id LIMIT 1")
+            condition = ""
+        elif after.kind is kind:
+            condition, params = " AND (created_at, id) > (?, ?)", (iso(after.created_at), after.id)
+        elif kind.value > after.kind.value:
+            # At the same moment, this kind comes after the cursor's kind.
+            condition, params = " AND created_at >= ?", (iso(after.created_at),)
         else:
-            row = await self.db.fetchone(
-                f"{_QUEUE} WHERE (created_at, kind, id) > (?, ?, ?)"
-                " ORDER BY created_at, kind, id LIMIT 1",
-                (iso(after.created_at), after.kind.value, after.id),
-            )
+            condition, params = " AND created_at > ?", (iso(after.created_at),)
+        row = await self.db.fetchone(
+            f"SELECT id, created_at FROM {table} WHERE {open_}{condition}"
+            " ORDER BY created_at, id LIMIT 1",
+            params,
+        )
         if row is None:
             return None
-        return QueueItem(
-            kind=ItemKind(row["kind"]), id=row["id"], created_at=parse(row["created_at"])
-        )
+        return QueueItem(kind=kind, id=row["id"], created_at=parse(row["created_at"]))
 
     # Ideas -------------------------------------------------------------------------------
 

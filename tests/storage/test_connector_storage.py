@@ -70,6 +70,56 @@ async def test_triage_refuses_what_the_process_does_not_allow_and_changes_nothin
     ]
 
 
+async def test_the_queue_runs_over_ideas_and_proposals_oldest_first(app: App) -> None:
+    author = await _user(app, "anna")
+    ideas, proposals = app.repos.ideas, app.repos.proposals
+
+    async def idea(title: str, at: datetime) -> int:
+        created = await ideas.create(
+            category="wonen",
+            title=title,
+            description="Een uitleg.",
+            neighbourhood=None,
+            photo_id=None,
+            author_user_id=author,
+            now=at,
+        )
+        return created.id
+
+    async def proposal(at: datetime) -> int:
+        return await proposals.submit(
+            author,
+            what="Iets",
+            place="Hier",
+            partners="Wij",
+            budget_cents=0,
+            full_financing=True,
+            now=at,
+        )
+
+    async with app.db.transaction():
+        first = await idea("Eerste", NOW)
+        same_moment = await proposal(NOW)
+        later = await idea("Later", NOW + timedelta(hours=2))
+        between = await proposal(NOW + timedelta(hours=1))
+        decided = await idea("Al besloten", NOW + timedelta(minutes=30))
+        await app.repos.triage.set_idea_status(
+            decided, IdeaStatus.NOT_FEASIBLE, now=NOW, by_user_id=None, reason="Nee."
+        )
+    order = []
+    item = await app.repos.triage.next_item()
+    while item is not None:
+        order.append((item.kind.value, item.id))
+        item = await app.repos.triage.next_item(item)
+    assert order == [
+        ("idea", first),
+        ("proposal", same_moment),
+        ("proposal", between),
+        ("idea", later),
+    ]
+    assert await app.repos.triage.waiting() == 4
+
+
 async def test_a_funded_proposal_needs_its_amount(app: App) -> None:
     author = await _user(app, "anna")
     async with app.db.transaction():
