@@ -56,7 +56,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     lines = [_line(ctx, comment, n) for n, comment in enumerate(page.comments, start=1)] or [
         Reply(key="comments.empty")
     ]
-    buttons: list[list[Button]] = rows(_report_buttons(ctx, page.comments), 3)
+    buttons: list[list[Button]] = []
     paging = []
     if page.has_older:
         older = f"idea.comments:{idea.id}:{offset + PAGE_SIZE}"
@@ -67,6 +67,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     if paging:
         buttons.append(paging)
     buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    buttons += rows(_report_buttons(ctx, page.comments), 3)
     buttons.append(
         [
             Button(

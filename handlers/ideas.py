@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from handlers.contract import Button, Reply, Response, respond, rows
+from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
 from storage.ideas import Idea, IdeaPage, IdeaSort, IdeaStatus, StatusChange
@@ -355,6 +355,16 @@ async def _card_buttons(
             )
         ]
     )
+    if ctx.user.role.allows(Role.CONNECTOR):
+        buttons.append(
+            [
+                Button(
+                    label="triage.btn_triage_card",
+                    payload=f"tri.card:i{idea.id}",
+                    params={"number": number(idea.id)},
+                )
+            ]
+        )
     back = f"ideas.list:{view.encode()}" if view else "ideas.list"
     buttons.append(
         [

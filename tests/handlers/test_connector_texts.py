@@ -22,7 +22,7 @@ def _built_keys() -> set[str]:
     keys |= {f"ideas.status.{s.value}" for s in IdeaStatus}
     keys |= {f"proposals.status.{s.value}" for s in ProposalStatus}
     for decision in DECISIONS:
-        keys |= {f"moderation.{kind}_{decision}" for kind in ("told", "done", "ask_reason")}
+        keys |= {f"moderation.{kind}_{decision}" for kind in ("told", "done", "ask_reason", "btn")}
     keys |= {
         f"{area}.reason.{r.value}" for r in ReportReason for area in ("reporting", "moderation")
     }

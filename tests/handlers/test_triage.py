@@ -128,9 +128,13 @@ async def test_a_quick_win_starts_an_experiment_that_followers_can_join(app: App
     assert "experiment.create" in await audit_actions(app)
     await ria.send("/wachtrij 1")
     assert "Werd het experiment Meer bankjes in het Velserbeekpark" in ria.text
-    # The idea's public card leads to the experiment too.
+    # The idea's public card leads to the experiment too; for the connector also back here.
     await bob.press_payload("idea.open:1")
     assert ("🧪 Naar het experiment", f"exp:{experiment.id}") in bob.buttons()
+    assert not any(payload.startswith("tri.") for _, payload in bob.buttons())
+    await ria.press_payload("idea.open:1")
+    await ria.press("Beoordelen")
+    assert ria.keys == ["triage.idea_card"] and "Heropenen" in " ".join(ria.last[0].labels())
 
 
 async def test_merging_moves_supporters_and_followers_without_duplicates(app: App) -> None:
