@@ -53,6 +53,12 @@ def mute_job(sanction_id: int) -> str:
     return f"mute:{sanction_id}"
 
 
+def period(ctx: Context, days: int) -> str:
+    """A number of days as words: "1 dag", "7 dagen"."""
+    key = "moderation.one_day" if days == 1 else "moderation.days"
+    return phrase(ctx, key, days=days)
+
+
 def moment(ctx: Context, at: datetime) -> str:
     """A moment as residents read it, in the municipality's time zone."""
     return ctx.local(at).strftime("%d-%m-%Y %H:%M")
@@ -225,7 +231,7 @@ def _ask(ctx: Context, dialog: Dialog, *, hint: Reply | None = None) -> Response
             buttons.insert(0, [dialog.button("moderation.btn_no_reason", "none")])
         question = Reply(
             key=f"moderation.ask_reason_{decision}",
-            params={"max": MAX_REASON, "days": dialog.data.get("days", 0)},
+            params={"max": MAX_REASON, "period": period(ctx, int(dialog.data.get("days", 0)))},
             buttons=buttons,
         )
     return respond(*([hint] if hint else []), question, dialog=dialog)
@@ -324,7 +330,7 @@ async def _decide(
     )
     done = Reply(
         key=f"moderation.done_{decision}",
-        params={"number": number(comment.idea_id), "days": days},
+        params={"number": number(comment.idea_id), "period": period(ctx, days)},
     )
     response = await _card_after(ctx, None, notice=done)
     return response.model_copy(update={"timers": timers})

@@ -292,7 +292,7 @@ async def test_mute_periods_are_checked(app: App) -> None:
         assert ria.keys == ["moderation.bad_period", "moderation.ask_period"], typed
     await ria.send("10")
     assert ria.keys == ["moderation.ask_reason_mute"]
-    assert "10 dag(en)" in ria.text
+    assert "demp je de schrijver 10 dagen?" in ria.text
 
 
 def _clock(start: datetime) -> tuple[Callable[[], datetime], Callable[[timedelta], None]]:
