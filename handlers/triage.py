@@ -382,10 +382,9 @@ def _illegal(ctx: Context, kind: ItemKind, refused: TransitionError) -> Reply:
     params = {"current": current, "wanted": status_label(ctx, kind, refused.wanted.value)}
     if refused.final:
         return Reply(key="triage.illegal_final", params=params)
-    allowed = ", ".join(
-        status_label(ctx, kind, s.value)
-        for s in sorted(next_statuses(refused.current), key=lambda s: s.value)
-    )
+    possible = next_statuses(refused.current)
+    choices = IDEA_CHOICES if kind is ItemKind.IDEA else PROPOSAL_CHOICES
+    allowed = ", ".join(status_label(ctx, kind, s.value) for s in choices if s in possible)
     return Reply(key="triage.illegal", params={**params, "allowed": allowed})
 
 
