@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete their ideas, comments and proposals too (default: keep them anonymously)",
     )
+    audit = sub.add_parser(
+        "audit", help="export the audit log as CSV (ids and actions; no message text or names)"
+    )
+    audit.add_argument(
+        "--since", required=True, metavar="DATE", help="first day to export, YYYY-MM-DD"
+    )
+    audit.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     return parser
 
 
@@ -210,6 +217,35 @@ async def run_erase_person(settings: Settings, platform: str, user: str, delete:
     print(f"erased; their content was {content.value}; pseudonym {erased.pseudonym}")
 
 
+def run_audit(settings: Settings, since: str, out: str | None) -> int:
+    """``samenspel audit --since DATE [--out FILE]``: the audit log as CSV."""
+    from datetime import date
+
+    from bot.audit_export import entries_since, start_of, write_csv
+
+    try:
+        day = date.fromisoformat(since)
+    except ValueError:
+        print(f"samenspel: --since {since!r}: use a date like 2025-01-31", file=sys.stderr)
+        return 2
+    try:
+        entries = asyncio.run(entries_since(settings.db, start_of(day, settings.zone)))
+    except DatabaseError as exc:
+        print(f"samenspel: SAMENSPEL_DB: {exc}", file=sys.stderr)
+        return 2
+    if out is None:
+        write_csv(entries, sys.stdout)
+        return 0
+    try:
+        with Path(out).open("w", encoding="utf-8", newline="") as stream:
+            rows = write_csv(entries, stream)
+    except OSError as exc:
+        print(f"samenspel: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{rows} audit log entries since {day.isoformat()} written to {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
     args = build_parser().parse_args(argv)
@@ -226,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_backup(settings, args.path)
     if command == "doctor":
         return run_doctor(settings)
+    if command == "audit":
+        return run_audit(settings, args.since, args.out)
     try:
         if command == "run":
             asyncio.run(run_platforms(settings))

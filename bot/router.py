@@ -1,12 +1,24 @@
 """The one router: every event from every platform passes through here.
 
 It serialises events per person (a burst of messages is handled in order), serves many
-people at once, loads the person and their dialog, checks roles and consent in one place,
-picks the handler, and saves the new dialog in the same transaction as the handler's writes.
+people at once, loads the person and their dialog, checks roles, consent and restrictions
+in one place, picks the handler, and saves the new dialog in the same transaction as the
+handler's writes.
 
-An event with a platform ``event_id`` is recorded as handled in that same transaction, with
-its replies until the platform confirmed them: an event seen again after a crash is not
-handled twice, and replies the crash kept from being sent are sent then.
+The checks, in order, before any handler runs:
+
+1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
+   memory) is refused before anything is read or written; staff are exempt;
+2. role and consent of the command or button;
+3. a ban: only the privacy commands (and features made of nothing else) stay open;
+4. for what posts something (an idea, a comment, a proposal, a question): a mute, then the
+   profile's ``ideas_per_day`` and ``comments_per_hour``, counted from what is stored.
+
+A refusal says why and changes nothing: an active dialog stays where it was.
+
+An event with a platform ``event_id`` is recorded as handled in the same transaction as the
+handler's writes, with its replies until the platform confirmed them: an event seen again
+after a crash is not handled twice, and replies the crash kept from being sent are sent then.
 """
 
 from __future__ import annotations
@@ -21,14 +33,16 @@ from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 
+from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
-from handlers import general
+from handlers import general, moderation
 from handlers.catalog import Catalog
-from handlers.contract import Dialog, Event, Reply, Response, Timer
-from handlers.feature import Context, Registry
+from handlers.contract import Dialog, Event, Reply, Response, Role, Timer
+from handlers.feature import Context, Handler, Registry
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, User
 from storage.clock import utcnow
+from storage.moderation import SanctionKind
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,11 @@ DIALOG_LIFETIME = timedelta(days=1)
 HANDLED_LIFETIME = timedelta(days=7)
 PRUNE_INTERVAL = timedelta(hours=1)
 _REPLIES = TypeAdapter(list[Reply])
+#: What a banned person may still do: read the privacy statement, get or erase their data
+#: (and leave that dialog again).
+BANNED_MAY_USE = frozenset({"privacy", "mijngegevens", "vergeetmij", "annuleer"})
+#: The period each posting limit of the profile counts over (from stored rows).
+POSTING_PERIODS = {"idea": timedelta(days=1), "comment": timedelta(hours=1)}
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
@@ -51,6 +70,20 @@ class _Outcome:
     timers: list[Timer] = field(default_factory=list)
     #: The replies wait in handled_events until delivery confirms them.
     pending: bool = False
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The handler an event goes to, and what the checks need to know about it."""
+
+    handler: Handler
+    #: Whether an untouched active dialog stays active afterwards.
+    keeps_dialog: bool
+    #: What it posts (``idea``, ``comment``, ...), if anything.
+    posts: str | None = None
+    #: A command or button that starts something (not a step inside a dialog).
+    entry: bool = False
+    open_to_banned: bool = False
 
 
 class _UserLocks:
@@ -99,6 +132,8 @@ class Router:
         self.numbered_platforms = numbered_platforms
         self.clock = clock
         self.locks = _UserLocks()
+        self.flood = FloodGate(profile.limits.messages_per_minute)
+        self._open_to_banned = _open_to_banned(registry)
         #: Set by the runtime when a scheduler runs; without one, timers wait for start-up.
         self.arm_timers: ArmTimers | None = None
         #: Facts only the runtime knows (``deep_link_base``: a bot's public start link).
@@ -115,7 +150,10 @@ class Router:
         key = event.user_key
         await self.locks.acquire(key)
         try:
-            outcome = await self._handle(event)
+            verdict = self.flood.check(key, self.clock())
+            outcome = await self._handle(event) if verdict is Verdict.ADMIT else None
+            if outcome is None:
+                outcome = await self._flooded(event, verdict)
             if outcome.timers and self.arm_timers is not None:
                 try:
                     await self.arm_timers(outcome.timers)
@@ -139,6 +177,23 @@ class Router:
         """Wait until every event that entered the router has been answered."""
         await self._idle.wait()
 
+    async def _flooded(self, event: Event, verdict: Verdict) -> _Outcome:
+        """Too many events from one person: staff go on; others hear it once a minute."""
+        lang = self.catalog.language(event.sender.language_hint)
+        try:
+            user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+        except Exception:
+            log.exception("reading a flooding user failed platform=%s", event.platform)
+            user = None
+        if user is not None and user.role is not Role.RESIDENT:
+            return await self._handle(event)
+        log.info("flood refused platform=%s verdict=%s", event.platform, verdict.value)
+        if verdict is Verdict.DROP:
+            return _Outcome(lang, [])
+        if user is not None and user.language:
+            lang = user.language
+        return _Outcome(lang, [Reply(key="flood.slow_down")])
+
     async def _handle(self, event: Event) -> _Outcome:
         lang = self.catalog.language(event.sender.language_hint)
         try:
@@ -157,39 +212,6 @@ class Router:
         except Exception:
             log.exception("handler failed platform=%s", event.platform)
             return _Outcome(lang, [Reply(key="errors.sorry")])
-
-    async def _handle_in_transaction(self, event: Event) -> _Outcome:
-        now = self.clock()
-        user = await self.repos.users.seen(event.platform, event.sender.platform_user_id, now)
-        stored = await self.repos.dialogs.load(user.id)
-        dialog = Dialog(**stored.model_dump()) if stored else None
-        expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
-        if expired:
-            dialog = None
-        event = await self._resolve_numbered_answer(event)
-        ctx = self._context(event, user, dialog, now)
-
-        response, keep_dialog = await self._dispatch(ctx)
-        if expired and event.command is None and event.button is None:
-            response.replies.insert(0, Reply(key="general.dialog_expired"))
-
-        if response.end_dialog:
-            next_dialog = None
-        elif response.dialog is not None:
-            next_dialog = response.dialog
-        else:
-            next_dialog = dialog if keep_dialog else None
-        await self._save_dialog(user, stored is not None, next_dialog, now)
-
-        # ctx.lang, not lang from before: the person may have chosen a language just now.
-        lang = ctx.lang
-        if event.platform in self.numbered_platforms and any(r.buttons for r in response.replies):
-            options = [
-                (self.catalog.label(lang, button), button.payload)
-                for button in numbered_options(response.replies)
-            ]
-            await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
-        return _Outcome(lang, response.replies, response.timers)
 
     def _again(self, event: Event, lang: str, pending: str | None) -> _Outcome:
         """An event handled before: send only the replies that were never confirmed."""
@@ -224,6 +246,39 @@ class Router:
         except Exception:
             # Only costs a repeat of these replies if the same event is ever replayed.
             log.exception("could not mark replies delivered platform=%s", event.platform)
+
+    async def _handle_in_transaction(self, event: Event) -> _Outcome:
+        now = self.clock()
+        user = await self.repos.users.seen(event.platform, event.sender.platform_user_id, now)
+        stored = await self.repos.dialogs.load(user.id)
+        dialog = Dialog(**stored.model_dump()) if stored else None
+        expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
+        if expired:
+            dialog = None
+        event = await self._resolve_numbered_answer(event)
+        ctx = self._context(event, user, dialog, now)
+
+        response, keep_dialog = await self._dispatch(ctx)
+        if expired and event.command is None and event.button is None:
+            response.replies.insert(0, Reply(key="general.dialog_expired"))
+
+        if response.end_dialog:
+            next_dialog = None
+        elif response.dialog is not None:
+            next_dialog = response.dialog
+        else:
+            next_dialog = dialog if keep_dialog else None
+        await self._save_dialog(user, stored is not None, next_dialog, now)
+
+        # ctx.lang, not lang from before: the person may have chosen a language just now.
+        lang = ctx.lang
+        if event.platform in self.numbered_platforms and any(r.buttons for r in response.replies):
+            options = [
+                (self.catalog.label(lang, button), button.payload)
+                for button in numbered_options(response.replies)
+            ]
+            await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
+        return _Outcome(lang, response.replies, response.timers)
 
     async def _save_dialog(
         self, user: User, had_dialog: bool, dialog: Dialog | None, now: datetime
@@ -273,20 +328,34 @@ class Router:
 
     async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
         """The handler's response, and whether an untouched active dialog stays active."""
+        target = self._target(ctx)
+        refusal = await self._restrictions(ctx, target)
+        if refusal is not None:
+            return refusal, True
+        return await target.handler(ctx), target.keeps_dialog
+
+    def _target(self, ctx: Context) -> _Target:
+        """Where the event goes (setting ``ctx.value``), after role and consent checks."""
         event = ctx.event
         if event.command is not None:
-            return await self._command(ctx)
+            return self._command(ctx)
         if event.button is not None:
-            return await self._button(ctx)
+            return self._button(ctx)
         if ctx.dialog is not None:
-            step = self.registry.steps.get(ctx.dialog.name)
+            name = ctx.dialog.name
+            step = self.registry.steps.get(name)
             if step is not None:
-                return await step(ctx), False
-            log.warning("dropping dialog of unknown name=%s", ctx.dialog.name)
+                return _Target(
+                    step,
+                    False,
+                    posts=self.registry.posting.get(name),
+                    open_to_banned=name in self._open_to_banned.dialogs,
+                )
+            log.warning("dropping dialog of unknown name=%s", name)
             ctx.dialog = None
-        return await general.fallback(ctx), False
+        return _Target(general.fallback, False)
 
-    async def _command(self, ctx: Context) -> tuple[Response, bool]:
+    def _command(self, ctx: Context) -> _Target:
         name = (ctx.event.command or "").lower()
         spec = self.registry.commands.get(name)
         allowed = (
@@ -296,30 +365,104 @@ class Router:
         )
         if spec is None or not allowed:
             # A resident trying a staff command hears the same as for a made-up one.
-            return await general.unknown_command(ctx), True
+            return _Target(general.unknown_command, True)
         if spec.consent and not ctx.user.consented:
-            return await general.consent_needed(ctx), True
+            return _Target(general.consent_needed, True)
         ctx.value = ctx.event.args
-        return await spec.handler(ctx), spec.anytime
+        return _Target(
+            spec.handler,
+            spec.anytime,
+            posts=spec.posts,
+            entry=True,
+            open_to_banned=spec.handler in self._open_to_banned.handlers,
+        )
 
-    async def _button(self, ctx: Context) -> tuple[Response, bool]:
+    def _button(self, ctx: Context) -> _Target:
         payload = ctx.event.button or ""
         if payload.startswith("~"):
             token, _, value = payload[1:].partition(":")
             dialog = ctx.dialog
             step = self.registry.steps.get(dialog.name) if dialog else None
             if dialog is None or step is None or token != dialog.token:
-                return await general.stale_button(ctx), True
+                return _Target(general.stale_button, True)
             ctx.value = value
-            return await step(ctx), False
+            return _Target(
+                step,
+                False,
+                posts=self.registry.posting.get(dialog.name),
+                open_to_banned=dialog.name in self._open_to_banned.dialogs,
+            )
         name, _, value = payload.partition(":")
         action = self.registry.actions.get(name)
         if action is None or not ctx.user.role.allows(action.role):
-            return await general.stale_button(ctx), True
+            return _Target(general.stale_button, True)
         if action.consent and not ctx.user.consented:
-            return await general.consent_needed(ctx), True
+            return _Target(general.consent_needed, True)
         ctx.value = value
-        return await action.handler(ctx), True
+        return _Target(
+            action.handler,
+            True,
+            posts=action.posts,
+            entry=True,
+            open_to_banned=action.handler in self._open_to_banned.handlers
+            or name in self._open_to_banned.actions,
+        )
+
+    async def _restrictions(self, ctx: Context, target: _Target) -> Response | None:
+        """A ban, a mute or a posting limit that refuses this event, explained; else None.
+
+        Only residents who consented can be restricted (staff never are). A mute is read
+        from its stored end time, so one that has ended never blocks anyone.
+        """
+        user = ctx.user
+        if not user.consented or user.role is not Role.RESIDENT:
+            return None
+        sanction = await self.repos.sanctions.active(user.id, ctx.now)
+        if sanction is not None and sanction.kind is SanctionKind.BAN:
+            return None if target.open_to_banned else moderation.banned_reply(ctx, sanction)
+        if target.posts is None:
+            return None
+        if sanction is not None:
+            return moderation.muted_reply(ctx, sanction, in_dialog=not target.entry)
+        period = POSTING_PERIODS.get(target.posts)
+        if not target.entry or period is None:
+            return None
+        since = ctx.now - period
+        if target.posts == "idea":
+            limit = self.profile.limits.ideas_per_day
+            count, first = await self.repos.activity.ideas_since(user.id, since)
+        else:
+            limit = self.profile.limits.comments_per_hour
+            count, first = await self.repos.activity.comments_since(user.id, since)
+        if count < limit or first is None:
+            return None
+        return moderation.posting_limit_reply(ctx, target.posts, limit, first + period)
+
+
+@dataclass(frozen=True)
+class _BannedMayUse:
+    """What stays open to a banned person, worked out once from the registry."""
+
+    handlers: frozenset[Handler]
+    actions: frozenset[str]
+    dialogs: frozenset[str]
+
+
+def _open_to_banned(registry: Registry) -> _BannedMayUse:
+    """The privacy commands (and their aliases and buttons), and every button and dialog
+    of a feature that consists of nothing but those commands (getting or erasing one's
+    data may take a confirmation)."""
+    handlers = frozenset(
+        spec.handler for name, spec in registry.commands.items() if name in BANNED_MAY_USE
+    )
+    actions: set[str] = set()
+    dialogs: set[str] = set()
+    for feature in registry.features:
+        commands = feature.commands.values()
+        if commands and all(spec.handler in handlers for spec in commands):
+            actions.update(feature.actions)
+            dialogs.update(feature.steps)
+    return _BannedMayUse(handlers, frozenset(actions), frozenset(dialogs))
 
 
 def _loose(text: str) -> str:

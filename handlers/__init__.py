@@ -8,17 +8,23 @@ from handlers import (
     civil_servants,
     comments,
     composer,
+    connections,
     experiments,
     general,
     idea_submit,
     ideas,
+    inbox,
+    moderation,
     news,
     onboarding,
+    oversight,
     posters,
     privacy,
     proposals,
     questions,
+    reporting,
     roles,
+    triage,
 )
 from handlers.feature import Feature, Registry
 
@@ -37,6 +43,12 @@ FEATURES: list[Feature] = [
     civil_servants.feature,
     questions.feature,
     posters.feature,
+    triage.feature,
+    moderation.feature,
+    reporting.feature,
+    inbox.feature,
+    connections.feature,
+    oversight.feature,
 ]
 
 

@@ -4,14 +4,15 @@ The thread is the same for everyone, whatever app they use. Names are never show
 comment is by "een inwoner", by the connector or by a civil servant (or by "jij").
 
     card ──reacties──► thread: the latest comments ◄─ oudere / nieuwere ─►
-                          └─ reageren ──► text ──► placed; the thread again
+                          ├─ reageren ──► text ──► placed; the thread again
+                          └─ 🚩 n ──► report comment n (handlers/reporting.py)
 """
 
 from __future__ import annotations
 
 import re
 
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
 from handlers.ideas import MAX_NUMBER_DIGITS, not_found_or_removed, number
@@ -52,7 +53,9 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     if not page.comments and page.total:
         offset = (page.total - 1) // PAGE_SIZE * PAGE_SIZE
         page = await comments.latest(idea.id, limit=PAGE_SIZE, offset=offset)
-    lines = [_line(ctx, comment) for comment in page.comments] or [Reply(key="comments.empty")]
+    lines = [_line(ctx, comment, n) for n, comment in enumerate(page.comments, start=1)] or [
+        Reply(key="comments.empty")
+    ]
     buttons: list[list[Button]] = []
     paging = []
     if page.has_older:
@@ -64,6 +67,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     if paging:
         buttons.append(paging)
     buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    buttons += rows(_report_buttons(ctx, page.comments), 3)
     buttons.append(
         [
             Button(
@@ -81,7 +85,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     )
 
 
-def _line(ctx: Context, comment: Comment) -> Reply:
+def _line(ctx: Context, comment: Comment, n: int) -> Reply:
     if comment.author_user_id is not None and comment.author_user_id == ctx.user.id:
         key = "comments.line_you"
     else:
@@ -89,6 +93,7 @@ def _line(ctx: Context, comment: Comment) -> Reply:
     return Reply(
         key=key,
         params={
+            "n": n,
             "when": ctx.local(comment.created_at).strftime("%d-%m-%Y %H:%M"),
             "body": comment.body,
             "connector": ctx.profile.connector(ctx.lang),
@@ -96,7 +101,19 @@ def _line(ctx: Context, comment: Comment) -> Reply:
     )
 
 
-@feature.action("idea.comment")
+def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
+    """A report button for each comment on the page a resident did not write themselves
+    (staff moderate in /meldingen instead)."""
+    if ctx.user.role is not Role.RESIDENT:
+        return []
+    return [
+        Button(label="reporting.btn_report", payload=f"cm.report:{comment.id}", params={"n": n})
+        for n, comment in enumerate(comments, start=1)
+        if comment.author_user_id is None or comment.author_user_id != ctx.user.id
+    ]
+
+
+@feature.action("idea.comment", posts="comment")
 async def begin_comment(ctx: Context) -> Response:
     """Ask for the comment's text."""
     raw_id = ctx.value
@@ -108,7 +125,7 @@ async def begin_comment(ctx: Context) -> Response:
     return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, posts="comment")
 async def comment_step(ctx: Context) -> Response:
     """The comment's text: 1 to 1,000 characters, placed under the idea."""
     dialog = ctx.dialog

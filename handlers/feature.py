@@ -72,6 +72,9 @@ class Command:
     platforms: frozenset[str] | None = None
     #: Shown in the platform's command menu with this catalog key as description.
     describe: str | None = None
+    #: What it lets a person post (``idea``, ``comment``, ...): refused while muted, and
+    #: counted against the flood limits.
+    posts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Action:
     handler: Handler
     role: Role = Role.RESIDENT
     consent: bool = True
+    #: What it lets a person post, as for :class:`Command`.
+    posts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,8 @@ class Feature:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.steps: dict[str, Handler] = {}
+        #: Dialogs that post something (``idea``, ``comment``, ...), by dialog name.
+        self.posting: dict[str, str] = {}
         self.deep_links: dict[str, Handler] = {}
         self.menu: list[MenuEntry] = []
 
@@ -113,6 +120,7 @@ class Feature:
         consent: bool = True,
         platforms: set[str] | None = None,
         describe: str | None = None,
+        posts: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Answer ``/name`` (and aliases) with the decorated handler."""
 
@@ -124,6 +132,7 @@ class Feature:
                 consent,
                 frozenset(platforms) if platforms else None,
                 describe,
+                posts,
             )
             for index, name in enumerate(names):
                 self.commands[name] = spec if index == 0 else _alias(spec)
@@ -132,21 +141,28 @@ class Feature:
         return register
 
     def action(
-        self, name: str, *, role: Role = Role.RESIDENT, consent: bool = True
+        self,
+        name: str,
+        *,
+        role: Role = Role.RESIDENT,
+        consent: bool = True,
+        posts: str | None = None,
     ) -> Callable[[Handler], Handler]:
         """Answer button payloads ``name`` and ``name:...`` with the decorated handler."""
 
         def register(handler: Handler) -> Handler:
-            self.actions[name] = Action(handler, role, consent)
+            self.actions[name] = Action(handler, role, consent, posts)
             return handler
 
         return register
 
-    def dialog(self, name: str) -> Callable[[Handler], Handler]:
+    def dialog(self, name: str, *, posts: str | None = None) -> Callable[[Handler], Handler]:
         """Answer every step of dialog ``name``; the handler looks at ``ctx.dialog.step``."""
 
         def register(handler: Handler) -> Handler:
             self.steps[name] = handler
+            if posts is not None:
+                self.posting[name] = posts
             return handler
 
         return register
@@ -175,7 +191,9 @@ class Feature:
 
 def _alias(spec: Command) -> Command:
     """An alias answers the same, but is not listed in the command menu twice."""
-    return Command(spec.handler, spec.role, spec.anytime, spec.consent, spec.platforms, None)
+    return Command(
+        spec.handler, spec.role, spec.anytime, spec.consent, spec.platforms, None, spec.posts
+    )
 
 
 class Registry:
@@ -186,12 +204,14 @@ class Registry:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.steps: dict[str, Handler] = {}
+        self.posting: dict[str, str] = {}
         self.deep_links: dict[str, Handler] = {}
         self.menu: list[MenuEntry] = []
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
             _merge(feature.name, "action", self.actions, feature.actions)
             _merge(feature.name, "dialog", self.steps, feature.steps)
+            self.posting.update(feature.posting)
             _merge(feature.name, "deep link", self.deep_links, feature.deep_links)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)

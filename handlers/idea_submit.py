@@ -32,14 +32,14 @@ SIMILAR = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-@feature.command("idee", "idea", describe="ideas.cmd_submit")
-@feature.action("ideas.submit")
+@feature.command("idee", "idea", describe="ideas.cmd_submit", posts="idea")
+@feature.action("ideas.submit", posts="idea")
 async def begin(ctx: Context) -> Response:
     """Start a new idea with its first question."""
     return await _ask(ctx, Dialog(name=DIALOG, step="category"))
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, posts="idea")
 async def submit_step(ctx: Context) -> Response:
     """Every step of the dialog; what a step cannot use gets a hint and the question again."""
     dialog = ctx.dialog

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from handlers.contract import Button, Reply, Response, respond, rows
+from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
 from storage.ideas import Idea, IdeaPage, IdeaSort, IdeaStatus, StatusChange
@@ -335,6 +335,13 @@ async def _card_buttons(
             buttons.append([_card_button("ideas.btn_unsupport", "idea.unsupport", idea, view)])
         else:
             buttons.append([_card_button("ideas.btn_support", "idea.support", idea, view)])
+    if idea.status == IdeaStatus.QUICK_WIN:
+        # A quick win became an experiment (handlers/triage.py): show the way to join it.
+        experiment = await ctx.repos.experiments.of_idea(idea.id)
+        if experiment is not None:
+            buttons.append(
+                [Button(label="triage.btn_to_experiment", payload=f"exp:{experiment.id}")]
+            )
     if await ideas.follows(idea.id, me):
         buttons.append([_card_button("ideas.btn_unfollow", "idea.unfollow", idea, view)])
     else:
@@ -348,6 +355,16 @@ async def _card_buttons(
             )
         ]
     )
+    if ctx.user.role.allows(Role.CONNECTOR):
+        buttons.append(
+            [
+                Button(
+                    label="triage.btn_triage_card",
+                    payload=f"tri.card:i{idea.id}",
+                    params={"number": number(idea.id)},
+                )
+            ]
+        )
     back = f"ideas.list:{view.encode()}" if view else "ideas.list"
     buttons.append(
         [

@@ -31,8 +31,10 @@ QUESTIONS = {
 NEXT = {"what": "place", "place": "partners", "partners": "budget"}
 
 
-@feature.command("nieuwexperiment", "newexperiment", describe="proposals.cmd_new")
-@feature.action("prop.new")
+@feature.command(
+    "nieuwexperiment", "newexperiment", describe="proposals.cmd_new", posts="proposal"
+)
+@feature.action("prop.new", posts="proposal")
 async def propose(ctx: Context) -> Response:
     """Start the proposal dialog."""
     dialog = Dialog(name=DIALOG, step="what")
@@ -54,7 +56,7 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, posts="proposal")
 async def proposal_step(ctx: Context) -> Response:
     """Each step of the proposal dialog."""
     dialog = ctx.dialog

@@ -22,8 +22,8 @@ MAX_LENGTH = 2000
 SHOWN_THREADS = 10
 
 
-@feature.command("vraag", "question", describe="questions.cmd")
-@feature.action("q.new")
+@feature.command("vraag", "question", describe="questions.cmd", posts="question")
+@feature.action("q.new", posts="question")
 async def ask(ctx: Context) -> Response:
     """Start a question to the connector (``q.new:<user id>``: meant for that card)."""
     connector = ctx.profile.connector(ctx.lang)
@@ -54,7 +54,7 @@ def _stop() -> list[list[Button]]:
     return [[Button(label="questions.btn_stop", payload="cancel")]]
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, posts="question")
 async def question_step(ctx: Context) -> Response:
     """The text of a new question, or of an addition to a thread."""
     dialog = ctx.dialog
@@ -167,7 +167,7 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     )
 
 
-@feature.action("q.add")
+@feature.action("q.add", posts="question")
 async def add(ctx: Context) -> Response:
     """Write more in one's own thread (``q.add:<id>``)."""
     question_id = parse_id(ctx.value)

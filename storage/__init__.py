@@ -1,13 +1,17 @@
 """SQLite storage: the connection, migrations and one repository per aggregate."""
 
+from storage.audit import Audit
 from storage.broadcasts import Broadcasts
 from storage.comments import Comments
+from storage.connections import Connections
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments import Experiments
 from storage.handled import HandledEvent, HandledEvents
 from storage.ideas import Ideas
+from storage.logbook import Logbook
 from storage.media import Media, MediaStore
+from storage.moderation import Activity, Reports, Sanctions
 from storage.news import News
 from storage.open_data import OpenData
 from storage.outbox import Outbox, OutboxRow
@@ -15,9 +19,12 @@ from storage.personal import PersonalStore
 from storage.platform_state import PlatformState
 from storage.proposals import Proposals
 from storage.questions import Questions
+from storage.recipients import Recipients
 from storage.retention import Retention
 from storage.staff import StaffCards
+from storage.stats import Stats
 from storage.subscriptions import Subscriptions
+from storage.triage import Triage
 from storage.users import Role, User, Users
 
 
@@ -45,6 +52,15 @@ class Repositories:
         self.personal = PersonalStore(db)
         self.retention = Retention(db)
         self.open_data = OpenData(db)
+        self.audit = Audit(db)
+        self.triage = Triage(db, self.ideas, self.proposals)
+        self.reports = Reports(db)
+        self.sanctions = Sanctions(db)
+        self.activity = Activity(db)
+        self.connections = Connections(db)
+        self.recipients = Recipients(db)
+        self.stats = Stats(db)
+        self.logbook = Logbook(db)
 
 
 __all__ = [

@@ -107,3 +107,12 @@ class Comments:
             (iso(now), reason, comment_id),
         )
         return changed > 0
+
+    async def unhide(self, comment_id: int) -> bool:
+        """Show a hidden comment again (moderation kept it); False if it was not hidden."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE idea_comments SET hidden_at = NULL, hidden_reason = NULL"
+            " WHERE id = ? AND hidden_at IS NOT NULL",
+            (comment_id,),
+        )
+        return changed > 0

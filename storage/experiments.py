@@ -112,6 +112,19 @@ class Experiments:
             (*_values(new), iso(now)),
         )
 
+    async def link_idea(self, experiment_id: int, idea_id: int) -> None:
+        """Remember the idea an experiment grew out of (a quick win)."""
+        await self.db.execute(
+            "UPDATE experiments SET idea_id = ? WHERE id = ?", (idea_id, experiment_id)
+        )
+
+    async def of_idea(self, idea_id: int) -> Experiment | None:
+        """The experiment that grew out of an idea, if one did (the latest)."""
+        row = await self.db.fetchone(
+            f"{_SELECT} WHERE e.idea_id = ? ORDER BY e.id DESC LIMIT 1", (idea_id,)
+        )
+        return _experiment(row) if row else None
+
     async def get(self, experiment_id: int) -> Experiment | None:
         row = await self.db.fetchone(f"{_SELECT} WHERE e.id = ?", (experiment_id,))
         return _experiment(row) if row else None

@@ -17,7 +17,7 @@ or ``keep_content`` for public content). Statements take named parameters: ``:us
 
 Records kept for accountability name an erased person only by a pseudonym: a random tag made
 at erasure, stored in ``erasures``, linked to nothing that identifies them (see
-:data:`AUDIT_LOG` for the audit log's entry).
+:data:`AUDIT_LOG`).
 """
 
 from __future__ import annotations
@@ -89,6 +89,23 @@ class Table:
 
 
 _DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
+
+#: The audit log: what was done stays on record; an erased person is then named only by
+#: their erasure pseudonym (``actor_pseudonym`` / ``subject_pseudonym``).
+AUDIT_LOG = Table(
+    "audit_log",
+    Kind.PERSONAL,
+    "what staff and the bot did, and to whom, kept for accountability",
+    export="SELECT at, actor, action, subject, detail, reason,"
+    " actor_user_id IS :user_id AS by_you FROM audit_log"
+    " WHERE actor_user_id = :user_id OR subject_user_id = :user_id ORDER BY id",
+    erase=(
+        "UPDATE audit_log SET actor_user_id = NULL, actor_pseudonym = :pseudonym"
+        " WHERE actor_user_id = :user_id",
+        "UPDATE audit_log SET subject_user_id = NULL, subject_pseudonym = :pseudonym"
+        " WHERE subject_user_id = :user_id",
+    ),
+)
 
 TABLES: tuple[Table, ...] = (
     Table("schema_version", Kind.OPERATIONAL, "which migrations were applied"),
@@ -315,6 +332,44 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("erasures", Kind.OPERATIONAL, "when people were erased, by pseudonym only"),
     Table(
+        "comment_reports",
+        Kind.PERSONAL,
+        "comments you reported to the connector, and why",
+        export="SELECT comment_id AS comment, reason, note, created_at, resolved_at"
+        " FROM comment_reports WHERE reporter_user_id = :user_id ORDER BY id",
+        # The report still counts for the comment; who made it and their words go.
+        erase=(
+            "UPDATE comment_reports SET reporter_user_id = NULL, note = NULL"
+            " WHERE reporter_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "sanctions",
+        Kind.PERSONAL,
+        "warnings, mutes and bans the connector gave you, with the reason",
+        export="SELECT kind, reason, created_at, ends_at, lifted_at, expired_at"
+        " FROM sanctions WHERE user_id = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM sanctions WHERE user_id = :user_id",
+            "UPDATE sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
+            "UPDATE sanctions SET lifted_by_user_id = NULL WHERE lifted_by_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "connections",
+        Kind.PERSONAL,
+        "requests to put you in touch with another resident, and your answers",
+        export="SELECT id, CASE WHEN user_a = :user_id THEN answer_a ELSE answer_b END"
+        " AS your_answer, CASE WHEN user_a = :user_id THEN contact_a ELSE contact_b END"
+        " AS your_contact_line, status, created_at, closed_at FROM connections"
+        " WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM connections WHERE user_a = :user_id OR user_b = :user_id",
+            "UPDATE connections SET by_user_id = NULL WHERE by_user_id = :user_id",
+        ),
+    ),
+    AUDIT_LOG,
+    Table(
         "platform_state",
         Kind.OPERATIONAL,
         "the bot's own session per platform: device, sync position, messages awaiting a key",
@@ -334,26 +389,6 @@ TABLES: tuple[Table, ...] = (
         " neighbourhood, role, consent_at, onboarded_at, unreachable_at, created_at,"
         " last_seen_at FROM users WHERE id = :user_id",
         erase=("DELETE FROM users WHERE id = :user_id",),
-    ),
-)
-
-#: The audit log's entry, for when that table exists (it arrives with the delivery work,
-#: columns id, at, actor, actor_user_id, action, subject, subject_user_id, detail, reason):
-#: add it to :data:`TABLES` before ``users``, with a migration adding the two columns
-#: ``actor_pseudonym TEXT`` and ``subject_pseudonym TEXT``. What was done stays on record;
-#: the erased person is then named only by their erasure pseudonym.
-AUDIT_LOG = Table(
-    "audit_log",
-    Kind.PERSONAL,
-    "what staff and the bot did, and to whom, kept for accountability",
-    export="SELECT at, actor, action, subject, detail, reason,"
-    " actor_user_id IS :user_id AS by_you FROM audit_log"
-    " WHERE actor_user_id = :user_id OR subject_user_id = :user_id ORDER BY id",
-    erase=(
-        "UPDATE audit_log SET actor_user_id = NULL, actor_pseudonym = :pseudonym"
-        " WHERE actor_user_id = :user_id",
-        "UPDATE audit_log SET subject_user_id = NULL, subject_pseudonym = :pseudonym"
-        " WHERE subject_user_id = :user_id",
     ),
 )
 

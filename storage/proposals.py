@@ -21,7 +21,12 @@ class ProposalStatus(StrEnum):
 
     SUBMITTED = "ingediend"
     IN_REVIEW = "in_behandeling"
+    #: Approved without money from the municipality.
     APPROVED = "goedgekeurd"
+    #: Paid for in full (up to the profile's full financing limit), with the amount.
+    FUNDED = "gefinancierd"
+    #: The municipality pays part, with the amount.
+    COFUNDED = "cofinanciering"
     REJECTED = "afgewezen"
 
 
@@ -136,6 +141,13 @@ class Proposals:
             return False
         await self._record(proposal_id, status, reason, amount_cents, by_user_id, now)
         return True
+
+    async def link_experiment(self, proposal_id: int, experiment_id: int) -> None:
+        """Remember the experiment an approved proposal became."""
+        await self.db.execute(
+            "UPDATE experiment_proposals SET experiment_id = ? WHERE id = ?",
+            (experiment_id, proposal_id),
+        )
 
     async def _record(
         self,

@@ -124,6 +124,28 @@ class Questions:
         )
         return await self._with_messages(rows)
 
+    async def inbox(self, *, limit: int, offset: int = 0) -> list[Question]:
+        """Open threads for the connector's inbox: those waiting for an answer first (the
+        resident wrote last), newest first; then answered ones still open."""
+        rows = await self.db.fetchall(
+            "SELECT q.* FROM questions q WHERE q.status = 'open'"
+            " ORDER BY (SELECT m.side FROM question_messages m WHERE m.question_id = q.id"
+            " ORDER BY m.id DESC LIMIT 1) = 'connector', q.updated_at DESC, q.id DESC"
+            " LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return await self._with_messages(rows)
+
+    async def count_open(self) -> tuple[int, int]:
+        """(open threads, of which waiting for the connector's answer)."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS open, COALESCE(SUM((SELECT m.side FROM question_messages m"
+            " WHERE m.question_id = q.id ORDER BY m.id DESC LIMIT 1) = 'resident'), 0)"
+            " AS waiting FROM questions q WHERE q.status = 'open'"
+        )
+        assert row is not None
+        return int(row["open"]), int(row["waiting"])
+
     async def _with_messages(self, rows: list[aiosqlite.Row]) -> list[Question]:
         if not rows:
             return []

@@ -14,12 +14,10 @@ from bot.app import App
 from bot.cli import main
 from storage.clock import utcnow
 from storage.personal import (
-    AUDIT_LOG,
     TABLES,
     Cause,
     ContentChoice,
     Kind,
-    PersonalStore,
     table_names,
 )
 from tests.privacy import ANNA_PHOTO, seed_neighbours, supporter_counts_match, traces
@@ -213,25 +211,18 @@ async def test_a_shared_picture_stays_while_someone_else_uses_it(app: App) -> No
 
 
 async def test_the_audit_log_keeps_only_a_pseudonym_of_an_erased_person(app: App) -> None:
-    """The audit log arrives with other work; its entry is ready in ``AUDIT_LOG``."""
     seeded = await seed_neighbours(app)
     anna, carla = seeded.anna, seeded.carla
     async with app.db.transaction():
-        await app.db.execute(
-            "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT,"
-            " actor_user_id INTEGER, action TEXT NOT NULL, subject TEXT,"
-            " subject_user_id INTEGER, detail TEXT, reason TEXT,"
-            " actor_pseudonym TEXT, subject_pseudonym TEXT)"
+        await app.repos.audit.record(
+            "comment.hide",
+            now=utcnow(),
+            actor_user_id=carla.user_id,
+            subject="comment:7",
+            subject_user_id=anna.user_id,
+            reason="scheldwoord",
         )
-        await app.db.execute(
-            "INSERT INTO audit_log (at, actor, actor_user_id, action, subject,"
-            " subject_user_id, detail, reason) VALUES"
-            " ('2025-01-01T00:00:00Z', 'verbinder', ?, 'comment.hide', 'comment:7', ?,"
-            " 'verborgen', 'scheldwoord')",
-            (carla.user_id, anna.user_id),
-        )
-    tables = [table for table in TABLES if table.name != "users"]
-    store = PersonalStore(app.db, [*tables, AUDIT_LOG, TABLES[-1]])
+    store = app.repos.personal
     exported = await store.export(anna.user_id, utcnow())
     assert exported is not None and exported.counts()["audit_log"] == 1
 

@@ -1,0 +1,148 @@
+"""Connecting two residents: each is asked first; details go out only when both say yes.
+
+A connection joins two people (``a`` and ``b``, ordered by user id so a pair has one open
+request at most), usually through two ideas that look alike. Each person answers for
+themselves with yes (and the contact line they want to share) or no. The contact lines are
+cleared once they have been handed out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class ConnectionStatus(StrEnum):
+    """Where a request to connect stands."""
+
+    ASKED = "asked"
+    CONNECTED = "connected"
+    DECLINED = "declined"
+
+
+class Connection(BaseModel):
+    """A request to connect two residents, and their answers."""
+
+    id: int
+    user_a: int
+    user_b: int
+    idea_a: int | None
+    idea_b: int | None
+    answer_a: str | None
+    answer_b: str | None
+    contact_a: str | None
+    contact_b: str | None
+    status: ConnectionStatus
+    by_user_id: int | None
+    created_at: datetime
+    closed_at: datetime | None
+
+    def involves(self, user_id: int) -> bool:
+        return user_id in (self.user_a, self.user_b)
+
+    def other(self, user_id: int) -> int:
+        """The other person of the pair."""
+        return self.user_b if user_id == self.user_a else self.user_a
+
+    def idea_of(self, user_id: int) -> int | None:
+        """The idea through which this person was connected."""
+        return self.idea_a if user_id == self.user_a else self.idea_b
+
+    def answer_of(self, user_id: int) -> str | None:
+        return self.answer_a if user_id == self.user_a else self.answer_b
+
+    def contact_of(self, user_id: int) -> str | None:
+        return self.contact_a if user_id == self.user_a else self.contact_b
+
+
+def _connection(row: aiosqlite.Row) -> Connection:
+    return Connection(
+        id=row["id"],
+        user_a=row["user_a"],
+        user_b=row["user_b"],
+        idea_a=row["idea_a"],
+        idea_b=row["idea_b"],
+        answer_a=row["answer_a"],
+        answer_b=row["answer_b"],
+        contact_a=row["contact_a"],
+        contact_b=row["contact_b"],
+        status=ConnectionStatus(row["status"]),
+        by_user_id=row["by_user_id"],
+        created_at=parse(row["created_at"]),
+        closed_at=parse(row["closed_at"]),
+    )
+
+
+class Connections:
+    """The connections table."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def propose(
+        self,
+        first: tuple[int, int | None],
+        second: tuple[int, int | None],
+        *,
+        by_user_id: int | None,
+        now: datetime,
+    ) -> Connection | None:
+        """Ask two people, each given as (user id, idea id); None if they are asked already."""
+        (user_a, idea_a), (user_b, idea_b) = sorted([first, second], key=lambda p: p[0])
+        if user_a == user_b:
+            raise ValueError("a person cannot be connected with themselves")
+        row = await self.db.fetchone(
+            "INSERT INTO connections (user_a, user_b, idea_a, idea_b, by_user_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING *",
+            (user_a, user_b, idea_a, idea_b, by_user_id, iso(now)),
+        )
+        return _connection(row) if row else None
+
+    async def get(self, connection_id: int) -> Connection | None:
+        row = await self.db.fetchone("SELECT * FROM connections WHERE id = ?", (connection_id,))
+        return _connection(row) if row else None
+
+    async def answer(
+        self, connection_id: int, user_id: int, *, contact: str | None, now: datetime
+    ) -> Connection:
+        """Record one person's answer: their contact line for yes, None for no.
+
+        A no declines the request; a yes from both connects it. Answering a request that is
+        no longer open raises ValueError.
+        """
+        found = await self.get(connection_id)
+        if found is None or not found.involves(user_id):
+            raise LookupError(f"connection {connection_id} is not this person's")
+        if found.status is not ConnectionStatus.ASKED:
+            raise ValueError(f"connection {connection_id} is {found.status.value}")
+        side = "a" if user_id == found.user_a else "b"
+        answer = "no" if contact is None else "yes"
+        await self.db.execute(
+            f"UPDATE connections SET answer_{side} = ?, contact_{side} = ? WHERE id = ?",
+            (answer, contact, connection_id),
+        )
+        await self.db.execute(
+            "UPDATE connections SET status = CASE"
+            " WHEN answer_a = 'no' OR answer_b = 'no' THEN 'declined'"
+            " WHEN answer_a = 'yes' AND answer_b = 'yes' THEN 'connected' ELSE status END,"
+            " closed_at = CASE WHEN answer_a = 'no' OR answer_b = 'no'"
+            " OR (answer_a = 'yes' AND answer_b = 'yes') THEN ? ELSE closed_at END"
+            " WHERE id = ?",
+            (iso(now), connection_id),
+        )
+        updated = await self.get(connection_id)
+        assert updated is not None
+        return updated
+
+    async def forget_contacts(self, connection_id: int) -> None:
+        """Clear the contact lines once they were handed out (or are no longer needed)."""
+        await self.db.execute(
+            "UPDATE connections SET contact_a = NULL, contact_b = NULL WHERE id = ?",
+            (connection_id,),
+        )

@@ -1,0 +1,147 @@
+"""Flood protection: a burst gets one slow-down answer, others are served, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.app import App
+from bot.flood import SWEEP_EVERY, FloodGate, Verdict
+from handlers.contract import Role
+from storage.clock import utcnow
+from tests.connector import connector, person, row, with_role
+from tests.handlers.idea_helpers import seed_idea
+from tests.support import Chat
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _clock(app: App) -> Callable[[timedelta], None]:
+    """Put the router on a clock the test moves, starting after the minute of onboarding."""
+    now = [utcnow() + timedelta(minutes=2)]
+    app.router.clock = lambda: now[0]
+
+    def advance(by: timedelta) -> None:
+        now[0] += by
+
+    return advance
+
+
+def test_the_gate_admits_the_limit_per_minute_and_warns_once_per_minute() -> None:
+    gate = FloodGate(3)
+    key = ("test", "anna")
+    seconds = [0, 10, 20, 30, 31, 32]
+    verdicts = [gate.check(key, T0 + timedelta(seconds=s)) for s in seconds]
+    assert verdicts == [Verdict.ADMIT] * 3 + [Verdict.WARN] + [Verdict.DROP] * 2
+    # A minute after the first, a place is free again; the next one is not.
+    assert gate.check(key, T0 + timedelta(seconds=61)) is Verdict.ADMIT
+    assert gate.check(key, T0 + timedelta(seconds=62)) is Verdict.DROP
+    assert gate.check(key, T0 + timedelta(seconds=80)) is Verdict.ADMIT
+    assert gate.check(key, T0 + timedelta(seconds=81)) is Verdict.ADMIT
+    # Over again within a minute of the warning: quiet; a minute after it: one new warning.
+    assert gate.check(key, T0 + timedelta(seconds=82)) is Verdict.DROP
+    assert gate.check(key, T0 + timedelta(seconds=95)) is Verdict.WARN
+    assert gate.check(key, T0 + timedelta(seconds=96)) is Verdict.DROP
+    assert gate.check(("test", "bob"), T0 + timedelta(seconds=92)) is Verdict.ADMIT
+
+
+def test_the_gate_forgets_people_who_went_quiet() -> None:
+    gate = FloodGate(2)
+    for n in range(SWEEP_EVERY - 1):
+        gate.check(("test", f"p{n}"), T0)
+    assert len(gate) == SWEEP_EVERY - 1
+    gate.check(("test", "late"), T0 + timedelta(minutes=5))
+    assert len(gate) == 1
+
+
+async def test_a_hundred_messages_in_a_second_get_one_slow_down_answer(app: App) -> None:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    _clock(app)  # a fresh minute, on a clock that stands still
+    burst = [anna.send("/help") for _ in range(100)]
+    answers = await asyncio.gather(*burst, bob.send("/help"))
+    anna_answers, bob_answer = answers[:100], answers[100]
+    keys = [[seen.key for seen in answer] for answer in anna_answers]
+    limit = app.profile.limits.messages_per_minute
+    assert keys.count(["general.help_title"]) == limit
+    assert keys.count(["flood.slow_down"]) == 1
+    assert keys.count([]) == 100 - limit - 1
+    assert [seen.key for seen in bob_answer] == ["general.help_title"]
+    slow = next(answer for answer in anna_answers if answer and answer[0].key == "flood.slow_down")
+    assert "Wacht een minuutje" in slow[0].text
+
+
+async def test_a_flood_does_not_consume_a_dialogs_text_and_a_minute_later_all_is_well(
+    app: App,
+) -> None:
+    await seed_idea(app, "Een idee")
+    anna = await person(app, "anna")
+    advance = _clock(app)
+    await anna.press_payload("idea.comment:1")
+    for _ in range(app.profile.limits.messages_per_minute - 1):
+        await anna.send("/help")
+    await anna.send("Mijn reactie die te laat komt.")
+    assert anna.keys == ["flood.slow_down"]
+    assert await app.repos.comments.count(1) == 0
+    stored = await app.repos.dialogs.load((await row(app, anna)).id)
+    assert stored is not None and stored.name == "idea_comment"
+    await anna.send("Nog een keer.")
+    assert anna.keys == []  # told once, not once per message
+    advance(timedelta(seconds=61))
+    await anna.send("Mijn reactie, nu rustig.")
+    assert anna.keys == ["comments.added", "comments.title"]
+
+
+async def test_staff_are_not_held_back_by_the_flood_limit(app: App) -> None:
+    ria = await connector(app)
+    _clock(app)
+    answers = [await ria.send("/help") for _ in range(app.profile.limits.messages_per_minute + 5)]
+    assert all(answer[0].key == "general.help_title" for answer in answers)
+
+
+async def test_ideas_per_day_are_counted_from_what_is_stored(app: App) -> None:
+    anna = await person(app, "anna")
+    author = (await row(app, anna)).id
+    advance = _clock(app)
+    for n in range(app.profile.limits.ideas_per_day):
+        await seed_idea(app, f"Idee nummer {n}", author=author)
+    await anna.send("/idee")
+    assert anna.keys == ["flood.too_many_ideas"]
+    assert "al 5 ideeën ingestuurd" in anna.text and "Niets van je is kwijt" in anna.text
+    advance(timedelta(days=1, minutes=1))
+    await anna.send("/idee")
+    assert anna.keys == ["ideas.ask_category"]
+
+
+async def test_comments_per_hour_are_counted_and_staff_may_write_more(app: App) -> None:
+    await seed_idea(app, "Een idee")
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    advance = _clock(app)
+    for chat in (anna, ria):
+        author = (await row(app, chat)).id
+        async with app.db.transaction():
+            for n in range(app.profile.limits.comments_per_hour):
+                await app.repos.comments.add(1, author, f"Reactie {n}", app.router.clock())
+    await anna.press_payload("idea.comment:1")
+    assert anna.keys == ["flood.too_many_comments"]
+    await ria.press_payload("idea.comment:1")
+    assert ria.keys == ["comments.ask"]
+    advance(timedelta(hours=1, minutes=1))
+    await anna.press_payload("idea.comment:1")
+    assert anna.keys == ["comments.ask"]
+
+
+async def test_a_civil_servant_is_staff_too(app: App) -> None:
+    ria = await with_role(app, await person(app, "ria"), Role.CIVIL_SERVANT)
+    _clock(app)
+    answers = [await ria.send("/help") for _ in range(app.profile.limits.messages_per_minute + 1)]
+    assert answers[-1][0].key == "general.help_title"
+    # Someone the bot never saw flooding is told too (in their app's language).
+    stranger = Chat(app, "stranger", language_hint="en")
+    answers = [
+        await stranger.send("/help") for _ in range(app.profile.limits.messages_per_minute + 1)
+    ]
+    assert answers[-1][0].key == "flood.slow_down"
+    assert "Easy does it" in answers[-1][0].text

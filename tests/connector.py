@@ -1,0 +1,91 @@
+"""Helpers for the connector's journeys: staff with a role, and what the outbox holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from bot.app import App
+from handlers.contract import Reply, Role
+from storage.users import User
+from tests.support import Chat
+
+
+async def person(
+    app: App,
+    user_id: str,
+    *,
+    platform: str = "test",
+    language: str = "Nederlands",
+    hood: str = "IJmuiden",
+) -> Chat:
+    """Someone who went through onboarding, on any platform."""
+    chat = Chat(app, user_id=user_id, name=user_id.title(), platform=platform)
+    await chat.onboard(language=language, hood=hood)
+    return chat
+
+
+async def with_role(app: App, chat: Chat, role: Role) -> Chat:
+    """Give a chat's person a role (as the operator would on the server)."""
+    user = await row(app, chat)
+    async with app.db.transaction():
+        await app.repos.users.set_role(user.id, role)
+    return chat
+
+
+async def connector(app: App, user_id: str = "ria") -> Chat:
+    """An onboarded connector (verbinder)."""
+    return await with_role(app, await person(app, user_id), Role.CONNECTOR)
+
+
+async def row(app: App, chat: Chat) -> User:
+    """The users row of a chat, on its own platform."""
+    user = await app.repos.users.find(chat.platform, chat.user_id)
+    assert user is not None
+    return user
+
+
+@dataclass
+class Queued:
+    """One outbox row, with its replies as the handlers made them."""
+
+    user_id: int
+    platform: str
+    kind: str
+    replies: list[Reply]
+
+    def text(self, app: App, lang: str) -> str:
+        """How the recipient reads it (delivery renders in their language)."""
+        return "\n".join(app.catalog.render(lang, reply, markup=False) for reply in self.replies)
+
+    def payloads(self) -> list[str]:
+        return [b.payload for reply in self.replies for line in reply.buttons for b in line]
+
+
+async def outbox(app: App, kind: str | None = None) -> list[Queued]:
+    """Everything queued (of one kind), oldest first."""
+    rows = await app.db.fetchall(
+        "SELECT user_id, platform, kind, payload FROM outbox"
+        " WHERE ? IS NULL OR kind = ? ORDER BY id",
+        (kind, kind),
+    )
+    return [
+        Queued(
+            user_id=r["user_id"],
+            platform=r["platform"],
+            kind=r["kind"],
+            replies=[Reply.model_validate(item) for item in json.loads(r["payload"])],
+        )
+        for r in rows
+    ]
+
+
+async def for_user(app: App, chat: Chat, kind: str | None = None) -> list[Queued]:
+    """What was queued for one chat's person."""
+    user = await row(app, chat)
+    return [q for q in await outbox(app, kind) if q.user_id == user.id]
+
+
+async def audit_actions(app: App) -> list[str]:
+    """The actions in the audit log, oldest first."""
+    return [r["action"] for r in await app.db.fetchall("SELECT action FROM audit_log ORDER BY id")]
