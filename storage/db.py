@@ -53,7 +53,9 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
-        self._in_transaction = False
+        #: The task whose transaction is open: only it joins that transaction when nesting;
+        #: every other task waits for the lock (one connection, one transaction at a time).
+        self._owner: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -115,12 +117,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
-        """Run a unit of work atomically; nested use joins the outer transaction."""
-        if self._in_transaction:
+        """Run a unit of work atomically; nested use in the same task joins the outer one.
+
+        Another task's transaction is never joined: it waits until that one is committed or
+        rolled back, so one task's rollback cannot take another task's writes with it.
+        """
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
             yield self
             return
         async with self._write_lock:
-            self._in_transaction = True
+            self._owner = task
             try:
                 try:
                     await self.conn.execute("BEGIN IMMEDIATE")
@@ -138,7 +145,7 @@ class Database:
                         await self.conn.execute("ROLLBACK")
                     raise StorageUnavailable(str(exc)) from exc
             finally:
-                self._in_transaction = False
+                self._owner = None
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one statement; returns the last inserted row id."""
