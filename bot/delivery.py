@@ -34,6 +34,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 _PAYLOAD_CACHE = 256
 #: Rows taken at most per look at the outbox.
 _MAX_CLAIM = 1000
+#: Seconds a blocked chat is remembered: longer than rows wait between being taken and sent.
+_BLOCKED_MEMORY = 120.0
 #: Progress messages that failed this often in a row are given up (the report still comes).
 _PROGRESS_TRIES = 3
 
@@ -119,6 +122,8 @@ class DeliveryWorker:
         self._finished_rows: list[int] = []
         self._sends: set[asyncio.Task[None]] = set()
         self._payloads: dict[str, list[Reply]] = {}
+        #: Chats that just turned out blocked: rows taken before that are not sent.
+        self._blocked: dict[str, float] = {}
         self._progress_failures: Counter[str] = Counter()
         self._wake = asyncio.Event()
         self._progress_wake = asyncio.Event()
@@ -215,6 +220,14 @@ class DeliveryWorker:
         if self._stopping:
             self._slots.release()
             return
+        if self._recently_blocked(row.chat_id):
+            # Its pending rows are marked unreachable with the block; should this row be new
+            # (the person came back meanwhile), it waits until the block is forgotten.
+            self._slots.release()
+            until = self.clock() + timedelta(seconds=_BLOCKED_MEMORY)
+            self._results.holds.append((row.chat_id, until))
+            self._flush_wanted.set()
+            return
         await pacing.take(len(replies))
         pacing.sent(row.chat_id, len(replies))
         self._held.add(row.id)
@@ -231,6 +244,7 @@ class DeliveryWorker:
         try:
             await self.adapter.send(row.chat_id, lang, replies)
         except Blocked as exc:
+            self._blocked[row.chat_id] = time.monotonic()
             self._results.unreachable.append((row.id, row.chat_id, str(exc) or "blocked"))
             self.counts["unreachable"] += 1
         except RetryLater as exc:
@@ -270,6 +284,15 @@ class DeliveryWorker:
                     # No other row of this batch on its way, few waiting: it may be done.
                     self._results.batches.add(row.batch)
         self._flush_wanted.set()
+
+    def _recently_blocked(self, chat_id: str) -> bool:
+        """Whether this chat blocked the bot after its row was taken from the outbox."""
+        if not self._blocked:
+            return False
+        horizon = time.monotonic() - _BLOCKED_MEMORY
+        if len(self._blocked) > 1000:
+            self._blocked = {chat: t for chat, t in self._blocked.items() if t > horizon}
+        return self._blocked.get(chat_id, 0.0) > horizon
 
     def _replies(self, payload: str) -> list[Reply]:
         """The replies of a payload text, parsed once per distinct text."""
