@@ -8,12 +8,18 @@ does not take the bot's event loop. One run prints two figures:
    with the same concurrency, the same text and the same server. Target: at least 0.8.
 2. Rate limiter at 30 messages/s over 3,000 messages: achieved rate / configured rate.
    Target: at least 0.95. (This part takes about 100 seconds.)
+3. For comparison, the same limited delivery sent through the bot that direct replies use
+   (PTB's ``AIORateLimiter``, which also counts against delivery's budget): what
+   "limited twice" would cost, and why delivery has a bot of its own.
+
+Rounds of the first figure alternate the bare loop and the outbox, so that a machine that
+is busy with something else for a while slows both alike.
 
 Usage::
 
     .venv/bin/python bench/broadcast.py
     .venv/bin/python bench/broadcast.py --recipients 10000 --concurrency 16 \\
-        --limited 3000 --rate 30
+        --limited 3000 --rate 30 --compare-direct 300
 """
 
 from __future__ import annotations
@@ -102,11 +108,16 @@ async def _until(check: Callable[[], Awaitable[bool]], every: float = 0.1) -> No
         await asyncio.sleep(every)
 
 
-async def outbox_run(settings: Settings, chats: range, batch: str) -> tuple[float, dict[str, int]]:
+async def outbox_run(
+    settings: Settings, chats: range, batch: str, *, via_direct_bot: bool = False
+) -> tuple[float, dict[str, int]]:
     """Fan a broadcast out to ``chats`` with the bot running; seconds until all recorded."""
     app = await App.open(settings)
     runtime = Runtime(app)
     await runtime.start()
+    if via_direct_bot:
+        for adapter in runtime.adapters:
+            adapter.delivery_bot = adapter.application.bot  # type: ignore[attr-defined]
     try:
         ids = await residents(app.db, chats)
         (author,) = await residents(app.db, [AUTHOR_CHAT + len(chats)], role=Role.CIVIL_SERVANT)
@@ -117,8 +128,8 @@ async def outbox_run(settings: Settings, chats: range, batch: str) -> tuple[floa
             )
 
         async def finished() -> bool:
-            counts = await app.repos.outbox.batch_counts(batch)
-            return counts.get("pending", 0) == 0
+            done = await app.repos.outbox.batch(batch)
+            return done is not None and done.finished_at is not None
 
         await _until(finished)
         elapsed = time.perf_counter() - started
@@ -175,15 +186,31 @@ async def run(args: argparse.Namespace, base_url: str, workdir: Path) -> None:
         f"achieved / configured = {achieved / rate:.3f} (target >= 0.95)",
         flush=True,
     )
+    if args.compare_direct:
+        k = args.compare_direct
+        first += m
+        settings = settings_for(base_url, workdir / "direct.db", rate, concurrency)
+        elapsed, counts = await outbox_run(
+            settings, range(first, first + k), "direct", via_direct_bot=True
+        )
+        assert counts == {"sent": k}, counts
+        print(
+            f"for comparison, through the direct replies' rate-limited bot: {k:,} messages "
+            f"at {k / elapsed:.2f} msg/s = {k / elapsed / rate:.3f} of the configured rate",
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2, help="bare/outbox pairs (limiter off)")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3, help="bare/outbox pairs (limiter off)")
     parser.add_argument("--limited", type=int, default=3_000, help="messages at the rate")
     parser.add_argument("--rate", type=float, default=30.0)
+    parser.add_argument(
+        "--compare-direct", type=int, default=300, help="messages via the replies' bot (0: skip)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]), flush=True)

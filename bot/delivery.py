@@ -10,11 +10,14 @@
   transaction of its own, so it never sees rows of a transaction that may still roll back.
   A chat that must wait (one message a second, 20 a minute in a group, a 429) is held back
   in the database instead of blocking the others.
-* At most ``concurrency`` rows are in flight: a row's slot is freed only once its result is
-  committed. So when the process is killed, at most that many messages were sent but not yet
-  recorded as sent, and only those can arrive twice after the restart.
-* Results are recorded together (a flush takes whatever arrived meanwhile): a broadcast
-  costs one transaction per handful of messages, not one per message.
+* At most ``window`` rows are in flight: sent or being sent, their result not committed yet
+  (a row's place in the window is freed only once its result is committed). So when the
+  process is killed, at most that many messages were sent but not recorded as sent, and
+  only those can arrive twice after the restart. Of those, at most ``concurrency`` are being
+  sent at once; the rest of the window lets sending go on while results are written.
+* Results are recorded together, in one call to the database per batch of results (up to
+  ``window - concurrency`` of them, or what arrived in 50 ms): a broadcast costs a handful of
+  transactions per hundred messages, not one per message.
 * Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
@@ -54,6 +57,8 @@ log = logging.getLogger(__name__)
 _PAYLOAD_CACHE = 256
 #: Rows taken at most per look at the outbox.
 _MAX_CLAIM = 1000
+#: Seconds results wait to be written together with the next ones (at most).
+_GATHER = 0.05
 #: Seconds a blocked chat is remembered: longer than rows wait between being taken and sent.
 _BLOCKED_MEMORY = 120.0
 #: Progress messages that failed this often in a row are given up (the report still comes).
@@ -64,7 +69,8 @@ _PROGRESS_TRIES = 3
 class DeliveryPolicy:
     """How a worker sends: how much at once, how often it retries, how often it looks."""
 
-    concurrency: int = 16
+    concurrency: int = 8
+    window: int = 32
     attempts: int = 5
     backoff: float = 5.0
     poll: float = 1.0
@@ -75,6 +81,7 @@ class DeliveryPolicy:
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
         return cls(
             concurrency=settings.delivery_concurrency,
+            window=settings.delivery_window,
             attempts=settings.delivery_attempts,
             backoff=settings.delivery_backoff,
             poll=settings.delivery_poll,
@@ -109,9 +116,12 @@ class DeliveryWorker:
         self.clock = clock
         #: Outcomes so far in this process: sent, retried, failed, unreachable, held.
         self.counts: Counter[str] = Counter()
+        # About a second's worth of rows at a time (all there is without a rate).
         rate = self.pacing.rate
-        self._claim = min(_MAX_CLAIM, max(4 * self.policy.concurrency, int(rate) + 1))
-        self._slots = asyncio.Semaphore(self.policy.concurrency)
+        claim = int(rate) + 1 if rate else _MAX_CLAIM
+        self._claim = min(_MAX_CLAIM, max(4 * self.policy.concurrency, claim))
+        #: Rows in flight: being sent, or sent with the result not committed yet.
+        self._slots = asyncio.Semaphore(self.window)
         self._held: set[int] = set()
         #: Rows being sent per batch: a batch with rows on their way is not finished yet.
         self._sending: Counter[str] = Counter()
@@ -120,7 +130,12 @@ class DeliveryWorker:
         self._draining = True
         self._results = Settlement()
         self._finished_rows: list[int] = []
-        self._sends: set[asyncio.Task[None]] = set()
+        #: Rows ready to go, taken by ``concurrency`` long-lived senders (a sender goes on to
+        #: the next row without a round through the event loop, like a plain send loop).
+        self._queue: asyncio.Queue[tuple[Due, list[Reply]] | None] = asyncio.Queue(
+            maxsize=self.policy.concurrency
+        )
+        self._senders: list[asyncio.Task[None]] = []
         self._payloads: dict[str, list[Reply]] = {}
         #: Chats that just turned out blocked: rows taken before that are not sent.
         self._blocked: dict[str, float] = {}
@@ -128,6 +143,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._progress_wake = asyncio.Event()
         self._flush_wanted = asyncio.Event()
+        self._flush_now = asyncio.Event()
         self._stopping = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -139,6 +155,10 @@ class DeliveryWorker:
         """Begin sending in the background."""
         self._stopping = False
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="delivery-dispatch")
+        self._senders = [
+            asyncio.create_task(self._sender(), name=f"delivery-send-{n}")
+            for n in range(self.policy.concurrency)
+        ]
         self._flusher = asyncio.create_task(self._flush_loop(), name="delivery-flush")
         self._progress = asyncio.create_task(self._progress_loop(), name="delivery-progress")
         log.info(
@@ -151,6 +171,7 @@ class DeliveryWorker:
     async def stop(self) -> None:
         """Take nothing new, let sends in flight finish and record every result."""
         self._stopping = True
+        self._flush_now.set()
         self._wake.set()
         self._progress_wake.set()
         for task in (self._dispatcher, self._progress):
@@ -162,8 +183,15 @@ class DeliveryWorker:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._sends:
-            await asyncio.gather(*self._sends, return_exceptions=True)
+        # Rows handed to the senders but not sent yet stay pending for the next start.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                self._put_back(item[0])
+        for _ in self._senders:
+            self._queue.put_nowait(None)
+        if self._senders:
+            await asyncio.gather(*self._senders, return_exceptions=True)
         if self._flusher is not None:
             self._flush_wanted.set()
             await self._flusher
@@ -173,6 +201,17 @@ class DeliveryWorker:
         """Rows were queued: look at the outbox now rather than at the next poll."""
         self._wake.set()
         self._progress_wake.set()
+
+    @property
+    def window(self) -> int:
+        """The most rows that can be in flight: the most that can arrive twice after a kill."""
+        return max(self.policy.window, self.policy.concurrency)
+
+    @property
+    def _gather(self) -> int:
+        """Results worth one write: as many as fit in the window beside the sends (and the
+        rows queued for them)."""
+        return max(1, self.window - 2 * self.policy.concurrency)
 
     @property
     def in_flight(self) -> int:
@@ -185,7 +224,7 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
-                async with self.repos.db.transaction():
+                async with self.repos.db.committed():
                     rows = await self.outbox.due(
                         self.platform, self.clock(), self._claim, self._held
                     )
@@ -220,22 +259,37 @@ class DeliveryWorker:
         if self._stopping:
             self._slots.release()
             return
-        if self._recently_blocked(row.chat_id):
-            # Its pending rows are marked unreachable with the block; should this row be new
-            # (the person came back meanwhile), it waits until the block is forgotten.
-            self._slots.release()
-            until = self.clock() + timedelta(seconds=_BLOCKED_MEMORY)
-            self._results.holds.append((row.chat_id, until))
-            self._flush_wanted.set()
-            return
         await pacing.take(len(replies))
         pacing.sent(row.chat_id, len(replies))
         self._held.add(row.id)
         if row.batch is not None:
             self._sending[row.batch] += 1
-        task = asyncio.create_task(self._send(row, replies))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        await self._queue.put((row, replies))
+
+    def _put_back(self, row: Due) -> None:
+        """A row taken but not sent: it stays pending in the outbox, its place is freed."""
+        self._held.discard(row.id)
+        self._slots.release()
+        if row.batch is not None:
+            self._sending[row.batch] -= 1
+            if self._sending[row.batch] <= 0:
+                del self._sending[row.batch]
+
+    async def _sender(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            row, replies = item
+            if self._recently_blocked(row.chat_id):
+                # Its pending rows were marked unreachable with the block; should this row
+                # be new (the person came back meanwhile), it waits until that is forgotten.
+                self._put_back(row)
+                until = self.clock() + timedelta(seconds=_BLOCKED_MEMORY)
+                self._results.holds.append((row.chat_id, until))
+                self._flush_wanted.set()
+                continue
+            await self._send(row, replies)
 
     async def _send(self, row: Due, replies: list[Reply]) -> None:
         # Results go to whatever settlement is current when the send returns (a flush may
@@ -275,6 +329,8 @@ class DeliveryWorker:
     def _finish(self, row: Due, held_id: int | None) -> None:
         if held_id is not None:
             self._finished_rows.append(held_id)
+            if len(self._finished_rows) >= self._gather:
+                self._flush_now.set()
         if row.batch is not None:
             if held_id is not None:
                 self._sending[row.batch] -= 1
@@ -329,13 +385,22 @@ class DeliveryWorker:
         while True:
             await self._flush_wanted.wait()
             self._flush_wanted.clear()
+            if not self._stopping and len(self._finished_rows) < self._gather:
+                # Gather the results of a few more sends into the same write, unless so
+                # many wait to be recorded that sending would stall.
+                self._flush_now.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), timeout=_GATHER)
             recorded = await self._flush()
             if not recorded:
                 await asyncio.sleep(1.0)  # the database refused: try again shortly
                 self._flush_wanted.set()
                 continue
-            if self._stopping and not self._sends and not self._pending_results():
+            if self._stopping and self._senders_done() and not self._pending_results():
                 return
+
+    def _senders_done(self) -> bool:
+        return all(sender.done() for sender in self._senders)
 
     def _pending_results(self) -> bool:
         return bool(len(self._results) or self._results.batches or self._finished_rows)
@@ -347,11 +412,15 @@ class DeliveryWorker:
         results, self._results = self._results, Settlement()
         finished_rows, self._finished_rows = self._finished_rows, []
         now = self.clock()
+        done = []
         try:
-            async with self.repos.db.transaction():
-                done = await self.outbox.settle(self.platform, results, now)
-                for batch in done:
-                    await self._queue_report(batch, now)
+            if len(results) == len(results.sent) and not results.batches:
+                await self.outbox.record_sent(results.sent, now)  # the common case: one call
+            else:
+                async with self.repos.db.transaction():
+                    done = await self.outbox.settle(self.platform, results, now)
+                    for batch in done:
+                        await self._queue_report(batch, now)
         except Exception:
             log.exception("recording delivery results failed platform=%s", self.platform)
             self._results = _merge(results, self._results)

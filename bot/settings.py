@@ -40,9 +40,12 @@ class Settings(BaseSettings):
     #: test server, never for api.telegram.org.
     telegram_rate: float = Field(default=25.0, ge=0, le=100_000)
 
-    #: Messages delivery may have in flight per platform: at most these can arrive twice
-    #: when the process is killed in the middle of a broadcast.
-    delivery_concurrency: int = Field(default=16, ge=1, le=1024)
+    #: Messages delivery sends at once per platform.
+    delivery_concurrency: int = Field(default=8, ge=1, le=1024)
+    #: Messages delivery may have in flight per platform (sent, the platform's confirmation
+    #: not yet recorded; at least delivery_concurrency): only these can arrive twice when
+    #: the process is killed in the middle of a broadcast.
+    delivery_window: int = Field(default=32, ge=1, le=4096)
     #: Tries per message before it is marked failed.
     delivery_attempts: int = Field(default=5, ge=1, le=100)
     #: Seconds before the second try; doubles with every further try.

@@ -278,6 +278,16 @@ class Outbox:
 
     # Recording what happened ----------------------------------------------------------------
 
+    async def record_sent(self, row_ids: Sequence[int], now: datetime) -> None:
+        """Mark rows sent in one transaction of its own: the bulk of a broadcast, cheaply."""
+        if not row_ids:
+            return
+        ids = ",".join(str(int(row_id)) for row_id in row_ids)
+        await self.db.atomic_script(
+            f"UPDATE outbox SET status = 'sent', sent_at = '{iso(now)}',"
+            f" attempts = attempts + 1, last_error = NULL WHERE id IN ({ids});"
+        )
+
     async def settle(self, platform: str, outcome: Settlement, now: datetime) -> list[Batch]:
         """Record what happened to sent rows; returns the batches this finished.
 

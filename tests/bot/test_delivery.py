@@ -133,10 +133,12 @@ async def test_no_more_than_the_concurrency_is_on_its_way_at_once(app: App) -> N
     ids = await residents(app.db, [f"r{n}" for n in range(12)], platform="test")
     adapter = FakeAdapter(gate=asyncio.Event())
     await fan_out(app, ids)
-    async with running(app, adapter, DeliveryPolicy(concurrency=3, poll=0.05)) as worker:
+    policy = DeliveryPolicy(concurrency=3, window=5, poll=0.05)
+    async with running(app, adapter, policy) as worker:
         await until(lambda: adapter.active == 3)
         await asyncio.sleep(0.1)  # give it every chance to start a fourth
-        assert adapter.active == 3 and worker.in_flight == 3
+        # Three being sent; two more taken and ready; the window is full.
+        assert adapter.active == 3 and worker.in_flight == worker.window == 5
         assert await app.repos.outbox.status_counts() == {"pending": 12}
         adapter.gate.set()  # type: ignore[union-attr]
         await until(lambda: settled(app))

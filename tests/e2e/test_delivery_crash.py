@@ -2,8 +2,8 @@
 
 The bot runs as ``samenspel run`` in a subprocess against the loopback Bot API server of this
 test. It is killed with SIGKILL in the middle of a broadcast and started again. Only messages
-that were on their way at the moment of the kill (at most ``delivery_concurrency``) may
-arrive twice.
+that were in flight at the moment of the kill (sent, their confirmation not yet recorded: at
+most ``delivery_window``) may arrive twice.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from tests.e2e.telegram_support import telegram_settings
 pytestmark = pytest.mark.e2e
 
 RECIPIENTS = 1_200
-IN_FLIGHT = 8
+CONCURRENCY = 4
+IN_FLIGHT = 10  # the worker's window
 FIRST = 500_001
 
 
@@ -37,7 +38,8 @@ async def _bot(server: BotApiServer, db: Path) -> asyncio.subprocess.Process:
         SAMENSPEL_TELEGRAM_TOKEN=server.token,
         SAMENSPEL_TELEGRAM_API_URL=server.base_url,
         SAMENSPEL_TELEGRAM_RATE="300",
-        SAMENSPEL_DELIVERY_CONCURRENCY=str(IN_FLIGHT),
+        SAMENSPEL_DELIVERY_CONCURRENCY=str(CONCURRENCY),
+        SAMENSPEL_DELIVERY_WINDOW=str(IN_FLIGHT),
         SAMENSPEL_LOG_LEVEL="WARNING",
     )
     return await asyncio.create_subprocess_exec(
