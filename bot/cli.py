@@ -1,14 +1,26 @@
-"""The ``samenspel`` command: run the bot, chat in the terminal, and the operator's tools."""
+"""The ``samenspel`` command: run the bot, chat in the terminal, and the operator's tools.
+
+The operator's tools change who may do what, and every change lands in the audit log:
+
+    samenspel grant --platform telegram --user 123456789 --role ambtenaar
+    samenspel revoke --platform matrix --user @ria:example.org
+    samenspel invite --role verbinder      # a one-time link, valid for 7 days
+
+Wrong input (an unknown role or platform, a user id of the wrong shape, revoking someone the
+bot does not know) is one line on stderr, a non-zero exit, and nothing changed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pydantic import ValidationError
 
@@ -16,8 +28,10 @@ from bot.app import App
 from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
-from storage import DatabaseError
+from storage import Database, DatabaseError, Repositories, Role
+from storage.audit import CLI
 from storage.clock import utcnow
+from storage.invites import INVITABLE
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +42,35 @@ NO_PLATFORM = (
 )
 
 
+#: Platforms whose people can be given a role (console users try roles with /als).
+ROLE_PLATFORMS = ("telegram", "matrix")
+STAFF_ROLES = [role.value for role in INVITABLE]
+_USER_ID = {
+    "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
+    "matrix": (
+        re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
+        "a Matrix user id looks like @name:example.org",
+    ),
+}
+
+
 class StartupError(Exception):
     """Start-up cannot continue; the message is one line for the operator."""
 
 
+class CommandError(Exception):
+    """An operator's command cannot be done; the message is one line, nothing changed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="samenspel",
         description="Samenspel: a community chatbot for your municipality. Without a "
         "command it runs the configured platforms, or opens the console chat when none is.",
@@ -73,7 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", required=True, metavar="DATE", help="first day to export, YYYY-MM-DD"
     )
     audit.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+
+    granting = sub.add_parser("grant", help="give someone a staff role")
+    _person_arguments(granting)
+    granting.add_argument("--role", required=True, choices=STAFF_ROLES)
+    granting.add_argument("--reason", help="why (kept in the audit log)")
+    revoking = sub.add_parser("revoke", help="make a staff member a resident again")
+    _person_arguments(revoking)
+    revoking.add_argument("--reason", help="why (kept in the audit log)")
+    inviting = sub.add_parser("invite", help="a one-time link that grants a staff role")
+    inviting.add_argument("--role", required=True, choices=STAFF_ROLES)
     return parser
+
+
+def _person_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", required=True, choices=ROLE_PLATFORMS)
+    parser.add_argument("--user", required=True, help="the person's id on that platform")
 
 
 async def open_app(settings: Settings) -> App:
@@ -246,6 +298,121 @@ def run_audit(settings: Settings, since: str, out: str | None) -> int:
     return 0
 
 
+async def open_repositories(settings: Settings) -> Repositories:
+    """The database alone (no profile, no platforms): what the operator's tools need."""
+    try:
+        return Repositories(await Database.open(settings.db))
+    except DatabaseError as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
+
+
+def _checked_user(platform: str, user: str) -> str:
+    pattern, shape = _USER_ID[platform]
+    if not pattern.match(user.strip()):
+        raise CommandError(f"--user {user!r}: {shape}; nothing changed")
+    return user.strip()
+
+
+async def grant(
+    settings: Settings, platform: str, user: str, role: str, reason: str | None
+) -> str:
+    """Give a person a staff role (creating their user row if they never wrote yet)."""
+    platform_user_id = _checked_user(platform, user)
+    wanted = Role(role)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            person = await repos.users.ensure(platform, platform_user_id, now)
+            if person.role is wanted:
+                return f"{platform} {platform_user_id} already is {wanted.value}; nothing changed"
+            await repos.users.set_role(person.id, wanted)
+            await repos.audit.record(
+                "role.grant",
+                now=now,
+                actor=CLI,
+                subject_user_id=person.id,
+                detail={"role": wanted.value, "previous": person.role.value},
+                reason=reason,
+            )
+        return f"{platform} {platform_user_id} is now {wanted.value} (was {person.role.value})"
+    finally:
+        await repos.db.close()
+
+
+async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:
+    """Make a staff member a resident again."""
+    platform_user_id = _checked_user(platform, user)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            person = await repos.users.find(platform, platform_user_id)
+            if person is None:
+                raise CommandError(
+                    f"no {platform} user {platform_user_id} is known here; nothing changed"
+                )
+            if person.role is Role.RESIDENT:
+                return f"{platform} {platform_user_id} has no staff role; nothing changed"
+            await repos.users.set_role(person.id, Role.RESIDENT)
+            await repos.audit.record(
+                "role.revoke",
+                now=now,
+                actor=CLI,
+                subject_user_id=person.id,
+                detail={"role": Role.RESIDENT.value, "previous": person.role.value},
+                reason=reason,
+            )
+        return (
+            f"{platform} {platform_user_id} is now {Role.RESIDENT.value} (was {person.role.value})"
+        )
+    finally:
+        await repos.db.close()
+
+
+async def invite(settings: Settings, role: str) -> str:
+    """A one-time invite code and how to open it (a t.me link when Telegram says its name)."""
+    wanted = Role(role)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            code, created = await repos.invites.create(wanted, now)
+            await repos.audit.record(
+                "invite.create",
+                now=now,
+                actor=CLI,
+                subject=f"invite:{created.id}",
+                detail={"role": wanted.value, "expires_at": created.expires_at.isoformat()},
+            )
+    finally:
+        await repos.db.close()
+    payload = f"inv_{code}"
+    username = None
+    if settings.telegram_token is not None:
+        from bot.platforms.telegram import bot_username
+
+        username = await bot_username(settings)
+    until = created.expires_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+    lines = [
+        f"One-time invite for the role {wanted.value}, valid until {until} ({settings.timezone}).",
+        f"Code: {payload}",
+    ]
+    if username:
+        lines.append(f"Link: https://t.me/{username}?start={payload}")
+    lines.append(f"Or send this to the bot in the chat: /start {payload}")
+    return "\n".join(lines)
+
+
+async def operate(settings: Settings, args: argparse.Namespace) -> str:
+    """Run one of the operator's tools; returns what to print."""
+    if args.command == "grant":
+        return await grant(settings, args.platform, args.user, args.role, args.reason)
+    if args.command == "revoke":
+        return await revoke(settings, args.platform, args.user, args.reason)
+    return await invite(settings, args.role)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
     args = build_parser().parse_args(argv)
@@ -255,8 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"samenspel: {exc}", file=sys.stderr)
         return 2
     command = args.command or ("run" if settings.platforms else "chat")
-    # In the console the conversation is the output: only warnings go to the log.
-    level = "WARNING" if command == "chat" else settings.log_level
+    # In the console and the operator's tools the output matters: only warnings are logged.
+    level = settings.log_level if command == "run" else "WARNING"
     setup_logging(level, settings.log_format)
     if command == "backup":
         return run_backup(settings, args.path)
@@ -277,9 +444,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_export_person(settings, args.platform, args.user, args.out))
         elif command == "erase-person":
             asyncio.run(run_erase_person(settings, args.platform, args.user, args.delete_content))
+        else:
+            print(asyncio.run(operate(settings, args)))
     except StartupError as exc:
         print(f"samenspel: {exc}", file=sys.stderr)
         return 2
+    except CommandError as exc:
+        print(f"samenspel {command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0

@@ -1,21 +1,45 @@
-"""The running bot: every configured platform adapter, started and stopped together."""
+"""The running bot: every configured platform adapter, its delivery worker, the scheduler.
+
+Start order: adapters (receiving and able to send), then one delivery worker per adapter,
+then the scheduler (which may release due work into the outbox at once). Stop order is the
+reverse, so the last results of delivery are recorded while the adapters can still send.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.open_data import run_open_data_export
 from bot.platforms.base import Adapter
+from bot.retention import run_retention
+from bot.scheduler import Scheduler
+from handlers.contract import Timer
+from handlers.moderation import expire_mutes
 
 log = logging.getLogger(__name__)
 
+RETENTION_EVERY = timedelta(days=1)
+OPEN_DATA_CHECK = timedelta(days=1)
+
 
 class Runtime:
-    """Starts the configured adapters; stops them so in-flight events finish first."""
+    """Starts the configured adapters, their delivery workers and the scheduler."""
 
     def __init__(self, app: App, adapters: list[Adapter] | None = None):
         self.app = app
         self.adapters = adapters if adapters is not None else self._configured()
+        policy = DeliveryPolicy.from_settings(app.settings)
+        self.workers = [
+            DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+            for adapter in self.adapters
+        ]
+        self.scheduler = Scheduler(clock=app.router.clock)
+        self._unwire: list[Callable[[], None]] = []
+        self._register_jobs()
 
     def _configured(self) -> list[Adapter]:
         adapters: list[Adapter] = []
@@ -29,6 +53,49 @@ class Runtime:
             adapters.append(Matrix(self.app))
         return adapters
 
+    def _register_jobs(self) -> None:
+        """Every kind of scheduled job, registered by name: the one place to add one.
+
+        A kind's runner does its work in one transaction and checks the stored state first;
+        ``pending`` lists what is still to run (see :mod:`bot.scheduler`). Housekeeping
+        (retention, open data) runs at start-up and then again after its period.
+        """
+        repos = self.app.repos
+        self.scheduler.register(
+            "broadcast", runner=self._release_broadcast, pending=repos.broadcasts.pending
+        )
+        self.scheduler.register("mute", runner=self._end_mutes, pending=repos.sanctions.pending)
+        self.scheduler.register("retention", runner=self._retention, pending=self._now)
+        self.scheduler.register("open-data", runner=self._open_data, pending=self._now)
+
+    async def _release_broadcast(self, key: str) -> None:
+        """Fan a scheduled broadcast out into the outbox (the broadcasts table knows if it
+        still should)."""
+        async with self.app.db.transaction():
+            await self.app.repos.broadcasts.release(int(key), self.app.router.clock())
+
+    async def _end_mutes(self, key: str) -> None:
+        """Tell everyone whose mute has ended (the router already lets them post again)."""
+        await expire_mutes(self.app.repos, self.app.router.clock())
+
+    async def _now(self) -> list[tuple[str, datetime]]:
+        """Housekeeping is due at every start: its runners know whether there is work."""
+        return [("every", self.app.router.clock())]
+
+    async def _retention(self, key: str) -> None:
+        """Warn and erase residents silent too long; again tomorrow."""
+        now = self.app.router.clock()
+        report = await run_retention(self.app, now)
+        log.info("retention warned=%s erased=%s", report.warned, report.erased)
+        await self.scheduler.arm([Timer(job="retention:every", at=now + RETENTION_EVERY)])
+
+    async def _open_data(self, key: str) -> None:
+        """Publish the open data when its folder is configured; look again tomorrow (the
+        export itself waits until the last one is a week old)."""
+        now = self.app.router.clock()
+        await run_open_data_export(self.app, now)
+        await self.scheduler.arm([Timer(job="open-data:every", at=now + OPEN_DATA_CHECK)])
+
     async def start(self) -> None:
         started: list[Adapter] = []
         try:
@@ -39,8 +106,28 @@ class Runtime:
             for adapter in reversed(started):
                 await adapter.stop()
             raise
+        for worker in self.workers:
+            await worker.start()
+        self._unwire.append(self.app.repos.outbox.on_queued(self.wake))
+        self.app.router.arm_timers = self.scheduler.arm
+        await self.scheduler.start()
+
+    def wake(self) -> None:
+        """Rows were queued: every worker looks at the outbox now."""
+        for worker in self.workers:
+            worker.wake()
 
     async def stop(self) -> None:
+        self.app.router.arm_timers = None
+        await self.scheduler.stop()
+        for worker in self.workers:
+            try:
+                await worker.stop()
+            except Exception:
+                log.exception("stopping delivery for %s failed", worker.platform)
+        for unwire in self._unwire:
+            unwire()
+        self._unwire.clear()
         for adapter in reversed(self.adapters):
             try:
                 await adapter.stop()

@@ -43,6 +43,25 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_listen: str = "0.0.0.0:8443"
     telegram_webhook_secret: SecretStr | None = None
+    #: Messages a second that delivery (broadcasts, notifications) sends on Telegram, direct
+    #: replies included; Telegram allows about 30. 0 switches the limit off: only for a
+    #: test server, never for api.telegram.org.
+    telegram_rate: float = Field(default=25.0, ge=0, le=100_000)
+
+    #: Messages delivery sends at once per platform.
+    delivery_concurrency: int = Field(default=8, ge=1, le=1024)
+    #: Messages delivery may have in flight per platform (sent, the platform's confirmation
+    #: not yet recorded; at least delivery_concurrency): only these can arrive twice when
+    #: the process is killed in the middle of a broadcast.
+    delivery_window: int = Field(default=32, ge=1, le=4096)
+    #: Tries per message before it is marked failed.
+    delivery_attempts: int = Field(default=5, ge=1, le=100)
+    #: Seconds before the second try; doubles with every further try.
+    delivery_backoff: float = Field(default=5.0, gt=0, le=3600)
+    #: Seconds between looks at the outbox when nobody said there is something new.
+    delivery_poll: float = Field(default=1.0, gt=0, le=60)
+    #: Seconds between updates of a broadcast's progress message.
+    delivery_progress: float = Field(default=3.0, gt=0, le=600)
 
     matrix_homeserver: str | None = None
     matrix_user: str | None = None
@@ -50,6 +69,8 @@ class Settings(BaseSettings):
     matrix_access_token: SecretStr | None = None
     #: Where the encryption keys live; by default a folder beside the database.
     matrix_store: Path | None = None
+    #: Messages a second the outbox sends on Matrix (homeservers rate-limit per account).
+    matrix_rate: float = Field(default=10.0, ge=0, le=100_000)
 
     @field_validator("language")
     @classmethod

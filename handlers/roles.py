@@ -1,17 +1,66 @@
-"""Roles in the console: ``/als ROL`` lets one person try every side of the bot locally.
+"""Roles: staff rights come from an invite link; the console can try every role with /als.
 
-On Telegram and Matrix roles are only granted on the server (``samenspel grant``); this
-command exists on the console platform alone.
+On Telegram and Matrix a role is granted only on the server: ``samenspel grant`` directly,
+or ``samenspel invite`` for a one-time link that the new civil servant or connector opens::
+
+    /start inv_CODE ──(onboarding first, if new)──► unknown code ──► "ken ik niet"
+                                                    used code    ──► "al gebruikt"
+                                                    expired      ──► "verlopen"
+                                                    has the role ──► "je bent al ..." (unused)
+                                                    valid        ──► role granted, audited,
+                                                                     menu with the new role
+
+``/als ROL`` exists on the console platform alone, to try each side of the bot locally.
 """
 
 from __future__ import annotations
 
+import logging
+
 from handlers.contract import Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
+
+log = logging.getLogger(__name__)
 
 feature = Feature("roles")
 
 CONSOLE_ROLES = {Role.RESIDENT, Role.CIVIL_SERVANT, Role.CONNECTOR}
+
+
+def role_name(ctx: Context, role: Role) -> str:
+    """A role as residents read it, in their language."""
+    return ctx.catalog.text(ctx.lang, f"roles.names.{role.value}", {}, markup=False)
+
+
+@feature.deep_link("inv")
+async def redeem_invite(ctx: Context) -> Response:
+    """Someone opened an invite link: grant its role, once, and record who got it."""
+    invite = await ctx.repos.invites.find(ctx.value.strip())
+    if invite is None:
+        log.info("invite refused reason=unknown")
+        return respond(menu_reply(ctx, "invite.unknown"))
+    role = invite.role
+    if invite.used:
+        if invite.redeemed_by == ctx.user.id and ctx.user.role.allows(role):
+            return respond(menu_reply(ctx, "invite.already", role=role_name(ctx, ctx.user.role)))
+        return respond(menu_reply(ctx, "invite.used"))
+    if invite.expired(ctx.now):
+        return respond(menu_reply(ctx, "invite.expired"))
+    if ctx.user.role.allows(role):
+        return respond(menu_reply(ctx, "invite.already", role=role_name(ctx, ctx.user.role)))
+    if not await ctx.repos.invites.redeem(invite.id, ctx.user.id, ctx.now):
+        return respond(menu_reply(ctx, "invite.used"))  # someone else was just quicker
+    previous = ctx.user.role
+    await ctx.repos.users.set_role(ctx.user.id, role)
+    await ctx.repos.audit.record(
+        "invite.redeem",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject_user_id=ctx.user.id,
+        detail={"invite": invite.id, "role": role.value, "previous": previous.value},
+    )
+    ctx.user = ctx.user.model_copy(update={"role": role})
+    return respond(menu_reply(ctx, "invite.welcome", role=role_name(ctx, role)))
 
 
 @feature.command("als", consent=False, platforms={"console"}, anytime=True)

@@ -1,6 +1,8 @@
 """SQLite storage: the connection, migrations and one repository per aggregate."""
 
-from storage.audit import Audit
+from datetime import datetime
+
+from storage.audit import Audit, AuditEntry
 from storage.broadcasts import Broadcasts
 from storage.comments import Comments
 from storage.connections import Connections
@@ -9,6 +11,7 @@ from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments import Experiments
 from storage.handled import HandledEvent, HandledEvents
 from storage.ideas import Ideas
+from storage.invites import Invite, Invites
 from storage.logbook import Logbook
 from storage.media import Media, MediaStore
 from storage.moderation import Activity, Reports, Sanctions
@@ -61,15 +64,25 @@ class Repositories:
         self.recipients = Recipients(db)
         self.stats = Stats(db)
         self.logbook = Logbook(db)
+        self.invites = Invites(db)
+        # Someone who blocked the bot no longer gets "Wist je dat".
+        self.outbox.on_unreachable(self._unsubscribe)
+
+    async def _unsubscribe(self, user_id: int, now: datetime) -> None:
+        await self.subscriptions.unsubscribe(user_id)
 
 
 __all__ = [
+    "Audit",
+    "AuditEntry",
     "ChatOptions",
     "Database",
     "DatabaseError",
     "Dialogs",
     "HandledEvent",
     "HandledEvents",
+    "Invite",
+    "Invites",
     "Media",
     "MediaStore",
     "Outbox",

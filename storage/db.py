@@ -12,7 +12,6 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -54,9 +53,9 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
-        # Which task holds the transaction: only that task (and what it awaits) may join it;
-        # any other task waits for the lock, so one task's rollback never takes another's work.
-        self._owner: ContextVar[bool] = ContextVar(f"db-{id(self)}", default=False)
+        #: The task whose transaction is open: only it joins that transaction when nesting;
+        #: every other task waits for the lock (one connection, one transaction at a time).
+        self._owner: asyncio.Task[Any] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -120,12 +119,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
-        """Run a unit of work atomically; nested use in the same task joins the outer one."""
-        if self._owner.get():
+        """Run a unit of work atomically; nested use in the same task joins the outer one.
+
+        Another task's transaction is never joined: it waits until that one is committed or
+        rolled back, so one task's rollback cannot take another task's writes with it.
+        """
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
             yield self
             return
         async with self._write_lock:
-            token = self._owner.set(True)
+            self._owner = task
             try:
                 try:
                     await self.conn.execute("BEGIN IMMEDIATE")
@@ -143,7 +147,41 @@ class Database:
                         await self.conn.execute("ROLLBACK")
                     raise StorageUnavailable(str(exc)) from exc
             finally:
-                self._owner.reset(token)
+                self._owner = None
+
+    @asynccontextmanager
+    async def committed(self) -> AsyncIterator[Database]:
+        """Read only what is committed: wait until no other task's transaction is open.
+
+        Cheaper than a transaction for reads that must not see another task's unfinished
+        work (there is one connection): no BEGIN and COMMIT round trips.
+        """
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            yield self
+            return
+        async with self._write_lock:
+            self._owner = task
+            try:
+                yield self
+            finally:
+                self._owner = None
+
+    async def atomic_script(self, script: str) -> None:
+        """Run several statements as one transaction in one call to the database thread.
+
+        For hot paths that write many rows at once; ``script`` holds literal values only
+        (numbers, stored timestamps), never text from people.
+        """
+        async with self._write_lock:
+            try:
+                await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    await self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StorageUnavailable(str(exc)) from exc
+                raise
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one statement; returns the last inserted row id."""

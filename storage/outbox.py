@@ -1,13 +1,21 @@
 """The outbox: messages that are not a direct reply, written first and sent by delivery.
 
 Broadcasts, status notifications, the connector's answers and experiment updates all land
-here in the same transaction as the change that caused them, so a crash loses none.
+here in the same transaction as the change that caused them, so a crash loses none. The
+delivery worker of each platform takes due rows (:meth:`Outbox.due`), sends them, and records
+what happened in one transaction per handful of rows (:meth:`Outbox.settle`); a row is marked
+sent only after the platform confirmed it.
+
+A batch (one broadcast) may have an author: :meth:`Outbox.fan_out` with ``author_user_id``
+creates its ``outbox_batches`` row, which holds the progress message shown to the author and,
+once no row is pending any more, the final figures.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +25,15 @@ from storage.clock import iso, parse
 from storage.db import Database
 
 Payload = list[dict[str, Any]]
+#: Called (without arguments) when rows were queued, so a worker can wake up early. The
+#: rows may not be committed yet: a worker reads them in a transaction of its own.
+QueuedListener = Callable[[], None]
+#: Called as ``hook(user_id, now)`` inside the transaction that marks a person unreachable
+#: (they blocked the bot): unsubscribe them from whatever they follow.
+UnreachableHook = Callable[[int, datetime], Awaitable[object]]
+
+#: Row statuses that end a row's life.
+DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
 
 
 class OutboxRow(BaseModel):
@@ -33,13 +50,117 @@ class OutboxRow(BaseModel):
     attempts: int
     not_before: datetime
     last_error: str | None
+    sent_at: datetime | None = None
+
+
+class Due(BaseModel):
+    """A pending row as a delivery worker takes it.
+
+    ``payload`` stays the stored JSON text (every row of a broadcast holds the same text, so
+    the worker parses each distinct text once); ``language`` is the recipient's choice now.
+    """
+
+    id: int
+    user_id: int | None
+    chat_id: str
+    payload: str
+    kind: str
+    batch: str | None
+    attempts: int
+    language: str | None
+
+
+@dataclass
+class Settlement:
+    """What happened to rows a worker sent, recorded together by :meth:`Outbox.settle`."""
+
+    #: Rows the platform confirmed.
+    sent: list[int] = field(default_factory=list)
+    #: (row id, not before, error): try again later.
+    retry: list[tuple[int, datetime, str]] = field(default_factory=list)
+    #: (row id, error): given up after the last attempt.
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    #: (row id, chat id, error): the person blocked the bot.
+    unreachable: list[tuple[int, str, str]] = field(default_factory=list)
+    #: (chat id, until): the platform asked this chat to wait; its pending rows wait too.
+    holds: list[tuple[str, datetime]] = field(default_factory=list)
+    #: Batches of the rows above (to notice a batch is finished).
+    batches: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return (
+            len(self.sent)
+            + len(self.retry)
+            + len(self.failed)
+            + len(self.unreachable)
+            + len(self.holds)
+        )
+
+
+class Batch(BaseModel):
+    """A batch with an author: its size, its progress message and, once done, its figures."""
+
+    batch: str
+    author_user_id: int | None
+    total: int
+    progress_ref: str | None
+    progress_shown: int
+    created_at: datetime
+    finished_at: datetime | None
+    delivered: int | None
+    unreachable: int | None
+    failed: int | None
+    cancelled: int | None
+
+
+class BatchProgress(BaseModel):
+    """An author's batch as the progress message shows it, with where that message goes."""
+
+    batch: Batch
+    author_chat_id: str
+    author_language: str | None
+    counts: dict[str, int]
+
+    @property
+    def done(self) -> int:
+        """Rows no longer pending: delivered, unreachable, failed or cancelled."""
+        return sum(n for status, n in self.counts.items() if status in DONE_STATUSES)
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("pending", 0)
 
 
 class Outbox:
-    """The outbox table."""
+    """The outbox and outbox_batches tables."""
 
     def __init__(self, db: Database):
         self.db = db
+        self._queued: list[QueuedListener] = []
+        self._unreachable: list[UnreachableHook] = []
+
+    # Wiring ---------------------------------------------------------------------------------
+
+    def on_queued(self, listener: QueuedListener) -> Callable[[], None]:
+        """Call ``listener`` whenever rows are queued; returns a function that stops it."""
+        self._queued.append(listener)
+        return lambda: self._queued.remove(listener)
+
+    def on_unreachable(self, hook: UnreachableHook) -> Callable[[], None]:
+        """Run ``hook(user_id, now)`` for everyone marked unreachable; returns its remover.
+
+        This is where unsubscribing lives: the runtime registers the subscriptions' removal
+        here, so every path that learns someone blocked the bot (a direct reply, a broadcast)
+        unsubscribes them the same way.
+        """
+        self._unreachable.append(hook)
+        return lambda: self._unreachable.remove(hook)
+
+    def _notify_queued(self) -> None:
+        for listener in list(self._queued):
+            listener()
+
+    # Queueing -------------------------------------------------------------------------------
 
     async def enqueue(
         self,
@@ -64,10 +185,38 @@ class Outbox:
         kind: str,
         now: datetime,
         batch: str | None = None,
+        author_user_id: int | None = None,
     ) -> int:
-        """Queue the same messages for many people in one statement; returns rows queued."""
-        if not user_ids:
-            return 0
+        """Queue the same messages for many people in one statement; returns rows queued.
+
+        With ``author_user_id`` (and a ``batch``) the author sees the batch's progress and
+        gets a report when it is done. Fan out one batch in one transaction: a batch is
+        finished as soon as none of its rows is pending.
+        """
+        if author_user_id is not None and batch is None:
+            raise ValueError("a batch with an author needs a batch name")
+        queued = 0
+        if user_ids:
+            queued = await self._insert(user_ids, payload, kind, now, batch)
+        if author_user_id is not None:
+            await self.db.execute(
+                "INSERT INTO outbox_batches (batch, author_user_id, total, created_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (batch) DO UPDATE"
+                " SET total = total + excluded.total",
+                (batch, author_user_id, queued, iso(now)),
+            )
+        if queued or author_user_id is not None:
+            self._notify_queued()
+        return queued
+
+    async def _insert(
+        self,
+        user_ids: Sequence[int],
+        payload: Payload,
+        kind: str,
+        now: datetime,
+        batch: str | None,
+    ) -> int:
         stamp = iso(now)
         body = json.dumps(payload, ensure_ascii=False)
         await self.db.execute("CREATE TEMP TABLE IF NOT EXISTS fan_out_ids (id INTEGER)")
@@ -81,9 +230,140 @@ class Outbox:
             " SELECT u.id, u.platform, u.chat_id, ?, ?, ?, ?, ? FROM users u"
             " JOIN fan_out_ids f ON f.id = u.id"
             " WHERE u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
-            " AND u.unreachable_at IS NULL",
+            " AND u.unreachable_at IS NULL ORDER BY u.id",
             (body, kind, batch, stamp, stamp),
         )
+
+    # Taking work ----------------------------------------------------------------------------
+
+    async def due(
+        self, platform: str, now: datetime, limit: int, skip: Collection[int] = ()
+    ) -> list[Due]:
+        """Up to ``limit`` pending rows of a platform that may be sent now, not in ``skip``.
+
+        Single rows (a notification, a report) come before batch rows, oldest first; rows a
+        worker already holds are passed in ``skip``.
+        """
+        rows = await self.db.fetchall(
+            "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
+            " u.language FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
+            " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
+            (platform, iso(now), limit + len(skip)),
+        )
+        found = [
+            Due.model_construct(
+                id=row[0],
+                user_id=row[1],
+                chat_id=row[2],
+                payload=row[3],
+                kind=row[4],
+                batch=row[5],
+                attempts=row[6],
+                language=row[7],
+            )
+            for row in rows
+            if row[0] not in skip
+        ]
+        return found[:limit]
+
+    async def next_due(self, platform: str) -> datetime | None:
+        """When the earliest pending row of a platform may be sent (None: nothing pending)."""
+        return parse(
+            await self.db.fetchval(
+                "SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'",
+                (platform,),
+            )
+        )
+
+    # Recording what happened ----------------------------------------------------------------
+
+    async def record_sent(self, row_ids: Sequence[int], now: datetime) -> None:
+        """Mark rows sent in one transaction of its own: the bulk of a broadcast, cheaply."""
+        if not row_ids:
+            return
+        ids = ",".join(str(int(row_id)) for row_id in row_ids)
+        await self.db.atomic_script(
+            f"UPDATE outbox SET status = 'sent', sent_at = '{iso(now)}',"
+            f" attempts = attempts + 1, last_error = NULL WHERE id IN ({ids});"
+        )
+
+    async def settle(self, platform: str, outcome: Settlement, now: datetime) -> list[Batch]:
+        """Record what happened to sent rows; returns the batches this finished.
+
+        Run it inside a transaction: an unreachable person is marked (and their hooks run)
+        together with their rows.
+        """
+        stamp = iso(now)
+        if outcome.sent:
+            await self.db.executemany(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
+                " last_error = NULL WHERE id = ?",
+                ((stamp, row_id) for row_id in outcome.sent),
+            )
+        if outcome.retry:
+            await self.db.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?"
+                " WHERE id = ?",
+                ((iso(until), error[:500], row_id) for row_id, until, error in outcome.retry),
+            )
+        if outcome.failed:
+            await self.db.executemany(
+                "UPDATE outbox SET status = 'failed', attempts = attempts + 1,"
+                " last_error = ? WHERE id = ?",
+                ((error[:500], row_id) for row_id, error in outcome.failed),
+            )
+        for row_id, chat_id, error in outcome.unreachable:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'unreachable', attempts = attempts + 1,"
+                " last_error = ? WHERE id = ?",
+                (error[:500], row_id),
+            )
+            await self.mark_chat_unreachable(platform, chat_id, now, error)
+        for chat_id, until in outcome.holds:
+            await self.hold_chat(platform, chat_id, until)
+        finished = []
+        # Only batches that may be done now: no row of theirs still in the caller's hands.
+        for batch in sorted(outcome.batches):
+            done = await self.finish_if_done(batch, now)
+            if done is not None:
+                finished.append(done)
+        return finished
+
+    async def hold_chat(self, platform: str, chat_id: str, until: datetime) -> int:
+        """Let no pending row of this chat go before ``until``; returns rows held."""
+        stamp = iso(until)
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET not_before = ? WHERE platform = ? AND chat_id = ?"
+            " AND status = 'pending' AND not_before < ?",
+            (stamp, platform, chat_id, stamp),
+        )
+
+    async def mark_chat_unreachable(
+        self, platform: str, chat_id: str, now: datetime, reason: str = "blocked"
+    ) -> list[int]:
+        """Whoever is reached in this chat blocked the bot: mark them, drop their pending rows.
+
+        Runs the :meth:`on_unreachable` hooks (unsubscribe) for each person; returns their ids.
+        Call it inside a transaction.
+        """
+        stamp = iso(now)
+        rows = await self.db.fetchall(
+            "UPDATE users SET unreachable_at = ? WHERE platform = ? AND chat_id = ? RETURNING id",
+            (stamp, platform, chat_id),
+        )
+        await self.db.execute(
+            "UPDATE outbox SET status = 'unreachable', last_error = ?"
+            " WHERE platform = ? AND chat_id = ? AND status = 'pending'",
+            (reason[:500], platform, chat_id),
+        )
+        user_ids = [int(row[0]) for row in rows]
+        for user_id in user_ids:
+            for hook in list(self._unreachable):
+                await hook(user_id, now)
+        return user_ids
+
+    # Batches --------------------------------------------------------------------------------
 
     async def batch_counts(self, batch: str) -> dict[str, int]:
         """How many rows of a batch are in each status."""
@@ -92,11 +372,100 @@ class Outbox:
         )
         return {row["status"]: int(row["n"]) for row in rows}
 
+    async def batch(self, batch: str) -> Batch | None:
+        """A batch with an author, or None."""
+        row = await self.db.fetchone("SELECT * FROM outbox_batches WHERE batch = ?", (batch,))
+        return _batch(row) if row else None
+
+    async def batches_by(self, author_user_id: int, limit: int = 10) -> list[Batch]:
+        """The author's latest batches, newest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM outbox_batches WHERE author_user_id = ?"
+            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (author_user_id, limit),
+        )
+        return [_batch(row) for row in rows]
+
+    async def finish_if_done(self, batch: str, now: datetime) -> Batch | None:
+        """Close a batch none of whose rows is pending, with its figures; None otherwise.
+
+        Returns the batch only to the one caller that closed it (for the author's report).
+        """
+        still_pending = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE batch = ? AND status = 'pending' LIMIT 1", (batch,)
+        )
+        if still_pending:
+            return None
+        counts = await self.batch_counts(batch)
+        row = await self.db.fetchone(
+            "UPDATE outbox_batches SET finished_at = ?, delivered = ?, unreachable = ?,"
+            " failed = ?, cancelled = ? WHERE batch = ? AND finished_at IS NULL RETURNING *",
+            (
+                iso(now),
+                counts.get("sent", 0),
+                counts.get("unreachable", 0),
+                counts.get("failed", 0),
+                counts.get("cancelled", 0),
+                batch,
+            ),
+        )
+        return _batch(row) if row else None
+
+    async def open_batches(self, platform: str) -> list[BatchProgress]:
+        """Batches whose author is on this platform and whose progress is still to be shown.
+
+        That is: batches still running, and finished ones whose progress message does not
+        show the end yet.
+        """
+        rows = await self.db.fetchall(
+            "SELECT b.*, u.chat_id AS author_chat_id, u.language AS author_language"
+            " FROM outbox_batches b JOIN users u ON u.id = b.author_user_id"
+            " WHERE u.platform = ? AND u.chat_id IS NOT NULL AND ("
+            " b.finished_at IS NULL"
+            " OR (b.progress_ref IS NOT NULL AND b.progress_shown < b.total))"
+            " ORDER BY b.created_at",
+            (platform,),
+        )
+        progress = []
+        for row in rows:
+            batch = _batch(row)
+            progress.append(
+                BatchProgress(
+                    batch=batch,
+                    author_chat_id=row["author_chat_id"],
+                    author_language=row["author_language"],
+                    counts=await self.batch_counts(batch.batch),
+                )
+            )
+        return progress
+
+    async def show_progress(self, batch: str, ref: str | None, shown: int) -> None:
+        """Remember the progress message of a batch and the count it shows."""
+        await self.db.execute(
+            "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?",
+            (ref, shown, batch),
+        )
+
+    # Reading --------------------------------------------------------------------------------
+
     async def for_user(self, user_id: int) -> list[OutboxRow]:
         rows = await self.db.fetchall(
             "SELECT * FROM outbox WHERE user_id = ? ORDER BY id", (user_id,)
         )
         return [_row(row) for row in rows]
+
+    async def status_counts(self, platform: str | None = None) -> dict[str, int]:
+        """How many rows are in each status (of one platform, or all)."""
+        if platform is None:
+            rows = await self.db.fetchall(
+                "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status"
+            )
+        else:
+            rows = await self.db.fetchall(
+                "SELECT status, COUNT(*) AS n FROM outbox WHERE platform = ? GROUP BY status",
+                (platform,),
+            )
+        return {row["status"]: int(row["n"]) for row in rows}
 
 
 def _row(row: Any) -> OutboxRow:
@@ -112,4 +481,21 @@ def _row(row: Any) -> OutboxRow:
         attempts=row["attempts"],
         not_before=parse(row["not_before"]),
         last_error=row["last_error"],
+        sent_at=parse(row["sent_at"]),
+    )
+
+
+def _batch(row: Any) -> Batch:
+    return Batch(
+        batch=row["batch"],
+        author_user_id=row["author_user_id"],
+        total=row["total"],
+        progress_ref=row["progress_ref"],
+        progress_shown=row["progress_shown"],
+        created_at=parse(row["created_at"]),
+        finished_at=parse(row["finished_at"]),
+        delivered=row["delivered"],
+        unreachable=row["unreachable"],
+        failed=row["failed"],
+        cancelled=row["cancelled"],
     )

@@ -368,6 +368,29 @@ TABLES: tuple[Table, ...] = (
             "UPDATE connections SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
     ),
+    Table(
+        "outbox_batches",
+        Kind.PERSONAL,
+        "broadcasts you sent as a civil servant: how many were delivered",
+        export="SELECT batch, total, created_at, finished_at, delivered, unreachable, failed"
+        " FROM outbox_batches WHERE author_user_id = :user_id ORDER BY created_at",
+        erase=(
+            "UPDATE outbox_batches SET author_user_id = NULL, progress_ref = NULL"
+            " WHERE author_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "invites",
+        Kind.PERSONAL,
+        "staff invitations you made or used",
+        export="SELECT role, created_at, expires_at, redeemed_at,"
+        " created_by IS :user_id AS made_by_you FROM invites"
+        " WHERE created_by = :user_id OR redeemed_by = :user_id ORDER BY id",
+        erase=(
+            "UPDATE invites SET created_by = NULL WHERE created_by = :user_id",
+            "UPDATE invites SET redeemed_by = NULL WHERE redeemed_by = :user_id",
+        ),
+    ),
     AUDIT_LOG,
     Table(
         "platform_state",

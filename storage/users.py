@@ -103,6 +103,21 @@ class Users:
         assert row is not None
         return _user(row)
 
+    async def ensure(self, platform: str, platform_user_id: str, now: datetime) -> User:
+        """The user with this platform id, created (not seen, no consent) if they are new.
+
+        For the operator's tools: granting a role before the person ever wrote to the bot.
+        """
+        stamp = iso(now)
+        await self.db.execute(
+            "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (platform, platform_user_id) DO NOTHING",
+            (platform, platform_user_id, stamp, stamp),
+        )
+        found = await self.find(platform, platform_user_id)
+        assert found is not None
+        return found
+
     async def give_consent(
         self, user_id: int, chat_id: str, display_name: str | None, now: datetime
     ) -> None:

@@ -44,8 +44,9 @@ class RoomSender:
         key: str,
         answer_to: str | None = None,
         patient: bool = False,
-    ) -> None:
-        """Send replies as messages, under transaction ids made from ``key``.
+    ) -> str | None:
+        """Send replies as messages, under transaction ids made from ``key``; returns the
+        event id of the last message.
 
         ``answer_to`` marks the first message as a reply to that event; ``patient`` waits
         out rate limits instead of raising RetryLater.
@@ -60,11 +61,29 @@ class RoomSender:
             raise Blocked("the bot is not in this room")
         if not [user for user in room.users if user != self.client.user_id]:
             raise Blocked("nobody else is in this room")
+        last = None
         for index, message in enumerate(render(self.catalog, lang, replies)):
             content = await self._content(room, message, patient)
             if index == 0 and answer_to is not None:
                 content["m.relates_to"] = {"m.in_reply_to": {"event_id": answer_to}}
-            await self._put(room_id, content, transaction_id(key, index), patient)
+            last = await self._put(room_id, content, transaction_id(key, index), patient)
+        return last
+
+    async def edit(
+        self, room_id: str, event_id: str, lang: str, reply: Reply, *, key: str
+    ) -> None:
+        """Replace the text of a message sent before (``m.replace``), as Element shows it."""
+        if room_id not in self.client.rooms:
+            raise Blocked("the bot is not in this room")
+        [message] = render(self.catalog, lang, [reply])[-1:]
+        new = message.text_content()
+        content = {
+            **new,
+            "body": f"* {new['body']}",
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        }
+        await self._put(room_id, content, transaction_id(key, 0), patient=False)
 
     async def _content(self, room: MatrixRoom, message: Outgoing, patient: bool) -> dict[str, Any]:
         if message.photo_id is not None:
@@ -129,8 +148,9 @@ class RoomSender:
             await self._rate_limited(answer, patient)
         raise DeliveryError("upload kept being rate limited")
 
-    async def _put(self, room_id: str, content: dict[str, Any], txn: str, patient: bool) -> None:
-        """Send one message (encrypted in an encrypted room) under a stable transaction id."""
+    async def _put(self, room_id: str, content: dict[str, Any], txn: str, patient: bool) -> str:
+        """Send one message (encrypted in an encrypted room) under a stable transaction id;
+        returns its event id."""
         for _ in range(RATE_LIMIT_WAITS):
             try:
                 answer = await self.client.room_send(
@@ -143,7 +163,7 @@ class RoomSender:
             except (ClientError, TimeoutError, OSError) as exc:
                 raise DeliveryError(f"send failed: {type(exc).__name__}: {exc}") from exc
             if isinstance(answer, RoomSendResponse):
-                return
+                return str(answer.event_id)
             if answer.status_code in ("M_FORBIDDEN", "M_NOT_FOUND"):
                 raise Blocked(str(answer))
             await self._rate_limited(answer, patient)

@@ -1,9 +1,18 @@
-"""What every platform adapter offers the runtime, and how sending can fail."""
+"""What every platform adapter offers the runtime, and how sending can fail.
+
+An adapter receives events and answers them (``start``/``stop``); for delivery (the outbox:
+broadcasts, notifications, reports) it also sends on its own initiative (``send``), edits
+a message it sent before (``edit``: a progress message counting up), and says how fast it
+may do so (``pacing``). Delivery handles the failures below per chat: ``Blocked`` marks the
+person unreachable, ``RetryLater`` holds back that chat only, anything else is retried with
+backoff and eventually given up.
+"""
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from bot.pacing import Pacing
 from handlers.contract import Reply
 
 
@@ -30,7 +39,11 @@ class RetryLater(DeliveryError):
 class Adapter(Protocol):
     """A running connection to one chat network."""
 
+    #: The platform's name, as in ``users.platform`` ("telegram", "matrix").
     name: str
+    #: The platform's send limits; delivery takes a slot before every send and edit, and
+    #: the adapter debits the messages it sends as direct replies (see :mod:`bot.pacing`).
+    pacing: Pacing
 
     async def start(self) -> None:
         """Connect and begin receiving events."""
@@ -38,11 +51,29 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Stop receiving; finish what is in flight; disconnect."""
 
-    async def send(self, chat_id: str, lang: str, replies: list[Reply]) -> None:
+    async def send(
+        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+    ) -> str | None:
         """Send messages that are not a direct answer (the outbox uses this).
+
+        ``dedupe_key`` is stable for one outbox row: a platform that can (Matrix transaction
+        ids) uses it so a row sent again after a crash is not posted twice.
+
+        Returns:
+            The platform's id of the last message sent (what :meth:`edit` takes), or None
+            when the platform gives none.
 
         Raises:
             Blocked: the person can no longer be reached here.
             RetryLater: the platform asked to slow down for this chat.
             DeliveryError: anything else that went wrong.
+        """
+
+    async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
+        """Replace the text (and buttons) of a message :meth:`send` sent earlier.
+
+        An edit that changes nothing is not an error.
+
+        Raises:
+            Blocked, RetryLater, DeliveryError: as for :meth:`send`.
         """

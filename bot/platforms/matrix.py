@@ -44,6 +44,7 @@ from nio.api import Api
 
 from bot.app import App
 from bot.logs import pseudonym
+from bot.pacing import Pacing
 from bot.platforms import _matrix_session as session
 from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
 from bot.platforms._matrix_keys import KeyWaits, Waiting
@@ -77,6 +78,10 @@ FIRST_SYNC_FILTER: dict[str, Any] = {
 }
 
 
+#: Seconds between two outbox messages to one room (a person reads one thing at a time).
+MATRIX_ROOM_INTERVAL = 0.5
+
+
 class Matrix:
     """One bot account on a Matrix homeserver, wired to the router."""
 
@@ -98,6 +103,8 @@ class Matrix:
         self._task: asyncio.Task[None] | None = None
         self._poll: asyncio.Task[Any] | None = None
         self._stopping = asyncio.Event()
+        #: Delivery's budget on this homeserver; a 429 holds back that room only.
+        self.pacing = Pacing(app.settings.matrix_rate, chat_interval=MATRIX_ROOM_INTERVAL)
 
     @property
     def user_id(self) -> str:
@@ -513,8 +520,8 @@ class Matrix:
 
     async def send(
         self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
-    ) -> None:
-        """Send outside a conversation (the outbox).
+    ) -> str | None:
+        """Send outside a conversation (the outbox); returns the last message's event id.
 
         ``dedupe_key`` (an outbox row id, say) makes the transaction ids stable, so sending
         the same row again after a crash does not post it twice.
@@ -524,7 +531,11 @@ class Matrix:
             RetryLater: the homeserver asked to slow down.
             DeliveryError: anything else.
         """
-        await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
+        return await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
+
+    async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
+        """Replace a message delivery sent before (a progress message counting up)."""
+        await self._rooms.edit(chat_id, message_id, lang, reply, key=uuid.uuid4().hex)
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:

@@ -3,12 +3,22 @@
 Native updates become Events; Replies become HTML messages (user text escaped by the
 catalog) with inline keyboards. Callback queries are always answered, so buttons stop
 spinning even when the button turns out to be stale.
+
+Two bots share the token. Direct replies go through the Application's bot, throttled by
+PTB's ``AIORateLimiter`` so a conversation is never refused; delivery (the outbox) sends
+through a second bot without that limiter, because the delivery worker paces itself
+(:mod:`bot.pacing`): limited twice, a broadcast would eat the replies' budget, and a 429
+for one chat would be handled per chat, not for everyone. Every direct reply is debited
+from delivery's overall budget, so both together stay under ``SAMENSPEL_TELEGRAM_RATE``
+whenever delivery has something to send.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +27,7 @@ from urllib.parse import urlsplit
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -27,10 +38,13 @@ from telegram import (
 from telegram.constants import MessageEntityType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.app import App
 from bot.logs import pseudonym
+from bot.pacing import Pacing
 from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from bot.settings import Settings
 from handlers.contract import Event, Location, Photo, Reply, Sender
 from storage.clock import utcnow
 
@@ -39,6 +53,49 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: Telegram's limits besides the overall rate: one message a second in a chat, 20 a minute
+#: in a group (groups and channels have negative ids).
+CHAT_INTERVAL = 1.0
+GROUP_INTERVAL = 3.0
+
+
+def telegram_pacing(rate: float) -> Pacing:
+    """Telegram's send limits with ``rate`` messages a second overall."""
+    return Pacing(
+        rate,
+        chat_interval=CHAT_INTERVAL,
+        group_interval=GROUP_INTERVAL,
+        is_group=lambda chat_id: chat_id.startswith("-"),
+    )
+
+
+class _DebitingRateLimiter(AIORateLimiter):
+    """PTB's rate limiter for direct replies that also debits each message from delivery."""
+
+    def __init__(self, pacing: Pacing):
+        super().__init__()
+        self._pacing = pacing
+
+    async def process_request(
+        self,
+        callback: Any,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if data.get("chat_id") is not None and _is_message(endpoint):
+            self._pacing.debit()
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
+def _is_message(endpoint: str) -> bool:
+    """Methods that put (or change) a message in a chat: what the flood limits count."""
+    name = endpoint.lower()
+    return (name.startswith(("send", "edit", "copy", "forward"))) and name != "sendchataction"
 
 
 class Telegram:
@@ -50,16 +107,28 @@ class Telegram:
         self.app = app
         settings = app.settings
         assert settings.telegram_token is not None
+        token = settings.telegram_token.get_secret_value()
+        self.pacing = telegram_pacing(settings.telegram_rate)
         builder = (
             Application.builder()
-            .token(settings.telegram_token.get_secret_value())
+            .token(token)
             .base_url(settings.telegram_api_url)
             .base_file_url(settings.telegram_file_url)
             .concurrent_updates(True)
         )
         if rate_limiter:
-            builder = builder.rate_limiter(AIORateLimiter())  # type: ignore[arg-type]
+            builder = builder.rate_limiter(_DebitingRateLimiter(self.pacing))  # type: ignore[arg-type]
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
+        # Delivery's own bot: no rate limiter (delivery paces itself), a connection for
+        # every message it may have in flight.
+        self.delivery_bot = Bot(
+            token,
+            base_url=settings.telegram_api_url,
+            base_file_url=settings.telegram_file_url,
+            request=HTTPXRequest(
+                connection_pool_size=settings.delivery_concurrency + 2, pool_timeout=10.0
+            ),
+        )
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
@@ -70,6 +139,7 @@ class Telegram:
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
         await self.application.initialize()
+        await self.delivery_bot.initialize()
         # Posters and invitations link residents straight into the bot.
         self.app.router.extras.setdefault(
             "deep_link_base", f"https://t.me/{self.application.bot.username}?start="
@@ -105,6 +175,7 @@ class Telegram:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        await self.delivery_bot.shutdown()
 
     async def _publish_commands(self) -> None:
         """Set the command menu in every catalog language; a failure here is not fatal."""
@@ -197,49 +268,68 @@ class Telegram:
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
         """Answer an event; a person who blocked the bot is marked unreachable."""
+        bot = self.application.bot
         try:
-            await self._send_all(event.chat_id, lang, replies, event.origin_message_id)
+            await self._send_all(bot, event.chat_id, lang, replies, event.origin_message_id)
         except Forbidden:
             log.info("chat unreachable chat=%s", pseudonym(event.chat_id))
             async with self.app.db.transaction():
-                await self.app.repos.users.mark_unreachable(PLATFORM, event.chat_id, utcnow())
+                await self.app.repos.outbox.mark_chat_unreachable(
+                    PLATFORM, event.chat_id, utcnow()
+                )
 
-    async def send(self, chat_id: str, lang: str, replies: list[Reply]) -> None:
-        """Send outside a conversation (the outbox), translating failures for delivery."""
-        try:
-            await self._send_all(chat_id, lang, replies, None)
-        except Forbidden as exc:
-            raise Blocked(str(exc)) from exc
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater(seconds, str(exc)) from exc
-        except TelegramError as exc:
-            raise DeliveryError(str(exc)) from exc
+    async def send(
+        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+    ) -> str | None:
+        """Send outside a conversation (the outbox), translating failures for delivery.
+
+        Returns the id of the last message sent.
+        """
+        with _delivery_errors():
+            return await self._send_all(self.delivery_bot, chat_id, lang, replies, None)
+
+    async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
+        """Replace a message delivery sent before (a progress message)."""
+        text = self.app.catalog.render(lang, reply, markup=True)
+        with _delivery_errors():
+            try:
+                await self.delivery_bot.edit_message_text(
+                    text[: MessageLimit.MAX_TEXT_LENGTH],
+                    chat_id=chat_id,
+                    message_id=int(message_id),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=self._keyboard(lang, reply),
+                )
+            except BadRequest as exc:
+                if "not modified" not in str(exc).lower():
+                    raise
 
     async def _send_all(
-        self, chat_id: str, lang: str, replies: list[Reply], origin: str | None
-    ) -> None:
+        self, bot: Bot, chat_id: str, lang: str, replies: list[Reply], origin: str | None
+    ) -> str | None:
+        last = None
         for message in replies:
-            await self._send_one(chat_id, lang, message, origin)
+            last = await self._send_one(bot, chat_id, lang, message, origin)
+        return last
 
-    async def _send_one(self, chat_id: str, lang: str, message: Reply, origin: str | None) -> None:
-        bot = self.application.bot
+    async def _send_one(
+        self, bot: Bot, chat_id: str, lang: str, message: Reply, origin: str | None
+    ) -> str:
+        """Send (or edit into place) one reply; returns the id of the message it ended in."""
         catalog = self.app.catalog
         text = catalog.render(lang, message, markup=True)
         markup = self._keyboard(lang, message)
         if message.photo_id is not None:
-            await self._send_photo(chat_id, message.photo_id, text, markup)
-            return
+            return await self._send_photo(bot, chat_id, message.photo_id, text, markup)
         if message.document is not None:
             document = message.document
-            await bot.send_document(
+            sent = await bot.send_document(
                 chat_id,
                 InputFile(document.data, filename=document.filename),
                 caption=text[: MessageLimit.CAPTION_LENGTH] if text else None,
                 parse_mode=ParseMode.HTML if len(text) <= MessageLimit.CAPTION_LENGTH else None,
             )
-            return
+            return str(sent.message_id)
         if message.edit and origin is not None and len(text) <= MessageLimit.MAX_TEXT_LENGTH:
             try:
                 await bot.edit_message_text(
@@ -249,25 +339,33 @@ class Telegram:
                     parse_mode=ParseMode.HTML,
                     reply_markup=markup,
                 )
-                return
+                return origin
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
-                    return
+                    return origin
                 # The message is too old or gone: send a new one instead.
         chunks = _split(text, MessageLimit.MAX_TEXT_LENGTH)
+        message_id = ""
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            await bot.send_message(
+            sent = await bot.send_message(
                 chat_id,
                 chunk,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
                 disable_web_page_preview=True,
             )
+            message_id = str(sent.message_id)
+        return message_id
 
     async def _send_photo(
-        self, chat_id: str, media_id: int, text: str, markup: InlineKeyboardMarkup | None
-    ) -> None:
+        self,
+        bot: Bot,
+        chat_id: str,
+        media_id: int,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> str:
         media = self.app.repos.media
         ref = await media.platform_ref(media_id, PLATFORM)
         caption_fits = len(text) <= MessageLimit.CAPTION_LENGTH
@@ -280,7 +378,7 @@ class Telegram:
             if stored is None:
                 raise DeliveryError(f"photo {media_id} is gone")
             photo = InputFile(stored.data, filename=f"photo-{media_id}.jpg")
-        sent = await self.application.bot.send_photo(
+        sent = await bot.send_photo(
             chat_id,
             photo,
             caption=caption,
@@ -292,9 +390,10 @@ class Telegram:
                 await media.remember_ref(media_id, PLATFORM, sent.photo[-1].file_id)
         if not caption_fits:
             for chunk in _split(text, MessageLimit.MAX_TEXT_LENGTH):
-                await self.application.bot.send_message(
+                sent = await bot.send_message(
                     chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
+        return str(sent.message_id)
 
     def _keyboard(self, lang: str, message: Reply) -> InlineKeyboardMarkup | None:
         if not message.buttons:
@@ -309,6 +408,21 @@ class Telegram:
                 for row in message.buttons
             ]
         )
+
+
+@contextmanager
+def _delivery_errors() -> Iterator[None]:
+    """Telegram's failures as delivery understands them."""
+    try:
+        yield
+    except Forbidden as exc:
+        raise Blocked(str(exc)) from exc
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise RetryLater(seconds, str(exc)) from exc
+    except TelegramError as exc:
+        raise DeliveryError(str(exc)) from exc
 
 
 def _sender(user: Any) -> Sender:
@@ -372,3 +486,23 @@ def _split(text: str, limit: int) -> list[str]:
     if current:
         pieces.append(current)
     return pieces
+
+
+async def bot_username(settings: Settings, wait: float = 10.0) -> str | None:
+    """The bot's @username, asked from Telegram with the configured token (None if unknown).
+
+    For the operator's tools (an invite link); any failure just means no username.
+    """
+    if settings.telegram_token is None:
+        return None
+    bot = Bot(
+        settings.telegram_token.get_secret_value(),
+        base_url=settings.telegram_api_url,
+        request=HTTPXRequest(connect_timeout=wait, read_timeout=wait),
+    )
+    try:
+        async with bot:
+            return bot.username or None
+    except (TelegramError, OSError) as exc:
+        log.warning("could not ask Telegram for the bot's name: %s", type(exc).__name__)
+        return None

@@ -28,7 +28,7 @@ def _router(app: App, feature: Feature, **kwargs: object) -> Router:
     )
 
 
-def _counter_feature(log: list[tuple[str, int]], delay: float = 0.0) -> Feature:
+def _counter_feature(log: list[tuple[str, int]]) -> Feature:
     """A dialog that counts every text a person sends, in the dialog state itself."""
     feature = Feature("counter")
 
@@ -40,8 +40,6 @@ def _counter_feature(log: list[tuple[str, int]], delay: float = 0.0) -> Feature:
     async def step(ctx: Context) -> Response:
         assert ctx.dialog is not None
         n = ctx.dialog.data["n"] + 1
-        if delay:
-            await asyncio.sleep(delay)
         log.append((ctx.event.sender.platform_user_id, int(ctx.text)))
         return respond(Reply(key="raw", params={"text": n}), dialog=ctx.dialog.to("counting", n=n))
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.platforms.telegram import Telegram
-from handlers.contract import Reply
 from storage import Role
 from tests.e2e.botapi import BotApiServer, free_port
 from tests.e2e.telegram_support import labels, running_bot, telegram_settings, texts
@@ -173,26 +171,6 @@ async def test_webhook_mode_serves_updates_and_checks_the_secret(
         assert "Samenspel" in texts(server, anna.chat_id)[0]
         status = await server.post_raw_update({"update_id": 999, "message": {}}, secret="wrong")
         assert status == 403
-
-
-async def test_outbox_style_sends_translate_platform_errors(
-    server: BotApiServer, tmp_path: Path
-) -> None:
-    from bot.platforms.base import Blocked, RetryLater
-
-    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
-        adapter = Telegram(app, rate_limiter=False)
-        await adapter.application.initialize()
-        try:
-            server.block(2001)
-            with pytest.raises(Blocked):
-                await adapter.send("2001", "nl", [Reply(key="menu.title")])
-            server.flood(2002, retry_after=3)
-            with pytest.raises(RetryLater) as waited:
-                await adapter.send("2002", "nl", [Reply(key="menu.title")])
-            assert waited.value.seconds == 3
-        finally:
-            await adapter.application.shutdown()
 
 
 def test_a_role_is_not_a_telegram_concept() -> None:

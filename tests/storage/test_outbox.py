@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
 from bot.app import App
 from storage.clock import utcnow
+from storage.outbox import Settlement
 
 
 async def test_fan_out_queues_one_row_per_reachable_person(app: App) -> None:
@@ -28,3 +33,89 @@ async def test_fan_out_queues_one_row_per_reachable_person(app: App) -> None:
     rows = await repos.outbox.for_user(ids[0])
     assert rows[0].payload == [{"key": "raw", "params": {"text": "hi"}}]
     assert rows[0].platform == "telegram" and rows[0].chat_id == "0"
+
+
+async def _people(app: App, count: int) -> list[int]:
+    now, ids = utcnow(), []
+    async with app.db.transaction():
+        for n in range(count):
+            user = await app.repos.users.seen("telegram", str(n), now)
+            await app.repos.users.give_consent(user.id, str(n), None, now)
+            ids.append(user.id)
+    return ids
+
+
+async def test_a_batch_with_an_author_is_recorded_and_listeners_hear_of_it(app: App) -> None:
+    ids, heard = await _people(app, 3), []
+    stop = app.repos.outbox.on_queued(lambda: heard.append(True))
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids[:2], [], kind="broadcast", batch="b", author_user_id=ids[2], now=utcnow()
+        )
+        await app.repos.outbox.fan_out(
+            ids[2:], [], kind="broadcast", batch="b", author_user_id=ids[2], now=utcnow()
+        )
+    stop()
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(ids[0], [], kind="status", now=utcnow())
+    batch = await app.repos.outbox.batch("b")
+    assert batch is not None and (batch.total, batch.author_user_id) == (3, ids[2])
+    assert heard == [True, True]
+    with pytest.raises(ValueError, match="batch"):
+        await app.repos.outbox.fan_out(ids, [], kind="x", author_user_id=ids[0], now=utcnow())
+
+
+async def test_due_rows_come_single_first_oldest_first_and_skip_the_held(app: App) -> None:
+    ids = await _people(app, 3)
+    now = utcnow()
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(ids, [], kind="broadcast", batch="b", now=now)
+        await app.repos.outbox.enqueue(ids[0], [], kind="status", now=now)
+        await app.repos.outbox.hold_chat("telegram", "1", now + timedelta(minutes=1))
+    due = await app.repos.outbox.due("telegram", now, 10)
+    assert [(row.kind, row.chat_id) for row in due] == [
+        ("status", "0"),
+        ("broadcast", "0"),
+        ("broadcast", "2"),
+    ]
+    assert [
+        row.chat_id for row in await app.repos.outbox.due("telegram", now, 1, {due[0].id})
+    ] == ["0"]
+    assert await app.repos.outbox.next_due("telegram") == now
+    assert await app.repos.outbox.due("matrix", now, 10) == []
+
+
+async def test_settling_records_each_outcome_and_closes_a_finished_batch_once(app: App) -> None:
+    ids = await _people(app, 4)
+    now = utcnow()
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids[:3], [], kind="broadcast", batch="b", author_user_id=ids[3], now=now
+        )
+    sent, retried, blocked = await app.repos.outbox.due("telegram", now, 10)
+    later = now + timedelta(seconds=30)
+    async with app.db.transaction():
+        done = await app.repos.outbox.settle(
+            "telegram",
+            Settlement(
+                sent=[sent.id],
+                retry=[(retried.id, later, "Bad Gateway")],
+                unreachable=[(blocked.id, blocked.chat_id, "blocked")],
+                batches={"b"},
+            ),
+            now,
+        )
+    assert done == []
+    assert await app.repos.outbox.batch_counts("b") == {"sent": 1, "pending": 1, "unreachable": 1}
+    row = (await app.repos.outbox.for_user(retried.user_id or 0))[0]
+    assert (row.attempts, row.not_before, row.last_error) == (1, later, "Bad Gateway")
+    person = await app.repos.users.get(blocked.user_id or 0)
+    assert person is not None and person.unreachable_at is not None
+
+    async with app.db.transaction():
+        (closed,) = await app.repos.outbox.settle(
+            "telegram", Settlement(failed=[(retried.id, "gave up")], batches={"b"}), now
+        )
+        assert await app.repos.outbox.finish_if_done("b", now) is None  # only once
+    assert (closed.delivered, closed.unreachable, closed.failed, closed.total) == (1, 1, 1, 3)
+    assert closed.finished_at == now

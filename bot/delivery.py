@@ -1,0 +1,553 @@
+"""Delivery: one worker per platform sends the outbox at that platform's pace.
+
+::
+
+    outbox ──due()──► dispatcher ──slot + pacing──► send ──► results ──settle()──► outbox
+    (pending)          (one loop)                 (up to N at once)   (one transaction for
+                                                                       all results at hand)
+
+* The dispatcher takes due rows (single rows before batch rows, oldest first) in a
+  transaction of its own, so it never sees rows of a transaction that may still roll back.
+  A chat that must wait (one message a second, 20 a minute in a group, a 429) is held back
+  in the database instead of blocking the others.
+* At most ``window`` rows are in flight: sent or being sent, their result not committed yet
+  (a row's place in the window is freed only once its result is committed). So when the
+  process is killed, at most that many messages were sent but not recorded as sent, and
+  only those can arrive twice after the restart. Of those, at most ``concurrency`` are being
+  sent at once; the rest of the window lets sending go on while results are written.
+* Results are recorded together, in one call to the database per batch of results (up to
+  ``window - concurrency`` of them, or what arrived in 50 ms): a broadcast costs a handful of
+  transactions per hundred messages, not one per message.
+* Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
+  unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
+  ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
+  anything else → retried after ``backoff``, doubling, and ``failed`` with its reason after
+  the last attempt.
+* The author of a batch sees one progress message edited in place ("1.234 van 5.000
+  verstuurd") and, once no row is pending, gets a report through the outbox itself.
+
+The worker learns about new rows from :meth:`DeliveryWorker.wake` (the runtime calls it when
+rows are queued) and, failing that, by looking every ``poll`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.platforms.base import Adapter, Blocked, DeliveryError, RetryLater
+from bot.settings import Settings
+from handlers.catalog import Catalog
+from handlers.contract import Reply
+from storage import Repositories
+from storage.clock import utcnow
+from storage.outbox import Batch, BatchProgress, Due, Settlement
+
+log = logging.getLogger(__name__)
+
+#: Distinct payload texts whose parsed replies are kept (every row of a broadcast has one).
+_PAYLOAD_CACHE = 256
+#: Rows taken at most per look at the outbox.
+_MAX_CLAIM = 1000
+#: Seconds results wait to be written together with the next ones (at most).
+_GATHER = 0.05
+#: Seconds a blocked chat is remembered: longer than rows wait between being taken and sent.
+_BLOCKED_MEMORY = 120.0
+#: Progress messages that failed this often in a row are given up (the report still comes).
+_PROGRESS_TRIES = 3
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How a worker sends: how much at once, how often it retries, how often it looks."""
+
+    concurrency: int = 8
+    window: int = 32
+    attempts: int = 5
+    backoff: float = 5.0
+    poll: float = 1.0
+    progress: float = 3.0
+    max_backoff: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryPolicy:
+        return cls(
+            concurrency=settings.delivery_concurrency,
+            window=settings.delivery_window,
+            attempts=settings.delivery_attempts,
+            backoff=settings.delivery_backoff,
+            poll=settings.delivery_poll,
+            progress=settings.delivery_progress,
+        )
+
+    def retry_delay(self, attempts: int) -> float:
+        """Seconds to wait after ``attempts`` failed tries (with a little jitter)."""
+        delay = min(self.max_backoff, self.backoff * 2 ** max(0, attempts - 1))
+        return delay * random.uniform(0.9, 1.1)
+
+
+class DeliveryWorker:
+    """Sends one platform's outbox rows through its adapter until stopped."""
+
+    def __init__(
+        self,
+        repos: Repositories,
+        catalog: Catalog,
+        adapter: Adapter,
+        policy: DeliveryPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.repos = repos
+        self.outbox = repos.outbox
+        self.catalog = catalog
+        self.adapter = adapter
+        self.platform = adapter.name
+        self.pacing = adapter.pacing
+        self.policy = policy or DeliveryPolicy()
+        self.clock = clock
+        #: Outcomes so far in this process: sent, retried, failed, unreachable, held.
+        self.counts: Counter[str] = Counter()
+        # About a second's worth of rows at a time (all there is without a rate).
+        rate = self.pacing.rate
+        claim = int(rate) + 1 if rate else _MAX_CLAIM
+        self._claim = min(_MAX_CLAIM, max(4 * self.policy.concurrency, claim))
+        #: Rows in flight: being sent, or sent with the result not committed yet.
+        self._slots = asyncio.Semaphore(self.window)
+        self._held: set[int] = set()
+        #: Rows being sent per batch: a batch with rows on their way is not finished yet.
+        self._sending: Counter[str] = Counter()
+        #: The last look at the outbox found less than it could take: the queue is draining,
+        #: so a batch whose last row comes back may be done.
+        self._draining = True
+        self._results = Settlement()
+        self._finished_rows: list[int] = []
+        #: Rows ready to go, taken by ``concurrency`` long-lived senders (a sender goes on to
+        #: the next row without a round through the event loop, like a plain send loop).
+        self._queue: asyncio.Queue[tuple[Due, list[Reply]] | None] = asyncio.Queue(
+            maxsize=self.policy.concurrency
+        )
+        self._senders: list[asyncio.Task[None]] = []
+        self._payloads: dict[str, list[Reply]] = {}
+        #: Chats that just turned out blocked: rows taken before that are not sent.
+        self._blocked: dict[str, float] = {}
+        self._progress_failures: Counter[str] = Counter()
+        self._wake = asyncio.Event()
+        self._progress_wake = asyncio.Event()
+        self._flush_wanted = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self._stopping = False
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._progress: asyncio.Task[None] | None = None
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Begin sending in the background."""
+        self._stopping = False
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="delivery-dispatch")
+        self._senders = [
+            asyncio.create_task(self._sender(), name=f"delivery-send-{n}")
+            for n in range(self.policy.concurrency)
+        ]
+        self._flusher = asyncio.create_task(self._flush_loop(), name="delivery-flush")
+        self._progress = asyncio.create_task(self._progress_loop(), name="delivery-progress")
+        log.info(
+            "delivery started platform=%s rate=%s concurrency=%d",
+            self.platform,
+            self.pacing.rate or "off",
+            self.policy.concurrency,
+        )
+
+    async def stop(self) -> None:
+        """Take nothing new, let sends in flight finish and record every result."""
+        self._stopping = True
+        self._flush_now.set()
+        self._wake.set()
+        self._progress_wake.set()
+        for task in (self._dispatcher, self._progress):
+            if task is None:
+                continue
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout=2.0)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        # Rows handed to the senders but not sent yet stay pending for the next start.
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                self._put_back(item[0])
+        for _ in self._senders:
+            self._queue.put_nowait(None)
+        if self._senders:
+            await asyncio.gather(*self._senders, return_exceptions=True)
+        if self._flusher is not None:
+            self._flush_wanted.set()
+            await self._flusher
+        log.info("delivery stopped platform=%s %s", self.platform, dict(self.counts))
+
+    def wake(self) -> None:
+        """Rows were queued: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+        self._progress_wake.set()
+
+    @property
+    def window(self) -> int:
+        """The most rows that can be in flight: the most that can arrive twice after a kill."""
+        return max(self.policy.window, self.policy.concurrency)
+
+    @property
+    def _gather(self) -> int:
+        """Results worth one write: as many as fit in the window beside the sends (and the
+        rows queued for them)."""
+        return max(1, self.window - 2 * self.policy.concurrency)
+
+    @property
+    def in_flight(self) -> int:
+        """Rows sent or being sent whose result is not committed yet."""
+        return len(self._held)
+
+    # Taking and sending -------------------------------------------------------------------
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                async with self.repos.db.committed():
+                    rows = await self.outbox.due(
+                        self.platform, self.clock(), self._claim, self._held
+                    )
+            except Exception:
+                log.exception("reading the outbox failed platform=%s", self.platform)
+                rows = []
+            self._draining = len(rows) < self._claim
+            if not rows:
+                await self._idle()
+                continue
+            for row in rows:
+                if self._stopping:
+                    break
+                await self._dispatch(row)
+
+    async def _dispatch(self, row: Due) -> None:
+        """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
+        pacing = self.pacing
+        if not pacing.ready(row.chat_id):
+            wait = pacing.ready_at(row.chat_id) - pacing.clock()
+            self._results.holds.append((row.chat_id, self.clock() + timedelta(seconds=wait)))
+            self.counts["held"] += 1
+            self._flush_wanted.set()
+            return
+        try:
+            replies = self._replies(row.payload)
+        except ValueError as exc:
+            self._results.failed.append((row.id, f"unreadable payload: {exc}"))
+            self._finish(row, None)
+            return
+        await self._slots.acquire()
+        if self._stopping:
+            self._slots.release()
+            return
+        await pacing.take(len(replies))
+        pacing.sent(row.chat_id, len(replies))
+        self._held.add(row.id)
+        if row.batch is not None:
+            self._sending[row.batch] += 1
+        await self._queue.put((row, replies))
+
+    def _put_back(self, row: Due) -> None:
+        """A row taken but not sent: it stays pending in the outbox, its place is freed."""
+        self._held.discard(row.id)
+        self._slots.release()
+        if row.batch is not None:
+            self._sending[row.batch] -= 1
+            if self._sending[row.batch] <= 0:
+                del self._sending[row.batch]
+
+    async def _sender(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            row, replies = item
+            if self._recently_blocked(row.chat_id):
+                # Its pending rows were marked unreachable with the block; should this row
+                # be new (the person came back meanwhile), it waits until that is forgotten.
+                self._put_back(row)
+                until = self.clock() + timedelta(seconds=_BLOCKED_MEMORY)
+                self._results.holds.append((row.chat_id, until))
+                self._flush_wanted.set()
+                continue
+            await self._send(row, replies)
+
+    async def _send(self, row: Due, replies: list[Reply]) -> None:
+        # Results go to whatever settlement is current when the send returns (a flush may
+        # have taken the previous one meanwhile).
+        lang = self.catalog.language(row.language)
+        try:
+            await self.adapter.send(row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}")
+        except Blocked as exc:
+            self._blocked[row.chat_id] = time.monotonic()
+            self._results.unreachable.append((row.id, row.chat_id, str(exc) or "blocked"))
+            self.counts["unreachable"] += 1
+        except RetryLater as exc:
+            self.pacing.hold(row.chat_id, exc.seconds)
+            until = self.clock() + timedelta(seconds=exc.seconds)
+            self._results.holds.append((row.chat_id, until))
+            self.counts["held"] += 1
+        except DeliveryError as exc:
+            self._retry_or_fail(row, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            log.exception("sending an outbox row failed platform=%s", self.platform)
+            self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
+        else:
+            self._results.sent.append(row.id)
+            self.counts["sent"] += 1
+        self._finish(row, row.id)
+
+    def _retry_or_fail(self, row: Due, error: str) -> None:
+        tried = row.attempts + 1
+        if tried >= self.policy.attempts:
+            self._results.failed.append((row.id, error))
+            self.counts["failed"] += 1
+            return
+        until = self.clock() + timedelta(seconds=self.policy.retry_delay(tried))
+        self._results.retry.append((row.id, until, error))
+        self.counts["retried"] += 1
+
+    def _finish(self, row: Due, held_id: int | None) -> None:
+        if held_id is not None:
+            self._finished_rows.append(held_id)
+            if len(self._finished_rows) >= self._gather:
+                self._flush_now.set()
+        if row.batch is not None:
+            if held_id is not None:
+                self._sending[row.batch] -= 1
+            if self._sending[row.batch] <= 0:
+                del self._sending[row.batch]
+                if self._draining:
+                    # No other row of this batch on its way, few waiting: it may be done.
+                    self._results.batches.add(row.batch)
+        self._flush_wanted.set()
+
+    def _recently_blocked(self, chat_id: str) -> bool:
+        """Whether this chat blocked the bot after its row was taken from the outbox."""
+        if not self._blocked:
+            return False
+        horizon = time.monotonic() - _BLOCKED_MEMORY
+        if len(self._blocked) > 1000:
+            self._blocked = {chat: t for chat, t in self._blocked.items() if t > horizon}
+        return self._blocked.get(chat_id, 0.0) > horizon
+
+    def _replies(self, payload: str) -> list[Reply]:
+        """The replies of a payload text, parsed once per distinct text."""
+        found = self._payloads.get(payload)
+        if found is None:
+            try:
+                found = [Reply.model_validate(item) for item in json.loads(payload)]
+            except (TypeError, ValueError) as exc:
+                raise ValueError(str(exc)[:200]) from exc
+            if not found:
+                raise ValueError("no messages in the payload")
+            if len(self._payloads) >= _PAYLOAD_CACHE:
+                self._payloads.clear()
+            self._payloads[payload] = found
+        return found
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up, the next due row, or the poll interval, whichever is first."""
+        timeout = self.policy.poll
+        try:
+            upcoming = await self.outbox.next_due(self.platform)
+        except Exception:
+            upcoming = None
+        if upcoming is not None:
+            ahead = (upcoming - self.clock()).total_seconds()
+            if ahead > 0:
+                timeout = min(timeout, ahead)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.01, timeout))
+
+    # Recording ----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            if not self._stopping and len(self._finished_rows) < self._gather:
+                # Gather the results of a few more sends into the same write, unless so
+                # many wait to be recorded that sending would stall.
+                self._flush_now.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_now.wait(), timeout=_GATHER)
+            recorded = await self._flush()
+            if not recorded:
+                await asyncio.sleep(1.0)  # the database refused: try again shortly
+                self._flush_wanted.set()
+                continue
+            if self._stopping and self._senders_done() and not self._pending_results():
+                return
+
+    def _senders_done(self) -> bool:
+        return all(sender.done() for sender in self._senders)
+
+    def _pending_results(self) -> bool:
+        return bool(len(self._results) or self._results.batches or self._finished_rows)
+
+    async def _flush(self) -> bool:
+        """Record every result at hand in one transaction; False if that failed."""
+        if not self._pending_results():
+            return True
+        results, self._results = self._results, Settlement()
+        finished_rows, self._finished_rows = self._finished_rows, []
+        now = self.clock()
+        done = []
+        try:
+            if len(results) == len(results.sent) and not results.batches:
+                await self.outbox.record_sent(results.sent, now)  # the common case: one call
+            else:
+                async with self.repos.db.transaction():
+                    done = await self.outbox.settle(self.platform, results, now)
+                    for batch in done:
+                        await self._queue_report(batch, now)
+        except Exception:
+            log.exception("recording delivery results failed platform=%s", self.platform)
+            self._results = _merge(results, self._results)
+            self._finished_rows = finished_rows + self._finished_rows
+            return False
+        for row_id in finished_rows:
+            self._held.discard(row_id)
+            self._slots.release()
+        if done:
+            self._progress_wake.set()
+        self._wake.set()
+        return True
+
+    async def _queue_report(self, batch: Batch, now: datetime) -> None:
+        """The author's final report, sent through the outbox like any notification."""
+        log.info(
+            "batch finished batch=%s total=%d delivered=%s unreachable=%s failed=%s",
+            batch.batch,
+            batch.total,
+            batch.delivered,
+            batch.unreachable,
+            batch.failed,
+        )
+        if batch.author_user_id is None:
+            return
+        parts = []
+        if batch.cancelled:
+            parts.append(Reply(key="delivery.report_cancelled", params={"n": batch.cancelled}))
+        report = Reply(
+            key="delivery.report",
+            params={
+                "total": batch.total,
+                "delivered": batch.delivered or 0,
+                "unreachable": batch.unreachable or 0,
+                "failed": batch.failed or 0,
+            },
+            parts=parts,
+        )
+        await self.outbox.enqueue(
+            batch.author_user_id, [report.model_dump(mode="json")], kind="report", now=now
+        )
+
+    # The author's progress ----------------------------------------------------------------
+
+    async def _progress_loop(self) -> None:
+        while not self._stopping:
+            self._progress_wake.clear()
+            try:
+                await self._show_progress()
+            except Exception:
+                log.exception("showing delivery progress failed platform=%s", self.platform)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress_wake.wait(), timeout=self.policy.progress)
+            if not self._stopping:
+                # Wake-ups come with every queued row: show progress at most this often.
+                await asyncio.sleep(min(0.5, self.policy.progress))
+
+    async def _show_progress(self) -> None:
+        async with self.repos.db.transaction():
+            batches = await self.outbox.open_batches(self.platform)
+        for progress in batches:
+            name = progress.batch.batch
+            if self._progress_failures[name] >= _PROGRESS_TRIES:
+                continue
+            if progress.batch.finished_at is None and progress.pending == 0:
+                await self._close_batch(name)
+                continue
+            try:
+                await self._update_progress(progress)
+            except Blocked:
+                async with self.repos.db.transaction():
+                    await self.outbox.mark_chat_unreachable(
+                        self.platform, progress.author_chat_id, self.clock()
+                    )
+                self._progress_failures[name] = _PROGRESS_TRIES
+            except RetryLater as exc:
+                self.pacing.hold(progress.author_chat_id, exc.seconds)
+            except DeliveryError as exc:
+                log.info("progress message failed batch=%s error=%s", name, exc)
+                self._progress_failures[name] += 1
+                if progress.batch.progress_ref is not None:
+                    # Edits fail (the message was deleted?): start a new message next time.
+                    async with self.repos.db.transaction():
+                        await self.outbox.show_progress(name, None, progress.batch.progress_shown)
+
+    async def _close_batch(self, name: str) -> None:
+        """A batch with nothing pending that no result closed (an empty one): close it now."""
+        now = self.clock()
+        async with self.repos.db.transaction():
+            batch = await self.outbox.finish_if_done(name, now)
+            if batch is not None:
+                await self._queue_report(batch, now)
+        self._progress_wake.set()
+
+    async def _update_progress(self, progress: BatchProgress) -> None:
+        """Send the progress message, or edit it when its count changed."""
+        batch = progress.batch
+        chat = progress.author_chat_id
+        final = batch.finished_at is not None
+        done = progress.done
+        if not final and batch.progress_ref is not None and done == batch.progress_shown:
+            return
+        if not self.pacing.ready(chat):
+            if not final:
+                return  # the next round shows a newer count anyway
+            await asyncio.sleep(max(0.0, self.pacing.ready_at(chat) - self.pacing.clock()))
+        key = "delivery.progress_done" if final else "delivery.progress"
+        reply = Reply(key=key, params={"done": done, "total": batch.total})
+        lang = self.catalog.language(progress.author_language)
+        await self.pacing.take()
+        self.pacing.sent(chat)
+        if batch.progress_ref is None:
+            ref = await self.adapter.send(chat, lang, [reply])
+        else:
+            ref = batch.progress_ref
+            await self.adapter.edit(chat, ref, lang, reply)
+        async with self.repos.db.transaction():
+            await self.outbox.show_progress(batch.batch, ref, batch.total if final else done)
+
+
+def _merge(first: Settlement, second: Settlement) -> Settlement:
+    """Results not yet recorded, in the order they arrived."""
+    return Settlement(
+        sent=first.sent + second.sent,
+        retry=first.retry + second.retry,
+        failed=first.failed + second.failed,
+        unreachable=first.unreachable + second.unreachable,
+        holds=first.holds + second.holds,
+        batches=first.batches | second.batches,
+    )
