@@ -187,13 +187,14 @@ class Database:
             raise RuntimeError("read_only() cannot be used inside a transaction")
         async with self._write_lock:
             token = self._owner.set(True)
+            was_query_only = self.conn.execute("PRAGMA query_only").fetchone()[0]
             self.conn.execute("PRAGMA query_only = ON")
             try:
                 self._run("BEGIN DEFERRED", ()).close()
                 yield self
             finally:
                 self._rollback()
-                self.conn.execute("PRAGMA query_only = OFF")
+                self.conn.execute(f"PRAGMA query_only = {int(was_query_only)}")
                 self._owner.reset(token)
 
     async def _begin_immediate(self) -> None:
