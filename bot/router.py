@@ -256,7 +256,7 @@ class Router:
         if not options:
             return event
         payload = None
-        if answer.isdigit() and 1 <= int(answer) <= len(options):
+        if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(options):
             payload = options[int(answer) - 1][1]
         else:
             wanted = _comparable(answer)
