@@ -111,7 +111,7 @@ def _generate(path: Path, profile: Profile, seed: int) -> int:
     )
     active = rng.sample(range(1, RESIDENTS + 1), ACTIVE_AUTHORS)
     ideas = []
-    history = []
+    history: list[tuple[int, str, str | None, str | None, str | None, int | None, str]] = []
     for idea_id in range(1, IDEAS + 1):
         author = rng.choice(active) if rng.random() < 0.3 else rng.randint(1, RESIDENTS)
         created = moment()
@@ -330,10 +330,7 @@ async def _process(path: Path) -> tuple[bool, bool]:
                     resident.press_data(f"idea.open:{1 + n * 97 % IDEAS}")
                 else:
                     resident.send_text(requests[n % len(requests)])
-                await server.wait_for(
-                    lambda before=before: server.delivered_count(resident.chat_id) > before,
-                    30,
-                )
+                await server.wait_for_messages(resident.chat_id, before + 1, timeout=30)
                 answered += 1
             await asyncio.sleep(0.5)  # let the last answers finish
             rss = _rss_mb(process.pid)
