@@ -98,12 +98,13 @@ class Resident:
     """One simulated person talking to a router; remembers the buttons last offered.
 
     Every event it sends is recorded in ``sent`` (so the same stream can be replayed), and
-    the time from handing it to the router until its replies were delivered in ``latencies``.
+    in ``timings`` when it was handed to the router and how long until its replies were
+    delivered (seconds, from ``time.perf_counter``).
     """
 
     router: Router
     user_id: str
-    latencies: list[float]
+    timings: list[tuple[float, float]]
     platform: str = "bench"
     language: str = "nl"
     #: Seconds to wait before each event (a person reading and tapping); none by default.
@@ -135,7 +136,7 @@ class Resident:
         # Its own task, as a chat adapter hands over each update: it queues behind the
         # events that arrived before it, and that wait counts in its latency.
         await asyncio.create_task(self.router.handle(event, deliver))
-        self.latencies.append(time.perf_counter() - started)
+        self.timings.append((started, time.perf_counter() - started))
         self.replies = delivered
         return delivered
 

@@ -32,10 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import random
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench._common import (
@@ -117,82 +120,111 @@ async def session(resident: Resident, rng: random.Random) -> None:
         await _browse_and_support(resident, rng)
 
 
-async def _run_sessions(
-    router: Router, residents: int, concurrency: int, seed: int, think: float | None
-) -> tuple[list[list[Event]], list[float], float]:
-    latencies: list[float] = []
+@dataclass
+class Run:
+    """What one run measured: the events sent, and when each was handed over and answered.
+
+    Only the steady part counts: from the start until the last resident began, while all
+    the slots were taken. After that fewer and fewer residents are left and the load falls.
+    """
+
+    streams: list[list[Event]]
+    timings: list[tuple[float, float]]
+    started: float
+    steady_until: float
+
+    @property
+    def events(self) -> int:
+        return sum(1 for moment, _ in self.timings if moment <= self.steady_until)
+
+    @property
+    def rate(self) -> float:
+        return self.events / (self.steady_until - self.started)
+
+    @property
+    def latencies(self) -> list[float]:
+        return [took for moment, took in self.timings if moment <= self.steady_until]
+
+
+async def _run(
+    router: Router,
+    sessions: list[Callable[[Resident], Awaitable[None]]],
+    concurrency: int,
+    think: float | None,
+    seed: int,
+) -> Run:
+    timings: list[tuple[float, float]] = []
     slots = asyncio.Semaphore(concurrency)
-    people = [Resident(router, f"r{n}", latencies) for n in range(residents)]
+    people = [Resident(router, f"r{n}", timings) for n in range(len(sessions))]
+    last_began = 0.0
 
     async def visit(index: int) -> None:
-        rng = random.Random(seed * 100_003 + index)
+        nonlocal last_began
         person = people[index]
         if think is not None:
             pauses = random.Random(seed * 7 + index)
             person.think = lambda: pauses.expovariate(1 / think)
         async with slots:
-            await session(person, rng)
+            last_began = max(last_began, time.perf_counter())
+            await sessions[index](person)
 
     started = time.perf_counter()
-    await asyncio.gather(*(visit(i) for i in range(residents)))
-    elapsed = time.perf_counter() - started
-    return [person.sent for person in people], latencies, elapsed
+    await asyncio.gather(*(visit(i) for i in range(len(sessions))))
+    return Run([person.sent for person in people], timings, started, last_began)
 
 
-async def _replay(
-    router: Router, streams: list[list[Event]], concurrency: int
-) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    slots = asyncio.Semaphore(concurrency)
+def _visits(residents: int, seed: int) -> list[Callable[[Resident], Awaitable[None]]]:
+    def visit(index: int) -> Callable[[Resident], Awaitable[None]]:
+        return lambda person: session(person, random.Random(seed * 100_003 + index))
 
-    async def visit(stream: list[Event]) -> None:
-        async with slots:
-            if not stream:
-                return
-            resident = Resident(router, stream[0].sender.platform_user_id, latencies)
+    return [visit(index) for index in range(residents)]
+
+
+def _replays(streams: list[list[Event]]) -> list[Callable[[Resident], Awaitable[None]]]:
+    def replay(stream: list[Event]) -> Callable[[Resident], Awaitable[None]]:
+        async def play(person: Resident) -> None:
             for event in stream:
-                await resident.handle(event)
+                await person.handle(event)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(visit(stream) for stream in streams))
-    return latencies, time.perf_counter() - started
+        return play
+
+    return [replay(stream) for stream in streams]
 
 
-def _report(title: str, count: int, elapsed: float, latencies: list[float]) -> float:
-    rate = count / elapsed
+def _report(title: str, run: Run) -> float:
     print(title)
-    line("events", f"{count:,}")
-    line("time", f"{elapsed:.2f} s")
-    line("events/s", f"{rate:,.0f}")
-    line("latency p50", f"{percentile(latencies, 50) * 1000:.1f} ms")
-    line("latency p99", f"{percentile(latencies, 99) * 1000:.1f} ms")
-    return rate
+    line("events (steady part)", f"{run.events:,}")
+    line("time", f"{run.steady_until - run.started:.2f} s")
+    line("events/s", f"{run.rate:,.0f}")
+    line("latency p50", f"{percentile(run.latencies, 50) * 1000:.1f} ms")
+    line("latency p99", f"{percentile(run.latencies, 99) * 1000:.1f} ms")
+    return run.rate
 
 
 async def _samenspel(
     residents: int, concurrency: int, seed: int, think: float | None
-) -> tuple[list[list[Event]], list[float], float, int, int]:
-    """One run on a fresh database file: events, latencies, time, ideas, supports."""
+) -> tuple[Run, int, int]:
+    """One run on a fresh database file: what it measured, ideas and supports stored."""
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(_env_file=None, db=Path(folder) / "bench.db")
         app = await App.open(settings)
+        gc.freeze()  # as ``samenspel run`` does once it has started
         try:
-            streams, latencies, elapsed = await _run_sessions(
-                app.router, residents, concurrency, seed, think
-            )
+            run = await _run(app.router, _visits(residents, seed), concurrency, think, seed)
             ideas = await app.db.fetchval("SELECT COUNT(*) FROM ideas")
             supports = await app.db.fetchval("SELECT COUNT(*) FROM idea_supports")
         finally:
             await app.close()
-    return streams, latencies, elapsed, ideas, supports
+    return run, ideas, supports
 
 
-async def _anchor(streams: list[list[Event]], concurrency: int) -> tuple[list[float], float]:
+async def _anchor(streams: list[list[Event]], concurrency: int) -> Run:
     settings = Settings(_env_file=None, db=Path(":memory:"))
     app = await App.open(settings)
+    gc.freeze()
     idle = IdleRouter(app.repos, app.registry, app.profile, app.catalog, app.settings.zone)
     try:
-        return await _replay(idle, streams, concurrency)
+        return await _run(idle, _replays(streams), concurrency, None, 0)
     finally:
         await idle.drain()
         await app.close()
@@ -201,31 +233,16 @@ async def _anchor(streams: list[list[Event]], concurrency: int) -> tuple[list[fl
 async def main(residents: int, concurrency: int, seed: int, rate: int) -> bool:
     logging.basicConfig(level=logging.WARNING)
     print(f"bench.core: {residents:,} residents, {concurrency} at a time, seed {seed}")
-    streams, latencies, elapsed, ideas, supports = await _samenspel(
-        residents, concurrency, seed, None
-    )
-    count = sum(len(stream) for stream in streams)
-    capacity = _report("Capacity: Samenspel router, SQLite file (WAL)", count, elapsed, latencies)
+    run, ideas, supports = await _samenspel(residents, concurrency, seed, None)
+    capacity = _report("Capacity: Samenspel router, SQLite file (WAL)", run)
     line("ideas submitted / supports given", f"{ideas:,} / {supports:,}")
-
-    anchor_latencies, anchor_elapsed = await _anchor(streams, concurrency)
     anchor = _report(
         "Anchor: same router, handler does nothing, in-memory database",
-        count,
-        anchor_elapsed,
-        anchor_latencies,
+        await _anchor(run.streams, concurrency),
     )
-
-    paced, paced_latencies, paced_elapsed, _, _ = await _samenspel(
-        residents, concurrency, seed, concurrency / rate
-    )
-    _report(
-        f"At {rate:,} events/s: the same residents pausing between taps",
-        sum(len(stream) for stream in paced),
-        paced_elapsed,
-        paced_latencies,
-    )
-    p99_ms = percentile(paced_latencies, 99) * 1000
+    paced, _, _ = await _samenspel(residents, concurrency, seed, concurrency / rate)
+    _report(f"At about {rate:,} events/s: the same residents pausing between taps", paced)
+    p99_ms = percentile(paced.latencies, 99) * 1000
     print("Result")
     line("ratio (Samenspel / anchor events/s)", f"{capacity / anchor:.2f}")
     line(f"capacity >= {TARGET_EVENTS_PER_S:,} events/s", verdict(capacity >= TARGET_EVENTS_PER_S))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -73,6 +74,10 @@ async def run_platforms(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await runtime.start()
+        # What start-up built (modules, catalogs, the platform libraries) lives as long as
+        # the process: keep it out of the garbage collector's full passes, which otherwise
+        # walk all of it and hold every conversation up meanwhile.
+        gc.freeze()
         log.info("running platforms=%s", ",".join(settings.platforms))
         await stop.wait()
         log.info("stopping: finishing in-flight events")
