@@ -12,6 +12,10 @@ catalog's markup and fits Telegram's button rules. After every sequence: the fil
 ``integrity_check`` and ``foreign_key_check``, supporter counts equal the support rows, the
 full-text index agrees with the ideas, and every outbox row and dialog is valid.
 
+The same sequences run once more with the database file opened read-only: every event is
+still answered (``errors.storage`` where something would have to be saved), and the file
+is exactly as it was.
+
 ``HYPOTHESIS_PROFILE=thorough`` runs many more examples than the default for CI.
 """
 
@@ -38,6 +42,7 @@ from handlers.contract import Event, Location, Photo, Reply, Role, Sender
 from storage.clock import utcnow
 from storage.ideas import IdeaStatus
 from tests.markup import assert_catalog_markup
+from tests.reliability.faults import read_only_file
 
 settings.register_profile(
     "samenspel-ci",
@@ -56,7 +61,7 @@ PROFILE = settings.get_profile(
 )
 
 #: Replies no event may get while the database is healthy.
-FORBIDDEN = {"errors.sorry", "errors.storage"}
+FORBIDDEN = frozenset({"errors.sorry", "errors.storage"})
 CALLBACK_DATA_LIMIT = 64
 REGISTRY = handlers.registry()
 
@@ -270,7 +275,13 @@ class Play:
     seen: list[str] = field(default_factory=list)
 
 
-async def _send(app: App, persona: Persona, user_id: str, **content: object) -> list[Reply]:
+async def _send(
+    app: App,
+    persona: Persona,
+    user_id: str,
+    forbidden: frozenset[str] = FORBIDDEN,
+    **content: object,
+) -> list[Reply]:
     """Hand one event to the router; check every reply as an adapter would render it."""
     event = Event(
         platform=persona.platform,
@@ -289,7 +300,7 @@ async def _send(app: App, persona: Persona, user_id: str, **content: object) -> 
     lang, replies = answered[0]
     keys = [reply.key for reply in replies]
     assert replies, f"{content} got no answer"
-    assert not FORBIDDEN & set(keys), f"{content!r:.300} was answered {keys}"
+    assert not forbidden & set(keys), f"{content!r:.300} was answered {keys}"
     for reply in replies:
         _check_rendering(app, lang, reply)
     return replies
@@ -325,13 +336,13 @@ def _event_for(step: Step, play: Play) -> dict[str, object] | None:
     return {"unsupported": step.kind}
 
 
-async def _play(app: App, sequence: list[Step]) -> None:
+async def _play(app: App, sequence: list[Step], forbidden: frozenset[str] = FORBIDDEN) -> None:
     play = Play()
     for step in sequence:
         content = _event_for(step, play)
         if content is None:
             continue
-        replies = await _send(app, PERSONAS[step.who], step.who, **content)
+        replies = await _send(app, PERSONAS[step.who], step.who, forbidden, **content)
         payloads = [b.payload for reply in replies for row in reply.buttons for b in row]
         play.offered[step.who] = payloads
         play.seen.extend(payloads)
@@ -428,6 +439,37 @@ def test_any_sequence_of_events_is_answered_and_leaves_the_data_sound(
         app = await App.open(_settings(path))
         try:
             await _play(app, sequence)
+        finally:
+            await app.close()
+
+    try:
+        asyncio.run(run())
+        _check_invariants(path)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _contents(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return list(conn.iterdump())
+
+
+@settings(PROFILE)
+@given(sequence=sequences)
+def test_with_a_read_only_file_any_sequence_is_answered_and_changes_nothing(
+    template: Path, tmp_path_factory: pytest.TempPathFactory, sequence: list[Step]
+) -> None:
+    path = tmp_path_factory.mktemp("example") / "fuzz.db"
+    shutil.copyfile(template, path)
+
+    async def run() -> None:
+        app = await App.open(_settings(path))
+        try:
+            before = _contents(path)
+            with read_only_file(app):
+                # Reads are answered; what would need saving hears errors.storage.
+                await _play(app, sequence, forbidden=frozenset({"errors.sorry"}))
+            assert _contents(path) == before
         finally:
             await app.close()
 

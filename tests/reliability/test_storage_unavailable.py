@@ -15,11 +15,11 @@ uses SQLite's own error path, not a stand-in:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from bot.app import App
 from tests.handlers.idea_helpers import TITLE, seed_idea, submit_idea
+from tests.reliability.faults import disk_full, read_only_file
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -33,33 +33,6 @@ def _integrity(app: App) -> str:
 
 async def _count(app: App, table: str) -> int:
     return int(await app.db.fetchval(f"SELECT COUNT(*) FROM {table}"))
-
-
-@contextmanager
-def disk_full(app: App) -> Iterator[None]:
-    """No new page can be added to the file until the block ends."""
-    conn = app.db.conn
-    before = conn.execute("PRAGMA max_page_count").fetchone()[0]
-    conn.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the current size
-    try:
-        yield
-    finally:
-        conn.execute(f"PRAGMA max_page_count = {before}")
-
-
-@contextmanager
-def read_only_file(app: App) -> Iterator[None]:
-    """The bot's connection opened for reading only until the block ends."""
-    writable = app.db.conn
-    reader = sqlite3.connect(f"file:{app.db.path}?mode=ro", uri=True, isolation_level=None)
-    reader.row_factory = sqlite3.Row
-    reader.execute("PRAGMA busy_timeout = 0")
-    app.db.conn = reader
-    try:
-        yield
-    finally:
-        app.db.conn = writable
-        reader.close()
 
 
 async def _reads_still_answer(anna: Chat) -> None:
