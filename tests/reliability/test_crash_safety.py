@@ -214,6 +214,8 @@ class Bot:
             "SAMENSPEL_LOG_LEVEL": "WARNING",
         }
         self.process: asyncio.subprocess.Process | None = None
+        #: What the bot processes wrote to stderr (a file: a full pipe would block them).
+        self.log = db.with_name("bot.log")
         self.polls = 0
         name, handler = server._methods["getupdates"]
 
@@ -234,9 +236,10 @@ class Bot:
         redelivered = Counter(_update_chat_key(update) for update in server._updates)
         answered_before = {chat: _with_buttons(server, chat) for chat in redelivered}
         polls = self.polls
-        self.process = await asyncio.create_subprocess_exec(
-            str(SAMENSPEL), "run", env=self.env, stderr=asyncio.subprocess.PIPE
-        )
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                str(SAMENSPEL), "run", env=self.env, stderr=log
+            )
         await server.wait_for(lambda: self.polls > polls, 30, description="polling")
         await server.wait_for(
             lambda: all(
@@ -250,8 +253,8 @@ class Bot:
     async def kill(self) -> None:
         assert self.process is not None
         if self.process.returncode is not None:
-            _, err = await self.process.communicate()
-            raise AssertionError(f"the bot stopped by itself: {err.decode()[-2000:]}")
+            log = self.log.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"the bot stopped by itself: {log}")
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
