@@ -141,7 +141,7 @@ async def outbox_run(
 
 
 def settings_for(base_url: str, db: Path, rate: float, concurrency: int) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         db=db,
         telegram_token=TOKEN,

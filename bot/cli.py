@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import re
 import signal
@@ -159,6 +160,10 @@ async def run_platforms(settings: Settings) -> None:
             await runtime.start()
         except StartError as exc:
             raise StartupError(str(exc)) from None
+        # What start-up built (modules, catalogs, the platform libraries) lives as long as
+        # the process: keep it out of the garbage collector's full passes, which otherwise
+        # walk all of it and hold every conversation up meanwhile.
+        gc.freeze()
         try:
             log.info("running platforms=%s", ",".join(settings.platforms))
             await stop.wait()

@@ -40,7 +40,7 @@ from handlers.catalog import Catalog
 from handlers.contract import Dialog, Event, Reply, Response, Role, Timer
 from handlers.feature import Context, Handler, Registry
 from handlers.profile import Profile
-from storage import Repositories, StorageUnavailable, User
+from storage import Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
 from storage.moderation import SanctionKind
 
@@ -84,6 +84,15 @@ class _Target:
     #: A command or button that starts something (not a step inside a dialog).
     entry: bool = False
     open_to_banned: bool = False
+
+
+def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
+    """Whether ``dialog`` is exactly the dialog as stored (same step, data and token)."""
+    return (
+        stored is not None
+        and (stored.name, stored.step, stored.token) == (dialog.name, dialog.step, dialog.token)
+        and stored.data == dialog.data
+    )
 
 
 class _UserLocks:
@@ -138,6 +147,8 @@ class Router:
         self.arm_timers: ArmTimers | None = None
         #: Facts only the runtime knows (``deep_link_base``: a bot's public start link).
         self.extras: dict[str, Any] = {}
+        #: Options offered while nothing could be saved, so that '2' means what was shown.
+        self._offered: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -197,15 +208,23 @@ class Router:
     async def _handle(self, event: Event) -> _Outcome:
         lang = self.catalog.language(event.sender.language_hint)
         try:
-            async with self.repos.db.transaction():
-                if event.event_id is not None:
-                    handled = await self.repos.handled.find(event.platform, event.event_id)
-                    if handled is not None:
-                        return self._again(event, handled.lang or lang, handled.pending)
-                outcome = await self._handle_in_transaction(event)
-                if event.event_id is not None:
-                    await self._record(event, outcome)
-                return outcome
+            try:
+                async with self.repos.db.transaction():
+                    if event.event_id is not None:
+                        handled = await self.repos.handled.find(event.platform, event.event_id)
+                        if handled is not None:
+                            return self._again(event, handled.lang or lang, handled.pending)
+                    outcome = await self._handle_in_transaction(event, writable=True)
+                    if event.event_id is not None:
+                        await self._record(event, outcome)
+                    return outcome
+            except StorageUnavailable as exc:
+                # Nothing can be saved (a full disk, a read-only file): answer again from
+                # what is stored. Reads are served; a write, or a dialog step that would
+                # have to be saved, raises StorageUnavailable once more.
+                log.warning("storage unavailable, reading only error=%s", exc)
+            async with self.repos.db.read_only():
+                return await self._handle_in_transaction(event, writable=False)
         except StorageUnavailable as exc:
             log.error("storage unavailable platform=%s error=%s", event.platform, exc)
             return _Outcome(lang, [Reply(key="errors.storage")])
@@ -247,9 +266,9 @@ class Router:
             # Only costs a repeat of these replies if the same event is ever replayed.
             log.exception("could not mark replies delivered platform=%s", event.platform)
 
-    async def _handle_in_transaction(self, event: Event) -> _Outcome:
+    async def _handle_in_transaction(self, event: Event, *, writable: bool) -> _Outcome:
         now = self.clock()
-        user = await self.repos.users.seen(event.platform, event.sender.platform_user_id, now)
+        user = await self._user(event, now, writable=writable)
         stored = await self.repos.dialogs.load(user.id)
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
@@ -268,7 +287,12 @@ class Router:
             next_dialog = response.dialog
         else:
             next_dialog = dialog if keep_dialog else None
-        await self._save_dialog(user, stored is not None, next_dialog, now)
+        if writable:
+            await self._save_dialog(user, stored is not None, next_dialog, now)
+        elif next_dialog is not None and not _unchanged(stored, next_dialog):
+            # The person would be one step further than what is stored: say it cannot
+            # be saved rather than ask a question whose answer would meet the old step.
+            raise StorageUnavailable("the next dialog step cannot be saved")
 
         # ctx.lang, not lang from before: the person may have chosen a language just now.
         lang = ctx.lang
@@ -277,8 +301,30 @@ class Router:
                 (self.catalog.label(lang, button), button.payload)
                 for button in numbered_options(response.replies)
             ]
-            await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
+            key = (event.platform, event.chat_id)
+            if writable:
+                await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
+                self._offered.pop(key, None)
+            else:
+                self._offered[key] = options
         return _Outcome(lang, response.replies, response.timers)
+
+    async def _user(self, event: Event, now: datetime, *, writable: bool) -> User:
+        """The person behind the event (kept as seen); while reading only, as stored."""
+        platform, platform_user_id = event.platform, event.sender.platform_user_id
+        if writable:
+            return await self.repos.users.seen(platform, platform_user_id, now)
+        found = await self.repos.users.find(platform, platform_user_id)
+        if found is not None:
+            return found
+        # Someone new while nothing can be saved: a stranger without rights or data.
+        return User(
+            id=0,
+            platform=platform,
+            platform_user_id=platform_user_id,
+            created_at=now,
+            last_seen_at=now,
+        )
 
     async def _save_dialog(
         self, user: User, had_dialog: bool, dialog: Dialog | None, now: datetime
@@ -312,11 +358,12 @@ class Router:
         answer = event.text.strip()
         if not answer or len(answer) > 200:
             return event
-        options = await self.repos.chat_options.load(event.platform, event.chat_id)
+        key = (event.platform, event.chat_id)
+        options = self._offered.get(key) or await self.repos.chat_options.load(*key)
         if not options:
             return event
         payload = None
-        if answer.isdigit() and 1 <= int(answer) <= len(options):
+        if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(options):
             payload = options[int(answer) - 1][1]
         else:
             # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.

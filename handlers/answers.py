@@ -27,10 +27,16 @@ def read_text(
     return text
 
 
+def digits(value: str) -> bool:
+    """Whether ``value`` is a plain number: ASCII digits only (``"²".isdigit()`` is true,
+    and ``int("²")`` fails)."""
+    return value.isascii() and value.isdigit()
+
+
 def parse_id(value: str) -> int | None:
     """A positive database id from a payload or deep link, or None."""
     value = value.strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    if not digits(value) or len(value) > 12:
         return None
     number = int(value)
     return number if number > 0 else None

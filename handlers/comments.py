@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from handlers.answers import digits
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
@@ -38,7 +39,7 @@ async def show_thread(ctx: Context) -> Response:
     """A page of an idea's thread: ``idea.comments:42`` (latest) or ``idea.comments:42:5``."""
     raw_id, _, raw_offset = ctx.value.partition(":")
     raw_offset = raw_offset or "0"
-    if not raw_id.isdigit() or len(raw_id) > MAX_NUMBER_DIGITS or not raw_offset.isdigit():
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or not digits(raw_offset):
         return await stale_button(ctx)
     idea = await _open_idea(ctx, int(raw_id))
     if isinstance(idea, Response):
@@ -117,7 +118,7 @@ def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
 async def begin_comment(ctx: Context) -> Response:
     """Ask for the comment's text."""
     raw_id = ctx.value
-    if not raw_id.isdigit() or len(raw_id) > MAX_NUMBER_DIGITS:
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS:
         return await stale_button(ctx)
     idea = await _open_idea(ctx, int(raw_id))
     if isinstance(idea, Response):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
@@ -59,7 +60,7 @@ class View:
         if len(parts) != 4:
             return None
         sort, kind, value, page = parts
-        if sort not in {s.value for s in IdeaSort} or not page.isdigit():
+        if sort not in {s.value for s in IdeaSort} or not digits(page):
             return None
         known = {
             "a": value == "",
@@ -263,7 +264,7 @@ async def open_card(ctx: Context) -> Response:
 @feature.deep_link("idee")
 async def open_from_link(ctx: Context) -> Response:
     """``/start idee_42`` (a link or a QR code on a poster) opens idea #42."""
-    if not ctx.value.isdigit() or len(ctx.value) > MAX_NUMBER_DIGITS:
+    if not digits(ctx.value) or len(ctx.value) > MAX_NUMBER_DIGITS:
         return respond(_not_found(ctx.value[:MAX_NUMBER_DIGITS]))
     return await open_card(ctx)
 
@@ -405,7 +406,7 @@ async def _target(ctx: Context) -> tuple[Idea, View | None] | Response:
     """The idea (and list view) a card button points at, or the answer if there is none."""
     raw_id, _, rest = ctx.value.partition(":")
     view = View.decode(rest, ctx) if rest else None
-    if not raw_id.isdigit() or len(raw_id) > MAX_NUMBER_DIGITS or (rest and view is None):
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or (rest and view is None):
         return await stale_button(ctx)
     idea = await ctx.repos.ideas.get(int(raw_id))
     if idea is None:
@@ -494,7 +495,7 @@ async def _after(ctx: Context, idea_id: int, view: View | None, notice: str) -> 
 async def my_ideas(ctx: Context) -> Response:
     """The resident's own ideas, newest first, each with its status and the reason for it."""
     raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not digits(raw) or not 1 <= int(raw) <= MAX_PAGE:
         return await stale_button(ctx)
     ideas = ctx.repos.ideas
     total = await ideas.count_by_author(ctx.user.id)

@@ -14,7 +14,8 @@ def iso(moment: datetime) -> str:
     """A timezone-aware moment as stored text (UTC, seconds precision, trailing Z)."""
     if moment.tzinfo is None:
         raise ValueError("naive datetimes are not stored; attach a timezone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime and gives the same text.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse(text: str | None) -> datetime | None:

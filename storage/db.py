@@ -10,8 +10,9 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,21 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+#: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
+#: SQLite's primary result codes that mean "nothing can be saved right now".
+_UNAVAILABLE = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+    }
+)
+
+Params = Sequence[Any] | dict[str, Any]
 
 
 class DatabaseError(Exception):
@@ -52,6 +67,8 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str):
         self.conn = conn
         self.path = path
+        #: Seconds a transaction waits for another process's write lock before giving up.
+        self.busy_wait = BUSY_TIMEOUT_MS / 1000
         self._write_lock = asyncio.Lock()
         #: The task whose transaction is open: only it joins that transaction when nesting;
         #: every other task waits for the lock (one connection, one transaction at a time).
@@ -75,6 +92,9 @@ class Database:
         except BaseException:
             await conn.close()
             raise
+        # From here on, waiting for another process's lock happens in _begin_immediate(),
+        # where the wait is bounded by busy_wait and other work goes on meanwhile.
+        await conn.execute("PRAGMA busy_timeout = 0")
         return db
 
     async def _configure(self) -> None:
@@ -123,6 +143,10 @@ class Database:
 
         Another task's transaction is never joined: it waits until that one is committed or
         rolled back, so one task's rollback cannot take another task's writes with it.
+
+        Raises:
+            StorageUnavailable: nothing can be saved right now (a full disk, a read-only
+                file, another process holding the write lock for longer than ``busy_wait``).
         """
         task = asyncio.current_task()
         if self._owner is not None and self._owner is task:
@@ -131,23 +155,65 @@ class Database:
         async with self._write_lock:
             self._owner = task
             try:
-                try:
-                    await self.conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as exc:
-                    raise StorageUnavailable(str(exc)) from exc
+                await self._begin_immediate()
                 try:
                     yield self
                 except BaseException:
-                    await self.conn.execute("ROLLBACK")
+                    await self._rollback()
                     raise
                 try:
                     await self.conn.execute("COMMIT")
                 except sqlite3.OperationalError as exc:
-                    if self.conn.in_transaction:
-                        await self.conn.execute("ROLLBACK")
+                    await self._rollback()
                     raise StorageUnavailable(str(exc)) from exc
             finally:
                 self._owner = None
+
+    @asynccontextmanager
+    async def read_only(self) -> AsyncIterator[Database]:
+        """Run a unit of reads while nothing can be saved; every write in it is refused.
+
+        SQLite itself refuses the writes (``PRAGMA query_only``), so any write inside, also
+        in a nested :meth:`transaction`, raises :class:`StorageUnavailable`; nothing done
+        inside is ever committed.
+        """
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            raise RuntimeError("read_only() cannot be used inside a transaction")
+        async with self._write_lock:
+            self._owner = task
+            was = await self.fetchval("PRAGMA query_only")
+            await self.conn.execute("PRAGMA query_only = ON")
+            try:
+                await self.conn.execute("BEGIN DEFERRED")
+                yield self
+            finally:
+                await self._rollback()
+                await self.conn.execute(f"PRAGMA query_only = {int(was or 0)}")
+                self._owner = None
+
+    async def _begin_immediate(self) -> None:
+        """Take the write lock, waiting (without blocking the loop) while another has it."""
+        deadline = time.monotonic() + self.busy_wait
+        pause = 0.001
+        while True:
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise StorageUnavailable(str(exc)) from exc
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def _rollback(self) -> None:
+        """Roll back what is open (SQLite may already have, after a full disk)."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            await self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed")
 
     @asynccontextmanager
     async def committed(self) -> AsyncIterator[Database]:
@@ -177,52 +243,68 @@ class Database:
             try:
                 await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
             except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 if isinstance(exc, sqlite3.OperationalError):
                     raise StorageUnavailable(str(exc)) from exc
                 raise
 
-    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the last inserted row id."""
-        try:
+        with _unavailable():
             cursor = await self.conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            if _is_unavailable(exc):
-                raise StorageUnavailable(str(exc)) from exc
-            raise
         rowid = cursor.lastrowid or 0
         await cursor.close()
         return rowid
 
-    async def execute_rowcount(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns how many rows it changed."""
-        cursor = await self.conn.execute(sql, params)
+        with _unavailable():
+            cursor = await self.conn.execute(sql, params)
         count = cursor.rowcount
         await cursor.close()
         return count
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, rows)
+        with _unavailable():
+            await self.conn.executemany(sql, rows)
 
-    async def fetchone(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            row: aiosqlite.Row | None = await cursor.fetchone()
-            return row
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        with _unavailable():
+            async with self.conn.execute(sql, params) as cursor:
+                row: aiosqlite.Row | None = await cursor.fetchone()
+                return row
 
-    async def fetchall(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> list[aiosqlite.Row]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        with _unavailable():
+            async with self.conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
 
-    async def fetchval(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
 
+@contextmanager
+def _unavailable() -> Iterator[None]:
+    """SQLite's "nothing can be saved" errors as :class:`StorageUnavailable`."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if _is_unavailable(exc):
+            raise StorageUnavailable(str(exc)) from exc
+        raise
+
+
 def _is_unavailable(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and (code & 0xFF) in _UNAVAILABLE:
+        return True
     text = str(exc).lower()
     return any(word in text for word in ("readonly", "read-only", "disk is full", "disk i/o"))
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc).lower()

@@ -7,6 +7,7 @@ kept equal to the support rows by database triggers, so they can never drift.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -232,11 +233,13 @@ class Ideas:
         """Ideas that look like ``text``, best first (bm25; title words weigh more).
 
         The resident's words are turned into quoted FTS terms, so nothing they type is read
-        as query syntax. Removed and merged ideas are left out: nobody can support those.
+        as query syntax. Words that many ideas share are left out (see :meth:`_telling`).
+        Removed and merged ideas are left out: nobody can support those.
         """
-        query = match_query(text)
-        if query is None:
+        terms = search_terms(text)
+        if not terms:
             return []
+        query = _match(await self._telling(terms))
         rows = await self.db.fetchall(
             f"{_SELECT} JOIN (SELECT rowid AS hit, bm25(ideas_fts, 3.0, 1.0) AS rank"
             " FROM ideas_fts WHERE ideas_fts MATCH ?) m ON m.hit = i.id"
@@ -245,6 +248,26 @@ class Ideas:
             (query, IdeaStatus.MERGED.value, limit),
         )
         return [_idea(row) for row in rows]
+
+    async def _telling(self, terms: list[str]) -> list[str]:
+        """The terms that say which ideas look alike: those not in a large share of ideas.
+
+        A word in one idea out of twenty hardly tells them apart, and its long list of
+        ideas is what makes a search slow; bm25 would weigh it next to nothing anyway. If
+        every word is that common, the rarest ones are kept.
+        """
+        ideas = await self.db.fetchval("SELECT COALESCE(MAX(id), 0) FROM ideas")
+        common = max(COMMON_FLOOR, int(ideas) * COMMON_SHARE)
+        counted = []
+        for term in terms:
+            folded = _fold(term)
+            uses = await self.db.fetchval(
+                "SELECT COALESCE(SUM(doc), 0) FROM ideas_fts_terms WHERE term >= ? AND term < ?",
+                (folded, folded + "\U0010ffff"),
+            )
+            counted.append((int(uses), term))
+        telling = [term for uses, term in counted if uses <= common]
+        return telling or [term for _, term in sorted(counted)[:KEPT_WHEN_ALL_COMMON]]
 
     async def remove(self, idea_id: int, now: datetime) -> bool:
         """Take an idea out of public view (moderation); False if it was already removed."""
@@ -421,15 +444,15 @@ STOPWORDS = frozenset(_STOPWORDS.split())
 _SUFFIXES = ("en", "s")
 _WORD = re.compile(r"[^\W_]+")
 MAX_TERMS = 24
+#: A word in more than this share of the ideas (and at least COMMON_FLOOR of them) is too
+#: common to tell ideas apart.
+COMMON_SHARE = 0.05
+COMMON_FLOOR = 50
+KEPT_WHEN_ALL_COMMON = 2
 
 
-def match_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for ideas like ``text``, or None if no word is usable.
-
-    Every word becomes a double-quoted string (so ``AND``, ``NEAR(``, ``*`` or ``-`` typed
-    by a resident are plain words), with a prefix star to catch plurals; terms are OR-ed and
-    bm25 decides which ideas share the most telling words.
-    """
+def search_terms(text: str) -> list[str]:
+    """The telling words of ``text`` for a search: no stop words, plural endings off."""
     terms: list[str] = []
     for word in _WORD.findall(text.casefold()):
         if len(word) < 3 or word in STOPWORDS or word.isdigit():
@@ -439,9 +462,29 @@ def match_query(text: str) -> str | None:
             terms.append(stem)
         if len(terms) == MAX_TERMS:
             break
-    if not terms:
-        return None
+    return terms
+
+
+def match_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for ideas like ``text``, or None if no word is usable.
+
+    Every word becomes a double-quoted string (so ``AND``, ``NEAR(``, ``*`` or ``-`` typed
+    by a resident are plain words), with a prefix star to catch plurals; terms are OR-ed and
+    bm25 decides which ideas share the most telling words.
+    """
+    terms = search_terms(text)
+    return _match(terms) if terms else None
+
+
+def _match(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"*' for term in terms)
+
+
+def _fold(term: str) -> str:
+    """A term as the index keeps it: without diacritics ("café" is kept as "cafe")."""
+    return "".join(
+        char for char in unicodedata.normalize("NFD", term) if not unicodedata.combining(char)
+    )
 
 
 def _stem(word: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import aiosqlite
@@ -22,11 +22,16 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Role).index(self)
+        return _RANKS[self]
 
     def allows(self, required: Role) -> bool:
         """Whether someone with this role may do what ``required`` may."""
         return self.rank >= required.rank
+
+
+#: How precisely the time a person was last seen is kept.
+SEEN_PRECISION = timedelta(minutes=1)
+_RANKS = {role: rank for rank, role in enumerate(Role)}
 
 
 class User(BaseModel):
@@ -90,7 +95,19 @@ class Users:
         """The user for this sender, created on first contact; marks them seen and reachable.
 
         Only the platform id is stored for someone new: everything else waits for consent.
+        The time last seen is kept to the minute, so most events (a tap in a list, a card)
+        write nothing here.
         """
+        row = await self.db.fetchone(
+            "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
+            (platform, platform_user_id),
+        )
+        if (
+            row is not None
+            and row["unreachable_at"] is None
+            and row["last_seen_at"] > iso(now - SEEN_PRECISION)
+        ):
+            return _user(row)
         stamp = iso(now)
         row = await self.db.fetchone(
             "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"

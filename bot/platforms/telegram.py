@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -399,14 +400,10 @@ class Telegram:
         if not message.buttons:
             return None
         catalog = self.app.catalog
-        return InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(catalog.label(lang, b), callback_data=b.payload)
-                    for b in row
-                ]
-                for row in message.buttons
-            ]
+        return _markup(
+            tuple(
+                tuple((catalog.label(lang, b), b.payload) for b in row) for row in message.buttons
+            )
         )
 
 
@@ -423,6 +420,18 @@ def _delivery_errors() -> Iterator[None]:
         raise RetryLater(seconds, str(exc)) from exc
     except TelegramError as exc:
         raise DeliveryError(str(exc)) from exc
+
+
+@lru_cache(maxsize=1024)
+def _markup(rows: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMarkup:
+    """An inline keyboard of (label, payload) rows, built once: the menus are the same for
+    many messages, and python-telegram-bot's objects are immutable and costly to build."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label, callback_data=payload) for label, payload in row]
+            for row in rows
+        ]
+    )
 
 
 def _sender(user: Any) -> Sender:

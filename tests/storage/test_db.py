@@ -18,7 +18,8 @@ async def test_a_fresh_file_gets_every_migration_recorded(tmp_path: Path) -> Non
         assert versions == [number for number, _, _ in dbmod.migrations()]
         assert await db.fetchval("PRAGMA journal_mode") == "wal"
         assert await db.fetchval("PRAGMA foreign_keys") == 1
-        assert await db.fetchval("PRAGMA busy_timeout") == dbmod.BUSY_TIMEOUT_MS
+        # Waiting for another process's lock happens in transaction(), not in SQLite.
+        assert await db.fetchval("PRAGMA busy_timeout") == 0
     finally:
         await db.close()
 
@@ -154,4 +155,71 @@ async def test_another_task_never_joins_a_transaction_it_does_not_own(tmp_path: 
         rows = await db.fetchall("SELECT platform_user_id FROM users")
         assert [row[0] for row in rows] == ["kept"]
     finally:
+        await db.close()
+
+
+async def test_a_transaction_waits_for_another_process_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    import sqlite3
+
+    path = tmp_path / "locked.db"
+    db = await Database.open(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+    busy_meanwhile = asyncio.Event()
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            if ticks == 200:
+                busy_meanwhile.set()
+            await asyncio.sleep(0)
+
+    async def write() -> None:
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', 'waited', 'x', 'x')"
+            )
+
+    clock = asyncio.create_task(ticking())
+    try:
+        writer = asyncio.create_task(write())
+        # The loop keeps turning while the writer waits for the other process's lock.
+        await busy_meanwhile.wait()
+        assert not writer.done()
+        other.execute("COMMIT")
+        await writer
+        assert await db.fetchval("SELECT platform_user_id FROM users") == "waited"
+    finally:
+        clock.cancel()
+        other.close()
+        await db.close()
+
+
+async def test_a_write_lock_held_too_long_elsewhere_makes_storage_unavailable(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from storage import StorageUnavailable
+
+    path = tmp_path / "stuck.db"
+    db = await Database.open(path)
+    db.busy_wait = 0.05
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StorageUnavailable):
+            async with db.transaction():
+                pass
+        # Reads go on meanwhile.
+        async with db.read_only():
+            assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+    finally:
+        other.close()
         await db.close()

@@ -91,6 +91,19 @@ async def test_similar_ideas_leave_out_removed_and_merged_ones_and_stop_at_three
     assert not {ideas[4].id, ideas[5].id} & {idea.id for idea in found}
 
 
+async def test_a_word_many_ideas_share_does_not_make_them_look_alike(app: App) -> None:
+    from storage.ideas import COMMON_FLOOR
+
+    for n in range(COMMON_FLOOR + 10):
+        await _idea(app, f"Fietsenstalling {n} bij de markt", f"Plek nummer {n} voor fietsen.")
+    crossing = await _idea(app, "Een zebrapad bij de school", "Veilig oversteken met de fiets.")
+    found = await app.repos.ideas.similar("Zebrapad voor fietsen bij de school")
+    # "fiets" is in every idea: only the idea that shares the telling words is offered.
+    assert [idea.id for idea in found] == [crossing.id]
+    # When every word is that common, the rarest still find something.
+    assert len(await app.repos.ideas.similar("fietsen markt")) == 3
+
+
 @pytest.mark.parametrize(
     "hostile",
     ['"AND OR NEAR(', "*", "-", "NOT park", 'title:"x', "^a", "(((", '""""', "a* OR b*", "\x00"],
