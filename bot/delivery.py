@@ -494,7 +494,7 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
-        async with self.repos.db.transaction():
+        async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
         for progress in batches:
             name = progress.batch.batch
