@@ -2,22 +2,22 @@
 
 ::
 
-    outbox ──due()──► dispatcher ──slot + pacing──► send ──► results ──settle()──► outbox
-    (pending)          (one loop)                 (up to N at once)   (one transaction for
-                                                                       all results at hand)
+    outbox ──due()──► dispatcher ──window + pacing──► senders ──► results ──settle()──► outbox
+    (pending)          (one loop)                   (N at once)           (one write for
+                                                                          the results at hand)
 
-* The dispatcher takes due rows (single rows before batch rows, oldest first) in a
-  transaction of its own, so it never sees rows of a transaction that may still roll back.
-  A chat that must wait (one message a second, 20 a minute in a group, a 429) is held back
-  in the database instead of blocking the others.
+* The dispatcher takes due rows (single rows before batch rows, oldest first) when no other
+  task's transaction is open, so it never sees rows of a transaction that may still roll
+  back. A chat that must wait (one message a second, 20 a minute in a group, a 429) is held
+  back in the database instead of blocking the others.
 * At most ``window`` rows are in flight: sent or being sent, their result not committed yet
   (a row's place in the window is freed only once its result is committed). So when the
   process is killed, at most that many messages were sent but not recorded as sent, and
   only those can arrive twice after the restart. Of those, at most ``concurrency`` are being
   sent at once; the rest of the window lets sending go on while results are written.
-* Results are recorded together, in one call to the database per batch of results (up to
-  ``window - concurrency`` of them, or what arrived in 50 ms): a broadcast costs a handful of
-  transactions per hundred messages, not one per message.
+* Results are recorded together, in one call to the database for all results at hand (as
+  many as the window holds beside the rows being sent, or what arrived in 50 ms): a
+  broadcast costs a few transactions per hundred messages, not one per message.
 * Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
@@ -70,7 +70,7 @@ class DeliveryPolicy:
     """How a worker sends: how much at once, how often it retries, how often it looks."""
 
     concurrency: int = 8
-    window: int = 32
+    window: int = 128
     attempts: int = 5
     backoff: float = 5.0
     poll: float = 1.0
@@ -128,6 +128,8 @@ class DeliveryWorker:
         #: The last look at the outbox found less than it could take: the queue is draining,
         #: so a batch whose last row comes back may be done.
         self._draining = True
+        #: Batches of rows sent since they were last checked for being done.
+        self._touched: set[str] = set()
         self._results = Settlement()
         self._finished_rows: list[int] = []
         #: Rows ready to go, taken by ``concurrency`` long-lived senders (a sender goes on to
@@ -232,6 +234,8 @@ class DeliveryWorker:
                 log.exception("reading the outbox failed platform=%s", self.platform)
                 rows = []
             self._draining = len(rows) < self._claim
+            if self._draining:
+                self._check_idle_batches()
             if not rows:
                 await self._idle()
                 continue
@@ -264,7 +268,17 @@ class DeliveryWorker:
         self._held.add(row.id)
         if row.batch is not None:
             self._sending[row.batch] += 1
+            self._touched.add(row.batch)
         await self._queue.put((row, replies))
+
+    def _check_idle_batches(self) -> None:
+        """Batches with no row on its way any more may be done: check them with the next
+        write (their last rows may have come back before the queue was seen draining)."""
+        idle = {batch for batch in self._touched if not self._sending.get(batch)}
+        if idle:
+            self._touched -= idle
+            self._results.batches |= idle
+            self._flush_wanted.set()
 
     def _put_back(self, row: Due) -> None:
         """A row taken but not sent: it stays pending in the outbox, its place is freed."""
@@ -339,6 +353,7 @@ class DeliveryWorker:
                 if self._draining:
                     # No other row of this batch on its way, few waiting: it may be done.
                     self._results.batches.add(row.batch)
+                    self._touched.discard(row.batch)
         self._flush_wanted.set()
 
     def _recently_blocked(self, chat_id: str) -> bool:
@@ -479,7 +494,7 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
-        async with self.repos.db.transaction():
+        async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
         for progress in batches:
             name = progress.batch.batch

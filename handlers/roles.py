@@ -4,6 +4,7 @@ On Telegram and Matrix a role is granted only on the server: ``samenspel grant``
 or ``samenspel invite`` for a one-time link that the new civil servant or connector opens::
 
     /start inv_CODE ──(onboarding first, if new)──► unknown code ──► "ken ik niet"
+                                                    used by you  ──► "al gebruikt, je bent ..."
                                                     used code    ──► "al gebruikt"
                                                     expired      ──► "verlopen"
                                                     has the role ──► "je bent al ..." (unused)
@@ -42,7 +43,7 @@ async def redeem_invite(ctx: Context) -> Response:
     role = invite.role
     if invite.used:
         if invite.redeemed_by == ctx.user.id and ctx.user.role.allows(role):
-            return respond(menu_reply(ctx, "invite.already", role=role_name(ctx, ctx.user.role)))
+            return respond(menu_reply(ctx, "invite.yours", role=role_name(ctx, ctx.user.role)))
         return respond(menu_reply(ctx, "invite.used"))
     if invite.expired(ctx.now):
         return respond(menu_reply(ctx, "invite.expired"))

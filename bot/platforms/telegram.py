@@ -5,12 +5,13 @@ catalog) with inline keyboards. Callback queries are always answered, so buttons
 spinning even when the button turns out to be stale.
 
 Two bots share the token. Direct replies go through the Application's bot, throttled by
-PTB's ``AIORateLimiter`` so a conversation is never refused; delivery (the outbox) sends
-through a second bot without that limiter, because the delivery worker paces itself
-(:mod:`bot.pacing`): limited twice, a broadcast would eat the replies' budget, and a 429
-for one chat would be handled per chat, not for everyone. Every direct reply is debited
-from delivery's overall budget, so both together stay under ``SAMENSPEL_TELEGRAM_RATE``
-whenever delivery has something to send.
+PTB's ``AIORateLimiter``, so an answer is never held up by a broadcast. Delivery (the outbox)
+sends through a second bot without that limiter, because the delivery worker paces itself
+(:mod:`bot.pacing`, per chat as well as overall). Through the replies' bot every broadcast
+message would be limited twice and wait in the queue conversations wait in: measured with
+``bench/broadcast.py``, delivery then reaches half its configured rate. Every direct reply
+is debited from delivery's overall budget instead, so both together stay under
+``SAMENSPEL_TELEGRAM_RATE`` while delivery has something to send.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Telegram:
             builder = builder.rate_limiter(_DebitingRateLimiter(self.pacing))  # type: ignore[arg-type]
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         # Delivery's own bot: no rate limiter (delivery paces itself), a connection for
-        # every message it may have in flight.
+        # each message it sends at once.
         self.delivery_bot = Bot(
             token,
             base_url=settings.telegram_api_url,

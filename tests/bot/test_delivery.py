@@ -71,7 +71,7 @@ async def test_failures_are_retried_with_backoff_and_then_given_up_with_the_reas
 async def test_a_chat_asked_to_wait_holds_back_that_chat_only(app: App) -> None:
     chats = ["slow", *(f"c{n}" for n in range(8))]
     ids = await residents(app.db, chats, platform="test")
-    adapter = FakeAdapter(script={"slow": [flood(0.3)]})
+    adapter = FakeAdapter(script={"slow": [flood(1.0)]})
     await fan_out(app, ids)
     async with running(app, adapter) as worker:
         await until(lambda: settled(app))

@@ -15,6 +15,7 @@ import pytest
 from bot.app import App
 from bot.platforms.base import Blocked, RetryLater
 from bot.platforms.telegram import Telegram
+from bot.runtime import Runtime
 from handlers.contract import Reply
 from storage import Role
 from storage.clock import utcnow
@@ -196,4 +197,26 @@ async def test_outbox_style_sends_translate_platform_errors(
         assert adapter.pacing.debited == 0
     finally:
         await adapter.stop()
+        await app.close()
+
+
+async def test_direct_replies_use_deliverys_budget_without_waiting_for_it(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(1001)
+    # Delivery may send one message every five seconds.
+    app = await App.open(telegram_settings(server, tmp_path / "bot.db", telegram_rate=0.2))
+    runtime = Runtime(app)
+    await runtime.start()
+    try:
+        pacing = runtime.adapters[0].pacing
+        await anna.send_text("/help")
+        await anna.send_text("/menu")
+        await server.wait_for_messages(anna.chat_id, 2)
+        # Both answers went out at once: replies never wait for delivery's pace, but they
+        # take delivery's next slots (ten seconds' worth).
+        assert pacing.debited == 2
+        assert pacing.reserve() > 5
+    finally:
+        await runtime.stop()
         await app.close()
