@@ -16,6 +16,7 @@ is debited from delivery's overall budget instead, so both together stay under
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from urllib.parse import urlsplit
 # Opt in to python-telegram-bot's timedelta periods (retry_after) before it is imported.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
+from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -55,6 +57,10 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+#: The header Telegram sends the webhook secret in.
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Updates are small; anything larger than this is not from Telegram.
+WEBHOOK_MAX_BYTES = 1024 * 1024
 #: Telegram's limits besides the overall rate: one message a second in a chat, 20 a minute
 #: in a group (groups and channels have negative ids).
 CHAT_INTERVAL = 1.0
@@ -107,6 +113,7 @@ class Telegram:
 
     def __init__(self, app: App, *, rate_limiter: bool = True):
         self.app = app
+        self._webhook: web.AppRunner | None = None
         settings = app.settings
         assert settings.telegram_token is not None
         token = settings.telegram_token.get_secret_value()
@@ -152,24 +159,59 @@ class Telegram:
         assert updater is not None
         settings = self.app.settings
         if settings.telegram_webhook_url:
-            host, port = settings.webhook_host_port
-            secret = settings.telegram_webhook_secret
-            await updater.start_webhook(
-                listen=host,
-                port=port,
-                url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
-                webhook_url=settings.telegram_webhook_url,
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=UPDATE_TYPES,
-            )
-            log.info("telegram webhook serving listen=%s:%s", host, port)
+            await self._serve_webhook()
         else:
             await self.application.bot.delete_webhook()
             await updater.start_polling(allowed_updates=UPDATE_TYPES)
             log.info("telegram polling started")
 
+    async def _serve_webhook(self) -> None:
+        """Serve Telegram's webhook posts, and ``/healthz`` for the operator's monitoring."""
+        settings = self.app.settings
+        assert settings.telegram_webhook_url is not None
+        host, port = settings.webhook_host_port
+        server = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
+        server.router.add_post(urlsplit(settings.telegram_webhook_url).path or "/", self._post)
+        server.router.add_get("/healthz", self._healthz)
+        self._webhook = web.AppRunner(server, access_log=None)
+        await self._webhook.setup()
+        await web.TCPSite(self._webhook, host, port).start()
+        secret = settings.telegram_webhook_secret
+        await self.application.bot.set_webhook(
+            settings.telegram_webhook_url,
+            secret_token=secret.get_secret_value() if secret else None,
+            allowed_updates=UPDATE_TYPES,
+        )
+        log.info("telegram webhook serving listen=%s:%s", host, port)
+
+    async def _post(self, request: web.Request) -> web.Response:
+        """One update from Telegram: checked against the secret, then queued for handling."""
+        secret = self.app.settings.telegram_webhook_secret
+        if secret is not None:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+                return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        """200 while the bot runs and its database answers; 503 otherwise."""
+        try:
+            await self.app.db.fetchval("SELECT 1")
+        except Exception:
+            log.exception("health check: the database does not answer")
+            return web.json_response({"status": "database unavailable"}, status=503)
+        return web.json_response({"status": "ok"})
+
     async def stop(self) -> None:
         """Stop taking updates, let in-flight ones finish, disconnect."""
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
