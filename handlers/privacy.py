@@ -65,7 +65,9 @@ def privacy_statement(ctx: Context) -> Reply:
 async def my_data(ctx: Context) -> Response:
     """Everything stored about this person as a JSON file, with a short summary."""
     data = await ctx.repos.personal.export(ctx.user.id, ctx.now, media_limit=MEDIA_LIMIT)
-    assert data is not None  # the router stored this person before calling us
+    if data is None:
+        # Only when nothing could be saved, not even that this person wrote: nothing is kept.
+        return respond(Reply(key="privacy.data.nothing_stored"))
     counts = data.counts()
     lines = [
         Reply(key=f"privacy.sections.{name}", params={"count": count})
