@@ -18,6 +18,7 @@ down once, in :mod:`storage.statuses`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from handlers.answers import excerpt, parse_id, read_text
@@ -607,21 +608,49 @@ async def _decide_idea(
     def build(lang: str) -> list[Reply]:
         return [_idea_notice(ctx, lang, idea, change, reopening, target, experiment)]
 
+    return await _announce(
+        ctx,
+        ItemKind.IDEA,
+        idea.id,
+        idea.author_user_id,
+        status.value,
+        reopening=reopening,
+        detail=detail,
+        reason=reason,
+        recipients=recipients,
+        build=build,
+    )
+
+
+async def _announce(
+    ctx: Context,
+    kind: ItemKind,
+    item_id: int,
+    author_user_id: int | None,
+    status: str,
+    *,
+    reopening: bool,
+    detail: dict[str, Any],
+    reason: str | None,
+    recipients: Iterable[int | None],
+    build: Callable[[str], list[Reply]],
+) -> Reply:
+    """Tell the submitter and followers (each in their language), log it, confirm it."""
     queued = await notify(ctx, recipients, kind="status", build=build)
-    await repos.audit.record(
-        "idea.reopen" if reopening else "idea.status",
+    await ctx.repos.audit.record(
+        f"{kind.value}.reopen" if reopening else f"{kind.value}.status",
         now=ctx.now,
         actor_user_id=ctx.user.id,
-        subject=f"idea:{idea.id}",
-        subject_user_id=idea.author_user_id,
+        subject=f"{kind.value}:{item_id}",
+        subject_user_id=author_user_id,
         detail={**detail, "notified": queued},
         reason=reason,
     )
     return Reply(
         key="triage.done",
         params={
-            "what": phrase(ctx, "triage.item_idea", id=idea.id),
-            "status": status_label(ctx, ItemKind.IDEA, status.value),
+            "what": phrase(ctx, f"triage.item_{kind.value}", id=item_id),
+            "status": status_label(ctx, kind, status),
             "notified": queued,
         },
     )
@@ -786,23 +815,17 @@ async def _decide_proposal(
             )
         ]
 
-    queued = await notify(ctx, recipients, kind="status", build=build)
-    await repos.audit.record(
-        "proposal.reopen" if reopening else "proposal.status",
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
-        subject=f"proposal:{proposal.id}",
-        subject_user_id=proposal.author_user_id,
-        detail={**detail, "notified": queued},
+    return await _announce(
+        ctx,
+        ItemKind.PROPOSAL,
+        proposal.id,
+        proposal.author_user_id,
+        status.value,
+        reopening=reopening,
+        detail=detail,
         reason=reason,
-    )
-    return Reply(
-        key="triage.done",
-        params={
-            "what": phrase(ctx, "triage.item_proposal", id=proposal.id),
-            "status": status_label(ctx, ItemKind.PROPOSAL, status.value),
-            "notified": queued,
-        },
+        recipients=recipients,
+        build=build,
     )
 
 
