@@ -15,6 +15,7 @@ from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
 from handlers.ideas import category_name, neighbourhood_name, phrase
+from handlers.roles import role_name
 from storage.audit import AuditEntry
 from storage.stats import Count, Overview
 
@@ -93,7 +94,7 @@ async def _actor(ctx: Context, entry: AuditEntry) -> str:
     user = await ctx.repos.users.get(entry.actor_user_id)
     if user is None:
         return phrase(ctx, "oversight.actor.gone")
-    role = phrase(ctx, f"oversight.role.{user.role.value}")
+    role = role_name(ctx, user.role)
     card = await ctx.repos.staff.get(user.id) if user.role is not Role.RESIDENT else None
     name = card.name if card else f"#{user.id}"
     return f"{role} {name}"

@@ -27,7 +27,7 @@ def _built_keys() -> set[str]:
         f"{area}.reason.{r.value}" for r in ReportReason for area in ("reporting", "moderation")
     }
     keys |= {f"moderation.author.{role.value}" for role in Role}
-    keys |= {f"oversight.role.{role.value}" for role in Role}
+    keys |= {f"roles.names.{role.value}" for role in Role}
     keys |= {f"oversight.actor.{actor}" for actor in ("cli", "system", "user", "gone")}
     keys |= {f"flood.too_many_{kind}s" for kind in POSTING_PERIODS}
     return keys
