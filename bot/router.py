@@ -47,6 +47,8 @@ from storage.moderation import SanctionKind
 log = logging.getLogger(__name__)
 
 DIALOG_LIFETIME = timedelta(days=1)
+#: A dialog an event left as it was is saved again (to keep it alive) after this long.
+DIALOG_TOUCH = timedelta(minutes=10)
 #: How long handled event ids are remembered (a replay comes within minutes of a crash).
 HANDLED_LIFETIME = timedelta(days=7)
 PRUNE_INTERVAL = timedelta(hours=1)
@@ -268,8 +270,11 @@ class Router:
 
     async def _handle_in_transaction(self, event: Event, *, writable: bool) -> _Outcome:
         now = self.clock()
-        user = await self._user(event, now, writable=writable)
-        stored = await self.repos.dialogs.load(user.id)
+        arrival = await self.repos.arrivals.arrive(
+            event.platform, event.sender.platform_user_id, now, writable=writable
+        )
+        user = arrival.user or self._stranger(event, now)
+        stored = arrival.dialog
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
@@ -277,7 +282,7 @@ class Router:
         event = await self._resolve_numbered_answer(event)
         ctx = self._context(event, user, dialog, now)
 
-        response, keep_dialog = await self._dispatch(ctx)
+        response, keep_dialog = await self._dispatch(ctx, restricted=arrival.restricted)
         if expired and event.command is None and event.button is None:
             response.replies.insert(0, Reply(key="general.dialog_expired"))
 
@@ -288,7 +293,7 @@ class Router:
         else:
             next_dialog = dialog if keep_dialog else None
         if writable:
-            await self._save_dialog(user, stored is not None, next_dialog, now)
+            await self._save_dialog(user, stored, next_dialog, now)
         elif next_dialog is not None and not _unchanged(stored, next_dialog):
             # The person would be one step further than what is stored: say it cannot
             # be saved rather than ask a question whose answer would meet the old step.
@@ -309,29 +314,26 @@ class Router:
                 self._offered[key] = options
         return _Outcome(lang, response.replies, response.timers)
 
-    async def _user(self, event: Event, now: datetime, *, writable: bool) -> User:
-        """The person behind the event (kept as seen); while reading only, as stored."""
-        platform, platform_user_id = event.platform, event.sender.platform_user_id
-        if writable:
-            return await self.repos.users.seen(platform, platform_user_id, now)
-        found = await self.repos.users.find(platform, platform_user_id)
-        if found is not None:
-            return found
-        # Someone new while nothing can be saved: a stranger without rights or data.
+    @staticmethod
+    def _stranger(event: Event, now: datetime) -> User:
+        """Someone new while nothing can be saved: a stranger without rights or data."""
         return User(
             id=0,
-            platform=platform,
-            platform_user_id=platform_user_id,
+            platform=event.platform,
+            platform_user_id=event.sender.platform_user_id,
             created_at=now,
             last_seen_at=now,
         )
 
     async def _save_dialog(
-        self, user: User, had_dialog: bool, dialog: Dialog | None, now: datetime
+        self, user: User, stored: StoredDialog | None, dialog: Dialog | None, now: datetime
     ) -> None:
+        """Write the dialog through; one left as it was is only touched now and then."""
         if dialog is None:
-            if had_dialog:
+            if stored is not None:
                 await self.repos.dialogs.clear(user.id)
+            return
+        if _unchanged(stored, dialog) and stored and now - stored.updated_at < DIALOG_TOUCH:
             return
         await self.repos.dialogs.save(
             user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
@@ -373,10 +375,13 @@ class Router:
             return event
         return event.model_copy(update={"text": None, "button": payload})
 
-    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
-        """The handler's response, and whether an untouched active dialog stays active."""
+    async def _dispatch(self, ctx: Context, *, restricted: bool) -> tuple[Response, bool]:
+        """The handler's response, and whether an untouched active dialog stays active.
+
+        ``restricted``: whether a mute or ban is in force for the sender.
+        """
         target = self._target(ctx)
-        refusal = await self._restrictions(ctx, target)
+        refusal = await self._restrictions(ctx, target, restricted)
         if refusal is not None:
             return refusal, True
         return await target.handler(ctx), target.keeps_dialog
@@ -455,7 +460,9 @@ class Router:
             or name in self._open_to_banned.actions,
         )
 
-    async def _restrictions(self, ctx: Context, target: _Target) -> Response | None:
+    async def _restrictions(
+        self, ctx: Context, target: _Target, restricted: bool
+    ) -> Response | None:
         """A ban, a mute or a posting limit that refuses this event, explained; else None.
 
         Only residents who consented can be restricted (staff never are). A mute is read
@@ -464,7 +471,7 @@ class Router:
         user = ctx.user
         if not user.consented or user.role is not Role.RESIDENT:
             return None
-        sanction = await self.repos.sanctions.active(user.id, ctx.now)
+        sanction = await self.repos.sanctions.active(user.id, ctx.now) if restricted else None
         if sanction is not None and sanction.kind is SanctionKind.BAN:
             return None if target.open_to_banned else moderation.banned_reply(ctx, sanction)
         if target.posts is None:

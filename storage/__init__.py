@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from storage.arrivals import Arrival, Arrivals
 from storage.audit import Audit, AuditEntry
 from storage.broadcasts import Broadcasts
 from storage.comments import Comments
@@ -37,6 +38,7 @@ class Repositories:
     def __init__(self, db: Database):
         self.db = db
         self.users = Users(db)
+        self.arrivals = Arrivals(db, self.users)
         self.dialogs = Dialogs(db)
         self.chat_options = ChatOptions(db)
         self.media = MediaStore(db)
@@ -73,6 +75,8 @@ class Repositories:
 
 
 __all__ = [
+    "Arrival",
+    "Arrivals",
     "Audit",
     "AuditEntry",
     "ChatOptions",

@@ -2,6 +2,11 @@
 
 Every change happens inside :meth:`Database.transaction`, which serialises writers on one
 connection (SQLite has one writer anyway) and commits or rolls back as a whole.
+
+Each statement is one trip to aiosqlite's database thread, and those trips are what an event
+costs, so a statement with its rows is one trip, and a transaction takes SQLite's write lock
+(``BEGIN IMMEDIATE``) only at its first write: a unit of work that only reads (a tap in a
+list, a card) needs no BEGIN and no COMMIT.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ class Database:
         #: The task whose transaction is open: only it joins that transaction when nesting;
         #: every other task waits for the lock (one connection, one transaction at a time).
         self._owner: asyncio.Task[Any] | None = None
+        #: The owner's transaction has not written yet: BEGIN IMMEDIATE comes with the
+        #: first write (see :meth:`transaction`).
+        self._begin_pending = False
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -144,6 +152,11 @@ class Database:
         Another task's transaction is never joined: it waits until that one is committed or
         rolled back, so one task's rollback cannot take another task's writes with it.
 
+        SQLite's write lock is taken at the first write, and every write from there on
+        commits or rolls back as one. Reads before it see what is committed; within this
+        process nothing else can write meanwhile (the unit holds the one connection), so
+        only another process (an operator's command) could change what they read.
+
         Raises:
             StorageUnavailable: nothing can be saved right now (a full disk, a read-only
                 file, another process holding the write lock for longer than ``busy_wait``).
@@ -154,20 +167,22 @@ class Database:
             return
         async with self._write_lock:
             self._owner = task
+            self._begin_pending = True
             try:
-                await self._begin_immediate()
                 try:
                     yield self
                 except BaseException:
                     await self._rollback()
                     raise
-                try:
-                    await self.conn.execute("COMMIT")
-                except sqlite3.OperationalError as exc:
-                    await self._rollback()
-                    raise StorageUnavailable(str(exc)) from exc
+                if self.conn.in_transaction:
+                    try:
+                        await self.conn.execute("COMMIT")
+                    except sqlite3.OperationalError as exc:
+                        await self._rollback()
+                        raise StorageUnavailable(str(exc)) from exc
             finally:
                 self._owner = None
+                self._begin_pending = False
 
     @asynccontextmanager
     async def read_only(self) -> AsyncIterator[Database]:
@@ -191,6 +206,12 @@ class Database:
                 await self._rollback()
                 await self.conn.execute(f"PRAGMA query_only = {int(was or 0)}")
                 self._owner = None
+
+    async def _before_write(self) -> None:
+        """Begin the owner's transaction if this is its first write."""
+        if self._begin_pending and self._owner is asyncio.current_task():
+            await self._begin_immediate()
+            self._begin_pending = False
 
     async def _begin_immediate(self) -> None:
         """Take the write lock, waiting (without blocking the loop) while another has it."""
@@ -249,15 +270,15 @@ class Database:
                 raise
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the last inserted row id."""
+        """Run one statement; returns the last inserted row id (one trip to the database)."""
+        await self._before_write()
         with _unavailable():
-            cursor = await self.conn.execute(sql, params)
-        rowid = cursor.lastrowid or 0
-        await cursor.close()
-        return rowid
+            row = await self.conn.execute_insert(sql, params)
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns how many rows it changed."""
+        await self._before_write()
         with _unavailable():
             cursor = await self.conn.execute(sql, params)
         count = cursor.rowcount
@@ -265,19 +286,21 @@ class Database:
         return count
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._before_write()
         with _unavailable():
             await self.conn.executemany(sql, rows)
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        with _unavailable():
-            async with self.conn.execute(sql, params) as cursor:
-                row: aiosqlite.Row | None = await cursor.fetchone()
-                return row
+        """The first row, or None (for statements that return at most a few rows)."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Every row, fetched in the same trip to the database thread as the statement."""
+        if not _reads_only(sql):
+            await self._before_write()
         with _unavailable():
-            async with self.conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -293,6 +316,11 @@ def _unavailable() -> Iterator[None]:
         if _is_unavailable(exc):
             raise StorageUnavailable(str(exc)) from exc
         raise
+
+
+def _reads_only(sql: str) -> bool:
+    """Whether a statement surely only reads (an INSERT ... RETURNING writes)."""
+    return sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
 
 
 def _is_unavailable(exc: sqlite3.OperationalError) -> bool:

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
 from pydantic import BaseModel
 
 from storage.clock import iso, parse
@@ -22,6 +23,19 @@ class StoredDialog(BaseModel):
     updated_at: datetime
 
 
+def dialog_from_row(row: aiosqlite.Row, prefix: str = "") -> StoredDialog | None:
+    """The dialog in a row with the dialogs table's columns, named with ``prefix``."""
+    if row[f"{prefix}name"] is None:
+        return None
+    return StoredDialog(
+        name=row[f"{prefix}name"],
+        step=row[f"{prefix}step"],
+        data=json.loads(row[f"{prefix}data"]),
+        token=row[f"{prefix}token"],
+        updated_at=parse(row[f"{prefix}updated_at"]),
+    )
+
+
 class Dialogs:
     """The dialogs table: at most one active dialog per user."""
 
@@ -30,15 +44,7 @@ class Dialogs:
 
     async def load(self, user_id: int) -> StoredDialog | None:
         row = await self.db.fetchone("SELECT * FROM dialogs WHERE user_id = ?", (user_id,))
-        if row is None:
-            return None
-        return StoredDialog(
-            name=row["name"],
-            step=row["step"],
-            data=json.loads(row["data"]),
-            token=row["token"],
-            updated_at=parse(row["updated_at"]),
-        )
+        return dialog_from_row(row) if row is not None else None
 
     async def save(
         self,

@@ -6,6 +6,7 @@ kept equal to the support rows by database triggers, so they can never drift.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -256,16 +257,16 @@ class Ideas:
         ideas is what makes a search slow; bm25 would weigh it next to nothing anyway. If
         every word is that common, the rarest ones are kept.
         """
-        ideas = await self.db.fetchval("SELECT COALESCE(MAX(id), 0) FROM ideas")
-        common = max(COMMON_FLOOR, int(ideas) * COMMON_SHARE)
-        counted = []
-        for term in terms:
-            folded = _fold(term)
-            uses = await self.db.fetchval(
-                "SELECT COALESCE(SUM(doc), 0) FROM ideas_fts_terms WHERE term >= ? AND term < ?",
-                (folded, folded + "\U0010ffff"),
-            )
-            counted.append((int(uses), term))
+        # One statement for every term: each counts the ideas under its prefix in the index.
+        rows = await self.db.fetchall(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM ideas) AS ideas,"
+            " (SELECT COALESCE(SUM(doc), 0) FROM ideas_fts_terms"
+            "  WHERE term >= t.value AND term < t.value || char(1114111)) AS uses"
+            " FROM json_each(?) t ORDER BY t.key",
+            (json.dumps([_fold(term) for term in terms]),),
+        )
+        common = max(COMMON_FLOOR, int(rows[0]["ideas"]) * COMMON_SHARE)
+        counted = [(int(row["uses"]), term) for row, term in zip(rows, terms, strict=True)]
         telling = [term for uses, term in counted if uses <= common]
         return telling or [term for _, term in sorted(counted)[:KEPT_WHEN_ALL_COMMON]]
 

@@ -217,8 +217,9 @@ def _sanction(row: aiosqlite.Row) -> Sanction:
     )
 
 
-# Per person, sanctions_user finds their few rows; across everyone, sanctions_active.
-_ACTIVE = "kind != 'warning' AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ?)"
+#: A mute or ban in force (``?``: now). Per person, sanctions_user finds their few rows;
+#: across everyone, sanctions_active.
+ACTIVE = "kind != 'warning' AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ?)"
 
 
 class Sanctions:
@@ -271,7 +272,7 @@ class Sanctions:
     async def active(self, user_id: int, now: datetime) -> Sanction | None:
         """The mute or ban that limits this person now (a ban before a mute), or None."""
         row = await self.db.fetchone(
-            f"SELECT * FROM sanctions WHERE user_id = ? AND {_ACTIVE}"
+            f"SELECT * FROM sanctions WHERE user_id = ? AND {ACTIVE}"
             " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
             (user_id, iso(now)),
         )
@@ -280,7 +281,7 @@ class Sanctions:
     async def all_active(self, now: datetime, *, limit: int = 50) -> list[Sanction]:
         """Everyone muted or banned now, newest decision first."""
         rows = await self.db.fetchall(
-            f"SELECT * FROM sanctions WHERE {_ACTIVE} ORDER BY id DESC LIMIT ?",
+            f"SELECT * FROM sanctions WHERE {ACTIVE} ORDER BY id DESC LIMIT ?",
             (iso(now), limit),
         )
         return [_sanction(row) for row in rows]
@@ -298,7 +299,7 @@ class Sanctions:
         """End this person's current mute or ban early; returns what was lifted."""
         rows = await self.db.fetchall(
             f"UPDATE sanctions SET lifted_at = ?, lifted_by_user_id = ?"
-            f" WHERE user_id = ? AND {_ACTIVE} RETURNING *",
+            f" WHERE user_id = ? AND {ACTIVE} RETURNING *",
             (iso(now), by_user_id, user_id, iso(now)),
         )
         return [_sanction(row) for row in rows]

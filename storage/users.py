@@ -56,7 +56,13 @@ class User(BaseModel):
         return self.consent_at is not None
 
 
-def _user(row: aiosqlite.Row) -> User:
+def seen_lately(row: aiosqlite.Row, now: datetime) -> bool:
+    """Whether a stored user row needs no update to say they were seen ``now``."""
+    return row["unreachable_at"] is None and row["last_seen_at"] > iso(now - SEEN_PRECISION)
+
+
+def user_from_row(row: aiosqlite.Row) -> User:
+    """A user from a row with the users table's columns (by name)."""
     return User(
         id=row["id"],
         platform=row["platform"],
@@ -82,14 +88,14 @@ class Users:
 
     async def get(self, user_id: int) -> User | None:
         row = await self.db.fetchone("SELECT * FROM users WHERE id = ?", (user_id,))
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def find(self, platform: str, platform_user_id: str) -> User | None:
         row = await self.db.fetchone(
             "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
             (platform, platform_user_id),
         )
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def seen(self, platform: str, platform_user_id: str, now: datetime) -> User:
         """The user for this sender, created on first contact; marks them seen and reachable.
@@ -102,12 +108,12 @@ class Users:
             "SELECT * FROM users WHERE platform = ? AND platform_user_id = ?",
             (platform, platform_user_id),
         )
-        if (
-            row is not None
-            and row["unreachable_at"] is None
-            and row["last_seen_at"] > iso(now - SEEN_PRECISION)
-        ):
-            return _user(row)
+        if row is not None and seen_lately(row, now):
+            return user_from_row(row)
+        return await self.touch(platform, platform_user_id, now)
+
+    async def touch(self, platform: str, platform_user_id: str, now: datetime) -> User:
+        """Create the user on first contact, else mark them seen now and reachable again."""
         stamp = iso(now)
         row = await self.db.fetchone(
             "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
@@ -118,7 +124,7 @@ class Users:
             (platform, platform_user_id, stamp, stamp),
         )
         assert row is not None
-        return _user(row)
+        return user_from_row(row)
 
     async def ensure(self, platform: str, platform_user_id: str, now: datetime) -> User:
         """The user with this platform id, created (not seen, no consent) if they are new.

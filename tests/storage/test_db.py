@@ -216,10 +216,41 @@ async def test_a_write_lock_held_too_long_elsewhere_makes_storage_unavailable(
     try:
         with pytest.raises(StorageUnavailable):
             async with db.transaction():
-                pass
-        # Reads go on meanwhile.
+                await db.execute(
+                    "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                    " VALUES ('test', 'stuck', 'now', 'now')"
+                )
+        # Reads go on meanwhile, also in a transaction that turns out to only read.
         async with db.read_only():
+            assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+        async with db.transaction():
             assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
     finally:
         other.close()
+        await db.close()
+
+
+async def test_a_transaction_takes_the_write_lock_at_its_first_write(tmp_path: Path) -> None:
+    """Reads need no BEGIN; from the first write on, everything commits or rolls back as one."""
+    db = await Database.open(tmp_path / "lazy.db")
+    insert = (
+        "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+        " VALUES ('test', ?, 'now', 'now')"
+    )
+    try:
+        async with db.transaction():
+            assert await db.fetchval("SELECT COUNT(*) FROM users") == 0
+            assert not db.conn.in_transaction
+            await db.execute(insert, ("anna",))
+            assert db.conn.in_transaction
+        assert not db.conn.in_transaction
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.fetchall(insert + " RETURNING id", ("bob",))
+                assert db.conn.in_transaction
+                await db.execute(insert, ("carla",))
+                raise RuntimeError("handler failed")
+        names = await db.fetchall("SELECT platform_user_id FROM users ORDER BY id")
+        assert [row[0] for row in names] == ["anna"]
+    finally:
         await db.close()

@@ -1,0 +1,60 @@
+"""What the router needs to know about the sender of an event, read in one statement.
+
+Every event starts here: who sent it, where they are in a dialog, and whether a mute or
+ban may apply. One query answers all three (a person has at most one dialog, and the
+sanctions_user index finds their few sanctions), so a tap in a list costs one trip to the
+database before the handler runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import iso
+from storage.db import Database
+from storage.dialogs import StoredDialog, dialog_from_row
+from storage.moderation import ACTIVE
+from storage.users import User, Users, seen_lately, user_from_row
+
+_ARRIVAL = (
+    "SELECT u.*, d.name AS dialog_name, d.step AS dialog_step, d.data AS dialog_data,"
+    " d.token AS dialog_token, d.updated_at AS dialog_updated_at,"
+    f" EXISTS (SELECT 1 FROM sanctions WHERE user_id = u.id AND {ACTIVE}) AS restricted"
+    " FROM users u LEFT JOIN dialogs d ON d.user_id = u.id"
+    " WHERE u.platform = ? AND u.platform_user_id = ?"
+)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The sender of an event as stored, with their dialog."""
+
+    #: None only for someone unknown while nothing could be written.
+    user: User | None
+    dialog: StoredDialog | None
+    #: Whether a mute or ban is in force now (which one is read when it matters).
+    restricted: bool
+
+
+class Arrivals:
+    """Reads (and on first contact creates) the sender of an event."""
+
+    def __init__(self, db: Database, users: Users):
+        self.db = db
+        self.users = users
+
+    async def arrive(
+        self, platform: str, platform_user_id: str, now: datetime, *, writable: bool = True
+    ) -> Arrival:
+        """The sender, created on first contact and marked seen (to the minute, as
+        :meth:`Users.seen`); with ``writable=False`` only what is stored is read."""
+        row = await self.db.fetchone(_ARRIVAL, (iso(now), platform, platform_user_id))
+        if row is None:
+            user = await self.users.touch(platform, platform_user_id, now) if writable else None
+            return Arrival(user, None, False)
+        if writable and not seen_lately(row, now):
+            user = await self.users.touch(platform, platform_user_id, now)
+        else:
+            user = user_from_row(row)
+        return Arrival(user, dialog_from_row(row, "dialog_"), bool(row["restricted"]))
