@@ -87,10 +87,16 @@ def _zipf_picker(count: int, rng: random.Random) -> Callable[[], int]:
 def _generate(path: Path, profile: Profile, seed: int) -> int:
     """Fill the migrated file at ``path``; returns its size in bytes."""
     rng = random.Random(seed)
-    start = datetime(2024, 1, 1, tzinfo=UTC)
+    # Two years of use up to today. Residents were all seen within the retention period:
+    # the daily retention run would have warned or erased anyone silent longer.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=700)
 
     def moment(spread_days: int = 700) -> str:
         return iso(start + timedelta(seconds=rng.randrange(spread_days * 86_400)))
+
+    def seen(joined: str) -> str:
+        return max(joined, iso(today - timedelta(seconds=rng.randrange(600 * 86_400))))
 
     hoods = [n.id for n in profile.neighbourhoods]
     categories = [c.id for c in profile.categories]
@@ -104,7 +110,17 @@ def _generate(path: Path, profile: Profile, seed: int) -> int:
         " neighbourhood, consent_at, onboarded_at, created_at, last_seen_at)"
         " VALUES (?, 'telegram', ?, ?, ?, 'nl', ?, ?, ?, ?, ?)",
         (
-            (n, str(100_000 + n), str(100_000 + n), f"Inwoner {n}", rng.choice(hoods), *[t] * 4)
+            (
+                n,
+                str(100_000 + n),
+                str(100_000 + n),
+                f"Inwoner {n}",
+                rng.choice(hoods),
+                t,
+                t,
+                t,
+                seen(t),
+            )
             for n in range(1, RESIDENTS + 1)
             for t in (moment(),)
         ),
@@ -306,7 +322,9 @@ async def _process(path: Path) -> tuple[bool, bool]:
     from tests.e2e.botapi import BotApiServer
 
     async with BotApiServer(token=TOKEN) as server:
-        resident = server.user(100_001, first_name="Inwoner")  # onboarded in the data
+        # Residents onboarded in the data; a few of them, so that none of them taps faster
+        # than the flood limit allows one person.
+        residents = [server.user(100_001 + n, first_name=f"Inwoner {n}") for n in range(6)]
         env = {
             **os.environ,
             "SAMENSPEL_DB": str(path),
@@ -314,19 +332,21 @@ async def _process(path: Path) -> tuple[bool, bool]:
             "SAMENSPEL_TELEGRAM_API_URL": server.base_url,
             "SAMENSPEL_LOG_LEVEL": "WARNING",
         }
-        resident.send_text("/ideeen")
+        first = residents[0]
+        first.send_text("/ideeen")
         started = time.perf_counter()
         process = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).with_name("samenspel")), "run", env=env
         )
         try:
-            await server.wait_for_messages(resident.chat_id, 1, timeout=60)
+            await server.wait_for_messages(first.chat_id, 1, timeout=60)
             startup = time.perf_counter() - started
             requests = ["/ideeen", "/mijnideeen", "/menu", "/help", "/experimenten"]
             answered = 1
             for n in range(60):
+                resident = residents[n % len(residents)]
                 before = server.delivered_count(resident.chat_id)
-                if n % 3 == 2:
+                if n % 3 == 2 and before > 0:  # a button needs a message to sit under
                     resident.press_data(f"idea.open:{1 + n * 97 % IDEAS}")
                 else:
                     resident.send_text(requests[n % len(requests)])

@@ -14,6 +14,7 @@ re-checked inside it, so a resident who writes at that very moment is never eras
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,22 +35,36 @@ class RetentionReport:
     spared: int = 0
     #: People who never agreed to take part, erased after the whole period.
     strangers: int = 0
+    #: False when the bot began to shut down before everyone was handled.
+    finished: bool = True
 
 
-async def run_retention(app: App, now: datetime) -> RetentionReport:
-    """Spare who came back, erase who stayed silent after a warning, warn who is next."""
+async def run_retention(
+    app: App, now: datetime, *, stopping: Callable[[], bool] = lambda: False
+) -> RetentionReport:
+    """Spare who came back, erase who stayed silent after a warning, warn who is next.
+
+    ``stopping`` is asked before each person: when the bot shuts down, the run ends there
+    (``finished`` is False) and the next run, at start-up, goes on where it left off.
+    """
     db, repos = app.db, app.repos
     retention = repos.retention
     months = app.settings.retention_months
     silent_since = months_before(now, months)
 
+    def each(user_ids: list[int]) -> Iterator[int]:
+        for user_id in user_ids:
+            if stopping():
+                return
+            yield user_id
+
     spared = 0
-    for user_id in await retention.returned():
+    for user_id in each(await retention.returned()):
         async with db.transaction():
             spared += await retention.forgive(user_id)
 
     erased = 0
-    for user_id in await retention.due(now):
+    for user_id in each(await retention.due(now)):
         async with db.transaction():
             if await retention.is_due(user_id, now):
                 await repos.personal.erase(
@@ -58,7 +73,7 @@ async def run_retention(app: App, now: datetime) -> RetentionReport:
                 erased += 1
 
     strangers = 0
-    for user_id in await retention.never_joined(silent_since):
+    for user_id in each(await retention.never_joined(silent_since)):
         async with db.transaction():
             if await retention.is_stranger_due(user_id, silent_since):
                 await repos.personal.erase(
@@ -69,19 +84,22 @@ async def run_retention(app: App, now: datetime) -> RetentionReport:
     warned = 0
     warn_silent_since = silent_since + WARNING
     payload = [warning(app, months, now).model_dump(mode="json")]
-    for user_id in await retention.to_warn(warn_silent_since):
+    for user_id in each(await retention.to_warn(warn_silent_since)):
         async with db.transaction():
             if await retention.warn(user_id, warn_silent_since, now):
                 await repos.outbox.enqueue(user_id, payload, kind="retention", now=now)
                 warned += 1
 
-    report = RetentionReport(warned=warned, erased=erased, spared=spared, strangers=strangers)
+    report = RetentionReport(
+        warned=warned, erased=erased, spared=spared, strangers=strangers, finished=not stopping()
+    )
     log.info(
-        "retention done warned=%d erased=%d spared=%d strangers=%d",
+        "retention done warned=%d erased=%d spared=%d strangers=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
         report.strangers,
+        report.finished,
     )
     return report
 

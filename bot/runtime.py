@@ -85,8 +85,9 @@ class Runtime:
     async def _retention(self, key: str) -> None:
         """Warn and erase residents silent too long; again tomorrow."""
         now = self.app.router.clock()
-        report = await run_retention(self.app, now)
-        log.info("retention warned=%s erased=%s", report.warned, report.erased)
+        report = await run_retention(self.app, now, stopping=lambda: self.scheduler.stopping)
+        if not report.finished:
+            return  # shutting down: the next start-up goes on with it
         await self.scheduler.arm([Timer(job="retention:every", at=now + RETENTION_EVERY)])
 
     async def _open_data(self, key: str) -> None:

@@ -61,6 +61,8 @@ class Scheduler:
         self.kinds: dict[str, JobKind] = {}
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[None]] = set()
+        #: Set when :meth:`stop` begins: long runners end at their next safe point.
+        self.stopping = False
 
     def register(self, kind: str, *, runner: Runner, pending: Pending) -> None:
         """Make ``kind`` schedulable (before :meth:`start`)."""
@@ -76,6 +78,7 @@ class Scheduler:
 
     async def start(self) -> None:
         """Start the trigger and arm every pending job of every kind."""
+        self.stopping = False
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._aps.start()
         for kind, spec in self.kinds.items():
@@ -88,7 +91,9 @@ class Scheduler:
             log.info("scheduler armed kind=%s jobs=%d", kind, len(jobs))
 
     async def stop(self) -> None:
-        """Stop triggering; let runners that already started finish."""
+        """Stop triggering; let runners that already started finish (a long one, told by
+        :attr:`stopping`, ends at its next safe point)."""
+        self.stopping = True
         if self._aps is not None:
             aps, self._aps = self._aps, None
             aps.remove_all_jobs()

@@ -155,6 +155,31 @@ async def test_the_warning_says_when_and_how_to_stay(app: App) -> None:
     assert anna.keys == ["retention.stayed"]
 
 
+async def test_a_run_stopped_at_shutdown_ends_between_residents_and_the_next_goes_on(
+    app: App,
+) -> None:
+    t0 = utcnow()
+    silent = {}
+    for name in ("anna", "bob", "carla", "daan"):
+        await Chat(app, name).onboard()
+        silent[name] = await silent_since(app, name, months_before(t0, 24) + timedelta(days=5))
+    asked = 0
+
+    def stop_after_two() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 2
+
+    first = await run_retention(app, t0, stopping=stop_after_two)
+    assert (first.warned, first.finished) == (2, False)
+    warned = [name for name, user_id in silent.items() if await retention_messages(app, user_id)]
+    assert len(warned) == 2, "each resident is handled whole, or not at all"
+    second = await run_retention(app, t0)
+    assert (second.warned, second.finished) == (2, True)
+    for user_id in silent.values():
+        assert await retention_messages(app, user_id) == ["retention.warning"]
+
+
 def test_months_are_counted_on_the_calendar() -> None:
     assert months_before(datetime(2026, 3, 31, 12, tzinfo=UTC), 1) == datetime(
         2026, 2, 28, 12, tzinfo=UTC
