@@ -17,6 +17,7 @@ dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.general import stale_button
-from storage.ideas import Idea, IdeaPage, IdeaSort, IdeaStatus, StatusChange
+from storage.ideas import Idea, IdeaCard, IdeaPage, IdeaSort, IdeaStatus, StatusChange
 
 feature = Feature("ideas")
 feature.menu_entry("ideas.menu_browse", "ideas.list", order=20)
@@ -257,8 +258,8 @@ async def open_card(ctx: Context) -> Response:
     target = await _target(ctx)
     if isinstance(target, Response):
         return target
-    idea, view = target
-    return respond(*await card_replies(ctx, idea, view, photo=True))
+    card, view = target
+    return respond(*await card_replies(ctx, card, view, photo=True))
 
 
 @feature.deep_link("idee")
@@ -270,9 +271,10 @@ async def open_from_link(ctx: Context) -> Response:
 
 
 async def card_replies(
-    ctx: Context, idea: Idea, view: View | None, *, photo: bool, edit: bool = False
+    ctx: Context, card: IdeaCard, view: View | None, *, photo: bool, edit: bool = False
 ) -> list[Reply]:
     """The idea's card (and photo): what it says, where it stands, what you can do."""
+    idea = card.idea
     if idea.removed:
         return [_removed(idea)]
     replies = []
@@ -288,7 +290,7 @@ async def card_replies(
     if idea.author_user_id == ctx.user.id:
         parts.append(Reply(key="ideas.card_yours"))
     parts.append(Reply(key="ideas.card_history"))
-    history = await ctx.repos.ideas.history(idea.id)
+    history = card.history
     for change in history:
         parts.extend(history_lines(ctx, change))
     merged_into = next(
@@ -309,7 +311,7 @@ async def card_replies(
                 "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
             },
             parts=parts,
-            buttons=await _card_buttons(ctx, idea, view, merged_into),
+            buttons=await _card_buttons(ctx, card, view, merged_into),
             edit=edit,
         )
     )
@@ -317,9 +319,9 @@ async def card_replies(
 
 
 async def _card_buttons(
-    ctx: Context, idea: Idea, view: View | None, merged_into: int | None
+    ctx: Context, card: IdeaCard, view: View | None, merged_into: int | None
 ) -> list[list[Button]]:
-    ideas, me = ctx.repos.ideas, ctx.user.id
+    idea, me = card.idea, ctx.user.id
     buttons: list[list[Button]] = []
     if idea.status == IdeaStatus.MERGED and merged_into is not None:
         buttons.append(
@@ -332,7 +334,7 @@ async def _card_buttons(
             ]
         )
     elif idea.author_user_id != me and idea.status != IdeaStatus.MERGED:
-        if await ideas.supports(idea.id, me):
+        if card.supported:
             buttons.append([_card_button("ideas.btn_unsupport", "idea.unsupport", idea, view)])
         else:
             buttons.append([_card_button("ideas.btn_support", "idea.support", idea, view)])
@@ -343,7 +345,7 @@ async def _card_buttons(
             buttons.append(
                 [Button(label="triage.btn_to_experiment", payload=f"exp:{experiment.id}")]
             )
-    if await ideas.follows(idea.id, me):
+    if card.following:
         buttons.append([_card_button("ideas.btn_unfollow", "idea.unfollow", idea, view)])
     else:
         buttons.append([_card_button("ideas.btn_follow", "idea.follow", idea, view)])
@@ -402,88 +404,91 @@ def _removed(idea: Idea) -> Reply:
     return not_found_or_removed("ideas.removed", number(idea.id))
 
 
-async def _target(ctx: Context) -> tuple[Idea, View | None] | Response:
+async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
     """The idea (and list view) a card button points at, or the answer if there is none."""
     raw_id, _, rest = ctx.value.partition(":")
     view = View.decode(rest, ctx) if rest else None
     if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or (rest and view is None):
         return await stale_button(ctx)
-    idea = await ctx.repos.ideas.get(int(raw_id))
-    if idea is None:
+    card = await ctx.repos.ideas.card(int(raw_id), ctx.user.id)
+    if card is None:
         return respond(_not_found(raw_id))
-    if idea.removed:
-        return respond(_removed(idea))
-    return idea, view
+    if card.idea.removed:
+        return respond(_removed(card.idea))
+    return card, view
 
 
 # Support and follow -----------------------------------------------------------------------
+# Each button changes one thing about the card in front of the resident, confirms it in a
+# short line, and brings the card up to date in place. What the card already shows (you
+# support this, you follow this) is not written again.
 
 
 @feature.action("idea.support")
 async def support(ctx: Context) -> Response:
     """Support an idea (once; it also follows it)."""
-    target = await _target(ctx)
-    if isinstance(target, Response):
-        return target
-    idea, view = target
-    ideas = ctx.repos.ideas
-    if idea.author_user_id == ctx.user.id:
-        notice = "ideas.own_idea"
-    elif idea.status == IdeaStatus.MERGED:
-        notice = "ideas.merged_no_support"
-    elif await ideas.support(idea.id, ctx.user.id, ctx.now):
-        notice = "ideas.supported"
-    else:
-        notice = "ideas.already_supported"
-    return await _after(ctx, idea.id, view, notice)
+
+    async def change(card: IdeaCard) -> str:
+        idea = card.idea
+        if idea.author_user_id == ctx.user.id:
+            return "ideas.own_idea"
+        if idea.status == IdeaStatus.MERGED:
+            return "ideas.merged_no_support"
+        if card.supported or not await ctx.repos.ideas.support(idea.id, ctx.user.id, ctx.now):
+            return "ideas.already_supported"
+        return "ideas.supported"
+
+    return await _on_card(ctx, change)
 
 
 @feature.action("idea.unsupport")
 async def withdraw_support(ctx: Context) -> Response:
     """Take a support back (the resident keeps following until they unfollow)."""
-    target = await _target(ctx)
-    if isinstance(target, Response):
-        return target
-    idea, view = target
-    withdrawn = await ctx.repos.ideas.withdraw_support(idea.id, ctx.user.id)
-    return await _after(
-        ctx, idea.id, view, "ideas.unsupported" if withdrawn else "ideas.not_supported"
-    )
+
+    async def change(card: IdeaCard) -> str:
+        if card.supported and await ctx.repos.ideas.withdraw_support(card.idea.id, ctx.user.id):
+            return "ideas.unsupported"
+        return "ideas.not_supported"
+
+    return await _on_card(ctx, change)
 
 
 @feature.action("idea.follow")
 async def follow(ctx: Context) -> Response:
     """Hear about every status change of an idea."""
-    target = await _target(ctx)
-    if isinstance(target, Response):
-        return target
-    idea, view = target
-    followed = await ctx.repos.ideas.follow(idea.id, ctx.user.id, ctx.now)
-    return await _after(
-        ctx, idea.id, view, "ideas.followed" if followed else "ideas.already_following"
-    )
+
+    async def change(card: IdeaCard) -> str:
+        if card.following or not await ctx.repos.ideas.follow(card.idea.id, ctx.user.id, ctx.now):
+            return "ideas.already_following"
+        return "ideas.followed"
+
+    return await _on_card(ctx, change)
 
 
 @feature.action("idea.unfollow")
 async def unfollow(ctx: Context) -> Response:
     """Stop hearing about an idea."""
+
+    async def change(card: IdeaCard) -> str:
+        if card.following and await ctx.repos.ideas.unfollow(card.idea.id, ctx.user.id):
+            return "ideas.unfollowed"
+        return "ideas.not_following"
+
+    return await _on_card(ctx, change)
+
+
+async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -> Response:
+    """Make ``change`` to the card's idea; confirm it and bring the card up to date."""
     target = await _target(ctx)
     if isinstance(target, Response):
         return target
-    idea, view = target
-    stopped = await ctx.repos.ideas.unfollow(idea.id, ctx.user.id)
-    return await _after(
-        ctx, idea.id, view, "ideas.unfollowed" if stopped else "ideas.not_following"
-    )
-
-
-async def _after(ctx: Context, idea_id: int, view: View | None, notice: str) -> Response:
-    """A short confirmation, and the card brought up to date in place."""
-    idea = await ctx.repos.ideas.get(idea_id)
-    assert idea is not None
+    card, view = target
+    notice = await change(card)
+    fresh = await ctx.repos.ideas.card(card.idea.id, ctx.user.id)
+    assert fresh is not None
     return respond(
-        Reply(key=notice, params={"number": number(idea.id)}),
-        *await card_replies(ctx, idea, view, photo=False, edit=True),
+        Reply(key=notice, params={"number": number(card.idea.id)}),
+        *await card_replies(ctx, fresh, view, photo=False, edit=True),
     )
 
 

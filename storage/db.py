@@ -5,8 +5,8 @@ connection (SQLite has one writer anyway) and commits or rolls back as a whole.
 
 Each statement is one trip to aiosqlite's database thread, and those trips are what an event
 costs, so a statement with its rows is one trip, and a transaction takes SQLite's write lock
-(``BEGIN IMMEDIATE``) only at its first write: a unit of work that only reads (a tap in a
-list, a card) needs no BEGIN and no COMMIT.
+(``BEGIN IMMEDIATE``) only at its first write, in the same trip: a unit of work that only
+reads (a tap in a list, a card) needs no BEGIN and no COMMIT.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -42,6 +42,7 @@ _UNAVAILABLE = frozenset(
 )
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
 
 
 class DatabaseError(Exception):
@@ -64,6 +65,18 @@ def migrations() -> list[tuple[int, str, str]]:
     if numbers != list(range(1, len(numbers) + 1)):
         raise DatabaseError(f"migrations are not numbered 1..n: {numbers}")
     return found
+
+
+async def connect(target: str, *, uri: bool = False) -> aiosqlite.Connection:
+    """A connection as :class:`Database` uses it: autocommit outside transactions.
+
+    The connection is used on aiosqlite's thread; only its ``isolation_level`` is set from
+    the loop's thread, between statements (see :meth:`Database.transaction`), which
+    sqlite3 would otherwise refuse.
+    """
+    conn = await aiosqlite.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    conn.row_factory = aiosqlite.Row
+    return conn
 
 
 class Database:
@@ -89,10 +102,9 @@ class Database:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = await aiosqlite.connect(target, isolation_level=None)
+            conn = await connect(target)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database {target}: {exc}") from exc
-        conn.row_factory = aiosqlite.Row
         db = cls(conn, target)
         try:
             await db._configure()
@@ -100,7 +112,7 @@ class Database:
         except BaseException:
             await conn.close()
             raise
-        # From here on, waiting for another process's lock happens in _begin_immediate(),
+        # From here on, waiting for another process's lock happens in _until_not_busy(),
         # where the wait is bounded by busy_wait and other work goes on meanwhile.
         await conn.execute("PRAGMA busy_timeout = 0")
         return db
@@ -168,6 +180,9 @@ class Database:
         async with self._write_lock:
             self._owner = task
             self._begin_pending = True
+            # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
+            # or REPLACE, in the same trip to the database thread.
+            self.conn.isolation_level = "IMMEDIATE"
             try:
                 try:
                     yield self
@@ -181,8 +196,18 @@ class Database:
                         await self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
             finally:
+                self._autocommit()
                 self._owner = None
                 self._begin_pending = False
+
+    def _autocommit(self) -> None:
+        """Back to autocommit after a transaction (committed or rolled back by now)."""
+        if self.conn.in_transaction:
+            # Setting it would commit what a failed rollback left: keep it to fail loudly
+            # at the next BEGIN rather than save half a unit of work.
+            log.error("a transaction is still open after commit or rollback")
+            return
+        self.conn.isolation_level = None
 
     @asynccontextmanager
     async def read_only(self) -> AsyncIterator[Database]:
@@ -207,22 +232,41 @@ class Database:
                 await self.conn.execute(f"PRAGMA query_only = {int(was or 0)}")
                 self._owner = None
 
-    async def _before_write(self) -> None:
-        """Begin the owner's transaction if this is its first write."""
-        if self._begin_pending and self._owner is asyncio.current_task():
-            await self._begin_immediate()
-            self._begin_pending = False
+    def _may_begin(self) -> bool:
+        """Whether a write now is the first of the current task's transaction."""
+        return (
+            self._begin_pending
+            and self._owner is asyncio.current_task()
+            and not self.conn.in_transaction
+        )
 
-    async def _begin_immediate(self) -> None:
-        """Take the write lock, waiting (without blocking the loop) while another has it."""
+    async def _write(self, sql: str, run: Callable[[], Awaitable[T]]) -> T:
+        """Run a statement that may write; the first of a transaction begins it.
+
+        An INSERT, UPDATE, DELETE or REPLACE begins it itself (see :meth:`transaction`);
+        any other statement gets its own BEGIN IMMEDIATE first.
+        """
+        with _unavailable():
+            if not self._may_begin():
+                return await run()
+            if _begins_itself(sql):
+                return await self._until_not_busy(run)
+            await self._until_not_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
+            return await run()
+
+    async def _until_not_busy(self, run: Callable[[], Awaitable[T]]) -> T:
+        """Run what begins a transaction; while another process holds the write lock, it
+        fails before doing anything and is tried again (without blocking the loop) for up
+        to ``busy_wait``."""
         deadline = time.monotonic() + self.busy_wait
         pause = 0.001
         while True:
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                return
+                return await run()
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
+                if self.conn.in_transaction or not _is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
                     raise StorageUnavailable(str(exc)) from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
@@ -271,24 +315,21 @@ class Database:
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the last inserted row id (one trip to the database)."""
-        await self._before_write()
-        with _unavailable():
-            row = await self.conn.execute_insert(sql, params)
+        row = await self._write(sql, lambda: self.conn.execute_insert(sql, params))
         return int(row[0]) if row is not None and row[0] is not None else 0
 
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns how many rows it changed."""
-        await self._before_write()
-        with _unavailable():
-            cursor = await self.conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+        """Run one statement; returns how many rows it changed (one trip to the database).
+
+        The cursor is not closed: a statement that changes rows runs to its end inside
+        ``execute`` and holds nothing afterwards, and closing would be a second trip.
+        """
+        cursor = await self._write(sql, lambda: self.conn.execute(sql, params))
+        return int(cursor.rowcount)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        await self._before_write()
-        with _unavailable():
-            await self.conn.executemany(sql, rows)
+        batch = list(rows)  # tried again whole if the transaction had to wait to begin
+        await self._write(sql, lambda: self.conn.executemany(sql, batch))
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         """The first row, or None (for statements that return at most a few rows)."""
@@ -297,10 +338,10 @@ class Database:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
         """Every row, fetched in the same trip to the database thread as the statement."""
-        if not _reads_only(sql):
-            await self._before_write()
-        with _unavailable():
-            return list(await self.conn.execute_fetchall(sql, params))
+        if _reads_only(sql):
+            with _unavailable():
+                return list(await self.conn.execute_fetchall(sql, params))
+        return list(await self._write(sql, lambda: self.conn.execute_fetchall(sql, params)))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -318,9 +359,18 @@ def _unavailable() -> Iterator[None]:
         raise
 
 
+def _first_word(sql: str) -> str:
+    return sql.lstrip()[:7].upper()
+
+
 def _reads_only(sql: str) -> bool:
     """Whether a statement surely only reads (an INSERT ... RETURNING writes)."""
-    return sql.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+    return _first_word(sql).startswith(("SELECT", "PRAGMA"))
+
+
+def _begins_itself(sql: str) -> bool:
+    """Whether sqlite3 sends the BEGIN itself before this statement (its "DML")."""
+    return _first_word(sql).startswith(("INSERT", "UPDATE", "DELETE", "REPLACE"))
 
 
 def _is_unavailable(exc: sqlite3.OperationalError) -> bool:

@@ -80,6 +80,17 @@ class StatusChange(BaseModel):
     at: datetime
 
 
+class IdeaCard(BaseModel):
+    """An idea as one person sees it on its card."""
+
+    idea: Idea
+    #: Every status it had, oldest first.
+    history: list[StatusChange]
+    #: Whether the person looking supports it, and follows it.
+    supported: bool
+    following: bool
+
+
 class IdeaPage(BaseModel):
     """A page of ideas and how many there are in all."""
 
@@ -99,9 +110,35 @@ class IdeaError(Exception):
 
 
 # Visible comments are counted with their partial index; hidden ones never count.
-_SELECT = (
+_COLUMNS = (
     "SELECT i.*, (SELECT COUNT(*) FROM idea_comments c"
-    " WHERE c.idea_id = i.id AND c.hidden_at IS NULL) AS comments FROM ideas i"
+    " WHERE c.idea_id = i.id AND c.hidden_at IS NULL) AS comments"
+)
+_SELECT = f"{_COLUMNS} FROM ideas i"
+_HISTORY_COLUMNS = (
+    "id",
+    "idea_id",
+    "status",
+    "reason",
+    "theme",
+    "department",
+    "merged_into",
+    "by_user_id",
+    "at",
+)
+# An idea's card in one statement: the idea, whether this viewer supports and follows it,
+# and its whole status history (as a JSON array, oldest first).
+_CARD = (
+    f"{_COLUMNS},"
+    " EXISTS (SELECT 1 FROM idea_supports s WHERE s.idea_id = i.id AND s.user_id = :viewer)"
+    " AS supported,"
+    " EXISTS (SELECT 1 FROM idea_follows f WHERE f.idea_id = i.id AND f.user_id = :viewer)"
+    " AS following,"
+    " (SELECT json_group_array(json_object("
+    + ", ".join(f"'{name}', h.{name}" for name in _HISTORY_COLUMNS)
+    + ")) FROM (SELECT * FROM idea_status_history WHERE idea_id = i.id ORDER BY id) h)"
+    " AS history"
+    " FROM ideas i WHERE i.id = :idea"
 )
 
 
@@ -123,7 +160,7 @@ def _idea(row: aiosqlite.Row) -> Idea:
     )
 
 
-def _change(row: aiosqlite.Row) -> StatusChange:
+def _change(row: aiosqlite.Row | dict[str, Any]) -> StatusChange:
     return StatusChange(
         id=row["id"],
         idea_id=row["idea_id"],
@@ -188,6 +225,19 @@ class Ideas:
         """The idea with this number, removed or not; None if there is none."""
         row = await self.db.fetchone(f"{_SELECT} WHERE i.id = ?", (idea_id,))
         return _idea(row) if row else None
+
+    async def card(self, idea_id: int, viewer_id: int) -> IdeaCard | None:
+        """The idea with this number as ``viewer_id`` sees it; None if there is none."""
+        row = await self.db.fetchone(_CARD, {"idea": idea_id, "viewer": viewer_id})
+        if row is None:
+            return None
+        history = sorted(json.loads(row["history"]), key=lambda change: change["id"])
+        return IdeaCard(
+            idea=_idea(row),
+            history=[_change(change) for change in history],
+            supported=bool(row["supported"]),
+            following=bool(row["following"]),
+        )
 
     async def browse(
         self,

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiosqlite
-
 from bot.app import App
+from storage.db import connect
 
 
 @asynccontextmanager
@@ -32,8 +31,7 @@ async def disk_full(app: App) -> AsyncIterator[None]:
 async def read_only_file(app: App) -> AsyncIterator[None]:
     """The bot's connection opened for reading only until the block ends."""
     writable = app.db.conn
-    reader = await aiosqlite.connect(f"file:{app.db.path}?mode=ro", uri=True, isolation_level=None)
-    reader.row_factory = aiosqlite.Row
+    reader = await connect(f"file:{app.db.path}?mode=ro", uri=True)
     await reader.execute("PRAGMA busy_timeout = 0")
     app.db.conn = reader
     try:

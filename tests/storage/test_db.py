@@ -252,5 +252,15 @@ async def test_a_transaction_takes_the_write_lock_at_its_first_write(tmp_path: P
                 raise RuntimeError("handler failed")
         names = await db.fetchall("SELECT platform_user_id FROM users ORDER BY id")
         assert [row[0] for row in names] == ["anna"]
+        # A first write that sqlite3 does not begin a transaction for gets its own BEGIN.
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await db.execute("CREATE TABLE scratch (x)")
+                assert db.conn.in_transaction
+                raise RuntimeError("handler failed")
+        assert await db.fetchval("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'scratch'") == 0
+        # Outside a transaction every statement commits by itself.
+        await db.execute(insert, ("dirk",))
+        assert not db.conn.in_transaction
     finally:
         await db.close()

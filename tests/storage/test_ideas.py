@@ -336,3 +336,40 @@ async def test_the_supporter_count_always_equals_the_support_rows(app: App) -> N
             stored = await repo.get(each.id)
             assert stored is not None
             assert stored.supporters == await repo.supporter_count(each.id), step
+
+
+async def test_a_card_shows_the_idea_its_whole_history_and_what_this_viewer_did(
+    app: App,
+) -> None:
+    anna, bob = await _person(app, "anna"), await _person(app, "bob")
+    idea = await _idea(app, author=anna)
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(
+            idea.id, IdeaStatus.IN_REVIEW, now=NOW + timedelta(hours=1), reason="We kijken"
+        )
+        await app.repos.ideas.set_status(
+            idea.id,
+            IdeaStatus.FORWARDED,
+            now=NOW + timedelta(hours=2),
+            department="openbare-ruimte",
+            reason="Naar de afdeling",
+        )
+        await app.repos.ideas.support(idea.id, bob, NOW)
+    seen_by_bob = await app.repos.ideas.card(idea.id, bob)
+    assert seen_by_bob is not None
+    assert seen_by_bob.idea == await app.repos.ideas.get(idea.id)
+    assert seen_by_bob.history == await app.repos.ideas.history(idea.id)
+    assert [h.status for h in seen_by_bob.history] == [
+        IdeaStatus.SUBMITTED,
+        IdeaStatus.IN_REVIEW,
+        IdeaStatus.FORWARDED,
+    ]
+    assert (seen_by_bob.supported, seen_by_bob.following) == (True, True)
+    seen_by_anna = await app.repos.ideas.card(idea.id, anna)
+    assert seen_by_anna is not None
+    assert (seen_by_anna.supported, seen_by_anna.following) == (False, True)
+    async with app.db.transaction():
+        await app.repos.ideas.unfollow(idea.id, anna)
+    after = await app.repos.ideas.card(idea.id, anna)
+    assert after is not None and not after.following
+    assert await app.repos.ideas.card(idea.id + 1, anna) is None
