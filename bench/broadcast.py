@@ -19,8 +19,8 @@ is busy with something else for a while slows both alike.
 
 Usage::
 
-    .venv/bin/python bench/broadcast.py
-    .venv/bin/python bench/broadcast.py --recipients 10000 --concurrency 16 \\
+    .venv/bin/python -m bench.broadcast
+    .venv/bin/python -m bench.broadcast --recipients 10000 --concurrency 16 \\
         --limited 3000 --rate 30 --compare-direct 300
 """
 

@@ -9,7 +9,7 @@ PTB's ``AIORateLimiter``, so an answer is never held up by a broadcast. Delivery
 sends through a second bot without that limiter, because the delivery worker paces itself
 (:mod:`bot.pacing`, per chat as well as overall). Through the replies' bot every broadcast
 message would be limited twice and wait in the queue conversations wait in: measured with
-``bench/broadcast.py``, delivery then reaches half its configured rate. Every direct reply
+``bench.broadcast``, delivery then reaches half its configured rate. Every direct reply
 is debited from delivery's overall budget instead, so both together stay under
 ``SAMENSPEL_TELEGRAM_RATE`` while delivery has something to send.
 """
