@@ -91,9 +91,9 @@ class Database:
         #: The task whose transaction is open: only it joins that transaction when nesting;
         #: every other task waits for the lock (one connection, one transaction at a time).
         self._owner: asyncio.Task[Any] | None = None
-        #: The owner's transaction has not written yet: BEGIN IMMEDIATE comes with the
-        #: first write (see :meth:`transaction`).
-        self._begin_pending = False
+        #: The owner is in :meth:`transaction` (not :meth:`read_only` or :meth:`committed`):
+        #: its first write begins SQLite's transaction.
+        self._in_transaction_unit = False
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -179,7 +179,7 @@ class Database:
             return
         async with self._write_lock:
             self._owner = task
-            self._begin_pending = True
+            self._in_transaction_unit = True
             # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
             # or REPLACE, in the same trip to the database thread.
             self.conn.isolation_level = "IMMEDIATE"
@@ -198,7 +198,7 @@ class Database:
             finally:
                 self._autocommit()
                 self._owner = None
-                self._begin_pending = False
+                self._in_transaction_unit = False
 
     def _autocommit(self) -> None:
         """Back to autocommit after a transaction (committed or rolled back by now)."""
@@ -235,7 +235,7 @@ class Database:
     def _may_begin(self) -> bool:
         """Whether a write now is the first of the current task's transaction."""
         return (
-            self._begin_pending
+            self._in_transaction_unit
             and self._owner is asyncio.current_task()
             and not self.conn.in_transaction
         )
