@@ -280,9 +280,8 @@ async def _similar_reply(ctx: Context, dialog: Dialog) -> Reply:
     """The ideas that look alike, to support one of them instead (or send anyway)."""
     parts: list[Reply] = []
     buttons: list[list[Button]] = []
-    for idea_id in dialog.data.get("similar", []):
-        idea = await ctx.repos.ideas.get(idea_id)
-        if idea is None or idea.removed:
+    for idea in await ctx.repos.ideas.get_many(dialog.data.get("similar", [])):
+        if idea.removed:
             continue
         own = idea.author_user_id == ctx.user.id
         parts.append(

@@ -194,10 +194,10 @@ class Ideas:
         """Store a new idea as submitted; its author follows it from the start."""
         stamp = iso(now)
         async with self.db.transaction():
-            idea_id = await self.db.execute(
+            row = await self.db.fetchone(
                 "INSERT INTO ideas (category, title, description, neighbourhood, photo_id,"
                 " author_user_id, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, 0 AS comments",
                 (
                     category,
                     title,
@@ -210,21 +210,30 @@ class Ideas:
                     stamp,
                 ),
             )
+            assert row is not None
+            idea = _idea(row)
             await self.db.execute(
                 "INSERT INTO idea_status_history (idea_id, status, by_user_id, at)"
                 " VALUES (?, ?, ?, ?)",
-                (idea_id, IdeaStatus.SUBMITTED.value, author_user_id, stamp),
+                (idea.id, IdeaStatus.SUBMITTED.value, author_user_id, stamp),
             )
             if author_user_id is not None:
-                await self.follow(idea_id, author_user_id, now)
-        idea = await self.get(idea_id)
-        assert idea is not None
+                await self.follow(idea.id, author_user_id, now)
         return idea
 
     async def get(self, idea_id: int) -> Idea | None:
         """The idea with this number, removed or not; None if there is none."""
         row = await self.db.fetchone(f"{_SELECT} WHERE i.id = ?", (idea_id,))
         return _idea(row) if row else None
+
+    async def get_many(self, idea_ids: Sequence[int]) -> list[Idea]:
+        """The ideas with these numbers that exist, in the order asked for."""
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE i.id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(idea_ids)),),
+        )
+        found = {idea.id: idea for idea in map(_idea, rows)}
+        return [found[idea_id] for idea_id in idea_ids if idea_id in found]
 
     async def card(self, idea_id: int, viewer_id: int) -> IdeaCard | None:
         """The idea with this number as ``viewer_id`` sees it; None if there is none."""

@@ -373,3 +373,13 @@ async def test_a_card_shows_the_idea_its_whole_history_and_what_this_viewer_did(
     after = await app.repos.ideas.card(idea.id, anna)
     assert after is not None and not after.following
     assert await app.repos.ideas.card(idea.id + 1, anna) is None
+
+
+async def test_several_ideas_come_back_in_the_order_asked_without_missing_ones(
+    app: App,
+) -> None:
+    first, second, third = [await _idea(app, f"Idee nummer {n}") for n in range(3)]
+    found = await app.repos.ideas.get_many([third.id, first.id, third.id + 10, second.id])
+    assert [idea.id for idea in found] == [third.id, first.id, second.id]
+    assert found[1] == first, "create returns the idea as stored"
+    assert await app.repos.ideas.get_many([]) == []
