@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import random
 import tempfile
@@ -51,7 +50,7 @@ from bench._common import (
     percentile,
     verdict,
 )
-from bot.app import App
+from bot.app import App, settle_memory
 from bot.router import Router
 from bot.settings import Settings
 from handlers.contract import Event, Reply, Response
@@ -208,7 +207,7 @@ async def _samenspel(
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(_env_file=None, db=Path(folder) / "bench.db")
         app = await App.open(settings)
-        gc.freeze()  # as ``samenspel run`` does once it has started
+        settle_memory()  # as ``samenspel run`` does once it has started
         try:
             run = await _run(app.router, _visits(residents, seed), concurrency, think, seed)
             ideas = await app.db.fetchval("SELECT COUNT(*) FROM ideas")
@@ -221,7 +220,7 @@ async def _samenspel(
 async def _anchor(streams: list[list[Event]], concurrency: int) -> Run:
     settings = Settings(_env_file=None, db=Path(":memory:"))
     app = await App.open(settings)
-    gc.freeze()
+    settle_memory()
     idle = IdleRouter(app.repos, app.registry, app.profile, app.catalog, app.settings.zone)
     try:
         return await _run(idle, _replays(streams), concurrency, None, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,22 @@ from storage import Database, Repositories
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
+
+
+#: When the garbage collector runs: after this many new container objects instead of
+#: Python's 700 (under load that is every few dozen events, 1-2 ms each time), and full
+#: passes rarely. Memory is freed by reference counting anyway; only cycles wait.
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def settle_memory() -> None:
+    """Once start-up is done: what it built (modules, catalogs, the platform libraries)
+    lives as long as the process, so keep it out of the collector's passes, which would
+    otherwise walk all of it and hold every conversation up meanwhile; and collect less
+    often. Measured with ``bench.core``: the collector's time in a paced run fell from about
+    0.6 s to 0.1-0.15 s, without the 55-65 ms full pass in the middle of it."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import re
 import signal
@@ -25,7 +24,7 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
-from bot.app import App
+from bot.app import App, settle_memory
 from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
@@ -160,10 +159,7 @@ async def run_platforms(settings: Settings) -> None:
             await runtime.start()
         except StartError as exc:
             raise StartupError(str(exc)) from None
-        # What start-up built (modules, catalogs, the platform libraries) lives as long as
-        # the process: keep it out of the garbage collector's full passes, which otherwise
-        # walk all of it and hold every conversation up meanwhile.
-        gc.freeze()
+        settle_memory()
         try:
             log.info("running platforms=%s", ",".join(settings.platforms))
             await stop.wait()
