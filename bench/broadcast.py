@@ -216,7 +216,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    print("command:", shlex.join([Path(sys.executable).name, *sys.argv]), flush=True)
+    command = [Path(sys.executable).name, "-m", "bench.broadcast", *sys.argv[1:]]
+    print("command:", shlex.join(command), flush=True)
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
     process, base_url = start_server()
     try:

@@ -333,7 +333,11 @@ class Router:
             if stored is not None:
                 await self.repos.dialogs.clear(user.id)
             return
-        if _unchanged(stored, dialog) and stored and now - stored.updated_at < DIALOG_TOUCH:
+        if (
+            stored is not None
+            and _unchanged(stored, dialog)
+            and now - stored.updated_at < DIALOG_TOUCH
+        ):
             return
         await self.repos.dialogs.save(
             user.id, dialog.name, dialog.step, dialog.data, dialog.token, now

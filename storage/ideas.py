@@ -419,12 +419,6 @@ class Ideas:
         )
         return removed > 0
 
-    async def supports(self, idea_id: int, user_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM idea_supports WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
-        )
-        return found is not None
-
     async def supporter_count(self, idea_id: int) -> int:
         """Support rows counted one by one (the idea's ``supporters`` must equal this)."""
         total = await self.db.fetchval(
@@ -447,12 +441,6 @@ class Ideas:
             "DELETE FROM idea_follows WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
         )
         return removed > 0
-
-    async def follows(self, idea_id: int, user_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM idea_follows WHERE idea_id = ? AND user_id = ?", (idea_id, user_id)
-        )
-        return found is not None
 
     async def followers(self, idea_id: int) -> list[int]:
         """The user ids to tell about a change of this idea, in the order they followed."""

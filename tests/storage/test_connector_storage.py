@@ -166,7 +166,8 @@ async def test_a_merge_keeps_supporter_counts_equal_to_support_rows(app: App) ->
         assert stored.supporters == await ideas.supporter_count(idea_id)
     target = await ideas.get(first.id)
     assert target is not None and target.supporters == 5  # p1 (its author's voice) + p2..p5
-    assert not await ideas.supports(first.id, people[0])
+    seen_by_author = await ideas.card(first.id, people[0])
+    assert seen_by_author is not None and not seen_by_author.supported
     with pytest.raises(Exception, match="merged"):
         async with app.db.transaction():
             third = await seed_idea(app, "Derde")

@@ -270,7 +270,8 @@ async def test_supporting_is_once_per_person_follows_too_and_can_be_undone(app: 
         assert await ideas.support(idea.id, bob, NOW) is False
     stored = await ideas.get(idea.id)
     assert stored is not None and stored.supporters == 1
-    assert await ideas.supports(idea.id, bob)
+    seen_by_bob = await ideas.card(idea.id, bob)
+    assert seen_by_bob is not None and seen_by_bob.supported
     assert await ideas.followers(idea.id) == [author, bob]
     async with app.db.transaction():
         assert await ideas.withdraw_support(idea.id, bob) is True
