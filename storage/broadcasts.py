@@ -117,13 +117,13 @@ class Broadcasts:
 
     async def recipients(self, audience: Audience) -> list[int]:
         """The user ids in an audience right now."""
-        rows = await self.db.fetchall(_AUDIENCES[audience.kind], _params(audience))
+        rows = await self.db.fetchall(_AUDIENCES[audience.kind], _params(audience), long=True)
         return [int(row[0]) for row in rows]
 
     async def count(self, audience: Audience) -> int:
         """How many people an audience reaches right now."""
         sql = f"SELECT COUNT(*) FROM ({_AUDIENCES[audience.kind]})"
-        return int(await self.db.fetchval(sql, _params(audience)))
+        return int(await self.db.fetchval(sql, _params(audience), long=True))
 
     async def save_draft(
         self,

@@ -3,10 +3,17 @@
 Every change happens inside :meth:`Database.transaction`, which serialises writers on one
 connection (SQLite has one writer anyway) and commits or rolls back as a whole.
 
-Each statement is one trip to aiosqlite's database thread, and those trips are what an event
-costs, so a statement with its rows is one trip, and a transaction takes SQLite's write lock
-(``BEGIN IMMEDIATE``) only at its first write, in the same trip: a unit of work that only
-reads (a tap in a list, a card) needs no BEGIN and no COMMIT.
+Statements run on the event loop's own thread. The statements of a chat event are short
+(an indexed row or a page of a list: a few microseconds in SQLite), and handing one to a
+worker thread and back costs about 200 microseconds on a small machine, 50 times the
+statement, mostly in waking threads and passing the interpreter lock; an event is a few
+statements, so those hand-overs would be most of what it costs. Statements that read or
+write many rows (exports, statistics, a broadcast's recipients, retention, rebuilding the
+search index) say ``long=True`` and run on aiosqlite's thread on the same connection, so the
+loop goes on serving everyone else meanwhile; other statements wait until that one is done.
+
+A transaction takes SQLite's write lock (``BEGIN IMMEDIATE``) only at its first write: a
+unit of work that only reads (a tap in a list, a card) needs no BEGIN and no COMMIT.
 """
 
 from __future__ import annotations
@@ -67,24 +74,37 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-async def connect(target: str, *, uri: bool = False) -> aiosqlite.Connection:
-    """A connection as :class:`Database` uses it: autocommit outside transactions.
+async def connect(
+    target: str, *, uri: bool = False
+) -> tuple[sqlite3.Connection, aiosqlite.Connection]:
+    """A connection as :class:`Database` uses it (autocommit outside transactions), and
+    aiosqlite's thread over the same connection for long statements.
 
-    The connection is used on aiosqlite's thread; only its ``isolation_level`` is set from
-    the loop's thread, between statements (see :meth:`Database.transaction`), which
-    sqlite3 would otherwise refuse.
+    The connection is used from two threads, never at once: :class:`Database` lets no
+    statement start on the loop's thread while one runs on aiosqlite's.
     """
-    conn = await aiosqlite.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
-    conn.row_factory = aiosqlite.Row
-    return conn
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    worker = aiosqlite.Connection(lambda: conn, iter_chunk_size=64)
+    try:
+        await worker
+    except BaseException:
+        conn.close()
+        raise
+    return conn, worker
 
 
 class Database:
     """An open SQLite file with the schema up to date."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str):
+    def __init__(self, conn: sqlite3.Connection, worker: aiosqlite.Connection, path: str):
         self.conn = conn
+        #: aiosqlite's thread over ``conn``, for statements with ``long=True``.
+        self.worker = worker
         self.path = path
+        #: Set while no statement runs on the worker thread.
+        self._worker_idle = asyncio.Event()
+        self._worker_idle.set()
         #: Seconds a transaction waits for another process's write lock before giving up.
         self.busy_wait = BUSY_TIMEOUT_MS / 1000
         self._write_lock = asyncio.Lock()
@@ -102,36 +122,39 @@ class Database:
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = await connect(target)
+            conn, worker = await connect(target)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database {target}: {exc}") from exc
-        db = cls(conn, target)
+        db = cls(conn, worker, target)
         try:
+            # Start-up may wait for another process's lock and migrate a large file: on
+            # the worker thread, as long statements are.
             await db._configure()
             await db.migrate()
         except BaseException:
-            await conn.close()
+            await worker.close()
             raise
         # From here on, waiting for another process's lock happens in _until_not_busy(),
         # where the wait is bounded by busy_wait and other work goes on meanwhile.
-        await conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA busy_timeout = 0")
         return db
 
     async def _configure(self) -> None:
-        await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await self.worker.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.path != ":memory:":
-            await self.conn.execute("PRAGMA journal_mode = WAL")
-        await self.conn.execute("PRAGMA synchronous = NORMAL")
-        await self.conn.execute("PRAGMA foreign_keys = ON")
+            await self.worker.execute("PRAGMA journal_mode = WAL")
+        await self.worker.execute("PRAGMA synchronous = NORMAL")
+        await self.worker.execute("PRAGMA foreign_keys = ON")
         # Deleted rows are overwritten, so an erased person's data does not linger in the file.
-        await self.conn.execute("PRAGMA secure_delete = ON")
+        await self.worker.execute("PRAGMA secure_delete = ON")
 
     async def close(self) -> None:
         async with self._write_lock:
-            await self.conn.close()
+            await self._worker_idle.wait()
+            await self.worker.close()
 
     async def schema_version(self) -> int:
-        await self.conn.execute(
+        await self.worker.execute(
             "CREATE TABLE IF NOT EXISTS schema_version ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
             " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
@@ -148,10 +171,10 @@ class Database:
                 continue
             record = f"INSERT INTO schema_version (version, name) VALUES ({number}, '{name}');"
             try:
-                await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}\nCOMMIT;")
+                await self.worker.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}\nCOMMIT;")
             except sqlite3.Error as exc:
                 if self.conn.in_transaction:
-                    await self.conn.execute("ROLLBACK")
+                    await self.worker.execute("ROLLBACK")
                 raise DatabaseError(f"migration {name} failed: {exc}") from exc
             log.info("migration applied name=%s", name)
             applied.append(name)
@@ -178,27 +201,29 @@ class Database:
             yield self
             return
         async with self._write_lock:
+            await self._worker_done()
             self._owner = task
             self._in_transaction_unit = True
             # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
-            # or REPLACE, in the same trip to the database thread.
+            # or REPLACE, with that statement.
             self.conn.isolation_level = "IMMEDIATE"
             try:
                 try:
                     yield self
                 except BaseException:
-                    await self._rollback()
+                    self._rollback()
                     raise
                 if self.conn.in_transaction:
                     try:
-                        await self.conn.execute("COMMIT")
+                        self.conn.execute("COMMIT")
                     except sqlite3.OperationalError as exc:
-                        await self._rollback()
+                        self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
             finally:
                 self._autocommit()
                 self._owner = None
                 self._in_transaction_unit = False
+        await _let_others_run()
 
     def _autocommit(self) -> None:
         """Back to autocommit after a transaction (committed or rolled back by now)."""
@@ -221,38 +246,97 @@ class Database:
         if self._owner is not None and self._owner is task:
             raise RuntimeError("read_only() cannot be used inside a transaction")
         async with self._write_lock:
+            await self._worker_done()
             self._owner = task
-            was = await self.fetchval("PRAGMA query_only")
-            await self.conn.execute("PRAGMA query_only = ON")
+            was = self.conn.execute("PRAGMA query_only").fetchone()[0]
+            self.conn.execute("PRAGMA query_only = ON")
             try:
-                await self.conn.execute("BEGIN DEFERRED")
+                self.conn.execute("BEGIN DEFERRED")
                 yield self
             finally:
-                await self._rollback()
-                await self.conn.execute(f"PRAGMA query_only = {int(was or 0)}")
+                self._rollback()
+                self.conn.execute(f"PRAGMA query_only = {int(was or 0)}")
                 self._owner = None
+        await _let_others_run()
+
+    @asynccontextmanager
+    async def committed(self) -> AsyncIterator[Database]:
+        """Read only what is committed: wait until no other task's transaction is open.
+
+        Cheaper than a transaction for reads that must not see another task's unfinished
+        work (there is one connection): no BEGIN and COMMIT.
+        """
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            yield self
+            return
+        async with self._write_lock:
+            self._owner = task
+            try:
+                yield self
+            finally:
+                self._owner = None
+        await _let_others_run()
+
+    def _in_own_unit(self) -> bool:
+        return self._owner is not None and self._owner is asyncio.current_task()
 
     def _may_begin(self) -> bool:
         """Whether a write now is the first of the current task's transaction."""
-        return (
-            self._in_transaction_unit
-            and self._owner is asyncio.current_task()
-            and not self.conn.in_transaction
-        )
+        return self._in_transaction_unit and self._in_own_unit() and not self.conn.in_transaction
 
-    async def _write(self, sql: str, run: Callable[[], Awaitable[T]]) -> T:
-        """Run a statement that may write; the first of a transaction begins it.
+    def _rollback(self) -> None:
+        """Roll back what is open (SQLite may already have, after a full disk)."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed")
 
-        An INSERT, UPDATE, DELETE or REPLACE begins it itself (see :meth:`transaction`);
-        any other statement gets its own BEGIN IMMEDIATE first.
-        """
+    async def _worker_done(self) -> None:
+        """Wait until no statement runs on the worker thread (the connection is shared)."""
+        while not self._worker_idle.is_set():
+            await self._worker_idle.wait()
+
+    async def _on_worker(self, call: Awaitable[T]) -> T:
+        """Run a long statement on aiosqlite's thread while the loop serves others."""
+        await self._worker_done()
+        self._worker_idle.clear()
+        try:
+            return await call
+        finally:
+            self._worker_idle.set()
+
+    async def _statement(
+        self, sql: str, here: Callable[[], T], there: Callable[[], Awaitable[T]], long: bool
+    ) -> T:
+        """Run one statement: ``here`` on the loop's thread, or ``there`` (aiosqlite) when
+        it is ``long``; a write may begin the current task's transaction."""
+
+        async def run() -> T:
+            if long:
+                return await self._on_worker(there())
+            await self._worker_done()
+            return here()
+
         with _unavailable():
-            if not self._may_begin():
-                return await run()
-            if _begins_itself(sql):
-                return await self._until_not_busy(run)
-            await self._until_not_busy(lambda: self.conn.execute("BEGIN IMMEDIATE"))
-            return await run()
+            if _reads_only(sql) or not self._may_begin():
+                result = await run()
+            elif _begins_itself(sql):
+                result = await self._until_not_busy(run)
+            else:
+                await self._until_not_busy(self._begin)
+                result = await run()
+        if not self._in_own_unit():
+            # A statement on its own lets other tasks run after it, as a unit of work does:
+            # a loop of such statements never keeps the loop to itself.
+            await _let_others_run()
+        return result
+
+    async def _begin(self) -> None:
+        await self._worker_done()
+        self.conn.execute("BEGIN IMMEDIATE")
 
     async def _until_not_busy(self, run: Callable[[], Awaitable[T]]) -> T:
         """Run what begins a transaction; while another process holds the write lock, it
@@ -271,81 +355,87 @@ class Database:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
 
-    async def _rollback(self) -> None:
-        """Roll back what is open (SQLite may already have, after a full disk)."""
-        if not self.conn.in_transaction:
-            return
-        try:
-            await self.conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            log.exception("rollback failed")
-
-    @asynccontextmanager
-    async def committed(self) -> AsyncIterator[Database]:
-        """Read only what is committed: wait until no other task's transaction is open.
-
-        Cheaper than a transaction for reads that must not see another task's unfinished
-        work (there is one connection): no BEGIN and COMMIT round trips.
-        """
-        task = asyncio.current_task()
-        if self._owner is not None and self._owner is task:
-            yield self
-            return
-        async with self._write_lock:
-            self._owner = task
-            try:
-                yield self
-            finally:
-                self._owner = None
-
     async def atomic_script(self, script: str) -> None:
-        """Run several statements as one transaction in one call to the database thread.
+        """Run several statements as one transaction in one call to the worker thread.
 
-        For hot paths that write many rows at once; ``script`` holds literal values only
-        (numbers, stored timestamps), never text from people.
+        For writes of many rows at once; ``script`` holds literal values only (numbers,
+        stored timestamps), never text from people.
         """
         async with self._write_lock:
             try:
-                await self.conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+                await self._on_worker(
+                    self.worker.executescript(f"BEGIN IMMEDIATE;\n{script}\nCOMMIT;")
+                )
             except sqlite3.Error as exc:
-                await self._rollback()
+                self._rollback()
                 if isinstance(exc, sqlite3.OperationalError):
                     raise StorageUnavailable(str(exc)) from exc
                 raise
+        await _let_others_run()
 
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the last inserted row id (one trip to the database)."""
-        row = await self._write(sql, lambda: self.conn.execute_insert(sql, params))
-        return int(row[0]) if row is not None and row[0] is not None else 0
+    async def execute(self, sql: str, params: Params = (), *, long: bool = False) -> int:
+        """Run one statement; returns the last inserted row id."""
 
-    async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns how many rows it changed (one trip to the database).
+        def here() -> int:
+            return self.conn.execute(sql, params).lastrowid or 0
 
-        The cursor is not closed: a statement that changes rows runs to its end inside
-        ``execute`` and holds nothing afterwards, and closing would be a second trip.
-        """
-        cursor = await self._write(sql, lambda: self.conn.execute(sql, params))
-        return int(cursor.rowcount)
+        async def there() -> int:
+            row = await self.worker.execute_insert(sql, params)
+            return int(row[0]) if row is not None and row[0] is not None else 0
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        return await self._statement(sql, here, there, long)
+
+    async def execute_rowcount(self, sql: str, params: Params = (), *, long: bool = False) -> int:
+        """Run one statement; returns how many rows it changed."""
+
+        async def there() -> int:
+            async with self.worker.execute(sql, params) as cursor:
+                return int(cursor.rowcount)
+
+        return await self._statement(
+            sql, lambda: int(self.conn.execute(sql, params).rowcount), there, long
+        )
+
+    async def executemany(
+        self, sql: str, rows: Iterable[Sequence[Any]], *, long: bool = False
+    ) -> None:
         batch = list(rows)  # tried again whole if the transaction had to wait to begin
-        await self._write(sql, lambda: self.conn.executemany(sql, batch))
 
-    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        def here() -> None:
+            self.conn.executemany(sql, batch)
+
+        async def there() -> None:
+            await (await self.worker.executemany(sql, batch)).close()
+
+        await self._statement(sql, here, there, long)
+
+    async def fetchone(
+        self, sql: str, params: Params = (), *, long: bool = False
+    ) -> sqlite3.Row | None:
         """The first row, or None (for statements that return at most a few rows)."""
-        rows = await self.fetchall(sql, params)
+        rows = await self.fetchall(sql, params, long=long)
         return rows[0] if rows else None
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        """Every row, fetched in the same trip to the database thread as the statement."""
-        if _reads_only(sql):
-            with _unavailable():
-                return list(await self.conn.execute_fetchall(sql, params))
-        return list(await self._write(sql, lambda: self.conn.execute_fetchall(sql, params)))
+    async def fetchall(
+        self, sql: str, params: Params = (), *, long: bool = False
+    ) -> list[sqlite3.Row]:
+        """Every row of the statement."""
 
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
+        async def there() -> list[sqlite3.Row]:
+            return list(await self.worker.execute_fetchall(sql, params))
+
+        return await self._statement(
+            sql, lambda: self.conn.execute(sql, params).fetchall(), there, long
+        )
+
+    async def fetchval(self, sql: str, params: Params = (), *, long: bool = False) -> Any:
+        row = await self.fetchone(sql, params, long=long)
         return None if row is None else row[0]
+
+
+async def _let_others_run() -> None:
+    """Give the loop to the other ready tasks once (statements here do not wait)."""
+    await asyncio.sleep(0)
 
 
 @contextmanager

@@ -40,7 +40,8 @@ class OpenData:
             " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id"
             " AND c.hidden_at IS NULL) AS comments,"
             " i.created_at AS submitted_at, i.updated_at"
-            " FROM ideas i WHERE i.removed_at IS NULL ORDER BY i.id"
+            " FROM ideas i WHERE i.removed_at IS NULL ORDER BY i.id",
+            long=True,
         )
         return [dict(row) for row in rows]
 
@@ -49,7 +50,8 @@ class OpenData:
         rows = await self.db.fetchall(
             "SELECT h.id, h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
             " h.merged_into, h.at FROM idea_status_history h"
-            " JOIN ideas i ON i.id = h.idea_id WHERE i.removed_at IS NULL ORDER BY h.id"
+            " JOIN ideas i ON i.id = h.idea_id WHERE i.removed_at IS NULL ORDER BY h.id",
+            long=True,
         )
         return [dict(row) for row in rows]
 
@@ -60,7 +62,8 @@ class OpenData:
             " e.place_nl, e.place_en, e.organiser_nl, e.organiser_en, e.neighbourhood,"
             " e.theme, e.status, (SELECT COUNT(*) FROM experiment_participants p"
             " WHERE p.experiment_id = e.id) AS participants, e.created_at AS started_at"
-            " FROM experiments e ORDER BY e.id"
+            " FROM experiments e ORDER BY e.id",
+            long=True,
         )
         return [dict(row) for row in rows]
 
@@ -73,6 +76,7 @@ class OpenData:
             " LEFT JOIN broadcasts b ON b.id = n.broadcast_id"
             f" WHERE n.audience_kind IN ({marks}) ORDER BY n.published_at, n.id",
             PUBLIC_AUDIENCES,
+            long=True,
         )
         items = []
         for row in rows:
@@ -89,7 +93,8 @@ class OpenData:
             raise ValueError(f"not a dimension of ideas: {dimension}")
         rows = await self.db.fetchall(
             f"SELECT {dimension} AS code, COUNT(*) AS ideas, SUM(supporters) AS supporters"
-            f" FROM ideas WHERE removed_at IS NULL GROUP BY {dimension}"
+            f" FROM ideas WHERE removed_at IS NULL GROUP BY {dimension}",
+            long=True,
         )
         return {row["code"]: (int(row["ideas"]), int(row["supporters"])) for row in rows}
 

@@ -222,7 +222,9 @@ class Outbox:
         await self.db.execute("CREATE TEMP TABLE IF NOT EXISTS fan_out_ids (id INTEGER)")
         await self.db.execute("DELETE FROM fan_out_ids")
         await self.db.executemany(
-            "INSERT INTO fan_out_ids (id) VALUES (?)", ((uid,) for uid in set(user_ids))
+            "INSERT INTO fan_out_ids (id) VALUES (?)",
+            ((uid,) for uid in set(user_ids)),
+            long=True,
         )
         return await self.db.execute_rowcount(
             "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, batch,"
@@ -232,6 +234,7 @@ class Outbox:
             " WHERE u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
             " AND u.unreachable_at IS NULL ORDER BY u.id",
             (body, kind, batch, stamp, stamp),
+            long=True,
         )
 
     # Taking work ----------------------------------------------------------------------------

@@ -513,7 +513,7 @@ class PersonalStore:
         for table in self.tables:
             if table.export is None:
                 continue
-            rows = await self.db.fetchall(table.export, params)
+            rows = await self.db.fetchall(table.export, params, long=True)
             sections[table.name] = Section(
                 holds=table.holds, rows=[_plain(row, table.json_columns) for row in rows]
             )
@@ -538,7 +538,9 @@ class PersonalStore:
             entry = dict(row)
             size = int(row["bytes"])
             if budget is None or size <= budget:
-                data = await self.db.fetchval("SELECT data FROM media WHERE id = ?", (media_id,))
+                data = await self.db.fetchval(
+                    "SELECT data FROM media WHERE id = ?", (media_id,), long=True
+                )
                 entry["data_base64"] = base64.b64encode(bytes(data)).decode("ascii")
                 budget = None if budget is None else budget - size
             else:
@@ -591,7 +593,8 @@ class PersonalStore:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
                 for sql in (*steps, *table.erase):
-                    await self.db.execute(sql, params)
+                    # Some rebuild an index or scan a table: off the loop's thread.
+                    await self.db.execute(sql, params, long=True)
             await self._scrub_quotes(quoted)
             await self._drop_unused_media(media)
             await self.db.execute(
@@ -617,7 +620,9 @@ class PersonalStore:
             for column in table.quotes:
                 for needle in needles:
                     await self.db.execute(
-                        f"DELETE FROM {table.name} WHERE instr({column}, ?) > 0", (needle,)
+                        f"DELETE FROM {table.name} WHERE instr({column}, ?) > 0",
+                        (needle,),
+                        long=True,
                     )
 
     async def _drop_unused_media(self, candidates: set[int]) -> None:

@@ -29,7 +29,9 @@ class Recipients:
             chunk = unique[start : start + CHUNK]
             marks = ", ".join("?" for _ in chunk)
             rows = await self.db.fetchall(
-                f"SELECT id, language FROM users WHERE id IN ({marks}) ORDER BY id", chunk
+                f"SELECT id, language FROM users WHERE id IN ({marks}) ORDER BY id",
+                chunk,
+                long=True,
             )
             for row in rows:
                 groups.setdefault(row["language"] or default, []).append(int(row["id"]))

@@ -53,6 +53,7 @@ class Retention:
             " AND NOT EXISTS (SELECT 1 FROM retention_notices n WHERE n.user_id = u.id)"
             " ORDER BY u.last_seen_at, u.id",
             {"silent_since": iso(silent_since)},
+            long=True,
         )
         return [int(row[0]) for row in rows]
 
@@ -75,7 +76,8 @@ class Retention:
         """Warned residents who have been seen since their warning."""
         rows = await self.db.fetchall(
             "SELECT n.user_id FROM retention_notices n JOIN users u ON u.id = n.user_id"
-            " WHERE u.last_seen_at > n.warned_at ORDER BY n.user_id"
+            " WHERE u.last_seen_at > n.warned_at ORDER BY n.user_id",
+            long=True,
         )
         return [int(row[0]) for row in rows]
 
@@ -95,6 +97,7 @@ class Retention:
             " WHERE n.erase_after <= ? AND u.last_seen_at <= n.warned_at"
             " ORDER BY n.erase_after, n.user_id",
             (iso(now),),
+            long=True,
         )
         return [int(row[0]) for row in rows]
 
@@ -114,6 +117,7 @@ class Retention:
             f"SELECT u.id FROM users u WHERE {_SILENT_RESIDENT} AND u.consent_at IS NULL"
             " ORDER BY u.id",
             {"silent_since": iso(silent_since)},
+            long=True,
         )
         return [int(row[0]) for row in rows]
 

@@ -50,23 +50,26 @@ class Stats:
         self.db = db
 
     async def overview(self) -> Overview:
-        ideas = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas WHERE {_VISIBLE}")
+        ideas = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas WHERE {_VISIBLE}", long=True)
         first = await self.db.fetchone(
             "SELECT COUNT(*) AS n,"
             " AVG(julianday(f.first_at) - julianday(i.created_at)) * 24 AS hours"
             " FROM ideas i JOIN (SELECT idea_id, MIN(at) AS first_at FROM idea_status_history"
             " WHERE status != 'ingediend' GROUP BY idea_id) f ON f.idea_id = i.id"
-            f" WHERE i.{_VISIBLE}"
+            f" WHERE i.{_VISIBLE}",
+            long=True,
         )
         assert first is not None
         experiments = await self.db.fetchall(
             "SELECT e.id, e.title_nl, e.title_en, e.status, COUNT(p.user_id) AS n"
             " FROM experiments e LEFT JOIN experiment_participants p ON p.experiment_id = e.id"
-            " GROUP BY e.id ORDER BY e.status = 'running' DESC, n DESC, e.id"
+            " GROUP BY e.id ORDER BY e.status = 'running' DESC, n DESC, e.id",
+            long=True,
         )
         subscribers = await self.db.fetchval(
             "SELECT COUNT(*) FROM news_subscriptions s JOIN users u ON u.id = s.user_id"
-            " WHERE u.unreachable_at IS NULL"
+            " WHERE u.unreachable_at IS NULL",
+            long=True,
         )
         return Overview(
             ideas=int(ideas),
@@ -91,6 +94,7 @@ class Stats:
     async def _count(self, column: str) -> list[Count]:
         rows = await self.db.fetchall(
             f"SELECT {column} AS key, COUNT(*) AS n FROM ideas WHERE {_VISIBLE}"
-            f" GROUP BY {column} ORDER BY n DESC, {column}"
+            f" GROUP BY {column} ORDER BY n DESC, {column}",
+            long=True,
         )
         return [Count(key=row["key"], count=int(row["n"])) for row in rows]

@@ -20,22 +20,22 @@ from storage.db import connect
 async def disk_full(app: App) -> AsyncIterator[None]:
     """No new page can be added to the file until the block ends."""
     before = await app.db.fetchval("PRAGMA max_page_count")
-    await app.db.conn.execute("PRAGMA max_page_count = 1")  # SQLite keeps the current size
+    await app.db.execute("PRAGMA max_page_count = 1")  # SQLite keeps the current size
     try:
         yield
     finally:
-        await app.db.conn.execute(f"PRAGMA max_page_count = {before}")
+        await app.db.execute(f"PRAGMA max_page_count = {before}")
 
 
 @asynccontextmanager
 async def read_only_file(app: App) -> AsyncIterator[None]:
     """The bot's connection opened for reading only until the block ends."""
-    writable = app.db.conn
-    reader = await connect(f"file:{app.db.path}?mode=ro", uri=True)
-    await reader.execute("PRAGMA busy_timeout = 0")
-    app.db.conn = reader
+    writable = app.db.conn, app.db.worker
+    reader, worker = await connect(f"file:{app.db.path}?mode=ro", uri=True)
+    reader.execute("PRAGMA busy_timeout = 0")
+    app.db.conn, app.db.worker = reader, worker
     try:
         yield
     finally:
-        app.db.conn = writable
-        await reader.close()
+        app.db.conn, app.db.worker = writable
+        await worker.close()

@@ -264,3 +264,82 @@ async def test_a_transaction_takes_the_write_lock_at_its_first_write(tmp_path: P
         assert not db.conn.in_transaction
     finally:
         await db.close()
+
+
+async def test_short_statements_run_on_the_loop_thread_and_long_ones_on_aiosqlites(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    db = await Database.open(tmp_path / "threads.db")
+    db.conn.create_function("thread_id", 0, threading.get_ident)
+    try:
+        assert await db.fetchval("SELECT thread_id()") == threading.get_ident()
+        assert await db.fetchval("SELECT thread_id()", long=True) != threading.get_ident()
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', thread_id(), 'x', 'x')",
+                long=True,
+            )
+        # The long write was part of the transaction and committed with it.
+        assert not db.conn.in_transaction
+        assert await db.fetchval("SELECT COUNT(*) FROM users") == 1
+    finally:
+        await db.close()
+
+
+async def test_the_loop_keeps_turning_during_a_long_statement_and_others_wait_for_it(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    db = await Database.open(tmp_path / "long.db")
+    # About a second of work for SQLite: counting to five million.
+    slow = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000)"
+        " SELECT COUNT(*) FROM n"
+    )
+    ticks = 0
+    turning = asyncio.Event()
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            if ticks == 100:
+                turning.set()
+            await asyncio.sleep(0)
+
+    clock = asyncio.create_task(ticking())
+    try:
+        long_read = asyncio.create_task(db.fetchval(slow, long=True))
+        await turning.wait()
+        assert not long_read.done()
+        # A short statement now waits for the long one: the connection is never used
+        # from both threads at once.
+        assert await db.fetchval("SELECT 7") == 7
+        assert long_read.done()
+        assert await long_read == 5_000_000
+        assert ticks > 100
+    finally:
+        clock.cancel()
+        await db.close()
+
+
+async def test_statements_outside_a_unit_let_other_tasks_run(tmp_path: Path) -> None:
+    import asyncio
+
+    db = await Database.open(tmp_path / "fair.db")
+    turns: list[str] = []
+
+    async def reader(name: str) -> None:
+        for _ in range(3):
+            await db.fetchval("SELECT 1")
+            turns.append(name)
+
+    try:
+        await asyncio.gather(reader("a"), reader("b"))
+        assert turns == ["a", "b", "a", "b", "a", "b"]
+    finally:
+        await db.close()
