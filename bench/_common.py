@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.router import Router
-from handlers.contract import Button, Event, Reply, Sender
+from handlers.contract import Event, Reply, Sender
 
 #: What ideas are about; drawn Zipf-like (the first ones most often), as in real texts.
 _TOPICS = """
@@ -100,6 +100,11 @@ class Resident:
     Every event it sends is recorded in ``sent`` (so the same stream can be replayed), and
     in ``timings`` when it was handed to the router and how long until its replies were
     delivered (seconds, from ``time.perf_counter``).
+
+    Events are recorded as JSON text, and of the last replies only their keys and the
+    payloads of their buttons are kept: a bot forgets an update once it has answered it,
+    and tens of thousands of kept models would make every pass of the garbage collector
+    walk them, pauses that are the benchmark's bookkeeping, not the bot's.
     """
 
     router: Router
@@ -109,8 +114,10 @@ class Resident:
     language: str = "nl"
     #: Seconds to wait before each event (a person reading and tapping); none by default.
     think: Callable[[], float] | None = None
-    replies: list[Reply] = field(default_factory=list)
-    sent: list[Event] = field(default_factory=list)
+    #: The keys of the last replies, and the payloads of the buttons they offered.
+    keys: list[str] = field(default_factory=list)
+    offered: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
 
     def event(self, **content: object) -> Event:
         return Event(
@@ -131,13 +138,14 @@ class Resident:
 
         if self.think is not None:
             await asyncio.sleep(self.think())
-        self.sent.append(event)
+        self.sent.append(event.model_dump_json())
         started = time.perf_counter()
         # Its own task, as a chat adapter hands over each update: it queues behind the
         # events that arrived before it, and that wait counts in its latency.
         await asyncio.create_task(self.router.handle(event, deliver))
         self.timings.append((started, time.perf_counter() - started))
-        self.replies = delivered
+        self.keys = [reply.key for reply in delivered]
+        self.offered = [b.payload for reply in delivered for row in reply.buttons for b in row]
         return delivered
 
     async def text(self, text: str) -> list[Reply]:
@@ -149,23 +157,23 @@ class Resident:
     async def payload(self, payload: str) -> list[Reply]:
         return await self.handle(self.event(button=payload))
 
-    def buttons(self) -> list[Button]:
-        return [b for reply in self.replies for row in reply.buttons for b in row]
+    def payloads(self) -> list[str]:
+        """The payloads of the buttons the last replies offered."""
+        return list(self.offered)
 
     def find(self, wanted: Callable[[str], bool]) -> str | None:
         """The payload of the first offered button that ``wanted`` accepts."""
-        return next((b.payload for b in self.buttons() if wanted(b.payload)), None)
+        return next((payload for payload in self.offered if wanted(payload)), None)
 
     async def press(self, wanted: Callable[[str], bool]) -> list[Reply]:
         """Press an offered button; a missing one is a bug in the scenario or the bot."""
         payload = self.find(wanted)
         if payload is None:
-            keys = [reply.key for reply in self.replies]
-            raise AssertionError(f"{self.user_id}: no such button after {keys}")
+            raise AssertionError(f"{self.user_id}: no such button after {self.keys}")
         return await self.payload(payload)
 
     def reply_keys(self) -> list[str]:
-        return [reply.key for reply in self.replies]
+        return list(self.keys)
 
 
 def dialog_value(value: str) -> Callable[[str], bool]:

@@ -73,17 +73,13 @@ async def _onboard(resident: Resident, rng: random.Random) -> None:
     await resident.command("start")
     await resident.press(dialog_value("yes"))
     await resident.press(dialog_value("nl"))
-    hoods = [
-        b.payload
-        for b in resident.buttons()
-        if b.payload.startswith("~") and not b.payload.endswith(":none")
-    ]
+    hoods = [p for p in resident.payloads() if p.startswith("~") and not p.endswith(":none")]
     await resident.payload(rng.choice(hoods))
 
 
 async def _browse_and_support(resident: Resident, rng: random.Random) -> None:
     await resident.payload("ideas.list" if rng.random() < 0.5 else "ideas.list:t1a")
-    opened = [b.payload for b in resident.buttons() if action("idea.open")(b.payload)]
+    opened = [p for p in resident.payloads() if action("idea.open")(p)]
     if not opened:
         return
     await resident.payload(rng.choice(opened))
@@ -94,11 +90,11 @@ async def _browse_and_support(resident: Resident, rng: random.Random) -> None:
 
 async def _submit(resident: Resident, rng: random.Random) -> None:
     await resident.command("idee")
-    categories = [b.payload for b in resident.buttons() if not b.payload.endswith(":cancel")]
+    categories = [p for p in resident.payloads() if not p.endswith(":cancel")]
     await resident.payload(rng.choice(categories))
     await resident.text(idea_title(rng))
     await resident.text(idea_description(rng))
-    hoods = [b.payload for b in resident.buttons() if not b.payload.endswith((":cancel", ":skip"))]
+    hoods = [p for p in resident.payloads() if not p.endswith((":cancel", ":skip"))]
     await resident.payload(rng.choice(hoods))
     await resident.press(dialog_value("none"))
     await resident.press(dialog_value("send"))
@@ -127,7 +123,7 @@ class Run:
     the slots were taken. After that fewer and fewer residents are left and the load falls.
     """
 
-    streams: list[list[Event]]
+    streams: list[list[str]]
     timings: list[tuple[float, float]]
     started: float
     steady_until: float
@@ -179,11 +175,13 @@ def _visits(residents: int, seed: int) -> list[Callable[[Resident], Awaitable[No
     return [visit(index) for index in range(residents)]
 
 
-def _replays(streams: list[list[Event]]) -> list[Callable[[Resident], Awaitable[None]]]:
-    def replay(stream: list[Event]) -> Callable[[Resident], Awaitable[None]]:
+def _replays(streams: list[list[str]]) -> list[Callable[[Resident], Awaitable[None]]]:
+    def replay(stream: list[str]) -> Callable[[Resident], Awaitable[None]]:
         async def play(person: Resident) -> None:
             for event in stream:
-                await person.handle(event)
+                # Read back one at a time, as the capacity run wrote them: neither run
+                # keeps thousands of events alive.
+                await person.handle(Event.model_validate_json(event))
 
         return play
 
@@ -217,7 +215,7 @@ async def _samenspel(
     return run, ideas, supports
 
 
-async def _anchor(streams: list[list[Event]], concurrency: int) -> Run:
+async def _anchor(streams: list[list[str]], concurrency: int) -> Run:
     settings = Settings(_env_file=None, db=Path(":memory:"))
     app = await App.open(settings)
     settle_memory()

@@ -14,6 +14,13 @@ loop goes on serving everyone else meanwhile; other statements wait until that o
 
 A transaction takes SQLite's write lock (``BEGIN IMMEDIATE``) only at its first write: a
 unit of work that only reads (a tap in a list, a card) needs no BEGIN and no COMMIT.
+
+SQLite's own checkpoint (copying the write-ahead log into the database file, with an
+fsync) would run inside a commit now and then, on the loop's thread, holding every
+conversation up for 5-15 ms. So the log is copied by a connection of its own on another
+thread, every :data:`CHECKPOINT_EVERY` commits, while the loop goes on: the bulk without
+holding anyone up, then the few pages written meanwhile and the restart of the log while
+this process's transactions wait (about a millisecond).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +43,12 @@ log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 #: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
+#: Commits after which the write-ahead log is copied into the database file (SQLite's own
+#: automatic checkpoint comes after about 1,000 pages: a few hundred commits of an event).
+CHECKPOINT_EVERY = 250
+#: How long the restart of the log waits for readers of the old log (another process's)
+#: while this process's writers wait for it; past that it is left to the next checkpoint.
+RESTART_WAIT_MS = 20
 #: SQLite's primary result codes that mean "nothing can be saved right now".
 _UNAVAILABLE = frozenset(
     {
@@ -105,6 +118,10 @@ class Database:
         #: Set while no statement runs on the worker thread.
         self._worker_idle = asyncio.Event()
         self._worker_idle.set()
+        #: Commits since the last checkpoint, and the checkpoint running now, if any.
+        self._commits = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+        self._closing = False
         #: Seconds a transaction waits for another process's write lock before giving up.
         self.busy_wait = BUSY_TIMEOUT_MS / 1000
         self._write_lock = asyncio.Lock()
@@ -144,14 +161,47 @@ class Database:
         if self.path != ":memory:":
             await self.worker.execute("PRAGMA journal_mode = WAL")
         await self.worker.execute("PRAGMA synchronous = NORMAL")
+        if self.path != ":memory:":
+            # Checkpoints happen off the loop's thread (see _committed); SQLite still
+            # checkpoints when the last connection to the file closes.
+            await self.worker.execute("PRAGMA wal_autocheckpoint = 0")
         await self.worker.execute("PRAGMA foreign_keys = ON")
         # Deleted rows are overwritten, so an erased person's data does not linger in the file.
         await self.worker.execute("PRAGMA secure_delete = ON")
 
     async def close(self) -> None:
+        self._closing = True  # no checkpoint starts any more; closing makes the last one
+        if self._checkpoint is not None:
+            await self._checkpoint
         async with self._write_lock:
-            await self._worker_idle.wait()
+            await self._worker_done()
             await self.worker.close()
+
+    def _committed(self, weight: int = 1) -> None:
+        """Count a commit; every so many, copy the log into the file on another thread."""
+        self._commits += weight
+        if self._commits < CHECKPOINT_EVERY or self._checkpoint is not None:
+            return
+        if self.path == ":memory:" or self._closing:
+            return
+        self._commits = 0
+        self._checkpoint = asyncio.create_task(self._copy_log())
+
+    async def _copy_log(self) -> None:
+        """Copy the log into the file, then start it afresh (see the module's docstring)."""
+        try:
+            # The bulk, while writers go on: a passive checkpoint never waits for them.
+            await asyncio.to_thread(_checkpoint, self.path, "PASSIVE", 0)
+            # What was written meanwhile (a few pages), and the restart of the log, with no
+            # writer of this process in the way: otherwise a steady stream of commits
+            # would keep it from ever restarting, and the log would grow without end.
+            async with self._write_lock:
+                await asyncio.to_thread(_checkpoint, self.path, "RESTART", RESTART_WAIT_MS)
+        except sqlite3.Error as exc:
+            # The log keeps what it holds; the next checkpoint copies it.
+            log.warning("checkpoint failed error=%s", exc)
+        finally:
+            self._checkpoint = None
 
     async def schema_version(self) -> int:
         await self.worker.execute(
@@ -219,6 +269,7 @@ class Database:
                     except sqlite3.OperationalError as exc:
                         self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
+                    self._committed()
             finally:
                 self._autocommit()
                 self._owner = None
@@ -320,14 +371,19 @@ class Database:
             await self._worker_done()
             return here()
 
+        reads = _reads_only(sql)
         with _unavailable():
-            if _reads_only(sql) or not self._may_begin():
+            if reads or self.conn.in_transaction:
                 result = await run()
-            elif _begins_itself(sql):
-                result = await self._until_not_busy(run)
-            else:
+            elif self._may_begin() and not _begins_itself(sql):
                 await self._until_not_busy(self._begin)
                 result = await run()
+            else:
+                # It begins the transaction, or commits by itself: either way it did
+                # nothing if it found the write lock taken.
+                result = await self._until_not_busy(run)
+        if not reads and not self.conn.in_transaction:
+            self._committed()  # a write outside a transaction commits by itself
         if not self._in_own_unit():
             # A statement on its own lets other tasks run after it, as a unit of work does:
             # a loop of such statements never keeps the loop to itself.
@@ -339,9 +395,9 @@ class Database:
         self.conn.execute("BEGIN IMMEDIATE")
 
     async def _until_not_busy(self, run: Callable[[], Awaitable[T]]) -> T:
-        """Run what begins a transaction; while another process holds the write lock, it
-        fails before doing anything and is tried again (without blocking the loop) for up
-        to ``busy_wait``."""
+        """Run what takes the write lock first; while another connection (another process,
+        the checkpoint) holds it, it fails before doing anything and is tried again
+        (without blocking the loop) for up to ``busy_wait``."""
         deadline = time.monotonic() + self.busy_wait
         pause = 0.001
         while True:
@@ -371,6 +427,8 @@ class Database:
                 if isinstance(exc, sqlite3.OperationalError):
                     raise StorageUnavailable(str(exc)) from exc
                 raise
+            # Many rows at once: copy them into the file now.
+            self._committed(CHECKPOINT_EVERY)
         await _let_others_run()
 
     async def execute(self, sql: str, params: Params = (), *, long: bool = False) -> int:
@@ -431,6 +489,13 @@ class Database:
     async def fetchval(self, sql: str, params: Params = (), *, long: bool = False) -> Any:
         row = await self.fetchone(sql, params, long=long)
         return None if row is None else row[0]
+
+
+def _checkpoint(path: str, mode: str, wait_ms: int) -> None:
+    """Copy the write-ahead log into the database file, on a connection of its own."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
 
 async def _let_others_run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -343,3 +344,32 @@ async def test_statements_outside_a_unit_let_other_tasks_run(tmp_path: Path) -> 
         assert turns == ["a", "b", "a", "b", "a", "b"]
     finally:
         await db.close()
+
+
+async def test_the_write_ahead_log_is_copied_into_the_file_off_the_loop_and_stays_small(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "log.db"
+    db = await Database.open(path)
+    commits = 12 * dbmod.CHECKPOINT_EVERY
+    try:
+        # SQLite's own checkpoint, which would run inside a commit, is off.
+        assert await db.fetchval("PRAGMA wal_autocheckpoint") == 0
+        for n in range(commits):
+            async with db.transaction():
+                await db.execute(
+                    "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                    " VALUES ('test', ?, ?, 'x')",
+                    (str(n), "x" * 2000),
+                )
+        log_pages = os.stat(f"{path}-wal").st_size / 4096
+        # Each commit wrote about three pages (the row, its indices), 10,000 in all: the
+        # log was restarted again and again, and never held more than a few checkpoints'.
+        assert log_pages < commits
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert check.execute("SELECT COUNT(*) FROM users").fetchone()[0] == commits
