@@ -104,6 +104,37 @@ async def test_a_word_many_ideas_share_does_not_make_them_look_alike(app: App) -
     assert len(await app.repos.ideas.similar("fietsen markt")) == 3
 
 
+async def test_a_word_found_common_is_remembered_for_a_while_without_counting_it_again(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage.ideas as ideas_module
+    from storage.db import Params
+    from storage.ideas import COMMON_FLOOR
+
+    for n in range(COMMON_FLOOR + 10):
+        await _idea(app, f"Fietsenstalling {n} bij de markt", f"Plek nummer {n} voor fietsen.")
+    crossing = await _idea(app, "Een zebrapad bij de school", "Veilig oversteken met de fiets.")
+    counted: list[str] = []
+    original = app.db.fetchall
+
+    async def fetchall(sql: str, params: Params = (), *, long: bool = False) -> list[sqlite3.Row]:
+        if "ideas_fts_terms" in sql:
+            counted.append(str(params))
+        return await original(sql, params, long=long)
+
+    monkeypatch.setattr(app.db, "fetchall", fetchall)
+    search = "Zebrapad voor fietsen bij de school"
+    assert [idea.id for idea in await app.repos.ideas.similar(search)] == [crossing.id]
+    assert "fiets" in counted[0]
+    # The second search counts only the words not known to be common, with the same result.
+    assert [idea.id for idea in await app.repos.ideas.similar(search)] == [crossing.id]
+    assert "fiets" not in counted[1] and "zebrapad" in counted[1]
+    # Once the memory is old, every word is counted again.
+    monkeypatch.setattr(ideas_module, "COMMON_MEMORY", -1.0)
+    await app.repos.ideas.similar(search)
+    assert "fiets" in counted[2]
+
+
 @pytest.mark.parametrize(
     "hostile",
     ['"AND OR NEAR(', "*", "-", "NOT park", 'title:"x', "^a", "(((", '""""', "a* OR b*", "\x00"],
