@@ -253,6 +253,7 @@ class Outbox:
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
             (platform, iso(now), limit + len(skip)),
+            long=True,  # a window of rows, while the loop goes on sending
         )
         found = [
             Due.model_construct(
@@ -303,6 +304,7 @@ class Outbox:
                 "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,"
                 " last_error = NULL WHERE id = ?",
                 ((stamp, row_id) for row_id in outcome.sent),
+                long=True,
             )
         if outcome.retry:
             await self.db.executemany(
