@@ -160,11 +160,10 @@ class Database:
         await self.worker.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.path != ":memory:":
             await self.worker.execute("PRAGMA journal_mode = WAL")
-        await self.worker.execute("PRAGMA synchronous = NORMAL")
-        if self.path != ":memory:":
             # Checkpoints happen off the loop's thread (see _committed); SQLite still
             # checkpoints when the last connection to the file closes.
             await self.worker.execute("PRAGMA wal_autocheckpoint = 0")
+        await self.worker.execute("PRAGMA synchronous = NORMAL")
         await self.worker.execute("PRAGMA foreign_keys = ON")
         # Deleted rows are overwritten, so an erased person's data does not linger in the file.
         await self.worker.execute("PRAGMA secure_delete = ON")
