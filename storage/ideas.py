@@ -332,7 +332,7 @@ class Ideas:
         folded = [_fold(term) for term in terms]
         uses = {word: self._common[word] for word in folded if word in self._common}
         unknown = [word for word in folded if word not in uses]
-        telling = []
+        telling: set[str] = set()
         if unknown:
             # One statement for every term: each counts the ideas under its prefix.
             rows = await self.db.fetchall(
@@ -348,7 +348,7 @@ class Ideas:
                 if uses[word] > common:
                     self._common[word] = uses[word]
                 else:
-                    telling.append(word)
+                    telling.add(word)
         found = [term for term, word in zip(terms, folded, strict=True) if word in telling]
         if found:
             return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -114,13 +115,31 @@ async def test_users_are_keyed_by_platform_and_id(tmp_path: Path) -> None:
         await db.close()
 
 
+class _Turns:
+    """Counts the loop's turns in a task of its own; ``reached`` is set after ``wanted``."""
+
+    def __init__(self, wanted: int):
+        self.count = 0
+        self.reached = asyncio.Event()
+        self._task = asyncio.create_task(self._turn(wanted))
+
+    async def _turn(self, wanted: int) -> None:
+        while True:
+            self.count += 1
+            if self.count == wanted:
+                self.reached.set()
+            await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 def test_migrations_are_numbered_without_gaps() -> None:
     numbers = [number for number, _, _ in dbmod.migrations()]
     assert numbers == list(range(1, len(numbers) + 1))
 
 
 async def test_another_task_never_joins_a_transaction_it_does_not_own(tmp_path: Path) -> None:
-    import asyncio
 
     db = await Database.open(tmp_path / "tasks.db")
     inside = asyncio.Event()
@@ -162,23 +181,12 @@ async def test_another_task_never_joins_a_transaction_it_does_not_own(tmp_path: 
 async def test_a_transaction_waits_for_another_process_without_blocking_the_loop(
     tmp_path: Path,
 ) -> None:
-    import asyncio
     import sqlite3
 
     path = tmp_path / "locked.db"
     db = await Database.open(path)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    ticks = 0
-    busy_meanwhile = asyncio.Event()
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            if ticks == 200:
-                busy_meanwhile.set()
-            await asyncio.sleep(0)
 
     async def write() -> None:
         async with db.transaction():
@@ -187,17 +195,17 @@ async def test_a_transaction_waits_for_another_process_without_blocking_the_loop
                 " VALUES ('test', 'waited', 'x', 'x')"
             )
 
-    clock = asyncio.create_task(ticking())
+    turns = _Turns(200)
     try:
         writer = asyncio.create_task(write())
         # The loop keeps turning while the writer waits for the other process's lock.
-        await busy_meanwhile.wait()
+        await turns.reached.wait()
         assert not writer.done()
         other.execute("COMMIT")
         await writer
         assert await db.fetchval("SELECT platform_user_id FROM users") == "waited"
     finally:
-        clock.cancel()
+        turns.stop()
         other.close()
         await db.close()
 
@@ -293,7 +301,6 @@ async def test_short_statements_run_on_the_loop_thread_and_long_ones_on_aiosqlit
 async def test_the_loop_keeps_turning_during_a_long_statement_and_others_wait_for_it(
     tmp_path: Path,
 ) -> None:
-    import asyncio
 
     db = await Database.open(tmp_path / "long.db")
     # About a second of work for SQLite: counting to five million.
@@ -301,35 +308,23 @@ async def test_the_loop_keeps_turning_during_a_long_statement_and_others_wait_fo
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000)"
         " SELECT COUNT(*) FROM n"
     )
-    ticks = 0
-    turning = asyncio.Event()
-
-    async def ticking() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            if ticks == 100:
-                turning.set()
-            await asyncio.sleep(0)
-
-    clock = asyncio.create_task(ticking())
+    turns = _Turns(100)
     try:
         long_read = asyncio.create_task(db.fetchval(slow, long=True))
-        await turning.wait()
+        await turns.reached.wait()
         assert not long_read.done()
         # A short statement now waits for the long one: the connection is never used
         # from both threads at once.
         assert await db.fetchval("SELECT 7") == 7
         assert long_read.done()
         assert await long_read == 5_000_000
-        assert ticks > 100
+        assert turns.count > 100
     finally:
-        clock.cancel()
+        turns.stop()
         await db.close()
 
 
 async def test_statements_outside_a_unit_let_other_tasks_run(tmp_path: Path) -> None:
-    import asyncio
 
     db = await Database.open(tmp_path / "fair.db")
     turns: list[str] = []
