@@ -44,7 +44,7 @@ from bench._common import idea_description, idea_title, line, percentile, verdic
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
 from storage.clock import iso
-from storage.ideas import IdeaSort
+from storage.ideas.ideas import IdeaSort
 
 RESIDENTS = 100_000
 IDEAS = 20_000

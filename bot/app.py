@@ -13,7 +13,7 @@ import handlers
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
-from handlers.experiments import experiment_seeds
+from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories

@@ -35,14 +35,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
-from handlers import general, moderation
 from handlers.catalog import Catalog
+from handlers.community import moderation
 from handlers.contract import Dialog, Event, Reply, Response, Role, Timer
 from handlers.feature import Context, Handler, Registry
 from handlers.profile import Profile
+from handlers.start import menu as general
 from storage import Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
-from storage.moderation import SanctionKind
+from storage.community.moderation import SanctionKind
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.admin.open_data import run_open_data_export
+from bot.admin.retention import run_retention
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
-from bot.open_data import run_open_data_export
 from bot.platforms.base import Adapter
-from bot.retention import run_retention
 from bot.scheduler import Scheduler
+from handlers.community.moderation import expire_mutes
 from handlers.contract import Timer
-from handlers.moderation import expire_mutes
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from storage.retention import DEFAULT_RETENTION_MONTHS
+from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 
 ENV_PREFIX = "SAMENSPEL_"
 _MATRIX_USER = re.compile(r"^@[^\s:@]+:[^\s@/]+$")

@@ -1,44 +1,40 @@
-"""The features, one module per area, and the neutral contract they speak.
+"""The features, grouped in one folder per domain, and the neutral contract they speak.
 
 Nothing here imports a platform library or the runtime (``bot``): handlers receive an Event
 in a Context and return a Response.
+
+- ``start/``: the welcome and onboarding, the main menu, help and fallbacks
+- ``ideas/``: submitting, browsing and discussing ideas, and their triage
+- ``experiments/``: the running experiments and residents' proposals
+- ``news/``: "Wist je dat", the composer, civil servants' cards, posters
+- ``community/``: moderation, questions to the connector, the inbox, connections
+- ``privacy/``: the privacy statement, a person's data export and erasure
+- ``staff/``: roles and invites, the audit log, statistics
+
+Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the registry),
+``catalog`` (texts), ``profile`` (the municipality), and small helpers every feature uses.
 """
 
-from handlers import (
-    civil_servants,
-    comments,
-    composer,
-    connections,
-    experiments,
-    general,
-    idea_submit,
-    ideas,
-    inbox,
-    moderation,
-    news,
-    onboarding,
-    oversight,
-    posters,
-    privacy,
-    proposals,
-    questions,
-    reporting,
-    roles,
-    triage,
-)
+from handlers.community import connections, inbox, moderation, questions
+from handlers.experiments import join, proposals
 from handlers.feature import Feature, Registry
+from handlers.ideas import browse, comments, submit, triage
+from handlers.news import civil_servants, composer, posters, wist_je_dat
+from handlers.privacy import your_data
+from handlers.staff import oversight, reporting, roles
+from handlers.start import menu, onboarding
 
 FEATURES: list[Feature] = [
-    general.feature,
+    menu.feature,
     onboarding.feature,
-    privacy.feature,
+    your_data.feature,
     roles.feature,
-    ideas.feature,
-    idea_submit.feature,
+    browse.feature,
+    submit.feature,
     comments.feature,
-    experiments.feature,
+    join.feature,
     proposals.feature,
-    news.feature,
+    wist_je_dat.feature,
     composer.feature,
     civil_servants.feature,
     questions.feature,

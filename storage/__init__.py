@@ -4,31 +4,31 @@ from datetime import datetime
 
 from storage.arrivals import Arrival, Arrivals
 from storage.audit import Audit, AuditEntry
-from storage.broadcasts import Broadcasts
-from storage.comments import Comments
-from storage.connections import Connections
+from storage.community.connections import Connections
+from storage.community.moderation import Activity, Reports, Sanctions
+from storage.community.questions import Questions
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
-from storage.experiments import Experiments
+from storage.experiments.experiments import Experiments
+from storage.experiments.proposals import Proposals
 from storage.handled import HandledEvent, HandledEvents
-from storage.ideas import Ideas
+from storage.ideas.comments import Comments
+from storage.ideas.ideas import Ideas
+from storage.ideas.triage import Triage
 from storage.invites import Invite, Invites
 from storage.logbook import Logbook
 from storage.media import Media, MediaStore
-from storage.moderation import Activity, Reports, Sanctions
-from storage.news import News
-from storage.open_data import OpenData
+from storage.news.broadcasts import Broadcasts
+from storage.news.news import News
+from storage.news.recipients import Recipients
+from storage.news.staff import StaffCards
+from storage.news.subscriptions import Subscriptions
 from storage.outbox import Outbox, OutboxRow
-from storage.personal import PersonalStore
 from storage.platform_state import PlatformState
-from storage.proposals import Proposals
-from storage.questions import Questions
-from storage.recipients import Recipients
-from storage.retention import Retention
-from storage.staff import StaffCards
+from storage.privacy.open_data import OpenData
+from storage.privacy.personal import PersonalStore
+from storage.privacy.retention import Retention
 from storage.stats import Stats
-from storage.subscriptions import Subscriptions
-from storage.triage import Triage
 from storage.users import Role, User, Users
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.clock import iso
+from storage.community.moderation import ACTIVE
 from storage.db import Database
 from storage.dialogs import StoredDialog, dialog_from_row
-from storage.moderation import ACTIVE
 from storage.users import User, Users, seen_lately, user_from_row
 
 _ARRIVAL = (

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.app import App
-from storage.broadcasts import Audience, AudienceKind
 from storage.clock import utcnow
+from storage.community.questions import Side
 from storage.db import Database
-from storage.ideas import IdeaStatus
-from storage.personal import table_names
-from storage.questions import Side
+from storage.ideas.ideas import IdeaStatus
+from storage.news.broadcasts import Audience, AudienceKind
+from storage.privacy.personal import table_names
 from storage.users import Role
 
 ANNA_PHOTO = b"\xff\xd8\xff ANNA-PHOTO-Qv7Rk2 \xff\xd9"

@@ -11,7 +11,7 @@ from bot.flood import SWEEP_EVERY, FloodGate, Verdict
 from handlers.contract import Role
 from storage.clock import utcnow
 from tests.connector import connector, person, row, with_role
-from tests.handlers.idea_helpers import seed_idea
+from tests.handlers.ideas.helpers import seed_idea
 from tests.support import Chat
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -22,7 +22,7 @@ def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedPro
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SAMENSPEL_")}
     clean.update({"SAMENSPEL_DB": str(tmp_path / "bot.db"), **env})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.admin.cli", *args],
         capture_output=True,
         text=True,
         env=clean,

@@ -45,7 +45,7 @@ async def _bot(server: BotApiServer, db: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.admin.cli",
         "run",
         env=env,
         cwd=db.parent,

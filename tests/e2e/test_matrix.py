@@ -427,7 +427,7 @@ async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bot.cli",
+                "bot.admin.cli",
                 "run",
                 env=env,
                 cwd=tmp_path,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.app import App
-from tests.handlers.idea_helpers import seed_idea
+from tests.handlers.ideas.helpers import seed_idea
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]

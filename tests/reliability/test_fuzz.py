@@ -41,7 +41,7 @@ from bot.flood import FloodGate
 from bot.settings import Settings
 from handlers.contract import Event, Location, Photo, Reply, Role, Sender
 from storage.clock import utcnow
-from storage.ideas import IdeaStatus
+from storage.ideas.ideas import IdeaStatus
 from tests.markup import assert_catalog_markup
 from tests.reliability.faults import read_only_file
 

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable
 
 from bot.app import App
-from tests.handlers.idea_helpers import TITLE, seed_idea, submit_idea
+from tests.handlers.ideas.helpers import TITLE, seed_idea, submit_idea
 from tests.reliability.faults import disk_full, read_only_file
 from tests.support import Chat
 

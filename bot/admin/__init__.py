@@ -1,0 +1,1 @@
+"""Operator commands: the CLI, doctor, backups, exports and retention."""

@@ -1,0 +1,462 @@
+"""The ``samenspel`` command: run the bot, chat in the terminal, and the operator's tools.
+
+The operator's tools change who may do what, and every change lands in the audit log:
+
+    samenspel grant --platform telegram --user 123456789 --role ambtenaar
+    samenspel revoke --platform matrix --user @ria:example.org
+    samenspel invite --role verbinder      # a one-time link, valid for 7 days
+
+Wrong input (an unknown role or platform, a user id of the wrong shape, revoking someone the
+bot does not know) is one line on stderr, a non-zero exit, and nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
+
+from bot.app import App, settle_memory
+from bot.logs import setup_logging
+from bot.platforms.base import StartError
+from bot.settings import Settings, SettingsError, load_settings
+from storage import Database, DatabaseError, Repositories, Role
+from storage.audit import CLI
+from storage.clock import utcnow
+from storage.invites import INVITABLE
+
+log = logging.getLogger(__name__)
+
+NO_PLATFORM = (
+    "No chat platform is configured: set SAMENSPEL_TELEGRAM_TOKEN, or SAMENSPEL_MATRIX_HOMESERVER,"
+    " SAMENSPEL_MATRIX_USER and SAMENSPEL_MATRIX_PASSWORD (see the README), "
+    "or use `samenspel chat` to talk to the bot in this terminal."
+)
+
+
+#: Platforms whose people can be given a role (console users try roles with /als).
+ROLE_PLATFORMS = ("telegram", "matrix")
+STAFF_ROLES = [role.value for role in INVITABLE]
+_USER_ID = {
+    "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
+    "matrix": (
+        re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
+        "a Matrix user id looks like @name:example.org",
+    ),
+}
+
+
+class StartupError(Exception):
+    """Start-up cannot continue; the message is one line for the operator."""
+
+
+class CommandError(Exception):
+    """An operator's command cannot be done; the message is one line, nothing changed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="samenspel",
+        description="Samenspel: a community chatbot for your municipality. Without a "
+        "command it runs the configured platforms, or opens the console chat when none is.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run every configured chat platform until stopped")
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal (local database)")
+    chat.add_argument("--as", dest="who", metavar="NAME", help="who you are in the chat")
+    copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
+    copy.add_argument("path", help="where to write the copy")
+    sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
+    export = sub.add_parser(
+        "export-open-data", help="write the open data (CSV, JSON, datapackage.json) to a folder"
+    )
+    export.add_argument("--out", required=True, metavar="DIR", help="the folder to (re)write")
+    sub.add_parser(
+        "retention", help="warn and erase residents silent too long, now (normally daily)"
+    )
+    person = sub.add_parser(
+        "export-person", help="write everything stored about one person to a JSON file"
+    )
+    person.add_argument("platform", help="telegram, matrix or console")
+    person.add_argument("user", help="the person's id on that platform")
+    person.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    erase = sub.add_parser("erase-person", help="erase one person (a request by mail or post)")
+    erase.add_argument("platform", help="telegram, matrix or console")
+    erase.add_argument("user", help="the person's id on that platform")
+    erase.add_argument(
+        "--delete-content",
+        action="store_true",
+        help="delete their ideas, comments and proposals too (default: keep them anonymously)",
+    )
+    audit = sub.add_parser(
+        "audit", help="export the audit log as CSV (ids and actions; no message text or names)"
+    )
+    audit.add_argument(
+        "--since", required=True, metavar="DATE", help="first day to export, YYYY-MM-DD"
+    )
+    audit.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+
+    granting = sub.add_parser("grant", help="give someone a staff role")
+    _person_arguments(granting)
+    granting.add_argument("--role", required=True, choices=STAFF_ROLES)
+    granting.add_argument("--reason", help="why (kept in the audit log)")
+    revoking = sub.add_parser("revoke", help="make a staff member a resident again")
+    _person_arguments(revoking)
+    revoking.add_argument("--reason", help="why (kept in the audit log)")
+    inviting = sub.add_parser("invite", help="a one-time link that grants a staff role")
+    inviting.add_argument("--role", required=True, choices=STAFF_ROLES)
+    return parser
+
+
+def _person_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", required=True, choices=ROLE_PLATFORMS)
+    parser.add_argument("--user", required=True, help="the person's id on that platform")
+
+
+async def open_app(settings: Settings) -> App:
+    """Open the app, turning profile and database problems into one operator line."""
+    try:
+        return await App.open(settings)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise StartupError(f"SAMENSPEL_PROFILE: {where}: {error['msg']}") from None
+    except DatabaseError as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
+    except OSError as exc:
+        raise StartupError(f"cannot read a file the bot needs: {exc}") from None
+
+
+async def run_platforms(settings: Settings) -> None:
+    """Start every configured platform; stop cleanly on SIGTERM or SIGINT."""
+    if not settings.platforms:
+        raise StartupError(NO_PLATFORM)
+    app = await open_app(settings)
+    from bot.runtime import Runtime
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        runtime = Runtime(app)
+        try:
+            await runtime.start()
+        except StartError as exc:
+            raise StartupError(str(exc)) from None
+        settle_memory()
+        try:
+            log.info("running platforms=%s", ",".join(settings.platforms))
+            await stop.wait()
+            log.info("stopping: finishing in-flight events")
+        finally:
+            await runtime.stop()
+    finally:
+        await app.close()
+
+
+async def run_chat(settings: Settings, who: str | None) -> None:
+    from bot.platforms.console import chat
+
+    app = await open_app(settings)
+    try:
+        await chat(app, who)
+    finally:
+        await app.close()
+
+
+def run_backup(settings: Settings, target: str) -> int:
+    from bot.admin.backup import BackupError, backup
+
+    try:
+        report = backup(settings.db, Path(target))
+    except BackupError as exc:
+        print(f"samenspel: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup written to {report.path} ({report.pages} pages, schema "
+        f"{report.schema_version}); integrity check ok"
+    )
+    return 0
+
+
+def run_doctor(settings: Settings) -> int:
+    from bot.admin.doctor import run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    for check in checks:
+        print(check.line())
+    return 0 if all(check.ok for check in checks) else 1
+
+
+async def run_export_open_data(settings: Settings, out: str) -> None:
+    from bot.admin.open_data import OpenDataError, export_open_data
+
+    app = await open_app(settings)
+    try:
+        report = await export_open_data(app, Path(out), utcnow())
+    except OpenDataError as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        await app.close()
+    counts = ", ".join(f"{name} {count}" for name, count in report.rows.items())
+    print(f"open data written to {report.path} ({counts})")
+
+
+async def run_retention_now(settings: Settings) -> None:
+    from bot.admin.retention import run_retention
+
+    app = await open_app(settings)
+    try:
+        report = await run_retention(app, utcnow())
+    finally:
+        await app.close()
+    print(
+        f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
+        f"back, {report.strangers} who never joined erased"
+    )
+
+
+async def run_export_person(settings: Settings, platform: str, user: str, out: str) -> None:
+    from handlers.privacy.your_data import MEDIA_LIMIT, export_document
+
+    app = await open_app(settings)
+    try:
+        found = await app.repos.users.find(platform, user)
+        if found is None:
+            raise StartupError(f"nobody with id {user} on {platform}")
+        data = await app.repos.personal.export(found.id, utcnow(), media_limit=MEDIA_LIMIT)
+        assert data is not None
+        lang = found.language or settings.language
+        document = export_document(app.profile, app.catalog, lang, data)
+    finally:
+        await app.close()
+    await asyncio.to_thread(Path(out).write_bytes, document)
+    rows = sum(data.counts().values())
+    print(f"everything stored about this person written to {out} ({rows} rows)")
+
+
+async def run_erase_person(settings: Settings, platform: str, user: str, delete: bool) -> None:
+    from storage.privacy.personal import Cause, ContentChoice
+
+    content = ContentChoice.DELETE if delete else ContentChoice.KEEP
+    app = await open_app(settings)
+    try:
+        found = await app.repos.users.find(platform, user)
+        erased = None
+        if found is not None:
+            erased = await app.repos.personal.erase(
+                found.id, content=content, cause=Cause.ADMIN, now=utcnow()
+            )
+    finally:
+        await app.close()
+    if erased is None:
+        raise StartupError(f"nobody with id {user} on {platform}")
+    print(f"erased; their content was {content.value}; pseudonym {erased.pseudonym}")
+
+
+def run_audit(settings: Settings, since: str, out: str | None) -> int:
+    """``samenspel audit --since DATE [--out FILE]``: the audit log as CSV."""
+    from datetime import date
+
+    from bot.admin.audit_export import entries_since, start_of, write_csv
+
+    try:
+        day = date.fromisoformat(since)
+    except ValueError:
+        print(f"samenspel: --since {since!r}: use a date like 2025-01-31", file=sys.stderr)
+        return 2
+    try:
+        entries = asyncio.run(entries_since(settings.db, start_of(day, settings.zone)))
+    except DatabaseError as exc:
+        print(f"samenspel: SAMENSPEL_DB: {exc}", file=sys.stderr)
+        return 2
+    if out is None:
+        write_csv(entries, sys.stdout)
+        return 0
+    try:
+        with Path(out).open("w", encoding="utf-8", newline="") as stream:
+            rows = write_csv(entries, stream)
+    except OSError as exc:
+        print(f"samenspel: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{rows} audit log entries since {day.isoformat()} written to {out}")
+    return 0
+
+
+async def open_repositories(settings: Settings) -> Repositories:
+    """The database alone (no profile, no platforms): what the operator's tools need."""
+    try:
+        return Repositories(await Database.open(settings.db))
+    except DatabaseError as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
+
+
+def _checked_user(platform: str, user: str) -> str:
+    pattern, shape = _USER_ID[platform]
+    if not pattern.match(user.strip()):
+        raise CommandError(f"--user {user!r}: {shape}; nothing changed")
+    return user.strip()
+
+
+async def grant(
+    settings: Settings, platform: str, user: str, role: str, reason: str | None
+) -> str:
+    """Give a person a staff role (creating their user row if they never wrote yet)."""
+    platform_user_id = _checked_user(platform, user)
+    wanted = Role(role)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            person = await repos.users.ensure(platform, platform_user_id, now)
+            if person.role is wanted:
+                return f"{platform} {platform_user_id} already is {wanted.value}; nothing changed"
+            await repos.users.set_role(person.id, wanted)
+            await repos.audit.record(
+                "role.grant",
+                now=now,
+                actor=CLI,
+                subject_user_id=person.id,
+                detail={"role": wanted.value, "previous": person.role.value},
+                reason=reason,
+            )
+        return f"{platform} {platform_user_id} is now {wanted.value} (was {person.role.value})"
+    finally:
+        await repos.db.close()
+
+
+async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:
+    """Make a staff member a resident again."""
+    platform_user_id = _checked_user(platform, user)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            person = await repos.users.find(platform, platform_user_id)
+            if person is None:
+                raise CommandError(
+                    f"no {platform} user {platform_user_id} is known here; nothing changed"
+                )
+            if person.role is Role.RESIDENT:
+                return f"{platform} {platform_user_id} has no staff role; nothing changed"
+            await repos.users.set_role(person.id, Role.RESIDENT)
+            await repos.audit.record(
+                "role.revoke",
+                now=now,
+                actor=CLI,
+                subject_user_id=person.id,
+                detail={"role": Role.RESIDENT.value, "previous": person.role.value},
+                reason=reason,
+            )
+        return (
+            f"{platform} {platform_user_id} is now {Role.RESIDENT.value} (was {person.role.value})"
+        )
+    finally:
+        await repos.db.close()
+
+
+async def invite(settings: Settings, role: str) -> str:
+    """A one-time invite code and how to open it (a t.me link when Telegram says its name)."""
+    wanted = Role(role)
+    repos = await open_repositories(settings)
+    try:
+        now = utcnow()
+        async with repos.db.transaction():
+            code, created = await repos.invites.create(wanted, now)
+            await repos.audit.record(
+                "invite.create",
+                now=now,
+                actor=CLI,
+                subject=f"invite:{created.id}",
+                detail={"role": wanted.value, "expires_at": created.expires_at.isoformat()},
+            )
+    finally:
+        await repos.db.close()
+    payload = f"inv_{code}"
+    username = None
+    if settings.telegram_token is not None:
+        from bot.platforms.telegram import bot_username
+
+        username = await bot_username(settings)
+    until = created.expires_at.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+    lines = [
+        f"One-time invite for the role {wanted.value}, valid until {until} ({settings.timezone}).",
+        f"Code: {payload}",
+    ]
+    if username:
+        lines.append(f"Link: https://t.me/{username}?start={payload}")
+    lines.append(f"Or send this to the bot in the chat: /start {payload}")
+    return "\n".join(lines)
+
+
+async def operate(settings: Settings, args: argparse.Namespace) -> str:
+    """Run one of the operator's tools; returns what to print."""
+    if args.command == "grant":
+        return await grant(settings, args.platform, args.user, args.role, args.reason)
+    if args.command == "revoke":
+        return await revoke(settings, args.platform, args.user, args.reason)
+    return await invite(settings, args.role)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``samenspel`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"samenspel: {exc}", file=sys.stderr)
+        return 2
+    command = args.command or ("run" if settings.platforms else "chat")
+    # In the console and the operator's tools the output matters: only warnings are logged.
+    level = settings.log_level if command == "run" else "WARNING"
+    setup_logging(level, settings.log_format)
+    if command == "backup":
+        return run_backup(settings, args.path)
+    if command == "doctor":
+        return run_doctor(settings)
+    if command == "audit":
+        return run_audit(settings, args.since, args.out)
+    try:
+        if command == "run":
+            asyncio.run(run_platforms(settings))
+        elif command == "chat":
+            asyncio.run(run_chat(settings, getattr(args, "who", None)))
+        elif command == "export-open-data":
+            asyncio.run(run_export_open_data(settings, args.out))
+        elif command == "retention":
+            asyncio.run(run_retention_now(settings))
+        elif command == "export-person":
+            asyncio.run(run_export_person(settings, args.platform, args.user, args.out))
+        elif command == "erase-person":
+            asyncio.run(run_erase_person(settings, args.platform, args.user, args.delete_content))
+        else:
+            print(asyncio.run(operate(settings, args)))
+    except StartupError as exc:
+        print(f"samenspel: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"samenspel {command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

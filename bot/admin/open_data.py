@@ -1,0 +1,451 @@
+"""The open-data export: ideas, experiments, "Wist je dat" and counts, as CSV and JSON, with a
+Frictionless Data Package (``datapackage.json``) that describes every field.
+
+    samenspel export-open-data --out DIR
+
+Each table is a CSV file and a JSON file (an array of rows, the first row naming the
+columns: the tabular JSON form that stays valid when a table is empty). The data is
+published under CC0 1.0 (public domain), as Dutch governments do for open data.
+It holds no personal data: no ids or names of people, no comment texts, no authors; removed
+ideas and updates meant only for an experiment's participants are left out; what residents
+chose to delete is gone from the database itself.
+
+The export is written to a new folder beside DIR and swapped in with a rename, so a web
+server publishing DIR serves the old export or the new one, never half of one. With
+``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.app import App
+from storage.clock import parse
+from storage.ideas.ideas import IdeaStatus
+from storage.privacy.open_data import OpenData, Row
+
+log = logging.getLogger(__name__)
+
+LICENSE = {
+    "name": "CC0-1.0",
+    "path": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "title": "Creative Commons Zero v1.0 Universal",
+}
+#: Table Schema's default datetime format.
+DATETIME = "%Y-%m-%dT%H:%M:%SZ"
+DESCRIPTOR = "datapackage.json"
+#: How often the scheduled export refreshes (with an hour's slack for the scheduler).
+EVERY = timedelta(days=7)
+SLACK = timedelta(hours=1)
+#: The code for "no neighbourhood" (the whole municipality) in the statistics.
+NO_NEIGHBOURHOOD = "geen"
+
+
+class OpenDataError(Exception):
+    """The export could not be written where it was asked to go."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: its name, its Table Schema type and what it means."""
+
+    name: str
+    type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One table of the export, written as ``<name>.csv`` and ``<name>.json``."""
+
+    name: str
+    title: str
+    description: str
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...]
+    #: (field, resource, field it refers to).
+    foreign_keys: tuple[tuple[str, str, str], ...] = ()
+
+    def schema(self, suffix: str = "") -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "fields": [
+                {"name": f.name, "type": f.type, "description": f.description} for f in self.fields
+            ],
+            "primaryKey": list(self.primary_key),
+            "missingValues": [""],
+        }
+        if self.foreign_keys:
+            schema["foreignKeys"] = [
+                {
+                    "fields": [mine],
+                    "reference": {"resource": _name(other) + suffix, "fields": [theirs]},
+                }
+                for mine, other, theirs in self.foreign_keys
+            ]
+        return schema
+
+
+def _name(resource: str) -> str:
+    """A resource's name as a Data Package allows (lower case, digits, ``-._/``)."""
+    return resource.replace("_", "-")
+
+
+def _f(name: str, type_: str, description: str) -> Field:
+    return Field(name, type_, description)
+
+
+_IDEA_NUMBER = "The idea's public number (#42 is 42)."
+_STATUS = (
+    "Status code: ingediend (submitted), in_behandeling (in review), quick_win (becomes an"
+    " experiment), opgenomen (taken into the agenda), doorgestuurd (forwarded to a"
+    " department), niet_haalbaar (not feasible), samengevoegd (merged); see codes."
+)
+_UTC = "In UTC, ISO 8601."
+
+IDEAS = Resource(
+    "ideas",
+    "Ideeën / Ideas",
+    "Ideas residents sent in, all year round (the Burgertop), without their authors.",
+    (
+        _f("number", "integer", _IDEA_NUMBER),
+        _f("category", "string", "Category code (one of the Burgertop's categories)."),
+        _f("theme", "string", "Theme code of the strategic agenda it was taken into, if any."),
+        _f("department", "string", "Department code it was forwarded to, if any."),
+        _f("merged_into", "integer", "The idea this one was merged with, if any."),
+        _f("neighbourhood", "string", "Neighbourhood code; empty: the whole municipality."),
+        _f("title", "string", "The title the resident gave the idea."),
+        _f("text", "string", "The idea as the resident explained it."),
+        _f("status", "string", _STATUS),
+        _f("supporters", "integer", "How many residents support the idea."),
+        _f("comments", "integer", "How many visible comments it has (texts not published)."),
+        _f("submitted_at", "datetime", f"When it was sent in. {_UTC}"),
+        _f("updated_at", "datetime", f"When it last changed. {_UTC}"),
+    ),
+    ("number",),
+)
+IDEA_HISTORY = Resource(
+    "idea_status_history",
+    "Statusgeschiedenis / Status history",
+    "Every status each idea had, with the reason the municipality gave.",
+    (
+        _f("id", "integer", "Number of this status change."),
+        _f("idea", "integer", _IDEA_NUMBER),
+        _f("status", "string", _STATUS),
+        _f("reason", "string", "The reason given to residents, if any."),
+        _f("theme", "string", "Theme code (status opgenomen)."),
+        _f("department", "string", "Department code (status doorgestuurd)."),
+        _f("merged_into", "integer", "The idea it was merged with (status samengevoegd)."),
+        _f("at", "datetime", f"When the status was set. {_UTC}"),
+    ),
+    ("id",),
+    (("idea", "ideas", "number"),),
+)
+EXPERIMENTS = Resource(
+    "experiments",
+    "Experimenten / Experiments",
+    "Experiments residents can join, with how many take part.",
+    (
+        _f("id", "integer", "Number of the experiment."),
+        _f("slug", "string", "Short name of an experiment from the municipality's profile."),
+        _f("title_nl", "string", "Title in Dutch."),
+        _f("title_en", "string", "Title in English."),
+        _f("summary_nl", "string", "What it is, in Dutch."),
+        _f("summary_en", "string", "What it is, in English."),
+        _f("place_nl", "string", "Where it happens, in Dutch."),
+        _f("place_en", "string", "Where it happens, in English."),
+        _f("organiser_nl", "string", "Who organises it, in Dutch."),
+        _f("organiser_en", "string", "Who organises it, in English."),
+        _f("neighbourhood", "string", "Neighbourhood code, if it is in one neighbourhood."),
+        _f("theme", "string", "Theme code of the strategic agenda, if any."),
+        _f("status", "string", "running (open to join) or ended."),
+        _f("participants", "integer", "How many residents take part."),
+        _f("started_at", "datetime", f"When it was added. {_UTC}"),
+    ),
+    ("id",),
+)
+NEWS = Resource(
+    "wist_je_dat",
+    "Wist je dat",
+    'The "Wist je dat" updates civil servants published.',
+    (
+        _f("id", "integer", "Number of the update."),
+        _f("published_at", "datetime", f"When it was sent. {_UTC}"),
+        _f("audience", "string", "all (every subscriber), theme or neighbourhood."),
+        _f("audience_code", "string", "The theme or neighbourhood code it was sent for."),
+        _f("text", "string", "The text of the update."),
+    ),
+    ("id",),
+)
+STATISTICS = Resource(
+    "idea_statistics",
+    "Ideeën in cijfers / Ideas in numbers",
+    "How many ideas (not removed) and supporters there are per category, status and"
+    " neighbourhood.",
+    (
+        _f("dimension", "string", "What is counted by: category, status or neighbourhood."),
+        _f("code", "string", f"The code; neighbourhood {NO_NEIGHBOURHOOD}: none chosen."),
+        _f("ideas", "integer", "Number of ideas."),
+        _f("supporters", "integer", "Number of supports for those ideas."),
+    ),
+    ("dimension", "code"),
+)
+CODES = Resource(
+    "codes",
+    "Codes",
+    "The names behind the codes used in the other tables, in Dutch and English.",
+    (
+        _f("list", "string", "category, theme, neighbourhood, department or status."),
+        _f("code", "string", "The code as used in the other tables."),
+        _f("name_nl", "string", "Name in Dutch."),
+        _f("name_en", "string", "Name in English."),
+    ),
+    ("list", "code"),
+)
+RESOURCES = (IDEAS, IDEA_HISTORY, EXPERIMENTS, NEWS, STATISTICS, CODES)
+#: Each resource is described twice: (name suffix, format, media type).
+_FORMATS = (("", "csv", "text/csv"), ("-json", "json", "application/json"))
+
+
+@dataclass(frozen=True)
+class OpenDataReport:
+    """What was written, and where."""
+
+    path: Path
+    created: datetime
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+async def collect(app: App) -> dict[str, list[Row]]:
+    """Every resource's rows, from the database and the profile."""
+    data = app.repos.open_data
+    return {
+        IDEAS.name: await data.ideas(),
+        IDEA_HISTORY.name: await data.idea_history(),
+        EXPERIMENTS.name: await data.experiments(),
+        NEWS.name: await data.news(),
+        STATISTICS.name: await _statistics(app, data),
+        CODES.name: _codes(app),
+    }
+
+
+async def _statistics(app: App, data: OpenData) -> list[Row]:
+    profile = app.profile
+    known = {
+        "category": [c.id for c in profile.categories],
+        "status": [s.value for s in IdeaStatus],
+        "neighbourhood": [n.id for n in profile.neighbourhoods],
+    }
+    rows = []
+    for dimension, codes in known.items():
+        totals = await data.idea_totals(dimension)
+        if dimension == "neighbourhood":
+            totals = {(c if c is not None else NO_NEIGHBOURHOOD): t for c, t in totals.items()}
+            codes = [*codes, NO_NEIGHBOURHOOD]
+        extra = sorted(str(code) for code in totals if code not in codes)
+        for code in [*codes, *extra]:
+            ideas, supporters = totals.get(code, (0, 0))
+            rows.append(
+                {"dimension": dimension, "code": code, "ideas": ideas, "supporters": supporters}
+            )
+    return rows
+
+
+def _codes(app: App) -> list[Row]:
+    profile, catalog = app.profile, app.catalog
+    rows: list[Row] = []
+    for name, items in (
+        ("category", profile.categories),
+        ("theme", profile.themes),
+        ("neighbourhood", profile.neighbourhoods),
+        ("department", profile.departments),
+    ):
+        rows += [
+            {"list": name, "code": i.id, "name_nl": i.name("nl"), "name_en": i.name("en")}
+            for i in items
+        ]
+    rows.append(
+        {
+            "list": "neighbourhood",
+            "code": NO_NEIGHBOURHOOD,
+            "name_nl": catalog.text("nl", "ideas.no_neighbourhood", {}, markup=False),
+            "name_en": catalog.text("en", "ideas.no_neighbourhood", {}, markup=False),
+        }
+    )
+    for status in IdeaStatus:
+        key = f"ideas.status.{status.value}"
+        rows.append(
+            {
+                "list": "status",
+                "code": status.value,
+                "name_nl": _words(catalog.text("nl", key, {}, markup=False)),
+                "name_en": _words(catalog.text("en", key, {}, markup=False)),
+            }
+        )
+    return rows
+
+
+def _words(label: str) -> str:
+    """A label without its leading emoji."""
+    return label.lstrip("".join(ch for ch in label if not ch.isalnum())).strip()
+
+
+def _typed(resource: Resource, row: Row) -> Row:
+    """A row with exactly the resource's fields, in order, each of its declared type."""
+    names = [f.name for f in resource.fields]
+    if sorted(row) != sorted(names):
+        raise ValueError(f"{resource.name}: row has {sorted(row)}, schema has {sorted(names)}")
+    typed: Row = {}
+    for f in resource.fields:
+        value = row[f.name]
+        if value is None:
+            typed[f.name] = None
+        elif f.type == "integer":
+            typed[f.name] = int(value)
+        elif f.type == "datetime":
+            moment = parse(str(value))
+            assert moment is not None
+            typed[f.name] = moment.strftime(DATETIME)
+        else:
+            typed[f.name] = str(value)
+    return typed
+
+
+def _json_lines(table: list[list[Any]]) -> bytes:
+    """A table as JSON, one row per line (readable, and small to diff week on week)."""
+    lines = ",\n".join(json.dumps(row, ensure_ascii=False) for row in table)
+    return f"[\n{lines}\n]\n".encode()
+
+
+def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, bytes]:
+    """Every file of the export (CSV and JSON per resource, and the descriptor)."""
+    files: dict[str, bytes] = {}
+    descriptors = []
+    for resource in RESOURCES:
+        rows = [_typed(resource, row) for row in tables[resource.name]]
+        names = [f.name for f in resource.fields]
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(names)
+        writer.writerows([["" if r[n] is None else r[n] for n in names] for r in rows])
+        files[f"{resource.name}.csv"] = text.getvalue().encode("utf-8")
+        # Rows as arrays under a header row: a tabular JSON form that stays valid when empty.
+        table = [names, *([r[n] for n in names] for r in rows)]
+        files[f"{resource.name}.json"] = _json_lines(table)
+        for suffix, fmt, mediatype in _FORMATS:
+            descriptors.append(
+                {
+                    "name": _name(resource.name) + suffix,
+                    "path": f"{resource.name}.{fmt}",
+                    "title": resource.title,
+                    "description": resource.description,
+                    "profile": "tabular-data-resource",
+                    "format": fmt,
+                    "mediatype": mediatype,
+                    "encoding": "utf-8",
+                    "schema": resource.schema(suffix),
+                }
+            )
+    profile = app.profile
+    package = {
+        "profile": "tabular-data-package",
+        "name": f"samenspel-{profile.slug}",
+        "title": f"Samenspel {profile.name('nl')}: ideeën, experimenten en Wist je dat",
+        "description": (
+            "Ideas residents sent in, their status history, the experiments residents can"
+            " join, the published Wist je dat updates and counts, from the Samenspel chatbot."
+            " Without personal data: no names or ids of people, no comments."
+        ),
+        "created": now.strftime(DATETIME),
+        "licenses": [LICENSE],
+        "keywords": ["samenspel", profile.slug, "burgertop", "ideeën", "participatie"],
+        "resources": descriptors,
+    }
+    files[DESCRIPTOR] = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
+    return files
+
+
+async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport:
+    """Write the whole export into ``out``, replacing an earlier export there at once."""
+    tables = await collect(app)
+    files = render(app, tables, now)
+    # Off the event loop: the bot keeps answering residents while the files are written.
+    await asyncio.to_thread(write_atomically, out, files)
+    rows = {name: len(table) for name, table in tables.items()}
+    log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
+    return OpenDataReport(path=out, created=now, rows=rows)
+
+
+async def run_open_data_export(app: App, now: datetime) -> OpenDataReport | None:
+    """The scheduler's weekly job (and at start-up): export into ``SAMENSPEL_OPEN_DATA_DIR``
+    when it is set and its export is a week old or missing; None when nothing was due."""
+    out = app.settings.open_data_dir
+    if out is None:
+        return None
+    created = await asyncio.to_thread(last_export, out)
+    if created is not None and now - created < EVERY - SLACK:
+        return None
+    return await export_open_data(app, out, now)
+
+
+def last_export(out: Path) -> datetime | None:
+    """When the export in ``out`` was made, from its descriptor; None if there is none."""
+    try:
+        package = json.loads((out / DESCRIPTOR).read_text(encoding="utf-8"))
+        return parse(str(package["created"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_atomically(out: Path, files: dict[str, bytes]) -> None:
+    """Put ``files`` in folder ``out`` so that readers never see half an export.
+
+    The files go into a new folder beside ``out`` first, which then takes ``out``'s place
+    by renaming (the old folder is renamed away just before: for that instant a reader
+    finds no export rather than a mixed one). ``out`` must be new, empty or an earlier
+    export: anything else is refused, so a mistyped path never replaces someone's folder.
+    """
+    out = out.absolute()
+    if out.exists() and not _replaceable(out):
+        raise OpenDataError(
+            f"{out} exists and is not an earlier export; choose a new or empty folder"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    except OSError as exc:
+        raise OpenDataError(f"cannot write beside {out}: {exc}") from exc
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        staging.chmod(0o755)  # a web server must be able to read it
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
+            os.rename(out, old)
+            os.rename(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OpenDataError(
+            f"cannot replace {out}: {exc} (a mount point cannot be replaced: use a folder"
+            " inside it)"
+        ) from exc
+
+
+def _replaceable(out: Path) -> bool:
+    if not out.is_dir():
+        return False
+    return not any(out.iterdir()) or (out / DESCRIPTOR).is_file()

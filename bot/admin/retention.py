@@ -1,0 +1,117 @@
+"""Erasing residents who stay silent too long, with a warning 30 days ahead.
+
+:func:`run_retention` is run by the scheduler once a day and at start-up. Everything it
+decides is stored (the warning and its time), so running it again, or after a restart,
+neither repeats a warning nor forgets one. Each person is handled in their own transaction,
+re-checked inside it, so a resident who writes at that very moment is never erased.
+
+    silent for (period - 30 days) ──► warned (outbox, kind "retention")
+        ├── writes anything within 30 days ──► spared, warning dropped
+        └── stays silent ──► erased; ideas and comments stay as "een inwoner"
+    never agreed to take part, silent for the whole period ──► erased (no chat to warn)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.app import App
+from handlers.contract import Button, Reply
+from storage.privacy.personal import Cause, ContentChoice
+from storage.privacy.retention import WARNING, months_before
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    """What one run did."""
+
+    warned: int = 0
+    erased: int = 0
+    spared: int = 0
+    #: People who never agreed to take part, erased after the whole period.
+    strangers: int = 0
+    #: False when the bot began to shut down before everyone was handled.
+    finished: bool = True
+
+
+async def run_retention(
+    app: App, now: datetime, *, stopping: Callable[[], bool] = lambda: False
+) -> RetentionReport:
+    """Spare who came back, erase who stayed silent after a warning, warn who is next.
+
+    ``stopping`` is asked before each person: when the bot shuts down, the run ends there
+    (``finished`` is False) and the next run, at start-up, goes on where it left off.
+    """
+    db, repos = app.db, app.repos
+    retention = repos.retention
+    months = app.settings.retention_months
+    silent_since = months_before(now, months)
+
+    def each(user_ids: list[int]) -> Iterator[int]:
+        for user_id in user_ids:
+            if stopping():
+                return
+            yield user_id
+
+    spared = 0
+    for user_id in each(await retention.returned()):
+        async with db.transaction():
+            spared += await retention.forgive(user_id)
+
+    erased = 0
+    for user_id in each(await retention.due(now)):
+        async with db.transaction():
+            if await retention.is_due(user_id, now):
+                await repos.personal.erase(
+                    user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
+                )
+                erased += 1
+
+    strangers = 0
+    for user_id in each(await retention.never_joined(silent_since)):
+        async with db.transaction():
+            if await retention.is_stranger_due(user_id, silent_since):
+                await repos.personal.erase(
+                    user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
+                )
+                strangers += 1
+
+    warned = 0
+    warn_silent_since = silent_since + WARNING
+    payload = [warning(app, months, now).model_dump(mode="json")]
+    for user_id in each(await retention.to_warn(warn_silent_since)):
+        async with db.transaction():
+            if await retention.warn(user_id, warn_silent_since, now):
+                await repos.outbox.enqueue(user_id, payload, kind="retention", now=now)
+                warned += 1
+
+    report = RetentionReport(
+        warned=warned, erased=erased, spared=spared, strangers=strangers, finished=not stopping()
+    )
+    log.info(
+        "retention done warned=%d erased=%d spared=%d strangers=%d finished=%s",
+        report.warned,
+        report.erased,
+        report.spared,
+        report.strangers,
+        report.finished,
+    )
+    return report
+
+
+def warning(app: App, months: int, now: datetime) -> Reply:
+    """The message a silent resident gets: when they will be erased, and how to stay."""
+    erase_on = (now + WARNING).astimezone(app.settings.zone)
+    return Reply(
+        key="retention.warning",
+        params={"months": months, "date": erase_on.strftime("%d-%m-%Y")},
+        buttons=[
+            [Button(label="retention.btn_stay", payload="retention.stay")],
+            [Button(label="privacy.data.btn", payload="privacy.export")],
+        ],
+    )

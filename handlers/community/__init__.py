@@ -1,0 +1,1 @@
+"""Community: moderation, questions to the connector, the inbox and connections."""

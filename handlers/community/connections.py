@@ -1,0 +1,230 @@
+"""Connecting two residents who could help each other, say two who sent in similar ideas.
+
+Nobody's details go anywhere without their consent: both are asked first, each answers for
+themselves with the contact line they choose to share (an e-mail address, a @handle), and
+only when both said yes does each get the other's line. A no tells nobody anything about
+the other; whoever had said yes hears only that it does not go ahead.
+
+    /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``)
+        ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
+        nee ──► nothing shared (the one who said yes is told it does not go ahead)
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.answers import parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.feature import Context, Feature, menu_reply
+from handlers.ideas.browse import number
+from handlers.notices import notify
+from handlers.start.menu import stale_button
+from storage.community.connections import Connection, ConnectionStatus
+from storage.ideas.ideas import Idea
+
+feature = Feature("connections")
+
+DIALOG = "connect"
+MAX_CONTACT = 200
+_NUMBER = re.compile(r"\d{1,12}")
+
+
+@feature.command("verbind", "connect", role=Role.CONNECTOR, describe="connect.cmd")
+async def connect_command(ctx: Context) -> Response:
+    """``/verbind #12 #15``: ask the submitters of two ideas whether they want contact."""
+    numbers = _NUMBER.findall(ctx.value)
+    if len(numbers) != 2:
+        return respond(menu_reply(ctx, "connect.usage"))
+    return await propose(ctx, int(numbers[0]), int(numbers[1]))
+
+
+@feature.action("tri.connect", role=Role.CONNECTOR)
+async def connect_button(ctx: Context) -> Response:
+    """``tri.connect:12:15``: the same, from a triage card."""
+    first, _, second = ctx.value.partition(":")
+    first_id, second_id = parse_id(first), parse_id(second)
+    if first_id is None or second_id is None:
+        return await stale_button(ctx)
+    return await propose(ctx, first_id, second_id)
+
+
+async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
+    """Ask both submitters; tell the connector what happened (or why it cannot)."""
+    ideas = [await ctx.repos.ideas.get(first_id), await ctx.repos.ideas.get(second_id)]
+    refusal = await _refusal(ctx, first_id, second_id, ideas)
+    if refusal is not None:
+        return respond(menu_reply(ctx, refusal, first=first_id, second=second_id))
+    first, second = ideas
+    assert first is not None and second is not None
+    assert first.author_user_id is not None and second.author_user_id is not None
+    connection = await ctx.repos.connections.propose(
+        (first.author_user_id, first.id),
+        (second.author_user_id, second.id),
+        by_user_id=ctx.user.id,
+        now=ctx.now,
+    )
+    if connection is None:
+        return respond(menu_reply(ctx, "connect.already_asked", first=first.id, second=second.id))
+    for mine, other in ((first, second), (second, first)):
+        await _ask(ctx, connection, mine, other)
+    await ctx.repos.audit.record(
+        "connection.propose",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"connection:{connection.id}",
+        detail={
+            "ideas": [first.id, second.id],
+            "users": [first.author_user_id, second.author_user_id],
+        },
+    )
+    return respond(menu_reply(ctx, "connect.asked", first=first.id, second=second.id))
+
+
+async def _refusal(
+    ctx: Context, first_id: int, second_id: int, ideas: list[Idea | None]
+) -> str | None:
+    """Why these two cannot be connected (a catalog key), or None."""
+    if first_id == second_id:
+        return "connect.same_idea"
+    if any(idea is None or idea.removed for idea in ideas):
+        return "connect.no_idea"
+    authors = [idea.author_user_id for idea in ideas if idea is not None]
+    if None in authors:
+        return "connect.no_author"
+    if authors[0] == authors[1]:
+        return "connect.same_author"
+    for author in authors:
+        person = await ctx.repos.users.get(author) if author is not None else None
+        if person is None or not person.consented or person.unreachable_at is not None:
+            return "connect.unreachable"
+    return None
+
+
+async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> None:
+    def build(lang: str) -> list[Reply]:
+        return [
+            Reply(
+                key="connect.ask",
+                params={
+                    "connector": ctx.profile.connector(lang),
+                    "mine": number(mine.id),
+                    "mine_title": mine.title,
+                    "other": number(other.id),
+                    "other_title": other.title,
+                },
+                buttons=[
+                    [Button(label="connect.btn_yes", payload=f"con.yes:{connection.id}")],
+                    [Button(label="connect.btn_no", payload=f"con.no:{connection.id}")],
+                    [
+                        Button(
+                            label="connect.btn_other_idea",
+                            payload=f"idea.open:{other.id}",
+                            params={"number": number(other.id)},
+                        )
+                    ],
+                ],
+            )
+        ]
+
+    await notify(ctx, [mine.author_user_id], kind="connect", build=build)
+
+
+# The residents' answers -----------------------------------------------------------------
+
+
+@feature.action("con.yes")
+async def say_yes(ctx: Context) -> Response:
+    """Yes: ask which contact line may be passed on."""
+    connection = await _open(ctx)
+    if isinstance(connection, Response):
+        return connection
+    dialog = Dialog(name=DIALOG, step="contact", data={"connection": connection.id})
+    return _ask_contact(dialog)
+
+
+@feature.action("con.no")
+async def say_no(ctx: Context) -> Response:
+    """No: nothing is shared."""
+    connection = await _open(ctx)
+    if isinstance(connection, Response):
+        return connection
+    return await _answer(ctx, connection, None)
+
+
+def _ask_contact(dialog: Dialog, hint: Reply | None = None) -> Response:
+    question = Reply(
+        key="connect.ask_contact",
+        params={"max": MAX_CONTACT},
+        buttons=[[dialog.button("connect.btn_no_after_all", "no")]],
+    )
+    return respond(*([hint] if hint else []), question, dialog=dialog)
+
+
+@feature.dialog(DIALOG)
+async def contact_step(ctx: Context) -> Response:
+    """The contact line this person wants to share."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    connection = await _open(ctx, int(dialog.data["connection"]))
+    if isinstance(connection, Response):
+        return Response(replies=connection.replies, end_dialog=True)
+    if ctx.event.button is not None:
+        if ctx.value == "no":
+            return (await _answer(ctx, connection, None)).model_copy(update={"end_dialog": True})
+        return _ask_contact(dialog, Reply(key="answers.use_buttons_or_type"))
+    contact = read_text(ctx, MAX_CONTACT, min_length=3)
+    if isinstance(contact, Reply):
+        return _ask_contact(dialog, contact)
+    return (await _answer(ctx, connection, contact)).model_copy(update={"end_dialog": True})
+
+
+async def _open(ctx: Context, connection_id: int | None = None) -> Connection | Response:
+    """The request this person was asked, if they can still answer it."""
+    wanted = connection_id if connection_id is not None else parse_id(ctx.value)
+    connection = await ctx.repos.connections.get(wanted) if wanted else None
+    if connection is None or not connection.involves(ctx.user.id):
+        return respond(menu_reply(ctx, "connect.not_found"))
+    if connection.status is not ConnectionStatus.ASKED:
+        return respond(menu_reply(ctx, "connect.closed"))
+    if connection.answer_of(ctx.user.id) is not None:
+        return respond(menu_reply(ctx, "connect.already_answered"))
+    return connection
+
+
+async def _answer(ctx: Context, connection: Connection, contact: str | None) -> Response:
+    """Record the answer; exchange the contact lines when both said yes."""
+    me = ctx.user.id
+    updated = await ctx.repos.connections.answer(connection.id, me, contact=contact, now=ctx.now)
+    other = updated.other(me)
+    if updated.status is ConnectionStatus.ASKED:
+        return respond(menu_reply(ctx, "connect.waiting"))
+    staff_key = "connect.made_staff"
+    if updated.status is ConnectionStatus.CONNECTED:
+        mine = number(updated.idea_of(me) or 0)
+        theirs = number(updated.idea_of(other) or 0)
+        await _tell(ctx, other, "connect.made", contact=contact or "", number=mine)
+        reply = menu_reply(
+            ctx, "connect.made", contact=updated.contact_of(other) or "", number=theirs
+        )
+    else:
+        staff_key = "connect.declined_staff"
+        if updated.answer_of(other) == "yes":
+            await _tell(ctx, other, "connect.not_made")
+        reply = menu_reply(ctx, "connect.declined")
+    await ctx.repos.connections.forget_contacts(updated.id)
+    await _tell(
+        ctx,
+        updated.by_user_id,
+        staff_key,
+        first=number(updated.idea_a or 0),
+        second=number(updated.idea_b or 0),
+    )
+    return respond(reply)
+
+
+async def _tell(ctx: Context, user_id: int | None, key: str, **params: object) -> None:
+    def build(lang: str) -> list[Reply]:
+        return [Reply(key=key, params={**params, "connector": ctx.profile.connector(lang)})]
+
+    await notify(ctx, [user_id], kind="connect", build=build)

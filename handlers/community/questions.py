@@ -1,0 +1,186 @@
+"""Questions to the connector: ask, add to a thread, and read the answers under /mijnvragen.
+
+A question may be meant for one civil servant (from their card): it still goes to the
+connector, who passes it on. The connector's answer comes back in this chat (the outbox).
+
+    /vraag or a card's "Stel een vraag" ──► text ──► sent (thread #id)
+    /mijnvragen ──► threads with messages ──Iets toevoegen──► text ──► added
+"""
+
+from __future__ import annotations
+
+from handlers.answers import parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.feature import Context, Feature
+from storage.community.questions import Question, Side
+
+feature = Feature("questions")
+feature.menu_entry("questions.menu", "q.new", order=50)
+
+DIALOG = "question"
+MAX_LENGTH = 2000
+SHOWN_THREADS = 10
+
+
+@feature.command("vraag", "question", describe="questions.cmd", posts="question")
+@feature.action("q.new", posts="question")
+async def ask(ctx: Context) -> Response:
+    """Start a question to the connector (``q.new:<user id>``: meant for that card)."""
+    connector = ctx.profile.connector(ctx.lang)
+    data: dict[str, int | str] = {}
+    intro = Reply(key="questions.ask", params={"connector": connector})
+    if ctx.event.button is not None and ctx.value:
+        staff_id = parse_id(ctx.value)
+        card = await ctx.repos.staff.shown(staff_id) if staff_id else None
+        if card is None:
+            return respond(
+                Reply(
+                    key="staff.not_found",
+                    buttons=[[Button(label="staff.btn_all", payload="staff")]],
+                )
+            )
+        data = {"staff_user_id": card.user_id, "staff_name": card.name}
+        intro = Reply(
+            key="questions.ask_staff", params={"connector": connector, "name": card.name}
+        )
+    elif ctx.event.command is not None and ctx.value:
+        # "/vraag Hoe laat ..." asks straight away.
+        return await _store(ctx, Dialog(name=DIALOG, step="text"))
+    dialog = Dialog(name=DIALOG, step="text", data=data)
+    return respond(intro.model_copy(update={"buttons": _stop()}), dialog=dialog)
+
+
+def _stop() -> list[list[Button]]:
+    return [[Button(label="questions.btn_stop", payload="cancel")]]
+
+
+@feature.dialog(DIALOG, posts="question")
+async def question_step(ctx: Context) -> Response:
+    """The text of a new question, or of an addition to a thread."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    return await _store(ctx, dialog)
+
+
+async def _store(ctx: Context, dialog: Dialog) -> Response:
+    typed = ctx.value if ctx.event.command is not None else None
+    answer = read_text(ctx, MAX_LENGTH, min_length=2, text=typed)
+    if isinstance(answer, Reply):
+        return respond(answer.model_copy(update={"buttons": _stop()}), dialog=dialog)
+    connector = ctx.profile.connector(ctx.lang)
+    done = [
+        [Button(label="questions.btn_mine", payload="q.mine")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    thread = dialog.data.get("question_id")
+    if thread is not None:
+        question = await _own(ctx, int(thread))
+        if question is None:
+            return respond(Reply(key="questions.not_found", buttons=done))
+        await ctx.repos.questions.add_message(
+            question.id, Side.RESIDENT, ctx.user.id, answer, ctx.now
+        )
+        return respond(
+            Reply(
+                key="questions.added",
+                params={"id": question.id, "connector": connector},
+                buttons=done,
+            )
+        )
+    staff_id = dialog.data.get("staff_user_id")
+    question_id = await ctx.repos.questions.ask(
+        ctx.user.id, answer, ctx.now, staff_user_id=int(staff_id) if staff_id else None
+    )
+    return respond(
+        Reply(
+            key="questions.sent", params={"id": question_id, "connector": connector}, buttons=done
+        )
+    )
+
+
+async def _own(ctx: Context, question_id: int) -> Question | None:
+    question = await ctx.repos.questions.get(question_id)
+    if question is None or question.user_id != ctx.user.id:
+        return None
+    return question
+
+
+@feature.command("mijnvragen", "myquestions", describe="questions.cmd_mine")
+@feature.action("q.mine")
+async def my_questions(ctx: Context) -> Response:
+    """This person's question threads, newest activity first, each with its messages."""
+    threads = await ctx.repos.questions.of_user(ctx.user.id, limit=SHOWN_THREADS)
+    if not threads:
+        return respond(
+            Reply(
+                key="questions.none",
+                params={"connector": ctx.profile.connector(ctx.lang)},
+                buttons=[
+                    [Button(label="questions.btn_new", payload="q.new")],
+                    [Button(label="menu.back", payload="menu")],
+                ],
+            )
+        )
+    shown = [await _thread(ctx, question) for question in threads]
+    footer = Reply(
+        key="questions.mine_footer",
+        buttons=[
+            [Button(label="questions.btn_new", payload="q.new")],
+            [Button(label="menu.back", payload="menu")],
+        ],
+    )
+    return respond(*shown, footer)
+
+
+async def _thread(ctx: Context, question: Question) -> Reply:
+    connector = ctx.profile.connector(ctx.lang)
+    parts = []
+    for message in question.messages:
+        key = "questions.msg_you" if message.side is Side.RESIDENT else "questions.msg_connector"
+        parts.append(
+            Reply(
+                key=key,
+                params={
+                    "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
+                    "text": message.text,
+                    "connector": connector,
+                },
+            )
+        )
+    card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
+    if card is not None:
+        parts.insert(0, Reply(key="questions.meant_for", params={"name": card.name}))
+    status = "questions.status_open" if question.is_open else "questions.status_closed"
+    return Reply(
+        key="questions.thread",
+        params={"id": question.id, "status": ctx.catalog.text(ctx.lang, status, {}, markup=False)},
+        parts=parts,
+        buttons=[
+            [
+                Button(
+                    label="questions.btn_add",
+                    payload=f"q.add:{question.id}",
+                    params={"id": question.id},
+                )
+            ]
+        ],
+    )
+
+
+@feature.action("q.add", posts="question")
+async def add(ctx: Context) -> Response:
+    """Write more in one's own thread (``q.add:<id>``)."""
+    question_id = parse_id(ctx.value)
+    question = await _own(ctx, question_id) if question_id else None
+    if question is None:
+        return respond(
+            Reply(
+                key="questions.not_found",
+                buttons=[[Button(label="questions.btn_mine", payload="q.mine")]],
+            )
+        )
+    dialog = Dialog(name=DIALOG, step="text", data={"question_id": question.id})
+    return respond(
+        Reply(key="questions.add_prompt", params={"id": question.id}, buttons=_stop()),
+        dialog=dialog,
+    )

@@ -1,0 +1,1 @@
+"""Experiments: the running experiments and residents' proposals."""

@@ -1,0 +1,169 @@
+"""Experiments: see what runs in the municipality, read a card, join or leave.
+
+Participants receive the experiment's updates (a civil servant's "Wist je dat" addressed to
+them). A poster's QR code opens a card straight away: ``/start exp_<id>``.
+
+    🧪 Experimenten ──► list ──► card ──Doe mee──► joined (card again)
+                                  └──Stop met meedoen──► left
+"""
+
+from __future__ import annotations
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Reply, Response, respond
+from handlers.feature import Context, Feature
+from handlers.profile import Profile
+from storage.experiments.experiments import Bilingual, Experiment, NewExperiment
+
+feature = Feature("experiments")
+feature.menu_entry("experiments.menu", "exp", order=30)
+
+
+def experiment_seeds(profile: Profile) -> list[NewExperiment]:
+    """The profile's running experiments, as storage takes them (seeded at start-up)."""
+    return [
+        NewExperiment(
+            slug=seed.slug,
+            title=Bilingual(nl=seed.title.nl, en=seed.title.en),
+            summary=Bilingual(nl=seed.summary.nl, en=seed.summary.en),
+            place=Bilingual(nl=seed.place.nl, en=seed.place.en),
+            organiser=Bilingual(nl=seed.organiser.nl, en=seed.organiser.en),
+            neighbourhood=seed.neighbourhood,
+            theme=seed.theme,
+        )
+        for seed in profile.experiments
+    ]
+
+
+@feature.command("experimenten", "experiments", consent=False, describe="experiments.cmd")
+@feature.action("exp", consent=False)
+async def experiments(ctx: Context) -> Response:
+    """The list of running experiments, or one card (``exp:<id>``)."""
+    if ctx.value:
+        return await open_card(ctx)
+    running = await ctx.repos.experiments.running()
+    if not running:
+        return respond(Reply(key="experiments.none", buttons=_list_buttons(ctx, [])))
+    lines = [
+        Reply(
+            key="experiments.list_line",
+            params={
+                "title": experiment.title(ctx.lang),
+                "place": experiment.place(ctx.lang),
+                "count": experiment.participants,
+            },
+        )
+        for experiment in running
+    ]
+    return respond(
+        Reply(key="experiments.list_title", parts=lines, buttons=_list_buttons(ctx, running))
+    )
+
+
+def _list_buttons(ctx: Context, running: list[Experiment]) -> list[list[Button]]:
+    buttons = [[Button.raw(e.title(ctx.lang), f"exp:{e.id}")] for e in running]
+    buttons.append([Button(label="experiments.btn_propose", payload="prop.new")])
+    buttons.append([Button(label="experiments.btn_my_proposals", payload="prop.mine")])
+    buttons.append([Button(label="menu.back", payload="menu")])
+    return buttons
+
+
+@feature.deep_link("exp")
+async def open_card(ctx: Context) -> Response:
+    """One experiment's card: what, where, who runs it, how many take part."""
+    experiment = await _running(ctx)
+    if experiment is None:
+        return _not_found()
+    return respond(await card(ctx, experiment))
+
+
+async def card(ctx: Context, experiment: Experiment) -> Reply:
+    """The card of an experiment with the button that fits this person."""
+    joined = await ctx.repos.experiments.takes_part(experiment.id, ctx.user.id)
+    parts = []
+    theme = ctx.profile.theme(experiment.theme)
+    if theme is not None:
+        parts.append(Reply(key="experiments.card_theme", params={"theme": theme.name(ctx.lang)}))
+    if joined:
+        parts.append(Reply(key="experiments.card_you_take_part"))
+    toggle = (
+        Button(label="experiments.btn_leave", payload=f"exp.leave:{experiment.id}")
+        if joined
+        else Button(label="experiments.btn_join", payload=f"exp.join:{experiment.id}")
+    )
+    return Reply(
+        key="experiments.card",
+        params={
+            "title": experiment.title(ctx.lang),
+            "summary": experiment.summary(ctx.lang),
+            "place": experiment.place(ctx.lang),
+            "organiser": experiment.organiser(ctx.lang),
+            "count": experiment.participants,
+        },
+        parts=parts,
+        buttons=[
+            [toggle],
+            [Button(label="experiments.btn_all", payload="exp")],
+            [Button(label="menu.back", payload="menu")],
+        ],
+    )
+
+
+@feature.action("exp.join")
+async def join(ctx: Context) -> Response:
+    """Take part in an experiment; a second press says so and changes nothing."""
+    experiment = await _running(ctx)
+    if experiment is None:
+        return _not_found()
+    title = experiment.title(ctx.lang)
+    if not await ctx.repos.experiments.join(experiment.id, ctx.user.id, ctx.now):
+        return respond(Reply(key="experiments.already_joined", params={"title": title}))
+    fresh = await ctx.repos.experiments.get(experiment.id)
+    assert fresh is not None
+    return respond(
+        Reply(key="experiments.joined", params={"title": title}), await card(ctx, fresh)
+    )
+
+
+@feature.action("exp.leave")
+async def leave(ctx: Context) -> Response:
+    """Stop taking part; updates stop too."""
+    experiment_id = parse_id(ctx.value)
+    experiment = await ctx.repos.experiments.get(experiment_id) if experiment_id else None
+    if experiment is None:
+        return _not_found()
+    title = experiment.title(ctx.lang)
+    if not await ctx.repos.experiments.leave(experiment.id, ctx.user.id):
+        return respond(Reply(key="experiments.not_joined", params={"title": title}))
+    return respond(
+        Reply(
+            key="experiments.left",
+            params={"title": title},
+            buttons=[
+                [Button(label="experiments.btn_all", payload="exp")],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+    )
+
+
+async def _running(ctx: Context) -> Experiment | None:
+    experiment_id = parse_id(ctx.value)
+    if experiment_id is None:
+        return None
+    experiment = await ctx.repos.experiments.get(experiment_id)
+    if experiment is None or experiment.status != "running":
+        return None
+    return experiment
+
+
+def _not_found() -> Response:
+    return respond(
+        Reply(
+            key="experiments.not_found",
+            buttons=[
+                [Button(label="experiments.btn_all", payload="exp")],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+    )

@@ -1,0 +1,245 @@
+"""Proposing an experiment: what, where, with whom, how much; then following it.
+
+Up to the profile's ``full_financing_limit`` the municipality can pay for all of it; above
+it, it can pay part. The proposal is stored as ``ingediend`` for the connector's queue; its
+author follows it and sees its status under "Mijn voorstellen".
+
+    Experiment voorstellen ──► what ──► place ──► partners ──► budget ──► confirm
+                                                                          ├ Insturen ──► submitted
+                                                                          └ Opnieuw ──► what
+"""
+
+from __future__ import annotations
+
+from handlers.answers import excerpt, parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.feature import Context, Feature
+from handlers.money import format_euro, parse_euro
+from storage.experiments.proposals import Proposal
+
+feature = Feature("proposals")
+
+DIALOG = "proposal"
+LIMITS = {"what": 1000, "place": 200, "partners": 300}
+MIN_WHAT = 10
+QUESTIONS = {
+    "what": "proposals.ask_what",
+    "place": "proposals.ask_place",
+    "partners": "proposals.ask_partners",
+    "budget": "proposals.ask_budget",
+}
+NEXT = {"what": "place", "place": "partners", "partners": "budget"}
+
+
+@feature.command(
+    "nieuwexperiment", "newexperiment", describe="proposals.cmd_new", posts="proposal"
+)
+@feature.action("prop.new", posts="proposal")
+async def propose(ctx: Context) -> Response:
+    """Start the proposal dialog."""
+    dialog = Dialog(name=DIALOG, step="what")
+    return respond(
+        Reply(key="proposals.intro", params={"connector": ctx.profile.connector(ctx.lang)}),
+        _question(ctx, dialog),
+        dialog=dialog,
+    )
+
+
+def _question(ctx: Context, dialog: Dialog) -> Reply:
+    """The question of a step, with the buttons that help answer it."""
+    step = dialog.step
+    buttons: list[list[Button]] = []
+    if step == "place":
+        hoods = [dialog.raw_button(n.name(ctx.lang), n.id) for n in ctx.profile.neighbourhoods]
+        buttons = [hoods[i : i + 2] for i in range(0, len(hoods), 2)]
+    buttons.append([Button(label="proposals.btn_stop", payload="cancel")])
+    return Reply(key=QUESTIONS[step], buttons=buttons)
+
+
+@feature.dialog(DIALOG, posts="proposal")
+async def proposal_step(ctx: Context) -> Response:
+    """Each step of the proposal dialog."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    if dialog.step == "confirm":
+        return await _confirm(ctx, dialog)
+    if dialog.step == "budget":
+        return _budget(ctx, dialog)
+    if dialog.step == "place" and ctx.event.button is not None:
+        hood = ctx.profile.neighbourhood(ctx.value)
+        if hood is not None:
+            return _ask_next(ctx, dialog, hood.name(ctx.lang))
+    if ctx.event.button is not None:
+        return respond(
+            Reply(key="answers.use_buttons_or_type"), _question(ctx, dialog), dialog=dialog
+        )
+    minimum = MIN_WHAT if dialog.step == "what" else 2
+    answer = read_text(ctx, LIMITS[dialog.step], min_length=minimum)
+    if isinstance(answer, Reply):
+        return respond(answer, _question(ctx, dialog), dialog=dialog)
+    return _ask_next(ctx, dialog, answer)
+
+
+def _ask_next(ctx: Context, dialog: Dialog, answer: str) -> Response:
+    nxt = dialog.to(NEXT[dialog.step], **{dialog.step: answer})
+    return respond(_question(ctx, nxt), dialog=nxt)
+
+
+def _budget(ctx: Context, dialog: Dialog) -> Response:
+    answer = read_text(ctx, 40)
+    if isinstance(answer, Reply):
+        return respond(answer, _question(ctx, dialog), dialog=dialog)
+    cents = parse_euro(answer)
+    if cents is None:
+        return respond(
+            Reply(key="proposals.budget_invalid", params={"typed": answer}),
+            _question(ctx, dialog),
+            dialog=dialog,
+        )
+    confirm = dialog.to("confirm", budget_cents=cents)
+    return respond(_summary(ctx, confirm), dialog=confirm)
+
+
+def _financing(ctx: Context, cents: int) -> Reply:
+    limit = ctx.profile.full_financing_limit
+    key = "proposals.full_financing" if cents <= limit * 100 else "proposals.co_financing"
+    return Reply(key=key, params={"limit": format_euro(limit * 100, ctx.lang)})
+
+
+def _summary(ctx: Context, dialog: Dialog) -> Reply:
+    data = dialog.data
+    cents = int(data["budget_cents"])
+    return Reply(
+        key="proposals.summary",
+        params={
+            "what": data["what"],
+            "place": data["place"],
+            "partners": data["partners"],
+            "budget": format_euro(cents, ctx.lang),
+        },
+        parts=[_financing(ctx, cents)],
+        buttons=[
+            [dialog.button("proposals.btn_submit", "submit")],
+            [dialog.button("proposals.btn_redo", "redo")],
+            [Button(label="proposals.btn_stop", payload="cancel")],
+        ],
+    )
+
+
+async def _confirm(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else ""
+    if choice == "redo":
+        again = Dialog(name=DIALOG, step="what")
+        return respond(_question(ctx, again), dialog=again)
+    if choice != "submit":
+        return respond(Reply(key="answers.use_buttons"), _summary(ctx, dialog), dialog=dialog)
+    data = dialog.data
+    cents = int(data["budget_cents"])
+    full = cents <= ctx.profile.full_financing_limit * 100
+    proposal_id = await ctx.repos.proposals.submit(
+        ctx.user.id,
+        what=data["what"],
+        place=data["place"],
+        partners=data["partners"],
+        budget_cents=cents,
+        full_financing=full,
+        now=ctx.now,
+    )
+    return respond(
+        Reply(
+            key="proposals.submitted",
+            params={"id": proposal_id, "connector": ctx.profile.connector(ctx.lang)},
+            parts=[_financing(ctx, cents)],
+            buttons=[
+                [Button(label="experiments.btn_my_proposals", payload="prop.mine")],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+    )
+
+
+@feature.command("mijnvoorstellen", "myproposals", describe="proposals.cmd_mine")
+@feature.action("prop.mine")
+async def my_proposals(ctx: Context) -> Response:
+    """The proposals this person follows, with their status; ``prop.mine:<id>`` opens one."""
+    if ctx.value:
+        return await _detail(ctx)
+    proposals = await ctx.repos.proposals.followed_by(ctx.user.id)
+    if not proposals:
+        return respond(
+            Reply(
+                key="proposals.mine_none",
+                buttons=[
+                    [Button(label="experiments.btn_propose", payload="prop.new")],
+                    [Button(label="menu.back", payload="menu")],
+                ],
+            )
+        )
+    lines = [_line(ctx, proposal) for proposal in proposals]
+    buttons = [
+        [Button(label="proposals.btn_open", payload=f"prop.mine:{p.id}", params={"id": p.id})]
+        for p in proposals[:10]
+    ]
+    buttons.append([Button(label="menu.back", payload="menu")])
+    return respond(Reply(key="proposals.mine_title", parts=lines, buttons=buttons))
+
+
+def _line(ctx: Context, proposal: Proposal) -> Reply:
+    return Reply(
+        key="proposals.mine_line",
+        params={
+            "id": proposal.id,
+            "what": excerpt(proposal.what, 60),
+            "status": _status(ctx, proposal.status.value),
+        },
+    )
+
+
+def _status(ctx: Context, status: str) -> str:
+    return ctx.catalog.text(ctx.lang, f"proposals.status.{status}", {}, markup=False)
+
+
+async def _detail(ctx: Context) -> Response:
+    proposal_id = parse_id(ctx.value)
+    proposal = await ctx.repos.proposals.get(proposal_id) if proposal_id else None
+    followers = await ctx.repos.proposals.followers(proposal.id) if proposal else []
+    if proposal is None or ctx.user.id not in followers:
+        return respond(
+            Reply(
+                key="proposals.not_found",
+                buttons=[[Button(label="experiments.btn_my_proposals", payload="prop.mine")]],
+            )
+        )
+    history = await ctx.repos.proposals.history(proposal.id)
+    parts = [
+        Reply(
+            key="proposals.history_reason" if change.reason else "proposals.history_line",
+            params={
+                "when": ctx.local(change.at).strftime("%d-%m-%Y"),
+                "status": _status(ctx, change.status.value),
+                **({"reason": change.reason} if change.reason else {}),
+            },
+        )
+        for change in history
+    ]
+    if proposal.amount_decided_cents is not None:
+        amount = format_euro(proposal.amount_decided_cents, ctx.lang)
+        parts.append(Reply(key="proposals.amount_decided", params={"amount": amount}))
+    return respond(
+        Reply(
+            key="proposals.detail",
+            params={
+                "id": proposal.id,
+                "what": proposal.what,
+                "place": proposal.place,
+                "partners": proposal.partners,
+                "budget": format_euro(proposal.budget_cents, ctx.lang),
+                "status": _status(ctx, proposal.status.value),
+            },
+            parts=parts,
+            buttons=[
+                [Button(label="experiments.btn_my_proposals", payload="prop.mine")],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+    )

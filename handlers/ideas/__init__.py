@@ -1,0 +1,1 @@
+"""Ideas: submitting, browsing, discussing and triaging residents' ideas."""

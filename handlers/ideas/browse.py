@@ -1,0 +1,542 @@
+"""Ideas: browse them, open an idea's card, support and follow it; a resident's own ideas.
+
+Reading is public (no consent needed); supporting and following need consent. Lists and
+cards are button actions, not dialogs, so an old list or card keeps working, or says kindly
+why it cannot (the idea was removed, you already support it). Submitting an idea is the
+dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments.py``.
+
+    🔎 Ideeën bekijken ──► list: newest | most supported, all | a category | a neighbourhood
+                             ◄─ vorige / volgende ─►  │
+                                                      └─► card ──► steun / steun intrekken
+                                                               ├─► volgen / niet meer volgen
+                                                               ├─► reacties
+                                                               └─► terug naar de lijst
+    📋 Mijn ideeën ──► my ideas, each with its status and the reason given ──► card
+    /start idee_42 ──► card #42
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from handlers.answers import digits
+from handlers.contract import Button, Reply, Response, Role, respond, rows
+from handlers.feature import Context, Feature
+from handlers.start.menu import stale_button
+from storage.ideas.ideas import Idea, IdeaCard, IdeaPage, IdeaSort, IdeaStatus, StatusChange
+
+feature = Feature("ideas")
+feature.menu_entry("ideas.menu_browse", "ideas.list", order=20)
+feature.menu_entry("ideas.menu_mine", "ideas.mine", order=30, consent=True)
+
+PAGE_SIZE = 5
+MAX_PAGE = 9999
+MAX_NUMBER_DIGITS = 12
+#: Telegram refuses callback data over 64 bytes.
+MAX_PAYLOAD = 64
+BUTTON_TITLE = 40
+
+
+@dataclass(frozen=True)
+class View:
+    """Which list a resident is looking at; travels in button payloads (``new:c:wonen:2``).
+
+    ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood).
+    """
+
+    sort: IdeaSort = IdeaSort.NEWEST
+    kind: str = "a"
+    value: str = ""
+    page: int = 1
+
+    def encode(self) -> str:
+        return f"{self.sort.value}:{self.kind}:{self.value}:{self.page}"
+
+    @classmethod
+    def decode(cls, text: str, ctx: Context) -> View | None:
+        """The view in a payload, or None if it is not one we could have sent."""
+        parts = text.split(":")
+        if len(parts) != 4:
+            return None
+        sort, kind, value, page = parts
+        if sort not in {s.value for s in IdeaSort} or not digits(page):
+            return None
+        known = {
+            "a": value == "",
+            "c": ctx.profile.category(value) is not None,
+            "h": ctx.profile.neighbourhood(value) is not None,
+        }
+        if not known.get(kind, False) or not 1 <= int(page) <= MAX_PAGE:
+            return None
+        return cls(IdeaSort(sort), kind, value, int(page))
+
+
+def phrase(ctx: Context, key: str, **params: Any) -> str:
+    """A catalog text as plain words, to fill into another text (a status in a list line)."""
+    return ctx.catalog.text(ctx.lang, key, params, markup=False)
+
+
+def number(idea_id: int) -> str:
+    """An idea's public number as shown: never grouped like a count (#1234, not #1.234)."""
+    return str(idea_id)
+
+
+def category_name(ctx: Context, category: str) -> str:
+    found = ctx.profile.category(category)
+    return found.name(ctx.lang) if found else category
+
+
+def neighbourhood_name(ctx: Context, neighbourhood: str | None) -> str:
+    found = ctx.profile.neighbourhood(neighbourhood)
+    return found.name(ctx.lang) if found else phrase(ctx, "ideas.no_neighbourhood")
+
+
+def status_label(ctx: Context, idea: Idea) -> str:
+    if idea.removed:
+        return phrase(ctx, "ideas.removed_label")
+    return phrase(ctx, f"ideas.status.{idea.status.value}")
+
+
+def idea_button(idea: Idea, payload: str) -> Button:
+    """A button that names an idea by its number and (shortened) title."""
+    title = idea.title if len(idea.title) <= BUTTON_TITLE else idea.title[: BUTTON_TITLE - 1]
+    ellipsis = "" if title == idea.title else "…"
+    return Button.raw(f"#{number(idea.id)} {title.rstrip()}{ellipsis}", payload)
+
+
+def with_view(name: str, idea_id: int, view: View | None) -> str:
+    """A card button payload that remembers the list to go back to, if it fits."""
+    bare = f"{name}:{idea_id}"
+    if view is None:
+        return bare
+    full = f"{bare}:{view.encode()}"
+    return full if len(full.encode()) <= MAX_PAYLOAD else bare
+
+
+def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
+    """One status change as a line (with its details), and its reason on the next line."""
+    theme = ctx.profile.theme(change.theme)
+    department = ctx.profile.department(change.department)
+    params = {
+        "date": ctx.local(change.at).strftime("%d-%m-%Y"),
+        "theme": theme.name(ctx.lang) if theme else change.theme or "",
+        "department": department.name(ctx.lang) if department else change.department or "",
+        "merged": number(change.merged_into) if change.merged_into is not None else "?",
+    }
+    lines = [Reply(key=f"ideas.history.{change.status.value}", params=params)]
+    if change.reason:
+        lines.append(Reply(key="ideas.history_reason", params={"reason": change.reason}))
+    return lines
+
+
+# Browsing ---------------------------------------------------------------------------------
+
+
+@feature.command("ideeen", "ideeën", "ideas", consent=False, describe="ideas.cmd_browse")
+@feature.action("ideas.list", consent=False)
+async def show_list(ctx: Context) -> Response:
+    """A page of ideas, with buttons to open them, page, sort and filter."""
+    # Typed after the command, words are not a view: start at the beginning.
+    from_button = ctx.event.button is not None and ctx.value != ""
+    view = View.decode(ctx.value, ctx) if from_button else View()
+    if view is None:
+        return await stale_button(ctx)
+    return respond(await list_reply(ctx, view))
+
+
+async def list_reply(ctx: Context, view: View) -> Reply:
+    """The list message for a view (a page past the end shows the last page)."""
+    page = await _page(ctx, view)
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    if view.page > pages:
+        view = replace(view, page=pages)
+        page = await _page(ctx, view)
+    lines = [
+        Reply(
+            key="ideas.list_line",
+            params={
+                "number": number(idea.id),
+                "title": idea.title,
+                "supporters": idea.supporters,
+                "comments": idea.comments,
+                "status": status_label(ctx, idea),
+            },
+        )
+        for idea in page.ideas
+    ] or [Reply(key="ideas.list_empty")]
+    buttons = [[idea_button(idea, with_view("idea.open", idea.id, view))] for idea in page.ideas]
+    buttons += _list_buttons(view, pages)
+    return Reply(
+        key="ideas.list_title",
+        params={
+            "order": phrase(ctx, f"ideas.order_{view.sort.value}"),
+            "scope": _scope(ctx, view),
+            "page": view.page,
+            "pages": pages,
+            "total": page.total,
+        },
+        parts=lines,
+        buttons=buttons,
+    )
+
+
+async def _page(ctx: Context, view: View) -> IdeaPage:
+    return await ctx.repos.ideas.browse(
+        view.sort,
+        category=view.value if view.kind == "c" else None,
+        neighbourhood=view.value if view.kind == "h" else None,
+        limit=PAGE_SIZE,
+        offset=(view.page - 1) * PAGE_SIZE,
+    )
+
+
+def _scope(ctx: Context, view: View) -> str:
+    if view.kind == "c":
+        return category_name(ctx, view.value)
+    if view.kind == "h":
+        return neighbourhood_name(ctx, view.value)
+    return phrase(ctx, "ideas.scope_all")
+
+
+def _list_buttons(view: View, pages: int) -> list[list[Button]]:
+    paging = []
+    if view.page > 1:
+        previous = replace(view, page=view.page - 1)
+        paging.append(
+            Button(label="ideas.btn_previous", payload=f"ideas.list:{previous.encode()}")
+        )
+    if view.page < pages:
+        following = replace(view, page=view.page + 1)
+        paging.append(Button(label="ideas.btn_next", payload=f"ideas.list:{following.encode()}"))
+    other = IdeaSort.MOST_SUPPORTED if view.sort == IdeaSort.NEWEST else IdeaSort.NEWEST
+    resorted = replace(view, sort=other, page=1)
+    sort = view.sort.value
+    filters = [
+        Button(label=f"ideas.btn_order_{other.value}", payload=f"ideas.list:{resorted.encode()}"),
+        Button(label="ideas.btn_by_category", payload=f"ideas.filter:c:{sort}"),
+        Button(label="ideas.btn_by_neighbourhood", payload=f"ideas.filter:h:{sort}"),
+    ]
+    if view.kind != "a":
+        unfiltered = View(sort=view.sort)
+        filters.append(Button(label="ideas.btn_all", payload=f"ideas.list:{unfiltered.encode()}"))
+    closing = [
+        Button(label="ideas.btn_submit", payload="ideas.submit"),
+        Button(label="menu.back", payload="menu"),
+    ]
+    return [*([paging] if paging else []), *rows(filters, 2), closing]
+
+
+@feature.action("ideas.filter", consent=False)
+async def choose_filter(ctx: Context) -> Response:
+    """Pick a category or neighbourhood to list ideas of."""
+    kind, _, sort = ctx.value.partition(":")
+    if kind not in {"c", "h"} or sort not in {s.value for s in IdeaSort}:
+        return await stale_button(ctx)
+    items = ctx.profile.categories if kind == "c" else ctx.profile.neighbourhoods
+    choices = [
+        Button.raw(
+            item.name(ctx.lang), f"ideas.list:{View(IdeaSort(sort), kind, item.id).encode()}"
+        )
+        for item in items
+    ]
+    buttons = rows(choices, 1 if kind == "c" else 2)
+    buttons.append(
+        [Button(label="ideas.btn_all", payload=f"ideas.list:{View(IdeaSort(sort)).encode()}")]
+    )
+    key = "ideas.choose_category" if kind == "c" else "ideas.choose_neighbourhood"
+    return respond(Reply(key=key, buttons=buttons))
+
+
+# The card ---------------------------------------------------------------------------------
+
+
+@feature.action("idea.open", consent=False)
+async def open_card(ctx: Context) -> Response:
+    """An idea's card, with its photo."""
+    target = await _target(ctx)
+    if isinstance(target, Response):
+        return target
+    card, view = target
+    return respond(*await card_replies(ctx, card, view, photo=True))
+
+
+@feature.deep_link("idee")
+async def open_from_link(ctx: Context) -> Response:
+    """``/start idee_42`` (a link or a QR code on a poster) opens idea #42."""
+    if not digits(ctx.value) or len(ctx.value) > MAX_NUMBER_DIGITS:
+        return respond(_not_found(ctx.value[:MAX_NUMBER_DIGITS]))
+    return await open_card(ctx)
+
+
+async def card_replies(
+    ctx: Context, card: IdeaCard, view: View | None, *, photo: bool, edit: bool = False
+) -> list[Reply]:
+    """The idea's card (and photo): what it says, where it stands, what you can do."""
+    idea = card.idea
+    if idea.removed:
+        return [_removed(idea)]
+    replies = []
+    if photo and idea.photo_id is not None:
+        replies.append(
+            Reply(
+                key="ideas.photo_caption",
+                params={"number": number(idea.id), "title": idea.title},
+                photo_id=idea.photo_id,
+            )
+        )
+    parts = []
+    if idea.author_user_id == ctx.user.id:
+        parts.append(Reply(key="ideas.card_yours"))
+    parts.append(Reply(key="ideas.card_history"))
+    history = card.history
+    for change in history:
+        parts.extend(history_lines(ctx, change))
+    merged_into = next(
+        (c.merged_into for c in reversed(history) if c.status == IdeaStatus.MERGED), None
+    )
+    replies.append(
+        Reply(
+            key="ideas.card",
+            params={
+                "number": number(idea.id),
+                "title": idea.title,
+                "description": idea.description,
+                "category": category_name(ctx, idea.category),
+                "neighbourhood": neighbourhood_name(ctx, idea.neighbourhood),
+                "status": status_label(ctx, idea),
+                "supporters": idea.supporters,
+                "comments": idea.comments,
+                "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
+            },
+            parts=parts,
+            buttons=await _card_buttons(ctx, card, view, merged_into),
+            edit=edit,
+        )
+    )
+    return replies
+
+
+async def _card_buttons(
+    ctx: Context, card: IdeaCard, view: View | None, merged_into: int | None
+) -> list[list[Button]]:
+    idea, me = card.idea, ctx.user.id
+    buttons: list[list[Button]] = []
+    if idea.status == IdeaStatus.MERGED and merged_into is not None:
+        buttons.append(
+            [
+                Button(
+                    label="ideas.btn_open_merged",
+                    payload=f"idea.open:{merged_into}",
+                    params={"number": number(merged_into)},
+                )
+            ]
+        )
+    elif idea.author_user_id != me and idea.status != IdeaStatus.MERGED:
+        if card.supported:
+            buttons.append([_card_button("ideas.btn_unsupport", "idea.unsupport", idea, view)])
+        else:
+            buttons.append([_card_button("ideas.btn_support", "idea.support", idea, view)])
+    if idea.status == IdeaStatus.QUICK_WIN:
+        # A quick win became an experiment (handlers/triage.py): show the way to join it.
+        experiment = await ctx.repos.experiments.of_idea(idea.id)
+        if experiment is not None:
+            buttons.append(
+                [Button(label="triage.btn_to_experiment", payload=f"exp:{experiment.id}")]
+            )
+    if card.following:
+        buttons.append([_card_button("ideas.btn_unfollow", "idea.unfollow", idea, view)])
+    else:
+        buttons.append([_card_button("ideas.btn_follow", "idea.follow", idea, view)])
+    buttons.append(
+        [
+            Button(
+                label="ideas.btn_comments",
+                payload=f"idea.comments:{idea.id}",
+                params={"comments": idea.comments},
+            )
+        ]
+    )
+    if ctx.user.role.allows(Role.CONNECTOR):
+        buttons.append(
+            [
+                Button(
+                    label="triage.btn_triage_card",
+                    payload=f"tri.card:i{idea.id}",
+                    params={"number": number(idea.id)},
+                )
+            ]
+        )
+    back = f"ideas.list:{view.encode()}" if view else "ideas.list"
+    buttons.append(
+        [
+            Button(label="ideas.btn_back_to_list", payload=back),
+            Button(label="menu.back", payload="menu"),
+        ]
+    )
+    return buttons
+
+
+def _card_button(label: str, name: str, idea: Idea, view: View | None) -> Button:
+    return Button(label=label, payload=with_view(name, idea.id, view))
+
+
+def not_found_or_removed(key: str, shown_number: str) -> Reply:
+    """No such idea, or a removed one: say so, and offer the list and the menu."""
+    return Reply(
+        key=key,
+        params={"number": shown_number},
+        buttons=[
+            [
+                Button(label="ideas.btn_browse", payload="ideas.list"),
+                Button(label="menu.back", payload="menu"),
+            ]
+        ],
+    )
+
+
+def _not_found(shown_number: str) -> Reply:
+    return not_found_or_removed("ideas.not_found", shown_number)
+
+
+def _removed(idea: Idea) -> Reply:
+    return not_found_or_removed("ideas.removed", number(idea.id))
+
+
+async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
+    """The idea (and list view) a card button points at, or the answer if there is none."""
+    raw_id, _, rest = ctx.value.partition(":")
+    view = View.decode(rest, ctx) if rest else None
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or (rest and view is None):
+        return await stale_button(ctx)
+    card = await ctx.repos.ideas.card(int(raw_id), ctx.user.id)
+    if card is None:
+        return respond(_not_found(raw_id))
+    if card.idea.removed:
+        return respond(_removed(card.idea))
+    return card, view
+
+
+# Support and follow -----------------------------------------------------------------------
+# Each button changes one thing about the card in front of the resident, confirms it in a
+# short line, and brings the card up to date in place. What the card already shows (you
+# support this, you follow this) is not written again.
+
+
+@feature.action("idea.support")
+async def support(ctx: Context) -> Response:
+    """Support an idea (once; it also follows it)."""
+
+    async def change(card: IdeaCard) -> str:
+        idea = card.idea
+        if idea.author_user_id == ctx.user.id:
+            return "ideas.own_idea"
+        if idea.status == IdeaStatus.MERGED:
+            return "ideas.merged_no_support"
+        if card.supported or not await ctx.repos.ideas.support(idea.id, ctx.user.id, ctx.now):
+            return "ideas.already_supported"
+        return "ideas.supported"
+
+    return await _on_card(ctx, change)
+
+
+@feature.action("idea.unsupport")
+async def withdraw_support(ctx: Context) -> Response:
+    """Take a support back (the resident keeps following until they unfollow)."""
+
+    async def change(card: IdeaCard) -> str:
+        if card.supported and await ctx.repos.ideas.withdraw_support(card.idea.id, ctx.user.id):
+            return "ideas.unsupported"
+        return "ideas.not_supported"
+
+    return await _on_card(ctx, change)
+
+
+@feature.action("idea.follow")
+async def follow(ctx: Context) -> Response:
+    """Hear about every status change of an idea."""
+
+    async def change(card: IdeaCard) -> str:
+        if card.following or not await ctx.repos.ideas.follow(card.idea.id, ctx.user.id, ctx.now):
+            return "ideas.already_following"
+        return "ideas.followed"
+
+    return await _on_card(ctx, change)
+
+
+@feature.action("idea.unfollow")
+async def unfollow(ctx: Context) -> Response:
+    """Stop hearing about an idea."""
+
+    async def change(card: IdeaCard) -> str:
+        if card.following and await ctx.repos.ideas.unfollow(card.idea.id, ctx.user.id):
+            return "ideas.unfollowed"
+        return "ideas.not_following"
+
+    return await _on_card(ctx, change)
+
+
+async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -> Response:
+    """Make ``change`` to the card's idea; confirm it and bring the card up to date."""
+    target = await _target(ctx)
+    if isinstance(target, Response):
+        return target
+    card, view = target
+    notice = await change(card)
+    fresh = await ctx.repos.ideas.card(card.idea.id, ctx.user.id)
+    assert fresh is not None
+    return respond(
+        Reply(key=notice, params={"number": number(card.idea.id)}),
+        *await card_replies(ctx, fresh, view, photo=False, edit=True),
+    )
+
+
+# My ideas ---------------------------------------------------------------------------------
+
+
+@feature.command("mijnideeen", "mijnideeën", "myideas", describe="ideas.cmd_mine")
+@feature.action("ideas.mine")
+async def my_ideas(ctx: Context) -> Response:
+    """The resident's own ideas, newest first, each with its status and the reason for it."""
+    raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
+    if not digits(raw) or not 1 <= int(raw) <= MAX_PAGE:
+        return await stale_button(ctx)
+    ideas = ctx.repos.ideas
+    total = await ideas.count_by_author(ctx.user.id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(int(raw), pages)
+    mine = await ideas.by_author(ctx.user.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    latest = await ideas.latest_changes([idea.id for idea in mine])
+    parts: list[Reply] = []
+    for idea in mine:
+        parts.append(
+            Reply(key="ideas.mine_line", params={"number": number(idea.id), "title": idea.title})
+        )
+        if idea.removed:
+            parts.append(Reply(key="ideas.mine_removed"))
+        elif idea.id in latest:
+            parts.extend(history_lines(ctx, latest[idea.id]))
+    buttons = [[idea_button(idea, f"idea.open:{idea.id}")] for idea in mine]
+    paging = []
+    if page > 1:
+        paging.append(Button(label="ideas.btn_previous", payload=f"ideas.mine:{page - 1}"))
+    if page < pages:
+        paging.append(Button(label="ideas.btn_next", payload=f"ideas.mine:{page + 1}"))
+    if paging:
+        buttons.append(paging)
+    buttons.append(
+        [
+            Button(label="ideas.btn_submit", payload="ideas.submit"),
+            Button(label="menu.back", payload="menu"),
+        ]
+    )
+    key = "ideas.mine_title" if total else "ideas.mine_empty"
+    return respond(
+        Reply(
+            key=key,
+            params={"total": total, "page": page, "pages": pages},
+            parts=parts,
+            buttons=buttons,
+        )
+    )

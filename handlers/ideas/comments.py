@@ -1,0 +1,186 @@
+"""Comments: one thread per idea, read by anyone, written by residents who consented.
+
+The thread is the same for everyone, whatever app they use. Names are never shown: a
+comment is by "een inwoner", by the connector or by a civil servant (or by "jij").
+
+    card ──reacties──► thread: the latest comments ◄─ oudere / nieuwere ─►
+                          ├─ reageren ──► text ──► placed; the thread again
+                          └─ 🚩 n ──► report comment n (handlers/reporting.py)
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.answers import digits
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
+from handlers.feature import Context, Feature
+from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed, number
+from handlers.start.menu import stale_button
+from storage.ideas.comments import Comment
+from storage.ideas.ideas import Idea
+
+feature = Feature("comments")
+
+DIALOG = "idea_comment"
+PAGE_SIZE = 5
+MAX_LENGTH = 1000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_AUTHOR_KEYS = {
+    Role.RESIDENT: "comments.line_resident",
+    Role.CIVIL_SERVANT: "comments.line_civil_servant",
+    Role.CONNECTOR: "comments.line_connector",
+    Role.ADMIN: "comments.line_admin",
+}
+
+
+@feature.action("idea.comments", consent=False)
+async def show_thread(ctx: Context) -> Response:
+    """A page of an idea's thread: ``idea.comments:42`` (latest) or ``idea.comments:42:5``."""
+    raw_id, _, raw_offset = ctx.value.partition(":")
+    raw_offset = raw_offset or "0"
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or not digits(raw_offset):
+        return await stale_button(ctx)
+    idea = await _open_idea(ctx, int(raw_id))
+    if isinstance(idea, Response):
+        return idea
+    return respond(await thread_reply(ctx, idea, int(raw_offset)))
+
+
+async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
+    """The thread from ``offset`` newer comments back (a page past the end shows the oldest)."""
+    comments = ctx.repos.comments
+    page = await comments.latest(idea.id, limit=PAGE_SIZE, offset=offset)
+    if not page.comments and page.total:
+        offset = (page.total - 1) // PAGE_SIZE * PAGE_SIZE
+        page = await comments.latest(idea.id, limit=PAGE_SIZE, offset=offset)
+    lines = [_line(ctx, comment, n) for n, comment in enumerate(page.comments, start=1)] or [
+        Reply(key="comments.empty")
+    ]
+    buttons: list[list[Button]] = []
+    paging = []
+    if page.has_older:
+        older = f"idea.comments:{idea.id}:{offset + PAGE_SIZE}"
+        paging.append(Button(label="comments.btn_older", payload=older))
+    if page.has_newer:
+        newer = f"idea.comments:{idea.id}:{max(0, offset - PAGE_SIZE)}"
+        paging.append(Button(label="comments.btn_newer", payload=newer))
+    if paging:
+        buttons.append(paging)
+    buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    buttons += rows(_report_buttons(ctx, page.comments), 3)
+    buttons.append(
+        [
+            Button(
+                label="comments.btn_back_to_idea",
+                payload=f"idea.open:{idea.id}",
+                params={"number": number(idea.id)},
+            )
+        ]
+    )
+    return Reply(
+        key="comments.title",
+        params={"number": number(idea.id), "title": idea.title, "total": page.total},
+        parts=lines,
+        buttons=buttons,
+    )
+
+
+def _line(ctx: Context, comment: Comment, n: int) -> Reply:
+    if comment.author_user_id is not None and comment.author_user_id == ctx.user.id:
+        key = "comments.line_you"
+    else:
+        key = _AUTHOR_KEYS[comment.author_role or Role.RESIDENT]
+    return Reply(
+        key=key,
+        params={
+            "n": n,
+            "when": ctx.local(comment.created_at).strftime("%d-%m-%Y %H:%M"),
+            "body": comment.body,
+            "connector": ctx.profile.connector(ctx.lang),
+        },
+    )
+
+
+def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
+    """A report button for each comment on the page a resident did not write themselves
+    (staff moderate in /meldingen instead)."""
+    if ctx.user.role is not Role.RESIDENT:
+        return []
+    return [
+        Button(label="reporting.btn_report", payload=f"cm.report:{comment.id}", params={"n": n})
+        for n, comment in enumerate(comments, start=1)
+        if comment.author_user_id is None or comment.author_user_id != ctx.user.id
+    ]
+
+
+@feature.action("idea.comment", posts="comment")
+async def begin_comment(ctx: Context) -> Response:
+    """Ask for the comment's text."""
+    raw_id = ctx.value
+    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS:
+        return await stale_button(ctx)
+    idea = await _open_idea(ctx, int(raw_id))
+    if isinstance(idea, Response):
+        return idea
+    return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
+
+
+@feature.dialog(DIALOG, posts="comment")
+async def comment_step(ctx: Context) -> Response:
+    """The comment's text: 1 to 1,000 characters, placed under the idea."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text)
+    if isinstance(idea, Response):
+        return Response(replies=idea.replies, end_dialog=True)
+    if ctx.event.button is not None:
+        if ctx.value == "cancel":
+            return respond(
+                Reply(key="comments.cancelled"), await thread_reply(ctx, idea), end_dialog=True
+            )
+        return _ask(idea, dialog, hint=Reply(key="comments.need_text"))
+    if ctx.event.text is None:
+        return _ask(idea, dialog, hint=Reply(key="comments.need_text"))
+    body = _clean(ctx.text)
+    if not body:
+        return _ask(idea, dialog, hint=Reply(key="comments.empty_text"))
+    if len(body) > MAX_LENGTH:
+        hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": len(body)})
+        return _ask(idea, dialog, hint=hint)
+    await ctx.repos.comments.add(idea.id, ctx.user.id, body, ctx.now)
+    return respond(
+        Reply(key="comments.added", params={"number": number(idea.id)}),
+        await thread_reply(ctx, idea),
+        end_dialog=True,
+    )
+
+
+def _ask(idea: Idea, dialog: Dialog, *, hint: Reply | None = None) -> Response:
+    question = Reply(
+        key="comments.ask",
+        params={"number": number(idea.id), "title": idea.title, "max": MAX_LENGTH},
+        buttons=[[dialog.button("comments.btn_cancel", "cancel")]],
+    )
+    return respond(*([hint] if hint else []), question, dialog=dialog)
+
+
+async def _open_idea(ctx: Context, idea_id: int, *, typed: str = "") -> Idea | Response:
+    """The idea, or the friendly answer when it does not exist or was removed.
+
+    A comment typed for an idea removed meanwhile is given back, so nothing is lost.
+    """
+    idea = await ctx.repos.ideas.get(idea_id)
+    if idea is None:
+        return respond(not_found_or_removed("ideas.not_found", number(idea_id)))
+    if idea.removed:
+        refusal = not_found_or_removed("comments.idea_removed", number(idea.id))
+        if typed:
+            return respond(Reply(key="comments.not_placed", params={"text": typed}), refusal)
+        return respond(refusal)
+    return idea
+
+
+def _clean(text: str) -> str:
+    lines = [line.rstrip() for line in _CONTROL.sub(" ", text).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

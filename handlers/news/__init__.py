@@ -1,0 +1,1 @@
+"""News: "Wist je dat", the composer, civil servants' cards and posters."""

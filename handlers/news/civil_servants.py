@@ -1,0 +1,226 @@
+"""Civil servants introduce themselves; residents meet them under /ambtenaren.
+
+A card has a name, a department (one of the profile's, or typed), what they work on, and a
+photo if they like. Residents can ask the person on a card a question; it goes through the
+connector (see ``handlers/questions.py``).
+
+    /voorstellen ──► name ──► department ──► work ──► photo ──► preview ──Opslaan──► saved
+                     (each step offers "Laat zo" when a card exists)      └─Opnieuw──► name
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.answers import parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
+from handlers.feature import Context, Feature, menu_reply
+from handlers.news.wist_je_dat import department
+from storage.news.staff import StaffCard
+
+feature = Feature("civil_servants")
+feature.menu_entry("staff.menu", "staff.edit", order=62, role=Role.CIVIL_SERVANT)
+
+DIALOG = "introduce"
+LIMITS = {"name": 80, "department": 100, "work": 500}
+QUESTIONS = {
+    "name": "staff.ask_name",
+    "department": "staff.ask_department",
+    "work": "staff.ask_work",
+    "photo": "staff.ask_photo",
+}
+NEXT = {"name": "department", "department": "work", "work": "photo"}
+
+
+def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Reply:
+    """A civil servant's card as residents see it."""
+    buttons = []
+    if ask_button:
+        buttons.append(
+            [
+                Button(
+                    label="staff.btn_ask",
+                    payload=f"q.new:{card.user_id}",
+                    params={"name": card.name},
+                )
+            ]
+        )
+    return Reply(
+        key="staff.card",
+        params={"name": card.name, "department": department(ctx, card), "work": card.work},
+        photo_id=card.photo_id,
+        buttons=buttons,
+    )
+
+
+@feature.command("ambtenaren", "civilservants", consent=False, describe="staff.cmd")
+@feature.action("staff", consent=False)
+async def staff(ctx: Context) -> Response:
+    """Who works on what: the list of cards, or one card (``staff:<user id>``)."""
+    if ctx.value:
+        user_id = parse_id(ctx.value)
+        card = await ctx.repos.staff.shown(user_id) if user_id else None
+        if card is None:
+            return respond(
+                Reply(
+                    key="staff.not_found",
+                    buttons=[[Button(label="staff.btn_all", payload="staff")]],
+                )
+            )
+        back = [Button(label="staff.btn_all", payload="staff")]
+        shown = card_reply(ctx, card)
+        return respond(shown.model_copy(update={"buttons": [*shown.buttons, back]}))
+    cards = await ctx.repos.staff.all_shown()
+    back = [Button(label="menu.back", payload="menu")]
+    if not cards:
+        return respond(Reply(key="staff.none", buttons=[back]))
+    lines = [
+        Reply(key="staff.list_line", params={"name": c.name, "department": department(ctx, c)})
+        for c in cards
+    ]
+    buttons = [[Button.raw(c.name, f"staff:{c.user_id}")] for c in cards]
+    return respond(Reply(key="staff.list_title", parts=lines, buttons=[*buttons, back]))
+
+
+@feature.command("voorstellen", "introduce", role=Role.CIVIL_SERVANT, describe="staff.cmd_card")
+@feature.action("staff.edit", role=Role.CIVIL_SERVANT)
+async def introduce(ctx: Context) -> Response:
+    """Write or edit one's own card."""
+    existing = await ctx.repos.staff.get(ctx.user.id)
+    data: dict[str, Any] = {}
+    if existing is not None:
+        data = {
+            "old_name": existing.name,
+            "old_department_id": existing.department_id,
+            "old_department_text": existing.department_text,
+            "old_work": existing.work,
+            "old_photo_id": existing.photo_id,
+        }
+    dialog = Dialog(name=DIALOG, step="name", data=data)
+    intro = "staff.intro_edit" if existing else "staff.intro_new"
+    return respond(Reply(key=intro), _question(ctx, dialog), dialog=dialog)
+
+
+def _question(ctx: Context, dialog: Dialog) -> Reply:
+    step = dialog.step
+    data = dialog.data
+    buttons: list[list[Button]] = []
+    if step == "department":
+        names = [dialog.raw_button(d.name(ctx.lang), d.id) for d in ctx.profile.departments]
+        buttons = rows(names)
+    if step == "photo":
+        if data.get("old_photo_id"):
+            buttons.append([dialog.button("staff.btn_keep_photo", "keep")])
+        buttons.append([dialog.button("staff.btn_no_photo", "none")])
+    elif f"old_{step}" in data or (step == "department" and "old_department_id" in data):
+        buttons.append([dialog.button("staff.btn_keep", "keep")])
+    buttons.append([Button(label="staff.btn_stop", payload="cancel")])
+    return Reply(key=QUESTIONS[step], buttons=buttons)
+
+
+@feature.dialog(DIALOG)
+async def introduce_step(ctx: Context) -> Response:
+    """Each step of writing a card."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
+        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
+    step = dialog.step
+    choice = ctx.value if ctx.event.button is not None else None
+    if step == "preview":
+        return await _preview_choice(ctx, dialog, choice)
+    if step == "photo":
+        return await _photo(ctx, dialog, choice)
+    if choice == "keep" and step == "department" and "old_department_id" in dialog.data:
+        data = dialog.data
+        return _ask_next(
+            ctx,
+            dialog,
+            department_id=data["old_department_id"],
+            department_text=data["old_department_text"],
+        )
+    if choice == "keep" and f"old_{step}" in dialog.data:
+        return _ask_next(ctx, dialog, **{step: dialog.data[f"old_{step}"]})
+    if step == "department" and choice is not None:
+        known = ctx.profile.department(choice)
+        if known is not None:
+            return _ask_next(ctx, dialog, department_id=known.id, department_text=None)
+    if choice is not None:
+        return respond(
+            Reply(key="answers.use_buttons_or_type"), _question(ctx, dialog), dialog=dialog
+        )
+    answer = read_text(ctx, LIMITS[step], min_length=2)
+    if isinstance(answer, Reply):
+        return respond(answer, _question(ctx, dialog), dialog=dialog)
+    if step == "department":
+        return _ask_next(ctx, dialog, department_id=None, department_text=answer)
+    return _ask_next(ctx, dialog, **{step: answer})
+
+
+def _ask_next(ctx: Context, dialog: Dialog, **answer: Any) -> Response:
+    nxt = dialog.to(NEXT[dialog.step], **answer)
+    return respond(_question(ctx, nxt), dialog=nxt)
+
+
+async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    if ctx.event.photo is not None:
+        photo_id = await ctx.repos.media.save(
+            ctx.event.photo.data, ctx.event.photo.mime_type, ctx.now
+        )
+        return _preview(ctx, dialog.to("preview", photo_id=photo_id))
+    if choice == "keep" and dialog.data.get("old_photo_id"):
+        return _preview(ctx, dialog.to("preview", photo_id=dialog.data["old_photo_id"]))
+    if choice == "none":
+        return _preview(ctx, dialog.to("preview", photo_id=None))
+    return respond(Reply(key="staff.photo_please"), _question(ctx, dialog), dialog=dialog)
+
+
+def _draft(ctx: Context, dialog: Dialog) -> StaffCard:
+    data = dialog.data
+    return StaffCard(
+        user_id=ctx.user.id,
+        name=data["name"],
+        department_id=data.get("department_id"),
+        department_text=data.get("department_text"),
+        work=data["work"],
+        photo_id=data.get("photo_id"),
+        updated_at=ctx.now,
+    )
+
+
+def _preview(ctx: Context, dialog: Dialog) -> Response:
+    return respond(
+        Reply(key="staff.preview_intro"),
+        # Without the ask button: pressing it here would leave the card unsaved.
+        card_reply(ctx, _draft(ctx, dialog), ask_button=False),
+        Reply(
+            key="staff.preview_question",
+            buttons=[
+                [dialog.button("staff.btn_save", "save")],
+                [dialog.button("staff.btn_redo", "redo")],
+                [Button(label="staff.btn_stop", payload="cancel")],
+            ],
+        ),
+        dialog=dialog,
+    )
+
+
+async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    if choice == "redo":
+        again = dialog.to("name")
+        return respond(_question(ctx, again), dialog=again)
+    if choice != "save":
+        return respond(
+            Reply(key="answers.use_buttons"), *_preview(ctx, dialog).replies, dialog=dialog
+        )
+    card = _draft(ctx, dialog)
+    await ctx.repos.staff.save(
+        ctx.user.id,
+        name=card.name,
+        department_id=card.department_id,
+        department_text=card.department_text,
+        work=card.work,
+        photo_id=card.photo_id,
+        now=ctx.now,
+    )
+    return respond(menu_reply(ctx, "staff.saved"))

@@ -1,0 +1,459 @@
+"""The composer: civil servants write a "Wist je dat", choose who gets it, send or schedule it.
+
+The preview shows the message exactly as residents will get it (the same replies are stored
+as the broadcast's payload) with the number of people it reaches. An audience with no one
+in it is refused. A scheduled broadcast returns a Timer; the database stays the truth.
+
+    /nieuwbericht ──► text ──► photo ──► audience ──► (theme | hood | experiment) ──► preview
+                       ▲                    ▲                                          │
+                       └── Tekst aanpassen ─┴────────── Ander publiek ◄────────────────┤
+                                                        Nu versturen ──► released ◄────┤
+                                                        Inplannen ──► when ──► scheduled
+
+    /gepland ──► scheduled broadcasts ──Annuleren──► confirm ──► cancelled (timer off)
+                                      └─Ander moment──► when ──► moved (timer moved)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from handlers.answers import excerpt, parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
+from handlers.feature import Context, Feature, menu_reply
+from handlers.news.wist_je_dat import news_replies
+from handlers.when import parse_moment, typed
+from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
+
+feature = Feature("composer")
+feature.menu_entry("composer.menu", "compose", order=60, role=Role.CIVIL_SERVANT)
+feature.menu_entry("composer.menu_scheduled", "sched", order=61, role=Role.CIVIL_SERVANT)
+
+DIALOG = "compose"
+RESCHEDULE = "reschedule"
+MAX_TEXT = 1000
+MAX_AHEAD = timedelta(days=365)
+PICKERS = {
+    "audience_theme": AudienceKind.THEME,
+    "audience_hood": AudienceKind.NEIGHBOURHOOD,
+    "audience_experiment": AudienceKind.EXPERIMENT,
+}
+
+
+def job(broadcast_id: int) -> str:
+    """The timer job of a broadcast."""
+    return f"broadcast:{broadcast_id}"
+
+
+# Writing ---------------------------------------------------------------------------------
+
+
+@feature.command("nieuwbericht", "newpost", role=Role.CIVIL_SERVANT, describe="composer.cmd")
+@feature.action("compose", role=Role.CIVIL_SERVANT)
+async def compose(ctx: Context) -> Response:
+    """Start a new "Wist je dat"."""
+    dialog = Dialog(name=DIALOG, step="text")
+    return respond(_ask_text(intro=True), dialog=dialog)
+
+
+def _ask_text(*, intro: bool = False) -> Reply:
+    return Reply(
+        key="composer.ask_text" if not intro else "composer.intro",
+        params={"max": MAX_TEXT},
+        buttons=[[Button(label="composer.btn_stop", payload="cancel")]],
+    )
+
+
+@feature.dialog(DIALOG)
+async def compose_step(ctx: Context) -> Response:
+    """Each step of composing."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
+        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
+    choice = ctx.value if ctx.event.button is not None else None
+    step = dialog.step
+    if step == "text":
+        return await _text(ctx, dialog)
+    if step == "photo":
+        return await _photo(ctx, dialog, choice)
+    if step == "audience":
+        return await _audience(ctx, dialog, choice)
+    if step in PICKERS:
+        return await _pick(ctx, dialog, choice)
+    if step == "preview":
+        return await _preview_choice(ctx, dialog, choice)
+    return await _when(ctx, dialog)
+
+
+async def _text(ctx: Context, dialog: Dialog) -> Response:
+    answer = read_text(ctx, MAX_TEXT)
+    if isinstance(answer, Reply):
+        return respond(answer, _ask_text(), dialog=dialog)
+    if "audience_kind" in dialog.data:
+        # Editing the text of a composed message: straight back to its preview.
+        return await _preview(ctx, dialog.to("preview", text=answer))
+    nxt = dialog.to("photo", text=answer)
+    return respond(_ask_photo(nxt), dialog=nxt)
+
+
+def _ask_photo(dialog: Dialog) -> Reply:
+    return Reply(
+        key="composer.ask_photo",
+        buttons=[
+            [dialog.button("composer.btn_no_photo", "none")],
+            [Button(label="composer.btn_stop", payload="cancel")],
+        ],
+    )
+
+
+async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    photo = ctx.event.photo
+    if photo is not None:
+        photo_id: int | None = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+    elif choice == "none":
+        photo_id = None
+    else:
+        return respond(Reply(key="composer.photo_please"), _ask_photo(dialog), dialog=dialog)
+    nxt = dialog.to("audience", photo_id=photo_id)
+    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+
+
+async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
+    everyone = await ctx.repos.broadcasts.count(Audience(kind=AudienceKind.ALL))
+    return Reply(
+        key="composer.ask_audience",
+        buttons=[
+            [dialog.button("composer.btn_all", "all", count=everyone)],
+            [dialog.button("composer.btn_theme", "theme")],
+            [dialog.button("composer.btn_hood", "hood")],
+            [dialog.button("composer.btn_experiment", "experiment")],
+            [Button(label="composer.btn_stop", payload="cancel")],
+        ],
+    )
+
+
+async def _audience(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    if choice == "all":
+        chosen = dialog.to("preview", audience_kind=AudienceKind.ALL.value, audience_value=None)
+        return await _preview(ctx, chosen)
+    step = {
+        "theme": "audience_theme",
+        "hood": "audience_hood",
+        "experiment": "audience_experiment",
+    }
+    if choice in step:
+        nxt = dialog.to(step[choice])
+        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
+    return respond(
+        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
+    )
+
+
+async def _options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
+    """(value, name) of every theme, neighbourhood or running experiment."""
+    if kind is AudienceKind.THEME:
+        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
+    if kind is AudienceKind.NEIGHBOURHOOD:
+        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
+    running = await ctx.repos.experiments.running()
+    return [(str(e.id), e.title(ctx.lang)) for e in running]
+
+
+async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
+    kind = PICKERS[dialog.step]
+    buttons = []
+    for value, name in await _options(ctx, kind):
+        count = await ctx.repos.broadcasts.count(Audience(kind=kind, value=value))
+        buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
+    return Reply(
+        key=f"composer.ask_{kind.value}",
+        buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
+    )
+
+
+async def _pick(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    kind = PICKERS[dialog.step]
+    if choice == "back":
+        nxt = dialog.to("audience")
+        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    known = {value for value, _ in await _options(ctx, kind)}
+    if choice not in known:
+        return respond(
+            Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
+        )
+    return await _preview(
+        ctx, dialog.to("preview", audience_kind=kind.value, audience_value=choice)
+    )
+
+
+def _audience_of(dialog: Dialog) -> Audience:
+    return Audience(
+        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
+    )
+
+
+async def describe(ctx: Context, audience: Audience) -> str:
+    """Who an audience is, in words (for the preview and the list of scheduled ones)."""
+    names = (
+        dict(await _options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
+    )
+    name = names.get(audience.value or "", audience.value or "")
+    return ctx.catalog.text(
+        ctx.lang, f"composer.audience_{audience.kind.value}", {"name": name}, markup=False
+    )
+
+
+# Preview and sending -----------------------------------------------------------------------
+
+
+async def _preview(ctx: Context, dialog: Dialog) -> Response:
+    """Save the message as a draft and show it exactly as residents will get it."""
+    audience = _audience_of(dialog)
+    count = await ctx.repos.broadcasts.count(audience)
+    if count == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    experiment = None
+    if audience.kind is AudienceKind.EXPERIMENT:
+        found = await ctx.repos.experiments.get(int(audience.value or 0))
+        assert found is not None
+        experiment = (found.id, found.title(ctx.lang))
+    card = await ctx.repos.staff.get(ctx.user.id)
+    photo_id = dialog.data.get("photo_id")
+    replies = news_replies(ctx, dialog.data["text"], photo_id, card, experiment=experiment)
+    draft_id = await ctx.repos.broadcasts.save_draft(
+        ctx.user.id,
+        text=dialog.data["text"],
+        photo_id=photo_id,
+        audience=audience,
+        payload=[reply.model_dump(mode="json") for reply in replies],
+        now=ctx.now,
+    )
+    shown = dialog.to("preview", draft_id=draft_id)
+    intro = Reply(
+        key="composer.preview_intro",
+        params={"count": count, "audience": await describe(ctx, audience)},
+    )
+    return respond(intro, *replies, _preview_question(shown), dialog=shown)
+
+
+def _preview_question(dialog: Dialog) -> Reply:
+    return Reply(
+        key="composer.preview_question",
+        buttons=[
+            [dialog.button("composer.btn_send_now", "send")],
+            [dialog.button("composer.btn_schedule", "schedule")],
+            [dialog.button("composer.btn_edit_text", "edit")],
+            [dialog.button("composer.btn_other_audience", "audience")],
+            [Button(label="composer.btn_stop", payload="cancel")],
+        ],
+    )
+
+
+async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+    if choice == "edit":
+        nxt = dialog.to("text")
+        return respond(_ask_text(), dialog=nxt)
+    if choice == "audience":
+        nxt = dialog.to("audience")
+        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    if choice == "schedule":
+        nxt = dialog.to("when")
+        return respond(_ask_when(ctx, nxt), dialog=nxt)
+    if choice != "send":
+        return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
+    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    queued = await ctx.repos.broadcasts.release(int(dialog.data["draft_id"]), ctx.now)
+    if queued is None:
+        return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
+    return respond(menu_reply(ctx, "composer.sent", count=queued), end_dialog=True)
+
+
+# Scheduling ------------------------------------------------------------------------------
+
+
+def _ask_when(ctx: Context, dialog: Dialog) -> Reply:
+    """Ask for a moment, with buttons for the usual ones."""
+    local = ctx.local(ctx.now)
+    today = local.replace(second=0, microsecond=0)
+    choices = []
+    five = today.replace(hour=17, minute=0)
+    if five > local + timedelta(minutes=5):
+        choices.append(dialog.button("composer.btn_today", typed(five), time="17:00"))
+    tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=0)
+    choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"))
+    monday = (today + timedelta(days=7 - today.weekday())).replace(hour=9, minute=0)
+    choices.append(
+        dialog.button("composer.btn_monday", typed(monday), date=monday.strftime("%d-%m"))
+    )
+    return Reply(
+        key="composer.ask_when",
+        params={"example": (local + timedelta(days=3)).strftime("%d-%m-%Y") + " 9:30"},
+        buttons=[*rows(choices), [Button(label="composer.btn_stop", payload="cancel")]],
+    )
+
+
+def read_moment(ctx: Context) -> datetime | Reply:
+    """The moment typed (or chosen) for sending, in UTC, or why it cannot be used."""
+    answer = ctx.value if ctx.event.button is not None else read_text(ctx, 60)
+    if isinstance(answer, Reply):
+        return answer
+    local = ctx.local(ctx.now)
+    moment = parse_moment(answer, local)
+    if moment is None:
+        return Reply(key="composer.when_invalid", params={"typed": answer})
+    if moment <= local:
+        shown = moment.strftime("%d-%m-%Y %H:%M")
+        return Reply(key="composer.when_past", params={"when": shown})
+    if moment > local + MAX_AHEAD:
+        return Reply(key="composer.when_too_far")
+    return moment.astimezone(UTC)
+
+
+async def _when(ctx: Context, dialog: Dialog) -> Response:
+    moment = read_moment(ctx)
+    if isinstance(moment, Reply):
+        return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
+    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    draft_id = int(dialog.data["draft_id"])
+    if not await ctx.repos.broadcasts.schedule(draft_id, moment):
+        return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
+    return respond(
+        menu_reply(ctx, "composer.scheduled", when=_shown(ctx, moment)),
+        end_dialog=True,
+        timers=[Timer(job=job(draft_id), at=moment)],
+    )
+
+
+def _shown(ctx: Context, moment: datetime) -> str:
+    return ctx.local(moment).strftime("%d-%m-%Y %H:%M")
+
+
+# What is scheduled -----------------------------------------------------------------------
+
+
+@feature.command(
+    "gepland", "scheduled", role=Role.CIVIL_SERVANT, describe="composer.cmd_scheduled"
+)
+@feature.action("sched", role=Role.CIVIL_SERVANT)
+async def scheduled(ctx: Context) -> Response:
+    """Every scheduled broadcast, soonest first, each with cancel and move buttons."""
+    pending = await ctx.repos.broadcasts.scheduled()
+    if not pending:
+        return respond(menu_reply(ctx, "composer.nothing_scheduled"))
+    shown = [await _scheduled_item(ctx, broadcast) for broadcast in pending]
+    return respond(*shown, Reply(key="composer.scheduled_footer", buttons=[[_back()]]))
+
+
+def _back() -> Button:
+    return Button(label="menu.back", payload="menu")
+
+
+async def _scheduled_item(ctx: Context, broadcast: Broadcast) -> Reply:
+    author_id = broadcast.author_user_id
+    author = await ctx.repos.staff.get(author_id) if author_id else None
+    assert broadcast.scheduled_at is not None
+    return Reply(
+        key="composer.scheduled_item",
+        params={
+            "id": broadcast.id,
+            "when": _shown(ctx, broadcast.scheduled_at),
+            "audience": await describe(ctx, broadcast.audience),
+            "text": excerpt(broadcast.text, 100),
+            "author": author.name if author else "–",
+        },
+        buttons=[
+            [
+                Button(label="composer.btn_cancel", payload=f"sched.cancel:{broadcast.id}"),
+                Button(label="composer.btn_move", payload=f"sched.move:{broadcast.id}"),
+            ]
+        ],
+    )
+
+
+async def _still_scheduled(ctx: Context, value: str) -> Broadcast | None:
+    broadcast_id = parse_id(value)
+    broadcast = await ctx.repos.broadcasts.get(broadcast_id) if broadcast_id else None
+    if broadcast is None or broadcast.status is not BroadcastStatus.SCHEDULED:
+        return None
+    return broadcast
+
+
+def _not_scheduled() -> Response:
+    return respond(
+        Reply(
+            key="composer.not_scheduled",
+            buttons=[[Button(label="composer.btn_list", payload="sched")], [_back()]],
+        )
+    )
+
+
+@feature.action("sched.cancel", role=Role.CIVIL_SERVANT)
+async def cancel_ask(ctx: Context) -> Response:
+    """Ask before cancelling a scheduled broadcast."""
+    broadcast = await _still_scheduled(ctx, ctx.value)
+    if broadcast is None:
+        return _not_scheduled()
+    return respond(
+        Reply(
+            key="composer.cancel_confirm",
+            params={"id": broadcast.id, "text": excerpt(broadcast.text, 100)},
+            buttons=[
+                [Button(label="composer.btn_cancel_yes", payload=f"sched.drop:{broadcast.id}")],
+                [Button(label="composer.btn_cancel_no", payload="sched")],
+            ],
+        )
+    )
+
+
+@feature.action("sched.drop", role=Role.CIVIL_SERVANT)
+async def cancel(ctx: Context) -> Response:
+    """Cancel it: it is never sent, and its timer is disarmed."""
+    broadcast = await _still_scheduled(ctx, ctx.value)
+    if broadcast is None or not await ctx.repos.broadcasts.cancel(broadcast.id):
+        return _not_scheduled()
+    return respond(
+        menu_reply(ctx, "composer.cancelled", id=broadcast.id),
+        timers=[Timer(job=job(broadcast.id), at=None)],
+    )
+
+
+@feature.action("sched.move", role=Role.CIVIL_SERVANT)
+async def move(ctx: Context) -> Response:
+    """Ask for another moment for a scheduled broadcast."""
+    broadcast = await _still_scheduled(ctx, ctx.value)
+    if broadcast is None:
+        return _not_scheduled()
+    dialog = Dialog(name=RESCHEDULE, step="when", data={"broadcast_id": broadcast.id})
+    return respond(_ask_when(ctx, dialog), dialog=dialog)
+
+
+@feature.dialog(RESCHEDULE)
+async def move_step(ctx: Context) -> Response:
+    """The new moment for a scheduled broadcast."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
+        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
+    moment = read_moment(ctx)
+    if isinstance(moment, Reply):
+        return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
+    broadcast = await _still_scheduled(ctx, str(dialog.data["broadcast_id"]))
+    if broadcast is None or not await ctx.repos.broadcasts.schedule(broadcast.id, moment):
+        return respond(*_not_scheduled().replies, end_dialog=True)
+    return respond(
+        menu_reply(ctx, "composer.moved", id=broadcast.id, when=_shown(ctx, moment)),
+        end_dialog=True,
+        timers=[Timer(job=job(broadcast.id), at=moment)],
+    )

@@ -1,0 +1,232 @@
+"""'Wist je dat': civil servants tell what they work on; residents subscribe and read along.
+
+A subscriber gets every theme unless they switch some off, and may ask for news about their
+own neighbourhood only. Anyone can browse what was published (an experiment's updates only
+its participants). :func:`news_replies` is the one place a news message is made: the
+composer's preview, the broadcast and the browse pages all show what it returns.
+
+    💡 Wist je dat ──► Aanmelden / Afmelden
+                  ├──► Thema's ──► ✓/✗ per theme
+                  ├──► Alleen mijn wijk (aan/uit; asks for a neighbourhood if none)
+                  └──► Lees het nieuws ──► page ◀ ▶
+"""
+
+from __future__ import annotations
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Reply, Response, respond, rows
+from handlers.feature import Context, Feature
+from storage.news.staff import StaffCard
+from storage.news.subscriptions import Subscription
+
+feature = Feature("news")
+feature.menu_entry("news.menu", "news", order=40)
+
+PAGE_SIZE = 3
+
+
+def news_replies(
+    ctx: Context,
+    text: str,
+    photo_id: int | None,
+    author: StaffCard | None,
+    *,
+    experiment: tuple[int, str] | None = None,
+) -> list[Reply]:
+    """The message residents receive for a "Wist je dat" (or an experiment's update).
+
+    ``experiment`` is (id, title) for an update to an experiment's participants.
+    """
+    if author is not None:
+        signature = Reply(
+            key="news.signed", params={"name": author.name, "department": department(ctx, author)}
+        )
+    else:
+        signature = Reply(
+            key="news.signed_municipality", params={"municipality": ctx.profile.name(ctx.lang)}
+        )
+    if experiment is not None:
+        experiment_id, title = experiment
+        return [
+            Reply(
+                key="news.experiment_item",
+                params={"title": title, "text": text},
+                parts=[signature],
+                photo_id=photo_id,
+                buttons=[[Button(label="news.btn_experiment", payload=f"exp:{experiment_id}")]],
+            )
+        ]
+    return [
+        Reply(
+            key="news.item",
+            params={"text": text},
+            parts=[signature],
+            photo_id=photo_id,
+            buttons=[[Button(label="news.btn_more", payload="news.page:0")]],
+        )
+    ]
+
+
+def department(ctx: Context, card: StaffCard) -> str:
+    """A card's department: the profile's name for it, else what its owner typed."""
+    known = ctx.profile.department(card.department_id)
+    return known.name(ctx.lang) if known else (card.department_text or "")
+
+
+@feature.command("wistjedat", "news", consent=False, describe="news.cmd")
+@feature.action("news", consent=False)
+async def overview(ctx: Context) -> Response:
+    """Whether this person gets the news, their choices, and what they can do."""
+    subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+    return respond(_overview(ctx, subscription))
+
+
+def _overview(ctx: Context, subscription: Subscription | None, key: str = "news.intro") -> Reply:
+    read = [Button(label="news.btn_read", payload="news.page:0")]
+    staff = [Button(label="news.btn_staff", payload="staff")]
+    back = [Button(label="menu.back", payload="menu")]
+    if subscription is None:
+        return Reply(
+            key=key,
+            parts=[Reply(key="news.status_off")],
+            buttons=[[Button(label="news.btn_subscribe", payload="news.sub")], read, staff, back],
+        )
+    themes = [t.name(ctx.lang) for t in ctx.profile.themes if subscription.follows(t.id)]
+    hood = ctx.profile.neighbourhood(ctx.user.neighbourhood)
+    parts = [
+        Reply(key="news.status_on"),
+        Reply(key="news.status_themes", params={"themes": ", ".join(themes)}),
+    ]
+    if subscription.neighbourhood_only and hood is not None:
+        parts.append(Reply(key="news.status_hood_only", params={"place": hood.name(ctx.lang)}))
+    else:
+        parts.append(Reply(key="news.status_everywhere"))
+    hood_button = "news.btn_hood_off" if subscription.neighbourhood_only else "news.btn_hood_on"
+    return Reply(
+        key=key,
+        parts=parts,
+        buttons=[
+            [Button(label="news.btn_themes", payload="news.themes")],
+            [Button(label=hood_button, payload="news.hood")],
+            read,
+            staff,
+            [Button(label="news.btn_unsubscribe", payload="news.unsub")],
+            back,
+        ],
+    )
+
+
+@feature.action("news.sub")
+async def subscribe(ctx: Context) -> Response:
+    """Subscribe with every theme on."""
+    if not await ctx.repos.subscriptions.subscribe(ctx.user.id, ctx.now):
+        subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+        return respond(_overview(ctx, subscription, "news.already_subscribed"))
+    subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+    return respond(_overview(ctx, subscription, "news.subscribed"))
+
+
+@feature.action("news.unsub")
+async def unsubscribe(ctx: Context) -> Response:
+    """Stop the news; reading stays possible."""
+    key = "news.unsubscribed"
+    if not await ctx.repos.subscriptions.unsubscribe(ctx.user.id):
+        key = "news.not_subscribed"
+    return respond(_overview(ctx, None, key))
+
+
+@feature.action("news.themes")
+async def themes(ctx: Context) -> Response:
+    """The themes with ✓ or ✗; pressing one (``news.themes:<id>``) switches it."""
+    subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+    if subscription is None:
+        return respond(_overview(ctx, None, "news.not_subscribed"))
+    key = "news.themes_title"
+    theme = ctx.profile.theme(ctx.value) if ctx.value else None
+    if ctx.value and theme is None:
+        key = "news.theme_unknown"
+    elif theme is not None:
+        follows = subscription.follows(theme.id)
+        others = [t for t in ctx.profile.themes if t.id != theme.id]
+        if follows and not any(subscription.follows(t.id) for t in others):
+            key = "news.keep_one_theme"
+        else:
+            await ctx.repos.subscriptions.set_theme(ctx.user.id, theme.id, not follows)
+            subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+            assert subscription is not None
+    buttons = [
+        Button(
+            label="news.btn_theme",
+            payload=f"news.themes:{t.id}",
+            params={
+                "mark": "✅" if subscription.follows(t.id) else "⬜",
+                "name": t.name(ctx.lang),
+            },
+        )
+        for t in ctx.profile.themes
+    ]
+    return respond(
+        Reply(
+            key=key,
+            buttons=[*rows(buttons), [Button(label="news.btn_done", payload="news")]],
+            edit=True,
+        )
+    )
+
+
+@feature.action("news.hood")
+async def neighbourhood_only(ctx: Context) -> Response:
+    """Switch 'only news from my neighbourhood'; ``news.hood:<id>`` also sets the place."""
+    subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+    if subscription is None:
+        return respond(_overview(ctx, None, "news.not_subscribed"))
+    if ctx.value:
+        hood = ctx.profile.neighbourhood(ctx.value)
+        if hood is None:
+            return respond(_overview(ctx, subscription, "news.hood_unknown"))
+        await ctx.repos.users.set_neighbourhood(ctx.user.id, hood.id)
+        ctx.user = ctx.user.model_copy(update={"neighbourhood": hood.id})
+        only = True
+    elif ctx.profile.neighbourhood(ctx.user.neighbourhood) is None:
+        hoods = [
+            Button.raw(n.name(ctx.lang), f"news.hood:{n.id}") for n in ctx.profile.neighbourhoods
+        ]
+        return respond(Reply(key="news.which_hood", buttons=rows(hoods, 2)))
+    else:
+        only = not subscription.neighbourhood_only
+    await ctx.repos.subscriptions.set_neighbourhood_only(ctx.user.id, only)
+    subscription = await ctx.repos.subscriptions.get(ctx.user.id)
+    return respond(_overview(ctx, subscription, "news.hood_set" if only else "news.hood_unset"))
+
+
+def _without_more(item: Reply) -> Reply:
+    """A news message on a browse page: its 'more news' button would lead back here."""
+    kept = [[b for b in row if not b.payload.startswith("news.page")] for row in item.buttons]
+    return item.model_copy(update={"buttons": [row for row in kept if row]})
+
+
+@feature.action("news.page", consent=False)
+async def browse(ctx: Context) -> Response:
+    """A page of recent news, newest first (``news.page:<n>``, counting from 0)."""
+    page = parse_id(ctx.value) if ctx.value not in ("", "0") else 0
+    total = await ctx.repos.news.count_for(ctx.user.id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page is None or page >= pages:
+        page = 0
+    items = await ctx.repos.news.recent_for(ctx.user.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    if not items:
+        return respond(
+            Reply(key="news.empty", buttons=[[Button(label="menu.back", payload="menu")]])
+        )
+    shown = [_without_more(Reply.model_validate(p)) for item in items for p in item.payload]
+    nav = []
+    if page > 0:
+        nav.append(Button(label="news.btn_newer", payload=f"news.page:{page - 1}"))
+    if page + 1 < pages:
+        nav.append(Button(label="news.btn_older", payload=f"news.page:{page + 1}"))
+    footer = Reply(
+        key="news.page_info",
+        params={"page": page + 1, "pages": pages},
+        buttons=[row for row in (nav, [Button(label="news.btn_back", payload="news")]) if row],
+    )
+    return respond(*shown, footer)

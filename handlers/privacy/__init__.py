@@ -1,0 +1,1 @@
+"""Privacy: the privacy statement, a person's data export and erasure."""

@@ -1,0 +1,189 @@
+"""Privacy: the statement, everything stored about you, and being forgotten.
+
+Each works for anyone who ever wrote to the bot, with or without consent.
+
+    /privacy ──► statement  [📦 Mijn gegevens] [🗑️ Vergeet mij]
+    /mijngegevens ──► summary (counts) + the JSON file
+    /vergeetmij ──► choose ──delete / keep anonymously──► confirm ──yes──► erased
+                      │ (nothing sent in: straight to confirm)   └──no──► nothing changes
+                      └── Toch niet ──► nothing changes
+
+After the erasure the person is a stranger: their next message starts onboarding afresh.
+"""
+
+from __future__ import annotations
+
+from handlers.catalog import Catalog
+from handlers.contract import Button, Dialog, Document, Reply, Response, respond
+from handlers.feature import Context, Feature, menu_reply
+from handlers.profile import Profile
+from storage.privacy.personal import Cause, ContentChoice, PersonalData
+from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
+
+feature = Feature("privacy")
+feature.menu_entry("menu.privacy", "privacy", order=85)
+
+DIALOG = "forget"
+#: Pictures go into the export while their bytes stay under this (a chat file's limit is
+#: about 50 MB, and base64 adds a third).
+MEDIA_LIMIT = 20_000_000
+#: The sections counted on the "Vergeet mij" question: what the person sent in.
+AUTHORED = ("ideas", "idea_comments", "experiment_proposals")
+
+
+@feature.command("privacy", anytime=True, consent=False, describe="commands.privacy")
+@feature.action("privacy", consent=False)
+async def privacy(ctx: Context) -> Response:
+    """The privacy statement in plain language, with what you can do about your data."""
+    statement = privacy_statement(ctx)
+    buttons = [
+        [Button(label="privacy.data.btn", payload="privacy.export")],
+        [Button(label="privacy.forget.btn", payload="privacy.forget")],
+    ]
+    return respond(statement.model_copy(update={"buttons": buttons}))
+
+
+def privacy_statement(ctx: Context) -> Reply:
+    """What we store, why, how long, who sees it and how to complain."""
+    privacy_profile = ctx.profile.privacy
+    return Reply(
+        key="privacy.statement",
+        params={
+            "controller": privacy_profile.controller(ctx.lang),
+            "contact": privacy_profile.contact,
+            "authority": privacy_profile.authority(ctx.lang),
+            "connector": ctx.profile.connector(ctx.lang),
+            "months": int(ctx.extras.get("retention_months", DEFAULT_RETENTION_MONTHS)),
+        },
+    )
+
+
+@feature.command(
+    "mijngegevens", "mydata", anytime=True, consent=False, describe="privacy.data.cmd"
+)
+@feature.action("privacy.export", consent=False)
+async def my_data(ctx: Context) -> Response:
+    """Everything stored about this person as a JSON file, with a short summary."""
+    data = await ctx.repos.personal.export(ctx.user.id, ctx.now, media_limit=MEDIA_LIMIT)
+    if data is None:
+        # Only when nothing could be saved, not even that this person wrote: nothing is kept.
+        return respond(Reply(key="privacy.data.nothing_stored"))
+    counts = data.counts()
+    lines = [
+        Reply(key=f"privacy.sections.{name}", params={"count": count})
+        for name, count in counts.items()
+        if count and name != "users"
+    ]
+    summary = Reply(
+        key="privacy.data.summary",
+        parts=[
+            Reply(key="privacy.sections.users", params={"count": counts["users"]}),
+            *(lines or [Reply(key="privacy.data.nothing_more")]),
+        ],
+    )
+    replies = [summary]
+    if any(row["data_base64"] is None for row in data.sections["media"].rows):
+        replies.append(
+            Reply(key="privacy.data.too_big", params={"contact": ctx.profile.privacy.contact})
+        )
+    day = ctx.local(ctx.now).strftime("%Y-%m-%d")
+    replies.append(
+        Reply(
+            key="privacy.data.file",
+            params={"date": ctx.local(ctx.now).strftime("%d-%m-%Y")},
+            document=Document(
+                filename=f"samenspel-mijn-gegevens-{day}.json",
+                data=export_document(ctx.profile, ctx.catalog, ctx.lang, data),
+                mime_type="application/json",
+            ),
+        )
+    )
+    return respond(*replies)
+
+
+def export_document(profile: Profile, catalog: Catalog, lang: str, data: PersonalData) -> bytes:
+    """The export as the file a person receives, with who is responsible for it on top."""
+    about = {
+        "what": catalog.text(lang, "privacy.data.about", {}, markup=False),
+        "controller": profile.privacy.controller(lang),
+        "contact": profile.privacy.contact,
+        "municipality": profile.name(lang),
+    }
+    return data.to_json(about)
+
+
+@feature.command("vergeetmij", "forgetme", consent=False, describe="privacy.forget.cmd")
+@feature.action("privacy.forget", consent=False)
+async def forget_me(ctx: Context) -> Response:
+    """Ask what happens to what the person sent in, or go straight to the last question."""
+    counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
+    dialog = Dialog(name=DIALOG, step="choose")
+    if not any(counts.values()):
+        return _confirm(dialog.to("confirm", content=ContentChoice.KEEP.value, authored=False))
+    return respond(_choose(dialog, counts), dialog=dialog)
+
+
+def _choose(dialog: Dialog, counts: dict[str, int]) -> Reply:
+    return Reply(
+        key="privacy.forget.choose",
+        params={
+            "ideas": counts["ideas"],
+            "comments": counts["idea_comments"],
+            "proposals": counts["experiment_proposals"],
+        },
+        buttons=[
+            [dialog.button("privacy.forget.btn_keep", ContentChoice.KEEP.value)],
+            [dialog.button("privacy.forget.btn_delete", ContentChoice.DELETE.value)],
+            [Button(label="privacy.forget.btn_cancel", payload="cancel")],
+        ],
+    )
+
+
+def _confirm(dialog: Dialog) -> Response:
+    content = dialog.data["content"]
+    if not dialog.data.get("authored", True):
+        key = "privacy.forget.confirm"
+    elif content == ContentChoice.DELETE.value:
+        key = "privacy.forget.confirm_delete"
+    else:
+        key = "privacy.forget.confirm_keep"
+    question = Reply(
+        key=key,
+        buttons=[
+            [dialog.button("privacy.forget.btn_yes", "yes")],
+            [Button(label="privacy.data.btn", payload="privacy.export")],
+            [Button(label="privacy.forget.btn_cancel", payload="cancel")],
+        ],
+    )
+    return respond(question, dialog=dialog)
+
+
+@feature.dialog(DIALOG)
+async def forget_step(ctx: Context) -> Response:
+    """The choice about content, then the confirmation; anything else asks again."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    choice = ctx.value if ctx.event.button is not None else ""
+    if dialog.step == "choose" and choice in {c.value for c in ContentChoice}:
+        return _confirm(dialog.to("confirm", content=choice))
+    if dialog.step == "confirm" and choice == "yes":
+        await ctx.repos.personal.erase(
+            ctx.user.id,
+            content=ContentChoice(dialog.data["content"]),
+            cause=Cause.REQUEST,
+            now=ctx.now,
+        )
+        # No buttons: nothing about this chat may be stored again after the erasure.
+        return respond(Reply(key="privacy.forget.done"), end_dialog=True)
+    hint = Reply(key="privacy.forget.use_buttons")
+    if dialog.step == "confirm":
+        confirm = _confirm(dialog)
+        return respond(hint, *confirm.replies, dialog=dialog)
+    counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
+    return respond(hint, _choose(dialog, counts), dialog=dialog)
+
+
+@feature.action("retention.stay")
+async def stay(ctx: Context) -> Response:
+    """The answer to the retention warning's button (being seen already keeps the data)."""
+    return respond(menu_reply(ctx, "retention.stayed"))

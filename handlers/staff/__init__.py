@@ -1,0 +1,1 @@
+"""Staff: roles and invites, the audit log and statistics."""

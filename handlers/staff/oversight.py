@@ -1,0 +1,186 @@
+"""Oversight: the audit log for admins, and figures for staff.
+
+/logboek (admin) ──► every staff action, newest first: who, what, on what, when, why
+                      ◄ nieuwere / oudere ►
+/stats, /cijfers (civil servant and up) ──► figures as text, and the same as a PNG
+                      bar chart to forward
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.charts import bar_chart
+from handlers.contract import Button, Document, Reply, Response, Role, respond
+from handlers.feature import Context, Feature
+from handlers.ideas.browse import category_name, neighbourhood_name, phrase
+from handlers.staff.roles import role_name
+from handlers.start.menu import stale_button
+from storage.audit import AuditEntry
+from storage.stats import Count, Overview
+
+feature = Feature("oversight")
+feature.menu_entry("oversight.menu_stats", "stats", order=67, role=Role.CIVIL_SERVANT)
+feature.menu_entry("oversight.menu_log", "log", order=68, role=Role.ADMIN)
+
+LOG_PAGE = 10
+MAX_PAGE = 99999
+#: Shown as days from this many hours on.
+DAYS_FROM_HOURS = 48
+
+
+# The audit log ----------------------------------------------------------------------------
+
+
+@feature.command("logboek", "auditlog", role=Role.ADMIN, describe="oversight.cmd_log")
+@feature.action("log", role=Role.ADMIN)
+async def logbook(ctx: Context) -> Response:
+    """A page of the audit log, newest first; ``log:<page>`` pages."""
+    raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        return await stale_button(ctx)
+    total = await ctx.repos.logbook.count()
+    pages = max(1, -(-total // LOG_PAGE))
+    page = min(int(raw), pages)
+    entries = await ctx.repos.logbook.page(limit=LOG_PAGE, offset=(page - 1) * LOG_PAGE)
+    parts = [await _log_line(ctx, entry) for entry in entries] or [
+        Reply(key="oversight.log_empty")
+    ]
+    paging = []
+    if page > 1:
+        paging.append(Button(label="oversight.btn_newer", payload=f"log:{page - 1}"))
+    if page < pages:
+        paging.append(Button(label="oversight.btn_older", payload=f"log:{page + 1}"))
+    buttons = [paging] if paging else []
+    buttons.append([Button(label="menu.back", payload="menu")])
+    return respond(
+        Reply(
+            key="oversight.log_title",
+            params={"total": total, "page": page, "pages": pages},
+            parts=parts,
+            buttons=buttons,
+        )
+    )
+
+
+async def _log_line(ctx: Context, entry: AuditEntry) -> Reply:
+    detail = ", ".join(f"{key}={_value(value)}" for key, value in sorted(entry.detail.items()))
+    subject = entry.subject
+    if entry.subject_user_id is not None:
+        person = phrase(ctx, "oversight.person", id=entry.subject_user_id)
+        subject = person if subject == "user" else f"{subject} ({person})"
+    params = {
+        "when": ctx.local(entry.at).strftime("%d-%m-%Y %H:%M"),
+        "actor": await _actor(ctx, entry),
+        "action": entry.action,
+        "subject": subject,
+        "detail": detail or "-",
+        "reason": entry.reason or "",
+    }
+    key = "oversight.log_line_reason" if entry.reason else "oversight.log_line"
+    return Reply(key=key, params=params)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(str(item) for item in value)
+    return str(value)
+
+
+async def _actor(ctx: Context, entry: AuditEntry) -> str:
+    """Who did it: staff by their role and card name, never a resident's name."""
+    if entry.actor_user_id is None:
+        return phrase(ctx, f"oversight.actor.{entry.actor}")
+    user = await ctx.repos.users.get(entry.actor_user_id)
+    if user is None:
+        return phrase(ctx, "oversight.actor.gone")
+    role = role_name(ctx, user.role)
+    card = await ctx.repos.staff.get(user.id) if user.role is not Role.RESIDENT else None
+    name = card.name if card else f"#{user.id}"
+    return f"{role} {name}"
+
+
+# Figures --------------------------------------------------------------------------------
+
+
+@feature.command("stats", "cijfers", role=Role.CIVIL_SERVANT, describe="oversight.cmd_stats")
+@feature.action("stats", role=Role.CIVIL_SERVANT)
+async def stats(ctx: Context) -> Response:
+    """The figures as text, and as a bar chart (PNG) that can be forwarded as it is."""
+    overview = await ctx.repos.stats.overview()
+    sections = _sections(ctx, overview)
+    parts: list[Reply] = []
+    for heading, rows in sections:
+        parts.append(Reply(key="oversight.stats_heading", params={"heading": heading}))
+        parts += [
+            Reply(key="oversight.stats_line", params={"label": label, "count": count})
+            for label, count in rows
+        ] or [Reply(key="oversight.stats_none")]
+    waited = _waited(ctx, overview.hours_to_first_status)
+    params = {
+        "municipality": ctx.profile.name(ctx.lang),
+        "date": ctx.local(ctx.now).strftime("%d-%m-%Y"),
+        "ideas": overview.ideas,
+        "decided": overview.decided,
+        "waited": waited,
+        "subscribers": overview.subscribers,
+    }
+    chart = bar_chart(
+        phrase(ctx, "oversight.chart_title", **params),
+        phrase(ctx, "oversight.chart_subtitle", **params),
+        sections,
+    )
+    return respond(
+        Reply(key="oversight.stats_title", params=params, parts=parts),
+        Reply(
+            key="oversight.stats_chart",
+            document=Document(
+                filename=f"samenspel-{ctx.local(ctx.now).strftime('%Y-%m-%d')}.png",
+                data=chart,
+                mime_type="image/png",
+            ),
+            buttons=[[Button(label="menu.back", payload="menu")]],
+        ),
+    )
+
+
+def _sections(ctx: Context, overview: Overview) -> list[tuple[str, list[tuple[str, int]]]]:
+    def named(counts: list[Count], name: Any) -> list[tuple[str, int]]:
+        return [(name(count.key), count.count) for count in counts]
+
+    experiments = [
+        (
+            e.title_en if ctx.lang == "en" else e.title_nl,
+            e.participants,
+        )
+        for e in overview.experiments
+        if e.running
+    ]
+    return [
+        (
+            phrase(ctx, "oversight.by_category"),
+            named(overview.by_category, lambda key: category_name(ctx, key or "")),
+        ),
+        (
+            phrase(ctx, "oversight.by_status"),
+            named(overview.by_status, lambda key: phrase(ctx, f"ideas.status.{key}")),
+        ),
+        (
+            phrase(ctx, "oversight.by_neighbourhood"),
+            named(overview.by_neighbourhood, lambda key: neighbourhood_name(ctx, key)),
+        ),
+        (phrase(ctx, "oversight.by_experiment"), experiments),
+    ]
+
+
+def _waited(ctx: Context, hours: float | None) -> str:
+    """The average wait for a first status, in hours or days, as residents write numbers."""
+    if hours is None:
+        return phrase(ctx, "oversight.no_wait_yet")
+    if hours < DAYS_FROM_HOURS:
+        text, key = f"{hours:.1f}", "oversight.hours"
+    else:
+        text, key = f"{hours / 24:.1f}", "oversight.days"
+    if ctx.lang != "en":
+        text = text.replace(".", ",")
+    return phrase(ctx, key, amount=text)

@@ -1,0 +1,1 @@
+"""Start: the welcome and onboarding, the main menu, help and fallbacks."""

@@ -1,0 +1,172 @@
+"""Onboarding: welcome, consent to the privacy statement, language, neighbourhood, main menu.
+
+Nothing but the platform id is stored until the resident agrees. ``/start PAYLOAD`` (a link
+or QR code on a poster) is kept in the dialog and opened once onboarding is done.
+
+    /start ──► consent ──yes──► language ──► neighbourhood ──► main menu (+ deep link)
+                  │ ──privacy──► (statement, same question)
+                  └──no───► what you can still do
+"""
+
+from __future__ import annotations
+
+from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.feature import Context, Feature, menu_reply
+from handlers.privacy.your_data import privacy_statement
+
+feature = Feature("onboarding")
+feature.menu_entry("menu.language", "lang", order=80, consent=True)
+
+DIALOG = "onboarding"
+LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+
+
+@feature.command("start", consent=False)
+@feature.action("start", consent=False)
+async def start(ctx: Context) -> Response:
+    """The first thing a new resident sees; a returning resident gets the menu."""
+    payload = ctx.value.strip()[:64]
+    if ctx.user.onboarded_at is not None:
+        response = respond(menu_reply(ctx, "onboarding.welcome_back"))
+        return await _with_deep_link(ctx, payload, response)
+    return await welcome(ctx, payload)
+
+
+async def welcome(ctx: Context, payload: str = "") -> Response:
+    """Say what Samenspel is and ask for consent (or resume a half-finished onboarding)."""
+    if ctx.user.consented:
+        return _ask_next(ctx, Dialog(name=DIALOG, step="consent", data={"payload": payload}))
+    dialog = Dialog(name=DIALOG, step="consent", data={"payload": payload})
+    return respond(
+        Reply(
+            key="onboarding.welcome",
+            params={
+                "municipality": ctx.profile.name(ctx.lang),
+                "connector": ctx.profile.connector(ctx.lang),
+            },
+        ),
+        _consent_question(dialog),
+        dialog=dialog,
+    )
+
+
+def _consent_question(dialog: Dialog) -> Reply:
+    return Reply(
+        key="onboarding.consent_question",
+        buttons=[
+            [dialog.button("onboarding.btn_consent_yes", "yes")],
+            [dialog.button("onboarding.btn_read_privacy", "privacy")],
+            [dialog.button("onboarding.btn_consent_no", "no")],
+        ],
+    )
+
+
+@feature.dialog(DIALOG)
+async def onboarding_step(ctx: Context) -> Response:
+    """Every step of onboarding: buttons answer it; typed text gets the question again."""
+    dialog = ctx.dialog
+    assert dialog is not None
+    step = dialog.step
+    choice = ctx.value if ctx.event.button is not None else ""
+    if step == "consent":
+        return await _consent(ctx, dialog, choice)
+    if step == "language" and choice in LANGUAGE_NAMES:
+        await ctx.repos.users.set_language(ctx.user.id, choice)
+        ctx.user = ctx.user.model_copy(update={"language": choice})
+        return _ask_next(ctx, dialog)
+    if step == "neighbourhood" and (choice == "none" or ctx.profile.neighbourhood(choice)):
+        hood = None if choice == "none" else choice
+        await ctx.repos.users.set_neighbourhood(ctx.user.id, hood)
+        ctx.user = ctx.user.model_copy(update={"neighbourhood": hood})
+        return await _finish(ctx, dialog)
+    # Text, a photo or an unknown value where a button was expected: ask again, kindly.
+    return _ask(ctx, dialog.to(step), hint=True)
+
+
+async def _consent(ctx: Context, dialog: Dialog, choice: str) -> Response:
+    if choice == "yes":
+        sender = ctx.event.sender
+        await ctx.repos.users.give_consent(
+            ctx.user.id, ctx.event.chat_id, sender.display_name, ctx.now
+        )
+        ctx.user = ctx.user.model_copy(
+            update={
+                "consent_at": ctx.now,
+                "chat_id": ctx.event.chat_id,
+                "display_name": sender.display_name,
+            }
+        )
+        return _ask_next(ctx, dialog)
+    if choice == "privacy":
+        return respond(privacy_statement(ctx), _consent_question(dialog), dialog=dialog)
+    if choice == "no":
+        return respond(menu_reply(ctx, "onboarding.declined"))
+    return respond(Reply(key="onboarding.use_buttons"), _consent_question(dialog), dialog=dialog)
+
+
+def _ask_next(ctx: Context, dialog: Dialog) -> Response:
+    """Ask the first question this resident has not answered yet."""
+    if ctx.user.language is None and dialog.step != "language":
+        return _ask(ctx, dialog.to("language"))
+    return _ask(ctx, dialog.to("neighbourhood"))
+
+
+def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
+    prefix = [Reply(key="onboarding.use_buttons")] if hint else []
+    if dialog.step == "consent":
+        return respond(*prefix, _consent_question(dialog), dialog=dialog)
+    if dialog.step == "language":
+        buttons = [[dialog.raw_button(name, code) for code, name in LANGUAGE_NAMES.items()]]
+        return respond(
+            *prefix, Reply(key="onboarding.language_question", buttons=buttons), dialog=dialog
+        )
+    hoods = [dialog.raw_button(n.name(ctx.lang), n.id) for n in ctx.profile.neighbourhoods]
+    buttons = [hoods[i : i + 2] for i in range(0, len(hoods), 2)]
+    buttons.append([dialog.button("onboarding.btn_no_neighbourhood", "none")])
+    return respond(
+        *prefix,
+        Reply(
+            key="onboarding.neighbourhood_question",
+            params={"municipality": ctx.profile.name(ctx.lang)},
+            buttons=buttons,
+        ),
+        dialog=dialog,
+    )
+
+
+async def _finish(ctx: Context, dialog: Dialog) -> Response:
+    await ctx.repos.users.finish_onboarding(ctx.user.id, ctx.now)
+    ctx.user = ctx.user.model_copy(update={"onboarded_at": ctx.now})
+    done = respond(menu_reply(ctx, "onboarding.done"))
+    return await _with_deep_link(ctx, str(dialog.data.get("payload", "")), done)
+
+
+async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Response:
+    """Open what a ``/start PAYLOAD`` link points at, after the given response."""
+    if not payload:
+        return response
+    prefix, _, value = payload.partition("_")
+    handler = ctx.registry.deep_links.get(prefix)
+    if handler is None:
+        return response
+    ctx.value = value
+    opened = await handler(ctx)
+    return Response(
+        replies=[*response.replies, *opened.replies],
+        dialog=opened.dialog,
+        end_dialog=opened.dialog is None,
+    )
+
+
+@feature.command("taal", "language", anytime=True, describe="commands.language")
+@feature.action("lang")
+async def choose_language(ctx: Context) -> Response:
+    """Offer the languages; a button sets one."""
+    if ctx.value in LANGUAGE_NAMES:
+        await ctx.repos.users.set_language(ctx.user.id, ctx.value)
+        ctx.user = ctx.user.model_copy(update={"language": ctx.value})
+        return respond(
+            menu_reply(ctx, "onboarding.language_set", language=LANGUAGE_NAMES[ctx.value])
+        )
+    buttons = [[Button.raw(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]]
+    return respond(Reply(key="onboarding.language_question", buttons=buttons))

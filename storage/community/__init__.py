@@ -1,0 +1,1 @@
+"""Community storage: reports and sanctions, questions, connections."""

@@ -1,0 +1,1 @@
+"""Experiment storage: experiments and proposals."""

@@ -1,0 +1,1 @@
+"""Idea storage: ideas, comments, statuses and triage."""

@@ -1,0 +1,1 @@
+"""News storage: updates, broadcasts, subscriptions, staff cards and recipients."""

@@ -1,0 +1,1 @@
+"""Privacy storage: the personal-data map, retention and the open-data queries."""

@@ -1,0 +1,133 @@
+"""The operator's tools: grant, revoke and invite, each audited; bad input changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.admin.cli import main
+from tests.e2e.botapi import BotApiServer
+
+Run = tuple[int, str, str]
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("SAMENSPEL_TELEGRAM_TOKEN", "SAMENSPEL_TELEGRAM_API_URL", "SAMENSPEL_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    path = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def samenspel(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute(sql))
+
+
+def test_grant_makes_someone_staff_even_before_they_wrote_and_audits_it(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = samenspel(
+        capsys, "grant", "--platform", "telegram", "--user", "4242", "--role", "ambtenaar"
+    )
+    assert code == 0
+    assert out.strip() == "telegram 4242 is now ambtenaar (was inwoner)"
+    assert rows(db, "SELECT platform_user_id, role, consent_at FROM users") == [
+        ("4242", "ambtenaar", None)
+    ]
+    assert rows(
+        db, "SELECT actor, actor_user_id, action, subject, subject_user_id FROM audit_log"
+    ) == [("cli", None, "role.grant", "user", 1)]
+    code, out, _ = samenspel(
+        capsys, "grant", "--platform", "telegram", "--user", "4242", "--role", "ambtenaar"
+    )
+    assert code == 0 and "nothing changed" in out
+    assert len(rows(db, "SELECT * FROM audit_log")) == 1
+
+
+def test_revoke_makes_staff_a_resident_again_with_the_reason_audited(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    samenspel(
+        capsys, "grant", "--platform", "matrix", "--user", "@ria:velsen.nl", "--role", "admin"
+    )
+    code, out, _ = samenspel(
+        capsys, "revoke", "--platform", "matrix", "--user", "@ria:velsen.nl", "--reason", "left"
+    )
+    assert code == 0 and out.strip() == "matrix @ria:velsen.nl is now inwoner (was admin)"
+    assert rows(db, "SELECT role FROM users") == [("inwoner",)]
+    assert rows(db, "SELECT action, detail, reason FROM audit_log ORDER BY id") == [
+        ("role.grant", '{"previous": "inwoner", "role": "admin"}', None),
+        ("role.revoke", '{"previous": "admin", "role": "inwoner"}', "left"),
+    ]
+
+
+def test_invite_prints_a_one_time_code_and_what_to_send_without_telegram(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = samenspel(capsys, "invite", "--role", "verbinder")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("One-time invite for the role verbinder, valid until ")
+    invite = lines[1].removeprefix("Code: ")
+    assert invite.startswith("inv_") and len(invite) == 20
+    assert lines[-1] == f"Or send this to the bot in the chat: /start {invite}"
+    assert not any(line.startswith("Link:") for line in lines)
+    assert rows(db, "SELECT role, redeemed_at FROM invites") == [("verbinder", None)]
+    assert rows(db, "SELECT actor, action, subject FROM audit_log") == [
+        ("cli", "invite.create", "invite:1")
+    ]
+
+
+async def test_invite_prints_a_telegram_link_when_the_bot_tells_its_name(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with BotApiServer(bot_username="velsen_samenspel_bot") as server:
+        monkeypatch.setenv("SAMENSPEL_TELEGRAM_TOKEN", server.token)
+        monkeypatch.setenv("SAMENSPEL_TELEGRAM_API_URL", server.base_url)
+        code = await asyncio.to_thread(main, ["invite", "--role", "ambtenaar"])
+    out = capsys.readouterr().out
+    assert code == 0
+    invite = out.splitlines()[1].removeprefix("Code: ")
+    assert f"Link: https://t.me/velsen_samenspel_bot?start={invite}" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["grant", "--platform", "telegram", "--user", "1", "--role", "koning"], "--role"),
+        (["grant", "--platform", "telegram", "--user", "1", "--role", "inwoner"], "--role"),
+        (["grant", "--platform", "facebook", "--user", "1", "--role", "admin"], "--platform"),
+        (["grant", "--platform", "telegram", "--role", "admin"], "--user"),
+        (["grant", "--platform", "telegram", "--user", "anna", "--role", "admin"], "a number"),
+        (["grant", "--platform", "matrix", "--user", "ria", "--role", "admin"], "@name:"),
+        (["revoke", "--platform", "telegram", "--user", "777"], "no telegram user 777"),
+        (["invite", "--role", "hacker"], "--role"),
+        (["invite"], "--role"),
+    ],
+)
+def test_bad_input_is_one_clear_line_a_failure_and_changes_nothing(
+    db: Path, capsys: pytest.CaptureFixture[str], args: list[str], complaint: str
+) -> None:
+    samenspel(capsys, "grant", "--platform", "telegram", "--user", "1", "--role", "verbinder")
+    before = rows(db, "SELECT id, role FROM users"), rows(db, "SELECT id FROM audit_log")
+    try:
+        code, out, err = samenspel(capsys, *args)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+        out, err = capsys.readouterr()
+    assert code != 0
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and complaint in err, err
+    assert (rows(db, "SELECT id, role FROM users"), rows(db, "SELECT id FROM audit_log")) == before

@@ -1,0 +1,252 @@
+"""Open data: a Frictionless Data Package that matches its own schema and holds no person."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from frictionless import validate
+
+from bot.admin.cli import main
+from bot.admin.open_data import (
+    DATETIME,
+    RESOURCES,
+    OpenDataError,
+    export_open_data,
+    run_open_data_export,
+    write_atomically,
+)
+from bot.app import App
+from bot.settings import Settings
+from storage.clock import utcnow
+from storage.ideas.ideas import IdeaStatus
+from storage.news.broadcasts import Audience, AudienceKind
+from storage.privacy.personal import Cause, ContentChoice
+from tests.privacy import Neighbours, seed_neighbours
+
+REMOVED_TITLE = "Qzxverwijderd idee over niks"
+SIGNER = "Carla Verbindt-Handtekening"
+EXPERIMENT_ONLY = "Qzxalleen voor deelnemers"
+
+
+async def seed_public_life(app: App) -> Neighbours:
+    """Neighbours with ideas in several states, a removed idea, and published news."""
+    seeded = await seed_neighbours(app)
+    repos, now = app.repos, utcnow()
+    carla = seeded.carla.user_id
+    async with app.db.transaction():
+        removed = await repos.ideas.create(
+            category="wonen",
+            title=REMOVED_TITLE,
+            description="Dit idee is verwijderd door de moderatie.",
+            neighbourhood="driehuis",
+            photo_id=None,
+            author_user_id=seeded.dirk.user_id,
+            now=now,
+        )
+        await repos.ideas.remove(removed.id, now)
+        await repos.ideas.set_status(
+            seeded.bob.idea, IdeaStatus.ADOPTED, now=now, theme="klimaat", by_user_id=carla
+        )
+        await repos.staff.save(
+            carla,
+            name=SIGNER,
+            department_id=None,
+            department_text="Verbinding",
+            work="Ik verbind.",
+            photo_id=None,
+            now=now,
+        )
+        for text, audience in (
+            ("Wist je dat de markt op zaterdag is?", Audience(kind=AudienceKind.ALL)),
+            (EXPERIMENT_ONLY, Audience(kind=AudienceKind.EXPERIMENT, value="1")),
+        ):
+            signed = [
+                {
+                    "key": "news.item",
+                    "params": {"text": text},
+                    "parts": [
+                        {"key": "news.signed", "params": {"name": SIGNER, "department": "x"}}
+                    ],
+                }
+            ]
+            draft = await repos.broadcasts.save_draft(
+                carla, text=text, photo_id=None, audience=audience, payload=signed, now=now
+            )
+            assert await repos.broadcasts.release(draft, now) is not None
+    return seeded
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    return header, rows
+
+
+def read_json(path: Path) -> list[dict[str, Any]]:
+    """A JSON table (header row, then rows) as one dict per row."""
+    header, *rows = json.loads(path.read_text(encoding="utf-8"))
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def typed(value: str, type_: str) -> Any:
+    """A CSV cell read as its declared Table Schema type (empty is missing)."""
+    if value == "":
+        return None
+    if type_ == "integer":
+        return int(value)
+    if type_ == "datetime":
+        datetime.strptime(value, DATETIME)
+        return value
+    assert type_ == "string", type_
+    return value
+
+
+async def test_the_package_matches_its_own_schema_and_validates(app: App, tmp_path: Path) -> None:
+    await seed_public_life(app)
+    out = tmp_path / "open-data"
+    now = utcnow()
+    report = await export_open_data(app, out, now)
+    assert report.rows["ideas"] == 2
+
+    package = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["profile"] == "tabular-data-package"
+    assert package["name"] == "samenspel-velsen" and package["title"]
+    assert package["created"] == now.strftime(DATETIME)
+    assert package["licenses"][0]["name"] == "CC0-1.0"
+    described = {resource["path"] for resource in package["resources"]}
+    on_disk = {path.name for path in out.iterdir()} - {"datapackage.json"}
+    assert described == on_disk
+    tables: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for resource in package["resources"]:
+        assert resource["profile"] == "tabular-data-resource"
+        assert {"name", "path", "format", "mediatype", "schema", "title"} <= resource.keys()
+        schema = resource["schema"]
+        fields = schema["fields"]
+        assert all(f["name"] and f["type"] and f["description"] for f in fields)
+        assert set(schema["primaryKey"]) <= {f["name"] for f in fields}
+        names = [f["name"] for f in fields]
+        path = out / resource["path"]
+        if resource["format"] == "csv":
+            assert resource["mediatype"] == "text/csv"
+            header, cells = read_csv(path)
+            assert header == names, "every column is declared and every field is there"
+            rows = [
+                {f["name"]: typed(cell, f["type"]) for f, cell in zip(fields, row, strict=True)}
+                for row in cells
+            ]
+        else:
+            assert resource["mediatype"] == "application/json"
+            header, *values = json.loads(path.read_text(encoding="utf-8"))
+            assert header == names
+            rows = [dict(zip(names, row, strict=True)) for row in values]
+        keys = [tuple(row[k] for k in schema["primaryKey"]) for row in rows]
+        assert len(keys) == len(set(keys)), f"{resource['name']}: primary key not unique"
+        tables.setdefault(path.stem, {})[resource["format"]] = rows
+    assert {name: pair["csv"] == pair["json"] for name, pair in tables.items()} == {
+        r.name: True for r in RESOURCES
+    }, "the JSON holds what the CSV holds"
+
+    result = validate(str(out / "datapackage.json"))
+    errors = [(t.name, e.message) for t in result.tasks for e in t.errors]
+    assert result.valid, errors or [e.message for e in result.errors]
+
+
+async def test_the_package_of_a_new_database_validates_too(app: App, tmp_path: Path) -> None:
+    await export_open_data(app, tmp_path / "empty", utcnow())
+    assert read_json(tmp_path / "empty" / "ideas.json") == []
+    result = validate(str(tmp_path / "empty" / "datapackage.json"))
+    assert result.valid, [(t.name, e.message) for t in result.tasks for e in t.errors]
+
+
+async def test_the_export_holds_public_content_and_counts_but_nobody(
+    app: App, tmp_path: Path
+) -> None:
+    seeded = await seed_public_life(app)
+    anna, bob = seeded.anna, seeded.bob
+    # Anna asked to be forgotten with everything she wrote.
+    await app.repos.personal.erase(
+        anna.user_id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=utcnow()
+    )
+    out = tmp_path / "od"
+    await export_open_data(app, out, utcnow())
+    everything = "\n".join(path.read_text(encoding="utf-8") for path in out.iterdir())
+
+    for person in (anna, bob, seeded.carla, seeded.dirk):
+        for value in person.identity:
+            assert value not in everything, value
+    for value in (*anna.texts, "Xjqwplein", bob.texts[2], bob.texts[3], REMOVED_TITLE):
+        assert value not in everything, value
+    assert SIGNER not in everything and EXPERIMENT_ONLY not in everything
+    assert "user" not in "".join(f.name for r in RESOURCES for f in r.fields)
+
+    ideas = read_json(out / "ideas.json")
+    assert [(i["title"], i["theme"], i["comments"]) for i in ideas] == [
+        (bob.texts[0], "klimaat", 1)
+    ]
+    news = read_json(out / "wist_je_dat.json")
+    assert [n["text"] for n in news] == ["Wist je dat de markt op zaterdag is?"]
+    experiments = read_json(out / "experiments.json")
+    assert experiments[0]["participants"] == 1  # Bob; Anna's participation went with her
+    statistics = read_json(out / "idea_statistics.json")
+    for dimension in ("category", "status", "neighbourhood"):
+        rows = [s for s in statistics if s["dimension"] == dimension]
+        assert sum(s["ideas"] for s in rows) == len(ideas), dimension
+    assert {"dimension": "neighbourhood", "code": "geen", "ideas": 1, "supporters": 0} in (
+        statistics
+    )
+
+
+async def test_an_export_replaces_the_last_one_at_once_and_never_a_foreign_folder(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "public" / "open-data"
+    write_atomically(out, {"datapackage.json": b"{}", "old.csv": b"a\n"})
+    write_atomically(out, {"datapackage.json": b"{}", "new.csv": b"b\n"})
+    assert sorted(p.name for p in out.iterdir()) == ["datapackage.json", "new.csv"]
+    assert [p.name for p in out.parent.iterdir()] == ["open-data"], "nothing left behind"
+    assert out.stat().st_mode & 0o755 == 0o755
+
+    mine = tmp_path / "my-documents"
+    mine.mkdir()
+    (mine / "letter.txt").write_text("keep me")
+    with pytest.raises(OpenDataError, match="not an earlier export"):
+        write_atomically(mine, {"datapackage.json": b"{}"})
+    assert (mine / "letter.txt").read_text() == "keep me"
+
+
+async def test_the_weekly_export_runs_only_when_a_week_has_passed(tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    settings = Settings(_env_file=None, db=tmp_path / "w.db", open_data_dir=out)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        now = utcnow()
+        first = await run_open_data_export(app, now)
+        assert first is not None and (out / "ideas.csv").is_file()
+        assert await run_open_data_export(app, now + timedelta(days=1)) is None
+        assert await run_open_data_export(app, now + timedelta(days=6, hours=23)) is not None
+    finally:
+        await app.close()
+    unset = await App.open(Settings(_env_file=None, db=tmp_path / "w.db"))  # type: ignore[call-arg]
+    try:
+        assert await run_open_data_export(unset, utcnow()) is None
+    finally:
+        await unset.close()
+
+
+def test_the_command_writes_the_export(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    out = tmp_path / "cli-export"
+    assert main(["export-open-data", "--out", str(out)]) == 0
+    assert "open data written to" in capsys.readouterr().out
+    assert (out / "datapackage.json").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("x")
+    assert main(["export-open-data", "--out", str(tmp_path / "other")]) == 2
+    assert "not an earlier export" in capsys.readouterr().err

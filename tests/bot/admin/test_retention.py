@@ -1,0 +1,200 @@
+"""Retention: silent residents are warned 30 days ahead, once, and then erased; a restart
+changes nothing of that, and whoever comes back is spared."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.admin.cli import main
+from bot.admin.retention import RetentionReport, run_retention
+from bot.app import App
+from bot.settings import Settings
+from handlers.contract import Reply
+from storage.clock import iso, utcnow
+from storage.privacy.retention import months_before
+from storage.users import Role
+from tests.handlers.ideas.helpers import submit_idea
+from tests.privacy import traces
+from tests.support import Chat
+
+
+async def silent_since(app: App, platform_user_id: str, moment: datetime) -> int:
+    """Pretend this person was last seen at ``moment``; returns their user id."""
+    user = await app.repos.users.find("test", platform_user_id)
+    assert user is not None
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE users SET last_seen_at = ? WHERE id = ?", (iso(moment), user.id)
+        )
+    return user.id
+
+
+async def retention_messages(app: App, user_id: int) -> list[str]:
+    return [row.payload[0]["key"] for row in await app.repos.outbox.for_user(user_id)]
+
+
+async def test_a_silent_resident_is_warned_once_and_erased_30_days_later_across_restarts(
+    settings: Settings,
+) -> None:
+    t0 = utcnow()
+    app = await App.open(settings)
+    try:
+        anna = Chat(app, "anna", name="Annabel Zwartkruis")
+        await anna.onboard()
+        await submit_idea(anna, "Xjqwspeeltuin bij de Zeeweg")
+        bob = Chat(app, "bob")
+        await bob.onboard()
+        anna_id = await silent_since(app, "anna", months_before(t0, 24) + timedelta(days=10))
+        report = await run_retention(app, t0)
+        assert (report.warned, report.erased) == (1, 0)
+        assert await retention_messages(app, anna_id) == ["retention.warning"]
+        assert await run_retention(app, t0) == RetentionReport(), "a second run does nothing"
+    finally:
+        await app.close()
+
+    # A restart, a day later: the warning is neither repeated nor forgotten.
+    app = await App.open(settings)
+    try:
+        day_later = await run_retention(app, t0 + timedelta(days=1))
+        assert (day_later.warned, day_later.erased) == (0, 0)
+        assert await retention_messages(app, anna_id) == ["retention.warning"]
+        notice = await app.repos.retention.notice(anna_id)
+        assert notice is not None and notice.erase_after == t0 + timedelta(days=30)
+        almost = await run_retention(app, t0 + timedelta(days=29, hours=23))
+        assert almost.erased == 0
+    finally:
+        await app.close()
+
+    app = await App.open(settings)
+    try:
+        due = await run_retention(app, t0 + timedelta(days=30))
+        assert (due.warned, due.erased) == (0, 1)
+        assert await app.repos.users.get(anna_id) is None
+        assert await traces(app.db, ["Annabel Zwartkruis"]) == []
+        idea = await app.repos.ideas.get(1)
+        assert idea is not None and idea.author_user_id is None, "content stays anonymously"
+        assert await app.repos.users.find("test", "bob") is not None
+        erasure = await app.db.fetchone("SELECT cause, content FROM erasures")
+        assert erasure is not None and tuple(erasure) == ("retention", "kept")
+    finally:
+        await app.close()
+
+
+async def test_a_resident_who_comes_back_within_30_days_is_spared(app: App) -> None:
+    t0 = utcnow()
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    anna_id = await silent_since(app, "anna", months_before(t0, 24) + timedelta(days=1))
+    assert (await run_retention(app, t0)).warned == 1
+
+    await anna.send("/menu")
+    later = await run_retention(app, t0 + timedelta(days=31))
+    assert (later.spared, later.erased) == (1, 0)
+    assert await app.repos.users.get(anna_id) is not None
+    assert await app.repos.retention.notice(anna_id) is None
+
+    # A new long silence starts the count again: a new warning.
+    await silent_since(app, "anna", months_before(t0, 24))
+    assert (await run_retention(app, t0 + timedelta(days=32))).warned == 1
+
+
+async def test_only_residents_silent_long_enough_are_warned(app: App) -> None:
+    t0 = utcnow()
+    people = {}
+    for name in ("recent", "staff", "silent"):
+        person = Chat(app, name)
+        await person.onboard()
+        people[name] = person
+    # Warned once silent for 24 months less 30 days.
+    threshold = months_before(t0, 24) + timedelta(days=30)
+    await silent_since(app, "recent", threshold + timedelta(days=1))
+    staff_id = await silent_since(app, "staff", months_before(t0, 36))
+    async with app.db.transaction():
+        await app.repos.users.set_role(staff_id, Role.CIVIL_SERVANT)
+    silent_id = await silent_since(app, "silent", threshold - timedelta(days=1))
+
+    report = await run_retention(app, t0)
+    assert report.warned == 1
+    assert await app.repos.retention.notice(silent_id) is not None
+
+
+async def test_someone_who_never_joined_is_erased_after_the_period_without_a_warning(
+    app: App,
+) -> None:
+    t0 = utcnow()
+    eve, fay = Chat(app, "eve"), Chat(app, "fay")
+    for person in (eve, fay):
+        await person.send("/start")
+        await person.press("Nee")
+    eve_id = await silent_since(app, "eve", months_before(t0, 24) - timedelta(days=1))
+    await silent_since(app, "fay", months_before(t0, 24) + timedelta(days=1))
+
+    report = await run_retention(app, t0)
+    assert (report.strangers, report.warned) == (1, 0)
+    assert await app.repos.users.get(eve_id) is None
+    assert await app.repos.users.find("test", "fay") is not None
+    assert await app.db.fetchval("SELECT COUNT(*) FROM outbox") == 0
+
+
+async def test_the_warning_says_when_and_how_to_stay(app: App) -> None:
+    t0 = datetime(2026, 3, 2, 23, 30, tzinfo=UTC)
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    anna_id = await silent_since(app, "anna", months_before(t0, 24))
+    await run_retention(app, t0)
+    [row] = await app.repos.outbox.for_user(anna_id)
+    assert row.kind == "retention"
+    warning = Reply.model_validate(row.payload[0])
+    text = app.catalog.render("nl", warning, markup=False)
+    assert "Na 24 maanden zonder contact" in text and "op 02-04-2026" in text
+    assert "zonder je naam" in text
+    assert [b.payload for r in warning.buttons for b in r] == ["retention.stay", "privacy.export"]
+    await anna.press_payload("retention.stay")
+    assert anna.keys == ["retention.stayed"]
+
+
+async def test_a_run_stopped_at_shutdown_ends_between_residents_and_the_next_goes_on(
+    app: App,
+) -> None:
+    t0 = utcnow()
+    silent = {}
+    for name in ("anna", "bob", "carla", "daan"):
+        await Chat(app, name).onboard()
+        silent[name] = await silent_since(app, name, months_before(t0, 24) + timedelta(days=5))
+    asked = 0
+
+    def stop_after_two() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked > 2
+
+    first = await run_retention(app, t0, stopping=stop_after_two)
+    assert (first.warned, first.finished) == (2, False)
+    warned = [name for name, user_id in silent.items() if await retention_messages(app, user_id)]
+    assert len(warned) == 2, "each resident is handled whole, or not at all"
+    second = await run_retention(app, t0)
+    assert (second.warned, second.finished) == (2, True)
+    for user_id in silent.values():
+        assert await retention_messages(app, user_id) == ["retention.warning"]
+
+
+def test_months_are_counted_on_the_calendar() -> None:
+    assert months_before(datetime(2026, 3, 31, 12, tzinfo=UTC), 1) == datetime(
+        2026, 2, 28, 12, tzinfo=UTC
+    )
+    assert months_before(datetime(2026, 1, 15, tzinfo=UTC), 24) == datetime(
+        2024, 1, 15, tzinfo=UTC
+    )
+    assert months_before(datetime(2026, 1, 15, tzinfo=UTC), 13) == datetime(
+        2024, 12, 15, tzinfo=UTC
+    )
+
+
+def test_the_retention_command_runs_once_and_reports(
+    app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    assert main(["retention"]) == 0
+    assert "retention: 0 warned, 0 erased" in capsys.readouterr().out

@@ -1,0 +1,39 @@
+"""The catalog keys the connector's features build from data all exist, in every language."""
+
+from __future__ import annotations
+
+from bot.router import POSTING_PERIODS
+from handlers.catalog import Catalog
+from handlers.community.moderation import DECISIONS
+from handlers.ideas.triage import IDEA_CHOICES, PROPOSAL_CHOICES
+from storage.community.moderation import ReportReason
+from storage.experiments.proposals import ProposalStatus
+from storage.ideas.ideas import IdeaStatus
+from storage.users import Role
+
+CATALOG = Catalog.load()
+
+
+def _built_keys() -> set[str]:
+    keys = {f"triage.btn.{s.value}" for s in (*IDEA_CHOICES, *PROPOSAL_CHOICES)}
+    keys |= {f"triage.idea_notice.{s.value}" for s in IDEA_CHOICES}
+    keys |= {f"triage.proposal_notice.{s.value}" for s in PROPOSAL_CHOICES}
+    keys |= {"triage.idea_notice.reopened", "triage.proposal_notice.reopened"}
+    keys |= {f"ideas.status.{s.value}" for s in IdeaStatus}
+    keys |= {f"proposals.status.{s.value}" for s in ProposalStatus}
+    for decision in DECISIONS:
+        keys |= {f"moderation.{kind}_{decision}" for kind in ("told", "done", "ask_reason", "btn")}
+    keys |= {
+        f"{area}.reason.{r.value}" for r in ReportReason for area in ("reporting", "moderation")
+    }
+    keys |= {f"moderation.author.{role.value}" for role in Role}
+    keys |= {f"roles.names.{role.value}" for role in Role}
+    keys |= {f"oversight.actor.{actor}" for actor in ("cli", "system", "user", "gone")}
+    keys |= {f"flood.too_many_{kind}s" for kind in POSTING_PERIODS}
+    return keys
+
+
+def test_every_key_built_from_a_status_reason_or_role_exists_in_every_language() -> None:
+    for lang in CATALOG.languages:
+        missing = sorted(key for key in _built_keys() if key not in CATALOG.texts[lang])
+        assert missing == [], lang

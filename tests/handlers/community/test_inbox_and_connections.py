@@ -1,0 +1,171 @@
+"""The connector answers residents' questions, and connects residents who consent."""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.contract import Role
+from storage.clock import utcnow
+from tests.connector import audit_actions, connector, for_user, outbox, person, row, with_role
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.support import Chat
+
+
+async def test_the_connector_answers_in_the_chat_and_the_thread_goes_on_both_ways(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras in het park gemaaid?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    assert ria.keys == ["inbox.title"]
+    assert "1 open, 1 wachten op antwoord" in ria.text
+    assert "⏳ #1" in ria.text and "Wanneer wordt het gras" in ria.text
+    await ria.press("Open vraag #1")
+    assert ria.keys == ["inbox.thread"]
+    await ria.press("Beantwoorden")
+    assert ria.keys == ["inbox.ask_answer"]
+    await ria.photo()
+    assert ria.keys == ["answers.text_please", "inbox.ask_answer"]
+    await ria.send("Volgende week dinsdag.")
+    assert ria.keys == ["inbox.answered", "inbox.title"]
+    assert "✅ #1" in ria.text
+
+    [answer] = await for_user(app, anna, "answer")
+    assert "Burgerbeest beantwoordt je vraag #1" in answer.text(app, "nl")
+    assert "Volgende week dinsdag." in answer.text(app, "nl")
+    assert "q.add:1" in answer.payloads()
+    # The resident replies with the button in the answer; the thread waits again.
+    await anna.press_payload("q.add:1")
+    await anna.send("Dank je! En de vijver?")
+    await ria.send("/inbox")
+    assert "1 wachten op antwoord" in ria.text and "⏳ #1" in ria.text
+    await ria.press("Open vraag #1")
+    text = ria.text
+    assert text.index("Wanneer") < text.index("Volgende week") < text.index("En de vijver")
+    await ria.press("Afsluiten")
+    assert ria.keys == ["inbox.closed", "inbox.title"]
+    assert "Er zijn geen open vragen" in ria.text
+    closed = (await for_user(app, anna, "answer"))[-1]
+    assert "heeft je vraag #1 afgesloten" in closed.text(app, "nl")
+    assert (await audit_actions(app))[-2:] == ["question.answer", "question.close"]
+    # A closed thread cannot be answered from an old button.
+    await ria.press_payload("inbox.answer:1")
+    assert ria.keys == ["inbox.is_closed", "inbox.thread"]
+
+
+async def test_questions_for_a_civil_servant_are_in_the_inbox_newest_waiting_first(
+    app: App,
+) -> None:
+    civil = await with_role(app, await person(app, "cas"), Role.CIVIL_SERVANT)
+    async with app.db.transaction():
+        await app.repos.staff.save(
+            (await row(app, civil)).id,
+            name="Cas Jansen",
+            department_id="openbare-ruimte",
+            department_text=None,
+            work="Speelplekken",
+            photo_id=None,
+            now=utcnow(),
+        )
+    anna = await person(app, "anna")
+    await anna.send("/vraag Een eerste vraag over de bus.")
+    bob = await person(app, "bob")
+    await bob.press_payload(f"q.new:{(await row(app, civil)).id}")
+    await bob.send("Komt er een speeltuin bij ons?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    text = ria.text
+    assert text.index("#2") < text.index("#1")
+    assert "voor: Cas Jansen" in text
+    await ria.press("Open vraag #2")
+    assert "Voor Cas Jansen" in ria.text
+
+
+async def test_two_residents_get_each_others_contact_only_when_both_agree(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Bankjes in het park", "Meer bankjes in het park bij de vijver graag.")
+    bob = await person(app, "bob", platform="telegram", language="English")
+    await seed_idea(
+        app,
+        "Bankjes bij de vijver",
+        author=(await row(app, bob)).id,
+        description="Zet bankjes bij de vijver in het park neer.",
+    )
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Verbind met de indiener van #2")
+    assert ria.keys == ["connect.asked"]
+
+    [ask_anna] = await for_user(app, anna, "connect")
+    [ask_bob] = await for_user(app, bob, "connect")
+    assert "jij en de indiener van idee #2" in ask_anna.text(app, "nl")
+    assert "you and the author of idea #1" in ask_bob.text(app, "en")
+    await ria.send("/verbind #1 #2")
+    assert ria.keys == ["connect.already_asked"]
+
+    await anna.press_payload(ask_anna.payloads()[0])
+    assert anna.keys == ["connect.ask_contact"]
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.waiting"]
+    await anna.press_payload(ask_anna.payloads()[0])
+    assert anna.keys == ["connect.already_answered"]
+    # Nothing of Anna's went anywhere yet.
+    assert not any("anna@example.org" in str(q.replies) for q in await outbox(app))
+
+    await bob.press_payload(ask_bob.payloads()[0])
+    await bob.send("@bob_ijmuiden")
+    assert bob.keys == ["connect.made"]
+    assert "anna@example.org" in bob.text
+    made = (await for_user(app, anna, "connect"))[-1]
+    assert "@bob_ijmuiden" in made.text(app, "nl")
+    assert "hebben elkaars gegevens gekregen" in (await for_user(app, ria, "connect"))[-1].text(
+        app, "nl"
+    )
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "connected"
+    assert stored.contact_a is None and stored.contact_b is None
+    assert "connection.propose" in await audit_actions(app)
+
+
+async def test_a_no_shares_nothing(app: App) -> None:
+    carl = await person(app, "carl")
+    await submit_idea(
+        carl, "Een hondenveld in Driehuis", "Een omheind veld waar honden los mogen."
+    )
+    dora = await person(app, "dora")
+    await submit_idea(dora, "Hondenveld bij het station", "Een hondenveld waar honden los kunnen.")
+    await dora.press("Toch versturen")
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [ask_carl] = await for_user(app, carl, "connect")
+    [ask_dora] = await for_user(app, dora, "connect")
+    await carl.press_payload(ask_carl.payloads()[0])
+    await carl.send("carl@example.org")
+    await dora.press_payload(ask_dora.payloads()[1])
+    assert dora.keys == ["connect.declined"]
+    assert "niet gedeeld" in (await for_user(app, carl, "connect"))[-1].text(app, "nl")
+    assert not any("carl@example.org" in str(q.replies) for q in await outbox(app))
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "declined" and stored.contact_a is None
+
+
+async def test_connecting_is_refused_when_it_cannot_work(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Een eerste idee van Anna", "Een uitleg die lang genoeg is voor dit.")
+    await submit_idea(anna, "Een ander idee van Anna", "Nog een uitleg die lang genoeg is hier.")
+    await anna.press("Toch versturen")
+    ria = await connector(app)
+    await ria.send("/verbind #1 #1")
+    assert ria.keys == ["connect.same_idea"]
+    await ria.send("/verbind #1 #2")
+    assert ria.keys == ["connect.same_author"]
+    await ria.send("/verbind #1 #99")
+    assert ria.keys == ["connect.no_idea"]
+    await ria.send("/verbind 1")
+    assert ria.keys == ["connect.usage"]
+    # Only the two residents asked can answer.
+    stranger = Chat(app, "zoe")
+    await stranger.onboard()
+    await stranger.press_payload("con.yes:1")
+    assert stranger.keys == ["connect.not_found"]
+    assert await app.repos.connections.get(1) is None

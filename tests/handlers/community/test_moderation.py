@@ -1,0 +1,288 @@
+"""Moderation: residents report comments, the connector decides, the author is always told."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.app import App
+from bot.settings import Settings
+from handlers.community.moderation import expire_mutes
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
+from tests.community import TimerLog
+from tests.connector import audit_actions, connector, for_user, person, row
+from tests.handlers.ideas.helpers import seed_idea
+from tests.support import Chat
+
+
+async def _reported_comment(app: App, *, reporters: int = 3) -> tuple[Chat, list[Chat]]:
+    """Anna comments on idea #1; ``reporters`` residents report it with the buttons."""
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    others = []
+    for n in range(reporters):
+        other = await person(app, f"r{n}")
+        await other.press_payload("idea.comments:1")
+        await other.press("Meld 1")
+        assert other.keys == ["reporting.ask_reason"]
+        await other.press("Schelden of beledigend")
+        assert other.keys == ["reporting.thanks"]
+        others.append(other)
+    return anna, others
+
+
+async def test_reports_hide_a_comment_at_the_threshold_and_its_author_is_told(app: App) -> None:
+    anna, (bob, carl) = await _reported_comment(app, reporters=2)
+    assert await app.repos.comments.count(1) == 1  # two reports: still visible
+    # One report per person per comment.
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Meld 1")
+    assert bob.keys == ["reporting.already"]
+    # Your own comment has no report button, and its payload is refused kindly.
+    await anna.press_payload("idea.comments:1")
+    assert not any("Meld" in label for label in anna.last[0].labels())
+    await anna.press_payload("cm.report:1")
+    assert anna.keys == ["reporting.own"]
+
+    dora = await person(app, "dora")
+    await dora.press_payload("idea.comments:1")
+    await dora.press("Meld 1")
+    await dora.press("Iets anders")
+    assert dora.keys == ["reporting.ask_note"]
+    await dora.send("Dit is niet aardig naar de buren.")
+    assert dora.keys == ["reporting.thanks"]
+    assert await app.repos.comments.count(1) == 0
+    await dora.press_payload("idea.comments:1")
+    assert "onzin" not in dora.text
+    [told] = await for_user(app, anna, "moderation")
+    assert "door meerdere mensen gemeld" in told.text(app, "nl")
+    assert (await audit_actions(app))[-1] == "comment.auto_hide"
+    # Once hidden, it cannot be reported again.
+    await carl.press_payload("cm.report:1")
+    assert carl.keys == ["reporting.already_hidden"]
+
+
+DECISIONS = {
+    "keep": (["Laten staan"], "Het mag scherp, dit is niet beledigend.", True, None),
+    "hide": (["Verbergen"], "Houd het vriendelijk.", False, None),
+    "warn": (["Waarschuwen"], "Schelden hoort hier niet.", False, SanctionKind.WARNING),
+    "mute": (["Dempen", "1 week"], "Een week pauze.", False, SanctionKind.MUTE),
+    "ban": (["Blokkeren"], "Dit is de derde keer.", False, SanctionKind.BAN),
+}
+TOLD = {
+    "keep": "hij blijft staan",
+    "hide": "is verborgen door Burgerbeest",
+    "warn": "Een waarschuwing van Burgerbeest",
+    "mute": "kun je niet reageren en niets insturen",
+    "ban": "heeft je geblokkeerd",
+}
+
+
+@pytest.mark.parametrize("decision", list(DECISIONS))
+async def test_each_decision_of_the_connector_reaches_the_author_with_the_reason(
+    app: App, decision: str
+) -> None:
+    timers = TimerLog(app)
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert ria.keys == ["moderation.card"]
+    assert "Wat een onzin" in ria.text and "verborgen" in ria.text
+    assert "schelden of beledigend: 3" in ria.text
+    presses, reason, visible, kind = DECISIONS[decision]
+    for label in presses:
+        await ria.press(label)
+    assert ria.keys == [f"moderation.ask_reason_{decision}"]
+    await ria.send(reason)
+    assert ria.keys == [f"moderation.done_{decision}", "moderation.empty"]
+
+    assert (await app.repos.comments.count(1) == 1) is visible
+    assert await app.repos.reports.open_count(1) == 0
+    author = (await row(app, anna)).id
+    sanctions = await app.repos.sanctions.of_user(author)
+    assert [s.kind for s in sanctions] == ([kind] if kind else [])
+    told = (await for_user(app, anna, "moderation"))[-1]
+    text = told.text(app, "nl")
+    assert TOLD[decision] in text and reason in text
+    entry = (await app.repos.logbook.page(limit=1))[0]
+    assert entry.reason == reason and entry.actor_user_id == (await row(app, ria)).id
+    assert entry.subject_user_id == author
+    if kind is SanctionKind.MUTE:
+        ends = sanctions[0].ends_at
+        assert ends is not None
+        assert timers.armed[-1].job == f"mute:{sanctions[0].id}" and timers.armed[-1].at == ends
+        # The end time is shown in Amsterdam time.
+        local = ends.astimezone(app.settings.zone).strftime("%d-%m-%Y %H:%M")
+        assert f"Tot {local}" in text
+
+
+async def test_a_muted_resident_reads_but_cannot_post_and_is_told_until_when(app: App) -> None:
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.send("3")
+    await ria.send("Even afkoelen.")
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    assert mute.ends_at is not None
+    until = mute.ends_at.astimezone(app.settings.zone).strftime("%d-%m-%Y %H:%M")
+
+    for attempt in ("/idee", "/vraag Mag dit?", "/nieuwexperiment"):
+        await anna.send(attempt)
+        assert anna.keys == ["moderation.muted"], attempt
+        assert f"gedempt tot {until}" in anna.text and "Even afkoelen." in anna.text
+    await anna.press_payload("idea.comment:1")
+    assert anna.keys == ["moderation.muted"]
+    # Reading, supporting and following still work.
+    await anna.send("/ideeen")
+    assert anna.keys == ["ideas.list_title"]
+    await anna.press_payload("idea.support:1")
+    assert anna.keys == ["ideas.supported", "ideas.card"]
+    assert await app.repos.questions.of_user((await row(app, anna)).id) == []
+
+
+async def test_a_mute_ends_by_itself_also_across_a_restart(settings: Settings) -> None:
+    app = await App.open(settings)
+    try:
+        anna, _ = await _reported_comment(app)
+        ria = await connector(app)
+        await ria.send("/meldingen")
+        await ria.press("Dempen")
+        await ria.press("1 dag")
+        await ria.send("Een dag pauze.")
+        await anna.press_payload("idea.comment:1")
+        assert anna.keys == ["moderation.muted"]
+        [(sanction_id, ends_at)] = await app.repos.sanctions.pending()
+    finally:
+        await app.close()
+
+    # The bot was down while the mute ended: nothing has told anyone yet.
+    later = ends_at + timedelta(minutes=5)
+    app = await App.open(settings, clock=lambda: later)
+    try:
+        anna = Chat(app, "anna")
+        await anna.press_payload("idea.comment:1")
+        assert anna.keys == ["comments.ask"]  # the stored end time decides, not the timer
+        await anna.send("Sorry, dat was niet netjes.")
+        assert anna.keys == ["comments.added", "comments.title"]
+        # After the restart the scheduler re-arms what is pending: this one is due at once.
+        assert await app.repos.sanctions.pending() == [(sanction_id, ends_at)]
+        assert await expire_mutes(app.repos, later) == 1
+        assert await expire_mutes(app.repos, later) == 0
+        assert await app.repos.sanctions.pending() == []
+        told = (await for_user(app, anna, "moderation"))[-1]
+        assert "Je kunt weer reageren" in told.text(app, "nl")
+        assert (await audit_actions(app))[-1] == "user.mute_end"
+    finally:
+        await app.close()
+
+
+async def test_a_banned_resident_can_only_use_the_privacy_commands(app: App) -> None:
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Herhaaldelijk schelden.")
+
+    await anna.send("/privacy")
+    assert anna.keys == ["privacy.statement"]
+    await anna.press_payload("privacy")
+    assert anna.keys == ["privacy.statement"]
+    await anna.send("/mydata")
+    assert anna.keys[0] == "privacy.data.summary"
+    assert any(seen.reply.document is not None for seen in anna.last)
+    await anna.send("/vergeetmij")
+    assert anna.keys == ["privacy.forget.choose"]  # the confirmation dialog is open to them
+    await anna.send("/annuleer")
+    for attempt in ("/start", "/ideeen", "/help", "/menu", "/wachtrij", "hallo"):
+        await anna.send(attempt)
+        assert anna.keys == ["moderation.banned"], attempt
+        assert "Herhaaldelijk schelden." in anna.text and "privacy@velsen.nl" in anna.text
+    for payload in ("idea.open:1", "ideas.list", "menu", "lang:en"):
+        await anna.press_payload(payload)
+        assert anna.keys == ["moderation.banned"], payload
+
+
+async def test_the_connector_lifts_a_mute_early_and_the_resident_is_told(app: App) -> None:
+    timers = TimerLog(app)
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.press("1 week")
+    await ria.send("Een week pauze.")
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    await ria.send("/beperkingen")
+    assert ria.keys == ["moderation.active_title"]
+    assert "gedempt tot" in ria.text and "Een week pauze." in ria.text
+    await ria.press("Opheffen")
+    assert ria.keys == ["moderation.lifted"]
+    assert timers.armed[-1].job == f"mute:{mute.id}" and timers.armed[-1].at is None
+    assert "opgeheven" in (await for_user(app, anna, "moderation"))[-1].text(app, "nl")
+    await anna.send("/idee")
+    assert anna.keys == ["ideas.ask_category"]
+    assert (await audit_actions(app))[-1] == "user.unrestrict"
+    assert await app.repos.sanctions.pending() == []
+
+
+async def test_staff_comments_can_only_be_kept_or_hidden(app: App) -> None:
+    await seed_idea(app, "Een idee")
+    ria = await connector(app)
+    await ria.press_payload("idea.comment:1")
+    await ria.send("Ik kom volgende week kijken.")
+    for n in range(3):
+        other = await person(app, f"r{n}")
+        await other.press_payload("cm.report:1")
+        await other.press("Reclame of spam")
+    sam = await connector(app, "sam")
+    await sam.send("/meldingen")
+    labels = " ".join(sam.last[0].labels())
+    assert "Laten staan" in labels and "Verbergen" in labels
+    assert "Dempen" not in labels and "Blokkeren" not in labels
+    await sam.press_payload("mod.do:1:ban")
+    assert sam.keys == ["general.stale_button"]
+    assert await app.repos.sanctions.of_user((await row(app, ria)).id) == []
+
+
+async def test_mute_periods_are_checked(app: App) -> None:
+    await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    for typed in ("0", "400", "een week"):
+        await ria.send(typed)
+        assert ria.keys == ["moderation.bad_period", "moderation.ask_period"], typed
+    await ria.send("10")
+    assert ria.keys == ["moderation.ask_reason_mute"]
+    assert "demp je de schrijver 10 dagen?" in ria.text
+
+
+def _clock(start: datetime) -> tuple[Callable[[], datetime], Callable[[timedelta], None]]:
+    now = [start]
+
+    def advance(by: timedelta) -> None:
+        now[0] += by
+
+    return (lambda: now[0]), advance
+
+
+async def test_a_mute_stops_exactly_at_its_end_time(app: App) -> None:
+    clock, advance = _clock(utcnow())
+    app.router.clock = clock
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.press("1 dag")
+    await ria.send("Pauze.")
+    advance(timedelta(hours=23, minutes=59))
+    await anna.send("/idee")
+    assert anna.keys == ["moderation.muted"]
+    advance(timedelta(minutes=2))
+    await anna.send("/idee")
+    assert anna.keys == ["ideas.ask_category"]

@@ -1,0 +1,145 @@
+"""Proposing an experiment: the four questions, financing, following its status."""
+
+from __future__ import annotations
+
+from bot.app import App
+from storage.clock import utcnow
+from storage.experiments.proposals import ProposalStatus
+from tests.community import resident, stored
+from tests.support import Chat
+
+
+async def _answer_until_budget(anna: Chat) -> None:
+    await anna.send("/experimenten")
+    await anna.press("Zelf een experiment voorstellen")
+    assert anna.keys == ["proposals.intro", "proposals.ask_what"]
+    await anna.send("Een moestuin in de straat, samen met de buren.")
+    assert anna.keys == ["proposals.ask_place"]
+    await anna.press("Velserbroek")
+    assert anna.keys == ["proposals.ask_partners"]
+    await anna.send("De buren en de basisschool")
+    assert anna.keys == ["proposals.ask_budget"]
+
+
+async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("€ 1.500")
+    assert anna.keys == ["proposals.summary"]
+    assert "Geld: € 1.500" in anna.text
+    assert "Tot € 5.000 kan de gemeente je experiment helemaal betalen" in anna.text
+    await anna.press("Insturen")
+    assert anna.keys == ["proposals.submitted"]
+    assert "helemaal betalen" in anna.text
+
+    user = await stored(app, "anna")
+    [proposal] = await app.repos.proposals.queue()
+    assert proposal.author_user_id == user.id
+    assert (proposal.what, proposal.place, proposal.partners) == (
+        "Een moestuin in de straat, samen met de buren.",
+        "Velserbroek",
+        "De buren en de basisschool",
+    )
+    assert (proposal.budget_cents, proposal.full_financing) == (150_000, True)
+    assert proposal.status is ProposalStatus.SUBMITTED
+    assert await app.repos.proposals.followers(proposal.id) == [user.id]
+    history = await app.repos.proposals.history(proposal.id)
+    assert [change.status for change in history] == [ProposalStatus.SUBMITTED]
+
+
+async def test_a_large_budget_is_told_about_co_financing(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("12500,50")
+    assert "Geld: € 12.500,50" in anna.text
+    assert "cofinanciering" in anna.text
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    assert (proposal.budget_cents, proposal.full_financing) == (1_250_050, False)
+
+
+async def test_the_limit_itself_is_still_fully_financed(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("5000")
+    assert "helemaal betalen" in anna.text
+
+
+async def test_nonsense_amounts_are_refused_kindly_and_asked_again(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    for bad in ("heel veel", "-200", "1500 dollar"):
+        await anna.send(bad)
+        assert anna.keys == ["proposals.budget_invalid", "proposals.ask_budget"]
+        assert f'"{bad}"' in anna.text
+    await anna.handle(anna.event(unsupported="sticker"))
+    assert anna.keys == ["answers.text_please", "proposals.ask_budget"]
+    assert await app.repos.proposals.queue() == []
+    await anna.send("800")
+    assert anna.keys == ["proposals.summary"]
+
+
+async def test_bad_answers_on_the_way_change_nothing(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/nieuwexperiment")
+    await anna.send("kort")
+    assert anna.keys == ["answers.too_short", "proposals.ask_what"]
+    await anna.send("x" * 1001)
+    assert anna.keys == ["answers.too_long", "proposals.ask_what"]
+    assert "1.001 tekens" in anna.text
+    await anna.photo()
+    assert anna.keys == ["answers.text_please", "proposals.ask_what"]
+    await anna.send("Een buurtbieb in een oude telefooncel")
+    await anna.send("Bij het station")  # a typed place is fine too
+    assert anna.keys == ["proposals.ask_partners"]
+
+
+async def test_starting_again_forgets_the_answers_and_stopping_stores_nothing(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("300")
+    await anna.press("Opnieuw beginnen")
+    assert anna.keys == ["proposals.ask_what"]
+    await anna.press("Stoppen")
+    assert anna.keys == ["general.cancelled"]
+    assert await app.repos.proposals.queue() == []
+
+
+async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/mijnvoorstellen")
+    assert anna.keys == ["proposals.mine_none"]
+    await _answer_until_budget(anna)
+    await anna.send("900")
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    async with app.db.transaction():
+        await app.repos.proposals.set_status(
+            proposal.id,
+            ProposalStatus.APPROVED,
+            reason="Mooi plan, we helpen graag.",
+            amount_cents=80_000,
+            by_user_id=None,
+            now=utcnow(),
+        )
+    await anna.press("Mijn voorstellen")
+    assert anna.keys == ["proposals.mine_title"]
+    assert f"#{proposal.id} Een moestuin in de straat" in anna.text
+    assert "Goedgekeurd" in anna.text
+    await anna.press(f"Bekijk voorstel #{proposal.id}")
+    assert anna.keys == ["proposals.detail"]
+    assert "Ingediend" in anna.text
+    assert "Goedgekeurd. Mooi plan, we helpen graag." in anna.text
+    assert "Toegekend bedrag: € 800" in anna.text
+
+
+async def test_someone_elses_proposal_cannot_be_opened(app: App) -> None:
+    anna = await resident(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("900")
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    bob = await resident(app, "bob")
+    await bob.press_payload(f"prop.mine:{proposal.id}")
+    assert bob.keys == ["proposals.not_found"]
+    assert "moestuin" not in bob.text

@@ -1,0 +1,152 @@
+"""The comment thread under an idea: read, page back, add; hidden and removed handled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from bot.app import App
+from storage.clock import utcnow
+from storage.users import Role
+from tests.handlers.ideas.helpers import seed_idea, user_id
+from tests.support import Chat
+
+MakeChat = Callable[..., Chat]
+
+
+async def _comment(app: App, author: int, body: str, minutes: int) -> int:
+    async with app.db.transaction():
+        comment = await app.repos.comments.add(
+            1, author, body, utcnow() + timedelta(minutes=minutes)
+        )
+    return comment.id
+
+
+async def test_a_resident_reads_comments_pages_back_and_adds_one(app: App, chat: MakeChat) -> None:
+    await seed_idea(app, "Een idee met reacties")
+    cem = chat("cem")
+    await cem.onboard()
+    cem_id = await user_id(app, "cem")
+    for n in range(7):
+        await _comment(app, cem_id, f"Reactie {n}", n)
+
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.open:1")
+    await bob.press("Reacties (7)")
+    assert bob.keys == ["comments.title"]
+    text = bob.text
+    assert "(7)" in text
+    assert [f"Reactie {n}" in text for n in range(7)] == [False] * 2 + [True] * 5
+    assert text.index("Reactie 2") < text.index("Reactie 6")  # oldest first on a page
+    assert "Een inwoner" in text and "cem" not in text.lower()
+    assert "Nieuwere reacties ➡️" not in bob.last[0].labels()
+    await bob.press("Oudere reacties")
+    assert "Reactie 0" in bob.text and "Reactie 1" in bob.text and "Reactie 2" not in bob.text
+    await bob.press("Nieuwere reacties")
+    assert "Reactie 6" in bob.text
+
+    await bob.press("Reageren")
+    assert bob.keys == ["comments.ask"]
+    await bob.send("Goed plan, <b>echt</b> waar & zo!")
+    assert bob.keys == ["comments.added", "comments.title"]
+    assert "Jij" in bob.text and "Goed plan, <b>echt</b> waar & zo!" in bob.text
+    assert "(8)" in bob.text
+    page = await app.repos.comments.latest(1)
+    assert page.comments[-1].body == "Goed plan, <b>echt</b> waar & zo!"
+    assert page.comments[-1].author_user_id == await user_id(app, "bob")
+    # Everyone sees the same thread, on any platform; the author is just "een inwoner".
+    dora = chat("dora", platform="matrix")
+    await dora.press_payload("idea.comments:1")
+    assert "Goed plan" in dora.text and "Jij" not in dora.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.comments == 8
+
+
+async def test_staff_comments_show_their_role_and_hidden_comments_never_show(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, "Een idee")
+    ria = chat("ria")
+    await ria.onboard()
+    ria_id = await user_id(app, "ria")
+    async with app.db.transaction():
+        await app.repos.users.set_role(ria_id, Role.CONNECTOR)
+    await _comment(app, ria_id, "Ik kom langs om te kijken.", 1)
+    hidden = await _comment(app, ria_id, "Dit wordt verborgen.", 2)
+    async with app.db.transaction():
+        await app.repos.comments.hide(hidden, "per ongeluk", utcnow())
+    bob = chat("bob")
+    await bob.press_payload("idea.comments:1")
+    assert "Burgerbeest" in bob.text and "Ik kom langs" in bob.text
+    assert "verborgen" not in bob.text and "(1)" in bob.text
+
+
+async def test_bad_comments_are_explained_and_nothing_is_placed(app: App, chat: MakeChat) -> None:
+    await seed_idea(app, "Een idee")
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await bob.send("   ")
+    assert bob.keys == ["comments.empty_text", "comments.ask"]
+    await bob.send("x" * 1001)
+    assert bob.keys == ["comments.too_long", "comments.ask"]
+    assert "1.001" in bob.text and "1.000" in bob.text
+    await bob.handle(bob.event(unsupported="sticker"))
+    assert bob.keys == ["comments.need_text", "comments.ask"]
+    await bob.photo()
+    assert bob.keys == ["comments.need_text", "comments.ask"]
+    assert await app.repos.comments.count(1) == 0
+    await bob.send('"AND OR NEAR( * -')
+    assert bob.keys == ["comments.added", "comments.title"]
+    await bob.send("en nog een")
+    assert bob.keys == ["general.not_understood"]  # the comment dialog ended
+    assert [c.body for c in (await app.repos.comments.latest(1)).comments] == ['"AND OR NEAR( * -']
+
+
+async def test_stopping_a_comment_places_nothing(app: App, chat: MakeChat) -> None:
+    await seed_idea(app, "Een idee")
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await bob.press("Stoppen")
+    assert bob.keys == ["comments.cancelled", "comments.title"]
+    assert await app.repos.comments.count(1) == 0
+
+
+async def test_a_removed_idea_refuses_comments_and_gives_the_text_back(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, "Een idee dat weggaat")
+    await seed_idea(app, "Een idee dat al weg is")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(2, utcnow())
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:2")
+    assert bob.keys == ["comments.idea_removed"]
+    await bob.press_payload("idea.comments:2")
+    assert bob.keys == ["comments.idea_removed"]
+
+    await bob.press_payload("idea.comment:1")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow())
+    await bob.send("Mijn mooie reactie")
+    assert bob.keys == ["comments.not_placed", "comments.idea_removed"]
+    assert "Mijn mooie reactie" in bob.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+    await bob.send("nog iets")
+    assert bob.keys == ["general.not_understood"]
+
+
+async def test_thread_buttons_with_bad_data_are_stale(app: App, chat: MakeChat) -> None:
+    await seed_idea(app, "Een idee")
+    bob = chat("bob")
+    await bob.onboard()
+    for payload in ("idea.comments:x", "idea.comments:1:-5", "idea.comment:1:2", "idea.comment:"):
+        await bob.press_payload(payload)
+        assert bob.keys == ["general.stale_button"], payload
+    await bob.press_payload("idea.comments:1:500")
+    assert bob.keys == ["comments.title"] and "Nog geen reacties" in bob.text
+    await bob.press_payload("idea.comments:77")
+    assert bob.keys == ["ideas.not_found"]

@@ -1,0 +1,370 @@
+"""Triage: the connector decides about ideas and proposals; everyone who follows hears why."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import App
+from storage.clock import utcnow
+from storage.experiments.proposals import ProposalStatus
+from storage.ideas.ideas import IdeaStatus
+from tests.connector import audit_actions, connector, for_user, outbox, person, row
+from tests.handlers.ideas.helpers import submit_idea
+from tests.support import Chat
+
+
+async def _idea_with_followers(app: App) -> tuple[Chat, Chat, Chat]:
+    """Anna (nl) sent idea #1; Bob follows on the console, Emma (en) supports on Telegram."""
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    bob = await person(app, "bob", platform="console")
+    await bob.press_payload("idea.follow:1")
+    emma = await person(app, "emma", platform="telegram", language="English")
+    await emma.press_payload("idea.support:1")
+    return anna, bob, emma
+
+
+# Each idea status: what the connector presses after the card, and what residents read.
+DECISIONS = {
+    IdeaStatus.IN_REVIEW: (
+        ["In behandeling"],
+        "We kijken er deze week naar.",
+        "heeft het in behandeling genomen",
+        "is now looking into it",
+    ),
+    IdeaStatus.QUICK_WIN: (
+        ["Quick win"],
+        "Dit kan snel.",
+        "Het wordt het experiment <b>Meer bankjes in het Velserbeekpark</b>",
+        "It becomes the experiment",
+    ),
+    IdeaStatus.ADOPTED: (
+        ["Opnemen in agenda", "Velsen is samenspel"],
+        None,
+        "bij het thema <b>Velsen is samenspel</b>",
+        "under the theme <b>Velsen is teamwork</b>",
+    ),
+    IdeaStatus.FORWARDED: (
+        ["Naar een afdeling", "Openbare ruimte"],
+        "Zij gaan over bankjes.",
+        "naar de afdeling <b>Openbare ruimte</b>",
+        "to the department <b>Public space</b>",
+    ),
+    IdeaStatus.NOT_FEASIBLE: (
+        ["Niet haalbaar"],
+        "Er is geen plek voor bankjes bij de vijver.",
+        "helaas niet haalbaar",
+        "sadly, it is not feasible",
+    ),
+}
+
+
+@pytest.mark.parametrize("status", list(DECISIONS))
+async def test_each_status_is_saved_and_sent_to_submitter_and_followers_in_their_language(
+    app: App, status: IdeaStatus
+) -> None:
+    anna, bob, emma = await _idea_with_followers(app)
+    ria = await connector(app)
+    presses, reason, dutch, english = DECISIONS[status]
+    await ria.send("/wachtrij")
+    assert ria.keys == ["triage.idea_card"]
+    assert "Idee #1: Meer bankjes in het Velserbeekpark" in ria.text
+    for label in presses:
+        await ria.press(label)
+    if status == IdeaStatus.NOT_FEASIBLE:
+        assert ria.keys == ["triage.ask_reason_required"]
+        assert "Geen toelichting" not in ria.last[0].labels()
+    else:
+        assert ria.keys == ["triage.ask_reason"]
+    if reason is None:
+        await ria.press("Geen toelichting")
+    else:
+        await ria.send(reason)
+    if status == IdeaStatus.IN_REVIEW:
+        # Still undecided: it stays in the queue, the only card there is.
+        assert ria.keys == ["triage.done", "triage.from_the_start", "triage.idea_card"]
+    else:
+        assert ria.keys == ["triage.done", "triage.empty"]
+    assert "Berichten verstuurd: 3" in ria.text
+
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == status
+    latest = (await app.repos.ideas.history(1))[-1]
+    assert latest.status == status and latest.reason == reason
+    assert latest.by_user_id == (await row(app, ria)).id
+
+    queued = await outbox(app, "status")
+    assert sorted(q.platform for q in queued) == ["console", "telegram", "test"]
+    for chat, lang, expected in ((anna, "nl", dutch), (bob, "nl", dutch), (emma, "en", english)):
+        [notice] = await for_user(app, chat, "status")
+        text = notice.text(app, lang)
+        assert expected.replace("<b>", "").replace("</b>", "") in text
+        assert "#1" in text
+        if reason is not None:
+            assert reason in text
+        assert "idea.open:1" in notice.payloads()
+    # The connector did it, so the connector is not told about it.
+    assert await for_user(app, ria, "status") == []
+    entry = (await app.repos.audit.about("idea:1"))[-1]
+    assert entry.action == "idea.status" and entry.reason == reason
+    assert entry.detail["to"] == status.value and entry.detail["notified"] == 3
+
+
+async def test_a_quick_win_starts_an_experiment_that_followers_can_join(app: App) -> None:
+    _, bob, _ = await _idea_with_followers(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Quick win")
+    await ria.press("Geen toelichting")
+    experiment = await app.repos.experiments.of_idea(1)
+    assert experiment is not None and experiment.status == "running"
+    assert experiment.title("nl") == "Meer bankjes in het Velserbeekpark"
+    [notice] = await for_user(app, bob, "status")
+    join = f"exp.join:{experiment.id}"
+    assert join in notice.payloads()
+    await bob.press_payload(join)
+    assert bob.keys == ["experiments.joined", "experiments.card"]
+    assert await app.repos.experiments.takes_part(experiment.id, (await row(app, bob)).id)
+    assert "experiment.create" in await audit_actions(app)
+    await ria.send("/wachtrij 1")
+    assert "Werd het experiment Meer bankjes in het Velserbeekpark" in ria.text
+    # The idea's public card leads to the experiment too; for the connector also back here.
+    await bob.press_payload("idea.open:1")
+    assert ("🧪 Naar het experiment", f"exp:{experiment.id}") in bob.buttons()
+    assert not any(payload.startswith("tri.") for _, payload in bob.buttons())
+    await ria.press_payload("idea.open:1")
+    await ria.press("Beoordelen")
+    assert ria.keys == ["triage.idea_card"] and "Heropenen" in " ".join(ria.last[0].labels())
+
+
+async def test_merging_moves_supporters_and_followers_without_duplicates(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Bankjes in het park", "Meer bankjes in het park bij de vijver graag.")
+    dora = await person(app, "dora", platform="telegram")
+    await submit_idea(dora, "Bankjes bij de vijver", "Zet bankjes bij de vijver in het park neer.")
+    assert dora.keys == ["ideas.similar_intro"]
+    await dora.press("Toch versturen")
+    bob, carl, emma = [await person(app, name) for name in ("bob", "carl", "emma")]
+    for supporter, idea in ((bob, 1), (carl, 1), (bob, 2), (emma, 2), (anna, 2)):
+        await supporter.press_payload(f"idea.support:{idea}")
+    assert [await app.repos.ideas.supporter_count(i) for i in (1, 2)] == [2, 3]
+
+    ria = await connector(app)
+    await ria.send("/wachtrij #2")
+    await ria.press("Samenvoegen")
+    assert ria.keys == ["triage.ask_merge"]
+    assert "#1 Bankjes in het park" in ria.last[0].labels()
+    await ria.send("#2")
+    assert ria.keys == ["triage.merge_self", "triage.ask_merge"]
+    await ria.send("#1")
+    await ria.send("Deze twee willen hetzelfde.")
+    assert ria.keys[0] == "triage.done"
+
+    ideas = app.repos.ideas
+    ids = {
+        name: (await row(app, chat)).id
+        for name, chat in (
+            ("anna", anna),
+            ("bob", bob),
+            ("carl", carl),
+            ("dora", dora),
+            ("emma", emma),
+        )
+    }
+    target, merged = await ideas.get(1), await ideas.get(2)
+    assert target is not None and merged is not None
+    assert merged.status == IdeaStatus.MERGED and merged.supporters == 0
+    # Bob once, Emma moved, Dora's voice counts; Anna does not support her own idea.
+    supporters = {
+        r["user_id"]
+        for r in await app.db.fetchall("SELECT user_id FROM idea_supports WHERE idea_id = 1")
+    }
+    assert supporters == {ids["bob"], ids["carl"], ids["emma"], ids["dora"]}
+    for idea in (target, merged):
+        assert idea.supporters == await ideas.supporter_count(idea.id)
+    assert set(await ideas.followers(1)) == set(ids.values())
+    assert await ideas.followers(2) == []
+    # The merged idea's followers heard it, with a button to the idea it joined.
+    [notice] = await for_user(app, emma, "status")
+    assert "samengevoegd met idee #1" in notice.text(app, "nl")
+    assert "idea.open:1" in notice.payloads()
+    # Its card now points at #1.
+    await bob.press_payload("idea.open:2")
+    assert "🔗 Naar idee #1" in bob.last[0].labels()
+    entry = (await app.repos.audit.about("idea:2"))[-1]
+    assert entry.detail["into"] == 1 and entry.detail["supports_moved"] >= 1
+
+
+async def test_illegal_transitions_are_refused_with_an_explanation(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    await ria.send("Daar is geen geld voor.")
+    # A decision is final: an old card's button cannot change it.
+    before = len(await outbox(app))
+    await ria.press_payload("tri.do:i1:in_behandeling")
+    assert ria.keys == ["triage.illegal_final", "triage.idea_card"]
+    assert "Kies dan eerst Heropenen" in ria.text
+    assert "Heropenen" in " ".join(ria.last[1].labels())
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.NOT_FEASIBLE
+    assert len(await outbox(app)) == before
+    # Reopening is explicit, and heard by the submitter.
+    await ria.press("Heropenen")
+    assert ria.keys == ["triage.ask_reason_reopen"]
+    await ria.send("Er is toch een plek gevonden.")
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.IN_REVIEW
+    notices = await for_user(app, anna, "status")
+    assert "bekijkt het opnieuw" in notices[-1].text(app, "nl")
+    assert (await audit_actions(app))[-1] == "idea.reopen"
+    # In behandeling cannot go back to in behandeling.
+    await ria.press_payload("tri.do:i1:in_behandeling")
+    assert ria.keys == ["triage.illegal", "triage.idea_card"]
+    assert "Wat wel kan" in ria.text
+
+
+async def test_a_reason_is_required_for_not_feasible_and_bad_input_changes_nothing(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    await ria.photo()
+    assert ria.keys == ["answers.text_please", "triage.ask_reason_required"]
+    await ria.send("  ")
+    assert ria.keys == ["answers.empty", "triage.ask_reason_required"]
+    await ria.send("x" * 1001)
+    assert ria.keys == ["answers.too_long", "triage.ask_reason_required"]
+    await ria.press("Stoppen")
+    assert ria.keys == ["triage.cancelled", "triage.idea_card"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+    assert await outbox(app) == []
+
+
+async def test_someone_elses_decision_meanwhile_is_shown_not_overwritten(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    sam = await connector(app, "sam")
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    await sam.send("/wachtrij")
+    await sam.press("In behandeling")
+    await sam.press("Geen toelichting")
+    await ria.send("Te duur.")
+    assert ria.keys == ["triage.changed_meanwhile", "triage.idea_card"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.IN_REVIEW
+
+
+async def test_later_skips_to_the_next_card_and_the_queue_wraps_around(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Een eerste idee voor de wijk", "Een uitleg die lang genoeg is hier.")
+    async with app.db.transaction():
+        await app.repos.proposals.submit(
+            (await row(app, anna)).id,
+            what="Een moestuin op het schoolplein",
+            place="IJmuiden",
+            partners="De school",
+            budget_cents=200000,
+            full_financing=True,
+            now=utcnow(),
+        )
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    assert ria.keys == ["triage.idea_card"] and "(2 open)" in ria.text
+    await ria.press("Later")
+    assert ria.keys == ["triage.proposal_card"]
+    assert "Een moestuin op het schoolplein" in ria.text and "€ 2.000" in ria.text
+    await ria.press("Later")
+    assert ria.keys == ["triage.from_the_start", "triage.idea_card"]
+
+
+async def _proposal(app: App, budget: str = "2500") -> Chat:
+    carl = await person(app, "carl", language="English")
+    await carl.send("/nieuwexperiment")
+    await carl.send("A vegetable garden at the primary school.")
+    await carl.press("IJmuiden")
+    await carl.send("The school and the parents")
+    await carl.send(budget)
+    await carl.press("Send")
+    return carl
+
+
+async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: App) -> None:
+    carl = await _proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    assert ria.keys == ["triage.proposal_card"]
+    await ria.press("Gefinancierd")
+    assert ria.keys == ["triage.ask_amount"]
+    await ria.send("6.000")
+    assert ria.keys == ["triage.amount_over_limit", "triage.ask_amount"]
+    await ria.send("veel geld")
+    assert ria.keys == ["triage.amount_invalid", "triage.ask_amount"]
+    await ria.press("Het gevraagde bedrag")
+    await ria.send("Een mooi plan voor de buurt.")
+    assert ria.keys[0] == "triage.done"
+
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None
+    assert proposal.status is ProposalStatus.FUNDED
+    assert proposal.amount_decided_cents == 250000 and proposal.experiment_id is not None
+    [notice] = await for_user(app, carl, "status")
+    text = notice.text(app, "en")
+    assert "pays for it, with €2,500" in text and "Een mooi plan voor de buurt." in text
+    assert f"exp.join:{proposal.experiment_id}" in notice.payloads()
+    await carl.press_payload("prop.mine:1")
+    assert "Funded" in carl.text and "€2,500" in carl.text
+    entry = (await app.repos.audit.about("proposal:1"))[-1]
+    assert entry.detail["amount_cents"] == 250000 and entry.detail["to"] == "gefinancierd"
+
+
+async def test_co_funding_and_turning_down_a_proposal(app: App) -> None:
+    carl = await _proposal(app, "12000")
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    assert "meer dan € 5.000" in ria.text
+    await ria.press("Cofinanciering")
+    await ria.send("4000")
+    await ria.press("Geen toelichting")
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.status is ProposalStatus.COFUNDED
+    assert proposal.amount_decided_cents == 400000
+    assert "pays part of it, with €4,000" in (await for_user(app, carl, "status"))[0].text(
+        app, "en"
+    )
+    # A decided proposal only changes by reopening.
+    await ria.press_payload("tri.do:p1:afgewezen")
+    assert ria.keys == ["triage.illegal_final", "triage.proposal_card"]
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.press_payload("tri.do:p1:afgewezen")
+    assert ria.keys == ["triage.ask_reason_required"]
+    await ria.send("Het budget is op.")
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.status is ProposalStatus.REJECTED
+    history = [c.status for c in await app.repos.proposals.history(1)]
+    assert history == [
+        ProposalStatus.SUBMITTED,
+        ProposalStatus.COFUNDED,
+        ProposalStatus.IN_REVIEW,
+        ProposalStatus.REJECTED,
+    ]
+
+
+async def test_the_queue_is_for_the_connector_only(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await anna.send("/wachtrij")
+    assert anna.keys == ["general.unknown_command"]
+    await anna.press_payload("tri.do:i1:niet_haalbaar")
+    assert anna.keys == ["general.stale_button"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED

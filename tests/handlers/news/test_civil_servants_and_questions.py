@@ -1,0 +1,184 @@
+"""Civil servants' cards, and residents' questions to the connector."""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.contract import Role
+from storage.clock import utcnow
+from storage.community.questions import Side
+from tests.community import civil_servant, resident, stored
+from tests.support import Chat
+
+
+async def _card(ria: Chat, name: str = "Ria de Vries") -> None:
+    await ria.send("/voorstellen")
+    assert ria.keys == ["staff.intro_new", "staff.ask_name"]
+    await ria.send(name)
+    assert ria.keys == ["staff.ask_department"]
+    await ria.press("Openbare ruimte")
+    assert ria.keys == ["staff.ask_work"]
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    assert ria.keys == ["staff.ask_photo"]
+    await ria.photo(b"\xff\xd8\xff ria")
+    assert ria.keys == ["staff.preview_intro", "staff.card", "staff.preview_question"]
+    assert "Afdeling: Openbare ruimte" in ria.text
+    await ria.press("Opslaan")
+    assert ria.keys == ["staff.saved"]
+
+
+async def test_a_civil_servant_writes_a_card_that_residents_can_read(app: App) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    card = await app.repos.staff.get((await stored(app, "ria")).id)
+    assert card is not None and card.name == "Ria de Vries"
+    assert card.department_id == "openbare-ruimte" and card.photo_id is not None
+
+    anna = await resident(app, "anna")
+    await anna.send("/ambtenaren")
+    assert anna.keys == ["staff.list_title"]
+    assert "Ria de Vries, Openbare ruimte" in anna.text
+    await anna.press("Ria de Vries")
+    assert anna.keys == ["staff.card"]
+    assert anna.last[0].reply.photo_id == card.photo_id
+    assert "Werkt aan: Ik zorg voor de speelplekken in IJmuiden." in anna.text
+    assert "❓ Stel Ria de Vries een vraag" in anna.last[0].labels()
+
+
+async def test_a_card_can_be_edited_keeping_what_is_right(app: App) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    await ria.send("/voorstellen")
+    assert ria.keys == ["staff.intro_edit", "staff.ask_name"]
+    await ria.press("Laat zo")
+    await ria.send("Afdeling Groen en Spelen")  # a department typed by hand
+    await ria.press("Laat zo")
+    await ria.press("Huidige foto houden")
+    assert "Afdeling: Afdeling Groen en Spelen" in ria.text
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await stored(app, "ria")).id)
+    assert card is not None
+    assert (card.name, card.department_id, card.department_text) == (
+        "Ria de Vries",
+        None,
+        "Afdeling Groen en Spelen",
+    )
+    assert card.work == "Ik zorg voor de speelplekken in IJmuiden." and card.photo_id
+
+
+async def test_bad_card_answers_are_refused_and_stopping_saves_nothing(app: App) -> None:
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.handle(ria.event(unsupported="sticker"))
+    assert ria.keys == ["answers.text_please", "staff.ask_name"]
+    await ria.send("R" * 81)
+    assert ria.keys == ["answers.too_long", "staff.ask_name"]
+    await ria.send("Ria")
+    await ria.press("Sociaal domein")
+    await ria.send("Jeugd en wijkteams")
+    await ria.send("hier is geen foto")
+    assert ria.keys == ["staff.photo_please", "staff.ask_photo"]
+    await ria.press("Stoppen")
+    assert await app.repos.staff.get((await stored(app, "ria")).id) is None
+
+
+async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    user = await stored(app, "ria")
+    async with app.db.transaction():
+        await app.repos.users.set_role(user.id, Role.RESIDENT)
+    anna = await resident(app, "anna")
+    await anna.send("/ambtenaren")
+    assert anna.keys == ["staff.none"]
+    await anna.press_payload(f"staff:{user.id}")
+    assert anna.keys == ["staff.not_found"]
+    await anna.press_payload(f"q.new:{user.id}")
+    assert anna.keys == ["staff.not_found"]
+
+
+async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    anna = await resident(app, "anna")
+    await anna.send("/ambtenaren")
+    await anna.press("Ria de Vries")
+    await anna.press("Stel Ria de Vries een vraag")
+    assert anna.keys == ["questions.ask_staff"]
+    assert "via Burgerbeest" in anna.text
+    await anna.send("Komt er ook een schommel?")
+    assert anna.keys == ["questions.sent"]
+    [question] = await app.repos.questions.open_threads()
+    assert question.staff_user_id == (await stored(app, "ria")).id
+    assert question.user_id == (await stored(app, "anna")).id
+    assert [(m.side, m.text) for m in question.messages] == [
+        (Side.RESIDENT, "Komt er ook een schommel?")
+    ]
+    await anna.press("Mijn vragen")
+    assert anna.keys == ["questions.thread", "questions.mine_footer"]
+    assert "Voor Ria de Vries" in anna.text
+
+
+async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/mijnvragen")
+    assert anna.keys == ["questions.none"]
+    await anna.press("Nieuwe vraag")
+    assert anna.keys == ["questions.ask"]
+    assert "Burgerbeest" in anna.text
+    await anna.send("Waar kan ik een buurtfeest aanmelden?")
+    assert anna.keys == ["questions.sent"]
+    [question] = await app.repos.questions.open_threads()
+    async with app.db.transaction():
+        await app.repos.questions.add_message(
+            question.id, Side.CONNECTOR, None, "Bij de gemeente, ik help je.", utcnow()
+        )
+    await anna.send("/mijnvragen")
+    assert anna.keys == ["questions.thread", "questions.mine_footer"]
+    assert f"Vraag #{question.id} (open)" in anna.text
+    assert "Jij" in anna.text and "Waar kan ik een buurtfeest aanmelden?" in anna.text
+    assert "Burgerbeest" in anna.text and "Bij de gemeente, ik help je." in anna.text
+
+    async with app.db.transaction():
+        await app.repos.questions.close(question.id, utcnow())
+    await anna.send("/mijnvragen")
+    assert "(afgerond)" in anna.text
+    await anna.press(f"Iets toevoegen aan #{question.id}")
+    assert anna.keys == ["questions.add_prompt"]
+    await anna.send("Dank je! En waar haal ik een vergunning?")
+    assert anna.keys == ["questions.added"]
+    reopened = await app.repos.questions.get(question.id)
+    assert reopened is not None and reopened.is_open and len(reopened.messages) == 3
+
+
+async def test_a_question_typed_after_the_command_is_sent_at_once(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/vraag Hoe laat is de markt?")
+    assert anna.keys == ["questions.sent"]
+    [question] = await app.repos.questions.open_threads()
+    assert question.messages[0].text == "Hoe laat is de markt?"
+
+
+async def test_bad_questions_are_refused_and_nothing_is_stored(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/vraag")
+    await anna.handle(anna.event(unsupported="sticker"))
+    assert anna.keys == ["answers.text_please"]
+    await anna.send("")
+    assert anna.keys == ["answers.empty"]
+    await anna.send("x" * 2001)
+    assert anna.keys == ["answers.too_long"]
+    assert await app.repos.questions.open_threads() == []
+    await anna.send("Toch nog een vraag")
+    assert anna.keys == ["questions.sent"]
+
+
+async def test_nobody_can_add_to_someone_elses_thread(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.send("/vraag Mijn eigen vraag")
+    [question] = await app.repos.questions.open_threads()
+    bob = await resident(app, "bob")
+    await bob.press_payload(f"q.add:{question.id}")
+    assert bob.keys == ["questions.not_found"]
+    await bob.send("/mijnvragen")
+    assert bob.keys == ["questions.none"]
+    assert "Mijn eigen vraag" not in bob.text

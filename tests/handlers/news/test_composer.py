@@ -1,0 +1,416 @@
+"""The composer: audiences with exact counts, sending now, scheduling, and what is scheduled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App
+from bot.settings import Settings
+from handlers.contract import Timer
+from storage.clock import utcnow
+from storage.news.broadcasts import BroadcastStatus
+from tests.community import TimerLog, civil_servant, resident, stored, subscribe
+from tests.support import Chat
+
+
+async def _town(app: App) -> dict[str, int]:
+    """Residents with different choices; returns their user ids by name.
+
+    anna: subscribed, IJmuiden, all themes, takes part in the playground.
+    bob: subscribed, Driehuis, climate switched off.
+    carl: subscribed, IJmuiden, news from his neighbourhood only.
+    dina: not subscribed, IJmuiden, takes part in the playground.
+    eve: subscribed, IJmuiden, but blocked the bot.
+    """
+    [playground, *_] = await app.repos.experiments.running()
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    await anna.press_payload(f"exp.join:{playground.id}")
+    bob = await resident(app, "bob", hood="Driehuis")
+    await subscribe(bob)
+    await bob.press("Thema's kiezen")
+    await bob.press("Velsen benut kansen")
+    carl = await resident(app, "carl")
+    await subscribe(carl)
+    await carl.press("Alleen nieuws uit mijn wijk")
+    dina = await resident(app, "dina")
+    await dina.press_payload(f"exp.join:{playground.id}")
+    eve = await resident(app, "eve")
+    await subscribe(eve)
+    async with app.db.transaction():
+        await app.repos.users.mark_unreachable("test", "eve", utcnow())
+    return {name: (await stored(app, name)).id for name in ("anna", "bob", "carl", "dina", "eve")}
+
+
+async def _write(ria: Chat, text: str = "Wist je dat we 12 nieuwe bankjes plaatsen?") -> None:
+    await ria.send("/nieuwbericht")
+    assert ria.keys == ["composer.intro"]
+    await ria.send(text)
+    assert ria.keys == ["composer.ask_photo"]
+    await ria.press("Zonder foto")
+    assert ria.keys == ["composer.ask_audience"]
+
+
+async def _recipients(app: App, broadcast_id: int) -> set[int]:
+    rows = await app.db.fetchall(
+        "SELECT user_id FROM outbox WHERE batch = ?", (f"broadcast:{broadcast_id}",)
+    )
+    return {int(row[0]) for row in rows}
+
+
+async def _last_broadcast(app: App) -> int:
+    return int(await app.db.fetchval("SELECT MAX(id) FROM broadcasts"))
+
+
+@pytest.mark.parametrize(
+    ("buttons", "count", "who"),
+    [
+        (["Iedereen met Wist je dat"], 2, {"anna", "bob"}),
+        (["Eén thema", "Velsen benut kansen"], 1, {"anna"}),
+        (["Eén thema", "Velsen is samenspel"], 2, {"anna", "bob"}),
+        (["Eén wijk", "IJmuiden"], 2, {"anna", "carl"}),
+        (["Eén wijk", "Driehuis"], 1, {"bob"}),
+        (["Deelnemers van een experiment", "Speeltuin"], 2, {"anna", "dina"}),
+    ],
+)
+async def test_each_audience_reaches_exactly_the_right_people(
+    app: App, buttons: list[str], count: int, who: set[str]
+) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    for label in buttons:
+        await ria.press(label)
+    assert ria.keys[0] == "composer.preview_intro"
+    assert f"Aantal ontvangers: {count}" in ria.text
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    assert f"Aantal ontvangers: {count}" in ria.text
+    broadcast_id = await _last_broadcast(app)
+    assert await _recipients(app, broadcast_id) == {people[name] for name in who}
+    broadcast = await app.repos.broadcasts.get(broadcast_id)
+    assert broadcast is not None and broadcast.status is BroadcastStatus.RELEASED
+    assert broadcast.recipients == count
+
+
+async def test_the_audience_buttons_show_how_many_each_reaches(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    assert "👥 Iedereen met Wist je dat (2)" in ria.last[0].labels()
+    await ria.press("Eén wijk")
+    labels = ria.last[0].labels()
+    assert "IJmuiden (2)" in labels and "Driehuis (1)" in labels and "Velserbroek (0)" in labels
+    await ria.press("Terug")
+    await ria.press("Deelnemers van een experiment")
+    assert "Speeltuin Zeewijk Natuurlijk! (2)" in ria.last[0].labels()
+    assert "Geveltuintjes (0)" in ria.last[0].labels()
+
+
+async def test_the_preview_is_exactly_what_residents_receive(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.send("Ria de Vries")
+    await ria.press("Openbare ruimte")
+    await ria.send("Bankjes en speelplekken")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    await _write(ria)
+    await ria.press("Deelnemers van een experiment")
+    await ria.press("Speeltuin")
+    assert ria.keys == [
+        "composer.preview_intro",
+        "news.experiment_item",
+        "composer.preview_question",
+    ]
+    preview = ria.last[1]
+    assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in preview.text
+    assert "Ria de Vries, Openbare ruimte" in preview.text
+    await ria.press("Nu versturen")
+    [row] = await app.repos.outbox.for_user(people["dina"])
+    assert row.kind == "broadcast"
+    assert row.payload == [preview.reply.model_dump(mode="json")]
+    # And it is in the news for the participants.
+    dina = Chat(app, "dina")
+    await dina.press_payload("news.page:0")
+    assert dina.last[0].text == preview.text
+
+
+async def test_a_photo_goes_with_the_message(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+    await ria.photo(b"\xff\xd8\xff bankjes")
+    assert ria.keys == ["composer.ask_audience"]
+    await ria.press("Iedereen")
+    assert ria.last[1].reply.photo_id is not None
+    await ria.press("Nu versturen")
+    [row] = await app.repos.outbox.for_user(people["anna"])
+    media = await app.repos.media.get(row.payload[0]["photo_id"])
+    assert media is not None and media.data == b"\xff\xd8\xff bankjes"
+
+
+async def test_an_empty_audience_is_refused_and_nothing_is_sent(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Eén wijk")
+    await ria.press("Velserbroek")
+    assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
+    await ria.press("Deelnemers van een experiment")
+    await ria.press("Geveltuintjes")
+    assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM broadcasts") == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM outbox") == 0
+
+
+async def test_nobody_subscribed_means_everyone_is_refused_too(app: App) -> None:
+    ria = await civil_servant(app)
+    await _write(ria)
+    assert "(0)" in ria.last[0].labels()[0]
+    await ria.press("Iedereen")
+    assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
+
+
+async def test_empty_long_and_non_text_messages_are_refused(app: App) -> None:
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("   ")
+    assert ria.keys == ["answers.empty", "composer.ask_text"]
+    await ria.send("x" * 5000)
+    assert ria.keys == ["answers.too_long", "composer.ask_text"]
+    assert "5.000 tekens" in ria.text and "1.000" in ria.text
+    await ria.handle(ria.event(unsupported="sticker"))
+    assert ria.keys == ["answers.text_please", "composer.ask_text"]
+    await ria.send("y" * 1000)
+    assert ria.keys == ["composer.ask_photo"]
+    await ria.send("geen foto")
+    assert ria.keys == ["composer.photo_please", "composer.ask_photo"]
+
+
+async def test_text_can_be_changed_after_the_preview(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria, "Eerste versie")
+    await ria.press("Iedereen")
+    await ria.press("Tekst aanpassen")
+    assert ria.keys == ["composer.ask_text"]
+    await ria.send("Tweede versie")
+    assert ria.keys[:2] == ["composer.preview_intro", "news.item"]
+    assert "Tweede versie" in ria.last[1].text
+    await ria.press("Andere groep")
+    await ria.press("Eén wijk")
+    await ria.press("Driehuis")
+    await ria.press("Nu versturen")
+    assert await _recipients(app, await _last_broadcast(app)) == {people["bob"]}
+    [row] = await app.repos.outbox.for_user(people["bob"])
+    assert row.payload[0]["params"]["text"] == "Tweede versie"
+    # Earlier drafts are not left behind.
+    assert await app.db.fetchval("SELECT COUNT(*) FROM broadcasts") == 1
+
+
+async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Inplannen")
+    assert ria.keys == ["composer.ask_when"]
+    assert any(label.startswith("Morgen 9:00") for label in ria.last[0].labels())
+    local = (
+        (utcnow() + timedelta(days=3))
+        .astimezone(app.settings.zone)
+        .replace(second=0, microsecond=0)
+    )
+    await ria.send(local.strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["composer.scheduled"]
+    assert local.strftime("%d-%m-%Y %H:%M") in ria.text
+    broadcast_id = await _last_broadcast(app)
+    assert timers.armed == [Timer(job=f"broadcast:{broadcast_id}", at=local)]
+    assert await app.repos.broadcasts.pending() == [(broadcast_id, local)]
+    assert await _recipients(app, broadcast_id) == set()
+    # Not yet due: nothing happens; when due it is released once.
+    assert await app.repos.broadcasts.release_due(utcnow()) == []
+    later = utcnow() + timedelta(days=4)
+    assert await app.repos.broadcasts.release_due(later) == [broadcast_id]
+    assert await app.repos.broadcasts.release_due(later) == []
+    assert len(await _recipients(app, broadcast_id)) == 2
+    assert await app.repos.broadcasts.pending() == []
+
+
+async def test_a_quick_button_schedules_tomorrow_morning(app: App) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Inplannen")
+    await ria.press("Morgen 9:00")
+    assert ria.keys == ["composer.scheduled"]
+    [timer] = timers.armed
+    assert timer.at is not None
+    local = timer.at.astimezone(app.settings.zone)
+    assert (local.hour, local.minute) == (9, 0)
+    assert local.date() == (utcnow().astimezone(app.settings.zone) + timedelta(days=1)).date()
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("01-01-2020 9:00", "composer.when_past"),
+        ("volgende week ergens", "composer.when_invalid"),
+        ("31-02-2027 9:00", "composer.when_invalid"),
+        ("", "answers.empty"),
+    ],
+)
+async def test_bad_moments_get_a_clear_answer_and_nothing_is_scheduled(
+    app: App, typed: str, key: str
+) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Inplannen")
+    await ria.send(typed)
+    assert ria.keys == [key, "composer.ask_when"]
+    assert timers.armed == []
+    assert await app.repos.broadcasts.pending() == []
+
+
+async def test_more_than_a_year_ahead_is_refused(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Inplannen")
+    far = (utcnow() + timedelta(days=400)).astimezone(app.settings.zone)
+    await ria.send(far.strftime("%d-%m-%Y 10:00"))
+    assert ria.keys == ["composer.when_too_far", "composer.ask_when"]
+    await ria.handle(ria.event(unsupported="sticker"))
+    assert ria.keys == ["answers.text_please", "composer.ask_when"]
+    assert await app.repos.broadcasts.pending() == []
+
+
+async def _schedule(app: App, ria: Chat, days: int = 2) -> int:
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Inplannen")
+    moment = (utcnow() + timedelta(days=days)).astimezone(app.settings.zone)
+    await ria.send(moment.strftime("%d-%m-%Y 10:00"))
+    assert ria.keys == ["composer.scheduled"]
+    return await _last_broadcast(app)
+
+
+async def test_a_cancelled_broadcast_is_never_released(app: App) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    await ria.send("/gepland")
+    assert ria.keys == ["composer.scheduled_item", "composer.scheduled_footer"]
+    assert f"#{broadcast_id}" in ria.text and "iedereen met Wist je dat" in ria.text
+    await ria.press("Annuleren")
+    assert ria.keys == ["composer.cancel_confirm"]
+    await ria.press("Ja, annuleren")
+    assert ria.keys == ["composer.cancelled"]
+    assert timers.armed[-1] == Timer(job=f"broadcast:{broadcast_id}", at=None)
+    assert await app.repos.broadcasts.pending() == []
+    assert await app.repos.broadcasts.release_due(utcnow() + timedelta(days=30)) == []
+    assert await app.repos.broadcasts.release(broadcast_id, utcnow() + timedelta(days=30)) is None
+    assert await _recipients(app, broadcast_id) == set()
+    # The old confirm button, pressed again, says it is no longer scheduled.
+    await ria.press_payload(f"sched.drop:{broadcast_id}")
+    assert ria.keys == ["composer.not_scheduled"]
+    await ria.send("/gepland")
+    assert ria.keys == ["composer.nothing_scheduled"]
+
+
+async def test_a_scheduled_broadcast_can_be_moved(app: App) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria, days=2)
+    await ria.send("/gepland")
+    await ria.press("Ander moment")
+    assert ria.keys == ["composer.ask_when"]
+    await ria.send("01-01-2020 10:00")
+    assert ria.keys == ["composer.when_past", "composer.ask_when"]
+    moved = (utcnow() + timedelta(days=5)).astimezone(app.settings.zone)
+    moved = moved.replace(hour=14, minute=30, second=0, microsecond=0)
+    await ria.send(moved.strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["composer.moved"]
+    assert timers.armed[-1] == Timer(job=f"broadcast:{broadcast_id}", at=moved)
+    assert await app.repos.broadcasts.pending() == [(broadcast_id, moved)]
+    # The old moment has no effect any more.
+    assert await app.repos.broadcasts.release_due(utcnow() + timedelta(days=3)) == []
+    assert await app.repos.broadcasts.release(broadcast_id, utcnow() + timedelta(days=3)) is None
+    assert await app.repos.broadcasts.release_due(moved + timedelta(minutes=1)) == [broadcast_id]
+
+
+async def test_a_released_broadcast_is_never_released_again(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    due = utcnow() + timedelta(days=3)
+    assert await app.repos.broadcasts.release(broadcast_id, due) == 2
+    assert await app.repos.broadcasts.release(broadcast_id, due) is None
+    assert await app.repos.broadcasts.cancel(broadcast_id) is False
+    assert len(await _recipients(app, broadcast_id)) == 2
+    assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 1
+    await ria.press_payload(f"sched.move:{broadcast_id}")
+    assert ria.keys == ["composer.not_scheduled"]
+
+
+async def test_the_audience_is_resolved_when_released_not_when_scheduled(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    late = await resident(app, "late")
+    await subscribe(late)
+    carl = Chat(app, "carl")
+    await carl.send("/wistjedat")
+    await carl.press("Nieuws uit de hele gemeente")
+    await app.repos.broadcasts.release_due(utcnow() + timedelta(days=3))
+    expected = {people["anna"], people["bob"], people["carl"], (await stored(app, "late")).id}
+    assert await _recipients(app, broadcast_id) == expected
+
+
+async def test_a_composer_dialog_survives_a_restart(app: App, settings: Settings) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Over de restart heen")
+    # A new process on the same database: nothing of the old one's memory is used.
+    restarted = await App.open(settings)
+    try:
+        again = Chat(restarted, "ria")
+        again.history = ria.history
+        await again.press("Zonder foto")
+        assert again.keys == ["composer.ask_audience"]
+        await again.press("Iedereen")
+        await again.press("Nu versturen")
+        [row] = await restarted.repos.outbox.for_user(people["anna"])
+        assert row.payload[0]["params"]["text"] == "Over de restart heen"
+    finally:
+        await restarted.close()
+
+
+async def test_old_buttons_from_the_composer_are_stale(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    audience_buttons = ria.history[-1]
+    await ria.press("Iedereen")
+    ria.history.append(audience_buttons)
+    await ria.press("Eén wijk")
+    assert ria.keys == ["general.stale_button"]
+    await ria.send("/annuleer")
+    await ria.press_payload("sched.move:abc")
+    assert ria.keys == ["composer.not_scheduled"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM outbox") == 0

@@ -1,0 +1,61 @@
+"""Posters: an A4 PNG with the municipality, the title and a QR code of the deep link."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from bot.app import App
+from handlers.news.posters import render_poster
+from tests.community import civil_servant
+
+
+async def test_a_poster_for_an_experiment_is_a_portrait_png(app: App) -> None:
+    [playground, *_] = await app.repos.experiments.running()
+    ria = await civil_servant(app)
+    await ria.send(f"/poster exp_{playground.id}")
+    assert ria.keys == ["posters.ready"]
+    document = ria.last[0].reply.document
+    assert document is not None
+    assert document.filename == f"poster-exp_{playground.id}.png"
+    assert document.mime_type == "image/png"
+    image = Image.open(io.BytesIO(document.data))
+    assert image.format == "PNG"
+    width, height = image.size
+    assert 1.35 < height / width < 1.45  # A4 portrait
+    # Without a known bot address the poster tells what to type.
+    assert f"/start exp_{playground.id}" in ria.text
+
+
+async def test_the_qr_link_uses_the_bots_public_address_when_known(app: App) -> None:
+    [playground, *_] = await app.repos.experiments.running()
+    app.router.extras["deep_link_base"] = "https://t.me/samenspel_velsen_bot?start="
+    ria = await civil_servant(app)
+    await ria.send("/poster")
+    assert ria.keys == ["posters.choose"]
+    await ria.press("Speeltuin")
+    assert ria.keys == ["posters.ready"]
+    assert f"https://t.me/samenspel_velsen_bot?start=exp_{playground.id}" in ria.text
+
+
+async def test_unknown_targets_and_ideas_without_an_ideas_feature_are_not_found(
+    app: App,
+) -> None:
+    ria = await civil_servant(app)
+    for target in ("exp_999", "exp_x", "idee_42", "foo_1", "zomaar"):
+        await ria.send(f"/poster {target}")
+        assert ria.keys == ["posters.not_found"], target
+        assert ria.last[0].reply.document is None
+
+
+def test_the_poster_drawing_is_generic_and_handles_long_titles() -> None:
+    data = render_poster(
+        municipality="Gemeente Velsen",
+        title="Een heel lang idee " * 12
+        + "Superlangwoordzonderspatiesdatnietoppastopeenregel" * 3,
+        call="Steun dit idee!",
+        link="https://t.me/bot?start=idee_42",
+    )
+    image = Image.open(io.BytesIO(data))
+    image.verify()

@@ -1,0 +1,157 @@
+"""'Wist je dat' for residents: subscribing, themes, neighbourhood only, browsing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import App
+from handlers.contract import Reply
+from storage.clock import utcnow
+from storage.news.broadcasts import Audience, AudienceKind
+from tests.community import resident, stored, subscribe
+from tests.support import Chat
+
+
+async def test_subscribing_turns_on_every_theme_for_the_whole_municipality(app: App) -> None:
+    anna = await resident(app, "anna")
+    await anna.press("Wist je dat")
+    assert anna.keys == ["news.intro"]
+    assert "Je krijgt deze berichten nu niet" in anna.text
+    await anna.press("Aanmelden")
+    assert anna.keys == ["news.subscribed"]
+    assert "Velsen is samenspel" in anna.text and "de hele gemeente" in anna.text
+    subscription = await app.repos.subscriptions.get((await stored(app, "anna")).id)
+    assert subscription is not None and subscription.muted_themes == frozenset()
+    assert not subscription.neighbourhood_only
+    await anna.press_payload("news.sub")
+    assert anna.keys == ["news.already_subscribed"]
+
+
+async def test_themes_switch_on_and_off_but_one_stays_on(app: App) -> None:
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    await anna.press("Thema's kiezen")
+    assert anna.keys == ["news.themes_title"]
+    assert "✅ Velsen is in trek!" in anna.last[0].labels()
+    await anna.press("Velsen is in trek!")
+    assert "⬜ Velsen is in trek!" in anna.last[0].labels()
+    user = await stored(app, "anna")
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and subscription.muted_themes == {"in-trek"}
+    await anna.press("Velsen benut kansen")
+    await anna.press("In Velsen doet iedereen mee")
+    await anna.press("Velsen is samenspel")
+    assert anna.keys == ["news.keep_one_theme"]
+    assert "✅ Velsen is samenspel" in anna.last[0].labels()
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and "samenspel" not in subscription.muted_themes
+    await anna.press("Velsen is in trek!")
+    await anna.press("Klaar")
+    assert anna.keys == ["news.intro"]
+    assert "Thema's: Velsen is in trek!, Velsen is samenspel" in anna.text
+
+
+async def test_only_my_neighbourhood_can_be_switched_on_and_off(app: App) -> None:
+    anna = await resident(app, "anna", hood="Driehuis")
+    await subscribe(anna)
+    await anna.press("Alleen nieuws uit mijn wijk")
+    assert anna.keys == ["news.hood_set"]
+    assert "Alleen nieuws uit: Driehuis" in anna.text
+    user = await stored(app, "anna")
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and subscription.neighbourhood_only
+    await anna.press("Nieuws uit de hele gemeente")
+    assert anna.keys == ["news.hood_unset"]
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and not subscription.neighbourhood_only
+
+
+async def test_someone_without_a_neighbourhood_is_asked_for_one_first(app: App) -> None:
+    bob = Chat(app, "bob")
+    await bob.send("/start")
+    await bob.press("Ja")
+    await bob.press("Nederlands")
+    await bob.press("Zeg ik liever niet")
+    await subscribe(bob)
+    await bob.press("Alleen nieuws uit mijn wijk")
+    assert bob.keys == ["news.which_hood"]
+    await bob.press("Spaarndam-West")
+    assert bob.keys == ["news.hood_set"]
+    user = await stored(app, "bob")
+    assert user.neighbourhood == "spaarndam-west"
+    await bob.press_payload("news.hood:atlantis")
+    assert bob.keys == ["news.hood_unknown"]
+
+
+async def test_unsubscribing_forgets_the_choices_and_reading_still_works(app: App) -> None:
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    await anna.press("Afmelden")
+    assert anna.keys == ["news.unsubscribed"]
+    assert await app.repos.subscriptions.get((await stored(app, "anna")).id) is None
+    await anna.press_payload("news.unsub")
+    assert anna.keys == ["news.not_subscribed"]
+    await anna.press_payload("news.themes:klimaat")
+    assert anna.keys == ["news.not_subscribed"]
+    await anna.press("Lees het nieuws")
+    assert anna.keys == ["news.empty"]
+
+
+async def _publish(app: App, texts: list[str], audience: Audience | None = None) -> None:
+    now = utcnow() - timedelta(days=1)
+    async with app.db.transaction():
+        author = await app.repos.users.seen("test", "writer", now)
+        for index, text in enumerate(texts):
+            payload = [Reply(key="news.item", params={"text": text}).model_dump(mode="json")]
+            draft = await app.repos.broadcasts.save_draft(
+                author.id,
+                text=text,
+                photo_id=None,
+                audience=audience or Audience(kind=AudienceKind.ALL),
+                payload=payload,
+                now=now,
+            )
+            await app.repos.broadcasts.release(draft, now + timedelta(minutes=index))
+
+
+async def test_the_news_is_browsed_newest_first_three_to_a_page(app: App) -> None:
+    await _publish(app, [f"Bericht {n}" for n in range(1, 8)])
+    anna = await resident(app, "anna")
+    await anna.send("/wistjedat")
+    await anna.press("Lees het nieuws")
+    assert anna.keys == ["news.item", "news.item", "news.item", "news.page_info"]
+    assert [seen.reply.params["text"] for seen in anna.last[:3]] == [
+        "Bericht 7",
+        "Bericht 6",
+        "Bericht 5",
+    ]
+    assert "Pagina 1 van 3" in anna.text
+    assert anna.last[-1].labels() == ["Ouder ▶️", "📰 Wist je dat"]
+    await anna.press("Ouder")
+    await anna.press("Ouder")
+    assert [seen.reply.params.get("text") for seen in anna.last] == ["Bericht 1", None]
+    assert "Pagina 3 van 3" in anna.text
+    assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat"]
+    await anna.press_payload("news.page:99")
+    assert "Pagina 1 van 3" in anna.text
+
+
+async def test_an_experiments_updates_are_shown_only_to_its_participants(app: App) -> None:
+    [first, *_] = await app.repos.experiments.running()
+    await _publish(app, ["Voor iedereen"])
+    await _publish(
+        app,
+        ["Alleen voor de speeltuin"],
+        Audience(kind=AudienceKind.EXPERIMENT, value=str(first.id)),
+    )
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    await bob.press_payload(f"exp.join:{first.id}")
+    await anna.press_payload("news.page:0")
+    assert [seen.reply.params.get("text") for seen in anna.last] == ["Voor iedereen", None]
+    await bob.press_payload("news.page:0")
+    assert [seen.reply.params.get("text") for seen in bob.last] == [
+        "Alleen voor de speeltuin",
+        "Voor iedereen",
+        None,
+    ]

@@ -1,0 +1,137 @@
+"""Staff roles in the chat: an invite link grants its role once; staff surfaces stay hidden."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from bot.admin.cli import main
+from bot.app import App
+from handlers import FEATURES
+from handlers.contract import Reply, Response, Role, respond
+from handlers.feature import Context, Feature, Registry
+from storage.clock import utcnow
+from tests.support import Chat
+
+MakeChat = Callable[..., Chat]
+
+
+async def _invite(app: App, role: Role = Role.CIVIL_SERVANT, age: timedelta = timedelta()) -> str:
+    async with app.db.transaction():
+        code, _ = await app.repos.invites.create(role, utcnow() - age)
+    return code
+
+
+async def test_a_new_person_opens_an_invite_onboards_and_becomes_staff(
+    app: App, chat: MakeChat
+) -> None:
+    code = await _invite(app, Role.CONNECTOR)
+    ria = chat("ria", name="Ria")
+    await ria.send(f"/start inv_{code}")
+    assert ria.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    await ria.press("Ja")
+    await ria.press("Nederlands")
+    await ria.press("IJmuiden")
+    assert ria.keys == ["onboarding.done", "invite.welcome"]
+    assert "Je bent nu verbinder in Samenspel" in ria.text
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None and user.role is Role.CONNECTOR
+    (entry,) = await app.repos.audit.recent()
+    assert (entry.action, entry.actor_user_id, entry.subject_user_id) == (
+        "invite.redeem",
+        user.id,
+        user.id,
+    )
+    assert entry.detail["role"] == "verbinder" and entry.detail["previous"] == "inwoner"
+
+
+async def test_an_invite_works_once(app: App, chat: MakeChat) -> None:
+    code = await _invite(app)
+    anna, bob = chat("anna"), chat("bob")
+    await anna.onboard()
+    await bob.onboard()
+    await anna.send(f"/start inv_{code}")
+    assert anna.keys[-1] == "invite.welcome"
+    await anna.send(f"/start inv_{code}")
+    assert anna.keys[-1] == "invite.yours" and "al gebruikt. Je bent ambtenaar" in anna.text
+    await bob.send(f"/start inv_{code}")
+    assert bob.keys[-1] == "invite.used"
+    user = await app.repos.users.find("test", "bob")
+    assert user is not None and user.role is Role.RESIDENT
+    assert [e.action for e in await app.repos.audit.recent()] == ["invite.redeem"]
+
+
+async def test_expired_and_unknown_invites_get_a_friendly_answer(app: App, chat: MakeChat) -> None:
+    old = await _invite(app, age=timedelta(days=8))
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send(f"/start inv_{old}")
+    assert anna.keys[-1] == "invite.expired"
+    await anna.send("/start inv_doesnotexist")
+    assert anna.keys[-1] == "invite.unknown"
+    assert "ken ik niet" in anna.last[-1].text
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None and user.role is Role.RESIDENT
+    assert await app.repos.audit.recent() == []
+
+
+async def test_staff_opening_an_invite_for_their_role_leave_it_for_someone_else(
+    app: App, chat: MakeChat
+) -> None:
+    code = await _invite(app, Role.CIVIL_SERVANT)
+    ria = chat("ria")
+    await ria.onboard(language="English")
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None
+    async with app.db.transaction():
+        await app.repos.users.set_role(user.id, Role.ADMIN)
+    await ria.send(f"/start inv_{code}")
+    assert ria.keys[-1] == "invite.already"
+    assert "You already are administrator" in ria.last[-1].text
+    invite = await app.repos.invites.find(code)
+    assert invite is not None and not invite.used
+
+
+def _staff_feature() -> Feature:
+    feature = Feature("staff-test")
+
+    @feature.command("verstuur", role=Role.CIVIL_SERVANT)
+    @feature.action("verstuur", role=Role.CIVIL_SERVANT)
+    async def compose(ctx: Context) -> Response:
+        return respond(Reply(key="raw", params={"text": "composer"}))
+
+    return feature
+
+
+async def test_staff_surfaces_answer_residents_like_unknown_ones_until_granted_and_after_revoked(
+    app: App, chat: MakeChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.router.registry = Registry([*FEATURES, _staff_feature()])
+    anna = chat("4242", platform="telegram")
+    await anna.onboard()
+    await anna.send("/verstuur")
+    staff_answer = anna.keys
+    await anna.send("/bestaatniet")
+    assert staff_answer == anna.keys == ["general.unknown_command"]
+    await anna.press_payload("verstuur")
+    assert anna.keys == ["general.stale_button"]
+
+    await anna.send(f"/start inv_{await _invite(app)}")
+    await anna.send("/verstuur")
+    assert anna.text == "composer"
+    assert "composer" not in [label for label, _ in anna.buttons()]
+
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    revoke = ["revoke", "--platform", "telegram", "--user", "4242", "--reason", "stopt"]
+    assert await asyncio.to_thread(main, revoke) == 0
+    await anna.send("/verstuur")
+    assert anna.keys == ["general.unknown_command"]
+    await anna.press_payload("verstuur")
+    assert anna.keys == ["general.stale_button"]
+    user = await app.repos.users.find("telegram", "4242")
+    assert user is not None
+    actions = [e.action for e in await app.repos.audit.about_user(user.id)]
+    assert actions == ["invite.redeem", "role.revoke"]

@@ -1,0 +1,268 @@
+"""Personal data: every table is classified; export holds one person's data and only theirs;
+erasure leaves no trace of them in any column of any table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.admin.cli import main
+from bot.app import App
+from storage.clock import utcnow
+from storage.privacy.personal import (
+    TABLES,
+    Cause,
+    ContentChoice,
+    Kind,
+    table_names,
+)
+from tests.privacy import ANNA_PHOTO, seed_neighbours, supporter_counts_match, traces
+
+
+async def test_every_table_in_the_database_is_classified(app: App) -> None:
+    in_database = set(await table_names(app.db))
+    classified = {table.name for table in TABLES}
+    assert sorted(in_database - classified) == [], (
+        "classify these tables in storage/personal.py TABLES (personal, public content or"
+        " operational) and say how they are exported and erased"
+    )
+    assert sorted(classified - in_database) == [], "TABLES names tables that do not exist"
+    assert len(classified) == len(TABLES), "a table is classified twice"
+
+
+async def test_every_link_to_a_person_is_handled_by_the_erasure(app: App) -> None:
+    rules = {table.name: table for table in TABLES}
+    unhandled = []
+    for name in await table_names(app.db):
+        keys = await app.db.fetchall(f'PRAGMA foreign_key_list("{name}")')
+        for key in keys:
+            if key["table"] != "users":
+                continue
+            rule = rules[name]
+            statements = " ".join(rule.erase + rule.keep_content + rule.delete_content)
+            column = key["from"]
+            if rule.kind is Kind.OPERATIONAL or not re.search(rf"\b{column}\b", statements):
+                unhandled.append(f"{name}.{column}")
+    assert unhandled == []
+
+
+async def test_the_export_holds_everything_about_a_resident_and_nothing_about_others(
+    app: App,
+) -> None:
+    seeded = await seed_neighbours(app)
+    anna, bob, carla = seeded.anna, seeded.bob, seeded.carla
+    data = await app.repos.personal.export(anna.user_id, utcnow())
+    assert data is not None
+    sections = data.sections
+    counts = data.counts()
+    assert counts["users"] == 1 and sections["users"].rows[0]["display_name"] == anna.name
+    assert [i["number"] for i in sections["ideas"].rows] == [anna.idea]
+    assert [s["idea"] for s in sections["idea_supports"].rows] == [bob.idea]
+    assert {f["idea"] for f in sections["idea_follows"].rows} == {anna.idea, bob.idea}
+    assert {c["body"] for c in sections["idea_comments"].rows} == set(anna.texts[2:4])
+    assert counts["experiment_participants"] == 1
+    assert sections["experiment_proposals"].rows[0]["what"] == anna.texts[4]
+    assert sections["news_subscriptions"].rows[0]["neighbourhood_only"] == 0
+    assert sections["news_muted_themes"].rows == [{"theme": "klimaat"}]
+    assert [m["side"] for m in sections["question_messages"].rows] == ["resident", "connector"]
+    assert sections["dialogs"].rows[0]["data"]["title"] == anna.texts[6]
+    assert sections["chat_options"].rows[0]["options"][0] == ["Ja", "~abc:yes"]
+    assert sections["outbox"].rows[0]["payload"][0]["params"]["text"] == "Hallo Anna"
+    assert sections["media"].rows[0]["data_base64"] is not None
+    history = sections["idea_status_history"].rows
+    assert [h["status"] for h in history] == ["ingediend", "in_behandeling"]
+    assert [h["by_you"] for h in history] == [1, 0]
+
+    document = data.to_json().decode("utf-8")
+    json.loads(document)
+    for value in [*anna.identity, *anna.texts]:
+        assert value in document, value
+    for other in (bob, carla, seeded.dirk):
+        for value in other.identity:
+            assert value not in document, value
+    for value in bob.texts:
+        assert value not in document, value
+
+
+async def test_a_large_picture_is_listed_without_its_bytes(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    data = await app.repos.personal.export(seeded.anna.user_id, utcnow(), media_limit=10)
+    assert data is not None
+    [picture] = data.sections["media"].rows
+    assert picture["data_base64"] is None and picture["bytes"] == len(ANNA_PHOTO)
+
+
+async def test_erasing_and_keeping_content_leaves_no_trace_of_the_person(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    anna, bob = seeded.anna, seeded.bob
+    repos = app.repos
+    assert await traces(app.db, anna.identity), "the search can see the person before"
+
+    erasure = await repos.personal.erase(
+        anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
+    )
+
+    assert erasure is not None and erasure.pseudonym.startswith("anon-")
+    assert await traces(app.db, anna.identity) == []
+    assert await repos.users.get(anna.user_id) is None
+    idea = await repos.ideas.get(anna.idea)
+    assert idea is not None and idea.author_user_id is None
+    assert idea.supporters == 2 and idea.comments == 2
+    bobs = await repos.ideas.get(bob.idea)
+    assert bobs is not None and bobs.supporters == 0 and bobs.comments == 2
+    assert await supporter_counts_match(app.db)
+    page = await repos.comments.latest(bob.idea)
+    first = page.comments[0]
+    assert (first.body, first.author_user_id) == (anna.texts[2], None)
+    proposal = await repos.proposals.get(seeded.proposal)
+    assert proposal is not None and proposal.author_user_id is None
+    assert await repos.proposals.followers(seeded.proposal) == [bob.user_id]
+    assert await repos.questions.get(seeded.question) is None
+    assert await repos.media.get(idea.photo_id or 0) is not None, "the idea keeps its photo"
+    # Other people's rows are untouched.
+    assert await repos.users.get(bob.user_id) is not None
+    assert len(await repos.outbox.for_user(seeded.dirk.user_id)) == 1
+    recorded = await app.db.fetchone("SELECT cause, content, pseudonym FROM erasures")
+    assert tuple(recorded) == ("request", "kept", erasure.pseudonym)
+
+
+async def test_erasing_and_deleting_content_leaves_no_trace_of_the_person_or_their_words(
+    app: App,
+) -> None:
+    seeded = await seed_neighbours(app)
+    anna, bob = seeded.anna, seeded.bob
+    repos = app.repos
+    index_holds = "SELECT COUNT(*) FROM ideas_fts_data WHERE instr(block, CAST(? AS BLOB)) > 0"
+    assert await app.db.fetchval(index_holds, ("speeltuin",)) == 1
+    everything = [*anna.identity, *anna.texts, "Xjqwplein", "Xjqwburen"]
+
+    erasure = await repos.personal.erase(
+        anna.user_id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=utcnow()
+    )
+
+    assert erasure is not None
+    assert await traces(app.db, everything) == []
+    assert await app.db.fetchval(index_holds, ("speeltuin",)) == 0
+    blob = await app.db.fetchval(
+        "SELECT COUNT(*) FROM media WHERE instr(data, ?) > 0", (b"ANNA-PHOTO",)
+    )
+    assert blob == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM media_refs") == 0
+    assert await repos.ideas.get(anna.idea) is None
+    assert await repos.ideas.similar("Xjqwspeeltuin") == []
+    bobs = await repos.ideas.get(bob.idea)
+    assert bobs is not None and bobs.supporters == 0 and bobs.comments == 1
+    assert await supporter_counts_match(app.db)
+    assert await repos.proposals.get(seeded.proposal) is None
+    # Dirk's copies of Anna's title (a button, a notification) went with it; Bob's own
+    # words and Dirk's account stay.
+    assert await repos.outbox.for_user(seeded.dirk.user_id) == []
+    assert await repos.chat_options.load("telegram", seeded.dirk.chat_id) == []
+    assert await traces(app.db, [*bob.identity, bob.texts[0], bob.texts[3]])
+    assert await repos.users.get(seeded.dirk.user_id) is not None
+
+
+async def test_a_connector_erased_leaves_answers_and_statuses_without_a_name(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    carla = seeded.carla
+    await app.repos.personal.erase(
+        carla.user_id, content=ContentChoice.DELETE, cause=Cause.ADMIN, now=utcnow()
+    )
+    assert await traces(app.db, carla.identity) == []
+    thread = await app.repos.questions.get(seeded.question)
+    assert thread is not None
+    assert [(m.side.value, m.author_user_id) for m in thread.messages][1] == ("connector", None)
+    history = await app.repos.ideas.history(seeded.anna.idea)
+    assert history[-1].reason == "We kijken ernaar" and history[-1].by_user_id is None
+    assert await app.db.fetchval("SELECT COUNT(*) FROM broadcasts") == 0, "drafts go"
+
+
+async def test_erasing_someone_unknown_changes_nothing(app: App) -> None:
+    erased = await app.repos.personal.erase(
+        404, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
+    )
+    assert erased is None
+    assert await app.db.fetchval("SELECT COUNT(*) FROM erasures") == 0
+    assert await app.repos.personal.export(404, utcnow()) is None
+
+
+async def test_a_shared_picture_stays_while_someone_else_uses_it(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    now = utcnow()
+    async with app.db.transaction():
+        same = await app.repos.media.save(ANNA_PHOTO, "image/jpeg", now)
+        await app.repos.ideas.create(
+            category="wonen",
+            title="Dezelfde foto",
+            description="Bob stuurde toevallig dezelfde foto in.",
+            neighbourhood=None,
+            photo_id=same,
+            author_user_id=seeded.bob.user_id,
+            now=now,
+        )
+    await app.repos.personal.erase(
+        seeded.anna.user_id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=now
+    )
+    assert await app.repos.media.get(same) is not None
+
+
+async def test_the_audit_log_keeps_only_a_pseudonym_of_an_erased_person(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    anna, carla = seeded.anna, seeded.carla
+    async with app.db.transaction():
+        await app.repos.audit.record(
+            "comment.hide",
+            now=utcnow(),
+            actor_user_id=carla.user_id,
+            subject="comment:7",
+            subject_user_id=anna.user_id,
+            reason="scheldwoord",
+        )
+    store = app.repos.personal
+    exported = await store.export(anna.user_id, utcnow())
+    assert exported is not None and exported.counts()["audit_log"] == 1
+
+    erasure = await store.erase(
+        anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
+    )
+
+    assert erasure is not None
+    row = await app.db.fetchone("SELECT * FROM audit_log")
+    assert row is not None
+    assert (row["action"], row["subject"], row["reason"]) == (
+        "comment.hide",
+        "comment:7",
+        "scheldwoord",
+    )
+    assert row["subject_user_id"] is None and row["subject_pseudonym"] == erasure.pseudonym
+    assert row["actor_user_id"] == carla.user_id and row["actor_pseudonym"] is None
+    assert await traces(app.db, anna.identity) == []
+
+
+async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """For requests that arrive by mail or post rather than in the chat."""
+    anna = (await seed_neighbours(app)).anna
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+
+    def samenspel(*args: str) -> int:
+        return main(list(args))
+
+    out = tmp_path / "anna.json"
+    export = ("export-person", "telegram", anna.platform_user_id, "--out", str(out))
+    assert await asyncio.to_thread(samenspel, *export) == 0
+    exported = json.loads(out.read_text(encoding="utf-8"))
+    assert exported["sections"]["users"]["rows"][0]["display_name"] == anna.name
+    assert "written to" in capsys.readouterr().out
+
+    erase = ("erase-person", "telegram", anna.platform_user_id)
+    assert await asyncio.to_thread(samenspel, *erase, "--delete-content") == 0
+    assert "their content was deleted" in capsys.readouterr().out
+    assert await traces(app.db, [*anna.identity, *anna.texts]) == []
+    assert await asyncio.to_thread(samenspel, *erase) == 2
+    assert "nobody with id" in capsys.readouterr().err
