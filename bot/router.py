@@ -400,12 +400,12 @@ class Router:
             return self._button(ctx)
         if ctx.dialog is not None:
             name = ctx.dialog.name
-            step = self.registry.steps.get(name)
-            if step is not None:
+            spec = self.registry.dialogs.get(name)
+            if spec is not None:
                 return _Target(
-                    step,
+                    spec.handle,
                     False,
-                    posts=self.registry.posting.get(name),
+                    posts=spec.posts,
                     open_to_banned=name in self._open_to_banned.dialogs,
                 )
             log.warning("dropping dialog of unknown name=%s", name)
@@ -439,14 +439,14 @@ class Router:
         if payload.startswith("~"):
             token, _, value = payload[1:].partition(":")
             dialog = ctx.dialog
-            step = self.registry.steps.get(dialog.name) if dialog else None
-            if dialog is None or step is None or token != dialog.token:
+            spec = self.registry.dialogs.get(dialog.name) if dialog else None
+            if dialog is None or spec is None or token != dialog.token:
                 return _Target(general.stale_button, True)
             ctx.value = value
             return _Target(
-                step,
+                spec.handle,
                 False,
-                posts=self.registry.posting.get(dialog.name),
+                posts=spec.posts,
                 open_to_banned=dialog.name in self._open_to_banned.dialogs,
             )
         name, _, value = payload.partition(":")
@@ -520,7 +520,7 @@ def _open_to_banned(registry: Registry) -> _BannedMayUse:
         commands = feature.commands.values()
         if commands and all(spec.handler in handlers for spec in commands):
             actions.update(feature.actions)
-            dialogs.update(feature.steps)
+            dialogs.update(feature.dialogs)
     return _BannedMayUse(handlers, frozenset(actions), frozenset(dialogs))
 
 

@@ -56,6 +56,70 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[Response]]
+#: One step of a dialog: called with the dialog it belongs to, known to exist.
+StepHandler = Callable[[Context, Dialog], Awaitable[Response]]
+
+
+class UnknownStep(LookupError):
+    """A stored dialog is at a step this code does not know (an older or newer version)."""
+
+
+class DialogSpec:
+    """A multi-step conversation: who may hold it, what it posts, one handler per step.
+
+    Declared with ``feature.dialog(name, role=...)``; each step is registered with
+    ``@spec.step("title")`` and called as ``handler(ctx, dialog)``. The router checks the
+    role (and consent, and a ban) at every step, not only when the dialog starts.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        role: Role,
+        consent: bool,
+        posts: str | None,
+        open_to_banned: bool,
+    ):
+        self.name = name
+        self.role = role
+        self.consent = consent
+        self.posts = posts
+        self.open_to_banned = open_to_banned
+        self.steps: dict[str, StepHandler] = {}
+        self._any_step: Handler | None = None
+
+    def step(self, *names: str) -> Callable[[StepHandler], StepHandler]:
+        """Answer the dialog's step(s) ``names`` with the decorated handler."""
+
+        def register(handler: StepHandler) -> StepHandler:
+            for name in names:
+                if name in self.steps:
+                    raise ValueError(f"dialog {self.name}: step already registered: {name}")
+                self.steps[name] = handler
+            return handler
+
+        return register
+
+    def __call__(self, handler: Handler) -> Handler:
+        """Answer every step with one handler that looks at ``ctx.dialog.step`` itself.
+
+        Kept while dialogs move to one handler per step; prefer :meth:`step`.
+        """
+        self._any_step = handler
+        return handler
+
+    async def handle(self, ctx: Context) -> Response:
+        """Run the handler of the step ``ctx.dialog`` is at."""
+        dialog = ctx.dialog
+        if dialog is None or dialog.name != self.name:
+            raise UnknownStep(f"{self.name}: no such dialog open")
+        handler = self.steps.get(dialog.step)
+        if handler is not None:
+            return await handler(ctx, dialog)
+        if self._any_step is not None:
+            return await self._any_step(ctx)
+        raise UnknownStep(f"{self.name}: unknown step {dialog.step!r}")
 
 
 @dataclass(frozen=True)
@@ -106,9 +170,7 @@ class Feature:
         self.name = name
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
-        self.steps: dict[str, Handler] = {}
-        #: Dialogs that post something (``idea``, ``comment``, ...), by dialog name.
-        self.posting: dict[str, str] = {}
+        self.dialogs: dict[str, DialogSpec] = {}
         self.deep_links: dict[str, Handler] = {}
         self.menu: list[MenuEntry] = []
 
@@ -156,16 +218,23 @@ class Feature:
 
         return register
 
-    def dialog(self, name: str, *, posts: str | None = None) -> Callable[[Handler], Handler]:
-        """Answer every step of dialog ``name``; the handler looks at ``ctx.dialog.step``."""
-
-        def register(handler: Handler) -> Handler:
-            self.steps[name] = handler
-            if posts is not None:
-                self.posting[name] = posts
-            return handler
-
-        return register
+    def dialog(
+        self,
+        name: str,
+        *,
+        role: Role = Role.RESIDENT,
+        consent: bool = True,
+        posts: str | None = None,
+        open_to_banned: bool = False,
+    ) -> DialogSpec:
+        """Declare dialog ``name``: the role its every step needs, and what it posts."""
+        if name in self.dialogs:
+            raise ValueError(f"{self.name}: dialog already declared: {name}")
+        spec = DialogSpec(
+            name, role=role, consent=consent, posts=posts, open_to_banned=open_to_banned
+        )
+        self.dialogs[name] = spec
+        return spec
 
     def deep_link(self, prefix: str) -> Callable[[Handler], Handler]:
         """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster)."""
@@ -203,15 +272,13 @@ class Registry:
         self.features = features
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
-        self.steps: dict[str, Handler] = {}
-        self.posting: dict[str, str] = {}
+        self.dialogs: dict[str, DialogSpec] = {}
         self.deep_links: dict[str, Handler] = {}
         self.menu: list[MenuEntry] = []
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
             _merge(feature.name, "action", self.actions, feature.actions)
-            _merge(feature.name, "dialog", self.steps, feature.steps)
-            self.posting.update(feature.posting)
+            _merge(feature.name, "dialog", self.dialogs, feature.dialogs)
             _merge(feature.name, "deep link", self.deep_links, feature.deep_links)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)

@@ -184,7 +184,7 @@ def _ask(dialog: Dialog, hint: Reply | None = None) -> Response:
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.CONNECTOR)
 async def answer_step(ctx: Context) -> Response:
     """The answer's text: sent to the resident with a button to reply."""
     dialog = ctx.dialog

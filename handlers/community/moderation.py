@@ -237,7 +237,7 @@ def _ask(ctx: Context, dialog: Dialog, *, hint: Reply | None = None) -> Response
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.CONNECTOR)
 async def decision_step(ctx: Context) -> Response:
     """The period of a mute, then the reason; then the decision is carried out."""
     dialog = ctx.dialog

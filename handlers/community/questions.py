@@ -54,11 +54,12 @@ def _stop() -> list[list[Button]]:
     return [[Button(label="questions.btn_stop", payload="cancel")]]
 
 
-@feature.dialog(DIALOG, posts="question")
-async def question_step(ctx: Context) -> Response:
+question = feature.dialog(DIALOG, posts="question")
+
+
+@question.step("text")
+async def question_step(ctx: Context, dialog: Dialog) -> Response:
     """The text of a new question, or of an addition to a thread."""
-    dialog = ctx.dialog
-    assert dialog is not None
     return await _store(ctx, dialog)
 
 

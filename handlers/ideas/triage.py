@@ -461,7 +461,7 @@ async def _amount_question(
 # The dialog -------------------------------------------------------------------------------
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.CONNECTOR)
 async def triage_step(ctx: Context) -> Response:
     """Each step after a status was chosen: its details, then the reason; then saved."""
     dialog = ctx.dialog

@@ -118,7 +118,7 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
 async def introduce_step(ctx: Context) -> Response:
     """Each step of writing a card."""
     dialog = ctx.dialog

@@ -64,7 +64,7 @@ def _ask_text(*, intro: bool = False) -> Reply:
     )
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
 async def compose_step(ctx: Context) -> Response:
     """Each step of composing."""
     dialog = ctx.dialog
@@ -439,7 +439,7 @@ async def move(ctx: Context) -> Response:
     return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
-@feature.dialog(RESCHEDULE)
+@feature.dialog(RESCHEDULE, role=Role.CIVIL_SERVANT)
 async def move_step(ctx: Context) -> Response:
     """The new moment for a scheduled broadcast."""
     dialog = ctx.dialog

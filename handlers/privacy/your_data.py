@@ -158,7 +158,7 @@ def _confirm(dialog: Dialog) -> Response:
     return respond(question, dialog=dialog)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, consent=False)
 async def forget_step(ctx: Context) -> Response:
     """The choice about content, then the confirmation; anything else asks again."""
     dialog = ctx.dialog

@@ -61,7 +61,7 @@ def _consent_question(dialog: Dialog) -> Reply:
     )
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, consent=False)
 async def onboarding_step(ctx: Context) -> Response:
     """Every step of onboarding: buttons answer it; typed text gets the question again."""
     dialog = ctx.dialog

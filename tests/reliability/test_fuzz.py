@@ -424,7 +424,7 @@ def _check_invariants(path: Path) -> None:
         statuses = {row[0] for row in conn.execute("SELECT DISTINCT status FROM outbox")}
         assert statuses <= {"pending", "sent", "failed", "unreachable", "cancelled"}
         for name, data in conn.execute("SELECT name, data FROM dialogs"):
-            assert name in REGISTRY.steps, f"a dialog nobody answers: {name}"
+            assert name in REGISTRY.dialogs, f"a dialog nobody answers: {name}"
             assert isinstance(json.loads(data), dict)
 
 
