@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.pacing import Pacing
@@ -12,24 +12,6 @@ from bot.platforms.base import Blocked, DeliveryError, RetryLater
 from handlers.contract import Reply
 from storage import Database, Role
 from storage.clock import iso, utcnow
-
-
-async def until(
-    check: Callable[[], object | Awaitable[object]],
-    timeout: float = 10.0,  # noqa: ASYNC109 - a plain number is simplest for tests
-) -> None:
-    """Wait until ``check()`` (which may be a coroutine function) is truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
 
 #: A broadcast's payload as the community composer would queue it.
 NEWS = [Reply(key="raw", params={"text": "Wist je dat de Burgertop weer begint?"})]

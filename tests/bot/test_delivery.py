@@ -20,8 +20,8 @@ from tests.bot.delivery_support import (
     flood,
     payload,
     residents,
-    until,
 )
+from tests.waiting import until
 
 FAST = DeliveryPolicy(concurrency=4, attempts=3, backoff=0.02, poll=0.05, progress=0.05)
 

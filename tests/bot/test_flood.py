@@ -10,8 +10,8 @@ from bot.app import App
 from bot.flood import SWEEP_EVERY, FloodGate, Verdict
 from handlers.contract import Role
 from storage.clock import utcnow
-from tests.connector import connector, person, row, with_role
 from tests.handlers.ideas.helpers import seed_idea
+from tests.people import connector, person, row, with_role
 from tests.support import Chat
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

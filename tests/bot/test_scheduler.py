@@ -15,8 +15,8 @@ from handlers.contract import Response, Timer, respond
 from handlers.feature import Context, Feature, Registry
 from storage import Database
 from storage.clock import iso, parse, utcnow
-from tests.bot.delivery_support import until
 from tests.support import Chat
+from tests.waiting import until
 
 
 class Reminders:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import itertools
 import json
 import logging
@@ -55,6 +54,8 @@ from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
+
+from tests.waiting import until
 
 __all__ = [
     "BotApiError",
@@ -1116,24 +1117,16 @@ class BotApiServer:
         Raises:
             TimeoutError: The condition did not become true in time.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            result = predicate()
-            if inspect.isawaitable(result):
-                result = await result
-            if result:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                what = description or getattr(predicate, "__qualname__", repr(predicate))
-                raise TimeoutError(f"condition not met within {timeout} s: {what}")
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._change_waiters.append(waiter)
-            await asyncio.wait({waiter}, timeout=min(remaining, 0.05))
-            if not waiter.done():
-                waiter.cancel()
-                self._change_waiters.remove(waiter)
+        return await until(predicate, timeout, what=description, between=self._next_change)
+
+    async def _next_change(self, remaining: float) -> None:
+        """Return after the next request the server handles, or after 50 ms at most."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._change_waiters.append(waiter)
+        await asyncio.wait({waiter}, timeout=min(remaining, 0.05))
+        if not waiter.done():
+            waiter.cancel()
+            self._change_waiters.remove(waiter)
 
     async def wait_for_messages(
         self,

@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from bot.settings import Settings
 from handlers import FEATURES
 from handlers.feature import Feature, Registry
 from tests.e2e.synapse import SynapseServer
+from tests.waiting import until
 
 #: Generous: a slow shared two-core machine runs Synapse, the bot and the residents.
 WAIT_SECONDS = 90.0
@@ -322,12 +322,10 @@ class MatrixResident:
         await self._sync_until(condition, what)
 
     async def _sync_until(self, condition: Callable[[], bool], what: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + WAIT_SECONDS
-        while not condition():
-            if loop.time() > deadline:
-                pytest.fail(f"{self.user_id}: waited {WAIT_SECONDS} s in vain for {what}")
+        async def sync(_: float) -> None:
             await self.sync()
+
+        await until(condition, WAIT_SECONDS, what=f"{self.user_id}: {what}", between=sync)
 
 
 class MatrixBot:

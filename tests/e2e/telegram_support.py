@@ -7,12 +7,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.app import App
 from bot.runtime import Runtime
 from bot.settings import Settings
 from tests.e2e.botapi import BotApiServer
 
-TOKEN = "123456:TEST-token"
+
+@pytest.fixture
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[BotApiServer]:
+    """The loopback Bot API server, started for one test.
+
+    A module or test passes options to :class:`BotApiServer` with a marker:
+    ``pytestmark = pytest.mark.botapi(strict_chats=True)``.
+    """
+    marker = request.node.get_closest_marker("botapi")
+    async with BotApiServer(**(marker.kwargs if marker else {})) as started:
+        yield started
 
 
 def telegram_settings(server: BotApiServer, db: Path, **overrides: Any) -> Settings:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 from telegram import (
     Bot,
@@ -40,9 +39,9 @@ from telegram.ext import (
 
 from tests.e2e.botapi import BotApiServer, free_port
 
-pytestmark = pytest.mark.e2e
-
 TOKEN = "4242:TEST-botapi-server-token"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.botapi(token=TOKEN, webhook_retry_delay=0.05)]
 ANNA = 1001
 
 KEYBOARD = InlineKeyboardMarkup(
@@ -70,12 +69,6 @@ def make_png(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(pixels))
         + chunk(b"IEND", b"")
     )
-
-
-@pytest_asyncio.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer(token=TOKEN, webhook_retry_delay=0.05) as running:
-        yield running
 
 
 def build_app(server: BotApiServer) -> Application:  # type: ignore[type-arg]

@@ -62,43 +62,44 @@ async def _pending(db: Path) -> int:
         await opened.close()
 
 
-async def test_a_broadcast_killed_midway_resumes_and_reaches_everyone(tmp_path: Path) -> None:
+async def test_a_broadcast_killed_midway_resumes_and_reaches_everyone(
+    server: BotApiServer, tmp_path: Path
+) -> None:
     db = tmp_path / "bot.db"
     chats = list(range(FIRST, FIRST + RECIPIENTS))
-    async with BotApiServer() as server:
-        app = await App.open(telegram_settings(server, db))
-        ids = await residents(app.db, chats)
-        async with app.db.transaction():
-            await app.repos.outbox.fan_out(
-                ids, payload(), kind="broadcast", batch="broadcast:7", now=utcnow()
-            )
-        await app.close()
+    app = await App.open(telegram_settings(server, db))
+    ids = await residents(app.db, chats)
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids, payload(), kind="broadcast", batch="broadcast:7", now=utcnow()
+        )
+    await app.close()
 
-        first = await _bot(server, db)
-        try:
-            await server.wait_for(lambda: server.total_delivered >= RECIPIENTS // 4, timeout=60)
-        finally:
-            first.kill()  # SIGKILL: no clean shutdown, no last flush
-            await first.wait()
-        assert first.returncode == -signal.SIGKILL
-        before_restart = server.total_delivered
-        assert before_restart < RECIPIENTS, "killed midway"
-        assert await _pending(db) > 0
+    first = await _bot(server, db)
+    try:
+        await server.wait_for(lambda: server.total_delivered >= RECIPIENTS // 4, timeout=60)
+    finally:
+        first.kill()  # SIGKILL: no clean shutdown, no last flush
+        await first.wait()
+    assert first.returncode == -signal.SIGKILL
+    before_restart = server.total_delivered
+    assert before_restart < RECIPIENTS, "killed midway"
+    assert await _pending(db) > 0
 
-        second = await _bot(server, db)
-        try:
-            await server.wait_for(
-                lambda: all(server.delivered_count(chat) for chat in chats), timeout=120
-            )
+    second = await _bot(server, db)
+    try:
+        await server.wait_for(
+            lambda: all(server.delivered_count(chat) for chat in chats), timeout=120
+        )
 
-            async def recorded() -> bool:
-                return await _pending(db) == 0
+        async def recorded() -> bool:
+            return await _pending(db) == 0
 
-            await server.wait_for(recorded, timeout=30)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            _, stderr = await second.communicate()
-        assert second.returncode == 0, stderr.decode()
+        await server.wait_for(recorded, timeout=30)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        _, stderr = await second.communicate()
+    assert second.returncode == 0, stderr.decode()
 
     assert all(server.delivered_count(chat) >= 1 for chat in chats)
     twice = sum(server.delivered_count(chat) - 1 for chat in chats)

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -38,6 +37,7 @@ from tests.e2e.matrix_support import (
     unique,
 )
 from tests.e2e.synapse import SynapseServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -57,15 +57,6 @@ async def _onboard(anna: MatrixResident, bot: MatrixBot) -> None:
     for answer, question in (("1", LANGUAGE), ("Nederlands", HOOD), ("IJmuiden", DONE)):
         await anna.send(answer)
         await anna.wait_for_reply(containing(question))
-
-
-async def _eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Wait (without a fixed sleep) until the bot has done something out of sight."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while not await condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def _count(anna: MatrixResident, text: str) -> int:
@@ -373,7 +364,7 @@ async def test_a_resident_who_opens_a_new_direct_chat_is_reached_there(
         user = await users.find("matrix", anna.user_id)
         return user is not None and user.unreachable_at is not None
 
-    await _eventually(unreachable)
+    await until(unreachable, WAIT_SECONDS)
     await anna.open_chat(matrix_bot.user_id)
     await anna.send("hoi")
     await anna.wait_for_reply(containing("Dat begrijp ik niet goed"))
@@ -403,7 +394,7 @@ async def test_the_outbox_path_sends_once_per_key_and_learns_when_a_resident_lef
         user = await users.find("matrix", anna.user_id)
         return user is not None and user.unreachable_at is not None
 
-    await _eventually(unreachable)
+    await until(unreachable, WAIT_SECONDS)
     with pytest.raises(Blocked):
         await adapter.send(anna.room_id, "nl", news)
 
@@ -480,7 +471,7 @@ async def test_a_message_whose_key_never_comes_is_asked_for_again_even_after_a_r
         async def waiting() -> bool:
             return await state.get("matrix", "undecrypted") is not None
 
-        await _eventually(waiting)
+        await until(waiting, WAIT_SECONDS)
         await bot.stop()
         await bot.start()
 
@@ -491,7 +482,7 @@ async def test_a_message_whose_key_never_comes_is_asked_for_again_even_after_a_r
         async def given_up() -> bool:
             return await state.get("matrix", "undecrypted") is None
 
-        await _eventually(given_up)
+        await until(given_up, WAIT_SECONDS)
     finally:
         await bot.stop()
 

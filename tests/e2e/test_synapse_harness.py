@@ -11,7 +11,6 @@ nio store on disk, and after every sync upload, query and claim keys as needed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +34,7 @@ from nio import (
 )
 
 from tests.e2e.synapse import SynapseServer, synapse  # noqa: F401
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -151,11 +151,18 @@ async def _sync_until(
         condition: Checked after every sync, with that sync's response.
         what: Description of the awaited state, for the failure message.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while not condition(await _sync_once(client)):
-        if loop.time() > deadline:
-            pytest.fail(f"{client.user_id}: timed out after {WAIT_SECONDS} s waiting for {what}")
+    responses: list[SyncResponse] = []
+
+    async def sync(_: float) -> None:
+        responses.append(await _sync_once(client))
+
+    await sync(WAIT_SECONDS)
+    await until(
+        lambda: condition(responses[-1]),
+        WAIT_SECONDS,
+        what=f"{client.user_id}: {what}",
+        between=sync,
+    )
 
 
 async def _open_room(alice: AsyncClient, bob: AsyncClient, *, encrypted: bool) -> str:

@@ -7,7 +7,6 @@ bot runs; and the outbox-style error translation of the adapter.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,17 +22,11 @@ from tests.bot.delivery_support import payload, residents
 from tests.e2e.botapi import BotApiServer
 from tests.e2e.telegram_support import running_bot, telegram_settings, texts
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.botapi(strict_chats=True)]
 
 AUTHOR = 900
 FIRST = 100_001
 RECIPIENTS = 2_000
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer(strict_chats=True) as started:
-        yield started
 
 
 async def _prepare_broadcast(

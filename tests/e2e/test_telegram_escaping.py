@@ -9,7 +9,6 @@ the resident's text shown literally, character for character.
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,6 @@ COMMENT = "<script>alert(1)</script> **vet** &lt;b&gt; </b>"
 PLAIN_TITLE = "Gewoon een voorstel"
 PLAIN_DESCRIPTION = "Een heel gewoon verhaal over bloemen in de wijk, zonder tekens."
 PLAIN_COMMENT = "Een gewone reactie"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 def _sent(server: BotApiServer, user: FakeUser, needle: str, after: int = 0) -> dict[str, Any]:

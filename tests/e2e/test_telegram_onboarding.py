@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,6 @@ from tests.e2e.botapi import BotApiServer, free_port
 from tests.e2e.telegram_support import labels, running_bot, telegram_settings, texts
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 async def test_a_resident_onboards_by_pressing_buttons(

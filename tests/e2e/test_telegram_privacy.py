@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,12 +57,6 @@ def logs() -> Iterator[Collected]:
         root.setLevel(saved[1])
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 @pytest.mark.parametrize("mode", ["polling", "webhook"])

@@ -27,7 +27,7 @@ import signal
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -257,12 +257,6 @@ class Bot:
             raise AssertionError(f"the bot stopped by itself: {log}")
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer(token="123456:TEST-token") as started:
-        yield started
 
 
 async def _keep_going(participant: Participant) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
-from tests.connector import audit_actions, connector, for_user, outbox, person, row, with_role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.people import audit_actions, connector, for_user, outbox, person, row, with_role
 from tests.support import Chat
 
 

@@ -12,9 +12,8 @@ from bot.settings import Settings
 from handlers.community.moderation import expire_mutes
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from tests.community import TimerLog
-from tests.connector import audit_actions, connector, for_user, person, row
 from tests.handlers.ideas.helpers import seed_idea
+from tests.people import TimerLog, audit_actions, connector, for_user, person, row
 from tests.support import Chat
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.app import App
 from bot.settings import Settings
-from tests.community import resident, stored
+from tests.people import person, row
 from tests.support import Chat
 
 
@@ -15,7 +15,7 @@ async def _ids(app: App) -> dict[str, int]:
 async def test_the_profile_experiments_are_listed_with_place_and_participants(
     app: App,
 ) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.press("Experimenten")
     assert anna.keys == ["experiments.list_title"]
     for title in ("Speeltuin Zeewijk Natuurlijk!", "Geveltuintjes", "BBQ-plek in de openbare"):
@@ -31,7 +31,7 @@ async def test_the_profile_experiments_are_listed_with_place_and_participants(
 
 
 async def test_a_card_says_what_where_who_and_how_many_take_part(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/experimenten")
     await anna.press("Geveltuintjes")
     assert anna.keys == ["experiments.card"]
@@ -43,8 +43,8 @@ async def test_a_card_says_what_where_who_and_how_many_take_part(app: App) -> No
 
 
 async def test_joining_counts_you_in_and_leaving_counts_you_out(app: App) -> None:
-    anna = await resident(app, "anna")
-    bob = await resident(app, "bob")
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
     ids = await _ids(app)
     await anna.send("/experimenten")
     await anna.press("Speeltuin")
@@ -55,10 +55,10 @@ async def test_joining_counts_you_in_and_leaving_counts_you_out(app: App) -> Non
     await bob.press_payload(f"exp:{ids['speeltuin-zeewijk']}")
     await bob.press("Doe mee")
     assert "Doen mee: 2" in bob.text
-    user = await stored(app, "anna")
+    user = await row(app, "anna")
     assert await app.repos.experiments.participants(ids["speeltuin-zeewijk"]) == [
         user.id,
-        (await stored(app, "bob")).id,
+        (await row(app, "bob")).id,
     ]
 
     await anna.send("/experimenten")
@@ -71,7 +71,7 @@ async def test_joining_counts_you_in_and_leaving_counts_you_out(app: App) -> Non
 
 
 async def test_joining_twice_or_leaving_twice_says_so_and_changes_nothing(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     ids = await _ids(app)
     join = f"exp.join:{ids['bbq-plek']}"
     await anna.press_payload(join)
@@ -86,7 +86,7 @@ async def test_joining_twice_or_leaving_twice_says_so_and_changes_nothing(app: A
 
 
 async def test_unknown_or_ended_experiments_are_not_found(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     ids = await _ids(app)
     for payload in ("exp:999", "exp:abc", "exp.join:999", "exp.join:", "exp.leave:-1"):
         await anna.press_payload(payload)
@@ -116,7 +116,7 @@ async def test_a_deep_link_opens_the_card_after_onboarding(app: App) -> None:
 
 
 async def test_cards_are_in_the_residents_language(app: App) -> None:
-    john = await resident(app, "john", language="English")
+    john = await person(app, "john", language="English")
     await john.send("/experiments")
     await john.press("Façade gardens")
     assert "A small garden along your house front" in john.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from storage.clock import utcnow
 from storage.experiments.proposals import ProposalStatus
-from tests.community import resident, stored
+from tests.people import person, row
 from tests.support import Chat
 
 
@@ -22,7 +22,7 @@ async def _answer_until_budget(anna: Chat) -> None:
 
 
 async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("€ 1.500")
     assert anna.keys == ["proposals.summary"]
@@ -32,7 +32,7 @@ async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
     assert anna.keys == ["proposals.submitted"]
     assert "helemaal betalen" in anna.text
 
-    user = await stored(app, "anna")
+    user = await row(app, "anna")
     [proposal] = await app.repos.proposals.queue()
     assert proposal.author_user_id == user.id
     assert (proposal.what, proposal.place, proposal.partners) == (
@@ -48,7 +48,7 @@ async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
 
 
 async def test_a_large_budget_is_told_about_co_financing(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("12500,50")
     assert "Geld: € 12.500,50" in anna.text
@@ -59,14 +59,14 @@ async def test_a_large_budget_is_told_about_co_financing(app: App) -> None:
 
 
 async def test_the_limit_itself_is_still_fully_financed(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("5000")
     assert "helemaal betalen" in anna.text
 
 
 async def test_nonsense_amounts_are_refused_kindly_and_asked_again(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     for bad in ("heel veel", "-200", "1500 dollar"):
         await anna.send(bad)
@@ -80,7 +80,7 @@ async def test_nonsense_amounts_are_refused_kindly_and_asked_again(app: App) -> 
 
 
 async def test_bad_answers_on_the_way_change_nothing(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/nieuwexperiment")
     await anna.send("kort")
     assert anna.keys == ["answers.too_short", "proposals.ask_what"]
@@ -95,7 +95,7 @@ async def test_bad_answers_on_the_way_change_nothing(app: App) -> None:
 
 
 async def test_starting_again_forgets_the_answers_and_stopping_stores_nothing(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("300")
     await anna.press("Opnieuw beginnen")
@@ -106,7 +106,7 @@ async def test_starting_again_forgets_the_answers_and_stopping_stores_nothing(ap
 
 
 async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/mijnvoorstellen")
     assert anna.keys == ["proposals.mine_none"]
     await _answer_until_budget(anna)
@@ -134,12 +134,12 @@ async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
 
 
 async def test_someone_elses_proposal_cannot_be_opened(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("900")
     await anna.press("Insturen")
     [proposal] = await app.repos.proposals.queue()
-    bob = await resident(app, "bob")
+    bob = await person(app, "bob")
     await bob.press_payload(f"prop.mine:{proposal.id}")
     assert bob.keys == ["proposals.not_found"]
     assert "moestuin" not in bob.text

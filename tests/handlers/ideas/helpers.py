@@ -56,9 +56,3 @@ async def seed_idea(
             author_user_id=author,
             now=utcnow() + timedelta(minutes=minutes),
         )
-
-
-async def user_id(app: App, name: str) -> int:
-    user = await app.repos.users.find("test", name)
-    assert user is not None
-    return user.id

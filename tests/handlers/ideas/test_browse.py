@@ -8,7 +8,8 @@ from bot.app import App
 from handlers.ideas.browse import MAX_PAYLOAD, View, with_view
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaSort, IdeaStatus
-from tests.handlers.ideas.helpers import seed_idea, submit_idea, user_id
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.people import row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -49,9 +50,9 @@ async def test_browsing_by_most_supported_and_by_category_or_neighbourhood(
         await fan.onboard()
     async with app.db.transaction():
         for n, fan in enumerate(fans):
-            await app.repos.ideas.support(loved.id, await user_id(app, fan.user_id), utcnow())
+            await app.repos.ideas.support(loved.id, (await row(app, fan)).id, utcnow())
             if n == 0:
-                await app.repos.ideas.support(liked.id, await user_id(app, fan.user_id), utcnow())
+                await app.repos.ideas.support(liked.id, (await row(app, fan)).id, utcnow())
 
     anna = chat("anna")
     await anna.send("/ideeen")
@@ -163,7 +164,7 @@ async def test_support_and_undo_update_the_card_and_the_count(app: App, chat: Ma
     assert bob.keys == ["ideas.not_supported", "ideas.card"]
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.supporters == 0
-    assert await user_id(app, "bob") in await app.repos.ideas.followers(1)
+    assert (await row(app, "bob")).id in await app.repos.ideas.followers(1)
 
 
 async def test_follow_and_unfollow(app: App, chat: MakeChat) -> None:
@@ -173,7 +174,7 @@ async def test_follow_and_unfollow(app: App, chat: MakeChat) -> None:
     await bob.press_payload("idea.open:1")
     await bob.press("Volgen")
     assert bob.keys == ["ideas.followed", "ideas.card"]
-    bob_id = await user_id(app, "bob")
+    bob_id = (await row(app, "bob")).id
     assert await app.repos.ideas.followers(1) == [bob_id]
     await bob.press_payload("idea.follow:1")
     assert bob.keys == ["ideas.already_following", "ideas.card"]
@@ -322,7 +323,7 @@ async def test_my_ideas_are_paged_and_show_removed_ones_as_removed(
 ) -> None:
     anna = chat("anna")
     await anna.onboard()
-    anna_id = await user_id(app, "anna")
+    anna_id = (await row(app, "anna")).id
     for n in range(7):
         await seed_idea(app, f"Mijn idee {n}", author=anna_id)
     async with app.db.transaction():

@@ -8,7 +8,8 @@ from datetime import timedelta
 from bot.app import App
 from storage.clock import utcnow
 from storage.users import Role
-from tests.handlers.ideas.helpers import seed_idea, user_id
+from tests.handlers.ideas.helpers import seed_idea
+from tests.people import row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -26,7 +27,7 @@ async def test_a_resident_reads_comments_pages_back_and_adds_one(app: App, chat:
     await seed_idea(app, "Een idee met reacties")
     cem = chat("cem")
     await cem.onboard()
-    cem_id = await user_id(app, "cem")
+    cem_id = (await row(app, "cem")).id
     for n in range(7):
         await _comment(app, cem_id, f"Reactie {n}", n)
 
@@ -54,7 +55,7 @@ async def test_a_resident_reads_comments_pages_back_and_adds_one(app: App, chat:
     assert "(8)" in bob.text
     page = await app.repos.comments.latest(1)
     assert page.comments[-1].body == "Goed plan, <b>echt</b> waar & zo!"
-    assert page.comments[-1].author_user_id == await user_id(app, "bob")
+    assert page.comments[-1].author_user_id == (await row(app, "bob")).id
     # Everyone sees the same thread, on any platform; the author is just "een inwoner".
     dora = chat("dora", platform="matrix")
     await dora.press_payload("idea.comments:1")
@@ -69,7 +70,7 @@ async def test_staff_comments_show_their_role_and_hidden_comments_never_show(
     await seed_idea(app, "Een idee")
     ria = chat("ria")
     await ria.onboard()
-    ria_id = await user_id(app, "ria")
+    ria_id = (await row(app, "ria")).id
     async with app.db.transaction():
         await app.repos.users.set_role(ria_id, Role.CONNECTOR)
     await _comment(app, ria_id, "Ik kom langs om te kijken.", 1)

@@ -13,7 +13,8 @@ import pytest
 from bot.app import App
 from bot.settings import Settings
 from storage.ideas.ideas import IdeaStatus
-from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea, user_id
+from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
+from tests.people import row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -58,7 +59,7 @@ async def test_a_resident_submits_an_idea_and_hears_its_number_and_what_happens_
         "velserbroek",
         None,
     )
-    assert idea.author_user_id == await user_id(app, "anna")
+    assert idea.author_user_id == (await row(app, "anna")).id
     assert idea.status == IdeaStatus.SUBMITTED
     assert await app.repos.ideas.followers(1) == [idea.author_user_id]
 
@@ -153,7 +154,7 @@ async def test_a_similar_idea_can_be_supported_instead(app: App, chat: MakeChat)
     assert len(await _ideas(app)) == 2  # anna's own idea was not saved
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.supporters == 1
-    anna_id = await user_id(app, "anna")
+    anna_id = (await row(app, "anna")).id
     assert anna_id in await app.repos.ideas.followers(1)
     await anna.send("ik typ nog wat")
     assert anna.keys == ["general.not_understood"]  # the dialog is over

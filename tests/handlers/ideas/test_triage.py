@@ -8,8 +8,8 @@ from bot.app import App
 from storage.clock import utcnow
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
-from tests.connector import audit_actions, connector, for_user, outbox, person, row
 from tests.handlers.ideas.helpers import submit_idea
+from tests.people import audit_actions, connector, for_user, outbox, person, row
 from tests.support import Chat
 
 

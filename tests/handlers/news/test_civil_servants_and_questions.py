@@ -6,7 +6,7 @@ from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.questions import Side
-from tests.community import civil_servant, resident, stored
+from tests.people import civil_servant, person, row
 from tests.support import Chat
 
 
@@ -29,11 +29,11 @@ async def _card(ria: Chat, name: str = "Ria de Vries") -> None:
 async def test_a_civil_servant_writes_a_card_that_residents_can_read(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
-    card = await app.repos.staff.get((await stored(app, "ria")).id)
+    card = await app.repos.staff.get((await row(app, "ria")).id)
     assert card is not None and card.name == "Ria de Vries"
     assert card.department_id == "openbare-ruimte" and card.photo_id is not None
 
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/ambtenaren")
     assert anna.keys == ["staff.list_title"]
     assert "Ria de Vries, Openbare ruimte" in anna.text
@@ -55,7 +55,7 @@ async def test_a_card_can_be_edited_keeping_what_is_right(app: App) -> None:
     await ria.press("Huidige foto houden")
     assert "Afdeling: Afdeling Groen en Spelen" in ria.text
     await ria.press("Opslaan")
-    card = await app.repos.staff.get((await stored(app, "ria")).id)
+    card = await app.repos.staff.get((await row(app, "ria")).id)
     assert card is not None
     assert (card.name, card.department_id, card.department_text) == (
         "Ria de Vries",
@@ -78,16 +78,16 @@ async def test_bad_card_answers_are_refused_and_stopping_saves_nothing(app: App)
     await ria.send("hier is geen foto")
     assert ria.keys == ["staff.photo_please", "staff.ask_photo"]
     await ria.press("Stoppen")
-    assert await app.repos.staff.get((await stored(app, "ria")).id) is None
+    assert await app.repos.staff.get((await row(app, "ria")).id) is None
 
 
 async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
-    user = await stored(app, "ria")
+    user = await row(app, "ria")
     async with app.db.transaction():
         await app.repos.users.set_role(user.id, Role.RESIDENT)
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/ambtenaren")
     assert anna.keys == ["staff.none"]
     await anna.press_payload(f"staff:{user.id}")
@@ -99,7 +99,7 @@ async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> 
 async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/ambtenaren")
     await anna.press("Ria de Vries")
     await anna.press("Stel Ria de Vries een vraag")
@@ -108,8 +108,8 @@ async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -
     await anna.send("Komt er ook een schommel?")
     assert anna.keys == ["questions.sent"]
     [question] = await app.repos.questions.open_threads()
-    assert question.staff_user_id == (await stored(app, "ria")).id
-    assert question.user_id == (await stored(app, "anna")).id
+    assert question.staff_user_id == (await row(app, "ria")).id
+    assert question.user_id == (await row(app, "anna")).id
     assert [(m.side, m.text) for m in question.messages] == [
         (Side.RESIDENT, "Komt er ook een schommel?")
     ]
@@ -119,7 +119,7 @@ async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -
 
 
 async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/mijnvragen")
     assert anna.keys == ["questions.none"]
     await anna.press("Nieuwe vraag")
@@ -151,7 +151,7 @@ async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: A
 
 
 async def test_a_question_typed_after_the_command_is_sent_at_once(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/vraag Hoe laat is de markt?")
     assert anna.keys == ["questions.sent"]
     [question] = await app.repos.questions.open_threads()
@@ -159,7 +159,7 @@ async def test_a_question_typed_after_the_command_is_sent_at_once(app: App) -> N
 
 
 async def test_bad_questions_are_refused_and_nothing_is_stored(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/vraag")
     await anna.handle(anna.event(unsupported="sticker"))
     assert anna.keys == ["answers.text_please"]
@@ -173,10 +173,10 @@ async def test_bad_questions_are_refused_and_nothing_is_stored(app: App) -> None
 
 
 async def test_nobody_can_add_to_someone_elses_thread(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/vraag Mijn eigen vraag")
     [question] = await app.repos.questions.open_threads()
-    bob = await resident(app, "bob")
+    bob = await person(app, "bob")
     await bob.press_payload(f"q.add:{question.id}")
     assert bob.keys == ["questions.not_found"]
     await bob.send("/mijnvragen")

@@ -11,7 +11,7 @@ from bot.settings import Settings
 from handlers.contract import Timer
 from storage.clock import utcnow
 from storage.news.broadcasts import BroadcastStatus
-from tests.community import TimerLog, civil_servant, resident, stored, subscribe
+from tests.people import TimerLog, civil_servant, person, row, subscribe
 from tests.support import Chat
 
 
@@ -25,23 +25,23 @@ async def _town(app: App) -> dict[str, int]:
     eve: subscribed, IJmuiden, but blocked the bot.
     """
     [playground, *_] = await app.repos.experiments.running()
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await subscribe(anna)
     await anna.press_payload(f"exp.join:{playground.id}")
-    bob = await resident(app, "bob", hood="Driehuis")
+    bob = await person(app, "bob", hood="Driehuis")
     await subscribe(bob)
     await bob.press("Thema's kiezen")
     await bob.press("Velsen benut kansen")
-    carl = await resident(app, "carl")
+    carl = await person(app, "carl")
     await subscribe(carl)
     await carl.press("Alleen nieuws uit mijn wijk")
-    dina = await resident(app, "dina")
+    dina = await person(app, "dina")
     await dina.press_payload(f"exp.join:{playground.id}")
-    eve = await resident(app, "eve")
+    eve = await person(app, "eve")
     await subscribe(eve)
     async with app.db.transaction():
         await app.repos.users.mark_unreachable("test", "eve", utcnow())
-    return {name: (await stored(app, name)).id for name in ("anna", "bob", "carl", "dina", "eve")}
+    return {name: (await row(app, name)).id for name in ("anna", "bob", "carl", "dina", "eve")}
 
 
 async def _write(ria: Chat, text: str = "Wist je dat we 12 nieuwe bankjes plaatsen?") -> None:
@@ -371,13 +371,13 @@ async def test_the_audience_is_resolved_when_released_not_when_scheduled(app: Ap
     people = await _town(app)
     ria = await civil_servant(app)
     broadcast_id = await _schedule(app, ria)
-    late = await resident(app, "late")
+    late = await person(app, "late")
     await subscribe(late)
     carl = Chat(app, "carl")
     await carl.send("/wistjedat")
     await carl.press("Nieuws uit de hele gemeente")
     await app.repos.broadcasts.release_due(utcnow() + timedelta(days=3))
-    expected = {people["anna"], people["bob"], people["carl"], (await stored(app, "late")).id}
+    expected = {people["anna"], people["bob"], people["carl"], (await row(app, "late")).id}
     assert await _recipients(app, broadcast_id) == expected
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from bot.app import App
 from handlers.news.posters import render_poster
-from tests.community import civil_servant
+from tests.people import civil_servant
 
 
 async def test_a_poster_for_an_experiment_is_a_portrait_png(app: App) -> None:

@@ -8,19 +8,19 @@ from bot.app import App
 from handlers.contract import Reply
 from storage.clock import utcnow
 from storage.news.broadcasts import Audience, AudienceKind
-from tests.community import resident, stored, subscribe
+from tests.people import person, row, subscribe
 from tests.support import Chat
 
 
 async def test_subscribing_turns_on_every_theme_for_the_whole_municipality(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.press("Wist je dat")
     assert anna.keys == ["news.intro"]
     assert "Je krijgt deze berichten nu niet" in anna.text
     await anna.press("Aanmelden")
     assert anna.keys == ["news.subscribed"]
     assert "Velsen is samenspel" in anna.text and "de hele gemeente" in anna.text
-    subscription = await app.repos.subscriptions.get((await stored(app, "anna")).id)
+    subscription = await app.repos.subscriptions.get((await row(app, "anna")).id)
     assert subscription is not None and subscription.muted_themes == frozenset()
     assert not subscription.neighbourhood_only
     await anna.press_payload("news.sub")
@@ -28,14 +28,14 @@ async def test_subscribing_turns_on_every_theme_for_the_whole_municipality(app: 
 
 
 async def test_themes_switch_on_and_off_but_one_stays_on(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await subscribe(anna)
     await anna.press("Thema's kiezen")
     assert anna.keys == ["news.themes_title"]
     assert "✅ Velsen is in trek!" in anna.last[0].labels()
     await anna.press("Velsen is in trek!")
     assert "⬜ Velsen is in trek!" in anna.last[0].labels()
-    user = await stored(app, "anna")
+    user = await row(app, "anna")
     subscription = await app.repos.subscriptions.get(user.id)
     assert subscription is not None and subscription.muted_themes == {"in-trek"}
     await anna.press("Velsen benut kansen")
@@ -52,12 +52,12 @@ async def test_themes_switch_on_and_off_but_one_stays_on(app: App) -> None:
 
 
 async def test_only_my_neighbourhood_can_be_switched_on_and_off(app: App) -> None:
-    anna = await resident(app, "anna", hood="Driehuis")
+    anna = await person(app, "anna", hood="Driehuis")
     await subscribe(anna)
     await anna.press("Alleen nieuws uit mijn wijk")
     assert anna.keys == ["news.hood_set"]
     assert "Alleen nieuws uit: Driehuis" in anna.text
-    user = await stored(app, "anna")
+    user = await row(app, "anna")
     subscription = await app.repos.subscriptions.get(user.id)
     assert subscription is not None and subscription.neighbourhood_only
     await anna.press("Nieuws uit de hele gemeente")
@@ -77,18 +77,18 @@ async def test_someone_without_a_neighbourhood_is_asked_for_one_first(app: App) 
     assert bob.keys == ["news.which_hood"]
     await bob.press("Spaarndam-West")
     assert bob.keys == ["news.hood_set"]
-    user = await stored(app, "bob")
+    user = await row(app, "bob")
     assert user.neighbourhood == "spaarndam-west"
     await bob.press_payload("news.hood:atlantis")
     assert bob.keys == ["news.hood_unknown"]
 
 
 async def test_unsubscribing_forgets_the_choices_and_reading_still_works(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await subscribe(anna)
     await anna.press("Afmelden")
     assert anna.keys == ["news.unsubscribed"]
-    assert await app.repos.subscriptions.get((await stored(app, "anna")).id) is None
+    assert await app.repos.subscriptions.get((await row(app, "anna")).id) is None
     await anna.press_payload("news.unsub")
     assert anna.keys == ["news.not_subscribed"]
     await anna.press_payload("news.themes:klimaat")
@@ -116,7 +116,7 @@ async def _publish(app: App, texts: list[str], audience: Audience | None = None)
 
 async def test_the_news_is_browsed_newest_first_three_to_a_page(app: App) -> None:
     await _publish(app, [f"Bericht {n}" for n in range(1, 8)])
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send("/wistjedat")
     await anna.press("Lees het nieuws")
     assert anna.keys == ["news.item", "news.item", "news.item", "news.page_info"]
@@ -144,8 +144,8 @@ async def test_an_experiments_updates_are_shown_only_to_its_participants(app: Ap
         ["Alleen voor de speeltuin"],
         Audience(kind=AudienceKind.EXPERIMENT, value=str(first.id)),
     )
-    anna = await resident(app, "anna")
-    bob = await resident(app, "bob")
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
     await bob.press_payload(f"exp.join:{first.id}")
     await anna.press_payload("news.page:0")
     assert [seen.reply.params.get("text") for seen in anna.last] == ["Voor iedereen", None]

@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.app import App
 from bot.settings import Settings
-from tests.community import subscribe
 from tests.handlers.ideas.helpers import submit_idea
+from tests.people import subscribe
 from tests.privacy import supporter_counts_match, traces
 from tests.support import Chat
 

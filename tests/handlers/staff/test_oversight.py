@@ -17,8 +17,8 @@ from bot.flood import FloodGate
 from handlers import FEATURES
 from handlers.contract import Role
 from storage.clock import utcnow
-from tests.connector import audit_actions, connector, person, row, with_role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.people import audit_actions, connector, person, row, with_role
 
 CONNECTOR_FEATURES = {"triage", "moderation", "inbox", "connections", "oversight"}
 

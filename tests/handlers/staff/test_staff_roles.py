@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import App
 from handlers.contract import Role
-from tests.community import civil_servant, resident, stored
+from tests.people import civil_servant, person, row
 
 STAFF_COMMANDS = ["nieuwbericht", "newpost", "gepland", "scheduled", "voorstellen", "introduce"]
 STAFF_COMMANDS += ["poster", "poster exp_1"]
@@ -18,7 +18,7 @@ STAFF_BUTTONS += ["staff.edit", "poster", "poster:exp_1"]
 async def test_a_resident_trying_a_staff_command_hears_it_is_unknown(
     app: App, command: str
 ) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.send(f"/{command}")
     assert anna.keys == ["general.unknown_command"]
     name = command.split()[0]
@@ -32,14 +32,14 @@ async def test_a_resident_trying_a_staff_command_hears_it_is_unknown(
 async def test_a_resident_pressing_a_staff_button_hears_it_is_stale(
     app: App, payload: str
 ) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     await anna.press_payload(payload)
     assert anna.keys == ["general.stale_button"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM broadcasts") == 0
 
 
 async def test_the_main_menu_shows_staff_entries_only_to_staff(app: App) -> None:
-    anna = await resident(app, "anna")
+    anna = await person(app, "anna")
     resident_labels = [label for label, _ in anna.buttons()]
     assert "🧪 Experimenten" in resident_labels and "📰 Wist je dat" in resident_labels
     assert "✍️ Nieuw bericht" not in resident_labels
@@ -54,7 +54,7 @@ async def test_a_civil_servant_who_loses_the_role_mid_dialog_cannot_finish(app: 
     ria = await civil_servant(app)
     await ria.send("/nieuwbericht")
     async with app.db.transaction():
-        await app.repos.users.set_role((await stored(app, "ria")).id, Role.RESIDENT)
+        await app.repos.users.set_role((await row(app, "ria")).id, Role.RESIDENT)
     await ria.send("Een bericht dat niet meer mag")
     assert ria.keys == ["general.stale_button"]
-    assert await app.repos.dialogs.load((await stored(app, "ria")).id) is None
+    assert await app.repos.dialogs.load((await row(app, "ria")).id) is None

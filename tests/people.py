@@ -1,4 +1,5 @@
-"""Helpers for the connector's journeys: staff with a role, and what the outbox holds."""
+"""People for the journeys: onboarded residents, staff with a role, their users rows, what the
+outbox and the audit log hold, and the timers the router would arm."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from bot.app import App
-from handlers.contract import Reply, Role
+from handlers.contract import Reply, Role, Timer
 from storage.users import User
 from tests.support import Chat
 
@@ -19,7 +20,7 @@ async def person(
     language: str = "Nederlands",
     hood: str = "IJmuiden",
 ) -> Chat:
-    """Someone who went through onboarding, on any platform."""
+    """Someone who went through onboarding (consent, language, neighbourhood)."""
     chat = Chat(app, user_id=user_id, name=user_id.title(), platform=platform)
     await chat.onboard(language=language, hood=hood)
     return chat
@@ -34,15 +35,28 @@ async def with_role(app: App, chat: Chat, role: Role) -> Chat:
 
 
 async def connector(app: App, user_id: str = "ria") -> Chat:
-    """An onboarded connector (verbinder)."""
+    """An onboarded community connector (verbinder)."""
     return await with_role(app, await person(app, user_id), Role.CONNECTOR)
 
 
-async def row(app: App, chat: Chat) -> User:
-    """The users row of a chat, on its own platform."""
-    user = await app.repos.users.find(chat.platform, chat.user_id)
-    assert user is not None
+async def civil_servant(app: App, user_id: str = "ria") -> Chat:
+    """An onboarded civil servant (ambtenaar)."""
+    return await with_role(app, await person(app, user_id), Role.CIVIL_SERVANT)
+
+
+async def row(app: App, who: Chat | str) -> User:
+    """The users row of a chat (on its own platform), or of a user id on the test platform."""
+    platform, user_id = ("test", who) if isinstance(who, str) else (who.platform, who.user_id)
+    user = await app.repos.users.find(platform, user_id)
+    assert user is not None, f"no users row for {platform}:{user_id}"
     return user
+
+
+async def subscribe(chat: Chat) -> None:
+    """Subscribe to "Wist je dat" with the buttons."""
+    await chat.send("/wistjedat")
+    await chat.press("Aanmelden")
+    assert chat.keys == ["news.subscribed"]
 
 
 @dataclass
@@ -89,3 +103,14 @@ async def for_user(app: App, chat: Chat, kind: str | None = None) -> list[Queued
 async def audit_actions(app: App) -> list[str]:
     """The actions in the audit log, oldest first."""
     return [r["action"] for r in await app.db.fetchall("SELECT action FROM audit_log ORDER BY id")]
+
+
+class TimerLog:
+    """Stands in for the scheduler: records the timers the router would arm."""
+
+    def __init__(self, app: App):
+        self.armed: list[Timer] = []
+        app.router.arm_timers = self._arm
+
+    async def _arm(self, timers: list[Timer]) -> None:
+        self.armed.extend(timers)
