@@ -65,7 +65,7 @@ BROWSE_ROUNDS = 3
 class IdleRouter(Router):
     """The router with a handler that does nothing: it answers every event with one reply."""
 
-    async def _dispatch(self, ctx: Context, *, restricted: bool) -> tuple[Response, bool]:
+    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
         return Response(replies=[Reply(key="menu.title")]), True
 
 

@@ -13,6 +13,7 @@ import handlers
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
+from handlers.contract import Installation
 from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
 from handlers.profile import Profile, load_profile
@@ -64,8 +65,16 @@ class App:
         except BaseException:
             await db.close()
             raise
-        router = Router(repos, registry, profile, catalog, settings.zone, clock=clock)
-        router.extras["retention_months"] = settings.retention_months
+        installation = Installation(retention_months=settings.retention_months)
+        router = Router(
+            repos,
+            registry,
+            profile,
+            catalog,
+            settings.zone,
+            installation=installation,
+            clock=clock,
+        )
         log.info("database ready path=%s", Path(settings.db).name)
         return cls(settings, db, repos, profile, catalog, registry, router)
 

@@ -5,16 +5,21 @@ people at once, loads the person and their dialog, checks roles, consent and res
 in one place, picks the handler, and saves the new dialog in the same transaction as the
 handler's writes.
 
-The checks, in order, before any handler runs:
+It knows no feature: each command, action and dialog comes with the policy its feature
+declared (:class:`handlers.feature.Policy`), and features register the gates, posting limits
+and fallback answers it uses. The checks, in order, before any handler runs:
 
 1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
    memory) is refused before anything is read or written; staff are exempt;
-2. role and consent of the command or button;
-3. a ban: only the privacy commands (and features made of nothing else) stay open;
-4. for what posts something (an idea, a comment, a proposal, a question): a mute, then the
-   profile's ``ideas_per_day`` and ``comments_per_hour``, counted from what is stored.
+2. a group chat or room gets a short answer pointing to a private chat, and nothing else;
+3. the person's open dialog: one whose role or consent they no longer have is dropped,
+   with a short word (the role is read from the database at every event);
+4. role and consent of the command, button or dialog step;
+5. the registered gates (moderation: a ban, a mute, the posting limits).
 
-A refusal says why and changes nothing: an active dialog stays where it was.
+A refusal says why and changes nothing: an active dialog stays where it was, unless the
+person may no longer hold it. A dialog step that raises is rolled back and its dialog
+dropped (a dialog stored by another version of the code must not jam the person).
 
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
@@ -26,9 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,14 +40,11 @@ from pydantic import TypeAdapter, ValidationError
 from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
 from handlers.catalog import Catalog
-from handlers.community import moderation
-from handlers.contract import Dialog, Event, Reply, Response, Role, Timer
-from handlers.feature import Context, Handler, Registry
+from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
+from handlers.feature import Context, Fallback, Policy, Registry, Target
 from handlers.profile import Profile
-from handlers.start import menu as general
 from storage import Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
-from storage.community.moderation import SanctionKind
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,6 @@ DIALOG_TOUCH = timedelta(minutes=10)
 HANDLED_LIFETIME = timedelta(days=7)
 PRUNE_INTERVAL = timedelta(hours=1)
 _REPLIES = TypeAdapter(list[Reply])
-#: What a banned person may still do: read the privacy statement, get or erase their data
-#: (and leave that dialog again).
-BANNED_MAY_USE = frozenset({"privacy", "mijngegevens", "vergeetmij", "annuleer"})
-#: The period each posting limit of the profile counts over (from stored rows).
-POSTING_PERIODS = {"idea": timedelta(days=1), "comment": timedelta(hours=1)}
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
@@ -73,20 +69,6 @@ class _Outcome:
     timers: list[Timer] = field(default_factory=list)
     #: The replies wait in handled_events until delivery confirms them.
     pending: bool = False
-
-
-@dataclass(frozen=True)
-class _Target:
-    """The handler an event goes to, and what the checks need to know about it."""
-
-    handler: Handler
-    #: Whether an untouched active dialog stays active afterwards.
-    keeps_dialog: bool
-    #: What it posts (``idea``, ``comment``, ...), if anything.
-    posts: str | None = None
-    #: A command or button that starts something (not a step inside a dialog).
-    entry: bool = False
-    open_to_banned: bool = False
 
 
 def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
@@ -133,7 +115,7 @@ class Router:
         catalog: Catalog,
         timezone: ZoneInfo,
         *,
-        numbered_platforms: frozenset[str] = frozenset({"console", "matrix"}),
+        installation: Installation | None = None,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.repos = repos
@@ -141,21 +123,23 @@ class Router:
         self.profile = profile
         self.catalog = catalog
         self.timezone = timezone
-        self.numbered_platforms = numbered_platforms
+        #: What handlers may know of the runtime; adapters declare their platform in it.
+        self.installation = installation or Installation()
         self.clock = clock
         self.locks = _UserLocks()
         self.flood = FloodGate(profile.limits.messages_per_minute)
-        self._open_to_banned = _open_to_banned(registry)
         #: Set by the runtime when a scheduler runs; without one, timers wait for start-up.
         self.arm_timers: ArmTimers | None = None
-        #: Facts only the runtime knows (``deep_link_base``: a bot's public start link).
-        self.extras: dict[str, Any] = {}
         #: Options offered while nothing could be saved, so that '2' means what was shown.
         self._offered: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._pruned_at: datetime | None = None
+
+    def declare(self, platform: Platform) -> None:
+        """An adapter says what its platform offers (numbered options, limits, links)."""
+        self.installation = self.installation.with_platform(platform)
 
     async def handle(self, event: Event, deliver: Deliver) -> None:
         """Handle one event and deliver its replies, in order with the person's other events."""
@@ -221,6 +205,19 @@ class Router:
                     if event.event_id is not None:
                         await self._record(event, outcome)
                     return outcome
+            except _StepFailed as failed:
+                # Rolled back. Drop the dialog, or every later message would fail the same.
+                log.error(
+                    "dialog step failed, dialog dropped name=%s step=%s",
+                    failed.dialog.name,
+                    failed.dialog.step,
+                    exc_info=failed.__cause__,
+                )
+                async with self.repos.db.transaction():
+                    outcome = await self._dropped(failed)
+                    if event.event_id is not None:
+                        await self._record(event, outcome)
+                    return outcome
             except StorageUnavailable as exc:
                 # Nothing can be saved (a full disk, a read-only file): answer again from
                 # what is stored. Reads are served; a write, or a dialog step that would
@@ -234,6 +231,13 @@ class Router:
         except Exception:
             log.exception("handler failed platform=%s", event.platform)
             return _Outcome(lang, [Reply(key="errors.sorry")])
+
+    async def _dropped(self, failed: _StepFailed) -> _Outcome:
+        """After a failed step: the dialog is cleared and the person told it stopped."""
+        ctx = replace(failed.ctx, user=failed.user, dialog=None, value="")
+        await self.repos.dialogs.clear(ctx.user.id)
+        response = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
+        return _Outcome(ctx.lang, response.replies)
 
     def _again(self, event: Event, lang: str, pending: str | None) -> _Outcome:
         """An event handled before: send only the replies that were never confirmed."""
@@ -271,29 +275,40 @@ class Router:
 
     async def _handle_in_transaction(self, event: Event, *, writable: bool) -> _Outcome:
         now = self.clock()
+        # In a group nothing about the person is created or touched: it is not their chat.
         arrival = await self.repos.arrivals.arrive(
-            event.platform, event.sender.platform_user_id, now, writable=writable
+            event.platform,
+            event.sender.platform_user_id,
+            now,
+            writable=writable and not event.is_group,
         )
         user = arrival.user or self._stranger(event, now)
-        stored = arrival.dialog
+        stored = None if event.is_group else arrival.dialog
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
             dialog = None
         event = await self._resolve_numbered_answer(event)
-        ctx = self._context(event, user, dialog, now)
+        ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
 
-        response, keep_dialog = await self._dispatch(ctx, restricted=arrival.restricted)
+        try:
+            response, keep_dialog = await self._dispatch(ctx)
+        except _StepFailed as failed:
+            failed.user = user
+            raise
         if expired and event.command is None and event.button is None:
-            response.replies.insert(0, Reply(key="general.dialog_expired"))
+            notice = await self._fallback(ctx, Fallback.DIALOG_EXPIRED)
+            response.replies[:0] = notice.replies
 
         if response.end_dialog:
             next_dialog = None
         elif response.dialog is not None:
             next_dialog = response.dialog
         else:
-            next_dialog = dialog if keep_dialog else None
-        if writable:
+            next_dialog = ctx.dialog if keep_dialog else None
+        if event.is_group:
+            pass  # the person's own dialog (in their private chat) is not this chat's
+        elif writable:
             await self._save_dialog(user, stored, next_dialog, now)
         elif next_dialog is not None and not _unchanged(stored, next_dialog):
             # The person would be one step further than what is stored: say it cannot
@@ -302,18 +317,26 @@ class Router:
 
         # ctx.lang, not lang from before: the person may have chosen a language just now.
         lang = ctx.lang
-        if event.platform in self.numbered_platforms and any(r.buttons for r in response.replies):
-            options = [
-                (self.catalog.label(lang, button), button.payload)
-                for button in numbered_options(response.replies)
-            ]
-            key = (event.platform, event.chat_id)
-            if writable:
-                await self.repos.chat_options.save(event.platform, event.chat_id, options, now)
-                self._offered.pop(key, None)
-            else:
-                self._offered[key] = options
+        await self._offer_numbered_options(ctx, response.replies, writable=writable)
         return _Outcome(lang, response.replies, response.timers)
+
+    async def _offer_numbered_options(
+        self, ctx: Context, replies: list[Reply], *, writable: bool
+    ) -> None:
+        """Remember the options shown as numbers, so that '2' later means what was shown."""
+        event = ctx.event
+        if not ctx.platform.numbered_options or not any(r.buttons for r in replies):
+            return
+        options = [
+            (self.catalog.label(ctx.lang, button), button.payload)
+            for button in numbered_options(replies)
+        ]
+        key = (event.platform, event.chat_id)
+        if writable:
+            await self.repos.chat_options.save(event.platform, event.chat_id, options, ctx.now)
+            self._offered.pop(key, None)
+        else:
+            self._offered[key] = options
 
     @staticmethod
     def _stranger(event: Event, now: datetime) -> User:
@@ -344,7 +367,9 @@ class Router:
             user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
         )
 
-    def _context(self, event: Event, user: User, dialog: Dialog | None, now: datetime) -> Context:
+    def _context(
+        self, event: Event, user: User, dialog: Dialog | None, now: datetime, *, sanctioned: bool
+    ) -> Context:
         return Context(
             event=event,
             user=user,
@@ -355,12 +380,14 @@ class Router:
             registry=self.registry,
             now=now,
             timezone=self.timezone,
-            extras=self.extras,
+            installation=self.installation,
+            sanctioned=sanctioned,
         )
 
     async def _resolve_numbered_answer(self, event: Event) -> Event:
         """On platforms without buttons, '2' or a label chooses one of the offered options."""
-        if event.platform not in self.numbered_platforms or event.text is None:
+        numbered = self.installation.platform(event.platform).numbered_options
+        if not numbered or event.text is None:
             return event
         answer = event.text.strip()
         if not answer or len(answer) > 200:
@@ -380,18 +407,53 @@ class Router:
             return event
         return event.model_copy(update={"text": None, "button": payload})
 
-    async def _dispatch(self, ctx: Context, *, restricted: bool) -> tuple[Response, bool]:
-        """The handler's response, and whether an untouched active dialog stays active.
-
-        ``restricted``: whether a mute or ban is in force for the sender.
-        """
+    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
+        """The handler's response, and whether an untouched active dialog stays active."""
+        if ctx.event.is_group:
+            # A group is never a person's chat: no dialog, no onboarding, nothing personal.
+            return await self._fallback(ctx, Fallback.IN_GROUP), True
+        dropped = self._drop_unheld_dialog(ctx)
         target = self._target(ctx)
-        refusal = await self._restrictions(ctx, target, restricted)
-        if refusal is not None:
-            return refusal, True
-        return await target.handler(ctx), target.keeps_dialog
+        if not dropped:
+            return await self._pass(ctx, target)
+        notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
+        if not target.starts:
+            # Text or a button meant for the dropped dialog: the word is the answer.
+            return notice, False
+        response, keep = await self._pass(ctx, target)
+        response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in notice.replies]
+        return response, keep
 
-    def _target(self, ctx: Context) -> _Target:
+    async def _pass(self, ctx: Context, target: Target) -> tuple[Response, bool]:
+        """Run ``target`` unless a gate refuses it. A refusal changes nothing, except that
+        a dialog the person may no longer hold (a ban) is dropped."""
+        for gate in self.registry.gates:
+            refusal = await gate(ctx, target)
+            if refusal is not None:
+                if refusal.drops_dialog and target.dialog is not None:
+                    ctx.dialog = None
+                return refusal.response, True
+        dialog = ctx.dialog
+        if target.dialog is None or dialog is None:
+            return await target.handler(ctx), target.keeps_dialog
+        try:
+            return await target.handler(ctx), target.keeps_dialog
+        except StorageUnavailable:
+            raise
+        except Exception as exc:
+            raise _StepFailed(ctx, dialog) from exc
+
+    def _drop_unheld_dialog(self, ctx: Context) -> bool:
+        """Drop the person's dialog if they may no longer hold it: its role was revoked,
+        consent withdrawn, or no feature declares it any more."""
+        dialog = ctx.dialog
+        if dialog is None or self.registry.may_hold(ctx.user, dialog.name):
+            return False
+        log.info("dropping a dialog the person may not hold name=%s", dialog.name)
+        ctx.dialog = None
+        return True
+
+    def _target(self, ctx: Context) -> Target:
         """Where the event goes (setting ``ctx.value``), after role and consent checks."""
         event = ctx.event
         if event.command is not None:
@@ -399,129 +461,74 @@ class Router:
         if event.button is not None:
             return self._button(ctx)
         if ctx.dialog is not None:
-            name = ctx.dialog.name
-            spec = self.registry.dialogs.get(name)
-            if spec is not None:
-                return _Target(
-                    spec.handle,
-                    False,
-                    posts=spec.posts,
-                    open_to_banned=name in self._open_to_banned.dialogs,
-                )
-            log.warning("dropping dialog of unknown name=%s", name)
-            ctx.dialog = None
-        return _Target(general.fallback, False)
+            return self._step(ctx.dialog)
+        return self._answer(Fallback.NOT_UNDERSTOOD, keeps_dialog=False)
 
-    def _command(self, ctx: Context) -> _Target:
+    def _answer(self, kind: Fallback, *, keeps_dialog: bool = True) -> Target:
+        """The registered answer for what no feature's entry claims."""
+        return Target(
+            self.registry.fallback(kind),
+            FALLBACK_POLICY,
+            keeps_dialog=keeps_dialog,
+            starts=False,
+        )
+
+    def _step(self, dialog: Dialog) -> Target:
+        spec = self.registry.dialogs[dialog.name]
+        return Target(spec.handle, spec.policy, keeps_dialog=False, starts=False, dialog=spec.name)
+
+    def _command(self, ctx: Context) -> Target:
         name = (ctx.event.command or "").lower()
         spec = self.registry.commands.get(name)
         allowed = (
             spec is not None
-            and ctx.user.role.allows(spec.role)
+            and ctx.user.role.allows(spec.policy.role)
             and (spec.platforms is None or ctx.event.platform in spec.platforms)
         )
         if spec is None or not allowed:
             # A resident trying a staff command hears the same as for a made-up one.
-            return _Target(general.unknown_command, True)
-        if spec.consent and not ctx.user.consented:
-            return _Target(general.consent_needed, True)
+            return self._answer(Fallback.UNKNOWN_COMMAND)
+        if spec.policy.consent and not ctx.user.consented:
+            return self._answer(Fallback.CONSENT_NEEDED)
         ctx.value = ctx.event.args
-        return _Target(
-            spec.handler,
-            spec.anytime,
-            posts=spec.posts,
-            entry=True,
-            open_to_banned=spec.handler in self._open_to_banned.handlers,
-        )
+        return Target(spec.handler, spec.policy, keeps_dialog=spec.anytime, starts=True)
 
-    def _button(self, ctx: Context) -> _Target:
+    def _button(self, ctx: Context) -> Target:
         payload = ctx.event.button or ""
         if payload.startswith("~"):
             token, _, value = payload[1:].partition(":")
             dialog = ctx.dialog
-            spec = self.registry.dialogs.get(dialog.name) if dialog else None
-            if dialog is None or spec is None or token != dialog.token:
-                return _Target(general.stale_button, True)
+            if dialog is None or token != dialog.token:
+                return self._answer(Fallback.STALE_BUTTON)
             ctx.value = value
-            return _Target(
-                spec.handle,
-                False,
-                posts=spec.posts,
-                open_to_banned=dialog.name in self._open_to_banned.dialogs,
-            )
+            return self._step(dialog)
         name, _, value = payload.partition(":")
         action = self.registry.actions.get(name)
-        if action is None or not ctx.user.role.allows(action.role):
-            return _Target(general.stale_button, True)
-        if action.consent and not ctx.user.consented:
-            return _Target(general.consent_needed, True)
+        if action is None or not ctx.user.role.allows(action.policy.role):
+            return self._answer(Fallback.STALE_BUTTON)
+        if action.policy.consent and not ctx.user.consented:
+            return self._answer(Fallback.CONSENT_NEEDED)
         ctx.value = value
-        return _Target(
-            action.handler,
-            True,
-            posts=action.posts,
-            entry=True,
-            open_to_banned=action.handler in self._open_to_banned.handlers
-            or name in self._open_to_banned.actions,
-        )
+        return Target(action.handler, action.policy, keeps_dialog=True, starts=True)
 
-    async def _restrictions(
-        self, ctx: Context, target: _Target, restricted: bool
-    ) -> Response | None:
-        """A ban, a mute or a posting limit that refuses this event, explained; else None.
-
-        Only residents who consented can be restricted (staff never are). A mute is read
-        from its stored end time, so one that has ended never blocks anyone.
-        """
-        user = ctx.user
-        if not user.consented or user.role is not Role.RESIDENT:
-            return None
-        sanction = await self.repos.sanctions.active(user.id, ctx.now) if restricted else None
-        if sanction is not None and sanction.kind is SanctionKind.BAN:
-            return None if target.open_to_banned else moderation.banned_reply(ctx, sanction)
-        if target.posts is None:
-            return None
-        if sanction is not None:
-            return moderation.muted_reply(ctx, sanction, in_dialog=not target.entry)
-        period = POSTING_PERIODS.get(target.posts)
-        if not target.entry or period is None:
-            return None
-        since = ctx.now - period
-        if target.posts == "idea":
-            limit = self.profile.limits.ideas_per_day
-            count, first = await self.repos.activity.ideas_since(user.id, since)
-        else:
-            limit = self.profile.limits.comments_per_hour
-            count, first = await self.repos.activity.comments_since(user.id, since)
-        if count < limit or first is None:
-            return None
-        return moderation.posting_limit_reply(ctx, target.posts, limit, first + period)
+    async def _fallback(self, ctx: Context, kind: Fallback) -> Response:
+        return await self.registry.fallback(kind)(ctx)
 
 
-@dataclass(frozen=True)
-class _BannedMayUse:
-    """What stays open to a banned person, worked out once from the registry."""
-
-    handlers: frozenset[Handler]
-    actions: frozenset[str]
-    dialogs: frozenset[str]
+#: The policy of the fallback answers: anyone may hear them, except that a banned person
+#: hears why they are banned instead.
+FALLBACK_POLICY = Policy(Role.RESIDENT, consent=False)
 
 
-def _open_to_banned(registry: Registry) -> _BannedMayUse:
-    """The privacy commands (and their aliases and buttons), and every button and dialog
-    of a feature that consists of nothing but those commands (getting or erasing one's
-    data may take a confirmation)."""
-    handlers = frozenset(
-        spec.handler for name, spec in registry.commands.items() if name in BANNED_MAY_USE
-    )
-    actions: set[str] = set()
-    dialogs: set[str] = set()
-    for feature in registry.features:
-        commands = feature.commands.values()
-        if commands and all(spec.handler in handlers for spec in commands):
-            actions.update(feature.actions)
-            dialogs.update(feature.dialogs)
-    return _BannedMayUse(handlers, frozenset(actions), frozenset(dialogs))
+class _StepFailed(Exception):
+    """A dialog step raised: its writes are rolled back and the dialog is dropped."""
+
+    def __init__(self, ctx: Context, dialog: Dialog):
+        super().__init__(f"{dialog.name}:{dialog.step}")
+        self.ctx = ctx
+        self.dialog = dialog
+        #: The person as loaded, before the failed step changed anything.
+        self.user = ctx.user
 
 
 def _loose(text: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 # Re-exported: handlers speak of roles and users too.
+from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 from storage.users import Role as Role
 from storage.users import User as User
 
@@ -68,6 +69,8 @@ class Event(BaseModel):
     unsupported: str | None = None
     #: The message a pressed button was under (so a reply can edit it in place).
     origin_message_id: str | None = None
+    #: Whether the chat is a group or room with others in it, rather than the person's
+    #: private chat with the bot (set by the adapter; a group is never a person's chat).
     is_group: bool = False
     received_at: datetime | None = None
     #: The platform's stable id for this event, where it has one: an event seen again (a
@@ -78,6 +81,48 @@ class Event(BaseModel):
     def user_key(self) -> tuple[str, str]:
         """The key events of one person are serialised by."""
         return (self.platform, self.sender.platform_user_id)
+
+
+class Platform(BaseModel):
+    """What a chat platform offers, as its adapter declares it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    #: Buttons are shown as numbered options, chosen by typing the number or the label.
+    numbered_options: bool = False
+    #: The longest text one message may have (in the platform's own units), if limited.
+    max_text: int | None = None
+    #: A public link that opens a private chat with the bot, a start payload appended
+    #: (Telegram: ``https://t.me/<bot>?start=``).
+    start_link: str | None = None
+    #: Someone who writes to the bot in a group is invited to a private chat by the adapter.
+    invites_to_private: bool = False
+
+
+class Installation(BaseModel):
+    """What the runtime knows that a handler may use, as one frozen value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: How long a silent resident's data is kept (the privacy statement says it).
+    retention_months: int = DEFAULT_RETENTION_MONTHS
+    #: The platforms running here, as their adapters declared them.
+    platforms: tuple[Platform, ...] = ()
+
+    def platform(self, name: str) -> Platform:
+        """What platform ``name`` offers (nothing special if no adapter declared it)."""
+        return next((p for p in self.platforms if p.name == name), Platform(name=name))
+
+    def with_platform(self, platform: Platform) -> Installation:
+        """This installation with ``platform`` declared (replacing an earlier declaration)."""
+        others = tuple(p for p in self.platforms if p.name != platform.name)
+        return self.model_copy(update={"platforms": (*others, platform)})
+
+    @property
+    def start_link(self) -> str | None:
+        """A public link into a private chat with the bot, if any platform offers one."""
+        return next((p.start_link for p in self.platforms if p.start_link), None)
 
 
 class Button(BaseModel):

@@ -6,7 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.app import App
-from handlers.contract import Event, Photo, Reply, Sender
+from bot.platforms.console import CONSOLE
+from bot.platforms.matrix import MATRIX
+from handlers.contract import Event, Photo, Platform, Reply, Sender
+
+#: Platforms a test chat may be on whose adapter declares something special.
+PLATFORMS: dict[str, Platform] = {p.name: p for p in (CONSOLE, MATRIX)}
 
 
 @dataclass
@@ -62,6 +67,13 @@ class Chat:
             received_at=datetime.now(UTC),
             **kwargs,  # type: ignore[arg-type]
         )
+
+    def __post_init__(self) -> None:
+        # The console and Matrix show buttons as numbered options: declared by their
+        # adapters when they start, here without starting them.
+        known = {p.name for p in self.app.router.installation.platforms}
+        if self.platform in PLATFORMS and self.platform not in known:
+            self.app.router.declare(PLATFORMS[self.platform])
 
     async def handle(self, event: Event) -> list[Seen]:
         seen: list[Seen] = []

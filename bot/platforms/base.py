@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.pacing import Pacing
-from handlers.contract import Reply
+from handlers.contract import Platform, Reply
 
 
 class StartError(Exception):
@@ -44,6 +44,13 @@ class Adapter(Protocol):
     #: The platform's send limits; delivery takes a slot before every send and edit, and
     #: the adapter debits the messages it sends as direct replies (see :mod:`bot.pacing`).
     pacing: Pacing
+
+    @property
+    def platform(self) -> Platform:
+        """What the platform offers (numbered options, message limits, a start link).
+
+        The adapter declares it to the router (``router.declare``) before its first event.
+        """
 
     async def start(self) -> None:
         """Connect and begin receiving events."""

@@ -16,9 +16,11 @@ from typing import TextIO
 
 from bot.app import App
 from bot.render import numbered_lines
-from handlers.contract import Event, Photo, Reply, Sender
+from handlers.contract import Event, Photo, Platform, Reply, Sender
 
 PLATFORM = "console"
+#: What the console offers: buttons are numbered options; it is always a private chat.
+CONSOLE = Platform(name=PLATFORM, numbered_options=True)
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
 
@@ -63,9 +65,11 @@ class Console:
     """Reads lines, hands them to the router, prints the replies."""
 
     name = PLATFORM
+    platform = CONSOLE
 
     def __init__(self, app: App, who: str, stdin: TextIO, stdout: TextIO):
         self.app = app
+        app.router.declare(self.platform)
         self.who = who
         self.stdin = stdin
         self.stdout = stdout

@@ -50,12 +50,15 @@ from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_o
 from bot.platforms._matrix_keys import KeyWaits, Waiting
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, StartError
-from handlers.contract import Event, Reply
+from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "matrix"
+#: What Matrix offers: buttons are numbered options; someone who addresses the bot in a
+#: group is invited to a direct chat.
+MATRIX = Platform(name=PLATFORM, numbered_options=True, invites_to_private=True)
 SYNC_POLL_MS = 30_000
 #: How long an encrypted message may wait for its key before the resident is asked again.
 KEY_PATIENCE = timedelta(minutes=2)
@@ -86,6 +89,7 @@ class Matrix:
     """One bot account on a Matrix homeserver, wired to the router."""
 
     name = PLATFORM
+    platform = MATRIX
 
     def __init__(
         self, app: App, *, poll_ms: int = SYNC_POLL_MS, key_patience: timedelta = KEY_PATIENCE
@@ -132,6 +136,7 @@ class Matrix:
         """Log in, catch up with what happened while stopped, then keep syncing."""
         settings, repos = self.app.settings, self.app.repos
         self._stopping.clear()
+        self.app.router.declare(self.platform)
         self.client = await session.connect(settings, self.app.db, repos.platform_state)
         try:
             self.names = await self._own_names()

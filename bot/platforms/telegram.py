@@ -49,7 +49,7 @@ from bot.logs import pseudonym
 from bot.pacing import Pacing
 from bot.platforms.base import Blocked, DeliveryError, RetryLater
 from bot.settings import Settings
-from handlers.contract import Event, Location, Photo, Reply, Sender
+from handlers.contract import Event, Location, Photo, Platform, Reply, Sender
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -145,14 +145,26 @@ class Telegram:
     def bot_username(self) -> str:
         return self.application.bot.username
 
+    @property
+    def platform(self) -> Platform:
+        """What Telegram offers: native buttons, its text limit, a public start link."""
+        try:
+            username: str | None = self.application.bot.username  # from getMe
+        except RuntimeError:
+            username = None  # not started yet
+        return Platform(
+            name=PLATFORM,
+            max_text=MessageLimit.MAX_TEXT_LENGTH,
+            start_link=f"https://t.me/{username}?start=" if username else None,
+        )
+
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
         await self.application.initialize()
         await self.delivery_bot.initialize()
-        # Posters and invitations link residents straight into the bot.
-        self.app.router.extras.setdefault(
-            "deep_link_base", f"https://t.me/{self.application.bot.username}?start="
-        )
+        # getMe (in initialize) gave the bot's name: posters, invitations and answers in a
+        # group link residents straight into a private chat with the bot.
+        self.app.router.declare(self.platform)
         await self._publish_commands()
         await self.application.start()
         updater = self.application.updater
@@ -261,6 +273,8 @@ class Telegram:
                 platform=PLATFORM,
                 chat_id=str(chat_id),
                 sender=_sender(query.from_user),
+                # A button under a message in a group is pressed in the group.
+                is_group=message is not None and message.chat.type != message.chat.PRIVATE,
                 button=query.data or "",
                 origin_message_id=str(message.message_id) if message is not None else None,
                 received_at=utcnow(),

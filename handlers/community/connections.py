@@ -133,7 +133,7 @@ async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) ->
 # The residents' answers -----------------------------------------------------------------
 
 
-@feature.action("con.yes")
+@feature.action("con.yes", role=Role.RESIDENT)
 async def say_yes(ctx: Context) -> Response:
     """Yes: ask which contact line may be passed on."""
     connection = await _open(ctx)
@@ -143,7 +143,7 @@ async def say_yes(ctx: Context) -> Response:
     return _ask_contact(dialog)
 
 
-@feature.action("con.no")
+@feature.action("con.no", role=Role.RESIDENT)
 async def say_no(ctx: Context) -> Response:
     """No: nothing is shared."""
     connection = await _open(ctx)
@@ -161,7 +161,7 @@ def _ask_contact(dialog: Dialog, hint: Reply | None = None) -> Response:
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.RESIDENT)
 async def contact_step(ctx: Context) -> Response:
     """The contact line this person wants to share."""
     dialog = ctx.dialog

@@ -2,8 +2,9 @@
 
 Residents report comments in ``handlers/reporting.py``; enough reports hide a comment until
 the connector decides here. The author is always told what was decided and why, in their
-own language (outbox, kind ``moderation``). Whether someone may post is checked by the
-router, which uses the explanations at the bottom of this module.
+own language (outbox, kind ``moderation``). Whether someone may post is checked at every
+event by the gate at the bottom of this module, which the router runs: a ban, a mute, and
+the posting limits features declare (ideas per day, comments per hour).
 
     /meldingen ──► card: the comment, its idea, the reports, the author's earlier warnings
                     ├─ laten staan ──► reason (or none) ──┐
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.ideas.browse import number, phrase
 from handlers.notices import notify
 from handlers.start.menu import stale_button
@@ -464,7 +465,41 @@ async def expire_mutes(repos: Repositories, now: datetime) -> int:
     return len(ended)
 
 
-# Explanations the router gives ----------------------------------------------------------
+# Who may post: the gate the router runs at every event ------------------------------------
+
+
+@feature.gate
+async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
+    """A ban, a mute or a posting limit that refuses this event, explained; else None.
+
+    Only residents who consented can be restricted (staff never are). A mute is read from
+    its stored end time, so one that has ended never blocks anyone. A banned person may
+    no longer hold a dialog that is not open to them: it is dropped.
+    """
+    user = ctx.user
+    if not user.consented or user.role is not Role.RESIDENT:
+        return None
+    policy = target.policy
+    sanction = await ctx.repos.sanctions.active(user.id, ctx.now) if ctx.sanctioned else None
+    if sanction is not None and sanction.kind is SanctionKind.BAN:
+        if policy.open_to_banned:
+            return None
+        return Refusal(banned_reply(ctx, sanction), drops_dialog=True)
+    if policy.posts is None:
+        return None
+    if sanction is not None:
+        return Refusal(muted_reply(ctx, sanction, in_dialog=not target.starts))
+    limit = ctx.registry.posting_limits.get(policy.posts)
+    if not target.starts or limit is None:
+        return None
+    most = limit.limit(ctx.profile)
+    count, first = await limit.count(ctx.repos, user.id, ctx.now - limit.period)
+    if count < most or first is None:
+        return None
+    return Refusal(posting_limit_reply(ctx, policy.posts, most, first + limit.period))
+
+
+# Explanations of the gate --------------------------------------------------------------------
 
 
 def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Response:

@@ -10,7 +10,7 @@ connector, who passes it on. The connector's answer comes back in this chat (the
 from __future__ import annotations
 
 from handlers.answers import parse_id, read_text
-from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from storage.community.questions import Question, Side
 
@@ -22,8 +22,10 @@ MAX_LENGTH = 2000
 SHOWN_THREADS = 10
 
 
-@feature.command("vraag", "question", describe="questions.cmd", posts="question")
-@feature.action("q.new", posts="question")
+@feature.command(
+    "vraag", "question", describe="questions.cmd", posts="question", role=Role.RESIDENT
+)
+@feature.action("q.new", posts="question", role=Role.RESIDENT)
 async def ask(ctx: Context) -> Response:
     """Start a question to the connector (``q.new:<user id>``: meant for that card)."""
     connector = ctx.profile.connector(ctx.lang)
@@ -54,7 +56,7 @@ def _stop() -> list[list[Button]]:
     return [[Button(label="questions.btn_stop", payload="cancel")]]
 
 
-question = feature.dialog(DIALOG, posts="question")
+question = feature.dialog(DIALOG, posts="question", role=Role.RESIDENT)
 
 
 @question.step("text")
@@ -106,8 +108,8 @@ async def _own(ctx: Context, question_id: int) -> Question | None:
     return question
 
 
-@feature.command("mijnvragen", "myquestions", describe="questions.cmd_mine")
-@feature.action("q.mine")
+@feature.command("mijnvragen", "myquestions", describe="questions.cmd_mine", role=Role.RESIDENT)
+@feature.action("q.mine", role=Role.RESIDENT)
 async def my_questions(ctx: Context) -> Response:
     """This person's question threads, newest activity first, each with its messages."""
     threads = await ctx.repos.questions.of_user(ctx.user.id, limit=SHOWN_THREADS)
@@ -168,7 +170,7 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     )
 
 
-@feature.action("q.add", posts="question")
+@feature.action("q.add", posts="question", role=Role.RESIDENT)
 async def add(ctx: Context) -> Response:
     """Write more in one's own thread (``q.add:<id>``)."""
     question_id = parse_id(ctx.value)

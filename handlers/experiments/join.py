@@ -10,7 +10,7 @@ them). A poster's QR code opens a card straight away: ``/start exp_<id>``.
 from __future__ import annotations
 
 from handlers.answers import parse_id
-from handlers.contract import Button, Reply, Response, respond
+from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
 from storage.experiments.experiments import Bilingual, Experiment, NewExperiment
@@ -35,8 +35,10 @@ def experiment_seeds(profile: Profile) -> list[NewExperiment]:
     ]
 
 
-@feature.command("experimenten", "experiments", consent=False, describe="experiments.cmd")
-@feature.action("exp", consent=False)
+@feature.command(
+    "experimenten", "experiments", consent=False, describe="experiments.cmd", role=Role.RESIDENT
+)
+@feature.action("exp", consent=False, role=Role.RESIDENT)
 async def experiments(ctx: Context) -> Response:
     """The list of running experiments, or one card (``exp:<id>``)."""
     if ctx.value:
@@ -109,7 +111,7 @@ async def card(ctx: Context, experiment: Experiment) -> Reply:
     )
 
 
-@feature.action("exp.join")
+@feature.action("exp.join", role=Role.RESIDENT)
 async def join(ctx: Context) -> Response:
     """Take part in an experiment; a second press says so and changes nothing."""
     experiment = await _running(ctx)
@@ -125,7 +127,7 @@ async def join(ctx: Context) -> Response:
     )
 
 
-@feature.action("exp.leave")
+@feature.action("exp.leave", role=Role.RESIDENT)
 async def leave(ctx: Context) -> Response:
     """Stop taking part; updates stop too."""
     experiment_id = parse_id(ctx.value)

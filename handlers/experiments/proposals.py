@@ -12,7 +12,7 @@ author follows it and sees its status under "Mijn voorstellen".
 from __future__ import annotations
 
 from handlers.answers import excerpt, parse_id, read_text
-from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.money import format_euro, parse_euro
 from storage.experiments.proposals import Proposal
@@ -32,9 +32,13 @@ NEXT = {"what": "place", "place": "partners", "partners": "budget"}
 
 
 @feature.command(
-    "nieuwexperiment", "newexperiment", describe="proposals.cmd_new", posts="proposal"
+    "nieuwexperiment",
+    "newexperiment",
+    describe="proposals.cmd_new",
+    posts="proposal",
+    role=Role.RESIDENT,
 )
-@feature.action("prop.new", posts="proposal")
+@feature.action("prop.new", posts="proposal", role=Role.RESIDENT)
 async def propose(ctx: Context) -> Response:
     """Start the proposal dialog."""
     dialog = Dialog(name=DIALOG, step="what")
@@ -56,7 +60,7 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-@feature.dialog(DIALOG, posts="proposal")
+@feature.dialog(DIALOG, posts="proposal", role=Role.RESIDENT)
 async def proposal_step(ctx: Context) -> Response:
     """Each step of the proposal dialog."""
     dialog = ctx.dialog
@@ -158,8 +162,10 @@ async def _confirm(ctx: Context, dialog: Dialog) -> Response:
     )
 
 
-@feature.command("mijnvoorstellen", "myproposals", describe="proposals.cmd_mine")
-@feature.action("prop.mine")
+@feature.command(
+    "mijnvoorstellen", "myproposals", describe="proposals.cmd_mine", role=Role.RESIDENT
+)
+@feature.action("prop.mine", role=Role.RESIDENT)
 async def my_proposals(ctx: Context) -> Response:
     """The proposals this person follows, with their status; ``prop.mine:<id>`` opens one."""
     if ctx.value:

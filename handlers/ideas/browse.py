@@ -134,8 +134,10 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
 # Browsing ---------------------------------------------------------------------------------
 
 
-@feature.command("ideeen", "ideeën", "ideas", consent=False, describe="ideas.cmd_browse")
-@feature.action("ideas.list", consent=False)
+@feature.command(
+    "ideeen", "ideeën", "ideas", consent=False, describe="ideas.cmd_browse", role=Role.RESIDENT
+)
+@feature.action("ideas.list", consent=False, role=Role.RESIDENT)
 async def show_list(ctx: Context) -> Response:
     """A page of ideas, with buttons to open them, page, sort and filter."""
     # Typed after the command, words are not a view: start at the beginning.
@@ -228,7 +230,7 @@ def _list_buttons(view: View, pages: int) -> list[list[Button]]:
     return [*([paging] if paging else []), *rows(filters, 2), closing]
 
 
-@feature.action("ideas.filter", consent=False)
+@feature.action("ideas.filter", consent=False, role=Role.RESIDENT)
 async def choose_filter(ctx: Context) -> Response:
     """Pick a category or neighbourhood to list ideas of."""
     kind, _, sort = ctx.value.partition(":")
@@ -252,7 +254,7 @@ async def choose_filter(ctx: Context) -> Response:
 # The card ---------------------------------------------------------------------------------
 
 
-@feature.action("idea.open", consent=False)
+@feature.action("idea.open", consent=False, role=Role.RESIDENT)
 async def open_card(ctx: Context) -> Response:
     """An idea's card, with its photo."""
     target = await _target(ctx)
@@ -424,7 +426,7 @@ async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
 # support this, you follow this) is not written again.
 
 
-@feature.action("idea.support")
+@feature.action("idea.support", role=Role.RESIDENT)
 async def support(ctx: Context) -> Response:
     """Support an idea (once; it also follows it)."""
 
@@ -441,7 +443,7 @@ async def support(ctx: Context) -> Response:
     return await _on_card(ctx, change)
 
 
-@feature.action("idea.unsupport")
+@feature.action("idea.unsupport", role=Role.RESIDENT)
 async def withdraw_support(ctx: Context) -> Response:
     """Take a support back (the resident keeps following until they unfollow)."""
 
@@ -453,7 +455,7 @@ async def withdraw_support(ctx: Context) -> Response:
     return await _on_card(ctx, change)
 
 
-@feature.action("idea.follow")
+@feature.action("idea.follow", role=Role.RESIDENT)
 async def follow(ctx: Context) -> Response:
     """Hear about every status change of an idea."""
 
@@ -465,7 +467,7 @@ async def follow(ctx: Context) -> Response:
     return await _on_card(ctx, change)
 
 
-@feature.action("idea.unfollow")
+@feature.action("idea.unfollow", role=Role.RESIDENT)
 async def unfollow(ctx: Context) -> Response:
     """Stop hearing about an idea."""
 
@@ -495,8 +497,10 @@ async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -
 # My ideas ---------------------------------------------------------------------------------
 
 
-@feature.command("mijnideeen", "mijnideeën", "myideas", describe="ideas.cmd_mine")
-@feature.action("ideas.mine")
+@feature.command(
+    "mijnideeen", "mijnideeën", "myideas", describe="ideas.cmd_mine", role=Role.RESIDENT
+)
+@feature.action("ideas.mine", role=Role.RESIDENT)
 async def my_ideas(ctx: Context) -> Response:
     """The resident's own ideas, newest first, each with its status and the reason for it."""
     raw = ctx.value if ctx.event.button is not None and ctx.value else "1"

@@ -11,6 +11,7 @@ comment is by "een inwoner", by the connector or by a civil servant (or by "jij"
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from handlers.answers import digits
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
@@ -21,6 +22,12 @@ from storage.ideas.comments import Comment
 from storage.ideas.ideas import Idea
 
 feature = Feature("comments")
+feature.posting_limit(
+    "comment",
+    period=timedelta(hours=1),
+    limit=lambda profile: profile.limits.comments_per_hour,
+    count=lambda repos, user_id, since: repos.activity.comments_since(user_id, since),
+)
 
 DIALOG = "idea_comment"
 PAGE_SIZE = 5
@@ -34,7 +41,7 @@ _AUTHOR_KEYS = {
 }
 
 
-@feature.action("idea.comments", consent=False)
+@feature.action("idea.comments", consent=False, role=Role.RESIDENT)
 async def show_thread(ctx: Context) -> Response:
     """A page of an idea's thread: ``idea.comments:42`` (latest) or ``idea.comments:42:5``."""
     raw_id, _, raw_offset = ctx.value.partition(":")
@@ -114,7 +121,7 @@ def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
     ]
 
 
-@feature.action("idea.comment", posts="comment")
+@feature.action("idea.comment", posts="comment", role=Role.RESIDENT)
 async def begin_comment(ctx: Context) -> Response:
     """Ask for the comment's text."""
     raw_id = ctx.value
@@ -126,7 +133,7 @@ async def begin_comment(ctx: Context) -> Response:
     return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
 
 
-@feature.dialog(DIALOG, posts="comment")
+@feature.dialog(DIALOG, posts="comment", role=Role.RESIDENT)
 async def comment_step(ctx: Context) -> Response:
     """The comment's text: 1 to 1,000 characters, placed under the idea."""
     dialog = ctx.dialog

@@ -15,14 +15,21 @@ loses nothing. Before the idea is saved, ideas that look alike are offered to su
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
-from handlers.contract import Button, Dialog, Reply, Response, respond, rows
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
 from handlers.ideas.browse import category_name, neighbourhood_name, number, phrase, status_label
 from handlers.profile import Named
 
 feature = Feature("idea_submit")
 feature.menu_entry("ideas.menu_submit", "ideas.submit", order=10, consent=True)
+feature.posting_limit(
+    "idea",
+    period=timedelta(days=1),
+    limit=lambda profile: profile.limits.ideas_per_day,
+    count=lambda repos, user_id, since: repos.activity.ideas_since(user_id, since),
+)
 
 DIALOG = "idea_submit"
 QUESTIONS = ("category", "title", "description", "neighbourhood", "photo")
@@ -32,14 +39,14 @@ SIMILAR = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-@feature.command("idee", "idea", describe="ideas.cmd_submit", posts="idea")
-@feature.action("ideas.submit", posts="idea")
+@feature.command("idee", "idea", describe="ideas.cmd_submit", posts="idea", role=Role.RESIDENT)
+@feature.action("ideas.submit", posts="idea", role=Role.RESIDENT)
 async def begin(ctx: Context) -> Response:
     """Start a new idea with its first question."""
     return await _ask(ctx, Dialog(name=DIALOG, step="category"))
 
 
-@feature.dialog(DIALOG, posts="idea")
+@feature.dialog(DIALOG, posts="idea", role=Role.RESIDENT)
 async def submit_step(ctx: Context) -> Response:
     """Every step of the dialog; what a step cannot use gets a hint and the question again."""
     dialog = ctx.dialog

@@ -53,8 +53,10 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
     )
 
 
-@feature.command("ambtenaren", "civilservants", consent=False, describe="staff.cmd")
-@feature.action("staff", consent=False)
+@feature.command(
+    "ambtenaren", "civilservants", consent=False, describe="staff.cmd", role=Role.RESIDENT
+)
+@feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
     """Who works on what: the list of cards, or one card (``staff:<user id>``)."""
     if ctx.value:

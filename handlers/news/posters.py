@@ -2,7 +2,7 @@
 
 Hung in a community centre or a playground, the QR code opens the bot's deep link
 (``/start exp_3``). The link needs the bot's public address, which only the runtime knows:
-``ctx.extras["deep_link_base"]`` (for Telegram ``https://t.me/<bot>?start=``). Without it the
+``ctx.installation.start_link`` (for Telegram ``https://t.me/<bot>?start=``). Without it the
 poster shows the plain command to type, so it still works on every platform.
 
     /poster ──► which experiment (buttons) ──► poster.png
@@ -62,7 +62,7 @@ SOURCES: dict[str, tuple[FindTitle, str]] = {
 
 def deep_link(ctx: Context, payload: str) -> str:
     """The link a QR code holds: the bot's start link, or the command to type."""
-    base = ctx.extras.get("deep_link_base")
+    base = ctx.installation.start_link
     return f"{base}{payload}" if base else f"/start {payload}"
 
 

@@ -14,7 +14,7 @@ composer's preview, the broadcast and the browse pages all show what it returns.
 from __future__ import annotations
 
 from handlers.answers import parse_id
-from handlers.contract import Button, Reply, Response, respond, rows
+from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from storage.news.staff import StaffCard
 from storage.news.subscriptions import Subscription
@@ -73,8 +73,8 @@ def department(ctx: Context, card: StaffCard) -> str:
     return known.name(ctx.lang) if known else (card.department_text or "")
 
 
-@feature.command("wistjedat", "news", consent=False, describe="news.cmd")
-@feature.action("news", consent=False)
+@feature.command("wistjedat", "news", consent=False, describe="news.cmd", role=Role.RESIDENT)
+@feature.action("news", consent=False, role=Role.RESIDENT)
 async def overview(ctx: Context) -> Response:
     """Whether this person gets the news, their choices, and what they can do."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
@@ -116,7 +116,7 @@ def _overview(ctx: Context, subscription: Subscription | None, key: str = "news.
     )
 
 
-@feature.action("news.sub")
+@feature.action("news.sub", role=Role.RESIDENT)
 async def subscribe(ctx: Context) -> Response:
     """Subscribe with every theme on."""
     if not await ctx.repos.subscriptions.subscribe(ctx.user.id, ctx.now):
@@ -126,7 +126,7 @@ async def subscribe(ctx: Context) -> Response:
     return respond(_overview(ctx, subscription, "news.subscribed"))
 
 
-@feature.action("news.unsub")
+@feature.action("news.unsub", role=Role.RESIDENT)
 async def unsubscribe(ctx: Context) -> Response:
     """Stop the news; reading stays possible."""
     key = "news.unsubscribed"
@@ -135,7 +135,7 @@ async def unsubscribe(ctx: Context) -> Response:
     return respond(_overview(ctx, None, key))
 
 
-@feature.action("news.themes")
+@feature.action("news.themes", role=Role.RESIDENT)
 async def themes(ctx: Context) -> Response:
     """The themes with ✓ or ✗; pressing one (``news.themes:<id>``) switches it."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
@@ -174,7 +174,7 @@ async def themes(ctx: Context) -> Response:
     )
 
 
-@feature.action("news.hood")
+@feature.action("news.hood", role=Role.RESIDENT)
 async def neighbourhood_only(ctx: Context) -> Response:
     """Switch 'only news from my neighbourhood'; ``news.hood:<id>`` also sets the place."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
@@ -205,7 +205,7 @@ def _without_more(item: Reply) -> Reply:
     return item.model_copy(update={"buttons": [row for row in kept if row]})
 
 
-@feature.action("news.page", consent=False)
+@feature.action("news.page", consent=False, role=Role.RESIDENT)
 async def browse(ctx: Context) -> Response:
     """A page of recent news, newest first (``news.page:<n>``, counting from 0)."""
     page = parse_id(ctx.value) if ctx.value not in ("", "0") else 0

@@ -14,11 +14,10 @@ After the erasure the person is a stranger: their next message starts onboarding
 from __future__ import annotations
 
 from handlers.catalog import Catalog
-from handlers.contract import Button, Dialog, Document, Reply, Response, respond
+from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.profile import Profile
 from storage.privacy.personal import Cause, ContentChoice, PersonalData
-from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 
 feature = Feature("privacy")
 feature.menu_entry("menu.privacy", "privacy", order=85)
@@ -31,8 +30,15 @@ MEDIA_LIMIT = 20_000_000
 AUTHORED = ("ideas", "idea_comments", "experiment_proposals")
 
 
-@feature.command("privacy", anytime=True, consent=False, describe="commands.privacy")
-@feature.action("privacy", consent=False)
+@feature.command(
+    "privacy",
+    anytime=True,
+    consent=False,
+    describe="commands.privacy",
+    open_to_banned=True,
+    role=Role.RESIDENT,
+)
+@feature.action("privacy", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def privacy(ctx: Context) -> Response:
     """The privacy statement in plain language, with what you can do about your data."""
     statement = privacy_statement(ctx)
@@ -53,15 +59,21 @@ def privacy_statement(ctx: Context) -> Reply:
             "contact": privacy_profile.contact,
             "authority": privacy_profile.authority(ctx.lang),
             "connector": ctx.profile.connector(ctx.lang),
-            "months": int(ctx.extras.get("retention_months", DEFAULT_RETENTION_MONTHS)),
+            "months": ctx.installation.retention_months,
         },
     )
 
 
 @feature.command(
-    "mijngegevens", "mydata", anytime=True, consent=False, describe="privacy.data.cmd"
+    "mijngegevens",
+    "mydata",
+    anytime=True,
+    consent=False,
+    describe="privacy.data.cmd",
+    open_to_banned=True,
+    role=Role.RESIDENT,
 )
-@feature.action("privacy.export", consent=False)
+@feature.action("privacy.export", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def my_data(ctx: Context) -> Response:
     """Everything stored about this person as a JSON file, with a short summary."""
     data = await ctx.repos.personal.export(ctx.user.id, ctx.now, media_limit=MEDIA_LIMIT)
@@ -112,8 +124,15 @@ def export_document(profile: Profile, catalog: Catalog, lang: str, data: Persona
     return data.to_json(about)
 
 
-@feature.command("vergeetmij", "forgetme", consent=False, describe="privacy.forget.cmd")
-@feature.action("privacy.forget", consent=False)
+@feature.command(
+    "vergeetmij",
+    "forgetme",
+    consent=False,
+    describe="privacy.forget.cmd",
+    open_to_banned=True,
+    role=Role.RESIDENT,
+)
+@feature.action("privacy.forget", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def forget_me(ctx: Context) -> Response:
     """Ask what happens to what the person sent in, or go straight to the last question."""
     counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
@@ -158,7 +177,7 @@ def _confirm(dialog: Dialog) -> Response:
     return respond(question, dialog=dialog)
 
 
-@feature.dialog(DIALOG, consent=False)
+@feature.dialog(DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def forget_step(ctx: Context) -> Response:
     """The choice about content, then the confirmation; anything else asks again."""
     dialog = ctx.dialog
@@ -183,7 +202,7 @@ async def forget_step(ctx: Context) -> Response:
     return respond(hint, _choose(dialog, counts), dialog=dialog)
 
 
-@feature.action("retention.stay")
+@feature.action("retention.stay", open_to_banned=True, role=Role.RESIDENT)
 async def stay(ctx: Context) -> Response:
     """The answer to the retention warning's button (being seen already keeps the data)."""
     return respond(menu_reply(ctx, "retention.stayed"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.community.moderation import HIDDEN_BY_REPORTS
-from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import number
 from handlers.notices import notify
@@ -26,7 +26,7 @@ DIALOG = "report"
 MAX_NOTE = 300
 
 
-@feature.action("cm.report")
+@feature.action("cm.report", role=Role.RESIDENT)
 async def report(ctx: Context) -> Response:
     """``cm.report:<comment>``: ask why this comment is reported."""
     comment = await _reportable(ctx, parse_id(ctx.value))
@@ -51,7 +51,7 @@ async def report(ctx: Context) -> Response:
     )
 
 
-@feature.action("cm.rep")
+@feature.action("cm.rep", role=Role.RESIDENT)
 async def choose_reason(ctx: Context) -> Response:
     """``cm.rep:<comment>:<reason>``: store the report, or ask for words for "anders"."""
     raw_id, _, raw_reason = ctx.value.partition(":")
@@ -76,7 +76,7 @@ def _ask_note(comment: ModeratedComment, dialog: Dialog, hint: Reply | None = No
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG)
+@feature.dialog(DIALOG, role=Role.RESIDENT)
 async def note_step(ctx: Context) -> Response:
     """The resident's own words for why they report the comment."""
     dialog = ctx.dialog

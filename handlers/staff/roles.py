@@ -64,7 +64,7 @@ async def redeem_invite(ctx: Context) -> Response:
     return respond(menu_reply(ctx, "invite.welcome", role=role_name(ctx, role)))
 
 
-@feature.command("als", consent=False, platforms={"console"}, anytime=True)
+@feature.command("als", consent=False, platforms={"console"}, anytime=True, role=Role.RESIDENT)
 async def act_as(ctx: Context) -> Response:
     """Switch the local console user's role."""
     wanted = ctx.value.strip().lower()

@@ -1,24 +1,32 @@
-"""The always-there parts: main menu, help, cancel, and answers to what we don't understand."""
+"""The always-there parts: main menu, help, cancel, and answers to what we don't understand.
+
+The answers the router gives for what no feature claims are registered here as fallbacks
+(:class:`handlers.feature.Fallback`), so the router holds none of their words.
+"""
 
 from __future__ import annotations
 
-from handlers.contract import Button, Reply, Response, respond
-from handlers.feature import Context, Feature, menu_reply
+from handlers.contract import Button, Reply, Response, Role, respond
+from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.start.onboarding import welcome
 
 feature = Feature("general")
+#: The start payload of the link a group gets: opens the bot privately, nothing more.
+GROUP_START = "group"
 feature.menu_entry("menu.help", "help", order=90)
 
 
-@feature.command("menu", consent=False, describe="commands.menu")
-@feature.action("menu", consent=False)
+@feature.command("menu", consent=False, describe="commands.menu", role=Role.RESIDENT)
+@feature.action("menu", consent=False, role=Role.RESIDENT)
 async def show_menu(ctx: Context) -> Response:
     """The main menu."""
     return respond(menu_reply(ctx))
 
 
-@feature.command("help", "hulp", anytime=True, consent=False, describe="commands.help")
-@feature.action("help", consent=False)
+@feature.command(
+    "help", "hulp", anytime=True, consent=False, describe="commands.help", role=Role.RESIDENT
+)
+@feature.action("help", consent=False, role=Role.RESIDENT)
 async def show_help(ctx: Context) -> Response:
     """What the bot is for and how to use it; keeps any dialog going."""
     parts = [Reply(key="general.help_body", params={"connector": ctx.profile.connector(ctx.lang)})]
@@ -34,14 +42,23 @@ async def show_help(ctx: Context) -> Response:
     )
 
 
-@feature.command("annuleer", "cancel", "stop", consent=False, describe="commands.cancel")
-@feature.action("cancel", consent=False)
+@feature.command(
+    "annuleer",
+    "cancel",
+    "stop",
+    consent=False,
+    describe="commands.cancel",
+    open_to_banned=True,
+    role=Role.RESIDENT,
+)
+@feature.action("cancel", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def cancel(ctx: Context) -> Response:
     """Leave whatever dialog is active."""
     key = "general.cancelled" if ctx.dialog is not None else "general.nothing_to_cancel"
     return respond(menu_reply(ctx, key), end_dialog=True)
 
 
+@feature.fallback(Fallback.NOT_UNDERSTOOD)
 async def fallback(ctx: Context) -> Response:
     """Something arrived outside any dialog that no command or button explains."""
     if not ctx.user.consented:
@@ -55,16 +72,19 @@ async def fallback(ctx: Context) -> Response:
     return respond(menu_reply(ctx, "general.not_understood"))
 
 
+@feature.fallback(Fallback.UNKNOWN_COMMAND)
 async def unknown_command(ctx: Context) -> Response:
     """A command we don't know (or one this person may not use: they hear the same)."""
     return respond(menu_reply(ctx, "general.unknown_command", command=ctx.event.command or ""))
 
 
+@feature.fallback(Fallback.STALE_BUTTON)
 async def stale_button(ctx: Context) -> Response:
     """A button from an old message, or one whose data we don't recognise."""
     return respond(menu_reply(ctx, "general.stale_button"))
 
 
+@feature.fallback(Fallback.CONSENT_NEEDED)
 async def consent_needed(ctx: Context) -> Response:
     """Someone who has not agreed to the privacy statement asks for something that needs it."""
     return respond(
@@ -76,3 +96,30 @@ async def consent_needed(ctx: Context) -> Response:
             ],
         )
     )
+
+
+@feature.fallback(Fallback.DIALOG_EXPIRED)
+async def dialog_expired(ctx: Context) -> Response:
+    """Said before the answer when the person's dialog had been quiet too long."""
+    return respond(Reply(key="general.dialog_expired"))
+
+
+@feature.fallback(Fallback.DIALOG_DROPPED)
+async def dialog_dropped(ctx: Context) -> Response:
+    """The person's dialog is gone (a role revoked, or a dialog this code cannot go on with)."""
+    return respond(menu_reply(ctx, "general.dialog_dropped"))
+
+
+@feature.fallback(Fallback.IN_GROUP)
+async def in_group(ctx: Context) -> Response:
+    """Anything in a group chat: a short word pointing to a private chat, nothing personal."""
+    platform = ctx.platform
+    if platform.start_link:
+        return respond(
+            Reply(
+                key="general.in_group_link", params={"link": f"{platform.start_link}{GROUP_START}"}
+            )
+        )
+    if platform.invites_to_private:
+        return respond(Reply(key="general.in_group_invited"))
+    return respond(Reply(key="general.in_group"))

@@ -10,7 +10,7 @@ or QR code on a poster) is kept in the dialog and opened once onboarding is done
 
 from __future__ import annotations
 
-from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
 
@@ -21,8 +21,8 @@ DIALOG = "onboarding"
 LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 
 
-@feature.command("start", consent=False)
-@feature.action("start", consent=False)
+@feature.command("start", consent=False, role=Role.RESIDENT)
+@feature.action("start", consent=False, role=Role.RESIDENT)
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
     payload = ctx.value.strip()[:64]
@@ -61,7 +61,7 @@ def _consent_question(dialog: Dialog) -> Reply:
     )
 
 
-@feature.dialog(DIALOG, consent=False)
+@feature.dialog(DIALOG, consent=False, role=Role.RESIDENT)
 async def onboarding_step(ctx: Context) -> Response:
     """Every step of onboarding: buttons answer it; typed text gets the question again."""
     dialog = ctx.dialog
@@ -158,8 +158,10 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
     )
 
 
-@feature.command("taal", "language", anytime=True, describe="commands.language")
-@feature.action("lang")
+@feature.command(
+    "taal", "language", anytime=True, describe="commands.language", role=Role.RESIDENT
+)
+@feature.action("lang", role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:
     """Offer the languages; a button sets one."""
     if ctx.value in LANGUAGE_NAMES:

@@ -32,11 +32,11 @@ def _counter_feature(log: list[tuple[str, int]]) -> Feature:
     """A dialog that counts every text a person sends, in the dialog state itself."""
     feature = Feature("counter")
 
-    @feature.command("count", consent=False)
+    @feature.command("count", consent=False, role=Role.RESIDENT)
     async def begin(ctx: Context) -> Response:
         return respond(dialog=Dialog(name="count", step="counting", data={"n": 0}))
 
-    @feature.dialog("count")
+    @feature.dialog("count", consent=False, role=Role.RESIDENT)
     async def step(ctx: Context) -> Response:
         assert ctx.dialog is not None
         n = ctx.dialog.data["n"] + 1
@@ -85,7 +85,7 @@ async def test_a_failing_handler_apologises_and_others_keep_being_served(
 ) -> None:
     feature = Feature("broken")
 
-    @feature.command("boom", consent=False)
+    @feature.command("boom", consent=False, role=Role.RESIDENT)
     async def boom(ctx: Context) -> Response:
         await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)  # must be rolled back
         raise RuntimeError("handler bug")

@@ -59,7 +59,7 @@ async def test_replies_that_were_never_confirmed_are_sent_when_the_event_comes_a
 async def test_replies_with_a_file_survive_being_stored(app: App) -> None:
     feature = Feature("export")
 
-    @feature.command("export", consent=False)
+    @feature.command("export", consent=False, role=Role.RESIDENT)
     async def export(ctx: Context) -> Response:
         data = bytes(range(256))
         return respond(
@@ -94,7 +94,7 @@ async def test_a_failed_handler_is_not_recorded_so_a_replay_tries_again(app: App
     feature = Feature("flaky")
     calls: list[int] = []
 
-    @feature.command("flaky", consent=False)
+    @feature.command("flaky", consent=False, role=Role.RESIDENT)
     async def flaky(ctx: Context) -> Response:
         calls.append(1)
         await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)  # rolled back on failure

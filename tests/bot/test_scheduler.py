@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from bot.app import App
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
-from handlers.contract import Response, Timer, respond
+from handlers.contract import Response, Role, Timer, respond
 from handlers.feature import Context, Feature, Registry
 from storage import Database
 from storage.clock import iso, parse, utcnow
@@ -163,7 +163,7 @@ async def test_a_failing_job_is_tried_again(app: App) -> None:
 def _reminder_feature(reminders: Reminders) -> Feature:
     feature = Feature("reminders")
 
-    @feature.command("herinner", consent=False)
+    @feature.command("herinner", consent=False, role=Role.RESIDENT)
     async def remind(ctx: Context) -> Response:
         due = ctx.now + timedelta(milliseconds=int(ctx.value))
         reminder = await ctx.repos.db.execute(

@@ -22,7 +22,7 @@ from bot.platforms.base import Blocked
 from bot.platforms.matrix import TIMELINE_LIMIT
 from bot.router import Router
 from bot.settings import Settings
-from handlers.contract import Dialog, Document, Reply, Response, respond
+from handlers.contract import Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from storage import Database, PlatformState
 from storage.clock import utcnow
@@ -279,14 +279,14 @@ def _photo_echo() -> Feature:
     """A test feature: send a picture back, with a file beside it."""
     feature = Feature("photo_echo")
 
-    @feature.command("fotoecho", consent=False)
+    @feature.command("fotoecho", consent=False, role=Role.RESIDENT)
     async def begin(ctx: Context) -> Response:
         return respond(
             Reply(key="raw", params={"text": "Stuur een foto"}),
             dialog=Dialog(name="photo_echo", step="photo"),
         )
 
-    @feature.dialog("photo_echo")
+    @feature.dialog("photo_echo", consent=False, role=Role.RESIDENT)
     async def step(ctx: Context) -> Response:
         photo = ctx.event.photo
         if photo is None:

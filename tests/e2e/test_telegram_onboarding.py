@@ -172,4 +172,4 @@ def test_a_role_is_not_a_telegram_concept() -> None:
 
 async def test_posters_link_to_the_bot_on_telegram(server: BotApiServer, tmp_path: Path) -> None:
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
-        assert app.router.extras["deep_link_base"] == "https://t.me/test_bot?start="
+        assert app.router.installation.start_link == "https://t.me/test_bot?start="

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.router import POSTING_PERIODS
+import handlers
 from handlers.catalog import Catalog
 from handlers.community.moderation import DECISIONS
 from handlers.ideas.triage import IDEA_CHOICES, PROPOSAL_CHOICES
@@ -29,7 +29,7 @@ def _built_keys() -> set[str]:
     keys |= {f"moderation.author.{role.value}" for role in Role}
     keys |= {f"roles.names.{role.value}" for role in Role}
     keys |= {f"oversight.actor.{actor}" for actor in ("cli", "system", "user", "gone")}
-    keys |= {f"flood.too_many_{kind}s" for kind in POSTING_PERIODS}
+    keys |= {f"flood.too_many_{kind}s" for kind in handlers.registry().posting_limits}
     return keys
 
 

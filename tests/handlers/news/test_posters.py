@@ -7,6 +7,7 @@ import io
 from PIL import Image
 
 from bot.app import App
+from handlers.contract import Platform
 from handlers.news.posters import render_poster
 from tests.people import civil_servant
 
@@ -30,7 +31,9 @@ async def test_a_poster_for_an_experiment_is_a_portrait_png(app: App) -> None:
 
 async def test_the_qr_link_uses_the_bots_public_address_when_known(app: App) -> None:
     [playground, *_] = await app.repos.experiments.running()
-    app.router.extras["deep_link_base"] = "https://t.me/samenspel_velsen_bot?start="
+    app.router.declare(
+        Platform(name="telegram", start_link="https://t.me/samenspel_velsen_bot?start=")
+    )
     ria = await civil_servant(app)
     await ria.send("/poster")
     assert ria.keys == ["posters.choose"]
