@@ -161,11 +161,12 @@ def _ask_contact(dialog: Dialog, hint: Reply | None = None) -> Response:
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG, role=Role.RESIDENT)
-async def contact_step(ctx: Context) -> Response:
+answering = feature.dialog(DIALOG, role=Role.RESIDENT)
+
+
+@answering.step("contact")
+async def contact_step(ctx: Context, dialog: Dialog) -> Response:
     """The contact line this person wants to share."""
-    dialog = ctx.dialog
-    assert dialog is not None
     connection = await _open(ctx, int(dialog.data["connection"]))
     if isinstance(connection, Response):
         return Response(replies=connection.replies, end_dialog=True)

@@ -120,43 +120,57 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-@feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
-async def introduce_step(ctx: Context) -> Response:
-    """Each step of writing a card."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
-        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
+introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+
+
+@introducing.step("name", "work")
+async def text_step(ctx: Context, dialog: Dialog) -> Response:
+    """The name, or what they work on: typed, or kept as it was."""
     step = dialog.step
-    choice = ctx.value if ctx.event.button is not None else None
-    if step == "preview":
-        return await _preview_choice(ctx, dialog, choice)
-    if step == "photo":
-        return await _photo(ctx, dialog, choice)
-    if choice == "keep" and step == "department" and "old_department_id" in dialog.data:
-        data = dialog.data
+    if _chose(ctx) == "keep" and f"old_{step}" in dialog.data:
+        return _ask_next(ctx, dialog, **{step: dialog.data[f"old_{step}"]})
+    answer = _typed(ctx, dialog)
+    if isinstance(answer, Response):
+        return answer
+    return _ask_next(ctx, dialog, **{step: answer})
+
+
+@introducing.step("department")
+async def department_step(ctx: Context, dialog: Dialog) -> Response:
+    """One of the profile's departments, one typed, or the one the card had."""
+    choice = _chose(ctx)
+    data = dialog.data
+    if choice == "keep" and "old_department_id" in data:
         return _ask_next(
             ctx,
             dialog,
             department_id=data["old_department_id"],
             department_text=data["old_department_text"],
         )
-    if choice == "keep" and f"old_{step}" in dialog.data:
-        return _ask_next(ctx, dialog, **{step: dialog.data[f"old_{step}"]})
-    if step == "department" and choice is not None:
-        known = ctx.profile.department(choice)
-        if known is not None:
-            return _ask_next(ctx, dialog, department_id=known.id, department_text=None)
-    if choice is not None:
+    known = ctx.profile.department(choice) if choice is not None else None
+    if known is not None:
+        return _ask_next(ctx, dialog, department_id=known.id, department_text=None)
+    answer = _typed(ctx, dialog)
+    if isinstance(answer, Response):
+        return answer
+    return _ask_next(ctx, dialog, department_id=None, department_text=answer)
+
+
+def _chose(ctx: Context) -> str | None:
+    """The value of the dialog button pressed, or None for anything else."""
+    return ctx.value if ctx.event.button is not None else None
+
+
+def _typed(ctx: Context, dialog: Dialog) -> str | Response:
+    """The text typed for this step, or the question again (with why)."""
+    if ctx.event.button is not None:
         return respond(
             Reply(key="answers.use_buttons_or_type"), _question(ctx, dialog), dialog=dialog
         )
-    answer = read_text(ctx, LIMITS[step], min_length=2)
+    answer = read_text(ctx, LIMITS[dialog.step], min_length=2)
     if isinstance(answer, Reply):
         return respond(answer, _question(ctx, dialog), dialog=dialog)
-    if step == "department":
-        return _ask_next(ctx, dialog, department_id=None, department_text=answer)
-    return _ask_next(ctx, dialog, **{step: answer})
+    return answer
 
 
 def _ask_next(ctx: Context, dialog: Dialog, **answer: Any) -> Response:
@@ -164,7 +178,10 @@ def _ask_next(ctx: Context, dialog: Dialog, **answer: Any) -> Response:
     return respond(_question(ctx, nxt), dialog=nxt)
 
 
-async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@introducing.step("photo")
+async def photo_step(ctx: Context, dialog: Dialog) -> Response:
+    """A photo, the one the card had, or none."""
+    choice = _chose(ctx)
     if ctx.event.photo is not None:
         photo_id = await ctx.repos.media.save(
             ctx.event.photo.data, ctx.event.photo.mime_type, ctx.now
@@ -207,7 +224,10 @@ def _preview(ctx: Context, dialog: Dialog) -> Response:
     )
 
 
-async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@introducing.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    """Save the card as previewed, or start again."""
+    choice = _chose(ctx)
     if choice == "redo":
         again = dialog.to("name")
         return respond(_question(ctx, again), dialog=again)

@@ -69,8 +69,6 @@ async def compose_step(ctx: Context) -> Response:
     """Each step of composing."""
     dialog = ctx.dialog
     assert dialog is not None
-    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
-        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
     choice = ctx.value if ctx.event.button is not None else None
     step = dialog.step
     if step == "text":
@@ -444,8 +442,6 @@ async def move_step(ctx: Context) -> Response:
     """The new moment for a scheduled broadcast."""
     dialog = ctx.dialog
     assert dialog is not None
-    if not ctx.user.role.allows(Role.CIVIL_SERVANT):
-        return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)

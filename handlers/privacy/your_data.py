@@ -177,29 +177,32 @@ def _confirm(dialog: Dialog) -> Response:
     return respond(question, dialog=dialog)
 
 
-@feature.dialog(DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT)
-async def forget_step(ctx: Context) -> Response:
-    """The choice about content, then the confirmation; anything else asks again."""
-    dialog = ctx.dialog
-    assert dialog is not None
+forgetting = feature.dialog(DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT)
+
+
+@forgetting.step("choose")
+async def choose_step(ctx: Context, dialog: Dialog) -> Response:
+    """Whether one's ideas and comments go too, or stay without a name."""
     choice = ctx.value if ctx.event.button is not None else ""
-    if dialog.step == "choose" and choice in {c.value for c in ContentChoice}:
+    if choice in {c.value for c in ContentChoice}:
         return _confirm(dialog.to("confirm", content=choice))
-    if dialog.step == "confirm" and choice == "yes":
-        await ctx.repos.personal.erase(
-            ctx.user.id,
-            content=ContentChoice(dialog.data["content"]),
-            cause=Cause.REQUEST,
-            now=ctx.now,
-        )
-        # No buttons: nothing about this chat may be stored again after the erasure.
-        return respond(Reply(key="privacy.forget.done"), end_dialog=True)
-    hint = Reply(key="privacy.forget.use_buttons")
-    if dialog.step == "confirm":
-        confirm = _confirm(dialog)
-        return respond(hint, *confirm.replies, dialog=dialog)
     counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
-    return respond(hint, _choose(dialog, counts), dialog=dialog)
+    return respond(_use_buttons(), _choose(dialog, counts), dialog=dialog)
+
+
+@forgetting.step("confirm")
+async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
+    """The last yes before everything is erased."""
+    content = ContentChoice(dialog.data["content"])
+    if ctx.event.button is None or ctx.value != "yes":
+        return respond(_use_buttons(), *_confirm(dialog).replies, dialog=dialog)
+    await ctx.repos.personal.erase(ctx.user.id, content=content, cause=Cause.REQUEST, now=ctx.now)
+    # No buttons: nothing about this chat may be stored again after the erasure.
+    return respond(Reply(key="privacy.forget.done"), end_dialog=True)
+
+
+def _use_buttons() -> Reply:
+    return Reply(key="privacy.forget.use_buttons")
 
 
 @feature.action("retention.stay", open_to_banned=True, role=Role.RESIDENT)

@@ -76,11 +76,12 @@ def _ask_note(comment: ModeratedComment, dialog: Dialog, hint: Reply | None = No
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG, role=Role.RESIDENT)
-async def note_step(ctx: Context) -> Response:
+reporting = feature.dialog(DIALOG, role=Role.RESIDENT)
+
+
+@reporting.step("note")
+async def note_step(ctx: Context, dialog: Dialog) -> Response:
     """The resident's own words for why they report the comment."""
-    dialog = ctx.dialog
-    assert dialog is not None
     comment = await _reportable(ctx, int(dialog.data["comment"]))
     if isinstance(comment, Response):
         return Response(replies=comment.replies, end_dialog=True)

@@ -61,29 +61,18 @@ def _consent_question(dialog: Dialog) -> Reply:
     )
 
 
-@feature.dialog(DIALOG, consent=False, role=Role.RESIDENT)
-async def onboarding_step(ctx: Context) -> Response:
-    """Every step of onboarding: buttons answer it; typed text gets the question again."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    step = dialog.step
-    choice = ctx.value if ctx.event.button is not None else ""
-    if step == "consent":
-        return await _consent(ctx, dialog, choice)
-    if step == "language" and choice in LANGUAGE_NAMES:
-        await ctx.repos.users.set_language(ctx.user.id, choice)
-        ctx.user = ctx.user.model_copy(update={"language": choice})
-        return _ask_next(ctx, dialog)
-    if step == "neighbourhood" and (choice == "none" or ctx.profile.neighbourhood(choice)):
-        hood = None if choice == "none" else choice
-        await ctx.repos.users.set_neighbourhood(ctx.user.id, hood)
-        ctx.user = ctx.user.model_copy(update={"neighbourhood": hood})
-        return await _finish(ctx, dialog)
-    # Text, a photo or an unknown value where a button was expected: ask again, kindly.
-    return _ask(ctx, dialog.to(step), hint=True)
+onboarding = feature.dialog(DIALOG, consent=False, role=Role.RESIDENT)
 
 
-async def _consent(ctx: Context, dialog: Dialog, choice: str) -> Response:
+def _chose(ctx: Context) -> str:
+    """The value of the dialog button pressed ('' for text, a photo, anything else)."""
+    return ctx.value if ctx.event.button is not None else ""
+
+
+@onboarding.step("consent")
+async def consent_step(ctx: Context, dialog: Dialog) -> Response:
+    """Yes, no, or the privacy statement first."""
+    choice = _chose(ctx)
     if choice == "yes":
         sender = ctx.event.sender
         await ctx.repos.users.give_consent(
@@ -102,6 +91,29 @@ async def _consent(ctx: Context, dialog: Dialog, choice: str) -> Response:
     if choice == "no":
         return respond(menu_reply(ctx, "onboarding.declined"))
     return respond(Reply(key="onboarding.use_buttons"), _consent_question(dialog), dialog=dialog)
+
+
+@onboarding.step("language")
+async def language_step(ctx: Context, dialog: Dialog) -> Response:
+    """The language to talk in; typed text gets the question again."""
+    choice = _chose(ctx)
+    if choice not in LANGUAGE_NAMES:
+        return _ask(ctx, dialog, hint=True)
+    await ctx.repos.users.set_language(ctx.user.id, choice)
+    ctx.user = ctx.user.model_copy(update={"language": choice})
+    return _ask_next(ctx, dialog)
+
+
+@onboarding.step("neighbourhood")
+async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
+    """The resident's neighbourhood (or none); then the main menu."""
+    choice = _chose(ctx)
+    if choice != "none" and ctx.profile.neighbourhood(choice) is None:
+        return _ask(ctx, dialog, hint=True)
+    hood = None if choice == "none" else choice
+    await ctx.repos.users.set_neighbourhood(ctx.user.id, hood)
+    ctx.user = ctx.user.model_copy(update={"neighbourhood": hood})
+    return await _finish(ctx, dialog)
 
 
 def _ask_next(ctx: Context, dialog: Dialog) -> Response:
