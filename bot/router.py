@@ -283,6 +283,11 @@ class Router:
             writable=writable and not event.is_group,
         )
         user = arrival.user or self._stranger(event, now)
+        if writable and not event.is_group and user.consented and user.chat_id != event.chat_id:
+            # Reached from now on in the private chat they write from (a new direct chat on
+            # Matrix; on Telegram this repairs a group stored as their chat by older code).
+            await self.repos.users.move_chat(user.id, event.chat_id)
+            user = user.model_copy(update={"chat_id": event.chat_id})
         stored = None if event.is_group else arrival.dialog
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME

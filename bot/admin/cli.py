@@ -24,11 +24,12 @@ from typing import NoReturn
 
 from pydantic import ValidationError
 
+import handlers
 from bot.app import App, settle_memory
 from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
-from storage import Database, DatabaseError, Repositories, Role
+from storage import Database, DatabaseError, Repositories, Role, User
 from storage.audit import CLI
 from storage.clock import utcnow
 from storage.invites import INVITABLE
@@ -314,6 +315,15 @@ def _checked_user(platform: str, user: str) -> str:
     return user.strip()
 
 
+async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
+    """Clear the person's dialog if their (new) role may not hold it: a revoked connector
+    does not find the triage card they had open. The router checks this at every event as
+    well; clearing it here means nothing half-done is left behind."""
+    stored = await repos.dialogs.load(person.id)
+    if stored is not None and not handlers.registry().may_hold(person, stored.name):
+        await repos.dialogs.clear(person.id)
+
+
 async def grant(
     settings: Settings, platform: str, user: str, role: str, reason: str | None
 ) -> str:
@@ -328,6 +338,7 @@ async def grant(
             if person.role is wanted:
                 return f"{platform} {platform_user_id} already is {wanted.value}; nothing changed"
             await repos.users.set_role(person.id, wanted)
+            await drop_unheld_dialog(repos, person.model_copy(update={"role": wanted}))
             await repos.audit.record(
                 "role.grant",
                 now=now,
@@ -356,6 +367,7 @@ async def revoke(settings: Settings, platform: str, user: str, reason: str | Non
             if person.role is Role.RESIDENT:
                 return f"{platform} {platform_user_id} has no staff role; nothing changed"
             await repos.users.set_role(person.id, Role.RESIDENT)
+            await drop_unheld_dialog(repos, person.model_copy(update={"role": Role.RESIDENT}))
             await repos.audit.record(
                 "role.revoke",
                 now=now,

@@ -7,7 +7,9 @@
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
 Residents open a direct chat and the bot joins; in a room with more people it answers only
-when named or given a command. Encrypted rooms work like plain ones: messages are decrypted
+when named or given a command, and then only with a short word: it invites the person to a
+direct chat (a group is never anyone's private chat), and sends nothing to a room that has
+become a group since. Encrypted rooms work like plain ones: messages are decrypted
 on arrival, replies encrypted for every device in the room (devices are trusted on first
 use; a device whose key changes is not). A message whose key has not arrived waits for it
 (across restarts too) and after a while the resident is asked to send it again.
@@ -34,9 +36,11 @@ from nio import (
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
+    RoomCreateError,
     RoomMemberEvent,
     RoomMessage,
     RoomMessagesResponse,
+    RoomPreset,
     StickerEvent,
     SyncResponse,
 )
@@ -83,6 +87,8 @@ FIRST_SYNC_FILTER: dict[str, Any] = {
 
 #: Seconds between two outbox messages to one room (a person reads one thing at a time).
 MATRIX_ROOM_INTERVAL = 0.5
+#: Someone who addresses the bot in a group is invited to a direct chat at most this often.
+INVITE_AGAIN = timedelta(hours=1)
 
 
 class Matrix:
@@ -104,6 +110,8 @@ class Matrix:
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
+        #: When each person was last invited to a direct chat from a group.
+        self._invited: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._poll: asyncio.Task[Any] | None = None
         self._stopping = asyncio.Event()
@@ -473,6 +481,46 @@ class Matrix:
         if not event.is_group:
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
+        if event.is_group:
+            await self._invite_to_direct_chat(event.sender.platform_user_id)
+
+    async def _invite_to_direct_chat(self, user_id: str) -> None:
+        """Someone addressed the bot in a group: invite them to a direct chat, where the
+        bot talks with them, unless they have one with the bot (or were invited lately)."""
+        client = self._client
+        now = asyncio.get_running_loop().time()
+        if now - self._invited.get(user_id, -INVITE_AGAIN.total_seconds()) < (
+            INVITE_AGAIN.total_seconds()
+        ):
+            return
+        for room in client.rooms.values():
+            if not is_group(room) and (user_id in room.users or user_id in room.invited_users):
+                return
+        self._invited = {
+            who: when
+            for who, when in self._invited.items()
+            if now - when < INVITE_AGAIN.total_seconds()
+        }
+        self._invited[user_id] = now
+        try:
+            answer = await client.room_create(
+                preset=RoomPreset.trusted_private_chat,
+                is_direct=True,
+                invite=[user_id],
+                initial_state=[
+                    {
+                        "type": "m.room.encryption",
+                        "state_key": "",
+                        "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                    }
+                ],
+            )
+        except (ClientError, TimeoutError, OSError) as exc:
+            answer = exc
+        if isinstance(answer, (RoomCreateError, Exception)):
+            log.warning("matrix could not open a direct chat: %s", answer)
+            return
+        log.info("matrix invited to direct chat room=%s", pseudonym(answer.room_id))
 
     async def _follow_chat(self, event: Event) -> None:
         """A resident who writes from a new direct chat is reached there from now on."""
@@ -532,10 +580,15 @@ class Matrix:
         the same row again after a crash does not post it twice.
 
         Raises:
-            Blocked: the bot is not in the room, or nobody else is.
+            Blocked: the bot is not in the room, nobody else is, or others are (a group).
             RetryLater: the homeserver asked to slow down.
             DeliveryError: anything else.
         """
+        room = self._client.rooms.get(chat_id)
+        if room is not None and is_group(room):
+            # Others joined the person's chat: nothing personal goes there any more. They
+            # are reached again once they write from a direct chat.
+            raise Blocked("the room has become a group")
         return await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:

@@ -1,0 +1,289 @@
+"""The router enforces what each feature declares, at every event, and knows no feature.
+
+Every command, action and dialog declares the role it needs; the router reads the person's
+role from the database at each event, each dialog step and dialog button included, and
+drops a dialog the person may no longer hold. A dialog step that fails drops its dialog
+instead of jamming the person for a day.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import logging
+from pathlib import Path
+
+import pytest
+
+import handlers
+from bot.admin.cli import revoke
+from bot.app import App
+from handlers.contract import Dialog, Reply, Response, Role, respond
+from handlers.feature import Context, Fallback, Feature, Registry
+from storage.clock import utcnow
+from tests.connector import connector, person, row
+from tests.handlers.ideas.helpers import seed_idea
+from tests.support import Chat
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# What features declare -------------------------------------------------------------------
+
+
+def test_every_command_action_and_dialog_must_declare_its_role() -> None:
+    # No default: leaving the role out is a TypeError at import (and a mypy error).
+    for method in (Feature.command, Feature.action, Feature.dialog):
+        role = inspect.signature(method).parameters["role"]
+        assert role.default is inspect.Parameter.empty, method.__name__
+    registry = handlers.registry()
+    declared = [
+        *(("command", name, spec.policy) for name, spec in registry.commands.items()),
+        *(("action", name, spec.policy) for name, spec in registry.actions.items()),
+        *(("dialog", name, spec.policy) for name, spec in registry.dialogs.items()),
+    ]
+    assert len(declared) > 100
+    for kind, name, policy in declared:
+        assert isinstance(policy.role, Role), (kind, name)
+    with pytest.raises(TypeError):
+        Feature("careless").command("oops")  # type: ignore[call-arg]
+
+
+def test_staff_areas_declare_staff_roles_and_menu_buttons_the_role_of_their_action() -> None:
+    registry = handlers.registry()
+    for entry in registry.menu:
+        action = registry.actions[entry.payload.partition(":")[0]]
+        assert action.role is entry.role, entry.payload
+    staff_dialogs = {"moderate", "inbox", "triage", "compose", "introduce"}
+    for name in staff_dialogs & registry.dialogs.keys():
+        assert registry.dialogs[name].role is not Role.RESIDENT, name
+    for name in ("meldingen", "wachtrij", "inbox", "nieuwbericht", "verbind", "logboek"):
+        assert registry.commands[name].role is not Role.RESIDENT, name
+
+
+def test_a_registry_without_an_answer_for_what_no_feature_claims_is_refused() -> None:
+    general = handlers.FEATURES[0]
+    assert Fallback.IN_GROUP in general.fallbacks
+    with pytest.raises(ValueError, match="no feature answers"):
+        Registry([f for f in handlers.FEATURES if f is not general])
+
+
+def test_the_router_imports_no_feature_and_holds_none_of_their_words() -> None:
+    source = (ROOT / "bot" / "router.py").read_text()
+    tree = ast.parse(source)
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module is not None
+    }
+    core = {"handlers.catalog", "handlers.contract", "handlers.feature", "handlers.profile"}
+    assert {m for m in imported if m.startswith("handlers")} <= core
+    assert {m for m in imported if m.startswith("storage.")} <= {"storage.clock"}
+    registry = handlers.registry()
+    names = {*registry.commands, *registry.actions, *registry.dialogs, "idea", "comment"}
+    literals = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert not names & literals
+    assert "numbered_platforms" not in source and "extras" not in source
+
+
+def test_only_the_runtime_and_the_cli_import_a_concrete_adapter() -> None:
+    concrete = {"bot.platforms.telegram", "bot.platforms.matrix", "bot.platforms.console"}
+    importers = set()
+    for path in [*ROOT.glob("bot/**/*.py"), *ROOT.glob("handlers/**/*.py")]:
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith("bot/platforms/"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in concrete:
+                importers.add(relative)
+    assert importers == {"bot/runtime.py", "bot/admin/cli.py"}
+
+
+# Revoked staff ----------------------------------------------------------------------------
+
+
+async def _revoke(app: App, chat: Chat) -> None:
+    """The role is gone in the database (as ``samenspel revoke`` from another process)."""
+    async with app.db.transaction():
+        await app.repos.users.set_role((await row(app, chat)).id, Role.RESIDENT)
+
+
+async def test_a_revoked_connectors_next_typed_step_is_refused_and_the_dialog_dropped(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    await ria.press("Open vraag #1")
+    await ria.press("Beantwoorden")
+    assert ria.keys == ["inbox.ask_answer"]
+    await _revoke(app, ria)
+
+    await ria.send("Volgende week dinsdag.")
+    assert ria.keys == ["general.dialog_dropped"]
+    assert "Wachtrij" not in ria.text and "Inbox" not in ria.text  # a resident's menu now
+    question = await app.repos.questions.get(1)
+    assert question is not None and [m.text for m in question.messages] == [
+        "Wanneer wordt het gras gemaaid?"
+    ]
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+    # The next message is an ordinary one again.
+    await ria.send("Volgende week dinsdag.")
+    assert ria.keys == ["general.not_understood"]
+
+
+async def _reported_comment(app: App) -> Chat:
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Meld 1")
+    await bob.press("Schelden of beledigend")
+    assert bob.keys == ["reporting.thanks"]
+    return anna
+
+
+async def test_a_revoked_connectors_dialog_button_is_refused_and_nothing_is_decided(
+    app: App,
+) -> None:
+    anna = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    period = [payload for _, payload in ria.buttons() if payload.startswith("~")]
+    assert period, ria.buttons()
+    await _revoke(app, ria)
+
+    await ria.press_payload(period[0])
+    assert ria.keys == ["general.dialog_dropped"]
+    assert await app.repos.sanctions.of_user((await row(app, anna)).id) == []
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+    # The button stays dead, and a command of the old role looks unknown.
+    await ria.press_payload(period[0])
+    assert ria.keys == ["general.stale_button"]
+    await ria.send("/meldingen")
+    assert ria.keys == ["general.unknown_command"]
+
+
+async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropped_dialog(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    await ria.press("Open vraag #1")
+    await ria.press("Beantwoorden")
+    await _revoke(app, ria)
+
+    await ria.send("/help")
+    assert ria.keys == ["general.dialog_dropped", "general.help_title"]
+    assert ria.last[0].buttons == []  # one menu, under the answer
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+
+
+async def test_samenspel_revoke_clears_the_staff_dialog_the_person_had_open(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app, "4242")
+    await ria.send("/inbox")
+    await ria.press("Open vraag #1")
+    await ria.press("Beantwoorden")
+    user = await row(app, ria)
+    assert await app.repos.dialogs.load(user.id) is not None
+    async with app.db.transaction():
+        await app.db.execute("UPDATE users SET platform = 'telegram' WHERE id = ?", (user.id,))
+    said = await revoke(app.settings, "telegram", "4242", "left the team")
+    assert "is now inwoner" in said
+    assert await app.repos.dialogs.load(user.id) is None
+
+
+async def test_a_resident_dialog_survives_a_revoke(app: App) -> None:
+    ria = await connector(app, "4243")
+    await ria.send("/vraag")
+    user = await row(app, ria)
+    async with app.db.transaction():
+        await app.db.execute("UPDATE users SET platform = 'telegram' WHERE id = ?", (user.id,))
+    await revoke(app.settings, "telegram", "4243", None)
+    stored = await app.repos.dialogs.load(user.id)
+    assert stored is not None and stored.name == "question"
+
+
+# Dialogs this code no longer understands ---------------------------------------------------
+
+
+async def _store_dialog(
+    app: App, chat: Chat, name: str, step: str, data: dict[str, object]
+) -> str:
+    user = await row(app, chat)
+    async with app.db.transaction():
+        await app.repos.dialogs.save(user.id, name, step, data, "abc123", utcnow())
+    return "abc123"
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "data"),
+    [
+        ("question", "no-such-step", {}),  # UnknownStep
+        ("connect", "contact", {}),  # KeyError: a data key this code expects
+        ("forget", "confirm", {"content": "alles-en-nog-wat"}),  # ValueError (validation)
+        ("no-such-dialog", "start", {}),  # a dialog no feature declares any more
+    ],
+)
+async def test_a_stored_dialog_this_code_cannot_go_on_with_is_dropped_once_and_logged(
+    app: App, name: str, step: str, data: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    anna = await person(app, "anna")
+    token = await _store_dialog(app, anna, name, step, data)
+    caplog.set_level(logging.INFO, logger="bot.router")
+
+    await anna.send("hallo")
+    assert anna.keys == ["general.dialog_dropped"]
+    assert "verlopen" in anna.text
+    assert "dialog" in caplog.text and name in caplog.text
+    assert await app.repos.dialogs.load((await row(app, anna)).id) is None
+    await anna.send("hallo")
+    assert anna.keys == ["general.not_understood"]
+    # Its buttons are stale now.
+    await anna.press_payload(f"~{token}:yes")
+    assert anna.keys == ["general.stale_button"]
+
+
+async def test_a_dialog_button_of_a_broken_dialog_drops_it_too(app: App) -> None:
+    anna = await person(app, "anna")
+    token = await _store_dialog(app, anna, "connect", "contact", {})
+    await anna.press_payload(f"~{token}:no")
+    assert anna.keys == ["general.dialog_dropped"]
+    assert await app.repos.dialogs.load((await row(app, anna)).id) is None
+
+
+async def test_a_failed_step_keeps_none_of_its_writes(app: App) -> None:
+    feature = Feature("broken-step")
+    broken = feature.dialog("broken", consent=False, role=Role.RESIDENT)
+
+    @feature.command("breek", consent=False, role=Role.RESIDENT)
+    async def start(ctx: Context) -> Response:
+        return respond(
+            Reply(key="raw", params={"text": "ok"}), dialog=Dialog(name="broken", step="one")
+        )
+
+    @broken.step("one")
+    async def one(ctx: Context, dialog: Dialog) -> Response:
+        await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)
+        raise RuntimeError("a bug in this step")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    anna = Chat(app, "anna")
+    await anna.send("/breek")
+    await anna.send("iets")
+    assert anna.keys == ["general.dialog_dropped"]
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None and user.role is Role.RESIDENT
+    assert await app.repos.dialogs.load(user.id) is None

@@ -1,0 +1,113 @@
+"""Groups on Telegram, through the real adapter: a group is never a person's chat.
+
+In a group the bot answers a command with one short message and its ``t.me`` start link
+(the bot's name comes from getMe); it onboards nobody there, a button pressed in a group
+does nothing personal, and personal messages (replies, the outbox) go to the private chat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.clock import utcnow
+from tests.e2e.botapi import BotApiServer
+from tests.e2e.telegram_support import (
+    onboard,
+    running_bot,
+    telegram_settings,
+    texts,
+    wait_for_text,
+)
+
+pytestmark = pytest.mark.e2e
+
+GROUP = -5001
+LINK = "https://t.me/test_bot?start=group"
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiServer]:
+    async with BotApiServer() as started:
+        started.group(GROUP, title="Buurtgroep Zeewijk")
+        yield started
+
+
+async def test_a_command_in_a_group_points_to_a_private_chat_and_stores_nobody(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(1001, first_name="Anna", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await anna.send_text("/start", chat_id=GROUP)
+        await anna.send_text("/mijngegevens@test_bot", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 2)
+        for message in server.messages(GROUP):
+            assert LINK in (message["text"] or "")
+            assert not (message.get("reply_markup") or {}).get("inline_keyboard")
+        assert server.messages(anna.chat_id) == []
+        assert await app.repos.users.find("telegram", "1001") is None
+        # The link opens the private chat, where onboarding begins.
+        await anna.send_text("/start group")
+        await wait_for_text(server, anna.chat_id, "Ga je akkoord?")
+
+
+async def test_a_button_pressed_in_a_group_gives_no_consent_and_the_private_chat_goes_on(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(1002, first_name="Anna", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await anna.send_text("/start")
+        await wait_for_text(server, anna.chat_id, "Ga je akkoord?")
+        consent = server.last_message(anna.chat_id)
+        assert consent is not None
+        yes = next(
+            button["callback_data"]
+            for row in consent["reply_markup"]["inline_keyboard"]
+            for button in row
+            if "Ja" in button["text"]
+        )
+        await anna.send_text("/help", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 1)
+        await anna.press_data(yes, chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 2)
+        assert LINK in texts(server, GROUP)[1]
+        user = await app.repos.users.find("telegram", "1002")
+        assert user is not None and not user.consented and user.chat_id is None
+
+        await anna.press("Ja, ik doe mee")
+        await wait_for_text(server, anna.chat_id, "In welke taal")
+        user = await app.repos.users.find("telegram", "1002")
+        assert user is not None and user.chat_id == "1002"
+
+
+async def test_personal_messages_go_to_the_private_chat_never_to_the_group(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(1003, first_name="Anna", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        user = await app.repos.users.find("telegram", "1003")
+        assert user is not None
+        # A group stored as her chat by older code is replaced when she writes privately.
+        async with app.db.transaction():
+            await app.db.execute(
+                "UPDATE users SET chat_id = ? WHERE id = ?", (str(GROUP), user.id)
+            )
+        await anna.send_text("/vraag@test_bot Wanneer wordt het gras gemaaid?", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 1)
+        assert await app.repos.questions.of_user(user.id, limit=5) == []
+        sent = len(server.messages(anna.chat_id))
+        await anna.send_text("/menu")
+        await wait_for_text(server, anna.chat_id, "Wat wil je doen?", after=sent)
+        async with app.db.transaction():
+            await app.repos.outbox.enqueue(
+                user.id,
+                [{"key": "raw", "params": {"text": "Persoonlijk bericht"}}],
+                kind="test",
+                now=utcnow(),
+            )
+        await wait_for_text(server, anna.chat_id, "Persoonlijk bericht")
+        assert all("Persoonlijk" not in text for text in texts(server, GROUP))
+        assert len(server.messages(GROUP)) == 1
