@@ -167,6 +167,11 @@ class DialogSpec(_Declared):
         self._any_step = handler
         return handler
 
+    @property
+    def answered(self) -> bool:
+        """Whether any step has a handler (a dialog declared and then forgotten has none)."""
+        return bool(self.steps) or self._any_step is not None
+
     async def handle(self, ctx: Context) -> Response:
         """Run the handler of the step ``ctx.dialog`` is at."""
         dialog = ctx.dialog
@@ -408,8 +413,8 @@ class Registry:
     """All features together; refuses two features claiming the same name.
 
     Raises:
-        ValueError: two features claim one name, a posting kind has no limit declared twice,
-            or one of the :class:`Fallback` answers is missing.
+        ValueError: two features claim one name, one of the :class:`Fallback` answers is
+            missing, or a dialog has no step.
     """
 
     def __init__(self, features: list[Feature]):
@@ -435,6 +440,9 @@ class Registry:
         missing = [kind.value for kind in Fallback if kind not in self.fallbacks]
         if missing:
             raise ValueError(f"no feature answers: {missing}")
+        stepless = [name for name, spec in self.dialogs.items() if not spec.answered]
+        if stepless:
+            raise ValueError(f"dialogs without a step: {stepless}")
 
     def fallback(self, kind: Fallback) -> Handler:
         """The handler registered for ``kind``."""

@@ -68,6 +68,13 @@ def test_a_registry_without_an_answer_for_what_no_feature_claims_is_refused() ->
         Registry([f for f in handlers.FEATURES if f is not general])
 
 
+def test_a_dialog_declared_without_a_step_is_refused() -> None:
+    feature = Feature("forgetful")
+    feature.dialog("half", role=Role.RESIDENT)
+    with pytest.raises(ValueError, match="dialogs without a step"):
+        Registry([*handlers.FEATURES, feature])
+
+
 def test_the_router_imports_no_feature_and_holds_none_of_their_words() -> None:
     source = (ROOT / "bot" / "router.py").read_text()
     tree = ast.parse(source)

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from nio import RoomInviteError
 
 from bot.platforms.base import Blocked
 from bot.platforms.matrix import TIMELINE_LIMIT
@@ -45,6 +46,7 @@ WELCOME = "Welkom bij Samenspel"
 LANGUAGE = "In welke taal"
 HOOD = "In welke wijk"
 DONE = "Klaar, welkom!"
+PRIVATELY = "privégesprek"
 
 
 async def _greeted(anna: MatrixResident, bot: MatrixBot, *, encrypted: bool = True) -> None:
@@ -119,11 +121,13 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(
     named = await anna.send("Samenspel: hoi")
     first = await anna.wait_for_reply(after=chatter)
     assert first.answers == named, "the bot answered a message not meant for it"
-    assert WELCOME in first.body
+    # A group is nobody's private chat: a short word, no onboarding there.
+    assert PRIVATELY in first.body and WELCOME not in first.body
 
     command = await bob.send("!help")
     helped = await bob.wait_for_reply(after=command)
-    assert helped.answers == command and "Met Samenspel praat je mee" in helped.body
+    assert helped.answers == command and PRIVATELY in helped.body
+    assert "Met Samenspel praat je mee" not in helped.body
 
     pill = await bob.send_content(
         {
@@ -141,6 +145,39 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(
     # message, none to the chatter.
     answered = [m.answers for m in bob.replies(chatter) if m.answers]
     assert answered == [named, command, pill]
+    group = anna.room_id
+
+    # Each was invited to a direct chat with the bot, once; anna is onboarded there.
+    for resident in (anna, bob):
+        await resident.sync_until(
+            lambda resident=resident: _invited_by(resident, matrix_bot.user_id) is not None,
+            "an invite to a direct chat",
+        )
+    direct = _invited_by(anna, matrix_bot.user_id)
+    assert direct is not None and direct != group
+    await anna.join(direct)
+    await anna.wait_for_member(matrix_bot.user_id)
+    await anna.send("hallo")
+    await anna.wait_for_reply(containing(WELCOME))
+    user = await matrix_bot.running.repos.users.find("matrix", anna.user_id)
+    assert user is not None and not user.consented and user.chat_id is None
+    await anna.send("1")
+    await anna.wait_for_reply(containing(LANGUAGE))
+    user = await matrix_bot.running.repos.users.find("matrix", anna.user_id)
+    assert user is not None and user.chat_id == direct
+    assert len(bob.client.invited_rooms) == 1
+
+
+def _invited_by(resident: MatrixResident, bot_id: str) -> str | None:
+    """The room the bot invited this resident to, if any."""
+    return next(
+        (
+            room_id
+            for room_id, room in resident.client.invited_rooms.items()
+            if room.inviter == bot_id
+        ),
+        None,
+    )
 
 
 def _devices(synapse: SynapseServer, token: str | None) -> list[str]:
@@ -348,7 +385,7 @@ async def test_a_busy_room_while_the_bot_was_down_loses_no_addressed_message(
     await matrix_bot.start()
 
     answer = await anna.wait_for_reply(after=named)
-    assert answer.answers == named and "Met Samenspel praat je mee" in answer.body
+    assert answer.answers == named and PRIVATELY in answer.body
 
 
 async def test_a_resident_who_opens_a_new_direct_chat_is_reached_there(
@@ -397,6 +434,27 @@ async def test_the_outbox_path_sends_once_per_key_and_learns_when_a_resident_lef
     await until(unreachable, WAIT_SECONDS)
     with pytest.raises(Blocked):
         await adapter.send(anna.room_id, "nl", news)
+
+
+async def test_a_direct_chat_others_joined_gets_nothing_personal_any_more(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna, bob = await residents("anna"), await residents("bob")
+    await _onboard(anna, matrix_bot)
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    invited = await anna.client.room_invite(anna.room_id, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(anna.room_id)
+
+    async def bot_sees_a_group() -> bool:
+        room = adapter.client.rooms.get(anna.room_id) if adapter.client else None
+        return room is not None and room.member_count > 2
+
+    await _eventually(bot_sees_a_group)
+    with pytest.raises(Blocked):
+        await adapter.send(anna.room_id, "nl", [Reply(key="raw", params={"text": "Persoonlijk"})])
+    assert _count(anna, "Persoonlijk") == 0
 
 
 async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(
