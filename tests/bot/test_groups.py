@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.app import App
 from handlers.contract import Platform
 from storage.clock import utcnow
-from tests.connector import person, row
+from tests.people import person, row
 from tests.support import Chat
 
 GROUP = "-5001"

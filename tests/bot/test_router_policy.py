@@ -21,8 +21,8 @@ from bot.app import App
 from handlers.contract import Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, Registry
 from storage.clock import utcnow
-from tests.connector import connector, person, row
 from tests.handlers.ideas.helpers import seed_idea
+from tests.people import connector, person, row
 from tests.support import Chat
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -451,7 +451,7 @@ async def test_a_direct_chat_others_joined_gets_nothing_personal_any_more(
         room = adapter.client.rooms.get(anna.room_id) if adapter.client else None
         return room is not None and room.member_count > 2
 
-    await _eventually(bot_sees_a_group)
+    await until(bot_sees_a_group, WAIT_SECONDS)
     with pytest.raises(Blocked):
         await adapter.send(anna.room_id, "nl", [Reply(key="raw", params={"text": "Persoonlijk"})])
     assert _count(anna, "Persoonlijk") == 0

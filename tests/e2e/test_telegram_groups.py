@@ -7,7 +7,6 @@ does nothing personal, and personal messages (replies, the outbox) go to the pri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,16 +27,10 @@ GROUP = -5001
 LINK = "https://t.me/test_bot?start=group"
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        started.group(GROUP, title="Buurtgroep Zeewijk")
-        yield started
-
-
 async def test_a_command_in_a_group_points_to_a_private_chat_and_stores_nobody(
     server: BotApiServer, tmp_path: Path
 ) -> None:
+    server.group(GROUP, title="Buurtgroep Zeewijk")
     anna = server.user(1001, first_name="Anna", language_code="nl")
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await anna.send_text("/start", chat_id=GROUP)
@@ -56,6 +49,7 @@ async def test_a_command_in_a_group_points_to_a_private_chat_and_stores_nobody(
 async def test_a_button_pressed_in_a_group_gives_no_consent_and_the_private_chat_goes_on(
     server: BotApiServer, tmp_path: Path
 ) -> None:
+    server.group(GROUP, title="Buurtgroep Zeewijk")
     anna = server.user(1002, first_name="Anna", language_code="nl")
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await anna.send_text("/start")
@@ -85,6 +79,7 @@ async def test_a_button_pressed_in_a_group_gives_no_consent_and_the_private_chat
 async def test_personal_messages_go_to_the_private_chat_never_to_the_group(
     server: BotApiServer, tmp_path: Path
 ) -> None:
+    server.group(GROUP, title="Buurtgroep Zeewijk")
     anna = server.user(1003, first_name="Anna", language_code="nl")
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
