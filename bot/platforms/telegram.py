@@ -342,7 +342,14 @@ class Telegram:
         """Send outside a conversation (the outbox), translating failures for delivery.
 
         Returns the id of the last message sent.
+
+        Raises:
+            Blocked: also for a group (negative id): a group is nobody's private chat, and a
+                person whose stored chat is one (older code stored it so) is reached again
+                once they write in private.
         """
+        if chat_id.startswith("-"):
+            raise Blocked("a group is nobody's private chat")
         with _delivery_errors():
             return await self._send_all(self.delivery_bot, chat_id, lang, replies, None)
 

@@ -20,6 +20,7 @@ from tests.e2e.telegram_support import (
     texts,
     wait_for_text,
 )
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -85,11 +86,27 @@ async def test_personal_messages_go_to_the_private_chat_never_to_the_group(
         await onboard(server, anna)
         user = await app.repos.users.find("telegram", "1003")
         assert user is not None
-        # A group stored as her chat by older code is replaced when she writes privately.
+        # A group stored as her chat by older code: the outbox sends nothing there, ...
         async with app.db.transaction():
             await app.db.execute(
                 "UPDATE users SET chat_id = ? WHERE id = ?", (str(GROUP), user.id)
             )
+            await app.repos.outbox.enqueue(
+                user.id,
+                [{"key": "raw", "params": {"text": "Voor Anna alleen"}}],
+                kind="test",
+                now=utcnow(),
+            )
+
+        async def refused() -> bool:
+            row = await app.db.fetchone(
+                "SELECT status FROM outbox WHERE user_id = ? ORDER BY id DESC", (user.id,)
+            )
+            return row is not None and row[0] != "pending"
+
+        await until(refused)
+        assert server.messages(GROUP) == []
+        # ... and it is replaced by her private chat when she writes there.
         await anna.send_text("/vraag@test_bot Wanneer wordt het gras gemaaid?", chat_id=GROUP)
         await server.wait_for_messages(GROUP, 1)
         assert await app.repos.questions.of_user(user.id, limit=5) == []
