@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import inspect
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from bot.app import App
 from handlers.contract import Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, Registry
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, person, row
 from tests.support import Chat
@@ -294,3 +296,38 @@ async def test_a_failed_step_keeps_none_of_its_writes(app: App) -> None:
     user = await app.repos.users.find("test", "anna")
     assert user is not None and user.role is Role.RESIDENT
     assert await app.repos.dialogs.load(user.id) is None
+
+
+# Bans and mutes at a dialog step -----------------------------------------------------------
+
+
+async def test_a_ban_drops_the_dialog_the_person_had_open_and_a_mute_keeps_it(app: App) -> None:
+    anna, bob = await person(app, "anna"), await person(app, "bob")
+    for chat in (anna, bob):
+        await chat.send("/vraag")
+        assert chat.keys == ["questions.ask"]
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.BAN,
+            reason="Schelden",
+            by_user_id=None,
+            now=utcnow(),
+        )
+        await app.repos.sanctions.add(
+            (await row(app, bob)).id,
+            SanctionKind.MUTE,
+            reason="Afkoelen",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=1),
+        )
+
+    await anna.send("Wanneer wordt het gras gemaaid?")
+    assert anna.keys == ["moderation.banned"]
+    assert await app.repos.dialogs.load((await row(app, anna)).id) is None
+    await bob.send("Wanneer wordt het gras gemaaid?")
+    assert bob.keys == ["moderation.muted"]
+    assert await app.repos.dialogs.load((await row(app, bob)).id) is not None
+    for chat in (anna, bob):
+        assert await app.repos.questions.of_user((await row(app, chat)).id, limit=5) == []
