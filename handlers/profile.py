@@ -11,20 +11,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# Re-exported: the profile's names are the same type as stored texts.
+from storage.localized import Localized as Localized
+
 LANGUAGES = ("nl", "en")
 DEFAULT_PROFILE = Path(__file__).resolve().parent.parent / "messages" / "velsen.toml"
-
-
-class Localized(BaseModel):
-    """A name in every supported language."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    nl: str = Field(min_length=1)
-    en: str = Field(min_length=1)
-
-    def __call__(self, lang: str) -> str:
-        return self.en if lang == "en" else self.nl
 
 
 class Named(BaseModel):

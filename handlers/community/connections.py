@@ -17,8 +17,8 @@ import re
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
-from handlers.ideas.browse import number
 from handlers.notices import notify
+from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.community.connections import Connection, ConnectionStatus
 from storage.ideas.ideas import Idea

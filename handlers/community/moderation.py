@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
-from handlers.ideas.browse import number, phrase
 from handlers.notices import notify
+from handlers.phrases import number, phrase
 from handlers.start.menu import stale_button
 from storage import Repositories
 from storage.community.moderation import ModeratedComment, ReportReason, Sanction, SanctionKind

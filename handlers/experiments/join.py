@@ -13,7 +13,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
-from storage.experiments.experiments import Bilingual, Experiment, NewExperiment
+from storage.experiments.experiments import Experiment, NewExperiment
 
 feature = Feature("experiments")
 feature.menu_entry("experiments.menu", "exp", order=30)
@@ -24,10 +24,10 @@ def experiment_seeds(profile: Profile) -> list[NewExperiment]:
     return [
         NewExperiment(
             slug=seed.slug,
-            title=Bilingual(nl=seed.title.nl, en=seed.title.en),
-            summary=Bilingual(nl=seed.summary.nl, en=seed.summary.en),
-            place=Bilingual(nl=seed.place.nl, en=seed.place.en),
-            organiser=Bilingual(nl=seed.organiser.nl, en=seed.organiser.en),
+            title=seed.title,
+            summary=seed.summary,
+            place=seed.place,
+            organiser=seed.organiser,
             neighbourhood=seed.neighbourhood,
             theme=seed.theme,
         )

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
+from handlers.phrases import number, phrase
 from handlers.start.menu import stale_button
 from storage.ideas.ideas import Idea, IdeaCard, IdeaPage, IdeaSort, IdeaStatus, StatusChange
 
@@ -71,16 +71,6 @@ class View:
         if not known.get(kind, False) or not 1 <= int(page) <= MAX_PAGE:
             return None
         return cls(IdeaSort(sort), kind, value, int(page))
-
-
-def phrase(ctx: Context, key: str, **params: Any) -> str:
-    """A catalog text as plain words, to fill into another text (a status in a list line)."""
-    return ctx.catalog.text(ctx.lang, key, params, markup=False)
-
-
-def number(idea_id: int) -> str:
-    """An idea's public number as shown: never grouped like a count (#1234, not #1.234)."""
-    return str(idea_id)
 
 
 def category_name(ctx: Context, category: str) -> str:

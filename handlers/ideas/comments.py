@@ -16,7 +16,8 @@ from datetime import timedelta
 from handlers.answers import digits
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
-from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed, number
+from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed
+from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.ideas.comments import Comment
 from storage.ideas.ideas import Idea

@@ -19,7 +19,8 @@ from datetime import timedelta
 
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
-from handlers.ideas.browse import category_name, neighbourhood_name, number, phrase, status_label
+from handlers.ideas.browse import category_name, neighbourhood_name, status_label
+from handlers.phrases import number, phrase
 from handlers.profile import Named
 
 feature = Feature("idea_submit")

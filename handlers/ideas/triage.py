@@ -24,15 +24,17 @@ from typing import Any
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
-from handlers.ideas.browse import category_name, history_lines, neighbourhood_name, number, phrase
+from handlers.ideas.browse import category_name, history_lines, neighbourhood_name
 from handlers.money import format_euro, parse_euro
 from handlers.notices import notify
+from handlers.phrases import number, phrase
 from handlers.start.menu import stale_button
-from storage.experiments.experiments import Bilingual, Experiment, NewExperiment
+from storage.experiments.experiments import Experiment, NewExperiment
 from storage.experiments.proposals import Proposal, ProposalStatus
 from storage.ideas.ideas import Idea, IdeaError, IdeaStatus, StatusChange
 from storage.ideas.statuses import TransitionError, check, is_final, next_statuses
 from storage.ideas.triage import ItemKind, QueueItem
+from storage.localized import Localized
 
 feature = Feature("triage")
 feature.menu_entry("triage.menu", "tri", order=64, role=Role.CONNECTOR)
@@ -670,10 +672,10 @@ async def _start_experiment(ctx: Context, idea: Idea) -> Experiment:
         )
 
     new = NewExperiment(
-        title=Bilingual(nl=idea.title, en=idea.title),
-        summary=Bilingual(nl=idea.description, en=idea.description),
-        place=Bilingual(nl=place("nl"), en=place("en")),
-        organiser=Bilingual(nl=organiser("nl"), en=organiser("en")),
+        title=Localized.same(idea.title),
+        summary=Localized.same(idea.description),
+        place=Localized(nl=place("nl"), en=place("en")),
+        organiser=Localized(nl=organiser("nl"), en=organiser("en")),
         neighbourhood=idea.neighbourhood,
     )
     experiment_id = await ctx.repos.experiments.create(new, ctx.now)
@@ -832,10 +834,10 @@ async def _decide_proposal(
 async def _start_proposed_experiment(ctx: Context, proposal: Proposal) -> Experiment:
     """An approved proposal becomes an experiment residents can join, in its own words."""
     new = NewExperiment(
-        title=Bilingual(nl=excerpt(proposal.what, 60), en=excerpt(proposal.what, 60)),
-        summary=Bilingual(nl=proposal.what, en=proposal.what),
-        place=Bilingual(nl=proposal.place, en=proposal.place),
-        organiser=Bilingual(nl=proposal.partners, en=proposal.partners),
+        title=Localized.same(excerpt(proposal.what, 60)),
+        summary=Localized.same(proposal.what),
+        place=Localized.same(proposal.place),
+        organiser=Localized.same(proposal.partners),
     )
     experiment_id = await ctx.repos.experiments.create(new, ctx.now)
     await ctx.repos.proposals.link_experiment(proposal.id, experiment_id)

@@ -13,7 +13,8 @@ from typing import Any
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
-from handlers.ideas.browse import category_name, neighbourhood_name, phrase
+from handlers.ideas.browse import category_name, neighbourhood_name
+from handlers.phrases import phrase
 from handlers.staff.roles import role_name
 from handlers.start.menu import stale_button
 from storage.audit import AuditEntry

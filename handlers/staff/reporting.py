@@ -15,8 +15,8 @@ from handlers.answers import excerpt, parse_id, read_text
 from handlers.community.moderation import HIDDEN_BY_REPORTS
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
-from handlers.ideas.browse import number
 from handlers.notices import notify
+from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.community.moderation import ModeratedComment, ReportReason
 

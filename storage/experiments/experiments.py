@@ -9,18 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage.clock import iso, parse
 from storage.db import Database
-
-
-class Bilingual(BaseModel):
-    """A text in Dutch and English, as the profile gives it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    nl: str
-    en: str
-
-    def __call__(self, lang: str) -> str:
-        return self.en if lang == "en" else self.nl
+from storage.localized import Localized
 
 
 class NewExperiment(BaseModel):
@@ -29,10 +18,10 @@ class NewExperiment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     slug: str | None = None
-    title: Bilingual
-    summary: Bilingual
-    place: Bilingual
-    organiser: Bilingual
+    title: Localized
+    summary: Localized
+    place: Localized
+    organiser: Localized
     neighbourhood: str | None = None
     theme: str | None = None
 
@@ -54,7 +43,7 @@ _SELECT = (
 
 
 def _experiment(row: aiosqlite.Row) -> Experiment:
-    texts = {name: Bilingual(nl=row[f"{name}_nl"], en=row[f"{name}_en"]) for name in _TEXTS}
+    texts = {name: Localized(nl=row[f"{name}_nl"], en=row[f"{name}_en"]) for name in _TEXTS}
     return Experiment(
         id=row["id"],
         slug=row["slug"],
@@ -70,7 +59,7 @@ def _experiment(row: aiosqlite.Row) -> Experiment:
 def _values(new: NewExperiment) -> list[str | None]:
     values: list[str | None] = [new.slug]
     for name in _TEXTS:
-        text: Bilingual = getattr(new, name)
+        text: Localized = getattr(new, name)
         values += [text.nl, text.en]
     return [*values, new.neighbourhood, new.theme]
 
@@ -165,13 +154,6 @@ class Experiments:
             (experiment_id, user_id),
         )
         return found is not None
-
-    async def joined_by(self, user_id: int) -> set[int]:
-        """The ids of the experiments this person takes part in."""
-        rows = await self.db.fetchall(
-            "SELECT experiment_id FROM experiment_participants WHERE user_id = ?", (user_id,)
-        )
-        return {int(row[0]) for row in rows}
 
     async def participants(self, experiment_id: int) -> list[int]:
         """The user ids of everyone taking part."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.app import App
 from storage.clock import utcnow
 from storage.community.questions import Side
-from storage.experiments.experiments import Bilingual, NewExperiment
+from storage.experiments.experiments import NewExperiment
 from storage.experiments.proposals import ProposalStatus
+from storage.localized import Localized
 from storage.news.broadcasts import Audience, AudienceKind
 
 
@@ -64,7 +65,7 @@ async def test_a_status_change_for_an_unknown_proposal_changes_nothing(app: App)
 
 async def test_a_new_experiment_can_be_started_and_a_proposal_unfollowed(app: App) -> None:
     repos, now = app.repos, utcnow()
-    text = Bilingual(nl="Buurtbieb", en="Street library")
+    text = Localized(nl="Buurtbieb", en="Street library")
     async with app.db.transaction():
         new_id = await repos.experiments.create(
             NewExperiment(title=text, summary=text, place=text, organiser=text), now
