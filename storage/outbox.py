@@ -382,15 +382,6 @@ class Outbox:
         row = await self.db.fetchone("SELECT * FROM outbox_batches WHERE batch = ?", (batch,))
         return _batch(row) if row else None
 
-    async def batches_by(self, author_user_id: int, limit: int = 10) -> list[Batch]:
-        """The author's latest batches, newest first."""
-        rows = await self.db.fetchall(
-            "SELECT * FROM outbox_batches WHERE author_user_id = ?"
-            " ORDER BY created_at DESC, rowid DESC LIMIT ?",
-            (author_user_id, limit),
-        )
-        return [_batch(row) for row in rows]
-
     async def finish_if_done(self, batch: str, now: datetime) -> Batch | None:
         """Close a batch none of whose rows is pending, with its figures; None otherwise.
 

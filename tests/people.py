@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.app import App
+from bot.runtime import Runtime
 from handlers.contract import Reply, Role, Timer
 from storage.users import User
 from tests.support import Chat
@@ -114,3 +116,16 @@ class TimerLog:
 
     async def _arm(self, timers: list[Timer]) -> None:
         self.armed.extend(timers)
+
+
+async def run_job(app: App, job: str, at: datetime) -> None:
+    """Run a scheduled job (``"<kind>:<key>"``, as a Timer names it) at the moment ``at``,
+    with the runner the running bot's scheduler calls."""
+    runtime = Runtime(app, adapters=[])
+    kind, _, key = job.partition(":")
+    clock = app.router.clock
+    app.router.clock = lambda: at
+    try:
+        await runtime.scheduler.kinds[kind].runner(key)
+    finally:
+        app.router.clock = clock

@@ -541,18 +541,13 @@ def search_terms(text: str) -> list[str]:
     return terms
 
 
-def match_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for ideas like ``text``, or None if no word is usable.
+def _match(terms: list[str]) -> str:
+    """An FTS5 MATCH expression for ideas with any of these terms.
 
-    Every word becomes a double-quoted string (so ``AND``, ``NEAR(``, ``*`` or ``-`` typed
+    Every term becomes a double-quoted string (so ``AND``, ``NEAR(``, ``*`` or ``-`` typed
     by a resident are plain words), with a prefix star to catch plurals; terms are OR-ed and
     bm25 decides which ideas share the most telling words.
     """
-    terms = search_terms(text)
-    return _match(terms) if terms else None
-
-
-def _match(terms: list[str]) -> str:
     return " OR ".join('"' + term.replace('"', '""') + '"*' for term in terms)
 
 

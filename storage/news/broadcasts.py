@@ -215,19 +215,6 @@ class Broadcasts:
             )
             return queued
 
-    async def release_due(self, now: datetime) -> list[int]:
-        """Release every scheduled broadcast that is due; returns the ids released."""
-        rows = await self.db.fetchall(
-            "SELECT id FROM broadcasts WHERE status = 'scheduled' AND scheduled_at <= ?"
-            " ORDER BY scheduled_at, id",
-            (iso(now),),
-        )
-        released = []
-        for row in rows:
-            if await self.release(int(row[0]), now) is not None:
-                released.append(int(row[0]))
-        return released
-
     async def pending(self) -> list[tuple[int, datetime]]:
         """(id, scheduled_at) of every scheduled broadcast, for re-arming timers."""
         rows = await self.db.fetchall(

@@ -86,12 +86,3 @@ class News:
         return int(
             await self.db.fetchval(f"SELECT COUNT(*) FROM news WHERE {_VISIBLE_TO}", (user_id,))
         )
-
-    async def for_experiment(self, experiment_id: int, limit: int = 3) -> list[NewsItem]:
-        """The latest updates sent to one experiment's participants."""
-        rows = await self.db.fetchall(
-            "SELECT * FROM news WHERE audience_kind = 'experiment' AND audience_value = ?"
-            " ORDER BY published_at DESC, id DESC LIMIT ?",
-            (str(experiment_id), limit),
-        )
-        return [_item(row) for row in rows]

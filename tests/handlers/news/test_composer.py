@@ -11,7 +11,7 @@ from bot.settings import Settings
 from handlers.contract import Timer
 from storage.clock import utcnow
 from storage.news.broadcasts import BroadcastStatus
-from tests.people import TimerLog, civil_servant, person, row, subscribe
+from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe
 from tests.support import Chat
 
 
@@ -51,6 +51,15 @@ async def _write(ria: Chat, text: str = "Wist je dat we 12 nieuwe bankjes plaats
     assert ria.keys == ["composer.ask_photo"]
     await ria.press("Zonder foto")
     assert ria.keys == ["composer.ask_audience"]
+
+
+async def _queued(app: App, broadcast_id: int) -> int:
+    """How many outbox rows a broadcast made (a second release would add more)."""
+    return int(
+        await app.db.fetchval(
+            "SELECT COUNT(*) FROM outbox WHERE batch = ?", (f"broadcast:{broadcast_id}",)
+        )
+    )
 
 
 async def _recipients(app: App, broadcast_id: int) -> set[int]:
@@ -234,12 +243,15 @@ async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> N
     assert timers.armed == [Timer(job=f"broadcast:{broadcast_id}", at=local)]
     assert await app.repos.broadcasts.pending() == [(broadcast_id, local)]
     assert await _recipients(app, broadcast_id) == set()
-    # Not yet due: nothing happens; when due it is released once.
-    assert await app.repos.broadcasts.release_due(utcnow()) == []
+    # Not yet due: the job does nothing; when due it releases the broadcast once.
+    [timer] = timers.armed
+    await run_job(app, timer.job, utcnow())
+    assert await _recipients(app, broadcast_id) == set()
     later = utcnow() + timedelta(days=4)
-    assert await app.repos.broadcasts.release_due(later) == [broadcast_id]
-    assert await app.repos.broadcasts.release_due(later) == []
+    await run_job(app, timer.job, later)
+    await run_job(app, timer.job, later)
     assert len(await _recipients(app, broadcast_id)) == 2
+    assert await _queued(app, broadcast_id) == 2
     assert await app.repos.broadcasts.pending() == []
 
 
@@ -321,7 +333,7 @@ async def test_a_cancelled_broadcast_is_never_released(app: App) -> None:
     assert ria.keys == ["composer.cancelled"]
     assert timers.armed[-1] == Timer(job=f"broadcast:{broadcast_id}", at=None)
     assert await app.repos.broadcasts.pending() == []
-    assert await app.repos.broadcasts.release_due(utcnow() + timedelta(days=30)) == []
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=30))
     assert await app.repos.broadcasts.release(broadcast_id, utcnow() + timedelta(days=30)) is None
     assert await _recipients(app, broadcast_id) == set()
     # The old confirm button, pressed again, says it is no longer scheduled.
@@ -348,9 +360,12 @@ async def test_a_scheduled_broadcast_can_be_moved(app: App) -> None:
     assert timers.armed[-1] == Timer(job=f"broadcast:{broadcast_id}", at=moved)
     assert await app.repos.broadcasts.pending() == [(broadcast_id, moved)]
     # The old moment has no effect any more.
-    assert await app.repos.broadcasts.release_due(utcnow() + timedelta(days=3)) == []
+    job = timers.armed[-1].job
+    await run_job(app, job, utcnow() + timedelta(days=3))
+    assert await _recipients(app, broadcast_id) == set()
     assert await app.repos.broadcasts.release(broadcast_id, utcnow() + timedelta(days=3)) is None
-    assert await app.repos.broadcasts.release_due(moved + timedelta(minutes=1)) == [broadcast_id]
+    await run_job(app, job, moved + timedelta(minutes=1))
+    assert await _queued(app, broadcast_id) == 2
 
 
 async def test_a_released_broadcast_is_never_released_again(app: App) -> None:
@@ -376,7 +391,7 @@ async def test_the_audience_is_resolved_when_released_not_when_scheduled(app: Ap
     carl = Chat(app, "carl")
     await carl.send("/wistjedat")
     await carl.press("Nieuws uit de hele gemeente")
-    await app.repos.broadcasts.release_due(utcnow() + timedelta(days=3))
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
     expected = {people["anna"], people["bob"], people["carl"], (await row(app, "late")).id}
     assert await _recipients(app, broadcast_id) == expected
 

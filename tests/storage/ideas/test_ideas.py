@@ -10,7 +10,7 @@ import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from storage.ideas.ideas import Idea, IdeaError, IdeaSort, IdeaStatus, match_query
+from storage.ideas.ideas import Idea, IdeaError, IdeaSort, IdeaStatus
 
 NOW = utcnow()
 
@@ -143,21 +143,23 @@ async def test_text_that_looks_like_query_syntax_is_searched_as_plain_words(
     app: App, hostile: str
 ) -> None:
     await _idea(app, "Near the park and more", "Not a query at all, just words like NEAR.")
-    query = match_query(hostile)
-    if query is not None:
-        # Every term is one quoted string with a prefix star: nothing else.
-        assert all(t.startswith('"') and t.endswith('"*') for t in query.split(" OR "))
-    await app.repos.ideas.similar(hostile)  # must not raise
+    await _idea(app, "Bankjes bij de vijver", "Om even te rusten onderweg.")
+    # Every word is one quoted string: no operator, column filter or wildcard of its own.
+    found = await app.repos.ideas.similar(hostile, limit=10)  # must not raise
+    assert [i.title for i in found] in ([], ["Near the park and more"])
     assert [i.title for i in await app.repos.ideas.similar('"NEAR( park')] == [
         "Near the park and more"
     ]
 
 
-def test_stopwords_and_short_words_alone_make_no_query() -> None:
-    assert match_query("de en het is of") is None
-    assert match_query("") is None
-    assert match_query("🙂 !!! 42") is None
-    assert match_query("Speeltuinen") == '"speeltuin"*'
+async def test_stopwords_and_short_words_alone_find_nothing(app: App) -> None:
+    await _idea(app, "Een speeltuin in Zeewijk", "Het is de plek waar de kinderen van 42 en of.")
+    similar = app.repos.ideas.similar
+    assert await similar("de en het is of") == []
+    assert await similar("") == []
+    assert await similar("🙂 !!! 42") == []
+    # The plural ending is folded off: "Speeltuinen" finds the speeltuin.
+    assert [i.title for i in await similar("Speeltuinen")] == ["Een speeltuin in Zeewijk"]
 
 
 async def test_the_fts_index_follows_edits_and_deletes(app: App) -> None:
