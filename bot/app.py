@@ -78,6 +78,22 @@ class App:
         log.info("database ready path=%s", Path(settings.db).name)
         return cls(settings, db, repos, profile, catalog, registry, router)
 
+    async def chat_unreachable(
+        self, platform: str, chat_id: str, reason: str = "blocked"
+    ) -> list[int]:
+        """A platform says nobody can be reached in this chat any more (blocked, left).
+
+        The one path for it, whoever noticed (an adapter answering an event, delivery
+        sending from the outbox, a Matrix room the resident left): in one transaction the
+        person is marked unreachable, what was queued for them is cancelled, and they are
+        unsubscribed (:meth:`storage.outbox.Outbox.mark_chat_unreachable` and its hooks).
+        Adapters report here instead of writing storage themselves. Returns the user ids.
+        """
+        async with self.db.transaction():
+            return await self.repos.outbox.mark_chat_unreachable(
+                platform, chat_id, self.router.clock(), reason
+            )
+
     async def close(self) -> None:
         """Finish in-flight events, then close the database."""
         await self.router.drain()

@@ -172,10 +172,3 @@ class Users:
 
     async def set_role(self, user_id: int, role: Role) -> None:
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
-
-    async def mark_unreachable(self, platform: str, chat_id: str, now: datetime) -> int:
-        """Mark whoever is reached in this chat as unreachable (they blocked the bot)."""
-        return await self.db.execute_rowcount(
-            "UPDATE users SET unreachable_at = ? WHERE platform = ? AND chat_id = ?",
-            (iso(now), platform, chat_id),
-        )

@@ -5,7 +5,9 @@ broadcasts, notifications, reports) it also sends on its own initiative (``send`
 a message it sent before (``edit``: a progress message counting up), and says how fast it
 may do so (``pacing``). Delivery handles the failures below per chat: ``Blocked`` marks the
 person unreachable, ``RetryLater`` holds back that chat only, anything else is retried with
-backoff and eventually given up.
+backoff and eventually given up. An adapter that finds a chat unreachable by itself (an
+answer refused, a resident who left the room) reports it to the runtime with
+:meth:`bot.app.App.chat_unreachable`; it never writes storage itself.
 """
 
 from __future__ import annotations

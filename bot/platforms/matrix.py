@@ -435,8 +435,7 @@ class Matrix:
 
     async def _unreachable(self, room_id: str) -> None:
         try:
-            async with self.app.db.transaction():
-                await self.app.repos.users.mark_unreachable(PLATFORM, room_id, utcnow())
+            await self.app.chat_unreachable(PLATFORM, room_id, "left the chat")
         except Exception:
             log.exception("matrix could not mark room=%s unreachable", pseudonym(room_id))
 

@@ -331,10 +331,7 @@ class Telegram:
             await self._send_all(bot, event.chat_id, lang, replies, event.origin_message_id)
         except Forbidden:
             log.info("chat unreachable chat=%s", pseudonym(event.chat_id))
-            async with self.app.db.transaction():
-                await self.app.repos.outbox.mark_chat_unreachable(
-                    PLATFORM, event.chat_id, utcnow()
-                )
+            await self.app.chat_unreachable(PLATFORM, event.chat_id)
 
     async def send(
         self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None

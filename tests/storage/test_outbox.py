@@ -20,7 +20,8 @@ async def test_fan_out_queues_one_row_per_reachable_person(app: App) -> None:
             ids.append(user.id)
             if n != 3:  # person 3 never consented: nothing may be sent to them
                 await repos.users.give_consent(user.id, str(n), None, now)
-        await repos.users.mark_unreachable("telegram", "4", now)
+    await app.chat_unreachable("telegram", "4")
+    async with app.db.transaction():
         queued = await repos.outbox.fan_out(
             [*ids, ids[0]],
             [{"key": "raw", "params": {"text": "hi"}}],

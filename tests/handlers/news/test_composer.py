@@ -39,8 +39,7 @@ async def _town(app: App) -> dict[str, int]:
     await dina.press_payload(f"exp.join:{playground.id}")
     eve = await person(app, "eve")
     await subscribe(eve)
-    async with app.db.transaction():
-        await app.repos.users.mark_unreachable("test", "eve", utcnow())
+    await app.chat_unreachable("test", "eve")
     return {name: (await row(app, name)).id for name in ("anna", "bob", "carl", "dina", "eve")}
 
 
