@@ -79,6 +79,17 @@ async def open_card(ctx: Context) -> Response:
     return respond(await card(ctx, experiment))
 
 
+def card_params(ctx: Context, experiment: NewExperiment, count: int) -> dict[str, str | int]:
+    """What an experiment's card says about it (also in the connector's preview)."""
+    return {
+        "title": experiment.title(ctx.lang),
+        "summary": experiment.summary(ctx.lang),
+        "place": experiment.place(ctx.lang),
+        "organiser": experiment.organiser(ctx.lang),
+        "count": count,
+    }
+
+
 async def card(ctx: Context, experiment: Experiment) -> Reply:
     """The card of an experiment with the button that fits this person."""
     joined = await ctx.repos.experiments.takes_part(experiment.id, ctx.user.id)
@@ -95,13 +106,7 @@ async def card(ctx: Context, experiment: Experiment) -> Reply:
     )
     return Reply(
         key="experiments.card",
-        params={
-            "title": experiment.title(ctx.lang),
-            "summary": experiment.summary(ctx.lang),
-            "place": experiment.place(ctx.lang),
-            "organiser": experiment.organiser(ctx.lang),
-            "count": experiment.participants,
-        },
+        params=card_params(ctx, experiment, experiment.participants),
         parts=parts,
         buttons=[
             [toggle],

@@ -89,6 +89,21 @@ def status_label(ctx: Context, idea: Idea) -> str:
     return phrase(ctx, f"ideas.status.{idea.status.value}")
 
 
+def card_params(ctx: Context, idea: Idea) -> dict[str, str | int]:
+    """What an idea's card shows about it (the public card, the connector's card)."""
+    return {
+        "number": number(idea.id),
+        "title": idea.title,
+        "description": idea.description,
+        "category": category_name(ctx, idea.category),
+        "neighbourhood": neighbourhood_name(ctx, idea.neighbourhood),
+        "status": status_label(ctx, idea),
+        "supporters": idea.supporters,
+        "comments": idea.comments,
+        "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
+    }
+
+
 def idea_button(idea: Idea, payload: str) -> Button:
     """A button that names an idea by its number and (shortened) title."""
     title = idea.title if len(idea.title) <= BUTTON_TITLE else idea.title[: BUTTON_TITLE - 1]
@@ -291,17 +306,7 @@ async def card_replies(
     replies.append(
         Reply(
             key="ideas.card",
-            params={
-                "number": number(idea.id),
-                "title": idea.title,
-                "description": idea.description,
-                "category": category_name(ctx, idea.category),
-                "neighbourhood": neighbourhood_name(ctx, idea.neighbourhood),
-                "status": status_label(ctx, idea),
-                "supporters": idea.supporters,
-                "comments": idea.comments,
-                "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
-            },
+            params=card_params(ctx, idea),
             parts=parts,
             buttons=await _card_buttons(ctx, card, view, merged_into),
             edit=edit,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import handlers
 from handlers.catalog import Catalog
 from handlers.community.moderation import DECISIONS
-from handlers.ideas.triage import IDEA_CHOICES, PROPOSAL_CHOICES
+from handlers.experiments.triage import Proposals
+from handlers.ideas.triage import Ideas
 from storage.community.moderation import ReportReason
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
 from storage.users import Role
 
 CATALOG = Catalog.load()
+IDEA_CHOICES = Ideas.choices
+PROPOSAL_CHOICES = Proposals.choices
 
 
 def _built_keys() -> set[str]:

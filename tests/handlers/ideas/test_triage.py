@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
+from tests.handlers.experiments.helpers import name_experiment
 from tests.handlers.ideas.helpers import submit_idea
 from tests.people import audit_actions, connector, for_user, outbox, person, row
 from tests.support import Chat
@@ -24,7 +26,14 @@ async def _idea_with_followers(app: App) -> tuple[Chat, Chat, Chat]:
     return anna, bob, emma
 
 
-# Each idea status: what the connector presses after the card, and what residents read.
+@dataclass(frozen=True)
+class Typed:
+    """What the connector types at a step (the other steps are buttons pressed)."""
+
+    text: str
+
+
+# Each idea status: what the connector does after the card, and what residents read.
 DECISIONS = {
     IdeaStatus.IN_REVIEW: (
         ["In behandeling"],
@@ -33,7 +42,12 @@ DECISIONS = {
         "is now looking into it",
     ),
     IdeaStatus.QUICK_WIN: (
-        ["Quick win"],
+        [
+            "Quick win",
+            Typed("Meer bankjes in het Velserbeekpark"),
+            Typed("We zetten samen bankjes neer waar ouderen even kunnen rusten."),
+            "Zo is het goed",
+        ],
         "Dit kan snel.",
         "Het wordt het experiment <b>Meer bankjes in het Velserbeekpark</b>",
         "It becomes the experiment",
@@ -69,8 +83,8 @@ async def test_each_status_is_saved_and_sent_to_submitter_and_followers_in_their
     await ria.send("/wachtrij")
     assert ria.keys == ["triage.idea_card"]
     assert "Idee #1: Meer bankjes in het Velserbeekpark" in ria.text
-    for label in presses:
-        await ria.press(label)
+    for step in presses:
+        await (ria.send(step.text) if isinstance(step, Typed) else ria.press(step))
     if status == IdeaStatus.NOT_FEASIBLE:
         assert ria.keys == ["triage.ask_reason_required"]
         assert "Geen toelichting" not in ria.last[0].labels()
@@ -115,6 +129,7 @@ async def test_a_quick_win_starts_an_experiment_that_followers_can_join(app: App
     ria = await connector(app)
     await ria.send("/wachtrij 1")
     await ria.press("Quick win")
+    await name_experiment(ria)
     await ria.press("Geen toelichting")
     experiment = await app.repos.experiments.of_idea(1)
     assert experiment is not None and experiment.status == "running"
@@ -284,79 +299,6 @@ async def test_later_skips_to_the_next_card_and_the_queue_wraps_around(app: App)
     assert "Een moestuin op het schoolplein" in ria.text and "€ 2.000" in ria.text
     await ria.press("Later")
     assert ria.keys == ["triage.from_the_start", "triage.idea_card"]
-
-
-async def _proposal(app: App, budget: str = "2500") -> Chat:
-    carl = await person(app, "carl", language="English")
-    await carl.send("/nieuwexperiment")
-    await carl.send("A vegetable garden at the primary school.")
-    await carl.press("IJmuiden")
-    await carl.send("The school and the parents")
-    await carl.send(budget)
-    await carl.press("Send")
-    return carl
-
-
-async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: App) -> None:
-    carl = await _proposal(app)
-    ria = await connector(app)
-    await ria.send("/wachtrij v1")
-    assert ria.keys == ["triage.proposal_card"]
-    await ria.press("Gefinancierd")
-    assert ria.keys == ["triage.ask_amount"]
-    await ria.send("6.000")
-    assert ria.keys == ["triage.amount_over_limit", "triage.ask_amount"]
-    await ria.send("veel geld")
-    assert ria.keys == ["triage.amount_invalid", "triage.ask_amount"]
-    await ria.press("Het gevraagde bedrag")
-    await ria.send("Een mooi plan voor de buurt.")
-    assert ria.keys[0] == "triage.done"
-
-    proposal = await app.repos.proposals.get(1)
-    assert proposal is not None
-    assert proposal.status is ProposalStatus.FUNDED
-    assert proposal.amount_decided_cents == 250000 and proposal.experiment_id is not None
-    [notice] = await for_user(app, carl, "status")
-    text = notice.text(app, "en")
-    assert "pays for it, with €2,500" in text and "Een mooi plan voor de buurt." in text
-    assert f"exp.join:{proposal.experiment_id}" in notice.payloads()
-    await carl.press_payload("prop.mine:1")
-    assert "Funded" in carl.text and "€2,500" in carl.text
-    entry = (await app.repos.audit.about("proposal:1"))[-1]
-    assert entry.detail["amount_cents"] == 250000 and entry.detail["to"] == "gefinancierd"
-
-
-async def test_co_funding_and_turning_down_a_proposal(app: App) -> None:
-    carl = await _proposal(app, "12000")
-    ria = await connector(app)
-    await ria.send("/wachtrij v1")
-    assert "meer dan € 5.000" in ria.text
-    await ria.press("Cofinanciering")
-    await ria.send("4000")
-    await ria.press("Geen toelichting")
-    proposal = await app.repos.proposals.get(1)
-    assert proposal is not None and proposal.status is ProposalStatus.COFUNDED
-    assert proposal.amount_decided_cents == 400000
-    assert "pays part of it, with €4,000" in (await for_user(app, carl, "status"))[0].text(
-        app, "en"
-    )
-    # A decided proposal only changes by reopening.
-    await ria.press_payload("tri.do:p1:afgewezen")
-    assert ria.keys == ["triage.illegal_final", "triage.proposal_card"]
-    await ria.press("Heropenen")
-    await ria.press("Geen toelichting")
-    await ria.press_payload("tri.do:p1:afgewezen")
-    assert ria.keys == ["triage.ask_reason_required"]
-    await ria.send("Het budget is op.")
-    proposal = await app.repos.proposals.get(1)
-    assert proposal is not None and proposal.status is ProposalStatus.REJECTED
-    history = [c.status for c in await app.repos.proposals.history(1)]
-    assert history == [
-        ProposalStatus.SUBMITTED,
-        ProposalStatus.COFUNDED,
-        ProposalStatus.IN_REVIEW,
-        ProposalStatus.REJECTED,
-    ]
 
 
 async def test_the_queue_is_for_the_connector_only(app: App) -> None:
