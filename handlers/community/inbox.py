@@ -1,7 +1,8 @@
 """The connector's inbox: residents' questions (also those meant for a civil servant's card),
 answered in the chat. The answer reaches the resident through the outbox (kind ``answer``)
 with a button to reply; the thread goes on both ways until the connector closes it (a new
-message from the resident opens it again, see ``handlers/questions.py``).
+message from the resident opens it again, see ``handlers/community/questions.py``). Answering
+and closing go through the review pipeline (:mod:`handlers.review`): a thread is its item.
 
     /inbox ──► open threads: waiting for an answer first, newest first   ◄ vorige / volgende ►
        └─► thread ──► beantwoorden ──► text ──► sent; the inbox again
@@ -10,10 +11,13 @@ message from the resident opens it again, see ``handlers/questions.py``).
 
 from __future__ import annotations
 
-from handlers.answers import excerpt, parse_id, read_text
+from collections.abc import Awaitable, Callable
+
+from handlers.answers import excerpt, parse_id
+from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
-from handlers.notices import notify
+from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce
 from handlers.start.menu import stale_button
 from storage.community.questions import Question, Side
 
@@ -24,6 +28,7 @@ DIALOG = "inbox_answer"
 PAGE_SIZE = 5
 MAX_PAGE = 9999
 MAX_ANSWER = 2000
+ANSWER, CLOSE = "answer", "close"
 
 
 def _when(ctx: Context, question: Question) -> str:
@@ -86,43 +91,42 @@ async def _line(ctx: Context, question: Question) -> Reply:
 @feature.action("inbox.open", role=Role.CONNECTOR)
 async def open_thread(ctx: Context) -> Response:
     """``inbox.open:<id>``: the whole thread, with answer and close buttons."""
-    question = await _question(ctx)
-    if isinstance(question, Response):
-        return question
-    return respond(await thread_reply(ctx, question))
+    return await _on_thread(ctx, desk.show)
 
 
-async def _question(ctx: Context, question_id: int | None = None) -> Question | Response:
-    wanted = question_id if question_id is not None else parse_id(ctx.value)
-    if wanted is None:
+@feature.action("inbox.answer", role=Role.CONNECTOR)
+async def begin_answer(ctx: Context) -> Response:
+    """``inbox.answer:<id>``: ask for the answer's text."""
+    return await _on_thread(ctx, lambda ctx, ref: desk.begin(ctx, ref, ANSWER))
+
+
+@feature.action("inbox.close", role=Role.CONNECTOR)
+async def close(ctx: Context) -> Response:
+    """``inbox.close:<id>``: close a thread; the resident is told and can still reply (which
+    opens it again)."""
+    return await _on_thread(ctx, lambda ctx, ref: desk.begin(ctx, ref, CLOSE))
+
+
+async def _on_thread(
+    ctx: Context, then: Callable[[Context, Ref], Awaitable[Response]]
+) -> Response:
+    question_id = parse_id(ctx.value)
+    if question_id is None:
         return await stale_button(ctx)
-    question = await ctx.repos.questions.get(wanted)
-    if question is None:
-        return respond(Reply(key="inbox.not_found", params={"id": wanted}), await inbox_reply(ctx))
-    return question
+    return await then(ctx, Ref(Threads.name, question_id))
 
 
 async def thread_reply(ctx: Context, question: Question) -> Reply:
     """One thread as the connector reads it: who it is meant for, every message."""
-    connector = ctx.profile.connector(ctx.lang)
     parts: list[Reply] = []
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     if card is not None:
         parts.append(Reply(key="questions.meant_for", params={"name": card.name}))
     if question.user_id is None:
         parts.append(Reply(key="inbox.resident_gone"))
-    for message in question.messages:
-        key = "inbox.msg_resident" if message.side is Side.RESIDENT else "inbox.msg_connector"
-        parts.append(
-            Reply(
-                key=key,
-                params={
-                    "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
-                    "text": message.text,
-                    "connector": connector,
-                },
-            )
-        )
+    parts += message_lines(
+        ctx, question, resident="inbox.msg_resident", staff="inbox.msg_connector"
+    )
     buttons: list[list[Button]] = []
     if question.is_open and question.user_id is not None:
         buttons.append(
@@ -152,19 +156,66 @@ async def thread_reply(ctx: Context, question: Question) -> Reply:
     )
 
 
-# Answering --------------------------------------------------------------------------------
+# Answering and closing, on the review pipeline ----------------------------------------------
 
 
-@feature.action("inbox.answer", role=Role.CONNECTOR)
-async def begin_answer(ctx: Context) -> Response:
-    """Ask for the answer's text."""
-    question = await _question(ctx)
-    if isinstance(question, Response):
-        return question
-    refusal = _cannot_answer(question)
-    if refusal is not None:
-        return respond(refusal, await thread_reply(ctx, question))
-    return _ask(Dialog(name=DIALOG, step="text", data={"question": question.id}))
+class Threads(Kind[Question]):
+    """A resident's question thread; the connector answers it or closes it."""
+
+    name = "question"
+    letters = "q"
+
+    async def load(self, ctx: Context, item_id: int) -> Question | None:
+        return await ctx.repos.questions.get(item_id)
+
+    async def missing(self, ctx: Context, item_id: int) -> Response:
+        return respond(
+            Reply(key="inbox.not_found", params={"id": item_id}), await inbox_reply(ctx)
+        )
+
+    async def card(self, ctx: Context, item: Question) -> Reply:
+        return await thread_reply(ctx, item)
+
+    def state(self, item: Question) -> str:
+        return "open" if item.is_open else "closed"
+
+    def first_step(self, item: Question, decision: str) -> str | None:
+        return "text" if decision == ANSWER else None
+
+    async def refuse(self, ctx: Context, item: Question, decision: str) -> Response | None:
+        if decision == CLOSE:
+            return None if item.is_open else await _closed_already(ctx, item)
+        refusal = _cannot_answer(item)
+        return respond(refusal, await thread_reply(ctx, item)) if refusal else None
+
+    async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
+        return Reply(key="inbox.ask_answer", params={"id": dialog.data["id"], "max": MAX_ANSWER})
+
+    async def changed(
+        self, ctx: Context, item: Question, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        refusal = _cannot_answer(item) if dialog.data["decision"] == ANSWER else None
+        if refusal is None:
+            return None
+        # Closed meanwhile: give the typed answer back so nothing is lost.
+        kept = Reply(key="inbox.not_sent", params={"text": text or ""})
+        return respond(refusal, kept, await thread_reply(ctx, item))
+
+    async def carry_out(
+        self, ctx: Context, item: Question, dialog: Dialog, text: str | None
+    ) -> Outcome:
+        if dialog.data["decision"] == ANSWER:
+            assert text is not None
+            await ctx.repos.questions.add_message(
+                item.id, Side.CONNECTOR, ctx.user.id, text, ctx.now
+            )
+            told = await _tell(ctx, item, "question.answer", "inbox.answer_notice", text)
+            key = "inbox.answered" if told else "inbox.answered_unreachable"
+            return Decided(Reply(key=key, params={"id": item.id}))
+        if not await ctx.repos.questions.close(item.id, ctx.now):
+            return await _closed_already(ctx, item)
+        await _tell(ctx, item, "question.close", "inbox.closed_notice", None)
+        return Decided(Reply(key="inbox.closed", params={"id": item.id}))
 
 
 def _cannot_answer(question: Question) -> Reply | None:
@@ -175,111 +226,55 @@ def _cannot_answer(question: Question) -> Reply | None:
     return None
 
 
-def _ask(dialog: Dialog, hint: Reply | None = None) -> Response:
-    question = Reply(
-        key="inbox.ask_answer",
-        params={"id": dialog.data["question"], "max": MAX_ANSWER},
-        buttons=[[dialog.button("inbox.btn_cancel", "cancel")]],
+async def _closed_already(ctx: Context, question: Question) -> Response:
+    return respond(
+        Reply(key="inbox.is_closed", params={"id": question.id}), await inbox_reply(ctx)
     )
-    return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-@feature.dialog(DIALOG, role=Role.CONNECTOR)
-async def answer_step(ctx: Context) -> Response:
-    """The answer's text: sent to the resident with a button to reply."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    question = await _question(ctx, int(dialog.data["question"]))
-    if isinstance(question, Response):
-        return Response(replies=question.replies, end_dialog=True)
-    if ctx.event.button is not None:
-        if ctx.value == "cancel":
-            return Response(
-                replies=[Reply(key="inbox.cancelled"), await thread_reply(ctx, question)],
-                end_dialog=True,
-            )
-        return _ask(dialog, Reply(key="answers.use_buttons_or_type"))
-    text = read_text(ctx, MAX_ANSWER, min_length=2)
-    if isinstance(text, Reply):
-        return _ask(dialog, text)
-    refusal = _cannot_answer(question)
-    if refusal is not None:
-        # Closed meanwhile: give the typed answer back so nothing is lost.
-        kept = Reply(key="inbox.not_sent", params={"text": text})
-        return Response(
-            replies=[refusal, kept, await thread_reply(ctx, question)], end_dialog=True
-        )
-    await ctx.repos.questions.add_message(question.id, Side.CONNECTOR, ctx.user.id, text, ctx.now)
+async def _tell(ctx: Context, question: Question, action: str, key: str, text: str | None) -> int:
+    """Tell the resident (with a button to reply), log it; returns how many were queued."""
 
     def build(lang: str) -> list[Reply]:
-        return [
-            Reply(
-                key="inbox.answer_notice",
-                params={"id": question.id, "connector": ctx.profile.connector(lang), "text": text},
-                buttons=[
-                    [
-                        Button(
-                            label="inbox.btn_reply",
-                            payload=f"q.add:{question.id}",
-                            params={"id": question.id},
-                        )
-                    ],
-                    [Button(label="questions.btn_mine", payload="q.mine")],
-                ],
-            )
+        params = {"id": question.id, "connector": ctx.profile.connector(lang)}
+        buttons = [
+            [
+                Button(
+                    label="inbox.btn_reply",
+                    payload=f"q.add:{question.id}",
+                    params={"id": question.id},
+                )
+            ]
         ]
+        if text is not None:
+            params["text"] = text
+            buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
+        return [Reply(key=key, params=params, buttons=buttons)]
 
-    queued = await notify(ctx, [question.user_id], kind="answer", build=build)
-    await ctx.repos.audit.record(
-        "question.answer",
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
+    counts = await announce(
+        ctx,
+        action,
+        Notice([question.user_id], build, kind="answer"),
+        detail={"question": question.id},
         subject=f"question:{question.id}",
         subject_user_id=question.user_id,
-        detail={"question": question.id, "notified": queued},
     )
-    key = "inbox.answered" if queued else "inbox.answered_unreachable"
-    return Response(
-        replies=[Reply(key=key, params={"id": question.id}), await inbox_reply(ctx)],
-        end_dialog=True,
-    )
+    return counts["notified"]
 
 
-@feature.action("inbox.close", role=Role.CONNECTOR)
-async def close(ctx: Context) -> Response:
-    """Close a thread; the resident is told and can still reply (which opens it again)."""
-    question = await _question(ctx)
-    if isinstance(question, Response):
-        return question
-    if not await ctx.repos.questions.close(question.id, ctx.now):
-        return respond(
-            Reply(key="inbox.is_closed", params={"id": question.id}), await inbox_reply(ctx)
-        )
+async def _after(ctx: Context, ref: Ref, done: Reply) -> Response:
+    """After an answer or closing: the inbox again."""
+    return respond(done, await inbox_reply(ctx))
 
-    def build(lang: str) -> list[Reply]:
-        return [
-            Reply(
-                key="inbox.closed_notice",
-                params={"id": question.id, "connector": ctx.profile.connector(lang)},
-                buttons=[
-                    [
-                        Button(
-                            label="inbox.btn_reply",
-                            payload=f"q.add:{question.id}",
-                            params={"id": question.id},
-                        )
-                    ]
-                ],
-            )
-        ]
 
-    queued = await notify(ctx, [question.user_id], kind="answer", build=build)
-    await ctx.repos.audit.record(
-        "question.close",
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
-        subject=f"question:{question.id}",
-        subject_user_id=question.user_id,
-        detail={"question": question.id, "notified": queued},
-    )
-    return respond(Reply(key="inbox.closed", params={"id": question.id}), await inbox_reply(ctx))
+desk = Desk(
+    feature,
+    name="inbox",
+    dialog=DIALOG,
+    role=Role.CONNECTOR,
+    kinds=[Threads()],
+    after=_after,
+    reason_step="text",
+    max_reason=MAX_ANSWER,
+    min_reason=2,
+)

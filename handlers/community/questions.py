@@ -135,21 +135,26 @@ async def my_questions(ctx: Context) -> Response:
     return respond(*shown, footer)
 
 
-async def _thread(ctx: Context, question: Question) -> Reply:
+def message_lines(ctx: Context, question: Question, *, resident: str, staff: str) -> list[Reply]:
+    """Every message of a thread, one line each: ``resident``'s key or ``staff``'s."""
     connector = ctx.profile.connector(ctx.lang)
-    parts = []
-    for message in question.messages:
-        key = "questions.msg_you" if message.side is Side.RESIDENT else "questions.msg_connector"
-        parts.append(
-            Reply(
-                key=key,
-                params={
-                    "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
-                    "text": message.text,
-                    "connector": connector,
-                },
-            )
+    return [
+        Reply(
+            key=resident if message.side is Side.RESIDENT else staff,
+            params={
+                "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
+                "text": message.text,
+                "connector": connector,
+            },
         )
+        for message in question.messages
+    ]
+
+
+async def _thread(ctx: Context, question: Question) -> Reply:
+    parts = message_lines(
+        ctx, question, resident="questions.msg_you", staff="questions.msg_connector"
+    )
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     if card is not None:
         parts.insert(0, Reply(key="questions.meant_for", params={"name": card.name}))
