@@ -5,14 +5,17 @@ in a Context and return a Response.
 
 - ``start/``: the welcome and onboarding, the main menu, help and fallbacks
 - ``ideas/``: submitting, browsing and discussing ideas, and their triage
-- ``experiments/``: the running experiments and residents' proposals
+- ``experiments/``: the running experiments, residents' proposals and their triage
 - ``news/``: "Wist je dat", the composer, civil servants' cards, posters
-- ``community/``: moderation, questions to the connector, the inbox, connections
+- ``community/``: moderation of reported comments and ideas, questions to the connector,
+  the inbox, connections
 - ``privacy/``: the privacy statement, a person's data export and erasure
 - ``staff/``: roles and invites, the audit log, statistics
 
 Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the registry),
-``catalog`` (texts), ``profile`` (the municipality), and small helpers every feature uses.
+``review`` (the one pipeline staff decide in: triage, moderation, the inbox), ``catalog``
+(texts), ``profile`` (the municipality), and small helpers every feature uses (``answers``,
+``phrases``, ``notices``, ``money``, ``when``).
 """
 
 from handlers.community import connections, inbox, moderation, questions

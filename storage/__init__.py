@@ -5,8 +5,9 @@ from datetime import datetime
 from storage.arrivals import Arrival, Arrivals
 from storage.audit import Audit, AuditEntry
 from storage.community.connections import Connections
-from storage.community.moderation import Activity, Reports, Sanctions
+from storage.community.moderation import Activity, Sanctions
 from storage.community.questions import Questions
+from storage.community.reports import Reports
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments.experiments import Experiments

@@ -1,50 +1,53 @@
-"""Moderation: the connector decides about reported comments; mutes and bans, explained.
+"""Moderation: the connector decides about reported comments and ideas; mutes and bans, explained.
 
-Residents report comments in ``handlers/reporting.py``; enough reports hide a comment until
-the connector decides here. The author is always told what was decided and why, in their
-own language (outbox, kind ``moderation``). Whether someone may post is checked at every
-event by the gate at the bottom of this module, which the router runs: a ban, a mute, and
-the posting limits features declare (ideas per day, comments per hour).
+Residents report comments and ideas in ``handlers/staff/reporting.py``; enough reports hide
+one until the connector decides here, on the review pipeline (:mod:`handlers.review`). The
+author is always told what was decided and why, in their own language, and so are the
+residents who reported it (outbox, kind ``moderation``). Whether someone may post is checked
+at every event by the gate at the bottom of this module, which the router runs: a ban, a
+mute, and the posting limits features declare (ideas per day, comments per hour).
 
-    /meldingen ──► card: the comment, its idea, the reports, the author's earlier warnings
+    /meldingen ──► card: the comment or idea, the reports, the author's earlier warnings
                     ├─ laten staan ──► reason (or none) ──┐
-                    ├─ verbergen ─────► reason ───────────┤
-                    ├─ waarschuwen ───► reason ───────────┤ hidden (except laten staan),
-                    ├─ dempen ──► 1 day | 1 week | typed days ──► reason ──┤ reports closed,
-                    ├─ blokkeren ─────► reason ───────────┤ author told, audit log
+                    ├─ verbergen ─────► reason ───────────┤ visible again (laten staan),
+                    ├─ verwijderen ───► reason ───────────┤ hidden or (an idea) removed;
+                    ├─ waarschuwen ───► reason ───────────┤ reports closed, author and
+                    ├─ dempen ──► 1 day | 1 week | typed days ──► reason ──┤ reporters told,
+                    ├─ blokkeren ─────► reason ───────────┤ audit log
                     └─ later ──► next card                └──► next card
+    /wachtrij 12 of a hidden idea ──► weer tonen ──► visible again, its author told
     /beperkingen ──► who is muted or banned now ──opheffen──► lifted, person told
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, parse_id
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
-from handlers.notices import notify
 from handlers.phrases import number, phrase
+from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
 from storage import Repositories
-from storage.community.moderation import ModeratedComment, ReportReason, Sanction, SanctionKind
+from storage.community.moderation import ReportReason, Sanction, SanctionKind
+from storage.community.reports import Flag, Flagged, ReportRef
+from storage.ideas.ideas import Removal
 
 feature = Feature("moderation")
 feature.menu_entry("moderation.menu", "mod", order=66, role=Role.CONNECTOR)
 
 DIALOG = "moderate"
 DECISIONS = ("keep", "hide", "warn", "mute", "ban")
-#: Decisions about the person, not only the comment: only for residents.
+IDEA_DECISIONS = ("keep", "hide", "remove", "warn", "mute", "ban")
+#: Decisions about the person, not only what they wrote: only for residents.
 PERSONAL = frozenset({"warn", "mute", "ban"})
-AUDIT_ACTIONS = {
-    "keep": "comment.keep",
-    "hide": "comment.hide",
-    "warn": "user.warn",
-    "mute": "user.mute",
-    "ban": "user.ban",
-}
+PERSONAL_AUDIT = {"warn": "user.warn", "mute": "user.mute", "ban": "user.ban"}
+SANCTIONS = {"warn": SanctionKind.WARNING, "mute": SanctionKind.MUTE, "ban": SanctionKind.BAN}
 MAX_DAYS = 365
 MAX_REASON = 500
+PERIOD = "period"
 #: hidden_reason of a comment hidden by residents' reports, before the connector decided.
 HIDDEN_BY_REPORTS = "meldingen"
 
@@ -65,105 +68,247 @@ def moment(ctx: Context, at: datetime) -> str:
     return ctx.local(at).strftime("%d-%m-%Y %H:%M")
 
 
-# The queue of reported comments ---------------------------------------------------------
+# What was reported: comments and ideas -------------------------------------------------------
 
 
-@feature.command("meldingen", "reports", role=Role.CONNECTOR, describe="moderation.cmd")
-@feature.action("mod", role=Role.CONNECTOR)
-async def reported(ctx: Context) -> Response:
-    """The reported comment that waits longest, as a card with the decisions."""
-    return await _card_after(ctx, None)
+class Reported(Kind[Flagged]):
+    """Something residents reported, on the moderation desk. Its words are under ``texts``
+    (``<texts>.card``, ``.ask_reason_<decision>``, ``.done_<decision>``, ``.told_<decision>``)."""
+
+    decisions: tuple[str, ...]
+    texts: str
+
+    async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
+        """Show it, hide it or remove it, as ``decision`` says."""
+        raise NotImplementedError
+
+    async def load(self, ctx: Context, item_id: int) -> Flagged | None:
+        """It, while it has open reports (and is not removed for good)."""
+        flagged = await ctx.repos.reports.flagged(Flag(self.name), item_id)
+        if flagged is None or not flagged.reports or flagged.removal is Removal.REMOVED:
+            return None
+        return flagged
+
+    def told_buttons(self, item: Flagged, decision: str) -> list[list[Button]]:
+        return [] if decision == "ban" else [[_idea_button(item.idea_id)]]
+
+    def detail(self, item: Flagged) -> dict[str, Any]:
+        """What the audit log records about it."""
+        return (
+            {self.name: item.id}
+            if self.name == "idea"
+            else {self.name: item.id, "idea": item.idea_id}
+        )
+
+    def state(self, item: Flagged) -> str:
+        return "reported"
+
+    async def missing(self, ctx: Context, item_id: int) -> Response:
+        decided = Reply(key=f"{self.texts}.already_decided", params={"id": item_id})
+        return await desk.next_card(ctx, None, decided)
+
+    async def refuse(self, ctx: Context, item: Flagged, decision: str) -> Response | None:
+        if decision not in self.decisions or (decision in PERSONAL and not item.personal):
+            return await stale_button(ctx)
+        return None
+
+    def first_step(self, item: Flagged, decision: str) -> str | None:
+        return PERIOD if decision == "mute" else "reason"
+
+    def reason_optional(self, decision: str) -> bool:
+        return decision == "keep"
+
+    async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
+        decision = str(dialog.data["decision"])
+        return Reply(
+            key=f"{self.texts}.ask_reason_{decision}",
+            params={"max": MAX_REASON, "period": period(ctx, int(dialog.data.get("days", 0)))},
+        )
+
+    async def card(self, ctx: Context, item: Flagged) -> Reply:
+        """What the connector needs to decide: it in context, the reports, the decisions."""
+        state = "moderation.state_hidden" if item.hidden else "moderation.state_visible"
+        decisions = [
+            desk.decision_button(f"moderation.btn_{decision}", self.name, item.id, decision)
+            for decision in self.decisions
+            if item.personal or decision not in PERSONAL
+        ]
+        return Reply(
+            key=f"{self.texts}.card",
+            params={
+                "waiting": await ctx.repos.reports.waiting(),
+                "number": number(item.idea_id),
+                "title": item.idea_title,
+                "when": moment(ctx, item.created_at),
+                "author": _author(ctx, item),
+                "state": phrase(ctx, state),
+                "body": item.body,
+            },
+            parts=await _report_parts(ctx, item),
+            buttons=[
+                *rows(decisions, 2),
+                [_idea_button(item.idea_id), desk.later_button(self.name, item.id)],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+
+    async def carry_out(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Outcome:
+        """It, the person, the reports; the author and the reporters told; the log."""
+        decision = str(dialog.data["decision"])
+        days = int(dialog.data.get("days", 0))
+        author = item.author_user_id
+        await self.show(ctx, item, decision, text)
+        timers: list[Timer] = []
+        until: datetime | None = None
+        if decision in PERSONAL:
+            assert author is not None and text is not None
+            kind = SANCTIONS[decision]
+            until = ctx.now + timedelta(days=days) if kind is SanctionKind.MUTE else None
+            sanction, replaced = await ctx.repos.sanctions.add(
+                author,
+                kind,
+                reason=text,
+                by_user_id=ctx.user.id,
+                now=ctx.now,
+                comment_id=item.id if self.name == "comment" else None,
+                ends_at=until,
+            )
+            timers = [Timer(job=mute_job(old.id), at=None) for old in replaced if old.ends_at]
+            if until is not None:
+                timers.append(Timer(job=mute_job(sanction.id), at=until))
+        resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
+
+        def to_author(lang: str) -> list[Reply]:
+            params = told_params(ctx, lang, item)
+            if until is not None:
+                params["until"] = moment(ctx, until)
+            if decision == "ban":
+                params["contact"] = ctx.profile.privacy.contact
+            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            return [
+                Reply(
+                    key=f"{self.texts}.told_{decision}",
+                    params=params,
+                    parts=why,
+                    buttons=self.told_buttons(item, decision),
+                )
+            ]
+
+        outcome = "kept" if decision == "keep" else "removed" if decision == "remove" else "hidden"
+
+        def to_reporters(lang: str) -> list[Reply]:
+            key = f"moderation.reporter.{self.name}_{outcome}"
+            return [Reply(key=key, params=told_params(ctx, lang, item))]
+
+        detail: dict[str, Any] = {**self.detail(item), "reports": resolved}
+        if decision == "mute":
+            detail["days"] = days
+        personal = decision in PERSONAL
+        await announce(
+            ctx,
+            PERSONAL_AUDIT[decision] if personal else f"{self.name}.{decision}",
+            Notice([author], to_author, kind="moderation", record="author_told", flag=True),
+            Notice(
+                [report.reporter_user_id for report in item.reports],
+                to_reporters,
+                kind="moderation",
+                record="reporters_told",
+            ),
+            detail=detail,
+            subject="user" if personal else f"{self.name}:{item.id}",
+            subject_user_id=author,
+            reason=text,
+        )
+        done = Reply(
+            key=f"{self.texts}.done_{decision}",
+            params={"number": number(item.idea_id), "period": period(ctx, days)},
+        )
+        return Decided(done, timers)
 
 
-@feature.action("mod.next", role=Role.CONNECTOR)
-async def later(ctx: Context) -> Response:
-    """Leave this one for later: the next reported comment (it stays in the list)."""
-    comment_id = parse_id(ctx.value)
-    if comment_id is None:
-        return await stale_button(ctx)
-    return await _card_after(ctx, comment_id)
+class Comments(Reported):
+    """A reported comment (``c12``, or ``12``)."""
+
+    name = "comment"
+    letters = "c"
+    decisions = DECISIONS
+    texts = "moderation"
+
+    async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
+        comments = ctx.repos.comments
+        if item.hidden:
+            # Laten staan shows it again; another reason replaces "hidden by reports".
+            await comments.unhide(item.id)
+        if decision != "keep":
+            assert reason is not None
+            await comments.hide(item.id, reason, ctx.now)
 
 
-async def _card_after(ctx: Context, after: int | None, *, notice: Reply | None = None) -> Response:
-    reports = ctx.repos.reports
-    found = await reports.next_reported(after)
-    wrapped = after is not None and found is None
-    if found is None:
-        found = await reports.next_reported(None)
-    replies = [notice] if notice else []
-    if found is None:
-        replies.append(menu_reply(ctx, "moderation.empty"))
-        return respond(*replies)
-    if wrapped or found == after:
-        replies.append(Reply(key="moderation.from_the_start"))
-    comment = await reports.comment(found)
-    assert comment is not None
-    replies.append(await _card(ctx, comment))
-    return respond(*replies)
+class Ideas(Reported):
+    """A reported idea (``i12``)."""
+
+    name = "idea"
+    letters = "i"
+    decisions = IDEA_DECISIONS
+    texts = "moderation.idea"
+
+    async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
+        ideas = ctx.repos.ideas
+        if decision == "keep":
+            if item.removal is Removal.REPORTS:
+                await ideas.restore(item.id, ctx.now)
+            return
+        how = Removal.REMOVED if decision == "remove" else Removal.HIDDEN
+        await ideas.remove(item.id, ctx.now, how=how, reason=reason)
+
+    def told_buttons(self, item: Flagged, decision: str) -> list[list[Button]]:
+        return [[_idea_button(item.id)]] if decision == "keep" else []
 
 
-async def _card(ctx: Context, comment: ModeratedComment) -> Reply:
-    """What the connector needs to decide: the comment in context, and the reports."""
-    parts = [Reply(key="moderation.card_reports", params={"count": len(comment.reports)})]
+def told_params(ctx: Context, lang: str, item: Flagged) -> dict[str, Any]:
+    """What its author and its reporters are told about a reported thing, in ``lang``."""
+    return {
+        "number": number(item.idea_id),
+        "title": item.idea_title,
+        "comment": excerpt(item.body, 120),
+        "connector": ctx.profile.connector(lang),
+    }
+
+
+def _author(ctx: Context, item: Flagged) -> str:
+    if item.author_user_id is None:
+        return phrase(ctx, "moderation.author_gone")
+    role = item.author_role or Role.RESIDENT
+    return phrase(ctx, f"moderation.author.{role.value}", user=item.author_user_id)
+
+
+async def _report_parts(ctx: Context, item: Flagged) -> list[Reply]:
+    """The reports (how many, why, in the reporters' words) and the author's history."""
+    parts = [Reply(key="moderation.card_reports", params={"count": len(item.reports)})]
     counts: dict[ReportReason, int] = {}
-    for report in comment.reports:
+    for report in item.reports:
         counts[report.reason] = counts.get(report.reason, 0) + 1
     for reason, count in counts.items():
         label = phrase(ctx, f"moderation.reason.{reason.value}")
         parts.append(Reply(key="moderation.card_reason", params={"reason": label, "count": count}))
-    for report in comment.reports:
+    for report in item.reports:
         if report.note:
             parts.append(Reply(key="moderation.card_note", params={"note": report.note}))
-    personal = _personal_allowed(comment)
-    if personal and comment.author_user_id is not None:
-        earlier = await ctx.repos.sanctions.of_user(comment.author_user_id)
+    if item.personal and item.author_user_id is not None:
+        earlier = await ctx.repos.sanctions.of_user(item.author_user_id)
         if earlier:
             parts.append(_history(earlier))
-    state = "moderation.state_hidden" if comment.hidden else "moderation.state_visible"
-    cid = comment.id
-    decisions = [
-        Button(label=f"moderation.btn_{decision}", payload=f"mod.do:{cid}:{decision}")
-        for decision in DECISIONS
-        if personal or decision not in PERSONAL
-    ]
-    buttons = [
-        *rows(decisions, 2),
-        [
-            Button(
-                label="moderation.btn_idea",
-                payload=f"idea.open:{comment.idea_id}",
-                params={"number": number(comment.idea_id)},
-            ),
-            Button(label="moderation.btn_later", payload=f"mod.next:{cid}"),
-        ],
-        [Button(label="menu.back", payload="menu")],
-    ]
-    return Reply(
-        key="moderation.card",
-        params={
-            "waiting": await ctx.repos.reports.waiting(),
-            "number": number(comment.idea_id),
-            "title": comment.idea_title,
-            "when": moment(ctx, comment.created_at),
-            "author": _author(ctx, comment),
-            "state": phrase(ctx, state),
-            "body": comment.body,
-        },
-        parts=parts,
-        buttons=buttons,
+    return parts
+
+
+def _idea_button(idea_id: int) -> Button:
+    return Button(
+        label="moderation.btn_open_idea",
+        payload=f"idea.open:{idea_id}",
+        params={"number": number(idea_id)},
     )
-
-
-def _personal_allowed(comment: ModeratedComment) -> bool:
-    """Warnings, mutes and bans are for residents (not for staff or an erased author)."""
-    return comment.author_user_id is not None and comment.author_role is Role.RESIDENT
-
-
-def _author(ctx: Context, comment: ModeratedComment) -> str:
-    if comment.author_user_id is None:
-        return phrase(ctx, "moderation.author_gone")
-    role = comment.author_role or Role.RESIDENT
-    return phrase(ctx, f"moderation.author.{role.value}", user=comment.author_user_id)
 
 
 def _history(earlier: list[Sanction]) -> Reply:
@@ -180,202 +325,104 @@ def _history(earlier: list[Sanction]) -> Reply:
     )
 
 
-# Deciding -------------------------------------------------------------------------------
+# The period of a mute ------------------------------------------------------------------------
 
 
-@feature.action("mod.do", role=Role.CONNECTOR)
-async def begin_decision(ctx: Context) -> Response:
-    """A decision button on a card: ask what it needs (the period of a mute, the reason)."""
-    raw_id, _, decision = ctx.value.partition(":")
-    comment_id = parse_id(raw_id)
-    if comment_id is None or decision not in DECISIONS:
-        return await stale_button(ctx)
-    comment = await _open(ctx, comment_id, decision)
-    if isinstance(comment, Response):
-        return comment
-    dialog = Dialog(name=DIALOG, step="reason", data={"comment": comment_id, "decision": decision})
-    if decision == "mute":
-        dialog = dialog.to("period")
-    return _ask(ctx, dialog)
-
-
-async def _open(ctx: Context, comment_id: int, decision: str) -> ModeratedComment | Response:
-    """The comment if this decision can still be taken on it, else the answer why not."""
-    comment = await ctx.repos.reports.comment(comment_id)
-    if comment is None or not comment.reports:
-        return await _card_after(
-            ctx, None, notice=Reply(key="moderation.already_decided", params={"id": comment_id})
-        )
-    if decision in PERSONAL and not _personal_allowed(comment):
-        return await stale_button(ctx)
-    return comment
-
-
-def _ask(ctx: Context, dialog: Dialog, *, hint: Reply | None = None) -> Response:
-    decision = str(dialog.data["decision"])
-    cancel = [dialog.button("moderation.btn_cancel", "cancel")]
-    if dialog.step == "period":
-        question = Reply(
-            key="moderation.ask_period",
-            params={"max": MAX_DAYS},
-            buttons=[
-                [
-                    dialog.button("moderation.btn_one_day", "1"),
-                    dialog.button("moderation.btn_one_week", "7"),
-                ],
-                cancel,
-            ],
-        )
-    else:
-        buttons = [cancel]
-        if decision == "keep":
-            buttons.insert(0, [dialog.button("moderation.btn_no_reason", "none")])
-        question = Reply(
-            key=f"moderation.ask_reason_{decision}",
-            params={"max": MAX_REASON, "period": period(ctx, int(dialog.data.get("days", 0)))},
-            buttons=buttons,
-        )
-    return respond(*([hint] if hint else []), question, dialog=dialog)
-
-
-@feature.dialog(DIALOG, role=Role.CONNECTOR)
-async def decision_step(ctx: Context) -> Response:
-    """The period of a mute, then the reason; then the decision is carried out."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    choice = ctx.value if ctx.event.button is not None else None
-    comment_id = int(dialog.data["comment"])
-    if choice == "cancel":
-        return Response(
-            replies=(
-                await _card_after(ctx, None, notice=Reply(key="moderation.cancelled"))
-            ).replies,
-            end_dialog=True,
-        )
-    if dialog.step == "period":
-        days = choice if choice is not None else ctx.text
-        if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_DAYS:
-            hint = Reply(key="moderation.bad_period", params={"max": MAX_DAYS})
-            return _ask(ctx, dialog, hint=hint)
-        return _ask(ctx, dialog.to("reason", days=int(days)))
-    decision = str(dialog.data["decision"])
-    if choice == "none" and decision == "keep":
-        reason = None
-    elif choice is not None:
-        return _ask(ctx, dialog, hint=Reply(key="answers.use_buttons_or_type"))
-    else:
-        answer = read_text(ctx, MAX_REASON, min_length=3)
-        if isinstance(answer, Reply):
-            return _ask(ctx, dialog, hint=answer)
-        reason = answer
-    comment = await _open(ctx, comment_id, decision)
-    if isinstance(comment, Response):
-        return Response(replies=comment.replies, end_dialog=True)
-    response = await _decide(ctx, comment, decision, reason, int(dialog.data.get("days", 0)))
-    return response.model_copy(update={"end_dialog": True})
-
-
-async def _decide(
-    ctx: Context, comment: ModeratedComment, decision: str, reason: str | None, days: int
-) -> Response:
-    """Carry out a decision: the comment, the person, the reports, the author, the log."""
-    repos = ctx.repos
-    author = comment.author_user_id
-    timers: list[Timer] = []
-    until: datetime | None = None
-    if decision == "keep":
-        if comment.hidden:
-            await repos.comments.unhide(comment.id)
-    else:
-        assert reason is not None
-        if comment.hidden:
-            # The connector's reason replaces "hidden by reports".
-            await repos.comments.unhide(comment.id)
-        await repos.comments.hide(comment.id, reason, ctx.now)
-    if decision in PERSONAL:
-        assert author is not None and reason is not None
-        kind = {"warn": SanctionKind.WARNING, "mute": SanctionKind.MUTE}.get(
-            decision, SanctionKind.BAN
-        )
-        until = ctx.now + timedelta(days=days) if kind is SanctionKind.MUTE else None
-        sanction, replaced = await repos.sanctions.add(
-            author,
-            kind,
-            reason=reason,
-            by_user_id=ctx.user.id,
-            now=ctx.now,
-            comment_id=comment.id,
-            ends_at=until,
-        )
-        timers = [Timer(job=mute_job(old.id), at=None) for old in replaced if old.ends_at]
-        if until is not None:
-            timers.append(Timer(job=mute_job(sanction.id), at=until))
-    resolved = await repos.reports.resolve(comment.id, ctx.now)
-    told = await _tell_author(ctx, comment, decision, reason, until)
-    detail: dict[str, object] = {
-        "comment": comment.id,
-        "idea": comment.idea_id,
-        "reports": resolved,
-        "author_told": told > 0,
-    }
-    if decision == "mute":
-        detail["days"] = days
-    await repos.audit.record(
-        AUDIT_ACTIONS[decision],
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
-        subject=f"comment:{comment.id}" if decision not in PERSONAL else "user",
-        subject_user_id=author,
-        detail=detail,
-        reason=reason,
+async def _ask_period(ctx: Context, dialog: Dialog) -> Reply:
+    return Reply(
+        key="moderation.ask_period",
+        params={"max": MAX_DAYS},
+        buttons=[
+            [
+                dialog.button("moderation.btn_one_day", "1"),
+                dialog.button("moderation.btn_one_week", "7"),
+            ]
+        ],
     )
-    done = Reply(
-        key=f"moderation.done_{decision}",
-        params={"number": number(comment.idea_id), "period": period(ctx, days)},
-    )
-    response = await _card_after(ctx, None, notice=done)
-    return response.model_copy(update={"timers": timers})
 
 
-async def _tell_author(
-    ctx: Context,
-    comment: ModeratedComment,
-    decision: str,
-    reason: str | None,
-    until: datetime | None,
-) -> int:
-    """Tell the author what was decided about their comment (and them), and why."""
+async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | Reply:
+    days = choice if choice is not None else ctx.text
+    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_DAYS:
+        return Reply(key="moderation.bad_period", params={"max": MAX_DAYS})
+    return dialog.to("reason", days=int(days))
+
+
+Comments.steps = {PERIOD: Step(_ask_period, _period)}
+Ideas.steps = Comments.steps
+
+
+# The desk and its queue ---------------------------------------------------------------------
+
+
+async def _queue(ctx: Context, after: Ref | None) -> Ref | None:
+    cursor = ReportRef(kind=Flag(after.kind), id=after.id) if after is not None else None
+    found = await ctx.repos.reports.next_reported(cursor)
+    return Ref(found.kind, found.id) if found is not None else None
+
+
+async def _after(ctx: Context, ref: Ref, done: Reply) -> Response:
+    """After a decision: the report that waits longest."""
+    return await desk.next_card(ctx, None, done)
+
+
+desk = Desk(
+    feature,
+    name="moderation",
+    dialog=DIALOG,
+    role=Role.CONNECTOR,
+    kinds=[Comments(), Ideas()],
+    after=_after,
+    queue=_queue,
+    prefix="mod",
+    max_reason=MAX_REASON,
+)
+
+
+@feature.command("meldingen", "reports", role=Role.CONNECTOR, describe="moderation.cmd")
+@feature.action("mod", role=Role.CONNECTOR)
+async def reported(ctx: Context) -> Response:
+    """The reported comment or idea that waits longest, as a card with the decisions."""
+    return await desk.next_card(ctx, None)
+
+
+# Showing a hidden idea again -----------------------------------------------------------------
+
+
+@feature.action("mod.restore", role=Role.CONNECTOR)
+async def restore(ctx: Context) -> Response:
+    """``mod.restore:<idea>``: show an idea the connector hid again; its author is told."""
+    idea_id = parse_id(ctx.value)
+    if idea_id is None:
+        return await stale_button(ctx)
+    idea = await ctx.repos.ideas.get(idea_id)
+    hidden = idea is not None and idea.removal is Removal.HIDDEN
+    if idea is None or not hidden or not await ctx.repos.ideas.restore(idea_id, ctx.now):
+        return respond(menu_reply(ctx, "moderation.idea.not_hidden", number=number(idea_id)))
 
     def build(lang: str) -> list[Reply]:
-        params: dict[str, object] = {
-            "number": number(comment.idea_id),
-            "title": comment.idea_title,
-            "comment": excerpt(comment.body, 120),
+        params = {
+            "number": number(idea.id),
+            "title": idea.title,
             "connector": ctx.profile.connector(lang),
         }
-        if until is not None:
-            params["until"] = moment(ctx, until)
-        if decision == "ban":
-            params["contact"] = ctx.profile.privacy.contact
-        parts = [Reply(key="moderation.told_reason", params={"reason": reason})] if reason else []
         return [
             Reply(
-                key=f"moderation.told_{decision}",
+                key="moderation.idea.told_restored",
                 params=params,
-                parts=parts,
-                buttons=[] if decision == "ban" else [[_idea_button(comment.idea_id)]],
+                buttons=[[_idea_button(idea.id)]],
             )
         ]
 
-    return await notify(ctx, [comment.author_user_id], kind="moderation", build=build)
-
-
-def _idea_button(idea_id: int) -> Button:
-    return Button(
-        label="moderation.btn_open_idea",
-        payload=f"idea.open:{idea_id}",
-        params={"number": number(idea_id)},
+    await announce(
+        ctx,
+        "idea.restore",
+        Notice([idea.author_user_id], build, kind="moderation", record="author_told", flag=True),
+        detail={"idea": idea.id},
+        subject=f"idea:{idea.id}",
+        subject_user_id=idea.author_user_id,
     )
+    return respond(menu_reply(ctx, "moderation.idea.restored", number=number(idea.id)))
 
 
 # Who is muted or banned -------------------------------------------------------------------
@@ -428,13 +475,12 @@ async def lift(ctx: Context) -> Response:
             Reply(key="moderation.told_lifted", params={"connector": ctx.profile.connector(lang)})
         ]
 
-    told = await notify(ctx, [user_id], kind="moderation", build=build)
-    await ctx.repos.audit.record(
+    await announce(
+        ctx,
         "user.unrestrict",
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
+        Notice([user_id], build, kind="moderation", record="author_told", flag=True),
+        detail={"sanctions": [s.id for s in lifted]},
         subject_user_id=user_id,
-        detail={"sanctions": [s.id for s in lifted], "author_told": told > 0},
     )
     return respond(
         menu_reply(ctx, "moderation.lifted", user=user_id),

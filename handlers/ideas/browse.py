@@ -355,6 +355,9 @@ async def _card_buttons(
             )
         ]
     )
+    if idea.author_user_id != me:
+        # Something that does not belong here: the connector decides (staff/reporting.py).
+        buttons.append([Button(label="ideas.btn_report", payload=f"idea.report:{idea.id}")])
     if ctx.user.role.allows(Role.CONNECTOR):
         buttons.append(
             [

@@ -42,7 +42,7 @@ from handlers.review import (
 )
 from handlers.start.menu import stale_button
 from storage.experiments.experiments import Experiment
-from storage.ideas.ideas import Idea, IdeaError, IdeaStatus, StatusChange
+from storage.ideas.ideas import Idea, IdeaError, IdeaStatus, Removal, StatusChange
 from storage.ideas.triage import ItemKind, QueueItem
 
 feature = Feature("triage")
@@ -85,6 +85,19 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
         return None if idea is None or idea.removed else idea
 
     async def missing(self, ctx: Context, item_id: int) -> Response:
+        idea = await ctx.repos.ideas.get(item_id)
+        if idea is not None and idea.removal is Removal.HIDDEN:
+            # Hidden by the connector (moderation): it can be shown again.
+            return respond(
+                Reply(
+                    key="triage.idea_hidden",
+                    params={"number": number(idea.id), "reason": idea.removal_reason or ""},
+                    buttons=[
+                        [Button(label="triage.btn_restore", payload=f"mod.restore:{idea.id}")],
+                        [Button(label="menu.back", payload="menu")],
+                    ],
+                )
+            )
         return respond(menu_reply(ctx, "triage.idea_not_found", id=item_id))
 
     def begin_data(self, ctx: Context, item: Idea, decision: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""Moderation: reports of comments, what the connector decided about people, and activity.
+"""Moderation: why things are reported, what the connector decided about people, activity.
 
-* :class:`Reports`: residents report a comment (once each); enough open reports hide it until
-  the connector decides, which resolves them.
+* :class:`ReportReason`: why a resident reports a comment or an idea (the reports themselves
+  are :mod:`storage.community.reports`).
 * :class:`Sanctions`: warnings, mutes (ending by themselves) and bans. Whether someone is
   muted is always read from the stored end time, so an expired mute never blocks anyone,
   whether or not its timer has run; :meth:`Sanctions.pending` and
@@ -19,156 +19,15 @@ from pydantic import BaseModel
 
 from storage.clock import iso, parse
 from storage.db import Database
-from storage.users import Role
 
 
 class ReportReason(StrEnum):
-    """Why a resident reports a comment."""
+    """Why a resident reports a comment or an idea."""
 
     SPAM = "spam"
     ABUSE = "beledigend"
     PERSONAL_DATA = "persoonsgegevens"
     OTHER = "anders"
-
-
-class Report(BaseModel):
-    """One resident's report of a comment."""
-
-    id: int
-    comment_id: int
-    reporter_user_id: int | None
-    reason: ReportReason
-    note: str | None
-    created_at: datetime
-
-
-class ModeratedComment(BaseModel):
-    """A comment as the connector sees it: hidden or not, with its open reports."""
-
-    id: int
-    idea_id: int
-    idea_title: str
-    author_user_id: int | None
-    author_role: Role | None
-    body: str
-    created_at: datetime
-    hidden_at: datetime | None
-    hidden_reason: str | None
-    reports: list[Report]
-
-    @property
-    def hidden(self) -> bool:
-        return self.hidden_at is not None
-
-
-def _report(row: aiosqlite.Row) -> Report:
-    return Report(
-        id=row["id"],
-        comment_id=row["comment_id"],
-        reporter_user_id=row["reporter_user_id"],
-        reason=ReportReason(row["reason"]),
-        note=row["note"],
-        created_at=parse(row["created_at"]),
-    )
-
-
-class Reports:
-    """The comment_reports table (and the moderation view of idea_comments)."""
-
-    def __init__(self, db: Database):
-        self.db = db
-
-    async def add(
-        self,
-        comment_id: int,
-        reporter_user_id: int,
-        reason: ReportReason,
-        now: datetime,
-        *,
-        note: str | None = None,
-    ) -> bool:
-        """Record a report; False if this person reported this comment before."""
-        added = await self.db.execute_rowcount(
-            "INSERT INTO comment_reports (comment_id, reporter_user_id, reason, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (comment_id, reporter_user_id, reason.value, note, iso(now)),
-        )
-        return added > 0
-
-    async def has_reported(self, comment_id: int, user_id: int) -> bool:
-        found = await self.db.fetchval(
-            "SELECT 1 FROM comment_reports WHERE comment_id = ? AND reporter_user_id = ?",
-            (comment_id, user_id),
-        )
-        return found is not None
-
-    async def open_count(self, comment_id: int) -> int:
-        """Reports of this comment the connector has not decided on yet."""
-        total = await self.db.fetchval(
-            "SELECT COUNT(*) FROM comment_reports WHERE comment_id = ? AND resolved_at IS NULL",
-            (comment_id,),
-        )
-        return int(total)
-
-    async def waiting(self) -> int:
-        """How many comments have open reports."""
-        total = await self.db.fetchval(
-            "SELECT COUNT(DISTINCT comment_id) FROM comment_reports WHERE resolved_at IS NULL"
-        )
-        return int(total)
-
-    async def next_reported(self, after: int | None = None) -> int | None:
-        """The reported comment to look at next: longest waiting first.
-
-        ``after`` skips to the one after that comment (to look at it later).
-        """
-        rows = await self.db.fetchall(
-            "SELECT comment_id, MIN(id) AS first FROM comment_reports"
-            " WHERE resolved_at IS NULL GROUP BY comment_id ORDER BY first"
-        )
-        order = [int(row["comment_id"]) for row in rows]
-        if not order:
-            return None
-        if after in order:
-            position = order.index(after) + 1
-            return order[position] if position < len(order) else None
-        return order[0]
-
-    async def comment(self, comment_id: int) -> ModeratedComment | None:
-        """A comment (hidden or not) with its idea's title and its open reports."""
-        row = await self.db.fetchone(
-            "SELECT c.*, i.title AS idea_title, u.role AS author_role FROM idea_comments c"
-            " JOIN ideas i ON i.id = c.idea_id LEFT JOIN users u ON u.id = c.author_user_id"
-            " WHERE c.id = ?",
-            (comment_id,),
-        )
-        if row is None:
-            return None
-        reports = await self.db.fetchall(
-            "SELECT * FROM comment_reports WHERE comment_id = ? AND resolved_at IS NULL"
-            " ORDER BY id",
-            (comment_id,),
-        )
-        return ModeratedComment(
-            id=row["id"],
-            idea_id=row["idea_id"],
-            idea_title=row["idea_title"],
-            author_user_id=row["author_user_id"],
-            author_role=Role(row["author_role"]) if row["author_role"] else None,
-            body=row["body"],
-            created_at=parse(row["created_at"]),
-            hidden_at=parse(row["hidden_at"]),
-            hidden_reason=row["hidden_reason"],
-            reports=[_report(report) for report in reports],
-        )
-
-    async def resolve(self, comment_id: int, now: datetime) -> int:
-        """Close the open reports of a comment (the connector decided); returns how many."""
-        return await self.db.execute_rowcount(
-            "UPDATE comment_reports SET resolved_at = ? WHERE comment_id = ?"
-            " AND resolved_at IS NULL",
-            (iso(now), comment_id),
-        )
 
 
 class SanctionKind(StrEnum):

@@ -38,6 +38,17 @@ class IdeaStatus(StrEnum):
     MERGED = "samengevoegd"
 
 
+class Removal(StrEnum):
+    """Why an idea is out of public view (its author still sees it among their ideas)."""
+
+    #: Enough residents reported it: hidden until the connector decides.
+    REPORTS = "reports"
+    #: The connector hid it; they can show it again.
+    HIDDEN = "hidden"
+    #: The connector removed it, for good.
+    REMOVED = "removed"
+
+
 class IdeaSort(StrEnum):
     """The orders residents browse ideas in."""
 
@@ -61,9 +72,13 @@ class Idea(BaseModel):
     created_at: datetime
     updated_at: datetime
     removed_at: datetime | None
+    #: Why it is out of view (None: in view, or taken out of view by its author).
+    removal: Removal | None = None
+    removal_reason: str | None = None
 
     @property
     def removed(self) -> bool:
+        """Out of public view, for whatever reason."""
         return self.removed_at is not None
 
 
@@ -158,6 +173,8 @@ def _idea(row: aiosqlite.Row) -> Idea:
         created_at=parse(row["created_at"]),
         updated_at=parse(row["updated_at"]),
         removed_at=parse(row["removed_at"]),
+        removal=Removal(row["removal"]) if row["removal"] else None,
+        removal_reason=row["removal_reason"],
     )
 
 
@@ -355,11 +372,34 @@ class Ideas:
         counted = sorted((uses[word], term) for term, word in zip(terms, folded, strict=True))
         return [term for _, term in counted[:KEPT_WHEN_ALL_COMMON]]
 
-    async def remove(self, idea_id: int, now: datetime) -> bool:
-        """Take an idea out of public view (moderation); False if it was already removed."""
+    async def remove(
+        self,
+        idea_id: int,
+        now: datetime,
+        *,
+        how: Removal | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Take an idea out of public view; False if that changes nothing.
+
+        An idea hidden by reports can then be hidden or removed by the connector, a hidden one
+        removed; a removal is final.
+        """
+        connector = how in (Removal.HIDDEN, Removal.REMOVED)
         changed = await self.db.execute_rowcount(
-            "UPDATE ideas SET removed_at = ?, updated_at = ? WHERE id = ? AND removed_at IS NULL",
-            (iso(now), iso(now), idea_id),
+            "UPDATE ideas SET removed_at = COALESCE(removed_at, ?), removal = ?,"
+            " removal_reason = ?, updated_at = ? WHERE id = ? AND (removed_at IS NULL"
+            " OR (? AND removal IN ('reports', 'hidden')))",
+            (iso(now), how.value if how else None, reason, iso(now), idea_id, connector),
+        )
+        return changed > 0
+
+    async def restore(self, idea_id: int, now: datetime) -> bool:
+        """Show a hidden idea again (not one removed for good); False if it was not hidden."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET removed_at = NULL, removal = NULL, removal_reason = NULL,"
+            " updated_at = ? WHERE id = ? AND removal IN ('reports', 'hidden')",
+            (iso(now), idea_id),
         )
         return changed > 0
 

@@ -156,7 +156,8 @@ TABLES: tuple[Table, ...] = (
         Kind.CONTENT,
         "the ideas you sent in",
         export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
-        " status, supporters, created_at, updated_at, removed_at FROM ideas"
+        " status, supporters, created_at, updated_at, removed_at, removal, removal_reason"
+        " FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
         delete_content=("DELETE FROM ideas WHERE author_user_id = :user_id",),
         keep_content=("UPDATE ideas SET author_user_id = NULL WHERE author_user_id = :user_id",),
@@ -341,6 +342,18 @@ TABLES: tuple[Table, ...] = (
         # The report still counts for the comment; who made it and their words go.
         erase=(
             "UPDATE comment_reports SET reporter_user_id = NULL, note = NULL"
+            " WHERE reporter_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "idea_reports",
+        Kind.PERSONAL,
+        "ideas you reported to the connector, and why",
+        export="SELECT idea_id AS idea, reason, note, created_at, resolved_at"
+        " FROM idea_reports WHERE reporter_user_id = :user_id ORDER BY id",
+        # The report still counts for the idea; who made it and their words go.
+        erase=(
+            "UPDATE idea_reports SET reporter_user_id = NULL, note = NULL"
             " WHERE reporter_user_id = :user_id",
         ),
     ),

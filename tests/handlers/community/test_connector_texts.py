@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import handlers
 from handlers.catalog import Catalog
-from handlers.community.moderation import DECISIONS
+from handlers.community.moderation import DECISIONS, IDEA_DECISIONS
 from handlers.experiments.triage import Proposals
 from handlers.ideas.triage import Ideas
 from storage.community.moderation import ReportReason
@@ -26,6 +26,18 @@ def _built_keys() -> set[str]:
     keys |= {f"proposals.status.{s.value}" for s in ProposalStatus}
     for decision in DECISIONS:
         keys |= {f"moderation.{kind}_{decision}" for kind in ("told", "done", "ask_reason", "btn")}
+    for decision in IDEA_DECISIONS:
+        keys |= {f"moderation.idea.{kind}_{decision}" for kind in ("told", "done", "ask_reason")}
+        keys.add(f"moderation.btn_{decision}")
+    outcomes = {"keep": "kept", "remove": "removed"}
+    for subject, decisions in (("comment", DECISIONS), ("idea", IDEA_DECISIONS)):
+        keys |= {f"moderation.reporter.{subject}_{outcomes.get(d, 'hidden')}" for d in decisions}
+        keys |= {f"{area}.already_decided" for area in ("moderation", "moderation.idea")}
+    keys |= {
+        f"reporting{area}.{key}"
+        for area in ("", ".idea")
+        for key in ("ask_reason", "btn_back", "gone", "own", "already_hidden", "already")
+    }
     keys |= {
         f"{area}.reason.{r.value}" for r in ReportReason for area in ("reporting", "moderation")
     }

@@ -12,6 +12,7 @@ from bot.settings import Settings
 from handlers.community.moderation import expire_mutes
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
+from storage.community.reports import Flag
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import TimerLog, audit_actions, connector, for_user, person, row
 from tests.support import Chat
@@ -101,7 +102,7 @@ async def test_each_decision_of_the_connector_reaches_the_author_with_the_reason
     assert ria.keys == [f"moderation.done_{decision}", "moderation.empty"]
 
     assert (await app.repos.comments.count(1) == 1) is visible
-    assert await app.repos.reports.open_count(1) == 0
+    assert await app.repos.reports.open_count(Flag.COMMENT, 1) == 0
     author = (await row(app, anna)).id
     sanctions = await app.repos.sanctions.of_user(author)
     assert [s.kind for s in sanctions] == ([kind] if kind else [])

@@ -133,6 +133,7 @@ async def test_the_card_shows_everything_but_the_authors_name(app: App, chat: Ma
         "👍 Steunen",
         "🔔 Volgen",
         "💬 Reacties (0)",
+        "🚩 Melden",
         "⬅️ Terug naar de lijst",
         "⬅️ Menu",
     ]

@@ -11,6 +11,7 @@ import storage.db as dbmod
 from bot.app import App
 from storage import Database
 from storage.community.moderation import ReportReason, SanctionKind
+from storage.community.reports import Flag, ReportRef
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
 from storage.ideas.statuses import IDEA_DECISIONS, TransitionError, check, next_statuses
@@ -174,22 +175,27 @@ async def test_a_merge_keeps_supporter_counts_equal_to_support_rows(app: App) ->
             await app.repos.triage.merge(third.id, second.id, now=NOW, by_user_id=None)
 
 
-async def test_reports_are_one_per_person_and_resolving_closes_them(app: App) -> None:
+@pytest.mark.parametrize("kind", list(Flag))
+async def test_reports_are_one_per_person_and_resolving_closes_them(app: App, kind: Flag) -> None:
     author, reporter = await _user(app, "anna"), await _user(app, "bob")
-    idea = await seed_idea(app, "Een idee")
+    idea = await seed_idea(app, "Een idee", author=author)
     reports = app.repos.reports
     async with app.db.transaction():
         comment = await app.repos.comments.add(idea.id, author, "Hallo", NOW)
-        assert await reports.add(comment.id, reporter, ReportReason.SPAM, NOW)
-        assert not await reports.add(comment.id, reporter, ReportReason.OTHER, NOW, note="x")
-        assert await reports.open_count(comment.id) == 1
-        assert await reports.next_reported() == comment.id
-        assert await reports.resolve(comment.id, NOW) == 1
-    assert await reports.open_count(comment.id) == 0
+        item = comment.id if kind is Flag.COMMENT else idea.id
+        assert await reports.add(kind, item, reporter, ReportReason.SPAM, NOW)
+        assert not await reports.add(kind, item, reporter, ReportReason.OTHER, NOW, note="x")
+        assert await reports.open_count(kind, item) == 1
+        assert await reports.next_reported() == ReportRef(kind=kind, id=item)
+        flagged = await reports.flagged(kind, item)
+        assert flagged is not None and flagged.author_user_id == author
+        assert [r.reporter_user_id for r in flagged.reports] == [reporter]
+        assert await reports.resolve(kind, item, NOW) == 1
+    assert await reports.open_count(kind, item) == 0
     assert await reports.next_reported() is None
     # Resolved, the same person still cannot report it twice.
     async with app.db.transaction():
-        assert not await reports.add(comment.id, reporter, ReportReason.SPAM, NOW)
+        assert not await reports.add(kind, item, reporter, ReportReason.SPAM, NOW)
 
 
 async def test_a_new_mute_replaces_the_current_one_and_ended_mutes_are_handled_once(

@@ -1,0 +1,249 @@
+"""Reported ideas: residents report them, the connector hides or removes them with a reason,
+the author hears why and the reporters hear the outcome; what is taken down leaves the open
+data. Reported comments: their reporters hear the outcome too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.admin.open_data import export_open_data
+from bot.app import App
+from storage.clock import utcnow
+from storage.community.reports import Flag
+from storage.ideas.ideas import Removal
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.people import audit_actions, connector, for_user, person, row
+from tests.support import Chat
+
+TITLE = "Bel 06-12345678 voor goedkope zonnepanelen"
+DESCRIPTION = "Koop nu bij mijn bedrijf, de beste prijs van Velsen, echt waar."
+
+
+async def _report(chat: Chat, idea: int = 1, reason: str = "Reclame of spam") -> None:
+    """Open the idea's card and report it with the buttons."""
+    await chat.press_payload(f"idea.open:{idea}")
+    await chat.press("Melden")
+    assert chat.keys == ["reporting.idea.ask_reason"]
+    await chat.press(reason)
+    assert chat.keys == ["reporting.thanks"]
+
+
+async def _reported_idea(app: App, *, reporters: int = 3) -> tuple[Chat, list[Chat]]:
+    """Anna sends in idea #1; ``reporters`` residents report it."""
+    anna = await person(app, "anna")
+    await submit_idea(anna, TITLE, DESCRIPTION)
+    others = [await person(app, f"r{n}") for n in range(reporters)]
+    for other in others:
+        await _report(other)
+    return anna, others
+
+
+def _read_all(folder: Path) -> str:
+    return "\n".join(p.read_text("utf-8") for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+async def _published(app: App, folder: Path) -> str:
+    """Everything the open-data export writes, as one text."""
+    await export_open_data(app, folder, utcnow())
+    return _read_all(folder)
+
+
+async def test_reports_hide_an_idea_at_the_threshold_and_its_author_is_told(app: App) -> None:
+    anna, (bob, carl) = await _reported_idea(app, reporters=2)
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and not idea.removed  # two reports: still visible
+    # One report per person; your own idea has no report button, its payload is refused.
+    await bob.press_payload("idea.report:1")
+    assert bob.keys == ["reporting.idea.already"]
+    await anna.press_payload("idea.open:1")
+    assert not any("Melden" in label for label in anna.last[0].labels())
+    await anna.press_payload("idea.report:1")
+    assert anna.keys == ["reporting.idea.own"]
+    # In your own words, for "iets anders".
+    dora = await person(app, "dora")
+    await dora.press_payload("idea.open:1")
+    await dora.press("Melden")
+    await dora.press("Iets anders")
+    assert dora.keys == ["reporting.ask_note"]
+    await dora.send("Dit is reclame met een telefoonnummer.")
+    assert dora.keys == ["reporting.thanks"]
+
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.removal is Removal.REPORTS
+    await dora.send("/ideeen")
+    assert "zonnepanelen" not in dora.text
+    [told] = await for_user(app, anna, "moderation")
+    assert "door meerdere mensen gemeld" in told.text(app, "nl")
+    assert (await audit_actions(app))[-1] == "idea.auto_hide"
+    # Who reported stays unknown: the bot hid it.
+    entry = (await app.repos.audit.about("idea:1"))[-1]
+    assert entry.actor_user_id is None
+    await carl.press_payload("idea.report:1")
+    assert carl.keys == ["reporting.idea.already_hidden"]
+
+
+DECISIONS = {
+    "keep": ("Laten staan", "Dit is een echt idee.", "het blijft staan", False),
+    "hide": ("Verbergen", "Reclame hoort hier niet.", "heeft het verborgen", True),
+    "remove": ("Verwijderen", "Reclame met een telefoonnummer.", "heeft het verwijderd", True),
+}
+TOLD = {
+    "keep": "het blijft staan",
+    "hide": "is verborgen door Burgerbeest",
+    "remove": "is verwijderd door Burgerbeest",
+}
+
+
+@pytest.mark.parametrize("decision", list(DECISIONS))
+async def test_the_connector_decides_about_a_reported_idea_and_everyone_concerned_hears(
+    app: App, tmp_path: Path, decision: str
+) -> None:
+    anna, reporters = await _reported_idea(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert ria.keys == ["moderation.idea.card"]
+    assert TITLE in ria.text and DESCRIPTION in ria.text and "verborgen" in ria.text
+    assert "reclame of spam: 3" in ria.text
+    label, reason, reporters_read, taken_down = DECISIONS[decision]
+    await ria.press(label)
+    assert ria.keys == [f"moderation.idea.ask_reason_{decision}"]
+    await ria.send(reason)
+    assert ria.keys == [f"moderation.idea.done_{decision}", "moderation.empty"]
+
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.removed is taken_down
+    assert await app.repos.reports.open_count(Flag.IDEA, 1) == 0
+    # The author hears what was decided and why.
+    told = (await for_user(app, anna, "moderation"))[-1].text(app, "nl")
+    assert TOLD[decision] in told and reason in told
+    # Every reporter hears the outcome (not the reason meant for the author).
+    for reporter in reporters:
+        [heard] = await for_user(app, reporter, "moderation")
+        assert reporters_read in heard.text(app, "nl") and reason not in heard.text(app, "nl")
+    entry = (await app.repos.audit.about("idea:1"))[-1]
+    assert entry.action == f"idea.{decision}" and entry.reason == reason
+    assert entry.detail["author_told"] is True and entry.detail["reporters_told"] == 3
+    # What is taken down leaves the open data; what stays is published.
+    published = await _published(app, tmp_path / "open-data")
+    assert (TITLE in published) is not taken_down
+    await reporters[0].press_payload("idea.open:1")
+    assert reporters[0].keys == (["ideas.removed"] if taken_down else ["ideas.card"])
+
+
+async def test_a_hidden_idea_can_be_shown_again_a_removed_one_cannot(
+    app: App, tmp_path: Path
+) -> None:
+    anna, _ = await _reported_idea(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Verbergen")
+    await ria.send("Even weg tot we het uitgezocht hebben.")
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_hidden"]
+    assert "Even weg tot we het uitgezocht hebben." in ria.text
+    await ria.press("Weer tonen")
+    assert ria.keys == ["moderation.idea.restored"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and not idea.removed and idea.removal is None
+    assert "weer te zien" in (await for_user(app, anna, "moderation"))[-1].text(app, "nl")
+    assert (await audit_actions(app))[-1] == "idea.restore"
+    assert TITLE in await _published(app, tmp_path / "again")
+    # Reported again and removed: that is for good.
+    for n in range(3):
+        await _report(await person(app, f"s{n}"))
+    await ria.send("/meldingen")
+    await ria.press("Verwijderen")
+    await ria.send("Toch reclame.")
+    await ria.press_payload("mod.restore:1")
+    assert ria.keys == ["moderation.idea.not_hidden"]
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_not_found"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.removal is Removal.REMOVED
+
+
+async def test_an_idea_author_who_is_a_resident_can_be_warned_muted_or_banned_staff_cannot(
+    app: App,
+) -> None:
+    anna, _ = await _reported_idea(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    labels = " ".join(ria.last[0].labels())
+    assert "Waarschuwen" in labels and "Dempen" in labels and "Blokkeren" in labels
+    await ria.press("Dempen")
+    await ria.press("1 week")
+    assert ria.keys == ["moderation.idea.ask_reason_mute"]
+    await ria.send("Een week pauze van reclame.")
+    assert ria.keys == ["moderation.idea.done_mute", "moderation.empty"]
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    assert mute.ends_at is not None and mute.comment_id is None
+    await anna.send("/idee")
+    assert anna.keys == ["moderation.muted"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.removal is Removal.HIDDEN
+    # A civil servant's idea can be kept, hidden or removed, not more.
+    sam = await connector(app, "sam")
+    await seed_idea(app, "Spreekuur in het stadhuis", author=(await row(app, sam)).id)
+    for n in range(3):
+        await _report(await person(app, f"t{n}"), idea=2)
+    await ria.send("/meldingen")
+    labels = " ".join(ria.last[0].labels())
+    assert "Verwijderen" in labels and "Dempen" not in labels
+    await ria.press_payload("mod.do:i2:ban")
+    assert ria.keys == ["general.stale_button"]
+    assert await app.repos.sanctions.of_user((await row(app, sam)).id) == []
+
+
+async def test_reported_comments_and_ideas_wait_in_one_queue_oldest_first(app: App) -> None:
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Meld 1")
+    await bob.press("Schelden of beledigend")
+    await submit_idea(anna, TITLE, DESCRIPTION)
+    await _report(bob, idea=2)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert ria.keys == ["moderation.card"] and "(nog 2 te bekijken)" in ria.text
+    await ria.press("Later")
+    assert ria.keys == ["moderation.idea.card"] and TITLE in ria.text
+    await ria.press("Later")
+    assert ria.keys == ["moderation.from_the_start", "moderation.card"]
+    # Stopping halfway shows the same card again and changes nothing.
+    await ria.press("Laten staan")
+    await ria.press("Stoppen")
+    assert ria.keys == ["moderation.cancelled", "moderation.card"]
+    assert await app.repos.reports.open_count(Flag.COMMENT, 1) == 1
+
+
+@pytest.mark.parametrize(
+    ("label", "heard"), [("Laten staan", "blijft staan"), ("Verbergen", "verborgen")]
+)
+async def test_the_reporters_of_a_comment_hear_the_outcome(
+    app: App, label: str, heard: str
+) -> None:
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    bob, carl = await person(app, "bob"), await person(app, "carl")
+    for reporter in (bob, carl):
+        await reporter.press_payload("idea.comments:1")
+        await reporter.press("Meld 1")
+        await reporter.press("Schelden of beledigend")
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press(label)
+    await ria.send("Zo hebben we het besloten.")
+    for reporter in (bob, carl):
+        [notice] = await for_user(app, reporter, "moderation")
+        text = notice.text(app, "nl")
+        assert "Je meldde een reactie bij idee #1" in text and heard in text
+        assert "Zo hebben we het besloten." not in text
+    entry = (await app.repos.logbook.page(limit=1))[0]
+    assert entry.detail["reporters_told"] == 2 and entry.detail["author_told"] is True
