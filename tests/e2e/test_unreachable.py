@@ -7,8 +7,6 @@ cancels what was queued for them and unsubscribes them from "Wist je dat".
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,18 +17,13 @@ from handlers.contract import Reply
 from storage.clock import utcnow
 from storage.outbox import OutboxRow
 from tests.e2e.botapi import BotApiServer
-from tests.e2e.matrix_support import WAIT_SECONDS, MatrixBot, Residents, containing
+from tests.e2e.matrix_support import MatrixBot, Residents, containing
 from tests.e2e.telegram_support import running_bot, telegram_settings, texts
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
 NEWS = [Reply(key="raw", params={"text": "Nieuws uit je wijk"}).model_dump(mode="json")]
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 async def _queued_and_held(app: App, platform: str, user_id: str, chat_id: str) -> OutboxRow:
@@ -99,9 +92,4 @@ async def test_a_resident_who_left_the_direct_chat_on_matrix_is_unsubscribed_and
     await _queued_and_held(app, "matrix", anna.user_id, anna.room_id)
 
     await anna.client.room_leave(anna.room_id)
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while not await _gone(app, "matrix", anna.user_id):
-        assert loop.time() < deadline, "the bot never learnt that Anna left"
-        await asyncio.sleep(0.05)
+    await until(lambda: _gone(app, "matrix", anna.user_id), what="the bot learns Anna left")
