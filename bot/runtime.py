@@ -17,6 +17,7 @@ from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.platforms.base import Adapter
 from bot.scheduler import Scheduler
+from handlers.budgets.schedule import advance as advance_budget_round
 from handlers.community.moderation import expire_mutes
 from handlers.contract import Timer
 
@@ -65,6 +66,7 @@ class Runtime:
             "broadcast", runner=self._release_broadcast, pending=repos.broadcasts.pending
         )
         self.scheduler.register("mute", runner=self._end_mutes, pending=repos.sanctions.pending)
+        self.scheduler.register("budget", runner=self._budget_round, pending=repos.budgets.pending)
         self.scheduler.register("retention", runner=self._retention, pending=self._now)
         self.scheduler.register("open-data", runner=self._open_data, pending=self._now)
 
@@ -73,6 +75,16 @@ class Runtime:
         still should)."""
         async with self.app.db.transaction():
             await self.app.repos.broadcasts.release(int(key), self.app.router.clock())
+
+    async def _budget_round(self, key: str) -> None:
+        """Open, remind or close a budget round (its row says which is due), then arm its
+        next moment."""
+        app = self.app
+        timer = await advance_budget_round(
+            app.repos, app.catalog, app.profile, app.router.timezone, int(key), app.router.clock()
+        )
+        if timer is not None:
+            await self.scheduler.arm([timer])
 
     async def _end_mutes(self, key: str) -> None:
         """Tell everyone whose mute has ended (the router already lets them post again)."""

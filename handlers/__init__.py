@@ -11,6 +11,7 @@ in a Context and return a Response.
   the inbox, connections
 - ``privacy/``: the privacy statement, a person's data export and erasure
 - ``staff/``: roles and invites, the audit log, statistics
+- ``budgets/``: budget rounds ("Velsen kiest"): set up by staff, voted on by residents
 
 Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the registry),
 ``review`` (the one pipeline staff decide in: triage, moderation, the inbox), ``catalog``
@@ -18,6 +19,8 @@ Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the 
 ``phrases``, ``notices``, ``money``, ``when``).
 """
 
+from handlers.budgets import rounds as budget_rounds
+from handlers.budgets import voting as budget_voting
 from handlers.community import connections, inbox, moderation, questions
 from handlers.experiments import join, proposals
 from handlers.feature import Feature, Registry
@@ -48,6 +51,8 @@ FEATURES: list[Feature] = [
     inbox.feature,
     connections.feature,
     oversight.feature,
+    budget_voting.feature,
+    budget_rounds.feature,
 ]
 
 

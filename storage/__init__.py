@@ -4,6 +4,7 @@ from datetime import datetime
 
 from storage.arrivals import Arrival, Arrivals
 from storage.audit import Audit, AuditEntry
+from storage.budgets.rounds import BudgetRounds
 from storage.community.connections import Connections
 from storage.community.moderation import Activity, Sanctions
 from storage.community.questions import Questions
@@ -68,6 +69,7 @@ class Repositories:
         self.stats = Stats(db)
         self.logbook = Logbook(db)
         self.invites = Invites(db)
+        self.budgets = BudgetRounds(db)
         # Someone who blocked the bot no longer gets "Wist je dat".
         self.outbox.on_unreachable(self._unsubscribe)
 

@@ -213,7 +213,60 @@ CODES = Resource(
     ),
     ("list", "code"),
 )
-RESOURCES = (IDEAS, IDEA_HISTORY, EXPERIMENTS, NEWS, STATISTICS, CODES)
+BUDGET_ROUNDS = Resource(
+    "budget_rounds",
+    "Velsen kiest: stemrondes / budget rounds",
+    "Rounds in which residents shared out a budget for experiments (knapsack voting).",
+    (
+        _f("id", "integer", "Number of the round."),
+        _f("name", "string", "Name of the round."),
+        _f("total_cents", "integer", "The budget residents shared out, in euro cents."),
+        _f(
+            "hood_budgets",
+            "string",
+            "Parts of the budget kept for one neighbourhood: JSON, neighbourhood code to"
+            " euro cents.",
+        ),
+        _f("opens_at", "datetime", f"When voting opened. {_UTC}"),
+        _f("closes_at", "datetime", f"When voting closed. {_UTC}"),
+        _f("status", "string", "scheduled, open or closed."),
+        _f("voters", "integer", "How many residents voted (once closed)."),
+        _f("spent_cents", "integer", "What the winning projects cost together (once closed)."),
+    ),
+    ("id",),
+)
+BUDGET_PROJECTS = Resource(
+    "budget_projects",
+    "Velsen kiest: projecten / projects",
+    "The projects on each round's ballot; votes and winners once the round is closed. Winners"
+    " are chosen in order of votes while they fit the budget (a neighbourhood's projects first"
+    " within its part); with equal votes the cheaper project, then the earlier one, wins.",
+    (
+        _f("id", "integer", "Number of the project."),
+        _f("round", "integer", "The round it was on."),
+        _f("title", "string", "Title."),
+        _f("description", "string", "Short description."),
+        _f("cost_cents", "integer", "What it costs, in euro cents."),
+        _f("neighbourhood", "string", "Neighbourhood code, if it is in one neighbourhood."),
+        _f("idea", "integer", "The idea it came from, if any."),
+        _f("proposal", "integer", "The experiment proposal it came from, if any."),
+        _f("votes", "integer", "Votes it got (once the round is closed)."),
+        _f("winner", "integer", "1 if it won, 0 if not (once the round is closed)."),
+        _f("experiment", "integer", "The experiment it became, if any."),
+    ),
+    ("id",),
+    (("round", "budget_rounds", "id"),),
+)
+RESOURCES = (
+    IDEAS,
+    IDEA_HISTORY,
+    EXPERIMENTS,
+    NEWS,
+    STATISTICS,
+    CODES,
+    BUDGET_ROUNDS,
+    BUDGET_PROJECTS,
+)
 #: Each resource is described twice: (name suffix, format, media type).
 _FORMATS = (("", "csv", "text/csv"), ("-json", "json", "application/json"))
 
@@ -237,6 +290,8 @@ async def collect(app: App) -> dict[str, list[Row]]:
         NEWS.name: await data.news(),
         STATISTICS.name: await _statistics(app, data),
         CODES.name: _codes(app),
+        BUDGET_ROUNDS.name: await app.repos.budgets.public_rounds(),
+        BUDGET_PROJECTS.name: await app.repos.budgets.public_projects(),
     }
 
 

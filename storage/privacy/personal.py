@@ -405,6 +405,37 @@ TABLES: tuple[Table, ...] = (
             "UPDATE invites SET redeemed_by = NULL WHERE redeemed_by = :user_id",
         ),
     ),
+    # Budget rounds ("Velsen kiest"): rounds and projects are public; a ballot is personal
+    # and goes with the person (a closed round keeps its totals in budget_projects.votes).
+    Table("budget_rounds", Kind.OPERATIONAL, "budget rounds and their totals, no link to voters"),
+    Table("budget_projects", Kind.OPERATIONAL, "the projects on budget rounds' ballots"),
+    Table(
+        "budget_ballots",
+        Kind.PERSONAL,
+        "your ballots in budget rounds: when you started, changed and confirmed them",
+        export="SELECT r.name AS round, b.started_at, b.updated_at, b.confirmed_at,"
+        " b.reminded_at FROM budget_ballots b JOIN budget_rounds r ON r.id = b.round_id"
+        " WHERE b.user_id = :user_id ORDER BY b.round_id",
+        erase=("DELETE FROM budget_ballots WHERE user_id = :user_id",),
+    ),
+    Table(
+        "budget_choices",
+        Kind.PERSONAL,
+        "the projects you chose on a budget ballot",
+        export="SELECT c.round_id AS round, p.title AS project, p.cost_cents"
+        " FROM budget_choices c JOIN budget_projects p ON p.id = c.project_id"
+        " WHERE c.user_id = :user_id ORDER BY c.round_id, p.id",
+        erase=("DELETE FROM budget_choices WHERE user_id = :user_id",),
+    ),
+    Table(
+        "budget_votes",
+        Kind.PERSONAL,
+        "the projects you voted for (your confirmed ballot)",
+        export="SELECT v.round_id AS round, p.title AS project, p.cost_cents"
+        " FROM budget_votes v JOIN budget_projects p ON p.id = v.project_id"
+        " WHERE v.user_id = :user_id ORDER BY v.round_id, p.id",
+        erase=("DELETE FROM budget_votes WHERE user_id = :user_id",),
+    ),
     AUDIT_LOG,
     Table(
         "platform_state",

@@ -1,0 +1,545 @@
+"""Budget rounds for staff (verbinder, admin): set one up, follow the counts, name winners.
+
+    /nieuweronde ──► name ──► total budget ──► neighbourhood budgets (or none)
+        ──► projects, one message each ("titel | kosten | uitleg | wijk"; a photo after
+            one is its picture) ──► opens (or "nu") ──► closes ──► who may vote
+        ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler)
+
+    /rondes ──► a round: votes per project so far (counts only, never who)
+        ──► closed: "Maak experiment" for a winner ──► its name ──► experiment
+
+A project's title may name an approved idea (``#12``) or proposal (``v3``): the project
+then keeps the link and takes its title from it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from handlers.answers import excerpt, parse_id, read_text
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
+from handlers.feature import Context, Feature
+from handlers.money import format_euro, parse_euro
+from handlers.when import parse_moment
+from storage.budgets.rounds import NewProject, Round, RoundStatus
+from storage.experiments.experiments import Bilingual, NewExperiment
+from storage.experiments.proposals import ProposalStatus
+from storage.ideas.ideas import IdeaStatus
+
+feature = Feature("budget_rounds")
+feature.menu_entry("budgets.menu_staff", "bs", order=66, role=Role.CONNECTOR)
+
+DIALOG = "budget_round"
+NAMING = "budget_experiment"
+MAX_NAME = 80
+MAX_TITLE = 80
+MAX_DESCRIPTION = 300
+MAX_PROJECTS = 30
+MAX_AHEAD = timedelta(days=365)
+APPROVED_IDEAS = (IdeaStatus.QUICK_WIN, IdeaStatus.ADOPTED)
+APPROVED_PROPOSALS = (ProposalStatus.APPROVED, ProposalStatus.FUNDED, ProposalStatus.COFUNDED)
+
+
+def _stop() -> list[Button]:
+    return [Button(label="budgets.btn_stop", payload="cancel")]
+
+
+def _euro(ctx: Context, cents: int) -> str:
+    return format_euro(cents, ctx.lang)
+
+
+def _shown(ctx: Context, moment: datetime) -> str:
+    return ctx.local(moment).strftime("%d-%m-%Y %H:%M")
+
+
+@feature.command("nieuweronde", "newround", describe="budgets.cmd_new", role=Role.CONNECTOR)
+@feature.action("bs.new", role=Role.CONNECTOR)
+async def new_round(ctx: Context) -> Response:
+    """Start setting up a round."""
+    dialog = Dialog(name=DIALOG, step="name")
+    return respond(Reply(key="budgets.ask_name", buttons=[_stop()]), dialog=dialog)
+
+
+setup = feature.dialog(DIALOG, role=Role.CONNECTOR)
+
+
+@setup.step("name")
+async def name_step(ctx: Context, dialog: Dialog) -> Response:
+    answer = read_text(ctx, MAX_NAME, min_length=3)
+    if isinstance(answer, Reply):
+        return respond(answer, Reply(key="budgets.ask_name", buttons=[_stop()]), dialog=dialog)
+    nxt = dialog.to("total", name=answer)
+    return respond(Reply(key="budgets.ask_total", buttons=[_stop()]), dialog=nxt)
+
+
+@setup.step("total")
+async def total_step(ctx: Context, dialog: Dialog) -> Response:
+    cents = parse_euro(ctx.text) if ctx.text else None
+    if cents is None or cents <= 0:
+        return respond(
+            Reply(key="budgets.amount_invalid", params={"typed": ctx.text}),
+            Reply(key="budgets.ask_total", buttons=[_stop()]),
+            dialog=dialog,
+        )
+    nxt = dialog.to("hoods", total=cents)
+    return respond(_ask_hoods(ctx, nxt), dialog=nxt)
+
+
+def _ask_hoods(ctx: Context, dialog: Dialog) -> Reply:
+    example = ctx.profile.neighbourhoods[0].name(ctx.lang)
+    return Reply(
+        key="budgets.ask_hoods",
+        params={"example": example},
+        buttons=[[dialog.button("budgets.btn_no_hoods", "none")], _stop()],
+    )
+
+
+@setup.step("hoods")
+async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is not None and ctx.value == "none":
+        nxt = dialog.to("projects", hoods={}, projects=[])
+        return respond(_ask_project(nxt), dialog=nxt)
+    answer = read_text(ctx, 2000)
+    if isinstance(answer, Reply):
+        return respond(answer, _ask_hoods(ctx, dialog), dialog=dialog)
+    names = {}
+    for hood in ctx.profile.neighbourhoods:
+        names[hood.id.casefold()] = hood.id
+        for lang in ("nl", "en"):
+            names[hood.name(lang).casefold()] = hood.id
+    budgets: dict[str, int] = {}
+    for line in answer.splitlines():
+        if not line.strip():
+            continue
+        parts = line.strip().rsplit(" ", 1)
+        hood_id = names.get(parts[0].strip().casefold()) if len(parts) == 2 else None
+        cents = parse_euro(parts[1]) if len(parts) == 2 else None
+        if hood_id is None or cents is None or cents <= 0 or hood_id in budgets:
+            return respond(
+                Reply(key="budgets.hood_invalid", params={"line": line.strip()}),
+                _ask_hoods(ctx, dialog),
+                dialog=dialog,
+            )
+        budgets[hood_id] = cents
+    if sum(budgets.values()) > int(dialog.data["total"]):
+        return respond(
+            Reply(
+                key="budgets.hoods_too_much", params={"total": _euro(ctx, dialog.data["total"])}
+            ),
+            _ask_hoods(ctx, dialog),
+            dialog=dialog,
+        )
+    nxt = dialog.to("projects", hoods=budgets, projects=[])
+    return respond(_ask_project(nxt), dialog=nxt)
+
+
+def _ask_project(dialog: Dialog) -> Reply:
+    buttons = [_stop()]
+    if dialog.data.get("projects"):
+        buttons.insert(0, [dialog.button("budgets.btn_projects_done", "done")])
+    return Reply(
+        key="budgets.ask_project",
+        params={"count": len(dialog.data.get("projects", []))},
+        buttons=buttons,
+    )
+
+
+@setup.step("projects")
+async def projects_step(ctx: Context, dialog: Dialog) -> Response:
+    projects: list[dict[str, Any]] = list(dialog.data.get("projects", []))
+    if ctx.event.button is not None and ctx.value == "done" and projects:
+        nxt = dialog.to("opens")
+        return respond(_ask_opens(nxt), dialog=nxt)
+    if ctx.event.photo is not None:
+        if not projects:
+            return respond(Reply(key="budgets.photo_first"), _ask_project(dialog), dialog=dialog)
+        photo = ctx.event.photo
+        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+        projects[-1] = {**projects[-1], "photo_id": photo_id}
+        nxt = dialog.to("projects", projects=projects)
+        return respond(
+            Reply(key="budgets.photo_added", params={"title": projects[-1]["title"]}),
+            _ask_project(nxt),
+            dialog=nxt,
+        )
+    answer = read_text(ctx, 1000)
+    if isinstance(answer, Reply):
+        return respond(answer, _ask_project(dialog), dialog=dialog)
+    if len(projects) >= MAX_PROJECTS:
+        return respond(
+            Reply(key="budgets.too_many", params={"max": MAX_PROJECTS}),
+            _ask_project(dialog),
+            dialog=dialog,
+        )
+    project = await _read_project(ctx, answer, int(dialog.data["total"]))
+    if isinstance(project, Reply):
+        return respond(project, _ask_project(dialog), dialog=dialog)
+    clash = any(
+        p["title"].casefold() == project.title.casefold()
+        or (project.idea_id and p.get("idea_id") == project.idea_id)
+        or (project.proposal_id and p.get("proposal_id") == project.proposal_id)
+        for p in projects
+    )
+    if clash:
+        return respond(
+            Reply(key="budgets.project_twice", params={"title": project.title}),
+            _ask_project(dialog),
+            dialog=dialog,
+        )
+    projects.append(project.model_dump())
+    nxt = dialog.to("projects", projects=projects)
+    return respond(
+        Reply(
+            key="budgets.project_added",
+            params={"title": project.title, "cost": _euro(ctx, project.cost_cents)},
+        ),
+        _ask_project(nxt),
+        dialog=nxt,
+    )
+
+
+async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Reply:
+    """A project from "titel | kosten | uitleg | wijk", or why it cannot be one."""
+    parts = [part.strip() for part in line.split("|")]
+    if len(parts) not in (3, 4) or not parts[0] or not parts[2]:
+        return Reply(key="budgets.project_invalid")
+    title, cost_text, description = parts[0], parts[1], parts[2]
+    cost = parse_euro(cost_text)
+    if cost is None or cost <= 0:
+        return Reply(key="budgets.cost_invalid", params={"typed": cost_text})
+    if cost > total:
+        return Reply(key="budgets.cost_too_high", params={"total": _euro(ctx, total)})
+    if len(description) > MAX_DESCRIPTION or len(title) > MAX_TITLE:
+        return Reply(
+            key="budgets.project_too_long",
+            params={"title": MAX_TITLE, "description": MAX_DESCRIPTION},
+        )
+    hood: str | None = None
+    if len(parts) == 4 and parts[3]:
+        hood = next(
+            (
+                n.id
+                for n in ctx.profile.neighbourhoods
+                if parts[3].casefold() in (n.id, n.name("nl").casefold(), n.name("en").casefold())
+            ),
+            None,
+        )
+        if hood is None:
+            return Reply(key="budgets.hood_unknown", params={"typed": parts[3]})
+    idea_id = proposal_id = None
+    if title.startswith("#"):
+        idea = await ctx.repos.ideas.get(parse_id(title[1:]) or 0)
+        if idea is None or idea.removed_at is not None or idea.status not in APPROVED_IDEAS:
+            return Reply(key="budgets.source_unknown", params={"typed": title})
+        idea_id, title = idea.id, excerpt(idea.title, MAX_TITLE)
+    elif title[:1] in "vV" and title[1:].isdigit():
+        proposal = await ctx.repos.proposals.get(parse_id(title[1:]) or 0)
+        if proposal is None or proposal.status not in APPROVED_PROPOSALS:
+            return Reply(key="budgets.source_unknown", params={"typed": title})
+        proposal_id, title = proposal.id, excerpt(proposal.what, MAX_TITLE)
+    return NewProject(
+        title=title,
+        description=description,
+        cost_cents=cost,
+        neighbourhood=hood,
+        idea_id=idea_id,
+        proposal_id=proposal_id,
+    )
+
+
+def _ask_opens(dialog: Dialog) -> Reply:
+    return Reply(
+        key="budgets.ask_opens", buttons=[[dialog.button("budgets.btn_now", "now")], _stop()]
+    )
+
+
+def _read_moment(ctx: Context) -> datetime | Reply:
+    local = ctx.local(ctx.now)
+    moment = parse_moment(ctx.text, local) if ctx.text else None
+    if moment is None:
+        return Reply(key="budgets.when_invalid", params={"typed": ctx.text})
+    if moment <= local:
+        return Reply(key="budgets.when_past", params={"when": moment.strftime("%d-%m-%Y %H:%M")})
+    if moment > local + MAX_AHEAD:
+        return Reply(key="budgets.when_too_far")
+    return moment.astimezone(UTC)
+
+
+@setup.step("opens")
+async def opens_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is not None and ctx.value == "now":
+        opens = ctx.now
+    else:
+        moment = _read_moment(ctx)
+        if isinstance(moment, Reply):
+            return respond(moment, _ask_opens(dialog), dialog=dialog)
+        opens = moment
+    nxt = dialog.to("closes", opens=opens.isoformat())
+    return respond(Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=nxt)
+
+
+@setup.step("closes")
+async def closes_step(ctx: Context, dialog: Dialog) -> Response:
+    moment = _read_moment(ctx)
+    opens = datetime.fromisoformat(dialog.data["opens"])
+    if not isinstance(moment, Reply) and moment <= opens:
+        moment = Reply(key="budgets.closes_before_opens", params={"opens": _shown(ctx, opens)})
+    if isinstance(moment, Reply):
+        return respond(moment, Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=dialog)
+    nxt = dialog.to("who", closes=moment.isoformat())
+    return respond(_ask_who(nxt), dialog=nxt)
+
+
+def _ask_who(dialog: Dialog) -> Reply:
+    return Reply(
+        key="budgets.ask_who",
+        buttons=[
+            [dialog.button("budgets.btn_who_all", "all")],
+            [dialog.button("budgets.btn_who_hood", "hood")],
+            _stop(),
+        ],
+    )
+
+
+@setup.step("who")
+async def who_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is None or ctx.value not in ("all", "hood"):
+        return respond(_ask_who(dialog), dialog=dialog)
+    nxt = dialog.to("preview", hood_only=ctx.value == "hood")
+    return respond(*_preview(ctx, nxt), dialog=nxt)
+
+
+def _preview(ctx: Context, dialog: Dialog) -> list[Reply]:
+    data = dialog.data
+    hoods = [
+        Reply(
+            key="budgets.preview_hood",
+            params={"hood": _hood_name(ctx, hood), "amount": _euro(ctx, cents)},
+        )
+        for hood, cents in data["hoods"].items()
+    ]
+    projects = [
+        Reply(
+            key="budgets.preview_project",
+            params={
+                "title": p["title"],
+                "cost": _euro(ctx, p["cost_cents"]),
+                "text": p["description"],
+                "hood": _hood_name(ctx, p.get("neighbourhood")),
+                "photo": "📷" if p.get("photo_id") else "",
+            },
+        )
+        for p in data["projects"]
+    ]
+    who = "budgets.who_hood" if data["hood_only"] else "budgets.who_all"
+    return [
+        Reply(
+            key="budgets.preview",
+            params={
+                "name": data["name"],
+                "total": _euro(ctx, data["total"]),
+                "opens": _shown(ctx, datetime.fromisoformat(data["opens"])),
+                "closes": _shown(ctx, datetime.fromisoformat(data["closes"])),
+                "who": ctx.catalog.text(ctx.lang, who, {}, markup=False),
+            },
+            parts=hoods + projects,
+        ),
+        Reply(
+            key="budgets.preview_ask",
+            buttons=[[dialog.button("budgets.btn_open", "open")], _stop()],
+        ),
+    ]
+
+
+def _hood_name(ctx: Context, hood_id: str | None) -> str:
+    hood = ctx.profile.neighbourhood(hood_id)
+    return hood.name(ctx.lang) if hood else ctx.profile.name(ctx.lang)
+
+
+@setup.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is None or ctx.value != "open":
+        return respond(*_preview(ctx, dialog), dialog=dialog)
+    data = dialog.data
+    opens = datetime.fromisoformat(data["opens"])
+    closes = datetime.fromisoformat(data["closes"])
+    if closes <= ctx.now:
+        # The preview waited past the closing moment: ask for a new one.
+        nxt = dialog.to("closes")
+        return respond(
+            Reply(key="budgets.when_past", params={"when": _shown(ctx, closes)}),
+            Reply(key="budgets.ask_closes", buttons=[_stop()]),
+            dialog=nxt,
+        )
+    round_id = await ctx.repos.budgets.create(
+        name=data["name"],
+        total_cents=int(data["total"]),
+        hood_budgets={k: int(v) for k, v in data["hoods"].items()},
+        opens_at=opens,
+        closes_at=closes,
+        hood_only=bool(data["hood_only"]),
+        projects=[NewProject.model_validate(p) for p in data["projects"]],
+        now=ctx.now,
+    )
+    await ctx.repos.audit.record(
+        "budget.create",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"budget:{round_id}",
+        detail={"projects": len(data["projects"]), "total_cents": int(data["total"])},
+    )
+    created = await ctx.repos.budgets.get(round_id)
+    assert created is not None
+    key = "budgets.opened" if created.status is RoundStatus.OPEN else "budgets.scheduled"
+    return respond(
+        Reply(
+            key=key,
+            params={
+                "name": created.name,
+                "opens": _shown(ctx, created.opens_at),
+                "closes": _shown(ctx, created.closes_at),
+            },
+            buttons=[[Button(label="budgets.btn_rounds", payload="bs")]],
+        ),
+        timers=[Timer(job=f"budget:{round_id}", at=created.next_moment())],
+    )
+
+
+@feature.command("rondes", "rounds", describe="budgets.cmd_rounds", role=Role.CONNECTOR)
+@feature.action("bs", role=Role.CONNECTOR)
+async def rounds(ctx: Context) -> Response:
+    """The latest rounds, each a button to its counts."""
+    found = await ctx.repos.budgets.all()
+    buttons = [
+        [
+            Button(
+                label="budgets.btn_round",
+                payload=f"bs.show:{r.id}",
+                params={
+                    "name": r.name,
+                    "status": ctx.catalog.text(
+                        ctx.lang, f"budgets.status_{r.status.value}", {}, markup=False
+                    ),
+                },
+            )
+        ]
+        for r in found
+    ]
+    buttons.append([Button(label="budgets.btn_new", payload="bs.new")])
+    return respond(Reply(key="budgets.rounds" if found else "budgets.no_rounds", buttons=buttons))
+
+
+@feature.action("bs.show", role=Role.CONNECTOR)
+async def show(ctx: Context) -> Response:
+    """``bs.show:<round>``: votes per project (live while open), ballots, winners."""
+    round_id = parse_id(ctx.value)
+    found = await ctx.repos.budgets.get(round_id) if round_id else None
+    if found is None:
+        return respond(Reply(key="budgets.not_found"))
+    return respond(await round_card(ctx, found))
+
+
+async def round_card(ctx: Context, found: Round) -> Reply:
+    """A round as staff see it: totals per project, never who voted for what."""
+    projects = await ctx.repos.budgets.projects(found.id)
+    counts, confirmed, started = await ctx.repos.budgets.live_counts(found.id)
+    closed = found.status is RoundStatus.CLOSED
+    lines = []
+    buttons = []
+    for p in projects:
+        votes = p.votes if closed and p.votes is not None else counts.get(p.id, 0)
+        lines.append(
+            Reply(
+                key="budgets.count_winner" if p.winner else "budgets.count",
+                params={"title": p.title, "cost": _euro(ctx, p.cost_cents), "votes": votes},
+            )
+        )
+        if p.winner and p.experiment_id is None:
+            buttons.append(
+                [
+                    Button(
+                        label="budgets.btn_make_experiment",
+                        payload=f"bs.exp:{p.id}",
+                        params={"title": excerpt(p.title, 30)},
+                    )
+                ]
+            )
+    buttons.append([Button(label="budgets.btn_rounds", payload="bs")])
+    return Reply(
+        key="budgets.round_closed" if closed else "budgets.round_live",
+        params={
+            "name": found.name,
+            "total": _euro(ctx, found.total_cents),
+            "spent": _euro(ctx, found.spent_cents or 0),
+            "voters": found.voters if closed and found.voters is not None else confirmed,
+            "started": started,
+            "opens": _shown(ctx, found.opens_at),
+            "closes": _shown(ctx, found.closes_at),
+        },
+        parts=lines,
+        buttons=buttons,
+    )
+
+
+@feature.action("bs.exp", role=Role.CONNECTOR)
+async def make_experiment(ctx: Context) -> Response:
+    """``bs.exp:<project>``: a winner becomes an experiment; staff name it first."""
+    project_id = parse_id(ctx.value)
+    project = await ctx.repos.budgets.project(project_id) if project_id else None
+    if project is None or not project.winner or project.experiment_id is not None:
+        return respond(Reply(key="budgets.not_a_winner"))
+    dialog = Dialog(name=NAMING, step="name", data={"project_id": project.id})
+    return respond(
+        Reply(
+            key="budgets.ask_experiment_name", params={"title": project.title}, buttons=[_stop()]
+        ),
+        dialog=dialog,
+    )
+
+
+naming = feature.dialog(NAMING, role=Role.CONNECTOR)
+
+
+@naming.step("name")
+async def naming_step(ctx: Context, dialog: Dialog) -> Response:
+    answer = read_text(ctx, MAX_TITLE, min_length=3)
+    if isinstance(answer, Reply):
+        return respond(answer, Reply(key="budgets.ask_experiment_name_again"), dialog=dialog)
+    project = await ctx.repos.budgets.project(int(dialog.data["project_id"]))
+    if project is None or not project.winner or project.experiment_id is not None:
+        return respond(Reply(key="budgets.not_a_winner"))
+    hood = ctx.profile.neighbourhood(project.neighbourhood)
+
+    def place(lang: str) -> str:
+        return hood.name(lang) if hood else ctx.profile.name(lang)
+
+    def organiser(lang: str) -> str:
+        return ctx.catalog.text(
+            lang, "budgets.organiser", {"name": ctx.profile.name(lang)}, markup=False
+        )
+
+    new = NewExperiment(
+        title=Bilingual(nl=answer, en=answer),
+        summary=Bilingual(nl=project.description, en=project.description),
+        place=Bilingual(nl=place("nl"), en=place("en")),
+        organiser=Bilingual(nl=organiser("nl"), en=organiser("en")),
+        neighbourhood=project.neighbourhood,
+    )
+    experiment_id = await ctx.repos.experiments.create(new, ctx.now)
+    if project.idea_id is not None:
+        await ctx.repos.experiments.link_idea(experiment_id, project.idea_id)
+    await ctx.repos.budgets.link_experiment(project.id, experiment_id)
+    await ctx.repos.audit.record(
+        "experiment.create",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"experiment:{experiment_id}",
+        detail={"from": f"budget_project:{project.id}"},
+    )
+    found = await ctx.repos.budgets.get(project.round_id)
+    assert found is not None
+    return respond(
+        Reply(key="budgets.experiment_made", params={"title": answer, "id": experiment_id}),
+        await round_card(ctx, found),
+    )

@@ -1,0 +1,137 @@
+"""What happens to a round at its moments, run by the scheduler (``budget:<round id>``).
+
+The round's row says what is still to do, so a run that comes late (after a restart) or
+twice does each thing once: open a scheduled round; two days before closing, remind every
+voter who chose projects but never confirmed (once); at closing, tally, record the winners
+and queue the result for every voter and every "Wist je dat" subscriber. Each run ends by
+returning the round's next moment, if any.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.catalog import Catalog
+from handlers.contract import Button, Reply, Timer
+from handlers.money import format_euro
+from handlers.profile import Profile
+from storage import Repositories
+from storage.budgets.rounds import REMIND_BEFORE, Round, RoundStatus
+from storage.news.broadcasts import Audience, AudienceKind
+
+
+async def advance(
+    repos: Repositories,
+    catalog: Catalog,
+    profile: Profile,
+    zone: ZoneInfo,
+    round_id: int,
+    now: datetime,
+) -> Timer | None:
+    """Do what is due for one round, in one transaction; returns its next timer."""
+    async with repos.db.transaction():
+        found = await repos.budgets.get(round_id)
+        if found is None:
+            return None
+        if found.status is RoundStatus.SCHEDULED:
+            await repos.budgets.open_due(round_id, now)
+        found = await repos.budgets.get(round_id)
+        assert found is not None
+        if (
+            found.status is RoundStatus.OPEN
+            and found.reminded_at is None
+            and found.closes_at - REMIND_BEFORE <= now < found.closes_at
+        ):
+            await _remind(repos, catalog, zone, found, now)
+        if found.status is RoundStatus.OPEN and found.closes_at <= now:
+            await _close(repos, catalog, profile, found, now)
+        found = await repos.budgets.get(round_id)
+        assert found is not None
+        at = found.next_moment()
+        return Timer(job=f"budget:{round_id}", at=at) if at is not None else None
+
+
+async def _remind(
+    repos: Repositories, catalog: Catalog, zone: ZoneInfo, found: Round, now: datetime
+) -> None:
+    if not await repos.budgets.finish_reminding(found.id, now):
+        return
+    unfinished = await repos.budgets.unfinished(found.id)
+    if not unfinished:
+        return
+    closes = found.closes_at.astimezone(zone)
+    chosen = dict(unfinished)
+    groups = await repos.recipients.by_language(list(chosen), catalog.default)
+    for lang, ids in groups.items():
+        day = catalog.text(lang, f"budgets.day_{closes.weekday()}", {}, markup=False)
+        for user_id in ids:
+            reply = Reply(
+                key="budgets.reminder",
+                params={
+                    "count": chosen[user_id],
+                    "name": found.name,
+                    "closes": f"{day} {closes:%H:%M}",
+                    "date": f"{closes:%d-%m}",
+                },
+                buttons=[[Button(label="budgets.btn_finish", payload=f"bv.round:{found.id}")]],
+            )
+            await repos.outbox.fan_out(
+                [user_id], [reply.model_dump(mode="json")], kind="budget_reminder", now=now
+            )
+    await repos.budgets.mark_reminded(found.id, list(chosen), now)
+
+
+async def _close(
+    repos: Repositories, catalog: Catalog, profile: Profile, found: Round, now: datetime
+) -> None:
+    winners = await repos.budgets.close(found.id, now)
+    if winners is None:
+        return
+    closed = await repos.budgets.get(found.id)
+    assert closed is not None
+    projects = await repos.budgets.projects(found.id)
+    voters = await repos.budgets.voters(found.id)
+    subscribers = await repos.broadcasts.recipients(Audience(kind=AudienceKind.ALL))
+    everyone = sorted(set(voters) | set(subscribers))
+    await repos.audit.record(
+        "budget.close",
+        now=now,
+        subject=f"budget:{found.id}",
+        detail={"winners": winners, "voters": closed.voters, "spent_cents": closed.spent_cents},
+    )
+    if not everyone:
+        return
+    ranked = sorted(projects, key=lambda p: (not p.winner, -(p.votes or 0), p.cost_cents, p.id))
+    groups = await repos.recipients.by_language(everyone, catalog.default)
+    for lang, ids in groups.items():
+        lines = [
+            Reply(
+                key="budgets.result_winner" if p.winner else "budgets.result_line",
+                params={
+                    "title": p.title,
+                    "cost": format_euro(p.cost_cents, lang),
+                    "votes": p.votes or 0,
+                },
+            )
+            for p in ranked
+        ]
+        reply = Reply(
+            key="budgets.result",
+            params={
+                "name": closed.name,
+                "voters": closed.voters or 0,
+                "spent": format_euro(closed.spent_cents or 0, lang),
+                "total": format_euro(closed.total_cents, lang),
+                "winners": len(winners),
+                "municipality": profile.name(lang),
+            },
+            parts=lines,
+        )
+        await repos.outbox.fan_out(
+            ids,
+            [reply.model_dump(mode="json")],
+            kind="budget_result",
+            batch=f"budget:{found.id}:{lang}",
+            now=now,
+        )

@@ -1,0 +1,315 @@
+"""Voting in a budget round ("Velsen kiest"): knapsack voting in the chat.
+
+Every tap is saved at once (write-through), so a restart or a week's pause loses nothing;
+only a confirmed ballot counts, and it can be changed and confirmed again until the round
+closes. A project that does not fit what is left of the budget cannot be added.
+
+    /stemmen ──► one card per project (➕ toevoegen / ➖ weghalen)
+                   └─► after each tap: chosen, total and what is left
+                         ├─ Bekijk mijn keuze ──► the chosen projects
+                         └─ Stem uitbrengen ──► "klopt dat?" ──► Ja ──► counted
+
+Buttons carry the round and project ids (``bv.add:<round>:<project>``); every tap checks
+the round is still open and the project is on its ballot, so an old button changes nothing.
+The confirmation carries a short fingerprint of the choice it showed: after a change it is
+stale and the voter is shown the new choice instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Reply, Response, Role, respond
+from handlers.feature import Context, Feature
+from handlers.money import format_euro
+from storage.budgets.rounds import Ballot, Project, Round, RoundStatus
+
+feature = Feature("budget_voting")
+feature.menu_entry("budgets.menu", "bv", order=45, consent=True)
+
+
+def euro(ctx: Context, cents: int) -> str:
+    return format_euro(cents, ctx.lang)
+
+
+def when(ctx: Context, round_: Round) -> str:
+    return ctx.local(round_.closes_at).strftime("%d-%m-%Y %H:%M")
+
+
+def fingerprint(chosen: set[int]) -> str:
+    """A short tag of a set of choices (so a stale confirmation is recognised)."""
+    text = ",".join(str(i) for i in sorted(chosen))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _ids(value: str, count: int) -> list[int] | None:
+    parts = value.split(":")
+    if len(parts) != count:
+        return None
+    ids = [parse_id(part) for part in parts]
+    return [i for i in ids if i is not None] if all(ids) else None
+
+
+async def _open_round(ctx: Context, round_id: int) -> Round | Response:
+    """The round if one may vote in it now, else the answer why not (nothing changes)."""
+    found = await ctx.repos.budgets.get(round_id)
+    if found is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    if found.status is not RoundStatus.OPEN or found.closes_at <= ctx.now:
+        scheduled = found.status is RoundStatus.SCHEDULED
+        key = "budgets.not_open_yet" if scheduled else "budgets.closed"
+        return respond(Reply(key=key, params={"name": found.name}, buttons=_back()))
+    if found.hood_only and not ctx.user.neighbourhood:
+        return respond(
+            Reply(key="budgets.need_hood", params={"name": found.name}, buttons=_back())
+        )
+    return found
+
+
+def _back() -> list[list[Button]]:
+    return [[Button(label="menu.back", payload="menu")]]
+
+
+@feature.command("stemmen", "vote", describe="budgets.cmd", role=Role.RESIDENT)
+@feature.action("bv", role=Role.RESIDENT)
+async def start(ctx: Context) -> Response:
+    """The open round's ballot (a choice of rounds when more than one is open)."""
+    rounds = await ctx.repos.budgets.open_rounds(ctx.now)
+    if not rounds:
+        return respond(Reply(key="budgets.none_open", buttons=_back()))
+    if len(rounds) > 1:
+        return respond(
+            Reply(
+                key="budgets.choose_round",
+                buttons=[[Button.raw(r.name, f"bv.round:{r.id}")] for r in rounds] + _back(),
+            )
+        )
+    return await _cards(ctx, rounds[0])
+
+
+@feature.action("bv.round", role=Role.RESIDENT)
+async def show_round(ctx: Context) -> Response:
+    """``bv.round:<round>``: the cards of one round."""
+    round_id = parse_id(ctx.value)
+    if round_id is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    found = await _open_round(ctx, round_id)
+    if not isinstance(found, Round):
+        return found
+    return await _cards(ctx, found)
+
+
+async def _cards(ctx: Context, round_: Round) -> Response:
+    found = await _open_round(ctx, round_.id)
+    if not isinstance(found, Round):
+        return found
+    projects = await ctx.repos.budgets.projects(round_.id)
+    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    intro = Reply(
+        key="budgets.intro",
+        params={
+            "name": round_.name,
+            "total": euro(ctx, round_.total_cents),
+            "closes": when(ctx, round_),
+        },
+    )
+    cards = [_card(ctx, round_, project, ballot) for project in projects]
+    return respond(intro, *cards, _status(ctx, round_, projects, ballot))
+
+
+def _card(ctx: Context, round_: Round, project: Project, ballot: Ballot) -> Reply:
+    chosen = project.id in ballot.chosen
+    hood = ctx.profile.neighbourhood(project.neighbourhood)
+    button = (
+        Button(label="budgets.btn_remove", payload=f"bv.del:{round_.id}:{project.id}")
+        if chosen
+        else Button(label="budgets.btn_add", payload=f"bv.add:{round_.id}:{project.id}")
+    )
+    return Reply(
+        key="budgets.card_chosen" if chosen else "budgets.card",
+        params={
+            "title": project.title,
+            "cost": euro(ctx, project.cost_cents),
+            "text": project.description,
+            "hood": hood.name(ctx.lang) if hood else ctx.profile.name(ctx.lang),
+        },
+        photo_id=project.photo_id,
+        buttons=[[button]],
+    )
+
+
+def _spent(projects: list[Project], chosen: set[int]) -> int:
+    return sum(p.cost_cents for p in projects if p.id in chosen)
+
+
+def _status(
+    ctx: Context, round_: Round, projects: list[Project], ballot: Ballot, key: str = ""
+) -> Reply:
+    spent = _spent(projects, ballot.chosen)
+    if ballot.confirmed_at is None:
+        state = "budgets.state_open"
+    elif ballot.changed_since_confirmed:
+        state = "budgets.state_changed"
+    else:
+        state = "budgets.state_voted"
+    return Reply(
+        key=key or "budgets.status",
+        params={
+            "count": len(ballot.chosen),
+            "spent": euro(ctx, spent),
+            "total": euro(ctx, round_.total_cents),
+            "left": euro(ctx, round_.total_cents - spent),
+            "state": ctx.catalog.text(ctx.lang, state, {}, markup=False),
+        },
+        buttons=[
+            [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
+            [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
+            [Button(label="budgets.btn_all", payload=f"bv.round:{round_.id}")],
+        ],
+    )
+
+
+async def _tap(ctx: Context) -> tuple[Round, Project] | Response:
+    ids = _ids(ctx.value, 2)
+    if ids is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    found = await _open_round(ctx, ids[0])
+    if not isinstance(found, Round):
+        return found
+    project = await ctx.repos.budgets.project(ids[1])
+    if project is None or project.round_id != found.id:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    return found, project
+
+
+@feature.action("bv.add", role=Role.RESIDENT)
+async def add(ctx: Context) -> Response:
+    """``bv.add:<round>:<project>``: put a project on the ballot, if it fits."""
+    tapped = await _tap(ctx)
+    if isinstance(tapped, Response):
+        return tapped
+    round_, project = tapped
+    projects = await ctx.repos.budgets.projects(round_.id)
+    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    if project.id in ballot.chosen:
+        return respond(
+            _status(ctx, round_, projects, ballot, "budgets.already_added").model_copy(
+                update={
+                    "params": {
+                        **_status(ctx, round_, projects, ballot).params,
+                        "title": project.title,
+                    }
+                }
+            )
+        )
+    left = round_.total_cents - _spent(projects, ballot.chosen)
+    if project.cost_cents > left:
+        status = _status(ctx, round_, projects, ballot, "budgets.no_fit")
+        params = {**status.params, "title": project.title, "cost": euro(ctx, project.cost_cents)}
+        return respond(status.model_copy(update={"params": params}))
+    await ctx.repos.budgets.choose(round_.id, ctx.user.id, project.id, ctx.now)
+    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    status = _status(ctx, round_, projects, ballot, "budgets.added")
+    return respond(status.model_copy(update={"params": {**status.params, "title": project.title}}))
+
+
+@feature.action("bv.del", role=Role.RESIDENT)
+async def remove(ctx: Context) -> Response:
+    """``bv.del:<round>:<project>``: take a project off the ballot."""
+    tapped = await _tap(ctx)
+    if isinstance(tapped, Response):
+        return tapped
+    round_, project = tapped
+    await ctx.repos.budgets.unchoose(round_.id, ctx.user.id, project.id, ctx.now)
+    projects = await ctx.repos.budgets.projects(round_.id)
+    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    status = _status(ctx, round_, projects, ballot, "budgets.removed")
+    return respond(status.model_copy(update={"params": {**status.params, "title": project.title}}))
+
+
+async def _round_from_value(ctx: Context) -> Round | Response:
+    round_id = parse_id(ctx.value.split(":")[0]) if ctx.value else None
+    if round_id is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    return await _open_round(ctx, round_id)
+
+
+def _chosen_lines(ctx: Context, projects: list[Project], chosen: set[int]) -> list[Reply]:
+    return [
+        Reply(key="budgets.line", params={"title": p.title, "cost": euro(ctx, p.cost_cents)})
+        for p in projects
+        if p.id in chosen
+    ]
+
+
+@feature.action("bv.mine", role=Role.RESIDENT)
+async def mine(ctx: Context) -> Response:
+    """``bv.mine:<round>``: "Bekijk mijn keuze"."""
+    found = await _round_from_value(ctx)
+    if not isinstance(found, Round):
+        return found
+    projects = await ctx.repos.budgets.projects(found.id)
+    ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    status = _status(ctx, found, projects, ballot, "budgets.mine")
+    lines = _chosen_lines(ctx, projects, ballot.chosen)
+    return respond(status.model_copy(update={"parts": lines}))
+
+
+@feature.action("bv.vote", role=Role.RESIDENT)
+async def vote(ctx: Context) -> Response:
+    """``bv.vote:<round>``: ask to confirm the choice as it is now."""
+    found = await _round_from_value(ctx)
+    if not isinstance(found, Round):
+        return found
+    projects = await ctx.repos.budgets.projects(found.id)
+    ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    if not ballot.chosen:
+        return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
+    return respond(
+        Reply(
+            key="budgets.confirm",
+            params={
+                "count": len(ballot.chosen),
+                "spent": euro(ctx, _spent(projects, ballot.chosen)),
+                "name": found.name,
+            },
+            parts=_chosen_lines(ctx, projects, ballot.chosen),
+            buttons=[
+                [
+                    Button(
+                        label="budgets.btn_confirm",
+                        payload=f"bv.ok:{found.id}:{fingerprint(ballot.chosen)}",
+                    )
+                ],
+                [Button(label="budgets.btn_change", payload=f"bv.round:{found.id}")],
+            ],
+        )
+    )
+
+
+@feature.action("bv.ok", role=Role.RESIDENT)
+async def confirm(ctx: Context) -> Response:
+    """``bv.ok:<round>:<fingerprint>``: count the ballot the voter just saw."""
+    found = await _round_from_value(ctx)
+    if not isinstance(found, Round):
+        return found
+    _, _, shown = ctx.value.partition(":")
+    projects = await ctx.repos.budgets.projects(found.id)
+    ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    if not ballot.chosen:
+        return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
+    if shown != fingerprint(ballot.chosen):
+        return respond(_status(ctx, found, projects, ballot, "budgets.confirm_stale"))
+    if _spent(projects, ballot.chosen) > found.total_cents:
+        # Cannot happen through the buttons; a last guard for the count.
+        return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
+    again = ballot.confirmed_at is not None
+    await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
+    return respond(
+        Reply(
+            key="budgets.voted_again" if again else "budgets.voted",
+            params={"count": len(ballot.chosen), "closes": when(ctx, found), "name": found.name},
+            buttons=[[Button(label="budgets.btn_mine", payload=f"bv.mine:{found.id}")], *_back()],
+        )
+    )

@@ -1,0 +1,1 @@
+"""Budget rounds ("Velsen kiest"): rounds, projects, ballots and the tally."""

@@ -1,0 +1,433 @@
+"""Budget rounds, their projects and the residents' ballots.
+
+A round is stored with its projects in one transaction when staff open it (``scheduled``
+until its opening moment, then ``open``), and ``closed`` by the tally. A voter's ballot is
+written at every tap: ``budget_choices`` holds what they chose so far, ``budget_votes`` what
+they last confirmed; only confirmed votes count. Nothing here returns who chose what to
+anyone but that voter: staff read counts only.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel
+
+from storage.budgets.tally import Candidate, choose_winners
+from storage.clock import iso, parse
+from storage.db import Database
+
+#: Unfinished ballots are reminded this long before the round closes.
+REMIND_BEFORE = timedelta(days=2)
+
+
+class RoundStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class NewProject(BaseModel):
+    """A project as staff put it on the ballot."""
+
+    title: str
+    description: str
+    cost_cents: int
+    neighbourhood: str | None = None
+    photo_id: int | None = None
+    idea_id: int | None = None
+    proposal_id: int | None = None
+
+
+class Project(NewProject):
+    id: int
+    round_id: int
+    #: Set at closing.
+    votes: int | None
+    winner: bool
+    experiment_id: int | None
+
+
+class Round(BaseModel):
+    id: int
+    name: str
+    total_cents: int
+    hood_budgets: dict[str, int]
+    opens_at: datetime
+    closes_at: datetime
+    hood_only: bool
+    status: RoundStatus
+    reminded_at: datetime | None
+    closed_at: datetime | None
+    voters: int | None
+    spent_cents: int | None
+
+    def next_moment(self) -> datetime | None:
+        """When the scheduler should look at this round again (None once closed)."""
+        if self.status is RoundStatus.SCHEDULED:
+            return self.opens_at
+        if self.status is RoundStatus.OPEN:
+            remind = self.closes_at - REMIND_BEFORE
+            if self.reminded_at is None and remind > self.opens_at:
+                return remind
+            return self.closes_at
+        return None
+
+
+class Ballot(BaseModel):
+    """One voter's ballot in one round."""
+
+    chosen: set[int]
+    confirmed: set[int]
+    confirmed_at: datetime | None
+
+    @property
+    def changed_since_confirmed(self) -> bool:
+        return self.confirmed_at is not None and self.chosen != self.confirmed
+
+
+def _round(row: aiosqlite.Row) -> Round:
+    return Round(
+        id=row["id"],
+        name=row["name"],
+        total_cents=row["total_cents"],
+        hood_budgets=json.loads(row["hood_budgets"]),
+        opens_at=parse(row["opens_at"]),
+        closes_at=parse(row["closes_at"]),
+        hood_only=bool(row["hood_only"]),
+        status=RoundStatus(row["status"]),
+        reminded_at=parse(row["reminded_at"]),
+        closed_at=parse(row["closed_at"]),
+        voters=row["voters"],
+        spent_cents=row["spent_cents"],
+    )
+
+
+def _project(row: aiosqlite.Row) -> Project:
+    return Project(
+        id=row["id"],
+        round_id=row["round_id"],
+        title=row["title"],
+        description=row["description"],
+        cost_cents=row["cost_cents"],
+        neighbourhood=row["neighbourhood"],
+        photo_id=row["photo_id"],
+        idea_id=row["idea_id"],
+        proposal_id=row["proposal_id"],
+        votes=row["votes"],
+        winner=bool(row["winner"]),
+        experiment_id=row["experiment_id"],
+    )
+
+
+class BudgetRounds:
+    """The budget_rounds, budget_projects, budget_ballots, _choices and _votes tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # Rounds -----------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        name: str,
+        total_cents: int,
+        hood_budgets: dict[str, int],
+        opens_at: datetime,
+        closes_at: datetime,
+        hood_only: bool,
+        projects: list[NewProject],
+        now: datetime,
+    ) -> int:
+        """Store a round with its projects, open at once when its opening moment is past.
+
+        Raises:
+            ValueError: no project, a cost that is not positive, or a period that ends
+                before it begins (the dialog refuses these before; this is the last guard).
+        """
+        if not projects or any(p.cost_cents <= 0 for p in projects) or total_cents <= 0:
+            raise ValueError("a round needs projects with positive costs and a budget")
+        if closes_at <= opens_at:
+            raise ValueError("a round closes after it opens")
+        status = RoundStatus.OPEN if opens_at <= now else RoundStatus.SCHEDULED
+        async with self.db.transaction():
+            round_id = await self.db.execute(
+                "INSERT INTO budget_rounds (name, total_cents, hood_budgets, opens_at,"
+                " closes_at, hood_only, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    total_cents,
+                    json.dumps(hood_budgets),
+                    iso(opens_at),
+                    iso(closes_at),
+                    int(hood_only),
+                    status.value,
+                    iso(now),
+                ),
+            )
+            for project in projects:
+                await self.db.execute(
+                    "INSERT INTO budget_projects (round_id, title, description, cost_cents,"
+                    " neighbourhood, photo_id, idea_id, proposal_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        round_id,
+                        project.title,
+                        project.description,
+                        project.cost_cents,
+                        project.neighbourhood,
+                        project.photo_id,
+                        project.idea_id,
+                        project.proposal_id,
+                    ),
+                )
+        return round_id
+
+    async def get(self, round_id: int) -> Round | None:
+        row = await self.db.fetchone("SELECT * FROM budget_rounds WHERE id = ?", (round_id,))
+        return _round(row) if row else None
+
+    async def all(self, limit: int = 20) -> list[Round]:
+        """The latest rounds, newest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM budget_rounds ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [_round(row) for row in rows]
+
+    async def open_rounds(self, now: datetime) -> list[Round]:
+        """Rounds one may vote in right now, closing soonest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM budget_rounds WHERE status = 'open' AND closes_at > ?"
+            " ORDER BY closes_at, id",
+            (iso(now),),
+        )
+        return [_round(row) for row in rows]
+
+    async def open_due(self, round_id: int, now: datetime) -> bool:
+        """Open a scheduled round whose moment has come; False otherwise."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_rounds SET status = 'open'"
+            " WHERE id = ? AND status = 'scheduled' AND opens_at <= ?",
+            (round_id, iso(now)),
+        )
+        return changed == 1
+
+    async def pending(self) -> list[tuple[int, datetime]]:
+        """(id, next moment) of every round not closed, for re-arming the scheduler."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM budget_rounds WHERE status IN ('scheduled', 'open') ORDER BY id"
+        )
+        result = []
+        for row in rows:
+            found = _round(row)
+            at = found.next_moment()
+            if at is not None:
+                result.append((found.id, at))
+        return result
+
+    # Projects ---------------------------------------------------------------------------
+
+    async def projects(self, round_id: int) -> list[Project]:
+        """The projects on a round's ballot, in the order staff put them there."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM budget_projects WHERE round_id = ? ORDER BY id", (round_id,)
+        )
+        return [_project(row) for row in rows]
+
+    async def project(self, project_id: int) -> Project | None:
+        row = await self.db.fetchone("SELECT * FROM budget_projects WHERE id = ?", (project_id,))
+        return _project(row) if row else None
+
+    async def link_experiment(self, project_id: int, experiment_id: int) -> bool:
+        """Remember the experiment a winning project became; False if it already has one."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_projects SET experiment_id = ?"
+            " WHERE id = ? AND winner = 1 AND experiment_id IS NULL",
+            (experiment_id, project_id),
+        )
+        return changed == 1
+
+    # Ballots ----------------------------------------------------------------------------
+
+    async def ballot(self, round_id: int, user_id: int) -> Ballot:
+        """This voter's ballot (empty when they have not started one)."""
+        row = await self.db.fetchone(
+            "SELECT confirmed_at FROM budget_ballots WHERE round_id = ? AND user_id = ?",
+            (round_id, user_id),
+        )
+        chosen = await self.db.fetchall(
+            "SELECT project_id FROM budget_choices WHERE round_id = ? AND user_id = ?",
+            (round_id, user_id),
+        )
+        confirmed = await self.db.fetchall(
+            "SELECT project_id FROM budget_votes WHERE round_id = ? AND user_id = ?",
+            (round_id, user_id),
+        )
+        return Ballot(
+            chosen={int(r[0]) for r in chosen},
+            confirmed={int(r[0]) for r in confirmed},
+            confirmed_at=parse(row["confirmed_at"]) if row else None,
+        )
+
+    async def _start(self, round_id: int, user_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO budget_ballots (round_id, user_id, started_at, updated_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET updated_at = excluded.updated_at",
+            (round_id, user_id, iso(now), iso(now)),
+        )
+
+    async def choose(self, round_id: int, user_id: int, project_id: int, now: datetime) -> bool:
+        """Add a project to the ballot; False when it was on it already."""
+        await self._start(round_id, user_id, now)
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO budget_choices (round_id, user_id, project_id) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
+            (round_id, user_id, project_id),
+        )
+        return changed == 1
+
+    async def unchoose(self, round_id: int, user_id: int, project_id: int, now: datetime) -> bool:
+        """Take a project off the ballot; False when it was not on it."""
+        changed = await self.db.execute_rowcount(
+            "DELETE FROM budget_choices WHERE round_id = ? AND user_id = ? AND project_id = ?",
+            (round_id, user_id, project_id),
+        )
+        if changed:
+            await self._start(round_id, user_id, now)
+        return changed == 1
+
+    async def confirm(self, round_id: int, user_id: int, now: datetime) -> int:
+        """Count what the voter chose (replacing what they confirmed before); returns how
+        many projects their vote holds."""
+        await self._start(round_id, user_id, now)
+        await self.db.execute(
+            "DELETE FROM budget_votes WHERE round_id = ? AND user_id = ?", (round_id, user_id)
+        )
+        count = await self.db.execute_rowcount(
+            "INSERT INTO budget_votes (round_id, user_id, project_id)"
+            " SELECT round_id, user_id, project_id FROM budget_choices"
+            " WHERE round_id = ? AND user_id = ?",
+            (round_id, user_id),
+        )
+        await self.db.execute(
+            "UPDATE budget_ballots SET confirmed_at = ? WHERE round_id = ? AND user_id = ?",
+            (iso(now), round_id, user_id),
+        )
+        return count
+
+    async def unfinished(self, round_id: int) -> list[tuple[int, int]]:
+        """(user id, projects chosen) of ballots with a choice but never confirmed and not
+        reminded yet."""
+        rows = await self.db.fetchall(
+            "SELECT b.user_id, COUNT(c.project_id) AS chosen FROM budget_ballots b"
+            " JOIN budget_choices c ON c.round_id = b.round_id AND c.user_id = b.user_id"
+            " WHERE b.round_id = ? AND b.confirmed_at IS NULL AND b.reminded_at IS NULL"
+            " GROUP BY b.user_id ORDER BY b.user_id",
+            (round_id,),
+            long=True,
+        )
+        return [(int(r["user_id"]), int(r["chosen"])) for r in rows]
+
+    async def mark_reminded(self, round_id: int, user_ids: list[int], now: datetime) -> None:
+        await self.db.executemany(
+            "UPDATE budget_ballots SET reminded_at = ? WHERE round_id = ? AND user_id = ?",
+            [(iso(now), round_id, uid) for uid in user_ids],
+        )
+
+    async def finish_reminding(self, round_id: int, now: datetime) -> bool:
+        """Mark the round's reminder as sent; False when it already was (or is closed)."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_rounds SET reminded_at = ?"
+            " WHERE id = ? AND status = 'open' AND reminded_at IS NULL",
+            (iso(now), round_id),
+        )
+        return changed == 1
+
+    async def voters(self, round_id: int) -> list[int]:
+        """Everyone who confirmed a ballot in this round."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM budget_ballots WHERE round_id = ? AND confirmed_at IS NOT NULL"
+            " ORDER BY user_id",
+            (round_id,),
+            long=True,
+        )
+        return [int(r[0]) for r in rows]
+
+    # Counting ---------------------------------------------------------------------------
+
+    async def live_counts(self, round_id: int) -> tuple[dict[int, int], int, int]:
+        """Votes per project so far, confirmed ballots, and ballots started but not
+        confirmed: counts only, never who."""
+        rows = await self.db.fetchall(
+            "SELECT project_id, COUNT(*) FROM budget_votes WHERE round_id = ? GROUP BY project_id",
+            (round_id,),
+            long=True,
+        )
+        confirmed = await self.db.fetchval(
+            "SELECT COUNT(*) FROM budget_ballots WHERE round_id = ? AND confirmed_at IS NOT NULL",
+            (round_id,),
+        )
+        started = await self.db.fetchval(
+            "SELECT COUNT(*) FROM budget_ballots WHERE round_id = ? AND confirmed_at IS NULL",
+            (round_id,),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}, int(confirmed), int(started)
+
+    async def close(self, round_id: int, now: datetime) -> list[int] | None:
+        """Tally a round that is due to close and record its winners (in the caller's
+        transaction); returns the winning project ids, or None when nothing was closed."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_rounds SET status = 'closed', closed_at = ?"
+            " WHERE id = ? AND status = 'open' AND closes_at <= ?",
+            (iso(now), round_id, iso(now)),
+        )
+        if changed != 1:
+            return None
+        found = await self.get(round_id)
+        assert found is not None
+        counts, confirmed, _ = await self.live_counts(round_id)
+        projects = await self.projects(round_id)
+        candidates = [
+            Candidate(p.id, p.cost_cents, p.neighbourhood, counts.get(p.id, 0)) for p in projects
+        ]
+        winners = choose_winners(candidates, found.total_cents, found.hood_budgets)
+        spent = sum(p.cost_cents for p in projects if p.id in set(winners))
+        await self.db.executemany(
+            "UPDATE budget_projects SET votes = ?, winner = ? WHERE id = ?",
+            [(counts.get(p.id, 0), int(p.id in set(winners)), p.id) for p in projects],
+        )
+        await self.db.execute(
+            "UPDATE budget_rounds SET voters = ?, spent_cents = ? WHERE id = ?",
+            (confirmed, spent, round_id),
+        )
+        return winners
+
+    # Open data --------------------------------------------------------------------------
+
+    async def public_rounds(self) -> list[dict[str, object]]:
+        """Every round with its budget, period and (once closed) totals: no people."""
+        rows = await self.db.fetchall(
+            "SELECT id, name, total_cents, hood_budgets, opens_at, closes_at, status,"
+            " voters, spent_cents FROM budget_rounds ORDER BY id",
+            long=True,
+        )
+        return [dict(row) for row in rows]
+
+    async def public_projects(self) -> list[dict[str, object]]:
+        """Every project on a ballot; votes and winner only once its round is closed."""
+        rows = await self.db.fetchall(
+            "SELECT p.id, p.round_id AS round, p.title, p.description, p.cost_cents,"
+            " p.neighbourhood, p.idea_id AS idea, p.proposal_id AS proposal,"
+            " CASE WHEN r.status = 'closed' THEN p.votes END AS votes,"
+            " CASE WHEN r.status = 'closed' THEN p.winner END AS winner,"
+            " p.experiment_id AS experiment"
+            " FROM budget_projects p JOIN budget_rounds r ON r.id = p.round_id"
+            " ORDER BY p.id",
+            long=True,
+        )
+        return [dict(row) for row in rows]
