@@ -1,0 +1,315 @@
+"""A budget round ("Velsen kiest") walked through the router: staff set it up, residents
+vote, a restart in the middle, the reminder, the close, the winners and what follows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.admin.open_data import BUDGET_PROJECTS, BUDGET_ROUNDS, collect
+from bot.app import App
+from bot.settings import Settings
+from handlers.budgets.schedule import advance
+from handlers.contract import Timer
+from storage.budgets.rounds import RoundStatus
+from tests.people import (
+    TimerLog,
+    audit_actions,
+    connector,
+    outbox,
+    person,
+    row,
+    subscribe,
+)
+from tests.support import Chat
+
+#: Tuesday 1 December 2026, 11:00 in Velsen.
+START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    now: datetime = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _open(settings: Settings, clock: Clock) -> App:
+    return await App.open(settings, clock=clock)
+
+
+def payload(chat: Chat, prefix: str, title: str) -> str:
+    """The payload of a card's button (``bv.add`` / ``bv.del``) for the project ``title``."""
+    for seen in chat.last:
+        for _, data in seen.buttons:
+            if data.startswith(prefix) and title in seen.text:
+                return data
+    raise AssertionError(f"no {prefix} button for {title!r}")
+
+
+async def choices(app: App, chat: Chat) -> set[str]:
+    user = await row(app, chat)
+    rows = await app.db.fetchall(
+        "SELECT p.title FROM budget_choices c JOIN budget_projects p ON p.id = c.project_id"
+        " WHERE c.user_id = ?",
+        (user.id,),
+    )
+    return {r[0] for r in rows}
+
+
+async def votes(app: App, chat: Chat) -> set[str]:
+    user = await row(app, chat)
+    rows = await app.db.fetchall(
+        "SELECT p.title FROM budget_votes v JOIN budget_projects p ON p.id = v.project_id"
+        " WHERE v.user_id = ?",
+        (user.id,),
+    )
+    return {r[0] for r in rows}
+
+
+async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
+    await ria.send("/nieuweronde")
+    assert ria.keys == ["budgets.ask_name"]
+    await ria.send("Velsen kiest 2027")
+    assert ria.keys == ["budgets.ask_total"]
+    for bad in ("0", "-100", "heel veel"):
+        await ria.send(bad)
+        assert ria.keys == ["budgets.amount_invalid", "budgets.ask_total"]
+    await ria.send("€ 10.000")
+    assert ria.keys == ["budgets.ask_hoods"]
+    await ria.press("Geen wijkbudgetten")
+    assert ria.keys == ["budgets.ask_project"]
+    await ria.send("Speeltuin | 6000 | Nieuwe toestellen in de speeltuin | IJmuiden")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.photo()
+    assert ria.keys == ["budgets.photo_added", "budgets.ask_project"]
+    await ria.send("Bankjes | 3.000 | Bankjes langs het water")
+    await ria.send("Moestuin | 3000 | Een moestuin bij de school")
+    # Bad input changes nothing: a cost of 0 or below, a project twice, nonsense.
+    for bad, key in (
+        ("Gratis | 0 | Kost niets", "budgets.cost_invalid"),
+        ("Schuld | -500 | Negatief", "budgets.cost_invalid"),
+        ("Paleis | 20000 | Te duur", "budgets.cost_too_high"),
+        ("bankjes | 1000 | Nog eens", "budgets.project_twice"),
+        ("zomaar wat tekst", "budgets.project_invalid"),
+        ("Brug | 100 | Over het kanaal | Atlantis", "budgets.hood_unknown"),
+        ("#99 | 100 | Een idee dat er niet is", "budgets.source_unknown"),
+    ):
+        await ria.send(bad)
+        assert ria.keys == [key, "budgets.ask_project"], bad
+    assert "(3 tot nu toe)" in ria.text
+    await ria.press("Klaar met projecten")
+    assert ria.keys == ["budgets.ask_opens"]
+    await ria.press("Nu")
+    assert ria.keys == ["budgets.ask_closes"]
+    await ria.send("30-11-2026 17:00")
+    assert ria.keys == ["budgets.when_past", "budgets.ask_closes"]
+    await ria.send(closes)
+    assert ria.keys == ["budgets.ask_who"]
+    await ria.press("Alle inwoners")
+    assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
+    assert "Speeltuin" in ria.text and "€ 6.000" in ria.text and "📷" in ria.text
+    assert "goedkoopste project" in ria.text  # the tie rule is stated
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+
+
+async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
+    settings: Settings,
+) -> None:
+    clock = Clock()
+    app = await _open(settings, clock)
+    timers = TimerLog(app)
+    ria = await connector(app)
+    anna = await person(app, "anna")
+    bob = await person(app, "bob", hood="Velsen-Noord")
+    cees = await person(app, "cees")
+    dirk = await person(app, "dirk")
+    await subscribe(dirk)
+
+    await set_up_round(ria)
+    [found] = await app.repos.budgets.all()
+    assert found.status is RoundStatus.OPEN
+    closes = datetime(2026, 12, 11, 16, 0, tzinfo=UTC)  # 17:00 in Velsen
+    assert found.closes_at == closes
+    assert Timer(job=f"budget:{found.id}", at=closes - timedelta(days=2)) in timers.armed
+
+    # Anna: two projects fit, the third no longer does; adding one twice changes nothing.
+    await anna.send("/stemmen")
+    assert anna.keys[0] == "budgets.intro" and anna.keys[-1] == "budgets.status"
+    assert anna.keys.count("budgets.card") == 3
+    assert "Over: € 10.000" in anna.text
+    add_speeltuin = payload(anna, "bv.add:", "Speeltuin")
+    add_bankjes = payload(anna, "bv.add:", "Bankjes")
+    add_moestuin = payload(anna, "bv.add:", "Moestuin")
+    assert all(len(p.encode()) <= 64 for p in (add_speeltuin, add_bankjes, add_moestuin))
+    await anna.press_payload(add_speeltuin)
+    assert anna.keys == ["budgets.added"] and "Over: € 4.000" in anna.text
+    await anna.press_payload(add_bankjes)
+    assert "Over: € 1.000" in anna.text and "nog niet gestemd" in anna.text
+    await anna.press_payload(add_moestuin)
+    assert anna.keys == ["budgets.no_fit"]
+    assert "kost € 3.000" in anna.text and "nog € 1.000 over" in anna.text
+    await anna.press_payload(add_speeltuin)
+    assert anna.keys == ["budgets.already_added"]
+    assert await choices(app, anna) == {"Speeltuin", "Bankjes"}
+    await anna.press("Bekijk mijn keuze")
+    assert anna.keys == ["budgets.mine"] and "Speeltuin · € 6.000" in anna.text
+    await anna.press("Stem uitbrengen")
+    assert anna.keys == ["budgets.confirm"] and "2 projecten, samen € 9.000" in anna.text
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    assert await votes(app, anna) == {"Speeltuin", "Bankjes"}
+
+    # Bob votes, then changes his mind: an old confirmation is stale, the new one counts.
+    await bob.send("/stemmen")
+    await bob.press_payload(add_bankjes)
+    await bob.press_payload(add_moestuin)
+    await bob.press("Stem uitbrengen")
+    old_confirm = next(p for _, p in bob.buttons() if p.startswith("bv.ok:"))
+    await bob.press("Ja, stem uitbrengen")
+    assert await votes(app, bob) == {"Bankjes", "Moestuin"}
+    await bob.press_payload(payload_for(add_moestuin, "bv.del:"))
+    assert bob.keys == ["budgets.removed"] and "Stem opnieuw" in bob.text
+    await bob.press_payload(add_speeltuin)
+    await bob.press_payload(old_confirm)
+    assert bob.keys == ["budgets.confirm_stale"]
+    assert await votes(app, bob) == {"Bankjes", "Moestuin"}
+    await bob.press("Stem uitbrengen")
+    await bob.press("Ja, stem uitbrengen")
+    assert bob.keys == ["budgets.voted_again"]
+    assert await votes(app, bob) == {"Bankjes", "Speeltuin"}
+
+    # Cees chooses one project and never confirms.
+    await cees.send("/stemmen")
+    await cees.press_payload(add_moestuin)
+    assert await votes(app, cees) == set()
+
+    # The connector sees live counts, never who voted for what.
+    await ria.send("/rondes")
+    await ria.press("Velsen kiest 2027")
+    assert ria.keys == ["budgets.round_live"]
+    assert "Speeltuin · € 6.000: 2 stemmen" in ria.text
+    assert "Moestuin · € 3.000: 0 stemmen" in ria.text
+    assert "Gestemd: 2. Begonnen maar nog niet gestemd: 1." in ria.text
+    for someone in (anna, bob, cees):
+        assert someone.name not in ria.text and someone.user_id not in ria.text
+
+    # A restart in the middle of the ballot loses nothing.
+    await app.close()
+    app = await _open(settings, clock)
+    anna, bob, cees, ria, dirk = (
+        Chat(app, user_id=c.user_id, name=c.name) for c in (anna, bob, cees, ria, dirk)
+    )
+    assert await app.repos.budgets.pending() == [(found.id, closes - timedelta(days=2))]
+    await cees.send("/stemmen")
+    assert "budgets.card_chosen" in cees.keys and "Over: € 7.000" in cees.text
+
+    # Two days before closing: one reminder, to Cees only, and only once.
+    clock.now = closes - timedelta(days=2)
+    nxt = await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, found.id, clock.now
+    )
+    assert nxt == Timer(job=f"budget:{found.id}", at=closes)
+    await advance(app.repos, app.catalog, app.profile, app.router.timezone, found.id, clock.now)
+    reminders = await outbox(app, "budget_reminder")
+    assert [q.user_id for q in reminders] == [(await row(app, cees)).id]
+    text = reminders[0].text(app, "nl")
+    assert "Je hebt 1 projecten gekozen" in text and "tot vrijdag 17:00" in text
+    assert reminders[0].payloads() == [f"bv.round:{found.id}"]
+
+    # Closing: winners by votes while they fit; the tie (2 votes each) goes to the cheaper.
+    clock.now = closes
+    assert (
+        await advance(app.repos, app.catalog, app.profile, app.router.timezone, found.id, closes)
+        is None
+    )
+    projects = {p.title: p for p in await app.repos.budgets.projects(found.id)}
+    assert {t: (p.votes, p.winner) for t, p in projects.items()} == {
+        "Speeltuin": (2, True),
+        "Bankjes": (2, True),
+        "Moestuin": (0, False),
+    }
+    closed = await app.repos.budgets.get(found.id)
+    assert closed is not None and (closed.voters, closed.spent_cents) == (2, 900_000)
+    results = await outbox(app, "budget_result")
+    told = {q.user_id for q in results}
+    assert told == {(await row(app, c)).id for c in (anna, bob, dirk)}
+    text = results[0].text(app, "nl")
+    assert "2 inwoners stemden" in text and "€ 9.000 van € 10.000" in text
+    assert text.index("Bankjes") < text.index("Speeltuin") < text.index("Moestuin")
+
+    # After closing nothing changes: no vote, no change, no second close.
+    await anna.press_payload(payload_for(add_speeltuin, "bv.del:"))
+    assert anna.keys == ["budgets.closed"]
+    await cees.press_payload(add_bankjes)
+    assert cees.keys == ["budgets.closed"]
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.none_open"]
+    assert await votes(app, anna) == {"Speeltuin", "Bankjes"}
+    assert await choices(app, cees) == {"Moestuin"}
+
+    # Staff name the winners' experiments.
+    await ria.send("/rondes")
+    await ria.press("Velsen kiest 2027")
+    assert ria.keys == ["budgets.round_closed"] and "🏆 Bankjes" in ria.text
+    await ria.press("Maak experiment: Bankjes")
+    assert ria.keys == ["budgets.ask_experiment_name"]
+    await ria.send("Bankjes aan het water")
+    assert ria.keys == ["budgets.experiment_made", "budgets.round_closed"]
+    experiment_id = (await app.repos.budgets.project(projects["Bankjes"].id)).experiment_id  # type: ignore[union-attr]
+    assert experiment_id is not None
+    experiment = await app.repos.experiments.get(experiment_id)
+    assert experiment is not None and experiment.title.nl == "Bankjes aan het water"
+    assert experiment.status == "running"
+    assert ria.buttons()[0][0].startswith("🧪 Maak experiment: Speeltuin")
+    await ria.press_payload(f"bs.exp:{projects['Bankjes'].id}")
+    assert ria.keys == ["budgets.not_a_winner"]
+    await ria.press_payload(f"bs.exp:{projects['Moestuin'].id}")
+    assert ria.keys == ["budgets.not_a_winner"]
+    actions = await audit_actions(app)
+    assert actions.count("budget.create") == 1 and "budget.close" in actions
+    assert "experiment.create" in actions
+
+    # Open data: rounds, projects, costs, totals and winners; nobody's vote.
+    tables = await collect(app)
+    [published] = tables[BUDGET_ROUNDS.name]
+    assert (published["voters"], published["spent_cents"]) == (2, 900_000)
+    rows = {r["title"]: r for r in tables[BUDGET_PROJECTS.name]}
+    assert (rows["Bankjes"]["votes"], rows["Bankjes"]["winner"]) == (2, 1)
+    assert rows["Bankjes"]["experiment"] == experiment_id
+    dumped = json.dumps(tables, default=str)
+    for someone in (anna, bob, cees):
+        assert someone.user_id not in dumped and someone.name not in dumped
+
+    # /mijngegevens holds one's own ballot; /vergeetmij removes it, the totals stay.
+    await anna.send("/mijngegevens")
+    data = exported(anna)
+    assert {r["project"] for r in data["sections"]["budget_votes"]["rows"]} == {
+        "Speeltuin",
+        "Bankjes",
+    }
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    left = await app.db.fetchval(
+        "SELECT COUNT(*) FROM budget_votes WHERE round_id = ?", (found.id,)
+    )
+    assert left == 2  # Bob's two
+    assert {p.title: p.votes for p in await app.repos.budgets.projects(found.id)}["Bankjes"] == 2
+    await app.close()
+
+
+def payload_for(add: str, prefix: str) -> str:
+    """The same project's other button (``bv.add:1:2`` → ``bv.del:1:2``)."""
+    return prefix + add.split(":", 1)[1]
+
+
+def exported(chat: Chat) -> dict[str, Any]:
+    [document] = [seen.reply.document for seen in chat.last if seen.reply.document]
+    assert document is not None
+    loaded: dict[str, Any] = json.loads(document.data)
+    return loaded
