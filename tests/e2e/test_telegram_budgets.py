@@ -1,0 +1,188 @@
+"""A budget round ("Velsen kiest") through the real Telegram adapter and the real scheduler,
+with the bot restarted between opening, the reminder and the close.
+
+The scheduler triggers on real time, so instead of waiting days the test moves the round's
+closing moment while the bot is stopped, as if those days had passed."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import App
+from bot.runtime import Runtime
+from bot.settings import Settings
+from handlers.contract import Role
+from storage.clock import iso
+from tests.e2e.botapi import BotApiServer
+from tests.e2e.telegram_support import onboard, telegram_settings, texts, wait_for_text
+from tests.e2e.test_telegram_residents import png
+
+pytestmark = pytest.mark.e2e
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[App]:
+    """The whole bot with its scheduler."""
+    app = await App.open(settings)
+    try:
+        runtime = Runtime(app)
+        await runtime.start()
+        try:
+            yield app
+        finally:
+            await runtime.stop()
+    finally:
+        await app.close()
+
+
+def move_closing(settings: Settings, closes: datetime) -> None:
+    """Move every round's period (the bot is stopped) so it closes at ``closes``, as if the
+    days in between had passed."""
+    with sqlite3.connect(settings.db) as db:
+        db.execute(
+            "UPDATE budget_rounds SET opens_at = ?, closes_at = ?",
+            (iso(closes - timedelta(days=10)), iso(closes)),
+        )
+
+
+async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_closes(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    ria = server.user(4001, first_name="Ria")
+    anna = server.user(4002, first_name="Anna")
+    bob = server.user(4003, first_name="Bob")
+    cees = server.user(4004, first_name="Cees")
+    closes_local = (datetime.now(UTC) + timedelta(days=10)).astimezone(settings.zone)
+    closes_typed = closes_local.strftime("%d-%m-%Y 17:00")
+
+    async with running(settings) as app:
+        for someone in (ria, anna, bob, cees):
+            await onboard(server, someone)
+        user = await app.repos.users.find("telegram", str(ria.id))
+        assert user is not None
+        async with app.db.transaction():
+            await app.repos.users.set_role(user.id, Role.CONNECTOR)
+
+        ria.send_text("/nieuweronde")
+        await wait_for_text(server, ria.chat_id, "Hoe heet de stemronde?")
+        ria.send_text("Velsen kiest <b>2027</b>")
+        await wait_for_text(server, ria.chat_id, "Hoeveel geld")
+        ria.send_text("10.000")
+        await wait_for_text(server, ria.chat_id, "Geen wijkbudgetten")
+        ria.press("Geen wijkbudgetten")
+        await wait_for_text(server, ria.chat_id, "titel | kosten")
+        ria.send_text("Speeltuin | 6000 | Nieuwe toestellen & een <bank> | IJmuiden")
+        await wait_for_text(server, ria.chat_id, "Toegevoegd: <b>Speeltuin</b> · € 6.000")
+        ria.send_photo(png())
+        await wait_for_text(server, ria.chat_id, "De foto hoort nu bij <b>Speeltuin</b>")
+        ria.send_text("Bankjes | 3000 | Bankjes langs het water")
+        await wait_for_text(server, ria.chat_id, "Toegevoegd: <b>Bankjes</b>")
+        ria.send_text("Moestuin | 3000 | Een moestuin bij de school")
+        await wait_for_text(server, ria.chat_id, "Toegevoegd: <b>Moestuin</b>")
+        await wait_for_text(server, ria.chat_id, "Klaar met projecten")
+        ria.press("Klaar met projecten")
+        await wait_for_text(server, ria.chat_id, "Wanneer begint")
+        ria.press("Nu")
+        await wait_for_text(server, ria.chat_id, "Wanneer stopt")
+        ria.send_text(closes_typed)
+        await wait_for_text(server, ria.chat_id, "Wie mag stemmen?")
+        ria.press("Alle inwoners die meedoen")
+        await wait_for_text(server, ria.chat_id, "Klopt alles?")
+        ria.press("Openen")
+        await wait_for_text(server, ria.chat_id, "is open tot")
+        [round_] = await app.repos.budgets.all()
+        ids = {p.title: p.id for p in await app.repos.budgets.projects(round_.id)}
+
+        def add(title: str) -> str:
+            return f"bv.add:{round_.id}:{ids[title]}"
+
+        anna.send_text("/stemmen")
+        await wait_for_text(server, anna.chat_id, "Stem uitbrengen")
+        # The card with a photo came as a photo with its caption, staff's text escaped.
+        [card] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
+        assert "Nieuwe toestellen &amp; een &lt;bank&gt;" in card["caption"]
+        assert any(
+            "Velsen kiest &lt;b&gt;2027&lt;/b&gt;" in t for t in texts(server, anna.chat_id)
+        )
+        anna.press_data(add("Speeltuin"))
+        await wait_for_text(server, anna.chat_id, "Over: € 4.000")
+        anna.press_data(add("Moestuin"))
+        await wait_for_text(server, anna.chat_id, "Over: € 1.000")
+        anna.press_data(add("Bankjes"))
+        await wait_for_text(server, anna.chat_id, "Dat past niet")
+        anna.press("🗳️ Stem uitbrengen")
+        await wait_for_text(server, anna.chat_id, "Klopt dat?")
+        anna.press("Ja, stem uitbrengen")
+        await wait_for_text(server, anna.chat_id, "Bedankt!")
+
+        bob.send_text("/stemmen")
+        await wait_for_text(server, bob.chat_id, "Stem uitbrengen")
+        bob.press_data(add("Bankjes"))
+        await wait_for_text(server, bob.chat_id, "Over: € 7.000")
+        bob.press("🗳️ Stem uitbrengen")
+        await wait_for_text(server, bob.chat_id, "Klopt dat?")
+        bob.press("Ja, stem uitbrengen")
+        await wait_for_text(server, bob.chat_id, "Bedankt!")
+        bob.press_data(add("Moestuin"))
+        await wait_for_text(server, bob.chat_id, "Stem opnieuw")
+        bob.press("🗳️ Stem uitbrengen")
+        await wait_for_text(server, bob.chat_id, "2 projecten, samen € 6.000")
+        bob.press("Ja, stem uitbrengen")
+        await wait_for_text(server, bob.chat_id, "Je nieuwe keuze")
+
+        cees.send_text("/stemmen")
+        await wait_for_text(server, cees.chat_id, "Stem uitbrengen")
+        cees.press_data(add("Speeltuin"))
+        await wait_for_text(server, cees.chat_id, "Over: € 4.000")
+        # A forged button (a project of no round, an overlong id) changes nothing.
+        cees.press_data(f"bv.add:{round_.id}:999999")
+        await wait_for_text(server, cees.chat_id, "kan ik niet vinden")
+
+    # Restarted two days before closing: the scheduler finds the reminder due, once.
+    move_closing(settings, datetime.now(UTC) + timedelta(days=2) - timedelta(minutes=1))
+    cees_before = len(server.messages(cees.chat_id))
+    async with running(settings):
+        await wait_for_text(server, cees.chat_id, "nog niet gestemd", after=cees_before)
+        # Cees's choice survived the restart.
+        cees.send_text("/stemmen")
+        await wait_for_text(server, cees.chat_id, "Over: € 4.000", after=cees_before)
+    reminders = [t for t in texts(server, cees.chat_id) if "gekozen in" in t]
+    assert len(reminders) == 1 and "1 projecten gekozen" in reminders[0]
+    assert not any(
+        "nog niet gestemd." in t and "gekozen in" in t for t in texts(server, anna.chat_id)
+    )
+
+    # Restarted after closing: the round closes and the result reaches the voters.
+    move_closing(settings, datetime.now(UTC) - timedelta(minutes=1))
+    async with running(settings) as app:
+        for voter in (anna, bob):
+            shown = await wait_for_text(server, voter.chat_id, "Uitslag")
+            assert "2 inwoners stemden" in shown
+            # 1 vote each for Bankjes and Speeltuin: the cheaper wins the tie, and then
+            # Speeltuin (€ 6.000) no longer fits the € 4.000 left.
+            assert "🏆 Moestuin" in shown and "🏆 Bankjes" in shown
+            assert "• Speeltuin" in shown and "samen € 6.000 van € 10.000" in shown
+        projects = {p.title: p for p in await app.repos.budgets.projects(round_.id)}
+        assert {t: (p.votes, p.winner) for t, p in projects.items()} == {
+            "Speeltuin": (1, False),
+            "Moestuin": (2, True),
+            "Bankjes": (1, True),
+        }
+        anna_before = len(server.messages(anna.chat_id))
+        anna.press_data(add("Bankjes"))
+        await wait_for_text(server, anna.chat_id, "is gesloten", after=anna_before)
+    assert not any("Uitslag" in t for t in texts(server, cees.chat_id))
+    # Every button the bot sent fits Telegram's 64 bytes of callback data.
+    for chat in (ria.chat_id, anna.chat_id, bob.chat_id, cees.chat_id):
+        for message in server.messages(chat):
+            markup = message.get("reply_markup") or {}
+            for line in markup.get("inline_keyboard", []):
+                for button in line:
+                    assert len(button.get("callback_data", "").encode()) <= 64
