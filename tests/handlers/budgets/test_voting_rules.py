@@ -1,0 +1,178 @@
+"""Who may vote and set rounds up, and forged or stale buttons that change nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.app import App
+from handlers.budgets.schedule import advance
+from storage.budgets.rounds import NewProject, RoundStatus
+from tests.people import connector, person, row
+from tests.support import Chat
+
+
+async def a_round(app: App, *, hood_only: bool = False, opens_in: timedelta = timedelta()) -> int:
+    now = app.router.clock()
+    return await app.repos.budgets.create(
+        name="Velsen kiest",
+        total_cents=1_000_000,
+        hood_budgets={},
+        opens_at=now + opens_in,
+        closes_at=now + opens_in + timedelta(days=7),
+        hood_only=hood_only,
+        projects=[
+            NewProject(title="Speeltuin", description="Toestellen", cost_cents=600_000),
+            NewProject(title="Bankjes", description="Aan het water", cost_cents=300_000),
+        ],
+        now=now,
+    )
+
+
+async def ballot_rows(app: App) -> int:
+    total = 0
+    for table in ("budget_ballots", "budget_choices", "budget_votes"):
+        total += int(await app.db.fetchval(f"SELECT COUNT(*) FROM {table}"))
+    return total
+
+
+async def test_residents_cannot_set_up_rounds_or_see_counts(app: App) -> None:
+    round_id = await a_round(app)
+    experiments = await app.db.fetchval("SELECT COUNT(*) FROM experiments")
+    anna = await person(app, "anna")
+    await anna.send("/nieuweronde")
+    assert anna.keys == ["general.unknown_command"]
+    await anna.send("/rondes")
+    assert anna.keys == ["general.unknown_command"]
+    await anna.press_payload(f"bs.show:{round_id}")
+    assert "Speeltuin" not in anna.text
+    await anna.press_payload("bs.exp:1")
+    assert anna.keys == ["general.stale_button"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM experiments") == experiments
+    assert len(await app.repos.budgets.all()) == 1
+
+
+async def test_forged_and_stale_buttons_change_nothing(app: App) -> None:
+    round_id = await a_round(app)
+    other = await a_round(app)
+    other_project = (await app.repos.budgets.projects(other))[0].id
+    anna = await person(app, "anna")
+    for forged in (
+        "bv.add:",
+        "bv.add:abc:1",
+        f"bv.add:{round_id}",
+        f"bv.add:{round_id}:1:2",
+        f"bv.add:{round_id}:{other_project}",  # a project of another round
+        f"bv.add:{round_id}:-1",
+        f"bv.add:{round_id}:99999999999999999999",
+        "bv.add:999:1",
+        f"bv.del:{round_id}:{other_project}",
+        f"bv.ok:{round_id}",
+        f"bv.ok:{round_id}:00000000",
+        "bv.round:0",
+    ):
+        await anna.press_payload(forged)
+        assert anna.keys, forged
+    assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM budget_choices") == 0
+
+
+async def test_one_ballot_per_account_however_often_one_taps(app: App) -> None:
+    round_id = await a_round(app)
+    project = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    for _ in range(3):
+        await anna.press_payload(f"bv.add:{round_id}:{project}")
+    await anna.press_payload(f"bv.vote:{round_id}")
+    confirm = next(p for _, p in anna.buttons() if p.startswith("bv.ok:"))
+    await anna.press_payload(confirm)
+    await anna.press_payload(confirm)
+    user = await row(app, anna)
+    assert (
+        await app.db.fetchval("SELECT COUNT(*) FROM budget_ballots WHERE user_id = ?", (user.id,))
+        == 1
+    )
+    counts, voters, _ = await app.repos.budgets.live_counts(round_id)
+    assert counts == {project: 1} and voters == 1
+
+
+async def test_a_neighbourhood_only_round_asks_for_a_neighbourhood_first(app: App) -> None:
+    round_id = await a_round(app, hood_only=True)
+    project = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    await app.db.execute("UPDATE users SET neighbourhood = NULL WHERE id = ?", (user.id,))
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"]
+    await anna.press_payload(f"bv.add:{round_id}:{project}")
+    assert anna.keys == ["budgets.need_hood"]
+    assert await ballot_rows(app) == 0
+    bob = await person(app, "bob")
+    await bob.send("/stemmen")
+    assert bob.keys[0] == "budgets.intro"
+
+
+async def test_someone_who_did_not_consent_cannot_vote(app: App) -> None:
+    round_id = await a_round(app)
+    eve = Chat(app, user_id="eve")
+    await eve.send("/stemmen")
+    assert eve.keys == ["general.consent_needed"]
+    await eve.press_payload(f"bv.add:{round_id}:1")
+    assert await ballot_rows(app) == 0
+
+
+async def test_a_scheduled_round_opens_at_its_moment_and_not_before(app: App) -> None:
+    round_id = await a_round(app, opens_in=timedelta(days=1))
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None and found.status is RoundStatus.SCHEDULED
+    assert await app.repos.budgets.pending() == [(round_id, found.opens_at)]
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.none_open"]
+    await anna.press_payload(f"bv.add:{round_id}:1")
+    assert anna.keys == ["budgets.not_open_yet"]
+    early = await advance(
+        app.repos,
+        app.catalog,
+        app.profile,
+        app.router.timezone,
+        round_id,
+        found.opens_at - timedelta(minutes=1),
+    )
+    assert early is not None and early.at == found.opens_at
+    assert (await app.repos.budgets.get(round_id)).status is RoundStatus.SCHEDULED  # type: ignore[union-attr]
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, round_id, found.opens_at
+    )
+    assert (await app.repos.budgets.get(round_id)).status is RoundStatus.OPEN  # type: ignore[union-attr]
+
+
+async def test_a_round_opened_with_staff_words_needs_a_closing_after_its_opening(app: App) -> None:
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Ronde")
+    await ria.send("1000")
+    await ria.send("IJmuiden 2000")
+    assert ria.keys == ["budgets.hoods_too_much", "budgets.ask_hoods"]
+    await ria.send("Atlantis 200")
+    assert ria.keys == ["budgets.hood_invalid", "budgets.ask_hoods"]
+    await ria.send("IJmuiden 400\nDriehuis 300")
+    assert ria.keys == ["budgets.ask_project"]
+    await ria.photo()
+    assert ria.keys == ["budgets.photo_first", "budgets.ask_project"]
+    await ria.send("Speeltuin | 400 | Toestellen | IJmuiden")
+    await ria.press("Klaar met projecten")
+    now = app.router.clock().astimezone(app.router.timezone)
+    later = now + timedelta(days=3)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["budgets.ask_closes"]
+    await ria.send((later - timedelta(days=1)).strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["budgets.closes_before_opens", "budgets.ask_closes"]
+    await ria.send((later + timedelta(days=7)).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alleen inwoners met een wijk")
+    assert "IJmuiden: € 400" in ria.text and "Driehuis: € 300" in ria.text
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.scheduled"]
+    [found] = await app.repos.budgets.all()
+    assert found.hood_budgets == {"ijmuiden": 40_000, "driehuis": 30_000}
+    assert found.hood_only and found.status is RoundStatus.SCHEDULED
+    assert found.opens_at.astimezone(UTC) > datetime.now(UTC)
