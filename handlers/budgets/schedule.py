@@ -67,7 +67,7 @@ async def _remind(
         day = catalog.text(lang, f"budgets.day_{closes.weekday()}", {}, markup=False)
         for user_id in ids:
             reply = Reply(
-                key="budgets.reminder",
+                key="budgets.reminder_one" if chosen[user_id] == 1 else "budgets.reminder",
                 params={
                     "count": chosen[user_id],
                     "name": found.name,

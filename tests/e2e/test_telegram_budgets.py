@@ -133,7 +133,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         bob.press_data(add("Moestuin"))
         await wait_for_text(server, bob.chat_id, "Stem opnieuw")
         bob.press("🗳️ Stem uitbrengen")
-        await wait_for_text(server, bob.chat_id, "2 projecten, samen € 6.000")
+        await wait_for_text(server, bob.chat_id, "op deze projecten, samen € 6.000")
         bob.press("Ja, stem uitbrengen")
         await wait_for_text(server, bob.chat_id, "Je nieuwe keuze")
 
@@ -154,7 +154,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         cees.send_text("/stemmen")
         await wait_for_text(server, cees.chat_id, "Over: € 4.000", after=cees_before)
     reminders = [t for t in texts(server, cees.chat_id) if "gekozen in" in t]
-    assert len(reminders) == 1 and "1 projecten gekozen" in reminders[0]
+    assert len(reminders) == 1 and "1 project gekozen" in reminders[0]
     assert not any(
         "nog niet gestemd." in t and "gekozen in" in t for t in texts(server, anna.chat_id)
     )
@@ -164,7 +164,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
     async with running(settings) as app:
         for voter in (anna, bob):
             shown = await wait_for_text(server, voter.chat_id, "Uitslag")
-            assert "2 inwoners stemden" in shown
+            assert "Aantal stemmers: 2" in shown
             # 1 vote each for Bankjes and Speeltuin: the cheaper wins the tie, and then
             # Speeltuin (€ 6.000) no longer fits the € 4.000 left.
             assert "🏆 Moestuin" in shown and "🏆 Bankjes" in shown
