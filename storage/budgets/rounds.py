@@ -174,7 +174,11 @@ class BudgetRounds:
                 await self.db.execute(
                     "INSERT INTO budget_projects (round_id, title, description, cost_cents,"
                     " neighbourhood, photo_id, idea_id, proposal_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    # A picture, idea or proposal named in a set-up dialog may have been
+                    # erased meanwhile (with its author): the project goes without the link.
+                    " VALUES (?, ?, ?, ?, ?, (SELECT id FROM media WHERE id = ?),"
+                    " (SELECT id FROM ideas WHERE id = ?),"
+                    " (SELECT id FROM experiment_proposals WHERE id = ?))",
                     (
                         round_id,
                         project.title,

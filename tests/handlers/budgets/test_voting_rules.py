@@ -176,3 +176,26 @@ async def test_a_round_opened_with_staff_words_needs_a_closing_after_its_opening
     assert found.hood_budgets == {"ijmuiden": 40_000, "driehuis": 30_000}
     assert found.hood_only and found.status is RoundStatus.SCHEDULED
     assert found.opens_at.astimezone(UTC) > datetime.now(UTC)
+
+
+async def test_a_picture_erased_while_a_round_was_set_up_does_not_block_opening(
+    app: App,
+) -> None:
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Ronde")
+    await ria.send("1000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Speeltuin | 400 | Toestellen")
+    await ria.photo(b"\xff\xd8\xff a picture")
+    await app.db.execute("DELETE FROM media")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alle inwoners")
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [found] = await app.repos.budgets.all()
+    [project] = await app.repos.budgets.projects(found.id)
+    assert project.photo_id is None
