@@ -19,11 +19,11 @@ from typing import Any
 
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
+from handlers.experiments import launch
 from handlers.feature import Context, Feature
 from handlers.money import format_euro, parse_euro
 from handlers.when import parse_moment
 from storage.budgets.rounds import NewProject, Round, RoundStatus
-from storage.experiments.experiments import Bilingual, NewExperiment
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
 
@@ -509,34 +509,24 @@ async def naming_step(ctx: Context, dialog: Dialog) -> Response:
     project = await ctx.repos.budgets.project(int(dialog.data["project_id"]))
     if project is None or not project.winner or project.experiment_id is not None:
         return respond(Reply(key="budgets.not_a_winner"))
-    hood = ctx.profile.neighbourhood(project.neighbourhood)
-
-    def place(lang: str) -> str:
-        return hood.name(lang) if hood else ctx.profile.name(lang)
-
-    def organiser(lang: str) -> str:
-        return ctx.catalog.text(
-            lang, "budgets.organiser", {"name": ctx.profile.name(lang)}, markup=False
-        )
-
-    new = NewExperiment(
-        title=Bilingual(nl=answer, en=answer),
-        summary=Bilingual(nl=project.description, en=project.description),
-        place=Bilingual(nl=place("nl"), en=place("en")),
-        organiser=Bilingual(nl=organiser("nl"), en=organiser("en")),
-        neighbourhood=project.neighbourhood,
+    # The experiment is made as a triage decision makes one (issue 10's naming step): the
+    # title staff just gave it, the project's description (staff's words) as its summary.
+    planned = Dialog(
+        name=NAMING,
+        step="done",
+        data={
+            "kind": "budget_project",
+            "id": project.id,
+            launch.TITLE: answer,
+            launch.SUMMARY: project.description,
+            "neighbourhood": project.neighbourhood,
+        },
     )
-    experiment_id = await ctx.repos.experiments.create(new, ctx.now)
+    experiment = await launch.start(ctx, planned)
+    experiment_id = experiment.id
     if project.idea_id is not None:
         await ctx.repos.experiments.link_idea(experiment_id, project.idea_id)
     await ctx.repos.budgets.link_experiment(project.id, experiment_id)
-    await ctx.repos.audit.record(
-        "experiment.create",
-        now=ctx.now,
-        actor_user_id=ctx.user.id,
-        subject=f"experiment:{experiment_id}",
-        detail={"from": f"budget_project:{project.id}"},
-    )
     found = await ctx.repos.budgets.get(project.round_id)
     assert found is not None
     return respond(
