@@ -90,6 +90,17 @@ class Table:
 
 _DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
 
+
+def _retitle_projects(source: str, table: str) -> str:
+    """A budget project took its title from an idea or proposal (its author's words): when
+    that content is deleted, the project keeps staff's description as its title instead."""
+    return (
+        "UPDATE budget_projects SET title = CASE WHEN length(description) <= 80"
+        " THEN description ELSE substr(description, 1, 79) || '…' END"
+        f" WHERE {source} IN (SELECT id FROM {table} WHERE author_user_id = :user_id)"
+    )
+
+
 #: The audit log: what was done stays on record; an erased person is then named only by
 #: their erasure pseudonym (``actor_pseudonym`` / ``subject_pseudonym``).
 AUDIT_LOG = Table(
@@ -159,7 +170,10 @@ TABLES: tuple[Table, ...] = (
         " status, supporters, created_at, updated_at, removed_at, removal, removal_reason"
         " FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
-        delete_content=("DELETE FROM ideas WHERE author_user_id = :user_id",),
+        delete_content=(
+            _retitle_projects("idea_id", "ideas"),
+            "DELETE FROM ideas WHERE author_user_id = :user_id",
+        ),
         keep_content=("UPDATE ideas SET author_user_id = NULL WHERE author_user_id = :user_id",),
         media="SELECT photo_id FROM ideas WHERE author_user_id = :user_id",
         quoted="SELECT title FROM ideas WHERE author_user_id = :user_id"
@@ -232,7 +246,10 @@ TABLES: tuple[Table, ...] = (
         export="SELECT id, what, place, partners, budget_cents, full_financing, status,"
         " reason, amount_decided_cents, experiment_id, created_at, updated_at"
         " FROM experiment_proposals WHERE author_user_id = :user_id ORDER BY id",
-        delete_content=("DELETE FROM experiment_proposals WHERE author_user_id = :user_id",),
+        delete_content=(
+            _retitle_projects("proposal_id", "experiment_proposals"),
+            "DELETE FROM experiment_proposals WHERE author_user_id = :user_id",
+        ),
         keep_content=(
             "UPDATE experiment_proposals SET author_user_id = NULL"
             " WHERE author_user_id = :user_id",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app import App
 from bot.settings import Settings
+from storage.clock import utcnow
+from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import submit_idea
-from tests.people import subscribe
+from tests.people import connector, subscribe
 from tests.privacy import supporter_counts_match, traces
 from tests.support import Chat
 
@@ -232,3 +235,44 @@ def test_every_exported_section_has_a_label_in_the_summary() -> None:
         name for name in exported_tables if f"privacy.sections.{name}" not in catalog.texts["nl"]
     ]
     assert missing == []
+
+
+async def test_forget_me_deleting_content_removes_my_idea_title_from_a_budget_ballot(
+    app: App,
+) -> None:
+    anna, bob = await neighbours(app)
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.ADOPTED, theme="samenspel", now=utcnow())
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest")
+    await ria.send("1000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("#1 | 400 | Toestellen in de duinen")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alle inwoners")
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [project] = await app.repos.budgets.projects(1)
+    assert project.title == ANNA_IDEA[0] and project.idea_id == 1
+    await bob.send("/stemmen")
+    await bob.press("➕ Toevoegen")
+    await bob.press("Stem uitbrengen")
+    await bob.press("Ja, stem uitbrengen")
+    assert bob.keys == ["budgets.voted"]
+
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+
+    # Her words are gone from the ballot and the open data; the project and Bob's vote stay.
+    assert await traces(app.db, [*identity(anna), *ANNA_IDEA]) == []
+    [project] = await app.repos.budgets.projects(1)
+    assert project.description == "Toestellen in de duinen" and project.idea_id is None
+    await bob.send("/stemmen")
+    assert ANNA_IDEA[0] not in bob.text and "Toestellen in de duinen" in bob.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 1
