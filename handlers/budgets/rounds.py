@@ -248,6 +248,18 @@ async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Rep
     )
 
 
+async def _source_approved(ctx: Context, project: dict[str, Any]) -> bool:
+    """Whether the idea or proposal a project was taken from is still approved and in view
+    (a project typed by staff has none and always is)."""
+    if project.get("idea_id"):
+        idea = await ctx.repos.ideas.get(int(project["idea_id"]))
+        return idea is not None and not idea.removed and idea.status in APPROVED_IDEAS
+    if project.get("proposal_id"):
+        proposal = await ctx.repos.proposals.get(int(project["proposal_id"]))
+        return proposal is not None and proposal.status in APPROVED_PROPOSALS
+    return True
+
+
 def _ask_opens(dialog: Dialog) -> Reply:
     return Reply(
         key="budgets.ask_opens", buttons=[[dialog.button("budgets.btn_now", "now")], _stop()]
@@ -362,6 +374,20 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is None or ctx.value != "open":
         return respond(*_preview(ctx, dialog), dialog=dialog)
     data = dialog.data
+    kept = [p for p in data["projects"] if await _source_approved(ctx, p)]
+    if len(kept) < len(data["projects"]):
+        # An idea or proposal named in the set-up was hidden, removed or decided otherwise
+        # meanwhile: its words do not go on a public ballot.
+        gone = [
+            Reply(key="budgets.source_gone", params={"title": p["title"]})
+            for p in data["projects"]
+            if p not in kept
+        ]
+        if not kept:
+            nxt = dialog.to("projects", projects=[])
+            return respond(*gone, _ask_project(nxt), dialog=nxt)
+        nxt = dialog.to("preview", projects=kept)
+        return respond(*gone, *_preview(ctx, nxt), dialog=nxt)
     opens = datetime.fromisoformat(data["opens"])
     closes = datetime.fromisoformat(data["closes"])
     if closes <= ctx.now:

@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from bot.app import App
 from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
+from storage.clock import utcnow
+from storage.ideas.ideas import IdeaStatus, Removal
+from tests.handlers.ideas.helpers import submit_idea
 from tests.people import connector, person, row
 from tests.support import Chat
 
@@ -199,3 +202,67 @@ async def test_a_picture_erased_while_a_round_was_set_up_does_not_block_opening(
     [found] = await app.repos.budgets.all()
     [project] = await app.repos.budgets.projects(found.id)
     assert project.photo_id is None
+
+
+async def test_an_idea_hidden_while_a_round_was_set_up_does_not_reach_the_ballot(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Klimrek in de duinen", "Een klimrek voor kinderen bij de Zeeweg.")
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.ADOPTED, theme="samenspel", now=utcnow())
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Ronde")
+    await ria.send("1000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("#1 | 400 | Toestellen")
+    await ria.send("Bankjes | 300 | Aan het water")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alle inwoners")
+    assert "Klimrek in de duinen" in ria.text
+    # Meanwhile the idea is hidden (reported for personal data, say).
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Adres erin")
+
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.source_gone", "budgets.preview", "budgets.preview_ask"]
+    preview = ria.last[1].text
+    assert "Klimrek in de duinen" not in preview and "Bankjes" in preview
+    assert await app.repos.budgets.all() == []
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [found] = await app.repos.budgets.all()
+    assert [p.title for p in await app.repos.budgets.projects(found.id)] == ["Bankjes"]
+
+
+async def test_when_every_project_lost_its_idea_staff_are_asked_for_projects_again(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Klimrek in de duinen", "Een klimrek voor kinderen bij de Zeeweg.")
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.ADOPTED, theme="samenspel", now=utcnow())
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Ronde")
+    await ria.send("1000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("#1 | 400 | Toestellen")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alle inwoners")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.REMOVED, reason="Adres erin")
+
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.source_gone", "budgets.ask_project"]
+    assert await app.repos.budgets.all() == []
+    await ria.send("Bankjes | 300 | Aan het water")
+    await ria.press("Klaar met projecten")
+    assert ria.keys == ["budgets.ask_opens"]
