@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from handlers.contract import Reply
 from handlers.feature import Context
 
@@ -18,13 +20,19 @@ def read_text(
     if event.photo is not None or event.unsupported is not None or event.location is not None:
         return Reply(key="answers.text_please")
     text = ctx.text if text is None else text.strip()
-    if not text:
+    if not visible_length(text):
         return Reply(key="answers.empty")
     if len(text) > max_length:
         return Reply(key="answers.too_long", params={"max": max_length, "length": len(text)})
-    if len(text) < min_length:
+    if visible_length(text) < min_length:
         return Reply(key="answers.too_short", params={"min": min_length})
     return text
+
+
+def visible_length(text: str) -> int:
+    """How many characters of ``text`` show: not spaces, controls, or the invisible marks
+    (zero-width spaces, joiners, direction marks) a text can be made of to look empty."""
+    return sum(1 for char in text if unicodedata.category(char)[0] not in "CZ")
 
 
 def digits(value: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import digits
+from handlers.answers import digits, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed
@@ -151,7 +151,7 @@ async def comment_step(ctx: Context) -> Response:
     if ctx.event.text is None:
         return _ask(idea, dialog, hint=Reply(key="comments.need_text"))
     body = _clean(ctx.text)
-    if not body:
+    if not visible_length(body):
         return _ask(idea, dialog, hint=Reply(key="comments.empty_text"))
     if len(body) > MAX_LENGTH:
         hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": len(body)})

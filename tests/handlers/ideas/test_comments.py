@@ -8,8 +8,8 @@ from datetime import timedelta
 from bot.app import App
 from storage.clock import utcnow
 from storage.users import Role
-from tests.handlers.ideas.helpers import seed_idea
-from tests.people import row
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.people import person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -151,3 +151,14 @@ async def test_thread_buttons_with_bad_data_are_stale(app: App, chat: MakeChat) 
     assert bob.keys == ["comments.title"] and "Nog geen reacties" in bob.text
     await bob.press_payload("idea.comments:77")
     assert bob.keys == ["ideas.not_found"]
+
+
+async def test_a_comment_that_shows_nothing_is_not_posted(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Reageren")
+    await bob.send("\u200b\u2060\u202e\u200d" * 5)
+    assert bob.keys[0] == "comments.empty_text"
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0

@@ -381,3 +381,19 @@ def test_an_idea_submitted_through_the_console_gets_its_number(tmp_path: Path) -
     assert "Je idee is ingestuurd als #1" in done.stdout
     assert "#1 Zonnepanelen op het gemeentehuis" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+async def test_a_title_or_description_that_shows_nothing_is_too_short(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send("/idee")
+    await anna.press("Ruimtelijke inrichting")
+    await anna.send("\u200b\u2060\u202e\u200d" * 10)
+    assert anna.keys == ["ideas.title_too_short", "ideas.ask_title"]
+    await anna.send("Klim\u200brek 🧗\u200d♀️")
+    assert anna.keys == ["ideas.ask_description"]
+    await anna.send("\u200b" * 40 + "Kort.")
+    assert anna.keys == ["ideas.description_too_short", "ideas.ask_description"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM ideas") == 0
