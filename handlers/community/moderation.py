@@ -115,6 +115,15 @@ class Reported(Kind[Flagged]):
     def first_step(self, item: Flagged, decision: str) -> str | None:
         return PERIOD if decision == "mute" else "reason"
 
+    async def changed(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        # Its author erased themselves or became staff while the connector typed: a warning,
+        # mute or ban has nobody to go to (the card shows what can still be decided).
+        if str(dialog.data["decision"]) in PERSONAL and not item.personal:
+            return respond(await self.card(ctx, item))
+        return await super().changed(ctx, item, dialog, text)
+
     def reason_optional(self, decision: str) -> bool:
         return decision == "keep"
 

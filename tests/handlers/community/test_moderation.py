@@ -13,8 +13,17 @@ from handlers.community.moderation import expire_mutes
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.community.reports import Flag
+from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import TimerLog, audit_actions, connector, for_user, person, row
+from tests.people import (
+    TimerLog,
+    audit_actions,
+    connector,
+    for_user,
+    person,
+    row,
+    with_role,
+)
 from tests.support import Chat
 
 
@@ -286,3 +295,29 @@ async def test_a_mute_stops_exactly_at_its_end_time(app: App) -> None:
     advance(timedelta(minutes=2))
     await anna.send("/idee")
     assert anna.keys == ["ideas.ask_category"]
+
+
+@pytest.mark.parametrize("meanwhile", ["erased", "staff"])
+async def test_a_ban_for_an_author_who_is_gone_or_became_staff_meanwhile_is_not_given(
+    app: App, meanwhile: str
+) -> None:
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    assert ria.keys == ["moderation.ask_reason_ban"]
+    # While the connector types the reason, Anna erases herself (her comment stays), or
+    # the operator makes her a civil servant.
+    if meanwhile == "erased":
+        await anna.send("/vergeetmij")
+        await anna.press("Laten staan zonder naam")
+        await anna.press("Ja, wis mijn gegevens")
+        assert anna.keys == ["privacy.forget.done"]
+    else:
+        await with_role(app, anna, Role.CIVIL_SERVANT)
+
+    await ria.send("Dit is de derde keer.")
+    assert ria.keys == ["moderation.card"]
+    assert "Blokkeren" not in " ".join(ria.last[0].labels())
+    assert await app.db.fetchval("SELECT COUNT(*) FROM sanctions") == 0
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None
