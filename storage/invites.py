@@ -77,9 +77,15 @@ class Invites:
         """The invite with this code, or None."""
         if not code or len(code) > 64:
             return None
-        row = await self.db.fetchone(
-            "SELECT * FROM invites WHERE code_hash = ?", (code_hash(code.strip()),)
-        )
+        return await self.find_hashed(code_hash(code.strip()))
+
+    async def find_hashed(self, digest: str) -> Invite | None:
+        """The invite whose code has this hash, or None.
+
+        Only for a hash the bot kept itself (of a code someone opened before onboarding):
+        never for what someone typed, or the stored hashes would work as codes.
+        """
+        row = await self.db.fetchone("SELECT * FROM invites WHERE code_hash = ?", (digest,))
         return _invite(row) if row else None
 
     async def redeem(self, invite_id: int, user_id: int, now: datetime) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from bot.app import App
 from storage.clock import utcnow
@@ -189,6 +190,12 @@ async def traces(db: Database, needles: Iterable[str]) -> list[str]:
                 if hits:
                     found.append(f"{table}.{name}: {needle}")
     return found
+
+
+def database_files(app: App) -> list[Path]:
+    """The database file and, while it exists, its write-ahead log."""
+    main = Path(app.settings.db)
+    return [path for path in (main, main.with_name(main.name + "-wal")) if path.exists()]
 
 
 async def supporter_counts_match(db: Database) -> bool:

@@ -20,6 +20,7 @@ import logging
 
 from handlers.contract import Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
+from storage.invites import Invite
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,22 @@ def role_name(ctx: Context, role: Role) -> str:
     return ctx.catalog.text(ctx.lang, f"roles.names.{role.value}", {}, markup=False)
 
 
-@feature.deep_link("inv")
+#: The ``/start`` prefix of an invite link.
+INVITE_LINK = "inv"
+
+
+@feature.deep_link(INVITE_LINK)
 async def redeem_invite(ctx: Context) -> Response:
     """Someone opened an invite link: grant its role, once, and record who got it."""
-    invite = await ctx.repos.invites.find(ctx.value.strip())
+    return await _redeem(ctx, await ctx.repos.invites.find(ctx.value.strip()))
+
+
+async def redeem_kept_invite(ctx: Context, digest: str) -> Response:
+    """The invite link a new person opened before onboarding, kept only as its code's hash."""
+    return await _redeem(ctx, await ctx.repos.invites.find_hashed(digest))
+
+
+async def _redeem(ctx: Context, invite: Invite | None) -> Response:
     if invite is None:
         log.info("invite refused reason=unknown")
         return respond(menu_reply(ctx, "invite.unknown"))

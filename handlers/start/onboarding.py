@@ -1,7 +1,9 @@
 """Onboarding: welcome, consent to the privacy statement, language, neighbourhood, main menu.
 
 Nothing but the platform id is stored until the resident agrees. ``/start PAYLOAD`` (a link
-or QR code on a poster) is kept in the dialog and opened once onboarding is done.
+or QR code on a poster) is kept in the dialog and opened once onboarding is done; of an
+invite link (``inv_CODE``) only the code's hash is kept, as in the invites table, so the
+stored dialog does not let anyone else become staff.
 
     /start ──► consent ──yes──► language ──► neighbourhood ──► main menu (+ deep link)
                   │ ──privacy──► (statement, same question)
@@ -13,6 +15,8 @@ from __future__ import annotations
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
+from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
+from storage.invites import code_hash
 
 feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80, consent=True)
@@ -34,9 +38,9 @@ async def start(ctx: Context) -> Response:
 
 async def welcome(ctx: Context, payload: str = "") -> Response:
     """Say what Samenspel is and ask for consent (or resume a half-finished onboarding)."""
+    dialog = Dialog(name=DIALOG, step="consent", data=_kept(payload))
     if ctx.user.consented:
-        return _ask_next(ctx, Dialog(name=DIALOG, step="consent", data={"payload": payload}))
-    dialog = Dialog(name=DIALOG, step="consent", data={"payload": payload})
+        return _ask_next(ctx, dialog)
     return respond(
         Reply(
             key="onboarding.welcome",
@@ -146,10 +150,22 @@ def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
     )
 
 
+def _kept(payload: str) -> dict[str, str]:
+    """What the dialog keeps of a ``/start`` payload until onboarding is done."""
+    prefix, _, value = payload.partition("_")
+    if prefix == INVITE_LINK:
+        return {"invite": code_hash(value.strip())}
+    return {"payload": payload}
+
+
 async def _finish(ctx: Context, dialog: Dialog) -> Response:
     await ctx.repos.users.finish_onboarding(ctx.user.id, ctx.now)
     ctx.user = ctx.user.model_copy(update={"onboarded_at": ctx.now})
     done = respond(menu_reply(ctx, "onboarding.done"))
+    invite = dialog.data.get("invite")
+    if isinstance(invite, str):
+        opened = await redeem_kept_invite(ctx, invite)
+        return Response(replies=[*done.replies, *opened.replies], end_dialog=True)
     return await _with_deep_link(ctx, str(dialog.data.get("payload", "")), done)
 
 

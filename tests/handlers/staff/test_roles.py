@@ -14,6 +14,8 @@ from handlers import FEATURES
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Feature, Registry
 from storage.clock import utcnow
+from storage.invites import code_hash
+from tests.privacy import database_files, traces
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -46,6 +48,29 @@ async def test_a_new_person_opens_an_invite_onboards_and_becomes_staff(
         user.id,
     )
     assert entry.detail["role"] == "verbinder" and entry.detail["previous"] == "inwoner"
+
+
+async def test_an_invite_opened_before_onboarding_is_kept_only_as_its_hash(
+    app: App, chat: MakeChat
+) -> None:
+    code = await _invite(app, Role.CONNECTOR)
+    ria = chat("ria", name="Ria")
+    await ria.send(f"/start inv_{code}")
+    assert ria.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    # Half-way through onboarding the dialog waits in the database: a copy of it must not
+    # let anyone redeem the invite, so the code is stored nowhere, in no table or file.
+    await ria.press("Ja")
+    assert await traces(app.db, [code]) == []
+    stored = await app.db.fetchval("SELECT data FROM dialogs")
+    assert code_hash(code) in stored
+    for path in database_files(app):
+        assert code.encode() not in path.read_bytes(), path.name
+
+    await ria.press("Nederlands")
+    await ria.press("IJmuiden")
+    assert ria.keys == ["onboarding.done", "invite.welcome"]
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None and user.role is Role.CONNECTOR
 
 
 async def test_an_invite_works_once(app: App, chat: MakeChat) -> None:
