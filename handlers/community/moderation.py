@@ -31,7 +31,7 @@ from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
 from storage import Repositories
-from storage.community.moderation import ReportReason, Sanction, SanctionKind
+from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
 from storage.community.reports import Flag, Flagged, ReportRef
 from storage.ideas.ideas import Removal
 
@@ -449,7 +449,7 @@ async def active(ctx: Context) -> Response:
     parts = []
     buttons = []
     for sanction in current:
-        params: dict[str, object] = {"user": sanction.user_id, "reason": sanction.reason}
+        params: dict[str, object] = {"user": sanction.user_id, "reason": reason_of(ctx, sanction)}
         if sanction.ends_at is not None:
             params["until"] = moment(ctx, sanction.ends_at)
             parts.append(Reply(key="moderation.active_muted", params=params))
@@ -557,6 +557,13 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
 # Explanations of the gate --------------------------------------------------------------------
 
 
+def reason_of(ctx: Context, sanction: Sanction) -> str:
+    """A sanction's reason; one kept across an erasure has none of its own any more."""
+    if sanction.reason != KEPT_REASON:
+        return sanction.reason
+    return ctx.catalog.text(ctx.lang, "moderation.kept_reason", {}, markup=False)
+
+
 def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Response:
     """Why a muted person cannot post now, and until when (nothing changes)."""
     assert sanction.ends_at is not None
@@ -566,7 +573,7 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
             key="moderation.muted",
             params={
                 "until": moment(ctx, sanction.ends_at),
-                "reason": sanction.reason,
+                "reason": reason_of(ctx, sanction),
                 "connector": ctx.profile.connector(ctx.lang),
             },
             parts=parts,
@@ -581,7 +588,7 @@ def banned_reply(ctx: Context, sanction: Sanction) -> Response:
         Reply(
             key="moderation.banned",
             params={
-                "reason": sanction.reason,
+                "reason": reason_of(ctx, sanction),
                 "connector": ctx.profile.connector(ctx.lang),
                 "contact": ctx.profile.privacy.contact,
             },

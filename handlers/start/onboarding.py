@@ -12,7 +12,7 @@ stored dialog does not let anyone else become staff.
 
 from __future__ import annotations
 
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
@@ -89,7 +89,8 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
                 "display_name": sender.display_name,
             }
         )
-        return _ask_next(ctx, dialog)
+        timers = await _restore_sanction(ctx)
+        return _ask_next(ctx, dialog).model_copy(update={"timers": timers})
     if choice == "privacy":
         return respond(privacy_statement(ctx), _consent_question(dialog), dialog=dialog)
     if choice == "no":
@@ -118,6 +119,29 @@ async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
     await ctx.repos.users.set_neighbourhood(ctx.user.id, hood)
     ctx.user = ctx.user.model_copy(update={"neighbourhood": hood})
     return await _finish(ctx, dialog)
+
+
+async def _restore_sanction(ctx: Context) -> list[Timer]:
+    """An account that was muted or banned when it was erased is so again (see
+    :meth:`storage.community.moderation.Sanctions.keep`); a mute's end is armed again."""
+    user = ctx.user
+    restored = await ctx.repos.sanctions.restore(
+        user.id, user.platform, user.platform_user_id, ctx.now
+    )
+    if restored is None:
+        return []
+    await ctx.repos.audit.record(
+        "user.sanction_restored",
+        now=ctx.now,
+        subject_user_id=user.id,
+        detail={"sanction": restored.id, "kind": restored.kind.value},
+    )
+    if restored.ends_at is None:
+        return []
+    # Imported here: moderation's module imports the menu, which imports this one.
+    from handlers.community.moderation import mute_job
+
+    return [Timer(job=mute_job(restored.id), at=restored.ends_at)]
 
 
 def _ask_next(ctx: Context, dialog: Dialog) -> Response:

@@ -6,11 +6,17 @@
   muted is always read from the stored end time, so an expired mute never blocks anyone,
   whether or not its timer has run; :meth:`Sanctions.pending` and
   :meth:`Sanctions.expire_due` let the scheduler tell people their mute is over.
+  A mute or ban in force outlives the person's erasure (:meth:`Sanctions.keep`), kept only
+  as a keyed hash of their account, and is theirs again when that account agrees to take
+  part once more (:meth:`Sanctions.restore`): ``/vergeetmij`` is no way around a ban.
 * :class:`Activity`: how much someone posted lately, for the flood limits.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -75,6 +81,10 @@ def _sanction(row: aiosqlite.Row) -> Sanction:
         expired_at=parse(row["expired_at"]),
     )
 
+
+#: The reason of a sanction kept across an erasure: what the connector wrote is not kept
+#: (it may quote the person); the handlers explain it in the reader's language instead.
+KEPT_REASON = ""
 
 #: A mute or ban in force (``?``: now). Per person, sanctions_user finds their few rows;
 #: across everyone, sanctions_active.
@@ -188,6 +198,76 @@ class Sanctions:
             (iso(now), iso(now)),
         )
         return sorted((_sanction(row) for row in rows), key=lambda s: s.id)
+
+    # Across an erasure ------------------------------------------------------------------
+
+    async def keep(
+        self, user_id: int, platform: str, platform_user_id: str, now: datetime
+    ) -> bool:
+        """Before this person is erased: keep their mute or ban in force, if any, by a keyed
+        hash of their account only (no name, no reason, no link to anything else).
+
+        Call it in the erasure's transaction. Returns whether something was kept.
+        """
+        row = await self.db.fetchone(
+            f"SELECT kind, created_at, ends_at FROM sanctions WHERE user_id = ? AND {ACTIVE}"
+            " ORDER BY ends_at IS NULL DESC, ends_at DESC LIMIT 1",
+            (user_id, iso(now)),
+        )
+        await self._forget_ended(now)
+        if row is None:
+            return False
+        account = await self._account(platform, platform_user_id, create=True)
+        await self.db.execute(
+            "INSERT INTO kept_sanctions (account, kind, created_at, ends_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (account) DO UPDATE SET kind = excluded.kind,"
+            " created_at = excluded.created_at, ends_at = excluded.ends_at",
+            (account, row["kind"], row["created_at"], row["ends_at"]),
+        )
+        return True
+
+    async def restore(
+        self, user_id: int, platform: str, platform_user_id: str, now: datetime
+    ) -> Sanction | None:
+        """When someone agrees to take part: the mute or ban their account had when it was
+        erased, if it is still in force, is theirs again (and no longer kept apart)."""
+        account = await self._account(platform, platform_user_id, create=False)
+        if account is None:
+            return None  # nothing was ever kept
+        await self._forget_ended(now)
+        row = await self.db.fetchone(
+            "DELETE FROM kept_sanctions WHERE account = ? RETURNING kind, created_at, ends_at",
+            (account,),
+        )
+        if row is None:
+            return None
+        sanction_id = await self.db.execute(
+            "INSERT INTO sanctions (user_id, kind, reason, created_at, ends_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (user_id, row["kind"], KEPT_REASON, row["created_at"], row["ends_at"]),
+        )
+        return await self.get(sanction_id)
+
+    async def _forget_ended(self, now: datetime) -> None:
+        await self.db.execute(
+            "DELETE FROM kept_sanctions WHERE ends_at IS NOT NULL AND ends_at <= ?", (iso(now),)
+        )
+
+    async def _account(self, platform: str, platform_user_id: str, *, create: bool) -> str | None:
+        """The keyed hash that stands for an account: HMAC-SHA256 of its platform and id
+        under a random key made once for this installation and kept in its database, so
+        the hash cannot be worked out from an id without that database."""
+        key = await self.db.fetchval("SELECT key FROM sanction_key WHERE id = 1")
+        if key is None:
+            if not create:
+                return None
+            await self.db.execute(
+                "INSERT INTO sanction_key (id, key) VALUES (1, ?) ON CONFLICT DO NOTHING",
+                (secrets.token_bytes(32),),
+            )
+            key = await self.db.fetchval("SELECT key FROM sanction_key WHERE id = 1")
+        account = f"{platform}\x00{platform_user_id}".encode()
+        return hmac.new(bytes(key), account, hashlib.sha256).hexdigest()
 
 
 class Activity:

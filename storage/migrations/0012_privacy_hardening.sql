@@ -2,3 +2,20 @@
 -- A code waiting in a half-finished onboarding is dropped (the link still works afterwards).
 UPDATE dialogs SET data = json_remove(data, '$.payload')
     WHERE name = 'onboarding' AND json_extract(data, '$.payload') LIKE 'inv\_%' ESCAPE '\';
+
+-- A mute or ban in force when its person is erased is kept here, by a keyed hash of the
+-- account (HMAC-SHA256 of platform and platform id) and nothing else, until it ends; when the
+-- same account agrees to take part again it is a sanction again (and removed here).
+CREATE TABLE kept_sanctions (
+    account    TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('mute', 'ban')),
+    created_at TEXT NOT NULL,
+    ends_at    TEXT,
+    CHECK ((kind = 'mute') = (ends_at IS NOT NULL))
+) WITHOUT ROWID;
+
+-- The key of those hashes: random, made once per installation, kept with the database.
+CREATE TABLE sanction_key (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    key BLOB NOT NULL
+);

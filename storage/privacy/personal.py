@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from storage.clock import iso
+from storage.community.moderation import Sanctions
 from storage.db import Database
 
 
@@ -386,6 +387,14 @@ TABLES: tuple[Table, ...] = (
             "UPDATE sanctions SET lifted_by_user_id = NULL WHERE lifted_by_user_id = :user_id",
         ),
     ),
+    # A mute or ban outlives an erasure (or /vergeetmij would lift it), as nothing but a keyed
+    # hash of the account: see Sanctions.keep.
+    Table(
+        "kept_sanctions",
+        Kind.OPERATIONAL,
+        "mutes and bans of erased accounts, by a keyed hash of the account only",
+    ),
+    Table("sanction_key", Kind.OPERATIONAL, "the random key of those hashes"),
     Table(
         "connections",
         Kind.PERSONAL,
@@ -649,6 +658,9 @@ class PersonalStore:
             pseudonym = "anon-" + secrets.token_hex(8)
             params = person.params(pseudonym=pseudonym, now=iso(now))
             media = await self._media_ids(params)
+            await Sanctions(self.db).keep(
+                person.user_id, person.platform, person.platform_user_id, now
+            )
             quoted = await self._quoted(params) if content is ContentChoice.DELETE else []
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
