@@ -62,6 +62,8 @@ class App:
         try:
             async with db.transaction():
                 await repos.experiments.seed(experiment_seeds(profile), clock())
+            # Erasures a stop interrupted are finished in the background.
+            await repos.personal.resume()
         except BaseException:
             await db.close()
             raise

@@ -257,7 +257,12 @@ class Router:
         now = self.clock()
         pending = _REPLIES.dump_json(outcome.replies).decode() if outcome.replies else None
         await self.repos.handled.record(
-            event.platform, event.event_id, now, lang=outcome.lang, pending=pending
+            event.platform,
+            event.event_id,
+            now,
+            lang=outcome.lang,
+            pending=pending,
+            sender=event.sender.platform_user_id,
         )
         outcome.pending = pending is not None
         if self._pruned_at is None or now - self._pruned_at > PRUNE_INTERVAL:

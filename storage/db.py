@@ -21,6 +21,14 @@ conversation up for 5-15 ms. So the log is copied by a connection of its own on 
 thread, every :data:`CHECKPOINT_EVERY` commits, while the loop goes on: the bulk without
 holding anyone up, then the few pages written meanwhile and the restart of the log while
 this process's transactions wait (about a millisecond).
+
+After an erasure the log is emptied altogether (:meth:`Database.truncate_log`): it holds
+old copies of the pages it changed, erased words included, which a restart of the log
+leaves in the file until they happen to be overwritten.
+
+Work that must follow a transaction but not hold everyone up inside it (scrubbing an erased
+person's words from other rows) is started with :meth:`Database.after_commit` and runs in
+the background; :meth:`Database.settled` waits for it.
 """
 
 from __future__ import annotations
@@ -40,6 +48,9 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+#: Background work started after a commit (see :meth:`Database.after_commit`).
+Job = Callable[[], Awaitable[object]]
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 #: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
@@ -49,6 +60,8 @@ CHECKPOINT_EVERY = 250
 #: How long the restart of the log waits for readers of the old log (another process's)
 #: while this process's writers wait for it; past that it is left to the next checkpoint.
 RESTART_WAIT_MS = 20
+#: How soon an emptying of the log that found it in use is tried again (at a commit).
+TRUNCATE_RETRY_S = 1.0
 #: SQLite's primary result codes that mean "nothing can be saved right now".
 _UNAVAILABLE = frozenset(
     {
@@ -131,6 +144,12 @@ class Database:
         #: The owner is in :meth:`transaction` (not :meth:`read_only` or :meth:`committed`):
         #: its first write begins SQLite's transaction.
         self._in_transaction_unit = False
+        #: Jobs the open transaction starts once it is committed, and those running.
+        self._after_commit: list[Job] = []
+        self._jobs: set[asyncio.Task[None]] = set()
+        #: The log is to be emptied (an erasure happened), and when to try that again.
+        self._truncate_owed = False
+        self._truncate_retry_at = 0.0
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -169,9 +188,10 @@ class Database:
         await self.worker.execute("PRAGMA secure_delete = ON")
 
     async def close(self) -> None:
+        # Background work finishes first (an erasure's last steps, which empty the log).
+        await self.settled()
         self._closing = True  # no checkpoint starts any more; closing makes the last one
-        if self._checkpoint is not None:
-            await self._checkpoint
+        await self.settled()
         async with self._write_lock:
             await self._worker_done()
             await self.worker.close()
@@ -179,15 +199,18 @@ class Database:
     def _committed(self, weight: int = 1) -> None:
         """Count a commit; every so many, copy the log into the file on another thread."""
         self._commits += weight
-        if self._commits < CHECKPOINT_EVERY or self._checkpoint is not None:
+        if self._checkpoint is not None or self.path == ":memory:" or self._closing:
             return
-        if self.path == ":memory:" or self._closing:
+        owed = self._truncate_owed and time.monotonic() >= self._truncate_retry_at
+        if self._commits < CHECKPOINT_EVERY and not owed:
             return
         self._commits = 0
-        self._checkpoint = asyncio.create_task(self._copy_log())
+        self._checkpoint = asyncio.create_task(self._copy_log(), name="checkpoint")
 
     async def _copy_log(self) -> None:
-        """Copy the log into the file, then start it afresh (see the module's docstring)."""
+        """Copy the log into the file, then start it afresh (see the module's docstring);
+        empty it as well when that is owed."""
+        truncate = self._truncate_owed
         try:
             # The bulk, while writers go on: a passive checkpoint never waits for them.
             await asyncio.to_thread(_checkpoint, self.path, "PASSIVE", 0)
@@ -195,12 +218,69 @@ class Database:
             # writer of this process in the way: otherwise a steady stream of commits
             # would keep it from ever restarting, and the log would grow without end.
             async with self._write_lock:
-                await asyncio.to_thread(_checkpoint, self.path, "RESTART", RESTART_WAIT_MS)
+                await self._worker_done()
+                mode = "TRUNCATE" if truncate else "RESTART"
+                done = await asyncio.to_thread(_checkpoint, self.path, mode, RESTART_WAIT_MS)
+            if truncate and done:
+                self._truncate_owed = False
+            elif truncate:
+                # Someone (another process) still reads an older snapshot: try again soon.
+                self._truncate_retry_at = time.monotonic() + TRUNCATE_RETRY_S
+                log.info("emptying the log postponed: it is in use")
         except sqlite3.Error as exc:
             # The log keeps what it holds; the next checkpoint copies it.
             log.warning("checkpoint failed error=%s", exc)
         finally:
             self._checkpoint = None
+
+    async def truncate_log(self) -> bool:
+        """Copy the whole log into the file and empty it; returns whether it was emptied.
+
+        After an erasure: the log keeps old copies of the pages it changed, with the erased
+        words. The bulk is copied while everyone goes on; this process's writers wait only
+        for the last few pages and the truncation. When another process still reads an
+        older snapshot, the log is emptied at a later commit instead (and at close).
+        """
+        if self.path == ":memory:":
+            return True
+        self._truncate_owed = True
+        while self._checkpoint is not None:
+            await self._checkpoint
+        if self._closing or not self._truncate_owed:
+            return not self._truncate_owed
+        self._checkpoint = asyncio.create_task(self._copy_log(), name="checkpoint")
+        await self._checkpoint
+        return not self._truncate_owed
+
+    # Background work after a commit ---------------------------------------------------------
+
+    def after_commit(self, job: Job) -> None:
+        """Start ``job`` in the background once the current transaction is committed.
+
+        It is dropped if the transaction rolls back; outside a transaction it starts now.
+        A job does its own units of work; :meth:`settled` waits for it, and so does
+        :meth:`close`.
+        """
+        if self._in_own_unit() and self._in_transaction_unit:
+            self._after_commit.append(job)
+        else:
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        async def run() -> None:
+            try:
+                await job()
+            except Exception:
+                log.exception("background work after a commit failed")
+
+        task = asyncio.create_task(run(), name="after-commit")
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def settled(self) -> None:
+        """Wait until background work started after commits, and any checkpoint, are done."""
+        while self._jobs or self._checkpoint is not None:
+            await asyncio.gather(*self._jobs, *([self._checkpoint] if self._checkpoint else []))
 
     async def schema_version(self) -> int:
         await self.worker.execute(
@@ -256,6 +336,7 @@ class Database:
             # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
             # or REPLACE, with that statement.
             self.conn.isolation_level = "IMMEDIATE"
+            self._after_commit = []
             try:
                 try:
                     yield self
@@ -269,7 +350,10 @@ class Database:
                         self._rollback()
                         raise StorageUnavailable(str(exc)) from exc
                     self._committed()
+                for job in self._after_commit:
+                    self._start(job)
             finally:
+                self._after_commit = []
                 self._autocommit()
                 self._owner = None
                 self._in_transaction_unit = False
@@ -490,11 +574,13 @@ class Database:
         return None if row is None else row[0]
 
 
-def _checkpoint(path: str, mode: str, wait_ms: int) -> None:
-    """Copy the write-ahead log into the database file, on a connection of its own."""
+def _checkpoint(path: str, mode: str, wait_ms: int) -> bool:
+    """Copy the write-ahead log into the database file, on a connection of its own; returns
+    whether the checkpoint did all it was asked (False: a reader or writer was in the way)."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
-        conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        busy, _, _ = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return int(busy) == 0
 
 
 async def _let_others_run() -> None:

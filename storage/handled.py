@@ -38,12 +38,18 @@ class HandledEvents:
         *,
         lang: str | None = None,
         pending: str | None = None,
+        sender: str | None = None,
     ) -> None:
-        """Remember the event, with its replies (as text) while they are not yet delivered."""
+        """Remember the event, with its replies (as text) while they are not yet delivered.
+
+        ``sender`` is the platform id of whoever sent it: the row goes when they are erased
+        (one erased by this very event is not linked again).
+        """
         await self.db.execute(
-            "INSERT INTO handled_events (platform, event_id, handled_at, lang, pending)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (platform, event_id, iso(now), lang, pending),
+            "INSERT INTO handled_events (platform, event_id, handled_at, lang, pending, user_id)"
+            " VALUES (?, ?, ?, ?, ?,"
+            " (SELECT id FROM users WHERE platform = ? AND platform_user_id = ?))",
+            (platform, event_id, iso(now), lang, pending, platform, sender),
         )
 
     async def delivered(self, platform: str, event_id: str) -> None:

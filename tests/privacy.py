@@ -3,6 +3,7 @@ any trace of a value in every column of every table."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,9 +172,54 @@ async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
     return Neighbours(anna, bob, carla, dirk, question, proposal)
 
 
+async def seed_quotes(app: App, seeded: Neighbours, now: datetime | None = None) -> None:
+    """What else holds Anna's name and words: reasons staff typed about her and her idea, a
+    reply to her that never arrived (her whole export), and one to Dirk quoting her idea."""
+    repos, now = app.repos, now or utcnow()
+    anna, carla, dirk = seeded.anna, seeded.carla, seeded.dirk
+    async with app.db.transaction():
+        await repos.audit.record(
+            "comment.hide",
+            now=now,
+            actor_user_id=carla.user_id,
+            subject="comment:1",
+            subject_user_id=anna.user_id,
+            reason=f"{anna.name} scheldt de buren uit",
+        )
+        await repos.audit.record(
+            "idea.status",
+            now=now,
+            actor_user_id=carla.user_id,
+            subject=f"idea:{anna.idea}",
+            reason=f"Dubbel met '{anna.texts[0]}', samengevoegd",
+        )
+        export = {"key": "privacy.data.file", "params": {"name": anna.name}}
+        await repos.handled.record(
+            "telegram", "901", now, pending=json.dumps([export]), sender=anna.platform_user_id
+        )
+        card = {"key": "ideas.card", "params": {"title": anna.texts[0]}}
+        await repos.handled.record(
+            "telegram", "902", now, pending=json.dumps([card]), sender=dirk.platform_user_id
+        )
+
+
+def file_traces(app: App, needles: Iterable[str]) -> list[str]:
+    """``file: needle`` for the database file and its write-ahead log, read as bytes (call
+    it after :func:`traces`, which waits for the background work of erasures)."""
+    found = []
+    for path in database_files(app):
+        data = path.read_bytes()
+        for needle in sorted({form for n in needles for form in (n, n.lower())}):
+            if needle.encode("utf-8") in data:
+                found.append(f"{path.name}: {needle}")
+    return found
+
+
 async def traces(db: Database, needles: Iterable[str]) -> list[str]:
     """``table.column: needle`` for every column of every table that holds a needle, read
-    as text and as bytes, as stored and in lower case (the search index folds case)."""
+    as text and as bytes, as stored and in lower case (the search index folds case), once
+    the work erasures leave to the background is done."""
+    await db.settled()
     wanted = sorted({form for needle in needles for form in (needle, needle.lower())})
     found = []
     for table in await table_names(db):

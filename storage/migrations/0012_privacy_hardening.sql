@@ -19,3 +19,20 @@ CREATE TABLE sanction_key (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
     key BLOB NOT NULL
 );
+
+-- Whose message an event was: a reply that could not be delivered waits in `pending` (a
+-- whole /mijngegevens export, perhaps) and goes when its person is erased.
+ALTER TABLE handled_events ADD COLUMN user_id INTEGER REFERENCES users(id) ON DELETE CASCADE;
+CREATE INDEX handled_events_user ON handled_events (user_id) WHERE user_id IS NOT NULL;
+
+-- An erasure's last steps, run in the background right after it: the texts and names to
+-- remove where others' rows quote them. Each row is deleted once done (within seconds); a
+-- restart finishes what is left here.
+CREATE TABLE erasure_scrubs (
+    id         INTEGER PRIMARY KEY,
+    quotes          TEXT NOT NULL,
+    names           TEXT NOT NULL,
+    -- Their content was deleted: the search index is merged so its words go too.
+    content_deleted INTEGER NOT NULL,
+    created_at      TEXT NOT NULL
+);

@@ -18,14 +18,28 @@ or ``keep_content`` for public content). Statements take named parameters: ``:us
 Records kept for accountability name an erased person only by a pseudonym: a random tag made
 at erasure, stored in ``erasures``, linked to nothing that identifies them (see
 :data:`AUDIT_LOG`).
+
+An erasure is one short transaction over indexed rows (everyone else waits for it), and then
+its last steps in the background, in units of work of a few milliseconds each:
+
+    erase ──(commit)──► find rows of others that quote the person or their deleted texts
+                        (one pass per column, on a connection of its own, holding no one up)
+                        ──► remove them a few at a time ──► empty the write-ahead log
+
+What is left to do is stored (``erasure_scrubs``) until it is done, so a restart finishes it
+(:meth:`PersonalStore.resume`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import functools
 import json
 import secrets
+import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -87,6 +101,14 @@ class Table:
     quoted: str | None = None
     #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
     quotes: tuple[str, ...] = ()
+    #: Columns staff typed that may name a person or quote their words (a reason): emptied
+    #: where they name an erased person or quote their deleted texts.
+    reasons: tuple[str, ...] = ()
+    #: The columns that find one row (for tables without a rowid).
+    key: tuple[str, ...] = ("rowid",)
+    #: Run after content was deleted, in the background, again and again until it changes
+    #: nothing: cleans up what deleting left behind, a little at a time.
+    purge: str | None = None
 
 
 _DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
@@ -117,6 +139,7 @@ AUDIT_LOG = Table(
         "UPDATE audit_log SET subject_user_id = NULL, subject_pseudonym = :pseudonym"
         " WHERE subject_user_id = :user_id",
     ),
+    reasons=("reason",),
 )
 
 TABLES: tuple[Table, ...] = (
@@ -218,12 +241,14 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     # The search index over ideas' titles and texts (FTS5 and its shadow tables). A deleted
-    # idea's words would linger in old index segments until merged: optimize merges them.
+    # idea's words would linger in old index segments until merged: after the erasure they
+    # are merged into one, a few pages at a time (merging all at once took 150 ms at 5,000
+    # ideas, while everyone waited).
     Table(
         "ideas_fts",
         Kind.OPERATIONAL,
         "search index over public ideas",
-        delete_content=("INSERT INTO ideas_fts (ideas_fts) VALUES ('optimize')",),
+        purge="INSERT INTO ideas_fts (ideas_fts, rank) VALUES ('merge', -64)",
     ),
     Table("ideas_fts_data", Kind.OPERATIONAL, "search index over public ideas"),
     Table("ideas_fts_idx", Kind.OPERATIONAL, "search index over public ideas"),
@@ -468,11 +493,20 @@ TABLES: tuple[Table, ...] = (
         Kind.OPERATIONAL,
         "the bot's own session per platform: device, sync position, messages awaiting a key",
     ),
+    # A reply that could not be delivered waits here (a whole export, perhaps) until the
+    # same update comes again: it goes with its person.
     Table(
         "handled_events",
-        Kind.OPERATIONAL,
-        "which incoming messages were answered, and answers not yet confirmed (a week)",
+        Kind.PERSONAL,
+        "which of your messages were answered, and answers not yet confirmed (a week)",
+        erase=("DELETE FROM handled_events WHERE user_id = :user_id",),
         quotes=("pending",),
+        key=("platform", "event_id"),
+    ),
+    Table(
+        "erasure_scrubs",
+        Kind.OPERATIONAL,
+        "an erasure's last steps, for the moment they take: what to remove from others' rows",
     ),
     # Last: everything above may still look the person up.
     Table(
@@ -647,9 +681,12 @@ class PersonalStore:
         """Erase this person everywhere, in one transaction; None if there is no such person.
 
         Personal rows are deleted; public content stays anonymously or is deleted, as
-        ``content`` says; texts of deleted content are also removed where other rows quote
-        them (a button label, a notification); pictures nobody uses any more are deleted;
-        records kept for accountability keep only the pseudonym.
+        ``content`` says; pictures nobody uses any more are deleted; records kept for
+        accountability keep only the pseudonym; a mute or ban in force is kept by a keyed
+        hash of the account alone. Once committed, the rest runs in the background
+        (:meth:`scrub`): rows of others that quote the texts of deleted content (a button
+        label, a notification) are removed, reasons staff typed that name the person or
+        quote those texts are emptied, and the write-ahead log is emptied.
         """
         async with self.db.transaction():
             person = await self.person(user_id)
@@ -662,18 +699,33 @@ class PersonalStore:
                 person.user_id, person.platform, person.platform_user_id, now
             )
             quoted = await self._quoted(params) if content is ContentChoice.DELETE else []
+            named = [
+                value
+                for value in (person.display_name, person.platform_user_id, person.chat_id)
+                if value and len(value) >= MIN_QUOTED_LENGTH
+            ]
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
                 for sql in (*steps, *table.erase):
                     # Some rebuild an index or scan a table: off the loop's thread.
                     await self.db.execute(sql, params, long=True)
-            await self._scrub_quotes(quoted)
             await self._drop_unused_media(media)
             await self.db.execute(
                 "INSERT INTO erasures (erased_at, cause, content, pseudonym) VALUES (?, ?, ?, ?)",
                 (iso(now), cause.value, content.value, pseudonym),
             )
+            scrub_id = await self.db.execute(
+                "INSERT INTO erasure_scrubs (quotes, names, content_deleted, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (
+                    json.dumps(_needles(quoted), ensure_ascii=False),
+                    json.dumps(_needles(sorted({*named, *quoted})), ensure_ascii=False),
+                    content is ContentChoice.DELETE,
+                    iso(now),
+                ),
+            )
+            self.db.after_commit(functools.partial(self.scrub, scrub_id))
         return Erasure(pseudonym=pseudonym, content=content, cause=cause, at=now)
 
     async def _quoted(self, params: dict[str, Any]) -> list[str]:
@@ -686,17 +738,92 @@ class PersonalStore:
                     texts.add(row[0])
         return sorted(texts)
 
-    async def _scrub_quotes(self, texts: list[str]) -> None:
-        """Remove rows that quote a deleted text, as typed or as stored inside JSON."""
-        needles = sorted({form for text in texts for form in (text, _json_inner(text))})
+    # The last steps of an erasure, in the background ---------------------------------------
+
+    async def resume(self) -> int:
+        """Finish the last steps of erasures a restart interrupted; returns how many."""
+        rows = await self.db.fetchall("SELECT id FROM erasure_scrubs ORDER BY id")
+        for row in rows:
+            self.db.after_commit(functools.partial(self.scrub, int(row[0])))
+        return len(rows)
+
+    async def scrub(self, scrub_id: int) -> None:
+        """An erasure's last steps: remove what quotes the person from others' rows, clean
+        up after deleted content (the search index), then empty the write-ahead log.
+
+        Finding those rows reads every row of a few tables once: that runs on a connection
+        of its own on another thread, so nobody waits for it. Removing them takes a few
+        rows at a time, each checked again, in transactions of a few milliseconds.
+        """
+        row = await self.db.fetchone(
+            "SELECT quotes, names, content_deleted FROM erasure_scrubs WHERE id = ?", (scrub_id,)
+        )
+        if row is None:
+            return
+        searches = []
         for table in self.tables:
             for column in table.quotes:
-                for needle in needles:
-                    await self.db.execute(
-                        f"DELETE FROM {table.name} WHERE instr({column}, ?) > 0",
-                        (needle,),
+                searches.append(_Search(table, column, tuple(json.loads(row["quotes"])), True))
+            for column in table.reasons:
+                searches.append(_Search(table, column, tuple(json.loads(row["names"])), False))
+        searches = [search for search in searches if search.needles]
+        found = await self._find(searches)
+        for search, keys in zip(searches, found, strict=True):
+            for start in range(0, len(keys), SCRUB_CHUNK):
+                async with self.db.transaction():
+                    await self._remove(search, keys[start : start + SCRUB_CHUNK])
+        if row["content_deleted"]:
+            for table in self.tables:
+                if table.purge is not None:
+                    await self._purge(table.purge)
+        async with self.db.transaction():
+            await self.db.execute("DELETE FROM erasure_scrubs WHERE id = ?", (scrub_id,))
+        await self.db.truncate_log()
+
+    async def _find(self, searches: list[_Search]) -> list[list[tuple[Any, ...]]]:
+        """The keys of the rows each search may concern (checked again before removal)."""
+        if not searches:
+            return []
+        if self.db.path == ":memory:":
+            # No second connection to an in-memory database: read on its own.
+            return [
+                [
+                    tuple(found[:-1])
+                    for found in await self.db.fetchall(
+                        f"SELECT {', '.join(s.table.key)}, {s.column} FROM {s.table.name}",
                         long=True,
                     )
+                    if s.quotes_in(found[-1])
+                ]
+                for s in searches
+            ]
+        return await asyncio.to_thread(_find_quoting, self.db.path, searches)
+
+    async def _purge(self, sql: str) -> None:
+        """Run ``sql`` until it changes nothing, each time in a transaction of its own."""
+        while True:
+            async with self.db.transaction():
+                before = await self.db.fetchval("SELECT total_changes()")
+                await self.db.execute(sql)
+                changed = await self.db.fetchval("SELECT total_changes()") - before
+            # The statement itself counts once: more means it did some work.
+            if changed < 2:
+                return
+
+    async def _remove(self, search: _Search, keys: list[tuple[Any, ...]]) -> None:
+        table, column = search.table, search.column
+        where, params = _keys_in(table.key, keys)
+        rows = await self.db.fetchall(
+            f"SELECT {', '.join(table.key)}, {column} FROM {table.name} WHERE {where}", params
+        )
+        hits = [tuple(row[:-1]) for row in rows if search.quotes_in(row[-1])]
+        if not hits:
+            return
+        where, params = _keys_in(table.key, hits)
+        if search.delete:
+            await self.db.execute(f"DELETE FROM {table.name} WHERE {where}", params)
+        else:
+            await self.db.execute(f"UPDATE {table.name} SET {column} = NULL WHERE {where}", params)
 
     async def _drop_unused_media(self, candidates: set[int]) -> None:
         """Delete the person's pictures that no row refers to any more."""
@@ -732,6 +859,65 @@ class PersonalStore:
             keys = await self.db.fetchall(f"PRAGMA foreign_key_list({_quote(table)})")
             found += [(table, key["from"]) for key in keys if key["table"] == "media"]
         return found
+
+
+#: Rows removed per unit of work while scrubbing (each unit takes a few milliseconds).
+SCRUB_CHUNK = 200
+
+
+@dataclass(frozen=True)
+class _Search:
+    """Rows of one column to find: those holding any of the needles."""
+
+    table: Table
+    column: str
+    needles: tuple[str, ...]
+    #: Remove such rows (a quote in someone's chat) or only empty the column (a reason).
+    delete: bool
+
+    def quotes_in(self, value: Any) -> bool:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        return isinstance(value, str) and any(needle in value for needle in self.needles)
+
+
+def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ...]]]:
+    """On a read-only connection of its own: the keys of rows whose column holds a needle.
+
+    One pass per column: each distinct value is searched once for all needles (a broadcast's
+    many rows hold the same text), then the rows holding a value that was found are listed.
+    """
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        conn.execute("CREATE TEMP TABLE needles (text TEXT NOT NULL)")
+        found = []
+        for search in searches:
+            conn.execute("DELETE FROM needles")
+            conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.needles))
+            name, column = search.table.name, search.column
+            rows = conn.execute(
+                f"WITH seen AS MATERIALIZED (SELECT DISTINCT {column} AS value FROM {name}"
+                f" WHERE {column} IS NOT NULL),"
+                " hit AS MATERIALIZED (SELECT value FROM seen WHERE EXISTS"
+                " (SELECT 1 FROM needles WHERE instr(value, needles.text) > 0))"
+                f" SELECT {', '.join(search.table.key)} FROM {name}"
+                f" WHERE {column} IN (SELECT value FROM hit)"
+            ).fetchall()
+            found.append([tuple(row) for row in rows])
+        return found
+
+
+def _keys_in(key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """A WHERE clause finding these rows by their key, and its parameters."""
+    if len(key) == 1:
+        return f"{key[0]} IN ({', '.join('?' * len(keys))})", [k[0] for k in keys]
+    one = "(" + ", ".join("?" * len(key)) + ")"
+    values = ", ".join([one] * len(keys))
+    return f"({', '.join(key)}) IN (VALUES {values})", [v for k in keys for v in k]
+
+
+def _needles(texts: Sequence[str]) -> list[str]:
+    """Texts as typed and as stored inside JSON (quotes and control characters escaped)."""
+    return sorted({form for text in texts for form in (text, _json_inner(text))})
 
 
 async def table_names(db: Database) -> list[str]:

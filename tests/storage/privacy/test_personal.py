@@ -20,7 +20,14 @@ from storage.privacy.personal import (
     Kind,
     table_names,
 )
-from tests.privacy import ANNA_PHOTO, seed_neighbours, supporter_counts_match, traces
+from tests.privacy import (
+    ANNA_PHOTO,
+    file_traces,
+    seed_neighbours,
+    seed_quotes,
+    supporter_counts_match,
+    traces,
+)
 
 
 async def test_every_table_in_the_database_is_classified(app: App) -> None:
@@ -98,16 +105,24 @@ async def test_a_large_picture_is_listed_without_its_bytes(app: App) -> None:
 
 async def test_erasing_and_keeping_content_leaves_no_trace_of_the_person(app: App) -> None:
     seeded = await seed_neighbours(app)
+    await seed_quotes(app, seeded)
     anna, bob = seeded.anna, seeded.bob
     repos = app.repos
     assert await traces(app.db, anna.identity), "the search can see the person before"
+    assert file_traces(app, anna.identity), "and so can a look at the files"
 
     erasure = await repos.personal.erase(
         anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
     )
 
     assert erasure is not None and erasure.pseudonym.startswith("anon-")
+    # Not in any column of any table (the audit log, replies waiting, others' quotes
+    # included), and not in the bytes of the file or its write-ahead log.
     assert await traces(app.db, anna.identity) == []
+    assert file_traces(app, anna.identity) == []
+    reasons = [e.reason for e in await repos.audit.recent()]
+    assert reasons == [f"Dubbel met '{anna.texts[0]}', samengevoegd", None]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 1, "Dirk's"
     assert await repos.users.get(anna.user_id) is None
     idea = await repos.ideas.get(anna.idea)
     assert idea is not None and idea.author_user_id is None
@@ -134,11 +149,13 @@ async def test_erasing_and_deleting_content_leaves_no_trace_of_the_person_or_the
     app: App,
 ) -> None:
     seeded = await seed_neighbours(app)
+    await seed_quotes(app, seeded)
     anna, bob = seeded.anna, seeded.bob
     repos = app.repos
     index_holds = "SELECT COUNT(*) FROM ideas_fts_data WHERE instr(block, CAST(? AS BLOB)) > 0"
     assert await app.db.fetchval(index_holds, ("speeltuin",)) == 1
     everything = [*anna.identity, *anna.texts, "Xjqwplein", "Xjqwburen"]
+    assert file_traces(app, everything)
 
     erasure = await repos.personal.erase(
         anna.user_id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=utcnow()
@@ -146,6 +163,9 @@ async def test_erasing_and_deleting_content_leaves_no_trace_of_the_person_or_the
 
     assert erasure is not None
     assert await traces(app.db, everything) == []
+    assert file_traces(app, everything) == []
+    assert [e.reason for e in await repos.audit.recent()] == [None, None]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 0
     assert await app.db.fetchval(index_holds, ("speeltuin",)) == 0
     blob = await app.db.fetchval(
         "SELECT COUNT(*) FROM media WHERE instr(data, ?) > 0", (b"ANNA-PHOTO",)
