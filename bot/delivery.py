@@ -39,7 +39,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +52,10 @@ from storage.clock import utcnow
 from storage.outbox import Batch, BatchProgress, Due, Settlement
 
 log = logging.getLogger(__name__)
+
+#: Called as ``sign(batch, lang, replies)`` before a row is sent: the replies with their
+#: sender's signature put in, as it is at that moment (see handlers.news.wist_je_dat.Signer).
+Sign = Callable[[str | None, str, list[Reply]], Awaitable[list[Reply]]]
 
 #: Distinct payload texts whose parsed replies are kept (every row of a broadcast has one).
 _PAYLOAD_CACHE = 256
@@ -105,8 +109,11 @@ class DeliveryWorker:
         policy: DeliveryPolicy | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
+        sign: Sign | None = None,
     ):
         self.repos = repos
+        #: Puts a broadcast's signature in as it is sent (see Sign).
+        self.sign = sign
         self.outbox = repos.outbox
         self.catalog = catalog
         self.adapter = adapter
@@ -259,6 +266,12 @@ class DeliveryWorker:
             self._results.failed.append((row.id, f"unreadable payload: {exc}"))
             self._finish(row, None)
             return
+        if self.sign is not None:
+            try:
+                replies = await self.sign(row.batch, self.catalog.language(row.language), replies)
+            except Exception:
+                # Sent as stored, signed by the municipality.
+                log.exception("signing an outbox row failed platform=%s", self.platform)
         await self._slots.acquire()
         if self._stopping:
             self._slots.release()

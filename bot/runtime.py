@@ -20,6 +20,7 @@ from bot.scheduler import Scheduler
 from handlers.budgets.schedule import advance as advance_budget_round
 from handlers.community.moderation import expire_mutes
 from handlers.contract import Timer
+from handlers.news.wist_je_dat import Signer
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,14 @@ class Runtime:
         self.adapters = adapters if adapters is not None else self._configured()
         policy = DeliveryPolicy.from_settings(app.settings)
         self.workers = [
-            DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+            DeliveryWorker(
+                app.repos,
+                app.catalog,
+                adapter,
+                policy,
+                clock=app.router.clock,
+                sign=Signer(app.repos, app.profile),
+            )
             for adapter in self.adapters
         ]
         self.scheduler = Scheduler(clock=app.router.clock)

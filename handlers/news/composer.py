@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, menu_reply
-from handlers.news.wist_je_dat import news_replies
+from handlers.news.wist_je_dat import news_replies, signature_of, signed
 from handlers.when import parse_moment, typed
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
@@ -219,9 +219,10 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         found = await ctx.repos.experiments.get(int(audience.value or 0))
         assert found is not None
         experiment = (found.id, found.title(ctx.lang))
-    card = await ctx.repos.staff.get(ctx.user.id)
     photo_id = dialog.data.get("photo_id")
-    replies = news_replies(ctx, dialog.data["text"], photo_id, card, experiment=experiment)
+    # Stored signed by the municipality; shown (and sent) signed with the card as it is then.
+    replies = news_replies(ctx, dialog.data["text"], photo_id, experiment=experiment)
+    card = await ctx.repos.staff.shown(ctx.user.id)
     draft_id = await ctx.repos.broadcasts.save_draft(
         ctx.user.id,
         text=dialog.data["text"],
@@ -235,7 +236,8 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         key="composer.preview_intro",
         params={"count": count, "audience": await describe(ctx, audience)},
     )
-    return respond(intro, *replies, _preview_question(shown), dialog=shown)
+    preview = signed(replies, signature_of(ctx.profile, ctx.lang, card))
+    return respond(intro, *preview, _preview_question(shown), dialog=shown)
 
 
 def _preview_question(dialog: Dialog) -> Reply:

@@ -13,9 +13,13 @@ composer's preview, the broadcast and the browse pages all show what it returns.
 
 from __future__ import annotations
 
+import time
+
 from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
+from handlers.profile import Profile
+from storage import Repositories
 from storage.news.staff import StaffCard
 from storage.news.subscriptions import Subscription
 
@@ -25,26 +29,27 @@ feature.menu_entry("news.menu", "news", order=40)
 PAGE_SIZE = 3
 
 
+#: The keys of a news message's signature: the part that says who sends it.
+SIGNATURES = ("news.signed", "news.signed_municipality")
+#: How long delivery keeps a broadcast's signer before looking again (seconds).
+SIGNER_MEMORY = 30.0
+
+
 def news_replies(
     ctx: Context,
     text: str,
     photo_id: int | None,
-    author: StaffCard | None,
     *,
     experiment: tuple[int, str] | None = None,
 ) -> list[Reply]:
-    """The message residents receive for a "Wist je dat" (or an experiment's update).
+    """The message residents receive for a "Wist je dat" (or an experiment's update), as it
+    is stored: signed by the municipality. Its author's name is put in only when it is sent
+    or shown (:func:`signed`), so a name is kept in one place, the author's card, and an
+    erased civil servant's name leaves every broadcast they signed.
 
     ``experiment`` is (id, title) for an update to an experiment's participants.
     """
-    if author is not None:
-        signature = Reply(
-            key="news.signed", params={"name": author.name, "department": department(ctx, author)}
-        )
-    else:
-        signature = Reply(
-            key="news.signed_municipality", params={"municipality": ctx.profile.name(ctx.lang)}
-        )
+    signature = signature_of(ctx.profile, ctx.lang, None)
     if experiment is not None:
         experiment_id, title = experiment
         return [
@@ -67,10 +72,81 @@ def news_replies(
     ]
 
 
+def signature_of(profile: Profile, lang: str, author: StaffCard | None) -> Reply:
+    """Who sends a news message: its author's card, or the municipality."""
+    if author is None:
+        return Reply(key="news.signed_municipality", params={"municipality": profile.name(lang)})
+    return Reply(
+        key="news.signed",
+        params={"name": author.name, "department": department_name(profile, lang, author)},
+    )
+
+
+def signed(replies: list[Reply], signature: Reply) -> list[Reply]:
+    """The replies with their signature put in (other replies are left as they are)."""
+    return [
+        reply.model_copy(
+            update={
+                "parts": [signature if p.key in SIGNATURES else p for p in reply.parts],
+            }
+        )
+        if any(part.key in SIGNATURES for part in reply.parts)
+        else reply
+        for reply in replies
+    ]
+
+
+async def author_of(repos: Repositories, broadcast_id: int | None) -> StaffCard | None:
+    """The card a broadcast is signed with now: its author's, while they are staff."""
+    if broadcast_id is None:
+        return None
+    broadcast = await repos.broadcasts.get(broadcast_id)
+    if broadcast is None or broadcast.author_user_id is None:
+        return None
+    return await repos.staff.shown(broadcast.author_user_id)
+
+
+class Signer:
+    """Signs broadcasts as delivery sends them, in each recipient's language.
+
+    A broadcast's rows are the outbox batch ``broadcast:<id>``; its author's card is looked
+    up once per :data:`SIGNER_MEMORY` seconds, not for every row.
+    """
+
+    def __init__(self, repos: Repositories, profile: Profile):
+        self.repos = repos
+        self.profile = profile
+        self._authors: dict[int, tuple[float, StaffCard | None]] = {}
+
+    async def __call__(self, batch: str | None, lang: str, replies: list[Reply]) -> list[Reply]:
+        prefix, _, value = (batch or "").partition(":")
+        if prefix != "broadcast" or not value.isdigit():
+            return replies
+        if not any(part.key in SIGNATURES for reply in replies for part in reply.parts):
+            return replies
+        author = await self._author(int(value))
+        return signed(replies, signature_of(self.profile, lang, author))
+
+    async def _author(self, broadcast_id: int) -> StaffCard | None:
+        now = time.monotonic()
+        known = self._authors.get(broadcast_id)
+        if known is not None and now - known[0] < SIGNER_MEMORY:
+            return known[1]
+        if len(self._authors) > 100:
+            self._authors.clear()
+        author = await author_of(self.repos, broadcast_id)
+        self._authors[broadcast_id] = (now, author)
+        return author
+
+
 def department(ctx: Context, card: StaffCard) -> str:
     """A card's department: the profile's name for it, else what its owner typed."""
-    known = ctx.profile.department(card.department_id)
-    return known.name(ctx.lang) if known else (card.department_text or "")
+    return department_name(ctx.profile, ctx.lang, card)
+
+
+def department_name(profile: Profile, lang: str, card: StaffCard) -> str:
+    known = profile.department(card.department_id)
+    return known.name(lang) if known else (card.department_text or "")
 
 
 @feature.command("wistjedat", "news", consent=False, describe="news.cmd", role=Role.RESIDENT)
@@ -218,7 +294,13 @@ async def browse(ctx: Context) -> Response:
         return respond(
             Reply(key="news.empty", buttons=[[Button(label="menu.back", payload="menu")]])
         )
-    shown = [_without_more(Reply.model_validate(p)) for item in items for p in item.payload]
+    shown = []
+    for item in items:
+        signature = signature_of(
+            ctx.profile, ctx.lang, await author_of(ctx.repos, item.broadcast_id)
+        )
+        replies = signed([Reply.model_validate(p) for p in item.payload], signature)
+        shown += [_without_more(reply) for reply in replies]
     nav = []
     if page > 0:
         nav.append(Button(label="news.btn_newer", payload=f"news.page:{page - 1}"))

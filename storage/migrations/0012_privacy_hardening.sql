@@ -36,3 +36,17 @@ CREATE TABLE erasure_scrubs (
     content_deleted INTEGER NOT NULL,
     created_at      TEXT NOT NULL
 );
+
+-- "Wist je dat" messages are signed when they are sent or shown, not when they are written:
+-- an author's name is kept on their card only. Names already written into broadcasts, the
+-- news and the outbox give way to the municipality's signature, put in again (with the
+-- author's card as it is then) whenever such a message is sent or shown.
+UPDATE broadcasts SET payload = json_set(payload, '$[0].parts[0]',
+        json_object('key', 'news.signed_municipality', 'params', json_object('municipality', '')))
+    WHERE json_extract(payload, '$[0].parts[0].key') = 'news.signed';
+UPDATE news SET payload = json_set(payload, '$[0].parts[0]',
+        json_object('key', 'news.signed_municipality', 'params', json_object('municipality', '')))
+    WHERE json_extract(payload, '$[0].parts[0].key') = 'news.signed';
+UPDATE outbox SET payload = json_set(payload, '$[0].parts[0]',
+        json_object('key', 'news.signed_municipality', 'params', json_object('municipality', '')))
+    WHERE batch LIKE 'broadcast:%' AND json_extract(payload, '$[0].parts[0].key') = 'news.signed';

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 
 from bot.app import App
 from bot.settings import Settings
-from handlers.contract import Timer
+from handlers.contract import Reply, Timer
+from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
 from storage.news.broadcasts import BroadcastStatus
 from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe
@@ -140,7 +142,11 @@ async def test_the_preview_is_exactly_what_residents_receive(app: App) -> None:
     await ria.press("Nu versturen")
     [row] = await app.repos.outbox.for_user(people["dina"])
     assert row.kind == "broadcast"
-    assert row.payload == [preview.reply.model_dump(mode="json")]
+    # Stored without the name, signed as delivery sends it.
+    assert "Ria de Vries" not in json.dumps(row.payload)
+    stored = [Reply.model_validate(item) for item in row.payload]
+    sent = await Signer(app.repos, app.profile)(row.batch, "nl", stored)
+    assert sent == [preview.reply]
     # And it is in the news for the participants.
     dina = Chat(app, "dina")
     await dina.press_payload("news.page:0")

@@ -1,0 +1,73 @@
+"""A "Wist je dat" is signed when it is sent or shown, so a civil servant's name is kept in one
+place (their card) and leaves every broadcast with them when they are erased."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.runtime import Runtime
+from tests.bot.delivery_support import FakeAdapter
+from tests.people import civil_servant, person, subscribe
+from tests.privacy import traces
+from tests.support import Chat
+from tests.waiting import until
+
+NAME = "Cas Zonnebloem"
+
+
+async def _send_news(cas: Chat, text: str) -> None:
+    await cas.send("/nieuwbericht")
+    await cas.send(text)
+    await cas.press("Zonder foto")
+    await cas.press("Iedereen met Wist je dat")
+    await cas.press("Nu versturen")
+    assert cas.keys == ["composer.sent"]
+
+
+async def _delivered(app: App, adapter: FakeAdapter, count: int) -> None:
+    """Run delivery as the bot does until ``count`` messages were sent."""
+    [worker] = Runtime(app, adapters=[adapter]).workers
+    await worker.start()
+    try:
+        await until(lambda: len(adapter.sent) >= count)
+    finally:
+        await worker.stop()
+
+
+async def test_an_erased_civil_servant_leaves_no_name_in_the_broadcasts_they_signed(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    cas = await civil_servant(app, "7003334445")
+    await cas.send("/voorstellen")
+    await cas.send(NAME)
+    await cas.press("Openbare ruimte")
+    await cas.send("Bankjes en speelplekken")
+    await cas.press("Zonder foto")
+    await cas.press("Opslaan")
+    await _send_news(cas, "Wist je dat we 12 nieuwe bankjes plaatsen?")
+    # The name is on the card only: not in the broadcast, its outbox rows or the news.
+    assert await traces(app.db, [NAME]) == ["staff_cards.name: Cas Zonnebloem"]
+
+    def render(reply: object, lang: str) -> str:
+        return app.catalog.render(lang, reply, markup=False)  # type: ignore[arg-type]
+
+    adapter = FakeAdapter(render=render)
+    await _delivered(app, adapter, 1)
+    assert f"{NAME}, Openbare ruimte" in adapter.sent[0].texts[0]
+    await anna.press_payload("news.page:0")
+    assert f"{NAME}, Openbare ruimte" in anna.last[0].text
+
+    # A second message waits in the outbox while Cas asks to be forgotten.
+    await _send_news(cas, "Wist je dat de markt op zaterdag is?")
+    await cas.send("/vergeetmij")
+    await cas.press("Ja, wis mijn gegevens")
+    assert cas.keys == ["privacy.forget.done"]
+
+    assert await traces(app.db, [NAME, cas.user_id]) == []
+    await _delivered(app, adapter, 2)
+    assert "Gemeente Velsen" in adapter.sent[1].texts[0]
+    assert NAME not in adapter.sent[1].texts[0]
+    await anna.press_payload("news.page:0")
+    assert [seen.text.count("Gemeente Velsen") for seen in anna.last[:2]] == [1, 1]
+    assert NAME not in anna.text
