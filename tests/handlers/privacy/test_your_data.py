@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -9,11 +10,12 @@ from typing import Any
 
 from bot.app import App
 from bot.settings import Settings
+from handlers.contract import Event, Reply
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import submit_idea
 from tests.people import connector, subscribe
-from tests.privacy import supporter_counts_match, traces
+from tests.privacy import file_traces, supporter_counts_match, traces
 from tests.support import Chat
 
 ANNA_IDEA = ("Xjqwspeeltuin bij de Zeeweg", "Een xjqwklimrek voor kinderen in de duinen, graag.")
@@ -51,6 +53,18 @@ async def neighbours(app: App, **anna_kwargs: Any) -> tuple[Chat, Chat]:
     await comment(anna, 2, ANNA_COMMENT)
     await subscribe(anna)
     return anna, bob
+
+
+async def export_lost_on_the_way(app: App, person: Chat) -> None:
+    """``/mijngegevens`` whose reply never arrived: it waits in handled_events for a replay."""
+
+    async def lost(_: Event, __: str, ___: list[Reply]) -> None:
+        raise ConnectionError("the network went down")
+
+    await app.router.handle(person.event(command="mijngegevens", event_id="u-4711"), lost)
+    pending = json.loads(await app.db.fetchval("SELECT pending FROM handled_events"))
+    [document] = [reply["document"] for reply in pending if reply["document"]]
+    assert person.name in base64.b64decode(document["data"]).decode("utf-8")
 
 
 def identity(person: Chat) -> list[str]:
@@ -127,6 +141,7 @@ async def test_forget_me_keeping_content_leaves_it_as_een_inwoner_and_no_trace_o
     app: App,
 ) -> None:
     anna, bob = await neighbours(app)
+    await export_lost_on_the_way(app, anna)
     await anna.send("/vergeetmij")
     assert anna.keys == ["privacy.forget.choose"]
     assert "Ideeën: 1. Reacties: 1. Voorstellen: 0." in anna.text
@@ -137,6 +152,8 @@ async def test_forget_me_keeping_content_leaves_it_as_een_inwoner_and_no_trace_o
     assert anna.buttons() == []
 
     assert await traces(app.db, identity(anna)) == []
+    assert file_traces(app, identity(anna)) == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 0
     assert await supporter_counts_match(app.db)
     await bob.press_payload("idea.comments:2")
     assert "Een inwoner" in bob.text and ANNA_COMMENT in bob.text
@@ -154,13 +171,17 @@ async def test_forget_me_keeping_content_leaves_it_as_een_inwoner_and_no_trace_o
 
 async def test_forget_me_deleting_content_leaves_no_trace_of_me_or_my_words(app: App) -> None:
     anna, bob = await neighbours(app)
+    await export_lost_on_the_way(app, anna)
     await anna.send("/vergeetmij")
     await anna.press("Ook wissen")
     assert anna.keys == ["privacy.forget.confirm_delete"]
     await anna.press("Ja, wis mijn gegevens")
     assert anna.keys == ["privacy.forget.done"]
 
-    assert await traces(app.db, [*identity(anna), *ANNA_IDEA, ANNA_COMMENT]) == []
+    everything = [*identity(anna), *ANNA_IDEA, ANNA_COMMENT]
+    assert await traces(app.db, everything) == []
+    assert file_traces(app, everything) == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 0
     assert await supporter_counts_match(app.db)
     await bob.press_payload("idea.open:1")
     assert bob.keys == ["ideas.not_found"]
