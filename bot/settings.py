@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.outbox import DEFAULT_OUTBOX_KEEP_DAYS
 from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 
 ENV_PREFIX = "SAMENSPEL_"
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     #: Residents silent this long are warned, then erased 30 days later.
     retention_months: int = Field(default=DEFAULT_RETENTION_MONTHS, ge=2, le=120)
+    #: Messages the outbox sent (or gave up on) are deleted this many days later.
+    outbox_keep_days: int = Field(default=DEFAULT_OUTBOX_KEEP_DAYS, ge=1, le=3650)
     #: When set, the open-data export is written here every week (for a web server).
     open_data_dir: Path | None = None
 

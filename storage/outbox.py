@@ -34,6 +34,16 @@ UnreachableHook = Callable[[int, datetime], Awaitable[object]]
 
 #: Row statuses that end a row's life.
 DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
+#: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
+DEFAULT_OUTBOX_KEEP_DAYS = 30
+#: Rows looked at, and at most deleted, per transaction when pruning.
+PRUNE_CHUNK = 1000
+_DONE = "(" + ", ".join(f"'{status}'" for status in DONE_STATUSES) + ")"
+#: Batches whose rows still count: running, or with progress still to show.
+_BATCH_IN_USE = (
+    "EXISTS (SELECT 1 FROM outbox_batches b WHERE b.batch = outbox.batch"
+    " AND (b.finished_at IS NULL OR (b.progress_ref IS NOT NULL AND b.progress_shown < b.total)))"
+)
 
 
 class OutboxRow(BaseModel):
@@ -441,6 +451,38 @@ class Outbox:
             "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?",
             (ref, shown, batch),
         )
+
+    # Pruning --------------------------------------------------------------------------------
+
+    async def prune(self, before: datetime) -> int:
+        """Delete rows whose life ended before ``before`` (sent, or given up on); returns
+        how many. Rows of a batch still running, or whose progress is still to be shown,
+        stay until it is done.
+
+        A thousand rows per transaction of its own (a nested call joins the caller's), so
+        nobody waits long for the lock. Rows are walked in the order they were queued and
+        the walk ends at the first one queued after ``before``.
+        """
+        stamp = iso(before)
+        after, pruned = 0, 0
+        while True:
+            async with self.db.transaction():
+                rows = await self.db.fetchall(
+                    "SELECT id, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, PRUNE_CHUNK),
+                )
+                if not rows:
+                    return pruned
+                after = int(rows[-1]["id"])
+                ids = ",".join(str(int(row["id"])) for row in rows)
+                pruned += await self.db.execute_rowcount(
+                    f"DELETE FROM outbox WHERE id IN ({ids}) AND status IN {_DONE}"
+                    " AND COALESCE(sent_at, created_at) < ?"
+                    f" AND (batch IS NULL OR NOT {_BATCH_IN_USE})",
+                    (stamp,),
+                )
+            if rows[-1]["created_at"] >= stamp or len(rows) < PRUNE_CHUNK:
+                return pruned
 
     # Reading --------------------------------------------------------------------------------
 

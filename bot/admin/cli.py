@@ -229,7 +229,8 @@ async def run_retention_now(settings: Settings) -> None:
         await app.close()
     print(
         f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
-        f"back, {report.strangers} who never joined erased"
+        f"back, {report.strangers} who never joined erased; {report.outbox_pruned} sent"
+        " messages deleted"
     )
 
 

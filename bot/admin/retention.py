@@ -9,6 +9,10 @@ re-checked inside it, so a resident who writes at that very moment is never eras
         ├── writes anything within 30 days ──► spared, warning dropped
         └── stays silent ──► erased; ideas and comments stay as "een inwoner"
     never agreed to take part, silent for the whole period ──► erased (no chat to warn)
+
+It also deletes the outbox's messages sent (or given up on) more than
+``SAMENSPEL_OUTBOX_KEEP_DAYS`` days ago: a record of what went out, kept a while for
+questions about it, then no longer needed (and no longer in the way of an erasure).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.app import App
 from handlers.contract import Button, Reply
@@ -35,6 +39,8 @@ class RetentionReport:
     spared: int = 0
     #: People who never agreed to take part, erased after the whole period.
     strangers: int = 0
+    #: Outbox messages sent (or given up on) longer ago than the setting, deleted.
+    outbox_pruned: int = 0
     #: False when the bot began to shut down before everyone was handled.
     finished: bool = True
 
@@ -90,15 +96,26 @@ async def run_retention(
                 await repos.outbox.enqueue(user_id, payload, kind="retention", now=now)
                 warned += 1
 
+    pruned = 0
+    if not stopping():
+        keep = timedelta(days=app.settings.outbox_keep_days)
+        pruned = await repos.outbox.prune(now - keep)
+
     report = RetentionReport(
-        warned=warned, erased=erased, spared=spared, strangers=strangers, finished=not stopping()
+        warned=warned,
+        erased=erased,
+        spared=spared,
+        strangers=strangers,
+        outbox_pruned=pruned,
+        finished=not stopping(),
     )
     log.info(
-        "retention done warned=%d erased=%d spared=%d strangers=%d finished=%s",
+        "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
         report.strangers,
+        report.outbox_pruned,
         report.finished,
     )
     return report

@@ -4,6 +4,7 @@ changes nothing of that, and whoever comes back is spared."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,27 @@ def test_the_retention_command_runs_once_and_reports(
     monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
     assert main(["retention"]) == 0
     assert "retention: 0 warned, 0 erased" in capsys.readouterr().out
+
+
+async def test_retention_deletes_outbox_messages_sent_longer_ago_than_the_setting(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(_env_file=None, db=tmp_path / "x.db", outbox_keep_days=7)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        anna = Chat(app, "anna")
+        await anna.onboard()
+        user = await app.repos.users.find("test", "anna")
+        assert user is not None
+        t0 = utcnow()
+        for queued in (t0 - timedelta(days=8), t0 - timedelta(days=6)):
+            async with app.db.transaction():
+                await app.repos.outbox.enqueue(user.id, [{"key": "raw"}], kind="x", now=queued)
+            [row] = [r for r in await app.repos.outbox.for_user(user.id) if r.sent_at is None]
+            await app.repos.outbox.record_sent([row.id], queued)
+        report = await run_retention(app, t0)
+        assert report.outbox_pruned == 1
+        [kept] = await app.repos.outbox.for_user(user.id)
+        assert kept.sent_at == t0 - timedelta(days=6)
+    finally:
+        await app.close()
