@@ -244,13 +244,22 @@ class Database:
         if self.path == ":memory:":
             return True
         self._truncate_owed = True
+        await self.checkpoint()
+        return not self._truncate_owed
+
+    async def checkpoint(self) -> None:
+        """Copy the log into the file and start it afresh now (as every so many commits).
+
+        For work that writes much in many small transactions (an erasure's last steps): the
+        log then stays small, and so does what emptying it afterwards holds up.
+        """
         while self._checkpoint is not None:
             await self._checkpoint
-        if self._closing or not self._truncate_owed:
-            return not self._truncate_owed
+        if self._closing or self.path == ":memory:":
+            return
+        self._commits = 0
         self._checkpoint = asyncio.create_task(self._copy_log(), name="checkpoint")
         await self._checkpoint
-        return not self._truncate_owed
 
     # Background work after a commit ---------------------------------------------------------
 

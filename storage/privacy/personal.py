@@ -109,6 +109,9 @@ class Table:
     #: Run after content was deleted, in the background, again and again until it changes
     #: nothing: cleans up what deleting left behind, a little at a time.
     purge: str | None = None
+    #: SELECT of the ids of rows that ``delete_content`` only took out of view: they are
+    #: deleted in the background, a few at a time (deleting one takes much with it).
+    delete_later: str | None = None
 
 
 _DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
@@ -194,10 +197,15 @@ TABLES: tuple[Table, ...] = (
         " status, supporters, created_at, updated_at, removed_at, removal, removal_reason"
         " FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
+        # Deleting an idea takes its comments, supports, history and index entries with it:
+        # a few milliseconds each. So the erasure only takes them out of view, unlinked, and
+        # deletes them afterwards, a few at a time (delete_later).
         delete_content=(
             _retitle_projects("idea_id", "ideas"),
-            "DELETE FROM ideas WHERE author_user_id = :user_id",
+            "UPDATE ideas SET author_user_id = NULL, removed_at = COALESCE(removed_at, :now),"
+            " updated_at = :now WHERE author_user_id = :user_id",
         ),
+        delete_later="SELECT id FROM ideas WHERE author_user_id = :user_id",
         keep_content=("UPDATE ideas SET author_user_id = NULL WHERE author_user_id = :user_id",),
         media="SELECT photo_id FROM ideas WHERE author_user_id = :user_id",
         quoted="SELECT title FROM ideas WHERE author_user_id = :user_id"
@@ -698,7 +706,10 @@ class PersonalStore:
             await Sanctions(self.db).keep(
                 person.user_id, person.platform, person.platform_user_id, now
             )
-            quoted = await self._quoted(params) if content is ContentChoice.DELETE else []
+            quoted, later = [], {}
+            if content is ContentChoice.DELETE:
+                quoted = await self._quoted(params)
+                later = await self._later(params)
             named = [
                 value
                 for value in (person.display_name, person.platform_user_id, person.chat_id)
@@ -707,26 +718,40 @@ class PersonalStore:
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
-                for sql in (*steps, *table.erase):
-                    # Some rebuild an index or scan a table: off the loop's thread.
+                for sql in steps:
+                    # All someone ever sent in, with what hangs on it: off the loop's thread.
                     await self.db.execute(sql, params, long=True)
+                for sql in table.erase:
+                    # A few rows, found by an index (or in a small table).
+                    await self.db.execute(sql, params)
             await self._drop_unused_media(media)
             await self.db.execute(
                 "INSERT INTO erasures (erased_at, cause, content, pseudonym) VALUES (?, ?, ?, ?)",
                 (iso(now), cause.value, content.value, pseudonym),
             )
             scrub_id = await self.db.execute(
-                "INSERT INTO erasure_scrubs (quotes, names, content_deleted, created_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT INTO erasure_scrubs (quotes, names, content_deleted, delete_later,"
+                " media, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     json.dumps(_needles(quoted), ensure_ascii=False),
                     json.dumps(_needles(sorted({*named, *quoted})), ensure_ascii=False),
                     content is ContentChoice.DELETE,
+                    json.dumps(later),
+                    json.dumps(sorted(media)),
                     iso(now),
                 ),
             )
             self.db.after_commit(functools.partial(self.scrub, scrub_id))
         return Erasure(pseudonym=pseudonym, content=content, cause=cause, at=now)
+
+    async def _later(self, params: dict[str, Any]) -> dict[str, list[int]]:
+        """The ids of rows to delete after the erasure, by table."""
+        later = {}
+        for table in self.tables:
+            if table.delete_later is not None:
+                rows = await self.db.fetchall(table.delete_later, params)
+                later[table.name] = sorted(int(row[0]) for row in rows)
+        return later
 
     async def _quoted(self, params: dict[str, Any]) -> list[str]:
         texts: set[str] = set()
@@ -748,18 +773,33 @@ class PersonalStore:
         return len(rows)
 
     async def scrub(self, scrub_id: int) -> None:
-        """An erasure's last steps: remove what quotes the person from others' rows, clean
-        up after deleted content (the search index), then empty the write-ahead log.
+        """An erasure's last steps: delete the content it took out of view and the pictures
+        nobody uses any more, remove what quotes the person from others' rows, clean up
+        after deleted content (the search index), then empty the write-ahead log.
 
         Finding those rows reads every row of a few tables once: that runs on a connection
         of its own on another thread, so nobody waits for it. Removing them takes a few
         rows at a time, each checked again, in transactions of a few milliseconds.
         """
         row = await self.db.fetchone(
-            "SELECT quotes, names, content_deleted FROM erasure_scrubs WHERE id = ?", (scrub_id,)
+            "SELECT quotes, names, content_deleted, delete_later, media FROM erasure_scrubs"
+            " WHERE id = ?",
+            (scrub_id,),
         )
         if row is None:
             return
+        steps = 0
+        for name, ids in json.loads(row["delete_later"]).items():
+            for start in range(0, len(ids), DELETE_CHUNK):
+                chunk = ",".join(str(int(i)) for i in ids[start : start + DELETE_CHUNK])
+                async with self.db.transaction():
+                    # Unlinked, out of view: nobody else changes these rows meanwhile.
+                    await self.db.execute(f"DELETE FROM {name} WHERE id IN ({chunk})", long=True)
+                steps = await self._step(steps)
+        media = {int(media_id) for media_id in json.loads(row["media"])}
+        if media:
+            async with self.db.transaction():
+                await self._drop_unused_media(media)
         searches = []
         for table in self.tables:
             for column in table.quotes:
@@ -772,10 +812,12 @@ class PersonalStore:
             for start in range(0, len(keys), SCRUB_CHUNK):
                 async with self.db.transaction():
                     await self._remove(search, keys[start : start + SCRUB_CHUNK])
+                steps = await self._step(steps)
         if row["content_deleted"]:
             for table in self.tables:
                 if table.purge is not None:
-                    await self._purge(table.purge)
+                    while await self._purge(table.purge):
+                        steps = await self._step(steps)
         async with self.db.transaction():
             await self.db.execute("DELETE FROM erasure_scrubs WHERE id = ?", (scrub_id,))
         await self.db.truncate_log()
@@ -799,16 +841,22 @@ class PersonalStore:
             ]
         return await asyncio.to_thread(_find_quoting, self.db.path, searches)
 
-    async def _purge(self, sql: str) -> None:
-        """Run ``sql`` until it changes nothing, each time in a transaction of its own."""
-        while True:
-            async with self.db.transaction():
-                before = await self.db.fetchval("SELECT total_changes()")
-                await self.db.execute(sql)
-                changed = await self.db.fetchval("SELECT total_changes()") - before
-            # The statement itself counts once: more means it did some work.
-            if changed < 2:
-                return
+    async def _step(self, steps: int) -> int:
+        """Count a unit of the last steps; every few, copy the log into the file, so that
+        it does not grow by all they write (emptying a large log takes long)."""
+        steps += 1
+        if steps % SCRUB_STEPS_PER_CHECKPOINT == 0:
+            await self.db.checkpoint()
+        return steps
+
+    async def _purge(self, sql: str) -> bool:
+        """Run ``sql`` once, in a transaction of its own; returns whether it did any work."""
+        async with self.db.transaction():
+            before = await self.db.fetchval("SELECT total_changes()")
+            await self.db.execute(sql)
+            changed = await self.db.fetchval("SELECT total_changes()") - before
+        # The statement itself counts once: more means it did some work.
+        return bool(changed >= 2)
 
     async def _remove(self, search: _Search, keys: list[tuple[Any, ...]]) -> None:
         table, column = search.table, search.column
@@ -862,7 +910,11 @@ class PersonalStore:
 
 
 #: Rows removed per unit of work while scrubbing (each unit takes a few milliseconds).
-SCRUB_CHUNK = 200
+SCRUB_CHUNK = 50
+#: Units of work of an erasure's last steps between copies of the log into the file.
+SCRUB_STEPS_PER_CHECKPOINT = 4
+#: Rows of ``delete_later`` deleted per unit of work (an idea takes its comments with it).
+DELETE_CHUNK = 2
 
 
 @dataclass(frozen=True)
@@ -907,12 +959,20 @@ def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ..
 
 
 def _keys_in(key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
-    """A WHERE clause finding these rows by their key, and its parameters."""
+    """A WHERE clause finding these rows by their key (one or two columns), and its
+    parameters: ``a IN (...)``, or ``(a = ? AND b IN (...)) OR ...``, which SQLite looks
+    up in the key's index (a row value ``IN (VALUES ...)`` would read the whole table)."""
     if len(key) == 1:
         return f"{key[0]} IN ({', '.join('?' * len(keys))})", [k[0] for k in keys]
-    one = "(" + ", ".join("?" * len(key)) + ")"
-    values = ", ".join([one] * len(keys))
-    return f"({', '.join(key)}) IN (VALUES {values})", [v for k in keys for v in k]
+    first, second = key
+    grouped: dict[Any, list[Any]] = {}
+    for a, b in keys:
+        grouped.setdefault(a, []).append(b)
+    terms, params = [], []
+    for a, bs in grouped.items():
+        terms.append(f"({first} = ? AND {second} IN ({', '.join('?' * len(bs))}))")
+        params += [a, *bs]
+    return " OR ".join(terms), params
 
 
 def _needles(texts: Sequence[str]) -> list[str]:
