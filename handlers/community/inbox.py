@@ -169,6 +169,11 @@ class Threads(Kind[Question]):
         return await ctx.repos.questions.get(item_id)
 
     async def missing(self, ctx: Context, item_id: int) -> Response:
+        if ctx.dialog is not None and ctx.event.button is None and ctx.text:
+            # An answer typed to a thread that went meanwhile: its resident was erased (their
+            # questions go with them). Say so, and give the typed answer back.
+            kept = Reply(key="inbox.not_sent", params={"text": ctx.text})
+            return respond(Reply(key="inbox.resident_gone"), kept, await inbox_reply(ctx))
         return respond(
             Reply(key="inbox.not_found", params={"id": item_id}), await inbox_reply(ctx)
         )
