@@ -194,6 +194,14 @@ class Database:
         await self.settled()
         async with self._write_lock:
             await self._worker_done()
+            if self._truncate_owed:
+                # Another process kept the log in use (an operator's command beside the bot,
+                # or the bot beside one): closing does not empty a log others still use, so
+                # try once more, waiting as long as a transaction would.
+                try:
+                    await asyncio.to_thread(_checkpoint, self.path, "TRUNCATE", BUSY_TIMEOUT_MS)
+                except sqlite3.Error as exc:
+                    log.warning("emptying the log at close failed error=%s", exc)
             await self.worker.close()
 
     def _committed(self, weight: int = 1) -> None:

@@ -69,6 +69,8 @@ async def run_retention(
         async with db.transaction():
             spared += await retention.forgive(user_id)
 
+    # Each erasure's last steps (in the background) are done before the next begins: a long
+    # list of erasures is not a crowd of them at once.
     erased = 0
     for user_id in each(await retention.due(now)):
         async with db.transaction():
@@ -77,6 +79,7 @@ async def run_retention(
                     user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
                 )
                 erased += 1
+        await db.settled()
 
     strangers = 0
     for user_id in each(await retention.never_joined(silent_since)):
@@ -86,6 +89,7 @@ async def run_retention(
                     user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
                 )
                 strangers += 1
+        await db.settled()
 
     warned = 0
     warn_silent_since = silent_since + WARNING

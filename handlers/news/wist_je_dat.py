@@ -117,6 +117,10 @@ class Signer:
         self.repos = repos
         self.profile = profile
         self._authors: dict[int, tuple[float, StaffCard | None]] = {}
+        #: The last replies signed per (broadcast, language): every row of a broadcast
+        #: hands over the same parsed replies, signed once.
+        self._signed: dict[tuple[int, str], tuple[list[Reply], StaffCard | None, list[Reply]]]
+        self._signed = {}
 
     async def __call__(self, batch: str | None, lang: str, replies: list[Reply]) -> list[Reply]:
         prefix, _, value = (batch or "").partition(":")
@@ -125,7 +129,15 @@ class Signer:
         if not any(part.key in SIGNATURES for reply in replies for part in reply.parts):
             return replies
         author = await self._author(int(value))
-        return signed(replies, signature_of(self.profile, lang, author))
+        key = (int(value), lang)
+        known = self._signed.get(key)
+        if known is not None and known[0] is replies and known[1] == author:
+            return known[2]
+        result = signed(replies, signature_of(self.profile, lang, author))
+        if len(self._signed) > 100:
+            self._signed.clear()
+        self._signed[key] = (replies, author, result)
+        return result
 
     async def _author(self, broadcast_id: int) -> StaffCard | None:
         now = time.monotonic()

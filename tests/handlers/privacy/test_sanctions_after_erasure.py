@@ -120,3 +120,13 @@ async def test_a_warning_or_a_lifted_ban_is_not_kept(app: App) -> None:
     await _forget(anna)
     await _forget(bob)
     assert await app.db.fetchval("SELECT COUNT(*) FROM kept_sanctions") == 0
+
+
+async def test_the_privacy_statement_says_a_mute_or_ban_outlives_an_erasure(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.send("/privacy")
+    assert "Ben je gedempt of geblokkeerd? Dan blijft dat gelden" in anna.text
+    assert "geen naam en geen berichten" in anna.text
+    bob = Chat(app, "bob", language_hint="en")
+    await bob.send("/privacy")
+    assert "Were you muted or banned? Then that still applies" in bob.text
