@@ -475,10 +475,13 @@ class Outbox:
                     return pruned
                 after = int(rows[-1]["id"])
                 ids = ",".join(str(int(row["id"])) for row in rows)
+                # The newest row stays, so a row id is never given out twice (a platform
+                # may know a message by its row's id).
                 pruned += await self.db.execute_rowcount(
                     f"DELETE FROM outbox WHERE id IN ({ids}) AND status IN {_DONE}"
                     " AND COALESCE(sent_at, created_at) < ?"
-                    f" AND (batch IS NULL OR NOT {_BATCH_IN_USE})",
+                    f" AND (batch IS NULL OR NOT {_BATCH_IN_USE})"
+                    " AND id < (SELECT MAX(id) FROM outbox)",
                     (stamp,),
                 )
             if rows[-1]["created_at"] >= stamp or len(rows) < PRUNE_CHUNK:

@@ -47,3 +47,16 @@ async def test_rows_done_before_the_cutoff_go_and_the_rest_stays(app: App) -> No
     assert left == {held, running, fresh}
     assert failed not in left and done not in left
     assert await app.repos.outbox.prune(now - timedelta(days=30)) == 0
+
+
+async def test_the_newest_row_stays_so_no_row_id_is_given_out_twice(app: App) -> None:
+    now = utcnow()
+    old = now - timedelta(days=40)
+    async with app.db.transaction():
+        user = (await app.repos.users.seen("telegram", "1", now)).id
+        await _row(app, user, "sent", old)
+        last = await _row(app, user, "sent", old)
+    assert await app.repos.outbox.prune(now - timedelta(days=30)) == 1
+    async with app.db.transaction():
+        following = await _row(app, user, "pending", now)
+    assert following == last + 1
