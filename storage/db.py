@@ -226,7 +226,6 @@ class Database:
             # writer of this process in the way: otherwise a steady stream of commits
             # would keep it from ever restarting, and the log would grow without end.
             async with self._write_lock:
-                await self._worker_done()
                 mode = "TRUNCATE" if truncate else "RESTART"
                 done = await asyncio.to_thread(_checkpoint, self.path, mode, RESTART_WAIT_MS)
             if truncate and done:
