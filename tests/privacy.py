@@ -11,7 +11,9 @@ from pathlib import Path
 
 from bot.app import App
 from storage.clock import utcnow
+from storage.community.moderation import ReportReason
 from storage.community.questions import Side
+from storage.community.reports import Flag
 from storage.db import Database
 from storage.ideas.ideas import IdeaStatus
 from storage.news.broadcasts import Audience, AudienceKind
@@ -192,6 +194,22 @@ async def seed_quotes(app: App, seeded: Neighbours, now: datetime | None = None)
             actor_user_id=carla.user_id,
             subject=f"idea:{anna.idea}",
             reason=f"Dubbel met '{anna.texts[0]}', samengevoegd",
+        )
+        # What others typed about her on Bob's idea: a status reason, a reporter's note.
+        await repos.ideas.set_status(
+            seeded.bob.idea,
+            IdeaStatus.IN_REVIEW,
+            now=now,
+            reason=f"Samen met het idee van {anna.name} bekijken",
+            by_user_id=carla.user_id,
+        )
+        await repos.reports.add(
+            Flag.COMMENT,
+            4,
+            dirk.user_id,
+            ReportReason.OTHER,
+            now,
+            note=f"Dit gaat over {anna.name}",
         )
         export = {"key": "privacy.data.file", "params": {"name": anna.name}}
         await repos.handled.record(

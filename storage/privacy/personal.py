@@ -101,8 +101,9 @@ class Table:
     quoted: str | None = None
     #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
     quotes: tuple[str, ...] = ()
-    #: Columns staff typed that may name a person or quote their words (a reason): emptied
-    #: where they name an erased person or quote their deleted texts.
+    #: Columns people typed about others (a staff reason, a reporter's note) that may name a
+    #: person or quote their words: emptied where they name an erased person (their name or
+    #: platform id) or quote their deleted texts.
     reasons: tuple[str, ...] = ()
     #: The columns that find one row (for tables without a rowid).
     key: tuple[str, ...] = ("rowid",)
@@ -203,13 +204,14 @@ TABLES: tuple[Table, ...] = (
         delete_content=(
             _retitle_projects("idea_id", "ideas"),
             "UPDATE ideas SET author_user_id = NULL, removed_at = COALESCE(removed_at, :now),"
-            " updated_at = :now WHERE author_user_id = :user_id",
+            " removal = NULL, updated_at = :now WHERE author_user_id = :user_id",
         ),
         delete_later="SELECT id FROM ideas WHERE author_user_id = :user_id",
         keep_content=("UPDATE ideas SET author_user_id = NULL WHERE author_user_id = :user_id",),
         media="SELECT photo_id FROM ideas WHERE author_user_id = :user_id",
         quoted="SELECT title FROM ideas WHERE author_user_id = :user_id"
         " UNION ALL SELECT description FROM ideas WHERE author_user_id = :user_id",
+        reasons=("removal_reason",),
     ),
     Table(
         "idea_status_history",
@@ -220,6 +222,7 @@ TABLES: tuple[Table, ...] = (
         " WHERE h.idea_id IN (SELECT id FROM ideas WHERE author_user_id = :user_id)"
         " OR h.by_user_id = :user_id ORDER BY h.id",
         erase=("UPDATE idea_status_history SET by_user_id = NULL WHERE by_user_id = :user_id",),
+        reasons=("reason",),
     ),
     Table(
         "idea_supports",
@@ -247,6 +250,7 @@ TABLES: tuple[Table, ...] = (
         keep_content=(
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
+        reasons=("hidden_reason",),
     ),
     # The search index over ideas' titles and texts (FTS5 and its shadow tables). A deleted
     # idea's words would linger in old index segments until merged: after the erasure they
@@ -289,6 +293,7 @@ TABLES: tuple[Table, ...] = (
             " WHERE author_user_id = :user_id",
         ),
         quoted="SELECT what FROM experiment_proposals WHERE author_user_id = :user_id",
+        reasons=("reason",),
     ),
     Table(
         "experiment_proposal_history",
@@ -302,6 +307,7 @@ TABLES: tuple[Table, ...] = (
         erase=(
             "UPDATE experiment_proposal_history SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
+        reasons=("reason",),
     ),
     Table(
         "experiment_proposal_followers",
@@ -395,6 +401,7 @@ TABLES: tuple[Table, ...] = (
             "UPDATE comment_reports SET reporter_user_id = NULL, note = NULL"
             " WHERE reporter_user_id = :user_id",
         ),
+        reasons=("note",),
     ),
     Table(
         "idea_reports",
@@ -407,6 +414,7 @@ TABLES: tuple[Table, ...] = (
             "UPDATE idea_reports SET reporter_user_id = NULL, note = NULL"
             " WHERE reporter_user_id = :user_id",
         ),
+        reasons=("note",),
     ),
     Table(
         "sanctions",
