@@ -492,7 +492,11 @@ TABLES: tuple[Table, ...] = (
         export="SELECT c.round_id AS round, p.title AS project, p.cost_cents"
         " FROM budget_choices c JOIN budget_projects p ON p.id = c.project_id"
         " WHERE c.user_id = :user_id ORDER BY c.round_id, p.id",
-        erase=("DELETE FROM budget_choices WHERE user_id = :user_id",),
+        # By the key's first columns (a plain user_id would read every row).
+        erase=(
+            "DELETE FROM budget_choices WHERE (round_id, user_id) IN"
+            " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
+        ),
     ),
     Table(
         "budget_votes",
@@ -501,7 +505,11 @@ TABLES: tuple[Table, ...] = (
         export="SELECT v.round_id AS round, p.title AS project, p.cost_cents"
         " FROM budget_votes v JOIN budget_projects p ON p.id = v.project_id"
         " WHERE v.user_id = :user_id ORDER BY v.round_id, p.id",
-        erase=("DELETE FROM budget_votes WHERE user_id = :user_id",),
+        # By the key's first columns (a plain user_id would read every row).
+        erase=(
+            "DELETE FROM budget_votes WHERE (round_id, user_id) IN"
+            " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
+        ),
     ),
     AUDIT_LOG,
     Table(
