@@ -33,11 +33,13 @@ from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
     Update,
+    User,
 )
 from telegram.constants import MessageEntityType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -47,7 +49,7 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
-from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
 from bot.settings import Settings
 from handlers.contract import Event, Location, Photo, Platform, Reply, Sender
 from storage.clock import utcnow
@@ -160,6 +162,9 @@ class Telegram:
 
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
+        problem = self.app.settings.webhook_secret_problem
+        if problem is not None:
+            raise StartError(problem)
         await self.application.initialize()
         await self.delivery_bot.initialize()
         # getMe (in initialize) gave the bot's name: posters, invitations and answers in a
@@ -189,23 +194,33 @@ class Telegram:
         await self._webhook.setup()
         await web.TCPSite(self._webhook, host, port).start()
         secret = settings.telegram_webhook_secret
+        assert secret is not None  # start() refuses webhook mode without one
         await self.application.bot.set_webhook(
             settings.telegram_webhook_url,
-            secret_token=secret.get_secret_value() if secret else None,
+            secret_token=secret.get_secret_value(),
             allowed_updates=UPDATE_TYPES,
         )
         log.info("telegram webhook serving listen=%s:%s", host, port)
 
     async def _post(self, request: web.Request) -> web.Response:
-        """One update from Telegram: checked against the secret, then queued for handling."""
+        """One update from Telegram: checked against the secret, then queued for handling.
+
+        A body that is not an update (not JSON, not a JSON object, or an object PTB cannot
+        read as an update) gets 400: it is not from Telegram, and not worth a trace.
+        """
         secret = self.app.settings.telegram_webhook_secret
-        if secret is not None:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
-                return web.Response(status=403)
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(
+            given.encode(), secret.get_secret_value().encode()
+        ):
+            return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except (ValueError, TypeError, KeyError):
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise TypeError(f"a JSON {type(body).__name__}, not an object")
+            update = Update.de_json(body, self.application.bot)
+        except Exception as exc:  # whatever PTB trips over in a malformed body
+            log.info("webhook body refused: %s", type(exc).__name__)
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response()
@@ -263,6 +278,8 @@ class Telegram:
     async def _event(self, update: Update) -> Event | None:
         query = update.callback_query
         if query is not None:
+            if query.message is not None and _not_own_chat(query.message.chat, query.from_user):
+                return None
             try:
                 await query.answer()
             except TelegramError as exc:
@@ -281,6 +298,8 @@ class Telegram:
             )
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        if _not_own_chat(message.chat, message.from_user):
             return None
         is_group = message.chat.type != message.chat.PRIVATE
         base: dict[str, Any] = {
@@ -493,6 +512,23 @@ def _markup(rows: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMark
             for row in rows
         ]
     )
+
+
+def _not_own_chat(chat: Chat, user: User) -> bool:
+    """Whether a private chat is not the sender's own: a forged update, dropped and logged.
+
+    On Telegram a private chat's id is the other person's user id, always. An update that
+    says otherwise did not come from Telegram (a leaked webhook secret, a bug): answering it
+    would send the sender's replies and data into someone else's chat.
+    """
+    if chat.type != Chat.PRIVATE or chat.id == user.id:
+        return False
+    log.warning(
+        "update dropped: a private chat that is not the sender's own chat sender=%s chat=%s",
+        pseudonym(str(user.id)),
+        pseudonym(str(chat.id)),
+    )
+    return True
 
 
 def _sender(user: Any) -> Sender:
