@@ -159,6 +159,37 @@ async def test_a_broadcast_with_a_photo_and_a_text_too_long_for_a_caption(
     assert refused(server) == []
 
 
+@pytest.mark.parametrize(("code", "retry_after", "attempts"), [(429, 1, 1), (502, None, 2)])
+async def test_a_failure_on_the_second_call_of_a_row_does_not_send_the_first_again(
+    server: BotApiServer, tmp_path: Path, code: int, retry_after: int | None, attempts: int
+) -> None:
+    anna = server.user(5031)
+    settings = telegram_settings(server, tmp_path / "bot.db", delivery_backoff=0.05)
+    async with running_bot(settings) as app:
+        await onboard(server, anna)
+        before = len(server.messages(anna.chat_id))
+        found = await app.repos.users.find("telegram", str(anna.id))
+        assert found is not None
+        # The photo arrives; the text after it is refused with a 429, then goes through.
+        server.fail_next("sendMessage", error_code=code, description="No", retry_after=retry_after)
+        async with app.db.transaction():
+            photo = await app.repos.media.save(png(), "image/png", utcnow())
+            news = Reply(key="raw", params={"text": "🎉" * 600}, photo_id=photo)
+            await app.repos.outbox.enqueue(found.id, payload(news), kind="broadcast", now=utcnow())
+        await answer(server, anna, "🎉", before)
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await server.wait_for(settled)
+        (row,) = await app.repos.outbox.for_user(found.id)
+    sent = server.messages(anna.chat_id)[before:]
+    assert [bool(m["photo"]) for m in sent] == [True, False], "the photo arrived once"
+    # A 429 is Telegram pacing us, not a failed attempt; a 502 is one.
+    assert row.status == "sent" and row.attempts == attempts
+    assert refused(server) == [f"{code}: No"]
+
+
 async def test_a_reply_telegram_refuses_leaves_a_note_with_its_buttons(
     server: BotApiServer, tmp_path: Path
 ) -> None:
