@@ -26,7 +26,8 @@ CALLBACK_DATA_LIMIT = 64
 
 _TOKEN = re.compile(
     r"(?P<tag><(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>)"
-    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
+    # Telegram knows numeric entities and these four; any other "&" is a character.
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|lt|gt|amp|quot);)"
 )
 
 
