@@ -170,6 +170,9 @@ def pack(blocks: list[str], limit: int = TEXT_LIMIT, *, markup: bool = True) -> 
 
     Whole blocks go together; only a block longer than a message is split (:func:`split`).
     """
+    whole = "\n".join(blocks)
+    if fits(whole, limit, markup=markup):
+        return [whole] if blocks else []
     messages: list[str] = []
     current: str | None = None
     for block in blocks:

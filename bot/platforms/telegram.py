@@ -551,8 +551,8 @@ class Telegram:
             media = replace(media, keyboard=None)
         chunks = pack(blocks, TEXT_LIMIT, markup=markup) or [text]
         texts = [
-            _Part("text", chunk, markup, keyboard if last else None)
-            for last, chunk in ((n == len(chunks) - 1, chunk) for n, chunk in enumerate(chunks))
+            _Part("text", chunk, markup, keyboard if n == len(chunks) - 1 else None)
+            for n, chunk in enumerate(chunks)
         ]
         return [media, *texts] if media is not None else texts
 
