@@ -7,7 +7,6 @@ message that would not arrive on Telegram does not arrive here either.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from bot.platforms.telegram import Telegram
 from handlers.contract import Button, Event, Reply, Role
 from storage.clock import utcnow
 from storage.community.moderation import ReportReason
+from storage.community.reports import Flag
 from tests.bot.delivery_support import payload
 from tests.e2e.botapi import BotApiServer, FakeUser, _check_html, utf16_len
 from tests.e2e.telegram_support import labels, onboard, running_bot, telegram_settings
@@ -25,12 +25,6 @@ from tests.e2e.test_telegram_residents import png
 from tests.handlers.ideas.helpers import seed_idea
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 def shown(message: dict[str, Any]) -> str:
@@ -84,7 +78,9 @@ async def test_a_comment_of_a_thousand_ampersands_over_two_lines_shows_in_meldin
         connector = await make_staff(app, ria, Role.CONNECTOR)
         (comment,) = (await app.repos.comments.latest(idea.id)).comments
         async with app.db.transaction():
-            await app.repos.reports.add(comment.id, connector, ReportReason.SPAM, utcnow())
+            await app.repos.reports.add(
+                Flag.COMMENT, comment.id, connector, ReportReason.SPAM, utcnow()
+            )
         before = len(server.messages(ria.chat_id))
         await ria.send_text("/meldingen")
         (card,) = await answer(server, ria, "Reactie bij idee", before)

@@ -8,7 +8,6 @@ is always the sender's own chat on Telegram: an update that says otherwise is fo
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,6 @@ from tests.e2e.telegram_support import running_bot, telegram_settings, texts
 pytestmark = pytest.mark.e2e
 
 SECRET = "Webhook-secret-of-forty-two-characters-0042"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BotApiServer]:
-    async with BotApiServer() as started:
-        yield started
 
 
 def webhook_settings(

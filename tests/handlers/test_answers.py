@@ -12,8 +12,8 @@ from bot.app import App
 from handlers.answers import text_length
 from handlers.ideas.comments import MAX_LENGTH as COMMENT_MAX
 from handlers.ideas.submit import DESCRIPTION_LENGTH, TITLE_LENGTH
-from tests.community import resident
 from tests.handlers.ideas.helpers import seed_idea
+from tests.people import person as resident
 
 EMOJI = "🌳"
 
