@@ -22,7 +22,8 @@
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
   anything else → retried after ``backoff``, doubling, and ``failed`` with its reason after
-  the last attempt.
+  the last attempt. A row can take several calls (a photo, then its long text): the calls
+  that arrived before a failure are recorded with it and not made again on the next try.
 * The author of a batch sees one progress message edited in place ("1.234 van 5.000
   verstuurd") and, once no row is pending, gets a report through the outbox itself.
 
@@ -323,7 +324,9 @@ class DeliveryWorker:
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
         try:
-            await self.adapter.send(row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}")
+            await self.adapter.send(
+                row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
+            )
         except Blocked as exc:
             self._blocked[row.chat_id] = time.monotonic()
             self._results.unreachable.append((row.id, row.chat_id, str(exc) or "blocked"))
@@ -332,9 +335,11 @@ class DeliveryWorker:
             self.pacing.hold(row.chat_id, exc.seconds)
             until = self.clock() + timedelta(seconds=exc.seconds)
             self._results.holds.append((row.chat_id, until))
+            self._remember_parts(row, exc)
             self.counts["held"] += 1
         except DeliveryError as exc:
             self._retry_or_fail(row, str(exc) or type(exc).__name__)
+            self._remember_parts(row, exc)
         except Exception as exc:
             log.exception("sending an outbox row failed platform=%s", self.platform)
             self._retry_or_fail(row, f"{type(exc).__name__}: {exc}")
@@ -342,6 +347,11 @@ class DeliveryWorker:
             self._results.sent.append(row.id)
             self.counts["sent"] += 1
         self._finish(row, row.id)
+
+    def _remember_parts(self, row: Due, error: DeliveryError) -> None:
+        """Part of the row arrived before it failed: the next try starts after that part."""
+        if error.delivered > row.parts_sent:
+            self._results.parts.append((row.id, error.delivered))
 
     def _retry_or_fail(self, row: Due, error: str) -> None:
         tried = row.attempts + 1
@@ -577,5 +587,6 @@ def _merge(first: Settlement, second: Settlement) -> Settlement:
         failed=first.failed + second.failed,
         unreachable=first.unreachable + second.unreachable,
         holds=first.holds + second.holds,
+        parts=first.parts + second.parts,
         batches=first.batches | second.batches,
     )

@@ -14,6 +14,10 @@ from storage.outbox import DEFAULT_OUTBOX_KEEP_DAYS
 from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 
 ENV_PREFIX = "SAMENSPEL_"
+#: The shortest webhook secret accepted: guessing it must be out of reach.
+WEBHOOK_SECRET_MIN = 32
+#: How an operator makes a webhook secret.
+MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 _MATRIX_USER = re.compile(r"^@[^\s:@]+:[^\s@/]+$")
 
 
@@ -206,6 +210,24 @@ class Settings(BaseSettings):
         if base.endswith("/bot"):
             return base[: -len("/bot")] + "/file/bot"
         return base + "/file/bot"
+
+    @property
+    def webhook_secret_problem(self) -> str | None:
+        """Why webhook mode may not start with these settings (None: it may, or no webhook).
+
+        Anyone who can reach the webhook's URL could otherwise post updates "from" any
+        resident and read the replies; Telegram sends the secret with every update.
+        """
+        if not self.telegram_token or not self.telegram_webhook_url:
+            return None
+        secret = self.telegram_webhook_secret
+        if secret is not None and len(secret.get_secret_value()) >= WEBHOOK_SECRET_MIN:
+            return None
+        given = "is not set" if secret is None else "is too short"
+        return (
+            f"{ENV_PREFIX}TELEGRAM_WEBHOOK_SECRET: {given}; webhook mode needs a secret of at"
+            f" least {WEBHOOK_SECRET_MIN} characters. Make one with: {MAKE_SECRET}"
+        )
 
     @property
     def webhook_host_port(self) -> tuple[str, int]:

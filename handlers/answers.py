@@ -8,13 +8,23 @@ from handlers.contract import Reply
 from handlers.feature import Context
 
 
+def text_length(text: str) -> int:
+    """How long a text is as chat platforms count it: in UTF-16 units, an emoji counts two.
+
+    Limits on what residents type are measured this way, so what they typed always fits the
+    message that shows it (Telegram allows 4,096 units a message, 1,024 a caption).
+    """
+    return len(text.encode("utf-16-le")) // 2
+
+
 def read_text(
     ctx: Context, max_length: int, *, min_length: int = 1, text: str | None = None
 ) -> str | Reply:
     """The typed text (or ``text``, e.g. a command's arguments), or why it cannot be used.
 
     A sticker, photo or voice message where text is expected, empty text, and text that is
-    too short or too long each get their own kind answer; nothing is stored for them.
+    too short or too long (measured by :func:`text_length`) each get their own kind answer;
+    nothing is stored for them.
     """
     event = ctx.event
     if event.photo is not None or event.unsupported is not None or event.location is not None:
@@ -22,8 +32,9 @@ def read_text(
     text = ctx.text if text is None else text.strip()
     if not visible_length(text):
         return Reply(key="answers.empty")
-    if len(text) > max_length:
-        return Reply(key="answers.too_long", params={"max": max_length, "length": len(text)})
+    length = text_length(text)
+    if length > max_length:
+        return Reply(key="answers.too_long", params={"max": max_length, "length": length})
     if visible_length(text) < min_length:
         return Reply(key="answers.too_short", params={"min": min_length})
     return text

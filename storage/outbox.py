@@ -78,6 +78,8 @@ class Due(BaseModel):
     batch: str | None
     attempts: int
     language: str | None
+    #: Calls of this row that arrived on earlier tries (not made again).
+    parts_sent: int = 0
 
 
 @dataclass
@@ -94,6 +96,8 @@ class Settlement:
     unreachable: list[tuple[int, str, str]] = field(default_factory=list)
     #: (chat id, until): the platform asked this chat to wait; its pending rows wait too.
     holds: list[tuple[str, datetime]] = field(default_factory=list)
+    #: (row id, calls that arrived): a row tried again later that got part of the way.
+    parts: list[tuple[int, int]] = field(default_factory=list)
     #: Batches of the rows above (to notice a batch is finished).
     batches: set[str] = field(default_factory=set)
 
@@ -104,6 +108,7 @@ class Settlement:
             + len(self.failed)
             + len(self.unreachable)
             + len(self.holds)
+            + len(self.parts)
         )
 
 
@@ -259,7 +264,7 @@ class Outbox:
         """
         rows = await self.db.fetchall(
             "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
-            " u.language FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " u.language, o.parts_sent FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
             (platform, iso(now), limit + len(skip)),
@@ -275,6 +280,7 @@ class Outbox:
                 batch=row[5],
                 attempts=row[6],
                 language=row[7],
+                parts_sent=row[8],
             )
             for row in rows
             if row[0] not in skip
@@ -335,6 +341,11 @@ class Outbox:
                 (error[:500], row_id),
             )
             await self.mark_chat_unreachable(platform, chat_id, now, error)
+        if outcome.parts:
+            await self.db.executemany(
+                "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'",
+                ((parts, row_id) for row_id, parts in outcome.parts),
+            )
         for chat_id, until in outcome.holds:
             await self.hold_chat(platform, chat_id, until)
         finished = []

@@ -96,6 +96,14 @@ async def check_telegram(settings: Settings) -> Check:
     return Check("telegram", True, f"getMe answered: @{me.username}")
 
 
+def check_webhook(settings: Settings) -> Check:
+    """Webhook mode needs a long secret; the bot refuses to start without one."""
+    problem = settings.webhook_secret_problem
+    if problem is not None:
+        return Check("telegram webhook", False, problem)
+    return Check("telegram webhook", True, "secret set; updates without it are refused")
+
+
 PlatformCheck = Callable[[Settings], Awaitable[Check]]
 
 
@@ -112,4 +120,6 @@ async def run_checks(settings: Settings) -> list[Check]:
         probe = platform_checks.get(platform)
         if probe is not None:
             checks.append(await probe(settings))
+    if settings.telegram_token and settings.telegram_webhook_url:
+        checks.append(check_webhook(settings))
     return checks

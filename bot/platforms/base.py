@@ -23,7 +23,15 @@ class StartError(Exception):
 
 
 class DeliveryError(Exception):
-    """Sending to a chat failed."""
+    """Sending to a chat failed.
+
+    ``delivered`` counts the parts of the messages that did arrive before the failure (a
+    photo whose long text failed after it): sent again, those are skipped.
+    """
+
+    def __init__(self, message: str = "", *, delivered: int = 0):
+        super().__init__(message)
+        self.delivered = delivered
 
 
 class Blocked(DeliveryError):
@@ -33,8 +41,8 @@ class Blocked(DeliveryError):
 class RetryLater(DeliveryError):
     """The platform asks us to wait before sending to this chat again."""
 
-    def __init__(self, seconds: float, message: str = ""):
-        super().__init__(message or f"retry after {seconds}s")
+    def __init__(self, seconds: float, message: str = "", *, delivered: int = 0):
+        super().__init__(message or f"retry after {seconds}s", delivered=delivered)
         self.seconds = seconds
 
 
@@ -61,12 +69,21 @@ class Adapter(Protocol):
         """Stop receiving; finish what is in flight; disconnect."""
 
     async def send(
-        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
     ) -> str | None:
         """Send messages that are not a direct answer (the outbox uses this).
 
         ``dedupe_key`` is stable for one outbox row: a platform that can (Matrix transaction
-        ids) uses it so a row sent again after a crash is not posted twice.
+        ids) uses it so a row sent again after a crash is not posted twice. ``skip`` is the
+        ``delivered`` of an earlier try's error: that many parts already arrived and are not
+        sent again. A platform whose sends cannot half succeed never reports parts, and so is
+        never asked to skip any.
 
         Returns:
             The platform's id of the last message sent (what :meth:`edit` takes), or None

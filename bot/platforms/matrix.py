@@ -571,12 +571,19 @@ class Matrix:
             await self._unreachable(event.chat_id)
 
     async def send(
-        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
     ) -> str | None:
         """Send outside a conversation (the outbox); returns the last message's event id.
 
         ``dedupe_key`` (an outbox row id, say) makes the transaction ids stable, so sending
-        the same row again after a crash does not post it twice.
+        the same row again after a crash does not post it twice. For the same reason a
+        failure never reports parts that arrived, so ``skip`` is always 0 here.
 
         Raises:
             Blocked: the bot is not in the room, nobody else is, or others are (a group).

@@ -16,11 +16,15 @@ is debited from delivery's overall budget instead, so both together stay under
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -33,13 +37,15 @@ from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
     Message,
     Update,
+    User,
 )
-from telegram.constants import MessageEntityType, MessageLimit, ParseMode
+from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
@@ -47,9 +53,16 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
-from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from bot.platforms._telegram_text import (
+    CALLBACK_DATA_LIMIT,
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    fits,
+    pack,
+)
+from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
 from bot.settings import Settings
-from handlers.contract import Event, Location, Photo, Platform, Reply, Sender
+from handlers.contract import Document, Event, Location, Photo, Platform, Reply, Sender
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -138,6 +151,7 @@ class Telegram:
                 connection_pool_size=settings.delivery_concurrency + 2, pool_timeout=10.0
             ),
         )
+        self._payloads = _LongPayloads()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
 
@@ -154,12 +168,15 @@ class Telegram:
             username = None  # not started yet
         return Platform(
             name=PLATFORM,
-            max_text=MessageLimit.MAX_TEXT_LENGTH,
+            max_text=TEXT_LIMIT,
             start_link=f"https://t.me/{username}?start=" if username else None,
         )
 
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
+        problem = self.app.settings.webhook_secret_problem
+        if problem is not None:
+            raise StartError(problem)
         await self.application.initialize()
         await self.delivery_bot.initialize()
         # getMe (in initialize) gave the bot's name: posters, invitations and answers in a
@@ -189,23 +206,33 @@ class Telegram:
         await self._webhook.setup()
         await web.TCPSite(self._webhook, host, port).start()
         secret = settings.telegram_webhook_secret
+        assert secret is not None  # start() refuses webhook mode without one
         await self.application.bot.set_webhook(
             settings.telegram_webhook_url,
-            secret_token=secret.get_secret_value() if secret else None,
+            secret_token=secret.get_secret_value(),
             allowed_updates=UPDATE_TYPES,
         )
         log.info("telegram webhook serving listen=%s:%s", host, port)
 
     async def _post(self, request: web.Request) -> web.Response:
-        """One update from Telegram: checked against the secret, then queued for handling."""
+        """One update from Telegram: checked against the secret, then queued for handling.
+
+        A body that is not an update (not JSON, not a JSON object, or an object PTB cannot
+        read as an update) gets 400: it is not from Telegram, and not worth a trace.
+        """
         secret = self.app.settings.telegram_webhook_secret
-        if secret is not None:
-            given = request.headers.get(SECRET_HEADER, "")
-            if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
-                return web.Response(status=403)
+        given = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(
+            given.encode(), secret.get_secret_value().encode()
+        ):
+            return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.application.bot)
-        except (ValueError, TypeError, KeyError):
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise TypeError(f"a JSON {type(body).__name__}, not an object")
+            update = Update.de_json(body, self.application.bot)
+        except Exception as exc:  # whatever PTB trips over in a malformed body
+            log.info("webhook body refused: %s", type(exc).__name__)
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response()
@@ -263,6 +290,8 @@ class Telegram:
     async def _event(self, update: Update) -> Event | None:
         query = update.callback_query
         if query is not None:
+            if query.message is not None and _not_own_chat(query.message.chat, query.from_user):
+                return None
             try:
                 await query.answer()
             except TelegramError as exc:
@@ -275,12 +304,14 @@ class Telegram:
                 sender=_sender(query.from_user),
                 # A button under a message in a group is pressed in the group.
                 is_group=message is not None and message.chat.type != message.chat.PRIVATE,
-                button=query.data or "",
+                button=self._payloads.original(query.data or ""),
                 origin_message_id=str(message.message_id) if message is not None else None,
                 received_at=utcnow(),
             )
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
+            return None
+        if _not_own_chat(message.chat, message.from_user):
             return None
         is_group = message.chat.type != message.chat.PRIVATE
         base: dict[str, Any] = {
@@ -325,18 +356,60 @@ class Telegram:
     # Sending -----------------------------------------------------------------------------
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
-        """Answer an event; a person who blocked the bot is marked unreachable."""
+        """Answer an event; a person who blocked the bot is marked unreachable.
+
+        A reply Telegram refuses does not leave the person stranded: they get a short note
+        that something went wrong, with that reply's buttons, and the next replies follow.
+        """
         bot = self.application.bot
         try:
-            await self._send_all(bot, event.chat_id, lang, replies, event.origin_message_id)
+            for reply in replies:
+                try:
+                    await self._send_reply(
+                        bot, event.chat_id, lang, reply, event.origin_message_id, _Progress()
+                    )
+                except Forbidden:
+                    raise
+                except (TelegramError, DeliveryError) as exc:
+                    log.error(
+                        "a reply could not be sent chat=%s key=%s error=%s",
+                        pseudonym(event.chat_id),
+                        reply.key,
+                        exc,
+                    )
+                    await self._apologise(bot, event.chat_id, lang, reply)
         except Forbidden:
             log.info("chat unreachable chat=%s", pseudonym(event.chat_id))
             await self.app.chat_unreachable(PLATFORM, event.chat_id)
 
+    async def _apologise(self, bot: Bot, chat_id: str, lang: str, failed: Reply) -> None:
+        """Say a message could not be shown, with its buttons (without, should they fail)."""
+        note = Reply(key="errors.not_shown", buttons=failed.buttons)
+        for attempt in (note, Reply(key="errors.not_shown")):
+            try:
+                await self._send_reply(bot, chat_id, lang, attempt, None, _Progress())
+                return
+            except Forbidden:
+                raise
+            except TelegramError as exc:
+                log.error("the apology failed too chat=%s error=%s", pseudonym(chat_id), exc)
+            if not failed.buttons:
+                return
+
     async def send(
-        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
     ) -> str | None:
         """Send outside a conversation (the outbox), translating failures for delivery.
+
+        A row can take several calls (a photo, then a text too long for its caption). The
+        first ``skip`` calls arrived on an earlier try and are not made again; a failure
+        says how many have arrived by now (``DeliveryError.delivered``).
 
         Returns the id of the last message sent.
 
@@ -347,91 +420,172 @@ class Telegram:
         """
         if chat_id.startswith("-"):
             raise Blocked("a group is nobody's private chat")
-        with _delivery_errors():
-            return await self._send_all(self.delivery_bot, chat_id, lang, replies, None)
+        progress = _Progress(done=skip)
+        with _delivery_errors(progress):
+            last = None
+            for reply in replies:
+                last = await self._send_reply(
+                    self.delivery_bot, chat_id, lang, reply, None, progress
+                )
+            return last
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """Replace a message delivery sent before (a progress message)."""
-        text = self.app.catalog.render(lang, reply, markup=True)
-        with _delivery_errors():
-            try:
-                await self.delivery_bot.edit_message_text(
-                    text[: MessageLimit.MAX_TEXT_LENGTH],
-                    chat_id=chat_id,
-                    message_id=int(message_id),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=self._keyboard(lang, reply),
-                )
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    raise
-
-    async def _send_all(
-        self, bot: Bot, chat_id: str, lang: str, replies: list[Reply], origin: str | None
-    ) -> str | None:
-        last = None
-        for message in replies:
-            last = await self._send_one(bot, chat_id, lang, message, origin)
-        return last
-
-    async def _send_one(
-        self, bot: Bot, chat_id: str, lang: str, message: Reply, origin: str | None
-    ) -> str:
-        """Send (or edit into place) one reply; returns the id of the message it ended in."""
         catalog = self.app.catalog
-        text = catalog.render(lang, message, markup=True)
-        markup = self._keyboard(lang, message)
-        if message.photo_id is not None:
-            return await self._send_photo(bot, chat_id, message.photo_id, text, markup)
-        if message.document is not None:
-            document = message.document
-            sent = await bot.send_document(
-                chat_id,
-                InputFile(document.data, filename=document.filename),
-                caption=text[: MessageLimit.CAPTION_LENGTH] if text else None,
-                parse_mode=ParseMode.HTML if len(text) <= MessageLimit.CAPTION_LENGTH else None,
-            )
-            return str(sent.message_id)
-        if message.edit and origin is not None and len(text) <= MessageLimit.MAX_TEXT_LENGTH:
-            try:
-                await bot.edit_message_text(
-                    text,
-                    chat_id=chat_id,
-                    message_id=int(origin),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
-                return origin
-            except BadRequest as exc:
-                if "not modified" in str(exc).lower():
-                    return origin
-                # The message is too old or gone: send a new one instead.
-        chunks = _split(text, MessageLimit.MAX_TEXT_LENGTH)
-        message_id = ""
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            sent = await bot.send_message(
-                chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if last else None,
-                disable_web_page_preview=True,
-            )
-            message_id = str(sent.message_id)
-        return message_id
+        with _delivery_errors(_Progress()):
+            for markup in (True, False):
+                text = catalog.render(lang, reply, markup=markup)
+                if not fits(text, TEXT_LIMIT, markup=markup):
+                    raise DeliveryError("too long for one message")
+                try:
+                    await self.delivery_bot.edit_message_text(
+                        text,
+                        chat_id=chat_id,
+                        message_id=int(message_id),
+                        parse_mode=ParseMode.HTML if markup else None,
+                        reply_markup=self._keyboard(lang, reply),
+                    )
+                    return
+                except BadRequest as exc:
+                    if "not modified" in str(exc).lower():
+                        return
+                    if not (markup and _unparsable(exc)):
+                        raise
+                    log.warning("telegram refused the HTML of an edit key=%s", reply.key)
 
-    async def _send_photo(
+    async def _send_reply(
         self,
         bot: Bot,
         chat_id: str,
-        media_id: int,
-        text: str,
-        markup: InlineKeyboardMarkup | None,
+        lang: str,
+        reply: Reply,
+        origin: str | None,
+        progress: _Progress,
+    ) -> str | None:
+        """Send (or edit into place) one reply; returns the id of the message it ended in.
+
+        Parts the progress says arrived before are skipped. When Telegram refuses the HTML
+        (which the renderer should never produce), the rest goes out as plain text.
+        """
+        parts = self._parts(lang, reply, markup=True)
+        offset = progress.offset
+        progress.offset += len(parts)
+        if progress.offset <= progress.done:
+            return None  # all of it arrived on an earlier try
+        in_place = reply.edit and len(parts) == 1 and parts[0].kind == "text"
+        if (
+            in_place
+            and origin is not None
+            and await self._edit_in_place(bot, chat_id, parts[0], origin)
+        ):
+            progress.done = progress.offset
+            return origin
+        last = None
+        for index, part in enumerate(parts):
+            if offset + index < progress.done:
+                continue
+            try:
+                last = await self._send_part(bot, chat_id, part)
+            except BadRequest as exc:
+                if not _unparsable(exc):
+                    raise
+                log.warning(
+                    "telegram refused the HTML of a reply, sending plain text key=%s error=%s",
+                    reply.key,
+                    exc,
+                )
+                last = await self._send_plain(bot, chat_id, lang, reply, index)
+                progress.done = progress.offset
+                return last
+            progress.done = offset + index + 1
+        return last
+
+    async def _send_plain(
+        self, bot: Bot, chat_id: str, lang: str, reply: Reply, failed: int
+    ) -> str | None:
+        """The reply as plain text: all of its text (a cut may fall elsewhere than in the
+        HTML), but not a photo or file that arrived before the refused part."""
+        last = None
+        for index, part in enumerate(self._parts(lang, reply, markup=False)):
+            if index < failed and part.kind != "text":
+                continue
+            last = await self._send_part(bot, chat_id, part)
+        return last
+
+    async def _edit_in_place(self, bot: Bot, chat_id: str, part: _Part, origin: str) -> bool:
+        """Edit the message a button was under; False when it cannot be (too old, gone)."""
+        try:
+            await bot.edit_message_text(
+                part.text or "",
+                chat_id=chat_id,
+                message_id=int(origin),
+                parse_mode=ParseMode.HTML,
+                reply_markup=part.keyboard,
+            )
+        except BadRequest as exc:
+            # "Not modified" is what was wanted; otherwise a new message is sent instead.
+            return "not modified" in str(exc).lower()
+        return True
+
+    def _parts(self, lang: str, reply: Reply, *, markup: bool) -> list[_Part]:
+        """The calls one reply takes: its photo or file (with the text as caption when it
+        fits), then its text in as many messages as it needs; buttons under the last."""
+        catalog = self.app.catalog
+        # The reply's own text and each of its parts (as the catalog joins them): a long
+        # reply is cut between these where it can be.
+        blocks = [catalog.text(lang, reply.key, reply.params, markup=markup)]
+        blocks += [catalog.render(lang, part, markup=markup) for part in reply.parts]
+        blocks = [block for block in blocks if block]
+        text = "\n".join(blocks)
+        keyboard = self._keyboard(lang, reply)
+        media: _Part | None = None
+        if reply.photo_id is not None:
+            media = _Part("photo", None, markup, keyboard, photo_id=reply.photo_id)
+        elif reply.document is not None:
+            media = _Part("document", None, markup, keyboard, document=reply.document)
+        if media is not None:
+            if not text.strip():
+                return [media]
+            if fits(text, CAPTION_LIMIT, markup=markup):
+                return [replace(media, text=text)]
+            media = replace(media, keyboard=None)
+        chunks = pack(blocks, TEXT_LIMIT, markup=markup) or [text]
+        texts = [
+            _Part("text", chunk, markup, keyboard if n == len(chunks) - 1 else None)
+            for n, chunk in enumerate(chunks)
+        ]
+        return [media, *texts] if media is not None else texts
+
+    async def _send_part(self, bot: Bot, chat_id: str, part: _Part) -> str:
+        """One call to Telegram; returns the id of the message it made."""
+        parse_mode = ParseMode.HTML if part.markup else None
+        if part.kind == "photo":
+            assert part.photo_id is not None
+            return await self._send_photo(bot, chat_id, part.photo_id, part, parse_mode)
+        if part.kind == "document":
+            assert part.document is not None
+            sent = await bot.send_document(
+                chat_id,
+                InputFile(part.document.data, filename=part.document.filename),
+                caption=part.text,
+                parse_mode=parse_mode,
+                reply_markup=part.keyboard,
+            )
+            return str(sent.message_id)
+        sent = await bot.send_message(
+            chat_id,
+            part.text or "",
+            parse_mode=parse_mode,
+            reply_markup=part.keyboard,
+            disable_web_page_preview=True,
+        )
+        return str(sent.message_id)
+
+    async def _send_photo(
+        self, bot: Bot, chat_id: str, media_id: int, part: _Part, parse_mode: str | None
     ) -> str:
         media = self.app.repos.media
         ref = await media.platform_ref(media_id, PLATFORM)
-        caption_fits = len(text) <= MessageLimit.CAPTION_LENGTH
-        caption = text if caption_fits else None
         photo: str | InputFile
         if ref is not None:
             photo = ref
@@ -443,18 +597,13 @@ class Telegram:
         sent = await bot.send_photo(
             chat_id,
             photo,
-            caption=caption,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup if caption_fits else None,
+            caption=part.text,
+            parse_mode=parse_mode,
+            reply_markup=part.keyboard,
         )
         if ref is None and sent.photo:
             async with self.app.db.transaction():
                 await media.remember_ref(media_id, PLATFORM, sent.photo[-1].file_id)
-        if not caption_fits:
-            for chunk in _split(text, MessageLimit.MAX_TEXT_LENGTH):
-                sent = await bot.send_message(
-                    chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
         return str(sent.message_id)
 
     def _keyboard(self, lang: str, message: Reply) -> InlineKeyboardMarkup | None:
@@ -463,24 +612,87 @@ class Telegram:
         catalog = self.app.catalog
         return _markup(
             tuple(
-                tuple((catalog.label(lang, b), b.payload) for b in row) for row in message.buttons
+                tuple((catalog.label(lang, b), self._payloads.short(b.payload)) for b in row)
+                for row in message.buttons
             )
         )
 
 
+@dataclass(frozen=True)
+class _Part:
+    """One call to Telegram that a reply takes: a text, or a photo or file with a caption."""
+
+    kind: str
+    #: The text or caption (None: a photo or file without one).
+    text: str | None
+    #: Whether ``text`` is HTML.
+    markup: bool
+    keyboard: InlineKeyboardMarkup | None
+    photo_id: int | None = None
+    document: Document | None = None
+
+
+@dataclass
+class _Progress:
+    """How far the calls of one send got, counted over all its replies' parts."""
+
+    #: Parts that arrived, in order: at first those of an earlier try.
+    done: int = 0
+    #: Where the reply being sent begins.
+    offset: int = 0
+
+
+class _LongPayloads:
+    """Button payloads over Telegram's 64 bytes of callback data, sent as a short digest.
+
+    No feature's payload is that long today (they are built to fit); should one be, its
+    button still works while this process remembers it, and says it is out of date after a
+    restart, like any old button, instead of making Telegram refuse the whole message.
+    """
+
+    def __init__(self, size: int = 10_000):
+        self._size = size
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    def short(self, payload: str) -> str:
+        if len(payload.encode()) <= CALLBACK_DATA_LIMIT:
+            return payload
+        digest = hashlib.sha256(payload.encode()).digest()
+        ref = "#" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        if ref not in self._known:
+            log.warning("a button payload is over 64 bytes; sent as %s", ref[:9])
+            if len(self._known) >= self._size:
+                self._known.popitem(last=False)
+        self._known[ref] = payload
+        self._known.move_to_end(ref)
+        return ref
+
+    def original(self, data: str) -> str:
+        """The payload a pressed button stands for (unknown refs stay as they are: stale)."""
+        return self._known.get(data, data)
+
+
+def _unparsable(error: BadRequest) -> bool:
+    """Whether Telegram refused a text's HTML."""
+    return "can't parse entities" in str(error).lower()
+
+
 @contextmanager
-def _delivery_errors() -> Iterator[None]:
-    """Telegram's failures as delivery understands them."""
+def _delivery_errors(progress: _Progress) -> Iterator[None]:
+    """Telegram's failures as delivery understands them, with the parts that arrived."""
     try:
         yield
     except Forbidden as exc:
-        raise Blocked(str(exc)) from exc
+        raise Blocked(str(exc), delivered=progress.done) from exc
     except RetryAfter as exc:
         wait = exc.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        raise RetryLater(seconds, str(exc)) from exc
+        raise RetryLater(seconds, str(exc), delivered=progress.done) from exc
     except TelegramError as exc:
-        raise DeliveryError(str(exc)) from exc
+        raise DeliveryError(str(exc), delivered=progress.done) from exc
+    except DeliveryError as exc:
+        exc.delivered = progress.done
+        raise
 
 
 @lru_cache(maxsize=1024)
@@ -493,6 +705,23 @@ def _markup(rows: tuple[tuple[tuple[str, str], ...], ...]) -> InlineKeyboardMark
             for row in rows
         ]
     )
+
+
+def _not_own_chat(chat: Chat, user: User) -> bool:
+    """Whether a private chat is not the sender's own: a forged update, dropped and logged.
+
+    On Telegram a private chat's id is the other person's user id, always. An update that
+    says otherwise did not come from Telegram (a leaked webhook secret, a bug): answering it
+    would send the sender's replies and data into someone else's chat.
+    """
+    if chat.type != Chat.PRIVATE or chat.id == user.id:
+        return False
+    log.warning(
+        "update dropped: a private chat that is not the sender's own chat sender=%s chat=%s",
+        pseudonym(str(user.id)),
+        pseudonym(str(chat.id)),
+    )
+    return True
 
 
 def _sender(user: Any) -> Sender:
@@ -532,30 +761,6 @@ def _kind(message: Message) -> str:
         if getattr(message, kind, None):
             return kind
     return "other"
-
-
-def _split(text: str, limit: int) -> list[str]:
-    """Split long text at line breaks so each piece fits one Telegram message."""
-    if len(text) <= limit:
-        return [text]
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
 
 
 async def bot_username(settings: Settings, wait: float = 10.0) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import digits, visible_length
+from handlers.answers import digits, text_length, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed
@@ -153,8 +153,9 @@ async def comment_step(ctx: Context) -> Response:
     body = _clean(ctx.text)
     if not visible_length(body):
         return _ask(idea, dialog, hint=Reply(key="comments.empty_text"))
-    if len(body) > MAX_LENGTH:
-        hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": len(body)})
+    length = text_length(body)
+    if length > MAX_LENGTH:
+        hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": length})
         return _ask(idea, dialog, hint=hint)
     await ctx.repos.comments.add(idea.id, ctx.user.id, body, ctx.now)
     return respond(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import visible_length
+from handlers.answers import text_length, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
 from handlers.ideas.browse import category_name, neighbourhood_name, status_label
@@ -90,13 +90,14 @@ async def _text(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
         return await _ask(ctx, dialog, hint=Reply(key="ideas.need_text"))
     text = _one_line(ctx.text) if field == "title" else _block(ctx.text)
     low, high = TITLE_LENGTH if field == "title" else DESCRIPTION_LENGTH
+    length = text_length(text)
     if visible_length(text) < low:
         hint = Reply(
             key=f"ideas.{field}_too_short", params={"min": low, "length": visible_length(text)}
         )
         return await _ask(ctx, dialog, hint=hint)
-    if len(text) > high:
-        hint = Reply(key=f"ideas.{field}_too_long", params={"max": high, "length": len(text)})
+    if length > high:
+        hint = Reply(key=f"ideas.{field}_too_long", params={"max": high, "length": length})
         return await _ask(ctx, dialog, hint=hint)
     return await _next(ctx, dialog, **{field: text})
 

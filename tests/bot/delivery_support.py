@@ -90,7 +90,13 @@ class FakeAdapter:
         """Nothing to disconnect."""
 
     async def send(
-        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
     ) -> str | None:
         self.attempts[chat_id] += 1
         self.active += 1

@@ -29,6 +29,10 @@ What it models:
   ``getFile`` and ``GET /file/bot<TOKEN>/<file_path>``.
 * Simulated users (:class:`FakeUser`) that send texts, photos, stickers and documents
   and press inline buttons.
+* Telegram's limits, refused with Telegram's words: 4,096 UTF-16 units of text and 1,024 of
+  caption, counted after the HTML is parsed; 64 bytes of callback data; HTML that does not
+  parse (unsupported, unclosed, unmatched or missing tags; only numeric entities and
+  ``&lt; &gt; &amp; &quot;`` are decoded, any other ``&`` stays a character).
 * Failure injection: blocked chats (403), flood limits (429) and generic errors.
 
 Everything runs on one asyncio loop; nothing here is thread-safe.
@@ -37,7 +41,6 @@ Everything runs on one asyncio loop; nothing here is thread-safe.
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
 import logging
@@ -169,6 +172,8 @@ _HTML_TAGS: Final = frozenset(
 )
 _HTML_TAG_RE: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(\s[^<>]*)?>")
 _HTML_STRIP_RE: Final = re.compile(r"<[^<>]*>")
+_ENTITY_RE: Final = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_NAMED_ENTITIES: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _COMMAND_NAME_RE: Final = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _JPEG_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -466,54 +471,67 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_html(text: str) -> str:
-    """Validate Telegram HTML markup roughly like Telegram does and return the plain text.
+def _unescape(text: str) -> str:
+    """Decode entities as Telegram does: numeric ones and ``&lt; &gt; &amp; &quot;``; any
+    other ``&`` stays a literal character."""
+    return _ENTITY_RE.sub(_entity, text) if "&" in text else text
 
-    Only what Telegram reliably rejects is checked: unsupported tags, a ``<`` that does not
-    start a tag, and unbalanced tags.
+
+def _entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name.startswith(("#x", "#X")):
+        code = int(name[2:], 16)
+    elif name.startswith("#"):
+        code = int(name[1:])
+    else:
+        return _NAMED_ENTITIES.get(name, match.group())
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group()
+
+
+def _check_html(text: str) -> str:
+    """Validate Telegram HTML markup like Telegram does and return the text it shows.
+
+    What Telegram rejects is rejected with its words: unsupported tags, a ``<`` that does
+    not start a tag, a tag that is not closed with ``>``, end tags that do not match, and
+    tags left open. Length limits apply to the returned text (in UTF-16 units).
 
     Raises:
         BotApiError: 400 "can't parse entities" for invalid markup.
     """
     if "<" not in text:
-        return html.unescape(text) if "&" in text else text
+        return _unescape(text)
     stack: list[str] = []
     pos = text.find("<")
     while pos != -1:
         match = _HTML_TAG_RE.match(text, pos)
         offset = len(text[:pos].encode())
         if match is None:
-            raise BotApiError(
-                400,
-                "Bad Request: can't parse entities: "
-                f'Unsupported start tag "" at byte offset {offset}',
-            )
+            if re.match(r"</?[A-Za-z]", text[pos:]):
+                raise _unparsable(f"Unclosed start tag at byte offset {offset}")
+            raise _unparsable(f'Unsupported start tag "" at byte offset {offset}')
         closing, name = match.group(1), match.group(2).lower()
         if name not in _HTML_TAGS:
             kind = "end" if closing else "start"
-            raise BotApiError(
-                400,
-                "Bad Request: can't parse entities: "
-                f'Unsupported {kind} tag "{name}" at byte offset {offset}',
-            )
+            raise _unparsable(f'Unsupported {kind} tag "{name}" at byte offset {offset}')
         if not closing:
             stack.append(name)
-        elif not stack or stack[-1] != name:
-            raise BotApiError(
-                400,
-                "Bad Request: can't parse entities: "
-                f'Can\'t find end tag corresponding to start tag "{stack[-1] if stack else name}"',
+        elif not stack:
+            raise _unparsable(f"Unexpected end tag at byte offset {offset}")
+        elif stack[-1] != name:
+            raise _unparsable(
+                f'Unmatched end tag at byte offset {offset}, expected "</{stack[-1]}>", '
+                f'found "</{name}>"'
             )
         else:
             stack.pop()
         pos = text.find("<", match.end())
     if stack:
-        raise BotApiError(
-            400,
-            "Bad Request: can't parse entities: "
-            f'Can\'t find end tag corresponding to start tag "{stack[-1]}"',
-        )
-    return html.unescape(_HTML_STRIP_RE.sub("", text))
+        raise _unparsable(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return _unescape(_HTML_STRIP_RE.sub("", text))
+
+
+def _unparsable(reason: str) -> BotApiError:
+    return BotApiError(400, f"Bad Request: can't parse entities: {reason}")
 
 
 def _check_reply_markup(markup: Any) -> None:

@@ -519,3 +519,49 @@ async def test_webhook_retries_failed_deliveries(server: BotApiServer) -> None:
             assert server.pending_update_count == 1
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_telegrams_real_limits_are_enforced(server: BotApiServer) -> None:
+    """4,096 UTF-16 units of text after the HTML is parsed, 1,024 of caption, 64 bytes of
+    callback data, and HTML that parses: what Telegram refuses is refused here too."""
+    server.user(ANNA)
+    png = make_png(2, 2)
+    async with plain_bot(server) as bot:
+        # Units, not characters: an emoji is two.
+        await bot.send_message(ANNA, "😀" * 2048)
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(ANNA, "😀" * 2049)
+        # Counted after parsing: tags count nothing, an entity one.
+        await bot.send_message(ANNA, "<i>" + "&amp;" * 4096 + "</i>", parse_mode="HTML")
+        with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+            await bot.send_message(ANNA, "<b>" + "&lt;" * 4097 + "</b>", parse_mode="HTML")
+        # Unknown named entities are literal text, numeric ones one character.
+        await bot.send_message(ANNA, "&copy; &#128512;", parse_mode="HTML")
+        assert server.texts(ANNA)[-1] == "&copy; &#128512;"
+        # Captions: 1,024 units.
+        await bot.send_photo(ANNA, photo=png, caption="😀" * 512)
+        with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+            await bot.send_photo(ANNA, photo=png, caption="😀" * 513)
+        with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+            await bot.send_document(ANNA, document=b"x", caption="x" * 1025)
+        # Callback data: 64 bytes, not characters.
+        fits = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="x" * 64)]])
+        await bot.send_message(ANNA, "knop", reply_markup=fits)
+        too_long = InlineKeyboardMarkup([[InlineKeyboardButton("é", callback_data="é" * 33)]])
+        with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+            await bot.send_message(ANNA, "knop", reply_markup=too_long)
+        # HTML cut in the wrong place.
+        for broken, reason in [
+            ("<b>open", 'Can\'t find end tag corresponding to start tag "b"'),
+            ("tekst <b", "Unclosed start tag at byte offset 6"),
+            ("</i>dicht", "Unexpected end tag at byte offset 0"),
+            ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>"'),
+            ("1 < 2", 'Unsupported start tag "" at byte offset 2'),
+            ("<br>", 'Unsupported start tag "br"'),
+        ]:
+            with pytest.raises(BadRequest, match=r"(?i)can't parse entities") as refused:
+                await bot.send_message(ANNA, broken, parse_mode="HTML")
+            assert reason.lower() in str(refused.value).lower(), broken
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+            await bot.send_photo(ANNA, photo=png, caption="<i>x", parse_mode="HTML")

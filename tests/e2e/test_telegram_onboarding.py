@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage import Role
-from tests.e2e.botapi import BotApiServer, free_port
+from tests.e2e.botapi import BotApiServer
 from tests.e2e.telegram_support import labels, running_bot, telegram_settings, texts
 
 pytestmark = pytest.mark.e2e
@@ -142,28 +142,6 @@ async def test_a_blocked_resident_is_marked_unreachable(
 
         await server.wait_for(marked)
         assert user is not None
-
-
-async def test_webhook_mode_serves_updates_and_checks_the_secret(
-    server: BotApiServer, tmp_path: Path
-) -> None:
-    port = free_port()
-    settings = telegram_settings(
-        server,
-        tmp_path / "bot.db",
-        telegram_webhook_url=f"http://127.0.0.1:{port}/hook/telegram",
-        telegram_webhook_listen=f"127.0.0.1:{port}",
-        telegram_webhook_secret="s3cret-token",
-    )
-    anna = server.user(1006)
-    async with running_bot(settings):
-        assert server.webhook.url == f"http://127.0.0.1:{port}/hook/telegram"
-        assert server.webhook.secret_token == "s3cret-token"
-        await anna.send_text("/help")
-        await server.wait_for_messages(anna.chat_id, 1)
-        assert "Samenspel" in texts(server, anna.chat_id)[0]
-        status = await server.post_raw_update({"update_id": 999, "message": {}}, secret="wrong")
-        assert status == 403
 
 
 def test_a_role_is_not_a_telegram_concept() -> None:

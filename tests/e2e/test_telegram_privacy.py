@@ -70,7 +70,7 @@ async def test_a_whole_journey_logs_no_name_no_text_and_no_platform_id(
         webhook = {
             "telegram_webhook_url": f"http://127.0.0.1:{port}/hook-Qz7/telegram",
             "telegram_webhook_listen": f"127.0.0.1:{port}",
-            "telegram_webhook_secret": "s3cret-Qz7",
+            "telegram_webhook_secret": "s3cret-Qz7-long-enough-for-webhook-mode",
         }
     async with running_bot(telegram_settings(server, tmp_path / "bot.db", **webhook)):
         await onboard(server, anna)

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.admin.backup import BackupError, backup
 from bot.admin.cli import main
@@ -110,3 +111,27 @@ async def test_the_doctor_finds_a_corrupt_database(tmp_path: Path) -> None:
     checks = await run_checks(Settings(_env_file=None, db=bad))  # type: ignore[call-arg]
     database = next(check for check in checks if check.name == "database")
     assert not database.ok
+
+
+@pytest.mark.parametrize("secret", [None, "x" * 31])
+async def test_the_doctor_fails_on_webhook_mode_without_a_long_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
+    async with BotApiServer() as server:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            db=tmp_path / "d.db",
+            telegram_token=server.token,
+            telegram_api_url=server.base_url,
+            telegram_webhook_url="https://bot.example.org/telegram",
+            telegram_webhook_secret=secret,
+        )
+        checks = await run_checks(settings)
+        webhook = checks[-1]
+        assert webhook.line().startswith(
+            "FAIL telegram webhook: SAMENSPEL_TELEGRAM_WEBHOOK_SECRET"
+        )
+        assert 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"' in webhook.detail
+
+        long_enough = settings.model_copy(update={"telegram_webhook_secret": SecretStr("x" * 32)})
+        assert all(check.ok for check in await run_checks(long_enough))
