@@ -440,7 +440,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "platform_state",
         Kind.OPERATIONAL,
-        "the bot's own session per platform: device, sync position, messages awaiting a key",
+        "the bot's own session per platform: device, sync position, messages awaiting a key,"
+        " its secrets (log pseudonym key, encryption store passphrase)",
     ),
     Table(
         "handled_events",
