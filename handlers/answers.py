@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.contract import Reply
 from handlers.feature import Context
+from handlers.pictures import NOT_A_PICTURE
 
 
 def read_text(
@@ -25,6 +26,14 @@ def read_text(
     if len(text) < min_length:
         return Reply(key="answers.too_short", params={"min": min_length})
     return text
+
+
+def photo_hint(ctx: Context, key: str) -> Reply:
+    """What to say when a photo was asked for and none came: ``key``, or, for a file that is
+    not a picture (see :mod:`handlers.pictures`), that it could not be opened as one."""
+    if ctx.event.unsupported == NOT_A_PICTURE:
+        return Reply(key="answers.not_a_picture")
+    return Reply(key=key)
 
 
 def digits(value: str) -> bool:
