@@ -166,10 +166,9 @@ async def _remember(
     now = utcnow()
     if await state.get(PLATFORM, "user_id") not in (None, user_id):
         # Another account: where the old one stopped reading means nothing for this one.
-        await state.delete(PLATFORM, "sync_token", "undecrypted")
-    elif await state.get(PLATFORM, "device_id") != device_id:
-        # Encrypted messages still waiting for keys were for the old device's eyes only.
-        await state.delete(PLATFORM, "undecrypted")
+        # (Encrypted messages waiting for keys were for the old device's eyes only: they
+        # are dropped when the adapter loads them for the new device.)
+        await state.delete(PLATFORM, "sync_token")
     await state.set(PLATFORM, "user_id", user_id, now)
     await state.set(PLATFORM, "device_id", device_id, now)
     if access_token is not None:

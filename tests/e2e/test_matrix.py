@@ -528,10 +528,10 @@ async def test_a_message_whose_key_never_comes_is_asked_for_again_even_after_a_r
         for device in anna.client.device_store.active_user_devices(bot.user_id):
             anna.client.blacklist_device(device)
         await anna.send("dit kan de bot niet lezen")
-        state = bot.running.repos.platform_state
+        db = bot.running.db
 
         async def waiting() -> bool:
-            return await state.get("matrix", "undecrypted") is not None
+            return bool(await db.fetchval("SELECT COUNT(*) FROM undecrypted_messages"))
 
         await until(waiting, WAIT_SECONDS)
         await bot.stop()
@@ -539,10 +539,10 @@ async def test_a_message_whose_key_never_comes_is_asked_for_again_even_after_a_r
 
         asked = await anna.wait_for_reply(containing("Ik kon een bericht van je niet lezen"))
         assert asked.decrypted
-        state = bot.running.repos.platform_state
+        db = bot.running.db
 
         async def given_up() -> bool:
-            return await state.get("matrix", "undecrypted") is None
+            return not await db.fetchval("SELECT COUNT(*) FROM undecrypted_messages")
 
         await until(given_up, WAIT_SECONDS)
     finally:

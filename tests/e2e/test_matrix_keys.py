@@ -7,25 +7,32 @@ parameters at DEBUG. Both must hold for the keys to stay the bot's own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from nio.crypto import OlmAccount
 from nio.store import MatrixStore
 
 from bot.logs import OWN_LOGGERS, QUIET_LIBRARIES, TEXT_FORMAT, setup_logging
+from bot.platforms._matrix_keys import MAX_PER_SENDER
 from bot.platforms._matrix_store import NIO_DEFAULT_PICKLE_KEY
 from storage import Database, PlatformState
 from storage.clock import utcnow
 from tests.e2e.matrix_support import (
     PASSWORD,
+    WAIT_SECONDS,
     MatrixBot,
     Residents,
+    bot_settings,
     containing,
 )
+from tests.e2e.synapse import SynapseServer
 
 pytestmark = pytest.mark.e2e
 
@@ -189,3 +196,82 @@ async def test_a_store_under_an_unknown_passphrase_is_set_aside_for_a_new_device
     await anna.send("/help")
     answer = await anna.wait_for_reply(containing("Met Samenspel praat je mee"))
     assert answer.decrypted
+
+
+#: A ciphertext nobody can decrypt, easy to find wherever it is written.
+FLOOD_CIPHERTEXT = "Rmxvb2RGbG9vZEZsb29k" * 100
+
+
+async def test_a_flood_of_undecryptable_messages_is_bounded_and_asked_about_once(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot = MatrixBot(settings, poll_ms=300, key_patience=timedelta(hours=1))
+    await bot.start()
+    mallory = await residents("mallory")
+    try:
+        await mallory.open_chat(bot.user_id, encrypted=True)
+        await mallory.wait_for_reply(containing("Welkom bij Samenspel"))
+        db = bot.running.db
+        written: list[str] = []
+        db.conn.set_trace_callback(
+            lambda sql: written.append(sql) if FLOOD_CIPHERTEXT[:40] in sql else None
+        )
+        for number in range(MAX_PER_SENDER + 25):
+            content = {
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "sender_key": f"bogus-sender-key-{number:03d}-AAAAAAAAAAAAAAAAAAAAAAAAA",
+                "session_id": f"bogus-session-{number:03d}-AAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                "device_id": "MALLORYPHONE",
+                "ciphertext": FLOOD_CIPHERTEXT,
+            }
+            path = (
+                f"/_matrix/client/v3/rooms/{quote(mallory.room_id)}"
+                f"/send/m.room.encrypted/flood-{number}"
+            )
+            await asyncio.to_thread(
+                synapse.request_json,
+                "PUT",
+                path,
+                content,
+                access_token=mallory.client.access_token,
+            )
+        mallory.last_sent = None
+
+        async def kept() -> int:
+            return int(await db.fetchval("SELECT COUNT(*) FROM undecrypted_messages"))
+
+        await _until(kept, MAX_PER_SENDER)
+        for _ in range(3):  # three more syncs, each with something to answer
+            await mallory.send("/help")
+            await mallory.wait_for_reply(containing("Met Samenspel praat je mee"))
+        # Each kept message was written once, when it arrived; the syncs after that stored
+        # their token without them.
+        assert len(written) == MAX_PER_SENDER
+        assert await kept() == MAX_PER_SENDER
+        db.conn.set_trace_callback(None)
+        await bot.stop()
+
+        # Later (a restart after the patience ran out): all of them are given up at once.
+        bot = MatrixBot(settings, poll_ms=300, key_patience=timedelta(0))
+        await bot.start()
+        await _until(lambda: kept_in(bot), 0)
+        await mallory.wait_for_reply(containing("Ik kon een bericht van je niet lezen"))
+        await mallory.send("/help")
+        await mallory.wait_for_reply(containing("Met Samenspel praat je mee"))
+        asked = [m for m in mallory.replies() if "Ik kon een bericht van je niet lezen" in m.body]
+        assert len(asked) == 1, "her room is asked once, not once per message"
+    finally:
+        await bot.stop()
+
+
+async def kept_in(bot: MatrixBot) -> int:
+    return int(await bot.running.db.fetchval("SELECT COUNT(*) FROM undecrypted_messages"))
+
+
+async def _until(count: Callable[[], Awaitable[int]], wanted: int) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while (seen := await count()) != wanted:
+        assert loop.time() < deadline, f"{seen} instead of {wanted}"
+        await asyncio.sleep(0.05)
