@@ -64,6 +64,9 @@ PLATFORM = "matrix"
 #: group is invited to a direct chat.
 MATRIX = Platform(name=PLATFORM, numbered_options=True, invites_to_private=True)
 SYNC_POLL_MS = 30_000
+#: Seconds before the first retry of a sync that failed (the homeserver down, a refusal,
+#: a malformed answer); each further failure doubles it, up to the second figure.
+SYNC_RETRY = (1.0, 60.0)
 #: How long an encrypted message may wait for its key before the resident is asked again.
 KEY_PATIENCE = timedelta(minutes=2)
 FULL_STATE_SECONDS = 300.0
@@ -98,11 +101,17 @@ class Matrix:
     platform = MATRIX
 
     def __init__(
-        self, app: App, *, poll_ms: int = SYNC_POLL_MS, key_patience: timedelta = KEY_PATIENCE
+        self,
+        app: App,
+        *,
+        poll_ms: int = SYNC_POLL_MS,
+        key_patience: timedelta = KEY_PATIENCE,
+        retry: tuple[float, float] = SYNC_RETRY,
     ):
         self.app = app
         self.poll_ms = poll_ms
         self.key_patience = key_patience
+        self.retry = retry
         self.client: AsyncClient | None = None
         self.names: set[str] = set()
         self._since: str | None = None
@@ -201,7 +210,8 @@ class Matrix:
             await self._process_safely(response)
 
     async def _run(self) -> None:
-        backoff = 1.0
+        first, most = self.retry
+        backoff = first
         while not self._stopping.is_set():
             try:
                 response = await self._fetch(SYNC_FILTER, timeout_ms=self.poll_ms)
@@ -213,16 +223,18 @@ class Matrix:
             except (ClientError, TimeoutError, OSError) as exc:
                 log.warning("matrix sync failed (%s), retry in %ss", type(exc).__name__, backoff)
                 await self._pause(backoff)
-                backoff = min(backoff * 2, 60.0)
+                backoff = min(backoff * 2, most)
                 continue
             if not isinstance(response, SyncResponse):
-                log.warning("matrix sync refused: %s", response)
+                # Refused, or not a sync nio can read (it validates every answer): the same
+                # position is asked for again, so nothing in it is lost.
+                log.warning("matrix sync refused (%s), retry in %ss", response, backoff)
                 if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
                     await self._log_in_again()
                 await self._pause(backoff)
-                backoff = min(backoff * 2, 60.0)
+                backoff = min(backoff * 2, most)
                 continue
-            backoff = 1.0
+            backoff = first
             await self._process_safely(response)
 
     async def _process_safely(self, response: SyncResponse) -> None:
