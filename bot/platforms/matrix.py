@@ -228,10 +228,13 @@ class Matrix:
             if not isinstance(response, SyncResponse):
                 # Refused, or not a sync nio can read (it validates every answer): the same
                 # position is asked for again, so nothing in it is lost.
-                log.warning("matrix sync refused (%s), retry in %ss", response, backoff)
+                # A homeserver that asks to slow down says for how long (at most the limit).
+                asked = (getattr(response, "retry_after_ms", None) or 0) / 1000
+                pause = max(backoff, min(asked, most))
+                log.warning("matrix sync refused (%s), retry in %ss", response, pause)
                 if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
                     await self._log_in_again()
-                await self._pause(backoff)
+                await self._pause(pause)
                 backoff = min(backoff * 2, most)
                 continue
             backoff = first

@@ -136,6 +136,18 @@ async def test_a_sync_answer_that_is_not_a_sync_is_asked_for_again_and_nothing_i
     assert sum(HELP in m.body for m in anna.replies()) == 2, "each /help answered once"
 
 
+async def test_a_homeserver_that_asks_to_slow_down_is_given_the_time_it_asks_for(
+    bot: MatrixBot, proxy: SyncProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.platforms.matrix")
+    slow_down = b'{"errcode": "M_LIMIT_EXCEEDED", "error": "Too many", "retry_after_ms": %d}'
+    proxy.garble((429, slow_down % 150), (429, slow_down % 60_000))
+    await _retried(caplog, 2)
+    # 0.15 s as asked instead of the first pause (0.05 s); a minute asked is the longest
+    # pause (0.2 s here, a minute in production).
+    assert _retries(caplog)[:2] == [0.15, 0.2]
+
+
 async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
