@@ -143,11 +143,16 @@ class KeyWaits:
             )
             self._owed[room_id] = Notice(room_id, native.sender, native.event_id)
             return
-        async with self.db.transaction():
-            kept = await self.store.keep(self.device_id, message, json.dumps(native.source))
-        if not kept:
-            return
+        # Counted before the write: senders are served at once, and each must see the others.
         self._count(message, +1)
+        try:
+            async with self.db.transaction():
+                kept = await self.store.keep(self.device_id, message, json.dumps(native.source))
+        except BaseException:
+            self._count(message, -1)
+            raise
+        if not kept:
+            return  # stored already (a replay): it waits, and its key was asked for then
         log.info("matrix message waits for its key room=%s", pseudonym(room_id))
         try:
             await client.request_room_key(native)

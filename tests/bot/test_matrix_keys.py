@@ -7,6 +7,7 @@ Synapse: ``tests/e2e/test_matrix_keys.py``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -267,3 +268,20 @@ def test_an_upgrade_moves_the_old_list_of_waits_into_the_table(tmp_path: Path) -
         left = conn.execute("SELECT key FROM platform_state ORDER BY key").fetchall()
     assert rows == [("$bogus-@anna:x-1", DEVICE, "!anna:x", "@anna:x", "2025-01-02T03:04:05Z")]
     assert left == [("device_id",)]
+
+
+async def test_the_bounds_hold_when_senders_are_served_at_once(
+    app: App, client: AsyncClient
+) -> None:
+    keys = _keys(app)
+    await keys.load(DEVICE)
+    for sender in range(MAX_PER_ROOM // MAX_PER_SENDER):
+        for number in range(MAX_PER_SENDER):
+            await keys.add(client, "!group:x", bogus(number, f"@s{sender}:x", 100))
+    room_left = MAX_PER_ROOM - len(keys.waiting)
+    assert room_left > 0
+    # The adapter serves different senders at once: each must see what the others keep.
+    await asyncio.gather(
+        *(keys.add(client, "!group:x", bogus(1, f"@late{n}:x", 100)) for n in range(room_left + 5))
+    )
+    assert len(await _rows(app)) == MAX_PER_ROOM == len(keys.waiting)
