@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import handlers
+from bot.logs import use_pseudonym_key
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 #: Python's 700 (under load that is every few dozen events, 1-2 ms each time), and full
 #: passes rarely. Memory is freed by reference counting anyway; only cycles wait.
 GC_THRESHOLDS = (20_000, 50, 100)
+#: Where this installation's key for log pseudonyms is kept (``platform_state``).
+PSEUDONYM_KEY = ("samenspel", "log_pseudonym_key")
 
 
 def settle_memory() -> None:
@@ -62,11 +65,13 @@ class App:
         try:
             async with db.transaction():
                 await repos.experiments.seed(experiment_seeds(profile), clock())
+                key = await repos.platform_state.kept_secret(*PSEUDONYM_KEY, clock())
             # Erasures a stop interrupted are finished in the background.
             await repos.personal.resume()
         except BaseException:
             await db.close()
             raise
+        use_pseudonym_key(bytes.fromhex(key))
         installation = Installation(retention_months=settings.retention_months)
         router = Router(
             repos,

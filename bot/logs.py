@@ -9,15 +9,29 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import secrets
 import sys
 from datetime import UTC, datetime
 
-_PSEUDONYM_SALT = b"samenspel-log"
+#: The key of :func:`pseudonym`. A public key would let anyone with a log line hash every
+#: plausible Telegram id (there are only some billions) and find whose it is in a second;
+#: so each installation has its own random key, kept in its database (see
+#: :func:`use_pseudonym_key`, called when the app opens it). Until then, a key for this
+#: process only.
+_pseudonym_key = secrets.token_bytes(32)
+
+
+def use_pseudonym_key(key: bytes) -> None:
+    """Tag ids with this installation's key from now on (the same tags across restarts)."""
+    global _pseudonym_key
+    if len(key) < 16:
+        raise ValueError("a pseudonym key needs at least 16 bytes")
+    _pseudonym_key = key[:64]
 
 
 def pseudonym(platform_id: str) -> str:
     """A short stable tag for a platform id, so logs can correlate without identifying."""
-    return hashlib.blake2b(platform_id.encode(), key=_PSEUDONYM_SALT, digest_size=5).hexdigest()
+    return hashlib.blake2b(platform_id.encode(), key=_pseudonym_key, digest_size=5).hexdigest()
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,19 +49,43 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-#: Libraries that log request URLs (with the bot token), web requests or SQL with its
-#: parameters at INFO or DEBUG: they only speak up from WARNING on.
-QUIET_LIBRARIES = ("httpx", "httpcore", "telegram", "tornado", "apscheduler", "aiosqlite", "nio")
+#: Samenspel's own loggers: they log at the configured level (``__main__`` is the command
+#: run as ``python -m bot.admin.cli``).
+OWN_LOGGERS = ("bot", "handlers", "storage", "__main__")
+
+#: Libraries known to log secrets below WARNING: request URLs with the bot token (httpx,
+#: telegram), web requests, SQL with its parameters (aiosqlite; peewee, under nio's key
+#: store, logs the bot's pickled encryption keys at DEBUG). Like every library they only
+#: speak up from WARNING on; named here so they stay quiet even when the root logger is
+#: turned down by someone else.
+QUIET_LIBRARIES = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "tornado",
+    "apscheduler",
+    "aiosqlite",
+    "nio",
+    "peewee",
+)
 
 TEXT_FORMAT = "time=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
-    """Configure the root logger once for the process."""
+    """Configure the root logger once for the process.
+
+    Only Samenspel's own loggers follow ``level``; every library logs from WARNING on, so
+    DEBUG (to find a fault) never shows what a library handles: a library added later
+    cannot start leaking keys or tokens into the log.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    wanted = logging.getLevelNamesMapping()[level]
+    root.setLevel(max(logging.WARNING, wanted))
+    for own in OWN_LOGGERS:
+        logging.getLogger(own).setLevel(wanted)
     for noisy in QUIET_LIBRARIES:
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, wanted))

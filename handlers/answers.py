@@ -6,6 +6,7 @@ import unicodedata
 
 from handlers.contract import Reply
 from handlers.feature import Context
+from handlers.pictures import NOT_A_PICTURE
 
 
 def text_length(text: str) -> int:
@@ -44,6 +45,14 @@ def visible_length(text: str) -> int:
     """How many characters of ``text`` show: not spaces, controls, or the invisible marks
     (zero-width spaces, joiners, direction marks) a text can be made of to look empty."""
     return sum(1 for char in text if unicodedata.category(char)[0] not in "CZ")
+
+
+def photo_hint(ctx: Context, key: str) -> Reply:
+    """What to say when a photo was asked for and none came: ``key``, or, for a file that is
+    not a picture (see :mod:`handlers.pictures`), that it could not be opened as one."""
+    if ctx.event.unsupported == NOT_A_PICTURE:
+        return Reply(key="answers.not_a_picture")
+    return Reply(key=key)
 
 
 def digits(value: str) -> bool:

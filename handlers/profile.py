@@ -9,7 +9,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # Re-exported: the profile's names are the same type as stored texts.
 from storage.localized import Localized as Localized
@@ -117,7 +124,30 @@ def _find(items: list[Named], id_: str | None) -> Named | None:
     return next((item for item in items if item.id == id_), None)
 
 
+class ProfileError(Exception):
+    """A profile file cannot be used; the message is one line naming the file and why."""
+
+
 def load_profile(path: Path | None = None) -> Profile:
-    """Read and validate a profile file (the built-in Velsen profile by default)."""
-    with (path or DEFAULT_PROFILE).open("rb") as fh:
-        return Profile.model_validate(tomllib.load(fh))
+    """Read and validate a profile file (the built-in Velsen profile by default).
+
+    Raises:
+        ProfileError: the file cannot be read, is not TOML (UTF-8), or is not a valid profile.
+    """
+    path = path or DEFAULT_PROFILE
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not a TOML file (it is not UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not a TOML file ({exc})") from None
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"]) or "the profile"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ProfileError(f"{path}: {where}: {message}") from None

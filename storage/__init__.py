@@ -31,6 +31,7 @@ from storage.privacy.open_data import OpenData
 from storage.privacy.personal import PersonalStore
 from storage.privacy.retention import Retention
 from storage.stats import Stats
+from storage.undecrypted import Undecrypted, UndecryptedMessages
 from storage.users import Role, User, Users
 
 
@@ -70,6 +71,7 @@ class Repositories:
         self.logbook = Logbook(db)
         self.invites = Invites(db)
         self.budgets = BudgetRounds(db)
+        self.undecrypted = UndecryptedMessages(db)
         # Someone who blocked the bot no longer gets "Wist je dat".
         self.outbox.on_unreachable(self._unsubscribe)
 
@@ -99,6 +101,8 @@ __all__ = [
     "Role",
     "StorageUnavailable",
     "StoredDialog",
+    "Undecrypted",
+    "UndecryptedMessages",
     "User",
     "Users",
 ]

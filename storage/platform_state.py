@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from storage.clock import iso
@@ -40,3 +41,17 @@ class PlatformState:
             await self.db.execute(
                 "DELETE FROM platform_state WHERE platform = ? AND key = ?", (platform, key)
             )
+
+    async def kept_secret(self, platform: str, key: str, now: datetime) -> str:
+        """A random secret (64 hex digits) made the first time it is asked for, then kept.
+
+        Call it in a transaction: two processes asking at once get the same one.
+        """
+        await self.db.execute(
+            "INSERT INTO platform_state (platform, key, value, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (platform, key) DO NOTHING",
+            (platform, key, secrets.token_hex(32), iso(now)),
+        )
+        value = await self.get(platform, key)
+        assert value is not None
+        return value

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from bot.admin.spreadsheet import safe_row
 from storage import Database
 from storage.audit import AuditEntry
 from storage.logbook import Logbook
@@ -44,16 +45,18 @@ def write_csv(entries: Iterable[AuditEntry], out: TextIO) -> int:
     written = 0
     for entry in entries:
         writer.writerow(
-            (
-                entry.id,
-                entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                entry.actor,
-                "" if entry.actor_user_id is None else entry.actor_user_id,
-                entry.action,
-                entry.subject,
-                "" if entry.subject_user_id is None else entry.subject_user_id,
-                json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
-                "yes" if entry.reason else "no",
+            safe_row(
+                (
+                    entry.id,
+                    entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    entry.actor,
+                    "" if entry.actor_user_id is None else entry.actor_user_id,
+                    entry.action,
+                    entry.subject,
+                    "" if entry.subject_user_id is None else entry.subject_user_id,
+                    json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
+                    "yes" if entry.reason else "no",
+                )
             )
         )
         written += 1

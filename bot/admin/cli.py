@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from pydantic import ValidationError
-
 import handlers
 from bot.app import App, settle_memory
 from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.profile import ProfileError
 from storage import Database, DatabaseError, Repositories, Role, User
 from storage.audit import CLI
 from storage.clock import utcnow
@@ -133,10 +132,8 @@ async def open_app(settings: Settings) -> App:
     """Open the app, turning profile and database problems into one operator line."""
     try:
         return await App.open(settings)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise StartupError(f"SAMENSPEL_PROFILE: {where}: {error['msg']}") from None
+    except ProfileError as exc:
+        raise StartupError(f"SAMENSPEL_PROFILE: {' '.join(str(exc).split())}") from None
     except DatabaseError as exc:
         raise StartupError(f"SAMENSPEL_DB: {exc}") from None
     except OSError as exc:

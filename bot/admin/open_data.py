@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from storage.clock import parse
 from storage.ideas.ideas import IdeaStatus
@@ -393,7 +394,7 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
         text = io.StringIO()
         writer = csv.writer(text)
         writer.writerow(names)
-        writer.writerows([["" if r[n] is None else r[n] for n in names] for r in rows])
+        writer.writerows([safe_row("" if r[n] is None else r[n] for n in names) for r in rows])
         files[f"{resource.name}.csv"] = text.getvalue().encode("utf-8")
         # Rows as arrays under a header row: a tabular JSON form that stays valid when empty.
         table = [names, *([r[n] for n in names] for r in rows)]

@@ -35,6 +35,7 @@ from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError
 
 from handlers.contract import Event, Location, Photo, Sender
+from handlers.pictures import NOT_A_PICTURE, received_photo
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,9 @@ async def read_event(
         return None  # in a group the bot reads only what is addressed to it
     if isinstance(native, (RoomMessageImage, RoomEncryptedImage)):
         photo = await download_photo(client, native)
-        return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
+        if isinstance(photo, Photo):
+            return Event(**base, photo=photo)
+        return Event(**base, unsupported=photo)
     for kinds, kind in _MEDIA_KINDS:
         if isinstance(native, kinds):
             return Event(**base, unsupported=kind)
@@ -181,23 +184,27 @@ async def read_event(
     return None  # reactions, redactions, state, calls and custom events
 
 
-async def download_photo(client: AsyncClient, native: Any) -> Photo | None:
-    """The picture of an ``m.image``, decrypted if need be (None when unusable)."""
+async def download_photo(client: AsyncClient, native: Any) -> Photo | str:
+    """The picture of an ``m.image``, decrypted if need be; or, when it cannot be used, the
+    kind of unusable thing it is (``Event.unsupported``).
+
+    Its content decides (:mod:`handlers.pictures`), not the type the sender's app declared.
+    """
     content = native.source.get("content", {})
     info = content.get("info") if isinstance(content.get("info"), dict) else {}
     size = info.get("size")
     if isinstance(size, int) and size > MAX_PHOTO_BYTES:
-        return None
+        return "photo"
     mime = str(info.get("mimetype") or getattr(native, "mimetype", None) or "image/jpeg")
     if not mime.startswith("image/"):
-        return None
+        return NOT_A_PICTURE
     try:
         answer = await client.download(mxc=native.url)
     except (ClientError, TimeoutError, OSError) as exc:
         answer = exc
     if not isinstance(answer, DownloadResponse):
         log.warning("matrix photo download failed: %s", answer)
-        return None
+        return "photo"
     data = answer.body if isinstance(answer.body, bytes) else b""
     if isinstance(native, RoomEncryptedImage):
         try:
@@ -205,10 +212,11 @@ async def download_photo(client: AsyncClient, native: Any) -> Photo | None:
             data = decrypt_attachment(data, key, digest, native.iv)
         except (EncryptionError, KeyError, ValueError) as exc:
             log.warning("matrix photo could not be decrypted: %s", exc)
-            return None
+            return "photo"
     if not data or len(data) > MAX_PHOTO_BYTES:
-        return None
-    return Photo(data=data, mime_type=mime, platform_ref=native.url)
+        return "photo"
+    photo = await received_photo(data, native.url)
+    return NOT_A_PICTURE if photo is None else photo
 
 
 def is_group(room: MatrixRoom) -> bool:

@@ -3,7 +3,8 @@
 With a password, the first start logs in and keeps the device id and access token in the
 database; later starts reuse them (and, if the token was revoked, log in again on the same
 device id, so the device and its encryption keys stay). With an access token, its device is
-used. The encryption keys live in a store folder beside the database.
+used. The encryption keys live in a store folder beside the database, pickled under a
+passphrase kept in the database (:mod:`._matrix_store`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot.platforms._matrix_store import pickle_key
 from bot.platforms.base import StartError
 from bot.settings import Settings
 from storage import Database, PlatformState
@@ -34,14 +36,16 @@ PLATFORM = "matrix"
 DEVICE_NAME = "Samenspel"
 
 
-def client_config() -> AsyncClientConfig:
-    """Encryption on; 429s and timeouts come back to us instead of being retried forever."""
+def client_config(pickle_key: str) -> AsyncClientConfig:
+    """Encryption on, keys pickled under ``pickle_key`` (see :mod:`._matrix_store`); 429s
+    and timeouts come back to us instead of being retried forever."""
     return AsyncClientConfig(
         encryption_enabled=True,
         store_sync_tokens=False,
         max_limit_exceeded=0,
         max_timeouts=2,
         request_timeout=60,
+        pickle_key=pickle_key,
     )
 
 
@@ -53,11 +57,12 @@ async def connect(settings: Settings, db: Database, state: PlatformState) -> Asy
         store.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise StartError(f"SAMENSPEL_MATRIX_STORE: cannot create {store}: {exc}") from None
+    key = await pickle_key(db, state, store)
     client = AsyncClient(
         settings.matrix_homeserver,
         settings.matrix_user,
         store_path=str(store),
-        config=client_config(),
+        config=client_config(key),
     )
     try:
         if settings.matrix_access_token is not None:
@@ -161,10 +166,9 @@ async def _remember(
     now = utcnow()
     if await state.get(PLATFORM, "user_id") not in (None, user_id):
         # Another account: where the old one stopped reading means nothing for this one.
-        await state.delete(PLATFORM, "sync_token", "undecrypted")
-    elif await state.get(PLATFORM, "device_id") != device_id:
-        # Encrypted messages still waiting for keys were for the old device's eyes only.
-        await state.delete(PLATFORM, "undecrypted")
+        # (Encrypted messages waiting for keys were for the old device's eyes only: they
+        # are dropped when the adapter loads them for the new device.)
+        await state.delete(PLATFORM, "sync_token")
     await state.set(PLATFORM, "user_id", user_id, now)
     await state.set(PLATFORM, "device_id", device_id, now)
     if access_token is not None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import mimetypes
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
 from bot.render import numbered_lines
-from handlers.contract import Event, Photo, Platform, Reply, Sender
+from handlers.contract import Event, Platform, Reply, Sender
+from handlers.pictures import NOT_A_PICTURE, as_photo
 
 PLATFORM = "console"
 #: What the console offers: buttons are numbered options; it is always a private chat.
@@ -49,16 +49,15 @@ def _photo_event(path_text: str, name: str, sender: Sender) -> Event:
         data = path.read_bytes() if path.stat().st_size <= MAX_PHOTO_BYTES else b""
     except OSError:
         data = b""
-    mime = mimetypes.guess_type(path.name)[0] or ""
-    if not data or not mime.startswith("image/"):
-        # Not a readable picture: the handlers answer it like any unusable attachment.
+    if not data:
+        # Nothing to read: the handlers answer it like any unusable attachment.
         return Event(platform=PLATFORM, chat_id=name, sender=sender, unsupported="file")
-    return Event(
-        platform=PLATFORM,
-        chat_id=name,
-        sender=sender,
-        photo=Photo(data=data, mime_type=mime, platform_ref=str(path)),
-    )
+    # Whatever the file is called, its content decides (the console is one local person:
+    # checked here, on the loop).
+    photo = as_photo(data, str(path))
+    if photo is None:
+        return Event(platform=PLATFORM, chat_id=name, sender=sender, unsupported=NOT_A_PICTURE)
+    return Event(platform=PLATFORM, chat_id=name, sender=sender, photo=photo)
 
 
 class Console:

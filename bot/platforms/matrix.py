@@ -51,7 +51,7 @@ from bot.logs import pseudonym
 from bot.pacing import Pacing
 from bot.platforms import _matrix_session as session
 from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
-from bot.platforms._matrix_keys import KeyWaits, Waiting
+from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, StartError
 from handlers.contract import Event, Platform, Reply
@@ -64,6 +64,9 @@ PLATFORM = "matrix"
 #: group is invited to a direct chat.
 MATRIX = Platform(name=PLATFORM, numbered_options=True, invites_to_private=True)
 SYNC_POLL_MS = 30_000
+#: Seconds before the first retry of a sync that failed (the homeserver down, a refusal,
+#: a malformed answer); each further failure doubles it, up to the second figure.
+SYNC_RETRY = (1.0, 60.0)
 #: How long an encrypted message may wait for its key before the resident is asked again.
 KEY_PATIENCE = timedelta(minutes=2)
 FULL_STATE_SECONDS = 300.0
@@ -98,15 +101,23 @@ class Matrix:
     platform = MATRIX
 
     def __init__(
-        self, app: App, *, poll_ms: int = SYNC_POLL_MS, key_patience: timedelta = KEY_PATIENCE
+        self,
+        app: App,
+        *,
+        poll_ms: int = SYNC_POLL_MS,
+        key_patience: timedelta = KEY_PATIENCE,
+        retry: tuple[float, float] = SYNC_RETRY,
     ):
         self.app = app
         self.poll_ms = poll_ms
         self.key_patience = key_patience
+        self.retry = retry
         self.client: AsyncClient | None = None
         self.names: set[str] = set()
         self._since: str | None = None
-        self._keys = KeyWaits(key_patience)
+        self._keys = KeyWaits(app.db, app.repos.undecrypted, key_patience)
+        #: "Send it again" notices on their way (sent beside the sync loop, not in it).
+        self._notices: set[asyncio.Task[None]] = set()
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
@@ -150,7 +161,7 @@ class Matrix:
             self.names = await self._own_names()
             saved = await repos.platform_state.get_all(PLATFORM)
             self._since = saved.get("sync_token")
-            self._keys = KeyWaits.load(saved.get("undecrypted"), self.key_patience)
+            await self._keys.load(self.device_id)
             self._sender = RoomSender(self.client, self.app.catalog, repos)
             await self._first_sync()
         except BaseException:
@@ -173,6 +184,8 @@ class Matrix:
             except Exception:
                 log.exception("matrix sync loop ended with an error")
             self._task = None
+        if self._notices:
+            await asyncio.gather(*self._notices, return_exceptions=True)
         await self.app.router.drain()
         if self.client is not None:
             await self.client.close()
@@ -197,7 +210,8 @@ class Matrix:
             await self._process_safely(response)
 
     async def _run(self) -> None:
-        backoff = 1.0
+        first, most = self.retry
+        backoff = first
         while not self._stopping.is_set():
             try:
                 response = await self._fetch(SYNC_FILTER, timeout_ms=self.poll_ms)
@@ -209,16 +223,21 @@ class Matrix:
             except (ClientError, TimeoutError, OSError) as exc:
                 log.warning("matrix sync failed (%s), retry in %ss", type(exc).__name__, backoff)
                 await self._pause(backoff)
-                backoff = min(backoff * 2, 60.0)
+                backoff = min(backoff * 2, most)
                 continue
             if not isinstance(response, SyncResponse):
-                log.warning("matrix sync refused: %s", response)
+                # Refused, or not a sync nio can read (it validates every answer): the same
+                # position is asked for again, so nothing in it is lost.
+                # A homeserver that asks to slow down says for how long (at most the limit).
+                asked = (getattr(response, "retry_after_ms", None) or 0) / 1000
+                pause = max(backoff, min(asked, most))
+                log.warning("matrix sync refused (%s), retry in %ss", response, pause)
                 if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
                     await self._log_in_again()
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 60.0)
+                await self._pause(pause)
+                backoff = min(backoff * 2, most)
                 continue
-            backoff = 1.0
+            backoff = first
             await self._process_safely(response)
 
     async def _process_safely(self, response: SyncResponse) -> None:
@@ -277,11 +296,10 @@ class Matrix:
         await self._keep_keys()
         await self._accept_invites(response)
         await self._fill_gaps(response)
-        decrypted, given_up = self._keys.retry(self._client)
+        decrypted, notices = await self._keys.retry(self._client)
         incoming = [*decrypted, *_timeline(response)]
         await self._dispatch(incoming)
-        for waiting in given_up:
-            await self._give_up(waiting)
+        self._ask_again(notices)
         await self._greet(response, incoming)
         await self._follow_members(response)
         await self._save_position(response.next_batch)
@@ -336,15 +354,9 @@ class Matrix:
     async def _save_position(self, token: str) -> None:
         self._since = token
         state = self.app.repos.platform_state
-        waiting = self._keys.dump()
         try:
             async with self.app.db.transaction():
-                now = utcnow()
-                await state.set(PLATFORM, "sync_token", token, now)
-                if waiting is not None:
-                    await state.set(PLATFORM, "undecrypted", waiting, now)
-                else:
-                    await state.delete(PLATFORM, "undecrypted")
+                await state.set(PLATFORM, "sync_token", token, utcnow())
         except Exception:
             # The next sync stores a later token; a crash before that replays, harmlessly.
             log.exception("matrix could not store the sync token")
@@ -533,15 +545,24 @@ class Matrix:
 
     # Encrypted messages waiting for their key ----------------------------------------------
 
-    async def _give_up(self, waiting: Waiting) -> None:
-        """Ask the resident to send again what could not be decrypted."""
-        room = self._client.rooms.get(waiting.room_id)
-        sender, event_id = waiting.source.get("sender"), waiting.source.get("event_id")
-        log.info("matrix message never decrypted room=%s", pseudonym(waiting.room_id))
-        if room is None or is_group(room) or not isinstance(sender, str):
-            return
-        if isinstance(event_id, str):
-            await self._notice(waiting.room_id, sender, event_id, "matrix.undecryptable")
+    def _ask_again(self, notices: list[Notice]) -> None:
+        """Ask residents to send again what could not be decrypted: once per direct chat,
+        beside the sync loop (so many rooms at once hold nobody else up)."""
+        for notice in notices:
+            room = self._client.rooms.get(notice.room_id)
+            if room is None or is_group(room):
+                continue
+            task = asyncio.create_task(self._ask_again_in(notice))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _ask_again_in(self, notice: Notice) -> None:
+        try:
+            await self._notice(
+                notice.room_id, notice.sender, notice.event_id, "matrix.undecryptable"
+            )
+        except Exception:
+            log.exception("matrix notice failed room=%s", pseudonym(notice.room_id))
 
     async def _notice(self, room_id: str, sender: str, event_id: str, key: str) -> None:
         """A word from the adapter itself (about an edit, say), in the resident's language."""

@@ -63,6 +63,7 @@ from bot.platforms._telegram_text import (
 from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
 from bot.settings import Settings
 from handlers.contract import Document, Event, Location, Photo, Platform, Reply, Sender
+from handlers.pictures import NOT_A_PICTURE, received_photo
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -334,24 +335,29 @@ class Telegram:
             return Event(**base, text=message.text)
         if message.photo:
             photo = await self._download_photo(message)
-            return Event(**base, photo=photo) if photo else Event(**base, unsupported="photo")
+            if isinstance(photo, Photo):
+                return Event(**base, photo=photo)
+            return Event(**base, unsupported=photo)
         if message.location is not None:
             loc = message.location
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
 
-    async def _download_photo(self, message: Message) -> Photo | None:
+    async def _download_photo(self, message: Message) -> Photo | str:
+        """The largest size of a photo that fits, checked to be a picture (its content
+        decides, see :mod:`handlers.pictures`); else the kind of unusable thing it is."""
         sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
         if not sizes:
-            return None
+            return "photo"
         best = max(sizes, key=lambda s: s.width * s.height)
         try:
             file = await best.get_file()
             data = bytes(await file.download_as_bytearray())
         except TelegramError as exc:
             log.warning("photo download failed: %s", exc)
-            return None
-        return Photo(data=data, mime_type="image/jpeg", platform_ref=best.file_id)
+            return "photo"
+        photo = await received_photo(data, best.file_id)
+        return NOT_A_PICTURE if photo is None else photo
 
     # Sending -----------------------------------------------------------------------------
 

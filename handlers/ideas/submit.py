@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import text_length, visible_length
+from handlers.answers import photo_hint, text_length, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
 from handlers.ideas.browse import category_name, neighbourhood_name, status_label
@@ -119,7 +119,7 @@ async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
         return await _next(ctx, dialog, photo=photo_id)
     if choice == "none":
         return await _next(ctx, dialog, photo=None)
-    return await _ask(ctx, dialog, hint=Reply(key="ideas.photo_expected"))
+    return await _ask(ctx, dialog, hint=photo_hint(ctx, "ideas.photo_expected"))
 
 
 async def _preview(ctx: Context, dialog: Dialog, choice: str | None) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.answers import parse_id, read_text
+from handlers.answers import parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature, menu_reply
 from handlers.news.wist_je_dat import department
@@ -191,7 +191,7 @@ async def photo_step(ctx: Context, dialog: Dialog) -> Response:
         return _preview(ctx, dialog.to("preview", photo_id=dialog.data["old_photo_id"]))
     if choice == "none":
         return _preview(ctx, dialog.to("preview", photo_id=None))
-    return respond(Reply(key="staff.photo_please"), _question(ctx, dialog), dialog=dialog)
+    return respond(photo_hint(ctx, "staff.photo_please"), _question(ctx, dialog), dialog=dialog)
 
 
 def _draft(ctx: Context, dialog: Dialog) -> StaffCard:

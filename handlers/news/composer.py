@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, menu_reply
 from handlers.news.wist_je_dat import news_replies, signature_of, signed
@@ -112,7 +112,8 @@ async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
     elif choice == "none":
         photo_id = None
     else:
-        return respond(Reply(key="composer.photo_please"), _ask_photo(dialog), dialog=dialog)
+        hint = photo_hint(ctx, "composer.photo_please")
+        return respond(hint, _ask_photo(dialog), dialog=dialog)
     nxt = dialog.to("audience", photo_id=photo_id)
     return respond(await _ask_audience(ctx, nxt), dialog=nxt)
 

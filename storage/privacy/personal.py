@@ -515,7 +515,19 @@ TABLES: tuple[Table, ...] = (
     Table(
         "platform_state",
         Kind.OPERATIONAL,
-        "the bot's own session per platform: device, sync position, messages awaiting a key",
+        "the bot's own session per platform: device, sync position, its secrets (log"
+        " pseudonym key, encryption store passphrase)",
+    ),
+    Table(
+        "undecrypted_messages",
+        Kind.PERSONAL,
+        "encrypted messages you sent on Matrix that the bot could not read yet (minutes)",
+        export="SELECT room_id AS chat, since FROM undecrypted_messages"
+        " WHERE :platform = 'matrix' AND sender = :platform_user_id ORDER BY since",
+        erase=(
+            "DELETE FROM undecrypted_messages"
+            " WHERE :platform = 'matrix' AND sender = :platform_user_id",
+        ),
     ),
     # A reply that could not be delivered waits here (a whole export, perhaps) until the
     # same update comes again: it goes with its person.

@@ -134,7 +134,7 @@ async def test_in_a_group_only_addressed_text_counts(client: AsyncClient) -> Non
 
 
 async def test_a_picture_that_cannot_be_fetched_is_still_answered() -> None:
-    offline = AsyncClient("http://127.0.0.1:9", BOT, config=client_config())
+    offline = AsyncClient("http://127.0.0.1:9", BOT, config=client_config("test passphrase"))
     try:
         photo = _native({"msgtype": "m.image", "body": "x.jpg", "url": "mxc://x/y"})
         event = await read_event(offline, NAMES, _room(ANNA), photo)

