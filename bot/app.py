@@ -13,6 +13,7 @@ import handlers
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
+from handlers.consultations.jobs import seed_evaluations
 from handlers.contract import Installation
 from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
@@ -62,6 +63,7 @@ class App:
         try:
             async with db.transaction():
                 await repos.experiments.seed(experiment_seeds(profile), clock())
+                await seed_evaluations(repos, profile, clock())
         except BaseException:
             await db.close()
             raise
