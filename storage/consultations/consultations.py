@@ -267,6 +267,14 @@ class Consultations:
         )
         return [consultation(row) for row in [*rows, *done]]
 
+    async def published(self) -> list[Consultation]:
+        """Every consultation residents could answer (open or closed), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM consultations WHERE status IN ('open', 'closed') ORDER BY id",
+            long=True,
+        )
+        return [consultation(row) for row in rows]
+
     async def open_polls(self) -> list[Consultation]:
         rows = await self.db.fetchall(
             "SELECT * FROM consultations WHERE kind = 'poll' AND status = 'open' ORDER BY id"
