@@ -251,9 +251,7 @@ def reminder(
 # Closing ---------------------------------------------------------------------------------------
 
 
-async def close(
-    env: Surroundings, consultation_id: int, now: datetime, *, actor_user_id: int | None = None
-) -> int | None:
+async def close(env: Surroundings, consultation_id: int, now: datetime) -> int | None:
     """Close a consultation whose closing time has come and send its results to everyone
     who answered; returns how many results were queued, None when it was not due (or
     someone else closed it)."""
@@ -326,9 +324,8 @@ async def close(
                 )
         respondents = sum(results.respondents for results, _, _ in counted.values())
         await repos.audit.record(
-            "consultation.close",
+            "consultation.closed",
             now=now,
-            actor_user_id=actor_user_id,
             subject=f"consultation:{consultation_id}",
             detail={"respondents": respondents, "results_sent": queued},
         )
