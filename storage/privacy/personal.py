@@ -465,6 +465,9 @@ TABLES: tuple[Table, ...] = (
             "DELETE FROM consultation_answers WHERE response_id IN"
             " (SELECT id FROM consultation_responses WHERE user_id = :user_id)",
         ),
+        # Approved typed answers were quoted, without a name, in others' results.
+        quoted="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
+        " ON r.id = a.response_id WHERE r.user_id = :user_id AND a.review = 'approved'",
     ),
     Table(
         "consultation_responses",
