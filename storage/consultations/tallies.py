@@ -12,6 +12,7 @@ the whole consultation: ``respondents`` (answered anything) and ``finished``.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from enum import StrEnum
 
@@ -84,36 +85,26 @@ class Results(BaseModel):
         return [(*key, n) for key, n in sorted(self.counts.items())]
 
 
-# The finest grain: per question, neighbourhood, language and answer. Rolled up in Python
-# (a few hundred rows) instead of asking SQLite once per dimension.
-_COUNT = """
-WITH given AS (
-    SELECT a.question, a.choices, a.text, a.skipped, r.id AS response,
-           COALESCE(u.neighbourhood, :none) AS hood, COALESCE(u.language, :lang) AS lang
-    FROM consultation_answers a
-    JOIN consultation_responses r ON r.id = a.response_id
-    JOIN users u ON u.id = r.user_id
-    WHERE r.consultation_id = :consultation AND r.moment = :moment
-)
-SELECT question, hood, lang, CAST(j.value AS TEXT) AS answer, COUNT(*) AS n
-    FROM given, json_each(given.choices) j WHERE given.choices IS NOT NULL
-    GROUP BY question, hood, lang, answer
-UNION ALL
-SELECT question, hood, lang, 'skipped', COUNT(*) FROM given WHERE skipped = 1
-    GROUP BY question, hood, lang
-UNION ALL
-SELECT question, hood, lang, 'text', COUNT(*) FROM given WHERE text IS NOT NULL
-    GROUP BY question, hood, lang
-UNION ALL
-SELECT question, hood, lang, 'respondents', COUNT(*) FROM given
-    GROUP BY question, hood, lang
-UNION ALL
-SELECT 0, hood, lang, 'respondents', COUNT(DISTINCT response) FROM given GROUP BY hood, lang
-UNION ALL
-SELECT 0, COALESCE(u.neighbourhood, :none), COALESCE(u.language, :lang), 'finished', COUNT(*)
-    FROM consultation_responses r JOIN users u ON u.id = r.user_id
-    WHERE r.consultation_id = :consultation AND r.moment = :moment
-    AND r.finished_at IS NOT NULL GROUP BY 2, 3
+# The finest grain, in one pass over the answers: per question, neighbourhood, language and
+# distinct answer (a JSON list of options: few distinct ones). Expanded and rolled up in Python
+# (a few hundred rows) instead of asking SQLite once per dimension or per option.
+_ANSWERS = """
+SELECT a.question, COALESCE(u.neighbourhood, :none), COALESCE(u.language, :lang),
+       a.choices, a.skipped, a.text IS NOT NULL, COUNT(*)
+FROM consultation_answers a
+JOIN consultation_responses r ON r.id = a.response_id
+JOIN users u ON u.id = r.user_id
+WHERE r.consultation_id = :consultation AND r.moment = :moment
+GROUP BY 1, 2, 3, 4, 5, 6
+"""
+_PEOPLE = """
+SELECT COALESCE(u.neighbourhood, :none), COALESCE(u.language, :lang),
+       SUM(EXISTS (SELECT 1 FROM consultation_answers a WHERE a.response_id = r.id)),
+       SUM(r.finished_at IS NOT NULL)
+FROM consultation_responses r
+JOIN users u ON u.id = r.user_id
+WHERE r.consultation_id = :consultation AND r.moment = :moment
+GROUP BY 1, 2
 """
 
 
@@ -125,21 +116,36 @@ class Tallies:
 
     async def count(self, consultation_id: int, moment: int, default_language: str) -> Results:
         """The answers as they are now, counted."""
-        rows = await self.db.fetchall(
-            _COUNT,
-            {
-                "consultation": consultation_id,
-                "moment": moment,
-                "none": NO_NEIGHBOURHOOD,
-                "lang": default_language,
-            },
-            long=True,
-        )
+        params = {
+            "consultation": consultation_id,
+            "moment": moment,
+            "none": NO_NEIGHBOURHOOD,
+            "lang": default_language,
+        }
         counts: Counter[Key] = Counter()
-        for question, hood, lang, answer, n in rows:
+
+        def add(question: int, hood: str, lang: str, answer: str, n: int) -> None:
             counts[(question, Dimension.ALL.value, "", answer)] += n
             counts[(question, Dimension.NEIGHBOURHOOD.value, hood, answer)] += n
             counts[(question, Dimension.LANGUAGE.value, lang, answer)] += n
+
+        for question, hood, lang, choices, skipped, typed, n in await self.db.fetchall(
+            _ANSWERS, params, long=True
+        ):
+            add(question, hood, lang, RESPONDENTS, n)
+            if skipped:
+                add(question, hood, lang, SKIPPED, n)
+            if typed:
+                add(question, hood, lang, TEXT, n)
+            for option in json.loads(choices) if choices else ():
+                add(question, hood, lang, str(option), n)
+        for hood, lang, respondents, finished in await self.db.fetchall(
+            _PEOPLE, params, long=True
+        ):
+            if respondents:
+                add(0, hood, lang, RESPONDENTS, respondents)
+            if finished:
+                add(0, hood, lang, FINISHED, finished)
         return Results(counts=dict(counts))
 
     async def keep(self, consultation_id: int, moment: int, results: Results) -> None:
