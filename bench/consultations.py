@@ -182,7 +182,7 @@ async def main(rounds: int, residents: int, seed: int) -> bool:
     rng = random.Random(seed)
     logging.disable(logging.INFO)
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(_env_file=None, db=Path(folder) / "bench.db")  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, db=Path(folder) / "bench.db")
         app = await App.open(settings)
         try:
             await _residents(app, residents, rng)
