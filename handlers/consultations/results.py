@@ -8,6 +8,7 @@ person. Typed answers are shown only once staff approved them.
 
 from __future__ import annotations
 
+from handlers.answers import excerpt
 from handlers.catalog import Catalog
 from handlers.charts import bar_chart
 from handlers.consultations.shown import brand
@@ -16,8 +17,9 @@ from handlers.profile import Profile
 from storage.consultations.model import Consultation, Question, QuestionKind, pick
 from storage.consultations.tallies import NO_NEIGHBOURHOOD, SKIPPED, TEXT, Dimension, Results
 
-#: Typed answers shown with the results (approved ones, newest first).
+#: Typed answers shown with the results (approved ones, newest first), and how much of each.
 QUOTES = 3
+QUOTED = 200
 
 
 def threshold(profile: Profile) -> int:
@@ -92,7 +94,9 @@ def question_lines(
                 )
             )
             for text in (quotes or {}).get(number, []):
-                lines.append(Reply(key="consultations.result_quote", params={"text": text}))
+                lines.append(
+                    Reply(key="consultations.result_quote", params={"text": excerpt(text, QUOTED)})
+                )
         skipped = results.get(number, SKIPPED)
         if skipped:
             lines.append(
