@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from frictionless import validate
 
 from bot.admin.cli import main
 from bot.admin.open_data import export_open_data
@@ -132,6 +133,8 @@ async def test_the_export_and_the_open_data_leave_small_groups_out_and_name_nobo
         (1, "3", "Zandbak"),
     ]
     assert not (out / "consultation_answers.csv").exists()
+    report = validate(str(out / "datapackage.json"))
+    assert report.valid, [(t.name, e.message) for t in report.tasks for e in t.errors]
 
 
 async def _closed_poll(settings: Settings) -> int:
