@@ -11,7 +11,7 @@ from bot.runtime import Runtime
 from handlers.contract import Reply
 from storage.clock import utcnow
 from storage.outbox import OutboxRow
-from tests.community import stored
+from tests.people import row as stored
 from tests.support import Chat, Seen
 
 TITLE = "Nieuwe speelplek Zeewijk"

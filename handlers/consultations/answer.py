@@ -202,7 +202,7 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
 # Answering -------------------------------------------------------------------------------------
 
 
-@feature.action("cs.a")
+@feature.action("cs.a", role=Role.RESIDENT)
 async def answer(ctx: Context) -> Response:
     """``cs.a:<id>:<moment>:<question>:<value>``: choose an option, a scale value, or
     "zeg ik liever niet" (``x``); then on to the next open question."""
@@ -243,7 +243,7 @@ def _invalid_button(ctx: Context) -> Response:
     )
 
 
-@feature.action("cs.t")
+@feature.action("cs.t", role=Role.RESIDENT)
 async def tick(ctx: Context) -> Response:
     """``cs.t:<id>:<moment>:<question>:<option>``: tick or untick one option of a
     several-choice question; the question is shown again in place."""
@@ -279,7 +279,7 @@ async def tick(ctx: Context) -> Response:
     return respond(again.model_copy(update={"edit": True}), end_dialog=_in_text_dialog(ctx))
 
 
-@feature.action("cs.n")
+@feature.action("cs.n", role=Role.RESIDENT)
 async def next_question(ctx: Context) -> Response:
     """``cs.n:<id>:<moment>:<question>``: done ticking; on to the next open question."""
     ids = _numbers(ctx.value, 3)
@@ -297,7 +297,7 @@ async def next_question(ctx: Context) -> Response:
     return await _onward(ctx, found)
 
 
-@feature.action("cs.w")
+@feature.action("cs.w", role=Role.RESIDENT)
 async def type_answer(ctx: Context) -> Response:
     """``cs.w:<id>:<moment>:<question>``: type the answer to a text question."""
     ids = _numbers(ctx.value, 3)
@@ -313,7 +313,7 @@ async def type_answer(ctx: Context) -> Response:
     return _show(ctx, found, found.number, answers)
 
 
-text_answer = feature.dialog(TEXT_DIALOG, posts="consultation")
+text_answer = feature.dialog(TEXT_DIALOG, role=Role.RESIDENT, posts="consultation")
 
 
 @text_answer.step("text")
@@ -341,7 +341,7 @@ async def typed(ctx: Context, dialog: Dialog) -> Response:
     return response
 
 
-@feature.action("cs.q")
+@feature.action("cs.q", role=Role.RESIDENT)
 async def show_question(ctx: Context) -> Response:
     """``cs.q:<id>:<moment>:<question>``: show a question again, to change its answer."""
     ids = _numbers(ctx.value, 3)
@@ -355,7 +355,7 @@ async def show_question(ctx: Context) -> Response:
     return _show(ctx, found, found.number, answers)
 
 
-@feature.action("cs.o")
+@feature.action("cs.o", role=Role.RESIDENT)
 async def open_consultation(ctx: Context) -> Response:
     """``cs.o:<id>:<moment>``: go on where the person was (or start)."""
     ids = _numbers(ctx.value, 2)
@@ -367,7 +367,7 @@ async def open_consultation(ctx: Context) -> Response:
     return await _onward(ctx, found)
 
 
-@feature.action("cs.r")
+@feature.action("cs.r", role=Role.RESIDENT)
 async def my_answers(ctx: Context) -> Response:
     """``cs.r:<id>:<moment>``: the answers given, each with a button to change it."""
     ids = _numbers(ctx.value, 2)
@@ -388,7 +388,7 @@ async def my_answers(ctx: Context) -> Response:
 # The list and the results ----------------------------------------------------------------------
 
 
-@feature.command("peilingen", "polls", describe="consultations.cmd")
+@feature.command("peilingen", "polls", role=Role.RESIDENT, describe="consultations.cmd")
 async def consultations(ctx: Context) -> Response:
     """Staff see what they follow; residents what they may answer and what they answered."""
     if ctx.user.role.allows(Role.CIVIL_SERVANT):
@@ -396,7 +396,7 @@ async def consultations(ctx: Context) -> Response:
     return await my_list(ctx)
 
 
-@feature.action("cs.list")
+@feature.action("cs.list", role=Role.RESIDENT)
 async def my_list(ctx: Context) -> Response:
     """Open consultations this person may answer (new, begun, done) and closed ones they
     answered, each with a button."""
@@ -499,7 +499,7 @@ def _item(
     )
 
 
-@feature.action("cs.u")
+@feature.action("cs.u", role=Role.RESIDENT)
 async def results(ctx: Context) -> Response:
     """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered."""
     ids = _numbers(ctx.value, 2)
@@ -526,7 +526,7 @@ async def results(ctx: Context) -> Response:
     return respond(summary.model_copy(update={"buttons": back}))
 
 
-@feature.action("cs.rem")
+@feature.action("cs.rem", role=Role.RESIDENT)
 async def reminders(ctx: Context) -> Response:
     """``cs.rem:on`` / ``cs.rem:off``: the reminder a day before closing, or none."""
     if ctx.value not in ("on", "off"):

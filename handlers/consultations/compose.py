@@ -16,14 +16,13 @@ publishing opens it now or schedules it (a Timer; the database stays the truth).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from handlers.answers import read_text
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, DialogSpec, Feature, StepHandler, menu_reply
+from handlers.feature import Context, Feature, menu_reply
 from handlers.when import parse_moment, typed
 from storage.consultations.model import (
     MAX_OPTIONS,
@@ -59,27 +58,6 @@ PICKERS = {
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
 
 
-def step(*names: str) -> Callable[[StepHandler], StepHandler]:
-    """A step of composing; it checks the role itself too, so someone whose role was taken
-    away while composing cannot publish (whatever else checks it)."""
-    return staff_step(compose, *names)
-
-
-def staff_step(spec: DialogSpec, *names: str) -> Callable[[StepHandler], StepHandler]:
-    """Register a staff dialog's step behind a check of the role, read fresh at every event."""
-
-    def register(handler: StepHandler) -> StepHandler:
-        async def checked(ctx: Context, dialog: Dialog) -> Response:
-            if not ctx.user.role.allows(spec.role):
-                return respond(menu_reply(ctx, "general.stale_button"), end_dialog=True)
-            return await handler(ctx, dialog)
-
-        spec.step(*names)(checked)
-        return handler
-
-    return register
-
-
 def _stop() -> list[Button]:
     return [Button(label="consultations.btn_stop", payload="cancel")]
 
@@ -106,7 +84,7 @@ def _texts(dialog: Dialog, text: str) -> dict[str, str]:
 # The texts -------------------------------------------------------------------------------------
 
 
-@step("title")
+@compose.step("title")
 async def title(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(text, Reply):
@@ -115,7 +93,7 @@ async def title(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
 
 
-@step("intro")
+@compose.step("intro")
 async def intro(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_INTRO)
     if isinstance(text, Reply):
@@ -139,7 +117,7 @@ def _ask_kind(dialog: Dialog) -> Reply:
     )
 
 
-@step("kind")
+@compose.step("kind")
 async def kind(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice not in {k.value for k in QuestionKind}:
@@ -148,7 +126,7 @@ async def kind(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("consultations.ask_question", max=MAX_QUESTION), dialog=nxt)
 
 
-@step("question")
+@compose.step("question")
 async def question_text(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_QUESTION, min_length=3)
     if isinstance(text, Reply):
@@ -168,7 +146,7 @@ def _ask_options() -> Reply:
     return _ask("consultations.ask_options", count=MAX_OPTIONS, max=MAX_OPTION)
 
 
-@step("options")
+@compose.step("options")
 async def options(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
     if isinstance(text, Reply):
@@ -194,7 +172,7 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
     return _added(dialog, asked)
 
 
-@step("ends")
+@compose.step("ends")
 async def ends(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, 2 * MAX_END + 2)
     if isinstance(text, Reply):
@@ -233,7 +211,7 @@ def _ask_more(dialog: Dialog) -> Reply:
     )
 
 
-@step("more")
+@compose.step("more")
 async def more(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     count = len(dialog.data["questions"])
@@ -253,7 +231,7 @@ async def more(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="answers.use_buttons"), _ask_more(dialog), dialog=dialog)
 
 
-@step("follow_up")
+@compose.step("follow_up")
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
@@ -280,7 +258,7 @@ async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
     )
 
 
-@step("audience")
+@compose.step("audience")
 async def audience(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "all":
@@ -320,7 +298,7 @@ async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
     )
 
 
-@step(*PICKERS)
+@compose.step(*PICKERS)
 async def pick_audience(ctx: Context, dialog: Dialog) -> Response:
     kind = PICKERS[dialog.step]
     choice = ctx.value if ctx.event.button is not None else None
@@ -377,7 +355,7 @@ def _ask_opening(dialog: Dialog) -> Reply:
     )
 
 
-@step("opening")
+@compose.step("opening")
 async def opening(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "now":
@@ -452,7 +430,7 @@ def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
     return moment.astimezone(UTC)
 
 
-@step("opens")
+@compose.step("opens")
 async def opens(ctx: Context, dialog: Dialog) -> Response:
     moment = _read_moment(ctx, ctx.now)
     if isinstance(moment, Reply):
@@ -462,7 +440,7 @@ async def opens(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask_closing(ctx, nxt), dialog=nxt)
 
 
-@step("closes")
+@compose.step("closes")
 async def closes(ctx: Context, dialog: Dialog) -> Response:
     moment = _read_moment(ctx, _opens(ctx, dialog) + SHORTEST - timedelta(seconds=1))
     if isinstance(moment, Reply):
@@ -535,7 +513,7 @@ def _preview_question(dialog: Dialog) -> Reply:
     )
 
 
-@step("preview")
+@compose.step("preview")
 async def preview(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "audience":

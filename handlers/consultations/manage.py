@@ -20,7 +20,6 @@ from datetime import UTC, timedelta
 
 from handlers.answers import parse_id, read_text
 from handlers.consultations import results as shown_results
-from handlers.consultations.compose import staff_step
 from handlers.consultations.jobs import job, next_moment
 from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
@@ -331,7 +330,7 @@ def _ask_follow_up(ctx: Context, consultation: Consultation) -> Reply:
 follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
 
 
-@staff_step(follow_up_dialog, "text")
+@follow_up_dialog.step("text")
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None or not _editable(consultation):
@@ -377,7 +376,7 @@ def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
 move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
 
 
-@staff_step(move_dialog, "when")
+@move_dialog.step("when")
 async def move(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None or not _editable(consultation):

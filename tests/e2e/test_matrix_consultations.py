@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from handlers.contract import Role
-from tests.connector import with_role
 from tests.consultations import compose_poll, last_consultation
 from tests.e2e.matrix_support import Residents, bot_settings, containing
 from tests.e2e.synapse import SynapseServer
 from tests.e2e.telegram_support import running_bot
+from tests.people import with_role
 from tests.support import Chat
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from bot.app import App
-from tests.community import civil_servant, resident, stored
 from tests.consultations import (
     Clock,
     Jobs,
@@ -20,6 +19,9 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
 from tests.support import Chat
 
 

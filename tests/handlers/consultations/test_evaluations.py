@@ -10,8 +10,9 @@ from bot.app import App
 from bot.settings import Settings
 from handlers.consultations.jobs import Surroundings, run_evaluations
 from storage.consultations.model import ConsultationKind, Moment
-from tests.community import civil_servant, resident
 from tests.consultations import Clock, Jobs, button, outbox_of, seen
+from tests.people import civil_servant
+from tests.people import person as resident
 
 
 async def _playground(app: App) -> tuple[int, int]:

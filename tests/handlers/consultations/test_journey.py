@@ -10,7 +10,6 @@ from bot.app import App
 from bot.settings import Settings
 from handlers.contract import Timer
 from storage.consultations.model import ConsultationStatus
-from tests.community import TimerLog, civil_servant, resident
 from tests.consultations import (
     FOLLOW_UP,
     INTRO,
@@ -23,6 +22,8 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
+from tests.people import TimerLog, civil_servant
+from tests.people import person as resident
 from tests.support import Chat
 
 PNG = b"\x89PNG\r\n\x1a\n"

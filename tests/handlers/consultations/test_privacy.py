@@ -8,8 +8,10 @@ from typing import Any
 
 from bot.app import App
 from storage.consultations.model import ConsultationStatus
-from tests.community import civil_servant, resident, stored
 from tests.consultations import compose_poll, last_consultation
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
 from tests.privacy import traces
 
 TYPED = "Qzxmijn eigen antwoord over de speelplek"

@@ -16,8 +16,9 @@ from bot.admin.open_data import export_open_data
 from bot.app import App
 from bot.settings import Settings
 from handlers.profile import DEFAULT_PROFILE
-from tests.community import civil_servant, resident
 from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of, seen
+from tests.people import civil_servant
+from tests.people import person as resident
 from tests.support import Chat
 
 

@@ -9,7 +9,6 @@ from bot.app import App
 from bot.runtime import Runtime
 from handlers.contract import Role, Timer
 from storage.consultations.model import ConsultationStatus
-from tests.community import TimerLog, civil_servant, resident, stored
 from tests.consultations import (
     FOLLOW_UP,
     Clock,
@@ -19,6 +18,9 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
+from tests.people import TimerLog, civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
 from tests.support import Chat
 
 
