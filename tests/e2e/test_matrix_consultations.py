@@ -1,5 +1,6 @@
 """A poll on Matrix against Synapse: the invitation delivered by the outbox in an encrypted
-chat, and every kind of question answered by typing the numbers of the options."""
+chat and answered by typing a number, and every kind of question answered by typing the
+numbers (or labels) of the options."""
 
 from __future__ import annotations
 
@@ -47,12 +48,14 @@ async def test_a_matrix_resident_answers_a_poll_with_numbered_options(
         assert invitation.decrypted and invitation.msgtype == "m.notice"
         assert "[1] Schommel" in invitation.body and "Zeg ik liever niet" in invitation.body
 
+        # The invitation's options are answered by their number, like any reply's.
+        await anna.send("2")  # Klimrek
+        await anna.wait_for_reply(containing("Vraag 2 van 4"))
         await anna.send("/peilingen")
         listed = await anna.wait_for_reply(containing("Nieuwe speelplek Zeewijk"))
-        assert "[1] ▶️ Nieuwe speelplek Zeewijk" in listed.body
+        assert "[1] ⏳ Nieuwe speelplek Zeewijk" in listed.body
         for typed, expected in (
-            ("1", "Vraag 1 van 4"),
-            ("2", "Vraag 2 van 4"),  # Klimrek
+            ("1", "Vraag 2 van 4"),  # on where she was
             ("4", "Vraag 3 van 4"),  # 4 on the scale
             ("1", "✅ Kinderen"),  # tick
             ("Volgende", "Vraag 4 van 4"),  # the label works as well as the number
