@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, timedelta
 
-from handlers.answers import parse_id, read_text
+from handlers.answers import digits, parse_id, read_text
 from handlers.consultations import results as shown_results
 from handlers.consultations.jobs import job, next_moment
 from handlers.consultations.shown import shown_time
@@ -163,7 +163,7 @@ async def results(ctx: Context) -> Response:
     chart of every question."""
     raw_id, _, raw_moment = ctx.value.partition(":")
     consultation = await _staff_consultation(ctx, raw_id)
-    if consultation is None or not raw_moment.isdigit():
+    if consultation is None or not digits(raw_moment) or len(raw_moment) > 3:
         return _gone()
     moment = int(raw_moment)
     if moment not in consultation.moment_numbers():

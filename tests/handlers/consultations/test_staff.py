@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.app import App
 from bot.runtime import Runtime
 from handlers.contract import Role, Timer
@@ -302,3 +304,44 @@ async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
     cancelled = await app.repos.consultations.get(poll)
     assert cancelled is not None and cancelled.status is ConsultationStatus.CANCELLED
     assert Chat(app, "anna") is not None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "cs.res:{poll}:²",
+        "cs.res:{poll}:9",
+        "cs.res:{poll}:" + "9" * 30,
+        "cs.res:abc:0",
+        "cs.res:{poll}",
+        "cs.endok:999",
+        "cs.endok:-1",
+        "cs.end:{poll}:extra",
+        "cs.stop:{poll}",  # open, not scheduled
+        "cs.fu:999",
+        "cs.mv:0",
+        "cs.mod:999",
+        "cs.ok:1",
+        "cs.ok:x:y",
+        "cs.no:999:1",
+        "cs.ok:1:99",
+    ],
+)
+async def test_a_forged_staff_button_changes_nothing(app: App, payload: str) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    before = await app.db.fetchall("SELECT * FROM consultations ORDER BY id")
+    logged = await _actions(app, poll)
+    await ria.press_payload(payload.format(poll=poll))
+    assert ria.keys[0] in (
+        "consultations.staff_gone",
+        "consultations.review_gone",
+        "consultations.reviews_done",
+        "general.stale_button",
+    ), ria.keys
+    after = await app.db.fetchall("SELECT * FROM consultations ORDER BY id")
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert await _actions(app, poll) == logged
