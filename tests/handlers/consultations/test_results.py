@@ -12,6 +12,7 @@ import pytest
 from frictionless import validate
 
 from bot.admin.cli import main
+from bot.admin.consultation_export import export_consultation
 from bot.admin.open_data import export_open_data
 from bot.app import App
 from bot.settings import Settings
@@ -199,3 +200,27 @@ async def test_results_published_at_closing_stay_when_a_respondent_is_erased(
     await ij0.send("/peilingen")
     await ij0.press("Nieuwe speelplek")
     assert "Meegedaan: 8 mensen" in ij0.text
+
+
+async def test_an_option_that_looks_like_a_formula_is_text_in_the_export(
+    app: App, tmp_path: Path
+) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Formules")
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send("Welke?")
+    await ria.send('=HYPERLINK("http://x.example","klik")\n+1')
+    await ria.press("Klaar met de vragen")
+    await ria.send("Niets.")
+    await ria.press("Iedereen die meedoet")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await export_consultation(app, poll, tmp_path / "out")
+    with (tmp_path / "out" / "results.csv").open(encoding="utf-8") as fh:
+        texts = [row["answer_text"] for row in csv.DictReader(fh)]
+    assert texts[:2] == ['\'=HYPERLINK("http://x.example","klik")', "'+1"]
