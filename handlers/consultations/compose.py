@@ -151,7 +151,7 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
     if isinstance(text, Reply):
         return respond(text, _ask_options(), dialog=dialog)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [" ".join(line.split()) for line in _pieces(text)]
     found = [line.lstrip("-•*").strip() for line in lines if line.strip("-•* ")]
     if not 2 <= len(found) <= MAX_OPTIONS:
         problem = Reply(key="consultations.options_count", params={"max": MAX_OPTIONS})
@@ -177,7 +177,7 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, 2 * MAX_END + 2)
     if isinstance(text, Reply):
         return respond(text, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
-    words = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    words = [" ".join(line.split()) for line in _pieces(text) if line.strip()]
     if len(words) != 2 or any(len(word) > MAX_END for word in words):
         problem = Reply(key="consultations.ends_two", params={"max": MAX_END})
         return respond(problem, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
@@ -188,6 +188,12 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
         high=_texts(dialog, words[1]),
     )
     return _added(dialog, asked)
+
+
+def _pieces(text: str) -> list[str]:
+    """Typed items: one per line, or separated by ";" (a chat that sends every line at once
+    is not a given: a terminal sends each line as a message)."""
+    return [piece for line in text.splitlines() for piece in line.split(";")]
 
 
 def _added(dialog: Dialog, asked: Question) -> Response:

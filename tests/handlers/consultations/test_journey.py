@@ -65,7 +65,7 @@ async def test_a_poll_goes_from_compose_to_results_in_every_respondents_chat(
         "consultations.question",
         "consultations.preview_question",
     ]
-    assert INTRO in preview[1].text and "Het zijn 4 vragen" in preview[1].text
+    assert INTRO in preview[1].text and "Aantal vragen: 4" in preview[1].text
     assert "1 = nooit, 5 = elke dag" in preview[3].text
     await ria.press("Publiceren")
     assert ria.keys == ["consultations.published"]
