@@ -76,6 +76,12 @@ async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | 
     consultation_id, moment, *rest = ids
     number = rest[0] if rest else 0
     consultation = await ctx.repos.consultations.get(consultation_id)
+    if consultation is not None and consultation.status in (
+        ConsultationStatus.DRAFT,
+        ConsultationStatus.SCHEDULED,
+    ):
+        # A preview's buttons, or a scheduled poll's: nothing to answer yet.
+        return respond(Reply(key="consultations.not_open"))
     if consultation is None or consultation.status not in (
         ConsultationStatus.OPEN,
         ConsultationStatus.CLOSED,

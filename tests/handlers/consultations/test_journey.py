@@ -67,7 +67,10 @@ async def test_a_poll_goes_from_compose_to_results_in_every_respondents_chat(
     ]
     assert INTRO in preview[1].text and "Aantal vragen: 4" in preview[1].text
     assert "1 = nooit, 5 = elke dag" in preview[3].text
-    await ria.press("Publiceren")
+    # A preview's buttons answer nothing; publishing still works afterwards.
+    await ria.press_payload(button(preview, "Klimrek"))
+    assert ria.keys == ["consultations.not_open"]
+    await ria.press_payload(button(preview, "Publiceren"))
     assert ria.keys == ["consultations.published"]
     poll = await last_consultation(app)
     stored_poll = await app.repos.consultations.get(poll)

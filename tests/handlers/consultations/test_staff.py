@@ -270,7 +270,7 @@ async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart
         await runtime.stop()
 
     await anna.press_payload(f"cs.a:{poll}:0:1:1")
-    assert anna.keys == ["consultations.not_found"]  # not open yet
+    assert anna.keys == ["consultations.not_open"]  # not open yet
     clock.now = scheduled.opens_at
     await Jobs.of(app).consultation(poll)
     [invitation] = await outbox_of(app, anna)
