@@ -7,10 +7,12 @@
         ├─ ✏️ Wat we ermee doen ──► text ──► saved (sent with the results)
         ├─ 🕑 Sluittijd ──► moment ──► moved
         ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
-        └─ ❌ Annuleren (scheduled) ──► never opens
+        ├─ ❌ Annuleren (scheduled) ──► never opens
+        └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
+                                                     goes to the participants
 
 Every change lands in the audit log (``consultation.close``, ``consultation.edit``,
-``consultation.cancel``, ``consultation.review``).
+``consultation.cancel``, ``consultation.review``, ``experiment.end``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, timedelta
 
 from handlers.answers import digits, parse_id, read_text
 from handlers.consultations import results as shown_results
-from handlers.consultations.jobs import job, next_moment
+from handlers.consultations.jobs import EVALUATIONS_JOB, job, next_moment
 from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature
@@ -111,6 +113,16 @@ async def _card(ctx: Context, consultation: Consultation) -> Reply:
                 for number in consultation.moment_numbers()
             ]
         )
+        experiment = consultation.experiment_id
+        if (
+            any(moment.at_end for moment in consultation.moments)
+            and experiment is not None
+            and consultation.status is ConsultationStatus.OPEN
+            and await repos.consultations.experiment_status(experiment) == "running"
+        ):
+            buttons.append(
+                [Button(label="consultations.btn_experiment_ended", payload=f"cs.exend:{cid}")]
+            )
     else:
         counts = await repos.consultations.counts(cid, 0)
         params.update(counts.model_dump())
@@ -275,6 +287,75 @@ async def close_now(ctx: Context) -> Response:
         ),
         timers=[Timer(job=job(consultation.id), at=ctx.now)],
     )
+
+
+@feature.action("cs.exend", role=Role.CIVIL_SERVANT)
+async def experiment_ended_ask(ctx: Context) -> Response:
+    """``cs.exend:<evaluation>``: ask before marking its experiment as ended."""
+    found = await _ending(ctx)
+    if isinstance(found, Response):
+        return found
+    consultation, title = found
+    return respond(
+        Reply(
+            key="consultations.experiment_end_confirm",
+            params={"experiment": title},
+            buttons=[
+                [
+                    Button(
+                        label="consultations.btn_experiment_end_yes",
+                        payload=f"cs.exendok:{consultation.id}",
+                    )
+                ],
+                [Button(label="consultations.btn_close_no", payload="cs.staff")],
+            ],
+        )
+    )
+
+
+@feature.action("cs.exendok", role=Role.CIVIL_SERVANT)
+async def experiment_ended(ctx: Context) -> Response:
+    """``cs.exendok:<evaluation>``: the experiment has ended (nobody can join any more), and
+    its participants get the evaluation's moment at the end, at once."""
+    found = await _ending(ctx)
+    if isinstance(found, Response):
+        return found
+    consultation, title = found
+    assert consultation.experiment_id is not None
+    if not await ctx.repos.experiments.end(consultation.experiment_id):
+        return _gone()
+    await ctx.repos.audit.record(
+        "experiment.end",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"experiment:{consultation.experiment_id}",
+        detail={"evaluation": consultation.id},
+    )
+    return respond(
+        Reply(
+            key="consultations.experiment_ended",
+            params={"experiment": title},
+            buttons=[_back()],
+        ),
+        timers=[Timer(job=EVALUATIONS_JOB, at=ctx.now)],
+    )
+
+
+async def _ending(ctx: Context) -> tuple[Consultation, str] | Response:
+    """The open evaluation (with a moment at the end) of a running experiment, and that
+    experiment's title; else why not."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if (
+        consultation is None
+        or consultation.status is not ConsultationStatus.OPEN
+        or consultation.experiment_id is None
+        or not any(moment.at_end for moment in consultation.moments)
+    ):
+        return _gone()
+    experiment = await ctx.repos.experiments.get(consultation.experiment_id)
+    if experiment is None or experiment.status != "running":
+        return _gone()
+    return consultation, experiment.title(ctx.lang)
 
 
 @feature.action("cs.stop", role=Role.CIVIL_SERVANT)

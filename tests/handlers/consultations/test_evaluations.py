@@ -9,9 +9,10 @@ from datetime import timedelta
 from bot.app import App
 from bot.settings import Settings
 from handlers.consultations.jobs import Surroundings, run_evaluations
+from handlers.contract import Timer
 from storage.consultations.model import ConsultationKind, Moment
 from tests.consultations import Clock, Jobs, button, outbox_of, seen
-from tests.people import civil_servant
+from tests.people import TimerLog, civil_servant
 from tests.people import person as resident
 
 
@@ -96,9 +97,18 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     await jobs.evaluations()
     assert len(await outbox_of(app, bob)) == 1
 
-    # The experiment ends: everyone taking part is asked the second time.
-    async with app.db.transaction():
-        assert await app.repos.experiments.end(experiment)
+    # Staff say the experiment has ended: everyone taking part is asked the second time.
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    await ria.send("/peilingen")
+    await ria.press("Experiment afgelopen")
+    assert "Speeltuin Zeewijk Natuurlijk!" in ria.text
+    await ria.press("Ja, het is afgelopen")
+    assert ria.keys == ["consultations.experiment_ended"]
+    assert timers.armed == [Timer(job="evaluations:every", at=clock.now)]
+    assert experiment not in {e.id for e in await app.repos.experiments.running()}
+    await ria.press_payload(f"cs.exendok:{evaluation}")  # again, from the old message
+    assert ria.keys == ["consultations.staff_gone"]
     await jobs.evaluations()
     [*_, at_end] = await outbox_of(app, anna)
     [bob_first, bob_end] = await outbox_of(app, bob)
@@ -111,7 +121,6 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     assert bob.keys == ["consultations.done"]
 
     # Staff follow the evaluation per moment.
-    ria = await civil_servant(app)
     await ria.send("/peilingen")
     card = next(m for m in ria.last if m.key == "consultations.card_evaluation")
     assert "Moment 1 (28 dagen na meedoen): gevraagd 2 · begonnen 1 · klaar 0" in card.text
