@@ -14,6 +14,7 @@ from bot.logs import use_pseudonym_key
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
+from handlers.consultations.jobs import seed_evaluations
 from handlers.contract import Installation
 from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
@@ -66,6 +67,7 @@ class App:
             async with db.transaction():
                 await repos.experiments.seed(experiment_seeds(profile), clock())
                 key = await repos.platform_state.kept_secret(*PSEUDONYM_KEY, clock())
+                await seed_evaluations(repos, profile, clock())
             # Erasures a stop interrupted are finished in the background.
             await repos.personal.resume()
         except BaseException:

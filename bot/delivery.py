@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.platforms.base import Adapter, Blocked, DeliveryError, RetryLater
+from bot.render import numbered_options
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
@@ -323,6 +324,8 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
+        if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
+            await self._offer(row.chat_id, lang, replies)
         try:
             await self.adapter.send(
                 row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
@@ -352,6 +355,21 @@ class DeliveryWorker:
         """Part of the row arrived before it failed: the next try starts after that part."""
         if error.delivered > row.parts_sent:
             self._results.parts.append((row.id, error.delivered))
+
+    async def _offer(self, chat_id: str, lang: str, replies: list[Reply]) -> None:
+        """Remember the numbered options a message is about to show in a chat, before it is
+        shown, so that typing "2" there chooses what it shows (like a direct reply's), not
+        what the chat was offered before; options offered later are kept."""
+        options = [(self.catalog.label(lang, b), b.payload) for b in numbered_options(replies)]
+        try:
+            async with self.repos.db.transaction():
+                await self.repos.chat_options.save(
+                    self.platform, chat_id, options, self.clock(), only_if_newer=True
+                )
+        except Exception:
+            # A number typed there then chooses from what was offered before; the message
+            # itself is sent all the same.
+            log.exception("remembering offered options failed platform=%s", self.platform)
 
     def _retry_or_fail(self, row: Due, error: str) -> None:
         tried = row.attempts + 1

@@ -19,6 +19,7 @@ from bot.platforms.base import Adapter
 from bot.scheduler import Scheduler
 from handlers.budgets.schedule import advance as advance_budget_round
 from handlers.community.moderation import expire_mutes
+from handlers.consultations import jobs as consultation_jobs
 from handlers.contract import Timer
 from handlers.news.wist_je_dat import Signer
 
@@ -75,6 +76,12 @@ class Runtime:
         )
         self.scheduler.register("mute", runner=self._end_mutes, pending=repos.sanctions.pending)
         self.scheduler.register("budget", runner=self._budget_round, pending=repos.budgets.pending)
+        self.scheduler.register(
+            "consultation",
+            runner=self._consultation,
+            pending=lambda: consultation_jobs.pending(repos),
+        )
+        self.scheduler.register("evaluations", runner=self._evaluations, pending=self._now)
         self.scheduler.register("retention", runner=self._retention, pending=self._now)
         self.scheduler.register("open-data", runner=self._open_data, pending=self._now)
 
@@ -93,6 +100,26 @@ class Runtime:
         )
         if timer is not None:
             await self.scheduler.arm([timer])
+
+    def _surroundings(self) -> consultation_jobs.Surroundings:
+        app = self.app
+        return consultation_jobs.Surroundings(
+            app.repos, app.catalog, app.profile, app.settings.zone
+        )
+
+    async def _consultation(self, key: str) -> None:
+        """Open, remind about or close one consultation, whichever is due."""
+        timers = await consultation_jobs.run_consultation(
+            self._surroundings(), int(key), self.app.router.clock()
+        )
+        await self.scheduler.arm(timers)
+
+    async def _evaluations(self, key: str) -> None:
+        """Ask the experiments' participants whose evaluation moment came; look again later."""
+        timers = await consultation_jobs.run_evaluations(
+            self._surroundings(), self.app.router.clock()
+        )
+        await self.scheduler.arm(timers)
 
     async def _end_mutes(self, key: str) -> None:
         """Tell everyone whose mute has ended (the router already lets them post again)."""

@@ -9,6 +9,7 @@ in a Context and return a Response.
 - ``news/``: "Wist je dat", the composer, civil servants' cards, posters
 - ``community/``: moderation of reported comments and ideas, questions to the connector,
   the inbox, connections
+- ``consultations/``: "Velsen vraagt": polls, consultations and evaluations of experiments
 - ``privacy/``: the privacy statement, a person's data export and erasure
 - ``staff/``: roles and invites, the audit log, statistics
 - ``budgets/``: budget rounds ("Velsen kiest"): set up by staff, voted on by residents
@@ -22,6 +23,7 @@ Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the 
 from handlers.budgets import rounds as budget_rounds
 from handlers.budgets import voting as budget_voting
 from handlers.community import connections, inbox, moderation, questions
+from handlers.consultations import answer, compose, manage
 from handlers.experiments import join, proposals
 from handlers.feature import Feature, Registry
 from handlers.ideas import browse, comments, submit, triage
@@ -53,6 +55,9 @@ FEATURES: list[Feature] = [
     oversight.feature,
     budget_voting.feature,
     budget_rounds.feature,
+    answer.feature,
+    compose.feature,
+    manage.feature,
 ]
 
 

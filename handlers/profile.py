@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -69,6 +70,72 @@ class Limits(BaseModel):
     report_threshold: int = Field(default=3, ge=1)
 
 
+class QuestionSeed(BaseModel):
+    """A question of an evaluation the profile brings in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["one", "several", "scale", "text"]
+    text: Localized
+    options: list[Localized] = Field(default_factory=list, max_length=8)
+    #: The words at 1 and at 5 of a scale.
+    low: Localized | None = None
+    high: Localized | None = None
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> QuestionSeed:
+        if self.kind in ("one", "several") and len(self.options) < 2:
+            raise ValueError("a choice question needs at least two options")
+        if self.kind not in ("one", "several") and self.options:
+            raise ValueError(f"a {self.kind} question has no options")
+        if (self.kind == "scale") != (self.low is not None and self.high is not None):
+            raise ValueError(
+                "a scale question, and only a scale, has words at 1 and 5 (low, high)"
+            )
+        return self
+
+
+class EvaluationSeed(BaseModel):
+    """A short consultation that goes to an experiment's participants at set moments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    #: The slugs of the experiments that carry it (one evaluation each).
+    experiments: list[str] = Field(min_length=1)
+    #: ``{experiment}`` is replaced by the experiment's title.
+    title: Localized
+    intro: Localized
+    follow_up: Localized
+    #: Participants are asked this many days after they joined (one moment each)...
+    after_join_days: list[int] = Field(default_factory=list)
+    #: ...and when the experiment ends.
+    at_end: bool = False
+    #: How many days they have to answer.
+    answer_days: int = Field(default=14, ge=2)
+    questions: list[QuestionSeed] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _has_a_moment(self) -> EvaluationSeed:
+        if not self.after_join_days and not self.at_end:
+            raise ValueError("an evaluation needs a moment: after_join_days or at_end")
+        if any(days < 1 for days in self.after_join_days):
+            raise ValueError("after_join_days are whole days from 1")
+        return self
+
+
+class ConsultationRules(BaseModel):
+    """Consultations: what they are called, and how results protect who answered."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The name residents know consultations by ("Velsen vraagt").
+    name: Localized = Localized(nl="Peilingen", en="Polls")
+    #: No result is shown for a group (a neighbourhood, a language) smaller than this.
+    suppression_threshold: int = Field(default=5, ge=2)
+    evaluations: list[EvaluationSeed] = Field(default_factory=list)
+
+
 class Profile(BaseModel):
     """Everything that is the municipality rather than Samenspel."""
 
@@ -87,6 +154,7 @@ class Profile(BaseModel):
     categories: list[Named] = Field(min_length=1)
     departments: list[Named] = Field(min_length=1)
     experiments: list[ExperimentSeed] = Field(default_factory=list)
+    consultations: ConsultationRules = ConsultationRules()
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod
@@ -105,6 +173,11 @@ class Profile(BaseModel):
                 raise ValueError(f"experiment {seed.slug}: unknown neighbourhood")
             if seed.theme and seed.theme not in themes:
                 raise ValueError(f"experiment {seed.slug}: unknown theme")
+        slugs = {seed.slug for seed in self.experiments}
+        for evaluation in self.consultations.evaluations:
+            unknown = sorted(set(evaluation.experiments) - slugs)
+            if unknown:
+                raise ValueError(f"evaluation {evaluation.key}: unknown experiments {unknown}")
         return self
 
     def neighbourhood(self, id_: str | None) -> Named | None:

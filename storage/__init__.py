@@ -9,6 +9,9 @@ from storage.community.connections import Connections
 from storage.community.moderation import Activity, Sanctions
 from storage.community.questions import Questions
 from storage.community.reports import Reports
+from storage.consultations.consultations import Consultations
+from storage.consultations.responses import Responses
+from storage.consultations.tallies import Tallies
 from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments.experiments import Experiments
@@ -72,6 +75,9 @@ class Repositories:
         self.invites = Invites(db)
         self.budgets = BudgetRounds(db)
         self.undecrypted = UndecryptedMessages(db)
+        self.consultations = Consultations(db)
+        self.responses = Responses(db)
+        self.tallies = Tallies(db)
         # Someone who blocked the bot no longer gets "Wist je dat".
         self.outbox.on_unreachable(self._unsubscribe)
 

@@ -82,11 +82,20 @@ class ChatOptions:
         return [(label, payload) for label, payload in json.loads(raw)] if raw else []
 
     async def save(
-        self, platform: str, chat_id: str, options: list[tuple[str, str]], now: datetime
+        self,
+        platform: str,
+        chat_id: str,
+        options: list[tuple[str, str]],
+        now: datetime,
+        *,
+        only_if_newer: bool = False,
     ) -> None:
+        """Remember the options offered at ``now``; with ``only_if_newer``, not over options
+        offered after it (an outbox message recorded after a reply that came later)."""
+        newer = " WHERE excluded.updated_at >= chat_options.updated_at" if only_if_newer else ""
         await self.db.execute(
             "INSERT INTO chat_options (platform, chat_id, options, updated_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET"
-            " options = excluded.options, updated_at = excluded.updated_at",
+            f" options = excluded.options, updated_at = excluded.updated_at{newer}",
             (platform, chat_id, json.dumps(options, ensure_ascii=False), iso(now)),
         )

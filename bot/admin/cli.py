@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         "export-open-data", help="write the open data (CSV, JSON, datapackage.json) to a folder"
     )
     export.add_argument("--out", required=True, metavar="DIR", help="the folder to (re)write")
+    consultation = sub.add_parser(
+        "export-consultation",
+        help="write one consultation's results (CSV and a chart, no personal data) to a folder",
+    )
+    consultation.add_argument("id", type=int, help="the consultation's number")
+    consultation.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
     sub.add_parser(
         "retention", help="warn and erase residents silent too long, now (normally daily)"
     )
@@ -214,6 +220,23 @@ async def run_export_open_data(settings: Settings, out: str) -> None:
         await app.close()
     counts = ", ".join(f"{name} {count}" for name, count in report.rows.items())
     print(f"open data written to {report.path} ({counts})")
+
+
+async def run_export_consultation(settings: Settings, consultation_id: int, out: str) -> None:
+    from bot.admin.consultation_export import ConsultationExportError, export_consultation
+
+    app = await open_app(settings)
+    try:
+        report = await export_consultation(app, consultation_id, Path(out))
+    except ConsultationExportError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        await app.close()
+    people = ", ".join(f"moment {m}: {n}" for m, n in report.respondents.items())
+    print(
+        f"consultation {consultation_id} written to {report.path} ({', '.join(report.files)};"
+        f" respondents {people})"
+    )
 
 
 async def run_retention_now(settings: Settings) -> None:
@@ -449,6 +472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(run_chat(settings, getattr(args, "who", None)))
         elif command == "export-open-data":
             asyncio.run(run_export_open_data(settings, args.out))
+        elif command == "export-consultation":
+            asyncio.run(run_export_consultation(settings, args.id, args.out))
         elif command == "retention":
             asyncio.run(run_retention_now(settings))
         elif command == "export-person":

@@ -1,5 +1,5 @@
-"""The open-data export: ideas, experiments, "Wist je dat" and counts, as CSV and JSON, with a
-Frictionless Data Package (``datapackage.json``) that describes every field.
+"""The open-data export: ideas, experiments, "Wist je dat", consultations and counts, as CSV and
+JSON, with a Frictionless Data Package (``datapackage.json``) that describes every field.
 
     samenspel export-open-data --out DIR
 
@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.admin.consultation_export import open_data_tables as consultation_tables
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from storage.clock import parse
@@ -258,6 +259,105 @@ BUDGET_PROJECTS = Resource(
     ("id",),
     (("round", "budget_rounds", "id"),),
 )
+_CONSULTATION = "The consultation's number."
+_TEXT_NL = "In Dutch (empty when it was written in English only)."
+_TEXT_EN = "In English (empty when it was written in Dutch only)."
+CONSULTATIONS = Resource(
+    "consultations",
+    "Peilingen / Consultations",
+    "What the municipality asked residents in the chat (polls, and evaluations of"
+    " experiments by their participants), for whom, when, and how many took part.",
+    (
+        _f("id", "integer", _CONSULTATION),
+        _f("kind", "string", "poll, or evaluation (of an experiment, asked at set moments)."),
+        _f("title_nl", "string", f"Title. {_TEXT_NL}"),
+        _f("title_en", "string", f"Title. {_TEXT_EN}"),
+        _f("intro_nl", "string", f"Why it was asked. {_TEXT_NL}"),
+        _f("intro_en", "string", f"Why it was asked. {_TEXT_EN}"),
+        _f("follow_up_nl", "string", f"What the municipality does with the answers. {_TEXT_NL}"),
+        _f("follow_up_en", "string", f"What the municipality does with the answers. {_TEXT_EN}"),
+        _f("audience", "string", "all (everyone taking part), theme, neighbourhood, experiment."),
+        _f("audience_code", "string", "The theme, neighbourhood or experiment it was for."),
+        _f("experiment", "integer", "The experiment an evaluation belongs to."),
+        _f("status", "string", "open or closed."),
+        _f("questions", "integer", "How many questions it has."),
+        _f("opened_at", "datetime", f"When it opened. {_UTC}"),
+        _f("closes_at", "datetime", f"When it closes (closed). {_UTC}"),
+        _f("closed_at", "datetime", f"When it closed. {_UTC}"),
+        _f("invited", "integer", "How many residents were asked when it opened (polls)."),
+        _f("respondents", "integer", "How many answered at least one question (once closed)."),
+    ),
+    ("id",),
+    (("experiment", "experiments", "id"),),
+)
+CONSULTATION_QUESTIONS = Resource(
+    "consultation_questions",
+    "Vragen / Questions",
+    "The questions of each consultation, in order.",
+    (
+        _f("consultation", "integer", _CONSULTATION),
+        _f("question", "integer", "The question's number within the consultation (from 1)."),
+        _f(
+            "kind",
+            "string",
+            "one (one choice), several (several choices), scale (1 to 5) or text (a short"
+            " typed answer; typed answers are never published).",
+        ),
+        _f("text_nl", "string", f"The question. {_TEXT_NL}"),
+        _f("text_en", "string", f"The question. {_TEXT_EN}"),
+        _f("low_nl", "string", f"A scale: what 1 means. {_TEXT_NL}"),
+        _f("low_en", "string", f"A scale: what 1 means. {_TEXT_EN}"),
+        _f("high_nl", "string", f"A scale: what 5 means. {_TEXT_NL}"),
+        _f("high_en", "string", f"A scale: what 5 means. {_TEXT_EN}"),
+    ),
+    ("consultation", "question"),
+    (("consultation", "consultations", "id"),),
+)
+CONSULTATION_OPTIONS = Resource(
+    "consultation_options",
+    "Antwoordmogelijkheden / Answer options",
+    "What each answer code of a question means (options, and scale values 1 to 5).",
+    (
+        _f("consultation", "integer", _CONSULTATION),
+        _f("question", "integer", "The question's number within the consultation."),
+        _f("answer", "string", "The answer code: the option's number, or the scale value."),
+        _f("text_nl", "string", f"The option. {_TEXT_NL}"),
+        _f("text_en", "string", f"The option. {_TEXT_EN}"),
+    ),
+    ("consultation", "question", "answer"),
+    (("consultation", "consultations", "id"),),
+)
+CONSULTATION_RESULTS = Resource(
+    "consultation_results",
+    "Uitslagen / Results",
+    "The answers of closed consultations counted, as published when they closed: overall,"
+    " per neighbourhood and per language. A count is left out when fewer people than the"
+    " municipality's threshold answered that question in that group, so that no answer"
+    " can be traced to a person. Typed answers are only counted.",
+    (
+        _f("consultation", "integer", _CONSULTATION),
+        _f("moment", "integer", "0 for a poll; an evaluation's moment (from 1)."),
+        _f("question", "integer", "The question's number; 0: the consultation as a whole."),
+        _f("dimension", "string", "all, neighbourhood or language."),
+        _f(
+            "group",
+            "string",
+            f"The neighbourhood code ({NO_NEIGHBOURHOOD}: none given) or language (nl, en);"
+            " all for the overall counts.",
+        ),
+        _f(
+            "answer",
+            "string",
+            'An answer code (see consultation_options), skipped ("zeg ik liever niet"),'
+            " text (a typed answer), respondents (answered this question, or, for question"
+            " 0, anything) or finished (answered every question).",
+        ),
+        _f("count", "integer", "How many; empty when left out (see suppressed)."),
+        _f("suppressed", "integer", "1 when the count is left out because the group is small."),
+    ),
+    ("consultation", "moment", "question", "dimension", "group", "answer"),
+    (("consultation", "consultations", "id"),),
+)
 RESOURCES = (
     IDEAS,
     IDEA_HISTORY,
@@ -267,6 +367,10 @@ RESOURCES = (
     CODES,
     BUDGET_ROUNDS,
     BUDGET_PROJECTS,
+    CONSULTATIONS,
+    CONSULTATION_QUESTIONS,
+    CONSULTATION_OPTIONS,
+    CONSULTATION_RESULTS,
 )
 #: Each resource is described twice: (name suffix, format, media type).
 _FORMATS = (("", "csv", "text/csv"), ("-json", "json", "application/json"))
@@ -293,6 +397,7 @@ async def collect(app: App) -> dict[str, list[Row]]:
         CODES.name: _codes(app),
         BUDGET_ROUNDS.name: await app.repos.budgets.public_rounds(),
         BUDGET_PROJECTS.name: await app.repos.budgets.public_projects(),
+        **await consultation_tables(app),
     }
 
 
@@ -417,11 +522,13 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
     package = {
         "profile": "tabular-data-package",
         "name": f"samenspel-{profile.slug}",
-        "title": f"Samenspel {profile.name('nl')}: ideeën, experimenten en Wist je dat",
+        "title": f"Samenspel {profile.name('nl')}: ideeën, experimenten, Wist je dat en peilingen",
         "description": (
             "Ideas residents sent in, their status history, the experiments residents can"
-            " join, the published Wist je dat updates and counts, from the Samenspel chatbot."
-            " Without personal data: no names or ids of people, no comments."
+            " join, the published Wist je dat updates, the consultations the municipality"
+            " held with their counted results, and counts, from the Samenspel chatbot."
+            " Without personal data: no names or ids of people, no comments, no typed"
+            " answers; small groups are left out of the results."
         ),
         "created": now.strftime(DATETIME),
         "licenses": [LICENSE],

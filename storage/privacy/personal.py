@@ -511,6 +511,63 @@ TABLES: tuple[Table, ...] = (
             " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
         ),
     ),
+    # "Velsen vraagt": answers are personal and go with the person; the counts published at
+    # closing stay (they name nobody). A civil servant's published consultation is the
+    # municipality's and stays unsigned; unpublished drafts go.
+    Table(
+        "consultations",
+        Kind.CONTENT,
+        "consultations you composed as a civil servant",
+        export="SELECT id, kind, title, status, audience_kind, audience_value, opens_at,"
+        " closes_at, invited, created_at FROM consultations"
+        " WHERE author_user_id = :user_id ORDER BY id",
+        json_columns=("title",),
+        erase=(
+            "DELETE FROM consultations WHERE author_user_id = :user_id AND status = 'draft'",
+            "UPDATE consultations SET author_user_id = NULL WHERE author_user_id = :user_id",
+        ),
+    ),
+    Table(
+        "consultation_answers",
+        Kind.PERSONAL,
+        "your answers to consultations, question by question",
+        export="SELECT r.consultation_id AS consultation, r.moment, a.question, a.choices,"
+        " a.text, a.skipped, a.review, a.answered_at FROM consultation_answers a"
+        " JOIN consultation_responses r ON r.id = a.response_id WHERE r.user_id = :user_id"
+        " ORDER BY r.consultation_id, r.moment, a.question",
+        json_columns=("choices",),
+        erase=(
+            "DELETE FROM consultation_answers WHERE response_id IN"
+            " (SELECT id FROM consultation_responses WHERE user_id = :user_id)",
+        ),
+        # Approved typed answers were quoted, without a name, in others' results.
+        quoted="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
+        " ON r.id = a.response_id WHERE r.user_id = :user_id AND a.review = 'approved'",
+    ),
+    Table(
+        "consultation_responses",
+        Kind.PERSONAL,
+        "the consultations you were asked to answer, and how far you got",
+        export="SELECT r.consultation_id AS consultation,"
+        " json_extract(c.title, '$.nl') AS title, r.moment, r.invited_at, r.deadline,"
+        " r.started_at, r.finished_at, r.reminded_at FROM consultation_responses r"
+        " JOIN consultations c ON c.id = r.consultation_id WHERE r.user_id = :user_id"
+        " ORDER BY r.consultation_id, r.moment",
+        erase=("DELETE FROM consultation_responses WHERE user_id = :user_id",),
+    ),
+    Table(
+        "consultation_preferences",
+        Kind.PERSONAL,
+        "whether you want a reminder before a consultation closes",
+        export="SELECT reminders, updated_at FROM consultation_preferences"
+        " WHERE user_id = :user_id",
+        erase=("DELETE FROM consultation_preferences WHERE user_id = :user_id",),
+    ),
+    Table(
+        "consultation_results",
+        Kind.OPERATIONAL,
+        "the counted answers of closed consultations, as published, with no link to people",
+    ),
     AUDIT_LOG,
     Table(
         "platform_state",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from bot.pacing import Pacing
 from bot.platforms.base import Blocked, DeliveryError, RetryLater
-from handlers.contract import Reply
+from handlers.contract import Platform, Reply
 from storage import Database, Role
 from storage.clock import iso, utcnow
 
@@ -72,6 +72,7 @@ class FakeAdapter:
 
     name: str = "test"
     pacing: Pacing = field(default_factory=lambda: Pacing(0))
+    platform: Platform = field(default_factory=lambda: Platform(name="test"))
     script: dict[str, list[Exception | None]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     #: Set to make sends wait until it is set (to hold messages in flight).

@@ -1,0 +1,547 @@
+"""Residents answer consultations: question by question, saved at once, changeable until closing.
+
+    invitation (outbox) or /peilingen ──► question 1 of n ──answer──► question 2 of n ──► ...
+                                            │                            (each answer saved)
+                                            ├─ several: tick ✅ ... ──Volgende──►
+                                            ├─ text: Antwoord typen ──► typed ──►
+                                            └─ Zeg ik liever niet ──►
+    ... last answer ──► done ("bedankt"; aanpassen kan tot de sluiting) ──► review ──► change
+
+A break, an old message or a restart changes nothing: every button says which consultation,
+moment and question it answers, and the stored answers say where the person is. Answers
+are refused (and nothing changes) once the consultation closed, for a question or value that
+does not exist, from someone outside its audience, and for typed text that is too long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.answers import digits, read_text
+from handlers.consultations import results as shown_results
+from handlers.consultations.manage import overview
+from handlers.consultations.shown import (
+    MAX_TEXT,
+    brand,
+    question,
+    review,
+    shown_time,
+)
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.feature import Context, Feature
+from storage.consultations.model import (
+    SKIP,
+    Answer,
+    Consultation,
+    ConsultationKind,
+    ConsultationStatus,
+    QuestionKind,
+    pick,
+)
+from storage.consultations.model import (
+    Response as Taking,
+)
+
+feature = Feature("consultations")
+feature.menu_entry("consultations.menu", "cs.list", order=45, consent=True)
+
+TEXT_DIALOG = "consult_text"
+#: Closed consultations a person answered, shown in their list.
+SHOWN_CLOSED = 5
+
+
+@dataclass
+class Target:
+    """The consultation, moment and question a button (or typed answer) is about."""
+
+    consultation: Consultation
+    moment: int
+    number: int
+    response: Taking | None
+
+
+# Finding what a button is about ----------------------------------------------------------------
+
+
+def _numbers(value: str, count: int) -> list[int] | None:
+    pieces = value.split(":")
+    if len(pieces) != count or not all(digits(p) and len(p) <= 12 for p in pieces):
+        return None
+    return [int(piece) for piece in pieces]
+
+
+async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | Response:
+    """The consultation the person may see (and, ``answering``, still answer), with their
+    response (made now when they may answer without having been asked); or why not."""
+    consultation_id, moment, *rest = ids
+    number = rest[0] if rest else 0
+    consultation = await ctx.repos.consultations.get(consultation_id)
+    if consultation is not None and consultation.status in (
+        ConsultationStatus.DRAFT,
+        ConsultationStatus.SCHEDULED,
+    ):
+        # A preview's buttons, or a scheduled poll's: nothing to answer yet.
+        return respond(Reply(key="consultations.not_open"))
+    if consultation is None or consultation.status not in (
+        ConsultationStatus.OPEN,
+        ConsultationStatus.CLOSED,
+    ):
+        return _not_found()
+    if rest and consultation.question(number) is None:
+        return _not_found()
+    taking = await ctx.repos.responses.find(consultation_id, moment, ctx.user.id)
+    if taking is None:
+        may = (
+            consultation.kind is ConsultationKind.POLL
+            and moment == 0
+            and consultation.status is ConsultationStatus.OPEN
+            and await ctx.repos.consultations.in_audience(consultation.audience, ctx.user.id)
+        )
+        if not may:
+            return _not_found()
+    if answering and not (
+        consultation.takes_answers(ctx.now) and (taking is None or taking.takes_answers(ctx.now))
+    ):
+        return await _closed(ctx, consultation, moment, taking)
+    if answering and taking is None:
+        taking = await ctx.repos.responses.ensure(consultation_id, moment, ctx.user.id)
+    return Target(consultation, moment, number, taking)
+
+
+def _not_found() -> Response:
+    return respond(
+        Reply(
+            key="consultations.not_found",
+            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+        )
+    )
+
+
+async def _closed(
+    ctx: Context, consultation: Consultation, moment: int, taking: Taking | None
+) -> Response:
+    buttons = [[Button(label="consultations.btn_list", payload="cs.list")]]
+    if consultation.status is ConsultationStatus.CLOSED and taking is not None:
+        buttons.insert(
+            0,
+            [
+                Button(
+                    label="consultations.btn_results", payload=f"cs.u:{consultation.id}:{moment}"
+                )
+            ],
+        )
+    return respond(
+        Reply(
+            key="consultations.closed",
+            params={"title": pick(consultation.title, ctx.lang)},
+            buttons=buttons,
+        ),
+        end_dialog=_in_text_dialog(ctx),
+    )
+
+
+def _in_text_dialog(ctx: Context) -> bool:
+    return ctx.dialog is not None and ctx.dialog.name == TEXT_DIALOG
+
+
+def _until(ctx: Context, target: Target) -> str:
+    taking = target.response
+    moment = taking.deadline if taking is not None and taking.deadline else None
+    moment = moment or target.consultation.closes_at
+    return shown_time(moment, ctx.timezone) if moment else ""
+
+
+# Showing where the person is -------------------------------------------------------------------
+
+
+def _show(ctx: Context, target: Target, number: int, answers: dict[int, Answer]) -> Response:
+    """Question ``number`` with the answer given so far; a text question opens its dialog,
+    so the person can type straight away."""
+    asked = target.consultation.question(number)
+    assert asked is not None
+    typing = asked.kind is QuestionKind.TEXT
+    shown = question(
+        target.consultation, target.moment, number, ctx.lang, answers.get(number), typing=typing
+    )
+    if typing:
+        dialog = Dialog(
+            name=TEXT_DIALOG,
+            step="text",
+            data={
+                "consultation": target.consultation.id,
+                "moment": target.moment,
+                "question": number,
+            },
+        )
+        return respond(shown, dialog=dialog)
+    return respond(shown, end_dialog=_in_text_dialog(ctx))
+
+
+async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -> Response:
+    """After an answer: the first question still open, or "done" with the answers given."""
+    assert target.response is not None
+    answers = await ctx.repos.responses.answers(target.response.id)
+    open_questions = [
+        number for number in range(1, target.consultation.total + 1) if number not in answers
+    ]
+    if open_questions:
+        shown = _show(ctx, target, open_questions[0], answers)
+        if saved is not None:
+            shown.replies.insert(0, saved)
+        return shown
+    done = Reply(
+        key="consultations.done",
+        params={"title": pick(target.consultation.title, ctx.lang), "until": _until(ctx, target)},
+        buttons=[
+            [
+                Button(
+                    label="consultations.btn_review",
+                    payload=f"cs.r:{target.consultation.id}:{target.moment}",
+                )
+            ],
+            [Button(label="consultations.btn_list", payload="cs.list")],
+        ],
+    )
+    return respond(*([saved] if saved else []), done, end_dialog=_in_text_dialog(ctx))
+
+
+# Answering -------------------------------------------------------------------------------------
+
+
+@feature.action("cs.a", role=Role.RESIDENT)
+async def answer(ctx: Context) -> Response:
+    """``cs.a:<id>:<moment>:<question>:<value>``: choose an option, a scale value, or
+    "zeg ik liever niet" (``x``); then on to the next open question."""
+    head, _, raw = ctx.value.rpartition(":")
+    ids = _numbers(head, 3)
+    if ids is None or not (raw == SKIP or (digits(raw) and len(raw) <= 2)):
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    asked = found.consultation.question(found.number)
+    assert asked is not None
+    total = found.consultation.total
+    if raw == SKIP:
+        await ctx.repos.responses.answer(
+            found.response, found.number, total=total, now=ctx.now, skipped=True
+        )
+        return await _onward(ctx, found)
+    value = int(raw)
+    if asked.kind not in (QuestionKind.ONE, QuestionKind.SCALE) or value not in asked.choices():
+        answers = await ctx.repos.responses.answers(found.response.id)
+        shown = _show(ctx, found, found.number, answers)
+        shown.replies.insert(0, Reply(key="consultations.invalid"))
+        return shown
+    await ctx.repos.responses.answer(
+        found.response, found.number, total=total, now=ctx.now, choices=[value]
+    )
+    return await _onward(ctx, found)
+
+
+def _invalid_button(ctx: Context) -> Response:
+    return respond(
+        Reply(
+            key="general.stale_button",
+            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+        )
+    )
+
+
+@feature.action("cs.t", role=Role.RESIDENT)
+async def tick(ctx: Context) -> Response:
+    """``cs.t:<id>:<moment>:<question>:<option>``: tick or untick one option of a
+    several-choice question; the question is shown again in place."""
+    ids = _numbers(ctx.value, 4)
+    if ids is None:
+        return _invalid_button(ctx)
+    *where, option = ids
+    found = await _target(ctx, where, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    asked = found.consultation.question(found.number)
+    assert asked is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    if asked.kind is not QuestionKind.SEVERAL or option not in asked.choices():
+        shown = _show(ctx, found, found.number, answers)
+        shown.replies.insert(0, Reply(key="consultations.invalid"))
+        return shown
+    current = answers.get(found.number)
+    chosen = set(current.choices) if current is not None and not current.skipped else set()
+    chosen ^= {option}
+    total = found.consultation.total
+    if chosen:
+        await ctx.repos.responses.answer(
+            found.response, found.number, total=total, now=ctx.now, choices=sorted(chosen)
+        )
+    else:
+        await ctx.repos.responses.clear(found.response, found.number, total=total, now=ctx.now)
+    answers = await ctx.repos.responses.answers(found.response.id)
+    again = question(
+        found.consultation, found.moment, found.number, ctx.lang, answers.get(found.number)
+    )
+    return respond(again.model_copy(update={"edit": True}), end_dialog=_in_text_dialog(ctx))
+
+
+@feature.action("cs.n", role=Role.RESIDENT)
+async def next_question(ctx: Context) -> Response:
+    """``cs.n:<id>:<moment>:<question>``: done ticking; on to the next open question."""
+    ids = _numbers(ctx.value, 3)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    if found.number not in answers:
+        shown = _show(ctx, found, found.number, answers)
+        shown.replies.insert(0, Reply(key="consultations.choose_one"))
+        return shown
+    return await _onward(ctx, found)
+
+
+@feature.action("cs.w", role=Role.RESIDENT)
+async def type_answer(ctx: Context) -> Response:
+    """``cs.w:<id>:<moment>:<question>``: type the answer to a text question."""
+    ids = _numbers(ctx.value, 3)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    asked = found.consultation.question(found.number)
+    assert asked is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    return _show(ctx, found, found.number, answers)
+
+
+text_answer = feature.dialog(TEXT_DIALOG, role=Role.RESIDENT, posts="consultation")
+
+
+@text_answer.step("text")
+async def typed(ctx: Context, dialog: Dialog) -> Response:
+    """The typed answer: at most :data:`MAX_TEXT` characters; staff read it before anyone
+    else sees it."""
+    ids = [int(dialog.data[key]) for key in ("consultation", "moment", "question")]
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return respond(*found.replies, end_dialog=True)
+    assert found.response is not None
+    text = read_text(ctx, MAX_TEXT)
+    if isinstance(text, Reply):
+        answers = await ctx.repos.responses.answers(found.response.id)
+        shown = _show(ctx, found, found.number, answers)
+        shown.replies.insert(0, text)
+        return shown
+    await ctx.repos.responses.answer(
+        found.response, found.number, total=found.consultation.total, now=ctx.now, text=text
+    )
+    saved = Reply(key="consultations.text_saved")
+    response = await _onward(ctx, found, saved=saved)
+    if response.dialog is None:
+        response.end_dialog = True
+    return response
+
+
+@feature.action("cs.q", role=Role.RESIDENT)
+async def show_question(ctx: Context) -> Response:
+    """``cs.q:<id>:<moment>:<question>``: show a question again, to change its answer."""
+    ids = _numbers(ctx.value, 3)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    return _show(ctx, found, found.number, answers)
+
+
+@feature.action("cs.o", role=Role.RESIDENT)
+async def open_consultation(ctx: Context) -> Response:
+    """``cs.o:<id>:<moment>``: go on where the person was (or start)."""
+    ids = _numbers(ctx.value, 2)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=True)
+    if isinstance(found, Response):
+        return found
+    return await _onward(ctx, found)
+
+
+@feature.action("cs.r", role=Role.RESIDENT)
+async def my_answers(ctx: Context) -> Response:
+    """``cs.r:<id>:<moment>``: the answers given, each with a button to change it."""
+    ids = _numbers(ctx.value, 2)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=False)
+    if isinstance(found, Response):
+        return found
+    answers = await ctx.repos.responses.answers(found.response.id) if found.response else {}
+    if not found.consultation.takes_answers(ctx.now):
+        return await _closed(ctx, found.consultation, found.moment, found.response)
+    return respond(
+        review(found.consultation, found.moment, answers, ctx.lang),
+        end_dialog=_in_text_dialog(ctx),
+    )
+
+
+# The list and the results ----------------------------------------------------------------------
+
+
+@feature.command("peilingen", "polls", role=Role.RESIDENT, describe="consultations.cmd")
+async def consultations(ctx: Context) -> Response:
+    """Staff see what they follow; residents what they may answer and what they answered."""
+    if ctx.user.role.allows(Role.CIVIL_SERVANT):
+        return await overview(ctx)
+    return await my_list(ctx)
+
+
+@feature.action("cs.list", role=Role.RESIDENT)
+async def my_list(ctx: Context) -> Response:
+    """Open consultations this person may answer (new, begun, done) and closed ones they
+    answered, each with a button."""
+    items: list[Reply] = []
+    buttons: list[list[Button]] = []
+    taken = {
+        (t.consultation_id, t.moment): t for t in await ctx.repos.responses.of_user(ctx.user.id)
+    }
+    for consultation in await ctx.repos.consultations.open_polls():
+        mine = taken.get((consultation.id, 0))
+        if mine is None and not await ctx.repos.consultations.in_audience(
+            consultation.audience, ctx.user.id
+        ):
+            continue
+        if not consultation.takes_answers(ctx.now):
+            continue
+        until = shown_time(consultation.closes_at, ctx.timezone) if consultation.closes_at else ""
+        _item(
+            ctx,
+            consultation,
+            0,
+            mine.answered if mine else 0,
+            mine is not None and mine.finished,
+            until,
+            items,
+            buttons,
+        )
+    closed = 0
+    for (consultation_id, moment), mine in taken.items():
+        found = await ctx.repos.consultations.get(consultation_id)
+        if found is None or (found.kind is ConsultationKind.POLL and found.takes_answers(ctx.now)):
+            continue  # open polls are listed above
+        title = pick(found.title, ctx.lang)
+        if found.kind is ConsultationKind.EVALUATION and found.takes_answers(ctx.now):
+            if not mine.deadline or mine.deadline > ctx.now:
+                until = shown_time(mine.deadline, ctx.timezone) if mine.deadline else ""
+                _item(ctx, found, moment, mine.answered, mine.finished, until, items, buttons)
+        elif found.status is ConsultationStatus.CLOSED and mine.answered and closed < SHOWN_CLOSED:
+            closed += 1
+            items.append(Reply(key="consultations.item_closed", params={"title": title}))
+            buttons.append(
+                [
+                    Button(
+                        label="consultations.btn_item_results",
+                        payload=f"cs.u:{found.id}:{moment}",
+                        params={"title": title},
+                    )
+                ]
+            )
+    reminders = await ctx.repos.responses.reminders_on(ctx.user.id)
+    toggle = Button(
+        label="consultations.btn_reminders_off" if reminders else "consultations.btn_reminders_on",
+        payload="cs.rem:off" if reminders else "cs.rem:on",
+    )
+    footer = [[toggle], [Button(label="menu.back", payload="menu")]]
+    key = "consultations.list" if items else "consultations.none"
+    return respond(
+        Reply(
+            key=key,
+            params={"brand": brand(ctx.profile, ctx.lang)},
+            parts=items,
+            buttons=[*buttons, *footer],
+        ),
+        end_dialog=_in_text_dialog(ctx),
+    )
+
+
+def _item(
+    ctx: Context,
+    consultation: Consultation,
+    moment: int,
+    answered: int,
+    finished: bool,
+    until: str,
+    items: list[Reply],
+    buttons: list[list[Button]],
+) -> None:
+    title = pick(consultation.title, ctx.lang)
+    params = {
+        "title": title,
+        "count": consultation.total,
+        "answered": answered,
+        "until": until,
+    }
+    if finished:
+        key, label, action = "consultations.item_done", "consultations.btn_item_edit", "cs.r"
+    elif answered:
+        key, label, action = "consultations.item_begun", "consultations.btn_item_go_on", "cs.o"
+    else:
+        key, label, action = "consultations.item_new", "consultations.btn_item_start", "cs.o"
+    items.append(Reply(key=key, params=params))
+    buttons.append(
+        [
+            Button(
+                label=label,
+                payload=f"{action}:{consultation.id}:{moment}",
+                params={"title": title},
+            )
+        ]
+    )
+
+
+@feature.action("cs.u", role=Role.RESIDENT)
+async def results(ctx: Context) -> Response:
+    """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered."""
+    ids = _numbers(ctx.value, 2)
+    if ids is None:
+        return _invalid_button(ctx)
+    found = await _target(ctx, ids, answering=False)
+    if isinstance(found, Response):
+        return found
+    kept = await ctx.repos.tallies.kept(found.consultation.id, found.moment)
+    if found.consultation.status is not ConsultationStatus.CLOSED or kept is None:
+        return _not_found()
+    minimum = shown_results.threshold(ctx.profile)
+    quotes = {
+        number: await ctx.repos.responses.approved_texts(
+            found.consultation.id, found.moment, number, shown_results.QUOTES
+        )
+        for number, asked in enumerate(found.consultation.questions, start=1)
+        if asked.kind is QuestionKind.TEXT and kept.answered(number) >= minimum
+    }
+    [summary] = shown_results.for_respondents(
+        found.consultation, kept, ctx.lang, profile=ctx.profile, quotes=quotes, charts={}
+    )
+    back = [[Button(label="consultations.btn_list", payload="cs.list")]]
+    return respond(summary.model_copy(update={"buttons": back}))
+
+
+@feature.action("cs.rem", role=Role.RESIDENT)
+async def reminders(ctx: Context) -> Response:
+    """``cs.rem:on`` / ``cs.rem:off``: the reminder a day before closing, or none."""
+    if ctx.value not in ("on", "off"):
+        return _invalid_button(ctx)
+    on = ctx.value == "on"
+    await ctx.repos.responses.set_reminders(ctx.user.id, on, ctx.now)
+    return respond(
+        Reply(
+            key="consultations.reminders_on" if on else "consultations.reminders_off",
+            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+        )
+    )

@@ -1,0 +1,602 @@
+"""Composing a consultation: civil servants (and the connector) ask residents something.
+
+One handler per step. The preview stores a draft and shows it exactly as residents will
+get it (the same functions make the invitation), with the number of people it reaches;
+publishing opens it now or schedules it (a Timer; the database stays the truth).
+
+    /nieuwepeiling ─► title ─► intro ─► kind ─► question ─┬─(one, several)─► options ─┐
+                                          ▲               ├─(scale)────────► ends ────┤
+                                          │               └─(text)────────────────────┤
+                                          └───────── Nog een vraag ◄──── more ◄───────┘
+                                                                          │ Klaar
+    preview ◄── closes ◄── (opens) ◄── opening ◄── audience (+ picker) ◄── follow_up
+       ├─ Publiceren ──► open now (invitations in the outbox) or scheduled
+       ├─ Ander publiek ──► audience        └─ Andere tijden ──► opening
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from handlers.answers import read_text
+from handlers.consultations.jobs import Surroundings, job, next_moment, publish
+from handlers.consultations.shown import invitation, question, shown_time
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
+from handlers.feature import Context, Feature, menu_reply
+from handlers.when import parse_moment, typed
+from storage.consultations.model import (
+    MAX_OPTIONS,
+    MAX_QUESTIONS,
+    Consultation,
+    Content,
+    Question,
+    QuestionKind,
+)
+from storage.news.broadcasts import Audience, AudienceKind
+
+feature = Feature("consultation-compose")
+feature.menu_entry("consultations.menu_compose", "cs.compose", order=69, role=Role.CIVIL_SERVANT)
+
+DIALOG = "consult_compose"
+MAX_TITLE = 80
+MAX_INTRO = 600
+MAX_QUESTION = 200
+MAX_OPTION = 40
+MAX_END = 30
+MAX_FOLLOW_UP = 600
+#: A consultation is open at least this long, and at most this long.
+SHORTEST = timedelta(hours=1)
+LONGEST = timedelta(days=365)
+#: Publishing is refused when closing would come sooner than this (a preview left open).
+MARGIN = timedelta(minutes=5)
+PICKERS = {
+    "audience_theme": AudienceKind.THEME,
+    "audience_hood": AudienceKind.NEIGHBOURHOOD,
+    "audience_experiment": AudienceKind.EXPERIMENT,
+}
+
+compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+
+
+def _stop() -> list[Button]:
+    return [Button(label="consultations.btn_stop", payload="cancel")]
+
+
+def _ask(key: str, **params: object) -> Reply:
+    return Reply(key=key, params=params, buttons=[_stop()])
+
+
+@feature.command(
+    "nieuwepeiling", "newpoll", role=Role.CIVIL_SERVANT, describe="consultations.cmd_compose"
+)
+@feature.action("cs.compose", role=Role.CIVIL_SERVANT)
+async def start(ctx: Context) -> Response:
+    """Begin a new consultation with its title."""
+    dialog = Dialog(name=DIALOG, step="title", data={"lang": ctx.lang, "questions": []})
+    return respond(_ask("consultations.compose_intro", max=MAX_TITLE), dialog=dialog)
+
+
+def _texts(dialog: Dialog, text: str) -> dict[str, str]:
+    """A civil servant's text, kept under the language they write in."""
+    return {str(dialog.data.get("lang", "nl")): text}
+
+
+# The texts -------------------------------------------------------------------------------------
+
+
+@compose.step("title")
+async def title(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, MAX_TITLE, min_length=3)
+    if isinstance(text, Reply):
+        return respond(text, _ask("consultations.ask_title", max=MAX_TITLE), dialog=dialog)
+    nxt = dialog.to("intro", title=text)
+    return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
+
+
+@compose.step("intro")
+async def intro(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, MAX_INTRO)
+    if isinstance(text, Reply):
+        return respond(text, _ask("consultations.ask_intro", max=MAX_INTRO), dialog=dialog)
+    nxt = dialog.to("kind", intro=text)
+    return respond(_ask_kind(nxt), dialog=nxt)
+
+
+def _ask_kind(dialog: Dialog) -> Reply:
+    number = len(dialog.data["questions"]) + 1
+    return Reply(
+        key="consultations.ask_kind",
+        params={"number": number, "max": MAX_QUESTIONS},
+        buttons=[
+            [dialog.button("consultations.kind_one", QuestionKind.ONE.value)],
+            [dialog.button("consultations.kind_several", QuestionKind.SEVERAL.value)],
+            [dialog.button("consultations.kind_scale", QuestionKind.SCALE.value)],
+            [dialog.button("consultations.kind_text", QuestionKind.TEXT.value)],
+            _stop(),
+        ],
+    )
+
+
+@compose.step("kind")
+async def kind(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else None
+    if choice not in {k.value for k in QuestionKind}:
+        return respond(Reply(key="answers.use_buttons"), _ask_kind(dialog), dialog=dialog)
+    nxt = dialog.to("question", kind=choice)
+    return respond(_ask("consultations.ask_question", max=MAX_QUESTION), dialog=nxt)
+
+
+@compose.step("question")
+async def question_text(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, MAX_QUESTION, min_length=3)
+    if isinstance(text, Reply):
+        return respond(text, _ask("consultations.ask_question", max=MAX_QUESTION), dialog=dialog)
+    chosen = QuestionKind(dialog.data["kind"])
+    if chosen in (QuestionKind.ONE, QuestionKind.SEVERAL):
+        nxt = dialog.to("options", question=text)
+        return respond(_ask_options(), dialog=nxt)
+    if chosen is QuestionKind.SCALE:
+        nxt = dialog.to("ends", question=text)
+        return respond(_ask("consultations.ask_ends", max=MAX_END), dialog=nxt)
+    asked = Question(kind=chosen, text=_texts(dialog, text))
+    return _added(dialog, asked)
+
+
+def _ask_options() -> Reply:
+    return _ask("consultations.ask_options", count=MAX_OPTIONS, max=MAX_OPTION)
+
+
+@compose.step("options")
+async def options(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
+    if isinstance(text, Reply):
+        return respond(text, _ask_options(), dialog=dialog)
+    lines = [" ".join(line.split()) for line in _pieces(text)]
+    found = [line.lstrip("-•*").strip() for line in lines if line.strip("-•* ")]
+    if not 2 <= len(found) <= MAX_OPTIONS:
+        problem = Reply(key="consultations.options_count", params={"max": MAX_OPTIONS})
+        return respond(problem, _ask_options(), dialog=dialog)
+    too_long = [option for option in found if len(option) > MAX_OPTION]
+    if too_long:
+        problem = Reply(
+            key="consultations.option_too_long", params={"option": too_long[0], "max": MAX_OPTION}
+        )
+        return respond(problem, _ask_options(), dialog=dialog)
+    if len({option.casefold() for option in found}) != len(found):
+        return respond(Reply(key="consultations.options_twice"), _ask_options(), dialog=dialog)
+    asked = Question(
+        kind=QuestionKind(dialog.data["kind"]),
+        text=_texts(dialog, dialog.data["question"]),
+        options=[_texts(dialog, option) for option in found],
+    )
+    return _added(dialog, asked)
+
+
+@compose.step("ends")
+async def ends(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, 2 * MAX_END + 2)
+    if isinstance(text, Reply):
+        return respond(text, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
+    words = [" ".join(line.split()) for line in _pieces(text) if line.strip()]
+    if len(words) != 2 or any(len(word) > MAX_END for word in words):
+        problem = Reply(key="consultations.ends_two", params={"max": MAX_END})
+        return respond(problem, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
+    asked = Question(
+        kind=QuestionKind.SCALE,
+        text=_texts(dialog, dialog.data["question"]),
+        low=_texts(dialog, words[0]),
+        high=_texts(dialog, words[1]),
+    )
+    return _added(dialog, asked)
+
+
+def _pieces(text: str) -> list[str]:
+    """Typed items: one per line, or separated by ";" (a chat that sends every line at once
+    is not a given: a terminal sends each line as a message)."""
+    return [piece for line in text.splitlines() for piece in line.split(";")]
+
+
+def _added(dialog: Dialog, asked: Question) -> Response:
+    questions = [*dialog.data["questions"], asked.model_dump(mode="json")]
+    nxt = dialog.to("more", questions=questions, kind=None, question=None)
+    return respond(_ask_more(nxt), dialog=nxt)
+
+
+def _ask_more(dialog: Dialog) -> Reply:
+    count = len(dialog.data["questions"])
+    buttons = []
+    if count < MAX_QUESTIONS:
+        buttons.append([dialog.button("consultations.btn_add_question", "add")])
+    buttons.append([dialog.button("consultations.btn_drop_question", "drop")])
+    buttons.append([dialog.button("consultations.btn_questions_done", "done")])
+    buttons.append(_stop())
+    return Reply(
+        key="consultations.ask_more",
+        params={"count": count, "max": MAX_QUESTIONS},
+        buttons=buttons,
+    )
+
+
+@compose.step("more")
+async def more(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else None
+    count = len(dialog.data["questions"])
+    if choice == "add" and count < MAX_QUESTIONS:
+        nxt = dialog.to("kind")
+        return respond(_ask_kind(nxt), dialog=nxt)
+    if choice == "drop":
+        questions = dialog.data["questions"][:-1]
+        if not questions:
+            nxt = dialog.to("kind", questions=[])
+            return respond(Reply(key="consultations.dropped_all"), _ask_kind(nxt), dialog=nxt)
+        nxt = dialog.to("more", questions=questions)
+        return respond(_ask_more(nxt), dialog=nxt)
+    if choice == "done":
+        nxt = dialog.to("follow_up")
+        return respond(_ask("consultations.ask_follow_up", max=MAX_FOLLOW_UP), dialog=nxt)
+    return respond(Reply(key="answers.use_buttons"), _ask_more(dialog), dialog=dialog)
+
+
+@compose.step("follow_up")
+async def follow_up(ctx: Context, dialog: Dialog) -> Response:
+    text = read_text(ctx, MAX_FOLLOW_UP)
+    if isinstance(text, Reply):
+        again = _ask("consultations.ask_follow_up", max=MAX_FOLLOW_UP)
+        return respond(text, again, dialog=dialog)
+    nxt = dialog.to("audience", follow_up=text)
+    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+
+
+# Who is asked ---------------------------------------------------------------------------------
+
+
+async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
+    everyone = await ctx.repos.consultations.audience_count(Audience(kind=AudienceKind.ALL))
+    return Reply(
+        key="consultations.ask_audience",
+        buttons=[
+            [dialog.button("consultations.btn_audience_all", "all", count=everyone)],
+            [dialog.button("composer.btn_theme", "theme")],
+            [dialog.button("composer.btn_hood", "hood")],
+            [dialog.button("composer.btn_experiment", "experiment")],
+            _stop(),
+        ],
+    )
+
+
+@compose.step("audience")
+async def audience(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else None
+    if choice == "all":
+        chosen = dialog.to("opening", audience_kind=AudienceKind.ALL.value, audience_value=None)
+        return await _chosen(ctx, chosen)
+    pickers = {
+        "theme": "audience_theme",
+        "hood": "audience_hood",
+        "experiment": "audience_experiment",
+    }
+    if choice in pickers:
+        nxt = dialog.to(pickers[choice])
+        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
+    return respond(
+        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
+    )
+
+
+async def _options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
+    """(value, name) of every theme, neighbourhood or running experiment."""
+    if kind is AudienceKind.THEME:
+        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
+    if kind is AudienceKind.NEIGHBOURHOOD:
+        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
+    return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
+
+
+async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
+    kind = PICKERS[dialog.step]
+    buttons = []
+    for value, name in await _options(ctx, kind):
+        count = await ctx.repos.consultations.audience_count(Audience(kind=kind, value=value))
+        buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
+    return Reply(
+        key=f"consultations.ask_{kind.value}",
+        buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
+    )
+
+
+@compose.step(*PICKERS)
+async def pick_audience(ctx: Context, dialog: Dialog) -> Response:
+    kind = PICKERS[dialog.step]
+    choice = ctx.value if ctx.event.button is not None else None
+    if choice == "back":
+        nxt = dialog.to("audience")
+        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    if choice not in {value for value, _ in await _options(ctx, kind)}:
+        return respond(
+            Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
+        )
+    return await _chosen(
+        ctx, dialog.to("opening", audience_kind=kind.value, audience_value=choice)
+    )
+
+
+def _audience_of(dialog: Dialog) -> Audience:
+    return Audience(
+        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
+    )
+
+
+async def _chosen(ctx: Context, dialog: Dialog) -> Response:
+    """An audience was chosen: on to the times, unless there is nobody in it."""
+    if await ctx.repos.consultations.audience_count(_audience_of(dialog)) == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    return respond(_ask_opening(dialog), dialog=dialog)
+
+
+async def describe(ctx: Context, audience: Audience) -> str:
+    """Who an audience is, in words."""
+    names = (
+        dict(await _options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
+    )
+    name = names.get(audience.value or "", audience.value or "")
+    return ctx.catalog.text(
+        ctx.lang, f"consultations.audience_{audience.kind.value}", {"name": name}, markup=False
+    )
+
+
+# When -------------------------------------------------------------------------------------------
+
+
+def _ask_opening(dialog: Dialog) -> Reply:
+    return Reply(
+        key="consultations.ask_opening",
+        buttons=[
+            [dialog.button("consultations.btn_open_now", "now")],
+            [dialog.button("consultations.btn_open_later", "later")],
+            _stop(),
+        ],
+    )
+
+
+@compose.step("opening")
+async def opening(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else None
+    if choice == "now":
+        nxt = dialog.to("closes", opens_at=None)
+        return respond(_ask_closing(ctx, nxt), dialog=nxt)
+    if choice == "later":
+        nxt = dialog.to("opens")
+        return respond(_ask_moment(ctx, nxt, "consultations.ask_opens", ctx.now), dialog=nxt)
+    return respond(Reply(key="answers.use_buttons"), _ask_opening(dialog), dialog=dialog)
+
+
+def _ask_moment(ctx: Context, dialog: Dialog, key: str, start: datetime) -> Reply:
+    """Ask for a moment after ``start``, with buttons for the usual ones."""
+    local = ctx.local(start).replace(second=0, microsecond=0)
+    tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0)
+    monday = (local + timedelta(days=7 - local.weekday())).replace(hour=9, minute=0)
+    choices = [
+        dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"),
+        dialog.button("composer.btn_monday", typed(monday), date=monday.strftime("%d-%m")),
+    ]
+    return Reply(
+        key=key,
+        params={"example": (local + timedelta(days=3)).strftime("%d-%m-%Y") + " 9:30"},
+        buttons=[*rows(choices), _stop()],
+    )
+
+
+def _ask_closing(ctx: Context, dialog: Dialog) -> Reply:
+    opens = _opens(ctx, dialog)
+    local = ctx.local(opens).replace(second=0, microsecond=0)
+    choices = [
+        dialog.button(
+            "consultations.btn_close_after",
+            typed((local + timedelta(days=days)).replace(hour=17, minute=0)),
+            days=days,
+        )
+        for days in (7, 14)
+    ]
+    return Reply(
+        key="consultations.ask_closes",
+        params={
+            "opens": shown_time(opens, ctx.timezone),
+            "example": (local + timedelta(days=10)).strftime("%d-%m-%Y") + " 17:00",
+        },
+        buttons=[*rows(choices), _stop()],
+    )
+
+
+def _opens(ctx: Context, dialog: Dialog) -> datetime:
+    stored = dialog.data.get("opens_at")
+    return datetime.fromisoformat(stored) if stored else ctx.now
+
+
+def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
+    """The moment typed (or chosen), in UTC, after ``after`` and within a year of it."""
+    answer = ctx.value if ctx.event.button is not None else read_text(ctx, 60)
+    if isinstance(answer, Reply):
+        return answer
+    moment = parse_moment(answer, ctx.local(ctx.now))
+    if moment is None:
+        return Reply(key="composer.when_invalid", params={"typed": answer})
+    if moment <= ctx.local(after):
+        return Reply(
+            key="consultations.when_too_soon",
+            params={
+                "when": moment.strftime("%d-%m-%Y %H:%M"),
+                "after": shown_time(after, ctx.timezone),
+            },
+        )
+    if moment > ctx.local(after) + LONGEST:
+        return Reply(key="composer.when_too_far")
+    return moment.astimezone(UTC)
+
+
+@compose.step("opens")
+async def opens(ctx: Context, dialog: Dialog) -> Response:
+    moment = _read_moment(ctx, ctx.now)
+    if isinstance(moment, Reply):
+        again = _ask_moment(ctx, dialog, "consultations.ask_opens", ctx.now)
+        return respond(moment, again, dialog=dialog)
+    nxt = dialog.to("closes", opens_at=moment.isoformat())
+    return respond(_ask_closing(ctx, nxt), dialog=nxt)
+
+
+@compose.step("closes")
+async def closes(ctx: Context, dialog: Dialog) -> Response:
+    moment = _read_moment(ctx, _opens(ctx, dialog) + SHORTEST - timedelta(seconds=1))
+    if isinstance(moment, Reply):
+        return respond(moment, _ask_closing(ctx, dialog), dialog=dialog)
+    return await _preview(ctx, dialog.to("preview", closes_at=moment.isoformat()))
+
+
+# Preview and publishing -----------------------------------------------------------------------
+
+
+def _content(dialog: Dialog) -> Content:
+    return Content(
+        title=_texts(dialog, dialog.data["title"]),
+        intro=_texts(dialog, dialog.data["intro"]),
+        follow_up=_texts(dialog, dialog.data["follow_up"]),
+        questions=[Question.model_validate(q) for q in dialog.data["questions"]],
+    )
+
+
+async def _preview(ctx: Context, dialog: Dialog) -> Response:
+    """Save the consultation as a draft and show it exactly as residents will get it."""
+    chosen = _audience_of(dialog)
+    count = await ctx.repos.consultations.audience_count(chosen)
+    if count == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    opens_at = dialog.data.get("opens_at")
+    closes_at = datetime.fromisoformat(dialog.data["closes_at"])
+    draft_id = await ctx.repos.consultations.save_draft(
+        ctx.user.id,
+        _content(dialog),
+        audience=chosen,
+        opens_at=datetime.fromisoformat(opens_at) if opens_at else None,
+        closes_at=closes_at,
+        now=ctx.now,
+    )
+    draft = await ctx.repos.consultations.get(draft_id)
+    assert draft is not None
+    shown = dialog.to("preview", draft_id=draft_id)
+    until = shown_time(closes_at, ctx.timezone)
+    first, *_ = invitation(draft, 0, ctx.lang, profile=ctx.profile, until=until)
+    questions = [
+        question(draft, 0, number, ctx.lang, None) for number in range(1, draft.total + 1)
+    ]
+    head = Reply(
+        key="consultations.preview_intro",
+        params={
+            "count": count,
+            "audience": await describe(ctx, chosen),
+            "opens": shown_time(_opens(ctx, dialog), ctx.timezone)
+            if opens_at
+            else ctx.catalog.text(ctx.lang, "consultations.now", {}, markup=False),
+            "closes": until,
+        },
+    )
+    return respond(head, first, *questions, _preview_question(shown), dialog=shown)
+
+
+def _preview_question(dialog: Dialog) -> Reply:
+    return Reply(
+        key="consultations.preview_question",
+        buttons=[
+            [dialog.button("consultations.btn_publish", "publish")],
+            [dialog.button("composer.btn_other_audience", "audience")],
+            [dialog.button("consultations.btn_other_times", "times")],
+            _stop(),
+        ],
+    )
+
+
+@compose.step("preview")
+async def preview(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else None
+    if choice == "audience":
+        nxt = dialog.to("audience")
+        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    if choice == "times":
+        nxt = dialog.to("opening")
+        return respond(_ask_opening(nxt), dialog=nxt)
+    if choice != "publish":
+        return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
+    draft = await ctx.repos.consultations.get(int(dialog.data["draft_id"]))
+    if draft is None or draft.author_user_id != ctx.user.id:
+        return respond(menu_reply(ctx, "consultations.gone"), end_dialog=True)
+    if await ctx.repos.consultations.audience_count(draft.audience) == 0:
+        back = dialog.to("audience")
+        return respond(
+            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
+        )
+    assert draft.closes_at is not None
+    if draft.closes_at < ctx.now + MARGIN or (
+        draft.opens_at is not None and draft.opens_at <= ctx.now
+    ):
+        # The moments chosen went by while the preview was open: choose them again.
+        nxt = dialog.to("opening")
+        return respond(Reply(key="consultations.times_passed"), _ask_opening(nxt), dialog=nxt)
+    return await _publish(ctx, draft)
+
+
+async def _publish(ctx: Context, draft: Consultation) -> Response:
+    """Open it now (asking everyone at once) or schedule it; in the audit log either way."""
+    assert draft.closes_at is not None
+    detail = {
+        "audience": draft.audience.kind.value,
+        "audience_value": draft.audience.value,
+        "questions": draft.total,
+        "closes_at": draft.closes_at.isoformat(),
+    }
+    if draft.opens_at is None:
+        asked = await publish(Surroundings.of(ctx), draft.id, ctx.now)
+        if asked is None:
+            return respond(menu_reply(ctx, "consultations.gone"), end_dialog=True)
+        await ctx.repos.audit.record(
+            "consultation.publish",
+            now=ctx.now,
+            actor_user_id=ctx.user.id,
+            subject=f"consultation:{draft.id}",
+            detail={**detail, "invited": asked},
+        )
+        published = await ctx.repos.consultations.get(draft.id)
+        assert published is not None
+        at = next_moment(published)
+        return respond(
+            menu_reply(
+                ctx,
+                "consultations.published",
+                count=asked,
+                closes=shown_time(draft.closes_at, ctx.timezone),
+            ),
+            end_dialog=True,
+            timers=[Timer(job=job(draft.id), at=at)] if at else [],
+        )
+    if not await ctx.repos.consultations.schedule(draft.id, draft.opens_at, ctx.now):
+        return respond(menu_reply(ctx, "consultations.gone"), end_dialog=True)
+    await ctx.repos.audit.record(
+        "consultation.publish",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{draft.id}",
+        detail={**detail, "opens_at": draft.opens_at.isoformat()},
+    )
+    return respond(
+        menu_reply(
+            ctx,
+            "consultations.scheduled",
+            opens=shown_time(draft.opens_at, ctx.timezone),
+            closes=shown_time(draft.closes_at, ctx.timezone),
+        ),
+        end_dialog=True,
+        timers=[Timer(job=job(draft.id), at=draft.opens_at)],
+    )

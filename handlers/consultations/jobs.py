@@ -1,0 +1,457 @@
+"""What happens to consultations at their moments: opening, the reminder, closing; and the
+evaluations of experiments. The scheduler only triggers these; the database says what is due.
+
+    poll:        scheduled ──opens_at──► open ──closes_at - 1 day──► reminder ──closes_at──► closed
+                                          │  (to who started and did not finish)     │
+                                          └── invitations in the outbox              └── results to
+                                                                                         respondents
+    evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
+                 came (n days after joining; when the experiment ended), reminds them a day
+                 before their own deadline; closes (with results) when staff close it
+
+Two job kinds: ``consultation:<id>`` (one per poll, and to close an evaluation) and
+``evaluations:every``. Each runner checks the stored state itself, works in transactions of
+its own and returns the timers to arm next, so running one twice changes nothing.
+
+Everything sent goes through the outbox; results are counted and drawn before the closing
+transaction, which then keeps the counts (they stay when people are erased later) and queues
+them, with what the municipality will do with them, for everyone who answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.catalog import Catalog
+from handlers.consultations import results as shown_results
+from handlers.consultations.shown import brand, invitation, shown_time
+from handlers.contract import Button, Reply, Timer
+from handlers.feature import Context
+from handlers.profile import Profile
+from storage import Repositories
+from storage.consultations.model import (
+    Consultation,
+    ConsultationKind,
+    ConsultationStatus,
+    Content,
+    Moment,
+    Question,
+    QuestionKind,
+    pick,
+)
+from storage.consultations.tallies import Results
+
+log = logging.getLogger(__name__)
+
+#: The reminder comes this long before closing (or before an evaluation's deadline).
+REMIND_BEFORE = timedelta(days=1)
+#: Evaluations look for participants whose moment came at least this often.
+EVALUATION_CHECK = timedelta(hours=1)
+EVALUATIONS_JOB = "evaluations:every"
+
+
+def job(consultation_id: int) -> str:
+    """The timer job of one consultation."""
+    return f"consultation:{consultation_id}"
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What a scheduled job has instead of a chat: the repositories, texts and profile."""
+
+    repos: Repositories
+    catalog: Catalog
+    profile: Profile
+    timezone: ZoneInfo
+
+    @classmethod
+    def of(cls, ctx: Context) -> Surroundings:
+        return cls(ctx.repos, ctx.catalog, ctx.profile, ctx.timezone)
+
+    @property
+    def default_language(self) -> str:
+        return self.catalog.default
+
+
+def next_moment(consultation: Consultation) -> datetime | None:
+    """When the job of a consultation should run next (None: nothing left to do)."""
+    if consultation.status is ConsultationStatus.SCHEDULED:
+        return consultation.opens_at
+    if consultation.status is not ConsultationStatus.OPEN or consultation.closes_at is None:
+        return None
+    remind = reminder_due(consultation)
+    return remind if remind is not None else consultation.closes_at
+
+
+def reminder_due(consultation: Consultation) -> datetime | None:
+    """When a poll's reminder goes, if it still has to: a day before closing, for polls that
+    are open longer than that."""
+    if (
+        consultation.kind is not ConsultationKind.POLL
+        or consultation.reminded_at is not None
+        or consultation.closes_at is None
+    ):
+        return None
+    at = consultation.closes_at - REMIND_BEFORE
+    opened = consultation.opens_at or consultation.created_at
+    return at if at > opened else None
+
+
+async def pending(repos: Repositories) -> list[tuple[int, datetime]]:
+    """(id, when) of every consultation whose job still has to run (for start-up)."""
+    found = []
+    for consultation in await repos.consultations.with_work():
+        at = next_moment(consultation)
+        if at is not None:
+            found.append((consultation.id, at))
+    return found
+
+
+# Opening ---------------------------------------------------------------------------------------
+
+
+async def publish(env: Surroundings, consultation_id: int, now: datetime) -> int | None:
+    """Open a poll and queue its invitation for everyone in its audience, each in their own
+    language; returns how many were asked, or None when it was not (or no longer) due.
+
+    Call it inside a transaction.
+    """
+    repos = env.repos
+    invited = await repos.consultations.open(consultation_id, now)
+    if invited is None:
+        return None
+    consultation = await repos.consultations.get(consultation_id)
+    assert consultation is not None
+    until = shown_time(consultation.closes_at, env.timezone) if consultation.closes_at else None
+    await _queue(
+        env,
+        invited,
+        _invitations(consultation, 0, env.profile, until),
+        batch=f"consultation:{consultation_id}",
+        now=now,
+    )
+    log.info("consultation opened id=%d invited=%d", consultation_id, len(invited))
+    return len(invited)
+
+
+async def _queue(
+    env: Surroundings,
+    user_ids: list[int],
+    build: Callable[[str], list[Reply]],
+    *,
+    batch: str,
+    now: datetime,
+) -> int:
+    """Queue ``build(lang)`` for these people, grouped by the language they read."""
+    if not user_ids:
+        return 0
+    groups = await env.repos.recipients.by_language(user_ids, env.default_language)
+    queued = 0
+    for lang, ids in groups.items():
+        payload = [reply.model_dump(mode="json") for reply in build(lang)]
+        queued += await env.repos.outbox.fan_out(
+            ids, payload, kind="consultation", batch=batch, now=now
+        )
+    return queued
+
+
+# The job of one consultation ---------------------------------------------------------------
+
+
+async def run_consultation(env: Surroundings, consultation_id: int, now: datetime) -> list[Timer]:
+    """Do what is due for one consultation (open, remind, close); the next timer to arm."""
+    repos = env.repos
+    consultation = await repos.consultations.get(consultation_id)
+    if consultation is None:
+        return []
+    if (
+        consultation.status is ConsultationStatus.SCHEDULED
+        and consultation.opens_at is not None
+        and consultation.opens_at <= now
+    ):
+        async with repos.db.transaction():
+            asked = await publish(env, consultation_id, now)
+            if asked is not None:
+                await repos.audit.record(
+                    "consultation.open",
+                    now=now,
+                    subject=f"consultation:{consultation_id}",
+                    detail={"invited": asked},
+                )
+    consultation = await repos.consultations.get(consultation_id)
+    assert consultation is not None
+    remind = reminder_due(consultation)
+    if remind is not None and remind <= now and consultation.takes_answers(now):
+        await _remind_poll(env, consultation, now)
+    if (
+        consultation.status is ConsultationStatus.OPEN
+        and consultation.closes_at is not None
+        and consultation.closes_at <= now
+    ):
+        await close(env, consultation_id, now)
+    consultation = await repos.consultations.get(consultation_id)
+    assert consultation is not None
+    at = next_moment(consultation)
+    return [Timer(job=job(consultation_id), at=at)] if at is not None else []
+
+
+async def _remind_poll(env: Surroundings, consultation: Consultation, now: datetime) -> None:
+    async with env.repos.db.transaction():
+        if not await env.repos.consultations.mark_reminded(consultation.id, now):
+            return
+        due = await env.repos.responses.remind_unfinished(consultation.id, now, moment=0)
+        people = due.get(0, [])
+        assert consultation.closes_at is not None
+        until = shown_time(consultation.closes_at, env.timezone)
+        await _queue(
+            env,
+            people,
+            _reminders(consultation, 0, env.profile, until),
+            batch=f"consultation:{consultation.id}:reminder",
+            now=now,
+        )
+    log.info("consultation reminder id=%d reminded=%d", consultation.id, len(people))
+
+
+def _invitations(
+    consultation: Consultation, moment: int, profile: Profile, until: str | None
+) -> Callable[[str], list[Reply]]:
+    return lambda lang: invitation(consultation, moment, lang, profile=profile, until=until)
+
+
+def _reminders(
+    consultation: Consultation, moment: int, profile: Profile, until: str
+) -> Callable[[str], list[Reply]]:
+    return lambda lang: [reminder(consultation, moment, lang, profile=profile, until=until)]
+
+
+def reminder(
+    consultation: Consultation, moment: int, lang: str, *, profile: Profile, until: str
+) -> Reply:
+    """The one reminder to someone who started and did not finish."""
+    return Reply(
+        key="consultations.reminder",
+        params={
+            "brand": brand(profile, lang),
+            "title": pick(consultation.title, lang),
+            "until": until,
+        },
+        buttons=[
+            [Button(label="consultations.btn_go_on", payload=f"cs.o:{consultation.id}:{moment}")],
+            [Button(label="consultations.btn_reminders_off", payload="cs.rem:off")],
+        ],
+    )
+
+
+# Closing ---------------------------------------------------------------------------------------
+
+
+async def close(env: Surroundings, consultation_id: int, now: datetime) -> int | None:
+    """Close a consultation whose closing time has come and send its results to everyone
+    who answered; returns how many results were queued, None when it was not due (or
+    someone else closed it)."""
+    repos = env.repos
+    minimum = shown_results.threshold(env.profile)
+    async with repos.db.committed():
+        consultation = await repos.consultations.get(consultation_id)
+        if (
+            consultation is None
+            or consultation.status is not ConsultationStatus.OPEN
+            or consultation.closes_at is None
+            or consultation.closes_at > now
+        ):
+            return None
+        counted: dict[int, tuple[Results, dict[str, list[int]], dict[int, list[str]]]] = {}
+        for moment in consultation.moment_numbers():
+            results = await repos.tallies.count(consultation_id, moment, env.default_language)
+            people = await repos.responses.respondents(consultation_id, moment)
+            groups = await repos.recipients.by_language(people, env.default_language)
+            quotes = {
+                number: await repos.responses.approved_texts(
+                    consultation_id, moment, number, shown_results.QUOTES
+                )
+                for number, asked in enumerate(consultation.questions, start=1)
+                if asked.kind is QuestionKind.TEXT and results.answered(number) >= minimum
+            }
+            counted[moment] = (results, groups, quotes)
+    # Drawing takes a while: off the loop, outside any transaction.
+    drawn: dict[tuple[int, str, int], bytes] = {}
+    for moment, (results, groups, _) in counted.items():
+        for lang in groups:
+            for number in shown_results.charted(consultation, results, minimum):
+                png = await asyncio.to_thread(
+                    shown_results.chart,
+                    consultation,
+                    number,
+                    results,
+                    lang,
+                    profile=env.profile,
+                    catalog=env.catalog,
+                )
+                if png is not None:
+                    drawn[(moment, lang, number)] = png
+    queued = 0
+    async with repos.db.transaction():
+        if not await repos.consultations.close(consultation_id, now):
+            return None
+        for moment, (results, groups, quotes) in counted.items():
+            await repos.tallies.keep(consultation_id, moment, results)
+            for lang, ids in groups.items():
+                charts = {
+                    number: await repos.media.save(png, "image/png", now)
+                    for (at, language, number), png in drawn.items()
+                    if at == moment and language == lang
+                }
+                payload = shown_results.for_respondents(
+                    consultation,
+                    results,
+                    lang,
+                    profile=env.profile,
+                    quotes=quotes,
+                    charts=charts,
+                )
+                queued += await repos.outbox.fan_out(
+                    ids,
+                    [reply.model_dump(mode="json") for reply in payload],
+                    kind="consultation",
+                    batch=f"consultation:{consultation_id}:results:{moment}",
+                    now=now,
+                )
+        respondents = sum(results.respondents for results, _, _ in counted.values())
+        await repos.audit.record(
+            "consultation.closed",
+            now=now,
+            subject=f"consultation:{consultation_id}",
+            detail={"respondents": respondents, "results_sent": queued},
+        )
+    log.info("consultation closed id=%d results=%d", consultation_id, queued)
+    return queued
+
+
+# Evaluations of experiments ------------------------------------------------------------------
+
+
+async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime) -> int:
+    """Bring the profile's evaluations in, one per experiment that carries it; returns how
+    many were new. Run at every start-up (inside a transaction), after the experiments."""
+    added = 0
+    for seed in profile.consultations.evaluations:
+        for slug in seed.experiments:
+            experiment = await repos.consultations.experiment_of(slug)
+            if experiment is None:
+                continue
+            experiment_id, titles = experiment
+
+            def named(text: dict[str, str], titles: dict[str, str] = titles) -> dict[str, str]:
+                return {
+                    lang: value.replace("{experiment}", titles[lang])
+                    for lang, value in text.items()
+                }
+
+            content = Content(
+                title=named(seed.title.model_dump()),
+                intro=named(seed.intro.model_dump()),
+                follow_up=named(seed.follow_up.model_dump()),
+                questions=[
+                    Question(
+                        kind=QuestionKind(question.kind),
+                        text=question.text.model_dump(),
+                        options=[option.model_dump() for option in question.options],
+                        low=question.low.model_dump() if question.low else None,
+                        high=question.high.model_dump() if question.high else None,
+                    )
+                    for question in seed.questions
+                ],
+            )
+            moments = [Moment(after_join_days=days) for days in seed.after_join_days]
+            if seed.at_end:
+                moments.append(Moment(at_end=True))
+            if await repos.consultations.seed_evaluation(
+                seed.key,
+                experiment_id,
+                content,
+                moments=moments,
+                answer_days=seed.answer_days,
+                now=now,
+            ):
+                added += 1
+    return added
+
+
+async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
+    """Ask the participants whose moment came, remind those about to run out of time;
+    returns the timer for the next look (within :data:`EVALUATION_CHECK`)."""
+    repos = env.repos
+    soonest = now + EVALUATION_CHECK
+    for consultation in await repos.consultations.open_evaluations():
+        if consultation.experiment_id is None or consultation.answer_days is None:
+            continue
+        ended = await repos.consultations.experiment_status(consultation.experiment_id) == "ended"
+        deadline = now + timedelta(days=consultation.answer_days)
+        until = shown_time(deadline, env.timezone)
+        for number, moment in enumerate(consultation.moments, start=1):
+            if moment.after_join_days is not None:
+                wait = timedelta(days=moment.after_join_days)
+                joined_before = now - wait
+            elif moment.at_end and ended:
+                wait, joined_before = timedelta(0), now
+            else:
+                continue
+            async with repos.db.transaction():
+                asked = await repos.responses.invite_joined_before(
+                    consultation.id,
+                    number,
+                    consultation.experiment_id,
+                    joined_before,
+                    now=now,
+                    deadline=deadline,
+                )
+                await _queue(
+                    env,
+                    asked,
+                    _invitations(consultation, number, env.profile, until),
+                    batch=f"consultation:{consultation.id}:{number}",
+                    now=now,
+                )
+            if asked:
+                log.info(
+                    "evaluation asked id=%d moment=%d asked=%d",
+                    consultation.id,
+                    number,
+                    len(asked),
+                )
+            if moment.after_join_days is not None:
+                later = await repos.responses.next_joined(
+                    consultation.id, number, consultation.experiment_id, after=joined_before
+                )
+                if later is not None:
+                    soonest = min(soonest, later + wait)
+        await _remind_evaluation(env, consultation, now)
+        upcoming = await repos.responses.next_deadline(consultation.id, after=now + REMIND_BEFORE)
+        if upcoming is not None:
+            soonest = min(soonest, upcoming - REMIND_BEFORE)
+    return [Timer(job=EVALUATIONS_JOB, at=max(soonest, now))]
+
+
+async def _remind_evaluation(env: Surroundings, consultation: Consultation, now: datetime) -> None:
+    repos = env.repos
+    async with repos.db.transaction():
+        due = await repos.responses.remind_unfinished(
+            consultation.id, now, due_before=now + REMIND_BEFORE
+        )
+        for moment, people in due.items():
+            deadlines = await repos.responses.deadlines(consultation.id, moment, people)
+            for deadline, ids in deadlines.items():
+                until = shown_time(deadline, env.timezone)
+                await _queue(
+                    env,
+                    ids,
+                    _reminders(consultation, moment, env.profile, until),
+                    batch=f"consultation:{consultation.id}:{moment}:reminder",
+                    now=now,
+                )

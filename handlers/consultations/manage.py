@@ -1,0 +1,573 @@
+"""Staff follow consultations: live counts, results, closing early, editing, typed answers.
+
+    /peilingen (staff) ──► a card per consultation (open, scheduled, evaluations, closed)
+        ├─ 📊 Uitslag ──► counts per question, per neighbourhood and language (small groups
+        │                 left out), and a chart of all questions
+        ├─ ⏹️ Nu sluiten ──► confirm ──► closes now; results go to everyone who answered
+        ├─ ✏️ Wat we ermee doen ──► text ──► saved (sent with the results)
+        ├─ 🕑 Sluittijd ──► moment ──► moved
+        ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
+        ├─ ❌ Annuleren (scheduled) ──► never opens
+        └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
+                                                     goes to the participants
+
+Every change lands in the audit log (``consultation.close``, ``consultation.edit``,
+``consultation.cancel``, ``consultation.review``, ``experiment.end``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, timedelta
+
+from handlers.answers import digits, parse_id, read_text
+from handlers.consultations import results as shown_results
+from handlers.consultations.jobs import EVALUATIONS_JOB, job, next_moment
+from handlers.consultations.shown import shown_time
+from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
+from handlers.feature import Context, Feature
+from handlers.when import parse_moment
+from storage.consultations.model import (
+    Consultation,
+    ConsultationKind,
+    ConsultationStatus,
+    QuestionKind,
+    pick,
+)
+
+feature = Feature("consultation-manage")
+feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.CIVIL_SERVANT)
+
+FOLLOW_UP = "consult_follow_up"
+MOVE = "consult_move"
+MAX_FOLLOW_UP = 600
+LONGEST = timedelta(days=365)
+SHORTEST = timedelta(hours=1)
+
+
+def _back() -> list[Button]:
+    return [Button(label="consultations.btn_staff", payload="cs.staff")]
+
+
+def _gone() -> Response:
+    return respond(Reply(key="consultations.staff_gone", buttons=[_back()]))
+
+
+@feature.action("cs.staff", role=Role.CIVIL_SERVANT)
+async def overview(ctx: Context) -> Response:
+    """Every open, scheduled and recently closed consultation with its live counts."""
+    cards = [
+        await _card(ctx, consultation) for consultation in await ctx.repos.consultations.of_staff()
+    ]
+    footer = Reply(
+        key="consultations.staff_footer" if cards else "consultations.staff_none",
+        buttons=[
+            [Button(label="consultations.menu_compose", payload="cs.compose")],
+            [Button(label="consultations.btn_as_resident", payload="cs.list")],
+            [Button(label="menu.back", payload="menu")],
+        ],
+    )
+    return respond(*cards, footer)
+
+
+async def _card(ctx: Context, consultation: Consultation) -> Reply:
+    repos = ctx.repos
+    cid = consultation.id
+    params: dict[str, object] = {
+        "id": cid,
+        "title": pick(consultation.title, ctx.lang),
+        "opens": shown_time(consultation.opens_at, ctx.timezone) if consultation.opens_at else "",
+        "closes": shown_time(consultation.closes_at, ctx.timezone)
+        if consultation.closes_at
+        else "",
+    }
+    parts: list[Reply] = []
+    buttons: list[list[Button]] = []
+    if consultation.kind is ConsultationKind.EVALUATION:
+        key = "consultations.card_evaluation"
+        for number, moment in enumerate(consultation.moments, start=1):
+            counts = await repos.consultations.counts(cid, number)
+            what = (
+                ctx.catalog.text(
+                    ctx.lang,
+                    "consultations.moment_after",
+                    {"days": moment.after_join_days},
+                    markup=False,
+                )
+                if moment.after_join_days
+                else ctx.catalog.text(ctx.lang, "consultations.moment_end", {}, markup=False)
+            )
+            parts.append(
+                Reply(
+                    key="consultations.card_moment",
+                    params={"number": number, "what": what, **counts.model_dump()},
+                )
+            )
+        buttons.append(
+            [
+                Button(
+                    label="consultations.btn_moment_results",
+                    payload=f"cs.res:{cid}:{number}",
+                    params={"number": number},
+                )
+                for number in consultation.moment_numbers()
+            ]
+        )
+        experiment = consultation.experiment_id
+        if (
+            any(moment.at_end for moment in consultation.moments)
+            and experiment is not None
+            and consultation.status is ConsultationStatus.OPEN
+            and await repos.consultations.experiment_status(experiment) == "running"
+        ):
+            buttons.append(
+                [Button(label="consultations.btn_experiment_ended", payload=f"cs.exend:{cid}")]
+            )
+    else:
+        counts = await repos.consultations.counts(cid, 0)
+        params.update(counts.model_dump())
+        key = f"consultations.card_{consultation.status.value}"
+        if consultation.status is not ConsultationStatus.SCHEDULED:
+            buttons.append([Button(label="consultations.btn_results", payload=f"cs.res:{cid}:0")])
+    if consultation.status is ConsultationStatus.OPEN:
+        buttons.append([Button(label="consultations.btn_close", payload=f"cs.end:{cid}")])
+    if consultation.status in (ConsultationStatus.OPEN, ConsultationStatus.SCHEDULED):
+        buttons.append(
+            [
+                Button(label="consultations.btn_follow_up", payload=f"cs.fu:{cid}"),
+                Button(label="consultations.btn_move", payload=f"cs.mv:{cid}"),
+            ]
+        )
+    if consultation.status is ConsultationStatus.SCHEDULED:
+        buttons.append([Button(label="consultations.btn_cancel", payload=f"cs.stop:{cid}")])
+    waiting = await repos.responses.waiting_reviews(cid)
+    if waiting:
+        buttons.append(
+            [
+                Button(
+                    label="consultations.btn_reviews",
+                    payload=f"cs.mod:{cid}",
+                    params={"count": waiting},
+                )
+            ]
+        )
+    if consultation.status is ConsultationStatus.CLOSED:
+        params["closed"] = (
+            shown_time(consultation.closed_at, ctx.timezone) if consultation.closed_at else ""
+        )
+    return Reply(key=key, params=params, parts=parts, buttons=buttons)
+
+
+async def _staff_consultation(ctx: Context, value: str) -> Consultation | None:
+    consultation_id = parse_id(value)
+    consultation = await ctx.repos.consultations.get(consultation_id) if consultation_id else None
+    if consultation is None or consultation.status is ConsultationStatus.DRAFT:
+        return None
+    return consultation
+
+
+# Results ----------------------------------------------------------------------------------------
+
+
+@feature.action("cs.res", role=Role.CIVIL_SERVANT)
+async def results(ctx: Context) -> Response:
+    """``cs.res:<id>:<moment>``: the counts so far (or as published), the breakdowns, and a
+    chart of every question."""
+    raw_id, _, raw_moment = ctx.value.partition(":")
+    consultation = await _staff_consultation(ctx, raw_id)
+    if consultation is None or not digits(raw_moment) or len(raw_moment) > 3:
+        return _gone()
+    moment = int(raw_moment)
+    if moment not in consultation.moment_numbers():
+        return _gone()
+    kept = await ctx.repos.tallies.kept(consultation.id, moment)
+    counted = kept or await ctx.repos.tallies.count(consultation.id, moment, ctx.catalog.default)
+    counts = await ctx.repos.consultations.counts(consultation.id, moment)
+    quotes = {
+        number: await ctx.repos.responses.approved_texts(
+            consultation.id, moment, number, shown_results.QUOTES
+        )
+        for number, asked in enumerate(consultation.questions, start=1)
+        if asked.kind is QuestionKind.TEXT
+    }
+    parts = shown_results.question_lines(consultation, counted, ctx.lang, minimum=1, quotes=quotes)
+    breakdown = shown_results.breakdown_lines(
+        consultation, counted, ctx.lang, profile=ctx.profile, catalog=ctx.catalog
+    )
+    if breakdown:
+        parts.append(
+            Reply(
+                key="consultations.breakdown_title",
+                params={"min": shown_results.threshold(ctx.profile)},
+            )
+        )
+        parts += breakdown
+    summary = Reply(
+        key="consultations.staff_results_kept" if kept else "consultations.staff_results",
+        params={
+            "title": pick(consultation.title, ctx.lang),
+            "moment": moment,
+            "respondents": counted.respondents,
+            **counts.model_dump(),
+        },
+        parts=parts,
+    )
+    replies = [summary]
+    if counted.respondents and any(
+        q.kind is not QuestionKind.TEXT for q in consultation.questions
+    ):
+        chart = await asyncio.to_thread(
+            shown_results.overview_chart,
+            consultation,
+            counted,
+            ctx.lang,
+            profile=ctx.profile,
+            catalog=ctx.catalog,
+        )
+        replies.append(
+            Reply(
+                key="consultations.staff_chart",
+                document=Document(
+                    filename=f"peiling-{consultation.id}-{moment}.png",
+                    data=chart,
+                    mime_type="image/png",
+                ),
+            )
+        )
+    replies[-1] = replies[-1].model_copy(update={"buttons": [_back()]})
+    return respond(*replies)
+
+
+# Closing early ----------------------------------------------------------------------------------
+
+
+@feature.action("cs.end", role=Role.CIVIL_SERVANT)
+async def close_ask(ctx: Context) -> Response:
+    """``cs.end:<id>``: ask before closing now."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or not consultation.takes_answers(ctx.now):
+        return _gone()
+    counts = await ctx.repos.consultations.counts(consultation.id)
+    return respond(
+        Reply(
+            key="consultations.close_confirm",
+            params={"title": pick(consultation.title, ctx.lang), **counts.model_dump()},
+            buttons=[
+                [
+                    Button(
+                        label="consultations.btn_close_yes", payload=f"cs.endok:{consultation.id}"
+                    )
+                ],
+                [Button(label="consultations.btn_close_no", payload="cs.staff")],
+            ],
+        )
+    )
+
+
+@feature.action("cs.endok", role=Role.CIVIL_SERVANT)
+async def close_now(ctx: Context) -> Response:
+    """``cs.endok:<id>``: close now. Answers stop at once; the closing job counts them and
+    sends the results to everyone who answered."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or not consultation.takes_answers(ctx.now):
+        return _gone()
+    await ctx.repos.consultations.move_close(consultation.id, ctx.now, ctx.now)
+    await ctx.repos.audit.record(
+        "consultation.close",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{consultation.id}",
+        detail={"early": True},
+    )
+    return respond(
+        Reply(
+            key="consultations.closing",
+            params={"title": pick(consultation.title, ctx.lang)},
+            buttons=[_back()],
+        ),
+        timers=[Timer(job=job(consultation.id), at=ctx.now)],
+    )
+
+
+@feature.action("cs.exend", role=Role.CIVIL_SERVANT)
+async def experiment_ended_ask(ctx: Context) -> Response:
+    """``cs.exend:<evaluation>``: ask before marking its experiment as ended."""
+    found = await _ending(ctx)
+    if isinstance(found, Response):
+        return found
+    consultation, title = found
+    return respond(
+        Reply(
+            key="consultations.experiment_end_confirm",
+            params={"experiment": title},
+            buttons=[
+                [
+                    Button(
+                        label="consultations.btn_experiment_end_yes",
+                        payload=f"cs.exendok:{consultation.id}",
+                    )
+                ],
+                [Button(label="consultations.btn_close_no", payload="cs.staff")],
+            ],
+        )
+    )
+
+
+@feature.action("cs.exendok", role=Role.CIVIL_SERVANT)
+async def experiment_ended(ctx: Context) -> Response:
+    """``cs.exendok:<evaluation>``: the experiment has ended (nobody can join any more), and
+    its participants get the evaluation's moment at the end, at once."""
+    found = await _ending(ctx)
+    if isinstance(found, Response):
+        return found
+    consultation, title = found
+    assert consultation.experiment_id is not None
+    if not await ctx.repos.experiments.end(consultation.experiment_id):
+        return _gone()
+    await ctx.repos.audit.record(
+        "experiment.end",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"experiment:{consultation.experiment_id}",
+        detail={"evaluation": consultation.id},
+    )
+    return respond(
+        Reply(
+            key="consultations.experiment_ended",
+            params={"experiment": title},
+            buttons=[_back()],
+        ),
+        timers=[Timer(job=EVALUATIONS_JOB, at=ctx.now)],
+    )
+
+
+async def _ending(ctx: Context) -> tuple[Consultation, str] | Response:
+    """The open evaluation (with a moment at the end) of a running experiment, and that
+    experiment's title; else why not."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if (
+        consultation is None
+        or consultation.status is not ConsultationStatus.OPEN
+        or consultation.experiment_id is None
+        or not any(moment.at_end for moment in consultation.moments)
+    ):
+        return _gone()
+    experiment = await ctx.repos.experiments.get(consultation.experiment_id)
+    if experiment is None or experiment.status != "running":
+        return _gone()
+    return consultation, experiment.title(ctx.lang)
+
+
+@feature.action("cs.stop", role=Role.CIVIL_SERVANT)
+async def cancel(ctx: Context) -> Response:
+    """``cs.stop:<id>``: a scheduled consultation never opens."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or not await ctx.repos.consultations.cancel(consultation.id, ctx.now):
+        return _gone()
+    await ctx.repos.audit.record(
+        "consultation.cancel",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{consultation.id}",
+    )
+    return respond(
+        Reply(
+            key="consultations.cancelled",
+            params={"title": pick(consultation.title, ctx.lang)},
+            buttons=[_back()],
+        ),
+        timers=[Timer(job=job(consultation.id), at=None)],
+    )
+
+
+# Editing ---------------------------------------------------------------------------------------
+
+
+def _editable(consultation: Consultation | None) -> bool:
+    return consultation is not None and consultation.status in (
+        ConsultationStatus.OPEN,
+        ConsultationStatus.SCHEDULED,
+    )
+
+
+@feature.action("cs.fu", role=Role.CIVIL_SERVANT)
+async def follow_up_ask(ctx: Context) -> Response:
+    """``cs.fu:<id>``: write what the municipality will do with the answers."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or not _editable(consultation):
+        return _gone()
+    dialog = Dialog(name=FOLLOW_UP, step="text", data={"consultation": consultation.id})
+    return respond(_ask_follow_up(ctx, consultation), dialog=dialog)
+
+
+def _ask_follow_up(ctx: Context, consultation: Consultation) -> Reply:
+    return Reply(
+        key="consultations.ask_follow_up_edit",
+        params={"now": pick(consultation.follow_up, ctx.lang), "max": MAX_FOLLOW_UP},
+        buttons=[[Button(label="consultations.btn_stop", payload="cancel")]],
+    )
+
+
+follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
+
+
+@follow_up_dialog.step("text")
+async def follow_up(ctx: Context, dialog: Dialog) -> Response:
+    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
+    if consultation is None or not _editable(consultation):
+        return respond(*_gone().replies, end_dialog=True)
+    text = read_text(ctx, MAX_FOLLOW_UP)
+    if isinstance(text, Reply):
+        return respond(text, _ask_follow_up(ctx, consultation), dialog=dialog)
+    texts = {**consultation.follow_up, ctx.lang: text}
+    await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now)
+    await ctx.repos.audit.record(
+        "consultation.edit",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{consultation.id}",
+        detail={"field": "follow_up", "language": ctx.lang},
+    )
+    return respond(Reply(key="consultations.follow_up_saved", buttons=[_back()]), end_dialog=True)
+
+
+@feature.action("cs.mv", role=Role.CIVIL_SERVANT)
+async def move_ask(ctx: Context) -> Response:
+    """``cs.mv:<id>``: another closing time."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or not _editable(consultation):
+        return _gone()
+    dialog = Dialog(name=MOVE, step="when", data={"consultation": consultation.id})
+    return respond(_ask_move(ctx, consultation), dialog=dialog)
+
+
+def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
+    return Reply(
+        key="consultations.ask_move",
+        params={
+            "now": shown_time(consultation.closes_at, ctx.timezone)
+            if consultation.closes_at
+            else "-",
+            "example": ctx.local(ctx.now + timedelta(days=7)).strftime("%d-%m-%Y") + " 17:00",
+        },
+        buttons=[[Button(label="consultations.btn_stop", payload="cancel")]],
+    )
+
+
+move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
+
+
+@move_dialog.step("when")
+async def move(ctx: Context, dialog: Dialog) -> Response:
+    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
+    if consultation is None or not _editable(consultation):
+        return respond(*_gone().replies, end_dialog=True)
+    text = read_text(ctx, 60)
+    if isinstance(text, Reply):
+        return respond(text, _ask_move(ctx, consultation), dialog=dialog)
+    moment = parse_moment(text, ctx.local(ctx.now))
+    earliest = max(ctx.now, consultation.opens_at or ctx.now) + SHORTEST
+    if moment is None:
+        problem = Reply(key="composer.when_invalid", params={"typed": text})
+        return respond(problem, _ask_move(ctx, consultation), dialog=dialog)
+    if moment < ctx.local(earliest):
+        problem = Reply(
+            key="consultations.when_too_soon",
+            params={
+                "when": moment.strftime("%d-%m-%Y %H:%M"),
+                "after": shown_time(earliest, ctx.timezone),
+            },
+        )
+        return respond(problem, _ask_move(ctx, consultation), dialog=dialog)
+    if moment > ctx.local(ctx.now + LONGEST):
+        return respond(
+            Reply(key="composer.when_too_far"), _ask_move(ctx, consultation), dialog=dialog
+        )
+    closes_at = moment.astimezone(UTC)
+    await ctx.repos.consultations.move_close(consultation.id, closes_at, ctx.now)
+    await ctx.repos.audit.record(
+        "consultation.edit",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{consultation.id}",
+        detail={"field": "closes_at", "closes_at": closes_at.isoformat()},
+    )
+    moved = await ctx.repos.consultations.get(consultation.id)
+    assert moved is not None
+    at = next_moment(moved)
+    return respond(
+        Reply(
+            key="consultations.moved",
+            params={"closes": shown_time(closes_at, ctx.timezone)},
+            buttons=[_back()],
+        ),
+        end_dialog=True,
+        timers=[Timer(job=job(consultation.id), at=at)],
+    )
+
+
+# Typed answers ---------------------------------------------------------------------------------
+
+
+@feature.action("cs.mod", role=Role.CIVIL_SERVANT)
+async def review_next(ctx: Context) -> Response:
+    """``cs.mod:<id>``: the oldest typed answer waiting, to be shown or not."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None:
+        return _gone()
+    waiting = await ctx.repos.responses.next_review(consultation.id)
+    if waiting is None:
+        return respond(Reply(key="consultations.reviews_done", buttons=[_back()]))
+    asked = consultation.question(waiting.question)
+    at = f"{waiting.response_id}:{waiting.question}"
+    return respond(
+        Reply(
+            key="consultations.review_item",
+            params={
+                "title": pick(consultation.title, ctx.lang),
+                "number": waiting.question,
+                "question": pick(asked.text, ctx.lang) if asked else "",
+                "text": waiting.text,
+                "waiting": waiting.waiting,
+            },
+            buttons=[
+                [
+                    Button(label="consultations.btn_approve", payload=f"cs.ok:{at}"),
+                    Button(label="consultations.btn_reject", payload=f"cs.no:{at}"),
+                ],
+                _back(),
+            ],
+        )
+    )
+
+
+async def _decide(ctx: Context, approved: bool) -> Response:
+    raw_response, _, raw_question = ctx.value.partition(":")
+    response_id = parse_id(raw_response)
+    number = parse_id(raw_question)
+    taking = await ctx.repos.responses.get(response_id) if response_id else None
+    if taking is None or number is None:
+        return _gone()
+    if not await ctx.repos.responses.decide(taking.id, number, approved):
+        return respond(Reply(key="consultations.review_gone", buttons=[_back()]))
+    await ctx.repos.audit.record(
+        "consultation.review",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"consultation:{taking.consultation_id}",
+        detail={"question": number, "shown": approved},
+    )
+    ctx.value = str(taking.consultation_id)
+    return await review_next(ctx)
+
+
+@feature.action("cs.ok", role=Role.CIVIL_SERVANT)
+async def approve(ctx: Context) -> Response:
+    """``cs.ok:<response>:<question>``: this typed answer may be shown with the results."""
+    return await _decide(ctx, True)
+
+
+@feature.action("cs.no", role=Role.CIVIL_SERVANT)
+async def reject(ctx: Context) -> Response:
+    """``cs.no:<response>:<question>``: this typed answer is never shown."""
+    return await _decide(ctx, False)

@@ -1,0 +1,279 @@
+"""Results: the counts in words and as a PNG chart per question, for staff and respondents.
+
+Residents see a question's counts only when at least the profile's threshold of people
+answered it; staff see the overall counts at any time, but a breakdown (per neighbourhood,
+per language) never for a group smaller than the threshold, so no answer can be traced to a
+person. Typed answers are shown only once staff approved them.
+"""
+
+from __future__ import annotations
+
+from handlers.answers import excerpt
+from handlers.catalog import Catalog
+from handlers.charts import bar_chart
+from handlers.consultations.shown import brand
+from handlers.contract import Reply
+from handlers.profile import Profile
+from storage.consultations.model import Consultation, Question, QuestionKind, pick
+from storage.consultations.tallies import NO_NEIGHBOURHOOD, SKIPPED, TEXT, Dimension, Results
+
+#: Typed answers shown with the results (approved ones, newest first), and how much of each.
+QUOTES = 3
+QUOTED = 200
+
+
+def threshold(profile: Profile) -> int:
+    return profile.consultations.suppression_threshold
+
+
+def phrase(catalog: Catalog, lang: str, key: str, **params: object) -> str:
+    return catalog.text(lang, key, params, markup=False)
+
+
+def answers_of(asked: Question) -> list[str]:
+    """The answer codes of a question as counted: option numbers or scale values."""
+    if asked.kind is QuestionKind.TEXT:
+        return []
+    return [str(value) for value in asked.choices()]
+
+
+def label(asked: Question, answer: str, lang: str) -> str:
+    """An answer code in words: the option's text, or a scale value with its end's words."""
+    if asked.kind is QuestionKind.SCALE:
+        value = int(answer)
+        if value == 1:
+            return f"1 ({pick(asked.low, lang)})"
+        if value == 5:
+            return f"5 ({pick(asked.high, lang)})"
+        return answer
+    return pick(asked.options[int(answer) - 1], lang)
+
+
+def percent(count: int, total: int) -> int:
+    return round(100 * count / total) if total else 0
+
+
+def question_lines(
+    consultation: Consultation,
+    results: Results,
+    lang: str,
+    *,
+    minimum: int,
+    quotes: dict[int, list[str]] | None = None,
+) -> list[Reply]:
+    """Each question's counts in words; a question fewer than ``minimum`` people answered
+    says so instead (``minimum=0`` shows everything)."""
+    lines: list[Reply] = []
+    for number, asked in enumerate(consultation.questions, start=1):
+        answered = results.answered(number)
+        lines.append(
+            Reply(
+                key="consultations.result_question",
+                params={"number": number, "text": pick(asked.text, lang), "count": answered},
+            )
+        )
+        if answered == 0 or answered < minimum:
+            lines.append(Reply(key="consultations.result_too_few", params={"min": minimum}))
+            continue
+        for answer in answers_of(asked):
+            count = results.get(number, answer)
+            lines.append(
+                Reply(
+                    key="consultations.result_line",
+                    params={
+                        "label": label(asked, answer, lang),
+                        "count": count,
+                        "percent": percent(count, answered),
+                    },
+                )
+            )
+        if asked.kind is QuestionKind.TEXT:
+            lines.append(
+                Reply(
+                    key="consultations.result_texts", params={"count": results.get(number, TEXT)}
+                )
+            )
+            for text in (quotes or {}).get(number, []):
+                lines.append(
+                    Reply(key="consultations.result_quote", params={"text": excerpt(text, QUOTED)})
+                )
+        skipped = results.get(number, SKIPPED)
+        if skipped:
+            lines.append(
+                Reply(
+                    key="consultations.result_skipped",
+                    params={"count": skipped, "percent": percent(skipped, answered)},
+                )
+            )
+    return lines
+
+
+def breakdown_lines(
+    consultation: Consultation,
+    results: Results,
+    lang: str,
+    *,
+    profile: Profile,
+    catalog: Catalog,
+) -> list[Reply]:
+    """Per question, the counts per neighbourhood and per language, leaving out every group
+    smaller than the threshold (only how many groups were left out is said)."""
+    minimum = threshold(profile)
+    lines: list[Reply] = []
+    for number, asked in enumerate(consultation.questions, start=1):
+        if asked.kind is QuestionKind.TEXT or results.answered(number) == 0:
+            continue
+        lines.append(Reply(key="consultations.breakdown_question", params={"number": number}))
+        for dimension in (Dimension.NEIGHBOURHOOD, Dimension.LANGUAGE):
+            hidden = 0
+            for group in results.groups(number, dimension):
+                if not results.shown(number, minimum, dimension, group):
+                    hidden += 1
+                    continue
+                counts = " · ".join(
+                    f"{label(asked, answer, lang)} {results.get(number, answer, dimension, group)}"
+                    for answer in answers_of(asked)
+                )
+                lines.append(
+                    Reply(
+                        key="consultations.breakdown_group",
+                        params={
+                            "group": group_name(dimension, group, lang, profile, catalog),
+                            "count": results.answered(number, dimension, group),
+                            "counts": counts,
+                        },
+                    )
+                )
+            if hidden:
+                lines.append(
+                    Reply(
+                        key=f"consultations.breakdown_hidden_{dimension.value}",
+                        params={"groups": hidden, "min": minimum},
+                    )
+                )
+    return lines
+
+
+def group_name(
+    dimension: Dimension, group: str, lang: str, profile: Profile, catalog: Catalog
+) -> str:
+    if dimension is Dimension.LANGUAGE:
+        return (
+            phrase(catalog, lang, f"consultations.language_{group}")
+            if group
+            in (
+                "nl",
+                "en",
+            )
+            else group
+        )
+    if group == NO_NEIGHBOURHOOD:
+        return phrase(catalog, lang, "ideas.no_neighbourhood")
+    hood = profile.neighbourhood(group)
+    return hood.name(lang) if hood else group
+
+
+def chart(
+    consultation: Consultation,
+    number: int,
+    results: Results,
+    lang: str,
+    *,
+    profile: Profile,
+    catalog: Catalog,
+) -> bytes | None:
+    """A bar chart of one question's answers (PNG), readable in ``lang``; None for a typed
+    question, which has no bars to draw."""
+    asked = consultation.question(number)
+    if asked is None or asked.kind is QuestionKind.TEXT:
+        return None
+    rows = [
+        (label(asked, answer, lang), results.get(number, answer)) for answer in answers_of(asked)
+    ]
+    rows.append((phrase(catalog, lang, "consultations.btn_skip"), results.get(number, SKIPPED)))
+    title = f"{number}. {pick(asked.text, lang)}"
+    subtitle = phrase(
+        catalog,
+        lang,
+        "consultations.chart_subtitle",
+        brand=brand(profile, lang),
+        title=pick(consultation.title, lang),
+        count=results.answered(number),
+    )
+    heading = phrase(catalog, lang, "consultations.chart_heading")
+    return bar_chart(title, subtitle, [(heading, rows)])
+
+
+def overview_chart(
+    consultation: Consultation, results: Results, lang: str, *, profile: Profile, catalog: Catalog
+) -> bytes:
+    """Every question in one chart (for staff and the export)."""
+    sections = []
+    for number, asked in enumerate(consultation.questions, start=1):
+        if asked.kind is QuestionKind.TEXT:
+            continue
+        rows = [
+            (label(asked, answer, lang), results.get(number, answer))
+            for answer in answers_of(asked)
+        ]
+        rows.append(
+            (phrase(catalog, lang, "consultations.btn_skip"), results.get(number, SKIPPED))
+        )
+        sections.append((f"{number}. {pick(asked.text, lang)}", rows))
+    subtitle = phrase(
+        catalog,
+        lang,
+        "consultations.chart_subtitle",
+        brand=brand(profile, lang),
+        title=pick(consultation.title, lang),
+        count=results.respondents,
+    )
+    return bar_chart(pick(consultation.title, lang), subtitle, sections)
+
+
+def charted(consultation: Consultation, results: Results, minimum: int) -> list[int]:
+    """The questions residents get a chart of: counted ones enough people answered."""
+    return [
+        number
+        for number, asked in enumerate(consultation.questions, start=1)
+        if asked.kind is not QuestionKind.TEXT and results.answered(number) >= max(1, minimum)
+    ]
+
+
+def for_respondents(
+    consultation: Consultation,
+    results: Results,
+    lang: str,
+    *,
+    profile: Profile,
+    quotes: dict[int, list[str]],
+    charts: dict[int, int],
+) -> list[Reply]:
+    """What everyone who answered gets at closing: the counts in words, what the
+    municipality will do with them, and a chart per question (``charts``: media ids)."""
+    lines = question_lines(consultation, results, lang, minimum=threshold(profile), quotes=quotes)
+    follow_up = pick(consultation.follow_up, lang)
+    if follow_up:
+        lines.append(Reply(key="consultations.follow_up", params={"text": follow_up}))
+    replies = [
+        Reply(
+            key="consultations.results",
+            params={
+                "brand": brand(profile, lang),
+                "title": pick(consultation.title, lang),
+                "count": results.respondents,
+            },
+            parts=lines,
+        )
+    ]
+    for number, media_id in sorted(charts.items()):
+        asked = consultation.question(number)
+        assert asked is not None
+        replies.append(
+            Reply(
+                key="consultations.chart_caption",
+                params={"number": number, "text": pick(asked.text, lang)},
+                photo_id=media_id,
+            )
+        )
+    return replies

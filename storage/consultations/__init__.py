@@ -1,0 +1,1 @@
+"""Consultations ("Velsen vraagt"): polls, short consultations and evaluations of experiments."""

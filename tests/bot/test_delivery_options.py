@@ -1,0 +1,64 @@
+"""On a platform with numbered options, a message from the outbox with buttons is answered by
+typing a number too: delivery remembers the options it showed (unless the chat was offered
+newer ones meanwhile)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from handlers.contract import Button, Platform, Reply
+from storage.clock import utcnow
+from tests.bot.delivery_support import FakeAdapter, residents
+from tests.waiting import until
+
+FAST = DeliveryPolicy(concurrency=2, attempts=3, backoff=0.02, poll=0.05, progress=0.05)
+ASKING = [
+    Reply(key="raw", params={"text": "Doe je mee?"}),
+    Reply(
+        key="raw",
+        params={"text": "Kies"},
+        buttons=[[Button.raw("Ja", "cs.a:1:0:1:1"), Button.raw("Nee", "cs.a:1:0:1:2")]],
+    ),
+]
+
+
+async def _deliver(app: App, adapter: FakeAdapter, ids: list[int]) -> None:
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids, [r.model_dump(mode="json") for r in ASKING], kind="consultation", now=utcnow()
+        )
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, FAST)
+    await worker.start()
+    try:
+        await until(lambda: len(adapter.sent) == len(ids))
+    finally:
+        await worker.stop()
+
+
+async def test_the_options_an_outbox_message_showed_are_remembered_for_its_chat(
+    app: App,
+) -> None:
+    ids = await residents(app.db, ["anna"], platform="test")
+    await _deliver(app, FakeAdapter(platform=Platform(name="test", numbered_options=True)), ids)
+    assert await app.repos.chat_options.load("test", "anna") == [
+        ("Ja", "cs.a:1:0:1:1"),
+        ("Nee", "cs.a:1:0:1:2"),
+    ]
+
+
+async def test_newer_options_in_the_chat_are_kept_and_native_buttons_store_none(
+    app: App,
+) -> None:
+    ids = await residents(app.db, ["anna", "bob"], platform="test")
+    later = utcnow() + timedelta(minutes=5)
+    async with app.db.transaction():
+        await app.repos.chat_options.save("test", "anna", [("Menu", "menu")], later)
+    await _deliver(app, FakeAdapter(platform=Platform(name="test", numbered_options=True)), ids)
+    assert await app.repos.chat_options.load("test", "anna") == [("Menu", "menu")]
+    assert len(await app.repos.chat_options.load("test", "bob")) == 2
+
+    others = await residents(app.db, ["carl"], platform="test")
+    await _deliver(app, FakeAdapter(), others)  # buttons of its own: nothing to remember
+    assert await app.repos.chat_options.load("test", "carl") == []

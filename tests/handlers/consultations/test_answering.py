@@ -1,0 +1,240 @@
+"""Answering: one response per person however often they press, answers changed in place,
+and bad input (closed polls, stale or forged buttons, values out of range, huge texts,
+people outside the audience) changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.app import App
+from tests.consultations import (
+    Clock,
+    Jobs,
+    button,
+    compose_poll,
+    last_consultation,
+    outbox_of,
+    seen,
+)
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
+from tests.support import Chat
+
+
+async def _answers(app: App) -> list[tuple[Any, ...]]:
+    rows = await app.db.fetchall(
+        "SELECT r.user_id, r.started_at, r.finished_at, a.question, a.choices, a.text,"
+        " a.skipped, a.answered_at FROM consultation_responses r"
+        " LEFT JOIN consultation_answers a ON a.response_id = r.id ORDER BY 1, 4"
+    )
+    return [tuple(row) for row in rows]
+
+
+async def _published(app: App, **options: Any) -> int:
+    ria = await civil_servant(app)
+    await compose_poll(ria, **options)
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"], ria.keys
+    return await last_consultation(app)
+
+
+async def _close_now(app: App, poll: int) -> None:
+    """The civil servant closes the poll early, with the buttons."""
+    ria = Chat(app, "ria")
+    await ria.press_payload(f"cs.end:{poll}")
+    await ria.press("Ja, nu sluiten")
+    assert ria.keys == ["consultations.closing"]
+
+
+async def test_pressing_again_and_changing_answers_keeps_one_response_per_person(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    [row] = await outbox_of(app, anna)
+    invitation = seen(app, row)
+    for _ in range(3):
+        await anna.press_payload(button(invitation, "Klimrek"))
+    await anna.press_payload(button(invitation, "Zandbak"))  # changed her mind
+    await anna.press("5")
+    await anna.press_payload(f"cs.a:{poll}:0:2:5")
+    user = await stored(app, "anna")
+    responses = await app.db.fetchall(
+        "SELECT id FROM consultation_responses WHERE consultation_id = ? AND user_id = ?",
+        (poll, user.id),
+    )
+    assert len(responses) == 1
+    answers = await app.repos.responses.answers(int(responses[0][0]))
+    assert {n: a.choices for n, a in answers.items()} == {1: [3], 2: [5]}
+    counted = await app.repos.tallies.count(poll, 0, "nl")
+    assert counted.respondents == 1 and counted.answered(1) == 1
+    assert counted.get(1, "3") == 1 and counted.get(1, "2") == 0
+
+    # Her answers as she gave them, each with a button to change it.
+    await anna.press_payload(f"cs.r:{poll}:0")
+    assert anna.keys == ["consultations.review"]
+    assert "→ Zandbak" in anna.text and "→ 5/5" in anna.text
+    assert "→ nog niet beantwoord" in anna.text
+    await anna.press("✏️ 1")
+    assert "✅ Zandbak" in anna.last[0].labels()
+
+
+async def test_unticking_the_last_option_takes_the_answer_back(app: App) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.q:{poll}:0:3")
+    await anna.press("De hond")
+    await anna.press("De hond")
+    assert "✅ De hond" not in anna.last[0].labels()
+    await anna.press("Volgende")
+    assert anna.keys == ["consultations.choose_one", "consultations.question"]
+    assert "Vraag 3 van 4" in anna.text
+    assert (await app.repos.tallies.count(poll, 0, "nl")).answered(3) == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "cs.a:{poll}:0:2:9",  # a scale has 1 to 5
+        "cs.a:{poll}:0:2:0",
+        "cs.a:{poll}:0:2:-1",
+        "cs.a:{poll}:0:1:4",  # question 1 has three options
+        "cs.a:{poll}:0:1:²",
+        "cs.a:{poll}:0:11:1",  # there is no question 11
+        "cs.a:{poll}:0:0:1",
+        "cs.a:{poll}:0:3:1",  # several choices are ticked, not chosen
+        "cs.a:{poll}:0:4:1",  # the typed question has no options
+        "cs.a:{poll}:1:1:1",  # a poll has no moment 1
+        "cs.a:999:0:1:1",  # no such consultation
+        "cs.a:{poll}:0:1",
+        "cs.a:{poll}:0:1:1:1",
+        "cs.a:{poll}:0:1:" + "9" * 40,
+        "cs.t:{poll}:0:3:9",
+        "cs.t:{poll}:0:1:1",
+        "cs.n:{poll}:0:x",
+        "cs.w:{poll}:0:1",
+        "cs.o:{poll}",
+        "cs.q:{poll}:0:99",
+        "cs.u:{poll}:0",  # results of a poll still open
+        "cs.rem:maybe",
+        "cs.a",
+    ],
+)
+async def test_a_forged_or_out_of_range_button_changes_nothing(app: App, payload: str) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    [row] = await outbox_of(app, anna)
+    await anna.press_payload(button(seen(app, row), "Schommel"))
+    before = await _answers(app)
+    replies = await anna.press_payload(payload.format(poll=poll))
+    assert replies, "a bad button still gets an answer"
+    assert await _answers(app) == before
+    assert anna.keys[0] in (
+        "consultations.invalid",
+        "consultations.not_found",
+        "general.stale_button",
+        "consultations.question",
+        "consultations.question_scale",
+    ), anna.keys
+
+
+async def test_a_huge_or_empty_typed_answer_is_refused_and_the_question_asked_again(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    assert "Typ je antwoord hieronder (hoogstens 500 tekens)" in anna.text
+    before = await _answers(app)
+    await anna.send("x" * 501)
+    assert anna.keys == ["answers.too_long", "consultations.question"]
+    await anna.send("<b>" * 5000)
+    assert anna.keys[0] == "answers.too_long"
+    await anna.send("   ")
+    assert anna.keys[0] == "answers.empty"
+    await anna.photo()
+    assert anna.keys[0] == "answers.text_please"
+    assert await _answers(app) == before
+    # Markup, emoji and right-to-left text are kept as typed, as data.
+    typed = "<i>speeltuin</i> 🛝 مرحبا"
+    await anna.send(typed)
+    assert anna.keys == ["consultations.text_saved", "consultations.question"]
+    user = await stored(app, "anna")
+    taking = await app.repos.responses.find(poll, 0, user.id)
+    assert taking is not None
+    answers = await app.repos.responses.answers(taking.id)
+    assert answers[4].text == typed and answers[4].review == "pending"
+
+
+async def test_answers_after_closing_change_nothing(app: App) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    [row] = await outbox_of(app, anna)
+    invitation = seen(app, row)
+    await anna.press_payload(f"cs.w:{poll}:0:4")  # her typing dialog is open at closing
+    await _close_now(app, poll)
+    before = await _answers(app)
+    await anna.send("Toch nog iets")
+    assert anna.keys == ["consultations.closed"]
+    await anna.press_payload(button(invitation, "Schommel"))
+    assert anna.keys == ["consultations.closed"]
+    await anna.send("En nog iets")
+    assert anna.keys == ["general.not_understood"]  # the typing dialog was ended
+    await Jobs.of(app).consultation(poll)
+    await anna.press_payload(f"cs.q:{poll}:0:2")
+    assert anna.keys == ["consultations.closed"]
+    assert await _answers(app) == before
+
+
+async def test_people_outside_the_audience_cannot_answer(app: App) -> None:
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob", hood="Driehuis")
+    poll = await _published(app, audience=("Eén wijk", "IJmuiden"))
+    assert len(await outbox_of(app, anna)) == 1 and await outbox_of(app, bob) == []
+    before = await _answers(app)
+    await bob.press_payload(f"cs.a:{poll}:0:1:1")
+    assert bob.keys == ["consultations.not_found"]
+    await bob.send("/peilingen")
+    assert bob.keys == ["consultations.none"]
+    assert await _answers(app) == before
+    # A stranger who never agreed to take part is asked for consent first.
+    stranger = Chat(app, "zed")
+    await stranger.press_payload(f"cs.a:{poll}:0:1:1")
+    assert stranger.keys == ["general.consent_needed"]
+    assert await _answers(app) == before
+
+
+async def test_someone_who_joins_the_audience_later_finds_the_poll_and_answers(
+    app: App,
+) -> None:
+    poll = await _published(app)
+    late = await resident(app, "late")
+    await late.send("/peilingen")
+    assert "🆕" in late.text
+    await late.press("Nieuwe speelplek")
+    assert "Vraag 1 van 4" in late.text
+    await late.press("Schommel")
+    user = await stored(app, "late")
+    taking = await app.repos.responses.find(poll, 0, user.id)
+    assert taking is not None and taking.invited_at is None and taking.started_at is not None
+
+
+async def test_reminders_can_be_turned_off(app: App, clock: Clock) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    await anna.send("/peilingen")
+    await anna.press("Geen herinneringen")
+    assert anna.keys == ["consultations.reminders_off"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(hours=23)
+    await Jobs.of(app).consultation(poll)
+    assert len(await outbox_of(app, anna)) == 1  # the invitation, no reminder
+    await anna.send("/peilingen")
+    await anna.press("Wel herinneringen")
+    assert anna.keys == ["consultations.reminders_on"]

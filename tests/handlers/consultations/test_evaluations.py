@@ -1,0 +1,139 @@
+"""Evaluations of experiments: seeded from the profile, asked at their moments (weeks after
+joining; when the experiment ends), reminded before each person's deadline, followed by
+staff per moment, and closed with results for the participants who answered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import App
+from bot.settings import Settings
+from handlers.consultations.jobs import Surroundings, run_evaluations
+from handlers.contract import Timer
+from storage.consultations.model import ConsultationKind, Moment
+from tests.consultations import Clock, Jobs, button, outbox_of, seen
+from tests.people import TimerLog, civil_servant
+from tests.people import person as resident
+
+
+async def _playground(app: App) -> tuple[int, int]:
+    """The playground experiment and its evaluation."""
+    [playground, *_] = await app.repos.experiments.running()
+    [evaluation] = [
+        c
+        for c in await app.repos.consultations.open_evaluations()
+        if c.experiment_id == playground.id
+    ]
+    return playground.id, evaluation.id
+
+
+async def test_the_profile_seeds_one_evaluation_per_velsen_experiment_once(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    evaluations = await app.repos.consultations.open_evaluations()
+    assert [e.title["nl"] for e in evaluations] == [
+        "Hoe gaat het met Speeltuin Zeewijk Natuurlijk!?",
+        "Hoe gaat het met Geveltuintjes?",
+        "Hoe gaat het met BBQ-plek in de openbare ruimte?",
+    ]
+    first = evaluations[0]
+    assert first.kind is ConsultationKind.EVALUATION and first.title["en"].startswith("How is")
+    assert first.moments == [Moment(after_join_days=28), Moment(at_end=True)]
+    assert [q.kind.value for q in first.questions] == ["scale", "one", "several", "text"]
+    again = await App.open(settings, clock=clock)
+    try:
+        assert len(await again.repos.consultations.open_evaluations()) == 3
+    finally:
+        await again.close()
+
+
+async def test_participants_are_asked_weeks_after_joining_and_when_the_experiment_ends(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    jobs = Jobs.of(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=10)
+    bob = await resident(app, "bob")
+    await bob.press_payload(f"exp.join:{experiment}")
+    carl = await resident(app, "carl")  # does not take part
+
+    await jobs.evaluations()
+    assert await outbox_of(app, anna) == []
+    env = Surroundings(app.repos, app.catalog, app.profile, app.router.timezone)
+    [timer] = await run_evaluations(env, clock.now)
+    assert timer.at is not None and clock.now < timer.at <= clock.now + timedelta(hours=1)
+
+    # Four weeks after Anna joined, she (and only she) is asked; asking again adds nothing.
+    clock.now = joined + timedelta(days=28, minutes=1)
+    await jobs.evaluations()
+    await jobs.evaluations()
+    [invitation] = await outbox_of(app, anna)
+    shown = seen(app, invitation)
+    assert shown[0].key == "consultations.invitation_evaluation"
+    assert "Hoe gaat het met Speeltuin Zeewijk Natuurlijk!?" in shown[0].text
+    assert (
+        "Vraag 1 van 4" in shown[1].text
+        and "1 = helemaal niet, 5 = heel tevreden" in shown[1].text
+    )
+    assert await outbox_of(app, bob) == [] and await outbox_of(app, carl) == []
+    await anna.press_payload(button(shown, "4"))
+    assert "Vraag 2 van 4" in anna.text
+    await anna.send("/peilingen")
+    assert "1 van 4 beantwoord" in anna.text
+
+    # A day before her two weeks are over she is reminded once.
+    clock.now = joined + timedelta(days=28 + 13, minutes=2)
+    await jobs.evaluations()
+    await jobs.evaluations()
+    [_, reminder] = await outbox_of(app, anna)
+    assert seen(app, reminder)[0].key == "consultations.reminder"
+    # After her deadline her answers are closed; Bob's four weeks have come meanwhile.
+    clock.now = joined + timedelta(days=28 + 14, minutes=2)
+    await anna.press_payload(f"cs.a:{evaluation}:1:2:1")
+    assert anna.keys == ["consultations.closed"]
+    await jobs.evaluations()
+    assert len(await outbox_of(app, bob)) == 1
+
+    # Staff say the experiment has ended: everyone taking part is asked the second time.
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    await ria.send("/peilingen")
+    await ria.press("Experiment afgelopen")
+    assert "Speeltuin Zeewijk Natuurlijk!" in ria.text
+    await ria.press("Ja, het is afgelopen")
+    assert ria.keys == ["consultations.experiment_ended"]
+    assert timers.armed == [Timer(job="evaluations:every", at=clock.now)]
+    assert experiment not in {e.id for e in await app.repos.experiments.running()}
+    await ria.press_payload(f"cs.exendok:{evaluation}")  # again, from the old message
+    assert ria.keys == ["consultations.staff_gone"]
+    await jobs.evaluations()
+    [*_, at_end] = await outbox_of(app, anna)
+    [bob_first, bob_end] = await outbox_of(app, bob)
+    assert button(seen(app, at_end), "Zeg ik liever niet") == f"cs.a:{evaluation}:2:1:x"
+    for question, value in ((1, "5"), (2, "1"), (3, None), (4, None)):
+        if value is None:
+            await bob.press_payload(f"cs.a:{evaluation}:2:{question}:x")
+        else:
+            await bob.press_payload(f"cs.a:{evaluation}:2:{question}:{value}")
+    assert bob.keys == ["consultations.done"]
+
+    # Staff follow the evaluation per moment.
+    await ria.send("/peilingen")
+    card = next(m for m in ria.last if m.key == "consultations.card_evaluation")
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 2 · begonnen 1 · klaar 0" in card.text
+    assert "Moment 2 (einde van het experiment): gevraagd 2 · begonnen 1 · klaar 1" in card.text
+    await ria.press_payload(f"cs.res:{evaluation}:2")
+    assert "(moment 2)" in ria.last[0].text and "• 5 (heel tevreden): 1 (100%)" in ria.last[0].text
+
+    # Closed by staff: each moment's respondents get that moment's results.
+    await ria.press_payload(f"cs.end:{evaluation}")
+    await ria.press("Ja, nu sluiten")
+    await jobs.consultation(evaluation)
+    assert seen(app, (await outbox_of(app, anna))[-1])[0].key == "consultations.results"
+    assert seen(app, (await outbox_of(app, bob))[-1])[0].key == "consultations.results"
+    assert await app.repos.tallies.kept(evaluation, 1) is not None
+    assert await app.repos.tallies.kept(evaluation, 2) is not None
+    assert bob_first.id < bob_end.id

@@ -1,0 +1,78 @@
+"""Answers are personal data: in /mijngegevens, gone with /vergeetmij (with the typing in
+progress); a civil servant's published consultation stays, unsigned."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.app import App
+from storage.consultations.model import ConsultationStatus
+from tests.consultations import compose_poll, last_consultation
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
+from tests.privacy import traces
+
+TYPED = "Qzxmijn eigen antwoord over de speelplek"
+
+
+async def test_my_data_holds_my_answers_and_forget_me_removes_them(app: App) -> None:
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await anna.send(TYPED)
+    await anna.press_payload("cs.rem:off")
+    await anna.press_payload(f"cs.w:{poll}:0:4")  # typing again when she asks
+    await bob.press_payload(f"cs.a:{poll}:0:1:1")
+
+    await anna.send("/mijngegevens")
+    assert "Je antwoorden op peilingen: 2" in anna.text
+    assert "Peilingen waarvoor je gevraagd bent: 1" in anna.text
+    [document] = [m.reply.document for m in anna.last if m.reply.document]
+    sections: dict[str, Any] = json.loads(document.data)["sections"]
+    answers = sections["consultation_answers"]["rows"]
+    assert [(a["question"], a["choices"], a["text"]) for a in answers] == [
+        (1, [2], None),
+        (4, None, TYPED),
+    ]
+    [response] = sections["consultation_responses"]["rows"]
+    assert response["title"] == "Nieuwe speelplek Zeewijk" and response["invited_at"]
+    assert sections["consultation_preferences"]["rows"][0]["reminders"] == 0
+    assert sections["dialogs"]["rows"][0]["name"] == "consult_text"
+
+    anna_id = (await stored(app, "anna")).id
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, [TYPED]) == []
+    left = await app.db.fetchval(
+        "SELECT COUNT(*) FROM consultation_responses WHERE user_id = ?", (anna_id,)
+    )
+    assert left == 0
+    counted = await app.repos.tallies.count(poll, 0, "nl")
+    assert counted.respondents == 1  # Bob's answer stays
+
+
+async def test_a_civil_servants_published_poll_stays_unsigned_when_she_is_erased(
+    app: App,
+) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await compose_poll(ria, title="Alleen een concept")  # a draft, never published
+    draft = await last_consultation(app)
+    await ria.send("/annuleer")
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    published = await app.repos.consultations.get(poll)
+    assert published is not None and published.status is ConsultationStatus.OPEN
+    assert published.author_user_id is None
+    assert await app.repos.consultations.get(draft) is None

@@ -1,0 +1,226 @@
+"""Results: no breakdown for a group smaller than the profile's threshold, in the chat, in
+the export and in the open data; results published at closing stay when people leave."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from frictionless import validate
+
+from bot.admin.cli import main
+from bot.admin.consultation_export import export_consultation
+from bot.admin.open_data import export_open_data
+from bot.app import App
+from bot.settings import Settings
+from handlers.profile import DEFAULT_PROFILE
+from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of, seen
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.support import Chat
+
+
+async def _town(app: App) -> tuple[Chat, int]:
+    """Eight respondents: six in IJmuiden (one reads English), two in Driehuis. All answer
+    the first question; only three answer the second. Returns the civil servant and poll."""
+    ria = await civil_servant(app)
+    people = [await resident(app, f"ij{n}") for n in range(5)]
+    people.append(await resident(app, "eng", language="English"))
+    people += [await resident(app, f"dh{n}", hood="Driehuis") for n in range(2)]
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for index, person in enumerate(people):
+        await person.press_payload(f"cs.a:{poll}:0:1:{1 + index % 2}")
+        if index < 3:
+            await person.press_payload(f"cs.a:{poll}:0:2:4")
+    return ria, poll
+
+
+async def _close(app: App, clock: Clock, ria: Chat, poll: int) -> None:
+    await ria.press_payload(f"cs.end:{poll}")
+    await ria.press("Ja, nu sluiten")
+    await Jobs.of(app).consultation(poll)
+
+
+async def test_staff_see_no_breakdown_for_a_group_below_the_threshold(app: App) -> None:
+    ria, poll = await _town(app)
+    await ria.send("/peilingen")
+    assert "Gevraagd: 9 · begonnen: 8 · klaar: 0" in ria.text
+    await ria.press_payload(f"cs.res:{poll}:0")
+    text = ria.last[0].text
+    assert "IJmuiden (6): Schommel 3 · Klimrek 3 · Zandbak 0" in text
+    assert "Nederlands (7)" in text
+    assert "Driehuis" not in text and "Engels (" not in text
+    assert "1 wijk(en) met minder dan 5 antwoorden: niet getoond" in text
+    assert "1 taal/talen met minder dan 5 antwoorden: niet getoond" in text
+    # Overall counts are shown to staff however few answered.
+    assert "2. Hoe vaak ga je naar de speelplek? (3 antwoorden)" in text
+    assert ria.last[1].reply.document is not None
+    assert ria.last[1].reply.document.data.startswith(b"\x89PNG")
+
+
+async def test_the_threshold_comes_from_the_profile(
+    settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        DEFAULT_PROFILE.read_text(encoding="utf-8").replace(
+            "suppression_threshold = 5", "suppression_threshold = 2"
+        ),
+        encoding="utf-8",
+    )
+    app = await App.open(settings.model_copy(update={"profile": profile}), clock=clock)
+    try:
+        ria, poll = await _town(app)
+        await ria.press_payload(f"cs.res:{poll}:0")
+        assert "Driehuis (2): Schommel 1 · Klimrek 1" in ria.last[0].text
+        assert "Engels (" not in ria.last[0].text  # one person is still below two
+    finally:
+        await app.close()
+
+
+async def test_respondents_see_no_counts_of_a_question_too_few_answered(
+    app: App, clock: Clock
+) -> None:
+    ria, poll = await _town(app)
+    await _close(app, clock, ria, poll)
+    ij0 = Chat(app, "ij0")
+    results = seen(app, (await outbox_of(app, ij0))[-1])
+    summary = results[0].text
+    assert "Meegedaan: 8 mensen" in summary
+    assert "• Schommel: 4 (50%)" in summary
+    assert "2. Hoe vaak ga je naar de speelplek? (3 antwoorden)\nTe weinig antwoorden" in summary
+    assert "4/5" not in summary and "(elke dag)" not in summary
+    # A chart for the first question only (the third and fourth nobody answered).
+    assert [m.reply.params["number"] for m in results[1:]] == [1]
+    # The English reader gets everything in English, chart included.
+    eng = Chat(app, "eng")
+    [*_, row] = await outbox_of(app, eng)
+    english = seen(app, row, lang="en")
+    assert "Took part: 8 people" in english[0].text and "Too few answers" in english[0].text
+    assert english[1].reply.photo_id != results[1].reply.photo_id
+
+
+async def test_the_export_and_the_open_data_leave_small_groups_out_and_name_nobody(
+    app: App, clock: Clock, tmp_path: Path
+) -> None:
+    ria, poll = await _town(app)
+    await _close(app, clock, ria, poll)
+    out = tmp_path / "open-data"
+    await export_open_data(app, out, clock.now)
+
+    def table(name: str) -> list[dict[str, object]]:
+        header, *rows = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+        return [dict(zip(header, row, strict=True)) for row in rows]
+
+    [listed] = [c for c in table("consultations") if c["id"] == poll]
+    assert (listed["status"], listed["invited"], listed["respondents"]) == ("closed", 9, 8)
+    assert listed["title_nl"] == "Nieuwe speelplek Zeewijk" and listed["title_en"] is None
+    results = [r for r in table("consultation_results") if r["consultation"] == poll]
+    by_group = {(r["question"], r["dimension"], r["group"], r["answer"]): r for r in results}
+    assert by_group[(1, "all", "all", "1")]["count"] == 4
+    assert by_group[(1, "neighbourhood", "ijmuiden", "1")]["count"] == 3
+    hidden = by_group[(1, "neighbourhood", "driehuis", "1")]
+    assert (hidden["count"], hidden["suppressed"]) == (None, 1)
+    assert by_group[(1, "language", "en", "respondents")]["count"] is None
+    assert by_group[(2, "all", "all", "4")]["count"] is None  # three answered: too few
+    options = [o for o in table("consultation_options") if o["consultation"] == poll]
+    assert [(o["question"], o["answer"], o["text_nl"]) for o in options][:3] == [
+        (1, "1", "Schommel"),
+        (1, "2", "Klimrek"),
+        (1, "3", "Zandbak"),
+    ]
+    assert not (out / "consultation_answers.csv").exists()
+    report = validate(str(out / "datapackage.json"))
+    assert report.valid, [(t.name, e.message) for t in report.tasks for e in t.errors]
+
+
+async def _closed_poll(settings: Settings) -> int:
+    app = await App.open(settings, clock=Clock())
+    try:
+        ria, poll = await _town(app)
+        await _close(app, Clock(), ria, poll)
+        return poll
+    finally:
+        await app.close()
+
+
+def test_the_command_writes_one_consultation_as_csv_and_a_chart_naming_nobody(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    poll = asyncio.run(_closed_poll(settings))
+    monkeypatch.setenv("SAMENSPEL_DB", str(settings.db))
+    folder = tmp_path / "poll"
+    assert main(["export-consultation", str(poll), "--out", str(folder)]) == 0
+    assert f"consultation {poll} written to" in capsys.readouterr().out
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "breakdown.csv",
+        "chart.png",
+        "results.csv",
+    ]
+    assert (folder / "chart.png").read_bytes().startswith(b"\x89PNG")
+    with (folder / "breakdown.csv").open(encoding="utf-8") as fh:
+        breakdown = list(csv.DictReader(fh))
+    assert {row["group"] for row in breakdown} == {"ijmuiden", "nl"}
+    with (folder / "results.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"question": "1", "answer": "1", "answer_text": "Schommel", "count": "4"}.items() <= (
+        rows[0].items()
+    )
+    written = "\n".join(
+        (folder / name).read_text(encoding="utf-8") for name in ("breakdown.csv", "results.csv")
+    )
+    for person in ("ij0", "ij4", "eng", "dh0", "dh1", "ria"):
+        assert person not in written.lower()
+    assert main(["export-consultation", "999", "--out", str(tmp_path / "none")]) == 1
+    assert "no published consultation 999" in capsys.readouterr().err
+
+
+async def test_results_published_at_closing_stay_when_a_respondent_is_erased(
+    app: App, clock: Clock
+) -> None:
+    ria, poll = await _town(app)
+    await _close(app, clock, ria, poll)
+    before = await app.repos.tallies.kept(poll, 0)
+    gone = Chat(app, "ij1")
+    await gone.send("/vergeetmij")
+    await gone.press("Ja, wis mijn gegevens")
+    assert gone.keys == ["privacy.forget.done"]
+    assert await app.repos.tallies.kept(poll, 0) == before
+    live = await app.repos.tallies.count(poll, 0, "nl")
+    assert live.respondents == 7  # the answers themselves went with her
+    ij0 = Chat(app, "ij0")
+    await ij0.send("/peilingen")
+    await ij0.press("Nieuwe speelplek")
+    assert "Meegedaan: 8 mensen" in ij0.text
+
+
+async def test_an_option_that_looks_like_a_formula_is_text_in_the_export(
+    app: App, tmp_path: Path
+) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Formules")
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send("Welke?")
+    await ria.send('=HYPERLINK("http://x.example","klik")\n+1')
+    await ria.press("Klaar met de vragen")
+    await ria.send("Niets.")
+    await ria.press("Iedereen die meedoet")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await export_consultation(app, poll, tmp_path / "out")
+    with (tmp_path / "out" / "results.csv").open(encoding="utf-8") as fh:
+        texts = [row["answer_text"] for row in csv.DictReader(fh)]
+    assert texts[:2] == ['\'=HYPERLINK("http://x.example","klik")', "'+1"]

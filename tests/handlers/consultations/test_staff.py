@@ -1,0 +1,347 @@
+"""Staff: composing with its checks, who may compose, live counts, closing early, editing,
+reading typed answers, scheduling, and the audit log of every change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.app import App
+from bot.runtime import Runtime
+from handlers.contract import Role, Timer
+from storage.consultations.model import ConsultationStatus
+from tests.consultations import (
+    FOLLOW_UP,
+    Clock,
+    Jobs,
+    compose_poll,
+    last_consultation,
+    outbox_of,
+    seen,
+)
+from tests.people import TimerLog, civil_servant
+from tests.people import person as resident
+from tests.people import row as stored
+from tests.support import Chat
+
+
+async def _actions(app: App, poll: int) -> list[tuple[str, object]]:
+    return [(e.action, e.detail) for e in await app.repos.audit.about(f"consultation:{poll}")]
+
+
+async def test_residents_cannot_compose_or_manage(app: App) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.send("/nieuwepeiling")
+    assert anna.keys == ["general.unknown_command"]
+    for payload in (f"cs.endok:{poll}", f"cs.res:{poll}:0", f"cs.fu:{poll}", "cs.staff"):
+        await anna.press_payload(payload)
+        assert anna.keys == ["general.stale_button"], payload
+    await anna.send("/peilingen")
+    assert anna.keys == ["consultations.list"]  # her own list, not the staff's
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.takes_answers(app.router.clock())
+
+
+async def test_the_connector_may_compose_and_a_revoked_civil_servant_cannot_go_on(
+    app: App,
+) -> None:
+    await resident(app, "anna")
+    vera = await resident(app, "vera")
+    async with app.db.transaction():
+        await app.repos.users.set_role((await stored(app, "vera")).id, Role.CONNECTOR)
+    await compose_poll(vera)
+    await vera.press("Publiceren")
+    assert vera.keys == ["consultations.published"]
+
+    ria = await civil_servant(app)
+    await compose_poll(ria, title="Tweede peiling")
+    async with app.db.transaction():
+        await app.repos.users.set_role((await stored(app, "ria")).id, Role.RESIDENT)
+    await ria.press("Publiceren")
+    assert "consultations.published" not in ria.keys
+    published = await app.db.fetchval(
+        "SELECT COUNT(*) FROM consultations WHERE kind = 'poll' AND status = 'open'"
+    )
+    assert published == 1
+
+
+async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("x" * 81)
+    assert ria.keys == ["answers.too_long", "consultations.ask_title"]
+    await ria.send("Titel")
+    await ria.send("Uitleg")
+    await ria.send("een getypte keuze")
+    assert ria.keys == ["answers.use_buttons", "consultations.ask_kind"]
+    await ria.press("Eén keuze")
+    await ria.send("Wat kiest u?")
+    await ria.send("alleen één")
+    assert ria.keys == ["consultations.options_count", "consultations.ask_options"]
+    await ria.send("\n".join(f"keuze {n}" for n in range(9)))
+    assert ria.keys[0] == "consultations.options_count"
+    await ria.send("kort\n" + "lang " * 10)
+    assert ria.keys[0] == "consultations.option_too_long"
+    await ria.send("Ja\nja")
+    assert ria.keys[0] == "consultations.options_twice"
+    await ria.send("- Ja\n- Nee\n\n")
+    assert ria.keys == ["consultations.ask_more"]
+    for number in range(2, 11):
+        await ria.press("Nog een vraag")
+        await ria.press("Schaal")
+        await ria.send(f"Vraag {number}?")
+        await ria.send("alleen een regel")
+        assert ria.keys[0] == "consultations.ends_two"
+        await ria.send("laag; hoog" if number % 2 else "laag\nhoog")
+    assert "10 vraag/vragen (hoogstens 10)" in ria.text
+    assert not any("Nog een vraag" in label for label, _ in ria.buttons())
+    await ria.press("Laatste vraag weghalen")
+    assert "9 vraag/vragen" in ria.text
+    await ria.press("Klaar met de vragen")
+    await ria.send("We gebruiken het.")
+    await ria.press("Deelnemers van een experiment")
+    assert "Geveltuintjes (0)" in ria.buttons()[1][0]
+    await ria.press("Geveltuintjes")
+    assert ria.keys == ["consultations.audience_empty", "consultations.ask_audience"]
+    await ria.press("Iedereen die meedoet")
+    await ria.press("Later")
+    await ria.send("01-01-2020 9:00")
+    assert ria.keys[0] == "consultations.when_too_soon"
+    await ria.send("morgen 9:00")
+    assert ria.keys == ["consultations.ask_closes"]
+    await ria.send("morgen 9:30")  # less than an hour after opening
+    assert ria.keys[0] == "consultations.when_too_soon"
+    await ria.send("31-12-2099 9:00")
+    assert ria.keys[0] == "composer.when_too_far"
+    await ria.send("gisteren")
+    assert ria.keys[0] == "composer.when_invalid"
+    await ria.press("Na 14 dagen")
+    assert ria.keys[0] == "consultations.preview_intro"
+    assert ria.keys.count("consultations.question_scale") == 8
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE status = 'draft'") == 1
+
+
+async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> None:
+    timers = TimerLog(app)
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    await ria.send("/peilingen")
+    card = next(m for m in ria.last if m.key == "consultations.card_open")
+    assert "Gevraagd: 2 · begonnen: 1 · klaar: 0" in card.text
+    await ria.press("Nu sluiten")
+    assert ria.keys == ["consultations.close_confirm"]
+    await ria.press("Ja, nu sluiten")
+    assert ria.keys == ["consultations.closing"]
+    now = app.router.clock()
+    assert timers.armed[-1] == Timer(job=f"consultation:{poll}", at=now)
+    await anna.press_payload(f"cs.a:{poll}:0:2:3")
+    assert anna.keys == ["consultations.closed"]
+    await Jobs.of(app).consultation(poll)
+    closed = await app.repos.consultations.get(poll)
+    assert closed is not None and closed.status is ConsultationStatus.CLOSED
+    [*_, results] = await outbox_of(app, anna)
+    assert seen(app, results)[0].key == "consultations.results"
+    assert [action for action, _ in await _actions(app, poll)] == [
+        "consultation.publish",
+        "consultation.close",
+        "consultation.closed",
+    ]
+    await ria.press_payload(f"cs.endok:{poll}")  # again, from the old message
+    assert ria.keys == ["consultations.staff_gone"]
+
+
+async def test_staff_edit_what_happens_next_and_the_closing_time(app: App, clock: Clock) -> None:
+    timers = TimerLog(app)
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert FOLLOW_UP in ria.text
+    await ria.send("x" * 601)
+    assert ria.keys[0] == "answers.too_long"
+    await ria.send("We bouwen de schommel in mei.")
+    assert ria.keys == ["consultations.follow_up_saved"]
+    await ria.press_payload(f"cs.mv:{poll}")
+    await ria.send("volgende week")
+    assert ria.keys[0] == "composer.when_invalid"
+    later = clock.now + timedelta(days=20)
+    await ria.send(later.astimezone(app.router.timezone).strftime("%d-%m-%Y 17:00"))
+    assert ria.keys == ["consultations.moved"]
+    moved = await app.repos.consultations.get(poll)
+    assert moved is not None and moved.closes_at is not None
+    assert moved.closes_at.astimezone(app.router.timezone).hour == 17
+    assert timers.armed[-1] == Timer(
+        job=f"consultation:{poll}", at=moved.closes_at - timedelta(days=1)
+    )
+    assert [(a, d.get("field")) for a, d in await _actions(app, poll)][1:] == [  # type: ignore[attr-defined]
+        ("consultation.edit", "follow_up"),
+        ("consultation.edit", "closes_at"),
+    ]
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    clock.now = moved.closes_at
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert "We bouwen de schommel in mei." in seen(app, results)[0].text
+    assert FOLLOW_UP not in seen(app, results)[0].text
+
+
+async def test_typed_answers_are_shown_only_after_staff_approved_them(
+    app: App, clock: Clock
+) -> None:
+    people = [await resident(app, name) for name in ("anna", "bob", "carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person, text in zip(
+        people, ["Meer bomen", "Bel 06-12345678", "Een waterpomp", "Stom", "Schaduw"], strict=True
+    ):
+        await person.press_payload(f"cs.w:{poll}:0:4")
+        await person.send(text)
+    await ria.send("/peilingen")
+    assert "Eigen antwoorden lezen (5)" in " ".join(label for label, _ in ria.buttons())
+    await ria.press("Eigen antwoorden lezen")
+    decisions = {"Meer bomen": "Mag getoond", "Een waterpomp": "Mag getoond"}
+    for _ in range(5):
+        assert ria.keys == ["consultations.review_item"]
+        text = next(
+            t
+            for t in ("Meer bomen", "Bel 06", "Een waterpomp", "Stom", "Schaduw")
+            if t in ria.text
+        )
+        await ria.press(decisions.get(text, "Niet tonen"))
+    assert ria.keys == ["consultations.reviews_done"]
+    await ria.press_payload("cs.ok:1:4")  # decided already (or someone else's)
+    assert ria.keys == ["consultations.review_gone"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    summary = seen(app, (await outbox_of(app, people[0]))[-1])[0].text
+    assert "• Eigen antwoorden: 5" in summary
+    assert "“Meer bomen”" in summary and "“Een waterpomp”" in summary
+    for hidden in ("06-12345678", "Stom", "Schaduw"):
+        assert hidden not in summary
+    assert sum(1 for a, _ in await _actions(app, poll) if a == "consultation.review") == 5
+
+
+async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    for text in ("Later open", "Uitleg"):
+        await ria.send(text)
+    await ria.press("Eén keuze")
+    await ria.send("Ja of nee?")
+    await ria.send("Ja\nNee")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We tellen het.")
+    await ria.press("Iedereen die meedoet")
+    await ria.press("Later")
+    await ria.press("Morgen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.scheduled"]
+    poll = await last_consultation(app)
+    assert await outbox_of(app, anna) == []
+    scheduled = await app.repos.consultations.get(poll)
+    assert scheduled is not None and scheduled.opens_at is not None
+
+    # A new process arms the job again from the database.
+    runtime = Runtime(app, adapters=[])
+    await runtime.start()
+    try:
+        assert runtime.scheduler.scheduled().get(f"consultation:{poll}") == scheduled.opens_at
+    finally:
+        await runtime.stop()
+
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    assert anna.keys == ["consultations.not_open"]  # not open yet
+    clock.now = scheduled.opens_at
+    await Jobs.of(app).consultation(poll)
+    [invitation] = await outbox_of(app, anna)
+    assert "Later open" in seen(app, invitation)[0].text
+    assert "consultation.open" in [a for a, _ in await _actions(app, poll)]
+
+
+async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
+    timers = TimerLog(app)
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    for text in ("Gaat niet door", "Uitleg"):
+        await ria.send(text)
+    await ria.press("Kort eigen antwoord")
+    await ria.send("Wat denk je?")
+    await ria.press("Klaar met de vragen")
+    await ria.send("Niets.")
+    await ria.press("Iedereen die meedoet")
+    await ria.press("Later")
+    await ria.press("Morgen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await ria.send("/peilingen")
+    await ria.press("Annuleren")
+    assert ria.keys == ["consultations.cancelled"]
+    assert timers.armed[-1] == Timer(job=f"consultation:{poll}", at=None)
+    await Jobs.of(app).consultation(poll)
+    assert await outbox_of(app, anna) == []
+    cancelled = await app.repos.consultations.get(poll)
+    assert cancelled is not None and cancelled.status is ConsultationStatus.CANCELLED
+    assert Chat(app, "anna") is not None
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "cs.res:{poll}:²",
+        "cs.res:{poll}:9",
+        "cs.res:{poll}:" + "9" * 30,
+        "cs.res:abc:0",
+        "cs.res:{poll}",
+        "cs.endok:999",
+        "cs.endok:-1",
+        "cs.end:{poll}:extra",
+        "cs.stop:{poll}",  # open, not scheduled
+        "cs.fu:999",
+        "cs.mv:0",
+        "cs.mod:999",
+        "cs.ok:1",
+        "cs.ok:x:y",
+        "cs.no:999:1",
+        "cs.ok:1:99",
+    ],
+)
+async def test_a_forged_staff_button_changes_nothing(app: App, payload: str) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    before = await app.db.fetchall("SELECT * FROM consultations ORDER BY id")
+    logged = await _actions(app, poll)
+    await ria.press_payload(payload.format(poll=poll))
+    assert ria.keys[0] in (
+        "consultations.staff_gone",
+        "consultations.review_gone",
+        "consultations.reviews_done",
+        "general.stale_button",
+    ), ria.keys
+    after = await app.db.fetchall("SELECT * FROM consultations ORDER BY id")
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert await _actions(app, poll) == logged
