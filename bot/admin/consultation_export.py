@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from handlers.consultations import results as shown_results
 from storage.clock import iso
@@ -36,8 +37,6 @@ from storage.consultations.tallies import (
 )
 
 Row = dict[str, Any]
-#: How a cell starts that a spreadsheet would run as a formula.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 #: The group of the overall counts in the open data (a key may not be empty there).
 ALL_GROUP = "all"
 
@@ -167,15 +166,8 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(header)
-    writer.writerows([[_cell(value) for value in row] for row in rows])
+    writer.writerows([safe_row(row) for row in rows])
     return text.getvalue().encode("utf-8")
-
-
-def _cell(value: Any) -> Any:
-    """A text a spreadsheet would run as a formula (``=...``) kept as text with a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
-        return f"'{value}"
-    return value
 
 
 def _write(out: Path, files: dict[str, bytes]) -> None:
