@@ -147,25 +147,38 @@ async def test_a_funded_proposal_needs_its_amount(app: App) -> None:
     assert changed.status is ProposalStatus.FUNDED and changed.amount_decided_cents == 100
 
 
-async def test_a_merge_keeps_supporter_counts_equal_to_support_rows(app: App) -> None:
+async def test_a_merge_counts_every_supporter_once_on_the_target(app: App) -> None:
     people = [await _user(app, f"p{n}") for n in range(6)]
     first = await seed_idea(app, "Eerste", author=people[0])
     second = await seed_idea(app, "Tweede", author=people[1])
     ideas = app.repos.ideas
     async with app.db.transaction():
-        for person in people[2:]:
-            await ideas.support(second.id, person, NOW)
+        # p3 and p4 supported the first idea on one day and the second a day later.
         for person in people[3:5]:
             await ideas.support(first.id, person, NOW)
+        for person in people[2:]:
+            await ideas.support(second.id, person, NOW + timedelta(days=1))
         await ideas.support(second.id, people[0], NOW)  # the target's own author
-        merge = await app.repos.triage.merge(second.id, first.id, now=NOW, by_user_id=None)
+        for person in people[2:4]:
+            await ideas.follow(first.id, person, NOW)
+        merge = await app.repos.triage.merge(
+            second.id, first.id, now=NOW + timedelta(days=2), by_user_id=None
+        )
     assert merge.supports_moved == 2  # p2 and p5; p3, p4 already supported the first
-    for idea_id in (first.id, second.id):
-        stored = await ideas.get(idea_id)
-        assert stored is not None
-        assert stored.supporters == await ideas.supporter_count(idea_id)
+    # The second's followers are its author p1 and its supporters p0, p2..p5; of them p0 (the
+    # first's author), p3, p4 (its supporters) and p2 (who follows it) follow the first already.
+    assert merge.follows_moved == 2  # p1 and p5
     target = await ideas.get(first.id)
-    assert target is not None and target.supporters == 5  # p1 (its author's voice) + p2..p5
+    merged = await ideas.get(second.id)
+    assert target is not None and merged is not None
+    assert target.supporters == 5  # p1 (its author's voice) + p2..p5
+    assert await ideas.supporter_count(first.id) == 5
+    assert merged.supporters == 0 and await ideas.supporter_count(second.id) == 0
+    rows = await app.db.fetchall(
+        "SELECT user_id FROM idea_supports WHERE idea_id = ? ORDER BY user_id", (first.id,)
+    )
+    assert [row["user_id"] for row in rows] == people[1:]
+    assert sorted(await ideas.followers(first.id)) == people
     seen_by_author = await ideas.card(first.id, people[0])
     assert seen_by_author is not None and not seen_by_author.supported
     with pytest.raises(Exception, match="merged"):
