@@ -51,3 +51,12 @@ async def until(
             await asyncio.sleep(min(remaining, POLL))
         else:
             await between(remaining)
+
+
+def waiting_for(lock: asyncio.Lock) -> int:
+    """How many tasks wait to take ``lock``: a race is set up once the other side waits.
+
+    asyncio keeps a lock's waiters in a private deque; reading it lets a test know the other
+    task is queued instead of sleeping and hoping it got there.
+    """
+    return len(lock._waiters or ())
