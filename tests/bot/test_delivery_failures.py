@@ -10,11 +10,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 import pytest
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.platforms.base import Blocked
 from storage import Role
 from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, Sent, blocked, broken, payload, residents
@@ -64,28 +66,76 @@ async def settled(app: App) -> bool:
 async def test_an_unexpected_error_of_the_adapter_is_retried_and_never_counts_as_sent(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ids = await residents(app.db, ["once", "always"], platform="test")
+    ids = await residents(app.db, ["once", "always", "again"], platform="test")
     # Not a DeliveryError: a bug or a library's surprise inside the adapter.
     adapter = FakeAdapter(
-        script={"once": [KeyError("chat")], "always": [RuntimeError("adapter bug")] * 9}
+        script={
+            "once": [KeyError("chat")],
+            "always": [RuntimeError("adapter bug")] * 9,
+            "again": [ValueError("no" * 400)] * 9,
+        }
     )
     await queue(app, ids)
     with caplog.at_level(logging.ERROR, logger="bot.delivery"):
         async with running(app, adapter) as worker:
             await until(lambda: settled(app))
-    recovered, given_up = [(await app.repos.outbox.for_user(i))[0] for i in ids]
+    recovered, given_up, also = [(await app.repos.outbox.for_user(i))[0] for i in ids]
     # Never marked sent, however often it was tried: the platform never confirmed it.
     assert (given_up.status, given_up.attempts) == ("failed", FAST.attempts)
     assert given_up.sent_at is None
     assert (recovered.status, recovered.attempts, recovered.last_error) == ("sent", 2, None)
     assert given_up.last_error == "RuntimeError: adapter bug"
+    # A long reason is kept to its first 500 characters.
+    assert (also.status, also.last_error) == ("failed", ("ValueError: " + "no" * 400)[:500])
+    assert recovered.sent_at is not None
     assert [sent.chat_id for sent in adapter.sent] == ["once"]
-    assert adapter.attempts == {"once": 2, "always": FAST.attempts}
-    assert worker.counts["sent"] == 1 and worker.counts["failed"] == 1
-    assert worker.counts["retried"] == 1 + (FAST.attempts - 1)
+    assert adapter.attempts == {"once": 2, "always": FAST.attempts, "again": FAST.attempts}
+    assert worker.counts == {"sent": 1, "failed": 2, "retried": 1 + 2 * (FAST.attempts - 1)}
     # Logged with its trace, as every unexpected error is.
     traced = [r for r in caplog.records if r.exc_info and "sending an outbox row" in r.message]
-    assert len(traced) == 1 + FAST.attempts
+    assert len(traced) == 1 + 2 * FAST.attempts
+
+
+async def test_a_failed_send_waits_its_backoff_before_the_next_try(app: App) -> None:
+    (anna,) = await residents(app.db, ["anna"], platform="test")
+    adapter = FakeAdapter(script={"anna": [broken("Bad Gateway " * 60)]})
+    await queue(app, [anna])
+    started = utcnow()
+    slow = DeliveryPolicy(attempts=3, backoff=60, poll=0.05, progress=60)
+    async with running(app, adapter, slow) as worker:
+        await until(lambda: worker.counts["retried"] == 1 and worker.in_flight == 0)
+    (row,) = await app.repos.outbox.for_user(anna)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error == ("Bad Gateway " * 60)[:500]
+    # A minute, give or take a tenth: not at once.
+    assert row.not_before >= started + timedelta(seconds=54)
+    assert adapter.attempts["anna"] == 1
+
+
+async def test_a_broadcast_to_someone_who_just_blocked_the_bot_still_finishes(app: App) -> None:
+    gone, here = await residents(app.db, ["gone", "here"], platform="test")
+    (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
+    # A notice first (single rows go before a broadcast's), then the broadcast: the one
+    # sender takes the broadcast's row for "gone" right after that person blocked the bot.
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(gone, payload(), kind="status", now=utcnow())
+    await queue(app, [gone, here], batch="broadcast:4", author_user_id=author)
+    refusal = "Forbidden: bot was blocked by the user " + "." * 600
+    adapter = FakeAdapter(script={"gone": [Blocked(refusal)]})
+    # Progress is shown once at the start and not again for a minute: only the results of
+    # the sends can close the broadcast here.
+    one = DeliveryPolicy(concurrency=1, poll=0.05, progress=60)
+    async with running(app, adapter, one):
+        await until(lambda: finished(app, "broadcast:4"))
+    assert [sent.chat_id for sent in adapter.sent if sent.chat_id != "ria"] == ["here"]
+    assert adapter.attempts["gone"] == 1
+    # Both rows say why, in the first 500 characters of the platform's words.
+    assert [(row.status, row.last_error) for row in await app.repos.outbox.for_user(gone)] == [
+        ("unreachable", refusal[:500]),
+        ("unreachable", refusal[:500]),
+    ]
+    batch = await app.repos.outbox.batch("broadcast:4")
+    assert batch is not None and (batch.total, batch.delivered, batch.unreachable) == (2, 1, 1)
 
 
 async def test_a_progress_message_that_cannot_be_edited_is_sent_anew(app: App) -> None:
@@ -127,8 +177,19 @@ async def test_an_author_who_blocked_the_bot_gets_no_progress_and_the_broadcast_
 ) -> None:
     ids = await residents(app.db, ["r0", "r1"], platform="test")
     (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
+    # A notice for the author that waits its turn for an hour.
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(author, payload(), kind="status", now=utcnow())
+        await app.repos.outbox.hold_chat("test", "ria", utcnow() + timedelta(hours=1))
+    told: list[tuple[int, datetime]] = []
+
+    async def unsubscribe(user_id: int, now: datetime) -> None:
+        told.append((user_id, now))
+
+    app.repos.outbox.on_unreachable(unsubscribe)
     adapter = FakeAdapter(script={"ria": [blocked()]})
     await queue(app, ids, batch="broadcast:2", author_user_id=author)
+    started = utcnow()
     async with running(app, adapter):
         await until(lambda: finished(app, "broadcast:2"))
         await until(lambda: settled(app))
@@ -136,8 +197,12 @@ async def test_an_author_who_blocked_the_bot_gets_no_progress_and_the_broadcast_
     assert adapter.attempts["ria"] == 1, "nothing more is sent to a chat that blocked the bot"
     person = await app.repos.users.get(author)
     assert person is not None and person.unreachable_at is not None
-    # The report is not sent either: not queued, or marked unreachable with the rest.
-    assert all(row.status == "unreachable" for row in await app.repos.outbox.for_user(author))
+    assert [user for user, _ in told] == [author] and told[0][1] >= started
+    # What waited for the author is not sent either; the report is not queued, or marked
+    # unreachable with the rest.
+    notice, *report = await app.repos.outbox.for_user(author)
+    assert (notice.kind, notice.status, notice.last_error) == ("status", "unreachable", "blocked")
+    assert all(row.status == "unreachable" for row in report)
     batch = await app.repos.outbox.batch("broadcast:2")
     assert batch is not None and batch.finished_at is not None and batch.delivered == 2
 
@@ -163,7 +228,7 @@ async def test_results_the_database_refused_are_kept_and_recorded_once_it_takes_
                 assert worker.in_flight == 3
             await until(lambda: settled(app))
     ok, flaky, gone = [(await app.repos.outbox.for_user(i))[0] for i in ids]
-    assert (ok.status, ok.attempts) == ("sent", 1)
+    assert (ok.status, ok.attempts) == ("sent", 1) and ok.sent_at is not None
     assert (flaky.status, flaky.attempts) == ("sent", 2)
     assert gone.status == "unreachable"
     assert adapter.attempts == {"ok": 1, "flaky": 2, "gone": 1}

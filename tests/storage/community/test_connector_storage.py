@@ -12,7 +12,7 @@ from bot.app import App
 from storage import Database
 from storage.community.moderation import ReportReason, SanctionKind
 from storage.experiments.proposals import ProposalStatus
-from storage.ideas.ideas import IdeaStatus
+from storage.ideas.ideas import IdeaError, IdeaStatus
 from storage.ideas.statuses import IDEA_DECISIONS, TransitionError, check, next_statuses
 from tests.handlers.ideas.helpers import seed_idea
 
@@ -42,6 +42,11 @@ def test_a_new_idea_may_go_anywhere_and_a_decision_only_back_by_reopening() -> N
     with pytest.raises(TransitionError) as refused:
         check(IdeaStatus.IN_REVIEW, IdeaStatus.SUBMITTED)
     assert not refused.value.final
+    assert (refused.value.current, refused.value.wanted) == (
+        IdeaStatus.IN_REVIEW,
+        IdeaStatus.SUBMITTED,
+    )
+    assert str(refused.value) == "in_behandeling cannot become ingediend"
     with pytest.raises(TransitionError):
         check(IdeaStatus.IN_REVIEW, IdeaStatus.IN_REVIEW)
     with pytest.raises(TransitionError):
@@ -185,6 +190,36 @@ async def test_a_merge_counts_every_supporter_once_on_the_target(app: App) -> No
         async with app.db.transaction():
             third = await seed_idea(app, "Derde")
             await app.repos.triage.merge(third.id, second.id, now=NOW, by_user_id=None)
+
+
+async def test_a_merge_keeps_its_reason_and_author_and_refuses_removed_ideas(app: App) -> None:
+    anna, ria = await _user(app, "anna"), await _user(app, "ria")
+    first = await seed_idea(app, "Eerste", author=anna)
+    second = await seed_idea(app, "Tweede", author=anna)
+    gone = await seed_idea(app, "Weggehaald")
+    ideas, triage = app.repos.ideas, app.repos.triage
+    async with app.db.transaction():
+        await ideas.remove(gone.id, NOW)
+    for source, into, missing in (
+        (gone.id, first.id, gone.id),
+        (first.id, gone.id, gone.id),
+        (999, first.id, 999),
+        (first.id, 999, 999),
+    ):
+        with pytest.raises(IdeaError, match=f"idea #{missing} does not exist"):
+            async with app.db.transaction():
+                await triage.merge(source, into, now=NOW, by_user_id=ria)
+    async with app.db.transaction():
+        await triage.merge(second.id, first.id, now=NOW, by_user_id=ria, reason="Hetzelfde")
+    last = (await ideas.history(second.id))[-1]
+    assert (last.status, last.merged_into, last.reason, last.by_user_id) == (
+        IdeaStatus.MERGED,
+        first.id,
+        "Hetzelfde",
+        ria,
+    )
+    # Anna wrote both ideas: her voice does not turn into support of her own idea.
+    assert await ideas.supporter_count(first.id) == 0
 
 
 async def test_reports_are_one_per_person_and_resolving_closes_them(app: App) -> None:
