@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 #: Seconds a test waits for something it expects before it fails: generous, because the suite
-#: must pass on a slow, shared machine; a test that passes never waits this long.
-WAIT = 30.0
+#: must pass on a slow, shared machine; a test that passes never waits this long. The mutation
+#: run (`.ci/mutation`) sets it lower: there most waits are for what a mutant broke.
+WAIT = float(os.environ.get("SAMENSPEL_TEST_WAIT", "30"))
 
 #: Seconds between two checks when nothing tells us that something changed.
 POLL = 0.02
@@ -51,3 +53,12 @@ async def until(
             await asyncio.sleep(min(remaining, POLL))
         else:
             await between(remaining)
+
+
+def waiting_for(lock: asyncio.Lock) -> int:
+    """How many tasks wait to take ``lock``: a race is set up once the other side waits.
+
+    asyncio keeps a lock's waiters in a private deque; reading it lets a test know the other
+    task is queued instead of sleeping and hoping it got there.
+    """
+    return len(lock._waiters or ())

@@ -25,6 +25,12 @@ def backup(source: Path, target: Path) -> BackupReport:
 
     The online backup API copies a consistent snapshot even while another process writes
     (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically.
+
+    The file is copied in one step, under one read transaction: the bot's writes go on
+    meanwhile (into the write-ahead log) and the copy is the moment the step began. Copied
+    in parts instead, every write of the bot between two parts would start the copy over,
+    and a bot that writes every few hundred milliseconds (a broadcast) would never let it
+    finish.
     """
     if not source.is_file():
         raise BackupError(f"no database at {source}")
@@ -36,7 +42,7 @@ def backup(source: Path, target: Path) -> BackupReport:
             src.execute("PRAGMA busy_timeout = 10000")
             dst = sqlite3.connect(partial)
             try:
-                src.backup(dst, pages=256)
+                src.backup(dst, pages=-1)
                 dst.execute("PRAGMA journal_mode = DELETE")
                 result = dst.execute("PRAGMA integrity_check").fetchone()[0]
                 pages = int(dst.execute("PRAGMA page_count").fetchone()[0])

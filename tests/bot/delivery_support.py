@@ -60,6 +60,7 @@ class Sent:
     texts: list[str]
     message_id: str
     edit: bool = False
+    replies: list[Reply] = field(default_factory=list)
 
 
 @dataclass
@@ -67,20 +68,24 @@ class FakeAdapter:
     """An adapter whose chats can be told to fail; records what it sent, in order.
 
     ``script[chat_id]`` is a list of what the next sends to that chat do: an exception to
-    raise or ``None`` to succeed; once used up, sends succeed.
+    raise or ``None`` to succeed; once used up, sends succeed. ``edit_script`` does the same
+    for edits.
     """
 
     name: str = "test"
     pacing: Pacing = field(default_factory=lambda: Pacing(0))
     platform: Platform = field(default_factory=lambda: Platform(name="test"))
     script: dict[str, list[Exception | None]] = field(default_factory=dict)
+    edit_script: dict[str, list[Exception | None]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     #: Set to make sends wait until it is set (to hold messages in flight).
     gate: asyncio.Event | None = None
-    delay: float = 0.0
+    #: Sends to these chats wait until their event is set.
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
     active: int = 0
     most_active: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
+    edit_attempts: Counter[str] = field(default_factory=Counter)
     _ids: int = 0
     render: Callable[[Reply, str], str] = lambda reply, lang: f"{lang}:{reply.key}"
 
@@ -105,13 +110,9 @@ class FakeAdapter:
         try:
             if self.gate is not None:
                 await self.gate.wait()
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            planned = self.script.get(chat_id)
-            if planned:
-                outcome = planned.pop(0)
-                if outcome is not None:
-                    raise outcome
+            if chat_id in self.gates:
+                await self.gates[chat_id].wait()
+            _play(self.script.get(chat_id))
             self._ids += 1
             self.sent.append(
                 Sent(
@@ -120,6 +121,7 @@ class FakeAdapter:
                     [reply.key for reply in replies],
                     [self.render(reply, lang) for reply in replies],
                     str(self._ids),
+                    replies=replies,
                 )
             )
             return str(self._ids)
@@ -127,13 +129,31 @@ class FakeAdapter:
             self.active -= 1
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
+        self.edit_attempts[chat_id] += 1
+        _play(self.edit_script.get(chat_id))
         self.sent.append(
-            Sent(chat_id, lang, [reply.key], [self.render(reply, lang)], message_id, edit=True)
+            Sent(
+                chat_id,
+                lang,
+                [reply.key],
+                [self.render(reply, lang)],
+                message_id,
+                edit=True,
+                replies=[reply],
+            )
         )
 
     def to(self, chat_id: str) -> list[Sent]:
         """Everything sent to one chat."""
         return [sent for sent in self.sent if sent.chat_id == chat_id]
+
+
+def _play(planned: list[Exception | None] | None) -> None:
+    """Do the next planned outcome: raise its exception, or nothing."""
+    if planned:
+        outcome = planned.pop(0)
+        if outcome is not None:
+            raise outcome
 
 
 def blocked() -> Blocked:

@@ -135,10 +135,10 @@ async def test_no_more_than_the_concurrency_is_on_its_way_at_once(app: App) -> N
     await fan_out(app, ids)
     policy = DeliveryPolicy(concurrency=3, window=5, poll=0.05)
     async with running(app, adapter, policy) as worker:
-        await until(lambda: adapter.active == 3)
-        await asyncio.sleep(0.1)  # give it every chance to start a fourth
-        # Three being sent; two more taken and ready; the window is full.
-        assert adapter.active == 3 and worker.in_flight == worker.window == 5
+        # Three being sent; two more taken and ready; the window is full. Nothing moves now
+        # until a send comes back: the dispatcher waits for a place in the window.
+        await until(lambda: worker.in_flight == worker.window == 5)
+        assert adapter.active == 3
         assert await app.repos.outbox.status_counts() == {"pending": 12}
         adapter.gate.set()  # type: ignore[union-attr]
         await until(lambda: settled(app))
@@ -163,9 +163,16 @@ async def test_a_second_row_for_a_chat_waits_in_the_database_for_its_turn(app: A
 async def test_the_author_sees_progress_edited_in_place_and_then_a_report(app: App) -> None:
     ids = await residents(app.db, [f"r{n}" for n in range(40)], platform="test")
     (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
-    adapter = FakeAdapter(script={"r5": [blocked()], "r6": [broken()] * 9}, delay=0.01)
+    # The residents' messages wait until the author saw the first count.
+    shown = asyncio.Event()
+    adapter = FakeAdapter(
+        script={"r5": [blocked()], "r6": [broken()] * 9},
+        gates={f"r{n}": shown for n in range(40)},
+    )
     await fan_out(app, ids, batch="broadcast:1", author_user_id=author)
     async with running(app, adapter, DeliveryPolicy(concurrency=2, attempts=2, backoff=0.01)):
+        await until(lambda: adapter.to("ria"))
+        shown.set()
         await until(lambda: any("delivery.report" in sent.keys for sent in adapter.to("ria")))
         await until(lambda: any("delivery.progress_done" in s.keys for s in adapter.to("ria")))
     to_author = adapter.to("ria")
@@ -214,8 +221,18 @@ async def test_a_worker_learns_of_new_rows_without_waiting_for_its_poll(app: App
     (anna,) = await residents(app.db, ["anna"], platform="test")
     adapter = FakeAdapter()
     slow_poll = DeliveryPolicy(poll=60, progress=60)
+    idle = asyncio.Event()
+    next_due = app.repos.outbox.next_due
+
+    async def looked(platform: str) -> datetime | None:
+        # The worker asks when the next row is due just before it waits (for a minute).
+        found = await next_due(platform)
+        idle.set()
+        return found
+
+    app.repos.outbox.next_due = looked  # type: ignore[method-assign]
     async with running(app, adapter, slow_poll) as worker:
-        await asyncio.sleep(0.05)  # the worker is idle now, for a minute
+        await idle.wait()
         app.repos.outbox.on_queued(worker.wake)
         await fan_out(app, [anna], kind="status")
         await until(lambda: len(adapter.sent) == 1, timeout=5)

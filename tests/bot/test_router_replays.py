@@ -56,6 +56,23 @@ async def test_replies_that_were_never_confirmed_are_sent_when_the_event_comes_a
     assert handled is not None and handled.pending is None and handled.lang == "nl"
 
 
+async def test_replies_sent_again_are_in_the_language_they_were_made_in(app: App) -> None:
+    bob = Chat(app, "bob", language_hint="en")
+    event = bob.event(command="start", event_id="$start-en")
+
+    async def broken(_: Event, lang: str, replies: list[Reply]) -> None:
+        raise ConnectionError("the network went away")
+
+    await app.router.handle(event, broken)
+    sent: list[tuple[str, list[str]]] = []
+
+    async def deliver(_: Event, lang: str, replies: list[Reply]) -> None:
+        sent.append((lang, [reply.key for reply in replies]))
+
+    await app.router.handle(event, deliver)
+    assert sent == [("en", ["onboarding.welcome", "onboarding.consent_question"])]
+
+
 async def test_replies_with_a_file_survive_being_stored(app: App) -> None:
     feature = Feature("export")
 

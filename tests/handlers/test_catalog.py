@@ -54,8 +54,14 @@ def test_plain_text_drops_markup_and_keeps_user_text_literal() -> None:
 
 
 def test_numbers_are_grouped_the_dutch_or_english_way() -> None:
-    assert CATALOG.text("nl", "raw", {"text": 1234567}, markup=False) == "1.234.567"
-    assert CATALOG.text("en", "raw", {"text": 1234567}, markup=False) == "1,234,567"
+    for markup in (False, True):
+        assert CATALOG.text("nl", "raw", {"text": 1234567}, markup=markup) == "1.234.567"
+        assert CATALOG.text("en", "raw", {"text": 1234567}, markup=markup) == "1,234,567"
+
+
+def test_quotes_in_user_text_stay_quotes_in_markup() -> None:
+    said = CATALOG.text("nl", "raw", {"text": 'Tom\'s "idee"'}, markup=True)
+    assert said == 'Tom\'s "idee"'
 
 
 def test_a_reply_renders_its_parts_line_by_line_and_buttons_as_plain_labels() -> None:
@@ -68,3 +74,26 @@ def test_language_hints_fall_back_to_dutch() -> None:
     assert CATALOG.language("en-GB") == "en"
     assert CATALOG.language("fr") == "nl"
     assert CATALOG.language(None) == "nl"
+
+
+def test_a_reply_and_its_parts_are_escaped_in_markup_and_shown_in_the_readers_language() -> None:
+    part = Reply(key="onboarding.language_set", params={"language": "<i>Engels</i>"})
+    reply = Reply(key="raw", params={"text": "Tom & <b>Jerry</b>"}, parts=[part])
+    assert CATALOG.render("en", reply, markup=True).split("\n") == [
+        "Tom &amp; &lt;b&gt;Jerry&lt;/b&gt;",
+        CATALOG.text("en", "onboarding.language_set", part.params, markup=True),
+    ]
+    assert "&lt;i&gt;Engels&lt;/i&gt;" in CATALOG.render("en", reply, markup=True)
+    assert CATALOG.render("en", reply, markup=False).split("\n") == [
+        "Tom & <b>Jerry</b>",
+        CATALOG.text("en", "onboarding.language_set", part.params, markup=False),
+    ]
+    # The parts are in the reader's language, not the default one.
+    english = CATALOG.text("en", "onboarding.language_set", part.params, markup=False)
+    assert english != CATALOG.text("nl", "onboarding.language_set", part.params, markup=False)
+
+
+def test_yes_and_no_are_shown_as_marks() -> None:
+    catalog = Catalog({"nl": {"x": "{done} {open}"}})
+    assert catalog.text("nl", "x", {"done": True, "open": False}, markup=False) == "✓ ✗"
+    assert catalog.text("nl", "x", {"done": True, "open": False}, markup=True) == "✓ ✗"

@@ -3,7 +3,8 @@
 ``samenspel run`` runs as a separate process against the loopback Bot API server in this
 process. A few fake Telegram residents go through onboarding, submit ideas (every question
 of the dialog) and comment on them, each acting on the last message the bot sent them, as a
-person does. At a random moment the bot gets SIGKILL: no chance to finish or clean up.
+person does. At a random moment (after a random number of the bot's requests to the Bot API)
+the bot gets SIGKILL: no chance to finish or clean up.
 
 After every kill, before the bot starts again, the database file is checked: it passes
 ``integrity_check``, and every text the bot accepted with its reply (a title answered with
@@ -40,8 +41,10 @@ pytestmark = pytest.mark.e2e
 
 KILLS = 20
 RESIDENTS = 4
-#: How long the residents are at it before the kill, in seconds (drawn per cycle).
-RUN_BETWEEN = (0.3, 1.5)
+#: How many requests the bot makes to the Bot API before the kill (drawn per cycle): the
+#: moment is set by what the bot did, not by the clock, so a slow machine kills it as often
+#: in the middle of its work as a fast one.
+REQUESTS_BETWEEN = (1, 40)
 #: How long a resident waits for an answer before deciding the bot is gone.
 ANSWER_WAIT = 5.0
 SAMENSPEL = Path(sys.executable).with_name("samenspel")
@@ -264,6 +267,17 @@ async def _keep_going(participant: Participant) -> None:
         pass
 
 
+async def _requests(server: BotApiServer, count: int, residents: list[asyncio.Task[None]]) -> None:
+    """Return once the bot made ``count`` more requests (or the residents gave up: no answer
+    came to one of them)."""
+    target = len(server.calls) + count
+    await server.wait_for(
+        lambda: len(server.calls) >= target or all(task.done() for task in residents),
+        60,
+        description=f"{count} requests of the bot",
+    )
+
+
 def _check_file(db_path: Path, cast: list[Participant]) -> None:
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -285,7 +299,7 @@ async def test_killing_the_bot_at_random_moments_loses_nothing_it_accepted(
     for _ in range(KILLS):
         await bot.start()
         tasks = [asyncio.create_task(_keep_going(p)) for p in cast]
-        await asyncio.sleep(rng.uniform(*RUN_BETWEEN))
+        await _requests(server, rng.randint(*REQUESTS_BETWEEN), tasks)
         await bot.kill()
         for task in tasks:
             task.cancel()

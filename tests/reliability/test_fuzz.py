@@ -9,8 +9,9 @@ words are expected, stickers and locations.
 After every event: it was answered; the answer is not the apology for a handler bug
 (``errors.sorry``) nor the storage apology (the disk is fine); every reply renders in the
 catalog's markup and fits Telegram's button rules. After every sequence: the file passes
-``integrity_check`` and ``foreign_key_check``, supporter counts equal the support rows, the
-full-text index agrees with the ideas, and every outbox row and dialog is valid.
+``integrity_check`` and ``foreign_key_check``, supporter counts equal the support rows, no
+person supports or follows an idea twice, the full-text index agrees with the ideas, and every
+outbox row and dialog is valid.
 
 The same sequences run once more with the database file opened read-only: every event is
 still answered (``errors.storage`` where something would have to be saved), and the file
@@ -421,6 +422,12 @@ def _check_invariants(path: Path) -> None:
             " GROUP BY i.id HAVING i.supporters != COUNT(s.user_id)"
         ).fetchall()
         assert drift == [], f"supporter counts drifted: {drift}"
+        for table in ("idea_supports", "idea_follows"):
+            twice = conn.execute(
+                f"SELECT idea_id, user_id FROM {table}"
+                " GROUP BY idea_id, user_id HAVING COUNT(*) > 1"
+            ).fetchall()
+            assert twice == [], f"people in {table} twice: {twice}"
         statuses = {row[0] for row in conn.execute("SELECT DISTINCT status FROM outbox")}
         assert statuses <= {"pending", "sent", "failed", "unreachable", "cancelled"}
         for name, data in conn.execute("SELECT name, data FROM dialogs"):

@@ -11,6 +11,7 @@ import pytest
 import storage.db as dbmod
 from storage import Database, DatabaseError
 from storage.clock import utcnow
+from tests.waiting import until, waiting_for
 
 
 async def test_a_fresh_file_gets_every_migration_recorded(tmp_path: Path) -> None:
@@ -167,7 +168,7 @@ async def test_another_task_never_joins_a_transaction_it_does_not_own(tmp_path: 
         owner = asyncio.create_task(failing_owner())
         other = asyncio.create_task(bystander())
         await inside.wait()
-        await asyncio.sleep(0.05)
+        await until(lambda: waiting_for(db._write_lock) == 1)  # the bystander waits its turn
         release.set()
         with pytest.raises(RuntimeError):
             await owner

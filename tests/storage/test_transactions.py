@@ -8,6 +8,7 @@ import pytest
 
 from bot.app import App
 from storage.clock import utcnow
+from tests.waiting import until, waiting_for
 
 
 async def test_one_task_rolling_back_does_not_take_another_tasks_writes_along(app: App) -> None:
@@ -18,7 +19,8 @@ async def test_one_task_rolling_back_does_not_take_another_tasks_writes_along(ap
         async with db.transaction():
             await app.repos.users.seen("test", "anna", now)
             inside.set()
-            await asyncio.sleep(0.05)  # another task wants to write meanwhile
+            # Another task wants to write meanwhile: it waits for this one.
+            await until(lambda: waiting_for(db._write_lock) == 1)
             raise RuntimeError("handler bug")
 
     async def writing() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+import storage.db as dbmod
 from bot.admin.backup import BackupError, backup
 from bot.admin.cli import main
 from bot.admin.doctor import run_checks
@@ -16,44 +17,76 @@ from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
 from tests.e2e.botapi import BotApiServer
+from tests.waiting import until
+
+#: Recipients of each broadcast in the backup tests.
+PEOPLE = 200
+#: Broadcasts in the file before the backup: a file of some size.
+SEEDED = 40
 
 
-async def test_a_backup_taken_during_a_broadcast_is_consistent(app: App, tmp_path: Path) -> None:
+async def test_a_backup_taken_during_broadcasts_finishes_and_holds_whole_ones(
+    app: App, tmp_path: Path
+) -> None:
     now = utcnow()
     async with app.db.transaction():
         people = []
-        for n in range(200):
+        for n in range(PEOPLE):
             user = await app.repos.users.seen("telegram", str(n), now)
             await app.repos.users.give_consent(user.id, str(n), None, now)
             people.append(user.id)
-    stop = asyncio.Event()
     payload = [{"key": "raw", "params": {"text": "Wist je dat?"}}]
+    async with app.db.transaction():
+        for n in range(SEEDED):
+            await app.repos.outbox.fan_out(
+                people, payload, kind="broadcast", batch=f"earlier:{n}", now=now
+            )
+    # A copy made in parts of 256 pages would need several here.
+    assert await app.db.fetchval("PRAGMA page_count") > 2 * 256
+    stop = asyncio.Event()
+    begun = committed = 0
 
-    async def broadcast() -> int:
+    async def broadcast() -> None:
         # One broadcast after another fans out to everyone, as the composer's release does.
-        n = 0
+        nonlocal begun, committed
         while not stop.is_set():
             async with app.db.transaction():
                 await app.repos.outbox.fan_out(
-                    people, payload, kind="broadcast", batch=f"broadcast:{n}", now=utcnow()
+                    people, payload, kind="broadcast", batch=f"broadcast:{begun}", now=utcnow()
                 )
-            n += 1
-            await asyncio.sleep(0)
-        return n
+                begun += 1
+            committed += 1
 
     writer = asyncio.create_task(broadcast())
-    await asyncio.sleep(0.05)
-    report = await asyncio.to_thread(backup, Path(app.settings.db), tmp_path / "copy.db")
-    stop.set()
-    written = await writer
-
-    with sqlite3.connect(report.path) as copy:
-        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert copy.execute("PRAGMA foreign_key_check").fetchall() == []
-        rows = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-    # Whole broadcasts only: the copy holds a moment between two transactions.
-    assert rows % len(people) == 0 and 0 <= rows // len(people) <= written
-    assert report.schema_version >= 1
+    source = Path(app.settings.db)
+    try:
+        await until(lambda: committed >= 1)
+        # Copies until one overlapped a broadcast: one begun after the copy began was
+        # committed before it ended (nearly always the first copy already).
+        for attempt in range(20):
+            begun_before, committed_before = begun, committed
+            copying = asyncio.create_task(
+                asyncio.to_thread(backup, source, tmp_path / f"copy{attempt}.db")
+            )
+            finished, _ = await asyncio.wait({copying}, timeout=120)
+            assert finished, "the backup did not finish while broadcasts were written"
+            report = copying.result()
+            begun_after, committed_after = begun, committed
+            with sqlite3.connect(report.path) as copy:
+                assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+                assert copy.execute("PRAGMA foreign_key_check").fetchall() == []
+                rows = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            # Whole broadcasts only: the copy holds a moment between two transactions.
+            assert rows % PEOPLE == 0
+            assert committed_before <= rows // PEOPLE - SEEDED <= begun_after
+            if committed_after > begun_before:
+                break
+        else:
+            pytest.fail("no copy overlapped a broadcast in 20 tries")
+    finally:
+        stop.set()
+        await writer
+    assert report.schema_version == dbmod.migrations()[-1][0]
 
     # Restoring is copying the file back: the bot opens it as it was.
     restored = await App.open(Settings(_env_file=None, db=report.path))  # type: ignore[call-arg]
@@ -61,6 +94,64 @@ async def test_a_backup_taken_during_a_broadcast_is_consistent(app: App, tmp_pat
         assert await restored.db.fetchval("SELECT COUNT(*) FROM outbox") == rows
     finally:
         await restored.close()
+
+
+def _database(path: Path) -> Path:
+    """A bot's database file as ``samenspel run`` leaves it, with a few residents."""
+
+    async def build() -> None:
+        app = await App.open(Settings(_env_file=None, db=path))  # type: ignore[call-arg]
+        try:
+            async with app.db.transaction():
+                for n, hood in enumerate(["ijmuiden", "driehuis", "spaarndam-west"]):
+                    user = await app.repos.users.seen("telegram", str(n), utcnow())
+                    await app.repos.users.set_neighbourhood(user.id, hood)
+        finally:
+            await app.close()
+
+    asyncio.run(build())
+    return path
+
+
+def _damage_an_index(path: Path) -> None:
+    """Make an index disagree with its table, as a lost write would; the file still opens."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_schema SET sql = replace(sql, '(neighbourhood)', '(language)')"
+            " WHERE name = 'community_users_neighbourhood'"
+        )
+    finally:
+        conn.close()
+
+
+def test_a_damaged_database_is_not_backed_up_and_the_last_good_copy_stays(
+    tmp_path: Path,
+) -> None:
+    source = _database(tmp_path / "bot.db")
+    target = tmp_path / "backup.db"
+    backup(source, target)
+    good = target.read_bytes()
+    _damage_an_index(source)
+    with pytest.raises(BackupError, match=r"the copy did not verify: .*missing from index"):
+        backup(source, target)
+    assert target.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("backup")) == [
+        "backup.db"
+    ]
+
+
+def test_a_file_that_is_not_a_database_is_not_backed_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "bot.db"
+    source.write_bytes(b"not a database " * 500)
+    monkeypatch.setenv("SAMENSPEL_DB", str(source))
+    assert main(["backup", str(tmp_path / "backup.db")]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("samenspel: backup failed: file is not a database")
+    assert not any(p.name.startswith("backup") for p in tmp_path.iterdir())
 
 
 def test_a_backup_of_a_missing_database_says_so(tmp_path: Path) -> None:
@@ -77,11 +168,12 @@ def test_the_backup_command_prints_one_line(
     assert "integrity check ok" in capsys.readouterr().out
 
 
-async def test_the_doctor_checks_everything_and_asks_telegram(tmp_path: Path) -> None:
+async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path: Path) -> None:
+    await app.close()  # the bot stopped; its file stays
     async with BotApiServer() as server:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
-            db=tmp_path / "d.db",
+            db=app.settings.db,
             telegram_token=server.token,
             telegram_api_url=server.base_url,
         )
@@ -89,7 +181,39 @@ async def test_the_doctor_checks_everything_and_asks_telegram(tmp_path: Path) ->
     names = [check.name for check in checks]
     assert names == ["settings", "profile", "catalogs", "database", "telegram"]
     assert all(check.ok for check in checks), [check.line() for check in checks]
+    latest = dbmod.migrations()[-1][0]
+    database = checks[3].detail
+    assert database == f"{app.settings.db}: integrity ok, schema {latest} (up to date)"
     assert "@test_bot" in checks[-1].detail
+
+
+def test_the_doctor_passes_a_healthy_database_and_counts_its_pending_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _database(tmp_path / "bot.db")
+    latest = dbmod.migrations()[-1][0]
+    with sqlite3.connect(path) as conn:  # as if written by the release before the last one
+        conn.execute("DELETE FROM schema_version WHERE version = ?", (latest,))
+    conn.close()
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    assert main(["doctor"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"ok   database: {path}: integrity ok, schema {latest - 1}" in lines[3]
+    assert lines[3].endswith("(1 migrations pending (applied at start-up))")
+    assert [line[:4] for line in lines] == ["ok  "] * 4
+
+
+def test_the_doctor_fails_a_database_with_a_damaged_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _database(tmp_path / "bot.db")
+    _damage_an_index(path)
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    assert main(["doctor"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    (database,) = [line for line in lines if line.startswith("FAIL")]
+    assert database.startswith(f"FAIL database: {path}: integrity check says row ")
+    assert "missing from index community_users_neighbourhood" in database
 
 
 async def test_the_doctor_reports_an_unreachable_platform(tmp_path: Path) -> None:

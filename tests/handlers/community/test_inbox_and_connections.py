@@ -169,3 +169,30 @@ async def test_connecting_is_refused_when_it_cannot_work(app: App) -> None:
     await stranger.press_payload("con.yes:1")
     assert stranger.keys == ["connect.not_found"]
     assert await app.repos.connections.get(1) is None
+
+
+async def test_an_answer_to_a_question_closed_meanwhile_is_handed_back_not_lost(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras in het park gemaaid?")
+    ria, sem = await connector(app, "ria"), await connector(app, "sem")
+    await ria.press_payload("inbox.answer:1")
+    assert ria.keys == ["inbox.ask_answer"]
+    # While Ria writes, Sem closes the thread.
+    await sem.press_payload("inbox.close:1")
+    assert sem.keys == ["inbox.closed", "inbox.title"]
+    answer = "Volgende week dinsdag, <b>na</b> de markt & voor de regen."
+    await ria.send(answer)
+    assert ria.keys == ["inbox.is_closed", "inbox.not_sent", "inbox.thread"]
+    assert answer in ria.last[1].text
+    # Nothing went to Anna but the closing notice, nothing was added to the thread, and
+    # Ria is out of the dialog: her next words are not taken as an answer.
+    assert [q.kind for q in await for_user(app, anna)] == ["answer"]
+    assert "heeft je vraag #1 afgesloten" in (await for_user(app, anna))[0].text(app, "nl")
+    question = await app.repos.questions.get(1)
+    assert question is not None and [m.text for m in question.messages] == [
+        "Wanneer wordt het gras in het park gemaaid?"
+    ]
+    assert "question.answer" not in await audit_actions(app)
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None

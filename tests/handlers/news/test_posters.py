@@ -8,7 +8,7 @@ from PIL import Image
 
 from bot.app import App
 from handlers.contract import Platform
-from handlers.news.posters import render_poster
+from handlers.news.posters import HEIGHT, MARGIN, WIDTH, render_poster
 from tests.people import civil_servant
 
 
@@ -52,13 +52,39 @@ async def test_unknown_targets_and_ideas_without_an_ideas_feature_are_not_found(
         assert ria.last[0].reply.document is None
 
 
-def test_the_poster_drawing_is_generic_and_handles_long_titles() -> None:
-    data = render_poster(
-        municipality="Gemeente Velsen",
-        title="Een heel lang idee " * 12
-        + "Superlangwoordzonderspatiesdatnietoppastopeenregel" * 3,
-        call="Steun dit idee!",
-        link="https://t.me/bot?start=idee_42",
+def _inked(image: Image.Image, box: tuple[int, int, int, int]) -> bool:
+    """Whether anything dark is drawn inside ``box`` (left, top, right, bottom)."""
+    darkest, _ = image.convert("L").crop(box).getextrema()
+    return bool(darkest < 128)
+
+
+def _title_lines(image: Image.Image) -> list[bool]:
+    """For each of the four title lines' places: does a line of text begin there?
+
+    A line begins at the left margin; the QR code, lower down, stays clear of that strip."""
+    return [_inked(image, (MARGIN, top, MARGIN + 100, top + 80)) for top in (270, 374, 478, 582)]
+
+
+def test_the_poster_drawing_is_generic_and_wraps_long_titles_within_the_margins() -> None:
+    def poster(title: str) -> Image.Image:
+        data = render_poster(
+            municipality="Gemeente Velsen",
+            title=title,
+            call="Steun dit idee!",
+            link="https://t.me/bot?start=idee_42",
+        )
+        image = Image.open(io.BytesIO(data))
+        assert image.format == "PNG" and image.size == (WIDTH, HEIGHT)
+        return image
+
+    long = poster(
+        "Een heel lang idee " * 12 + "Superlangwoordzonderspatiesdatnietoppastopeenregel" * 3
     )
-    image = Image.open(io.BytesIO(data))
-    image.verify()
+    # Four lines of title (the most there is room for), each from the left margin ...
+    assert _title_lines(long) == [True, True, True, True]
+    # ... and nothing runs into the right margin: words wrap, a word too long is cut.
+    assert not _inked(long, (WIDTH - MARGIN + 2, 210, WIDTH, HEIGHT - 50))
+    # A short title takes one line; the call to action follows on the next.
+    short = poster("Speeltuin")
+    assert _title_lines(short) == [True, True, False, False]
+    assert not _inked(short, (WIDTH - MARGIN + 2, 210, WIDTH, HEIGHT - 50))

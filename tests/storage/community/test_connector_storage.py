@@ -13,7 +13,7 @@ from storage import Database
 from storage.community.moderation import ReportReason, SanctionKind
 from storage.community.reports import Flag, ReportRef
 from storage.experiments.proposals import ProposalStatus
-from storage.ideas.ideas import IdeaStatus
+from storage.ideas.ideas import IdeaError, IdeaStatus
 from storage.ideas.statuses import IDEA_DECISIONS, TransitionError, check, next_statuses
 from tests.handlers.ideas.helpers import seed_idea
 
@@ -43,6 +43,11 @@ def test_a_new_idea_may_go_anywhere_and_a_decision_only_back_by_reopening() -> N
     with pytest.raises(TransitionError) as refused:
         check(IdeaStatus.IN_REVIEW, IdeaStatus.SUBMITTED)
     assert not refused.value.final
+    assert (refused.value.current, refused.value.wanted) == (
+        IdeaStatus.IN_REVIEW,
+        IdeaStatus.SUBMITTED,
+    )
+    assert str(refused.value) == "in_behandeling cannot become ingediend"
     with pytest.raises(TransitionError):
         check(IdeaStatus.IN_REVIEW, IdeaStatus.IN_REVIEW)
     with pytest.raises(TransitionError):
@@ -148,31 +153,74 @@ async def test_a_funded_proposal_needs_its_amount(app: App) -> None:
     assert changed.status is ProposalStatus.FUNDED and changed.amount_decided_cents == 100
 
 
-async def test_a_merge_keeps_supporter_counts_equal_to_support_rows(app: App) -> None:
+async def test_a_merge_counts_every_supporter_once_on_the_target(app: App) -> None:
     people = [await _user(app, f"p{n}") for n in range(6)]
     first = await seed_idea(app, "Eerste", author=people[0])
     second = await seed_idea(app, "Tweede", author=people[1])
     ideas = app.repos.ideas
     async with app.db.transaction():
-        for person in people[2:]:
-            await ideas.support(second.id, person, NOW)
+        # p3 and p4 supported the first idea on one day and the second a day later.
         for person in people[3:5]:
             await ideas.support(first.id, person, NOW)
+        for person in people[2:]:
+            await ideas.support(second.id, person, NOW + timedelta(days=1))
         await ideas.support(second.id, people[0], NOW)  # the target's own author
-        merge = await app.repos.triage.merge(second.id, first.id, now=NOW, by_user_id=None)
+        for person in people[2:4]:
+            await ideas.follow(first.id, person, NOW)
+        merge = await app.repos.triage.merge(
+            second.id, first.id, now=NOW + timedelta(days=2), by_user_id=None
+        )
     assert merge.supports_moved == 2  # p2 and p5; p3, p4 already supported the first
-    for idea_id in (first.id, second.id):
-        stored = await ideas.get(idea_id)
-        assert stored is not None
-        assert stored.supporters == await ideas.supporter_count(idea_id)
+    # The second's followers are its author p1 and its supporters p0, p2..p5; of them p0 (the
+    # first's author), p3, p4 (its supporters) and p2 (who follows it) follow the first already.
+    assert merge.follows_moved == 2  # p1 and p5
     target = await ideas.get(first.id)
-    assert target is not None and target.supporters == 5  # p1 (its author's voice) + p2..p5
+    merged = await ideas.get(second.id)
+    assert target is not None and merged is not None
+    assert target.supporters == 5  # p1 (its author's voice) + p2..p5
+    assert await ideas.supporter_count(first.id) == 5
+    assert merged.supporters == 0 and await ideas.supporter_count(second.id) == 0
+    rows = await app.db.fetchall(
+        "SELECT user_id FROM idea_supports WHERE idea_id = ? ORDER BY user_id", (first.id,)
+    )
+    assert [row["user_id"] for row in rows] == people[1:]
+    assert sorted(await ideas.followers(first.id)) == people
     seen_by_author = await ideas.card(first.id, people[0])
     assert seen_by_author is not None and not seen_by_author.supported
     with pytest.raises(Exception, match="merged"):
         async with app.db.transaction():
             third = await seed_idea(app, "Derde")
             await app.repos.triage.merge(third.id, second.id, now=NOW, by_user_id=None)
+
+
+async def test_a_merge_keeps_its_reason_and_author_and_refuses_removed_ideas(app: App) -> None:
+    anna, ria = await _user(app, "anna"), await _user(app, "ria")
+    first = await seed_idea(app, "Eerste", author=anna)
+    second = await seed_idea(app, "Tweede", author=anna)
+    gone = await seed_idea(app, "Weggehaald")
+    ideas, triage = app.repos.ideas, app.repos.triage
+    async with app.db.transaction():
+        await ideas.remove(gone.id, NOW)
+    for source, into, missing in (
+        (gone.id, first.id, gone.id),
+        (first.id, gone.id, gone.id),
+        (999, first.id, 999),
+        (first.id, 999, 999),
+    ):
+        with pytest.raises(IdeaError, match=f"idea #{missing} does not exist"):
+            async with app.db.transaction():
+                await triage.merge(source, into, now=NOW, by_user_id=ria)
+    async with app.db.transaction():
+        await triage.merge(second.id, first.id, now=NOW, by_user_id=ria, reason="Hetzelfde")
+    last = (await ideas.history(second.id))[-1]
+    assert (last.status, last.merged_into, last.reason, last.by_user_id) == (
+        IdeaStatus.MERGED,
+        first.id,
+        "Hetzelfde",
+        ria,
+    )
+    # Anna wrote both ideas: her voice does not turn into support of her own idea.
+    assert await ideas.supporter_count(first.id) == 0
 
 
 @pytest.mark.parametrize("kind", list(Flag))

@@ -300,9 +300,11 @@ async def test_supporting_is_once_per_person_follows_too_and_can_be_undone(app: 
     ideas = app.repos.ideas
     async with app.db.transaction():
         assert await ideas.support(idea.id, bob, NOW) is True
-        assert await ideas.support(idea.id, bob, NOW) is False
+        # Again a minute later (a second tap, another device): still one support.
+        assert await ideas.support(idea.id, bob, NOW + timedelta(minutes=1)) is False
     stored = await ideas.get(idea.id)
     assert stored is not None and stored.supporters == 1
+    assert await ideas.supporter_count(idea.id) == 1
     seen_by_bob = await ideas.card(idea.id, bob)
     assert seen_by_bob is not None and seen_by_bob.supported
     assert await ideas.followers(idea.id) == [author, bob]
@@ -353,7 +355,7 @@ async def test_the_supporter_count_always_equals_the_support_rows(app: App) -> N
         idea = rng.choice(ideas).id
         async with app.db.transaction():
             if action < 0.5:
-                await repo.support(idea, rng.choice(people), NOW)
+                await repo.support(idea, rng.choice(people), NOW + timedelta(seconds=step))
             elif action < 0.85:
                 await repo.withdraw_support(idea, rng.choice(people))
             elif action < 0.9 and len(people) > 3:
