@@ -85,6 +85,8 @@ class FakeAdapter:
     active: int = 0
     most_active: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
+    #: The dedupe key of every attempt, per chat (a retry must repeat it).
+    dedupe_keys: dict[str, list[str | None]] = field(default_factory=dict)
     edit_attempts: Counter[str] = field(default_factory=Counter)
     _ids: int = 0
     render: Callable[[Reply, str], str] = lambda reply, lang: f"{lang}:{reply.key}"
@@ -105,6 +107,7 @@ class FakeAdapter:
         skip: int = 0,
     ) -> str | None:
         self.attempts[chat_id] += 1
+        self.dedupe_keys.setdefault(chat_id, []).append(dedupe_key)
         self.active += 1
         self.most_active = max(self.most_active, self.active)
         try:

@@ -84,6 +84,8 @@ async def test_an_unexpected_error_of_the_adapter_is_retried_and_never_counts_as
     assert (given_up.status, given_up.attempts) == ("failed", FAST.attempts)
     assert given_up.sent_at is None
     assert (recovered.status, recovered.attempts, recovered.last_error) == ("sent", 2, None)
+    # The retry carries the first try's key: a platform that got the first drops the second.
+    assert adapter.dedupe_keys["once"] == [f"outbox:{recovered.id}"] * 2
     assert given_up.last_error == "RuntimeError: adapter bug"
     # A long reason is kept to its first 500 characters.
     assert (also.status, also.last_error) == ("failed", ("ValueError: " + "no" * 400)[:500])
