@@ -33,6 +33,7 @@ from tests.e2e.matrix_support import (
     containing,
 )
 from tests.e2e.synapse import SynapseServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -270,8 +271,7 @@ async def kept_in(bot: MatrixBot) -> int:
 
 
 async def _until(count: Callable[[], Awaitable[int]], wanted: int) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while (seen := await count()) != wanted:
-        assert loop.time() < deadline, f"{seen} instead of {wanted}"
-        await asyncio.sleep(0.05)
+    async def reached() -> bool:
+        return await count() == wanted
+
+    await until(reached, WAIT_SECONDS, what=f"{wanted} kept")

@@ -8,10 +8,9 @@ Synapse will not do on request. Residents talk to Synapse directly.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.e2e.matrix_support import (
     containing,
 )
 from tests.e2e.synapse import SynapseServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -66,11 +66,7 @@ def _retries(caplog: pytest.LogCaptureFixture) -> list[float]:
 
 async def _retried(caplog: pytest.LogCaptureFixture, times: int) -> None:
     """Wait until the sync loop has chosen ``times`` pauses."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while len(_retries(caplog)) < times:
-        assert loop.time() < deadline, _retries(caplog)
-        await asyncio.sleep(0.02)
+    await until(lambda: len(_retries(caplog)) >= times, WAIT_SECONDS, what=f"{times} sync pauses")
 
 
 async def test_while_the_homeserver_is_down_the_sync_backs_off_and_then_catches_up(
@@ -169,7 +165,7 @@ async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
         async def renewed() -> bool:
             return await state.get("matrix", "access_token") not in (None, token)
 
-        await _eventually(renewed)
+        await until(renewed, WAIT_SECONDS)
         renewed_token = await state.get("matrix", "access_token")
         whoami = synapse.request_json(
             "GET", "/_matrix/client/v3/account/whoami", access_token=renewed_token
@@ -180,11 +176,3 @@ async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
         assert answer.decrypted
     finally:
         await bot.stop()
-
-
-async def _eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_SECONDS
-    while not await condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
