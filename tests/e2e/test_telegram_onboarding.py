@@ -63,6 +63,8 @@ MENU = [
     ("ambtenaren", "Ambtenaren en waar ze aan werken", "Civil servants and what they work on"),
     ("vraag", "Een vraag stellen", "Ask a question"),
     ("mijnvragen", "Mijn vragen en antwoorden", "My questions and answers"),
+    ("stemmen", "Stemmen over het budget voor experimenten", "Vote on the budget for experiments"),
+    ("peilingen", "Peilingen: geef je mening", "Polls: give your opinion"),
 ]
 
 
