@@ -39,6 +39,19 @@ def placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
+#: The parts of a date the ``when.*`` formats may use (see ``handlers/when.py``).
+DATE_PARTS = frozenset({"day", "dd", "mm", "month", "year", "time"})
+
+
+def same_placeholders(key: str, reference: str, other: str) -> bool:
+    """Whether a translation fills in what the reference does. How a date is written
+    differs per language (12-03-2026, 12 March 2026): a ``when.*`` format may use any
+    of the parts of a date."""
+    if key.startswith("when."):
+        return placeholders(other) <= DATE_PARTS
+    return placeholders(reference) == placeholders(other)
+
+
 class Catalog:
     """All languages' texts, with the default language as the fallback."""
 

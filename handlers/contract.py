@@ -168,6 +168,9 @@ class Reply(BaseModel):
     photo_id: int | None = None
     document: Document | None = None
     edit: bool = False
+    #: The answer to this message is typed (text, a number): where buttons are shown as
+    #: numbered options, they are shown by label instead, so "2" is not mistaken for one.
+    by_label: bool = False
 
 
 class Dialog(BaseModel):

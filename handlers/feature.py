@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from handlers import drafts
 from handlers.catalog import Catalog
 from handlers.contract import (
     Button,
@@ -34,8 +35,10 @@ from handlers.contract import (
     Response,
     Role,
     User,
+    respond,
 )
 from handlers.profile import Profile
+from handlers.when import date_parts
 from storage import Repositories
 
 
@@ -56,6 +59,8 @@ class Context:
     installation: Installation = field(default_factory=Installation)
     #: The part of a button payload after its name, or a dialog button's value.
     value: str = ""
+    #: The button pressed confirms what it does (see :func:`handlers.answers.confirmation`).
+    confirmed: bool = False
     #: Whether a mute or ban may be in force for the person (read with the person, so that
     #: a gate looks up which one only when there is one).
     sanctioned: bool = False
@@ -79,14 +84,65 @@ class Context:
         """A stored UTC moment in the municipality's time zone."""
         return moment.astimezone(self.timezone)
 
+    def show_date(self, moment: datetime) -> str:
+        """A day as people read it in their language ("12-03-2026", "12 March 2026")."""
+        return self._shown("when.date", moment)
+
+    def show_moment(self, moment: datetime) -> str:
+        """A day and time ("12-03-2026 09:30", "12 March 2026, 09:30")."""
+        return self._shown("when.moment", moment)
+
+    def show_short(self, moment: datetime) -> str:
+        """A day and time without the year ("12-03 09:30", "12 Mar, 09:30")."""
+        return self._shown("when.short", moment)
+
+    def _shown(self, key: str, moment: datetime) -> str:
+        lang = self.lang
+        months_key = "when.months_short" if key == "when.short" else "when.months"
+        months = self.catalog.text(lang, months_key, {}, markup=False)
+        parts = date_parts(self.local(moment), months)
+        return self.catalog.text(lang, key, parts, markup=False)
+
     def main_menu(self) -> list[list[Button]]:
         """The main menu buttons this person may use."""
         return self.registry.menu_for(self.user)
 
 
+#: Ends a button's payload when the button confirms a heavy action.
+CONFIRMED = "!"
+
+
+def take_confirmation(ctx: Context, value: str) -> str:
+    """A button's value without the confirmation mark, noting the mark in ``ctx``."""
+    if value.endswith(CONFIRMED):
+        ctx.confirmed = True
+        return value[: -len(CONFIRMED)]
+    return value
+
+
 Handler = Callable[[Context], Awaitable[Response]]
 #: One step of a dialog: called with the dialog it belongs to, known to exist.
 StepHandler = Callable[[Context, Dialog], Awaitable[Response]]
+#: A step's question (it may take more, e.g. a hint, beside the context and the dialog).
+AskHandler = TypeVar("AskHandler", bound=StepHandler)
+
+
+class Expects(StrEnum):
+    """What a dialog step waits for, which decides what a typed answer means.
+
+    At a ``CHOICE`` step, typing an option's number or label presses that option (on
+    platforms that show buttons as numbered options). At a ``TEXT`` or ``NUMBER`` step what
+    is typed is the answer itself: "2" is two days or the title "2", never option 2; an
+    option is chosen there by typing its label, and the options are shown by label.
+    """
+
+    CHOICE = "choice"
+    TEXT = "text"
+    NUMBER = "number"
+
+    @property
+    def typed(self) -> bool:
+        return self is not Expects.CHOICE
 
 
 @dataclass(frozen=True)
@@ -136,18 +192,31 @@ class UnknownStep(LookupError):
 class DialogSpec(_Declared):
     """A multi-step conversation: who may hold it, what it posts, one handler per step.
 
-    Declared with ``feature.dialog(name, role=...)``; each step is registered with
-    ``@spec.step("title")`` and called as ``handler(ctx, dialog)``. The router checks the
-    role (and consent, and a ban) at every step, not only when the dialog starts.
+    Declared with ``feature.dialog(name, role=..., subject=...)``; each step is registered
+    with ``@spec.step("title", expects=Expects.TEXT)`` and called as ``handler(ctx,
+    dialog)``, and its question with ``@spec.ask("title")``, so that the draft can be taken
+    up again where it was (see :mod:`handlers.drafts`). The router checks the role (and
+    consent, and a ban) at every step, not only when the dialog starts.
     """
 
-    def __init__(self, name: str, policy: Policy):
+    def __init__(
+        self, name: str, policy: Policy, *, subject: str | None = None, draft: bool = True
+    ):
         self.name = name
         self.policy = policy
+        #: The catalog key that names the draft ("je idee"), in "Verder met je idee".
+        self.subject = subject or "drafts.subject.default"
+        #: Whether leaving it half-way loses what the person wrote (then it is asked first);
+        #: not so for a dialog whose every answer is saved at once (onboarding).
+        self.draft = draft
         self.steps: dict[str, StepHandler] = {}
+        self.asks: dict[str, StepHandler] = {}
+        self.expecting: dict[str, Expects] = {}
         self._any_step: Handler | None = None
 
-    def step(self, *names: str) -> Callable[[StepHandler], StepHandler]:
+    def step(
+        self, *names: str, expects: Expects = Expects.CHOICE
+    ) -> Callable[[StepHandler], StepHandler]:
         """Answer the dialog's step(s) ``names`` with the decorated handler."""
 
         def register(handler: StepHandler) -> StepHandler:
@@ -155,9 +224,24 @@ class DialogSpec(_Declared):
                 if name in self.steps:
                     raise ValueError(f"dialog {self.name}: step already registered: {name}")
                 self.steps[name] = handler
+                self.expecting[name] = expects
             return handler
 
         return register
+
+    def ask(self, *names: str) -> Callable[[AskHandler], AskHandler]:
+        """The decorated handler asks the question of step(s) ``names`` (again)."""
+
+        def register(handler: AskHandler) -> AskHandler:
+            for name in names:
+                self.asks[name] = handler
+            return handler
+
+        return register
+
+    def expects(self, step: str) -> Expects:
+        """What ``step`` waits for (a draft question waits for a choice)."""
+        return self.expecting.get(step, Expects.CHOICE)
 
     def __call__(self, handler: Handler) -> Handler:
         """Answer every step with one handler that looks at ``ctx.dialog.step`` itself.
@@ -173,16 +257,62 @@ class DialogSpec(_Declared):
         return bool(self.steps) or self._any_step is not None
 
     async def handle(self, ctx: Context) -> Response:
-        """Run the handler of the step ``ctx.dialog`` is at."""
+        """Run the handler of the step ``ctx.dialog`` is at.
+
+        Before it: "Verder" (take the draft up again), the draft questions' answers, a
+        person back after a long pause, and a plain "stop" (asks first) or, at a step
+        answered with buttons, "menu".
+        """
         dialog = ctx.dialog
         if dialog is None or dialog.name != self.name:
             raise UnknownStep(f"{self.name}: no such dialog open")
+        pressed = ctx.value if ctx.event.button is not None else None
+        if pressed == drafts.RESUME:
+            return await self.resume(ctx, drafts.interrupted(dialog))
+        if not self.draft:
+            return await self._step(ctx, dialog)
+        if drafts.returning(ctx, dialog):
+            # Back after a long pause: what they type may not answer a question they
+            # forgot. Say where they were and ask it again (the dialog is touched, so
+            # the next answer counts).
+            response = await self.resume(ctx, drafts.interrupted(dialog))
+            about = drafts.subject(ctx, dialog)
+            back = Reply(key="drafts.welcome_back", params={"subject": about})
+            return response.model_copy(update={"replies": [back, *response.replies]})
+        if drafts.is_core_step(dialog.step):
+            if dialog.step == drafts.STOP and (
+                pressed == "yes" or drafts.plain_word(ctx, "stop", "yes")
+            ):
+                return respond(menu_reply(ctx, "general.cancelled"), end_dialog=True)
+            if drafts.plain_word(ctx, "no"):
+                return await self.resume(ctx, drafts.interrupted(dialog))
+            return drafts.again(ctx, dialog)
+        word = drafts.plain_word(ctx, "stop", "menu")
+        if word == "stop":
+            return drafts.ask_stop(ctx, dialog)
+        if word == "menu" and not self.expects(dialog.step).typed:
+            return drafts.draft_open(ctx, dialog)
+        return await self._step(ctx, dialog)
+
+    async def _step(self, ctx: Context, dialog: Dialog) -> Response:
         handler = self.steps.get(dialog.step)
         if handler is not None:
             return await handler(ctx, dialog)
         if self._any_step is not None:
             return await self._any_step(ctx)
         raise UnknownStep(f"{self.name}: unknown step {dialog.step!r}")
+
+    async def resume(self, ctx: Context, dialog: Dialog) -> Response:
+        """The question of the step ``dialog`` is at, to go on where it was."""
+        ctx.dialog = dialog
+        ask = self.asks.get(dialog.step)
+        if ask is not None:
+            return await ask(ctx, dialog)
+        # A dialog that cannot ask again: its question and buttons are above, and work.
+        return respond(
+            Reply(key="drafts.continue_above", params={"subject": drafts.subject(ctx, dialog)}),
+            dialog=dialog,
+        )
 
 
 @dataclass(frozen=True)
@@ -344,11 +474,19 @@ class Feature:
         consent: bool = True,
         open_to_banned: bool = False,
         posts: str | None = None,
+        subject: str | None = None,
+        draft: bool = True,
     ) -> DialogSpec:
-        """Declare dialog ``name``: the role its every step needs, and what it posts."""
+        """Declare dialog ``name``: the role its every step needs, and what it posts.
+
+        ``subject`` is the catalog key that names its draft ("je idee"); ``draft=False``
+        for a dialog that loses nothing when it is left (every answer is saved at once).
+        """
         if name in self.dialogs:
             raise ValueError(f"{self.name}: dialog already declared: {name}")
-        spec = DialogSpec(name, Policy(role, consent, open_to_banned, posts))
+        spec = DialogSpec(
+            name, Policy(role, consent, open_to_banned, posts), subject=subject, draft=draft
+        )
         self.dialogs[name] = spec
         return spec
 

@@ -51,3 +51,21 @@ def _build(
 def typed(moment: datetime) -> str:
     """A local moment written the way :func:`parse_moment` reads it back."""
     return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def example(moment: datetime) -> str:
+    """A local moment as people are asked to type one (the one example format)."""
+    return moment.strftime("%d-%m-%Y %H:%M")
+
+
+def date_parts(moment: datetime, months: str) -> dict[str, str]:
+    """The pieces a catalog's date formats use; ``months`` lists the month names."""
+    names = [name.strip() for name in months.split(",")]
+    return {
+        "day": str(moment.day),
+        "dd": f"{moment.day:02d}",
+        "mm": f"{moment.month:02d}",
+        "month": names[moment.month - 1] if len(names) == 12 else f"{moment.month:02d}",
+        "year": str(moment.year),
+        "time": moment.strftime("%H:%M"),
+    }

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.settings import Settings
-from handlers.catalog import Catalog, placeholders
+from handlers.catalog import Catalog, same_placeholders
 from handlers.profile import load_profile
 from storage.db import migrations
 
@@ -51,7 +51,7 @@ def check_catalogs() -> Check:
         differing = [
             key
             for key in set(reference) & set(texts)
-            if placeholders(reference[key]) != placeholders(texts[key])
+            if not same_placeholders(key, reference[key], texts[key])
         ]
         if differing:
             problems.append(f"{lang} has other placeholders in {len(differing)} keys")

@@ -84,6 +84,8 @@ def neighbourhood_name(ctx: Context, neighbourhood: str | None) -> str:
 
 
 def status_label(ctx: Context, idea: Idea) -> str:
+    if idea.withdrawn:
+        return phrase(ctx, "ideas.withdrawn_label")
     if idea.removed:
         return phrase(ctx, "ideas.removed_label")
     return phrase(ctx, f"ideas.status.{idea.status.value}")
@@ -355,6 +357,13 @@ async def _card_buttons(
             )
         ]
     )
+    if idea.author_user_id == me and idea.editable:
+        buttons.append(
+            [
+                Button(label="ideas.btn_edit", payload=f"idea.edit:{idea.id}"),
+                Button(label="ideas.btn_withdraw", payload=f"idea.withdraw:{idea.id}"),
+            ]
+        )
     if idea.author_user_id != me:
         # Something that does not belong here: the connector decides (staff/reporting.py).
         buttons.append([Button(label="ideas.btn_report", payload=f"idea.report:{idea.id}")])
@@ -401,7 +410,8 @@ def _not_found(shown_number: str) -> Reply:
 
 
 def _removed(idea: Idea) -> Reply:
-    return not_found_or_removed("ideas.removed", number(idea.id))
+    key = "ideas.withdrawn_card" if idea.withdrawn else "ideas.removed"
+    return not_found_or_removed(key, number(idea.id))
 
 
 async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
@@ -515,7 +525,9 @@ async def my_ideas(ctx: Context) -> Response:
         parts.append(
             Reply(key="ideas.mine_line", params={"number": number(idea.id), "title": idea.title})
         )
-        if idea.removed:
+        if idea.withdrawn:
+            parts.append(Reply(key="ideas.mine_withdrawn"))
+        elif idea.removed:
             parts.append(Reply(key="ideas.mine_removed"))
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))

@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import news_replies, signature_of, signed
-from handlers.when import parse_moment, typed
+from handlers.when import example, parse_moment, typed
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
 feature = Feature("composer")
@@ -64,24 +64,64 @@ def _ask_text(*, intro: bool = False) -> Reply:
     )
 
 
-@feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
-async def compose_step(ctx: Context) -> Response:
-    """Each step of composing."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    choice = ctx.value if ctx.event.button is not None else None
+composing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.compose")
+
+
+def _choice(ctx: Context) -> str | None:
+    return ctx.value if ctx.event.button is not None else None
+
+
+@composing.step("text", expects=Expects.TEXT)
+async def text_step(ctx: Context, dialog: Dialog) -> Response:
+    """The message's text."""
+    return await _text(ctx, dialog)
+
+
+@composing.step("photo")
+async def photo_step(ctx: Context, dialog: Dialog) -> Response:
+    """A photo, or none."""
+    return await _photo(ctx, dialog, _choice(ctx))
+
+
+@composing.step("audience")
+async def audience_step(ctx: Context, dialog: Dialog) -> Response:
+    """Everyone, or a theme, a neighbourhood or an experiment's participants."""
+    return await _audience(ctx, dialog, _choice(ctx))
+
+
+@composing.step(*PICKERS)
+async def pick_step(ctx: Context, dialog: Dialog) -> Response:
+    """Which theme, neighbourhood or experiment."""
+    return await _pick(ctx, dialog, _choice(ctx))
+
+
+@composing.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    """Send now, schedule, change the text or the audience."""
+    return await _preview_choice(ctx, dialog, _choice(ctx))
+
+
+@composing.step("when", expects=Expects.TEXT)
+async def when_step(ctx: Context, dialog: Dialog) -> Response:
+    """The moment to send it: typed, or one of the usual ones pressed."""
+    return await _when(ctx, dialog)
+
+
+@composing.ask("text", "photo", "audience", *PICKERS, "preview", "when")
+async def ask(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the message is at, to go on with it."""
     step = dialog.step
     if step == "text":
-        return await _text(ctx, dialog)
+        return respond(_ask_text(), dialog=dialog)
     if step == "photo":
-        return await _photo(ctx, dialog, choice)
+        return respond(_ask_photo(dialog), dialog=dialog)
     if step == "audience":
-        return await _audience(ctx, dialog, choice)
+        return respond(await _ask_audience(ctx, dialog), dialog=dialog)
     if step in PICKERS:
-        return await _pick(ctx, dialog, choice)
+        return respond(await _ask_pick(ctx, dialog), dialog=dialog)
     if step == "preview":
-        return await _preview_choice(ctx, dialog, choice)
-    return await _when(ctx, dialog)
+        return await _preview(ctx, dialog)
+    return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
 async def _text(ctx: Context, dialog: Dialog) -> Response:
@@ -238,7 +278,21 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         params={"count": count, "audience": await describe(ctx, audience)},
     )
     preview = signed(replies, signature_of(ctx.profile, ctx.lang, card))
-    return respond(intro, *preview, _preview_question(shown), dialog=shown)
+    as_shown = [_inert(ctx, reply) for reply in preview]
+    return respond(intro, *as_shown, _preview_question(shown), dialog=shown)
+
+
+def _inert(ctx: Context, reply: Reply) -> Reply:
+    """The message as residents get it, its own buttons named under it instead of working
+    here: pressing one would leave the composer, and numbered they would look like its
+    choices."""
+    if not reply.buttons:
+        return reply
+    labels = ", ".join(
+        f"[{ctx.catalog.label(ctx.lang, button)}]" for row in reply.buttons for button in row
+    )
+    below = Reply(key="composer.preview_buttons", params={"labels": labels})
+    return reply.model_copy(update={"buttons": [], "parts": [*reply.parts, below]})
 
 
 def _preview_question(dialog: Dialog) -> Reply:
@@ -289,16 +343,20 @@ def _ask_when(ctx: Context, dialog: Dialog) -> Reply:
     if five > local + timedelta(minutes=5):
         choices.append(dialog.button("composer.btn_today", typed(five), time="17:00"))
     tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=0)
-    choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"))
+    choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="09:00"))
     monday = (today + timedelta(days=7 - today.weekday())).replace(hour=9, minute=0)
-    choices.append(
-        dialog.button("composer.btn_monday", typed(monday), date=monday.strftime("%d-%m"))
-    )
+    choices.append(dialog.button("composer.btn_monday", typed(monday), date=ctx.show_date(monday)))
     return Reply(
         key="composer.ask_when",
-        params={"example": (local + timedelta(days=3)).strftime("%d-%m-%Y") + " 9:30"},
+        params={"example": _example(ctx)},
         buttons=[*rows(choices), [Button(label="composer.btn_stop", payload="cancel")]],
     )
+
+
+def _example(ctx: Context) -> str:
+    """A moment three days from now at 9:30, written as people are asked to type one."""
+    soon = ctx.local(ctx.now) + timedelta(days=3)
+    return example(soon.replace(hour=9, minute=30))
 
 
 def read_moment(ctx: Context) -> datetime | Reply:
@@ -309,10 +367,11 @@ def read_moment(ctx: Context) -> datetime | Reply:
     local = ctx.local(ctx.now)
     moment = parse_moment(answer, local)
     if moment is None:
-        return Reply(key="composer.when_invalid", params={"typed": answer})
+        return Reply(
+            key="composer.when_invalid", params={"typed": answer, "example": _example(ctx)}
+        )
     if moment <= local:
-        shown = moment.strftime("%d-%m-%Y %H:%M")
-        return Reply(key="composer.when_past", params={"when": shown})
+        return Reply(key="composer.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:
         return Reply(key="composer.when_too_far")
     return moment.astimezone(UTC)
@@ -331,14 +390,10 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
     if not await ctx.repos.broadcasts.schedule(draft_id, moment):
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
     return respond(
-        menu_reply(ctx, "composer.scheduled", when=_shown(ctx, moment)),
+        menu_reply(ctx, "composer.scheduled", when=ctx.show_moment(moment)),
         end_dialog=True,
         timers=[Timer(job=job(draft_id), at=moment)],
     )
-
-
-def _shown(ctx: Context, moment: datetime) -> str:
-    return ctx.local(moment).strftime("%d-%m-%Y %H:%M")
 
 
 # What is scheduled -----------------------------------------------------------------------
@@ -369,7 +424,7 @@ async def _scheduled_item(ctx: Context, broadcast: Broadcast) -> Reply:
         key="composer.scheduled_item",
         params={
             "id": broadcast.id,
-            "when": _shown(ctx, broadcast.scheduled_at),
+            "when": ctx.show_moment(broadcast.scheduled_at),
             "audience": await describe(ctx, broadcast.audience),
             "text": excerpt(broadcast.text, 100),
             "author": author.name if author else "–",
@@ -440,11 +495,14 @@ async def move(ctx: Context) -> Response:
     return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
-@feature.dialog(RESCHEDULE, role=Role.CIVIL_SERVANT)
-async def move_step(ctx: Context) -> Response:
+rescheduling = feature.dialog(
+    RESCHEDULE, role=Role.CIVIL_SERVANT, subject="drafts.subject.reschedule"
+)
+
+
+@rescheduling.step("when", expects=Expects.TEXT)
+async def move_step(ctx: Context, dialog: Dialog) -> Response:
     """The new moment for a scheduled broadcast."""
-    dialog = ctx.dialog
-    assert dialog is not None
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
@@ -452,7 +510,13 @@ async def move_step(ctx: Context) -> Response:
     if broadcast is None or not await ctx.repos.broadcasts.schedule(broadcast.id, moment):
         return respond(*_not_scheduled().replies, end_dialog=True)
     return respond(
-        menu_reply(ctx, "composer.moved", id=broadcast.id, when=_shown(ctx, moment)),
+        menu_reply(ctx, "composer.moved", id=broadcast.id, when=ctx.show_moment(moment)),
         end_dialog=True,
         timers=[Timer(job=job(broadcast.id), at=moment)],
     )
+
+
+@rescheduling.ask("when")
+async def ask_moment(ctx: Context, dialog: Dialog) -> Response:
+    """The question for the new moment again."""
+    return respond(_ask_when(ctx, dialog), dialog=dialog)

@@ -35,6 +35,17 @@ SIGNATURES = ("news.signed", "news.signed_municipality")
 SIGNER_MEMORY = 30.0
 
 
+def _says_its_header(ctx: Context, text: str) -> bool:
+    """Whether a text begins the usual way ("Wist je dat we..."): then no header above it,
+    or it would read "Wist je dat… Wist je dat we..."."""
+    start = " ".join(text.casefold().split())
+    for lang in ctx.catalog.languages:
+        prefixes = ctx.catalog.text(lang, "news.item_prefix", {}, markup=False)
+        if any(start.startswith(p.strip()) for p in prefixes.split(",") if p.strip()):
+            return True
+    return False
+
+
 def news_replies(
     ctx: Context,
     text: str,
@@ -63,7 +74,7 @@ def news_replies(
         ]
     return [
         Reply(
-            key="news.item",
+            key="news.item_headed" if _says_its_header(ctx, text) else "news.item",
             params={"text": text},
             parts=[signature],
             photo_id=photo_id,

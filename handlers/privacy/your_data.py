@@ -177,7 +177,9 @@ def _confirm(dialog: Dialog) -> Response:
     return respond(question, dialog=dialog)
 
 
-forgetting = feature.dialog(DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT)
+forgetting = feature.dialog(
+    DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT, draft=False
+)
 
 
 @forgetting.step("choose")

@@ -65,7 +65,13 @@ def _consent_question(dialog: Dialog) -> Reply:
     )
 
 
-onboarding = feature.dialog(DIALOG, consent=False, role=Role.RESIDENT)
+onboarding = feature.dialog(
+    DIALOG,
+    consent=False,
+    role=Role.RESIDENT,
+    draft=False,  # every answer is saved at once: leaving it loses nothing
+    subject="drafts.subject.onboarding",
+)
 
 
 def _chose(ctx: Context) -> str:
@@ -149,6 +155,12 @@ def _ask_next(ctx: Context, dialog: Dialog) -> Response:
     if ctx.user.language is None and dialog.step != "language":
         return _ask(ctx, dialog.to("language"))
     return _ask(ctx, dialog.to("neighbourhood"))
+
+
+@onboarding.ask("consent", "language", "neighbourhood")
+async def ask(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step onboarding is at (a chat opened again after a restart)."""
+    return _ask(ctx, dialog)
 
 
 def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:

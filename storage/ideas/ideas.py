@@ -81,6 +81,17 @@ class Idea(BaseModel):
         """Out of public view, for whatever reason."""
         return self.removed_at is not None
 
+    @property
+    def withdrawn(self) -> bool:
+        """Taken out of view by its author (out of view, and not by reports or the
+        connector)."""
+        return self.removed_at is not None and self.removal is None
+
+    @property
+    def editable(self) -> bool:
+        """Whether its author may still change or withdraw it: nobody decided on it yet."""
+        return self.status is IdeaStatus.SUBMITTED and not self.removed
+
 
 class StatusChange(BaseModel):
     """One entry in an idea's status history."""
@@ -371,6 +382,49 @@ class Ideas:
             return found
         counted = sorted((uses[word], term) for term, word in zip(terms, folded, strict=True))
         return [term for _, term in counted[:KEPT_WHEN_ALL_COMMON]]
+
+    async def update_own(
+        self,
+        idea_id: int,
+        author_user_id: int,
+        *,
+        category: str,
+        title: str,
+        description: str,
+        neighbourhood: str | None,
+        photo_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Change an idea its author wrote, while it is still new; False if it is not."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET category = ?, title = ?, description = ?, neighbourhood = ?,"
+            " photo_id = ?, updated_at = ? WHERE id = ? AND author_user_id = ?"
+            " AND status = ? AND removed_at IS NULL",
+            (
+                category,
+                title,
+                description,
+                neighbourhood,
+                photo_id,
+                iso(now),
+                idea_id,
+                author_user_id,
+                IdeaStatus.SUBMITTED.value,
+            ),
+        )
+        return changed > 0
+
+    async def withdraw(self, idea_id: int, author_user_id: int, now: datetime) -> bool:
+        """Its author takes a new idea back: out of view with no removal (so: by its author);
+        False if it is not theirs or no longer new."""
+        stamp = iso(now)
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET removed_at = ?, removal = NULL, removal_reason = NULL,"
+            " updated_at = ? WHERE id = ? AND author_user_id = ? AND status = ?"
+            " AND removed_at IS NULL",
+            (stamp, stamp, idea_id, author_user_id, IdeaStatus.SUBMITTED.value),
+        )
+        return changed > 0
 
     async def remove(
         self,

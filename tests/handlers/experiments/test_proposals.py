@@ -143,3 +143,16 @@ async def test_someone_elses_proposal_cannot_be_opened(app: App) -> None:
     await bob.press_payload(f"prop.mine:{proposal.id}")
     assert bob.keys == ["proposals.not_found"]
     assert "moestuin" not in bob.text
+
+
+async def test_a_budget_of_about_an_amount_is_read_and_a_huge_one_is_called_too_large(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("99999999999")
+    assert anna.keys == ["proposals.budget_too_large", "proposals.ask_budget"]
+    assert "te groot" in anna.text
+    await anna.send("ongeveer 800 euro")  # the question asks "ongeveer"
+    assert anna.keys == ["proposals.summary"]
+    assert "Geld: € 800" in anna.text
