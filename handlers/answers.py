@@ -32,20 +32,27 @@ def text_length(text: str) -> int:
 
 
 def read_text(
-    ctx: Context, max_length: int, *, min_length: int = 1, text: str | None = None
+    ctx: Context,
+    max_length: int,
+    *,
+    min_length: int = 1,
+    text: str | None = None,
+    what: str = "answers.your_answer",
 ) -> str | Reply:
     """The typed text (or ``text``, e.g. a command's arguments), or why it cannot be used.
 
     A sticker, photo or voice message where text is expected, empty text, and text that is
     too short or too long (measured by :func:`text_length`) each get their own kind answer;
-    nothing is stored for them.
+    nothing is stored for them. ``what`` names what is asked for ("je vraag"), as in "Typ je
+    vraag".
     """
     event = ctx.event
+    named = {"what": ctx.catalog.text(ctx.lang, what, {}, markup=False)}
     if event.photo is not None or event.unsupported is not None or event.location is not None:
-        return Reply(key="answers.text_please")
+        return Reply(key="answers.text_please", params=named)
     text = ctx.text if text is None else text.strip()
     if not visible_length(text):
-        return Reply(key="answers.empty")
+        return Reply(key="answers.empty", params=named)
     length = text_length(text)
     if length > max_length:
         return Reply(key="answers.too_long", params={"max": max_length, "length": length})

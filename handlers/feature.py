@@ -103,9 +103,10 @@ class Context:
         parts = date_parts(self.local(moment), months)
         return self.catalog.text(lang, key, parts, markup=False)
 
-    def main_menu(self) -> list[list[Button]]:
-        """The main menu buttons this person may use."""
-        return self.registry.menu_for(self.user)
+    def main_menu(self, *, posting: bool = True) -> list[list[Button]]:
+        """The main menu buttons this person may use; ``posting=False`` leaves out what
+        posts something (for someone just refused that)."""
+        return self.registry.menu_for(self.user, posting=posting)
 
 
 #: Ends a button's payload when the button confirms a heavy action.
@@ -591,14 +592,21 @@ class Registry:
         spec = self.dialogs.get(dialog)
         return spec is not None and spec.policy.admits(user)
 
-    def menu_for(self, user: User) -> list[list[Button]]:
-        """The main menu for this person's role, two buttons to a row."""
+    def menu_for(self, user: User, *, posting: bool = True) -> list[list[Button]]:
+        """The main menu for this person's role, two buttons to a row (without what posts
+        something, unless ``posting``)."""
         entries = [
             Button(label=entry.label, payload=entry.payload)
             for entry in self.menu
-            if user.role.allows(entry.role) and (user.consented or not entry.consent)
+            if user.role.allows(entry.role)
+            and (user.consented or not entry.consent)
+            and (posting or not self._posts(entry.payload))
         ]
         return [entries[i : i + 2] for i in range(0, len(entries), 2)]
+
+    def _posts(self, payload: str) -> bool:
+        action = self.actions.get(payload.partition(":")[0])
+        return action is not None and action.posts is not None
 
     def described_commands(self, role: Role = Role.RESIDENT) -> list[tuple[str, str]]:
         """(command, description key) for a platform's command menu."""

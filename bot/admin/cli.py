@@ -42,14 +42,18 @@ NO_PLATFORM = (
 )
 
 
-#: Platforms whose people can be given a role (console users try roles with /als).
-ROLE_PLATFORMS = ("telegram", "matrix")
+#: Platforms whose people can be given a role (console users can also try roles with /als).
+ROLE_PLATFORMS = ("telegram", "matrix", "console")
 STAFF_ROLES = [role.value for role in INVITABLE]
 _USER_ID = {
     "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
     "matrix": (
         re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
         "a Matrix user id looks like @name:example.org",
+    ),
+    "console": (
+        re.compile(r"^[^\s/]{1,64}$"),
+        "a console user is the name given to samenspel chat --as, without spaces",
     ),
 }
 

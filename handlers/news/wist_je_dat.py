@@ -267,10 +267,22 @@ async def themes(ctx: Context) -> Response:
     return respond(
         Reply(
             key=key,
+            parts=theme_explanations(ctx),
             buttons=[*rows(buttons), [Button(label="news.btn_done", payload="news")]],
             edit=True,
         )
     )
+
+
+def theme_explanations(ctx: Context) -> list[Reply]:
+    """One line per theme saying what it is about, for those who pick one."""
+    return [
+        Reply(
+            key="news.theme_about", params={"name": t.name(ctx.lang), "about": t.about(ctx.lang)}
+        )
+        for t in ctx.profile.themes
+        if t.about is not None
+    ]
 
 
 @feature.action("news.hood", role=Role.RESIDENT)
@@ -290,7 +302,11 @@ async def neighbourhood_only(ctx: Context) -> Response:
         hoods = [
             Button.raw(n.name(ctx.lang), f"news.hood:{n.id}") for n in ctx.profile.neighbourhoods
         ]
-        return respond(Reply(key="news.which_hood", buttons=rows(hoods, 2)))
+        back = [
+            Button(label="news.btn_back", payload="news"),
+            Button(label="menu.back", payload="menu"),
+        ]
+        return respond(Reply(key="news.which_hood", buttons=[*rows(hoods, 2), back]))
     else:
         only = not subscription.neighbourhood_only
     await ctx.repos.subscriptions.set_neighbourhood_only(ctx.user.id, only)
@@ -332,6 +348,16 @@ async def browse(ctx: Context) -> Response:
     footer = Reply(
         key="news.page_info",
         params={"page": page + 1, "pages": pages},
-        buttons=[row for row in (nav, [Button(label="news.btn_back", payload="news")]) if row],
+        buttons=[
+            row
+            for row in (
+                nav,
+                [
+                    Button(label="news.btn_back", payload="news"),
+                    Button(label="menu.back", payload="menu"),
+                ],
+            )
+            if row
+        ],
     )
     return respond(*shown, footer)

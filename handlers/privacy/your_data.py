@@ -45,6 +45,7 @@ async def privacy(ctx: Context) -> Response:
     buttons = [
         [Button(label="privacy.data.btn", payload="privacy.export")],
         [Button(label="privacy.forget.btn", payload="privacy.forget")],
+        [Button(label="menu.back", payload="menu")],
     ]
     return respond(statement.model_copy(update={"buttons": buttons}))
 
@@ -102,7 +103,11 @@ async def my_data(ctx: Context) -> Response:
     replies.append(
         Reply(
             key="privacy.data.file",
-            params={"date": ctx.local(ctx.now).strftime("%d-%m-%Y")},
+            params={"date": ctx.show_date(ctx.now)},
+            buttons=[
+                [Button(label="privacy.statement_btn", payload="privacy")],
+                [Button(label="menu.back", payload="menu")],
+            ],
             document=Document(
                 filename=f"samenspel-mijn-gegevens-{day}.json",
                 data=export_document(ctx.profile, ctx.catalog, ctx.lang, data),

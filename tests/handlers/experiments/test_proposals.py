@@ -156,3 +156,18 @@ async def test_a_budget_of_about_an_amount_is_read_and_a_huge_one_is_called_too_
     await anna.send("ongeveer 800 euro")  # the question asks "ongeveer"
     assert anna.keys == ["proposals.summary"]
     assert "Geld: € 800" in anna.text
+
+
+async def test_a_proposal_that_ends_in_a_full_stop_is_listed_without_a_doubled_mark(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/nieuwexperiment")
+    await anna.send("Een moestuin bij het buurthuis.")
+    await anna.press("Velserbroek")
+    await anna.send("De buren")
+    await anna.send("500")
+    await anna.press("Insturen")
+    await anna.send("/mijnvoorstellen")
+    assert "Een moestuin bij het buurthuis: Ingediend" in anna.text
+    assert ".:" not in anna.text
