@@ -269,7 +269,7 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
         data = await app.repos.personal.export(found.id, utcnow(), media_limit=MEDIA_LIMIT)
         assert data is not None
         lang = found.language or settings.language
-        document = export_document(app.profile, app.catalog, lang, data)
+        document = export_document(app.profile, app.catalog, lang, data, settings.zone)
     finally:
         await app.close()
     await asyncio.to_thread(Path(out).write_bytes, document)

@@ -158,7 +158,7 @@ def message_lines(ctx: Context, question: Question, *, resident: str, staff: str
         Reply(
             key=resident if message.side is Side.RESIDENT else staff,
             params={
-                "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
+                "when": ctx.show_short(message.at),
                 "text": message.text,
                 "connector": connector,
             },

@@ -254,7 +254,7 @@ async def _detail(ctx: Context) -> Response:
         Reply(
             key="proposals.history_reason" if change.reason else "proposals.history_line",
             params={
-                "when": ctx.local(change.at).strftime("%d-%m-%Y"),
+                "when": ctx.show_date(change.at),
                 "status": _status(ctx, change.status.value),
                 **({"reason": change.reason} if change.reason else {}),
             },

@@ -102,7 +102,7 @@ def card_params(ctx: Context, idea: Idea) -> dict[str, str | int]:
         "status": status_label(ctx, idea),
         "supporters": idea.supporters,
         "comments": idea.comments,
-        "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
+        "date": ctx.show_date(idea.created_at),
     }
 
 
@@ -127,7 +127,7 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
     theme = ctx.profile.theme(change.theme)
     department = ctx.profile.department(change.department)
     params = {
-        "date": ctx.local(change.at).strftime("%d-%m-%Y"),
+        "date": ctx.show_date(change.at),
         "theme": theme.name(ctx.lang) if theme else change.theme or "",
         "department": department.name(ctx.lang) if department else change.department or "",
         "merged": number(change.merged_into) if change.merged_into is not None else "?",

@@ -113,7 +113,7 @@ def _line(ctx: Context, comment: Comment, n: int) -> Reply:
         key=key,
         params={
             "n": n,
-            "when": ctx.local(comment.created_at).strftime("%d-%m-%Y %H:%M"),
+            "when": ctx.show_moment(comment.created_at),
             "body": comment.body,
             "connector": ctx.profile.connector(ctx.lang),
         },

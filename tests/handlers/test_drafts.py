@@ -93,17 +93,6 @@ async def test_at_a_choice_step_a_number_still_chooses(app: App, chat: MakeChat)
     assert stored is not None and stored.data["category"] == "duurzaamheid"
 
 
-async def test_a_number_means_nothing_after_an_answer_without_buttons(
-    app: App, chat: MakeChat
-) -> None:
-    anna = chat("anna", platform="console")
-    await anna.onboard()
-    await anna.send("/mijngegevens")
-    assert all(not seen.buttons for seen in anna.last)
-    await anna.send("1")  # the menu shown before /mijngegevens no longer counts
-    assert anna.keys == ["general.not_understood"]
-
-
 # Stop, menu, help, hallo --------------------------------------------------------------------
 
 

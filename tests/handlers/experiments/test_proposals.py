@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from storage.clock import utcnow
 from storage.experiments.proposals import ProposalStatus
-from tests.people import person, row
+from tests.people import connector, person, row
 from tests.support import Chat
 
 
@@ -128,7 +128,7 @@ async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
     assert "Goedgekeurd" in anna.text
     await anna.press(f"Bekijk voorstel #{proposal.id}")
     assert anna.keys == ["proposals.detail"]
-    assert "Ingediend" in anna.text
+    assert "Ingestuurd" in anna.text
     assert "Goedgekeurd. Mooi plan, we helpen graag." in anna.text
     assert "Toegekend bedrag: € 800" in anna.text
 
@@ -169,5 +169,32 @@ async def test_a_proposal_that_ends_in_a_full_stop_is_listed_without_a_doubled_m
     await anna.send("500")
     await anna.press("Insturen")
     await anna.send("/mijnvoorstellen")
-    assert "Een moestuin bij het buurthuis: Ingediend" in anna.text
+    assert "Een moestuin bij het buurthuis: 📥 Ingestuurd" in anna.text
     assert ".:" not in anna.text
+
+
+async def test_the_connectors_button_and_the_status_the_resident_reads_use_one_word(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("900")
+    await anna.press("Insturen")
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    labels = " ".join(ria.last[-1].labels())
+    assert "In behandeling" in labels and "Afwijzen" in labels
+    await ria.press("In behandeling")
+    await ria.press("Geen toelichting")
+    await anna.send("/mijnvoorstellen")
+    assert "🔍 In behandeling" in anna.text
+    await ria.send("/wachtrij v1")
+    await ria.press("Afwijzen")
+    await ria.send("Het budget is op.")
+    await anna.send("/mijnvoorstellen")
+    assert "✋ Afgewezen" in anna.text
+    [*_, told] = await app.repos.outbox.for_user((await row(app, "anna")).id)
+    assert told.payload[0]["key"] == "triage.proposal_notice.afgewezen"
+    assert "afgewezen" in app.catalog.text(
+        "nl", told.payload[0]["key"], {"id": 1, "what": "x"}, markup=False
+    )

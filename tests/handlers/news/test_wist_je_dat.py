@@ -126,12 +126,12 @@ async def test_the_news_is_browsed_newest_first_three_to_a_page(app: App) -> Non
         "Bericht 5",
     ]
     assert "Pagina 1 van 3" in anna.text
-    assert anna.last[-1].labels() == ["Ouder ▶️", "📰 Wist je dat"]
+    assert anna.last[-1].labels() == ["Ouder ▶️", "📰 Wist je dat", "⬅️ Menu"]
     await anna.press("Ouder")
     await anna.press("Ouder")
     assert [seen.reply.params.get("text") for seen in anna.last] == ["Bericht 1", None]
     assert "Pagina 3 van 3" in anna.text
-    assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat"]
+    assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat", "⬅️ Menu"]
     await anna.press_payload("news.page:99")
     assert "Pagina 1 van 3" in anna.text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import submit_idea
 from tests.people import connector, subscribe
-from tests.privacy import file_traces, supporter_counts_match, traces
+from tests.privacy import file_traces, part, supporter_counts_match, traces
 from tests.support import Chat
 
 ANNA_IDEA = ("Xjqwspeeltuin bij de Zeeweg", "Een xjqwklimrek voor kinderen in de duinen, graag.")
@@ -89,7 +90,7 @@ async def test_the_privacy_statement_says_who_what_how_long_and_offers_the_right
     for words in ("gemeente Velsen", "privacy@velsen.nl", "Autoriteit Persoonsgegevens"):
         assert words in text
     assert "Na 24 maanden zonder contact" in text and "nooit met je naam" in text
-    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij"]
+    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
 
 
 async def test_the_statement_names_the_configured_retention_period(tmp_path: Path) -> None:
@@ -115,12 +116,11 @@ async def test_my_data_sends_everything_about_me_and_nothing_about_my_neighbour(
     assert "Aanmelding voor Wist je dat: 1" in summary
 
     data = exported(anna)
-    sections = data["sections"]
-    assert data["about"]["contact"] == "privacy@velsen.nl"
-    assert sections["users"]["rows"][0]["display_name"] == "Annabel Zwartkruis"
-    assert [idea["title"] for idea in sections["ideas"]["rows"]] == [ANNA_IDEA[0]]
-    assert [c["body"] for c in sections["idea_comments"]["rows"]] == [ANNA_COMMENT]
-    assert [s["idea"] for s in sections["idea_supports"]["rows"]] == [2]
+    assert data["over dit bestand"]["contact"] == "privacy@velsen.nl"
+    assert part(data, "users")[0]["naam"] == "Annabel Zwartkruis"
+    assert [idea["titel"] for idea in part(data, "ideas")] == [ANNA_IDEA[0]]
+    assert [c["tekst"] for c in part(data, "idea_comments")] == [ANNA_COMMENT]
+    assert [s["idee"] for s in part(data, "idea_supports")] == [2]
     text = json.dumps(data, ensure_ascii=False)
     for value in (*identity(bob), *BOB_IDEA, BOB_COMMENT):
         assert value not in text, value
@@ -133,8 +133,8 @@ async def test_someone_who_declined_can_still_get_their_data(chat: Any) -> None:
     await eve.send("/mijngegevens")
     assert eve.keys == ["privacy.data.summary", "privacy.data.file"]
     assert "Verder niets" in eve.last[0].text
-    profile = exported(eve)["sections"]["users"]["rows"][0]
-    assert profile["platform_user_id"] == "eve" and profile["display_name"] is None
+    profile = part(exported(eve), "users")[0]
+    assert profile["je id in de chatapp"] == "eve" and profile["naam"] is None
 
 
 async def test_forget_me_keeping_content_leaves_it_as_een_inwoner_and_no_trace_of_me(
@@ -297,3 +297,32 @@ async def test_forget_me_deleting_content_removes_my_idea_title_from_a_budget_ba
     await bob.send("/stemmen")
     assert ANNA_IDEA[0] not in bob.text and "Toestellen in de duinen" in bob.text
     assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 1
+
+
+async def test_my_data_is_in_my_language_with_readable_values(app: App) -> None:
+    anna, _ = await neighbours(app)
+    await anna.send("/nieuwexperiment")
+    await anna.send("Een moestuin in de straat, samen met de buren.")
+    await anna.press("Velserbroek")
+    await anna.send("De buren")
+    await anna.send("ongeveer 800 euro")
+    await anna.press("Insturen")
+    await anna.send("/mijngegevens")
+    assert "Knoppen" not in anna.last[0].text  # the bot's bookkeeping is not summed up
+    data = exported(anna)
+    text = json.dumps(data, ensure_ascii=False)
+    assert "_cents" not in text and "budget" not in text
+    [proposal] = part(data, "experiment_proposals")
+    assert proposal["geld"] == "€ 800" and proposal["status"] == "📥 Ingestuurd"
+    assert proposal["helemaal te betalen door de gemeente"] == "ja"
+    [idea] = part(data, "ideas")
+    assert idea["onderwerp"] in {c.name("nl") for c in app.profile.categories}
+    # Times in the municipality's time zone, as people write them: no UTC "Z".
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d", idea["op"])
+    assert not re.search(r"\d{4}-\d\d-\d\dT", text)
+    [profile] = part(data, "users")
+    assert profile["taal"] == "Nederlands" and profile["rol"] == "inwoner"
+    [ideas] = [p for p in data["onderdelen"] if p["id"] == "ideas"]
+    assert (
+        ideas["onderdeel"] == "Ideeën" and ideas["wat erin staat"] == "de ideeën die je instuurde"
+    )
