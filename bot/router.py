@@ -39,9 +39,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
-from handlers import drafts
 from handlers.catalog import Catalog
 from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
+from handlers.drafts import (
+    discarded,
+    discarding,
+    draft_open,
+    interrupted,
+    request_of,
+    with_way_back,
+)
 from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, StoredDialog, User
@@ -300,8 +307,8 @@ class Router:
         if expired:
             dialog = None
         event = await self._resolve_numbered_answer(event, typed=self._typed(dialog))
-        event, discarded = _discard_first(event, dialog)
-        if discarded is not None:
+        event, thrown_away = _discard_first(event, dialog)
+        if thrown_away is not None:
             dialog = None
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
 
@@ -313,8 +320,8 @@ class Router:
         if expired and event.command is None and event.button is None:
             notice = await self._fallback(ctx, Fallback.DIALOG_EXPIRED)
             response.replies[:0] = notice.replies
-        if discarded is not None:
-            response.replies.insert(0, drafts.discarded(ctx, discarded))
+        if thrown_away is not None:
+            response.replies.insert(0, discarded(ctx, thrown_away))
 
         if response.end_dialog:
             next_dialog = None
@@ -487,14 +494,14 @@ class Router:
         dialog in its place asks first, and what leaves it open ends in the way back."""
         draft = self._draft(ctx.dialog)
         if draft is not None and target.starts and not target.keeps_dialog:
-            return drafts.draft_open(ctx, draft, then=drafts.request_of(ctx)), True
+            return draft_open(ctx, draft, then=request_of(ctx)), True
         response = await target.handler(ctx)
         if draft is None or ctx.event.is_group:
             return response, target.keeps_dialog
         if target.starts and _replaces(draft, response):
-            return drafts.draft_open(ctx, draft, then=drafts.request_of(ctx)), True
+            return draft_open(ctx, draft, then=request_of(ctx)), True
         if target.keeps_dialog and response.dialog is None and not response.end_dialog:
-            response.replies = drafts.with_way_back(ctx, draft, response.replies)
+            response.replies = with_way_back(ctx, draft, response.replies)
         return response, target.keeps_dialog
 
     def _drop_unheld_dialog(self, ctx: Context) -> bool:
@@ -591,7 +598,7 @@ def _discard_first(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog |
     The request (``/idee`` or a button payload) is handled as if it came now, with every
     check; a discard button of another dialog than the open one discards nothing.
     """
-    found = drafts.discarding(event.button) if event.button is not None else None
+    found = discarding(event.button) if event.button is not None else None
     if found is None:
         return event, None
     token, then = found
@@ -612,7 +619,7 @@ def _replaces(draft: Dialog, response: Response) -> bool:
         return False
     if new.name != draft.name:
         return True
-    kept = drafts.interrupted(draft).data
+    kept = interrupted(draft).data
     return any(key not in new.data or new.data[key] != value for key, value in kept.items())
 
 
