@@ -490,19 +490,17 @@ class Router:
 
     async def _beside_draft(self, ctx: Context, target: Target) -> tuple[Response, bool]:
         """Run a command or button that is not a step of the open dialog. A draft is never
-        dropped silently (see handlers/drafts.py): what would end it or start another
-        dialog in its place asks first, and what leaves it open ends in the way back."""
+        dropped silently (see handlers/drafts.py): what would start another dialog in its
+        place asks first; anything else leaves it open and ends in the way back to it."""
         draft = self._draft(ctx.dialog)
-        if draft is not None and target.starts and not target.keeps_dialog:
-            return draft_open(ctx, draft, then=request_of(ctx)), True
         response = await target.handler(ctx)
-        if draft is None or ctx.event.is_group:
+        if draft is None or ctx.event.is_group or response.end_dialog:
             return response, target.keeps_dialog
         if target.starts and _replaces(draft, response):
             return draft_open(ctx, draft, then=request_of(ctx)), True
-        if target.keeps_dialog and response.dialog is None and not response.end_dialog:
+        if response.dialog is None:
             response.replies = with_way_back(ctx, draft, response.replies)
-        return response, target.keeps_dialog
+        return response, True
 
     def _drop_unheld_dialog(self, ctx: Context) -> bool:
         """Drop the person's dialog if they may no longer hold it: its role was revoked,

@@ -66,10 +66,13 @@ def is_draft(ctx: Context) -> bool:
 
 
 def subject(ctx: Context, dialog: Dialog) -> str:
-    """What the draft is, in words ("je idee"), from the dialog's declaration."""
+    """What the draft is, in words ("je idee"), from the dialog's declaration; its data
+    fills in the words ("je wijzigingen in idee #{idea}")."""
     spec = ctx.registry.dialogs.get(dialog.name)
-    key = spec.subject if spec is not None else "drafts.subject.default"
-    return ctx.catalog.text(ctx.lang, key, {}, markup=False)
+    declared = spec.subject if spec is not None else "drafts.subject.default"
+    key = declared if isinstance(declared, str) else declared(dialog)
+    params = {k: v for k, v in dialog.data.items() if isinstance(v, str | int)}
+    return ctx.catalog.text(ctx.lang, key, params, markup=False)
 
 
 def interrupted(dialog: Dialog) -> Dialog:

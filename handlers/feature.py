@@ -124,6 +124,8 @@ def take_confirmation(ctx: Context, value: str) -> str:
 Handler = Callable[[Context], Awaitable[Response]]
 #: One step of a dialog: called with the dialog it belongs to, known to exist.
 StepHandler = Callable[[Context, Dialog], Awaitable[Response]]
+#: The catalog key naming a dialog's draft, or what picks one from the dialog itself.
+Subject = str | Callable[[Dialog], str]
 #: A step's question (it may take more, e.g. a hint, beside the context and the dialog).
 AskHandler = TypeVar("AskHandler", bound=StepHandler)
 
@@ -201,12 +203,13 @@ class DialogSpec(_Declared):
     """
 
     def __init__(
-        self, name: str, policy: Policy, *, subject: str | None = None, draft: bool = True
+        self, name: str, policy: Policy, *, subject: Subject | None = None, draft: bool = True
     ):
         self.name = name
         self.policy = policy
-        #: The catalog key that names the draft ("je idee"), in "Verder met je idee".
-        self.subject = subject or "drafts.subject.default"
+        #: The catalog key that names the draft ("je idee"), in "Verder met je idee" (or
+        #: what picks it from the dialog's data).
+        self.subject: Subject = subject or "drafts.subject.default"
         #: Whether leaving it half-way loses what the person wrote (then it is asked first);
         #: not so for a dialog whose every answer is saved at once (onboarding).
         self.draft = draft
@@ -475,7 +478,7 @@ class Feature:
         consent: bool = True,
         open_to_banned: bool = False,
         posts: str | None = None,
-        subject: str | None = None,
+        subject: Subject | None = None,
         draft: bool = True,
     ) -> DialogSpec:
         """Declare dialog ``name``: the role its every step needs, and what it posts.

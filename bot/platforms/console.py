@@ -22,7 +22,7 @@ from typing import TextIO
 from bot.app import App
 from bot.pacing import Pacing
 from bot.platforms.base import RetryLater
-from bot.render import numbered_lines, numbered_options
+from bot.render import numbered_lines
 from handlers.contract import Event, Platform, Reply, Sender
 from handlers.pictures import NOT_A_PICTURE, as_photo
 
@@ -175,38 +175,25 @@ class Console:
         """Nothing to disconnect."""
 
     async def send(
-        self, chat_id: str, lang: str, replies: list[Reply], *, dedupe_key: str | None = None
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
     ) -> str | None:
-        """Print a message delivery sends, if it is for the person at this terminal.
-
-        Its buttons are shown by label and can be chosen by typing the label.
-        """
+        """Print a message delivery sends, if it is for the person at this terminal (its
+        options are numbered: delivery remembered them, so typing "1" chooses its first)."""
         if chat_id != self.who:
             raise RetryLater(OTHERS_WAIT, "for another console person")
-        shown = [reply.model_copy(update={"by_label": True}) for reply in replies]
-        await self._offer(lang, shown)
-        self._show(lang, shown)
+        self._show(lang, replies[skip:])
         self._sent += 1
         return str(self._sent)
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """A terminal cannot change what it printed: print the new version."""
         await self.send(chat_id, lang, [reply])
-
-    async def _offer(self, lang: str, replies: list[Reply]) -> None:
-        """Let a delivered message's buttons be chosen by label, beside what was offered."""
-        added = [
-            (self.app.catalog.label(lang, button), button.payload)
-            for button in numbered_options(replies)
-        ]
-        if not added:
-            return
-        repos = self.app.repos
-        async with self.app.db.transaction():
-            offered = await repos.chat_options.load(PLATFORM, self.who)
-            await repos.chat_options.save(
-                PLATFORM, self.who, offered + added, self.app.router.clock()
-            )
 
     # Printing ------------------------------------------------------------------------------
 

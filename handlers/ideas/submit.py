@@ -54,7 +54,12 @@ async def begin(ctx: Context) -> Response:
     return await ask(ctx, Dialog(name=DIALOG, step="category"))
 
 
-submit = feature.dialog(DIALOG, posts="idea", subject="drafts.subject.idea", role=Role.RESIDENT)
+submit = feature.dialog(
+    DIALOG,
+    posts="idea",
+    role=Role.RESIDENT,
+    subject=lambda dialog: "ideas.draft_changes" if "idea" in dialog.data else "ideas.draft",
+)
 
 
 # The answers ------------------------------------------------------------------------------

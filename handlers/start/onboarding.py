@@ -12,6 +12,7 @@ stored dialog does not let anyone else become staff.
 
 from __future__ import annotations
 
+from handlers import drafts
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
@@ -30,6 +31,9 @@ LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
     payload = ctx.value.strip()[:64]
+    if ctx.dialog is not None and drafts.is_draft(ctx):
+        # Starting over would throw away what is being written: ask first.
+        return drafts.draft_open(ctx, ctx.dialog, then=drafts.request_of(ctx))
     if ctx.user.onboarded_at is not None:
         response = respond(menu_reply(ctx, "onboarding.welcome_back"))
         return await _with_deep_link(ctx, payload, response)
@@ -234,5 +238,8 @@ async def choose_language(ctx: Context) -> Response:
         return respond(
             menu_reply(ctx, "onboarding.language_set", language=LANGUAGE_NAMES[ctx.value])
         )
-    buttons = [[Button.raw(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()]]
+    buttons = [
+        [Button.raw(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()],
+        [Button(label="menu.back", payload="menu")],
+    ]
     return respond(Reply(key="onboarding.language_question", buttons=buttons))

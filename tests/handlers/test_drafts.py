@@ -299,3 +299,15 @@ async def test_the_console_tells_where_someone_was_when_the_chat_opens_again(
     await bob.onboard()
     await bob.press_payload("resume")
     assert bob.last == []
+
+
+async def test_reading_during_a_draft_keeps_it_and_leads_back(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await _at_title(anna)
+    await anna.send(TITLE)
+    for command in ("/ideeen", "/experimenten", "/mijnvragen"):
+        await anna.send(command)
+        assert "▶️ Verder met je idee" in anna.last[-1].labels(), command
+    assert await _dialog(app, anna) == ("idea_submit", "description")
+    await anna.press("Verder met je idee")
+    assert anna.keys == ["ideas.ask_description"]

@@ -41,7 +41,7 @@ async def test_help_shows_staff_their_own_commands_and_residents_none(app: App) 
 
 @pytest.mark.parametrize(
     "screen",
-    ["/privacy", "/mijngegevens", "/wistjedat", "news.page:0", "news.hood"],
+    ["/privacy", "/mijngegevens", "/wistjedat", "news.page:0", "news.hood", "/taal"],
 )
 async def test_every_screen_has_a_way_back_to_the_menu(app: App, screen: str) -> None:
     anna = await person(app, "anna", hood="Zeg ik liever niet")
