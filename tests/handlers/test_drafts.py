@@ -311,3 +311,30 @@ async def test_reading_during_a_draft_keeps_it_and_leads_back(app: App, chat: Ma
     assert await _dialog(app, anna) == ("idea_submit", "description")
     await anna.press("Verder met je idee")
     assert anna.keys == ["ideas.ask_description"]
+
+
+async def test_a_long_request_still_fits_in_a_discard_button(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await _at_title(anna)
+    await anna.send("/start idee_" + "9" * 80)
+    assert anna.keys == ["drafts.open"]
+    assert all(len(payload.encode()) <= 64 for _, payload in anna.buttons())
+    await anna.press("Weggooien")  # too long to carry: it goes to the menu instead
+    assert anna.keys == ["drafts.discarded", "menu.title"]
+
+
+async def test_forged_discard_buttons_do_only_what_the_person_could_do_anyway(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await _at_title(anna)
+    await anna.send(TITLE)
+    # Another dialog's token: nothing is thrown away; a staff command is refused as ever.
+    await anna.press_payload("^ffffff|/nieuwbericht")
+    assert "drafts.discarded" not in anna.keys
+    assert anna.keys == ["general.unknown_command"]
+    assert await _dialog(app, anna) == ("idea_submit", "description")
+    # A discard inside a discard is not followed.
+    await anna.press_payload("^ffffff|^ffffff|menu")
+    assert anna.keys == ["general.stale_button"]
+    assert await _dialog(app, anna) == ("idea_submit", "description")
