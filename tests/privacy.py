@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from bot.app import App
 from storage.clock import utcnow
@@ -270,11 +269,3 @@ async def supporter_counts_match(db: Database) -> bool:
         " (SELECT COUNT(*) FROM idea_supports s WHERE s.idea_id = i.id)"
     )
     return int(drift) == 0
-
-
-def part(document: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    """The rows of one part (one table) of a /mijngegevens file, in whatever language."""
-    [parts] = [value for value in document.values() if isinstance(value, list)]
-    [found] = [p for p in parts if p["id"] == table]
-    [rows] = [value for value in found.values() if isinstance(value, list)]
-    return rows

@@ -367,9 +367,7 @@ def read_moment(ctx: Context) -> datetime | Reply:
     local = ctx.local(ctx.now)
     moment = parse_moment(answer, local)
     if moment is None:
-        return Reply(
-            key="composer.when_invalid", params={"typed": answer, "example": _example(ctx)}
-        )
+        return Reply(key="composer.when_invalid", params={"typed": answer})
     if moment <= local:
         return Reply(key="composer.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:

@@ -2,9 +2,11 @@
 
 Storage hands over every table's rows as stored (``budget_cents``, UTC times, status ids);
 this turns them into the file a resident opens: each part titled and explained in their
-language, field names in words, times in the municipality's time zone, amounts in euro,
-statuses, themes and neighbourhoods by their names. Every part keeps its ``id`` (the
-table's name), so the file stays easy to read by a program too.
+language, times in the municipality's time zone, amounts in euro (``budget``, not
+``budget_cents``), statuses, themes, neighbourhoods, roles and languages by their names, yes
+or no for what is stored as 1 or 0. The file keeps one shape in every language (``about``,
+``generated_at``, ``sections`` by table name with ``title``, ``holds`` and ``rows``; fields by
+their names), so a program reads it as easily as a person.
 """
 
 from __future__ import annotations
@@ -52,20 +54,18 @@ class Readable:
             return default
 
     def document(self, data: PersonalData, about: dict[str, str]) -> bytes:
-        file = "privacy.file."
-        parts = [
-            {
-                "id": name,
-                self.word(f"{file}section"): self.word(f"privacy.titles.{name}", name),
-                self.word(f"{file}holds"): self.word(f"privacy.holds.{name}", section.holds),
-                self.word(f"{file}rows"): [self.row(name, row) for row in section.rows],
+        sections = {
+            name: {
+                "title": self.word(f"privacy.titles.{name}", name),
+                "holds": self.word(f"privacy.holds.{name}", section.holds),
+                "rows": [self.row(name, row) for row in section.rows],
             }
             for name, section in data.sections.items()
-        ]
+        }
         document = {
-            self.word(f"{file}about"): {self.word(f"{file}{k}"): v for k, v in about.items()},
-            self.word(f"{file}made"): self.moment(data.generated_at),
-            self.word(f"{file}sections"): parts,
+            "about": about,
+            "generated_at": self.moment(data.generated_at),
+            "sections": sections,
         }
         return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
@@ -73,15 +73,16 @@ class Readable:
         readable = {}
         for field, value in row.items():
             name, shown = self.value(section, field, value)
-            readable[self.word(f"privacy.fields.{name}", name.replace("_", " "))] = shown
+            readable[name] = shown
         return readable
 
     def value(self, section: str, field: str, value: Any) -> tuple[str, Any]:
         """The field's name (without ``_cents``) and its value in words."""
+        if field.endswith("_cents"):
+            shown = format_euro(value, self.lang) if isinstance(value, int) else value
+            return field.removesuffix("_cents"), shown
         if value is None:
             return field, None
-        if field.endswith("_cents") and isinstance(value, int):
-            return field.removesuffix("_cents"), format_euro(value, self.lang)
         if (field.endswith("_at") or field in {"at", "since", "not_before", "erase_after"}) and (
             isinstance(value, str)
         ):

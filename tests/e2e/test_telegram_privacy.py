@@ -19,7 +19,6 @@ from tests.e2e.telegram_support import (
     texts,
     wait_for_text,
 )
-from tests.privacy import part
 
 pytestmark = pytest.mark.e2e
 
@@ -120,7 +119,7 @@ async def test_my_data_arrives_as_a_json_file_in_the_chat(
     assert document["file_name"].endswith(".json")
     stored = server.file(document["file_id"])
     data = json.loads(stored.data)
-    assert part(data, "users")[0]["naam"] == "Annabel"
+    assert data["sections"]["users"]["rows"][0]["display_name"] == "Annabel"
     assert "Profiel: 1" in "\n".join(texts(server, anna.chat_id))
 
 
