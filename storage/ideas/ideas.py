@@ -75,6 +75,8 @@ class Idea(BaseModel):
     #: Why it is out of view (None: in view, or taken out of view by its author).
     removal: Removal | None = None
     removal_reason: str | None = None
+    #: When its author withdrew it (it is out of view then too).
+    withdrawn_at: datetime | None = None
 
     @property
     def removed(self) -> bool:
@@ -83,9 +85,8 @@ class Idea(BaseModel):
 
     @property
     def withdrawn(self) -> bool:
-        """Taken out of view by its author (out of view, and not by reports or the
-        connector)."""
-        return self.removed_at is not None and self.removal is None
+        """Taken out of view by its author."""
+        return self.withdrawn_at is not None
 
     @property
     def editable(self) -> bool:
@@ -186,6 +187,7 @@ def _idea(row: aiosqlite.Row) -> Idea:
         removed_at=parse(row["removed_at"]),
         removal=Removal(row["removal"]) if row["removal"] else None,
         removal_reason=row["removal_reason"],
+        withdrawn_at=parse(row["withdrawn_at"]),
     )
 
 
@@ -415,14 +417,13 @@ class Ideas:
         return changed > 0
 
     async def withdraw(self, idea_id: int, author_user_id: int, now: datetime) -> bool:
-        """Its author takes a new idea back: out of view with no removal (so: by its author);
-        False if it is not theirs or no longer new."""
+        """Its author takes a new idea back: out of view, marked withdrawn; False if it is
+        not theirs or no longer new."""
         stamp = iso(now)
         changed = await self.db.execute_rowcount(
-            "UPDATE ideas SET removed_at = ?, removal = NULL, removal_reason = NULL,"
-            " updated_at = ? WHERE id = ? AND author_user_id = ? AND status = ?"
-            " AND removed_at IS NULL",
-            (stamp, stamp, idea_id, author_user_id, IdeaStatus.SUBMITTED.value),
+            "UPDATE ideas SET removed_at = ?, withdrawn_at = ?, updated_at = ?"
+            " WHERE id = ? AND author_user_id = ? AND status = ? AND removed_at IS NULL",
+            (stamp, stamp, stamp, idea_id, author_user_id, IdeaStatus.SUBMITTED.value),
         )
         return changed > 0
 
