@@ -216,7 +216,6 @@ class DialogSpec(_Declared):
         self.steps: dict[str, StepHandler] = {}
         self.asks: dict[str, StepHandler] = {}
         self.expecting: dict[str, Expects] = {}
-        self._any_step: Handler | None = None
 
     def step(
         self, *names: str, expects: Expects = Expects.CHOICE
@@ -247,18 +246,10 @@ class DialogSpec(_Declared):
         """What ``step`` waits for (a draft question waits for a choice)."""
         return self.expecting.get(step, Expects.CHOICE)
 
-    def __call__(self, handler: Handler) -> Handler:
-        """Answer every step with one handler that looks at ``ctx.dialog.step`` itself.
-
-        Kept while dialogs move to one handler per step; prefer :meth:`step`.
-        """
-        self._any_step = handler
-        return handler
-
     @property
     def answered(self) -> bool:
         """Whether any step has a handler (a dialog declared and then forgotten has none)."""
-        return bool(self.steps) or self._any_step is not None
+        return bool(self.steps)
 
     async def handle(self, ctx: Context) -> Response:
         """Run the handler of the step ``ctx.dialog`` is at.
@@ -302,8 +293,6 @@ class DialogSpec(_Declared):
         handler = self.steps.get(dialog.step)
         if handler is not None:
             return await handler(ctx, dialog)
-        if self._any_step is not None:
-            return await self._any_step(ctx)
         raise UnknownStep(f"{self.name}: unknown step {dialog.step!r}")
 
     async def resume(self, ctx: Context, dialog: Dialog) -> Response:
