@@ -101,7 +101,8 @@ def without_metadata(data: bytes, fmt: str, orientation: int | None = None) -> b
     """``data`` (a picture already read by the decoder) without EXIF, XMP and comments.
 
     The pixels are left as they are: only the containers' metadata blocks are dropped
-    (JPEG APPn segments other than JFIF, ICC and Adobe, and comments; PNG text, time and
+    (JPEG APPn segments other than JFIF, ICC and Adobe, comments and what follows the end
+    marker; PNG text, time and
     EXIF chunks; WebP EXIF and XMP chunks; GIF comments and application blocks other than
     the looping one). A JPEG turned by its EXIF orientation gets a minimal EXIF block with
     only that orientation back.
@@ -115,7 +116,8 @@ def without_metadata(data: bytes, fmt: str, orientation: int | None = None) -> b
     return _gif(data)
 
 
-#: JPEG segments kept: JFIF (APP0), ICC colour profile (APP2), Adobe colour transform (APP14).
+#: JPEG segments kept: JFIF (APP0), the ICC colour profile (APP2; not the multi-picture index
+#: that shares it), the Adobe colour transform (APP14).
 _JPEG_KEPT_APPS = {0xE0, 0xE2, 0xEE}
 
 
@@ -142,11 +144,16 @@ def _jpeg(data: bytes, orientation: int | None) -> bytes:
             continue
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         segment = data[pos : pos + 2 + length]
-        metadata = (0xE1 <= marker <= 0xEF and marker not in _JPEG_KEPT_APPS) or marker == 0xFE
-        if not metadata:
+        kept = marker in _JPEG_KEPT_APPS and (
+            marker != 0xE2 or segment[4:16] == b"ICC_PROFILE\x00"
+        )
+        if kept or not (0xE1 <= marker <= 0xEF or marker == 0xFE):
             out += segment
         pos += 2 + length
-    return bytes(out + data[pos:])
+    # The picture runs to its end marker; what a phone appends after it (a second picture,
+    # a "motion photo" video) is left behind with the block that pointed to it.
+    end = data.find(b"\xff\xd9", pos)
+    return bytes(out + (data[pos:] if end < 0 else data[pos : end + 2]))
 
 
 #: PNG chunks that carry words, times or EXIF rather than the picture.

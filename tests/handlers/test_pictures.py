@@ -148,3 +148,12 @@ def test_an_animated_gif_keeps_its_frames_and_its_looping() -> None:
     assert photo is not None and b"Anna" not in photo.data
     with Image.open(io.BytesIO(photo.data)) as stored:
         assert stored.n_frames == 3 and stored.info.get("loop") == 0
+
+
+def test_a_video_or_second_picture_a_phone_appends_to_a_jpeg_is_left_behind() -> None:
+    original = with_metadata("JPEG") + b"ftypmp42 a motion photo of Anna's garden"
+
+    photo = as_photo(original, None)
+
+    assert photo is not None and photo.data.endswith(b"\xff\xd9")
+    assert b"motion photo" not in photo.data
