@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import handlers.audience as audiences
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
@@ -33,11 +34,6 @@ DIALOG = "compose"
 RESCHEDULE = "reschedule"
 MAX_TEXT = 1000
 MAX_AHEAD = timedelta(days=365)
-PICKERS = {
-    "audience_theme": AudienceKind.THEME,
-    "audience_hood": AudienceKind.NEIGHBOURHOOD,
-    "audience_experiment": AudienceKind.EXPERIMENT,
-}
 
 
 def job(broadcast_id: int) -> str:
@@ -67,6 +63,24 @@ def _ask_text(*, intro: bool = False) -> Reply:
 composing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.compose")
 
 
+async def _subscribers(ctx: Context, chosen: Audience) -> int:
+    return await ctx.repos.broadcasts.count(chosen)
+
+
+async def _chosen(ctx: Context, dialog: Dialog) -> Response:
+    return await _preview(ctx, dialog)
+
+
+AUDIENCE = audiences.AudienceSteps(
+    count=_subscribers,
+    then="preview",
+    chosen=_chosen,
+    section="composer",
+    everyone="composer.btn_all",
+    stop=Button(label="composer.btn_stop", payload="cancel"),
+)
+
+
 def _choice(ctx: Context) -> str | None:
     return ctx.value if ctx.event.button is not None else None
 
@@ -83,16 +97,16 @@ async def photo_step(ctx: Context, dialog: Dialog) -> Response:
     return await _photo(ctx, dialog, _choice(ctx))
 
 
-@composing.step("audience")
+@composing.step(audiences.STEP)
 async def audience_step(ctx: Context, dialog: Dialog) -> Response:
     """Everyone, or a theme, a neighbourhood or an experiment's participants."""
-    return await _audience(ctx, dialog, _choice(ctx))
+    return await AUDIENCE.choose(ctx, dialog)
 
 
-@composing.step(*PICKERS)
+@composing.step(*audiences.PICKERS)
 async def pick_step(ctx: Context, dialog: Dialog) -> Response:
     """Which theme, neighbourhood or experiment."""
-    return await _pick(ctx, dialog, _choice(ctx))
+    return await AUDIENCE.pick(ctx, dialog)
 
 
 @composing.step("preview")
@@ -107,7 +121,7 @@ async def when_step(ctx: Context, dialog: Dialog) -> Response:
     return await _when(ctx, dialog)
 
 
-@composing.ask("text", "photo", "audience", *PICKERS, "preview", "when")
+@composing.ask("text", "photo", audiences.STEP, *audiences.PICKERS, "preview", "when")
 async def ask(ctx: Context, dialog: Dialog) -> Response:
     """The question of the step the message is at, to go on with it."""
     step = dialog.step
@@ -115,10 +129,8 @@ async def ask(ctx: Context, dialog: Dialog) -> Response:
         return respond(_ask_text(), dialog=dialog)
     if step == "photo":
         return respond(_ask_photo(dialog), dialog=dialog)
-    if step == "audience":
-        return respond(await _ask_audience(ctx, dialog), dialog=dialog)
-    if step in PICKERS:
-        return respond(await _ask_pick(ctx, dialog), dialog=dialog)
+    if step == audiences.STEP or step in audiences.PICKERS:
+        return await AUDIENCE.asked(ctx, dialog)
     if step == "preview":
         return await _preview(ctx, dialog)
     return respond(_ask_when(ctx, dialog), dialog=dialog)
@@ -154,93 +166,12 @@ async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
     else:
         hint = photo_hint(ctx, "composer.photo_please")
         return respond(hint, _ask_photo(dialog), dialog=dialog)
-    nxt = dialog.to("audience", photo_id=photo_id)
-    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    return await AUDIENCE.start(ctx, dialog.to(audiences.STEP, photo_id=photo_id))
 
 
-async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
-    everyone = await ctx.repos.broadcasts.count(Audience(kind=AudienceKind.ALL))
-    return Reply(
-        key="composer.ask_audience",
-        buttons=[
-            [dialog.button("composer.btn_all", "all", count=everyone)],
-            [dialog.button("composer.btn_theme", "theme")],
-            [dialog.button("composer.btn_hood", "hood")],
-            [dialog.button("composer.btn_experiment", "experiment")],
-            [Button(label="composer.btn_stop", payload="cancel")],
-        ],
-    )
-
-
-async def _audience(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
-    if choice == "all":
-        chosen = dialog.to("preview", audience_kind=AudienceKind.ALL.value, audience_value=None)
-        return await _preview(ctx, chosen)
-    step = {
-        "theme": "audience_theme",
-        "hood": "audience_hood",
-        "experiment": "audience_experiment",
-    }
-    if choice in step:
-        nxt = dialog.to(step[choice])
-        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
-    return respond(
-        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
-    )
-
-
-async def _options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
-    """(value, name) of every theme, neighbourhood or running experiment."""
-    if kind is AudienceKind.THEME:
-        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
-    if kind is AudienceKind.NEIGHBOURHOOD:
-        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
-    running = await ctx.repos.experiments.running()
-    return [(str(e.id), e.title(ctx.lang)) for e in running]
-
-
-async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
-    kind = PICKERS[dialog.step]
-    buttons = []
-    for value, name in await _options(ctx, kind):
-        count = await ctx.repos.broadcasts.count(Audience(kind=kind, value=value))
-        buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
-    return Reply(
-        key=f"composer.ask_{kind.value}",
-        buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
-    )
-
-
-async def _pick(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
-    kind = PICKERS[dialog.step]
-    if choice == "back":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
-    known = {value for value, _ in await _options(ctx, kind)}
-    if choice not in known:
-        return respond(
-            Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
-        )
-    return await _preview(
-        ctx, dialog.to("preview", audience_kind=kind.value, audience_value=choice)
-    )
-
-
-def _audience_of(dialog: Dialog) -> Audience:
-    return Audience(
-        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
-    )
-
-
-async def describe(ctx: Context, audience: Audience) -> str:
+async def describe(ctx: Context, chosen: Audience) -> str:
     """Who an audience is, in words (for the preview and the list of scheduled ones)."""
-    names = (
-        dict(await _options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
-    )
-    name = names.get(audience.value or "", audience.value or "")
-    return ctx.catalog.text(
-        ctx.lang, f"composer.audience_{audience.kind.value}", {"name": name}, markup=False
-    )
+    return await audiences.describe(ctx, chosen, "composer")
 
 
 # Preview and sending -----------------------------------------------------------------------
@@ -248,13 +179,10 @@ async def describe(ctx: Context, audience: Audience) -> str:
 
 async def _preview(ctx: Context, dialog: Dialog) -> Response:
     """Save the message as a draft and show it exactly as residents will get it."""
-    audience = _audience_of(dialog)
+    audience = audiences.audience_of(dialog)
     count = await ctx.repos.broadcasts.count(audience)
     if count == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+        return await AUDIENCE.nobody(ctx, dialog)
     experiment = None
     if audience.kind is AudienceKind.EXPERIMENT:
         found = await ctx.repos.experiments.get(int(audience.value or 0))
@@ -313,18 +241,14 @@ async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> R
         nxt = dialog.to("text")
         return respond(_ask_text(), dialog=nxt)
     if choice == "audience":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+        return await AUDIENCE.start(ctx, dialog)
     if choice == "schedule":
         nxt = dialog.to("when")
         return respond(_ask_when(ctx, nxt), dialog=nxt)
     if choice != "send":
         return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
-    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+    if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
+        return await AUDIENCE.nobody(ctx, dialog)
     queued = await ctx.repos.broadcasts.release(int(dialog.data["draft_id"]), ctx.now)
     if queued is None:
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
@@ -379,11 +303,8 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
-    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+    if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
+        return await AUDIENCE.nobody(ctx, dialog)
     draft_id = int(dialog.data["draft_id"])
     if not await ctx.repos.broadcasts.schedule(draft_id, moment):
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
