@@ -17,6 +17,7 @@ from urllib.parse import quote
 import pytest
 from nio import JoinError, RoomCreateError, RoomPutStateError, RoomSendError
 
+from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
 from tests.e2e.matrix_support import (
@@ -127,14 +128,19 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
         room = Room(synapse, wim, str(created.room_id))
         await accept_invite(kim, room.room_id)
         await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        assert await app.repos.rooms.all() == []
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+        await room.wait_for_bot(bot_id, "hoort nu bij")
+
+        # samenspel doctor says the bot is no admin there, until Wim makes it one.
+        [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
+        assert not check.ok and "power level 0 is too low" in check.detail
         levels = room.get("/state/m.room.power_levels")
         levels["users"][bot_id] = 100
         raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
         assert not isinstance(raised, RoomPutStateError), raised
-        assert await app.repos.rooms.all() == []
-
-        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
-        await room.wait_for_bot(bot_id, "hoort nu bij")
+        [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
+        assert check.ok, check.detail
 
         # Anna and Bob join the experiment privately; the bot invites them to the room.
         for person in (anna, bob):

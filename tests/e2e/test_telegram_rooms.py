@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
 from tests.e2e.botapi import BotApiServer, FakeUser
@@ -264,3 +265,38 @@ async def test_without_admin_rights_the_invite_fails_and_is_recorded(
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
         # Anna, told an invite was coming, hears that it could not be made.
         await wait_for_text(server, anna.chat_id, "lukte niet")
+
+
+async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a_linked_group(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert check.ok, check.detail
+        server.make_admin(GROUP, can_restrict_members=False)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert not check.ok and "lacks can_restrict_members" in check.detail
+
+        # Removed from the group: the doctor says so, and a decision there is given up
+        # (recorded) instead of retried for ever.
+        said = await bob.send_text("Rommel", chat_id=GROUP)
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=said["message"]["message_id"])
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        server.remove_bot(GROUP)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert not check.ok and "kicked" in check.detail
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Rommel")
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Opruimen.")
+
+        async def given_up() -> Any:
+            return await app.db.fetchval(
+                "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+            )
+
+        assert "kicked" in await server.wait_for(given_up, 20, description="given up")
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
