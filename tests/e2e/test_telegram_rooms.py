@@ -19,6 +19,7 @@ from bot.app import App
 from handlers.contract import Role
 from tests.e2e.botapi import BotApiServer, FakeUser
 from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+from tests.support import Chat
 
 pytestmark = pytest.mark.e2e
 
@@ -299,4 +300,61 @@ async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a
             )
 
         assert "kicked" in await server.wait_for(given_up, 20, description="given up")
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+
+async def test_a_restart_between_report_decision_and_telegram_loses_nothing(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        said = await bob.send_text("Koop nu goedkope zonnepanelen!!!", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+    # Stopped before the connector decided. The decision is made while no adapter runs
+    # (through the router alone): the deletion waits in the database.
+    app = await App.open(settings)
+    try:
+        connector = Chat(app, str(ria.id), platform="telegram")
+        await connector.send("/meldingen")
+        assert "zonnepanelen" in connector.text
+        await connector.press("Verbergen")
+        await connector.send("Geen reclame.")
+        assert connector.keys[0] == "rooms.mod.done_hide"
+    finally:
+        await app.close()
+    assert not server.user_message(GROUP, message_id).get("deleted")
+    async with running_bot(settings):
+        await server.wait_for(
+            lambda: server.user_message(GROUP, message_id).get("deleted"),
+            20,
+            description="deleted after the restart",
+        )
+        await wait_for_text(server, bob.chat_id, "Geen reclame.")
+
+
+async def test_a_message_deleted_before_the_decision_is_given_up_and_recorded(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        said = await bob.send_text("Oeps", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        server.user_message(GROUP, message_id)["deleted"] = True  # Bob removed it himself
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Oeps")
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Opgeruimd.")
+
+        async def given_up() -> Any:
+            return await app.db.fetchval(
+                "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+            )
+
+        assert "not found" in await server.wait_for(given_up, 20, description="given up")
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0

@@ -127,7 +127,7 @@ async def test_a_huge_right_to_left_markup_message_is_shown_to_the_connector_esc
 
 
 async def test_forged_and_stale_buttons_and_a_resident_change_nothing(app: App) -> None:
-    _, anna, bob, ria = await linked(app)
+    _, anna, _, ria = await linked(app)
     await group_command(anna, "melden", reply_to=bobs("Sukkels"))
     [report_id] = [r[0] for r in await app.db.fetchall("SELECT id FROM room_reports")]
     # A resident pressing a forged decision button hears it is out of date.
@@ -155,7 +155,7 @@ async def test_forged_and_stale_buttons_and_a_resident_change_nothing(app: App) 
 
 
 async def test_staff_messages_can_only_be_kept_or_hidden(app: App) -> None:
-    wim, anna, _, ria = await linked(app)
+    _, anna, _, ria = await linked(app)
     await group_command(
         anna, "melden", reply_to=Quoted(message_id="9", sender_id="wim", text="Vergadering")
     )
