@@ -93,6 +93,8 @@ async def invite(ctx: Context, room: Room, user_id: int) -> int:
     user = await ctx.repos.users.get(user_id)
     if user is None or user.platform != room.platform or not user.consented:
         return 0
+    if await ctx.repos.rooms.invite_waiting(room.id, user.id):
+        return 1  # one is on its way already (joining, leaving and joining again)
     await ctx.repos.rooms.queue(
         room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
     )
@@ -114,7 +116,10 @@ async def welcome(ctx: Context) -> Response:
     room = await ctx.repos.rooms.of_chat(ctx.event.platform, ctx.event.chat_id)
     if room is None:
         return respond()
-    if not await ctx.repos.rooms.welcome(room.id, ctx.event.sender.platform_user_id, ctx.now):
+    # Once per person the bot knows; someone who never talked to it is welcomed each time
+    # (nothing is stored about them).
+    known = ctx.user.id != 0
+    if known and not await ctx.repos.rooms.welcome(room.id, ctx.user.id, ctx.now):
         return respond()
     experiment = await ctx.repos.experiments.get(room.experiment_id)
     title = experiment.title(ctx.lang) if experiment else ""

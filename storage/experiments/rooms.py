@@ -132,14 +132,22 @@ class Rooms:
 
     # Welcomes ---------------------------------------------------------------------------
 
-    async def welcome(self, room_id: int, platform_user_id: str, now: datetime) -> bool:
+    async def welcome(self, room_id: int, user_id: int, now: datetime) -> bool:
         """Note that someone is welcomed; False when they were before."""
         changed = await self.db.execute_rowcount(
-            "INSERT INTO room_welcomes (room_id, platform_user_id, welcomed_at)"
+            "INSERT INTO room_welcomes (room_id, user_id, welcomed_at)"
             " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (room_id, platform_user_id, iso(now)),
+            (room_id, user_id, iso(now)),
         )
         return changed == 1
+
+    async def invite_waiting(self, room_id: int, user_id: int) -> bool:
+        """Whether an invite for this person to this room is still to be made."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_tasks WHERE room_id = ? AND user_id = ? AND op = 'invite'",
+            (room_id, user_id),
+        )
+        return found is not None
 
     # Reports ----------------------------------------------------------------------------
 

@@ -13,13 +13,15 @@ CREATE TABLE experiment_rooms (
     UNIQUE (experiment_id, platform)
 );
 
--- Who was welcomed in a room already (the welcome comes once).
+-- Who was welcomed in a room already (the welcome comes once). Only people the bot knows:
+-- nothing is stored about someone who never talked to it (they are welcomed each time).
 CREATE TABLE room_welcomes (
-    room_id          INTEGER NOT NULL REFERENCES experiment_rooms(id) ON DELETE CASCADE,
-    platform_user_id TEXT NOT NULL,
-    welcomed_at      TEXT NOT NULL,
-    PRIMARY KEY (room_id, platform_user_id)
+    room_id     INTEGER NOT NULL REFERENCES experiment_rooms(id) ON DELETE CASCADE,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    welcomed_at TEXT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
+CREATE INDEX room_welcomes_user ON room_welcomes (user_id);
 
 -- A message residents reported in a room, until the connector decided about it.
 CREATE TABLE room_reports (
@@ -83,3 +85,4 @@ CREATE TABLE room_tasks (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX room_tasks_due ON room_tasks (due_at);
+CREATE INDEX room_tasks_user ON room_tasks (user_id) WHERE user_id IS NOT NULL;

@@ -450,12 +450,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "the experiments' rooms where the bot welcomed you",
         export="SELECT room_id AS room, welcomed_at FROM room_welcomes"
-        " WHERE platform_user_id = :platform_user_id"
-        " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform)",
-        erase=(
-            "DELETE FROM room_welcomes WHERE platform_user_id = :platform_user_id"
-            " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform)",
-        ),
+        " WHERE user_id = :user_id ORDER BY welcomed_at",
+        erase=("DELETE FROM room_welcomes WHERE user_id = :user_id",),
     ),
     Table(
         "room_reports",

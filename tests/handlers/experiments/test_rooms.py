@@ -81,12 +81,24 @@ async def test_joining_the_experiment_queues_one_invite_and_the_welcome_comes_on
     assert "rooms.invite_coming" in [p.key for s in anna.last for p in s.reply.parts]
     tasks = await app.db.fetchall("SELECT op, target FROM room_tasks")
     assert [tuple(t) for t in tasks] == [("invite", "anna")]
+    # Leaving and joining again does not pile up invites.
+    await anna.press_payload("exp.leave:1")
+    await anna.press_payload("exp.join:1")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 1
     group = in_group(anna)
-    for _ in range(2):
-        await group.handle(group.event(joined=True, is_group=True))
+    await group.handle(group.event(joined=True, is_group=True))
+    assert group.keys == ["rooms.welcome"]
+    assert "anna" not in group.text.casefold()
+    await group.handle(group.event(joined=True, is_group=True))
     assert group.keys == []
     welcomes = await app.db.fetchval("SELECT COUNT(*) FROM room_welcomes")
     assert welcomes == 1
+    # Someone the bot does not know is welcomed, and nothing is stored about them.
+    zoe = in_group(Chat(app, "zoe", name="Zoe"))
+    await zoe.handle(zoe.event(joined=True, is_group=True))
+    assert zoe.keys == ["rooms.welcome"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_welcomes") == 1
+    assert await app.repos.users.find("test", "zoe") is None
 
 
 async def test_reports_need_a_reply_to_someone_else_in_a_linked_room(app: App) -> None:
