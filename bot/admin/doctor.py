@@ -135,7 +135,7 @@ async def check_telegram_rooms(settings: Settings) -> Check | None:
         return None
     from telegram import Bot
 
-    from bot.platforms.telegram import admin_problem
+    from bot.platforms._telegram_rooms import admin_problem
 
     assert settings.telegram_token is not None
     bot = Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url)

@@ -38,7 +38,6 @@ from telegram import (
     Bot,
     BotCommand,
     Chat,
-    ChatMember,
     ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -55,6 +54,7 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
+from bot.platforms._telegram_rooms import admin_problem
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
     CAPTION_LIMIT,
@@ -792,25 +792,6 @@ def _not_own_chat(chat: Chat, user: User) -> bool:
         pseudonym(str(chat.id)),
     )
     return True
-
-
-#: What the bot must be allowed in an experiment's group to invite and moderate there.
-ADMIN_RIGHTS = ("can_delete_messages", "can_restrict_members", "can_invite_users")
-
-
-async def admin_problem(bot: Bot, room: str) -> str | None:
-    """Why the bot cannot moderate a group (not in it, no admin, a right missing); None:
-    it can. Asked with getChatMember for the bot itself."""
-    try:
-        member = await bot.get_chat_member(int(room), bot.id)
-    except TelegramError as exc:
-        return f"getChatMember failed: {exc}"
-    if member.status == ChatMember.OWNER:
-        return None
-    if member.status != ChatMember.ADMINISTRATOR:
-        return f"the bot is {member.status}, not an administrator"
-    missing = [right for right in ADMIN_RIGHTS if not getattr(member, right, False)]
-    return f"the bot lacks {', '.join(missing)}" if missing else None
 
 
 @contextmanager
