@@ -135,6 +135,17 @@ class RoomWorker:
         log.info("room task done op=%s room=%s", task.op.value, pseudonym(room))
         return True
 
+    async def _tell(self, user_id: int, task: RoomTask, key: str) -> None:
+        """A message about a room task, with the experiment's title in their language."""
+        experiment = await self.repos.experiments.get(task.room.experiment_id)
+        groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
+        for lang in groups:
+            title = experiment.title(lang) if experiment else ""
+            reply = Reply(key=key, params={"title": title})
+            await self.repos.outbox.enqueue(
+                user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
+            )
+
     async def _send_invite(self, task: RoomTask, link: str | None) -> None:
         """The invite in the person's private chat: their own link, or where to look."""
         experiment = await self.repos.experiments.get(task.room.experiment_id)
@@ -162,6 +173,9 @@ class RoomWorker:
                     await self.repos.outbox.enqueue(
                         task.user_id, [failed.model_dump(mode="json")], kind="room", now=now
                     )
+                if task.by_user_id is not None:
+                    # The connector was told it is being done: now they hear it is not.
+                    await self._tell(task.by_user_id, task, f"rooms.failed_{task.op.value}")
                 await self.repos.audit.record(
                     "room.task_failed",
                     now=now,

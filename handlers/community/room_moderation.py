@@ -139,14 +139,15 @@ class RoomMessages(Kind[RoomReport]):
         if not await rooms.decide(item.id, decision, ctx.now):
             return await self.missing(ctx, item.id)
         until = ctx.now + timedelta(days=days) if decision == "mute" else None
+        by = ctx.user.id  # told if the platform refuses
         if decision in ("hide", "mute", "ban"):
-            await rooms.queue(room, RoomOp.HIDE, item.message_id, ctx.now)
+            await rooms.queue(room, RoomOp.HIDE, item.message_id, ctx.now, by_user_id=by)
         if decision == "mute":
-            await rooms.queue(room, RoomOp.MUTE, person, ctx.now, until=until)
+            await rooms.queue(room, RoomOp.MUTE, person, ctx.now, until=until, by_user_id=by)
             # The end of a mute is a task of its own, due then: it survives a restart.
-            await rooms.queue(room, RoomOp.UNMUTE, person, ctx.now, due_at=until)
+            await rooms.queue(room, RoomOp.UNMUTE, person, ctx.now, due_at=until, by_user_id=by)
         if decision == "ban":
-            await rooms.queue(room, RoomOp.BAN, person, ctx.now)
+            await rooms.queue(room, RoomOp.BAN, person, ctx.now, by_user_id=by)
         if decision != "keep":
             assert text is not None
             await rooms.sanction(

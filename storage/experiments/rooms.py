@@ -45,6 +45,7 @@ class RoomTask(BaseModel):
     op: RoomOp
     target: str
     user_id: int | None
+    by_user_id: int | None
     until: datetime | None
     attempts: int
 
@@ -272,18 +273,20 @@ class Rooms:
         now: datetime,
         *,
         user_id: int | None = None,
+        by_user_id: int | None = None,
         until: datetime | None = None,
         due_at: datetime | None = None,
     ) -> int:
         """Store something to do in a room; the runtime carries it out after the commit."""
         task_id = await self.db.execute(
-            "INSERT INTO room_tasks (room_id, op, target, user_id, until, due_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO room_tasks (room_id, op, target, user_id, by_user_id, until, due_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 room.id,
                 op.value,
                 target,
                 user_id,
+                by_user_id,
                 iso(until) if until else None,
                 iso(due_at or now),
                 iso(now),
@@ -306,6 +309,7 @@ class Rooms:
                 op=RoomOp(row["op"]),
                 target=row["target"],
                 user_id=row["user_id"],
+                by_user_id=row["by_user_id"],
                 until=parse(row["until"]),
                 attempts=row["attempts"],
             )

@@ -78,6 +78,8 @@ CREATE TABLE room_tasks (
     target      TEXT NOT NULL,
     -- The person it concerns here (an invite is sent to them privately).
     user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    -- Who decided it (the connector): told when it cannot be done.
+    by_user_id  INTEGER REFERENCES users(id) ON DELETE SET NULL,
     until       TEXT,
     due_at      TEXT NOT NULL,
     attempts    INTEGER NOT NULL DEFAULT 0,

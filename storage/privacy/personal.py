@@ -496,9 +496,12 @@ TABLES: tuple[Table, ...] = (
         "room_tasks",
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute's end",
-        export="SELECT op, due_at, created_at FROM room_tasks WHERE user_id = :user_id"
-        " ORDER BY id",
-        erase=("DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",),
+        export="SELECT op, due_at, created_at, by_user_id IS :user_id AS by_you FROM room_tasks"
+        " WHERE user_id = :user_id OR by_user_id = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
+            "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
+        ),
     ),
     Table(
         "connections",

@@ -301,6 +301,8 @@ async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a
 
         assert "kicked" in await server.wait_for(given_up, 20, description="given up")
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+        # Ria, told it was being done, hears it was not.
+        await wait_for_text(server, ria.chat_id, "kon niet worden weggehaald")
 
 
 async def test_a_restart_between_report_decision_and_telegram_loses_nothing(
