@@ -11,7 +11,10 @@ and fallback answers it uses. The checks, in order, before any handler runs:
 
 1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
    memory) is refused before anything is read or written; staff are exempt;
-2. a group chat or room gets a short answer pointing to a private chat, and nothing else;
+2. a group chat or room gets a short answer pointing to a private chat, and nothing else,
+   except a command its feature declared for groups (``in_groups``: an experiment's room)
+   and a newcomer's welcome; these pass the role check and the gates, and a gate's
+   refusal (personal: a ban) is answered with the same short word;
 3. the person's open dialog: one whose role or consent they no longer have is dropped,
    with a short word (the role is read from the database at every event);
 4. role and consent of the command, button or dialog step;

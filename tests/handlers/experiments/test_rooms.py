@@ -9,6 +9,7 @@ import json
 from bot.app import App
 from handlers.contract import Quoted, Role
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from tests.people import person, row, with_role
 from tests.support import Chat
 
@@ -214,3 +215,19 @@ async def test_what_rooms_hold_about_someone_is_in_their_data_and_goes_with_them
     for table in ("room_reports", "room_sanctions", "room_welcomes"):
         left = await app.db.fetchval(f"SELECT COUNT(*) FROM {table}")
         assert left == 0, table
+
+
+async def test_a_banned_resident_reporting_in_a_room_hears_only_the_group_word(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.BAN,
+            reason="Spam",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+        )
+    await group_command(anna, "melden", reply_to=bobs("hoi"))
+    assert anna.keys == ["general.in_group"]
+    assert "Spam" not in anna.text
+    assert await app.repos.rooms.waiting() == 0
