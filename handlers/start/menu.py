@@ -31,11 +31,11 @@ async def show_menu(ctx: Context) -> Response:
 @feature.action("resume", consent=False, role=Role.RESIDENT)
 async def resume(ctx: Context) -> Response:
     """Where this person was, said again: a chat opened anew (the console after a restart)
-    shows the open dialog's question; with none open, nothing is said."""
+    shows the open dialog's question; with none open, the menu."""
     dialog = ctx.dialog
     spec = ctx.registry.dialogs.get(dialog.name) if dialog is not None else None
     if dialog is None or spec is None:
-        return respond()
+        return respond(menu_reply(ctx))
     ctx.value = drafts.RESUME
     response = await spec.handle(ctx)
     back = Reply(key="drafts.welcome_back", params={"subject": drafts.subject(ctx, dialog)})
