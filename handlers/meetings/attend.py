@@ -135,6 +135,9 @@ async def register(ctx: Context) -> Response:
         )
     registered_now = await ctx.repos.meetings.register(meeting.id, ctx.user.id, ctx.now)
     if registered_now is None:
+        current = await ctx.repos.meetings.get(meeting.id)
+        if current is not None and current.cancelled:
+            return respond(Reply(key="meetings.was_cancelled", params={"title": meeting.title}))
         return respond(Reply(key="meetings.began", params={"title": meeting.title}))
     place, others = registered_now
     for other in others:

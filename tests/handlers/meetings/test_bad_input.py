@@ -170,7 +170,7 @@ async def test_buttons_of_a_cancelled_meeting_change_nothing_and_everyone_is_tol
     await ria.press("Ja, afzeggen")
     assert ria.keys == ["meetings.cancelled_done"] and "2 mensen" in ria.text
     for person in (anna, bob):
-        [told] = [q for q in await for_user(app, person, "meeting")]
+        [told] = await for_user(app, person, "meeting")
         assert told.replies[0].key == "meetings.cancelled_by_staff"
     [anna_told] = await for_user(app, anna, "meeting")
     assert anna_told.replies[1].document is not None
@@ -191,3 +191,24 @@ async def test_buttons_of_a_cancelled_meeting_change_nothing_and_everyone_is_tol
     assert len(await for_user(app, anna, "meeting")) == 1, "told once"
     await carl.send("/bijeenkomsten")
     assert carl.keys == ["meetings.none"]
+
+
+async def test_a_meeting_that_began_takes_no_registrations(app: App, clock: Clock) -> None:
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    meeting = await _published(app, ria, clock, capacity=1)
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None
+    clock.now = stored.starts_at + timedelta(minutes=5)
+    await bob.press_payload(f"mt.go:{meeting}")
+    assert bob.keys == ["meetings.began"]
+    carl = await resident(app, "carl")
+    await carl.press_payload(f"mt.go:{meeting}")
+    assert carl.keys == ["meetings.began"]
+    # Anna leaves once it began: nobody moves up into a meeting already going on.
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.cancelled_mine"]
+    assert await for_user(app, bob, "meeting") == []
+    assert await _count(app, "meeting_registrations") == 1
