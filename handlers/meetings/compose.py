@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from handlers.answers import digits, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
 from handlers.when import parse_moment
@@ -46,7 +46,7 @@ PICKERS = {
     "audience_experiment": AudienceKind.EXPERIMENT.value,
 }
 
-compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="meetings.draft")
 
 
 def _stop() -> list[Button]:
@@ -70,7 +70,7 @@ async def start(ctx: Context) -> Response:
 # What and where -------------------------------------------------------------------------------
 
 
-@compose.step("title")
+@compose.step("title", expects=Expects.TEXT)
 async def title(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(text, Reply):
@@ -79,7 +79,7 @@ async def title(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("meetings.ask_description", max=MAX_DESCRIPTION), dialog=nxt)
 
 
-@compose.step("description")
+@compose.step("description", expects=Expects.TEXT)
 async def description(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_DESCRIPTION, min_length=3)
     if isinstance(text, Reply):
@@ -109,7 +109,7 @@ async def where(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="answers.use_buttons"), _ask_where(dialog), dialog=dialog)
 
 
-@compose.step("address")
+@compose.step("address", expects=Expects.TEXT)
 async def address(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_ADDRESS, min_length=3)
     if isinstance(text, Reply):
@@ -145,7 +145,7 @@ def _read_link(ctx: Context) -> str | Reply:
     return text
 
 
-@compose.step("map")
+@compose.step("map", expects=Expects.TEXT)
 async def map_link(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is not None and ctx.value == "-":
         nxt = dialog.to("starts", map_link=None)
@@ -157,7 +157,7 @@ async def map_link(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask_starts(ctx), dialog=nxt)
 
 
-@compose.step("link")
+@compose.step("link", expects=Expects.TEXT)
 async def online_link(ctx: Context, dialog: Dialog) -> Response:
     link = _read_link(ctx)
     if isinstance(link, Reply):
@@ -190,7 +190,7 @@ def read_start(ctx: Context) -> datetime | Reply:
     return moment.astimezone(UTC)
 
 
-@compose.step("starts")
+@compose.step("starts", expects=Expects.TEXT)
 async def starts(ctx: Context, dialog: Dialog) -> Response:
     moment = read_start(ctx)
     if isinstance(moment, Reply):
@@ -229,7 +229,7 @@ def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
     return ends
 
 
-@compose.step("ends")
+@compose.step("ends", expects=Expects.TEXT)
 async def ends(ctx: Context, dialog: Dialog) -> Response:
     moment = read_end(ctx, datetime.fromisoformat(dialog.data["starts_at"]))
     if isinstance(moment, Reply):
@@ -238,7 +238,7 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("meetings.ask_capacity", max=MAX_CAPACITY), dialog=nxt)
 
 
-@compose.step("capacity")
+@compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
     text = ctx.text
     if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
@@ -446,3 +446,33 @@ async def _invite(ctx: Context, meeting_id: int, chosen: Audience) -> int:
     )
     await ctx.repos.meetings.set_broadcast(meeting_id, broadcast_id)
     return await ctx.repos.broadcasts.release(broadcast_id, ctx.now) or 0
+
+
+# Taking a half-organised meeting up again ----------------------------------------------------
+
+
+@compose.ask("title", "description", "where", "address", "hood", "map", "link", "starts", "ends")
+@compose.ask("capacity", "about", "audience", "preview", *PICKERS)
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the meeting is at, asked again to go on with it."""
+    step = dialog.step
+    fixed = {
+        "title": _ask("meetings.ask_title", max=MAX_TITLE),
+        "description": _ask("meetings.ask_description", max=MAX_DESCRIPTION),
+        "where": _ask_where(dialog),
+        "address": _ask("meetings.ask_address", max=MAX_ADDRESS),
+        "hood": _ask_hood(ctx, dialog),
+        "map": _ask_map(dialog),
+        "link": _ask("meetings.ask_link"),
+        "starts": _ask_starts(ctx),
+        "ends": ask_ends(dialog),
+        "capacity": _ask("meetings.ask_capacity", max=MAX_CAPACITY),
+        "about": _ask_about(dialog),
+    }
+    if step in fixed:
+        return respond(fixed[step], dialog=dialog)
+    if step == "audience":
+        return respond(await _ask_audience(ctx, dialog), dialog=dialog)
+    if step == "preview":
+        return await _chosen(ctx, dialog)
+    return respond(await _ask_pick(ctx, dialog), dialog=dialog)

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from handlers.answers import parse_id
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings import jobs
 from handlers.meetings.compose import ask_ends, read_end, read_start
 from handlers.meetings.shown import calendar_file, when, with_calendar
@@ -24,7 +24,7 @@ from storage.meetings.meetings import Meeting, Place
 feature = Feature("meeting-manage")
 
 MOVE = "meeting_move"
-move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
+move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT, subject="meetings.draft_move")
 #: Names shown in one message (a longer list is in the door list file).
 SHOWN_NAMES = 100
 
@@ -157,7 +157,7 @@ def _ask_starts(ctx: Context, meeting: Meeting) -> Reply:
     )
 
 
-@move_dialog.step("starts")
+@move_dialog.step("starts", expects=Expects.TEXT)
 async def move_starts(ctx: Context, dialog: Dialog) -> Response:
     found = await _meeting(ctx, str(dialog.data["meeting_id"]))
     if isinstance(found, Response):
@@ -169,7 +169,7 @@ async def move_starts(ctx: Context, dialog: Dialog) -> Response:
     return respond(ask_ends(nxt), dialog=nxt)
 
 
-@move_dialog.step("ends")
+@move_dialog.step("ends", expects=Expects.TEXT)
 async def move_ends(ctx: Context, dialog: Dialog) -> Response:
     begins = datetime.fromisoformat(dialog.data["starts_at"])
     moment = read_end(ctx, begins)
@@ -200,6 +200,17 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
         end_dialog=True,
         timers=[await jobs.timer(ctx.repos, meeting_id)],
     )
+
+
+@move_dialog.ask("starts", "ends")
+async def move_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the move is at, asked again to go on with it."""
+    if dialog.step == "ends":
+        return respond(ask_ends(dialog), dialog=dialog)
+    found = await _meeting(ctx, str(dialog.data["meeting_id"]))
+    if isinstance(found, Response):
+        return found.model_copy(update={"end_dialog": True})
+    return respond(_ask_starts(ctx, found), dialog=dialog)
 
 
 async def _tell_everyone(

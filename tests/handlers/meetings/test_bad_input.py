@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
+from handlers.contract import Role
 from tests.consultations import Clock
 from tests.meetings import evening, organise
-from tests.people import civil_servant, for_user, subscribe
+from tests.people import civil_servant, for_user, subscribe, with_role
 from tests.people import person as resident
 from tests.support import Chat
 
@@ -212,3 +213,21 @@ async def test_a_meeting_that_began_takes_no_registrations(app: App, clock: Cloc
     assert anna.keys == ["meetings.cancelled_mine"]
     assert await for_user(app, bob, "meeting") == []
     assert await _count(app, "meeting_registrations") == 1
+
+
+async def test_a_typed_number_is_the_answer_not_an_option_where_buttons_are_numbered(
+    app: App, clock: Clock
+) -> None:
+    """On the console (and Matrix) options are numbered: "1" at the capacity step is one
+    place, not the first option (Stoppen)."""
+    rita = await with_role(
+        app, await resident(app, "rita", platform="console"), Role.CIVIL_SERVANT
+    )
+    await _to_step(rita, "address")
+    await rita.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await rita.send("1")  # read as 1:00, before the start; not the first option
+    assert rita.keys == ["meetings.end_before_start", "meetings.ask_ends"]
+    await rita.send("2 uur")
+    assert rita.keys == ["meetings.ask_capacity"]
+    await rita.send("1")
+    assert rita.keys == ["meetings.ask_about"]

@@ -100,3 +100,23 @@ async def test_registrations_are_removed_the_profiles_period_after_the_meeting(
     assert await app.repos.meetings.people(meeting) == []
     # The meeting itself stays (it is the municipality's, and names nobody).
     assert await app.repos.meetings.get(meeting) is not None
+
+
+async def test_a_meeting_half_organised_is_a_draft_that_is_never_dropped_silently(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Buurtavond")
+    # A screen opened meanwhile offers the way back to it.
+    await ria.send("/bijeenkomsten")
+    assert ria.keys == ["meetings.none"]
+    await ria.press("Verder met je nieuwe bijeenkomst")
+    assert ria.keys == ["meetings.ask_description"]
+    # Another dialog asks first.
+    await ria.send("/nieuwepeiling")
+    assert ria.keys == ["drafts.open"] and "je nieuwe bijeenkomst" in ria.text
+    await ria.press("Verder")
+    assert ria.keys == ["meetings.ask_description"]
+    await ria.send("Praat mee over de buurt.")
+    assert ria.keys == ["meetings.ask_where"]
