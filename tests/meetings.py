@@ -30,7 +30,7 @@ async def organise(
     starts: datetime,
     *,
     capacity: int = 2,
-    audience: tuple[str, ...] = ("Iedereen",),
+    audience: tuple[str, ...] = ("Ja, nodig", "Iedereen"),
     title: str = TITLE,
 ) -> list[Seen]:
     """Fill in a meeting with the buttons up to the preview (an address in IJmuiden, two

@@ -6,9 +6,12 @@ invites them with a "Wist je dat" through the broadcasts (outbox and news archiv
 
     /nieuwebijeenkomst ─► title ─► description ─► where ─┬─ address ─► hood ─► map ─┐
                                                          └─ link ───────────────────┤
-        preview ◄── audience (+ picker) ◄── about (+ picker) ◄── capacity ◄── ends ◄── starts
-          ├─ Publiceren ──► stored, invitation in the outbox
+        preview ◄── (audience (+ picker)) ◄── invite ◄── about (+ picker) ◄── capacity ◄── ends
+          ├─ Publiceren ──► stored, invitation in the outbox             ◄── starts
+          ├─ Ander publiek ──► invite
           └─ Stoppen
+
+The audience steps are the ones every staff message uses (:mod:`handlers.audience`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from handlers import audience as audiences
 from handlers.answers import digits, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
@@ -23,7 +27,7 @@ from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
 from handlers.when import parse_moment
 from storage.meetings.meetings import MeetingDraft
-from storage.news.broadcasts import Audience, AudienceKind
+from storage.news.broadcasts import Audience
 
 feature = Feature("meeting-compose")
 feature.menu_entry("meetings.menu_compose", "mt.new", order=71, role=Role.CIVIL_SERVANT)
@@ -38,13 +42,8 @@ MAX_CAPACITY = 10_000
 MAX_AHEAD = timedelta(days=365)
 LONGEST = timedelta(hours=24)
 _LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
-PICKERS = {
-    "about_experiment": "experiment",
-    "about_theme": "theme",
-    "audience_theme": AudienceKind.THEME.value,
-    "audience_hood": AudienceKind.NEIGHBOURHOOD.value,
-    "audience_experiment": AudienceKind.EXPERIMENT.value,
-}
+#: The steps that ask which experiment or theme the meeting belongs to.
+PICKERS = {"about_experiment": "experiment", "about_theme": "theme"}
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="meetings.draft")
 
@@ -265,8 +264,8 @@ def _ask_about(dialog: Dialog) -> Reply:
 async def about(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "-":
-        nxt = dialog.to("audience", experiment_id=None, theme=None)
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+        nxt = dialog.to("invite", experiment_id=None, theme=None)
+        return respond(_ask_invite(nxt), dialog=nxt)
     if choice in ("experiment", "theme"):
         nxt = dialog.to(f"about_{choice}")
         return respond(await _ask_pick(ctx, nxt), dialog=nxt)
@@ -274,11 +273,9 @@ async def about(ctx: Context, dialog: Dialog) -> Response:
 
 
 async def _options(ctx: Context, kind: str) -> list[tuple[str, str]]:
-    """(value, name) of every theme, neighbourhood or running experiment."""
+    """(value, name) of every theme or running experiment."""
     if kind == "theme":
         return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
-    if kind == AudienceKind.NEIGHBOURHOOD.value:
-        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
     return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
 
 
@@ -295,77 +292,82 @@ async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
 async def pick(ctx: Context, dialog: Dialog) -> Response:
     kind = PICKERS[dialog.step]
     choice = ctx.value if ctx.event.button is not None else None
-    audience = dialog.step.startswith("audience")
     if choice == "back":
-        nxt = dialog.to("audience" if audience else "about")
-        return respond(await _ask_audience(ctx, nxt) if audience else _ask_about(nxt), dialog=nxt)
+        nxt = dialog.to("about")
+        return respond(_ask_about(nxt), dialog=nxt)
     if choice not in {value for value, _ in await _options(ctx, kind)}:
         return respond(
             Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
         )
-    if audience:
-        return await _chosen(ctx, dialog.to("preview", audience_kind=kind, audience_value=choice))
-    about_it = (
-        {"experiment_id": int(choice), "theme": None}
-        if kind == "experiment"
-        else {
-            "experiment_id": None,
-            "theme": choice,
-        }
-    )
-    nxt = dialog.to("audience", **about_it)
-    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    if kind == "experiment":
+        nxt = dialog.to("invite", experiment_id=int(choice), theme=None)
+    else:
+        nxt = dialog.to("invite", experiment_id=None, theme=choice)
+    return respond(_ask_invite(nxt), dialog=nxt)
 
 
-async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
-    everyone = await ctx.repos.broadcasts.count(Audience(kind=AudienceKind.ALL))
+def _ask_invite(dialog: Dialog) -> Reply:
     return _ask(
-        "meetings.ask_audience",
-        [dialog.button("meetings.btn_audience_all", "all", count=everyone)],
-        [dialog.button("composer.btn_theme", "theme")],
-        [dialog.button("composer.btn_hood", "hood")],
-        [dialog.button("composer.btn_experiment", "experiment")],
-        [dialog.button("meetings.btn_audience_none", "-")],
+        "meetings.ask_invite",
+        [dialog.button("meetings.btn_invite_yes", "yes")],
+        [dialog.button("meetings.btn_invite_no", "no")],
     )
 
 
-@compose.step("audience")
-async def audience(ctx: Context, dialog: Dialog) -> Response:
+@compose.step("invite")
+async def invite(ctx: Context, dialog: Dialog) -> Response:
+    """Whether to invite people with a "Wist je dat" (then: whom)."""
     choice = ctx.value if ctx.event.button is not None else None
-    if choice == "all":
-        return await _chosen(
-            ctx, dialog.to("preview", audience_kind=AudienceKind.ALL.value, audience_value=None)
-        )
-    if choice == "-":
+    if choice == "yes":
+        return await AUDIENCE.start(ctx, dialog)
+    if choice == "no":
         return await _chosen(ctx, dialog.to("preview", audience_kind=None, audience_value=None))
-    if choice in ("theme", "hood", "experiment"):
-        nxt = dialog.to(f"audience_{choice}")
-        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
-    return respond(
-        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
-    )
+    return respond(Reply(key="answers.use_buttons"), _ask_invite(dialog), dialog=dialog)
+
+
+@compose.step(audiences.STEP)
+async def audience(ctx: Context, dialog: Dialog) -> Response:
+    return await AUDIENCE.choose(ctx, dialog)
+
+
+@compose.step(*audiences.PICKERS)
+async def pick_audience(ctx: Context, dialog: Dialog) -> Response:
+    return await AUDIENCE.pick(ctx, dialog)
+
+
+async def _count(ctx: Context, chosen: Audience) -> int:
+    """An invitation goes to "Wist je dat" subscribers (or an experiment's participants)."""
+    return await ctx.repos.broadcasts.count(chosen)
 
 
 def _audience_of(dialog: Dialog) -> Audience | None:
-    kind = dialog.data.get("audience_kind")
-    if kind is None:
+    if dialog.data.get("audience_kind") is None:
         return None
-    return Audience(kind=AudienceKind(kind), value=dialog.data.get("audience_value"))
+    return audiences.audience_of(dialog)
 
 
 async def _chosen(ctx: Context, dialog: Dialog) -> Response:
-    """An audience was chosen: the preview, unless there is nobody in it."""
+    """An audience was chosen (or none): the preview, unless there is nobody in it."""
     chosen = _audience_of(dialog)
-    count = await ctx.repos.broadcasts.count(chosen) if chosen is not None else 0
+    count = await _count(ctx, chosen) if chosen is not None else 0
     if chosen is not None and count == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="meetings.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+        # Back to whether to invite at all: publishing without an invitation stays possible.
+        back = dialog.to("invite")
+        return respond(Reply(key="meetings.audience_empty"), _ask_invite(back), dialog=back)
     draft = draft_of(dialog)
     shown = card(draft, ctx.timezone)
     intro = Reply(key="meetings.preview_intro", params={"count": count})
     return respond(intro, shown, _preview_question(dialog), dialog=dialog)
+
+
+AUDIENCE = audiences.AudienceSteps(
+    count=_count,
+    then="preview",
+    chosen=_chosen,
+    section="meetings",
+    everyone="meetings.btn_audience_all",
+    stop=Button(label="meetings.btn_stop", payload="cancel"),
+)
 
 
 def draft_of(dialog: Dialog) -> MeetingDraft:
@@ -399,8 +401,8 @@ def _preview_question(dialog: Dialog) -> Reply:
 async def preview(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "audience":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+        nxt = dialog.to("invite")
+        return respond(_ask_invite(nxt), dialog=nxt)
     if choice != "publish":
         return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
     draft = draft_of(dialog)
@@ -452,7 +454,8 @@ async def _invite(ctx: Context, meeting_id: int, chosen: Audience) -> int:
 
 
 @compose.ask("title", "description", "where", "address", "hood", "map", "link", "starts", "ends")
-@compose.ask("capacity", "about", "audience", "preview", *PICKERS)
+@compose.ask("capacity", "about", "invite", "preview", *PICKERS)
+@compose.ask(audiences.STEP, *audiences.PICKERS)
 async def ask_again(ctx: Context, dialog: Dialog) -> Response:
     """The question of the step the meeting is at, asked again to go on with it."""
     step = dialog.step
@@ -468,11 +471,12 @@ async def ask_again(ctx: Context, dialog: Dialog) -> Response:
         "ends": ask_ends(dialog),
         "capacity": _ask("meetings.ask_capacity", max=MAX_CAPACITY),
         "about": _ask_about(dialog),
+        "invite": _ask_invite(dialog),
     }
     if step in fixed:
         return respond(fixed[step], dialog=dialog)
-    if step == "audience":
-        return respond(await _ask_audience(ctx, dialog), dialog=dialog)
+    if step == audiences.STEP or step in audiences.PICKERS:
+        return await AUDIENCE.asked(ctx, dialog)
     if step == "preview":
         return await _chosen(ctx, dialog)
     return respond(await _ask_pick(ctx, dialog), dialog=dialog)

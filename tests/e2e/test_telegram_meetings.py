@@ -105,7 +105,8 @@ async def test_a_meeting_is_organised_joined_reminded_and_moved_in_telegram(
             ("press", "2 uur", "Hoeveel mensen"),
             ("send", "0", "Typ een getal van 1 tot"),
             ("send", "2", "experiment of een thema"),
-            ("press", "Nee", "Wie krijgt een uitnodiging"),
+            ("press", "Nee", "Wil je mensen uitnodigen"),
+            ("press", "Ja, nodig mensen uit", "Wie krijgt een uitnodiging"),
             ("press", "Iedereen", "Klopt alles?"),
             ("press", "Publiceren", "Uitnodigingen verstuurd: 3"),
         ]:

@@ -21,7 +21,7 @@ async def _count(app: App, table: str) -> int:
 
 
 async def _published(app: App, ria: Chat, clock: Clock, capacity: int = 1) -> int:
-    await organise(ria, evening(clock.now), capacity=capacity, audience=("Niemand",))
+    await organise(ria, evening(clock.now), capacity=capacity, audience=("Geen uitnodiging",))
     await ria.press("Publiceren")
     assert ria.keys == ["meetings.published"]
     return int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
@@ -111,7 +111,7 @@ async def test_huge_markup_and_emoji_text_is_refused_or_kept_literally(
     await ria.press("1 uur")
     await ria.send("5")
     await ria.press("Nee")
-    await ria.press("Niemand")
+    await ria.press("Geen uitnodiging")
     card = ria.last[1].reply
     rendered = app.catalog.render("nl", card, markup=True)
     assert "&lt;b&gt;Feest&lt;/b&gt; &amp; 🎉 &lt;a href='x'&gt;" in rendered
@@ -231,3 +231,24 @@ async def test_a_typed_number_is_the_answer_not_an_option_where_buttons_are_numb
     assert rita.keys == ["meetings.ask_capacity"]
     await rita.send("1")
     assert rita.keys == ["meetings.ask_about"]
+
+
+async def test_an_invitation_to_an_audience_with_nobody_in_it_is_asked_again(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("1 uur")
+    await ria.send("10")
+    await ria.press("Nee")
+    assert ria.keys == ["meetings.ask_invite"]
+    await ria.press("Ja, nodig")
+    await ria.press("Wijk")
+    await ria.press("Velserbroek")
+    assert ria.keys == ["meetings.audience_empty", "meetings.ask_invite"]
+    await ria.press("Geen uitnodiging")
+    assert ria.keys[0] == "meetings.preview_intro" and "Uitnodigingen: 0" in ria.text
+    await ria.press("Publiceren")
+    assert ria.keys == ["meetings.published"]
+    assert await _count(app, "broadcasts") == 0

@@ -17,7 +17,7 @@ async def test_my_data_shows_my_meetings_and_forget_me_erases_them(app: App, clo
     ria = await civil_servant(app)
     anna = await resident(app, "annabel-zwartkruis")
     bob, carl = await resident(app, "bob"), await resident(app, "carl")
-    await organise(ria, evening(clock.now), capacity=1, audience=("Niemand",))
+    await organise(ria, evening(clock.now), capacity=1, audience=("Geen uitnodiging",))
     await ria.press("Publiceren")
     meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
     await anna.press_payload(f"mt.go:{meeting}")
