@@ -137,7 +137,7 @@ class Runtime:
         next one."""
         app = self.app
         timers = await meeting_jobs.remind(
-            app.repos, app.settings.zone, int(key), app.router.clock()
+            app.repos, app.profile, app.settings.zone, int(key), app.router.clock()
         )
         await self.scheduler.arm(timers)
 

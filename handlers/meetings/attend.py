@@ -14,7 +14,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
-from handlers.meetings.shown import calendar_file, card, with_calendar
+from handlers.meetings.shown import calendar_file, card, moved_up, with_calendar
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
@@ -204,14 +204,8 @@ async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:
     """Tell someone from the waitlist they have a place now, with the calendar file."""
     meeting = await ctx.repos.meetings.get(meeting_id)
     assert meeting is not None
-    document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)
     payload = [
-        Reply(
-            key="meetings.moved_up",
-            params={"title": meeting.title, "when": card(meeting, ctx.timezone).params["when"]},
-            buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
-        ).model_dump(mode="json"),
-        with_calendar(Reply(key="meetings.calendar"), document).model_dump(mode="json"),
+        r.model_dump(mode="json") for r in moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
     ]
     await ctx.repos.outbox.enqueue(
         user_id, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=ctx.now

@@ -13,7 +13,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.contract import Timer
-from handlers.meetings.shown import reminder
+from handlers.meetings.shown import moved_up, reminder
+from handlers.profile import Profile
 from storage import Repositories
 from storage.meetings.meetings import DAY_BEFORE, HOUR_BEFORE, Meeting, Reminder
 
@@ -54,13 +55,23 @@ async def pending(repos: Repositories) -> list[tuple[int, datetime]]:
 
 
 async def remind(
-    repos: Repositories, zone: ZoneInfo, meeting_id: int, now: datetime
+    repos: Repositories, profile: Profile, zone: ZoneInfo, meeting_id: int, now: datetime
 ) -> list[Timer]:
-    """Send whichever reminder is due; returns the timer for the next one."""
+    """Send whichever reminder is due; returns the timer for the next one.
+
+    A place left free without a cancellation (its holder erased their data) is given to
+    the first waiting here too, before the reminder, so they get it and are reminded.
+    """
     async with repos.db.transaction():
         meeting = await repos.meetings.get(meeting_id)
         if meeting is None or meeting.cancelled:
             return [Timer(job=job(meeting_id), at=None)]
+        moved = await repos.meetings.fill(meeting_id, now)
+        if moved:
+            payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
+            await repos.outbox.fan_out(
+                moved, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=now
+            )
         day = await repos.meetings.to_remind(meeting_id, Reminder.DAY)
         hour = await repos.meetings.to_remind(meeting_id, Reminder.HOUR)
         if now >= meeting.starts_at:

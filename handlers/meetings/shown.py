@@ -117,3 +117,16 @@ def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneI
 def with_calendar(reply: Reply, document: Document) -> Reply:
     """A reply that carries the calendar file."""
     return reply.model_copy(update={"document": document})
+
+
+def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> list[Reply]:
+    """What someone from the waitlist hears when a place came free for them: the news and
+    the calendar file."""
+    return [
+        Reply(
+            key="meetings.moved_up",
+            params={"title": meeting.title, "when": when(meeting, zone)},
+            buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
+        ),
+        with_calendar(Reply(key="meetings.calendar"), calendar_file(meeting, profile, now, zone)),
+    ]
