@@ -22,6 +22,7 @@ from handlers.budgets.schedule import advance as advance_budget_round
 from handlers.community.moderation import expire_mutes
 from handlers.consultations import jobs as consultation_jobs
 from handlers.contract import RoomOperations, Timer
+from handlers.meetings import jobs as meeting_jobs
 from handlers.news.wist_je_dat import Signer
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ class Runtime:
             pending=lambda: consultation_jobs.pending(repos),
         )
         self.scheduler.register("evaluations", runner=self._evaluations, pending=self._now)
+        self.scheduler.register(
+            "meeting", runner=self._meeting, pending=lambda: meeting_jobs.pending(repos)
+        )
         self.scheduler.register("retention", runner=self._retention, pending=self._now)
         self.scheduler.register("open-data", runner=self._open_data, pending=self._now)
 
@@ -125,6 +129,15 @@ class Runtime:
         """Ask the experiments' participants whose evaluation moment came; look again later."""
         timers = await consultation_jobs.run_evaluations(
             self._surroundings(), self.app.router.clock()
+        )
+        await self.scheduler.arm(timers)
+
+    async def _meeting(self, key: str) -> None:
+        """Send a meeting's reminder that is due (its registrations say which), then arm the
+        next one."""
+        app = self.app
+        timers = await meeting_jobs.remind(
+            app.repos, app.profile, app.settings.zone, int(key), app.router.clock()
         )
         await self.scheduler.arm(timers)
 

@@ -13,6 +13,7 @@ in a Context and return a Response.
 - ``privacy/``: the privacy statement, a person's data export and erasure
 - ``staff/``: roles and invites, the audit log, statistics
 - ``budgets/``: budget rounds ("Velsen kiest"): set up by staff, voted on by residents
+- ``meetings/``: meetings (bijeenkomsten): organised by staff, residents register
 
 Beside them the core: ``contract`` (Event, Context, Response), ``feature`` (the registry),
 ``review`` (the one pipeline staff decide in: triage, moderation, the inbox), ``catalog``
@@ -27,6 +28,9 @@ from handlers.consultations import answer, compose, manage
 from handlers.experiments import join, proposals, rooms
 from handlers.feature import Feature, Registry
 from handlers.ideas import browse, comments, submit, triage
+from handlers.meetings import attend as meeting_attend
+from handlers.meetings import compose as meeting_compose
+from handlers.meetings import manage as meeting_manage
 from handlers.news import civil_servants, composer, posters, wist_je_dat
 from handlers.privacy import your_data
 from handlers.staff import oversight, reporting, roles
@@ -59,6 +63,9 @@ FEATURES: list[Feature] = [
     answer.feature,
     compose.feature,
     manage.feature,
+    meeting_attend.feature,
+    meeting_compose.feature,
+    meeting_manage.feature,
 ]
 
 

@@ -153,6 +153,15 @@ class RoomRules(BaseModel):
     report_reaction: str = Field(default="", max_length=8)
 
 
+class MeetingRules(BaseModel):
+    """Meetings: how long the list of who registered is kept after a meeting."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Registrations are removed this many days after the meeting ended.
+    keep_registrations_days: int = Field(default=30, ge=0, le=365)
+
+
 class Profile(BaseModel):
     """Everything that is the municipality rather than Samenspel."""
 
@@ -173,6 +182,7 @@ class Profile(BaseModel):
     experiments: list[ExperimentSeed] = Field(default_factory=list)
     consultations: ConsultationRules = ConsultationRules()
     rooms: RoomRules = RoomRules()
+    meetings: MeetingRules = MeetingRules()
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod

@@ -24,6 +24,7 @@ from storage.ideas.triage import Triage
 from storage.invites import Invite, Invites
 from storage.logbook import Logbook
 from storage.media import Media, MediaStore
+from storage.meetings.meetings import Meetings
 from storage.news.broadcasts import Broadcasts
 from storage.news.news import News
 from storage.news.recipients import Recipients
@@ -80,6 +81,7 @@ class Repositories:
         self.responses = Responses(db)
         self.tallies = Tallies(db)
         self.rooms = Rooms(db)
+        self.meetings = Meetings(db)
         # Someone who blocked the bot no longer gets "Wist je dat".
         self.outbox.on_unreachable(self._unsubscribe)
 

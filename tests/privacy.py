@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import App
@@ -16,6 +16,7 @@ from storage.community.questions import Side
 from storage.community.reports import Flag
 from storage.db import Database
 from storage.ideas.ideas import IdeaStatus
+from storage.meetings.meetings import MeetingDraft
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.privacy.personal import table_names
 from storage.users import Role
@@ -50,6 +51,8 @@ class Neighbours:
     dirk: Resident
     question: int
     proposal: int
+    #: A meeting Carla organised, Anna has a place at and Bob waits for.
+    meeting: int = 0
 
 
 async def person(
@@ -171,7 +174,21 @@ async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
             payload=[{"key": "raw", "params": {"text": "markt"}}],
             now=now,
         )
-    return Neighbours(anna, bob, carla, dirk, question, proposal)
+        meeting = await repos.meetings.create(
+            MeetingDraft(
+                title="Buurtavond Zeewijk",
+                description="Praat mee over de speeltuin.",
+                address="Zeewijkplein 1",
+                starts_at=now + timedelta(days=3),
+                ends_at=now + timedelta(days=3, hours=2),
+                capacity=1,
+            ),
+            carla.user_id,
+            now,
+        )
+        await repos.meetings.register(meeting, anna.user_id, now)
+        await repos.meetings.register(meeting, bob.user_id, now + timedelta(seconds=1))
+    return Neighbours(anna, bob, carla, dirk, question, proposal, meeting)
 
 
 async def seed_quotes(app: App, seeded: Neighbours, now: datetime | None = None) -> None:

@@ -12,7 +12,9 @@ re-checked inside it, so a resident who writes at that very moment is never eras
 
 It also deletes the outbox's messages sent (or given up on) more than
 ``SAMENSPEL_OUTBOX_KEEP_DAYS`` days ago: a record of what went out, kept a while for
-questions about it, then no longer needed (and no longer in the way of an erasure).
+questions about it, then no longer needed (and no longer in the way of an erasure). And it
+removes who registered for meetings that ended longer ago than the profile's
+``meetings.keep_registrations_days``: a door list is only needed around the meeting.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class RetentionReport:
     strangers: int = 0
     #: Outbox messages sent (or given up on) longer ago than the setting, deleted.
     outbox_pruned: int = 0
+    #: Registrations for meetings that ended longer ago than the profile keeps them.
+    registrations_removed: int = 0
     #: False when the bot began to shut down before everyone was handled.
     finished: bool = True
 
@@ -105,21 +109,30 @@ async def run_retention(
         keep = timedelta(days=app.settings.outbox_keep_days)
         pruned = await repos.outbox.prune(now - keep)
 
+    removed = 0
+    if not stopping():
+        kept = timedelta(days=app.profile.meetings.keep_registrations_days)
+        async with db.transaction():
+            removed = await repos.meetings.forget_registrations(now - kept)
+
     report = RetentionReport(
         warned=warned,
         erased=erased,
         spared=spared,
         strangers=strangers,
         outbox_pruned=pruned,
+        registrations_removed=removed,
         finished=not stopping(),
     )
     log.info(
-        "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d finished=%s",
+        "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d"
+        " registrations_removed=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
         report.strangers,
         report.outbox_pruned,
+        report.registrations_removed,
         report.finished,
     )
     return report

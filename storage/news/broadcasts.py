@@ -134,12 +134,16 @@ class Broadcasts:
         audience: Audience,
         payload: list[dict[str, Any]],
         now: datetime,
+        replace_drafts: bool = True,
     ) -> int:
-        """Store a composed broadcast as a draft; the author's older drafts are dropped."""
-        await self.db.execute(
-            "DELETE FROM broadcasts WHERE author_user_id = ? AND status = 'draft'",
-            (author_user_id,),
-        )
+        """Store a composed broadcast as a draft; the author's older drafts are dropped
+        (unless ``replace_drafts`` is False: an invitation released at once, which must not
+        take a "Wist je dat" the author is still composing with it)."""
+        if replace_drafts:
+            await self.db.execute(
+                "DELETE FROM broadcasts WHERE author_user_id = ? AND status = 'draft'",
+                (author_user_id,),
+            )
         return await self.db.execute(
             "INSERT INTO broadcasts (author_user_id, text, photo_id, audience_kind,"
             " audience_value, payload, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -635,6 +635,27 @@ TABLES: tuple[Table, ...] = (
         Kind.OPERATIONAL,
         "the counted answers of closed consultations, as published, with no link to people",
     ),
+    # Meetings: a civil servant's published meeting is the municipality's and stays unsigned;
+    # who registered is personal, goes with the person, and is removed after the meeting.
+    Table(
+        "meetings",
+        Kind.CONTENT,
+        "meetings you organised as a civil servant",
+        export="SELECT id, title, description, address, online_link, starts_at, ends_at,"
+        " capacity, status, created_at FROM meetings WHERE author_user_id = :user_id"
+        " ORDER BY id",
+        erase=("UPDATE meetings SET author_user_id = NULL WHERE author_user_id = :user_id",),
+    ),
+    Table(
+        "meeting_registrations",
+        Kind.PERSONAL,
+        "the meetings you registered for, or wait for a place at",
+        export="SELECT r.meeting_id AS meeting, m.title, m.starts_at, r.status,"
+        " r.registered_at, r.placed_at, r.reminded_day_at, r.reminded_hour_at"
+        " FROM meeting_registrations r JOIN meetings m ON m.id = r.meeting_id"
+        " WHERE r.user_id = :user_id ORDER BY m.starts_at",
+        erase=("DELETE FROM meeting_registrations WHERE user_id = :user_id",),
+    ),
     AUDIT_LOG,
     Table(
         "platform_state",

@@ -65,6 +65,7 @@ MENU = [
     ("mijnvragen", "Mijn vragen en antwoorden", "My questions and answers"),
     ("stemmen", "Stemmen over het budget voor experimenten", "Vote on the budget for experiments"),
     ("peilingen", "Peilingen: geef je mening", "Polls: give your opinion"),
+    ("bijeenkomsten", "Bijeenkomsten: kom langs", "Meetings: come along"),
 ]
 
 

@@ -80,6 +80,8 @@ async def test_the_export_holds_everything_about_a_resident_and_nothing_about_ot
     assert sections["chat_options"].rows[0]["options"][0] == ["Ja", "~abc:yes"]
     assert sections["outbox"].rows[0]["payload"][0]["params"]["text"] == "Hallo Anna"
     assert sections["media"].rows[0]["data_base64"] is not None
+    [registration] = sections["meeting_registrations"].rows
+    assert (registration["meeting"], registration["status"]) == (seeded.meeting, "going")
     history = sections["idea_status_history"].rows
     assert [h["status"] for h in history] == ["ingediend", "in_behandeling"]
     assert [h["by_you"] for h in history] == [1, 0]
@@ -138,6 +140,8 @@ async def test_erasing_and_keeping_content_leaves_no_trace_of_the_person(app: Ap
     assert await repos.proposals.followers(seeded.proposal) == [bob.user_id]
     assert await repos.questions.get(seeded.question) is None
     assert await repos.media.get(idea.photo_id or 0) is not None, "the idea keeps its photo"
+    # Her place at the meeting is gone; Bob still waits (he moves up when someone registers).
+    assert await repos.meetings.people(seeded.meeting) == [bob.user_id]
     # Other people's rows are untouched.
     assert await repos.users.get(bob.user_id) is not None
     assert len(await repos.outbox.for_user(seeded.dirk.user_id)) == 1
@@ -173,6 +177,7 @@ async def test_erasing_and_deleting_content_leaves_no_trace_of_the_person_or_the
     assert blob == 0
     assert await app.db.fetchval("SELECT COUNT(*) FROM media_refs") == 0
     assert await repos.ideas.get(anna.idea) is None
+    assert await repos.meetings.registration(seeded.meeting, anna.user_id) is None
     assert await repos.ideas.similar("Xjqwspeeltuin") == []
     bobs = await repos.ideas.get(bob.idea)
     assert bobs is not None and bobs.supporters == 0 and bobs.comments == 1

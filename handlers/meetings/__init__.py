@@ -1,0 +1,1 @@
+"""Meetings (bijeenkomsten): staff organise them, residents register, wait, get reminded."""

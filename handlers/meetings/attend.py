@@ -1,0 +1,212 @@
+"""Meetings for residents: the upcoming ones, registering, the waitlist, cancelling.
+
+    /bijeenkomsten ─► upcoming meetings (filter: experiment, theme, neighbourhood)
+        ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
+        └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
+
+Every button carries the meeting's id and is checked against what is stored now: a button
+for a cancelled or past meeting, or from someone not registered, changes nothing.
+"""
+
+from __future__ import annotations
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Reply, Response, Role, respond, rows
+from handlers.feature import Context, Feature
+from handlers.meetings import jobs
+from handlers.meetings.shown import calendar_file, card, moved_up, with_calendar
+from storage.meetings.meetings import Meeting, Place
+
+feature = Feature("meetings")
+feature.menu_entry("meetings.menu", "mt.list", order=46, consent=True)
+
+#: At most this many meetings in one list.
+SHOWN = 10
+_FILTERS = {"e": "experiment", "t": "theme", "n": "neighbourhood"}
+
+
+@feature.command("bijeenkomsten", "meetings", role=Role.RESIDENT, describe="meetings.cmd")
+@feature.action("mt.list", role=Role.RESIDENT)
+async def upcoming(ctx: Context) -> Response:
+    """The upcoming meetings, perhaps only those of one experiment, theme or neighbourhood."""
+    kind, _, value = ctx.value.partition(":")
+    meetings = await ctx.repos.meetings.upcoming(ctx.now, limit=200)
+    if kind in _FILTERS:
+        meetings = [m for m in meetings if _matches(m, kind, value)]
+    mine = await ctx.repos.meetings.mine(ctx.user.id, ctx.now)
+    staff = ctx.user.role.allows(Role.CIVIL_SERVANT)
+    more = [
+        [Button(label="meetings.btn_filter", payload="mt.filter")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    if not meetings:
+        return respond(Reply(key="meetings.none", buttons=more))
+    replies = [Reply(key="meetings.list_title", params={"count": len(meetings)})]
+    for meeting in meetings[:SHOWN]:
+        replies.append(_card(ctx, meeting, mine.get(meeting.id), staff=staff))
+    replies.append(Reply(key="meetings.list_end", buttons=more))
+    return respond(*replies)
+
+
+def _matches(meeting: Meeting, kind: str, value: str) -> bool:
+    if kind == "e":
+        return str(meeting.experiment_id) == value
+    if kind == "t":
+        return meeting.theme == value
+    return meeting.neighbourhood == value
+
+
+def _card(ctx: Context, meeting: Meeting, place: Place | None, *, staff: bool) -> Reply:
+    buttons: list[list[Button]] = []
+    if place is None:
+        buttons.append([Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")])
+    else:
+        buttons.append([Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")])
+        if place is Place.GOING:
+            buttons.append([Button(label="meetings.btn_calendar", payload=f"mt.ics:{meeting.id}")])
+    if staff:
+        buttons.append([Button(label="meetings.btn_staff", payload=f"mt.staff:{meeting.id}")])
+    shown = card(
+        meeting, ctx.timezone, going=meeting.going, waiting=meeting.waiting, buttons=buttons
+    )
+    if place is not None:
+        mark = Reply(key="meetings.you_going" if place is Place.GOING else "meetings.you_waiting")
+        shown = shown.model_copy(update={"parts": [*shown.parts, mark]})
+    return shown
+
+
+@feature.action("mt.filter", role=Role.RESIDENT)
+async def choose_filter(ctx: Context) -> Response:
+    """Which meetings to see: those of an experiment, a theme or a neighbourhood."""
+    meetings = await ctx.repos.meetings.upcoming(ctx.now, limit=200)
+    buttons = [Button(label="meetings.btn_filter_all", payload="mt.list")]
+    experiments = {m.experiment_id for m in meetings if m.experiment_id is not None}
+    for experiment in await ctx.repos.experiments.running():
+        if experiment.id in experiments:
+            buttons.append(Button.raw(experiment.title(ctx.lang), f"mt.list:e:{experiment.id}"))
+    themes = {m.theme for m in meetings}
+    buttons += [
+        Button.raw(t.name(ctx.lang), f"mt.list:t:{t.id}")
+        for t in ctx.profile.themes
+        if t.id in themes
+    ]
+    hoods = {m.neighbourhood for m in meetings}
+    buttons += [
+        Button.raw(n.name(ctx.lang), f"mt.list:n:{n.id}")
+        for n in ctx.profile.neighbourhoods
+        if n.id in hoods
+    ]
+    return respond(Reply(key="meetings.ask_filter", buttons=rows(buttons)))
+
+
+async def _meeting(ctx: Context) -> Meeting | Response:
+    """The meeting a button names, or the answer for a button that no longer applies."""
+    meeting_id = parse_id(ctx.value)
+    meeting = await ctx.repos.meetings.get(meeting_id) if meeting_id is not None else None
+    if meeting is None:
+        return respond(Reply(key="meetings.gone", buttons=_to_list()))
+    if meeting.cancelled:
+        return respond(Reply(key="meetings.was_cancelled", params={"title": meeting.title}))
+    return meeting
+
+
+def _to_list() -> list[list[Button]]:
+    return [[Button(label="meetings.btn_all", payload="mt.list")]]
+
+
+@feature.action("mt.go", role=Role.RESIDENT)
+async def register(ctx: Context) -> Response:
+    """ "Ik kom": a place while there is one (with the calendar file), else the waitlist."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    meeting = found
+    if meeting.starts_at <= ctx.now:
+        return respond(Reply(key="meetings.began", params={"title": meeting.title}))
+    already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
+    if already is not None:
+        key = (
+            "meetings.already_going"
+            if already.status is Place.GOING
+            else "meetings.already_waiting"
+        )
+        return respond(
+            Reply(key=key, params={"title": meeting.title, "position": already.position or 0})
+        )
+    registered_now = await ctx.repos.meetings.register(meeting.id, ctx.user.id, ctx.now)
+    if registered_now is None:
+        current = await ctx.repos.meetings.get(meeting.id)
+        if current is not None and current.cancelled:
+            return respond(Reply(key="meetings.was_cancelled", params={"title": meeting.title}))
+        return respond(Reply(key="meetings.began", params={"title": meeting.title}))
+    place, others = registered_now
+    for other in others:
+        await tell_moved_up(ctx, meeting.id, other)
+    cancel = [[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]]
+    timers = [await jobs.timer(ctx.repos, meeting.id)]
+    if place is Place.WAITING:
+        mine = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
+        position = mine.position if mine is not None else 0
+        return respond(
+            Reply(
+                key="meetings.waitlisted",
+                params={"title": meeting.title, "position": position},
+                buttons=cancel,
+            ),
+            timers=timers,
+        )
+    registered = Reply(
+        key="meetings.registered",
+        params={"title": meeting.title},
+        buttons=cancel,
+    )
+    document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)
+    return respond(
+        registered,
+        with_calendar(Reply(key="meetings.calendar"), document),
+        timers=timers,
+    )
+
+
+@feature.action("mt.ics", role=Role.RESIDENT)
+async def calendar_again(ctx: Context) -> Response:
+    """The calendar file again, for someone with a place."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    mine = await ctx.repos.meetings.registration(found.id, ctx.user.id)
+    if mine is None or mine.status is not Place.GOING:
+        return respond(Reply(key="meetings.not_registered", params={"title": found.title}))
+    document = calendar_file(found, ctx.profile, ctx.now, ctx.timezone)
+    return respond(with_calendar(Reply(key="meetings.calendar"), document))
+
+
+@feature.action("mt.no", role=Role.RESIDENT)
+async def cancel(ctx: Context) -> Response:
+    """ "Ik kom toch niet": the place goes to the first on the waitlist, who is told."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    meeting = found
+    result = await ctx.repos.meetings.cancel_registration(meeting.id, ctx.user.id, ctx.now)
+    if result is None:
+        return respond(Reply(key="meetings.not_registered", params={"title": meeting.title}))
+    _, moved = result
+    if moved is not None:
+        await tell_moved_up(ctx, meeting.id, moved)
+    return respond(
+        Reply(key="meetings.cancelled_mine", params={"title": meeting.title}, buttons=_to_list()),
+        timers=[await jobs.timer(ctx.repos, meeting.id)],
+    )
+
+
+async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:
+    """Tell someone from the waitlist they have a place now, with the calendar file."""
+    meeting = await ctx.repos.meetings.get(meeting_id)
+    assert meeting is not None
+    payload = [
+        r.model_dump(mode="json") for r in moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
+    ]
+    await ctx.repos.outbox.enqueue(
+        user_id, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=ctx.now
+    )

@@ -1,0 +1,107 @@
+"""The reminders of a meeting: a day before it begins and an hour before, to everyone with a
+place. The scheduler only triggers them (job ``meeting:<id>``); each registration records
+which reminder it had, so a restart, or the job running twice, sends nothing twice.
+
+    registered ──starts - 1 day──► day reminder ──starts - 1 hour──► hour reminder
+    (the bot was down past the hour mark: only the hour reminder; past the start: none)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.contract import Timer
+from handlers.meetings.shown import moved_up, reminder
+from handlers.profile import Profile
+from storage import Repositories
+from storage.meetings.meetings import DAY_BEFORE, HOUR_BEFORE, Meeting, Reminder
+
+log = logging.getLogger(__name__)
+
+
+def job(meeting_id: int) -> str:
+    """The timer job of one meeting."""
+    return f"meeting:{meeting_id}"
+
+
+async def next_moment(repos: Repositories, meeting: Meeting) -> datetime | None:
+    """When the meeting's job should run next (None: no reminder left to send)."""
+    if meeting.cancelled:
+        return None
+    if await repos.meetings.to_remind(meeting.id, Reminder.DAY):
+        return meeting.starts_at - DAY_BEFORE
+    if await repos.meetings.to_remind(meeting.id, Reminder.HOUR):
+        return meeting.starts_at - HOUR_BEFORE
+    return None
+
+
+async def timer(repos: Repositories, meeting_id: int) -> Timer:
+    """The timer of a meeting as its registrations are now (call after changing them)."""
+    meeting = await repos.meetings.get(meeting_id)
+    at = await next_moment(repos, meeting) if meeting is not None else None
+    return Timer(job=job(meeting_id), at=at)
+
+
+async def pending(repos: Repositories) -> list[tuple[int, datetime]]:
+    """(id, when) of every meeting with a reminder still to send (for start-up)."""
+    found = []
+    for meeting in await repos.meetings.with_reminders():
+        at = await next_moment(repos, meeting)
+        if at is not None:
+            found.append((meeting.id, at))
+    return found
+
+
+async def remind(
+    repos: Repositories, profile: Profile, zone: ZoneInfo, meeting_id: int, now: datetime
+) -> list[Timer]:
+    """Send whichever reminder is due; returns the timer for the next one.
+
+    A place left free without a cancellation (its holder erased their data) is given to
+    the first waiting here too, before the reminder, so they get it and are reminded.
+    """
+    async with repos.db.transaction():
+        meeting = await repos.meetings.get(meeting_id)
+        if meeting is None or meeting.cancelled:
+            return [Timer(job=job(meeting_id), at=None)]
+        moved = await repos.meetings.fill(meeting_id, now)
+        if moved:
+            payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
+            await repos.outbox.fan_out(
+                moved, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=now
+            )
+        day = await repos.meetings.to_remind(meeting_id, Reminder.DAY)
+        hour = await repos.meetings.to_remind(meeting_id, Reminder.HOUR)
+        if now >= meeting.starts_at:
+            # It began (the bot was down): a reminder now would come too late.
+            await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
+            await repos.meetings.mark_reminded(meeting_id, hour, Reminder.HOUR, now)
+        elif now >= meeting.starts_at - HOUR_BEFORE:
+            await _send(repos, meeting, zone, hour, hour=True, now=now)
+            await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
+            await repos.meetings.mark_reminded(meeting_id, hour, Reminder.HOUR, now)
+        elif now >= meeting.starts_at - DAY_BEFORE:
+            await _send(repos, meeting, zone, day, hour=False, now=now)
+            await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
+        return [await timer(repos, meeting_id)]
+
+
+async def _send(
+    repos: Repositories,
+    meeting: Meeting,
+    zone: ZoneInfo,
+    people: list[int],
+    *,
+    hour: bool,
+    now: datetime,
+) -> None:
+    if not people:
+        return
+    payload = [reminder(meeting, zone, hour=hour).model_dump(mode="json")]
+    which = "hour" if hour else "day"
+    queued = await repos.outbox.fan_out(
+        people, payload, kind="meeting", batch=f"meeting:{meeting.id}:{which}", now=now
+    )
+    log.info("meeting reminder id=%d which=%s queued=%d", meeting.id, which, queued)

@@ -1,0 +1,302 @@
+"""Meetings for staff: who comes (chat names only), the list for the door, moving a meeting
+to another time, cancelling it. Whatever changes reaches everyone registered or waiting.
+
+    mt.staff:<id> ─┬─ Aanmeldingen ──► names (coming, then the waitlist)
+                   ├─ Deurlijst ──► a CSV file
+                   ├─ Verplaatsen ──► starts ──► ends ──► moved: everyone told (+ new file)
+                   └─ Afzeggen ──► sure? ──► cancelled: everyone told (+ cancelling file)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from handlers.answers import parse_id
+from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
+from handlers.feature import Context, Expects, Feature, menu_reply
+from handlers.meetings import jobs
+from handlers.meetings.compose import ask_ends, read_end, read_start
+from handlers.meetings.shown import calendar_file, when, with_calendar
+from storage.meetings.meetings import Meeting, Place
+
+feature = Feature("meeting-manage")
+
+MOVE = "meeting_move"
+move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT, subject="meetings.draft_move")
+#: Names shown in one message (a longer list is in the door list file).
+SHOWN_NAMES = 100
+
+
+async def _meeting(ctx: Context, value: str | None = None) -> Meeting | Response:
+    meeting_id = parse_id(ctx.value if value is None else value)
+    meeting = await ctx.repos.meetings.get(meeting_id) if meeting_id is not None else None
+    if meeting is None:
+        return respond(menu_reply(ctx, "meetings.gone"))
+    return meeting
+
+
+def _back(meeting_id: int) -> list[Button]:
+    return [Button(label="meetings.btn_back", payload=f"mt.staff:{meeting_id}")]
+
+
+@feature.action("mt.staff", role=Role.CIVIL_SERVANT)
+async def options(ctx: Context) -> Response:
+    """What staff can do with a meeting."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    meeting = found
+    buttons = [
+        [Button(label="meetings.btn_guests", payload=f"mt.who:{meeting.id}")],
+        [Button(label="meetings.btn_door", payload=f"mt.door:{meeting.id}")],
+    ]
+    if not meeting.cancelled:
+        buttons += [
+            [Button(label="meetings.btn_move", payload=f"mt.move:{meeting.id}")],
+            [Button(label="meetings.btn_cancel_meeting", payload=f"mt.end:{meeting.id}")],
+        ]
+    buttons.append([Button(label="meetings.btn_all", payload="mt.list")])
+    return respond(
+        Reply(
+            key="meetings.staff_options",
+            params={
+                "title": meeting.title,
+                "when": when(meeting, ctx.timezone),
+                "going": meeting.going,
+                "capacity": meeting.capacity,
+                "waiting": meeting.waiting,
+            },
+            buttons=buttons,
+        )
+    )
+
+
+@feature.action("mt.who", role=Role.CIVIL_SERVANT)
+async def guests(ctx: Context) -> Response:
+    """Who comes and who waits, by chat name."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    people = await ctx.repos.meetings.guests(found.id)
+    parts = [
+        Reply(
+            key="meetings.guest_going" if place is Place.GOING else "meetings.guest_waiting",
+            params={"number": number, "name": name or "?"},
+        )
+        for number, (name, place) in enumerate(people[:SHOWN_NAMES], start=1)
+    ]
+    return respond(
+        Reply(
+            key="meetings.guests",
+            params={"title": found.title, "count": len(people)},
+            parts=parts,
+            buttons=[_back(found.id)],
+        )
+    )
+
+
+@feature.action("mt.door", role=Role.CIVIL_SERVANT)
+async def door_list(ctx: Context) -> Response:
+    """The list for the door, as a CSV file (number, chat name, coming or waiting, a box)."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    people = await ctx.repos.meetings.guests(found.id)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    heading = ctx.catalog.text(ctx.lang, "meetings.door_columns", {}, markup=False)
+    writer.writerow(heading.split(";"))
+    for number, (name, place) in enumerate(people, start=1):
+        status = "meetings.door_going" if place is Place.GOING else "meetings.door_waiting"
+        # A name starting with = + - @ is not a formula when the file is opened.
+        safe = f"'{name}" if name[:1] in ("=", "+", "-", "@", "\t", "\r") else name
+        writer.writerow([number, safe, ctx.catalog.text(ctx.lang, status, {}, markup=False), ""])
+    await ctx.repos.audit.record(
+        "meeting.door_list",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"meeting:{found.id}",
+        detail={"people": len(people)},
+    )
+    return respond(
+        Reply(
+            key="meetings.door_file",
+            params={"title": found.title, "count": len(people)},
+            document=Document(
+                filename=f"deurlijst-{found.id}.csv",
+                data=("\ufeff" + out.getvalue()).encode("utf-8"),
+                mime_type="text/csv",
+            ),
+            buttons=[_back(found.id)],
+        )
+    )
+
+
+# Moving ----------------------------------------------------------------------------------------
+
+
+@feature.action("mt.move", role=Role.CIVIL_SERVANT)
+async def move(ctx: Context) -> Response:
+    """Give a meeting another time: first the new start."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    if found.cancelled:
+        return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
+    dialog = Dialog(name=MOVE, step="starts", data={"meeting_id": found.id})
+    return respond(_ask_starts(ctx, found), dialog=dialog)
+
+
+def _ask_starts(ctx: Context, meeting: Meeting) -> Reply:
+    return Reply(
+        key="meetings.ask_move",
+        params={"title": meeting.title, "when": when(meeting, ctx.timezone)},
+        buttons=[[Button(label="meetings.btn_stop", payload="cancel")]],
+    )
+
+
+@move_dialog.step("starts", expects=Expects.TEXT)
+async def move_starts(ctx: Context, dialog: Dialog) -> Response:
+    found = await _meeting(ctx, str(dialog.data["meeting_id"]))
+    if isinstance(found, Response):
+        return found.model_copy(update={"end_dialog": True})
+    moment = read_start(ctx)
+    if isinstance(moment, Reply):
+        return respond(moment, _ask_starts(ctx, found), dialog=dialog)
+    nxt = dialog.to("ends", starts_at=moment.isoformat())
+    return respond(ask_ends(nxt), dialog=nxt)
+
+
+@move_dialog.step("ends", expects=Expects.TEXT)
+async def move_ends(ctx: Context, dialog: Dialog) -> Response:
+    begins = datetime.fromisoformat(dialog.data["starts_at"])
+    moment = read_end(ctx, begins)
+    if isinstance(moment, Reply):
+        return respond(moment, ask_ends(dialog), dialog=dialog)
+    meeting_id = int(dialog.data["meeting_id"])
+    if begins <= ctx.now:
+        nxt = dialog.to("starts")
+        found = await _meeting(ctx, str(meeting_id))
+        if isinstance(found, Response):
+            return found.model_copy(update={"end_dialog": True})
+        return respond(Reply(key="meetings.start_passed"), _ask_starts(ctx, found), dialog=nxt)
+    if not await ctx.repos.meetings.move(meeting_id, begins, moment, ctx.now):
+        # Cancelled (or gone) while this dialog was open.
+        return respond(menu_reply(ctx, "meetings.not_moved"), end_dialog=True)
+    meeting = await ctx.repos.meetings.get(meeting_id)
+    assert meeting is not None
+    told = await _tell_everyone(ctx, meeting, "meetings.moved")
+    await ctx.repos.audit.record(
+        "meeting.move",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"meeting:{meeting_id}",
+        detail={"told": told},
+    )
+    return respond(
+        menu_reply(ctx, "meetings.moved_done", count=told),
+        end_dialog=True,
+        timers=[await jobs.timer(ctx.repos, meeting_id)],
+    )
+
+
+@move_dialog.ask("starts", "ends")
+async def move_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the move is at, asked again to go on with it."""
+    if dialog.step == "ends":
+        return respond(ask_ends(dialog), dialog=dialog)
+    found = await _meeting(ctx, str(dialog.data["meeting_id"]))
+    if isinstance(found, Response):
+        return found.model_copy(update={"end_dialog": True})
+    return respond(_ask_starts(ctx, found), dialog=dialog)
+
+
+async def _tell_everyone(
+    ctx: Context, meeting: Meeting, key: str, people: list[tuple[int, Place]] | None = None
+) -> int:
+    """Tell everyone registered or waiting what changed; those with a place get the
+    calendar file again (the same UID, a higher SEQUENCE: their calendar updates)."""
+    if people is None:
+        people = await _places(ctx, meeting.id)
+    message = Reply(
+        key=key,
+        params={"title": meeting.title, "when": when(meeting, ctx.timezone)},
+        buttons=[[Button(label="meetings.btn_all", payload="mt.list")]],
+    )
+    document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)
+    going = [user_id for user_id, place in people if place is Place.GOING]
+    waiting = [user_id for user_id, place in people if place is Place.WAITING]
+    batch = f"meeting:{meeting.id}:v{meeting.version}"
+    told = await ctx.repos.outbox.fan_out(
+        going,
+        [
+            message.model_dump(mode="json"),
+            with_calendar(Reply(key="meetings.calendar"), document).model_dump(mode="json"),
+        ],
+        kind="meeting",
+        batch=batch,
+        now=ctx.now,
+    )
+    told += await ctx.repos.outbox.fan_out(
+        waiting, [message.model_dump(mode="json")], kind="meeting", batch=batch, now=ctx.now
+    )
+    return told
+
+
+async def _places(ctx: Context, meeting_id: int) -> list[tuple[int, Place]]:
+    found = []
+    for user_id in await ctx.repos.meetings.people(meeting_id):
+        mine = await ctx.repos.meetings.registration(meeting_id, user_id)
+        if mine is not None:
+            found.append((user_id, mine.status))
+    return found
+
+
+# Cancelling ------------------------------------------------------------------------------------
+
+
+@feature.action("mt.end", role=Role.CIVIL_SERVANT)
+async def cancel_ask(ctx: Context) -> Response:
+    """Are you sure? Everyone registered will be told."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    if found.cancelled:
+        return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
+    return respond(
+        Reply(
+            key="meetings.cancel_sure",
+            params={"title": found.title, "count": found.going + found.waiting},
+            buttons=[
+                [Button(label="meetings.btn_cancel_yes", payload=f"mt.endok:{found.id}")],
+                _back(found.id),
+            ],
+        )
+    )
+
+
+@feature.action("mt.endok", role=Role.CIVIL_SERVANT)
+async def cancel_meeting(ctx: Context) -> Response:
+    """Cancel the meeting: everyone registered or waiting is told, their registrations go."""
+    found = await _meeting(ctx)
+    if isinstance(found, Response):
+        return found
+    people = await _places(ctx, found.id)
+    if await ctx.repos.meetings.cancel(found.id, ctx.now) is None:
+        return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
+    meeting = await ctx.repos.meetings.get(found.id)
+    assert meeting is not None
+    told = await _tell_everyone(ctx, meeting, "meetings.cancelled_by_staff", people)
+    await ctx.repos.audit.record(
+        "meeting.cancel",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"meeting:{meeting.id}",
+        detail={"told": told},
+    )
+    return respond(
+        menu_reply(ctx, "meetings.cancelled_done", count=told),
+        timers=[Timer(job=jobs.job(meeting.id), at=None)],
+    )

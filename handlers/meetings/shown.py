@@ -1,0 +1,132 @@
+"""How a meeting looks to people: its card, the invitation, the reminders, the calendar file.
+
+Shown times are local (the municipality's time zone) and written with numbers only, so one
+stored message reads the same in every language. The calendar file carries the start and end
+in that time zone with its VTIMEZONE, a stable UID per meeting and a SEQUENCE that grows with
+every change, so a calendar app updates the entry it already has.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+from icalendar import Event as CalendarEvent
+
+from handlers.contract import Button, Document, Reply
+from handlers.profile import Profile
+from storage.meetings.meetings import Meeting, MeetingDraft
+
+
+def when(meeting: MeetingDraft, zone: ZoneInfo) -> str:
+    """ "12-12-2026 19:30–21:00" (the end's date too when it ends on another day)."""
+    starts, ends = meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone)
+    first = starts.strftime("%d-%m-%Y %H:%M")
+    last = ends.strftime("%H:%M" if ends.date() == starts.date() else "%d-%m-%Y %H:%M")
+    return f"{first}–{last}"
+
+
+def where(meeting: MeetingDraft) -> str:
+    """The address (with its map link), or the online link."""
+    if meeting.online_link:
+        return meeting.online_link
+    address = meeting.address or ""
+    return f"{address} ({meeting.map_link})" if meeting.map_link else address
+
+
+def card(
+    meeting: MeetingDraft,
+    zone: ZoneInfo,
+    *,
+    going: int = 0,
+    waiting: int = 0,
+    key: str = "meetings.card",
+    buttons: list[list[Button]] | None = None,
+) -> Reply:
+    """A meeting as residents see it, with its places."""
+    return Reply(
+        key=key,
+        params={
+            "title": meeting.title,
+            "when": when(meeting, zone),
+            "where": where(meeting),
+            "description": meeting.description,
+            "going": going,
+            "capacity": meeting.capacity,
+            "waiting": waiting,
+        },
+        buttons=buttons or [],
+    )
+
+
+def invitation(meeting: Meeting, zone: ZoneInfo, signature: Reply) -> Reply:
+    """The "Wist je dat" that invites people to a meeting (stored as the broadcast)."""
+    shown = card(
+        meeting,
+        zone,
+        key="meetings.invitation",
+        buttons=[
+            [Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")],
+            [Button(label="meetings.btn_all", payload="mt.list")],
+        ],
+    )
+    return shown.model_copy(update={"parts": [*shown.parts, signature]})
+
+
+def reminder(meeting: Meeting, zone: ZoneInfo, *, hour: bool) -> Reply:
+    """The reminder the day before, or the hour before."""
+    return Reply(
+        key="meetings.reminder_hour" if hour else "meetings.reminder_day",
+        params={"title": meeting.title, "when": when(meeting, zone), "where": where(meeting)},
+        buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
+    )
+
+
+def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Document:
+    """The meeting as an .ics file (RFC 5545), in the municipality's time zone."""
+    calendar = Calendar()
+    calendar.add("prodid", f"-//Samenspel//{profile.slug}//NL")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = CalendarEvent()
+    event.add("uid", f"meeting-{meeting.id}@{profile.slug}.samenspel")
+    event.add("dtstamp", now.astimezone(UTC))
+    event.add("dtstart", meeting.starts_at.astimezone(zone))
+    event.add("dtend", meeting.ends_at.astimezone(zone))
+    event.add("sequence", meeting.version)
+    event.add("summary", meeting.title)
+    event.add("description", meeting.description)
+    event.add("location", meeting.online_link or meeting.address or "")
+    if meeting.online_link or meeting.map_link:
+        event.add("url", meeting.online_link or meeting.map_link)
+    event.add("status", "CANCELLED" if meeting.cancelled else "CONFIRMED")
+    calendar.add_component(event)
+    # Only the rules around the meeting: a small file that still says what the offset is.
+    first = meeting.starts_at.astimezone(zone).date()
+    calendar.add_missing_timezones(
+        first_date=date(first.year - 1, 1, 1), last_date=date(first.year + 2, 1, 1)
+    )
+    return Document(
+        filename=f"bijeenkomst-{meeting.id}.ics",
+        data=calendar.to_ical(),
+        mime_type="text/calendar",
+    )
+
+
+def with_calendar(reply: Reply, document: Document) -> Reply:
+    """A reply that carries the calendar file."""
+    return reply.model_copy(update={"document": document})
+
+
+def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> list[Reply]:
+    """What someone from the waitlist hears when a place came free for them: the news and
+    the calendar file."""
+    return [
+        Reply(
+            key="meetings.moved_up",
+            params={"title": meeting.title, "when": when(meeting, zone)},
+            buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
+        ),
+        with_calendar(Reply(key="meetings.calendar"), calendar_file(meeting, profile, now, zone)),
+    ]

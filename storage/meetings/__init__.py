@@ -1,0 +1,1 @@
+"""Meetings (bijeenkomsten) and their registrations."""

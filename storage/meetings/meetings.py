@@ -1,0 +1,389 @@
+"""Meetings (bijeenkomsten) and who registered for them.
+
+A registration is ``going`` (has a place) or ``waiting`` (on the waitlist, in the order people
+asked). When someone with a place cancels, the first on the waitlist gets it, in the same
+transaction: :meth:`Meetings.cancel_registration` says who moved up, so the handler can tell
+them. Reminders are stored per registration (sent or skipped), so a restart neither repeats
+nor forgets one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+#: When the two reminders go: a day before the meeting begins, and an hour before.
+DAY_BEFORE = timedelta(days=1)
+HOUR_BEFORE = timedelta(hours=1)
+
+
+class MeetingStatus(StrEnum):
+    PLANNED = "planned"
+    CANCELLED = "cancelled"
+
+
+class Place(StrEnum):
+    GOING = "going"
+    WAITING = "waiting"
+
+
+class Reminder(StrEnum):
+    """The two reminders, by the column that records them."""
+
+    DAY = "reminded_day_at"
+    HOUR = "reminded_hour_at"
+
+
+class MeetingDraft(BaseModel):
+    """What staff filled in for a meeting."""
+
+    title: str
+    description: str
+    address: str | None = None
+    map_link: str | None = None
+    online_link: str | None = None
+    neighbourhood: str | None = None
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    experiment_id: int | None = None
+    theme: str | None = None
+    lang: str = "nl"
+
+
+class Meeting(MeetingDraft):
+    """A meeting as stored, with how many come and wait."""
+
+    id: int
+    broadcast_id: int | None
+    author_user_id: int | None
+    status: MeetingStatus
+    version: int
+    created_at: datetime
+    going: int = 0
+    waiting: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.going >= self.capacity
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status is MeetingStatus.CANCELLED
+
+
+class Registration(BaseModel):
+    """One person's place at a meeting (or on its waitlist)."""
+
+    meeting_id: int
+    user_id: int
+    status: Place
+    registered_at: datetime
+    #: Their number on the waitlist (1 is next), for those waiting.
+    position: int | None = None
+
+
+_COUNTS = (
+    "(SELECT COUNT(*) FROM meeting_registrations r WHERE r.meeting_id = m.id"
+    " AND r.status = 'going') AS going,"
+    " (SELECT COUNT(*) FROM meeting_registrations r WHERE r.meeting_id = m.id"
+    " AND r.status = 'waiting') AS waiting"
+)
+
+
+def _meeting(row: aiosqlite.Row) -> Meeting:
+    starts, ends, created = (
+        parse(row["starts_at"]),
+        parse(row["ends_at"]),
+        parse(row["created_at"]),
+    )
+    assert starts is not None and ends is not None and created is not None
+    return Meeting(
+        id=row["id"],
+        title=row["title"],
+        description=row["description"],
+        address=row["address"],
+        map_link=row["map_link"],
+        online_link=row["online_link"],
+        neighbourhood=row["neighbourhood"],
+        starts_at=starts,
+        ends_at=ends,
+        capacity=row["capacity"],
+        experiment_id=row["experiment_id"],
+        theme=row["theme"],
+        lang=row["lang"],
+        broadcast_id=row["broadcast_id"],
+        author_user_id=row["author_user_id"],
+        status=MeetingStatus(row["status"]),
+        version=row["version"],
+        created_at=created,
+        going=row["going"],
+        waiting=row["waiting"],
+    )
+
+
+class Meetings:
+    """The meetings and meeting_registrations tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # Meetings ---------------------------------------------------------------------------------
+
+    async def create(self, draft: MeetingDraft, author_user_id: int, now: datetime) -> int:
+        return await self.db.execute(
+            "INSERT INTO meetings (title, description, address, map_link, online_link,"
+            " neighbourhood, starts_at, ends_at, capacity, experiment_id, theme, lang,"
+            " author_user_id, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'planned', ?, ?)",
+            (
+                draft.title,
+                draft.description,
+                draft.address,
+                draft.map_link,
+                draft.online_link,
+                draft.neighbourhood,
+                iso(draft.starts_at),
+                iso(draft.ends_at),
+                draft.capacity,
+                draft.experiment_id,
+                draft.theme,
+                draft.lang,
+                author_user_id,
+                iso(now),
+                iso(now),
+            ),
+        )
+
+    async def set_broadcast(self, meeting_id: int, broadcast_id: int) -> None:
+        await self.db.execute(
+            "UPDATE meetings SET broadcast_id = ? WHERE id = ?", (broadcast_id, meeting_id)
+        )
+
+    async def get(self, meeting_id: int) -> Meeting | None:
+        row = await self.db.fetchone(
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE m.id = ?", (meeting_id,)
+        )
+        return _meeting(row) if row else None
+
+    async def upcoming(self, now: datetime, *, limit: int = 20) -> list[Meeting]:
+        """Planned meetings that have not ended yet, soonest first."""
+        rows = await self.db.fetchall(
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE m.status = 'planned'"
+            " AND m.ends_at > ? ORDER BY m.starts_at, m.id LIMIT ?",
+            (iso(now), limit),
+        )
+        return [_meeting(row) for row in rows]
+
+    async def move(
+        self, meeting_id: int, starts_at: datetime, ends_at: datetime, now: datetime
+    ) -> bool:
+        """Give a planned meeting another time; the reminders start over for everyone."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE meetings SET starts_at = ?, ends_at = ?, version = version + 1,"
+            " updated_at = ? WHERE id = ? AND status = 'planned'",
+            (iso(starts_at), iso(ends_at), iso(now), meeting_id),
+        )
+        if changed != 1:
+            return False
+        await self.db.execute(
+            "UPDATE meeting_registrations SET reminded_day_at = NULL, reminded_hour_at = NULL"
+            " WHERE meeting_id = ?",
+            (meeting_id,),
+        )
+        for user_id in await self.to_remind(meeting_id, Reminder.DAY):
+            await self._placed(meeting_id, user_id, now)
+        return True
+
+    async def cancel(self, meeting_id: int, now: datetime) -> list[int] | None:
+        """Cancel a planned meeting; returns who was registered or waiting (their
+        registrations are removed), or None when it was not planned."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE meetings SET status = 'cancelled', version = version + 1, updated_at = ?"
+            " WHERE id = ? AND status = 'planned'",
+            (iso(now), meeting_id),
+        )
+        if changed != 1:
+            return None
+        people = await self.people(meeting_id)
+        await self.db.execute(
+            "DELETE FROM meeting_registrations WHERE meeting_id = ?", (meeting_id,)
+        )
+        return people
+
+    # Registrations ----------------------------------------------------------------------------
+
+    async def registration(self, meeting_id: int, user_id: int) -> Registration | None:
+        row = await self.db.fetchone(
+            "SELECT r.*, CASE WHEN r.status = 'waiting' THEN (SELECT COUNT(*)"
+            " FROM meeting_registrations w WHERE w.meeting_id = r.meeting_id"
+            " AND w.status = 'waiting' AND (w.registered_at, w.user_id)"
+            " <= (r.registered_at, r.user_id)) END AS position"
+            " FROM meeting_registrations r WHERE r.meeting_id = ? AND r.user_id = ?",
+            (meeting_id, user_id),
+        )
+        if row is None:
+            return None
+        registered = parse(row["registered_at"])
+        assert registered is not None
+        return Registration(
+            meeting_id=row["meeting_id"],
+            user_id=row["user_id"],
+            status=Place(row["status"]),
+            registered_at=registered,
+            position=row["position"],
+        )
+
+    async def register(
+        self, meeting_id: int, user_id: int, now: datetime
+    ) -> tuple[Place, list[int]] | None:
+        """Register for a planned meeting that has not begun: a place while there is one,
+        else the waitlist. Returns their place and who else got one just now (a place left
+        free, by an erasure, goes to who waited first, not to whoever asks next); None when
+        the meeting is not open for it or they are registered already."""
+        stamp = iso(now)
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO meeting_registrations (meeting_id, user_id, status, registered_at)"
+            " SELECT m.id, :user_id, 'waiting', :now FROM meetings m WHERE m.id = :meeting_id"
+            " AND m.status = 'planned' AND m.starts_at > :now ON CONFLICT DO NOTHING",
+            {"meeting_id": meeting_id, "user_id": user_id, "now": stamp},
+        )
+        if changed != 1:
+            return None
+        moved = await self.fill(meeting_id, now)
+        found = await self.registration(meeting_id, user_id)
+        assert found is not None
+        return found.status, [other for other in moved if other != user_id]
+
+    async def _placed(self, meeting_id: int, user_id: int, now: datetime) -> None:
+        """They have a place from now on: reminders whose moment already passed are skipped."""
+        starts = parse(
+            await self.db.fetchval("SELECT starts_at FROM meetings WHERE id = ?", (meeting_id,))
+        )
+        assert starts is not None
+        stamp = iso(now)
+        await self.db.execute(
+            "UPDATE meeting_registrations SET status = 'going', placed_at = ?,"
+            " reminded_day_at = ?, reminded_hour_at = ? WHERE meeting_id = ? AND user_id = ?",
+            (
+                stamp,
+                stamp if starts - DAY_BEFORE <= now else None,
+                stamp if starts - HOUR_BEFORE <= now else None,
+                meeting_id,
+                user_id,
+            ),
+        )
+
+    async def cancel_registration(
+        self, meeting_id: int, user_id: int, now: datetime
+    ) -> tuple[Place, int | None] | None:
+        """Cancel someone's registration; returns what they had and who moved up into the
+        place they left (if anyone), or None when they were not registered."""
+        found = await self.registration(meeting_id, user_id)
+        if found is None:
+            return None
+        await self.db.execute(
+            "DELETE FROM meeting_registrations WHERE meeting_id = ? AND user_id = ?",
+            (meeting_id, user_id),
+        )
+        moved = await self.fill(meeting_id, now) if found.status is Place.GOING else []
+        return found.status, (moved[0] if moved else None)
+
+    async def fill(self, meeting_id: int, now: datetime) -> list[int]:
+        """Give free places of a planned meeting that has not begun to the first waiting."""
+        meeting = await self.get(meeting_id)
+        if meeting is None or meeting.cancelled or meeting.starts_at <= now:
+            return []
+        free = meeting.capacity - meeting.going
+        if free <= 0:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM meeting_registrations WHERE meeting_id = ?"
+            " AND status = 'waiting' ORDER BY registered_at, user_id LIMIT ?",
+            (meeting_id, free),
+        )
+        moved = [int(row[0]) for row in rows]
+        for user_id in moved:
+            await self._placed(meeting_id, user_id, now)
+        return moved
+
+    async def people(self, meeting_id: int) -> list[int]:
+        """Everyone registered or waiting."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM meeting_registrations WHERE meeting_id = ?"
+            " ORDER BY registered_at, user_id",
+            (meeting_id,),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def guests(self, meeting_id: int) -> list[tuple[str, Place]]:
+        """(chat name, place) of everyone registered, in the order they registered."""
+        rows = await self.db.fetchall(
+            "SELECT u.display_name, r.status FROM meeting_registrations r"
+            " JOIN users u ON u.id = r.user_id WHERE r.meeting_id = ?"
+            " ORDER BY r.status = 'waiting', r.registered_at, r.user_id",
+            (meeting_id,),
+        )
+        return [(str(row[0] or ""), Place(row[1])) for row in rows]
+
+    async def mine(self, user_id: int, now: datetime) -> dict[int, Place]:
+        """The meetings this person is registered for that have not ended, and their place."""
+        rows = await self.db.fetchall(
+            "SELECT r.meeting_id, r.status FROM meeting_registrations r"
+            " JOIN meetings m ON m.id = r.meeting_id WHERE r.user_id = ? AND m.ends_at > ?",
+            (user_id, iso(now)),
+        )
+        return {int(row[0]): Place(row[1]) for row in rows}
+
+    # Reminders and clean-up -------------------------------------------------------------------
+
+    async def to_remind(self, meeting_id: int, reminder: Reminder) -> list[int]:
+        """Who has a place and has not had this reminder."""
+        rows = await self.db.fetchall(
+            f"SELECT user_id FROM meeting_registrations WHERE meeting_id = ?"
+            f" AND status = 'going' AND {reminder.value} IS NULL ORDER BY user_id",
+            (meeting_id,),
+        )
+        return [int(row[0]) for row in rows]
+
+    async def mark_reminded(
+        self, meeting_id: int, user_ids: list[int], reminder: Reminder, now: datetime
+    ) -> None:
+        for user_id in user_ids:
+            await self.db.execute(
+                f"UPDATE meeting_registrations SET {reminder.value} = ?"
+                " WHERE meeting_id = ? AND user_id = ?",
+                (iso(now), meeting_id, user_id),
+            )
+
+    async def with_reminders(self) -> list[Meeting]:
+        """Planned meetings with a reminder still to send."""
+        rows = await self.db.fetchall(
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE m.status = 'planned' AND EXISTS"
+            " (SELECT 1 FROM meeting_registrations r WHERE r.meeting_id = m.id"
+            " AND r.status = 'going'"
+            " AND (r.reminded_day_at IS NULL OR r.reminded_hour_at IS NULL))"
+        )
+        return [_meeting(row) for row in rows]
+
+    async def forget_registrations(self, ended_before: datetime) -> int:
+        """Remove the registrations of meetings that ended before then; returns how many."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM meeting_registrations WHERE meeting_id IN"
+            " (SELECT id FROM meetings WHERE ends_at < ?)",
+            (iso(ended_before),),
+        )
+
+    async def published(self) -> list[Meeting]:
+        """Every meeting that was not cancelled (for open data: no registrations, no names)."""
+        rows = await self.db.fetchall(
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE m.status = 'planned'"
+            " ORDER BY m.starts_at, m.id"
+        )
+        return [_meeting(row) for row in rows]

@@ -1,0 +1,77 @@
+"""A resident's meetings are in /mijngegevens and gone after /vergeetmij; a place they leave
+that way goes to whoever waited first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, timedelta
+
+from bot.app import App
+from tests.consultations import Clock
+from tests.meetings import Reminders, evening, organise
+from tests.people import civil_servant, for_user, row
+from tests.people import person as resident
+from tests.privacy import traces
+
+
+async def test_my_data_shows_my_meetings_and_forget_me_erases_them(app: App, clock: Clock) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "annabel-zwartkruis")
+    bob, carl = await resident(app, "bob"), await resident(app, "carl")
+    await organise(ria, evening(clock.now), capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    anna_id = (await row(app, anna)).id
+
+    await anna.send("/mijngegevens")
+    assert "Bijeenkomsten waarvoor je bent aangemeld: 1" in anna.text
+    [file] = [s.reply.document for s in anna.last if s.reply.document is not None]
+    exported = json.loads(file.data)
+    text = json.dumps(exported, ensure_ascii=False)
+    assert "meeting_registrations" in text and "Buurtavond Zeewijk" in text
+
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert (
+        await app.db.fetchval(
+            "SELECT COUNT(*) FROM meeting_registrations WHERE user_id = ?", (anna_id,)
+        )
+        == 0
+    )
+    assert await traces(app.db, ["annabel-zwartkruis", "Annabel-Zwartkruis"]) == []
+
+    # Her place is free: the next one to register finds Bob already moved up ahead of them.
+    await carl.press_payload(f"mt.go:{meeting}")
+    assert carl.keys == ["meetings.waitlisted"]
+    [moved] = await for_user(app, bob, "meeting")
+    assert moved.replies[0].key == "meetings.moved_up"
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert "1. Bob" in ria.text and "2. Carl (wachtlijst)" in ria.text
+
+
+async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_the_reminder(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert await for_user(app, bob, "meeting") == []
+
+    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
+    await Reminders.of(app).run(meeting)
+    [moved] = await for_user(app, bob, "meeting")
+    assert [r.key for r in moved.replies] == ["meetings.moved_up", "meetings.calendar"]
+    # His place came after the day-before moment: the hour reminder is still his.
+    assert await Reminders.of(app).pending() == [
+        (meeting, starts.astimezone(UTC) - timedelta(hours=1))
+    ]

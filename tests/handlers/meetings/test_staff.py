@@ -1,0 +1,122 @@
+"""Only staff organise meetings and see who comes; a role taken away ends that at once. The
+list of who registered is removed a period after the meeting (the profile says how long)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, timedelta
+
+from bot.admin.retention import run_retention
+from bot.app import App
+from handlers.contract import Role
+from tests.consultations import Clock
+from tests.meetings import evening, organise
+from tests.people import civil_servant, with_role
+from tests.people import person as resident
+
+
+async def test_residents_and_revoked_staff_cannot_organise_or_see_who_comes(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "Anna")
+    bob = await resident(app, "bob")
+    await organise(ria, evening(clock.now), audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+
+    # Staff see chat names only, and get the door list as a file.
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert ria.keys == ["meetings.guests"] and "1. Anna" in ria.text
+    await ria.press_payload(f"mt.door:{meeting}")
+    [door] = ria.last
+    assert door.reply.document is not None and door.reply.document.filename.endswith(".csv")
+    rows = list(
+        csv.reader(io.StringIO(door.reply.document.data.decode("utf-8-sig")), delimiter=";")
+    )
+    assert rows == [["nr", "naam", "aanmelding", "aanwezig"], ["1", "Anna", "komt", ""]]
+
+    # A resident: no command, no buttons, no names.
+    await bob.send("/nieuwebijeenkomst")
+    assert bob.keys == ["general.unknown_command"]
+    await bob.send("/bijeenkomsten")
+    assert "Beheren" not in [label for label, _ in bob.buttons()]
+    for payload in ("mt.new", "mt.staff", "mt.who", "mt.door", "mt.move", "mt.end", "mt.endok"):
+        await bob.press_payload(f"{payload}:{meeting}")
+        assert bob.keys == ["general.stale_button"], payload
+        assert "Anna" not in bob.text and all(s.reply.document is None for s in bob.last)
+
+    # Ria's role is taken away in the middle of organising another one.
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Tweede avond")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("Nog een avond in de buurt.")
+    assert ria.keys[0] == "general.dialog_dropped"
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert ria.keys == ["general.stale_button"] and "Anna" not in ria.text
+    await ria.press_payload(f"mt.door:{meeting}")
+    assert ria.keys == ["general.stale_button"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM meetings") == 1
+
+
+async def test_a_revoked_organiser_cannot_finish_moving_a_meeting(app: App, clock: Clock) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    starts = evening(clock.now)
+    await organise(ria, starts, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(evening(clock.now, days=5).strftime("%d-%m-%Y %H:%M"))
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("2 uur")
+    assert ria.keys[0] in ("general.dialog_dropped", "general.stale_button")
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and stored.starts_at == starts.astimezone(UTC)
+
+
+async def test_registrations_are_removed_the_profiles_period_after_the_meeting(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    starts = evening(clock.now)
+    await organise(ria, starts, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    keep = app.profile.meetings.keep_registrations_days
+    assert keep == 30
+
+    ended = starts.astimezone(UTC) + timedelta(hours=2)
+    report = await run_retention(app, ended + timedelta(days=keep) - timedelta(minutes=1))
+    assert report.registrations_removed == 0
+    assert await app.repos.meetings.people(meeting) != []
+    report = await run_retention(app, ended + timedelta(days=keep, minutes=1))
+    assert report.registrations_removed == 1
+    assert await app.repos.meetings.people(meeting) == []
+    # The meeting itself stays (it is the municipality's, and names nobody).
+    assert await app.repos.meetings.get(meeting) is not None
+
+
+async def test_a_meeting_half_organised_is_a_draft_that_is_never_dropped_silently(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Buurtavond")
+    # A screen opened meanwhile offers the way back to it.
+    await ria.send("/bijeenkomsten")
+    assert ria.keys == ["meetings.none"]
+    await ria.press("Verder met je nieuwe bijeenkomst")
+    assert ria.keys == ["meetings.ask_description"]
+    # Another dialog asks first.
+    await ria.send("/nieuwepeiling")
+    assert ria.keys == ["drafts.open"] and "je nieuwe bijeenkomst" in ria.text
+    await ria.press("Verder")
+    assert ria.keys == ["meetings.ask_description"]
+    await ria.send("Praat mee over de buurt.")
+    assert ria.keys == ["meetings.ask_where"]
