@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
+from bot.admin.dcat import catalogue_entry
+from bot.admin.public_site import Label, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from storage.clock import parse
@@ -51,6 +53,13 @@ DESCRIPTOR = "datapackage.json"
 #: How often the scheduled export refreshes (with an hour's slack for the scheduler).
 EVERY = timedelta(days=7)
 SLACK = timedelta(hours=1)
+DESCRIPTION_NL = (
+    "Ideeën die inwoners instuurden, hun statusgeschiedenis, de experimenten waar inwoners"
+    " aan mee kunnen doen, de gepubliceerde Wist je dat-berichten, de peilingen van de"
+    " gemeente met hun getelde uitslagen, en tellingen, uit de chatbot Samenspel. Zonder"
+    " persoonsgegevens: geen namen of nummers van mensen, geen reacties, geen getypte"
+    " antwoorden; kleine groepen zijn uit de uitslagen gelaten."
+)
 #: The code for "no neighbourhood" (the whole municipality) in the statistics.
 NO_NEIGHBOURHOOD = "geen"
 
@@ -490,11 +499,13 @@ def _json_lines(table: list[list[Any]]) -> bytes:
 
 
 def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, bytes]:
-    """Every file of the export (CSV and JSON per resource, and the descriptor)."""
+    """Every file of the export (CSV and JSON per resource, the descriptor, the public site)."""
     files: dict[str, bytes] = {}
     descriptors = []
+    typed_tables: dict[str, list[Row]] = {}
     for resource in RESOURCES:
         rows = [_typed(resource, row) for row in tables[resource.name]]
+        typed_tables[resource.name] = rows
         names = [f.name for f in resource.fields]
         text = io.StringIO()
         writer = csv.writer(text)
@@ -519,24 +530,58 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
                 }
             )
     profile = app.profile
-    package = {
+    title = f"Samenspel {profile.name('nl')}: ideeën, experimenten, Wist je dat en peilingen"
+    description = (
+        "Ideas residents sent in, their status history, the experiments residents can"
+        " join, the published Wist je dat updates, the consultations the municipality"
+        " held with their counted results, and counts, from the Samenspel chatbot."
+        " Without personal data: no names or ids of people, no comments, no typed"
+        " answers; small groups are left out of the results."
+    )
+    keywords = ["samenspel", profile.slug, "burgertop", "ideeën", "participatie"]
+    package: dict[str, Any] = {
         "profile": "tabular-data-package",
         "name": f"samenspel-{profile.slug}",
-        "title": f"Samenspel {profile.name('nl')}: ideeën, experimenten, Wist je dat en peilingen",
-        "description": (
-            "Ideas residents sent in, their status history, the experiments residents can"
-            " join, the published Wist je dat updates, the consultations the municipality"
-            " held with their counted results, and counts, from the Samenspel chatbot."
-            " Without personal data: no names or ids of people, no comments, no typed"
-            " answers; small groups are left out of the results."
-        ),
+        "title": title,
+        "description": description,
         "created": now.strftime(DATETIME),
         "licenses": [LICENSE],
-        "keywords": ["samenspel", profile.slug, "burgertop", "ideeën", "participatie"],
+        "keywords": keywords,
         "resources": descriptors,
     }
+    site_url = app.settings.open_data_url
+    if site_url:
+        package["homepage"] = site_url
+    if profile.publication is not None:
+        package["dcat"] = catalogue_entry(
+            profile,
+            profile.publication,
+            title={
+                "nl": title,
+                "en": f"Samenspel {profile.name('en')}: ideas, experiments, news and polls",
+            },
+            description={"nl": DESCRIPTION_NL, "en": description},
+            keywords=keywords,
+            modified=now,
+            site_url=site_url,
+        )
     files[DESCRIPTOR] = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
-    return files
+    site = render_site(
+        typed_tables,
+        municipality=Label(profile.name("nl"), profile.name("en")),
+        slug=profile.slug,
+        url=site_url,
+        zone=app.settings.zone,
+        files=[
+            {"path": d["path"], "title": d["title"]}
+            for d in descriptors
+            if d["format"] == "csv"
+        ],
+        now=now,
+    )
+    clash = files.keys() & site.keys()
+    assert not clash, f"site and data both write {sorted(clash)}"
+    return files | site
 
 
 async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport:
