@@ -573,7 +573,7 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
         url=site_url,
         zone=app.settings.zone,
         files=[
-            {"path": d["path"], "title": d["title"]}
+            {"path": str(d["path"]), "title": str(d["title"])}
             for d in descriptors
             if d["format"] == "csv"
         ],

@@ -184,7 +184,9 @@ def _moment(site: Site, value: str | datetime) -> Moment:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(site.zone)
     # One date for both languages: the ISO form reads the same in Dutch and English.
-    return Moment(iso=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), day=local.date().isoformat())
+    return Moment(
+        iso=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), day=local.date().isoformat()
+    )
 
 
 def _idea(
@@ -290,9 +292,8 @@ def _feed(
     _sub(feed, "updated", entries[0][0] if entries else now.strftime("%Y-%m-%dT%H:%M:%SZ"))
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _sub(author, "name", name)
-    ET.SubElement(
-        feed, f"{{{ATOM}}}link", {"rel": "alternate", "type": "text/html", "href": site.link(INDEX)}
-    )
+    home = {"rel": "alternate", "type": "text/html", "href": site.link(INDEX)}
+    ET.SubElement(feed, f"{{{ATOM}}}link", home)
     if site.url:
         ET.SubElement(
             feed,
