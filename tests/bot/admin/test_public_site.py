@@ -5,6 +5,7 @@ operator or the scheduler makes it: ``samenspel export-open-data`` or the weekly
 from __future__ import annotations
 
 import asyncio
+import html
 import itertools
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,9 +22,11 @@ from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus, Removal
+from storage.privacy.personal import Cause, ContentChoice
 from tests.bot.admin.test_open_data import EXPERIMENT_ONLY, REMOVED_TITLE, SIGNER, seed_public_life
 from tests.chromium import Browser
 from tests.handlers.ideas.helpers import submit_idea
+from tests.privacy import traces
 from tests.support import Chat
 
 #: A phone's width in CSS pixels (the smallest common one).
@@ -311,3 +314,70 @@ async def test_a_new_database_makes_an_empty_site_that_says_so(
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo and feed.entries == [] and feed.feed.updated_parsed
     assert not list(out.glob("idee-*.html"))
+
+
+POSTCODE = "1971 QX"
+PHONE_NUMBER = "06-19283746"
+
+
+async def test_no_personal_value_of_anyone_reaches_any_file_of_the_site(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = await seed_public_life(app)
+    anna, bob, carla, dirk = seeded.anna, seeded.bob, seeded.carla, seeded.dirk
+    repos, now = app.repos, utcnow()
+    secret = [*anna.texts[2:], *bob.texts[2:], "Xjqwplein", "Xjqwburen", SIGNER, "Verbinding"]
+    secret += [EXPERIMENT_ONLY, REMOVED_TITLE, "Dit idee is verwijderd door de moderatie."]
+    async with app.db.transaction():
+        # Someone on Matrix, with the name their client shows.
+        user = await repos.users.seen("matrix", "@ellen.qvist:velsen.example", now)
+        await repos.users.give_consent(user.id, "!kamerQv:velsen.example", "Ellen Qvist", now)
+        secret += ["@ellen.qvist:velsen.example", "!kamerQv:velsen.example", "Ellen Qvist"]
+        # A comment the connector hid, with an address in it, on a published idea.
+        hidden = await repos.comments.add(
+            bob.idea, user.id, f"Ik woon op {POSTCODE}, bel {PHONE_NUMBER}", now
+        )
+        await repos.comments.hide(hidden.id, "Adres en telefoonnummer", now)
+        secret += [POSTCODE, PHONE_NUMBER, "Adres en telefoonnummer"]
+        # Ideas out of view: hidden by the connector, and hidden by residents' reports.
+        for title, how in (
+            ("Qzxverborgen idee met ruzie", Removal.HIDDEN),
+            ("Qzxgemeld idee vol scheldwoorden", Removal.REPORTS),
+        ):
+            idea = await repos.ideas.create(
+                category="wonen",
+                title=title,
+                description=f"{title}: de uitleg die niemand meer mag zien.",
+                neighbourhood="velserbroek",
+                photo_id=None,
+                author_user_id=user.id,
+                now=now,
+            )
+            await repos.ideas.set_status(
+                idea.id, IdeaStatus.IN_REVIEW, now=now, reason=f"{title}: reden"
+            )
+            await repos.comments.add(idea.id, dirk.user_id, f"{title}: reactie", now)
+            await repos.ideas.remove(idea.id, now, how=how, reason=f"{title}: waarom weg")
+            secret += [title]
+    # Anna leaves; her idea stays, without her.
+    await repos.personal.erase(
+        anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
+    )
+    for person in (anna, bob, carla, dirk):
+        secret += person.identity
+    # The values are really in the database (but Anna's, erased with her).
+    stored = {hit.rsplit(": ", 1)[1] for hit in await traces(app.db, secret)}
+    assert stored >= set(secret) - {*anna.identity, *anna.texts}, set(secret) - stored
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    files = sorted(path for path in out.rglob("*") if path.is_file())
+    assert {path.suffix for path in files} >= {".html", ".xml", ".css", ".csv", ".json"}
+    for path in files:
+        data = path.read_bytes().decode("utf-8")
+        for value in secret:
+            for form in {value, html.escape(value), value.lower()}:
+                assert form not in data, f"{path.name}: {value}"
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert html.escape(anna.texts[0]) in index and html.escape(bob.texts[0]) in index
+    assert len(list(out.glob("idee-*.html"))) == 2
