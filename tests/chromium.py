@@ -110,16 +110,8 @@ class Page:
         return bool(state == ["complete", url])
 
     async def screenshot(self, out: Path) -> None:
-        """The whole page as a PNG."""
-        size = await self.evaluate(
-            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
-        )
-        shot = await self.call(
-            "Page.captureScreenshot",
-            format="png",
-            captureBeyondViewport=True,
-            clip={"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1},
-        )
+        """What the screen shows of the page, as a PNG."""
+        shot = await self.call("Page.captureScreenshot", format="png")
         await asyncio.to_thread(out.write_bytes, base64.b64decode(shot["data"]))
 
     async def key(self, name: str) -> None:
