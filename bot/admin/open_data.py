@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -60,6 +61,8 @@ DESCRIPTION_NL = (
     " persoonsgegevens: geen namen of nummers van mensen, geen reacties, geen getypte"
     " antwoorden; kleine groepen zijn uit de uitslagen gelaten."
 )
+#: What a file of the export may be called: no folders, nothing hidden.
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 #: The code for "no neighbourhood" (the whole municipality) in the statistics.
 NO_NEIGHBOURHOOD = "geen"
 
@@ -625,6 +628,11 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     export: anything else is refused, so a mistyped path never replaces someone's folder.
     """
     out = out.absolute()
+    for name in files:
+        # Names are made here (idee-<n>.html), but a folder of their own is the one place
+        # they could escape: refuse anything but a plain file name.
+        if not _PLAIN_NAME.fullmatch(name):
+            raise OpenDataError(f"not a plain file name for the export: {name!r}")
     if out.exists() and not _replaceable(out):
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"

@@ -130,6 +130,7 @@ def render_site(
     ideas.sort(key=lambda idea: idea["number"], reverse=True)
     news = [
         {
+            "id": int(row["id"]),
             "anchor": f"wist-je-dat-{int(row['id'])}",
             "at": _moment(site, row["published_at"]),
             "text": clean(row["text"] or ""),
@@ -249,7 +250,7 @@ def _feed(
         title = text if len(text) <= FEED_TITLE_CHARS else text[: FEED_TITLE_CHARS - 1] + "…"
         entry = _entry(
             site,
-            entry_id=site.entry_id("wist-je-dat", int(item["anchor"].rsplit("-", 1)[1])),
+            entry_id=site.entry_id("wist-je-dat", item["id"]),
             # Most updates start with the words; the others get them in front.
             title=title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}",
             at=item["at"].iso,

@@ -16,7 +16,7 @@ import feedparser
 import pytest
 
 from bot.admin.cli import main
-from bot.admin.open_data import run_open_data_export
+from bot.admin.open_data import OpenDataError, run_open_data_export, write_atomically
 from bot.admin.public_site import idea_page
 from bot.app import App
 from bot.settings import Settings
@@ -381,3 +381,41 @@ async def test_no_personal_value_of_anyone_reaches_any_file_of_the_site(
     index = (out / "index.html").read_text(encoding="utf-8")
     assert html.escape(anna.texts[0]) in index and html.escape(bob.texts[0]) in index
     assert len(list(out.glob("idee-*.html"))) == 2
+
+
+@pytest.mark.parametrize("number", [0, -1, True, "1", "../1", 1.0])
+def test_an_idea_page_is_named_only_after_a_real_idea_number(number: Any) -> None:
+    with pytest.raises(ValueError, match="not an idea number"):
+        idea_page(number)
+
+
+@pytest.mark.parametrize(
+    "name", ["../escaped.html", "sub/idee-1.html", "/etc/passwd", ".hidden", "", "a\\b.html"]
+)
+def test_the_export_writes_no_file_outside_its_folder(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "public" / "site"
+    with pytest.raises(OpenDataError, match="not a plain file name"):
+        write_atomically(out, {"datapackage.json": b"{}", name: b"x"})
+    assert list(tmp_path.rglob("*")) == [], "nothing written anywhere"
+
+
+async def test_control_characters_stored_in_a_title_do_not_break_the_feed_or_the_page(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chat strips them from what people type; an import or an old row may still hold them.
+    idea = await app.repos.ideas.create(
+        category="wonen",
+        title="Bel\x07 en\x0b formulier\x1f\ufffe",
+        description="Een uitleg met een \x00nul en \x1b[31mkleur.",
+        neighbourhood=None,
+        photo_id=None,
+        author_user_id=None,
+        now=utcnow(),
+    )
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert [e.title for e in feed.entries] == [f"Idee #{idea.id} Bel en formulier: Ingediend"]
+    page = (out / idea_page(idea.id)).read_text(encoding="utf-8")
+    assert "Bel en formulier" in page and "[31mkleur" in page and "\x1b" not in page
