@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from bot.admin.cli import main
 from bot.app import App
 from bot.settings import Settings
+from handlers.profile import DEFAULT_PROFILE
 
 #: What DCAT-AP-NL requires of a dataset (and what it recommends that we can always give).
 REQUIRED = (
@@ -100,3 +101,19 @@ async def test_a_published_address_becomes_the_identifier_and_the_landing_page(
 def test_an_address_that_is_not_a_web_address_is_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="the site's address"):
         Settings(_env_file=None, open_data_url=url)  # type: ignore[call-arg]
+
+
+async def test_a_profile_without_a_publication_table_exports_without_a_catalogue_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    start = text.index("[publication]")
+    profile = tmp_path / "elders.toml"
+    profile.write_text(text[:start] + text[text.index("[limits]") :], encoding="utf-8")
+    monkeypatch.setenv("SAMENSPEL_DB", str(tmp_path / "elders.db"))
+    monkeypatch.setenv("SAMENSPEL_PROFILE", str(profile))
+    out = tmp_path / "od"
+    assert await asyncio.to_thread(main, ["export-open-data", "--out", str(out)]) == 0
+    package = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
+    assert "dcat" not in package and package["resources"]
+    assert (out / "index.html").is_file()
