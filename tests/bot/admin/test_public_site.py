@@ -296,6 +296,14 @@ async def test_titles_with_markup_rtl_emoji_or_no_spaces_are_shown_as_typed_and_
             assert idea["title"] in page["title"]
         first = await look(browser, out / idea_page(min(i["number"] for i in ideas)))
         assert MARKUP in first["text"]
+        # The Arabic title runs right to left inside the Dutch page, its number too.
+        (arabic,) = [i["number"] for i in ideas if i["title"].startswith("حديقة")]
+        await look(browser, out / idea_page(arabic))
+        directions = await browser.page.evaluate(
+            "[getComputedStyle(document.querySelector('h1 bdi')).direction,"
+            " getComputedStyle(document.querySelector('h1')).direction]"
+        )
+        assert directions == ["rtl", "ltr"]
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo
     titles = {entry.title for entry in feed.entries}
