@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import itertools
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -98,6 +99,14 @@ async def export(
     assert await asyncio.to_thread(main, ["export-open-data", "--out", str(out)]) == 0
 
 
+def statuses(out: Path, lang: str = "nl") -> dict[IdeaStatus, str]:
+    """The name of each status as the export's own codes give it (from the catalogs)."""
+    codes = json.loads((out / "codes.json").read_text(encoding="utf-8"))
+    header, *rows = codes
+    named = [dict(zip(header, row, strict=True)) for row in rows]
+    return {IdeaStatus(r["code"]): r[f"name_{lang}"] for r in named if r["list"] == "status"}
+
+
 async def look(browser: Browser, page: Path, width: int = PHONE) -> dict[str, Any]:
     await browser.page.goto(page, width=width)
     audit: dict[str, Any] = await browser.page.evaluate(AUDIT)
@@ -146,8 +155,8 @@ async def test_the_index_shows_news_experiments_ideas_and_files_on_a_phone(
             "Speeltuin Zeewijk Natuurlijk!",
             "Zeewijk Natural Playground",
             f"#{seeded.bob.idea} {seeded.bob.texts[0]}",
-            "Doorgestuurd naar een afdeling",
-            "Forwarded to a department",
+            statuses(out)[IdeaStatus.FORWARDED],
+            statuses(out, "en")[IdeaStatus.FORWARDED],
             REASON_BOB,
             "ideas.csv",
             "datapackage.json",
@@ -176,15 +185,17 @@ async def test_the_index_shows_news_experiments_ideas_and_files_on_a_phone(
             f"Idee #{seeded.bob.idea} {seeded.bob.texts[0]}",
             seeded.bob.texts[1],
             "Statusgeschiedenis",
-            "Opgenomen in de agenda",
-            "Doorgestuurd naar een afdeling",
+            statuses(out)[IdeaStatus.ADOPTED],
+            statuses(out)[IdeaStatus.FORWARDED],
             REASON_BOB,
             "Steun",
         ):
             assert seen in page["text"], seen
-        history = page["text"].split("Statusgeschiedenis")[1]
+        history, named = page["text"].split("Statusgeschiedenis")[1], statuses(out)
         assert (
-            history.index("Ingediend") < history.index("Opgenomen") < history.index("Doorgestuurd")
+            history.index(named[IdeaStatus.SUBMITTED])
+            < history.index(named[IdeaStatus.ADOPTED])
+            < history.index(named[IdeaStatus.FORWARDED])
         ), "oldest first"
         assert seeded.anna.name not in page["text"] and SIGNER not in page["text"]
 
@@ -201,7 +212,8 @@ async def test_the_feed_carries_news_and_status_changes_with_stable_ids_and_real
     assert feed.feed.language == "nl" and feed.feed.updated_parsed
     titles = [entry.title for entry in feed.entries]
     assert NEWS in titles
-    assert f"Idee #{seeded.bob.idea} {seeded.bob.texts[0]}: Opgenomen in de agenda" in titles
+    adopted = statuses(first)[IdeaStatus.ADOPTED]
+    assert f"Idee #{seeded.bob.idea} {seeded.bob.texts[0]}: {adopted}" in titles
     for entry in feed.entries:
         assert entry.id.startswith("urn:uuid:") and entry.updated_parsed and entry.link
         assert (first / entry.link.split("#")[0]).is_file(), entry.link
@@ -222,7 +234,8 @@ async def test_the_feed_carries_news_and_status_changes_with_stable_ids_and_real
     assert not again.bozo
     assert {e.id for e in feed.entries} < {e.id for e in again.entries}
     newest = again.entries[0]
-    assert newest.title == f"Idee #{seeded.anna.idea} {seeded.anna.texts[0]}: Niet haalbaar"
+    no = statuses(second)[IdeaStatus.NOT_FEASIBLE]
+    assert newest.title == f"Idee #{seeded.anna.idea} {seeded.anna.texts[0]}: {no}"
     assert "Te duur" in newest.summary
     assert newest.link == f"https://data.velsen.example/samenspel/idee-{seeded.anna.idea}.html"
     assert [link.href for link in again.feed.links if link.rel == "self"] == [
@@ -307,7 +320,8 @@ async def test_titles_with_markup_rtl_emoji_or_no_spaces_are_shown_as_typed_and_
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo
     titles = {entry.title for entry in feed.entries}
-    assert titles == {f"Idee #{i['number']} {i['title']}: Ingediend" for i in ideas}
+    sent = statuses(out)[IdeaStatus.SUBMITTED]
+    assert titles == {f"Idee #{i['number']} {i['title']}: {sent}" for i in ideas}
 
 
 async def test_a_new_database_makes_an_empty_site_that_says_so(
@@ -424,6 +438,7 @@ async def test_control_characters_stored_in_a_title_do_not_break_the_feed_or_the
     await export(out, monkeypatch, app)
     feed = feedparser.parse((out / "feed.xml").read_bytes())
     assert not feed.bozo, feed.get("bozo_exception")
-    assert [e.title for e in feed.entries] == [f"Idee #{idea.id} Bel en formulier: Ingediend"]
+    sent = statuses(out)[IdeaStatus.SUBMITTED]
+    assert [e.title for e in feed.entries] == [f"Idee #{idea.id} Bel en formulier: {sent}"]
     page = (out / idea_page(idea.id)).read_text(encoding="utf-8")
     assert "Bel en formulier" in page and "[31mkleur" in page and "\x1b" not in page
