@@ -8,6 +8,7 @@ import asyncio
 import html
 import itertools
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -442,3 +443,22 @@ async def test_control_characters_stored_in_a_title_do_not_break_the_feed_or_the
     assert [e.title for e in feed.entries] == [f"Idee #{idea.id} Bel en formulier: {sent}"]
     page = (out / idea_page(idea.id)).read_text(encoding="utf-8")
     assert "Bel en formulier" in page and "[31mkleur" in page and "\x1b" not in page
+
+
+async def test_a_merged_idea_links_to_the_idea_it_joined_only_while_that_one_is_public(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = await seed_public_life(app)
+    anna, bob, now = seeded.anna.idea, seeded.bob.idea, utcnow()
+    await app.repos.ideas.set_status(anna, IdeaStatus.MERGED, now=now, merged_into=bob)
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+    link = f'href="{idea_page(bob)}"'
+    assert link in (out / idea_page(anna)).read_text(encoding="utf-8")
+
+    await app.repos.ideas.remove(bob, now, how=Removal.HIDDEN, reason="Even weg")
+    await export(out, monkeypatch, app)
+    page = (out / idea_page(anna)).read_text(encoding="utf-8")
+    assert link not in page and not (out / idea_page(bob)).exists()
+    hrefs = re.findall(r'href="([^"#]+)', page)
+    assert all((out / href).is_file() for href in hrefs), hrefs
