@@ -10,6 +10,10 @@ It holds no personal data: no ids or names of people, no comment texts, no autho
 ideas and updates meant only for an experiment's participants are left out; what residents
 chose to delete is gone from the database itself.
 
+Beside the data it writes the public site (index.html, a page per idea, feed.xml: see
+:mod:`bot.admin.public_site`), rendered from the same rows, and ``datapackage.json``
+carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
+
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
 server publishing DIR serves the old export or the new one, never half of one. With
 ``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly.
