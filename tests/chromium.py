@@ -34,6 +34,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # Containers often have a small /dev/shm; Chromium then crashes on bigger pages.
+    "--disable-dev-shm-usage",
     "--no-default-browser-check",
     "--disable-extensions",
     "--mute-audio",
@@ -168,9 +170,13 @@ class Browser:
                 what="chromium to write its port",
             )
             port = int(port_file.read_text().splitlines()[0])
-            async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
-                targets = await answer.json()
-            (tab,) = [t for t in targets if t["type"] == "page"]
+
+            async def tabs() -> list[dict[str, Any]]:
+                async with session.get(f"http://127.0.0.1:{port}/json/list") as answer:
+                    targets: list[dict[str, Any]] = await answer.json()
+                return [t for t in targets if t["type"] == "page"]
+
+            (tab,) = await until(tabs, timeout=PATIENCE, what="chromium's first tab")
             socket = await session.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=0)
             try:
                 yield cls(process, session, Page(socket))
