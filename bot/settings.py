@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     outbox_keep_days: int = Field(default=DEFAULT_OUTBOX_KEEP_DAYS, ge=1, le=3650)
     #: When set, the open-data export is written here every week (for a web server).
     open_data_dir: Path | None = None
+    #: Where the web server publishes that folder (https://data.example.org/samenspel/): the
+    #: feed's links and the data's identifier then point there; without it they are relative.
+    open_data_url: str | None = None
 
     telegram_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
@@ -150,6 +153,16 @@ class Settings(BaseSettings):
         if not 1 <= len(secret) <= 256 or not set(secret) <= allowed:
             raise ValueError("must be 1-256 characters: letters, digits, _ and -")
         return value
+
+    @field_validator("open_data_url")
+    @classmethod
+    def _open_data_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("must be the site's address, such as https://data.example.org/")
+        return value if value.endswith("/") else value + "/"
 
     @field_validator("matrix_homeserver")
     @classmethod

@@ -61,6 +61,32 @@ class Privacy(BaseModel):
     authority: Localized
 
 
+#: Top-level themes of the government's list (TOOI "Taxonomie beleidsagenda") that fit what
+#: residents send in; the open data's catalogue entry names them by URI.
+GovernmentTheme = Literal[
+    "Bestuur",
+    "Cultuur en recreatie",
+    "Natuur en milieu",
+    "Ruimte en infrastructuur",
+    "Sociale zekerheid",
+    "Wonen",
+    "Zorg en gezondheid",
+]
+
+
+class PublicationProfile(BaseModel):
+    """How the open data and the public site present the municipality to data catalogues
+    (DCAT-AP-NL, for data.overheid.nl)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The municipality's code from CBS and the government's organisation list, "gm0453".
+    municipality_code: str = Field(pattern=r"^gm[0-9]{4}$")
+    #: Where people ask about the published data.
+    contact: str = Field(min_length=3)
+    themes: list[GovernmentTheme] = Field(default=["Bestuur"], min_length=1)
+
+
 class Limits(BaseModel):
     """Flood protection and moderation thresholds."""
 
@@ -183,6 +209,8 @@ class Profile(BaseModel):
     consultations: ConsultationRules = ConsultationRules()
     rooms: RoomRules = RoomRules()
     meetings: MeetingRules = MeetingRules()
+    #: Without it the open data carries no DCAT-AP-NL metadata.
+    publication: PublicationProfile | None = None
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod

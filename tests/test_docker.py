@@ -120,3 +120,24 @@ def test_synapse_and_the_open_data_server_are_optional_profiles() -> None:
     published = services["open-data"]["volumes"][0]
     assert published.endswith(":ro") and published.startswith("open-data:")
     assert "bot" not in [p for s in services.values() for p in s.get("profiles", [])]
+
+
+def test_the_open_data_server_publishes_the_export_folder_as_a_site_without_scripts() -> None:
+    loaded = compose()
+    bot, server = loaded["services"]["bot"], loaded["services"]["open-data"]
+    (config,) = server["configs"]
+    assert config["target"] == "/etc/nginx/conf.d/default.conf"
+    nginx = loaded["configs"][config["source"]]["content"]
+    # Compose turns $$ into $ and would empty a lone $name: every $ of nginx is doubled.
+    assert "$$uri" in nginx and "$" not in nginx.replace("$$", "")
+    nginx = nginx.replace("$$", "$")
+    assert nginx.count("{") == nginx.count("}")
+    # Its root is the folder the bot writes, seen through the read-only volume.
+    volume, inside, _ = server["volumes"][0].split(":")
+    (root,) = re.findall(r"^\s*root (\S+);$", nginx, re.MULTILINE)
+    export = PurePosixPath(bot["environment"]["SAMENSPEL_OPEN_DATA_DIR"])
+    published = {v.split(":")[1]: v.split(":")[0] for v in bot["volumes"]}
+    assert published[str(export.parent)] == volume
+    assert PurePosixPath(root) == PurePosixPath(inside) / export.name
+    assert "index index.html;" in nginx and "application/atom+xml xml;" in nginx
+    assert "default-src 'none'" in nginx and "X-Content-Type-Options nosniff" in nginx

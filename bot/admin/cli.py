@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("path", help="where to write the copy")
     sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
     export = sub.add_parser(
-        "export-open-data", help="write the open data (CSV, JSON, datapackage.json) to a folder"
+        "export-open-data",
+        help="write the open data (CSV, JSON, datapackage.json) and the public site (HTML,"
+        " Atom feed) to a folder",
     )
     export.add_argument("--out", required=True, metavar="DIR", help="the folder to (re)write")
     consultation = sub.add_parser(

@@ -10,6 +10,10 @@ It holds no personal data: no ids or names of people, no comment texts, no autho
 ideas and updates meant only for an experiment's participants are left out; what residents
 chose to delete is gone from the database itself.
 
+Beside the data it writes the public site (index.html, a page per idea, feed.xml: see
+:mod:`bot.admin.public_site`), rendered from the same rows, and ``datapackage.json``
+carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
+
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
 server publishing DIR serves the old export or the new one, never half of one. With
 ``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly.
@@ -23,6 +27,7 @@ import io
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -32,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
+from bot.admin.dcat import catalogue_entry
+from bot.admin.public_site import Label, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from storage.clock import parse
@@ -51,6 +58,15 @@ DESCRIPTOR = "datapackage.json"
 #: How often the scheduled export refreshes (with an hour's slack for the scheduler).
 EVERY = timedelta(days=7)
 SLACK = timedelta(hours=1)
+DESCRIPTION_NL = (
+    "Ideeën die inwoners instuurden, hun statusgeschiedenis, de experimenten waar inwoners"
+    " aan mee kunnen doen, de gepubliceerde Wist je dat-berichten, de peilingen van de"
+    " gemeente met hun getelde uitslagen, en tellingen, uit de chatbot Samenspel. Zonder"
+    " persoonsgegevens: geen namen of nummers van mensen, geen reacties, geen getypte"
+    " antwoorden; kleine groepen zijn uit de uitslagen gelaten."
+)
+#: What a file of the export may be called: no folders, nothing hidden.
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 #: The code for "no neighbourhood" (the whole municipality) in the statistics.
 NO_NEIGHBOURHOOD = "geen"
 
@@ -490,11 +506,13 @@ def _json_lines(table: list[list[Any]]) -> bytes:
 
 
 def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, bytes]:
-    """Every file of the export (CSV and JSON per resource, and the descriptor)."""
+    """Every file of the export (CSV and JSON per resource, the descriptor, the public site)."""
     files: dict[str, bytes] = {}
     descriptors = []
+    typed_tables: dict[str, list[Row]] = {}
     for resource in RESOURCES:
         rows = [_typed(resource, row) for row in tables[resource.name]]
+        typed_tables[resource.name] = rows
         names = [f.name for f in resource.fields]
         text = io.StringIO()
         writer = csv.writer(text)
@@ -519,31 +537,66 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
                 }
             )
     profile = app.profile
-    package = {
+    title = f"Samenspel {profile.name('nl')}: ideeën, experimenten, Wist je dat en peilingen"
+    description = (
+        "Ideas residents sent in, their status history, the experiments residents can"
+        " join, the published Wist je dat updates, the consultations the municipality"
+        " held with their counted results, and counts, from the Samenspel chatbot."
+        " Without personal data: no names or ids of people, no comments, no typed"
+        " answers; small groups are left out of the results."
+    )
+    keywords = ["samenspel", profile.slug, "burgertop", "ideeën", "participatie"]
+    package: dict[str, Any] = {
         "profile": "tabular-data-package",
         "name": f"samenspel-{profile.slug}",
-        "title": f"Samenspel {profile.name('nl')}: ideeën, experimenten, Wist je dat en peilingen",
-        "description": (
-            "Ideas residents sent in, their status history, the experiments residents can"
-            " join, the published Wist je dat updates, the consultations the municipality"
-            " held with their counted results, and counts, from the Samenspel chatbot."
-            " Without personal data: no names or ids of people, no comments, no typed"
-            " answers; small groups are left out of the results."
-        ),
+        "title": title,
+        "description": description,
         "created": now.strftime(DATETIME),
         "licenses": [LICENSE],
-        "keywords": ["samenspel", profile.slug, "burgertop", "ideeën", "participatie"],
+        "keywords": keywords,
         "resources": descriptors,
     }
+    site_url = app.settings.open_data_url
+    if site_url:
+        package["homepage"] = site_url
+    if profile.publication is not None:
+        package["dcat"] = catalogue_entry(
+            profile,
+            profile.publication,
+            title={
+                "nl": title,
+                "en": f"Samenspel {profile.name('en')}: ideas, experiments, news and polls",
+            },
+            description={"nl": DESCRIPTION_NL, "en": description},
+            keywords=keywords,
+            modified=now,
+            site_url=site_url,
+        )
     files[DESCRIPTOR] = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
-    return files
+    site = render_site(
+        typed_tables,
+        municipality=Label(profile.name("nl"), profile.name("en")),
+        slug=profile.slug,
+        url=site_url,
+        zone=app.settings.zone,
+        files=[
+            {"path": str(d["path"]), "title": str(d["title"])}
+            for d in descriptors
+            if d["format"] == "csv"
+        ],
+        now=now,
+    )
+    clash = files.keys() & site.keys()
+    assert not clash, f"site and data both write {sorted(clash)}"
+    return files | site
 
 
 async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport:
     """Write the whole export into ``out``, replacing an earlier export there at once."""
     tables = await collect(app)
-    files = render(app, tables, now)
-    # Off the event loop: the bot keeps answering residents while the files are written.
+    # Off the event loop: the bot keeps answering residents while the files are rendered
+    # (a page per idea: about a second for 2,000 ideas) and written.
+    files = await asyncio.to_thread(render, app, tables, now)
     await asyncio.to_thread(write_atomically, out, files)
     rows = {name: len(table) for name, table in tables.items()}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
@@ -580,6 +633,11 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     export: anything else is refused, so a mistyped path never replaces someone's folder.
     """
     out = out.absolute()
+    for name in files:
+        # Names are made here (idee-<n>.html), but a folder of their own is the one place
+        # they could escape: refuse anything but a plain file name.
+        if not _PLAIN_NAME.fullmatch(name):
+            raise OpenDataError(f"not a plain file name for the export: {name!r}")
     if out.exists() and not _replaceable(out):
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"

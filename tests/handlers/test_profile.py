@@ -56,3 +56,15 @@ def test_duplicate_ids_and_unknown_references_are_refused() -> None:
     raw["experiments"][0]["neighbourhood"] = "atlantis"
     with pytest.raises(ValidationError, match="unknown neighbourhood"):
         Profile.model_validate(raw)
+
+
+def test_the_publication_names_a_known_municipality_code_and_government_themes() -> None:
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    assert Profile.model_validate(raw).publication is not None
+    for field, wrong in (("themes", ["Feestjes"]), ("municipality_code", "0453"), ("themes", [])):
+        changed = tomllib.loads(DEFAULT_PROFILE.read_text())
+        changed["publication"][field] = wrong
+        with pytest.raises(ValidationError, match=field):
+            Profile.model_validate(changed)
+    del raw["publication"]
+    assert Profile.model_validate(raw).publication is None, "optional: then no DCAT entry"

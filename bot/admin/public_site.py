@@ -1,0 +1,329 @@
+"""The public site beside the open data: what Samenspel publishes, for people and for feeds.
+
+    index.html        recent "Wist je dat", the experiments, every idea with its status and
+                      the reason given, and links to the open-data files
+    idee-<n>.html     one idea: its status history, supporters and comments counted
+    feed.xml          an Atom feed of "Wist je dat" and status changes (for a website, a
+                      newsletter tool or the local paper)
+    style.css         plain CSS; no page needs a script
+
+It is rendered from the very rows the open data publishes (after their filtering), so the
+site can never show more than the open data does: no names, no ids of people, no comment
+texts, no removed ideas, no updates meant for an experiment's participants only.
+
+The pages are Dutch with English beside them (``lang="en"`` on every English part), one
+page for both, so their words live in the templates (``templates/``) rather than in the
+chat's per-language catalogs; names of statuses, categories and places come from the same
+catalog and profile the chat uses. Jinja2 escapes everything it puts in a page; the feed is
+built with ``xml.etree``, which escapes too. Text residents typed is shown with
+``dir="auto"`` so right-to-left titles read correctly.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from storage.privacy.open_data import Row
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+ATOM = "http://www.w3.org/2005/Atom"
+FEED = "feed.xml"
+INDEX = "index.html"
+STYLE = "style.css"
+#: How many "Wist je dat" updates the index shows, and how many entries the feed carries.
+RECENT_NEWS = 10
+FEED_ENTRIES = 100
+#: Characters of an update's text used as its title in the feed.
+FEED_TITLE_CHARS = 80
+#: Code points XML 1.0 cannot carry (and a page should not): C0 controls but tab and
+#: newlines, lone surrogates, and the two non-characters at the end of the first plane.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A name in Dutch and in English."""
+
+    nl: str
+    en: str
+
+    @property
+    def same(self) -> bool:
+        return self.nl == self.en
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A moment as the page shows it: the local date, and the exact time for machines."""
+
+    iso: str
+    day: str
+
+
+@dataclass(frozen=True)
+class Site:
+    """What a page or the feed needs to know about the publisher."""
+
+    municipality: Label
+    slug: str
+    url: str | None
+    zone: ZoneInfo
+
+    def link(self, page: str) -> str:
+        """A page's address: absolute where the site's address is known."""
+        return f"{self.url}{page}" if self.url else page
+
+    def entry_id(self, kind: str, number: int) -> str:
+        """A feed entry's id, the same in every export (RFC 4122 name-based UUID)."""
+        name = f"samenspel:{self.slug}:{kind}:{number}"
+        return uuid.uuid5(uuid.NAMESPACE_URL, name).urn
+
+
+def idea_page(number: int) -> str:
+    """The file name of an idea's page; ``number`` is the idea's public number."""
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ValueError(f"not an idea number: {number!r}")
+    return f"idee-{number}.html"
+
+
+def clean(text: Any) -> str:
+    """Text without the code points a page or the feed cannot carry."""
+    return _UNSAFE.sub("", str(text))
+
+
+def render_site(
+    tables: dict[str, list[Row]],
+    *,
+    municipality: Label,
+    slug: str,
+    url: str | None,
+    zone: ZoneInfo,
+    files: list[dict[str, str]],
+    now: datetime,
+) -> dict[str, bytes]:
+    """Every file of the site, from the open data's typed rows.
+
+    ``files`` lists the open-data files to link (``path``, ``title``, ``format``).
+    """
+    site = Site(municipality=municipality, slug=slug, url=url, zone=zone)
+    codes = _codes(tables["codes"])
+    history: dict[int, list[Row]] = defaultdict(list)
+    for change in tables["idea_status_history"]:
+        history[change["idea"]].append(change)
+    ideas = [_idea(site, row, codes, history[row["number"]]) for row in tables["ideas"]]
+    numbers = {idea["number"] for idea in ideas}
+    for idea in ideas:
+        # A link to a merged idea only where that idea is published too.
+        for change in idea["history"]:
+            if change["merged_into"] not in numbers:
+                change["merged_into"] = None
+    ideas.sort(key=lambda idea: idea["number"], reverse=True)
+    news = [
+        {
+            "id": int(row["id"]),
+            "anchor": f"wist-je-dat-{int(row['id'])}",
+            "at": _moment(site, row["published_at"]),
+            "text": clean(row["text"] or ""),
+        }
+        for row in reversed(tables["wist_je_dat"])
+    ]
+    experiments = [_experiment(row, codes) for row in tables["experiments"]]
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    common = {"site": site, "updated": _moment(site, now), "feed": FEED, "style": STYLE}
+    out: dict[str, bytes] = {
+        INDEX: env.get_template("index.html")
+        .render(
+            **common,
+            news=news[:RECENT_NEWS],
+            news_total=len(news),
+            experiments=experiments,
+            ideas=ideas,
+            files=files,
+        )
+        .encode("utf-8"),
+        STYLE: (TEMPLATES / STYLE).read_bytes(),
+    }
+    page = env.get_template("idea.html")
+    for idea in ideas:
+        out[idea["page"]] = page.render(**common, idea=idea).encode("utf-8")
+    out[FEED] = _feed(site, ideas, news, now)
+    return out
+
+
+def _codes(rows: list[Row]) -> dict[tuple[str, str], Label]:
+    return {(r["list"], r["code"]): Label(clean(r["name_nl"]), clean(r["name_en"])) for r in rows}
+
+
+def _label(codes: dict[tuple[str, str], Label], kind: str, code: str | None) -> Label | None:
+    if code is None:
+        return None
+    return codes.get((kind, code), Label(code, code))
+
+
+def _moment(site: Site, value: str | datetime) -> Moment:
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", ""))
+    )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(site.zone)
+    # One date for both languages: the ISO form reads the same in Dutch and English.
+    return Moment(
+        iso=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), day=local.date().isoformat()
+    )
+
+
+def _idea(
+    site: Site, row: Row, codes: dict[tuple[str, str], Label], changes: list[Row]
+) -> dict[str, Any]:
+    number = int(row["number"])
+    history = [
+        {
+            "id": int(change["id"]),
+            "at": _moment(site, change["at"]),
+            "status": _label(codes, "status", change["status"]),
+            "reason": clean(change["reason"] or ""),
+            "theme": _label(codes, "theme", change["theme"]),
+            "department": _label(codes, "department", change["department"]),
+            "merged_into": change["merged_into"],
+        }
+        for change in changes
+    ]
+    reasons = [change["reason"] for change in history if change["reason"]]
+    return {
+        "number": number,
+        "page": idea_page(number),
+        "title": clean(row["title"]),
+        "text": clean(row["text"] or ""),
+        "status": _label(codes, "status", row["status"]),
+        "reason": reasons[-1] if reasons else "",
+        "category": _label(codes, "category", row["category"]),
+        "neighbourhood": _label(codes, "neighbourhood", row["neighbourhood"]),
+        "supporters": int(row["supporters"]),
+        "comments": int(row["comments"]),
+        "submitted": _moment(site, row["submitted_at"]),
+        "updated": _moment(site, row["updated_at"]),
+        "history": history,
+    }
+
+
+def _experiment(row: Row, codes: dict[tuple[str, str], Label]) -> dict[str, Any]:
+    def pair(name: str) -> Label:
+        nl = clean(row[f"{name}_nl"] or "")
+        return Label(nl, clean(row[f"{name}_en"] or "") or nl)
+
+    return {
+        "title": pair("title"),
+        "summary": pair("summary"),
+        "place": pair("place"),
+        "organiser": pair("organiser"),
+        "running": row["status"] == "running",
+        "participants": int(row["participants"]),
+        "neighbourhood": _label(codes, "neighbourhood", row["neighbourhood"]),
+    }
+
+
+def _feed(
+    site: Site, ideas: list[dict[str, Any]], news: list[dict[str, Any]], now: datetime
+) -> bytes:
+    """The Atom feed (RFC 4287): the newest updates and status changes, newest first."""
+    entries: list[tuple[str, ET.Element]] = []
+    for item in news:
+        text = item["text"]
+        title = text if len(text) <= FEED_TITLE_CHARS else text[: FEED_TITLE_CHARS - 1] + "…"
+        entry = _entry(
+            site,
+            entry_id=site.entry_id("wist-je-dat", item["id"]),
+            # Most updates start with the words; the others get them in front.
+            title=title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}",
+            at=item["at"].iso,
+            link=site.link(f"{INDEX}#{item['anchor']}"),
+            content=text,
+            category="wist-je-dat",
+        )
+        entries.append((item["at"].iso, entry))
+    for idea in ideas:
+        for change in idea["history"]:
+            status: Label = change["status"]
+            lines = [f"{status.nl} ({status.en})"]
+            if change["reason"]:
+                lines.append(change["reason"])
+            entry = _entry(
+                site,
+                entry_id=site.entry_id("status", change["id"]),
+                title=f"Idee #{idea['number']} {idea['title']}: {status.nl}",
+                at=change["at"].iso,
+                link=site.link(idea["page"]),
+                content="\n".join(lines),
+                category="status",
+            )
+            entries.append((change["at"].iso, entry))
+    # Newest first; equal moments in a fixed order so the feed does not churn.
+    entries.sort(key=lambda pair: (pair[0], pair[1].findtext(f"{{{ATOM}}}id") or ""))
+    entries = entries[::-1][:FEED_ENTRIES]
+
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "nl"})
+    name = site.municipality.nl
+    _sub(feed, "id", site.entry_id("feed", 0))
+    _sub(feed, "title", f"Samenspel {name}: Wist je dat en ideeën")
+    _sub(
+        feed,
+        "subtitle",
+        'Nieuws ("Wist je dat") en nieuwe statussen van ideeën van inwoners.'
+        " News and status changes of residents' ideas.",
+    )
+    _sub(feed, "updated", entries[0][0] if entries else now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    _sub(author, "name", name)
+    home = {"rel": "alternate", "type": "text/html", "href": site.link(INDEX)}
+    ET.SubElement(feed, f"{{{ATOM}}}link", home)
+    if site.url:
+        ET.SubElement(
+            feed,
+            f"{{{ATOM}}}link",
+            {"rel": "self", "type": "application/atom+xml", "href": site.link(FEED)},
+        )
+    _sub(feed, "rights", "CC0 1.0: vrij te gebruiken / free to use")
+    _sub(feed, "generator", "Samenspel")
+    for _, entry in entries:
+        feed.append(entry)
+    ET.indent(feed)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _entry(
+    site: Site, *, entry_id: str, title: str, at: str, link: str, content: str, category: str
+) -> ET.Element:
+    entry = ET.Element(f"{{{ATOM}}}entry")
+    _sub(entry, "id", entry_id)
+    _sub(entry, "title", title)
+    _sub(entry, "updated", at)
+    _sub(entry, "published", at)
+    ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate", "href": link})
+    ET.SubElement(entry, f"{{{ATOM}}}category", {"term": category})
+    _sub(entry, "content", content, type="text")
+    return entry
+
+
+def _sub(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
+    child = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    child.text = clean(text)
+    return child
