@@ -2,24 +2,25 @@
 
 Telegram allows a bot about 30 messages a second overall, about one a second in one chat
 (short bursts allowed) and 20 a minute in a group. One :class:`Pacing` per platform keeps
-everything the bot sends under such limits, direct replies and the outbox alike:
+everything the bot sends under such limits, direct replies and the outbox alike::
 
-* The overall rate is a timeline of evenly spaced slots. Each message books the next one;
-  a slot not used in time is not saved up, so there are no bursts above the rate.
-* **Direct replies go first.** A reply (an answer to what someone just did,
-  :meth:`Pacing.reply`) may use a slot up to ``reply_allowance`` seconds before it is due;
-  the outbox (:meth:`Pacing.take`) only when it is due. So a reply overtakes the slots the
-  outbox booked, and the outbox gets what replies leave over: both together never go above
-  the rate, and a burst of replies is answered at once instead of queueing behind a
-  broadcast.
+    reply(chat) ──chat's turn──► replies queue ──┐
+                                                 ├──► one slot at a time ──► send
+    take() (the outbox) ──────► outbox queue ────┘    (replies first)
+
+* The overall rate is a timeline of evenly spaced slots, handed out one at a time when
+  they come, to the longest waiting direct reply if there is one, else to the outbox. A
+  slot not used in time is not saved up, so there are no bursts above the rate; and
+  because a slot is given when it comes rather than booked in advance, a moment in which
+  the process could not run does not make the messages of that moment go at once after it.
+* **Direct replies go first** (:meth:`Pacing.reply`, an answer to what someone just did);
+  the outbox (:meth:`Pacing.take`) gets what they leave over.
 * Each chat has a moment before which it gets nothing new (:meth:`Pacing.ready_at`),
   pushed on by every message to it (``chat_interval``, ``group_interval``; ``burst``
-  messages may go at once, as Telegram allows, the average stays one per interval) and by
-  a platform's "retry after" for that chat only (:meth:`Pacing.hold`); other chats are not
-  slowed down by it. The outbox holds such a chat back in the database; a reply waits.
-
-The allowance is what the platform must tolerate beyond the even rate: it has to be less
-than the burst the platform accepts overall (Telegram's bucket holds about a second).
+  messages may go at once, the average stays one per interval) and by a platform's
+  "retry after" for that chat only (:meth:`Pacing.hold`); other chats are not slowed down
+  by it. The outbox holds such a chat back in the database; a reply waits for its chat
+  first and only then queues for a slot, so it never holds up the others.
 
 Times are ``time.monotonic()`` seconds.
 """
@@ -28,7 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 
 #: Chats remembered before old entries (whose moment has passed) are dropped.
 _PRUNE_AT = 10_000
@@ -44,9 +46,9 @@ class Pacing:
         chat_interval: float = 0.0,
         group_interval: float = 0.0,
         burst: int = 1,
-        reply_allowance: float = 0.0,
         is_group: Callable[[str], bool] = lambda _chat: False,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         """
         Args:
@@ -55,9 +57,9 @@ class Pacing:
             chat_interval: Seconds between two messages to one chat, on average.
             group_interval: Seconds between two messages to one group chat, on average.
             burst: Messages one chat may get at once before the interval applies.
-            reply_allowance: Seconds a direct reply may go before its overall slot.
             is_group: Whether a chat id is a group chat.
-            clock: Monotonic seconds (tests pass a fake one).
+            clock: Monotonic seconds (tests pass a fake one, with its ``sleep``).
+            sleep: Waits the given seconds.
         """
         if rate < 0:
             raise ValueError("rate must be 0 (no limit) or positive")
@@ -67,13 +69,18 @@ class Pacing:
         self.chat_interval = chat_interval
         self.group_interval = group_interval
         self.burst = burst
-        self.reply_allowance = reply_allowance
         self.is_group = is_group
         self.clock = clock
+        self.sleep = sleep
         self._spacing = 1.0 / rate if rate else 0.0
+        #: When the next overall slot comes.
         self._next_slot = 0.0
         #: Per chat: when its last booked message is "due" (a theoretical arrival time).
         self._chats: dict[str, float] = {}
+        #: Waiting for a slot: direct replies, and the outbox; (messages, its turn).
+        self._replies: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._outbox: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._handing_out: asyncio.Task[None] | None = None
         #: Messages sent as direct replies, and as outbox messages (for logs and tests).
         self.replied = 0
         self.taken = 0
@@ -85,32 +92,59 @@ class Pacing:
 
     # The overall rate ---------------------------------------------------------------------
 
-    def reserve(self, messages: int = 1, *, reply: bool = False) -> float:
-        """Book the next ``messages`` overall slots; returns seconds to wait for the first.
-
-        Each booked slot is one message; the caller sends when the wait is over. A direct
-        reply (``reply``) may go up to the allowance before its slot: ahead of the slots
-        the outbox booked.
-        """
-        count = max(1, messages)
-        if reply:
-            self.replied += count
-        else:
-            self.taken += count
-        if not self._spacing:
-            return 0.0
-        now = self.clock()
-        slot = max(self._next_slot, now)
-        self._next_slot = slot + self._spacing * count
-        if reply:
-            return max(0.0, slot - self.reply_allowance - now)
-        return slot - now
-
     async def take(self, messages: int = 1) -> None:
-        """Wait for the next overall slot(s): what the outbox sends."""
-        wait = self.reserve(messages)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Wait for the next overall slot(s) that no direct reply wants: the outbox's."""
+        await self._slot(self._outbox, messages)
+        self.taken += max(1, messages)
+
+    async def reply(self, chat_id: str | None, messages: int = 1) -> None:
+        """Wait until a direct reply to ``chat_id`` may go (no chat: the overall rate only).
+
+        First its chat's turn, then the next overall slot, before any the outbox waits for.
+        """
+        if chat_id is not None:
+            wait = self.book_chat(chat_id, messages)
+            if wait > 0:
+                await self.sleep(wait)
+        await self._slot(self._replies, messages)
+        self.replied += max(1, messages)
+
+    async def _slot(self, queue: deque[tuple[int, asyncio.Future[None]]], messages: int) -> None:
+        count = max(1, messages)
+        if not self._spacing:
+            return
+        if not self._replies and not self._outbox and self._next_slot <= self.clock():
+            self._book(count)  # a free slot, nobody waiting: no detour through the queue
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append((count, turn))
+        if self._handing_out is None or self._handing_out.done():
+            self._handing_out = asyncio.create_task(self._hand_out(), name="pacing")
+        await turn
+
+    async def _hand_out(self) -> None:
+        """Give each slot as it comes to the first reply waiting, else to the outbox."""
+        while self._replies or self._outbox:
+            wait = self._next_slot - self.clock()
+            if wait > 0:
+                await self.sleep(wait)
+                continue
+            queue = self._replies or self._outbox
+            count, turn = queue.popleft()
+            if turn.done():  # its sender gave up (cancelled)
+                continue
+            self._book(count)
+            turn.set_result(None)
+
+    def _book(self, messages: int) -> None:
+        """The next ``messages`` slots are used now."""
+        self._next_slot = max(self._next_slot, self.clock()) + self._spacing * messages
+
+    def waiting(self) -> tuple[int, int]:
+        """Direct replies and outbox messages waiting for a slot now."""
+        return len(self._replies), len(self._outbox)
+
+    # Per chat -----------------------------------------------------------------------------
 
     def book_chat(self, chat_id: str, messages: int = 1) -> float:
         """Book a direct reply's place in its chat; returns seconds to wait for it.
@@ -120,22 +154,6 @@ class Pacing:
         wait = max(0.0, self.ready_at(chat_id) - self.clock())
         self.sent(chat_id, messages)
         return wait
-
-    async def reply(self, chat_id: str | None, messages: int = 1) -> None:
-        """Wait until a direct reply to ``chat_id`` may go (no chat: the overall rate only).
-
-        First its chat's turn, then its overall slot: a reply that waits for its chat does
-        not hold a slot meanwhile, which would hold up everyone behind it.
-        """
-        if chat_id is not None:
-            wait = self.book_chat(chat_id, messages)
-            if wait > 0:
-                await asyncio.sleep(wait)
-        wait = self.reserve(messages, reply=True)
-        if wait > 0:
-            await asyncio.sleep(wait)
-
-    # Per chat -----------------------------------------------------------------------------
 
     def _interval(self, chat_id: str) -> float:
         return self.group_interval if self.is_group(chat_id) else self.chat_interval

@@ -5,9 +5,9 @@ catalog) with inline keyboards. Callback queries are always answered, so buttons
 spinning even when the button turns out to be stale.
 
 Two bots share the token and one :class:`~bot.pacing.Pacing`. Direct replies go through the
-Application's bot, whose rate limiter (:class:`PacedReplies`) books each message in the
-pacing ahead of the outbox: a reply waits only for its own chat's limit and, when replies
-alone fill the overall rate, for its turn among them, never for a broadcast. Delivery (the
+Application's bot, whose rate limiter (:class:`PacedReplies`) queues each message in the
+pacing ahead of the outbox: a reply waits only for its own chat's limit, the next slot and,
+when replies alone fill the overall rate, its turn among them, never for a broadcast. Delivery (the
 outbox) sends through a second bot without a limiter, because the delivery worker paces
 itself with the slots replies leave over. Both together stay under
 ``SAMENSPEL_TELEGRAM_RATE``, one a second per chat (a short burst allowed) and 20 a minute
@@ -99,9 +99,6 @@ GROUP_INTERVAL = 3.0
 #: How many messages one chat gets at once: Telegram allows "short bursts" (three, we
 #: assume), one less leaves room for the time a request takes to arrive, which varies.
 CHAT_BURST = 2
-#: Seconds a direct reply may go before its overall slot: less than the second's worth
-#: Telegram accepts at once overall, so replies first never means too many at once.
-REPLY_ALLOWANCE = 0.5
 #: The longest "retry after" a direct reply waits out (once) before giving up.
 REPLY_RETRY_LIMIT = 10.0
 
@@ -113,7 +110,6 @@ def telegram_pacing(rate: float) -> Pacing:
         chat_interval=CHAT_INTERVAL,
         group_interval=GROUP_INTERVAL,
         burst=CHAT_BURST,
-        reply_allowance=REPLY_ALLOWANCE,
         is_group=lambda chat_id: chat_id.startswith("-"),
     )
 

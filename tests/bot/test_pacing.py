@@ -1,6 +1,12 @@
-"""Pacing: evenly spaced overall slots, replies before the outbox, per-chat limits, holds."""
+"""Pacing: evenly spaced overall slots, replies before the outbox, per-chat limits, holds.
+
+A fake clock with its own sleep: each wait moves the clock on, so the times a message was
+let go are exact and the tests take no time.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -15,51 +21,89 @@ class Clock:
     def __call__(self) -> float:
         return self.now
 
+    async def sleep(self, seconds: float) -> None:
+        # Time passes once everything else had its turn: whoever was just let go runs (and
+        # does what it does next) at the moment it was let go.
+        for _ in range(10):
+            await asyncio.sleep(0)
+        self.now += seconds
 
-def test_the_overall_rate_hands_out_evenly_spaced_slots() -> None:
+
+def paced(rate: float, **options: object) -> tuple[Pacing, Clock]:
     clock = Clock()
-    pacing = Pacing(10, clock=clock)
-    waits = [pacing.reserve() for _ in range(4)]
-    assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    return Pacing(rate, clock=clock, sleep=clock.sleep, **options), clock  # type: ignore[arg-type]
 
 
-def test_a_slot_not_used_in_time_is_not_saved_up_for_a_burst() -> None:
-    clock = Clock()
-    pacing = Pacing(10, clock=clock)
-    pacing.reserve()
+async def _let_go(pacing: Pacing, clock: Clock, name: str, log: list[tuple[str, float]]) -> None:
+    """An outbox message ("o...") or a direct reply ("r..."), noting when it may go."""
+    if name.startswith("r"):
+        await pacing.reply(None)
+    else:
+        await pacing.take()
+    log.append((name, round(clock.now - 1000.0, 6)))
+
+
+async def test_the_overall_rate_hands_out_evenly_spaced_slots() -> None:
+    pacing, clock = paced(10)
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(_let_go(pacing, clock, f"o{n}", log) for n in range(4)))
+    assert log == [("o0", 0.0), ("o1", 0.1), ("o2", 0.2), ("o3", 0.3)]
+
+
+async def test_a_slot_not_used_in_time_is_not_saved_up_for_a_burst() -> None:
+    pacing, clock = paced(10)
+    await pacing.take()
     clock.now += 5  # quiet for five seconds
-    assert [pacing.reserve() for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(_let_go(pacing, clock, f"o{n}", log) for n in range(3)))
+    assert [at for _, at in log] == pytest.approx([5.0, 5.1, 5.2])
 
 
-def test_a_message_of_several_parts_books_a_slot_for_each() -> None:
-    clock = Clock()
-    pacing = Pacing(10, clock=clock)
-    pacing.reserve(3)
-    assert pacing.reserve() == pytest.approx(0.3)
+async def test_a_message_of_several_parts_takes_a_slot_for_each() -> None:
+    pacing, clock = paced(10)
+    await pacing.take(3)
+    await pacing.take()
+    assert clock.now - 1000.0 == pytest.approx(0.3)
+    assert pacing.taken == 4
 
 
-def test_a_direct_reply_goes_before_the_slots_the_outbox_booked() -> None:
-    clock = Clock()
-    pacing = Pacing(10, reply_allowance=0.5, clock=clock)
-    assert [pacing.reserve() for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
-    # The reply's slot is the fourth, but it may go half a second early: at once.
-    assert pacing.reserve(reply=True) == 0.0
-    # The outbox gets the slot after it.
-    assert pacing.reserve() == pytest.approx(0.4)
-    assert (pacing.replied, pacing.taken) == (1, 4)
+async def test_direct_replies_waiting_go_before_the_outbox_waiting() -> None:
+    pacing, clock = paced(10)
+    await pacing.take()  # the next slot is a tenth of a second away
+    log: list[tuple[str, float]] = []
+    names = ["o1", "o2", "r1", "o3", "r2", "r3"]
+    await asyncio.gather(*(_let_go(pacing, clock, name, log) for name in names))
+    assert [name for name, _ in log] == ["r1", "r2", "r3", "o1", "o2", "o3"]
+    # Together no faster than the rate.
+    assert [at for _, at in log] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert (pacing.replied, pacing.taken) == (3, 4)
 
 
-def test_replies_beyond_the_rate_wait_for_their_turn_and_never_exceed_it() -> None:
-    clock = Clock()
-    pacing = Pacing(10, reply_allowance=0.5, clock=clock)
-    waits = [pacing.reserve(reply=True) for _ in range(10)]
-    # Five slots' worth at once (the allowance), then one every tenth of a second.
-    assert waits == pytest.approx([0.0] * 6 + [0.1, 0.2, 0.3, 0.4])
-    # The outbox waits behind all of them.
-    assert pacing.reserve() == pytest.approx(1.0)
+async def test_a_reply_coming_while_the_outbox_waits_takes_the_next_slot() -> None:
+    pacing, clock = paced(10)
+    await pacing.take()
+    log: list[tuple[str, float]] = []
+    outbox = asyncio.gather(*(_let_go(pacing, clock, f"o{n}", log) for n in range(3)))
+    await asyncio.sleep(0)
+    while not log:  # noqa: ASYNC110 - until the outbox's first message has gone
+        await asyncio.sleep(0)
+    await _let_go(pacing, clock, "r", log)
+    await outbox
+    assert [name for name, _ in log] == ["o0", "r", "o1", "o2"]
 
 
-def test_a_reply_to_a_chat_that_just_got_its_burst_waits_for_that_chat() -> None:
+async def test_a_cancelled_wait_gives_its_slot_to_the_next() -> None:
+    pacing, clock = paced(10)
+    await pacing.take()
+    log: list[tuple[str, float]] = []
+    gone = asyncio.ensure_future(_let_go(pacing, clock, "r-cancelled", log))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await _let_go(pacing, clock, "o", log)
+    assert log == [("o", 0.1)]
+
+
+async def test_a_reply_to_a_chat_that_just_got_its_burst_waits_for_that_chat() -> None:
     clock = Clock()
     pacing = telegram_pacing(30)
     pacing.clock = clock
@@ -71,22 +115,28 @@ def test_a_reply_to_a_chat_that_just_got_its_burst_waits_for_that_chat() -> None
     assert not pacing.ready("1001") and pacing.ready("1002")
 
 
-def test_a_reply_waits_out_a_hold_on_its_chat() -> None:
-    clock = Clock()
-    pacing = telegram_pacing(30)
-    pacing.clock = clock
+async def test_a_reply_waiting_for_its_chat_holds_up_nobody_else() -> None:
+    pacing, clock = paced(30, chat_interval=1.0)
     pacing.hold("1001", 7)
-    assert pacing.book_chat("1001") == pytest.approx(7.0)
-    # Waiting for its chat holds no overall slot: others' replies go at once.
-    assert pacing.book_chat("1002") == 0.0
-    assert pacing.reserve(reply=True) == 0.0
-    assert pacing.reserve() == pytest.approx(1 / 30)
+    log: list[tuple[str, float]] = []
+
+    async def answer(chat: str) -> None:
+        await pacing.reply(chat)
+        log.append((chat, round(clock.now - 1000.0, 6)))
+
+    await asyncio.gather(answer("1001"), answer("1002"))
+    assert log == [("1002", 0.0), ("1001", 7.0)]
 
 
 def test_without_a_rate_nothing_waits() -> None:
-    pacing = Pacing(0)
-    assert not pacing.limited
-    assert [pacing.reserve() for _ in range(100)] == [0.0] * 100
+    async def many() -> None:
+        pacing, clock = paced(0)
+        for _ in range(100):
+            await pacing.take()
+            await pacing.reply(None)
+        assert clock.now == 1000.0 and not pacing.limited
+
+    asyncio.run(many())
 
 
 def test_one_message_a_second_per_chat_and_twenty_a_minute_per_group() -> None:
