@@ -296,6 +296,12 @@ async def run(args: argparse.Namespace, conn: Any, base_url: str, workdir: Path)
             f"(target >= 0.9)",
             flush=True,
         )
+        paced = [wait * 1000 for wait in list(adapter.replies.waits)[-answers:]]
+        print(
+            f"  of that, waiting in the pacing: p50 {percentile(paced, 50):.0f} ms, "
+            f"p95 {percentile(paced, 95):.0f} ms, p99 {percentile(paced, 99):.0f} ms",
+            flush=True,
+        )
         print(
             f"  429s from the server: {result['refusals'] or 0} (target: none); "
             f"direct replies told to wait: {adapter.replies.refused}; "

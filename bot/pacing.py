@@ -10,9 +10,10 @@ everything the bot sends under such limits, direct replies and the outbox alike:
 
 * The overall rate is a timeline of evenly spaced slots, handed out one at a time when
   they come, to the longest waiting direct reply if there is one, else to the outbox. A
-  slot not used in time is not saved up, so there are no bursts above the rate; and
-  because a slot is given when it comes rather than booked in advance, a moment in which
-  the process could not run does not make the messages of that moment go at once after it.
+  slot not used in time is not saved up (but for the few a late wake-up needs,
+  ``CATCH_UP_SLOTS``), so there are no bursts above the rate; and because a slot is
+  given when it comes rather than booked in advance, a moment in which the process could
+  not run does not make all the messages of that moment go at once after it.
 * **Direct replies go first** (:meth:`Pacing.reply`, an answer to what someone just did);
   the outbox (:meth:`Pacing.take`) gets what they leave over.
 * Each chat has a moment before which it gets nothing new (:meth:`Pacing.ready_at`),
@@ -34,6 +35,11 @@ from collections.abc import Awaitable, Callable
 
 #: Chats remembered before old entries (whose moment has passed) are dropped.
 _PRUNE_AT = 10_000
+#: Slots a late hand-out may still use. Waking up takes a little longer than asked, more
+#: so on a busy machine; without this, each slot would begin that much later and a busy
+#: process would send well below its rate (23 instead of 30 a second in bench.peak).
+#: With it, at most this many messages go at once after a moment the process stalled.
+CATCH_UP_SLOTS = 5
 
 
 class Pacing:
@@ -73,8 +79,10 @@ class Pacing:
         self.clock = clock
         self.sleep = sleep
         self._spacing = 1.0 / rate if rate else 0.0
-        #: When the next overall slot comes.
+        #: When the next overall slot comes, and the slot the last message used.
         self._next_slot = 0.0
+        self._last: float | None = None
+        self._catch_up = CATCH_UP_SLOTS * self._spacing
         #: Per chat: when its last booked message is "due" (a theoretical arrival time).
         self._chats: dict[str, float] = {}
         #: Waiting for a slot: direct replies, and the outbox; (messages, its turn).
@@ -137,8 +145,13 @@ class Pacing:
             turn.set_result(None)
 
     def _book(self, messages: int) -> None:
-        """The next ``messages`` slots are used now."""
-        self._next_slot = max(self._next_slot, self.clock()) + self._spacing * messages
+        """The next ``messages`` slots are used now (a few recent unused ones first, but
+        none from before the last message: a first message is not a burst)."""
+        now = self.clock()
+        earliest = now if self._last is None else max(self._last, now - self._catch_up)
+        slot = max(self._next_slot, earliest)
+        self._next_slot = slot + self._spacing * messages
+        self._last = slot
 
     def waiting(self) -> tuple[int, int]:
         """Direct replies and outbox messages waiting for a slot now."""

@@ -22,7 +22,8 @@ import hashlib
 import hmac
 import logging
 import os
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -125,6 +126,8 @@ class PacedReplies(BaseRateLimiter[int]):
         self.pacing = pacing
         #: "Retry after" answers received for direct replies (for logs and benchmarks).
         self.refused = 0
+        #: Seconds the latest messages waited for their turn (for benchmarks).
+        self.waits: deque[float] = deque(maxlen=10_000)
 
     async def initialize(self) -> None:
         """Nothing to set up: the pacing lives as long as the adapter."""
@@ -145,7 +148,9 @@ class PacedReplies(BaseRateLimiter[int]):
         if not _is_message(endpoint):
             return await callback(*args, **kwargs)
         chat_id = None if chat is None else str(chat)
+        started = time.monotonic()
         await self.pacing.reply(chat_id)
+        self.waits.append(time.monotonic() - started)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter as exc:
