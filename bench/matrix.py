@@ -7,6 +7,8 @@ one ``room_send`` per message) on the same server in the same run. One resident 
 each bot in an encrypted direct chat; rounds alternate between the two, so a busy moment of
 the machine slows both alike. A round is the time from just before the resident sends
 ``/menu`` (Samenspel) or a word (echo) until the resident's client has the reply decrypted.
+Rounds start 2.5 s apart: faster, a resident would pass the flood limit of 30 messages a
+minute and Samenspel would rightly stop answering.
 
 Printed: median and p95 of both, and Samenspel's as a ratio to the echo bot's.
 Target: at most 1.5.
@@ -97,11 +99,28 @@ class EchoBot:
             await self.client.close()
 
 
-async def _round(resident: MatrixResident, text: str) -> float:
-    """Seconds from sending ``text`` until the bot's first reply after it is decrypted."""
+#: Seconds a round waits for its reply before it counts as lost.
+PATIENCE = 30.0
+#: Seconds a round takes at least: a resident who writes more than 30 messages a minute
+#: (the profile's ``messages_per_minute``) is told once to slow down and then not answered.
+ROUND_SECONDS = 2.5
+
+
+async def _round(resident: MatrixResident, text: str) -> float | None:
+    """Seconds from sending ``text`` until the bot's first reply after it is decrypted;
+    None when it did not come within ``PATIENCE`` (what arrived is printed)."""
     started = time.perf_counter()
     sent = await resident.send(text)
-    await resident.wait_for_reply(after=sent)
+    try:
+        await asyncio.wait_for(resident.wait_for_reply(after=sent), PATIENCE)
+    except TimeoutError:
+        undecrypted = len(resident._undecrypted)
+        print(
+            f"  {resident.user_id}: no reply to {text!r} within {PATIENCE:.0f} s; "
+            f"events it cannot decrypt: {undecrypted}",
+            flush=True,
+        )
+        return None
     return time.perf_counter() - started
 
 
@@ -120,12 +139,18 @@ async def run(args: argparse.Namespace, server: SynapseServer, workdir: Path) ->
         await bob.open_chat(echo_id, encrypted=True)
         ours: list[float] = []
         theirs: list[float] = []
+        lost = {"Samenspel": 0, "echo bot": 0}
         for number in range(args.warmup + args.rounds):
+            begun = time.perf_counter()
             samenspel = await _round(anna, "/menu")
             bare = await _round(bob, f"hallo {number}")
-            if number >= args.warmup:
+            lost["Samenspel"] += samenspel is None
+            lost["echo bot"] += bare is None
+            if number >= args.warmup and samenspel is not None and bare is not None:
                 ours.append(samenspel)
                 theirs.append(bare)
+            await asyncio.sleep(max(0.0, ROUND_SECONDS - (time.perf_counter() - begun)))
+        print(f"replies lost (not decrypted or not sent within {PATIENCE:.0f} s): {lost}")
         for name, values in (("Samenspel", ours), ("echo bot", theirs)):
             print(
                 f"{name:>9}: median {statistics.median(values) * 1000:.0f} ms, "
