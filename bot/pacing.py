@@ -153,10 +153,6 @@ class Pacing:
         self._next_slot = slot + self._spacing * messages
         self._last = slot
 
-    def waiting(self) -> tuple[int, int]:
-        """Direct replies and outbox messages waiting for a slot now."""
-        return len(self._replies), len(self._outbox)
-
     # Per chat -----------------------------------------------------------------------------
 
     def book_chat(self, chat_id: str, messages: int = 1) -> float:
