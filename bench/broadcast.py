@@ -11,7 +11,7 @@ does not take the bot's event loop. One run prints two figures:
    messages are counted; the author's progress message, edited every few seconds, takes
    its slots from the same budget (about 1%).
 3. For comparison, the same limited delivery sent through the bot that direct replies use
-   (PTB's ``AIORateLimiter``, which also counts against delivery's budget): what
+   (whose limiter, ``PacedReplies``, waits in the same pacing again): what
    "limited twice" would cost, and why delivery has a bot of its own.
 
 Rounds of the first figure alternate the bare loop and the outbox, so that a machine that

@@ -52,7 +52,8 @@ class Adapter(Protocol):
     #: The platform's name, as in ``users.platform`` ("telegram", "matrix").
     name: str
     #: The platform's send limits; delivery takes a slot before every send and edit, and
-    #: the adapter debits the messages it sends as direct replies (see :mod:`bot.pacing`).
+    #: an adapter that paces its direct replies waits in it too, ahead of delivery (see
+    #: :mod:`bot.pacing`).
     pacing: Pacing
 
     @property

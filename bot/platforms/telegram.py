@@ -4,14 +4,15 @@ Native updates become Events; Replies become HTML messages (user text escaped by
 catalog) with inline keyboards. Callback queries are always answered, so buttons stop
 spinning even when the button turns out to be stale.
 
-Two bots share the token. Direct replies go through the Application's bot, throttled by
-PTB's ``AIORateLimiter``, so an answer is never held up by a broadcast. Delivery (the outbox)
-sends through a second bot without that limiter, because the delivery worker paces itself
-(:mod:`bot.pacing`, per chat as well as overall). Through the replies' bot every broadcast
-message would be limited twice and wait in the queue conversations wait in: measured with
-``bench.broadcast``, delivery then reaches half its configured rate. Every direct reply
-is debited from delivery's overall budget instead, so both together stay under
-``SAMENSPEL_TELEGRAM_RATE`` while delivery has something to send.
+Two bots share the token and one :class:`~bot.pacing.Pacing`. Direct replies go through the
+Application's bot, whose rate limiter (:class:`PacedReplies`) queues each message in the
+pacing ahead of the outbox: a reply waits only for its own chat's limit, the next slot and,
+when replies alone fill the overall rate, its turn among them, never for a broadcast. Delivery (the
+outbox) sends through a second bot without a limiter, because the delivery worker paces
+itself with the slots replies leave over. Both together stay under
+``SAMENSPEL_TELEGRAM_RATE``, one a second per chat (a short burst allowed) and 20 a minute
+per group. (PTB's ``AIORateLimiter`` did this before: a limiter of its own that knew nothing
+of delivery, so each reply took a slot in both, and replies reached about half the rate.)
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import hashlib
 import hmac
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import Iterator
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -48,7 +50,7 @@ from telegram import (
 )
 from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from bot.app import App
@@ -80,6 +82,8 @@ from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
+JSONDict = dict[str, Any]
+
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -93,37 +97,78 @@ CHAT_INTERVAL = 1.0
 GROUP_INTERVAL = 3.0
 
 
+#: How many messages one chat gets at once: Telegram allows "short bursts" (three, we
+#: assume), one less leaves room for the time a request takes to arrive, which varies.
+CHAT_BURST = 2
+#: The longest "retry after" a direct reply waits out (once) before giving up.
+REPLY_RETRY_LIMIT = 10.0
+
+
 def telegram_pacing(rate: float) -> Pacing:
     """Telegram's send limits with ``rate`` messages a second overall."""
     return Pacing(
         rate,
         chat_interval=CHAT_INTERVAL,
         group_interval=GROUP_INTERVAL,
+        burst=CHAT_BURST,
         is_group=lambda chat_id: chat_id.startswith("-"),
     )
 
 
-class _DebitingRateLimiter(AIORateLimiter):
-    """PTB's rate limiter for direct replies that also debits each message from delivery."""
+class PacedReplies(BaseRateLimiter[int]):
+    """The direct replies' rate limiter: every message waits for its turn in the pacing.
+
+    A 429 holds that chat (for the outbox too) and the message is sent once more after
+    the wait, if the wait is short enough for someone waiting for an answer.
+    """
 
     def __init__(self, pacing: Pacing):
-        super().__init__()
-        self._pacing = pacing
+        self.pacing = pacing
+        #: "Retry after" answers received for direct replies (for logs and benchmarks).
+        self.refused = 0
+        #: Seconds the latest messages waited for their turn (for benchmarks).
+        self.waits: deque[float] = deque(maxlen=10_000)
+
+    async def initialize(self) -> None:
+        """Nothing to set up: the pacing lives as long as the adapter."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
 
     async def process_request(
         self,
-        callback: Any,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ) -> Any:
-        if data.get("chat_id") is not None and _is_message(endpoint):
-            self._pacing.debit()
-        return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
-        )
+    ) -> bool | JSONDict | list[JSONDict]:
+        chat = data.get("chat_id")
+        if not _is_message(endpoint):
+            return await callback(*args, **kwargs)
+        chat_id = None if chat is None else str(chat)
+        started = time.monotonic()
+        await self.pacing.reply(chat_id)
+        self.waits.append(time.monotonic() - started)
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter as exc:
+            self.refused += 1
+            wait = _seconds(exc.retry_after)
+            if chat_id is not None:
+                self.pacing.hold(chat_id, wait)
+            if wait > REPLY_RETRY_LIMIT:
+                raise
+            log.warning(
+                "telegram asked a reply to wait %.1f s chat=%s", wait, pseudonym(str(chat))
+            )
+            await self.pacing.reply(chat_id)
+            return await callback(*args, **kwargs)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _is_message(endpoint: str) -> bool:
@@ -151,8 +196,11 @@ class Telegram:
             .base_file_url(settings.telegram_file_url)
             .concurrent_updates(True)
         )
+        #: Direct replies' limiter (None without one: bench.telegram's unpaced comparison).
+        self.replies: PacedReplies | None = None
         if rate_limiter:
-            builder = builder.rate_limiter(_DebitingRateLimiter(self.pacing))  # type: ignore[arg-type]
+            self.replies = PacedReplies(self.pacing)
+            builder = builder.rate_limiter(self.replies)  # type: ignore[arg-type]
         self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
         # Delivery's own bot: no rate limiter (delivery paces itself), a connection for
         # each message it sends at once.

@@ -34,6 +34,9 @@ What it models:
   parse (unsupported, unclosed, unmatched or missing tags; only numeric entities and
   ``&lt; &gt; &amp; &quot;`` are decoded, any other ``&`` stays a character).
 * Failure injection: blocked chats (403), flood limits (429) and generic errors.
+* Optionally Telegram's flood limits (:class:`FloodLimits`): messages beyond about 30 a
+  second overall, one a second in a chat or 20 a minute in a group are refused with 429
+  and a ``retry_after``, and counted in :attr:`BotApiServer.flood_refusals`.
 
 Everything runs on one asyncio loop; nothing here is thread-safe.
 """
@@ -44,6 +47,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import re
 import socket
 import struct
@@ -415,6 +419,40 @@ class _Flood:
 
     times: int
     retry_after: int
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's flood limits as this server enforces them, when it is given them.
+
+    Each limit is a bucket (the generic cell rate algorithm): messages may come at one per
+    interval on average, ``burst`` of them at once. Telegram publishes the rates ("about
+    30 messages per second", "no more than one message per second" in a chat, "short
+    bursts" allowed, 20 a minute in a group), not the bursts: these are assumptions.
+    Sends and edits count; callback answers, chat actions and reads do not.
+    """
+
+    rate: float = 30.0
+    overall_burst: int = 30
+    chat_interval: float = 1.0
+    group_interval: float = 3.0
+    chat_burst: int = 3
+
+
+class _Bucket:
+    """Theoretical arrival times per key: when the next message would be exactly on time."""
+
+    def __init__(self, interval: float, burst: int):
+        self.interval = interval
+        self.tolerance = (burst - 1) * interval
+        self.due: dict[Any, float] = {}
+
+    def wait(self, key: Any, now: float) -> float:
+        """Seconds before ``key`` may get a message (0 when it may now)."""
+        return max(0.0, self.due.get(key, now) - self.tolerance - now)
+
+    def take(self, key: Any, now: float) -> None:
+        self.due[key] = max(self.due.get(key, now), now) + self.interval
 
 
 @dataclass(slots=True)
@@ -861,6 +899,7 @@ class BotApiServer:
         webhook_attempts: int = 3,
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 10.0,
+        limits: FloodLimits | None = None,
     ) -> None:
         """Configure the server; :meth:`start` binds it.
 
@@ -875,6 +914,7 @@ class BotApiServer:
             webhook_attempts: Delivery attempts per update before it is dropped.
             webhook_retry_delay: Seconds between delivery attempts.
             webhook_timeout: Seconds one webhook POST may take.
+            limits: Telegram's flood limits to enforce (none by default).
         """
         bot_id, _, _ = token.partition(":")
         if not bot_id.isdigit():
@@ -922,6 +962,13 @@ class BotApiServer:
         self._blocked: set[int] = set()
         self._floods: dict[int, _Flood] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        self.limits = limits
+        #: ``(method, chat_id, which limit)`` of every send refused with 429 by the limits.
+        self.flood_refusals: list[tuple[str, int, str]] = []
+        if limits is not None:
+            self._overall = _Bucket(1.0 / limits.rate, limits.overall_burst)
+            self._per_chat = _Bucket(limits.chat_interval, limits.chat_burst)
+            self._per_group = _Bucket(limits.group_interval, limits.chat_burst)
 
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -1487,6 +1534,8 @@ class BotApiServer:
             if method != "getUpdates":
                 self.calls.append((method, params))
             self._check_injected_failure(method, params)
+            if self.limits is not None:
+                self._check_flood_limits(method, params)
             result = await handler(params, uploads)
         except BotApiError as exc:
             self.errors.append((method, params, exc))
@@ -1572,6 +1621,30 @@ class BotApiServer:
                     f"Too Many Requests: retry after {flood.retry_after}",
                     {"retry_after": flood.retry_after},
                 )
+
+    def _check_flood_limits(self, method: str, params: JSONDict) -> None:
+        """Refuse a send or edit beyond :attr:`limits` with 429, as Telegram does."""
+        if method == "sendChatAction" or method not in _BLOCKABLE_METHODS:
+            return
+        try:
+            chat_id = int(params.get("chat_id"))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return
+        now = time.monotonic()
+        chat = self._per_group if chat_id < 0 else self._per_chat
+        waits = [
+            (chat.wait(chat_id, now), "group" if chat_id < 0 else "chat"),
+            (self._overall.wait(None, now), "overall"),
+        ]
+        wait, which = max(waits)
+        if wait > 0:
+            self.flood_refusals.append((method, chat_id, which))
+            retry_after = max(1, math.ceil(wait))
+            raise BotApiError(
+                429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+            )
+        chat.take(chat_id, now)
+        self._overall.take(None, now)
 
     # ------------------------------------------------------------------ wake-up plumbing
 

@@ -384,7 +384,7 @@ Residents = Callable[..., Awaitable[MatrixResident]]
 async def bot_settings(server: SynapseServer, folder: Path, name: str = "Samenspel") -> Settings:
     """Settings for a bot account registered just now, on a database in ``folder``."""
     user_id, _ = await server.register_user_async(unique("samenspel"), PASSWORD, displayname=name)
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         db=folder / "samenspel.db",
         matrix_homeserver=server.base_url,

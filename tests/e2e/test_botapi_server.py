@@ -38,7 +38,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.e2e.botapi import BotApiServer, free_port
+from tests.e2e.botapi import BotApiServer, FloodLimits, free_port
 
 TOKEN = "4242:TEST-botapi-server-token"
 
@@ -344,6 +344,29 @@ async def test_failure_injection(server: BotApiServer) -> None:
     error_codes = [error.error_code for _, _, error in server.errors]
     assert error_codes[:6] == [403, 403, 429, 429, 500, 400]
     assert len(server.calls_to("sendMessage")) == 11
+
+
+# Slow refills (one message a minute in a chat, one every ten seconds overall), so that
+# what is refused does not depend on how fast the machine runs the test.
+@pytest.mark.botapi(token=TOKEN, limits=FloodLimits(rate=0.1, overall_burst=5, chat_interval=60))
+@pytest.mark.filterwarnings("ignore:.*`retry_after`:DeprecationWarning")  # raised inside PTB
+async def test_flood_limits_refuse_sends_beyond_the_rate_with_a_retry_after(
+    server: BotApiServer,
+) -> None:
+    server.group(-5001)
+    async with plain_bot(server) as bot:
+        for _ in range(3):  # a short burst in one chat
+            await bot.send_message(ANNA, "hallo")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(ANNA, "te veel")
+        await bot.send_chat_action(ANNA, "typing")  # not a message: not counted
+        # Two more chats fill the overall burst of five; the sixth message is refused.
+        await bot.send_message(ANNA + 1, "hallo")
+        await bot.send_message(-5001, "hallo")
+        with pytest.raises(RetryAfter):
+            await bot.send_message(ANNA + 2, "te veel")
+    assert server.delivered_count(ANNA) == 3
+    assert [which for _, _, which in server.flood_refusals] == ["chat", "overall"]
 
 
 @pytest.mark.asyncio
