@@ -59,8 +59,7 @@ def mute_job(sanction_id: int) -> str:
 
 def period(ctx: Context, days: int) -> str:
     """A number of days as words: "1 dag", "7 dagen"."""
-    key = "moderation.one_day" if days == 1 else "moderation.days"
-    return phrase(ctx, key, days=days)
+    return phrase(ctx, "moderation.days", count=days)
 
 
 def moment(ctx: Context, at: datetime) -> str:
@@ -600,5 +599,5 @@ def banned_reply(ctx: Context, sanction: Sanction) -> Response:
 def posting_limit_reply(ctx: Context, posts: str, limit: int, again: datetime) -> Response:
     """Someone posted the most ideas (or comments) a period allows: when they can again."""
     return respond(
-        menu_reply(ctx, f"flood.too_many_{posts}s", limit=limit, again=moment(ctx, again))
+        menu_reply(ctx, f"flood.too_many_{posts}s", count=limit, again=moment(ctx, again))
     )
