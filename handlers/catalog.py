@@ -39,6 +39,9 @@ DEFAULT_LANGUAGE = "nl"
 _TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
 #: CLDR's plural categories: a catalog table with only these keys is one plural text.
 PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
+#: The one line under staff's and residents' words, and the profile's Dutch-only texts,
+#: for a reader in another language: no machine translation, the Dutch original instead.
+ORIGINAL_NOTE = "languages.dutch_original"
 #: The parameter a plural text's form is chosen by.
 COUNT = "count"
 #: FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: embedded text keeps its own direction.
@@ -70,10 +73,16 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Entry]:
     return flat
 
 
+#: The region a language's dates and numbers are written for, where its first one would be
+#: wrong here: English as written in Europe (day before month, 24-hour clock).
+_REGIONS = {"en": "en_GB"}
+
+
 def babel_locale(lang: str) -> Locale:
-    """Babel's locale for a catalog language (Dutch for a code Babel does not know)."""
+    """Babel's locale for formatting in a catalog language (Dutch for a code Babel does not
+    know)."""
     try:
-        return _locale(lang)
+        return _locale(_REGIONS.get(lang, lang))
     except (UnknownLocaleError, ValueError):
         return _locale(DEFAULT_LANGUAGE)
 
@@ -100,7 +109,10 @@ def right_to_left(lang: str) -> bool:
 
 def own_name(lang: str) -> str:
     """A language's name in that language ("Türkçe", "العربية", "Polski")."""
-    name = babel_locale(lang).display_name or lang
+    try:
+        name = _locale(lang).display_name or lang
+    except (UnknownLocaleError, ValueError):
+        return lang
     return name[:1].upper() + name[1:]
 
 
@@ -210,9 +222,17 @@ class Catalog:
 
     def render(self, lang: str, message: Reply, *, markup: bool) -> str:
         """A whole Reply: its main text and its parts, one per line."""
+        return "\n".join(self.blocks(lang, message, markup=markup))
+
+    def blocks(self, lang: str, message: Reply, *, markup: bool) -> list[str]:
+        """A Reply's main text, each part, and the note that what was filled in is the
+        Dutch original (:attr:`Reply.original`, for a reader in another language): the
+        pieces a long message may be cut between. Empty ones are left out."""
         lines = [self.text(lang, message.key, message.params, markup=markup)]
         lines += [self.render(lang, part, markup=markup) for part in message.parts]
-        return "\n".join(line for line in lines if line)
+        if message.original and self.language(lang) != self.default:
+            lines.append(self.text(lang, ORIGINAL_NOTE, {}, markup=markup))
+        return [line for line in lines if line]
 
     def label(self, lang: str, button: Button) -> str:
         """A button's label as plain text (buttons never carry markup)."""

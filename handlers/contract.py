@@ -168,6 +168,10 @@ class Reply(BaseModel):
     photo_id: int | None = None
     document: Document | None = None
     edit: bool = False
+    #: What is filled in is shown as written, in Dutch (staff's and residents' words, a
+    #: profile text without the reader's language): a reader in another language gets a
+    #: one-line note saying so under it. Samenspel does not machine-translate.
+    original: bool = False
 
 
 class Dialog(BaseModel):

@@ -62,8 +62,13 @@ class Context:
 
     @property
     def lang(self) -> str:
-        """The language to answer in: the person's choice, else their app's language."""
-        return self.user.language or self.catalog.language(self.event.sender.language_hint)
+        """The language to answer in: the person's choice, else their app's language.
+
+        A choice the catalogs no longer have (a language that was removed) counts as none.
+        """
+        if self.catalog.speaks(self.user.language):
+            return str(self.user.language)
+        return self.catalog.language(self.event.sender.language_hint)
 
     @property
     def platform(self) -> Platform:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers import when
 from handlers.answers import excerpt, parse_id
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
@@ -64,7 +65,7 @@ def period(ctx: Context, days: int) -> str:
 
 def moment(ctx: Context, at: datetime) -> str:
     """A moment as residents read it, in the municipality's time zone."""
-    return ctx.local(at).strftime("%d-%m-%Y %H:%M")
+    return when.moment(ctx.local(at), ctx.lang)
 
 
 # What was reported: comments and ideas -------------------------------------------------------

@@ -9,6 +9,7 @@ connector, who passes it on. The connector's answer comes back in this chat (the
 
 from __future__ import annotations
 
+from handlers import when
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -142,7 +143,7 @@ def message_lines(ctx: Context, question: Question, *, resident: str, staff: str
         Reply(
             key=resident if message.side is Side.RESIDENT else staff,
             params={
-                "when": ctx.local(message.at).strftime("%d-%m %H:%M"),
+                "when": when.recent(ctx.local(message.at), ctx.lang),
                 "text": message.text,
                 "connector": connector,
             },
@@ -161,6 +162,7 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     status = "questions.status_open" if question.is_open else "questions.status_closed"
     return Reply(
         key="questions.thread",
+        original=True,
         params={"id": question.id, "status": ctx.catalog.text(ctx.lang, status, {}, markup=False)},
         parts=parts,
         buttons=[

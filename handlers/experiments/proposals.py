@@ -11,6 +11,7 @@ author follows it and sees its status under "Mijn voorstellen".
 
 from __future__ import annotations
 
+from handlers import when
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -221,7 +222,7 @@ async def _detail(ctx: Context) -> Response:
         Reply(
             key="proposals.history_reason" if change.reason else "proposals.history_line",
             params={
-                "when": ctx.local(change.at).strftime("%d-%m-%Y"),
+                "when": when.day(ctx.local(change.at), ctx.lang),
                 "status": _status(ctx, change.status.value),
                 **({"reason": change.reason} if change.reason else {}),
             },

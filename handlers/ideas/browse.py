@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from handlers import when
 from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
@@ -100,7 +101,7 @@ def card_params(ctx: Context, idea: Idea) -> dict[str, str | int]:
         "status": status_label(ctx, idea),
         "supporters": idea.supporters,
         "comments": idea.comments,
-        "date": ctx.local(idea.created_at).strftime("%d-%m-%Y"),
+        "date": when.day(ctx.local(idea.created_at), ctx.lang),
     }
 
 
@@ -125,7 +126,7 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
     theme = ctx.profile.theme(change.theme)
     department = ctx.profile.department(change.department)
     params = {
-        "date": ctx.local(change.at).strftime("%d-%m-%Y"),
+        "date": when.day(ctx.local(change.at), ctx.lang),
         "theme": theme.name(ctx.lang) if theme else change.theme or "",
         "department": department.name(ctx.lang) if department else change.department or "",
         "merged": number(change.merged_into) if change.merged_into is not None else "?",
@@ -310,6 +311,7 @@ async def card_replies(
             parts=parts,
             buttons=await _card_buttons(ctx, card, view, merged_into),
             edit=edit,
+            original=True,
         )
     )
     return replies

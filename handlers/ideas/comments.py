@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from handlers import when
 from handlers.answers import digits, text_length, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
@@ -91,6 +92,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
         params={"number": number(idea.id), "title": idea.title, "total": page.total},
         parts=lines,
         buttons=buttons,
+        original=bool(lines),
     )
 
 
@@ -103,7 +105,7 @@ def _line(ctx: Context, comment: Comment, n: int) -> Reply:
         key=key,
         params={
             "n": n,
-            "when": ctx.local(comment.created_at).strftime("%d-%m-%Y %H:%M"),
+            "when": when.moment(ctx.local(comment.created_at), ctx.lang),
             "body": comment.body,
             "connector": ctx.profile.connector(ctx.lang),
         },

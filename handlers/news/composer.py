@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from handlers import when
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, menu_reply
@@ -292,11 +293,11 @@ def _ask_when(ctx: Context, dialog: Dialog) -> Reply:
     choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"))
     monday = (today + timedelta(days=7 - today.weekday())).replace(hour=9, minute=0)
     choices.append(
-        dialog.button("composer.btn_monday", typed(monday), date=monday.strftime("%d-%m"))
+        dialog.button("composer.btn_monday", typed(monday), date=when.day_month(monday, ctx.lang))
     )
     return Reply(
         key="composer.ask_when",
-        params={"example": (local + timedelta(days=3)).strftime("%d-%m-%Y") + " 9:30"},
+        params={"example": when.typed_day(local + timedelta(days=3)) + " 9:30"},
         buttons=[*rows(choices), [Button(label="composer.btn_stop", payload="cancel")]],
     )
 
@@ -311,7 +312,7 @@ def read_moment(ctx: Context) -> datetime | Reply:
     if moment is None:
         return Reply(key="composer.when_invalid", params={"typed": answer})
     if moment <= local:
-        shown = moment.strftime("%d-%m-%Y %H:%M")
+        shown = when.moment(moment, ctx.lang)
         return Reply(key="composer.when_past", params={"when": shown})
     if moment > local + MAX_AHEAD:
         return Reply(key="composer.when_too_far")
@@ -338,7 +339,7 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
 
 
 def _shown(ctx: Context, moment: datetime) -> str:
-    return ctx.local(moment).strftime("%d-%m-%Y %H:%M")
+    return when.moment(ctx.local(moment), ctx.lang)
 
 
 # What is scheduled -----------------------------------------------------------------------

@@ -58,6 +58,7 @@ def news_replies(
                 params={"title": title, "text": text},
                 parts=[signature],
                 photo_id=photo_id,
+                original=True,
                 buttons=[[Button(label="news.btn_experiment", payload=f"exp:{experiment_id}")]],
             )
         ]
@@ -67,6 +68,7 @@ def news_replies(
             params={"text": text},
             parts=[signature],
             photo_id=photo_id,
+            original=True,
             buttons=[[Button(label="news.btn_more", payload="news.page:0")]],
         )
     ]

@@ -13,6 +13,7 @@ After the erasure the person is a stranger: their next message starts onboarding
 
 from __future__ import annotations
 
+from handlers import when
 from handlers.catalog import Catalog
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
@@ -98,11 +99,11 @@ async def my_data(ctx: Context) -> Response:
         replies.append(
             Reply(key="privacy.data.too_big", params={"contact": ctx.profile.privacy.contact})
         )
-    day = ctx.local(ctx.now).strftime("%Y-%m-%d")
+    day = ctx.local(ctx.now).date().isoformat()
     replies.append(
         Reply(
             key="privacy.data.file",
-            params={"date": ctx.local(ctx.now).strftime("%d-%m-%Y")},
+            params={"date": when.day(ctx.local(ctx.now), ctx.lang)},
             document=Document(
                 filename=f"samenspel-mijn-gegevens-{day}.json",
                 data=export_document(ctx.profile, ctx.catalog, ctx.lang, data),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import when
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -71,7 +72,7 @@ async def _log_line(ctx: Context, entry: AuditEntry) -> Reply:
         person = phrase(ctx, "oversight.person", id=entry.subject_user_id)
         subject = person if subject == "user" else f"{subject} ({person})"
     params = {
-        "when": ctx.local(entry.at).strftime("%d-%m-%Y %H:%M"),
+        "when": when.moment(ctx.local(entry.at), ctx.lang),
         "actor": await _actor(ctx, entry),
         "action": entry.action,
         "subject": subject,
@@ -120,7 +121,7 @@ async def stats(ctx: Context) -> Response:
     waited = _waited(ctx, overview.hours_to_first_status)
     params = {
         "municipality": ctx.profile.name(ctx.lang),
-        "date": ctx.local(ctx.now).strftime("%d-%m-%Y"),
+        "date": when.day(ctx.local(ctx.now), ctx.lang),
         "ideas": overview.ideas,
         "decided": overview.decided,
         "waited": waited,
@@ -136,7 +137,7 @@ async def stats(ctx: Context) -> Response:
         Reply(
             key="oversight.stats_chart",
             document=Document(
-                filename=f"samenspel-{ctx.local(ctx.now).strftime('%Y-%m-%d')}.png",
+                filename=f"samenspel-{ctx.local(ctx.now).date().isoformat()}.png",
                 data=chart,
                 mime_type="image/png",
             ),
@@ -151,7 +152,7 @@ def _sections(ctx: Context, overview: Overview) -> list[tuple[str, list[tuple[st
 
     experiments = [
         (
-            e.title_en if ctx.lang == "en" else e.title_nl,
+            e.title(ctx.lang),
             e.participants,
         )
         for e in overview.experiments

@@ -56,7 +56,7 @@ def test_a_language_out_of_step_with_dutch_is_told_exactly_how() -> None:
             },
             "ar": {
                 "a": "{x} <b>y</b>",
-                "b": {c: "{count} يوم" for c in ("zero", "one", "two", "few", "many", "other")},
+                "b": dict.fromkeys(("zero", "one", "two", "few", "many", "other"), "{count} يوم"),
                 "c": "c",
                 "d": "{count}",
             },
