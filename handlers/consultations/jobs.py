@@ -356,8 +356,9 @@ async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime)
             experiment_id, titles = experiment
 
             def named(text: dict[str, str], titles: dict[str, str] = titles) -> dict[str, str]:
+                # The experiment's title in the same language, else its Dutch one.
                 return {
-                    lang: value.replace("{experiment}", titles[lang])
+                    lang: value.replace("{experiment}", titles.get(lang, titles["nl"]))
                     for lang, value in text.items()
                 }
 
