@@ -60,9 +60,7 @@ def test_isolates_count_as_one_utf16_unit_each_as_telegram_counts_them() -> None
     assert utf16_len(text) == 4 == telegram_utf16_len(text)
 
 
-def test_an_arabic_card_with_emoji_and_markup_over_the_limit_splits_into_pieces_telegram_takes() -> (
-    None
-):
+def test_an_arabic_card_with_emoji_and_markup_over_the_limit_splits_as_telegram_takes() -> None:
     # Comments full of emoji, Latin names and markup-looking text, right at 4,096 units.
     lines = [
         Reply(
