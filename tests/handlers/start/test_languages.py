@@ -222,3 +222,21 @@ def _toml(value: dict[str, object], prefix: str = "") -> str:
         return json.dumps(v, ensure_ascii=False)
 
     return "\n".join(f"{k} = {inline(v)}" for k, v in value.items()) + "\n"
+
+
+async def test_a_language_removed_while_the_bot_was_down_is_forgotten_at_start_up(
+    settings: Settings,
+) -> None:
+    app = await App.open(settings)
+    anna = await onboard_in(app, "anna", "en")
+    user = await row(app, anna)
+    async with app.db.transaction():
+        await app.repos.users.set_language(user.id, "fy")
+    await app.close()
+    app = await App.open(settings)
+    try:
+        assert (await row(app, "anna")).language is None
+        groups = await app.repos.recipients.by_language([user.id], app.catalog.default)
+        assert groups == {"nl": [user.id]}
+    finally:
+        await app.close()
