@@ -2,6 +2,8 @@
 
 Telegram shows buttons natively; the console and Matrix show them as numbered options under
 the message, numbered across all replies to one event, so '3' means the same everywhere.
+Where the answer is typed (a title, a number of days), they are shown by label instead, and
+typing the label chooses one: a number typed there is the answer, not an option.
 """
 
 from __future__ import annotations
@@ -24,14 +26,20 @@ def numbered_lines(
     """
     rendered = []
     number = 0
-    for message in replies:
+    by_label = any(message.by_label for message in replies)
+    last = max((i for i, m in enumerate(replies) if m.buttons), default=-1)
+    for index, message in enumerate(replies):
         text = catalog.render(lang, message, markup=markup)
         lines = []
         for row in message.buttons:
             cells = []
             for button in row:
                 number += 1
-                cells.append(f"[{number}] {catalog.label(lang, button)}")
+                label = catalog.label(lang, button)
+                cells.append(f"[{label}]" if by_label else f"[{number}] {label}")
             lines.append("   ".join(cells))
+        if by_label and index == last:
+            # The answer is typed here: say how an option is chosen instead.
+            lines.append(catalog.text(lang, "general.type_a_label", {}, markup=False))
         rendered.append((message, text, "\n".join(lines)))
     return rendered

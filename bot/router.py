@@ -41,7 +41,15 @@ from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
 from handlers.catalog import Catalog
 from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
-from handlers.feature import Context, Fallback, Policy, Registry, Target
+from handlers.drafts import (
+    discarded,
+    discarding,
+    draft_open,
+    interrupted,
+    request_of,
+    with_way_back,
+)
+from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
@@ -298,7 +306,10 @@ class Router:
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
             dialog = None
-        event = await self._resolve_numbered_answer(event)
+        event = await self._resolve_numbered_answer(event, typed=self._typed(dialog))
+        event, thrown_away = _discard_first(event, dialog)
+        if thrown_away is not None:
+            dialog = None
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
 
         try:
@@ -309,6 +320,8 @@ class Router:
         if expired and event.command is None and event.button is None:
             notice = await self._fallback(ctx, Fallback.DIALOG_EXPIRED)
             response.replies[:0] = notice.replies
+        if thrown_away is not None:
+            response.replies.insert(0, discarded(ctx, thrown_away))
 
         if response.end_dialog:
             next_dialog = None
@@ -327,15 +340,19 @@ class Router:
 
         # ctx.lang, not lang from before: the person may have chosen a language just now.
         lang = ctx.lang
-        await self._offer_numbered_options(ctx, response.replies, writable=writable)
-        return _Outcome(lang, response.replies, response.timers)
+        replies = response.replies
+        if ctx.platform.numbered_options and self._typed(next_dialog):
+            replies = _by_label(replies)
+        await self._offer_numbered_options(ctx, replies, writable=writable)
+        return _Outcome(lang, replies, response.timers)
 
     async def _offer_numbered_options(
         self, ctx: Context, replies: list[Reply], *, writable: bool
     ) -> None:
-        """Remember the options shown as numbers, so that '2' later means what was shown."""
+        """Remember the options shown as numbers, so that '2' later means what was shown;
+        an answer without options forgets the ones before."""
         event = ctx.event
-        if not ctx.platform.numbered_options or not any(r.buttons for r in replies):
+        if not ctx.platform.numbered_options or not replies:
             return
         options = [
             (self.catalog.label(ctx.lang, button), button.payload)
@@ -394,8 +411,24 @@ class Router:
             sanctioned=sanctioned,
         )
 
-    async def _resolve_numbered_answer(self, event: Event) -> Event:
-        """On platforms without buttons, '2' or a label chooses one of the offered options."""
+    def _draft(self, dialog: Dialog | None) -> Dialog | None:
+        """The open dialog, if leaving it would lose what the person wrote."""
+        spec = self.registry.dialogs.get(dialog.name) if dialog is not None else None
+        return dialog if spec is not None and spec.draft else None
+
+    def _typed(self, dialog: Dialog | None) -> bool:
+        """Whether the dialog's step waits for typed text or a number (not for a choice)."""
+        if dialog is None:
+            return False
+        spec = self.registry.dialogs.get(dialog.name)
+        return spec is not None and spec.expects(dialog.step).typed
+
+    async def _resolve_numbered_answer(self, event: Event, *, typed: bool = False) -> Event:
+        """On platforms without buttons, '2' or a label chooses one of the offered options.
+
+        ``typed``: the dialog's step waits for text or a number, so a number typed is that
+        answer; an option is chosen there by its label alone.
+        """
         numbered = self.installation.platform(event.platform).numbered_options
         if not numbered or event.text is None:
             return event
@@ -407,9 +440,11 @@ class Router:
         if not options:
             return event
         payload = None
-        if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(options):
+        if typed:
+            payload = None
+        elif answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(options):
             payload = options[int(answer) - 1][1]
-        else:
+        if payload is None:
             # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.
             wanted = _loose(answer)
             payload = next((p for label, p in options if _loose(label) == wanted), None)
@@ -445,13 +480,27 @@ class Router:
                 return refusal.response, True
         dialog = ctx.dialog
         if target.dialog is None or dialog is None:
-            return await target.handler(ctx), target.keeps_dialog
+            return await self._beside_draft(ctx, target)
         try:
             return await target.handler(ctx), target.keeps_dialog
         except StorageUnavailable:
             raise
         except Exception as exc:
             raise _StepFailed(ctx, dialog) from exc
+
+    async def _beside_draft(self, ctx: Context, target: Target) -> tuple[Response, bool]:
+        """Run a command or button that is not a step of the open dialog. A draft is never
+        dropped silently (see handlers/drafts.py): what would start another dialog in its
+        place asks first; anything else leaves it open and ends in the way back to it."""
+        draft = self._draft(ctx.dialog)
+        response = await target.handler(ctx)
+        if draft is None or ctx.event.is_group or response.end_dialog:
+            return response, target.keeps_dialog
+        if target.starts and _replaces(draft, response):
+            return draft_open(ctx, draft, then=request_of(ctx)), True
+        if response.dialog is None:
+            response.replies = with_way_back(ctx, draft, response.replies)
+        return response, True
 
     def _drop_unheld_dialog(self, ctx: Context) -> bool:
         """Drop the person's dialog if they may no longer hold it: its role was revoked,
@@ -510,7 +559,7 @@ class Router:
             dialog = ctx.dialog
             if dialog is None or token != dialog.token:
                 return self._answer(Fallback.STALE_BUTTON)
-            ctx.value = value
+            ctx.value = take_confirmation(ctx, value)
             return self._step(dialog)
         name, _, value = payload.partition(":")
         action = self.registry.actions.get(name)
@@ -518,7 +567,7 @@ class Router:
             return self._answer(Fallback.STALE_BUTTON)
         if action.policy.consent and not ctx.user.consented:
             return self._answer(Fallback.CONSENT_NEEDED)
-        ctx.value = value
+        ctx.value = take_confirmation(ctx, value)
         return Target(action.handler, action.policy, keeps_dialog=True, starts=True)
 
     async def _fallback(self, ctx: Context, kind: Fallback) -> Response:
@@ -539,6 +588,42 @@ class _StepFailed(Exception):
         self.dialog = dialog
         #: The person as loaded, before the failed step changed anything.
         self.user = ctx.user
+
+
+def _discard_first(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | None]:
+    """A draft's discard button: the request it carries, and the dialog it throws away.
+
+    The request (``/idee`` or a button payload) is handled as if it came now, with every
+    check; a discard button of another dialog than the open one discards nothing.
+    """
+    found = discarding(event.button) if event.button is not None else None
+    if found is None:
+        return event, None
+    token, then = found
+    if then.startswith("/"):
+        command, _, args = then[1:].partition(" ")
+        again = event.model_copy(update={"button": None, "command": command, "args": args})
+    else:
+        again = event.model_copy(update={"button": then})
+    if dialog is None or dialog.token != token:
+        return again, None
+    return again, dialog
+
+
+def _replaces(draft: Dialog, response: Response) -> bool:
+    """Whether a response starts another dialog in place of the open one, losing it."""
+    new = response.dialog
+    if new is None or response.end_dialog:
+        return False
+    if new.name != draft.name:
+        return True
+    kept = interrupted(draft).data
+    return any(key not in new.data or new.data[key] != value for key, value in kept.items())
+
+
+def _by_label(replies: list[Reply]) -> list[Reply]:
+    """The replies marked to show their options by label (the answer is typed)."""
+    return [reply.model_copy(update={"by_label": True}) for reply in replies]
 
 
 def _loose(text: str) -> str:

@@ -1,11 +1,24 @@
-"""Reading what people type in a dialog: text within limits, ids in button payloads."""
+"""Reading what people type in a dialog: text within limits, ids in button payloads; and
+asking before something that cannot be undone.
+
+Irreversible or heavy actions (delete, withdraw, merge, ban, lift a ban) ask first, with a
+question that names what will happen and a button that does it::
+
+    if not ctx.confirmed:
+        return respond(confirmation("ideas.withdraw_confirm", yes=..., no=..., number=5))
+    ...do it...
+
+The "yes" button is the same button marked with :data:`CONFIRMED`; the router takes the mark
+off its value and sets ``ctx.confirmed`` (in a dialog too: ``dialog.button(...)``).
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
-from handlers.contract import Reply
-from handlers.feature import Context
+from handlers.contract import Button, Reply
+from handlers.feature import CONFIRMED, Context
 from handlers.pictures import NOT_A_PICTURE
 
 
@@ -19,20 +32,27 @@ def text_length(text: str) -> int:
 
 
 def read_text(
-    ctx: Context, max_length: int, *, min_length: int = 1, text: str | None = None
+    ctx: Context,
+    max_length: int,
+    *,
+    min_length: int = 1,
+    text: str | None = None,
+    what: str = "answers.your_answer",
 ) -> str | Reply:
     """The typed text (or ``text``, e.g. a command's arguments), or why it cannot be used.
 
     A sticker, photo or voice message where text is expected, empty text, and text that is
     too short or too long (measured by :func:`text_length`) each get their own kind answer;
-    nothing is stored for them.
+    nothing is stored for them. ``what`` names what is asked for ("je vraag"), as in "Typ je
+    vraag".
     """
     event = ctx.event
+    named = {"what": ctx.catalog.text(ctx.lang, what, {}, markup=False)}
     if event.photo is not None or event.unsupported is not None or event.location is not None:
-        return Reply(key="answers.text_please")
+        return Reply(key="answers.text_please", params=named)
     text = ctx.text if text is None else text.strip()
     if not visible_length(text):
-        return Reply(key="answers.empty")
+        return Reply(key="answers.empty", params=named)
     length = text_length(text)
     if length > max_length:
         return Reply(key="answers.too_long", params={"max": max_length, "length": length})
@@ -53,6 +73,19 @@ def photo_hint(ctx: Context, key: str) -> Reply:
     if ctx.event.unsupported == NOT_A_PICTURE:
         return Reply(key="answers.not_a_picture")
     return Reply(key=key)
+
+
+def sure(button: Button) -> Button:
+    """The same button, marked as the confirmation of what it does."""
+    return button.model_copy(update={"payload": button.payload + CONFIRMED})
+
+
+def confirmation(key: str, *, yes: Button, no: Button, **params: Any) -> Reply:
+    """Ask before something that cannot be undone; ``key`` names exactly what will happen.
+
+    ``yes`` does it (it comes back with ``ctx.confirmed`` set), ``no`` goes back.
+    """
+    return Reply(key=key, params=params, buttons=[[sure(yes)], [no]])
 
 
 def digits(value: str) -> bool:

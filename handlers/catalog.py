@@ -182,17 +182,15 @@ class Catalog:
     def text(self, lang: str, key: str, params: Mapping[str, Any], *, markup: bool) -> str:
         """One entry with its parameters filled in, as HTML (``markup``) or plain text."""
         template = self.template(lang, key, params.get(COUNT))
-        isolate = right_to_left(lang) if lang in self.texts else False
+        if not markup:
+            template = html.unescape(_TAG.sub("", template))
+        values = {k: _display(v, lang) for k, v in params.items()}
+        template = _without_double_punctuation(template, values)
         if markup:
-            values = {
-                k: _isolated(html.escape(_display(v, lang), quote=False), isolate)
-                for k, v in params.items()
-            }
-            return template.format_map(values)
-        plain = html.unescape(_TAG.sub("", template))
-        return plain.format_map(
-            {k: _isolated(_display(v, lang), isolate) for k, v in params.items()}
-        )
+            values = {k: html.escape(v, quote=False) for k, v in values.items()}
+        if lang in self.texts and right_to_left(lang):
+            values = {k: _isolated(v, True) for k, v in values.items()}
+        return template.format_map(values)
 
     def problems(self, lang: str) -> list[str]:
         """How ``lang``'s catalog is out of step with the default language's, one line each:
@@ -237,6 +235,33 @@ class Catalog:
     def label(self, lang: str, button: Button) -> str:
         """A button's label as plain text (buttons never carry markup)."""
         return self.text(lang, button.label, button.params, markup=False)
+
+
+#: A value that ends a sentence itself ("Natuurlijk!", "in het buurthuis.").
+_ENDS_SENTENCE = re.compile(r"[.!?…]$")
+#: The catalog's punctuation right after a placeholder (and any closing markup between).
+_AFTER_FIELD = re.compile(r"\{(\w+)\}((?:</[a-z]+>)*)([.:;,])")
+
+
+def _without_double_punctuation(template: str, values: dict[str, str]) -> str:
+    """The template (and ``values``) without doubled punctuation where a value already ends
+    a sentence: "{title}." with "Natuurlijk!" reads "Natuurlijk!", not "Natuurlijk!.";
+    "{what}:" with "in het buurthuis." reads "in het buurthuis:" (``values`` is changed)."""
+
+    def fix(found: re.Match[str]) -> str:
+        name, closing, mark = found.groups()
+        value = values.get(name, "").rstrip()
+        if not value or not _ENDS_SENTENCE.search(value):
+            return found.group(0)
+        if mark == ".":
+            return "{" + name + "}" + closing
+        if value.endswith(".") and not value.endswith(".."):
+            values[name] = value[:-1]  # the catalog's ":" or "," goes on
+        return found.group(0)  # "Natuurlijk!: 1" is a label and its count
+
+    if "}" not in template:
+        return template
+    return _AFTER_FIELD.sub(fix, template)
 
 
 def _display(value: Any, lang: str) -> str:

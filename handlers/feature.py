@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from handlers import drafts, when
 from handlers.catalog import Catalog
 from handlers.contract import (
     Button,
@@ -34,6 +35,7 @@ from handlers.contract import (
     Response,
     Role,
     User,
+    respond,
 )
 from handlers.profile import Profile
 from storage import Repositories
@@ -56,6 +58,8 @@ class Context:
     installation: Installation = field(default_factory=Installation)
     #: The part of a button payload after its name, or a dialog button's value.
     value: str = ""
+    #: The button pressed confirms what it does (see :func:`handlers.answers.confirmation`).
+    confirmed: bool = False
     #: Whether a mute or ban may be in force for the person (read with the person, so that
     #: a gate looks up which one only when there is one).
     sanctioned: bool = False
@@ -84,14 +88,61 @@ class Context:
         """A stored UTC moment in the municipality's time zone."""
         return moment.astimezone(self.timezone)
 
-    def main_menu(self) -> list[list[Button]]:
-        """The main menu buttons this person may use."""
-        return self.registry.menu_for(self.user)
+    def show_date(self, moment: datetime) -> str:
+        """A day as people read it in their language ("4 dec 2026", "4 Dec 2026")."""
+        return when.day(self.local(moment), self.lang)
+
+    def show_moment(self, moment: datetime) -> str:
+        """A day and time ("4 dec 2026, 09:30", "4 Ara 2026 09:30")."""
+        return when.moment(self.local(moment), self.lang)
+
+    def show_short(self, moment: datetime) -> str:
+        """A day and time of the last weeks, without the year ("4 dec, 09:30")."""
+        return when.recent(self.local(moment), self.lang)
+
+    def main_menu(self, *, posting: bool = True) -> list[list[Button]]:
+        """The main menu buttons this person may use; ``posting=False`` leaves out what
+        posts something (for someone just refused that)."""
+        return self.registry.menu_for(self.user, posting=posting)
+
+
+#: Ends a button's payload when the button confirms a heavy action.
+CONFIRMED = "!"
+
+
+def take_confirmation(ctx: Context, value: str) -> str:
+    """A button's value without the confirmation mark, noting the mark in ``ctx``."""
+    if value.endswith(CONFIRMED):
+        ctx.confirmed = True
+        return value[: -len(CONFIRMED)]
+    return value
 
 
 Handler = Callable[[Context], Awaitable[Response]]
 #: One step of a dialog: called with the dialog it belongs to, known to exist.
 StepHandler = Callable[[Context, Dialog], Awaitable[Response]]
+#: The catalog key naming a dialog's draft, or what picks one from the dialog itself.
+Subject = str | Callable[[Dialog], str]
+#: A step's question (it may take more, e.g. a hint, beside the context and the dialog).
+AskHandler = TypeVar("AskHandler", bound=StepHandler)
+
+
+class Expects(StrEnum):
+    """What a dialog step waits for, which decides what a typed answer means.
+
+    At a ``CHOICE`` step, typing an option's number or label presses that option (on
+    platforms that show buttons as numbered options). At a ``TEXT`` or ``NUMBER`` step what
+    is typed is the answer itself: "2" is two days or the title "2", never option 2; an
+    option is chosen there by typing its label, and the options are shown by label.
+    """
+
+    CHOICE = "choice"
+    TEXT = "text"
+    NUMBER = "number"
+
+    @property
+    def typed(self) -> bool:
+        return self is not Expects.CHOICE
 
 
 @dataclass(frozen=True)
@@ -141,18 +192,31 @@ class UnknownStep(LookupError):
 class DialogSpec(_Declared):
     """A multi-step conversation: who may hold it, what it posts, one handler per step.
 
-    Declared with ``feature.dialog(name, role=...)``; each step is registered with
-    ``@spec.step("title")`` and called as ``handler(ctx, dialog)``. The router checks the
-    role (and consent, and a ban) at every step, not only when the dialog starts.
+    Declared with ``feature.dialog(name, role=..., subject=...)``; each step is registered
+    with ``@spec.step("title", expects=Expects.TEXT)`` and called as ``handler(ctx,
+    dialog)``, and its question with ``@spec.ask("title")``, so that the draft can be taken
+    up again where it was (see :mod:`handlers.drafts`). The router checks the role (and
+    consent, and a ban) at every step, not only when the dialog starts.
     """
 
-    def __init__(self, name: str, policy: Policy):
+    def __init__(
+        self, name: str, policy: Policy, *, subject: Subject | None = None, draft: bool = True
+    ):
         self.name = name
         self.policy = policy
+        #: The catalog key that names the draft ("je idee"), in "Verder met je idee" (or
+        #: what picks it from the dialog's data).
+        self.subject: Subject = subject or "drafts.subject.default"
+        #: Whether leaving it half-way loses what the person wrote (then it is asked first);
+        #: not so for a dialog whose every answer is saved at once (onboarding).
+        self.draft = draft
         self.steps: dict[str, StepHandler] = {}
-        self._any_step: Handler | None = None
+        self.asks: dict[str, StepHandler] = {}
+        self.expecting: dict[str, Expects] = {}
 
-    def step(self, *names: str) -> Callable[[StepHandler], StepHandler]:
+    def step(
+        self, *names: str, expects: Expects = Expects.CHOICE
+    ) -> Callable[[StepHandler], StepHandler]:
         """Answer the dialog's step(s) ``names`` with the decorated handler."""
 
         def register(handler: StepHandler) -> StepHandler:
@@ -160,34 +224,85 @@ class DialogSpec(_Declared):
                 if name in self.steps:
                     raise ValueError(f"dialog {self.name}: step already registered: {name}")
                 self.steps[name] = handler
+                self.expecting[name] = expects
             return handler
 
         return register
 
-    def __call__(self, handler: Handler) -> Handler:
-        """Answer every step with one handler that looks at ``ctx.dialog.step`` itself.
+    def ask(self, *names: str) -> Callable[[AskHandler], AskHandler]:
+        """The decorated handler asks the question of step(s) ``names`` (again)."""
 
-        Kept while dialogs move to one handler per step; prefer :meth:`step`.
-        """
-        self._any_step = handler
-        return handler
+        def register(handler: AskHandler) -> AskHandler:
+            for name in names:
+                self.asks[name] = handler
+            return handler
+
+        return register
+
+    def expects(self, step: str) -> Expects:
+        """What ``step`` waits for (a draft question waits for a choice)."""
+        return self.expecting.get(step, Expects.CHOICE)
 
     @property
     def answered(self) -> bool:
         """Whether any step has a handler (a dialog declared and then forgotten has none)."""
-        return bool(self.steps) or self._any_step is not None
+        return bool(self.steps)
 
     async def handle(self, ctx: Context) -> Response:
-        """Run the handler of the step ``ctx.dialog`` is at."""
+        """Run the handler of the step ``ctx.dialog`` is at.
+
+        Before it: "Verder" (take the draft up again), the draft questions' answers, a
+        person back after a long pause, and a plain "stop" (asks first) or, at a step
+        answered with buttons, "menu".
+        """
         dialog = ctx.dialog
         if dialog is None or dialog.name != self.name:
             raise UnknownStep(f"{self.name}: no such dialog open")
+        pressed = ctx.value if ctx.event.button is not None else None
+        if pressed == drafts.RESUME:
+            return await self.resume(ctx, drafts.interrupted(dialog))
+        if not self.draft:
+            return await self._step(ctx, dialog)
+        if drafts.returning(ctx, dialog):
+            # Back after a long pause: what they type may not answer a question they
+            # forgot. Say where they were and ask it again (the dialog is touched, so
+            # the next answer counts).
+            response = await self.resume(ctx, drafts.interrupted(dialog))
+            about = drafts.subject(ctx, dialog)
+            back = Reply(key="drafts.welcome_back", params={"subject": about})
+            return response.model_copy(update={"replies": [back, *response.replies]})
+        if drafts.is_core_step(dialog.step):
+            if dialog.step == drafts.STOP and (
+                pressed == "yes" or drafts.plain_word(ctx, "stop", "yes")
+            ):
+                return respond(menu_reply(ctx, "general.cancelled"), end_dialog=True)
+            if drafts.plain_word(ctx, "no"):
+                return await self.resume(ctx, drafts.interrupted(dialog))
+            return drafts.again(ctx, dialog)
+        word = drafts.plain_word(ctx, "stop", "menu")
+        if word == "stop":
+            return drafts.ask_stop(ctx, dialog)
+        if word == "menu" and not self.expects(dialog.step).typed:
+            return drafts.draft_open(ctx, dialog)
+        return await self._step(ctx, dialog)
+
+    async def _step(self, ctx: Context, dialog: Dialog) -> Response:
         handler = self.steps.get(dialog.step)
         if handler is not None:
             return await handler(ctx, dialog)
-        if self._any_step is not None:
-            return await self._any_step(ctx)
         raise UnknownStep(f"{self.name}: unknown step {dialog.step!r}")
+
+    async def resume(self, ctx: Context, dialog: Dialog) -> Response:
+        """The question of the step ``dialog`` is at, to go on where it was."""
+        ctx.dialog = dialog
+        ask = self.asks.get(dialog.step)
+        if ask is not None:
+            return await ask(ctx, dialog)
+        # A dialog that cannot ask again: its question and buttons are above, and work.
+        return respond(
+            Reply(key="drafts.continue_above", params={"subject": drafts.subject(ctx, dialog)}),
+            dialog=dialog,
+        )
 
 
 @dataclass(frozen=True)
@@ -349,11 +464,19 @@ class Feature:
         consent: bool = True,
         open_to_banned: bool = False,
         posts: str | None = None,
+        subject: Subject | None = None,
+        draft: bool = True,
     ) -> DialogSpec:
-        """Declare dialog ``name``: the role its every step needs, and what it posts."""
+        """Declare dialog ``name``: the role its every step needs, and what it posts.
+
+        ``subject`` is the catalog key that names its draft ("je idee"); ``draft=False``
+        for a dialog that loses nothing when it is left (every answer is saved at once).
+        """
         if name in self.dialogs:
             raise ValueError(f"{self.name}: dialog already declared: {name}")
-        spec = DialogSpec(name, Policy(role, consent, open_to_banned, posts))
+        spec = DialogSpec(
+            name, Policy(role, consent, open_to_banned, posts), subject=subject, draft=draft
+        )
         self.dialogs[name] = spec
         return spec
 
@@ -458,14 +581,21 @@ class Registry:
         spec = self.dialogs.get(dialog)
         return spec is not None and spec.policy.admits(user)
 
-    def menu_for(self, user: User) -> list[list[Button]]:
-        """The main menu for this person's role, two buttons to a row."""
+    def menu_for(self, user: User, *, posting: bool = True) -> list[list[Button]]:
+        """The main menu for this person's role, two buttons to a row (without what posts
+        something, unless ``posting``)."""
         entries = [
             Button(label=entry.label, payload=entry.payload)
             for entry in self.menu
-            if user.role.allows(entry.role) and (user.consented or not entry.consent)
+            if user.role.allows(entry.role)
+            and (user.consented or not entry.consent)
+            and (posting or not self._posts(entry.payload))
         ]
         return [entries[i : i + 2] for i in range(0, len(entries), 2)]
+
+    def _posts(self, payload: str) -> bool:
+        action = self.actions.get(payload.partition(":")[0])
+        return action is not None and action.posts is not None
 
     def described_commands(self, role: Role = Role.RESIDENT) -> list[tuple[str, str]]:
         """(command, description key) for a platform's command menu."""

@@ -13,18 +13,41 @@ from handlers.catalog import babel_locale
 MAX_EURO = 10_000_000
 
 _CURRENCY = re.compile(r"(?i)^\s*(?:€|eur(?:o)?)?\s*(.*?)\s*(?:€|eur(?:o)?|euro's)?\s*$")
+#: "ongeveer 800 euro": the question asks for an amount "ongeveer" (about), so people say so.
+_ABOUT = re.compile(
+    r"(?i)^\s*(?:ongeveer|ong\.|circa|ca\.?|zo'n|zon|rond(?:om)?|about|around|approx(?:imately|\.)?"
+    r"|roughly|some|max(?:imaal|imum|\.)?|hooguit|at most|tot|up to|~)\s*"
+)
 _DUTCH = re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?$|^\d+(?:,\d{1,2})?$")
 _ENGLISH = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$|^\d+\.\d{1,2}$")
 _DASH_CENTS = re.compile(r"^(.*),-{1,2}$")
 
 
+class AmountTooLarge(ValueError):
+    """An amount above :data:`MAX_EURO`: surely a typing mistake, and said so."""
+
+
 def parse_euro(text: str) -> int | None:
+    """The amount in cents, or None when the text is not a plain amount in euro (or one
+    that is too large: :func:`read_euro` tells the two apart)."""
+    try:
+        return read_euro(text)
+    except AmountTooLarge:
+        return None
+
+
+def read_euro(text: str) -> int | None:
     """The amount in cents, or None when the text is not a plain amount in euro.
 
     Dutch notation first ("1.500" is fifteen hundred, "1500,50" has cents, "1500,-" too);
-    English notation ("1,500.50", "1500.50") where it cannot be Dutch.
+    English notation ("1,500.50", "1500.50") where it cannot be Dutch. A word for "about"
+    before it is fine ("ongeveer 800 euro").
+
+    Raises:
+        AmountTooLarge: a plain amount above :data:`MAX_EURO`.
     """
-    match = _CURRENCY.match(text.replace("\u00a0", " "))
+    text = _ABOUT.sub("", text.replace("\u00a0", " "), count=1)
+    match = _CURRENCY.match(text)
     if match is None:
         return None
     number = match.group(1).replace(" ", "")
@@ -39,7 +62,7 @@ def parse_euro(text: str) -> int | None:
         return None
     amount = int(whole) * 100 + int(cents.ljust(2, "0") or 0)
     if amount > MAX_EURO * 100:
-        return None
+        raise AmountTooLarge(text)
     return amount
 
 

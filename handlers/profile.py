@@ -33,6 +33,8 @@ class Named(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9-]{1,32}$")
     name: Localized
+    #: What it means, in a few words, where residents pick it (a theme).
+    about: Localized | None = None
 
 
 class ExperimentSeed(BaseModel):

@@ -60,6 +60,11 @@ def typed(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"
 
 
+def example(moment: datetime) -> str:
+    """A local moment as people are asked to type one (the one example format)."""
+    return f"{moment:%d-%m-%Y %H:%M}"
+
+
 def typed_day(moment: date) -> str:
     """A day the way people type it ("12-12-2026"), for an example beside a question."""
     return f"{moment:%d-%m-%Y}"

@@ -91,7 +91,13 @@ class ChatOptions:
         only_if_newer: bool = False,
     ) -> None:
         """Remember the options offered at ``now``; with ``only_if_newer``, not over options
-        offered after it (an outbox message recorded after a reply that came later)."""
+        offered after it (an outbox message recorded after a reply that came later). None
+        offered forgets the ones before (a direct reply without buttons)."""
+        if not options and not only_if_newer:
+            await self.db.execute(
+                "DELETE FROM chat_options WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+            )
+            return
         newer = " WHERE excluded.updated_at >= chat_options.updated_at" if only_if_newer else ""
         await self.db.execute(
             "INSERT INTO chat_options (platform, chat_id, options, updated_at)"

@@ -287,6 +287,15 @@ class Outbox:
         ]
         return found[:limit]
 
+    async def due_for_chat(self, platform: str, chat_id: str, now: datetime) -> int:
+        """How many pending rows for one chat may be sent now."""
+        found = await self.db.fetchval(
+            "SELECT COUNT(*) FROM outbox WHERE platform = ? AND chat_id = ?"
+            " AND status = 'pending' AND not_before <= ?",
+            (platform, chat_id, iso(now)),
+        )
+        return int(found)
+
     async def next_due(self, platform: str) -> datetime | None:
         """When the earliest pending row of a platform may be sent (None: nothing pending)."""
         return parse(
@@ -362,6 +371,15 @@ class Outbox:
         return await self.db.execute_rowcount(
             "UPDATE outbox SET not_before = ? WHERE platform = ? AND chat_id = ?"
             " AND status = 'pending' AND not_before < ?",
+            (stamp, platform, chat_id, stamp),
+        )
+
+    async def release_chat(self, platform: str, chat_id: str, now: datetime) -> int:
+        """Let every pending row of this chat go now (its person just opened the chat)."""
+        stamp = iso(now)
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET not_before = ? WHERE platform = ? AND chat_id = ?"
+            " AND status = 'pending' AND not_before > ?",
             (stamp, platform, chat_id, stamp),
         )
 

@@ -42,14 +42,18 @@ NO_PLATFORM = (
 )
 
 
-#: Platforms whose people can be given a role (console users try roles with /als).
-ROLE_PLATFORMS = ("telegram", "matrix")
+#: Platforms whose people can be given a role (console users can also try roles with /als).
+ROLE_PLATFORMS = ("telegram", "matrix", "console")
 STAFF_ROLES = [role.value for role in INVITABLE]
 _USER_ID = {
     "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
     "matrix": (
         re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
         "a Matrix user id looks like @name:example.org",
+    ),
+    "console": (
+        re.compile(r"^[^\s/]{1,64}$"),
+        "a console user is the name given to samenspel chat --as, without spaces",
     ),
 }
 
@@ -265,7 +269,7 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
         data = await app.repos.personal.export(found.id, utcnow(), media_limit=MEDIA_LIMIT)
         assert data is not None
         lang = found.language or settings.language
-        document = export_document(app.profile, app.catalog, lang, data)
+        document = export_document(app.profile, app.catalog, lang, data, settings.zone)
     finally:
         await app.close()
     await asyncio.to_thread(Path(out).write_bytes, document)

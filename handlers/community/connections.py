@@ -16,7 +16,7 @@ import re
 
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.notices import notify
 from handlers.phrases import number
 from handlers.start.menu import stale_button
@@ -161,10 +161,10 @@ def _ask_contact(dialog: Dialog, hint: Reply | None = None) -> Response:
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-answering = feature.dialog(DIALOG, role=Role.RESIDENT)
+answering = feature.dialog(DIALOG, role=Role.RESIDENT, subject="connect.draft")
 
 
-@answering.step("contact")
+@answering.step("contact", expects=Expects.TEXT)
 async def contact_step(ctx: Context, dialog: Dialog) -> Response:
     """The contact line this person wants to share."""
     connection = await _open(ctx, int(dialog.data["connection"]))

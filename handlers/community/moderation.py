@@ -577,7 +577,7 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
                 "connector": ctx.profile.connector(ctx.lang),
             },
             parts=parts,
-            buttons=ctx.main_menu(),
+            buttons=ctx.main_menu(posting=False),
         )
     )
 
@@ -600,5 +600,9 @@ def banned_reply(ctx: Context, sanction: Sanction) -> Response:
 def posting_limit_reply(ctx: Context, posts: str, limit: int, again: datetime) -> Response:
     """Someone posted the most ideas (or comments) a period allows: when they can again."""
     return respond(
-        menu_reply(ctx, f"flood.too_many_{posts}s", count=limit, again=moment(ctx, again))
+        Reply(
+            key=f"flood.too_many_{posts}s",
+            params={"count": limit, "again": moment(ctx, again)},
+            buttons=ctx.main_menu(posting=False),
+        )
     )

@@ -9,24 +9,23 @@ connector, who passes it on. The connector's answer comes back in this chat (the
 
 from __future__ import annotations
 
-from handlers import when
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from storage.community.questions import Question, Side
 
 feature = Feature("questions")
 feature.menu_entry("questions.menu", "q.new", order=50)
+feature.menu_entry("questions.btn_mine", "q.mine", order=51, consent=True)
 
 DIALOG = "question"
 MAX_LENGTH = 2000
 SHOWN_THREADS = 10
 
 
-@feature.command(
-    "vraag", "question", describe="questions.cmd", posts="question", role=Role.RESIDENT
-)
-@feature.action("q.new", posts="question", role=Role.RESIDENT)
+# Not declared as posting: a muted resident can still ask the connector (to object, too).
+@feature.command("vraag", "question", describe="questions.cmd", role=Role.RESIDENT)
+@feature.action("q.new", role=Role.RESIDENT)
 async def ask(ctx: Context) -> Response:
     """Start a question to the connector (``q.new:<user id>``: meant for that card)."""
     connector = ctx.profile.connector(ctx.lang)
@@ -57,18 +56,34 @@ def _stop() -> list[list[Button]]:
     return [[Button(label="questions.btn_stop", payload="cancel")]]
 
 
-question = feature.dialog(DIALOG, posts="question", role=Role.RESIDENT)
+question = feature.dialog(DIALOG, subject="drafts.subject.question", role=Role.RESIDENT)
 
 
-@question.step("text")
+@question.step("text", expects=Expects.TEXT)
 async def question_step(ctx: Context, dialog: Dialog) -> Response:
     """The text of a new question, or of an addition to a thread."""
     return await _store(ctx, dialog)
 
 
+@question.ask("text")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question (or the addition to a thread) asked again, to go on with it."""
+    connector = ctx.profile.connector(ctx.lang)
+    if "question_id" in dialog.data:
+        prompt = Reply(key="questions.add_prompt", params={"id": dialog.data["question_id"]})
+    elif "staff_name" in dialog.data:
+        prompt = Reply(
+            key="questions.ask_staff",
+            params={"connector": connector, "name": dialog.data["staff_name"]},
+        )
+    else:
+        prompt = Reply(key="questions.ask", params={"connector": connector})
+    return respond(prompt.model_copy(update={"buttons": _stop()}), dialog=dialog)
+
+
 async def _store(ctx: Context, dialog: Dialog) -> Response:
     typed = ctx.value if ctx.event.command is not None else None
-    answer = read_text(ctx, MAX_LENGTH, min_length=2, text=typed)
+    answer = read_text(ctx, MAX_LENGTH, min_length=2, text=typed, what="questions.your_question")
     if isinstance(answer, Reply):
         return respond(answer.model_copy(update={"buttons": _stop()}), dialog=dialog)
     connector = ctx.profile.connector(ctx.lang)
@@ -143,7 +158,7 @@ def message_lines(ctx: Context, question: Question, *, resident: str, staff: str
         Reply(
             key=resident if message.side is Side.RESIDENT else staff,
             params={
-                "when": when.recent(ctx.local(message.at), ctx.lang),
+                "when": ctx.show_short(message.at),
                 "text": message.text,
                 "connector": connector,
             },
@@ -177,7 +192,7 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     )
 
 
-@feature.action("q.add", posts="question", role=Role.RESIDENT)
+@feature.action("q.add", role=Role.RESIDENT)
 async def add(ctx: Context) -> Response:
     """Write more in one's own thread (``q.add:<id>``)."""
     question_id = parse_id(ctx.value)

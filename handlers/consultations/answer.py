@@ -240,6 +240,15 @@ async def answer(ctx: Context) -> Response:
     return await _onward(ctx, found)
 
 
+async def _pressed(ctx: Context, count: int, *, answering: bool) -> Target | Response:
+    """The consultation a button of ``count`` numbers points to (see :func:`_target`), or
+    why not: a forged or stale button gets the list of polls."""
+    ids = _numbers(ctx.value, count)
+    if ids is None:
+        return _invalid_button(ctx)
+    return await _target(ctx, ids, answering=answering)
+
+
 def _invalid_button(ctx: Context) -> Response:
     return respond(
         Reply(
@@ -288,10 +297,7 @@ async def tick(ctx: Context) -> Response:
 @feature.action("cs.n", role=Role.RESIDENT)
 async def next_question(ctx: Context) -> Response:
     """``cs.n:<id>:<moment>:<question>``: done ticking; on to the next open question."""
-    ids = _numbers(ctx.value, 3)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=True)
+    found = await _pressed(ctx, 3, answering=True)
     if isinstance(found, Response):
         return found
     assert found.response is not None
@@ -306,10 +312,7 @@ async def next_question(ctx: Context) -> Response:
 @feature.action("cs.w", role=Role.RESIDENT)
 async def type_answer(ctx: Context) -> Response:
     """``cs.w:<id>:<moment>:<question>``: type the answer to a text question."""
-    ids = _numbers(ctx.value, 3)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=True)
+    found = await _pressed(ctx, 3, answering=True)
     if isinstance(found, Response):
         return found
     assert found.response is not None
@@ -350,10 +353,7 @@ async def typed(ctx: Context, dialog: Dialog) -> Response:
 @feature.action("cs.q", role=Role.RESIDENT)
 async def show_question(ctx: Context) -> Response:
     """``cs.q:<id>:<moment>:<question>``: show a question again, to change its answer."""
-    ids = _numbers(ctx.value, 3)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=True)
+    found = await _pressed(ctx, 3, answering=True)
     if isinstance(found, Response):
         return found
     assert found.response is not None
@@ -364,10 +364,7 @@ async def show_question(ctx: Context) -> Response:
 @feature.action("cs.o", role=Role.RESIDENT)
 async def open_consultation(ctx: Context) -> Response:
     """``cs.o:<id>:<moment>``: go on where the person was (or start)."""
-    ids = _numbers(ctx.value, 2)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=True)
+    found = await _pressed(ctx, 2, answering=True)
     if isinstance(found, Response):
         return found
     return await _onward(ctx, found)
@@ -376,10 +373,7 @@ async def open_consultation(ctx: Context) -> Response:
 @feature.action("cs.r", role=Role.RESIDENT)
 async def my_answers(ctx: Context) -> Response:
     """``cs.r:<id>:<moment>``: the answers given, each with a button to change it."""
-    ids = _numbers(ctx.value, 2)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=False)
+    found = await _pressed(ctx, 2, answering=False)
     if isinstance(found, Response):
         return found
     answers = await ctx.repos.responses.answers(found.response.id) if found.response else {}
@@ -512,10 +506,7 @@ def _item(
 @feature.action("cs.u", role=Role.RESIDENT)
 async def results(ctx: Context) -> Response:
     """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered."""
-    ids = _numbers(ctx.value, 2)
-    if ids is None:
-        return _invalid_button(ctx)
-    found = await _target(ctx, ids, answering=False)
+    found = await _pressed(ctx, 2, answering=False)
     if isinstance(found, Response):
         return found
     kept = await ctx.repos.tallies.kept(found.consultation.id, found.moment)

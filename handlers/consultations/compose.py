@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import handlers.audience as audiences
 from handlers import when
 from handlers.answers import read_text
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
@@ -33,7 +34,7 @@ from storage.consultations.model import (
     Question,
     QuestionKind,
 )
-from storage.news.broadcasts import Audience, AudienceKind
+from storage.news.broadcasts import Audience
 
 feature = Feature("consultation-compose")
 feature.menu_entry("consultations.menu_compose", "cs.compose", order=69, role=Role.CIVIL_SERVANT)
@@ -50,11 +51,6 @@ SHORTEST = timedelta(hours=1)
 LONGEST = timedelta(days=365)
 #: Publishing is refused when closing would come sooner than this (a preview left open).
 MARGIN = timedelta(minutes=5)
-PICKERS = {
-    "audience_theme": AudienceKind.THEME,
-    "audience_hood": AudienceKind.NEIGHBOURHOOD,
-    "audience_experiment": AudienceKind.EXPERIMENT,
-}
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
 
@@ -244,108 +240,46 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(text, Reply):
         again = _ask("consultations.ask_follow_up", max=MAX_FOLLOW_UP)
         return respond(text, again, dialog=dialog)
-    nxt = dialog.to("audience", follow_up=text)
-    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    return await AUDIENCE.start(ctx, dialog.to(audiences.STEP, follow_up=text))
 
 
 # Who is asked ---------------------------------------------------------------------------------
 
 
-async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
-    everyone = await ctx.repos.consultations.audience_count(Audience(kind=AudienceKind.ALL))
-    return Reply(
-        key="consultations.ask_audience",
-        buttons=[
-            [dialog.button("consultations.btn_audience_all", "all", count=everyone)],
-            [dialog.button("composer.btn_theme", "theme")],
-            [dialog.button("composer.btn_hood", "hood")],
-            [dialog.button("composer.btn_experiment", "experiment")],
-            _stop(),
-        ],
-    )
+async def _may_answer(ctx: Context, chosen: Audience) -> int:
+    return await ctx.repos.consultations.audience_count(chosen)
 
 
-@compose.step("audience")
+@compose.step(audiences.STEP)
 async def audience(ctx: Context, dialog: Dialog) -> Response:
-    choice = ctx.value if ctx.event.button is not None else None
-    if choice == "all":
-        chosen = dialog.to("opening", audience_kind=AudienceKind.ALL.value, audience_value=None)
-        return await _chosen(ctx, chosen)
-    pickers = {
-        "theme": "audience_theme",
-        "hood": "audience_hood",
-        "experiment": "audience_experiment",
-    }
-    if choice in pickers:
-        nxt = dialog.to(pickers[choice])
-        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
-    return respond(
-        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
-    )
+    return await AUDIENCE.choose(ctx, dialog)
 
 
-async def _options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
-    """(value, name) of every theme, neighbourhood or running experiment."""
-    if kind is AudienceKind.THEME:
-        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
-    if kind is AudienceKind.NEIGHBOURHOOD:
-        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
-    return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
-
-
-async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
-    kind = PICKERS[dialog.step]
-    buttons = []
-    for value, name in await _options(ctx, kind):
-        count = await ctx.repos.consultations.audience_count(Audience(kind=kind, value=value))
-        buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
-    return Reply(
-        key=f"consultations.ask_{kind.value}",
-        buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
-    )
-
-
-@compose.step(*PICKERS)
+@compose.step(*audiences.PICKERS)
 async def pick_audience(ctx: Context, dialog: Dialog) -> Response:
-    kind = PICKERS[dialog.step]
-    choice = ctx.value if ctx.event.button is not None else None
-    if choice == "back":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
-    if choice not in {value for value, _ in await _options(ctx, kind)}:
-        return respond(
-            Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
-        )
-    return await _chosen(
-        ctx, dialog.to("opening", audience_kind=kind.value, audience_value=choice)
-    )
-
-
-def _audience_of(dialog: Dialog) -> Audience:
-    return Audience(
-        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
-    )
+    return await AUDIENCE.pick(ctx, dialog)
 
 
 async def _chosen(ctx: Context, dialog: Dialog) -> Response:
     """An audience was chosen: on to the times, unless there is nobody in it."""
-    if await ctx.repos.consultations.audience_count(_audience_of(dialog)) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+    if await ctx.repos.consultations.audience_count(audiences.audience_of(dialog)) == 0:
+        return await AUDIENCE.nobody(ctx, dialog)
     return respond(_ask_opening(dialog), dialog=dialog)
 
 
-async def describe(ctx: Context, audience: Audience) -> str:
+AUDIENCE = audiences.AudienceSteps(
+    count=_may_answer,
+    then="opening",
+    chosen=_chosen,
+    section="consultations",
+    everyone="consultations.btn_audience_all",
+    stop=Button(label="consultations.btn_stop", payload="cancel"),
+)
+
+
+async def describe(ctx: Context, chosen: Audience) -> str:
     """Who an audience is, in words."""
-    names = (
-        dict(await _options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
-    )
-    name = names.get(audience.value or "", audience.value or "")
-    return ctx.catalog.text(
-        ctx.lang, f"consultations.audience_{audience.kind.value}", {"name": name}, markup=False
-    )
+    return await audiences.describe(ctx, chosen, "consultations")
 
 
 # When -------------------------------------------------------------------------------------------
@@ -469,13 +403,10 @@ def _content(dialog: Dialog) -> Content:
 
 async def _preview(ctx: Context, dialog: Dialog) -> Response:
     """Save the consultation as a draft and show it exactly as residents will get it."""
-    chosen = _audience_of(dialog)
+    chosen = audiences.audience_of(dialog)
     count = await ctx.repos.consultations.audience_count(chosen)
     if count == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+        return await AUDIENCE.nobody(ctx, dialog)
     opens_at = dialog.data.get("opens_at")
     closes_at = datetime.fromisoformat(dialog.data["closes_at"])
     draft_id = await ctx.repos.consultations.save_draft(
@@ -524,8 +455,7 @@ def _preview_question(dialog: Dialog) -> Reply:
 async def preview(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "audience":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+        return await AUDIENCE.start(ctx, dialog)
     if choice == "times":
         nxt = dialog.to("opening")
         return respond(_ask_opening(nxt), dialog=nxt)
@@ -535,10 +465,7 @@ async def preview(ctx: Context, dialog: Dialog) -> Response:
     if draft is None or draft.author_user_id != ctx.user.id:
         return respond(menu_reply(ctx, "consultations.gone"), end_dialog=True)
     if await ctx.repos.consultations.audience_count(draft.audience) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="consultations.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+        return await AUDIENCE.nobody(ctx, dialog)
     assert draft.closes_at is not None
     if draft.closes_at < ctx.now + MARGIN or (
         draft.opens_at is not None and draft.opens_at <= ctx.now

@@ -7,15 +7,17 @@ author follows it and sees its status under "Mijn voorstellen".
     Experiment voorstellen ──► what ──► place ──► partners ──► budget ──► confirm
                                                                           ├ Insturen ──► submitted
                                                                           └ Opnieuw ──► what
+
+What, place and partners are typed (a neighbourhood can be pressed for the place), the
+budget is a number ("ongeveer 800 euro" is fine): a number typed there is never an option.
 """
 
 from __future__ import annotations
 
-from handlers import when
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature
-from handlers.money import format_euro, parse_euro
+from handlers.feature import Context, Expects, Feature
+from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
 from storage.experiments.proposals import Proposal
 
 feature = Feature("proposals")
@@ -50,9 +52,16 @@ async def propose(ctx: Context) -> Response:
     )
 
 
+proposal = feature.dialog(
+    DIALOG, posts="proposal", subject="drafts.subject.proposal", role=Role.RESIDENT
+)
+
+
 def _question(ctx: Context, dialog: Dialog) -> Reply:
     """The question of a step, with the buttons that help answer it."""
     step = dialog.step
+    if step == "confirm":
+        return _summary(ctx, dialog)
     buttons: list[list[Button]] = []
     if step == "place":
         hoods = [dialog.raw_button(n.name(ctx.lang), n.id) for n in ctx.profile.neighbourhoods]
@@ -61,19 +70,29 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-@feature.dialog(DIALOG, posts="proposal", role=Role.RESIDENT)
-async def proposal_step(ctx: Context) -> Response:
-    """Each step of the proposal dialog."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    if dialog.step == "confirm":
-        return await _confirm(ctx, dialog)
-    if dialog.step == "budget":
-        return _budget(ctx, dialog)
-    if dialog.step == "place" and ctx.event.button is not None:
+@proposal.ask(*QUESTIONS, "confirm")
+async def ask(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the proposal is at."""
+    return respond(_question(ctx, dialog), dialog=dialog)
+
+
+@proposal.step("what", "partners", expects=Expects.TEXT)
+async def text_step(ctx: Context, dialog: Dialog) -> Response:
+    """What the experiment is, and with whom: a few words or sentences."""
+    return _typed(ctx, dialog)
+
+
+@proposal.step("place", expects=Expects.TEXT)
+async def place_step(ctx: Context, dialog: Dialog) -> Response:
+    """Where: a neighbourhood pressed, or a place typed."""
+    if ctx.event.button is not None:
         hood = ctx.profile.neighbourhood(ctx.value)
         if hood is not None:
             return _ask_next(ctx, dialog, hood.name(ctx.lang))
+    return _typed(ctx, dialog)
+
+
+def _typed(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is not None:
         return respond(
             Reply(key="answers.use_buttons_or_type"), _question(ctx, dialog), dialog=dialog
@@ -90,11 +109,21 @@ def _ask_next(ctx: Context, dialog: Dialog, answer: str) -> Response:
     return respond(_question(ctx, nxt), dialog=nxt)
 
 
-def _budget(ctx: Context, dialog: Dialog) -> Response:
+@proposal.step("budget", expects=Expects.NUMBER)
+async def budget_step(ctx: Context, dialog: Dialog) -> Response:
+    """About how much money, in euro ("1500", "ongeveer 800 euro")."""
     answer = read_text(ctx, 40)
     if isinstance(answer, Reply):
         return respond(answer, _question(ctx, dialog), dialog=dialog)
-    cents = parse_euro(answer)
+    try:
+        cents = read_euro(answer)
+    except AmountTooLarge:
+        limit = format_euro(MAX_EURO * 100, ctx.lang)
+        return respond(
+            Reply(key="proposals.budget_too_large", params={"max": limit}),
+            _question(ctx, dialog),
+            dialog=dialog,
+        )
     if cents is None:
         return respond(
             Reply(key="proposals.budget_invalid", params={"typed": answer}),
@@ -131,7 +160,9 @@ def _summary(ctx: Context, dialog: Dialog) -> Reply:
     )
 
 
-async def _confirm(ctx: Context, dialog: Dialog) -> Response:
+@proposal.step("confirm")
+async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
+    """Send the proposal in, or begin again."""
     choice = ctx.value if ctx.event.button is not None else ""
     if choice == "redo":
         again = Dialog(name=DIALOG, step="what")
@@ -159,7 +190,8 @@ async def _confirm(ctx: Context, dialog: Dialog) -> Response:
                 [Button(label="experiments.btn_my_proposals", payload="prop.mine")],
                 [Button(label="menu.back", payload="menu")],
             ],
-        )
+        ),
+        end_dialog=True,
     )
 
 
@@ -222,7 +254,7 @@ async def _detail(ctx: Context) -> Response:
         Reply(
             key="proposals.history_reason" if change.reason else "proposals.history_line",
             params={
-                "when": when.day(ctx.local(change.at), ctx.lang),
+                "when": ctx.show_date(change.at),
                 "status": _status(ctx, change.status.value),
                 **({"reason": change.reason} if change.reason else {}),
             },

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from handlers import when
 from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
@@ -85,6 +84,8 @@ def neighbourhood_name(ctx: Context, neighbourhood: str | None) -> str:
 
 
 def status_label(ctx: Context, idea: Idea) -> str:
+    if idea.withdrawn:
+        return phrase(ctx, "ideas.withdrawn_label")
     if idea.removed:
         return phrase(ctx, "ideas.removed_label")
     return phrase(ctx, f"ideas.status.{idea.status.value}")
@@ -101,7 +102,7 @@ def card_params(ctx: Context, idea: Idea) -> dict[str, str | int]:
         "status": status_label(ctx, idea),
         "supporters": idea.supporters,
         "comments": idea.comments,
-        "date": when.day(ctx.local(idea.created_at), ctx.lang),
+        "date": ctx.show_date(idea.created_at),
     }
 
 
@@ -126,7 +127,7 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
     theme = ctx.profile.theme(change.theme)
     department = ctx.profile.department(change.department)
     params = {
-        "date": when.day(ctx.local(change.at), ctx.lang),
+        "date": ctx.show_date(change.at),
         "theme": theme.name(ctx.lang) if theme else change.theme or "",
         "department": department.name(ctx.lang) if department else change.department or "",
         "merged": number(change.merged_into) if change.merged_into is not None else "?",
@@ -357,6 +358,13 @@ async def _card_buttons(
             )
         ]
     )
+    if idea.author_user_id == me and idea.editable:
+        buttons.append(
+            [
+                Button(label="ideas.btn_edit", payload=f"idea.edit:{idea.id}"),
+                Button(label="ideas.btn_withdraw", payload=f"idea.withdraw:{idea.id}"),
+            ]
+        )
     if idea.author_user_id != me:
         # Something that does not belong here: the connector decides (staff/reporting.py).
         buttons.append([Button(label="ideas.btn_report", payload=f"idea.report:{idea.id}")])
@@ -403,7 +411,8 @@ def _not_found(shown_number: str) -> Reply:
 
 
 def _removed(idea: Idea) -> Reply:
-    return not_found_or_removed("ideas.removed", number(idea.id))
+    key = "ideas.withdrawn_card" if idea.withdrawn else "ideas.removed"
+    return not_found_or_removed(key, number(idea.id))
 
 
 async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
@@ -517,7 +526,9 @@ async def my_ideas(ctx: Context) -> Response:
         parts.append(
             Reply(key="ideas.mine_line", params={"number": number(idea.id), "title": idea.title})
         )
-        if idea.removed:
+        if idea.withdrawn:
+            parts.append(Reply(key="ideas.mine_withdrawn"))
+        elif idea.removed:
             parts.append(Reply(key="ideas.mine_removed"))
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))

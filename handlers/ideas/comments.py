@@ -5,7 +5,9 @@ comment is by "een inwoner", by the connector or by a civil servant (or by "jij"
 
     card ──reacties──► thread: the latest comments ◄─ oudere / nieuwere ─►
                           ├─ reageren ──► text ──► placed; the thread again
-                          └─ 🚩 n ──► report comment n (handlers/reporting.py)
+                          ├─ ✏️ n (your own) ──► text ──► changed, marked "bewerkt"
+                          ├─ 🗑 n (your own) ──► "sure?" ──► deleted for good
+                          └─ 🚩 n ──► report comment n (handlers/staff/reporting.py)
 """
 
 from __future__ import annotations
@@ -13,10 +15,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers import when
-from handlers.answers import digits, text_length, visible_length
+from handlers.answers import (
+    confirmation,
+    digits,
+    excerpt,
+    parse_id,
+    text_length,
+    visible_length,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed
 from handlers.phrases import number
 from handlers.start.menu import stale_button
@@ -77,6 +85,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
     if paging:
         buttons.append(paging)
     buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    buttons += rows(_own_buttons(ctx, page.comments), 2)
     buttons += rows(_report_buttons(ctx, page.comments), 3)
     buttons.append(
         [
@@ -105,11 +114,27 @@ def _line(ctx: Context, comment: Comment, n: int) -> Reply:
         key=key,
         params={
             "n": n,
-            "when": when.moment(ctx.local(comment.created_at), ctx.lang),
+            "when": ctx.show_moment(comment.created_at),
             "body": comment.body,
             "connector": ctx.profile.connector(ctx.lang),
         },
+        parts=[Reply(key="comments.edited")] if comment.edited_at is not None else [],
     )
+
+
+def _own_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
+    """Change and delete buttons for each comment on the page this person wrote."""
+    found = []
+    for n, comment in enumerate(comments, start=1):
+        if comment.author_user_id is None or comment.author_user_id != ctx.user.id:
+            continue
+        found.append(
+            Button(label="comments.btn_edit", payload=f"cm.edit:{comment.id}", params={"n": n})
+        )
+        found.append(
+            Button(label="comments.btn_delete", payload=f"cm.delete:{comment.id}", params={"n": n})
+        )
+    return found
 
 
 def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
@@ -136,19 +161,22 @@ async def begin_comment(ctx: Context) -> Response:
     return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
 
 
-@feature.dialog(DIALOG, posts="comment", role=Role.RESIDENT)
-async def comment_step(ctx: Context) -> Response:
-    """The comment's text: 1 to 1,000 characters, placed under the idea."""
-    dialog = ctx.dialog
-    assert dialog is not None
+comment = feature.dialog(
+    DIALOG, posts="comment", subject="drafts.subject.comment", role=Role.RESIDENT
+)
+
+
+@comment.step("text", expects=Expects.TEXT)
+async def comment_step(ctx: Context, dialog: Dialog) -> Response:
+    """The comment's text: 1 to 1,000 characters, placed under the idea (or, for one's own
+    comment being changed, in its place)."""
     idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text)
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     if ctx.event.button is not None:
         if ctx.value == "cancel":
-            return respond(
-                Reply(key="comments.cancelled"), await thread_reply(ctx, idea), end_dialog=True
-            )
+            key = "comments.edit_cancelled" if "comment" in dialog.data else "comments.cancelled"
+            return respond(Reply(key=key), await thread_reply(ctx, idea), end_dialog=True)
         return _ask(idea, dialog, hint=Reply(key="comments.need_text"))
     if ctx.event.text is None:
         return _ask(idea, dialog, hint=Reply(key="comments.need_text"))
@@ -159,6 +187,15 @@ async def comment_step(ctx: Context) -> Response:
     if length > MAX_LENGTH:
         hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": length})
         return _ask(idea, dialog, hint=hint)
+    if "comment" in dialog.data:
+        changed = await ctx.repos.comments.edit_own(
+            int(dialog.data["comment"]), ctx.user.id, body, ctx.now
+        )
+        done = Reply(
+            key="comments.edit_saved" if changed else "comments.edit_gone",
+            params={"number": number(idea.id)},
+        )
+        return respond(done, await thread_reply(ctx, idea), end_dialog=True)
     await ctx.repos.comments.add(idea.id, ctx.user.id, body, ctx.now)
     return respond(
         Reply(key="comments.added", params={"number": number(idea.id)}),
@@ -167,13 +204,78 @@ async def comment_step(ctx: Context) -> Response:
     )
 
 
+@comment.ask("text")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question again, to go on with a comment being written."""
+    idea = await _open_idea(ctx, int(dialog.data["idea"]))
+    if isinstance(idea, Response):
+        return Response(replies=idea.replies, end_dialog=True)
+    return _ask(idea, dialog)
+
+
 def _ask(idea: Idea, dialog: Dialog, *, hint: Reply | None = None) -> Response:
+    parts = []
+    if "current" in dialog.data:
+        parts.append(Reply(key="comments.current", params={"text": dialog.data["current"]}))
     question = Reply(
-        key="comments.ask",
+        key="comments.ask_edit" if "comment" in dialog.data else "comments.ask",
         params={"number": number(idea.id), "title": idea.title, "max": MAX_LENGTH},
+        parts=parts,
         buttons=[[dialog.button("comments.btn_cancel", "cancel")]],
     )
     return respond(*([hint] if hint else []), question, dialog=dialog)
+
+
+async def _own_comment(ctx: Context) -> tuple[Comment, Idea] | Response:
+    """One's own visible comment under a visible idea, or why it cannot be changed."""
+    comment_id = parse_id(ctx.value)
+    found = await ctx.repos.comments.own(comment_id, ctx.user.id) if comment_id else None
+    if found is None:
+        return respond(Reply(key="comments.not_yours", buttons=ctx.main_menu()))
+    idea = await _open_idea(ctx, found.idea_id)
+    if isinstance(idea, Response):
+        return idea
+    return found, idea
+
+
+@feature.action("cm.edit", role=Role.RESIDENT)
+async def begin_edit(ctx: Context) -> Response:
+    """``cm.edit:<id>``: change the text of one's own comment."""
+    found = await _own_comment(ctx)
+    if isinstance(found, Response):
+        return found
+    mine, idea = found
+    dialog = Dialog(
+        name=DIALOG,
+        step="text",
+        data={"idea": idea.id, "comment": mine.id, "current": mine.body},
+    )
+    return _ask(idea, dialog)
+
+
+@feature.action("cm.delete", role=Role.RESIDENT)
+async def delete(ctx: Context) -> Response:
+    """``cm.delete:<id>``: delete one's own comment for good, after a question that says so."""
+    found = await _own_comment(ctx)
+    if isinstance(found, Response):
+        return found
+    mine, idea = found
+    if not ctx.confirmed:
+        return respond(
+            confirmation(
+                "comments.delete_confirm",
+                yes=Button(label="comments.btn_delete_yes", payload=f"cm.delete:{mine.id}"),
+                no=Button(
+                    label="comments.btn_delete_no",
+                    payload=f"idea.comments:{idea.id}",
+                ),
+                number=number(idea.id),
+                body=excerpt(mine.body, 100),
+            )
+        )
+    deleted = await ctx.repos.comments.delete_own(mine.id, ctx.user.id)
+    done = Reply(key="comments.deleted" if deleted else "comments.not_yours")
+    return respond(done, await thread_reply(ctx, idea))
 
 
 async def _open_idea(ctx: Context, idea_id: int, *, typed: str = "") -> Idea | Response:

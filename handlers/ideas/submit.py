@@ -2,6 +2,8 @@
 
 Every answer is kept in the dialog (written through on each step), so a restart or a pause
 loses nothing. Before the idea is saved, ideas that look alike are offered to support instead.
+While nobody decided on it yet, its author may change the idea (the same questions, from the
+preview) or withdraw it.
 
     /idee ──► category ──► title ──► description ──► neighbourhood ──► photo ──► preview
                  ▲            ▲            ▲               ▲             ▲          │
@@ -10,6 +12,9 @@ loses nothing. Before the idea is saved, ideas that look alike are offered to su
                   similar ideas? ──yes──► similar ──steun #n──► supports #n instead ◄┘
                        │ no                  │ toch versturen
                        └─────────────────────┴──► saved: its number and what happens next
+
+    card of one's own new idea ──✏️ Aanpassen──► preview (saved in place) ──► Opslaan
+                               └─🗑 Intrekken──► "sure?" ──► withdrawn, followers told
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import photo_hint, text_length, visible_length
+from handlers.answers import confirmation, parse_id, photo_hint, text_length, visible_length
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.ideas.browse import category_name, neighbourhood_name, status_label
+from handlers.notices import notify
 from handlers.phrases import number, phrase
 from handlers.profile import Named
 
@@ -45,49 +51,58 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 @feature.action("ideas.submit", posts="idea", role=Role.RESIDENT)
 async def begin(ctx: Context) -> Response:
     """Start a new idea with its first question."""
-    return await _ask(ctx, Dialog(name=DIALOG, step="category"))
+    return await ask(ctx, Dialog(name=DIALOG, step="category"))
 
 
-@feature.dialog(DIALOG, posts="idea", role=Role.RESIDENT)
-async def submit_step(ctx: Context) -> Response:
-    """Every step of the dialog; what a step cannot use gets a hint and the question again."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    choice = ctx.value if ctx.event.button is not None else None
-    if choice == "cancel":
-        return respond(menu_reply(ctx, "ideas.submit_cancelled"), end_dialog=True)
-    if choice == "keep" and dialog.data.get("editing"):
-        return await _ask(ctx, dialog.to("preview", editing=False))
-    if dialog.step == "category":
-        return await _category(ctx, dialog, choice)
-    if dialog.step in ("title", "description"):
-        return await _text(ctx, dialog, choice)
-    if dialog.step == "neighbourhood":
-        return await _neighbourhood(ctx, dialog, choice)
-    if dialog.step == "photo":
-        return await _photo(ctx, dialog, choice)
-    if dialog.step == "preview":
-        return await _preview(ctx, dialog, choice)
-    if dialog.step == "similar":
-        return await _similar(ctx, dialog, choice)
-    return await _ask(ctx, dialog.to("category"))
+submit = feature.dialog(
+    DIALOG,
+    posts="idea",
+    role=Role.RESIDENT,
+    subject=lambda dialog: "ideas.draft_changes" if "idea" in dialog.data else "ideas.draft",
+)
 
 
 # The answers ------------------------------------------------------------------------------
 
 
-async def _category(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+async def _common(ctx: Context, dialog: Dialog) -> Response | None:
+    """The buttons every question has: stop, and (while changing one answer) keep it."""
+    choice = _choice(ctx)
+    if choice == "cancel":
+        key = "ideas.edit_cancelled" if _editing_saved(dialog) else "ideas.submit_cancelled"
+        return respond(menu_reply(ctx, key), end_dialog=True)
+    if choice == "keep" and dialog.data.get("editing"):
+        return await ask(ctx, dialog.to("preview", editing=False))
+    return None
+
+
+def _choice(ctx: Context) -> str | None:
+    return ctx.value if ctx.event.button is not None else None
+
+
+@submit.step("category")
+async def category_step(ctx: Context, dialog: Dialog) -> Response:
+    """One of the Burgertop's categories, pressed or typed by its name."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
+    choice = _choice(ctx)
     found = ctx.profile.category(choice) if choice else _by_name(ctx.profile.categories, ctx)
     if found is None:
-        return await _ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
+        return await ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
     return await _next(ctx, dialog, category=found.id)
 
 
-async def _text(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@submit.step("title", "description", expects=Expects.TEXT)
+async def text_step(ctx: Context, dialog: Dialog) -> Response:
+    """The title (one line) or the description (a few lines), within their lengths."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
     field = dialog.step
-    if choice is not None or ctx.event.text is None:
+    if ctx.event.button is not None or ctx.event.text is None:
         # A sticker, photo or button where words are needed.
-        return await _ask(ctx, dialog, hint=Reply(key="ideas.need_text"))
+        return await ask(ctx, dialog, hint=Reply(key="ideas.need_text"))
     text = _one_line(ctx.text) if field == "title" else _block(ctx.text)
     low, high = TITLE_LENGTH if field == "title" else DESCRIPTION_LENGTH
     length = text_length(text)
@@ -95,60 +110,85 @@ async def _text(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
         hint = Reply(
             key=f"ideas.{field}_too_short", params={"min": low, "length": visible_length(text)}
         )
-        return await _ask(ctx, dialog, hint=hint)
+        return await ask(ctx, dialog, hint=hint)
     if length > high:
         hint = Reply(key=f"ideas.{field}_too_long", params={"max": high, "length": length})
-        return await _ask(ctx, dialog, hint=hint)
+        return await ask(ctx, dialog, hint=hint)
     return await _next(ctx, dialog, **{field: text})
 
 
-async def _neighbourhood(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@submit.step("neighbourhood")
+async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
+    """A neighbourhood (pressed or typed by its name), or none: the whole municipality."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
+    choice = _choice(ctx)
     if choice == "skip":
         return await _next(ctx, dialog, neighbourhood=None)
     hoods = ctx.profile.neighbourhoods
     found = ctx.profile.neighbourhood(choice) if choice else _by_name(hoods, ctx)
     if found is None:
-        return await _ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
+        return await ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
     return await _next(ctx, dialog, neighbourhood=found.id)
 
 
-async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@submit.step("photo")
+async def photo_step(ctx: Context, dialog: Dialog) -> Response:
+    """A photo, or the button for none (an idea being changed can keep its photo)."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
     photo = ctx.event.photo
     if photo is not None:
         photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
         return await _next(ctx, dialog, photo=photo_id)
-    if choice == "none":
+    if _choice(ctx) == "none":
         return await _next(ctx, dialog, photo=None)
-    return await _ask(ctx, dialog, hint=photo_hint(ctx, "ideas.photo_expected"))
+    return await ask(ctx, dialog, hint=photo_hint(ctx, "ideas.photo_expected"))
 
 
-async def _preview(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@submit.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    """Change an answer, or send the idea (after the similar ideas, if there are any)."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
+    choice = _choice(ctx)
     if choice is not None and choice.startswith("edit:") and choice[5:] in QUESTIONS:
-        return await _ask(ctx, dialog.to(choice[5:], editing=True))
+        return await ask(ctx, dialog.to(choice[5:], editing=True))
     if choice != "send":
-        return await _ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
+        return await ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
     missing = next((q for q in QUESTIONS if q not in dialog.data), None)
     if missing is not None or ctx.profile.category(dialog.data["category"]) is None:
         # Only after a profile change: ask what is no longer valid.
-        return await _ask(ctx, dialog.to(missing or "category"))
+        return await ask(ctx, dialog.to(missing or "category"))
+    if _editing_saved(dialog):
+        return await _save_changes(ctx, dialog)
     draft = f"{dialog.data['title']}\n{dialog.data['description']}"
     alike = await ctx.repos.ideas.similar(draft, limit=SIMILAR)
     if not alike:
         return await _save(ctx, dialog)
-    return await _ask(ctx, dialog.to("similar", similar=[idea.id for idea in alike]))
+    return await ask(ctx, dialog.to("similar", similar=[idea.id for idea in alike]))
 
 
-async def _similar(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
+@submit.step("similar")
+async def similar_step(ctx: Context, dialog: Dialog) -> Response:
+    """Support one of the ideas that look alike instead, or send one's own anyway."""
+    common = await _common(ctx, dialog)
+    if common is not None:
+        return common
+    choice = _choice(ctx)
     if choice == "send":
         return await _save(ctx, dialog)
     if choice == "preview":
-        return await _ask(ctx, dialog.to("preview"))
+        return await ask(ctx, dialog.to("preview"))
     offered = [str(i) for i in dialog.data.get("similar", [])]
     if choice is None or not choice.startswith("support:") or choice[8:] not in offered:
-        return await _ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
+        return await ask(ctx, dialog, hint=Reply(key="ideas.use_buttons"))
     idea = await ctx.repos.ideas.get(int(choice[8:]))
     if idea is None or idea.removed or idea.author_user_id == ctx.user.id:
-        return await _ask(ctx, dialog.to("preview"), hint=Reply(key="ideas.similar_gone"))
+        return await ask(ctx, dialog.to("preview"), hint=Reply(key="ideas.similar_gone"))
     await ctx.repos.ideas.support(idea.id, ctx.user.id, ctx.now)
     return respond(
         Reply(
@@ -194,9 +234,9 @@ async def _save(ctx: Context, dialog: Dialog) -> Response:
 async def _next(ctx: Context, dialog: Dialog, **answer: object) -> Response:
     """Keep the answer; ask the next question, or show the preview again after an edit."""
     if dialog.data.get("editing") or dialog.step == QUESTIONS[-1]:
-        return await _ask(ctx, dialog.to("preview", editing=False, **answer))
+        return await ask(ctx, dialog.to("preview", editing=False, **answer))
     following = QUESTIONS[QUESTIONS.index(dialog.step) + 1]
-    return await _ask(ctx, dialog.to(following, **answer))
+    return await ask(ctx, dialog.to(following, **answer))
 
 
 def _view_button(idea_id: int) -> Button:
@@ -223,7 +263,8 @@ def _block(text: str) -> str:
 # The questions ----------------------------------------------------------------------------
 
 
-async def _ask(ctx: Context, dialog: Dialog, *, hint: Reply | None = None) -> Response:
+@submit.ask(*QUESTIONS, "preview", "similar")
+async def ask(ctx: Context, dialog: Dialog, *, hint: Reply | None = None) -> Response:
     """The question for the dialog's step, with its buttons (and a hint first, if any)."""
     replies = [hint] if hint else []
     step = dialog.step
@@ -268,18 +309,20 @@ def _preview_replies(ctx: Context, dialog: Dialog) -> list[Reply]:
     if photo_id is not None:
         replies.append(Reply(key="ideas.preview_photo", photo_id=photo_id))
     edits = [dialog.button(f"ideas.btn_edit_{field}", f"edit:{field}") for field in QUESTIONS]
+    saved = _editing_saved(dialog)
     replies.append(
         Reply(
-            key="ideas.preview",
+            key="ideas.preview_saved" if saved else "ideas.preview",
             params={
                 "category": category_name(ctx, data.get("category", "")),
                 "title": data.get("title", ""),
                 "description": data.get("description", ""),
                 "neighbourhood": neighbourhood_name(ctx, data.get("neighbourhood")),
                 "photo": phrase(ctx, "ideas.photo_yes" if photo_id else "ideas.photo_no"),
+                "number": number(int(data.get("idea", 0))),
             },
             buttons=[
-                [dialog.button("ideas.btn_send", "send")],
+                [dialog.button("ideas.btn_save" if saved else "ideas.btn_send", "send")],
                 *rows(edits, 2),
                 [dialog.button("ideas.btn_cancel", "cancel")],
             ],
@@ -318,3 +361,113 @@ async def _similar_reply(ctx: Context, dialog: Dialog) -> Reply:
     buttons.append([dialog.button("ideas.btn_send_anyway", "send")])
     buttons.append([dialog.button("ideas.btn_back_to_preview", "preview")])
     return Reply(key="ideas.similar_intro", parts=parts, buttons=buttons)
+
+
+# Changing or withdrawing one's own new idea ------------------------------------------------
+
+
+def _editing_saved(dialog: Dialog) -> bool:
+    """Whether the dialog changes an idea already sent in (rather than writing a new one)."""
+    return "idea" in dialog.data
+
+
+async def _own_new_idea(ctx: Context) -> tuple[int, Response | None]:
+    """The idea number in the button, and the answer when it is not one's own new idea."""
+    idea_id = parse_id(ctx.value) or 0
+    idea = await ctx.repos.ideas.get(idea_id) if idea_id else None
+    if idea is None or idea.author_user_id != ctx.user.id or idea.removed:
+        return idea_id, respond(menu_reply(ctx, "ideas.not_yours"))
+    if not idea.editable:
+        back = Button(
+            label="ideas.btn_view", payload=f"idea.open:{idea.id}", params={"number": idea.id}
+        )
+        return idea_id, respond(
+            Reply(
+                key="ideas.no_longer_editable",
+                params={"number": number(idea.id), "status": status_label(ctx, idea)},
+                buttons=[[back], [Button(label="menu.back", payload="menu")]],
+            )
+        )
+    return idea_id, None
+
+
+@feature.action("idea.edit", role=Role.RESIDENT)
+async def edit(ctx: Context) -> Response:
+    """``idea.edit:<id>``: change one's own idea while nobody decided on it yet."""
+    idea_id, refusal = await _own_new_idea(ctx)
+    if refusal is not None:
+        return refusal
+    idea = await ctx.repos.ideas.get(idea_id)
+    assert idea is not None
+    dialog = Dialog(
+        name=DIALOG,
+        step="preview",
+        data={
+            "idea": idea.id,
+            "category": idea.category,
+            "title": idea.title,
+            "description": idea.description,
+            "neighbourhood": idea.neighbourhood,
+            "photo": idea.photo_id,
+        },
+    )
+    return await ask(ctx, dialog)
+
+
+async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
+    data = dialog.data
+    idea_id = int(data["idea"])
+    changed = await ctx.repos.ideas.update_own(
+        idea_id,
+        ctx.user.id,
+        category=data["category"],
+        title=data["title"],
+        description=data["description"],
+        neighbourhood=data["neighbourhood"],
+        photo_id=data["photo"],
+        now=ctx.now,
+    )
+    key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
+    return respond(
+        Reply(
+            key=key,
+            params={"number": number(idea_id)},
+            buttons=[[_view_button(idea_id)], [Button(label="menu.back", payload="menu")]],
+        ),
+        end_dialog=True,
+    )
+
+
+@feature.action("idea.withdraw", role=Role.RESIDENT)
+async def withdraw(ctx: Context) -> Response:
+    """``idea.withdraw:<id>``: take one's own new idea back, after a question that says so."""
+    idea_id, refusal = await _own_new_idea(ctx)
+    if refusal is not None:
+        return refusal
+    idea = await ctx.repos.ideas.get(idea_id)
+    assert idea is not None
+    if not ctx.confirmed:
+        return respond(
+            confirmation(
+                "ideas.withdraw_confirm",
+                yes=Button(label="ideas.btn_withdraw_yes", payload=f"idea.withdraw:{idea.id}"),
+                no=Button(label="ideas.btn_withdraw_no", payload=f"idea.open:{idea.id}"),
+                number=number(idea.id),
+                title=idea.title,
+                supporters=idea.supporters,
+            )
+        )
+    followers = await ctx.repos.ideas.followers(idea.id)
+    if not await ctx.repos.ideas.withdraw(idea.id, ctx.user.id, ctx.now):
+        return respond(menu_reply(ctx, "ideas.not_yours"))
+
+    def build(lang: str) -> list[Reply]:
+        return [
+            Reply(
+                key="ideas.withdrawn_notice",
+                params={"number": number(idea.id), "title": idea.title},
+            )
+        ]
+
+    await notify(ctx, followers, kind="status", build=build)
+    return respond(menu_reply(ctx, "ideas.withdrawn", number=number(idea.id)))

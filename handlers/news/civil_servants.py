@@ -14,7 +14,7 @@ from typing import Any
 
 from handlers.answers import parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
 from storage.news.staff import StaffCard
 
@@ -120,10 +120,10 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(key=QUESTIONS[step], buttons=buttons)
 
 
-introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.draft")
 
 
-@introducing.step("name", "work")
+@introducing.step("name", "work", expects=Expects.TEXT)
 async def text_step(ctx: Context, dialog: Dialog) -> Response:
     """The name, or what they work on: typed, or kept as it was."""
     step = dialog.step
@@ -135,7 +135,7 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     return _ask_next(ctx, dialog, **{step: answer})
 
 
-@introducing.step("department")
+@introducing.step("department", expects=Expects.TEXT)
 async def department_step(ctx: Context, dialog: Dialog) -> Response:
     """One of the profile's departments, one typed, or the one the card had."""
     choice = _chose(ctx)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from handlers import when
+import handlers.audience as audiences
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import news_replies, signature_of, signed
-from handlers.when import parse_moment, typed
+from handlers.when import example, parse_moment, typed
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
 feature = Feature("composer")
@@ -34,11 +34,6 @@ DIALOG = "compose"
 RESCHEDULE = "reschedule"
 MAX_TEXT = 1000
 MAX_AHEAD = timedelta(days=365)
-PICKERS = {
-    "audience_theme": AudienceKind.THEME,
-    "audience_hood": AudienceKind.NEIGHBOURHOOD,
-    "audience_experiment": AudienceKind.EXPERIMENT,
-}
 
 
 def job(broadcast_id: int) -> str:
@@ -65,24 +60,80 @@ def _ask_text(*, intro: bool = False) -> Reply:
     )
 
 
-@feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
-async def compose_step(ctx: Context) -> Response:
-    """Each step of composing."""
-    dialog = ctx.dialog
-    assert dialog is not None
-    choice = ctx.value if ctx.event.button is not None else None
+composing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.compose")
+
+
+async def _subscribers(ctx: Context, chosen: Audience) -> int:
+    return await ctx.repos.broadcasts.count(chosen)
+
+
+async def _chosen(ctx: Context, dialog: Dialog) -> Response:
+    return await _preview(ctx, dialog)
+
+
+AUDIENCE = audiences.AudienceSteps(
+    count=_subscribers,
+    then="preview",
+    chosen=_chosen,
+    section="composer",
+    everyone="composer.btn_all",
+    stop=Button(label="composer.btn_stop", payload="cancel"),
+)
+
+
+def _choice(ctx: Context) -> str | None:
+    return ctx.value if ctx.event.button is not None else None
+
+
+@composing.step("text", expects=Expects.TEXT)
+async def text_step(ctx: Context, dialog: Dialog) -> Response:
+    """The message's text."""
+    return await _text(ctx, dialog)
+
+
+@composing.step("photo")
+async def photo_step(ctx: Context, dialog: Dialog) -> Response:
+    """A photo, or none."""
+    return await _photo(ctx, dialog, _choice(ctx))
+
+
+@composing.step(audiences.STEP)
+async def audience_step(ctx: Context, dialog: Dialog) -> Response:
+    """Everyone, or a theme, a neighbourhood or an experiment's participants."""
+    return await AUDIENCE.choose(ctx, dialog)
+
+
+@composing.step(*audiences.PICKERS)
+async def pick_step(ctx: Context, dialog: Dialog) -> Response:
+    """Which theme, neighbourhood or experiment."""
+    return await AUDIENCE.pick(ctx, dialog)
+
+
+@composing.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    """Send now, schedule, change the text or the audience."""
+    return await _preview_choice(ctx, dialog, _choice(ctx))
+
+
+@composing.step("when", expects=Expects.TEXT)
+async def when_step(ctx: Context, dialog: Dialog) -> Response:
+    """The moment to send it: typed, or one of the usual ones pressed."""
+    return await _when(ctx, dialog)
+
+
+@composing.ask("text", "photo", audiences.STEP, *audiences.PICKERS, "preview", "when")
+async def ask(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the message is at, to go on with it."""
     step = dialog.step
     if step == "text":
-        return await _text(ctx, dialog)
+        return respond(_ask_text(), dialog=dialog)
     if step == "photo":
-        return await _photo(ctx, dialog, choice)
-    if step == "audience":
-        return await _audience(ctx, dialog, choice)
-    if step in PICKERS:
-        return await _pick(ctx, dialog, choice)
+        return respond(_ask_photo(dialog), dialog=dialog)
+    if step == audiences.STEP or step in audiences.PICKERS:
+        return await AUDIENCE.asked(ctx, dialog)
     if step == "preview":
-        return await _preview_choice(ctx, dialog, choice)
-    return await _when(ctx, dialog)
+        return await _preview(ctx, dialog)
+    return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
 async def _text(ctx: Context, dialog: Dialog) -> Response:
@@ -115,93 +166,12 @@ async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
     else:
         hint = photo_hint(ctx, "composer.photo_please")
         return respond(hint, _ask_photo(dialog), dialog=dialog)
-    nxt = dialog.to("audience", photo_id=photo_id)
-    return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+    return await AUDIENCE.start(ctx, dialog.to(audiences.STEP, photo_id=photo_id))
 
 
-async def _ask_audience(ctx: Context, dialog: Dialog) -> Reply:
-    everyone = await ctx.repos.broadcasts.count(Audience(kind=AudienceKind.ALL))
-    return Reply(
-        key="composer.ask_audience",
-        buttons=[
-            [dialog.button("composer.btn_all", "all", count=everyone)],
-            [dialog.button("composer.btn_theme", "theme")],
-            [dialog.button("composer.btn_hood", "hood")],
-            [dialog.button("composer.btn_experiment", "experiment")],
-            [Button(label="composer.btn_stop", payload="cancel")],
-        ],
-    )
-
-
-async def _audience(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
-    if choice == "all":
-        chosen = dialog.to("preview", audience_kind=AudienceKind.ALL.value, audience_value=None)
-        return await _preview(ctx, chosen)
-    step = {
-        "theme": "audience_theme",
-        "hood": "audience_hood",
-        "experiment": "audience_experiment",
-    }
-    if choice in step:
-        nxt = dialog.to(step[choice])
-        return respond(await _ask_pick(ctx, nxt), dialog=nxt)
-    return respond(
-        Reply(key="answers.use_buttons"), await _ask_audience(ctx, dialog), dialog=dialog
-    )
-
-
-async def _options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
-    """(value, name) of every theme, neighbourhood or running experiment."""
-    if kind is AudienceKind.THEME:
-        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
-    if kind is AudienceKind.NEIGHBOURHOOD:
-        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
-    running = await ctx.repos.experiments.running()
-    return [(str(e.id), e.title(ctx.lang)) for e in running]
-
-
-async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
-    kind = PICKERS[dialog.step]
-    buttons = []
-    for value, name in await _options(ctx, kind):
-        count = await ctx.repos.broadcasts.count(Audience(kind=kind, value=value))
-        buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
-    return Reply(
-        key=f"composer.ask_{kind.value}",
-        buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
-    )
-
-
-async def _pick(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
-    kind = PICKERS[dialog.step]
-    if choice == "back":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
-    known = {value for value, _ in await _options(ctx, kind)}
-    if choice not in known:
-        return respond(
-            Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
-        )
-    return await _preview(
-        ctx, dialog.to("preview", audience_kind=kind.value, audience_value=choice)
-    )
-
-
-def _audience_of(dialog: Dialog) -> Audience:
-    return Audience(
-        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
-    )
-
-
-async def describe(ctx: Context, audience: Audience) -> str:
+async def describe(ctx: Context, chosen: Audience) -> str:
     """Who an audience is, in words (for the preview and the list of scheduled ones)."""
-    names = (
-        dict(await _options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
-    )
-    name = names.get(audience.value or "", audience.value or "")
-    return ctx.catalog.text(
-        ctx.lang, f"composer.audience_{audience.kind.value}", {"name": name}, markup=False
-    )
+    return await audiences.describe(ctx, chosen, "composer")
 
 
 # Preview and sending -----------------------------------------------------------------------
@@ -209,13 +179,10 @@ async def describe(ctx: Context, audience: Audience) -> str:
 
 async def _preview(ctx: Context, dialog: Dialog) -> Response:
     """Save the message as a draft and show it exactly as residents will get it."""
-    audience = _audience_of(dialog)
+    audience = audiences.audience_of(dialog)
     count = await ctx.repos.broadcasts.count(audience)
     if count == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+        return await AUDIENCE.nobody(ctx, dialog)
     experiment = None
     if audience.kind is AudienceKind.EXPERIMENT:
         found = await ctx.repos.experiments.get(int(audience.value or 0))
@@ -239,7 +206,21 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         params={"count": count, "audience": await describe(ctx, audience)},
     )
     preview = signed(replies, signature_of(ctx.profile, ctx.lang, card))
-    return respond(intro, *preview, _preview_question(shown), dialog=shown)
+    as_shown = [_inert(ctx, reply) for reply in preview]
+    return respond(intro, *as_shown, _preview_question(shown), dialog=shown)
+
+
+def _inert(ctx: Context, reply: Reply) -> Reply:
+    """The message as residents get it, its own buttons named under it instead of working
+    here: pressing one would leave the composer, and numbered they would look like its
+    choices."""
+    if not reply.buttons:
+        return reply
+    labels = ", ".join(
+        f"[{ctx.catalog.label(ctx.lang, button)}]" for row in reply.buttons for button in row
+    )
+    below = Reply(key="composer.preview_buttons", params={"labels": labels})
+    return reply.model_copy(update={"buttons": [], "parts": [*reply.parts, below]})
 
 
 def _preview_question(dialog: Dialog) -> Reply:
@@ -260,18 +241,14 @@ async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> R
         nxt = dialog.to("text")
         return respond(_ask_text(), dialog=nxt)
     if choice == "audience":
-        nxt = dialog.to("audience")
-        return respond(await _ask_audience(ctx, nxt), dialog=nxt)
+        return await AUDIENCE.start(ctx, dialog)
     if choice == "schedule":
         nxt = dialog.to("when")
         return respond(_ask_when(ctx, nxt), dialog=nxt)
     if choice != "send":
         return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
-    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+    if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
+        return await AUDIENCE.nobody(ctx, dialog)
     queued = await ctx.repos.broadcasts.release(int(dialog.data["draft_id"]), ctx.now)
     if queued is None:
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
@@ -290,16 +267,20 @@ def _ask_when(ctx: Context, dialog: Dialog) -> Reply:
     if five > local + timedelta(minutes=5):
         choices.append(dialog.button("composer.btn_today", typed(five), time="17:00"))
     tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=0)
-    choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"))
+    choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="09:00"))
     monday = (today + timedelta(days=7 - today.weekday())).replace(hour=9, minute=0)
-    choices.append(
-        dialog.button("composer.btn_monday", typed(monday), date=when.day_month(monday, ctx.lang))
-    )
+    choices.append(dialog.button("composer.btn_monday", typed(monday), date=ctx.show_date(monday)))
     return Reply(
         key="composer.ask_when",
-        params={"example": when.typed_day(local + timedelta(days=3)) + " 9:30"},
+        params={"example": _example(ctx)},
         buttons=[*rows(choices), [Button(label="composer.btn_stop", payload="cancel")]],
     )
+
+
+def _example(ctx: Context) -> str:
+    """A moment three days from now at 9:30, written as people are asked to type one."""
+    soon = ctx.local(ctx.now) + timedelta(days=3)
+    return example(soon.replace(hour=9, minute=30))
 
 
 def read_moment(ctx: Context) -> datetime | Reply:
@@ -312,8 +293,7 @@ def read_moment(ctx: Context) -> datetime | Reply:
     if moment is None:
         return Reply(key="composer.when_invalid", params={"typed": answer})
     if moment <= local:
-        shown = when.moment(moment, ctx.lang)
-        return Reply(key="composer.when_past", params={"when": shown})
+        return Reply(key="composer.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:
         return Reply(key="composer.when_too_far")
     return moment.astimezone(UTC)
@@ -323,23 +303,16 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
-    if await ctx.repos.broadcasts.count(_audience_of(dialog)) == 0:
-        back = dialog.to("audience")
-        return respond(
-            Reply(key="composer.audience_empty"), await _ask_audience(ctx, back), dialog=back
-        )
+    if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
+        return await AUDIENCE.nobody(ctx, dialog)
     draft_id = int(dialog.data["draft_id"])
     if not await ctx.repos.broadcasts.schedule(draft_id, moment):
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
     return respond(
-        menu_reply(ctx, "composer.scheduled", when=_shown(ctx, moment)),
+        menu_reply(ctx, "composer.scheduled", when=ctx.show_moment(moment)),
         end_dialog=True,
         timers=[Timer(job=job(draft_id), at=moment)],
     )
-
-
-def _shown(ctx: Context, moment: datetime) -> str:
-    return when.moment(ctx.local(moment), ctx.lang)
 
 
 # What is scheduled -----------------------------------------------------------------------
@@ -370,7 +343,7 @@ async def _scheduled_item(ctx: Context, broadcast: Broadcast) -> Reply:
         key="composer.scheduled_item",
         params={
             "id": broadcast.id,
-            "when": _shown(ctx, broadcast.scheduled_at),
+            "when": ctx.show_moment(broadcast.scheduled_at),
             "audience": await describe(ctx, broadcast.audience),
             "text": excerpt(broadcast.text, 100),
             "author": author.name if author else "–",
@@ -441,11 +414,14 @@ async def move(ctx: Context) -> Response:
     return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
-@feature.dialog(RESCHEDULE, role=Role.CIVIL_SERVANT)
-async def move_step(ctx: Context) -> Response:
+rescheduling = feature.dialog(
+    RESCHEDULE, role=Role.CIVIL_SERVANT, subject="drafts.subject.reschedule"
+)
+
+
+@rescheduling.step("when", expects=Expects.TEXT)
+async def move_step(ctx: Context, dialog: Dialog) -> Response:
     """The new moment for a scheduled broadcast."""
-    dialog = ctx.dialog
-    assert dialog is not None
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
@@ -453,7 +429,13 @@ async def move_step(ctx: Context) -> Response:
     if broadcast is None or not await ctx.repos.broadcasts.schedule(broadcast.id, moment):
         return respond(*_not_scheduled().replies, end_dialog=True)
     return respond(
-        menu_reply(ctx, "composer.moved", id=broadcast.id, when=_shown(ctx, moment)),
+        menu_reply(ctx, "composer.moved", id=broadcast.id, when=ctx.show_moment(moment)),
         end_dialog=True,
         timers=[Timer(job=job(broadcast.id), at=moment)],
     )
+
+
+@rescheduling.ask("when")
+async def ask_moment(ctx: Context, dialog: Dialog) -> Response:
+    """The question for the new moment again."""
+    return respond(_ask_when(ctx, dialog), dialog=dialog)

@@ -35,6 +35,17 @@ SIGNATURES = ("news.signed", "news.signed_municipality")
 SIGNER_MEMORY = 30.0
 
 
+def _says_its_header(ctx: Context, text: str) -> bool:
+    """Whether a text begins the usual way ("Wist je dat we..."): then no header above it,
+    or it would read "Wist je dat… Wist je dat we..."."""
+    start = " ".join(text.casefold().split())
+    for lang in ctx.catalog.languages:
+        prefixes = ctx.catalog.text(lang, "news.item_prefix", {}, markup=False)
+        if any(start.startswith(p.strip()) for p in prefixes.split(",") if p.strip()):
+            return True
+    return False
+
+
 def news_replies(
     ctx: Context,
     text: str,
@@ -64,7 +75,7 @@ def news_replies(
         ]
     return [
         Reply(
-            key="news.item",
+            key="news.item_headed" if _says_its_header(ctx, text) else "news.item",
             params={"text": text},
             parts=[signature],
             photo_id=photo_id,
@@ -258,10 +269,22 @@ async def themes(ctx: Context) -> Response:
     return respond(
         Reply(
             key=key,
+            parts=theme_explanations(ctx),
             buttons=[*rows(buttons), [Button(label="news.btn_done", payload="news")]],
             edit=True,
         )
     )
+
+
+def theme_explanations(ctx: Context) -> list[Reply]:
+    """One line per theme saying what it is about, for those who pick one."""
+    return [
+        Reply(
+            key="news.theme_about", params={"name": t.name(ctx.lang), "about": t.about(ctx.lang)}
+        )
+        for t in ctx.profile.themes
+        if t.about is not None
+    ]
 
 
 @feature.action("news.hood", role=Role.RESIDENT)
@@ -281,7 +304,11 @@ async def neighbourhood_only(ctx: Context) -> Response:
         hoods = [
             Button.raw(n.name(ctx.lang), f"news.hood:{n.id}") for n in ctx.profile.neighbourhoods
         ]
-        return respond(Reply(key="news.which_hood", buttons=rows(hoods, 2)))
+        back = [
+            Button(label="news.btn_back", payload="news"),
+            Button(label="menu.back", payload="menu"),
+        ]
+        return respond(Reply(key="news.which_hood", buttons=[*rows(hoods, 2), back]))
     else:
         only = not subscription.neighbourhood_only
     await ctx.repos.subscriptions.set_neighbourhood_only(ctx.user.id, only)
@@ -323,6 +350,16 @@ async def browse(ctx: Context) -> Response:
     footer = Reply(
         key="news.page_info",
         params={"page": page + 1, "pages": pages},
-        buttons=[row for row in (nav, [Button(label="news.btn_back", payload="news")]) if row],
+        buttons=[
+            row
+            for row in (
+                nav,
+                [
+                    Button(label="news.btn_back", payload="news"),
+                    Button(label="menu.back", payload="menu"),
+                ],
+            )
+            if row
+        ],
     )
     return respond(*shown, footer)

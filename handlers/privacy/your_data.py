@@ -13,10 +13,12 @@ After the erasure the person is a stranger: their next message starts onboarding
 
 from __future__ import annotations
 
-from handlers import when
+from zoneinfo import ZoneInfo
+
 from handlers.catalog import Catalog
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.privacy.readable import Readable
 from handlers.profile import Profile
 from storage.privacy.personal import Cause, ContentChoice, PersonalData
 
@@ -27,6 +29,9 @@ DIALOG = "forget"
 #: Pictures go into the export while their bytes stay under this (a chat file's limit is
 #: about 50 MB, and base64 adds a third).
 MEDIA_LIMIT = 20_000_000
+#: Parts of the export the summary leaves out: the profile comes first on its own, and the
+#: buttons last shown in the chat are the bot's bookkeeping (they are in the file).
+NOT_SUMMED_UP = frozenset({"users", "chat_options"})
 #: The sections counted on the "Vergeet mij" question: what the person sent in.
 AUTHORED = ("ideas", "idea_comments", "experiment_proposals")
 
@@ -46,6 +51,7 @@ async def privacy(ctx: Context) -> Response:
     buttons = [
         [Button(label="privacy.data.btn", payload="privacy.export")],
         [Button(label="privacy.forget.btn", payload="privacy.forget")],
+        [Button(label="menu.back", payload="menu")],
     ]
     return respond(statement.model_copy(update={"buttons": buttons}))
 
@@ -85,7 +91,7 @@ async def my_data(ctx: Context) -> Response:
     lines = [
         Reply(key=f"privacy.sections.{name}", params={"count": count})
         for name, count in counts.items()
-        if count and name != "users"
+        if count and name not in NOT_SUMMED_UP
     ]
     summary = Reply(
         key="privacy.data.summary",
@@ -103,10 +109,14 @@ async def my_data(ctx: Context) -> Response:
     replies.append(
         Reply(
             key="privacy.data.file",
-            params={"date": when.day(ctx.local(ctx.now), ctx.lang)},
+            params={"date": ctx.show_date(ctx.now)},
+            buttons=[
+                [Button(label="privacy.statement_btn", payload="privacy")],
+                [Button(label="menu.back", payload="menu")],
+            ],
             document=Document(
                 filename=f"samenspel-mijn-gegevens-{day}.json",
-                data=export_document(ctx.profile, ctx.catalog, ctx.lang, data),
+                data=export_document(ctx.profile, ctx.catalog, ctx.lang, data, ctx.timezone),
                 mime_type="application/json",
             ),
         )
@@ -114,15 +124,18 @@ async def my_data(ctx: Context) -> Response:
     return respond(*replies)
 
 
-def export_document(profile: Profile, catalog: Catalog, lang: str, data: PersonalData) -> bytes:
-    """The export as the file a person receives, with who is responsible for it on top."""
+def export_document(
+    profile: Profile, catalog: Catalog, lang: str, data: PersonalData, zone: ZoneInfo
+) -> bytes:
+    """The export as the file a person receives, in their language and words, with who is
+    responsible for it on top."""
     about = {
         "what": catalog.text(lang, "privacy.data.about", {}, markup=False),
         "controller": profile.privacy.controller(lang),
         "contact": profile.privacy.contact,
         "municipality": profile.name(lang),
     }
-    return data.to_json(about)
+    return Readable(profile, catalog, lang, zone).document(data, about)
 
 
 @feature.command(
@@ -178,7 +191,9 @@ def _confirm(dialog: Dialog) -> Response:
     return respond(question, dialog=dialog)
 
 
-forgetting = feature.dialog(DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT)
+forgetting = feature.dialog(
+    DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT, draft=False
+)
 
 
 @forgetting.step("choose")

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import when
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import category_name, neighbourhood_name
 from handlers.phrases import phrase
-from handlers.staff.roles import role_name
 from handlers.start.menu import stale_button
 from storage.audit import AuditEntry
+from storage.clock import parse
 from storage.stats import Count, Overview
 
 feature = Feature("oversight")
@@ -27,6 +26,8 @@ feature.menu_entry("oversight.menu_log", "log", order=68, role=Role.ADMIN)
 
 LOG_PAGE = 10
 MAX_PAGE = 99999
+#: Details that read best first ("van X naar Y", then the rest).
+_DETAIL_ORDER = {"from": 0, "to": 1, "role": 2, "previous": 3}
 #: Shown as days from this many hours on.
 DAYS_FROM_HOURS = 48
 
@@ -66,40 +67,90 @@ async def logbook(ctx: Context) -> Response:
 
 
 async def _log_line(ctx: Context, entry: AuditEntry) -> Reply:
-    detail = ", ".join(f"{key}={_value(value)}" for key, value in sorted(entry.detail.items()))
-    subject = entry.subject
+    """One entry in words: who (one name per person), what, on what, the details."""
+    actor = await _actor(ctx, entry)
+    subject = _subject(ctx, entry.subject)
     if entry.subject_user_id is not None:
-        person = phrase(ctx, "oversight.person", id=entry.subject_user_id)
-        subject = person if subject == "user" else f"{subject} ({person})"
+        person = await _person(ctx, entry.subject_user_id)
+        subject = person if entry.subject == "user" or not subject else f"{subject} ({person})"
+    ordered = sorted(entry.detail.items(), key=lambda item: _DETAIL_ORDER.get(item[0], 99))
+    details = [_detail(ctx, entry.action, key, value) for key, value in ordered]
     params = {
-        "when": when.moment(ctx.local(entry.at), ctx.lang),
-        "actor": await _actor(ctx, entry),
-        "action": entry.action,
-        "subject": subject,
-        "detail": detail or "-",
+        "when": ctx.show_moment(entry.at),
+        "actor": actor,
+        "action": _words(ctx, f"oversight.actions.{entry.action}", entry.action),
+        "subject": subject or "-",
+        "detail": "; ".join(detail for detail in details if detail) or "-",
         "reason": entry.reason or "",
     }
     key = "oversight.log_line_reason" if entry.reason else "oversight.log_line"
     return Reply(key=key, params=params)
 
 
-def _value(value: Any) -> str:
+def _words(ctx: Context, key: str, default: str) -> str:
+    """A catalog text, or ``default`` for something the catalog does not name (yet)."""
+    try:
+        return phrase(ctx, key)
+    except KeyError:
+        return default
+
+
+def _subject(ctx: Context, subject: str) -> str:
+    """``idea:12`` as "idee #12"; ``user`` is said by the person's name instead."""
+    if subject == "user":
+        return ""
+    kind, _, ident = subject.partition(":")
+    try:
+        return phrase(ctx, f"oversight.subject.{kind}", id=ident)
+    except KeyError:
+        return subject
+
+
+def _detail(ctx: Context, action: str, key: str, value: Any) -> str:
+    """One detail as "van 📥 Ingestuurd" or "rol: verbinder"."""
+    shown = _value(ctx, action, key, value)
+    try:
+        return phrase(ctx, f"oversight.detail.{key}", value=shown)
+    except KeyError:
+        return f"{key}: {shown}"
+
+
+def _value(ctx: Context, action: str, key: str, value: Any) -> str:
     if isinstance(value, list):
-        return "/".join(str(item) for item in value)
-    return str(value)
+        return ", ".join(_value(ctx, action, key, item) for item in value)
+    if isinstance(value, bool):
+        return phrase(ctx, "privacy.file.yes" if value else "privacy.file.no")
+    text = str(value)
+    if key in {"role", "previous"} and action.startswith(("role.", "invite.")):
+        return _words(ctx, f"roles.names.{text}", text)
+    if key in {"from", "to"}:
+        statuses = "proposals.status" if action.startswith("proposal.") else "ideas.status"
+        return _words(ctx, f"{statuses}.{text}", text)
+    named = {"department": ctx.profile.department, "theme": ctx.profile.theme}.get(key)
+    if named is not None:
+        found = named(text)
+        return found.name(ctx.lang) if found else text
+    moment = parse(text) if key.endswith("_at") else None
+    if moment is not None:
+        return ctx.show_moment(moment)
+    return text
+
+
+async def _person(ctx: Context, user_id: int) -> str:
+    """Everyone by one name: their number, and their card's name if they have a card."""
+    card = await ctx.repos.staff.get(user_id)
+    number = phrase(ctx, "oversight.person", id=user_id)
+    return f"{card.name} ({number})" if card else number
 
 
 async def _actor(ctx: Context, entry: AuditEntry) -> str:
-    """Who did it: staff by their role and card name, never a resident's name."""
+    """Who did it: a person by the same name as everywhere in the log, never a resident's
+    own name; the server or the bot itself by what they are."""
     if entry.actor_user_id is None:
         return phrase(ctx, f"oversight.actor.{entry.actor}")
-    user = await ctx.repos.users.get(entry.actor_user_id)
-    if user is None:
+    if await ctx.repos.users.get(entry.actor_user_id) is None:
         return phrase(ctx, "oversight.actor.gone")
-    role = role_name(ctx, user.role)
-    card = await ctx.repos.staff.get(user.id) if user.role is not Role.RESIDENT else None
-    name = card.name if card else f"#{user.id}"
-    return f"{role} {name}"
+    return await _person(ctx, entry.actor_user_id)
 
 
 # Figures --------------------------------------------------------------------------------
@@ -121,7 +172,7 @@ async def stats(ctx: Context) -> Response:
     waited = _waited(ctx, overview.hours_to_first_status)
     params = {
         "municipality": ctx.profile.name(ctx.lang),
-        "date": when.day(ctx.local(ctx.now), ctx.lang),
+        "date": ctx.show_date(ctx.now),
         "ideas": overview.ideas,
         "decided": overview.decided,
         "waited": waited,

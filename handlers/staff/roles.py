@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 feature = Feature("roles")
 
-CONSOLE_ROLES = {Role.RESIDENT, Role.CIVIL_SERVANT, Role.CONNECTOR}
+CONSOLE_ROLES = {Role.RESIDENT, Role.CIVIL_SERVANT, Role.CONNECTOR, Role.ADMIN}
 
 
 def role_name(ctx: Context, role: Role) -> str:
@@ -87,4 +87,4 @@ async def act_as(ctx: Context) -> Response:
         return respond(menu_reply(ctx, "roles.act_as_usage", roles=choices))
     await ctx.repos.users.set_role(ctx.user.id, role)
     ctx.user = ctx.user.model_copy(update={"role": role})
-    return respond(menu_reply(ctx, "roles.act_as_done", role=role.value))
+    return respond(menu_reply(ctx, "roles.act_as_done", role=role_name(ctx, role)))

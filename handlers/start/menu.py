@@ -1,11 +1,14 @@
 """The always-there parts: main menu, help, cancel, and answers to what we don't understand.
 
 The answers the router gives for what no feature claims are registered here as fallbacks
-(:class:`handlers.feature.Fallback`), so the router holds none of their words.
+(:class:`handlers.feature.Fallback`), so the router holds none of their words. Outside a
+dialog, the plain words people type without a slash (``menu``, ``help``, ``stop``,
+``hallo``) mean what the commands mean.
 """
 
 from __future__ import annotations
 
+from handlers import drafts
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.start.onboarding import welcome
@@ -19,8 +22,24 @@ feature.menu_entry("menu.help", "help", order=90)
 @feature.command("menu", consent=False, describe="commands.menu", role=Role.RESIDENT)
 @feature.action("menu", consent=False, role=Role.RESIDENT)
 async def show_menu(ctx: Context) -> Response:
-    """The main menu."""
+    """The main menu; with a draft open, first the choice to go on with it or throw it away."""
+    if ctx.dialog is not None and drafts.is_draft(ctx):
+        return drafts.draft_open(ctx, ctx.dialog)
     return respond(menu_reply(ctx))
+
+
+@feature.action("resume", consent=False, role=Role.RESIDENT)
+async def resume(ctx: Context) -> Response:
+    """Where this person was, said again: a chat opened anew (the console after a restart)
+    shows the open dialog's question; with none open, nothing is said."""
+    dialog = ctx.dialog
+    spec = ctx.registry.dialogs.get(dialog.name) if dialog is not None else None
+    if dialog is None or spec is None:
+        return respond()
+    ctx.value = drafts.RESUME
+    response = await spec.handle(ctx)
+    back = Reply(key="drafts.welcome_back", params={"subject": drafts.subject(ctx, dialog)})
+    return response.model_copy(update={"replies": [back, *response.replies]})
 
 
 @feature.command(
@@ -28,10 +47,16 @@ async def show_menu(ctx: Context) -> Response:
 )
 @feature.action("help", consent=False, role=Role.RESIDENT)
 async def show_help(ctx: Context) -> Response:
-    """What the bot is for and how to use it; keeps any dialog going."""
-    parts = [Reply(key="general.help_body", params={"connector": ctx.profile.connector(ctx.lang)})]
+    """What the bot is for and how to use it (staff also see their commands); keeps any
+    dialog going, and ends in the way back to it."""
+    connector = ctx.profile.connector(ctx.lang)
+    parts = [Reply(key="general.help_body", params={"connector": connector})]
+    staff = _staff_commands(ctx)
+    if staff:
+        parts.append(Reply(key="general.help_staff", parts=staff))
     if ctx.dialog is not None:
-        parts.append(Reply(key="general.help_in_dialog"))
+        about = drafts.subject(ctx, drafts.interrupted(ctx.dialog))
+        parts.append(Reply(key="general.help_in_dialog", params={"subject": about}))
     return respond(
         Reply(
             key="general.help_title",
@@ -42,10 +67,32 @@ async def show_help(ctx: Context) -> Response:
     )
 
 
+def _staff_commands(ctx: Context) -> list[Reply]:
+    """One line per staff command this person may use: ``/wachtrij: ideas to decide``."""
+    role = ctx.user.role
+    if role is Role.RESIDENT:
+        return []
+    return [
+        Reply(
+            key="general.help_command",
+            params={
+                "command": name,
+                "what": ctx.catalog.text(ctx.lang, spec.describe, {}, markup=False),
+            },
+        )
+        for name, spec in ctx.registry.commands.items()
+        if spec.describe
+        and spec.policy.role is not Role.RESIDENT
+        and role.allows(spec.policy.role)
+        and (spec.platforms is None or ctx.event.platform in spec.platforms)
+    ]
+
+
 @feature.command(
     "annuleer",
     "cancel",
     "stop",
+    anytime=True,
     consent=False,
     describe="commands.cancel",
     open_to_banned=True,
@@ -53,7 +100,7 @@ async def show_help(ctx: Context) -> Response:
 )
 @feature.action("cancel", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def cancel(ctx: Context) -> Response:
-    """Leave whatever dialog is active."""
+    """Leave whatever dialog is active (asked for on purpose: no question first)."""
     key = "general.cancelled" if ctx.dialog is not None else "general.nothing_to_cancel"
     return respond(menu_reply(ctx, key), end_dialog=True)
 
@@ -69,6 +116,15 @@ async def fallback(ctx: Context) -> Response:
         return respond(menu_reply(ctx, "general.cannot_use_media"))
     if not ctx.text:
         return respond(menu_reply(ctx, "general.empty"))
+    word = drafts.plain_word(ctx, "menu", "help", "stop", "hello")
+    if word == "menu":
+        return respond(menu_reply(ctx))
+    if word == "help":
+        return await show_help(ctx)
+    if word == "stop":
+        return respond(menu_reply(ctx, "general.nothing_to_cancel"))
+    if word == "hello":
+        return respond(menu_reply(ctx, "general.hello"))
     return respond(menu_reply(ctx, "general.not_understood"))
 
 

@@ -12,6 +12,7 @@ stored dialog does not let anyone else become staff.
 
 from __future__ import annotations
 
+from handlers import drafts
 from handlers.catalog import own_name
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
@@ -42,6 +43,9 @@ def _language_rows(choices: list[Button]) -> list[list[Button]]:
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
     payload = ctx.value.strip()[:64]
+    if ctx.dialog is not None and drafts.is_draft(ctx):
+        # Starting over would throw away what is being written: ask first.
+        return drafts.draft_open(ctx, ctx.dialog, then=drafts.request_of(ctx))
     if ctx.user.onboarded_at is not None:
         response = respond(menu_reply(ctx, "onboarding.welcome_back"))
         return await _with_deep_link(ctx, payload, response)
@@ -77,7 +81,13 @@ def _consent_question(dialog: Dialog) -> Reply:
     )
 
 
-onboarding = feature.dialog(DIALOG, consent=False, role=Role.RESIDENT)
+onboarding = feature.dialog(
+    DIALOG,
+    consent=False,
+    role=Role.RESIDENT,
+    draft=False,  # every answer is saved at once: leaving it loses nothing
+    subject="drafts.subject.onboarding",
+)
 
 
 def _chose(ctx: Context) -> str:
@@ -163,6 +173,12 @@ def _ask_next(ctx: Context, dialog: Dialog) -> Response:
     return _ask(ctx, dialog.to("neighbourhood"))
 
 
+@onboarding.ask("consent", "language", "neighbourhood")
+async def ask(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step onboarding is at (a chat opened again after a restart)."""
+    return _ask(ctx, dialog)
+
+
 def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
     prefix = [Reply(key="onboarding.use_buttons")] if hint else []
     if dialog.step == "consent":
@@ -233,4 +249,5 @@ async def choose_language(ctx: Context) -> Response:
         ctx.user = ctx.user.model_copy(update={"language": ctx.value})
         return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value)))
     buttons = _language_rows([Button.raw(name, f"lang:{code}") for code, name in spoken(ctx)])
+    buttons.append([Button(label="menu.back", payload="menu")])
     return respond(Reply(key="onboarding.language_question", buttons=buttons))

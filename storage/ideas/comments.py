@@ -25,6 +25,7 @@ class Comment(BaseModel):
     author_role: Role | None
     body: str
     created_at: datetime
+    edited_at: datetime | None = None
 
 
 class CommentPage(BaseModel):
@@ -52,12 +53,13 @@ def _comment(row: aiosqlite.Row) -> Comment:
         author_role=Role(role) if role is not None else None,
         body=row["body"],
         created_at=parse(row["created_at"]),
+        edited_at=parse(row["edited_at"]),
     )
 
 
 _SELECT = (
-    "SELECT c.id, c.idea_id, c.author_user_id, c.body, c.created_at, u.role AS author_role"
-    " FROM idea_comments c LEFT JOIN users u ON u.id = c.author_user_id"
+    "SELECT c.id, c.idea_id, c.author_user_id, c.body, c.created_at, c.edited_at,"
+    " u.role AS author_role FROM idea_comments c LEFT JOIN users u ON u.id = c.author_user_id"
 )
 
 
@@ -98,6 +100,33 @@ class Comments:
             (idea_id,),
         )
         return int(total)
+
+    async def own(self, comment_id: int, author_user_id: int) -> Comment | None:
+        """A visible comment this person wrote; None if there is no such comment."""
+        row = await self.db.fetchone(
+            f"{_SELECT} WHERE c.id = ? AND c.author_user_id = ? AND c.hidden_at IS NULL",
+            (comment_id, author_user_id),
+        )
+        return _comment(row) if row is not None else None
+
+    async def edit_own(
+        self, comment_id: int, author_user_id: int, body: str, now: datetime
+    ) -> bool:
+        """Change one's own visible comment; False if it is not theirs or not visible."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE idea_comments SET body = ?, edited_at = ?"
+            " WHERE id = ? AND author_user_id = ? AND hidden_at IS NULL",
+            (body, iso(now), comment_id, author_user_id),
+        )
+        return changed > 0
+
+    async def delete_own(self, comment_id: int, author_user_id: int) -> bool:
+        """Delete one's own visible comment for good (its reports go with it)."""
+        changed = await self.db.execute_rowcount(
+            "DELETE FROM idea_comments WHERE id = ? AND author_user_id = ? AND hidden_at IS NULL",
+            (comment_id, author_user_id),
+        )
+        return changed > 0
 
     async def hide(self, comment_id: int, reason: str, now: datetime) -> bool:
         """Hide a comment from everyone (moderation); False if it was hidden already."""

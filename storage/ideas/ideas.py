@@ -75,11 +75,23 @@ class Idea(BaseModel):
     #: Why it is out of view (None: in view, or taken out of view by its author).
     removal: Removal | None = None
     removal_reason: str | None = None
+    #: When its author withdrew it (it is out of view then too).
+    withdrawn_at: datetime | None = None
 
     @property
     def removed(self) -> bool:
         """Out of public view, for whatever reason."""
         return self.removed_at is not None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Taken out of view by its author."""
+        return self.withdrawn_at is not None
+
+    @property
+    def editable(self) -> bool:
+        """Whether its author may still change or withdraw it: nobody decided on it yet."""
+        return self.status is IdeaStatus.SUBMITTED and not self.removed
 
 
 class StatusChange(BaseModel):
@@ -175,6 +187,7 @@ def _idea(row: aiosqlite.Row) -> Idea:
         removed_at=parse(row["removed_at"]),
         removal=Removal(row["removal"]) if row["removal"] else None,
         removal_reason=row["removal_reason"],
+        withdrawn_at=parse(row["withdrawn_at"]),
     )
 
 
@@ -371,6 +384,48 @@ class Ideas:
             return found
         counted = sorted((uses[word], term) for term, word in zip(terms, folded, strict=True))
         return [term for _, term in counted[:KEPT_WHEN_ALL_COMMON]]
+
+    async def update_own(
+        self,
+        idea_id: int,
+        author_user_id: int,
+        *,
+        category: str,
+        title: str,
+        description: str,
+        neighbourhood: str | None,
+        photo_id: int | None,
+        now: datetime,
+    ) -> bool:
+        """Change an idea its author wrote, while it is still new; False if it is not."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET category = ?, title = ?, description = ?, neighbourhood = ?,"
+            " photo_id = ?, updated_at = ? WHERE id = ? AND author_user_id = ?"
+            " AND status = ? AND removed_at IS NULL",
+            (
+                category,
+                title,
+                description,
+                neighbourhood,
+                photo_id,
+                iso(now),
+                idea_id,
+                author_user_id,
+                IdeaStatus.SUBMITTED.value,
+            ),
+        )
+        return changed > 0
+
+    async def withdraw(self, idea_id: int, author_user_id: int, now: datetime) -> bool:
+        """Its author takes a new idea back: out of view, marked withdrawn; False if it is
+        not theirs or no longer new."""
+        stamp = iso(now)
+        changed = await self.db.execute_rowcount(
+            "UPDATE ideas SET removed_at = ?, withdrawn_at = ?, updated_at = ?"
+            " WHERE id = ? AND author_user_id = ? AND status = ? AND removed_at IS NULL",
+            (stamp, stamp, stamp, idea_id, author_user_id, IdeaStatus.SUBMITTED.value),
+        )
+        return changed > 0
 
     async def remove(
         self,

@@ -196,12 +196,14 @@ class Broadcasts:
             broadcast = await self.get(broadcast_id)
             assert broadcast is not None
             people = await self.recipients(broadcast.audience)
+            # With its author, so they see it go out and get a report at the end.
             queued = await self.outbox.fan_out(
                 people,
                 broadcast.payload,
                 kind="broadcast",
                 batch=f"broadcast:{broadcast_id}",
                 now=now,
+                author_user_id=broadcast.author_user_id,
             )
             await self.db.execute(
                 "UPDATE broadcasts SET recipients = ? WHERE id = ?", (queued, broadcast_id)

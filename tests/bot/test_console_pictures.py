@@ -63,3 +63,21 @@ def test_a_real_picture_is_taken_with_the_type_its_content_shows(tmp_path: Path)
     out = _chat([*IDEA, "/foto foto.jpg", "Versturen"], tmp_path)
     assert "niet openen als foto" not in out and "#1" in out
     assert _media(tmp_path) == [("image/png", buffer.getvalue())]
+
+
+def test_where_a_photo_was_taken_is_not_stored(tmp_path: Path) -> None:
+    image = Image.new("RGB", (32, 24), "green")
+    exif = image.getexif()
+    exif[0x013B] = "Anna de Vries"  # Artist
+    exif[0x8825] = {1: "N", 2: (52.0, 27.0, 48.5), 3: "E", 4: (4.0, 36.0, 12.25)}  # GPS
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    (tmp_path / "tuin.jpg").write_bytes(buffer.getvalue())
+
+    out = _chat([*IDEA, "/foto tuin.jpg", "Versturen"], tmp_path)
+
+    assert "#1" in out
+    [(mime, stored)] = _media(tmp_path)
+    assert mime == "image/jpeg" and b"Anna" not in stored
+    with Image.open(io.BytesIO(stored)) as picture:
+        assert not picture.getexif().get_ifd(0x8825), "no place in the stored photo"

@@ -307,7 +307,7 @@ async def test_bad_input_is_answered_or_ignored_and_the_bot_keeps_serving(
         "nieuw bericht.",
         "Daar kan ik hier niets mee. Kies hieronder wat je wilt doen.",
         "Dat begrijp ik niet goed. Kies hieronder wat je wilt doen.",
-        "Dat begrijp ik niet goed. Kies hieronder wat je wilt doen.",
+        "Hallo! 👋 Wat wil je doen? Kies hieronder.",
         "Samenspel van Gemeente Velsen",
     ]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -408,7 +408,7 @@ async def test_a_resident_who_opens_a_new_direct_chat_is_reached_there(
     await until(unreachable, WAIT_SECONDS)
     await anna.open_chat(matrix_bot.user_id)
     await anna.send("hoi")
-    await anna.wait_for_reply(containing("Dat begrijp ik niet goed"))
+    await anna.wait_for_reply(containing("Hallo! 👋"))
     user = await users.find("matrix", anna.user_id)
     assert user is not None and user.chat_id == anna.room_id != first_room
     assert user.unreachable_at is None

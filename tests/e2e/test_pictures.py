@@ -22,9 +22,22 @@ TEXT_FILE = b"Boodschappen: melk, brood, kaas\n"
 
 
 def jpeg() -> bytes:
+    """A phone's photo: with the place it was taken and the owner's name in its EXIF."""
+    image = Image.new("RGB", (40, 30), "blue")
+    exif = image.getexif()
+    exif[0x013B] = "Anna de Vries"  # Artist
+    exif[0x8825] = {1: "N", 2: (52.0, 27.0, 48.5), 3: "E", 4: (4.0, 36.0, 12.25)}  # GPS
     buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), "blue").save(buffer, "JPEG")
+    image.save(buffer, "JPEG", exif=exif)
     return buffer.getvalue()
+
+
+async def _nothing_personal_in_stored_photos(app: App) -> None:
+    for row in await app.db.fetchall("SELECT data FROM media"):
+        data = bytes(row["data"])
+        assert b"Anna" not in data
+        with Image.open(io.BytesIO(data)) as picture:
+            assert not picture.getexif().get_ifd(0x8825), "no place in a stored photo"
 
 
 async def _media(app: App) -> list[str]:
@@ -60,6 +73,7 @@ async def test_on_telegram_a_photo_that_is_not_a_picture_is_answered_and_not_sto
         anna.send_photo(jpeg())
         await wait_for_text(server, anna.chat_id, "Versturen")
         assert await _media(app) == ["image/jpeg"]
+        await _nothing_personal_in_stored_photos(app)
 
 
 async def _to_photo_step(anna: MatrixResident, bot: MatrixBot) -> None:
@@ -92,3 +106,4 @@ async def test_on_matrix_an_image_that_is_not_a_picture_is_answered_and_not_stor
     await anna.send_image(jpeg(), mime="image/png")
     await anna.wait_for_reply(containing("Versturen"))
     assert await _media(matrix_bot.running) == ["image/jpeg"]
+    await _nothing_personal_in_stored_photos(matrix_bot.running)

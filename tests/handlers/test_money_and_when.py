@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers import when
-from handlers.money import format_euro, parse_euro
+from handlers.money import AmountTooLarge, format_euro, parse_euro, read_euro
 from handlers.when import parse_moment, typed
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -32,6 +32,9 @@ NOW = datetime(2026, 3, 10, 14, 0, tzinfo=AMSTERDAM)
         ("0", 0),
         (" 12 ", 1_200),
         ("€\u00a01.250.000", 125_000_000),
+        ("ongeveer 800 euro", 80_000),
+        ("ca. € 1.500", 150_000),
+        ("about €1,500", 150_000),
     ],
 )
 def test_amounts_in_dutch_and_english_notation_are_read(text: str, cents: int) -> None:
@@ -44,6 +47,12 @@ def test_amounts_in_dutch_and_english_notation_are_read(text: str, cents: int) -
 )
 def test_nonsense_is_not_an_amount(text: str) -> None:
     assert parse_euro(text) is None
+
+
+def test_an_amount_that_is_too_large_is_told_apart_from_nonsense() -> None:
+    with pytest.raises(AmountTooLarge):
+        read_euro("99999999999")
+    assert read_euro("veel") is None
 
 
 def test_amounts_are_shown_per_language() -> None:

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from handlers.pictures import MAX_PIXELS, as_photo, picture_type
+from handlers.pictures import MAX_PIXELS, MIME_TYPES, as_photo, picture_type
 
 
 def encoded(fmt: str, size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
@@ -64,3 +64,96 @@ def test_a_picture_with_too_many_pixels_is_refused_before_it_is_decoded() -> Non
 def test_the_first_bytes_and_the_decoder_must_agree() -> None:
     # A PNG behind a JPEG's first bytes is not read as a PNG.
     assert picture_type(b"\xff\xd8\xff" + encoded("PNG")) is None
+
+
+# What a phone writes beside a photo: where it was taken, by what, by whom.
+GPS = {1: "N", 2: (52.0, 27.0, 48.5), 3: "E", 4: (4.0, 36.0, 12.25)}
+OWNER = "Anna de Vries, Zeeweg 12"
+
+
+def with_metadata(fmt: str, orientation: int = 6) -> bytes:
+    """A picture carrying GPS, an owner's name and a comment in every way its format allows."""
+    image = Image.new("RGB", (64, 48), "red")
+    exif = image.getexif()
+    exif[0x0112] = orientation  # turned a quarter by the phone
+    exif[0x013B] = OWNER  # Artist
+    exif[0x8825] = GPS
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        image.save(buffer, fmt, exif=exif, comment=OWNER.encode())
+    elif fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Author", OWNER)
+        text.add_itxt("Description", OWNER)
+        image.save(buffer, fmt, exif=exif, pnginfo=text)
+    elif fmt == "WEBP":
+        image.save(buffer, fmt, exif=exif, xmp=f"<x:xmpmeta>{OWNER}</x:xmpmeta>".encode())
+    else:
+        image.save(buffer, fmt, comment=OWNER.encode())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_where_and_by_whom_a_photo_was_taken_is_not_stored(fmt: str) -> None:
+    original = with_metadata(fmt)
+    assert OWNER.encode() in original or b"Anna" in original  # the fixture carries it
+
+    photo = as_photo(original, None)
+
+    assert photo is not None and photo.mime_type == MIME_TYPES[fmt]
+    assert b"Anna" not in photo.data and b"Zeeweg" not in photo.data
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        exif = stored.getexif()
+        assert 0x8825 not in exif and 0x013B not in exif
+        assert not exif.get_ifd(0x8825)
+        assert "comment" not in stored.info and "Author" not in stored.info
+        assert "xmp" not in stored.info and "XML:com.adobe.xmp" not in stored.info
+        stored.load()  # still a whole picture
+        assert stored.size == (64, 48)
+    assert picture_type(photo.data) == MIME_TYPES[fmt]
+
+
+def test_the_pixels_of_a_jpeg_are_not_encoded_again_and_it_stays_the_right_way_up() -> None:
+    original = with_metadata("JPEG", orientation=6)
+
+    photo = as_photo(original, None)
+
+    assert photo is not None
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        assert stored.getexif().get(0x0112) == 6, "the orientation is kept"
+    scan = original.index(b"\xff\xda")
+    assert photo.data.endswith(original[scan:]), "the compressed picture is copied as it was"
+
+
+def test_a_picture_without_metadata_is_stored_as_it_came() -> None:
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        plain = encoded(fmt)
+        photo = as_photo(plain, None)
+        assert photo is not None
+        with Image.open(io.BytesIO(photo.data)) as stored:
+            assert stored.tobytes() == Image.open(io.BytesIO(plain)).tobytes()
+
+
+def test_an_animated_gif_keeps_its_frames_and_its_looping() -> None:
+    frames = [Image.new("RGB", (16, 16), colour) for colour in ("red", "green", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, "GIF", save_all=True, append_images=frames[1:], loop=0, comment=OWNER.encode()
+    )
+
+    photo = as_photo(buffer.getvalue(), None)
+
+    assert photo is not None and b"Anna" not in photo.data
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        assert stored.n_frames == 3 and stored.info.get("loop") == 0
+
+
+def test_a_video_or_second_picture_a_phone_appends_to_a_jpeg_is_left_behind() -> None:
+    original = with_metadata("JPEG") + b"ftypmp42 a motion photo of Anna's garden"
+
+    photo = as_photo(original, None)
+
+    assert photo is not None and photo.data.endswith(b"\xff\xd9")
+    assert b"motion photo" not in photo.data

@@ -157,6 +157,10 @@ class Resident(Participant):
             return await self._send_idea("Versturen")
         if "Heb je een foto" in last:
             return await self.answer(lambda: user.press("Geen foto")) is not None
+        if "nog bezig met je idee" in last:
+            # A new idea was asked for while one was open: throw the open one away.
+            self.draft = []
+            return await self.answer(lambda: user.press("Weggooien")) is not None
         if "Typ je reactie" in last:
             return await self._typed(self._text("comment"), "Je reactie staat", self.kept)
         submitted = re.search(r"ingestuurd als #(\d+)", last)

@@ -58,9 +58,12 @@ def test_plain_samenspel_opens_the_console_without_a_token(tmp_path: Path) -> No
 
 
 def test_console_roles_can_be_tried_with_als(tmp_path: Path) -> None:
-    done = _run(["chat", "--as", "ria"], tmp_path, "/als verbinder\n/als koning\n")
+    script = "/als verbinder\n/als koning\n/start\n1\n1\n1\n/als admin\n/logboek\n"
+    done = _run(["chat", "--as", "ria"], tmp_path, script)
     assert "Je bent nu: verbinder" in done.stdout
-    assert "Kies uit: inwoner, ambtenaar, verbinder" in done.stdout
+    assert "Kies uit: inwoner, ambtenaar, verbinder, admin" in done.stdout
+    assert "Je bent nu: beheerder" in done.stdout
+    assert "Logboek" in done.stdout
 
 
 def test_run_without_a_platform_refuses_and_explains(tmp_path: Path) -> None:

@@ -131,3 +131,20 @@ def test_bad_input_is_one_clear_line_a_failure_and_changes_nothing(
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and complaint in err, err
     assert (rows(db, "SELECT id, role FROM users"), rows(db, "SELECT id FROM audit_log")) == before
+
+
+def test_grant_works_for_a_console_person_too(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = samenspel(
+        capsys, "grant", "--platform", "console", "--user", "ria", "--role", "verbinder"
+    )
+    assert code == 0, out
+    assert out.strip() == "console ria is now verbinder (was inwoner)"
+    assert rows(db, "SELECT platform, platform_user_id, role FROM users") == [
+        ("console", "ria", "verbinder")
+    ]
+    code, _, err = samenspel(
+        capsys, "grant", "--platform", "console", "--user", "ria de vries", "--role", "admin"
+    )
+    assert code == 1 and "without spaces" in err

@@ -53,7 +53,7 @@ def test_a_resident_joins_and_subscribes_and_a_civil_servant_writes_to_them(
             "Zonder foto",
             "4",  # participants of an experiment
             "Speeltuin Zeewijk Natuurlijk! (1)",
-            "2",  # the preview's own button is 1; send now is 2
+            "1",  # send now: the preview's own button is named under it, not numbered
             "/poster exp_1",
         ],
         tmp_path,
@@ -63,5 +63,24 @@ def test_a_resident_joins_and_subscribes_and_a_civil_servant_writes_to_them(
     assert "📤 Verstuurd!" in servant
     assert (tmp_path / "poster-exp_1.png").stat().st_size > 1000
 
+    # Anna was not in the chat when it was sent: it is printed when she opens it again.
     later = _chat("anna", ["/wistjedat", "3"], tmp_path)  # 3: read the news
-    assert "Wist je dat de speeltuin in mei opent?" in later
+    arrived, _, typed = later.partition("> /wistjedat")
+    assert "Wist je dat de speeltuin in mei opent?" in arrived
+    assert "Wist je dat de speeltuin in mei opent?" in typed
+
+    # And Ria, the next time she opens hers, reads how it went.
+    report = _chat("ria", [], tmp_path)
+    assert "Je bericht is verstuurd" in report
+    assert "Aangekomen: 1" in report
+
+
+def test_a_connectors_answer_reaches_a_console_resident(tmp_path: Path) -> None:
+    question = "Wanneer gaat de speeltuin open?"
+    asked = _chat("anna", ["/start", "1", "1", "1", "/vraag", question], tmp_path)
+    assert "Je vraag (#1) is verstuurd" in asked
+    answer = ["/inbox", "1", "1", "In mei!"]  # open #1, answer it
+    _chat("ben", ["/start", "1", "1", "1", "/als verbinder", *answer], tmp_path)
+    answered = _chat("anna", [], tmp_path)
+    assert "beantwoordt je vraag #1" in answered
+    assert "In mei!" in answered

@@ -142,18 +142,23 @@ async def test_a_muted_resident_reads_but_cannot_post_and_is_told_until_when(app
     assert mute.ends_at is not None
     until = when.moment(mute.ends_at.astimezone(app.settings.zone), "nl")
 
-    for attempt in ("/idee", "/vraag Mag dit?", "/nieuwexperiment"):
+    for attempt in ("/idee", "/nieuwexperiment"):
         await anna.send(attempt)
         assert anna.keys == ["moderation.muted"], attempt
         assert f"gedempt tot {until}" in anna.text and "Even afkoelen." in anna.text
+        assert "/vraag" in anna.text  # how to object
+        assert "Idee insturen" not in " ".join(anna.last[-1].labels())
     await anna.press_payload("idea.comment:1")
     assert anna.keys == ["moderation.muted"]
-    # Reading, supporting and following still work.
+    # Reading, supporting and following still work, and asking the connector (to object).
     await anna.send("/ideeen")
     assert anna.keys == ["ideas.list_title"]
     await anna.press_payload("idea.support:1")
     assert anna.keys == ["ideas.supported", "ideas.card"]
-    assert await app.repos.questions.of_user((await row(app, anna)).id) == []
+    await anna.send("/vraag Waarom ben ik gedempt?")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == "Waarom ben ik gedempt?"
 
 
 async def test_a_mute_ends_by_itself_also_across_a_restart(settings: Settings) -> None:

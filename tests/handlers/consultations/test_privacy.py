@@ -48,6 +48,8 @@ async def test_my_data_holds_my_answers_and_forget_me_removes_them(app: App) -> 
 
     anna_id = (await stored(app, "anna")).id
     await anna.send("/vergeetmij")
+    # She was typing an answer: asked first whether to go on with it or throw it away.
+    await anna.press("Weggooien")
     await anna.press("Ja, wis mijn gegevens")
     assert anna.keys == ["privacy.forget.done"]
     assert await traces(app.db, [TYPED]) == []

@@ -151,3 +151,12 @@ async def test_seeding_is_idempotent_and_follows_the_profile_texts(
     assert len(after) == 3
     assert after[0].title("en") == "Zeewijk Natural Playground"
     assert after[0].title("nl") == "Speeltuin Zeewijk Natuurlijk!"
+
+
+async def test_a_name_that_ends_a_sentence_itself_gets_no_second_full_stop(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/experimenten")
+    await anna.press("Speeltuin Zeewijk Natuurlijk!")
+    await anna.press("Doe mee")
+    assert "Je doet nu mee met Speeltuin Zeewijk Natuurlijk! Je krijgt" in anna.text
+    assert "Natuurlijk!." not in anna.text

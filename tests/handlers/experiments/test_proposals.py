@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from storage.clock import utcnow
 from storage.experiments.proposals import ProposalStatus
-from tests.people import person, row
+from tests.people import connector, person, row
 from tests.support import Chat
 
 
@@ -128,7 +128,7 @@ async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
     assert "Goedgekeurd" in anna.text
     await anna.press(f"Bekijk voorstel #{proposal.id}")
     assert anna.keys == ["proposals.detail"]
-    assert "Ingediend" in anna.text
+    assert "Ingestuurd" in anna.text
     assert "Goedgekeurd. Mooi plan, we helpen graag." in anna.text
     assert "Toegekend bedrag: €\u00a0800" in anna.text
 
@@ -143,3 +143,58 @@ async def test_someone_elses_proposal_cannot_be_opened(app: App) -> None:
     await bob.press_payload(f"prop.mine:{proposal.id}")
     assert bob.keys == ["proposals.not_found"]
     assert "moestuin" not in bob.text
+
+
+async def test_a_budget_of_about_an_amount_is_read_and_a_huge_one_is_called_too_large(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("99999999999")
+    assert anna.keys == ["proposals.budget_too_large", "proposals.ask_budget"]
+    assert "te groot" in anna.text
+    await anna.send("ongeveer 800 euro")  # the question asks "ongeveer"
+    assert anna.keys == ["proposals.summary"]
+    assert "Geld: € 800" in anna.text
+
+
+async def test_a_proposal_that_ends_in_a_full_stop_is_listed_without_a_doubled_mark(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/nieuwexperiment")
+    await anna.send("Een moestuin bij het buurthuis.")
+    await anna.press("Velserbroek")
+    await anna.send("De buren")
+    await anna.send("500")
+    await anna.press("Insturen")
+    await anna.send("/mijnvoorstellen")
+    assert "Een moestuin bij het buurthuis: 📥 Ingestuurd" in anna.text
+    assert ".:" not in anna.text
+
+
+async def test_the_connectors_button_and_the_status_the_resident_reads_use_one_word(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("900")
+    await anna.press("Insturen")
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    labels = " ".join(ria.last[-1].labels())
+    assert "In behandeling" in labels and "Afwijzen" in labels
+    await ria.press("In behandeling")
+    await ria.press("Geen toelichting")
+    await anna.send("/mijnvoorstellen")
+    assert "🔍 In behandeling" in anna.text
+    await ria.send("/wachtrij v1")
+    await ria.press("Afwijzen")
+    await ria.send("Het budget is op.")
+    await anna.send("/mijnvoorstellen")
+    assert "✋ Afgewezen" in anna.text
+    [*_, told] = await app.repos.outbox.for_user((await row(app, "anna")).id)
+    assert told.payload[0]["key"] == "triage.proposal_notice.afgewezen"
+    assert "afgewezen" in app.catalog.text(
+        "nl", told.payload[0]["key"], {"id": 1, "what": "x"}, markup=False
+    )

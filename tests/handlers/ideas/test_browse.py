@@ -358,3 +358,20 @@ def test_every_catalog_key_built_from_a_name_exists_in_every_language(app: App) 
     for lang in app.catalog.languages:
         missing = [key for key in keys if key not in app.catalog.texts[lang]]
         assert missing == [], lang
+
+
+async def test_dates_are_written_the_way_each_language_writes_them(
+    app: App, chat: Callable[..., Chat]
+) -> None:
+    idea = await seed_idea(app, "Een bankje bij de haven")
+    local = idea.created_at.astimezone(app.settings.zone)
+    jan = chat("jan")
+    await jan.onboard(language="English")
+    await jan.press_payload("idea.open:1")
+    english = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    assert f"{local.day} {english[local.month - 1]} {local.year}" in jan.text
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.press_payload("idea.open:1")
+    dutch = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
+    assert f"{local.day} {dutch[local.month - 1]} {local.year}" in anna.text

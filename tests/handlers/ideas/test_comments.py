@@ -162,3 +162,53 @@ async def test_a_comment_that_shows_nothing_is_not_posted(app: App) -> None:
     await bob.send("\u200b\u2060\u202e\u200d" * 5)
     assert bob.keys[0] == "comments.empty_text"
     assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+
+
+async def test_a_resident_changes_their_own_comment_and_it_shows_as_edited(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, "Een idee met reacties")
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Reageren")
+    await bob.send("Goed plan")
+    assert "✏️ Pas 1 aan" in bob.last[-1].labels()
+    await bob.press("Pas 1 aan")
+    assert bob.keys == ["comments.ask_edit"]
+    assert "Nu staat er: Goed plan" in bob.text
+    await bob.send("Heel goed plan!")
+    assert bob.keys == ["comments.edit_saved", "comments.title"]
+    assert "Heel goed plan!" in bob.text and "(bewerkt)" in bob.text
+    [comment] = (await app.repos.comments.latest(1)).comments
+    assert comment.body == "Heel goed plan!" and comment.edited_at is not None
+    # Someone else's comment has no such buttons, and a forged one changes nothing.
+    cem = chat("cem")
+    await cem.onboard()
+    await cem.press_payload("idea.comments:1")
+    assert not any("Pas" in label or "Wis" in label for label in cem.last[-1].labels())
+    await cem.press_payload(f"cm.edit:{comment.id}")
+    assert cem.keys == ["comments.not_yours"]
+    await cem.press_payload(f"cm.delete:{comment.id}!")
+    assert cem.keys == ["comments.not_yours"]
+    assert (await app.repos.comments.latest(1)).total == 1
+
+
+async def test_a_resident_deletes_their_own_comment_after_a_question_that_says_so(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, "Een idee met reacties")
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Reageren")
+    await bob.send("Oeps, verkeerde idee")
+    await bob.press("Wis 1")
+    assert bob.keys == ["comments.delete_confirm"]
+    assert "voor altijd weg" in bob.text and "Oeps, verkeerde idee" in bob.text
+    await bob.press("Nee, laat staan")
+    assert bob.keys == ["comments.title"] and "Oeps" in bob.text
+    await bob.press("Wis 1")
+    await bob.press("Ja, wis mijn reactie")
+    assert bob.keys == ["comments.deleted", "comments.title"]
+    assert (await app.repos.comments.latest(1)).total == 0

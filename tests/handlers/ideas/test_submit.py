@@ -12,6 +12,7 @@ import pytest
 
 from bot.app import App
 from bot.settings import Settings
+from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
 from tests.people import row
@@ -397,3 +398,72 @@ async def test_a_title_or_description_that_shows_nothing_is_too_short(
     await anna.send("\u200b" * 40 + "Kort.")
     assert anna.keys == ["ideas.description_too_short", "ideas.ask_description"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM ideas") == 0
+
+
+async def test_the_author_changes_a_new_idea_from_its_card(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna)
+    await anna.press("Bekijk #1")
+    await anna.press("Aanpassen")
+    assert anna.keys == ["ideas.preview_saved"]
+    await anna.press("Titel aanpassen")
+    assert "Nu staat er: Meer bankjes in het Velserbeekpark" in anna.text
+    await anna.send("Meer bankjes en prullenbakken in het park")
+    assert anna.keys == ["ideas.preview_saved"]
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.title == "Meer bankjes en prullenbakken in het park"
+    assert len(await _ideas(app)) == 1  # changed in place, not sent in twice
+
+
+async def test_an_idea_someone_decided_on_can_no_longer_be_changed(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna)
+    await anna.press("Bekijk #1")
+    edit = next(payload for label, payload in anna.buttons() if "Aanpassen" in label)
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.IN_REVIEW, now=utcnow())
+    await anna.press_payload(edit)
+    assert anna.keys == ["ideas.no_longer_editable"]
+    await anna.press("Bekijk #1")
+    assert "Aanpassen" not in " ".join(anna.last[-1].labels())
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.withdraw:1!")  # a forged confirmation, someone else's idea
+    assert bob.keys == ["ideas.not_yours"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and not idea.removed
+
+
+async def test_the_author_withdraws_a_new_idea_after_a_question_that_says_so(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna)
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.open:1")
+    await bob.press("Steunen")
+    await anna.press("Bekijk #1")
+    await anna.press("Intrekken")
+    assert anna.keys == ["ideas.withdraw_confirm"]
+    assert "#1" in anna.text and "1 steun" in anna.text and "niet terugdraaien" in anna.text
+    await anna.press("Nee, laat staan")
+    assert anna.keys == ["ideas.card"]
+    await anna.press("Intrekken")
+    await anna.press("Ja, trek idee in")
+    assert anna.keys == ["ideas.withdrawn"]
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.withdrawn and idea.removed
+    [told] = await app.repos.outbox.for_user((await row(app, "bob")).id)
+    assert told.payload[0]["key"] == "ideas.withdrawn_notice"
+    await bob.press_payload("idea.open:1")
+    assert bob.keys == ["ideas.withdrawn_card"]
+    await anna.send("/mijnideeen")
+    assert "Ingetrokken door jou" in anna.text

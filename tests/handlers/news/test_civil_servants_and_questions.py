@@ -6,7 +6,7 @@ from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.questions import Side
-from tests.people import civil_servant, person, row
+from tests.people import civil_servant, person, row, with_role
 from tests.support import Chat
 
 
@@ -182,3 +182,13 @@ async def test_nobody_can_add_to_someone_elses_thread(app: App) -> None:
     await bob.send("/mijnvragen")
     assert bob.keys == ["questions.none"]
     assert "Mijn eigen vraag" not in bob.text
+
+
+async def test_a_number_typed_as_a_name_on_the_console_is_not_the_stop_button(app: App) -> None:
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CIVIL_SERVANT)
+    await ria.send("/voorstellen")
+    await ria.send("1")  # the only option shown is "Stoppen"
+    assert "general.cancelled" not in ria.keys
+    user = await row(app, ria)
+    stored = await app.repos.dialogs.load(user.id)
+    assert stored is not None and stored.name == "introduce"

@@ -8,14 +8,17 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
 from handlers import when
 from handlers.contract import Reply, Timer
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
 from storage.news.broadcasts import BroadcastStatus
+from tests.bot.delivery_support import FakeAdapter
 from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe
 from tests.support import Chat
+from tests.waiting import until
 
 
 async def _town(app: App) -> dict[str, int]:
@@ -140,18 +143,23 @@ async def test_the_preview_is_exactly_what_residents_receive(app: App) -> None:
     preview = ria.last[1]
     assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in preview.text
     assert "Ria de Vries, Openbare ruimte" in preview.text
+    # The message's own button is named under it, not one of the composer's choices.
+    assert preview.buttons == []
+    assert "[🧪 Bekijk het experiment]" in preview.text
     await ria.press("Nu versturen")
     [row] = await app.repos.outbox.for_user(people["dina"])
     assert row.kind == "broadcast"
     # Stored without the name, signed as delivery sends it.
     assert "Ria de Vries" not in json.dumps(row.payload)
     stored = [Reply.model_validate(item) for item in row.payload]
-    sent = await Signer(app.repos, app.profile)(row.batch, "nl", stored)
-    assert sent == [preview.reply]
+    [sent] = await Signer(app.repos, app.profile)(row.batch, "nl", stored)
+    without_names = preview.reply.model_copy(update={"parts": preview.reply.parts[:-1]})
+    assert sent.model_copy(update={"buttons": []}) == without_names
     # And it is in the news for the participants.
     dina = Chat(app, "dina")
     await dina.press_payload("news.page:0")
-    assert dina.last[0].text == preview.text
+    assert dina.last[0].text == preview.text.rsplit("\n", 1)[0]
+    assert dina.last[0].labels() == ["🧪 Bekijk het experiment"]
 
 
 async def test_a_photo_goes_with_the_message(app: App) -> None:
@@ -236,7 +244,7 @@ async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> N
     await ria.press("Iedereen")
     await ria.press("Inplannen")
     assert ria.keys == ["composer.ask_when"]
-    assert any(label.startswith("Morgen 9:00") for label in ria.last[0].labels())
+    assert any(label.startswith("Morgen 09:00") for label in ria.last[0].labels())
     local = (
         (utcnow() + timedelta(days=3))
         .astimezone(app.settings.zone)
@@ -268,7 +276,7 @@ async def test_a_quick_button_schedules_tomorrow_morning(app: App) -> None:
     await _write(ria)
     await ria.press("Iedereen")
     await ria.press("Inplannen")
-    await ria.press("Morgen 9:00")
+    await ria.press("Morgen 09:00")
     assert ria.keys == ["composer.scheduled"]
     [timer] = timers.armed
     assert timer.at is not None
@@ -435,3 +443,27 @@ async def test_old_buttons_from_the_composer_are_stale(app: App) -> None:
     await ria.press_payload("sched.move:abc")
     assert ria.keys == ["composer.not_scheduled"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM outbox") == 0
+
+
+async def test_sending_now_shows_the_author_its_progress_and_then_a_report(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Iedereen")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    adapter = FakeAdapter()
+    policy = DeliveryPolicy(poll=0.05, progress=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy)
+    await worker.start()
+    try:
+        await until(lambda: any("delivery.report" in sent.keys for sent in adapter.to("ria")))
+    finally:
+        await worker.stop()
+    to_ria = adapter.to("ria")
+    assert to_ria[0].keys == ["delivery.progress"]
+    assert [sent.keys for sent in to_ria].count(["delivery.report"]) == 1
+    batch = await app.repos.outbox.batch("broadcast:1")
+    assert batch is not None and batch.author_user_id == (await row(app, "ria")).id
+    sent_to = await _recipients(app, 1)
+    assert (batch.total, batch.delivered) == (len(sent_to), len(sent_to)) == (2, 2)

@@ -8,7 +8,7 @@ from bot.app import App
 from handlers.contract import Reply
 from storage.clock import utcnow
 from storage.news.broadcasts import Audience, AudienceKind
-from tests.people import person, row, subscribe
+from tests.people import civil_servant, person, row, subscribe
 from tests.support import Chat
 
 
@@ -126,12 +126,12 @@ async def test_the_news_is_browsed_newest_first_three_to_a_page(app: App) -> Non
         "Bericht 5",
     ]
     assert "Pagina 1 van 3" in anna.text
-    assert anna.last[-1].labels() == ["Ouder ▶️", "📰 Wist je dat"]
+    assert anna.last[-1].labels() == ["Ouder ▶️", "📰 Wist je dat", "⬅️ Menu"]
     await anna.press("Ouder")
     await anna.press("Ouder")
     assert [seen.reply.params.get("text") for seen in anna.last] == ["Bericht 1", None]
     assert "Pagina 3 van 3" in anna.text
-    assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat"]
+    assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat", "⬅️ Menu"]
     await anna.press_payload("news.page:99")
     assert "Pagina 1 van 3" in anna.text
 
@@ -155,3 +155,18 @@ async def test_an_experiments_updates_are_shown_only_to_its_participants(app: Ap
         "Voor iedereen",
         None,
     ]
+
+
+async def test_a_message_that_begins_the_usual_way_gets_no_second_header(app: App) -> None:
+    await subscribe(await person(app, "anna"))
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Wist je dat we in mei een nieuwe speeltuin openen?")
+    await ria.press("Zonder foto")
+    await ria.press("Iedereen")
+    shown = ria.last[1].text
+    assert shown.startswith("💡 Wist je dat we in mei")
+    assert shown.splitlines()[0].count("Wist je dat") == 1
+    await ria.press("Tekst aanpassen")
+    await ria.send("De speeltuin gaat in mei open.")
+    assert ria.last[1].text.startswith("💡 Wist je dat…\nDe speeltuin")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app import App
 from bot.settings import Settings
-from handlers.contract import Event, Reply
+from handlers.contract import Document, Event, Reply
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import submit_idea
@@ -64,7 +64,8 @@ async def export_lost_on_the_way(app: App, person: Chat) -> None:
     await app.router.handle(person.event(command="mijngegevens", event_id="u-4711"), lost)
     pending = json.loads(await app.db.fetchval("SELECT pending FROM handled_events"))
     [document] = [reply["document"] for reply in pending if reply["document"]]
-    assert person.name in base64.b64decode(document["data"]).decode("utf-8")
+    # Read back as the router reads stored replies (pydantic's base64 is the URL-safe one).
+    assert person.name in Document.model_validate(document).data.decode("utf-8")
 
 
 def identity(person: Chat) -> list[str]:
@@ -89,7 +90,7 @@ async def test_the_privacy_statement_says_who_what_how_long_and_offers_the_right
     for words in ("gemeente Velsen", "privacy@velsen.nl", "Autoriteit Persoonsgegevens"):
         assert words in text
     assert "Na 24 maanden zonder contact" in text and "nooit met je naam" in text
-    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij"]
+    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
 
 
 async def test_the_statement_names_the_configured_retention_period(tmp_path: Path) -> None:
@@ -115,8 +116,8 @@ async def test_my_data_sends_everything_about_me_and_nothing_about_my_neighbour(
     assert "Aanmelding voor Wist je dat: 1" in summary
 
     data = exported(anna)
-    sections = data["sections"]
     assert data["about"]["contact"] == "privacy@velsen.nl"
+    sections = data["sections"]
     assert sections["users"]["rows"][0]["display_name"] == "Annabel Zwartkruis"
     assert [idea["title"] for idea in sections["ideas"]["rows"]] == [ANNA_IDEA[0]]
     assert [c["body"] for c in sections["idea_comments"]["rows"]] == [ANNA_COMMENT]
@@ -297,3 +298,31 @@ async def test_forget_me_deleting_content_removes_my_idea_title_from_a_budget_ba
     await bob.send("/stemmen")
     assert ANNA_IDEA[0] not in bob.text and "Toestellen in de duinen" in bob.text
     assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 1
+
+
+async def test_my_data_is_in_my_language_with_readable_values(app: App) -> None:
+    anna, _ = await neighbours(app)
+    await anna.send("/nieuwexperiment")
+    await anna.send("Een moestuin in de straat, samen met de buren.")
+    await anna.press("Velserbroek")
+    await anna.send("De buren")
+    await anna.send("ongeveer 800 euro")
+    await anna.press("Insturen")
+    await anna.send("/mijngegevens")
+    assert "Knoppen" not in anna.last[0].text  # the bot's bookkeeping is not summed up
+    data = exported(anna)
+    text = json.dumps(data, ensure_ascii=False)
+    assert "_cents" not in text
+    sections = data["sections"]
+    [proposal] = sections["experiment_proposals"]["rows"]
+    assert proposal["budget"] == "€ 800" and proposal["status"] == "📥 Ingestuurd"
+    assert proposal["full_financing"] == "ja"
+    [idea] = sections["ideas"]["rows"]
+    assert idea["category"] in {c.name("nl") for c in app.profile.categories}
+    # Times in the municipality's time zone, as people write them: no UTC "Z".
+    assert re.fullmatch(r"\d\d-\d\d-\d{4} \d\d:\d\d", idea["created_at"])
+    assert not re.search(r"\d{4}-\d\d-\d\dT", text)
+    [profile] = sections["users"]["rows"]
+    assert profile["language"] == "Nederlands" and profile["role"] == "inwoner"
+    ideas = sections["ideas"]
+    assert ideas["title"] == "Ideeën" and ideas["holds"] == "de ideeën die je instuurde"

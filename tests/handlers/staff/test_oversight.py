@@ -140,9 +140,15 @@ async def test_admins_page_through_the_audit_log(app: App) -> None:
     assert admin.keys == ["oversight.log_title"]
     assert "(8 acties), pagina 1 van 1" in admin.text
     text = admin.text
-    assert "idea.status · idea:2" in text and "Geheim-reden-vier" in text
-    assert "verbinder #" in text and "Samenspel (automatisch)" in text
-    assert text.index("idea:2") < text.index("idea:1")  # newest first
+    assert "status van een idee · idee #2" in text and "Geheim-reden-vier" in text
+    assert "Samenspel (automatisch)" in text
+    assert text.index("idee #2") < text.index("idee #1")  # newest first
+    # In words a person reads: no action ids, statuses by their names, one name per person.
+    assert "idea.status" not in text and "in_behandeling" not in text
+    assert "van 📥 Ingestuurd" in text and "afdeling: Openbare ruimte" in text
+    ria_row = await app.repos.users.find("test", "ria")
+    assert ria_row is not None
+    assert f"persoon {ria_row.id}" in text and "verbinder #" not in text
     async with app.db.transaction():
         for n in range(15):
             await app.repos.audit.record("test.entry", now=utcnow(), detail={"n": n})
@@ -174,7 +180,7 @@ async def test_staff_get_figures_as_text_and_as_a_chart(app: App) -> None:
     assert "Ideeën: 2" in text and 'Abonnees van "Wist je dat": 1' in text
     assert "Ruimtelijke inrichting gemeente: 1" in text
     assert "Verkeer en vervoer / bereikbaarheid: 1" in text
-    assert "🔍 In behandeling: 1" in text and "📥 Ingediend: 1" in text
+    assert "🔍 In behandeling: 1" in text and "📥 Ingestuurd: 1" in text
     assert "Driehuis: 1" in text and "Geen wijk" in text
     assert "Speeltuin Zeewijk Natuurlijk!: 1" in text
     assert "(ideeën met een status: 1)" in text

@@ -1,0 +1,160 @@
+"""Who staff send something to: everyone, or the people of a theme, neighbourhood or experiment.
+
+Wherever staff reach residents ("Wist je dat", a poll, an invitation), they choose in the
+same two steps: first the kind of audience, then which theme, neighbourhood or experiment.
+:class:`AudienceSteps` asks and reads both for any staff dialog; what differs per feature
+is how many people an audience has (a broadcast counts subscribers, a poll everyone who
+may answer), which words it uses and where the dialog goes next.
+
+    "audience" ──everyone──────────────────────────────► then (chosen)
+        │ theme / neighbourhood / experiment
+        ▼
+    "audience_theme" | "audience_hood" | "audience_experiment" ──one of them──► then
+        │ back
+        └──► "audience"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from handlers.contract import Button, Dialog, Reply, Response, respond, rows
+from handlers.feature import Context
+from storage.news.broadcasts import Audience, AudienceKind
+
+#: The step that asks which kind of audience.
+STEP = "audience"
+#: The steps that ask which one, and the kind each picks.
+PICKERS = {
+    "audience_theme": AudienceKind.THEME,
+    "audience_hood": AudienceKind.NEIGHBOURHOOD,
+    "audience_experiment": AudienceKind.EXPERIMENT,
+}
+_PICKER_OF = {
+    "theme": "audience_theme",
+    "hood": "audience_hood",
+    "experiment": "audience_experiment",
+}
+
+#: How many people an audience has, as the feature counts them.
+Counter = Callable[[Context, Audience], Awaitable[int]]
+#: What follows once the audience is chosen (the dialog is at ``then``, the audience in it).
+Chosen = Callable[[Context, Dialog], Awaitable[Response]]
+
+
+def audience_of(dialog: Dialog) -> Audience:
+    """The audience chosen in ``dialog``."""
+    return Audience(
+        kind=AudienceKind(dialog.data["audience_kind"]), value=dialog.data.get("audience_value")
+    )
+
+
+async def options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
+    """(value, name) of every theme, neighbourhood or running experiment."""
+    if kind is AudienceKind.THEME:
+        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
+    if kind is AudienceKind.NEIGHBOURHOOD:
+        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
+    return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
+
+
+async def describe(ctx: Context, audience: Audience, section: str) -> str:
+    """Who ``audience`` is, in words: ``<section>.audience_<kind>`` with its name."""
+    names = (
+        dict(await options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
+    )
+    name = names.get(audience.value or "", audience.value or "")
+    return ctx.catalog.text(
+        ctx.lang, f"{section}.audience_{audience.kind.value}", {"name": name}, markup=False
+    )
+
+
+@dataclass(frozen=True)
+class AudienceSteps:
+    """The audience steps of one staff dialog.
+
+    ``section`` is the catalog section with ``ask_audience`` and ``ask_<kind>``;
+    ``everyone`` the label of the "everyone" button (with ``{count}``); ``stop`` the
+    dialog's stop button.
+    """
+
+    count: Counter
+    then: str
+    chosen: Chosen
+    section: str
+    everyone: str
+    stop: Button
+
+    async def ask(self, ctx: Context, dialog: Dialog) -> Reply:
+        """Which kind of audience (everyone with how many they are)."""
+        everyone = await self.count(ctx, Audience(kind=AudienceKind.ALL))
+        return Reply(
+            key=f"{self.section}.ask_audience",
+            buttons=[
+                [dialog.button(self.everyone, "all", count=everyone)],
+                [dialog.button("composer.btn_theme", "theme")],
+                [dialog.button("composer.btn_hood", "hood")],
+                [dialog.button("composer.btn_experiment", "experiment")],
+                [self.stop],
+            ],
+        )
+
+    async def ask_pick(self, ctx: Context, dialog: Dialog) -> Reply:
+        """Which theme, neighbourhood or experiment, each with how many people it has."""
+        kind = PICKERS[dialog.step]
+        buttons = []
+        for value, name in await options(ctx, kind):
+            count = await self.count(ctx, Audience(kind=kind, value=value))
+            buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
+        return Reply(
+            key=f"{self.section}.ask_{kind.value}",
+            buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
+        )
+
+    async def asked(self, ctx: Context, dialog: Dialog) -> Response:
+        """The question of the audience step ``dialog`` is at (to go on with a draft)."""
+        if dialog.step in PICKERS:
+            return respond(await self.ask_pick(ctx, dialog), dialog=dialog)
+        return respond(await self.ask(ctx, dialog), dialog=dialog)
+
+    async def nobody(self, ctx: Context, dialog: Dialog) -> Response:
+        """The chosen audience has nobody in it (now): say so and ask again."""
+        back = dialog.to(STEP)
+        return respond(
+            Reply(key=f"{self.section}.audience_empty"), await self.ask(ctx, back), dialog=back
+        )
+
+    async def start(self, ctx: Context, dialog: Dialog) -> Response:
+        """Move ``dialog`` to the audience question."""
+        nxt = dialog.to(STEP)
+        return respond(await self.ask(ctx, nxt), dialog=nxt)
+
+    async def choose(self, ctx: Context, dialog: Dialog) -> Response:
+        """The answer at :data:`STEP`: everyone, or on to one of the pickers."""
+        choice = ctx.value if ctx.event.button is not None else None
+        if choice == "all":
+            chosen = dialog.to(
+                self.then, audience_kind=AudienceKind.ALL.value, audience_value=None
+            )
+            return await self.chosen(ctx, chosen)
+        if choice in _PICKER_OF:
+            nxt = dialog.to(_PICKER_OF[choice])
+            return respond(await self.ask_pick(ctx, nxt), dialog=nxt)
+        return respond(
+            Reply(key="answers.use_buttons"), await self.ask(ctx, dialog), dialog=dialog
+        )
+
+    async def pick(self, ctx: Context, dialog: Dialog) -> Response:
+        """The answer at one of :data:`PICKERS`: one that exists (now), or back."""
+        kind = PICKERS[dialog.step]
+        choice = ctx.value if ctx.event.button is not None else None
+        if choice == "back":
+            return await self.start(ctx, dialog)
+        if choice not in {value for value, _ in await options(ctx, kind)}:
+            return respond(
+                Reply(key="answers.use_buttons"), await self.ask_pick(ctx, dialog), dialog=dialog
+            )
+        return await self.chosen(
+            ctx, dialog.to(self.then, audience_kind=kind.value, audience_value=choice)
+        )

@@ -1,0 +1,53 @@
+"""A draft over the real Telegram adapter: never dropped without asking, always a way back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.botapi import BotApiServer
+from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_draft_is_kept_asked_about_and_thrown_away_only_on_request(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(3301)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+        await anna.send_text("Tiny houses aan de rand van Velserbroek")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/menu")
+        await wait_for_text(server, anna.chat_id, "nog bezig met je idee", after=before)
+        await anna.press("▶️ Verder met je idee")
+        await wait_for_text(server, anna.chat_id, "Vertel wat je idee is", after=before + 1)
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/ideeen")
+        await wait_for_text(server, anna.chat_id, "▶️ Verder met je idee", after=before)
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("stop")
+        await wait_for_text(server, anna.chat_id, "Wil je stoppen met je idee?", after=before)
+        await anna.press("Nee, ga verder")
+        await wait_for_text(server, anna.chat_id, "Vertel wat je idee is", after=before + 1)
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "nog bezig met je idee", after=before)
+        await anna.press("🗑 Weggooien")
+        await wait_for_text(server, anna.chat_id, "Weggegooid: je idee", after=before + 1)
+        await wait_for_text(server, anna.chat_id, "Waar gaat je idee over?", after=before + 1)
+        user = await app.repos.users.find("telegram", str(anna.id))
+        assert user is not None
+        stored = await app.repos.dialogs.load(user.id)
+        assert stored is not None and (stored.step, stored.data) == ("category", {})
