@@ -16,7 +16,8 @@ reply's ``count`` parameter::
 
 In a right-to-left language every parameter is wrapped in Unicode isolates (FSI ... PDI), so a
 Latin name, a number or an emoji inside Arabic text keeps its own direction and does not pull
-the sentence around it out of order.
+the sentence around it out of order. In a left-to-right language only a value with
+right-to-left letters is (an Arabic name in a Dutch sentence): other values stay as they are.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import html
 import re
 import string
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -188,8 +190,8 @@ class Catalog:
         template = _without_double_punctuation(template, values)
         if markup:
             values = {k: html.escape(v, quote=False) for k, v in values.items()}
-        if lang in self.texts and right_to_left(lang):
-            values = {k: _isolated(v, True) for k, v in values.items()}
+        rtl = lang in self.texts and right_to_left(lang)
+        values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
         return template.format_map(values)
 
     def problems(self, lang: str) -> list[str]:
@@ -270,6 +272,11 @@ def _display(value: Any, lang: str) -> str:
     if isinstance(value, int):
         return format_decimal(value, locale=babel_locale(lang))
     return str(value)
+
+
+def _has_right_to_left(text: str) -> bool:
+    """Whether ``text`` has a letter written right to left (an Arabic name in Dutch text)."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
 
 
 def _isolated(text: str, isolate: bool) -> str:

@@ -81,3 +81,11 @@ def test_an_arabic_card_with_emoji_and_markup_over_the_limit_splits_as_telegram_
     # Whole lines went together: every piece opens as many isolates as it closes.
     for piece in pieces:
         assert piece.count(FSI) == piece.count(PDI)
+
+
+def test_an_arabic_name_inside_dutch_text_is_isolated_and_latin_text_is_not() -> None:
+    reply = Reply(key="card", params={"number": 7, "title": "حديقة Zeewijk", "supporters": 3})
+    html = CATALOG.render("nl", reply, markup=True)
+    # Without the isolates the "7" before and the text after would be pulled into the name.
+    assert html == f"<b>#7 {FSI}حديقة Zeewijk{PDI}</b>\n👍 Steun: 3"
+    assert FSI not in CATALOG.render("nl", CARD, markup=True)

@@ -111,8 +111,10 @@ def test_in_a_right_to_left_language_every_parameter_is_isolated() -> None:
     assert html == "<b>مرحبا</b> \u2068Anna &lt;3\u2069 (\u20681,234\u2069)"
     plain = catalog.text("ar", "x", {"name": "Anna <3", "n": 1234}, markup=False)
     assert plain == "مرحبا \u2068Anna <3\u2069 (\u20681,234\u2069)"
-    # Left-to-right languages are left as they were; an empty value gets no isolates.
-    assert catalog.text("nl", "x", {"name": "أحمد", "n": ""}, markup=True) == "أحمد: "
+    # In a left-to-right language only right-to-left values are isolated; an empty value
+    # gets no isolates.
+    assert catalog.text("nl", "x", {"name": "أحمد", "n": ""}, markup=True) == "\u2068أحمد\u2069: "
+    assert catalog.text("nl", "x", {"name": "Anna", "n": 3}, markup=True) == "Anna: 3"
     assert catalog.text("ar", "x", {"name": "", "n": ""}, markup=False) == "مرحبا  ()"
 
 
