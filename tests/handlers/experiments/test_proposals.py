@@ -155,7 +155,7 @@ async def test_a_budget_of_about_an_amount_is_read_and_a_huge_one_is_called_too_
     assert "te groot" in anna.text
     await anna.send("ongeveer 800 euro")  # the question asks "ongeveer"
     assert anna.keys == ["proposals.summary"]
-    assert "Geld: € 800" in anna.text
+    assert "Geld: €\u00a0800" in anna.text
 
 
 async def test_a_proposal_that_ends_in_a_full_stop_is_listed_without_a_doubled_mark(
