@@ -190,8 +190,11 @@ class Catalog:
         template = _without_double_punctuation(template, values)
         if markup:
             values = {k: html.escape(v, quote=False) for k, v in values.items()}
-        rtl = lang in self.texts and right_to_left(lang)
-        values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
+        # A value that is the whole text (a raw label, a name on a button) has nothing
+        # around it to keep in order.
+        if template not in {"{" + k + "}" for k in values}:
+            rtl = lang in self.texts and right_to_left(lang)
+            values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
         return template.format_map(values)
 
     def problems(self, lang: str) -> list[str]:

@@ -55,9 +55,11 @@ def test_user_text_in_arabic_is_isolated_in_matrix_body_and_formatted_body() -> 
 
 
 def test_isolates_count_as_one_utf16_unit_each_as_telegram_counts_them() -> None:
-    text = CATALOG.text("ar", "raw", {"text": "😀"}, markup=False)
-    assert text == f"{FSI}😀{PDI}"
-    assert utf16_len(text) == 4 == telegram_utf16_len(text)
+    text = CATALOG.text("ar", "card", {"number": 1, "title": "😀", "supporters": 2}, markup=False)
+    assert text == f"#{FSI}1{PDI} {FSI}😀{PDI}\n👍 الدعم: {FSI}2{PDI}"
+    assert utf16_len(text) == len(text) + 2 == telegram_utf16_len(text)
+    # A value that is the whole text has nothing around it to keep in order.
+    assert CATALOG.text("ar", "raw", {"text": "😀"}, markup=False) == "😀"
 
 
 def test_an_arabic_card_with_emoji_and_markup_over_the_limit_splits_as_telegram_takes() -> None:
