@@ -11,7 +11,10 @@ and fallback answers it uses. The checks, in order, before any handler runs:
 
 1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
    memory) is refused before anything is read or written; staff are exempt;
-2. a group chat or room gets a short answer pointing to a private chat, and nothing else;
+2. a group chat or room gets a short answer pointing to a private chat, and nothing else,
+   except a command its feature declared for groups (``in_groups``: an experiment's room)
+   and a newcomer's welcome; these pass the role check and the gates, and a gate's
+   refusal (personal: a ban) is answered with the same short word;
 3. the person's open dialog: one whose role or consent they no longer have is dropped,
    with a short word (the role is read from the database at every event);
 4. role and consent of the command, button or dialog step;
@@ -455,8 +458,18 @@ class Router:
     async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
         """The handler's response, and whether an untouched active dialog stays active."""
         if ctx.event.is_group:
-            # A group is never a person's chat: no dialog, no onboarding, nothing personal.
-            return await self._fallback(ctx, Fallback.IN_GROUP), True
+            # A group is never a person's chat: no dialog, no onboarding, nothing personal;
+            # only commands declared for groups (an experiment's room) and a newcomer's
+            # welcome are answered there, with the same role checks and gates.
+            group_target = self._group_target(ctx)
+            if group_target is None:
+                return await self._fallback(ctx, Fallback.IN_GROUP), True
+            if not ctx.event.joined:
+                for gate in self.registry.gates:
+                    if await gate(ctx, group_target) is not None:
+                        # Why (a ban, a mute) is personal: said in private only.
+                        return await self._fallback(ctx, Fallback.IN_GROUP), True
+            return await group_target.handler(ctx), True
         dropped = self._drop_unheld_dialog(ctx)
         target = self._target(ctx)
         if not dropped:
@@ -501,6 +514,20 @@ class Router:
         if response.dialog is None:
             response.replies = with_way_back(ctx, draft, response.replies)
         return response, True
+
+    def _group_target(self, ctx: Context) -> Target | None:
+        """In a group: a newcomer's welcome, or a command declared for groups (after its
+        role check, from the database); None for everything else."""
+        event = ctx.event
+        if event.joined:
+            return self._answer(Fallback.JOINED_ROOM)
+        if event.command is None:
+            return None
+        spec = self.registry.commands.get(event.command.lower())
+        if spec is None or not spec.in_groups:
+            return None
+        target = self._command(ctx)
+        return target if target.starts else None
 
     def _drop_unheld_dialog(self, ctx: Context) -> bool:
         """Drop the person's dialog if they may no longer hold it: its role was revoked,

@@ -16,11 +16,12 @@ from bot.admin.retention import run_retention
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.platforms.base import Adapter
+from bot.rooms import RoomWorker
 from bot.scheduler import Scheduler
 from handlers.budgets.schedule import advance as advance_budget_round
 from handlers.community.moderation import expire_mutes
 from handlers.consultations import jobs as consultation_jobs
-from handlers.contract import Timer
+from handlers.contract import RoomOperations, Timer
 from handlers.news.wist_je_dat import Signer
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ class Runtime:
                 sign=Signer(app.repos, app.profile),
             )
             for adapter in self.adapters
+        ]
+        # Adapters that act in experiments' rooms carry out the stored room tasks.
+        self.room_workers = [
+            RoomWorker(app.repos, app.catalog, adapter.name, adapter, clock=app.router.clock)
+            for adapter in self.adapters
+            if isinstance(adapter, RoomOperations)
         ]
         self.scheduler = Scheduler(clock=app.router.clock)
         self._unwire: list[Callable[[], None]] = []
@@ -156,6 +163,8 @@ class Runtime:
             raise
         for worker in self.workers:
             await worker.start()
+        for room_worker in self.room_workers:
+            await room_worker.start()
         self._unwire.append(self.app.repos.outbox.on_queued(self.wake))
         self.app.router.arm_timers = self.scheduler.arm
         await self.scheduler.start()
@@ -168,6 +177,8 @@ class Runtime:
     async def stop(self) -> None:
         self.app.router.arm_timers = None
         await self.scheduler.stop()
+        for room_worker in self.room_workers:
+            await room_worker.stop()
         for worker in self.workers:
             try:
                 await worker.stop()

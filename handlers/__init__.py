@@ -24,7 +24,7 @@ from handlers.budgets import rounds as budget_rounds
 from handlers.budgets import voting as budget_voting
 from handlers.community import connections, inbox, moderation, questions
 from handlers.consultations import answer, compose, manage
-from handlers.experiments import join, proposals
+from handlers.experiments import join, proposals, rooms
 from handlers.feature import Feature, Registry
 from handlers.ideas import browse, comments, submit, triage
 from handlers.news import civil_servants, composer, posters, wist_je_dat
@@ -41,6 +41,7 @@ FEATURES: list[Feature] = [
     submit.feature,
     comments.feature,
     join.feature,
+    rooms.feature,
     proposals.feature,
     wist_je_dat.feature,
     composer.feature,

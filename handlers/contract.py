@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,21 @@ class Location(BaseModel):
     longitude: float
 
 
+class Quoted(BaseModel):
+    """The message an event replies to (in a group or room), as the adapter read it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    #: Its author as the platform knows them (None: unknown, e.g. a channel post).
+    sender_id: str | None = None
+    text: str | None = None
+    #: Whether the bot itself wrote it.
+    from_bot: bool = False
+    #: A link that opens the message in the app, where the platform has one.
+    link: str | None = None
+
+
 class Event(BaseModel):
     """One thing a person did in a chat: a text, a command, a button press, a photo.
 
@@ -76,6 +91,10 @@ class Event(BaseModel):
     #: The platform's stable id for this event, where it has one: an event seen again (a
     #: replay after a crash) is then recognised and not handled twice.
     event_id: str | None = None
+    #: The message this one replies to (a report in a room is a reply to what it reports).
+    reply_to: Quoted | None = None
+    #: The sender just joined this group or room (no text, command or button).
+    joined: bool = False
 
     @property
     def user_key(self) -> tuple[str, str]:
@@ -98,6 +117,44 @@ class Platform(BaseModel):
     start_link: str | None = None
     #: Someone who writes to the bot in a group is invited to a private chat by the adapter.
     invites_to_private: bool = False
+
+
+class RoomError(Exception):
+    """The platform refused something in a room.
+
+    ``lasting`` when trying again cannot help (the bot is no admin there or was removed,
+    the message is gone): the task is given up, not retried.
+    """
+
+    def __init__(self, message: str, *, lasting: bool = False):
+        super().__init__(message)
+        self.lasting = lasting
+
+
+@runtime_checkable
+class RoomOperations(Protocol):
+    """What an adapter does in an experiment's group or room, for the runtime.
+
+    Handlers never call these: they store a task (``storage.experiments.rooms``), and the
+    runtime carries it out through the adapter once the decision is committed. Each method
+    raises :class:`RoomError` when the platform refuses.
+    """
+
+    async def invite(self, room: str, person: str) -> str | None:
+        """Let ``person`` in: a link only they can use (returned), or a direct invite
+        (None)."""
+
+    async def hide(self, room: str, message_id: str) -> None:
+        """Delete (Telegram) or redact (Matrix) a message in the room."""
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        """Keep ``person`` from writing in the room (until ``until``); None lifts it."""
+
+    async def ban(self, room: str, person: str) -> None:
+        """Remove ``person`` from the room and keep them out."""
+
+    async def admin_problem(self, room: str) -> str | None:
+        """Why the bot cannot moderate this room (no admin rights, not in it); None: it can."""
 
 
 class Installation(BaseModel):

@@ -317,6 +317,9 @@ class Command(_Declared):
     platforms: frozenset[str] | None = None
     #: Shown in the platform's command menu with this catalog key as description.
     describe: str | None = None
+    #: Answered in a group or room too (an experiment's room: link, report, house rules);
+    #: every other command there gets the short word pointing to a private chat.
+    in_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -387,6 +390,8 @@ class Fallback(StrEnum):
     DIALOG_DROPPED = "dialog_dropped"
     #: Anything in a group chat or room: a short word pointing to a private chat.
     IN_GROUP = "in_group"
+    #: Someone joined a group or room the bot is in (an experiment's room welcomes them).
+    JOINED_ROOM = "joined_room"
 
 
 @dataclass(frozen=True)
@@ -424,13 +429,19 @@ class Feature:
         platforms: set[str] | None = None,
         describe: str | None = None,
         posts: str | None = None,
+        in_groups: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Answer ``/name`` (and aliases) with the decorated handler."""
         policy = Policy(role, consent, open_to_banned, posts)
 
         def register(handler: Handler) -> Handler:
             spec = Command(
-                handler, policy, anytime, frozenset(platforms) if platforms else None, describe
+                handler,
+                policy,
+                anytime,
+                frozenset(platforms) if platforms else None,
+                describe,
+                in_groups,
             )
             for index, name in enumerate(names):
                 self.commands[name] = spec if index == 0 else _alias(spec)
@@ -534,7 +545,7 @@ class Feature:
 
 def _alias(spec: Command) -> Command:
     """An alias answers the same, but is not listed in the command menu twice."""
-    return Command(spec.handler, spec.policy, spec.anytime, spec.platforms, None)
+    return Command(spec.handler, spec.policy, spec.anytime, spec.platforms, None, spec.in_groups)
 
 
 class Registry:

@@ -138,6 +138,21 @@ class ConsultationRules(BaseModel):
     evaluations: list[EvaluationSeed] = Field(default_factory=list)
 
 
+class RoomRules(BaseModel):
+    """An experiment's room: its house rules, and how residents report a message there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The house rules a newcomer reads once, in the welcome (a few short lines).
+    rules: Localized = Localized(
+        nl="Wees vriendelijk. Deel geen gegevens van anderen. Geen reclame.",
+        en="Be kind. Do not share other people's details. No advertising.",
+    )
+    #: On Matrix, a reaction with this emoji on a message reports it too (empty: replies
+    #: with /melden only).
+    report_reaction: str = Field(default="", max_length=8)
+
+
 class Profile(BaseModel):
     """Everything that is the municipality rather than Samenspel."""
 
@@ -157,6 +172,7 @@ class Profile(BaseModel):
     departments: list[Named] = Field(min_length=1)
     experiments: list[ExperimentSeed] = Field(default_factory=list)
     consultations: ConsultationRules = ConsultationRules()
+    rooms: RoomRules = RoomRules()
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod

@@ -16,6 +16,7 @@ from storage.db import Database, DatabaseError, StorageUnavailable
 from storage.dialogs import ChatOptions, Dialogs, StoredDialog
 from storage.experiments.experiments import Experiments
 from storage.experiments.proposals import Proposals
+from storage.experiments.rooms import Rooms
 from storage.handled import HandledEvent, HandledEvents
 from storage.ideas.comments import Comments
 from storage.ideas.ideas import Ideas
@@ -78,6 +79,7 @@ class Repositories:
         self.consultations = Consultations(db)
         self.responses = Responses(db)
         self.tallies = Tallies(db)
+        self.rooms = Rooms(db)
         # Someone who blocked the bot no longer gets "Wist je dat".
         self.outbox.on_unreachable(self._unsubscribe)
 

@@ -97,6 +97,91 @@ def check_webhook(settings: Settings) -> Check:
     return Check("telegram webhook", True, "secret set; updates without it are refused")
 
 
+def linked_rooms(settings: Settings, platform: str) -> list[tuple[int, str]]:
+    """(experiment, chat id) of the rooms linked on ``platform``, read without writing."""
+    if not settings.db.is_file():
+        return []
+    try:
+        with sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True) as conn:
+            rows = conn.execute(
+                "SELECT experiment_id, chat_id FROM experiment_rooms WHERE platform = ?"
+                " ORDER BY id",
+                (platform,),
+            ).fetchall()
+    except sqlite3.Error:
+        return []  # no such table yet: nothing is linked
+    return [(int(experiment), str(chat)) for experiment, chat in rows]
+
+
+def _rooms_check(platform: str, problems: list[str], count: int) -> Check:
+    name = f"{platform} rooms"
+    if problems:
+        return Check(name, False, "; ".join(problems))
+    return Check(name, True, f"admin in all {count} linked rooms")
+
+
+async def check_telegram_rooms(settings: Settings) -> Check | None:
+    """Whether the bot is an administrator, with the rights it needs, in every linked group
+    (getChatMember for the bot itself)."""
+    rooms = linked_rooms(settings, "telegram")
+    if not rooms:
+        return None
+    from telegram import Bot
+
+    from bot.platforms._telegram_rooms import admin_problem
+
+    assert settings.telegram_token is not None
+    bot = Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url)
+    problems = []
+    async with bot:
+        for experiment, chat_id in rooms:
+            problem = await admin_problem(bot, chat_id)
+            if problem is not None:
+                problems.append(f"group {chat_id} (experiment {experiment}): {problem}")
+    return _rooms_check("telegram", problems, len(rooms))
+
+
+def _matrix_token(settings: Settings) -> str | None:
+    if settings.matrix_access_token is not None:
+        return settings.matrix_access_token.get_secret_value()
+    try:
+        with sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True) as conn:
+            row = conn.execute(
+                "SELECT value FROM platform_state WHERE platform = 'matrix'"
+                " AND key = 'access_token'"
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+async def check_matrix_rooms(settings: Settings) -> Check | None:
+    """Whether the bot's power level in every linked room allows redacting, banning,
+    inviting and changing power levels (with the token the bot keeps; no new login)."""
+    rooms = linked_rooms(settings, "matrix")
+    if not rooms:
+        return None
+    from nio import AsyncClient
+
+    from bot.platforms._matrix_rooms import admin_problem
+
+    token = _matrix_token(settings)
+    if token is None or not settings.matrix_homeserver or not settings.matrix_user:
+        return Check("matrix rooms", False, "the bot has not logged in yet; start it once")
+    client = AsyncClient(settings.matrix_homeserver, settings.matrix_user)
+    client.access_token = token
+    client.user_id = settings.matrix_user
+    problems = []
+    try:
+        for experiment, room_id in rooms:
+            problem = await admin_problem(client, room_id)
+            if problem is not None:
+                problems.append(f"room {room_id} (experiment {experiment}): {problem}")
+    finally:
+        await client.close()
+    return _rooms_check("matrix", problems, len(rooms))
+
+
 PlatformCheck = Callable[[Settings], Awaitable[Check]]
 
 
@@ -115,4 +200,10 @@ async def run_checks(settings: Settings) -> list[Check]:
             checks.append(await probe(settings))
     if settings.telegram_token and settings.telegram_webhook_url:
         checks.append(check_webhook(settings))
+    room_checks = {"telegram": check_telegram_rooms, "matrix": check_matrix_rooms}
+    for platform in settings.platforms:
+        rooms = room_checks.get(platform)
+        found = await rooms(settings) if rooms is not None else None
+        if found is not None:
+            checks.append(found)
     return checks

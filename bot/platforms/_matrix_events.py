@@ -136,13 +136,14 @@ def parse_geo_uri(uri: object) -> tuple[float, float] | None:
 
 
 async def read_event(
-    client: AsyncClient, names: set[str], room: MatrixRoom, native: Any
+    client: AsyncClient, names: set[str], room: MatrixRoom, native: Any, *, group: bool = False
 ) -> Event | None:
     """The Event for a room event, or None for what the bot leaves alone.
 
-    ``names`` are the bot's own names, by which residents address it in a group.
+    ``names`` are the bot's own names, by which residents address it in a group; ``group``
+    says the room is one even with two members (an experiment's room).
     """
-    group = is_group(room)
+    group = group or is_group(room)
     base: dict[str, Any] = {
         "platform": PLATFORM,
         "chat_id": room.room_id,

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,6 +36,7 @@ from nio import (
     LocalProtocolError,
     MatrixRoom,
     MegolmEvent,
+    ReactionEvent,
     RoomCreateError,
     RoomMemberEvent,
     RoomMessage,
@@ -49,9 +50,11 @@ from nio.api import Api
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
+from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
 from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
 from bot.platforms._matrix_keys import KeyWaits, Notice
+from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, StartError
 from handlers.contract import Event, Platform, Reply
@@ -88,6 +91,8 @@ FIRST_SYNC_FILTER: dict[str, Any] = {
 }
 
 
+#: The commands that link a room (the adapter then knows it as an experiment's room).
+LINK_COMMANDS = frozenset({"koppel", "link"})
 #: Seconds between two outbox messages to one room (a person reads one thing at a time).
 MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.
@@ -121,6 +126,8 @@ class Matrix:
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
+        #: Experiments' rooms: always groups, however few are in them.
+        self._linked: set[str] = set()
         #: When each person was last invited to a direct chat from a group.
         self._invited: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
@@ -163,6 +170,7 @@ class Matrix:
             self._since = saved.get("sync_token")
             await self._keys.load(self.device_id)
             self._sender = RoomSender(self.client, self.app.catalog, repos)
+            await self._load_linked()
             await self._first_sync()
         except BaseException:
             await self.client.close()
@@ -481,19 +489,75 @@ class Matrix:
         if isinstance(native, MegolmEvent):
             await self._keys.add(self._client, room_id, native)
             return
+        group = is_group(room) or room_id in self._linked
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
-            if not is_group(room):
+            if not group:
                 await self._notice(room_id, native.sender, native.event_id, "matrix.edit_not_read")
             return
-        event = await read_event(self._client, self.names, room, native)
+        event = await self._room_event(room, native) if group else None
+        if event is None:
+            event = await read_event(self._client, self.names, room, native, group=group)
         if event is None:
             return
+        if event.is_group and event.command is not None and isinstance(content, dict):
+            answered = replied_to(content)
+            if answered is not None:
+                quoted = await _matrix_rooms.quoted(self._client, room_id, answered)
+                event = event.model_copy(update={"reply_to": quoted})
         if not event.is_group:
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
-        if event.is_group:
+        if event.is_group and event.command in LINK_COMMANDS:
+            await self._load_linked()
+        if event.is_group and not event.joined:
             await self._invite_to_direct_chat(event.sender.platform_user_id)
+
+    async def _room_event(self, room: MatrixRoom, native: Any) -> Event | None:
+        """In a group: someone who joined (the welcome), or a report by reaction."""
+        base: dict[str, Any] = {
+            "platform": PLATFORM,
+            "chat_id": room.room_id,
+            "sender": sender_of(room, native.sender),
+            "is_group": True,
+            "received_at": utcnow(),
+            "event_id": native.event_id,
+        }
+        if isinstance(native, RoomMemberEvent):
+            newcomer = (
+                native.membership == "join"
+                and native.prev_membership != "join"
+                and native.state_key == native.sender
+            )
+            return Event(**base, joined=True) if newcomer else None
+        reaction = self.app.profile.rooms.report_reaction
+        if isinstance(native, ReactionEvent) and reaction and native.key == reaction:
+            quoted = await _matrix_rooms.quoted(self._client, room.room_id, native.reacts_to)
+            return Event(**base, command="melden", reply_to=quoted)
+        return None
+
+    async def _load_linked(self) -> None:
+        """The experiments' rooms: groups even when only two are left in them."""
+        rooms = await self.app.repos.rooms.all(PLATFORM)
+        self._linked = {room.chat_id for room in rooms}
+
+    # Experiments' rooms (handlers.contract.RoomOperations) ------------------------------
+
+    async def invite(self, room: str, person: str) -> str | None:
+        await _matrix_rooms.invite(self._client, room, person)
+        return None
+
+    async def hide(self, room: str, message_id: str) -> None:
+        await _matrix_rooms.hide(self._client, room, message_id)
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        await _matrix_rooms.mute(self._client, room, person, until)
+
+    async def ban(self, room: str, person: str) -> None:
+        await _matrix_rooms.ban(self._client, room, person)
+
+    async def admin_problem(self, room: str) -> str | None:
+        return await _matrix_rooms.admin_problem(self._client, room)
 
     async def _invite_to_direct_chat(self, user_id: str) -> None:
         """Someone addressed the bot in a group: invite them to a direct chat, where the
@@ -612,7 +676,7 @@ class Matrix:
             DeliveryError: anything else.
         """
         room = self._client.rooms.get(chat_id)
-        if room is not None and is_group(room):
+        if chat_id in self._linked or (room is not None and is_group(room)):
             # Others joined the person's chat: nothing personal goes there any more. They
             # are reached again once they write from a direct chat.
             raise Blocked("the room has become a group")

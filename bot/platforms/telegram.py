@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from telegram import (
     Bot,
     BotCommand,
     Chat,
+    ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -53,6 +54,7 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
+from bot.platforms._telegram_rooms import admin_problem
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
     CAPTION_LIMIT,
@@ -62,7 +64,17 @@ from bot.platforms._telegram_text import (
 )
 from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
 from bot.settings import Settings
-from handlers.contract import Document, Event, Location, Photo, Platform, Reply, Sender
+from handlers.contract import (
+    Document,
+    Event,
+    Location,
+    Photo,
+    Platform,
+    Quoted,
+    Reply,
+    RoomError,
+    Sender,
+)
 from handlers.pictures import NOT_A_PICTURE, received_photo
 from storage.clock import utcnow
 
@@ -283,9 +295,29 @@ class Telegram:
     async def _on_update(self, update: object, _: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
             return
+        for joined in self._joined(update):
+            await self.app.router.handle(joined, self._deliver)
         event = await self._event(update)
         if event is not None:
             await self.app.router.handle(event, self._deliver)
+
+    def _joined(self, update: Update) -> list[Event]:
+        """People (not bots) who joined a group: each gets the room's welcome."""
+        message = update.message
+        if message is None or not message.new_chat_members:
+            return []
+        return [
+            Event(
+                platform=PLATFORM,
+                chat_id=str(message.chat.id),
+                sender=_sender(member),
+                is_group=True,
+                joined=True,
+                received_at=utcnow(),
+            )
+            for member in message.new_chat_members
+            if not member.is_bot
+        ]
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed", exc_info=context.error)
@@ -330,7 +362,8 @@ class Telegram:
             target = name.partition("@")[2]
             if target and target.lower() != (self.bot_username or "").lower():
                 return None
-            return Event(**base, command=name.partition("@")[0], args=args)
+            quoted = _quoted(message.reply_to_message) if is_group else None
+            return Event(**base, command=name.partition("@")[0], args=args, reply_to=quoted)
         if is_group:
             return None  # in groups the bot answers commands only
         if message.text is not None:
@@ -360,6 +393,37 @@ class Telegram:
             return "photo"
         photo = await received_photo(data, best.file_id)
         return NOT_A_PICTURE if photo is None else photo
+
+    # Experiments' rooms (handlers.contract.RoomOperations) -----------------------------
+
+    async def invite(self, room: str, person: str) -> str | None:
+        """An invite link for one person: it lets one member in, then it is used up."""
+        with _room_errors():
+            link = await self.delivery_bot.create_chat_invite_link(
+                int(room), member_limit=1, name="Samenspel"
+            )
+        return link.invite_link
+
+    async def hide(self, room: str, message_id: str) -> None:
+        with _room_errors():
+            await self.delivery_bot.delete_message(int(room), int(message_id))
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        """Restrict a member (Telegram lifts it by itself at ``until``); None lifts it."""
+        permissions = (
+            ChatPermissions.no_permissions() if until else ChatPermissions.all_permissions()
+        )
+        with _room_errors():
+            await self.delivery_bot.restrict_chat_member(
+                int(room), int(person), permissions, until_date=until
+            )
+
+    async def ban(self, room: str, person: str) -> None:
+        with _room_errors():
+            await self.delivery_bot.ban_chat_member(int(room), int(person))
+
+    async def admin_problem(self, room: str) -> str | None:
+        return await admin_problem(self.delivery_bot, room)
 
     # Sending -----------------------------------------------------------------------------
 
@@ -728,6 +792,37 @@ def _not_own_chat(chat: Chat, user: User) -> bool:
         pseudonym(str(chat.id)),
     )
     return True
+
+
+@contextmanager
+def _room_errors() -> Iterator[None]:
+    """Telegram's refusals in a room as the room worker understands them."""
+    try:
+        yield
+    except (BadRequest, Forbidden) as exc:
+        # Not admin, not in the group any more, the message already gone: trying again
+        # changes nothing.
+        raise RoomError(str(exc), lasting=True) from exc
+    except TelegramError as exc:
+        raise RoomError(str(exc)) from exc
+
+
+def _quoted(message: Message | None) -> Quoted | None:
+    """The message a command in a group replies to, as handlers read it."""
+    if message is None:
+        return None
+    author = message.from_user
+    try:
+        link = message.link
+    except Exception:  # PTB cannot build one for this chat
+        link = None
+    return Quoted(
+        message_id=str(message.message_id),
+        sender_id=str(author.id) if author is not None else None,
+        text=message.text or message.caption,
+        from_bot=author is not None and author.is_bot,
+        link=link,
+    )
 
 
 def _sender(user: Any) -> Sender:

@@ -26,6 +26,7 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id
+from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
@@ -359,15 +360,22 @@ async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
 
 Comments.steps = {PERIOD: Step(_ask_period, _period)}
 Ideas.steps = Comments.steps
+RoomMessages.steps = Comments.steps
 
 
 # The desk and its queue ---------------------------------------------------------------------
 
 
 async def _queue(ctx: Context, after: Ref | None) -> Ref | None:
-    cursor = ReportRef(kind=Flag(after.kind), id=after.id) if after is not None else None
-    found = await ctx.repos.reports.next_reported(cursor)
-    return Ref(found.kind, found.id) if found is not None else None
+    """Reported comments and ideas first, then reported messages in experiments' rooms."""
+    if after is None or after.kind != RoomMessages.name:
+        cursor = ReportRef(kind=Flag(after.kind), id=after.id) if after is not None else None
+        found = await ctx.repos.reports.next_reported(cursor)
+        if found is not None:
+            return Ref(found.kind, found.id)
+        after = None
+    room_report = await ctx.repos.rooms.next_open(after.id if after is not None else None)
+    return Ref(RoomMessages.name, room_report) if room_report is not None else None
 
 
 async def _after(ctx: Context, ref: Ref, done: Reply) -> Response:
@@ -380,7 +388,7 @@ desk = Desk(
     name="moderation",
     dialog=DIALOG,
     role=Role.CONNECTOR,
-    kinds=[Comments(), Ideas()],
+    kinds=[Comments(), Ideas(), RoomMessages()],
     after=_after,
     queue=_queue,
     prefix="mod",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
+from handlers.experiments.rooms import invite_to_rooms
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
 from storage.experiments.experiments import Experiment, NewExperiment
@@ -128,8 +129,11 @@ async def join(ctx: Context) -> Response:
         return respond(Reply(key="experiments.already_joined", params={"title": title}))
     fresh = await ctx.repos.experiments.get(experiment.id)
     assert fresh is not None
+    invited = await invite_to_rooms(ctx, experiment.id)
+    notes = [Reply(key="rooms.invite_coming")] if invited else []
     return respond(
-        Reply(key="experiments.joined", params={"title": title}), await card(ctx, fresh)
+        Reply(key="experiments.joined", params={"title": title}, parts=notes),
+        await card(ctx, fresh),
     )
 
 

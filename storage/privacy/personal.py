@@ -437,6 +437,73 @@ TABLES: tuple[Table, ...] = (
         "mutes and bans of erased accounts, by a keyed hash of the account only",
     ),
     Table("sanction_key", Kind.OPERATIONAL, "the random key of those hashes"),
+    # An experiment's room (storage/experiments/rooms.py).
+    Table(
+        "experiment_rooms",
+        Kind.PERSONAL,
+        "the experiments' groups and rooms you linked as staff",
+        export="SELECT experiment_id AS experiment, platform, linked_at FROM experiment_rooms"
+        " WHERE linked_by = :user_id ORDER BY id",
+        erase=("UPDATE experiment_rooms SET linked_by = NULL WHERE linked_by = :user_id",),
+    ),
+    Table(
+        "room_welcomes",
+        Kind.PERSONAL,
+        "the experiments' rooms where the bot welcomed you",
+        export="SELECT room_id AS room, welcomed_at FROM room_welcomes"
+        " WHERE user_id = :user_id ORDER BY welcomed_at",
+        erase=("DELETE FROM room_welcomes WHERE user_id = :user_id",),
+    ),
+    Table(
+        "room_reports",
+        Kind.PERSONAL,
+        "your messages in experiments' rooms that others reported, and the decision",
+        export="SELECT id AS report, body, link, created_at, decision, decided_at"
+        " FROM room_reports WHERE author_user_id = :user_id"
+        " OR (author_platform_id = :platform_user_id"
+        " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+        " ORDER BY id",
+        erase=(
+            "DELETE FROM room_reports WHERE author_user_id = :user_id"
+            " OR (author_platform_id = :platform_user_id"
+            " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
+        ),
+        reasons=("body",),
+    ),
+    Table(
+        "room_reporters",
+        Kind.PERSONAL,
+        "the messages in experiments' rooms you reported",
+        export="SELECT report_id AS report, reported_at FROM room_reporters"
+        " WHERE reporter_user_id = :user_id ORDER BY reported_at",
+        erase=("DELETE FROM room_reporters WHERE reporter_user_id = :user_id",),
+    ),
+    Table(
+        "room_sanctions",
+        Kind.PERSONAL,
+        "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
+        " and bans there, with the reason",
+        export="SELECT room_id AS room, kind, reason, created_at, ends_at FROM room_sanctions"
+        " WHERE user_id = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM room_sanctions WHERE user_id = :user_id",
+            "UPDATE room_sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
+        ),
+        reasons=("reason",),
+    ),
+    # A mute or ban in a room lives on the platform and outlives an erasure; so does the
+    # task that ends a mute (it holds the account's platform id until then).
+    Table(
+        "room_tasks",
+        Kind.PERSONAL,
+        "what the bot still has to do in an experiment's room: your invite, a mute's end",
+        export="SELECT op, due_at, created_at, by_user_id IS :user_id AS by_you FROM room_tasks"
+        " WHERE user_id = :user_id OR by_user_id = :user_id ORDER BY id",
+        erase=(
+            "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
+            "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
+        ),
+    ),
     Table(
         "connections",
         Kind.PERSONAL,

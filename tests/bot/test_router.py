@@ -36,12 +36,11 @@ def _counter_feature(log: list[tuple[str, int]]) -> Feature:
     async def begin(ctx: Context) -> Response:
         return respond(dialog=Dialog(name="count", step="counting", data={"n": 0}))
 
-    @feature.dialog("count", consent=False, role=Role.RESIDENT)
-    async def step(ctx: Context) -> Response:
-        assert ctx.dialog is not None
-        n = ctx.dialog.data["n"] + 1
+    @feature.dialog("count", consent=False, role=Role.RESIDENT).step("counting")
+    async def step(ctx: Context, dialog: Dialog) -> Response:
+        n = dialog.data["n"] + 1
         log.append((ctx.event.sender.platform_user_id, int(ctx.text)))
-        return respond(Reply(key="raw", params={"text": n}), dialog=ctx.dialog.to("counting", n=n))
+        return respond(Reply(key="raw", params={"text": n}), dialog=dialog.to("counting", n=n))
 
     return feature
 

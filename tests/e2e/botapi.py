@@ -127,6 +127,7 @@ _JSON_PARAMS: Final = frozenset(
         "commands",
         "entities",
         "link_preview_options",
+        "permissions",
         "reply_markup",
         "reply_parameters",
         "scope",
@@ -192,6 +193,37 @@ _NOT_MODIFIED: Final = (
 )
 
 # Reasons a waiting getUpdates request / webhook worker is woken up.
+#: An administrator's rights, as getChatMember lists them.
+_ADMIN_RIGHTS: Final = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
+#: What a restricted member may or may not do (ChatPermissions).
+_MEMBER_PERMISSIONS: Final = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+)
+
 _WAKE_UPDATE: Final = "update"
 _WAKE_CONFLICT: Final = "conflict"
 _WAKE_WEBHOOK: Final = "webhook"
@@ -364,6 +396,11 @@ class _Chat:
     by_id: dict[int, JSONDict] = field(default_factory=dict)
     user_messages: dict[int, JSONDict] = field(default_factory=dict)
     delivered: int = 0
+    #: Groups: each member's ``ChatMember`` fields (without ``user``), by user id; the
+    #: bot's own entry says whether it is an administrator, and with which rights.
+    members: dict[int, JSONDict] = field(default_factory=dict)
+    #: Groups: invite links the bot created, by link.
+    invite_links: dict[str, JSONDict] = field(default_factory=dict)
 
     def take_message_id(self) -> int:
         """Reserve the next message id of this chat."""
@@ -658,6 +695,22 @@ class FakeUser:
             ]
         return self._server._enqueue_user_message(self, chat_id, content, reply_to)
 
+    def added(self, chat_id: int) -> QueuedUpdate:
+        """Someone added this user to a group (the ``new_chat_members`` service message)."""
+        chat = self._server._chats[chat_id]
+        chat.members[self.id] = {"status": "member"}
+        return self._server._enqueue_user_message(
+            self, chat_id, {"new_chat_members": [self.json]}, None
+        )
+
+    def join(self, invite_link: str) -> QueuedUpdate:
+        """Join a group through an invite link the bot created (as Telegram would check it).
+
+        Raises:
+            LookupError: the link is unknown, revoked or used up, or the user is banned.
+        """
+        return self._server._join_by_link(self, invite_link)
+
     def send_photo(
         self, data: bytes, caption: str | None = None, *, chat_id: int | None = None
     ) -> QueuedUpdate:
@@ -886,6 +939,10 @@ class BotApiServer:
             ("editMessageCaption", self._edit_message_caption),
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
             ("deleteMessage", self._delete_message),
+            ("createChatInviteLink", self._create_chat_invite_link),
+            ("restrictChatMember", self._restrict_chat_member),
+            ("banChatMember", self._ban_chat_member),
+            ("getChatMember", self._get_chat_member),
             ("answerCallbackQuery", self._answer_callback_query),
             ("setMyCommands", self._set_my_commands),
             ("getMyCommands", self._get_my_commands),
@@ -1013,10 +1070,89 @@ class BotApiServer:
         chat_json: JSONDict = {"id": chat_id, "type": chat_type, "title": title}
         chat = self._chats.get(chat_id)
         if chat is None:
-            self._chats[chat_id] = _Chat(chat_json)
+            chat = self._chats[chat_id] = _Chat(chat_json)
         else:
             chat.json = chat_json
+        chat.members.setdefault(self.bot_id, {"status": "member"})
         return chat_json
+
+    # ------------------------------------------------------------------ groups: admins, members
+
+    def make_admin(self, chat_id: int, **rights: bool) -> None:
+        """Make the bot an administrator of a group; every right is granted unless given."""
+        chat = self._chats[chat_id]
+        member: JSONDict = {"status": "administrator"}
+        for right in _ADMIN_RIGHTS:
+            member[right] = rights.get(right, True)
+        chat.members[self.bot_id] = member
+        self._notify_changed()
+
+    def remove_bot(self, chat_id: int) -> None:
+        """Someone removed the bot from the group: from now on its calls there get 403."""
+        self._chats[chat_id].members[self.bot_id] = {"status": "kicked", "until_date": 0}
+        self._notify_changed()
+
+    def member(self, chat_id: int, user_id: int) -> JSONDict:
+        """A group member's ``ChatMember`` as Telegram would answer getChatMember."""
+        chat = self._chats[chat_id]
+        fields = chat.members.get(user_id, {"status": "left"})
+        user = self.bot_user if user_id == self.bot_id else self._users[user_id].json
+        return {**fields, "user": user}
+
+    def may_write(self, chat_id: int, user_id: int) -> bool:
+        """Whether a member may send messages in the group now (not banned, not muted)."""
+        fields = self._chats[chat_id].members.get(user_id, {"status": "member"})
+        status = fields["status"]
+        if status == "kicked":
+            return False
+        if status == "restricted":
+            until = int(fields.get("until_date") or 0)
+            still = until == 0 or until > time.time()
+            return not still or bool(fields.get("can_send_messages"))
+        return True
+
+    def user_message(self, chat_id: int, message_id: int) -> JSONDict | None:
+        """A message a user sent in a chat (``deleted`` once the bot deleted it)."""
+        chat = self._chats.get(chat_id)
+        return chat.user_messages.get(message_id) if chat else None
+
+    def _join_by_link(self, user: FakeUser, link: str) -> QueuedUpdate:
+        """Implement :meth:`FakeUser.join`."""
+        for chat in self._chats.values():
+            invite = chat.invite_links.get(link)
+            if invite is None:
+                continue
+            if invite["is_revoked"]:
+                raise LookupError("invite link revoked")
+            limit = invite.get("member_limit")
+            if limit is not None and invite["_joined"] >= limit:
+                raise LookupError("invite link used up")
+            if chat.members.get(user.id, {}).get("status") == "kicked":
+                raise LookupError("user is banned in this chat")
+            invite["_joined"] += 1
+            chat.members[user.id] = {"status": "member"}
+            return self._enqueue_user_message(
+                user, chat.json["id"], {"new_chat_members": [user.json]}, None
+            )
+        raise LookupError(f"unknown invite link {link!r}")
+
+    def _group_as_admin(self, params: JSONDict, right: str, refusal: str) -> _Chat:
+        """The group of a moderation call, if the bot is an administrator with ``right``."""
+        chat = self._target_chat(params)
+        if chat.json["type"] not in ("group", "supergroup"):
+            raise BotApiError(400, "Bad Request: chat not found")
+        bot = chat.members.get(self.bot_id, {"status": "member"})
+        if bot["status"] != "administrator" or not bot.get(right):
+            raise BotApiError(400, f"Bad Request: {refusal}")
+        return chat
+
+    def _member_target(self, chat: _Chat, params: JSONDict) -> int:
+        user_id = _as_int(params.get("user_id"), "user_id")
+        if user_id == self.bot_id:
+            raise BotApiError(400, "Bad Request: can't restrict self")
+        if chat.members.get(user_id, {}).get("status") in ("administrator", "creator"):
+            raise BotApiError(400, "Bad Request: user is an administrator of the chat")
+        return user_id
 
     def get_user(self, user_id: int) -> FakeUser:
         """Return the :class:`FakeUser` created with :meth:`user` for ``user_id``."""
@@ -1490,7 +1626,10 @@ class BotApiServer:
             chat_id = _as_int(raw, "chat_id")
         except BotApiError:
             raise BotApiError(400, "Bad Request: chat not found") from None
-        return self._chat_for(chat_id)
+        chat = self._chat_for(chat_id)
+        if chat.members.get(self.bot_id, {}).get("status") in ("kicked", "left"):
+            raise BotApiError(403, f"Forbidden: bot was kicked from the {chat.json['type']} chat")
+        return chat
 
     def _target_record(self, params: JSONDict, action: str) -> JSONDict:
         """Resolve ``chat_id`` + ``message_id`` of an edit/delete to a bot message."""
@@ -1578,6 +1717,10 @@ class BotApiServer:
     ) -> QueuedUpdate:
         """Store a user's message in its chat and queue the ``message`` update."""
         chat = self._chat_for(user.id if chat_id is None else chat_id)
+        if chat_id is not None and "new_chat_members" not in content:
+            if not self.may_write(chat_id, user.id):
+                raise PermissionError(f"user {user.id} may not write in chat {chat_id}")
+            chat.members.setdefault(user.id, {"status": "member"})
         message: JSONDict = {
             "message_id": chat.take_message_id(),
             "date": int(time.time()),
@@ -1964,9 +2107,92 @@ class BotApiServer:
         return self._apply_edit(record, {"reply_markup": reply_markup})
 
     async def _delete_message(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
+        chat = self._target_chat(params)
+        message_id = _as_int(params.get("message_id"), "message_id")
+        users = chat.user_messages.get(message_id)
+        if users is not None and chat.json["type"] != "private":
+            # Someone else's message in a group: only an administrator may delete it.
+            if users.get("deleted"):
+                raise BotApiError(400, "Bad Request: message to delete not found")
+            bot = chat.members.get(self.bot_id, {"status": "member"})
+            if bot["status"] != "administrator" or not bot.get("can_delete_messages"):
+                raise BotApiError(400, "Bad Request: message can't be deleted")
+            users["deleted"] = True
+            return True
         record = self._target_record(params, "delete")
         record["deleted"] = True
         return True
+
+    async def _create_chat_invite_link(
+        self, params: JSONDict, uploads: dict[str, Upload]
+    ) -> JSONDict:
+        chat = self._group_as_admin(
+            params, "can_invite_users", "not enough rights to manage chat invite link"
+        )
+        limit = params.get("member_limit")
+        if limit is not None and not 1 <= _as_int(limit, "member_limit") <= 99999:
+            raise BotApiError(400, "Bad Request: member limit must be between 1 and 99999")
+        name = params.get("name")
+        if name is not None and len(str(name)) > 32:
+            raise BotApiError(400, "Bad Request: invite link name is too long")
+        link = f"https://t.me/+{next(self._file_counter):06d}{abs(chat.json['id'])}"
+        invite: JSONDict = {
+            "invite_link": link,
+            "creator": self.bot_user,
+            "creates_join_request": bool(params.get("creates_join_request", False)),
+            "is_primary": False,
+            "is_revoked": False,
+        }
+        if name is not None:
+            invite["name"] = str(name)
+        if limit is not None:
+            invite["member_limit"] = _as_int(limit, "member_limit")
+        chat.invite_links[link] = {**invite, "_joined": 0}
+        return invite
+
+    async def _restrict_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
+        chat = self._group_as_admin(
+            params, "can_restrict_members", "not enough rights to restrict/unrestrict chat member"
+        )
+        if chat.json["type"] != "supergroup":
+            raise BotApiError(400, "Bad Request: method is available only for supergroups")
+        user_id = self._member_target(chat, params)
+        permissions = params.get("permissions")
+        if not isinstance(permissions, dict):
+            raise BotApiError(400, "Bad Request: can't parse permissions JSON object")
+        until = int(params.get("until_date") or 0)
+        granted = {key: bool(permissions.get(key, False)) for key in _MEMBER_PERMISSIONS}
+        if all(granted.values()):
+            chat.members[user_id] = {"status": "member"}
+        else:
+            chat.members[user_id] = {
+                "status": "restricted",
+                "is_member": True,
+                "until_date": until,
+                **granted,
+            }
+        return True
+
+    async def _ban_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
+        chat = self._group_as_admin(
+            params, "can_restrict_members", "not enough rights to restrict/unrestrict chat member"
+        )
+        user_id = self._member_target(chat, params)
+        chat.members[user_id] = {
+            "status": "kicked",
+            "until_date": int(params.get("until_date") or 0),
+        }
+        return True
+
+    async def _get_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:
+        chat = self._target_chat(params)
+        user_id = _as_int(params.get("user_id"), "user_id")
+        if user_id != self.bot_id and user_id not in self._users:
+            raise BotApiError(400, "Bad Request: user not found")
+        member = self.member(chat.json["id"], user_id)
+        if member["status"] == "administrator":
+            member = {"can_be_edited": False, "is_anonymous": False, **member}
+        return member
 
     async def _answer_callback_query(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         query_id = str(params.get("callback_query_id", ""))

@@ -14,6 +14,7 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeAllPrivateChats,
+    ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -565,3 +566,53 @@ async def test_telegrams_real_limits_are_enforced(server: BotApiServer) -> None:
             assert reason.lower() in str(refused.value).lower(), broken
         with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
             await bot.send_photo(ANNA, photo=png, caption="<i>x", parse_mode="HTML")
+
+
+async def test_group_moderation_methods_behave_like_telegram(server: BotApiServer) -> None:
+    group = -1002001
+    server.group(group, title="Proef", chat_type="supergroup")
+    anna = server.user(ANNA)
+    said = anna.send_text("hallo", chat_id=group)
+    message_id = said["message"]["message_id"]
+    async with plain_bot(server) as bot:
+        member = await bot.get_chat_member(group, server.bot_id)
+        assert member.status == "member"
+        # Without admin rights every moderation call is refused with 400.
+        with pytest.raises(BadRequest, match=r"(?i)not enough rights to manage chat invite link"):
+            await bot.create_chat_invite_link(group, member_limit=1)
+        with pytest.raises(BadRequest, match=r"(?i)not enough rights to restrict"):
+            await bot.ban_chat_member(group, ANNA)
+        with pytest.raises(BadRequest, match=r"(?i)message can.t be deleted"):
+            await bot.delete_message(group, message_id)
+
+        server.make_admin(group)
+        admin = await bot.get_chat_member(group, server.bot_id)
+        assert admin.status == "administrator" and admin.can_restrict_members
+        link = await bot.create_chat_invite_link(group, member_limit=1, name="Samenspel")
+        assert link.member_limit == 1 and link.invite_link.startswith("https://t.me/+")
+        bob = server.user(1002, first_name="Bob")
+        bob.join(link.invite_link)
+        with pytest.raises(LookupError, match="used up"):
+            server.user(1003).join(link.invite_link)
+
+        assert await bot.delete_message(group, message_id)
+        assert server.user_message(group, message_id)["deleted"]
+        with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+            await bot.delete_message(group, message_id)
+
+        await bot.restrict_chat_member(
+            group, ANNA, ChatPermissions.no_permissions(), until_date=2_000_000_000
+        )
+        assert not server.may_write(group, ANNA)
+        with pytest.raises(PermissionError):
+            anna.send_text("mag het?", chat_id=group)
+        await bot.restrict_chat_member(group, ANNA, ChatPermissions.all_permissions())
+        assert server.may_write(group, ANNA)
+        with pytest.raises(BadRequest, match=r"(?i)can.t restrict self"):
+            await bot.ban_chat_member(group, server.bot_id)
+        await bot.ban_chat_member(group, 1002)
+        assert server.member(group, 1002)["status"] == "kicked"
+
+        server.remove_bot(group)
+        with pytest.raises(Forbidden, match=r"(?i)bot was kicked"):
+            await bot.send_message(group, "hallo?")

@@ -325,11 +325,11 @@ def _photo_echo() -> Feature:
             dialog=Dialog(name="photo_echo", step="photo"),
         )
 
-    @feature.dialog("photo_echo", consent=False, role=Role.RESIDENT)
-    async def step(ctx: Context) -> Response:
+    @feature.dialog("photo_echo", consent=False, role=Role.RESIDENT).step("photo")
+    async def step(ctx: Context, dialog: Dialog) -> Response:
         photo = ctx.event.photo
         if photo is None:
-            return respond(Reply(key="raw", params={"text": "Geen foto"}), dialog=ctx.dialog)
+            return respond(Reply(key="raw", params={"text": "Geen foto"}), dialog=dialog)
         media_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
         return respond(
             Reply(

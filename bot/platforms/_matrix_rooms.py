@@ -1,0 +1,136 @@
+"""Experiments' rooms on Matrix: what a reply or reaction points at, and moderation there.
+
+A reply ``/melden`` names the event it answers (``m.in_reply_to``); the bot fetches that
+event to read its sender and text. Moderation uses the room's power levels: a muted member
+gets level -1, below what sending a message needs, and is given their old level back when
+the mute ends; hiding is a redaction; a ban is a ban. The bot needs a power level at least
+that of each of these actions (``admin_problem`` says which one it lacks).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import ClientError
+from nio import (
+    AsyncClient,
+    RoomBanError,
+    RoomGetEventError,
+    RoomGetStateEventError,
+    RoomInviteError,
+    RoomPutStateError,
+    RoomRedactError,
+)
+
+from handlers.contract import Quoted, RoomError
+
+#: The level a muted member gets: below ``events_default`` (0), so they can only read.
+MUTED = -1
+POWER_LEVELS = "m.room.power_levels"
+
+
+def message_link(room_id: str, event_id: str) -> str:
+    """A matrix.to link that opens the event in any client."""
+    return f"https://matrix.to/#/{quote(room_id, safe='!:')}/{quote(event_id, safe='$:')}"
+
+
+def replied_to(content: dict[str, Any]) -> str | None:
+    """The event id a message replies to, if it is a reply."""
+    relates = content.get("m.relates_to")
+    if not isinstance(relates, dict):
+        return None
+    reply = relates.get("m.in_reply_to")
+    event_id = reply.get("event_id") if isinstance(reply, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+async def quoted(client: AsyncClient, room_id: str, event_id: str) -> Quoted:
+    """The event a reply or reaction points at, as handlers read it (fetched from the
+    homeserver; one that cannot be read still names its id, without author or text)."""
+    try:
+        answer = await client.room_get_event(room_id, event_id)
+    except (ClientError, TimeoutError, OSError):
+        answer = None
+    link = message_link(room_id, event_id)
+    if answer is None or isinstance(answer, RoomGetEventError):
+        return Quoted(message_id=event_id, link=link)
+    event = answer.event
+    content = event.source.get("content", {}) if isinstance(event.source, dict) else {}
+    body = content.get("body") if isinstance(content, dict) else None
+    return Quoted(
+        message_id=event_id,
+        sender_id=event.sender,
+        text=body if isinstance(body, str) else None,
+        from_bot=event.sender == client.user_id,
+        link=link,
+    )
+
+
+def _refused(answer: Any) -> RoomError:
+    """A homeserver's refusal: lasting when it is about rights or things gone."""
+    status = str(getattr(answer, "status_code", "") or "")
+    lasting = status in ("M_FORBIDDEN", "M_NOT_FOUND", "M_UNKNOWN", "M_BAD_JSON")
+    return RoomError(str(getattr(answer, "message", answer)), lasting=lasting)
+
+
+async def invite(client: AsyncClient, room: str, person: str) -> None:
+    answer = await client.room_invite(room, person)
+    if isinstance(answer, RoomInviteError):
+        raise _refused(answer)
+
+
+async def hide(client: AsyncClient, room: str, event_id: str) -> None:
+    answer = await client.room_redact(room, event_id)
+    if isinstance(answer, RoomRedactError):
+        raise _refused(answer)
+
+
+async def power_levels(client: AsyncClient, room: str) -> dict[str, Any]:
+    answer = await client.room_get_state_event(room, POWER_LEVELS)
+    if isinstance(answer, RoomGetStateEventError):
+        raise _refused(answer)
+    return dict(answer.content)
+
+
+async def mute(client: AsyncClient, room: str, person: str, until: datetime | None) -> None:
+    """Level -1 while muted; the default level again when it ends (None)."""
+    levels = await power_levels(client, room)
+    users = dict(levels.get("users") or {})
+    if until is not None:
+        users[person] = MUTED
+    elif users.get(person) == MUTED:
+        del users[person]
+    else:
+        return  # not muted (any more): nothing to give back
+    answer = await client.room_put_state(room, POWER_LEVELS, {**levels, "users": users})
+    if isinstance(answer, RoomPutStateError):
+        raise _refused(answer)
+
+
+async def ban(client: AsyncClient, room: str, person: str) -> None:
+    answer = await client.room_ban(room, person)
+    if isinstance(answer, RoomBanError):
+        raise _refused(answer)
+
+
+async def admin_problem(client: AsyncClient, room: str) -> str | None:
+    """Why the bot cannot moderate this room (its power level, or not being in it)."""
+    try:
+        levels = await power_levels(client, room)
+    except RoomError as exc:
+        return f"the power levels cannot be read: {exc}"
+    users = levels.get("users") or {}
+    own = int(users.get(client.user_id, levels.get("users_default", 0)))
+    events = levels.get("events") or {}
+    needed = {
+        "redact": int(levels.get("redact", 50)),
+        "ban": int(levels.get("ban", 50)),
+        "invite": int(levels.get("invite", 0)),
+        "power levels": int(events.get(POWER_LEVELS, levels.get("state_default", 50))),
+    }
+    short = [f"{what} ({level})" for what, level in needed.items() if own < level]
+    if short:
+        return f"the bot's power level {own} is too low for: {', '.join(short)}"
+    return None

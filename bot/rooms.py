@@ -1,0 +1,196 @@
+"""Carrying out room tasks: what the bot must do in experiments' rooms on a platform.
+
+Handlers store a task (an invite, hiding a message, a mute, its end, a ban) in the same
+transaction as the decision; this worker, one per adapter that can do room operations,
+takes the due ones and asks the adapter:
+
+    room_tasks ──due()──► adapter (RoomOperations) ──ok──► task deleted (an invite link is
+        ▲                        │                          queued to the person privately)
+        └── retried later ◄──────┤ failed, may pass (network, 429)
+                                 └ failed for good (no admin, gone) ──► dropped, logged, audit
+
+The database is the source of truth: a restart between a decision and the platform call
+finds the task still there; a mute's end is a task due at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.logs import pseudonym
+from handlers.catalog import Catalog
+from handlers.contract import Reply, RoomError, RoomOperations
+from storage import Repositories
+from storage.experiments.rooms import RoomOp, RoomTask
+
+log = logging.getLogger(__name__)
+
+#: Tries of a task that keeps failing in ways that may pass, before it is given up.
+ATTEMPTS = 6
+FIRST_WAIT = timedelta(seconds=5)
+
+
+class RoomWorker:
+    """Carries out one platform's room tasks through its adapter."""
+
+    def __init__(
+        self,
+        repos: Repositories,
+        catalog: Catalog,
+        platform: str,
+        operations: RoomOperations,
+        *,
+        clock: Callable[[], datetime],
+        poll: float = 5.0,
+    ):
+        self.repos = repos
+        self.catalog = catalog
+        self.platform = platform
+        self.operations = operations
+        self.clock = clock
+        self.poll = poll
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unwire: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        self._unwire = self.repos.rooms.on_queued(self.wake)
+        self._task = asyncio.create_task(self._run(), name=f"rooms-{self.platform}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._unwire is not None:
+            self._unwire()
+            self._unwire = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room tasks failed platform=%s", self.platform)
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        wait = self.poll
+        due = await self.repos.rooms.next_due(self.platform)
+        if due is not None:
+            wait = max(0.0, min(wait, (due - self.clock()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def run_due(self) -> int:
+        """Carry out every due task; returns how many were settled (done or given up)."""
+        settled = 0
+        while True:
+            tasks = await self.repos.rooms.due(self.platform, self.clock())
+            if not tasks:
+                return settled
+            progressed = False
+            for task in tasks:
+                if await self._carry_out(task):
+                    settled += 1
+                    progressed = True
+            if not progressed:
+                return settled
+
+    async def _carry_out(self, task: RoomTask) -> bool:
+        """One task; whether it is settled (False: it waits for another try)."""
+        ops, room = self.operations, task.room.chat_id
+        link: str | None = None
+        try:
+            if task.op is RoomOp.INVITE:
+                link = await ops.invite(room, task.target)
+            elif task.op is RoomOp.HIDE:
+                await ops.hide(room, task.target)
+            elif task.op is RoomOp.MUTE:
+                await ops.mute(room, task.target, task.until)
+            elif task.op is RoomOp.UNMUTE:
+                await ops.mute(room, task.target, None)
+            elif task.op is RoomOp.BAN:
+                await ops.ban(room, task.target)
+        except RoomError as exc:
+            return await self._failed(task, exc, lasting=exc.lasting)
+        except Exception as exc:
+            log.warning("room task error op=%s error=%s", task.op.value, exc)
+            return await self._failed(task, exc, lasting=False)
+        async with self.repos.db.transaction():
+            await self.repos.rooms.done(task.id)
+            if task.op is RoomOp.INVITE and task.user_id is not None:
+                await self._send_invite(task, link)
+        log.info("room task done op=%s room=%s", task.op.value, pseudonym(room))
+        return True
+
+    async def _tell(self, user_id: int, task: RoomTask, key: str) -> None:
+        """A message about a room task, with the experiment's title in their language."""
+        experiment = await self.repos.experiments.get(task.room.experiment_id)
+        groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
+        for lang in groups:
+            title = experiment.title(lang) if experiment else ""
+            reply = Reply(key=key, params={"title": title})
+            await self.repos.outbox.enqueue(
+                user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
+            )
+
+    async def _send_invite(self, task: RoomTask, link: str | None) -> None:
+        """The invite in the person's private chat: their own link, or where to look."""
+        experiment = await self.repos.experiments.get(task.room.experiment_id)
+        assert task.user_id is not None
+        groups = await self.repos.recipients.by_language([task.user_id], self.catalog.default)
+        for lang in groups:
+            title = experiment.title(lang) if experiment else ""
+            reply = (
+                Reply(key="rooms.invite", params={"title": title, "link": link})
+                if link
+                else Reply(key="rooms.invited", params={"title": title})
+            )
+            await self.repos.outbox.enqueue(
+                task.user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
+            )
+
+    async def _failed(self, task: RoomTask, error: Exception, *, lasting: bool) -> bool:
+        now = self.clock()
+        async with self.repos.db.transaction():
+            if lasting or task.attempts + 1 >= ATTEMPTS:
+                await self.repos.rooms.done(task.id)
+                if task.op is RoomOp.INVITE and task.user_id is not None:
+                    # They were told an invite was coming.
+                    failed = Reply(key="rooms.invite_failed")
+                    await self.repos.outbox.enqueue(
+                        task.user_id, [failed.model_dump(mode="json")], kind="room", now=now
+                    )
+                if task.by_user_id is not None:
+                    # The connector was told it is being done: now they hear it is not.
+                    await self._tell(task.by_user_id, task, f"rooms.failed_{task.op.value}")
+                await self.repos.audit.record(
+                    "room.task_failed",
+                    now=now,
+                    actor="bot",
+                    subject=f"room:{task.room.id}",
+                    subject_user_id=task.user_id,
+                    detail={"op": task.op.value, "error": str(error)[:200]},
+                )
+                log.warning(
+                    "room task given up op=%s room=%s error=%s",
+                    task.op.value,
+                    pseudonym(task.room.chat_id),
+                    error,
+                )
+                return True
+            wait = FIRST_WAIT * (2**task.attempts)
+            await self.repos.rooms.retry(task.id, str(error), now, wait)
+        return False

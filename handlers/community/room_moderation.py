@@ -1,0 +1,201 @@
+"""Reported messages in experiments' rooms, on the moderation desk (``/meldingen``).
+
+The same desk as reported comments and ideas (:mod:`handlers.community.moderation`); this
+is one more kind of item on it, ``r12``. What the connector decides is done in the room on
+the platform by the runtime (a stored room task: delete or redact, restrict or lower the
+power level, ban), and the author is told privately why, in their language.
+
+    card: the message, its room, link, reporters
+      ├─ laten staan ──► reason (or none) ──┐
+      ├─ verbergen ────► reason ────────────┤ room task(s) stored; report closed;
+      ├─ waarschuwen ──► reason ────────────┤ author told in private (if known here),
+      ├─ dempen ──► 1 day | 1 week | days ──► reason ──┤ reporters told, audit log
+      ├─ blokkeren ────► reason ────────────┤
+      └─ later ──► next card                └──► next card
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from handlers.answers import excerpt
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
+from handlers.feature import Context
+from handlers.phrases import phrase
+from handlers.review import Decided, Kind, Notice, Outcome, announce
+from handlers.start.menu import stale_button
+from storage.experiments.rooms import RoomOp, RoomReport
+
+DECISIONS = ("keep", "hide", "warn", "mute", "ban")
+#: Decisions about the author, not only the message: never about staff.
+PERSONAL = frozenset({"warn", "mute", "ban"})
+#: Shown on the card: the rest is in the link (a message can be long).
+CARD_EXCERPT = 800
+#: Unicode isolation around the reported text, so right-to-left text stays inside it.
+_ISOLATE = "\u2068{}\u2069"
+
+
+class RoomMessages(Kind[RoomReport]):
+    """A reported message in an experiment's room (``r12``)."""
+
+    name = "room"
+    letters = "r"
+
+    async def load(self, ctx: Context, item_id: int) -> RoomReport | None:
+        report = await ctx.repos.rooms.get_report(item_id)
+        return report if report is not None and not report.decided else None
+
+    async def missing(self, ctx: Context, item_id: int) -> Response:
+        decided = Reply(key="rooms.mod.already_decided", params={"id": item_id})
+        return await self.desk.next_card(ctx, None, decided)
+
+    def state(self, item: RoomReport) -> str:
+        return "open"
+
+    async def _author_role(self, ctx: Context, item: RoomReport) -> Role | None:
+        if item.author_user_id is None:
+            return None
+        author = await ctx.repos.users.get(item.author_user_id)
+        return author.role if author is not None else None
+
+    async def decisions(self, ctx: Context, item: RoomReport) -> tuple[str, ...]:
+        """What can be decided: nothing about staff but their message; a warning needs an
+        author the bot can reach."""
+        role = await self._author_role(ctx, item)
+        if role is not None and role is not Role.RESIDENT:
+            return ("keep", "hide")
+        if item.author_user_id is None:
+            return ("keep", "hide", "mute", "ban")
+        return DECISIONS
+
+    async def refuse(self, ctx: Context, item: RoomReport, decision: str) -> Response | None:
+        if decision not in await self.decisions(ctx, item):
+            return await stale_button(ctx)
+        return None
+
+    def first_step(self, item: RoomReport, decision: str) -> str | None:
+        return "period" if decision == "mute" else "reason"
+
+    async def changed(
+        self, ctx: Context, item: RoomReport, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        if str(dialog.data["decision"]) not in await self.decisions(ctx, item):
+            return respond(await self.card(ctx, item))
+        return await super().changed(ctx, item, dialog, text)
+
+    def reason_optional(self, decision: str) -> bool:
+        return decision == "keep"
+
+    async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
+        decision = str(dialog.data["decision"])
+        days = int(dialog.data.get("days", 0))
+        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        return Reply(
+            key=f"rooms.mod.ask_reason_{decision}",
+            params={"max": self.desk.max_reason, "period": period},
+        )
+
+    async def card(self, ctx: Context, item: RoomReport) -> Reply:
+        experiment = await ctx.repos.experiments.get(item.room.experiment_id)
+        role = await self._author_role(ctx, item)
+        if item.author_user_id is None or role is None:
+            author = phrase(ctx, "rooms.mod.author_unknown")
+        else:
+            author = phrase(ctx, f"moderation.author.{role.value}", user=item.author_user_id)
+        body = excerpt(item.body, CARD_EXCERPT) if item.body else phrase(ctx, "rooms.mod.no_text")
+        parts = [Reply(key="rooms.mod.card_reporters", params={"count": len(item.reporters)})]
+        if item.link:
+            parts.append(Reply(key="rooms.mod.card_link", params={"link": item.link}))
+        decisions = [
+            self.desk.decision_button(f"moderation.btn_{d}", self.name, item.id, d)
+            for d in await self.decisions(ctx, item)
+        ]
+        return Reply(
+            key="rooms.mod.card",
+            params={
+                "waiting": await ctx.repos.reports.waiting() + await ctx.repos.rooms.waiting(),
+                "title": experiment.title(ctx.lang) if experiment else "",
+                "platform": item.room.platform,
+                "author": author,
+                "when": ctx.local(item.created_at).strftime("%d-%m-%Y %H:%M"),
+                "body": _ISOLATE.format(body),
+            },
+            parts=parts,
+            buttons=[
+                *rows(decisions, 2),
+                [self.desk.later_button(self.name, item.id)],
+                [Button(label="menu.back", payload="menu")],
+            ],
+        )
+
+    async def carry_out(
+        self, ctx: Context, item: RoomReport, dialog: Dialog, text: str | None
+    ) -> Outcome:
+        """Store what the platform must do in the room, close the report, tell and log."""
+        decision = str(dialog.data["decision"])
+        days = int(dialog.data.get("days", 0))
+        rooms, room, person = ctx.repos.rooms, item.room, item.author_platform_id
+        if not await rooms.decide(item.id, decision, ctx.now):
+            return await self.missing(ctx, item.id)
+        until = ctx.now + timedelta(days=days) if decision == "mute" else None
+        by = ctx.user.id  # told if the platform refuses
+        if decision in ("hide", "mute", "ban"):
+            await rooms.queue(room, RoomOp.HIDE, item.message_id, ctx.now, by_user_id=by)
+        if decision == "mute":
+            await rooms.queue(room, RoomOp.MUTE, person, ctx.now, until=until, by_user_id=by)
+            # The end of a mute is a task of its own, due then: it survives a restart.
+            await rooms.queue(room, RoomOp.UNMUTE, person, ctx.now, due_at=until, by_user_id=by)
+        if decision == "ban":
+            await rooms.queue(room, RoomOp.BAN, person, ctx.now, by_user_id=by)
+        if decision != "keep":
+            assert text is not None
+            await rooms.sanction(
+                room.id,
+                report_id=item.id,
+                user_id=item.author_user_id,
+                kind="warning" if decision == "warn" else decision,
+                reason=text,
+                by_user_id=ctx.user.id,
+                now=ctx.now,
+                ends_at=until,
+            )
+        experiment = await ctx.repos.experiments.get(room.experiment_id)
+
+        def params(lang: str) -> dict[str, Any]:
+            return {
+                "title": experiment.title(lang) if experiment else "",
+                "message": excerpt(item.body, 120),
+                "connector": ctx.profile.connector(lang),
+                "until": ctx.local(until).strftime("%d-%m-%Y %H:%M") if until else "",
+            }
+
+        def to_author(lang: str) -> list[Reply]:
+            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            return [Reply(key=f"rooms.mod.told_{decision}", params=params(lang), parts=why)]
+
+        def to_reporters(lang: str) -> list[Reply]:
+            key = "rooms.mod.reporter_kept" if decision == "keep" else "rooms.mod.reporter_acted"
+            return [Reply(key=key, params=params(lang))]
+
+        detail: dict[str, Any] = {"room": room.id, "platform": room.platform, "report": item.id}
+        if decision == "mute":
+            detail["days"] = days
+        await announce(
+            ctx,
+            f"room.{decision}",
+            Notice(
+                [item.author_user_id],
+                to_author,
+                kind="moderation",
+                record="author_told",
+                flag=True,
+            ),
+            Notice(item.reporters, to_reporters, kind="moderation", record="reporters_told"),
+            detail=detail,
+            subject=f"room_report:{item.id}",
+            subject_user_id=item.author_user_id,
+            reason=text,
+        )
+        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        return Decided(Reply(key=f"rooms.mod.done_{decision}", params={"period": period}))

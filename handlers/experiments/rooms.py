@@ -1,0 +1,194 @@
+"""A room for each experiment: a Telegram group or Matrix room where its participants talk.
+
+Staff add the bot to the group or room (as admin) and link it there; participants get an
+invite in their private chat; the bot welcomes each newcomer once, with the profile's house
+rules; a resident reports a message by replying ``/melden`` to it, and the connector decides
+in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
+
+    staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
+    resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
+    newcomer joins ──► welcome + house rules (once per person and room)
+    resident in the room: reply /melden ──► report stored, reporter thanked privately
+
+A group is never a person's chat: what the bot says there names nobody and answers nothing
+personal. What the bot must do on the platform (an invite link, an invite) is stored as a
+room task and carried out by the runtime after the commit.
+"""
+
+from __future__ import annotations
+
+from handlers.answers import parse_id
+from handlers.contract import Reply, Response, Role, respond
+from handlers.feature import Context, Fallback, Feature
+from storage.experiments.experiments import Experiment
+from storage.experiments.rooms import Room, RoomOp
+
+feature = Feature("rooms")
+
+#: The longest text of a reported message that is kept (the connector reads an excerpt).
+MAX_REPORTED = 2000
+
+
+async def _experiment_by_arg(ctx: Context, arg: str) -> Experiment | None:
+    """A running experiment by its number or its slug."""
+    arg = arg.strip().lstrip("#")
+    running = await ctx.repos.experiments.running()
+    number = parse_id(arg)
+    return next(
+        (e for e in running if (number is not None and e.id == number) or e.slug == arg), None
+    )
+
+
+@feature.command("koppel", "link", role=Role.CIVIL_SERVANT, consent=False, in_groups=True)
+async def link(ctx: Context) -> Response:
+    """``/koppel <experiment>`` in a group or room: it becomes that experiment's room."""
+    if not ctx.event.is_group:
+        return respond(Reply(key="rooms.link_in_group"))
+    experiment = await _experiment_by_arg(ctx, ctx.value) if ctx.value.strip() else None
+    if experiment is None:
+        running = await ctx.repos.experiments.running()
+        lines = [
+            Reply(key="rooms.link_line", params={"id": e.id, "title": e.title(ctx.lang)})
+            for e in running
+        ]
+        return respond(Reply(key="rooms.link_which", parts=lines))
+    platform, chat_id = ctx.event.platform, ctx.event.chat_id
+    existing = await ctx.repos.rooms.of_chat(platform, chat_id)
+    if existing is not None:
+        key = (
+            "rooms.already_linked"
+            if existing.experiment_id == experiment.id
+            else "rooms.linked_elsewhere"
+        )
+        return respond(Reply(key=key, params={"title": experiment.title(ctx.lang)}))
+    room = await ctx.repos.rooms.link(experiment.id, platform, chat_id, ctx.user.id, ctx.now)
+    if room is None:
+        return respond(
+            Reply(key="rooms.experiment_has_room", params={"title": experiment.title(ctx.lang)})
+        )
+    participants = await ctx.repos.experiments.participants(experiment.id)
+    invited = 0
+    for user_id in participants:
+        invited += await invite(ctx, room, user_id)
+    await ctx.repos.audit.record(
+        "room.link",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"experiment:{experiment.id}",
+        detail={"platform": platform, "room": room.id, "invited": invited},
+    )
+    return respond(
+        Reply(
+            key="rooms.linked",
+            params={
+                "title": experiment.title(ctx.lang),
+                "rules": ctx.profile.rooms.rules(ctx.lang),
+            },
+        )
+    )
+
+
+async def invite(ctx: Context, room: Room, user_id: int) -> int:
+    """Queue an invite to ``room`` for a participant on its platform; returns 1 if queued."""
+    user = await ctx.repos.users.get(user_id)
+    if user is None or user.platform != room.platform or not user.consented:
+        return 0
+    if await ctx.repos.rooms.invite_waiting(room.id, user.id):
+        return 1  # one is on its way already (joining, leaving and joining again)
+    await ctx.repos.rooms.queue(
+        room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
+    )
+    return 1
+
+
+async def invite_to_rooms(ctx: Context, experiment_id: int) -> bool:
+    """After joining an experiment: queue invites to its rooms; whether any was queued."""
+    queued = 0
+    for room in await ctx.repos.rooms.of_experiment(experiment_id):
+        queued += await invite(ctx, room, ctx.user.id)
+    return queued > 0
+
+
+@feature.fallback(Fallback.JOINED_ROOM)
+async def welcome(ctx: Context) -> Response:
+    """Someone joined a group: in an experiment's room, a short welcome with the house
+    rules, once per person (nobody is named)."""
+    room = await ctx.repos.rooms.of_chat(ctx.event.platform, ctx.event.chat_id)
+    if room is None:
+        return respond()
+    # Once per person the bot knows; someone who never talked to it is welcomed each time
+    # (nothing is stored about them).
+    known = ctx.user.id != 0
+    if known and not await ctx.repos.rooms.welcome(room.id, ctx.user.id, ctx.now):
+        return respond()
+    experiment = await ctx.repos.experiments.get(room.experiment_id)
+    title = experiment.title(ctx.lang) if experiment else ""
+    return respond(
+        Reply(
+            key="rooms.welcome",
+            params={"title": title, "rules": ctx.profile.rooms.rules(ctx.lang)},
+        )
+    )
+
+
+@feature.command("regels", "rules", role=Role.RESIDENT, consent=False, in_groups=True)
+async def rules(ctx: Context) -> Response:
+    """The house rules of experiments' rooms (in the room or in private)."""
+    return respond(Reply(key="rooms.rules", params={"rules": ctx.profile.rooms.rules(ctx.lang)}))
+
+
+@feature.command("melden", "flag", role=Role.RESIDENT, consent=False, in_groups=True)
+async def report(ctx: Context) -> Response:
+    """A reply ``/melden`` in an experiment's room reports the message replied to.
+
+    The reporter is thanked in private; the room hears nothing (nobody is exposed there).
+    """
+    event = ctx.event
+    if not event.is_group:
+        return respond(Reply(key="rooms.report_in_room"))
+    room = await ctx.repos.rooms.of_chat(event.platform, event.chat_id)
+    if room is None:
+        return respond(Reply(key="rooms.not_a_room"))
+    quoted = event.reply_to
+    if quoted is None:
+        return respond(Reply(key="rooms.report_how"))
+    if quoted.from_bot or quoted.sender_id is None:
+        return respond(Reply(key="rooms.report_bot"))
+    if quoted.sender_id == event.sender.platform_user_id:
+        return respond(Reply(key="rooms.report_own"))
+    if ctx.user.id == 0 or not ctx.user.consented:
+        # Thanks and the outcome come in private: someone the bot cannot reach there
+        # starts a private chat first.
+        link = ctx.platform.start_link
+        if link:
+            return respond(Reply(key="rooms.report_start_first_link", params={"link": link}))
+        return respond(Reply(key="rooms.report_start_first"))
+    author = await ctx.repos.users.find(event.platform, quoted.sender_id)
+    body = (quoted.text or "").strip()[:MAX_REPORTED]
+    report_id, new = await ctx.repos.rooms.report(
+        room.id,
+        message_id=quoted.message_id,
+        author_platform_id=quoted.sender_id,
+        author_user_id=author.id if author else None,
+        body=body,
+        link=quoted.link,
+        reporter_user_id=ctx.user.id,
+        now=ctx.now,
+    )
+    if new:
+        await ctx.repos.audit.record(
+            "room.report",
+            now=ctx.now,
+            actor_user_id=ctx.user.id,
+            subject=f"room_report:{report_id}",
+            subject_user_id=author.id if author else None,
+            detail={"room": room.id},
+        )
+    # Thanked in private (the reporter acted, so notify() would skip them: queue directly).
+    await ctx.repos.outbox.enqueue(
+        ctx.user.id,
+        [Reply(key="rooms.reported").model_dump(mode="json")],
+        kind="moderation",
+        now=ctx.now,
+    )
+    return respond()

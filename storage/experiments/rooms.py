@@ -1,0 +1,342 @@
+"""Experiment rooms: the linked group or room, who was welcomed, reported messages, room
+sanctions, and the platform work still to do there (``room_tasks``)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from storage.clock import iso, parse
+from storage.db import Database
+
+
+class Room(BaseModel):
+    """A group or room linked to an experiment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    experiment_id: int
+    platform: str
+    chat_id: str
+
+
+class RoomOp(StrEnum):
+    """What the bot does in a room on the platform."""
+
+    INVITE = "invite"
+    HIDE = "hide"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    BAN = "ban"
+
+
+class RoomTask(BaseModel):
+    """One thing to do in a room, due at ``due_at``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    room: Room
+    op: RoomOp
+    target: str
+    user_id: int | None
+    by_user_id: int | None
+    until: datetime | None
+    attempts: int
+
+
+class RoomReport(BaseModel):
+    """A reported room message and who reported it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    room: Room
+    message_id: str
+    author_platform_id: str
+    author_user_id: int | None
+    body: str
+    link: str | None
+    created_at: datetime
+    reporters: list[int]
+    decided: bool
+
+
+_ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id"
+
+
+def _room(row: aiosqlite.Row) -> Room:
+    return Room(
+        id=row["rid"],
+        experiment_id=row["experiment_id"],
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+    )
+
+
+class Rooms:
+    """The experiment_rooms, room_welcomes, room_reports, room_reporters, room_sanctions and
+    room_tasks tables."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._queued: list[Callable[[], None]] = []
+
+    def on_queued(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after a commit that queued room tasks; returns its remover."""
+        self._queued.append(listener)
+        return lambda: self._queued.remove(listener)
+
+    # Links ------------------------------------------------------------------------------
+
+    async def link(
+        self, experiment_id: int, platform: str, chat_id: str, by_user_id: int, now: datetime
+    ) -> Room | None:
+        """Link a room to an experiment; None when the room or the experiment's room on this
+        platform is linked already."""
+        room_id = await self.db.execute(
+            "INSERT INTO experiment_rooms (experiment_id, platform, chat_id, linked_by,"
+            " linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (experiment_id, platform, chat_id, by_user_id, iso(now)),
+        )
+        found = await self.of_chat(platform, chat_id)
+        if found is None or found.id != room_id or found.experiment_id != experiment_id:
+            return None
+        return found
+
+    async def of_chat(self, platform: str, chat_id: str) -> Room | None:
+        row = await self.db.fetchone(
+            f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.platform = ? AND r.chat_id = ?",
+            (platform, chat_id),
+        )
+        return _room(row) if row else None
+
+    async def of_experiment(self, experiment_id: int) -> list[Room]:
+        rows = await self.db.fetchall(
+            f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.experiment_id = ? ORDER BY r.id",
+            (experiment_id,),
+        )
+        return [_room(row) for row in rows]
+
+    async def all(self, platform: str | None = None) -> list[Room]:
+        rows = await self.db.fetchall(
+            f"SELECT {_ROOM} FROM experiment_rooms r WHERE ? IS NULL OR r.platform = ?"
+            " ORDER BY r.id",
+            (platform, platform),
+        )
+        return [_room(row) for row in rows]
+
+    # Welcomes ---------------------------------------------------------------------------
+
+    async def welcome(self, room_id: int, user_id: int, now: datetime) -> bool:
+        """Note that someone is welcomed; False when they were before."""
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO room_welcomes (room_id, user_id, welcomed_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (room_id, user_id, iso(now)),
+        )
+        return changed == 1
+
+    async def invite_waiting(self, room_id: int, user_id: int) -> bool:
+        """Whether an invite for this person to this room is still to be made."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_tasks WHERE room_id = ? AND user_id = ? AND op = 'invite'",
+            (room_id, user_id),
+        )
+        return found is not None
+
+    # Reports ----------------------------------------------------------------------------
+
+    async def report(
+        self,
+        room_id: int,
+        *,
+        message_id: str,
+        author_platform_id: str,
+        author_user_id: int | None,
+        body: str,
+        link: str | None,
+        reporter_user_id: int,
+        now: datetime,
+    ) -> tuple[int, bool]:
+        """Report a message; returns its report id and whether this reporter is new to it.
+
+        A message decided about before is reported afresh (it is open again).
+        """
+        await self.db.execute(
+            "INSERT INTO room_reports (room_id, message_id, author_platform_id,"
+            " author_user_id, body, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (room_id, message_id) DO NOTHING",
+            (room_id, message_id, author_platform_id, author_user_id, body, link, iso(now)),
+        )
+        report_id = int(
+            await self.db.fetchval(
+                "SELECT id FROM room_reports WHERE room_id = ? AND message_id = ?",
+                (room_id, message_id),
+            )
+        )
+        added = await self.db.execute_rowcount(
+            "INSERT INTO room_reporters (report_id, reporter_user_id, reported_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (report_id, reporter_user_id, iso(now)),
+        )
+        return report_id, added == 1
+
+    async def get_report(self, report_id: int) -> RoomReport | None:
+        row = await self.db.fetchone(
+            f"SELECT q.*, {_ROOM} FROM room_reports q"
+            " JOIN experiment_rooms r ON r.id = q.room_id WHERE q.id = ?",
+            (report_id,),
+        )
+        if row is None:
+            return None
+        reporters = await self.db.fetchall(
+            "SELECT reporter_user_id FROM room_reporters WHERE report_id = ? ORDER BY reported_at",
+            (report_id,),
+        )
+        return RoomReport(
+            id=row["id"],
+            room=_room(row),
+            message_id=row["message_id"],
+            author_platform_id=row["author_platform_id"],
+            author_user_id=row["author_user_id"],
+            body=row["body"] or "",
+            link=row["link"],
+            created_at=parse(row["created_at"]),
+            reporters=[int(r[0]) for r in reporters],
+            decided=row["decided_at"] is not None,
+        )
+
+    async def next_open(self, after: int | None) -> int | None:
+        """The open report after ``after`` (oldest first), or the first one."""
+        found = await self.db.fetchval(
+            "SELECT id FROM room_reports WHERE decided_at IS NULL AND id > ? ORDER BY id LIMIT 1",
+            (after or 0,),
+        )
+        return int(found) if found is not None else None
+
+    async def waiting(self) -> int:
+        return int(
+            await self.db.fetchval("SELECT COUNT(*) FROM room_reports WHERE decided_at IS NULL")
+        )
+
+    async def decide(self, report_id: int, decision: str, now: datetime) -> bool:
+        """Close a report with the connector's decision; False when it was closed already."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE room_reports SET decided_at = ?, decision = ?"
+            " WHERE id = ? AND decided_at IS NULL",
+            (iso(now), decision, report_id),
+        )
+        return changed == 1
+
+    # Sanctions --------------------------------------------------------------------------
+
+    async def sanction(
+        self,
+        room_id: int,
+        *,
+        report_id: int,
+        user_id: int | None,
+        kind: str,
+        reason: str,
+        by_user_id: int,
+        now: datetime,
+        ends_at: datetime | None = None,
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO room_sanctions (room_id, report_id, user_id, kind, reason, by_user_id,"
+            " created_at, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                room_id,
+                report_id,
+                user_id,
+                kind,
+                reason,
+                by_user_id,
+                iso(now),
+                iso(ends_at) if ends_at else None,
+            ),
+        )
+
+    # Tasks ------------------------------------------------------------------------------
+
+    async def queue(
+        self,
+        room: Room,
+        op: RoomOp,
+        target: str,
+        now: datetime,
+        *,
+        user_id: int | None = None,
+        by_user_id: int | None = None,
+        until: datetime | None = None,
+        due_at: datetime | None = None,
+    ) -> int:
+        """Store something to do in a room; the runtime carries it out after the commit."""
+        task_id = await self.db.execute(
+            "INSERT INTO room_tasks (room_id, op, target, user_id, by_user_id, until, due_at,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                room.id,
+                op.value,
+                target,
+                user_id,
+                by_user_id,
+                iso(until) if until else None,
+                iso(due_at or now),
+                iso(now),
+            ),
+        )
+        for listener in self._queued:
+            self.db.after_commit(_call(listener))
+        return task_id
+
+    async def due(self, platform: str, now: datetime, limit: int = 20) -> list[RoomTask]:
+        rows = await self.db.fetchall(
+            f"SELECT t.*, {_ROOM} FROM room_tasks t JOIN experiment_rooms r ON r.id = t.room_id"
+            " WHERE r.platform = ? AND t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?",
+            (platform, iso(now), limit),
+        )
+        return [
+            RoomTask(
+                id=row["id"],
+                room=_room(row),
+                op=RoomOp(row["op"]),
+                target=row["target"],
+                user_id=row["user_id"],
+                by_user_id=row["by_user_id"],
+                until=parse(row["until"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    async def next_due(self, platform: str) -> datetime | None:
+        found = await self.db.fetchval(
+            "SELECT MIN(t.due_at) FROM room_tasks t JOIN experiment_rooms r ON r.id = t.room_id"
+            " WHERE r.platform = ?",
+            (platform,),
+        )
+        return parse(found) if found else None
+
+    async def done(self, task_id: int) -> None:
+        await self.db.execute("DELETE FROM room_tasks WHERE id = ?", (task_id,))
+
+    async def retry(self, task_id: int, error: str, now: datetime, wait: timedelta) -> None:
+        await self.db.execute(
+            "UPDATE room_tasks SET attempts = attempts + 1, last_error = ?, due_at = ?"
+            " WHERE id = ?",
+            (error[:500], iso(now + wait), task_id),
+        )
+
+
+def _call(listener: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        listener()
+
+    return run

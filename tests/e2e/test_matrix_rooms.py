@@ -1,0 +1,264 @@
+"""An experiment's room on Matrix, through the real adapter against Synapse.
+
+A civil servant makes a room, invites the bot (and raises it to admin), and links it with
+/koppel; a resident who joins the experiment is invited to the room by the bot; newcomers
+are welcomed once; a reply /melden (or the profile's reaction) reports a message; the
+connector redacts it from /meldingen and the author hears why in private. The room's
+state on the server is checked: the event is redacted, a mute is a power level of -1, a ban
+is a ban, and nothing personal was ever posted in the room.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from nio import JoinError, RoomCreateError, RoomPutStateError, RoomSendError
+
+from bot.admin.doctor import run_checks
+from bot.app import App
+from handlers.contract import Role
+from tests.e2e.matrix_support import (
+    WAIT_SECONDS,
+    MatrixResident,
+    Residents,
+    bot_settings,
+    containing,
+)
+from tests.e2e.synapse import SynapseServer
+from tests.e2e.telegram_support import running_bot
+from tests.waiting import until
+
+pytestmark = pytest.mark.e2e
+
+
+async def onboard(resident: MatrixResident, bot_id: str) -> None:
+    await resident.open_chat(bot_id, encrypted=False)
+    await resident.wait_for_reply(containing("Welkom bij"))
+    for answer, next_question in (
+        ("1", "In welke taal"),
+        ("Nederlands", "In welke wijk"),
+        ("IJmuiden", "Klaar, welkom!"),
+    ):
+        await resident.send(answer)
+        await resident.wait_for_reply(containing(next_question))
+
+
+async def set_role(app: App, resident: MatrixResident, role: Role) -> None:
+    user = await app.repos.users.find("matrix", resident.user_id)
+    assert user is not None
+    async with app.db.transaction():
+        await app.repos.users.set_role(user.id, role)
+
+
+class Room:
+    """The experiment's room as its creator (a civil servant) sees it on the server."""
+
+    def __init__(self, server: SynapseServer, owner: MatrixResident, room_id: str):
+        self.server, self.owner, self.room_id = server, owner, room_id
+
+    def get(self, path: str) -> dict[str, Any]:
+        return self.server.request_json(
+            "GET",
+            f"/_matrix/client/v3/rooms/{quote(self.room_id, safe='')}{path}",
+            access_token=self.owner.client.access_token,
+        )
+
+    def event(self, event_id: str) -> dict[str, Any]:
+        return self.get(f"/event/{quote(event_id, safe='')}")
+
+    def member(self, user_id: str) -> str:
+        return str(self.get(f"/state/m.room.member/{quote(user_id, safe='')}")["membership"])
+
+    def power_level(self, user_id: str) -> int:
+        levels = self.get("/state/m.room.power_levels")
+        return int(levels.get("users", {}).get(user_id, levels.get("users_default", 0)))
+
+    def bot_messages(self, bot_id: str) -> list[str]:
+        """Every message the bot posted in the room, oldest first."""
+        answer = self.get("/messages?dir=f&limit=1000")
+        return [
+            str(event["content"].get("body", ""))
+            for event in answer["chunk"]
+            if event["type"] == "m.room.message" and event["sender"] == bot_id
+        ]
+
+    async def wait_for_bot(self, bot_id: str, needle: str, count: int = 1) -> None:
+        def found() -> bool:
+            return sum(needle in body for body in self.bot_messages(bot_id)) >= count
+
+        await until(found, WAIT_SECONDS, what=f"the bot saying {needle!r} in the room")
+
+
+async def send_in(
+    resident: MatrixResident, room_id: str, content: dict[str, Any], kind: str = "m.room.message"
+) -> str:
+    await resident.sync_until(lambda: room_id in resident.client.rooms, "the room")
+    sent = await resident.client.room_send(room_id, kind, content)
+    assert not isinstance(sent, RoomSendError), sent
+    return str(sent.event_id)
+
+
+async def accept_invite(resident: MatrixResident, room_id: str) -> None:
+    await resident.sync_until(lambda: room_id in resident.client.invited_rooms, "the invite")
+    joined = await resident.client.join(room_id)
+    assert not isinstance(joined, JoinError), joined
+
+
+async def test_link_invite_welcome_report_and_redact_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim = await residents("wim"), await residents("kim")
+        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
+        for person in (wim, anna, bob, ria):
+            await onboard(person, bot_id)
+        await set_role(app, wim, Role.CIVIL_SERVANT)
+        await set_role(app, ria, Role.CONNECTOR)
+
+        # Wim makes the room with the bot and a colleague, and makes the bot an admin.
+        created = await wim.client.room_create(
+            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id]
+        )
+        assert not isinstance(created, RoomCreateError), created
+        room = Room(synapse, wim, str(created.room_id))
+        await accept_invite(kim, room.room_id)
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        assert await app.repos.rooms.all() == []
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+        await room.wait_for_bot(bot_id, "hoort nu bij")
+
+        # samenspel doctor says the bot is no admin there, until Wim makes it one.
+        [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
+        assert not check.ok and "power level 0 is too low" in check.detail
+        levels = room.get("/state/m.room.power_levels")
+        levels["users"][bot_id] = 100
+        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        assert not isinstance(raised, RoomPutStateError), raised
+        [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
+        assert check.ok, check.detail
+
+        # Anna and Bob join the experiment privately; the bot invites them to the room.
+        for person in (anna, bob):
+            await person.send("/start exp_1")
+            await person.wait_for_reply(containing("Doe mee"))
+            await person.send("Doe mee")
+            await person.wait_for_reply(containing("uitgenodigd"))
+            await accept_invite(person, room.room_id)
+        await room.wait_for_bot(bot_id, "Welkom in de groep", count=2)
+
+        said = await send_in(
+            bob, room.room_id, {"msgtype": "m.text", "body": "Anna woont op Dorpsstraat 5"}
+        )
+        await send_in(
+            anna,
+            room.room_id,
+            {
+                "msgtype": "m.text",
+                "body": f"> <{bob.user_id}> Anna woont op Dorpsstraat 5\n\n/melden",
+                "m.relates_to": {"m.in_reply_to": {"event_id": said}},
+            },
+        )
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+
+        await ria.send("/meldingen")
+        card = await ria.wait_for_reply(containing("Dorpsstraat 5"))
+        assert "matrix.to" in card.body
+        await ria.send("Verbergen")
+        await ria.wait_for_reply(containing("Waarom haal je het bericht weg"))
+        await ria.send("Geen adressen van anderen delen.")
+        await ria.wait_for_reply(containing("wordt uit de groep gehaald"))
+
+        await until(
+            lambda: "redacted_because" in room.event(said).get("unsigned", {}),
+            WAIT_SECONDS,
+            what="the message redacted",
+        )
+        assert room.event(said)["content"] == {}
+        told = await bob.wait_for_reply(containing("weggehaald"))
+        assert "Geen adressen van anderen delen." in told.body
+
+        # Nothing personal was posted in the room: no names, no message, no reason.
+        posted = room.bot_messages(bot_id)
+        assert sum("Welkom in de groep" in body for body in posted) == 2
+        for body in posted:
+            for secret in ("anna", "bob", "ria", "Dorpsstraat", "Geen adressen"):
+                assert secret.casefold() not in body.casefold(), (secret, body)
+
+
+async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim = await residents("wim"), await residents("kim")
+        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
+        for person in (wim, anna, bob, ria):
+            await onboard(person, bot_id)
+        await set_role(app, wim, Role.CIVIL_SERVANT)
+        await set_role(app, ria, Role.CONNECTOR)
+        created = await wim.client.room_create(
+            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id, anna.user_id, bob.user_id]
+        )
+        assert not isinstance(created, RoomCreateError), created
+        room = Room(synapse, wim, str(created.room_id))
+        for person in (kim, anna, bob):
+            await accept_invite(person, room.room_id)
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        levels = room.get("/state/m.room.power_levels")
+        levels["users"][bot_id] = 100
+        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        assert not isinstance(raised, RoomPutStateError), raised
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+        await room.wait_for_bot(bot_id, "hoort nu bij")
+
+        # A report by the profile's reaction, then a mute.
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        relates = {"rel_type": "m.annotation", "event_id": rude, "key": "⚠️"}
+        await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await ria.send("/meldingen")
+        await ria.wait_for_reply(containing("Sukkels"))
+        await ria.send("Dempen")
+        await ria.wait_for_reply(containing("Hoe lang dempen"))
+        await ria.send("1 week")
+        await ria.wait_for_reply(containing("Waarom demp je"))
+        await ria.send("Schelden hoort hier niet.")
+        await until(lambda: room.power_level(bob.user_id) == -1, WAIT_SECONDS, what="Bob muted")
+        refused = await bob.client.room_send(
+            room.room_id, "m.room.message", {"msgtype": "m.text", "body": "mag ik nog?"}
+        )
+        assert isinstance(refused, RoomSendError)
+        await bob.wait_for_reply(containing("Schelden hoort hier niet."))
+
+        # A ban: Bob's older message is reported by reply, and he is banned.
+        async with app.db.transaction():
+            await app.db.execute("DELETE FROM room_tasks")
+        levels = room.get("/state/m.room.power_levels")
+        del levels["users"][bob.user_id]
+        await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
+        await send_in(
+            anna,
+            room.room_id,
+            {
+                "msgtype": "m.text",
+                "body": "/melden",
+                "m.relates_to": {"m.in_reply_to": {"event_id": threat}},
+            },
+        )
+        await ria.send("/meldingen")
+        await ria.wait_for_reply(containing("Ik kom je halen"))
+        await ria.send("Blokkeren")
+        await ria.wait_for_reply(containing("uit de groep"))
+        await ria.send("Bedreigen kan niet.")
+        await until(lambda: room.member(bob.user_id) == "ban", WAIT_SECONDS, what="Bob banned")
+        await bob.wait_for_reply(containing("Bedreigen kan niet."))
+        for body in room.bot_messages(bot_id):
+            for secret in ("bob", "anna", "Sukkels", "halen", "Schelden", "Bedreigen"):
+                assert secret.casefold() not in body.casefold(), (secret, body)

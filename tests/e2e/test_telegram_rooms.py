@@ -1,0 +1,362 @@
+"""An experiment's room on Telegram, through the real adapter and the loopback Bot API server.
+
+Staff link a supergroup to an experiment with /koppel; a resident who joins the experiment
+gets a one-person invite link in private; newcomers are welcomed once; a reply /melden
+reports a message; the connector hides it from /meldingen, and the message is deleted on the
+server while its author hears why in private. Nothing personal is ever said in the group.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.admin.doctor import run_checks
+from bot.app import App
+from handlers.contract import Role
+from tests.e2e.botapi import BotApiServer, FakeUser
+from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+from tests.support import Chat
+
+pytestmark = pytest.mark.e2e
+
+GROUP = -1005001
+INVITE = re.compile(r"https://t\.me/\+\S+")
+
+
+async def make_staff(app: App, user: FakeUser, role: Role) -> int:
+    found = await app.repos.users.find("telegram", str(user.id))
+    assert found is not None
+    async with app.db.transaction():
+        await app.repos.users.set_role(found.id, role)
+    return found.id
+
+
+async def invite_link(server: BotApiServer, user: FakeUser) -> str:
+    """Join experiment 1 in private and wait for the invite link the bot made."""
+    user.press_data("exp.join:1")
+    text = await wait_for_text(server, user.chat_id, "alleen voor jou")
+    found = INVITE.search(text)
+    assert found is not None, text
+    return found.group(0)
+
+
+def group_texts(server: BotApiServer) -> list[str]:
+    return [m["text"] or m["caption"] or "" for m in server.messages(GROUP)]
+
+
+def assert_nothing_personal(server: BotApiServer, *secrets: str) -> None:
+    """Every message the group received names nobody and carries nothing of them."""
+    for text in group_texts(server):
+        for secret in secrets:
+            assert secret not in text, (secret, text)
+        assert not INVITE.search(text), text
+
+
+async def linked_room(server: BotApiServer, app: App) -> tuple[FakeUser, FakeUser, FakeUser]:
+    """A linked group with Anna (reporter) and Bob (author) in it; Ria is the connector."""
+    server.group(GROUP, title="Speeltuin Zeewijk", chat_type="supergroup")
+    server.make_admin(GROUP)
+    wim = server.user(3001, first_name="Wim")
+    anna = server.user(3002, first_name="Anna")
+    bob = server.user(3003, first_name="Bob")
+    ria = server.user(3004, first_name="Ria")
+    for user in (wim, anna, bob, ria):
+        await onboard(server, user)
+    await make_staff(app, wim, Role.CIVIL_SERVANT)
+    await make_staff(app, ria, Role.CONNECTOR)
+    wim.added(GROUP)
+    await wim.send_text("/koppel 1", chat_id=GROUP)
+    await wait_for_text(server, GROUP, "hoort nu bij")
+    for user in (anna, bob):
+        user.join(await invite_link(server, user))
+    await server.wait_for(
+        lambda: sum("Welkom in de groep" in t for t in group_texts(server)) >= 2,
+        20,
+        description="two welcomes",
+    )
+    return anna, bob, ria
+
+
+async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_hears_nothing_personal(  # noqa: E501
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        # The invite links were made for one person each.
+        invites = [params for method, params in server.calls if method == "createChatInviteLink"]
+        assert [int(p["member_limit"]) for p in invites] == [1, 1]
+        # Welcomed once: Anna added again later is not welcomed again.
+        anna.added(GROUP)
+        said = await bob.send_text("Anna woont op Dorpsstraat 5, bel 0612345678", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        assert sum("Welkom in de groep" in t for t in group_texts(server)) == 2
+
+        await ria.send_text("/meldingen")
+        card = await wait_for_text(server, ria.chat_id, "Dorpsstraat 5")
+        assert "Speeltuin" in card and "t.me/c/5001/" in card
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Geen adressen van anderen delen.")
+        await wait_for_text(server, ria.chat_id, "wordt uit de groep gehaald")
+
+        await server.wait_for(
+            lambda: server.user_message(GROUP, message_id).get("deleted"),
+            20,
+            description="deleted",
+        )
+        told = await wait_for_text(server, bob.chat_id, "weggehaald")
+        assert "Geen adressen van anderen delen." in told
+        await wait_for_text(server, anna.chat_id, "heeft er iets aan gedaan")
+        assert_nothing_personal(
+            server, "Anna", "Bob", "Ria", "Dorpsstraat", "0612345678", "Geen adressen"
+        )
+        actions = await app.db.fetchall("SELECT action FROM audit_log ORDER BY id")
+        assert [a[0] for a in actions if a[0].startswith("room.")] == [
+            "room.link",
+            "room.report",
+            "room.hide",
+        ]
+
+
+async def _report(server: BotApiServer, anna: FakeUser, bob: FakeUser, text: str) -> int:
+    said = await bob.send_text(text, chat_id=GROUP)
+    message_id = int(said["message"]["message_id"])
+    before = len(server.messages(anna.chat_id))
+    await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+    await server.wait_for(
+        lambda: any(
+            "Je melding is binnen" in (m["text"] or "")
+            for m in server.messages(anna.chat_id)[before:]
+        ),
+        20,
+        description="the reporter thanked",
+    )
+    return message_id
+
+
+async def test_mute_and_ban_reach_telegram_and_the_author_hears_why(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        first = await _report(server, anna, bob, "Wat een sukkels zijn jullie")
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "sukkels")
+        ria.press("Dempen")
+        await wait_for_text(server, ria.chat_id, "Hoe lang dempen")
+        ria.press("1 week")
+        await wait_for_text(server, ria.chat_id, "Waarom demp je")
+        await ria.send_text("Schelden hoort hier niet.")
+        await wait_for_text(server, ria.chat_id, "gedempt in de groep")
+        await server.wait_for(
+            lambda: not server.may_write(GROUP, bob.id), 20, description="Bob muted"
+        )
+        member = server.member(GROUP, bob.id)
+        assert member["status"] == "restricted" and not member["can_send_messages"]
+        assert member["until_date"] > 0
+        assert server.user_message(GROUP, first).get("deleted")
+        await wait_for_text(server, bob.chat_id, "Schelden hoort hier niet.")
+        with pytest.raises(PermissionError):
+            await bob.send_text("mag ik nog?", chat_id=GROUP)
+        # The end of the mute is stored, due when the mute ends.
+        unmute = await app.db.fetchall("SELECT op FROM room_tasks")
+        assert [row[0] for row in unmute] == ["unmute"]
+
+        # A stale card button, pressed after the decision, changes nothing.
+        stale = next(m for m in server.messages(ria.chat_id) if "sukkels" in (m["text"] or ""))
+        ria.press("Blokkeren", message=stale)
+        await wait_for_text(server, ria.chat_id, "al besloten")
+        assert server.member(GROUP, bob.id)["status"] == "restricted"
+
+        # Anna's second report is about Bob's older message: a ban removes him for good.
+        async with app.db.transaction():
+            await app.db.execute("DELETE FROM room_tasks")  # lift the mute now, for the test
+        server._chats[GROUP].members[bob.id] = {"status": "member"}
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Ik kom jullie halen")
+        ria.press("Blokkeren")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je de schrijver uit de groep")
+        await ria.send_text("Bedreigen kan niet.")
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "kicked", 20, description="ban"
+        )
+        told = await wait_for_text(server, bob.chat_id, "Je kunt er niet meer in")
+        assert "Bedreigen kan niet." in told
+        assert_nothing_personal(server, "Bob", "Anna", "sukkels", "halen", "Schelden", "Bedreigen")
+
+
+async def test_reporting_without_a_reply_or_the_bots_own_or_ones_own_message_gets_a_hint(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, _, _ = await linked_room(server, app)
+        await anna.send_text("/melden", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "Antwoord dan op dat bericht met /melden")
+        welcome = next(m for m in server.messages(GROUP) if "Welkom" in (m["text"] or ""))
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=welcome["message_id"])
+        await wait_for_text(server, GROUP, "Dit bericht kun je niet melden")
+        said = await anna.send_text("Hallo allemaal", chat_id=GROUP)
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=said["message"]["message_id"])
+        await wait_for_text(server, GROUP, "Dit is je eigen bericht")
+        assert await app.repos.rooms.waiting() == 0
+
+
+async def test_a_resident_or_a_revoked_civil_servant_cannot_link_a_group(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    server.group(GROUP, title="Speeltuin Zeewijk", chat_type="supergroup")
+    server.make_admin(GROUP)
+    wim = server.user(3101, first_name="Wim")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, wim)
+        await wim.send_text("/koppel 1", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "https://t.me/test_bot?start=group")
+        staff = await make_staff(app, wim, Role.CIVIL_SERVANT)
+        async with app.db.transaction():
+            await app.repos.users.set_role(staff, Role.RESIDENT)
+        await wim.send_text("/koppel 1", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 2)
+        assert await app.repos.rooms.all() == []
+        assert all("hoort nu bij" not in t for t in group_texts(server))
+
+
+async def test_a_group_already_linked_is_not_linked_to_a_second_experiment(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    server.group(GROUP, title="Speeltuin Zeewijk", chat_type="supergroup")
+    wim = server.user(3201, first_name="Wim")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, wim)
+        await make_staff(app, wim, Role.CIVIL_SERVANT)
+        await wim.send_text("/koppel 1", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "hoort nu bij")
+        await wim.send_text("/koppel 2", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "hoort al bij een ander experiment")
+        rooms = await app.repos.rooms.all()
+        assert [(r.experiment_id, r.chat_id) for r in rooms] == [(1, str(GROUP))]
+
+
+async def test_without_admin_rights_the_invite_fails_and_is_recorded(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    server.group(GROUP, title="Speeltuin Zeewijk", chat_type="supergroup")  # bot not admin
+    wim, anna = server.user(3301, first_name="Wim"), server.user(3302, first_name="Anna")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        for user in (wim, anna):
+            await onboard(server, user)
+        await make_staff(app, wim, Role.CIVIL_SERVANT)
+        await wim.send_text("/koppel 1", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "hoort nu bij")
+        anna.press_data("exp.join:1")
+
+        async def given_up() -> Any:
+            return await app.db.fetchval(
+                "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+            )
+
+        detail = await server.wait_for(given_up, 20, description="the failed invite recorded")
+        assert "not enough rights" in detail.lower()
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+        # Anna, told an invite was coming, hears that it could not be made.
+        await wait_for_text(server, anna.chat_id, "lukte niet")
+
+
+async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a_linked_group(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert check.ok, check.detail
+        server.make_admin(GROUP, can_restrict_members=False)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert not check.ok and "lacks can_restrict_members" in check.detail
+
+        # Removed from the group: the doctor says so, and a decision there is given up
+        # (recorded) instead of retried for ever.
+        said = await bob.send_text("Rommel", chat_id=GROUP)
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=said["message"]["message_id"])
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        server.remove_bot(GROUP)
+        [check] = [c for c in await run_checks(settings) if c.name == "telegram rooms"]
+        assert not check.ok and "kicked" in check.detail
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Rommel")
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Opruimen.")
+
+        async def given_up() -> Any:
+            return await app.db.fetchval(
+                "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+            )
+
+        assert "kicked" in await server.wait_for(given_up, 20, description="given up")
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+        # Ria, told it was being done, hears it was not.
+        await wait_for_text(server, ria.chat_id, "kon niet worden weggehaald")
+
+
+async def test_a_restart_between_report_decision_and_telegram_loses_nothing(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        said = await bob.send_text("Koop nu goedkope zonnepanelen!!!", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+    # Stopped before the connector decided. The decision is made while no adapter runs
+    # (through the router alone): the deletion waits in the database.
+    app = await App.open(settings)
+    try:
+        connector = Chat(app, str(ria.id), platform="telegram")
+        await connector.send("/meldingen")
+        assert "zonnepanelen" in connector.text
+        await connector.press("Verbergen")
+        await connector.send("Geen reclame.")
+        assert connector.keys[0] == "rooms.mod.done_hide"
+    finally:
+        await app.close()
+    assert not server.user_message(GROUP, message_id).get("deleted")
+    async with running_bot(settings):
+        await server.wait_for(
+            lambda: server.user_message(GROUP, message_id).get("deleted"),
+            20,
+            description="deleted after the restart",
+        )
+        await wait_for_text(server, bob.chat_id, "Geen reclame.")
+
+
+async def test_a_message_deleted_before_the_decision_is_given_up_and_recorded(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        said = await bob.send_text("Oeps", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        server.user_message(GROUP, message_id)["deleted"] = True  # Bob removed it himself
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Oeps")
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Opgeruimd.")
+
+        async def given_up() -> Any:
+            return await app.db.fetchval(
+                "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+            )
+
+        assert "not found" in await server.wait_for(given_up, 20, description="given up")
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0

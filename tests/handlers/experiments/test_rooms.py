@@ -1,0 +1,233 @@
+"""An experiment's room through the router: linking, welcoming, reporting and deciding, and
+what an attacker or a careless resident tries (forged buttons, revoked roles, other rooms,
+huge or right-to-left text); /mijngegevens and /vergeetmij for what rooms store."""
+
+from __future__ import annotations
+
+import json
+
+from bot.app import App
+from handlers.contract import Quoted, Role
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
+from tests.people import person, row, with_role
+from tests.support import Chat
+
+GROUP = "-1007001"
+
+
+def in_group(chat: Chat) -> Chat:
+    return Chat(chat.app, chat.user_id, name=chat.name, platform=chat.platform, chat_id=GROUP)
+
+
+async def group_command(
+    chat: Chat, command: str, args: str = "", reply_to: Quoted | None = None
+) -> None:
+    group = in_group(chat)
+    seen = await group.handle(
+        group.event(command=command, args=args, is_group=True, reply_to=reply_to)
+    )
+    chat.history.append(seen)
+
+
+async def linked(app: App) -> tuple[Chat, Chat, Chat, Chat]:
+    """Wim (civil servant) linked the group to experiment 1; Anna, Bob and Ria (connector)."""
+    wim = await with_role(app, await person(app, "wim"), Role.CIVIL_SERVANT)
+    anna, bob = await person(app, "anna"), await person(app, "bob")
+    ria = await with_role(app, await person(app, "ria"), Role.CONNECTOR)
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
+    return wim, anna, bob, ria
+
+
+def bobs(text: str, message_id: str = "55") -> Quoted:
+    return Quoted(message_id=message_id, sender_id="bob", text=text, link=None)
+
+
+async def test_a_resident_or_a_revoked_civil_servant_cannot_link_and_hears_only_the_group_word(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await group_command(anna, "koppel", "1")
+    assert anna.keys == ["general.in_group"]
+    wim = await with_role(app, await person(app, "wim"), Role.CIVIL_SERVANT)
+    await with_role(app, wim, Role.RESIDENT)
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["general.in_group"]
+    assert await app.repos.rooms.all() == []
+
+
+async def test_koppel_without_a_number_lists_the_experiments_and_a_second_experiment_is_refused(
+    app: App,
+) -> None:
+    wim = await with_role(app, await person(app, "wim"), Role.CIVIL_SERVANT)
+    await group_command(wim, "koppel")
+    assert wim.keys == ["rooms.link_which"]
+    await group_command(wim, "koppel", "speeltuin-zeewijk")
+    assert wim.keys == ["rooms.linked"]
+    await group_command(wim, "koppel", "2")
+    assert wim.keys == ["rooms.linked_elsewhere"]
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.already_linked"]
+    # In private /koppel says where to type it.
+    await wim.send("/koppel 1")
+    assert wim.keys == ["rooms.link_in_group"]
+
+
+async def test_joining_the_experiment_queues_one_invite_and_the_welcome_comes_once(
+    app: App,
+) -> None:
+    _, anna, _, _ = await linked(app)
+    await anna.press_payload("exp.join:1")
+    assert "rooms.invite_coming" in [p.key for s in anna.last for p in s.reply.parts]
+    tasks = await app.db.fetchall("SELECT op, target FROM room_tasks")
+    assert [tuple(t) for t in tasks] == [("invite", "anna")]
+    # Leaving and joining again does not pile up invites.
+    await anna.press_payload("exp.leave:1")
+    await anna.press_payload("exp.join:1")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 1
+    group = in_group(anna)
+    await group.handle(group.event(joined=True, is_group=True))
+    assert group.keys == ["rooms.welcome"]
+    assert "anna" not in group.text.casefold()
+    await group.handle(group.event(joined=True, is_group=True))
+    assert group.keys == []
+    welcomes = await app.db.fetchval("SELECT COUNT(*) FROM room_welcomes")
+    assert welcomes == 1
+    # Someone the bot does not know is welcomed, and nothing is stored about them.
+    zoe = in_group(Chat(app, "zoe", name="Zoe"))
+    await zoe.handle(zoe.event(joined=True, is_group=True))
+    assert zoe.keys == ["rooms.welcome"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_welcomes") == 1
+    assert await app.repos.users.find("test", "zoe") is None
+
+
+async def test_reports_need_a_reply_to_someone_else_in_a_linked_room(app: App) -> None:
+    _, anna, _, _ = await linked(app)
+    await group_command(anna, "melden")
+    assert anna.keys == ["rooms.report_how"]
+    await group_command(
+        anna, "melden", reply_to=Quoted(message_id="1", sender_id="x", from_bot=True)
+    )
+    assert anna.keys == ["rooms.report_bot"]
+    await group_command(anna, "melden", reply_to=Quoted(message_id="2", sender_id="anna"))
+    assert anna.keys == ["rooms.report_own"]
+    other = Chat(app, "anna", name="Anna", chat_id="-1009999")
+    await other.handle(other.event(command="melden", is_group=True, reply_to=bobs("hoi")))
+    assert other.keys == ["rooms.not_a_room"]
+    stranger = in_group(Chat(app, "zoe"))
+    await stranger.handle(stranger.event(command="melden", is_group=True, reply_to=bobs("hoi")))
+    assert stranger.keys == ["rooms.report_start_first"]
+    assert await app.repos.rooms.waiting() == 0
+    # Nothing about the stranger is stored.
+    assert await app.repos.users.find("test", "zoe") is None
+
+
+async def test_a_huge_right_to_left_markup_message_is_shown_to_the_connector_escaped_and_short(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    text = "<b>مرحبا</b> &amp; " * 400
+    await group_command(anna, "melden", reply_to=bobs(text))
+    assert anna.keys == []  # nothing in the group: thanks come in private
+    await ria.send("/meldingen")
+    [card] = ria.last
+    assert card.reply.key == "rooms.mod.card"
+    html = app.catalog.render("nl", card.reply, markup=True)
+    assert "&lt;b&gt;مرحبا&lt;/b&gt;" in html and "<b>مرحبا" not in html  # data, escaped
+    assert "\u2068" in card.text and "\u2069" in card.text
+    assert len(card.text) < 1500
+
+
+async def test_forged_and_stale_buttons_and_a_resident_change_nothing(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    [report_id] = [r[0] for r in await app.db.fetchall("SELECT id FROM room_reports")]
+    # A resident pressing a forged decision button hears it is out of date.
+    await anna.press_payload(f"mod.do:r{report_id}:ban")
+    assert anna.keys == ["general.stale_button"]
+    # Forged ids and decisions.
+    await ria.press_payload("mod.do:r99999:hide")
+    assert ria.keys[0] == "rooms.mod.already_decided"
+    await ria.press_payload(f"mod.do:r{report_id}:remove")
+    assert ria.keys == ["general.stale_button"]
+    # The connector begins a ban, loses the role mid-dialog: nothing happens.
+    await ria.press_payload(f"mod.do:r{report_id}:ban")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("Weg ermee.")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    await with_role(app, ria, Role.CONNECTOR)
+    # Decided once; the same button again is stale.
+    await ria.press_payload(f"mod.do:r{report_id}:hide")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_hide"
+    await ria.press_payload(f"mod.do:r{report_id}:ban")
+    assert ria.keys[0] == "rooms.mod.already_decided"
+    tasks = await app.db.fetchall("SELECT op FROM room_tasks")
+    assert [t[0] for t in tasks] == ["hide"]
+
+
+async def test_staff_messages_can_only_be_kept_or_hidden(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(
+        anna, "melden", reply_to=Quoted(message_id="9", sender_id="wim", text="Vergadering")
+    )
+    await ria.send("/meldingen")
+    payloads = [payload for _, payload in ria.buttons() if payload.startswith("mod.do:")]
+    assert [p.rsplit(":", 1)[1] for p in payloads] == ["keep", "hide"]
+    await ria.press_payload(payloads[0].replace("keep", "ban"))
+    assert ria.keys == ["general.stale_button"]
+
+
+async def test_what_rooms_hold_about_someone_is_in_their_data_and_goes_with_them(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:warn")
+    await ria.send("Houd het netjes.")
+    assert ria.keys[0] == "rooms.mod.done_warn"
+
+    async def exported(chat: Chat) -> dict[str, list[dict[str, object]]]:
+        user = await row(app, chat)
+        found = await app.repos.personal.export(user.id, utcnow())
+        assert found is not None
+        return {
+            name: section.rows
+            for name, section in found.sections.items()
+            if name.startswith("room")
+        }
+
+    bob_data = await exported(bob)
+    assert bob_data["room_reports"][0]["body"] == "Sukkels"
+    assert bob_data["room_sanctions"][0]["reason"] == "Houd het netjes."
+    anna_data = await exported(anna)
+    assert len(anna_data["room_reporters"]) == 1
+    assert "Sukkels" not in json.dumps(anna_data)
+
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reporters") == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reports") == 1
+    await bob.send("/vergeetmij")
+    await bob.press("Ja, wis mijn gegevens")
+    assert bob.keys == ["privacy.forget.done"]
+    for table in ("room_reports", "room_sanctions", "room_welcomes"):
+        left = await app.db.fetchval(f"SELECT COUNT(*) FROM {table}")
+        assert left == 0, table
+
+
+async def test_a_banned_resident_reporting_in_a_room_hears_only_the_group_word(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.BAN,
+            reason="Spam",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+        )
+    await group_command(anna, "melden", reply_to=bobs("hoi"))
+    assert anna.keys == ["general.in_group"]
+    assert "Spam" not in anna.text
+    assert await app.repos.rooms.waiting() == 0
