@@ -118,7 +118,7 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(ctx.lang) if experiment else "",
                 "platform": item.room.platform,
                 "author": author,
-                "when": ctx.local(item.created_at).strftime("%d-%m-%Y %H:%M"),
+                "when": ctx.show_moment(item.created_at),
                 "body": _ISOLATE.format(body),
             },
             parts=parts,
@@ -167,7 +167,7 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(lang) if experiment else "",
                 "message": excerpt(item.body, 120),
                 "connector": ctx.profile.connector(lang),
-                "until": ctx.local(until).strftime("%d-%m-%Y %H:%M") if until else "",
+                "until": ctx.show_moment(until) if until else "",
             }
 
         def to_author(lang: str) -> list[Reply]:
