@@ -90,7 +90,7 @@ class RoomMessages(Kind[RoomReport]):
     async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
         decision = str(dialog.data["decision"])
         days = int(dialog.data.get("days", 0))
-        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        period = phrase(ctx, "moderation.days", count=days)
         return Reply(
             key=f"rooms.mod.ask_reason_{decision}",
             params={"max": self.desk.max_reason, "period": period},
@@ -197,5 +197,5 @@ class RoomMessages(Kind[RoomReport]):
             subject_user_id=item.author_user_id,
             reason=text,
         )
-        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        period = phrase(ctx, "moderation.days", count=days)
         return Decided(Reply(key=f"rooms.mod.done_{decision}", params={"period": period}))
