@@ -68,6 +68,9 @@ class App:
                 await repos.experiments.seed(experiment_seeds(profile), clock())
                 key = await repos.platform_state.kept_secret(*PSEUDONYM_KEY, clock())
                 await seed_evaluations(repos, profile, clock())
+                # A language whose catalog was removed is no one's choice any more: they
+                # read their app's language (or Dutch), and notifications group them so.
+                await repos.users.forget_languages_other_than(catalog.languages)
             # Erasures a stop interrupted are finished in the background.
             await repos.personal.resume()
         except BaseException:

@@ -199,8 +199,8 @@ class Router:
         log.info("flood refused platform=%s verdict=%s", event.platform, verdict.value)
         if verdict is Verdict.DROP:
             return _Outcome(lang, [])
-        if user is not None and user.language:
-            lang = user.language
+        if user is not None and self.catalog.speaks(user.language):
+            lang = str(user.language)
         return _Outcome(lang, [Reply(key="flood.slow_down")])
 
     async def _handle(self, event: Event) -> _Outcome:

@@ -2,6 +2,22 @@
 
 A catalog entry may carry simple HTML markup (``<b>``, ``<i>``, ``<code>``); parameters are
 data and are always escaped, so a resident's ``<b>`` in an idea title stays literal text.
+
+Any number of languages: a ``<lang>.toml`` beside ``nl.toml`` is a language (see the README).
+
+A text that shows a count to people may be a plural table: a TOML table whose keys are CLDR
+plural categories (``zero``, ``one``, ``two``, ``few``, ``many``, ``other``), ``other``
+always among them. The form is chosen with the language's CLDR rules (Babel) from the
+reply's ``count`` parameter::
+
+    [ideas.supporters]
+    one = "{count} steunbetuiging"
+    other = "{count} steunbetuigingen"
+
+In a right-to-left language every parameter is wrapped in Unicode isolates (FSI ... PDI), so a
+Latin name, a number or an emoji inside Arabic text keeps its own direction and does not pull
+the sentence around it out of order. In a left-to-right language only a value with
+right-to-left letters is (an Arabic name in a Dutch sentence): other values stay as they are.
 """
 
 from __future__ import annotations
@@ -10,22 +26,47 @@ import html
 import re
 import string
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
 
 from handlers.contract import Button, Reply
 
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
 DEFAULT_LANGUAGE = "nl"
 _TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
+#: CLDR's plural categories: a catalog table with only these keys is one plural text.
+PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
+#: The one line under staff's and residents' words, and the profile's Dutch-only texts,
+#: for a reader in another language: no machine translation, the Dutch original instead.
+ORIGINAL_NOTE = "languages.dutch_original"
+#: The parameter a plural text's form is chosen by.
+COUNT = "count"
+#: FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: embedded text keeps its own direction.
+FSI = "\u2068"
+PDI = "\u2069"
+
+#: One catalog entry: a text, or a plural text as CLDR category -> text.
+Entry = str | dict[str, str]
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
+def _is_plural(table: Mapping[str, Any]) -> bool:
+    return "other" in table and set(table) <= PLURAL_CATEGORIES
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Entry]:
+    flat: dict[str, Entry] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and _is_plural(value):
+            if not all(isinstance(form, str) for form in value.values()):
+                raise ValueError(f"catalog entry {name}: every plural form must be text")
+            flat[name] = dict(value)
+        elif isinstance(value, Mapping):
             flat.update(_flatten(value, f"{name}."))
         elif isinstance(value, str):
             flat[name] = value
@@ -34,37 +75,78 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def placeholders(template: str) -> set[str]:
-    """The named fields a catalog entry expects."""
+#: The region a language's dates and numbers are written for, where its first one would be
+#: wrong here: English as written in Europe (day before month, 24-hour clock).
+_REGIONS = {"en": "en_GB"}
+
+
+def babel_locale(lang: str) -> Locale:
+    """Babel's locale for formatting in a catalog language (Dutch for a code Babel does not
+    know)."""
+    try:
+        return _locale(_REGIONS.get(lang, lang))
+    except (UnknownLocaleError, ValueError):
+        return _locale(DEFAULT_LANGUAGE)
+
+
+_LOCALES: dict[str, Locale] = {}
+
+
+def _locale(lang: str) -> Locale:
+    found = _LOCALES.get(lang)
+    if found is None:
+        found = _LOCALES[lang] = Locale.parse(lang)
+    return found
+
+
+def plural_categories(lang: str) -> frozenset[str]:
+    """The CLDR plural categories a plural text needs in ``lang`` (``other`` included)."""
+    return frozenset(babel_locale(lang).plural_form.tags) | {"other"}
+
+
+def right_to_left(lang: str) -> bool:
+    """Whether ``lang`` is written right to left (Arabic)."""
+    return babel_locale(lang).character_order == "right-to-left"
+
+
+def own_name(lang: str) -> str:
+    """A language's name in that language ("Türkçe", "العربية", "Polski")."""
+    try:
+        name = _locale(lang).display_name or lang
+    except (UnknownLocaleError, ValueError):
+        return lang
+    return name[:1].upper() + name[1:]
+
+
+def placeholders(template: Entry) -> set[str]:
+    """The named fields a catalog entry expects (of a plural text: of all its forms)."""
+    if isinstance(template, dict):
+        return set().union(*(placeholders(form) for form in template.values()))
     return {field for _, field, _, _ in string.Formatter().parse(template) if field}
 
 
-#: The parts of a date the ``when.*`` formats may use (see ``handlers/when.py``).
-DATE_PARTS = frozenset({"day", "dd", "mm", "month", "year", "time"})
-
-
-def same_placeholders(key: str, reference: str, other: str) -> bool:
-    """Whether a translation fills in what the reference does. How a date is written
-    differs per language (12-03-2026, 12 March 2026): a ``when.*`` format may use any
-    of the parts of a date."""
-    if key.startswith("when."):
-        return placeholders(other) <= DATE_PARTS
-    return placeholders(reference) == placeholders(other)
+def markup_tags(template: Entry) -> list[str]:
+    """The markup tags of a catalog entry, sorted (of a plural text: of its ``other`` form)."""
+    if isinstance(template, dict):
+        template = template["other"]
+    return sorted(_TAG.findall(template))
 
 
 class Catalog:
     """All languages' texts, with the default language as the fallback."""
 
-    def __init__(self, texts: dict[str, dict[str, str]], default: str = DEFAULT_LANGUAGE):
+    def __init__(self, texts: Mapping[str, Mapping[str, Entry]], default: str = DEFAULT_LANGUAGE):
         if default not in texts:
             raise ValueError(f"no catalog for the default language {default!r}")
-        self.texts = texts
+        self.texts: dict[str, dict[str, Entry]] = {
+            lang: dict(entries) for lang, entries in texts.items()
+        }
         self.default = default
 
     @classmethod
     def load(cls, directory: Path = MESSAGES_DIR, default: str = DEFAULT_LANGUAGE) -> Catalog:
         """Read every ``<lang>.toml`` in ``directory`` (two-letter names only)."""
-        texts: dict[str, dict[str, str]] = {}
+        texts: dict[str, dict[str, Entry]] = {}
         for path in sorted(directory.glob("??.toml")):
             with path.open("rb") as fh:
                 texts[path.stem] = _flatten(tomllib.load(fh))
@@ -76,34 +158,84 @@ class Catalog:
 
     def language(self, wanted: str | None) -> str:
         """The supported language closest to ``wanted`` (a hint such as ``en-GB``)."""
-        short = (wanted or "").split("-")[0].lower()
+        short = (wanted or "").replace("_", "-").split("-")[0].lower()
         return short if short in self.texts else self.default
 
-    def template(self, lang: str, key: str) -> str:
-        texts = self.texts.get(lang, self.texts[self.default])
-        found = texts.get(key)
+    def speaks(self, lang: str | None) -> bool:
+        """Whether ``lang`` is one of this catalog's languages (a forged code is not)."""
+        return lang is not None and lang in self.texts
+
+    def template(self, lang: str, key: str, count: Any = None) -> str:
+        """The text of ``key`` in ``lang`` (Dutch where it lacks it); a plural text's form
+        for ``count``."""
+        if lang not in self.texts:
+            lang = self.default
+        found = self.texts[lang].get(key)
         if found is None:
-            found = self.texts[self.default].get(key)
+            lang = self.default
+            found = self.texts[lang].get(key)
         if found is None:
             raise KeyError(f"no catalog entry {key!r}")
-        return found
+        if isinstance(found, str):
+            return found
+        category = babel_locale(lang).plural_form(_number(count))
+        return found.get(category, found["other"])
 
     def text(self, lang: str, key: str, params: Mapping[str, Any], *, markup: bool) -> str:
         """One entry with its parameters filled in, as HTML (``markup``) or plain text."""
-        template = self.template(lang, key)
+        template = self.template(lang, key, params.get(COUNT))
         if not markup:
             template = html.unescape(_TAG.sub("", template))
         values = {k: _display(v, lang) for k, v in params.items()}
         template = _without_double_punctuation(template, values)
         if markup:
             values = {k: html.escape(v, quote=False) for k, v in values.items()}
+        # A value that is the whole text (a raw label, a name on a button) has nothing
+        # around it to keep in order.
+        if template not in {"{" + k + "}" for k in values}:
+            rtl = lang in self.texts and right_to_left(lang)
+            values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
         return template.format_map(values)
+
+    def problems(self, lang: str) -> list[str]:
+        """How ``lang``'s catalog is out of step with the default language's, one line each:
+        missing or extra keys, other placeholders or markup tags, a plain text where the
+        default has a plural one (or back), plural forms other than ``lang``'s CLDR ones."""
+        reference, texts = self.texts[self.default], self.texts[lang]
+        found = [f"missing: {key}" for key in sorted(set(reference) - set(texts))]
+        found += [f"not in {self.default}: {key}" for key in sorted(set(texts) - set(reference))]
+        wanted = plural_categories(lang)
+        for key in sorted(set(reference) & set(texts)):
+            mine, theirs = texts[key], reference[key]
+            if isinstance(mine, dict) != isinstance(theirs, dict):
+                found.append(f"{key}: plural in one language, plain text in the other")
+                continue
+            if isinstance(mine, dict) and set(mine) != wanted:
+                found.append(f"{key}: plural forms {sorted(mine)}, {lang} needs {sorted(wanted)}")
+            if isinstance(mine, dict) and isinstance(theirs, dict):
+                if placeholders(mine["other"]) != placeholders(theirs["other"]):
+                    found.append(f"{key}: other placeholders in the form 'other'")
+                if not placeholders(mine) <= placeholders(theirs):
+                    found.append(f"{key}: a form has placeholders {self.default} lacks")
+            elif placeholders(mine) != placeholders(theirs):
+                found.append(f"{key}: other placeholders")
+            if markup_tags(mine) != markup_tags(theirs):
+                found.append(f"{key}: other markup tags")
+        return found
 
     def render(self, lang: str, message: Reply, *, markup: bool) -> str:
         """A whole Reply: its main text and its parts, one per line."""
+        return "\n".join(self.blocks(lang, message, markup=markup))
+
+    def blocks(self, lang: str, message: Reply, *, markup: bool) -> list[str]:
+        """A Reply's main text, each part, and the note that what was filled in is the
+        Dutch original (:attr:`Reply.original`, for a reader in another language): the
+        pieces a long message may be cut between. Empty ones are left out."""
         lines = [self.text(lang, message.key, message.params, markup=markup)]
         lines += [self.render(lang, part, markup=markup) for part in message.parts]
-        return "\n".join(line for line in lines if line)
+        if message.original and self.language(lang) != self.default:
+            lines.append(self.text(lang, ORIGINAL_NOTE, {}, markup=markup))
+        return [line for line in lines if line]
 
     def label(self, lang: str, button: Button) -> str:
         """A button's label as plain text (buttons never carry markup)."""
@@ -141,6 +273,27 @@ def _display(value: Any, lang: str) -> str:
     if isinstance(value, bool):
         return "✓" if value else "✗"
     if isinstance(value, int):
-        grouped = f"{value:,}"
-        return grouped if lang == "en" else grouped.replace(",", ".")
+        return format_decimal(value, locale=babel_locale(lang))
     return str(value)
+
+
+def _has_right_to_left(text: str) -> bool:
+    """Whether ``text`` has a letter written right to left (an Arabic name in Dutch text)."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _isolated(text: str, isolate: bool) -> str:
+    """``text`` between FSI and PDI (right-to-left languages), unless it is empty."""
+    return f"{FSI}{text}{PDI}" if isolate and text else text
+
+
+def _number(count: Any) -> int | float:
+    """A plural text's count as a number (0 when a reply left it out or it is not one)."""
+    if isinstance(count, bool):
+        return 0
+    if isinstance(count, int | float):
+        return count
+    try:
+        return int(str(count))
+    except ValueError:
+        return 0

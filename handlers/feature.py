@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from handlers import drafts
+from handlers import drafts, when
 from handlers.catalog import Catalog
 from handlers.contract import (
     Button,
@@ -38,7 +38,6 @@ from handlers.contract import (
     respond,
 )
 from handlers.profile import Profile
-from handlers.when import date_parts
 from storage import Repositories
 
 
@@ -67,8 +66,13 @@ class Context:
 
     @property
     def lang(self) -> str:
-        """The language to answer in: the person's choice, else their app's language."""
-        return self.user.language or self.catalog.language(self.event.sender.language_hint)
+        """The language to answer in: the person's choice, else their app's language.
+
+        A choice the catalogs no longer have (a language that was removed) counts as none.
+        """
+        if self.catalog.speaks(self.user.language):
+            return str(self.user.language)
+        return self.catalog.language(self.event.sender.language_hint)
 
     @property
     def platform(self) -> Platform:
@@ -85,23 +89,16 @@ class Context:
         return moment.astimezone(self.timezone)
 
     def show_date(self, moment: datetime) -> str:
-        """A day as people read it in their language ("12-03-2026", "12 March 2026")."""
-        return self._shown("when.date", moment)
+        """A day as people read it in their language ("4 dec 2026", "4 Dec 2026")."""
+        return when.day(self.local(moment), self.lang)
 
     def show_moment(self, moment: datetime) -> str:
-        """A day and time ("12-03-2026 09:30", "12 March 2026, 09:30")."""
-        return self._shown("when.moment", moment)
+        """A day and time ("4 dec 2026, 09:30", "4 Ara 2026 09:30")."""
+        return when.moment(self.local(moment), self.lang)
 
     def show_short(self, moment: datetime) -> str:
-        """A day and time without the year ("12-03 09:30", "12 Mar, 09:30")."""
-        return self._shown("when.short", moment)
-
-    def _shown(self, key: str, moment: datetime) -> str:
-        lang = self.lang
-        months_key = "when.months_short" if key == "when.short" else "when.months"
-        months = self.catalog.text(lang, months_key, {}, markup=False)
-        parts = date_parts(self.local(moment), months)
-        return self.catalog.text(lang, key, parts, markup=False)
+        """A day and time of the last weeks, without the year ("4 dec, 09:30")."""
+        return when.recent(self.local(moment), self.lang)
 
     def main_menu(self, *, posting: bool = True) -> list[list[Button]]:
         """The main menu buttons this person may use; ``posting=False`` leaves out what

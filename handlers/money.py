@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
+
+from babel.numbers import format_currency
+
+from handlers.catalog import babel_locale
 
 #: A budget above this is surely a typing mistake (in euro).
 MAX_EURO = 10_000_000
@@ -62,9 +67,11 @@ def read_euro(text: str) -> int | None:
 
 
 def format_euro(cents: int, lang: str) -> str:
-    """ "€ 1.500" or "€ 1.500,50" in Dutch; "€1,500" or "€1,500.50" in English."""
-    whole, rest = divmod(cents, 100)
-    grouped = f"{whole:,}"
-    if lang == "en":
-        return f"€{grouped}" + (f".{rest:02d}" if rest else "")
-    return "€ " + grouped.replace(",", ".") + (f",{rest:02d}" if rest else "")
+    """An amount as people read it in ``lang``: "€ 1.500" or "€ 1.500,50" in Dutch,
+    "€1,500.50" in English, "1 500,50 €" in Polish; no cents when there are none."""
+    locale = babel_locale(lang)
+    amount = Decimal(cents) / 100
+    if cents % 100:
+        return format_currency(amount, "EUR", locale=locale)
+    pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
+    return format_currency(amount, "EUR", format=pattern, locale=locale, currency_digits=False)

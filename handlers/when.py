@@ -1,12 +1,19 @@
-"""Moments as people type them ("12-12-2026 9:30", "2026-12-12 09:30", "morgen 9:00").
+"""Moments as people type them ("12-12-2026 9:30", "2026-12-12 09:30", "morgen 9:00"), and
+as they read them: the one place dates and times are written for people, in their language
+(Babel, CLDR), from a moment already in the municipality's time zone (``ctx.local``).
 
-Typed times are local (the municipality's time zone); the result is timezone-aware.
+Typed times are local (the municipality's time zone); the result is timezone-aware. Machine
+formats (ISO 8601 in exports, iCalendar) are not made here.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+
+from babel.dates import format_date, format_skeleton, format_time
+
+from handlers.catalog import babel_locale
 
 _TIME = r"(?:om\s+|at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(?:uur|u|h)?"
 _DAY_FIRST = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}})\s*,?\s+{_TIME}$")
@@ -50,22 +57,44 @@ def _build(
 
 def typed(moment: datetime) -> str:
     """A local moment written the way :func:`parse_moment` reads it back."""
-    return moment.strftime("%Y-%m-%d %H:%M")
+    return f"{moment:%Y-%m-%d %H:%M}"
 
 
 def example(moment: datetime) -> str:
     """A local moment as people are asked to type one (the one example format)."""
-    return moment.strftime("%d-%m-%Y %H:%M")
+    return f"{moment:%d-%m-%Y %H:%M}"
 
 
-def date_parts(moment: datetime, months: str) -> dict[str, str]:
-    """The pieces a catalog's date formats use; ``months`` lists the month names."""
-    names = [name.strip() for name in months.split(",")]
-    return {
-        "day": str(moment.day),
-        "dd": f"{moment.day:02d}",
-        "mm": f"{moment.month:02d}",
-        "month": names[moment.month - 1] if len(names) == 12 else f"{moment.month:02d}",
-        "year": str(moment.year),
-        "time": moment.strftime("%H:%M"),
-    }
+def typed_day(moment: date) -> str:
+    """A day the way people type it ("12-12-2026"), for an example beside a question."""
+    return f"{moment:%d-%m-%Y}"
+
+
+def day(moment: date, lang: str) -> str:
+    """A day as people read it: "4 dec 2026", "4 Dec 2026", "4 Ara 2026"."""
+    return format_date(moment, "medium", locale=babel_locale(lang))
+
+
+def day_month(moment: date, lang: str) -> str:
+    """A day in the coming weeks, without its year: "4 dec", "4 Dec"."""
+    return format_skeleton("MMMd", moment, locale=babel_locale(lang))
+
+
+def clock(moment: datetime, lang: str) -> str:
+    """A time of day: "10:05"; "10:05 ص" in Arabic."""
+    return format_time(moment, "short", tzinfo=moment.tzinfo, locale=babel_locale(lang))
+
+
+def moment(moment: datetime, lang: str) -> str:
+    """A local moment as people read it: "4 dec 2026, 10:05"."""
+    return _together(day(moment, lang), clock(moment, lang), lang)
+
+
+def recent(moment: datetime, lang: str) -> str:
+    """A moment of the last weeks, without its year: "4 dec, 10:05"."""
+    return _together(day_month(moment, lang), clock(moment, lang), lang)
+
+
+def _together(on: str, at: str, lang: str) -> str:
+    pattern = babel_locale(lang).datetime_formats["medium"]
+    return str(pattern).replace("{1}", on).replace("{0}", at)

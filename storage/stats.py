@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from storage.db import Database
+from storage.localized import Localized
 
 
 class Count(BaseModel):
@@ -20,8 +21,7 @@ class ExperimentCount(BaseModel):
     """An experiment and how many residents take part."""
 
     id: int
-    title_nl: str
-    title_en: str
+    title: Localized
     participants: int
     running: bool
 
@@ -61,7 +61,7 @@ class Stats:
         )
         assert first is not None
         experiments = await self.db.fetchall(
-            "SELECT e.id, e.title_nl, e.title_en, e.status, COUNT(p.user_id) AS n"
+            "SELECT e.id, e.title, e.status, COUNT(p.user_id) AS n"
             " FROM experiments e LEFT JOIN experiment_participants p ON p.experiment_id = e.id"
             " GROUP BY e.id ORDER BY e.status = 'running' DESC, n DESC, e.id",
             long=True,
@@ -81,8 +81,7 @@ class Stats:
             experiments=[
                 ExperimentCount(
                     id=row["id"],
-                    title_nl=row["title_nl"],
-                    title_en=row["title_en"],
+                    title=Localized.model_validate_json(row["title"]),
                     participants=int(row["n"]),
                     running=row["status"] == "running",
                 )

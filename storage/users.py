@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -151,6 +152,13 @@ class Users:
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self.db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
+
+    async def forget_languages_other_than(self, languages: Sequence[str]) -> int:
+        """Unset every chosen language not among ``languages``; returns how many were."""
+        marks = ", ".join("?" for _ in languages)
+        return await self.db.execute_rowcount(
+            f"UPDATE users SET language = NULL WHERE language NOT IN ({marks})", tuple(languages)
+        )
 
     async def set_neighbourhood(self, user_id: int, neighbourhood: str | None) -> None:
         await self.db.execute(

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.settings import Settings
-from handlers.catalog import Catalog, same_placeholders
+from handlers.catalog import Catalog
 from handlers.profile import load_profile
 from storage.db import migrations
 
@@ -44,17 +44,10 @@ def check_catalogs() -> Check:
         return Check("catalogs", False, str(exc))
     reference = catalog.texts[catalog.default]
     problems = []
-    for lang, texts in catalog.texts.items():
-        missing = set(reference) - set(texts)
-        if missing:
-            problems.append(f"{lang} lacks {len(missing)} keys")
-        differing = [
-            key
-            for key in set(reference) & set(texts)
-            if not same_placeholders(key, reference[key], texts[key])
-        ]
-        if differing:
-            problems.append(f"{lang} has other placeholders in {len(differing)} keys")
+    for lang in catalog.languages:
+        found = catalog.problems(lang)
+        if found:
+            problems.append(f"{lang}: {len(found)} problems, first {found[0]}")
     if problems:
         return Check("catalogs", False, "; ".join(problems))
     return Check("catalogs", True, f"{', '.join(catalog.languages)}: {len(reference)} texts")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.app import App
+from handlers import when
 from handlers.contract import Button, Reply
 from storage.privacy.personal import Cause, ContentChoice
 from storage.privacy.retention import WARNING, months_before
@@ -97,11 +98,16 @@ async def run_retention(
 
     warned = 0
     warn_silent_since = silent_since + WARNING
-    payload = [warning(app, months, now).model_dump(mode="json")]
+    payloads: dict[str, list[dict[str, object]]] = {}
     for user_id in each(await retention.to_warn(warn_silent_since)):
         async with db.transaction():
             if await retention.warn(user_id, warn_silent_since, now):
-                await repos.outbox.enqueue(user_id, payload, kind="retention", now=now)
+                # The date is written in the resident's own language.
+                [lang] = await repos.recipients.by_language([user_id], app.catalog.default)
+                if lang not in payloads:
+                    shown = app.catalog.language(lang)
+                    payloads[lang] = [warning(app, months, now, shown).model_dump(mode="json")]
+                await repos.outbox.enqueue(user_id, payloads[lang], kind="retention", now=now)
                 warned += 1
 
     pruned = 0
@@ -138,12 +144,12 @@ async def run_retention(
     return report
 
 
-def warning(app: App, months: int, now: datetime) -> Reply:
+def warning(app: App, months: int, now: datetime, lang: str | None = None) -> Reply:
     """The message a silent resident gets: when they will be erased, and how to stay."""
     erase_on = (now + WARNING).astimezone(app.settings.zone)
     return Reply(
         key="retention.warning",
-        params={"months": months, "date": erase_on.strftime("%d-%m-%Y")},
+        params={"months": months, "date": when.day(erase_on, lang or app.catalog.default)},
         buttons=[
             [Button(label="retention.btn_stay", payload="retention.stay")],
             [Button(label="privacy.data.btn", payload="privacy.export")],

@@ -322,19 +322,21 @@ class Telegram:
         await self.delivery_bot.shutdown()
 
     async def _publish_commands(self) -> None:
-        """Set the command menu in every catalog language; a failure here is not fatal."""
+        """Set the command menu in every catalog language (the default language's for
+        everyone else); a failure here is not fatal, and one language's does not keep the
+        others from their menu."""
         catalog = self.app.catalog
         described = self.app.registry.described_commands()
-        try:
-            for lang in catalog.languages:
-                commands = [
-                    BotCommand(name, catalog.text(lang, key, {}, markup=False))
-                    for name, key in described
-                ]
-                code = None if lang == catalog.default else lang
+        for lang in catalog.languages:
+            commands = [
+                BotCommand(name, catalog.text(lang, key, {}, markup=False)[:256])
+                for name, key in described
+            ]
+            code = None if lang == catalog.default else lang
+            try:
                 await self.application.bot.set_my_commands(commands, language_code=code)
-        except TelegramError as exc:
-            log.warning("could not set the command menu: %s", exc)
+            except TelegramError as exc:
+                log.warning("could not set the command menu in %s: %s", lang, exc)
 
     # Receiving ---------------------------------------------------------------------------
 
@@ -651,9 +653,7 @@ class Telegram:
         catalog = self.app.catalog
         # The reply's own text and each of its parts (as the catalog joins them): a long
         # reply is cut between these where it can be.
-        blocks = [catalog.text(lang, reply.key, reply.params, markup=markup)]
-        blocks += [catalog.render(lang, part, markup=markup) for part in reply.parts]
-        blocks = [block for block in blocks if block]
+        blocks = catalog.blocks(lang, reply, markup=markup)
         text = "\n".join(blocks)
         keyboard = self._keyboard(lang, reply)
         media: _Part | None = None

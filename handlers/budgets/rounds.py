@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from handlers import when
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
@@ -50,7 +51,7 @@ def _euro(ctx: Context, cents: int) -> str:
 
 
 def _shown(ctx: Context, moment: datetime) -> str:
-    return ctx.local(moment).strftime("%d-%m-%Y %H:%M")
+    return when.moment(ctx.local(moment), ctx.lang)
 
 
 @feature.command("nieuweronde", "newround", describe="budgets.cmd_new", role=Role.CONNECTOR)
@@ -272,7 +273,7 @@ def _read_moment(ctx: Context) -> datetime | Reply:
     if moment is None:
         return Reply(key="budgets.when_invalid", params={"typed": ctx.text})
     if moment <= local:
-        return Reply(key="budgets.when_past", params={"when": moment.strftime("%d-%m-%Y %H:%M")})
+        return Reply(key="budgets.when_past", params={"when": when.moment(moment, ctx.lang)})
     if moment > local + MAX_AHEAD:
         return Reply(key="budgets.when_too_far")
     return moment.astimezone(UTC)

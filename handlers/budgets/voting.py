@@ -23,6 +23,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.money import format_euro
+from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus
 
 feature = Feature("budget_voting")
@@ -34,7 +35,7 @@ def euro(ctx: Context, cents: int) -> str:
 
 
 def when(ctx: Context, round_: Round) -> str:
-    return ctx.local(round_.closes_at).strftime("%d-%m-%Y %H:%M")
+    return shown_moment(ctx.local(round_.closes_at), ctx.lang)
 
 
 def fingerprint(chosen: set[int]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from handlers import when
 from handlers.answers import excerpt, parse_id
 from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
@@ -32,7 +33,7 @@ ANSWER, CLOSE = "answer", "close"
 
 
 def _when(ctx: Context, question: Question) -> str:
-    return ctx.local(question.updated_at).strftime("%d-%m %H:%M")
+    return when.recent(ctx.local(question.updated_at), ctx.lang)
 
 
 @feature.command("inbox", role=Role.CONNECTOR, describe="inbox.cmd")
@@ -149,7 +150,7 @@ async def thread_reply(ctx: Context, question: Question) -> Reply:
         params={
             "id": question.id,
             "status": ctx.catalog.text(ctx.lang, status, {}, markup=False),
-            "asked": ctx.local(question.created_at).strftime("%d-%m-%Y"),
+            "asked": when.day(ctx.local(question.created_at), ctx.lang),
         },
         parts=parts,
         buttons=buttons,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from handlers import when
 from handlers.answers import excerpt, parse_id
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -60,13 +61,12 @@ def mute_job(sanction_id: int) -> str:
 
 def period(ctx: Context, days: int) -> str:
     """A number of days as words: "1 dag", "7 dagen"."""
-    key = "moderation.one_day" if days == 1 else "moderation.days"
-    return phrase(ctx, key, days=days)
+    return phrase(ctx, "moderation.days", count=days)
 
 
 def moment(ctx: Context, at: datetime) -> str:
     """A moment as residents read it, in the municipality's time zone."""
-    return ctx.local(at).strftime("%d-%m-%Y %H:%M")
+    return when.moment(ctx.local(at), ctx.lang)
 
 
 # What was reported: comments and ideas -------------------------------------------------------
@@ -610,7 +610,7 @@ def posting_limit_reply(ctx: Context, posts: str, limit: int, again: datetime) -
     return respond(
         Reply(
             key=f"flood.too_many_{posts}s",
-            params={"limit": limit, "again": moment(ctx, again)},
+            params={"count": limit, "again": moment(ctx, again)},
             buttons=ctx.main_menu(posting=False),
         )
     )

@@ -177,6 +177,7 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     status = "questions.status_open" if question.is_open else "questions.status_closed"
     return Reply(
         key="questions.thread",
+        original=True,
         params={"id": question.id, "status": ctx.catalog.text(ctx.lang, status, {}, markup=False)},
         parts=parts,
         buttons=[

@@ -90,7 +90,7 @@ class RoomMessages(Kind[RoomReport]):
     async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
         decision = str(dialog.data["decision"])
         days = int(dialog.data.get("days", 0))
-        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        period = phrase(ctx, "moderation.days", count=days)
         return Reply(
             key=f"rooms.mod.ask_reason_{decision}",
             params={"max": self.desk.max_reason, "period": period},
@@ -118,7 +118,7 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(ctx.lang) if experiment else "",
                 "platform": item.room.platform,
                 "author": author,
-                "when": ctx.local(item.created_at).strftime("%d-%m-%Y %H:%M"),
+                "when": ctx.show_moment(item.created_at),
                 "body": _ISOLATE.format(body),
             },
             parts=parts,
@@ -167,7 +167,7 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(lang) if experiment else "",
                 "message": excerpt(item.body, 120),
                 "connector": ctx.profile.connector(lang),
-                "until": ctx.local(until).strftime("%d-%m-%Y %H:%M") if until else "",
+                "until": ctx.show_moment(until) if until else "",
             }
 
         def to_author(lang: str) -> list[Reply]:
@@ -197,5 +197,5 @@ class RoomMessages(Kind[RoomReport]):
             subject_user_id=item.author_user_id,
             reason=text,
         )
-        period = phrase(ctx, "moderation.one_day" if days == 1 else "moderation.days", days=days)
+        period = phrase(ctx, "moderation.days", count=days)
         return Decided(Reply(key=f"rooms.mod.done_{decision}", params={"period": period}))

@@ -148,7 +148,7 @@ def _until(ctx: Context, target: Target) -> str:
     taking = target.response
     moment = taking.deadline if taking is not None and taking.deadline else None
     moment = moment or target.consultation.closes_at
-    return shown_time(moment, ctx.timezone) if moment else ""
+    return shown_time(moment, ctx.timezone, ctx.lang) if moment else ""
 
 
 # Showing where the person is -------------------------------------------------------------------
@@ -413,7 +413,11 @@ async def my_list(ctx: Context) -> Response:
             continue
         if not consultation.takes_answers(ctx.now):
             continue
-        until = shown_time(consultation.closes_at, ctx.timezone) if consultation.closes_at else ""
+        until = (
+            shown_time(consultation.closes_at, ctx.timezone, ctx.lang)
+            if consultation.closes_at
+            else ""
+        )
         _item(
             ctx,
             consultation,
@@ -432,7 +436,7 @@ async def my_list(ctx: Context) -> Response:
         title = pick(found.title, ctx.lang)
         if found.kind is ConsultationKind.EVALUATION and found.takes_answers(ctx.now):
             if not mine.deadline or mine.deadline > ctx.now:
-                until = shown_time(mine.deadline, ctx.timezone) if mine.deadline else ""
+                until = shown_time(mine.deadline, ctx.timezone, ctx.lang) if mine.deadline else ""
                 _item(ctx, found, moment, mine.answered, mine.finished, until, items, buttons)
         elif found.status is ConsultationStatus.CLOSED and mine.answered and closed < SHOWN_CLOSED:
             closed += 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
+from handlers import when
 from handlers.answers import read_text
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
@@ -314,11 +315,11 @@ def _ask_moment(ctx: Context, dialog: Dialog, key: str, start: datetime) -> Repl
     monday = (local + timedelta(days=7 - local.weekday())).replace(hour=9, minute=0)
     choices = [
         dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"),
-        dialog.button("composer.btn_monday", typed(monday), date=monday.strftime("%d-%m")),
+        dialog.button("composer.btn_monday", typed(monday), date=when.day_month(monday, ctx.lang)),
     ]
     return Reply(
         key=key,
-        params={"example": (local + timedelta(days=3)).strftime("%d-%m-%Y") + " 9:30"},
+        params={"example": when.typed_day(local + timedelta(days=3)) + " 9:30"},
         buttons=[*rows(choices), _stop()],
     )
 
@@ -337,8 +338,8 @@ def _ask_closing(ctx: Context, dialog: Dialog) -> Reply:
     return Reply(
         key="consultations.ask_closes",
         params={
-            "opens": shown_time(opens, ctx.timezone),
-            "example": (local + timedelta(days=10)).strftime("%d-%m-%Y") + " 17:00",
+            "opens": shown_time(opens, ctx.timezone, ctx.lang),
+            "example": when.typed_day(local + timedelta(days=10)) + " 17:00",
         },
         buttons=[*rows(choices), _stop()],
     )
@@ -361,8 +362,8 @@ def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
         return Reply(
             key="consultations.when_too_soon",
             params={
-                "when": moment.strftime("%d-%m-%Y %H:%M"),
-                "after": shown_time(after, ctx.timezone),
+                "when": when.moment(moment, ctx.lang),
+                "after": shown_time(after, ctx.timezone, ctx.lang),
             },
         )
     if moment > ctx.local(after) + LONGEST:
@@ -419,7 +420,7 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
     draft = await ctx.repos.consultations.get(draft_id)
     assert draft is not None
     shown = dialog.to("preview", draft_id=draft_id)
-    until = shown_time(closes_at, ctx.timezone)
+    until = shown_time(closes_at, ctx.timezone, ctx.lang)
     first, *_ = invitation(draft, 0, ctx.lang, profile=ctx.profile, until=until)
     questions = [
         question(draft, 0, number, ctx.lang, None) for number in range(1, draft.total + 1)
@@ -429,7 +430,7 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         params={
             "count": count,
             "audience": await describe(ctx, chosen),
-            "opens": shown_time(_opens(ctx, dialog), ctx.timezone)
+            "opens": shown_time(_opens(ctx, dialog), ctx.timezone, ctx.lang)
             if opens_at
             else ctx.catalog.text(ctx.lang, "consultations.now", {}, markup=False),
             "closes": until,
@@ -503,7 +504,7 @@ async def _publish(ctx: Context, draft: Consultation) -> Response:
                 ctx,
                 "consultations.published",
                 count=asked,
-                closes=shown_time(draft.closes_at, ctx.timezone),
+                closes=shown_time(draft.closes_at, ctx.timezone, ctx.lang),
             ),
             end_dialog=True,
             timers=[Timer(job=job(draft.id), at=at)] if at else [],
@@ -521,8 +522,8 @@ async def _publish(ctx: Context, draft: Consultation) -> Response:
         menu_reply(
             ctx,
             "consultations.scheduled",
-            opens=shown_time(draft.opens_at, ctx.timezone),
-            closes=shown_time(draft.closes_at, ctx.timezone),
+            opens=shown_time(draft.opens_at, ctx.timezone, ctx.lang),
+            closes=shown_time(draft.closes_at, ctx.timezone, ctx.lang),
         ),
         end_dialog=True,
         timers=[Timer(job=job(draft.id), at=draft.opens_at)],

@@ -127,11 +127,11 @@ async def publish(env: Surroundings, consultation_id: int, now: datetime) -> int
         return None
     consultation = await repos.consultations.get(consultation_id)
     assert consultation is not None
-    until = shown_time(consultation.closes_at, env.timezone) if consultation.closes_at else None
+    until = consultation.closes_at
     await _queue(
         env,
         invited,
-        _invitations(consultation, 0, env.profile, until),
+        _invitations(consultation, 0, env, until),
         batch=f"consultation:{consultation_id}",
         now=now,
     )
@@ -207,11 +207,11 @@ async def _remind_poll(env: Surroundings, consultation: Consultation, now: datet
         due = await env.repos.responses.remind_unfinished(consultation.id, now, moment=0)
         people = due.get(0, [])
         assert consultation.closes_at is not None
-        until = shown_time(consultation.closes_at, env.timezone)
+        until = consultation.closes_at
         await _queue(
             env,
             people,
-            _reminders(consultation, 0, env.profile, until),
+            _reminders(consultation, 0, env, until),
             batch=f"consultation:{consultation.id}:reminder",
             now=now,
         )
@@ -219,15 +219,23 @@ async def _remind_poll(env: Surroundings, consultation: Consultation, now: datet
 
 
 def _invitations(
-    consultation: Consultation, moment: int, profile: Profile, until: str | None
+    consultation: Consultation, moment: int, env: Surroundings, until: datetime | None
 ) -> Callable[[str], list[Reply]]:
-    return lambda lang: invitation(consultation, moment, lang, profile=profile, until=until)
+    def build(lang: str) -> list[Reply]:
+        shown = shown_time(until, env.timezone, lang) if until else None
+        return invitation(consultation, moment, lang, profile=env.profile, until=shown)
+
+    return build
 
 
 def _reminders(
-    consultation: Consultation, moment: int, profile: Profile, until: str
+    consultation: Consultation, moment: int, env: Surroundings, until: datetime
 ) -> Callable[[str], list[Reply]]:
-    return lambda lang: [reminder(consultation, moment, lang, profile=profile, until=until)]
+    def build(lang: str) -> list[Reply]:
+        shown = shown_time(until, env.timezone, lang)
+        return [reminder(consultation, moment, lang, profile=env.profile, until=shown)]
+
+    return build
 
 
 def reminder(
@@ -348,8 +356,9 @@ async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime)
             experiment_id, titles = experiment
 
             def named(text: dict[str, str], titles: dict[str, str] = titles) -> dict[str, str]:
+                # The experiment's title in the same language, else its Dutch one.
                 return {
-                    lang: value.replace("{experiment}", titles[lang])
+                    lang: value.replace("{experiment}", titles.get(lang, titles["nl"]))
                     for lang, value in text.items()
                 }
 
@@ -393,7 +402,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
             continue
         ended = await repos.consultations.experiment_status(consultation.experiment_id) == "ended"
         deadline = now + timedelta(days=consultation.answer_days)
-        until = shown_time(deadline, env.timezone)
+        until = deadline
         for number, moment in enumerate(consultation.moments, start=1):
             if moment.after_join_days is not None:
                 wait = timedelta(days=moment.after_join_days)
@@ -414,7 +423,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                 await _queue(
                     env,
                     asked,
-                    _invitations(consultation, number, env.profile, until),
+                    _invitations(consultation, number, env, until),
                     batch=f"consultation:{consultation.id}:{number}",
                     now=now,
                 )
@@ -447,11 +456,11 @@ async def _remind_evaluation(env: Surroundings, consultation: Consultation, now:
         for moment, people in due.items():
             deadlines = await repos.responses.deadlines(consultation.id, moment, people)
             for deadline, ids in deadlines.items():
-                until = shown_time(deadline, env.timezone)
+                until = deadline
                 await _queue(
                     env,
                     ids,
-                    _reminders(consultation, moment, env.profile, until),
+                    _reminders(consultation, moment, env, until),
                     batch=f"consultation:{consultation.id}:{moment}:reminder",
                     now=now,
                 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, timedelta
 
+from handlers import when
 from handlers.answers import digits, parse_id, read_text
 from handlers.consultations import results as shown_results
 from handlers.consultations.jobs import EVALUATIONS_JOB, job, next_moment
@@ -76,8 +77,10 @@ async def _card(ctx: Context, consultation: Consultation) -> Reply:
     params: dict[str, object] = {
         "id": cid,
         "title": pick(consultation.title, ctx.lang),
-        "opens": shown_time(consultation.opens_at, ctx.timezone) if consultation.opens_at else "",
-        "closes": shown_time(consultation.closes_at, ctx.timezone)
+        "opens": shown_time(consultation.opens_at, ctx.timezone, ctx.lang)
+        if consultation.opens_at
+        else "",
+        "closes": shown_time(consultation.closes_at, ctx.timezone, ctx.lang)
         if consultation.closes_at
         else "",
     }
@@ -153,7 +156,9 @@ async def _card(ctx: Context, consultation: Consultation) -> Reply:
         )
     if consultation.status is ConsultationStatus.CLOSED:
         params["closed"] = (
-            shown_time(consultation.closed_at, ctx.timezone) if consultation.closed_at else ""
+            shown_time(consultation.closed_at, ctx.timezone, ctx.lang)
+            if consultation.closed_at
+            else ""
         )
     return Reply(key=key, params=params, parts=parts, buttons=buttons)
 
@@ -445,10 +450,10 @@ def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
     return Reply(
         key="consultations.ask_move",
         params={
-            "now": shown_time(consultation.closes_at, ctx.timezone)
+            "now": shown_time(consultation.closes_at, ctx.timezone, ctx.lang)
             if consultation.closes_at
             else "-",
-            "example": ctx.local(ctx.now + timedelta(days=7)).strftime("%d-%m-%Y") + " 17:00",
+            "example": when.typed_day(ctx.local(ctx.now + timedelta(days=7))) + " 17:00",
         },
         buttons=[[Button(label="consultations.btn_stop", payload="cancel")]],
     )
@@ -474,8 +479,8 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
         problem = Reply(
             key="consultations.when_too_soon",
             params={
-                "when": moment.strftime("%d-%m-%Y %H:%M"),
-                "after": shown_time(earliest, ctx.timezone),
+                "when": when.moment(moment, ctx.lang),
+                "after": shown_time(earliest, ctx.timezone, ctx.lang),
             },
         )
         return respond(problem, _ask_move(ctx, consultation), dialog=dialog)
@@ -498,7 +503,7 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
     return respond(
         Reply(
             key="consultations.moved",
-            params={"closes": shown_time(closes_at, ctx.timezone)},
+            params={"closes": shown_time(closes_at, ctx.timezone, ctx.lang)},
             buttons=[_back()],
         ),
         end_dialog=True,

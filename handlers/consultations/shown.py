@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers import when
 from handlers.contract import Button, Reply
 from handlers.profile import Profile
 from storage.consultations.model import (
@@ -39,9 +40,9 @@ def brand(profile: Profile, lang: str) -> str:
     return profile.consultations.name(lang)
 
 
-def shown_time(moment: datetime, timezone: ZoneInfo) -> str:
-    """A moment as residents read it, in the municipality's time zone."""
-    return moment.astimezone(timezone).strftime("%d-%m-%Y %H:%M")
+def shown_time(moment: datetime, timezone: ZoneInfo, lang: str) -> str:
+    """A moment as residents read it, in the municipality's time zone and ``lang``."""
+    return when.moment(moment.astimezone(timezone), lang)
 
 
 def base(consultation: Consultation, moment: int, number: int) -> str:
@@ -67,7 +68,11 @@ def invitation(
     key = "consultations.invitation" if until else "consultations.invitation_open"
     if consultation.kind is ConsultationKind.EVALUATION:
         key = "consultations.invitation_evaluation"
-    return [Reply(key=key, params=params), question(consultation, moment, 1, lang, None)]
+    original = lang not in consultation.title or lang not in consultation.intro
+    return [
+        Reply(key=key, params=params, original=original),
+        question(consultation, moment, 1, lang, None),
+    ]
 
 
 def question(

@@ -109,6 +109,7 @@ async def card(ctx: Context, experiment: Experiment) -> Reply:
         key="experiments.card",
         params=card_params(ctx, experiment, experiment.participants),
         parts=parts,
+        original=not all(text.has(ctx.lang) for text in (experiment.title, experiment.summary)),
         buttons=[
             [toggle],
             [Button(label="experiments.btn_all", payload="exp")],

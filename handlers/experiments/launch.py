@@ -99,7 +99,7 @@ def planned(ctx: Context, dialog: Dialog) -> NewExperiment:
         title=Localized.same(" ".join(str(dialog.data[TITLE]).split())),
         summary=Localized.same(str(dialog.data[SUMMARY])),
         place=place,
-        organiser=Localized(nl=organiser("nl"), en=organiser("en")),
+        organiser=Localized(**{lang: organiser(lang) for lang in ctx.catalog.languages}),
         neighbourhood=hood.id if hood is not None else None,
     )
 

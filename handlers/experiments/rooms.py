@@ -134,7 +134,14 @@ async def welcome(ctx: Context) -> Response:
 @feature.command("regels", "rules", role=Role.RESIDENT, consent=False, in_groups=True)
 async def rules(ctx: Context) -> Response:
     """The house rules of experiments' rooms (in the room or in private)."""
-    return respond(Reply(key="rooms.rules", params={"rules": ctx.profile.rooms.rules(ctx.lang)}))
+    rules_ = ctx.profile.rooms.rules
+    return respond(
+        Reply(
+            key="rooms.rules",
+            params={"rules": rules_(ctx.lang)},
+            original=not rules_.has(ctx.lang),
+        )
+    )
 
 
 @feature.command("melden", "flag", role=Role.RESIDENT, consent=False, in_groups=True)

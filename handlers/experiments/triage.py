@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import when
 from handlers.answers import excerpt
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
@@ -69,11 +70,7 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
         # with a button) tells the experiment's neighbourhood.
         typed = item.place.strip().casefold()
         hood = next(
-            (
-                n
-                for n in ctx.profile.neighbourhoods
-                if typed in (n.id, n.name.nl.casefold(), n.name.en.casefold())
-            ),
+            (n for n in ctx.profile.neighbourhoods if typed == n.id or typed in n.name.folded()),
             None,
         )
         return {"neighbourhood": hood.id if hood is not None else None}
@@ -85,7 +82,7 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
                 Reply(
                     key="triage.proposal_history_line",
                     params={
-                        "when": ctx.local(change.at).strftime("%d-%m-%Y"),
+                        "when": when.day(ctx.local(change.at), ctx.lang),
                         "status": self.label(ctx, change.status.value),
                         "amount": format_euro(change.amount_cents, ctx.lang)
                         if change.amount_cents is not None
@@ -108,7 +105,7 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
                 "budget": format_euro(item.budget_cents, ctx.lang),
                 "financing": phrase(ctx, financing, limit=limit),
                 "status": self.label(ctx, item.status.value),
-                "date": ctx.local(item.created_at).strftime("%d-%m-%Y"),
+                "date": when.day(ctx.local(item.created_at), ctx.lang),
             },
             parts=parts,
             buttons=[

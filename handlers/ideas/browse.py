@@ -312,6 +312,7 @@ async def card_replies(
             parts=parts,
             buttons=await _card_buttons(ctx, card, view, merged_into),
             edit=edit,
+            original=True,
         )
     )
     return replies

@@ -101,6 +101,7 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
         params={"number": number(idea.id), "title": idea.title, "total": page.total},
         parts=lines,
         buttons=buttons,
+        original=bool(lines),
     )
 
 

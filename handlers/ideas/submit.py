@@ -248,7 +248,7 @@ def _view_button(idea_id: int) -> Button:
 def _by_name(items: list[Named], ctx: Context) -> Named | None:
     """What a resident typed instead of pressing, if it is exactly one of the names."""
     typed = ctx.text.casefold()
-    return next((i for i in items if typed in {i.name.nl.casefold(), i.name.en.casefold()}), None)
+    return next((i for i in items if typed in i.name.folded()), None)
 
 
 def _one_line(text: str) -> str:

@@ -69,6 +69,7 @@ def news_replies(
                 params={"title": title, "text": text},
                 parts=[signature],
                 photo_id=photo_id,
+                original=True,
                 buttons=[[Button(label="news.btn_experiment", payload=f"exp:{experiment_id}")]],
             )
         ]
@@ -78,6 +79,7 @@ def news_replies(
             params={"text": text},
             parts=[signature],
             photo_id=photo_id,
+            original=True,
             buttons=[[Button(label="news.btn_more", payload="news.page:0")]],
         )
     ]

@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers import when
 from handlers.catalog import Catalog
 from handlers.money import format_euro
 from handlers.profile import Profile
-from handlers.when import date_parts
 from storage.clock import parse
 from storage.privacy.personal import PersonalData
 
@@ -111,6 +111,4 @@ class Readable:
         return field, value
 
     def moment(self, moment: datetime) -> str:
-        local = moment.astimezone(self.zone)
-        parts = date_parts(local, self.word("when.months"))
-        return self.catalog.text(self.lang, "when.moment", parts, markup=False)
+        return when.moment(moment.astimezone(self.zone), self.lang)

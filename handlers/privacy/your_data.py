@@ -105,7 +105,7 @@ async def my_data(ctx: Context) -> Response:
         replies.append(
             Reply(key="privacy.data.too_big", params={"contact": ctx.profile.privacy.contact})
         )
-    day = ctx.local(ctx.now).strftime("%Y-%m-%d")
+    day = ctx.local(ctx.now).date().isoformat()
     replies.append(
         Reply(
             key="privacy.data.file",

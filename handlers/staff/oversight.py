@@ -188,7 +188,7 @@ async def stats(ctx: Context) -> Response:
         Reply(
             key="oversight.stats_chart",
             document=Document(
-                filename=f"samenspel-{ctx.local(ctx.now).strftime('%Y-%m-%d')}.png",
+                filename=f"samenspel-{ctx.local(ctx.now).date().isoformat()}.png",
                 data=chart,
                 mime_type="image/png",
             ),
@@ -203,7 +203,7 @@ def _sections(ctx: Context, overview: Overview) -> list[tuple[str, list[tuple[st
 
     experiments = [
         (
-            e.title_en if ctx.lang == "en" else e.title_nl,
+            e.title(ctx.lang),
             e.participants,
         )
         for e in overview.experiments

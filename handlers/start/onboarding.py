@@ -13,6 +13,7 @@ stored dialog does not let anyone else become staff.
 from __future__ import annotations
 
 from handlers import drafts
+from handlers.catalog import own_name
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
@@ -23,7 +24,18 @@ feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80, consent=True)
 
 DIALOG = "onboarding"
-LANGUAGE_NAMES = {"nl": "Nederlands", "en": "English"}
+
+
+def spoken(ctx: Context) -> list[tuple[str, str]]:
+    """The catalog languages as (code, own name): the default first, then English, then the
+    others by code ("Nederlands", "English", "العربية", "Polski", "Türkçe", "Українська")."""
+    default = ctx.catalog.default
+    order = sorted(ctx.catalog.languages, key=lambda code: (code != default, code != "en", code))
+    return [(code, own_name(code)) for code in order]
+
+
+def _language_rows(choices: list[Button]) -> list[list[Button]]:
+    return [choices[i : i + 2] for i in range(0, len(choices), 2)]
 
 
 @feature.command("start", consent=False, role=Role.RESIDENT)
@@ -112,7 +124,7 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
 async def language_step(ctx: Context, dialog: Dialog) -> Response:
     """The language to talk in; typed text gets the question again."""
     choice = _chose(ctx)
-    if choice not in LANGUAGE_NAMES:
+    if not ctx.catalog.speaks(choice):
         return _ask(ctx, dialog, hint=True)
     await ctx.repos.users.set_language(ctx.user.id, choice)
     ctx.user = ctx.user.model_copy(update={"language": choice})
@@ -172,7 +184,7 @@ def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
     if dialog.step == "consent":
         return respond(*prefix, _consent_question(dialog), dialog=dialog)
     if dialog.step == "language":
-        buttons = [[dialog.raw_button(name, code) for code, name in LANGUAGE_NAMES.items()]]
+        buttons = _language_rows([dialog.raw_button(name, code) for code, name in spoken(ctx)])
         return respond(
             *prefix, Reply(key="onboarding.language_question", buttons=buttons), dialog=dialog
         )
@@ -232,14 +244,10 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
 @feature.action("lang", role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:
     """Offer the languages; a button sets one."""
-    if ctx.value in LANGUAGE_NAMES:
+    if ctx.catalog.speaks(ctx.value):
         await ctx.repos.users.set_language(ctx.user.id, ctx.value)
         ctx.user = ctx.user.model_copy(update={"language": ctx.value})
-        return respond(
-            menu_reply(ctx, "onboarding.language_set", language=LANGUAGE_NAMES[ctx.value])
-        )
-    buttons = [
-        [Button.raw(name, f"lang:{code}") for code, name in LANGUAGE_NAMES.items()],
-        [Button(label="menu.back", payload="menu")],
-    ]
+        return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value)))
+    buttons = _language_rows([Button.raw(name, f"lang:{code}") for code, name in spoken(ctx)])
+    buttons.append([Button(label="menu.back", payload="menu")])
     return respond(Reply(key="onboarding.language_question", buttons=buttons))

@@ -343,12 +343,10 @@ class Consultations:
 
     async def experiment_of(self, slug: str) -> tuple[int, dict[str, str]] | None:
         """The id and titles of the experiment with this slug."""
-        row = await self.db.fetchone(
-            "SELECT id, title_nl, title_en FROM experiments WHERE slug = ?", (slug,)
-        )
+        row = await self.db.fetchone("SELECT id, title FROM experiments WHERE slug = ?", (slug,))
         if row is None:
             return None
-        return int(row[0]), {"nl": row[1], "en": row[2]}
+        return int(row[0]), dict(json.loads(row[1]))
 
     async def experiment_status(self, experiment_id: int) -> str | None:
         found = await self.db.fetchval(

@@ -43,7 +43,7 @@ _SELECT = (
 
 
 def _experiment(row: aiosqlite.Row) -> Experiment:
-    texts = {name: Localized(nl=row[f"{name}_nl"], en=row[f"{name}_en"]) for name in _TEXTS}
+    texts = {name: Localized.model_validate_json(row[name]) for name in _TEXTS}
     return Experiment(
         id=row["id"],
         slug=row["slug"],
@@ -60,14 +60,11 @@ def _values(new: NewExperiment) -> list[str | None]:
     values: list[str | None] = [new.slug]
     for name in _TEXTS:
         text: Localized = getattr(new, name)
-        values += [text.nl, text.en]
+        values.append(text.model_dump_json())
     return [*values, new.neighbourhood, new.theme]
 
 
-_COLUMNS = (
-    "slug, title_nl, title_en, summary_nl, summary_en, place_nl, place_en,"
-    " organiser_nl, organiser_en, neighbourhood, theme, created_at"
-)
+_COLUMNS = "slug, title, summary, place, organiser, neighbourhood, theme, created_at"
 
 
 class Experiments:
@@ -84,12 +81,10 @@ class Experiments:
         """
         for new in experiments:
             await self.db.execute(
-                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (slug) DO UPDATE SET title_nl = excluded.title_nl,"
-                " title_en = excluded.title_en, summary_nl = excluded.summary_nl,"
-                " summary_en = excluded.summary_en, place_nl = excluded.place_nl,"
-                " place_en = excluded.place_en, organiser_nl = excluded.organiser_nl,"
-                " organiser_en = excluded.organiser_en,"
+                f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (slug) DO UPDATE SET title = excluded.title,"
+                " summary = excluded.summary, place = excluded.place,"
+                " organiser = excluded.organiser,"
                 " neighbourhood = excluded.neighbourhood, theme = excluded.theme",
                 (*_values(new), iso(now)),
             )
@@ -97,7 +92,7 @@ class Experiments:
     async def create(self, new: NewExperiment, now: datetime) -> int:
         """Start a new experiment; returns its id."""
         return await self.db.execute(
-            f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO experiments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
             (*_values(new), iso(now)),
         )
 

@@ -23,6 +23,13 @@ _LATEST = (
 PUBLIC_AUDIENCES = ("all", "theme", "neighbourhood")
 
 
+def _nl_en(column: str) -> str:
+    """An experiment's text as the export's ``<column>_nl`` and ``<column>_en`` fields (the
+    Dutch text where it has no English one)."""
+    nl = f"json_extract(e.{column}, '$.nl')"
+    return f"{nl} AS {column}_nl, COALESCE(json_extract(e.{column}, '$.en'), {nl}) AS {column}_en"
+
+
 class OpenData:
     """Read-only queries for the open-data export."""
 
@@ -58,8 +65,9 @@ class OpenData:
     async def experiments(self) -> list[Row]:
         """Every experiment with the number of residents taking part."""
         rows = await self.db.fetchall(
-            "SELECT e.id, e.slug, e.title_nl, e.title_en, e.summary_nl, e.summary_en,"
-            " e.place_nl, e.place_en, e.organiser_nl, e.organiser_en, e.neighbourhood,"
+            "SELECT e.id, e.slug,"
+            f" {_nl_en('title')}, {_nl_en('summary')}, {_nl_en('place')}, {_nl_en('organiser')},"
+            " e.neighbourhood,"
             " e.theme, e.status, (SELECT COUNT(*) FROM experiment_participants p"
             " WHERE p.experiment_id = e.id) AS participants, e.created_at AS started_at"
             " FROM experiments e ORDER BY e.id",

@@ -272,7 +272,8 @@ TABLES: tuple[Table, ...] = (
         "experiment_participants",
         Kind.PERSONAL,
         "the experiments you take part in",
-        export="SELECT p.experiment_id AS experiment, e.title_nl AS title, p.joined_at"
+        export="SELECT p.experiment_id AS experiment, json_extract(e.title, '$.nl') AS title,"
+        " p.joined_at"
         " FROM experiment_participants p JOIN experiments e ON e.id = p.experiment_id"
         " WHERE p.user_id = :user_id ORDER BY p.joined_at",
         erase=("DELETE FROM experiment_participants WHERE user_id = :user_id",),

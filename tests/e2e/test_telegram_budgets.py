@@ -79,7 +79,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         ria.press("Geen wijkbudgetten")
         await wait_for_text(server, ria.chat_id, "titel | kosten")
         ria.send_text("Speeltuin | 6000 | Nieuwe toestellen & een <bank> | IJmuiden")
-        await wait_for_text(server, ria.chat_id, "Toegevoegd: <b>Speeltuin</b> · € 6.000")
+        await wait_for_text(server, ria.chat_id, "Toegevoegd: <b>Speeltuin</b> · €\u00a06.000")
         ria.send_photo(png())
         await wait_for_text(server, ria.chat_id, "De foto hoort nu bij <b>Speeltuin</b>")
         ria.send_text("Bankjes | 3000 | Bankjes langs het water")
@@ -112,9 +112,9 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
             "Velsen kiest &lt;b&gt;2027&lt;/b&gt;" in t for t in texts(server, anna.chat_id)
         )
         anna.press_data(add("Speeltuin"))
-        await wait_for_text(server, anna.chat_id, "Over: € 4.000")
+        await wait_for_text(server, anna.chat_id, "Over: €\u00a04.000")
         anna.press_data(add("Moestuin"))
-        await wait_for_text(server, anna.chat_id, "Over: € 1.000")
+        await wait_for_text(server, anna.chat_id, "Over: €\u00a01.000")
         anna.press_data(add("Bankjes"))
         await wait_for_text(server, anna.chat_id, "Dat past niet")
         anna.press("🗳️ Stem uitbrengen")
@@ -125,7 +125,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         bob.send_text("/stemmen")
         await wait_for_text(server, bob.chat_id, "Stem uitbrengen")
         bob.press_data(add("Bankjes"))
-        await wait_for_text(server, bob.chat_id, "Over: € 7.000")
+        await wait_for_text(server, bob.chat_id, "Over: €\u00a07.000")
         bob.press("🗳️ Stem uitbrengen")
         await wait_for_text(server, bob.chat_id, "Klopt dat?")
         bob.press("Ja, stem uitbrengen")
@@ -133,14 +133,14 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         bob.press_data(add("Moestuin"))
         await wait_for_text(server, bob.chat_id, "Stem opnieuw")
         bob.press("🗳️ Stem uitbrengen")
-        await wait_for_text(server, bob.chat_id, "op deze projecten, samen € 6.000")
+        await wait_for_text(server, bob.chat_id, "op deze projecten, samen €\u00a06.000")
         bob.press("Ja, stem uitbrengen")
         await wait_for_text(server, bob.chat_id, "Je nieuwe keuze")
 
         cees.send_text("/stemmen")
         await wait_for_text(server, cees.chat_id, "Stem uitbrengen")
         cees.press_data(add("Speeltuin"))
-        await wait_for_text(server, cees.chat_id, "Over: € 4.000")
+        await wait_for_text(server, cees.chat_id, "Over: €\u00a04.000")
         # A forged button (a project of no round, an overlong id) changes nothing.
         cees.press_data(f"bv.add:{round_.id}:999999")
         await wait_for_text(server, cees.chat_id, "kan ik niet vinden")
@@ -152,7 +152,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, cees.chat_id, "nog niet gestemd", after=cees_before)
         # Cees's choice survived the restart.
         cees.send_text("/stemmen")
-        await wait_for_text(server, cees.chat_id, "Over: € 4.000", after=cees_before)
+        await wait_for_text(server, cees.chat_id, "Over: €\u00a04.000", after=cees_before)
     reminders = [t for t in texts(server, cees.chat_id) if "gekozen in" in t]
     assert len(reminders) == 1 and "1 project gekozen" in reminders[0]
     assert not any(
@@ -168,7 +168,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
             # 1 vote each for Bankjes and Speeltuin: the cheaper wins the tie, and then
             # Speeltuin (€ 6.000) no longer fits the € 4.000 left.
             assert "🏆 Moestuin" in shown and "🏆 Bankjes" in shown
-            assert "• Speeltuin" in shown and "samen € 6.000 van € 10.000" in shown
+            assert "• Speeltuin" in shown and "samen €\u00a06.000 van €\u00a010.000" in shown
         projects = {p.title: p for p in await app.repos.budgets.projects(round_.id)}
         assert {t: (p.votes, p.winner) for t, p in projects.items()} == {
             "Speeltuin": (1, False),

@@ -70,14 +70,32 @@ MENU = [
 
 
 async def test_the_command_menu_is_set_per_language(server: BotApiServer, tmp_path: Path) -> None:
-    async with running_bot(telegram_settings(server, tmp_path / "bot.db")):
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         commands = server.commands
-    # Dutch for everyone, English for English clients; no other scope or language.
-    assert sorted(commands) == [("default", ""), ("default", "en")]
+        catalog = app.catalog
+    # Dutch for everyone, each other catalog language for its clients; no other scope.
+    others = [lang for lang in catalog.languages if lang != "nl"]
+    assert sorted(commands) == sorted([("default", ""), *(("default", o) for o in others)])
     dutch = [(c["command"], c["description"]) for c in commands[("default", "")]]
     english = [(c["command"], c["description"]) for c in commands[("default", "en")]]
     assert dutch == [(name, nl) for name, nl, _ in MENU]
     assert english == [(name, en) for name, _, en in MENU]
+    for lang in others:
+        names = [c["command"] for c in commands[("default", lang)]]
+        assert names == [name for name, _, _ in MENU], lang
+        described = {c["command"]: c["description"] for c in commands[("default", lang)]}
+        assert described["taal"] == catalog.text(lang, "commands.language", {}, markup=False)
+
+
+async def test_one_languages_command_menu_failing_leaves_the_others_theirs(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    server.fail_next("setMyCommands", times=1, error_code=400, description="Bad Request: nope")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        commands = server.commands
+        languages = app.catalog.languages
+    assert len(commands) == len(languages) - 1
+    assert ("default", "") in commands
 
 
 async def test_a_failing_command_menu_is_logged_not_fatal(

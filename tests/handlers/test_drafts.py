@@ -48,7 +48,7 @@ async def test_a_number_typed_as_a_budget_is_the_budget_not_the_stop_option(
     assert anna.keys == ["proposals.ask_budget"]
     await anna.send("1")  # the only option shown is "Stoppen"
     assert anna.keys == ["proposals.summary"]
-    assert "Geld: € 1" in anna.text
+    assert "Geld: €\u00a01" in anna.text
     assert await _dialog(app, anna) == ("proposal", "confirm")
 
 

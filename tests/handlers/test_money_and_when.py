@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from handlers import when
 from handlers.money import AmountTooLarge, format_euro, parse_euro, read_euro
 from handlers.when import parse_moment, typed
 
@@ -54,9 +56,13 @@ def test_an_amount_that_is_too_large_is_told_apart_from_nonsense() -> None:
 
 
 def test_amounts_are_shown_per_language() -> None:
-    assert format_euro(150_000, "nl") == "€ 1.500"
-    assert format_euro(150_050, "nl") == "€ 1.500,50"
+    assert format_euro(150_000, "nl") == "€\u00a01.500"
+    assert format_euro(150_050, "nl") == "€\u00a01.500,50"
     assert format_euro(150_050, "en") == "€1,500.50"
+    assert format_euro(150_000, "pl") == "1\u00a0500\u00a0€"
+    assert format_euro(5, "tr") == "€0,05"
+    # A language Babel does not know is shown the Dutch way, not refused.
+    assert format_euro(150_000, "xx") == format_euro(150_000, "nl")
 
 
 @pytest.mark.parametrize(
@@ -88,3 +94,30 @@ def test_unclear_moments_are_not_guessed(text: str) -> None:
 def test_a_typed_moment_reads_back_the_same() -> None:
     moment = datetime(2026, 10, 25, 9, 5, tzinfo=AMSTERDAM)
     assert parse_moment(typed(moment), NOW) == moment
+
+
+def test_moments_are_shown_in_each_language_in_amsterdam_time() -> None:
+    moment = datetime(2026, 12, 4, 9, 5, tzinfo=ZoneInfo("UTC")).astimezone(AMSTERDAM)
+    assert when.moment(moment, "nl") == "4 dec 2026, 10:05"
+    assert when.moment(moment, "en") == "4 Dec 2026, 10:05"
+    assert when.day(moment, "tr") == "4 Ara 2026"
+    assert when.day(moment, "pl") == "4 gru 2026"
+    assert when.recent(moment, "uk") == "4 груд., 10:05"
+    assert when.clock(moment, "ar").startswith("10:05")
+    assert when.day_month(moment, "nl") == "4 dec"
+
+
+def test_an_example_of_a_typed_moment_is_read_back() -> None:
+    shown = when.typed_day(NOW) + " 9:30"
+    assert parse_moment(shown, NOW) == NOW.replace(hour=9, minute=30)
+    assert parse_moment(typed(NOW), NOW) == NOW
+
+
+def test_no_handler_writes_a_date_format_by_hand() -> None:
+    # Dates and times for people are written in one place, handlers/when.py.
+    by_hand = [
+        str(path)
+        for path in Path("handlers").rglob("*.py")
+        if "strftime" in path.read_text() and path.name != "when.py"
+    ]
+    assert by_hand == []

@@ -40,11 +40,24 @@ def test_the_velsen_profile_has_the_seed_documents_facts() -> None:
     assert profile.full_financing_limit > 0
 
 
-def test_every_name_has_both_languages() -> None:
+def test_every_name_has_dutch_and_any_other_languages() -> None:
     raw = tomllib.loads(DEFAULT_PROFILE.read_text())
     del raw["themes"][0]["name"]["en"]
+    raw["themes"][0]["name"]["tr"] = "Birlikte"
+    theme = Profile.model_validate(raw).themes[0]
+    assert (theme.name("tr"), theme.name("en"), theme.name("pl")) == (
+        "Birlikte",
+        theme.name("nl"),
+        theme.name("nl"),
+    )
+    assert theme.name.has("tr") and not theme.name.has("en")
+    del raw["themes"][0]["name"]["nl"]
     with pytest.raises(ValidationError):
         Profile.model_validate(raw)
+    for wrong in ({"nl": "x", "english": "x"}, {"nl": "x", "en": ""}, {"nl": "x", "en": 3}):
+        raw["themes"][0]["name"] = wrong
+        with pytest.raises(ValidationError):
+            Profile.model_validate(raw)
 
 
 def test_duplicate_ids_and_unknown_references_are_refused() -> None:

@@ -149,7 +149,7 @@ async def test_the_warning_says_when_and_how_to_stay(app: App) -> None:
     assert row.kind == "retention"
     warning = Reply.model_validate(row.payload[0])
     text = app.catalog.render("nl", warning, markup=False)
-    assert "Na 24 maanden zonder contact" in text and "op 02-04-2026" in text
+    assert "Na 24 maanden zonder contact" in text and "op 2 apr 2026" in text
     assert "zonder je naam" in text
     assert [b.payload for r in warning.buttons for b in r] == ["retention.stay", "privacy.export"]
     await anna.press_payload("retention.stay")

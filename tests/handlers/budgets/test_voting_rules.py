@@ -172,7 +172,7 @@ async def test_a_round_opened_with_staff_words_needs_a_closing_after_its_opening
     assert ria.keys == ["budgets.closes_before_opens", "budgets.ask_closes"]
     await ria.send((later + timedelta(days=7)).strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alleen inwoners met een wijk")
-    assert "IJmuiden: € 400" in ria.text and "Driehuis: € 300" in ria.text
+    assert "IJmuiden: €\u00a0400" in ria.text and "Driehuis: €\u00a0300" in ria.text
     await ria.press("Openen")
     assert ria.keys == ["budgets.scheduled"]
     [found] = await app.repos.budgets.all()

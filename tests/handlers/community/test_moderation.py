@@ -9,6 +9,7 @@ import pytest
 
 from bot.app import App
 from bot.settings import Settings
+from handlers import when
 from handlers.community.moderation import expire_mutes
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
@@ -126,7 +127,7 @@ async def test_each_decision_of_the_connector_reaches_the_author_with_the_reason
         assert ends is not None
         assert timers.armed[-1].job == f"mute:{sanctions[0].id}" and timers.armed[-1].at == ends
         # The end time is shown in Amsterdam time.
-        local = ends.astimezone(app.settings.zone).strftime("%d-%m-%Y %H:%M")
+        local = when.moment(ends.astimezone(app.settings.zone), "nl")
         assert f"Tot {local}" in text
 
 
@@ -139,7 +140,7 @@ async def test_a_muted_resident_reads_but_cannot_post_and_is_told_until_when(app
     await ria.send("Even afkoelen.")
     [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
     assert mute.ends_at is not None
-    until = mute.ends_at.astimezone(app.settings.zone).strftime("%d-%m-%Y %H:%M")
+    until = when.moment(mute.ends_at.astimezone(app.settings.zone), "nl")
 
     for attempt in ("/idee", "/nieuwexperiment"):
         await anna.send(attempt)

@@ -24,10 +24,10 @@ async def _answer_until_budget(anna: Chat) -> None:
 async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
     anna = await person(app, "anna")
     await _answer_until_budget(anna)
-    await anna.send("€ 1.500")
+    await anna.send("€\u00a01.500")
     assert anna.keys == ["proposals.summary"]
-    assert "Geld: € 1.500" in anna.text
-    assert "Tot € 5.000 kan de gemeente je experiment helemaal betalen" in anna.text
+    assert "Geld: €\u00a01.500" in anna.text
+    assert "Tot €\u00a05.000 kan de gemeente je experiment helemaal betalen" in anna.text
     await anna.press("Insturen")
     assert anna.keys == ["proposals.submitted"]
     assert "helemaal betalen" in anna.text
@@ -51,7 +51,7 @@ async def test_a_large_budget_is_told_about_co_financing(app: App) -> None:
     anna = await person(app, "anna")
     await _answer_until_budget(anna)
     await anna.send("12500,50")
-    assert "Geld: € 12.500,50" in anna.text
+    assert "Geld: €\u00a012.500,50" in anna.text
     assert "cofinanciering" in anna.text
     await anna.press("Insturen")
     [proposal] = await app.repos.proposals.queue()
@@ -130,7 +130,7 @@ async def test_my_proposals_show_status_history_and_reason(app: App) -> None:
     assert anna.keys == ["proposals.detail"]
     assert "Ingestuurd" in anna.text
     assert "Goedgekeurd. Mooi plan, we helpen graag." in anna.text
-    assert "Toegekend bedrag: € 800" in anna.text
+    assert "Toegekend bedrag: €\u00a0800" in anna.text
 
 
 async def test_someone_elses_proposal_cannot_be_opened(app: App) -> None:
@@ -155,7 +155,7 @@ async def test_a_budget_of_about_an_amount_is_read_and_a_huge_one_is_called_too_
     assert "te groot" in anna.text
     await anna.send("ongeveer 800 euro")  # the question asks "ongeveer"
     assert anna.keys == ["proposals.summary"]
-    assert "Geld: € 800" in anna.text
+    assert "Geld: €\u00a0800" in anna.text
 
 
 async def test_a_proposal_that_ends_in_a_full_stop_is_listed_without_a_doubled_mark(

@@ -56,7 +56,7 @@ async def test_co_funding_and_turning_down_a_proposal(app: App) -> None:
     carl = await _proposal(app, "12000")
     ria = await connector(app)
     await ria.send("/wachtrij v1")
-    assert "meer dan € 5.000" in ria.text
+    assert "meer dan €\u00a05.000" in ria.text
     await ria.press("Cofinanciering")
     await ria.send("4000")
     await name_experiment(

@@ -368,9 +368,10 @@ async def test_dates_are_written_the_way_each_language_writes_them(
     jan = chat("jan")
     await jan.onboard(language="English")
     await jan.press_payload("idea.open:1")
-    months = app.catalog.text("en", "when.months", {}, markup=False).split(", ")
-    assert f"{local.day} {months[local.month - 1]} {local.year}" in jan.text
+    english = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    assert f"{local.day} {english[local.month - 1]} {local.year}" in jan.text
     anna = chat("anna")
     await anna.onboard()
     await anna.press_payload("idea.open:1")
-    assert local.strftime("%d-%m-%Y") in anna.text
+    dutch = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
+    assert f"{local.day} {dutch[local.month - 1]} {local.year}" in anna.text

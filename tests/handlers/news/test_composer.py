@@ -10,6 +10,7 @@ import pytest
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
+from handlers import when
 from handlers.contract import Reply, Timer
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
@@ -251,7 +252,7 @@ async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> N
     )
     await ria.send(local.strftime("%d-%m-%Y %H:%M"))
     assert ria.keys == ["composer.scheduled"]
-    assert local.strftime("%d-%m-%Y %H:%M") in ria.text
+    assert when.moment(local, "nl") in ria.text
     broadcast_id = await _last_broadcast(app)
     assert timers.armed == [Timer(job=f"broadcast:{broadcast_id}", at=local)]
     assert await app.repos.broadcasts.pending() == [(broadcast_id, local)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.app import App
+from handlers import when
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
@@ -86,7 +87,7 @@ async def test_a_mute_comes_back_with_its_end_and_its_timer(app: App) -> None:
     assert anna.keys == ["onboarding.done"]  # a muted person may still finish onboarding
     await anna.send("/idee")
     assert anna.keys == ["moderation.muted"]
-    until = ends_at.astimezone(app.settings.zone).strftime("%d-%m-%Y %H:%M")
+    until = when.moment(ends_at.astimezone(app.settings.zone), "nl")
     assert f"gedempt tot {until}" in anna.text
     [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
     assert mute.ends_at == ends_at and mute.by_user_id is None
