@@ -67,7 +67,12 @@ def _card(ctx: Context, meeting: Meeting, place: Place | None, *, staff: bool) -
     if staff:
         buttons.append([Button(label="meetings.btn_staff", payload=f"mt.staff:{meeting.id}")])
     shown = card(
-        meeting, ctx.timezone, going=meeting.going, waiting=meeting.waiting, buttons=buttons
+        meeting,
+        ctx.timezone,
+        lang=ctx.lang,
+        going=meeting.going,
+        waiting=meeting.waiting,
+        buttons=buttons,
     )
     if place is not None:
         mark = Reply(key="meetings.you_going" if place is Place.GOING else "meetings.you_waiting")

@@ -25,7 +25,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, respond, ro
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
-from handlers.when import parse_moment
+from handlers.when import parse_moment, typed_day
 from storage.meetings.meetings import MeetingDraft
 from storage.news.broadcasts import Audience
 
@@ -169,7 +169,7 @@ async def online_link(ctx: Context, dialog: Dialog) -> Response:
 
 
 def _ask_starts(ctx: Context) -> Reply:
-    example = (ctx.local(ctx.now) + timedelta(days=7)).strftime("%d-%m-%Y") + " 19:30"
+    example = typed_day((ctx.local(ctx.now) + timedelta(days=7)).date()) + " 19:30"
     return _ask("meetings.ask_starts", example=example)
 
 
@@ -183,7 +183,7 @@ def read_start(ctx: Context) -> datetime | Reply:
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
     if moment <= local:
-        return Reply(key="meetings.when_past", params={"when": moment.strftime("%d-%m-%Y %H:%M")})
+        return Reply(key="meetings.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:
         return Reply(key="meetings.when_too_far")
     return moment.astimezone(UTC)
@@ -215,9 +215,7 @@ def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
     if isinstance(text, Reply):
         return text
     local = ctx.local(begins)
-    moment = parse_moment(text, local) or parse_moment(
-        f"{local.strftime('%d-%m-%Y')} {text}", local
-    )
+    moment = parse_moment(text, local) or parse_moment(f"{typed_day(local.date())} {text}", local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
     ends = moment.astimezone(UTC)
@@ -355,7 +353,7 @@ async def _chosen(ctx: Context, dialog: Dialog) -> Response:
         back = dialog.to("invite")
         return respond(Reply(key="meetings.audience_empty"), _ask_invite(back), dialog=back)
     draft = draft_of(dialog)
-    shown = card(draft, ctx.timezone)
+    shown = card(draft, ctx.timezone, lang=ctx.lang)
     intro = Reply(key="meetings.preview_intro", params={"count": count})
     return respond(intro, shown, _preview_question(dialog), dialog=dialog)
 

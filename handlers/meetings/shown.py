@@ -1,7 +1,8 @@
 """How a meeting looks to people: its card, the invitation, the reminders, the calendar file.
 
-Shown times are local (the municipality's time zone) and written with numbers only, so one
-stored message reads the same in every language. The calendar file carries the start and end
+Shown times are local (the municipality's time zone): in the reader's language on a card
+shown to one person, in numbers only in a message stored once for many (an invitation, a
+reminder), so that it reads the same in every language. The calendar file carries the start and end
 in that time zone with its VTIMEZONE, a stable UID per meeting and a SEQUENCE that grows with
 every change, so a calendar app updates the entry it already has.
 """
@@ -14,16 +15,24 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
+import handlers.when as shown_time
 from handlers.contract import Button, Document, Reply
 from handlers.profile import Profile
 from storage.meetings.meetings import Meeting, MeetingDraft
 
 
-def when(meeting: MeetingDraft, zone: ZoneInfo) -> str:
-    """ "12-12-2026 19:30–21:00" (the end's date too when it ends on another day)."""
+def when(meeting: MeetingDraft, zone: ZoneInfo, lang: str | None = None) -> str:
+    """ "12 dec 2026, 19:30–21:00" in the reader's language (the end's day too when it ends
+    on another day); without a language, in numbers only ("2026-12-12 19:30–21:00"), for a
+    message stored once and read in every language."""
     starts, ends = meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone)
-    first = starts.strftime("%d-%m-%Y %H:%M")
-    last = ends.strftime("%H:%M" if ends.date() == starts.date() else "%d-%m-%Y %H:%M")
+    same_day = ends.date() == starts.date()
+    if lang is None:
+        first = shown_time.typed(starts)
+        last = shown_time.typed(ends)[-5:] if same_day else shown_time.typed(ends)
+    else:
+        first = shown_time.moment(starts, lang)
+        last = shown_time.clock(ends, lang) if same_day else shown_time.moment(ends, lang)
     return f"{first}–{last}"
 
 
@@ -39,6 +48,7 @@ def card(
     meeting: MeetingDraft,
     zone: ZoneInfo,
     *,
+    lang: str | None = None,
     going: int = 0,
     waiting: int = 0,
     key: str = "meetings.card",
@@ -49,7 +59,7 @@ def card(
         key=key,
         params={
             "title": meeting.title,
-            "when": when(meeting, zone),
+            "when": when(meeting, zone, lang),
             "where": where(meeting),
             "description": meeting.description,
             "going": going,

@@ -174,7 +174,7 @@ async def test_a_meeting_is_organised_joined_reminded_and_moved_in_telegram(
             await _step(server, ria, how, what, expected)
         for person in (anna, carl, dina):
             told = await wait_for_text(server, person.chat_id, "is verplaatst")
-            assert f"{later:%d-%m-%Y} 19:30" in told
+            assert f"{later:%Y-%m-%d} 19:30" in told
         await server.wait_for(lambda: len(_documents(server, anna.chat_id)) == 2, 20)
         updated = Calendar.from_ical(
             server.file(_documents(server, anna.chat_id)[-1]["document"]["file_id"]).data

@@ -11,6 +11,7 @@ from icalendar import Calendar
 
 from bot.app import App
 from bot.settings import Settings
+from handlers.when import day
 from tests.consultations import Clock
 from tests.meetings import (
     ADDRESS,
@@ -42,7 +43,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     preview = await organise(ria, starts, capacity=2)
     assert "Uitnodigingen: 3" in preview[0].text
     assert TITLE in preview[1].text and ADDRESS in preview[1].text
-    assert f"{starts:%d-%m-%Y} 19:30–21:30" in preview[1].text
+    assert f"{day(starts, 'nl')}, 19:30–21:30" in preview[1].text
     await ria.press("Publiceren")
     assert ria.keys == ["meetings.published"] and "verstuurd: 3" in ria.text
     meeting = await _last_meeting(app)
@@ -135,7 +136,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     for person in (anna, carl, dina):
         told = (await for_user(app, person, "meeting"))[-1]
         assert told.replies[0].key == "meetings.moved"
-        assert f"{later:%d-%m-%Y} 19:30" in told.text(app, "nl")
+        assert f"{later:%Y-%m-%d} 19:30" in told.text(app, "nl")
     assert await for_user(app, bob, "meeting") == [], "Bob cancelled: not told"
     anna_told = (await for_user(app, anna, "meeting"))[-1]
     document = anna_told.replies[1].document
