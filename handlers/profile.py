@@ -19,6 +19,9 @@ from pydantic import (
     model_validator,
 )
 
+# Re-exported: the profile's postcode ranges are what a budget round stores.
+from storage.budgets.rounds import PostcodeRange as PostcodeRange
+
 # Re-exported: the profile's names are the same type as stored texts.
 from storage.localized import Localized as Localized
 
@@ -173,6 +176,8 @@ class Profile(BaseModel):
     experiments: list[ExperimentSeed] = Field(default_factory=list)
     consultations: ConsultationRules = ConsultationRules()
     rooms: RoomRules = RoomRules()
+    #: The municipality's postcodes (four digits): a budget round can be limited to them.
+    postcodes: list[PostcodeRange] = Field(default_factory=list)
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod
@@ -191,6 +196,13 @@ class Profile(BaseModel):
                 raise ValueError(f"experiment {seed.slug}: unknown neighbourhood")
             if seed.theme and seed.theme not in themes:
                 raise ValueError(f"experiment {seed.slug}: unknown theme")
+        for area in self.postcodes:
+            if area.neighbourhood and area.neighbourhood not in hoods:
+                raise ValueError(f"postcodes {area.shown()}: unknown neighbourhood")
+        spans = sorted((a.first, a.last) for a in self.postcodes)
+        for (_, last), (first, _) in zip(spans, spans[1:], strict=False):
+            if first <= last:
+                raise ValueError(f"postcodes: ranges overlap at {first}")
         slugs = {seed.slug for seed in self.experiments}
         for evaluation in self.consultations.evaluations:
             unknown = sorted(set(evaluation.experiments) - slugs)

@@ -71,6 +71,8 @@ async def votes(app: App, chat: Chat) -> set[str]:
 
 
 async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
+    """Ria sets up a round of three projects, open now, for all residents, ties to the
+    cheaper project."""
     await ria.send("/nieuweronde")
     assert ria.keys == ["budgets.ask_name"]
     await ria.send("Velsen kiest 2027")
@@ -110,6 +112,8 @@ async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
     await ria.send(closes)
     assert ria.keys == ["budgets.ask_who"]
     await ria.press("Alle inwoners")
+    assert ria.keys == ["budgets.ask_tie"]
+    await ria.press("Goedkoopste project eerst")
     assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
     assert "Speeltuin" in ria.text and "€ 6.000" in ria.text and "📷" in ria.text
     assert "goedkoopste project" in ria.text  # the tie rule is stated
