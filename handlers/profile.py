@@ -6,6 +6,7 @@ in a profile stops the bot with a clear message instead of confusing residents l
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -200,7 +201,7 @@ class Profile(BaseModel):
             if area.neighbourhood and area.neighbourhood not in hoods:
                 raise ValueError(f"postcodes {area.shown()}: unknown neighbourhood")
         spans = sorted((a.first, a.last) for a in self.postcodes)
-        for (_, last), (first, _) in zip(spans, spans[1:], strict=False):
+        for (_, last), (first, _) in itertools.pairwise(spans):
             if first <= last:
                 raise ValueError(f"postcodes: ranges overlap at {first}")
         slugs = {seed.slug for seed in self.experiments}

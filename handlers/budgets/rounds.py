@@ -319,7 +319,9 @@ def _ask_who(ctx: Context, dialog: Dialog) -> Reply:
         buttons.append(
             [
                 dialog.button(
-                    "budgets.btn_who_postcode", "postcode", ranges=ranges_text(ctx.profile.postcodes)
+                    "budgets.btn_who_postcode",
+                    "postcode",
+                    ranges=ranges_text(ctx.profile.postcodes),
                 )
             ]
         )
@@ -338,9 +340,7 @@ async def who_step(ctx: Context, dialog: Dialog) -> Response:
         return respond(_ask_who(ctx, dialog), dialog=dialog)
     # The ranges are copied into the round as they are now: a later change of the profile
     # does not change who may vote in a round already set up.
-    postcodes = (
-        [r.model_dump() for r in ctx.profile.postcodes] if choice == "postcode" else None
-    )
+    postcodes = [r.model_dump() for r in ctx.profile.postcodes] if choice == "postcode" else None
     nxt = dialog.to("tie", hood_only=choice == "hood", postcodes=postcodes)
     return respond(_ask_tie(nxt), dialog=nxt)
 

@@ -104,9 +104,7 @@ async def _close(
         return
     # Winners in the order the tally chose them, then the others by votes.
     chosen = {project_id: n for n, project_id in enumerate(winners)}
-    ranked = sorted(
-        projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id)
-    )
+    ranked = sorted(projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id))
     groups = await repos.recipients.by_language(everyone, catalog.default)
     for lang, ids in groups.items():
         lines = [

@@ -321,8 +321,7 @@ class BudgetRounds:
     async def ballot(self, round_id: int, user_id: int) -> Ballot:
         """This voter's ballot (empty when they have not started one)."""
         row = await self.db.fetchone(
-            "SELECT confirmed_at, postcode FROM budget_ballots"
-            " WHERE round_id = ? AND user_id = ?",
+            "SELECT confirmed_at, postcode FROM budget_ballots WHERE round_id = ? AND user_id = ?",
             (round_id, user_id),
         )
         chosen = await self.db.fetchall(
@@ -472,7 +471,9 @@ class BudgetRounds:
         counts, confirmed, _ = await self.live_counts(round_id)
         projects = await self.projects(round_id)
         local = (
-            await self._hood_votes(found, projects) if found.tie_rule is TieRule.HOOD else {}
+            await self._hood_votes(found, projects, counts)
+            if found.tie_rule is TieRule.HOOD
+            else {}
         )
         candidates = [
             Candidate(
@@ -504,29 +505,42 @@ class BudgetRounds:
         )
         return winners
 
-    async def _hood_votes(self, found: Round, projects: list[Project]) -> dict[int, int]:
-        """Per project, the confirmed votes of residents of its own neighbourhood: the one
-        they declared, else the one their postcode lies in. Every vote for a project of the
-        whole municipality is from its own area."""
-        rows = await self.db.fetchall(
-            "SELECT v.project_id, u.neighbourhood, b.postcode, COUNT(*) AS n"
-            " FROM budget_votes v"
-            " JOIN budget_ballots b ON b.round_id = v.round_id AND b.user_id = v.user_id"
-            " JOIN users u ON u.id = v.user_id"
-            " WHERE v.round_id = ? GROUP BY v.project_id, u.neighbourhood, b.postcode",
-            (found.id,),
-            long=True,
-        )
-        where = {p.id: p.neighbourhood for p in projects}
-        local: dict[int, int] = {}
-        for row in rows:
-            project_id = int(row["project_id"])
-            hood = row["neighbourhood"]
-            if hood is None and row["postcode"] and found.postcodes:
-                area = postcode_area(found.postcodes, int(row["postcode"]))
-                hood = area.neighbourhood if area else None
-            if where.get(project_id) is None or where.get(project_id) == hood:
-                local[project_id] = local.get(project_id, 0) + int(row["n"])
+    async def _hood_votes(
+        self, found: Round, projects: list[Project], counts: dict[int, int]
+    ) -> dict[int, int]:
+        """Per tied project (one whose votes another has too: only there does the rule
+        matter), the confirmed votes of residents of its own neighbourhood: the one they
+        declared, else the one their postcode lies in. Every vote for a project of the whole
+        municipality is from its own area."""
+        seen: dict[int, int] = {}
+        for p in projects:
+            seen[counts.get(p.id, 0)] = seen.get(counts.get(p.id, 0), 0) + 1
+        tied = [p for p in projects if seen[counts.get(p.id, 0)] > 1]
+        local = {p.id: counts.get(p.id, 0) for p in tied if p.neighbourhood is None}
+        for p in tied:
+            if p.neighbourhood is None:
+                continue
+            declared = await self.db.fetchval(
+                "SELECT COUNT(*) FROM budget_votes v JOIN users u ON u.id = v.user_id"
+                " WHERE v.project_id = ? AND u.neighbourhood = ?",
+                (p.id, p.neighbourhood),
+            )
+            local[p.id] = int(declared)
+            if not found.postcodes:
+                continue
+            # Voters who declared no neighbourhood: where their postcode lies.
+            rows = await self.db.fetchall(
+                "SELECT b.postcode, COUNT(*) FROM budget_votes v"
+                " JOIN budget_ballots b ON b.round_id = v.round_id AND b.user_id = v.user_id"
+                " JOIN users u ON u.id = v.user_id"
+                " WHERE v.project_id = ? AND u.neighbourhood IS NULL"
+                " AND b.postcode IS NOT NULL GROUP BY b.postcode",
+                (p.id,),
+            )
+            for postcode, n in rows:
+                area = postcode_area(found.postcodes, int(postcode))
+                if area is not None and area.neighbourhood == p.neighbourhood:
+                    local[p.id] += int(n)
         return local
 
     # Open data --------------------------------------------------------------------------

@@ -285,6 +285,13 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
     assert ria.keys == ["budgets.not_a_winner"]
     actions = await audit_actions(app)
     assert actions.count("budget.create") == 1 and "budget.close" in actions
+    # The audit log (exported to staff) holds no vote: no voter acts or is a subject there.
+    voter_ids = {(await row(app, c)).id for c in (anna, bob, cees)}
+    logged = await app.db.fetchall(
+        "SELECT actor_user_id, subject FROM audit_log WHERE action LIKE 'budget.%'"
+    )
+    assert logged and all(r[0] not in voter_ids for r in logged)
+    assert {r[1] for r in logged} == {f"budget:{found.id}"}
     assert "experiment.create" in actions
 
     # Open data: rounds, projects, costs, totals and winners; nobody's vote.

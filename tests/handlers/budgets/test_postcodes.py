@@ -4,13 +4,16 @@ resident gives the four digits once, and nothing else about them is asked or kep
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
+from bot.settings import Settings
 from handlers.budgets.schedule import advance
 from handlers.budgets.voting import read_postcode
 from handlers.contract import Role
+from handlers.profile import DEFAULT_PROFILE
 from storage.budgets.rounds import NewProject, PostcodeRange
 from tests.handlers.budgets.test_budget_round import exported
 from tests.people import connector, person, row, with_role
@@ -216,7 +219,7 @@ async def test_a_postcode_is_given_once_and_a_new_one_does_not_give_a_second_bal
     app: App,
 ) -> None:
     round_id = await postcode_round(app)
-    [speeltuin, bankjes] = await app.repos.budgets.projects(round_id)
+    bankjes = (await app.repos.budgets.projects(round_id))[1]
     anna = await person(app, "anna")
     await anna.send("/stemmen")
     # A second question open at the same time (two taps on an old button).
@@ -298,3 +301,34 @@ async def test_a_neighbourhood_round_does_not_ask_for_a_postcode(app: App) -> No
     await bob.send("/stemmen")
     assert bob.keys[0] == "budgets.intro"
     assert await stored_postcodes(app) == []
+
+
+async def test_a_municipality_without_postcodes_is_not_offered_the_choice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = DEFAULT_PROFILE.read_text()
+    profile = tmp_path / "elders.toml"
+    profile.write_text(
+        text[: text.index("[[postcodes]]")] + text[text.index("# The four themes") :]
+    )
+    app = await App.open(settings.model_copy(update={"profile": profile}))
+    try:
+        assert app.profile.postcodes == []
+        ria = await connector(app)
+        await ria.send("/nieuweronde")
+        await ria.send("Ronde")
+        await ria.send("1000")
+        await ria.press("Geen wijkbudgetten")
+        await ria.send("Speeltuin | 400 | Toestellen")
+        await ria.press("Klaar met projecten")
+        await ria.press("Nu")
+        later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+        await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+        assert ria.keys == ["budgets.ask_who"]
+        assert not any("postcode" in label for label, _ in ria.buttons())
+        # A button kept from a set-up elsewhere is no way around it.
+        token = ria.buttons()[0][1].split(":")[0]
+        await ria.press_payload(f"{token}:postcode")
+        assert ria.keys == ["budgets.ask_who"]
+    finally:
+        await app.close()

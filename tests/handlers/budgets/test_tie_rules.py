@@ -19,11 +19,12 @@ from bot.admin.open_data import BUDGET_PROJECTS, BUDGET_ROUNDS, collect
 from bot.app import App
 from bot.settings import Settings
 from handlers.budgets.schedule import advance
-from storage.budgets.tally import lot
+from storage.budgets.rounds import NewProject
+from storage.budgets.tally import TieRule, lot
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.budgets.test_budget_round import payload
 from tests.handlers.ideas.helpers import submit_idea
-from tests.people import connector, outbox, person
+from tests.people import connector, outbox, person, row
 from tests.support import Chat
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -128,7 +129,9 @@ async def test_a_tie_is_resolved_by_the_rule_the_round_states(
         [published] = tables[BUDGET_ROUNDS.name]
         assert published["tie_rule"] == closed.tie_rule.value
         assert published["tie_seed"] == closed.tie_seed
-        submitted = {r["title"].split()[0]: r["submitted_at"] for r in tables[BUDGET_PROJECTS.name]}
+        submitted = {
+            r["title"].split()[0]: r["submitted_at"] for r in tables[BUDGET_PROJECTS.name]
+        }
         assert submitted["Klimrek"] < submitted["Moestuin"]
         assert "anna" not in json.dumps(tables, default=str).casefold()
     finally:
@@ -161,3 +164,57 @@ async def test_the_lots_seed_is_unknown_until_the_round_closes(settings: Setting
         assert "beslist het lot" in ria.text and "Code van de loting" not in ria.text
     finally:
         await app.close()
+
+
+async def test_a_voter_without_a_neighbourhood_counts_for_the_one_their_postcode_is_in(
+    app: App,
+) -> None:
+    now = app.router.clock()
+    round_id = await app.repos.budgets.create(
+        name="Gelijkspel",
+        total_cents=1000,
+        hood_budgets={},
+        opens_at=now,
+        closes_at=now + timedelta(hours=1),
+        hood_only=False,
+        postcodes=list(app.profile.postcodes),
+        tie_rule=TieRule.HOOD,
+        projects=[
+            NewProject(
+                title="Duinpad",
+                description="Santpoort",
+                cost_cents=600,
+                neighbourhood="santpoort-zuid",
+            ),
+            NewProject(title="Moestuin", description="Bij school", cost_cents=500),
+        ],
+        now=now,
+    )
+    voters = []
+    for name, postcode, title in (
+        ("anna", "2082", "Duinpad"),  # Santpoort-Zuid
+        ("bob", "2082", "Duinpad"),
+        ("cees", "1971", "Moestuin"),
+        ("dirk", "1971", "Moestuin"),
+    ):
+        chat = await person(app, name)
+        await app.db.execute(
+            "UPDATE users SET neighbourhood = NULL WHERE id = ?", ((await row(app, chat)).id,)
+        )
+        await chat.send("/stemmen")
+        await chat.send(postcode)
+        await vote_for(chat, title)
+        voters.append(chat)
+    closes = now + timedelta(hours=1)
+    await advance(app.repos, app.catalog, app.profile, app.router.timezone, round_id, closes)
+    winners = [p.title for p in await app.repos.budgets.projects(round_id) if p.winner]
+    # Moestuin is for the whole municipality (every vote its own area: 2); Duinpad's two
+    # voters live in Santpoort-Zuid by their postcode (2): still tied, so the ballot order.
+    # Without their postcodes Duinpad would have 0 from its own area and lose.
+    assert winners == ["Duinpad"]
+    await app.db.execute("UPDATE budget_ballots SET postcode = '1971' WHERE postcode = '2082'")
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    projects = await app.repos.budgets.projects(round_id)
+    local = await app.repos.budgets._hood_votes(found, projects, {p.id: 2 for p in projects})
+    assert local == {projects[0].id: 0, projects[1].id: 2}

@@ -272,3 +272,26 @@ async def test_when_every_project_lost_its_idea_staff_are_asked_for_projects_aga
     await ria.send("Bankjes | 300 | Aan het water")
     await ria.press("Klaar met projecten")
     assert ria.keys == ["budgets.ask_opens"]
+
+
+async def test_a_round_closing_while_someone_confirms_counts_nothing_new(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1]
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes.id}")
+    await anna.press("Stem uitbrengen")
+    confirm = next(p for _, p in anna.buttons() if p.startswith("bv.ok:"))
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    # The closing moment passed but the scheduler has not run yet: already closed for her.
+    moment = found.closes_at
+    app.router.clock = lambda: moment
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.closed"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 0
+    # And once the tally ran, her unconfirmed choice counted for nothing.
+    await advance(app.repos, app.catalog, app.profile, app.router.timezone, round_id, moment)
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.closed"]
+    projects = await app.repos.budgets.projects(round_id)
+    assert [(p.votes, p.winner) for p in projects] == [(0, False), (0, False)]
