@@ -503,6 +503,13 @@ class BudgetRounds:
             "UPDATE budget_rounds SET voters = ?, spent_cents = ? WHERE id = ?",
             (confirmed, spent, round_id),
         )
+        if found.postcodes is not None:
+            # The postcodes served to let people vote (and the tie rule): not kept longer.
+            await self.db.execute(
+                "UPDATE budget_ballots SET postcode = NULL"
+                " WHERE round_id = ? AND postcode IS NOT NULL",
+                (round_id,),
+            )
         return winners
 
     async def _hood_votes(

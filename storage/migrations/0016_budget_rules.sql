@@ -20,6 +20,6 @@ ALTER TABLE budget_rounds ADD COLUMN tie_seed TEXT;
 ALTER TABLE budget_projects ADD COLUMN submitted_at TEXT;
 
 -- The four digits of the postcode a voter gave for a postcode round (nothing more: no
--- letters, no house number). Erased with the ballot.
+-- letters, no house number). Erased with the ballot, and for everyone when the round closes.
 ALTER TABLE budget_ballots ADD COLUMN postcode TEXT
     CHECK (postcode IS NULL OR (length(postcode) = 4 AND postcode GLOB '[1-9][0-9][0-9][0-9]'));

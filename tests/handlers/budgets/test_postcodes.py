@@ -60,7 +60,7 @@ async def test_staff_limit_a_round_to_the_profiles_postcodes_and_the_preview_say
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     assert ria.keys == ["budgets.ask_who"]
     labels = [label for label, _ in ria.buttons()]
-    assert f"Alleen met een postcode in {VELSEN}" in labels
+    assert "📮 Alleen met een postcode in Gemeente Velsen" in labels
     await ria.press("Alleen met een postcode")
     await ria.press("Goedkoopste project eerst")
     assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
