@@ -34,8 +34,6 @@ feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, consent=True)
 
 POSTCODE = "budget_postcode"
-#: The longest answer read as a postcode attempt ("1971 AB" and a few spaces).
-MAX_POSTCODE_TEXT = 40
 
 
 def euro(ctx: Context, cents: int) -> str:
@@ -122,7 +120,6 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
         # Given meanwhile (another device, a double tap): the ballot as it is.
         return await _cards(ctx, still)
     typed = ctx.text if ctx.event.photo is None and ctx.event.unsupported is None else ""
-    typed = typed if len(typed) <= MAX_POSTCODE_TEXT else typed[:MAX_POSTCODE_TEXT]
     digits = read_postcode(typed)
     if digits is None:
         shown = "".join(ch for ch in typed if ch.isdecimal())
