@@ -6,6 +6,7 @@ in a profile stops the bot with a clear message instead of confusing residents l
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+# Re-exported: the profile's postcode ranges are what a budget round stores.
+from storage.budgets.rounds import PostcodeRange as PostcodeRange
 
 # Re-exported: the profile's names are the same type as stored texts.
 from storage.localized import Localized as Localized
@@ -211,6 +215,8 @@ class Profile(BaseModel):
     meetings: MeetingRules = MeetingRules()
     #: Without it the open data carries no DCAT-AP-NL metadata.
     publication: PublicationProfile | None = None
+    #: The municipality's postcodes (four digits): a budget round can be limited to them.
+    postcodes: list[PostcodeRange] = Field(default_factory=list)
 
     @field_validator("neighbourhoods", "themes", "categories", "departments")
     @classmethod
@@ -229,6 +235,13 @@ class Profile(BaseModel):
                 raise ValueError(f"experiment {seed.slug}: unknown neighbourhood")
             if seed.theme and seed.theme not in themes:
                 raise ValueError(f"experiment {seed.slug}: unknown theme")
+        for area in self.postcodes:
+            if area.neighbourhood and area.neighbourhood not in hoods:
+                raise ValueError(f"postcodes {area.shown()}: unknown neighbourhood")
+        spans = sorted((a.first, a.last) for a in self.postcodes)
+        for (_, last), (first, _) in itertools.pairwise(spans):
+            if first <= last:
+                raise ValueError(f"postcodes: ranges overlap at {first}")
         slugs = {seed.slug for seed in self.experiments}
         for evaluation in self.consultations.evaluations:
             unknown = sorted(set(evaluation.experiments) - slugs)

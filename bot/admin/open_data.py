@@ -248,6 +248,26 @@ BUDGET_ROUNDS = Resource(
         _f("opens_at", "datetime", f"When voting opened. {_UTC}"),
         _f("closes_at", "datetime", f"When voting closed. {_UTC}"),
         _f("status", "string", "scheduled, open or closed."),
+        _f(
+            "postcodes",
+            "string",
+            "Empty when every resident taking part could vote; else the postcode ranges (four"
+            " digits) voters had to live in: JSON, a list of first, last and neighbourhood code.",
+        ),
+        _f(
+            "tie_rule",
+            "string",
+            "How projects with equal votes were ordered: cost (lower cost first), hood (more"
+            " votes from residents of the project's own neighbourhood first; every vote counts"
+            " for a project of the whole municipality), earliest (submitted earliest first) or"
+            " lot; then the order on the ballot.",
+        ),
+        _f(
+            "tie_seed",
+            "string",
+            "For a lot (once closed): its seed. Projects with equal votes are ordered by the"
+            ' SHA-256 of "<seed>:<project id>" in hexadecimal, lowest first.',
+        ),
         _f("voters", "integer", "How many residents voted (once closed)."),
         _f("spent_cents", "integer", "What the winning projects cost together (once closed)."),
     ),
@@ -258,7 +278,7 @@ BUDGET_PROJECTS = Resource(
     "Velsen kiest: projecten / projects",
     "The projects on each round's ballot; votes and winners once the round is closed. Winners"
     " are chosen in order of votes while they fit the budget (a neighbourhood's projects first"
-    " within its part); with equal votes the cheaper project, then the earlier one, wins.",
+    " within its part); with equal votes the round's tie rule decides (see budget_rounds).",
     (
         _f("id", "integer", "Number of the project."),
         _f("round", "integer", "The round it was on."),
@@ -268,6 +288,11 @@ BUDGET_PROJECTS = Resource(
         _f("neighbourhood", "string", "Neighbourhood code, if it is in one neighbourhood."),
         _f("idea", "integer", "The idea it came from, if any."),
         _f("proposal", "integer", "The experiment proposal it came from, if any."),
+        _f(
+            "submitted_at",
+            "datetime",
+            "When its idea or proposal was submitted, else when the round was made. " + _UTC,
+        ),
         _f("votes", "integer", "Votes it got (once the round is closed)."),
         _f("winner", "integer", "1 if it won, 0 if not (once the round is closed)."),
         _f("experiment", "integer", "The experiment it became, if any."),

@@ -2,7 +2,9 @@
 
     /nieuweronde ──► name ──► total budget ──► neighbourhood budgets (or none)
         ──► projects, one message each ("titel | kosten | uitleg | wijk"; a photo after
-            one is its picture) ──► opens (or "nu") ──► closes ──► who may vote
+            one is its picture) ──► opens (or "nu") ──► closes
+        ──► who may vote (everyone taking part / with a neighbourhood / with a postcode in
+            the profile's ranges) ──► the tie rule (cost / own neighbourhood / earliest / lot)
         ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler)
 
     /rondes ──► a round: votes per project so far (counts only, never who)
@@ -24,7 +26,8 @@ from handlers.experiments import launch
 from handlers.feature import Context, Feature
 from handlers.money import format_euro, parse_euro
 from handlers.when import parse_moment
-from storage.budgets.rounds import NewProject, Round, RoundStatus
+from storage.budgets.rounds import NewProject, PostcodeRange, Round, RoundStatus
+from storage.budgets.tally import TieRule
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
 
@@ -301,26 +304,84 @@ async def closes_step(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(moment, Reply):
         return respond(moment, Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=dialog)
     nxt = dialog.to("who", closes=moment.isoformat())
-    return respond(_ask_who(nxt), dialog=nxt)
+    return respond(_ask_who(ctx, nxt), dialog=nxt)
 
 
-def _ask_who(dialog: Dialog) -> Reply:
+WHO = ("all", "hood", "postcode")
+
+
+def _ask_who(ctx: Context, dialog: Dialog) -> Reply:
+    buttons = [
+        [dialog.button("budgets.btn_who_all", "all")],
+        [dialog.button("budgets.btn_who_hood", "hood")],
+    ]
+    if ctx.profile.postcodes:
+        # Offered only where the profile knows the municipality's postcodes (the label
+        # names the municipality; the preview lists the ranges, however many there are).
+        buttons.append(
+            [
+                dialog.button(
+                    "budgets.btn_who_postcode",
+                    "postcode",
+                    municipality=ctx.profile.name(ctx.lang),
+                )
+            ]
+        )
+    return Reply(key="budgets.ask_who", buttons=[*buttons, _stop()])
+
+
+def ranges_text(ranges: list[PostcodeRange]) -> str:
+    """Postcode ranges as people read them: "1951, 1970–1976, 1981"."""
+    return ", ".join(r.shown() for r in ranges)
+
+
+@setup.step("who")
+async def who_step(ctx: Context, dialog: Dialog) -> Response:
+    choice = ctx.value if ctx.event.button is not None else ""
+    if choice not in WHO or (choice == "postcode" and not ctx.profile.postcodes):
+        return respond(_ask_who(ctx, dialog), dialog=dialog)
+    # The ranges are copied into the round as they are now: a later change of the profile
+    # does not change who may vote in a round already set up.
+    postcodes = [r.model_dump() for r in ctx.profile.postcodes] if choice == "postcode" else None
+    nxt = dialog.to("tie", hood_only=choice == "hood", postcodes=postcodes)
+    return respond(_ask_tie(nxt), dialog=nxt)
+
+
+def _ask_tie(dialog: Dialog) -> Reply:
     return Reply(
-        key="budgets.ask_who",
+        key="budgets.ask_tie",
         buttons=[
-            [dialog.button("budgets.btn_who_all", "all")],
-            [dialog.button("budgets.btn_who_hood", "hood")],
+            *([dialog.button(f"budgets.btn_tie_{rule.value}", rule.value)] for rule in TieRule),
             _stop(),
         ],
     )
 
 
-@setup.step("who")
-async def who_step(ctx: Context, dialog: Dialog) -> Response:
-    if ctx.event.button is None or ctx.value not in ("all", "hood"):
-        return respond(_ask_who(dialog), dialog=dialog)
-    nxt = dialog.to("preview", hood_only=ctx.value == "hood")
+@setup.step("tie")
+async def tie_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is None or ctx.value not in set(TieRule):
+        return respond(_ask_tie(dialog), dialog=dialog)
+    nxt = dialog.to("preview", tie=ctx.value)
     return respond(*_preview(ctx, nxt), dialog=nxt)
+
+
+def tie_text(ctx: Context, found: Round | None = None, rule: str = "") -> str:
+    """The tie rule as the round states it (with the lot's seed once it is drawn)."""
+    if found is not None:
+        rule = found.tie_rule.value
+        if found.tie_seed:
+            return ctx.catalog.text(
+                ctx.lang, "budgets.tie_lot_drawn", {"seed": found.tie_seed}, markup=False
+            )
+    return ctx.catalog.text(ctx.lang, f"budgets.tie_{rule}", {}, markup=False)
+
+
+def who_text(ctx: Context, hood_only: bool, postcodes: list[PostcodeRange] | None) -> str:
+    if postcodes is not None:
+        params = {"ranges": ranges_text(postcodes)}
+        return ctx.catalog.text(ctx.lang, "budgets.who_postcode", params, markup=False)
+    who = "budgets.who_hood" if hood_only else "budgets.who_all"
+    return ctx.catalog.text(ctx.lang, who, {}, markup=False)
 
 
 def _preview(ctx: Context, dialog: Dialog) -> list[Reply]:
@@ -345,7 +406,6 @@ def _preview(ctx: Context, dialog: Dialog) -> list[Reply]:
         )
         for p in data["projects"]
     ]
-    who = "budgets.who_hood" if data["hood_only"] else "budgets.who_all"
     return [
         Reply(
             key="budgets.preview",
@@ -354,7 +414,8 @@ def _preview(ctx: Context, dialog: Dialog) -> list[Reply]:
                 "total": _euro(ctx, data["total"]),
                 "opens": _shown(ctx, datetime.fromisoformat(data["opens"])),
                 "closes": _shown(ctx, datetime.fromisoformat(data["closes"])),
-                "who": ctx.catalog.text(ctx.lang, who, {}, markup=False),
+                "who": who_text(ctx, bool(data["hood_only"]), _postcodes(data)),
+                "tie": tie_text(ctx, rule=data.get("tie", TieRule.COST.value)),
             },
             parts=hoods + projects,
         ),
@@ -363,6 +424,11 @@ def _preview(ctx: Context, dialog: Dialog) -> list[Reply]:
             buttons=[[dialog.button("budgets.btn_open", "open")], _stop()],
         ),
     ]
+
+
+def _postcodes(data: dict[str, Any]) -> list[PostcodeRange] | None:
+    ranges = data.get("postcodes")
+    return None if ranges is None else [PostcodeRange.model_validate(r) for r in ranges]
 
 
 def _hood_name(ctx: Context, hood_id: str | None) -> str:
@@ -408,13 +474,20 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
         hood_only=bool(data["hood_only"]),
         projects=[NewProject.model_validate(p) for p in data["projects"]],
         now=ctx.now,
+        postcodes=_postcodes(data),
+        tie_rule=TieRule(data.get("tie", TieRule.COST.value)),
     )
     await ctx.repos.audit.record(
         "budget.create",
         now=ctx.now,
         actor_user_id=ctx.user.id,
         subject=f"budget:{round_id}",
-        detail={"projects": len(data["projects"]), "total_cents": int(data["total"])},
+        detail={
+            "projects": len(data["projects"]),
+            "total_cents": int(data["total"]),
+            "tie_rule": data.get("tie", TieRule.COST.value),
+            "postcodes": _postcodes(data) is not None,
+        },
     )
     created = await ctx.repos.budgets.get(round_id)
     assert created is not None
@@ -503,6 +576,8 @@ async def round_card(ctx: Context, found: Round) -> Reply:
             "started": started,
             "opens": _shown(ctx, found.opens_at),
             "closes": _shown(ctx, found.closes_at),
+            "who": who_text(ctx, found.hood_only, found.postcodes),
+            "tie": tie_text(ctx, found),
         },
         parts=lines,
         buttons=buttons,

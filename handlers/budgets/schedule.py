@@ -102,7 +102,9 @@ async def _close(
     )
     if not everyone:
         return
-    ranked = sorted(projects, key=lambda p: (not p.winner, -(p.votes or 0), p.cost_cents, p.id))
+    # Winners in the order the tally chose them, then the others by votes.
+    chosen = {project_id: n for n, project_id in enumerate(winners)}
+    ranked = sorted(projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id))
     groups = await repos.recipients.by_language(everyone, catalog.default)
     for lang, ids in groups.items():
         lines = [
@@ -125,6 +127,7 @@ async def _close(
                 "total": format_euro(closed.total_cents, lang),
                 "winners": len(winners),
                 "municipality": profile.name(lang),
+                "tie": _tie(catalog, lang, closed),
             },
             parts=lines,
         )
@@ -135,3 +138,10 @@ async def _close(
             batch=f"budget:{found.id}:{lang}",
             now=now,
         )
+
+
+def _tie(catalog: Catalog, lang: str, closed: Round) -> str:
+    """The round's tie rule as the result states it, with the lot's seed where one was drawn."""
+    if closed.tie_seed:
+        return catalog.text(lang, "budgets.tie_lot_drawn", {"seed": closed.tie_seed}, markup=False)
+    return catalog.text(lang, f"budgets.tie_{closed.tie_rule.value}", {}, markup=False)

@@ -4,7 +4,9 @@ Every tap is saved at once (write-through), so a restart or a week's pause loses
 only a confirmed ballot counts, and it can be changed and confirmed again until the round
 closes. A project that does not fit what is left of the budget cannot be added.
 
-    /stemmen ──► one card per project (➕ toevoegen / ➖ weghalen)
+    /stemmen ──► (a postcode round, first time: "de vier cijfers van je postcode?"
+                   ──► in the round's ranges: kept with the ballot; else why not)
+             ──► one card per project (➕ toevoegen / ➖ weghalen)
                    └─► after each tap: chosen, total and what is left
                          ├─ Bekijk mijn keuze ──► the chosen projects
                          └─ Stem uitbrengen ──► "klopt dat?" ──► Ja ──► counted
@@ -18,16 +20,21 @@ stale and the voter is shown the new choice instead.
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 
-from handlers.answers import parse_id
-from handlers.contract import Button, Reply, Response, Role, respond
+from handlers.answers import parse_id, visible_length
+from handlers.budgets.rounds import ranges_text, tie_text
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.money import format_euro
 from handlers.when import moment as shown_moment
-from storage.budgets.rounds import Ballot, Project, Round, RoundStatus
+from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
 
 feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, consent=True)
+
+POSTCODE = "budget_postcode"
 
 
 def euro(ctx: Context, cents: int) -> str:
@@ -65,7 +72,85 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
         return respond(
             Reply(key="budgets.need_hood", params={"name": found.name}, buttons=_back())
         )
+    if found.postcodes is not None:
+        ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+        if ballot.postcode is None:
+            # Every entry to a postcode round passes here, old and forged buttons too.
+            return _ask_postcode(ctx, found)
     return found
+
+
+def _ask_postcode(ctx: Context, found: Round, *first: Reply) -> Response:
+    dialog = Dialog(name=POSTCODE, step="postcode", data={"round_id": found.id})
+    return respond(
+        *first,
+        Reply(
+            key="budgets.ask_postcode",
+            params={"name": found.name, "ranges": ranges_text(found.postcodes or [])},
+            buttons=[[Button(label="budgets.btn_stop", payload="cancel")]],
+        ),
+        dialog=dialog,
+    )
+
+
+def read_postcode(text: str) -> str | None:
+    """The four digits of a postcode as ASCII, or None. Digits of other scripts (Arabic,
+    full-width) count as the digits they are; spaces and invisible marks are ignored."""
+    kept = "".join(ch for ch in text if visible_length(ch))
+    if not kept or not all(ch.isdecimal() for ch in kept):
+        return None
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in kept)
+    return digits if re.fullmatch(r"[1-9][0-9]{3}", digits) else None
+
+
+postcode = feature.dialog(POSTCODE, role=Role.RESIDENT)
+
+
+@postcode.step("postcode")
+async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
+    """The four digits of the voter's postcode: in the round's ranges, or why not."""
+    round_id = int(dialog.data["round_id"])
+    found = await ctx.repos.budgets.get(round_id)
+    if found is None or found.postcodes is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    still = await _open_round(ctx, round_id)
+    if isinstance(still, Response) and still.dialog is None:
+        # Closed meanwhile (or the neighbourhood rule): the reason, and the dialog ends.
+        return still
+    if isinstance(still, Round):
+        # Given meanwhile (another device, a double tap): the ballot as it is.
+        return await _cards(ctx, still)
+    typed = ctx.text if ctx.event.photo is None and ctx.event.unsupported is None else ""
+    digits = read_postcode(typed)
+    if digits is None:
+        shown = "".join(ch for ch in typed if ch.isdecimal())
+        if not visible_length(typed):
+            key = "budgets.postcode_empty"
+        elif shown and len(shown) != len("".join(ch for ch in typed if visible_length(ch))):
+            key = "budgets.postcode_letters"
+        elif shown and len(shown) != 4:
+            key = "budgets.postcode_length"
+        else:
+            key = "budgets.postcode_invalid"
+        return _ask_postcode(ctx, found, Reply(key=key, params={"count": len(shown)}))
+    if postcode_area(found.postcodes, int(digits)) is None:
+        # Not kept: only a postcode that lets someone vote is stored.
+        return respond(
+            Reply(
+                key="budgets.postcode_outside",
+                params={
+                    "postcode": digits,
+                    "name": found.name,
+                    "ranges": ranges_text(found.postcodes),
+                },
+                buttons=[
+                    [Button(label="budgets.btn_postcode_again", payload=f"bv.round:{found.id}")],
+                    *_back(),
+                ],
+            )
+        )
+    await ctx.repos.budgets.give_postcode(found.id, ctx.user.id, digits, ctx.now)
+    return await _cards(ctx, found)
 
 
 def _back() -> list[list[Button]]:
@@ -113,6 +198,7 @@ async def _cards(ctx: Context, round_: Round) -> Response:
             "name": round_.name,
             "total": euro(ctx, round_.total_cents),
             "closes": when(ctx, round_),
+            "tie": tie_text(ctx, round_),
         },
     )
     cards = [_card(ctx, round_, project, ballot) for project in projects]

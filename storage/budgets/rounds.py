@@ -10,13 +10,14 @@ anyone but that voter: staff read counts only.
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import aiosqlite
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from storage.budgets.tally import Candidate, choose_winners
+from storage.budgets.tally import Candidate, TieRule, choose_winners
 from storage.clock import iso, parse
 from storage.db import Database
 
@@ -28,6 +29,33 @@ class RoundStatus(StrEnum):
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
+
+
+class PostcodeRange(BaseModel):
+    """Postcodes from ``first`` to ``last`` (their four digits), in a neighbourhood."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    first: int = Field(ge=1000, le=9999)
+    last: int = Field(ge=1000, le=9999)
+    neighbourhood: str | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> PostcodeRange:
+        if self.last < self.first:
+            raise ValueError("a postcode range ends at or after its first postcode")
+        return self
+
+    def holds(self, digits: int) -> bool:
+        return self.first <= digits <= self.last
+
+    def shown(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}–{self.last}"
+
+
+def postcode_area(ranges: list[PostcodeRange], digits: int) -> PostcodeRange | None:
+    """The range that holds a postcode's four digits, if any."""
+    return next((r for r in ranges if r.holds(digits)), None)
 
 
 class NewProject(BaseModel):
@@ -49,6 +77,8 @@ class Project(NewProject):
     votes: int | None
     winner: bool
     experiment_id: int | None
+    #: Its idea's or proposal's submission, else the round's creation.
+    submitted_at: datetime | None = None
 
 
 class Round(BaseModel):
@@ -59,6 +89,11 @@ class Round(BaseModel):
     opens_at: datetime
     closes_at: datetime
     hood_only: bool
+    #: Only residents with a postcode in these ranges may vote (None: no such limit).
+    postcodes: list[PostcodeRange] | None = None
+    tie_rule: TieRule = TieRule.COST
+    #: The lot's seed, drawn at closing (``lot`` rounds only).
+    tie_seed: str | None = None
     status: RoundStatus
     reminded_at: datetime | None
     closed_at: datetime | None
@@ -83,6 +118,8 @@ class Ballot(BaseModel):
     chosen: set[int]
     confirmed: set[int]
     confirmed_at: datetime | None
+    #: The four digits of the postcode given for a postcode round.
+    postcode: str | None = None
 
     @property
     def changed_since_confirmed(self) -> bool:
@@ -98,6 +135,13 @@ def _round(row: aiosqlite.Row) -> Round:
         opens_at=parse(row["opens_at"]),
         closes_at=parse(row["closes_at"]),
         hood_only=bool(row["hood_only"]),
+        postcodes=(
+            [PostcodeRange.model_validate(r) for r in json.loads(row["postcodes"])]
+            if row["postcodes"] is not None
+            else None
+        ),
+        tie_rule=TieRule(row["tie_rule"]),
+        tie_seed=row["tie_seed"],
         status=RoundStatus(row["status"]),
         reminded_at=parse(row["reminded_at"]),
         closed_at=parse(row["closed_at"]),
@@ -120,6 +164,7 @@ def _project(row: aiosqlite.Row) -> Project:
         votes=row["votes"],
         winner=bool(row["winner"]),
         experiment_id=row["experiment_id"],
+        submitted_at=parse(row["submitted_at"]),
     )
 
 
@@ -142,6 +187,8 @@ class BudgetRounds:
         hood_only: bool,
         projects: list[NewProject],
         now: datetime,
+        postcodes: list[PostcodeRange] | None = None,
+        tie_rule: TieRule = TieRule.COST,
     ) -> int:
         """Store a round with its projects, open at once when its opening moment is past.
 
@@ -153,12 +200,14 @@ class BudgetRounds:
             raise ValueError("a round needs projects with positive costs and a budget")
         if closes_at <= opens_at:
             raise ValueError("a round closes after it opens")
+        if postcodes is not None and not postcodes:
+            raise ValueError("a postcode round needs postcode ranges")
         status = RoundStatus.OPEN if opens_at <= now else RoundStatus.SCHEDULED
         async with self.db.transaction():
             round_id = await self.db.execute(
                 "INSERT INTO budget_rounds (name, total_cents, hood_budgets, opens_at,"
-                " closes_at, hood_only, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " closes_at, hood_only, postcodes, tie_rule, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     total_cents,
@@ -166,6 +215,12 @@ class BudgetRounds:
                     iso(opens_at),
                     iso(closes_at),
                     int(hood_only),
+                    (
+                        json.dumps([r.model_dump() for r in postcodes])
+                        if postcodes is not None
+                        else None
+                    ),
+                    tie_rule.value,
                     status.value,
                     iso(now),
                 ),
@@ -173,12 +228,14 @@ class BudgetRounds:
             for project in projects:
                 await self.db.execute(
                     "INSERT INTO budget_projects (round_id, title, description, cost_cents,"
-                    " neighbourhood, photo_id, idea_id, proposal_id)"
+                    " neighbourhood, photo_id, idea_id, proposal_id, submitted_at)"
                     # A picture, idea or proposal named in a set-up dialog may have been
                     # erased meanwhile (with its author): the project goes without the link.
                     " VALUES (?, ?, ?, ?, ?, (SELECT id FROM media WHERE id = ?),"
                     " (SELECT id FROM ideas WHERE id = ?),"
-                    " (SELECT id FROM experiment_proposals WHERE id = ?))",
+                    " (SELECT id FROM experiment_proposals WHERE id = ?),"
+                    " COALESCE((SELECT created_at FROM ideas WHERE id = ?),"
+                    " (SELECT created_at FROM experiment_proposals WHERE id = ?), ?))",
                     (
                         round_id,
                         project.title,
@@ -188,6 +245,9 @@ class BudgetRounds:
                         project.photo_id,
                         project.idea_id,
                         project.proposal_id,
+                        project.idea_id,
+                        project.proposal_id,
+                        iso(now),
                     ),
                 )
         return round_id
@@ -261,7 +321,7 @@ class BudgetRounds:
     async def ballot(self, round_id: int, user_id: int) -> Ballot:
         """This voter's ballot (empty when they have not started one)."""
         row = await self.db.fetchone(
-            "SELECT confirmed_at FROM budget_ballots WHERE round_id = ? AND user_id = ?",
+            "SELECT confirmed_at, postcode FROM budget_ballots WHERE round_id = ? AND user_id = ?",
             (round_id, user_id),
         )
         chosen = await self.db.fetchall(
@@ -276,7 +336,21 @@ class BudgetRounds:
             chosen={int(r[0]) for r in chosen},
             confirmed={int(r[0]) for r in confirmed},
             confirmed_at=parse(row["confirmed_at"]) if row else None,
+            postcode=row["postcode"] if row else None,
         )
+
+    async def give_postcode(
+        self, round_id: int, user_id: int, postcode: str, now: datetime
+    ) -> bool:
+        """Keep the postcode a voter gave for a postcode round (starting their ballot);
+        False when they had given one already (the first stays: one ballot per account)."""
+        changed = await self.db.execute_rowcount(
+            "INSERT INTO budget_ballots (round_id, user_id, started_at, updated_at, postcode)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET postcode = excluded.postcode"
+            " WHERE budget_ballots.postcode IS NULL",
+            (round_id, user_id, iso(now), iso(now), postcode),
+        )
+        return changed == 1
 
     async def _start(self, round_id: int, user_id: int, now: datetime) -> None:
         await self.db.execute(
@@ -396,10 +470,30 @@ class BudgetRounds:
         assert found is not None
         counts, confirmed, _ = await self.live_counts(round_id)
         projects = await self.projects(round_id)
+        local = (
+            await self._hood_votes(found, projects, counts)
+            if found.tie_rule is TieRule.HOOD
+            else {}
+        )
         candidates = [
-            Candidate(p.id, p.cost_cents, p.neighbourhood, counts.get(p.id, 0)) for p in projects
+            Candidate(
+                p.id,
+                p.cost_cents,
+                p.neighbourhood,
+                counts.get(p.id, 0),
+                hood_votes=local.get(p.id, 0),
+                submitted_at=iso(p.submitted_at) if p.submitted_at else "",
+            )
+            for p in projects
         ]
-        winners = choose_winners(candidates, found.total_cents, found.hood_budgets)
+        seed = secrets.token_hex(8) if found.tie_rule is TieRule.LOT else ""
+        if seed:
+            await self.db.execute(
+                "UPDATE budget_rounds SET tie_seed = ? WHERE id = ?", (seed, round_id)
+            )
+        winners = choose_winners(
+            candidates, found.total_cents, found.hood_budgets, found.tie_rule, seed
+        )
         spent = sum(p.cost_cents for p in projects if p.id in set(winners))
         await self.db.executemany(
             "UPDATE budget_projects SET votes = ?, winner = ? WHERE id = ?",
@@ -409,7 +503,52 @@ class BudgetRounds:
             "UPDATE budget_rounds SET voters = ?, spent_cents = ? WHERE id = ?",
             (confirmed, spent, round_id),
         )
+        if found.postcodes is not None:
+            # The postcodes served to let people vote (and the tie rule): not kept longer.
+            await self.db.execute(
+                "UPDATE budget_ballots SET postcode = NULL"
+                " WHERE round_id = ? AND postcode IS NOT NULL",
+                (round_id,),
+            )
         return winners
+
+    async def _hood_votes(
+        self, found: Round, projects: list[Project], counts: dict[int, int]
+    ) -> dict[int, int]:
+        """Per tied project (one whose votes another has too: only there does the rule
+        matter), the confirmed votes of residents of its own neighbourhood: the one they
+        declared, else the one their postcode lies in. Every vote for a project of the whole
+        municipality is from its own area."""
+        seen: dict[int, int] = {}
+        for p in projects:
+            seen[counts.get(p.id, 0)] = seen.get(counts.get(p.id, 0), 0) + 1
+        tied = [p for p in projects if seen[counts.get(p.id, 0)] > 1]
+        local = {p.id: counts.get(p.id, 0) for p in tied if p.neighbourhood is None}
+        for p in tied:
+            if p.neighbourhood is None:
+                continue
+            declared = await self.db.fetchval(
+                "SELECT COUNT(*) FROM budget_votes v JOIN users u ON u.id = v.user_id"
+                " WHERE v.project_id = ? AND u.neighbourhood = ?",
+                (p.id, p.neighbourhood),
+            )
+            local[p.id] = int(declared)
+            if not found.postcodes:
+                continue
+            # Voters who declared no neighbourhood: where their postcode lies.
+            rows = await self.db.fetchall(
+                "SELECT b.postcode, COUNT(*) FROM budget_votes v"
+                " JOIN budget_ballots b ON b.round_id = v.round_id AND b.user_id = v.user_id"
+                " JOIN users u ON u.id = v.user_id"
+                " WHERE v.project_id = ? AND u.neighbourhood IS NULL"
+                " AND b.postcode IS NOT NULL GROUP BY b.postcode",
+                (p.id,),
+            )
+            for postcode, n in rows:
+                area = postcode_area(found.postcodes, int(postcode))
+                if area is not None and area.neighbourhood == p.neighbourhood:
+                    local[p.id] += int(n)
+        return local
 
     # Open data --------------------------------------------------------------------------
 
@@ -417,7 +556,8 @@ class BudgetRounds:
         """Every round with its budget, period and (once closed) totals: no people."""
         rows = await self.db.fetchall(
             "SELECT id, name, total_cents, hood_budgets, opens_at, closes_at, status,"
-            " voters, spent_cents FROM budget_rounds ORDER BY id",
+            " postcodes, tie_rule, tie_seed, voters, spent_cents FROM budget_rounds"
+            " ORDER BY id",
             long=True,
         )
         return [dict(row) for row in rows]
@@ -426,7 +566,7 @@ class BudgetRounds:
         """Every project on a ballot; votes and winner only once its round is closed."""
         rows = await self.db.fetchall(
             "SELECT p.id, p.round_id AS round, p.title, p.description, p.cost_cents,"
-            " p.neighbourhood, p.idea_id AS idea, p.proposal_id AS proposal,"
+            " p.neighbourhood, p.idea_id AS idea, p.proposal_id AS proposal, p.submitted_at,"
             " CASE WHEN r.status = 'closed' THEN p.votes END AS votes,"
             " CASE WHEN r.status = 'closed' THEN p.winner END AS winner,"
             " p.experiment_id AS experiment"

@@ -547,9 +547,11 @@ TABLES: tuple[Table, ...] = (
     Table(
         "budget_ballots",
         Kind.PERSONAL,
-        "your ballots in budget rounds: when you started, changed and confirmed them",
+        "your ballots in budget rounds: when you started, changed and confirmed them, and"
+        " the four digits of the postcode you gave where a round asked for it (until it closes)",
         export="SELECT r.name AS round, b.started_at, b.updated_at, b.confirmed_at,"
-        " b.reminded_at FROM budget_ballots b JOIN budget_rounds r ON r.id = b.round_id"
+        " b.reminded_at, b.postcode FROM budget_ballots b"
+        " JOIN budget_rounds r ON r.id = b.round_id"
         " WHERE b.user_id = :user_id ORDER BY b.round_id",
         erase=("DELETE FROM budget_ballots WHERE user_id = :user_id",),
     ),

@@ -93,8 +93,14 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, ria.chat_id, "Wanneer stopt")
         ria.send_text(closes_typed)
         await wait_for_text(server, ria.chat_id, "Wie mag stemmen?")
-        ria.press("Alle inwoners die meedoen")
+        ria.press("📮 Alleen met een postcode in Gemeente Velsen")
+        await wait_for_text(server, ria.chat_id, "evenveel stemmen")
+        ria.press("💶 Goedkoopste project eerst")
         await wait_for_text(server, ria.chat_id, "Klopt alles?")
+        assert any(
+            "Wie: alleen inwoners met een postcode in 1951" in t
+            for t in texts(server, ria.chat_id)
+        )
         ria.press("Openen")
         await wait_for_text(server, ria.chat_id, "is open tot")
         [round_] = await app.repos.budgets.all()
@@ -103,7 +109,14 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         def add(title: str) -> str:
             return f"bv.add:{round_.id}:{ids[title]}"
 
+        # A postcode round: first the four digits, nothing more.
         anna.send_text("/stemmen")
+        await wait_for_text(server, anna.chat_id, "vier cijfers")
+        anna.send_text("1971 AB")
+        await wait_for_text(server, anna.chat_id, "zonder de letters")
+        anna.send_text("🏠")
+        await wait_for_text(server, anna.chat_id, "Dat is geen postcode")
+        anna.send_text("1971")
         await wait_for_text(server, anna.chat_id, "Stem uitbrengen")
         # The card with a photo came as a photo with its caption, staff's text escaped.
         [card] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
@@ -123,6 +136,8 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, anna.chat_id, "Bedankt!")
 
         bob.send_text("/stemmen")
+        await wait_for_text(server, bob.chat_id, "vier cijfers")
+        bob.send_text("1951")
         await wait_for_text(server, bob.chat_id, "Stem uitbrengen")
         bob.press_data(add("Bankjes"))
         await wait_for_text(server, bob.chat_id, "Over: €\u00a07.000")
@@ -138,6 +153,16 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, bob.chat_id, "Je nieuwe keuze")
 
         cees.send_text("/stemmen")
+        await wait_for_text(server, cees.chat_id, "vier cijfers")
+        cees.send_text("2011")  # Haarlem: not in this round
+        await wait_for_text(server, cees.chat_id, "kun je helaas niet stemmen")
+        # Only the postcodes that let someone vote are kept: Anna's and Bob's.
+        kept = await app.db.fetchall("SELECT postcode FROM budget_ballots ORDER BY postcode")
+        assert [r[0] for r in kept] == ["1951", "1971"]
+        before = len(server.messages(cees.chat_id))
+        cees.press("✏️ Ik heb me vergist")
+        await wait_for_text(server, cees.chat_id, "vier cijfers", after=before)
+        cees.send_text("1985")
         await wait_for_text(server, cees.chat_id, "Stem uitbrengen")
         cees.press_data(add("Speeltuin"))
         await wait_for_text(server, cees.chat_id, "Over: €\u00a04.000")
@@ -150,7 +175,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
     cees_before = len(server.messages(cees.chat_id))
     async with running(settings):
         await wait_for_text(server, cees.chat_id, "nog niet gestemd", after=cees_before)
-        # Cees's choice survived the restart.
+        # Cees's choice (and postcode) survived the restart: no question again.
         cees.send_text("/stemmen")
         await wait_for_text(server, cees.chat_id, "Over: €\u00a04.000", after=cees_before)
     reminders = [t for t in texts(server, cees.chat_id) if "gekozen in" in t]
@@ -169,6 +194,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
             # Speeltuin (€ 6.000) no longer fits the € 4.000 left.
             assert "🏆 Moestuin" in shown and "🏆 Bankjes" in shown
             assert "• Speeltuin" in shown and "samen €\u00a06.000 van €\u00a010.000" in shown
+            assert "wint het goedkoopste project" in shown
         projects = {p.title: p for p in await app.repos.budgets.projects(round_.id)}
         assert {t: (p.votes, p.winner) for t, p in projects.items()} == {
             "Speeltuin": (1, False),

@@ -81,3 +81,42 @@ def test_the_publication_names_a_known_municipality_code_and_government_themes()
             Profile.model_validate(changed)
     del raw["publication"]
     assert Profile.model_validate(raw).publication is None, "optional: then no DCAT entry"
+
+
+def test_velsens_postcodes_are_in_the_profile_each_in_its_neighbourhood() -> None:
+    profile = load_profile()
+    assert [(p.shown(), p.neighbourhood) for p in profile.postcodes] == [
+        ("1951", "velsen-noord"),
+        ("1970–1976", "ijmuiden"),
+        ("1981", "velsen-zuid"),
+        ("1985", "driehuis"),
+        ("1991", "velserbroek"),
+        ("2071", "santpoort-noord"),
+        ("2082", "santpoort-zuid"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ({"first": 1976, "last": 1970}, "ends at or after"),
+        ({"first": 999, "last": 1000}, "greater than or equal"),
+        ({"first": 1970, "last": 10000}, "less than or equal"),
+        ({"first": 1975, "last": 1980}, "overlap"),
+        ({"first": 2000, "last": 2000, "neighbourhood": "atlantis"}, "unknown neighbourhood"),
+        ({"first": 2000, "last": 2000, "street": "Lange Nieuwstraat"}, "Extra inputs"),
+    ],
+)
+def test_postcode_ranges_that_cannot_be_meant_are_refused(
+    bad: dict[str, object], error: str
+) -> None:
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    raw["postcodes"].append(bad)
+    with pytest.raises(ValidationError, match=error):
+        Profile.model_validate(raw)
+
+
+def test_a_profile_without_postcodes_is_valid() -> None:
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    del raw["postcodes"]
+    assert Profile.model_validate(raw).postcodes == []

@@ -71,6 +71,8 @@ async def votes(app: App, chat: Chat) -> set[str]:
 
 
 async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
+    """Ria sets up a round of three projects, open now, for all residents, ties to the
+    cheaper project."""
     await ria.send("/nieuweronde")
     assert ria.keys == ["budgets.ask_name"]
     await ria.send("Velsen kiest 2027")
@@ -110,6 +112,8 @@ async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
     await ria.send(closes)
     assert ria.keys == ["budgets.ask_who"]
     await ria.press("Alle inwoners")
+    assert ria.keys == ["budgets.ask_tie"]
+    await ria.press("Goedkoopste project eerst")
     assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
     assert "Speeltuin" in ria.text and "€\u00a06.000" in ria.text and "📷" in ria.text
     assert "goedkoopste project" in ria.text  # the tie rule is stated
@@ -281,6 +285,13 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
     assert ria.keys == ["budgets.not_a_winner"]
     actions = await audit_actions(app)
     assert actions.count("budget.create") == 1 and "budget.close" in actions
+    # The audit log (exported to staff) holds no vote: no voter acts or is a subject there.
+    voter_ids = {(await row(app, c)).id for c in (anna, bob, cees)}
+    logged = await app.db.fetchall(
+        "SELECT actor_user_id, subject FROM audit_log WHERE action LIKE 'budget.%'"
+    )
+    assert logged and all(r[0] not in voter_ids for r in logged)
+    assert {r[1] for r in logged} == {f"budget:{found.id}"}
     assert "experiment.create" in actions
 
     # Open data: rounds, projects, costs, totals and winners; nobody's vote.

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.app import App
 from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
+from storage.budgets.tally import TieRule
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.ideas.helpers import submit_idea
@@ -172,12 +173,14 @@ async def test_a_round_opened_with_staff_words_needs_a_closing_after_its_opening
     assert ria.keys == ["budgets.closes_before_opens", "budgets.ask_closes"]
     await ria.send((later + timedelta(days=7)).strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alleen inwoners met een wijk")
+    await ria.press("Loting")
     assert "IJmuiden: €\u00a0400" in ria.text and "Driehuis: €\u00a0300" in ria.text
     await ria.press("Openen")
     assert ria.keys == ["budgets.scheduled"]
     [found] = await app.repos.budgets.all()
     assert found.hood_budgets == {"ijmuiden": 40_000, "driehuis": 30_000}
     assert found.hood_only and found.status is RoundStatus.SCHEDULED
+    assert found.tie_rule is TieRule.LOT and found.tie_seed is None  # drawn at closing
     assert found.opens_at.astimezone(UTC) > datetime.now(UTC)
 
 
@@ -197,6 +200,7 @@ async def test_a_picture_erased_while_a_round_was_set_up_does_not_block_opening(
     later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
     await ria.press("Openen")
     assert ria.keys == ["budgets.opened"]
     [found] = await app.repos.budgets.all()
@@ -223,6 +227,7 @@ async def test_an_idea_hidden_while_a_round_was_set_up_does_not_reach_the_ballot
     later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
     assert "Klimrek in de duinen" in ria.text
     # Meanwhile the idea is hidden (reported for personal data, say).
     async with app.db.transaction():
@@ -257,6 +262,7 @@ async def test_when_every_project_lost_its_idea_staff_are_asked_for_projects_aga
     later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
     async with app.db.transaction():
         await app.repos.ideas.remove(1, utcnow(), how=Removal.REMOVED, reason="Adres erin")
 
@@ -266,3 +272,26 @@ async def test_when_every_project_lost_its_idea_staff_are_asked_for_projects_aga
     await ria.send("Bankjes | 300 | Aan het water")
     await ria.press("Klaar met projecten")
     assert ria.keys == ["budgets.ask_opens"]
+
+
+async def test_a_round_closing_while_someone_confirms_counts_nothing_new(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1]
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes.id}")
+    await anna.press("Stem uitbrengen")
+    confirm = next(p for _, p in anna.buttons() if p.startswith("bv.ok:"))
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    # The closing moment passed but the scheduler has not run yet: already closed for her.
+    moment = found.closes_at
+    app.router.clock = lambda: moment
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.closed"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM budget_votes") == 0
+    # And once the tally ran, her unconfirmed choice counted for nothing.
+    await advance(app.repos, app.catalog, app.profile, app.router.timezone, round_id, moment)
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.closed"]
+    projects = await app.repos.budgets.projects(round_id)
+    assert [(p.votes, p.winner) for p in projects] == [(0, False), (0, False)]

@@ -276,6 +276,7 @@ async def test_forget_me_deleting_content_removes_my_idea_title_from_a_budget_ba
     later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
     await ria.press("Openen")
     assert ria.keys == ["budgets.opened"]
     [project] = await app.repos.budgets.projects(1)
