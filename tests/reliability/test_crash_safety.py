@@ -157,8 +157,10 @@ class Resident(Participant):
             return await self._send_idea("Versturen")
         if "Heb je een foto" in last:
             return await self.answer(lambda: user.press("Geen foto")) is not None
-        if "nog bezig met je idee" in last:
-            # A new idea was asked for while one was open: throw the open one away.
+        if "Je bent nog bezig met je" in last:
+            # A new idea was asked for while an idea or a comment was open: throw the open
+            # one away (before, a resident who met the comment's question sent /idee again
+            # and again, and got nowhere).
             self.draft = []
             return await self.answer(lambda: user.press("Weggooien")) is not None
         if "Typ je reactie" in last:
