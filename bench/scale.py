@@ -413,6 +413,16 @@ async def _queries(path: Path, profile: Profile, seed: int, shape: Shape) -> boo
         "similar ideas (full text)": lambda: ideas.similar(
             f"{idea_title(rng)}\n{idea_description(rng)}"
         ),
+        # /mijngegevens: everything about one resident, over every table that holds any.
+        "my data (/mijngegevens export)": lambda: repos.personal.export(
+            rng.choice([rng.randint(1, shape.residents), rng.choice(busy)]),
+            datetime.now(UTC),
+            media_limit=0,
+        ),
+        # What the delivery worker asks before each handful of messages it sends.
+        "outbox: the next messages to send": lambda: repos.outbox.due(
+            "telegram", datetime.now(UTC), 50
+        ),
     }
     ok = True
     try:

@@ -286,3 +286,12 @@ async def supporter_counts_match(db: Database) -> bool:
         " (SELECT COUNT(*) FROM idea_supports s WHERE s.idea_id = i.id)"
     )
     return int(drift) == 0
+
+
+async def comment_counts_match(db: Database) -> bool:
+    """Whether every idea's comment count equals its visible comment rows."""
+    drift = await db.fetchval(
+        "SELECT COUNT(*) FROM ideas i WHERE comments !="
+        " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id AND c.hidden_at IS NULL)"
+    )
+    return int(drift) == 0

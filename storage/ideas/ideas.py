@@ -137,11 +137,8 @@ class IdeaError(Exception):
     """An idea change that cannot be made (unknown idea, missing status detail)."""
 
 
-# Visible comments are counted with their partial index; hidden ones never count.
-_COLUMNS = (
-    "SELECT i.*, (SELECT COUNT(*) FROM idea_comments c"
-    " WHERE c.idea_id = i.id AND c.hidden_at IS NULL) AS comments"
-)
+# Visible comments are counted on the row (``comments``) by triggers; hidden ones never count.
+_COLUMNS = "SELECT i.*"
 _SELECT = f"{_COLUMNS} FROM ideas i"
 _HISTORY_COLUMNS = (
     "id",
@@ -232,7 +229,7 @@ class Ideas:
             row = await self.db.fetchone(
                 "INSERT INTO ideas (category, title, description, neighbourhood, photo_id,"
                 " author_user_id, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, 0 AS comments",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (
                     category,
                     title,
