@@ -304,7 +304,17 @@ class Ideas:
             f"{_SELECT} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        total = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas i WHERE {condition}", params)
+        # The total comes from the counts kept per category and neighbourhood (triggers).
+        scope = ["1"]
+        if category is not None:
+            scope.append("category = ?")
+        if neighbourhood is not None:
+            scope.append("neighbourhood = ?")
+        total = await self.db.fetchval(
+            "SELECT COALESCE(SUM(listed), 0) FROM ideas_listed_counts"
+            f" WHERE {' AND '.join(scope)}",
+            params,
+        )
         return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
 
     async def by_author(self, user_id: int, *, limit: int = 5, offset: int = 0) -> list[Idea]:

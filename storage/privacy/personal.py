@@ -267,6 +267,7 @@ TABLES: tuple[Table, ...] = (
     Table("ideas_fts_docsize", Kind.OPERATIONAL, "search index over public ideas"),
     Table("ideas_fts_config", Kind.OPERATIONAL, "search index over public ideas"),
     Table("ideas_fts_terms", Kind.OPERATIONAL, "how often each word occurs in public ideas"),
+    Table("ideas_listed_counts", Kind.OPERATIONAL, "how many public ideas each category has"),
     Table("experiments", Kind.OPERATIONAL, "the experiments residents can join"),
     Table(
         "experiment_participants",

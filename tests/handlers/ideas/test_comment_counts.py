@@ -70,7 +70,7 @@ async def test_the_comment_count_follows_writing_deleting_hiding_showing_and_for
     await _shown(app, dora, 1)
 
 
-async def test_comments_written_before_the_count_existed_are_counted_by_the_migration(
+async def test_comments_and_ideas_from_before_the_counts_are_counted_by_the_migration(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shipped = dbmod.migrations()
@@ -81,11 +81,12 @@ async def test_comments_written_before_the_count_existed_are_counted_by_the_migr
     stamp = "2025-01-01T00:00:00Z"
     try:
         async with db.transaction():
-            for idea in (1, 2, 3):
+            for idea, removed in ((1, None), (2, None), (3, stamp)):
                 await db.execute(
                     "INSERT INTO ideas (id, category, title, description, status, created_at,"
-                    " updated_at) VALUES (?, 'wonen', 'Titel', 'Tekst', 'ingediend', ?, ?)",
-                    (idea, stamp, stamp),
+                    " updated_at, removed_at)"
+                    " VALUES (?, 'wonen', 'Titel', 'Tekst', 'ingediend', ?, ?, ?)",
+                    (idea, stamp, stamp, removed),
                 )
             # Idea 1: two visible, one hidden; idea 2: one hidden; idea 3: none.
             for idea, hidden in ((1, None), (1, None), (1, stamp), (2, stamp)):
@@ -101,5 +102,8 @@ async def test_comments_written_before_the_count_existed_are_counted_by_the_migr
     try:
         counts = await db.fetchall("SELECT id, comments FROM ideas ORDER BY id")
         assert [tuple(row) for row in counts] == [(1, 2), (2, 0), (3, 0)]
+        # The browsable ideas are counted too (the removed one is not).
+        listed = await db.fetchall("SELECT * FROM ideas_listed_counts")
+        assert [tuple(row) for row in listed] == [("wonen", "", 2)]
     finally:
         await db.close()
