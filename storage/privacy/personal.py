@@ -799,10 +799,9 @@ class PersonalStore:
             return None
         params = person.params()
         sections: dict[str, Section] = {}
-        for table in self.tables:
-            if table.export is None:
-                continue
-            rows = await self.db.fetchall(table.export, params, long=True)
+        exported = [table for table in self.tables if table.export is not None]
+        found = await self.db.fetchall_each([(table.export or "", params) for table in exported])
+        for table, rows in zip(exported, found, strict=True):
             sections[table.name] = Section(
                 holds=table.holds, rows=[_plain(row, table.json_columns) for row in rows]
             )
