@@ -1,7 +1,9 @@
 """Ideas residents submit, their status history, who supports and who follows them.
 
-The public number of an idea (#42) is its id. Supporter counts live on the idea row and are
-kept equal to the support rows by database triggers, so they can never drift.
+The public number of an idea (#42) is its id. Supporter and (visible) comment counts live on
+the idea row, and how many ideas can be browsed per category and neighbourhood in
+``ideas_listed_counts``; database triggers keep them equal to the rows they count, in the
+same transaction, so they can never drift and no page has to count them.
 """
 
 from __future__ import annotations
