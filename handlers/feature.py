@@ -576,6 +576,7 @@ class Registry:
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
+        self._menus: dict[tuple[Role, bool, bool], tuple[Button, ...]] = {}
         missing = [kind.value for kind in Fallback if kind not in self.fallbacks]
         if missing:
             raise ValueError(f"no feature answers: {missing}")
@@ -625,14 +626,19 @@ class Registry:
     def menu_for(self, user: User, *, posting: bool = True) -> list[list[Button]]:
         """The main menu for this person's role, two buttons to a row (without what posts
         something, unless ``posting``)."""
-        entries = [
-            Button(label=entry.label, payload=entry.payload)
-            for entry in self.menu
-            if user.role.allows(entry.role)
-            and (user.consented or not entry.consent)
-            and (posting or not self._posts(entry.payload))
-        ]
-        return [entries[i : i + 2] for i in range(0, len(entries), 2)]
+        # Many replies end in the menu: its buttons (frozen) are built once per kind of
+        # person, and each reply gets rows of its own.
+        kind = (user.role, user.consented, posting)
+        entries = self._menus.get(kind)
+        if entries is None:
+            entries = self._menus[kind] = tuple(
+                Button(label=entry.label, payload=entry.payload)
+                for entry in self.menu
+                if user.role.allows(entry.role)
+                and (user.consented or not entry.consent)
+                and (posting or not self._posts(entry.payload))
+            )
+        return [list(entries[i : i + 2]) for i in range(0, len(entries), 2)]
 
     def _posts(self, payload: str) -> bool:
         action = self.actions.get(payload.partition(":")[0])
