@@ -44,14 +44,6 @@ from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
 from handlers.catalog import Catalog
 from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
-from handlers.drafts import (
-    discarded,
-    discarding,
-    draft_open,
-    interrupted,
-    request_of,
-    with_way_back,
-)
 from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, StoredDialog, User
@@ -309,8 +301,8 @@ class Router:
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
             dialog = None
-        event = await self._resolve_numbered_answer(event, typed=self._typed(dialog))
-        event, thrown_away = _discard_first(event, dialog)
+        event = await self._resolve_numbered_answer(event, typed=self.registry.typed(dialog))
+        event, thrown_away = self.registry.take_discard(event, dialog)
         if thrown_away is not None:
             dialog = None
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
@@ -324,7 +316,7 @@ class Router:
             notice = await self._fallback(ctx, Fallback.DIALOG_EXPIRED)
             response.replies[:0] = notice.replies
         if thrown_away is not None:
-            response.replies.insert(0, discarded(ctx, thrown_away))
+            response.replies.insert(0, self.registry.discarded(ctx, thrown_away))
 
         if response.end_dialog:
             next_dialog = None
@@ -344,7 +336,7 @@ class Router:
         # ctx.lang, not lang from before: the person may have chosen a language just now.
         lang = ctx.lang
         replies = response.replies
-        if ctx.platform.numbered_options and self._typed(next_dialog):
+        if ctx.platform.numbered_options and self.registry.typed(next_dialog):
             replies = _by_label(replies)
         await self._offer_numbered_options(ctx, replies, writable=writable)
         return _Outcome(lang, replies, response.timers)
@@ -413,18 +405,6 @@ class Router:
             installation=self.installation,
             sanctioned=sanctioned,
         )
-
-    def _draft(self, dialog: Dialog | None) -> Dialog | None:
-        """The open dialog, if leaving it would lose what the person wrote."""
-        spec = self.registry.dialogs.get(dialog.name) if dialog is not None else None
-        return dialog if spec is not None and spec.draft else None
-
-    def _typed(self, dialog: Dialog | None) -> bool:
-        """Whether the dialog's step waits for typed text or a number (not for a choice)."""
-        if dialog is None:
-            return False
-        spec = self.registry.dialogs.get(dialog.name)
-        return spec is not None and spec.expects(dialog.step).typed
 
     async def _resolve_numbered_answer(self, event: Event, *, typed: bool = False) -> Event:
         """On platforms without buttons, '2' or a label chooses one of the offered options.
@@ -502,18 +482,13 @@ class Router:
             raise _StepFailed(ctx, dialog) from exc
 
     async def _beside_draft(self, ctx: Context, target: Target) -> tuple[Response, bool]:
-        """Run a command or button that is not a step of the open dialog. A draft is never
-        dropped silently (see handlers/drafts.py): what would start another dialog in its
-        place asks first; anything else leaves it open and ends in the way back to it."""
-        draft = self._draft(ctx.dialog)
+        """Run a command or button that is not a step of the open dialog; an open draft
+        stays, with the way back to it (the registry's rules, see handlers/drafts.py)."""
+        draft = self.registry.draft(ctx.dialog)
         response = await target.handler(ctx)
         if draft is None or ctx.event.is_group or response.end_dialog:
             return response, target.keeps_dialog
-        if target.starts and _replaces(draft, response):
-            return draft_open(ctx, draft, then=request_of(ctx)), True
-        if response.dialog is None:
-            response.replies = with_way_back(ctx, draft, response.replies)
-        return response, True
+        return self.registry.beside_draft(ctx, draft, response, starts=target.starts), True
 
     def _group_target(self, ctx: Context) -> Target | None:
         """In a group: a newcomer's welcome, or a command declared for groups (after its
@@ -615,37 +590,6 @@ class _StepFailed(Exception):
         self.dialog = dialog
         #: The person as loaded, before the failed step changed anything.
         self.user = ctx.user
-
-
-def _discard_first(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | None]:
-    """A draft's discard button: the request it carries, and the dialog it throws away.
-
-    The request (``/idee`` or a button payload) is handled as if it came now, with every
-    check; a discard button of another dialog than the open one discards nothing.
-    """
-    found = discarding(event.button) if event.button is not None else None
-    if found is None:
-        return event, None
-    token, then = found
-    if then.startswith("/"):
-        command, _, args = then[1:].partition(" ")
-        again = event.model_copy(update={"button": None, "command": command, "args": args})
-    else:
-        again = event.model_copy(update={"button": then})
-    if dialog is None or dialog.token != token:
-        return again, None
-    return again, dialog
-
-
-def _replaces(draft: Dialog, response: Response) -> bool:
-    """Whether a response starts another dialog in place of the open one, losing it."""
-    new = response.dialog
-    if new is None or response.end_dialog:
-        return False
-    if new.name != draft.name:
-        return True
-    kept = interrupted(draft).data
-    return any(key not in new.data or new.data[key] != value for key, value in kept.items())
 
 
 def _by_label(replies: list[Reply]) -> list[Reply]:

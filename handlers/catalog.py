@@ -142,6 +142,9 @@ class Catalog:
             lang: dict(entries) for lang, entries in texts.items()
         }
         self.default = default
+        #: Texts without parameters, as written out once (status and category names in
+        #: every list line and card).
+        self._plain: dict[tuple[str, str, bool], str] = {}
 
     @classmethod
     def load(cls, directory: Path = MESSAGES_DIR, default: str = DEFAULT_LANGUAGE) -> Catalog:
@@ -183,6 +186,14 @@ class Catalog:
 
     def text(self, lang: str, key: str, params: Mapping[str, Any], *, markup: bool) -> str:
         """One entry with its parameters filled in, as HTML (``markup``) or plain text."""
+        if not params and lang in self.texts:
+            known = self._plain.get((lang, key, markup))
+            if known is None:
+                known = self._plain[(lang, key, markup)] = self._text(lang, key, {}, markup)
+            return known
+        return self._text(lang, key, params, markup)
+
+    def _text(self, lang: str, key: str, params: Mapping[str, Any], markup: bool) -> str:
         template = self.template(lang, key, params.get(COUNT))
         if not markup:
             template = html.unescape(_TAG.sub("", template))

@@ -17,6 +17,10 @@ The two questions are steps of the dialog itself (``@open``, ``@stop``) that rem
 step and button token they interrupted, so "Verder" makes the old buttons work again. The
 discard button carries what was asked (``^<token>|/idee`` or ``^<token>|ideas.list``); the
 router drops the dialog and handles that request as if it came just now, with every check.
+
+The router reaches these rules through the :class:`handlers.feature.Registry`
+(``take_discard``, ``beside_draft``, ``discarded``), like every other rule it enforces:
+it holds no feature's words and imports none of their modules.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from handlers.contract import Button, Dialog, Reply, Response, respond
+from handlers.contract import Button, Dialog, Event, Reply, Response, respond
 
 if TYPE_CHECKING:
     from handlers.feature import Context
@@ -213,3 +217,47 @@ def plain_word(ctx: Context, *keys: str) -> str | None:
     if not typed or len(typed) > 20:
         return None
     return next((key for key in keys if typed in words(ctx, key)), None)
+
+
+def take_discard(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | None]:
+    """A discard button: the request it carries, and the dialog it throws away.
+
+    The request (``/idee`` or a button payload) is handled as if it came now, with every
+    check; a discard button of another dialog than the open one discards nothing.
+    """
+    found = discarding(event.button) if event.button is not None else None
+    if found is None:
+        return event, None
+    token, then = found
+    if then.startswith("/"):
+        command, _, args = then[1:].partition(" ")
+        asked = event.model_copy(update={"button": None, "command": command, "args": args})
+    else:
+        asked = event.model_copy(update={"button": then})
+    if dialog is None or dialog.token != token:
+        return asked, None
+    return asked, dialog
+
+
+def replaces(draft: Dialog, response: Response) -> bool:
+    """Whether a response starts another dialog in place of the open one, losing it."""
+    new = response.dialog
+    if new is None or response.end_dialog:
+        return False
+    if new.name != draft.name:
+        return True
+    kept = interrupted(draft).data
+    return any(key not in new.data or new.data[key] != value for key, value in kept.items())
+
+
+def beside(ctx: Context, draft: Dialog, response: Response, *, starts: bool) -> Response:
+    """The response to a command or button done while ``draft`` is open; the draft stays.
+
+    What would start another dialog in its place asks first; anything else ends in the
+    way back to it.
+    """
+    if starts and replaces(draft, response):
+        return draft_open(ctx, draft, then=request_of(ctx))
+    if response.dialog is None:
+        response.replies = with_way_back(ctx, draft, response.replies)
+    return response

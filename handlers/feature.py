@@ -576,6 +576,7 @@ class Registry:
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
+        self._menus: dict[tuple[Role, bool, bool], tuple[Button, ...]] = {}
         missing = [kind.value for kind in Fallback if kind not in self.fallbacks]
         if missing:
             raise ValueError(f"no feature answers: {missing}")
@@ -587,6 +588,36 @@ class Registry:
         """The handler registered for ``kind``."""
         return self.fallbacks[kind]
 
+    # The dialog engine's rules the router applies around handlers (handlers/drafts.py).
+
+    def draft(self, dialog: Dialog | None) -> Dialog | None:
+        """The open dialog, if leaving it would lose what the person wrote."""
+        spec = self.dialogs.get(dialog.name) if dialog is not None else None
+        return dialog if spec is not None and spec.draft else None
+
+    def typed(self, dialog: Dialog | None) -> bool:
+        """Whether the dialog's step waits for typed text or a number (not for a choice)."""
+        spec = self.dialogs.get(dialog.name) if dialog is not None else None
+        return spec is not None and dialog is not None and spec.expects(dialog.step).typed
+
+    @staticmethod
+    def take_discard(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | None]:
+        """A draft's discard button: the request to handle instead, and the dialog it
+        throws away (None when it discards nothing); other events come back as they are."""
+        return drafts.take_discard(event, dialog)
+
+    @staticmethod
+    def discarded(ctx: Context, dialog: Dialog) -> Reply:
+        """The line that says a draft was thrown away."""
+        return drafts.discarded(ctx, dialog)
+
+    @staticmethod
+    def beside_draft(ctx: Context, draft: Dialog, response: Response, *, starts: bool) -> Response:
+        """The response to a command or button done while ``draft`` is open: a draft is
+        never dropped silently (what would replace it asks first; anything else ends in
+        the way back to it)."""
+        return drafts.beside(ctx, draft, response, starts=starts)
+
     def may_hold(self, user: User, dialog: str) -> bool:
         """Whether this person's role and consent still allow the dialog ``dialog``."""
         spec = self.dialogs.get(dialog)
@@ -595,14 +626,19 @@ class Registry:
     def menu_for(self, user: User, *, posting: bool = True) -> list[list[Button]]:
         """The main menu for this person's role, two buttons to a row (without what posts
         something, unless ``posting``)."""
-        entries = [
-            Button(label=entry.label, payload=entry.payload)
-            for entry in self.menu
-            if user.role.allows(entry.role)
-            and (user.consented or not entry.consent)
-            and (posting or not self._posts(entry.payload))
-        ]
-        return [entries[i : i + 2] for i in range(0, len(entries), 2)]
+        # Many replies end in the menu: its buttons (frozen) are built once per kind of
+        # person, and each reply gets rows of its own.
+        kind = (user.role, user.consented, posting)
+        entries = self._menus.get(kind)
+        if entries is None:
+            entries = self._menus[kind] = tuple(
+                Button(label=entry.label, payload=entry.payload)
+                for entry in self.menu
+                if user.role.allows(entry.role)
+                and (user.consented or not entry.consent)
+                and (posting or not self._posts(entry.payload))
+            )
+        return [list(entries[i : i + 2]) for i in range(0, len(entries), 2)]
 
     def _posts(self, payload: str) -> bool:
         action = self.actions.get(payload.partition(":")[0])

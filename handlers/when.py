@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from babel.dates import format_date, format_skeleton, format_time
 
@@ -72,6 +73,14 @@ def typed_day(moment: date) -> str:
 
 def day(moment: date, lang: str) -> str:
     """A day as people read it: "4 dec 2026", "4 Dec 2026", "4 Ara 2026"."""
+    calendar_day = moment.date() if isinstance(moment, datetime) else moment
+    return _day(calendar_day, lang)
+
+
+@lru_cache(maxsize=4096)
+def _day(moment: date, lang: str) -> str:
+    # Every card and list line shows a few days, mostly the same recent ones; Babel takes
+    # some 20 microseconds to write one.
     return format_date(moment, "medium", locale=babel_locale(lang))
 
 

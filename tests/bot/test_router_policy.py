@@ -88,7 +88,6 @@ def test_the_router_imports_no_feature_and_holds_none_of_their_words() -> None:
     core = {
         "handlers.catalog",
         "handlers.contract",
-        "handlers.drafts",
         "handlers.feature",
         "handlers.profile",
     }
