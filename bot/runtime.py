@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.admin.open_data import run_open_data_export
 from bot.admin.retention import run_retention
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -160,6 +159,9 @@ class Runtime:
     async def _open_data(self, key: str) -> None:
         """Publish the open data when its folder is configured; look again tomorrow (the
         export itself waits until the last one is a week old)."""
+        # Imported here: the site's templates (Jinja2) are not needed to start answering.
+        from bot.admin.open_data import run_open_data_export
+
         now = self.app.router.clock()
         await run_open_data_export(self.app, now)
         await self.scheduler.arm([Timer(job="open-data:every", at=now + OPEN_DATA_CHECK)])

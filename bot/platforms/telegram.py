@@ -29,13 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 # Opt in to python-telegram-bot's timedelta periods (retry_after) before it is imported.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from aiohttp import web
 from telegram import (
     Bot,
     BotCommand,
@@ -79,6 +78,9 @@ from handlers.contract import (
 )
 from handlers.pictures import NOT_A_PICTURE, received_photo
 from storage.clock import utcnow
+
+if TYPE_CHECKING:  # aiohttp's web server is imported in webhook mode only
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +262,8 @@ class Telegram:
         settings = self.app.settings
         assert settings.telegram_webhook_url is not None
         host, port = settings.webhook_host_port
+        from aiohttp import web  # only webhook mode needs the server; polling starts faster
+
         server = web.Application(client_max_size=WEBHOOK_MAX_BYTES)
         server.router.add_post(urlsplit(settings.telegram_webhook_url).path or "/", self._post)
         server.router.add_get("/healthz", self._healthz)
@@ -281,6 +285,8 @@ class Telegram:
         A body that is not an update (not JSON, not a JSON object, or an object PTB cannot
         read as an update) gets 400: it is not from Telegram, and not worth a trace.
         """
+        from aiohttp import web  # imported by _serve_webhook already
+
         secret = self.app.settings.telegram_webhook_secret
         given = request.headers.get(SECRET_HEADER, "")
         if secret is None or not hmac.compare_digest(
@@ -300,6 +306,8 @@ class Telegram:
 
     async def _healthz(self, _: web.Request) -> web.Response:
         """200 while the bot runs and its database answers; 503 otherwise."""
+        from aiohttp import web  # imported by _serve_webhook already
+
         try:
             await self.app.db.fetchval("SELECT 1")
         except Exception:

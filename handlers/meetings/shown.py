@@ -12,9 +12,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
-from icalendar import Event as CalendarEvent
-
 import handlers.when as shown_time
 from handlers.contract import Button, Document, Reply
 from handlers.profile import Profile
@@ -95,6 +92,10 @@ def reminder(meeting: Meeting, zone: ZoneInfo, *, hour: bool) -> Reply:
 
 def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Document:
     """The meeting as an .ics file (RFC 5545), in the municipality's time zone."""
+    # Imported when a file is made: icalendar is not needed to start answering.
+    from icalendar import Calendar
+    from icalendar import Event as CalendarEvent
+
     calendar = Calendar()
     calendar.add("prodid", f"-//Samenspel//{profile.slug}//NL")
     calendar.add("version", "2.0")

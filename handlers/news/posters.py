@@ -16,7 +16,6 @@ import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import segno
 from PIL import Image, ImageDraw, ImageFont
 
 from handlers.answers import parse_id
@@ -133,6 +132,8 @@ def render_poster(*, municipality: str, title: str, call: str, link: str) -> byt
 
 def _qr(link: str, size: int) -> Image.Image:
     """The QR code of ``link`` as a sharp black-on-white square of about ``size`` pixels."""
+    import segno  # imported when a poster is made: not needed to start answering
+
     code = segno.make(link, error="m", micro=False)
     modules = code.symbol_size(scale=1, border=2)[0]
     buffer = io.BytesIO()
