@@ -17,6 +17,7 @@ of delivery, so each reply took a slot in both, and replies reached about half t
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -187,6 +188,8 @@ class Telegram:
     def __init__(self, app: App, *, rate_limiter: bool = True):
         self.app = app
         self._webhook: web.AppRunner | None = None
+        #: Publishing the command menu (one request per language) while answering begins.
+        self._menu_published: asyncio.Task[None] | None = None
         settings = app.settings
         assert settings.telegram_token is not None
         token = settings.telegram_token.get_secret_value()
@@ -245,7 +248,9 @@ class Telegram:
         # getMe (in initialize) gave the bot's name: posters, invitations and answers in a
         # group link residents straight into a private chat with the bot.
         self.app.router.declare(self.platform)
-        await self._publish_commands()
+        # The menu is not needed to answer: a request per language must not keep the first
+        # resident waiting at start-up (against Telegram, each takes a round trip).
+        self._menu_published = asyncio.create_task(self._publish_commands())
         await self.application.start()
         updater = self.application.updater
         assert updater is not None
@@ -324,6 +329,9 @@ class Telegram:
         if updater is not None and updater.running:
             await updater.stop()
         await self.app.router.drain()
+        if self._menu_published is not None:
+            await self._menu_published  # short; it logs its own failures
+            self._menu_published = None
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
@@ -345,6 +353,8 @@ class Telegram:
                 await self.application.bot.set_my_commands(commands, language_code=code)
             except TelegramError as exc:
                 log.warning("could not set the command menu in %s: %s", lang, exc)
+            except Exception:  # a background task: nothing above would see it
+                log.exception("could not set the command menu in %s", lang)
 
     # Receiving ---------------------------------------------------------------------------
 
