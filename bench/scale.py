@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -407,6 +408,20 @@ async def _queries(path: Path, profile: Profile, seed: int, shape: Shape) -> boo
         found = await ideas.by_author(user_id, limit=5)
         await ideas.latest_changes([idea.id for idea in found])
 
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    class _Undo(Exception):
+        """Rolls the timed write back: the file stays as generated."""
+
+    async def blocked() -> None:
+        chat = str(100_000 + rng.randint(1, shape.residents))
+        with contextlib.suppress(_Undo):
+            async with db.transaction():
+                marked = await repos.outbox.mark_chat_unreachable("telegram", chat, now())
+                assert marked, chat
+                raise _Undo
+
     operations: dict[str, Callable[[], Awaitable[Any]]] = {
         "browse newest, all": lambda: ideas.browse(
             IdeaSort.NEWEST, limit=5, offset=(page() - 1) * 5
@@ -437,6 +452,10 @@ async def _queries(path: Path, profile: Profile, seed: int, shape: Shape) -> boo
         "outbox: the next messages to send": lambda: repos.outbox.due(
             "telegram", datetime.now(UTC), 50
         ),
+        # What it asks every few seconds to show authors their broadcast's progress.
+        "outbox: broadcasts to show progress of": lambda: repos.outbox.open_batches("telegram"),
+        # A resident who blocked the bot, found during a broadcast (undone afterwards).
+        "outbox: a blocked chat marked unreachable": blocked,
     }
     ok = True
     try:

@@ -453,8 +453,10 @@ class Outbox:
         show the end yet.
         """
         rows = await self.db.fetchall(
+            # From the batches (a few a day) to their authors: CROSS JOIN keeps SQLite
+            # from reading every resident of the platform first (0.4 s at a million).
             "SELECT b.*, u.chat_id AS author_chat_id, u.language AS author_language"
-            " FROM outbox_batches b JOIN users u ON u.id = b.author_user_id"
+            " FROM outbox_batches b CROSS JOIN users u ON u.id = b.author_user_id"
             " WHERE u.platform = ? AND u.chat_id IS NOT NULL AND ("
             " b.finished_at IS NULL"
             " OR (b.progress_ref IS NOT NULL AND b.progress_shown < b.total))"
