@@ -123,6 +123,8 @@ class Resident(Participant):
     kept: list[str] = field(default_factory=list)
     commented: set[str] = field(default_factory=set)
     counter: int = 0
+    #: The draft as it was when it was last looked up in "Mijn ideeën".
+    looked_up: list[str] = field(default_factory=list)
 
     @property
     def onboarded(self) -> bool:
@@ -180,9 +182,30 @@ class Resident(Participant):
         if submitted and submitted.group(1) not in self.commented:
             self.commented.add(submitted.group(1))
             return await self.answer(lambda: user.press_data(f"idea.comment:{submitted[1]}"))
+        if self.draft and self.draft != self.looked_up:
+            # An idea was written, and no way back to it is offered: it was probably sent
+            # and a kill took the answer that said so. A person looks in "Mijn ideeën"
+            # before writing it again; what is listed there the bot keeps.
+            self.looked_up = list(self.draft)
+            reply = await self.answer(lambda: user.send_text("/mijnideeen"))
+            if reply is not None:
+                self._listed(reply[-1])
+            return reply is not None
         # The menu, a welcome back, an old button: begin a (new) idea.
         first = "/start" if not self.onboarded and "Klaar" not in last else "/idee"
         return await self.answer(lambda: user.send_text(first)) is not None
+
+    def _listed(self, shown: str) -> None:
+        """The draft's ideas whose title ``shown`` lists are kept (title and description)."""
+        ideas: list[list[str]] = []
+        for text in self.draft:
+            if text.startswith("Title") or not ideas:
+                ideas.append([])
+            ideas[-1].append(text)
+        for idea in ideas:
+            if idea[0] in shown:
+                self.kept.extend(idea)
+        self.draft = [text for idea in ideas if idea[0] not in shown for text in idea]
 
     async def _typed(self, text: str, accepted_when: str, keep: list[str]) -> bool:
         reply = await self.answer(lambda: self.user.send_text(text))
