@@ -57,7 +57,7 @@ def read_text(
     if length > max_length:
         return Reply(key="answers.too_long", params={"max": max_length, "length": length})
     if visible_length(text) < min_length:
-        return Reply(key="answers.too_short", params={"min": min_length})
+        return Reply(key="answers.too_short", params={"count": min_length})
     return text
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, get_currency_symbol
 
 from handlers.catalog import babel_locale
 
+#: How the euro is shown in every language.
+EURO_SIGN = "€"
 #: A budget above this is surely a typing mistake (in euro).
 MAX_EURO = 10_000_000
 
@@ -18,8 +20,12 @@ _ABOUT = re.compile(
     r"(?i)^\s*(?:ongeveer|ong\.|circa|ca\.?|zo'n|zon|rond(?:om)?|about|around|approx(?:imately|\.)?"
     r"|roughly|some|max(?:imaal|imum|\.)?|hooguit|at most|tot|up to|~)\s*"
 )
-_DUTCH = re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?$|^\d+(?:,\d{1,2})?$")
-_ENGLISH = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$|^\d+\.\d{1,2}$")
+#: Groups of three after a separator are thousands, never decimals: at most two decimals
+#: (whole cents) after the decimal sign. A grouped number does not begin with 0, so
+#: "0,001" and "0.001" (a thousandth of a euro, or a typing mistake) are no amount, where
+#: reading the separator as a thousands sign made them one euro.
+_DUTCH = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+(?:,\d{1,2})?$|^\d+(?:,\d{1,2})?$")
+_ENGLISH = re.compile(r"^[1-9]\d{0,2}(?:,\d{3})+(?:\.\d{1,2})?$|^\d+\.\d{1,2}$")
 _DASH_CENTS = re.compile(r"^(.*),-{1,2}$")
 
 
@@ -41,7 +47,8 @@ def read_euro(text: str) -> int | None:
 
     Dutch notation first ("1.500" is fifteen hundred, "1500,50" has cents, "1500,-" too);
     English notation ("1,500.50", "1500.50") where it cannot be Dutch. A word for "about"
-    before it is fine ("ongeveer 800 euro").
+    before it is fine ("ongeveer 800 euro"). More than two decimals ("0,001", "1,2345",
+    "1.000,505") is no amount: nobody pays a part of a cent.
 
     Raises:
         AmountTooLarge: a plain amount above :data:`MAX_EURO`.
@@ -68,10 +75,19 @@ def read_euro(text: str) -> int | None:
 
 def format_euro(cents: int, lang: str) -> str:
     """An amount as people read it in ``lang``: "€ 1.500" or "€ 1.500,50" in Dutch,
-    "€1,500.50" in English, "1 500,50 €" in Polish; no cents when there are none."""
+    "€1,500.50" in English, "1 500,50 €" in Polish and Ukrainian; no cents when there are
+    none."""
     locale = babel_locale(lang)
     amount = Decimal(cents) / 100
     if cents % 100:
-        return format_currency(amount, "EUR", locale=locale)
-    pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
-    return format_currency(amount, "EUR", format=pattern, locale=locale, currency_digits=False)
+        shown = format_currency(amount, "EUR", locale=locale)
+    else:
+        pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
+        shown = format_currency(
+            amount, "EUR", format=pattern, locale=locale, currency_digits=False
+        )
+    # CLDR gives some languages the code as the euro's symbol ("1 500,50 EUR" in
+    # Ukrainian; its narrow symbol is €, which Babel does not carry). Residents read €
+    # on every price tag here, so the sign is shown in every language.
+    symbol = get_currency_symbol("EUR", locale)
+    return shown if symbol == EURO_SIGN else shown.replace(symbol, EURO_SIGN)

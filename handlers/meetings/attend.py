@@ -3,6 +3,7 @@
     /bijeenkomsten ─► upcoming meetings (filter: experiment, theme, neighbourhood)
         ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
         └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
+                               (once it began: nothing changes, and the person hears so)
 
 Every button carries the meeting's id and is checked against what is stored now: a button
 for a cancelled or past meeting, or from someone not registered, changes nothing.
@@ -188,11 +189,17 @@ async def calendar_again(ctx: Context) -> Response:
 
 @feature.action("mt.no", role=Role.RESIDENT)
 async def cancel(ctx: Context) -> Response:
-    """ "Ik kom toch niet": the place goes to the first on the waitlist, who is told."""
+    """ "Ik kom toch niet": the place goes to the first on the waitlist, who is told.
+
+    Once the meeting began nothing changes: nobody moves up into a meeting that is going
+    on (or over), so the person is not told that someone else gets their place."""
     found = await _meeting(ctx)
     if isinstance(found, Response):
         return found
     meeting = found
+    if meeting.starts_at <= ctx.now:
+        key = "meetings.leave_over" if meeting.ends_at <= ctx.now else "meetings.leave_began"
+        return respond(Reply(key=key, params={"title": meeting.title}, buttons=_to_list()))
     result = await ctx.repos.meetings.cancel_registration(meeting.id, ctx.user.id, ctx.now)
     if result is None:
         return respond(Reply(key="meetings.not_registered", params={"title": meeting.title}))

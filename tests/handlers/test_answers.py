@@ -100,3 +100,22 @@ async def test_a_question_of_only_invisible_characters_is_not_sent(app: App) -> 
     # Emoji joined by a zero-width joiner are words enough.
     await anna.send("Wanneer komt de 👨\u200d👩\u200d👧 speeltuin?")
     assert anna.keys[0] == "questions.sent"
+
+
+async def test_too_short_says_the_minimum_in_each_languages_plural_form(app: App) -> None:
+    # A question needs 2 characters: "2 znaków" was Polish for 5 and more only ("2 znaki").
+    expected = {
+        "Nederlands": "minstens 2 tekens",
+        "English": "at least 2 characters",
+        "Polski": "co najmniej 2 znaki.",
+        "Українська": "щонайменше 2 символи.",
+        "العربية": "اكتب حرفين على الأقل",
+        "Türkçe": "En az 2 karakter",
+    }
+    for n, (language, words) in enumerate(expected.items()):
+        someone = await person(app, f"p{n}", language=language)
+        await someone.send("/vraag")
+        await someone.send("?")
+        assert someone.keys == ["answers.too_short"]
+        assert words in someone.text, (language, someone.text)
+    assert await app.db.fetchval("SELECT COUNT(*) FROM questions") == 0

@@ -35,6 +35,12 @@ NOW = datetime(2026, 3, 10, 14, 0, tzinfo=AMSTERDAM)
         ("ongeveer 800 euro", 80_000),
         ("ca. € 1.500", 150_000),
         ("about €1,500", 150_000),
+        ("1.000", 100_000),
+        ("1.000,50", 100_050),
+        ("1,5", 150),
+        ("0,05", 5),
+        ("1,000.50", 100_050),
+        ("1,000", 100_000),
     ],
 )
 def test_amounts_in_dutch_and_english_notation_are_read(text: str, cents: int) -> None:
@@ -46,6 +52,12 @@ def test_amounts_in_dutch_and_english_notation_are_read(text: str, cents: int) -
     ["", "veel", "-500", "1.5.0", "15OO", "1500 dollar", "1,2,3", "€", "99999999999", "1e6"],
 )
 def test_nonsense_is_not_an_amount(text: str) -> None:
+    assert parse_euro(text) is None
+
+
+@pytest.mark.parametrize("text", ["0,001", "0.001", "€ 0,001", "1,2345", "1.000,505", "1,000.505"])
+def test_more_than_two_decimals_is_not_an_amount(text: str) -> None:
+    # "0,001" was read as one euro: its ",001" taken for a thousands group.
     assert parse_euro(text) is None
 
 
@@ -61,6 +73,9 @@ def test_amounts_are_shown_per_language() -> None:
     assert format_euro(150_050, "en") == "€1,500.50"
     assert format_euro(150_000, "pl") == "1\u00a0500\u00a0€"
     assert format_euro(5, "tr") == "€0,05"
+    # CLDR's symbol for the euro in Ukrainian is its code; the sign is shown instead.
+    assert format_euro(150_050, "uk") == "1\u00a0500,50\u00a0€"
+    assert format_euro(150_000, "uk") == "1\u00a0500\u00a0€"
     # A language Babel does not know is shown the Dutch way, not refused.
     assert format_euro(150_000, "xx") == format_euro(150_000, "nl")
 

@@ -6,6 +6,13 @@ of the dialog) and comment on them, each acting on the last message the bot sent
 person does. At a random moment (right after a random number of the bot's answers) the bot
 gets SIGKILL: no chance to finish or clean up.
 
+A kill between saving a step and sending its answer loses that answer (Telegram's updates
+are confirmed when fetched, so the step is not delivered again). The resident then does
+what a person does: acts on the question still on screen again; hearing that the button is
+old, or that the idea is still open, takes the way back the bot offers ("Verder met je
+idee") instead of starting over. (Residents that threw the open idea away there got
+almost nowhere in 20 kills, and the test failed at its last check about half the time.)
+
 After every kill, before the bot starts again, the database file is checked: it passes
 ``integrity_check``, and every text the bot accepted with its reply (a title answered with
 the next question, a comment answered with "Je reactie staat") is stored: in an idea, a
@@ -45,8 +52,12 @@ RESIDENTS = 4
 #: what the bot did, not by the clock, so a slow machine kills it as often in the middle of
 #: its work as a fast one, and every cycle gets somewhere.
 ANSWERS_BETWEEN = (1, 15)
-#: How long a resident waits for an answer before deciding the bot is gone.
-ANSWER_WAIT = 5.0
+#: How long a resident waits for an answer. The bot is not "gone" when it is slow (a busy
+#: machine): a resident waits until the answer comes or the kill ends its turn; this only
+#: keeps a test whose bot stopped answering from hanging forever.
+ANSWER_WAIT = 600.0
+#: How long the test waits for the bot's start and its answers (generous: a busy machine).
+BOT_WAIT = 180.0
 SAMENSPEL = Path(sys.executable).with_name("samenspel")
 
 
@@ -92,7 +103,7 @@ class Participant:
 
         try:
             await self.server.wait_for(complete, ANSWER_WAIT, description="an answer")
-        except (TimeoutError, AssertionError):
+        except TimeoutError:
             self.story.append("<- nothing")
             return None
         reply = [_shown(m) for m in self.server.messages(self.user.chat_id)[before:]]
@@ -105,12 +116,15 @@ class Resident(Participant):
     """Onboards, then submits ideas and comments on each, over and over."""
 
     number: int = 0
-    #: Texts of the idea being written that the bot accepted (in its dialog, or the idea).
+    #: Texts of the ideas being written that the bot accepted (in its dialog, or the idea:
+    #: one whose "ingestuurd" answer a kill took away is stored all the same).
     draft: list[str] = field(default_factory=list)
     #: Texts the bot accepted that must stay: submitted ideas, placed comments.
     kept: list[str] = field(default_factory=list)
     commented: set[str] = field(default_factory=set)
     counter: int = 0
+    #: The draft as it was when it was last looked up in "Mijn ideeën".
+    looked_up: list[str] = field(default_factory=list)
 
     @property
     def onboarded(self) -> bool:
@@ -157,22 +171,41 @@ class Resident(Participant):
             return await self._send_idea("Versturen")
         if "Heb je een foto" in last:
             return await self.answer(lambda: user.press("Geen foto")) is not None
-        if "Je bent nog bezig met je" in last:
-            # A new idea was asked for while an idea or a comment was open: throw the open
-            # one away (before, a resident who met the comment's question sent /idee again
-            # and again, and got nowhere).
-            self.draft = []
-            return await self.answer(lambda: user.press("Weggooien")) is not None
+        if "Verder met je" in last:
+            # The way back to what is open (an idea, a comment), offered when a new idea
+            # was asked for or an old button pressed (its answer lost to a kill): go on
+            # with it, as a person does, instead of throwing it away and starting over.
+            return await self.answer(lambda: user.press("Verder met je")) is not None
         if "Typ je reactie" in last:
             return await self._typed(self._text("comment"), "Je reactie staat", self.kept)
         submitted = re.search(r"ingestuurd als #(\d+)", last)
         if submitted and submitted.group(1) not in self.commented:
             self.commented.add(submitted.group(1))
             return await self.answer(lambda: user.press_data(f"idea.comment:{submitted[1]}"))
+        if self.draft and self.draft != self.looked_up:
+            # An idea was written, and no way back to it is offered: it was probably sent
+            # and a kill took the answer that said so. A person looks in "Mijn ideeën"
+            # before writing it again; what is listed there the bot keeps.
+            self.looked_up = list(self.draft)
+            reply = await self.answer(lambda: user.send_text("/mijnideeen"))
+            if reply is not None:
+                self._listed(reply[-1])
+            return reply is not None
         # The menu, a welcome back, an old button: begin a (new) idea.
-        self.draft = []
         first = "/start" if not self.onboarded and "Klaar" not in last else "/idee"
         return await self.answer(lambda: user.send_text(first)) is not None
+
+    def _listed(self, shown: str) -> None:
+        """The draft's ideas whose title ``shown`` lists are kept (title and description)."""
+        ideas: list[list[str]] = []
+        for text in self.draft:
+            if text.startswith("Title") or not ideas:
+                ideas.append([])
+            ideas[-1].append(text)
+        for idea in ideas:
+            if idea[0] in shown:
+                self.kept.extend(idea)
+        self.draft = [text for idea in ideas if idea[0] not in shown for text in idea]
 
     async def _typed(self, text: str, accepted_when: str, keep: list[str]) -> bool:
         reply = await self.answer(lambda: self.user.send_text(text))
@@ -258,13 +291,13 @@ class Bot:
             self.process = await asyncio.create_subprocess_exec(
                 str(SAMENSPEL), "run", env=self.env, stderr=log
             )
-        await server.wait_for(lambda: self.polls > polls, 30, description="polling")
+        await server.wait_for(lambda: self.polls > polls, BOT_WAIT, description="polling")
         await server.wait_for(
             lambda: all(
                 _with_buttons(server, chat) >= answered_before[chat] + count
                 for chat, count in redelivered.items()
             ),
-            30,
+            BOT_WAIT,
             description="answers to the updates delivered again",
         )
 
@@ -285,8 +318,8 @@ async def _keep_going(participant: Participant) -> None:
 async def _answers(
     server: BotApiServer, cast: list[Participant], count: int, acting: list[asyncio.Task[None]]
 ) -> None:
-    """Return once the bot answered ``count`` more steps of the cast (or they gave up: no
-    answer came to one of them)."""
+    """Return once the bot answered ``count`` more steps of the cast (or none of them acts
+    any more: one tripped, or waited in vain)."""
 
     def answered() -> int:
         return sum(_with_buttons(server, p.user.chat_id) for p in cast)
@@ -294,7 +327,7 @@ async def _answers(
     target = answered() + count
     await server.wait_for(
         lambda: answered() >= target or all(task.done() for task in acting),
-        60,
+        BOT_WAIT,
         description=f"{count} answers of the bot",
     )
 
@@ -324,7 +357,10 @@ async def test_killing_the_bot_at_random_moments_loses_nothing_it_accepted(
         await bot.kill()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for ended in await asyncio.gather(*tasks, return_exceptions=True):
+            # A resident that tripped (a button it looked for was not there) says so.
+            if isinstance(ended, Exception):
+                raise ended
         _check_file(db_path, cast)
 
     residents = [p for p in cast if isinstance(p, Resident)]

@@ -79,6 +79,33 @@ async def test_nonsense_amounts_are_refused_kindly_and_asked_again(app: App) -> 
     assert anna.keys == ["proposals.summary"]
 
 
+async def test_an_amount_with_more_than_two_decimals_is_refused_kindly(app: App) -> None:
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    for bad in ("0,001", "0.001", "1,2345"):
+        await anna.send(bad)
+        assert anna.keys == ["proposals.budget_invalid", "proposals.ask_budget"]
+        assert f'"{bad}"' in anna.text
+    assert await app.repos.proposals.queue() == []
+    await anna.send("1.000,50")
+    assert anna.keys == ["proposals.summary"]
+    assert "Geld: €\u00a01.000,50" in anna.text
+
+
+async def test_a_ukrainian_resident_sees_the_budget_in_euro_signs(app: App) -> None:
+    # CLDR's Ukrainian symbol for the euro is "EUR"; people read € on every price tag.
+    olena = await person(app, "olena", language="Українська")
+    await olena.send("/nieuwexperiment")
+    await olena.send("Een moestuin in de straat, samen met de buren.")
+    await olena.press("Velserbroek")
+    await olena.send("De buren en de basisschool")
+    assert olena.keys == ["proposals.ask_budget"]
+    await olena.send("1500,50")
+    assert olena.keys == ["proposals.summary"]
+    assert "1\u00a0500,50\u00a0€" in olena.text
+    assert "EUR" not in olena.text
+
+
 async def test_bad_answers_on_the_way_change_nothing(app: App) -> None:
     anna = await person(app, "anna")
     await anna.send("/nieuwexperiment")

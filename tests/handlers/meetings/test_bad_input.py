@@ -208,11 +208,21 @@ async def test_a_meeting_that_began_takes_no_registrations(app: App, clock: Cloc
     carl = await resident(app, "carl")
     await carl.press_payload(f"mt.go:{meeting}")
     assert carl.keys == ["meetings.began"]
-    # Anna leaves once it began: nobody moves up into a meeting already going on.
+    # Anna leaves once it began: nobody moves up into a meeting already going on, and
+    # she is not told that someone else gets her place.
     await anna.press_payload(f"mt.no:{meeting}")
-    assert anna.keys == ["meetings.cancelled_mine"]
+    assert anna.keys == ["meetings.leave_began"]
+    assert "al begonnen" in anna.text and "plek" not in anna.text
     assert await for_user(app, bob, "meeting") == []
-    assert await _count(app, "meeting_registrations") == 1
+    assert await _count(app, "meeting_registrations") == 2
+    # Bob, on the waitlist, neither moves up nor leaves it.
+    await bob.press_payload(f"mt.no:{meeting}")
+    assert bob.keys == ["meetings.leave_began"]
+    clock.now = stored.ends_at + timedelta(minutes=1)
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.leave_over"]
+    assert await for_user(app, bob, "meeting") == []
+    assert await _count(app, "meeting_registrations") == 2
 
 
 async def test_a_typed_number_is_the_answer_not_an_option_where_buttons_are_numbered(
