@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -154,10 +155,25 @@ class Users:
         await self.db.execute("UPDATE users SET language = ? WHERE id = ?", (language, user_id))
 
     async def forget_languages_other_than(self, languages: Sequence[str]) -> int:
-        """Unset every chosen language not among ``languages``; returns how many were."""
-        marks = ", ".join("?" for _ in languages)
+        """Unset every chosen language not among ``languages``; returns how many were.
+
+        Run at every start-up: the languages outside the list are the ranges between its
+        languages, each a range of the ``users_language`` index, so a million residents who
+        all chose a language that still exists cost a few index lookups, not a read of all.
+        """
+        kept = sorted(set(languages))
+        if not kept:
+            return await self.db.execute_rowcount(
+                "UPDATE users SET language = NULL WHERE language IS NOT NULL"
+            )
+        gaps = ["language < ?"]
+        gaps += ["language > ? AND language < ?" for _ in kept[1:]]
+        gaps.append("language > ?")
+        inner = [bound for pair in itertools.pairwise(kept) for bound in pair]
+        params = [kept[0], *inner, kept[-1]]
+        found = " UNION ALL ".join(f"SELECT id FROM users WHERE {gap}" for gap in gaps)
         return await self.db.execute_rowcount(
-            f"UPDATE users SET language = NULL WHERE language NOT IN ({marks})", tuple(languages)
+            f"UPDATE users SET language = NULL WHERE id IN ({found})", params
         )
 
     async def set_neighbourhood(self, user_id: int, neighbourhood: str | None) -> None:

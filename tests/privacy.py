@@ -286,3 +286,27 @@ async def supporter_counts_match(db: Database) -> bool:
         " (SELECT COUNT(*) FROM idea_supports s WHERE s.idea_id = i.id)"
     )
     return int(drift) == 0
+
+
+async def comment_counts_match(db: Database) -> bool:
+    """Whether every idea's comment count equals its visible comment rows."""
+    drift = await db.fetchval(
+        "SELECT COUNT(*) FROM ideas i WHERE comments !="
+        " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id AND c.hidden_at IS NULL)"
+    )
+    return int(drift) == 0
+
+
+async def listed_counts_match(db: Database) -> bool:
+    """Whether the browsable ideas counted per category and neighbourhood equal the ideas."""
+    uncounted = await db.fetchval(
+        "SELECT COUNT(*) FROM (SELECT category, COALESCE(neighbourhood, ''), COUNT(*)"
+        " FROM ideas WHERE removed_at IS NULL GROUP BY 1, 2"
+        " EXCEPT SELECT category, neighbourhood, listed FROM ideas_listed_counts)"
+    )
+    miscounted = await db.fetchval(
+        "SELECT COUNT(*) FROM ideas_listed_counts c WHERE listed !="
+        " (SELECT COUNT(*) FROM ideas i WHERE i.removed_at IS NULL AND i.category = c.category"
+        " AND COALESCE(i.neighbourhood, '') = c.neighbourhood)"
+    )
+    return int(uncounted) == 0 and int(miscounted) == 0

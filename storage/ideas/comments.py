@@ -94,12 +94,9 @@ class Comments:
         )
 
     async def count(self, idea_id: int) -> int:
-        """How many visible comments an idea has."""
-        total = await self.db.fetchval(
-            "SELECT COUNT(*) FROM idea_comments WHERE idea_id = ? AND hidden_at IS NULL",
-            (idea_id,),
-        )
-        return int(total)
+        """How many visible comments an idea has (kept on its row by triggers)."""
+        total = await self.db.fetchval("SELECT comments FROM ideas WHERE id = ?", (idea_id,))
+        return int(total or 0)
 
     async def own(self, comment_id: int, author_user_id: int) -> Comment | None:
         """A visible comment this person wrote; None if there is no such comment."""

@@ -1,7 +1,9 @@
 """Ideas residents submit, their status history, who supports and who follows them.
 
-The public number of an idea (#42) is its id. Supporter counts live on the idea row and are
-kept equal to the support rows by database triggers, so they can never drift.
+The public number of an idea (#42) is its id. Supporter and (visible) comment counts live on
+the idea row, and how many ideas can be browsed per category and neighbourhood in
+``ideas_listed_counts``; database triggers keep them equal to the rows they count, in the
+same transaction, so they can never drift and no page has to count them.
 """
 
 from __future__ import annotations
@@ -137,11 +139,8 @@ class IdeaError(Exception):
     """An idea change that cannot be made (unknown idea, missing status detail)."""
 
 
-# Visible comments are counted with their partial index; hidden ones never count.
-_COLUMNS = (
-    "SELECT i.*, (SELECT COUNT(*) FROM idea_comments c"
-    " WHERE c.idea_id = i.id AND c.hidden_at IS NULL) AS comments"
-)
+# Visible comments are counted on the row (``comments``) by triggers; hidden ones never count.
+_COLUMNS = "SELECT i.*"
 _SELECT = f"{_COLUMNS} FROM ideas i"
 _HISTORY_COLUMNS = (
     "id",
@@ -232,7 +231,7 @@ class Ideas:
             row = await self.db.fetchone(
                 "INSERT INTO ideas (category, title, description, neighbourhood, photo_id,"
                 " author_user_id, status, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, 0 AS comments",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (
                     category,
                     title,
@@ -307,7 +306,17 @@ class Ideas:
             f"{_SELECT} WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        total = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas i WHERE {condition}", params)
+        # The total comes from the counts kept per category and neighbourhood (triggers).
+        scope = ["1"]
+        if category is not None:
+            scope.append("category = ?")
+        if neighbourhood is not None:
+            scope.append("neighbourhood = ?")
+        total = await self.db.fetchval(
+            "SELECT COALESCE(SUM(listed), 0) FROM ideas_listed_counts"
+            f" WHERE {' AND '.join(scope)}",
+            params,
+        )
         return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
 
     async def by_author(self, user_id: int, *, limit: int = 5, offset: int = 0) -> list[Idea]:

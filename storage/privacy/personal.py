@@ -267,6 +267,7 @@ TABLES: tuple[Table, ...] = (
     Table("ideas_fts_docsize", Kind.OPERATIONAL, "search index over public ideas"),
     Table("ideas_fts_config", Kind.OPERATIONAL, "search index over public ideas"),
     Table("ideas_fts_terms", Kind.OPERATIONAL, "how often each word occurs in public ideas"),
+    Table("ideas_listed_counts", Kind.OPERATIONAL, "how many public ideas each category has"),
     Table("experiments", Kind.OPERATIONAL, "the experiments residents can join"),
     Table(
         "experiment_participants",
@@ -798,10 +799,9 @@ class PersonalStore:
             return None
         params = person.params()
         sections: dict[str, Section] = {}
-        for table in self.tables:
-            if table.export is None:
-                continue
-            rows = await self.db.fetchall(table.export, params, long=True)
+        exported = [table for table in self.tables if table.export is not None]
+        found = await self.db.fetchall_each([(table.export or "", params) for table in exported])
+        for table, rows in zip(exported, found, strict=True):
             sections[table.name] = Section(
                 holds=table.holds, rows=[_plain(row, table.json_columns) for row in rows]
             )

@@ -115,7 +115,8 @@ class Retention:
         since before then: there is no chat to warn, and nothing of theirs to keep."""
         rows = await self.db.fetchall(
             f"SELECT u.id FROM users u WHERE {_SILENT_RESIDENT} AND u.consent_at IS NULL"
-            " ORDER BY u.id",
+            # In the order of the users_silent index: the few silent ones, not everyone.
+            " ORDER BY u.last_seen_at, u.id",
             {"silent_since": iso(silent_since)},
             long=True,
         )

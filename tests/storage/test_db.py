@@ -369,3 +369,28 @@ async def test_the_write_ahead_log_is_copied_into_the_file_off_the_loop_and_stay
     with sqlite3.connect(path) as check:
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert check.execute("SELECT COUNT(*) FROM users").fetchone()[0] == commits
+
+
+async def test_several_reads_in_one_hand_over_see_what_this_transaction_wrote(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "s.db")
+    try:
+        async with db.transaction():
+            await db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', 'a', 'x', 'x')"
+            )
+            first, none, again = await db.fetchall_each(
+                [
+                    ("SELECT platform_user_id FROM users WHERE platform = ?", ("test",)),
+                    ("SELECT id FROM users WHERE platform = :p", {"p": "matrix"}),
+                    ("SELECT COUNT(*) FROM users", ()),
+                ]
+            )
+        assert [tuple(r) for r in first] == [("a",)] and none == [] and again[0][0] == 1
+        with pytest.raises(ValueError):
+            await db.fetchall_each([("DELETE FROM users", ())])
+        assert await db.fetchval("SELECT COUNT(*) FROM users") == 1
+    finally:
+        await db.close()

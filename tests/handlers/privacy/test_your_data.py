@@ -15,7 +15,7 @@ from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import submit_idea
 from tests.people import connector, subscribe
-from tests.privacy import file_traces, supporter_counts_match, traces
+from tests.privacy import comment_counts_match, file_traces, supporter_counts_match, traces
 from tests.support import Chat
 
 ANNA_IDEA = ("Xjqwspeeltuin bij de Zeeweg", "Een xjqwklimrek voor kinderen in de duinen, graag.")
@@ -156,6 +156,7 @@ async def test_forget_me_keeping_content_leaves_it_as_een_inwoner_and_no_trace_o
     assert file_traces(app, identity(anna)) == []
     assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 0
     assert await supporter_counts_match(app.db)
+    assert await comment_counts_match(app.db)
     await bob.press_payload("idea.comments:2")
     assert "Een inwoner" in bob.text and ANNA_COMMENT in bob.text
     await bob.press_payload("idea.open:1")
@@ -184,6 +185,7 @@ async def test_forget_me_deleting_content_leaves_no_trace_of_me_or_my_words(app:
     assert file_traces(app, everything) == []
     assert await app.db.fetchval("SELECT COUNT(*) FROM handled_events") == 0
     assert await supporter_counts_match(app.db)
+    assert await comment_counts_match(app.db)
     await bob.press_payload("idea.open:1")
     assert bob.keys == ["ideas.not_found"]
     await bob.press_payload("idea.comments:2")
