@@ -7,6 +7,7 @@ payload, the way a person taps what they see: they only ever press buttons the b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import time
@@ -46,7 +47,8 @@ def _zipf(count: int) -> list[float]:
     return [1 / (rank + 1) for rank in range(count)]
 
 
-_TOPIC_WEIGHTS = _zipf(len(TOPICS))
+#: Cumulative, as ``random.choices`` would sum them on every call: the same draws.
+_TOPIC_CUMULATIVE = list(itertools.accumulate(_zipf(len(TOPICS))))
 
 
 def _word(rng: random.Random) -> str:
@@ -55,14 +57,14 @@ def _word(rng: random.Random) -> str:
     if roll < 0.5:
         return rng.choice(FILLERS)
     if roll < 0.85:
-        return rng.choices(TOPICS, weights=_TOPIC_WEIGHTS)[0]
+        return rng.choices(TOPICS, cum_weights=_TOPIC_CUMULATIVE)[0]
     # Dutch glues nouns together: most of these compounds occur in only a few ideas.
     return rng.choice(TOPICS) + rng.choice(TOPICS)
 
 
 def idea_title(rng: random.Random) -> str:
     """A short, plausible idea title (5 to 120 characters)."""
-    topics = rng.choices(TOPICS, weights=_TOPIC_WEIGHTS, k=2)
+    topics = rng.choices(TOPICS, cum_weights=_TOPIC_CUMULATIVE, k=2)
     return f"Meer {topics[0]} bij de {topics[1]} in {_word(rng)}"[:120]
 
 
