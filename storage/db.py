@@ -20,7 +20,8 @@ fsync) would run inside a commit now and then, on the loop's thread, holding eve
 conversation up for 5-15 ms. So the log is copied by a connection of its own on another
 thread, every :data:`CHECKPOINT_EVERY` commits, while the loop goes on: the bulk without
 holding anyone up, then the few pages written meanwhile and the restart of the log while
-this process's transactions wait (about a millisecond).
+this process's transactions wait (a millisecond or two; up to about 25 ms on a busy shared
+machine, where its fsync waits for the disk).
 
 After an erasure the log is emptied altogether (:meth:`Database.truncate_log`): it holds
 old copies of the pages it changed, erased words included, which a restart of the log
