@@ -7,6 +7,7 @@ payload, the way a person taps what they see: they only ever press buttons the b
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import time
@@ -46,7 +47,8 @@ def _zipf(count: int) -> list[float]:
     return [1 / (rank + 1) for rank in range(count)]
 
 
-_TOPIC_WEIGHTS = _zipf(len(TOPICS))
+#: Cumulative, as ``random.choices`` would sum them on every call: the same draws.
+_TOPIC_CUMULATIVE = list(itertools.accumulate(_zipf(len(TOPICS))))
 
 
 def _word(rng: random.Random) -> str:
@@ -55,14 +57,14 @@ def _word(rng: random.Random) -> str:
     if roll < 0.5:
         return rng.choice(FILLERS)
     if roll < 0.85:
-        return rng.choices(TOPICS, weights=_TOPIC_WEIGHTS)[0]
+        return rng.choices(TOPICS, cum_weights=_TOPIC_CUMULATIVE)[0]
     # Dutch glues nouns together: most of these compounds occur in only a few ideas.
     return rng.choice(TOPICS) + rng.choice(TOPICS)
 
 
 def idea_title(rng: random.Random) -> str:
     """A short, plausible idea title (5 to 120 characters)."""
-    topics = rng.choices(TOPICS, weights=_TOPIC_WEIGHTS, k=2)
+    topics = rng.choices(TOPICS, cum_weights=_TOPIC_CUMULATIVE, k=2)
     return f"Meer {topics[0]} bij de {topics[1]} in {_word(rng)}"[:120]
 
 
@@ -93,18 +95,24 @@ def verdict(ok: bool) -> str:
     return "meets target" if ok else "MISSES target"
 
 
+#: What an event said, as a resident records it: its text, command, args and button.
+Said = tuple[str | None, str | None, str, str | None]
+
+
 @dataclass
 class Resident:
     """One simulated person talking to a router; remembers the buttons last offered.
 
-    Every event it sends is recorded in ``sent`` (so the same stream can be replayed), and
-    in ``timings`` when it was handed to the router and how long until its replies were
-    delivered (seconds, from ``time.perf_counter``).
+    Every event it sends is recorded in ``sent`` (so the same stream can be replayed, see
+    :meth:`replay`), and in ``timings`` when it was handed to the router and how long until
+    its replies were delivered (seconds, from ``time.perf_counter``).
 
-    Events are recorded as JSON text, and of the last replies only their keys and the
-    payloads of their buttons are kept: a bot forgets an update once it has answered it,
-    and tens of thousands of kept models would make every pass of the garbage collector
-    walk them, pauses that are the benchmark's bookkeeping, not the bot's.
+    Of an event only what it said is recorded (a tuple of strings, see :data:`Said`), and of
+    the last replies only their keys and the payloads of their buttons are kept: a bot
+    forgets an update once it has answered it, and tens of thousands of kept models would
+    make every pass of the garbage collector walk them, pauses that are the benchmark's
+    bookkeeping, not the bot's. (It once wrote each event out as JSON, about 15 µs an
+    event counted on the side of the run that sent it, and read it back on the replay's.)
     """
 
     router: Router
@@ -117,7 +125,7 @@ class Resident:
     #: The keys of the last replies, and the payloads of the buttons they offered.
     keys: list[str] = field(default_factory=list)
     offered: list[str] = field(default_factory=list)
-    sent: list[str] = field(default_factory=list)
+    sent: list[Said] = field(default_factory=list)
 
     def event(self, **content: object) -> Event:
         return Event(
@@ -138,7 +146,7 @@ class Resident:
 
         if self.think is not None:
             await asyncio.sleep(self.think())
-        self.sent.append(event.model_dump_json())
+        self.sent.append((event.text, event.command, event.args, event.button))
         started = time.perf_counter()
         # Its own task, as a chat adapter hands over each update: it queues behind the
         # events that arrived before it, and that wait counts in its latency.
@@ -147,6 +155,11 @@ class Resident:
         self.keys = [reply.key for reply in delivered]
         self.offered = [b.payload for reply in delivered for row in reply.buttons for b in row]
         return delivered
+
+    async def replay(self, said: Said) -> list[Reply]:
+        """Send again what another resident's recorded event said, built the same way."""
+        text, command, args, button = said
+        return await self.handle(self.event(text=text, command=command, args=args, button=button))
 
     async def text(self, text: str) -> list[Reply]:
         return await self.handle(self.event(text=text))

@@ -64,7 +64,15 @@ def read_text(
 def visible_length(text: str) -> int:
     """How many characters of ``text`` show: not spaces, controls, or the invisible marks
     (zero-width spaces, joiners, direction marks) a text can be made of to look empty."""
+    if text.isascii():
+        # Most texts: the same count without asking for each character's category (an
+        # idea's description cost 150 microseconds that way).
+        return len(text.translate(_ASCII_UNSEEN))
     return sum(1 for char in text if unicodedata.category(char)[0] not in "CZ")
+
+
+#: The ASCII characters that do not show: controls (categories Cc) and the space (Zs).
+_ASCII_UNSEEN = dict.fromkeys([*range(0x21), 0x7F])
 
 
 def photo_hint(ctx: Context, key: str) -> Reply:

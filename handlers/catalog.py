@@ -111,11 +111,20 @@ def right_to_left(lang: str) -> bool:
 
 def own_name(lang: str) -> str:
     """A language's name in that language ("Türkçe", "العربية", "Polski")."""
+    known = _OWN_NAMES.get(lang)
+    if known is not None:
+        return known
     try:
         name = _locale(lang).display_name or lang
     except (UnknownLocaleError, ValueError):
         return lang
-    return name[:1].upper() + name[1:]
+    # Babel composes the name anew on every call (about 20 microseconds), and the language
+    # question shows every catalog's: kept, like the locales, once found.
+    named = _OWN_NAMES[lang] = name[:1].upper() + name[1:]
+    return named
+
+
+_OWN_NAMES: dict[str, str] = {}
 
 
 def placeholders(template: Entry) -> set[str]:

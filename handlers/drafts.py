@@ -213,10 +213,24 @@ def plain_word(ctx: Context, *keys: str) -> str | None:
     event = ctx.event
     if event.text is None or event.button is not None:
         return None
-    typed = "".join(ch for ch in ctx.text.casefold() if ch.isalnum() or ch.isspace()).strip()
+    typed = _letters_and_spaces(ctx.text.casefold()).strip()
     if not typed or len(typed) > 20:
         return None
     return next((key for key in keys if typed in words(ctx, key)), None)
+
+
+def _letters_and_spaces(text: str) -> str:
+    """``text`` without punctuation, symbols and emoji (letters, digits and spaces kept)."""
+    if text.isascii():
+        # Every text typed in a dialog passes here, descriptions of hundreds of characters
+        # too: one translate instead of a test per character.
+        return text.translate(_ASCII_PUNCTUATION)
+    return "".join(ch for ch in text if ch.isalnum() or ch.isspace())
+
+
+_ASCII_PUNCTUATION = dict.fromkeys(
+    n for n in range(128) if not (chr(n).isalnum() or chr(n).isspace())
+)
 
 
 def take_discard(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | None]:

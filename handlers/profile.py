@@ -263,7 +263,10 @@ class Profile(BaseModel):
 
 
 def _find(items: list[Named], id_: str | None) -> Named | None:
-    return next((item for item in items if item.id == id_), None)
+    for item in items:  # a handful: a plain loop, no generator to set up on every call
+        if item.id == id_:
+            return item
+    return None
 
 
 class ProfileError(Exception):

@@ -20,7 +20,8 @@ fsync) would run inside a commit now and then, on the loop's thread, holding eve
 conversation up for 5-15 ms. So the log is copied by a connection of its own on another
 thread, every :data:`CHECKPOINT_EVERY` commits, while the loop goes on: the bulk without
 holding anyone up, then the few pages written meanwhile and the restart of the log while
-this process's transactions wait (about a millisecond).
+this process's transactions wait (a millisecond or two; up to about 25 ms on a busy shared
+machine, where its fsync waits for the disk).
 
 After an erasure the log is emptied altogether (:meth:`Database.truncate_log`): it holds
 old copies of the pages it changed, erased words included, which a restart of the log
@@ -54,9 +55,15 @@ Job = Callable[[], Awaitable[object]]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 #: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
-#: Commits after which the write-ahead log is copied into the database file (SQLite's own
-#: automatic checkpoint comes after about 1,000 pages: a few hundred commits of an event).
-CHECKPOINT_EVERY = 250
+#: Commits after which the write-ahead log is copied into the database file. A checkpoint
+#: costs much the same however many commits it copies: two fsyncs (a few milliseconds
+#: each), two connections opened, the restart of the log while writers wait, and the cache
+#: of pages dropped afterwards; and the pages written most (a person's row, the dialogs)
+#: are copied once however often they were written. So fewer, larger ones: at an event's
+#: one to seven pages a commit the log grows to about 16 MB (SQLite's own automatic
+#: checkpoint would come after 1,000 pages, 4 MB). Every 250 commits cost bench.core about
+#: a tenth of its events/s on a quiet machine and a quarter on a busy one.
+CHECKPOINT_EVERY = 1000
 #: How long the restart of the log waits for readers of the old log (another process's)
 #: while this process's writers wait for it; past that it is left to the next checkpoint.
 RESTART_WAIT_MS = 20

@@ -57,4 +57,8 @@ class Localized(BaseModel):
         return {text.casefold() for text in self.texts.values()}
 
     def __call__(self, lang: str) -> str:
-        return self.texts.get(lang, self.nl)
+        # As texts.get(lang, nl), without building every language's dict first: a list of
+        # ideas names a category and a neighbourhood on every line.
+        if lang != ORIGINAL and self.model_extra and lang in self.model_extra:
+            return str(self.model_extra[lang])
+        return self.nl

@@ -9,8 +9,10 @@ with the usual friendly "too long", and stores nothing.
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.app import App
-from handlers.answers import text_length
+from handlers.answers import text_length, visible_length
 from handlers.ideas.comments import MAX_LENGTH as COMMENT_MAX
 from handlers.ideas.submit import DESCRIPTION_LENGTH, TITLE_LENGTH
 from tests.handlers.ideas.helpers import seed_idea
@@ -119,3 +121,17 @@ async def test_too_short_says_the_minimum_in_each_languages_plural_form(app: App
         assert someone.keys == ["answers.too_short"]
         assert words in someone.text, (language, someone.text)
     assert await app.db.fetchval("SELECT COUNT(*) FROM questions") == 0
+
+
+async def test_a_question_of_only_spaces_tabs_and_controls_is_not_sent(app: App) -> None:
+    # Plain ASCII text is counted without asking for each character's category: the same
+    # characters show either way.
+    anna = await person(app, "anna")
+    await anna.send("/vraag")
+    await anna.send(" \t\x0b\x0c\x1f\x7f" * 5)
+    assert anna.keys[0] == "answers.empty"
+    await anna.send(" \t\x1f~ \x7f")
+    assert anna.keys[0] == "answers.too_short"
+    assert await app.db.fetchval("SELECT COUNT(*) FROM questions") == 0
+    shown = [chr(n) for n in range(128) if unicodedata.category(chr(n))[0] not in "CZ"]
+    assert visible_length("".join(chr(n) for n in range(128))) == len(shown) == 94

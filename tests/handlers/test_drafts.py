@@ -108,6 +108,10 @@ async def test_stop_alone_in_a_free_text_step_asks_before_throwing_the_draft_awa
     assert anna.keys == ["ideas.ask_title"]
     await anna.send(TITLE)
     assert anna.keys == ["ideas.ask_description"]
+    # Punctuation, tabs and emoji around the word are not part of it.
+    await anna.send("\t🛑 Stop!")
+    assert anna.keys == ["drafts.stop_question"]
+    await anna.press("Nee, ga verder")
     await anna.send("Stop!")
     await anna.press("Ja, stoppen")
     assert anna.keys == ["general.cancelled"]

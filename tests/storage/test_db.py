@@ -343,10 +343,13 @@ async def test_statements_outside_a_unit_let_other_tasks_run(tmp_path: Path) -> 
 
 
 async def test_the_write_ahead_log_is_copied_into_the_file_off_the_loop_and_stays_small(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlite3
 
+    # Fewer commits between checkpoints than the bot waits for: twelve checkpoints in a
+    # short test.
+    monkeypatch.setattr(dbmod, "CHECKPOINT_EVERY", 250)
     path = tmp_path / "log.db"
     db = await Database.open(path)
     commits = 12 * dbmod.CHECKPOINT_EVERY
