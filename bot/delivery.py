@@ -132,6 +132,9 @@ class DeliveryWorker:
         #: Rows in flight: being sent, or sent with the result not committed yet.
         self._slots = asyncio.Semaphore(self.window)
         self._held: set[int] = set()
+        #: Chats told to wait whose hold is not in the database yet: their rows are still
+        #: read as due until it is, and are passed over meanwhile (one hold, counted once).
+        self._holding: set[str] = set()
         #: Rows being sent per batch: a batch with rows on their way is not finished yet.
         self._sending: Counter[str] = Counter()
         #: The last look at the outbox found less than it could take: the queue is draining,
@@ -256,11 +259,11 @@ class DeliveryWorker:
     async def _dispatch(self, row: Due) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
         pacing = self.pacing
+        if row.chat_id in self._holding:
+            return
         if not pacing.ready(row.chat_id):
             wait = pacing.ready_at(row.chat_id) - pacing.clock()
-            self._results.holds.append((row.chat_id, self.clock() + timedelta(seconds=wait)))
-            self.counts["held"] += 1
-            self._flush_wanted.set()
+            self._hold(row.chat_id, self.clock() + timedelta(seconds=wait))
             return
         try:
             replies = self._replies(row.payload)
@@ -285,6 +288,13 @@ class DeliveryWorker:
             self._sending[row.batch] += 1
             self._touched.add(row.batch)
         await self._queue.put((row, replies))
+
+    def _hold(self, chat_id: str, until: datetime) -> None:
+        """Keep a chat's rows back until ``until`` (recorded with the next write)."""
+        self._results.holds.append((chat_id, until))
+        self._holding.add(chat_id)
+        self.counts["held"] += 1
+        self._flush_wanted.set()
 
     def _check_idle_batches(self) -> None:
         """Batches with no row on its way any more may be done: check them with the next
@@ -314,9 +324,7 @@ class DeliveryWorker:
                 # Its pending rows were marked unreachable with the block; should this row
                 # be new (the person came back meanwhile), it waits until that is forgotten.
                 self._put_back(row)
-                until = self.clock() + timedelta(seconds=_BLOCKED_MEMORY)
-                self._results.holds.append((row.chat_id, until))
-                self._flush_wanted.set()
+                self._hold(row.chat_id, self.clock() + timedelta(seconds=_BLOCKED_MEMORY))
                 continue
             await self._send(row, replies)
 
@@ -336,10 +344,8 @@ class DeliveryWorker:
             self.counts["unreachable"] += 1
         except RetryLater as exc:
             self.pacing.hold(row.chat_id, exc.seconds)
-            until = self.clock() + timedelta(seconds=exc.seconds)
-            self._results.holds.append((row.chat_id, until))
+            self._hold(row.chat_id, self.clock() + timedelta(seconds=exc.seconds))
             self._remember_parts(row, exc)
-            self.counts["held"] += 1
         except DeliveryError as exc:
             self._retry_or_fail(row, str(exc) or type(exc).__name__)
             self._remember_parts(row, exc)
@@ -485,6 +491,10 @@ class DeliveryWorker:
         for row_id in finished_rows:
             self._held.discard(row_id)
             self._slots.release()
+        # Their holds are in the database now: those rows are no longer read as due.
+        self._holding -= {chat for chat, _ in results.holds} - {
+            chat for chat, _ in self._results.holds
+        }
         if done:
             self._progress_wake.set()
         self._wake.set()
