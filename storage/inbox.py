@@ -39,12 +39,18 @@ class TelegramInbox:
             [(u.update_id, u.sender, u.body, iso(now)) for u in updates],
         )
 
-    async def waiting(self) -> list[Arrived]:
-        """What a stop or crash left unhandled, in the order Telegram sent it."""
+    async def waiting(self, most_attempts: int) -> tuple[list[Arrived], int]:
+        """What a stop or crash left unhandled, in the order Telegram sent it, each counted
+        as taken up once more; and how many were given up (deleted): taken up
+        ``most_attempts`` times already. In the caller's transaction."""
+        given_up = await self.db.execute_rowcount(
+            "DELETE FROM telegram_inbox WHERE attempts >= ?", (most_attempts,)
+        )
+        await self.db.execute("UPDATE telegram_inbox SET attempts = attempts + 1")
         rows = await self.db.fetchall(
             "SELECT update_id, sender, body FROM telegram_inbox ORDER BY update_id", long=True
         )
-        return [Arrived(update_id=r[0], sender=r[1], body=r[2]) for r in rows]
+        return [Arrived(update_id=r[0], sender=r[1], body=r[2]) for r in rows], given_up
 
     async def done(self, update_ids: Iterable[int]) -> None:
         """Handled and answered: forget them."""

@@ -107,6 +107,9 @@ UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are small; anything larger than this is not from Telegram.
 WEBHOOK_MAX_BYTES = 1024 * 1024
+#: Start-ups that take up an update left from before; one still there after that many (it
+#: took the process down each time) is given up.
+RESUME_ATTEMPTS = 5
 #: Telegram's limits besides the overall rate: one message a second in a chat, 20 a minute
 #: in a group (groups and channels have negative ids).
 CHAT_INTERVAL = 1.0
@@ -287,7 +290,12 @@ class Telegram:
 
     async def _resume(self) -> None:
         """Handle what a stop or crash left in the inbox, before anything new arrives."""
-        waiting = await self.app.repos.telegram_inbox.waiting()
+        async with self.app.db.transaction():
+            waiting, given_up = await self.app.repos.telegram_inbox.waiting(RESUME_ATTEMPTS)
+        if given_up:
+            log.error(
+                "telegram: %d updates given up: every start that took them up ended", given_up
+            )
         if waiting:
             log.info("telegram: %d updates left from before are handled now", len(waiting))
         for arrived in waiting:

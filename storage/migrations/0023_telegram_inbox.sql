@@ -8,7 +8,10 @@ CREATE TABLE telegram_inbox (
     sender      TEXT,
     -- The update as Telegram sent it, JSON.
     body        TEXT NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    -- Start-ups that took it up again: one that takes the process down with it each time
+    -- is given up after a few, instead of keeping the bot from ever serving anyone.
+    attempts    INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX telegram_inbox_sender ON telegram_inbox (sender);
