@@ -21,6 +21,7 @@ from storage.handled import HandledEvent, HandledEvents
 from storage.ideas.comments import Comments
 from storage.ideas.ideas import Ideas
 from storage.ideas.triage import Triage
+from storage.inbox import Arrived, TelegramInbox
 from storage.invites import Invite, Invites
 from storage.logbook import Logbook
 from storage.media import Media, MediaStore
@@ -61,6 +62,7 @@ class Repositories:
         self.staff = StaffCards(db)
         self.questions = Questions(db)
         self.handled = HandledEvents(db)
+        self.telegram_inbox = TelegramInbox(db)
         self.platform_state = PlatformState(db)
         self.personal = PersonalStore(db)
         self.retention = Retention(db)
@@ -92,6 +94,7 @@ class Repositories:
 __all__ = [
     "Arrival",
     "Arrivals",
+    "Arrived",
     "Audit",
     "AuditEntry",
     "ChatOptions",
@@ -111,6 +114,7 @@ __all__ = [
     "Role",
     "StorageUnavailable",
     "StoredDialog",
+    "TelegramInbox",
     "Undecrypted",
     "UndecryptedMessages",
     "User",

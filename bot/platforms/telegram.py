@@ -13,6 +13,16 @@ itself with the slots replies leave over. Both together stay under
 ``SAMENSPEL_TELEGRAM_RATE``, one a second per chat (a short burst allowed) and 20 a minute
 per group. (PTB's ``AIORateLimiter`` did this before: a limiter of its own that knew nothing
 of delivery, so each reply took a slot in both, and replies reached about half the rate.)
+
+Nothing a resident sent is lost at a crash. An update is stored (``telegram_inbox``) before
+Telegram is told it arrived: polling confirms a batch only with the request after it was
+stored (:mod:`bot.platforms._telegram_polling`), the webhook answers 200 only then. It is
+deleted once handled and answered; what a crash left there is handled at the next start.
+Every event carries the update id as its ``event_id``, so the router handles an update once,
+however often it comes, and sends again only replies that were never confirmed::
+
+    Telegram ──► inbox (stored) ──► confirmed ──► router: handled_events + step, one commit
+                                                    ──► replies sent ──► inbox row deleted
 """
 
 from __future__ import annotations
@@ -21,11 +31,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -56,6 +67,7 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
+from bot.platforms._telegram_polling import Polling
 from bot.platforms._telegram_rooms import admin_problem
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
@@ -78,6 +90,7 @@ from handlers.contract import (
     Sender,
 )
 from handlers.pictures import NOT_A_PICTURE, received_photo
+from storage import Arrived
 from storage.clock import utcnow
 
 if TYPE_CHECKING:  # aiohttp's web server is imported in webhook mode only
@@ -94,6 +107,9 @@ UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are small; anything larger than this is not from Telegram.
 WEBHOOK_MAX_BYTES = 1024 * 1024
+#: Start-ups that take up an update left from before; one still there after that many (it
+#: took the process down each time) is given up.
+RESUME_ATTEMPTS = 5
 #: Telegram's limits besides the overall rate: one message a second in a chat, 20 a minute
 #: in a group (groups and channels have negative ids).
 CHAT_INTERVAL = 1.0
@@ -200,6 +216,8 @@ class Telegram:
             .base_url(settings.telegram_api_url)
             .base_file_url(settings.telegram_file_url)
             .concurrent_updates(True)
+            # Polling is ours (stored before confirmed), not PTB's Updater's.
+            .updater(None)
         )
         #: Direct replies' limiter (None without one: bench.telegram's unpaced comparison).
         self.replies: PacedReplies | None = None
@@ -220,6 +238,12 @@ class Telegram:
         self._payloads = _LongPayloads()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
+        self._polling: Polling | None = None
+        #: Updates queued for handling and not yet finished (a second copy is not queued).
+        self._in_hand: set[int] = set()
+        #: Updates handled and answered, to be deleted from the inbox.
+        self._finished: list[int] = []
+        self._forgetting: asyncio.Task[None] | None = None
 
     @property
     def bot_username(self) -> str:
@@ -252,15 +276,83 @@ class Telegram:
         # resident waiting at start-up (against Telegram, each takes a round trip).
         self._menu_published = asyncio.create_task(self._publish_commands())
         await self.application.start()
-        updater = self.application.updater
-        assert updater is not None
+        await self._resume()
         settings = self.app.settings
         if settings.telegram_webhook_url:
             await self._serve_webhook()
         else:
             await self.application.bot.delete_webhook()
-            await updater.start_polling(allowed_updates=UPDATE_TYPES)
+            self._polling = Polling(
+                self.application.bot, self._arrived, allowed_updates=UPDATE_TYPES
+            )
+            self._polling.start()
             log.info("telegram polling started")
+
+    async def _resume(self) -> None:
+        """Handle what a stop or crash left in the inbox, before anything new arrives."""
+        async with self.app.db.transaction():
+            waiting, given_up = await self.app.repos.telegram_inbox.waiting(RESUME_ATTEMPTS)
+        if given_up:
+            log.error(
+                "telegram: %d updates given up: every start that took them up ended", given_up
+            )
+        if waiting:
+            log.info("telegram: %d updates left from before are handled now", len(waiting))
+        for arrived in waiting:
+            try:
+                update = Update.de_json(json.loads(arrived.body), self.application.bot)
+            except Exception as exc:  # stored by a version that read it differently
+                log.warning("telegram: a stored update is unreadable: %s", type(exc).__name__)
+                self._finish(arrived.update_id)
+                continue
+            await self._queue(update)
+
+    async def _arrived(self, updates: Sequence[Update]) -> None:
+        """Store updates, then queue them for handling; only then may Telegram forget them.
+
+        When nothing can be stored (a full disk), they are handled all the same: the router
+        answers from what it can read and says it cannot save, so nobody is left unanswered.
+        """
+        rows = [
+            Arrived(
+                update_id=update.update_id,
+                sender=str(update.effective_user.id) if update.effective_user else None,
+                body=json.dumps(update.to_dict(), ensure_ascii=False),
+            )
+            for update in updates
+        ]
+        try:
+            async with self.app.db.transaction():
+                await self.app.repos.telegram_inbox.keep(rows, utcnow())
+            await self.app.db.sync()
+        except Exception:
+            log.exception("telegram: updates could not be stored; handled all the same")
+        for update in updates:
+            await self._queue(update)
+
+    async def _queue(self, update: Update) -> None:
+        if update.update_id in self._in_hand:
+            return  # Telegram sent it again while it is being handled
+        self._in_hand.add(update.update_id)
+        await self.application.update_queue.put(update)
+
+    def _finish(self, update_id: int) -> None:
+        """Handled and answered: delete it from the inbox (with others finished meanwhile,
+        in one transaction; a crash before that only has it handled again, which the router
+        recognises)."""
+        self._in_hand.discard(update_id)
+        self._finished.append(update_id)
+        if self._forgetting is None or self._forgetting.done():
+            self._forgetting = asyncio.create_task(self._forget(), name="telegram-inbox")
+
+    async def _forget(self) -> None:
+        while self._finished:
+            done, self._finished = self._finished, []
+            try:
+                async with self.app.db.transaction():
+                    await self.app.repos.telegram_inbox.done(done)
+            except Exception:
+                log.exception("telegram: handled updates could not be deleted from the inbox")
 
     async def _serve_webhook(self) -> None:
         """Serve Telegram's webhook posts, and ``/healthz`` for the operator's monitoring."""
@@ -306,7 +398,7 @@ class Telegram:
         except Exception as exc:  # whatever PTB trips over in a malformed body
             log.info("webhook body refused: %s", type(exc).__name__)
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        await self._arrived([update])  # stored before Telegram hears it arrived
         return web.Response()
 
     async def _healthz(self, _: web.Request) -> web.Response:
@@ -325,15 +417,19 @@ class Telegram:
         if self._webhook is not None:
             await self._webhook.cleanup()
             self._webhook = None
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+        if self._polling is not None:
+            await self._polling.stop()
         await self.app.router.drain()
         if self._menu_published is not None:
             await self._menu_published  # short; it logs its own failures
             self._menu_published = None
         if self.application.running:
-            await self.application.stop()
+            await self.application.stop()  # handles what was queued
+        if self._forgetting is not None:
+            await self._forgetting
+        if self._polling is not None:
+            await self._polling.confirm()
+            self._polling = None
         await self.application.shutdown()
         await self.delivery_bot.shutdown()
 
@@ -361,11 +457,17 @@ class Telegram:
     async def _on_update(self, update: object, _: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
             return
-        for joined in self._joined(update):
-            await self.app.router.handle(joined, self._deliver)
-        event = await self._event(update)
-        if event is not None:
-            await self.app.router.handle(event, self._deliver)
+        try:
+            for joined in self._joined(update):
+                await self.app.router.handle(joined, self._deliver)
+            event = await self._event(update)
+            if event is not None:
+                await self.app.router.handle(event, self._deliver)
+        except Exception:
+            # Logged by the error handler; tried once, not again at every start.
+            self._finish(update.update_id)
+            raise
+        self._finish(update.update_id)
 
     def _joined(self, update: Update) -> list[Event]:
         """People (not bots) who joined a group: each gets the room's welcome."""
@@ -380,6 +482,7 @@ class Telegram:
                 is_group=True,
                 joined=True,
                 received_at=utcnow(),
+                event_id=f"{update.update_id}:joined:{member.id}",
             )
             for member in message.new_chat_members
             if not member.is_bot
@@ -408,6 +511,7 @@ class Telegram:
                 button=self._payloads.original(query.data or ""),
                 origin_message_id=str(message.message_id) if message is not None else None,
                 received_at=utcnow(),
+                event_id=str(update.update_id),
             )
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
@@ -421,6 +525,7 @@ class Telegram:
             "sender": _sender(message.from_user),
             "is_group": is_group,
             "received_at": utcnow(),
+            "event_id": str(update.update_id),
         }
         command = _command(message)
         if command is not None:

@@ -688,6 +688,22 @@ TABLES: tuple[Table, ...] = (
         quotes=("pending",),
         key=("platform", "event_id"),
     ),
+    # Telegram updates between their arrival and their answer (moments; until the restart
+    # after a crash): what the person sent, so it goes with them.
+    Table(
+        "telegram_inbox",
+        Kind.PERSONAL,
+        "your messages on Telegram that arrived and were not yet answered (moments)",
+        export="SELECT update_id, received_at,"
+        " coalesce(json_extract(body, '$.message.text'), json_extract(body, '$.message.caption'),"
+        " json_extract(body, '$.callback_query.data')) AS sent"
+        " FROM telegram_inbox WHERE :platform = 'telegram' AND sender = :platform_user_id"
+        " ORDER BY update_id",
+        erase=(
+            "DELETE FROM telegram_inbox"
+            " WHERE :platform = 'telegram' AND sender = :platform_user_id",
+        ),
+    ),
     Table(
         "erasure_scrubs",
         Kind.OPERATIONAL,

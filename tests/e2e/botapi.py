@@ -962,6 +962,11 @@ class BotApiServer:
         self._blocked: set[int] = set()
         self._floods: dict[int, _Flood] = {}
         self._failures: dict[str, deque[_Failure]] = {}
+        #: Methods whose calls are held (see :meth:`hold`), the calls held so far, and
+        #: what lets them go.
+        self._held_methods: set[str] = set()
+        self.held: list[tuple[str, JSONDict]] = []
+        self._released = asyncio.Event()
         self.limits = limits
         #: ``(method, chat_id, which limit)`` of every send refused with 429 by the limits.
         self.flood_refusals: list[tuple[str, int, str]] = []
@@ -1409,6 +1414,26 @@ class BotApiServer:
         error = BotApiError(error_code, description, parameters)
         self._failures.setdefault(method.lower(), deque()).append(_Failure(times, error))
 
+    def hold(self, *methods: str) -> None:
+        """Hold every call of these methods, unanswered, until :meth:`release`.
+
+        A held call then fails (500) without doing anything: a request that never reached
+        Telegram, because the bot was killed while it waited. Held calls are listed in
+        :attr:`held`.
+        """
+        self._held_methods.update(m.lower() for m in methods)
+        self._released.clear()
+
+    def release(self) -> None:
+        """Stop holding; the calls held so far fail."""
+        self._held_methods.clear()
+        self._released.set()
+
+    def is_confirmed(self, update: QueuedUpdate) -> bool:
+        """Whether the bot confirmed an update (a getUpdates offset above it): Telegram has
+        forgotten it and will not send it again."""
+        return all(queued.update_id != update.update_id for queued in self._updates)
+
     def clear_failures(self) -> None:
         """Remove all blocks, floods and pending injected failures."""
         self._blocked.clear()
@@ -1531,6 +1556,11 @@ class BotApiServer:
         params: JSONDict = {}
         try:
             params, uploads = await self._read_params(request)
+            if method.lower() in self._held_methods:
+                self.held.append((method, params))
+                self._notify_changed()
+                await self._released.wait()
+                raise BotApiError(500, "Internal Server Error: held and dropped")
             if method != "getUpdates":
                 self.calls.append((method, params))
             self._check_injected_failure(method, params)

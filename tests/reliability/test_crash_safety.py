@@ -31,10 +31,7 @@ import json
 import os
 import random
 import re
-import signal
 import sqlite3
-import sys
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +39,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.botapi import BotApiServer, FakeUser, JSONDict, _update_chat_key
+from tests.e2e.botapi import BotApiServer, FakeUser, JSONDict
+from tests.reliability.bot_process import BotProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +56,6 @@ ANSWERS_BETWEEN = (1, 15)
 ANSWER_WAIT = 600.0
 #: How long the test waits for the bot's start and its answers (generous: a busy machine).
 BOT_WAIT = 180.0
-SAMENSPEL = Path(sys.executable).with_name("samenspel")
 
 
 def _shown(message: JSONDict) -> str:
@@ -252,64 +249,6 @@ def _with_buttons(server: BotApiServer, chat_id: int) -> int:
     return sum(1 for message in server.messages(chat_id) if message.get("reply_markup"))
 
 
-class Bot:
-    """``samenspel run`` in its own process, started and killed by the test."""
-
-    def __init__(self, server: BotApiServer, db: Path):
-        self.server = server
-        self.env = {
-            **os.environ,
-            "SAMENSPEL_DB": str(db),
-            "SAMENSPEL_TELEGRAM_TOKEN": server.token,
-            "SAMENSPEL_TELEGRAM_API_URL": server.base_url,
-            "SAMENSPEL_LOG_LEVEL": "WARNING",
-        }
-        self.process: asyncio.subprocess.Process | None = None
-        #: What the bot processes wrote to stderr (a file: a full pipe would block them).
-        self.log = db.with_name("bot.log")
-        self.polls = 0
-        name, handler = server._methods["getupdates"]
-
-        async def counted(params: JSONDict, uploads: dict[str, Any]) -> Any:
-            self.polls += 1
-            return await handler(params, uploads)
-
-        server._methods["getupdates"] = (name, counted)
-
-    async def start(self) -> None:
-        """Start the bot; return once it answered what the last one left unconfirmed.
-
-        Telegram delivers an update again until the bot confirms it (with the offset of
-        its next poll), so what the killed process fetched last comes again. Those answers
-        are waited for here, so that no resident takes them for the answer to a new step.
-        """
-        server = self.server
-        redelivered = Counter(_update_chat_key(update) for update in server._updates)
-        answered_before = {chat: _with_buttons(server, chat) for chat in redelivered}
-        polls = self.polls
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                str(SAMENSPEL), "run", env=self.env, stderr=log
-            )
-        await server.wait_for(lambda: self.polls > polls, BOT_WAIT, description="polling")
-        await server.wait_for(
-            lambda: all(
-                _with_buttons(server, chat) >= answered_before[chat] + count
-                for chat, count in redelivered.items()
-            ),
-            BOT_WAIT,
-            description="answers to the updates delivered again",
-        )
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        if self.process.returncode is not None:
-            log = self.log.read_text(errors="replace")[-2000:]
-            raise AssertionError(f"the bot stopped by itself: {log}")
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-
 async def _keep_going(participant: Participant) -> None:
     while await participant.turn():
         pass
@@ -349,7 +288,7 @@ async def test_killing_the_bot_at_random_moments_loses_nothing_it_accepted(
         Resident(server, server.user(7000 + n, first_name=f"Inwoner{n}"), number=n)
         for n in range(RESIDENTS)
     ]
-    bot = Bot(server, db_path)
+    bot = BotProcess(server, db_path)
     for _ in range(KILLS):
         await bot.start()
         tasks = [asyncio.create_task(_keep_going(p)) for p in cast]
