@@ -18,8 +18,10 @@ Nothing a resident sent is lost at a crash. An update is stored (``telegram_inbo
 Telegram is told it arrived: polling confirms a batch only with the request after it was
 stored (:mod:`bot.platforms._telegram_polling`), the webhook answers 200 only then. It is
 deleted once handled and answered; what a crash left there is handled at the next start.
-Every event carries the update id as its ``event_id``, so the router handles an update once,
-however often it comes, and sends again only replies that were never confirmed::
+Every event carries the bot's id and the update id as its ``event_id`` (update ids count per
+bot, so another bot on the same database never looks like a repeat), so the router handles
+an update once, however often it comes, and sends again only replies that were never
+confirmed::
 
     Telegram ──► inbox (stored) ──► confirmed ──► router: handled_events + step, one commit
                                                     ──► replies sent ──► inbox row deleted
@@ -209,6 +211,8 @@ class Telegram:
         settings = app.settings
         assert settings.telegram_token is not None
         token = settings.telegram_token.get_secret_value()
+        #: The bot's id (the token's first part): update ids are counted per bot.
+        self._bot_id = token.partition(":")[0]
         self.pacing = telegram_pacing(settings.telegram_rate)
         builder = (
             Application.builder()
@@ -244,6 +248,10 @@ class Telegram:
         #: Updates handled and answered, to be deleted from the inbox.
         self._finished: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
+
+    def _event_id(self, update: Update) -> str:
+        """The update as the router knows it: handled once, however often it comes."""
+        return f"{self._bot_id}:{update.update_id}"
 
     @property
     def bot_username(self) -> str:
@@ -482,7 +490,7 @@ class Telegram:
                 is_group=True,
                 joined=True,
                 received_at=utcnow(),
-                event_id=f"{update.update_id}:joined:{member.id}",
+                event_id=f"{self._event_id(update)}:joined:{member.id}",
             )
             for member in message.new_chat_members
             if not member.is_bot
@@ -511,7 +519,7 @@ class Telegram:
                 button=self._payloads.original(query.data or ""),
                 origin_message_id=str(message.message_id) if message is not None else None,
                 received_at=utcnow(),
-                event_id=str(update.update_id),
+                event_id=self._event_id(update),
             )
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
@@ -525,7 +533,7 @@ class Telegram:
             "sender": _sender(message.from_user),
             "is_group": is_group,
             "received_at": utcnow(),
-            "event_id": str(update.update_id),
+            "event_id": self._event_id(update),
         }
         command = _command(message)
         if command is not None:

@@ -900,6 +900,7 @@ class BotApiServer:
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 10.0,
         limits: FloodLimits | None = None,
+        first_update_id: int = 1,
     ) -> None:
         """Configure the server; :meth:`start` binds it.
 
@@ -915,6 +916,9 @@ class BotApiServer:
             webhook_retry_delay: Seconds between delivery attempts.
             webhook_timeout: Seconds one webhook POST may take.
             limits: Telegram's flood limits to enforce (none by default).
+            first_update_id: The first ``update_id``. Telegram counts a bot's updates on
+                from its last one; a server standing in for it again for the same bot (and
+                database) starts above the ids it gave before.
         """
         bot_id, _, _ = token.partition(":")
         if not bot_id.isdigit():
@@ -952,7 +956,7 @@ class BotApiServer:
         self._open_callback_queries: set[str] = set()
 
         self._updates: deque[QueuedUpdate] = deque()
-        self._next_update_id = 1
+        self._next_update_id = first_update_id
         self._fetched_up_to = 0
         self._inflight: dict[int, QueuedUpdate] = {}
         self._update_waiters: list[asyncio.Future[str]] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ async def test_an_update_posted_again_is_handled_once(
         await wait_for_text(server, anna.chat_id, "Over welke wijk", after=answered)
         handled = await app.db.fetchval(
             "SELECT count(*) FROM handled_events WHERE platform = 'telegram' AND event_id = ?",
-            (str(title.update_id),),
+            (f"{server.bot_id}:{title.update_id}",),
         )
         assert handled == 1
 
@@ -114,3 +115,22 @@ async def test_what_waits_in_the_inbox_is_exported_and_goes_with_the_erasure(
         assert {"update_id": photo.update_id, "sent": "Mijn bankje"}.items() <= next(
             r for r in rows if r["update_id"] == photo.update_id
         ).items()
+
+
+async def test_another_bot_on_the_same_database_is_not_taken_for_a_repeat(
+    tmp_path: Path,
+) -> None:
+    # Update ids count per bot: a municipality that moves to a new bot account (a new
+    # token) gets update 1, 2, ... again, and those must not look like updates handled.
+    db = tmp_path / "bot.db"
+    for token in ("111111:first-bot-token", "222222:second-bot-token"):
+        async with BotApiServer(token=token) as server:
+            anna = server.user(1001, first_name="Anna")
+            async with running_bot(telegram_settings(server, db)):
+                await anna.send_text("/help")  # update 1 on both servers
+                await server.wait_for_messages(anna.chat_id, 1)
+    with sqlite3.connect(db) as stored:
+        rows = stored.execute(
+            "SELECT event_id FROM handled_events WHERE platform = 'telegram' ORDER BY event_id"
+        ).fetchall()
+    assert [row[0] for row in rows] == ["111111:1", "222222:1"]
