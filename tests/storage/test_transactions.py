@@ -1,14 +1,18 @@
-"""Transactions of concurrent tasks on the one connection: serialised, never joined."""
+"""Transactions of concurrent tasks on the one connection: serialised, never joined while
+unfinished; units waiting for their turn share one commit (group commit)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 
 import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from tests.waiting import until, waiting_for
+from storage.db import StorageUnavailable
+from tests.waiting import WAIT, until, waiting_for
 
 
 async def test_one_task_rolling_back_does_not_take_another_tasks_writes_along(app: App) -> None:
@@ -42,3 +46,177 @@ async def test_nested_use_in_the_same_task_joins_the_outer_transaction(app: App)
                 await app.repos.users.seen("test", "anna", now)
             raise RuntimeError("the outer unit of work fails")
     assert await app.repos.users.find("test", "anna") is None
+
+
+def _committed_names(app: App) -> set[str]:
+    """The people another connection sees: only what is committed."""
+    with closing(sqlite3.connect(app.db.path)) as other:
+        return {row[0] for row in other.execute("SELECT platform_user_id FROM users")}
+
+
+def _count_commits(app: App) -> list[str]:
+    commits: list[str] = []
+    app.db.conn.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+    )
+    return commits
+
+
+async def test_units_waiting_for_their_turn_share_one_commit_and_return_once_saved(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    commits = _count_commits(app)
+    first_in = asyncio.Event()
+    seen_on_return: dict[str, set[str]] = {}
+
+    async def unit(name: str) -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", name, now)
+            if name == "anna":
+                first_in.set()
+                await until(lambda: waiting_for(db._write_lock) == 2)
+        # What a unit did is committed when it returns: nothing is answered before.
+        seen_on_return[name] = _committed_names(app)
+
+    async def later(name: str) -> None:
+        await first_in.wait()
+        await unit(name)
+
+    try:
+        await asyncio.gather(unit("anna"), later("bob"), later("carla"))
+    finally:
+        db.conn.set_trace_callback(None)
+    assert commits == ["COMMIT"]
+    for name, seen in seen_on_return.items():
+        assert {"anna", "bob", "carla"} <= seen, name
+
+
+async def test_a_unit_failing_in_a_group_rolls_back_only_its_own_writes(app: App) -> None:
+    db, now = app.db, utcnow()
+    commits = _count_commits(app)
+    first_in = asyncio.Event()
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 2)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+            raise RuntimeError("handler bug")
+
+    async def carla() -> None:
+        await first_in.wait()
+        await until(lambda: waiting_for(db._write_lock) == 1)
+        async with db.transaction():
+            await app.repos.users.seen("test", "carla", now)
+
+    try:
+        results = await asyncio.gather(anna(), bob(), carla(), return_exceptions=True)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert results[0] is None and isinstance(results[1], RuntimeError) and results[2] is None
+    assert len(commits) == 1
+    assert _committed_names(app) == {"anna", "carla"}
+
+
+async def test_when_a_groups_commit_fails_every_unit_in_it_is_told_and_nothing_is_kept(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in = asyncio.Event()
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            # A dialog of nobody, checked only at the commit: the commit fails.
+            await db.fetchall("PRAGMA defer_foreign_keys = ON")
+            await db.execute(
+                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
+                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
+            )
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+
+    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    assert [type(result) for result in results] == [StorageUnavailable, StorageUnavailable]
+    assert _committed_names(app) == set()
+    # The connection is usable again afterwards.
+    async with db.transaction():
+        await app.repos.users.seen("test", "dirk", now)
+    assert _committed_names(app) == {"dirk"}
+
+
+async def test_a_group_left_open_for_a_unit_that_gave_up_waiting_is_still_committed(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    loop = asyncio.get_running_loop()
+    first_in = asyncio.Event()
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+
+    gives_up = asyncio.create_task(bob())
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+            # Bob's task is cancelled just as anna's unit hands the transaction over.
+            loop.call_soon(gives_up.cancel)
+
+    await asyncio.wait_for(anna(), timeout=WAIT)
+    with pytest.raises(asyncio.CancelledError):
+        await gives_up
+    assert _committed_names(app) == {"anna"}
+
+
+async def test_a_statement_of_no_unit_commits_a_group_left_open_before_it_runs(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in, go = asyncio.Event(), asyncio.Event()
+    #: Whether a transaction was open when the statement ran, and what others could see.
+    when_run: list[tuple[bool, set[str]]] = []
+
+    def trace(sql: str) -> None:
+        if sql.startswith("SELECT platform_user_id"):
+            when_run.append((db.conn.in_transaction, _committed_names(app)))
+
+    async def alone() -> None:
+        await go.wait()
+        await db.fetchall("SELECT platform_user_id FROM users")
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+            # Its turn comes right after anna's unit leaves its transaction open for bob.
+            go.set()
+
+    db.conn.set_trace_callback(trace)
+    try:
+        await asyncio.gather(anna(), bob(), alone())
+    finally:
+        db.conn.set_trace_callback(None)
+    # Anna's unit was committed first: the statement read nothing unsaved, and joined nothing.
+    assert when_run == [(False, {"anna"})]
