@@ -614,6 +614,11 @@ class Database:
     async def _on_worker(self, call: Awaitable[T]) -> T:
         """Run a long statement on aiosqlite's thread while the loop serves others."""
         await self._worker_done()
+        if self._joined and not self._savepoint and self._in_own_unit():
+            # The group this unit joined is committed first: its units' answers do not
+            # wait for a long statement of another unit that has written nothing yet.
+            self._settle_group()
+            self._joined = False
         self._worker_idle.clear()
         try:
             return await call

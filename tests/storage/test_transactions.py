@@ -220,3 +220,30 @@ async def test_a_statement_of_no_unit_commits_a_group_left_open_before_it_runs(
         db.conn.set_trace_callback(None)
     # Anna's unit was committed first: the statement read nothing unsaved, and joined nothing.
     assert when_run == [(False, {"anna"})]
+
+
+async def test_a_long_statement_of_a_unit_that_joined_a_group_does_not_hold_the_group_up(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in = asyncio.Event()
+    committed_before_long: list[set[str]] = []
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            # A statistic, say: on the worker thread, after anna's unit was left open.
+            committed_before_long.append(_committed_names(app))
+            await db.fetchall("SELECT COUNT(*) FROM users", long=True)
+            committed_before_long.append(_committed_names(app))
+            await app.repos.users.seen("test", "bob", now)
+
+    await asyncio.gather(anna(), bob())
+    assert committed_before_long == [set(), {"anna"}]
+    assert _committed_names(app) == {"anna", "bob"}
