@@ -15,6 +15,13 @@ loop goes on serving everyone else meanwhile; other statements wait until that o
 A transaction takes SQLite's write lock (``BEGIN IMMEDIATE``) only at its first write: a
 unit of work that only reads (a tap in a list, a card) needs no BEGIN and no COMMIT.
 
+Group commit: a commit on the file (the write lock taken, the changed pages written to the
+log, the lock released) costs more than most events' own work. When units of work wait for
+their turn, the one that is done leaves its transaction open for them, each writes in a
+savepoint of its own, and one commit saves them all; every unit returns (and its answer goes
+out) only once that commit is done. Under light load nobody waits and each unit commits at
+once. See :meth:`Database.transaction`.
+
 SQLite's own checkpoint (copying the write-ahead log into the database file, with an
 fsync) would run inside a commit now and then, on the loop's thread, holding every
 conversation up for 5-15 ms. So the log is copied by a connection of its own on another
