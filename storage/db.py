@@ -489,14 +489,13 @@ class Database:
             return True
         return time.monotonic() - self._group_since < GROUP_SECONDS
 
-    def _commit_group(self) -> None:
+    def _commit_group(self) -> StorageUnavailable | None:
         """Commit the open transaction for every unit in it and let them return; when the
-        commit fails, each of them raises :class:`StorageUnavailable`."""
+        commit fails, each of them raises :class:`StorageUnavailable` (returned as well)."""
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._fail_group(exc)
-            return
+            return self._fail_group(exc)
         pending, self._pending = self._pending, []
         self._committed(len(pending))
         self._autocommit()
@@ -505,6 +504,7 @@ class Database:
                 self._start(job)
             if not saved.done():
                 saved.set_result(None)
+        return None
 
     def _fail_group(self, exc: sqlite3.Error) -> StorageUnavailable:
         """Roll back what the group wrote; each of its units raises the failure."""
@@ -535,11 +535,11 @@ class Database:
         finally:
             self._closing_group = False
 
-    def _settle_group(self) -> None:
+    def _settle_group(self) -> StorageUnavailable | None:
         """Commit an open group before work that is not a unit uses the connection (the
-        caller holds the write lock, or nobody does, and the worker thread is idle)."""
-        if self._pending:
-            self._commit_group()
+        caller holds the write lock, or nobody does, and the worker thread is idle); returns
+        the failure when that commit failed."""
+        return self._commit_group() if self._pending else None
 
     def _autocommit(self) -> None:
         """Back to autocommit after a transaction (committed or rolled back by now)."""
@@ -624,8 +624,16 @@ class Database:
         if self._joined and not self._savepoint and self._in_own_unit():
             # The group this unit joined is committed first: its units' answers do not
             # wait for a long statement of another unit that has written nothing yet.
-            self._settle_group()
+            failure = self._settle_group()
             self._joined = False
+            # Committing put the connection back in autocommit: this unit's own writes
+            # from here on begin a transaction of their own again.
+            self.conn.isolation_level = "IMMEDIATE"
+            if failure is not None:
+                # It may have read what the group wrote and lost: it fails as well.
+                if asyncio.iscoroutine(call):
+                    call.close()
+                raise failure
         self._worker_idle.clear()
         try:
             return await call

@@ -247,3 +247,58 @@ async def test_a_long_statement_of_a_unit_that_joined_a_group_does_not_hold_the_
     await asyncio.gather(anna(), bob())
     assert committed_before_long == [set(), {"anna"}]
     assert _committed_names(app) == {"anna", "bob"}
+
+
+async def test_a_unit_that_committed_its_group_before_a_long_statement_stays_atomic(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in = asyncio.Event()
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            # Commits anna's group first; bob's own writes after it are still one unit.
+            await db.fetchall("SELECT COUNT(*) FROM users", long=True)
+            await app.repos.users.seen("test", "bob", now)
+            raise RuntimeError("handler bug")
+
+    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], RuntimeError)
+    assert _committed_names(app) == {"anna"}
+    assert db.conn.isolation_level is None and not db.conn.in_transaction
+
+
+async def test_a_unit_that_read_a_group_whose_commit_then_fails_is_told(app: App) -> None:
+    db, now = app.db, utcnow()
+    first_in = asyncio.Event()
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            # Checked only at the commit: the group's commit fails.
+            await db.fetchall("PRAGMA defer_foreign_keys = ON")
+            await db.execute(
+                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
+                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
+            )
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            # Bob's unit sees anna, who is not saved yet, and would act on it.
+            assert await app.repos.users.find("test", "anna") is not None
+            await db.fetchall("SELECT COUNT(*) FROM users", long=True)
+            await app.repos.users.seen("test", "bob", now)
+
+    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    assert [type(result) for result in results] == [StorageUnavailable, StorageUnavailable]
+    assert _committed_names(app) == set()
