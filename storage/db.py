@@ -181,6 +181,9 @@ class Database:
         #: write).
         self._joined = False
         self._savepoint = False
+        #: The group the running unit joined was committed early and that commit failed:
+        #: the unit may have read what was lost, so it fails as well.
+        self._lost: StorageUnavailable | None = None
         #: The log is to be emptied (an erasure happened), and when to try that again.
         self._truncate_owed = False
         self._truncate_retry_at = 0.0
@@ -416,12 +419,15 @@ class Database:
             # own, taken at its first write (most units only read).
             self._joined = bool(self._pending)
             self._savepoint = False
+            self._lost = None
             # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
             # or REPLACE, with that statement.
             self.conn.isolation_level = "IMMEDIATE"
             self._after_commit = []
             try:
                 yield self
+                if self._lost is not None:
+                    raise self._lost
             except BaseException:
                 self._undo()
                 raise
@@ -440,6 +446,7 @@ class Database:
             self._owner = None
             self._in_transaction_unit = False
             self._joined = self._savepoint = False
+            self._lost = None
             if not self._pending:
                 self._autocommit()
             self._write_lock.release()
@@ -624,11 +631,7 @@ class Database:
         if self._joined and not self._savepoint and self._in_own_unit():
             # The group this unit joined is committed first: its units' answers do not
             # wait for a long statement of another unit that has written nothing yet.
-            failure = self._settle_group()
-            self._joined = False
-            # Committing put the connection back in autocommit: this unit's own writes
-            # from here on begin a transaction of their own again.
-            self.conn.isolation_level = "IMMEDIATE"
+            failure = self._commit_joined()
             if failure is not None:
                 # It may have read what the group wrote and lost: it fails as well.
                 if asyncio.iscoroutine(call):
@@ -676,11 +679,27 @@ class Database:
         return result
 
     async def _between_units(self) -> None:
-        """Before a statement of no unit: commit a group left open between two units, so
-        the statement neither joins nor reads what is not yet saved."""
+        """Before a statement of no unit: commit a group left open between two units, or
+        while the unit holding the lock has written nothing in it yet (it waits for the
+        worker thread, say), so the statement neither joins nor reads what is not yet
+        saved. Once that unit has written, the statement runs within it, as it always did."""
         await self._worker_done()
         if not self._write_lock.locked():
             self._settle_group()
+        elif self._pending and not self._savepoint:
+            self._commit_joined()
+
+    def _commit_joined(self) -> StorageUnavailable | None:
+        """Commit the group the unit running now joined, while it has written nothing;
+        its own writes from here on begin a transaction of their own. When that commit
+        fails, the unit fails too (it may have read what the group wrote and lost)."""
+        failure = self._settle_group()
+        self._joined = False
+        if self._in_transaction_unit:
+            # Committing put the connection back in autocommit.
+            self.conn.isolation_level = "IMMEDIATE"
+            self._lost = failure
+        return failure
 
     async def _begin(self) -> None:
         await self._worker_done()

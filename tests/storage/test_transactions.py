@@ -302,3 +302,79 @@ async def test_a_unit_that_read_a_group_whose_commit_then_fails_is_told(app: App
     results = await asyncio.gather(anna(), bob(), return_exceptions=True)
     assert [type(result) for result in results] == [StorageUnavailable, StorageUnavailable]
     assert _committed_names(app) == set()
+
+
+async def test_a_statement_of_no_unit_reads_only_what_is_saved_while_a_joined_unit_waits(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in, bob_in = asyncio.Event(), asyncio.Event()
+    #: What the statement read, and what was committed when it read it.
+    read: list[tuple[set[str], set[str]]] = []
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            bob_in.set()
+            # Waits (for the worker thread, say) before it writes anything.
+            await until(lambda: read)
+            await app.repos.users.seen("test", "bob", now)
+
+    async def outbox() -> None:
+        # What goes out to people is read outside any unit.
+        await bob_in.wait()
+        rows = await db.fetchall("SELECT platform_user_id FROM users")
+        read.append(({row[0] for row in rows}, _committed_names(app)))
+
+    await asyncio.gather(anna(), bob(), outbox())
+    assert read == [({"anna"}, {"anna"})]
+    assert _committed_names(app) == {"anna", "bob"}
+
+
+async def test_a_joined_unit_is_told_when_its_group_was_committed_early_and_failed(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in, bob_in = asyncio.Event(), asyncio.Event()
+    done: list[str] = []
+
+    async def anna() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            # Checked only at the commit: the group's commit fails.
+            await db.fetchall("PRAGMA defer_foreign_keys = ON")
+            await db.execute(
+                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
+                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
+            )
+            first_in.set()
+            await until(lambda: waiting_for(db._write_lock) == 1)
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            # Bob's unit sees anna, who is not saved yet, and would act on it.
+            assert await app.repos.users.find("test", "anna") is not None
+            bob_in.set()
+            await until(lambda: done)
+            await app.repos.users.seen("test", "bob", now)
+
+    async def alone() -> None:
+        await bob_in.wait()
+        await db.fetchall("SELECT 1")
+        done.append("read")
+
+    results = await asyncio.gather(anna(), bob(), alone(), return_exceptions=True)
+    assert [type(result) for result in results] == [
+        StorageUnavailable,
+        StorageUnavailable,
+        type(None),
+    ]
+    assert _committed_names(app) == set()
+    assert db.conn.isolation_level is None and not db.conn.in_transaction
