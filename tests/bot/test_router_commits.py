@@ -8,8 +8,11 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 
+import handlers
 from bot.app import App
-from handlers.contract import Event, Reply
+from bot.router import Deliver
+from handlers.contract import Dialog, Event, Reply, Response, Role, respond
+from handlers.feature import Context, Feature, Registry
 from tests.support import Chat
 from tests.waiting import until, waiting_for
 
@@ -63,3 +66,67 @@ async def test_residents_saying_yes_at_once_share_commits_and_hear_back_once_it_
         assert await app.repos.dialogs.load(
             (await app.repos.users.find("test", person.user_id)).id  # type: ignore[union-attr]
         )
+
+
+async def test_a_step_failing_in_a_group_drops_only_its_own_writes_and_says_so_once_saved(
+    app: App,
+) -> None:
+    feature = Feature("broken-step")
+    broken = feature.dialog("broken", consent=False, role=Role.RESIDENT)
+
+    @feature.command("breek", consent=False, role=Role.RESIDENT)
+    async def start(ctx: Context) -> Response:
+        return respond(
+            Reply(key="raw", params={"text": "ok"}), dialog=Dialog(name="broken", step="one")
+        )
+
+    @broken.step("one")
+    async def one(ctx: Context, dialog: Dialog) -> Response:
+        await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)
+        raise RuntimeError("a bug in this step")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    anna, bob = Chat(app, "anna"), Chat(app, "bob", name="Bob")
+    await anna.send("/breek")
+    await bob.send("/start")
+    yes = next(payload for label, payload in bob.buttons() if "Ja" in label)
+    answered: dict[str, tuple[list[str], bool]] = {}
+
+    def deliver_for(person: Chat, saved: Callable[[], bool]) -> Deliver:
+        async def deliver(_: Event, __: str, replies: list[Reply]) -> None:
+            answered[person.user_id] = ([r.key for r in replies], saved())
+
+        return deliver
+
+    def anna_dropped() -> bool:
+        with closing(sqlite3.connect(app.db.path)) as other:
+            return not other.execute(
+                "SELECT COUNT(*) FROM dialogs JOIN users ON users.id = dialogs.user_id"
+                " WHERE users.platform_user_id = 'anna'"
+            ).fetchone()[0]
+
+    statements: list[str] = []
+    app.db.conn.set_trace_callback(statements.append)
+    # Bob's step first, anna's failing step right behind it: they share a group.
+    async with app.db.committed():
+        both = asyncio.gather(
+            app.router.handle(
+                bob.event(button=yes), deliver_for(bob, lambda: _consented(app, "bob"))
+            ),
+            app.router.handle(anna.event(text="iets"), deliver_for(anna, anna_dropped)),
+        )
+        await until(lambda: waiting_for(app.db._write_lock) == 2)
+    try:
+        await both
+    finally:
+        app.db.conn.set_trace_callback(None)
+    # One commit for both; anna's failed step was undone within it.
+    assert [sql for sql in statements if sql in ("COMMIT", "ROLLBACK TO unit")] == [
+        "ROLLBACK TO unit",
+        "COMMIT",
+    ]
+    assert answered["anna"] == (["general.dialog_dropped"], True)
+    assert answered["bob"][0] and answered["bob"][1]
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None and user.role is Role.RESIDENT
+    assert app.db.conn.isolation_level is None and not app.db.conn.in_transaction
