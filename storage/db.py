@@ -680,9 +680,10 @@ class Database:
 
     async def _between_units(self) -> None:
         """Before a statement of no unit: commit a group left open between two units, or
-        while the unit holding the lock has written nothing in it yet (it waits for the
-        worker thread, say), so the statement neither joins nor reads what is not yet
-        saved. Once that unit has written, the statement runs within it, as it always did."""
+        one the unit holding the lock joined and has written nothing in yet (it waits for
+        the worker thread, say), so the statement reads nothing that is not saved yet. (A
+        statement of no unit while a unit holds the lock still runs within that unit, as
+        it did before group commit.)"""
         await self._worker_done()
         if not self._write_lock.locked():
             self._settle_group()
