@@ -63,7 +63,8 @@ Job = Callable[[], Awaitable[object]]
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 #: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
-#: Commits after which the write-ahead log is copied into the database file. A checkpoint
+#: Units of work committed (a group commit counts each of its units) after which the
+#: write-ahead log is copied into the database file. A checkpoint
 #: costs much the same however many commits it copies: two fsyncs (a few milliseconds
 #: each), two connections opened, the restart of the log while writers wait, and the cache
 #: of pages dropped afterwards; and the pages written most (a person's row, the dialogs)
