@@ -656,9 +656,15 @@ class Database:
             await self._worker_done()
             return here()
 
+        reads = _reads_only(sql)
+        if not reads and not self._in_own_unit():
+            # A write of no unit is a unit of its own: it waits for its turn instead of
+            # running inside another task's open transaction (whose failure would take it
+            # back), and returns once it is saved.
+            async with self.transaction():
+                return await self._statement(sql, here, there, long)
         if self._pending and not self._in_own_unit():
             await self._between_units()
-        reads = _reads_only(sql)
         if not reads and self._joined and not self._savepoint and self._in_own_unit():
             self._take_savepoint()
         with _unavailable():
@@ -683,8 +689,8 @@ class Database:
         """Before a statement of no unit: commit a group left open between two units, or
         one the unit holding the lock joined and has written nothing in yet (it waits for
         the worker thread, say), so the statement reads nothing that is not saved yet. (A
-        statement of no unit while a unit holds the lock still runs within that unit, as
-        it did before group commit.)"""
+        read of no unit while a unit holds the lock still runs within that unit; a write of
+        no unit is a unit of its own, see :meth:`_statement`.)"""
         await self._worker_done()
         if not self._write_lock.locked():
             self._settle_group()

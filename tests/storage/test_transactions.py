@@ -378,3 +378,36 @@ async def test_a_joined_unit_is_told_when_its_group_was_committed_early_and_fail
     ]
     assert _committed_names(app) == set()
     assert db.conn.isolation_level is None and not db.conn.in_transaction
+
+
+async def test_a_write_of_no_unit_never_runs_inside_another_units_transaction(app: App) -> None:
+    db, now = app.db, utcnow()
+    anna_in, anna_go = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            anna_in.set()
+            await anna_go.wait()  # the unit waits for something (a long statement, say)
+            raise RuntimeError("handler bug")
+
+    async def background() -> None:
+        # A background job's write on its own (the outbox marking a message sent, say).
+        await anna_in.wait()
+        writing = asyncio.create_task(
+            db.execute(
+                "INSERT INTO users (platform, platform_user_id, created_at, last_seen_at)"
+                " VALUES ('test', 'bob', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+            )
+        )
+        try:
+            # It waits for its turn rather than write into anna's open transaction.
+            await until(lambda: waiting_for(db._write_lock) == 1)
+        finally:
+            anna_go.set()
+        await writing
+
+    results = await asyncio.gather(failing(), background(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError) and results[1] is None
+    # Anna's failure took only anna's write back.
+    assert _committed_names(app) == {"bob"}
