@@ -5,10 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import handlers
 from bot.app import App
 from bot.platforms.console import CONSOLE
 from bot.platforms.matrix import MATRIX
-from handlers.contract import Event, Photo, Platform, Reply, Sender
+from handlers.contract import (
+    Dialog,
+    Event,
+    Photo,
+    Platform,
+    Reply,
+    Response,
+    Role,
+    Sender,
+    respond,
+)
+from handlers.feature import Context, Feature, Registry
 
 #: Platforms a test chat may be on whose adapter declares something special.
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (CONSOLE, MATRIX)}
@@ -124,3 +136,23 @@ class Chat:
         await self.press("Ja")
         await self.press(language)
         await self.press(hood)
+
+
+def with_broken_step(app: App) -> None:
+    """Give the router a dialog whose step writes (makes the person an admin) and then fails
+    with a bug: ``/breek`` opens it, and whatever comes next meets the broken step."""
+    feature = Feature("broken-step")
+    broken = feature.dialog("broken", consent=False, role=Role.RESIDENT)
+
+    @feature.command("breek", consent=False, role=Role.RESIDENT)
+    async def start(ctx: Context) -> Response:
+        return respond(
+            Reply(key="raw", params={"text": "ok"}), dialog=Dialog(name="broken", step="one")
+        )
+
+    @broken.step("one")
+    async def one(ctx: Context, dialog: Dialog) -> Response:
+        await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)
+        raise RuntimeError("a bug in this step")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])

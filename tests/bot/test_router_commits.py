@@ -8,12 +8,10 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import closing
 
-import handlers
 from bot.app import App
 from bot.router import Deliver
-from handlers.contract import Dialog, Event, Reply, Response, Role, respond
-from handlers.feature import Context, Feature, Registry
-from tests.support import Chat
+from handlers.contract import Event, Reply, Role
+from tests.support import Chat, with_broken_step
 from tests.waiting import until, waiting_for
 
 
@@ -71,21 +69,7 @@ async def test_residents_saying_yes_at_once_share_commits_and_hear_back_once_it_
 async def test_a_step_failing_in_a_group_drops_only_its_own_writes_and_says_so_once_saved(
     app: App,
 ) -> None:
-    feature = Feature("broken-step")
-    broken = feature.dialog("broken", consent=False, role=Role.RESIDENT)
-
-    @feature.command("breek", consent=False, role=Role.RESIDENT)
-    async def start(ctx: Context) -> Response:
-        return respond(
-            Reply(key="raw", params={"text": "ok"}), dialog=Dialog(name="broken", step="one")
-        )
-
-    @broken.step("one")
-    async def one(ctx: Context, dialog: Dialog) -> Response:
-        await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)
-        raise RuntimeError("a bug in this step")
-
-    app.router.registry = Registry([*handlers.FEATURES, feature])
+    with_broken_step(app)
     anna, bob = Chat(app, "anna"), Chat(app, "bob", name="Bob")
     await anna.send("/breek")
     await bob.send("/start")

@@ -19,13 +19,13 @@ import pytest
 import handlers
 from bot.admin.cli import revoke
 from bot.app import App
-from handlers.contract import Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Fallback, Feature, Registry
+from handlers.contract import Role
+from handlers.feature import Fallback, Feature, Registry
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, person, row
-from tests.support import Chat
+from tests.support import Chat, with_broken_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -279,21 +279,7 @@ async def test_a_dialog_button_of_a_broken_dialog_drops_it_too(app: App) -> None
 
 
 async def test_a_failed_step_keeps_none_of_its_writes(app: App) -> None:
-    feature = Feature("broken-step")
-    broken = feature.dialog("broken", consent=False, role=Role.RESIDENT)
-
-    @feature.command("breek", consent=False, role=Role.RESIDENT)
-    async def start(ctx: Context) -> Response:
-        return respond(
-            Reply(key="raw", params={"text": "ok"}), dialog=Dialog(name="broken", step="one")
-        )
-
-    @broken.step("one")
-    async def one(ctx: Context, dialog: Dialog) -> Response:
-        await ctx.repos.users.set_role(ctx.user.id, Role.ADMIN)
-        raise RuntimeError("a bug in this step")
-
-    app.router.registry = Registry([*handlers.FEATURES, feature])
+    with_broken_step(app)
     anna = Chat(app, "anna")
     await anna.send("/breek")
     await anna.send("iets")

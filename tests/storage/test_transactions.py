@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from storage.db import StorageUnavailable
+from storage.db import Database, StorageUnavailable
 from tests.waiting import WAIT, until, waiting_for
 
 
@@ -52,6 +52,15 @@ def _committed_names(app: App) -> set[str]:
     """The people another connection sees: only what is committed."""
     with closing(sqlite3.connect(app.db.path)) as other:
         return {row[0] for row in other.execute("SELECT platform_user_id FROM users")}
+
+
+async def _doom_the_commit(db: Database) -> None:
+    """Write a dialog of nobody, checked only at the commit: the commit will fail."""
+    await db.fetchall("PRAGMA defer_foreign_keys = ON")
+    await db.execute(
+        "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
+        " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
+    )
 
 
 def _count_commits(app: App) -> list[str]:
@@ -133,12 +142,7 @@ async def test_when_a_groups_commit_fails_every_unit_in_it_is_told_and_nothing_i
     async def anna() -> None:
         async with db.transaction():
             await app.repos.users.seen("test", "anna", now)
-            # A dialog of nobody, checked only at the commit: the commit fails.
-            await db.fetchall("PRAGMA defer_foreign_keys = ON")
-            await db.execute(
-                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
-                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
-            )
+            await _doom_the_commit(db)
             first_in.set()
             await until(lambda: waiting_for(db._write_lock) == 1)
 
@@ -282,12 +286,7 @@ async def test_a_unit_that_read_a_group_whose_commit_then_fails_is_told(app: App
     async def anna() -> None:
         async with db.transaction():
             await app.repos.users.seen("test", "anna", now)
-            # Checked only at the commit: the group's commit fails.
-            await db.fetchall("PRAGMA defer_foreign_keys = ON")
-            await db.execute(
-                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
-                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
-            )
+            await _doom_the_commit(db)
             first_in.set()
             await until(lambda: waiting_for(db._write_lock) == 1)
 
@@ -347,12 +346,7 @@ async def test_a_joined_unit_is_told_when_its_group_was_committed_early_and_fail
     async def anna() -> None:
         async with db.transaction():
             await app.repos.users.seen("test", "anna", now)
-            # Checked only at the commit: the group's commit fails.
-            await db.fetchall("PRAGMA defer_foreign_keys = ON")
-            await db.execute(
-                "INSERT INTO dialogs (user_id, name, step, token, updated_at)"
-                " VALUES (999999, 'x', 'y', 't', '2026-01-01T00:00:00Z')"
-            )
+            await _doom_the_commit(db)
             first_in.set()
             await until(lambda: waiting_for(db._write_lock) == 1)
 
