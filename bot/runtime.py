@@ -7,6 +7,7 @@ reverse, so the last results of delivery are recorded while the adapters can sti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -183,6 +184,19 @@ class Runtime:
         self._unwire.append(self.app.repos.outbox.on_queued(self.wake))
         self.app.router.arm_timers = self.scheduler.arm
         await self.scheduler.start()
+
+    async def run_until(self, stop: asyncio.Event) -> str | None:
+        """Run until ``stop`` is set (None), or until an adapter is lost: then why, one
+        line for the operator. A bot whose platform refused its credentials stops rather
+        than look up while it hears nobody."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(stop.wait())]
+        waits += [asyncio.ensure_future(adapter.lost.wait()) for adapter in self.adapters]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        return next((adapter.lost.why for adapter in self.adapters if adapter.lost.is_set()), None)
 
     def wake(self) -> None:
         """Rows were queued: every worker looks at the outbox now."""

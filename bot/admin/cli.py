@@ -59,7 +59,7 @@ _USER_ID = {
 
 
 class StartupError(Exception):
-    """Start-up cannot continue; the message is one line for the operator."""
+    """The bot cannot start, or cannot go on; the message is one line for the operator."""
 
 
 class CommandError(Exception):
@@ -153,7 +153,8 @@ async def open_app(settings: Settings) -> App:
 
 
 async def run_platforms(settings: Settings) -> None:
-    """Start every configured platform; stop cleanly on SIGTERM or SIGINT."""
+    """Start every configured platform; stop cleanly on SIGTERM or SIGINT, or when a
+    platform refuses the bot's credentials while it runs (then say so, and fail)."""
     if not settings.platforms:
         raise StartupError(NO_PLATFORM)
     app = await open_app(settings)
@@ -163,6 +164,7 @@ async def run_platforms(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    lost: str | None = None
     try:
         runtime = Runtime(app)
         try:
@@ -172,12 +174,18 @@ async def run_platforms(settings: Settings) -> None:
         settle_memory()
         try:
             log.info("running platforms=%s", ",".join(settings.platforms))
-            await stop.wait()
+            lost = await runtime.run_until(stop)
+            if lost is not None:
+                log.error("stopping: %s", lost)
             log.info("stopping: finishing in-flight events")
         finally:
             await runtime.stop()
     finally:
         await app.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    if lost is not None:
+        raise StartupError(lost)
 
 
 async def run_chat(settings: Settings, who: str | None) -> None:

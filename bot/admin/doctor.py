@@ -73,19 +73,20 @@ def check_database(settings: Settings) -> Check:
 
 async def check_telegram(settings: Settings) -> Check:
     from telegram import Bot
-    from telegram.error import TelegramError
+    from telegram.error import InvalidToken, TelegramError
+
+    from bot.platforms._telegram_polling import TOKEN_REFUSED_AT_START, without_token
 
     assert settings.telegram_token is not None
-    bot = Bot(
-        settings.telegram_token.get_secret_value(),
-        base_url=settings.telegram_api_url,
-        base_file_url=settings.telegram_file_url,
-    )
+    token = settings.telegram_token.get_secret_value()
+    bot = Bot(token, base_url=settings.telegram_api_url, base_file_url=settings.telegram_file_url)
     try:
         async with bot:
             me = await bot.get_me()
+    except InvalidToken:
+        return Check("telegram", False, f"getMe failed: {TOKEN_REFUSED_AT_START}")
     except TelegramError as exc:
-        return Check("telegram", False, f"getMe failed: {exc}")
+        return Check("telegram", False, f"getMe failed: {without_token(exc, token)}")
     return Check("telegram", True, f"getMe answered: @{me.username}")
 
 

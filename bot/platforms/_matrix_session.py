@@ -32,6 +32,11 @@ from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
 
+
+class CredentialsRefused(StartError):
+    """The homeserver refuses the bot's credentials for good (no retry can help)."""
+
+
 PLATFORM = "matrix"
 DEVICE_NAME = "Samenspel"
 
@@ -182,13 +187,16 @@ async def log_in_again(
 ) -> None:
     """The homeserver forgot the access token: log in on the same device with the password."""
     if settings.matrix_password is None:
-        raise StartError(
+        raise CredentialsRefused(
             "SAMENSPEL_MATRIX_ACCESS_TOKEN: the homeserver no longer accepts it; set a new one"
         )
     assert settings.matrix_user is not None
     login = await client.login(settings.matrix_password.get_secret_value(), DEVICE_NAME)
     if not isinstance(login, LoginResponse):
-        raise StartError(f"SAMENSPEL_MATRIX_PASSWORD: login refused ({login})")
+        # A wrong password or a deactivated account; anything else may pass (a rate limit).
+        refused = getattr(login, "status_code", None) in {"M_FORBIDDEN", "M_USER_DEACTIVATED"}
+        error = CredentialsRefused if refused else StartError
+        raise error(f"SAMENSPEL_MATRIX_PASSWORD: login refused ({login})")
     async with db.transaction():
         await _remember(state, settings.matrix_user, login.device_id, login.access_token)
     log.info("matrix logged in again device=%s", login.device_id)

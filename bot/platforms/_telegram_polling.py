@@ -12,7 +12,8 @@ is handled, so a crash then loses what residents sent. Here each batch is handed
 Errors are met as PTB's network loop meets them: a "retry after" is waited out (plus half a
 second), a timeout is tried again at once, any other Telegram error (a network error, a
 ``Conflict`` with another poller) waits 1 s, then 1.5 times longer each time up to 30 s, and
-an invalid token stops polling.
+a refused token (revoked while the bot ran) stops polling and says so through ``lost``: the
+runtime then stops the bot with that reason.
 """
 
 from __future__ import annotations
@@ -26,12 +27,28 @@ from datetime import timedelta
 from telegram import Bot, Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError, TimedOut
 
+from bot.platforms.base import Lost
+
 log = logging.getLogger(__name__)
 
 #: How long one getUpdates request waits for updates (seconds).
 POLL_TIMEOUT = 10
 #: The longest wait after repeated errors.
 MAX_BACKOFF = 30.0
+#: What the operator reads when Telegram refuses the token of a running bot.
+TOKEN_REFUSED = (
+    "telegram: the bot token was refused while the bot ran (revoked in BotFather?);"
+    " set SAMENSPEL_TELEGRAM_TOKEN to the new token and start again"
+)
+#: ... and at start-up (PTB's own message would show the token).
+TOKEN_REFUSED_AT_START = (
+    "SAMENSPEL_TELEGRAM_TOKEN: Telegram refused the token; copy it again from BotFather"
+)
+
+
+def without_token(error: Exception, token: str) -> str:
+    """An error's text for a log or the operator, with the bot's token blanked out."""
+    return str(error).replace(token, "<token>")
 
 
 class Polling:
@@ -43,9 +60,11 @@ class Polling:
         arrived: Callable[[Sequence[Update]], Awaitable[None]],
         *,
         allowed_updates: Sequence[str],
+        lost: Lost,
         timeout: int = POLL_TIMEOUT,
     ):
         self.bot = bot
+        self.lost = lost
         self.arrived = arrived
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
@@ -102,8 +121,10 @@ class Polling:
             except TimedOut:
                 interval = 0.0
             except InvalidToken:
+                # Nothing was confirmed: what Telegram holds comes with the next token.
                 log.error("telegram: the token was refused; polling stopped")
-                raise
+                self.lost.set(TOKEN_REFUSED)
+                return
             except TelegramError as exc:
                 interval = 1.0 if interval == 0 else min(MAX_BACKOFF, 1.5 * interval)
                 log.warning("telegram: polling failed, again in %.1f s: %s", interval, exc)

@@ -7,11 +7,14 @@ may do so (``pacing``). Delivery handles the failures below per chat: ``Blocked`
 person unreachable, ``RetryLater`` holds back that chat only, anything else is retried with
 backoff and eventually given up. An adapter that finds a chat unreachable by itself (an
 answer refused, a resident who left the room) reports it to the runtime with
-:meth:`bot.app.App.chat_unreachable`; it never writes storage itself.
+:meth:`bot.app.App.chat_unreachable`; it never writes storage itself. An adapter whose
+platform refuses its credentials while it runs (a revoked token) says so through ``lost``:
+the runtime then stops the bot with that reason, rather than run on hearing nobody.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from bot.pacing import Pacing
@@ -20,6 +23,29 @@ from handlers.contract import Platform, Reply
 
 class StartError(Exception):
     """An adapter cannot connect; the message is one line for the operator."""
+
+
+class Lost:
+    """Set once by an adapter that can no longer receive or send while it runs: the
+    platform refused its credentials. ``why`` is one line for the operator (what to fix)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.why = ""
+
+    def set(self, why: str) -> None:
+        """Say the adapter is lost (the first reason is kept)."""
+        if not self._event.is_set():
+            self.why = why
+            self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self) -> str:
+        """Until the adapter is lost; then why."""
+        await self._event.wait()
+        return self.why
 
 
 class DeliveryError(Exception):
@@ -55,6 +81,8 @@ class Adapter(Protocol):
     #: an adapter that paces its direct replies waits in it too, ahead of delivery (see
     #: :mod:`bot.pacing`).
     pacing: Pacing
+    #: Set when the platform refused the adapter's credentials while it ran.
+    lost: Lost
 
     @property
     def platform(self) -> Platform:

@@ -21,7 +21,7 @@ from typing import TextIO
 
 from bot.app import App
 from bot.pacing import Pacing
-from bot.platforms.base import RetryLater
+from bot.platforms.base import Lost, RetryLater
 from bot.render import numbered_lines
 from handlers.contract import Event, Platform, Reply, Sender
 from handlers.pictures import NOT_A_PICTURE, as_photo
@@ -92,6 +92,8 @@ class Console:
         self.stdout = stdout
         self.interactive = stdin.isatty()
         self.pacing = Pacing(0)
+        #: Never set: a terminal refuses nobody.
+        self.lost = Lost()
         self._sent = 0
         self._prompting = False
         self._stop = asyncio.Event()

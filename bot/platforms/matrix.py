@@ -56,7 +56,7 @@ from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_o
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
-from bot.platforms.base import Blocked, DeliveryError, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, StartError
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -135,6 +135,7 @@ class Matrix:
         self._stopping = asyncio.Event()
         #: Delivery's budget on this homeserver; a 429 holds back that room only.
         self.pacing = Pacing(app.settings.matrix_rate, chat_interval=MATRIX_ROOM_INTERVAL)
+        self.lost = Lost()
 
     @property
     def user_id(self) -> str:
@@ -267,6 +268,10 @@ class Matrix:
             await session.log_in_again(
                 self._client, self.app.settings, self.app.db, self.app.repos.platform_state
             )
+        except session.CredentialsRefused as exc:
+            # Nothing the bot can do by itself: the runtime stops it and says why.
+            log.error("matrix: %s", exc)
+            self.lost.set(f"matrix: {exc}")
         except StartError as exc:
             log.error("matrix: %s", exc)
 

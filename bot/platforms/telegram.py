@@ -62,14 +62,19 @@ from telegram import (
     User,
 )
 from telegram.constants import MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
-from bot.platforms._telegram_polling import Polling
+from bot.platforms._telegram_polling import (
+    TOKEN_REFUSED,
+    TOKEN_REFUSED_AT_START,
+    Polling,
+    without_token,
+)
 from bot.platforms._telegram_rooms import admin_problem
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
@@ -78,7 +83,7 @@ from bot.platforms._telegram_text import (
     fits,
     pack,
 )
-from bot.platforms.base import Blocked, DeliveryError, RetryLater, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
 from bot.settings import Settings
 from handlers.contract import (
     Document,
@@ -243,6 +248,7 @@ class Telegram:
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self._polling: Polling | None = None
+        self.lost = Lost()
         #: Updates queued for handling and not yet finished (a second copy is not queued).
         self._in_hand: set[int] = set()
         #: Updates handled and answered, to be deleted from the inbox.
@@ -275,8 +281,17 @@ class Telegram:
         problem = self.app.settings.webhook_secret_problem
         if problem is not None:
             raise StartError(problem)
-        await self.application.initialize()
-        await self.delivery_bot.initialize()
+        try:
+            await self.application.initialize()
+            await self.delivery_bot.initialize()
+        except InvalidToken:
+            raise StartError(TOKEN_REFUSED_AT_START) from None
+        except TelegramError as exc:
+            token = self.application.bot.token
+            raise StartError(
+                f"telegram: the Bot API at {self.app.settings.telegram_api_url} did not"
+                f" answer: {without_token(exc, token)}"
+            ) from None
         # getMe (in initialize) gave the bot's name: posters, invitations and answers in a
         # group link residents straight into a private chat with the bot.
         self.app.router.declare(self.platform)
@@ -291,7 +306,10 @@ class Telegram:
         else:
             await self.application.bot.delete_webhook()
             self._polling = Polling(
-                self.application.bot, self._arrived, allowed_updates=UPDATE_TYPES
+                self.application.bot,
+                self._arrived,
+                allowed_updates=UPDATE_TYPES,
+                lost=self.lost,
             )
             self._polling.start()
             log.info("telegram polling started")
@@ -621,6 +639,10 @@ class Telegram:
                     )
                 except Forbidden:
                     raise
+                except InvalidToken:
+                    # Nothing more can be sent or received: the runtime stops the bot.
+                    self.lost.set(TOKEN_REFUSED)
+                    raise
                 except (TelegramError, DeliveryError) as exc:
                     log.error(
                         "a reply could not be sent chat=%s key=%s error=%s",
@@ -672,7 +694,7 @@ class Telegram:
         if chat_id.startswith("-"):
             raise Blocked("a group is nobody's private chat")
         progress = _Progress(done=skip)
-        with _delivery_errors(progress):
+        with _delivery_errors(progress, self.lost):
             last = None
             for reply in replies:
                 last = await self._send_reply(
@@ -683,7 +705,7 @@ class Telegram:
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """Replace a message delivery sent before (a progress message)."""
         catalog = self.app.catalog
-        with _delivery_errors(_Progress()):
+        with _delivery_errors(_Progress(), self.lost):
             for markup in (True, False):
                 text = catalog.render(lang, reply, markup=markup)
                 if not fits(text, TEXT_LIMIT, markup=markup):
@@ -927,10 +949,14 @@ def _unparsable(error: BadRequest) -> bool:
 
 
 @contextmanager
-def _delivery_errors(progress: _Progress) -> Iterator[None]:
-    """Telegram's failures as delivery understands them, with the parts that arrived."""
+def _delivery_errors(progress: _Progress, lost: Lost) -> Iterator[None]:
+    """Telegram's failures as delivery understands them, with the parts that arrived; a
+    refused token also means the bot is lost (a webhook bot learns it only here)."""
     try:
         yield
+    except InvalidToken as exc:
+        lost.set(TOKEN_REFUSED)
+        raise DeliveryError(str(exc), delivered=progress.done) from exc
     except Forbidden as exc:
         raise Blocked(str(exc), delivered=progress.done) from exc
     except RetryAfter as exc:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.pacing import Pacing
-from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater
 from handlers.contract import Platform, Reply
 from storage import Database, Role
 from storage.clock import iso, utcnow
@@ -74,6 +74,7 @@ class FakeAdapter:
 
     name: str = "test"
     pacing: Pacing = field(default_factory=lambda: Pacing(0))
+    lost: Lost = field(default_factory=Lost)
     platform: Platform = field(default_factory=lambda: Platform(name="test"))
     script: dict[str, list[Exception | None]] = field(default_factory=dict)
     edit_script: dict[str, list[Exception | None]] = field(default_factory=dict)

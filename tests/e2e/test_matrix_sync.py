@@ -8,10 +8,12 @@ Synapse will not do on request. Residents talk to Synapse directly.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -22,6 +24,7 @@ from tests.e2e.matrix_support import (
     Residents,
     bot_settings,
     containing,
+    unique,
 )
 from tests.e2e.synapse import SynapseServer
 from tests.waiting import until
@@ -174,5 +177,30 @@ async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
         await anna.send("/help")
         answer = await anna.wait_for_reply(containing(HELP))
         assert answer.decrypted
+    finally:
+        await bot.stop()
+
+
+async def test_a_password_changed_while_running_means_the_bot_is_lost_with_the_reason(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    bot = MatrixBot(await bot_settings(synapse, tmp_path / "bot"), poll_ms=300)
+    await bot.start()
+    try:
+        anna = await residents("anna")
+        await anna.open_chat(bot.user_id, encrypted=True)
+        await anna.wait_for_reply(containing("Welkom"))
+        # An administrator sets a new password and signs every session out: the token is
+        # forgotten, and the password the bot was given no longer logs in.
+        _, admin = await synapse.register_user_async(unique("admin"), "admin-pw", admin=True)
+        synapse.request_json(
+            "POST",
+            f"/_synapse/admin/v1/reset_password/{quote(bot.user_id)}",
+            {"new_password": "a-new-password-42", "logout_devices": True},
+            access_token=admin,
+        )
+        assert bot.adapter is not None
+        why = await asyncio.wait_for(bot.adapter.lost.wait(), WAIT_SECONDS)
+        assert why.startswith("matrix: SAMENSPEL_MATRIX_PASSWORD: login refused")
     finally:
         await bot.stop()

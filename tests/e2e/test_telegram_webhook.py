@@ -7,6 +7,7 @@ is always the sender's own chat on Telegram: an update that says otherwise is fo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 
 from bot.app import App
+from bot.platforms._telegram_polling import TOKEN_REFUSED
 from bot.platforms.base import StartError
 from bot.platforms.telegram import Telegram
 from bot.runtime import Runtime
@@ -179,3 +181,24 @@ async def test_healthz_answers_503_when_the_database_is_gone(
                 assert await answer.json() == {"status": "database unavailable"}
     finally:
         await adapter.stop()
+
+
+async def test_a_token_refused_on_a_reply_stops_a_webhook_bot_with_the_reason(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # A webhook bot does not poll: it learns that Telegram refuses its token when it sends.
+    app = await App.open(webhook_settings(server, tmp_path / "bot.db"))
+    runtime = Runtime(app)
+    anna = server.user(1008)
+    try:
+        await runtime.start()
+        await anna.send_text("/help")
+        await server.wait_for_messages(anna.chat_id, 1)
+        server.token = "4242:revoked"
+        await anna.send_text("/help")
+        never = asyncio.Event()
+        assert await asyncio.wait_for(runtime.run_until(never), 60) == TOKEN_REFUSED
+    finally:
+        await runtime.stop()
+        await app.close()
+    assert len(server.messages(anna.chat_id)) == 1
