@@ -491,9 +491,19 @@ class Telegram:
                 await self.app.router.handle(event, self._deliver)
         except Exception:
             # Logged by the error handler; tried once, not again at every start.
-            self._finish(update.update_id)
+            self._finish_unless_lost(update.update_id)
             raise
-        self._finish(update.update_id)
+        self._finish_unless_lost(update.update_id)
+
+    def _finish_unless_lost(self, update_id: int) -> None:
+        """Finish an update, unless the token was refused meanwhile: then its answer may not
+        have reached the resident (Telegram may already have forgotten the update), so it
+        stays in the inbox; the next start handles it again and the router sends only the
+        replies that were never confirmed."""
+        if self.lost.is_set():
+            self._in_hand.discard(update_id)
+            return
+        self._finish(update_id)
 
     def _joined(self, update: Update) -> list[Event]:
         """People (not bots) who joined a group: each gets the room's welcome."""
@@ -585,6 +595,10 @@ class Telegram:
         try:
             file = await best.get_file()
             data = bytes(await file.download_as_bytearray())
+        except InvalidToken:
+            # Not the photo's fault: handled again, with the photo, after the restart.
+            self.lost.set(TOKEN_REFUSED)
+            raise
         except TelegramError as exc:
             log.warning("photo download failed: %s", exc)
             return "photo"

@@ -202,3 +202,29 @@ async def test_a_token_refused_on_a_reply_stops_a_webhook_bot_with_the_reason(
         await runtime.stop()
         await app.close()
     assert len(server.messages(anna.chat_id)) == 1
+
+
+async def test_a_message_answered_while_the_token_is_refused_is_answered_after_the_restart(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # Telegram took it (the webhook said 200) and the bot handled it, but its answer was
+    # refused with the token: kept, it is answered once the bot runs with a token again.
+    settings = webhook_settings(server, tmp_path / "bot.db")
+    accepted = server.token
+    anna = server.user(1009)
+    app = await App.open(settings)
+    runtime = Runtime(app)
+    try:
+        await runtime.start()
+        await anna.send_text("/help")
+        await server.wait_for_messages(anna.chat_id, 1)
+        server.token = "4242:revoked"
+        await anna.send_text("/help")
+        assert await asyncio.wait_for(runtime.run_until(asyncio.Event()), 60) == TOKEN_REFUSED
+    finally:
+        await runtime.stop()
+        await app.close()
+    assert len(server.messages(anna.chat_id)) == 1
+    server.token = accepted
+    async with running_bot(settings):
+        await server.wait_for_messages(anna.chat_id, 2)
