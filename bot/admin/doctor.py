@@ -128,17 +128,26 @@ async def check_telegram_rooms(settings: Settings) -> Check | None:
     if not rooms:
         return None
     from telegram import Bot
+    from telegram.error import InvalidToken, TelegramError
 
+    from bot.platforms._telegram_polling import TOKEN_REFUSED_AT_START, without_token
     from bot.platforms._telegram_rooms import admin_problem
 
     assert settings.telegram_token is not None
-    bot = Bot(settings.telegram_token.get_secret_value(), base_url=settings.telegram_api_url)
+    token = settings.telegram_token.get_secret_value()
+    bot = Bot(token, base_url=settings.telegram_api_url)
     problems = []
-    async with bot:
-        for experiment, chat_id in rooms:
-            problem = await admin_problem(bot, chat_id)
-            if problem is not None:
-                problems.append(f"group {chat_id} (experiment {experiment}): {problem}")
+    try:
+        # Starting the bot asks getMe; PTB's refusal then names the token.
+        async with bot:
+            for experiment, chat_id in rooms:
+                problem = await admin_problem(bot, chat_id)
+                if problem is not None:
+                    problems.append(f"group {chat_id} (experiment {experiment}): {problem}")
+    except InvalidToken:
+        return Check("telegram rooms", False, TOKEN_REFUSED_AT_START)
+    except TelegramError as exc:
+        return Check("telegram rooms", False, without_token(exc, token))
     return _rooms_check("telegram", problems, len(rooms))
 
 

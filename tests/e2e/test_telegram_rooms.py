@@ -365,3 +365,21 @@ async def test_a_message_deleted_before_the_decision_is_given_up_and_recorded(
 
         assert "not found" in await server.wait_for(given_up, 20, description="given up")
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+
+async def test_doctor_with_linked_groups_and_a_refused_token_says_so_without_the_token(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        await linked_room(server, app)
+    server.token = "4242:revoked"
+    checks = {check.name: check for check in await run_checks(settings)}
+    assert not checks["telegram rooms"].ok
+    assert checks["telegram rooms"].detail == checks["telegram"].detail.removeprefix(
+        "getMe failed: "
+    )
+    token = settings.telegram_token
+    assert token is not None
+    secret = token.get_secret_value().partition(":")[2]
+    assert all(secret not in check.detail for check in checks.values())
