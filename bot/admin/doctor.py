@@ -75,7 +75,7 @@ async def check_telegram(settings: Settings) -> Check:
     from telegram import Bot
     from telegram.error import InvalidToken, TelegramError
 
-    from bot.platforms._telegram_polling import TOKEN_REFUSED_AT_START, without_token
+    from bot.platforms._telegram_polling import token_refused_at_start, without_token
 
     assert settings.telegram_token is not None
     token = settings.telegram_token.get_secret_value()
@@ -83,8 +83,9 @@ async def check_telegram(settings: Settings) -> Check:
     try:
         async with bot:
             me = await bot.get_me()
-    except InvalidToken:
-        return Check("telegram", False, f"getMe failed: {TOKEN_REFUSED_AT_START}")
+    except InvalidToken as exc:
+        refused = token_refused_at_start(exc, settings.telegram_api_url)
+        return Check("telegram", False, f"getMe failed: {refused}")
     except TelegramError as exc:
         return Check("telegram", False, f"getMe failed: {without_token(exc, token)}")
     return Check("telegram", True, f"getMe answered: @{me.username}")
@@ -130,7 +131,7 @@ async def check_telegram_rooms(settings: Settings) -> Check | None:
     from telegram import Bot
     from telegram.error import InvalidToken, TelegramError
 
-    from bot.platforms._telegram_polling import TOKEN_REFUSED_AT_START, without_token
+    from bot.platforms._telegram_polling import token_refused_at_start, without_token
     from bot.platforms._telegram_rooms import admin_problem
 
     assert settings.telegram_token is not None
@@ -144,8 +145,10 @@ async def check_telegram_rooms(settings: Settings) -> Check | None:
                 problem = await admin_problem(bot, chat_id)
                 if problem is not None:
                     problems.append(f"group {chat_id} (experiment {experiment}): {problem}")
-    except InvalidToken:
-        return Check("telegram rooms", False, TOKEN_REFUSED_AT_START)
+    except InvalidToken as exc:
+        return Check(
+            "telegram rooms", False, token_refused_at_start(exc, settings.telegram_api_url)
+        )
     except TelegramError as exc:
         return Check("telegram rooms", False, without_token(exc, token))
     return _rooms_check("telegram", problems, len(rooms))

@@ -45,6 +45,26 @@ TOKEN_REFUSED_AT_START = (
     "SAMENSPEL_TELEGRAM_TOKEN: Telegram refused the token; copy it again from BotFather"
 )
 
+#: Telegram's own Bot API (the default of SAMENSPEL_TELEGRAM_API_URL).
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+def token_refused_at_start(error: InvalidToken, api_url: str) -> str:
+    """What the operator reads when the Bot API refused the token at start-up.
+
+    PTB reads a 401 (a token Telegram does not know) and a 404 alike as InvalidToken. From
+    Telegram itself a 404 is a malformed token, but from another address (a local Bot API
+    server, a proxy) it is as likely a wrong path: then the address is named too.
+    """
+    # PTB's getMe at start-up wraps the answer's error in one that names the token.
+    answer = error.__cause__ if isinstance(error.__cause__, InvalidToken) else error
+    if api_url == TELEGRAM_API_URL or str(answer).startswith("Unauthorized"):
+        return TOKEN_REFUSED_AT_START
+    return (
+        f"{TOKEN_REFUSED_AT_START}; or SAMENSPEL_TELEGRAM_API_URL ({api_url}) is not the"
+        " address of a Bot API"
+    )
+
 
 def without_token(error: Exception, token: str) -> str:
     """An error's text for a log or the operator, with the bot's token blanked out."""

@@ -71,8 +71,8 @@ from bot.logs import pseudonym
 from bot.pacing import Pacing
 from bot.platforms._telegram_polling import (
     TOKEN_REFUSED,
-    TOKEN_REFUSED_AT_START,
     Polling,
+    token_refused_at_start,
     without_token,
 )
 from bot.platforms._telegram_rooms import admin_problem
@@ -284,8 +284,9 @@ class Telegram:
         try:
             await self.application.initialize()
             await self.delivery_bot.initialize()
-        except InvalidToken:
-            raise StartError(TOKEN_REFUSED_AT_START) from None
+        except InvalidToken as exc:
+            refused = token_refused_at_start(exc, self.app.settings.telegram_api_url)
+            raise StartError(refused) from None
         except TelegramError as exc:
             token = self.application.bot.token
             raise StartError(

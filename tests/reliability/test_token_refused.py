@@ -79,3 +79,26 @@ async def test_a_token_refused_at_start_is_one_line_that_does_not_show_the_token
     else:
         assert process.returncode == 1
         assert f"getMe failed: {TOKEN_REFUSED_AT_START}" in said
+
+
+@pytest.mark.parametrize("command", ["run", "doctor"])
+async def test_a_bot_api_address_that_is_no_bot_api_is_not_blamed_on_the_token_alone(
+    server: BotApiServer, tmp_path: Path, command: str
+) -> None:
+    # Any 404 is "invalid token" to PTB: a local Bot API server's address with a wrong path
+    # then reads as a refused token, and the operator copies a good token again in vain.
+    wrong = f"http://{server.host}:{server.port}/nothing-here/bot"
+    env = {
+        **os.environ,
+        "SAMENSPEL_DB": str(tmp_path / "bot.db"),
+        "SAMENSPEL_TELEGRAM_TOKEN": server.token,
+        "SAMENSPEL_TELEGRAM_API_URL": wrong,
+    }
+    process = await asyncio.create_subprocess_exec(
+        str(SAMENSPEL), command, env=env, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), START_WAIT)
+    said = (out + err).decode()
+    assert server.token.partition(":")[2] not in said
+    assert process.returncode == (2 if command == "run" else 1)
+    assert f"SAMENSPEL_TELEGRAM_API_URL ({wrong})" in said, said
