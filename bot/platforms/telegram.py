@@ -679,6 +679,9 @@ class Telegram:
                 return
             except Forbidden:
                 raise
+            except InvalidToken:
+                self.lost.set(TOKEN_REFUSED)
+                raise
             except TelegramError as exc:
                 log.error("the apology failed too chat=%s error=%s", pseudonym(chat_id), exc)
             if not failed.buttons:

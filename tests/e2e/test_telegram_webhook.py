@@ -228,3 +228,23 @@ async def test_a_message_answered_while_the_token_is_refused_is_answered_after_t
     server.token = accepted
     async with running_bot(settings):
         await server.wait_for_messages(anna.chat_id, 2)
+
+
+async def test_a_token_refused_for_the_apology_of_a_failed_reply_stops_the_bot_too(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    app = await App.open(webhook_settings(server, tmp_path / "bot.db"))
+    runtime = Runtime(app)
+    anna = server.user(1009)
+    try:
+        await runtime.start()
+        # The answer is refused for its content; the note that it could not be shown is
+        # refused with the token.
+        server.fail_next("sendMessage", 1, 400, "Bad Request: message is too long")
+        server.fail_next("sendMessage", 2, 401, "Unauthorized")
+        await anna.send_text("/help")
+        never = asyncio.Event()
+        assert await asyncio.wait_for(runtime.run_until(never), 60) == TOKEN_REFUSED
+    finally:
+        await runtime.stop()
+        await app.close()
