@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from tests.e2e.matrix_proxy import SyncProxy
 from tests.e2e.matrix_support import (
     WAIT_SECONDS,
     MatrixBot,
+    MatrixResident,
     Residents,
     bot_settings,
     containing,
@@ -147,15 +149,26 @@ async def test_a_homeserver_that_asks_to_slow_down_is_given_the_time_it_asks_for
     assert _retries(caplog)[:2] == [0.15, 0.2]
 
 
-async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
-    synapse: SynapseServer, residents: Residents, tmp_path: Path
-) -> None:
-    bot = MatrixBot(await bot_settings(synapse, tmp_path / "bot"), poll_ms=300)
+@asynccontextmanager
+async def _bot_that_welcomed_anna(
+    synapse: SynapseServer, residents: Residents, folder: Path
+) -> AsyncIterator[tuple[MatrixBot, MatrixResident]]:
+    """The bot, polling often, in an encrypted chat with Anna, who was welcomed."""
+    bot = MatrixBot(await bot_settings(synapse, folder), poll_ms=300)
     await bot.start()
     try:
         anna = await residents("anna")
         await anna.open_chat(bot.user_id, encrypted=True)
         await anna.wait_for_reply(containing("Welkom"))
+        yield bot, anna
+    finally:
+        await bot.stop()
+
+
+async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    async with _bot_that_welcomed_anna(synapse, residents, tmp_path / "bot") as (bot, anna):
         state = bot.running.repos.platform_state
         device = bot.device_id
         token = await state.get("matrix", "access_token")
@@ -177,19 +190,12 @@ async def test_a_forgotten_access_token_means_a_new_login_on_the_same_device(
         await anna.send("/help")
         answer = await anna.wait_for_reply(containing(HELP))
         assert answer.decrypted
-    finally:
-        await bot.stop()
 
 
 async def test_a_password_changed_while_running_means_the_bot_is_lost_with_the_reason(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
-    bot = MatrixBot(await bot_settings(synapse, tmp_path / "bot"), poll_ms=300)
-    await bot.start()
-    try:
-        anna = await residents("anna")
-        await anna.open_chat(bot.user_id, encrypted=True)
-        await anna.wait_for_reply(containing("Welkom"))
+    async with _bot_that_welcomed_anna(synapse, residents, tmp_path / "bot") as (bot, _):
         # An administrator sets a new password and signs every session out: the token is
         # forgotten, and the password the bot was given no longer logs in.
         _, admin = await synapse.register_user_async(unique("admin"), "admin-pw", admin=True)
@@ -202,5 +208,3 @@ async def test_a_password_changed_while_running_means_the_bot_is_lost_with_the_r
         assert bot.adapter is not None
         why = await asyncio.wait_for(bot.adapter.lost.wait(), WAIT_SECONDS)
         assert why.startswith("matrix: SAMENSPEL_MATRIX_PASSWORD: login refused")
-    finally:
-        await bot.stop()

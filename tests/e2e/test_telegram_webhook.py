@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from bot.platforms.base import StartError
 from bot.platforms.telegram import Telegram
 from bot.runtime import Runtime
 from bot.settings import Settings
-from tests.e2e.botapi import BotApiServer, free_port
+from tests.e2e.botapi import BotApiServer, FakeUser, free_port
 from tests.e2e.telegram_support import running_bot, telegram_settings, texts
 
 pytestmark = pytest.mark.e2e
@@ -183,24 +185,40 @@ async def test_healthz_answers_503_when_the_database_is_gone(
         await adapter.stop()
 
 
+@asynccontextmanager
+async def _webhook_bot(settings: Settings) -> AsyncIterator[Runtime]:
+    """A webhook bot whose runtime the test holds (to wait until it is lost)."""
+    app = await App.open(settings)
+    runtime = Runtime(app)
+    try:
+        await runtime.start()
+        yield runtime
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+async def _lost(runtime: Runtime) -> str | None:
+    """Why the runtime stopped by itself (it is never asked to stop)."""
+    return await asyncio.wait_for(runtime.run_until(asyncio.Event()), 60)
+
+
+async def _refused_after_one_answer(server: BotApiServer, anna: FakeUser) -> None:
+    """Anna is answered once; then Telegram refuses the token and she writes again."""
+    await anna.send_text("/help")
+    await server.wait_for_messages(anna.chat_id, 1)
+    server.token = "4242:revoked"
+    await anna.send_text("/help")
+
+
 async def test_a_token_refused_on_a_reply_stops_a_webhook_bot_with_the_reason(
     server: BotApiServer, tmp_path: Path
 ) -> None:
     # A webhook bot does not poll: it learns that Telegram refuses its token when it sends.
-    app = await App.open(webhook_settings(server, tmp_path / "bot.db"))
-    runtime = Runtime(app)
     anna = server.user(1008)
-    try:
-        await runtime.start()
-        await anna.send_text("/help")
-        await server.wait_for_messages(anna.chat_id, 1)
-        server.token = "4242:revoked"
-        await anna.send_text("/help")
-        never = asyncio.Event()
-        assert await asyncio.wait_for(runtime.run_until(never), 60) == TOKEN_REFUSED
-    finally:
-        await runtime.stop()
-        await app.close()
+    async with _webhook_bot(webhook_settings(server, tmp_path / "bot.db")) as runtime:
+        await _refused_after_one_answer(server, anna)
+        assert await _lost(runtime) == TOKEN_REFUSED
     assert len(server.messages(anna.chat_id)) == 1
 
 
@@ -212,18 +230,9 @@ async def test_a_message_answered_while_the_token_is_refused_is_answered_after_t
     settings = webhook_settings(server, tmp_path / "bot.db")
     accepted = server.token
     anna = server.user(1009)
-    app = await App.open(settings)
-    runtime = Runtime(app)
-    try:
-        await runtime.start()
-        await anna.send_text("/help")
-        await server.wait_for_messages(anna.chat_id, 1)
-        server.token = "4242:revoked"
-        await anna.send_text("/help")
-        assert await asyncio.wait_for(runtime.run_until(asyncio.Event()), 60) == TOKEN_REFUSED
-    finally:
-        await runtime.stop()
-        await app.close()
+    async with _webhook_bot(settings) as runtime:
+        await _refused_after_one_answer(server, anna)
+        assert await _lost(runtime) == TOKEN_REFUSED
     assert len(server.messages(anna.chat_id)) == 1
     server.token = accepted
     async with running_bot(settings):
@@ -233,18 +242,11 @@ async def test_a_message_answered_while_the_token_is_refused_is_answered_after_t
 async def test_a_token_refused_for_the_apology_of_a_failed_reply_stops_the_bot_too(
     server: BotApiServer, tmp_path: Path
 ) -> None:
-    app = await App.open(webhook_settings(server, tmp_path / "bot.db"))
-    runtime = Runtime(app)
     anna = server.user(1009)
-    try:
-        await runtime.start()
+    async with _webhook_bot(webhook_settings(server, tmp_path / "bot.db")) as runtime:
         # The answer is refused for its content; the note that it could not be shown is
         # refused with the token.
         server.fail_next("sendMessage", 1, 400, "Bad Request: message is too long")
         server.fail_next("sendMessage", 2, 401, "Unauthorized")
         await anna.send_text("/help")
-        never = asyncio.Event()
-        assert await asyncio.wait_for(runtime.run_until(never), 60) == TOKEN_REFUSED
-    finally:
-        await runtime.stop()
-        await app.close()
+        assert await _lost(runtime) == TOKEN_REFUSED

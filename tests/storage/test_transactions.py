@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 
 import pytest
@@ -71,6 +72,28 @@ def _count_commits(app: App) -> list[str]:
     return commits
 
 
+async def _anna_opens_a_group(
+    app: App,
+    first_in: asyncio.Event,
+    *,
+    waiting: int = 1,
+    doomed: bool = False,
+    then: Callable[[], object] | None = None,
+) -> None:
+    """Anna's unit: she writes (its commit bound to fail when ``doomed``), lets the others
+    in (``first_in``), and ends once ``waiting`` units wait for their turn, so that her
+    transaction is left open for them; ``then`` runs just before it ends."""
+    db = app.db
+    async with db.transaction():
+        await app.repos.users.seen("test", "anna", utcnow())
+        if doomed:
+            await _doom_the_commit(db)
+        first_in.set()
+        await until(lambda: waiting_for(db._write_lock) == waiting)
+        if then is not None:
+            then()
+
+
 async def test_units_waiting_for_their_turn_share_one_commit_and_return_once_saved(
     app: App,
 ) -> None:
@@ -106,12 +129,6 @@ async def test_a_unit_failing_in_a_group_rolls_back_only_its_own_writes(app: App
     commits = _count_commits(app)
     first_in = asyncio.Event()
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 2)
-
     async def bob() -> None:
         await first_in.wait()
         async with db.transaction():
@@ -125,7 +142,9 @@ async def test_a_unit_failing_in_a_group_rolls_back_only_its_own_writes(app: App
             await app.repos.users.seen("test", "carla", now)
 
     try:
-        results = await asyncio.gather(anna(), bob(), carla(), return_exceptions=True)
+        results = await asyncio.gather(
+            _anna_opens_a_group(app, first_in, waiting=2), bob(), carla(), return_exceptions=True
+        )
     finally:
         db.conn.set_trace_callback(None)
     assert results[0] is None and isinstance(results[1], RuntimeError) and results[2] is None
@@ -139,19 +158,14 @@ async def test_when_a_groups_commit_fails_every_unit_in_it_is_told_and_nothing_i
     db, now = app.db, utcnow()
     first_in = asyncio.Event()
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            await _doom_the_commit(db)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-
     async def bob() -> None:
         await first_in.wait()
         async with db.transaction():
             await app.repos.users.seen("test", "bob", now)
 
-    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    results = await asyncio.gather(
+        _anna_opens_a_group(app, first_in, doomed=True), bob(), return_exceptions=True
+    )
     assert [type(result) for result in results] == [StorageUnavailable, StorageUnavailable]
     assert _committed_names(app) == set()
     # The connection is usable again afterwards.
@@ -174,15 +188,11 @@ async def test_a_group_left_open_for_a_unit_that_gave_up_waiting_is_still_commit
 
     gives_up = asyncio.create_task(bob())
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-            # Bob's task is cancelled just as anna's unit hands the transaction over.
-            loop.call_soon(gives_up.cancel)
-
-    await asyncio.wait_for(anna(), timeout=WAIT)
+    # Bob's task is cancelled just as anna's unit hands the transaction over.
+    await asyncio.wait_for(
+        _anna_opens_a_group(app, first_in, then=lambda: loop.call_soon(gives_up.cancel)),
+        timeout=WAIT,
+    )
     with pytest.raises(asyncio.CancelledError):
         await gives_up
     assert _committed_names(app) == {"anna"}
@@ -209,17 +219,10 @@ async def test_a_statement_of_no_unit_commits_a_group_left_open_before_it_runs(
         async with db.transaction():
             await app.repos.users.seen("test", "bob", now)
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-            # Its turn comes right after anna's unit leaves its transaction open for bob.
-            go.set()
-
     db.conn.set_trace_callback(trace)
     try:
-        await asyncio.gather(anna(), bob(), alone())
+        # Its turn comes right after anna's unit leaves its transaction open for bob.
+        await asyncio.gather(_anna_opens_a_group(app, first_in, then=go.set), bob(), alone())
     finally:
         db.conn.set_trace_callback(None)
     # Anna's unit was committed first: the statement read nothing unsaved, and joined nothing.
@@ -233,12 +236,6 @@ async def test_a_long_statement_of_a_unit_that_joined_a_group_does_not_hold_the_
     first_in = asyncio.Event()
     committed_before_long: list[set[str]] = []
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-
     async def bob() -> None:
         await first_in.wait()
         async with db.transaction():
@@ -248,7 +245,7 @@ async def test_a_long_statement_of_a_unit_that_joined_a_group_does_not_hold_the_
             committed_before_long.append(_committed_names(app))
             await app.repos.users.seen("test", "bob", now)
 
-    await asyncio.gather(anna(), bob())
+    await asyncio.gather(_anna_opens_a_group(app, first_in), bob())
     assert committed_before_long == [set(), {"anna"}]
     assert _committed_names(app) == {"anna", "bob"}
 
@@ -259,12 +256,6 @@ async def test_a_unit_that_committed_its_group_before_a_long_statement_stays_ato
     db, now = app.db, utcnow()
     first_in = asyncio.Event()
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-
     async def bob() -> None:
         await first_in.wait()
         async with db.transaction():
@@ -273,7 +264,9 @@ async def test_a_unit_that_committed_its_group_before_a_long_statement_stays_ato
             await app.repos.users.seen("test", "bob", now)
             raise RuntimeError("handler bug")
 
-    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    results = await asyncio.gather(
+        _anna_opens_a_group(app, first_in), bob(), return_exceptions=True
+    )
     assert results[0] is None and isinstance(results[1], RuntimeError)
     assert _committed_names(app) == {"anna"}
     assert db.conn.isolation_level is None and not db.conn.in_transaction
@@ -283,13 +276,6 @@ async def test_a_unit_that_read_a_group_whose_commit_then_fails_is_told(app: App
     db, now = app.db, utcnow()
     first_in = asyncio.Event()
 
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            await _doom_the_commit(db)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
-
     async def bob() -> None:
         await first_in.wait()
         async with db.transaction():
@@ -298,7 +284,9 @@ async def test_a_unit_that_read_a_group_whose_commit_then_fails_is_told(app: App
             await db.fetchall("SELECT COUNT(*) FROM users", long=True)
             await app.repos.users.seen("test", "bob", now)
 
-    results = await asyncio.gather(anna(), bob(), return_exceptions=True)
+    results = await asyncio.gather(
+        _anna_opens_a_group(app, first_in, doomed=True), bob(), return_exceptions=True
+    )
     assert [type(result) for result in results] == [StorageUnavailable, StorageUnavailable]
     assert _committed_names(app) == set()
 
@@ -310,12 +298,6 @@ async def test_a_statement_of_no_unit_reads_only_what_is_saved_while_a_joined_un
     first_in, bob_in = asyncio.Event(), asyncio.Event()
     #: What the statement read, and what was committed when it read it.
     read: list[tuple[set[str], set[str]]] = []
-
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
 
     async def bob() -> None:
         await first_in.wait()
@@ -331,7 +313,7 @@ async def test_a_statement_of_no_unit_reads_only_what_is_saved_while_a_joined_un
         rows = await db.fetchall("SELECT platform_user_id FROM users")
         read.append(({row[0] for row in rows}, _committed_names(app)))
 
-    await asyncio.gather(anna(), bob(), outbox())
+    await asyncio.gather(_anna_opens_a_group(app, first_in), bob(), outbox())
     assert read == [({"anna"}, {"anna"})]
     assert _committed_names(app) == {"anna", "bob"}
 
@@ -342,13 +324,6 @@ async def test_a_joined_unit_is_told_when_its_group_was_committed_early_and_fail
     db, now = app.db, utcnow()
     first_in, bob_in = asyncio.Event(), asyncio.Event()
     done: list[str] = []
-
-    async def anna() -> None:
-        async with db.transaction():
-            await app.repos.users.seen("test", "anna", now)
-            await _doom_the_commit(db)
-            first_in.set()
-            await until(lambda: waiting_for(db._write_lock) == 1)
 
     async def bob() -> None:
         await first_in.wait()
@@ -364,7 +339,9 @@ async def test_a_joined_unit_is_told_when_its_group_was_committed_early_and_fail
         await db.fetchall("SELECT 1")
         done.append("read")
 
-    results = await asyncio.gather(anna(), bob(), alone(), return_exceptions=True)
+    results = await asyncio.gather(
+        _anna_opens_a_group(app, first_in, doomed=True), bob(), alone(), return_exceptions=True
+    )
     assert [type(result) for result in results] == [
         StorageUnavailable,
         StorageUnavailable,
