@@ -19,7 +19,7 @@ from bot.platforms.base import Adapter
 from bot.rooms import RoomWorker
 from bot.scheduler import Scheduler
 from handlers.budgets.schedule import advance as advance_budget_round
-from handlers.community.moderation import expire_mutes
+from handlers.community.mutes import expire_mutes
 from handlers.consultations import jobs as consultation_jobs
 from handlers.contract import RoomOperations, Timer
 from handlers.meetings import jobs as meeting_jobs

@@ -26,13 +26,13 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id
+from handlers.community import mutes
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
-from storage import Repositories
 from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
 from storage.community.reports import Flag, Flagged, ReportRef
 from storage.ideas.ideas import Removal
@@ -52,11 +52,6 @@ MAX_REASON = 500
 PERIOD = "period"
 #: hidden_reason of a comment hidden by residents' reports, before the connector decided.
 HIDDEN_BY_REPORTS = "meldingen"
-
-
-def mute_job(sanction_id: int) -> str:
-    """The scheduler job that tells someone their mute is over."""
-    return f"mute:{sanction_id}"
 
 
 def period(ctx: Context, days: int) -> str:
@@ -185,9 +180,9 @@ class Reported(Kind[Flagged]):
                 comment_id=item.id if self.name == "comment" else None,
                 ends_at=until,
             )
-            timers = [Timer(job=mute_job(old.id), at=None) for old in replaced if old.ends_at]
+            timers = [Timer(job=mutes.job(old.id), at=None) for old in replaced if old.ends_at]
             if until is not None:
-                timers.append(Timer(job=mute_job(sanction.id), at=until))
+                timers.append(Timer(job=mutes.job(sanction.id), at=until))
         resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
 
         def to_author(lang: str) -> list[Reply]:
@@ -501,31 +496,8 @@ async def lift(ctx: Context) -> Response:
     )
     return respond(
         menu_reply(ctx, "moderation.lifted", user=user_id),
-        timers=[Timer(job=mute_job(s.id), at=None) for s in lifted if s.ends_at],
+        timers=[Timer(job=mutes.job(s.id), at=None) for s in lifted if s.ends_at],
     )
-
-
-async def expire_mutes(repos: Repositories, now: datetime) -> int:
-    """Tell everyone whose mute has ended by ``now``; returns how many.
-
-    The runner of the scheduler's ``mute`` jobs (with :meth:`Sanctions.pending` listing them
-    after a restart). Whether someone may post never waits for this: the router reads the
-    stored end time.
-    """
-    async with repos.db.transaction():
-        ended = await repos.sanctions.expire_due(now)
-        for sanction in ended:
-            over = Reply(key="moderation.told_mute_over")
-            await repos.outbox.enqueue(
-                sanction.user_id, [over.model_dump(mode="json")], kind="moderation", now=now
-            )
-            await repos.audit.record(
-                "user.mute_end",
-                now=now,
-                subject_user_id=sanction.user_id,
-                detail={"sanction": sanction.id},
-            )
-    return len(ended)
 
 
 # Who may post: the gate the router runs at every event ------------------------------------

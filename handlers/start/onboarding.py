@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from handlers import drafts
 from handlers.catalog import own_name
+from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.privacy.your_data import privacy_statement
@@ -160,10 +161,7 @@ async def _restore_sanction(ctx: Context) -> list[Timer]:
     )
     if restored.ends_at is None:
         return []
-    # Imported here: moderation's module imports the menu, which imports this one.
-    from handlers.community.moderation import mute_job
-
-    return [Timer(job=mute_job(restored.id), at=restored.ends_at)]
+    return [Timer(job=mutes.job(restored.id), at=restored.ends_at)]
 
 
 def _ask_next(ctx: Context, dialog: Dialog) -> Response:

@@ -10,7 +10,7 @@ import pytest
 from bot.app import App
 from bot.settings import Settings
 from handlers import when
-from handlers.community.moderation import expire_mutes
+from handlers.community.mutes import expire_mutes
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.community.reports import Flag
