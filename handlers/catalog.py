@@ -31,13 +31,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 
+from handlers import when
 from handlers.contract import Button, Reply
+from handlers.locales import DEFAULT_LANGUAGE, babel_locale, plural_categories, right_to_left
 
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
-DEFAULT_LANGUAGE = "nl"
 _TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
 #: CLDR's plural categories: a catalog table with only these keys is one plural text.
 PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
@@ -73,58 +73,6 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Entry]:
         else:
             raise ValueError(f"catalog entry {name} must be text")
     return flat
-
-
-#: The region a language's dates and numbers are written for, where its first one would be
-#: wrong here: English as written in Europe (day before month, 24-hour clock).
-_REGIONS = {"en": "en_GB"}
-
-
-def babel_locale(lang: str) -> Locale:
-    """Babel's locale for formatting in a catalog language (Dutch for a code Babel does not
-    know)."""
-    try:
-        return _locale(_REGIONS.get(lang, lang))
-    except (UnknownLocaleError, ValueError):
-        return _locale(DEFAULT_LANGUAGE)
-
-
-_LOCALES: dict[str, Locale] = {}
-
-
-def _locale(lang: str) -> Locale:
-    found = _LOCALES.get(lang)
-    if found is None:
-        found = _LOCALES[lang] = Locale.parse(lang)
-    return found
-
-
-def plural_categories(lang: str) -> frozenset[str]:
-    """The CLDR plural categories a plural text needs in ``lang`` (``other`` included)."""
-    return frozenset(babel_locale(lang).plural_form.tags) | {"other"}
-
-
-def right_to_left(lang: str) -> bool:
-    """Whether ``lang`` is written right to left (Arabic)."""
-    return babel_locale(lang).character_order == "right-to-left"
-
-
-def own_name(lang: str) -> str:
-    """A language's name in that language ("Türkçe", "العربية", "Polski")."""
-    known = _OWN_NAMES.get(lang)
-    if known is not None:
-        return known
-    try:
-        name = _locale(lang).display_name or lang
-    except (UnknownLocaleError, ValueError):
-        return lang
-    # Babel composes the name anew on every call (about 20 microseconds), and the language
-    # question shows every catalog's: kept, like the locales, once found.
-    named = _OWN_NAMES[lang] = name[:1].upper() + name[1:]
-    return named
-
-
-_OWN_NAMES: dict[str, str] = {}
 
 
 def placeholders(template: Entry) -> set[str]:
@@ -294,6 +242,11 @@ def _display(value: Any, lang: str) -> str:
         return "✓" if value else "✗"
     if isinstance(value, int):
         return format_decimal(value, locale=babel_locale(lang))
+    if isinstance(value, dict):
+        # A span of time kept as its moments (a message stored once, read in any language).
+        written = when.shown(value, lang)
+        if written is not None:
+            return written
     return str(value)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_symbol
 
-from handlers.catalog import babel_locale
+from handlers.locales import babel_locale
 
 #: How the euro is shown in every language.
 EURO_SIGN = "€"

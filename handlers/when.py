@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from babel.dates import format_date, format_skeleton, format_time
 
-from handlers.catalog import babel_locale
+from handlers.locales import babel_locale
 
 _TIME = r"(?:om\s+|at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(?:uur|u|h)?"
 _DAY_FIRST = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}})\s*,?\s+{_TIME}$")
@@ -107,3 +107,31 @@ def recent(moment: datetime, lang: str) -> str:
 def _together(on: str, at: str, lang: str) -> str:
     pattern = babel_locale(lang).datetime_formats["medium"]
     return str(pattern).replace("{1}", on).replace("{0}", at)
+
+
+# A span of time in a message stored once and read later (the outbox), perhaps by many
+# people in many languages: kept as its moments, written when it is shown. -----------------
+
+#: The key of a Reply parameter that is a span of local time (see :func:`span`).
+SPAN = "span"
+
+
+def span(starts: datetime, ends: datetime) -> dict[str, list[str]]:
+    """A Reply parameter for "8 dec 2026, 19:30–21:30", written in the reader's language
+    when the message is shown (:func:`shown`). ``starts`` and ``ends`` are local moments;
+    they are kept with their offset, so the time read is the local one."""
+    return {SPAN: [starts.isoformat(), ends.isoformat()]}
+
+
+def shown(value: dict[str, object], lang: str) -> str | None:
+    """A parameter made by :func:`span` in ``lang``; None for any other mapping."""
+    moments = value.get(SPAN)
+    if len(value) != 1 or not isinstance(moments, list) or len(moments) != 2:
+        return None
+    try:
+        starts, ends = (datetime.fromisoformat(str(moment)) for moment in moments)
+    except ValueError:
+        return None
+    if ends.date() == starts.date():
+        return f"{moment(starts, lang)}–{clock(ends, lang)}"
+    return f"{moment(starts, lang)}–{moment(ends, lang)}"

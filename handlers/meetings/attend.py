@@ -70,7 +70,6 @@ def _card(ctx: Context, meeting: Meeting, place: Place | None, *, staff: bool) -
     shown = card(
         meeting,
         ctx.timezone,
-        lang=ctx.lang,
         going=meeting.going,
         waiting=meeting.waiting,
         buttons=buttons,

@@ -353,7 +353,7 @@ async def _chosen(ctx: Context, dialog: Dialog) -> Response:
         back = dialog.to("invite")
         return respond(Reply(key="meetings.audience_empty"), _ask_invite(back), dialog=back)
     draft = draft_of(dialog)
-    shown = card(draft, ctx.timezone, lang=ctx.lang)
+    shown = card(draft, ctx.timezone)
     intro = Reply(key="meetings.preview_intro", params={"count": count})
     return respond(intro, shown, _preview_question(dialog), dialog=dialog)
 

@@ -63,7 +63,7 @@ async def options(ctx: Context) -> Response:
             key="meetings.staff_options",
             params={
                 "title": meeting.title,
-                "when": when(meeting, ctx.timezone, ctx.lang),
+                "when": when(meeting, ctx.timezone),
                 "going": meeting.going,
                 "capacity": meeting.capacity,
                 "waiting": meeting.waiting,
@@ -152,7 +152,7 @@ async def move(ctx: Context) -> Response:
 def _ask_starts(ctx: Context, meeting: Meeting) -> Reply:
     return Reply(
         key="meetings.ask_move",
-        params={"title": meeting.title, "when": when(meeting, ctx.timezone, ctx.lang)},
+        params={"title": meeting.title, "when": when(meeting, ctx.timezone)},
         buttons=[[Button(label="meetings.btn_stop", payload="cancel")]],
     )
 

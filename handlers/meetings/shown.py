@@ -1,8 +1,8 @@
 """How a meeting looks to people: its card, the invitation, the reminders, the calendar file.
 
-Shown times are local (the municipality's time zone): in the reader's language on a card
-shown to one person, in numbers only in a message stored once for many (an invitation, a
-reminder), so that it reads the same in every language. The calendar file carries the start and end
+Shown times are local (the municipality's time zone), written in the reader's language when
+the message is shown: a message stored once for many (an invitation, a reminder) keeps the
+moments themselves (:func:`handlers.when.span`). The calendar file carries the start and end
 in that time zone with its VTIMEZONE, a stable UID per meeting and a SEQUENCE that grows with
 every change, so a calendar app updates the entry it already has.
 """
@@ -18,19 +18,10 @@ from handlers.profile import Profile
 from storage.meetings.meetings import Meeting, MeetingDraft
 
 
-def when(meeting: MeetingDraft, zone: ZoneInfo, lang: str | None = None) -> str:
-    """ "12 dec 2026, 19:30–21:00" in the reader's language (the end's day too when it ends
-    on another day); without a language, in numbers only ("2026-12-12 19:30–21:00"), for a
-    message stored once and read in every language."""
-    starts, ends = meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone)
-    same_day = ends.date() == starts.date()
-    if lang is None:
-        first = shown_time.typed(starts)
-        last = shown_time.typed(ends)[-5:] if same_day else shown_time.typed(ends)
-    else:
-        first = shown_time.moment(starts, lang)
-        last = shown_time.clock(ends, lang) if same_day else shown_time.moment(ends, lang)
-    return f"{first}–{last}"
+def when(meeting: MeetingDraft, zone: ZoneInfo) -> dict[str, list[str]]:
+    """The parameter that reads "12 dec 2026, 19:30–21:00" in the reader's language (the
+    end's day too when it ends on another day), also in a message read days later."""
+    return shown_time.span(meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone))
 
 
 def where(meeting: MeetingDraft) -> str:
@@ -45,7 +36,6 @@ def card(
     meeting: MeetingDraft,
     zone: ZoneInfo,
     *,
-    lang: str | None = None,
     going: int = 0,
     waiting: int = 0,
     key: str = "meetings.card",
@@ -56,7 +46,7 @@ def card(
         key=key,
         params={
             "title": meeting.title,
-            "when": when(meeting, zone, lang),
+            "when": when(meeting, zone),
             "where": where(meeting),
             "description": meeting.description,
             "going": going,

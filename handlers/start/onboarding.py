@@ -13,10 +13,10 @@ stored dialog does not let anyone else become staff.
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.catalog import own_name
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.locales import own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
 from storage.invites import code_hash

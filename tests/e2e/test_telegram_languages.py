@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.catalog import FSI, PDI, Catalog, own_name, right_to_left
+from handlers.catalog import FSI, PDI, Catalog
+from handlers.locales import own_name, right_to_left
 from tests.e2e.botapi import BotApiServer, _check_html
 from tests.e2e.telegram_support import running_bot, telegram_settings, texts, wait_for_text
 

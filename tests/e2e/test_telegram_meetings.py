@@ -19,6 +19,7 @@ from bot.app import App
 from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.contract import Role
+from handlers.when import day
 from storage.clock import utcnow
 from tests.e2e.botapi import BotApiServer
 from tests.e2e.telegram_support import onboard, telegram_settings, wait_for_text
@@ -174,7 +175,7 @@ async def test_a_meeting_is_organised_joined_reminded_and_moved_in_telegram(
             await _step(server, ria, how, what, expected)
         for person in (anna, carl, dina):
             told = await wait_for_text(server, person.chat_id, "is verplaatst")
-            assert f"{later:%Y-%m-%d} 19:30" in told
+            assert f"{day(later, 'nl')}, 19:30–21:30" in told
         await server.wait_for(lambda: len(_documents(server, anna.chat_id)) == 2, 20)
         updated = Calendar.from_ical(
             server.file(_documents(server, anna.chat_id)[-1]["document"]["file_id"]).data

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from handlers.catalog import Catalog, own_name, placeholders
+from handlers.catalog import Catalog, placeholders
 from handlers.contract import Button, Reply
+from handlers.locales import own_name
 
 CATALOG = Catalog.load()
 SOURCES = [*Path("handlers").rglob("*.py"), *Path("bot").rglob("*.py")]

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handlers import when
+from handlers.catalog import Catalog
+from handlers.contract import Reply
 from handlers.money import AmountTooLarge, format_euro, parse_euro, read_euro
 from handlers.when import parse_moment, typed
 
@@ -136,3 +138,32 @@ def test_no_handler_writes_a_date_format_by_hand() -> None:
         if "strftime" in path.read_text() and path.name != "when.py"
     ]
     assert by_hand == []
+
+
+def test_a_span_kept_in_a_stored_message_is_written_in_the_readers_language() -> None:
+    catalog = Catalog.load()
+    starts = datetime(2026, 12, 8, 19, 30, tzinfo=AMSTERDAM)
+    evening = when.span(starts, starts.replace(hour=21, minute=0))
+    # Stored as JSON (the outbox) and read back, it is still a span.
+    stored = Reply.model_validate_json(
+        Reply(
+            key="meetings.reminder_day",
+            params={"title": "Buurtavond", "when": evening, "where": "Zeewijk"},
+        ).model_dump_json()
+    )
+    assert "8 dec 2026, 19:30–21:00" in catalog.render("nl", stored, markup=False)
+    assert "8 Dec 2026, 19:30–21:00" in catalog.render("en", stored, markup=False)
+    assert "8 Ara 2026 19:30–21:00" in catalog.render("tr", stored, markup=False)
+    overnight = when.span(starts, datetime(2026, 12, 9, 1, 0, tzinfo=AMSTERDAM))
+    assert when.shown(overnight, "nl") == "8 dec 2026, 19:30–9 dec 2026, 01:00"
+    # In summer time the local hour is kept, not the UTC one.
+    june = datetime(2026, 6, 8, 19, 30, tzinfo=AMSTERDAM)
+    assert when.shown(when.span(june, june.replace(hour=20, minute=0)), "nl") == "8 jun 2026, 19:30–20:00"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"span": ["2026-12-08T19:30:00+01:00"]}, {"span": ["gisteren", "morgen"]}, {"other": 1}],
+)
+def test_a_mapping_that_is_no_span_is_not_read_as_one(value: dict[str, object]) -> None:
+    assert when.shown(value, "nl") is None

@@ -52,6 +52,9 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     # The invitation is a "Wist je dat" with an "Ik kom" button.
     [invitation] = await for_user(app, anna, "broadcast")
     assert TITLE in invitation.text(app, "nl") and DESCRIPTION in invitation.text(app, "nl")
+    # Stored once for everyone, its time is written in each reader's language when sent.
+    assert f"{day(starts, 'nl')}, 19:30–21:30" in invitation.text(app, "nl")
+    assert f"{day(starts, 'en')}, 19:30–21:30" in invitation.text(app, "en")
     assert f"mt.go:{meeting}" in invitation.payloads()
     assert await for_user(app, dina, "broadcast") == [], "not subscribed, not invited"
 
@@ -86,6 +89,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     [moved] = await for_user(app, carl, "meeting")
     assert [r.key for r in moved.replies] == ["meetings.moved_up", "meetings.calendar"]
     assert moved.replies[1].document is not None
+    assert f"{day(starts, 'nl')}, 19:30–21:30" in moved.text(app, "nl")
     await carl.send("/bijeenkomsten")
     assert "Je komt" in carl.text and "wachtlijst: 1" in carl.text
 
@@ -119,6 +123,8 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     [last] = (await for_user(app, anna, "meeting"))[-1:]
     assert last.replies[0].key == "meetings.reminder_hour"
     assert "Over een uur begint" in last.text(app, "nl")
+    assert f"{day(starts, 'nl')}, 19:30–21:30" in last.text(app, "nl")
+    assert f"{day(starts, 'tr')} 19:30–21:30" in last.text(app, "tr")
     assert await reminders.pending() == []
 
     # Ria moves it a week on: everyone with a place or waiting is told.
@@ -136,7 +142,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     for person in (anna, carl, dina):
         told = (await for_user(app, person, "meeting"))[-1]
         assert told.replies[0].key == "meetings.moved"
-        assert f"{later:%Y-%m-%d} 19:30" in told.text(app, "nl")
+        assert f"{day(later, 'nl')}, 19:30–21:30" in told.text(app, "nl")
     assert await for_user(app, bob, "meeting") == [], "Bob cancelled: not told"
     anna_told = (await for_user(app, anna, "meeting"))[-1]
     document = anna_told.replies[1].document

@@ -16,8 +16,9 @@ import pytest
 
 from bot.app import App
 from bot.settings import Settings
-from handlers.catalog import Catalog, own_name, placeholders
+from handlers.catalog import Catalog, placeholders
 from handlers.contract import Reply
+from handlers.locales import own_name
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import button, compose_poll, outbox_of, seen
 from tests.people import civil_servant, row
