@@ -158,7 +158,8 @@ def test_a_span_kept_in_a_stored_message_is_written_in_the_readers_language() ->
     assert when.shown(overnight, "nl") == "8 dec 2026, 19:30–9 dec 2026, 01:00"
     # In summer time the local hour is kept, not the UTC one.
     june = datetime(2026, 6, 8, 19, 30, tzinfo=AMSTERDAM)
-    assert when.shown(when.span(june, june.replace(hour=20, minute=0)), "nl") == "8 jun 2026, 19:30–20:00"
+    summer = when.span(june, june.replace(hour=20, minute=0))
+    assert when.shown(summer, "nl") == "8 jun 2026, 19:30–20:00"
 
 
 @pytest.mark.parametrize(
