@@ -34,6 +34,14 @@ def pseudonym(platform_id: str) -> str:
     return hashlib.blake2b(platform_id.encode(), key=_pseudonym_key, digest_size=5).hexdigest()
 
 
+def scrubbed(text: str, *platform_ids: str) -> str:
+    """A platform's text (an error) with these platform ids put as their pseudonyms: a
+    homeserver's refusal names the person ("@anna:hs is banned from the room")."""
+    for platform_id in sorted({i for i in platform_ids if i}, key=len, reverse=True):
+        text = text.replace(platform_id, f"<{pseudonym(platform_id)}>")
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line."""
 
