@@ -128,6 +128,13 @@ def _retitle_projects(source: str, table: str) -> str:
     )
 
 
+#: Room tasks aimed at the person's account on the platform (they hold no user id).
+_TARGETS = (
+    "(op IN ('invite', 'mute', 'unmute', 'ban') AND target = :platform_user_id"
+    " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+)
+
+
 #: The audit log: what was done stays on record; an erased person is then named only by
 #: their erasure pseudonym (``actor_pseudonym`` / ``subject_pseudonym``).
 AUDIT_LOG = Table(
@@ -465,6 +472,11 @@ TABLES: tuple[Table, ...] = (
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
         erase=(
+            # Decisions about their messages from before they used the bot (no user_id):
+            # found by the report, before it goes (the sanction's link to it goes with it).
+            "DELETE FROM room_sanctions WHERE report_id IN (SELECT id FROM room_reports"
+            " WHERE author_platform_id = :platform_user_id"
+            " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
             "DELETE FROM room_reports WHERE author_user_id = :user_id"
             " OR (author_platform_id = :platform_user_id"
             " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
@@ -485,23 +497,30 @@ TABLES: tuple[Table, ...] = (
         "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
         " and bans there, with the reason",
         export="SELECT room_id AS room, kind, reason, created_at, ends_at FROM room_sanctions"
-        " WHERE user_id = :user_id ORDER BY id",
+        " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
+        " WHERE author_platform_id = :platform_user_id"
+        " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+        " ORDER BY id",
         erase=(
             "DELETE FROM room_sanctions WHERE user_id = :user_id",
             "UPDATE room_sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
         reasons=("reason",),
     ),
-    # A mute or ban in a room lives on the platform and outlives an erasure; so does the
-    # task that ends a mute (it holds the account's platform id until then).
+    # A mute or ban in a room lives on the platform and outlives an erasure; so do the tasks
+    # still to carry one out or to end a mute (they hold the account's platform id until
+    # then; done tasks are deleted). The platform's last refusal goes.
     Table(
         "room_tasks",
         Kind.PERSONAL,
-        "what the bot still has to do in an experiment's room: your invite, a mute's end",
-        export="SELECT op, due_at, created_at, by_user_id IS :user_id AS by_you FROM room_tasks"
-        " WHERE user_id = :user_id OR by_user_id = :user_id ORDER BY id",
+        "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
+        " a mute's end",
+        export="SELECT op, until, due_at, created_at, by_user_id IS :user_id AS by_you"
+        f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
+        " ORDER BY id",
         erase=(
             "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
+            f"UPDATE room_tasks SET last_error = NULL WHERE {_TARGETS}",
             "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
     ),

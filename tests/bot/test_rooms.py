@@ -13,8 +13,9 @@ from bot.rooms import RoomWorker
 from handlers.contract import Quoted, RoomError
 from storage.clock import utcnow
 from tests.handlers.experiments.test_rooms import group_command, linked
-from tests.people import person
+from tests.people import person, row
 from tests.privacy import traces
+from tests.support import Chat
 
 #: A Matrix account, as a homeserver names it in its refusals.
 CARL = "@carl:hs.example"
@@ -79,4 +80,56 @@ async def test_a_refusal_naming_the_person_is_logged_and_recorded_by_pseudonym_o
     await carl.send("/vergeetmij")
     await carl.press("Ja, wis mijn gegevens")
     assert carl.keys == ["privacy.forget.done"]
+    assert await traces(app.db, [CARL]) == []
+
+
+class ObedientRoom(RefusingRoom):
+    """A room where the platform does what it is asked; it remembers what."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: list[tuple[str, str]] = []
+
+    async def hide(self, room: str, message_id: str) -> None:
+        self.done.append(("hide", message_id))
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        self.done.append(("mute" if until else "unmute", person))
+
+
+async def _room_tasks(app: App, chat: Chat) -> list[str]:
+    user = await row(app, chat)
+    found = await app.repos.personal.export(user.id, utcnow())
+    assert found is not None
+    return [str(task["op"]) for task in found.sections["room_tasks"].rows]
+
+
+async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_its_end_waits(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    carl = await person(app, CARL)
+    message = Quoted(message_id="56", sender_id=CARL, text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=message)
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    assert await _room_tasks(app, carl) == ["mute", "unmute"]
+
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(app.repos, app.catalog, "test", room, clock=lambda: now)
+    assert await worker.run_due() == 2
+    assert room.done == [("hide", "56"), ("mute", CARL)]
+    assert await _room_tasks(app, carl) == ["unmute"]
+
+    await carl.send("/vergeetmij")
+    await carl.press("Ja, wis mijn gegevens")
+    assert carl.keys == ["privacy.forget.done"]
+    # The mute stays on the platform until its end, which still needs the account.
+    assert await traces(app.db, [CARL]) == ["room_tasks.target: " + CARL]
+    now += timedelta(days=8)
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", CARL)
     assert await traces(app.db, [CARL]) == []

@@ -231,3 +231,29 @@ async def test_a_banned_resident_reporting_in_a_room_hears_only_the_group_word(a
     assert anna.keys == ["general.in_group"]
     assert "Spam" not in anna.text
     assert await app.repos.rooms.waiting() == 0
+
+
+async def test_a_ban_from_before_someone_used_the_bot_is_in_their_data_and_goes_with_them(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    spam = Quoted(message_id="57", sender_id="erik", text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=spam)
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Erik Xanthopoulos spamt.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+
+    erik = await person(app, "erik")  # starts using the bot afterwards
+    found = await app.repos.personal.export((await row(app, erik)).id, utcnow())
+    assert found is not None
+    sanctions = found.sections["room_sanctions"].rows
+    assert [(s["kind"], s["reason"]) for s in sanctions] == [("ban", "Erik Xanthopoulos spamt.")]
+    other = await app.repos.personal.export((await row(app, anna)).id, utcnow())
+    assert other is not None
+    assert other.sections["room_sanctions"].rows == []
+
+    await erik.send("/vergeetmij")
+    await erik.press("Ja, wis mijn gegevens")
+    assert erik.keys == ["privacy.forget.done"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reports") == 0
