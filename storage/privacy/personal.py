@@ -704,6 +704,15 @@ TABLES: tuple[Table, ...] = (
         "handled_events",
         Kind.PERSONAL,
         "which of your messages were answered, and answers not yet confirmed (a week)",
+        # A reply waiting is shown by its text's key and values; a file in it (an earlier
+        # export, perhaps) by its name, not its bytes.
+        export="SELECT event_id AS message, handled_at, lang AS language,"
+        " (SELECT json_group_array(json_object('key', json_extract(value, '$.key'),"
+        " 'params', json_extract(value, '$.params'), 'parts', json_extract(value, '$.parts'),"
+        " 'file', json_extract(value, '$.document.filename')))"
+        " FROM json_each(pending)) AS replies_waiting"
+        " FROM handled_events WHERE user_id = :user_id ORDER BY handled_at",
+        json_columns=("replies_waiting",),
         erase=("DELETE FROM handled_events WHERE user_id = :user_id",),
         quotes=("pending",),
         key=("platform", "event_id"),
