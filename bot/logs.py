@@ -12,6 +12,7 @@ import logging
 import secrets
 import sys
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 #: The key of :func:`pseudonym`. A public key would let anyone with a log line hash every
 #: plausible Telegram id (there are only some billions) and find whose it is in a second;
@@ -36,9 +37,11 @@ def pseudonym(platform_id: str) -> str:
 
 def scrubbed(text: str, *platform_ids: str) -> str:
     """A platform's text (an error) with these platform ids put as their pseudonyms: a
-    homeserver's refusal names the person ("@anna:hs is banned from the room")."""
-    for platform_id in sorted({i for i in platform_ids if i}, key=len, reverse=True):
-        text = text.replace(platform_id, f"<{pseudonym(platform_id)}>")
+    homeserver's refusal names the person ("@anna:hs is banned from the room"), an address
+    in an error may hold it URL-encoded."""
+    forms = {(form, i) for i in platform_ids if i for form in (i, quote(i, safe=""))}
+    for form, platform_id in sorted(forms, key=lambda f: len(f[0]), reverse=True):
+        text = text.replace(form, f"<{pseudonym(platform_id)}>")
     return text
 
 

@@ -940,8 +940,10 @@ class PersonalStore:
                 if value and len(value) >= MIN_QUOTED_LENGTH
             ]
             name = (person.display_name or "").strip()
-            if MIN_NAME_LENGTH <= len(name) < MIN_QUOTED_LENGTH:
-                named.append(name)  # a whole word (see _Search)
+            if MIN_NAME_LENGTH <= len(name) < MIN_QUOTED_LENGTH and any(map(str.isalpha, name)):
+                # As a whole word (see _Search); a name without letters ("42", "🙂🙂")
+                # would empty reasons that do not name anyone.
+                named.append(name)
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()

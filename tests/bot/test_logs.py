@@ -72,8 +72,9 @@ def test_at_debug_only_samenspel_itself_logs_below_warning(restored_logging: Non
 
 
 def test_a_platform_error_naming_people_keeps_only_their_pseudonyms() -> None:
-    said = "@anna:hs is banned; @anna:hs.example and @an:hs are not"
+    said = "@anna:hs is banned; @anna:hs.example and @an:hs are not (/ban/%40anna%3Ahs)"
     scrubbed_text = scrubbed(said, "@anna:hs", "@anna:hs.example", "")
     assert "@anna" not in scrubbed_text
     assert f"<{pseudonym('@anna:hs.example')}> and @an:hs" in scrubbed_text
     assert scrubbed_text.startswith(f"<{pseudonym('@anna:hs')}> is banned")
+    assert scrubbed_text.endswith(f"(/ban/<{pseudonym('@anna:hs')}>)")
