@@ -12,6 +12,7 @@ import logging
 import secrets
 import sys
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 #: The key of :func:`pseudonym`. A public key would let anyone with a log line hash every
 #: plausible Telegram id (there are only some billions) and find whose it is in a second;
@@ -32,6 +33,16 @@ def use_pseudonym_key(key: bytes) -> None:
 def pseudonym(platform_id: str) -> str:
     """A short stable tag for a platform id, so logs can correlate without identifying."""
     return hashlib.blake2b(platform_id.encode(), key=_pseudonym_key, digest_size=5).hexdigest()
+
+
+def scrubbed(text: str, *platform_ids: str) -> str:
+    """A platform's text (an error) with these platform ids put as their pseudonyms: a
+    homeserver's refusal names the person ("@anna:hs is banned from the room"), an address
+    in an error may hold it URL-encoded."""
+    forms = {(form, i) for i in platform_ids if i for form in (i, quote(i, safe=""))}
+    for form, platform_id in sorted(forms, key=lambda f: len(f[0]), reverse=True):
+        text = text.replace(form, f"<{pseudonym(platform_id)}>")
+    return text
 
 
 class JsonFormatter(logging.Formatter):

@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.logs import pseudonym
+from bot.logs import pseudonym, scrubbed
 from handlers.catalog import Catalog
 from handlers.contract import Reply, RoomError, RoomOperations
 from storage import Repositories
@@ -126,7 +126,12 @@ class RoomWorker:
         except RoomError as exc:
             return await self._failed(task, exc, lasting=exc.lasting)
         except Exception as exc:
-            log.warning("room task error op=%s error=%s", task.op.value, exc)
+            log.warning(
+                "room task error op=%s error=%s: %s",
+                task.op.value,
+                type(exc).__name__,
+                scrubbed(str(exc), task.target),
+            )
             return await self._failed(task, exc, lasting=False)
         async with self.repos.db.transaction():
             await self.repos.rooms.done(task.id)
@@ -164,6 +169,9 @@ class RoomWorker:
 
     async def _failed(self, task: RoomTask, error: Exception, *, lasting: bool) -> bool:
         now = self.clock()
+        # The platform's words may name the person (a Matrix homeserver's do): neither the
+        # log nor the audit log nor the task keeps their id, only its pseudonym.
+        said = scrubbed(str(error), task.target)
         async with self.repos.db.transaction():
             if lasting or task.attempts + 1 >= ATTEMPTS:
                 await self.repos.rooms.done(task.id)
@@ -182,15 +190,15 @@ class RoomWorker:
                     actor="bot",
                     subject=f"room:{task.room.id}",
                     subject_user_id=task.user_id,
-                    detail={"op": task.op.value, "error": str(error)[:200]},
+                    detail={"op": task.op.value, "error": said[:200]},
                 )
                 log.warning(
                     "room task given up op=%s room=%s error=%s",
                     task.op.value,
                     pseudonym(task.room.chat_id),
-                    error,
+                    said,
                 )
                 return True
             wait = FIRST_WAIT * (2**task.attempts)
-            await self.repos.rooms.retry(task.id, str(error), now, wait)
+            await self.repos.rooms.retry(task.id, said, now, wait)
         return False

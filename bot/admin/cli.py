@@ -264,7 +264,8 @@ async def run_retention_now(settings: Settings) -> None:
     print(
         f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
         f"back, {report.strangers} who never joined erased; {report.outbox_pruned} sent"
-        " messages deleted"
+        f" messages deleted; {report.room_reports_removed} room reports about people who"
+        " never used the bot deleted"
     )
 
 

@@ -14,7 +14,9 @@ It also deletes the outbox's messages sent (or given up on) more than
 ``SAMENSPEL_OUTBOX_KEEP_DAYS`` days ago: a record of what went out, kept a while for
 questions about it, then no longer needed (and no longer in the way of an erasure). And it
 removes who registered for meetings that ended longer ago than the profile's
-``meetings.keep_registrations_days``: a door list is only needed around the meeting.
+``meetings.keep_registrations_days``: a door list is only needed around the meeting. And
+it deletes reports in experiments' rooms about people who never used the bot, with the
+decisions about them, once they are as old as the retention period.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class RetentionReport:
     outbox_pruned: int = 0
     #: Registrations for meetings that ended longer ago than the profile keeps them.
     registrations_removed: int = 0
+    #: Room reports about people who never used the bot, older than the period, deleted.
+    room_reports_removed: int = 0
     #: False when the bot began to shut down before everyone was handled.
     finished: bool = True
 
@@ -121,6 +125,11 @@ async def run_retention(
         async with db.transaction():
             removed = await repos.meetings.forget_registrations(now - kept)
 
+    rooms = 0
+    if not stopping():
+        async with db.transaction():
+            rooms = await repos.rooms.forget_strangers(silent_since)
+
     report = RetentionReport(
         warned=warned,
         erased=erased,
@@ -128,17 +137,19 @@ async def run_retention(
         strangers=strangers,
         outbox_pruned=pruned,
         registrations_removed=removed,
+        room_reports_removed=rooms,
         finished=not stopping(),
     )
     log.info(
         "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d"
-        " registrations_removed=%d finished=%s",
+        " registrations_removed=%d room_reports_removed=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
         report.strangers,
         report.outbox_pruned,
         report.registrations_removed,
+        report.room_reports_removed,
         report.finished,
     )
     return report

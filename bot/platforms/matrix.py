@@ -48,7 +48,7 @@ from nio import (
 from nio.api import Api
 
 from bot.app import App
-from bot.logs import pseudonym
+from bot.logs import pseudonym, scrubbed
 from bot.pacing import Pacing
 from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
@@ -598,7 +598,7 @@ class Matrix:
         except (ClientError, TimeoutError, OSError) as exc:
             answer = exc
         if isinstance(answer, (RoomCreateError, Exception)):
-            log.warning("matrix could not open a direct chat: %s", answer)
+            log.warning("matrix could not open a direct chat: %s", scrubbed(str(answer), user_id))
             return
         log.info("matrix invited to direct chat room=%s", pseudonym(answer.room_id))
 

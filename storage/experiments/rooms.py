@@ -225,6 +225,22 @@ class Rooms:
             await self.db.fetchval("SELECT COUNT(*) FROM room_reports WHERE decided_at IS NULL")
         )
 
+    async def forget_strangers(self, before: datetime) -> int:
+        """Delete reports about people who never used the bot, decided (or, still open,
+        made) before then, with the decisions about them (their reasons may name them):
+        nobody can ask for them or have them erased. Returns how many reports."""
+        strangers = (
+            "SELECT id FROM room_reports WHERE author_user_id IS NULL"
+            " AND coalesce(decided_at, created_at) < ?"
+        )
+        await self.db.execute(
+            f"DELETE FROM room_sanctions WHERE user_id IS NULL AND report_id IN ({strangers})",
+            (iso(before),),
+        )
+        return await self.db.execute_rowcount(
+            f"DELETE FROM room_reports WHERE id IN ({strangers})", (iso(before),)
+        )
+
     async def decide(self, report_id: int, decision: str, now: datetime) -> bool:
         """Close a report with the connector's decision; False when it was closed already."""
         changed = await self.db.execute_rowcount(

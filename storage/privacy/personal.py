@@ -36,6 +36,7 @@ import asyncio
 import base64
 import functools
 import json
+import re
 import secrets
 import sqlite3
 from collections.abc import Sequence
@@ -126,6 +127,13 @@ def _retitle_projects(source: str, table: str) -> str:
         " THEN description ELSE substr(description, 1, 79) || '…' END"
         f" WHERE {source} IN (SELECT id FROM {table} WHERE author_user_id = :user_id)"
     )
+
+
+#: Room tasks aimed at the person's account on the platform (they hold no user id).
+_TARGETS = (
+    "(op IN ('invite', 'mute', 'unmute', 'ban') AND target = :platform_user_id"
+    " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+)
 
 
 #: The audit log: what was done stays on record; an erased person is then named only by
@@ -465,6 +473,11 @@ TABLES: tuple[Table, ...] = (
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
         erase=(
+            # Decisions about their messages from before they used the bot (no user_id):
+            # found by the report, before it goes (the sanction's link to it goes with it).
+            "DELETE FROM room_sanctions WHERE report_id IN (SELECT id FROM room_reports"
+            " WHERE author_platform_id = :platform_user_id"
+            " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
             "DELETE FROM room_reports WHERE author_user_id = :user_id"
             " OR (author_platform_id = :platform_user_id"
             " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
@@ -485,23 +498,30 @@ TABLES: tuple[Table, ...] = (
         "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
         " and bans there, with the reason",
         export="SELECT room_id AS room, kind, reason, created_at, ends_at FROM room_sanctions"
-        " WHERE user_id = :user_id ORDER BY id",
+        " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
+        " WHERE author_platform_id = :platform_user_id"
+        " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+        " ORDER BY id",
         erase=(
             "DELETE FROM room_sanctions WHERE user_id = :user_id",
             "UPDATE room_sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
         reasons=("reason",),
     ),
-    # A mute or ban in a room lives on the platform and outlives an erasure; so does the
-    # task that ends a mute (it holds the account's platform id until then).
+    # A mute or ban in a room lives on the platform and outlives an erasure; so do the tasks
+    # still to carry one out or to end a mute (they hold the account's platform id until
+    # then; done tasks are deleted). The platform's last refusal goes.
     Table(
         "room_tasks",
         Kind.PERSONAL,
-        "what the bot still has to do in an experiment's room: your invite, a mute's end",
-        export="SELECT op, due_at, created_at, by_user_id IS :user_id AS by_you FROM room_tasks"
-        " WHERE user_id = :user_id OR by_user_id = :user_id ORDER BY id",
+        "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
+        " a mute's end",
+        export="SELECT op, until, due_at, created_at, by_user_id IS :user_id AS by_you"
+        f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
+        " ORDER BY id",
         erase=(
             "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
+            f"UPDATE room_tasks SET last_error = NULL WHERE {_TARGETS}",
             "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
     ),
@@ -684,6 +704,15 @@ TABLES: tuple[Table, ...] = (
         "handled_events",
         Kind.PERSONAL,
         "which of your messages were answered, and answers not yet confirmed (a week)",
+        # A reply waiting is shown by its text's key and values; a file in it (an earlier
+        # export, perhaps) by its name, not its bytes.
+        export="SELECT event_id AS message, handled_at, lang AS language,"
+        " (SELECT json_group_array(json_object('key', json_extract(value, '$.key'),"
+        " 'params', json_extract(value, '$.params'), 'parts', json_extract(value, '$.parts'),"
+        " 'file', json_extract(value, '$.document.filename')))"
+        " FROM json_each(pending)) AS replies_waiting"
+        " FROM handled_events WHERE user_id = :user_id ORDER BY handled_at",
+        json_columns=("replies_waiting",),
         erase=("DELETE FROM handled_events WHERE user_id = :user_id",),
         quotes=("pending",),
         key=("platform", "event_id"),
@@ -723,6 +752,9 @@ TABLES: tuple[Table, ...] = (
 
 #: Quoted texts shorter than this are not searched for: they would match unrelated rows.
 MIN_QUOTED_LENGTH = 5
+#: A shorter name ("Jan", "Bob") is searched for as a whole word only, in any case: it
+#: empties "Bob, laat Anna met rust." but not "in januari".
+MIN_NAME_LENGTH = 2
 
 
 class Person(BaseModel):
@@ -907,6 +939,11 @@ class PersonalStore:
                 for value in (person.display_name, person.platform_user_id, person.chat_id)
                 if value and len(value) >= MIN_QUOTED_LENGTH
             ]
+            name = (person.display_name or "").strip()
+            if MIN_NAME_LENGTH <= len(name) < MIN_QUOTED_LENGTH and any(map(str.isalpha, name)):
+                # As a whole word (see _Search); a name without letters ("42", "🙂🙂")
+                # would empty reasons that do not name anyone.
+                named.append(name)
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
@@ -1119,10 +1156,39 @@ class _Search:
     #: Remove such rows (a quote in someone's chat) or only empty the column (a reason).
     delete: bool
 
+    @functools.cached_property
+    def texts(self) -> tuple[str, ...]:
+        """Needles found anywhere, as typed."""
+        return tuple(n for n in self.needles if len(n) >= MIN_QUOTED_LENGTH)
+
+    @functools.cached_property
+    def words(self) -> re.Pattern[str] | None:
+        """Short names, found only as whole words in any case (Unicode letters and digits
+        around them make another word: "Jan" is not in "januari")."""
+        short = sorted((n for n in self.needles if len(n) < MIN_QUOTED_LENGTH), key=len)
+        if not short:
+            return None
+        either = "|".join(re.escape(n) for n in reversed(short))
+        return re.compile(rf"(?<!\w)(?:{either})(?!\w)", re.IGNORECASE)
+
+    @functools.cached_property
+    def word_forms(self) -> tuple[str, ...]:
+        """The short names in the cases a text may hold them, with ASCII letters in lower
+        case: what SQLite's ``lower()`` of a text holding them contains (a quick first sift
+        before the regular expression)."""
+        short = [n for n in self.needles if len(n) < MIN_QUOTED_LENGTH]
+        forms = {f for n in short for f in (n, n.lower(), n.upper(), n.title(), n.casefold())}
+        return tuple(sorted({_ascii_lower(form) for form in forms}))
+
+    def names_word(self, value: Any) -> bool:
+        return isinstance(value, str) and self.words is not None and bool(self.words.search(value))
+
     def quotes_in(self, value: Any) -> bool:
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        return isinstance(value, str) and any(needle in value for needle in self.needles)
+        if not isinstance(value, str):
+            return False
+        return any(needle in value for needle in self.texts) or self.names_word(value)
 
 
 def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ...]]]:
@@ -1130,19 +1196,31 @@ def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ..
 
     One pass per column: each distinct value is searched once for all needles (a broadcast's
     many rows hold the same text), then the rows holding a value that was found are listed.
+    Short names are looked for as words by Python's regular expressions (SQLite knows no
+    Unicode word boundaries), only in values that hold no other needle.
     """
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         conn.execute("CREATE TEMP TABLE needles (text TEXT NOT NULL)")
+        conn.execute("CREATE TEMP TABLE words (text TEXT NOT NULL)")
         found = []
         for search in searches:
             conn.execute("DELETE FROM needles")
-            conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.needles))
+            conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.texts))
+            conn.execute("DELETE FROM words")
+            conn.executemany("INSERT INTO words VALUES (?)", ((n,) for n in search.word_forms))
+            conn.create_function("names_word", 1, search.names_word, deterministic=True)
+            words = (
+                " OR (EXISTS (SELECT 1 FROM words WHERE instr(lower(value), words.text) > 0)"
+                " AND names_word(value))"
+                if search.words is not None
+                else ""
+            )
             name, column = search.table.name, search.column
             rows = conn.execute(
                 f"WITH seen AS MATERIALIZED (SELECT DISTINCT {column} AS value FROM {name}"
                 f" WHERE {column} IS NOT NULL),"
                 " hit AS MATERIALIZED (SELECT value FROM seen WHERE EXISTS"
-                " (SELECT 1 FROM needles WHERE instr(value, needles.text) > 0))"
+                f" (SELECT 1 FROM needles WHERE instr(value, needles.text) > 0){words})"
                 f" SELECT {', '.join(search.table.key)} FROM {name}"
                 f" WHERE {column} IN (SELECT value FROM hit)"
             ).fetchall()
@@ -1192,6 +1270,11 @@ def _plain(row: Any, json_columns: tuple[str, ...]) -> dict[str, Any]:
             value = base64.b64encode(value).decode("ascii")
         entry[key] = value
     return entry
+
+
+def _ascii_lower(text: str) -> str:
+    """A text with its ASCII letters in lower case, as SQLite's ``lower()`` does."""
+    return "".join(c.lower() if c.isascii() else c for c in text)
 
 
 def _json_inner(text: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import PSEUDONYM_KEY, App
-from bot.logs import OWN_LOGGERS, QUIET_LIBRARIES, pseudonym, setup_logging
+from bot.logs import OWN_LOGGERS, QUIET_LIBRARIES, pseudonym, scrubbed, setup_logging
 from bot.settings import Settings
 
 TELEGRAM_ID = "987654321"
@@ -69,3 +69,12 @@ def test_at_debug_only_samenspel_itself_logs_below_warning(restored_logging: Non
         assert logging.getLogger(own).isEnabledFor(logging.DEBUG), own
     setup_logging("WARNING")
     assert not logging.getLogger("bot.platforms.matrix").isEnabledFor(logging.INFO)
+
+
+def test_a_platform_error_naming_people_keeps_only_their_pseudonyms() -> None:
+    said = "@anna:hs is banned; @anna:hs.example and @an:hs are not (/ban/%40anna%3Ahs)"
+    scrubbed_text = scrubbed(said, "@anna:hs", "@anna:hs.example", "")
+    assert "@anna" not in scrubbed_text
+    assert f"<{pseudonym('@anna:hs.example')}> and @an:hs" in scrubbed_text
+    assert scrubbed_text.startswith(f"<{pseudonym('@anna:hs')}> is banned")
+    assert scrubbed_text.endswith(f"(/ban/<{pseudonym('@anna:hs')}>)")

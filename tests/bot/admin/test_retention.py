@@ -12,10 +12,11 @@ from bot.admin.cli import main
 from bot.admin.retention import RetentionReport, run_retention
 from bot.app import App
 from bot.settings import Settings
-from handlers.contract import Reply
+from handlers.contract import Quoted, Reply
 from storage.clock import iso, utcnow
 from storage.privacy.retention import months_before
 from storage.users import Role
+from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.handlers.ideas.helpers import submit_idea
 from tests.privacy import traces
 from tests.support import Chat
@@ -223,3 +224,29 @@ async def test_retention_deletes_outbox_messages_sent_longer_ago_than_the_settin
         assert kept.sent_at == t0 - timedelta(days=6)
     finally:
         await app.close()
+
+
+async def test_room_reports_about_someone_who_never_used_the_bot_go_after_the_period(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    stranger = Quoted(message_id="57", sender_id="erik", text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=stranger)
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Erik Xanthopoulos spamt.")
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))  # Bob uses the bot
+    await ria.press_payload("mod.do:r2:ban")
+    await ria.send("Schelden mag niet.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    await group_command(anna, "melden", reply_to=bobs("Sukkel", "58"))  # open, Bob's
+    months = app.settings.retention_months
+
+    early = await run_retention(app, utcnow() + timedelta(days=30 * months - 31))
+    assert early.room_reports_removed == 0
+    late = await run_retention(app, utcnow() + timedelta(days=31 * months + 1))
+    assert late.room_reports_removed == 1
+    left = await app.db.fetchall("SELECT author_platform_id FROM room_reports ORDER BY id")
+    assert [r["author_platform_id"] for r in left] == ["bob", "bob"]
+    reasons = await app.db.fetchall("SELECT reason FROM room_sanctions")
+    assert [r["reason"] for r in reasons] == ["Schelden mag niet."]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reporters") == 2

@@ -231,3 +231,52 @@ async def test_a_banned_resident_reporting_in_a_room_hears_only_the_group_word(a
     assert anna.keys == ["general.in_group"]
     assert "Spam" not in anna.text
     assert await app.repos.rooms.waiting() == 0
+
+
+async def test_a_ban_from_before_someone_used_the_bot_is_in_their_data_and_goes_with_them(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    spam = Quoted(message_id="57", sender_id="erik", text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=spam)
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Erik Xanthopoulos spamt.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+
+    erik = await person(app, "erik")  # starts using the bot afterwards
+    found = await app.repos.personal.export((await row(app, erik)).id, utcnow())
+    assert found is not None
+    sanctions = found.sections["room_sanctions"].rows
+    assert [(s["kind"], s["reason"]) for s in sanctions] == [("ban", "Erik Xanthopoulos spamt.")]
+    other = await app.repos.personal.export((await row(app, anna)).id, utcnow())
+    assert other is not None
+    assert other.sections["room_sanctions"].rows == []
+
+    await erik.send("/vergeetmij")
+    await erik.press("Ja, wis mijn gegevens")
+    assert erik.keys == ["privacy.forget.done"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reports") == 0
+
+
+async def test_a_short_name_in_a_reason_goes_with_its_person_as_a_word_only(app: App) -> None:
+    _, anna, bob, ria = await linked(app)
+    jan = await person(app, "jan")
+    for number, (message, reason) in enumerate(
+        [("Sukkels", "Bob, laat ANNA met rust."), ("Koop nu!", "Geen reclame tot januari.")], 1
+    ):
+        await group_command(anna, "melden", reply_to=bobs(message, str(50 + number)))
+        await ria.press_payload(f"mod.do:r{number}:warn")
+        await ria.send(reason)
+        assert ria.keys[0] == "rooms.mod.done_warn"
+
+    for leaving in (jan, anna):
+        await leaving.send("/vergeetmij")
+        await leaving.press("Ja, wis mijn gegevens")
+        assert leaving.keys == ["privacy.forget.done"]
+    await app.db.settled()
+    reasons = await app.db.fetchall("SELECT reason FROM room_sanctions ORDER BY id")
+    assert [r["reason"] for r in reasons] == [None, "Geen reclame tot januari."]
+    logged = await app.db.fetchall("SELECT reason FROM audit_log WHERE action = 'room.warn'")
+    assert [r["reason"] for r in logged] == [None, "Geen reclame tot januari."]
+    assert (await row(app, bob)).display_name == "Bob"

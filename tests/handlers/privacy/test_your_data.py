@@ -329,3 +329,20 @@ async def test_my_data_is_in_my_language_with_readable_values(app: App) -> None:
     assert profile["language"] == "Nederlands" and profile["role"] == "inwoner"
     ideas = sections["ideas"]
     assert ideas["title"] == "Ideeën" and ideas["holds"] == "de ideeën die je instuurde"
+
+
+async def test_a_reply_that_never_arrived_is_in_my_data_without_the_files_bytes(
+    app: App,
+) -> None:
+    anna, _ = await neighbours(app)
+    await export_lost_on_the_way(app, anna)
+    await anna.send("/mijngegevens")
+    assert "Je berichten van de afgelopen week die de bot beantwoordde: 1" in anna.last[0].text
+    section = exported(anna)["sections"]["handled_events"]
+    assert section["title"] == "Beantwoorde berichten"
+    [handled] = section["rows"]
+    assert handled["message"] == "u-4711" and handled["language"] == "Nederlands"
+    waiting = handled["replies_waiting"]
+    assert [reply["key"] for reply in waiting] == ["privacy.data.summary", "privacy.data.file"]
+    assert waiting[1]["file"].startswith("samenspel-mijn-gegevens-")
+    assert set(waiting[1]) == {"key", "params", "parts", "file"}  # not the file's bytes

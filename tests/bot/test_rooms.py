@@ -1,0 +1,135 @@
+"""The room worker: what a platform's refusal leaves behind (logs, the audit log, the task)
+names a person only by a pseudonym, and their erasure leaves nothing of them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.app import App
+from bot.rooms import RoomWorker
+from handlers.contract import Quoted, RoomError
+from storage.clock import utcnow
+from tests.handlers.experiments.test_rooms import group_command, linked
+from tests.people import person, row
+from tests.privacy import traces
+from tests.support import Chat
+
+#: A Matrix account, as a homeserver names it in its refusals.
+CARL = "@carl:hs.example"
+
+
+class RefusingRoom:
+    """A room where the platform refuses to ban, naming the person as a homeserver does:
+    first in a way that may pass, then for good."""
+
+    def __init__(self) -> None:
+        self.refusals = [
+            RoomError(f"{CARL} is already in the room"),
+            RoomError(f"{CARL} is banned from the room", lasting=True),
+        ]
+
+    async def invite(self, room: str, person: str) -> str | None:
+        return None
+
+    async def hide(self, room: str, message_id: str) -> None:
+        return None
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        return None
+
+    async def ban(self, room: str, person: str) -> None:
+        raise self.refusals.pop(0)
+
+    async def admin_problem(self, room: str) -> str | None:
+        return None
+
+
+async def test_a_refusal_naming_the_person_is_logged_and_recorded_by_pseudonym_only(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, anna, _, ria = await linked(app)
+    carl = await person(app, CARL)
+    message = Quoted(message_id="56", sender_id=CARL, text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=message)
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+
+    now = utcnow()
+    worker = RoomWorker(app.repos, app.catalog, "test", RefusingRoom(), clock=lambda: now)
+    with caplog.at_level(logging.INFO):
+        assert await worker.run_due() == 1  # the message hidden; the ban waits for a retry
+        stored = await app.db.fetchval("SELECT last_error FROM room_tasks WHERE op = 'ban'")
+        assert "already in the room" in stored
+        assert CARL not in stored
+        now += timedelta(minutes=1)
+        assert await worker.run_due() == 1  # given up
+    assert "room task given up op=ban" in caplog.text
+    assert "is banned from the room" in caplog.text
+    assert CARL not in caplog.text
+    failed = await app.db.fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'room.task_failed'"
+    )
+    assert "is banned from the room" in failed
+    assert CARL not in failed
+    assert CARL not in await app.db.fetchval("SELECT group_concat(detail) FROM audit_log")
+
+    await carl.send("/vergeetmij")
+    await carl.press("Ja, wis mijn gegevens")
+    assert carl.keys == ["privacy.forget.done"]
+    assert await traces(app.db, [CARL]) == []
+
+
+class ObedientRoom(RefusingRoom):
+    """A room where the platform does what it is asked; it remembers what."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done: list[tuple[str, str]] = []
+
+    async def hide(self, room: str, message_id: str) -> None:
+        self.done.append(("hide", message_id))
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        self.done.append(("mute" if until else "unmute", person))
+
+
+async def _room_tasks(app: App, chat: Chat) -> list[str]:
+    user = await row(app, chat)
+    found = await app.repos.personal.export(user.id, utcnow())
+    assert found is not None
+    return [str(task["op"]) for task in found.sections["room_tasks"].rows]
+
+
+async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_its_end_waits(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    carl = await person(app, CARL)
+    message = Quoted(message_id="56", sender_id=CARL, text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=message)
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    assert await _room_tasks(app, carl) == ["mute", "unmute"]
+
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(app.repos, app.catalog, "test", room, clock=lambda: now)
+    assert await worker.run_due() == 2
+    assert room.done == [("hide", "56"), ("mute", CARL)]
+    assert await _room_tasks(app, carl) == ["unmute"]
+
+    await carl.send("/vergeetmij")
+    await carl.press("Ja, wis mijn gegevens")
+    assert carl.keys == ["privacy.forget.done"]
+    # The mute stays on the platform until its end, which still needs the account.
+    assert await traces(app.db, [CARL]) == ["room_tasks.target: " + CARL]
+    now += timedelta(days=8)
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", CARL)
+    assert await traces(app.db, [CARL]) == []
