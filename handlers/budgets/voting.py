@@ -253,6 +253,7 @@ def _status(
             [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
             [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
             [Button(label="budgets.btn_all", payload=f"bv.round:{round_.id}")],
+            *_back(),
         ],
     )
 

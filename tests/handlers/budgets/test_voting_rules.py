@@ -295,3 +295,17 @@ async def test_a_round_closing_while_someone_confirms_counts_nothing_new(app: Ap
     assert anna.keys == ["budgets.closed"]
     projects = await app.repos.budgets.projects(round_id)
     assert [(p.votes, p.winner) for p in projects] == [(0, False), (0, False)]
+
+
+async def test_every_ballot_screen_offers_the_way_back_to_the_menu(app: App) -> None:
+    round_id = await a_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    assert anna.keys[-1] == "budgets.status"
+    assert ("⬅️ Menu", "menu") in anna.last[-1].buttons
+    await anna.press_payload(f"bv.add:{round_id}:1")
+    assert anna.keys == ["budgets.added"] and ("⬅️ Menu", "menu") in anna.buttons()
+    await anna.press("Bekijk mijn keuze")
+    assert anna.keys == ["budgets.mine"] and ("⬅️ Menu", "menu") in anna.buttons()
+    await anna.press("Menu")
+    assert anna.keys == ["menu.title"]
