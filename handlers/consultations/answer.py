@@ -199,7 +199,10 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
                     payload=f"cs.r:{target.consultation.id}:{target.moment}",
                 )
             ],
-            [Button(label="consultations.btn_list", payload="cs.list")],
+            [
+                Button(label="consultations.btn_list", payload="cs.list"),
+                Button(label="menu.back", payload="menu"),
+            ],
         ],
     )
     return respond(*([saved] if saved else []), done, end_dialog=_in_text_dialog(ctx))

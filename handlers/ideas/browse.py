@@ -252,7 +252,10 @@ async def choose_filter(ctx: Context) -> Response:
     ]
     buttons = rows(choices, 1 if kind == "c" else 2)
     buttons.append(
-        [Button(label="ideas.btn_all", payload=f"ideas.list:{View(IdeaSort(sort)).encode()}")]
+        [
+            Button(label="ideas.btn_all", payload=f"ideas.list:{View(IdeaSort(sort)).encode()}"),
+            Button(label="menu.back", payload="menu"),
+        ]
     )
     key = "ideas.choose_category" if kind == "c" else "ideas.choose_neighbourhood"
     return respond(Reply(key=key, buttons=buttons))

@@ -116,7 +116,12 @@ async def _meeting(ctx: Context) -> Meeting | Response:
 
 
 def _to_list() -> list[list[Button]]:
-    return [[Button(label="meetings.btn_all", payload="mt.list")]]
+    return [
+        [
+            Button(label="meetings.btn_all", payload="mt.list"),
+            Button(label="menu.back", payload="menu"),
+        ]
+    ]
 
 
 @feature.action("mt.go", role=Role.RESIDENT)
@@ -147,7 +152,10 @@ async def register(ctx: Context) -> Response:
     place, others = registered_now
     for other in others:
         await tell_moved_up(ctx, meeting.id, other)
-    cancel = [[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]]
+    cancel = [
+        [Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")],
+        *_to_list(),
+    ]
     timers = [await jobs.timer(ctx.repos, meeting.id)]
     if place is Place.WAITING:
         mine = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)

@@ -109,6 +109,7 @@ async def test_a_poll_goes_from_compose_to_results_in_every_respondents_chat(
     assert "Vraag 4 van 4" in anna.text
     await anna.send("Meer bankjes voor de ouders, graag!")
     assert anna.keys == ["consultations.text_saved", "consultations.done"]
+    assert ("⬅️ Menu", "menu") in anna.buttons(), "done: a way back to the menu"
 
     # Five more finish, Gus answers only the first question, Hank nothing.
     for person in others:

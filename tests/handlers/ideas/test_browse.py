@@ -63,6 +63,7 @@ async def test_browsing_by_most_supported_and_by_category_or_neighbourhood(
 
     await anna.press("Per onderwerp")
     assert anna.keys == ["ideas.choose_category"]
+    assert ("⬅️ Menu", "menu") in anna.buttons(), "a way out besides the categories"
     await anna.press("Woningbeleid")
     assert _listed(anna) == ["#3 Gewaardeerd idee", "#1 Stil idee"]
     assert "Woningbeleid" in anna.text

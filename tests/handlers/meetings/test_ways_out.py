@@ -1,0 +1,35 @@
+"""After signing up or leaving, a person can always get back to the meetings or the menu,
+and is told only what really happens to their place."""
+
+from __future__ import annotations
+
+from bot.app import App
+from tests.consultations import Clock
+from tests.meetings import evening, organise
+from tests.people import civil_servant, subscribe
+from tests.people import person as resident
+
+
+async def _published(app: App, clock: Clock, capacity: int) -> int:
+    await subscribe(await resident(app, "dirk"))
+    ria = await civil_servant(app)
+    await organise(ria, evening(clock.now), capacity=capacity)
+    await ria.press("Publiceren")
+    assert ria.keys == ["meetings.published"]
+    return int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+
+
+async def test_signed_up_and_waiting_people_can_go_back_to_the_menu(
+    app: App, clock: Clock
+) -> None:
+    meeting = await _published(app, clock, capacity=1)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys[0] == "meetings.registered"
+    assert ("⬅️ Menu", "menu") in anna.last[0].buttons
+    await bob.press_payload(f"mt.go:{meeting}")
+    assert bob.keys == ["meetings.waitlisted"]
+    assert ("⬅️ Menu", "menu") in bob.buttons()
+    assert ("📅 Alle bijeenkomsten", "mt.list") in bob.buttons()
+    await bob.press("Menu")
+    assert bob.keys == ["menu.title"]
