@@ -213,8 +213,10 @@ async def cancel(ctx: Context) -> Response:
     _, moved = result
     if moved is not None:
         await tell_moved_up(ctx, meeting.id, moved)
+    # "Someone else gets your place" only when someone really moved up into it.
+    key = "meetings.cancelled_mine" if moved is None else "meetings.cancelled_mine_passed"
     return respond(
-        Reply(key="meetings.cancelled_mine", params={"title": meeting.title}, buttons=_to_list()),
+        Reply(key=key, params={"title": meeting.title}, buttons=_to_list()),
         timers=[await jobs.timer(ctx.repos, meeting.id)],
     )
 

@@ -33,3 +33,30 @@ async def test_signed_up_and_waiting_people_can_go_back_to_the_menu(
     assert ("📅 Alle bijeenkomsten", "mt.list") in bob.buttons()
     await bob.press("Menu")
     assert bob.keys == ["menu.title"]
+
+
+async def test_only_a_place_that_goes_to_someone_is_said_to_go_to_someone(
+    app: App, clock: Clock
+) -> None:
+    meeting = await _published(app, clock, capacity=1)
+    anna, bob, cees = [await resident(app, name) for name in ("anna", "bob", "cees")]
+    for person in (anna, bob, cees):
+        await person.press_payload(f"mt.go:{meeting}")
+    assert (anna.keys[0], bob.keys[0], cees.keys[0]) == (
+        "meetings.registered",
+        "meetings.waitlisted",
+        "meetings.waitlisted",
+    )
+    # Cees leaves the waiting list: his leaving gives nobody a place.
+    await cees.press("Ik kom toch niet")
+    assert cees.keys == ["meetings.cancelled_mine"] and "plek" not in cees.text
+    # Anna leaves: Bob, first on the waiting list, gets her place.
+    await anna.press("Ik kom toch niet")
+    assert anna.keys == ["meetings.cancelled_mine_passed"]
+    assert "Iemand van de wachtlijst krijgt je plek" in anna.text
+    # Bob leaves too: nobody is waiting any more.
+    await bob.send("/bijeenkomsten")
+    await bob.press("Ik kom toch niet")
+    assert bob.keys == ["meetings.cancelled_mine"] and "plek" not in bob.text
+    await bob.press("Menu")
+    assert bob.keys == ["menu.title"]
