@@ -49,6 +49,7 @@ async def compose_poll(
     await ria.send("Wat moet er zeker komen?")
     await ria.send("Schommel\nKlimrek\nZandbak")
     assert ria.keys == ["consultations.ask_more"]
+    assert "Je hebt 1 vraag (hoogstens" in ria.text
     await ria.press("Nog een vraag")
     await ria.press("Schaal van 1 tot 5")
     await ria.send("Hoe vaak ga je naar de speelplek?")
@@ -60,7 +61,7 @@ async def compose_poll(
     await ria.press("Nog een vraag")
     await ria.press("Kort eigen antwoord")
     await ria.send("Wat wil je ons nog zeggen?")
-    assert "4 vraag/vragen" in ria.text
+    assert "Je hebt 4 vragen" in ria.text
     await ria.press("Klaar met de vragen")
     assert ria.keys == ["consultations.ask_follow_up"]
     await ria.send(FOLLOW_UP)

@@ -200,7 +200,7 @@ async def starts(ctx: Context, dialog: Dialog) -> Response:
 
 def ask_ends(dialog: Dialog) -> Reply:
     """Ask how long it lasts: buttons for the usual lengths, or a typed end time."""
-    lengths = [dialog.button("meetings.btn_hours", str(h), hours=h) for h in (1, 2, 3)]
+    lengths = [dialog.button("meetings.btn_hours", str(h), count=h) for h in (1, 2, 3)]
     return _ask("meetings.ask_ends", lengths)
 
 

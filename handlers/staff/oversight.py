@@ -59,7 +59,7 @@ async def logbook(ctx: Context) -> Response:
     return respond(
         Reply(
             key="oversight.log_title",
-            params={"total": total, "page": page, "pages": pages},
+            params={"count": total, "page": page, "pages": pages},
             parts=parts,
             buttons=buttons,
         )
