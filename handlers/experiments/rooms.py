@@ -194,7 +194,11 @@ async def report(ctx: Context) -> Response:
     # Thanked in private (the reporter acted, so notify() would skip them: queue directly).
     await ctx.repos.outbox.enqueue(
         ctx.user.id,
-        [Reply(key="rooms.reported").model_dump(mode="json")],
+        [
+            Reply(
+                key="rooms.reported", params={"connector": ctx.profile.connector(ctx.lang)}
+            ).model_dump(mode="json")
+        ],
         kind="moderation",
         now=ctx.now,
     )

@@ -43,11 +43,12 @@ class Readable:
         self.catalog = catalog
         self.lang = lang
         self.zone = zone
+        self.connector = profile.connector(lang)
 
-    def word(self, key: str, default: str | None = None) -> str:
+    def word(self, key: str, default: str | None = None, **params: Any) -> str:
         """A catalog text as plain words; ``default`` when the catalog has none."""
         try:
-            return self.catalog.text(self.lang, key, {}, markup=False)
+            return self.catalog.text(self.lang, key, params, markup=False)
         except KeyError:
             if default is None:
                 raise
@@ -57,7 +58,9 @@ class Readable:
         sections = {
             name: {
                 "title": self.word(f"privacy.titles.{name}", name),
-                "holds": self.word(f"privacy.holds.{name}", section.holds),
+                "holds": self.word(
+                    f"privacy.holds.{name}", section.holds, connector=self.connector
+                ),
                 "rows": [self.row(name, row) for row in section.rows],
             }
             for name, section in data.sections.items()

@@ -10,7 +10,7 @@ from bot.app import App
 from handlers.contract import Quoted, Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from tests.people import person, row, with_role
+from tests.people import for_user, person, row, with_role
 from tests.support import Chat
 
 GROUP = "-1007001"
@@ -280,3 +280,12 @@ async def test_a_short_name_in_a_reason_goes_with_its_person_as_a_word_only(app:
     logged = await app.db.fetchall("SELECT reason FROM audit_log WHERE action = 'room.warn'")
     assert [r["reason"] for r in logged] == [None, "Geen reclame tot januari."]
     assert (await row(app, bob)).display_name == "Bob"
+
+
+async def test_the_thanks_for_a_report_names_the_connector_by_name(app: App) -> None:
+    _, anna, _, _ = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    [thanks] = await for_user(app, anna, "moderation")
+    assert thanks.replies[0].key == "rooms.reported"
+    assert "Burgerbeest kijkt ernaar" in thanks.text(app, "nl")
+    assert "Burgerbeest will look at it" in thanks.text(app, "en")

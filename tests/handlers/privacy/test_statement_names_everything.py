@@ -4,7 +4,10 @@ are kept (and exported by /mijngegevens), so the statement says so, in Dutch and
 
 from __future__ import annotations
 
+import json
+
 from bot.app import App
+from tests.people import person
 from tests.support import Chat
 
 NAMED = {
@@ -23,3 +26,13 @@ async def test_the_statement_names_polls_votes_meetings_and_reported_group_messa
         what = next(line for line in anna.text.splitlines() if line.startswith(("Wat:", "What:")))
         for word in words:
             assert word in what, (lang, word)
+
+
+async def test_my_data_file_says_who_my_questions_went_to_by_name(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras in het park gemaaid?")
+    await anna.send("/mijngegevens")
+    [document] = [seen.reply.document for seen in anna.last if seen.reply.document]
+    assert document is not None
+    sections = json.loads(document.data)["sections"]
+    assert sections["questions"]["holds"] == "je vragen aan Burgerbeest"
