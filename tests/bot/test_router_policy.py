@@ -133,7 +133,7 @@ async def test_a_revoked_connectors_next_typed_step_is_refused_and_the_dialog_dr
     await anna.send("/vraag Wanneer wordt het gras gemaaid?")
     ria = await connector(app)
     await ria.send("/inbox")
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     assert ria.keys == ["inbox.ask_answer"]
     await _revoke(app, ria)
@@ -193,7 +193,7 @@ async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropp
     await anna.send("/vraag Wanneer wordt het gras gemaaid?")
     ria = await connector(app)
     await ria.send("/inbox")
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     await _revoke(app, ria)
 
@@ -208,7 +208,7 @@ async def test_samenspel_revoke_clears_the_staff_dialog_the_person_had_open(app:
     await anna.send("/vraag Wanneer wordt het gras gemaaid?")
     ria = await connector(app, "4242")
     await ria.send("/inbox")
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     user = await row(app, ria)
     assert await app.repos.dialogs.load(user.id) is not None

@@ -57,7 +57,7 @@ async def test_a_broadcast_and_an_answer_reach_a_resident_in_an_encrypted_chat(
         await burgerbeest.onboard()
         await with_role(app, burgerbeest, Role.CONNECTOR)
         await burgerbeest.send("/inbox")
-        await burgerbeest.press("Open vraag #1")
+        await burgerbeest.press("Bekijk vraag #1")
         await burgerbeest.press("Beantwoorden")
         await burgerbeest.send("Volgende week dinsdag.")
         assert burgerbeest.keys[0] == "inbox.answered"

@@ -20,7 +20,7 @@ async def test_the_connector_answers_in_the_chat_and_the_thread_goes_on_both_way
     assert ria.keys == ["inbox.title"]
     assert "1 open, 1 nog zonder antwoord" in ria.text
     assert "⏳ #1" in ria.text and "Wanneer wordt het gras" in ria.text
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     assert ria.keys == ["inbox.thread"]
     await ria.press("Beantwoorden")
     assert ria.keys == ["inbox.ask_answer"]
@@ -39,7 +39,7 @@ async def test_the_connector_answers_in_the_chat_and_the_thread_goes_on_both_way
     await anna.send("Dank je! En de vijver?")
     await ria.send("/inbox")
     assert "1 nog zonder antwoord" in ria.text and "⏳ #1" in ria.text
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     text = ria.text
     assert text.index("Wanneer") < text.index("Volgende week") < text.index("En de vijver")
     await ria.press("Afsluiten")
@@ -77,7 +77,7 @@ async def test_questions_for_a_civil_servant_are_in_the_inbox_newest_waiting_fir
     text = ria.text
     assert text.index("#2") < text.index("#1")
     assert "voor: Cas Jansen" in text
-    await ria.press("Open vraag #2")
+    await ria.press("Bekijk vraag #2")
     assert "Voor Cas Jansen" in ria.text
 
 

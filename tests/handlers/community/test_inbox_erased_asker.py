@@ -12,7 +12,7 @@ async def test_an_answer_to_a_question_whose_resident_was_erased_meanwhile(app: 
     await anna.send("/vraag Wanneer wordt het gras in het park gemaaid?")
     ria = await connector(app)
     await ria.send("/inbox")
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     assert ria.keys == ["inbox.ask_answer"]
 

@@ -75,7 +75,7 @@ async def _staff_day(app: App) -> list[str]:
     await ria.press("Opheffen")
     await anna.send("/vraag Hoe gaat het met mijn idee?")
     await ria.send("/inbox")
-    await ria.press("Open vraag #1")
+    await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     await ria.send(reasons[2])
     await ria.press_payload("inbox.close:1")
