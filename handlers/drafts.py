@@ -45,6 +45,8 @@ THEN = "@then"
 DISCARD = "^"
 #: Telegram refuses button data over 64 bytes.
 MAX_PAYLOAD = 64
+#: About as many characters as a button on a phone shows before it cuts a label off.
+BUTTON_WIDTH = 30
 #: After this long without a word, a typed message first hears where its writer was.
 RETURN_AFTER = timedelta(hours=1)
 
@@ -103,8 +105,15 @@ def _asking(dialog: Dialog, step: str, **extra: str) -> Dialog:
 
 
 def resume_button(ctx: Context, dialog: Dialog) -> Button:
-    """A button back to the draft: the question of the step it is at."""
-    return dialog.button("drafts.btn_continue", RESUME, subject=subject(ctx, dialog))
+    """A button back to the draft: the question of the step it is at.
+
+    A long subject ("wat je aan het doen was") would make a label a phone cuts off:
+    then the button only says "Ga verder" (the message with it says what was going on)."""
+    about = subject(ctx, dialog)
+    label = ctx.catalog.text(ctx.lang, "drafts.btn_continue", {"subject": about}, markup=False)
+    if len(label) > BUTTON_WIDTH:
+        return dialog.button("drafts.btn_go_on", RESUME)
+    return dialog.button("drafts.btn_continue", RESUME, subject=about)
 
 
 def discard_payload(dialog: Dialog, then: str) -> str:

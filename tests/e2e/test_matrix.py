@@ -78,7 +78,7 @@ async def test_a_resident_is_onboarded_in_an_encrypted_direct_chat(
 
     await anna.send("/start")
     question = await anna.wait_for_reply(containing("[1] ✅ Ja, ik doe mee"))
-    assert "[2] 🔒 Eerst lezen wat jullie bewaren" in question.body
+    assert "[2] 🔒 Wat bewaren jullie?" in question.body
     await anna.send("1")
     await anna.wait_for_reply(containing(LANGUAGE))
     await anna.send("Nederlands")

@@ -14,6 +14,7 @@ from datetime import timedelta
 from bot.app import App
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea
+from tests.people import civil_servant
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -260,6 +261,20 @@ async def test_help_during_a_draft_names_it_and_leads_back(app: App, chat: MakeC
     assert "Je bent nog bezig met je idee" in anna.text
     await anna.press("Verder met je idee")
     assert anna.keys == ["ideas.ask_title"]
+
+
+async def test_a_draft_with_a_long_subject_gets_a_short_way_back(app: App) -> None:
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Nieuwe speelplek")
+    await ria.send("/help")
+    assert ria.keys == ["general.help_title"]
+    assert "Je bent nog bezig met wat je aan het doen was" in ria.text
+    labels = ria.last[-1].labels()
+    assert "▶️ Ga verder" in labels
+    assert all(len(label) <= 30 for label in labels), labels
+    await ria.press("Ga verder")
+    assert ria.keys == ["drafts.continue_above"] and "Je gaat verder" in ria.text
 
 
 async def test_someone_back_after_a_long_pause_is_told_where_they_were(

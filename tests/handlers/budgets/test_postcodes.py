@@ -60,8 +60,8 @@ async def test_staff_limit_a_round_to_the_profiles_postcodes_and_the_preview_say
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     assert ria.keys == ["budgets.ask_who"]
     labels = [label for label, _ in ria.buttons()]
-    assert "📮 Alleen met een postcode in Gemeente Velsen" in labels
-    await ria.press("Alleen met een postcode")
+    assert "📮 Postcode in Gemeente Velsen" in labels
+    await ria.press("Postcode in")
     await ria.press("Goedkoopste project eerst")
     assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
     assert f"Wie: alleen inwoners met een postcode in {VELSEN}" in ria.text
@@ -92,7 +92,7 @@ async def test_a_forged_who_button_is_asked_again_and_sets_nothing(app: App) -> 
         assert ria.keys == ["budgets.ask_who"], forged
     await ria.send("postcode")
     assert ria.keys == ["budgets.ask_who"]
-    await ria.press("Alleen met een postcode")
+    await ria.press("Postcode in")
     token = ria.buttons()[0][1].split(":")[0]
     for forged in ("cheapest", "all", "LOT", "lot "):
         await ria.press_payload(f"{token}:{forged}")
@@ -113,7 +113,7 @@ async def test_a_connector_whose_role_is_revoked_mid_set_up_cannot_open_the_roun
     await ria.press("Nu")
     later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
-    postcode_button = next(p for label, p in ria.buttons() if "postcode" in label)
+    postcode_button = next(p for label, p in ria.buttons() if "Postcode" in label)
     await with_role(app, ria, Role.RESIDENT)
     await ria.press_payload(postcode_button)
     assert "budgets.ask_tie" not in ria.keys
@@ -325,7 +325,7 @@ async def test_a_municipality_without_postcodes_is_not_offered_the_choice(
         later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
         await ria.send(later.strftime("%d-%m-%Y %H:%M"))
         assert ria.keys == ["budgets.ask_who"]
-        assert not any("postcode" in label for label, _ in ria.buttons())
+        assert not any("postcode" in label.casefold() for label, _ in ria.buttons())
         # A button kept from a set-up elsewhere is no way around it.
         token = ria.buttons()[0][1].split(":")[0]
         await ria.press_payload(f"{token}:postcode")

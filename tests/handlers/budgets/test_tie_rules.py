@@ -66,8 +66,8 @@ async def vote_for(chat: Chat, title: str) -> None:
     ("label", "stated", "winner"),
     [
         ("Goedkoopste project eerst", "wint het goedkoopste project", "Moestuin"),
-        ("Meeste stemmen uit de eigen wijk", "uit zijn eigen wijk", "Klimrek"),
-        ("Eerst ingediende project", "het eerst is ingediend", "Klimrek"),
+        ("Meeste stemmen uit de wijk", "uit zijn eigen wijk", "Klimrek"),
+        ("Eerst ingediend gaat voor", "het eerst is ingediend", "Klimrek"),
         ("Loting", "beslist het lot", None),
     ],
 )

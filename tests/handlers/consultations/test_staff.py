@@ -105,7 +105,7 @@ async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -
     assert "9 vragen" in ria.text
     await ria.press("Klaar met de vragen")
     await ria.send("We gebruiken het.")
-    await ria.press("Deelnemers van een experiment")
+    await ria.press("Deelnemers experiment")
     assert "Geveltuintjes (0)" in ria.buttons()[1][0]
     await ria.press("Geveltuintjes")
     assert ria.keys == ["consultations.audience_empty", "consultations.ask_audience"]

@@ -27,7 +27,7 @@ async def test_the_profile_experiments_are_listed_with_place_and_participants(
         "Geveltuintjes",
         "BBQ-plek in de openbare ruimte",
     ]
-    assert "💡 Zelf een experiment voorstellen" in labels
+    assert "💡 Experiment voorstellen" in labels
 
 
 async def test_a_card_says_what_where_who_and_how_many_take_part(app: App) -> None:

@@ -11,7 +11,7 @@ from tests.support import Chat
 
 async def _answer_until_budget(anna: Chat) -> None:
     await anna.send("/experimenten")
-    await anna.press("Zelf een experiment voorstellen")
+    await anna.press("Experiment voorstellen")
     assert anna.keys == ["proposals.intro", "proposals.ask_what"]
     await anna.send("Een moestuin in de straat, samen met de buren.")
     assert anna.keys == ["proposals.ask_place"]

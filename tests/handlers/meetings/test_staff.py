@@ -111,7 +111,7 @@ async def test_a_meeting_half_organised_is_a_draft_that_is_never_dropped_silentl
     # A screen opened meanwhile offers the way back to it.
     await ria.send("/bijeenkomsten")
     assert ria.keys == ["meetings.none"]
-    await ria.press("Verder met je nieuwe bijeenkomst")
+    await ria.press("Ga verder")
     assert ria.keys == ["meetings.ask_description"]
     # Another dialog asks first.
     await ria.send("/nieuwepeiling")

@@ -86,7 +86,7 @@ async def _last_broadcast(app: App) -> int:
         (["Eén thema", "Velsen is samenspel"], 2, {"anna", "bob"}),
         (["Eén wijk", "IJmuiden"], 2, {"anna", "carl"}),
         (["Eén wijk", "Driehuis"], 1, {"bob"}),
-        (["Deelnemers van een experiment", "Speeltuin"], 2, {"anna", "dina"}),
+        (["Deelnemers experiment", "Speeltuin"], 2, {"anna", "dina"}),
     ],
 )
 async def test_each_audience_reaches_exactly_the_right_people(
@@ -118,7 +118,7 @@ async def test_the_audience_buttons_show_how_many_each_reaches(app: App) -> None
     labels = ria.last[0].labels()
     assert "IJmuiden (2)" in labels and "Driehuis (1)" in labels and "Velserbroek (0)" in labels
     await ria.press("Terug")
-    await ria.press("Deelnemers van een experiment")
+    await ria.press("Deelnemers experiment")
     assert "Speeltuin Zeewijk Natuurlijk! (2)" in ria.last[0].labels()
     assert "Geveltuintjes (0)" in ria.last[0].labels()
 
@@ -133,7 +133,7 @@ async def test_the_preview_is_exactly_what_residents_receive(app: App) -> None:
     await ria.press("Zonder foto")
     await ria.press("Opslaan")
     await _write(ria)
-    await ria.press("Deelnemers van een experiment")
+    await ria.press("Deelnemers experiment")
     await ria.press("Speeltuin")
     assert ria.keys == [
         "composer.preview_intro",
@@ -184,7 +184,7 @@ async def test_an_empty_audience_is_refused_and_nothing_is_sent(app: App) -> Non
     await ria.press("Eén wijk")
     await ria.press("Velserbroek")
     assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
-    await ria.press("Deelnemers van een experiment")
+    await ria.press("Deelnemers experiment")
     await ria.press("Geveltuintjes")
     assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM broadcasts") == 0

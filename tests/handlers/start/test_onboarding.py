@@ -78,7 +78,7 @@ async def test_reading_the_privacy_statement_first_keeps_the_question_open(
 ) -> None:
     anna = chat("anna")
     await anna.send("/start")
-    await anna.press("Eerst lezen")
+    await anna.press("Wat bewaren jullie?")
     assert anna.keys == ["privacy.statement", "onboarding.consent_question"]
     assert "privacy@velsen.nl" in anna.text
     await anna.press("Ja")

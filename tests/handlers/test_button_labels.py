@@ -1,0 +1,38 @@
+"""Button labels fit on a phone: about 30 characters, or the phone cuts them off."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.catalog import Catalog
+
+CATALOG = Catalog.load()
+WIDTH = 30
+SHORTENED = (
+    "onboarding.btn_read_privacy",
+    "experiments.btn_propose",
+    "composer.btn_experiment",
+    "triage.btn_connect",
+    "budgets.btn_tie_cost",
+    "budgets.btn_tie_hood",
+    "budgets.btn_tie_earliest",
+    "budgets.btn_tie_lot",
+    "budgets.btn_who_hood",
+    "budgets.btn_who_postcode",
+    "meetings.btn_filter",
+    "news.btn_hood_on",
+    "news.btn_hood_off",
+    "news.btn_staff",
+    "drafts.btn_go_on",
+)
+SAMPLE = {"number": 1234, "municipality": "Gemeente Velsen"}
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_these_labels_fit_on_a_phone_in_dutch_and_english(lang: str) -> None:
+    long = {
+        key: label
+        for key in SHORTENED
+        if len(label := CATALOG.text(lang, key, SAMPLE, markup=False)) > WIDTH
+    }
+    assert long == {}
