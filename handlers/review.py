@@ -616,8 +616,11 @@ class StatusKind(Kind[T], Generic[T, S]):
         return Decided(done)
 
 
-def reason_parts(ctx: Context, lang: str, reason: str | None) -> list[Reply]:
-    """The reason of a status decision in a notice, and where to ask about it."""
+def reason_parts(
+    ctx: Context, lang: str, reason: str | None, why: str = "triage.notice_why"
+) -> list[Reply]:
+    """The reason of a status decision in a notice, and why the reader gets it (``why``:
+    they follow the idea, or the proposal)."""
     parts = []
     if reason:
         parts.append(
@@ -626,5 +629,5 @@ def reason_parts(ctx: Context, lang: str, reason: str | None) -> list[Reply]:
                 params={"reason": reason, "connector": ctx.profile.connector(lang)},
             )
         )
-    parts.append(Reply(key="triage.notice_why"))
+    parts.append(Reply(key=why))
     return parts

@@ -196,7 +196,7 @@ def _notice(
     return Reply(
         key=f"triage.proposal_notice.{key}",
         params=params,
-        parts=reason_parts(ctx, lang, reason),
+        parts=reason_parts(ctx, lang, reason, "triage.notice_why_proposal"),
         buttons=buttons,
     )
 

@@ -36,3 +36,10 @@ def test_these_labels_fit_on_a_phone_in_dutch_and_english(lang: str) -> None:
         if len(label := CATALOG.text(lang, key, SAMPLE, markup=False)) > WIDTH
     }
     assert long == {}
+
+
+@pytest.mark.parametrize("lang", CATALOG.languages)
+def test_every_stop_button_carries_the_same_mark(lang: str) -> None:
+    stops = {key: text for key, text in CATALOG.texts[lang].items() if key.endswith(".btn_stop")}
+    assert len(stops) >= 7
+    assert {key for key, text in stops.items() if not str(text).startswith("✖️ ")} == set()

@@ -43,7 +43,7 @@ async def test_stopping_while_naming_an_experiment_starts_nothing(app: App) -> N
     await submit_idea(anna)
     ria = await connector(app)
     await ria.send("/wachtrij")
-    await ria.press("Quick win")
+    await ria.press("Snel te doen")
     await ria.send("Bankjes 🙂 <b>bij</b> de vijver")
     assert ria.keys == ["triage.ask_exp_summary"]
     await ria.press("Stoppen")

@@ -38,7 +38,7 @@ async def test_a_card_says_what_where_who_and_how_many_take_part(app: App) -> No
     assert "Een klein tuintje langs je gevel" in anna.text
     assert "Waar: Heel Velsen" in anna.text
     assert "Wie: Gemeente Velsen met bewoners" in anna.text
-    assert "Doen mee: 0" in anna.text
+    assert "Deelnemers: 0" in anna.text
     assert "Thema: Velsen benut kansen voor en met klimaat" in anna.text
 
 
@@ -50,11 +50,11 @@ async def test_joining_counts_you_in_and_leaving_counts_you_out(app: App) -> Non
     await anna.press("Speeltuin")
     await anna.press("Doe mee")
     assert anna.keys == ["experiments.joined", "experiments.card"]
-    assert "Doen mee: 1" in anna.text and "Jij doet mee" in anna.text
+    assert "Deelnemers: 1" in anna.text and "Jij doet mee" in anna.text
     assert "Stop met meedoen" in anna.last[1].labels()
     await bob.press_payload(f"exp:{ids['speeltuin-zeewijk']}")
     await bob.press("Doe mee")
-    assert "Doen mee: 2" in bob.text
+    assert "Deelnemers: 2" in bob.text
     user = await row(app, "anna")
     assert await app.repos.experiments.participants(ids["speeltuin-zeewijk"]) == [
         user.id,

@@ -43,7 +43,7 @@ DECISIONS = {
     ),
     IdeaStatus.QUICK_WIN: (
         [
-            "Quick win",
+            "Snel te doen",
             Typed("Meer bankjes in het Velserbeekpark"),
             Typed("We zetten samen bankjes neer waar ouderen even kunnen rusten."),
             "Zo is het goed",
@@ -128,13 +128,17 @@ async def test_a_quick_win_starts_an_experiment_that_followers_can_join(app: App
     _, bob, _ = await _idea_with_followers(app)
     ria = await connector(app)
     await ria.send("/wachtrij 1")
-    await ria.press("Quick win")
+    await ria.press("Snel te doen")
     await name_experiment(ria)
     await ria.press("Geen toelichting")
     experiment = await app.repos.experiments.of_idea(1)
     assert experiment is not None and experiment.status == "running"
     assert experiment.title("nl") == "Meer bankjes in het Velserbeekpark"
     [notice] = await for_user(app, bob, "status")
+    # In plain Dutch, and saying why Bob hears of it.
+    shown = notice.text(app, "nl")
+    assert "het is snel te doen!" in shown and "quick win" not in shown.casefold()
+    assert "omdat je dit idee volgt" in shown
     join = f"exp.join:{experiment.id}"
     assert join in notice.payloads()
     await bob.press_payload(join)
