@@ -137,7 +137,7 @@ async def test_a_resident_joins_an_experiment_and_subscribes(
         await anna.send_text("/experimenten")
         await wait_for_text(server, anna.chat_id, "Speeltuin Zeewijk Natuurlijk!")
         await anna.press("Speeltuin Zeewijk Natuurlijk!")
-        await wait_for_text(server, anna.chat_id, "Doen mee:")
+        await wait_for_text(server, anna.chat_id, "Deelnemers:")
         count = len(texts(server, anna.chat_id))
         await anna.press("Doe mee")
         await wait_for_text(server, anna.chat_id, "Je doet nu mee", after=count)
