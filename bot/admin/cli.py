@@ -289,6 +289,7 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
 
 
 async def run_erase_person(settings: Settings, platform: str, user: str, delete: bool) -> None:
+    from handlers.privacy.your_data import erase_person
     from storage.privacy.personal import Cause, ContentChoice
 
     content = ContentChoice.DELETE if delete else ContentChoice.KEEP
@@ -297,9 +298,16 @@ async def run_erase_person(settings: Settings, platform: str, user: str, delete:
         found = await app.repos.users.find(platform, user)
         erased = None
         if found is not None:
-            erased = await app.repos.personal.erase(
-                found.id, content=content, cause=Cause.ADMIN, now=utcnow()
-            )
+            async with app.db.transaction():
+                erased = await erase_person(
+                    app.repos,
+                    app.profile,
+                    app.settings.zone,
+                    found.id,
+                    content=content,
+                    cause=Cause.ADMIN,
+                    now=utcnow(),
+                )
     finally:
         await app.close()
     if erased is None:

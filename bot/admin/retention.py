@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from bot.app import App
 from handlers import when
 from handlers.contract import Button, Reply
+from handlers.privacy.your_data import erase_person
 from storage.privacy.personal import Cause, ContentChoice
 from storage.privacy.retention import WARNING, months_before
 
@@ -84,8 +85,14 @@ async def run_retention(
     for user_id in each(await retention.due(now)):
         async with db.transaction():
             if await retention.is_due(user_id, now):
-                await repos.personal.erase(
-                    user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
+                await erase_person(
+                    repos,
+                    app.profile,
+                    app.settings.zone,
+                    user_id,
+                    content=ContentChoice.KEEP,
+                    cause=Cause.RETENTION,
+                    now=now,
                 )
                 erased += 1
         await db.settled()
@@ -94,8 +101,14 @@ async def run_retention(
     for user_id in each(await retention.never_joined(silent_since)):
         async with db.transaction():
             if await retention.is_stranger_due(user_id, silent_since):
-                await repos.personal.erase(
-                    user_id, content=ContentChoice.KEEP, cause=Cause.RETENTION, now=now
+                await erase_person(
+                    repos,
+                    app.profile,
+                    app.settings.zone,
+                    user_id,
+                    content=ContentChoice.KEEP,
+                    cause=Cause.RETENTION,
+                    now=now,
                 )
                 strangers += 1
         await db.settled()

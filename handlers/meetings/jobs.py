@@ -16,7 +16,7 @@ from handlers.contract import Timer
 from handlers.meetings.shown import moved_up, reminder
 from handlers.profile import Profile
 from storage import Repositories
-from storage.meetings.meetings import DAY_BEFORE, HOUR_BEFORE, Meeting, Reminder
+from storage.meetings.meetings import DAY_BEFORE, HOUR_BEFORE, Meeting, Place, Reminder
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,7 @@ async def remind(
         meeting = await repos.meetings.get(meeting_id)
         if meeting is None or meeting.cancelled:
             return [Timer(job=job(meeting_id), at=None)]
-        moved = await repos.meetings.fill(meeting_id, now)
-        if moved:
-            payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
-            await repos.outbox.fan_out(
-                moved, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=now
-            )
+        await pass_on(repos, profile, zone, [meeting_id], now)
         day = await repos.meetings.to_remind(meeting_id, Reminder.DAY)
         hour = await repos.meetings.to_remind(meeting_id, Reminder.HOUR)
         if now >= meeting.starts_at:
@@ -86,6 +81,34 @@ async def remind(
             await _send(repos, meeting, zone, day, hour=False, now=now)
             await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
         return [await timer(repos, meeting_id)]
+
+
+async def held(repos: Repositories, user_id: int, now: datetime) -> list[int]:
+    """The meetings to come where this person holds a place (not a spot on a waiting list)."""
+    mine = await repos.meetings.mine(user_id, now)
+    return [meeting_id for meeting_id, place in mine.items() if place is Place.GOING]
+
+
+async def pass_on(
+    repos: Repositories, profile: Profile, zone: ZoneInfo, meeting_ids: list[int], now: datetime
+) -> int:
+    """Give the places left free without a cancellation (their holder's data was erased) to
+    whoever waited first, and tell them, as a cancellation does; returns how many moved up.
+
+    Call it inside a transaction.
+    """
+    told = 0
+    for meeting_id in meeting_ids:
+        moved = await repos.meetings.fill(meeting_id, now)
+        meeting = await repos.meetings.get(meeting_id)
+        if not moved or meeting is None:
+            continue
+        payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
+        await repos.outbox.fan_out(
+            moved, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=now
+        )
+        told += len(moved)
+    return told
 
 
 async def _send(

@@ -9,18 +9,23 @@ Each works for anyone who ever wrote to the bot, with or without consent.
                       └── Toch niet ──► nothing changes
 
 After the erasure the person is a stranger: their next message starts onboarding afresh.
+A place they held at a meeting goes to whoever waited first, who is told at once
+(:func:`erase_person`, also for an erasure by retention or by the operator).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.catalog import Catalog
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.meetings import jobs as meeting_jobs
 from handlers.privacy.readable import Readable
 from handlers.profile import Profile
-from storage.privacy.personal import Cause, ContentChoice, PersonalData
+from storage import Repositories
+from storage.privacy.personal import Cause, ContentChoice, Erasure, PersonalData
 
 feature = Feature("privacy")
 feature.menu_entry("menu.privacy", "privacy", order=85)
@@ -212,9 +217,36 @@ async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
     content = ContentChoice(dialog.data["content"])
     if ctx.event.button is None or ctx.value != "yes":
         return respond(_use_buttons(), *_confirm(dialog).replies, dialog=dialog)
-    await ctx.repos.personal.erase(ctx.user.id, content=content, cause=Cause.REQUEST, now=ctx.now)
+    await erase_person(
+        ctx.repos,
+        ctx.profile,
+        ctx.timezone,
+        ctx.user.id,
+        content=content,
+        cause=Cause.REQUEST,
+        now=ctx.now,
+    )
     # No buttons: nothing about this chat may be stored again after the erasure.
     return respond(Reply(key="privacy.forget.done"), end_dialog=True)
+
+
+async def erase_person(
+    repos: Repositories,
+    profile: Profile,
+    zone: ZoneInfo,
+    user_id: int,
+    *,
+    content: ContentChoice,
+    cause: Cause,
+    now: datetime,
+) -> Erasure | None:
+    """Erase someone (see :meth:`PersonalData.erase`) and what follows for others now: a
+    place they held at a meeting goes to whoever waited first, who is told, as when someone
+    cancels. Call it inside a transaction."""
+    places = await meeting_jobs.held(repos, user_id, now)
+    erased = await repos.personal.erase(user_id, content=content, cause=cause, now=now)
+    await meeting_jobs.pass_on(repos, profile, zone, places, now)
+    return erased
 
 
 def _use_buttons() -> Reply:

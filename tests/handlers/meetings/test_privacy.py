@@ -1,12 +1,14 @@
 """A resident's meetings are in /mijngegevens and gone after /vergeetmij; a place they leave
-that way goes to whoever waited first."""
+that way goes to whoever waited first, who is told at once."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, timedelta
 
+from bot.admin.cli import run_erase_person
 from bot.app import App
+from bot.settings import Settings
 from tests.consultations import Clock
 from tests.meetings import Reminders, evening, organise
 from tests.people import civil_servant, for_user, row
@@ -52,7 +54,7 @@ async def test_my_data_shows_my_meetings_and_forget_me_erases_them(app: App, clo
     assert "1. Bob" in ria.text and "2. Carl (wachtlijst)" in ria.text
 
 
-async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_the_reminder(
+async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_once(
     app: App, clock: Clock
 ) -> None:
     ria = await civil_servant(app)
@@ -65,13 +67,40 @@ async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_the_remin
     await bob.press_payload(f"mt.go:{meeting}")
     await anna.send("/vergeetmij")
     await anna.press("Ja, wis mijn gegevens")
-    assert await for_user(app, bob, "meeting") == []
 
-    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
-    await Reminders.of(app).run(meeting)
+    # Bob is told straight away, as when someone says they cannot come after all.
     [moved] = await for_user(app, bob, "meeting")
     assert [r.key for r in moved.replies] == ["meetings.moved_up", "meetings.calendar"]
-    # His place came after the day-before moment: the hour reminder is still his.
-    assert await Reminders.of(app).pending() == [
-        (meeting, starts.astimezone(UTC) - timedelta(hours=1))
+    await bob.send("/bijeenkomsten")
+    assert "Je komt" in bob.text and "1 van 1 bezet · wachtlijst: 0" in bob.text
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert "1. Bob" in ria.text and "(wachtlijst)" not in ria.text
+
+    # The reminders are his as well.
+    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
+    await Reminders.of(app).run(meeting)
+    assert [r.replies[0].key for r in await for_user(app, bob, "meeting")] == [
+        "meetings.moved_up",
+        "meetings.reminder_day",
     ]
+
+
+async def test_an_erasure_by_the_operator_passes_the_place_on_too(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    await organise(ria, evening(clock.now), capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    who = await row(app, anna)
+
+    # `samenspel erase-person`, with the bot's own database open beside it.
+    await run_erase_person(settings, who.platform, who.platform_user_id, False)
+
+    [moved] = await for_user(app, bob, "meeting")
+    assert moved.replies[0].key == "meetings.moved_up"
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert "1. Bob" in ria.text and "(wachtlijst)" not in ria.text
