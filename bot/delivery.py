@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 
 from bot.platforms.base import Adapter, Blocked, DeliveryError, RetryLater
 from bot.render import numbered_options
+from bot.router import DIALOG_LIFETIME
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
@@ -333,7 +334,7 @@ class DeliveryWorker:
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
         if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
-            await self._offer(row.chat_id, lang, replies)
+            replies = await self._offer(row, lang, replies)
         try:
             await self.adapter.send(
                 row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
@@ -362,20 +363,35 @@ class DeliveryWorker:
         if error.delivered > row.parts_sent:
             self._results.parts.append((row.id, error.delivered))
 
-    async def _offer(self, chat_id: str, lang: str, replies: list[Reply]) -> None:
+    async def _offer(self, row: Due, lang: str, replies: list[Reply]) -> list[Reply]:
         """Remember the numbered options a message is about to show in a chat, before it is
         shown, so that typing "2" there chooses what it shows (like a direct reply's), not
-        what the chat was offered before; options offered later are kept."""
+        what the chat was offered before; options offered later are kept. Returns the
+        replies to send.
+
+        While the person is in the middle of a dialog, its numbers stay theirs: "2" still
+        answers the question they were asked. This message's options are added after the
+        dialog's and shown by label ("[Ik kom]"), and typing a label chooses it.
+        """
         options = [(self.catalog.label(lang, b), b.payload) for b in numbered_options(replies)]
+        now = self.clock()
         try:
             async with self.repos.db.transaction():
+                dialog = await self.repos.dialogs.load(row.user_id) if row.user_id else None
+                mid_dialog = dialog is not None and now - dialog.updated_at <= DIALOG_LIFETIME
+                if mid_dialog:
+                    asked = await self.repos.chat_options.load(self.platform, row.chat_id)
+                    options = asked + [o for o in options if o not in asked]
                 await self.repos.chat_options.save(
-                    self.platform, chat_id, options, self.clock(), only_if_newer=True
+                    self.platform, row.chat_id, options, now, only_if_newer=True
                 )
+            if mid_dialog:
+                return [reply.model_copy(update={"by_label": True}) for reply in replies]
         except Exception:
             # A number typed there then chooses from what was offered before; the message
             # itself is sent all the same.
             log.exception("remembering offered options failed platform=%s", self.platform)
+        return replies
 
     def _retry_or_fail(self, row: Due, error: str) -> None:
         tried = row.attempts + 1

@@ -4,13 +4,18 @@ newer ones meanwhile)."""
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.platforms.console import Console
 from handlers.contract import Button, Platform, Reply
 from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, residents
+from tests.meetings import evening, organise
+from tests.people import civil_servant, row, subscribe
+from tests.support import Chat
 from tests.waiting import until
 
 FAST = DeliveryPolicy(concurrency=2, attempts=3, backoff=0.02, poll=0.05, progress=0.05)
@@ -62,3 +67,45 @@ async def test_newer_options_in_the_chat_are_kept_and_native_buttons_store_none(
     others = await residents(app.db, ["carl"], platform="test")
     await _deliver(app, FakeAdapter(), others)  # buttons of its own: nothing to remember
     assert await app.repos.chat_options.load("test", "carl") == []
+
+
+async def test_a_message_that_comes_mid_dialog_leaves_the_dialogs_numbers_to_the_dialog(
+    app: App,
+) -> None:
+    # Anna and Bob, at the console, are choosing a category for an idea ("2" is a category)
+    # when an invitation to a meeting comes in with buttons of its own.
+    people = [Chat(app, "anna", platform="console"), Chat(app, "bob", platform="console")]
+    for person in people:
+        await person.onboard()
+        await subscribe(person)
+        await person.send("/idee")
+        assert person.keys == ["ideas.ask_category"]
+    anna, bob = people
+    second_category = anna.buttons()[1][1]
+    ria = await civil_servant(app)
+    await organise(ria, evening(utcnow()))
+    await ria.press("Publiceren")
+
+    screens = {}
+    for person in people:
+        screens[person.user_id] = io.StringIO()
+        console = Console(app, person.user_id, io.StringIO(), screens[person.user_id])
+        worker = DeliveryWorker(app.repos, app.catalog, console, FAST)
+        await worker.start()
+        try:
+            await until(lambda p=person: "Ik kom" in screens[p.user_id].getvalue())
+        finally:
+            await worker.stop()
+        # Its options are shown by name, not by a number that the dialog already uses.
+        shown = screens[person.user_id].getvalue()
+        assert "[✅ Ik kom]" in shown and "[1]" not in shown
+
+    # "2" still answers the question Anna was asked.
+    await anna.send("2")
+    assert anna.keys == ["ideas.ask_title"]
+    stored = await app.repos.dialogs.load((await row(app, anna)).id)
+    assert stored is not None and stored.data["category"] == second_category.split(":")[-1]
+
+    # Bob chooses the invitation's own option by typing its name; his idea waits for him.
+    await bob.send("Ik kom")
+    assert "meetings.registered" in bob.keys
