@@ -36,7 +36,6 @@ import asyncio
 import base64
 import functools
 import json
-import re
 import secrets
 import sqlite3
 from collections.abc import Sequence
@@ -752,9 +751,6 @@ TABLES: tuple[Table, ...] = (
 
 #: Quoted texts shorter than this are not searched for: they would match unrelated rows.
 MIN_QUOTED_LENGTH = 5
-#: A shorter name ("Jan", "Bob") is searched for as a whole word only, in any case: it
-#: empties "Bob, laat Anna met rust." but not "in januari".
-MIN_NAME_LENGTH = 2
 
 
 class Person(BaseModel):
@@ -939,11 +935,6 @@ class PersonalStore:
                 for value in (person.display_name, person.platform_user_id, person.chat_id)
                 if value and len(value) >= MIN_QUOTED_LENGTH
             ]
-            name = (person.display_name or "").strip()
-            if MIN_NAME_LENGTH <= len(name) < MIN_QUOTED_LENGTH and any(map(str.isalpha, name)):
-                # As a whole word (see _Search); a name without letters ("42", "🙂🙂")
-                # would empty reasons that do not name anyone.
-                named.append(name)
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
@@ -1156,39 +1147,10 @@ class _Search:
     #: Remove such rows (a quote in someone's chat) or only empty the column (a reason).
     delete: bool
 
-    @functools.cached_property
-    def texts(self) -> tuple[str, ...]:
-        """Needles found anywhere, as typed."""
-        return tuple(n for n in self.needles if len(n) >= MIN_QUOTED_LENGTH)
-
-    @functools.cached_property
-    def words(self) -> re.Pattern[str] | None:
-        """Short names, found only as whole words in any case (Unicode letters and digits
-        around them make another word: "Jan" is not in "januari")."""
-        short = sorted((n for n in self.needles if len(n) < MIN_QUOTED_LENGTH), key=len)
-        if not short:
-            return None
-        either = "|".join(re.escape(n) for n in reversed(short))
-        return re.compile(rf"(?<!\w)(?:{either})(?!\w)", re.IGNORECASE)
-
-    @functools.cached_property
-    def word_forms(self) -> tuple[str, ...]:
-        """The short names in the cases a text may hold them, with ASCII letters in lower
-        case: what SQLite's ``lower()`` of a text holding them contains (a quick first sift
-        before the regular expression)."""
-        short = [n for n in self.needles if len(n) < MIN_QUOTED_LENGTH]
-        forms = {f for n in short for f in (n, n.lower(), n.upper(), n.title(), n.casefold())}
-        return tuple(sorted({_ascii_lower(form) for form in forms}))
-
-    def names_word(self, value: Any) -> bool:
-        return isinstance(value, str) and self.words is not None and bool(self.words.search(value))
-
     def quotes_in(self, value: Any) -> bool:
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        if not isinstance(value, str):
-            return False
-        return any(needle in value for needle in self.texts) or self.names_word(value)
+        return isinstance(value, str) and any(needle in value for needle in self.needles)
 
 
 def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ...]]]:
@@ -1196,31 +1158,19 @@ def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ..
 
     One pass per column: each distinct value is searched once for all needles (a broadcast's
     many rows hold the same text), then the rows holding a value that was found are listed.
-    Short names are looked for as words by Python's regular expressions (SQLite knows no
-    Unicode word boundaries), only in values that hold no other needle.
     """
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         conn.execute("CREATE TEMP TABLE needles (text TEXT NOT NULL)")
-        conn.execute("CREATE TEMP TABLE words (text TEXT NOT NULL)")
         found = []
         for search in searches:
             conn.execute("DELETE FROM needles")
-            conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.texts))
-            conn.execute("DELETE FROM words")
-            conn.executemany("INSERT INTO words VALUES (?)", ((n,) for n in search.word_forms))
-            conn.create_function("names_word", 1, search.names_word, deterministic=True)
-            words = (
-                " OR (EXISTS (SELECT 1 FROM words WHERE instr(lower(value), words.text) > 0)"
-                " AND names_word(value))"
-                if search.words is not None
-                else ""
-            )
+            conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.needles))
             name, column = search.table.name, search.column
             rows = conn.execute(
                 f"WITH seen AS MATERIALIZED (SELECT DISTINCT {column} AS value FROM {name}"
                 f" WHERE {column} IS NOT NULL),"
                 " hit AS MATERIALIZED (SELECT value FROM seen WHERE EXISTS"
-                f" (SELECT 1 FROM needles WHERE instr(value, needles.text) > 0){words})"
+                " (SELECT 1 FROM needles WHERE instr(value, needles.text) > 0))"
                 f" SELECT {', '.join(search.table.key)} FROM {name}"
                 f" WHERE {column} IN (SELECT value FROM hit)"
             ).fetchall()
@@ -1270,11 +1220,6 @@ def _plain(row: Any, json_columns: tuple[str, ...]) -> dict[str, Any]:
             value = base64.b64encode(value).decode("ascii")
         entry[key] = value
     return entry
-
-
-def _ascii_lower(text: str) -> str:
-    """A text with its ASCII letters in lower case, as SQLite's ``lower()`` does."""
-    return "".join(c.lower() if c.isascii() else c for c in text)
 
 
 def _json_inner(text: str) -> str:

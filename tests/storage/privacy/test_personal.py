@@ -20,7 +20,6 @@ from storage.privacy.personal import (
     Kind,
     table_names,
 )
-from tests.people import person, row
 from tests.privacy import (
     ANNA_PHOTO,
     file_traces,
@@ -292,27 +291,3 @@ async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
     assert await traces(app.db, [*anna.identity, *anna.texts]) == []
     assert await asyncio.to_thread(samenspel, *erase) == 2
     assert "nobody with id" in capsys.readouterr().err
-
-
-async def test_a_short_name_is_emptied_from_reasons_as_a_whole_word_in_any_case(app: App) -> None:
-    oz = await person(app, "öz")  # display name "Öz"
-    reasons = {
-        "Öz, stop ermee.": None,
-        "Gesprek met ÖZ gehad": None,
-        "«öz» schold": None,
-        "Özlem helpt mee.": "Özlem helpt mee.",
-        "Kooz en Ozon": "Kooz en Ozon",
-        "Tot januari.": "Tot januari.",
-    }
-    async with app.db.transaction():
-        for reason in reasons:
-            await app.repos.audit.record("test.reason", now=utcnow(), actor="bot", reason=reason)
-    user = await row(app, oz)
-    await app.repos.personal.erase(
-        user.id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=utcnow()
-    )
-    await app.db.settled()
-    kept = await app.db.fetchall(
-        "SELECT reason FROM audit_log WHERE action = 'test.reason' ORDER BY id"
-    )
-    assert [r["reason"] for r in kept] == list(reasons.values())
