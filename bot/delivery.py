@@ -373,7 +373,9 @@ class DeliveryWorker:
         answers the question they were asked. This message's options are added after the
         dialog's and shown by label ("[Ik kom]"), and typing a label chooses it.
         """
-        options = [(self.catalog.label(lang, b), b.payload) for b in numbered_options(replies)]
+        options = [
+            (self.catalog.label(lang, b), b.payload, True) for b in numbered_options(replies)
+        ]
         now = self.clock()
         try:
             async with self.repos.db.transaction():
@@ -381,7 +383,12 @@ class DeliveryWorker:
                 mid_dialog = dialog is not None and now - dialog.updated_at <= DIALOG_LIFETIME
                 if mid_dialog:
                     asked = await self.repos.chat_options.load(self.platform, row.chat_id)
-                    options = asked + [o for o in options if o not in asked]
+                    known = {(label, payload) for label, payload, _ in asked}
+                    options = asked + [
+                        (label, payload, False)
+                        for label, payload, _ in options
+                        if (label, payload) not in known
+                    ]
                 await self.repos.chat_options.save(
                     self.platform, row.chat_id, options, now, only_if_newer=True
                 )

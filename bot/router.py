@@ -48,6 +48,7 @@ from handlers.feature import Context, Fallback, Policy, Registry, Target, take_c
 from handlers.profile import Profile
 from storage import Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
+from storage.dialogs import Option
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class Router:
         #: Set by the runtime when a scheduler runs; without one, timers wait for start-up.
         self.arm_timers: ArmTimers | None = None
         #: Options offered while nothing could be saved, so that '2' means what was shown.
-        self._offered: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._offered: dict[tuple[str, str], list[Option]] = {}
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -350,7 +351,7 @@ class Router:
         if not ctx.platform.numbered_options or not replies:
             return
         options = [
-            (self.catalog.label(ctx.lang, button), button.payload)
+            (self.catalog.label(ctx.lang, button), button.payload, True)
             for button in numbered_options(replies)
         ]
         key = (event.platform, event.chat_id)
@@ -425,12 +426,16 @@ class Router:
         payload = None
         if typed:
             payload = None
-        elif answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(options):
-            payload = options[int(answer) - 1][1]
+        elif answer.isascii() and answer.isdigit():
+            # Only what was shown with a number (an outbox message's options that came in
+            # the middle of a dialog were shown by name only).
+            by_number = [option for _, option, shown in options if shown]
+            if 1 <= int(answer) <= len(by_number):
+                payload = by_number[int(answer) - 1]
         if payload is None:
             # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.
             wanted = _loose(answer)
-            payload = next((p for label, p in options if _loose(label) == wanted), None)
+            payload = next((p for label, p, _ in options if _loose(label) == wanted), None)
         if payload is None:
             return event
         return event.model_copy(update={"text": None, "button": payload})

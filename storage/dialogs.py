@@ -67,25 +67,32 @@ class Dialogs:
         await self.db.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
 
 
+#: An option offered in a chat without native buttons: its label, its payload, and whether
+#: it was shown with a number. A message from the outbox that came in the middle of a dialog
+#: shows its options by name only, after the dialog's numbered ones.
+Option = tuple[str, str, bool]
+
+
 class ChatOptions:
     """The numbered options last offered in a chat without native buttons."""
 
     def __init__(self, db: Database):
         self.db = db
 
-    async def load(self, platform: str, chat_id: str) -> list[tuple[str, str]]:
-        """(label, payload) pairs, in the order they were numbered."""
+    async def load(self, platform: str, chat_id: str) -> list[Option]:
+        """The options, numbered ones first, in the order they were numbered."""
         raw = await self.db.fetchval(
             "SELECT options FROM chat_options WHERE platform = ? AND chat_id = ?",
             (platform, chat_id),
         )
-        return [(label, payload) for label, payload in json.loads(raw)] if raw else []
+        # Stored as [label, payload], or [label, payload, false] for one shown by name.
+        return [(str(o[0]), str(o[1]), len(o) < 3 or bool(o[2])) for o in json.loads(raw or "[]")]
 
     async def save(
         self,
         platform: str,
         chat_id: str,
-        options: list[tuple[str, str]],
+        options: list[Option],
         now: datetime,
         *,
         only_if_newer: bool = False,
@@ -103,5 +110,12 @@ class ChatOptions:
             "INSERT INTO chat_options (platform, chat_id, options, updated_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (platform, chat_id) DO UPDATE SET"
             f" options = excluded.options, updated_at = excluded.updated_at{newer}",
-            (platform, chat_id, json.dumps(options, ensure_ascii=False), iso(now)),
+            (platform, chat_id, json.dumps(_stored(options), ensure_ascii=False), iso(now)),
         )
+
+
+def _stored(options: list[Option]) -> list[list[str | bool]]:
+    return [
+        [label, payload] if numbered else [label, payload, False]
+        for label, payload, numbered in options
+    ]

@@ -151,14 +151,14 @@ async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
             now,
         )
         await repos.chat_options.save(
-            "telegram", anna.chat_id, [("Ja", "~abc:yes"), ("Nee", "~abc:no")], now
+            "telegram", anna.chat_id, [("Ja", "~abc:yes", True), ("Nee", "~abc:no", True)], now
         )
         await repos.outbox.enqueue(
             anna.user_id, [{"key": "raw", "params": {"text": "Hallo Anna"}}], kind="test", now=now
         )
         # Dirk saw Anna's idea as a button and heard about its status.
         await repos.chat_options.save(
-            "telegram", dirk.chat_id, [(anna.texts[0], f"idea.open:{a_idea.id}")], now
+            "telegram", dirk.chat_id, [(anna.texts[0], f"idea.open:{a_idea.id}", True)], now
         )
         await repos.outbox.enqueue(
             dirk.user_id,

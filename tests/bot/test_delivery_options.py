@@ -48,8 +48,8 @@ async def test_the_options_an_outbox_message_showed_are_remembered_for_its_chat(
     ids = await residents(app.db, ["anna"], platform="test")
     await _deliver(app, FakeAdapter(platform=Platform(name="test", numbered_options=True)), ids)
     assert await app.repos.chat_options.load("test", "anna") == [
-        ("Ja", "cs.a:1:0:1:1"),
-        ("Nee", "cs.a:1:0:1:2"),
+        ("Ja", "cs.a:1:0:1:1", True),
+        ("Nee", "cs.a:1:0:1:2", True),
     ]
 
 
@@ -59,9 +59,9 @@ async def test_newer_options_in_the_chat_are_kept_and_native_buttons_store_none(
     ids = await residents(app.db, ["anna", "bob"], platform="test")
     later = utcnow() + timedelta(minutes=5)
     async with app.db.transaction():
-        await app.repos.chat_options.save("test", "anna", [("Menu", "menu")], later)
+        await app.repos.chat_options.save("test", "anna", [("Menu", "menu", True)], later)
     await _deliver(app, FakeAdapter(platform=Platform(name="test", numbered_options=True)), ids)
-    assert await app.repos.chat_options.load("test", "anna") == [("Menu", "menu")]
+    assert await app.repos.chat_options.load("test", "anna") == [("Menu", "menu", True)]
     assert len(await app.repos.chat_options.load("test", "bob")) == 2
 
     others = await residents(app.db, ["carl"], platform="test")
@@ -99,6 +99,12 @@ async def test_a_message_that_comes_mid_dialog_leaves_the_dialogs_numbers_to_the
         # Its options are shown by name, not by a number that the dialog already uses.
         shown = screens[person.user_id].getvalue()
         assert "[✅ Ik kom]" in shown and "[1]" not in shown
+
+    # A number past the question's options is no answer to anything shown with a number.
+    categories = len(anna.buttons())
+    await anna.send(str(categories + 1))
+    assert "meetings.registered" not in anna.keys
+    assert await app.repos.meetings.registration(1, (await row(app, anna)).id) is None
 
     # "2" still answers the question Anna was asked.
     await anna.send("2")
