@@ -23,6 +23,7 @@ right-to-left letters is (an Arabic name in a Dutch sentence): other values stay
 from __future__ import annotations
 
 import html
+import logging
 import re
 import string
 import tomllib
@@ -36,6 +37,8 @@ from babel.numbers import format_decimal
 from handlers import when
 from handlers.contract import Button, Reply
 from handlers.locales import DEFAULT_LANGUAGE, babel_locale, plural_categories, right_to_left
+
+log = logging.getLogger(__name__)
 
 MESSAGES_DIR = Path(__file__).resolve().parent.parent / "messages"
 _TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
@@ -163,7 +166,7 @@ class Catalog:
         if template not in {"{" + k + "}" for k in values}:
             rtl = lang in self.texts and right_to_left(lang)
             values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
-        return template.format_map(values)
+        return template.format_map(_Values(values, key))
 
     def problems(self, lang: str) -> list[str]:
         """How ``lang``'s catalog is out of step with the default language's, one line each:
@@ -208,6 +211,20 @@ class Catalog:
     def label(self, lang: str, button: Button) -> str:
         """A button's label as plain text (buttons never carry markup)."""
         return self.text(lang, button.label, button.params, markup=False)
+
+
+class _Values(dict[str, str]):
+    """The values filled into one text. A message stored before its text changed (in the
+    outbox, or kept for a replay) may lack one the text now expects: it shows as "…" and the
+    message still goes out, rather than fail every time it is tried."""
+
+    def __init__(self, values: dict[str, str], key: str):
+        super().__init__(values)
+        self.key = key
+
+    def __missing__(self, field: str) -> str:
+        log.warning("catalog text without its value key=%s field=%s", self.key, field)
+        return "…"
 
 
 #: A value that ends a sentence itself ("Natuurlijk!", "in het buurthuis.").

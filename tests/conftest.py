@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,23 @@ async def app(settings: Settings) -> AsyncIterator[App]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture(autouse=True)
+def _every_text_gets_its_values(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """A text shown without a value it expects is a bug in new code; only a message stored
+    before its text changed may lack one (tests of that say ``stored_before_a_change``)."""
+    yield
+    if request.node.get_closest_marker("stored_before_a_change"):
+        return
+    missing = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if record.name == "handlers.catalog" and record.levelno >= logging.WARNING
+    ]
+    assert not missing, missing
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
+
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.platforms.console import Console
@@ -115,3 +117,28 @@ async def test_a_message_that_comes_mid_dialog_leaves_the_dialogs_numbers_to_the
     # Bob chooses the invitation's own option by typing its name; his idea waits for him.
     await bob.send("Ik kom")
     assert "meetings.registered" in bob.keys
+
+
+@pytest.mark.stored_before_a_change
+async def test_a_message_stored_before_its_text_changed_still_goes_out(app: App) -> None:
+    # Queued before the thanks for a report named the connector: the row has no name.
+    anna = Chat(app, "anna", platform="console")
+    await anna.onboard()
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(
+            (await row(app, anna)).id,
+            [Reply(key="rooms.reported").model_dump(mode="json")],
+            kind="moderation",
+            now=utcnow(),
+        )
+    screen = io.StringIO()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, Console(app, "anna", io.StringIO(), screen), FAST
+    )
+    await worker.start()
+    try:
+        await until(lambda: "kijkt ernaar" in screen.getvalue())
+    finally:
+        await worker.stop()
+    assert "… kijkt ernaar" in screen.getvalue()
+    assert await app.db.fetchval("SELECT status FROM outbox") == "sent"
