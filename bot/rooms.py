@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from bot.logs import pseudonym, scrubbed
 from handlers.catalog import Catalog
 from handlers.contract import Reply, RoomError, RoomOperations
+from handlers.profile import Profile
 from storage import Repositories
 from storage.experiments.rooms import RoomOp, RoomTask
 
@@ -44,11 +45,13 @@ class RoomWorker:
         platform: str,
         operations: RoomOperations,
         *,
+        profile: Profile,
         clock: Callable[[], datetime],
         poll: float = 5.0,
     ):
         self.repos = repos
         self.catalog = catalog
+        self.profile = profile
         self.platform = platform
         self.operations = operations
         self.clock = clock
@@ -167,6 +170,17 @@ class RoomWorker:
                 task.user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
             )
 
+    async def _tell_invite_failed(self, user_id: int) -> None:
+        """The invite did not work: who to ask, by name, in their language."""
+        groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
+        for lang in groups:
+            failed = Reply(
+                key="rooms.invite_failed", params={"connector": self.profile.connector(lang)}
+            )
+            await self.repos.outbox.enqueue(
+                user_id, [failed.model_dump(mode="json")], kind="room", now=self.clock()
+            )
+
     async def _failed(self, task: RoomTask, error: Exception, *, lasting: bool) -> bool:
         now = self.clock()
         # The platform's words may name the person (a Matrix homeserver's do): neither the
@@ -177,10 +191,7 @@ class RoomWorker:
                 await self.repos.rooms.done(task.id)
                 if task.op is RoomOp.INVITE and task.user_id is not None:
                     # They were told an invite was coming.
-                    failed = Reply(key="rooms.invite_failed")
-                    await self.repos.outbox.enqueue(
-                        task.user_id, [failed.model_dump(mode="json")], kind="room", now=now
-                    )
+                    await self._tell_invite_failed(task.user_id)
                 if task.by_user_id is not None:
                     # The connector was told it is being done: now they hear it is not.
                     await self._tell(task.by_user_id, task, f"rooms.failed_{task.op.value}")

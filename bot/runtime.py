@@ -51,7 +51,14 @@ class Runtime:
         ]
         # Adapters that act in experiments' rooms carry out the stored room tasks.
         self.room_workers = [
-            RoomWorker(app.repos, app.catalog, adapter.name, adapter, clock=app.router.clock)
+            RoomWorker(
+                app.repos,
+                app.catalog,
+                adapter.name,
+                adapter,
+                profile=app.profile,
+                clock=app.router.clock,
+            )
             for adapter in self.adapters
             if isinstance(adapter, RoomOperations)
         ]

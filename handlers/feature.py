@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -103,7 +104,7 @@ class Context:
     def main_menu(self, *, posting: bool = True) -> list[list[Button]]:
         """The main menu buttons this person may use; ``posting=False`` leaves out what
         posts something (for someone just refused that)."""
-        return self.registry.menu_for(self.user, posting=posting)
+        return self.registry.menu_for(self.user, self.profile, self.lang, posting=posting)
 
 
 #: Ends a button's payload when the button confirms a heavy action.
@@ -394,6 +395,11 @@ class Fallback(StrEnum):
     JOINED_ROOM = "joined_room"
 
 
+#: A menu label's placeholders, filled from the profile in the reader's language (a name
+#: that is the municipality's, not Samenspel's).
+LabelParams = Callable[[Profile, str], dict[str, str]]
+
+
 @dataclass(frozen=True)
 class MenuEntry:
     """A button in the main menu."""
@@ -403,6 +409,17 @@ class MenuEntry:
     order: int
     role: Role = Role.RESIDENT
     consent: bool = False
+    params: LabelParams | None = None
+
+    @cached_property
+    def _fixed(self) -> Button:
+        return Button(label=self.label, payload=self.payload)
+
+    def button(self, profile: Profile, lang: str) -> Button:
+        """The button, its label filled from ``profile`` where it names something local."""
+        if self.params is None:
+            return self._fixed
+        return Button(label=self.label, payload=self.payload, params=self.params(profile, lang))
 
 
 class Feature:
@@ -538,9 +555,10 @@ class Feature:
         *,
         role: Role = Role.RESIDENT,
         consent: bool = False,
+        params: LabelParams | None = None,
     ) -> None:
-        """Put a button in the main menu."""
-        self.menu.append(MenuEntry(label, payload, order, role, consent))
+        """Put a button in the main menu (``params`` fills its label from the profile)."""
+        self.menu.append(MenuEntry(label, payload, order, role, consent, params))
 
 
 def _alias(spec: Command) -> Command:
@@ -576,7 +594,7 @@ class Registry:
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
-        self._menus: dict[tuple[Role, bool, bool], tuple[Button, ...]] = {}
+        self._menus: dict[tuple[Role, bool, bool], tuple[MenuEntry, ...]] = {}
         missing = [kind.value for kind in Fallback if kind not in self.fallbacks]
         if missing:
             raise ValueError(f"no feature answers: {missing}")
@@ -623,22 +641,25 @@ class Registry:
         spec = self.dialogs.get(dialog)
         return spec is not None and spec.policy.admits(user)
 
-    def menu_for(self, user: User, *, posting: bool = True) -> list[list[Button]]:
+    def menu_for(
+        self, user: User, profile: Profile, lang: str, *, posting: bool = True
+    ) -> list[list[Button]]:
         """The main menu for this person's role, two buttons to a row (without what posts
-        something, unless ``posting``)."""
-        # Many replies end in the menu: its buttons (frozen) are built once per kind of
-        # person, and each reply gets rows of its own.
+        something, unless ``posting``), in ``lang`` where a label names the profile's."""
+        # Many replies end in the menu: which entries a kind of person sees is worked out
+        # once, and the buttons (frozen) are built once unless they name the profile's.
         kind = (user.role, user.consented, posting)
         entries = self._menus.get(kind)
         if entries is None:
             entries = self._menus[kind] = tuple(
-                Button(label=entry.label, payload=entry.payload)
+                entry
                 for entry in self.menu
                 if user.role.allows(entry.role)
                 and (user.consented or not entry.consent)
                 and (posting or not self._posts(entry.payload))
             )
-        return [list(entries[i : i + 2]) for i in range(0, len(entries), 2)]
+        buttons = [entry.button(profile, lang) for entry in entries]
+        return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
     def _posts(self, payload: str) -> bool:
         action = self.actions.get(payload.partition(":")[0])

@@ -168,6 +168,16 @@ class ConsultationRules(BaseModel):
     evaluations: list[EvaluationSeed] = Field(default_factory=list)
 
 
+class BudgetRules(BaseModel):
+    """Budget rounds: what residents know them by."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: The name residents know budget rounds by ("Velsen kiest"): the menu button, the
+    #: example name of a new round, what residents' data calls them.
+    name: Localized = Localized(nl="Burgerbegroting", en="Participatory budget")
+
+
 class RoomRules(BaseModel):
     """An experiment's room: its house rules, and how residents report a message there."""
 
@@ -211,6 +221,7 @@ class Profile(BaseModel):
     departments: list[Named] = Field(min_length=1)
     experiments: list[ExperimentSeed] = Field(default_factory=list)
     consultations: ConsultationRules = ConsultationRules()
+    budgets: BudgetRules = BudgetRules()
     rooms: RoomRules = RoomRules()
     meetings: MeetingRules = MeetingRules()
     #: Without it the open data carries no DCAT-AP-NL metadata.

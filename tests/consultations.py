@@ -36,7 +36,7 @@ async def compose_poll(
     ria: Chat,
     *,
     title: str = TITLE,
-    audience: tuple[str, ...] = ("Iedereen die meedoet",),
+    audience: tuple[str, ...] = ("👥 Iedereen",),
     closes: str = "Na 7 dagen",
 ) -> list[Seen]:
     """Compose the four-question poll of these tests with the buttons, up to the preview."""

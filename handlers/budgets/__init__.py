@@ -1,1 +1,2 @@
-"""Budget rounds ("Velsen kiest"): staff set a round up, residents vote, the tally decides."""
+"""Budget rounds (the profile's ``[budgets] name``, in Velsen "Velsen kiest"): staff set a
+round up, residents vote, the tally decides."""

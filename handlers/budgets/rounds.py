@@ -25,6 +25,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, resp
 from handlers.experiments import launch
 from handlers.feature import Context, Feature
 from handlers.money import format_euro, parse_euro
+from handlers.profile import Profile
 from handlers.when import parse_moment
 from storage.budgets.rounds import NewProject, PostcodeRange, Round, RoundStatus
 from storage.budgets.tally import TieRule
@@ -45,6 +46,11 @@ APPROVED_IDEAS = (IdeaStatus.QUICK_WIN, IdeaStatus.ADOPTED)
 APPROVED_PROPOSALS = (ProposalStatus.APPROVED, ProposalStatus.FUNDED, ProposalStatus.COFUNDED)
 
 
+def brand(profile: Profile, lang: str) -> dict[str, str]:
+    """The name residents know budget rounds by ("Velsen kiest"), as a text's ``name``."""
+    return {"name": profile.budgets.name(lang)}
+
+
 def _stop() -> list[Button]:
     return [Button(label="budgets.btn_stop", payload="cancel")]
 
@@ -62,7 +68,11 @@ def _shown(ctx: Context, moment: datetime) -> str:
 async def new_round(ctx: Context) -> Response:
     """Start setting up a round."""
     dialog = Dialog(name=DIALOG, step="name")
-    return respond(Reply(key="budgets.ask_name", buttons=[_stop()]), dialog=dialog)
+    return respond(_ask_name(ctx), dialog=dialog)
+
+
+def _ask_name(ctx: Context) -> Reply:
+    return Reply(key="budgets.ask_name", params=brand(ctx.profile, ctx.lang), buttons=[_stop()])
 
 
 setup = feature.dialog(DIALOG, role=Role.CONNECTOR)
@@ -72,7 +82,7 @@ setup = feature.dialog(DIALOG, role=Role.CONNECTOR)
 async def name_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_NAME, min_length=3)
     if isinstance(answer, Reply):
-        return respond(answer, Reply(key="budgets.ask_name", buttons=[_stop()]), dialog=dialog)
+        return respond(answer, _ask_name(ctx), dialog=dialog)
     nxt = dialog.to("total", name=answer)
     return respond(Reply(key="budgets.ask_total", buttons=[_stop()]), dialog=nxt)
 

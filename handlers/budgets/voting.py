@@ -24,7 +24,7 @@ import re
 import unicodedata
 
 from handlers.answers import parse_id, visible_length
-from handlers.budgets.rounds import ranges_text, tie_text
+from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.money import format_euro
@@ -32,7 +32,7 @@ from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
 
 feature = Feature("budget_voting")
-feature.menu_entry("budgets.menu", "bv", order=45, consent=True)
+feature.menu_entry("budgets.menu", "bv", order=45, consent=True, params=brand)
 
 POSTCODE = "budget_postcode"
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.app import App
 from bot.rooms import RoomWorker
+from bot.settings import Settings
 from handlers.contract import Quoted, RoomError
+from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
 from tests.handlers.experiments.test_rooms import group_command, linked
-from tests.people import person, row
+from tests.people import for_user, person, row
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -59,7 +62,9 @@ async def test_a_refusal_naming_the_person_is_logged_and_recorded_by_pseudonym_o
     assert ria.keys[0] == "rooms.mod.done_ban"
 
     now = utcnow()
-    worker = RoomWorker(app.repos, app.catalog, "test", RefusingRoom(), clock=lambda: now)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", RefusingRoom(), profile=app.profile, clock=lambda: now
+    )
     with caplog.at_level(logging.INFO):
         assert await worker.run_due() == 1  # the message hidden; the ban waits for a retry
         stored = await app.db.fetchval("SELECT last_error FROM room_tasks WHERE op = 'ban'")
@@ -119,7 +124,9 @@ async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_
 
     now = utcnow()
     room = ObedientRoom()
-    worker = RoomWorker(app.repos, app.catalog, "test", room, clock=lambda: now)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
     assert await worker.run_due() == 2
     assert room.done == [("hide", "56"), ("mute", CARL)]
     assert await _room_tasks(app, carl) == ["unmute"]
@@ -133,3 +140,41 @@ async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_
     assert await worker.run_due() == 1
     assert room.done[-1] == ("unmute", CARL)
     assert await traces(app.db, [CARL]) == []
+
+
+class ClosedRoom(RefusingRoom):
+    """A room the bot cannot invite anyone to (it is no admin there any more)."""
+
+    async def invite(self, room: str, person: str) -> str | None:
+        raise RoomError("not allowed to invite", lasting=True)
+
+
+async def test_an_invite_that_fails_for_good_says_who_to_ask_by_name_in_their_language(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = DEFAULT_PROFILE.read_text()
+    velsens = 'connector = { nl = "Burgerbeest", en = "Burgerbeest" }'
+    assert text.count(velsens) == 1
+    profile = tmp_path / "elders.toml"
+    profile.write_text(
+        text.replace(velsens, 'connector = { nl = "Buurtmaker", en = "Neighbour Maker" }')
+    )
+    app = await App.open(settings.model_copy(update={"profile": profile}))
+    try:
+        _, anna, _, _ = await linked(app)
+        emma = await person(app, "emma", language="English")
+        await anna.press_payload("exp.join:1")
+        await emma.press_payload("exp.join:1")
+        now = utcnow()
+        worker = RoomWorker(
+            app.repos, app.catalog, "test", ClosedRoom(), profile=app.profile, clock=lambda: now
+        )
+        assert await worker.run_due() == 2
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+        [told_anna] = await for_user(app, anna, "room")
+        [told_emma] = await for_user(app, emma, "room")
+        assert [r.key for r in told_anna.replies] == ["rooms.invite_failed"]
+        assert "Buurtmaker" in told_anna.text(app, "nl")
+        assert "Neighbour Maker" in told_emma.text(app, "en")
+    finally:
+        await app.close()

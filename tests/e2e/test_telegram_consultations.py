@@ -64,7 +64,7 @@ async def test_a_poll_is_answered_with_buttons_and_its_results_arrive_with_chart
             ("send", "nooit\nelke dag", "Wat nu?"),
             ("press", "Klaar met de vragen", "Wat doet de gemeente"),
             ("send", "We plaatsen de bankjes in april.", "Wie krijgt de peiling"),
-            ("press", "Iedereen die meedoet", "Wanneer gaat de peiling open"),
+            ("press", "👥 Iedereen", "Wanneer gaat de peiling open"),
             ("press", "Meteen", "Wanneer sluit hij"),
             ("press", "Na 7 dagen", "Klopt alles?"),
             ("press", "Publiceren", "Gepubliceerd!"),

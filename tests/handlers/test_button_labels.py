@@ -12,6 +12,9 @@ SHORTENED = (
     "onboarding.btn_read_privacy",
     "experiments.btn_propose",
     "composer.btn_experiment",
+    "composer.btn_all",
+    "consultations.btn_audience_all",
+    "consultations.btn_reviews",
     "triage.btn_connect",
     "budgets.btn_tie_cost",
     "budgets.btn_tie_hood",
@@ -25,11 +28,12 @@ SHORTENED = (
     "news.btn_staff",
     "drafts.btn_go_on",
 )
-SAMPLE = {"number": 1234, "municipality": "Gemeente Velsen"}
+#: A count as large as Velsen's residents on Samenspel could make it.
+SAMPLE = {"number": 1234, "count": 12345, "municipality": "Gemeente Velsen"}
 
 
-@pytest.mark.parametrize("lang", ["nl", "en"])
-def test_these_labels_fit_on_a_phone_in_dutch_and_english(lang: str) -> None:
+@pytest.mark.parametrize("lang", CATALOG.languages)
+def test_these_labels_fit_on_a_phone_in_every_language(lang: str) -> None:
     long = {
         key: label
         for key in SHORTENED

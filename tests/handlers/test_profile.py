@@ -120,3 +120,17 @@ def test_a_profile_without_postcodes_is_valid() -> None:
     raw = tomllib.loads(DEFAULT_PROFILE.read_text())
     del raw["postcodes"]
     assert Profile.model_validate(raw).postcodes == []
+
+
+def test_budget_rounds_have_a_name_written_in_dutch_or_none_and_nothing_else() -> None:
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    assert Profile.model_validate(raw).budgets.name.texts == {
+        "nl": "Velsen kiest",
+        "en": "Velsen decides",
+    }
+    for wrong in ({"name": {"en": "Velsen decides"}}, {"name": {"nl": " "}}, {"nam": {"nl": "x"}}):
+        raw["budgets"] = wrong
+        with pytest.raises(ValidationError, match="budgets"):
+            Profile.model_validate(raw)
+    del raw["budgets"]
+    assert Profile.model_validate(raw).budgets.name("nl") == "Burgerbegroting"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.admin.open_data import BUDGET_PROJECTS, BUDGET_ROUNDS, collect
@@ -13,6 +14,7 @@ from bot.app import App
 from bot.settings import Settings
 from handlers.budgets.schedule import advance
 from handlers.contract import Timer
+from handlers.profile import DEFAULT_PROFILE
 from storage.budgets.rounds import RoundStatus
 from tests.people import (
     TimerLog,
@@ -333,3 +335,75 @@ def exported(chat: Chat) -> dict[str, Any]:
     assert document is not None
     loaded: dict[str, Any] = json.loads(document.data)
     return loaded
+
+
+#: How Velsen's profile names its budget rounds.
+VELSEN_KIEST = 'name = { nl = "Velsen kiest", en = "Velsen decides" }'
+
+
+async def menu_labels(chat: Chat) -> list[str]:
+    await chat.send("/menu")
+    return [label for label, _ in chat.buttons()]
+
+
+def asked_name(ria: Chat) -> str:
+    """What the first question of a new round said (set_up_round answers it at once)."""
+    [asked] = [seen for answer in ria.history for seen in answer if seen.key == "budgets.ask_name"]
+    return asked.text
+
+
+async def test_in_velsen_budget_rounds_are_called_velsen_kiest(app: App) -> None:
+    anna = await person(app, "anna")
+    assert "🗳️ Velsen kiest" in await menu_labels(anna)
+    emma = await person(app, "emma", language="English")
+    assert "🗳️ Velsen decides" in await menu_labels(emma)
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    assert "Bijvoorbeeld: Velsen kiest 2027." in asked_name(ria)
+
+
+async def test_another_municipality_names_its_budget_rounds_in_its_profile(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = DEFAULT_PROFILE.read_text()
+    assert text.count(VELSEN_KIEST) == 1
+    profile = tmp_path / "elders.toml"
+    profile.write_text(
+        text.replace(VELSEN_KIEST, 'name = { nl = "Haarlem beslist", en = "Haarlem chooses" }')
+    )
+    app = await _open(settings.model_copy(update={"profile": profile}), Clock())
+    try:
+        anna = await person(app, "anna")
+        emma = await person(app, "emma", language="English")
+        # Not written in Turkish: the Dutch name, as with the name of polls.
+        ayse = await person(app, "ayse", language="Türkçe")
+        assert "🗳️ Haarlem beslist" in await menu_labels(anna)
+        assert "🗳️ Haarlem chooses" in await menu_labels(emma)
+        assert "🗳️ Haarlem beslist" in await menu_labels(ayse)
+        for chat in (anna, emma, ayse):
+            seen = " ".join(s.text + " ".join(s.labels()) for a in chat.history for s in a)
+            assert "Velsen kiest" not in seen and "Velsen decides" not in seen
+        ria = await connector(app)
+        await set_up_round(ria)  # a round its staff call "Velsen kiest 2027" after all
+        assert "Bijvoorbeeld: Haarlem beslist 2027." in asked_name(ria)
+        # The menu's button opens the round.
+        await anna.send("/menu")
+        await anna.press("Haarlem beslist")
+        assert anna.keys[0] == "budgets.intro"
+    finally:
+        await app.close()
+
+
+async def test_a_profile_that_does_not_name_budget_rounds_calls_them_burgerbegroting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = DEFAULT_PROFILE.read_text()
+    profile = tmp_path / "elders.toml"
+    profile.write_text(text.replace(f"[budgets]\n{VELSEN_KIEST}\n", ""))
+    app = await _open(settings.model_copy(update={"profile": profile}), Clock())
+    try:
+        assert "🗳️ Burgerbegroting" in await menu_labels(await person(app, "anna"))
+        emma = await person(app, "emma", language="English")
+        assert "🗳️ Participatory budget" in await menu_labels(emma)
+    finally:
+        await app.close()

@@ -215,7 +215,7 @@ async def test_an_option_that_looks_like_a_formula_is_text_in_the_export(
     await ria.send('=HYPERLINK("http://x.example","klik")\n+1')
     await ria.press("Klaar met de vragen")
     await ria.send("Niets.")
-    await ria.press("Iedereen die meedoet")
+    await ria.press("👥 Iedereen")
     await ria.press("Meteen")
     await ria.press("Na 7 dagen")
     await ria.press("Publiceren")

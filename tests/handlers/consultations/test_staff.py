@@ -109,7 +109,7 @@ async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -
     assert "Geveltuintjes (0)" in ria.buttons()[1][0]
     await ria.press("Geveltuintjes")
     assert ria.keys == ["consultations.audience_empty", "consultations.ask_audience"]
-    await ria.press("Iedereen die meedoet")
+    await ria.press("👥 Iedereen")
     await ria.press("Later")
     await ria.send("01-01-2020 9:00")
     assert ria.keys[0] == "consultations.when_too_soon"
@@ -211,8 +211,8 @@ async def test_typed_answers_are_shown_only_after_staff_approved_them(
         await person.press_payload(f"cs.w:{poll}:0:4")
         await person.send(text)
     await ria.send("/peilingen")
-    assert "Eigen antwoorden lezen (5)" in " ".join(label for label, _ in ria.buttons())
-    await ria.press("Eigen antwoorden lezen")
+    assert "Eigen antwoorden (5)" in " ".join(label for label, _ in ria.buttons())
+    await ria.press("Eigen antwoorden")
     decisions = {"Meer bomen": "Mag getoond", "Een waterpomp": "Mag getoond"}
     for _ in range(5):
         assert ria.keys == ["consultations.review_item"]
@@ -250,7 +250,7 @@ async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart
     await ria.send("Ja\nNee")
     await ria.press("Klaar met de vragen")
     await ria.send("We tellen het.")
-    await ria.press("Iedereen die meedoet")
+    await ria.press("👥 Iedereen")
     await ria.press("Later")
     await ria.press("Morgen")
     await ria.press("Na 7 dagen")
@@ -289,7 +289,7 @@ async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
     await ria.send("Wat denk je?")
     await ria.press("Klaar met de vragen")
     await ria.send("Niets.")
-    await ria.press("Iedereen die meedoet")
+    await ria.press("👥 Iedereen")
     await ria.press("Later")
     await ria.press("Morgen")
     await ria.press("Na 7 dagen")

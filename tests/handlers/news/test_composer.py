@@ -81,7 +81,7 @@ async def _last_broadcast(app: App) -> int:
 @pytest.mark.parametrize(
     ("buttons", "count", "who"),
     [
-        (["Iedereen met Wist je dat"], 2, {"anna", "bob"}),
+        (["Alle abonnees"], 2, {"anna", "bob"}),
         (["Eén thema", "Velsen benut kansen"], 1, {"anna"}),
         (["Eén thema", "Velsen is samenspel"], 2, {"anna", "bob"}),
         (["Eén wijk", "IJmuiden"], 2, {"anna", "carl"}),
@@ -113,7 +113,7 @@ async def test_the_audience_buttons_show_how_many_each_reaches(app: App) -> None
     await _town(app)
     ria = await civil_servant(app)
     await _write(ria)
-    assert "👥 Iedereen met Wist je dat (2)" in ria.last[0].labels()
+    assert "👥 Alle abonnees (2)" in ria.last[0].labels()
     await ria.press("Eén wijk")
     labels = ria.last[0].labels()
     assert "IJmuiden (2)" in labels and "Driehuis (1)" in labels and "Velserbroek (0)" in labels
@@ -169,7 +169,7 @@ async def test_a_photo_goes_with_the_message(app: App) -> None:
     await ria.send("Kijk, de nieuwe bankjes!")
     await ria.photo(b"\xff\xd8\xff bankjes")
     assert ria.keys == ["composer.ask_audience"]
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     assert ria.last[1].reply.photo_id is not None
     await ria.press("Nu versturen")
     [row] = await app.repos.outbox.for_user(people["anna"])
@@ -195,7 +195,7 @@ async def test_nobody_subscribed_means_everyone_is_refused_too(app: App) -> None
     ria = await civil_servant(app)
     await _write(ria)
     assert "(0)" in ria.last[0].labels()[0]
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     assert ria.keys == ["composer.audience_empty", "composer.ask_audience"]
 
 
@@ -219,7 +219,7 @@ async def test_text_can_be_changed_after_the_preview(app: App) -> None:
     people = await _town(app)
     ria = await civil_servant(app)
     await _write(ria, "Eerste versie")
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Tekst aanpassen")
     assert ria.keys == ["composer.ask_text"]
     await ria.send("Tweede versie")
@@ -241,7 +241,7 @@ async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> N
     timers = TimerLog(app)
     ria = await civil_servant(app)
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Inplannen")
     assert ria.keys == ["composer.ask_when"]
     assert any(label.startswith("Morgen 09:00") for label in ria.last[0].labels())
@@ -274,7 +274,7 @@ async def test_a_quick_button_schedules_tomorrow_morning(app: App) -> None:
     timers = TimerLog(app)
     ria = await civil_servant(app)
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Inplannen")
     await ria.press("Morgen 09:00")
     assert ria.keys == ["composer.scheduled"]
@@ -301,7 +301,7 @@ async def test_bad_moments_get_a_clear_answer_and_nothing_is_scheduled(
     timers = TimerLog(app)
     ria = await civil_servant(app)
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Inplannen")
     await ria.send(typed)
     assert ria.keys == [key, "composer.ask_when"]
@@ -313,7 +313,7 @@ async def test_more_than_a_year_ahead_is_refused(app: App) -> None:
     await _town(app)
     ria = await civil_servant(app)
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Inplannen")
     far = (utcnow() + timedelta(days=400)).astimezone(app.settings.zone)
     await ria.send(far.strftime("%d-%m-%Y 10:00"))
@@ -325,7 +325,7 @@ async def test_more_than_a_year_ahead_is_refused(app: App) -> None:
 
 async def _schedule(app: App, ria: Chat, days: int = 2) -> int:
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Inplannen")
     moment = (utcnow() + timedelta(days=days)).astimezone(app.settings.zone)
     await ria.send(moment.strftime("%d-%m-%Y 10:00"))
@@ -422,7 +422,7 @@ async def test_a_composer_dialog_survives_a_restart(app: App, settings: Settings
         again.history = ria.history
         await again.press("Zonder foto")
         assert again.keys == ["composer.ask_audience"]
-        await again.press("Iedereen")
+        await again.press("Alle abonnees")
         await again.press("Nu versturen")
         [row] = await restarted.repos.outbox.for_user(people["anna"])
         assert row.payload[0]["params"]["text"] == "Over de restart heen"
@@ -435,7 +435,7 @@ async def test_old_buttons_from_the_composer_are_stale(app: App) -> None:
     ria = await civil_servant(app)
     await _write(ria)
     audience_buttons = ria.history[-1]
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     ria.history.append(audience_buttons)
     await ria.press("Eén wijk")
     assert ria.keys == ["general.stale_button"]
@@ -449,7 +449,7 @@ async def test_sending_now_shows_the_author_its_progress_and_then_a_report(app: 
     await _town(app)
     ria = await civil_servant(app)
     await _write(ria)
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     await ria.press("Nu versturen")
     assert ria.keys == ["composer.sent"]
     adapter = FakeAdapter()

@@ -18,7 +18,7 @@ async def _send_news(cas: Chat, text: str) -> None:
     await cas.send("/nieuwbericht")
     await cas.send(text)
     await cas.press("Zonder foto")
-    await cas.press("Iedereen met Wist je dat")
+    await cas.press("Alle abonnees")
     await cas.press("Nu versturen")
     assert cas.keys == ["composer.sent"]
 

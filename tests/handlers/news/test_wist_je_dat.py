@@ -163,7 +163,7 @@ async def test_a_message_that_begins_the_usual_way_gets_no_second_header(app: Ap
     await ria.send("/nieuwbericht")
     await ria.send("Wist je dat we in mei een nieuwe speeltuin openen?")
     await ria.press("Zonder foto")
-    await ria.press("Iedereen")
+    await ria.press("Alle abonnees")
     shown = ria.last[1].text
     assert shown.startswith("💡 Wist je dat we in mei")
     assert shown.splitlines()[0].count("Wist je dat") == 1
