@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -38,10 +39,12 @@ def pseudonym(platform_id: str) -> str:
 def scrubbed(text: str, *platform_ids: str) -> str:
     """A platform's text (an error) with these platform ids put as their pseudonyms: a
     homeserver's refusal names the person ("@anna:hs is banned from the room"), an address
-    in an error may hold it URL-encoded."""
+    in an error may hold it URL-encoded. Only whole ids: "123" is not taken out of
+    "-1001234", another id."""
     forms = {(form, i) for i in platform_ids if i for form in (i, quote(i, safe=""))}
     for form, platform_id in sorted(forms, key=lambda f: len(f[0]), reverse=True):
-        text = text.replace(form, f"<{pseudonym(platform_id)}>")
+        whole = re.compile(rf"(?<!\w){re.escape(form)}(?!\w)")
+        text = whole.sub(f"<{pseudonym(platform_id)}>", text)
     return text
 
 

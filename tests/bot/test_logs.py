@@ -78,3 +78,7 @@ def test_a_platform_error_naming_people_keeps_only_their_pseudonyms() -> None:
     assert f"<{pseudonym('@anna:hs.example')}> and @an:hs" in scrubbed_text
     assert scrubbed_text.startswith(f"<{pseudonym('@anna:hs')}> is banned")
     assert scrubbed_text.endswith(f"(/ban/<{pseudonym('@anna:hs')}>)")
+    # Only whole ids: a Telegram user id inside a group's id is another id.
+    assert scrubbed("user 123 in chat -1001234", "123") == (
+        f"user <{pseudonym('123')}> in chat -1001234"
+    )
