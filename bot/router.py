@@ -46,9 +46,8 @@ from handlers.catalog import Catalog
 from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
 from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
-from storage import Repositories, StorageUnavailable, StoredDialog, User
+from storage import Option, Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
-from storage.dialogs import Option
 
 log = logging.getLogger(__name__)
 

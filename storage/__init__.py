@@ -13,7 +13,7 @@ from storage.consultations.consultations import Consultations
 from storage.consultations.responses import Responses
 from storage.consultations.tallies import Tallies
 from storage.db import Database, DatabaseError, StorageUnavailable
-from storage.dialogs import ChatOptions, Dialogs, StoredDialog
+from storage.dialogs import ChatOptions, Dialogs, Option, StoredDialog
 from storage.experiments.experiments import Experiments
 from storage.experiments.proposals import Proposals
 from storage.experiments.rooms import Rooms
@@ -107,6 +107,7 @@ __all__ = [
     "Invites",
     "Media",
     "MediaStore",
+    "Option",
     "Outbox",
     "OutboxRow",
     "PlatformState",
