@@ -182,15 +182,16 @@ async def report(ctx: Context) -> Response:
         reporter_user_id=ctx.user.id,
         now=ctx.now,
     )
-    if new:
-        await ctx.repos.audit.record(
-            "room.report",
-            now=ctx.now,
-            actor_user_id=ctx.user.id,
-            subject=f"room_report:{report_id}",
-            subject_user_id=author.id if author else None,
-            detail={"room": room.id},
-        )
+    if not new:
+        return respond()  # reported by them before: thanked then
+    await ctx.repos.audit.record(
+        "room.report",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"room_report:{report_id}",
+        subject_user_id=author.id if author else None,
+        detail={"room": room.id},
+    )
     # Thanked in private (the reporter acted, so notify() would skip them: queue directly).
     await ctx.repos.outbox.enqueue(
         ctx.user.id,

@@ -281,6 +281,7 @@ async def test_a_name_that_is_a_common_word_does_not_empty_the_reasons_of_others
 async def test_the_thanks_for_a_report_names_the_connector_by_name(app: App) -> None:
     _, anna, _, _ = await linked(app)
     await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))  # once more: thanked once
     [thanks] = await for_user(app, anna, "moderation")
     assert thanks.replies[0].key == "rooms.reported"
     assert "Burgerbeest kijkt ernaar" in thanks.text(app, "nl")
