@@ -312,7 +312,8 @@ async def next_question(ctx: Context) -> Response:
     return await _onward(ctx, found)
 
 
-@feature.action("cs.w", role=Role.RESIDENT)
+# Posting, as the typed step is: a muted resident hears it before typing, not after.
+@feature.action("cs.w", role=Role.RESIDENT, posts="consultation")
 async def type_answer(ctx: Context) -> Response:
     """``cs.w:<id>:<moment>:<question>``: type the answer to a text question."""
     found = await _pressed(ctx, 3, answering=True)

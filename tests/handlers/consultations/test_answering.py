@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from tests.consultations import (
     Clock,
     Jobs,
@@ -238,3 +240,22 @@ async def test_reminders_can_be_turned_off(app: App, clock: Clock) -> None:
     await anna.send("/peilingen")
     await anna.press("Wel herinneringen")
     assert anna.keys == ["consultations.reminders_on"]
+
+
+async def test_a_muted_resident_hears_it_before_typing_an_answer(app: App) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    user = await stored(app, "anna")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            user.id,
+            SanctionKind.MUTE,
+            reason="Even rust.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=2),
+        )
+    # Choosing answers goes on; a typed answer, which staff would read, waits for the end.
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    assert anna.keys[0] == "moderation.muted"
+    assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
