@@ -27,6 +27,7 @@ from handlers.consultations.jobs import EVALUATIONS_JOB, job, next_moment
 from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature
+from handlers.phrases import phrase
 from handlers.when import parse_moment
 from storage.consultations.model import (
     Consultation,
@@ -207,11 +208,14 @@ async def results(ctx: Context) -> Response:
             )
         )
         parts += breakdown
+    title = pick(consultation.title, ctx.lang)
     summary = Reply(
         key="consultations.staff_results_kept" if kept else "consultations.staff_results",
         params={
-            "title": pick(consultation.title, ctx.lang),
-            "moment": moment,
+            # A poll is asked once; an evaluation at moments, each with results of its own.
+            "title": phrase(ctx, "consultations.title_at_moment", title=title, number=moment)
+            if moment
+            else title,
             "respondents": counted.respondents,
             **counts.model_dump(),
         },

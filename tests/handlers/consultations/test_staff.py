@@ -345,3 +345,15 @@ async def test_a_forged_staff_button_changes_nothing(app: App, payload: str) -> 
     after = await app.db.fetchall("SELECT * FROM consultations ORDER BY id")
     assert [tuple(r) for r in after] == [tuple(r) for r in before]
     assert await _actions(app, poll) == logged
+
+
+async def test_a_polls_results_name_no_moment(app: App) -> None:
+    # A poll is asked once: "(moment 0)" in its title told staff nothing.
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.res:{poll}:0")
+    assert ria.keys[0] == "consultations.staff_results"
+    first_line = ria.last[0].text.splitlines()[0]
+    assert first_line.endswith(", tot nu toe") and "moment" not in first_line
