@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.app import App
@@ -49,6 +51,27 @@ REWORDED = {
     "inbox.title": ({"open": 1, "waiting": 1}, "1 open, 1 nog zonder antwoord", "1 waiting"),
     "meetings.invitation": ({"capacity": 1}, "Plaatsen: 1.", "Places: 1."),
 }
+#: Staff texts with several counts: key -> (the counted parameters, Dutch, English), each
+#: sentence with ``{n}`` where every count is; other parameters are ``min=5``.
+SEVERAL_COUNTS = {
+    "moderation.card_history": (
+        ("warnings", "mutes", "bans"),
+        "Eerder: waarschuwingen {n} · gedempt {n} · geblokkeerd {n}.",
+        "Before: warnings {n} · muted {n} · banned {n}.",
+    ),
+    "consultations.breakdown_hidden_neighbourhood": (
+        ("groups",),
+        "Wijken met minder dan 5 antwoorden: {n}, niet getoond",
+        "Neighbourhoods with fewer than 5 answers: {n}, not shown",
+    ),
+    "consultations.breakdown_hidden_language": (
+        ("groups",),
+        "Talen met minder dan 5 antwoorden: {n}, niet getoond",
+        "Languages with fewer than 5 answers: {n}, not shown",
+    ),
+}
+#: A noun with its plural ending in brackets: "waarschuwing(en)", "time(s)".
+LAZY_PLURAL = re.compile(r"[^\W\d_]\((?:en|s|e|n|es)\)")
 #: What a count in front of a noun must never look like.
 WRONG = (
     "1 vragen",
@@ -93,6 +116,28 @@ def test_a_text_with_several_numbers_reads_right_for_one(key: str) -> None:
     assert en in _filled("en", key, 1, params)
     for lang in ("nl", "en"):
         assert not any(wrong in _filled(lang, key, 1, params) for wrong in WRONG), (lang, key)
+
+
+@pytest.mark.parametrize("key", sorted(SEVERAL_COUNTS))
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_text_with_several_counts_reads_right_for_one_and_for_three(key: str, n: int) -> None:
+    counted, nl, en = SEVERAL_COUNTS[key]
+    params = {"min": 5, **dict.fromkeys(counted, n)}
+    assert nl.format(n=n) in _filled("nl", key, n, params)
+    assert en.format(n=n) in _filled("en", key, n, params)
+    for lang in ("nl", "en"):
+        assert not any(wrong in _filled(lang, key, n, params) for wrong in WRONG), (lang, key)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_no_text_puts_a_plural_ending_in_brackets(lang: str) -> None:
+    lazy = {
+        key: form
+        for key, entry in CATALOG.texts[lang].items()
+        for form in (entry.values() if isinstance(entry, dict) else [entry])
+        if LAZY_PLURAL.search(form)
+    }
+    assert lazy == {}
 
 
 async def test_the_meeting_lengths_say_one_hour_and_two_hours(app: App) -> None:

@@ -55,8 +55,8 @@ async def test_staff_see_no_breakdown_for_a_group_below_the_threshold(app: App) 
     assert "IJmuiden (6): Schommel 3 · Klimrek 3 · Zandbak 0" in text
     assert "Nederlands (7)" in text
     assert "Driehuis" not in text and "Engels (" not in text
-    assert "1 wijk(en) met minder dan 5 antwoorden: niet getoond" in text
-    assert "1 taal/talen met minder dan 5 antwoorden: niet getoond" in text
+    assert "Wijken met minder dan 5 antwoorden: 1, niet getoond" in text
+    assert "Talen met minder dan 5 antwoorden: 1, niet getoond" in text
     # Overall counts are shown to staff however few answered.
     assert "2. Hoe vaak ga je naar de speelplek? (3 antwoorden)" in text
     assert ria.last[1].reply.document is not None
