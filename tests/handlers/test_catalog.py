@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers import FEATURES
 from handlers.catalog import Catalog, placeholders
 from handlers.contract import Button, Reply
 from handlers.locales import own_name
@@ -194,3 +195,94 @@ def test_yes_and_no_are_shown_as_marks() -> None:
     catalog = Catalog({"nl": {"x": "{done} {open}"}})
     assert catalog.text("nl", "x", {"done": True, "open": False}, markup=False) == "✓ ✗"
     assert catalog.text("nl", "x", {"done": True, "open": False}, markup=True) == "✓ ✗"
+
+
+#: A command in a text: "/mydata", not "</b>", "en/of" or a link's path.
+COMMAND_IN_TEXT = re.compile(r"(?<![\w/<:.])/([^\W\d_]\w*)")
+#: The English name of every command that has one; a new command with an alias is added here.
+ENGLISH_COMMANDS = frozenset(
+    [
+        "help",
+        "cancel",
+        "language",
+        "mydata",
+        "forgetme",
+        "ideas",
+        "myideas",
+        "idea",
+        "experiments",
+        "link",
+        "rules",
+        "flag",
+        "newexperiment",
+        "myproposals",
+        "news",
+        "newpost",
+        "scheduled",
+        "civilservants",
+        "introduce",
+        "question",
+        "myquestions",
+        "queue",
+        "reports",
+        "restrictions",
+        "connect",
+        "auditlog",
+        "stats",
+        "vote",
+        "newround",
+        "rounds",
+        "polls",
+        "newpoll",
+        "meetings",
+        "newmeeting",
+    ]
+)
+
+
+def _command_names() -> dict[str, frozenset[str]]:
+    """Every registered command and alias -> all names of that command."""
+    handlers_by_name = {
+        name: spec.handler for feature in FEATURES for name, spec in feature.commands.items()
+    }
+    return {
+        name: frozenset(n for n, h in handlers_by_name.items() if h is handler)
+        for name, handler in handlers_by_name.items()
+    }
+
+
+def _commands_in(lang: str) -> dict[str, set[str]]:
+    """Every /command in a language's texts -> the keys of the texts naming it."""
+    found: dict[str, set[str]] = {}
+    for key, entry in CATALOG.texts[lang].items():
+        for form in entry.values() if isinstance(entry, dict) else [entry]:
+            for name in COMMAND_IN_TEXT.findall(form):
+                found.setdefault(name, set()).add(key)
+    return found
+
+
+def test_every_command_with_an_alias_has_one_english_name() -> None:
+    for names in set(_command_names().values()):
+        if len(names) > 1:
+            assert len(names & ENGLISH_COMMANDS) == 1, sorted(names)
+
+
+@pytest.mark.parametrize("lang", CATALOG.languages)
+def test_every_command_a_text_names_is_registered_and_named_one_way(lang: str) -> None:
+    commands = _command_names()
+    named = _commands_in(lang)
+    assert {name: keys for name, keys in named.items() if name not in commands} == {}
+    ways: dict[frozenset[str], set[str]] = {}
+    for name in named:
+        ways.setdefault(commands[name], set()).add(name)
+    assert [sorted(used) for used in ways.values() if len(used) > 1] == []
+
+
+def test_english_texts_name_the_english_command() -> None:
+    commands = _command_names()
+    dutch = {
+        name: keys
+        for name, keys in _commands_in("en").items()
+        if commands[name] & ENGLISH_COMMANDS and name not in ENGLISH_COMMANDS
+    }
+    assert dutch == {}
