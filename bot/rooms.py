@@ -1,8 +1,8 @@
 """Carrying out room tasks: what the bot must do in experiments' rooms on a platform.
 
-Handlers store a task (an invite, hiding a message, a mute, its end, a ban) in the same
-transaction as the decision; this worker, one per adapter that can do room operations,
-takes the due ones and asks the adapter:
+Handlers store a task (an invite, hiding a message, a mute, its end, a ban, lifting it) in
+the same transaction as the decision; this worker, one per adapter that can do room
+operations, takes the due ones and asks the adapter:
 
     room_tasks ──due()──► adapter (RoomOperations) ──ok──► task deleted (an invite link is
         ▲                        │                          queued to the person privately)
@@ -126,6 +126,8 @@ class RoomWorker:
                 await ops.mute(room, task.target, None)
             elif task.op is RoomOp.BAN:
                 await ops.ban(room, task.target)
+            elif task.op is RoomOp.UNBAN:
+                await ops.unban(room, task.target)
         except RoomError as exc:
             return await self._failed(task, exc, lasting=exc.lasting)
         except Exception as exc:

@@ -153,6 +153,10 @@ class RoomOperations(Protocol):
     async def ban(self, room: str, person: str) -> None:
         """Remove ``person`` from the room and keep them out."""
 
+    async def unban(self, room: str, person: str) -> None:
+        """Let a banned ``person`` back: they may join (or be invited) again; someone who is
+        not banned is left as they are."""
+
     async def admin_problem(self, room: str) -> str | None:
         """Why the bot cannot moderate this room (no admin rights, not in it); None: it can."""
 

@@ -3,8 +3,9 @@
 A reply ``/melden`` names the event it answers (``m.in_reply_to``); the bot fetches that
 event to read its sender and text. Moderation uses the room's power levels: a muted member
 gets level -1, below what sending a message needs, and is given their old level back when
-the mute ends; hiding is a redaction; a ban is a ban. The bot needs a power level at least
-that of each of these actions (``admin_problem`` says which one it lacks).
+the mute ends; hiding is a redaction; a ban is a ban, and lifting it an unban. The bot
+needs a power level at least that of each of these actions (``admin_problem`` says which
+one it lacks).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
+    ErrorResponse,
     RoomBanError,
     RoomGetEventError,
     RoomGetStateEventError,
@@ -112,6 +114,22 @@ async def mute(client: AsyncClient, room: str, person: str, until: datetime | No
 async def ban(client: AsyncClient, room: str, person: str) -> None:
     answer = await client.room_ban(room, person)
     if isinstance(answer, RoomBanError):
+        raise _refused(answer)
+
+
+async def unban(client: AsyncClient, room: str, person: str) -> None:
+    """Unbanning someone who is not banned is refused by the homeserver: first the member
+    state is read, so a lift whose ban never reached the room changes nothing."""
+    state = await client.room_get_state_event(room, "m.room.member", person)
+    if isinstance(state, RoomGetStateEventError):
+        if state.status_code == "M_NOT_FOUND":
+            return  # never in the room
+        raise _refused(state)
+    if state.content.get("membership") != "ban":
+        return
+    answer = await client.room_unban(room, person)
+    # nio's annotation names the ban's answer types; it returns RoomUnbanError.
+    if isinstance(answer, ErrorResponse):
         raise _refused(answer)
 
 

@@ -561,6 +561,9 @@ class Matrix:
     async def ban(self, room: str, person: str) -> None:
         await _matrix_rooms.ban(self._client, room, person)
 
+    async def unban(self, room: str, person: str) -> None:
+        await _matrix_rooms.unban(self._client, room, person)
+
     async def admin_problem(self, room: str) -> str | None:
         return await _matrix_rooms.admin_problem(self._client, room)
 

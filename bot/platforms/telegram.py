@@ -634,6 +634,11 @@ class Telegram:
         with _room_errors():
             await self.delivery_bot.ban_chat_member(int(room), int(person))
 
+    async def unban(self, room: str, person: str) -> None:
+        """Only if banned: an unban would otherwise remove a member from the group."""
+        with _room_errors():
+            await self.delivery_bot.unban_chat_member(int(room), int(person), only_if_banned=True)
+
     async def admin_problem(self, room: str) -> str | None:
         return await admin_problem(self.delivery_bot, room)
 

@@ -16,7 +16,8 @@ mute, and the posting limits features declare (ideas per day, comments per hour)
                     ├─ blokkeren ─────► reason ───────────┤ audit log
                     └─ later ──► next card                └──► next card
     /wachtrij 12 of a hidden idea ──► weer tonen ──► visible again, its author told
-    /beperkingen ──► who is muted or banned now ──opheffen──► lifted, person told
+    /beperkingen ──► who is muted or banned now, here and in experiments' rooms
+                     ──opheffen──► lifted (in a room: on the platform too), person told
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id
-from handlers.community import mutes
+from handlers.community import mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
@@ -445,9 +446,11 @@ async def restore(ctx: Context) -> Response:
 )
 @feature.action("mod.active", role=Role.CONNECTOR)
 async def active(ctx: Context) -> Response:
-    """Everyone muted or banned now, with a button to lift it."""
+    """Everyone muted or banned now, here or in an experiment's room, with a button to
+    lift it."""
     current = await ctx.repos.sanctions.all_active(ctx.now)
-    if not current:
+    in_rooms, room_buttons = await room_moderation.in_force(ctx)
+    if not current and not in_rooms:
         return respond(menu_reply(ctx, "moderation.none_active"))
     parts = []
     buttons = []
@@ -468,8 +471,16 @@ async def active(ctx: Context) -> Response:
                 )
             ]
         )
+    parts.extend(in_rooms)
+    buttons.extend(room_buttons)
     buttons.append([Button(label="menu.back", payload="menu")])
     return respond(Reply(key="moderation.active_title", parts=parts, buttons=buttons))
+
+
+@feature.action(room_moderation.LIFT, role=Role.CONNECTOR)
+async def lift_in_room(ctx: Context) -> Response:
+    """``mod.lift_room:<sanction>``: end a mute or ban in an experiment's room early."""
+    return await room_moderation.lift(ctx)
 
 
 @feature.action("mod.lift", role=Role.CONNECTOR)

@@ -12,6 +12,10 @@ power level, ban), and the author is told privately why, in their language.
       ├─ dempen ──► 1 day | 1 week | days ──► reason ──┤ reporters told, audit log
       ├─ blokkeren ────► reason ────────────┤
       └─ later ──► next card                └──► next card
+
+    /beperkingen ──► room mutes and bans in force ──opheffen──► lifted, the platform's
+        undoing queued now (unmute, unban), the person told (if known here), audit log;
+        a participant let back into the room is invited again
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from handlers.answers import excerpt
+from handlers import when
+from handlers.answers import excerpt, parse_id
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
-from handlers.feature import Context
+from handlers.experiments.rooms import invite
+from handlers.feature import Context, menu_reply
 from handlers.phrases import phrase
 from handlers.review import Decided, Kind, Notice, Outcome, announce
 from handlers.start.menu import stale_button
@@ -34,6 +40,21 @@ PERSONAL = frozenset({"warn", "mute", "ban"})
 CARD_EXCERPT = 800
 #: Unicode isolation around the reported text, so right-to-left text stays inside it.
 _ISOLATE = "\u2068{}\u2069"
+
+
+async def _role(ctx: Context, user_id: int | None) -> Role | None:
+    if user_id is None:
+        return None
+    author = await ctx.repos.users.get(user_id)
+    return author.role if author is not None else None
+
+
+async def _who(ctx: Context, user_id: int | None) -> str:
+    """The author of a reported message as the card names them."""
+    role = await _role(ctx, user_id)
+    if user_id is None or role is None:
+        return phrase(ctx, "rooms.mod.author_unknown")
+    return phrase(ctx, f"moderation.author.{role.value}", user=user_id)
 
 
 class RoomMessages(Kind[RoomReport]):
@@ -54,10 +75,7 @@ class RoomMessages(Kind[RoomReport]):
         return "open"
 
     async def _author_role(self, ctx: Context, item: RoomReport) -> Role | None:
-        if item.author_user_id is None:
-            return None
-        author = await ctx.repos.users.get(item.author_user_id)
-        return author.role if author is not None else None
+        return await _role(ctx, item.author_user_id)
 
     async def decisions(self, ctx: Context, item: RoomReport) -> tuple[str, ...]:
         """What can be decided: nothing about staff but their message; a warning needs an
@@ -98,11 +116,7 @@ class RoomMessages(Kind[RoomReport]):
 
     async def card(self, ctx: Context, item: RoomReport) -> Reply:
         experiment = await ctx.repos.experiments.get(item.room.experiment_id)
-        role = await self._author_role(ctx, item)
-        if item.author_user_id is None or role is None:
-            author = phrase(ctx, "rooms.mod.author_unknown")
-        else:
-            author = phrase(ctx, f"moderation.author.{role.value}", user=item.author_user_id)
+        author = await _who(ctx, item.author_user_id)
         body = excerpt(item.body, CARD_EXCERPT) if item.body else phrase(ctx, "rooms.mod.no_text")
         parts = [Reply(key="rooms.mod.card_reporters", params={"count": len(item.reporters)})]
         if item.link:
@@ -199,3 +213,103 @@ class RoomMessages(Kind[RoomReport]):
         )
         period = phrase(ctx, "moderation.days", count=days)
         return Decided(Reply(key=f"rooms.mod.done_{decision}", params={"period": period}))
+
+
+# Mutes and bans in force, on /beperkingen ------------------------------------------------
+
+
+async def in_force(ctx: Context) -> tuple[list[Reply], list[list[Button]]]:
+    """The room mutes and bans that hold now, each a line and an "Opheffen" button."""
+    parts: list[Reply] = []
+    buttons: list[list[Button]] = []
+    for sanction in await ctx.repos.rooms.in_force(ctx.now):
+        experiment = await ctx.repos.experiments.get(sanction.room.experiment_id)
+        who = await _who(ctx, sanction.user_id)
+        params: dict[str, object] = {
+            "who": who,
+            "title": experiment.title(ctx.lang) if experiment else "",
+            "platform": sanction.room.platform,
+            "message": _ISOLATE.format(excerpt(sanction.body, 60)),
+            "reason": sanction.reason or "",
+        }
+        if sanction.ends_at is not None:
+            params["until"] = when.moment(ctx.local(sanction.ends_at), ctx.lang)
+        else:
+            params["since"] = when.moment(ctx.local(sanction.created_at), ctx.lang)
+        parts.append(Reply(key=f"rooms.mod.active_{sanction.kind}", params=params))
+        buttons.append(
+            [
+                Button(
+                    label="rooms.mod.btn_lift",
+                    payload=f"{LIFT}:{sanction.id}",
+                    params={"who": who, "title": params["title"]},
+                )
+            ]
+        )
+    return parts, buttons
+
+
+#: The action of a room sanction's "Opheffen" button (``mod.lift_room:<sanction>``).
+LIFT = "mod.lift_room"
+
+
+async def lift(ctx: Context) -> Response:
+    """End a room mute or ban early: the platform undoes it, the person is told."""
+    sanction_id = parse_id(ctx.value)
+    if sanction_id is None:
+        return await stale_button(ctx)
+    found = await ctx.repos.rooms.in_force(ctx.now, sanction_id=sanction_id)
+    if not found:  # unknown, lifted or over already, or not a mute or ban
+        return await stale_button(ctx)
+    [sanction] = found
+    lifted = await ctx.repos.rooms.lift(sanction, by_user_id=ctx.user.id, now=ctx.now)
+    if not lifted:
+        return await stale_button(ctx)
+    room = sanction.room
+    invited = 0
+    # Let back in, a participant is invited again (after the unban: tasks run in order).
+    # Someone unknown when the ban was decided may use the bot by now: told as well.
+    user_id = sanction.user_id
+    if user_id is None:
+        known = await ctx.repos.users.find(room.platform, sanction.target)
+        user_id = known.id if known is not None else None
+    takes_part = ctx.repos.experiments.takes_part
+    if (
+        sanction.kind == "ban"
+        and user_id is not None
+        and await takes_part(room.experiment_id, user_id)
+    ):
+        invited = await invite(ctx, room, user_id)
+    experiment = await ctx.repos.experiments.get(room.experiment_id)
+
+    def to_person(lang: str) -> list[Reply]:
+        params = {
+            "title": experiment.title(lang) if experiment else "",
+            "connector": ctx.profile.connector(lang),
+        }
+        told = [Reply(key=f"rooms.mod.told_lifted_{sanction.kind}", params=params)]
+        if invited:
+            told.append(Reply(key="rooms.invite_coming"))
+        return told
+
+    await announce(
+        ctx,
+        "room.lift",
+        Notice([user_id], to_person, kind="moderation", record="author_told", flag=True),
+        detail={
+            "room": room.id,
+            "platform": room.platform,
+            "kind": sanction.kind,
+            "sanctions": lifted,
+        },
+        subject=f"room:{room.id}",
+        subject_user_id=user_id,
+    )
+    return respond(
+        menu_reply(
+            ctx,
+            f"rooms.mod.lifted_{sanction.kind}",
+            who=await _who(ctx, sanction.user_id),
+            title=experiment.title(ctx.lang) if experiment else "",
+        )
+    )

@@ -33,6 +33,7 @@ class RoomOp(StrEnum):
     MUTE = "mute"
     UNMUTE = "unmute"
     BAN = "ban"
+    UNBAN = "unban"
 
 
 class RoomTask(BaseModel):
@@ -66,6 +67,28 @@ class RoomReport(BaseModel):
     reporters: list[int]
     decided: bool
 
+
+class RoomSanction(BaseModel):
+    """A mute or ban in a room, in force: whom (the account of the reported message), why,
+    and until when (a ban has no end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    room: Room
+    kind: str
+    target: str
+    user_id: int | None
+    body: str
+    reason: str | None
+    created_at: datetime
+    ends_at: datetime | None
+
+
+#: A room mute or ban that holds now (bound: the moment, as ISO text).
+_IN_FORCE = (
+    "s.kind IN ('mute', 'ban') AND s.lifted_at IS NULL AND (s.ends_at IS NULL OR s.ends_at > ?)"
+)
 
 _ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id"
 
@@ -278,6 +301,63 @@ class Rooms:
                 iso(ends_at) if ends_at else None,
             ),
         )
+
+    async def in_force(
+        self, now: datetime, *, sanction_id: int | None = None, limit: int = 50
+    ) -> list[RoomSanction]:
+        """Room mutes and bans that hold now (or the one with ``sanction_id``), newest
+        first. One whose report is gone (its author erased themselves) names no account."""
+        rows = await self.db.fetchall(
+            "SELECT s.id, s.kind, s.user_id, s.reason, s.created_at, s.ends_at,"
+            f" q.author_platform_id, q.body, {_ROOM} FROM room_sanctions s"
+            " JOIN room_reports q ON q.id = s.report_id"
+            f" JOIN experiment_rooms r ON r.id = s.room_id WHERE {_IN_FORCE}"
+            " AND (? IS NULL OR s.id = ?) ORDER BY s.id DESC LIMIT ?",
+            (iso(now), sanction_id, sanction_id, limit),
+        )
+        return [
+            RoomSanction(
+                id=row["id"],
+                room=_room(row),
+                kind=row["kind"],
+                target=row["author_platform_id"],
+                user_id=row["user_id"],
+                body=row["body"] or "",
+                reason=row["reason"],
+                created_at=parse(row["created_at"]),
+                ends_at=parse(row["ends_at"]),
+            )
+            for row in rows
+        ]
+
+    async def lift(self, sanction: RoomSanction, *, by_user_id: int, now: datetime) -> list[int]:
+        """End a room mute or ban early, with every other one of its kind on the same
+        account in that room (the platform holds one): the platform's undoing is queued now
+        and what was still to do (the mute itself, its end; the ban, an invite that would
+        come before the unban) is dropped. Returns the ids lifted; none when it was lifted
+        or ended already."""
+        room = sanction.room
+        rows = await self.db.fetchall(
+            "UPDATE room_sanctions AS s SET lifted_at = ?, lifted_by_user_id = ?"
+            f" WHERE s.room_id = ? AND s.kind = ? AND {_IN_FORCE}"
+            " AND s.report_id IN (SELECT id FROM room_reports"
+            " WHERE room_id = ? AND author_platform_id = ?) RETURNING id",
+            (iso(now), by_user_id, room.id, sanction.kind, iso(now), room.id, sanction.target),
+        )
+        if not rows:
+            return []
+        undo, dropped = (
+            (RoomOp.UNMUTE, ("mute", "unmute"))
+            if sanction.kind == "mute"
+            else (RoomOp.UNBAN, ("ban", "invite"))
+        )
+        await self.db.execute(
+            f"DELETE FROM room_tasks WHERE room_id = ? AND target = ?"
+            f" AND op IN ({', '.join('?' for _ in dropped)})",
+            (room.id, sanction.target, *dropped),
+        )
+        await self.queue(room, undo, sanction.target, now, by_user_id=by_user_id)
+        return sorted(int(row[0]) for row in rows)
 
     # Tasks ------------------------------------------------------------------------------
 

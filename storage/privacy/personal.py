@@ -496,7 +496,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
         " and bans there, with the reason",
-        export="SELECT room_id AS room, kind, reason, created_at, ends_at FROM room_sanctions"
+        export="SELECT room_id AS room, kind, reason, created_at, ends_at, lifted_at"
+        " FROM room_sanctions"
         " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
         " WHERE author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
@@ -504,6 +505,8 @@ TABLES: tuple[Table, ...] = (
         erase=(
             "DELETE FROM room_sanctions WHERE user_id = :user_id",
             "UPDATE room_sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
+            "UPDATE room_sanctions SET lifted_by_user_id = NULL"
+            " WHERE lifted_by_user_id = :user_id",
         ),
         reasons=("reason",),
     ),

@@ -15,7 +15,7 @@ from bot.settings import Settings
 from handlers.contract import Quoted, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
-from tests.handlers.experiments.test_rooms import group_command, linked
+from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.people import for_user, person, row
 from tests.privacy import traces
 from tests.support import Chat
@@ -45,6 +45,9 @@ class RefusingRoom:
 
     async def ban(self, room: str, person: str) -> None:
         raise self.refusals.pop(0)
+
+    async def unban(self, room: str, person: str) -> None:
+        return None
 
     async def admin_problem(self, room: str) -> str | None:
         return None
@@ -101,6 +104,16 @@ class ObedientRoom(RefusingRoom):
     async def mute(self, room: str, person: str, until: datetime | None) -> None:
         self.done.append(("mute" if until else "unmute", person))
 
+    async def invite(self, room: str, person: str) -> str | None:
+        self.done.append(("invite", person))
+        return None
+
+    async def ban(self, room: str, person: str) -> None:
+        self.done.append(("ban", person))
+
+    async def unban(self, room: str, person: str) -> None:
+        self.done.append(("unban", person))
+
 
 async def _room_tasks(app: App, chat: Chat) -> list[str]:
     user = await row(app, chat)
@@ -140,6 +153,88 @@ async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_
     assert await worker.run_due() == 1
     assert room.done[-1] == ("unmute", CARL)
     assert await traces(app.db, [CARL]) == []
+
+
+async def test_a_lifted_room_mute_ends_on_the_platform_now_not_at_its_planned_end(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 2
+    assert room.done == [("hide", "55"), ("mute", "bob")]
+
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    now = utcnow()
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", "bob")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    # Nothing is left to undo it again a week later.
+    now += timedelta(days=8)
+    assert await worker.run_due() == 0
+
+
+async def test_a_lifted_room_ban_is_undone_on_the_platform_before_the_new_invite(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await bob.press_payload("exp.join:1")
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    now = utcnow()
+    assert await worker.run_due() == 2
+    assert room.done == [("invite", "bob"), ("hide", "55"), ("ban", "bob")]
+
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    now = utcnow()
+    assert await worker.run_due() == 2
+    assert room.done[-2:] == [("unban", "bob"), ("invite", "bob")]
+    invited = await for_user(app, bob, "room")
+    assert [q.replies[0].key for q in invited] == ["rooms.invited", "rooms.invited"]
+
+
+class StuckRoom(ObedientRoom):
+    """A room where the bot lost its rights: an unban is refused for good."""
+
+    async def unban(self, room: str, person: str) -> None:
+        raise RoomError("not enough rights to restrict/unrestrict chat member", lasting=True)
+
+
+async def test_an_unban_the_platform_refuses_is_given_up_and_the_connector_is_told(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", StuckRoom(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 2  # the hide, and the unban given up
+    [told] = await for_user(app, ria, "room")
+    assert told.replies[0].key == "rooms.failed_unban"
+    assert "Speeltuin" in told.text(app, "nl")
 
 
 class ClosedRoom(RefusingRoom):

@@ -1,0 +1,202 @@
+"""/beperkingen lists the mutes and bans in experiments' rooms beside the bot-wide ones, and
+the connector lifts them there: the platform's undoing is queued now, the person is told,
+the audit log keeps it. Forged, stale and other people's buttons change nothing."""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.contract import Quoted, Role
+from storage.clock import parse, utcnow
+from tests.handlers.experiments.test_rooms import bobs, group_command, linked
+from tests.people import audit_actions, for_user, person, row, with_role
+from tests.support import Chat
+
+
+async def _mute_bob(anna: Chat, ria: Chat, text: str = "Sukkels", message_id: str = "55") -> None:
+    await group_command(anna, "melden", reply_to=bobs(text, message_id))
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+
+
+async def _ban_stranger(app: App, anna: Chat, ria: Chat) -> None:
+    spam = Quoted(message_id="57", sender_id="erik", text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=spam)
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+
+
+def _lift_buttons(chat: Chat) -> list[tuple[str, str]]:
+    return [(label, p) for label, p in chat.buttons() if p.startswith("mod.lift_room:")]
+
+
+async def _tasks(app: App) -> list[tuple[str, str]]:
+    rows = await app.db.fetchall("SELECT op, target FROM room_tasks ORDER BY id")
+    return [(r[0], r[1]) for r in rows]
+
+
+async def test_beperkingen_lists_room_mutes_and_bans_with_who_which_room_and_until(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await _ban_stranger(app, anna, ria)
+    await ria.send("/beperkingen")
+    [shown] = ria.last
+    assert shown.key == "moderation.active_title"
+    assert [p.key for p in shown.reply.parts] == [
+        "rooms.mod.active_ban",
+        "rooms.mod.active_mute",
+    ]
+    bob_id = (await row(app, bob)).id
+    # As the card named them: a resident by number, a stranger as someone unknown.
+    assert f"inwoner {bob_id} in de groep van Speeltuin" in ria.text
+    assert "gedempt tot" in ria.text and "Schelden hoort hier niet." in ria.text
+    assert "iemand die de bot niet kent in de groep van Speeltuin" in ria.text
+    assert "Koop nu!" in ria.text and "eruit gehaald op" in ria.text
+    labels = [label for label, _ in _lift_buttons(ria)]
+    assert len(labels) == 2 and any(f"inwoner {bob_id}" in label for label in labels)
+    # Nobody else is restricted: the bot-wide list is empty, the room ones are still shown.
+    assert await app.repos.sanctions.all_active(utcnow()) == []
+
+
+async def test_lifting_a_room_mute_runs_its_end_now_tells_the_person_and_logs_it(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    [(_, later)] = await app.db.fetchall("SELECT op, due_at FROM room_tasks WHERE op = 'unmute'")
+    assert parse(later) > utcnow()
+    await ria.send("/beperkingen")
+    [(_, payload)] = _lift_buttons(ria)
+    await ria.press_payload(payload)
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    assert "Speeltuin" in ria.text
+    # The mute not yet carried out is dropped; its end is due now, the later one gone.
+    assert await _tasks(app) == [("hide", "55"), ("unmute", "bob")]
+    due = await app.db.fetchval("SELECT due_at FROM room_tasks WHERE op = 'unmute'")
+    assert parse(due) <= utcnow()
+    assert await app.db.fetchval("SELECT lifted_at IS NOT NULL FROM room_sanctions") == 1
+    told = await for_user(app, bob, "moderation")
+    assert told[-1].replies[0].key == "rooms.mod.told_lifted_mute"
+    assert "Burgerbeest heeft het dempen" in told[-1].text(app, "nl")
+    assert (await audit_actions(app))[-1] == "room.lift"
+    await ria.send("/beperkingen")
+    assert ria.keys == ["moderation.none_active"]
+    # The same button again is stale and changes nothing.
+    await ria.press_payload(payload)
+    assert ria.keys == ["general.stale_button"]
+    assert await _tasks(app) == [("hide", "55"), ("unmute", "bob")]
+
+
+async def test_lifting_a_room_ban_queues_the_unban_and_invites_a_participant_again(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await bob.press_payload("exp.join:1")
+    async with app.db.transaction():
+        await app.db.execute("DELETE FROM room_tasks")  # the invite was carried out
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Bedreigen kan niet.")
+    assert await _tasks(app) == [("hide", "55"), ("ban", "bob")]
+    await ria.send("/beperkingen")
+    [(_, payload)] = _lift_buttons(ria)
+    await ria.press_payload(payload)
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    # The ban not carried out yet is dropped; the unban comes before the new invite.
+    assert await _tasks(app) == [("hide", "55"), ("unban", "bob"), ("invite", "bob")]
+    told = await for_user(app, bob, "moderation")
+    assert [r.key for r in told[-1].replies] == [
+        "rooms.mod.told_lifted_ban",
+        "rooms.invite_coming",
+    ]
+    detail = await app.db.fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'room.lift' ORDER BY id DESC LIMIT 1"
+    )
+    assert '"kind": "ban"' in detail and '"author_told": true' in detail
+
+
+async def test_a_stranger_is_let_back_without_being_told(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await _ban_stranger(app, anna, ria)
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    assert "iemand die de bot niet kent" in ria.text
+    assert ("unban", "erik") in await _tasks(app)
+    assert await audit_actions(app) == [
+        "room.link",
+        "room.report",
+        "room.ban",
+        "room.lift",
+    ]
+
+
+async def test_forged_stale_and_others_lift_buttons_change_nothing(app: App) -> None:
+    _, anna, bob, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await group_command(anna, "melden", reply_to=bobs("Houd op", message_id="58"))
+    await ria.send("/meldingen")
+    await ria.press("Waarschuwen")
+    await ria.send("Rustig aan.")
+    assert ria.keys[0] == "rooms.mod.done_warn"
+    ids = {kind: sid for sid, kind in await app.db.fetchall("SELECT id, kind FROM room_sanctions")}
+    before = await _tasks(app)
+    # A resident, even the muted person, pressing a forged lift button.
+    for chat in (anna, bob):
+        await chat.press_payload(f"mod.lift_room:{ids['mute']}")
+        assert chat.keys == ["general.stale_button"]
+    # The connector: no id, nonsense, an unknown id, a warning (nothing to lift).
+    for value in ("", "abc", "-1", "99999", str(ids["warning"])):
+        await ria.press_payload(f"mod.lift_room:{value}")
+        assert ria.keys == ["general.stale_button"], value
+    # A connector whose role was revoked.
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press_payload(f"mod.lift_room:{ids['mute']}")
+    assert ria.keys == ["general.stale_button"]
+    assert await _tasks(app) == before
+    lifted = await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions WHERE lifted_at")
+    assert lifted == 0
+    assert "room.lift" not in await audit_actions(app)
+    # The bot-wide lift button with the room sanction's id lifts no room sanction either.
+    await with_role(app, ria, Role.CONNECTOR)
+    await ria.press_payload(f"mod.lift:{(await row(app, bob)).id}")
+    assert ria.keys == ["moderation.nothing_to_lift"]
+    assert await _tasks(app) == before
+
+
+async def test_an_ended_room_mute_is_not_listed_and_cannot_be_lifted(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    async with app.db.transaction():
+        await app.db.execute("UPDATE room_sanctions SET ends_at = '2000-01-01T00:00:00.000000Z'")
+    await ria.send("/beperkingen")
+    assert ria.keys == ["moderation.none_active"]
+    sid = await app.db.fetchval("SELECT id FROM room_sanctions")
+    await ria.press_payload(f"mod.lift_room:{sid}")
+    assert ria.keys == ["general.stale_button"]
+
+
+async def test_lifting_reaches_a_person_who_started_using_the_bot_after_the_ban(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await _ban_stranger(app, anna, ria)
+    erik = await person(app, "erik")
+    await ria.send("/beperkingen")
+    await erik.press_payload("exp.join:1")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    # Unknown when banned, Erik is known by his account now: told, and invited again.
+    told = await for_user(app, erik, "moderation")
+    assert [r.key for r in told[-1].replies] == [
+        "rooms.mod.told_lifted_ban",
+        "rooms.invite_coming",
+    ]
+    assert [op for op, _ in await _tasks(app)][-2:] == ["unban", "invite"]
