@@ -998,6 +998,7 @@ class BotApiServer:
             ("createChatInviteLink", self._create_chat_invite_link),
             ("restrictChatMember", self._restrict_chat_member),
             ("banChatMember", self._ban_chat_member),
+            ("unbanChatMember", self._unban_chat_member),
             ("getChatMember", self._get_chat_member),
             ("answerCallbackQuery", self._answer_callback_query),
             ("setMyCommands", self._set_my_commands),
@@ -2289,6 +2290,22 @@ class BotApiServer:
             "status": "kicked",
             "until_date": int(params.get("until_date") or 0),
         }
+        return True
+
+    async def _unban_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
+        """Like Telegram: a banned user may join again (status ``left``); a member is
+        removed too unless ``only_if_banned``, which leaves anyone not banned as they are."""
+        chat = self._group_as_admin(
+            params, "can_restrict_members", "not enough rights to restrict/unrestrict chat member"
+        )
+        if chat.json["type"] != "supergroup":
+            raise BotApiError(
+                400, "Bad Request: method is available for supergroup and channel chats only"
+            )
+        user_id = self._member_target(chat, params)
+        status = chat.members.get(user_id, {"status": "left"})["status"]
+        if status == "kicked" or not params.get("only_if_banned"):
+            chat.members[user_id] = {"status": "left"}
         return True
 
     async def _get_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> JSONDict:

@@ -635,6 +635,16 @@ async def test_group_moderation_methods_behave_like_telegram(server: BotApiServe
             await bot.ban_chat_member(group, server.bot_id)
         await bot.ban_chat_member(group, 1002)
         assert server.member(group, 1002)["status"] == "kicked"
+        # Unbanning lets a banned user join again; only_if_banned leaves a member in, and
+        # without it Telegram removes the member (they may join again).
+        assert await bot.unban_chat_member(group, 1002, only_if_banned=True)
+        assert server.member(group, 1002)["status"] == "left"
+        assert await bot.unban_chat_member(group, ANNA, only_if_banned=True)
+        assert server.member(group, ANNA)["status"] == "member"
+        assert await bot.unban_chat_member(group, ANNA)
+        assert server.member(group, ANNA)["status"] == "left"
+        bob.join((await bot.create_chat_invite_link(group, member_limit=1)).invite_link)
+        assert server.member(group, 1002)["status"] == "member"
 
         server.remove_bot(group)
         with pytest.raises(Forbidden, match=r"(?i)bot was kicked"):

@@ -197,6 +197,47 @@ async def test_mute_and_ban_reach_telegram_and_the_author_hears_why(
         assert_nothing_personal(server, "Bob", "Anna", "sukkels", "halen", "Schelden", "Bedreigen")
 
 
+async def test_a_lifted_ban_lets_the_person_back_into_the_group_with_a_new_invite(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Ik kom jullie halen")
+        ria.press("Blokkeren")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je de schrijver uit de groep")
+        await ria.send_text("Bedreigen kan niet.")
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "kicked", 20, description="ban"
+        )
+        await wait_for_text(server, bob.chat_id, "Je kunt er niet meer in")
+        invites = len(server.messages(bob.chat_id))
+
+        before = len(server.messages(ria.chat_id))
+        await ria.send_text("/beperkingen")
+        listed = await wait_for_text(server, ria.chat_id, "Opheffen", after=before)
+        assert "Speeltuin" in listed and "Ik kom jullie halen" in listed
+        ria.press("Opheffen")
+        await wait_for_text(server, ria.chat_id, "mag weer in de groep", after=before)
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "left", 20, description="unban"
+        )
+        [unban] = [params for method, params in server.calls if method == "unbanChatMember"]
+        assert unban["only_if_banned"] is True
+        await wait_for_text(server, bob.chat_id, "laat je weer toe", after=invites)
+        # Still taking part in the experiment: a new link of his own, and it lets him in.
+        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
+        link = INVITE.search(text)
+        assert link is not None, text
+        bob.join(link.group(0))
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "member", 20, description="back"
+        )
+        assert "room.lift" in [a[0] for a in await app.db.fetchall("SELECT action FROM audit_log")]
+        assert_nothing_personal(server, "Bob", "Anna", "halen", "Bedreigen")
+
+
 async def test_reporting_without_a_reply_or_the_bots_own_or_ones_own_message_gets_a_hint(
     server: BotApiServer, tmp_path: Path
 ) -> None:
