@@ -262,3 +262,68 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
         for body in room.bot_messages(bot_id):
             for secret in ("bob", "anna", "Sukkels", "halen", "Schelden", "Bedreigen"):
                 assert secret.casefold() not in body.casefold(), (secret, body)
+
+
+async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim = await residents("wim"), await residents("kim")
+        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
+        for person in (wim, anna, bob, ria):
+            await onboard(person, bot_id)
+        await set_role(app, wim, Role.CIVIL_SERVANT)
+        await set_role(app, ria, Role.CONNECTOR)
+        # With a colleague in it, the room is a group, not a private chat with the bot.
+        created = await wim.client.room_create(
+            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id]
+        )
+        assert not isinstance(created, RoomCreateError), created
+        room = Room(synapse, wim, str(created.room_id))
+        await accept_invite(kim, room.room_id)
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        levels = room.get("/state/m.room.power_levels")
+        levels["users"][bot_id] = 100
+        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        assert not isinstance(raised, RoomPutStateError), raised
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+        await room.wait_for_bot(bot_id, "hoort nu bij")
+        for person in (anna, bob):
+            await person.send("/start exp_1")
+            await person.wait_for_reply(containing("Doe mee"))
+            await person.send("Doe mee")
+            await person.wait_for_reply(containing("uitgenodigd"))
+            await accept_invite(person, room.room_id)
+
+        threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
+        await send_in(
+            anna,
+            room.room_id,
+            {
+                "msgtype": "m.text",
+                "body": "/melden",
+                "m.relates_to": {"m.in_reply_to": {"event_id": threat}},
+            },
+        )
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await ria.send("/meldingen")
+        await ria.wait_for_reply(containing("Ik kom je halen"))
+        await ria.send("Blokkeren")
+        await ria.wait_for_reply(containing("uit de groep"))
+        await ria.send("Bedreigen kan niet.")
+        await until(lambda: room.member(bob.user_id) == "ban", WAIT_SECONDS, what="Bob banned")
+        await bob.wait_for_reply(containing("Bedreigen kan niet."))
+
+        await ria.send("/beperkingen")
+        listed = await ria.wait_for_reply(containing("Opheffen"))
+        assert "Speeltuin" in listed.body and "Ik kom je halen" in listed.body
+        await ria.send("1")
+        await ria.wait_for_reply(containing("mag weer in de groep"))
+        await until(lambda: room.member(bob.user_id) == "leave", WAIT_SECONDS, what="Bob unbanned")
+        told = await bob.wait_for_reply(containing("laat je weer toe"))
+        assert "Speeltuin" in told.body
+        # Still taking part: invited again, and he can join.
+        await accept_invite(bob, room.room_id)
+        await until(lambda: room.member(bob.user_id) == "join", WAIT_SECONDS, what="Bob back")
