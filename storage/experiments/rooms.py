@@ -356,7 +356,16 @@ class Rooms:
             f" AND op IN ({', '.join('?' for _ in dropped)})",
             (room.id, sanction.target, *dropped),
         )
-        await self.queue(room, undo, sanction.target, now, by_user_id=by_user_id)
+        # Under a ban the mute's end is not undone on the platform: on Telegram restoring a
+        # banned member's rights would let them back in.
+        banned = sanction.kind == "mute" and await self.db.fetchval(
+            f"SELECT 1 FROM room_sanctions s WHERE s.room_id = ? AND s.kind = 'ban'"
+            f" AND {_IN_FORCE} AND s.report_id IN (SELECT id FROM room_reports"
+            " WHERE room_id = ? AND author_platform_id = ?)",
+            (room.id, iso(now), room.id, sanction.target),
+        )
+        if not banned:
+            await self.queue(room, undo, sanction.target, now, by_user_id=by_user_id)
         return sorted(int(row[0]) for row in rows)
 
     # Tasks ------------------------------------------------------------------------------

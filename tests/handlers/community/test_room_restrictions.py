@@ -200,3 +200,38 @@ async def test_lifting_reaches_a_person_who_started_using_the_bot_after_the_ban(
         "rooms.invite_coming",
     ]
     assert [op for op, _ in await _tasks(app)][-2:] == ["unban", "invite"]
+
+
+async def test_lifting_the_mute_of_someone_also_banned_does_not_undo_the_ban(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen", message_id="58"))
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Bedreigen kan niet.")
+    await ria.send("/beperkingen")
+    mute = await app.db.fetchval("SELECT id FROM room_sanctions WHERE kind = 'mute'")
+    await ria.press_payload(f"mod.lift_room:{mute}")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    # No unmute: restoring a banned member's rights would let them back in on Telegram.
+    assert [op for op, _ in await _tasks(app)] == ["hide", "hide", "ban"]
+    await ria.send("/beperkingen")
+    assert [p.key for p in ria.last[0].reply.parts] == ["rooms.mod.active_ban"]
+
+
+async def test_two_room_mutes_of_one_person_are_lifted_together_with_one_unmute(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await _mute_bob(anna, ria, text="Nog steeds sukkels", message_id="59")
+    await ria.send("/beperkingen")
+    assert len(_lift_buttons(ria)) == 2
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    # The platform holds one mute: both end, and it is undone once.
+    assert await _tasks(app) == [("hide", "55"), ("hide", "59"), ("unmute", "bob")]
+    lifted = await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions WHERE lifted_at")
+    assert lifted == 2
+    await ria.send("/beperkingen")
+    assert ria.keys == ["moderation.none_active"]
