@@ -79,21 +79,24 @@ async def run_retention(
         async with db.transaction():
             spared += await retention.forgive(user_id)
 
+    async def erase(user_id: int) -> None:
+        await erase_person(
+            repos,
+            app.profile,
+            app.settings.zone,
+            user_id,
+            content=ContentChoice.KEEP,
+            cause=Cause.RETENTION,
+            now=now,
+        )
+
     # Each erasure's last steps (in the background) are done before the next begins: a long
     # list of erasures is not a crowd of them at once.
     erased = 0
     for user_id in each(await retention.due(now)):
         async with db.transaction():
             if await retention.is_due(user_id, now):
-                await erase_person(
-                    repos,
-                    app.profile,
-                    app.settings.zone,
-                    user_id,
-                    content=ContentChoice.KEEP,
-                    cause=Cause.RETENTION,
-                    now=now,
-                )
+                await erase(user_id)
                 erased += 1
         await db.settled()
 
@@ -101,15 +104,7 @@ async def run_retention(
     for user_id in each(await retention.never_joined(silent_since)):
         async with db.transaction():
             if await retention.is_stranger_due(user_id, silent_since):
-                await erase_person(
-                    repos,
-                    app.profile,
-                    app.settings.zone,
-                    user_id,
-                    content=ContentChoice.KEEP,
-                    cause=Cause.RETENTION,
-                    now=now,
-                )
+                await erase(user_id)
                 strangers += 1
         await db.settled()
 

@@ -107,27 +107,65 @@ async def accept_invite(resident: MatrixResident, room_id: str) -> None:
     assert not isinstance(joined, JoinError), joined
 
 
+async def _people(
+    app: App, residents: Residents, bot_id: str
+) -> tuple[MatrixResident, MatrixResident, MatrixResident, MatrixResident, MatrixResident]:
+    """Wim (civil servant) and his colleague Kim, residents Anna and Bob, Ria (connector)."""
+    wim, kim = await residents("wim"), await residents("kim")
+    anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
+    for person in (wim, anna, bob, ria):
+        await onboard(person, bot_id)
+    await set_role(app, wim, Role.CIVIL_SERVANT)
+    await set_role(app, ria, Role.CONNECTOR)
+    return wim, kim, anna, bob, ria
+
+
+async def _group(
+    synapse: SynapseServer, wim: MatrixResident, bot_id: str, members: list[MatrixResident]
+) -> Room:
+    """Wim's room for the experiment, with the bot and ``members`` in it (with one more
+    person than the bot it is a group, not a private chat)."""
+    created = await wim.client.room_create(
+        name="Speeltuin Zeewijk", invite=[bot_id, *(m.user_id for m in members)]
+    )
+    assert not isinstance(created, RoomCreateError), created
+    room = Room(synapse, wim, str(created.room_id))
+    for member in members:
+        await accept_invite(member, room.room_id)
+    await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+    return room
+
+
+async def _make_admin(room: Room, wim: MatrixResident, bot_id: str) -> None:
+    levels = room.get("/state/m.room.power_levels")
+    levels["users"][bot_id] = 100
+    raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+    assert not isinstance(raised, RoomPutStateError), raised
+
+
+async def _report_by_reply(reporter: MatrixResident, room: Room, event_id: str) -> None:
+    """``/melden`` typed in reply to a message."""
+    await send_in(
+        reporter,
+        room.room_id,
+        {
+            "msgtype": "m.text",
+            "body": "/melden",
+            "m.relates_to": {"m.in_reply_to": {"event_id": event_id}},
+        },
+    )
+
+
 async def test_link_invite_welcome_report_and_redact_on_synapse(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
     settings = await bot_settings(synapse, tmp_path / "bot")
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
-        wim, kim = await residents("wim"), await residents("kim")
-        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
-        for person in (wim, anna, bob, ria):
-            await onboard(person, bot_id)
-        await set_role(app, wim, Role.CIVIL_SERVANT)
-        await set_role(app, ria, Role.CONNECTOR)
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
 
         # Wim makes the room with the bot and a colleague, and makes the bot an admin.
-        created = await wim.client.room_create(
-            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id]
-        )
-        assert not isinstance(created, RoomCreateError), created
-        room = Room(synapse, wim, str(created.room_id))
-        await accept_invite(kim, room.room_id)
-        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        room = await _group(synapse, wim, bot_id, [kim])
         assert await app.repos.rooms.all() == []
         await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
         await room.wait_for_bot(bot_id, "hoort nu bij")
@@ -135,10 +173,7 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
         # samenspel doctor says the bot is no admin there, until Wim makes it one.
         [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
         assert not check.ok and "power level 0 is too low" in check.detail
-        levels = room.get("/state/m.room.power_levels")
-        levels["users"][bot_id] = 100
-        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
-        assert not isinstance(raised, RoomPutStateError), raised
+        await _make_admin(room, wim, bot_id)
         [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
         assert check.ok, check.detail
 
@@ -196,24 +231,9 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
     settings = await bot_settings(synapse, tmp_path / "bot")
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
-        wim, kim = await residents("wim"), await residents("kim")
-        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
-        for person in (wim, anna, bob, ria):
-            await onboard(person, bot_id)
-        await set_role(app, wim, Role.CIVIL_SERVANT)
-        await set_role(app, ria, Role.CONNECTOR)
-        created = await wim.client.room_create(
-            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id, anna.user_id, bob.user_id]
-        )
-        assert not isinstance(created, RoomCreateError), created
-        room = Room(synapse, wim, str(created.room_id))
-        for person in (kim, anna, bob):
-            await accept_invite(person, room.room_id)
-        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
-        levels = room.get("/state/m.room.power_levels")
-        levels["users"][bot_id] = 100
-        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
-        assert not isinstance(raised, RoomPutStateError), raised
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
+        await _make_admin(room, wim, bot_id)
         await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
         await room.wait_for_bot(bot_id, "hoort nu bij")
 
@@ -243,15 +263,7 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
         del levels["users"][bob.user_id]
         await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
-        await send_in(
-            anna,
-            room.room_id,
-            {
-                "msgtype": "m.text",
-                "body": "/melden",
-                "m.relates_to": {"m.in_reply_to": {"event_id": threat}},
-            },
-        )
+        await _report_by_reply(anna, room, threat)
         await ria.send("/meldingen")
         await ria.wait_for_reply(containing("Ik kom je halen"))
         await ria.send("Blokkeren")
@@ -270,24 +282,10 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
     settings = await bot_settings(synapse, tmp_path / "bot")
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
-        wim, kim = await residents("wim"), await residents("kim")
-        anna, bob, ria = await residents("anna"), await residents("bob"), await residents("ria")
-        for person in (wim, anna, bob, ria):
-            await onboard(person, bot_id)
-        await set_role(app, wim, Role.CIVIL_SERVANT)
-        await set_role(app, ria, Role.CONNECTOR)
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
         # With a colleague in it, the room is a group, not a private chat with the bot.
-        created = await wim.client.room_create(
-            name="Speeltuin Zeewijk", invite=[bot_id, kim.user_id]
-        )
-        assert not isinstance(created, RoomCreateError), created
-        room = Room(synapse, wim, str(created.room_id))
-        await accept_invite(kim, room.room_id)
-        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
-        levels = room.get("/state/m.room.power_levels")
-        levels["users"][bot_id] = 100
-        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
-        assert not isinstance(raised, RoomPutStateError), raised
+        room = await _group(synapse, wim, bot_id, [kim])
+        await _make_admin(room, wim, bot_id)
         await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
         await room.wait_for_bot(bot_id, "hoort nu bij")
         for person in (anna, bob):
@@ -298,15 +296,7 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
             await accept_invite(person, room.room_id)
 
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
-        await send_in(
-            anna,
-            room.room_id,
-            {
-                "msgtype": "m.text",
-                "body": "/melden",
-                "m.relates_to": {"m.in_reply_to": {"event_id": threat}},
-            },
-        )
+        await _report_by_reply(anna, room, threat)
         await anna.wait_for_reply(containing("Je melding is binnen"))
         await ria.send("/meldingen")
         await ria.wait_for_reply(containing("Ik kom je halen"))
