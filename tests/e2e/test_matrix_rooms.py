@@ -156,6 +156,32 @@ async def _report_by_reply(reporter: MatrixResident, room: Room, event_id: str) 
     )
 
 
+async def _link(room: Room, wim: MatrixResident, bot_id: str) -> None:
+    """Wim links the room to experiment 1."""
+    await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+    await room.wait_for_bot(bot_id, "hoort nu bij")
+
+
+async def _take_part(person: MatrixResident, room: Room) -> None:
+    """Joining experiment 1 in private, then the room the bot invites to."""
+    await person.send("/start exp_1")
+    await person.wait_for_reply(containing("Doe mee"))
+    await person.send("Doe mee")
+    await person.wait_for_reply(containing("uitgenodigd"))
+    await accept_invite(person, room.room_id)
+
+
+async def _ban_for_threat(room: Room, ria: MatrixResident, bob: MatrixResident) -> None:
+    """Ria bans Bob for "Ik kom je halen" from /meldingen; Synapse and Bob show it."""
+    await ria.send("/meldingen")
+    await ria.wait_for_reply(containing("Ik kom je halen"))
+    await ria.send("Blokkeren")
+    await ria.wait_for_reply(containing("uit de groep"))
+    await ria.send("Bedreigen kan niet.")
+    await until(lambda: room.member(bob.user_id) == "ban", WAIT_SECONDS, what="Bob banned")
+    await bob.wait_for_reply(containing("Bedreigen kan niet."))
+
+
 async def test_link_invite_welcome_report_and_redact_on_synapse(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
@@ -167,8 +193,7 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
         # Wim makes the room with the bot and a colleague, and makes the bot an admin.
         room = await _group(synapse, wim, bot_id, [kim])
         assert await app.repos.rooms.all() == []
-        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
-        await room.wait_for_bot(bot_id, "hoort nu bij")
+        await _link(room, wim, bot_id)
 
         # samenspel doctor says the bot is no admin there, until Wim makes it one.
         [check] = [c for c in await run_checks(settings) if c.name == "matrix rooms"]
@@ -179,11 +204,7 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
 
         # Anna and Bob join the experiment privately; the bot invites them to the room.
         for person in (anna, bob):
-            await person.send("/start exp_1")
-            await person.wait_for_reply(containing("Doe mee"))
-            await person.send("Doe mee")
-            await person.wait_for_reply(containing("uitgenodigd"))
-            await accept_invite(person, room.room_id)
+            await _take_part(person, room)
         await room.wait_for_bot(bot_id, "Welkom in de groep", count=2)
 
         said = await send_in(
@@ -234,8 +255,7 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
         room = await _group(synapse, wim, bot_id, [kim, anna, bob])
         await _make_admin(room, wim, bot_id)
-        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
-        await room.wait_for_bot(bot_id, "hoort nu bij")
+        await _link(room, wim, bot_id)
 
         # A report by the profile's reaction, then a mute.
         rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
@@ -264,13 +284,7 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
         await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
         await _report_by_reply(anna, room, threat)
-        await ria.send("/meldingen")
-        await ria.wait_for_reply(containing("Ik kom je halen"))
-        await ria.send("Blokkeren")
-        await ria.wait_for_reply(containing("uit de groep"))
-        await ria.send("Bedreigen kan niet.")
-        await until(lambda: room.member(bob.user_id) == "ban", WAIT_SECONDS, what="Bob banned")
-        await bob.wait_for_reply(containing("Bedreigen kan niet."))
+        await _ban_for_threat(room, ria, bob)
         for body in room.bot_messages(bot_id):
             for secret in ("bob", "anna", "Sukkels", "halen", "Schelden", "Bedreigen"):
                 assert secret.casefold() not in body.casefold(), (secret, body)
@@ -286,25 +300,14 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
         # With a colleague in it, the room is a group, not a private chat with the bot.
         room = await _group(synapse, wim, bot_id, [kim])
         await _make_admin(room, wim, bot_id)
-        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
-        await room.wait_for_bot(bot_id, "hoort nu bij")
+        await _link(room, wim, bot_id)
         for person in (anna, bob):
-            await person.send("/start exp_1")
-            await person.wait_for_reply(containing("Doe mee"))
-            await person.send("Doe mee")
-            await person.wait_for_reply(containing("uitgenodigd"))
-            await accept_invite(person, room.room_id)
+            await _take_part(person, room)
 
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
         await _report_by_reply(anna, room, threat)
         await anna.wait_for_reply(containing("Je melding is binnen"))
-        await ria.send("/meldingen")
-        await ria.wait_for_reply(containing("Ik kom je halen"))
-        await ria.send("Blokkeren")
-        await ria.wait_for_reply(containing("uit de groep"))
-        await ria.send("Bedreigen kan niet.")
-        await until(lambda: room.member(bob.user_id) == "ban", WAIT_SECONDS, what="Bob banned")
-        await bob.wait_for_reply(containing("Bedreigen kan niet."))
+        await _ban_for_threat(room, ria, bob)
 
         await ria.send("/beperkingen")
         listed = await ria.wait_for_reply(containing("Opheffen"))

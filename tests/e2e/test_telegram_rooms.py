@@ -81,6 +81,18 @@ async def linked_room(server: BotApiServer, app: App) -> tuple[FakeUser, FakeUse
     return anna, bob, ria
 
 
+async def _ban_for_threat(server: BotApiServer, ria: FakeUser, bob: FakeUser) -> None:
+    """Ria bans Bob for "Ik kom jullie halen" from /meldingen, and the group shows it."""
+    await ria.send_text("/meldingen")
+    await wait_for_text(server, ria.chat_id, "Ik kom jullie halen")
+    ria.press("Blokkeren")
+    await wait_for_text(server, ria.chat_id, "Waarom haal je de schrijver uit de groep")
+    await ria.send_text("Bedreigen kan niet.")
+    await server.wait_for(
+        lambda: server.member(GROUP, bob.id)["status"] == "kicked", 20, description="ban"
+    )
+
+
 async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_hears_nothing_personal(  # noqa: E501
     server: BotApiServer, tmp_path: Path
 ) -> None:
@@ -184,14 +196,7 @@ async def test_mute_and_ban_reach_telegram_and_the_author_hears_why(
             await app.db.execute("DELETE FROM room_tasks")  # lift the mute now, for the test
         server._chats[GROUP].members[bob.id] = {"status": "member"}
         await _report(server, anna, bob, "Ik kom jullie halen")
-        await ria.send_text("/meldingen")
-        await wait_for_text(server, ria.chat_id, "Ik kom jullie halen")
-        ria.press("Blokkeren")
-        await wait_for_text(server, ria.chat_id, "Waarom haal je de schrijver uit de groep")
-        await ria.send_text("Bedreigen kan niet.")
-        await server.wait_for(
-            lambda: server.member(GROUP, bob.id)["status"] == "kicked", 20, description="ban"
-        )
+        await _ban_for_threat(server, ria, bob)
         told = await wait_for_text(server, bob.chat_id, "Je kunt er niet meer in")
         assert "Bedreigen kan niet." in told
         assert_nothing_personal(server, "Bob", "Anna", "sukkels", "halen", "Schelden", "Bedreigen")
@@ -203,14 +208,7 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_group_with_a_new_invit
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         anna, bob, ria = await linked_room(server, app)
         await _report(server, anna, bob, "Ik kom jullie halen")
-        await ria.send_text("/meldingen")
-        await wait_for_text(server, ria.chat_id, "Ik kom jullie halen")
-        ria.press("Blokkeren")
-        await wait_for_text(server, ria.chat_id, "Waarom haal je de schrijver uit de groep")
-        await ria.send_text("Bedreigen kan niet.")
-        await server.wait_for(
-            lambda: server.member(GROUP, bob.id)["status"] == "kicked", 20, description="ban"
-        )
+        await _ban_for_threat(server, ria, bob)
         await wait_for_text(server, bob.chat_id, "Je kunt er niet meer in")
         invites = len(server.messages(bob.chat_id))
 
