@@ -193,7 +193,9 @@ async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
 
 async def seed_quotes(app: App, seeded: Neighbours, now: datetime | None = None) -> None:
     """What else holds Anna's name and words: reasons staff typed about her and her idea, a
-    reply to her that never arrived (her whole export), and one to Dirk quoting her idea."""
+    neighbour's note on a report of her comment, a reply to her that never arrived (her whole
+    export), and one to Dirk quoting her idea. (Rows about others keep their reasons, even
+    where those name her: see tests/storage/privacy/test_reasons.py.)"""
     repos, now = app.repos, now or utcnow()
     anna, carla, dirk = seeded.anna, seeded.carla, seeded.dirk
     async with app.db.transaction():
@@ -212,17 +214,17 @@ async def seed_quotes(app: App, seeded: Neighbours, now: datetime | None = None)
             subject=f"idea:{anna.idea}",
             reason=f"Dubbel met '{anna.texts[0]}', samengevoegd",
         )
-        # What others typed about her on Bob's idea: a status reason, a reporter's note.
+        # What others typed about her idea and her comment: a status reason, a reporter's note.
         await repos.ideas.set_status(
-            seeded.bob.idea,
+            anna.idea,
             IdeaStatus.IN_REVIEW,
             now=now,
-            reason=f"Samen met het idee van {anna.name} bekijken",
+            reason=f"Samen met {anna.name} bekijken",
             by_user_id=carla.user_id,
         )
         await repos.reports.add(
             Flag.COMMENT,
-            4,
+            1,  # hers, under Bob's idea
             dirk.user_id,
             ReportReason.OTHER,
             now,

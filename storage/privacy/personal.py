@@ -22,9 +22,14 @@ at erasure, stored in ``erasures``, linked to nothing that identifies them (see
 An erasure is one short transaction over indexed rows (everyone else waits for it), and then
 its last steps in the background, in units of work of a few milliseconds each:
 
-    erase ──(commit)──► find rows of others that quote the person or their deleted texts
-                        (one pass per column, on a connection of its own, holding no one up)
-                        ──► remove them a few at a time ──► empty the write-ahead log
+    erase ──(commit)──► find rows of others that quote the person's deleted texts
+      │                 (one pass per column, on a connection of its own, holding no one up)
+      │                 ──► remove them a few at a time ──► empty the write-ahead log
+      └─ notes the rows about the person (a ban on them, a decision on what they wrote):
+         where those name them, their reasons are emptied, a few rows at a time
+
+A name is looked for only in the rows about its owner: names are words as well ("Fiets",
+"Jan"), and looking for them in everyone's rows would empty others' records.
 
 What is left to do is stored (``erasure_scrubs``) until it is done, so a restart finishes it
 (:meth:`PersonalStore.resume`).
@@ -36,8 +41,10 @@ import asyncio
 import base64
 import functools
 import json
+import re
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -102,9 +109,15 @@ class Table:
     #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
     quotes: tuple[str, ...] = ()
     #: Columns people typed about others (a staff reason, a reporter's note) that may name a
-    #: person or quote their words: emptied where they name an erased person (their name or
-    #: platform id) or quote their deleted texts.
+    #: person or quote their words: emptied where they quote an erased person's deleted texts
+    #: (in any row), and where a row about them (``about``) names them.
     reasons: tuple[str, ...] = ()
+    #: SELECT of the keys (``key``) of the rows about ``:user_id`` (a sanction on them, a
+    #: decision on what they wrote), whose ``reasons`` are emptied where they name them: their
+    #: display name or platform ids, as a whole word in any case. Required with ``reasons``
+    #: (a test fails without it). A name is a word too ("Fiets", "Jan"): in a row about its
+    #: owner it is them; in the rows of others it is looked for nowhere.
+    about: str | None = None
     #: The columns that find one row (for tables without a rowid).
     key: tuple[str, ...] = ("rowid",)
     #: Run after content was deleted, in the background, again and again until it changes
@@ -135,6 +148,15 @@ _TARGETS = (
 )
 
 
+#: Reports of the person's messages in experiments' rooms, by them as a person here or by
+#: their account on the platform (also from before they used the bot).
+_ROOM_MESSAGES = (
+    "SELECT id FROM room_reports WHERE author_user_id = :user_id"
+    " OR (author_platform_id = :platform_user_id"
+    " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+)
+
+
 #: The audit log: what was done stays on record; an erased person is then named only by
 #: their erasure pseudonym (``actor_pseudonym`` / ``subject_pseudonym``).
 AUDIT_LOG = Table(
@@ -151,6 +173,10 @@ AUDIT_LOG = Table(
         " WHERE subject_user_id = :user_id",
     ),
     reasons=("reason",),
+    # What was done to them or to what they wrote (staff record its author as the subject);
+    # a decision about their room message also when they were no person here then.
+    about="SELECT id FROM audit_log WHERE subject_user_id = :user_id"
+    f" OR subject IN (SELECT 'room_report:' || id FROM ({_ROOM_MESSAGES}))",
 )
 
 TABLES: tuple[Table, ...] = (
@@ -219,6 +245,7 @@ TABLES: tuple[Table, ...] = (
         quoted="SELECT title FROM ideas WHERE author_user_id = :user_id"
         " UNION ALL SELECT description FROM ideas WHERE author_user_id = :user_id",
         reasons=("removal_reason",),
+        about="SELECT id FROM ideas WHERE author_user_id = :user_id",
     ),
     Table(
         "idea_status_history",
@@ -230,6 +257,8 @@ TABLES: tuple[Table, ...] = (
         " OR h.by_user_id = :user_id ORDER BY h.id",
         erase=("UPDATE idea_status_history SET by_user_id = NULL WHERE by_user_id = :user_id",),
         reasons=("reason",),
+        about="SELECT id FROM idea_status_history"
+        " WHERE idea_id IN (SELECT id FROM ideas WHERE author_user_id = :user_id)",
     ),
     Table(
         "idea_supports",
@@ -258,6 +287,7 @@ TABLES: tuple[Table, ...] = (
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
         reasons=("hidden_reason",),
+        about="SELECT id FROM idea_comments WHERE author_user_id = :user_id",
     ),
     # The search index over ideas' titles and texts (FTS5 and its shadow tables). A deleted
     # idea's words would linger in old index segments until merged: after the erasure they
@@ -303,6 +333,7 @@ TABLES: tuple[Table, ...] = (
         ),
         quoted="SELECT what FROM experiment_proposals WHERE author_user_id = :user_id",
         reasons=("reason",),
+        about="SELECT id FROM experiment_proposals WHERE author_user_id = :user_id",
     ),
     Table(
         "experiment_proposal_history",
@@ -317,6 +348,8 @@ TABLES: tuple[Table, ...] = (
             "UPDATE experiment_proposal_history SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),
         reasons=("reason",),
+        about="SELECT id FROM experiment_proposal_history WHERE proposal_id IN"
+        " (SELECT id FROM experiment_proposals WHERE author_user_id = :user_id)",
     ),
     Table(
         "experiment_proposal_followers",
@@ -411,6 +444,9 @@ TABLES: tuple[Table, ...] = (
             " WHERE reporter_user_id = :user_id",
         ),
         reasons=("note",),
+        # Others' reports of their comments (the notes they made themselves go above).
+        about="SELECT id FROM comment_reports WHERE comment_id IN"
+        " (SELECT id FROM idea_comments WHERE author_user_id = :user_id)",
     ),
     Table(
         "idea_reports",
@@ -424,6 +460,9 @@ TABLES: tuple[Table, ...] = (
             " WHERE reporter_user_id = :user_id",
         ),
         reasons=("note",),
+        # Others' reports of their ideas (the notes they made themselves go above).
+        about="SELECT id FROM idea_reports WHERE idea_id IN"
+        " (SELECT id FROM ideas WHERE author_user_id = :user_id)",
     ),
     Table(
         "sanctions",
@@ -482,6 +521,8 @@ TABLES: tuple[Table, ...] = (
             " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
         ),
         reasons=("body",),
+        # Reports of their messages (deleted above, unless that changes).
+        about=_ROOM_MESSAGES,
     ),
     Table(
         "room_reporters",
@@ -509,6 +550,9 @@ TABLES: tuple[Table, ...] = (
             " WHERE lifted_by_user_id = :user_id",
         ),
         reasons=("reason",),
+        # Decisions about them there (deleted above, unless that changes).
+        about="SELECT id FROM room_sanctions WHERE user_id = :user_id"
+        f" OR report_id IN ({_ROOM_MESSAGES})",
     ),
     # A mute or ban in a room lives on the platform and outlives an erasure; so do the tasks
     # still to carry one out or to end a mute (they hold the account's platform id until
@@ -753,6 +797,7 @@ TABLES: tuple[Table, ...] = (
 )
 
 #: Quoted texts shorter than this are not searched for: they would match unrelated rows.
+#: (The person's names are looked for whatever their length, but only in rows about them.)
 MIN_QUOTED_LENGTH = 5
 
 
@@ -916,8 +961,10 @@ class PersonalStore:
         accountability keep only the pseudonym; a mute or ban in force is kept by a keyed
         hash of the account alone. Once committed, the rest runs in the background
         (:meth:`scrub`): rows of others that quote the texts of deleted content (a button
-        label, a notification) are removed, reasons staff typed that name the person or
-        quote those texts are emptied, and the write-ahead log is emptied.
+        label, a notification) are removed, reasons staff typed that quote those texts are
+        emptied, and so are those in rows about the person that name them (noted here,
+        while they still point at the person), and the write-ahead log is
+        emptied.
         """
         async with self.db.transaction():
             person = await self.person(user_id)
@@ -933,11 +980,15 @@ class PersonalStore:
             if content is ContentChoice.DELETE:
                 quoted = await self._quoted(params)
                 later = await self._later(params)
-            named = [
-                value
-                for value in (person.display_name, person.platform_user_id, person.chat_id)
-                if value and len(value) >= MIN_QUOTED_LENGTH
-            ]
+            # Before anything is erased: afterwards nothing links those rows to them.
+            about = await self._about(params)
+            names = sorted(
+                {
+                    value
+                    for value in (person.display_name, person.platform_user_id, person.chat_id)
+                    if value and value.strip()
+                }
+            )
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
@@ -957,7 +1008,7 @@ class PersonalStore:
                 " media, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     json.dumps(_needles(quoted), ensure_ascii=False),
-                    json.dumps(_needles(sorted({*named, *quoted})), ensure_ascii=False),
+                    json.dumps({"names": names, "about": about}, ensure_ascii=False),
                     content is ContentChoice.DELETE,
                     json.dumps(later),
                     json.dumps(sorted(media)),
@@ -975,6 +1026,16 @@ class PersonalStore:
                 rows = await self.db.fetchall(table.delete_later, params)
                 later[table.name] = sorted(int(row[0]) for row in rows)
         return later
+
+    async def _about(self, params: dict[str, Any]) -> dict[str, list[list[Any]]]:
+        """The keys of the rows about the person whose reasons may name them, by table."""
+        about = {}
+        for table in self.tables:
+            if table.reasons and table.about is not None:
+                rows = await self.db.fetchall(table.about, params)
+                if rows:
+                    about[table.name] = [list(row) for row in rows]
+        return about
 
     async def _quoted(self, params: dict[str, Any]) -> list[str]:
         texts: set[str] = set()
@@ -1023,15 +1084,33 @@ class PersonalStore:
         if media:
             async with self.db.transaction():
                 await self._drop_unused_media(media)
+        quotes = tuple(json.loads(row["quotes"]))
+        named = json.loads(row["names"])
+        if isinstance(named, list):
+            # Left by an erasure from before rows about the person were told apart: its
+            # names (of five letters or more) are looked for in every row, as they were then.
+            everywhere, named = tuple(named), {"names": [], "about": {}}
+        else:
+            # Quoted texts are long and specific: looked for in every row.
+            everywhere = quotes
         searches = []
         for table in self.tables:
             for column in table.quotes:
-                searches.append(_Search(table, column, tuple(json.loads(row["quotes"])), True))
+                searches.append(_Search(table, column, quotes, True))
             for column in table.reasons:
-                searches.append(_Search(table, column, tuple(json.loads(row["names"])), False))
+                searches.append(_Search(table, column, everywhere, False))
         searches = [search for search in searches if search.needles]
-        found = await self._find(searches)
-        for search, keys in zip(searches, found, strict=True):
+        work = list(zip(searches, await self._find(searches), strict=True))
+        # The person's names only in the rows about them, found by the erasure.
+        names = tuple(named["names"])
+        for table in self.tables:
+            keys = [tuple(key) for key in named["about"].get(table.name, [])]
+            if names and keys:
+                work += [
+                    (_Search(table, column, names, False, words=True), keys)
+                    for column in table.reasons
+                ]
+        for search, keys in work:
             for start in range(0, len(keys), SCRUB_CHUNK):
                 async with self.db.transaction():
                     await self._remove(search, keys[start : start + SCRUB_CHUNK])
@@ -1149,11 +1228,39 @@ class _Search:
     needles: tuple[str, ...]
     #: Remove such rows (a quote in someone's chat) or only empty the column (a reason).
     delete: bool
+    #: The needles are names: found as whole words, in any case (see :func:`_naming`);
+    #: else as they are, anywhere in the text.
+    words: bool = False
 
     def quotes_in(self, value: Any) -> bool:
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        return isinstance(value, str) and any(needle in value for needle in self.needles)
+        if not isinstance(value, str):
+            return False
+        if self.words:
+            pattern = _naming(self.needles)
+            return pattern is not None and pattern.search(_folded(value)) is not None
+        return any(needle in value for needle in self.needles)
+
+
+def _folded(text: str) -> str:
+    """A text as names are compared in it: in compatibility form (NFKC: "Ｊａｎ" is "Jan"),
+    without invisible format characters (direction marks, joiners), with each run of white
+    space as one space, and case folded."""
+    normal = unicodedata.normalize("NFKC", text)
+    visible = "".join(char for char in normal if unicodedata.category(char) != "Cf")
+    return " ".join(visible.split()).casefold()
+
+
+@functools.lru_cache(maxsize=16)
+def _naming(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A pattern finding any of these names in a :func:`_folded` text as a whole word (no
+    letter or digit right before or after it: "Jan," yes, "januari" no); None if none is
+    left once folded (an empty name)."""
+    words = sorted({word for word in map(_folded, names) if word}, key=len, reverse=True)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
 
 
 def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ...]]]:

@@ -13,7 +13,14 @@ from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
 from storage.privacy.personal import Cause, ContentChoice, PersonalStore
-from tests.privacy import database_files, file_traces, seed_neighbours, seed_quotes, traces
+from tests.privacy import (
+    database_files,
+    file_traces,
+    person,
+    seed_neighbours,
+    seed_quotes,
+    traces,
+)
 
 
 async def test_an_erasure_a_stop_interrupted_is_finished_at_the_next_start(
@@ -46,6 +53,45 @@ async def test_an_erasure_a_stop_interrupted_is_finished_at_the_next_start(
         assert file_traces(app, everything) == []
         assert await app.db.fetchval("SELECT COUNT(*) FROM erasure_scrubs") == 0
         assert await app.repos.ideas.get(anna.idea) is None
+    finally:
+        await app.close()
+
+
+async def test_names_in_rows_about_the_person_are_emptied_after_a_stop_too(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows about the person are noted in the erasure's transaction: a stop before the
+    last steps loses nothing, and rows about others still keep their reasons."""
+    app = await App.open(settings)
+    try:
+        now = utcnow()
+        async with app.db.transaction():
+            fiets = await person(app, "7001112223", "Fiets", now)
+            bob = await person(app, "7004445556", "Bobbie Wittenhorst", now)
+            for about, reason in ((fiets, "Fiets scheldt."), (bob, "Bobbie stal een Fiets.")):
+                await app.repos.audit.record(
+                    "user.ban", now=now, subject_user_id=about.user_id, reason=reason
+                )
+
+        async def stopped(self: PersonalStore, scrub_id: int) -> None:
+            """The bot stops right after the erasure's commit."""
+
+        monkeypatch.setattr(PersonalStore, "scrub", stopped)
+        await app.repos.personal.erase(
+            fiets.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=now
+        )
+        reasons = [e.reason for e in await app.repos.audit.recent()]
+        assert reasons == ["Bobbie stal een Fiets.", "Fiets scheldt."]
+    finally:
+        await app.close()
+    monkeypatch.undo()
+
+    app = await App.open(settings)
+    try:
+        await app.db.settled()
+        reasons = [e.reason for e in await app.repos.audit.recent()]
+        assert reasons == ["Bobbie stal een Fiets.", None]
+        assert await app.db.fetchval("SELECT COUNT(*) FROM erasure_scrubs") == 0
     finally:
         await app.close()
 
