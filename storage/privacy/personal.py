@@ -999,6 +999,8 @@ class PersonalStore:
                     # A few rows, found by an index (or in a small table).
                     await self.db.execute(sql, params)
             await self._drop_unused_media(media)
+            # Rows the erasure deleted are left out: a new row could take a deleted one's id.
+            about = await self._still_there(about)
             await self.db.execute(
                 "INSERT INTO erasures (erased_at, cause, content, pseudonym) VALUES (?, ?, ?, ?)",
                 (iso(now), cause.value, content.value, pseudonym),
@@ -1037,6 +1039,22 @@ class PersonalStore:
                     about[table.name] = [list(row) for row in rows]
         return about
 
+    async def _still_there(self, about: dict[str, list[list[Any]]]) -> dict[str, list[list[Any]]]:
+        """Of these rows by table, the ones that still exist."""
+        there = {}
+        for table in self.tables:
+            keys = [tuple(key) for key in about.get(table.name, [])]
+            found: list[list[Any]] = []
+            for start in range(0, len(keys), KEYS_PER_STATEMENT):
+                where, params = _keys_in(table.key, keys[start : start + KEYS_PER_STATEMENT])
+                rows = await self.db.fetchall(
+                    f"SELECT {', '.join(table.key)} FROM {table.name} WHERE {where}", params
+                )
+                found += [list(row) for row in rows]
+            if found:
+                there[table.name] = found
+        return there
+
     async def _quoted(self, params: dict[str, Any]) -> list[str]:
         texts: set[str] = set()
         for table in self.tables:
@@ -1057,9 +1075,10 @@ class PersonalStore:
         return len(rows)
 
     async def scrub(self, scrub_id: int) -> None:
-        """An erasure's last steps: delete the content it took out of view and the pictures
-        nobody uses any more, remove what quotes the person from others' rows, clean up
-        after deleted content (the search index), then empty the write-ahead log.
+        """An erasure's last steps: empty the reasons in the rows about the person that name
+        them, delete the content it took out of view and the pictures nobody uses any more,
+        remove what quotes the person's deleted texts from others' rows, clean up after
+        deleted content (the search index), then empty the write-ahead log.
 
         Finding those rows reads every row of a few tables once: that runs on a connection
         of its own on another thread, so nobody waits for it. Removing them takes a few
@@ -1072,7 +1091,24 @@ class PersonalStore:
         )
         if row is None:
             return
+        quotes = tuple(json.loads(row["quotes"]))
+        named = json.loads(row["names"])
+        if isinstance(named, list):
+            # Left by an erasure from before rows about the person were told apart: its
+            # names (of five letters or more) are looked for in every row, as they were then.
+            everywhere, named = tuple(named), {"names": [], "about": {}}
+        else:
+            # Quoted texts are long and specific: looked for in every row.
+            everywhere = quotes
         steps = 0
+        # First the person's names, only in the rows about them that the erasure noted:
+        # before deleting anything here (a new row could take a deleted one's id).
+        names = tuple(named["names"])
+        for table in self.tables:
+            keys = [tuple(key) for key in named["about"].get(table.name, [])]
+            for column in table.reasons if names else ():
+                search = _Search(table, column, names, False, words=True)
+                steps = await self._remove_in_chunks(search, keys, steps)
         for name, ids in json.loads(row["delete_later"]).items():
             for start in range(0, len(ids), DELETE_CHUNK):
                 chunk = ",".join(str(int(i)) for i in ids[start : start + DELETE_CHUNK])
@@ -1084,15 +1120,6 @@ class PersonalStore:
         if media:
             async with self.db.transaction():
                 await self._drop_unused_media(media)
-        quotes = tuple(json.loads(row["quotes"]))
-        named = json.loads(row["names"])
-        if isinstance(named, list):
-            # Left by an erasure from before rows about the person were told apart: its
-            # names (of five letters or more) are looked for in every row, as they were then.
-            everywhere, named = tuple(named), {"names": [], "about": {}}
-        else:
-            # Quoted texts are long and specific: looked for in every row.
-            everywhere = quotes
         searches = []
         for table in self.tables:
             for column in table.quotes:
@@ -1100,21 +1127,9 @@ class PersonalStore:
             for column in table.reasons:
                 searches.append(_Search(table, column, everywhere, False))
         searches = [search for search in searches if search.needles]
-        work = list(zip(searches, await self._find(searches), strict=True))
-        # The person's names only in the rows about them, found by the erasure.
-        names = tuple(named["names"])
-        for table in self.tables:
-            keys = [tuple(key) for key in named["about"].get(table.name, [])]
-            if names and keys:
-                work += [
-                    (_Search(table, column, names, False, words=True), keys)
-                    for column in table.reasons
-                ]
-        for search, keys in work:
-            for start in range(0, len(keys), SCRUB_CHUNK):
-                async with self.db.transaction():
-                    await self._remove(search, keys[start : start + SCRUB_CHUNK])
-                steps = await self._step(steps)
+        found = await self._find(searches)
+        for search, keys in zip(searches, found, strict=True):
+            steps = await self._remove_in_chunks(search, keys, steps)
         if row["content_deleted"]:
             for table in self.tables:
                 if table.purge is not None:
@@ -1142,6 +1157,16 @@ class PersonalStore:
                 for s in searches
             ]
         return await asyncio.to_thread(_find_quoting, self.db.path, searches)
+
+    async def _remove_in_chunks(
+        self, search: _Search, keys: list[tuple[Any, ...]], steps: int
+    ) -> int:
+        """Remove what ``search`` finds in these rows, a few rows per unit of work."""
+        for start in range(0, len(keys), SCRUB_CHUNK):
+            async with self.db.transaction():
+                await self._remove(search, keys[start : start + SCRUB_CHUNK])
+            steps = await self._step(steps)
+        return steps
 
     async def _step(self, steps: int) -> int:
         """Count a unit of the last steps; every few, copy the log into the file, so that
@@ -1211,6 +1236,8 @@ class PersonalStore:
         return found
 
 
+#: Keys looked up in one statement (SQLite allows some thousands of parameters).
+KEYS_PER_STATEMENT = 500
 #: Rows removed per unit of work while scrubbing (each unit takes a few milliseconds).
 SCRUB_CHUNK = 50
 #: Units of work of an erasure's last steps between copies of the log into the file.

@@ -96,6 +96,56 @@ async def test_names_in_rows_about_the_person_are_emptied_after_a_stop_too(
         await app.close()
 
 
+async def test_a_row_that_takes_the_id_of_a_deleted_row_about_the_person_keeps_its_reason(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fiets's comment, the newest, goes with their content; before the last steps run
+    (after a restart, say), Bob's new comment gets the same id and is hidden for a reason
+    that holds the word: it is not about Fiets, and stays."""
+    app = await App.open(settings)
+    try:
+        now = utcnow()
+        async with app.db.transaction():
+            fiets = await person(app, "7001112223", "Fiets", now)
+            bob = await person(app, "7004445556", "Bobbie Wittenhorst", now)
+            idea = await app.repos.ideas.create(
+                category="wonen",
+                title="Een fietsenstalling bij het station",
+                description="Een beschrijving die lang genoeg is voor een idee.",
+                neighbourhood=None,
+                photo_id=None,
+                author_user_id=bob.user_id,
+                now=now,
+            )
+            theirs = await app.repos.comments.add(idea.id, fiets.user_id, "Onzin.", now)
+            await app.repos.comments.hide(theirs.id, "Fiets scheldt.", now)
+
+        async def stopped(self: PersonalStore, scrub_id: int) -> None:
+            """The bot stops right after the erasure's commit."""
+
+        monkeypatch.setattr(PersonalStore, "scrub", stopped)
+        await app.repos.personal.erase(
+            fiets.user_id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=now
+        )
+        async with app.db.transaction():
+            bobs = await app.repos.comments.add(idea.id, bob.user_id, "Koop mijn fiets!", now)
+            await app.repos.comments.hide(bobs.id, "Fiets te koop: reclame.", now)
+        assert bobs.id == theirs.id
+    finally:
+        await app.close()
+    monkeypatch.undo()
+
+    app = await App.open(settings)
+    try:
+        await app.db.settled()
+        reason = await app.db.fetchval(
+            "SELECT hidden_reason FROM idea_comments WHERE id = ?", (bobs.id,)
+        )
+        assert reason == "Fiets te koop: reclame."
+    finally:
+        await app.close()
+
+
 async def test_work_after_a_commit_is_dropped_when_the_transaction_rolls_back(app: App) -> None:
     ran: list[str] = []
 
