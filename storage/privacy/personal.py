@@ -12,7 +12,8 @@ them does.
 
 Adding a table is one entry here: its kind, what it holds, the SELECT of what it holds about
 a person (``export``) and the statements that erase them (``erase``, plus ``delete_content``
-or ``keep_content`` for public content). Statements take named parameters: ``:user_id``,
+or ``keep_content`` for public content; for text others typed about people, ``reasons``
+and which rows are about a person, ``about``). Statements take named parameters: ``:user_id``,
 ``:platform``, ``:platform_user_id``, ``:chat_id``, ``:pseudonym`` and ``:now``.
 
 Records kept for accountability name an erased person only by a pseudonym: a random tag made
@@ -962,9 +963,8 @@ class PersonalStore:
         hash of the account alone. Once committed, the rest runs in the background
         (:meth:`scrub`): rows of others that quote the texts of deleted content (a button
         label, a notification) are removed, reasons staff typed that quote those texts are
-        emptied, and so are those in rows about the person that name them (noted here,
-        while they still point at the person), and the write-ahead log is
-        emptied.
+        emptied, and so are those in the rows about the person that name them (noted here,
+        while those still point at the person), and the write-ahead log is emptied.
         """
         async with self.db.transaction():
             person = await self.person(user_id)
@@ -1282,8 +1282,8 @@ def _folded(text: str) -> str:
 @functools.lru_cache(maxsize=16)
 def _naming(names: tuple[str, ...]) -> re.Pattern[str] | None:
     """A pattern finding any of these names in a :func:`_folded` text as a whole word (no
-    letter or digit right before or after it: "Jan," yes, "januari" no); None if none is
-    left once folded (an empty name)."""
+    letter, digit or underscore right before or after it: "Jan," yes, "januari" no); None
+    if none is left once folded (an empty name)."""
     words = sorted({word for word in map(_folded, names) if word}, key=len, reverse=True)
     if not words:
         return None

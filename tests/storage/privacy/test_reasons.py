@@ -112,6 +112,7 @@ NAMES = [
     ("%", "%"),
     ("_", "_"),
     ("Fi%t_s", "fi%t_s"),
+    ("(.*)", "(.*)"),
     ('O\'Brien "Bob"', 'O\'Brien "Bob"'),
     ("🚲", "🚲"),
     ("\u200fمحمد", "محمد"),  # with a right-to-left mark before it
