@@ -29,8 +29,10 @@ its last steps in the background, in units of work of a few milliseconds each:
       └─ notes the rows about the person (a ban on them, a decision on what they wrote):
          where those name them, their reasons are emptied, a few rows at a time
 
-A name is looked for only in the rows about its owner: names are words as well ("Fiets",
-"Jan"), and looking for them in everyone's rows would empty others' records.
+A single-word name is looked for only in the rows about its owner: names are words as well
+("Fiets", "Jan"), and looking for them in everyone's rows would empty others' records. A full
+name of several words ("Annabel Zwartkruis") and an account id say who is meant wherever they
+are written: those are looked for in every row.
 
 What is left to do is stored (``erasure_scrubs``) until it is done, so a restart finishes it
 (:meth:`PersonalStore.resume`).
@@ -117,7 +119,8 @@ class Table:
     #: decision on what they wrote), whose ``reasons`` are emptied where they name them: their
     #: display name or platform ids, as a whole word in any case. Required with ``reasons``
     #: (a test fails without it). A name is a word too ("Fiets", "Jan"): in a row about its
-    #: owner it is them; in the rows of others it is looked for nowhere.
+    #: owner it is them; in the rows of others only a full name of several words or an
+    #: account id is looked for (see :func:`_distinctive`).
     about: str | None = None
     #: The columns that find one row (for tables without a rowid).
     key: tuple[str, ...] = ("rowid",)
@@ -798,7 +801,8 @@ TABLES: tuple[Table, ...] = (
 )
 
 #: Quoted texts shorter than this are not searched for: they would match unrelated rows.
-#: (The person's names are looked for whatever their length, but only in rows about them.)
+#: (The person's names are looked for whatever their length in rows about them; in others'
+#: rows, a full name or an account id of at least this length.)
 MIN_QUOTED_LENGTH = 5
 
 
@@ -1100,6 +1104,9 @@ class PersonalStore:
         else:
             # Quoted texts are long and specific: looked for in every row.
             everywhere = quotes
+        # A full name or an account id is looked for in every row as well (as a whole word);
+        # a single word ("Fiets", "Jan") only in the rows about its owner.
+        distinctive = tuple(name for name in named["names"] if _distinctive(name))
         steps = 0
         # First the person's names, only in the rows about them that the erasure noted:
         # before deleting anything here (a new row could take a deleted one's id).
@@ -1126,6 +1133,7 @@ class PersonalStore:
                 searches.append(_Search(table, column, quotes, True))
             for column in table.reasons:
                 searches.append(_Search(table, column, everywhere, False))
+                searches.append(_Search(table, column, distinctive, False, words=True))
         searches = [search for search in searches if search.needles]
         found = await self._find(searches)
         for search, keys in zip(searches, found, strict=True):
@@ -1280,6 +1288,16 @@ def _folded(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=16)
+def _distinctive(name: str) -> bool:
+    """Whether a name says who is meant wherever it is written: a full name of several
+    words ("Annabel Zwartkruis") or an account id ("@anna:hs", "123456789"), not a single word
+    that is also a word of the language ("Fiets", "Jan")."""
+    folded = _folded(name)
+    if len(folded) < MIN_QUOTED_LENGTH:
+        return False
+    return len(folded.split()) > 1 or not folded.replace("-", "").isalpha()
+
+
 def _naming(names: tuple[str, ...]) -> re.Pattern[str] | None:
     """A pattern finding any of these names in a :func:`_folded` text as a whole word (no
     letter, digit or underscore right before or after it: "Jan," yes, "januari" no); None
@@ -1300,6 +1318,9 @@ def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ..
         conn.execute("CREATE TEMP TABLE needles (text TEXT NOT NULL)")
         found = []
         for search in searches:
+            if search.words:
+                found.append(_naming_rows(conn, search))
+                continue
             conn.execute("DELETE FROM needles")
             conn.executemany("INSERT INTO needles VALUES (?)", ((n,) for n in search.needles))
             name, column = search.table.name, search.column
@@ -1313,6 +1334,25 @@ def _find_quoting(path: str, searches: list[_Search]) -> list[list[tuple[Any, ..
             ).fetchall()
             found.append([tuple(row) for row in rows])
         return found
+
+
+def _naming_rows(conn: sqlite3.Connection, search: _Search) -> list[tuple[Any, ...]]:
+    """The keys of rows whose column names one of the needles as a whole word (any case,
+    any width: compared in Python, as SQLite's ``lower`` knows only ASCII)."""
+    name, column = search.table.name, search.column
+    values = conn.execute(
+        f"SELECT DISTINCT {column} FROM {name} WHERE {column} IS NOT NULL"
+    ).fetchall()
+    hits = [value for (value,) in values if search.quotes_in(value)]
+    if not hits:
+        return []
+    conn.execute("DELETE FROM needles")
+    conn.executemany("INSERT INTO needles VALUES (?)", ((hit,) for hit in hits))
+    rows = conn.execute(
+        f"SELECT {', '.join(search.table.key)} FROM {name}"
+        f" WHERE {column} IN (SELECT text FROM needles)"
+    ).fetchall()
+    return [tuple(row) for row in rows]
 
 
 def _keys_in(key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
