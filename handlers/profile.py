@@ -22,6 +22,7 @@ from pydantic import (
 
 # Re-exported: the profile's postcode ranges are what a budget round stores.
 from storage.budgets.rounds import PostcodeRange as PostcodeRange
+from storage.consultations.tallies import NO_NEIGHBOURHOOD, OTHER_GROUP
 
 # Re-exported: the profile's names are the same type as stored texts.
 from storage.localized import Localized as Localized
@@ -235,6 +236,16 @@ class Profile(BaseModel):
         ids = [item.id for item in items]
         if len(ids) != len(set(ids)):
             raise ValueError("ids must be unique")
+        return items
+
+    @field_validator("neighbourhoods")
+    @classmethod
+    def _no_reserved_neighbourhood(cls, items: list[Named]) -> list[Named]:
+        # Published results name people without a neighbourhood and small groups together
+        # by these codes; a neighbourhood by the same code would be mixed up with them.
+        reserved = {item.id for item in items} & {NO_NEIGHBOURHOOD, OTHER_GROUP}
+        if reserved:
+            raise ValueError(f"neighbourhood ids {sorted(reserved)} are reserved")
         return items
 
     @model_validator(mode="after")

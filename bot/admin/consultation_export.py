@@ -4,13 +4,16 @@ and the rows consultations add to the open data.
     samenspel export-consultation ID --out DIR
 
 writes ``results.csv`` (every question's counts), ``breakdown.csv`` (per neighbourhood and
-language, groups below the profile's threshold left out) and ``chart.png`` (per moment of an
-evaluation: ``chart-<moment>.png``). Neither holds personal data: no ids or names of people,
-no typed answers (only how many there were).
+language) and ``chart.png`` (per moment of an evaluation: ``chart-<moment>.png``). Neither
+holds personal data: no ids or names of people, no typed answers (only how many there were).
 
-In the open data a count is left out (empty, ``suppressed`` 1) when fewer people than the
-profile's threshold answered that question in that group, so no answer can be traced to a
-person; only closed consultations have results there, as they were published at closing.
+Both, and the open data, publish what :mod:`handlers.consultations.disclosure` allows: a
+question's counts only when at least the profile's threshold answered it, small groups only
+counted together with others ("overig"), no breakdown where the total minus the shown groups
+would give a small group back, and no answer counts in a breakdown where everyone in a group
+answered alike (empty, ``suppressed`` 1). Every question has a row for every answer code,
+whatever was answered, so which rows exist tells nothing either. Only closed consultations
+have results in the open data, as they were published at closing.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
+from handlers.consultations import disclosure
 from handlers.consultations import results as shown_results
 from storage.clock import iso
 from storage.consultations.model import Consultation, ConsultationStatus, Question, pick
@@ -33,10 +37,13 @@ from storage.consultations.tallies import (
     SKIPPED,
     TEXT,
     Dimension,
+    Key,
     Results,
 )
 
 Row = dict[str, Any]
+#: One published count: (question, dimension, group, answer, count; None: left out).
+Published = tuple[int, str, str, str, int | None]
 #: The group of the overall counts in the open data (a key may not be empty there).
 ALL_GROUP = "all"
 
@@ -81,15 +88,35 @@ async def export_consultation(app: App, consultation_id: int, out: Path) -> Cons
         counted[moment] = kept or await repos.tallies.count(consultation_id, moment, lang)
     files: dict[str, bytes] = {
         "results.csv": _csv(
-            ["moment", "question", "question_text", "answer", "answer_text", "count", "percent"],
-            _result_rows(consultation, counted, lang),
+            [
+                "moment",
+                "question",
+                "question_text",
+                "answer",
+                "answer_text",
+                "count",
+                "percent",
+                "suppressed",
+            ],
+            _result_rows(consultation, counted, lang, minimum),
         ),
         "breakdown.csv": _csv(
-            ["moment", "question", "dimension", "group", "answer", "answer_text", "count"],
+            [
+                "moment",
+                "question",
+                "dimension",
+                "group",
+                "answer",
+                "answer_text",
+                "count",
+                "suppressed",
+            ],
             _breakdown_rows(consultation, counted, lang, minimum),
         ),
     }
     for moment, results in counted.items():
+        if not shown_results.charted(consultation, results, minimum):
+            continue  # no question that enough people answered: nothing to draw
         name = "chart.png" if moment == 0 else f"chart-{moment}.png"
         files[name] = await asyncio.to_thread(
             shown_results.overview_chart,
@@ -98,6 +125,7 @@ async def export_consultation(app: App, consultation_id: int, out: Path) -> Cons
             lang,
             profile=app.profile,
             catalog=app.catalog,
+            minimum=minimum,
         )
     try:
         await asyncio.to_thread(_write, out, files)
@@ -110,30 +138,51 @@ async def export_consultation(app: App, consultation_id: int, out: Path) -> Cons
     )
 
 
+def published(consultation: Consultation, results: Results, minimum: int) -> list[Published]:
+    """Every count of one moment that may be published, and an empty one (None) for every
+    count that may not: per question (0: the consultation as a whole) the overall counts of
+    every answer code, then the groups of each breakdown."""
+    rows: list[Published] = []
+    for number in range(consultation.total + 1):
+        codes = disclosure.counted_codes(consultation.question(number))
+        shown = disclosure.overall_shown(results, number, minimum)
+        for answer in [*codes, RESPONDENTS]:
+            count = results.get(number, answer) if shown else None
+            rows.append((number, Dimension.ALL.value, "", answer, count))
+        for breakdown in disclosure.breakdowns(results, number, codes, minimum):
+            dimension = breakdown.dimension.value
+            for group in breakdown.groups:
+                for answer in codes:
+                    count = None if group.counts is None else group.counts[answer]
+                    rows.append((number, dimension, group.code, answer, count))
+                rows.append((number, dimension, group.code, RESPONDENTS, group.size))
+    return rows
+
+
 def _result_rows(
-    consultation: Consultation, counted: dict[int, Results], lang: str
+    consultation: Consultation, counted: dict[int, Results], lang: str, minimum: int
 ) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for moment, results in counted.items():
-        for number, asked in enumerate(consultation.questions, start=1):
-            answered = results.answered(number)
-            codes = [*shown_results.answers_of(asked), TEXT, SKIPPED]
-            for answer in codes:
-                count = results.get(number, answer)
-                if answer in (TEXT, SKIPPED) and not count:
-                    continue
-                rows.append(
-                    [
-                        moment,
-                        number,
-                        pick(asked.text, lang),
-                        answer,
-                        _answer_text(asked, answer, lang),
-                        count,
-                        shown_results.percent(count, answered),
-                    ]
-                )
-            rows.append([moment, number, pick(asked.text, lang), RESPONDENTS, "", answered, 100])
+        for number, dimension, _, answer, count in published(consultation, results, minimum):
+            asked = consultation.question(number)
+            if asked is None or dimension != Dimension.ALL.value:
+                continue
+            share = (
+                None if count is None else shown_results.percent(count, results.answered(number))
+            )
+            rows.append(
+                [
+                    moment,
+                    number,
+                    pick(asked.text, lang),
+                    answer,
+                    _answer_text(asked, answer, lang),
+                    count,
+                    share,
+                    int(count is None),
+                ]
+            )
     return rows
 
 
@@ -142,23 +191,22 @@ def _breakdown_rows(
 ) -> list[list[Any]]:
     rows: list[list[Any]] = []
     for moment, results in counted.items():
-        for number, asked in enumerate(consultation.questions, start=1):
-            for dimension in (Dimension.NEIGHBOURHOOD, Dimension.LANGUAGE):
-                for group in results.groups(number, dimension):
-                    if not results.shown(number, minimum, dimension, group):
-                        continue
-                    for answer in [*shown_results.answers_of(asked), SKIPPED, RESPONDENTS]:
-                        rows.append(
-                            [
-                                moment,
-                                number,
-                                dimension.value,
-                                group,
-                                answer,
-                                _answer_text(asked, answer, lang),
-                                results.get(number, answer, dimension, group),
-                            ]
-                        )
+        for number, dimension, group, answer, count in published(consultation, results, minimum):
+            asked = consultation.question(number)
+            if asked is None or dimension == Dimension.ALL.value:
+                continue
+            rows.append(
+                [
+                    moment,
+                    number,
+                    dimension,
+                    group,
+                    answer,
+                    _answer_text(asked, answer, lang),
+                    count,
+                    int(count is None),
+                ]
+            )
     return rows
 
 
@@ -184,11 +232,28 @@ async def open_data_tables(app: App) -> dict[str, list[Row]]:
     repos = app.repos
     minimum = shown_results.threshold(app.profile)
     consultations = await repos.consultations.published()
-    kept = await repos.tallies.published()
+    kept: dict[tuple[int, int], dict[Key, int]] = {}
+    for (
+        consultation_id,
+        moment,
+        question,
+        dimension,
+        group,
+        answer,
+        count,
+    ) in await repos.tallies.published():
+        counts = kept.setdefault((consultation_id, moment), {})
+        counts[(question, dimension, group, answer)] = count
+    # Every moment of every closed consultation, answered or not: the rows are the same.
+    closed = [
+        (c, moment, Results(counts=kept.get((c.id, moment), {})))
+        for c in consultations
+        if c.status is ConsultationStatus.CLOSED
+        for moment in c.moment_numbers()
+    ]
     respondents: dict[int, int] = {}
-    for consultation_id, _moment, question, dimension, _group, answer, count in kept:
-        if question == 0 and dimension == Dimension.ALL.value and answer == RESPONDENTS:
-            respondents[consultation_id] = respondents.get(consultation_id, 0) + count
+    for c, _moment, results in closed:
+        respondents[c.id] = respondents.get(c.id, 0) + results.respondents
     return {
         "consultations": [_consultation_row(c, respondents) for c in consultations],
         "consultation_questions": [
@@ -208,7 +273,11 @@ async def open_data_tables(app: App) -> dict[str, list[Row]]:
             for number, asked in enumerate(c.questions, start=1)
             for answer in shown_results.answers_of(asked)
         ],
-        "consultation_results": _suppressed(kept, minimum),
+        "consultation_results": [
+            _result_row(c.id, moment, row)
+            for c, moment, results in closed
+            for row in published(c, results, minimum)
+        ],
     }
 
 
@@ -250,28 +319,15 @@ def _question_row(consultation: Consultation, number: int, asked: Question) -> R
     }
 
 
-def _suppressed(kept: list[tuple[int, int, int, str, str, str, int]], minimum: int) -> list[Row]:
-    """Every kept count, left out where fewer than ``minimum`` people answered that question
-    in that group (the size of a group: its ``respondents`` count)."""
-    sizes = {
-        (consultation, moment, question, dimension, group): count
-        for consultation, moment, question, dimension, group, answer, count in kept
-        if answer == RESPONDENTS
+def _result_row(consultation: int, moment: int, row: Published) -> Row:
+    question, dimension, group, answer, count = row
+    return {
+        "consultation": consultation,
+        "moment": moment,
+        "question": question,
+        "dimension": dimension,
+        "group": group or ALL_GROUP,
+        "answer": answer,
+        "count": count,
+        "suppressed": int(count is None),
     }
-    rows = []
-    for consultation, moment, question, dimension, group, answer, count in kept:
-        size = sizes.get((consultation, moment, question, dimension, group), 0)
-        hidden = size < minimum
-        rows.append(
-            {
-                "consultation": consultation,
-                "moment": moment,
-                "question": question,
-                "dimension": dimension,
-                "group": group or ALL_GROUP,
-                "answer": answer,
-                "count": None if hidden else count,
-                "suppressed": int(hidden),
-            }
-        )
-    return rows

@@ -372,9 +372,12 @@ CONSULTATION_RESULTS = Resource(
     "consultation_results",
     "Uitslagen / Results",
     "The answers of closed consultations counted, as published when they closed: overall,"
-    " per neighbourhood and per language. A count is left out when fewer people than the"
-    " municipality's threshold answered that question in that group, so that no answer"
-    " can be traced to a person. Typed answers are only counted.",
+    " per neighbourhood and per language. Groups smaller than the municipality's threshold"
+    " are only counted together (overig), with more groups where needed so that the total"
+    " minus the groups shown never gives a small group back; a count is left out where"
+    " fewer people than the threshold answered the question, or where everyone in a group"
+    " gave the same answer. Every answer code has a row whatever was answered, so that no"
+    " answer can be traced to a person. Typed answers are only counted.",
     (
         _f("consultation", "integer", _CONSULTATION),
         _f("moment", "integer", "0 for a poll; an evaluation's moment (from 1)."),
@@ -384,7 +387,7 @@ CONSULTATION_RESULTS = Resource(
             "group",
             "string",
             f"The neighbourhood code ({NO_NEIGHBOURHOOD}: none given) or language (nl, en);"
-            " all for the overall counts.",
+            " overig for the small groups together; all for the overall counts.",
         ),
         _f(
             "answer",
@@ -394,7 +397,11 @@ CONSULTATION_RESULTS = Resource(
             " 0, anything) or finished (answered every question).",
         ),
         _f("count", "integer", "How many; empty when left out (see suppressed)."),
-        _f("suppressed", "integer", "1 when the count is left out because the group is small."),
+        _f(
+            "suppressed",
+            "integer",
+            "1 when the count is left out: too few answered, or a group answered as one.",
+        ),
     ),
     ("consultation", "moment", "question", "dimension", "group", "answer"),
     (("consultation", "consultations", "id"),),

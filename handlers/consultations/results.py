@@ -1,9 +1,10 @@
 """Results: the counts in words and as a PNG chart per question, for staff and respondents.
 
 Residents see a question's counts only when at least the profile's threshold of people
-answered it; staff see the overall counts at any time, but a breakdown (per neighbourhood,
-per language) never for a group smaller than the threshold, so no answer can be traced to a
-person. Typed answers are shown only once staff approved them.
+answered it; staff see the overall counts at any time, and the breakdowns (per
+neighbourhood, per language) as :mod:`~handlers.consultations.disclosure` allows them, the
+same as the export and the open data, so that no answer can be worked back to a person.
+Typed answers are shown only once staff approved them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from handlers.answers import excerpt
 from handlers.catalog import Catalog
 from handlers.charts import bar_chart
+from handlers.consultations import disclosure
 from handlers.consultations.shown import brand
 from handlers.contract import Reply
 from handlers.profile import Profile
@@ -116,41 +118,53 @@ def breakdown_lines(
     profile: Profile,
     catalog: Catalog,
 ) -> list[Reply]:
-    """Per question, the counts per neighbourhood and per language, leaving out every group
-    smaller than the threshold (only how many groups were left out is said)."""
+    """Per question, the counts per neighbourhood and per language as
+    :mod:`~handlers.consultations.disclosure` allows them: small groups counted together,
+    no breakdown where that would still give one person's answer away."""
     minimum = threshold(profile)
     lines: list[Reply] = []
     for number, asked in enumerate(consultation.questions, start=1):
         if asked.kind is QuestionKind.TEXT or results.answered(number) == 0:
             continue
         lines.append(Reply(key="consultations.breakdown_question", params={"number": number}))
-        for dimension in (Dimension.NEIGHBOURHOOD, Dimension.LANGUAGE):
-            hidden = 0
-            for group in results.groups(number, dimension):
-                if not results.shown(number, minimum, dimension, group):
-                    hidden += 1
-                    continue
-                counts = " · ".join(
-                    f"{label(asked, answer, lang)} {results.get(number, answer, dimension, group)}"
+        codes = disclosure.counted_codes(asked)
+        for shown in disclosure.breakdowns(results, number, codes, minimum):
+            lines += _breakdown_lines(shown, asked, lang, profile=profile, catalog=catalog)
+    return lines
+
+
+def _breakdown_lines(
+    shown: disclosure.Breakdown,
+    asked: Question,
+    lang: str,
+    *,
+    profile: Profile,
+    catalog: Catalog,
+) -> list[Reply]:
+    dimension = shown.dimension.value
+    if not shown.groups:
+        return [Reply(key=f"consultations.breakdown_none_{dimension}")]
+    withheld = phrase(catalog, lang, "consultations.breakdown_withheld")
+    lines = [
+        Reply(
+            key="consultations.breakdown_group",
+            params={
+                "group": phrase(catalog, lang, f"consultations.breakdown_other_{dimension}")
+                if group.other
+                else group_name(shown.dimension, group.code, lang, profile, catalog),
+                "count": group.size,
+                "counts": withheld
+                if group.counts is None
+                else " · ".join(
+                    f"{label(asked, answer, lang)} {group.counts[answer]}"
                     for answer in answers_of(asked)
-                )
-                lines.append(
-                    Reply(
-                        key="consultations.breakdown_group",
-                        params={
-                            "group": group_name(dimension, group, lang, profile, catalog),
-                            "count": results.answered(number, dimension, group),
-                            "counts": counts,
-                        },
-                    )
-                )
-            if hidden:
-                lines.append(
-                    Reply(
-                        key=f"consultations.breakdown_hidden_{dimension.value}",
-                        params={"groups": hidden, "min": minimum},
-                    )
-                )
+                ),
+            },
+        )
+        for group in shown.groups
+    ]
+    if shown.withheld:
+        lines.append(Reply(key="consultations.breakdown_unanimous"))
     return lines
 
 
@@ -205,12 +219,19 @@ def chart(
 
 
 def overview_chart(
-    consultation: Consultation, results: Results, lang: str, *, profile: Profile, catalog: Catalog
+    consultation: Consultation,
+    results: Results,
+    lang: str,
+    *,
+    profile: Profile,
+    catalog: Catalog,
+    minimum: int = 0,
 ) -> bytes:
-    """Every question in one chart (for staff and the export)."""
+    """Every question in one chart (for staff, and for the export: ``minimum``, questions
+    fewer people answered are left out)."""
     sections = []
     for number, asked in enumerate(consultation.questions, start=1):
-        if asked.kind is QuestionKind.TEXT:
+        if asked.kind is QuestionKind.TEXT or results.answered(number) < minimum:
             continue
         rows = [
             (label(asked, answer, lang), results.get(number, answer))

@@ -22,6 +22,8 @@ from storage.db import Database
 
 #: The neighbourhood group of people who did not say where they live.
 NO_NEIGHBOURHOOD = "geen"
+#: The group of small groups counted together where results are published.
+OTHER_GROUP = "overig"
 
 
 class Dimension(StrEnum):
@@ -72,13 +74,6 @@ class Results(BaseModel):
                 if q == question and dim == dimension.value and answer == RESPONDENTS
             }
         )
-
-    def shown(
-        self, question: int, threshold: int, dimension: Dimension = Dimension.ALL, group: str = ""
-    ) -> bool:
-        """Whether counts of this group may be shown: at least ``threshold`` people in it,
-        so that no answer can be traced to a person."""
-        return self.answered(question, dimension, group) >= threshold
 
     def rows(self) -> list[tuple[int, str, str, str, int]]:
         """Every count as (question, dimension, group, answer, n), in a stable order."""

@@ -59,16 +59,6 @@ SEVERAL_COUNTS = {
         "Eerder: waarschuwingen {n} · gedempt {n} · geblokkeerd {n}.",
         "Before: warnings {n} · muted {n} · banned {n}.",
     ),
-    "consultations.breakdown_hidden_neighbourhood": (
-        ("groups",),
-        "Wijken met minder dan 5 antwoorden: {n}, niet getoond",
-        "Neighbourhoods with fewer than 5 answers: {n}, not shown",
-    ),
-    "consultations.breakdown_hidden_language": (
-        ("groups",),
-        "Talen met minder dan 5 antwoorden: {n}, niet getoond",
-        "Languages with fewer than 5 answers: {n}, not shown",
-    ),
 }
 #: A noun with its plural ending in brackets: "waarschuwing(en)", "time(s)".
 LAZY_PLURAL = re.compile(r"[^\W\d_]\((?:en|s|e|n|es)\)")

@@ -71,6 +71,15 @@ def test_duplicate_ids_and_unknown_references_are_refused() -> None:
         Profile.model_validate(raw)
 
 
+@pytest.mark.parametrize("reserved", ["geen", "overig"])
+def test_a_neighbourhood_may_not_take_a_code_published_results_use(reserved: str) -> None:
+    # Results name people without a neighbourhood "geen" and small groups together "overig".
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    raw["neighbourhoods"][0]["id"] = reserved
+    with pytest.raises(ValidationError, match="reserved"):
+        Profile.model_validate(raw)
+
+
 def test_the_publication_names_a_known_municipality_code_and_government_themes() -> None:
     raw = tomllib.loads(DEFAULT_PROFILE.read_text())
     assert Profile.model_validate(raw).publication is not None
