@@ -159,9 +159,23 @@ class Settings(BaseSettings):
     def _open_data_url(cls, value: str | None) -> str | None:
         if not value:
             return None
+        example = "the site's address, such as https://data.example.org/samenspel/"
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValueError(f"must be {example}, without spaces")
+        if "?" in value or "#" in value or "\\" in value:
+            # Every page's address is this one with a file name added: "…/od?x" or
+            # "…/od#top" would become "…/od?x/feed.xml".
+            raise ValueError(f"must be {example}, without ? or # (or \\)")
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise ValueError("must be the site's address, such as https://data.example.org/")
+        try:
+            parts.port  # noqa: B018 (a port out of range raises)
+        except ValueError:
+            raise ValueError(f"must be {example}, with a port from 1 to 65535") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValueError(f"must be {example}")
+        if "." in parts.path.rsplit("/", 1)[-1]:
+            # "…/od/index.html" would become "…/od/index.html/feed.xml".
+            raise ValueError(f"must be {example}: the folder, not a file in it")
         return value if value.endswith("/") else value + "/"
 
     @field_validator("matrix_homeserver")

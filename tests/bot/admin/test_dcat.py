@@ -96,11 +96,53 @@ async def test_a_published_address_becomes_the_identifier_and_the_landing_page(
 
 
 @pytest.mark.parametrize(
-    "url", ["ftp://data.example.org/", "data.example.org", "https://x.example/?a=1"]
+    "url",
+    [
+        "ftp://data.example.org/",
+        "data.example.org",
+        "https://x.example/?a=1",
+        # Each page's address is this one with a file name added: none of these can take one.
+        "https://x.org/od#top",
+        "https://x.org/od#",
+        "https://x.org/od?",
+        "https://x.org/od/index.html",
+        "https://x.org/od/feed.xml",
+        "https://x.org/open data/",
+        "https://x.org/od/\t",
+        " https://x.org/od/",
+        "https://user:secret@x.org/od/",
+        "https://x.org\\od\\",
+        "https://x.org:99999/od/",
+        "https://",
+    ],
 )
 def test_an_address_that_is_not_a_web_address_is_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="the site's address"):
         Settings(_env_file=None, open_data_url=url)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("url", "used"),
+    [
+        ("https://x.org/od", "https://x.org/od/"),
+        ("https://x.org/od/", "https://x.org/od/"),
+        ("https://x.org", "https://x.org/"),
+        ("http://data.velsen.example:8080/v1.2/", "http://data.velsen.example:8080/v1.2/"),
+    ],
+)
+def test_a_folder_address_is_taken_with_one_slash_at_its_end(url: str, used: str) -> None:
+    assert Settings(_env_file=None, open_data_url=url).open_data_url == used  # type: ignore[call-arg]
+
+
+def test_a_wrong_site_address_stops_the_command_with_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(tmp_path / "s.db"))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_URL", "https://x.org/od#top")
+    assert main(["export-open-data", "--out", str(tmp_path / "od")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "SAMENSPEL_OPEN_DATA_URL" in line and "without ? or #" in line
+    assert not (tmp_path / "od").exists()
 
 
 async def test_a_profile_without_a_publication_table_exports_without_a_catalogue_entry(
