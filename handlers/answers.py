@@ -14,12 +14,22 @@ off its value and sets ``ctx.confirmed`` (in a dialog too: ``dialog.button(...)`
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
 from handlers.contract import Button, Reply
 from handlers.feature import CONFIRMED, Context
 from handlers.pictures import NOT_A_PICTURE
+
+#: Control characters nobody means to type (C0 but tab and newline, and DEL): a terminal's
+#: colour codes, a NUL from a bridge. They would reach notices, exports and the public site.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def without_controls(text: str) -> str:
+    """``text`` with each control character (see :data:`_CONTROL`) made a space."""
+    return _CONTROL.sub(" ", text)
 
 
 def text_length(text: str) -> int:
@@ -50,7 +60,7 @@ def read_text(
     named = {"what": ctx.catalog.text(ctx.lang, what, {}, markup=False)}
     if event.photo is not None or event.unsupported is not None or event.location is not None:
         return Reply(key="answers.text_please", params=named)
-    text = ctx.text if text is None else text.strip()
+    text = without_controls(ctx.text if text is None else text).strip()
     if not visible_length(text):
         return Reply(key="answers.empty", params=named)
     length = text_length(text)

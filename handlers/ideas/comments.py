@@ -22,6 +22,7 @@ from handlers.answers import (
     parse_id,
     text_length,
     visible_length,
+    without_controls,
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
@@ -42,7 +43,6 @@ feature.posting_limit(
 DIALOG = "idea_comment"
 PAGE_SIZE = 5
 MAX_LENGTH = 1000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _AUTHOR_KEYS = {
     Role.RESIDENT: "comments.line_resident",
     Role.CIVIL_SERVANT: "comments.line_civil_servant",
@@ -295,5 +295,5 @@ async def _open_idea(ctx: Context, idea_id: int, *, typed: str = "") -> Idea | R
 
 
 def _clean(text: str) -> str:
-    lines = [line.rstrip() for line in _CONTROL.sub(" ", text).splitlines()]
+    lines = [line.rstrip() for line in without_controls(text).splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -22,7 +22,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from handlers.answers import confirmation, parse_id, photo_hint, text_length, visible_length
+from handlers.answers import (
+    confirmation,
+    parse_id,
+    photo_hint,
+    text_length,
+    visible_length,
+    without_controls,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.ideas.browse import category_name, neighbourhood_name, status_label
@@ -44,7 +51,6 @@ QUESTIONS = ("category", "title", "description", "neighbourhood", "photo")
 TITLE_LENGTH = (5, 120)
 DESCRIPTION_LENGTH = (20, 2000)
 SIMILAR = 3
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @feature.command("idee", "idea", describe="ideas.cmd_submit", posts="idea", role=Role.RESIDENT)
@@ -252,11 +258,11 @@ def _by_name(items: list[Named], ctx: Context) -> Named | None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(_CONTROL.sub(" ", text).split())
+    return " ".join(without_controls(text).split())
 
 
 def _block(text: str) -> str:
-    lines = [" ".join(line.split()) for line in _CONTROL.sub(" ", text).splitlines()]
+    lines = [" ".join(line.split()) for line in without_controls(text).splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
