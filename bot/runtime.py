@@ -28,7 +28,9 @@ from handlers.news.wist_je_dat import Signer
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY = timedelta(days=1)
-OPEN_DATA_CHECK = timedelta(days=1)
+#: How soon the published folder is redone after content left public view (an erasure, an
+#: idea hidden or withdrawn); the weekly export is checked as often.
+OPEN_DATA_CHECK = timedelta(minutes=5)
 
 
 class Runtime:
@@ -165,8 +167,10 @@ class Runtime:
         await self.scheduler.arm([Timer(job="retention:every", at=now + RETENTION_EVERY)])
 
     async def _open_data(self, key: str) -> None:
-        """Publish the open data when its folder is configured; look again tomorrow (the
-        export itself waits until the last one is a week old)."""
+        """Publish the open data when its folder is configured and the export is due (a week
+        old, or content left view since); look again in a few minutes."""
+        if self.app.settings.open_data_dir is None:
+            return
         # Imported here: the site's templates (Jinja2) are not needed to start answering.
         from bot.admin.open_data import run_open_data_export
 

@@ -15,14 +15,24 @@ Beside the data it writes the public site (index.html, a page per idea, feed.xml
 carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
 
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
-server publishing DIR serves the old export or the new one, never half of one. With
-``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly.
+server publishing DIR serves the old export or the new one, never half of one; one export
+at a time per folder (a lock on the folder holding it), so the command and the scheduler
+never collide.
+Files are readable by everyone (0644, folders 0755) whatever the umask, for a web server
+running as another user.
+
+With ``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly, and
+within minutes after content left public view (an idea hidden, removed or withdrawn, an
+erasure: see :class:`storage.privacy.open_data.OpenData`). No export is made while an
+erasure's clean-up is unfinished (a staff reason may still name the person): the command
+finishes the clean-up first, the scheduler looks again a few minutes later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import fcntl
 import io
 import json
 import logging
@@ -31,6 +41,8 @@ import re
 import secrets
 import shutil
 import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,7 +50,7 @@ from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
 from bot.admin.dcat import catalogue_entry
-from bot.admin.public_site import Label, render_site
+from bot.admin.public_site import Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from storage.clock import parse
@@ -58,6 +70,15 @@ DESCRIPTOR = "datapackage.json"
 #: How often the scheduled export refreshes (with an hour's slack for the scheduler).
 EVERY = timedelta(days=7)
 SLACK = timedelta(hours=1)
+#: How often the export reads everything again when content keeps leaving view (erasures)
+#: while it reads, before it gives up for now.
+SETTLE_TRIES = 5
+#: How long the scheduler leaves an erasure's clean-up to the background before the export
+#: finishes it itself (one that failed is otherwise only taken up again at a restart).
+CLEAN_UP_GRACE = timedelta(minutes=30)
+#: Modes of what is published: readable by a web server running as another user.
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
 DESCRIPTION_NL = (
     "Ideeën die inwoners instuurden, hun statusgeschiedenis, de experimenten waar inwoners"
     " aan mee kunnen doen, de gepubliceerde Wist je dat-berichten, de peilingen van de"
@@ -527,7 +548,7 @@ def _typed(resource: Resource, row: Row) -> Row:
             assert moment is not None
             typed[f.name] = moment.strftime(DATETIME)
         else:
-            typed[f.name] = str(value)
+            typed[f.name] = clean(value)
     return typed
 
 
@@ -624,25 +645,66 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
 
 
 async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport:
-    """Write the whole export into ``out``, replacing an earlier export there at once."""
-    tables = await collect(app)
-    # Off the event loop: the bot keeps answering residents while the files are rendered
-    # (a page per idea: about a second for 2,000 ideas) and written.
-    files = await asyncio.to_thread(render, app, tables, now)
-    await asyncio.to_thread(write_atomically, out, files)
+    """Write the whole export into ``out``, replacing an earlier export there at once.
+
+    Erasures' unfinished clean-ups are finished first, and the rows are read again when
+    content left view while they were read, so nothing erased or hidden is published.
+    """
+    async with _exclusive(out):
+        tables, changes = await _settled(app)
+        # Off the event loop: the bot keeps answering residents while the files are rendered
+        # (a page per idea: about a second for 2,000 ideas) and written.
+        files = await asyncio.to_thread(render, app, tables, now)
+        await asyncio.to_thread(_swap, out, files)
+        if _is_published_folder(app, out):
+            await app.repos.open_data.mark_published(changes)
     rows = {name: len(table) for name, table in tables.items()}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
     return OpenDataReport(path=out, created=now, rows=rows)
 
 
+async def _settled(app: App) -> tuple[dict[str, list[Row]], int]:
+    """Every resource's rows, read while no erasure's clean-up was pending and no content
+    left view, with the count of changes they include."""
+    data = app.repos.open_data
+    for _ in range(SETTLE_TRIES):
+        for scrub_id in await data.clean_ups():
+            # The background clean-up may be at it too: each step checks again, so doing it
+            # twice changes nothing.
+            await app.repos.personal.scrub(scrub_id)
+        changes = await data.changes()
+        if await data.clean_ups():
+            continue
+        tables = await collect(app)
+        if await data.changes() == changes and not await data.clean_ups():
+            return tables, changes
+    raise OpenDataError(
+        "an erasure's clean-up did not finish, or content kept leaving view while the export"
+        " read it: nothing was published; try again in a few minutes"
+    )
+
+
+def _is_published_folder(app: App, out: Path) -> bool:
+    published = app.settings.open_data_dir
+    return published is not None and published.resolve() == out.resolve()
+
+
 async def run_open_data_export(app: App, now: datetime) -> OpenDataReport | None:
-    """The scheduler's weekly job (and at start-up): export into ``SAMENSPEL_OPEN_DATA_DIR``
-    when it is set and its export is a week old or missing; None when nothing was due."""
+    """The scheduler's job: export into ``SAMENSPEL_OPEN_DATA_DIR`` when it is set and its
+    export is missing, a week old, or shows content that has left view since; None when
+    nothing was due, or while an erasure's clean-up runs in the background (a later look
+    exports; after :data:`CLEAN_UP_GRACE` the export finishes the clean-up itself)."""
     out = app.settings.open_data_dir
     if out is None:
         return None
+    data = app.repos.open_data
+    begun = await data.oldest_clean_up()
+    if begun is not None and now - begun < CLEAN_UP_GRACE:
+        log.info("open data waits for an erasure's clean-up")
+        return None
     created = await asyncio.to_thread(last_export, out)
-    if created is not None and now - created < EVERY - SLACK:
+    week_old = created is None or now - created >= EVERY - SLACK
+    if not week_old and not await data.stale():
         return None
     return await export_open_data(app, out, now)
 
@@ -664,12 +726,56 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     finds no export rather than a mixed one). ``out`` must be new, empty or an earlier
     export: anything else is refused, so a mistyped path never replaces someone's folder.
     """
-    out = out.absolute()
+    _check_names(files)
+    with _locked(out):
+        _swap(out, files)
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold the folder's lock (another export of it, in any process, waits meanwhile)."""
+    handle = _open_lock(out)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # closing releases the lock
+
+
+@asynccontextmanager
+async def _exclusive(out: Path) -> AsyncIterator[None]:
+    """:func:`_locked`, waited for off the event loop."""
+    handle = _open_lock(out)
+    try:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _open_lock(out: Path) -> int:
+    """The folder that holds ``out``, opened to be locked: every export of ``out`` swaps it
+    in there, so that folder is what exports take turns on (no lock file is left behind)."""
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise OpenDataError(f"cannot write beside {out.absolute()}: {exc}") from exc
+
+
+def _check_names(files: dict[str, bytes]) -> None:
     for name in files:
         # Names are made here (idee-<n>.html), but a folder of their own is the one place
         # they could escape: refuse anything but a plain file name.
         if not _PLAIN_NAME.fullmatch(name):
             raise OpenDataError(f"not a plain file name for the export: {name!r}")
+
+
+def _swap(out: Path, files: dict[str, bytes]) -> None:
+    """:func:`write_atomically`'s work, with the folder's lock held."""
+    out = out.absolute()
+    _check_names(files)
     if out.exists() and not _replaceable(out):
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"
@@ -679,10 +785,14 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     except OSError as exc:
         raise OpenDataError(f"cannot write beside {out}: {exc}") from exc
+    old: Path | None = None
     try:
         for name, data in files.items():
-            (staging / name).write_bytes(data)
-        staging.chmod(0o755)  # a web server must be able to read it
+            path = staging / name
+            path.write_bytes(data)
+            # A web server must be able to read them, whatever the umask made of them.
+            path.chmod(FILE_MODE)
+        staging.chmod(FOLDER_MODE)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
             os.rename(out, old)
@@ -692,6 +802,8 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
             os.rename(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if old is not None and old.exists() and not out.exists():
+            os.rename(old, out)  # the earlier export stays published
         raise OpenDataError(
             f"cannot replace {out}: {exc} (a mount point cannot be replaced: use a folder"
             " inside it)"

@@ -45,9 +45,19 @@ RECENT_NEWS = 10
 FEED_ENTRIES = 100
 #: Characters of an update's text used as its title in the feed.
 FEED_TITLE_CHARS = 80
-#: Code points XML 1.0 cannot carry (and a page should not): C0 controls but tab and
-#: newlines, lone surrogates, and the two non-characters at the end of the first plane.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+#: Code points nothing published carries: C0 controls but tab and newlines, DEL and the C1
+#: controls, lone surrogates (XML 1.0 and UTF-8 cannot carry them), the non-characters
+#: (U+FDD0 to U+FDEF and the last two of every plane), and the bidirectional embeddings,
+#: overrides and isolates (U+202A to U+202E, U+2066 to U+2069): one of those in a title
+#: turns the text after it around, in a feed reader or a spreadsheet.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\u202a-\u202e"
+    "\u2066-\u2069"
+    + "".join(
+        f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+    )
+    + "]"
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,8 @@ def idea_page(number: int) -> str:
 
 
 def clean(text: Any) -> str:
-    """Text without the code points a page or the feed cannot carry."""
+    """Text as it may be published: without the code points a page, the feed or a data file
+    should not carry (see :data:`_UNSAFE`). Every writer of the published folder uses it."""
     return _UNSAFE.sub("", str(text))
 
 

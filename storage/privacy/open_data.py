@@ -3,13 +3,20 @@
 No query here reads a column that points at a person (authors, supporters, participants are
 only ever counted), no comment text is read, removed ideas and news meant only for an
 experiment's participants are left out. Times are returned as stored (UTC).
+
+Beside them, the one piece of state the export keeps: whether the published folder is stale.
+Triggers (migration ``open_data_refresh``) count every time content leaves public view (an
+idea hidden, removed, withdrawn or deleted, a status reason emptied, any erasure) in the same
+transaction; the export records the count it published (:meth:`OpenData.mark_published`).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
+from storage.clock import parse
 from storage.db import Database
 
 Row = dict[str, Any]
@@ -31,10 +38,39 @@ def _nl_en(column: str) -> str:
 
 
 class OpenData:
-    """Read-only queries for the open-data export."""
+    """The open-data export's queries, and whether the published folder is stale."""
 
     def __init__(self, db: Database):
         self.db = db
+
+    async def changes(self) -> int:
+        """How many times public content left view so far (a count that only grows)."""
+        return int(await self.db.fetchval("SELECT changes FROM open_data_state WHERE id = 1"))
+
+    async def stale(self) -> bool:
+        """Whether content left view since the published folder was made."""
+        return bool(
+            await self.db.fetchval("SELECT changes > published FROM open_data_state WHERE id = 1")
+        )
+
+    async def mark_published(self, changes: int) -> None:
+        """The published folder now shows everything up to ``changes`` (a count read before
+        the export read its rows)."""
+        async with self.db.transaction():
+            await self.db.execute(
+                "UPDATE open_data_state SET published = max(published, ?) WHERE id = 1",
+                (changes,),
+            )
+
+    async def clean_ups(self) -> list[int]:
+        """The erasures whose clean-up (:meth:`PersonalStore.scrub`) is not finished yet:
+        until it is, a staff reason may still name the person."""
+        rows = await self.db.fetchall("SELECT id FROM erasure_scrubs ORDER BY id")
+        return [int(row[0]) for row in rows]
+
+    async def oldest_clean_up(self) -> datetime | None:
+        """When the oldest unfinished clean-up began; None if there is none."""
+        return parse(await self.db.fetchval("SELECT MIN(created_at) FROM erasure_scrubs"))
 
     async def ideas(self) -> list[Row]:
         """Every idea not removed, with its latest theme, department and merge target."""

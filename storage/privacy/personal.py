@@ -185,7 +185,7 @@ AUDIT_LOG = Table(
 
 TABLES: tuple[Table, ...] = (
     Table("schema_version", Kind.OPERATIONAL, "which migrations were applied"),
-    Table("sqlite_sequence", Kind.OPERATIONAL, "SQLite's counters for idea numbers"),
+    Table("sqlite_sequence", Kind.OPERATIONAL, "SQLite's counters for idea and status numbers"),
     Table(
         "dialogs",
         Kind.PERSONAL,
@@ -787,6 +787,11 @@ TABLES: tuple[Table, ...] = (
         "erasure_scrubs",
         Kind.OPERATIONAL,
         "an erasure's last steps, for the moment they take: what to remove from others' rows",
+    ),
+    Table(
+        "open_data_state",
+        Kind.OPERATIONAL,
+        "how many times public content left view, and up to which the published folder shows",
     ),
     # Last: everything above may still look the person up.
     Table(

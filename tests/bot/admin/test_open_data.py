@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
+import os
+import re
+import stat
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from frictionless import validate
 
@@ -17,6 +23,7 @@ from bot.admin.open_data import (
     DATETIME,
     RESOURCES,
     OpenDataError,
+    OpenDataReport,
     export_open_data,
     run_open_data_export,
     write_atomically,
@@ -29,6 +36,8 @@ from storage.ideas.ideas import IdeaStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.privacy.personal import Cause, ContentChoice
 from tests.handlers.ideas.helpers import submit_idea
+from tests.people import civil_servant, connector, subscribe
+from tests.people import person as resident
 from tests.privacy import Neighbours, seed_neighbours
 from tests.support import Chat
 
@@ -298,3 +307,117 @@ def test_every_formula_start_is_guarded_in_a_cell_and_numbers_stay_numbers() -> 
     assert safe_cell("Meer bankjes = meer rust") == "Meer bankjes = meer rust"
     assert safe_cell("'al tekst") == "'al tekst"
     assert safe_cell(-3) == -3 and safe_cell("") == "" and safe_cell(None) is None
+
+
+def test_the_published_files_are_readable_by_a_web_server_under_a_strict_umask(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    out = tmp_path / "od"
+    strict = os.umask(0o077)
+    try:
+        assert main(["export-open-data", "--out", str(out)]) == 0
+        assert main(["export-open-data", "--out", str(out)]) == 0  # replacing one too
+    finally:
+        os.umask(strict)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert "feed.xml" in modes and set(modes.values()) == {0o644}, modes
+
+
+# What staff type, with what a terminal, a bridge or a copied text may slip in.
+STAFF_REASON = "Kijk\x1b[31m hier\x00 naar, met\x07 de\x7f buurt.\x9b Groet"
+STAFF_NEWS = "Wist je dat\x1b[2J de markt\x00 weer open is\ufdd0?"
+#: A resident's title: the chat takes out C0 controls but not these.
+RESIDENT_TITLE = "Speeltuin \u202enaar links\u202c klaar\x85\ufdd0\U0001fffe\u2067 erbij"
+UNPUBLISHABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\U0001fffe\u202a-\u202e"
+    "\u2066-\u2069]"
+)
+
+
+async def test_control_characters_staff_or_residents_typed_are_in_no_published_file(
+    app: App, tmp_path: Path
+) -> None:
+    anna = await resident(app, "anna")
+    await submit_idea(anna, RESIDENT_TITLE, "Een speeltuin waar kinderen veilig kunnen spelen.")
+    await subscribe(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("In behandeling")
+    await ria.send(STAFF_REASON)
+    assert ria.keys[0] == "triage.done"
+    cas = await civil_servant(app, "cas")
+    await cas.send("/nieuwbericht")
+    await cas.send(STAFF_NEWS)
+    await cas.press("Zonder foto")
+    await cas.press("Alle abonnees")
+    await cas.press("Nu versturen")
+    assert cas.keys == ["composer.sent"]
+    # What staff typed is stored without the controls of C0 (the chat cleans what it reads).
+    [_, change] = await app.repos.ideas.history(1)
+    assert change.reason == "Kijk [31m hier  naar, met  de  buurt.\x9b Groet"
+
+    out = tmp_path / "od"
+    await export_open_data(app, out, utcnow())
+    for path in out.iterdir():
+        text = path.read_text(encoding="utf-8")
+        assert not UNPUBLISHABLE.search(text), (path.name, UNPUBLISHABLE.findall(text))
+    [news] = read_json(out / "wist_je_dat.json")
+    assert news["text"] == "Wist je dat [2J de markt  weer open is?"
+    history = read_json(out / "idea_status_history.json")
+    assert history[-1]["reason"] == "Kijk [31m hier  naar, met  de  buurt. Groet"
+    [idea] = read_json(out / "ideas.json")
+    assert idea["title"] == "Speeltuin naar links klaar  erbij"
+    # In the feed, the title reads left to right as typed, and the status after it too.
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    titles = [entry.title for entry in feed.entries if entry.title.startswith("Idee")]
+    typed = "Idee #1 Speeltuin naar links klaar  erbij: "
+    assert titles and all(title.startswith(typed) for title in titles)
+
+
+def test_two_exports_at_the_same_moment_both_finish_and_leave_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "public" / "od"
+    pages = {f"idee-{n}.html": b"<p>idee</p>" * 100 for n in range(1, 200)}
+    failed: list[str] = []
+    for attempt in range(30):
+        # The weekly export and an operator's command (and two more), released at once.
+        start = threading.Barrier(4)
+
+        def export(n: int, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                write_atomically(out, {"datapackage.json": f"{n}".encode(), **pages})
+            except OpenDataError as exc:
+                failed.append(str(exc))
+
+        runs = [threading.Thread(target=export, args=(attempt * 4 + i,)) for i in range(4)]
+        for run in runs:
+            run.start()
+        for run in runs:
+            run.join()
+    assert failed == []
+    assert [p.name for p in out.parent.iterdir()] == ["od"], "no folder left behind"
+    assert len(list(out.iterdir())) == len(pages) + 1
+
+
+async def test_the_command_and_the_weekly_export_at_once_both_publish(tmp_path: Path) -> None:
+    out = tmp_path / "published"
+    settings = Settings(_env_file=None, db=tmp_path / "w.db", open_data_dir=out)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        await seed_public_life(app)
+        now = utcnow()
+        reports = await asyncio.gather(
+            run_open_data_export(app, now), export_open_data(app, out, now), return_exceptions=True
+        )
+    finally:
+        await app.close()
+    assert all(isinstance(report, OpenDataReport) for report in reports), reports
+    assert folders(tmp_path) == ["published"]
+
+
+def folders(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir() if p.is_dir())

@@ -1,0 +1,280 @@
+"""The published folder after content leaves public view: an erasure, an idea the connector
+hides, an idea its author withdraws. The folder is redone at the scheduler's next look (a few
+minutes), not at the next weekly export, and never while an erasure's clean-up is unfinished;
+ordinary changes wait for the weekly export. Everything here goes through the chat and the
+scheduler's own job, on a real database with a folder configured."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from bot.admin.cli import main
+from bot.admin.open_data import CLEAN_UP_GRACE, OpenDataError
+from bot.app import App
+from bot.runtime import OPEN_DATA_CHECK
+from bot.settings import Settings
+from storage.clock import utcnow
+from storage.privacy.personal import PersonalStore
+from storage.privacy.retention import months_before
+from tests.bot.admin.test_retention import silent_since
+from tests.handlers.ideas.helpers import submit_idea
+from tests.people import connector, person, run_job
+from tests.support import Chat
+
+ERASED = "Qzxmoestuin van Annabel aan de Zeeweg"
+HIDDEN = "Qzxbel 06-12345678 voor zonnepanelen"
+WITHDRAWN = "Qzxspeeltuin die ik toch niet wil"
+STAYS = "Meer bankjes in het Velserbeekpark"
+DESCRIPTION = "Groente kweken op braakliggend terrein achter sporthal Zeewijk."
+OTHER = "Rustpunten langs wandelroutes voor wie slecht ter been is."
+
+
+@pytest.fixture
+def published(tmp_path: Path) -> Path:
+    return tmp_path / "published"
+
+
+@pytest.fixture
+async def app(tmp_path: Path, published: Path) -> AsyncIterator[App]:
+    """A bot that publishes its open data in ``published`` (SAMENSPEL_OPEN_DATA_DIR)."""
+    settings = Settings(_env_file=None, db=tmp_path / "s.db", open_data_dir=published)  # type: ignore[call-arg]
+    opened = await App.open(settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def everything(folder: Path) -> str:
+    """Every file of the published folder, as one text."""
+    return "\n".join(p.read_text("utf-8") for p in sorted(folder.iterdir()) if p.is_file())
+
+
+def folders(path: Path) -> list[Path]:
+    return [p for p in path.iterdir() if p.is_dir()]
+
+
+def created(folder: Path) -> str:
+    return str(json.loads((folder / "datapackage.json").read_text("utf-8"))["created"])
+
+
+async def look(app: App, at: datetime) -> None:
+    """The scheduler's open-data job, as the running bot calls it."""
+    await run_job(app, "open-data:every", at)
+
+
+async def submit(chat: Chat, title: str, description: str) -> None:
+    """Send in an idea, also when it looks like one already there."""
+    await submit_idea(chat, title, description)
+    if chat.keys == ["ideas.similar_intro"]:
+        await chat.press("Toch versturen")
+
+
+async def erase(chat: Chat, *, delete: bool) -> None:
+    await chat.send("/vergeetmij")
+    await chat.press("Ook wissen" if delete else "Laten staan zonder naam")
+    await chat.press("Ja, wis mijn gegevens")
+    assert chat.keys == ["privacy.forget.done"]
+
+
+async def test_an_erased_residents_idea_leaves_the_folder_at_the_next_look_not_next_week(
+    app: App, published: Path
+) -> None:
+    annabel = await person(app, "annabel")
+    await submit_idea(annabel, ERASED, DESCRIPTION)
+    bob = await person(app, "bob")
+    await submit(bob, STAYS, OTHER)
+    start = utcnow()
+    await look(app, start)
+    assert ERASED in everything(published) and (published / "idee-1.html").is_file()
+
+    await erase(annabel, delete=True)
+    await app.db.settled()  # the erasure's clean-up, in the background
+    await look(app, start + OPEN_DATA_CHECK)
+
+    text = everything(published)
+    assert ERASED not in text and STAYS in text
+    assert not (published / "idee-1.html").exists()
+    feed = feedparser.parse((published / "feed.xml").read_bytes())
+    assert not feed.bozo and all(ERASED not in entry.title for entry in feed.entries)
+    with (published / "ideas.csv").open(encoding="utf-8") as rows:
+        assert [row["title"] for row in csv.DictReader(rows)] == [STAYS]
+
+
+@pytest.mark.parametrize("how", ["hidden", "withdrawn"])
+async def test_an_idea_hidden_by_the_connector_or_withdrawn_leaves_at_the_next_look(
+    app: App, published: Path, how: str
+) -> None:
+    anna = await person(app, "anna")
+    title = HIDDEN if how == "hidden" else WITHDRAWN
+    await submit_idea(anna, title, DESCRIPTION)
+    start = utcnow()
+    await look(app, start)
+    assert title in everything(published)
+
+    if how == "hidden":
+        for n in range(3):
+            reporter = await person(app, f"r{n}")
+            await reporter.press_payload("idea.open:1")
+            await reporter.press("Melden")
+            await reporter.press("Reclame of spam")
+        ria = await connector(app)
+        await ria.send("/meldingen")
+        await ria.press("Verbergen")
+        await ria.send("Reclame hoort hier niet.")
+        assert ria.keys[0] == "moderation.idea.done_hide"
+    else:
+        await anna.press_payload("idea.open:1")
+        await anna.press("Intrekken")
+        await anna.press("Ja, trek idee in")
+        assert anna.keys == ["ideas.withdrawn"]
+    await look(app, start + OPEN_DATA_CHECK)
+
+    assert title not in everything(published)
+    assert not (published / "idee-1.html").exists()
+
+
+async def test_ordinary_changes_wait_for_the_week_and_a_removal_is_not_forgotten_by_a_restart(
+    tmp_path: Path, published: Path
+) -> None:
+    settings = Settings(_env_file=None, db=tmp_path / "s.db", open_data_dir=published)  # type: ignore[call-arg]
+    start = utcnow()
+    app = await App.open(settings)
+    try:
+        anna = await person(app, "anna")
+        await submit_idea(anna, WITHDRAWN, DESCRIPTION)
+        await look(app, start)
+        first = created(published)
+        # A new idea and a new status: published with the weekly export, not now.
+        bob = await person(app, "bob")
+        await submit(bob, STAYS, OTHER)
+        ria = await connector(app)
+        await ria.send("/wachtrij 2")
+        await ria.press("In behandeling")
+        await ria.send("We kijken er deze week naar.")
+        await look(app, start + OPEN_DATA_CHECK)
+        assert created(published) == first and STAYS not in everything(published)
+        # Anna withdraws hers; the bot stops before its next look.
+        await anna.press_payload("idea.open:1")
+        await anna.press("Intrekken")
+        await anna.press("Ja, trek idee in")
+        assert anna.keys == ["ideas.withdrawn"]
+    finally:
+        await app.close()
+    app = await App.open(settings)
+    try:
+        await look(app, start + 2 * OPEN_DATA_CHECK)
+        assert created(published) != first
+        assert WITHDRAWN not in everything(published) and STAYS in everything(published)
+        # Once published, the next look leaves the folder alone.
+        again = created(published)
+        await look(app, start + 3 * OPEN_DATA_CHECK)
+        assert created(published) == again
+    finally:
+        await app.close()
+
+
+async def test_without_a_folder_nothing_is_written_after_a_removal(
+    tmp_path: Path, published: Path
+) -> None:
+    settings = Settings(_env_file=None, db=tmp_path / "s.db")  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        anna = await person(app, "anna")
+        await submit_idea(anna, WITHDRAWN, DESCRIPTION)
+        await anna.press_payload("idea.open:1")
+        await anna.press("Intrekken")
+        await anna.press("Ja, trek idee in")
+        await look(app, utcnow())
+        assert await app.repos.open_data.stale()
+    finally:
+        await app.close()
+    assert folders(tmp_path) == [], "no folder written anywhere"
+
+
+async def test_a_reason_naming_someone_retention_erased_leaves_at_the_next_look(
+    app: App, published: Path
+) -> None:
+    t0 = utcnow()
+    annabel = Chat(app, "annabel", name="Annabel Zwartkruis")
+    await annabel.onboard()
+    await submit(annabel, STAYS, DESCRIPTION)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("In behandeling")
+    await ria.send("Gesproken met Annabel Zwartkruis over een plek.")
+    await silent_since(app, "annabel", months_before(t0, 24) + timedelta(days=10))
+    await run_job(app, "retention:every", t0)  # she is warned
+    due = t0 + timedelta(days=30)
+    await look(app, due - OPEN_DATA_CHECK)
+    assert "Annabel Zwartkruis" in everything(published)
+
+    await run_job(app, "retention:every", due)  # and erased; her idea stays
+    await app.db.settled()
+    await look(app, due + OPEN_DATA_CHECK)
+    assert "Annabel Zwartkruis" not in everything(published) and STAYS in everything(published)
+
+
+# An erasure's clean-up, unfinished ---------------------------------------------------------
+
+REASON = "Besproken met Annabel op de markt, zij neemt contact op met de buren."
+
+
+async def _reason_naming_annabel(app: App) -> Chat:
+    """Annabel sends in an idea; the connector's reason for its status names her."""
+    annabel = await person(app, "annabel")
+    await submit_idea(annabel, STAYS, DESCRIPTION)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("In behandeling")
+    await ria.send(REASON)
+    assert ria.keys[0] == "triage.done"
+    return annabel
+
+
+def _stop_clean_ups(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def stopped(self: PersonalStore, scrub_id: int) -> None:
+        """The clean-up does not get anywhere (the bot stopped right after the erasure, or
+        the clean-up of a large database is still running)."""
+
+    monkeypatch.setattr(PersonalStore, "scrub", stopped)
+
+
+async def test_no_export_publishes_a_reason_naming_someone_before_their_erasure_is_cleaned_up(
+    app: App, published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    annabel = await _reason_naming_annabel(app)
+    _stop_clean_ups(monkeypatch)
+    await erase(annabel, delete=False)  # her idea stays, without her name
+    assert await app.repos.open_data.clean_ups()
+
+    # The weekly export is due (there is none yet), right after the erasure: it waits; a
+    # clean-up still unfinished half an hour later it takes up itself, and never publishes
+    # before it is done.
+    await look(app, utcnow())
+    assert folders(published.parent) == []
+    with pytest.raises(OpenDataError, match="nothing was published"):
+        await look(app, utcnow() + CLEAN_UP_GRACE)
+    assert folders(published.parent) == []
+    # The operator's command, meanwhile, refuses rather than publish.
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    by_hand = tmp_path / "by-hand"
+    assert await asyncio.to_thread(main, ["export-open-data", "--out", str(by_hand)]) == 2
+    assert not by_hand.exists()
+
+    # A restart resumes the clean-up; the command finishes it before it reads anything.
+    monkeypatch.undo()
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    assert await asyncio.to_thread(main, ["export-open-data", "--out", str(by_hand)]) == 0
+    assert STAYS in everything(by_hand) and "Annabel" not in everything(by_hand)
+    assert not await app.repos.open_data.clean_ups()
+    await look(app, utcnow())
+    assert STAYS in everything(published) and "Annabel" not in everything(published)
