@@ -53,7 +53,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final, NamedTuple, TypeAlias
@@ -179,7 +179,13 @@ _HTML_TAG_RE: Final = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(\s[^<>]*)?>")
 _HTML_STRIP_RE: Final = re.compile(r"<[^<>]*>")
 _ENTITY_RE: Final = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _NAMED_ENTITIES: Final = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_COMMAND_NAME_RE: Final = re.compile(r"^[a-z0-9_]{1,32}$")
+_COMMAND_NAME_RE: Final = re.compile(r"[a-z0-9_]{1,32}")
+#: What the Bot API server trims from a command and its description (tdlib's ``trim``).
+_COMMAND_TRIM: Final = " \t\r\n\v\x00"
+#: Telegram's limits on a command menu (``BotCommand`` and ``setMyCommands``).
+_MAX_COMMANDS: Final = 100
+_MAX_COMMAND_DESCRIPTION: Final = 256
+_LANGUAGE_CODE_RE: Final = re.compile(r"[a-z]{2}")
 _SECRET_TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _JPEG_SOF_MARKERS: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -461,6 +467,8 @@ class _Failure:
 
     times: int
     error: BotApiError
+    #: Only calls with these parameters fail.
+    where: dict[str, Any] = field(default_factory=dict)
 
 
 _Handler: TypeAlias = Callable[[JSONDict, dict[str, Upload]], Awaitable[Any]]
@@ -1398,6 +1406,7 @@ class BotApiServer:
         error_code: int = 500,
         description: str | None = None,
         retry_after: int | None = None,
+        where: Mapping[str, Any] | None = None,
     ) -> None:
         """Make the next ``times`` calls of a method fail (any chat).
 
@@ -1409,6 +1418,8 @@ class BotApiServer:
             error_code: HTTP status / ``error_code``.
             description: Error description; defaults to the HTTP reason phrase.
             retry_after: Adds ``parameters.retry_after`` (use with 429).
+            where: Only calls with these parameters fail (``{"language_code": "en"}``);
+                others pass while this failure waits for one.
         """
         if description is None:
             try:
@@ -1417,7 +1428,8 @@ class BotApiServer:
                 description = "Error"
         parameters = {"retry_after": retry_after} if retry_after is not None else None
         error = BotApiError(error_code, description, parameters)
-        self._failures.setdefault(method.lower(), deque()).append(_Failure(times, error))
+        failure = _Failure(times, error, dict(where or {}))
+        self._failures.setdefault(method.lower(), deque()).append(failure)
 
     def hold(self, *methods: str) -> None:
         """Hold every call of these methods, unanswered, until :meth:`release`.
@@ -1628,7 +1640,7 @@ class BotApiServer:
         """Raise the error injected by :meth:`fail_next`, :meth:`block` or :meth:`flood`."""
         if self._failures:
             queue = self._failures.get(method.lower())
-            if queue:
+            if queue and all(params.get(k) == v for k, v in queue[0].where.items()):
                 failure = queue[0]
                 failure.times -= 1
                 if failure.times <= 0:
@@ -2332,7 +2344,13 @@ class BotApiServer:
 
     @staticmethod
     def _commands_key(params: JSONDict) -> tuple[str, str]:
-        """Return the :attr:`commands` key for a scope/language_code pair."""
+        """Return the :attr:`commands` key for a scope/language_code pair.
+
+        A language code is empty or two lowercase letters, as the Bot API server checks.
+        """
+        language_code = str(params.get("language_code") or "")
+        if language_code and not _LANGUAGE_CODE_RE.fullmatch(language_code):
+            raise BotApiError(400, "Bad Request: invalid language code specified")
         scope = params.get("scope") or {"type": "default"}
         if not isinstance(scope, dict) or "type" not in scope:
             raise BotApiError(400, "Bad Request: can't parse BotCommandScope JSON object")
@@ -2341,24 +2359,43 @@ class BotApiServer:
             scope_key += f":{scope['chat_id']}"
         if "user_id" in scope:
             scope_key += f":{scope['user_id']}"
-        return scope_key, str(params.get("language_code") or "")
+        return scope_key, language_code
 
     async def _set_my_commands(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
-        commands = params.get("commands")
-        if not isinstance(commands, list) or len(commands) > 100:
-            raise BotApiError(400, "Bad Request: can't parse commands JSON object")
-        for command in commands:
-            if not isinstance(command, dict):
-                raise BotApiError(400, "Bad Request: can't parse BotCommand JSON object")
-            if not _COMMAND_NAME_RE.match(str(command.get("command", ""))):
-                raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-            if not 1 <= len(str(command.get("description", ""))) <= 256:
-                raise BotApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        """Set a menu as the Bot API server and Telegram do: the language code is empty or
+        two lowercase letters; each command and description is trimmed (a leading ``/``
+        dropped from the command), then the command must be 1-32 lowercase letters, digits
+        and underscores and the description 1-256 characters; at most 100 commands. One
+        entry refused refuses the whole menu, which then stays as it was."""
         key = self._commands_key(params)
-        if commands:
-            self.commands[key] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
+        commands = params.get("commands")
+        if not isinstance(commands, list):
+            raise BotApiError(400, "Bad Request: can't parse commands JSON object")
+        menu: list[JSONDict] = []
+        for command in commands:
+            if not isinstance(command, dict) or not isinstance(command.get("command"), str):
+                raise BotApiError(400, "Bad Request: can't parse BotCommand JSON object")
+            name = command["command"].strip(_COMMAND_TRIM).removeprefix("/")
+            description = str(command.get("description", "")).strip(_COMMAND_TRIM)
+            if not name:
+                raise BotApiError(400, "Bad Request: command must be non-empty")
+            if len(name) > 32:
+                raise BotApiError(400, "Bad Request: command length must not exceed 32")
+            if not description:
+                raise BotApiError(400, "Bad Request: command description must be non-empty")
+            if len(description) > _MAX_COMMAND_DESCRIPTION:
+                raise BotApiError(
+                    400,
+                    "Bad Request: command description length must not exceed "
+                    f"{_MAX_COMMAND_DESCRIPTION}",
+                )
+            if not _COMMAND_NAME_RE.fullmatch(name):
+                raise BotApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            menu.append({"command": name, "description": description})
+        if len(menu) > _MAX_COMMANDS:
+            raise BotApiError(400, "Bad Request: BOT_COMMANDS_TOO_MUCH")
+        if menu:
+            self.commands[key] = menu
         else:
             self.commands.pop(key, None)
         return True

@@ -404,6 +404,53 @@ async def test_edits_and_deletes(server: BotApiServer) -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_command_menu_is_checked_as_telegram_checks_it(server: BotApiServer) -> None:
+    async with plain_bot(server) as bot:
+        # Trimmed, a leading slash dropped; 32 characters of name, 256 of description.
+        kept = [BotCommand(" /start ", " Begin\n"), BotCommand("a" * 32, "🎉" * 256)]
+        await bot.set_my_commands(kept, language_code="en")
+        assert server.commands[("default", "en")] == [
+            {"command": "start", "description": "Begin"},
+            {"command": "a" * 32, "description": "🎉" * 256},
+        ]
+        refused = {
+            "my-data": "BOT_COMMAND_INVALID",
+            "MyData": "BOT_COMMAND_INVALID",
+            "mijnideeën": "BOT_COMMAND_INVALID",
+            "data\n2": "BOT_COMMAND_INVALID",
+            "a" * 33: "command length must not exceed 32",
+            " / ": "command must be non-empty",
+        }
+        for name, error in refused.items():
+            with pytest.raises(BadRequest, match=f"(?i){error}"):
+                await bot.set_my_commands([BotCommand("help", "Help"), BotCommand(name, "x")])
+        for description, error in [
+            (" \n ", "description must be non-empty"),
+            ("x" * 257, "description length must not exceed 256"),
+        ]:
+            with pytest.raises(BadRequest, match=f"(?i){error}"):
+                await bot.set_my_commands([BotCommand("help", description)], language_code="en")
+        with pytest.raises(BadRequest, match=r"(?i)BOT_COMMANDS_TOO_MUCH"):
+            await bot.set_my_commands([BotCommand(f"c{i}", "x") for i in range(101)])
+        for code in ("EN", "eng", "pt-br"):
+            with pytest.raises(BadRequest, match=r"(?i)invalid language code"):
+                await bot.set_my_commands([BotCommand("help", "Help")], language_code=code)
+        # What was refused changed nothing.
+        assert server.commands[("default", "en")][0] == {
+            "command": "start",
+            "description": "Begin",
+        }
+        assert ("default", "") not in server.commands
+        # A failure injected for one language leaves the others alone.
+        server.fail_next("setMyCommands", error_code=400, where={"language_code": "nl"})
+        await bot.set_my_commands([BotCommand("help", "Help")], language_code="en")
+        with pytest.raises(BadRequest):
+            await bot.set_my_commands([BotCommand("help", "Hulp")], language_code="nl")
+        await bot.set_my_commands([BotCommand("help", "Hulp")], language_code="nl")
+        assert server.commands[("default", "nl")] == [{"command": "help", "description": "Hulp"}]
+
+
+@pytest.mark.asyncio
 async def test_bot_level_methods(server: BotApiServer) -> None:
     async with plain_bot(server) as bot:
         assert bot.id == 4242
