@@ -16,12 +16,12 @@ feature claims (text outside a dialog, an unknown command, a stale button, ...).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from handlers import drafts, when
@@ -321,6 +321,15 @@ class Command(_Declared):
     #: Answered in a group or room too (an experiment's room: link, report, house rules);
     #: every other command there gets the short word pointing to a private chat.
     in_groups: bool = False
+    #: Its first name: the default language's, and every language's without its own.
+    first: str = ""
+    #: Its own name in the languages that have one, as (language, name): the name that
+    #: language's texts and command menu use.
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, lang: str) -> str:
+        """What the command is called in ``lang``."""
+        return dict(self.names).get(lang, self.first)
 
 
 @dataclass(frozen=True)
@@ -447,9 +456,27 @@ class Feature:
         describe: str | None = None,
         posts: str | None = None,
         in_groups: bool = False,
+        translations: Mapping[str, str] | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Answer ``/name`` (and aliases) with the decorated handler."""
+        """Answer ``/name`` (and aliases) with the decorated handler.
+
+        The first name is the default language's; ``translations`` gives the command's own
+        name in other languages (``{"en": "mydata"}``), the one their texts and command
+        menu name. Every name is answered whatever the person's language.
+
+        Raises:
+            ValueError: a name is given twice, is taken already, or has capitals (commands
+                are matched in lowercase, so it could never be answered).
+        """
         policy = Policy(role, consent, open_to_banned, posts)
+        own = tuple(sorted((translations or {}).items()))
+        every = [*names, *(name for _, name in own)]
+        if (
+            len(set(every)) != len(every)
+            or any(name != name.lower() for name in every)
+            or self.commands.keys() & set(every)
+        ):
+            raise ValueError(f"{self.name}: command names twice, taken or not lowercase: {every}")
 
         def register(handler: Handler) -> Handler:
             spec = Command(
@@ -459,8 +486,10 @@ class Feature:
                 frozenset(platforms) if platforms else None,
                 describe,
                 in_groups,
+                every[0],
+                own,
             )
-            for index, name in enumerate(names):
+            for index, name in enumerate(every):
                 self.commands[name] = spec if index == 0 else _alias(spec)
             return handler
 
@@ -563,7 +592,7 @@ class Feature:
 
 def _alias(spec: Command) -> Command:
     """An alias answers the same, but is not listed in the command menu twice."""
-    return Command(spec.handler, spec.policy, spec.anytime, spec.platforms, None, spec.in_groups)
+    return replace(spec, describe=None)
 
 
 class Registry:
@@ -665,13 +694,28 @@ class Registry:
         action = self.actions.get(payload.partition(":")[0])
         return action is not None and action.posts is not None
 
-    def described_commands(self, role: Role = Role.RESIDENT) -> list[tuple[str, str]]:
-        """(command, description key) for a platform's command menu."""
+    def described_commands(
+        self, role: Role = Role.RESIDENT, lang: str | None = None
+    ) -> list[MenuCommand]:
+        """A platform's command menu for ``role``: the same commands in the same order in
+        every language, each under its name in ``lang`` (its first name where ``lang`` has
+        none of its own, or without ``lang``)."""
         return [
-            (name, spec.describe)
-            for name, spec in self.commands.items()
+            MenuCommand(spec.name_in(lang) if lang else spec.first, spec.describe, spec.first)
+            for spec in self.commands.values()
             if spec.describe and role.allows(spec.policy.role) and spec.platforms is None
         ]
+
+
+class MenuCommand(NamedTuple):
+    """A command in a platform's command menu."""
+
+    #: Its name in the menu's language.
+    name: str
+    #: The catalog key of its description.
+    describe: str
+    #: Its first name (the default language's), answered in every language too.
+    first: str
 
 
 def _merge(feature: str, kind: str, mine: dict[Any, Any], theirs: dict[Any, Any]) -> None:

@@ -51,7 +51,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import (
     Bot,
-    BotCommand,
     Chat,
     ChatPermissions,
     InlineKeyboardButton,
@@ -69,6 +68,7 @@ from telegram.request import HTTPXRequest
 from bot.app import App
 from bot.logs import pseudonym
 from bot.pacing import Pacing
+from bot.platforms._telegram_menu import command_menu
 from bot.platforms._telegram_polling import (
     TOKEN_REFUSED,
     Polling,
@@ -462,17 +462,13 @@ class Telegram:
 
     async def _publish_commands(self) -> None:
         """Set the command menu in every catalog language (the default language's for
-        everyone else); a failure here is not fatal, and one language's does not keep the
-        others from their menu."""
+        everyone else), each naming that language's commands; a failure here is not fatal,
+        and one language's does not keep the others from their menu."""
         catalog = self.app.catalog
-        described = self.app.registry.described_commands()
         for lang in catalog.languages:
-            commands = [
-                BotCommand(name, catalog.text(lang, key, {}, markup=False)[:256])
-                for name, key in described
-            ]
             code = None if lang == catalog.default else lang
             try:
+                commands = command_menu(self.app.registry, catalog, lang)
                 await self.application.bot.set_my_commands(commands, language_code=code)
             except TelegramError as exc:
                 log.warning("could not set the command menu in %s: %s", lang, exc)

@@ -63,7 +63,9 @@ def _shown(ctx: Context, moment: datetime) -> str:
     return when.moment(ctx.local(moment), ctx.lang)
 
 
-@feature.command("nieuweronde", "newround", describe="budgets.cmd_new", role=Role.CONNECTOR)
+@feature.command(
+    "nieuweronde", translations={"en": "newround"}, describe="budgets.cmd_new", role=Role.CONNECTOR
+)
 @feature.action("bs.new", role=Role.CONNECTOR)
 async def new_round(ctx: Context) -> Response:
     """Start setting up a round."""
@@ -516,7 +518,9 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     )
 
 
-@feature.command("rondes", "rounds", describe="budgets.cmd_rounds", role=Role.CONNECTOR)
+@feature.command(
+    "rondes", translations={"en": "rounds"}, describe="budgets.cmd_rounds", role=Role.CONNECTOR
+)
 @feature.action("bs", role=Role.CONNECTOR)
 async def rounds(ctx: Context) -> Response:
     """The latest rounds, each a button to its counts."""

@@ -157,7 +157,9 @@ def _back() -> list[list[Button]]:
     return [[Button(label="menu.back", payload="menu")]]
 
 
-@feature.command("stemmen", "vote", describe="budgets.cmd", role=Role.RESIDENT)
+@feature.command(
+    "stemmen", translations={"en": "vote"}, describe="budgets.cmd", role=Role.RESIDENT
+)
 @feature.action("bv", role=Role.RESIDENT)
 async def start(ctx: Context) -> Response:
     """The open round's ballot (a choice of rounds when more than one is open)."""

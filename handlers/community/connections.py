@@ -30,7 +30,9 @@ MAX_CONTACT = 200
 _NUMBER = re.compile(r"\d{1,12}")
 
 
-@feature.command("verbind", "connect", role=Role.CONNECTOR, describe="connect.cmd")
+@feature.command(
+    "verbind", translations={"en": "connect"}, role=Role.CONNECTOR, describe="connect.cmd"
+)
 async def connect_command(ctx: Context) -> Response:
     """``/verbind #12 #15``: ask the submitters of two ideas whether they want contact."""
     numbers = _NUMBER.findall(ctx.value)

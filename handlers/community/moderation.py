@@ -392,7 +392,9 @@ desk = Desk(
 )
 
 
-@feature.command("meldingen", "reports", role=Role.CONNECTOR, describe="moderation.cmd")
+@feature.command(
+    "meldingen", translations={"en": "reports"}, role=Role.CONNECTOR, describe="moderation.cmd"
+)
 @feature.action("mod", role=Role.CONNECTOR)
 async def reported(ctx: Context) -> Response:
     """The reported comment or idea that waits longest, as a card with the decisions."""
@@ -442,7 +444,10 @@ async def restore(ctx: Context) -> Response:
 
 
 @feature.command(
-    "beperkingen", "restrictions", role=Role.CONNECTOR, describe="moderation.cmd_active"
+    "beperkingen",
+    translations={"en": "restrictions"},
+    role=Role.CONNECTOR,
+    describe="moderation.cmd_active",
 )
 @feature.action("mod.active", role=Role.CONNECTOR)
 async def active(ctx: Context) -> Response:

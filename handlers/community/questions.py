@@ -24,7 +24,9 @@ SHOWN_THREADS = 10
 
 
 # Not declared as posting: a muted resident can still ask the connector (to object, too).
-@feature.command("vraag", "question", describe="questions.cmd", role=Role.RESIDENT)
+@feature.command(
+    "vraag", translations={"en": "question"}, describe="questions.cmd", role=Role.RESIDENT
+)
 @feature.action("q.new", role=Role.RESIDENT)
 async def ask(ctx: Context) -> Response:
     """Start a question to the connector (``q.new:<user id>``: meant for that card)."""
@@ -124,7 +126,12 @@ async def _own(ctx: Context, question_id: int) -> Question | None:
     return question
 
 
-@feature.command("mijnvragen", "myquestions", describe="questions.cmd_mine", role=Role.RESIDENT)
+@feature.command(
+    "mijnvragen",
+    translations={"en": "myquestions"},
+    describe="questions.cmd_mine",
+    role=Role.RESIDENT,
+)
 @feature.action("q.mine", role=Role.RESIDENT)
 async def my_questions(ctx: Context) -> Response:
     """This person's question threads, newest activity first, each with its messages."""

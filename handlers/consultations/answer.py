@@ -392,7 +392,9 @@ async def my_answers(ctx: Context) -> Response:
 # The list and the results ----------------------------------------------------------------------
 
 
-@feature.command("peilingen", "polls", role=Role.RESIDENT, describe="consultations.cmd")
+@feature.command(
+    "peilingen", translations={"en": "polls"}, role=Role.RESIDENT, describe="consultations.cmd"
+)
 async def consultations(ctx: Context) -> Response:
     """Staff see what they follow; residents what they may answer and what they answered."""
     if ctx.user.role.allows(Role.CIVIL_SERVANT):

@@ -64,7 +64,10 @@ def _ask(key: str, **params: object) -> Reply:
 
 
 @feature.command(
-    "nieuwepeiling", "newpoll", role=Role.CIVIL_SERVANT, describe="consultations.cmd_compose"
+    "nieuwepeiling",
+    translations={"en": "newpoll"},
+    role=Role.CIVIL_SERVANT,
+    describe="consultations.cmd_compose",
 )
 @feature.action("cs.compose", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:

@@ -37,7 +37,11 @@ def experiment_seeds(profile: Profile) -> list[NewExperiment]:
 
 
 @feature.command(
-    "experimenten", "experiments", consent=False, describe="experiments.cmd", role=Role.RESIDENT
+    "experimenten",
+    translations={"en": "experiments"},
+    consent=False,
+    describe="experiments.cmd",
+    role=Role.RESIDENT,
 )
 @feature.action("exp", consent=False, role=Role.RESIDENT)
 async def experiments(ctx: Context) -> Response:

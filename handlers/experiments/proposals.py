@@ -36,7 +36,7 @@ NEXT = {"what": "place", "place": "partners", "partners": "budget"}
 
 @feature.command(
     "nieuwexperiment",
-    "newexperiment",
+    translations={"en": "newexperiment"},
     describe="proposals.cmd_new",
     posts="proposal",
     role=Role.RESIDENT,
@@ -196,7 +196,10 @@ async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
 
 
 @feature.command(
-    "mijnvoorstellen", "myproposals", describe="proposals.cmd_mine", role=Role.RESIDENT
+    "mijnvoorstellen",
+    translations={"en": "myproposals"},
+    describe="proposals.cmd_mine",
+    role=Role.RESIDENT,
 )
 @feature.action("prop.mine", role=Role.RESIDENT)
 async def my_proposals(ctx: Context) -> Response:

@@ -39,7 +39,9 @@ async def _experiment_by_arg(ctx: Context, arg: str) -> Experiment | None:
     )
 
 
-@feature.command("koppel", "link", role=Role.CIVIL_SERVANT, consent=False, in_groups=True)
+@feature.command(
+    "koppel", translations={"en": "link"}, role=Role.CIVIL_SERVANT, consent=False, in_groups=True
+)
 async def link(ctx: Context) -> Response:
     """``/koppel <experiment>`` in a group or room: it becomes that experiment's room."""
     if not ctx.event.is_group:
@@ -131,7 +133,9 @@ async def welcome(ctx: Context) -> Response:
     )
 
 
-@feature.command("regels", "rules", role=Role.RESIDENT, consent=False, in_groups=True)
+@feature.command(
+    "regels", translations={"en": "rules"}, role=Role.RESIDENT, consent=False, in_groups=True
+)
 async def rules(ctx: Context) -> Response:
     """The house rules of experiments' rooms (in the room or in private)."""
     rules_ = ctx.profile.rooms.rules
@@ -144,7 +148,9 @@ async def rules(ctx: Context) -> Response:
     )
 
 
-@feature.command("melden", "flag", role=Role.RESIDENT, consent=False, in_groups=True)
+@feature.command(
+    "melden", translations={"en": "flag"}, role=Role.RESIDENT, consent=False, in_groups=True
+)
 async def report(ctx: Context) -> Response:
     """A reply ``/melden`` in an experiment's room reports the message replied to.
 

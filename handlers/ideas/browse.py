@@ -142,7 +142,12 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
 
 
 @feature.command(
-    "ideeen", "ideeën", "ideas", consent=False, describe="ideas.cmd_browse", role=Role.RESIDENT
+    "ideeen",
+    "ideeën",
+    translations={"en": "ideas"},
+    consent=False,
+    describe="ideas.cmd_browse",
+    role=Role.RESIDENT,
 )
 @feature.action("ideas.list", consent=False, role=Role.RESIDENT)
 async def show_list(ctx: Context) -> Response:
@@ -510,7 +515,11 @@ async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -
 
 
 @feature.command(
-    "mijnideeen", "mijnideeën", "myideas", describe="ideas.cmd_mine", role=Role.RESIDENT
+    "mijnideeen",
+    "mijnideeën",
+    translations={"en": "myideas"},
+    describe="ideas.cmd_mine",
+    role=Role.RESIDENT,
 )
 @feature.action("ideas.mine", role=Role.RESIDENT)
 async def my_ideas(ctx: Context) -> Response:

@@ -53,7 +53,13 @@ DESCRIPTION_LENGTH = (20, 2000)
 SIMILAR = 3
 
 
-@feature.command("idee", "idea", describe="ideas.cmd_submit", posts="idea", role=Role.RESIDENT)
+@feature.command(
+    "idee",
+    translations={"en": "idea"},
+    describe="ideas.cmd_submit",
+    posts="idea",
+    role=Role.RESIDENT,
+)
 @feature.action("ideas.submit", posts="idea", role=Role.RESIDENT)
 async def begin(ctx: Context) -> Response:
     """Start a new idea with its first question."""

@@ -346,7 +346,9 @@ desk = Desk(
 )
 
 
-@feature.command("wachtrij", "queue", role=Role.CONNECTOR, describe="triage.cmd")
+@feature.command(
+    "wachtrij", translations={"en": "queue"}, role=Role.CONNECTOR, describe="triage.cmd"
+)
 @feature.action("tri", role=Role.CONNECTOR)
 async def queue(ctx: Context) -> Response:
     """The oldest undecided item; ``/wachtrij 12`` or ``/wachtrij v3`` opens that one."""

@@ -26,7 +26,9 @@ SHOWN = 10
 _FILTERS = {"e": "experiment", "t": "theme", "n": "neighbourhood"}
 
 
-@feature.command("bijeenkomsten", "meetings", role=Role.RESIDENT, describe="meetings.cmd")
+@feature.command(
+    "bijeenkomsten", translations={"en": "meetings"}, role=Role.RESIDENT, describe="meetings.cmd"
+)
 @feature.action("mt.list", role=Role.RESIDENT)
 async def upcoming(ctx: Context) -> Response:
     """The upcoming meetings, perhaps only those of one experiment, theme or neighbourhood."""

@@ -57,7 +57,10 @@ def _ask(key: str, *extra: list[Button], **params: object) -> Reply:
 
 
 @feature.command(
-    "nieuwebijeenkomst", "newmeeting", role=Role.CIVIL_SERVANT, describe="meetings.cmd_compose"
+    "nieuwebijeenkomst",
+    translations={"en": "newmeeting"},
+    role=Role.CIVIL_SERVANT,
+    describe="meetings.cmd_compose",
 )
 @feature.action("mt.new", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:

@@ -54,7 +54,11 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
 
 
 @feature.command(
-    "ambtenaren", "civilservants", consent=False, describe="staff.cmd", role=Role.RESIDENT
+    "ambtenaren",
+    translations={"en": "civilservants"},
+    consent=False,
+    describe="staff.cmd",
+    role=Role.RESIDENT,
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
@@ -84,7 +88,12 @@ async def staff(ctx: Context) -> Response:
     return respond(Reply(key="staff.list_title", parts=lines, buttons=[*buttons, back]))
 
 
-@feature.command("voorstellen", "introduce", role=Role.CIVIL_SERVANT, describe="staff.cmd_card")
+@feature.command(
+    "voorstellen",
+    translations={"en": "introduce"},
+    role=Role.CIVIL_SERVANT,
+    describe="staff.cmd_card",
+)
 @feature.action("staff.edit", role=Role.CIVIL_SERVANT)
 async def introduce(ctx: Context) -> Response:
     """Write or edit one's own card."""

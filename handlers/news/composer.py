@@ -44,7 +44,12 @@ def job(broadcast_id: int) -> str:
 # Writing ---------------------------------------------------------------------------------
 
 
-@feature.command("nieuwbericht", "newpost", role=Role.CIVIL_SERVANT, describe="composer.cmd")
+@feature.command(
+    "nieuwbericht",
+    translations={"en": "newpost"},
+    role=Role.CIVIL_SERVANT,
+    describe="composer.cmd",
+)
 @feature.action("compose", role=Role.CIVIL_SERVANT)
 async def compose(ctx: Context) -> Response:
     """Start a new "Wist je dat"."""
@@ -319,7 +324,10 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
 
 
 @feature.command(
-    "gepland", "scheduled", role=Role.CIVIL_SERVANT, describe="composer.cmd_scheduled"
+    "gepland",
+    translations={"en": "scheduled"},
+    role=Role.CIVIL_SERVANT,
+    describe="composer.cmd_scheduled",
 )
 @feature.action("sched", role=Role.CIVIL_SERVANT)
 async def scheduled(ctx: Context) -> Response:

@@ -174,7 +174,13 @@ def department_name(profile: Profile, lang: str, card: StaffCard) -> str:
     return known.name(lang) if known else (card.department_text or "")
 
 
-@feature.command("wistjedat", "news", consent=False, describe="news.cmd", role=Role.RESIDENT)
+@feature.command(
+    "wistjedat",
+    translations={"en": "news"},
+    consent=False,
+    describe="news.cmd",
+    role=Role.RESIDENT,
+)
 @feature.action("news", consent=False, role=Role.RESIDENT)
 async def overview(ctx: Context) -> Response:
     """Whether this person gets the news, their choices, and what they can do."""

@@ -78,7 +78,7 @@ def privacy_statement(ctx: Context) -> Reply:
 
 @feature.command(
     "mijngegevens",
-    "mydata",
+    translations={"en": "mydata"},
     anytime=True,
     consent=False,
     describe="privacy.data.cmd",
@@ -145,7 +145,7 @@ def export_document(
 
 @feature.command(
     "vergeetmij",
-    "forgetme",
+    translations={"en": "forgetme"},
     consent=False,
     describe="privacy.forget.cmd",
     open_to_banned=True,

@@ -35,7 +35,9 @@ DAYS_FROM_HOURS = 48
 # The audit log ----------------------------------------------------------------------------
 
 
-@feature.command("logboek", "auditlog", role=Role.ADMIN, describe="oversight.cmd_log")
+@feature.command(
+    "logboek", translations={"en": "auditlog"}, role=Role.ADMIN, describe="oversight.cmd_log"
+)
 @feature.action("log", role=Role.ADMIN)
 async def logbook(ctx: Context) -> Response:
     """A page of the audit log, newest first; ``log:<page>`` pages."""

@@ -68,7 +68,8 @@ async def show_help(ctx: Context) -> Response:
 
 
 def _staff_commands(ctx: Context) -> list[Reply]:
-    """One line per staff command this person may use: ``/wachtrij: ideas to decide``."""
+    """One line per staff command this person may use, named as in their language:
+    ``/wachtrij: ideas to decide`` (``/queue`` in English)."""
     role = ctx.user.role
     if role is Role.RESIDENT:
         return []
@@ -76,11 +77,11 @@ def _staff_commands(ctx: Context) -> list[Reply]:
         Reply(
             key="general.help_command",
             params={
-                "command": name,
+                "command": spec.name_in(ctx.lang),
                 "what": ctx.catalog.text(ctx.lang, spec.describe, {}, markup=False),
             },
         )
-        for name, spec in ctx.registry.commands.items()
+        for spec in ctx.registry.commands.values()
         if spec.describe
         and spec.policy.role is not Role.RESIDENT
         and role.allows(spec.policy.role)
@@ -90,13 +91,13 @@ def _staff_commands(ctx: Context) -> list[Reply]:
 
 @feature.command(
     "annuleer",
-    "cancel",
     "stop",
     anytime=True,
     consent=False,
     describe="commands.cancel",
     open_to_banned=True,
     role=Role.RESIDENT,
+    translations={"en": "cancel"},
 )
 @feature.action("cancel", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def cancel(ctx: Context) -> Response:

@@ -237,7 +237,11 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
 
 
 @feature.command(
-    "taal", "language", anytime=True, describe="commands.language", role=Role.RESIDENT
+    "taal",
+    translations={"en": "language"},
+    anytime=True,
+    describe="commands.language",
+    role=Role.RESIDENT,
 )
 @feature.action("lang", role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:

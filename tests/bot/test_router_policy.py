@@ -51,6 +51,25 @@ def test_every_command_action_and_dialog_must_declare_its_role() -> None:
         Feature("careless").command("oops")  # type: ignore[call-arg]
 
 
+@pytest.mark.parametrize(
+    ("names", "translations"),
+    [
+        (["MijnData"], None),  # matched in lowercase: never answered
+        (["lijst"], {"en": "List"}),
+        (["lijst"], {"en": "lijst"}),
+        (["lijst", "lijst"], None),
+        (["overzicht"], {"en": "menu"}),  # another command's name already
+    ],
+)
+def test_a_command_name_that_could_never_be_answered_or_is_taken_is_refused(
+    names: list[str], translations: dict[str, str] | None
+) -> None:
+    feature = Feature("careless")
+    feature.command("menu", role=Role.RESIDENT)(handlers.FEATURES[0].commands["menu"].handler)
+    with pytest.raises(ValueError, match="twice, taken or not lowercase"):
+        feature.command(*names, role=Role.RESIDENT, translations=translations)
+
+
 def test_staff_areas_declare_staff_roles_and_menu_buttons_the_role_of_their_action() -> None:
     registry = handlers.registry()
     for entry in registry.menu:

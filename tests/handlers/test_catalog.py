@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from handlers import FEATURES
+from handlers import FEATURES, registry
 from handlers.catalog import Catalog, placeholders
 from handlers.contract import Button, Reply
 from handlers.locales import own_name
 
 CATALOG = Catalog.load()
+REGISTRY = registry()
 SOURCES = [*Path("handlers").rglob("*.py"), *Path("bot").rglob("*.py")]
 # Catalog keys named in code: key="a.b", label="a.b", or a "a.b" first argument of a reply.
 KEY_IN_CODE = re.compile(
@@ -199,7 +200,8 @@ def test_yes_and_no_are_shown_as_marks() -> None:
 
 #: A command in a text: "/mydata", not "</b>", "en/of" or a link's path.
 COMMAND_IN_TEXT = re.compile(r"(?<![\w/<:.])/([^\W\d_]\w*)")
-#: The English name of every command that has one; a new command with an alias is added here.
+#: The English name of every command that has one; a new command with an alias is added here
+#: (and declared with ``translations={"en": ...}`` where it is not its first name).
 ENGLISH_COMMANDS = frozenset(
     [
         "help",
@@ -286,3 +288,20 @@ def test_english_texts_name_the_english_command() -> None:
         if commands[name] & ENGLISH_COMMANDS and name not in ENGLISH_COMMANDS
     }
     assert dutch == {}
+
+
+def test_each_command_is_called_in_english_by_its_english_name() -> None:
+    for names in set(_command_names().values()):
+        english = names & ENGLISH_COMMANDS
+        for name in names:
+            called = REGISTRY.commands[name].name_in("en")
+            assert {called} == (english or {called}), sorted(names)
+
+
+@pytest.mark.parametrize("lang", CATALOG.languages)
+def test_every_command_a_text_names_is_what_the_command_is_called_in_that_language(
+    lang: str,
+) -> None:
+    # The command menu names each command as the registry calls it in the menu's language.
+    called = {name: REGISTRY.commands[name].name_in(lang) for name in _commands_in(lang)}
+    assert {name: other for name, other in called.items() if other != name} == {}

@@ -9,7 +9,7 @@ import pytest
 from bot.app import App
 from handlers.contract import Reply, Role
 from storage.clock import utcnow
-from tests.people import civil_servant, person, row, subscribe
+from tests.people import civil_servant, person, row, subscribe, with_role
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -37,6 +37,16 @@ async def test_help_shows_staff_their_own_commands_and_residents_none(app: App) 
     await ria.send("/help")
     assert "/wachtrij" in ria.text and "/inbox" in ria.text and "/nieuwbericht" in ria.text
     assert "/logboek" not in ria.text
+
+
+async def test_help_names_staff_commands_as_the_staff_members_language_does(app: App) -> None:
+    ria = await with_role(app, await person(app, "ria", language="English"), Role.CONNECTOR)
+    await ria.send("/help")
+    assert "/queue: " in ria.text and "/connect: Connect two residents" in ria.text
+    assert "/inbox: " in ria.text  # no English name of its own
+    assert "/wachtrij" not in ria.text and "/verbind" not in ria.text
+    await ria.send("/queue")
+    assert ria.keys != ["general.unknown_command"]
 
 
 @pytest.mark.parametrize(
