@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -223,24 +225,33 @@ def odd_catalog() -> Catalog:
     return Catalog(texts)
 
 
+@asynccontextmanager
+async def bot_with(
+    server: BotApiServer, tmp_path: Path, feature: Feature, catalog: Catalog
+) -> AsyncIterator[App]:
+    """The bot on Telegram with one more feature and another catalog, its menus set."""
+    app = await App.open(telegram_settings(server, tmp_path / "bot.db"))
+    app.catalog = catalog
+    app.registry = Registry([*FEATURES, feature])
+    app.router = Router(app.repos, app.registry, app.profile, app.catalog, app.settings.zone)
+    adapter = Telegram(app)
+    await adapter.start()
+    try:
+        await server.wait_for(lambda: len(server.commands) == len(CATALOG.languages), 30)
+        yield app
+    finally:
+        await adapter.stop()
+        await app.close()
+
+
 async def test_an_entry_telegram_would_refuse_costs_no_language_its_menu(
     server: BotApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "bot.platforms._telegram_menu")
-    app = await App.open(telegram_settings(server, tmp_path / "bot.db"))
-    app.catalog = odd_catalog()
-    app.registry = Registry([*FEATURES, odd_commands()])
-    app.router = Router(app.repos, app.registry, app.profile, app.catalog, app.settings.zone)
-    adapter = Telegram(app)
     ann = server.user(6201, language_code="en")
-    await adapter.start()
-    try:
-        await server.wait_for(lambda: len(server.commands) == len(CATALOG.languages), 30)
+    async with bot_with(server, tmp_path, odd_commands(), odd_catalog()) as app:
         await sent_and_answered(app, server, ann, "/overzicht")
         await wait_for_text(server, ann.chat_id, "What would you like to do?")
-    finally:
-        await adapter.stop()
-        await app.close()
     assert menu(server, "")[: len(MENU)] == [(nl, described) for nl, _, described, _ in MENU]
     assert [name for name, _ in menu(server, "")[len(MENU) :]] == ["overzicht", "lang"]
     assert [name for name, _ in menu(server, "en")] == [*ENGLISH, "overzicht", "lang"]
@@ -250,3 +261,20 @@ async def test_an_entry_telegram_would_refuse_costs_no_language_its_menu(
     assert dict(menu(server, "en"))["lang"] == long  # blank in English: the Dutch words
     assert "/mijn-lijst left out" in caplog.text and f"/{'x' * 33} left out" in caplog.text
     assert "/my-overview shown as /overzicht" in caplog.text
+
+
+async def test_a_menu_of_more_than_100_commands_keeps_the_first_100(
+    server: BotApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    many = Feature("many")
+    show_menu = FEATURES[0].commands["menu"].handler
+    for number in range(100):
+        many.command(f"lijst{number}", describe="odd.list", role=Role.RESIDENT)(show_menu)
+    async with bot_with(server, tmp_path, many, odd_catalog()):
+        pass
+    for lang in CATALOG.languages:
+        names = [c["command"] for c in server.commands[("default", "" if lang == "nl" else lang)]]
+        assert len(names) == 100, lang
+        assert names[: len(MENU)] == (ENGLISH if lang == "en" else DUTCH), lang
+        assert names[-1] == f"lijst{99 - len(MENU)}", lang
+    assert "the last ones are left out" in caplog.text
