@@ -1192,10 +1192,15 @@ class BotApiServer:
             limit = invite.get("member_limit")
             if limit is not None and invite["_joined"] >= limit:
                 raise LookupError("invite link used up")
-            if chat.members.get(user.id, {}).get("status") == "kicked":
+            member = chat.members.get(user.id, {})
+            if member.get("status") == "kicked":
                 raise LookupError("user is banned in this chat")
             invite["_joined"] += 1
-            chat.members[user.id] = {"status": "member"}
+            if member.get("status") == "restricted":
+                # Restricted before joining (muted while away): still restricted inside.
+                chat.members[user.id] = {**member, "is_member": True}
+            else:
+                chat.members[user.id] = {"status": "member"}
             return self._enqueue_user_message(
                 user, chat.json["id"], {"new_chat_members": [user.json]}, None
             )
@@ -2282,14 +2287,25 @@ class BotApiServer:
             raise BotApiError(400, "Bad Request: can't parse permissions JSON object")
         until = int(params.get("until_date") or 0)
         granted = {key: bool(permissions.get(key, False)) for key in _MEMBER_PERMISSIONS}
+        # Like the Bot API server: the new status is always "restricted, a member if they
+        # were one" (is_chat_member of the old status), whatever it was, a ban included;
+        # with every permission that is a plain member, or for a non-member "left". So a
+        # banned user restricted or unrestricted is no longer banned and may join again.
+        before = chat.members.get(user_id, {"status": "left"})
+        was_member = before["status"] in ("member", "administrator", "creator") or (
+            before["status"] == "restricted" and bool(before.get("is_member"))
+        )
         if all(granted.values()):
-            chat.members[user_id] = {"status": "member"}
+            chat.members[user_id] = {"status": "member" if was_member else "left"}
         else:
             chat.members[user_id] = {
                 "status": "restricted",
-                "is_member": True,
+                "is_member": was_member,
                 "until_date": until,
                 **granted,
+                # Newer in ChatMemberRestricted than in what is checked above.
+                "can_edit_tag": bool(permissions.get("can_edit_tag", False)),
+                "can_react_to_messages": bool(permissions.get("can_react_to_messages", False)),
             }
         return True
 

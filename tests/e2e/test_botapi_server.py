@@ -638,6 +638,33 @@ async def test_telegrams_real_limits_are_enforced(server: BotApiServer) -> None:
             await bot.send_photo(ANNA, photo=png, caption="<i>x", parse_mode="HTML")
 
 
+async def test_restricting_a_banned_user_ends_the_ban_like_telegram(server: BotApiServer) -> None:
+    # The Bot API server sets "restricted, a member if they were one" whatever the status
+    # was: a banned user restricted is no longer banned (with every permission: "left").
+    group = -1002002
+    server.group(group, title="Proef", chat_type="supergroup")
+    server.make_admin(group)
+    bob = server.user(1002, first_name="Bob")
+    async with plain_bot(server) as bot:
+        bob.join((await bot.create_chat_invite_link(group, member_limit=1)).invite_link)
+        await bot.ban_chat_member(group, 1002)
+        await bot.restrict_chat_member(group, 1002, ChatPermissions.all_permissions())
+        assert (await bot.get_chat_member(group, 1002)).status == "left"
+        bob.join((await bot.create_chat_invite_link(group, member_limit=1)).invite_link)
+        assert server.member(group, 1002)["status"] == "member"
+
+        await bot.ban_chat_member(group, 1002)
+        await bot.restrict_chat_member(
+            group, 1002, ChatPermissions.no_permissions(), until_date=2_000_000_000
+        )
+        member = await bot.get_chat_member(group, 1002)
+        assert member.status == "restricted" and not member.is_member
+        # Back in by a link, but still restricted.
+        bob.join((await bot.create_chat_invite_link(group, member_limit=1)).invite_link)
+        assert server.member(group, 1002)["is_member"] is True
+        assert not server.may_write(group, 1002)
+
+
 async def test_group_moderation_methods_behave_like_telegram(server: BotApiServer) -> None:
     group = -1002001
     server.group(group, title="Proef", chat_type="supergroup")
