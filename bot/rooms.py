@@ -10,7 +10,9 @@ operations, takes the due ones and asks the adapter:
                                  └ failed for good (no admin, gone) ──► dropped, logged, audit
 
 The database is the source of truth: a restart between a decision and the platform call
-finds the task still there; a mute's end is a task due at that moment.
+finds the task still there; a mute's end is a task due at that moment. A mute or its end is
+never carried out on an account banned in that room (in the bot's records; the adapters also
+ask the platform): on Telegram it would replace the ban.
 """
 
 from __future__ import annotations
@@ -115,6 +117,15 @@ class RoomWorker:
         """One task; whether it is settled (False: it waits for another try)."""
         ops, room = self.operations, task.room.chat_id
         link: str | None = None
+        if task.op in (RoomOp.MUTE, RoomOp.UNMUTE) and await self.repos.rooms.banned(
+            task.room.id, task.target, self.clock()
+        ):
+            # Never restrict or give rights back to someone banned there: on Telegram either
+            # replaces the ban (they could come back). Lifting the ban puts the mute right.
+            async with self.repos.db.transaction():
+                await self._settle(task)
+            log.info("room task skipped under a ban op=%s room=%s", task.op.value, pseudonym(room))
+            return True
         try:
             if task.op is RoomOp.INVITE:
                 link = await ops.invite(room, task.target)
@@ -139,11 +150,18 @@ class RoomWorker:
             )
             return await self._failed(task, exc, lasting=False)
         async with self.repos.db.transaction():
-            await self.repos.rooms.done(task.id)
+            await self._settle(task)
             if task.op is RoomOp.INVITE and task.user_id is not None:
                 await self._send_invite(task, link)
         log.info("room task done op=%s room=%s", task.op.value, pseudonym(room))
         return True
+
+    async def _settle(self, task: RoomTask) -> None:
+        """The task is over (done, skipped or given up). The account of an erased person is
+        kept only while a mute or ban of theirs holds there: one that ended goes now."""
+        await self.repos.rooms.done(task.id)
+        if task.op is not RoomOp.HIDE:
+            await self.repos.rooms.forget_accounts(task.room.id, task.target, self.clock())
 
     async def _tell(self, user_id: int, task: RoomTask, key: str) -> None:
         """A message about a room task, with the experiment's title in their language."""
@@ -190,7 +208,7 @@ class RoomWorker:
         said = scrubbed(str(error), task.target)
         async with self.repos.db.transaction():
             if lasting or task.attempts + 1 >= ATTEMPTS:
-                await self.repos.rooms.done(task.id)
+                await self._settle(task)
                 if task.op is RoomOp.INVITE and task.user_id is not None:
                     # They were told an invite was coming.
                     await self._tell_invite_failed(task.user_id)

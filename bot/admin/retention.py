@@ -136,7 +136,7 @@ async def run_retention(
     rooms = 0
     if not stopping():
         async with db.transaction():
-            rooms = await repos.rooms.forget_strangers(silent_since)
+            rooms = await repos.rooms.forget_strangers(silent_since, now=now)
 
     report = RetentionReport(
         warned=warned,

@@ -3,9 +3,9 @@
 A reply ``/melden`` names the event it answers (``m.in_reply_to``); the bot fetches that
 event to read its sender and text. Moderation uses the room's power levels: a muted member
 gets level -1, below what sending a message needs, and is given their old level back when
-the mute ends; hiding is a redaction; a ban is a ban, and lifting it an unban. The bot
-needs a power level at least that of each of these actions (``admin_problem`` says which
-one it lacks).
+the mute ends (not while they are banned from the room); hiding is a redaction; a ban is
+a ban, and lifting it an unban. The bot needs a power level at least that of each of these
+actions (``admin_problem`` says which one it lacks).
 """
 
 from __future__ import annotations
@@ -97,7 +97,11 @@ async def power_levels(client: AsyncClient, room: str) -> dict[str, Any]:
 
 
 async def mute(client: AsyncClient, room: str, person: str, until: datetime | None) -> None:
-    """Level -1 while muted; the default level again when it ends (None)."""
+    """Level -1 while muted; the default level again when it ends (None), unless the
+    person is banned from the room (by the bot or by hand): a banned person gets no rights
+    back."""
+    if until is None and await membership(client, room, person) == "ban":
+        return
     levels = await power_levels(client, room)
     users = dict(levels.get("users") or {})
     if until is not None:
@@ -117,15 +121,22 @@ async def ban(client: AsyncClient, room: str, person: str) -> None:
         raise _refused(answer)
 
 
-async def unban(client: AsyncClient, room: str, person: str) -> None:
-    """Unbanning someone who is not banned is refused by the homeserver: first the member
-    state is read, so a lift whose ban never reached the room changes nothing."""
+async def membership(client: AsyncClient, room: str, person: str) -> str | None:
+    """The person's membership of the room as its state says (``join``, ``ban``, ...);
+    None when they were never in it."""
     state = await client.room_get_state_event(room, "m.room.member", person)
     if isinstance(state, RoomGetStateEventError):
         if state.status_code == "M_NOT_FOUND":
-            return  # never in the room
+            return None
         raise _refused(state)
-    if state.content.get("membership") != "ban":
+    found = state.content.get("membership")
+    return found if isinstance(found, str) else None
+
+
+async def unban(client: AsyncClient, room: str, person: str) -> None:
+    """Unbanning someone who is not banned is refused by the homeserver: first the member
+    state is read, so a lift whose ban never reached the room changes nothing."""
+    if await membership(client, room, person) != "ban":
         return
     answer = await client.room_unban(room, person)
     # nio's annotation names the ban's answer types; it returns RoomUnbanError.

@@ -1,11 +1,13 @@
-"""Experiments' groups on Telegram: whether the bot may moderate there.
+"""Experiments' groups on Telegram: whether the bot may moderate there, and muting.
 
 Kept apart from the adapter so that ``samenspel doctor`` can ask without starting it.
 """
 
 from __future__ import annotations
 
-from telegram import Bot, ChatMember
+from datetime import datetime
+
+from telegram import Bot, ChatMember, ChatPermissions
 from telegram.error import TelegramError
 
 #: What the bot must be allowed in an experiment's group to invite and moderate there.
@@ -25,3 +27,25 @@ async def admin_problem(bot: Bot, room: str) -> str | None:
         return f"the bot is {member.status}, not an administrator"
     missing = [right for right in ADMIN_RIGHTS if not getattr(member, right, False)]
     return f"the bot lacks {', '.join(missing)}" if missing else None
+
+
+async def mute(bot: Bot, room: str, person: str, until: datetime | None) -> None:
+    """Restrict a member until ``until`` (Telegram lifts it by itself then); None gives a
+    restricted member their rights back.
+
+    restrictChatMember replaces whatever status the person has: for a banned (``kicked``)
+    person it ends the ban (with every permission they are ``left`` and may join again;
+    restricted, they may join restricted). So a banned person is left alone, whoever
+    banned them (the bot, or an admin by hand), and an unmute touches only a member who is
+    restricted. Telegram's errors are raised as they come.
+    """
+    status = (await bot.get_chat_member(int(room), int(person))).status
+    if status == ChatMember.BANNED:
+        return
+    if until is None:
+        if status != ChatMember.RESTRICTED:
+            return  # not restricted (any more): nothing to give back
+        permissions = ChatPermissions.all_permissions()
+    else:
+        permissions = ChatPermissions.no_permissions()
+    await bot.restrict_chat_member(int(room), int(person), permissions, until_date=until)

@@ -52,7 +52,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (
     Bot,
     Chat,
-    ChatPermissions,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -75,7 +74,7 @@ from bot.platforms._telegram_polling import (
     token_refused_at_start,
     without_token,
 )
-from bot.platforms._telegram_rooms import admin_problem
+from bot.platforms._telegram_rooms import admin_problem, mute
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
     CAPTION_LIMIT,
@@ -617,14 +616,10 @@ class Telegram:
             await self.delivery_bot.delete_message(int(room), int(message_id))
 
     async def mute(self, room: str, person: str, until: datetime | None) -> None:
-        """Restrict a member (Telegram lifts it by itself at ``until``); None lifts it."""
-        permissions = (
-            ChatPermissions.no_permissions() if until else ChatPermissions.all_permissions()
-        )
+        """Restrict a member (Telegram lifts it by itself at ``until``); None lifts it.
+        Never for someone banned there (see :func:`_telegram_rooms.mute`)."""
         with _room_errors():
-            await self.delivery_bot.restrict_chat_member(
-                int(room), int(person), permissions, until_date=until
-            )
+            await mute(self.delivery_bot, room, person, until)
 
     async def ban(self, room: str, person: str) -> None:
         with _room_errors():

@@ -31,7 +31,7 @@ from handlers.feature import Context, menu_reply
 from handlers.phrases import phrase
 from handlers.review import Decided, Kind, Notice, Outcome, announce
 from handlers.start.menu import stale_button
-from storage.experiments.rooms import RoomOp, RoomReport
+from storage.experiments.rooms import RoomOp, RoomReport, RoomSanction
 
 DECISIONS = ("keep", "hide", "warn", "mute", "ban")
 #: Decisions about the author, not only the message: never about staff.
@@ -173,6 +173,7 @@ class RoomMessages(Kind[RoomReport]):
                 by_user_id=ctx.user.id,
                 now=ctx.now,
                 ends_at=until,
+                target=person,
             )
         experiment = await ctx.repos.experiments.get(room.experiment_id)
 
@@ -224,19 +225,22 @@ async def in_force(ctx: Context) -> tuple[list[Reply], list[list[Button]]]:
     buttons: list[list[Button]] = []
     for sanction in await ctx.repos.rooms.in_force(ctx.now):
         experiment = await ctx.repos.experiments.get(sanction.room.experiment_id)
-        who = await _who(ctx, sanction.user_id)
+        who = await _sanctioned(ctx, sanction)
         params: dict[str, object] = {
             "who": who,
             "title": experiment.title(ctx.lang) if experiment else "",
             "platform": sanction.room.platform,
-            "message": _ISOLATE.format(excerpt(sanction.body, 60)),
-            "reason": sanction.reason or "",
         }
+        erased = sanction.pseudonym is not None
+        if not erased:  # after an erasure neither the message nor the reason is kept
+            params["message"] = _ISOLATE.format(excerpt(sanction.body, 60))
+            params["reason"] = sanction.reason or ""
         if sanction.ends_at is not None:
             params["until"] = when.moment(ctx.local(sanction.ends_at), ctx.lang)
         else:
             params["since"] = when.moment(ctx.local(sanction.created_at), ctx.lang)
-        parts.append(Reply(key=f"rooms.mod.active_{sanction.kind}", params=params))
+        key = f"rooms.mod.active_{sanction.kind}" + ("_erased" if erased else "")
+        parts.append(Reply(key=key, params=params))
         buttons.append(
             [
                 Button(
@@ -247,6 +251,14 @@ async def in_force(ctx: Context) -> tuple[list[Reply], list[list[Button]]]:
             ]
         )
     return parts, buttons
+
+
+async def _sanctioned(ctx: Context, sanction: RoomSanction) -> str:
+    """Whom a room mute or ban holds: as the card named them, or, after they erased their
+    data, as an erased account by the erasure's pseudonym (nothing that names them)."""
+    if sanction.pseudonym is not None:
+        return phrase(ctx, "rooms.mod.author_erased", pseudonym=sanction.pseudonym)
+    return await _who(ctx, sanction.user_id)
 
 
 #: The action of a room sanction's "Opheffen" button (``mod.lift_room:<sanction>``).
@@ -309,7 +321,7 @@ async def lift(ctx: Context) -> Response:
         menu_reply(
             ctx,
             f"rooms.mod.lifted_{sanction.kind}",
-            who=await _who(ctx, sanction.user_id),
+            who=await _sanctioned(ctx, sanction),
             title=experiment.title(ctx.lang) if experiment else "",
         )
     )

@@ -70,7 +70,11 @@ class RoomReport(BaseModel):
 
 class RoomSanction(BaseModel):
     """A mute or ban in a room, in force: whom (the account of the reported message), why,
-    and until when (a ban has no end)."""
+    and until when (a ban has no end).
+
+    After its person erased their data only the account is left (``pseudonym`` set; no
+    person, message or reason): it can still be listed and lifted.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -83,6 +87,7 @@ class RoomSanction(BaseModel):
     reason: str | None
     created_at: datetime
     ends_at: datetime | None
+    pseudonym: str | None = None
 
 
 #: A room mute or ban that holds now (bound: the moment, as ISO text).
@@ -248,13 +253,23 @@ class Rooms:
             await self.db.fetchval("SELECT COUNT(*) FROM room_reports WHERE decided_at IS NULL")
         )
 
-    async def forget_strangers(self, before: datetime) -> int:
+    async def forget_strangers(self, before: datetime, *, now: datetime) -> int:
         """Delete reports about people who never used the bot, decided (or, still open,
         made) before then, with the decisions about them (their reasons may name them):
-        nobody can ask for them or have them erased. Returns how many reports."""
+        nobody can ask for them or have them erased. Returns how many reports.
+
+        A mute or ban that still holds on the platform stays, listable and liftable, as
+        the account alone under a random pseudonym (as after an erasure)."""
         strangers = (
             "SELECT id FROM room_reports WHERE author_user_id IS NULL"
             " AND coalesce(decided_at, created_at) < ?"
+        )
+        await self.db.execute(
+            "UPDATE room_sanctions AS s SET report_id = NULL, reason = NULL,"
+            " pseudonym = 'anon-' || lower(hex(randomblob(8)))"
+            f" WHERE s.user_id IS NULL AND s.target IS NOT NULL AND {_IN_FORCE}"
+            f" AND s.report_id IN ({strangers})",
+            (iso(now), iso(before)),
         )
         await self.db.execute(
             f"DELETE FROM room_sanctions WHERE user_id IS NULL AND report_id IN ({strangers})",
@@ -286,10 +301,13 @@ class Rooms:
         by_user_id: int,
         now: datetime,
         ends_at: datetime | None = None,
+        target: str | None = None,
     ) -> None:
+        """Record a decision about a reported message; a mute or ban names the ``target``
+        account it holds for on the platform."""
         await self.db.execute(
             "INSERT INTO room_sanctions (room_id, report_id, user_id, kind, reason, by_user_id,"
-            " created_at, ends_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, ends_at, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 room_id,
                 report_id,
@@ -299,20 +317,58 @@ class Rooms:
                 by_user_id,
                 iso(now),
                 iso(ends_at) if ends_at else None,
+                target if kind in ("mute", "ban") else None,
             ),
+        )
+
+    async def banned(self, room_id: int, target: str, now: datetime) -> bool:
+        """Whether a ban on this account holds in this room now (in the bot's records)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_sanctions s WHERE s.room_id = ? AND s.target = ?"
+            f" AND s.kind = 'ban' AND {_IN_FORCE} LIMIT 1",
+            (room_id, target, iso(now)),
+        )
+        return found is not None
+
+    async def muted_until(self, room_id: int, target: str, now: datetime) -> datetime | None:
+        """The end of the mute on this account in this room that holds now, if any."""
+        found = await self.db.fetchval(
+            "SELECT MAX(s.ends_at) FROM room_sanctions s WHERE s.room_id = ? AND s.target = ?"
+            f" AND s.kind = 'mute' AND {_IN_FORCE}",
+            (room_id, target, iso(now)),
+        )
+        return parse(found) if found else None
+
+    async def _was_muted(self, room_id: int, target: str) -> bool:
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_sanctions WHERE room_id = ? AND target = ? AND kind = 'mute'"
+            " LIMIT 1",
+            (room_id, target),
+        )
+        return found is not None
+
+    async def forget_accounts(self, room_id: int, target: str, now: datetime) -> None:
+        """The account of an erased person is kept only while a mute or ban of theirs holds
+        in the room: once each has been lifted or ended, it goes (a task that still has to
+        undo it on the platform holds the account itself)."""
+        await self.db.execute(
+            "UPDATE room_sanctions AS s SET target = NULL WHERE s.room_id = ? AND s.target = ?"
+            f" AND s.pseudonym IS NOT NULL AND NOT ({_IN_FORCE})",
+            (room_id, target, iso(now)),
         )
 
     async def in_force(
         self, now: datetime, *, sanction_id: int | None = None, limit: int = 50
     ) -> list[RoomSanction]:
         """Room mutes and bans that hold now (or the one with ``sanction_id``), newest
-        first. One whose report is gone (its author erased themselves) names no account."""
+        first. One whose author erased themselves (its report gone) keeps its account and
+        the erasure's pseudonym only."""
         rows = await self.db.fetchall(
-            "SELECT s.id, s.kind, s.user_id, s.reason, s.created_at, s.ends_at,"
-            f" q.author_platform_id, q.body, {_ROOM} FROM room_sanctions s"
-            " JOIN room_reports q ON q.id = s.report_id"
+            "SELECT s.id, s.kind, s.user_id, s.reason, s.created_at, s.ends_at, s.target,"
+            f" s.pseudonym, q.body, {_ROOM} FROM room_sanctions s"
+            " LEFT JOIN room_reports q ON q.id = s.report_id"
             f" JOIN experiment_rooms r ON r.id = s.room_id WHERE {_IN_FORCE}"
-            " AND (? IS NULL OR s.id = ?) ORDER BY s.id DESC LIMIT ?",
+            " AND s.target IS NOT NULL AND (? IS NULL OR s.id = ?) ORDER BY s.id DESC LIMIT ?",
             (iso(now), sanction_id, sanction_id, limit),
         )
         return [
@@ -320,12 +376,13 @@ class Rooms:
                 id=row["id"],
                 room=_room(row),
                 kind=row["kind"],
-                target=row["author_platform_id"],
+                target=row["target"],
                 user_id=row["user_id"],
                 body=row["body"] or "",
                 reason=row["reason"],
                 created_at=parse(row["created_at"]),
                 ends_at=parse(row["ends_at"]),
+                pseudonym=row["pseudonym"],
             )
             for row in rows
         ]
@@ -335,37 +392,39 @@ class Rooms:
         account in that room (the platform holds one): the platform's undoing is queued now
         and what was still to do (the mute itself, its end; the ban, an invite that would
         come before the unban) is dropped. Returns the ids lifted; none when it was lifted
-        or ended already."""
-        room = sanction.room
+        or ended already.
+
+        Under a ban a mute's end is not undone on the platform (on Telegram restoring a
+        banned member's rights would let them back in). The ban's end puts the mute back as
+        it should be then: still muted until its end, or with their rights back (a mute's
+        end skipped under the ban left them muted on Matrix).
+        """
+        room, target = sanction.room, sanction.target
         rows = await self.db.fetchall(
             "UPDATE room_sanctions AS s SET lifted_at = ?, lifted_by_user_id = ?"
-            f" WHERE s.room_id = ? AND s.kind = ? AND {_IN_FORCE}"
-            " AND s.report_id IN (SELECT id FROM room_reports"
-            " WHERE room_id = ? AND author_platform_id = ?) RETURNING id",
-            (iso(now), by_user_id, room.id, sanction.kind, iso(now), room.id, sanction.target),
+            f" WHERE s.room_id = ? AND s.kind = ? AND s.target = ? AND {_IN_FORCE}"
+            " RETURNING id",
+            (iso(now), by_user_id, room.id, sanction.kind, target, iso(now)),
         )
         if not rows:
             return []
-        undo, dropped = (
-            (RoomOp.UNMUTE, ("mute", "unmute"))
-            if sanction.kind == "mute"
-            else (RoomOp.UNBAN, ("ban", "invite"))
-        )
+        dropped = ("mute", "unmute") if sanction.kind == "mute" else ("ban", "invite")
         await self.db.execute(
             f"DELETE FROM room_tasks WHERE room_id = ? AND target = ?"
             f" AND op IN ({', '.join('?' for _ in dropped)})",
-            (room.id, sanction.target, *dropped),
+            (room.id, target, *dropped),
         )
-        # Under a ban the mute's end is not undone on the platform: on Telegram restoring a
-        # banned member's rights would let them back in.
-        banned = sanction.kind == "mute" and await self.db.fetchval(
-            f"SELECT 1 FROM room_sanctions s WHERE s.room_id = ? AND s.kind = 'ban'"
-            f" AND {_IN_FORCE} AND s.report_id IN (SELECT id FROM room_reports"
-            " WHERE room_id = ? AND author_platform_id = ?)",
-            (room.id, iso(now), room.id, sanction.target),
-        )
-        if not banned:
-            await self.queue(room, undo, sanction.target, now, by_user_id=by_user_id)
+        if sanction.kind == "mute":
+            if not await self.banned(room.id, target, now):
+                await self.queue(room, RoomOp.UNMUTE, target, now, by_user_id=by_user_id)
+        else:
+            await self.queue(room, RoomOp.UNBAN, target, now, by_user_id=by_user_id)
+            until = await self.muted_until(room.id, target, now)
+            if until is not None:
+                await self.queue(room, RoomOp.MUTE, target, now, until=until)
+            elif await self._was_muted(room.id, target):
+                await self.queue(room, RoomOp.UNMUTE, target, now)
+        await self.forget_accounts(room.id, target, now)
         return sorted(int(row[0]) for row in rows)
 
     # Tasks ------------------------------------------------------------------------------

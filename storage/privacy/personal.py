@@ -151,6 +151,13 @@ _TARGETS = (
     " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
 )
 
+#: A room mute or ban on the person's account that holds now.
+_ROOM_HOLDS = (
+    "kind IN ('mute', 'ban') AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > :now)"
+    " AND target = :platform_user_id"
+    " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform)"
+)
+
 
 #: Reports of the person's messages in experiments' rooms, by them as a person here or by
 #: their account on the platform (also from before they used the bot).
@@ -515,6 +522,11 @@ TABLES: tuple[Table, ...] = (
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
         erase=(
+            # A mute or ban in force in a room holds on the platform: it stays, listable and
+            # liftable, as the account id alone with the erasure's pseudonym (no person, no
+            # message, no reason) until it is lifted or ends (Rooms.forget_accounts).
+            "UPDATE room_sanctions SET user_id = NULL, report_id = NULL, reason = NULL,"
+            f" pseudonym = :pseudonym WHERE {_ROOM_HOLDS}",
             # Decisions about their messages from before they used the bot (no user_id):
             # found by the report, before it goes (the sanction's link to it goes with it).
             "DELETE FROM room_sanctions WHERE report_id IN (SELECT id FROM room_reports"
@@ -545,6 +557,8 @@ TABLES: tuple[Table, ...] = (
         " FROM room_sanctions"
         " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
         " WHERE author_platform_id = :platform_user_id"
+        " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
+        " OR (target = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
         erase=(

@@ -88,6 +88,14 @@ async def test_a_refusal_naming_the_person_is_logged_and_recorded_by_pseudonym_o
     await carl.send("/vergeetmij")
     await carl.press("Ja, wis mijn gegevens")
     assert carl.keys == ["privacy.forget.done"]
+    # The ban still holds (as decided): only the account it holds for is kept, so that the
+    # connector can lift it; lifted, and its unban done, nothing of him is left.
+    assert await traces(app.db, [CARL]) == ["room_sanctions.target: " + CARL]
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    assert await traces(app.db, [CARL]) == ["room_tasks.target: " + CARL]
+    assert await worker.run_due() == 1
     assert await traces(app.db, [CARL]) == []
 
 
@@ -147,8 +155,12 @@ async def test_a_mute_is_in_the_muted_persons_data_and_after_their_erasure_only_
     await carl.send("/vergeetmij")
     await carl.press("Ja, wis mijn gegevens")
     assert carl.keys == ["privacy.forget.done"]
-    # The mute stays on the platform until its end, which still needs the account.
-    assert await traces(app.db, [CARL]) == ["room_tasks.target: " + CARL]
+    # The mute stays on the platform until its end, which still needs the account, and it
+    # stays listed (by the account alone) so that the connector can lift it.
+    assert await traces(app.db, [CARL]) == [
+        "room_sanctions.target: " + CARL,
+        "room_tasks.target: " + CARL,
+    ]
     now += timedelta(days=8)
     assert await worker.run_due() == 1
     assert room.done[-1] == ("unmute", CARL)
@@ -273,3 +285,75 @@ async def test_an_invite_that_fails_for_good_says_who_to_ask_by_name_in_their_la
         assert "Neighbour Maker" in told_emma.text(app, "en")
     finally:
         await app.close()
+
+
+async def _mute_then_ban_bob(
+    app: App,
+) -> tuple[Chat, list[timedelta], ObedientRoom, RoomWorker]:
+    """Bob muted for a week for one message and banned for another, both carried out by a
+    worker whose clock the test moves on (by ``later``)."""
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await group_command(anna, "melden", reply_to=bobs("Ik kom je halen", message_id="56"))
+    later = [timedelta(0)]
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos,
+        app.catalog,
+        "test",
+        room,
+        profile=app.profile,
+        clock=lambda: utcnow() + later[0],
+    )
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    assert await worker.run_due() == 2
+    await ria.press_payload("mod.do:r2:ban")
+    await ria.send("Bedreigen kan niet.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    assert await worker.run_due() == 2
+    assert room.done == [("hide", "55"), ("mute", "bob"), ("hide", "56"), ("ban", "bob")]
+    return ria, later, room, worker
+
+
+async def test_a_mute_decided_after_a_ban_is_not_carried_out_on_the_platform(app: App) -> None:
+    # On Telegram restricting a banned member ends the ban.
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom je halen"))
+    await group_command(anna, "melden", reply_to=bobs("Sukkels", message_id="56"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await ria.press_payload("mod.do:r2:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    room = ObedientRoom()
+    worker = RoomWorker(app.repos, app.catalog, "test", room, profile=app.profile, clock=utcnow)
+    assert await worker.run_due() == 4
+    assert room.done == [("hide", "55"), ("ban", "bob"), ("hide", "56")]
+
+
+async def test_a_mutes_end_is_not_carried_out_while_the_bots_records_hold_a_ban(
+    app: App,
+) -> None:
+    _, later, room, worker = await _mute_then_ban_bob(app)
+    later[0] = timedelta(days=8)
+    assert await worker.run_due() == 1  # settled without a word to the platform
+    assert room.done[-1] == ("ban", "bob")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+
+async def test_a_ban_lifted_while_a_mute_holds_puts_the_mute_back_until_its_end(
+    app: App,
+) -> None:
+    ria, later, room, worker = await _mute_then_ban_bob(app)
+    ban = await app.db.fetchval("SELECT id FROM room_sanctions WHERE kind = 'ban'")
+    await ria.press_payload(f"mod.lift_room:{ban}")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    assert await worker.run_due() == 2
+    # The ban replaced the mute on Telegram: it is made again after the unban.
+    assert room.done[-2:] == [("unban", "bob"), ("mute", "bob")]
+    # The mute's own end, after the ban was lifted, gives the rights back.
+    later[0] = timedelta(days=8)
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", "bob")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from nio import JoinError, RoomCreateError, RoomPutStateError, RoomSendError
+from nio import JoinError, RoomBanError, RoomCreateError, RoomPutStateError, RoomSendError
 
 from bot.admin.doctor import run_checks
 from bot.app import App
@@ -27,6 +27,7 @@ from tests.e2e.matrix_support import (
     bot_settings,
     containing,
 )
+from tests.e2e.rooms_support import mutes_end_now
 from tests.e2e.synapse import SynapseServer
 from tests.e2e.telegram_support import running_bot
 from tests.waiting import until
@@ -320,3 +321,108 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
         # Still taking part: invited again, and he can join.
         await accept_invite(bob, room.room_id)
         await until(lambda: room.member(bob.user_id) == "join", WAIT_SECONDS, what="Bob back")
+
+
+async def _mute_for_a_week(room: Room, ria: MatrixResident, bob: MatrixResident) -> None:
+    """Ria mutes Bob for "Sukkels" for a week from /meldingen; Synapse shows level -1."""
+    await ria.send("/meldingen")
+    await ria.wait_for_reply(containing("Sukkels"))
+    await ria.send("Dempen")
+    await ria.wait_for_reply(containing("Hoe lang dempen"))
+    await ria.send("1 week")
+    await ria.wait_for_reply(containing("Waarom demp je"))
+    await ria.send("Schelden hoort hier niet.")
+    await until(lambda: room.power_level(bob.user_id) == -1, WAIT_SECONDS, what="Bob muted")
+
+
+async def test_a_mute_that_ends_by_itself_gives_no_rights_back_to_someone_banned_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
+        await _make_admin(room, wim, bot_id)
+        await _link(room, wim, bot_id)
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
+        await _report_by_reply(anna, room, rude)
+        await _report_by_reply(anna, room, threat)
+        await _mute_for_a_week(room, ria, bob)
+        await _ban_for_threat(room, ria, bob)
+
+        await mutes_end_now(app, WAIT_SECONDS)
+        assert room.member(bob.user_id) == "ban"
+        assert room.power_level(bob.user_id) == -1
+
+        # Lifted, the ban lets him back with the rights the mute's end would have given.
+        await ria.send("/beperkingen")
+        listed = await ria.wait_for_reply(containing("Opheffen"))
+        assert "gedempt tot" not in listed.body
+        await ria.send("1")
+        await ria.wait_for_reply(containing("mag weer in de groep"))
+        await until(lambda: room.member(bob.user_id) == "leave", WAIT_SECONDS, what="unbanned")
+        await until(lambda: room.power_level(bob.user_id) == 0, WAIT_SECONDS, what="rights back")
+
+
+async def test_a_mute_that_ends_by_itself_leaves_someone_banned_by_hand_muted_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
+        await _make_admin(room, wim, bot_id)
+        await _link(room, wim, bot_id)
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        await _report_by_reply(anna, room, rude)
+        await _mute_for_a_week(room, ria, bob)
+        # Wim bans Bob in his Matrix client: the bot's records know nothing of it.
+        banned = await wim.client.room_ban(room.room_id, bob.user_id, "Genoeg.")
+        assert not isinstance(banned, RoomBanError), banned
+        await mutes_end_now(app, WAIT_SECONDS)
+        assert room.member(bob.user_id) == "ban"
+        assert room.power_level(bob.user_id) == -1
+
+
+async def test_a_ban_stays_listed_and_liftable_after_the_banned_person_erased_their_data_on_synapse(  # noqa: E501
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
+        await _make_admin(room, wim, bot_id)
+        await _link(room, wim, bot_id)
+        threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
+        await _report_by_reply(anna, room, threat)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await _ban_for_threat(room, ria, bob)
+
+        await bob.send("/vergeetmij")
+        await bob.wait_for_reply(containing("Weet je het zeker?"))
+        await bob.send("Ja, wis mijn gegevens")
+        await bob.wait_for_reply(containing("Je gegevens zijn gewist"))
+        assert await app.repos.users.find("matrix", bob.user_id) is None
+
+        await ria.send("/beperkingen")
+        listed = await ria.wait_for_reply(containing("Opheffen"))
+        pseudonym = await app.db.fetchval("SELECT pseudonym FROM erasures")
+        assert f"een verwijderd account ({pseudonym})" in listed.body
+        assert "Speeltuin" in listed.body
+        for gone in ("bob", "halen", "Bedreigen"):
+            assert gone not in listed.body.casefold(), gone
+        await ria.send("1")
+        await ria.wait_for_reply(containing("mag weer in de groep"))
+        await until(lambda: room.member(bob.user_id) == "leave", WAIT_SECONDS, what="unbanned")
+
+        async def account_gone() -> bool:
+            held = await app.db.fetchval(
+                "SELECT COUNT(*) FROM room_sanctions WHERE target IS NOT NULL"
+            )
+            return held == 0 and await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await until(account_gone, WAIT_SECONDS, what="the account forgotten")

@@ -18,7 +18,14 @@ from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
 from tests.e2e.botapi import BotApiServer, FakeUser
-from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+from tests.e2e.rooms_support import mutes_end_now
+from tests.e2e.telegram_support import (
+    onboard,
+    running_bot,
+    telegram_settings,
+    texts,
+    wait_for_text,
+)
 from tests.support import Chat
 
 pytestmark = pytest.mark.e2e
@@ -422,3 +429,164 @@ async def test_doctor_with_linked_groups_and_a_refused_token_says_so_without_the
     assert token is not None
     secret = token.get_secret_value().partition(":")[2]
     assert all(secret not in check.detail for check in checks.values())
+
+
+# A mute's end and a ban on the same account -------------------------------------------------
+
+
+async def _mute_for_a_week(server: BotApiServer, ria: FakeUser, bob: FakeUser) -> None:
+    """Ria mutes Bob for "Wat een sukkels" for a week from /meldingen; Telegram shows it."""
+    before = len(server.messages(ria.chat_id))
+    await ria.send_text("/meldingen")
+    await wait_for_text(server, ria.chat_id, "sukkels", after=before)
+    ria.press("Dempen")
+    await wait_for_text(server, ria.chat_id, "Hoe lang dempen", after=before)
+    ria.press("1 week")
+    await wait_for_text(server, ria.chat_id, "Waarom demp je", after=before)
+    await ria.send_text("Schelden hoort hier niet.")
+    await server.wait_for(lambda: not server.may_write(GROUP, bob.id), 20, description="muted")
+
+
+def _restricts(server: BotApiServer) -> int:
+    return sum(method == "restrictChatMember" for method, _ in server.calls)
+
+
+async def test_a_mute_that_ends_by_itself_leaves_someone_banned_meanwhile_banned(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Wat een sukkels")
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await _mute_for_a_week(server, ria, bob)
+        await _ban_for_threat(server, ria, bob)
+        restricted = _restricts(server)
+
+        await mutes_end_now(app)
+        # restrictChatMember with every permission would have ended the ban (Telegram sets
+        # a banned user who is unrestricted to "left": free to join again).
+        assert server.member(GROUP, bob.id)["status"] == "kicked"
+        assert _restricts(server) == restricted
+
+        # Lifted, the ban lets him back as a member who may write: the mute is over.
+        invites = len(server.messages(bob.chat_id))
+        before = len(server.messages(ria.chat_id))
+        await ria.send_text("/beperkingen")
+        listed = await wait_for_text(server, ria.chat_id, "Opheffen", after=before)
+        assert "gedempt tot" not in listed
+        ria.press("Opheffen")
+        await wait_for_text(server, ria.chat_id, "mag weer in de groep", after=before)
+        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
+        link = INVITE.search(text)
+        assert link is not None, text
+        bob.join(link.group(0))
+        await server.wait_for(lambda: server.may_write(GROUP, bob.id), 20, description="back")
+
+
+async def test_a_ban_lifted_while_a_mute_holds_lets_the_person_back_muted_until_its_end(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Wat een sukkels")
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await _mute_for_a_week(server, ria, bob)
+        await _ban_for_threat(server, ria, bob)
+        invites = len(server.messages(bob.chat_id))
+
+        ban = await app.db.fetchval("SELECT id FROM room_sanctions WHERE kind = 'ban'")
+        before = len(server.messages(ria.chat_id))
+        ria.press_data(f"mod.lift_room:{ban}")
+        await wait_for_text(server, ria.chat_id, "mag weer in de groep", after=before)
+        # The ban replaced the restriction on Telegram: the mute is put back after the unban.
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "restricted",
+            20,
+            description="muted again",
+        )
+        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
+        link = INVITE.search(text)
+        assert link is not None, text
+        bob.join(link.group(0))
+        assert server.member(GROUP, bob.id)["is_member"] is True
+        assert not server.may_write(GROUP, bob.id)
+
+        # The mute's timer, firing after the ban was lifted, gives him his rights back.
+        await mutes_end_now(app)
+        assert server.member(GROUP, bob.id)["status"] == "member"
+        assert server.may_write(GROUP, bob.id)
+
+
+async def test_a_mute_that_ends_by_itself_leaves_someone_an_admin_banned_by_hand_banned(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Wat een sukkels")
+        await _mute_for_a_week(server, ria, bob)
+        # A group admin bans Bob in Telegram itself: the bot's records know nothing of it.
+        server._chats[GROUP].members[bob.id] = {"status": "kicked", "until_date": 0}
+        restricted = _restricts(server)
+        await mutes_end_now(app)
+        assert server.member(GROUP, bob.id)["status"] == "kicked"
+        assert _restricts(server) == restricted
+
+
+# A ban after its person erased their data ---------------------------------------------------
+
+
+async def test_a_ban_stays_listed_and_liftable_after_the_banned_person_erased_their_data(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await _ban_for_threat(server, ria, bob)
+        await bob.send_text("/vergeetmij")
+        await wait_for_text(server, bob.chat_id, "Weet je het zeker?")
+        await bob.press("Ja, wis mijn gegevens")
+        await wait_for_text(server, bob.chat_id, "Je gegevens zijn gewist")
+        assert await app.repos.users.find("telegram", str(bob.id)) is None
+        assert server.member(GROUP, bob.id)["status"] == "kicked"
+
+        before = len(server.messages(ria.chat_id))
+        await ria.send_text("/beperkingen")
+        listed = await wait_for_text(server, ria.chat_id, "Opheffen", after=before)
+        # By the erasure's pseudonym, with the group and since when; nothing of him.
+        pseudonym = await app.db.fetchval("SELECT pseudonym FROM erasures")
+        assert f"een verwijderd account ({pseudonym})" in listed
+        assert "Speeltuin" in listed and "eruit gehaald op" in listed
+        for gone in ("Bob", "halen", "Bedreigen", str(bob.id)):
+            assert gone not in listed, gone
+    # The lift is ordered while no adapter runs (a restart before Telegram hears of it).
+    app = await App.open(settings)
+    try:
+        connector = Chat(app, str(ria.id), platform="telegram")
+        await connector.send("/beperkingen")
+        await connector.press("Opheffen")
+        assert connector.keys == ["rooms.mod.lifted_ban"]
+        assert f"een verwijderd account ({pseudonym})" in connector.text
+        # Pressed again: nothing more to lift.
+        sanction = await app.db.fetchval("SELECT id FROM room_sanctions")
+        await connector.press_payload(f"mod.lift_room:{sanction}")
+        assert connector.keys == ["general.stale_button"]
+    finally:
+        await app.close()
+    assert server.member(GROUP, bob.id)["status"] == "kicked"
+    async with running_bot(settings) as app:
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "left", 20, description="unban"
+        )
+
+        async def account_gone() -> bool:
+            held = await app.db.fetchval(
+                "SELECT COUNT(*) FROM room_sanctions WHERE target IS NOT NULL"
+            )
+            return held == 0 and await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await server.wait_for(account_gone, 20, description="the account forgotten")
+        [unban] = [params for method, params in server.calls if method == "unbanChatMember"]
+        assert unban["only_if_banned"] is True
+        # Erased, he is told nothing: the bot does not know him any more.
+        assert not any("laat je weer toe" in t for t in texts(server, bob.chat_id))

@@ -247,6 +247,19 @@ async def test_room_reports_about_someone_who_never_used_the_bot_go_after_the_pe
     assert late.room_reports_removed == 1
     left = await app.db.fetchall("SELECT author_platform_id FROM room_reports ORDER BY id")
     assert [r["author_platform_id"] for r in left] == ["bob", "bob"]
-    reasons = await app.db.fetchall("SELECT reason FROM room_sanctions")
+    reasons = await app.db.fetchall("SELECT reason FROM room_sanctions WHERE report_id")
     assert [r["reason"] for r in reasons] == ["Schelden mag niet."]
     assert await app.db.fetchval("SELECT COUNT(*) FROM room_reporters") == 2
+    # Erik's ban still holds on the platform: kept by his account alone, still listed (by a
+    # pseudonym, without his message or the reason that names him) and liftable.
+    [kept] = await app.db.fetchall(
+        "SELECT reason, target, pseudonym FROM room_sanctions WHERE report_id IS NULL"
+    )
+    assert (kept["reason"], kept["target"]) == (None, "erik")
+    await ria.send("/beperkingen")
+    assert [p.key for p in ria.last[0].reply.parts] == [
+        "rooms.mod.active_ban",
+        "rooms.mod.active_ban_erased",
+    ]
+    assert f"een verwijderd account ({kept['pseudonym']})" in ria.text
+    assert "Xanthopoulos" not in ria.text and "Koop nu" not in ria.text

@@ -235,3 +235,67 @@ async def test_two_room_mutes_of_one_person_are_lifted_together_with_one_unmute(
     assert lifted == 2
     await ria.send("/beperkingen")
     assert ria.keys == ["moderation.none_active"]
+
+
+async def _erase(chat: Chat) -> None:
+    await chat.send("/vergeetmij")
+    await chat.press("Ja, wis mijn gegevens")
+    assert chat.keys == ["privacy.forget.done"]
+
+
+async def test_after_the_banned_person_erased_their_data_the_ban_is_listed_without_them_and_lifted(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Bob Bakker bedreigt mensen.")
+    await _erase(bob)
+    pseudonym = await app.db.fetchval("SELECT pseudonym FROM erasures")
+
+    await ria.send("/beperkingen")
+    [shown] = ria.last
+    assert [p.key for p in shown.reply.parts] == ["rooms.mod.active_ban_erased"]
+    assert f"een verwijderd account ({pseudonym}) in de groep van Speeltuin" in ria.text
+    assert "eruit gehaald op" in ria.text
+    for gone in ("halen", "Bakker", "bedreigt", "inwoner"):
+        assert gone not in ria.text, gone
+    [(label, payload)] = _lift_buttons(ria)
+    assert pseudonym in label
+
+    # Anna forging the button, and Ria once her role is revoked, change nothing.
+    await anna.press_payload(payload)
+    assert anna.keys == ["general.stale_button"]
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press_payload(payload)
+    assert ria.keys == ["general.stale_button"]
+    assert await _tasks(app) == [("hide", "55"), ("ban", "bob")]
+
+    await with_role(app, ria, Role.CONNECTOR)
+    await ria.press_payload(payload)
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    assert f"een verwijderd account ({pseudonym}) mag weer" in ria.text
+    # The unban reaches the platform (the ban not carried out yet is dropped); the record
+    # no longer holds the account: the task does, until it is done.
+    assert await _tasks(app) == [("hide", "55"), ("unban", "bob")]
+    assert await app.db.fetchval("SELECT target FROM room_sanctions") is None
+    # Lifted twice: the second press is stale and queues nothing.
+    await ria.press_payload(payload)
+    assert ria.keys == ["general.stale_button"]
+    assert await _tasks(app) == [("hide", "55"), ("unban", "bob")]
+    assert (await audit_actions(app))[-1] == "room.lift"
+
+
+async def test_after_the_muted_person_erased_their_data_the_mute_is_listed_and_lifted(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await _erase(bob)
+    await ria.send("/beperkingen")
+    assert [p.key for p in ria.last[0].reply.parts] == ["rooms.mod.active_mute_erased"]
+    assert "gedempt tot" in ria.text and "Schelden" not in ria.text
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    assert await _tasks(app) == [("hide", "55"), ("unmute", "bob")]

@@ -233,7 +233,7 @@ async def test_a_banned_resident_reporting_in_a_room_hears_only_the_group_word(a
     assert await app.repos.rooms.waiting() == 0
 
 
-async def test_a_ban_from_before_someone_used_the_bot_is_in_their_data_and_goes_with_them(
+async def test_a_ban_from_before_someone_used_the_bot_is_in_their_data_and_only_its_account_stays(
     app: App,
 ) -> None:
     _, anna, _, ria = await linked(app)
@@ -255,7 +255,12 @@ async def test_a_ban_from_before_someone_used_the_bot_is_in_their_data_and_goes_
     await erik.send("/vergeetmij")
     await erik.press("Ja, wis mijn gegevens")
     assert erik.keys == ["privacy.forget.done"]
-    assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
+    # The ban holds on the platform: kept by the account alone (no person, report, reason).
+    [kept] = await app.db.fetchall(
+        "SELECT user_id, report_id, reason, target, pseudonym FROM room_sanctions"
+    )
+    assert (kept["user_id"], kept["report_id"], kept["reason"]) == (None, None, None)
+    assert kept["target"] == "erik" and kept["pseudonym"].startswith("anon-")
     assert await app.db.fetchval("SELECT COUNT(*) FROM room_reports") == 0
 
 
