@@ -97,6 +97,8 @@ async def invite(ctx: Context, room: Room, user_id: int) -> int:
         return 0
     if await ctx.repos.rooms.invite_waiting(room.id, user.id):
         return 1  # one is on its way already (joining, leaving and joining again)
+    if await ctx.repos.rooms.banned(room.id, user.platform_user_id, ctx.now):
+        return 0  # banned from that room (also from before an erasure): no way in
     await ctx.repos.rooms.queue(
         room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
     )

@@ -983,11 +983,13 @@ class PersonalStore:
         Personal rows are deleted; public content stays anonymously or is deleted, as
         ``content`` says; pictures nobody uses any more are deleted; records kept for
         accountability keep only the pseudonym; a mute or ban in force is kept by a keyed
-        hash of the account alone. Once committed, the rest runs in the background
-        (:meth:`scrub`): rows of others that quote the texts of deleted content (a button
-        label, a notification) are removed, reasons staff typed that quote those texts are
-        emptied, and so are those in the rows about the person that name them (noted here,
-        while those still point at the person), and the write-ahead log is emptied.
+        hash of the account alone (in an experiment's room by the account id alone, so it
+        can still be lifted there, until it is lifted or ends). Once committed, the rest
+        runs in the background (:meth:`scrub`): rows of others that quote the texts of
+        deleted content (a button label, a notification) are removed, reasons staff typed
+        that quote those texts are emptied, and so are those in the rows about the person
+        that name them (noted here, while those still point at the person), and the
+        write-ahead log is emptied.
         """
         async with self.db.transaction():
             person = await self.person(user_id)

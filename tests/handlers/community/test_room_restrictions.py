@@ -299,3 +299,46 @@ async def test_after_the_muted_person_erased_their_data_the_mute_is_listed_and_l
     await ria.press("Opheffen")
     assert ria.keys == ["rooms.mod.lifted_mute"]
     assert await _tasks(app) == [("hide", "55"), ("unmute", "bob")]
+
+
+async def test_lifting_a_ban_in_one_room_leaves_the_same_accounts_ban_in_another(app: App) -> None:
+    wim, anna, _, ria = await linked(app)
+
+    async def in_second_room(chat: Chat, command: str, args: str = "", **event: object) -> None:
+        group = Chat(app, chat.user_id, name=chat.name, platform=chat.platform, chat_id="-200")
+        chat.history.append(
+            await group.handle(group.event(command=command, args=args, is_group=True, **event))
+        )
+
+    await in_second_room(wim, "koppel", "2")
+    assert wim.keys == ["rooms.linked"]
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await in_second_room(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    for report in (1, 2):
+        await ria.press_payload(f"mod.do:r{report}:ban")
+        await ria.send("Bedreigen kan niet.")
+        assert ria.keys[0] == "rooms.mod.done_ban"
+    rows = await app.db.fetchall("SELECT id, room_id FROM room_sanctions ORDER BY id")
+    [(first, first_room), (_, second_room)] = [(r["id"], r["room_id"]) for r in rows]
+    assert first_room != second_room
+    await ria.press_payload(f"mod.lift_room:{first}")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    unbans = await app.db.fetchall("SELECT room_id FROM room_tasks WHERE op = 'unban'")
+    assert [r["room_id"] for r in unbans] == [first_room]
+    [left] = await app.repos.rooms.in_force(utcnow())
+    assert left.room.id == second_room
+
+
+async def test_someone_banned_from_the_room_who_joins_the_experiment_again_gets_no_invite(
+    app: App,
+) -> None:
+    # Also after erasing their data: the ban is kept by the account, and so it holds.
+    _, anna, bob, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await _erase(bob)
+    bob = await person(app, "bob")
+    await bob.press_payload("exp.join:1")
+    assert "rooms.invite_coming" not in [p.key for s in bob.last for p in s.reply.parts]
+    assert ("invite", "bob") not in await _tasks(app)
