@@ -568,7 +568,8 @@ TABLES: tuple[Table, ...] = (
             " WHERE lifted_by_user_id = :user_id",
         ),
         reasons=("reason",),
-        # Decisions about them there (deleted above, unless that changes).
+        # Decisions about them there (deleted above; a mute or ban in force is kept by its
+        # account alone, without its reason).
         about="SELECT id FROM room_sanctions WHERE user_id = :user_id"
         f" OR report_id IN ({_ROOM_MESSAGES})",
     ),
