@@ -255,7 +255,7 @@ async def open_data_tables(app: App) -> dict[str, list[Row]]:
     for c, _moment, results in closed:
         respondents[c.id] = respondents.get(c.id, 0) + results.respondents
     return {
-        "consultations": [_consultation_row(c, respondents) for c in consultations],
+        "consultations": [_consultation_row(c, respondents, minimum) for c in consultations],
         "consultation_questions": [
             _question_row(c, number, asked)
             for c in consultations
@@ -281,7 +281,9 @@ async def open_data_tables(app: App) -> dict[str, list[Row]]:
     }
 
 
-def _consultation_row(consultation: Consultation, respondents: dict[int, int]) -> Row:
+def _consultation_row(
+    consultation: Consultation, respondents: dict[int, int], minimum: int
+) -> Row:
     closed = consultation.status is ConsultationStatus.CLOSED
     return {
         "id": consultation.id,
@@ -301,8 +303,13 @@ def _consultation_row(consultation: Consultation, respondents: dict[int, int]) -
         "closes_at": iso(consultation.closes_at) if consultation.closes_at else None,
         "closed_at": iso(consultation.closed_at) if consultation.closed_at else None,
         "invited": consultation.invited if consultation.invited else None,
-        "respondents": respondents.get(consultation.id, 0) if closed else None,
+        # Fewer than the threshold: not even how many (the results leave them out too).
+        "respondents": _at_least(respondents.get(consultation.id, 0), minimum) if closed else None,
     }
+
+
+def _at_least(count: int, minimum: int) -> int | None:
+    return count if count >= minimum else None
 
 
 def _question_row(consultation: Consultation, number: int, asked: Question) -> Row:

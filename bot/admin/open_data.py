@@ -23,9 +23,12 @@ running as another user.
 
 With ``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly, and
 within minutes after content left public view (an idea hidden, removed or withdrawn, an
-erasure: see :class:`storage.privacy.open_data.OpenData`). No export is made while an
-erasure's clean-up is unfinished (a staff reason may still name the person): the command
-finishes the clean-up first, the scheduler looks again a few minutes later.
+erasure: see :class:`storage.privacy.open_data.OpenData`). An erasure's clean-up (a staff
+reason may still name the person) is finished before an export: the command finishes it
+first, the scheduler leaves it to the background for a while and then finishes it itself.
+One that fails is logged as an error at every try, and meanwhile the export leaves out every
+status reason, so the folder is still refreshed (what the person erased is gone from it) and
+names nobody; the folder stays out of date, and is made again at the next look.
 """
 
 from __future__ import annotations
@@ -347,7 +350,12 @@ CONSULTATIONS = Resource(
         _f("closes_at", "datetime", f"When it closes (closed). {_UTC}"),
         _f("closed_at", "datetime", f"When it closed. {_UTC}"),
         _f("invited", "integer", "How many residents were asked when it opened (polls)."),
-        _f("respondents", "integer", "How many answered at least one question (once closed)."),
+        _f(
+            "respondents",
+            "integer",
+            "How many answered at least one question (once closed; empty when fewer than"
+            " the threshold).",
+        ),
     ),
     ("id",),
     (("experiment", "experiments", "id"),),
@@ -651,36 +659,49 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
     content left view while they were read, so nothing erased or hidden is published.
     """
     async with _exclusive(out):
-        tables, changes = await _settled(app)
+        tables, changes, complete = await _settled(app)
         # Off the event loop: the bot keeps answering residents while the files are rendered
         # (a page per idea: about a second for 2,000 ideas) and written.
         files = await asyncio.to_thread(render, app, tables, now)
         await asyncio.to_thread(_swap, out, files)
-        if _is_published_folder(app, out):
+        if _is_published_folder(app, out) and complete:
             await app.repos.open_data.mark_published(changes)
     rows = {name: len(table) for name, table in tables.items()}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
     return OpenDataReport(path=out, created=now, rows=rows)
 
 
-async def _settled(app: App) -> tuple[dict[str, list[Row]], int]:
-    """Every resource's rows, read while no erasure's clean-up was pending and no content
-    left view, with the count of changes they include."""
+async def _settled(app: App) -> tuple[dict[str, list[Row]], int, bool]:
+    """Every resource's rows, read while no content left view, with the count of changes
+    they include, and whether they are complete: False while an erasure's clean-up could not
+    be finished (it failed), when every status reason is left out instead."""
     data = app.repos.open_data
     for _ in range(SETTLE_TRIES):
         for scrub_id in await data.clean_ups():
             # The background clean-up may be at it too: each step checks again, so doing it
             # twice changes nothing.
-            await app.repos.personal.scrub(scrub_id)
+            try:
+                await app.repos.personal.scrub(scrub_id)
+            except Exception:
+                log.exception(
+                    "an erasure's clean-up failed; the open data leaves out every status"
+                    " reason until it is done scrub=%d",
+                    scrub_id,
+                )
         changes = await data.changes()
-        if await data.clean_ups():
-            continue
+        stuck = bool(await data.clean_ups())
         tables = await collect(app)
-        if await data.changes() == changes and not await data.clean_ups():
-            return tables, changes
+        if await data.changes() != changes:
+            continue
+        if stuck or await data.clean_ups():
+            # A reason may still name someone erased: none is published until it is done.
+            for change in tables[IDEA_HISTORY.name]:
+                change["reason"] = None
+            return tables, changes, False
+        return tables, changes, True
     raise OpenDataError(
-        "an erasure's clean-up did not finish, or content kept leaving view while the export"
-        " read it: nothing was published; try again in a few minutes"
+        "content kept leaving view while the export read it: nothing was published;"
+        " try again in a few minutes"
     )
 
 

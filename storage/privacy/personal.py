@@ -29,10 +29,10 @@ its last steps in the background, in units of work of a few milliseconds each:
       └─ notes the rows about the person (a ban on them, a decision on what they wrote):
          where those name them, their reasons are emptied, a few rows at a time
 
-A single-word name is looked for only in the rows about its owner: names are words as well
-("Fiets", "Jan"), and looking for them in everyone's rows would empty others' records. A full
-name of several words ("Annabel Zwartkruis") and an account id say who is meant wherever they
-are written: those are looked for in every row.
+A name is looked for only in the rows about its owner: a person chooses their name, and it
+can be any word or phrase ("Fiets", "Jan", "het budget"); looking for it in everyone's rows
+would let anyone empty others' records by erasing themselves. Their account ids on a chat
+platform say who is meant wherever they are written: those are looked for in every row.
 
 What is left to do is stored (``erasure_scrubs``) until it is done, so a restart finishes it
 (:meth:`PersonalStore.resume`).
@@ -119,8 +119,8 @@ class Table:
     #: decision on what they wrote), whose ``reasons`` are emptied where they name them: their
     #: display name or platform ids, as a whole word in any case. Required with ``reasons``
     #: (a test fails without it). A name is a word too ("Fiets", "Jan"): in a row about its
-    #: owner it is them; in the rows of others only a full name of several words or an
-    #: account id is looked for (see :func:`_distinctive`).
+    #: owner it is them; in the rows of others only their account ids are looked for (see
+    #: :func:`_account_ids`).
     about: str | None = None
     #: The columns that find one row (for tables without a rowid).
     key: tuple[str, ...] = ("rowid",)
@@ -486,6 +486,9 @@ TABLES: tuple[Table, ...] = (
             "UPDATE sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
             "UPDATE sanctions SET lifted_by_user_id = NULL WHERE lifted_by_user_id = :user_id",
         ),
+        reasons=("reason",),
+        # Their own are deleted above; in others' reasons their account ids are looked for.
+        about="SELECT id FROM sanctions WHERE user_id = :user_id",
     ),
     # A mute or ban outlives an erasure (or /vergeetmij would lift it), as nothing but a keyed
     # hash of the account: see Sanctions.keep.
@@ -822,7 +825,7 @@ TABLES: tuple[Table, ...] = (
 
 #: Quoted texts shorter than this are not searched for: they would match unrelated rows.
 #: (The person's names are looked for whatever their length in rows about them; in others'
-#: rows, a full name or an account id of at least this length.)
+#: rows, only their account ids of at least this length.)
 MIN_QUOTED_LENGTH = 5
 
 
@@ -1015,6 +1018,7 @@ class PersonalStore:
                     if value and value.strip()
                 }
             )
+            ids = _account_ids(person)
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
@@ -1036,7 +1040,7 @@ class PersonalStore:
                 " media, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     json.dumps(_needles(quoted), ensure_ascii=False),
-                    json.dumps({"names": names, "about": about}, ensure_ascii=False),
+                    json.dumps({"names": names, "ids": ids, "about": about}, ensure_ascii=False),
                     content is ContentChoice.DELETE,
                     json.dumps(later),
                     json.dumps(sorted(media)),
@@ -1126,9 +1130,10 @@ class PersonalStore:
         else:
             # Quoted texts are long and specific: looked for in every row.
             everywhere = quotes
-        # A full name or an account id is looked for in every row as well (as a whole word);
-        # a single word ("Fiets", "Jan") only in the rows about its owner.
-        distinctive = tuple(name for name in named["names"] if _distinctive(name))
+        # An account id is looked for in every row as well (as a whole word). A name only in
+        # the rows about its owner: they chose it, and it can be any word or phrase ("Fiets",
+        # "het budget"), which in the rows of others would empty their records.
+        distinctive = tuple(named.get("ids", ()))
         steps = 0
         # First the person's names, only in the rows about them that the erasure noted:
         # before deleting anything here (a new row could take a deleted one's id).
@@ -1228,7 +1233,13 @@ class PersonalStore:
         if search.delete:
             await self.db.execute(f"DELETE FROM {table.name} WHERE {where}", params)
         else:
-            await self.db.execute(f"UPDATE {table.name} SET {column} = NULL WHERE {where}", params)
+            # Emptied: NULL, or '' where a reason is required (a sanction's: "no longer known").
+            columns = await self.db.fetchall(f"PRAGMA table_info({table.name})")
+            required = any(c["name"] == column and c["notnull"] for c in columns)
+            empty = "''" if required else "NULL"
+            await self.db.execute(
+                f"UPDATE {table.name} SET {column} = {empty} WHERE {where}", params
+            )
 
     async def _drop_unused_media(self, candidates: set[int]) -> None:
         """Delete the person's pictures that no row refers to any more."""
@@ -1309,17 +1320,23 @@ def _folded(text: str) -> str:
     return " ".join(visible.split()).casefold()
 
 
+def _account_ids(person: Person) -> list[str]:
+    """The person's ids on a chat platform, which say who is meant wherever they are written,
+    unlike a name they chose: a number of five digits or more (Telegram: "7001112223") or an
+    id with a server in it (Matrix: "@anna:hs.nl"). The console's ids are the names typed at
+    ``--as``: names, not ids."""
+    values = {person.platform_user_id, person.chat_id}
+    return sorted(v for v in values if v and _is_account_id(v))
+
+
+def _is_account_id(value: str) -> bool:
+    digits = value.removeprefix("-")
+    if digits.isascii() and digits.isdigit():
+        return len(digits) >= MIN_QUOTED_LENGTH
+    return value[:1] in "@!#" and ":" in value and " " not in value
+
+
 @functools.lru_cache(maxsize=16)
-def _distinctive(name: str) -> bool:
-    """Whether a name says who is meant wherever it is written: a full name of several
-    words ("Annabel Zwartkruis") or an account id ("@anna:hs", "123456789"), not a single word
-    that is also a word of the language ("Fiets", "Jan")."""
-    folded = _folded(name)
-    if len(folded) < MIN_QUOTED_LENGTH:
-        return False
-    return len(folded.split()) > 1 or not folded.replace("-", "").isalpha()
-
-
 def _naming(names: tuple[str, ...]) -> re.Pattern[str] | None:
     """A pattern finding any of these names in a :func:`_folded` text as a whole word (no
     letter, digit or underscore right before or after it: "Jan," yes, "januari" no); None

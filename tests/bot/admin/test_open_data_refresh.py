@@ -17,7 +17,7 @@ import feedparser
 import pytest
 
 from bot.admin.cli import main
-from bot.admin.open_data import CLEAN_UP_GRACE, OpenDataError
+from bot.admin.open_data import CLEAN_UP_GRACE
 from bot.app import App
 from bot.runtime import OPEN_DATA_CHECK
 from bot.settings import Settings
@@ -257,24 +257,82 @@ async def test_no_export_publishes_a_reason_naming_someone_before_their_erasure_
     assert await app.repos.open_data.clean_ups()
 
     # The weekly export is due (there is none yet), right after the erasure: it waits; a
-    # clean-up still unfinished half an hour later it takes up itself, and never publishes
-    # before it is done.
+    # clean-up still unfinished half an hour later it takes up itself, and while that gets
+    # nowhere it publishes no status reason at all, and the folder stays out of date.
     await look(app, utcnow())
     assert folders(published.parent) == []
-    with pytest.raises(OpenDataError, match="nothing was published"):
-        await look(app, utcnow() + CLEAN_UP_GRACE)
-    assert folders(published.parent) == []
-    # The operator's command, meanwhile, refuses rather than publish.
+    await look(app, utcnow() + CLEAN_UP_GRACE)
+    assert STAYS in everything(published) and "Annabel" not in everything(published)
+    assert await app.repos.open_data.stale()
+    # The operator's command, meanwhile, does the same.
     monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
     by_hand = tmp_path / "by-hand"
-    assert await asyncio.to_thread(main, ["export-open-data", "--out", str(by_hand)]) == 2
-    assert not by_hand.exists()
+    assert await asyncio.to_thread(main, ["export-open-data", "--out", str(by_hand)]) == 0
+    assert STAYS in everything(by_hand) and "Annabel" not in everything(by_hand)
 
-    # A restart resumes the clean-up; the command finishes it before it reads anything.
+    # A restart resumes the clean-up; the command finishes it before it reads anything, and
+    # the folder is up to date again at the next look.
     monkeypatch.undo()
     monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
     assert await asyncio.to_thread(main, ["export-open-data", "--out", str(by_hand)]) == 0
     assert STAYS in everything(by_hand) and "Annabel" not in everything(by_hand)
     assert not await app.repos.open_data.clean_ups()
-    await look(app, utcnow())
+    await look(app, utcnow() + CLEAN_UP_GRACE + OPEN_DATA_CHECK)
     assert STAYS in everything(published) and "Annabel" not in everything(published)
+    assert not await app.repos.open_data.stale()
+
+
+async def test_a_clean_up_that_keeps_failing_does_not_keep_erased_content_public(
+    app: App, published: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An erasure's clean-up that fails at every try (a bug, a damaged row) is an error in
+    the log at every look; the folder is still made again without what was erased."""
+    annabel = await person(app, "annabel")
+    await submit_idea(annabel, STAYS, DESCRIPTION)
+    await submit(annabel, ERASED, OTHER)
+    ria = await connector(app)
+    for number, reason in ((1, REASON), (2, "Een reden over de plek, zonder naam.")):
+        await ria.send(f"/wachtrij {number}")
+        await ria.press("In behandeling")
+        await ria.send(reason)
+        assert ria.keys[0] == "triage.done"
+    start = utcnow()
+    await look(app, start)
+    assert ERASED in everything(published) and REASON in everything(published)
+
+    async def failing(self: PersonalStore, scrub_id: int) -> None:
+        raise RuntimeError("a damaged row")
+
+    monkeypatch.setattr(PersonalStore, "scrub", failing)
+    await erase(annabel, delete=True)
+    for minutes in (5, 40, 45):
+        caplog.clear()
+        await look(app, start + timedelta(minutes=minutes))
+        if minutes > 5:
+            failed = [r for r in caplog.records if "clean-up failed" in r.getMessage()]
+            assert failed and failed[0].levelname == "ERROR"
+    assert ERASED not in everything(published)
+    assert "Annabel" not in everything(published)
+    assert "Een reden over de plek" not in everything(published)
+    assert await app.repos.open_data.stale()
+
+
+async def test_an_idea_its_author_changed_leaves_its_old_words_at_the_next_look(
+    app: App, published: Path
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, HIDDEN, DESCRIPTION)
+    start = utcnow()
+    await look(app, start)
+    assert HIDDEN in everything(published)
+
+    await anna.press("Bekijk #1")
+    await anna.press("Aanpassen")
+    await anna.press("Titel aanpassen")
+    await anna.send("Wie helpt mee met zonnepanelen op het dak?")
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    assert await app.repos.open_data.stale()
+    await look(app, start + OPEN_DATA_CHECK)
+    assert HIDDEN not in everything(published)
+    assert "Wie helpt mee met zonnepanelen" in everything(published)

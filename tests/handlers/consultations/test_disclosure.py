@@ -213,6 +213,13 @@ async def test_a_poll_one_person_answered_publishes_nothing_of_their_answer(
             await anna.press_payload(f"cs.a:{poll}:0:1:{answer}")
             await _close(app, ria, poll)
             tables.append(await _open_data(app, tmp_path / f"one-out{world}", poll))
+            # Not even how many answered: fewer than the threshold.
+            listed = json.loads(
+                (tmp_path / f"one-out{world}" / "consultations.json").read_text("utf-8")
+            )
+            header, *rows = listed
+            row = next(dict(zip(header, r, strict=True)) for r in rows if r[0] == poll)
+            assert row["status"] == "closed" and row["respondents"] is None
         finally:
             await app.close()
     first, second = tables
