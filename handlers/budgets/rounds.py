@@ -328,17 +328,9 @@ def _ask_who(ctx: Context, dialog: Dialog) -> Reply:
         [dialog.button("budgets.btn_who_hood", "hood")],
     ]
     if ctx.profile.postcodes:
-        # Offered only where the profile knows the municipality's postcodes (the label
-        # names the municipality; the preview lists the ranges, however many there are).
-        buttons.append(
-            [
-                dialog.button(
-                    "budgets.btn_who_postcode",
-                    "postcode",
-                    municipality=ctx.profile.name(ctx.lang),
-                )
-            ]
-        )
+        # Offered only where the profile knows the municipality's postcodes (the preview
+        # lists the ranges, however many there are).
+        buttons.append([dialog.button("budgets.btn_who_postcode", "postcode")])
     return Reply(key="budgets.ask_who", buttons=[*buttons, _stop()])
 
 

@@ -3,8 +3,10 @@
 The round's row says what is still to do, so a run that comes late (after a restart) or
 twice does each thing once: open a scheduled round; two days before closing, remind every
 voter who chose projects but never confirmed (once); at closing, tally, record the winners
-and queue the result for every voter and every "Wist je dat" subscriber. Each run ends by
-returning the round's next moment, if any.
+and queue the result for every voter and every "Wist je dat" subscriber, and tell the staff
+member who set the round up. A round nobody voted in says so plainly (no project, no
+money spent) instead of a result of zeros. Each run ends by returning the round's next
+moment, if any.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from handlers.profile import Profile
 from storage import Repositories
 from storage.budgets.rounds import REMIND_BEFORE, Round, RoundStatus
 from storage.news.broadcasts import Audience, AudienceKind
+from storage.users import Role
 
 
 async def advance(
@@ -100,7 +103,24 @@ async def _close(
         subject=f"budget:{found.id}",
         detail={"winners": winners, "voters": closed.voters, "spent_cents": closed.spent_cents},
     )
-    if not everyone:
+    await _tell_organiser(repos, closed, len(winners), now)
+    if not closed.voters:
+        # Nobody voted, so no project won (a project without a vote never wins; and with a
+        # vote one always does: every ballot holds a project, every project fits the total).
+        # That is the news, not a tally of zeros.
+        groups = await repos.recipients.by_language(everyone, catalog.default)
+        for lang, ids in groups.items():
+            reply = Reply(
+                key="budgets.result_no_votes",
+                params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
+            )
+            await repos.outbox.fan_out(
+                ids,
+                [reply.model_dump(mode="json")],
+                kind="budget_result",
+                batch=f"budget:{found.id}:{lang}",
+                now=now,
+            )
         return
     # Winners in the order the tally chose them, then the others by votes.
     chosen = {project_id: n for n, project_id in enumerate(winners)}
@@ -138,6 +158,26 @@ async def _close(
             batch=f"budget:{found.id}:{lang}",
             now=now,
         )
+
+
+async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now: datetime) -> None:
+    """Tell whoever set the round up (the audit log knows; the round names nobody) that it
+    closed, with the way to its result, while they still run rounds."""
+    made = [
+        e for e in await repos.audit.about(f"budget:{closed.id}") if e.action == "budget.create"
+    ]
+    organiser = made[0].actor_user_id if made else None
+    user = await repos.users.get(organiser) if organiser is not None else None
+    if user is None or not user.role.allows(Role.CONNECTOR):
+        return
+    reply = Reply(
+        key="budgets.closed_staff" if closed.voters else "budgets.closed_staff_no_votes",
+        params={"name": closed.name, "voters": closed.voters or 0, "winners": winners},
+        buttons=[[Button(label="budgets.btn_result", payload=f"bs.show:{closed.id}")]],
+    )
+    await repos.outbox.fan_out(
+        [user.id], [reply.model_dump(mode="json")], kind="budget_closed", now=now
+    )
 
 
 def _tie(catalog: Catalog, lang: str, closed: Round) -> str:

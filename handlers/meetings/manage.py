@@ -5,6 +5,12 @@ to another time, cancelling it. Whatever changes reaches everyone registered or 
                    ├─ Deurlijst ──► a CSV file
                    ├─ Verplaatsen ──► starts ──► ends ──► moved: everyone told (+ new file)
                    └─ Afzeggen ──► sure? ──► cancelled: everyone told (+ cancelling file)
+
+Once a meeting has begun it took place (or is taking place): it can no longer be moved or
+cancelled, so nobody's calendar is told that a meeting they went to did not happen. Staff
+keep the names and the door list. Every step checks the time again, and storage only moves
+or cancels a meeting whose start is still ahead, so a button or dialog from before the start
+changes nothing after it.
 """
 
 from __future__ import annotations
@@ -41,6 +47,20 @@ def _back(meeting_id: int) -> list[Button]:
     return [Button(label="meetings.btn_back", payload=f"mt.staff:{meeting_id}")]
 
 
+def _too_late(ctx: Context, meeting: Meeting) -> Reply | None:
+    """Why a meeting can no longer be moved or cancelled (it began, or is over), if so."""
+    if meeting.starts_at > ctx.now:
+        return None
+    key = "meetings.change_over" if meeting.ends_at <= ctx.now else "meetings.change_began"
+    return Reply(key=key, params={"title": meeting.title})
+
+
+def _refused(meeting: Meeting, why: Reply, *, in_dialog: bool = False) -> Response:
+    """A move or cancellation refused because the meeting began: back to what staff can do
+    (a move dialog ends; a button pressed outside it leaves any other dialog alone)."""
+    return respond(why.model_copy(update={"buttons": [_back(meeting.id)]}), end_dialog=in_dialog)
+
+
 @feature.action("mt.staff", role=Role.CIVIL_SERVANT)
 async def options(ctx: Context) -> Response:
     """What staff can do with a meeting."""
@@ -52,7 +72,8 @@ async def options(ctx: Context) -> Response:
         [Button(label="meetings.btn_guests", payload=f"mt.who:{meeting.id}")],
         [Button(label="meetings.btn_door", payload=f"mt.door:{meeting.id}")],
     ]
-    if not meeting.cancelled:
+    late = _too_late(ctx, meeting)
+    if not meeting.cancelled and late is None:
         buttons += [
             [Button(label="meetings.btn_move", payload=f"mt.move:{meeting.id}")],
             [Button(label="meetings.btn_cancel_meeting", payload=f"mt.end:{meeting.id}")],
@@ -68,6 +89,7 @@ async def options(ctx: Context) -> Response:
                 "capacity": meeting.capacity,
                 "waiting": meeting.waiting,
             },
+            parts=[late] if late is not None and not meeting.cancelled else [],
             buttons=buttons,
         )
     )
@@ -145,6 +167,9 @@ async def move(ctx: Context) -> Response:
         return found
     if found.cancelled:
         return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
+    late = _too_late(ctx, found)
+    if late is not None:
+        return _refused(found, late)
     dialog = Dialog(name=MOVE, step="starts", data={"meeting_id": found.id})
     return respond(_ask_starts(ctx, found), dialog=dialog)
 
@@ -162,6 +187,9 @@ async def move_starts(ctx: Context, dialog: Dialog) -> Response:
     found = await _meeting(ctx, str(dialog.data["meeting_id"]))
     if isinstance(found, Response):
         return found.model_copy(update={"end_dialog": True})
+    late = _too_late(ctx, found)
+    if late is not None:
+        return _refused(found, late, in_dialog=True)
     moment = read_start(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_starts(ctx, found), dialog=dialog)
@@ -183,7 +211,11 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
             return found.model_copy(update={"end_dialog": True})
         return respond(Reply(key="meetings.start_passed"), _ask_starts(ctx, found), dialog=nxt)
     if not await ctx.repos.meetings.move(meeting_id, begins, moment, ctx.now):
-        # Cancelled (or gone) while this dialog was open.
+        # Cancelled, gone, or begun while this dialog was open.
+        current = await ctx.repos.meetings.get(meeting_id)
+        late = _too_late(ctx, current) if current is not None and not current.cancelled else None
+        if current is not None and late is not None:
+            return _refused(current, late, in_dialog=True)
         return respond(menu_reply(ctx, "meetings.not_moved"), end_dialog=True)
     meeting = await ctx.repos.meetings.get(meeting_id)
     assert meeting is not None
@@ -210,6 +242,9 @@ async def move_again(ctx: Context, dialog: Dialog) -> Response:
     found = await _meeting(ctx, str(dialog.data["meeting_id"]))
     if isinstance(found, Response):
         return found.model_copy(update={"end_dialog": True})
+    late = _too_late(ctx, found)
+    if late is not None:
+        return _refused(found, late, in_dialog=True)
     return respond(_ask_starts(ctx, found), dialog=dialog)
 
 
@@ -265,6 +300,9 @@ async def cancel_ask(ctx: Context) -> Response:
         return found
     if found.cancelled:
         return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
+    late = _too_late(ctx, found)
+    if late is not None:
+        return _refused(found, late)
     return respond(
         Reply(
             key="meetings.cancel_sure",
@@ -285,6 +323,10 @@ async def cancel_meeting(ctx: Context) -> Response:
         return found
     people = await _places(ctx, found.id)
     if await ctx.repos.meetings.cancel(found.id, ctx.now) is None:
+        # Cancelled already, or it began (perhaps while "Are you sure?" was open).
+        late = _too_late(ctx, found) if not found.cancelled else None
+        if late is not None:
+            return _refused(found, late)
         return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
     meeting = await ctx.repos.meetings.get(found.id)
     assert meeting is not None

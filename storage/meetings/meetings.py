@@ -184,11 +184,13 @@ class Meetings:
     async def move(
         self, meeting_id: int, starts_at: datetime, ends_at: datetime, now: datetime
     ) -> bool:
-        """Give a planned meeting another time; the reminders start over for everyone."""
+        """Give a planned meeting that has not begun another time; the reminders start
+        over for everyone. False when it was cancelled, has begun by ``now``, or is gone."""
+        stamp = iso(now)
         changed = await self.db.execute_rowcount(
             "UPDATE meetings SET starts_at = ?, ends_at = ?, version = version + 1,"
-            " updated_at = ? WHERE id = ? AND status = 'planned'",
-            (iso(starts_at), iso(ends_at), iso(now), meeting_id),
+            " updated_at = ? WHERE id = ? AND status = 'planned' AND starts_at > ?",
+            (iso(starts_at), iso(ends_at), stamp, meeting_id, stamp),
         )
         if changed != 1:
             return False
@@ -202,12 +204,14 @@ class Meetings:
         return True
 
     async def cancel(self, meeting_id: int, now: datetime) -> list[int] | None:
-        """Cancel a planned meeting; returns who was registered or waiting (their
-        registrations are removed), or None when it was not planned."""
+        """Cancel a planned meeting that has not begun; returns who was registered or
+        waiting (their registrations are removed), or None when it was not planned or had
+        begun by ``now`` (a meeting that took place stays as it was, with its people)."""
+        stamp = iso(now)
         changed = await self.db.execute_rowcount(
             "UPDATE meetings SET status = 'cancelled', version = version + 1, updated_at = ?"
-            " WHERE id = ? AND status = 'planned'",
-            (iso(now), meeting_id),
+            " WHERE id = ? AND status = 'planned' AND starts_at > ?",
+            (stamp, meeting_id, stamp),
         )
         if changed != 1:
             return None

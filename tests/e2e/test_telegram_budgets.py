@@ -93,7 +93,7 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, ria.chat_id, "Wanneer stopt")
         ria.send_text(closes_typed)
         await wait_for_text(server, ria.chat_id, "Wie mag stemmen?")
-        ria.press("📮 Postcode in Gemeente Velsen")
+        ria.press("📮 Postcode in de gemeente")
         await wait_for_text(server, ria.chat_id, "evenveel stemmen")
         ria.press("💶 Goedkoopste project eerst")
         await wait_for_text(server, ria.chat_id, "Klopt alles?")

@@ -256,6 +256,12 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
     text = results[0].text(app, "nl")
     assert "Aantal stemmers: 2" in text and "€\u00a09.000 van €\u00a010.000" in text
     assert text.index("Bankjes") < text.index("Speeltuin") < text.index("Moestuin")
+    assert "Gemeente Velsen gaat ermee aan de slag." in text and "gemeente Gemeente" not in text
+    # Ria set the round up: she hears it closed, with the way to the result.
+    [note] = await outbox(app, "budget_closed")
+    assert note.user_id == (await row(app, ria)).id
+    assert "Aantal stemmers: 2. Gekozen projecten: 2." in note.text(app, "nl")
+    assert note.payloads() == [f"bs.show:{found.id}"]
 
     # After closing nothing changes: no vote, no change, no second close.
     await anna.press_payload(payload_for(add_speeltuin, "bv.del:"))
@@ -405,5 +411,109 @@ async def test_a_profile_that_does_not_name_budget_rounds_calls_them_burgerbegro
         assert "🗳️ Burgerbegroting" in await menu_labels(await person(app, "anna"))
         emma = await person(app, "emma", language="English")
         assert "🗳️ Participatory budget" in await menu_labels(emma)
+    finally:
+        await app.close()
+
+
+async def test_a_round_nobody_voted_in_says_so_to_subscribers_and_to_its_organiser(
+    settings: Settings,
+) -> None:
+    clock = Clock()
+    app = await _open(settings, clock)
+    try:
+        ria = await connector(app)
+        dirk = await person(app, "dirk")
+        emma = await person(app, "emma", language="English")
+        await subscribe(dirk)
+        await emma.send("/wistjedat")
+        await emma.press("Subscribe")
+        assert emma.keys == ["news.subscribed"]
+        await set_up_round(ria)
+        [found] = await app.repos.budgets.all()
+        # Someone chose a project but never voted: that is no vote.
+        cees = await person(app, "cees")
+        await cees.send("/stemmen")
+        await cees.press_payload(payload(cees, "bv.add:", "Moestuin"))
+
+        clock.now = found.closes_at
+        args = (app.repos, app.catalog, app.profile, app.router.timezone, found.id)
+        assert await advance(*args, clock.now) is None
+        closed = await app.repos.budgets.get(found.id)
+        assert closed is not None and (closed.voters, closed.spent_cents) == (0, 0)
+
+        results = {q.user_id: q for q in await outbox(app, "budget_result")}
+        assert set(results) == {(await row(app, c)).id for c in (dirk, emma)}
+        dutch = results[(await row(app, dirk)).id]
+        assert [r.key for r in dutch.replies] == ["budgets.result_no_votes"]
+        text = dutch.text(app, "nl")
+        assert "Niemand heeft gestemd. Daarom is er geen project gekozen." in text
+        assert "(€\u00a010.000) is niet verdeeld" in text
+        for wrong in ("Aantal stemmers: 0", "Gekozen projecten: 0", "aan de slag"):
+            assert wrong not in text
+        english = results[(await row(app, emma)).id].text(app, "en")
+        assert "Nobody voted. So no project was chosen." in english
+        assert "(€\u00a010,000)" in english or "(€10,000)" in english
+
+        # Ria, who set it up, hears it too, and sees the round's closed card.
+        [note] = await outbox(app, "budget_closed")
+        assert note.user_id == (await row(app, ria)).id
+        assert note.replies[0].key == "budgets.closed_staff_no_votes"
+        assert "Niemand heeft gestemd" in note.text(app, "nl")
+        await ria.press_payload(note.payloads()[0])
+        assert ria.keys == ["budgets.round_closed"] and "Aantal stemmers: 0" in ria.text
+    finally:
+        await app.close()
+
+
+async def test_the_result_names_the_municipality_once_in_every_language(
+    settings: Settings, tmp_path: Path
+) -> None:
+    text = DEFAULT_PROFILE.read_text()
+    velsen = 'name = { nl = "Gemeente Velsen", en = "Municipality of Velsen" }'
+    assert text.count(velsen) == 1
+    profile = tmp_path / "elders.toml"
+    profile.write_text(
+        text.replace(velsen, 'name = { nl = "Gemeente Haarlem", en = "Municipality of Haarlem" }')
+    )
+    clock = Clock()
+    app = await _open(settings.model_copy(update={"profile": profile}), clock)
+    try:
+        ria = await connector(app)
+        await set_up_round(ria)
+        [found] = await app.repos.budgets.all()
+        # One voter reading each language (the result is written in each reader's).
+        languages = {
+            "nl": "Nederlands",
+            "en": "English",
+            "pl": "Polski",
+            "tr": "Türkçe",
+            "uk": "Українська",
+            "ar": "العربية",
+        }
+        voters = {
+            lang: await person(app, f"voter-{lang}", language=label)
+            for lang, label in languages.items()
+        }
+        for chat in voters.values():
+            await chat.send("/stemmen")
+            await chat.press_payload(payload(chat, "bv.add:", "Bankjes"))
+            await chat.press_payload(next(p for _, p in chat.buttons() if p.startswith("bv.vote")))
+            await chat.press_payload(next(p for _, p in chat.buttons() if p.startswith("bv.ok:")))
+        assert (await app.repos.budgets.live_counts(found.id))[1] == len(languages)
+        clock.now = found.closes_at
+        args = (app.repos, app.catalog, app.profile, app.router.timezone, found.id)
+        await advance(*args, clock.now)
+        results = {q.user_id: q for q in await outbox(app, "budget_result")}
+        read = {
+            lang: results[(await row(app, chat)).id].text(app, lang)
+            for lang, chat in voters.items()
+        }
+        assert "Gemeente Haarlem gaat ermee aan de slag." in read["nl"]
+        assert "The Municipality of Haarlem gets to work on them." in read["en"]
+        for lang, shown in read.items():
+            assert shown.count("Haarlem") == 1, (lang, shown)
+            for doubled in ("gemeente Gemeente", "of Municipality", "Gmina Gemeente"):
+                assert doubled not in shown, (lang, shown)
+            assert "Муніципалітет Gemeente" not in shown and "بلدية Gemeente" not in shown
     finally:
         await app.close()

@@ -60,7 +60,7 @@ async def test_staff_limit_a_round_to_the_profiles_postcodes_and_the_preview_say
     await ria.send(later.strftime("%d-%m-%Y %H:%M"))
     assert ria.keys == ["budgets.ask_who"]
     labels = [label for label, _ in ria.buttons()]
-    assert "📮 Postcode in Gemeente Velsen" in labels
+    assert "📮 Postcode in de gemeente" in labels
     await ria.press("Postcode in")
     await ria.press("Goedkoopste project eerst")
     assert ria.keys == ["budgets.preview", "budgets.preview_ask"]

@@ -12,7 +12,7 @@ from bot.app import App
 from handlers.contract import Role
 from tests.consultations import Clock
 from tests.meetings import evening, organise
-from tests.people import civil_servant, with_role
+from tests.people import audit_actions, civil_servant, for_user, with_role
 from tests.people import person as resident
 
 
@@ -120,3 +120,69 @@ async def test_a_meeting_half_organised_is_a_draft_that_is_never_dropped_silentl
     assert ria.keys == ["meetings.ask_description"]
     await ria.send("Praat mee over de buurt.")
     assert ria.keys == ["meetings.ask_where"]
+
+
+async def test_a_meeting_that_began_or_ended_can_no_longer_be_cancelled_or_moved(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    starts = evening(clock.now)
+    await organise(ria, starts, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None
+    told_before = len(await for_user(app, anna))
+
+    # Before the start Ria opens "Afzeggen?" and the move dialog; she answers after it.
+    await ria.press_payload(f"mt.end:{meeting}")
+    assert ria.keys == ["meetings.cancel_sure"]
+    clock.now = stored.starts_at + timedelta(minutes=10)
+    await ria.press("Ja, afzeggen")
+    assert ria.keys == ["meetings.change_began"] and "al begonnen" in ria.text
+    await ria.press("Terug")
+    assert ria.keys == ["meetings.staff_options"]
+    labels = [label for label, _ in ria.buttons()]
+    assert "🕒 Verplaatsen" not in labels and "🚫 Afzeggen" not in labels
+    assert "👥 Aanmeldingen" in labels and "📋 Deurlijst (bestand)" in labels
+    assert "al begonnen" in ria.text
+
+    clock.now = stored.starts_at - timedelta(hours=1)
+    await ria.press_payload(f"mt.move:{meeting}")
+    assert ria.keys == ["meetings.ask_move"]
+    await ria.send(evening(clock.now, days=5).strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["meetings.ask_ends"]
+    clock.now = stored.starts_at + timedelta(minutes=1)
+    await ria.press("2 uur")
+    assert ria.keys == ["meetings.change_began"]
+    await ria.send("/bijeenkomsten")
+    assert ria.keys[0] == "meetings.list_title", "the move dialog ended"
+
+    # Hours after it ended: an old "Beheren" card, or a forged button, changes nothing.
+    clock.now = stored.ends_at + timedelta(hours=3)
+    await ria.press_payload(f"mt.staff:{meeting}")
+    assert ria.keys == ["meetings.staff_options"] and "al voorbij" in ria.text
+    assert {p for _, p in ria.buttons()} == {
+        f"mt.who:{meeting}",
+        f"mt.door:{meeting}",
+        "mt.list",
+    }
+    for payload in ("mt.end", "mt.endok", "mt.move"):
+        await ria.press_payload(f"{payload}:{meeting}")
+        assert ria.keys == ["meetings.change_over"], payload
+    # What staff can still do with it: the names and the door list.
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert ria.keys == ["meetings.guests"] and "1. Anna" in ria.text
+    await ria.press_payload(f"mt.door:{meeting}")
+    assert ria.last[0].reply.document is not None
+
+    after = await app.repos.meetings.get(meeting)
+    assert after is not None and not after.cancelled and after.version == stored.version
+    assert after.starts_at == stored.starts_at and after.ends_at == stored.ends_at
+    assert await app.repos.meetings.people(meeting) != [], "registrations kept"
+    assert len(await for_user(app, anna)) == told_before, "nobody told anything"
+    assert [m.id for m in await app.repos.meetings.published()] == [meeting]
+    assert "meeting.cancel" not in await audit_actions(app)
+    assert "meeting.move" not in await audit_actions(app)
