@@ -19,7 +19,7 @@ from handlers.contract import Button, Reply, Timer
 from handlers.money import format_euro
 from handlers.profile import Profile
 from storage import Repositories
-from storage.budgets.rounds import REMIND_BEFORE, Round, RoundStatus
+from storage.budgets.rounds import REMIND_BEFORE, Project, Round, RoundStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.users import Role
 
@@ -104,53 +104,9 @@ async def _close(
         detail={"winners": winners, "voters": closed.voters, "spent_cents": closed.spent_cents},
     )
     await _tell_organiser(repos, closed, len(winners), now)
-    if not closed.voters:
-        # Nobody voted, so no project won (a project without a vote never wins; and with a
-        # vote one always does: every ballot holds a project, every project fits the total).
-        # That is the news, not a tally of zeros.
-        groups = await repos.recipients.by_language(everyone, catalog.default)
-        for lang, ids in groups.items():
-            reply = Reply(
-                key="budgets.result_no_votes",
-                params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
-            )
-            await repos.outbox.fan_out(
-                ids,
-                [reply.model_dump(mode="json")],
-                kind="budget_result",
-                batch=f"budget:{found.id}:{lang}",
-                now=now,
-            )
-        return
-    # Winners in the order the tally chose them, then the others by votes.
-    chosen = {project_id: n for n, project_id in enumerate(winners)}
-    ranked = sorted(projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id))
     groups = await repos.recipients.by_language(everyone, catalog.default)
     for lang, ids in groups.items():
-        lines = [
-            Reply(
-                key="budgets.result_winner" if p.winner else "budgets.result_line",
-                params={
-                    "title": p.title,
-                    "cost": format_euro(p.cost_cents, lang),
-                    "votes": p.votes or 0,
-                },
-            )
-            for p in ranked
-        ]
-        reply = Reply(
-            key="budgets.result",
-            params={
-                "name": closed.name,
-                "voters": closed.voters or 0,
-                "spent": format_euro(closed.spent_cents or 0, lang),
-                "total": format_euro(closed.total_cents, lang),
-                "winners": len(winners),
-                "municipality": profile.name(lang),
-                "tie": _tie(catalog, lang, closed),
-            },
-            parts=lines,
-        )
+        reply = _result(catalog, profile, closed, projects, winners, lang)
         await repos.outbox.fan_out(
             ids,
             [reply.model_dump(mode="json")],
@@ -158,6 +114,52 @@ async def _close(
             batch=f"budget:{found.id}:{lang}",
             now=now,
         )
+
+
+def _result(
+    catalog: Catalog,
+    profile: Profile,
+    closed: Round,
+    projects: list[Project],
+    winners: list[int],
+    lang: str,
+) -> Reply:
+    """The result of a closed round as voters and subscribers read it in ``lang``."""
+    if not closed.voters:
+        # Nobody voted, so no project won (a project without a vote never wins; and with a
+        # vote one always does: every ballot holds a project, every project fits the total).
+        # That is the news, not a tally of zeros.
+        return Reply(
+            key="budgets.result_no_votes",
+            params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
+        )
+    # Winners in the order the tally chose them, then the others by votes.
+    chosen = {project_id: n for n, project_id in enumerate(winners)}
+    ranked = sorted(projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id))
+    lines = [
+        Reply(
+            key="budgets.result_winner" if p.winner else "budgets.result_line",
+            params={
+                "title": p.title,
+                "cost": format_euro(p.cost_cents, lang),
+                "votes": p.votes or 0,
+            },
+        )
+        for p in ranked
+    ]
+    return Reply(
+        key="budgets.result",
+        params={
+            "name": closed.name,
+            "voters": closed.voters or 0,
+            "spent": format_euro(closed.spent_cents or 0, lang),
+            "total": format_euro(closed.total_cents, lang),
+            "winners": len(winners),
+            "municipality": profile.name(lang),
+            "tie": _tie(catalog, lang, closed),
+        },
+        parts=lines,
+    )
 
 
 async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now: datetime) -> None:
