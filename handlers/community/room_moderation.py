@@ -191,7 +191,9 @@ class RoomMessages(Kind[RoomReport]):
 
         def to_reporters(lang: str) -> list[Reply]:
             key = "rooms.mod.reporter_kept" if decision == "keep" else "rooms.mod.reporter_acted"
-            return [Reply(key=key, params=params(lang))]
+            # Not the message: it is its author's words, gone with them if they are erased.
+            shown = {k: v for k, v in params(lang).items() if k != "message"}
+            return [Reply(key=key, params=shown)]
 
         detail: dict[str, Any] = {"room": room.id, "platform": room.platform, "report": item.id}
         if decision == "mute":

@@ -422,7 +422,10 @@ class Rooms:
             until = await self.muted_until(room.id, target, now)
             if until is not None:
                 await self.queue(room, RoomOp.MUTE, target, now, until=until)
-            elif await self._was_muted(room.id, target):
+            elif sanction.pseudonym is not None or await self._was_muted(room.id, target):
+                # After an erasure a mute that ended under the ban no longer names the
+                # account (or is gone): the unmute then gives rights back only to someone
+                # still muted on the platform, and leaves everyone else as they are.
                 await self.queue(room, RoomOp.UNMUTE, target, now)
         await self.forget_accounts(room.id, target, now)
         return sorted(int(row[0]) for row in rows)

@@ -276,14 +276,16 @@ async def test_after_the_banned_person_erased_their_data_the_ban_is_listed_witho
     await ria.press_payload(payload)
     assert ria.keys == ["rooms.mod.lifted_ban"]
     assert f"een verwijderd account ({pseudonym}) mag weer" in ria.text
-    # The unban reaches the platform (the ban not carried out yet is dropped); the record
-    # no longer holds the account: the task does, until it is done.
-    assert await _tasks(app) == [("hide", "55"), ("unban", "bob")]
+    # The unban reaches the platform (the ban not carried out yet is dropped), and their
+    # rights should a mute have ended under it (which no record of theirs can tell now);
+    # the record no longer holds the account: the tasks do, until they are done.
+    lifted = [("hide", "55"), ("unban", "bob"), ("unmute", "bob")]
+    assert await _tasks(app) == lifted
     assert await app.db.fetchval("SELECT target FROM room_sanctions") is None
     # Lifted twice: the second press is stale and queues nothing.
     await ria.press_payload(payload)
     assert ria.keys == ["general.stale_button"]
-    assert await _tasks(app) == [("hide", "55"), ("unban", "bob")]
+    assert await _tasks(app) == lifted
     assert (await audit_actions(app))[-1] == "room.lift"
 
 

@@ -11,6 +11,7 @@ from handlers.contract import Quoted, Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.people import for_user, person, row, with_role
+from tests.privacy import traces
 from tests.support import Chat
 
 GROUP = "-1007001"
@@ -291,3 +292,25 @@ async def test_the_thanks_for_a_report_names_the_connector_by_name(app: App) -> 
     assert thanks.replies[0].key == "rooms.reported"
     assert "Burgerbeest kijkt ernaar" in thanks.text(app, "nl")
     assert "Burgerbeest will look at it" in thanks.text(app, "en")
+
+
+async def test_the_reported_message_leaves_the_reporters_messages_when_its_author_is_erased(
+    app: App,
+) -> None:
+    """The reporter is thanked without the message: it is its author's words, and after
+    their erasure no row of anyone else's may still hold them."""
+    _, anna, bob, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Bel 0612345678 voor sigaretten"))
+    await ria.press_payload("mod.do:r1:warn")
+    await ria.send("Geen reclame in de groep.")
+    assert ria.keys[0] == "rooms.mod.done_warn"
+    [acted] = [
+        n for n in await for_user(app, anna, "moderation") if n.replies[0].key != "rooms.reported"
+    ]
+    assert acted.replies[0].key == "rooms.mod.reporter_acted"
+
+    await bob.send("/vergeetmij")
+    await bob.press("Ja, wis mijn gegevens")
+    assert bob.keys == ["privacy.forget.done"]
+    await app.db.settled()
+    assert await traces(app.db, ["0612345678"]) == []
