@@ -163,6 +163,16 @@ async def _link(room: Room, wim: MatrixResident, bot_id: str) -> None:
     await room.wait_for_bot(bot_id, "hoort nu bij")
 
 
+async def _linked_group(
+    synapse: SynapseServer, wim: MatrixResident, bot_id: str, members: list[MatrixResident]
+) -> Room:
+    """Wim's room (see :func:`_group`) with the bot as its admin, linked to experiment 1."""
+    room = await _group(synapse, wim, bot_id, members)
+    await _make_admin(room, wim, bot_id)
+    await _link(room, wim, bot_id)
+    return room
+
+
 async def _take_part(person: MatrixResident, room: Room) -> None:
     """Joining experiment 1 in private, then the room the bot invites to."""
     await person.send("/start exp_1")
@@ -254,23 +264,14 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
-        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
-        await _make_admin(room, wim, bot_id)
-        await _link(room, wim, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
 
         # A report by the profile's reaction, then a mute.
         rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
         relates = {"rel_type": "m.annotation", "event_id": rude, "key": "⚠️"}
         await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
         await anna.wait_for_reply(containing("Je melding is binnen"))
-        await ria.send("/meldingen")
-        await ria.wait_for_reply(containing("Sukkels"))
-        await ria.send("Dempen")
-        await ria.wait_for_reply(containing("Hoe lang dempen"))
-        await ria.send("1 week")
-        await ria.wait_for_reply(containing("Waarom demp je"))
-        await ria.send("Schelden hoort hier niet.")
-        await until(lambda: room.power_level(bob.user_id) == -1, WAIT_SECONDS, what="Bob muted")
+        await _mute_for_a_week(room, ria, bob)
         refused = await bob.client.room_send(
             room.room_id, "m.room.message", {"msgtype": "m.text", "body": "mag ik nog?"}
         )
@@ -299,9 +300,7 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_room_on_synapse(
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
         # With a colleague in it, the room is a group, not a private chat with the bot.
-        room = await _group(synapse, wim, bot_id, [kim])
-        await _make_admin(room, wim, bot_id)
-        await _link(room, wim, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim])
         for person in (anna, bob):
             await _take_part(person, room)
 
@@ -342,9 +341,7 @@ async def test_a_mute_that_ends_by_itself_gives_no_rights_back_to_someone_banned
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
-        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
-        await _make_admin(room, wim, bot_id)
-        await _link(room, wim, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
         rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
         await _report_by_reply(anna, room, rude)
@@ -373,9 +370,7 @@ async def test_a_mute_that_ends_by_itself_leaves_someone_banned_by_hand_muted_on
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
-        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
-        await _make_admin(room, wim, bot_id)
-        await _link(room, wim, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
         rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
         await _report_by_reply(anna, room, rude)
         await _mute_for_a_week(room, ria, bob)
@@ -394,9 +389,7 @@ async def test_a_ban_stays_listed_and_liftable_after_the_banned_person_erased_th
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
-        room = await _group(synapse, wim, bot_id, [kim, anna, bob])
-        await _make_admin(room, wim, bot_id)
-        await _link(room, wim, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
         threat = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Ik kom je halen"})
         await _report_by_reply(anna, room, threat)
         await anna.wait_for_reply(containing("Je melding is binnen"))

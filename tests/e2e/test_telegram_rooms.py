@@ -45,7 +45,12 @@ async def make_staff(app: App, user: FakeUser, role: Role) -> int:
 async def invite_link(server: BotApiServer, user: FakeUser) -> str:
     """Join experiment 1 in private and wait for the invite link the bot made."""
     user.press_data("exp.join:1")
-    text = await wait_for_text(server, user.chat_id, "alleen voor jou")
+    return await _new_link(server, user)
+
+
+async def _new_link(server: BotApiServer, user: FakeUser, after: int = 0) -> str:
+    """The invite link of the bot's next message to ``user`` (from message ``after`` on)."""
+    text = await wait_for_text(server, user.chat_id, "alleen voor jou", after=after)
     found = INVITE.search(text)
     assert found is not None, text
     return found.group(0)
@@ -232,10 +237,7 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_group_with_a_new_invit
         assert unban["only_if_banned"] is True
         await wait_for_text(server, bob.chat_id, "laat je weer toe", after=invites)
         # Still taking part in the experiment: a new link of his own, and it lets him in.
-        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
-        link = INVITE.search(text)
-        assert link is not None, text
-        bob.join(link.group(0))
+        bob.join(await _new_link(server, bob, after=invites))
         await server.wait_for(
             lambda: server.member(GROUP, bob.id)["status"] == "member", 20, description="back"
         )
@@ -447,6 +449,17 @@ async def _mute_for_a_week(server: BotApiServer, ria: FakeUser, bob: FakeUser) -
     await server.wait_for(lambda: not server.may_write(GROUP, bob.id), 20, description="muted")
 
 
+async def _muted_then_banned(
+    server: BotApiServer, anna: FakeUser, bob: FakeUser, ria: FakeUser
+) -> None:
+    """Anna reports two of Bob's messages; Ria mutes him for a week for the first and bans
+    him for the second."""
+    await _report(server, anna, bob, "Wat een sukkels")
+    await _report(server, anna, bob, "Ik kom jullie halen")
+    await _mute_for_a_week(server, ria, bob)
+    await _ban_for_threat(server, ria, bob)
+
+
 def _restricts(server: BotApiServer) -> int:
     return sum(method == "restrictChatMember" for method, _ in server.calls)
 
@@ -456,10 +469,7 @@ async def test_a_mute_that_ends_by_itself_leaves_someone_banned_meanwhile_banned
 ) -> None:
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         anna, bob, ria = await linked_room(server, app)
-        await _report(server, anna, bob, "Wat een sukkels")
-        await _report(server, anna, bob, "Ik kom jullie halen")
-        await _mute_for_a_week(server, ria, bob)
-        await _ban_for_threat(server, ria, bob)
+        await _muted_then_banned(server, anna, bob, ria)
         restricted = _restricts(server)
 
         await mutes_end_now(app)
@@ -476,10 +486,7 @@ async def test_a_mute_that_ends_by_itself_leaves_someone_banned_meanwhile_banned
         assert "gedempt tot" not in listed
         ria.press("Opheffen")
         await wait_for_text(server, ria.chat_id, "mag weer in de groep", after=before)
-        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
-        link = INVITE.search(text)
-        assert link is not None, text
-        bob.join(link.group(0))
+        bob.join(await _new_link(server, bob, after=invites))
         await server.wait_for(lambda: server.may_write(GROUP, bob.id), 20, description="back")
 
 
@@ -488,10 +495,7 @@ async def test_a_ban_lifted_while_a_mute_holds_lets_the_person_back_muted_until_
 ) -> None:
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         anna, bob, ria = await linked_room(server, app)
-        await _report(server, anna, bob, "Wat een sukkels")
-        await _report(server, anna, bob, "Ik kom jullie halen")
-        await _mute_for_a_week(server, ria, bob)
-        await _ban_for_threat(server, ria, bob)
+        await _muted_then_banned(server, anna, bob, ria)
         invites = len(server.messages(bob.chat_id))
 
         ban = await app.db.fetchval("SELECT id FROM room_sanctions WHERE kind = 'ban'")
@@ -504,10 +508,7 @@ async def test_a_ban_lifted_while_a_mute_holds_lets_the_person_back_muted_until_
             20,
             description="muted again",
         )
-        text = await wait_for_text(server, bob.chat_id, "alleen voor jou", after=invites)
-        link = INVITE.search(text)
-        assert link is not None, text
-        bob.join(link.group(0))
+        bob.join(await _new_link(server, bob, after=invites))
         assert server.member(GROUP, bob.id)["is_member"] is True
         assert not server.may_write(GROUP, bob.id)
 
