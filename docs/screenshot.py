@@ -25,6 +25,7 @@ from bot.settings import Settings  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.ideas.ideas import IdeaStatus  # noqa: E402
 from storage.news.broadcasts import Audience, AudienceKind  # noqa: E402
+from storage.users import Role  # noqa: E402
 from tests.chromium import Browser  # noqa: E402
 
 IDEAS = (
@@ -73,6 +74,7 @@ async def demo(db: Path) -> None:
                     idea.id, status, now=now + timedelta(days=n + 3), reason=reason, **extra
                 )
             text = "Wist je dat er sinds deze maand een BBQ-plek is bij het strand van IJmuiden?"
+            await repos.users.set_role(people[4], Role.CIVIL_SERVANT)  # who may write one
             draft = await repos.broadcasts.save_draft(
                 people[4],
                 text=text,

@@ -6,6 +6,8 @@ The operator's tools change who may do what, and every change lands in the audit
     samenspel revoke --platform matrix --user @ria:example.org
     samenspel invite --role verbinder      # a one-time link, valid for 7 days
 
+A civil servant who is made a resident again loses their drafts and scheduled broadcasts too.
+
 Wrong input (an unknown role or platform, a user id of the wrong shape, revoking someone the
 bot does not know) is one line on stderr, a non-zero exit, and nothing changed.
 """
@@ -32,6 +34,7 @@ from storage import Database, DatabaseError, Repositories, Role, User
 from storage.audit import CLI
 from storage.clock import utcnow
 from storage.invites import INVITABLE
+from storage.news.broadcasts import AUTHOR_ROLE
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +371,34 @@ async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
         await repos.dialogs.clear(person.id)
 
 
+async def change_role(
+    repos: Repositories, person: User, role: Role, *, action: str, reason: str | None
+) -> str:
+    """Give ``person`` ``role`` in the caller's transaction, take back what it no longer
+    allows, and audit it; returns what was taken back, for the operator ("" if nothing).
+
+    A civil servant who may no longer write "Wist je dat" messages has their drafts and
+    scheduled ones cancelled: the municipality would otherwise still speak in their name.
+    """
+    now = utcnow()
+    await repos.users.set_role(person.id, role)
+    await drop_unheld_dialog(repos, person.model_copy(update={"role": role}))
+    detail: dict[str, object] = {"role": role.value, "previous": person.role.value}
+    cancelled: list[int] = []
+    if person.role.allows(AUTHOR_ROLE) and not role.allows(AUTHOR_ROLE):
+        cancelled = await repos.broadcasts.withdraw(person.id)
+    if cancelled:
+        detail["broadcasts_cancelled"] = cancelled
+    await repos.audit.record(
+        action, now=now, actor=CLI, subject_user_id=person.id, detail=detail, reason=reason
+    )
+    if not cancelled:
+        return ""
+    count = len(cancelled)
+    ids = ", ".join(f"#{broadcast_id}" for broadcast_id in cancelled)
+    return f"; {count} scheduled broadcast{'' if count == 1 else 's'} cancelled ({ids})"
+
+
 async def grant(
     settings: Settings, platform: str, user: str, role: str, reason: str | None
 ) -> str:
@@ -376,32 +407,23 @@ async def grant(
     wanted = Role(role)
     repos = await open_repositories(settings)
     try:
-        now = utcnow()
         async with repos.db.transaction():
-            person = await repos.users.ensure(platform, platform_user_id, now)
+            person = await repos.users.ensure(platform, platform_user_id, utcnow())
             if person.role is wanted:
                 return f"{platform} {platform_user_id} already is {wanted.value}; nothing changed"
-            await repos.users.set_role(person.id, wanted)
-            await drop_unheld_dialog(repos, person.model_copy(update={"role": wanted}))
-            await repos.audit.record(
-                "role.grant",
-                now=now,
-                actor=CLI,
-                subject_user_id=person.id,
-                detail={"role": wanted.value, "previous": person.role.value},
-                reason=reason,
-            )
-        return f"{platform} {platform_user_id} is now {wanted.value} (was {person.role.value})"
+            taken = await change_role(repos, person, wanted, action="role.grant", reason=reason)
+        return (
+            f"{platform} {platform_user_id} is now {wanted.value} (was {person.role.value}){taken}"
+        )
     finally:
         await repos.db.close()
 
 
 async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:
-    """Make a staff member a resident again."""
+    """Make a staff member a resident again (their scheduled broadcasts are cancelled)."""
     platform_user_id = _checked_user(platform, user)
     repos = await open_repositories(settings)
     try:
-        now = utcnow()
         async with repos.db.transaction():
             person = await repos.users.find(platform, platform_user_id)
             if person is None:
@@ -410,19 +432,11 @@ async def revoke(settings: Settings, platform: str, user: str, reason: str | Non
                 )
             if person.role is Role.RESIDENT:
                 return f"{platform} {platform_user_id} has no staff role; nothing changed"
-            await repos.users.set_role(person.id, Role.RESIDENT)
-            await drop_unheld_dialog(repos, person.model_copy(update={"role": Role.RESIDENT}))
-            await repos.audit.record(
-                "role.revoke",
-                now=now,
-                actor=CLI,
-                subject_user_id=person.id,
-                detail={"role": Role.RESIDENT.value, "previous": person.role.value},
-                reason=reason,
+            taken = await change_role(
+                repos, person, Role.RESIDENT, action="role.revoke", reason=reason
             )
-        return (
-            f"{platform} {platform_user_id} is now {Role.RESIDENT.value} (was {person.role.value})"
-        )
+        resident = Role.RESIDENT.value
+        return f"{platform} {platform_user_id} is now {resident} (was {person.role.value}){taken}"
     finally:
         await repos.db.close()
 

@@ -345,7 +345,8 @@ def _back() -> Button:
 
 async def _scheduled_item(ctx: Context, broadcast: Broadcast) -> Reply:
     author_id = broadcast.author_user_id
-    author = await ctx.repos.staff.get(author_id) if author_id else None
+    # Named as residents will see it signed: by a card that is still shown, else nobody.
+    author = await ctx.repos.staff.shown(author_id) if author_id else None
     assert broadcast.scheduled_at is not None
     return Reply(
         key="composer.scheduled_item",

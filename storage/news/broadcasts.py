@@ -14,11 +14,18 @@ Who is in an audience:
 
 Only people who can be reached count (consented, a chat, not blocked), the same people the
 outbox queues for, so the number shown before sending is the number of messages queued.
+
+A broadcast speaks for the municipality only while its author may still write one: when a
+civil servant loses that role, their drafts and scheduled broadcasts are cancelled with it
+(:meth:`Broadcasts.withdraw`), and a release checks the author's role once more, whatever
+changed it (:meth:`Broadcasts.release`). A broadcast whose author was erased has no author
+left to check: it stays the municipality's publication.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,10 +33,14 @@ from typing import Any
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from storage.audit import Audit
 from storage.clock import iso, parse
 from storage.db import Database
 from storage.news.news import News
 from storage.outbox import Outbox
+from storage.users import Role
+
+log = logging.getLogger(__name__)
 
 _REACHABLE = "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
 _SUBSCRIBERS = (
@@ -44,6 +55,17 @@ _AUDIENCES = {
     "experiment": "SELECT p.user_id FROM experiment_participants p"
     f" JOIN users u ON u.id = p.user_id WHERE {_REACHABLE} AND p.experiment_id = ?",
 }
+
+#: The role an author needs for their broadcast to go out (the composer's role).
+AUTHOR_ROLE = Role.CIVIL_SERVANT
+_AUTHOR_ROLES = ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE))
+#: A broadcast row (of ``broadcasts``, unaliased) whose author may still have it go out.
+_AUTHORISED = (
+    "(broadcasts.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
+    f" WHERE a.id = broadcasts.author_user_id AND a.role IN ({_AUTHOR_ROLES})))"
+)
+#: A broadcast row that a release at ``?`` would send.
+_RELEASABLE = "(status = 'draft' OR (status = 'scheduled' AND scheduled_at <= ?))"
 
 
 class AudienceKind(StrEnum):
@@ -110,10 +132,11 @@ def _params(audience: Audience) -> tuple[str | None, ...]:
 class Broadcasts:
     """The broadcasts table; releasing writes the outbox and the news."""
 
-    def __init__(self, db: Database, outbox: Outbox, news: News):
+    def __init__(self, db: Database, outbox: Outbox, news: News, audit: Audit):
         self.db = db
         self.outbox = outbox
         self.news = news
+        self.audit = audit
 
     async def recipients(self, audience: Audience) -> list[int]:
         """The user ids in an audience right now."""
@@ -185,14 +208,16 @@ class Broadcasts:
         """Send a draft now, or a scheduled broadcast that is due.
 
         Returns how many messages were queued, or None when nothing was released (already
-        released, cancelled, unknown, or scheduled for later).
+        released, cancelled, unknown, or scheduled for later). One whose author may no longer
+        write broadcasts is cancelled instead, and the audit log says why.
         """
         async with self.db.transaction():
             stamp = iso(now)
+            if await self._refuse(broadcast_id, now):
+                return None
             changed = await self.db.execute_rowcount(
                 "UPDATE broadcasts SET status = 'released', released_at = ?"
-                " WHERE id = ? AND (status = 'draft'"
-                " OR (status = 'scheduled' AND scheduled_at <= ?))",
+                f" WHERE id = ? AND {_RELEASABLE}",
                 (stamp, broadcast_id, stamp),
             )
             if changed != 1:
@@ -221,6 +246,44 @@ class Broadcasts:
             )
             return queued
 
+    async def _refuse(self, broadcast_id: int, now: datetime) -> bool:
+        """Cancel the broadcast if a release now would send it while its author may no
+        longer write one (their role changed after they scheduled it); True if it was."""
+        row = await self.db.fetchone(
+            "UPDATE broadcasts SET status = 'cancelled'"
+            f" WHERE id = ? AND {_RELEASABLE} AND NOT {_AUTHORISED}"
+            " RETURNING author_user_id",
+            (broadcast_id, iso(now)),
+        )
+        if row is None:
+            return False
+        author = row["author_user_id"]
+        role = await self.db.fetchval("SELECT role FROM users WHERE id = ?", (author,))
+        log.warning("broadcast %s cancelled: its author's role is now %s", broadcast_id, role)
+        await self.audit.record(
+            "broadcast.cancel",
+            now=now,
+            subject=f"broadcast:{broadcast_id}",
+            subject_user_id=author,
+            detail={"why": "author_role", "role": role},
+        )
+        return True
+
+    async def withdraw(self, author_user_id: int) -> list[int]:
+        """Cancel every draft and scheduled broadcast of an author who may no longer write
+        one (their role was taken away); returns the ids of the scheduled ones."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM broadcasts WHERE author_user_id = ? AND status = 'scheduled'"
+            " ORDER BY id",
+            (author_user_id,),
+        )
+        await self.db.execute(
+            "UPDATE broadcasts SET status = 'cancelled'"
+            " WHERE author_user_id = ? AND status IN ('draft', 'scheduled')",
+            (author_user_id,),
+        )
+        return [int(row["id"]) for row in rows]
+
     async def pending(self) -> list[tuple[int, datetime]]:
         """(id, scheduled_at) of every scheduled broadcast, for re-arming timers."""
         rows = await self.db.fetchall(
@@ -235,8 +298,10 @@ class Broadcasts:
         return result
 
     async def scheduled(self) -> list[Broadcast]:
-        """Every scheduled broadcast, soonest first."""
+        """Every scheduled broadcast that will go out, soonest first (not those whose author
+        may no longer write one: they are cancelled when due)."""
         rows = await self.db.fetchall(
-            "SELECT * FROM broadcasts WHERE status = 'scheduled' ORDER BY scheduled_at, id"
+            f"SELECT * FROM broadcasts WHERE status = 'scheduled' AND {_AUTHORISED}"
+            " ORDER BY scheduled_at, id"
         )
         return [_broadcast(row) for row in rows]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 
 import pytest
 
+from bot.admin.cli import main
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
 from handlers import when
-from handlers.contract import Reply, Timer
+from handlers.contract import Reply, Role, Timer
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
 from storage.news.broadcasts import BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
-from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe
+from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
 from tests.support import Chat
 from tests.waiting import until
 
@@ -467,3 +469,87 @@ async def test_sending_now_shows_the_author_its_progress_and_then_a_report(app: 
     assert batch is not None and batch.author_user_id == (await row(app, "ria")).id
     sent_to = await _recipients(app, 1)
     assert (batch.total, batch.delivered) == (len(sent_to), len(sent_to)) == (2, 2)
+
+
+async def _status(app: App, broadcast_id: int) -> BroadcastStatus | None:
+    broadcast = await app.repos.broadcasts.get(broadcast_id)
+    return broadcast.status if broadcast else None
+
+
+async def test_a_revoked_civil_servants_scheduled_broadcasts_are_cancelled_with_the_role(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _town(app)
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CIVIL_SERVANT)
+    first = await _schedule(app, ria, days=2)
+    second = await _schedule(app, ria, days=4)
+    await _write(ria, "Nog niet af")
+    await ria.press("Alle abonnees")
+    assert ria.keys[-1] == "composer.preview_question"
+    draft = await _last_broadcast(app)
+    sam = await civil_servant(app, "sam")
+    await sam.send("/gepland")
+    assert sam.keys.count("composer.scheduled_item") == 2
+
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+
+    def samenspel(*args: str) -> str:
+        assert main(list(args)) == 0
+        return capsys.readouterr().out.strip()
+
+    # Another staff role that may still write broadcasts takes nothing away.
+    user = ["--platform", "telegram", "--user", "4242"]
+    await asyncio.to_thread(samenspel, "grant", *user, "--role", "admin")
+    changed = await asyncio.to_thread(samenspel, "grant", *user, "--role", "ambtenaar")
+    assert changed == "telegram 4242 is now ambtenaar (was admin)"
+    assert [await _status(app, b) for b in (first, second)] == [BroadcastStatus.SCHEDULED] * 2
+
+    revoked = await asyncio.to_thread(samenspel, "revoke", *user, "--reason", "vertrokken")
+    assert revoked == (
+        f"telegram 4242 is now inwoner (was ambtenaar); 2 scheduled broadcasts cancelled"
+        f" (#{first}, #{second})"
+    )
+    statuses = [await _status(app, b) for b in (first, second, draft)]
+    assert statuses == [BroadcastStatus.CANCELLED] * 3
+    entry = (await app.repos.audit.about_user((await row(app, ria)).id))[-1]
+    assert (entry.action, entry.reason) == ("role.revoke", "vertrokken")
+    assert entry.detail["broadcasts_cancelled"] == [first, second]
+    # Colleagues no longer see them coming; residents never get them.
+    await sam.send("/gepland")
+    assert sam.keys == ["composer.nothing_scheduled"]
+    for broadcast_id in (first, second):
+        await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=5))
+        assert await _queued(app, broadcast_id) == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 0
+    assert await app.repos.broadcasts.pending() == []
+
+
+async def test_a_broadcast_is_not_released_once_its_author_may_no_longer_write_one(
+    app: App,
+) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    sam = await civil_servant(app, "sam")
+    kept = await _schedule(app, sam, days=3)
+    broadcast_id = await _schedule(app, ria)
+    # Her role changes by another way than the operator's revoke (here: straight in storage).
+    await with_role(app, ria, Role.RESIDENT)
+    # Colleagues see only what will still go out, signed as residents would see it.
+    await sam.send("/gepland")
+    assert sam.keys == ["composer.scheduled_item", "composer.scheduled_footer"]
+    assert f"#{kept}" in sam.text and f"#{broadcast_id}" not in sam.text
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
+    assert await _queued(app, broadcast_id) == 0
+    assert await _status(app, broadcast_id) is BroadcastStatus.CANCELLED
+    assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 0
+    [entry] = await app.repos.audit.about(f"broadcast:{broadcast_id}")
+    assert (entry.action, entry.actor) == ("broadcast.cancel", "system")
+    assert entry.subject_user_id == (await row(app, ria)).id
+    assert entry.detail == {"why": "author_role", "role": "inwoner"}
+    # Given her role back, nothing brings the cancelled one back to life.
+    await with_role(app, ria, Role.CIVIL_SERVANT)
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
+    assert await _queued(app, broadcast_id) == 0
+    # A colleague's broadcast still goes out.
+    await run_job(app, f"broadcast:{kept}", utcnow() + timedelta(days=4))
+    assert await _queued(app, kept) == 2

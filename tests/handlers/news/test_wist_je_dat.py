@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.app import App
-from handlers.contract import Reply
+from handlers.contract import Reply, Role
 from storage.clock import utcnow
 from storage.news.broadcasts import Audience, AudienceKind
 from tests.people import civil_servant, person, row, subscribe
@@ -101,6 +101,7 @@ async def _publish(app: App, texts: list[str], audience: Audience | None = None)
     now = utcnow() - timedelta(days=1)
     async with app.db.transaction():
         author = await app.repos.users.seen("test", "writer", now)
+        await app.repos.users.set_role(author.id, Role.CIVIL_SERVANT)
         for index, text in enumerate(texts):
             payload = [Reply(key="news.item", params={"text": text}).model_dump(mode="json")]
             draft = await app.repos.broadcasts.save_draft(
