@@ -205,7 +205,7 @@ class Desk:
 
     ``name`` is the catalog section of its words (``<name>.cancelled``,
     ``<name>.btn_cancel``, ``<name>.btn_no_reason``, ``<name>.btn_later``,
-    ``<name>.from_the_start``, ``<name>.empty``).
+    ``<name>.from_the_start``, ``<name>.empty``, ``<name>.not_sent`` with ``{text}``).
     """
 
     def __init__(
@@ -437,7 +437,15 @@ class Desk:
                         replies=following.replies, end_dialog=in_dialog, timers=outcome.timers
                     )
                 refused = outcome
-        return Response(replies=refused.replies, end_dialog=in_dialog)
+        return Response(replies=self._given_back(refused.replies, text), end_dialog=in_dialog)
+
+    def _given_back(self, refusal: list[Reply], text: str | None) -> list[Reply]:
+        """A refusal of a decision the reviewer typed a text for (the item went, or changed
+        meanwhile): the text comes back right after why, so nothing they wrote is lost."""
+        if not text:
+            return refusal
+        kept = Reply(key=f"{self.name}.not_sent", params={"text": text})
+        return [*refusal[:1], kept, *refusal[1:]]
 
 
 # Items that move through a status process (triage) ------------------------------------------

@@ -172,9 +172,8 @@ class Threads(Kind[Question]):
     async def missing(self, ctx: Context, item_id: int) -> Response:
         if ctx.dialog is not None and ctx.event.button is None and ctx.text:
             # An answer typed to a thread that went meanwhile: its resident was erased (their
-            # questions go with them). Say so, and give the typed answer back.
-            kept = Reply(key="inbox.not_sent", params={"text": ctx.text})
-            return respond(Reply(key="inbox.resident_gone"), kept, await inbox_reply(ctx))
+            # questions go with them). The desk gives the typed answer back.
+            return respond(Reply(key="inbox.resident_gone"), await inbox_reply(ctx))
         return respond(
             Reply(key="inbox.not_found", params={"id": item_id}), await inbox_reply(ctx)
         )
@@ -203,9 +202,8 @@ class Threads(Kind[Question]):
         refusal = _cannot_answer(item) if dialog.data["decision"] == ANSWER else None
         if refusal is None:
             return None
-        # Closed meanwhile: give the typed answer back so nothing is lost.
-        kept = Reply(key="inbox.not_sent", params={"text": text or ""})
-        return respond(refusal, kept, await thread_reply(ctx, item))
+        # Closed meanwhile (the desk gives the typed answer back).
+        return respond(refusal, await thread_reply(ctx, item))
 
     async def carry_out(
         self, ctx: Context, item: Question, dialog: Dialog, text: str | None

@@ -15,6 +15,9 @@ Which status may follow which is written down once, in :mod:`storage.ideas.statu
           └──► reason (typed, or "geen toelichting" where optional)
                  ──► saved + history + audit log + notifications ──► next card
     /wachtrij 12 (or #12, v3): that idea's (proposal's) card, decided or not: heropenen
+    /wachtrij 12 of an idea residents' reports hid: it waits for /meldingen first
+
+A reason typed for an item that went or changed meanwhile is given back (the desk does so).
 """
 
 from __future__ import annotations
@@ -86,6 +89,18 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
 
     async def missing(self, ctx: Context, item_id: int) -> Response:
         idea = await ctx.repos.ideas.get(item_id)
+        if idea is not None and idea.removal is Removal.REPORTS:
+            # Residents' reports hid it: moderation decides first whether it may stay.
+            return respond(
+                Reply(
+                    key="triage.idea_reported",
+                    params={"number": number(idea.id)},
+                    buttons=[
+                        [Button(label="moderation.menu", payload="mod")],
+                        [Button(label="menu.back", payload="menu")],
+                    ],
+                )
+            )
         if idea is not None and idea.removal is Removal.HIDDEN:
             # Hidden by the connector (moderation): it can be shown again.
             return respond(

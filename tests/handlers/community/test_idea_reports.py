@@ -12,7 +12,7 @@ from bot.admin.open_data import export_open_data
 from bot.app import App
 from storage.clock import utcnow
 from storage.community.reports import Flag
-from storage.ideas.ideas import Removal
+from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import audit_actions, connector, for_user, person, row
 from tests.support import Chat
@@ -162,6 +162,42 @@ async def test_a_hidden_idea_can_be_shown_again_a_removed_one_cannot(
     assert ria.keys == ["triage.idea_not_found"]
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.removal is Removal.REMOVED
+
+
+async def test_a_reason_typed_while_reports_hide_the_idea_comes_back_with_where_it_waits(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Een bankje bij het strand", "Graag een bankje bij het strand, echt.")
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("In behandeling")
+    assert ria.keys == ["triage.ask_reason"]
+    # While Ria types, residents' reports hide the idea until moderation decides.
+    for n in range(3):
+        await _report(await person(app, f"r{n}"))
+    reason = "Het strand is van Rijkswaterstaat, wij mogen daar niets plaatsen."
+    await ria.send(reason)
+    assert ria.keys == ["triage.idea_reported", "triage.not_sent"]
+    assert "gemeld" in ria.text and "kan ik niet vinden" not in ria.text
+    assert reason in ria.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status is IdeaStatus.SUBMITTED
+    assert "idea.status" not in await audit_actions(app)
+    assert await for_user(app, anna, "status") == []
+    # The dialog is over; the card, a decision button and /wachtrij 1 all say the same.
+    await ria.send("Nog een keer")
+    assert ria.keys == ["general.not_understood"]
+    await ria.press_payload("tri.do:i1:in_behandeling")
+    assert ria.keys == ["triage.idea_reported"]
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_reported"]
+    await ria.press("Meldingen")
+    assert ria.keys == ["moderation.idea.card"]
+    await ria.press("Laten staan")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_card"]
 
 
 async def test_an_idea_author_who_is_a_resident_can_be_warned_muted_or_banned_staff_cannot(

@@ -323,7 +323,9 @@ async def test_a_ban_for_an_author_who_is_gone_or_became_staff_meanwhile_is_not_
         await with_role(app, anna, Role.CIVIL_SERVANT)
 
     await ria.send("Dit is de derde keer.")
-    assert ria.keys == ["moderation.card"]
+    # The card as it is now, and her reason back to use with what can still be decided.
+    assert ria.keys == ["moderation.card", "moderation.not_sent"]
+    assert "Dit is de derde keer." in ria.text
     assert "Blokkeren" not in " ".join(ria.last[0].labels())
     assert await app.db.fetchval("SELECT COUNT(*) FROM sanctions") == 0
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None

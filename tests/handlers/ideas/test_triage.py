@@ -279,7 +279,9 @@ async def test_someone_elses_decision_meanwhile_is_shown_not_overwritten(app: Ap
     await sam.press("In behandeling")
     await sam.press("Geen toelichting")
     await ria.send("Te duur.")
-    assert ria.keys == ["triage.changed_meanwhile", "triage.idea_card"]
+    # Her reason is not lost: it comes back, to use on the card as it is now.
+    assert ria.keys == ["triage.changed_meanwhile", "triage.not_sent", "triage.idea_card"]
+    assert "Te duur." in ria.text
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.status == IdeaStatus.IN_REVIEW
 
