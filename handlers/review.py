@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 from handlers.answers import parse_id, read_text
@@ -27,6 +28,7 @@ from handlers.feature import Context, Feature, StepHandler, menu_reply
 from handlers.notices import Build, notify
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
+from storage.clock import iso
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
 from storage.ideas.statuses import TransitionError, check, is_final, next_statuses
@@ -158,6 +160,30 @@ class Kind(Generic[T]):
     def state(self, item: T) -> str:
         """What the item's state is now: a decision taken meanwhile changes it."""
         raise NotImplementedError
+
+    def made(self, item: T) -> datetime:
+        """When the item was made (it never changes)."""
+        raise NotImplementedError
+
+    def owner(self, item: T) -> int | None:
+        """The person whose item it is (None: nobody's, or theirs no longer)."""
+        raise NotImplementedError
+
+    def identity(self, item: T) -> dict[str, Any]:
+        """What tells this item from another that may have its number later: a dialog
+        keeps it from the decision on, and refuses once the number holds another item."""
+        return {"made": iso(self.made(item)), "owner": self.owner(item)}
+
+    def same(self, item: T, dialog: Dialog) -> bool:
+        """Whether ``item`` is still the one the dialog began about. An owner may go (their
+        link emptied when they were erased) but is never replaced by another person."""
+        kept = dialog.data.get("item")
+        if not isinstance(kept, dict):
+            return True  # a dialog begun before items were remembered
+        now = self.identity(item)
+        if kept.get("made") != now["made"]:
+            return False
+        return kept.get("owner") is None or now["owner"] in (None, kept.get("owner"))
 
     async def refuse(self, ctx: Context, item: T, decision: str) -> Response | None:
         """Why ``decision`` cannot be taken on this item (None: it can)."""
@@ -337,6 +363,7 @@ class Desk:
                 "id": ref.id,
                 "decision": decision,
                 "from": kind.state(item),
+                "item": kind.identity(item),
                 **kind.begin_data(ctx, item, decision),
             },
         )
@@ -421,7 +448,8 @@ class Desk:
         """Load the item again, check nobody decided meanwhile, carry it out, go on."""
         ref, kind = self._ref(dialog), self._kind(dialog)
         item = await kind.load(ctx, ref.id)
-        if item is None:
+        if item is None or not kind.same(item, dialog):
+            # Gone, or its number now belongs to another item: never decide about that one.
             refused = await kind.missing(ctx, ref.id)
         else:
             changed = await kind.changed(ctx, item, dialog, text)
@@ -477,6 +505,9 @@ class StatusKind(Kind[T], Generic[T, S]):
 
     def state(self, item: T) -> str:
         return self.status(item).value
+
+    def owner(self, item: T) -> int | None:
+        return self.author(item)
 
     def label(self, ctx: Context, status: str) -> str:
         """A status as the connector and residents read it."""

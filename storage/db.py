@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[object]]
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+#: The first line of a migration that builds tables again which other tables refer to (see
+#: :meth:`Database.migrate`).
+REBUILDS_TABLES = "-- rebuilds tables"
 #: How long a transaction waits for another process that holds the write lock.
 BUSY_TIMEOUT_MS = 5000
 #: Units of work committed (a group commit counts each of its units) after which the
@@ -368,12 +371,32 @@ class Database:
             if number <= current:
                 continue
             record = f"INSERT INTO schema_version (version, name) VALUES ({number}, '{name}');"
+            rebuilds = script.startswith(REBUILDS_TABLES)
+            if rebuilds:
+                # SQLite's way of changing a table that others refer to ("Making Other Kinds
+                # Of Table Schema Changes" in its ALTER TABLE page): with foreign keys on,
+                # dropping the old table would first delete its rows, and with them (ON
+                # DELETE CASCADE) every row that refers to them. The pragma does nothing
+                # inside a transaction, so it is switched off before and on again after;
+                # every reference is checked before the commit instead.
+                await self.worker.execute("PRAGMA foreign_keys = OFF")
             try:
-                await self.worker.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}\nCOMMIT;")
-            except sqlite3.Error as exc:
+                await self.worker.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}")
+                if rebuilds:
+                    broken = list(await self.worker.execute_fetchall("PRAGMA foreign_key_check"))
+                    if broken:
+                        found = ", ".join(f"{r[0]} row {r[1]} -> {r[2]}" for r in broken[:5])
+                        raise DatabaseError(f"migration {name} broke references: {found}")
+                await self.worker.execute("COMMIT")
+            except (sqlite3.Error, DatabaseError) as exc:
                 if self.conn.in_transaction:
                     await self.worker.execute("ROLLBACK")
+                if isinstance(exc, DatabaseError):
+                    raise
                 raise DatabaseError(f"migration {name} failed: {exc}") from exc
+            finally:
+                if rebuilds:
+                    await self.worker.execute("PRAGMA foreign_keys = ON")
             log.info("migration applied name=%s", name)
             applied.append(name)
         return applied

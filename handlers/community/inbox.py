@@ -12,6 +12,7 @@ and closing go through the review pipeline (:mod:`handlers.review`): a thread is
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from handlers import when
 from handlers.answers import excerpt, parse_id
@@ -183,6 +184,12 @@ class Threads(Kind[Question]):
 
     def state(self, item: Question) -> str:
         return "open" if item.is_open else "closed"
+
+    def made(self, item: Question) -> datetime:
+        return item.created_at
+
+    def owner(self, item: Question) -> int | None:
+        return item.user_id
 
     def first_step(self, item: Question, decision: str) -> str | None:
         return "text" if decision == ANSWER else None

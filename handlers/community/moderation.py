@@ -100,6 +100,12 @@ class Reported(Kind[Flagged]):
     def state(self, item: Flagged) -> str:
         return "reported"
 
+    def made(self, item: Flagged) -> datetime:
+        return item.created_at
+
+    def owner(self, item: Flagged) -> int | None:
+        return item.author_user_id
+
     async def missing(self, ctx: Context, item_id: int) -> Response:
         decided = Reply(key=f"{self.texts}.already_decided", params={"id": item_id})
         return await desk.next_card(ctx, None, decided)

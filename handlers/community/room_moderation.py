@@ -20,7 +20,7 @@ power level, ban), and the author is told privately why, in their language.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import when
@@ -73,6 +73,12 @@ class RoomMessages(Kind[RoomReport]):
 
     def state(self, item: RoomReport) -> str:
         return "open"
+
+    def made(self, item: RoomReport) -> datetime:
+        return item.created_at
+
+    def owner(self, item: RoomReport) -> int | None:
+        return item.author_user_id
 
     async def _author_role(self, ctx: Context, item: RoomReport) -> Role | None:
         return await _role(ctx, item.author_user_id)

@@ -12,6 +12,7 @@ and described by the connector (:mod:`handlers.experiments.launch`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handlers import when
@@ -117,6 +118,9 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
 
     def author(self, item: Proposal) -> int | None:
         return item.author_user_id
+
+    def made(self, item: Proposal) -> datetime:
+        return item.created_at
 
     async def followers(self, ctx: Context, item: Proposal) -> list[int]:
         return await ctx.repos.proposals.followers(item.id)

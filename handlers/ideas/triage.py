@@ -23,6 +23,7 @@ A reason typed for an item that went or changed meanwhile is given back (the des
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from handlers.answers import excerpt, parse_id
@@ -176,6 +177,9 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
 
     def author(self, item: Idea) -> int | None:
         return item.author_user_id
+
+    def made(self, item: Idea) -> datetime:
+        return item.created_at
 
     async def followers(self, ctx: Context, item: Idea) -> list[int]:
         return await ctx.repos.ideas.followers(item.id)
