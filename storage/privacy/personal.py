@@ -107,8 +107,13 @@ class Table:
     keep_content: tuple[str, ...] = ()
     #: SELECT of media ids this table's rows about ``:user_id`` show (their pictures).
     media: str | None = None
-    #: SELECT of texts others' rows may quote (titles), scrubbed when content is deleted.
+    #: SELECT of the texts of the person's public content that others' rows may quote (an
+    #: idea's title on a button, a comment in a notice): scrubbed when that content is
+    #: deleted (kept content stays, and so may its quotes).
     quoted: str | None = None
+    #: SELECT of personal texts others' rows may quote (a typed answer shown without a name
+    #: in everyone's results, a question shown to the connector): scrubbed on every erasure.
+    quoted_personal: str | None = None
     #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
     quotes: tuple[str, ...] = ()
     #: Columns people typed about others (a staff reason, a reporter's note) that may name a
@@ -699,8 +704,9 @@ TABLES: tuple[Table, ...] = (
             "DELETE FROM consultation_answers WHERE response_id IN"
             " (SELECT id FROM consultation_responses WHERE user_id = :user_id)",
         ),
-        # Approved typed answers were quoted, without a name, in others' results.
-        quoted="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
+        # Approved typed answers were quoted, without a name, in others' results: personal
+        # data, which goes whatever happens to the person's public content.
+        quoted_personal="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
         " ON r.id = a.response_id WHERE r.user_id = :user_id AND a.review = 'approved'",
     ),
     Table(
@@ -1005,9 +1011,11 @@ class PersonalStore:
             await Sanctions(self.db).keep(
                 person.user_id, person.platform, person.platform_user_id, now
             )
-            quoted, later = [], {}
+            # Their personal texts go from others' rows on every erasure; the texts of their
+            # public content only when it goes too.
+            quoted, later = await self._quoted(params, content_too=False), {}
             if content is ContentChoice.DELETE:
-                quoted = await self._quoted(params)
+                quoted = await self._quoted(params, content_too=True)
                 later = await self._later(params)
             # Before anything is erased: afterwards nothing links those rows to them.
             about = await self._about(params)
@@ -1085,14 +1093,18 @@ class PersonalStore:
                 there[table.name] = found
         return there
 
-    async def _quoted(self, params: dict[str, Any]) -> list[str]:
+    async def _quoted(self, params: dict[str, Any], *, content_too: bool) -> list[str]:
+        """The person's texts that others' rows may quote: the personal ones, and with
+        ``content_too`` those of their public content as well."""
         texts: set[str] = set()
         for table in self.tables:
-            if table.quoted is None:
-                continue
-            for row in await self.db.fetchall(table.quoted, params):
-                if isinstance(row[0], str) and len(row[0]) >= MIN_QUOTED_LENGTH:
-                    texts.add(row[0])
+            selects = [table.quoted_personal] + ([table.quoted] if content_too else [])
+            for sql in selects:
+                if sql is None:
+                    continue
+                for row in await self.db.fetchall(sql, params):
+                    if isinstance(row[0], str) and len(row[0]) >= MIN_QUOTED_LENGTH:
+                        texts.add(row[0])
         return sorted(texts)
 
     # The last steps of an erasure, in the background ---------------------------------------
@@ -1412,8 +1424,42 @@ def _keys_in(key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> tuple[str, li
 
 
 def _needles(texts: Sequence[str]) -> list[str]:
-    """Texts as typed and as stored inside JSON (quotes and control characters escaped)."""
-    return sorted({form for text in texts for form in (text, _json_inner(text))})
+    """Texts as typed and as quoted (see :func:`_quotations`), each also as stored inside
+    JSON (quotes and control characters escaped)."""
+    return sorted(
+        {
+            form
+            for text in texts
+            for quote in _quotations(text)
+            for form in (quote, _json_inner(quote))
+        }
+    )
+
+
+#: The longest start of a text that messages quote (``handlers.answers.excerpt``'s lengths
+#: are all below it).
+MAX_EXCERPT = 240
+
+
+def _quotations(text: str) -> set[str]:
+    """A text and the forms in which others' messages quote it: on one line (runs of white
+    space as one space), and its start cut with an ellipsis. Such a start is no part of the
+    whole text ("Een klimrek…" is not in "Een klimrek voor kinderen"), so every cut a
+    message could make is a needle of its own: at each space, or within a first word too
+    long to cut at one, up to :data:`MAX_EXCERPT` characters. The ellipsis keeps them as
+    specific as the text: only a quote of this text ends there with one."""
+    flat = " ".join(text.split())
+    forms = {text, flat}
+    head = flat[:MAX_EXCERPT]
+    first_space = head.find(" ")
+    ends = {i for i, char in enumerate(head) if char == " "}
+    ends |= set(range(MIN_QUOTED_LENGTH, first_space if first_space >= 0 else len(head)))
+    forms |= {
+        flat[:end].rstrip() + "…"
+        for end in ends
+        if end < len(flat) and len(flat[:end].rstrip()) >= MIN_QUOTED_LENGTH
+    }
+    return {form for form in forms if len(form) >= MIN_QUOTED_LENGTH}
 
 
 async def table_names(db: Database) -> list[str]:
