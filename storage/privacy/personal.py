@@ -302,6 +302,8 @@ TABLES: tuple[Table, ...] = (
         keep_content=(
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
+        # Quoted to whoever reported it, and to its author in a notice about it.
+        quoted="SELECT body FROM idea_comments WHERE author_user_id = :user_id",
         reasons=("hidden_reason",),
         about="SELECT id FROM idea_comments WHERE author_user_id = :user_id",
     ),
