@@ -214,12 +214,16 @@ TABLES: tuple[Table, ...] = (
         "chat_options",
         Kind.PERSONAL,
         "the buttons last offered in your chat, so a typed number still works",
-        export="SELECT options, updated_at FROM chat_options"
-        " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+        export="SELECT options, updated_at FROM chat_options WHERE platform = :platform"
+        " AND (chat_id IN (:chat_id, :platform_user_id) OR chat_id IN (SELECT chat_id"
+        " FROM outbox WHERE user_id = :user_id AND platform = :platform))",
         json_columns=("options",),
+        # Also a chat they left for a new one, should a message sent there since have
+        # offered options (before the outbox below goes: it knows those chats).
         erase=(
-            "DELETE FROM chat_options"
-            " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+            "DELETE FROM chat_options WHERE platform = :platform AND (chat_id IN"
+            " (:chat_id, :platform_user_id) OR chat_id IN (SELECT chat_id FROM outbox"
+            " WHERE user_id = :user_id AND platform = :platform))",
         ),
         quotes=("options",),
     ),

@@ -346,3 +346,29 @@ async def test_a_reply_that_never_arrived_is_in_my_data_without_the_files_bytes(
     assert [reply["key"] for reply in waiting] == ["privacy.data.summary", "privacy.data.file"]
     assert waiting[1]["file"].startswith("samenspel-mijn-gegevens-")
     assert set(waiting[1]) == {"key", "params", "parts", "file"}  # not the file's bytes
+
+
+async def test_a_matrix_resident_who_moved_to_a_new_direct_chat_leaves_nothing_in_the_old(
+    app: App,
+) -> None:
+    """Element often opens a new direct chat: the numbered options of the old one (her own
+    ideas) go with the move, so her erasure leaves nothing there either."""
+    anna = Chat(
+        app, "@annabel:hs.nl", name="Annabel Zwartkruis", platform="matrix", chat_id="!old:hs.nl"
+    )
+    await anna.onboard()
+    await submit_idea(anna, *ANNA_IDEA)
+    await anna.send("/mijnideeen")
+    assert any(ANNA_IDEA[0] in label for label, _, _ in await options(app, "!old:hs.nl"))
+    anna.chat_id = "!new:hs.nl"
+    await anna.send("/menu")
+    assert await options(app, "!old:hs.nl") == []
+    await anna.send("/vergeetmij")
+    await anna.send("1")  # Laten staan
+    await anna.send("1")  # Ja
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["!old:hs.nl", "@annabel:hs.nl", "Annabel"]) == []
+
+
+async def options(app: App, chat_id: str) -> list[tuple[str, str, bool]]:
+    return await app.repos.chat_options.load("matrix", chat_id)

@@ -291,3 +291,27 @@ async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
     assert await traces(app.db, [*anna.identity, *anna.texts]) == []
     assert await asyncio.to_thread(samenspel, *erase) == 2
     assert "nobody with id" in capsys.readouterr().err
+
+
+async def test_options_written_to_a_chat_someone_left_go_with_them(app: App) -> None:
+    """A message queued for Anna's old direct chat was delivered there after she moved to a
+    new one, and its options were remembered for the old chat: her erasure finds them by
+    the outbox's chats."""
+    seeded = await seed_neighbours(app)
+    anna, now, old = seeded.anna, utcnow(), "c-old-7001112223"
+    async with app.db.transaction():
+        await app.repos.users.move_chat(anna.user_id, old)
+        await app.repos.outbox.enqueue(
+            anna.user_id, [{"key": "raw", "params": {"text": "Doe je mee?"}}], kind="t", now=now
+        )
+        await app.repos.users.move_chat(anna.user_id, "c-new-7001112223")
+        await app.repos.chat_options.save(
+            "telegram", old, [("Ik kom", "mt.go:1", True)], now, only_if_newer=True
+        )
+    data = await app.repos.personal.export(anna.user_id, now)
+    assert data is not None and len(data.sections["chat_options"].rows) == 1
+    await app.repos.personal.erase(
+        anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=now
+    )
+    assert await app.repos.chat_options.load("telegram", old) == []
+    assert await traces(app.db, [old]) == []
