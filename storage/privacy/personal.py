@@ -248,8 +248,8 @@ TABLES: tuple[Table, ...] = (
         Kind.CONTENT,
         "the ideas you sent in",
         export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
-        " status, supporters, created_at, updated_at, removed_at, removal, removal_reason"
-        " FROM ideas"
+        " status, supporters, created_at, updated_at, withdrawn_at, removed_at, removal,"
+        " removal_reason FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
         # Deleting an idea takes its comments, supports, history and index entries with it:
         # a few milliseconds each. So the erasure only takes them out of view, unlinked, and
@@ -300,8 +300,8 @@ TABLES: tuple[Table, ...] = (
         "idea_comments",
         Kind.CONTENT,
         "your comments under ideas",
-        export="SELECT id, idea_id AS idea, body, created_at, hidden_at, hidden_reason"
-        " FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
+        export="SELECT id, idea_id AS idea, body, created_at, edited_at, hidden_at,"
+        " hidden_reason FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
         delete_content=("DELETE FROM idea_comments WHERE author_user_id = :user_id",),
         keep_content=(
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
@@ -490,8 +490,8 @@ TABLES: tuple[Table, ...] = (
         "sanctions",
         Kind.PERSONAL,
         "warnings, mutes and bans the connector gave you, with the reason",
-        export="SELECT kind, reason, created_at, ends_at, lifted_at, expired_at"
-        " FROM sanctions WHERE user_id = :user_id ORDER BY id",
+        export="SELECT kind, comment_id AS comment, reason, created_at, ends_at, lifted_at,"
+        " expired_at FROM sanctions WHERE user_id = :user_id ORDER BY id",
         erase=(
             "DELETE FROM sanctions WHERE user_id = :user_id",
             "UPDATE sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
@@ -530,8 +530,8 @@ TABLES: tuple[Table, ...] = (
         "room_reports",
         Kind.PERSONAL,
         "your messages in experiments' rooms that others reported, and the decision",
-        export="SELECT id AS report, body, link, created_at, decision, decided_at"
-        " FROM room_reports WHERE author_user_id = :user_id"
+        export="SELECT id AS report, room_id AS room, message_id AS message, body, link,"
+        " created_at, decision, decided_at FROM room_reports WHERE author_user_id = :user_id"
         " OR (author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
@@ -567,8 +567,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
         " and bans there, with the reason",
-        export="SELECT room_id AS room, kind, reason, created_at, ends_at, lifted_at"
-        " FROM room_sanctions"
+        export="SELECT room_id AS room, report_id AS report, kind, reason, created_at, ends_at,"
+        " lifted_at FROM room_sanctions"
         " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
         " WHERE author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
@@ -595,7 +595,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
         " a mute's end",
-        export="SELECT op, until, due_at, created_at, by_user_id IS :user_id AS by_you"
+        export="SELECT room_id AS room, op, until, due_at, attempts, created_at,"
+        " by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
         " ORDER BY id",
         erase=(
@@ -610,7 +611,9 @@ TABLES: tuple[Table, ...] = (
         "requests to put you in touch with another resident, and your answers",
         export="SELECT id, CASE WHEN user_a = :user_id THEN answer_a ELSE answer_b END"
         " AS your_answer, CASE WHEN user_a = :user_id THEN contact_a ELSE contact_b END"
-        " AS your_contact_line, status, created_at, closed_at FROM connections"
+        " AS your_contact_line, CASE WHEN user_a = :user_id THEN idea_a ELSE idea_b END"
+        " AS your_idea, CASE WHEN user_a = :user_id THEN idea_b ELSE idea_a END AS other_idea,"
+        " status, created_at, closed_at FROM connections"
         " WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
         erase=(
             "DELETE FROM connections WHERE user_a = :user_id OR user_b = :user_id",
@@ -621,8 +624,8 @@ TABLES: tuple[Table, ...] = (
         "outbox_batches",
         Kind.PERSONAL,
         "broadcasts you sent as a civil servant: how many were delivered",
-        export="SELECT batch, total, created_at, finished_at, delivered, unreachable, failed"
-        " FROM outbox_batches WHERE author_user_id = :user_id ORDER BY created_at",
+        export="SELECT batch, total, created_at, finished_at, delivered, unreachable, failed,"
+        " cancelled FROM outbox_batches WHERE author_user_id = :user_id ORDER BY created_at",
         erase=(
             "UPDATE outbox_batches SET author_user_id = NULL, progress_ref = NULL"
             " WHERE author_user_id = :user_id",
@@ -688,10 +691,11 @@ TABLES: tuple[Table, ...] = (
         "consultations",
         Kind.CONTENT,
         "consultations you composed as a civil servant",
-        export="SELECT id, kind, title, status, audience_kind, audience_value, opens_at,"
-        " closes_at, invited, created_at FROM consultations"
+        export="SELECT id, kind, title, intro, follow_up, questions, moments, answer_days,"
+        " status, audience_kind, audience_value, experiment_id, opens_at, closes_at,"
+        " reminded_at, closed_at, invited, created_at, updated_at FROM consultations"
         " WHERE author_user_id = :user_id ORDER BY id",
-        json_columns=("title",),
+        json_columns=("title", "intro", "follow_up", "questions", "moments"),
         erase=(
             "DELETE FROM consultations WHERE author_user_id = :user_id AND status = 'draft'",
             "UPDATE consultations SET author_user_id = NULL WHERE author_user_id = :user_id",
@@ -745,9 +749,9 @@ TABLES: tuple[Table, ...] = (
         "meetings",
         Kind.CONTENT,
         "meetings you organised as a civil servant",
-        export="SELECT id, title, description, address, online_link, starts_at, ends_at,"
-        " capacity, status, created_at FROM meetings WHERE author_user_id = :user_id"
-        " ORDER BY id",
+        export="SELECT id, title, description, address, map_link, online_link, neighbourhood,"
+        " theme, experiment_id, lang, starts_at, ends_at, capacity, status, created_at,"
+        " updated_at FROM meetings WHERE author_user_id = :user_id ORDER BY id",
         erase=("UPDATE meetings SET author_user_id = NULL WHERE author_user_id = :user_id",),
     ),
     Table(

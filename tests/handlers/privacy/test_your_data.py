@@ -372,3 +372,12 @@ async def test_a_matrix_resident_who_moved_to_a_new_direct_chat_leaves_nothing_i
 
 async def options(app: App, chat_id: str) -> list[tuple[str, str, bool]]:
     return await app.repos.chat_options.load("matrix", chat_id)
+
+
+async def test_my_data_says_when_i_edited_a_comment(app: App) -> None:
+    anna, _ = await neighbours(app)
+    await anna.press_payload("cm.edit:2")  # her comment under Bob's idea
+    await anna.send("Xjqwreactie, beter verwoord")
+    await anna.send("/mijngegevens")
+    [mine] = exported(anna)["sections"]["idea_comments"]["rows"]
+    assert mine["body"] == "Xjqwreactie, beter verwoord" and mine["edited_at"]
