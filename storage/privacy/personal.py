@@ -445,6 +445,11 @@ TABLES: tuple[Table, ...] = (
             " (SELECT id FROM questions WHERE user_id = :user_id)",
             "UPDATE question_messages SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
+        # What they asked was shown to staff (the inbox, a thread): a reply to staff that
+        # waits to be sent again may still quote it.
+        quoted_personal="SELECT m.text FROM question_messages m"
+        " JOIN questions q ON q.id = m.question_id"
+        " WHERE q.user_id = :user_id AND m.side = 'resident'",
     ),
     Table(
         "retention_notices",

@@ -381,3 +381,26 @@ async def test_my_data_says_when_i_edited_a_comment(app: App) -> None:
     await anna.send("/mijngegevens")
     [mine] = exported(anna)["sections"]["idea_comments"]["rows"]
     assert mine["body"] == "Xjqwreactie, beter verwoord" and mine["edited_at"]
+
+
+async def test_a_reply_to_staff_quoting_a_question_waits_no_longer_than_its_asker(
+    app: App,
+) -> None:
+    """The connector opened Anna's question, but that reply never arrived: it waits to be
+    sent again (up to a week) with her words in it, until she is erased."""
+    anna = annabel(app)
+    await anna.onboard()
+    asked = "Xjqw mijn buurman op nummer 12 laat zijn hond altijd blaffen, wat nu?"
+    await anna.send(f"/vraag {asked}")
+    assert anna.keys[0] == "questions.sent"
+    ria = await connector(app)
+
+    async def lost(_: Event, __: str, ___: list[Reply]) -> None:
+        raise ConnectionError("the network went down")
+
+    await app.router.handle(ria.event(button="inbox.open:1", event_id="u-5"), lost)
+    assert "nummer 12" in await app.db.fetchval("SELECT pending FROM handled_events")
+    await anna.send("/vergeetmij")
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["Xjqw", "nummer 12"]) == []
