@@ -334,7 +334,12 @@ class DeliveryWorker:
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
         if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
-            replies = await self._offer(row, lang, replies)
+            offered = await self._offer(row, lang, replies)
+            if offered is None:
+                # Withdrawn since it was taken: nothing to send, nothing to record.
+                self._finish(row, row.id)
+                return
+            replies = offered
         try:
             await self.adapter.send(
                 row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
@@ -363,11 +368,12 @@ class DeliveryWorker:
         if error.delivered > row.parts_sent:
             self._results.parts.append((row.id, error.delivered))
 
-    async def _offer(self, row: Due, lang: str, replies: list[Reply]) -> list[Reply]:
+    async def _offer(self, row: Due, lang: str, replies: list[Reply]) -> list[Reply] | None:
         """Remember the numbered options a message is about to show in a chat, before it is
         shown, so that typing "2" there chooses what it shows (like a direct reply's), not
         what the chat was offered before; options offered later are kept. Returns the
-        replies to send.
+        replies to send, or None when the row left the outbox since it was taken (an
+        erasure took it: its chat is not to be remembered, nor sent to).
 
         While the person is in the middle of a dialog, its numbers stay theirs: "2" still
         answers the question they were asked. This message's options are added after the
@@ -379,6 +385,8 @@ class DeliveryWorker:
         now = self.clock()
         try:
             async with self.repos.db.transaction():
+                if not await self.outbox.waiting(row.id):
+                    return None
                 dialog = await self.repos.dialogs.load(row.user_id) if row.user_id else None
                 mid_dialog = dialog is not None and now - dialog.updated_at <= DIALOG_LIFETIME
                 if mid_dialog:

@@ -6,8 +6,11 @@ status). One general :meth:`Audit.record` serves them all: ``action`` says what 
 (``role.grant``, ``idea.status``), ``subject`` what it happened to (``user`` with
 ``subject_user_id``, ``idea:17``), ``detail`` the facts as a small JSON object.
 
-People are linked by id only, so erasing a person unlinks them from the log as well. Keep
-names and message text out of ``detail``: the log outlives the people in it.
+People are linked by id only, in the actor and subject columns, so erasing a person unlinks
+them from the log as well (their erasure's pseudonym takes the id's place). Keep names,
+message text and people's ids out of ``detail``: the log outlives the people in it, and an
+id there would still point at them (:meth:`Audit.record` refuses a detail that names
+people's ids).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ CLI = "cli"
 USER = "user"
 #: The bot itself (delivery, a scheduled job).
 SYSTEM = "system"
+
+
+def _names_people(key: str) -> bool:
+    """Whether a detail's key says it holds people's ids (``user``, ``users``,
+    ``by_user_id``): those are not pseudonymised on erasure."""
+    return key.removesuffix("s") in ("user", "user_id") or key.endswith(
+        ("_user", "_users", "_user_id", "_user_ids")
+    )
 
 
 class AuditEntry(BaseModel):
@@ -75,6 +86,9 @@ class Audit:
             detail: The facts (old and new value, a count), JSON-serialisable.
             reason: Why, in the actor's words, if they gave one.
         """
+        people = sorted(key for key in detail or {} if _names_people(key))
+        if people:
+            raise ValueError(f"people's ids belong in actor or subject, not detail: {people}")
         who = actor or (USER if actor_user_id is not None else SYSTEM)
         return await self.db.execute(
             "INSERT INTO audit_log (at, actor, actor_user_id, action, subject,"

@@ -296,6 +296,14 @@ class Outbox:
         )
         return int(found)
 
+    async def waiting(self, row_id: int) -> bool:
+        """Whether a row is still pending (not withdrawn since it was taken: its person
+        erased, or it quoted what its author deleted)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", (row_id,)
+        )
+        return found is not None
+
     async def next_due(self, platform: str) -> datetime | None:
         """When the earliest pending row of a platform may be sent (None: nothing pending)."""
         return parse(

@@ -188,7 +188,16 @@ class Users:
         )
 
     async def move_chat(self, user_id: int, chat_id: str) -> None:
-        """Reach a consented person in another chat from now on (a new direct chat)."""
+        """Reach a consented person in another chat from now on (a new direct chat).
+
+        What was kept for their old chat goes: the numbered options last offered there
+        (their own ideas, perhaps), which nothing would find again to export or erase.
+        """
+        await self.db.execute(
+            "DELETE FROM chat_options WHERE (platform, chat_id) IN (SELECT platform, chat_id"
+            " FROM users WHERE id = ? AND consent_at IS NOT NULL AND chat_id IS NOT ?)",
+            (user_id, chat_id),
+        )
         await self.db.execute(
             "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL",
             (chat_id, user_id),

@@ -75,10 +75,9 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
         now=ctx.now,
         actor_user_id=ctx.user.id,
         subject=f"connection:{connection.id}",
-        detail={
-            "ideas": [first.id, second.id],
-            "users": [first.author_user_id, second.author_user_id],
-        },
+        # The two ideas, not their authors: ids of people in the detail would outlive an
+        # erasure (the ideas' links to them go with it).
+        detail={"ideas": [first.id, second.id]},
     )
     return respond(menu_reply(ctx, "connect.asked", first=first.id, second=second.id))
 

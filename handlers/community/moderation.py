@@ -212,7 +212,9 @@ class Reported(Kind[Flagged]):
 
         def to_reporters(lang: str) -> list[Reply]:
             key = f"moderation.reporter.{self.name}_{outcome}"
-            return [Reply(key=key, params=told_params(ctx, lang, item))]
+            # Not the comment: it is its author's words, gone with them if they are erased.
+            shown = {k: v for k, v in told_params(ctx, lang, item).items() if k != "comment"}
+            return [Reply(key=key, params=shown)]
 
         detail: dict[str, Any] = {**self.detail(item), "reports": resolved}
         if decision == "mute":

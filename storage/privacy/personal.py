@@ -107,8 +107,13 @@ class Table:
     keep_content: tuple[str, ...] = ()
     #: SELECT of media ids this table's rows about ``:user_id`` show (their pictures).
     media: str | None = None
-    #: SELECT of texts others' rows may quote (titles), scrubbed when content is deleted.
+    #: SELECT of the texts of the person's public content that others' rows may quote (an
+    #: idea's title on a button, a comment in a notice): scrubbed when that content is
+    #: deleted (kept content stays, and so may its quotes).
     quoted: str | None = None
+    #: SELECT of personal texts others' rows may quote (a typed answer shown without a name
+    #: in everyone's results, a question shown to the connector): scrubbed on every erasure.
+    quoted_personal: str | None = None
     #: Columns that may quote other people's texts; rows quoting deleted texts are removed.
     quotes: tuple[str, ...] = ()
     #: Columns people typed about others (a staff reason, a reporter's note) that may name a
@@ -209,12 +214,16 @@ TABLES: tuple[Table, ...] = (
         "chat_options",
         Kind.PERSONAL,
         "the buttons last offered in your chat, so a typed number still works",
-        export="SELECT options, updated_at FROM chat_options"
-        " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+        export="SELECT options, updated_at FROM chat_options WHERE platform = :platform"
+        " AND (chat_id IN (:chat_id, :platform_user_id) OR chat_id IN (SELECT chat_id"
+        " FROM outbox WHERE user_id = :user_id AND platform = :platform))",
         json_columns=("options",),
+        # Also a chat they left for a new one, should a message sent there since have
+        # offered options (before the outbox below goes: it knows those chats).
         erase=(
-            "DELETE FROM chat_options"
-            " WHERE platform = :platform AND chat_id IN (:chat_id, :platform_user_id)",
+            "DELETE FROM chat_options WHERE platform = :platform AND (chat_id IN"
+            " (:chat_id, :platform_user_id) OR chat_id IN (SELECT chat_id FROM outbox"
+            " WHERE user_id = :user_id AND platform = :platform))",
         ),
         quotes=("options",),
     ),
@@ -239,8 +248,8 @@ TABLES: tuple[Table, ...] = (
         Kind.CONTENT,
         "the ideas you sent in",
         export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
-        " status, supporters, created_at, updated_at, removed_at, removal, removal_reason"
-        " FROM ideas"
+        " status, supporters, created_at, updated_at, withdrawn_at, removed_at, removal,"
+        " removal_reason FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
         # Deleting an idea takes its comments, supports, history and index entries with it:
         # a few milliseconds each. So the erasure only takes them out of view, unlinked, and
@@ -291,12 +300,14 @@ TABLES: tuple[Table, ...] = (
         "idea_comments",
         Kind.CONTENT,
         "your comments under ideas",
-        export="SELECT id, idea_id AS idea, body, created_at, hidden_at, hidden_reason"
-        " FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
+        export="SELECT id, idea_id AS idea, body, created_at, edited_at, hidden_at,"
+        " hidden_reason FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
         delete_content=("DELETE FROM idea_comments WHERE author_user_id = :user_id",),
         keep_content=(
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
+        # Quoted to whoever reported it, and to its author in a notice about it.
+        quoted="SELECT body FROM idea_comments WHERE author_user_id = :user_id",
         reasons=("hidden_reason",),
         about="SELECT id FROM idea_comments WHERE author_user_id = :user_id",
     ),
@@ -434,6 +445,11 @@ TABLES: tuple[Table, ...] = (
             " (SELECT id FROM questions WHERE user_id = :user_id)",
             "UPDATE question_messages SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
+        # What they asked was shown to staff (the inbox, a thread): a reply to staff that
+        # waits to be sent again may still quote it.
+        quoted_personal="SELECT m.text FROM question_messages m"
+        " JOIN questions q ON q.id = m.question_id"
+        " WHERE q.user_id = :user_id AND m.side = 'resident'",
     ),
     Table(
         "retention_notices",
@@ -479,8 +495,8 @@ TABLES: tuple[Table, ...] = (
         "sanctions",
         Kind.PERSONAL,
         "warnings, mutes and bans the connector gave you, with the reason",
-        export="SELECT kind, reason, created_at, ends_at, lifted_at, expired_at"
-        " FROM sanctions WHERE user_id = :user_id ORDER BY id",
+        export="SELECT kind, comment_id AS comment, reason, created_at, ends_at, lifted_at,"
+        " expired_at FROM sanctions WHERE user_id = :user_id ORDER BY id",
         erase=(
             "DELETE FROM sanctions WHERE user_id = :user_id",
             "UPDATE sanctions SET by_user_id = NULL WHERE by_user_id = :user_id",
@@ -519,8 +535,8 @@ TABLES: tuple[Table, ...] = (
         "room_reports",
         Kind.PERSONAL,
         "your messages in experiments' rooms that others reported, and the decision",
-        export="SELECT id AS report, body, link, created_at, decision, decided_at"
-        " FROM room_reports WHERE author_user_id = :user_id"
+        export="SELECT id AS report, room_id AS room, message_id AS message, body, link,"
+        " created_at, decision, decided_at FROM room_reports WHERE author_user_id = :user_id"
         " OR (author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
@@ -556,8 +572,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "messages of yours the connector removed in experiments' rooms, and warnings, mutes"
         " and bans there, with the reason",
-        export="SELECT room_id AS room, kind, reason, created_at, ends_at, lifted_at"
-        " FROM room_sanctions"
+        export="SELECT room_id AS room, report_id AS report, kind, reason, created_at, ends_at,"
+        " lifted_at FROM room_sanctions"
         " WHERE user_id = :user_id OR report_id IN (SELECT id FROM room_reports"
         " WHERE author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
@@ -584,7 +600,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
         " a mute's end",
-        export="SELECT op, until, due_at, created_at, by_user_id IS :user_id AS by_you"
+        export="SELECT room_id AS room, op, until, due_at, attempts, created_at,"
+        " by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
         " ORDER BY id",
         erase=(
@@ -599,7 +616,9 @@ TABLES: tuple[Table, ...] = (
         "requests to put you in touch with another resident, and your answers",
         export="SELECT id, CASE WHEN user_a = :user_id THEN answer_a ELSE answer_b END"
         " AS your_answer, CASE WHEN user_a = :user_id THEN contact_a ELSE contact_b END"
-        " AS your_contact_line, status, created_at, closed_at FROM connections"
+        " AS your_contact_line, CASE WHEN user_a = :user_id THEN idea_a ELSE idea_b END"
+        " AS your_idea, CASE WHEN user_a = :user_id THEN idea_b ELSE idea_a END AS other_idea,"
+        " status, created_at, closed_at FROM connections"
         " WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
         erase=(
             "DELETE FROM connections WHERE user_a = :user_id OR user_b = :user_id",
@@ -610,8 +629,8 @@ TABLES: tuple[Table, ...] = (
         "outbox_batches",
         Kind.PERSONAL,
         "broadcasts you sent as a civil servant: how many were delivered",
-        export="SELECT batch, total, created_at, finished_at, delivered, unreachable, failed"
-        " FROM outbox_batches WHERE author_user_id = :user_id ORDER BY created_at",
+        export="SELECT batch, total, created_at, finished_at, delivered, unreachable, failed,"
+        " cancelled FROM outbox_batches WHERE author_user_id = :user_id ORDER BY created_at",
         erase=(
             "UPDATE outbox_batches SET author_user_id = NULL, progress_ref = NULL"
             " WHERE author_user_id = :user_id",
@@ -677,10 +696,11 @@ TABLES: tuple[Table, ...] = (
         "consultations",
         Kind.CONTENT,
         "consultations you composed as a civil servant",
-        export="SELECT id, kind, title, status, audience_kind, audience_value, opens_at,"
-        " closes_at, invited, created_at FROM consultations"
+        export="SELECT id, kind, title, intro, follow_up, questions, moments, answer_days,"
+        " status, audience_kind, audience_value, experiment_id, opens_at, closes_at,"
+        " reminded_at, closed_at, invited, created_at, updated_at FROM consultations"
         " WHERE author_user_id = :user_id ORDER BY id",
-        json_columns=("title",),
+        json_columns=("title", "intro", "follow_up", "questions", "moments"),
         erase=(
             "DELETE FROM consultations WHERE author_user_id = :user_id AND status = 'draft'",
             "UPDATE consultations SET author_user_id = NULL WHERE author_user_id = :user_id",
@@ -699,8 +719,9 @@ TABLES: tuple[Table, ...] = (
             "DELETE FROM consultation_answers WHERE response_id IN"
             " (SELECT id FROM consultation_responses WHERE user_id = :user_id)",
         ),
-        # Approved typed answers were quoted, without a name, in others' results.
-        quoted="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
+        # Approved typed answers were quoted, without a name, in others' results: personal
+        # data, which goes whatever happens to the person's public content.
+        quoted_personal="SELECT a.text FROM consultation_answers a JOIN consultation_responses r"
         " ON r.id = a.response_id WHERE r.user_id = :user_id AND a.review = 'approved'",
     ),
     Table(
@@ -733,9 +754,9 @@ TABLES: tuple[Table, ...] = (
         "meetings",
         Kind.CONTENT,
         "meetings you organised as a civil servant",
-        export="SELECT id, title, description, address, online_link, starts_at, ends_at,"
-        " capacity, status, created_at FROM meetings WHERE author_user_id = :user_id"
-        " ORDER BY id",
+        export="SELECT id, title, description, address, map_link, online_link, neighbourhood,"
+        " theme, experiment_id, lang, starts_at, ends_at, capacity, status, created_at,"
+        " updated_at FROM meetings WHERE author_user_id = :user_id ORDER BY id",
         erase=("UPDATE meetings SET author_user_id = NULL WHERE author_user_id = :user_id",),
     ),
     Table(
@@ -1005,9 +1026,11 @@ class PersonalStore:
             await Sanctions(self.db).keep(
                 person.user_id, person.platform, person.platform_user_id, now
             )
-            quoted, later = [], {}
+            # Their personal texts go from others' rows on every erasure; the texts of their
+            # public content only when it goes too.
+            quoted, later = await self._quoted(params, content_too=False), {}
             if content is ContentChoice.DELETE:
-                quoted = await self._quoted(params)
+                quoted = await self._quoted(params, content_too=True)
                 later = await self._later(params)
             # Before anything is erased: afterwards nothing links those rows to them.
             about = await self._about(params)
@@ -1085,14 +1108,18 @@ class PersonalStore:
                 there[table.name] = found
         return there
 
-    async def _quoted(self, params: dict[str, Any]) -> list[str]:
+    async def _quoted(self, params: dict[str, Any], *, content_too: bool) -> list[str]:
+        """The person's texts that others' rows may quote: the personal ones, and with
+        ``content_too`` those of their public content as well."""
         texts: set[str] = set()
         for table in self.tables:
-            if table.quoted is None:
-                continue
-            for row in await self.db.fetchall(table.quoted, params):
-                if isinstance(row[0], str) and len(row[0]) >= MIN_QUOTED_LENGTH:
-                    texts.add(row[0])
+            selects = [table.quoted_personal] + ([table.quoted] if content_too else [])
+            for sql in selects:
+                if sql is None:
+                    continue
+                for row in await self.db.fetchall(sql, params):
+                    if isinstance(row[0], str) and len(row[0]) >= MIN_QUOTED_LENGTH:
+                        texts.add(row[0])
         return sorted(texts)
 
     # The last steps of an erasure, in the background ---------------------------------------
@@ -1412,8 +1439,42 @@ def _keys_in(key: tuple[str, ...], keys: list[tuple[Any, ...]]) -> tuple[str, li
 
 
 def _needles(texts: Sequence[str]) -> list[str]:
-    """Texts as typed and as stored inside JSON (quotes and control characters escaped)."""
-    return sorted({form for text in texts for form in (text, _json_inner(text))})
+    """Texts as typed and as quoted (see :func:`_quotations`), each also as stored inside
+    JSON (quotes and control characters escaped)."""
+    return sorted(
+        {
+            form
+            for text in texts
+            for quote in _quotations(text)
+            for form in (quote, _json_inner(quote))
+        }
+    )
+
+
+#: The longest start of a text that messages quote (``handlers.answers.excerpt``'s lengths
+#: are all below it).
+MAX_EXCERPT = 240
+
+
+def _quotations(text: str) -> set[str]:
+    """A text and the forms in which others' messages quote it: on one line (runs of white
+    space as one space), and its start cut with an ellipsis. Such a start is no part of the
+    whole text ("Een klimrek…" is not in "Een klimrek voor kinderen"), so every cut a
+    message could make is a needle of its own: at each space, or within a first word too
+    long to cut at one, up to :data:`MAX_EXCERPT` characters. The ellipsis keeps them as
+    specific as the text: only a quote of this text ends there with one."""
+    flat = " ".join(text.split())
+    forms = {text, flat}
+    head = flat[:MAX_EXCERPT]
+    first_space = head.find(" ")
+    ends = {i for i, char in enumerate(head) if char == " "}
+    ends |= set(range(MIN_QUOTED_LENGTH, first_space if first_space >= 0 else len(head)))
+    forms |= {
+        flat[:end].rstrip() + "…"
+        for end in ends
+        if end < len(flat) and len(flat[:end].rstrip()) >= MIN_QUOTED_LENGTH
+    }
+    return {form for form in forms if len(form) >= MIN_QUOTED_LENGTH}
 
 
 async def table_names(db: Database) -> list[str]:

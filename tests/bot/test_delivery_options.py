@@ -4,6 +4,7 @@ newer ones meanwhile)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, residents
 from tests.meetings import evening, organise
 from tests.people import civil_servant, row, subscribe
+from tests.privacy import traces
 from tests.support import Chat
 from tests.waiting import until
 
@@ -142,3 +144,43 @@ async def test_a_message_stored_before_its_text_changed_still_goes_out(app: App)
         await worker.stop()
     assert "… kijkt ernaar" in screen.getvalue()
     assert await app.db.fetchval("SELECT status FROM outbox") == "sent"
+
+
+async def test_a_message_taken_for_sending_before_its_person_was_erased_leaves_nothing(
+    app: App,
+) -> None:
+    """The worker took Anna's message, then she erased herself: it is neither sent nor
+    remembered as the options of her chat (which would outlive her)."""
+    anna, bob = Chat(app, "anna"), Chat(app, "bob")
+    for person in (anna, bob):
+        await person.onboard()
+    ids = [(await row(app, anna)).id, (await row(app, bob)).id]
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids, [r.model_dump(mode="json") for r in ASKING], kind="consultation", now=utcnow()
+        )
+    taken, erased = asyncio.Event(), asyncio.Event()
+
+    async def held(_: str | None, __: str, replies: list[Reply]) -> list[Reply]:
+        if not taken.is_set():
+            taken.set()
+            await erased.wait()
+        return replies
+
+    adapter = FakeAdapter(platform=Platform(name="test", numbered_options=True))
+    one_by_one = DeliveryPolicy(concurrency=1, attempts=3, backoff=0.02, poll=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, one_by_one, sign=held)
+    await worker.start()
+    try:
+        await until(taken.is_set)
+        await anna.send("/vergeetmij")
+        await anna.press("Ja")
+        assert anna.keys == ["privacy.forget.done"]
+        erased.set()
+        # One sender, in order: once Bob has his, Anna's row was dealt with.
+        await until(lambda: len(adapter.sent) >= 1)
+    finally:
+        await worker.stop()
+    assert [sent.chat_id for sent in adapter.sent] == ["bob"]
+    assert await app.repos.chat_options.load("test", "anna") == []
+    assert await traces(app.db, ["anna"]) == []

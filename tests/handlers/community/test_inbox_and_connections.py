@@ -196,3 +196,28 @@ async def test_an_answer_to_a_question_closed_meanwhile_is_handed_back_not_lost(
     ]
     assert "question.answer" not in await audit_actions(app)
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+
+
+async def test_the_log_of_an_introduction_keeps_no_trace_of_an_erased_resident(
+    app: App,
+) -> None:
+    """The log says which ideas the connector put together, not who wrote them: an id in
+    its detail would outlive its person's erasure (the columns get a pseudonym)."""
+    ria = await connector(app)
+    bob, anna = await person(app, "bob"), await person(app, "anna")
+    await submit_idea(bob, "Zonnepanelen op het stadhuis", "Stroom van het dak voor iedereen.")
+    await submit_idea(anna, "Een speeltuin bij de Zeeweg", "Een klimrek voor kinderen.")
+    await ria.send("/verbind #1 #2")
+    assert ria.keys[0] == "connect.asked"
+    anna_id = (await row(app, anna)).id
+    await anna.send("/vergeetmij")
+    await anna.press("Laten staan")
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    [entry] = await app.repos.audit.recent(action="connection.propose")
+    assert entry.detail == {"ideas": [1, 2]}
+    assert entry.subject == "connection:1" and entry.actor_user_id == (await row(app, ria)).id
+    linked = await app.db.fetchval(
+        "SELECT COUNT(*) FROM audit_log WHERE ? IN (actor_user_id, subject_user_id)", (anna_id,)
+    )
+    assert linked == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from bot.app import App
 from bot.settings import Settings
 from handlers import when
 from handlers.community.mutes import expire_mutes
+from handlers.contract import Event, Reply
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.community.reports import Flag
@@ -25,6 +27,7 @@ from tests.people import (
     row,
     with_role,
 )
+from tests.privacy import traces
 from tests.support import Chat
 
 
@@ -329,3 +332,47 @@ async def test_a_ban_for_an_author_who_is_gone_or_became_staff_meanwhile_is_not_
     assert "Blokkeren" not in " ".join(ria.last[0].labels())
     assert await app.db.fetchval("SELECT COUNT(*) FROM sanctions") == 0
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+
+
+#: A comment longer than its quotes, which show its start cut with "…".
+NAMING = (
+    "Xjqw Jan de Vries van nummer 4 is een oplichter, hij verkoopt kapotte fietsen aan"
+    " iedereen in de straat en niemand durft er iets van te zeggen. Pas op voor hem!"
+)
+
+
+async def test_a_deleted_comment_leaves_the_notices_and_waiting_replies_of_its_reporters(
+    app: App,
+) -> None:
+    """Reporters are told the decision without the comment, and a reply quoting it that
+    never arrived (its report's first question) goes when its author deletes it with
+    herself: a reporter keeps no words of another."""
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send(NAMING)
+    dirk = await person(app, "dirk")
+    await dirk.press_payload("idea.comments:1")
+
+    async def lost(_: Event, __: str, ___: list[Reply]) -> None:
+        raise ConnectionError("the network went down")
+
+    await app.router.handle(dirk.event(button="cm.report:1", event_id="u-77"), lost)
+    assert "Xjqw Jan de Vries" in await app.db.fetchval("SELECT pending FROM handled_events")
+    await dirk.press_payload("cm.report:1")
+    await dirk.press("Schelden of beledigend")
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Laten staan")
+    await ria.send("Mag gezegd worden.")
+    [told] = await for_user(app, dirk, "moderation")
+    assert "hij blijft staan" in told.text(app, "nl")
+    assert "Xjqw" not in json.dumps([reply.params for reply in told.replies])
+
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["Xjqw", "oplichter"]) == []
+    # Dirk was still told what became of his report.
+    assert len(await for_user(app, dirk, "moderation")) == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.app import App
 from storage.consultations.model import ConsultationStatus
-from tests.consultations import compose_poll, last_consultation
+from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of, seen
 from tests.people import civil_servant
 from tests.people import person as resident
 from tests.people import row as stored
@@ -78,3 +78,49 @@ async def test_a_civil_servants_published_poll_stays_unsigned_when_she_is_erased
     assert published is not None and published.status is ConsultationStatus.OPEN
     assert published.author_user_id is None
     assert await app.repos.consultations.get(draft) is None
+
+
+#: A typed answer longer than a quote in the results: they show its start, cut with "…".
+LONG = (
+    "Qzxbuurman Jan Pietersen op nummer 12 maakt altijd herrie,\nook 's nachts. "
+    + "Graag een speelplek verder van zijn huis, met bomen en bankjes. " * 4
+)
+
+
+async def test_an_approved_answer_quoted_in_others_results_goes_with_its_writer(
+    app: App, clock: Clock
+) -> None:
+    """Anna sent in no ideas, so /vergeetmij keeps (nothing of) her public content: her
+    typed answer is personal data all the same, and goes from the results waiting for
+    everyone else, whole or cut short."""
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    others = [await resident(app, name) for name in ("carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for chat, words in [(anna, LONG), (bob, "Meer bomen graag")] + [
+        (other, "Schaduw op het plein") for other in others
+    ]:
+        await chat.press_payload(f"cs.w:{poll}:0:4")
+        await chat.send(words)
+    await ria.send("/peilingen")
+    await ria.press("Eigen antwoorden")
+    for _ in range(5):
+        await ria.press("Mag getoond")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    start = "Qzxbuurman Jan Pietersen op nummer 12 maakt altijd herrie, ook 's nachts."
+    before = await outbox_of(app, bob)
+    assert start in seen(app, before[-1])[0].text
+
+    await anna.send("/vergeetmij")
+    assert anna.keys == ["privacy.forget.confirm"]
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["Qzxbuurman", "Pietersen"]) == []
+    # The results quoting her go (what else Bob was sent stays).
+    assert await outbox_of(app, bob) == before[:-1]

@@ -346,3 +346,61 @@ async def test_a_reply_that_never_arrived_is_in_my_data_without_the_files_bytes(
     assert [reply["key"] for reply in waiting] == ["privacy.data.summary", "privacy.data.file"]
     assert waiting[1]["file"].startswith("samenspel-mijn-gegevens-")
     assert set(waiting[1]) == {"key", "params", "parts", "file"}  # not the file's bytes
+
+
+async def test_a_matrix_resident_who_moved_to_a_new_direct_chat_leaves_nothing_in_the_old(
+    app: App,
+) -> None:
+    """Element often opens a new direct chat: the numbered options of the old one (her own
+    ideas) go with the move, so her erasure leaves nothing there either."""
+    anna = Chat(
+        app, "@annabel:hs.nl", name="Annabel Zwartkruis", platform="matrix", chat_id="!old:hs.nl"
+    )
+    await anna.onboard()
+    await submit_idea(anna, *ANNA_IDEA)
+    await anna.send("/mijnideeen")
+    assert any(ANNA_IDEA[0] in label for label, _, _ in await options(app, "!old:hs.nl"))
+    anna.chat_id = "!new:hs.nl"
+    await anna.send("/menu")
+    assert await options(app, "!old:hs.nl") == []
+    await anna.send("/vergeetmij")
+    await anna.send("1")  # Laten staan
+    await anna.send("1")  # Ja
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["!old:hs.nl", "@annabel:hs.nl", "Annabel"]) == []
+
+
+async def options(app: App, chat_id: str) -> list[tuple[str, str, bool]]:
+    return await app.repos.chat_options.load("matrix", chat_id)
+
+
+async def test_my_data_says_when_i_edited_a_comment(app: App) -> None:
+    anna, _ = await neighbours(app)
+    await anna.press_payload("cm.edit:2")  # her comment under Bob's idea
+    await anna.send("Xjqwreactie, beter verwoord")
+    await anna.send("/mijngegevens")
+    [mine] = exported(anna)["sections"]["idea_comments"]["rows"]
+    assert mine["body"] == "Xjqwreactie, beter verwoord" and mine["edited_at"]
+
+
+async def test_a_reply_to_staff_quoting_a_question_waits_no_longer_than_its_asker(
+    app: App,
+) -> None:
+    """The connector opened Anna's question, but that reply never arrived: it waits to be
+    sent again (up to a week) with her words in it, until she is erased."""
+    anna = annabel(app)
+    await anna.onboard()
+    asked = "Xjqw mijn buurman op nummer 12 laat zijn hond altijd blaffen, wat nu?"
+    await anna.send(f"/vraag {asked}")
+    assert anna.keys[0] == "questions.sent"
+    ria = await connector(app)
+
+    async def lost(_: Event, __: str, ___: list[Reply]) -> None:
+        raise ConnectionError("the network went down")
+
+    await app.router.handle(ria.event(button="inbox.open:1", event_id="u-5"), lost)
+    assert "nummer 12" in await app.db.fetchval("SELECT pending FROM handled_events")
+    await anna.send("/vergeetmij")
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["Xjqw", "nummer 12"]) == []

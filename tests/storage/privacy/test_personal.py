@@ -291,3 +291,163 @@ async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
     assert await traces(app.db, [*anna.identity, *anna.texts]) == []
     assert await asyncio.to_thread(samenspel, *erase) == 2
     assert "nobody with id" in capsys.readouterr().err
+
+
+async def test_options_written_to_a_chat_someone_left_go_with_them(app: App) -> None:
+    """A message queued for Anna's old direct chat was delivered there after she moved to a
+    new one, and its options were remembered for the old chat: her erasure finds them by
+    the outbox's chats."""
+    seeded = await seed_neighbours(app)
+    anna, now, old = seeded.anna, utcnow(), "c-old-7001112223"
+    async with app.db.transaction():
+        await app.repos.users.move_chat(anna.user_id, old)
+        await app.repos.outbox.enqueue(
+            anna.user_id, [{"key": "raw", "params": {"text": "Doe je mee?"}}], kind="t", now=now
+        )
+        await app.repos.users.move_chat(anna.user_id, "c-new-7001112223")
+        await app.repos.chat_options.save(
+            "telegram", old, [("Ik kom", "mt.go:1", True)], now, only_if_newer=True
+        )
+    data = await app.repos.personal.export(anna.user_id, now)
+    assert data is not None and len(data.sections["chat_options"].rows) == 1
+    await app.repos.personal.erase(
+        anna.user_id, content=ContentChoice.KEEP, cause=Cause.REQUEST, now=now
+    )
+    assert await app.repos.chat_options.load("telegram", old) == []
+    assert await traces(app.db, [old]) == []
+
+
+#: Columns a table's export leaves out, and why (every other column is in it, so a column
+#: added later cannot be forgotten). In every table: ``id``, a row's internal number, where
+#: nothing else refers to it, and the person's own user id, by which the rows were found.
+OWN = "your own internal number, by which these rows were found"
+STAFF = "the internal number of the staff member who did it"
+PROFILE = "your account or chat on the platform, in the users section"
+NOT_EXPORTED = {
+    "dialogs": {"user_id": OWN, "token": "a random check of the step's buttons"},
+    "chat_options": {"platform": PROFILE, "chat_id": PROFILE},
+    "outbox": {
+        "user_id": OWN,
+        "platform": PROFILE,
+        "chat_id": PROFILE,
+        "batch": "the internal label of the broadcast it belonged to",
+        "parts_sent": "delivery's count of a message's parts already sent",
+    },
+    "ideas": {"author_user_id": OWN, "comments": "how many comments everyone wrote: public"},
+    "idea_comments": {"author_user_id": OWN},
+    "experiment_proposals": {"author_user_id": OWN},
+    "broadcasts": {"author_user_id": OWN, "payload": "the same message as text, as sent"},
+    "comment_reports": {"reporter_user_id": OWN},
+    "idea_reports": {"reporter_user_id": OWN},
+    "sanctions": {"user_id": OWN, "by_user_id": STAFF, "lifted_by_user_id": STAFF},
+    "experiment_rooms": {"linked_by": OWN, "chat_id": "the group's id: not about you"},
+    "room_reports": {"author_user_id": OWN, "author_platform_id": PROFILE},
+    "room_reporters": {"reporter_user_id": OWN},
+    "room_sanctions": {
+        "user_id": OWN,
+        "by_user_id": STAFF,
+        "lifted_by_user_id": STAFF,
+        "target": PROFILE,
+        "pseudonym": "set only once the person it is about was erased",
+    },
+    "room_tasks": {
+        "target": "the account acted on: yours (the users section) or, for a task you"
+        " ordered as staff, another person's",
+        "last_error": "the platform's last refusal, about that account",
+    },
+    "connections": {"user_b": "the other person's internal number", "by_user_id": STAFF},
+    "outbox_batches": {
+        "author_user_id": OWN,
+        "progress_ref": "the id of the progress message in your chat",
+        "progress_shown": "how far that progress message counted",
+    },
+    "invites": {
+        "code_hash": "a hash of the code: a secret, not about you",
+        "redeemed_by": "you, or the person who used your invitation (made_by_you says which)",
+    },
+    "budget_ballots": {"user_id": OWN, "round_id": "shown as the round's name"},
+    "budget_choices": {"user_id": OWN, "project_id": "shown as the project's title and cost"},
+    "budget_votes": {"user_id": OWN, "project_id": "shown as the project's title and cost"},
+    "consultations": {"author_user_id": OWN, "seed": "the internal key of an evaluation"},
+    "consultation_answers": {"response_id": "shown as the consultation and its moment"},
+    "consultation_responses": {"user_id": OWN},
+    "meetings": {
+        "author_user_id": OWN,
+        "broadcast_id": "the internal number of its announcement",
+        "version": "a counter of its changes",
+    },
+    "audit_log": {
+        "subject_user_id": "you, or the person you acted on as staff (by_you says which)",
+        "actor_pseudonym": "set only once the person was erased",
+        "subject_pseudonym": "set only once the person was erased",
+    },
+    "undecrypted_messages": dict.fromkeys(
+        ("event_id", "device_id", "sender", "session_id", "sender_key", "source"),
+        "the encrypted message as it came, which nobody could read",
+    ),
+    "handled_events": {"platform": PROFILE, "user_id": OWN},
+    "telegram_inbox": {"sender": PROFILE, "attempts": "how often answering it was tried"},
+}
+for _table in (
+    "idea_supports",
+    "idea_follows",
+    "experiment_participants",
+    "experiment_proposal_followers",
+    "news_subscriptions",
+    "news_muted_themes",
+    "staff_cards",
+    "retention_notices",
+    "room_welcomes",
+    "consultation_preferences",
+    "meeting_registrations",
+):
+    NOT_EXPORTED[_table] = {"user_id": OWN}
+
+
+async def test_every_column_of_what_is_exported_is_in_the_export_or_listed_with_a_reason(
+    app: App,
+) -> None:
+    """A table's export names each of its columns in what it selects, unless
+    :data:`NOT_EXPORTED` says why not (and that list names only columns left out)."""
+    forgotten, listed_but_exported = {}, {}
+    for table in TABLES:
+        if table.export is None:
+            continue
+        columns = [
+            row["name"] for row in await app.db.fetchall(f'PRAGMA table_info("{table.name}")')
+        ]
+        # What the export selects: before its own table's FROM.
+        selected = table.export[: table.export.index(f" FROM {table.name}")]
+        exported = {c for c in columns if re.search(rf"\b{c}\b", selected)}
+        reasons = NOT_EXPORTED.get(table.name, {})
+        missing = [c for c in columns if c not in exported and c not in reasons and c != "id"]
+        if missing:
+            forgotten[table.name] = missing
+        stale = [c for c in reasons if c in exported or c not in columns]
+        if stale:
+            listed_but_exported[table.name] = stale
+    assert forgotten == {}, "export these columns, or say in NOT_EXPORTED why not"
+    assert listed_but_exported == {}
+    assert set(NOT_EXPORTED) <= {table.name for table in TABLES if table.export is not None}
+
+
+async def test_my_data_holds_the_newer_fields_of_my_rows(app: App) -> None:
+    seeded = await seed_neighbours(app)
+    anna, bob, now = seeded.anna, seeded.bob, utcnow()
+    async with app.db.transaction():
+        await app.repos.comments.edit_own(1, anna.user_id, "Xjqw bewerkt", now)
+        await app.db.execute("UPDATE ideas SET withdrawn_at = ? WHERE id = ?", ("2026", anna.idea))
+        await app.repos.connections.propose(
+            (anna.user_id, anna.idea),
+            (bob.user_id, bob.idea),
+            by_user_id=seeded.carla.user_id,
+            now=now,
+        )
+    data = await app.repos.personal.export(anna.user_id, now)
+    assert data is not None
+    comments = {row["id"]: row for row in data.sections["idea_comments"].rows}
+    assert comments[1]["edited_at"] is not None
+    [idea] = data.sections["ideas"].rows
+    assert idea["withdrawn_at"] == "2026"
+    [connection] = data.sections["connections"].rows
+    assert (connection["your_idea"], connection["other_idea"]) == (anna.idea, bob.idea)
