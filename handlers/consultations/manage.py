@@ -18,6 +18,7 @@ Every change lands in the audit log (``consultation.close``, ``consultation.edit
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, timedelta
 
 from handlers import when
@@ -36,6 +37,7 @@ from storage.consultations.model import (
     QuestionKind,
     pick,
 )
+from storage.consultations.responses import Review
 
 feature = Feature("consultation-manage")
 feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.CIVIL_SERVANT)
@@ -527,56 +529,78 @@ async def review_next(ctx: Context) -> Response:
     waiting = await ctx.repos.responses.next_review(consultation.id)
     if waiting is None:
         return respond(Reply(key="consultations.reviews_done", buttons=[_back()]))
+    return respond(_review_item(ctx, consultation, waiting))
+
+
+def words_mark(text: str) -> str:
+    """A short mark of a typed answer's words, carried by the buttons that decide about it:
+    a decision counts only for the words staff read (8 hex digits keep the payload short)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _review_item(ctx: Context, consultation: Consultation, waiting: Review) -> Reply:
     asked = consultation.question(waiting.question)
-    at = f"{waiting.response_id}:{waiting.question}"
-    return respond(
-        Reply(
-            key="consultations.review_item",
-            params={
-                "title": pick(consultation.title, ctx.lang),
-                "number": waiting.question,
-                "question": pick(asked.text, ctx.lang) if asked else "",
-                "text": waiting.text,
-                "waiting": waiting.waiting,
-            },
-            buttons=[
-                [
-                    Button(label="consultations.btn_approve", payload=f"cs.ok:{at}"),
-                    Button(label="consultations.btn_reject", payload=f"cs.no:{at}"),
-                ],
-                _back(),
+    at = f"{waiting.response_id}:{waiting.question}:{words_mark(waiting.text)}"
+    return Reply(
+        key="consultations.review_item",
+        params={
+            "title": pick(consultation.title, ctx.lang),
+            "number": waiting.question,
+            "question": pick(asked.text, ctx.lang) if asked else "",
+            "text": waiting.text,
+            "waiting": waiting.waiting,
+        },
+        buttons=[
+            [
+                Button(label="consultations.btn_approve", payload=f"cs.ok:{at}"),
+                Button(label="consultations.btn_reject", payload=f"cs.no:{at}"),
             ],
-        )
+            _back(),
+        ],
     )
 
 
 async def _decide(ctx: Context, approved: bool) -> Response:
-    raw_response, _, raw_question = ctx.value.partition(":")
+    """``<response>:<question>:<mark>``: decide about the typed answer, if it still says
+    what staff read (see :func:`words_mark`); a changed one is shown again, undecided."""
+    raw_response, _, rest = ctx.value.partition(":")
+    raw_question, _, mark = rest.partition(":")
     response_id = parse_id(raw_response)
     number = parse_id(raw_question)
-    taking = await ctx.repos.responses.get(response_id) if response_id else None
-    if taking is None or number is None:
+    if response_id is None or number is None:
         return _gone()
-    if not await ctx.repos.responses.decide(taking.id, number, approved):
+    waiting = await ctx.repos.responses.pending_review(response_id, number)
+    consultation = (
+        await _staff_consultation(ctx, str(waiting.consultation_id)) if waiting else None
+    )
+    if waiting is None or consultation is None:
+        return respond(Reply(key="consultations.review_gone", buttons=[_back()]))
+    if mark != words_mark(waiting.text):
+        # The resident changed the answer after it was shown (or the button is older than
+        # marks): what was read is not what would be shown.
+        return respond(
+            Reply(key="consultations.review_changed"), _review_item(ctx, consultation, waiting)
+        )
+    if not await ctx.repos.responses.decide(response_id, number, waiting.text, approved):
         return respond(Reply(key="consultations.review_gone", buttons=[_back()]))
     await ctx.repos.audit.record(
         "consultation.review",
         now=ctx.now,
         actor_user_id=ctx.user.id,
-        subject=f"consultation:{taking.consultation_id}",
+        subject=f"consultation:{consultation.id}",
         detail={"question": number, "shown": approved},
     )
-    ctx.value = str(taking.consultation_id)
+    ctx.value = str(consultation.id)
     return await review_next(ctx)
 
 
 @feature.action("cs.ok", role=Role.CIVIL_SERVANT)
 async def approve(ctx: Context) -> Response:
-    """``cs.ok:<response>:<question>``: this typed answer may be shown with the results."""
+    """``cs.ok:<response>:<question>:<mark>``: this typed answer may be shown with the results."""
     return await _decide(ctx, True)
 
 
 @feature.action("cs.no", role=Role.CIVIL_SERVANT)
 async def reject(ctx: Context) -> Response:
-    """``cs.no:<response>:<question>``: this typed answer is never shown."""
+    """``cs.no:<response>:<question>:<mark>``: this typed answer is never shown."""
     return await _decide(ctx, False)

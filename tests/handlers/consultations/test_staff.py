@@ -237,6 +237,42 @@ async def test_typed_answers_are_shown_only_after_staff_approved_them(
     assert sum(1 for a, _ in await _actions(app, poll) if a == "consultation.review") == 5
 
 
+async def test_a_decision_counts_only_for_the_words_staff_read(app: App, clock: Clock) -> None:
+    people = [await resident(app, name) for name in ("anna", "bob", "carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person in people:
+        await person.press_payload(f"cs.w:{poll}:0:4")
+        await person.send("Meer bomen graag")
+    anna = people[0]
+    await ria.press_payload(f"cs.mod:{poll}")
+    assert ria.keys == ["consultations.review_item"]
+    read = {payload[:5]: payload for _, payload in ria.buttons()}
+    assert all(len(payload.encode()) <= 40 for payload in read.values())
+    # While ria reads, anna changes her answer into something ria never saw.
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await anna.send("Bel Piet de Vries 06-12345678, hij is een oplichter")
+    for stale in (read["cs.ok"], read["cs.no"]):
+        await ria.press_payload(stale)
+        assert ria.keys == ["consultations.review_changed", "consultations.review_item"]
+        assert "Dit antwoord is veranderd" in ria.text and "06-12345678" in ria.text
+    assert not any(a == "consultation.review" for a, _ in await _actions(app, poll))
+    await ria.press("Niet tonen")  # the fresh button decides about the words now shown
+    for _ in range(4):
+        assert "Meer bomen graag" in ria.text
+        await ria.press("Mag getoond")
+    assert ria.keys == ["consultations.reviews_done"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    summary = seen(app, (await outbox_of(app, people[1]))[-1])[0].text
+    assert "“Meer bomen graag”" in summary
+    assert "06-12345678" not in summary
+
+
 async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart(
     app: App, clock: Clock
 ) -> None:
