@@ -72,12 +72,16 @@ def _ask(key: str, **params: object) -> Reply:
 @feature.action("cs.compose", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:
     """Begin a new consultation with its title."""
-    dialog = Dialog(name=DIALOG, step="title", data={"lang": ctx.lang, "questions": []})
+    # Residents read it in the municipality's language (or their own, where there is a
+    # text in it): what a civil servant writes is that language's, whatever language the
+    # bot speaks to them in.
+    written = ctx.catalog.default
+    dialog = Dialog(name=DIALOG, step="title", data={"lang": written, "questions": []})
     return respond(_ask("consultations.compose_intro", max=MAX_TITLE), dialog=dialog)
 
 
 def _texts(dialog: Dialog, text: str) -> dict[str, str]:
-    """A civil servant's text, kept under the language they write in."""
+    """A civil servant's text, kept under the language it is written in."""
     return {str(dialog.data.get("lang", "nl")): text}
 
 

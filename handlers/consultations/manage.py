@@ -36,6 +36,7 @@ from storage.consultations.model import (
     ConsultationStatus,
     QuestionKind,
     pick,
+    picked_language,
 )
 from storage.consultations.responses import Review
 
@@ -407,14 +408,19 @@ async def follow_up_ask(ctx: Context) -> Response:
     consultation = await _staff_consultation(ctx, ctx.value)
     if consultation is None or not _editable(consultation):
         return _gone()
-    dialog = Dialog(name=FOLLOW_UP, step="text", data={"consultation": consultation.id})
-    return respond(_ask_follow_up(ctx, consultation), dialog=dialog)
+    # The text shown is the one replaced: an English-speaking civil servant shown the Dutch
+    # text (there is no English one) changes what Dutch readers get.
+    shown = picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
+    dialog = Dialog(
+        name=FOLLOW_UP, step="text", data={"consultation": consultation.id, "language": shown}
+    )
+    return respond(_ask_follow_up(ctx, consultation, shown), dialog=dialog)
 
 
-def _ask_follow_up(ctx: Context, consultation: Consultation) -> Reply:
+def _ask_follow_up(ctx: Context, consultation: Consultation, language: str) -> Reply:
     return Reply(
         key="consultations.ask_follow_up_edit",
-        params={"now": pick(consultation.follow_up, ctx.lang), "max": MAX_FOLLOW_UP},
+        params={"now": consultation.follow_up.get(language, ""), "max": MAX_FOLLOW_UP},
         buttons=[[Button(label="consultations.btn_stop", payload="cancel")]],
     )
 
@@ -427,17 +433,21 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None or not _editable(consultation):
         return respond(*_gone().replies, end_dialog=True)
+    language = str(
+        dialog.data.get("language")
+        or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
+    )
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
-        return respond(text, _ask_follow_up(ctx, consultation), dialog=dialog)
-    texts = {**consultation.follow_up, ctx.lang: text}
+        return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
+    texts = {**consultation.follow_up, language: text}
     await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now)
     await ctx.repos.audit.record(
         "consultation.edit",
         now=ctx.now,
         actor_user_id=ctx.user.id,
         subject=f"consultation:{consultation.id}",
-        detail={"field": "follow_up", "language": ctx.lang},
+        detail={"field": "follow_up", "language": language},
     )
     return respond(Reply(key="consultations.follow_up_saved", buttons=[_back()]), end_dialog=True)
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import App
 from bot.runtime import Runtime
-from handlers.contract import Role, Timer
+from handlers.contract import Reply, Role, Timer
 from storage.consultations.model import ConsultationStatus
 from tests.consultations import (
     FOLLOW_UP,
@@ -20,7 +20,7 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
-from tests.people import TimerLog, civil_servant
+from tests.people import TimerLog, civil_servant, with_role
 from tests.people import person as resident
 from tests.people import row as stored
 from tests.support import Chat
@@ -195,6 +195,59 @@ async def test_staff_edit_what_happens_next_and_the_closing_time(app: App, clock
     [*_, results] = await outbox_of(app, anna)
     assert "We bouwen de schommel in mei." in seen(app, results)[0].text
     assert FOLLOW_UP not in seen(app, results)[0].text
+
+
+async def test_an_edit_replaces_the_text_it_was_shown_whatever_language_staff_read(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")  # reads Dutch
+    ria = await civil_servant(app)
+    await compose_poll(ria)  # in Dutch
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    tom = await with_role(app, await resident(app, "tom", language="English"), Role.CIVIL_SERVANT)
+    await tom.press_payload(f"cs.fu:{poll}")
+    assert FOLLOW_UP in tom.text  # the Dutch text is the one he sees, so the one he changes
+    await tom.send("De schommel komt er in mei.")
+    assert tom.keys == ["consultations.follow_up_saved"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    assert consultation.follow_up == {"nl": "De schommel komt er in mei."}
+    assert [d for a, d in await _actions(app, poll) if a == "consultation.edit"] == [
+        {"field": "follow_up", "language": "nl"}
+    ]
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert "De schommel komt er in mei." in seen(app, results)[0].text
+
+
+async def test_a_poll_composed_in_another_interface_language_is_in_the_municipalitys(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    tom = await with_role(app, await resident(app, "tom", language="English"), Role.CIVIL_SERVANT)
+    await tom.send("/newpoll")
+    await tom.send("Speelplek Zeewijk")
+    await tom.send("Wat vind jij belangrijk?")
+    await tom.press("One choice")
+    await tom.send("Wat moet er komen?")
+    await tom.send("Schommel\nKlimrek")
+    await tom.press("Done with the questions")
+    await tom.send("De gemeenteraad besluit in juni.")
+    await tom.press("Everyone")
+    await tom.press("Right away")
+    await tom.press("After 7 days")
+    await tom.press("Publish")
+    assert tom.keys == ["consultations.published"], tom.keys
+    consultation = await app.repos.consultations.get(await last_consultation(app))
+    assert consultation is not None
+    assert consultation.title == {"nl": "Speelplek Zeewijk"}
+    assert consultation.follow_up == {"nl": "De gemeenteraad besluit in juni."}
+    assert consultation.questions[0].options == [{"nl": "Schommel"}, {"nl": "Klimrek"}]
+    [invitation] = await outbox_of(app, anna)
+    assert not any(Reply.model_validate(raw).original for raw in invitation.payload)
 
 
 async def test_typed_answers_are_shown_only_after_staff_approved_them(
