@@ -259,3 +259,34 @@ async def test_a_muted_resident_hears_it_before_typing_an_answer(app: App) -> No
     await anna.press_payload(f"cs.w:{poll}:0:4")
     assert anna.keys[0] == "moderation.muted"
     assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
+
+
+async def test_a_muted_resident_reaching_a_typed_question_is_told_before_typing(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    user = await stored(app, "anna")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            user.id,
+            SanctionKind.MUTE,
+            reason="Even rust.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=2),
+        )
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    await anna.press_payload(f"cs.a:{poll}:0:2:3")
+    await anna.press_payload(f"cs.t:{poll}:0:3:1")
+    # On to the typed question (after ticking, from her answers, from her list): each
+    # time she hears she is muted, and is not asked to type what would be refused.
+    for payload in (f"cs.n:{poll}:0:3", f"cs.q:{poll}:0:4", f"cs.o:{poll}:0"):
+        await anna.press_payload(payload)
+        assert anna.keys == ["moderation.muted", "consultations.question"], payload
+        assert "Even rust." in anna.text
+        assert "Typ je antwoord" not in anna.text
+        assert [label for label, _ in anna.buttons()] == ["Zeg ik liever niet"]
+        assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
+    await anna.press("Zeg ik liever niet")
+    assert anna.keys == ["consultations.done"]
