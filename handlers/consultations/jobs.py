@@ -308,6 +308,11 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
     async with repos.db.transaction():
         if not await repos.consultations.close(consultation_id, now):
             return None
+        # Read again: what the municipality will do with the answers may have been changed
+        # while the charts were drawn (it can be, until the closing time), and that is what
+        # residents get. What they answered could not change after the closing time.
+        closed = await repos.consultations.get(consultation_id)
+        assert closed is not None
         for moment, (results, groups, quotes) in counted.items():
             await repos.tallies.keep(consultation_id, moment, results)
             for lang, ids in groups.items():
@@ -317,7 +322,7 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
                     if at == moment and language == lang
                 }
                 payload = shown_results.for_respondents(
-                    consultation,
+                    closed,
                     results,
                     lang,
                     profile=env.profile,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from handlers import when
 from handlers.answers import digits, parse_id, read_text
@@ -395,10 +395,13 @@ async def cancel(ctx: Context) -> Response:
 # Editing ---------------------------------------------------------------------------------------
 
 
-def _editable(consultation: Consultation | None) -> bool:
-    return consultation is not None and consultation.status in (
-        ConsultationStatus.OPEN,
-        ConsultationStatus.SCHEDULED,
+def _editable(consultation: Consultation | None, now: datetime) -> bool:
+    """Open or scheduled, and before its closing time: from then on its results are being
+    counted and sent, and a change would be confirmed but never reach anyone."""
+    return (
+        consultation is not None
+        and consultation.status in (ConsultationStatus.OPEN, ConsultationStatus.SCHEDULED)
+        and (consultation.closes_at is None or now < consultation.closes_at)
     )
 
 
@@ -406,7 +409,7 @@ def _editable(consultation: Consultation | None) -> bool:
 async def follow_up_ask(ctx: Context) -> Response:
     """``cs.fu:<id>``: write what the municipality will do with the answers."""
     consultation = await _staff_consultation(ctx, ctx.value)
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return _gone()
     # The text shown is the one replaced: an English-speaking civil servant shown the Dutch
     # text (there is no English one) changes what Dutch readers get.
@@ -431,8 +434,10 @@ follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
 @follow_up_dialog.step("text")
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation):
+    if consultation is None:
         return respond(*_gone().replies, end_dialog=True)
+    if not _editable(consultation, ctx.now):
+        return _too_late(ctx, consultation)
     language = str(
         dialog.data.get("language")
         or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
@@ -441,7 +446,8 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(text, Reply):
         return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
     texts = {**consultation.follow_up, language: text}
-    await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now)
+    if not await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now):
+        return _too_late(ctx, consultation)
     await ctx.repos.audit.record(
         "consultation.edit",
         now=ctx.now,
@@ -452,11 +458,27 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="consultations.follow_up_saved", buttons=[_back()]), end_dialog=True)
 
 
+def _too_late(ctx: Context, consultation: Consultation) -> Response:
+    """The follow-up came after the closing time: not saved, and what was typed is given
+    back, to use elsewhere."""
+    typed = read_text(ctx, MAX_FOLLOW_UP)
+    if isinstance(typed, Reply):
+        return respond(*_gone().replies, end_dialog=True)
+    return respond(
+        Reply(
+            key="consultations.follow_up_too_late",
+            params={"title": pick(consultation.title, ctx.lang), "text": typed},
+            buttons=[_back()],
+        ),
+        end_dialog=True,
+    )
+
+
 @feature.action("cs.mv", role=Role.CIVIL_SERVANT)
 async def move_ask(ctx: Context) -> Response:
     """``cs.mv:<id>``: another closing time."""
     consultation = await _staff_consultation(ctx, ctx.value)
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return _gone()
     dialog = Dialog(name=MOVE, step="when", data={"consultation": consultation.id})
     return respond(_ask_move(ctx, consultation), dialog=dialog)
@@ -481,7 +503,7 @@ move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
 @move_dialog.step("when")
 async def move(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return respond(*_gone().replies, end_dialog=True)
     text = read_text(ctx, 60)
     if isinstance(text, Reply):

@@ -216,11 +216,14 @@ class Consultations:
     async def set_follow_up(
         self, consultation_id: int, follow_up: dict[str, str], now: datetime
     ) -> bool:
-        """What the municipality will do with the answers; False once it closed."""
+        """What the municipality will do with the answers; False once it closed or its
+        closing time came (its results may be on their way)."""
+        stamp = iso(now)
         changed = await self.db.execute_rowcount(
             "UPDATE consultations SET follow_up = ?, updated_at = ?"
-            " WHERE id = ? AND status IN ('draft', 'scheduled', 'open')",
-            (_json(follow_up), iso(now), consultation_id),
+            " WHERE id = ? AND status IN ('draft', 'scheduled', 'open')"
+            " AND (closes_at IS NULL OR closes_at > ?)",
+            (_json(follow_up), stamp, consultation_id, stamp),
         )
         return changed == 1
 

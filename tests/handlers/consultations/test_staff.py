@@ -3,12 +3,16 @@ reading typed answers, scheduling, and the audit log of every change."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.app import App
 from bot.runtime import Runtime
+from handlers.consultations import jobs as jobs_module
 from handlers.contract import Reply, Role, Timer
 from storage.consultations.model import ConsultationStatus
 from tests.consultations import (
@@ -24,6 +28,7 @@ from tests.people import TimerLog, civil_servant, with_role
 from tests.people import person as resident
 from tests.people import row as stored
 from tests.support import Chat
+from tests.waiting import WAIT, until
 
 
 async def _actions(app: App, poll: int) -> list[tuple[str, object]]:
@@ -193,6 +198,72 @@ async def test_staff_edit_what_happens_next_and_the_closing_time(app: App, clock
     clock.now = moved.closes_at
     await Jobs.of(app).consultation(poll)
     [*_, results] = await outbox_of(app, anna)
+    assert "We bouwen de schommel in mei." in seen(app, results)[0].text
+    assert FOLLOW_UP not in seen(app, results)[0].text
+
+
+async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.ask_follow_up_edit"]
+    clock.now = consultation.closes_at  # closing time: the results are on their way
+    await ria.send("We bouwen de schommel in mei.")
+    assert ria.keys == ["consultations.follow_up_too_late"]
+    assert "niet bewaard" in ria.text and "We bouwen de schommel in mei." in ria.text
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.staff_gone"]
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert FOLLOW_UP in seen(app, results)[0].text
+    assert not any(a == "consultation.edit" for a, _ in await _actions(app, poll))
+
+
+async def test_a_follow_up_stored_while_the_results_are_drawn_is_the_one_sent(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = [await resident(app, name) for name in ("anna", "bob", "carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person in people:
+        await person.press_payload(f"cs.a:{poll}:0:1:1")
+    drawing, go_on = threading.Event(), threading.Event()
+    draw = jobs_module.shown_results.chart
+
+    def held(*args: Any, **kwargs: Any) -> bytes | None:
+        drawing.set()
+        go_on.wait(WAIT)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module.shown_results, "chart", held)
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.fu:{poll}")
+    clock.now = consultation.closes_at
+    closing = asyncio.create_task(Jobs.of(app).consultation(poll))
+    try:
+        await until(drawing.is_set)
+        # Her message came in a moment before the closing time; it is stored while the
+        # job, which read the poll at the closing time, draws the charts.
+        clock.now = consultation.closes_at - timedelta(seconds=1)
+        await ria.send("We bouwen de schommel in mei.")
+        assert ria.keys == ["consultations.follow_up_saved"]
+    finally:
+        go_on.set()
+        await closing
+    [*_, results] = await outbox_of(app, people[0])
     assert "We bouwen de schommel in mei." in seen(app, results)[0].text
     assert FOLLOW_UP not in seen(app, results)[0].text
 
