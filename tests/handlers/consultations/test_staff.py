@@ -132,6 +132,31 @@ async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -
     assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE status = 'draft'") == 1
 
 
+async def test_a_choice_or_scale_word_that_shows_nothing_is_refused(app: App) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Schommel\n\u200b\u200e")  # the second line shows nothing
+    assert ria.keys == ["consultations.options_count", "consultations.ask_options"]
+    await ria.send("Schommel\nschom\u200bmel")  # looks the same as the first
+    assert ria.keys[0] == "consultations.options_twice"
+    await ria.send("Schommel\nＳＣＨＯＭＭＥＬ")  # the same in full-width letters
+    assert ria.keys[0] == "consultations.options_twice"
+    await ria.send("Schommel\nKlimrek")
+    assert ria.keys == ["consultations.ask_more"]
+    await ria.press("Nog een vraag")
+    await ria.press("Schaal")
+    await ria.send("Hoe vaak ga je erheen?")
+    await ria.send("nooit\n\u2060\u200d")  # no word at 5
+    assert ria.keys[0] == "consultations.ends_two"
+    await ria.send("nooit\nelke dag")
+    assert ria.keys == ["consultations.ask_more"]
+
+
 async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> None:
     timers = TimerLog(app)
     anna = await resident(app, "anna")
