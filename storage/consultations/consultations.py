@@ -12,6 +12,8 @@ a neighbourhood are everyone who agreed to take part, not only news subscribers)
 - ``theme``: "Wist je dat" subscribers who did not switch that theme off;
 - ``neighbourhood``: everyone living in that neighbourhood;
 - ``experiment``: everyone taking part in that experiment.
+
+Nobody under a ban is in any of them: every answer would be refused them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.consultations.model import (
     Consultation,
     ConsultationKind,
@@ -34,7 +37,11 @@ from storage.consultations.model import (
 from storage.db import Database
 from storage.news.broadcasts import Audience, AudienceKind
 
-_REACHABLE = "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+#: Who can be asked: reachable, and not banned (a ban refuses every answer).
+_REACHABLE = (
+    "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+    f" AND {NOT_BANNED}"
+)
 #: Each audience as a query of ``user_id``s (with one parameter, except ``all``).
 AUDIENCES = {
     AudienceKind.ALL: f"SELECT u.id AS user_id FROM users u WHERE {_REACHABLE}",

@@ -16,13 +16,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.consultations.model import Answer, Response
 from storage.db import Database
 
+#: The participants an evaluation asks: reachable, and not banned (see
+#: :mod:`storage.consultations.consultations`).
 _PARTICIPANTS = (
     "SELECT p.user_id FROM experiment_participants p JOIN users u ON u.id = p.user_id"
     " WHERE p.experiment_id = ? AND u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
-    " AND u.unreachable_at IS NULL"
+    f" AND u.unreachable_at IS NULL AND {NOT_BANNED}"
 )
 
 

@@ -290,3 +290,35 @@ async def test_a_muted_resident_reaching_a_typed_question_is_told_before_typing(
         assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
     await anna.press("Zeg ik liever niet")
     assert anna.keys == ["consultations.done"]
+
+
+async def test_a_banned_resident_is_neither_asked_nor_counted(app: App, clock: Clock) -> None:
+    anna = await resident(app, "anna")
+    await resident(app, "bob")
+    [playground, *_] = await app.repos.experiments.running()
+    for person in (anna, Chat(app, "bob")):
+        await person.press_payload(f"exp.join:{playground.id}")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await stored(app, "anna")).id,
+            SanctionKind.BAN,
+            reason="Schelden.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=None,
+        )
+    ria = await civil_servant(app)
+    [preview, *_] = await compose_poll(ria)
+    assert preview.reply.params["count"] == 2  # bob and ria, not anna
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"]
+    assert "2 mensen krijgen de peiling" in ria.text
+    poll = await last_consultation(app)
+    assert await outbox_of(app, anna) == []
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.invited == 2
+    # Nor is she asked how the experiment she joined is going.
+    clock.advance(days=29)
+    await Jobs.of(app).evaluations()
+    assert await outbox_of(app, anna) == []
+    assert len(await outbox_of(app, Chat(app, "bob"))) == 2
