@@ -665,6 +665,18 @@ class Registry:
         the way back to it)."""
         return drafts.beside(ctx, draft, response, starts=starts)
 
+    async def refusal(self, ctx: Context, dialog: str) -> Response | None:
+        """Why a gate would refuse this person starting the dialog ``dialog`` now (a mute,
+        a posting limit), or None. For a handler that opens a posting dialog on its own (a
+        typed answer asked for straight away): nobody is asked to type what is refused."""
+        spec = self.dialogs[dialog]
+        target = Target(spec.handle, spec.policy, keeps_dialog=False, starts=True, dialog=dialog)
+        for gate in self.gates:
+            refused = await gate(ctx, target)
+            if refused is not None:
+                return refused.response
+        return None
+
     def may_hold(self, user: User, dialog: str) -> bool:
         """Whether this person's role and consent still allow the dialog ``dialog``."""
         spec = self.dialogs.get(dialog)

@@ -1,5 +1,5 @@
 """The languages' locales: Babel's data for writing dates, numbers and plurals in a catalog
-language, its direction, and its own name.
+language, its direction, its own name and its name in another language.
 
 Babel reads a language's data from disk the first time it is asked (some milliseconds);
 the locales and the names are kept once found.
@@ -63,3 +63,9 @@ def own_name(lang: str) -> str:
 
 
 _OWN_NAMES: dict[str, str] = {}
+
+
+def name_in(lang: str, reader: str) -> str:
+    """A language's name in the reader's language ("Turks" for a Dutch reader); its own
+    name where Babel has none in the reader's."""
+    return babel_locale(reader).languages.get(lang) or own_name(lang)

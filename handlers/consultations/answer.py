@@ -154,15 +154,24 @@ def _until(ctx: Context, target: Target) -> str:
 # Showing where the person is -------------------------------------------------------------------
 
 
-def _show(ctx: Context, target: Target, number: int, answers: dict[int, Answer]) -> Response:
+async def _show(ctx: Context, target: Target, number: int, answers: dict[int, Answer]) -> Response:
     """Question ``number`` with the answer given so far; a text question opens its dialog,
-    so the person can type straight away."""
+    so the person can type straight away, unless typing it would be refused (a mute): then
+    they hear why, and can skip it for now."""
     asked = target.consultation.question(number)
     assert asked is not None
     typing = asked.kind is QuestionKind.TEXT
-    shown = question(
-        target.consultation, target.moment, number, ctx.lang, answers.get(number), typing=typing
-    )
+    current = answers.get(number)
+    if typing:
+        refusal = await ctx.registry.refusal(ctx, TEXT_DIALOG)
+        if refusal is not None:
+            shown = question(
+                target.consultation, target.moment, number, ctx.lang, current, may_type=False
+            )
+            # Why, without its menu: the question's own buttons are the way on.
+            why = [reply.model_copy(update={"buttons": []}) for reply in refusal.replies]
+            return respond(*why, shown, end_dialog=_in_text_dialog(ctx))
+    shown = question(target.consultation, target.moment, number, ctx.lang, current, typing=typing)
     if typing:
         dialog = Dialog(
             name=TEXT_DIALOG,
@@ -185,7 +194,7 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
         number for number in range(1, target.consultation.total + 1) if number not in answers
     ]
     if open_questions:
-        shown = _show(ctx, target, open_questions[0], answers)
+        shown = await _show(ctx, target, open_questions[0], answers)
         if saved is not None:
             shown.replies.insert(0, saved)
         return shown
@@ -234,7 +243,7 @@ async def answer(ctx: Context) -> Response:
     value = int(raw)
     if asked.kind not in (QuestionKind.ONE, QuestionKind.SCALE) or value not in asked.choices():
         answers = await ctx.repos.responses.answers(found.response.id)
-        shown = _show(ctx, found, found.number, answers)
+        shown = await _show(ctx, found, found.number, answers)
         shown.replies.insert(0, Reply(key="consultations.invalid"))
         return shown
     await ctx.repos.responses.answer(
@@ -277,7 +286,7 @@ async def tick(ctx: Context) -> Response:
     assert asked is not None
     answers = await ctx.repos.responses.answers(found.response.id)
     if asked.kind is not QuestionKind.SEVERAL or option not in asked.choices():
-        shown = _show(ctx, found, found.number, answers)
+        shown = await _show(ctx, found, found.number, answers)
         shown.replies.insert(0, Reply(key="consultations.invalid"))
         return shown
     current = answers.get(found.number)
@@ -306,7 +315,7 @@ async def next_question(ctx: Context) -> Response:
     assert found.response is not None
     answers = await ctx.repos.responses.answers(found.response.id)
     if found.number not in answers:
-        shown = _show(ctx, found, found.number, answers)
+        shown = await _show(ctx, found, found.number, answers)
         shown.replies.insert(0, Reply(key="consultations.choose_one"))
         return shown
     return await _onward(ctx, found)
@@ -323,7 +332,7 @@ async def type_answer(ctx: Context) -> Response:
     asked = found.consultation.question(found.number)
     assert asked is not None
     answers = await ctx.repos.responses.answers(found.response.id)
-    return _show(ctx, found, found.number, answers)
+    return await _show(ctx, found, found.number, answers)
 
 
 text_answer = feature.dialog(TEXT_DIALOG, role=Role.RESIDENT, posts="consultation")
@@ -341,7 +350,7 @@ async def typed(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TEXT)
     if isinstance(text, Reply):
         answers = await ctx.repos.responses.answers(found.response.id)
-        shown = _show(ctx, found, found.number, answers)
+        shown = await _show(ctx, found, found.number, answers)
         shown.replies.insert(0, text)
         return shown
     await ctx.repos.responses.answer(
@@ -362,7 +371,7 @@ async def show_question(ctx: Context) -> Response:
         return found
     assert found.response is not None
     answers = await ctx.repos.responses.answers(found.response.id)
-    return _show(ctx, found, found.number, answers)
+    return await _show(ctx, found, found.number, answers)
 
 
 @feature.action("cs.o", role=Role.RESIDENT)

@@ -16,11 +16,12 @@ publishing opens it now or schedules it (a Timer; the database stays the truth).
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
 from handlers import when
-from handlers.answers import read_text
+from handlers.answers import read_text, visible_length
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -72,12 +73,16 @@ def _ask(key: str, **params: object) -> Reply:
 @feature.action("cs.compose", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:
     """Begin a new consultation with its title."""
-    dialog = Dialog(name=DIALOG, step="title", data={"lang": ctx.lang, "questions": []})
+    # Residents read it in the municipality's language (or their own, where there is a
+    # text in it): what a civil servant writes is that language's, whatever language the
+    # bot speaks to them in.
+    written = ctx.catalog.default
+    dialog = Dialog(name=DIALOG, step="title", data={"lang": written, "questions": []})
     return respond(_ask("consultations.compose_intro", max=MAX_TITLE), dialog=dialog)
 
 
 def _texts(dialog: Dialog, text: str) -> dict[str, str]:
-    """A civil servant's text, kept under the language they write in."""
+    """A civil servant's text, kept under the language it is written in."""
     return {str(dialog.data.get("lang", "nl")): text}
 
 
@@ -152,7 +157,8 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(text, Reply):
         return respond(text, _ask_options(), dialog=dialog)
     lines = [" ".join(line.split()) for line in _pieces(text)]
-    found = [line.lstrip("-•*").strip() for line in lines if line.strip("-•* ")]
+    # A line that shows nothing (only spaces, bullets or invisible marks) is no option.
+    found = [option for line in lines if visible_length(option := line.lstrip("-•*").strip())]
     if not 2 <= len(found) <= MAX_OPTIONS:
         problem = Reply(key="consultations.options_count", params={"max": MAX_OPTIONS})
         return respond(problem, _ask_options(), dialog=dialog)
@@ -162,7 +168,7 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
             key="consultations.option_too_long", params={"option": too_long[0], "max": MAX_OPTION}
         )
         return respond(problem, _ask_options(), dialog=dialog)
-    if len({option.casefold() for option in found}) != len(found):
+    if len({_same(option) for option in found}) != len(found):
         return respond(Reply(key="consultations.options_twice"), _ask_options(), dialog=dialog)
     asked = Question(
         kind=QuestionKind(dialog.data["kind"]),
@@ -177,7 +183,7 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, 2 * MAX_END + 2)
     if isinstance(text, Reply):
         return respond(text, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
-    words = [" ".join(line.split()) for line in _pieces(text) if line.strip()]
+    words = [" ".join(line.split()) for line in _pieces(text) if visible_length(line)]
     if len(words) != 2 or any(len(word) > MAX_END for word in words):
         problem = Reply(key="consultations.ends_two", params={"max": MAX_END})
         return respond(problem, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
@@ -188,6 +194,13 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
         high=_texts(dialog, words[1]),
     )
     return _added(dialog, asked)
+
+
+def _same(option: str) -> str:
+    """What two options that look the same have in common: their visible characters,
+    whatever their case or width ("Ｓchommel", "schom\u200bmel" and "Schommel" are one)."""
+    folded = unicodedata.normalize("NFKC", option).casefold()
+    return "".join(char for char in folded if unicodedata.category(char)[0] not in "CZ")
 
 
 def _pieces(text: str) -> list[str]:

@@ -6,8 +6,9 @@ evaluations of experiments. The scheduler only triggers these; the database says
                                           └── invitations in the outbox              └── results to
                                                                                          respondents
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
-                 came (n days after joining; when the experiment ended), reminds them a day
-                 before their own deadline; closes (with results) when staff close it
+                 came (n days after joining, while the experiment runs; when it ended),
+                 reminds them a day before their own deadline; closes (with results) when
+                 staff close it
 
 Two job kinds: ``consultation:<id>`` (one per poll, and to close an evaluation) and
 ``evaluations:every``. Each runner checks the stored state itself, works in transactions of
@@ -307,6 +308,11 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
     async with repos.db.transaction():
         if not await repos.consultations.close(consultation_id, now):
             return None
+        # Read again: what the municipality will do with the answers may have been changed
+        # while the charts were drawn (it can be, until the closing time), and that is what
+        # residents get. What they answered could not change after the closing time.
+        closed = await repos.consultations.get(consultation_id)
+        assert closed is not None
         for moment, (results, groups, quotes) in counted.items():
             await repos.tallies.keep(consultation_id, moment, results)
             for lang, ids in groups.items():
@@ -316,7 +322,7 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
                     if at == moment and language == lang
                 }
                 payload = shown_results.for_respondents(
-                    consultation,
+                    closed,
                     results,
                     lang,
                     profile=env.profile,
@@ -358,7 +364,7 @@ async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime)
             def named(text: dict[str, str], titles: dict[str, str] = titles) -> dict[str, str]:
                 # The experiment's title in the same language, else its Dutch one.
                 return {
-                    lang: value.replace("{experiment}", titles.get(lang, titles["nl"]))
+                    lang: with_title(value, titles.get(lang, titles["nl"]))
                     for lang, value in text.items()
                 }
 
@@ -392,6 +398,14 @@ async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime)
     return added
 
 
+def with_title(text: str, title: str) -> str:
+    """``text`` with ``{experiment}`` replaced by ``title``; a full stop right after it is
+    left out when the title ends a sentence itself ("Natuurlijk!", not "Natuurlijk!.")."""
+    if title.endswith(("!", "?", ".", "…")):
+        text = text.replace("{experiment}.", "{experiment}")
+    return text.replace("{experiment}", title)
+
+
 async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
     """Ask the participants whose moment came, remind those about to run out of time;
     returns the timer for the next look (within :data:`EVALUATION_CHECK`)."""
@@ -404,6 +418,10 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
         deadline = now + timedelta(days=consultation.answer_days)
         until = deadline
         for number, moment in enumerate(consultation.moments, start=1):
+            if moment.after_join_days is not None and ended:
+                # Nobody is asked how it is going once it is over: the moment at the end
+                # asks everyone taking part.
+                continue
             if moment.after_join_days is not None:
                 wait = timedelta(days=moment.after_join_days)
                 joined_before = now - wait

@@ -18,7 +18,8 @@ Every change lands in the audit log (``consultation.close``, ``consultation.edit
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 
 from handlers import when
 from handlers.answers import digits, parse_id, read_text
@@ -35,7 +36,9 @@ from storage.consultations.model import (
     ConsultationStatus,
     QuestionKind,
     pick,
+    picked_language,
 )
+from storage.consultations.responses import Review
 
 feature = Feature("consultation-manage")
 feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.CIVIL_SERVANT)
@@ -392,10 +395,13 @@ async def cancel(ctx: Context) -> Response:
 # Editing ---------------------------------------------------------------------------------------
 
 
-def _editable(consultation: Consultation | None) -> bool:
-    return consultation is not None and consultation.status in (
-        ConsultationStatus.OPEN,
-        ConsultationStatus.SCHEDULED,
+def _editable(consultation: Consultation | None, now: datetime) -> bool:
+    """Open or scheduled, and before its closing time: from then on its results are being
+    counted and sent, and a change would be confirmed but never reach anyone."""
+    return (
+        consultation is not None
+        and consultation.status in (ConsultationStatus.OPEN, ConsultationStatus.SCHEDULED)
+        and (consultation.closes_at is None or now < consultation.closes_at)
     )
 
 
@@ -403,16 +409,21 @@ def _editable(consultation: Consultation | None) -> bool:
 async def follow_up_ask(ctx: Context) -> Response:
     """``cs.fu:<id>``: write what the municipality will do with the answers."""
     consultation = await _staff_consultation(ctx, ctx.value)
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return _gone()
-    dialog = Dialog(name=FOLLOW_UP, step="text", data={"consultation": consultation.id})
-    return respond(_ask_follow_up(ctx, consultation), dialog=dialog)
+    # The text shown is the one replaced: an English-speaking civil servant shown the Dutch
+    # text (there is no English one) changes what Dutch readers get.
+    shown = picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
+    dialog = Dialog(
+        name=FOLLOW_UP, step="text", data={"consultation": consultation.id, "language": shown}
+    )
+    return respond(_ask_follow_up(ctx, consultation, shown), dialog=dialog)
 
 
-def _ask_follow_up(ctx: Context, consultation: Consultation) -> Reply:
+def _ask_follow_up(ctx: Context, consultation: Consultation, language: str) -> Reply:
     return Reply(
         key="consultations.ask_follow_up_edit",
-        params={"now": pick(consultation.follow_up, ctx.lang), "max": MAX_FOLLOW_UP},
+        params={"now": consultation.follow_up.get(language, ""), "max": MAX_FOLLOW_UP},
         buttons=[[Button(label="consultations.btn_stop", payload="cancel")]],
     )
 
@@ -423,28 +434,51 @@ follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
 @follow_up_dialog.step("text")
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation):
+    if consultation is None:
         return respond(*_gone().replies, end_dialog=True)
+    if not _editable(consultation, ctx.now):
+        return _too_late(ctx, consultation)
+    language = str(
+        dialog.data.get("language")
+        or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
+    )
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
-        return respond(text, _ask_follow_up(ctx, consultation), dialog=dialog)
-    texts = {**consultation.follow_up, ctx.lang: text}
-    await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now)
+        return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
+    texts = {**consultation.follow_up, language: text}
+    if not await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now):
+        return _too_late(ctx, consultation)
     await ctx.repos.audit.record(
         "consultation.edit",
         now=ctx.now,
         actor_user_id=ctx.user.id,
         subject=f"consultation:{consultation.id}",
-        detail={"field": "follow_up", "language": ctx.lang},
+        detail={"field": "follow_up", "language": language},
     )
     return respond(Reply(key="consultations.follow_up_saved", buttons=[_back()]), end_dialog=True)
+
+
+def _too_late(ctx: Context, consultation: Consultation) -> Response:
+    """The follow-up came after the closing time: not saved, and what was typed is given
+    back, to use elsewhere."""
+    typed = read_text(ctx, MAX_FOLLOW_UP)
+    if isinstance(typed, Reply):
+        return respond(*_gone().replies, end_dialog=True)
+    return respond(
+        Reply(
+            key="consultations.follow_up_too_late",
+            params={"title": pick(consultation.title, ctx.lang), "text": typed},
+            buttons=[_back()],
+        ),
+        end_dialog=True,
+    )
 
 
 @feature.action("cs.mv", role=Role.CIVIL_SERVANT)
 async def move_ask(ctx: Context) -> Response:
     """``cs.mv:<id>``: another closing time."""
     consultation = await _staff_consultation(ctx, ctx.value)
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return _gone()
     dialog = Dialog(name=MOVE, step="when", data={"consultation": consultation.id})
     return respond(_ask_move(ctx, consultation), dialog=dialog)
@@ -469,7 +503,7 @@ move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
 @move_dialog.step("when")
 async def move(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation):
+    if consultation is None or not _editable(consultation, ctx.now):
         return respond(*_gone().replies, end_dialog=True)
     text = read_text(ctx, 60)
     if isinstance(text, Reply):
@@ -527,56 +561,78 @@ async def review_next(ctx: Context) -> Response:
     waiting = await ctx.repos.responses.next_review(consultation.id)
     if waiting is None:
         return respond(Reply(key="consultations.reviews_done", buttons=[_back()]))
+    return respond(_review_item(ctx, consultation, waiting))
+
+
+def words_mark(text: str) -> str:
+    """A short mark of a typed answer's words, carried by the buttons that decide about it:
+    a decision counts only for the words staff read (8 hex digits keep the payload short)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def _review_item(ctx: Context, consultation: Consultation, waiting: Review) -> Reply:
     asked = consultation.question(waiting.question)
-    at = f"{waiting.response_id}:{waiting.question}"
-    return respond(
-        Reply(
-            key="consultations.review_item",
-            params={
-                "title": pick(consultation.title, ctx.lang),
-                "number": waiting.question,
-                "question": pick(asked.text, ctx.lang) if asked else "",
-                "text": waiting.text,
-                "waiting": waiting.waiting,
-            },
-            buttons=[
-                [
-                    Button(label="consultations.btn_approve", payload=f"cs.ok:{at}"),
-                    Button(label="consultations.btn_reject", payload=f"cs.no:{at}"),
-                ],
-                _back(),
+    at = f"{waiting.response_id}:{waiting.question}:{words_mark(waiting.text)}"
+    return Reply(
+        key="consultations.review_item",
+        params={
+            "title": pick(consultation.title, ctx.lang),
+            "number": waiting.question,
+            "question": pick(asked.text, ctx.lang) if asked else "",
+            "text": waiting.text,
+            "waiting": waiting.waiting,
+        },
+        buttons=[
+            [
+                Button(label="consultations.btn_approve", payload=f"cs.ok:{at}"),
+                Button(label="consultations.btn_reject", payload=f"cs.no:{at}"),
             ],
-        )
+            _back(),
+        ],
     )
 
 
 async def _decide(ctx: Context, approved: bool) -> Response:
-    raw_response, _, raw_question = ctx.value.partition(":")
+    """``<response>:<question>:<mark>``: decide about the typed answer, if it still says
+    what staff read (see :func:`words_mark`); a changed one is shown again, undecided."""
+    raw_response, _, rest = ctx.value.partition(":")
+    raw_question, _, mark = rest.partition(":")
     response_id = parse_id(raw_response)
     number = parse_id(raw_question)
-    taking = await ctx.repos.responses.get(response_id) if response_id else None
-    if taking is None or number is None:
+    if response_id is None or number is None:
         return _gone()
-    if not await ctx.repos.responses.decide(taking.id, number, approved):
+    waiting = await ctx.repos.responses.pending_review(response_id, number)
+    consultation = (
+        await _staff_consultation(ctx, str(waiting.consultation_id)) if waiting else None
+    )
+    if waiting is None or consultation is None:
+        return respond(Reply(key="consultations.review_gone", buttons=[_back()]))
+    if mark != words_mark(waiting.text):
+        # The resident changed the answer after it was shown (or the button is older than
+        # marks): what was read is not what would be shown.
+        return respond(
+            Reply(key="consultations.review_changed"), _review_item(ctx, consultation, waiting)
+        )
+    if not await ctx.repos.responses.decide(response_id, number, waiting.text, approved):
         return respond(Reply(key="consultations.review_gone", buttons=[_back()]))
     await ctx.repos.audit.record(
         "consultation.review",
         now=ctx.now,
         actor_user_id=ctx.user.id,
-        subject=f"consultation:{taking.consultation_id}",
+        subject=f"consultation:{consultation.id}",
         detail={"question": number, "shown": approved},
     )
-    ctx.value = str(taking.consultation_id)
+    ctx.value = str(consultation.id)
     return await review_next(ctx)
 
 
 @feature.action("cs.ok", role=Role.CIVIL_SERVANT)
 async def approve(ctx: Context) -> Response:
-    """``cs.ok:<response>:<question>``: this typed answer may be shown with the results."""
+    """``cs.ok:<response>:<question>:<mark>``: this typed answer may be shown with the results."""
     return await _decide(ctx, True)
 
 
 @feature.action("cs.no", role=Role.CIVIL_SERVANT)
 async def reject(ctx: Context) -> Response:
-    """``cs.no:<response>:<question>``: this typed answer is never shown."""
+    """``cs.no:<response>:<question>:<mark>``: this typed answer is never shown."""
     return await _decide(ctx, False)

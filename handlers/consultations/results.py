@@ -15,6 +15,7 @@ from handlers.charts import bar_chart
 from handlers.consultations import disclosure
 from handlers.consultations.shown import brand
 from handlers.contract import Reply
+from handlers.locales import name_in
 from handlers.profile import Profile
 from storage.consultations.model import Consultation, Question, QuestionKind, pick
 from storage.consultations.tallies import NO_NEIGHBOURHOOD, SKIPPED, TEXT, Dimension, Results
@@ -172,15 +173,7 @@ def group_name(
     dimension: Dimension, group: str, lang: str, profile: Profile, catalog: Catalog
 ) -> str:
     if dimension is Dimension.LANGUAGE:
-        return (
-            phrase(catalog, lang, f"consultations.language_{group}")
-            if group
-            in (
-                "nl",
-                "en",
-            )
-            else group
-        )
+        return name_in(group, lang)
     if group == NO_NEIGHBOURHOOD:
         return phrase(catalog, lang, "ideas.no_neighbourhood")
     hood = profile.neighbourhood(group)

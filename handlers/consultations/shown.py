@@ -83,11 +83,13 @@ def question(
     current: Answer | None,
     *,
     typing: bool = False,
+    may_type: bool = True,
 ) -> Reply:
     """Question ``number`` with its answer buttons; the current answer is marked.
 
     ``typing``: the person can type the answer straight away (a text question shown as a
     direct reply, with its dialog open); otherwise they press "Antwoord typen" first.
+    ``may_type=False``: neither (a muted person can only skip a text question for now).
     """
     asked = consultation.question(number)
     assert asked is not None
@@ -136,9 +138,10 @@ def question(
     else:
         if current is not None and current.text is not None:
             parts.append(Reply(key="consultations.current_text", params={"text": current.text}))
-        hint = "consultations.hint_type" if typing else "consultations.hint_press"
-        parts.append(Reply(key=hint, params={"max": MAX_TEXT}))
-        buttons.append([Button(label="consultations.btn_type", payload=f"cs.w:{at}")])
+        if may_type:
+            hint = "consultations.hint_type" if typing else "consultations.hint_press"
+            parts.append(Reply(key=hint, params={"max": MAX_TEXT}))
+            buttons.append([Button(label="consultations.btn_type", payload=f"cs.w:{at}")])
     skip = "consultations.btn_skip_chosen" if skipped else "consultations.btn_skip"
     buttons.append([Button(label=skip, payload=f"cs.a:{at}:{SKIP}")])
     return Reply(key=key, params=params, parts=parts, buttons=buttons)

@@ -89,6 +89,12 @@ KEPT_REASON = ""
 #: A mute or ban in force (``?``: now). Per person, sanctions_user finds their few rows;
 #: across everyone, sanctions_active.
 ACTIVE = "kind != 'warning' AND lifted_at IS NULL AND (ends_at IS NULL OR ends_at > ?)"
+#: A condition on a ``users u`` row: no ban holds for the person (a ban has no end; it holds
+#: until lifted). For who is asked something every answer to which a ban refuses.
+NOT_BANNED = (
+    "NOT EXISTS (SELECT 1 FROM sanctions b WHERE b.user_id = u.id AND b.kind = 'ban'"
+    " AND b.lifted_at IS NULL)"
+)
 
 
 class Sanctions:

@@ -12,6 +12,8 @@ a neighbourhood are everyone who agreed to take part, not only news subscribers)
 - ``theme``: "Wist je dat" subscribers who did not switch that theme off;
 - ``neighbourhood``: everyone living in that neighbourhood;
 - ``experiment``: everyone taking part in that experiment.
+
+Nobody under a ban is in any of them: every answer would be refused them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.consultations.model import (
     Consultation,
     ConsultationKind,
@@ -34,7 +37,11 @@ from storage.consultations.model import (
 from storage.db import Database
 from storage.news.broadcasts import Audience, AudienceKind
 
-_REACHABLE = "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+#: Who can be asked: reachable, and not banned (a ban refuses every answer).
+_REACHABLE = (
+    "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+    f" AND {NOT_BANNED}"
+)
 #: Each audience as a query of ``user_id``s (with one parameter, except ``all``).
 AUDIENCES = {
     AudienceKind.ALL: f"SELECT u.id AS user_id FROM users u WHERE {_REACHABLE}",
@@ -216,11 +223,14 @@ class Consultations:
     async def set_follow_up(
         self, consultation_id: int, follow_up: dict[str, str], now: datetime
     ) -> bool:
-        """What the municipality will do with the answers; False once it closed."""
+        """What the municipality will do with the answers; False once it closed or its
+        closing time came (its results may be on their way)."""
+        stamp = iso(now)
         changed = await self.db.execute_rowcount(
             "UPDATE consultations SET follow_up = ?, updated_at = ?"
-            " WHERE id = ? AND status IN ('draft', 'scheduled', 'open')",
-            (_json(follow_up), iso(now), consultation_id),
+            " WHERE id = ? AND status IN ('draft', 'scheduled', 'open')"
+            " AND (closes_at IS NULL OR closes_at > ?)",
+            (_json(follow_up), stamp, consultation_id, stamp),
         )
         return changed == 1
 

@@ -1,8 +1,9 @@
 """What a consultation is made of: its questions, its moments, a person's response and answers.
 
 Texts written for residents (a title, a question, an option) are kept per language as
-:data:`Texts` (``{"nl": "...", "en": "..."}``); a civil servant writes in one language, the
-profile's evaluations come in both. :func:`pick` chooses the one to show.
+:data:`Texts` (``{"nl": "...", "en": "..."}``); a civil servant writes in the municipality's
+language, the profile's evaluations come in both. :func:`pick` chooses the one to show, and
+an edit replaces that one (:func:`picked_language`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ def pick(texts: Texts | None, lang: str, fallback: str = "nl") -> str:
     """The text in ``lang``, else in ``fallback``, else in whatever language there is."""
     if not texts:
         return ""
-    return texts.get(lang) or texts.get(fallback) or next(iter(texts.values()))
+    return texts[picked_language(texts, lang, fallback)]
+
+
+def picked_language(texts: Texts, lang: str, fallback: str = "nl") -> str:
+    """The language whose text :func:`pick` shows (``fallback`` when there is none): an
+    edit replaces the text that was shown, whatever language the editor reads."""
+    for choice in (lang, fallback):
+        if texts.get(choice):
+            return choice
+    return next((language for language, text in texts.items() if text), fallback)
 
 
 class QuestionKind(StrEnum):

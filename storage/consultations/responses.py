@@ -16,13 +16,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.consultations.model import Answer, Response
 from storage.db import Database
 
+#: The participants an evaluation asks: reachable, and not banned (see
+#: :mod:`storage.consultations.consultations`).
 _PARTICIPANTS = (
     "SELECT p.user_id FROM experiment_participants p JOIN users u ON u.id = p.user_id"
     " WHERE p.experiment_id = ? AND u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
-    " AND u.unreachable_at IS NULL"
+    f" AND u.unreachable_at IS NULL AND {NOT_BANNED}"
 )
 
 
@@ -328,15 +331,28 @@ class Responses:
 
     async def next_review(self, consultation_id: int) -> Review | None:
         """The oldest typed answer of a consultation still waiting for a decision."""
+        return await self._review(
+            "r.consultation_id = ? AND a.review = 'pending'"
+            " ORDER BY a.answered_at, a.response_id, a.question LIMIT 1",
+            (consultation_id,),
+        )
+
+    async def pending_review(self, response_id: int, question: int) -> Review | None:
+        """This typed answer, if it still waits for a decision (as it reads now)."""
+        return await self._review(
+            "a.response_id = ? AND a.question = ? AND a.review = 'pending'",
+            (response_id, question),
+        )
+
+    async def _review(self, where: str, params: tuple[int, ...]) -> Review | None:
         row = await self.db.fetchone(
             "SELECT a.response_id, r.consultation_id, a.question, a.text,"
             " (SELECT COUNT(*) FROM consultation_answers b JOIN consultation_responses s"
             " ON s.id = b.response_id WHERE s.consultation_id = r.consultation_id"
             " AND b.review = 'pending') AS waiting"
             " FROM consultation_answers a JOIN consultation_responses r ON r.id = a.response_id"
-            " WHERE r.consultation_id = ? AND a.review = 'pending'"
-            " ORDER BY a.answered_at, a.response_id, a.question LIMIT 1",
-            (consultation_id,),
+            f" WHERE {where}",
+            params,
         )
         if row is None:
             return None
@@ -357,12 +373,14 @@ class Responses:
             )
         )
 
-    async def decide(self, response_id: int, question: int, approved: bool) -> bool:
-        """Approve or reject a typed answer still waiting; False when it is not waiting."""
+    async def decide(self, response_id: int, question: int, text: str, approved: bool) -> bool:
+        """Approve or reject a typed answer still waiting and still reading ``text`` (the
+        words staff read: a changed answer waits for a decision of its own); False when it
+        is not waiting, or says something else now."""
         changed = await self.db.execute_rowcount(
             "UPDATE consultation_answers SET review = ?"
-            " WHERE response_id = ? AND question = ? AND review = 'pending'",
-            ("approved" if approved else "rejected", response_id, question),
+            " WHERE response_id = ? AND question = ? AND review = 'pending' AND text = ?",
+            ("approved" if approved else "rejected", response_id, question, text),
         )
         return changed == 1
 

@@ -259,3 +259,66 @@ async def test_a_muted_resident_hears_it_before_typing_an_answer(app: App) -> No
     await anna.press_payload(f"cs.w:{poll}:0:4")
     assert anna.keys[0] == "moderation.muted"
     assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
+
+
+async def test_a_muted_resident_reaching_a_typed_question_is_told_before_typing(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    user = await stored(app, "anna")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            user.id,
+            SanctionKind.MUTE,
+            reason="Even rust.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=2),
+        )
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    await anna.press_payload(f"cs.a:{poll}:0:2:3")
+    await anna.press_payload(f"cs.t:{poll}:0:3:1")
+    # On to the typed question (after ticking, from her answers, from her list): each
+    # time she hears she is muted, and is not asked to type what would be refused.
+    for payload in (f"cs.n:{poll}:0:3", f"cs.q:{poll}:0:4", f"cs.o:{poll}:0"):
+        await anna.press_payload(payload)
+        assert anna.keys == ["moderation.muted", "consultations.question"], payload
+        assert "Even rust." in anna.text
+        assert "Typ je antwoord" not in anna.text
+        assert [label for label, _ in anna.buttons()] == ["Zeg ik liever niet"]
+        assert await app.repos.dialogs.load(user.id) is None, "nothing to type into"
+    await anna.press("Zeg ik liever niet")
+    assert anna.keys == ["consultations.done"]
+
+
+async def test_a_banned_resident_is_neither_asked_nor_counted(app: App, clock: Clock) -> None:
+    anna = await resident(app, "anna")
+    await resident(app, "bob")
+    [playground, *_] = await app.repos.experiments.running()
+    for person in (anna, Chat(app, "bob")):
+        await person.press_payload(f"exp.join:{playground.id}")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await stored(app, "anna")).id,
+            SanctionKind.BAN,
+            reason="Schelden.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=None,
+        )
+    ria = await civil_servant(app)
+    [preview, *_] = await compose_poll(ria)
+    assert preview.reply.params["count"] == 2  # bob and ria, not anna
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"]
+    assert "2 mensen krijgen de peiling" in ria.text
+    poll = await last_consultation(app)
+    assert await outbox_of(app, anna) == []
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.invited == 2
+    # Nor is she asked how the experiment she joined is going.
+    clock.advance(days=29)
+    await Jobs.of(app).evaluations()
+    assert await outbox_of(app, anna) == []
+    assert len(await outbox_of(app, Chat(app, "bob"))) == 2

@@ -14,6 +14,7 @@ from storage.consultations.model import ConsultationKind, Moment
 from tests.consultations import Clock, Jobs, button, outbox_of, seen
 from tests.people import TimerLog, civil_servant
 from tests.people import person as resident
+from tests.people import row as stored
 
 
 async def _playground(app: App) -> tuple[int, int]:
@@ -137,3 +138,29 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     assert await app.repos.tallies.kept(evaluation, 1) is not None
     assert await app.repos.tallies.kept(evaluation, 2) is not None
     assert bob_first.id < bob_end.id
+
+
+async def test_nobody_is_asked_how_it_is_going_after_the_experiment_ended(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    jobs = Jobs.of(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=10)
+    ria = await civil_servant(app)
+    await ria.press_payload(f"cs.exendok:{evaluation}")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await jobs.evaluations()
+    [at_end] = await outbox_of(app, anna)  # asked once, at the end
+    invitation, first_question = seen(app, at_end)
+    assert f"cs.a:{evaluation}:2:" in str(first_question.buttons)
+    # The title ends a sentence itself: no full stop after its "!".
+    assert "Je doet mee met Speeltuin Zeewijk Natuurlijk! Wij willen" in invitation.text
+    # Four weeks after she joined, 18 days after the end: no "how is it going?".
+    clock.now = joined + timedelta(days=28, minutes=1)
+    await jobs.evaluations()
+    assert await outbox_of(app, anna) == [at_end]
+    taken = await app.repos.responses.of_user((await stored(app, "anna")).id)
+    assert [(t.consultation_id, t.moment) for t in taken] == [(evaluation, 2)]

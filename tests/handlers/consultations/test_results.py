@@ -16,10 +16,12 @@ from bot.admin.consultation_export import export_consultation
 from bot.admin.open_data import export_open_data
 from bot.app import App
 from bot.settings import Settings
+from handlers.contract import Role
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of, seen
 from tests.people import civil_servant
 from tests.people import person as resident
+from tests.people import row as stored
 from tests.support import Chat
 
 
@@ -62,6 +64,26 @@ async def test_staff_see_no_breakdown_for_a_group_below_the_threshold(app: App) 
     assert "2. Hoe vaak ga je naar de speelplek? (3 antwoorden)" in text
     assert ria.last[1].reply.document is not None
     assert ria.last[1].reply.document.data.startswith(b"\x89PNG")
+
+
+async def test_staff_see_each_language_by_its_name_in_their_own_language(app: App) -> None:
+    dutch = [await resident(app, f"nl{n}") for n in range(5)]
+    turkish = [await resident(app, f"tr{n}", language="Türkçe") for n in range(5)]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for n, person in enumerate(dutch + turkish):
+        await person.press_payload(f"cs.a:{poll}:0:1:{1 + n % 2}")
+    await ria.press_payload(f"cs.res:{poll}:0")
+    groups = [line.split(" (")[0] for line in ria.text.splitlines() if line.startswith("• ")]
+    assert "• Nederlands" in groups and "• Turks" in groups, groups
+    tom = await resident(app, "tom", language="English")
+    async with app.db.transaction():
+        await app.repos.users.set_role((await stored(app, "tom")).id, Role.CIVIL_SERVANT)
+    await tom.press_payload(f"cs.res:{poll}:0")
+    groups = [line.split(" (")[0] for line in tom.text.splitlines() if line.startswith("• ")]
+    assert "• Dutch" in groups and "• Turkish" in groups, groups
 
 
 async def test_the_threshold_comes_from_the_profile(

@@ -3,13 +3,17 @@ reading typed answers, scheduling, and the audit log of every change."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from bot.app import App
 from bot.runtime import Runtime
-from handlers.contract import Role, Timer
+from handlers.consultations import jobs as jobs_module
+from handlers.contract import Reply, Role, Timer
 from storage.consultations.model import ConsultationStatus
 from tests.consultations import (
     FOLLOW_UP,
@@ -20,10 +24,11 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
-from tests.people import TimerLog, civil_servant
+from tests.people import TimerLog, civil_servant, with_role
 from tests.people import person as resident
 from tests.people import row as stored
 from tests.support import Chat
+from tests.waiting import WAIT, until
 
 
 async def _actions(app: App, poll: int) -> list[tuple[str, object]]:
@@ -127,6 +132,31 @@ async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -
     assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE status = 'draft'") == 1
 
 
+async def test_a_choice_or_scale_word_that_shows_nothing_is_refused(app: App) -> None:
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Schommel\n\u200b\u200e")  # the second line shows nothing
+    assert ria.keys == ["consultations.options_count", "consultations.ask_options"]
+    await ria.send("Schommel\nschom\u200bmel")  # looks the same as the first
+    assert ria.keys[0] == "consultations.options_twice"
+    await ria.send("Schommel\nＳＣＨＯＭＭＥＬ")  # the same in full-width letters
+    assert ria.keys[0] == "consultations.options_twice"
+    await ria.send("Schommel\nKlimrek")
+    assert ria.keys == ["consultations.ask_more"]
+    await ria.press("Nog een vraag")
+    await ria.press("Schaal")
+    await ria.send("Hoe vaak ga je erheen?")
+    await ria.send("nooit\n\u2060\u200d")  # no word at 5
+    assert ria.keys[0] == "consultations.ends_two"
+    await ria.send("nooit\nelke dag")
+    assert ria.keys == ["consultations.ask_more"]
+
+
 async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> None:
     timers = TimerLog(app)
     anna = await resident(app, "anna")
@@ -197,6 +227,125 @@ async def test_staff_edit_what_happens_next_and_the_closing_time(app: App, clock
     assert FOLLOW_UP not in seen(app, results)[0].text
 
 
+async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.ask_follow_up_edit"]
+    clock.now = consultation.closes_at  # closing time: the results are on their way
+    await ria.send("We bouwen de schommel in mei.")
+    assert ria.keys == ["consultations.follow_up_too_late"]
+    assert "niet bewaard" in ria.text and "We bouwen de schommel in mei." in ria.text
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.staff_gone"]
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert FOLLOW_UP in seen(app, results)[0].text
+    assert not any(a == "consultation.edit" for a, _ in await _actions(app, poll))
+
+
+async def test_a_follow_up_stored_while_the_results_are_drawn_is_the_one_sent(
+    app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = [await resident(app, name) for name in ("anna", "bob", "carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person in people:
+        await person.press_payload(f"cs.a:{poll}:0:1:1")
+    drawing, go_on = threading.Event(), threading.Event()
+    draw = jobs_module.shown_results.chart
+
+    def held(*args: Any, **kwargs: Any) -> bytes | None:
+        drawing.set()
+        go_on.wait(WAIT)
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(jobs_module.shown_results, "chart", held)
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.fu:{poll}")
+    clock.now = consultation.closes_at
+    closing = asyncio.create_task(Jobs.of(app).consultation(poll))
+    try:
+        await until(drawing.is_set)
+        # Her message came in a moment before the closing time; it is stored while the
+        # job, which read the poll at the closing time, draws the charts.
+        clock.now = consultation.closes_at - timedelta(seconds=1)
+        await ria.send("We bouwen de schommel in mei.")
+        assert ria.keys == ["consultations.follow_up_saved"]
+    finally:
+        go_on.set()
+        await closing
+    [*_, results] = await outbox_of(app, people[0])
+    assert "We bouwen de schommel in mei." in seen(app, results)[0].text
+    assert FOLLOW_UP not in seen(app, results)[0].text
+
+
+async def test_an_edit_replaces_the_text_it_was_shown_whatever_language_staff_read(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")  # reads Dutch
+    ria = await civil_servant(app)
+    await compose_poll(ria)  # in Dutch
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    tom = await with_role(app, await resident(app, "tom", language="English"), Role.CIVIL_SERVANT)
+    await tom.press_payload(f"cs.fu:{poll}")
+    assert FOLLOW_UP in tom.text  # the Dutch text is the one he sees, so the one he changes
+    await tom.send("De schommel komt er in mei.")
+    assert tom.keys == ["consultations.follow_up_saved"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    assert consultation.follow_up == {"nl": "De schommel komt er in mei."}
+    assert [d for a, d in await _actions(app, poll) if a == "consultation.edit"] == [
+        {"field": "follow_up", "language": "nl"}
+    ]
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert "De schommel komt er in mei." in seen(app, results)[0].text
+
+
+async def test_a_poll_composed_in_another_interface_language_is_in_the_municipalitys(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    tom = await with_role(app, await resident(app, "tom", language="English"), Role.CIVIL_SERVANT)
+    await tom.send("/newpoll")
+    await tom.send("Speelplek Zeewijk")
+    await tom.send("Wat vind jij belangrijk?")
+    await tom.press("One choice")
+    await tom.send("Wat moet er komen?")
+    await tom.send("Schommel\nKlimrek")
+    await tom.press("Done with the questions")
+    await tom.send("De gemeenteraad besluit in juni.")
+    await tom.press("Everyone")
+    await tom.press("Right away")
+    await tom.press("After 7 days")
+    await tom.press("Publish")
+    assert tom.keys == ["consultations.published"], tom.keys
+    consultation = await app.repos.consultations.get(await last_consultation(app))
+    assert consultation is not None
+    assert consultation.title == {"nl": "Speelplek Zeewijk"}
+    assert consultation.follow_up == {"nl": "De gemeenteraad besluit in juni."}
+    assert consultation.questions[0].options == [{"nl": "Schommel"}, {"nl": "Klimrek"}]
+    [invitation] = await outbox_of(app, anna)
+    assert not any(Reply.model_validate(raw).original for raw in invitation.payload)
+
+
 async def test_typed_answers_are_shown_only_after_staff_approved_them(
     app: App, clock: Clock
 ) -> None:
@@ -235,6 +384,42 @@ async def test_typed_answers_are_shown_only_after_staff_approved_them(
     for hidden in ("06-12345678", "Stom", "Schaduw"):
         assert hidden not in summary
     assert sum(1 for a, _ in await _actions(app, poll) if a == "consultation.review") == 5
+
+
+async def test_a_decision_counts_only_for_the_words_staff_read(app: App, clock: Clock) -> None:
+    people = [await resident(app, name) for name in ("anna", "bob", "carl", "dina", "eve")]
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person in people:
+        await person.press_payload(f"cs.w:{poll}:0:4")
+        await person.send("Meer bomen graag")
+    anna = people[0]
+    await ria.press_payload(f"cs.mod:{poll}")
+    assert ria.keys == ["consultations.review_item"]
+    read = {payload[:5]: payload for _, payload in ria.buttons()}
+    assert all(len(payload.encode()) <= 40 for payload in read.values())
+    # While ria reads, anna changes her answer into something ria never saw.
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await anna.send("Bel Piet de Vries 06-12345678, hij is een oplichter")
+    for stale in (read["cs.ok"], read["cs.no"]):
+        await ria.press_payload(stale)
+        assert ria.keys == ["consultations.review_changed", "consultations.review_item"]
+        assert "Dit antwoord is veranderd" in ria.text and "06-12345678" in ria.text
+    assert not any(a == "consultation.review" for a, _ in await _actions(app, poll))
+    await ria.press("Niet tonen")  # the fresh button decides about the words now shown
+    for _ in range(4):
+        assert "Meer bomen graag" in ria.text
+        await ria.press("Mag getoond")
+    assert ria.keys == ["consultations.reviews_done"]
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at
+    await Jobs.of(app).consultation(poll)
+    summary = seen(app, (await outbox_of(app, people[1]))[-1])[0].text
+    assert "“Meer bomen graag”" in summary
+    assert "06-12345678" not in summary
 
 
 async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart(
