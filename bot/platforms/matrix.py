@@ -6,13 +6,16 @@
     │                                                    in order, senders at once
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
-Residents open a direct chat and the bot joins; in a room with more people it answers only
-when named or given a command, and then only with a short word: it invites the person to a
-direct chat (a group is never anyone's private chat), and sends nothing to a room that has
-become a group since. Encrypted rooms work like plain ones: messages are decrypted
-on arrival, replies encrypted for every device in the room (devices are trusted on first
-use; a device whose key changes is not). A message whose key has not arrived waits for it
-(across restarts too) and after a while the resident is asked to send it again.
+Residents open a direct chat and the bot joins. A room is private only when nobody enters
+it without being let in (join rule invite or knock), it is no space, and at most the
+resident and the bot are in it; any other room is a group, however few are in it. In a
+group the bot answers only when named or given a command, and then only with a short word:
+it invites the person to a direct chat (a group is never anyone's private chat), and sends
+nothing to a room that has become a group since. Encrypted rooms work like plain ones:
+messages are decrypted on arrival, replies encrypted for every device in the room (devices
+are trusted on first use; a device whose key changes is not). A message whose key has not
+arrived waits for it (across restarts too) and after a while the resident is asked to send
+it again.
 
 No replays, no lost messages: the router records each event id with its writes and skips
 an event it has seen; replies carry transaction ids made from the event id, so a reply sent
@@ -52,7 +55,7 @@ from bot.logs import pseudonym, scrubbed
 from bot.pacing import Pacing
 from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
-from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
+from bot.platforms._matrix_events import is_edit, is_group, is_private, read_event, sender_of
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
@@ -404,7 +407,11 @@ class Matrix:
             log.info("matrix joined room=%s", pseudonym(room_id))
 
     async def _greet(self, response: SyncResponse, incoming: list[tuple[str, Any]]) -> None:
-        """Welcome someone who opened a direct chat and has not said anything yet."""
+        """Welcome someone who invited the bot to a room of their own and has not said
+        anything yet: in a private room, as in any direct chat (it becomes their chat); in
+        one that anyone may enter (a public room, a space), with the short word of a group
+        and an invite to a direct chat. An experiment's room is nobody's chat, and a room
+        with more people in it hears from the bot only when they address it."""
         for room_id, (inviter, syncs) in list(self._joined.items()):
             if room_id not in response.rooms.join:
                 if syncs < 3:
@@ -414,7 +421,9 @@ class Matrix:
                 continue
             del self._joined[room_id]
             room = self._client.rooms.get(room_id)
-            if room is None or inviter is None or inviter == self.user_id or is_group(room):
+            if room is None or inviter is None or inviter == self.user_id:
+                continue
+            if room_id in self._linked or int(room.member_count) > 2:
                 continue
             spoke = any(
                 rid == room_id
@@ -424,16 +433,21 @@ class Matrix:
             )
             if spoke or self._keys.in_room(room_id):
                 continue
+            private = is_private(room)
             greeting = Event(
                 platform=PLATFORM,
                 chat_id=room_id,
                 sender=sender_of(room, inviter),
                 command="start",
+                is_group=not private,
                 received_at=utcnow(),
                 event_id=f"greeting:{room_id}",
             )
-            await self._follow_chat(greeting)
+            if private:
+                await self._follow_chat(greeting)
             await self.app.router.handle(greeting, self._deliver)
+            if not private:
+                await self._invite_to_direct_chat(inviter)
 
     async def _follow_members(self, response: SyncResponse) -> None:
         """Leave a chat the resident left; nobody there can be reached any more."""
@@ -577,7 +591,9 @@ class Matrix:
         ):
             return
         for room in client.rooms.values():
-            if not is_group(room) and (user_id in room.users or user_id in room.invited_users):
+            if room.room_id in self._linked or not is_private(room):
+                continue
+            if user_id in room.users or user_id in room.invited_users:
                 return
         self._invited = {
             who: when
@@ -649,7 +665,9 @@ class Matrix:
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
         """Answer an event; a resident who left the chat is marked unreachable."""
-        answer_to = event.event_id if event.is_group else None
+        # In a group the answer says which message it answers (a greeting answers none).
+        answered = event.event_id if event.is_group else None
+        answer_to = answered if answered and answered.startswith("$") else None
         try:
             await self._rooms.send(
                 event.chat_id,
