@@ -99,6 +99,13 @@ class Users:
         )
         return user_from_row(row) if row else None
 
+    async def in_chat(self, platform: str, chat_id: str) -> list[User]:
+        """Whoever is reached in this chat (one person, for a private chat)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM users WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+        )
+        return [user_from_row(row) for row in rows]
+
     async def seen(self, platform: str, platform_user_id: str, now: datetime) -> User:
         """The user for this sender, created on first contact; marks them seen and reachable.
 

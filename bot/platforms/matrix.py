@@ -450,18 +450,23 @@ class Matrix:
                 await self._invite_to_direct_chat(inviter)
 
     async def _follow_members(self, response: SyncResponse) -> None:
-        """Leave a chat the resident left; nobody there can be reached any more."""
+        """Leave a chat its resident left, even when others stay in it: it is nobody's chat
+        any more, and she is marked unreachable (as when nobody is left)."""
         client = self._client
         gone = set(response.rooms.leave)
         for room_id, info in response.rooms.join.items():
-            left = any(
-                isinstance(event, RoomMemberEvent)
-                and event.membership in ("leave", "ban")
-                and event.state_key != client.user_id
+            changes = [
+                event
                 for event in info.timeline.events
-            )
+                if isinstance(event, RoomMemberEvent) and event.state_key != client.user_id
+            ]
             room = client.rooms.get(room_id)
-            if left and room is not None and not _others(room, client.user_id):
+            if not changes or room is None:
+                continue
+            left = any(event.membership in ("leave", "ban") for event in changes)
+            owners = await self.app.repos.users.in_chat(PLATFORM, room_id)
+            deserted = bool(owners) and not any(_member(room, o.platform_user_id) for o in owners)
+            if (left and not _others(room, client.user_id)) or deserted:
                 try:
                     answer = await client.room_leave(room_id)
                 except (ClientError, TimeoutError, OSError) as exc:
@@ -697,11 +702,17 @@ class Matrix:
         failure never reports parts that arrived, so ``skip`` is always 0 here.
 
         Raises:
-            Blocked: the bot is not in the room, nobody else is, or others are (a group).
+            Blocked: the bot is not in the room, nobody else is, the person whose chat it is
+                is not (she left, others stayed), or others joined (a group).
             RetryLater: the homeserver asked to slow down.
             DeliveryError: anything else.
         """
         room = self._client.rooms.get(chat_id)
+        if room is not None:
+            owners = await self.app.repos.users.in_chat(PLATFORM, chat_id)
+            if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
+                # Whoever else is still in the room: it is not theirs to read.
+                raise Blocked("the person whose chat this was left it")
         if chat_id in self._linked or (room is not None and is_group(room)):
             # Others joined the person's chat: nothing personal goes there any more. They
             # are reached again once they write from a direct chat.
@@ -726,6 +737,12 @@ def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
         for room_id, info in response.rooms.join.items()
         for event in info.timeline.events
     ]
+
+
+def _member(room: MatrixRoom, user_id: str) -> bool:
+    """Whether the person has joined the room (not just been invited)."""
+    user = room.users.get(user_id)
+    return user is not None and not user.invited
 
 
 def _others(room: MatrixRoom, own: str) -> list[str]:

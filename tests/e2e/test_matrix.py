@@ -461,6 +461,36 @@ async def test_a_direct_chat_others_joined_gets_nothing_personal_any_more(
     assert _count(anna, "Persoonlijk") == 0
 
 
+async def test_a_resident_who_leaves_her_chat_while_others_stay_gets_nothing_sent_there(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna, bob = await residents("anna"), await residents("bob")
+    await _onboard(anna, matrix_bot)
+    room_id = anna.room_id
+    invited = await anna.client.room_invite(room_id, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(room_id)
+    bob.bot_id = matrix_bot.user_id
+    await anna.client.room_leave(room_id)
+    users = matrix_bot.running.repos.users
+
+    async def unreachable() -> bool:
+        user = await users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await until(unreachable, WAIT_SECONDS, what="Anna unreachable")
+    # The bot left too: the room was there for Anna, not for Bob.
+    await bob.sync_until(
+        lambda: matrix_bot.user_id not in bob.client.rooms[room_id].users, "the bot leaving"
+    )
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    news = [Reply(key="raw", params={"text": "Anna, je idee Speeltuin is goedgekeurd"})]
+    with pytest.raises(Blocked):
+        await adapter.send(room_id, "nl", news, dedupe_key="outbox:anna")
+    assert [m.body for m in bob.replies(None) if "Speeltuin" in m.body] == []
+
+
 async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
