@@ -194,11 +194,22 @@ class Users:
             (iso(now), user_id),
         )
 
-    async def move_chat(self, user_id: int, chat_id: str) -> None:
-        """Reach a consented person in another chat from now on (a new direct chat)."""
-        await self.db.execute(
-            "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL",
+    async def move_chat(self, user_id: int, chat_id: str, now: datetime) -> None:
+        """Reach a consented person in another chat from now on (a new direct chat).
+
+        What waits for them in the outbox goes there too, from ``now`` on: rows held back
+        for the old chat (a room that others had joined) are due at once in the new one.
+        """
+        moved = await self.db.fetchval(
+            "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL RETURNING id",
             (chat_id, user_id),
+        )
+        if moved is None:
+            return
+        await self.db.execute(
+            "UPDATE outbox SET chat_id = ?, not_before = MIN(not_before, ?)"
+            " WHERE user_id = ? AND status = 'pending' AND chat_id != ?",
+            (chat_id, iso(now), user_id, chat_id),
         )
 
     async def set_role(self, user_id: int, role: Role) -> None:

@@ -10,12 +10,15 @@ Residents open a direct chat and the bot joins. A room is private only when nobo
 it without being let in (join rule invite or knock), it is no space, and at most the
 resident and the bot are in it; any other room is a group, however few are in it. In a
 group the bot answers only when named or given a command, and then only with a short word:
-it invites the person to a direct chat (a group is never anyone's private chat), and sends
-nothing to a room that has become a group since. Encrypted rooms work like plain ones:
-messages are decrypted on arrival, replies encrypted for every device in the room (devices
-are trusted on first use; a device whose key changes is not). A message whose key has not
-arrived waits for it (across restarts too) and after a while the resident is asked to send
-it again.
+it invites the person to a direct chat (a group is never anyone's private chat). Nothing is
+sent to a chat that has become a group since: what waits for its resident is held, she is
+invited to a new direct chat and it goes there once she joins (or back in the room once
+she is alone there again). A chat its resident left is nobody's, whoever stays in it.
+
+Encrypted rooms work like plain ones: messages are decrypted on arrival, replies encrypted
+for every device in the room (devices are trusted on first use; a device whose key changes
+is not). A message whose key has not arrived waits for it (across restarts too) and after a
+while the resident is asked to send it again.
 
 No replays, no lost messages: the router records each event id with its writes and skips
 an event it has seen; replies carry transaction ids made from the event id, so a reply sent
@@ -59,7 +62,7 @@ from bot.platforms._matrix_events import is_edit, is_group, is_private, read_eve
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
-from bot.platforms.base import Blocked, DeliveryError, Lost, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -100,6 +103,10 @@ LINK_COMMANDS = frozenset({"koppel", "link"})
 MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.
 INVITE_AGAIN = timedelta(hours=1)
+#: How long the outbox holds a person's messages while others are in her chat, before it
+#: looks again. They go sooner when the room is hers alone again or she joins a new chat,
+#: unless that happened just as the hold was being recorded: then this is how late.
+GROUP_PAUSE = timedelta(minutes=1)
 
 
 class Matrix:
@@ -450,8 +457,14 @@ class Matrix:
                 await self._invite_to_direct_chat(inviter)
 
     async def _follow_members(self, response: SyncResponse) -> None:
-        """Leave a chat its resident left, even when others stay in it: it is nobody's chat
-        any more, and she is marked unreachable (as when nobody is left)."""
+        """Follow who comes and goes in the bot's rooms.
+
+        A chat its resident left, even with others staying in it, is nobody's chat any
+        more: the bot leaves it and she is marked unreachable (as when nobody is left). A
+        chat others left is hers alone again: what waited for her goes now. Someone whose
+        chat has become a group and who joins a private room with the bot (the direct chat
+        it invited her to) is reached there from now on.
+        """
         client = self._client
         gone = set(response.rooms.leave)
         for room_id, info in response.rooms.join.items():
@@ -473,9 +486,38 @@ class Matrix:
                     answer = exc
                 log.info("matrix left room=%s (%s)", pseudonym(room_id), type(answer).__name__)
                 gone.add(room_id)
+            elif room_id not in self._linked and is_private(room):
+                if owners and left:
+                    await self._private_again(room_id)
+                for event in changes:
+                    if event.membership == "join" and not owners:
+                        await self._adopt(room_id, event.state_key)
         for room_id in gone:
             self._joined.pop(room_id, None)
             await self._unreachable(room_id)
+
+    async def _private_again(self, room_id: str) -> None:
+        """Others left a person's chat: what waited for her goes now."""
+        self.pacing.release(room_id)
+        async with self.app.db.transaction():
+            held = await self.app.repos.outbox.release_chat(
+                PLATFORM, room_id, self.app.router.clock()
+            )
+        log.info("matrix room=%s private again, %s released", pseudonym(room_id), held)
+
+    async def _adopt(self, room_id: str, user_id: str) -> None:
+        """Someone joined a private room with the bot (the direct chat it invited them to):
+        if their chat has become a group, they are reached here from now on, and what
+        waited for them goes here."""
+        user = await self.app.repos.users.find(PLATFORM, user_id)
+        if user is None or not user.consented or user.unreachable_at is not None:
+            return
+        chat = self._client.rooms.get(user.chat_id) if user.chat_id else None
+        if chat is not None and user.chat_id not in self._linked and is_private(chat):
+            return  # their chat is still theirs alone: it stays where it is
+        async with self.app.db.transaction():
+            await self.app.repos.users.move_chat(user.id, room_id, self.app.router.clock())
+        log.info("matrix resident moved to room=%s", pseudonym(room_id))
 
     async def _unreachable(self, room_id: str) -> None:
         try:
@@ -633,7 +675,7 @@ class Matrix:
         if user is None or not user.consented or user.chat_id == event.chat_id:
             return
         async with self.app.db.transaction():
-            await users.move_chat(user.id, event.chat_id)
+            await users.move_chat(user.id, event.chat_id, self.app.router.clock())
         log.info("matrix resident moved to room=%s", pseudonym(event.chat_id))
 
     # Encrypted messages waiting for their key ----------------------------------------------
@@ -702,26 +744,37 @@ class Matrix:
         failure never reports parts that arrived, so ``skip`` is always 0 here.
 
         Raises:
-            Blocked: the bot is not in the room, nobody else is, the person whose chat it is
-                is not (she left, others stayed), or others joined (a group).
-            RetryLater: the homeserver asked to slow down.
+            Blocked: the bot is not in the room, nobody else is, or the person whose chat it
+                is is not (she left, others stayed).
+            RetryLater: the homeserver asked to slow down, or others are in the person's
+                chat (it waits until it is private again, or she has a new direct chat).
             DeliveryError: anything else.
         """
-        room = self._client.rooms.get(chat_id)
-        if room is not None:
-            owners = await self.app.repos.users.in_chat(PLATFORM, chat_id)
-            if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
-                # Whoever else is still in the room: it is not theirs to read.
-                raise Blocked("the person whose chat this was left it")
-        if chat_id in self._linked or (room is not None and is_group(room)):
-            # Others joined the person's chat: nothing personal goes there any more. They
-            # are reached again once they write from a direct chat.
-            raise Blocked("the room has become a group")
+        await self._check_private(chat_id)
         return await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """Replace a message delivery sent before (a progress message counting up)."""
+        await self._check_private(chat_id)
         await self._rooms.edit(chat_id, message_id, lang, reply, key=uuid.uuid4().hex)
+
+    async def _check_private(self, chat_id: str) -> None:
+        """Refuse to send anything personal to a room that is not its person's alone."""
+        room = self._client.rooms.get(chat_id)
+        if room is None:
+            return  # the room sender says the bot is not in it
+        owners = await self.app.repos.users.in_chat(PLATFORM, chat_id)
+        if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
+            # Whoever else is still in the room: it is not theirs to read.
+            raise Blocked("the person whose chat this was left it")
+        if chat_id in self._linked or is_group(room):
+            # Others joined the person's chat (her partner looking along, say): nothing
+            # personal goes there while they are in it, but nothing is lost either. It
+            # waits, and she is invited to a new direct chat, where it goes once she joins
+            # (or here, once the room is hers alone again).
+            for owner in owners:
+                await self._invite_to_direct_chat(owner.platform_user_id)
+            raise RetryLater(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:
