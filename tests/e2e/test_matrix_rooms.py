@@ -464,3 +464,25 @@ async def test_an_experiments_room_the_bot_is_invited_back_to_never_becomes_some
         assert user is not None and user.chat_id == direct
         [linked] = room.bot_messages(bot_id)
         assert "hoort nu bij" in linked
+
+
+async def test_a_muted_moderator_gets_their_own_level_back_when_the_mute_ends_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
+        # Wim made Bob a moderator of the room.
+        levels = room.get("/state/m.room.power_levels")
+        levels["users"][bob.user_id] = 50
+        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        assert not isinstance(raised, RoomPutStateError), raised
+
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        await _report_by_reply(anna, room, rude)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await _mute_for_a_week(room, ria, bob)
+        await mutes_end_now(app, WAIT_SECONDS)
+        assert room.power_level(bob.user_id) == 50
