@@ -192,6 +192,10 @@ class Pacing:
         until = self.clock() + max(0.0, seconds) + (self.burst - 1) * self._interval(chat_id)
         self._remember(chat_id, max(until, self._chats.get(chat_id, 0.0)))
 
+    def release(self, chat_id: str) -> None:
+        """What held this chat back is over (a room private again): it may get messages now."""
+        self._chats.pop(chat_id, None)
+
     def _remember(self, chat_id: str, until: float) -> None:
         self._chats[chat_id] = until
         if len(self._chats) > _PRUNE_AT:

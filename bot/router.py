@@ -294,7 +294,7 @@ class Router:
         if writable and not event.is_group and user.consented and user.chat_id != event.chat_id:
             # Reached from now on in the private chat they write from (a new direct chat on
             # Matrix; on Telegram this repairs a group stored as their chat by older code).
-            await self.repos.users.move_chat(user.id, event.chat_id)
+            await self.repos.users.move_chat(user.id, event.chat_id, now)
             user = user.model_copy(update={"chat_id": event.chat_id})
         stored = None if event.is_group else arrival.dialog
         dialog = Dialog(**stored.model_dump()) if stored else None

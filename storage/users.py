@@ -99,6 +99,13 @@ class Users:
         )
         return user_from_row(row) if row else None
 
+    async def in_chat(self, platform: str, chat_id: str) -> list[User]:
+        """Whoever is reached in this chat (one person, for a private chat)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM users WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+        )
+        return [user_from_row(row) for row in rows]
+
     async def seen(self, platform: str, platform_user_id: str, now: datetime) -> User:
         """The user for this sender, created on first contact; marks them seen and reachable.
 
@@ -187,20 +194,29 @@ class Users:
             (iso(now), user_id),
         )
 
-    async def move_chat(self, user_id: int, chat_id: str) -> None:
+    async def move_chat(self, user_id: int, chat_id: str, now: datetime) -> None:
         """Reach a consented person in another chat from now on (a new direct chat).
 
         What was kept for their old chat goes: the numbered options last offered there
-        (their own ideas, perhaps), which nothing would find again to export or erase.
+        (their own ideas, perhaps), which nothing would find again to export or erase. What
+        waits for them in the outbox goes to the new chat, from ``now`` on: rows held back
+        for the old chat (a room that others had joined) are due at once in the new one.
         """
         await self.db.execute(
             "DELETE FROM chat_options WHERE (platform, chat_id) IN (SELECT platform, chat_id"
             " FROM users WHERE id = ? AND consent_at IS NOT NULL AND chat_id IS NOT ?)",
             (user_id, chat_id),
         )
-        await self.db.execute(
-            "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL",
+        moved = await self.db.fetchval(
+            "UPDATE users SET chat_id = ? WHERE id = ? AND consent_at IS NOT NULL RETURNING id",
             (chat_id, user_id),
+        )
+        if moved is None:
+            return
+        await self.db.execute(
+            "UPDATE outbox SET chat_id = ?, not_before = MIN(not_before, ?)"
+            " WHERE user_id = ? AND status = 'pending' AND chat_id != ?",
+            (chat_id, iso(now), user_id, chat_id),
         )
 
     async def set_role(self, user_id: int, role: Role) -> None:

@@ -220,9 +220,26 @@ async def download_photo(client: AsyncClient, native: Any) -> Photo | str:
     return NOT_A_PICTURE if photo is None else photo
 
 
+#: Join rules of a room nobody enters without being let in.
+PRIVATE_JOIN_RULES = frozenset({"invite", "knock"})
+
+
+def is_private(room: MatrixRoom) -> bool:
+    """A room that can be a person's private chat with the bot: nobody enters it without
+    being let in (join rule invite or knock), it is a room and not a space, and at most
+    the person and the bot are in it (or invited)."""
+    return (
+        room.join_rule in PRIVATE_JOIN_RULES
+        and room.room_type != "m.space"
+        and int(room.member_count) <= 2
+    )
+
+
 def is_group(room: MatrixRoom) -> bool:
-    """More than the resident and the bot: answer only when addressed."""
-    return int(room.member_count) > 2
+    """Anything but a private room: more people, or open to anyone who finds it (a public
+    room, a space), however few are in it now. The bot answers there only when addressed,
+    and never with anything personal."""
+    return not is_private(room)
 
 
 def sender_of(room: MatrixRoom, user_id: str) -> Sender:

@@ -3,8 +3,10 @@
 A reply ``/melden`` names the event it answers (``m.in_reply_to``); the bot fetches that
 event to read its sender and text. Moderation uses the room's power levels: a muted member
 gets level -1, below what sending a message needs, and is given their old level back when
-the mute ends (not while they are banned from the room); hiding is a redaction; a ban is
-a ban, and lifting it an unban. The bot needs a power level at least that of each of these
+the mute ends (not while they are banned from the room, nor when someone changed their
+level by hand meanwhile). The old level is kept in the room itself, in a state event of
+the bot's own per member, so it survives restarts; hiding is a redaction; a ban is a ban,
+and lifting it an unban. The bot needs a power level at least that of each of these
 actions (``admin_problem`` says which one it lacks).
 """
 
@@ -31,6 +33,10 @@ from handlers.contract import Quoted, RoomError
 #: The level a muted member gets: below ``events_default`` (0), so they can only read.
 MUTED = -1
 POWER_LEVELS = "m.room.power_levels"
+#: The level a muted member had before (state key: ``user:`` and the member's id, since a
+#: key that is a user id may be set only by that user; content ``{"level": n}``, or no
+#: level when they had the room's default).
+LEVEL_BEFORE_MUTE = "org.samenspel.level_before_mute"
 
 
 def message_link(room_id: str, event_id: str) -> str:
@@ -97,20 +103,57 @@ async def power_levels(client: AsyncClient, room: str) -> dict[str, Any]:
 
 
 async def mute(client: AsyncClient, room: str, person: str, until: datetime | None) -> None:
-    """Level -1 while muted; the default level again when it ends (None), unless the
-    person is banned from the room (by the bot or by hand): a banned person gets no rights
-    back."""
+    """Level -1 while muted; the level they had before again when it ends (None), unless
+    the person is banned from the room (by the bot or by hand): a banned person gets no
+    rights back."""
     if until is None and await membership(client, room, person) == "ban":
         return
     levels = await power_levels(client, room)
     users = dict(levels.get("users") or {})
     if until is not None:
+        if users.get(person) == MUTED:
+            return  # muted already (a longer mute): the level before is kept as it was
+        before = users.get(person)
+        await _put(
+            client,
+            room,
+            LEVEL_BEFORE_MUTE,
+            {} if before is None else {"level": before},
+            _before_key(person),
+        )
         users[person] = MUTED
     elif users.get(person) == MUTED:
-        del users[person]
+        before = await _level_before_mute(client, room, person)
+        if before is None:
+            del users[person]
+        else:
+            users[person] = before
     else:
-        return  # not muted (any more): nothing to give back
-    answer = await client.room_put_state(room, POWER_LEVELS, {**levels, "users": users})
+        return  # not muted (any more, or changed by hand): nothing to give back
+    await _put(client, room, POWER_LEVELS, {**levels, "users": users})
+    if until is None:
+        await _put(client, room, LEVEL_BEFORE_MUTE, {}, _before_key(person))
+
+
+def _before_key(person: str) -> str:
+    return f"user:{person}"
+
+
+async def _level_before_mute(client: AsyncClient, room: str, person: str) -> int | None:
+    """The level a muted member had before, as the mute kept it (None: the default)."""
+    state = await client.room_get_state_event(room, LEVEL_BEFORE_MUTE, _before_key(person))
+    if isinstance(state, RoomGetStateEventError):
+        if state.status_code == "M_NOT_FOUND":
+            return None
+        raise _refused(state)
+    level = state.content.get("level")
+    return level if isinstance(level, int) and not isinstance(level, bool) else None
+
+
+async def _put(
+    client: AsyncClient, room: str, kind: str, content: dict[str, Any], state_key: str = ""
+) -> None:
+    answer = await client.room_put_state(room, kind, content, state_key)
     if isinstance(answer, RoomPutStateError):
         raise _refused(answer)
 

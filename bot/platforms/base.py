@@ -65,7 +65,8 @@ class Blocked(DeliveryError):
 
 
 class RetryLater(DeliveryError):
-    """The platform asks us to wait before sending to this chat again."""
+    """Wait before sending to this chat again: the platform asks so, or the chat cannot
+    take anything personal for now (others are in a Matrix room that was private)."""
 
     def __init__(self, seconds: float, message: str = "", *, delivered: int = 0):
         super().__init__(message or f"retry after {seconds}s", delivered=delivered)

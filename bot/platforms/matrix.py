@@ -6,13 +6,19 @@
     │                                                    in order, senders at once
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
-Residents open a direct chat and the bot joins; in a room with more people it answers only
-when named or given a command, and then only with a short word: it invites the person to a
-direct chat (a group is never anyone's private chat), and sends nothing to a room that has
-become a group since. Encrypted rooms work like plain ones: messages are decrypted
-on arrival, replies encrypted for every device in the room (devices are trusted on first
-use; a device whose key changes is not). A message whose key has not arrived waits for it
-(across restarts too) and after a while the resident is asked to send it again.
+Residents open a direct chat and the bot joins. A room is private only when nobody enters
+it without being let in (join rule invite or knock), it is no space, and at most the
+resident and the bot are in it; any other room is a group, however few are in it. In a
+group the bot answers only when named or given a command, and then only with a short word:
+it invites the person to a direct chat (a group is never anyone's private chat). Nothing is
+sent to a chat that has become a group since: what waits for its resident is held, she is
+invited to a new direct chat and it goes there once she joins (or back in the room once
+she is alone there again). A chat its resident left is nobody's, whoever stays in it.
+
+Encrypted rooms work like plain ones: messages are decrypted on arrival, replies encrypted
+for every device in the room (devices are trusted on first use; a device whose key changes
+is not). A message whose key has not arrived waits for it (across restarts too) and after a
+while the resident is asked to send it again.
 
 No replays, no lost messages: the router records each event id with its writes and skips
 an event it has seen; replies carry transaction ids made from the event id, so a reply sent
@@ -52,11 +58,11 @@ from bot.logs import pseudonym, scrubbed
 from bot.pacing import Pacing
 from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
-from bot.platforms._matrix_events import is_edit, is_group, read_event, sender_of
+from bot.platforms._matrix_events import is_edit, is_group, is_private, read_event, sender_of
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
-from bot.platforms.base import Blocked, DeliveryError, Lost, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -97,6 +103,10 @@ LINK_COMMANDS = frozenset({"koppel", "link"})
 MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.
 INVITE_AGAIN = timedelta(hours=1)
+#: How long the outbox holds a person's messages while others are in her chat, before it
+#: looks again. They go sooner when the room is hers alone again or she joins a new chat,
+#: unless that happened just as the hold was being recorded: then this is how late.
+GROUP_PAUSE = timedelta(minutes=1)
 
 
 class Matrix:
@@ -404,7 +414,11 @@ class Matrix:
             log.info("matrix joined room=%s", pseudonym(room_id))
 
     async def _greet(self, response: SyncResponse, incoming: list[tuple[str, Any]]) -> None:
-        """Welcome someone who opened a direct chat and has not said anything yet."""
+        """Welcome someone who invited the bot to a room of their own and has not said
+        anything yet: in a private room, as in any direct chat (it becomes their chat); in
+        one that anyone may enter (a public room, a space), with the short word of a group
+        and an invite to a direct chat. An experiment's room is nobody's chat, and a room
+        with more people in it hears from the bot only when they address it."""
         for room_id, (inviter, syncs) in list(self._joined.items()):
             if room_id not in response.rooms.join:
                 if syncs < 3:
@@ -414,7 +428,9 @@ class Matrix:
                 continue
             del self._joined[room_id]
             room = self._client.rooms.get(room_id)
-            if room is None or inviter is None or inviter == self.user_id or is_group(room):
+            if room is None or inviter is None or inviter == self.user_id:
+                continue
+            if room_id in self._linked or int(room.member_count) > 2:
                 continue
             spoke = any(
                 rid == room_id
@@ -424,39 +440,84 @@ class Matrix:
             )
             if spoke or self._keys.in_room(room_id):
                 continue
+            private = is_private(room)
             greeting = Event(
                 platform=PLATFORM,
                 chat_id=room_id,
                 sender=sender_of(room, inviter),
                 command="start",
+                is_group=not private,
                 received_at=utcnow(),
                 event_id=f"greeting:{room_id}",
             )
-            await self._follow_chat(greeting)
+            if private:
+                await self._follow_chat(greeting)
             await self.app.router.handle(greeting, self._deliver)
+            if not private:
+                await self._invite_to_direct_chat(inviter)
 
     async def _follow_members(self, response: SyncResponse) -> None:
-        """Leave a chat the resident left; nobody there can be reached any more."""
+        """Follow who comes and goes in the bot's rooms.
+
+        A chat its resident left, even with others staying in it, is nobody's chat any
+        more: the bot leaves it and she is marked unreachable (as when nobody is left). A
+        chat others left is hers alone again: what waited for her goes now. Someone whose
+        chat has become a group and who joins a private room with the bot (the direct chat
+        it invited her to) is reached there from now on.
+        """
         client = self._client
         gone = set(response.rooms.leave)
         for room_id, info in response.rooms.join.items():
-            left = any(
-                isinstance(event, RoomMemberEvent)
-                and event.membership in ("leave", "ban")
-                and event.state_key != client.user_id
+            changes = [
+                event
                 for event in info.timeline.events
-            )
+                if isinstance(event, RoomMemberEvent) and event.state_key != client.user_id
+            ]
             room = client.rooms.get(room_id)
-            if left and room is not None and not _others(room, client.user_id):
+            if not changes or room is None:
+                continue
+            left = any(event.membership in ("leave", "ban") for event in changes)
+            owners = await self.app.repos.users.in_chat(PLATFORM, room_id)
+            deserted = bool(owners) and not any(_member(room, o.platform_user_id) for o in owners)
+            if (left and not _others(room, client.user_id)) or deserted:
                 try:
                     answer = await client.room_leave(room_id)
                 except (ClientError, TimeoutError, OSError) as exc:
                     answer = exc
                 log.info("matrix left room=%s (%s)", pseudonym(room_id), type(answer).__name__)
                 gone.add(room_id)
+            elif room_id not in self._linked and is_private(room):
+                if owners and left:
+                    await self._private_again(room_id)
+                for event in changes:
+                    if event.membership == "join" and not owners:
+                        await self._adopt(room_id, event.state_key)
         for room_id in gone:
             self._joined.pop(room_id, None)
             await self._unreachable(room_id)
+
+    async def _private_again(self, room_id: str) -> None:
+        """Others left a person's chat: what waited for her goes now."""
+        self.pacing.release(room_id)
+        async with self.app.db.transaction():
+            held = await self.app.repos.outbox.release_chat(
+                PLATFORM, room_id, self.app.router.clock()
+            )
+        log.info("matrix room=%s private again, %s released", pseudonym(room_id), held)
+
+    async def _adopt(self, room_id: str, user_id: str) -> None:
+        """Someone joined a private room with the bot (the direct chat it invited them to):
+        if their chat has become a group, they are reached here from now on, and what
+        waited for them goes here."""
+        user = await self.app.repos.users.find(PLATFORM, user_id)
+        if user is None or not user.consented or user.unreachable_at is not None:
+            return
+        chat = self._client.rooms.get(user.chat_id) if user.chat_id else None
+        if chat is not None and user.chat_id not in self._linked and is_private(chat):
+            return  # their chat is still theirs alone: it stays where it is
+        async with self.app.db.transaction():
+            await self.app.repos.users.move_chat(user.id, room_id, self.app.router.clock())
+        log.info("matrix resident moved to room=%s", pseudonym(room_id))
 
     async def _unreachable(self, room_id: str) -> None:
         try:
@@ -577,7 +638,9 @@ class Matrix:
         ):
             return
         for room in client.rooms.values():
-            if not is_group(room) and (user_id in room.users or user_id in room.invited_users):
+            if room.room_id in self._linked or not is_private(room):
+                continue
+            if user_id in room.users or user_id in room.invited_users:
                 return
         self._invited = {
             who: when
@@ -612,7 +675,7 @@ class Matrix:
         if user is None or not user.consented or user.chat_id == event.chat_id:
             return
         async with self.app.db.transaction():
-            await users.move_chat(user.id, event.chat_id)
+            await users.move_chat(user.id, event.chat_id, self.app.router.clock())
         log.info("matrix resident moved to room=%s", pseudonym(event.chat_id))
 
     # Encrypted messages waiting for their key ----------------------------------------------
@@ -649,7 +712,9 @@ class Matrix:
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
         """Answer an event; a resident who left the chat is marked unreachable."""
-        answer_to = event.event_id if event.is_group else None
+        # In a group the answer says which message it answers (a greeting answers none).
+        answered = event.event_id if event.is_group else None
+        answer_to = answered if answered and answered.startswith("$") else None
         try:
             await self._rooms.send(
                 event.chat_id,
@@ -679,20 +744,37 @@ class Matrix:
         failure never reports parts that arrived, so ``skip`` is always 0 here.
 
         Raises:
-            Blocked: the bot is not in the room, nobody else is, or others are (a group).
-            RetryLater: the homeserver asked to slow down.
+            Blocked: the bot is not in the room, nobody else is, or the person whose chat it
+                is is not (she left, others stayed).
+            RetryLater: the homeserver asked to slow down, or others are in the person's
+                chat (it waits until it is private again, or she has a new direct chat).
             DeliveryError: anything else.
         """
-        room = self._client.rooms.get(chat_id)
-        if chat_id in self._linked or (room is not None and is_group(room)):
-            # Others joined the person's chat: nothing personal goes there any more. They
-            # are reached again once they write from a direct chat.
-            raise Blocked("the room has become a group")
+        await self._check_private(chat_id)
         return await self._rooms.send(chat_id, lang, replies, key=dedupe_key or uuid.uuid4().hex)
 
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """Replace a message delivery sent before (a progress message counting up)."""
+        await self._check_private(chat_id)
         await self._rooms.edit(chat_id, message_id, lang, reply, key=uuid.uuid4().hex)
+
+    async def _check_private(self, chat_id: str) -> None:
+        """Refuse to send anything personal to a room that is not its person's alone."""
+        room = self._client.rooms.get(chat_id)
+        if room is None:
+            return  # the room sender says the bot is not in it
+        owners = await self.app.repos.users.in_chat(PLATFORM, chat_id)
+        if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
+            # Whoever else is still in the room: it is not theirs to read.
+            raise Blocked("the person whose chat this was left it")
+        if chat_id in self._linked or is_group(room):
+            # Others joined the person's chat (her partner looking along, say): nothing
+            # personal goes there while they are in it, but nothing is lost either. It
+            # waits, and she is invited to a new direct chat, where it goes once she joins
+            # (or here, once the room is hers alone again).
+            for owner in owners:
+                await self._invite_to_direct_chat(owner.platform_user_id)
+            raise RetryLater(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:
@@ -708,6 +790,12 @@ def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
         for room_id, info in response.rooms.join.items()
         for event in info.timeline.events
     ]
+
+
+def _member(room: MatrixRoom, user_id: str) -> bool:
+    """Whether the person has joined the room (not just been invited)."""
+    user = room.users.get(user_id)
+    return user is not None and not user.invited
 
 
 def _others(room: MatrixRoom, own: str) -> list[str]:

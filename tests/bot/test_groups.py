@@ -4,6 +4,8 @@ own dialog (in their private chat) is left as it was."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.app import App
 from handlers.contract import Platform
 from storage.clock import utcnow
@@ -103,3 +105,20 @@ async def test_a_group_stored_as_someones_chat_by_older_code_is_replaced_when_th
         await app.repos.outbox.enqueue(user.id, [{"key": "raw"}], kind="test", now=utcnow())
     [queued] = await app.db.fetchall("SELECT chat_id FROM outbox WHERE user_id = ?", (user.id,))
     assert queued[0] == "4242"
+
+
+async def test_what_waits_for_someone_goes_with_them_to_the_private_chat_they_write_from(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    now = utcnow()
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(user.id, [{"key": "raw"}], kind="answer", now=now)
+        # Held back in her old chat (a Matrix room others had joined, say).
+        await app.repos.outbox.hold_chat("test", "anna", now + timedelta(hours=1))
+
+    await Chat(app, "anna", name="Anna", chat_id="anna-new").send("hallo")
+    assert (await row(app, anna)).chat_id == "anna-new"
+    due = await app.repos.outbox.due("test", utcnow(), 10)
+    assert [(r.user_id, r.chat_id, r.kind) for r in due] == [(user.id, "anna-new", "answer")]

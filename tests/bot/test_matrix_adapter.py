@@ -9,7 +9,7 @@ import pytest
 from nio import AsyncClient, MatrixRoom
 from nio import Event as NioEvent
 
-from bot.platforms._matrix_events import read_event
+from bot.platforms._matrix_events import is_private, read_event
 from bot.platforms._matrix_session import client_config
 
 BOT = "@samenspel:example.org"
@@ -46,6 +46,38 @@ def _native(content: dict[str, Any], kind: str = "m.room.message", sender: str =
             "content": content,
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("join_rule", "room_type", "others", "private"),
+    [
+        ("invite", None, [ANNA], True),
+        ("knock", None, [ANNA], True),
+        ("invite", None, [], True),
+        ("invite", None, [ANNA, "@bob:example.org"], False),
+        ("public", None, [ANNA], False),
+        ("restricted", None, [ANNA], False),
+        ("invite", "m.space", [ANNA], False),
+    ],
+)
+def test_only_a_closed_room_of_the_resident_and_the_bot_is_private(
+    join_rule: str, room_type: str | None, others: list[str], private: bool
+) -> None:
+    room = _room(*others)
+    room.join_rule, room.room_type = join_rule, room_type
+    assert is_private(room) is private
+
+
+async def test_a_text_in_a_public_room_of_two_is_read_as_in_a_group(
+    client: AsyncClient,
+) -> None:
+    room = _room(ANNA)
+    room.join_rule = "public"
+    chatter = await read_event(client, NAMES, room, _native({"msgtype": "m.text", "body": "hoi"}))
+    assert chatter is None
+    named = _native({"msgtype": "m.text", "body": "Samenspel: /mijngegevens"})
+    event = await read_event(client, NAMES, room, named)
+    assert event is not None and event.is_group and event.command == "mijngegevens"
 
 
 async def test_a_text_becomes_an_event_with_its_id_and_sender(client: AsyncClient) -> None:

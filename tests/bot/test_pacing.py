@@ -166,6 +166,15 @@ def test_a_hold_delays_that_chat_only() -> None:
     assert pacing.ready_at("1001") == clock.now + 31
 
 
+def test_a_released_hold_lets_that_chat_go_at_once() -> None:
+    clock = Clock()
+    pacing = Pacing(0, chat_interval=1.0, clock=clock)
+    pacing.hold("!room", 300)
+    pacing.hold("!other", 300)
+    pacing.release("!room")  # what held it back is over (the room is private again)
+    assert pacing.ready("!room") and not pacing.ready("!other")
+
+
 def test_a_negative_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="rate"):
         Pacing(-1)

@@ -21,14 +21,15 @@ import pytest
 from nio import RoomInviteError
 from PIL import Image
 
-from bot.platforms.base import Blocked
+from bot.app import App
+from bot.platforms.base import Blocked, RetryLater
 from bot.platforms.matrix import TIMELINE_LIMIT
 from bot.router import Router
 from bot.settings import Settings
 from handlers.contract import Dialog, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from storage import Database, PlatformState
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from tests.e2e.matrix_support import (
     PASSWORD,
     WAIT_SECONDS,
@@ -40,6 +41,7 @@ from tests.e2e.matrix_support import (
     unique,
 )
 from tests.e2e.synapse import SynapseServer
+from tests.e2e.telegram_support import running_bot
 from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
@@ -456,9 +458,137 @@ async def test_a_direct_chat_others_joined_gets_nothing_personal_any_more(
         return room is not None and room.member_count > 2
 
     await until(bot_sees_a_group, WAIT_SECONDS)
-    with pytest.raises(Blocked):
+    # Not a block: it waits (until the room is hers alone again, or she has a new chat).
+    with pytest.raises(RetryLater):
         await adapter.send(anna.room_id, "nl", [Reply(key="raw", params={"text": "Persoonlijk"})])
     assert _count(anna, "Persoonlijk") == 0
+    await anna.sync_until(
+        lambda: _invited_by(anna, matrix_bot.user_id) is not None, "an invite to a direct chat"
+    )
+
+
+async def _husband_looks_along(
+    app: App, anna: MatrixResident, bob: MatrixResident, bot_id: str
+) -> None:
+    """Anna, subscribed to "Wist je dat", invites Bob into her chat with the bot; once
+    the bot has seen him there, something for her is queued (an answer to her question)."""
+    await anna.send("/wistjedat")
+    await anna.wait_for_reply(containing("Aanmelden"))
+    await anna.send("Aanmelden")
+    await anna.wait_for_reply(containing("Gelukt!"))
+    invited = await anna.client.room_invite(anna.room_id, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(anna.room_id)
+    bob.bot_id = bot_id
+    asked = await bob.send("Samenspel: wat is dit?")
+    await bob.wait_for_reply(containing(PRIVATELY), after=asked)
+    user = await app.repos.users.find("matrix", anna.user_id)
+    assert user is not None
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(
+            user.id,
+            [{"key": "raw", "params": {"text": "Antwoord van Burgerbeest op je vraag"}}],
+            kind="answer",
+            now=utcnow(),
+        )
+
+
+async def _nothing_lost(app: App, anna: MatrixResident) -> None:
+    """Anna is reachable, still subscribed, and her answer was sent (to her)."""
+    user = await app.repos.users.find("matrix", anna.user_id)
+    assert user is not None and user.unreachable_at is None
+    assert await app.repos.subscriptions.get(user.id) is not None
+
+    async def recorded() -> bool:
+        rows = await app.db.fetchall(
+            "SELECT status, chat_id FROM outbox WHERE user_id = ?", (user.id,)
+        )
+        return [tuple(row) for row in rows] == [("sent", anna.room_id)]
+
+    await until(recorded, WAIT_SECONDS, what="her answer recorded as sent to her")
+
+
+async def test_what_waits_for_a_resident_whose_chat_others_joined_goes_to_her_new_direct_chat(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        anna, bob = await residents("anna"), await residents("bob")
+        await _onboard(anna, MatrixBot(settings))
+        first = anna.room_id
+        await _husband_looks_along(app, anna, bob, bot_id)
+
+        await anna.sync_until(
+            lambda: _invited_by(anna, bot_id) is not None, "an invite to a direct chat"
+        )
+        direct = _invited_by(anna, bot_id)
+        assert direct is not None and direct != first
+        await anna.join(direct)
+        await anna.wait_for_reply(containing("Antwoord van Burgerbeest"), after=None)
+        await _nothing_lost(app, anna)
+        user = await app.repos.users.find("matrix", anna.user_id)
+        assert user is not None and user.chat_id == direct
+        assert [m.body for m in bob.replies(None) if "Burgerbeest op" in m.body] == []
+
+
+async def test_what_waits_for_a_resident_whose_chat_others_joined_goes_there_once_they_left(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        anna, bob = await residents("anna"), await residents("bob")
+        await _onboard(anna, MatrixBot(settings))
+        await _husband_looks_along(app, anna, bob, bot_id)
+        # Held, and she is invited to a new direct chat; but Bob leaves before she joins it.
+        await anna.sync_until(
+            lambda: _invited_by(anna, bot_id) is not None, "an invite to a direct chat"
+        )
+        assert [m.body for m in bob.replies(None) if "Burgerbeest op" in m.body] == []
+
+        async def held() -> bool:
+            later = await app.db.fetchval(
+                "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before > ?",
+                (iso(utcnow()),),
+            )
+            return bool(later)
+
+        await until(held, WAIT_SECONDS, what="her answer held back")
+        await bob.client.room_leave(anna.room_id)
+
+        await anna.wait_for_reply(containing("Antwoord van Burgerbeest"), after=None)
+        await _nothing_lost(app, anna)
+
+
+async def test_a_resident_who_leaves_her_chat_while_others_stay_gets_nothing_sent_there(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna, bob = await residents("anna"), await residents("bob")
+    await _onboard(anna, matrix_bot)
+    room_id = anna.room_id
+    invited = await anna.client.room_invite(room_id, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(room_id)
+    bob.bot_id = matrix_bot.user_id
+    await anna.client.room_leave(room_id)
+    users = matrix_bot.running.repos.users
+
+    async def unreachable() -> bool:
+        user = await users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await until(unreachable, WAIT_SECONDS, what="Anna unreachable")
+    # The bot left too: the room was there for Anna, not for Bob.
+    await bob.sync_until(
+        lambda: matrix_bot.user_id not in bob.client.rooms[room_id].users, "the bot leaving"
+    )
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    news = [Reply(key="raw", params={"text": "Anna, je idee Speeltuin is goedgekeurd"})]
+    with pytest.raises(Blocked):
+        await adapter.send(room_id, "nl", news, dedupe_key="outbox:anna")
+    assert [m.body for m in bob.replies(None) if "Speeltuin" in m.body] == []
 
 
 async def test_samenspel_run_serves_matrix_and_stops_cleanly_on_sigterm(

@@ -15,7 +15,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from nio import JoinError, RoomBanError, RoomCreateError, RoomPutStateError, RoomSendError
+from nio import (
+    ErrorResponse,
+    JoinError,
+    RoomBanError,
+    RoomCreateError,
+    RoomPutStateError,
+    RoomSendError,
+)
 
 from bot.admin.doctor import run_checks
 from bot.app import App
@@ -419,3 +426,63 @@ async def test_a_ban_stays_listed_and_liftable_after_the_banned_person_erased_th
             return held == 0 and await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
 
         await until(account_gone, WAIT_SECONDS, what="the account forgotten")
+
+
+async def test_an_experiments_room_the_bot_is_invited_back_to_never_becomes_someones_chat(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim = await residents("wim"), await residents("kim")
+        for person in (wim, kim):
+            await onboard(person, bot_id)
+        direct = kim.room_id
+        await set_role(app, wim, Role.CIVIL_SERVANT)
+        room = await _group(synapse, wim, bot_id, [kim])
+        await _link(room, wim, bot_id)
+
+        # Wim removes the bot and leaves; Kim, who never said a word there, invites the
+        # bot back: only she and the bot are in the room.
+        kicked = await wim.client.room_kick(room.room_id, bot_id)
+        assert not isinstance(kicked, ErrorResponse), kicked
+        await until(lambda: room.member(bot_id) == "leave", WAIT_SECONDS, what="bot out")
+        left = await wim.client.room_leave(room.room_id)
+        assert not isinstance(left, ErrorResponse), left
+        await kim.sync_until(lambda: room.room_id in kim.client.rooms, "the room")
+        invited = await kim.client.room_invite(room.room_id, bot_id)
+        assert not isinstance(invited, ErrorResponse), invited
+        room.owner = kim
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="bot back")
+        # Wim's second answer comes from a sync after the one with the bot's join: the bot
+        # has done all it does on joining by then.
+        for _ in range(2):
+            await wim.send("/help")
+            await wim.wait_for_reply(containing("Met Samenspel praat je mee"))
+
+        user = await app.repos.users.find("matrix", kim.user_id)
+        assert user is not None and user.chat_id == direct
+        [linked] = room.bot_messages(bot_id)
+        assert "hoort nu bij" in linked
+
+
+async def test_a_muted_moderator_gets_their_own_level_back_when_the_mute_ends_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
+        # Wim made Bob a moderator of the room.
+        levels = room.get("/state/m.room.power_levels")
+        levels["users"][bob.user_id] = 50
+        raised = await wim.client.room_put_state(room.room_id, "m.room.power_levels", levels)
+        assert not isinstance(raised, RoomPutStateError), raised
+
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        await _report_by_reply(anna, room, rude)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await _mute_for_a_week(room, ria, bob)
+        await mutes_end_now(app, WAIT_SECONDS)
+        assert room.power_level(bob.user_id) == 50

@@ -12,7 +12,7 @@ import pytest
 
 from bot.admin.cli import main
 from bot.app import App
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from storage.privacy.personal import (
     TABLES,
     Cause,
@@ -294,17 +294,22 @@ async def test_an_admin_exports_and_erases_a_person_from_the_command_line(
 
 
 async def test_options_written_to_a_chat_someone_left_go_with_them(app: App) -> None:
-    """A message queued for Anna's old direct chat was delivered there after she moved to a
-    new one, and its options were remembered for the old chat: her erasure finds them by
-    the outbox's chats."""
+    """A message was delivered to Anna's old direct chat, and its options were remembered
+    for that chat after she moved to a new one (the send was under way): her export and
+    erasure find them by the outbox's chats."""
     seeded = await seed_neighbours(app)
     anna, now, old = seeded.anna, utcnow(), "c-old-7001112223"
     async with app.db.transaction():
-        await app.repos.users.move_chat(anna.user_id, old)
+        await app.repos.users.move_chat(anna.user_id, old, now)
         await app.repos.outbox.enqueue(
             anna.user_id, [{"key": "raw", "params": {"text": "Doe je mee?"}}], kind="t", now=now
         )
-        await app.repos.users.move_chat(anna.user_id, "c-new-7001112223")
+        # Sent there before she moved (what still waits moves with her).
+        await app.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE user_id = ?",
+            (iso(now), anna.user_id),
+        )
+        await app.repos.users.move_chat(anna.user_id, "c-new-7001112223", now)
         await app.repos.chat_options.save(
             "telegram", old, [("Ik kom", "mt.go:1", True)], now, only_if_newer=True
         )

@@ -1,0 +1,131 @@
+"""Which Matrix room is a person's private chat, end to end against a real Synapse.
+
+A room is private only when nobody enters it without being let in, it is no space, and at
+most the resident and the bot are in it. A public room or a space with only the resident
+in it is a group all the same: the bot says a short word there, invites the person to a
+direct chat, and never makes it their chat (where their data export would be posted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from nio import JoinError, RoomCreateError, RoomPreset
+
+from tests.e2e.matrix_support import MatrixBot, MatrixResident, Residents, containing
+from tests.e2e.synapse import SynapseServer
+
+pytestmark = pytest.mark.e2e
+
+PRIVATELY = "privégesprek"
+
+
+async def _onboard(anna: MatrixResident, bot: MatrixBot) -> str:
+    """Anna's direct chat with the bot, where she is onboarded; returns its room id."""
+    await anna.open_chat(bot.user_id, encrypted=False)
+    await anna.wait_for_reply(containing("Welkom bij"))
+    for answer, question in (
+        ("1", "In welke taal"),
+        ("Nederlands", "In welke wijk"),
+        ("IJmuiden", "Klaar, welkom!"),
+    ):
+        await anna.send(answer)
+        await anna.wait_for_reply(containing(question))
+    return anna.room_id
+
+
+async def _room_with_the_bot(anna: MatrixResident, bot: MatrixBot, **options: Any) -> str:
+    """A room Anna makes (``options`` for room_create) with only the bot invited; from
+    now on her messages go there and the bot's there count as replies."""
+    created = await anna.client.room_create(invite=[bot.user_id], **options)
+    assert not isinstance(created, RoomCreateError), created
+    anna.room_id, anna.bot_id = str(created.room_id), bot.user_id
+    anna.order.clear()
+    anna.last_sent = None
+    await anna.wait_for_member(bot.user_id)
+    return anna.room_id
+
+
+def _bot_said(
+    server: SynapseServer, reader: MatrixResident, room_id: str, bot_id: str
+) -> list[Any]:
+    """The content of every message the bot posted in a room, as anyone in it reads back."""
+    path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?dir=f&limit=100"
+    answer = server.request_json("GET", path, access_token=reader.client.access_token)
+    return [
+        event["content"]
+        for event in answer["chunk"]
+        if event["sender"] == bot_id and event["type"] == "m.room.message"
+    ]
+
+
+async def _chat_of(bot: MatrixBot, resident: MatrixResident) -> str | None:
+    user = await bot.running.repos.users.find("matrix", resident.user_id)
+    return None if user is None else user.chat_id
+
+
+async def test_a_public_room_with_only_the_resident_in_it_gets_no_personal_data(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    anna, carol = await residents("anna"), await residents("carol")
+    direct = await _onboard(anna, matrix_bot)
+
+    public = await _room_with_the_bot(
+        anna, matrix_bot, preset=RoomPreset.public_chat, name="Velsen praat"
+    )
+    greeting = await anna.wait_for_reply()
+    assert PRIVATELY in greeting.body and "Wat wil je doen" not in greeting.body
+    asked = await anna.send("/mijngegevens")
+    answer = await anna.wait_for_reply(after=asked)
+    assert PRIVATELY in answer.body and answer.answers == asked
+    assert await _chat_of(matrix_bot, anna) == direct
+
+    # Anyone may join a public room and read back what the bot said there: no export.
+    joined = await carol.client.join(public)
+    assert not isinstance(joined, JoinError), joined
+    said = _bot_said(synapse, carol, public, matrix_bot.user_id)
+    assert [c.get("msgtype") for c in said] == ["m.notice", "m.notice"]
+    assert all(PRIVATELY in c["body"] for c in said)
+
+
+async def test_a_space_with_only_the_resident_in_it_does_not_become_her_chat(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    direct = await _onboard(anna, matrix_bot)
+
+    await _room_with_the_bot(anna, matrix_bot, space=True, name="Velsen buurten")
+    greeting = await anna.wait_for_reply()
+    assert PRIVATELY in greeting.body
+    assert await _chat_of(matrix_bot, anna) == direct
+
+
+async def test_someone_new_in_a_public_room_is_invited_to_a_direct_chat_and_onboarded_there(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    carol = await residents("carol")
+    public = await _room_with_the_bot(carol, matrix_bot, preset=RoomPreset.public_chat)
+    greeting = await carol.wait_for_reply()
+    assert "uitnodigingen" in greeting.body and "Welkom bij" not in greeting.body
+
+    def invited() -> str | None:
+        return next(
+            (
+                room_id
+                for room_id, room in carol.client.invited_rooms.items()
+                if room.inviter == matrix_bot.user_id
+            ),
+            None,
+        )
+
+    await carol.sync_until(lambda: invited() is not None, "an invite to a direct chat")
+    direct = invited()
+    assert direct is not None and direct != public
+    await carol.join(direct)
+    await carol.send("hallo")
+    await carol.wait_for_reply(containing("Welkom bij"))
+    await carol.send("1")
+    await carol.wait_for_reply(containing("In welke taal"))
+    assert await _chat_of(matrix_bot, carol) == direct
