@@ -431,6 +431,16 @@ class MenuEntry:
         return Button(label=self.label, payload=self.payload, params=self.params(profile, lang))
 
 
+@dataclass(frozen=True)
+class DeepLink:
+    """What ``/start <prefix>_<value>`` opens (a link or QR code on a poster)."""
+
+    handler: Handler
+    #: Whether it opens only for someone who agreed to the privacy statement; a link that
+    #: only shows something readable opens for everyone (its buttons keep their own policy).
+    consent: bool = True
+
+
 class Feature:
     """The handlers of one area, declared with decorators."""
 
@@ -439,7 +449,7 @@ class Feature:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.dialogs: dict[str, DialogSpec] = {}
-        self.deep_links: dict[str, Handler] = {}
+        self.deep_links: dict[str, DeepLink] = {}
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
@@ -567,11 +577,13 @@ class Feature:
 
         return register
 
-    def deep_link(self, prefix: str) -> Callable[[Handler], Handler]:
-        """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster)."""
+    def deep_link(self, prefix: str, *, consent: bool = True) -> Callable[[Handler], Handler]:
+        """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster); with
+        ``consent=False`` also for someone who declined the privacy statement (a link
+        that only shows what anyone may read)."""
 
         def register(handler: Handler) -> Handler:
-            self.deep_links[prefix] = handler
+            self.deep_links[prefix] = DeepLink(handler, consent)
             return handler
 
         return register
@@ -608,7 +620,7 @@ class Registry:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.dialogs: dict[str, DialogSpec] = {}
-        self.deep_links: dict[str, Handler] = {}
+        self.deep_links: dict[str, DeepLink] = {}
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}

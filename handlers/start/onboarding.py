@@ -1,13 +1,14 @@
 """Onboarding: welcome, consent to the privacy statement, language, neighbourhood, main menu.
 
 Nothing but the platform id is stored until the resident agrees. ``/start PAYLOAD`` (a link
-or QR code on a poster) is kept in the dialog and opened once onboarding is done; of an
+or QR code on a poster) is kept in the dialog and opened once onboarding is done, or when
+the resident declines if the link only shows what anyone may read; of an
 invite link (``inv_CODE``) only the code's hash is kept, as in the invites table, so the
 stored dialog does not let anyone else become staff.
 
     /start ──► consent ──yes──► language ──► neighbourhood ──► main menu (+ deep link)
                   │ ──privacy──► (statement, same question)
-                  └──no───► what you can still do
+                  └──no───► what you can still do (+ a deep link open to readers)
 """
 
 from __future__ import annotations
@@ -117,7 +118,9 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
     if choice == "privacy":
         return respond(privacy_statement(ctx), _consent_question(dialog), dialog=dialog)
     if choice == "no":
-        return respond(menu_reply(ctx, "onboarding.declined"))
+        # Declining still lets people read: a poster's link opens what it shows.
+        declined = respond(menu_reply(ctx, "onboarding.declined"))
+        return await _with_deep_link(ctx, str(dialog.data.get("payload", "")), declined)
     return respond(Reply(key="onboarding.use_buttons"), _consent_question(dialog), dialog=dialog)
 
 
@@ -220,15 +223,16 @@ async def _finish(ctx: Context, dialog: Dialog) -> Response:
 
 
 async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Response:
-    """Open what a ``/start PAYLOAD`` link points at, after the given response."""
+    """Open what a ``/start PAYLOAD`` link points at, after the given response (for someone
+    who has not agreed to the privacy statement, only a link declared open to them)."""
     if not payload:
         return response
     prefix, _, value = payload.partition("_")
-    handler = ctx.registry.deep_links.get(prefix)
-    if handler is None:
+    link = ctx.registry.deep_links.get(prefix)
+    if link is None or (link.consent and not ctx.user.consented):
         return response
     ctx.value = value
-    opened = await handler(ctx)
+    opened = await link.handler(ctx)
     return Response(
         replies=[*response.replies, *opened.replies],
         dialog=opened.dialog,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.app import App
-from handlers.contract import Button, Reply, Response, respond
+from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
+from storage.clock import utcnow
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -202,3 +203,33 @@ async def test_the_menu_offers_only_what_the_person_may_use(app: App, chat: Make
     assert "🌐 Taal" not in labels  # needs consent
     assert "❓ Hulp" in labels
     assert isinstance(anna.last[0].reply.buttons[0][0], Button)
+
+
+async def test_a_poster_link_opens_for_someone_who_declines_but_asks_consent_to_join(
+    app: App,
+) -> None:
+    ids = {e.slug: e.id for e in await app.repos.experiments.running()}
+    lotte = Chat(app, "lotte")
+    await lotte.send(f"/start exp_{ids['geveltuintjes']}")
+    await lotte.press("Nee, liever niet")
+    assert lotte.keys == ["onboarding.declined", "experiments.card"]
+    assert "Geveltuintjes" in lotte.text
+    # Reading is open to everyone; taking part still needs consent.
+    await lotte.press("Doe mee")
+    assert lotte.keys == ["general.consent_needed"]
+    user = await app.repos.users.find("test", "lotte")
+    assert user is not None and user.consent_at is None
+    assert await app.repos.experiments.participants(ids["geveltuintjes"]) == []
+
+
+async def test_an_invite_link_grants_nothing_to_someone_who_declines(app: App) -> None:
+    async with app.db.transaction():
+        code, _ = await app.repos.invites.create(Role.CONNECTOR, utcnow())
+    ria = Chat(app, "ria")
+    await ria.send(f"/start inv_{code}")
+    await ria.press("Nee, liever niet")
+    assert ria.keys == ["onboarding.declined"]
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None and user.role is Role.RESIDENT
+    invite = await app.repos.invites.find(code)
+    assert invite is not None and not invite.used
