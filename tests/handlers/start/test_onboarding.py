@@ -70,7 +70,7 @@ async def test_declining_stores_nothing_and_says_what_still_works(
     assert "/start" in anna.text
     stored = await app.repos.users.find("test", "anna")
     assert stored is not None and stored.consent_at is None and stored.display_name is None
-    await anna.send("/taal")
+    await anna.send("/idee")
     assert anna.keys == ["general.consent_needed"]
 
 
@@ -200,8 +200,8 @@ async def test_the_menu_offers_only_what_the_person_may_use(app: App, chat: Make
     await anna.send("/start")
     await anna.press("Nee")
     labels = [label for label, _ in anna.buttons()]
-    assert "🌐 Taal" not in labels  # needs consent
-    assert "❓ Hulp" in labels
+    assert "💡 Idee insturen" not in labels  # needs consent
+    assert "🌐 Taal" in labels and "❓ Hulp" in labels
     assert isinstance(anna.last[0].reply.buttons[0][0], Button)
 
 
@@ -233,3 +233,64 @@ async def test_an_invite_link_grants_nothing_to_someone_who_declines(app: App) -
     assert user is not None and user.role is Role.RESIDENT
     invite = await app.repos.invites.find(code)
     assert invite is not None and not invite.used
+
+
+async def test_the_welcome_offers_the_other_languages_before_asking_consent(
+    app: App, chat: MakeChat
+) -> None:
+    amal = chat("amal", language_hint="nl")
+    await amal.send("/start")
+    labels = [label for label, _ in amal.buttons()]
+    assert labels == [
+        "✅ Ja, ik doe mee",
+        "🔒 Wat bewaren jullie?",
+        "Nee, liever niet",
+        *["English", "العربية", "Polski", "Türkçe", "Українська"],
+    ]
+    await amal.press("العربية")
+    # The welcome and the question again, now in Arabic; nothing is stored yet.
+    assert amal.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    assert amal.text == "\n".join(
+        app.catalog.render("ar", seen.reply, markup=False) for seen in amal.last
+    )
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language is None and stored.consent_at is None
+    await amal.press("🔒")
+    assert amal.keys == ["privacy.statement", "onboarding.consent_question"]
+    assert "الخصوصية" in amal.text
+    # Agreeing stores the language chosen, and the question is not asked again.
+    await amal.press("✅")
+    assert amal.keys == ["onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language == "ar"
+
+
+async def test_someone_who_declines_reads_in_the_language_they_chose_without_it_stored(
+    app: App, chat: MakeChat
+) -> None:
+    amal = chat("amal", language_hint="nl")
+    await amal.send("/start")
+    await amal.press("Nee, liever niet")
+    await amal.send("/taal")
+    assert amal.keys == ["onboarding.language_question"]
+    await amal.press("English")
+    assert amal.keys == ["onboarding.language_set"]
+    assert amal.text.startswith("The language is now English.")
+    assert "only remember your language for this conversation" in amal.text
+    # It lasts while they read, typed commands included ...
+    await amal.send("/ideeen")
+    await amal.send("/experimenten")
+    assert amal.keys == ["experiments.list_title"]
+    assert amal.text == "\n".join(
+        app.catalog.render("en", seen.reply, markup=False) for seen in amal.last
+    )
+    # ... and is not stored as theirs.
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language is None and stored.consent_at is None
+    # Starting again asks consent in that language; agreeing stores it.
+    await amal.send("/start")
+    assert "Welcome to" in amal.text
+    await amal.press("Yes")
+    assert amal.keys == ["onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language == "en"
