@@ -60,7 +60,7 @@ async def test_rather_not_say_stores_no_neighbourhood(app: App, chat: MakeChat) 
     assert stored.neighbourhood is None
 
 
-async def test_declining_stores_nothing_and_says_what_still_works(
+async def test_declining_keeps_only_the_account_and_says_so_and_what_still_works(
     app: App, chat: MakeChat
 ) -> None:
     anna = chat("anna")
@@ -68,8 +68,13 @@ async def test_declining_stores_nothing_and_says_what_still_works(
     await anna.press("Nee")
     assert anna.keys == ["onboarding.declined"]
     assert "/start" in anna.text
+    # It says what is kept, and that is what is kept: the account's number and when.
+    assert "alleen wat nodig is" in anna.text and "het nummer van je account" in anna.text
     stored = await app.repos.users.find("test", "anna")
     assert stored is not None and stored.consent_at is None and stored.display_name is None
+    assert (stored.chat_id, stored.language, stored.neighbourhood) == (None, None, None)
+    await anna.send("/mijngegevens")
+    assert "Verder niets: alleen je profiel." in anna.text
     await anna.send("/idee")
     assert anna.keys == ["general.consent_needed"]
 
@@ -294,3 +299,22 @@ async def test_someone_who_declines_reads_in_the_language_they_chose_without_it_
     assert amal.keys == ["onboarding.neighbourhood_question"]
     stored = await app.repos.users.find("test", "amal")
     assert stored is not None and stored.language == "en"
+
+
+async def test_stopping_onboarding_after_agreeing_says_what_was_kept(
+    app: App, chat: MakeChat
+) -> None:
+    bram = chat("bram", name="Bram")
+    await bram.send("/start")
+    await bram.press("Ja")
+    await bram.send("/annuleer")
+    assert bram.keys == ["onboarding.cancelled"]
+    assert "niet bewaard" not in bram.text
+    assert "je chatnaam" in bram.text and "/vergeetmij" in bram.text
+    user = await app.repos.users.find("test", "bram")
+    assert user is not None and user.consent_at is not None and user.display_name == "Bram"
+    # Before agreeing nothing of onboarding was kept, and that is what is said.
+    lotte = chat("lotte")
+    await lotte.send("/start")
+    await lotte.send("/annuleer")
+    assert lotte.keys == ["general.cancelled"]
