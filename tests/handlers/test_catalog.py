@@ -337,6 +337,15 @@ def _commands_in(lang: str) -> dict[str, set[str]]:
     return found
 
 
+def test_every_name_a_menu_or_a_text_shows_is_a_command_on_telegram_and_matrix() -> None:
+    """Telegram (and Matrix clients) take only a-z, digits and _ in a command: "/ideeën"
+    is plain text there. The name menus and texts show is the ASCII one; a spelling with
+    other letters may only be an alias (answered where it arrives as a command)."""
+    for spec in REGISTRY.commands.values():
+        for name in (spec.first, *(name for _, name in spec.names)):
+            assert re.fullmatch(r"[a-z0-9_]{1,32}", name), name
+
+
 def test_every_command_with_an_alias_has_one_english_name() -> None:
     for names in set(_command_names().values()):
         if len(names) > 1:
