@@ -489,9 +489,10 @@ class Router:
         """Run a command or button that is not a step of the open dialog; an open draft
         stays, with the way back to it (the registry's rules, see handlers/drafts.py)."""
         draft = self.registry.draft(ctx.dialog)
+        stays = self.registry.stays(ctx.dialog)
         response = await target.handler(ctx)
         if draft is None or ctx.event.is_group or response.end_dialog:
-            return response, target.keeps_dialog
+            return response, target.keeps_dialog or stays
         return self.registry.beside_draft(ctx, draft, response, starts=target.starts), True
 
     def _group_target(self, ctx: Context) -> Target | None:

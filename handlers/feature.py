@@ -41,6 +41,11 @@ from handlers.contract import (
 from handlers.profile import Profile
 from storage import Repositories
 
+#: Where a dialog's data holds the language chosen for the conversation by someone who has
+#: not agreed to the privacy statement: it lasts as long as the dialog, and is not stored
+#: as theirs (onboarding keeps it, and stores it as their language once they agree).
+SESSION_LANGUAGE = "session_language"
+
 
 @dataclass
 class Context:
@@ -67,12 +72,16 @@ class Context:
 
     @property
     def lang(self) -> str:
-        """The language to answer in: the person's choice, else their app's language.
+        """The language to answer in: the person's choice, else the one chosen for this
+        conversation (before consent, see :data:`SESSION_LANGUAGE`), else their app's.
 
         A choice the catalogs no longer have (a language that was removed) counts as none.
         """
         if self.catalog.speaks(self.user.language):
             return str(self.user.language)
+        chosen = self.dialog.data.get(SESSION_LANGUAGE) if self.dialog is not None else None
+        if isinstance(chosen, str) and self.catalog.speaks(chosen):
+            return chosen
         return self.catalog.language(self.event.sender.language_hint)
 
     @property
@@ -201,10 +210,20 @@ class DialogSpec(_Declared):
     """
 
     def __init__(
-        self, name: str, policy: Policy, *, subject: Subject | None = None, draft: bool = True
+        self,
+        name: str,
+        policy: Policy,
+        *,
+        subject: Subject | None = None,
+        draft: bool = True,
+        stays: bool = False,
     ):
         self.name = name
         self.policy = policy
+        #: Whether it stays open beside commands of other features, which otherwise end a
+        #: dialog that is not a draft (onboarding: what the conversation holds before
+        #: consent, a language chosen, must outlast reading the ideas).
+        self.stays = stays
         #: The catalog key that names the draft ("je idee"), in "Verder met je idee" (or
         #: what picks it from the dialog's data).
         self.subject: Subject = subject or "drafts.subject.default"
@@ -431,6 +450,16 @@ class MenuEntry:
         return Button(label=self.label, payload=self.payload, params=self.params(profile, lang))
 
 
+@dataclass(frozen=True)
+class DeepLink:
+    """What ``/start <prefix>_<value>`` opens (a link or QR code on a poster)."""
+
+    handler: Handler
+    #: Whether it opens only for someone who agreed to the privacy statement; a link that
+    #: only shows something readable opens for everyone (its buttons keep their own policy).
+    consent: bool = True
+
+
 class Feature:
     """The handlers of one area, declared with decorators."""
 
@@ -439,7 +468,7 @@ class Feature:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.dialogs: dict[str, DialogSpec] = {}
-        self.deep_links: dict[str, Handler] = {}
+        self.deep_links: dict[str, DeepLink] = {}
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
@@ -523,16 +552,22 @@ class Feature:
         posts: str | None = None,
         subject: Subject | None = None,
         draft: bool = True,
+        stays: bool = False,
     ) -> DialogSpec:
         """Declare dialog ``name``: the role its every step needs, and what it posts.
 
         ``subject`` is the catalog key that names its draft ("je idee"); ``draft=False``
-        for a dialog that loses nothing when it is left (every answer is saved at once).
+        for a dialog that loses nothing when it is left (every answer is saved at once);
+        ``stays=True`` for one that other commands leave open.
         """
         if name in self.dialogs:
             raise ValueError(f"{self.name}: dialog already declared: {name}")
         spec = DialogSpec(
-            name, Policy(role, consent, open_to_banned, posts), subject=subject, draft=draft
+            name,
+            Policy(role, consent, open_to_banned, posts),
+            subject=subject,
+            draft=draft,
+            stays=stays,
         )
         self.dialogs[name] = spec
         return spec
@@ -567,11 +602,13 @@ class Feature:
 
         return register
 
-    def deep_link(self, prefix: str) -> Callable[[Handler], Handler]:
-        """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster)."""
+    def deep_link(self, prefix: str, *, consent: bool = True) -> Callable[[Handler], Handler]:
+        """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster); with
+        ``consent=False`` also for someone who declined the privacy statement (a link
+        that only shows what anyone may read)."""
 
         def register(handler: Handler) -> Handler:
-            self.deep_links[prefix] = handler
+            self.deep_links[prefix] = DeepLink(handler, consent)
             return handler
 
         return register
@@ -608,7 +645,7 @@ class Registry:
         self.commands: dict[str, Command] = {}
         self.actions: dict[str, Action] = {}
         self.dialogs: dict[str, DialogSpec] = {}
-        self.deep_links: dict[str, Handler] = {}
+        self.deep_links: dict[str, DeepLink] = {}
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
@@ -641,6 +678,11 @@ class Registry:
         """The open dialog, if leaving it would lose what the person wrote."""
         spec = self.dialogs.get(dialog.name) if dialog is not None else None
         return dialog if spec is not None and spec.draft else None
+
+    def stays(self, dialog: Dialog | None) -> bool:
+        """Whether the open dialog stays open beside a command that would end another."""
+        spec = self.dialogs.get(dialog.name) if dialog is not None else None
+        return spec is not None and spec.stays
 
     def typed(self, dialog: Dialog | None) -> bool:
         """Whether the dialog's step waits for typed text or a number (not for a choice)."""

@@ -109,7 +109,7 @@ class Console:
                 )
             )
         await self._settle()  # what waited for this person comes first
-        await self._resume()
+        await self._resume(waited=self._sent > 0)
         lines = _Lines(self.stdin)
         while not self._stop.is_set():
             self._prompt()
@@ -137,12 +137,13 @@ class Console:
                 task.cancel()
         return reading.result() if reading in done else None
 
-    async def _resume(self) -> None:
-        """A person who comes back with a dialog open hears where they were."""
+    async def _resume(self, *, waited: bool) -> None:
+        """A person who comes back with a dialog open hears where they were; one who had
+        messages waiting (``waited``) gets, after them, the way on: that dialog, or the menu."""
         async with self.app.db.committed():
             person = await self.app.repos.users.find(PLATFORM, self.who)
             dialog = await self.app.repos.dialogs.load(person.id) if person else None
-        if dialog is None:
+        if dialog is None and not waited:
             return
         sender = Sender(platform_user_id=self.who, display_name=self.who)
         event = Event(platform=PLATFORM, chat_id=self.who, sender=sender, button="resume")

@@ -75,7 +75,7 @@ def _list_buttons(ctx: Context, running: list[Experiment]) -> list[list[Button]]
     return buttons
 
 
-@feature.deep_link("exp")
+@feature.deep_link("exp", consent=False)
 async def open_card(ctx: Context) -> Response:
     """One experiment's card: what, where, who runs it, how many take part."""
     experiment = await _running(ctx)

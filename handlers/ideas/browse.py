@@ -279,7 +279,7 @@ async def open_card(ctx: Context) -> Response:
     return respond(*await card_replies(ctx, card, view, photo=True))
 
 
-@feature.deep_link("idee")
+@feature.deep_link("idee", consent=False)
 async def open_from_link(ctx: Context) -> Response:
     """``/start idee_42`` (a link or a QR code on a poster) opens idea #42."""
     if not digits(ctx.value) or len(ctx.value) > MAX_NUMBER_DIGITS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from handlers import drafts
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
+from handlers.start.onboarding import DIALOG as ONBOARDING
 from handlers.start.onboarding import welcome
 
 feature = Feature("general")
@@ -102,7 +103,13 @@ def _staff_commands(ctx: Context) -> list[Reply]:
 @feature.action("cancel", consent=False, open_to_banned=True, role=Role.RESIDENT)
 async def cancel(ctx: Context) -> Response:
     """Leave whatever dialog is active (asked for on purpose: no question first)."""
-    key = "general.cancelled" if ctx.dialog is not None else "general.nothing_to_cancel"
+    if ctx.dialog is None:
+        key = "general.nothing_to_cancel"
+    elif ctx.dialog.name == ONBOARDING and ctx.user.consented:
+        # Agreeing stored consent, chat and name at once: say so, not "nothing was kept".
+        key = "onboarding.cancelled"
+    else:
+        key = "general.cancelled"
     return respond(menu_reply(ctx, key), end_dialog=True)
 
 

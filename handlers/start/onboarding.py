@@ -1,13 +1,20 @@
 """Onboarding: welcome, consent to the privacy statement, language, neighbourhood, main menu.
 
 Nothing but the platform id is stored until the resident agrees. ``/start PAYLOAD`` (a link
-or QR code on a poster) is kept in the dialog and opened once onboarding is done; of an
+or QR code on a poster) is kept in the dialog and opened once onboarding is done, or when
+the resident declines if the link only shows what anyone may read; of an
 invite link (``inv_CODE``) only the code's hash is kept, as in the invites table, so the
 stored dialog does not let anyone else become staff.
 
     /start ──► consent ──yes──► language ──► neighbourhood ──► main menu (+ deep link)
                   │ ──privacy──► (statement, same question)
-                  └──no───► what you can still do
+                  │ ──a language──► (welcome again in it, same question)
+                  └──no───► what you can still do (+ a deep link open to readers)
+
+A language chosen before consent (on the welcome, or with ``/taal``) is kept only in this
+dialog, for the conversation (:data:`handlers.feature.SESSION_LANGUAGE`): the dialog stays
+open while the person reads, and ends with a day's silence or ``/annuleer``. Agreeing stores
+it as their language, and the language question is not asked again.
 """
 
 from __future__ import annotations
@@ -15,14 +22,14 @@ from __future__ import annotations
 from handlers import drafts
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import SESSION_LANGUAGE, Context, Feature, menu_reply
 from handlers.locales import own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
 from storage.invites import code_hash
 
 feature = Feature("onboarding")
-feature.menu_entry("menu.language", "lang", order=80, consent=True)
+feature.menu_entry("menu.language", "lang", order=80)
 
 DIALOG = "onboarding"
 
@@ -55,9 +62,13 @@ async def start(ctx: Context) -> Response:
 
 async def welcome(ctx: Context, payload: str = "") -> Response:
     """Say what Samenspel is and ask for consent (or resume a half-finished onboarding)."""
-    dialog = Dialog(name=DIALOG, step="consent", data=_kept(payload))
+    dialog = Dialog(name=DIALOG, step="consent", data={**_session(ctx), **_kept(payload)})
     if ctx.user.consented:
         return _ask_next(ctx, dialog)
+    return _welcome(ctx, dialog)
+
+
+def _welcome(ctx: Context, dialog: Dialog) -> Response:
     return respond(
         Reply(
             key="onboarding.welcome",
@@ -66,20 +77,38 @@ async def welcome(ctx: Context, payload: str = "") -> Response:
                 "connector": ctx.profile.connector(ctx.lang),
             },
         ),
-        _consent_question(dialog),
+        _consent_question(ctx, dialog),
         dialog=dialog,
     )
 
 
-def _consent_question(dialog: Dialog) -> Reply:
+def _consent_question(ctx: Context, dialog: Dialog) -> Reply:
+    """Yes, the privacy statement, no; then the other languages, each in its own name, so
+    that someone who cannot read this one reads the question in theirs before answering."""
+    others = [dialog.raw_button(name, code) for code, name in spoken(ctx) if code != ctx.lang]
     return Reply(
         key="onboarding.consent_question",
         buttons=[
             [dialog.button("onboarding.btn_consent_yes", "yes")],
             [dialog.button("onboarding.btn_read_privacy", "privacy")],
             [dialog.button("onboarding.btn_consent_no", "no")],
+            *_language_rows(others),
         ],
     )
+
+
+def _session(ctx: Context) -> dict[str, str]:
+    """The language this conversation's onboarding dialog holds, to carry into a new one."""
+    dialog = ctx.dialog
+    if dialog is None or dialog.name != DIALOG or SESSION_LANGUAGE not in dialog.data:
+        return {}
+    return {SESSION_LANGUAGE: str(dialog.data[SESSION_LANGUAGE])}
+
+
+def _speak(ctx: Context, dialog: Dialog, language: str) -> Dialog:
+    """Talk in ``language`` for the rest of this conversation, without storing it."""
+    ctx.dialog = dialog.to(dialog.step, **{SESSION_LANGUAGE: language})
+    return ctx.dialog
 
 
 onboarding = feature.dialog(
@@ -87,6 +116,7 @@ onboarding = feature.dialog(
     consent=False,
     role=Role.RESIDENT,
     draft=False,  # every answer is saved at once: leaving it loses nothing
+    stays=True,  # a language chosen before consent lasts while the person reads
     subject="drafts.subject.onboarding",
 )
 
@@ -98,7 +128,7 @@ def _chose(ctx: Context) -> str:
 
 @onboarding.step("consent")
 async def consent_step(ctx: Context, dialog: Dialog) -> Response:
-    """Yes, no, or the privacy statement first."""
+    """Yes, no, the privacy statement first, or another language to read it in."""
     choice = _chose(ctx)
     if choice == "yes":
         sender = ctx.event.sender
@@ -112,13 +142,30 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
                 "display_name": sender.display_name,
             }
         )
+        chosen = dialog.data.get(SESSION_LANGUAGE)
+        if ctx.user.language is None and ctx.catalog.speaks(chosen):
+            # Chosen before agreeing: now it may be stored, and is not asked again.
+            await ctx.repos.users.set_language(ctx.user.id, str(chosen))
+            ctx.user = ctx.user.model_copy(update={"language": chosen})
         timers = await _restore_sanction(ctx)
         return _ask_next(ctx, dialog).model_copy(update={"timers": timers})
     if choice == "privacy":
-        return respond(privacy_statement(ctx), _consent_question(dialog), dialog=dialog)
+        return respond(privacy_statement(ctx), _consent_question(ctx, dialog), dialog=dialog)
     if choice == "no":
-        return respond(menu_reply(ctx, "onboarding.declined"))
-    return respond(Reply(key="onboarding.use_buttons"), _consent_question(dialog), dialog=dialog)
+        # Declining still lets people read: a poster's link opens what it shows, and a
+        # language they chose stays for the conversation.
+        reading = _session(ctx)
+        declined = respond(menu_reply(ctx, "onboarding.declined"))
+        response = await _with_deep_link(ctx, str(dialog.data.get("payload", "")), declined)
+        if not reading or response.dialog is not None:
+            return response
+        kept = Dialog(name=DIALOG, step="consent", data=reading)
+        return response.model_copy(update={"dialog": kept, "end_dialog": False})
+    if ctx.catalog.speaks(choice):
+        return _welcome(ctx, _speak(ctx, dialog, choice))
+    return respond(
+        Reply(key="onboarding.use_buttons"), _consent_question(ctx, dialog), dialog=dialog
+    )
 
 
 @onboarding.step("language")
@@ -180,7 +227,7 @@ async def ask(ctx: Context, dialog: Dialog) -> Response:
 def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
     prefix = [Reply(key="onboarding.use_buttons")] if hint else []
     if dialog.step == "consent":
-        return respond(*prefix, _consent_question(dialog), dialog=dialog)
+        return respond(*prefix, _consent_question(ctx, dialog), dialog=dialog)
     if dialog.step == "language":
         buttons = _language_rows([dialog.raw_button(name, code) for code, name in spoken(ctx)])
         return respond(
@@ -220,15 +267,16 @@ async def _finish(ctx: Context, dialog: Dialog) -> Response:
 
 
 async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Response:
-    """Open what a ``/start PAYLOAD`` link points at, after the given response."""
+    """Open what a ``/start PAYLOAD`` link points at, after the given response (for someone
+    who has not agreed to the privacy statement, only a link declared open to them)."""
     if not payload:
         return response
     prefix, _, value = payload.partition("_")
-    handler = ctx.registry.deep_links.get(prefix)
-    if handler is None:
+    link = ctx.registry.deep_links.get(prefix)
+    if link is None or (link.consent and not ctx.user.consented):
         return response
     ctx.value = value
-    opened = await handler(ctx)
+    opened = await link.handler(ctx)
     return Response(
         replies=[*response.replies, *opened.replies],
         dialog=opened.dialog,
@@ -240,12 +288,19 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
     "taal",
     translations={"en": "language"},
     anytime=True,
+    consent=False,
     describe="commands.language",
     role=Role.RESIDENT,
 )
-@feature.action("lang", role=Role.RESIDENT)
+@feature.action("lang", consent=False, role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:
-    """Offer the languages; a button sets one."""
+    """Offer the languages; a button sets one (before consent: for this conversation)."""
+    if ctx.catalog.speaks(ctx.value) and not ctx.user.consented:
+        held = ctx.dialog if ctx.dialog is not None and ctx.dialog.name == DIALOG else None
+        dialog = _speak(ctx, held or Dialog(name=DIALOG, step="consent"), ctx.value)
+        said = menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value))
+        for_now = said.model_copy(update={"parts": [Reply(key="onboarding.language_for_now")]})
+        return respond(for_now, dialog=dialog)
     if ctx.catalog.speaks(ctx.value):
         await ctx.repos.users.set_language(ctx.user.id, ctx.value)
         ctx.user = ctx.user.model_copy(update={"language": ctx.value})

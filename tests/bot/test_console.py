@@ -89,3 +89,27 @@ def test_coming_back_to_the_console_says_where_you_were(tmp_path: Path) -> None:
     again = chat("")
     assert "Welkom terug! Je was bezig met je idee" in again
     assert "Vertel wat je idee is" in again
+
+
+def test_what_waited_while_the_chat_was_closed_is_followed_by_the_menu(tmp_path: Path) -> None:
+    def chat(who: str, script: str) -> str:
+        done = subprocess.run(
+            [*SAMENSPEL, "chat", "--as", who],
+            input=script,
+            capture_output=True,
+            text=True,
+            env=_environment(tmp_path),
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    chat("anna", "/start\n1\n1\n1\n/vraag\nWanneer wordt het afval opgehaald?\n")
+    chat("ria", "/start\n1\n1\n9\n/als verbinder\n/inbox\n1\n1\nOp dinsdag.\n")
+    again = chat("anna", "")
+    answer, menu = again.index("Op dinsdag."), again.find("Wat wil je doen?")
+    assert menu > answer, again
+    # With nothing waiting and no dialog open, opening the chat prints nothing.
+    assert chat("anna", "") == ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from handlers import FEATURES, registry
 from handlers.catalog import Catalog, placeholders
 from handlers.contract import Button, Reply
-from handlers.locales import own_name
+from handlers.locales import own_name, right_to_left
 
 CATALOG = Catalog.load()
 REGISTRY = registry()
@@ -119,6 +121,78 @@ def test_in_a_right_to_left_language_every_parameter_is_isolated() -> None:
     assert catalog.text("nl", "x", {"name": "أحمد", "n": ""}, markup=True) == "\u2068أحمد\u2069: "
     assert catalog.text("nl", "x", {"name": "Anna", "n": 3}, markup=True) == "Anna: 3"
     assert catalog.text("ar", "x", {"name": "", "n": ""}, markup=False) == "مرحبا  ()"
+
+
+#: Isolate initiators (LRI, RLI, FSI): what follows, up to the matching PDI, keeps its own
+#: direction and is skipped when a paragraph's direction is found (Unicode bidi P2).
+ISOLATES = "\u2066\u2067\u2068"
+#: Word lists matched against what people type, never shown as a paragraph.
+NOT_SHOWN = ("drafts.words.", "news.item_prefix")
+
+
+def _first_strong(paragraph: str) -> str | None:
+    """The direction of a paragraph by its first strong character outside isolates (Unicode
+    bidi P2/P3): "L", "R", or None when it has none (then the reader's direction holds)."""
+    depth = 0
+    for ch in paragraph:
+        if ch in ISOLATES:
+            depth += 1
+        elif ch == "\u2069":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            kind = unicodedata.bidirectional(ch)
+            if kind == "L":
+                return "L"
+            if kind in ("R", "AL"):
+                return "R"
+    return None
+
+
+def _left_to_right_paragraphs(key: str, template: str) -> list[str]:
+    """The paragraphs of a right-to-left text that a chat app lays out left to right:
+    those whose first strong character is a Latin letter or an LTR-strong symbol (🆕, ℹ)
+    rather than an Arabic letter or an RLM. Values are filled in as the catalog does in a
+    right-to-left language, between isolates, so a Latin value does not count."""
+    if key.startswith(NOT_SHOWN) or re.fullmatch(r"\{\w+\}", template):
+        return []  # a value alone (a raw label) has its own direction
+    text = html.unescape(re.sub(r"</?(?:b|i|u|code|pre)>", "", template))
+    text = re.sub(r"\{\w+\}", "\u2068Anna\u2069", text)
+    return [line for line in text.split("\n") if _first_strong(line) == "L"]
+
+
+def test_the_direction_check_sees_what_a_chat_app_sees() -> None:
+    for wrong in (
+        "<b>Samenspel</b> في {municipality}",
+        "🆕 الأحدث أولًا",
+        "ℹ️ هذا هو النص الأصلي بالهولندية. Samenspel لا يترجم النصوص.",
+        "📰 Wist je dat",
+        "مرحبا\nSamenspel",
+    ):
+        assert _left_to_right_paragraphs("x", wrong), wrong
+    for right in (
+        "\u200f<b>Samenspel</b> في {municipality}",
+        "\u200f🆕 الأحدث أولًا",
+        "{title}: عدد الأسئلة",
+        "💡 هل تعلم",
+        "{text}",
+        "\u2066Samenspel\u2069 مرحبا",
+    ):
+        assert not _left_to_right_paragraphs("x", right), right
+
+
+@pytest.mark.parametrize("lang", [lang for lang in CATALOG.languages if right_to_left(lang)])
+def test_every_paragraph_of_a_right_to_left_language_starts_right_to_left(lang: str) -> None:
+    """Telegram and Matrix clients (dir=auto) give each paragraph the direction of its first
+    strong character: an Arabic line that starts with "Samenspel" or 🆕 reads left to right,
+    its words out of order. Start such a line with an Arabic word or U+200F (RLM)."""
+    wrong = {}
+    for key, entry in CATALOG.texts[lang].items():
+        forms = entry.items() if isinstance(entry, dict) else [("", entry)]
+        for form, template in forms:
+            found = _left_to_right_paragraphs(key, template)
+            if found:
+                wrong[f"{key}.{form}" if form else key] = found
+    assert wrong == {}
 
 
 def test_languages_are_named_in_their_own_language() -> None:
@@ -261,6 +335,15 @@ def _commands_in(lang: str) -> dict[str, set[str]]:
             for name in COMMAND_IN_TEXT.findall(form):
                 found.setdefault(name, set()).add(key)
     return found
+
+
+def test_every_name_a_menu_or_a_text_shows_is_a_command_on_telegram_and_matrix() -> None:
+    """Telegram (and Matrix clients) take only a-z, digits and _ in a command: "/ideeën"
+    is plain text there. The name menus and texts show is the ASCII one; a spelling with
+    other letters may only be an alias (answered where it arrives as a command)."""
+    for spec in REGISTRY.commands.values():
+        for name in (spec.first, *(name for _, name in spec.names)):
+            assert re.fullmatch(r"[a-z0-9_]{1,32}", name), name
 
 
 def test_every_command_with_an_alias_has_one_english_name() -> None:

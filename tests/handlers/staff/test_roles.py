@@ -115,7 +115,7 @@ async def test_staff_opening_an_invite_for_their_role_leave_it_for_someone_else(
         await app.repos.users.set_role(user.id, Role.ADMIN)
     await ria.send(f"/start inv_{code}")
     assert ria.keys[-1] == "invite.already"
-    assert "You already are administrator" in ria.last[-1].text
+    assert "Your role is already administrator" in ria.last[-1].text
     invite = await app.repos.invites.find(code)
     assert invite is not None and not invite.used
 

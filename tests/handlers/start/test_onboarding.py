@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.app import App
-from handlers.contract import Button, Reply, Response, respond
+from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
+from storage.clock import utcnow
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -59,7 +60,7 @@ async def test_rather_not_say_stores_no_neighbourhood(app: App, chat: MakeChat) 
     assert stored.neighbourhood is None
 
 
-async def test_declining_stores_nothing_and_says_what_still_works(
+async def test_declining_keeps_only_the_account_and_says_so_and_what_still_works(
     app: App, chat: MakeChat
 ) -> None:
     anna = chat("anna")
@@ -67,9 +68,14 @@ async def test_declining_stores_nothing_and_says_what_still_works(
     await anna.press("Nee")
     assert anna.keys == ["onboarding.declined"]
     assert "/start" in anna.text
+    # It says what is kept, and that is what is kept: the account's number and when.
+    assert "alleen wat nodig is" in anna.text and "het nummer van je account" in anna.text
     stored = await app.repos.users.find("test", "anna")
     assert stored is not None and stored.consent_at is None and stored.display_name is None
-    await anna.send("/taal")
+    assert (stored.chat_id, stored.language, stored.neighbourhood) == (None, None, None)
+    await anna.send("/mijngegevens")
+    assert "Verder niets: alleen je profiel." in anna.text
+    await anna.send("/idee")
     assert anna.keys == ["general.consent_needed"]
 
 
@@ -199,6 +205,116 @@ async def test_the_menu_offers_only_what_the_person_may_use(app: App, chat: Make
     await anna.send("/start")
     await anna.press("Nee")
     labels = [label for label, _ in anna.buttons()]
-    assert "🌐 Taal" not in labels  # needs consent
-    assert "❓ Hulp" in labels
+    assert "💡 Idee insturen" not in labels  # needs consent
+    assert "🌐 Taal" in labels and "❓ Hulp" in labels
     assert isinstance(anna.last[0].reply.buttons[0][0], Button)
+
+
+async def test_a_poster_link_opens_for_someone_who_declines_but_asks_consent_to_join(
+    app: App,
+) -> None:
+    ids = {e.slug: e.id for e in await app.repos.experiments.running()}
+    lotte = Chat(app, "lotte")
+    await lotte.send(f"/start exp_{ids['geveltuintjes']}")
+    await lotte.press("Nee, liever niet")
+    assert lotte.keys == ["onboarding.declined", "experiments.card"]
+    assert "Geveltuintjes" in lotte.text
+    # Reading is open to everyone; taking part still needs consent.
+    await lotte.press("Doe mee")
+    assert lotte.keys == ["general.consent_needed"]
+    user = await app.repos.users.find("test", "lotte")
+    assert user is not None and user.consent_at is None
+    assert await app.repos.experiments.participants(ids["geveltuintjes"]) == []
+
+
+async def test_an_invite_link_grants_nothing_to_someone_who_declines(app: App) -> None:
+    async with app.db.transaction():
+        code, _ = await app.repos.invites.create(Role.CONNECTOR, utcnow())
+    ria = Chat(app, "ria")
+    await ria.send(f"/start inv_{code}")
+    await ria.press("Nee, liever niet")
+    assert ria.keys == ["onboarding.declined"]
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None and user.role is Role.RESIDENT
+    invite = await app.repos.invites.find(code)
+    assert invite is not None and not invite.used
+
+
+async def test_the_welcome_offers_the_other_languages_before_asking_consent(
+    app: App, chat: MakeChat
+) -> None:
+    amal = chat("amal", language_hint="nl")
+    await amal.send("/start")
+    labels = [label for label, _ in amal.buttons()]
+    assert labels == [
+        "✅ Ja, ik doe mee",
+        "🔒 Wat bewaren jullie?",
+        "Nee, liever niet",
+        *["English", "العربية", "Polski", "Türkçe", "Українська"],
+    ]
+    await amal.press("العربية")
+    # The welcome and the question again, now in Arabic; nothing is stored yet.
+    assert amal.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    assert amal.text == "\n".join(
+        app.catalog.render("ar", seen.reply, markup=False) for seen in amal.last
+    )
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language is None and stored.consent_at is None
+    await amal.press("🔒")
+    assert amal.keys == ["privacy.statement", "onboarding.consent_question"]
+    assert "الخصوصية" in amal.text
+    # Agreeing stores the language chosen, and the question is not asked again.
+    await amal.press("✅")
+    assert amal.keys == ["onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language == "ar"
+
+
+async def test_someone_who_declines_reads_in_the_language_they_chose_without_it_stored(
+    app: App, chat: MakeChat
+) -> None:
+    amal = chat("amal", language_hint="nl")
+    await amal.send("/start")
+    await amal.press("Nee, liever niet")
+    await amal.send("/taal")
+    assert amal.keys == ["onboarding.language_question"]
+    await amal.press("English")
+    assert amal.keys == ["onboarding.language_set"]
+    assert amal.text.startswith("The language is now English.")
+    assert "only remember your language for this conversation" in amal.text
+    # It lasts while they read, typed commands included ...
+    await amal.send("/ideeen")
+    await amal.send("/experimenten")
+    assert amal.keys == ["experiments.list_title"]
+    assert amal.text == "\n".join(
+        app.catalog.render("en", seen.reply, markup=False) for seen in amal.last
+    )
+    # ... and is not stored as theirs.
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language is None and stored.consent_at is None
+    # Starting again asks consent in that language; agreeing stores it.
+    await amal.send("/start")
+    assert "Welcome to" in amal.text
+    await amal.press("Yes")
+    assert amal.keys == ["onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "amal")
+    assert stored is not None and stored.language == "en"
+
+
+async def test_stopping_onboarding_after_agreeing_says_what_was_kept(
+    app: App, chat: MakeChat
+) -> None:
+    bram = chat("bram", name="Bram")
+    await bram.send("/start")
+    await bram.press("Ja")
+    await bram.send("/annuleer")
+    assert bram.keys == ["onboarding.cancelled"]
+    assert "niet bewaard" not in bram.text
+    assert "je chatnaam" in bram.text and "/vergeetmij" in bram.text
+    user = await app.repos.users.find("test", "bram")
+    assert user is not None and user.consent_at is not None and user.display_name == "Bram"
+    # Before agreeing nothing of onboarding was kept, and that is what is said.
+    lotte = chat("lotte")
+    await lotte.send("/start")
+    await lotte.send("/annuleer")
+    assert lotte.keys == ["general.cancelled"]
