@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -43,6 +47,51 @@ def _every_text_gets_its_values(
         if record.name == "handlers.catalog" and record.levelno >= logging.WARNING
     ]
     assert not missing, missing
+
+
+#: Seconds an asynchronous test may take before it is stopped as hung (every wait in the
+#: tests has its own, much shorter limit; this catches one that has none).
+HUNG_AFTER = float(os.environ.get("SAMENSPEL_TEST_HUNG_AFTER", "600"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.fixturenames.append("_not_hung")
+
+
+def _awaiting(step: object) -> Iterator[str]:
+    """Where a coroutine waits, from the outside in (each coroutine it awaits in turn)."""
+    while step is not None:
+        frame = getattr(step, "cr_frame", None) or getattr(step, "ag_frame", None)
+        if frame is None:
+            yield repr(step)[:200]
+            return
+        yield f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        step = getattr(step, "cr_await", None) or getattr(step, "ag_await", None)
+
+
+@pytest.fixture
+async def _not_hung() -> AsyncIterator[None]:
+    """A test that hangs prints where every task waits, then stops with a failure, instead
+    of holding up the whole run without a word."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        print(f"\n== hung after {HUNG_AFTER:.0f} s; {len(tasks)} tasks:", file=sys.stderr)
+        for task in tasks:
+            print(f"-- {task.get_name()}:", file=sys.stderr)
+            for where in _awaiting(task.get_coro()):
+                print(f"   {where}", file=sys.stderr)
+        for task in tasks:
+            task.cancel()
+
+    timer = loop.call_later(HUNG_AFTER, stop)
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 @pytest.fixture
