@@ -304,6 +304,16 @@ class Outbox:
         )
         return found is not None
 
+    async def waiting_since(self, platform: str, chat_id: str) -> datetime | None:
+        """When the oldest pending row for one chat was queued (None: nothing pending)."""
+        return parse(
+            await self.db.fetchval(
+                "SELECT MIN(created_at) FROM outbox WHERE platform = ? AND chat_id = ?"
+                " AND status = 'pending'",
+                (platform, chat_id),
+            )
+        )
+
     async def next_due(self, platform: str) -> datetime | None:
         """When the earliest pending row of a platform may be sent (None: nothing pending)."""
         return parse(

@@ -62,7 +62,7 @@ from bot.platforms._matrix_events import is_edit, is_group, is_private, read_eve
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
-from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -104,7 +104,8 @@ MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.
 INVITE_AGAIN = timedelta(hours=1)
 #: How long the outbox holds a person's messages while others are in her chat, before it
-#: looks again. They go sooner when the room is hers alone again or she joins a new chat,
+#: looks again (at first: the longer they wait, the less often it looks, see
+#: bot.delivery). They go sooner when the room is hers alone again or she joins a new chat,
 #: unless that happened just as the hold was being recorded: then this is how late.
 GROUP_PAUSE = timedelta(minutes=1)
 
@@ -746,8 +747,9 @@ class Matrix:
         Raises:
             Blocked: the bot is not in the room, nobody else is, or the person whose chat it
                 is is not (she left, others stayed).
-            RetryLater: the homeserver asked to slow down, or others are in the person's
-                chat (it waits until it is private again, or she has a new direct chat).
+            RetryLater: the homeserver asked to slow down.
+            Paused: others are in the person's chat (it waits until it is private again,
+                or she has a new direct chat; delivery waits only so long).
             DeliveryError: anything else.
         """
         await self._check_private(chat_id)
@@ -774,7 +776,7 @@ class Matrix:
             # (or here, once the room is hers alone again).
             for owner in owners:
                 await self._invite_to_direct_chat(owner.platform_user_id)
-            raise RetryLater(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
+            raise Paused(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:

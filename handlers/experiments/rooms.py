@@ -180,12 +180,15 @@ async def report(ctx: Context) -> Response:
         return respond(Reply(key="rooms.report_start_first"))
     author = await ctx.repos.users.find(event.platform, quoted.sender_id)
     body = (quoted.text or "").strip()[:MAX_REPORTED]
+    # Written one way and edited since: what was edited away is reported too.
+    original = (quoted.original or "").strip()[:MAX_REPORTED] or None
     report_id, new = await ctx.repos.rooms.report(
         room.id,
         message_id=quoted.message_id,
         author_platform_id=quoted.sender_id,
         author_user_id=author.id if author else None,
         body=body,
+        original_body=original if original != body else None,
         link=quoted.link,
         reporter_user_id=ctx.user.id,
         now=ctx.now,

@@ -535,8 +535,9 @@ TABLES: tuple[Table, ...] = (
         "room_reports",
         Kind.PERSONAL,
         "your messages in experiments' rooms that others reported, and the decision",
-        export="SELECT id AS report, room_id AS room, message_id AS message, body, link,"
-        " created_at, decision, decided_at FROM room_reports WHERE author_user_id = :user_id"
+        export="SELECT id AS report, room_id AS room, message_id AS message, body,"
+        " original_body, link, created_at, decision, decided_at FROM room_reports"
+        " WHERE author_user_id = :user_id"
         " OR (author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
@@ -555,7 +556,7 @@ TABLES: tuple[Table, ...] = (
             " OR (author_platform_id = :platform_user_id"
             " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
         ),
-        reasons=("body",),
+        reasons=("body", "original_body"),
         # Reports of their messages (deleted above, unless that changes).
         about=_ROOM_MESSAGES,
     ),
