@@ -153,7 +153,7 @@ async def photo_step(ctx: Context, dialog: Dialog) -> Response:
         return common
     photo = ctx.event.photo
     if photo is not None:
-        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now, by=ctx.user.id)
         return await _next(ctx, dialog, photo=photo_id)
     if _choice(ctx) == "none":
         return await _next(ctx, dialog, photo=None)
@@ -429,6 +429,8 @@ async def edit(ctx: Context) -> Response:
 async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
     data = dialog.data
     idea_id = int(data["idea"])
+    before = await ctx.repos.ideas.get(idea_id)
+    old_photo = before.photo_id if before is not None else None
     changed = await ctx.repos.ideas.update_own(
         idea_id,
         ctx.user.id,
@@ -439,6 +441,9 @@ async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
         photo_id=data["photo"],
         now=ctx.now,
     )
+    if changed and old_photo is not None and old_photo != data["photo"]:
+        # The photo it replaced is deleted, unless something else shows it too.
+        await ctx.repos.media.drop_unused({old_photo})
     key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
     return respond(
         Reply(
