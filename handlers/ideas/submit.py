@@ -36,6 +36,7 @@ from handlers.ideas.browse import category_name, neighbourhood_name, status_labe
 from handlers.notices import notify
 from handlers.phrases import number, phrase
 from handlers.profile import Named
+from storage.ideas.ideas import Idea, IdeaStatus
 
 feature = Feature("idea_submit")
 feature.menu_entry("ideas.menu_submit", "ideas.submit", order=10, consent=True)
@@ -201,6 +202,12 @@ async def similar_step(ctx: Context, dialog: Dialog) -> Response:
     idea = await ctx.repos.ideas.get(int(choice[8:]))
     if idea is None or idea.removed or idea.author_user_id == ctx.user.id:
         return await ask(ctx, dialog.to("preview"), hint=Reply(key="ideas.similar_gone"))
+    if idea.status == IdeaStatus.MERGED:
+        # Merged meanwhile: the same answer as on its card, with the way to the idea it
+        # went into (support that one, or send one's own anyway).
+        history = await ctx.repos.ideas.history(idea.id)
+        into = next((c.merged_into for c in reversed(history) if c.merged_into), None)
+        return await ask(ctx, dialog, hint=_merged_no_support(idea, into))
     await ctx.repos.ideas.support(idea.id, ctx.user.id, ctx.now)
     return respond(
         Reply(
@@ -249,6 +256,23 @@ async def _next(ctx: Context, dialog: Dialog, **answer: object) -> Response:
         return await ask(ctx, dialog.to("preview", editing=False, **answer))
     following = QUESTIONS[QUESTIONS.index(dialog.step) + 1]
     return await ask(ctx, dialog.to(following, **answer))
+
+
+def _merged_no_support(idea: Idea, into: int | None) -> Reply:
+    buttons = []
+    if into is not None:
+        buttons.append(
+            [
+                Button(
+                    label="ideas.btn_open_merged",
+                    payload=f"idea.open:{into}",
+                    params={"number": number(into)},
+                )
+            ]
+        )
+    return Reply(
+        key="ideas.merged_no_support", params={"number": number(idea.id)}, buttons=buttons
+    )
 
 
 def _view_button(idea_id: int) -> Button:
@@ -363,7 +387,7 @@ async def _similar_reply(ctx: Context, dialog: Dialog) -> Reply:
             )
         )
         view = _view_button(idea.id)
-        if own:
+        if own or idea.status == IdeaStatus.MERGED:
             buttons.append([view])
         else:
             support = dialog.button(

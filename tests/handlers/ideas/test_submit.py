@@ -193,6 +193,25 @@ async def test_ones_own_similar_idea_is_shown_but_not_offered_to_support(
     assert idea is not None and idea.supporters == 0
 
 
+async def test_an_idea_merged_while_the_similar_list_was_shown_is_not_supported(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, TITLE, description=DESCRIPTION)
+    await seed_idea(app, "Bankjes in het park", description="Meer bankjes bij de vijver.")
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna)
+    assert anna.keys == ["ideas.similar_intro"]
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.MERGED, now=utcnow(), merged_into=2)
+    await anna.press("Steun #1")
+    assert anna.keys == ["ideas.merged_no_support", "ideas.similar_intro"]
+    assert await app.repos.ideas.supporter_count(1) == 0
+    assert [label for label, _ in anna.buttons() if "#1" in label] == ["👀 Bekijk #1"]
+    await anna.press("Naar idee #2")
+    assert "ideas.card" in anna.keys and "#2" in anna.text
+
+
 async def test_a_dialog_survives_a_restart_in_the_middle(settings: Settings) -> None:
     app = await App.open(settings)
     anna = Chat(app, "anna")
