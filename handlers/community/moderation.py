@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import when
-from handlers.answers import excerpt, parse_id
+from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community import mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -356,10 +356,10 @@ async def _ask_period(ctx: Context, dialog: Dialog) -> Reply:
 
 
 async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | Reply:
-    days = choice if choice is not None else ctx.text
-    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_DAYS:
+    days = whole_number(choice if choice is not None else ctx.text, MAX_DAYS, low=1)
+    if days is None:
         return Reply(key="moderation.bad_period", params={"max": MAX_DAYS})
-    return dialog.to("reason", days=int(days))
+    return dialog.to("reason", days=days)
 
 
 Comments.steps = {PERIOD: Step(_ask_period, _period)}

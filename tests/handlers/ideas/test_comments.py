@@ -153,6 +153,22 @@ async def test_thread_buttons_with_bad_data_are_stale(app: App, chat: MakeChat) 
     assert bob.keys == ["ideas.not_found"]
 
 
+async def test_forged_numbers_too_large_to_look_up_are_stale_buttons(app: App) -> None:
+    await seed_idea(app, "Een idee")
+    bob = await person(app, "bob")
+    nines = "9" * 40  # fits Telegram's 64 bytes of button data; far past SQLite's integers
+    for payload in (
+        f"idea.comments:1:{nines}",
+        f"idea.comments:{nines}",
+        f"idea.comment:{nines}",
+        "idea.comments:1:²",
+        f"ideas.mine:{nines}",
+        f"idea.open:1:new:a::{nines}",
+    ):
+        await bob.press_payload(payload)
+        assert bob.keys == ["general.stale_button"], payload
+
+
 async def test_a_comment_that_shows_nothing_is_not_posted(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna)
