@@ -158,6 +158,9 @@ class Policy:
     #: What it lets a person post (``idea``, ``comment``, ...): refused while muted, and
     #: counted against that kind's posting limit.
     posts: str | None = None
+    #: Whether it posts something new (counted against the limit), or only changes what
+    #: was posted before (refused while muted all the same).
+    new: bool = True
 
     def admits(self, user: User) -> bool:
         """Whether this person's role and consent allow it (a ban is a gate's business)."""
@@ -503,9 +506,16 @@ class Feature:
         consent: bool = True,
         open_to_banned: bool = False,
         posts: str | None = None,
+        changes: str | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Answer button payloads ``name`` and ``name:...`` with the decorated handler."""
-        policy = Policy(role, consent, open_to_banned, posts)
+        """Answer button payloads ``name`` and ``name:...`` with the decorated handler.
+
+        ``changes``: the kind of post it changes (one's own comment): refused while muted,
+        like ``posts``, but not counted against the posting limit.
+        """
+        if posts is not None and changes is not None:
+            raise ValueError(f"{self.name}: {name} both posts and changes")
+        policy = Policy(role, consent, open_to_banned, posts or changes, new=changes is None)
 
         def register(handler: Handler) -> Handler:
             self.actions[name] = Action(handler, policy)

@@ -549,7 +549,7 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
     if sanction is not None:
         return Refusal(muted_reply(ctx, sanction, in_dialog=not target.starts))
     limit = ctx.registry.posting_limits.get(policy.posts)
-    if not target.starts or limit is None:
+    if not target.starts or not policy.new or limit is None:
         return None
     most = limit.limit(ctx.profile)
     count, first = await limit.count(ctx.repos, user.id, ctx.now - limit.period)
@@ -569,9 +569,13 @@ def reason_of(ctx: Context, sanction: Sanction) -> str:
 
 
 def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Response:
-    """Why a muted person cannot post now, and until when (nothing changes)."""
+    """Why a muted person cannot post now, and until when (nothing changes). What they
+    typed for a dialog (a comment, an idea's description) is given back, so nothing is lost."""
     assert sanction.ends_at is not None
     parts = [Reply(key="moderation.muted_in_dialog")] if in_dialog else []
+    typed = ctx.event.text if in_dialog and ctx.event.button is None else None
+    if typed and typed.strip():
+        parts.append(Reply(key="moderation.typed_not_sent", params={"text": typed}))
     return respond(
         Reply(
             key="moderation.muted",

@@ -241,7 +241,7 @@ async def _own_comment(ctx: Context) -> tuple[Comment, Idea] | Response:
     return found, idea
 
 
-@feature.action("cm.edit", role=Role.RESIDENT)
+@feature.action("cm.edit", changes="comment", role=Role.RESIDENT)
 async def begin_edit(ctx: Context) -> Response:
     """``cm.edit:<id>``: change the text of one's own comment."""
     found = await _own_comment(ctx)

@@ -427,7 +427,7 @@ async def _own_new_idea(ctx: Context) -> tuple[int, Response | None]:
     return idea_id, None
 
 
-@feature.action("idea.edit", role=Role.RESIDENT)
+@feature.action("idea.edit", changes="idea", role=Role.RESIDENT)
 async def edit(ctx: Context) -> Response:
     """``idea.edit:<id>``: change one's own idea while nobody decided on it yet."""
     idea_id, refusal = await _own_new_idea(ctx)
