@@ -197,6 +197,8 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
         done = Reply(
             key="comments.edit_saved" if changed else "comments.edit_gone",
             params={"number": number(idea.id)},
+            # Hidden or deleted meanwhile: what they typed is given back, not lost.
+            parts=[] if changed else [Reply(key="comments.you_wrote", params={"text": body})],
         )
         return respond(done, await thread_reply(ctx, idea), end_dialog=True)
     await ctx.repos.comments.add(idea.id, ctx.user.id, body, ctx.now)

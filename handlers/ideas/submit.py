@@ -469,10 +469,16 @@ async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
         # The photo it replaced is deleted, unless something else shows it too.
         await ctx.repos.media.drop_unused({old_photo})
     key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
+    parts = []
+    typed = {"title": data["title"], "description": data["description"]}
+    if not changed and before is not None and typed != before.model_dump(include=set(typed)):
+        # Decided on meanwhile: the words they typed again are given back, not lost.
+        parts.append(Reply(key="ideas.your_changes", params=typed))
     return respond(
         Reply(
             key=key,
             params={"number": number(idea_id)},
+            parts=parts,
             buttons=[[_view_button(idea_id)], [Button(label="menu.back", payload="menu")]],
         ),
         end_dialog=True,

@@ -284,3 +284,21 @@ async def test_changing_a_comment_is_not_counted_against_the_daily_limit(app: Ap
     assert anna.keys == ["comments.ask_edit"]
     await anna.send("Reactie nummer 0, nu beter gezegd.")
     assert anna.keys[0] == "comments.edit_saved"
+
+
+async def test_a_changed_comment_hidden_meanwhile_is_given_back(app: App) -> None:
+    await seed_idea(app, "Meer bankjes in het park")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Goed idee, ik help mee!")
+    await anna.press("✏️")
+    assert anna.keys == ["comments.ask_edit"]
+    async with app.db.transaction():  # hidden after reports, meanwhile
+        await app.db.execute(
+            "UPDATE idea_comments SET hidden_at = ?, hidden_reason = 'meldingen'",
+            (utcnow().isoformat(),),
+        )
+    typed = "Mijn zorgvuldig herschreven reactie met veel details over de bankjes."
+    await anna.send(typed)
+    assert anna.keys[0] == "comments.edit_gone"
+    assert typed in anna.text

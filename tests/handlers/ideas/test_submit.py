@@ -15,7 +15,7 @@ from bot.settings import Settings
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
-from tests.people import row
+from tests.people import person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -435,6 +435,24 @@ async def test_the_author_changes_a_new_idea_from_its_card(app: App, chat: MakeC
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.title == "Meer bankjes en prullenbakken in het park"
     assert len(await _ideas(app)) == 1  # changed in place, not sent in twice
+
+
+async def test_changes_to_an_idea_decided_on_meanwhile_are_given_back(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await anna.press_payload("idea.edit:1")
+    await anna.press("Titel aanpassen")
+    await anna.send("Meer bankjes en prullenbakken in het park")
+    await anna.press("Uitleg aanpassen")
+    typed = "Bij de vijver en langs het pad naar de speeltuin is geen enkele plek om te zitten."
+    await anna.send(typed)
+    async with app.db.transaction():  # the connector decided meanwhile
+        await app.repos.ideas.set_status(1, IdeaStatus.IN_REVIEW, now=utcnow())
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_too_late"]
+    assert "Meer bankjes en prullenbakken in het park" in anna.text and typed in anna.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.title == TITLE
 
 
 async def test_an_idea_someone_decided_on_can_no_longer_be_changed(
