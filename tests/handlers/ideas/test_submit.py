@@ -504,3 +504,15 @@ async def test_the_author_withdraws_a_new_idea_after_a_question_that_says_so(
     assert bob.keys == ["ideas.withdrawn_card"]
     await anna.send("/mijnideeen")
     assert "Ingetrokken door jou" in anna.text
+
+
+async def test_a_bidi_override_in_a_title_does_not_turn_the_bots_words_around(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, title=f"{TITLE} \u202e", description=DESCRIPTION)
+    bob = await person(app, "bob")
+    await submit_idea(bob)
+    assert bob.keys == ["ideas.similar_intro"]
+    line = next(line for line in bob.text.splitlines() if "\u202e" in line)
+    # Status and supporters follow the title on its line: the override is closed first.
+    after = line.split("\u202e", 1)[1]
+    assert after.startswith("\u2069 ("), repr(line)
