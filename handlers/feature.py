@@ -446,6 +446,8 @@ class Feature:
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
+        #: Kinds of posts bounded by something else than a posting limit, with why.
+        self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
 
     def command(
@@ -565,6 +567,13 @@ class Feature:
             raise ValueError(f"{self.name}: posting limit already declared: {posts}")
         self.posting_limits[posts] = PostingLimit(posts, period, limit, count)
 
+    def posts_bounded(self, posts: str, *, why: str) -> None:
+        """Declare that ``posts`` needs no posting limit: ``why`` says what bounds it (one
+        answer to each question of a poll the person was asked)."""
+        if posts in self.bounded_posts:
+            raise ValueError(f"{self.name}: posts already declared bounded: {posts}")
+        self.bounded_posts[posts] = why
+
     def fallback(self, *kinds: Fallback) -> Callable[[Handler], Handler]:
         """Answer what no feature claims (see :class:`Fallback`) with the decorated handler."""
 
@@ -610,7 +619,8 @@ class Registry:
 
     Raises:
         ValueError: two features claim one name, one of the :class:`Fallback` answers is
-            missing, or a dialog has no step.
+            missing, a dialog has no step, or a kind of posts has neither a posting limit
+            nor a declaration of what else bounds it.
     """
 
     def __init__(self, features: list[Feature]):
@@ -622,6 +632,7 @@ class Registry:
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
+        self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
@@ -629,6 +640,7 @@ class Registry:
             _merge(feature.name, "dialog", self.dialogs, feature.dialogs)
             _merge(feature.name, "deep link", self.deep_links, feature.deep_links)
             _merge(feature.name, "posting limit", self.posting_limits, feature.posting_limits)
+            _merge(feature.name, "bounded posts", self.bounded_posts, feature.bounded_posts)
             _merge(feature.name, "fallback", self.fallbacks, feature.fallbacks)
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
@@ -640,6 +652,14 @@ class Registry:
         stepless = [name for name, spec in self.dialogs.items() if not spec.answered]
         if stepless:
             raise ValueError(f"dialogs without a step: {stepless}")
+        declared = [*self.commands.values(), *self.actions.values(), *self.dialogs.values()]
+        unlimited = sorted(
+            {spec.policy.posts for spec in declared if spec.policy.posts is not None}
+            - set(self.posting_limits)
+            - set(self.bounded_posts)
+        )
+        if unlimited:
+            raise ValueError(f"posts without a posting limit: {unlimited}")
 
     def fallback(self, kind: Fallback) -> Handler:
         """The handler registered for ``kind``."""
