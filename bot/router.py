@@ -239,6 +239,7 @@ class Router:
         """After a failed step: the dialog is cleared and the person told it stopped."""
         ctx = replace(failed.ctx, user=failed.user, dialog=None, value="")
         await self.repos.dialogs.clear(ctx.user.id)
+        await self.repos.media.drop_left_behind(failed.dialog.data)
         response = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
         return _Outcome(ctx.lang, response.replies)
 
@@ -374,20 +375,25 @@ class Router:
     async def _save_dialog(
         self, user: User, stored: StoredDialog | None, dialog: Dialog | None, now: datetime
     ) -> None:
-        """Write the dialog through; one left as it was is only touched now and then."""
+        """Write the dialog through; one left as it was is only touched now and then.
+
+        Pictures the stored dialog held and this one no longer does (replaced, or the
+        dialog stopped or expired) are deleted unless something else refers to them (the
+        idea just sent in with it does).
+        """
         if dialog is None:
             if stored is not None:
                 await self.repos.dialogs.clear(user.id)
-            return
-        if (
-            stored is not None
-            and _unchanged(stored, dialog)
-            and now - stored.updated_at < DIALOG_TOUCH
+        elif (
+            stored is None
+            or not _unchanged(stored, dialog)
+            or now - stored.updated_at >= DIALOG_TOUCH
         ):
-            return
-        await self.repos.dialogs.save(
-            user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
-        )
+            await self.repos.dialogs.save(
+                user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
+            )
+        if stored is not None and stored.data != (dialog.data if dialog else None):
+            await self.repos.media.drop_left_behind(stored.data, dialog.data if dialog else None)
 
     def _context(
         self, event: Event, user: User, dialog: Dialog | None, now: datetime, *, sanctioned: bool

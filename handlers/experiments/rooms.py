@@ -20,6 +20,7 @@ from __future__ import annotations
 from handlers.answers import parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
+from storage.community.moderation import SanctionKind
 from storage.experiments.experiments import Experiment
 from storage.experiments.rooms import Room, RoomOp
 
@@ -99,6 +100,9 @@ async def invite(ctx: Context, room: Room, user_id: int) -> int:
         return 1  # one is on its way already (joining, leaving and joining again)
     if await ctx.repos.rooms.banned(room.id, user.platform_user_id, ctx.now):
         return 0  # banned from that room (also from before an erasure): no way in
+    sanction = await ctx.repos.sanctions.active(user.id, ctx.now)
+    if sanction is not None and sanction.kind is SanctionKind.BAN:
+        return 0  # banned from the bot: no way into its rooms either
     await ctx.repos.rooms.queue(
         room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
     )

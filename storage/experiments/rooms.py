@@ -181,6 +181,15 @@ class Rooms:
         )
         return found is not None
 
+    async def drop_invites(self, experiment_id: int, user_id: int) -> int:
+        """Forget the invites still to be made for this person to the experiment's rooms
+        (they stopped taking part); returns how many."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM room_tasks WHERE user_id = ? AND op = 'invite' AND room_id IN"
+            " (SELECT id FROM experiment_rooms WHERE experiment_id = ?)",
+            (user_id, experiment_id),
+        )
+
     # Reports ----------------------------------------------------------------------------
 
     async def report(

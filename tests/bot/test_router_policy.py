@@ -19,8 +19,8 @@ import pytest
 import handlers
 from bot.admin.cli import revoke
 from bot.app import App
-from handlers.contract import Role
-from handlers.feature import Fallback, Feature, Registry
+from handlers.contract import Response, Role, respond
+from handlers.feature import Context, Fallback, Feature, Registry
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
@@ -344,3 +344,16 @@ async def test_a_ban_drops_the_dialog_the_person_had_open_and_a_mute_keeps_it(ap
     assert await app.repos.dialogs.load((await row(app, bob)).id) is not None
     assert await app.repos.questions.of_user((await row(app, anna)).id, limit=5) == []
     assert (await app.repos.comments.latest(1)).total == 0
+
+
+def test_posts_without_a_posting_limit_are_refused_at_start_up() -> None:
+    feature = Feature("unlimited")
+
+    @feature.action("spam.post", posts="spam", role=Role.RESIDENT)
+    async def post(ctx: Context) -> Response:
+        return respond()
+
+    with pytest.raises(ValueError, match=r"posts without a posting limit: \['spam'\]"):
+        Registry([*handlers.FEATURES, feature])
+    feature.posts_bounded("spam", why="one a person, ever")
+    Registry([*handlers.FEATURES, feature])
