@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 
 from bot.platforms.base import Adapter, Blocked, DeliveryError, RetryLater
 from bot.render import numbered_options
-from bot.router import DIALOG_LIFETIME
+from bot.router import DIALOG_LIFETIME, REPLY_KIND
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
@@ -333,7 +333,9 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
-        if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
+        # A direct reply that waited shows its options as the router remembered them.
+        offers = row.kind != REPLY_KIND
+        if offers and self.adapter.platform.numbered_options and any(r.buttons for r in replies):
             offered = await self._offer(row, lang, replies)
             if offered is None:
                 # Withdrawn since it was taken: nothing to send, nothing to record.
@@ -342,7 +344,11 @@ class DeliveryWorker:
             replies = offered
         try:
             await self.adapter.send(
-                row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
+                row.chat_id,
+                lang,
+                replies,
+                dedupe_key=row.dedupe_key or f"outbox:{row.id}",
+                skip=row.parts_sent,
             )
         except Blocked as exc:
             self._blocked[row.chat_id] = time.monotonic()

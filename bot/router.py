@@ -27,6 +27,10 @@ dropped (a dialog stored by another version of the code must not jam the person)
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
 after a crash is not handled twice, and replies the crash kept from being sent are sent then.
+Replies the platform could not take for a moment (it was down, or asked the chat to wait:
+:class:`Undelivered`) are handed to the person's outbox in one transaction with that record,
+and delivery sends them with its retries: the person's dialog has moved on, so the question
+it asks must reach them.
 """
 
 from __future__ import annotations
@@ -63,6 +67,34 @@ _REPLIES = TypeAdapter(list[Reply])
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
 #: Arms (or disarms) triggers once the transaction that stored their subject is committed.
 ArmTimers = Callable[[list[Timer]], Awaitable[None]]
+#: The outbox kind of direct replies that had to wait for the platform.
+REPLY_KIND = "reply"
+
+
+class Undelivered(Exception):
+    """Raised by a :data:`Deliver` when the platform could not take replies now (unreachable
+    for a moment, an error on its side, a long "slow down"), as opposed to refusing them.
+
+    Args:
+        replies: the replies still to send, from the one that failed on.
+        delivered: calls of the first of them that did arrive (as ``DeliveryError``'s).
+        dedupe_key: the key they were sent under, where the platform recognises a repeat
+            by it (Matrix transaction ids): sent again under it, what arrived is not
+            posted twice.
+    """
+
+    def __init__(
+        self,
+        replies: list[Reply],
+        reason: str = "",
+        *,
+        delivered: int = 0,
+        dedupe_key: str | None = None,
+    ):
+        super().__init__(reason)
+        self.replies = replies
+        self.delivered = delivered
+        self.dedupe_key = dedupe_key
 
 
 @dataclass
@@ -163,6 +195,8 @@ class Router:
             if outcome.replies:
                 try:
                     await deliver(event, outcome.lang, outcome.replies)
+                except Undelivered as unsent:
+                    await self._hand_over(event, outcome, unsent)
                 except Exception:
                     log.exception("delivering replies failed platform=%s", event.platform)
                 else:
@@ -271,6 +305,39 @@ class Router:
         if self._pruned_at is None or now - self._pruned_at > PRUNE_INTERVAL:
             self._pruned_at = now
             await self.repos.handled.prune(now - HANDLED_LIFETIME)
+
+    async def _hand_over(self, event: Event, outcome: _Outcome, unsent: Undelivered) -> None:
+        """Replies the platform could not take now go to the person's outbox, and the event
+        is no longer waiting for them: delivery sends them with its backoff and pacing."""
+        log.warning(
+            "replies not delivered now, handed to the outbox platform=%s replies=%d error=%s",
+            event.platform,
+            len(unsent.replies),
+            unsent,
+        )
+        if event.is_group or not unsent.replies:
+            return  # the outbox reaches a person's private chat only
+        payload = _REPLIES.dump_python(unsent.replies, mode="json")
+        try:
+            async with self.repos.db.transaction():
+                user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+                if user is None:
+                    return  # nothing could be saved: sent again if the event comes again
+                await self.repos.outbox.hand_over(
+                    user.id,
+                    event.platform,
+                    event.chat_id,
+                    payload,
+                    kind=REPLY_KIND,
+                    now=self.clock(),
+                    parts_sent=unsent.delivered,
+                    dedupe_key=unsent.dedupe_key,
+                )
+                if outcome.pending:
+                    assert event.event_id is not None
+                    await self.repos.handled.delivered(event.platform, event.event_id)
+        except Exception:
+            log.exception("could not hand replies to the outbox platform=%s", event.platform)
 
     async def _delivered(self, event: Event) -> None:
         assert event.event_id is not None

@@ -80,6 +80,8 @@ class Due(BaseModel):
     language: str | None
     #: Calls of this row that arrived on earlier tries (not made again).
     parts_sent: int = 0
+    #: The key to send under instead of the row's own (a direct reply's first try).
+    dedupe_key: str | None = None
 
 
 @dataclass
@@ -224,6 +226,42 @@ class Outbox:
             self._notify_queued()
         return queued
 
+    async def hand_over(
+        self,
+        user_id: int,
+        platform: str,
+        chat_id: str,
+        payload: Payload,
+        *,
+        kind: str,
+        now: datetime,
+        parts_sent: int = 0,
+        dedupe_key: str | None = None,
+    ) -> None:
+        """Queue a direct reply the platform could not take when it was answered.
+
+        It goes to the chat the person wrote from (they wrote, so no consent or reachability
+        is asked of the users table); ``parts_sent`` of its calls arrived already, and
+        ``dedupe_key`` is the key its first try was sent under.
+        """
+        stamp = iso(now)
+        await self.db.execute(
+            "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, not_before,"
+            " created_at, parts_sent, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                platform,
+                chat_id,
+                json.dumps(payload, ensure_ascii=False),
+                kind,
+                stamp,
+                stamp,
+                parts_sent,
+                dedupe_key,
+            ),
+        )
+        self._notify_queued()
+
     async def _insert(
         self,
         user_ids: Sequence[int],
@@ -264,7 +302,8 @@ class Outbox:
         """
         rows = await self.db.fetchall(
             "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
-            " u.language, o.parts_sent FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " u.language, o.parts_sent, o.dedupe_key"
+            " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
             (platform, iso(now), limit + len(skip)),
@@ -281,6 +320,7 @@ class Outbox:
                 attempts=row[6],
                 language=row[7],
                 parts_sent=row[8],
+                dedupe_key=row[9],
             )
             for row in rows
             if row[0] not in skip
