@@ -22,7 +22,8 @@ and fallback answers it uses. The checks, in order, before any handler runs:
 
 A refusal says why and changes nothing: an active dialog stays where it was, unless the
 person may no longer hold it. A dialog step that raises is rolled back and its dialog
-dropped (a dialog stored by another version of the code must not jam the person).
+dropped, and a stored dialog that cannot be read at all is dropped as the event comes in
+(a dialog stored by another version of the code must not jam the person).
 
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
@@ -364,6 +365,15 @@ class Router:
             await self.repos.users.move_chat(user.id, event.chat_id)
             user = user.model_copy(update={"chat_id": event.chat_id})
         stored = None if event.is_group else arrival.dialog
+        unreadable = arrival.unreadable_dialog is not None and not event.is_group
+        if unreadable:
+            # Stored by another version, or damaged: dropped like a dialog no feature
+            # declares, or the person would get an apology for everything they send.
+            log.warning(
+                "dropping a stored dialog that cannot be read: %s", arrival.unreadable_dialog
+            )
+            if writable:
+                await self.repos.dialogs.clear(user.id)
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
@@ -375,7 +385,7 @@ class Router:
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
 
         try:
-            response, keep_dialog = await self._dispatch(ctx)
+            response, keep_dialog = await self._dispatch(ctx, dropped=unreadable)
         except _StepFailed as failed:
             failed.user = user
             raise
@@ -506,8 +516,11 @@ class Router:
             return event
         return event.model_copy(update={"text": None, "button": payload})
 
-    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
-        """The handler's response, and whether an untouched active dialog stays active."""
+    async def _dispatch(self, ctx: Context, *, dropped: bool = False) -> tuple[Response, bool]:
+        """The handler's response, and whether an untouched active dialog stays active.
+
+        ``dropped``: the person's stored dialog was dropped already (it could not be read).
+        """
         if ctx.event.is_group:
             # A group is never a person's chat: no dialog, no onboarding, nothing personal;
             # only commands declared for groups (an experiment's room) and a newcomer's
@@ -521,7 +534,7 @@ class Router:
                         # Why (a ban, a mute) is personal: said in private only.
                         return await self._fallback(ctx, Fallback.IN_GROUP), True
             return await group_target.handler(ctx), True
-        dropped = self._drop_unheld_dialog(ctx)
+        dropped = self._drop_unheld_dialog(ctx) or dropped
         target = self._target(ctx)
         if not dropped:
             return await self._pass(ctx, target)
