@@ -5,6 +5,8 @@ evaluations of experiments. The scheduler only triggers these; the database says
                                           │  (to who started and did not finish)     │
                                           └── invitations in the outbox              └── results to
                                                                                          respondents
+                 (first run after closes_at, the bot down all along: opened asking nobody,
+                 the author told, closed)
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
                  came (n days after joining, while the experiment runs; when it ended),
                  reminds them a day before their own deadline; closes (with results) when
@@ -175,14 +177,20 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
         and consultation.opens_at is not None
         and consultation.opens_at <= now
     ):
+        # Its whole time passed while the bot was down: asking now would invite people to
+        # a poll that closes at once. It opens and closes without them; its author hears.
+        missed = consultation.closes_at is not None and consultation.closes_at <= now
         async with repos.db.transaction():
-            asked = await publish(env, consultation_id, now)
+            if missed:
+                asked = await _open_missed(env, consultation, now)
+            else:
+                asked = await publish(env, consultation_id, now)
             if asked is not None:
                 await repos.audit.record(
                     "consultation.open",
                     now=now,
                     subject=f"consultation:{consultation_id}",
-                    detail={"invited": asked},
+                    detail={"invited": asked, "missed": True} if missed else {"invited": asked},
                 )
     consultation = await repos.consultations.get(consultation_id)
     assert consultation is not None
@@ -199,6 +207,34 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
     assert consultation is not None
     at = next_moment(consultation)
     return [Timer(job=job(consultation_id), at=at)] if at is not None else []
+
+
+async def _open_missed(env: Surroundings, consultation: Consultation, now: datetime) -> int | None:
+    """Open a poll whose time to be open passed unseen, asking nobody, and tell its author;
+    0, or None when it was not (or no longer) due. Call it inside a transaction."""
+    if await env.repos.consultations.open(consultation.id, now, ask=False) is None:
+        return None
+    log.warning(
+        "consultation missed id=%d: its time passed while the bot was down", consultation.id
+    )
+    author = consultation.author_user_id
+    assert consultation.opens_at is not None and consultation.closes_at is not None
+    if author is not None:
+        groups = await env.repos.recipients.by_language([author], env.default_language)
+        for lang, ids in groups.items():
+            note = Reply(
+                key="consultations.missed",
+                params={
+                    "title": pick(consultation.title, lang),
+                    "opens": shown_time(consultation.opens_at, env.timezone, lang),
+                    "closes": shown_time(consultation.closes_at, env.timezone, lang),
+                },
+                buttons=[[Button(label="consultations.btn_staff", payload="cs.staff")]],
+            )
+            await env.repos.outbox.fan_out(
+                ids, [note.model_dump(mode="json")], kind="consultation", now=now
+            )
+    return 0
 
 
 async def _remind_poll(env: Surroundings, consultation: Consultation, now: datetime) -> None:
