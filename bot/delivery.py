@@ -18,6 +18,8 @@
 * Results are recorded together, in one call to the database for all results at hand (as
   many as the window holds beside the rows being sent, or what arrived in 50 ms): a
   broadcast costs a few transactions per hundred messages, not one per message.
+* Rows with an expiry (a meeting's reminder, a poll's invitation) that were not sent by
+  then are ``cancelled``, never sent late; a batch's report counts them as cancelled.
 * Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
@@ -239,10 +241,12 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
+                now = self.clock()
                 async with self.repos.db.committed():
-                    rows = await self.outbox.due(
-                        self.platform, self.clock(), self._claim, self._held
-                    )
+                    expiring = await self.outbox.expiring(self.platform, now)
+                    rows = await self.outbox.due(self.platform, now, self._claim, self._held)
+                if expiring:
+                    await self._expire(now)
             except Exception:
                 log.exception("reading the outbox failed platform=%s", self.platform)
                 rows = []
@@ -256,6 +260,19 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 await self._dispatch(row)
+
+    async def _expire(self, now: datetime) -> None:
+        """Cancel rows whose time passed before they could be sent (held back by a 429, a
+        backoff, or a stop): a meeting's reminder once it began is worse than none."""
+        async with self.repos.db.transaction():
+            expired, batches = await self.outbox.expire(self.platform, now, self._held)
+        if expired:
+            log.info("outbox rows expired unsent platform=%s rows=%d", self.platform, expired)
+            self.counts["expired"] += expired
+        if batches:
+            # Finished now, perhaps: their reports count these rows as cancelled.
+            self._results.batches |= batches
+            self._flush_wanted.set()
 
     async def _dispatch(self, row: Due) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""

@@ -137,6 +137,7 @@ async def publish(env: Surroundings, consultation_id: int, now: datetime) -> int
         _invitations(consultation, 0, env, until),
         batch=f"consultation:{consultation_id}",
         now=now,
+        expires_at=until,
     )
     log.info("consultation opened id=%d invited=%d", consultation_id, len(invited))
     return len(invited)
@@ -149,8 +150,10 @@ async def _queue(
     *,
     batch: str,
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> int:
-    """Queue ``build(lang)`` for these people, grouped by the language they read."""
+    """Queue ``build(lang)`` for these people, grouped by the language they read; not sent
+    after ``expires_at`` (when they can no longer answer)."""
     if not user_ids:
         return 0
     groups = await env.repos.recipients.by_language(user_ids, env.default_language)
@@ -158,7 +161,7 @@ async def _queue(
     for lang, ids in groups.items():
         payload = [reply.model_dump(mode="json") for reply in build(lang)]
         queued += await env.repos.outbox.fan_out(
-            ids, payload, kind="consultation", batch=batch, now=now
+            ids, payload, kind="consultation", batch=batch, now=now, expires_at=expires_at
         )
     return queued
 
@@ -251,6 +254,7 @@ async def _remind_poll(env: Surroundings, consultation: Consultation, now: datet
             _reminders(consultation, 0, env, until),
             batch=f"consultation:{consultation.id}:reminder",
             now=now,
+            expires_at=until,
         )
     log.info("consultation reminder id=%d reminded=%d", consultation.id, len(people))
 
@@ -480,6 +484,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                     _invitations(consultation, number, env, until),
                     batch=f"consultation:{consultation.id}:{number}",
                     now=now,
+                    expires_at=deadline,
                 )
             if asked:
                 log.info(
@@ -517,4 +522,5 @@ async def _remind_evaluation(env: Surroundings, consultation: Consultation, now:
                     _reminders(consultation, moment, env, until),
                     batch=f"consultation:{consultation.id}:{moment}:reminder",
                     now=now,
+                    expires_at=deadline,
                 )

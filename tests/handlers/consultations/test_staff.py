@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
 from handlers.consultations import jobs as jobs_module
 from handlers.contract import Reply, Role, Timer
 from storage.consultations.model import ConsultationStatus
+from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import (
     FOLLOW_UP,
     Clock,
@@ -608,3 +610,35 @@ async def test_a_polls_results_name_no_moment(app: App) -> None:
     assert ria.keys[0] == "consultations.staff_results"
     first_line = ria.last[0].text.splitlines()[0]
     assert first_line.endswith(", tot nu toe") and "moment" not in first_line
+
+
+async def test_an_invitation_still_waiting_when_the_poll_closes_is_never_sent(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    opened = await app.repos.consultations.get(poll)
+    assert opened is not None and opened.closes_at is not None
+    [invitation] = await outbox_of(app, anna)
+    assert seen(app, invitation)[0].key == "consultations.invitation"
+    # Held back (Telegram asked Anna's chat to wait, the bot was down) past the closing.
+    clock.now = opened.closes_at
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    assert [s.keys for s in adapter.sent if s.chat_id == "anna"] == []
+    [row] = await outbox_of(app, anna)
+    assert (row.status, row.last_error) == ("cancelled", "expired")
