@@ -18,6 +18,8 @@
 * Results are recorded together, in one call to the database for all results at hand (as
   many as the window holds beside the rows being sent, or what arrived in 50 ms): a
   broadcast costs a few transactions per hundred messages, not one per message.
+* Rows with an expiry (a meeting's reminder, a poll's invitation) that were not sent by
+  then are ``cancelled``, never sent late; a batch's report counts them as cancelled.
 * Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
@@ -52,7 +54,7 @@ from datetime import datetime, timedelta
 from bot.logs import pseudonym
 from bot.platforms.base import Adapter, Blocked, DeliveryError, Paused, RetryLater
 from bot.render import numbered_options
-from bot.router import DIALOG_LIFETIME
+from bot.router import DIALOG_LIFETIME, REPLY_KIND
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
@@ -253,10 +255,12 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
+                now = self.clock()
                 async with self.repos.db.committed():
-                    rows = await self.outbox.due(
-                        self.platform, self.clock(), self._claim, self._held
-                    )
+                    expiring = await self.outbox.expiring(self.platform, now)
+                    rows = await self.outbox.due(self.platform, now, self._claim, self._held)
+                if expiring:
+                    await self._expire(now)
             except Exception:
                 log.exception("reading the outbox failed platform=%s", self.platform)
                 rows = []
@@ -270,6 +274,19 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 await self._dispatch(row)
+
+    async def _expire(self, now: datetime) -> None:
+        """Cancel rows whose time passed before they could be sent (held back by a 429, a
+        backoff, or a stop): a meeting's reminder once it began is worse than none."""
+        async with self.repos.db.transaction():
+            expired, batches = await self.outbox.expire(self.platform, now, self._held)
+        if expired:
+            log.info("outbox rows expired unsent platform=%s rows=%d", self.platform, expired)
+            self.counts["expired"] += expired
+        if batches:
+            # Finished now, perhaps: their reports count these rows as cancelled.
+            self._results.batches |= batches
+            self._flush_wanted.set()
 
     async def _dispatch(self, row: Due) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
@@ -347,7 +364,9 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
-        if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
+        # A direct reply that waited shows its options as the router remembered them.
+        offers = row.kind != REPLY_KIND
+        if offers and self.adapter.platform.numbered_options and any(r.buttons for r in replies):
             offered = await self._offer(row, lang, replies)
             if offered is None:
                 # Withdrawn since it was taken: nothing to send, nothing to record.
@@ -356,7 +375,11 @@ class DeliveryWorker:
             replies = offered
         try:
             await self.adapter.send(
-                row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
+                row.chat_id,
+                lang,
+                replies,
+                dedupe_key=row.dedupe_key or f"outbox:{row.id}",
+                skip=row.parts_sent,
             )
         except Blocked as exc:
             self._blocked[row.chat_id] = time.monotonic()

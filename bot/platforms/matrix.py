@@ -63,6 +63,7 @@ from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
+from bot.router import Undelivered
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -712,22 +713,26 @@ class Matrix:
     # Sending -----------------------------------------------------------------------------
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
-        """Answer an event; a resident who left the chat is marked unreachable."""
+        """Answer an event; a resident who left the chat is marked unreachable.
+
+        Replies the homeserver did not take (unreachable, an error of its own) are raised
+        as :class:`Undelivered`, with the key they were sent under: the sync that brought
+        the event is done with, so the outbox sends them, and what arrived is recognised
+        by its transaction id and not posted twice.
+        """
         # In a group the answer says which message it answers (a greeting answers none).
         answered = event.event_id if event.is_group else None
         answer_to = answered if answered and answered.startswith("$") else None
+        key = event.event_id or uuid.uuid4().hex
         try:
             await self._rooms.send(
-                event.chat_id,
-                lang,
-                replies,
-                key=event.event_id or uuid.uuid4().hex,
-                answer_to=answer_to,
-                patient=True,
+                event.chat_id, lang, replies, key=key, answer_to=answer_to, patient=True
             )
         except Blocked:
             log.info("matrix chat unreachable room=%s", pseudonym(event.chat_id))
             await self._unreachable(event.chat_id)
+        except DeliveryError as exc:
+            raise Undelivered(replies, str(exc), dedupe_key=key) from exc
 
     async def send(
         self,

@@ -289,6 +289,38 @@ async def test_a_stored_dialog_this_code_cannot_go_on_with_is_dropped_once_and_l
     assert anna.keys == ["general.stale_button"]
 
 
+@pytest.mark.parametrize("data", ["null", "[]", '"tekst"', "{niet json", ""])
+@pytest.mark.parametrize(
+    ("first", "answer"),
+    [
+        ("hallo", "general.hello"),
+        ("/menu", "menu.title"),
+        ("/stop", "general.nothing_to_cancel"),
+        ("/vergeetmij", "privacy.forget.confirm"),
+    ],
+)
+async def test_a_stored_dialog_that_cannot_be_read_is_dropped_once_and_the_event_handled(
+    app: App, data: str, first: str, answer: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    async with app.db.transaction():
+        await app.db.execute(
+            "INSERT INTO dialogs (user_id, name, step, data, token, updated_at)"
+            " VALUES (?, 'question', 'ask', ?, 'abc123', ?)",
+            (user.id, data, utcnow().isoformat()),
+        )
+    caplog.set_level(logging.WARNING, logger="bot.router")
+
+    await anna.send(first)
+    assert anna.keys[0] == "general.dialog_dropped"
+    assert "cannot be read" in caplog.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs WHERE name = 'question'") == 0
+    # Said once; from then on the person is served as anyone else.
+    await anna.send(first)
+    assert anna.keys[0] == answer
+
+
 async def test_a_dialog_button_of_a_broken_dialog_drops_it_too(app: App) -> None:
     anna = await person(app, "anna")
     token = await _store_dialog(app, anna, "connect", "contact", {})
