@@ -74,7 +74,7 @@ BROWSE_ROUNDS = 3
 class IdleRouter(Router):
     """The router with a handler that does nothing: it answers every event with one reply."""
 
-    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
+    async def _dispatch(self, ctx: Context, *, dropped: bool = False) -> tuple[Response, bool]:
         return Response(replies=[Reply(key="menu.title")]), True
 
 

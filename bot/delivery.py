@@ -18,9 +18,16 @@
 * Results are recorded together, in one call to the database for all results at hand (as
   many as the window holds beside the rows being sent, or what arrived in 50 ms): a
   broadcast costs a few transactions per hundred messages, not one per message.
+* Rows with an expiry (a meeting's reminder, a poll's invitation) that were not sent by
+  then are ``cancelled``, never sent late; a batch's report counts them as cancelled.
 * Outcomes: confirmed → ``sent``; ``Blocked`` → the person is marked unreachable (and
   unsubscribed, see :meth:`storage.outbox.Outbox.on_unreachable`), their pending rows too;
   ``RetryLater`` → that chat waits, nobody else does, and it is not counted as an attempt;
+  ``Paused`` (the chat cannot take anything personal for now: others are in a Matrix room
+  that was private) → the same, looking again less often the longer the person's messages
+  wait, until the oldest has waited ``pause_limit``: then she is unreachable, as if she
+  had blocked the bot, and it is logged (she is reached again once she writes from a
+  private chat);
   anything else → retried after ``backoff``, doubling, and ``failed`` with its reason after
   the last attempt. A row can take several calls (a photo, then its long text): the calls
   that arrived before a failure are recorded with it and not made again on the next try.
@@ -44,9 +51,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.platforms.base import Adapter, Blocked, DeliveryError, RetryLater
+from bot.logs import pseudonym
+from bot.platforms.base import Adapter, Blocked, DeliveryError, Paused, RetryLater
 from bot.render import numbered_options
-from bot.router import DIALOG_LIFETIME
+from bot.router import DIALOG_LIFETIME, REPLY_KIND
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
@@ -70,6 +78,11 @@ _GATHER = 0.05
 _BLOCKED_MEMORY = 120.0
 #: Progress messages that failed this often in a row are given up (the report still comes).
 _PROGRESS_TRIES = 3
+#: A paused chat is looked at again after this share of the time its messages have waited
+#: (at least what the platform asked, at most ``_PAUSE_HOLD_MAX``): every few minutes at
+#: first, hourly after a day.
+_PAUSE_HOLD_SHARE = 1 / 24
+_PAUSE_HOLD_MAX = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,9 @@ class DeliveryPolicy:
     poll: float = 1.0
     progress: float = 3.0
     max_backoff: float = 3600.0
+    #: How long a person's messages wait for a chat that cannot take them (``Paused``)
+    #: before she is treated as unreachable.
+    pause_limit: timedelta = timedelta(days=7)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -239,10 +255,12 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             try:
+                now = self.clock()
                 async with self.repos.db.committed():
-                    rows = await self.outbox.due(
-                        self.platform, self.clock(), self._claim, self._held
-                    )
+                    expiring = await self.outbox.expiring(self.platform, now)
+                    rows = await self.outbox.due(self.platform, now, self._claim, self._held)
+                if expiring:
+                    await self._expire(now)
             except Exception:
                 log.exception("reading the outbox failed platform=%s", self.platform)
                 rows = []
@@ -256,6 +274,19 @@ class DeliveryWorker:
                 if self._stopping:
                     break
                 await self._dispatch(row)
+
+    async def _expire(self, now: datetime) -> None:
+        """Cancel rows whose time passed before they could be sent (held back by a 429, a
+        backoff, or a stop): a meeting's reminder once it began is worse than none."""
+        async with self.repos.db.transaction():
+            expired, batches = await self.outbox.expire(self.platform, now, self._held)
+        if expired:
+            log.info("outbox rows expired unsent platform=%s rows=%d", self.platform, expired)
+            self.counts["expired"] += expired
+        if batches:
+            # Finished now, perhaps: their reports count these rows as cancelled.
+            self._results.batches |= batches
+            self._flush_wanted.set()
 
     async def _dispatch(self, row: Due) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
@@ -333,7 +364,9 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
-        if self.adapter.platform.numbered_options and any(r.buttons for r in replies):
+        # A direct reply that waited shows its options as the router remembered them.
+        offers = row.kind != REPLY_KIND
+        if offers and self.adapter.platform.numbered_options and any(r.buttons for r in replies):
             offered = await self._offer(row, lang, replies)
             if offered is None:
                 # Withdrawn since it was taken: nothing to send, nothing to record.
@@ -342,12 +375,19 @@ class DeliveryWorker:
             replies = offered
         try:
             await self.adapter.send(
-                row.chat_id, lang, replies, dedupe_key=f"outbox:{row.id}", skip=row.parts_sent
+                row.chat_id,
+                lang,
+                replies,
+                dedupe_key=row.dedupe_key or f"outbox:{row.id}",
+                skip=row.parts_sent,
             )
         except Blocked as exc:
             self._blocked[row.chat_id] = time.monotonic()
             self._results.unreachable.append((row.id, row.chat_id, str(exc) or "blocked"))
             self.counts["unreachable"] += 1
+        except Paused as exc:
+            await self._paused(row, exc)
+            self._remember_parts(row, exc)
         except RetryLater as exc:
             self.pacing.hold(row.chat_id, exc.seconds)
             self._hold(row.chat_id, self.clock() + timedelta(seconds=exc.seconds))
@@ -362,6 +402,37 @@ class DeliveryWorker:
             self._results.sent.append(row.id)
             self.counts["sent"] += 1
         self._finish(row, row.id)
+
+    async def _paused(self, row: Due, paused: Paused) -> None:
+        """A chat that cannot take anything personal for now: hold it, looking again less
+        often the longer its messages have waited; once the oldest has waited
+        ``pause_limit``, its person is unreachable (her rows too, counted as such)."""
+        now = self.clock()
+        try:
+            async with self.repos.db.committed():
+                since = await self.outbox.waiting_since(self.platform, row.chat_id)
+        except Exception:
+            log.exception("reading the outbox failed platform=%s", self.platform)
+            since = None
+        waited = now - since if since is not None else timedelta(0)
+        if waited >= self.policy.pause_limit:
+            log.warning(
+                "delivery gave up on a chat paused for %s platform=%s chat=%s: %s",
+                waited,
+                self.platform,
+                pseudonym(row.chat_id),
+                paused,
+            )
+            self._blocked[row.chat_id] = time.monotonic()
+            reason = f"waited {waited.days} days for a private chat: {paused}"
+            self._results.unreachable.append((row.id, row.chat_id, reason))
+            self.counts["unreachable"] += 1
+            return
+        hold = min(
+            max(timedelta(seconds=paused.seconds), waited * _PAUSE_HOLD_SHARE), _PAUSE_HOLD_MAX
+        )
+        self.pacing.hold(row.chat_id, hold.total_seconds())
+        self._hold(row.chat_id, now + hold)
 
     def _remember_parts(self, row: Due, error: DeliveryError) -> None:
         """Part of the row arrived before it failed: the next try starts after that part."""

@@ -12,7 +12,9 @@ operations, takes the due ones and asks the adapter:
 The database is the source of truth: a restart between a decision and the platform call
 finds the task still there; a mute's end is a task due at that moment. A mute or its end is
 never carried out on an account banned in that room (in the bot's records; the adapters also
-ask the platform): on Telegram it would replace the ban.
+ask the platform): on Telegram it would replace the ban. An invite is made only for someone
+who still takes part in the experiment and is banned neither from the bot nor from the room
+(leaving also deletes an invite still waiting).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from handlers.catalog import Catalog
 from handlers.contract import Reply, RoomError, RoomOperations
 from handlers.profile import Profile
 from storage import Repositories
+from storage.community.moderation import SanctionKind
 from storage.experiments.rooms import RoomOp, RoomTask
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,12 @@ class RoomWorker:
                 await self._settle(task)
             log.info("room task skipped under a ban op=%s room=%s", task.op.value, pseudonym(room))
             return True
+        if task.op is RoomOp.INVITE and not await self._may_enter(task):
+            # They left the experiment, or were banned, after the invite was queued.
+            async with self.repos.db.transaction():
+                await self._settle(task)
+            log.info("room invite skipped room=%s", pseudonym(room))
+            return True
         try:
             if task.op is RoomOp.INVITE:
                 link = await ops.invite(room, task.target)
@@ -151,10 +160,28 @@ class RoomWorker:
             return await self._failed(task, exc, lasting=False)
         async with self.repos.db.transaction():
             await self._settle(task)
-            if task.op is RoomOp.INVITE and task.user_id is not None:
+            # Asked again: they may have left while the platform made the invite.
+            if (
+                task.op is RoomOp.INVITE
+                and task.user_id is not None
+                and await self._may_enter(task)
+            ):
                 await self._send_invite(task, link)
         log.info("room task done op=%s room=%s", task.op.value, pseudonym(room))
         return True
+
+    async def _may_enter(self, task: RoomTask) -> bool:
+        """Whether the person an invite is for may still come in: they take part in the
+        experiment, and are banned neither from the bot nor from that room."""
+        if task.user_id is None:
+            return True
+        now = self.clock()
+        if not await self.repos.experiments.takes_part(task.room.experiment_id, task.user_id):
+            return False
+        sanction = await self.repos.sanctions.active(task.user_id, now)
+        if sanction is not None and sanction.kind is SanctionKind.BAN:
+            return False
+        return not await self.repos.rooms.banned(task.room.id, task.target, now)
 
     async def _settle(self, task: RoomTask) -> None:
         """The task is over (done, skipped or given up). The account of an erased person is

@@ -22,11 +22,16 @@ and fallback answers it uses. The checks, in order, before any handler runs:
 
 A refusal says why and changes nothing: an active dialog stays where it was, unless the
 person may no longer hold it. A dialog step that raises is rolled back and its dialog
-dropped (a dialog stored by another version of the code must not jam the person).
+dropped, and a stored dialog that cannot be read at all is dropped as the event comes in
+(a dialog stored by another version of the code must not jam the person).
 
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
 after a crash is not handled twice, and replies the crash kept from being sent are sent then.
+Replies the platform could not take for a moment (it was down, or asked the chat to wait:
+:class:`Undelivered`) are handed to the person's outbox in one transaction with that record,
+and delivery sends them with its retries: the person's dialog has moved on, so the question
+it asks must reach them.
 """
 
 from __future__ import annotations
@@ -63,6 +68,34 @@ _REPLIES = TypeAdapter(list[Reply])
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
 #: Arms (or disarms) triggers once the transaction that stored their subject is committed.
 ArmTimers = Callable[[list[Timer]], Awaitable[None]]
+#: The outbox kind of direct replies that had to wait for the platform.
+REPLY_KIND = "reply"
+
+
+class Undelivered(Exception):
+    """Raised by a :data:`Deliver` when the platform could not take replies now (unreachable
+    for a moment, an error on its side, a long "slow down"), as opposed to refusing them.
+
+    Args:
+        replies: the replies still to send, from the one that failed on.
+        delivered: calls of the first of them that did arrive (as ``DeliveryError``'s).
+        dedupe_key: the key they were sent under, where the platform recognises a repeat
+            by it (Matrix transaction ids): sent again under it, what arrived is not
+            posted twice.
+    """
+
+    def __init__(
+        self,
+        replies: list[Reply],
+        reason: str = "",
+        *,
+        delivered: int = 0,
+        dedupe_key: str | None = None,
+    ):
+        super().__init__(reason)
+        self.replies = replies
+        self.delivered = delivered
+        self.dedupe_key = dedupe_key
 
 
 @dataclass
@@ -163,6 +196,8 @@ class Router:
             if outcome.replies:
                 try:
                     await deliver(event, outcome.lang, outcome.replies)
+                except Undelivered as unsent:
+                    await self._hand_over(event, outcome, unsent)
                 except Exception:
                     log.exception("delivering replies failed platform=%s", event.platform)
                 else:
@@ -239,6 +274,7 @@ class Router:
         """After a failed step: the dialog is cleared and the person told it stopped."""
         ctx = replace(failed.ctx, user=failed.user, dialog=None, value="")
         await self.repos.dialogs.clear(ctx.user.id)
+        await self.repos.media.drop_left_behind(failed.dialog.data)
         response = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
         return _Outcome(ctx.lang, response.replies)
 
@@ -272,6 +308,39 @@ class Router:
             self._pruned_at = now
             await self.repos.handled.prune(now - HANDLED_LIFETIME)
 
+    async def _hand_over(self, event: Event, outcome: _Outcome, unsent: Undelivered) -> None:
+        """Replies the platform could not take now go to the person's outbox, and the event
+        is no longer waiting for them: delivery sends them with its backoff and pacing."""
+        log.warning(
+            "replies not delivered now, handed to the outbox platform=%s replies=%d error=%s",
+            event.platform,
+            len(unsent.replies),
+            unsent,
+        )
+        if event.is_group or not unsent.replies:
+            return  # the outbox reaches a person's private chat only
+        payload = _REPLIES.dump_python(unsent.replies, mode="json")
+        try:
+            async with self.repos.db.transaction():
+                user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+                if user is None:
+                    return  # nothing could be saved: sent again if the event comes again
+                await self.repos.outbox.hand_over(
+                    user.id,
+                    event.platform,
+                    event.chat_id,
+                    payload,
+                    kind=REPLY_KIND,
+                    now=self.clock(),
+                    parts_sent=unsent.delivered,
+                    dedupe_key=unsent.dedupe_key,
+                )
+                if outcome.pending:
+                    assert event.event_id is not None
+                    await self.repos.handled.delivered(event.platform, event.event_id)
+        except Exception:
+            log.exception("could not hand replies to the outbox platform=%s", event.platform)
+
     async def _delivered(self, event: Event) -> None:
         assert event.event_id is not None
         try:
@@ -297,6 +366,15 @@ class Router:
             await self.repos.users.move_chat(user.id, event.chat_id, now)
             user = user.model_copy(update={"chat_id": event.chat_id})
         stored = None if event.is_group else arrival.dialog
+        unreadable = arrival.unreadable_dialog is not None and not event.is_group
+        if unreadable:
+            # Stored by another version, or damaged: dropped like a dialog no feature
+            # declares, or the person would get an apology for everything they send.
+            log.warning(
+                "dropping a stored dialog that cannot be read: %s", arrival.unreadable_dialog
+            )
+            if writable:
+                await self.repos.dialogs.clear(user.id)
         dialog = Dialog(**stored.model_dump()) if stored else None
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
@@ -308,7 +386,7 @@ class Router:
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
 
         try:
-            response, keep_dialog = await self._dispatch(ctx)
+            response, keep_dialog = await self._dispatch(ctx, dropped=unreadable)
         except _StepFailed as failed:
             failed.user = user
             raise
@@ -374,20 +452,25 @@ class Router:
     async def _save_dialog(
         self, user: User, stored: StoredDialog | None, dialog: Dialog | None, now: datetime
     ) -> None:
-        """Write the dialog through; one left as it was is only touched now and then."""
+        """Write the dialog through; one left as it was is only touched now and then.
+
+        Pictures the stored dialog held and this one no longer does (replaced, or the
+        dialog stopped or expired) are deleted unless something else refers to them (the
+        idea just sent in with it does).
+        """
         if dialog is None:
             if stored is not None:
                 await self.repos.dialogs.clear(user.id)
-            return
-        if (
-            stored is not None
-            and _unchanged(stored, dialog)
-            and now - stored.updated_at < DIALOG_TOUCH
+        elif (
+            stored is None
+            or not _unchanged(stored, dialog)
+            or now - stored.updated_at >= DIALOG_TOUCH
         ):
-            return
-        await self.repos.dialogs.save(
-            user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
-        )
+            await self.repos.dialogs.save(
+                user.id, dialog.name, dialog.step, dialog.data, dialog.token, now
+            )
+        if stored is not None and stored.data != (dialog.data if dialog else None):
+            await self.repos.media.drop_left_behind(stored.data, dialog.data if dialog else None)
 
     def _context(
         self, event: Event, user: User, dialog: Dialog | None, now: datetime, *, sanctioned: bool
@@ -439,8 +522,11 @@ class Router:
             return event
         return event.model_copy(update={"text": None, "button": payload})
 
-    async def _dispatch(self, ctx: Context) -> tuple[Response, bool]:
-        """The handler's response, and whether an untouched active dialog stays active."""
+    async def _dispatch(self, ctx: Context, *, dropped: bool = False) -> tuple[Response, bool]:
+        """The handler's response, and whether an untouched active dialog stays active.
+
+        ``dropped``: the person's stored dialog was dropped already (it could not be read).
+        """
         if ctx.event.is_group:
             # A group is never a person's chat: no dialog, no onboarding, nothing personal;
             # only commands declared for groups (an experiment's room) and a newcomer's
@@ -454,7 +540,7 @@ class Router:
                         # Why (a ban, a mute) is personal: said in private only.
                         return await self._fallback(ctx, Fallback.IN_GROUP), True
             return await group_target.handler(ctx), True
-        dropped = self._drop_unheld_dialog(ctx)
+        dropped = self._drop_unheld_dialog(ctx) or dropped
         target = self._target(ctx)
         if not dropped:
             return await self._pass(ctx, target)

@@ -9,6 +9,7 @@ hands it to :meth:`Scheduler.arm`. Each kind is registered once by name with two
   changed, and twice is harmless only if the runner makes it so.
 * ``pending()`` lists ``(key, at)`` for every job of that kind still to run, so start-up can
   arm them again: what came due while the bot was down runs at once, the rest at its time.
+  A kind whose jobs cannot be listed then is listed again a minute later, until it works.
 
 Jobs have explicit ids (``"<kind>:<key>"``) and replace an earlier job with the same id;
 ``at=None`` removes the job. A runner that fails is logged and tried again a minute later.
@@ -81,14 +82,35 @@ class Scheduler:
         self.stopping = False
         self._aps = AsyncIOScheduler(timezone=UTC)
         self._aps.start()
-        for kind, spec in self.kinds.items():
-            try:
-                jobs = list(await spec.pending())
-            except Exception:
-                log.exception("listing pending jobs failed kind=%s", kind)
-                continue
-            self._arm_all(Timer(job=f"{kind}:{key}", at=at) for key, at in jobs)
-            log.info("scheduler armed kind=%s jobs=%d", kind, len(jobs))
+        for kind in self.kinds:
+            await self._arm_pending(kind)
+
+    async def _arm_pending(self, kind: str) -> None:
+        """Arm every pending job of a kind. When they cannot be listed (the database busy,
+        a row that cannot be read), it is tried again later: until then none of that kind
+        would run, not even those armed by a feature meanwhile after a restart."""
+        if self._aps is None:
+            return
+        try:
+            jobs = list(await self.kinds[kind].pending())
+        except Exception:
+            log.exception(
+                "listing pending jobs failed kind=%s; trying again in %s", kind, self.retry_after
+            )
+            self._aps.add_job(
+                self._arm_pending,
+                trigger="date",
+                run_date=self.clock() + self.retry_after,
+                args=[kind],
+                # Never a job's id: those are "<kind>:<key>", and a kind is never empty.
+                id=f":pending:{kind}",
+                replace_existing=True,
+                misfire_grace_time=None,
+                coalesce=True,
+            )
+            return
+        self._arm_all(Timer(job=f"{kind}:{key}", at=at) for key, at in jobs)
+        log.info("scheduler armed kind=%s jobs=%d", kind, len(jobs))
 
     async def stop(self) -> None:
         """Stop triggering; let runners that already started finish (a long one, told by

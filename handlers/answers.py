@@ -112,13 +112,26 @@ def digits(value: str) -> bool:
     return value.isascii() and value.isdigit()
 
 
-def parse_id(value: str) -> int | None:
-    """A positive database id from a payload or deep link, or None."""
-    value = value.strip()
-    if not digits(value) or len(value) > 12:
+#: The largest database id read from a payload, a link or a typed answer (SQLite's own end
+#: is 2**63 - 1: a larger number cannot even be looked up).
+MAX_ID = 10**12 - 1
+
+
+def whole_number(value: str, high: int, *, low: int = 0) -> int | None:
+    """A plain whole number from ``low`` to ``high`` (a page, a count, an id), or None.
+
+    Never one too long to read or to look up: a forged button's forty nines are None, as
+    are "²" and "-1". Every number read from a payload or a typed answer goes through here.
+    """
+    if not digits(value) or len(value) > len(str(high)):
         return None
     number = int(value)
-    return number if number > 0 else None
+    return number if low <= number <= high else None
+
+
+def parse_id(value: str) -> int | None:
+    """A positive database id from a payload or deep link, or None."""
+    return whole_number(value.strip(), MAX_ID, low=1)
 
 
 def excerpt(text: str, length: int = 80) -> str:

@@ -52,6 +52,13 @@ COUNT = "count"
 #: FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: embedded text keeps its own direction.
 FSI = "\u2068"
 PDI = "\u2069"
+#: The bidirectional formatting characters, as a regular expression's character class: the
+#: embeddings and overrides (U+202A to U+202E) and the isolates (U+2066 to U+2069). One in
+#: a title or a comment turns the text after it around, the bot's own words included.
+BIDI_FORMATTING = "\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{BIDI_FORMATTING}]")
+#: The isolate initiators: LRI, RLI and FSI (each is closed by a PDI).
+_OPENS_ISOLATE = "\u2066\u2067\u2068"
 
 #: One catalog entry: a text, or a plural text as CLDR category -> text.
 Entry = str | dict[str, str]
@@ -165,7 +172,10 @@ class Catalog:
         # around it to keep in order.
         if template not in {"{" + k + "}" for k in values}:
             rtl = lang in self.texts and right_to_left(lang)
-            values = {k: _isolated(v, rtl or _has_right_to_left(v)) for k, v in values.items()}
+            values = {
+                k: _isolated(v, rtl or _has_right_to_left(v) or _BIDI.search(v) is not None)
+                for k, v in values.items()
+            }
         return template.format_map(_Values(values, key))
 
     def problems(self, lang: str) -> list[str]:
@@ -273,8 +283,31 @@ def _has_right_to_left(text: str) -> bool:
 
 
 def _isolated(text: str, isolate: bool) -> str:
-    """``text`` between FSI and PDI (right-to-left languages), unless it is empty."""
-    return f"{FSI}{text}{PDI}" if isolate and text else text
+    """``text`` between FSI and PDI (right-to-left languages, right-to-left letters or
+    bidirectional formatting in it), unless it is empty.
+
+    Within an isolate, its closing PDI ends every embedding and override the text opened,
+    so nothing the text holds reaches what follows it; the text's own isolates are balanced
+    first (see :func:`balanced_isolates`), or one of its PDIs would close ours.
+    """
+    return f"{FSI}{balanced_isolates(text)}{PDI}" if isolate and text else text
+
+
+def balanced_isolates(text: str) -> str:
+    """``text`` with its isolates balanced: a PDI that closes nothing is dropped, and an
+    isolate left open is closed at the end."""
+    if PDI not in text and not any(ch in text for ch in _OPENS_ISOLATE):
+        return text
+    kept, open_ = [], 0
+    for ch in text:
+        if ch in _OPENS_ISOLATE:
+            open_ += 1
+        elif ch == PDI:
+            if not open_:
+                continue
+            open_ -= 1
+        kept.append(ch)
+    return "".join(kept) + PDI * open_
 
 
 def _number(count: Any) -> int | float:

@@ -56,7 +56,10 @@ class Quoted(BaseModel):
     message_id: str
     #: Its author as the platform knows them (None: unknown, e.g. a channel post).
     sender_id: str | None = None
+    #: Its text as the chat shows it now (the latest edit, where it was edited).
     text: str | None = None
+    #: Its text as first written, where it was edited since and that differs (else None).
+    original: str | None = None
     #: Whether the bot itself wrote it.
     from_bot: bool = False
     #: A link that opens the message in the app, where the platform has one.

@@ -167,6 +167,9 @@ class Policy:
     #: What it lets a person post (``idea``, ``comment``, ...): refused while muted, and
     #: counted against that kind's posting limit.
     posts: str | None = None
+    #: Whether it posts something new (counted against the limit), or only changes what
+    #: was posted before (refused while muted all the same).
+    new: bool = True
 
     def admits(self, user: User) -> bool:
         """Whether this person's role and consent allow it (a ban is a gate's business)."""
@@ -472,6 +475,8 @@ class Feature:
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
+        #: Kinds of posts bounded by something else than a posting limit, with why.
+        self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
 
     def command(
@@ -532,9 +537,16 @@ class Feature:
         consent: bool = True,
         open_to_banned: bool = False,
         posts: str | None = None,
+        changes: str | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Answer button payloads ``name`` and ``name:...`` with the decorated handler."""
-        policy = Policy(role, consent, open_to_banned, posts)
+        """Answer button payloads ``name`` and ``name:...`` with the decorated handler.
+
+        ``changes``: the kind of post it changes (one's own comment): refused while muted,
+        like ``posts``, but not counted against the posting limit.
+        """
+        if posts is not None and changes is not None:
+            raise ValueError(f"{self.name}: {name} both posts and changes")
+        policy = Policy(role, consent, open_to_banned, posts or changes, new=changes is None)
 
         def register(handler: Handler) -> Handler:
             self.actions[name] = Action(handler, policy)
@@ -590,6 +602,13 @@ class Feature:
             raise ValueError(f"{self.name}: posting limit already declared: {posts}")
         self.posting_limits[posts] = PostingLimit(posts, period, limit, count)
 
+    def posts_bounded(self, posts: str, *, why: str) -> None:
+        """Declare that ``posts`` needs no posting limit: ``why`` says what bounds it (one
+        answer to each question of a poll the person was asked)."""
+        if posts in self.bounded_posts:
+            raise ValueError(f"{self.name}: posts already declared bounded: {posts}")
+        self.bounded_posts[posts] = why
+
     def fallback(self, *kinds: Fallback) -> Callable[[Handler], Handler]:
         """Answer what no feature claims (see :class:`Fallback`) with the decorated handler."""
 
@@ -637,7 +656,8 @@ class Registry:
 
     Raises:
         ValueError: two features claim one name, one of the :class:`Fallback` answers is
-            missing, or a dialog has no step.
+            missing, a dialog has no step, or a kind of posts has neither a posting limit
+            nor a declaration of what else bounds it.
     """
 
     def __init__(self, features: list[Feature]):
@@ -649,6 +669,7 @@ class Registry:
         self.menu: list[MenuEntry] = []
         self.gates: list[Gate] = []
         self.posting_limits: dict[str, PostingLimit] = {}
+        self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
@@ -656,6 +677,7 @@ class Registry:
             _merge(feature.name, "dialog", self.dialogs, feature.dialogs)
             _merge(feature.name, "deep link", self.deep_links, feature.deep_links)
             _merge(feature.name, "posting limit", self.posting_limits, feature.posting_limits)
+            _merge(feature.name, "bounded posts", self.bounded_posts, feature.bounded_posts)
             _merge(feature.name, "fallback", self.fallbacks, feature.fallbacks)
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
@@ -667,6 +689,14 @@ class Registry:
         stepless = [name for name, spec in self.dialogs.items() if not spec.answered]
         if stepless:
             raise ValueError(f"dialogs without a step: {stepless}")
+        declared = [*self.commands.values(), *self.actions.values(), *self.dialogs.values()]
+        unlimited = sorted(
+            {spec.policy.posts for spec in declared if spec.policy.posts is not None}
+            - set(self.posting_limits)
+            - set(self.bounded_posts)
+        )
+        if unlimited:
+            raise ValueError(f"posts without a posting limit: {unlimited}")
 
     def fallback(self, kind: Fallback) -> Handler:
         """The handler registered for ``kind``."""

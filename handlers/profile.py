@@ -99,6 +99,7 @@ class Limits(BaseModel):
 
     messages_per_minute: int = Field(default=30, ge=1)
     ideas_per_day: int = Field(default=5, ge=1)
+    proposals_per_day: int = Field(default=3, ge=1)
     comments_per_hour: int = Field(default=20, ge=1)
     report_threshold: int = Field(default=3, ge=1)
 

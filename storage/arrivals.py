@@ -14,7 +14,7 @@ from datetime import datetime
 from storage.clock import iso
 from storage.community.moderation import ACTIVE
 from storage.db import Database
-from storage.dialogs import StoredDialog, dialog_from_row
+from storage.dialogs import StoredDialog, UnreadableDialog, dialog_from_row
 from storage.users import User, Users, seen_lately, user_from_row
 
 _ARRIVAL = (
@@ -35,6 +35,8 @@ class Arrival:
     dialog: StoredDialog | None
     #: Whether a mute or ban is in force now (which one is read when it matters).
     restricted: bool
+    #: Why the stored dialog could not be read (then ``dialog`` is None), else None.
+    unreadable_dialog: str | None = None
 
 
 class Arrivals:
@@ -57,4 +59,8 @@ class Arrivals:
             user = await self.users.touch(platform, platform_user_id, now)
         else:
             user = user_from_row(row)
-        return Arrival(user, dialog_from_row(row, "dialog_"), bool(row["restricted"]))
+        try:
+            dialog, unreadable = dialog_from_row(row, "dialog_"), None
+        except UnreadableDialog as exc:
+            dialog, unreadable = None, str(exc)
+        return Arrival(user, dialog, bool(row["restricted"]), unreadable)

@@ -23,17 +23,30 @@ class StoredDialog(BaseModel):
     updated_at: datetime
 
 
+class UnreadableDialog(ValueError):
+    """A stored dialog this code cannot read (its data is not a JSON object, say): stored
+    by another version, or damaged."""
+
+
 def dialog_from_row(row: aiosqlite.Row, prefix: str = "") -> StoredDialog | None:
-    """The dialog in a row with the dialogs table's columns, named with ``prefix``."""
+    """The dialog in a row with the dialogs table's columns, named with ``prefix``.
+
+    Raises:
+        UnreadableDialog: the row holds a dialog that cannot be read.
+    """
     if row[f"{prefix}name"] is None:
         return None
-    return StoredDialog(
-        name=row[f"{prefix}name"],
-        step=row[f"{prefix}step"],
-        data=json.loads(row[f"{prefix}data"]),
-        token=row[f"{prefix}token"],
-        updated_at=parse(row[f"{prefix}updated_at"]),
-    )
+    try:
+        return StoredDialog(
+            name=row[f"{prefix}name"],
+            step=row[f"{prefix}step"],
+            data=json.loads(row[f"{prefix}data"]),
+            token=row[f"{prefix}token"],
+            updated_at=parse(row[f"{prefix}updated_at"]),
+        )
+    except (TypeError, ValueError) as exc:  # broken JSON, or not the shape of a dialog
+        # Only the kind of error: the message would quote the data, which may be personal.
+        raise UnreadableDialog(type(exc).__name__) from exc
 
 
 class Dialogs:
@@ -43,8 +56,13 @@ class Dialogs:
         self.db = db
 
     async def load(self, user_id: int) -> StoredDialog | None:
+        """The person's dialog; None also for one that cannot be read (the router drops
+        it at their next event)."""
         row = await self.db.fetchone("SELECT * FROM dialogs WHERE user_id = ?", (user_id,))
-        return dialog_from_row(row) if row is not None else None
+        try:
+            return dialog_from_row(row) if row is not None else None
+        except UnreadableDialog:
+            return None
 
     async def save(
         self,

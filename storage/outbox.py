@@ -80,6 +80,8 @@ class Due(BaseModel):
     language: str | None
     #: Calls of this row that arrived on earlier tries (not made again).
     parts_sent: int = 0
+    #: The key to send under instead of the row's own (a direct reply's first try).
+    dedupe_key: str | None = None
 
 
 @dataclass
@@ -185,12 +187,15 @@ class Outbox:
         kind: str,
         now: datetime,
         batch: str | None = None,
+        expires_at: datetime | None = None,
     ) -> int:
         """Queue messages for one person; returns how many rows were queued (0 or 1).
 
         Someone without a chat to reach (no consent, unreachable) gets nothing queued.
         """
-        return await self.fan_out([user_id], payload, kind=kind, now=now, batch=batch)
+        return await self.fan_out(
+            [user_id], payload, kind=kind, now=now, batch=batch, expires_at=expires_at
+        )
 
     async def fan_out(
         self,
@@ -201,18 +206,20 @@ class Outbox:
         now: datetime,
         batch: str | None = None,
         author_user_id: int | None = None,
+        expires_at: datetime | None = None,
     ) -> int:
         """Queue the same messages for many people in one statement; returns rows queued.
 
         With ``author_user_id`` (and a ``batch``) the author sees the batch's progress and
         gets a report when it is done. Fan out one batch in one transaction: a batch is
-        finished as soon as none of its rows is pending.
+        finished as soon as none of its rows is pending. Rows not sent by ``expires_at``
+        (what they say is no longer true then) are cancelled, never sent.
         """
         if author_user_id is not None and batch is None:
             raise ValueError("a batch with an author needs a batch name")
         queued = 0
         if user_ids:
-            queued = await self._insert(user_ids, payload, kind, now, batch)
+            queued = await self._insert(user_ids, payload, kind, now, batch, expires_at)
         if author_user_id is not None:
             await self.db.execute(
                 "INSERT INTO outbox_batches (batch, author_user_id, total, created_at)"
@@ -224,6 +231,42 @@ class Outbox:
             self._notify_queued()
         return queued
 
+    async def hand_over(
+        self,
+        user_id: int,
+        platform: str,
+        chat_id: str,
+        payload: Payload,
+        *,
+        kind: str,
+        now: datetime,
+        parts_sent: int = 0,
+        dedupe_key: str | None = None,
+    ) -> None:
+        """Queue a direct reply the platform could not take when it was answered.
+
+        It goes to the chat the person wrote from (they wrote, so no consent or reachability
+        is asked of the users table); ``parts_sent`` of its calls arrived already, and
+        ``dedupe_key`` is the key its first try was sent under.
+        """
+        stamp = iso(now)
+        await self.db.execute(
+            "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, not_before,"
+            " created_at, parts_sent, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user_id,
+                platform,
+                chat_id,
+                json.dumps(payload, ensure_ascii=False),
+                kind,
+                stamp,
+                stamp,
+                parts_sent,
+                dedupe_key,
+            ),
+        )
+        self._notify_queued()
+
     async def _insert(
         self,
         user_ids: Sequence[int],
@@ -231,6 +274,7 @@ class Outbox:
         kind: str,
         now: datetime,
         batch: str | None,
+        expires_at: datetime | None,
     ) -> int:
         stamp = iso(now)
         body = json.dumps(payload, ensure_ascii=False)
@@ -243,12 +287,12 @@ class Outbox:
         )
         return await self.db.execute_rowcount(
             "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, batch,"
-            " not_before, created_at)"
-            " SELECT u.id, u.platform, u.chat_id, ?, ?, ?, ?, ? FROM users u"
+            " not_before, created_at, expires_at)"
+            " SELECT u.id, u.platform, u.chat_id, ?, ?, ?, ?, ?, ? FROM users u"
             " JOIN fan_out_ids f ON f.id = u.id"
             " WHERE u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
             " AND u.unreachable_at IS NULL ORDER BY u.id",
-            (body, kind, batch, stamp, stamp),
+            (body, kind, batch, stamp, stamp, iso(expires_at) if expires_at else None),
             long=True,
         )
 
@@ -262,12 +306,15 @@ class Outbox:
         Single rows (a notification, a report) come before batch rows, oldest first; rows a
         worker already holds are passed in ``skip``.
         """
+        stamp = iso(now)
         rows = await self.db.fetchall(
             "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
-            " u.language, o.parts_sent FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " u.language, o.parts_sent, o.dedupe_key"
+            " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
+            " AND (o.expires_at IS NULL OR o.expires_at > ?)"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
-            (platform, iso(now), limit + len(skip)),
+            (platform, stamp, stamp, limit + len(skip)),
             long=True,  # a window of rows, while the loop goes on sending
         )
         found = [
@@ -281,18 +328,46 @@ class Outbox:
                 attempts=row[6],
                 language=row[7],
                 parts_sent=row[8],
+                dedupe_key=row[9],
             )
             for row in rows
             if row[0] not in skip
         ]
         return found[:limit]
 
+    async def expiring(self, platform: str, now: datetime) -> bool:
+        """Whether a pending row of a platform has expired (for :meth:`expire`)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE platform = ? AND status = 'pending'"
+            " AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 1",
+            (platform, iso(now)),
+        )
+        return found is not None
+
+    async def expire(
+        self, platform: str, now: datetime, skip: Collection[int] = ()
+    ) -> tuple[int, set[str]]:
+        """Cancel the pending rows of a platform whose time passed before they were sent
+        (rows a worker holds, in ``skip``, are left to it); returns how many, and their
+        batches (each may be finished now: its report counts them as cancelled)."""
+        held = ",".join(str(int(row_id)) for row_id in skip)
+        rows = await self.db.fetchall(
+            "UPDATE outbox SET status = 'cancelled', last_error = 'expired'"
+            " WHERE platform = ? AND status = 'pending'"
+            " AND expires_at IS NOT NULL AND expires_at <= ?"
+            + (f" AND id NOT IN ({held})" if held else "")
+            + " RETURNING batch",
+            (platform, iso(now)),
+        )
+        return len(rows), {row[0] for row in rows if row[0] is not None}
+
     async def due_for_chat(self, platform: str, chat_id: str, now: datetime) -> int:
         """How many pending rows for one chat may be sent now."""
         found = await self.db.fetchval(
             "SELECT COUNT(*) FROM outbox WHERE platform = ? AND chat_id = ?"
-            " AND status = 'pending' AND not_before <= ?",
-            (platform, chat_id, iso(now)),
+            " AND status = 'pending' AND not_before <= ?"
+            " AND (expires_at IS NULL OR expires_at > ?)",
+            (platform, chat_id, iso(now), iso(now)),
         )
         return int(found)
 
@@ -303,6 +378,16 @@ class Outbox:
             "SELECT 1 FROM outbox WHERE id = ? AND status = 'pending'", (row_id,)
         )
         return found is not None
+
+    async def waiting_since(self, platform: str, chat_id: str) -> datetime | None:
+        """When the oldest pending row for one chat was queued (None: nothing pending)."""
+        return parse(
+            await self.db.fetchval(
+                "SELECT MIN(created_at) FROM outbox WHERE platform = ? AND chat_id = ?"
+                " AND status = 'pending'",
+                (platform, chat_id),
+            )
+        )
 
     async def next_due(self, platform: str) -> datetime | None:
         """When the earliest pending row of a platform may be sent (None: nothing pending)."""

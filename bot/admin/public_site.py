@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from handlers.catalog import BIDI_FORMATTING
 from storage.privacy.open_data import Row
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -51,8 +52,8 @@ FEED_TITLE_CHARS = 80
 #: overrides and isolates (U+202A to U+202E, U+2066 to U+2069): one of those in a title
 #: turns the text after it around, in a feed reader or a spreadsheet.
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\u202a-\u202e"
-    "\u2066-\u2069"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + BIDI_FORMATTING
     + "".join(
         f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
     )

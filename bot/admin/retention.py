@@ -16,7 +16,10 @@ questions about it, then no longer needed (and no longer in the way of an erasur
 removes who registered for meetings that ended longer ago than the profile's
 ``meetings.keep_registrations_days``: a door list is only needed around the meeting. And
 it deletes reports in experiments' rooms about people who never used the bot, with the
-decisions about them, once they are as old as the retention period.
+decisions about them, once they are as old as the retention period. And it deletes pictures
+nothing refers to any more: no row, no dialog still alive, no message still to be sent (a
+draft's photo when the draft expired; others go at once, when they are replaced or the
+draft stops).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.app import App
+from bot.router import DIALOG_LIFETIME
 from handlers import when
 from handlers.contract import Button, Reply
 from handlers.privacy.your_data import erase_person
@@ -51,6 +55,8 @@ class RetentionReport:
     registrations_removed: int = 0
     #: Room reports about people who never used the bot, older than the period, deleted.
     room_reports_removed: int = 0
+    #: Pictures nothing referred to any more, deleted.
+    media_swept: int = 0
     #: False when the bot began to shut down before everyone was handled.
     finished: bool = True
 
@@ -138,6 +144,13 @@ async def run_retention(
         async with db.transaction():
             rooms = await repos.rooms.forget_strangers(silent_since, now=now)
 
+    swept = 0
+    if not stopping():
+        # A dialog untouched for longer has expired: what it held is no longer anyone's.
+        live_since = now - DIALOG_LIFETIME
+        async with db.transaction():
+            swept = await repos.media.sweep(live_since, live_since=live_since)
+
     report = RetentionReport(
         warned=warned,
         erased=erased,
@@ -146,11 +159,12 @@ async def run_retention(
         outbox_pruned=pruned,
         registrations_removed=removed,
         room_reports_removed=rooms,
+        media_swept=swept,
         finished=not stopping(),
     )
     log.info(
         "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d"
-        " registrations_removed=%d room_reports_removed=%d finished=%s",
+        " registrations_removed=%d room_reports_removed=%d media_swept=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
@@ -158,6 +172,7 @@ async def run_retention(
         report.outbox_pruned,
         report.registrations_removed,
         report.room_reports_removed,
+        report.media_swept,
         report.finished,
     )
     return report

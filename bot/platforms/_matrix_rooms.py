@@ -19,7 +19,10 @@ from urllib.parse import quote
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
+    EncryptionError,
     ErrorResponse,
+    Event,
+    MegolmEvent,
     RoomBanError,
     RoomGetEventError,
     RoomGetStateEventError,
@@ -37,6 +40,8 @@ POWER_LEVELS = "m.room.power_levels"
 #: key that is a user id may be set only by that user; content ``{"level": n}``, or no
 #: level when they had the room's default).
 LEVEL_BEFORE_MUTE = "org.samenspel.level_before_mute"
+#: Edits of a reported message read, newest first: the latest of its author's is shown.
+EDITS_READ = 50
 
 
 def message_link(room_id: str, event_id: str) -> str:
@@ -56,24 +61,96 @@ def replied_to(content: dict[str, Any]) -> str | None:
 
 async def quoted(client: AsyncClient, room_id: str, event_id: str) -> Quoted:
     """The event a reply or reaction points at, as handlers read it (fetched from the
-    homeserver; one that cannot be read still names its id, without author or text)."""
-    try:
-        answer = await client.room_get_event(room_id, event_id)
-    except (ClientError, TimeoutError, OSError):
-        answer = None
+    homeserver, decrypted where the room is encrypted; one that cannot be read still names
+    its id, without author or text).
+
+    Its text is what the room shows now: the latest edit's, if its author edited it (the
+    event itself keeps the words as first written, and those are kept as ``original``).
+    """
     link = message_link(room_id, event_id)
-    if answer is None or isinstance(answer, RoomGetEventError):
+    event = await _fetch(client, room_id, event_id)
+    if event is None:
         return Quoted(message_id=event_id, link=link)
-    event = answer.event
-    content = event.source.get("content", {}) if isinstance(event.source, dict) else {}
-    body = content.get("body") if isinstance(content, dict) else None
+    first = _body(event)
+    now = await _latest_edit(client, room_id, event_id, event.sender)
     return Quoted(
         message_id=event_id,
         sender_id=event.sender,
-        text=body if isinstance(body, str) else None,
+        text=first if now is None else now,
+        original=first if now is not None and now != first else None,
         from_bot=event.sender == client.user_id,
         link=link,
     )
+
+
+async def _fetch(client: AsyncClient, room_id: str, event_id: str) -> Event | None:
+    """One event of the room, decrypted if it was encrypted (None: it cannot be read)."""
+    try:
+        answer = await client.room_get_event(room_id, event_id)
+    except (ClientError, TimeoutError, OSError):
+        return None
+    if isinstance(answer, RoomGetEventError):
+        return None
+    return _readable(client, room_id, answer.event)
+
+
+def _readable(client: AsyncClient, room_id: str, event: Event) -> Event | None:
+    """The event as its sender wrote it: an encrypted one decrypted with the room key the
+    bot received with it (None when that key never came)."""
+    if not isinstance(event, MegolmEvent):
+        return event
+    event.room_id = room_id
+    try:
+        decrypted = client.decrypt_event(event)
+    except EncryptionError:
+        return None
+    return decrypted if isinstance(decrypted, Event) else None
+
+
+def _content(event: Event) -> dict[str, Any]:
+    source = event.source if isinstance(event.source, dict) else {}
+    content = source.get("content")
+    return content if isinstance(content, dict) else {}
+
+
+def _body(event: Event) -> str | None:
+    body = _content(event).get("body")
+    return body if isinstance(body, str) else None
+
+
+async def _latest_edit(
+    client: AsyncClient, room_id: str, event_id: str, author: str
+) -> str | None:
+    """The text of the latest edit of a message by its author (None: never edited, or the
+    edits cannot be read).
+
+    The homeserver lists the edits (``m.replace`` relations), newest first; only its
+    author's count (anyone can send an edit event, but clients show only the author's),
+    and the new text is in the edit's ``m.new_content``.
+    """
+    path = (
+        f"/_matrix/client/v1/rooms/{quote(room_id, safe='')}"
+        f"/relations/{quote(event_id, safe='')}/m.replace?dir=b&limit={EDITS_READ}"
+    )
+    try:
+        answer = await client.send(
+            "GET", path, headers={"Authorization": f"Bearer {client.access_token}"}
+        )
+        listed = await answer.json() if answer.status == 200 else None
+    except (ClientError, TimeoutError, OSError, ValueError):
+        return None
+    chunk = listed.get("chunk") if isinstance(listed, dict) else None
+    edits: list[tuple[int, str, str]] = []
+    for raw in chunk if isinstance(chunk, list) else []:
+        if not isinstance(raw, dict) or raw.get("sender") != author:
+            continue
+        event = _readable(client, room_id, Event.parse_event(raw))
+        new = _content(event).get("m.new_content") if event is not None else None
+        body = new.get("body") if isinstance(new, dict) else None
+        if event is not None and isinstance(body, str):
+            edits.append((event.server_timestamp, event.event_id, body))
+    # The latest by the time it was sent (ties broken by id), as clients choose it.
+    return max(edits)[2] if edits else None
 
 
 def _refused(answer: Any) -> RoomError:

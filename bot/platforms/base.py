@@ -4,8 +4,9 @@ An adapter receives events and answers them (``start``/``stop``); for delivery (
 broadcasts, notifications, reports) it also sends on its own initiative (``send``), edits
 a message it sent before (``edit``: a progress message counting up), and says how fast it
 may do so (``pacing``). Delivery handles the failures below per chat: ``Blocked`` marks the
-person unreachable, ``RetryLater`` holds back that chat only, anything else is retried with
-backoff and eventually given up. An adapter that finds a chat unreachable by itself (an
+person unreachable, ``RetryLater`` holds back that chat only (``Paused``, a chat that cannot
+take anything personal for now, too, up to a limit), anything else is retried with backoff
+and eventually given up. An adapter that finds a chat unreachable by itself (an
 answer refused, a resident who left the room) reports it to the runtime with
 :meth:`bot.app.App.chat_unreachable`; it never writes storage itself. An adapter whose
 platform refuses its credentials while it runs (a revoked token) says so through ``lost``:
@@ -65,12 +66,18 @@ class Blocked(DeliveryError):
 
 
 class RetryLater(DeliveryError):
-    """Wait before sending to this chat again: the platform asks so, or the chat cannot
-    take anything personal for now (others are in a Matrix room that was private)."""
+    """Wait before sending to this chat again: the platform asks so."""
 
     def __init__(self, seconds: float, message: str = "", *, delivered: int = 0):
         super().__init__(message or f"retry after {seconds}s", delivered=delivered)
         self.seconds = seconds
+
+
+class Paused(RetryLater):
+    """The chat cannot take anything personal for now (others are in a Matrix room that
+    was the person's private chat): wait, as for :class:`RetryLater`, but not for ever.
+    Someone whose messages waited that long (``DeliveryPolicy.pause_limit``) is unreachable,
+    as if blocked."""
 
 
 class Adapter(Protocol):
@@ -122,6 +129,7 @@ class Adapter(Protocol):
         Raises:
             Blocked: the person can no longer be reached here.
             RetryLater: the platform asked to slow down for this chat.
+            Paused: the chat cannot take anything personal for now.
             DeliveryError: anything else that went wrong.
         """
 

@@ -62,7 +62,8 @@ from bot.platforms._matrix_events import is_edit, is_group, is_private, read_eve
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
-from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
+from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
+from bot.router import Undelivered
 from handlers.contract import Event, Platform, Reply
 from storage.clock import utcnow
 
@@ -104,7 +105,8 @@ MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.
 INVITE_AGAIN = timedelta(hours=1)
 #: How long the outbox holds a person's messages while others are in her chat, before it
-#: looks again. They go sooner when the room is hers alone again or she joins a new chat,
+#: looks again (at first: the longer they wait, the less often it looks, see
+#: bot.delivery). They go sooner when the room is hers alone again or she joins a new chat,
 #: unless that happened just as the hold was being recorded: then this is how late.
 GROUP_PAUSE = timedelta(minutes=1)
 
@@ -711,22 +713,26 @@ class Matrix:
     # Sending -----------------------------------------------------------------------------
 
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
-        """Answer an event; a resident who left the chat is marked unreachable."""
+        """Answer an event; a resident who left the chat is marked unreachable.
+
+        Replies the homeserver did not take (unreachable, an error of its own) are raised
+        as :class:`Undelivered`, with the key they were sent under: the sync that brought
+        the event is done with, so the outbox sends them, and what arrived is recognised
+        by its transaction id and not posted twice.
+        """
         # In a group the answer says which message it answers (a greeting answers none).
         answered = event.event_id if event.is_group else None
         answer_to = answered if answered and answered.startswith("$") else None
+        key = event.event_id or uuid.uuid4().hex
         try:
             await self._rooms.send(
-                event.chat_id,
-                lang,
-                replies,
-                key=event.event_id or uuid.uuid4().hex,
-                answer_to=answer_to,
-                patient=True,
+                event.chat_id, lang, replies, key=key, answer_to=answer_to, patient=True
             )
         except Blocked:
             log.info("matrix chat unreachable room=%s", pseudonym(event.chat_id))
             await self._unreachable(event.chat_id)
+        except DeliveryError as exc:
+            raise Undelivered(replies, str(exc), dedupe_key=key) from exc
 
     async def send(
         self,
@@ -746,8 +752,9 @@ class Matrix:
         Raises:
             Blocked: the bot is not in the room, nobody else is, or the person whose chat it
                 is is not (she left, others stayed).
-            RetryLater: the homeserver asked to slow down, or others are in the person's
-                chat (it waits until it is private again, or she has a new direct chat).
+            RetryLater: the homeserver asked to slow down.
+            Paused: others are in the person's chat (it waits until it is private again,
+                or she has a new direct chat; delivery waits only so long).
             DeliveryError: anything else.
         """
         await self._check_private(chat_id)
@@ -774,7 +781,7 @@ class Matrix:
             # (or here, once the room is hers alone again).
             for owner in owners:
                 await self._invite_to_direct_chat(owner.platform_user_id)
-            raise RetryLater(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
+            raise Paused(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:

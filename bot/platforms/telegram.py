@@ -83,6 +83,7 @@ from bot.platforms._telegram_text import (
     pack,
 )
 from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
+from bot.router import Undelivered
 from bot.settings import Settings
 from handlers.contract import (
     Document,
@@ -638,15 +639,21 @@ class Telegram:
     async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
         """Answer an event; a person who blocked the bot is marked unreachable.
 
-        A reply Telegram refuses does not leave the person stranded: they get a short note
-        that something went wrong, with that reply's buttons, and the next replies follow.
+        A reply Telegram refuses (``BadRequest``, or one that cannot be made: its photo is
+        gone) does not leave the person stranded: they get a short note that something
+        went wrong, with that reply's buttons, and the next replies follow. A reply Telegram
+        could not take now (it did not answer, answered 5xx, or asked the chat to wait
+        longer than someone waiting for an answer would) is not lost: it and the replies
+        after it are raised as :class:`Undelivered`, for the outbox to send. A timeout may
+        have delivered it all the same; sent twice is better than never.
         """
         bot = self.application.bot
         try:
-            for reply in replies:
+            for index, reply in enumerate(replies):
+                progress = _Progress()
                 try:
                     await self._send_reply(
-                        bot, event.chat_id, lang, reply, event.origin_message_id, _Progress()
+                        bot, event.chat_id, lang, reply, event.origin_message_id, progress
                     )
                 except Forbidden:
                     raise
@@ -654,20 +661,29 @@ class Telegram:
                     # Nothing more can be sent or received: the runtime stops the bot.
                     self.lost.set(TOKEN_REFUSED)
                     raise
-                except (TelegramError, DeliveryError) as exc:
+                except (BadRequest, DeliveryError) as exc:
                     log.error(
                         "a reply could not be sent chat=%s key=%s error=%s",
                         pseudonym(event.chat_id),
                         reply.key,
                         exc,
                     )
-                    await self._apologise(bot, event.chat_id, lang, reply)
+                    await self._apologise(bot, event.chat_id, lang, reply, replies[index + 1 :])
+                except TelegramError as exc:
+                    raise Undelivered(replies[index:], str(exc), delivered=progress.done) from exc
         except Forbidden:
             log.info("chat unreachable chat=%s", pseudonym(event.chat_id))
             await self.app.chat_unreachable(PLATFORM, event.chat_id)
 
-    async def _apologise(self, bot: Bot, chat_id: str, lang: str, failed: Reply) -> None:
-        """Say a message could not be shown, with its buttons (without, should they fail)."""
+    async def _apologise(
+        self, bot: Bot, chat_id: str, lang: str, failed: Reply, rest: list[Reply]
+    ) -> None:
+        """Say a message could not be shown, with its buttons (without, should they fail).
+
+        Raises:
+            Undelivered: Telegram could not take the note now (with ``rest``, the replies
+                after the refused one).
+        """
         note = Reply(key="errors.not_shown", buttons=failed.buttons)
         for attempt in (note, Reply(key="errors.not_shown")):
             try:
@@ -678,8 +694,10 @@ class Telegram:
             except InvalidToken:
                 self.lost.set(TOKEN_REFUSED)
                 raise
-            except TelegramError as exc:
+            except BadRequest as exc:
                 log.error("the apology failed too chat=%s error=%s", pseudonym(chat_id), exc)
+            except TelegramError as exc:
+                raise Undelivered([attempt, *rest], str(exc)) from exc
             if not failed.buttons:
                 return
 

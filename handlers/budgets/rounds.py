@@ -171,7 +171,7 @@ async def projects_step(ctx: Context, dialog: Dialog) -> Response:
         if not projects:
             return respond(Reply(key="budgets.photo_first"), _ask_project(dialog), dialog=dialog)
         photo = ctx.event.photo
-        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now, by=ctx.user.id)
         projects[-1] = {**projects[-1], "photo_id": photo_id}
         nxt = dialog.to("projects", projects=projects)
         return respond(

@@ -80,7 +80,11 @@ async def _remind(
                 buttons=[[Button(label="budgets.btn_finish", payload=f"bv.round:{found.id}")]],
             )
             await repos.outbox.fan_out(
-                [user_id], [reply.model_dump(mode="json")], kind="budget_reminder", now=now
+                [user_id],
+                [reply.model_dump(mode="json")],
+                kind="budget_reminder",
+                now=now,
+                expires_at=found.closes_at,
             )
     await repos.budgets.mark_reminded(found.id, list(chosen), now)
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from handlers import when
-from handlers.answers import excerpt, parse_id
+from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -42,9 +42,10 @@ def _when(ctx: Context, question: Question) -> str:
 async def inbox(ctx: Context) -> Response:
     """A page of open threads; ``inbox:<page>`` pages."""
     raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    page = whole_number(raw, MAX_PAGE, low=1)
+    if page is None:
         return await stale_button(ctx)
-    return respond(await inbox_reply(ctx, int(raw)))
+    return respond(await inbox_reply(ctx, page))
 
 
 async def inbox_reply(ctx: Context, page: int = 1) -> Reply:

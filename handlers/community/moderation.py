@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from handlers import when
-from handlers.answers import excerpt, parse_id
+from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community import mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -356,10 +356,10 @@ async def _ask_period(ctx: Context, dialog: Dialog) -> Reply:
 
 
 async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | Reply:
-    days = choice if choice is not None else ctx.text
-    if not (days.isascii() and days.isdigit()) or not 1 <= int(days) <= MAX_DAYS:
+    days = whole_number(choice if choice is not None else ctx.text, MAX_DAYS, low=1)
+    if days is None:
         return Reply(key="moderation.bad_period", params={"max": MAX_DAYS})
-    return dialog.to("reason", days=int(days))
+    return dialog.to("reason", days=days)
 
 
 Comments.steps = {PERIOD: Step(_ask_period, _period)}
@@ -549,7 +549,7 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
     if sanction is not None:
         return Refusal(muted_reply(ctx, sanction, in_dialog=not target.starts))
     limit = ctx.registry.posting_limits.get(policy.posts)
-    if not target.starts or limit is None:
+    if not target.starts or not policy.new or limit is None:
         return None
     most = limit.limit(ctx.profile)
     count, first = await limit.count(ctx.repos, user.id, ctx.now - limit.period)
@@ -569,9 +569,13 @@ def reason_of(ctx: Context, sanction: Sanction) -> str:
 
 
 def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Response:
-    """Why a muted person cannot post now, and until when (nothing changes)."""
+    """Why a muted person cannot post now, and until when (nothing changes). What they
+    typed for a dialog (a comment, an idea's description) is given back, so nothing is lost."""
     assert sanction.ends_at is not None
     parts = [Reply(key="moderation.muted_in_dialog")] if in_dialog else []
+    typed = ctx.event.text if in_dialog and ctx.event.button is None else None
+    if typed and typed.strip():
+        parts.append(Reply(key="moderation.typed_not_sent", params={"text": typed}))
     return respond(
         Reply(
             key="moderation.muted",

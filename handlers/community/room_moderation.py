@@ -5,7 +5,8 @@ is one more kind of item on it, ``r12``. What the connector decides is done in t
 the platform by the runtime (a stored room task: delete or redact, restrict or lower the
 power level, ban), and the author is told privately why, in their language.
 
-    card: the message, its room, link, reporters
+    card: the message (as the room shows it, and as first written if edited since), its
+          room, link, reporters
       ├─ laten staan ──► reason (or none) ──┐
       ├─ verbergen ────► reason ────────────┤ room task(s) stored; report closed;
       ├─ waarschuwen ──► reason ────────────┤ author told in private (if known here),
@@ -124,7 +125,13 @@ class RoomMessages(Kind[RoomReport]):
         experiment = await ctx.repos.experiments.get(item.room.experiment_id)
         author = await _who(ctx, item.author_user_id)
         body = excerpt(item.body, CARD_EXCERPT) if item.body else phrase(ctx, "rooms.mod.no_text")
-        parts = [Reply(key="rooms.mod.card_reporters", params={"count": len(item.reporters)})]
+        parts = []
+        if item.original_body:
+            # Edited before it was reported: the card shows it as the room does now, and
+            # what it said first (abuse edited away is still abuse).
+            first = _ISOLATE.format(excerpt(item.original_body, CARD_EXCERPT))
+            parts.append(Reply(key="rooms.mod.card_edited", params={"original": first}))
+        parts.append(Reply(key="rooms.mod.card_reporters", params={"count": len(item.reporters)}))
         if item.link:
             parts.append(Reply(key="rooms.mod.card_link", params={"link": item.link}))
         decisions = [

@@ -5,6 +5,8 @@ evaluations of experiments. The scheduler only triggers these; the database says
                                           │  (to who started and did not finish)     │
                                           └── invitations in the outbox              └── results to
                                                                                          respondents
+                 (first run after closes_at, the bot down all along: opened asking nobody,
+                 the author told, closed)
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
                  came (n days after joining, while the experiment runs; when it ended),
                  reminds them a day before their own deadline; closes (with results) when
@@ -135,6 +137,7 @@ async def publish(env: Surroundings, consultation_id: int, now: datetime) -> int
         _invitations(consultation, 0, env, until),
         batch=f"consultation:{consultation_id}",
         now=now,
+        expires_at=until,
     )
     log.info("consultation opened id=%d invited=%d", consultation_id, len(invited))
     return len(invited)
@@ -147,8 +150,10 @@ async def _queue(
     *,
     batch: str,
     now: datetime,
+    expires_at: datetime | None = None,
 ) -> int:
-    """Queue ``build(lang)`` for these people, grouped by the language they read."""
+    """Queue ``build(lang)`` for these people, grouped by the language they read; not sent
+    after ``expires_at`` (when they can no longer answer)."""
     if not user_ids:
         return 0
     groups = await env.repos.recipients.by_language(user_ids, env.default_language)
@@ -156,7 +161,7 @@ async def _queue(
     for lang, ids in groups.items():
         payload = [reply.model_dump(mode="json") for reply in build(lang)]
         queued += await env.repos.outbox.fan_out(
-            ids, payload, kind="consultation", batch=batch, now=now
+            ids, payload, kind="consultation", batch=batch, now=now, expires_at=expires_at
         )
     return queued
 
@@ -175,14 +180,20 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
         and consultation.opens_at is not None
         and consultation.opens_at <= now
     ):
+        # Its whole time passed while the bot was down: asking now would invite people to
+        # a poll that closes at once. It opens and closes without them; its author hears.
+        missed = consultation.closes_at is not None and consultation.closes_at <= now
         async with repos.db.transaction():
-            asked = await publish(env, consultation_id, now)
+            if missed:
+                asked = await _open_missed(env, consultation, now)
+            else:
+                asked = await publish(env, consultation_id, now)
             if asked is not None:
                 await repos.audit.record(
                     "consultation.open",
                     now=now,
                     subject=f"consultation:{consultation_id}",
-                    detail={"invited": asked},
+                    detail={"invited": asked, "missed": True} if missed else {"invited": asked},
                 )
     consultation = await repos.consultations.get(consultation_id)
     assert consultation is not None
@@ -201,6 +212,34 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
     return [Timer(job=job(consultation_id), at=at)] if at is not None else []
 
 
+async def _open_missed(env: Surroundings, consultation: Consultation, now: datetime) -> int | None:
+    """Open a poll whose time to be open passed unseen, asking nobody, and tell its author;
+    0, or None when it was not (or no longer) due. Call it inside a transaction."""
+    if await env.repos.consultations.open(consultation.id, now, ask=False) is None:
+        return None
+    log.warning(
+        "consultation missed id=%d: its time passed while the bot was down", consultation.id
+    )
+    author = consultation.author_user_id
+    assert consultation.opens_at is not None and consultation.closes_at is not None
+    if author is not None:
+        groups = await env.repos.recipients.by_language([author], env.default_language)
+        for lang, ids in groups.items():
+            note = Reply(
+                key="consultations.missed",
+                params={
+                    "title": pick(consultation.title, lang),
+                    "opens": shown_time(consultation.opens_at, env.timezone, lang),
+                    "closes": shown_time(consultation.closes_at, env.timezone, lang),
+                },
+                buttons=[[Button(label="consultations.btn_staff", payload="cs.staff")]],
+            )
+            await env.repos.outbox.fan_out(
+                ids, [note.model_dump(mode="json")], kind="consultation", now=now
+            )
+    return 0
+
+
 async def _remind_poll(env: Surroundings, consultation: Consultation, now: datetime) -> None:
     async with env.repos.db.transaction():
         if not await env.repos.consultations.mark_reminded(consultation.id, now):
@@ -215,6 +254,7 @@ async def _remind_poll(env: Surroundings, consultation: Consultation, now: datet
             _reminders(consultation, 0, env, until),
             batch=f"consultation:{consultation.id}:reminder",
             now=now,
+            expires_at=until,
         )
     log.info("consultation reminder id=%d reminded=%d", consultation.id, len(people))
 
@@ -444,6 +484,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                     _invitations(consultation, number, env, until),
                     batch=f"consultation:{consultation.id}:{number}",
                     now=now,
+                    expires_at=deadline,
                 )
             if asked:
                 log.info(
@@ -481,4 +522,5 @@ async def _remind_evaluation(env: Surroundings, consultation: Consultation, now:
                     _reminders(consultation, moment, env, until),
                     batch=f"consultation:{consultation.id}:{moment}:reminder",
                     now=now,
+                    expires_at=deadline,
                 )

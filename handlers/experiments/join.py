@@ -151,6 +151,8 @@ async def leave(ctx: Context) -> Response:
     title = experiment.title(ctx.lang)
     if not await ctx.repos.experiments.leave(experiment.id, ctx.user.id):
         return respond(Reply(key="experiments.not_joined", params={"title": title}))
+    # An invite to its room that was still to be made is no longer theirs.
+    await ctx.repos.rooms.drop_invites(experiment.id, ctx.user.id)
     return respond(
         Reply(
             key="experiments.left",

@@ -14,6 +14,8 @@ budget is a number ("ongeveer 800 euro" is fine): a number typed there is never 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
@@ -21,6 +23,12 @@ from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
 from storage.experiments.proposals import Proposal
 
 feature = Feature("proposals")
+feature.posting_limit(
+    "proposal",
+    period=timedelta(days=1),
+    limit=lambda profile: profile.limits.proposals_per_day,
+    count=lambda repos, user_id, since: repos.activity.proposals_since(user_id, since),
+)
 
 DIALOG = "proposal"
 LIMITS = {"what": 1000, "place": 200, "partners": 300}

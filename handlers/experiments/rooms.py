@@ -20,6 +20,7 @@ from __future__ import annotations
 from handlers.answers import parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
+from storage.community.moderation import SanctionKind
 from storage.experiments.experiments import Experiment
 from storage.experiments.rooms import Room, RoomOp
 
@@ -99,6 +100,9 @@ async def invite(ctx: Context, room: Room, user_id: int) -> int:
         return 1  # one is on its way already (joining, leaving and joining again)
     if await ctx.repos.rooms.banned(room.id, user.platform_user_id, ctx.now):
         return 0  # banned from that room (also from before an erasure): no way in
+    sanction = await ctx.repos.sanctions.active(user.id, ctx.now)
+    if sanction is not None and sanction.kind is SanctionKind.BAN:
+        return 0  # banned from the bot: no way into its rooms either
     await ctx.repos.rooms.queue(
         room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
     )
@@ -180,12 +184,15 @@ async def report(ctx: Context) -> Response:
         return respond(Reply(key="rooms.report_start_first"))
     author = await ctx.repos.users.find(event.platform, quoted.sender_id)
     body = (quoted.text or "").strip()[:MAX_REPORTED]
+    # Written one way and edited since: what was edited away is reported too.
+    original = (quoted.original or "").strip()[:MAX_REPORTED] or None
     report_id, new = await ctx.repos.rooms.report(
         room.id,
         message_id=quoted.message_id,
         author_platform_id=quoted.sender_id,
         author_user_id=author.id if author else None,
         body=body,
+        original_body=original if original != body else None,
         link=quoted.link,
         reporter_user_id=ctx.user.id,
         now=ctx.now,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
-from handlers.answers import digits
+from handlers.answers import digits, whole_number
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.phrases import number, phrase
@@ -61,16 +61,17 @@ class View:
         if len(parts) != 4:
             return None
         sort, kind, value, page = parts
-        if sort not in {s.value for s in IdeaSort} or not digits(page):
+        number_ = whole_number(page, MAX_PAGE, low=1)
+        if sort not in {s.value for s in IdeaSort} or number_ is None:
             return None
         known = {
             "a": value == "",
             "c": ctx.profile.category(value) is not None,
             "h": ctx.profile.neighbourhood(value) is not None,
         }
-        if not known.get(kind, False) or not 1 <= int(page) <= MAX_PAGE:
+        if not known.get(kind, False):
             return None
-        return cls(IdeaSort(sort), kind, value, int(page))
+        return cls(IdeaSort(sort), kind, value, number_)
 
 
 def category_name(ctx: Context, category: str) -> str:
@@ -525,12 +526,13 @@ async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -
 async def my_ideas(ctx: Context) -> Response:
     """The resident's own ideas, newest first, each with its status and the reason for it."""
     raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    if not digits(raw) or not 1 <= int(raw) <= MAX_PAGE:
+    wanted = whole_number(raw, MAX_PAGE, low=1)
+    if wanted is None:
         return await stale_button(ctx)
     ideas = ctx.repos.ideas
     total = await ideas.count_by_author(ctx.user.id)
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(int(raw), pages)
+    page = min(wanted, pages)
     mine = await ideas.by_author(ctx.user.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     latest = await ideas.latest_changes([idea.id for idea in mine])
     parts: list[Reply] = []

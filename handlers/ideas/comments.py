@@ -17,16 +17,16 @@ from datetime import timedelta
 
 from handlers.answers import (
     confirmation,
-    digits,
     excerpt,
     parse_id,
     text_length,
     visible_length,
+    whole_number,
     without_controls,
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
-from handlers.ideas.browse import MAX_NUMBER_DIGITS, not_found_or_removed
+from handlers.ideas.browse import not_found_or_removed
 from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.ideas.comments import Comment
@@ -42,6 +42,8 @@ feature.posting_limit(
 
 DIALOG = "idea_comment"
 PAGE_SIZE = 5
+#: The furthest a thread's page goes back (a page past the end shows the oldest comments).
+MAX_OFFSET = 999_999
 MAX_LENGTH = 1000
 _AUTHOR_KEYS = {
     Role.RESIDENT: "comments.line_resident",
@@ -55,13 +57,14 @@ _AUTHOR_KEYS = {
 async def show_thread(ctx: Context) -> Response:
     """A page of an idea's thread: ``idea.comments:42`` (latest) or ``idea.comments:42:5``."""
     raw_id, _, raw_offset = ctx.value.partition(":")
-    raw_offset = raw_offset or "0"
-    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS or not digits(raw_offset):
+    idea_id = parse_id(raw_id)
+    offset = whole_number(raw_offset or "0", MAX_OFFSET)
+    if idea_id is None or offset is None:
         return await stale_button(ctx)
-    idea = await _open_idea(ctx, int(raw_id))
+    idea = await _open_idea(ctx, idea_id)
     if isinstance(idea, Response):
         return idea
-    return respond(await thread_reply(ctx, idea, int(raw_offset)))
+    return respond(await thread_reply(ctx, idea, offset))
 
 
 async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
@@ -152,10 +155,10 @@ def _report_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
 @feature.action("idea.comment", posts="comment", role=Role.RESIDENT)
 async def begin_comment(ctx: Context) -> Response:
     """Ask for the comment's text."""
-    raw_id = ctx.value
-    if not digits(raw_id) or len(raw_id) > MAX_NUMBER_DIGITS:
+    idea_id = parse_id(ctx.value)
+    if idea_id is None:
         return await stale_button(ctx)
-    idea = await _open_idea(ctx, int(raw_id))
+    idea = await _open_idea(ctx, idea_id)
     if isinstance(idea, Response):
         return idea
     return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
@@ -194,6 +197,8 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
         done = Reply(
             key="comments.edit_saved" if changed else "comments.edit_gone",
             params={"number": number(idea.id)},
+            # Hidden or deleted meanwhile: what they typed is given back, not lost.
+            parts=[] if changed else [Reply(key="comments.you_wrote", params={"text": body})],
         )
         return respond(done, await thread_reply(ctx, idea), end_dialog=True)
     await ctx.repos.comments.add(idea.id, ctx.user.id, body, ctx.now)
@@ -238,7 +243,7 @@ async def _own_comment(ctx: Context) -> tuple[Comment, Idea] | Response:
     return found, idea
 
 
-@feature.action("cm.edit", role=Role.RESIDENT)
+@feature.action("cm.edit", changes="comment", role=Role.RESIDENT)
 async def begin_edit(ctx: Context) -> Response:
     """``cm.edit:<id>``: change the text of one's own comment."""
     found = await _own_comment(ctx)

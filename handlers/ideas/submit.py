@@ -36,6 +36,7 @@ from handlers.ideas.browse import category_name, neighbourhood_name, status_labe
 from handlers.notices import notify
 from handlers.phrases import number, phrase
 from handlers.profile import Named
+from storage.ideas.ideas import Idea, IdeaStatus
 
 feature = Feature("idea_submit")
 feature.menu_entry("ideas.menu_submit", "ideas.submit", order=10, consent=True)
@@ -153,7 +154,7 @@ async def photo_step(ctx: Context, dialog: Dialog) -> Response:
         return common
     photo = ctx.event.photo
     if photo is not None:
-        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+        photo_id = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now, by=ctx.user.id)
         return await _next(ctx, dialog, photo=photo_id)
     if _choice(ctx) == "none":
         return await _next(ctx, dialog, photo=None)
@@ -201,6 +202,12 @@ async def similar_step(ctx: Context, dialog: Dialog) -> Response:
     idea = await ctx.repos.ideas.get(int(choice[8:]))
     if idea is None or idea.removed or idea.author_user_id == ctx.user.id:
         return await ask(ctx, dialog.to("preview"), hint=Reply(key="ideas.similar_gone"))
+    if idea.status == IdeaStatus.MERGED:
+        # Merged meanwhile: the same answer as on its card, with the way to the idea it
+        # went into (support that one, or send one's own anyway).
+        history = await ctx.repos.ideas.history(idea.id)
+        into = next((c.merged_into for c in reversed(history) if c.merged_into), None)
+        return await ask(ctx, dialog, hint=_merged_no_support(idea, into))
     await ctx.repos.ideas.support(idea.id, ctx.user.id, ctx.now)
     return respond(
         Reply(
@@ -249,6 +256,23 @@ async def _next(ctx: Context, dialog: Dialog, **answer: object) -> Response:
         return await ask(ctx, dialog.to("preview", editing=False, **answer))
     following = QUESTIONS[QUESTIONS.index(dialog.step) + 1]
     return await ask(ctx, dialog.to(following, **answer))
+
+
+def _merged_no_support(idea: Idea, into: int | None) -> Reply:
+    buttons = []
+    if into is not None:
+        buttons.append(
+            [
+                Button(
+                    label="ideas.btn_open_merged",
+                    payload=f"idea.open:{into}",
+                    params={"number": number(into)},
+                )
+            ]
+        )
+    return Reply(
+        key="ideas.merged_no_support", params={"number": number(idea.id)}, buttons=buttons
+    )
 
 
 def _view_button(idea_id: int) -> Button:
@@ -363,7 +387,7 @@ async def _similar_reply(ctx: Context, dialog: Dialog) -> Reply:
             )
         )
         view = _view_button(idea.id)
-        if own:
+        if own or idea.status == IdeaStatus.MERGED:
             buttons.append([view])
         else:
             support = dialog.button(
@@ -403,7 +427,7 @@ async def _own_new_idea(ctx: Context) -> tuple[int, Response | None]:
     return idea_id, None
 
 
-@feature.action("idea.edit", role=Role.RESIDENT)
+@feature.action("idea.edit", changes="idea", role=Role.RESIDENT)
 async def edit(ctx: Context) -> Response:
     """``idea.edit:<id>``: change one's own idea while nobody decided on it yet."""
     idea_id, refusal = await _own_new_idea(ctx)
@@ -429,6 +453,8 @@ async def edit(ctx: Context) -> Response:
 async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
     data = dialog.data
     idea_id = int(data["idea"])
+    before = await ctx.repos.ideas.get(idea_id)
+    old_photo = before.photo_id if before is not None else None
     changed = await ctx.repos.ideas.update_own(
         idea_id,
         ctx.user.id,
@@ -439,11 +465,20 @@ async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
         photo_id=data["photo"],
         now=ctx.now,
     )
+    if changed and old_photo is not None and old_photo != data["photo"]:
+        # The photo it replaced is deleted, unless something else shows it too.
+        await ctx.repos.media.drop_unused({old_photo})
     key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
+    parts = []
+    typed = {"title": data["title"], "description": data["description"]}
+    if not changed and before is not None and typed != before.model_dump(include=set(typed)):
+        # Decided on meanwhile: the words they typed again are given back, not lost.
+        parts.append(Reply(key="ideas.your_changes", params=typed))
     return respond(
         Reply(
             key=key,
             params={"number": number(idea_id)},
+            parts=parts,
             buttons=[[_view_button(idea_id)], [Button(label="menu.back", payload="menu")]],
         ),
         end_dialog=True,

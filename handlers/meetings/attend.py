@@ -231,5 +231,10 @@ async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:
         r.model_dump(mode="json") for r in moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
     ]
     await ctx.repos.outbox.enqueue(
-        user_id, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=ctx.now
+        user_id,
+        payload,
+        kind="meeting",
+        batch=f"meeting:{meeting_id}:moved",
+        now=ctx.now,
+        expires_at=meeting.starts_at,
     )

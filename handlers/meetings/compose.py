@@ -448,7 +448,11 @@ async def _invite(ctx: Context, meeting_id: int, chosen: Audience) -> int:
         replace_drafts=False,
     )
     await ctx.repos.meetings.set_broadcast(meeting_id, broadcast_id)
-    return await ctx.repos.broadcasts.release(broadcast_id, ctx.now) or 0
+    # An invitation that could not go out before the meeting began is not sent after it.
+    return (
+        await ctx.repos.broadcasts.release(broadcast_id, ctx.now, expires_at=meeting.starts_at)
+        or 0
+    )
 
 
 # Taking a half-organised meeting up again ----------------------------------------------------

@@ -105,7 +105,12 @@ async def pass_on(
             continue
         payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
         await repos.outbox.fan_out(
-            moved, payload, kind="meeting", batch=f"meeting:{meeting_id}:moved", now=now
+            moved,
+            payload,
+            kind="meeting",
+            batch=f"meeting:{meeting_id}:moved",
+            now=now,
+            expires_at=meeting.starts_at,
         )
         told += len(moved)
     return told
@@ -125,6 +130,11 @@ async def _send(
     payload = [reminder(meeting, zone, hour=hour).model_dump(mode="json")]
     which = "hour" if hour else "day"
     queued = await repos.outbox.fan_out(
-        people, payload, kind="meeting", batch=f"meeting:{meeting.id}:{which}", now=now
+        people,
+        payload,
+        kind="meeting",
+        batch=f"meeting:{meeting.id}:{which}",
+        now=now,
+        expires_at=meeting.starts_at,  # a reminder after it began is worse than none
     )
     log.info("meeting reminder id=%d which=%s queued=%d", meeting.id, which, queued)

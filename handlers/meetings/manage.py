@@ -273,9 +273,15 @@ async def _tell_everyone(
         kind="meeting",
         batch=batch,
         now=ctx.now,
+        expires_at=meeting.starts_at,
     )
     told += await ctx.repos.outbox.fan_out(
-        waiting, [message.model_dump(mode="json")], kind="meeting", batch=batch, now=ctx.now
+        waiting,
+        [message.model_dump(mode="json")],
+        kind="meeting",
+        batch=batch,
+        now=ctx.now,
+        expires_at=meeting.starts_at,
     )
     return told
 

@@ -193,7 +193,7 @@ async def photo_step(ctx: Context, dialog: Dialog) -> Response:
     choice = _chose(ctx)
     if ctx.event.photo is not None:
         photo_id = await ctx.repos.media.save(
-            ctx.event.photo.data, ctx.event.photo.mime_type, ctx.now
+            ctx.event.photo.data, ctx.event.photo.mime_type, ctx.now, by=ctx.user.id
         )
         return _preview(ctx, dialog.to("preview", photo_id=photo_id))
     if choice == "keep" and dialog.data.get("old_photo_id"):

@@ -165,7 +165,9 @@ def _ask_photo(dialog: Dialog) -> Reply:
 async def _photo(ctx: Context, dialog: Dialog, choice: str | None) -> Response:
     photo = ctx.event.photo
     if photo is not None:
-        photo_id: int | None = await ctx.repos.media.save(photo.data, photo.mime_type, ctx.now)
+        photo_id: int | None = await ctx.repos.media.save(
+            photo.data, photo.mime_type, ctx.now, by=ctx.user.id
+        )
     elif choice == "none":
         photo_id = None
     else:

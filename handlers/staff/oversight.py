@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.answers import whole_number
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -42,11 +43,12 @@ DAYS_FROM_HOURS = 48
 async def logbook(ctx: Context) -> Response:
     """A page of the audit log, newest first; ``log:<page>`` pages."""
     raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    wanted = whole_number(raw, MAX_PAGE, low=1)
+    if wanted is None:
         return await stale_button(ctx)
     total = await ctx.repos.logbook.count()
     pages = max(1, -(-total // LOG_PAGE))
-    page = min(int(raw), pages)
+    page = min(wanted, pages)
     entries = await ctx.repos.logbook.page(limit=LOG_PAGE, offset=(page - 1) * LOG_PAGE)
     parts = [await _log_line(ctx, entry) for entry in entries] or [
         Reply(key="oversight.log_empty")

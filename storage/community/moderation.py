@@ -292,6 +292,16 @@ class Activity:
         assert row is not None
         return int(row["n"]), parse(row["first"])
 
+    async def proposals_since(self, user_id: int, since: datetime) -> tuple[int, datetime | None]:
+        """How many experiments this person proposed after ``since``, and when the first was."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n, MIN(created_at) AS first FROM experiment_proposals"
+            " WHERE author_user_id = ? AND created_at > ?",
+            (user_id, iso(since)),
+        )
+        assert row is not None
+        return int(row["n"]), parse(row["first"])
+
     async def comments_since(self, user_id: int, since: datetime) -> tuple[int, datetime | None]:
         """How many comments this person placed after ``since``, and when the first was."""
         row = await self.db.fetchone(

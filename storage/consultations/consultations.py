@@ -180,11 +180,14 @@ class Consultations:
 
     # Opening and closing ----------------------------------------------------------------------
 
-    async def open(self, consultation_id: int, now: datetime) -> list[int] | None:
+    async def open(
+        self, consultation_id: int, now: datetime, *, ask: bool = True
+    ) -> list[int] | None:
         """Open a draft now, or a scheduled poll that is due, and ask its audience.
 
         Returns the user ids asked (each gets a response row), or None when nothing was
-        opened (already open, cancelled, unknown, or scheduled for later).
+        opened (already open, cancelled, unknown, or scheduled for later). With
+        ``ask=False`` nobody is asked (a poll whose time passed while nobody could be).
         """
         stamp = iso(now)
         changed = await self.db.execute_rowcount(
@@ -195,6 +198,8 @@ class Consultations:
         )
         if changed != 1:
             return None
+        if not ask:
+            return []
         found = await self.get(consultation_id)
         assert found is not None
         audience = AUDIENCES[found.audience.kind]

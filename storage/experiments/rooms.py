@@ -61,7 +61,10 @@ class RoomReport(BaseModel):
     message_id: str
     author_platform_id: str
     author_user_id: int | None
+    #: Its text as the room showed it when reported (the latest edit, if edited).
     body: str
+    #: Its text as first written, when it was edited before it was reported (else None).
+    original_body: str | None = None
     link: str | None
     created_at: datetime
     reporters: list[int]
@@ -178,6 +181,15 @@ class Rooms:
         )
         return found is not None
 
+    async def drop_invites(self, experiment_id: int, user_id: int) -> int:
+        """Forget the invites still to be made for this person to the experiment's rooms
+        (they stopped taking part); returns how many."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM room_tasks WHERE user_id = ? AND op = 'invite' AND room_id IN"
+            " (SELECT id FROM experiment_rooms WHERE experiment_id = ?)",
+            (user_id, experiment_id),
+        )
+
     # Reports ----------------------------------------------------------------------------
 
     async def report(
@@ -191,16 +203,32 @@ class Rooms:
         link: str | None,
         reporter_user_id: int,
         now: datetime,
+        original_body: str | None = None,
     ) -> tuple[int, bool]:
         """Report a message; returns its report id and whether this reporter is new to it.
 
+        ``body`` is its text as the room shows it now, ``original_body`` its text as first
+        written if it was edited. Reported again while still open, the report takes the
+        text as it is now (edited since?), and keeps the first text it saw of an edited one.
         A message decided about before is reported afresh (it is open again).
         """
         await self.db.execute(
             "INSERT INTO room_reports (room_id, message_id, author_platform_id,"
-            " author_user_id, body, link, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (room_id, message_id) DO NOTHING",
-            (room_id, message_id, author_platform_id, author_user_id, body, link, iso(now)),
+            " author_user_id, body, original_body, link, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (room_id, message_id) DO UPDATE SET body = excluded.body,"
+            " original_body = coalesce(room_reports.original_body, excluded.original_body)"
+            " WHERE room_reports.decided_at IS NULL AND room_reports.body IS NOT NULL",
+            (
+                room_id,
+                message_id,
+                author_platform_id,
+                author_user_id,
+                body,
+                original_body,
+                link,
+                iso(now),
+            ),
         )
         report_id = int(
             await self.db.fetchval(
@@ -234,6 +262,7 @@ class Rooms:
             author_platform_id=row["author_platform_id"],
             author_user_id=row["author_user_id"],
             body=row["body"] or "",
+            original_body=row["original_body"],
             link=row["link"],
             created_at=parse(row["created_at"]),
             reporters=[int(r[0]) for r in reporters],

@@ -204,8 +204,11 @@ class Broadcasts:
         )
         return changed == 1
 
-    async def release(self, broadcast_id: int, now: datetime) -> int | None:
-        """Send a draft now, or a scheduled broadcast that is due.
+    async def release(
+        self, broadcast_id: int, now: datetime, *, expires_at: datetime | None = None
+    ) -> int | None:
+        """Send a draft now, or a scheduled broadcast that is due; messages not sent by
+        ``expires_at`` (a meeting's invitation once it began) are cancelled.
 
         Returns how many messages were queued, or None when nothing was released (already
         released, cancelled, unknown, or scheduled for later). One whose author may no longer
@@ -233,6 +236,7 @@ class Broadcasts:
                 batch=f"broadcast:{broadcast_id}",
                 now=now,
                 author_user_id=broadcast.author_user_id,
+                expires_at=expires_at,
             )
             await self.db.execute(
                 "UPDATE broadcasts SET recipients = ? WHERE id = ?", (queued, broadcast_id)

@@ -60,6 +60,7 @@ from pydantic import BaseModel
 from storage.clock import iso
 from storage.community.moderation import Sanctions
 from storage.db import Database
+from storage.media import DIALOG_PHOTO_KEYS, MediaStore
 
 
 class Kind(StrEnum):
@@ -137,9 +138,6 @@ class Table:
     delete_later: str | None = None
 
 
-_DIALOG_PHOTOS = ("$.photo", "$.photo_id", "$.old_photo_id")
-
-
 def _retitle_projects(source: str, table: str) -> str:
     """A budget project took its title from an idea or proposal (its author's words): when
     that content is deleted, the project keeps staff's description as its title instead."""
@@ -205,10 +203,10 @@ TABLES: tuple[Table, ...] = (
         export="SELECT name, step, data, updated_at FROM dialogs WHERE user_id = :user_id",
         json_columns=("data",),
         erase=("DELETE FROM dialogs WHERE user_id = :user_id",),
-        media=" UNION ".join(
-            f"SELECT json_extract(data, '{path}') FROM dialogs WHERE user_id = :user_id"
-            for path in _DIALOG_PHOTOS
-        ),
+        # At any depth: a budget round's projects are a list of their own.
+        media="SELECT t.value FROM dialogs d, json_tree(d.data) AS t WHERE d.user_id = :user_id"
+        f" AND t.key IN ({', '.join(repr(key) for key in DIALOG_PHOTO_KEYS)})"
+        " AND t.type = 'integer'",
     ),
     Table(
         "chat_options",
@@ -233,6 +231,14 @@ TABLES: tuple[Table, ...] = (
         "pictures: with your ideas, on your staff card, in what you were composing",
     ),
     Table("media_refs", Kind.OPERATIONAL, "each platform's file id for an uploaded picture"),
+    Table(
+        "media_uploads",
+        Kind.PERSONAL,
+        "who sent each picture in, and when: every picture you sent is in your data",
+        # The pictures themselves are the export's media section, with when they were sent.
+        erase=("DELETE FROM media_uploads WHERE user_id = :user_id",),
+        media="SELECT media_id FROM media_uploads WHERE user_id = :user_id",
+    ),
     Table(
         "outbox",
         Kind.PERSONAL,
@@ -535,8 +541,9 @@ TABLES: tuple[Table, ...] = (
         "room_reports",
         Kind.PERSONAL,
         "your messages in experiments' rooms that others reported, and the decision",
-        export="SELECT id AS report, room_id AS room, message_id AS message, body, link,"
-        " created_at, decision, decided_at FROM room_reports WHERE author_user_id = :user_id"
+        export="SELECT id AS report, room_id AS room, message_id AS message, body,"
+        " original_body, link, created_at, decision, decided_at FROM room_reports"
+        " WHERE author_user_id = :user_id"
         " OR (author_platform_id = :platform_user_id"
         " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
         " ORDER BY id",
@@ -555,7 +562,7 @@ TABLES: tuple[Table, ...] = (
             " OR (author_platform_id = :platform_user_id"
             " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))",
         ),
-        reasons=("body",),
+        reasons=("body", "original_body"),
         # Reports of their messages (deleted above, unless that changes).
         about=_ROOM_MESSAGES,
     ),
@@ -959,9 +966,10 @@ class PersonalStore:
         budget = limit
         for media_id in sorted(ids):
             row = await self.db.fetchone(
-                "SELECT id, mime_type, sha256, length(data) AS bytes, created_at FROM media"
-                " WHERE id = ?",
-                (media_id,),
+                "SELECT id, mime_type, sha256, length(data) AS bytes, created_at,"
+                " (SELECT uploaded_at FROM media_uploads u WHERE u.media_id = media.id"
+                " AND u.user_id = ?) AS sent_by_you_at FROM media WHERE id = ?",
+                (params["user_id"], media_id),
             )
             if row is None:
                 continue
@@ -1270,39 +1278,8 @@ class PersonalStore:
             )
 
     async def _drop_unused_media(self, candidates: set[int]) -> None:
-        """Delete the person's pictures that no row refers to any more."""
-        if not candidates:
-            return
-        users = await self._media_references()
-        for media_id in sorted(candidates):
-            used = False
-            for table, column in users:
-                found = await self.db.fetchval(
-                    f"SELECT 1 FROM {table} WHERE {column} = ? LIMIT 1", (media_id,)
-                )
-                if found is not None:
-                    used = True
-                    break
-            if not used:
-                # Someone else's unfinished draft may hold the same picture (stored once).
-                for path in _DIALOG_PHOTOS:
-                    found = await self.db.fetchval(
-                        f"SELECT 1 FROM dialogs WHERE json_extract(data, '{path}') = ? LIMIT 1",
-                        (media_id,),
-                    )
-                    used = used or found is not None
-            if not used:
-                await self.db.execute("DELETE FROM media WHERE id = ?", (media_id,))
-
-    async def _media_references(self) -> list[tuple[str, str]]:
-        """(table, column) of every foreign key to a picture, except the platforms' refs."""
-        found = []
-        for table in await table_names(self.db):
-            if table in ("media", "media_refs"):
-                continue
-            keys = await self.db.fetchall(f"PRAGMA foreign_key_list({_quote(table)})")
-            found += [(table, key["from"]) for key in keys if key["table"] == "media"]
-        return found
+        """Delete the person's pictures that nothing refers to any more."""
+        await MediaStore(self.db).drop_unused(candidates)
 
 
 #: Keys looked up in one statement (SQLite allows some thousands of parameters).

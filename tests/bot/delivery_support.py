@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.pacing import Pacing
-from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater
+from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, RetryLater
 from handlers.contract import Platform, Reply
 from storage import Database, Role
 from storage.clock import iso, utcnow
@@ -166,6 +166,11 @@ def blocked() -> Blocked:
 
 def flood(seconds: float) -> RetryLater:
     return RetryLater(seconds, "Flood control exceeded")
+
+
+def paused() -> Paused:
+    """What the Matrix adapter says of a private chat others have joined."""
+    return Paused(60, "the room is not private (any more)")
 
 
 def broken(text: str = "Bad Gateway") -> DeliveryError:

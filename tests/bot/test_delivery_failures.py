@@ -19,7 +19,15 @@ from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.platforms.base import Blocked
 from storage import Role
 from storage.clock import utcnow
-from tests.bot.delivery_support import FakeAdapter, Sent, blocked, broken, payload, residents
+from tests.bot.delivery_support import (
+    FakeAdapter,
+    Sent,
+    blocked,
+    broken,
+    paused,
+    payload,
+    residents,
+)
 from tests.reliability.faults import read_only_file
 from tests.waiting import until
 
@@ -271,3 +279,63 @@ async def test_a_stop_that_cannot_wait_for_the_dispatcher_leaves_untaken_rows_pe
     async with running(app, adapter):
         await until(lambda: settled(app))
     assert [sent.chat_id for sent in adapter.sent] == ["first", "second", "third", "fourth"]
+
+
+async def _queue_at(app: App, user_id: int, when: datetime) -> None:
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(user_id, payload(), kind="answer", now=when)
+
+
+async def test_messages_for_a_chat_that_stays_paused_wait_less_often_then_make_her_unreachable(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    anna, bea, cor = await residents(app.db, ["anna", "bea", "cor"], platform="test")
+    (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
+    unsubscribed: list[int] = []
+
+    async def unsubscribe(user_id: int, now: datetime) -> None:
+        unsubscribed.append(user_id)
+
+    app.repos.outbox.on_unreachable(unsubscribe)
+    now = utcnow()
+    # Anna's chat has been a group for a week and more: an answer waits since then, and
+    # a broadcast since yesterday. Bea's waits since a day, Cor's since just now.
+    await _queue_at(app, anna, now - timedelta(days=7, minutes=1))
+    await _queue_at(app, bea, now - timedelta(days=1))
+    await _queue_at(app, cor, now)
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            [anna],
+            payload(),
+            kind="broadcast",
+            batch="broadcast:7",
+            now=now - timedelta(days=1),
+            author_user_id=author,
+        )
+    adapter = FakeAdapter(script={chat: [paused()] * 9 for chat in ("anna", "bea", "cor")})
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        async with running(app, adapter) as worker:
+            await until(lambda: finished(app, "broadcast:7"))
+            await until(lambda: worker.counts["held"] >= 2 and worker.in_flight == 0)
+
+    # Anna: unreachable, as if she had blocked the bot; what waited for her is counted.
+    rows = await app.repos.outbox.for_user(anna)
+    assert [row.status for row in rows] == ["unreachable", "unreachable"]
+    assert all("waited 7 days for a private chat" in (row.last_error or "") for row in rows)
+    person = await app.repos.users.get(anna)
+    assert person is not None and person.unreachable_at is not None
+    assert unsubscribed == [anna]
+    batch = await app.repos.outbox.batch("broadcast:7")
+    assert batch is not None and (batch.total, batch.delivered, batch.unreachable) == (1, 0, 1)
+    report = [sent for sent in adapter.to("ria") if "delivery.report" in sent.keys]
+    assert len(report) == 1
+    assert [r.message for r in caplog.records if "gave up on a chat paused" in r.message]
+    # Bea and Cor keep waiting, not counted as tries: Bea's is looked at again in an
+    # hour (a day waited), Cor's in a minute.
+    for user_id, hold in ((bea, timedelta(hours=1)), (cor, timedelta(minutes=1))):
+        (row,) = await app.repos.outbox.for_user(user_id)
+        assert (row.status, row.attempts) == ("pending", 0)
+        assert now + hold * 0.9 < row.not_before < utcnow() + hold * 1.1
+        person = await app.repos.users.get(user_id)
+        assert person is not None and person.unreachable_at is None
+    assert adapter.sent == [sent for sent in adapter.sent if sent.chat_id == "ria"]

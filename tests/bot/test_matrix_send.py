@@ -8,10 +8,14 @@ import pytest
 from nio import MatrixRoom, RoomSendError, RoomSendResponse
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.platforms._matrix_render import transaction_id
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, RetryLater
+from bot.platforms.matrix import Matrix
 from handlers.contract import Reply
+from tests.support import Chat
+from tests.waiting import until
 
 BOT = "@samenspel:example.org"
 ROOM = "!room:example.org"
@@ -95,3 +99,35 @@ async def test_a_photo_that_is_gone_is_a_delivery_error(app: App) -> None:
         await _sender(app, _Homeserver()).send(
             ROOM, "nl", [Reply(key="raw", params={"text": "x"}, photo_id=404)], key="k"
         )
+
+
+async def test_a_reply_the_homeserver_failed_is_sent_from_the_outbox_under_its_ids(
+    app: App,
+) -> None:
+    # The first message arrives, the homeserver fails the next one (a 502 on its side).
+    homeserver = _Homeserver(
+        RoomSendResponse("$welcome", ROOM), RoomSendError("Bad Gateway", "M_UNKNOWN")
+    )
+    matrix = Matrix(app)
+    matrix.client = homeserver  # type: ignore[assignment]
+    matrix._sender = _sender(app, homeserver)
+    anna = Chat(app, "@anna:example.org", platform="matrix", chat_id=ROOM)
+    await app.router.handle(anna.event(command="start", event_id="$start"), matrix._deliver)
+    first_try = [txn for _, _, txn in homeserver.sent]
+    assert len(first_try) == 2
+
+    worker = DeliveryWorker(app.repos, app.catalog, matrix, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()) == {"sent": 1}
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    again = [txn for _, _, txn in homeserver.sent[2:]]
+    # The same transaction ids: the homeserver keeps the first message it already has.
+    assert again[:2] == first_try
+    bodies = [content["body"] for _, content, _ in homeserver.sent]
+    assert bodies[2:4] == bodies[:2]

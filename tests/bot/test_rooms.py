@@ -15,6 +15,7 @@ from bot.settings import Settings
 from handlers.contract import Quoted, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.people import for_user, person, row
 from tests.privacy import traces
@@ -380,3 +381,74 @@ async def test_a_ban_lifted_after_the_banned_person_erased_their_data_gives_thei
     assert await worker.run_due() == 2
     assert room.done[-2:] == [("unban", "bob"), ("unmute", "bob")]
     assert await traces(app.db, ["bob"]) == []
+
+
+class LinkRoom(ObedientRoom):
+    """A room where the platform makes a personal invite link."""
+
+    async def invite(self, room: str, person: str) -> str | None:
+        self.done.append(("invite", person))
+        return "https://t.me/+personal"
+
+
+async def test_leaving_before_the_invite_went_out_sends_no_room_link(app: App) -> None:
+    _, anna, _, _ = await linked(app)
+    await anna.press_payload("exp.join:1")
+    await anna.press_payload("exp.leave:1")
+    assert anna.keys == ["experiments.left"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    now = utcnow()
+    room = LinkRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    await worker.run_due()
+    assert room.done == []
+    assert await for_user(app, anna, "room") == []
+
+
+async def test_an_invite_waiting_for_someone_banned_or_gone_meanwhile_is_not_made(
+    app: App,
+) -> None:
+    _, anna, bob, _ = await linked(app)
+    for chat in (anna, bob):
+        await chat.press_payload("exp.join:1")
+    now = utcnow()
+    async with app.db.transaction():
+        # Bob is banned from the bot; Anna stops taking part without the button (an erasure
+        # of the experiment's participants, a change by staff).
+        await app.repos.sanctions.add(
+            (await row(app, bob)).id, SanctionKind.BAN, reason="Spam.", by_user_id=None, now=now
+        )
+        await app.repos.experiments.leave(1, (await row(app, anna)).id)
+    room = LinkRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 2
+    assert room.done == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    for chat in (anna, bob):
+        assert await for_user(app, chat, "room") == []
+
+
+async def test_someone_who_left_while_the_platform_made_the_invite_gets_no_link(
+    app: App,
+) -> None:
+    _, anna, _, _ = await linked(app)
+    await anna.press_payload("exp.join:1")
+    now = utcnow()
+
+    class LeavingRoom(LinkRoom):
+        async def invite(self, room: str, person: str) -> str | None:
+            link = await super().invite(room, person)
+            await anna.press_payload("exp.leave:1")  # while the platform call is under way
+            return link
+
+    room = LeavingRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert room.done == [("invite", "anna")]
+    assert await for_user(app, anna, "room") == []

@@ -19,8 +19,8 @@ import pytest
 import handlers
 from bot.admin.cli import revoke
 from bot.app import App
-from handlers.contract import Role
-from handlers.feature import Fallback, Feature, Registry
+from handlers.contract import Response, Role, respond
+from handlers.feature import Context, Fallback, Feature, Registry
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
@@ -289,6 +289,38 @@ async def test_a_stored_dialog_this_code_cannot_go_on_with_is_dropped_once_and_l
     assert anna.keys == ["general.stale_button"]
 
 
+@pytest.mark.parametrize("data", ["null", "[]", '"tekst"', "{niet json", ""])
+@pytest.mark.parametrize(
+    ("first", "answer"),
+    [
+        ("hallo", "general.hello"),
+        ("/menu", "menu.title"),
+        ("/stop", "general.nothing_to_cancel"),
+        ("/vergeetmij", "privacy.forget.confirm"),
+    ],
+)
+async def test_a_stored_dialog_that_cannot_be_read_is_dropped_once_and_the_event_handled(
+    app: App, data: str, first: str, answer: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    async with app.db.transaction():
+        await app.db.execute(
+            "INSERT INTO dialogs (user_id, name, step, data, token, updated_at)"
+            " VALUES (?, 'question', 'ask', ?, 'abc123', ?)",
+            (user.id, data, utcnow().isoformat()),
+        )
+    caplog.set_level(logging.WARNING, logger="bot.router")
+
+    await anna.send(first)
+    assert anna.keys[0] == "general.dialog_dropped"
+    assert "cannot be read" in caplog.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs WHERE name = 'question'") == 0
+    # Said once; from then on the person is served as anyone else.
+    await anna.send(first)
+    assert anna.keys[0] == answer
+
+
 async def test_a_dialog_button_of_a_broken_dialog_drops_it_too(app: App) -> None:
     anna = await person(app, "anna")
     token = await _store_dialog(app, anna, "connect", "contact", {})
@@ -344,3 +376,16 @@ async def test_a_ban_drops_the_dialog_the_person_had_open_and_a_mute_keeps_it(ap
     assert await app.repos.dialogs.load((await row(app, bob)).id) is not None
     assert await app.repos.questions.of_user((await row(app, anna)).id, limit=5) == []
     assert (await app.repos.comments.latest(1)).total == 0
+
+
+def test_posts_without_a_posting_limit_are_refused_at_start_up() -> None:
+    feature = Feature("unlimited")
+
+    @feature.action("spam.post", posts="spam", role=Role.RESIDENT)
+    async def post(ctx: Context) -> Response:
+        return respond()
+
+    with pytest.raises(ValueError, match=r"posts without a posting limit: \['spam'\]"):
+        Registry([*handlers.FEATURES, feature])
+    feature.posts_bounded("spam", why="one a person, ever")
+    Registry([*handlers.FEATURES, feature])

@@ -160,6 +160,28 @@ async def test_a_failing_job_is_tried_again(app: App) -> None:
         await scheduler.stop()
 
 
+async def test_jobs_that_could_not_be_listed_at_start_up_are_armed_a_little_later(
+    app: App,
+) -> None:
+    reminders = await _reminders(app)
+    failures = [RuntimeError("database is locked")]
+
+    async def flaky() -> list[tuple[int, datetime]]:
+        if failures:
+            raise failures.pop()
+        return await reminders.pending()
+
+    scheduler = Scheduler(retry_after=timedelta(milliseconds=50))
+    scheduler.register("reminder", runner=reminders.run, pending=flaky)
+    job = await reminders.add(utcnow() - timedelta(minutes=1))  # due while the bot was down
+    await scheduler.start()
+    try:
+        await until(lambda: reminders.ran == [str(job)])
+    finally:
+        await scheduler.stop()
+    assert failures == []
+
+
 def _reminder_feature(reminders: Reminders) -> Feature:
     feature = Feature("reminders")
 

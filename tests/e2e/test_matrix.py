@@ -13,7 +13,7 @@ import os
 import shutil
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -468,10 +468,15 @@ async def test_a_direct_chat_others_joined_gets_nothing_personal_any_more(
 
 
 async def _husband_looks_along(
-    app: App, anna: MatrixResident, bob: MatrixResident, bot_id: str
+    app: App,
+    anna: MatrixResident,
+    bob: MatrixResident,
+    bot_id: str,
+    queued: datetime | None = None,
 ) -> None:
     """Anna, subscribed to "Wist je dat", invites Bob into her chat with the bot; once
-    the bot has seen him there, something for her is queued (an answer to her question)."""
+    the bot has seen him there, something for her is queued (an answer to her question),
+    at ``queued`` (now, unless said)."""
     await anna.send("/wistjedat")
     await anna.wait_for_reply(containing("Aanmelden"))
     await anna.send("Aanmelden")
@@ -489,7 +494,7 @@ async def _husband_looks_along(
             user.id,
             [{"key": "raw", "params": {"text": "Antwoord van Burgerbeest op je vraag"}}],
             kind="answer",
-            now=utcnow(),
+            now=queued or utcnow(),
         )
 
 
@@ -559,6 +564,46 @@ async def test_what_waits_for_a_resident_whose_chat_others_joined_goes_there_onc
 
         await anna.wait_for_reply(containing("Antwoord van Burgerbeest"), after=None)
         await _nothing_lost(app, anna)
+
+
+async def test_a_resident_whose_chat_stays_a_group_for_a_week_is_unreachable_till_she_writes(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        anna, bob = await residents("anna"), await residents("bob")
+        await _onboard(anna, MatrixBot(settings))
+        # What waits for her has waited a week: her chat has been a group all that time
+        # and she never joined the direct chat the bot invited her to.
+        week = utcnow() - timedelta(days=7, minutes=1)
+        await _husband_looks_along(app, anna, bob, bot_id, queued=week)
+        user = await app.repos.users.find("matrix", anna.user_id)
+        assert user is not None
+
+        async def given_up() -> bool:
+            rows = await app.repos.outbox.for_user(user.id)
+            return [row.status for row in rows] == ["unreachable"]
+
+        await until(given_up, WAIT_SECONDS, what="her answer given up")
+        (row,) = await app.repos.outbox.for_user(user.id)
+        assert "waited 7 days for a private chat" in (row.last_error or "")
+        gone = await app.repos.users.find("matrix", anna.user_id)
+        assert gone is not None and gone.unreachable_at is not None
+        assert await app.repos.subscriptions.get(user.id) is None
+        assert [m.body for m in bob.replies(None) if "Burgerbeest op" in m.body] == []
+
+        # She is reached again once she writes from a direct chat with the bot.
+        await anna.sync_until(
+            lambda: _invited_by(anna, bot_id) is not None, "an invite to a direct chat"
+        )
+        direct = _invited_by(anna, bot_id)
+        assert direct is not None
+        await anna.join(direct)
+        await anna.send("hoi")
+        await anna.wait_for_reply(containing("Hallo! 👋"))
+        back = await app.repos.users.find("matrix", anna.user_id)
+        assert back is not None and back.unreachable_at is None and back.chat_id == direct
 
 
 async def test_a_resident_who_leaves_her_chat_while_others_stay_gets_nothing_sent_there(

@@ -28,6 +28,7 @@ from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
 from tests.e2e.matrix_support import (
+    ENCRYPTION,
     WAIT_SECONDS,
     MatrixResident,
     Residents,
@@ -104,7 +105,9 @@ async def send_in(
     resident: MatrixResident, room_id: str, content: dict[str, Any], kind: str = "m.room.message"
 ) -> str:
     await resident.sync_until(lambda: room_id in resident.client.rooms, "the room")
-    sent = await resident.client.room_send(room_id, kind, content)
+    if resident.client.rooms[room_id].encrypted:
+        await resident.sync(0)  # the devices of whoever joined since, to encrypt for them
+    sent = await resident.client.room_send(room_id, kind, content, ignore_unverified_devices=True)
     assert not isinstance(sent, RoomSendError), sent
     return str(sent.event_id)
 
@@ -486,3 +489,58 @@ async def test_a_muted_moderator_gets_their_own_level_back_when_the_mute_ends_on
         await _mute_for_a_week(room, ria, bob)
         await mutes_end_now(app, WAIT_SECONDS)
         assert room.power_level(bob.user_id) == 50
+
+
+def _encrypted(person: MatrixResident, room: Room) -> bool:
+    seen = person.client.rooms.get(room.room_id)
+    return seen is not None and seen.encrypted
+
+
+async def _edit_in(resident: MatrixResident, room: Room, event_id: str, text: str) -> None:
+    await send_in(
+        resident,
+        room.room_id,
+        {
+            "msgtype": "m.text",
+            "body": f"* {text}",
+            "m.new_content": {"msgtype": "m.text", "body": text},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+        },
+    )
+
+
+async def test_a_message_edited_before_its_report_reaches_the_connector_as_shown_and_as_first_written(  # noqa: E501
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
+        # Wim turns on encryption: what is said from now on the bot must decrypt.
+        on = await wim.client.room_put_state(
+            room.room_id, ENCRYPTION["type"], ENCRYPTION["content"]
+        )
+        assert not isinstance(on, RoomPutStateError), on
+        for person in (kim, anna, bob):
+            await person.sync_until(lambda p=person: _encrypted(p, room), "encryption on")
+        # Bob threatens, then edits it twice to something harmless; Kim, who may not
+        # edit Bob's message, sends an "edit" of it too, which no client shows.
+        said = await send_in(
+            bob,
+            room.room_id,
+            {"msgtype": "m.text", "body": "Ik weet waar je woont, Dorpsstraat 5"},
+        )
+        assert room.event(said)["type"] == "m.room.encrypted"
+        await _edit_in(bob, room, said, "Ik weet waar je woont")
+        await _edit_in(bob, room, said, "Hallo allemaal")
+        await _edit_in(kim, room, said, "Kim was hier")
+        await _report_by_reply(anna, room, said)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+
+        await ria.send("/meldingen")
+        card = await ria.wait_for_reply(containing("Hallo allemaal"))
+        shown, _, first = card.body.partition("Eerst stond er")
+        assert "Hallo allemaal" in shown and "Dorpsstraat" not in shown
+        assert "Ik weet waar je woont, Dorpsstraat 5" in first
+        assert "Kim was hier" not in card.body

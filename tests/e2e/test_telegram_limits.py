@@ -203,6 +203,39 @@ async def test_a_reply_telegram_refuses_leaves_a_note_with_its_buttons(
         await answer(server, anna, "Nieuw idee", before)
 
 
+@pytest.mark.parametrize(
+    ("code", "description"), [(502, "Bad Gateway"), (500, "Internal Server Error")]
+)
+async def test_a_reply_lost_to_a_moment_of_telegram_trouble_arrives_later_from_the_outbox(
+    server: BotApiServer, tmp_path: Path, code: int, description: str
+) -> None:
+    anna = server.user(5043)
+    settings = telegram_settings(server, tmp_path / "bot.db", delivery_backoff=0.05)
+    async with running_bot(settings) as app:
+        await onboard(server, anna)
+        before = len(server.messages(anna.chat_id))
+        # Telegram fails the question, and delivery's first try after it.
+        server.fail_next("sendMessage", times=2, error_code=code, description=description)
+        await anna.send_text("/idee")
+        (question,) = await answer(server, anna, "Nieuw idee", before)
+        user = await app.repos.users.find("telegram", str(anna.id))
+        assert user is not None
+
+        async def recorded() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await server.wait_for(recorded)
+        (row,) = await app.repos.outbox.for_user(user.id)
+        # The question, with its buttons, and no note that something could not be shown.
+        assert "Woningbeleid" in labels(question)
+        assert (row.kind, row.status, row.attempts) == ("reply", "sent", 2)
+        assert await app.db.fetchval("SELECT count(*) FROM telegram_inbox") == 0
+        before = len(server.messages(anna.chat_id))
+        await anna.press("Woningbeleid")
+        await answer(server, anna, "korte titel", before)
+    assert refused(server) == [f"{code}: {description}"] * 2
+
+
 async def test_html_telegram_cannot_parse_is_sent_again_as_plain_text(
     server: BotApiServer, tmp_path: Path
 ) -> None:

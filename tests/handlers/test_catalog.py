@@ -388,3 +388,40 @@ def test_every_command_a_text_names_is_what_the_command_is_called_in_that_langua
     # The command menu names each command as the registry calls it in the menu's language.
     called = {name: REGISTRY.commands[name].name_in(lang) for name in _commands_in(lang)}
     assert {name: other for name, other in called.items() if other != name} == {}
+
+
+def _open_after(text: str, marker: str) -> list[str]:
+    """The bidirectional embeddings, overrides and isolates still open where ``marker``
+    (the catalog's own words after a value) begins, as the Unicode algorithm pairs them: a
+    PDI closes the newest open isolate and whatever was opened inside it; a PDF closes an
+    embedding or override opened inside the current isolate."""
+    stack: list[str] = []
+    for ch in text[: text.index(marker)]:
+        if ch in "\u202a\u202b\u202d\u202e":
+            stack.append(ch)
+        elif ch == "\u202c" and stack and stack[-1] not in "\u2066\u2067\u2068":
+            stack.pop()
+        elif ch in "\u2066\u2067\u2068":
+            stack.append(ch)
+        elif ch == "\u2069" and any(c in "\u2066\u2067\u2068" for c in stack):
+            while stack.pop() not in "\u2066\u2067\u2068":
+                pass
+    return stack
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Bankjes \u202e",  # an override left open
+        "Bankjes \u202b\u202e\u202d",  # several
+        "Bankjes \u2069\u202e",  # a PDI first, to close the isolate around it
+        "Bankjes \u2067 open",  # an isolate left open
+        "Bankjes \u2069\u2069\u2066\u202e",
+    ],
+)
+@pytest.mark.parametrize("lang", ["nl", "en", "ar"])
+def test_bidirectional_formatting_in_a_value_stays_inside_it(title: str, lang: str) -> None:
+    params = {"number": "1", "title": title, "status": "nieuw", "supporters": 3}
+    for markup in (False, True):
+        text = CATALOG.text(lang, "ideas.similar_line", params, markup=markup)
+        assert _open_after(text, " (") == [], repr(text)

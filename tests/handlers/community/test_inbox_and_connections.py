@@ -221,3 +221,14 @@ async def test_the_log_of_an_introduction_keeps_no_trace_of_an_erased_resident(
         "SELECT COUNT(*) FROM audit_log WHERE ? IN (actor_user_id, subject_user_id)", (anna_id,)
     )
     assert linked == 0
+
+
+async def test_page_numbers_that_are_no_plain_numbers_are_stale_buttons(app: App) -> None:
+    ria = await connector(app)
+    for payload in ("inbox:²", "inbox:" + "9" * 40, "inbox:0"):
+        await ria.press_payload(payload)
+        assert ria.keys == ["general.stale_button"], payload
+    admin = await with_role(app, await person(app, "ada"), Role.ADMIN)
+    for payload in ("log:²", "log:" + "9" * 40):
+        await admin.press_payload(payload)
+        assert admin.keys == ["general.stale_button"], payload

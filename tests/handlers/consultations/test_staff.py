@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
 from handlers.consultations import jobs as jobs_module
 from handlers.contract import Reply, Role, Timer
 from storage.consultations.model import ConsultationStatus
+from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import (
     FOLLOW_UP,
     Clock,
@@ -463,6 +465,72 @@ async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart
     assert "consultation.open" in [a for a, _ in await _actions(app, poll)]
 
 
+async def _schedule_poll(ria: Chat) -> None:
+    """Compose a poll for everyone that opens tomorrow and closes seven days later."""
+    await ria.send("/nieuwepeiling")
+    for text in ("Later open", "Uitleg"):
+        await ria.send(text)
+    await ria.press("Eén keuze")
+    await ria.send("Ja of nee?")
+    await ria.send("Ja\nNee")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We tellen het.")
+    await ria.press("👥 Iedereen")
+    await ria.press("Later")
+    await ria.press("Morgen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.scheduled"]
+
+
+async def test_a_poll_whose_whole_time_passed_while_the_bot_was_down_asks_nobody(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    scheduled = await app.repos.consultations.get(poll)
+    assert scheduled is not None and scheduled.closes_at is not None
+
+    # The bot is down from now until a day after the poll should have closed.
+    clock.now = scheduled.closes_at + timedelta(days=1)
+    await Jobs.of(app).consultation(poll)
+
+    assert await outbox_of(app, anna) == []
+    closed = await app.repos.consultations.get(poll)
+    assert closed is not None and closed.status is ConsultationStatus.CLOSED
+    assert closed.invited == 0
+    # Its author hears it went out to nobody, in plain words, with the way to the polls.
+    [note] = seen(app, (await outbox_of(app, ria))[-1])
+    assert note.key == "consultations.missed"
+    assert "Later open" in note.text and "Niemand heeft hem gekregen" in note.text
+    assert [label for label, _ in note.buttons] == ["📋 Peilingen volgen"]
+    actions = await _actions(app, poll)
+    assert [a for a, _ in actions][-2:] == ["consultation.open", "consultation.closed"]
+    assert actions[-2][1] == {"invited": 0, "missed": True}
+    # Running the job again changes nothing and tells nobody twice.
+    await Jobs.of(app).consultation(poll)
+    assert len(await outbox_of(app, ria)) == 1
+
+
+async def test_a_poll_the_bot_missed_the_opening_of_still_asks_while_it_is_open(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    scheduled = await app.repos.consultations.get(poll)
+    assert scheduled is not None and scheduled.closes_at is not None
+
+    clock.now = scheduled.closes_at - timedelta(hours=1)
+    await Jobs.of(app).consultation(poll)
+    [invitation] = await outbox_of(app, anna)
+    assert seen(app, invitation)[0].key == "consultations.invitation"
+    assert [row.kind for row in await outbox_of(app, ria)] == ["consultation"]
+
+
 async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
     timers = TimerLog(app)
     anna = await resident(app, "anna")
@@ -542,3 +610,35 @@ async def test_a_polls_results_name_no_moment(app: App) -> None:
     assert ria.keys[0] == "consultations.staff_results"
     first_line = ria.last[0].text.splitlines()[0]
     assert first_line.endswith(", tot nu toe") and "moment" not in first_line
+
+
+async def test_an_invitation_still_waiting_when_the_poll_closes_is_never_sent(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    opened = await app.repos.consultations.get(poll)
+    assert opened is not None and opened.closes_at is not None
+    [invitation] = await outbox_of(app, anna)
+    assert seen(app, invitation)[0].key == "consultations.invitation"
+    # Held back (Telegram asked Anna's chat to wait, the bot was down) past the closing.
+    clock.now = opened.closes_at
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    assert [s.keys for s in adapter.sent if s.chat_id == "anna"] == []
+    [row] = await outbox_of(app, anna)
+    assert (row.status, row.last_error) == ("cancelled", "expired")

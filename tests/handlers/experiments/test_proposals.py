@@ -225,3 +225,21 @@ async def test_the_connectors_button_and_the_status_the_resident_reads_use_one_w
     assert "afgewezen" in app.catalog.text(
         "nl", told.payload[0]["key"], {"id": 1, "what": "x"}, markup=False
     )
+
+
+async def test_proposals_have_a_daily_limit(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    most = app.profile.limits.proposals_per_day
+    for _ in range(most):
+        await _answer_until_budget(anna)
+        await anna.send("500")
+        await anna.press("Insturen")
+        assert anna.keys == ["proposals.submitted"]
+    await anna.press_payload("prop.new")
+    assert anna.keys == ["flood.too_many_proposals"]
+    assert f"al {most} voorstellen" in anna.text
+    await anna.send("/nieuwexperiment")
+    assert anna.keys == ["flood.too_many_proposals"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM experiment_proposals") == most

@@ -314,3 +314,22 @@ async def test_the_reported_message_leaves_the_reporters_messages_when_its_autho
     assert bob.keys == ["privacy.forget.done"]
     await app.db.settled()
     assert await traces(app.db, ["0612345678"]) == []
+
+
+async def test_a_room_linked_later_invites_no_participant_banned_from_the_bot(app: App) -> None:
+    wim = await with_role(app, await person(app, "wim"), Role.CIVIL_SERVANT)
+    anna, bob = await person(app, "anna"), await person(app, "bob")
+    for chat in (anna, bob):
+        await chat.press_payload("exp.join:1")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, bob)).id,
+            SanctionKind.BAN,
+            reason="Spam.",
+            by_user_id=None,
+            now=utcnow(),
+        )
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
+    tasks = await app.db.fetchall("SELECT op, target FROM room_tasks")
+    assert [tuple(t) for t in tasks] == [("invite", "anna")]

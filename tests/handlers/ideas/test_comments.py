@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.app import App
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import person, row
@@ -153,6 +154,22 @@ async def test_thread_buttons_with_bad_data_are_stale(app: App, chat: MakeChat) 
     assert bob.keys == ["ideas.not_found"]
 
 
+async def test_forged_numbers_too_large_to_look_up_are_stale_buttons(app: App) -> None:
+    await seed_idea(app, "Een idee")
+    bob = await person(app, "bob")
+    nines = "9" * 40  # fits Telegram's 64 bytes of button data; far past SQLite's integers
+    for payload in (
+        f"idea.comments:1:{nines}",
+        f"idea.comments:{nines}",
+        f"idea.comment:{nines}",
+        "idea.comments:1:²",
+        f"ideas.mine:{nines}",
+        f"idea.open:1:new:a::{nines}",
+    ):
+        await bob.press_payload(payload)
+        assert bob.keys == ["general.stale_button"], payload
+
+
 async def test_a_comment_that_shows_nothing_is_not_posted(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna)
@@ -212,3 +229,76 @@ async def test_a_resident_deletes_their_own_comment_after_a_question_that_says_s
     await bob.press("Ja, wis mijn reactie")
     assert bob.keys == ["comments.deleted", "comments.title"]
     assert (await app.repos.comments.latest(1)).total == 0
+
+
+async def _mute(app: App, chat: Chat) -> None:
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, chat)).id,
+            SanctionKind.MUTE,
+            reason="Even rust.",
+            by_user_id=None,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=2),
+        )
+
+
+async def test_a_muted_resident_is_not_asked_to_type_a_changed_comment_or_idea(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Goed idee, ik help mee!")
+    await _mute(app, anna)
+    await anna.press("✏️")
+    assert anna.keys == ["moderation.muted"]
+    await anna.press_payload("idea.edit:1")
+    assert anna.keys == ["moderation.muted"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+
+
+async def test_text_typed_for_a_draft_when_a_mute_began_meanwhile_is_given_back(
+    app: App,
+) -> None:
+    await seed_idea(app, "Meer bankjes in het park")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    assert anna.keys == ["comments.ask"]
+    await _mute(app, anna)
+    typed = "Mijn zorgvuldig geschreven reactie met veel details over de bankjes."
+    await anna.send(typed)
+    assert anna.keys == ["moderation.muted"]
+    assert typed in anna.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+
+
+async def test_changing_a_comment_is_not_counted_against_the_daily_limit(app: App) -> None:
+    await seed_idea(app, "Meer bankjes in het park")
+    anna = await person(app, "anna")
+    anna_id = (await row(app, anna)).id
+    for n in range(app.profile.limits.comments_per_hour):
+        await _comment(app, anna_id, f"Reactie nummer {n}", minutes=-n)
+    await anna.press_payload("idea.comment:1")
+    assert anna.keys == ["flood.too_many_comments"]
+    await anna.press_payload("idea.comments:1")
+    await anna.press("✏️")
+    assert anna.keys == ["comments.ask_edit"]
+    await anna.send("Reactie nummer 0, nu beter gezegd.")
+    assert anna.keys[0] == "comments.edit_saved"
+
+
+async def test_a_changed_comment_hidden_meanwhile_is_given_back(app: App) -> None:
+    await seed_idea(app, "Meer bankjes in het park")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Goed idee, ik help mee!")
+    await anna.press("✏️")
+    assert anna.keys == ["comments.ask_edit"]
+    async with app.db.transaction():  # hidden after reports, meanwhile
+        await app.db.execute(
+            "UPDATE idea_comments SET hidden_at = ?, hidden_reason = 'meldingen'",
+            (utcnow().isoformat(),),
+        )
+    typed = "Mijn zorgvuldig herschreven reactie met veel details over de bankjes."
+    await anna.send(typed)
+    assert anna.keys[0] == "comments.edit_gone"
+    assert typed in anna.text

@@ -15,7 +15,7 @@ from bot.settings import Settings
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
-from tests.people import row
+from tests.people import person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -191,6 +191,25 @@ async def test_ones_own_similar_idea_is_shown_but_not_offered_to_support(
     assert anna.keys == ["ideas.similar_gone", "ideas.preview"]
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.supporters == 0
+
+
+async def test_an_idea_merged_while_the_similar_list_was_shown_is_not_supported(
+    app: App, chat: MakeChat
+) -> None:
+    await seed_idea(app, TITLE, description=DESCRIPTION)
+    await seed_idea(app, "Bankjes in het park", description="Meer bankjes bij de vijver.")
+    anna = chat("anna")
+    await anna.onboard()
+    await submit_idea(anna)
+    assert anna.keys == ["ideas.similar_intro"]
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.MERGED, now=utcnow(), merged_into=2)
+    await anna.press("Steun #1")
+    assert anna.keys == ["ideas.merged_no_support", "ideas.similar_intro"]
+    assert await app.repos.ideas.supporter_count(1) == 0
+    assert [label for label, _ in anna.buttons() if "#1" in label] == ["👀 Bekijk #1"]
+    await anna.press("Naar idee #2")
+    assert "ideas.card" in anna.keys and "#2" in anna.text
 
 
 async def test_a_dialog_survives_a_restart_in_the_middle(settings: Settings) -> None:
@@ -418,6 +437,24 @@ async def test_the_author_changes_a_new_idea_from_its_card(app: App, chat: MakeC
     assert len(await _ideas(app)) == 1  # changed in place, not sent in twice
 
 
+async def test_changes_to_an_idea_decided_on_meanwhile_are_given_back(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await anna.press_payload("idea.edit:1")
+    await anna.press("Titel aanpassen")
+    await anna.send("Meer bankjes en prullenbakken in het park")
+    await anna.press("Uitleg aanpassen")
+    typed = "Bij de vijver en langs het pad naar de speeltuin is geen enkele plek om te zitten."
+    await anna.send(typed)
+    async with app.db.transaction():  # the connector decided meanwhile
+        await app.repos.ideas.set_status(1, IdeaStatus.IN_REVIEW, now=utcnow())
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_too_late"]
+    assert "Meer bankjes en prullenbakken in het park" in anna.text and typed in anna.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.title == TITLE
+
+
 async def test_an_idea_someone_decided_on_can_no_longer_be_changed(
     app: App, chat: MakeChat
 ) -> None:
@@ -467,3 +504,15 @@ async def test_the_author_withdraws_a_new_idea_after_a_question_that_says_so(
     assert bob.keys == ["ideas.withdrawn_card"]
     await anna.send("/mijnideeen")
     assert "Ingetrokken door jou" in anna.text
+
+
+async def test_a_bidi_override_in_a_title_does_not_turn_the_bots_words_around(app: App) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, title=f"{TITLE} \u202e", description=DESCRIPTION)
+    bob = await person(app, "bob")
+    await submit_idea(bob)
+    assert bob.keys == ["ideas.similar_intro"]
+    line = next(line for line in bob.text.splitlines() if "\u202e" in line)
+    # Status and supporters follow the title on its line: the override is closed first.
+    after = line.split("\u202e", 1)[1]
+    assert after.startswith("\u2069 ("), repr(line)

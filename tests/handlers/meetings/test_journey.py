@@ -10,8 +10,10 @@ from datetime import UTC, timedelta
 from icalendar import Calendar
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
 from handlers.when import day
+from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import Clock
 from tests.meetings import (
     ADDRESS,
@@ -24,6 +26,7 @@ from tests.meetings import (
 )
 from tests.people import audit_actions, civil_servant, for_user, subscribe
 from tests.people import person as resident
+from tests.waiting import until
 
 
 async def _last_meeting(app: App) -> int:
@@ -152,3 +155,52 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     # The reminders start over for the new time.
     assert await reminders.pending() == [(meeting, later.astimezone(UTC) - timedelta(days=1))]
     await app.close()
+
+
+async def test_an_hour_reminder_left_in_the_outbox_by_a_stop_is_not_sent_after_the_meeting(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    ria = await civil_servant(app)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5)
+    await ria.press("Publiceren")
+    meeting = await _last_meeting(app)
+    await anna.press_payload(f"mt.go:{meeting}")
+    # The hour reminder is queued; the bot stops before delivery sends it ...
+    clock.now = starts.astimezone(UTC) - timedelta(minutes=59)
+    await Reminders.of(app).run(meeting)
+    [last] = (await for_user(app, anna, "meeting"))[-1:]
+    assert last.replies[0].key == "meetings.reminder_hour"
+    # ... and starts again three hours later, when the meeting is over.
+    clock.now = starts.astimezone(UTC) + timedelta(hours=3)
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            counts = await app.repos.outbox.status_counts()
+            return counts.get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    sent = [key for s in adapter.sent for key in s.keys]
+    assert "meetings.reminder_hour" not in sent
+    assert "meetings.invitation" not in sent, "its invitation expired with it"
+    expired = await app.db.fetchall(
+        "SELECT kind, last_error FROM outbox WHERE status = 'cancelled' ORDER BY id"
+    )
+    assert [tuple(r) for r in expired] == [("broadcast", "expired"), ("meeting", "expired")]
+    # The invitation went out as a broadcast: its author's report counts it as cancelled.
+    batch = await app.repos.outbox.batch(f"broadcast:{await _broadcast(app)}")
+    assert batch is not None and batch.finished_at is not None
+    assert (batch.delivered, batch.cancelled) == (0, batch.total)
+
+
+async def _broadcast(app: App) -> int:
+    return int(await app.db.fetchval("SELECT MAX(id) FROM broadcasts"))

@@ -337,6 +337,8 @@ NOT_EXPORTED = {
         "chat_id": PROFILE,
         "batch": "the internal label of the broadcast it belonged to",
         "parts_sent": "delivery's count of a message's parts already sent",
+        "dedupe_key": "the platform's id of the message a late reply answers",
+        "expires_at": "when a message stops being worth sending (a meeting began)",
     },
     "ideas": {"author_user_id": OWN, "comments": "how many comments everyone wrote: public"},
     "idea_comments": {"author_user_id": OWN},

@@ -1,0 +1,118 @@
+"""Replies a platform could not take for a moment wait in the person's outbox.
+
+The router recorded the event and moved the person's dialog on before it answered; a reply
+lost to a brief outage would leave them at a question they never saw. So the adapter raises
+``Undelivered`` and the router hands those replies to delivery, which retries them.
+"""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.router import Undelivered
+from handlers import FEATURES
+from handlers.contract import Document, Event, Reply, Response, Role, respond
+from handlers.feature import Context, Feature, Registry
+from tests.bot.delivery_support import FakeAdapter
+from tests.support import Chat
+from tests.waiting import until
+
+
+async def _outage(
+    app: App, event: Event, *, first: int = 0, delivered: int = 0, key: str | None = None
+) -> None:
+    """Handle an event whose replies the platform fails to take from the ``first`` on."""
+
+    async def failing(_: Event, lang: str, replies: list[Reply]) -> None:
+        raise Undelivered(replies[first:], "502 Bad Gateway", delivered=delivered, dedupe_key=key)
+
+    await app.router.handle(event, failing)
+
+
+async def _delivered(app: App) -> FakeAdapter:
+    """What a delivery worker sends of the outbox, once nothing is pending any more."""
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    return adapter
+
+
+async def test_a_reply_lost_to_an_outage_is_sent_from_the_outbox(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    event = anna.event(command="idee", event_id="$idee")
+    await _outage(app, event, delivered=1, key="$idee")
+
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None
+    (row,) = await app.repos.outbox.for_user(user.id)
+    assert (row.kind, row.chat_id) == ("reply", "anna")
+    assert [reply["key"] for reply in row.payload] == ["ideas.ask_category"]
+    # The outbox has them now: seen again, the event sends nothing more.
+    handled = await app.repos.handled.find("test", "$idee")
+    assert handled is not None and handled.pending is None
+    assert await app.db.fetchval("SELECT parts_sent FROM outbox WHERE id = ?", (row.id,)) == 1
+
+    adapter = await _delivered(app)
+    assert [(sent.chat_id, sent.keys) for sent in adapter.sent] == [
+        ("anna", ["ideas.ask_category"])
+    ]
+    # Sent under the first try's key: a platform that knows it posts nothing twice.
+    assert adapter.dedupe_keys["anna"] == ["$idee"]
+    # The question that came late is the one the dialog waits on.
+    (payload,) = [
+        button.payload
+        for reply in adapter.sent[0].replies
+        for line in reply.buttons
+        for button in line
+        if "Woningbeleid" in app.catalog.label("nl", button)
+    ]
+    await anna.press_payload(payload)
+    assert anna.keys == ["ideas.ask_title"]
+
+
+async def test_a_newcomer_who_has_not_consented_yet_still_gets_the_question(app: App) -> None:
+    bob = Chat(app, "bob")
+    # The welcome arrived; the consent question after it did not.
+    await _outage(app, bob.event(command="start", event_id="$start"), first=1)
+
+    adapter = await _delivered(app)
+    assert [sent.keys for sent in adapter.sent] == [["onboarding.consent_question"]]
+
+
+async def test_a_file_that_waited_in_the_outbox_arrives_whole(app: App) -> None:
+    feature = Feature("export")
+    data = bytes(range(256))
+
+    @feature.command("export", consent=False, role=Role.RESIDENT)
+    async def export(ctx: Context) -> Response:
+        return respond(
+            Reply(key="raw", params={"text": "vooraf"}),
+            Reply(key="raw", params={"text": "hier"}, document=Document(filename="x", data=data)),
+        )
+
+    app.router.registry = Registry([*FEATURES, feature])
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    await _outage(app, anna.event(command="export", event_id="$export"), first=1)
+
+    (sent,) = (await _delivered(app)).sent
+    assert sent.replies[0].document is not None and sent.replies[0].document.data == data
+
+
+async def test_nothing_lost_in_a_group_is_sent_to_the_persons_private_chat(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    group = Chat(app, "anna", chat_id="-100")
+    await _outage(app, group.event(command="help", is_group=True, event_id="$group"))
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None
+    assert await app.repos.outbox.for_user(user.id) == []
