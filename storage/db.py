@@ -47,6 +47,7 @@ import os
 import re
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, closing, contextmanager
 from importlib import resources
@@ -363,6 +364,11 @@ class Database:
         row = await self.fetchone("SELECT MAX(version) AS v FROM schema_version")
         return int(row["v"]) if row and row["v"] is not None else 0
 
+    async def _broken_references(self) -> Counter[tuple[str, str]]:
+        """Rows whose reference points at nothing, counted per (table, table referred to)."""
+        rows = await self.worker.execute_fetchall("PRAGMA foreign_key_check")
+        return Counter((str(row[0]), str(row[2])) for row in rows)
+
     async def migrate(self) -> list[str]:
         """Apply every migration newer than the recorded version, each in one transaction."""
         applied = []
@@ -381,12 +387,27 @@ class Database:
                 # every reference is checked before the commit instead.
                 await self.worker.execute("PRAGMA foreign_keys = OFF")
             try:
+                # References broken before (a row written while foreign keys were off, in
+                # the sqlite3 shell where they are off by default) are not the rebuild's
+                # doing: they are logged, and only new ones stop the migration.
+                before = await self._broken_references() if rebuilds else Counter()
                 await self.worker.executescript(f"BEGIN IMMEDIATE;\n{script}\n{record}")
                 if rebuilds:
-                    broken = list(await self.worker.execute_fetchall("PRAGMA foreign_key_check"))
-                    if broken:
-                        found = ", ".join(f"{r[0]} row {r[1]} -> {r[2]}" for r in broken[:5])
+                    after = await self._broken_references()
+                    if after - before:
+                        found = ", ".join(
+                            f"{n} in {table} -> {parent}"
+                            for (table, parent), n in sorted((after - before).items())[:5]
+                        )
                         raise DatabaseError(f"migration {name} broke references: {found}")
+                    if before:
+                        log.warning(
+                            "references broken before migration %s, kept as they were:"
+                            " rows=%d tables=%s",
+                            name,
+                            before.total(),
+                            ",".join(sorted({table for table, _ in before})),
+                        )
                 await self.worker.execute("COMMIT")
             except (sqlite3.Error, DatabaseError) as exc:
                 if self.conn.in_transaction:

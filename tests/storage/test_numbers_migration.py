@@ -5,8 +5,10 @@ the AUTOINCREMENT keyword."""
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +314,51 @@ async def test_a_migration_that_breaks_a_reference_is_not_applied(
         assert await db.fetchval("PRAGMA foreign_keys") == 1
     finally:
         await db.close()
+
+
+async def test_a_reference_broken_before_the_migration_does_not_stop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row written while foreign keys were off (the sqlite3 shell has them off by default)
+    that points at nobody is no reason to refuse the upgrade: the bot must start. It is
+    logged, without what the row holds, and a reference the rebuild breaks still stops it."""
+    shipped = dbmod.migrations()
+    [mine] = [number for number, name, _ in shipped if name.endswith("_numbers_never_reused.sql")]
+    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in shipped if m[0] < mine])
+    path = tmp_path / "old.db"
+    db = await Database.open(path)
+    try:
+        await db.atomic_script(FILLED)
+    finally:
+        await db.close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO news_subscriptions (user_id, subscribed_at) VALUES (999, ?)", (STAMP,)
+        )
+        assert conn.execute("PRAGMA foreign_key_check").fetchall()
+    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in shipped if m[0] <= mine])
+    with caplog.at_level(logging.WARNING, logger="storage.db"):
+        db = await Database.open(path)
+    try:
+        assert await db.schema_version() == mine
+        assert await db.fetchval("SELECT COUNT(*) FROM news_subscriptions WHERE user_id = 999")
+        assert await db.fetchval("SELECT COUNT(*) FROM ideas") == 2
+    finally:
+        await db.close()
+    (warning,) = [r.getMessage() for r in caplog.records if "broken before" in r.getMessage()]
+    assert "rows=1 tables=news_subscriptions" in warning
+
+    # A rebuild that breaks one more reference, on top of the old one, is still refused.
+    faulty = (
+        f"{dbmod.REBUILDS_TABLES}\n"
+        "CREATE TABLE questions_new (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " user_id INTEGER REFERENCES users(id), staff_user_id INTEGER, status TEXT NOT NULL,"
+        " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);\n"
+        "INSERT INTO questions_new SELECT id, user_id + 100, staff_user_id, status, created_at,"
+        " updated_at FROM questions;\n"
+        "DROP TABLE questions;\nALTER TABLE questions_new RENAME TO questions;\n"
+    )
+    extra = (len(shipped) + 1, f"{len(shipped) + 1:04d}_faulty.sql", faulty)
+    monkeypatch.setattr(dbmod, "migrations", lambda: [*shipped, extra])
+    with pytest.raises(dbmod.DatabaseError, match="broke references: 2 in questions -> users"):
+        await Database.open(path)
