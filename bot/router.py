@@ -332,6 +332,7 @@ class Router:
                     payload,
                     kind=REPLY_KIND,
                     now=self.clock(),
+                    language=outcome.lang,
                     parts_sent=unsent.delivered,
                     dedupe_key=unsent.dedupe_key,
                 )

@@ -67,7 +67,8 @@ class Due(BaseModel):
     """A pending row as a delivery worker takes it.
 
     ``payload`` stays the stored JSON text (every row of a broadcast holds the same text, so
-    the worker parses each distinct text once); ``language`` is the recipient's choice now.
+    the worker parses each distinct text once); ``language`` is the recipient's choice now,
+    or for a direct reply the language it was answered in.
     """
 
     id: int
@@ -240,19 +241,22 @@ class Outbox:
         *,
         kind: str,
         now: datetime,
+        language: str,
         parts_sent: int = 0,
         dedupe_key: str | None = None,
     ) -> None:
         """Queue a direct reply the platform could not take when it was answered.
 
         It goes to the chat the person wrote from (they wrote, so no consent or reachability
-        is asked of the users table); ``parts_sent`` of its calls arrived already, and
-        ``dedupe_key`` is the key its first try was sent under.
+        is asked of the users table), in the ``language`` it was answered in (a newcomer's
+        choice is not in the users table before consent); ``parts_sent`` of its calls
+        arrived already, and ``dedupe_key`` is the key its first try was sent under.
         """
         stamp = iso(now)
         await self.db.execute(
             "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, not_before,"
-            " created_at, parts_sent, dedupe_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, parts_sent, dedupe_key, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 user_id,
                 platform,
@@ -263,6 +267,7 @@ class Outbox:
                 stamp,
                 parts_sent,
                 dedupe_key,
+                language,
             ),
         )
         self._notify_queued()
@@ -309,7 +314,7 @@ class Outbox:
         stamp = iso(now)
         rows = await self.db.fetchall(
             "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
-            " u.language, o.parts_sent, o.dedupe_key"
+            " COALESCE(o.language, u.language), o.parts_sent, o.dedupe_key"
             " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
             " AND (o.expires_at IS NULL OR o.expires_at > ?)"

@@ -243,8 +243,8 @@ TABLES: tuple[Table, ...] = (
         "outbox",
         Kind.PERSONAL,
         "messages for you that are not direct replies: waiting, sent or failed",
-        export="SELECT kind, status, payload, attempts, not_before, last_error, created_at,"
-        " sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
+        export="SELECT kind, status, payload, language, attempts, not_before, last_error,"
+        " created_at, sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
         json_columns=("payload",),
         erase=("DELETE FROM outbox WHERE user_id = :user_id",),
         quotes=("payload",),

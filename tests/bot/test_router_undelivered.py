@@ -116,3 +116,24 @@ async def test_nothing_lost_in_a_group_is_sent_to_the_persons_private_chat(app: 
     user = await app.repos.users.find("test", "anna")
     assert user is not None
     assert await app.repos.outbox.for_user(user.id) == []
+
+
+async def test_a_reply_that_waited_comes_in_the_language_chosen_before_consent(app: App) -> None:
+    amal = Chat(app, "amal", language_hint="nl")
+    await amal.send("/start")
+    await amal.press("English")  # kept in the onboarding dialog: nothing stored before consent
+    assert "Welcome to" in amal.text
+    (payload,) = [p for label, p in amal.buttons() if "🔒" in label]
+    # The privacy statement meets a 502: it waits in the outbox.
+    await _outage(app, amal.event(button=payload, event_id="$privacy"))
+
+    sent = (await _delivered(app)).sent
+    assert sent and [s.lang for s in sent] == ["en"] * len(sent)
+
+
+async def test_a_reply_that_waited_comes_in_the_language_of_a_newcomers_phone(app: App) -> None:
+    olek = Chat(app, "olek", language_hint="pl")
+    await _outage(app, olek.event(command="start", event_id="$start"))
+
+    sent = (await _delivered(app)).sent
+    assert sent and [s.lang for s in sent] == ["pl"] * len(sent)
