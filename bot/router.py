@@ -172,6 +172,9 @@ class Router:
         self._idle = asyncio.Event()
         self._idle.set()
         self._pruned_at: datetime | None = None
+        #: Private chats that had replies handed to the outbox which may still wait there
+        #: (read from the outbox at the first event; a chat leaves once none is pending).
+        self._chats_behind: set[tuple[str, str]] | None = None
 
     def declare(self, platform: Platform) -> None:
         """An adapter says what its platform offers (numbered options, limits, links)."""
@@ -193,7 +196,11 @@ class Router:
                     await self.arm_timers(outcome.timers)
                 except Exception:
                     log.exception("arming timers failed")
-            if outcome.replies:
+            if outcome.replies and await self._behind_waiting_reply(event):
+                # Sent now, they would arrive before the older reply, and the person would
+                # see last a question whose numbers are no longer the stored ones.
+                await self._hand_over(event, outcome, Undelivered(outcome.replies), queued=True)
+            elif outcome.replies:
                 try:
                     await deliver(event, outcome.lang, outcome.replies)
                 except Undelivered as unsent:
@@ -308,15 +315,52 @@ class Router:
             self._pruned_at = now
             await self.repos.handled.prune(now - HANDLED_LIFETIME)
 
-    async def _hand_over(self, event: Event, outcome: _Outcome, unsent: Undelivered) -> None:
+    async def _behind_waiting_reply(self, event: Event) -> bool:
+        """Whether replies handed to the outbox before still wait there for this chat: new
+        replies then go behind them, so the person sees them in the order they were given.
+
+        Known from memory for nearly every event; only a chat that had replies handed over
+        is looked up, until none of them is pending any more.
+        """
+        if event.is_group:
+            return False
+        key = (event.platform, event.chat_id)
+        try:
+            if self._chats_behind is None:
+                async with self.repos.db.committed():
+                    self._chats_behind = await self.repos.outbox.chats_waiting_for(REPLY_KIND)
+            if key not in self._chats_behind:
+                return False
+            async with self.repos.db.committed():
+                waiting = await self.repos.outbox.chat_waits_for(*key, REPLY_KIND)
+        except Exception:
+            log.exception("reading the outbox failed platform=%s", event.platform)
+            return False
+        if not waiting:
+            self._chats_behind.discard(key)
+        return waiting
+
+    async def _hand_over(
+        self, event: Event, outcome: _Outcome, unsent: Undelivered, *, queued: bool = False
+    ) -> None:
         """Replies the platform could not take now go to the person's outbox, and the event
-        is no longer waiting for them: delivery sends them with its backoff and pacing."""
-        log.warning(
-            "replies not delivered now, handed to the outbox platform=%s replies=%d error=%s",
-            event.platform,
-            len(unsent.replies),
-            unsent,
-        )
+        is no longer waiting for them: delivery sends them with its backoff and pacing.
+
+        ``queued``: not tried at all, because earlier replies to the chat wait there.
+        """
+        if queued:
+            log.info(
+                "replies queued behind replies waiting in the outbox platform=%s replies=%d",
+                event.platform,
+                len(unsent.replies),
+            )
+        else:
+            log.warning(
+                "replies not delivered now, handed to the outbox platform=%s replies=%d error=%s",
+                event.platform,
+                len(unsent.replies),
+                unsent,
+            )
         if event.is_group or not unsent.replies:
             return  # the outbox reaches a person's private chat only
         payload = _REPLIES.dump_python(unsent.replies, mode="json")
@@ -341,6 +385,9 @@ class Router:
                     await self.repos.handled.delivered(event.platform, event.event_id)
         except Exception:
             log.exception("could not hand replies to the outbox platform=%s", event.platform)
+        else:
+            if self._chats_behind is not None:
+                self._chats_behind.add((event.platform, event.chat_id))
 
     async def _delivered(self, event: Event) -> None:
         assert event.event_id is not None

@@ -384,6 +384,23 @@ class Outbox:
         )
         return found is not None
 
+    async def chats_waiting_for(self, kind: str) -> set[tuple[str, str]]:
+        """(platform, chat id) of every chat with a pending row of ``kind``."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT platform, chat_id FROM outbox WHERE status = 'pending' AND kind = ?",
+            (kind,),
+        )
+        return {(row[0], row[1]) for row in rows}
+
+    async def chat_waits_for(self, platform: str, chat_id: str, kind: str) -> bool:
+        """Whether a chat has a pending row of ``kind``."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE platform = ? AND chat_id = ? AND status = 'pending'"
+            " AND kind = ? LIMIT 1",
+            (platform, chat_id, kind),
+        )
+        return found is not None
+
     async def waiting_since(self, platform: str, chat_id: str) -> datetime | None:
         """When the oldest pending row for one chat was queued (None: nothing pending)."""
         return parse(

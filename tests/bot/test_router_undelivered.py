@@ -14,7 +14,7 @@ from handlers import FEATURES
 from handlers.contract import Document, Event, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, Registry
 from tests.bot.delivery_support import FakeAdapter
-from tests.support import Chat
+from tests.support import PLATFORMS, Chat
 from tests.waiting import until
 
 
@@ -137,3 +137,37 @@ async def test_a_reply_that_waited_comes_in_the_language_of_a_newcomers_phone(ap
 
     sent = (await _delivered(app)).sent
     assert sent and [s.lang for s in sent] == ["pl"] * len(sent)
+
+
+async def test_replies_after_one_that_waits_come_after_it(app: App) -> None:
+    """On Matrix "2" chooses from what the chat was shown last. A reply that waits in the
+    outbox arrives later, so newer replies wait behind it: sent at once, they would come
+    before it, and its question would be on screen while "2" chose from theirs."""
+    mara = Chat(app, "@mara:hs", platform="matrix", chat_id="!dm")
+    await mara.onboard()
+    # The homeserver hiccups on the answer to /idee: the category question waits.
+    await _outage(app, mara.event(command="idee", event_id="$idee"))
+    # Nothing came, so she asks for the menu: its answer waits behind the question.
+    await mara.send("/menu")
+    assert mara.keys == []
+
+    adapter = FakeAdapter(name="matrix", platform=PLATFORMS["matrix"])
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    assert [s.keys for s in adapter.sent] == [["ideas.ask_category"], ["drafts.open"]]
+    # The numbers she sees last are the ones "2" chooses from.
+    shown = [b.payload for r in adapter.sent[-1].replies for line in r.buttons for b in line]
+    stored = await app.repos.chat_options.load("matrix", "!dm")
+    assert [payload for _, payload, _ in stored] == shown
+
+    # Once nothing waits any more, answers are sent straight away again.
+    await mara.send("1")
+    assert mara.keys == ["ideas.ask_category"]
