@@ -364,9 +364,15 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
-        # A direct reply that waited shows its options as the router remembered them.
-        offers = row.kind != REPLY_KIND
-        if offers and self.adapter.platform.numbered_options and any(r.buttons for r in replies):
+        numbered = self.adapter.platform.numbered_options
+        if numbered and row.kind == REPLY_KIND:
+            # A direct reply that waited: what it shows is what the chat sees last (newer
+            # replies wait behind it), so its numbers are the ones a "2" chooses from,
+            # even where a notification sent meanwhile offered others.
+            if not await self._offer_again(row, lang, replies):
+                self._finish(row, row.id)
+                return
+        elif numbered and any(r.buttons for r in replies):
             offered = await self._offer(row, lang, replies)
             if offered is None:
                 # Withdrawn since it was taken: nothing to send, nothing to record.
@@ -438,6 +444,24 @@ class DeliveryWorker:
         """Part of the row arrived before it failed: the next try starts after that part."""
         if error.delivered > row.parts_sent:
             self._results.parts.append((row.id, error.delivered))
+
+    async def _offer_again(self, row: Due, lang: str, replies: list[Reply]) -> bool:
+        """Remember a waiting direct reply's options again before it is shown, as the router
+        did when it answered (none forgets the ones before); False when the row left the
+        outbox since it was taken."""
+        options = [
+            (self.catalog.label(lang, b), b.payload, True) for b in numbered_options(replies)
+        ]
+        try:
+            async with self.repos.db.transaction():
+                if not await self.outbox.waiting(row.id):
+                    return False
+                await self.repos.chat_options.save(
+                    self.platform, row.chat_id, options, self.clock()
+                )
+        except Exception:
+            log.exception("remembering offered options failed platform=%s", self.platform)
+        return True
 
     async def _offer(self, row: Due, lang: str, replies: list[Reply]) -> list[Reply] | None:
         """Remember the numbered options a message is about to show in a chat, before it is

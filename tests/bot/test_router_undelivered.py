@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.pacing import Pacing
+from bot.platforms.base import DeliveryError
+from bot.platforms.matrix import MATRIX_ROOM_INTERVAL
 from bot.router import Undelivered
 from handlers import FEATURES
-from handlers.contract import Document, Event, Reply, Response, Role, respond
+from handlers.contract import Button, Document, Event, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, Registry
 from tests.bot.delivery_support import FakeAdapter
 from tests.support import PLATFORMS, Chat
@@ -27,6 +30,11 @@ async def _outage(
         raise Undelivered(replies[first:], "502 Bad Gateway", delivered=delivered, dedupe_key=key)
 
     await app.router.handle(event, failing)
+
+
+def _matrix_pacing() -> Pacing:
+    """Matrix's spacing of messages to one room (the rate does not matter here)."""
+    return Pacing(0, chat_interval=MATRIX_ROOM_INTERVAL)
 
 
 async def _delivered(app: App) -> FakeAdapter:
@@ -151,7 +159,7 @@ async def test_replies_after_one_that_waits_come_after_it(app: App) -> None:
     await mara.send("/menu")
     assert mara.keys == []
 
-    adapter = FakeAdapter(name="matrix", platform=PLATFORMS["matrix"])
+    adapter = FakeAdapter(name="matrix", platform=PLATFORMS["matrix"], pacing=_matrix_pacing())
     worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
     await worker.start()
     try:
@@ -171,3 +179,50 @@ async def test_replies_after_one_that_waits_come_after_it(app: App) -> None:
     # Once nothing waits any more, answers are sent straight away again.
     await mara.send("1")
     assert mara.keys == ["ideas.ask_category"]
+
+
+async def test_numbers_of_a_reply_that_waited_win_over_a_notification_sent_before_it(
+    app: App,
+) -> None:
+    """A notification with options may reach the chat while a waiting reply is retried;
+    the reply, arriving later, is what the person sees last, so "2" chooses from it."""
+    mara = Chat(app, "@mara:hs", platform="matrix", chat_id="!dm")
+    await mara.onboard()
+    await _outage(app, mara.event(command="menu", event_id="$menu"))
+    user = await app.repos.users.find("matrix", "@mara:hs")
+    assert user is not None
+    (menu,) = await app.repos.outbox.for_user(user.id)
+    news = Reply(
+        key="raw",
+        params={"text": "Nieuws"},
+        buttons=[[Button(label="raw", payload="x", params={"text": "Lezen"})]],
+    )
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(
+            user.id, [news.model_dump(mode="json")], kind="notification", now=app.router.clock()
+        )
+
+    # The homeserver fails the menu once more; the notification goes on meanwhile.
+    adapter = FakeAdapter(
+        name="matrix",
+        platform=PLATFORMS["matrix"],
+        pacing=_matrix_pacing(),
+        script={"!dm": [DeliveryError("502")]},
+    )
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05, backoff=1.0)
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    assert [s.keys for s in adapter.sent] == [["raw"], [r["key"] for r in menu.payload]]
+    shown = [b.payload for r in adapter.sent[-1].replies for line in r.buttons for b in line]
+    assert shown
+    stored = await app.repos.chat_options.load("matrix", "!dm")
+    assert [payload for _, payload, _ in stored] == shown
