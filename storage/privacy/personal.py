@@ -242,7 +242,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "outbox",
         Kind.PERSONAL,
-        "messages for you that are not direct replies: waiting, sent or failed",
+        "messages for you that went through the queue (news, notices, replies that had to"
+        " wait): waiting, sent or failed",
         export="SELECT kind, status, payload, language, attempts, not_before, last_error,"
         " created_at, sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
         json_columns=("payload",),
