@@ -135,8 +135,11 @@ class EvaluationSeed(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     key: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
-    #: The slugs of the experiments that carry it (one evaluation each).
-    experiments: list[str] = Field(min_length=1)
+    #: The slugs of the experiments that carry it (one evaluation each)...
+    experiments: list[str] = Field(default_factory=list)
+    #: ...and every experiment started in the chat (from an idea, a proposal or a budget
+    #: round): it gets one when it starts.
+    started_in_chat: bool = False
     #: ``{experiment}`` is replaced by the experiment's title.
     title: Localized
     intro: Localized
@@ -151,6 +154,8 @@ class EvaluationSeed(BaseModel):
 
     @model_validator(mode="after")
     def _has_a_moment(self) -> EvaluationSeed:
+        if not self.experiments and not self.started_in_chat:
+            raise ValueError("an evaluation needs experiments, or started_in_chat = true")
         if not self.after_join_days and not self.at_end:
             raise ValueError("an evaluation needs a moment: after_join_days or at_end")
         if any(days < 1 for days in self.after_join_days):

@@ -35,7 +35,7 @@ from handlers.consultations import results as shown_results
 from handlers.consultations.shown import brand, invitation, shown_time
 from handlers.contract import Button, Reply, Timer
 from handlers.feature import Context
-from handlers.profile import Profile
+from handlers.profile import EvaluationSeed, Profile
 from storage import Repositories
 from storage.consultations.model import (
     Consultation,
@@ -392,50 +392,84 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
 
 async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime) -> int:
     """Bring the profile's evaluations in, one per experiment that carries it; returns how
-    many were new. Run at every start-up (inside a transaction), after the experiments."""
+    many were new. Run at every start-up (inside a transaction), after the experiments.
+
+    An evaluation for experiments started in the chat reaches the running ones that lack it
+    here too (the profile may have gained it since they started)."""
     added = 0
+    started_in_chat = None
     for seed in profile.consultations.evaluations:
         for slug in seed.experiments:
             experiment = await repos.consultations.experiment_of(slug)
-            if experiment is None:
-                continue
-            experiment_id, titles = experiment
-
-            def named(text: dict[str, str], titles: dict[str, str] = titles) -> dict[str, str]:
-                # The experiment's title in the same language, else its Dutch one.
-                return {
-                    lang: with_title(value, titles.get(lang, titles["nl"]))
-                    for lang, value in text.items()
-                }
-
-            content = Content(
-                title=named(seed.title.model_dump()),
-                intro=named(seed.intro.model_dump()),
-                follow_up=named(seed.follow_up.model_dump()),
-                questions=[
-                    Question(
-                        kind=QuestionKind(question.kind),
-                        text=question.text.model_dump(),
-                        options=[option.model_dump() for option in question.options],
-                        low=question.low.model_dump() if question.low else None,
-                        high=question.high.model_dump() if question.high else None,
-                    )
-                    for question in seed.questions
-                ],
-            )
-            moments = [Moment(after_join_days=days) for days in seed.after_join_days]
-            if seed.at_end:
-                moments.append(Moment(at_end=True))
-            if await repos.consultations.seed_evaluation(
-                seed.key,
-                experiment_id,
-                content,
-                moments=moments,
-                answer_days=seed.answer_days,
-                now=now,
-            ):
+            if experiment is not None and await _evaluate(repos, seed, *experiment, now):
                 added += 1
+        if seed.started_in_chat:
+            if started_in_chat is None:
+                started_in_chat = await repos.consultations.started_in_chat()
+            for experiment_id, titles in started_in_chat:
+                if await _evaluate(repos, seed, experiment_id, titles, now):
+                    added += 1
     return added
+
+
+async def evaluate_started_experiment(
+    repos: Repositories,
+    profile: Profile,
+    experiment_id: int,
+    titles: dict[str, str],
+    now: datetime,
+) -> int:
+    """Give an experiment just started in the chat the profile's evaluations for such
+    experiments; returns how many. Its participants are asked at the evaluations' moments
+    like those of the profile's own experiments."""
+    added = 0
+    for seed in profile.consultations.evaluations:
+        if seed.started_in_chat and await _evaluate(repos, seed, experiment_id, titles, now):
+            added += 1
+    return added
+
+
+async def _evaluate(
+    repos: Repositories,
+    seed: EvaluationSeed,
+    experiment_id: int,
+    titles: dict[str, str],
+    now: datetime,
+) -> bool:
+    """Add one evaluation to one experiment, once; True when it was new."""
+
+    def named(text: dict[str, str]) -> dict[str, str]:
+        # The experiment's title in the same language, else its Dutch one.
+        return {
+            lang: with_title(value, titles.get(lang, titles["nl"])) for lang, value in text.items()
+        }
+
+    content = Content(
+        title=named(seed.title.model_dump()),
+        intro=named(seed.intro.model_dump()),
+        follow_up=named(seed.follow_up.model_dump()),
+        questions=[
+            Question(
+                kind=QuestionKind(question.kind),
+                text=question.text.model_dump(),
+                options=[option.model_dump() for option in question.options],
+                low=question.low.model_dump() if question.low else None,
+                high=question.high.model_dump() if question.high else None,
+            )
+            for question in seed.questions
+        ],
+    )
+    moments = [Moment(after_join_days=days) for days in seed.after_join_days]
+    if seed.at_end:
+        moments.append(Moment(at_end=True))
+    return await repos.consultations.seed_evaluation(
+        seed.key,
+        experiment_id,
+        content,
+        moments=moments,
+        answer_days=seed.answer_days,
+        now=now,
+    )
 
 
 def with_title(text: str, title: str) -> str:

@@ -15,6 +15,7 @@ municipality.
 from __future__ import annotations
 
 from handlers.answers import read_text
+from handlers.consultations.jobs import evaluate_started_experiment
 from handlers.contract import Dialog, Reply
 from handlers.experiments.join import card_params
 from handlers.feature import Context
@@ -116,4 +117,13 @@ async def start(ctx: Context, dialog: Dialog) -> Experiment:
     )
     experiment = await ctx.repos.experiments.get(experiment_id)
     assert experiment is not None
+    # Its participants are asked how it goes, like those of the Burgertop's experiments (and
+    # staff can mark it ended from that evaluation's card).
+    await evaluate_started_experiment(
+        ctx.repos,
+        ctx.profile,
+        experiment_id,
+        experiment.title.model_dump(exclude_none=True),
+        ctx.now,
+    )
     return experiment

@@ -363,6 +363,15 @@ class Consultations:
             return None
         return int(row[0]), dict(json.loads(row[1]))
 
+    async def started_in_chat(self) -> list[tuple[int, dict[str, str]]]:
+        """The ids and titles of the running experiments that no profile seeded (started in
+        the chat from an idea, a proposal or a budget round), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, title FROM experiments WHERE slug IS NULL AND status = 'running'"
+            " ORDER BY id"
+        )
+        return [(int(row[0]), dict(json.loads(row[1]))) for row in rows]
+
     async def experiment_status(self, experiment_id: int) -> str | None:
         found = await self.db.fetchval(
             "SELECT status FROM experiments WHERE id = ?", (experiment_id,)

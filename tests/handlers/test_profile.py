@@ -71,6 +71,19 @@ def test_duplicate_ids_and_unknown_references_are_refused() -> None:
         Profile.model_validate(raw)
 
 
+def test_an_evaluation_names_its_experiments_or_goes_to_those_started_in_the_chat() -> None:
+    raw = tomllib.loads(DEFAULT_PROFILE.read_text())
+    [evaluation] = raw["consultations"]["evaluations"]
+    evaluation["experiments"] = []
+    assert Profile.model_validate(raw).consultations.evaluations[0].started_in_chat
+    evaluation["started_in_chat"] = False
+    with pytest.raises(ValidationError, match="needs experiments"):
+        Profile.model_validate(raw)
+    evaluation["experiments"] = ["kermis"]
+    with pytest.raises(ValidationError, match="unknown experiments"):
+        Profile.model_validate(raw)
+
+
 @pytest.mark.parametrize("reserved", ["geen", "overig"])
 def test_a_neighbourhood_may_not_take_a_code_published_results_use(reserved: str) -> None:
     # Results name people without a neighbourhood "geen" and small groups together "overig".

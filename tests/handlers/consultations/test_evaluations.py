@@ -11,8 +11,11 @@ from bot.settings import Settings
 from handlers.consultations.jobs import Surroundings, run_evaluations
 from handlers.contract import Timer
 from storage.consultations.model import ConsultationKind, Moment
+from storage.experiments.experiments import NewExperiment
+from storage.localized import Localized
 from tests.consultations import Clock, Jobs, button, outbox_of, seen
-from tests.people import TimerLog, civil_servant
+from tests.handlers.experiments.helpers import name_experiment
+from tests.people import TimerLog, civil_servant, connector
 from tests.people import person as resident
 from tests.people import row as stored
 
@@ -164,3 +167,85 @@ async def test_nobody_is_asked_how_it_is_going_after_the_experiment_ended(
     assert await outbox_of(app, anna) == [at_end]
     taken = await app.repos.responses.of_user((await stored(app, "anna")).id)
     assert [(t.consultation_id, t.moment) for t in taken] == [(evaluation, 2)]
+
+
+async def test_an_experiment_started_from_a_proposal_is_evaluated_like_the_burgertop_ones(
+    app: App, clock: Clock
+) -> None:
+    carl = await resident(app, "carl")
+    await carl.send("/nieuwexperiment")
+    await carl.send("Een moestuin bij de basisschool voor de hele buurt.")
+    await carl.press("IJmuiden")
+    await carl.send("De school en de ouders")
+    await carl.send("2500")
+    await carl.press("Insturen")
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    await ria.press("Het gevraagde bedrag")
+    await name_experiment(ria, "Moestuin bij de school", "Kinderen en ouders maken een moestuin.")
+    await ria.press("Geen toelichting")
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.experiment_id is not None
+    experiment = proposal.experiment_id
+    [evaluation] = [
+        c
+        for c in await app.repos.consultations.open_evaluations()
+        if c.experiment_id == experiment
+    ]
+    assert evaluation.title == {
+        "nl": "Hoe gaat het met Moestuin bij de school?",
+        "en": "How is Moestuin bij de school going?",
+    }
+
+    # A participant is asked four weeks after joining, as in the profile's experiments.
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    jobs = Jobs.of(app)
+    clock.now = joined + timedelta(days=27)
+    await jobs.evaluations()
+    assert await outbox_of(app, anna) == []
+    clock.now = joined + timedelta(days=28, minutes=1)
+    await jobs.evaluations()
+    [invitation] = await outbox_of(app, anna)
+    assert "Je doet mee met Moestuin bij de school. Wij willen" in seen(app, invitation)[0].text
+
+    # Staff can say it has ended (before, such an experiment could not be ended at all).
+    ambtenaar = await civil_servant(app, "sanne")
+    await ambtenaar.press_payload(f"cs.exend:{evaluation.id}")
+    assert "Moestuin bij de school" in ambtenaar.text
+    await ambtenaar.press("Ja, het is afgelopen")
+    assert ambtenaar.keys == ["consultations.experiment_ended"]
+    assert experiment not in {e.id for e in await app.repos.experiments.running()}
+
+
+async def test_running_experiments_started_in_the_chat_get_the_evaluation_at_start_up(
+    app: App, settings: Settings, clock: Clock
+) -> None:
+    # Started in the chat by a version that gave them no evaluation: one still runs, one ended.
+    def planned(title: str) -> NewExperiment:
+        return NewExperiment(
+            title=Localized.same(title),
+            summary=Localized.same("Samen iets moois maken."),
+            place=Localized.same("Velsen"),
+            organiser=Localized.same("Burgerbeest"),
+        )
+
+    running = await app.repos.experiments.create(planned("Bankjes in het park"), clock.now)
+    ended = await app.repos.experiments.create(planned("Zwerfvuil prikken"), clock.now)
+    await app.repos.experiments.end(ended)
+    again = await App.open(settings, clock=clock)
+    try:
+        evaluated = {
+            c.experiment_id: c.title["nl"]
+            for c in await again.repos.consultations.open_evaluations()
+        }
+        assert evaluated[running] == "Hoe gaat het met Bankjes in het park?"
+        assert ended not in evaluated and len(evaluated) == 4
+        # Opening again adds nothing.
+        await again.close()
+        again = await App.open(settings, clock=clock)
+        assert len(await again.repos.consultations.open_evaluations()) == 4
+    finally:
+        await again.close()
