@@ -405,8 +405,17 @@ desk = Desk(
 )
 @feature.action("mod", role=Role.CONNECTOR)
 async def reported(ctx: Context) -> Response:
-    """The reported comment or idea that waits longest, as a card with the decisions."""
+    """The reported comment or idea that waits longest, as a card with the decisions;
+    ``mod:i12`` (or ``/meldingen i12``) that one's card."""
+    ref = desk.parse(ctx.value) if ctx.value else None
+    if ref is not None:
+        return await desk.show(ctx, ref)
     return await desk.next_card(ctx, None)
+
+
+def reports_button(idea_id: int) -> Button:
+    """"🚩 Meldingen" for the reports about one idea."""
+    return Button(label="moderation.menu", payload=f"mod:{desk.ref(Ideas.name, idea_id)}")
 
 
 # Showing a hidden idea again -----------------------------------------------------------------

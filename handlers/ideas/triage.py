@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from handlers.answers import excerpt, parse_id
+from handlers.community import moderation
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.experiments import launch
 from handlers.experiments.triage import Proposals
@@ -97,7 +98,7 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
                     key="triage.idea_reported",
                     params={"number": number(idea.id)},
                     buttons=[
-                        [Button(label="moderation.menu", payload="mod")],
+                        [moderation.reports_button(idea.id)],
                         [Button(label="menu.back", payload="menu")],
                     ],
                 )

@@ -283,3 +283,33 @@ async def test_the_reporters_of_a_comment_hear_the_outcome(
         assert "Zo hebben we het besloten." not in text
     entry = (await app.repos.logbook.page(limit=1))[0]
     assert entry.detail["reporters_told"] == 2 and entry.detail["author_told"] is True
+
+
+async def test_meldingen_on_a_hidden_ideas_triage_card_opens_that_ideas_reports(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Een bankje bij het strand", "Graag een bankje bij het strand, echt.")
+    bob = await person(app, "bob")
+    await submit_idea(bob, TITLE, DESCRIPTION)
+    if bob.keys == ["ideas.similar_intro"]:
+        await bob.press("Versturen")
+    assert (await app.repos.ideas.get(2)) is not None
+    await _report(await person(app, "early"), idea=1)  # the report that waits longest
+    for n in range(3):
+        await _report(await person(app, f"r{n}"), idea=2)
+    ria = await connector(app)
+    await ria.send("/wachtrij 2")
+    assert ria.keys == ["triage.idea_reported"]
+    await ria.press("Meldingen")
+    assert ria.keys == ["moderation.idea.card"]
+    assert TITLE in ria.text and "Een bankje bij het strand" not in ria.text
+    # Decided meanwhile: the button says so and goes on with the next report.
+    await ria.press("Laten staan")
+    await ria.press("Geen toelichting")
+    await ria.press_payload("mod:i2")
+    assert ria.keys[0] == "moderation.idea.already_decided"
+    assert "Een bankje bij het strand" in ria.text
+    # Without a number, or with one that is no report's: the report that waits longest.
+    await ria.send("/meldingen")
+    assert "Een bankje bij het strand" in ria.text
