@@ -414,7 +414,7 @@ async def reported(ctx: Context) -> Response:
 
 
 def reports_button(idea_id: int) -> Button:
-    """"🚩 Meldingen" for the reports about one idea."""
+    """ "🚩 Meldingen" for the reports about one idea."""
     return Button(label="moderation.menu", payload=f"mod:{desk.ref(Ideas.name, idea_id)}")
 
 
