@@ -50,8 +50,9 @@ _MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
 ]
 
 #: A command starts with / (as in Telegram) or ! (the custom in Matrix bots, and what
-#: Element sends without asking "send as message?").
-_COMMAND = re.compile(r"^[/!]([A-Za-z][A-Za-z0-9_-]{0,31})(?:@\S*)?(?:\s+(.*))?$", re.DOTALL)
+#: Element sends without asking "send as message?"), then a letter; its name may hold any
+#: letters (``/ideeën``, as the menus' Dutch reads), digits, ``_`` and ``-``.
+_COMMAND = re.compile(r"^[/!]([^\W\d_][\w-]{0,63})(?:@\S*)?(?:\s+(.*))?$", re.DOTALL)
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 

@@ -36,6 +36,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -1071,14 +1072,27 @@ def _sender(user: Any) -> Sender:
     )
 
 
+#: A command with letters Telegram does not take into its commands (``/ideeën``, ``/мої``):
+#: Telegram sends it as plain text, without a ``bot_command`` entity.
+_WORD_COMMAND = re.compile(r"/(\w{1,64}(?:@\w{3,32})?)(?:\s+(.*))?", re.DOTALL)
+
+
 def _command(message: Message) -> tuple[str, str] | None:
-    """(command, args) when the message starts with a bot command."""
+    """(command, args) when the message starts with a bot command.
+
+    Telegram marks only commands of ASCII letters, digits and ``_``; one with other
+    letters (the Dutch ``/ideeën`` our menus name) comes as text and is read here, or a
+    resident typing it would have it taken as their answer to a dialog's question.
+    """
     text = message.text or ""
     for entity in message.entities or ():
         if entity.type == MessageEntityType.BOT_COMMAND and entity.offset == 0:
             command = message.parse_entity(entity)[1:]
             args = text[len(command) + 1 :].strip()
             return command, args
+    found = _WORD_COMMAND.fullmatch(text.strip())
+    if found is not None and not found[1].isascii():
+        return found[1], (found[2] or "").strip()
     return None
 
 

@@ -77,6 +77,10 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
+#: A bot command as Telegram marks it at the start of a message: ASCII letters, digits and
+#: ``_`` (and a bot's @name), not followed by a letter, digit, ``/``, ``<`` or ``>``.
+_BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
+
 JSONDict: TypeAlias = dict[str, Any]
 """A decoded JSON object."""
 
@@ -723,7 +727,9 @@ class FakeUser:
     def send_text(
         self, text: str, *, chat_id: int | None = None, reply_to: int | None = None
     ) -> QueuedUpdate:
-        """Send a text message; ``/command args`` gets a ``bot_command`` entity.
+        """Send a text message; ``/command args`` gets a ``bot_command`` entity where
+        Telegram gives one: ASCII letters, digits and ``_`` followed by the end or a
+        character that is no letter (``/ideeën`` comes without one, as plain text).
 
         Args:
             text: Message text.
@@ -734,10 +740,10 @@ class FakeUser:
             The queued update.
         """
         content: JSONDict = {"text": text}
-        if text.startswith("/") and len(text) > 1:
-            command = text.split(maxsplit=1)[0]
+        command = _BOT_COMMAND.match(text)
+        if command is not None:
             content["entities"] = [
-                {"type": "bot_command", "offset": 0, "length": utf16_len(command)}
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}
             ]
         return self._server._enqueue_user_message(self, chat_id, content, reply_to)
 

@@ -51,3 +51,32 @@ async def test_a_draft_is_kept_asked_about_and_thrown_away_only_on_request(
         assert user is not None
         stored = await app.repos.dialogs.load(user.id)
         assert stored is not None and (stored.step, stored.data) == ("category", {})
+
+
+async def test_a_command_with_dutch_letters_is_a_command_not_an_answer(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # Telegram marks /ideeen as a command but sends /ideeën as plain text (a command of
+    # other than ASCII letters has no bot_command entity); the menus name the latter.
+    anna = server.user(3302)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+        await anna.send_text("Tiny houses aan de rand van Velserbroek")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/ideeën")
+        await wait_for_text(server, anna.chat_id, "▶️ Verder met je idee", after=before)
+        user = await app.repos.users.find("telegram", str(anna.id))
+        assert user is not None
+        stored = await app.repos.dialogs.load(user.id)
+        assert stored is not None and stored.step == "description"
+        assert "/ideeën" not in str(stored.data)
+
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/mijnideeën")
+        await wait_for_text(server, anna.chat_id, "nog geen ideeën", after=before)
