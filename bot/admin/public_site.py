@@ -218,14 +218,15 @@ def _idea(
         }
         for change in changes
     ]
-    reasons = [change["reason"] for change in history if change["reason"]]
     return {
         "number": number,
         "page": idea_page(number),
         "title": clean(row["title"]),
         "text": clean(row["text"] or ""),
         "status": _label(codes, "status", row["status"]),
-        "reason": reasons[-1] if reasons else "",
+        # The reason given with the current status only: after a reopen without one, an
+        # earlier decision's reason ("too expensive") must not read as the reason for it.
+        "reason": history[-1]["reason"] if history else "",
         "category": _label(codes, "category", row["category"]),
         "neighbourhood": _label(codes, "neighbourhood", row["neighbourhood"]),
         "supporters": int(row["supporters"]),

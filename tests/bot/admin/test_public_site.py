@@ -512,3 +512,45 @@ async def test_a_merged_idea_links_to_the_idea_it_joined_only_while_that_one_is_
     assert link not in page and not (out / idea_page(bob)).exists()
     hrefs = re.findall(r'href="([^"#]+)', page)
     assert all((out / href).is_file() for href in hrefs), hrefs
+
+
+def index_item(out: Path, number: int) -> str:
+    """The text of an idea's item in the index's list of ideas."""
+    index = (out / "index.html").read_text(encoding="utf-8")
+    start = index.index(f'<li><h3><a href="{idea_page(number)}">')
+    return html.unescape(re.sub(r"<[^>]+>", " ", index[start : index.index("</li>", start)]))
+
+
+async def test_a_reopened_idea_is_not_listed_with_the_reason_of_the_decision_it_left(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anna = await resident(app, "anna")
+    await submit_idea(
+        anna, "Meer bankjes in het Velserbeekpark", "Bij de vijver kun je nergens zitten."
+    )
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Niet haalbaar")
+    await ria.send("Te duur voor dit jaar.")
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    assert "In behandeling" in ria.text
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    item = " ".join(index_item(out, 1).split())
+    assert statuses(out)[IdeaStatus.IN_REVIEW] in item
+    assert "Te duur" not in item and "Reden" not in item, item
+    # The idea's own page still tells the whole story, each reason beside its status.
+    page = (out / idea_page(1)).read_text(encoding="utf-8")
+    assert "Te duur voor dit jaar." in page
+
+    # A reason given with the current status is shown beside it.
+    await ria.send("/wachtrij 1")
+    await ria.press("Opnemen in agenda")
+    await ria.press("Klimaat")
+    await ria.send("Past bij de klimaatagenda.")
+    await export(out, monkeypatch, app)
+    item = " ".join(index_item(out, 1).split())
+    assert "Reden" in item and "Past bij de klimaatagenda." in item and "Te duur" not in item
