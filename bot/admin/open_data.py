@@ -10,7 +10,7 @@ It holds no personal data: no ids or names of people, no comment texts, no autho
 ideas and updates meant only for an experiment's participants are left out; what residents
 chose to delete is gone from the database itself.
 
-Beside the data it writes the public site (index.html, a page per idea, feed.xml: see
+Beside the data it writes the public site (index.html, the news, a page per idea, feed.xml: see
 :mod:`bot.admin.public_site`), rendered from the same rows, and ``datapackage.json``
 carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
 

@@ -2,6 +2,9 @@
 
     index.html        recent "Wist je dat", the experiments, every idea with its status and
                       the reason given, and links to the open-data files
+    wist-je-dat.html  every "Wist je dat" update, newest first: the page a feed entry of one
+                      links to, so the link keeps working when newer updates push it off
+                      the index
     idee-<n>.html     one idea: its status history, supporters and comments counted
     feed.xml          an Atom feed of "Wist je dat" and status changes (for a website, a
                       newsletter tool or the local paper)
@@ -40,6 +43,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 ATOM = "http://www.w3.org/2005/Atom"
 FEED = "feed.xml"
 INDEX = "index.html"
+NEWS_PAGE = "wist-je-dat.html"
 STYLE = "style.css"
 #: How many "Wist je dat" updates the index shows, and how many entries the feed carries.
 RECENT_NEWS = 10
@@ -165,11 +169,13 @@ def render_site(
             **common,
             news=news[:RECENT_NEWS],
             news_total=len(news),
+            news_page=NEWS_PAGE,
             experiments=experiments,
             ideas=ideas,
             files=files,
         )
         .encode("utf-8"),
+        NEWS_PAGE: env.get_template("news.html").render(**common, news=news).encode("utf-8"),
         STYLE: (TEMPLATES / STYLE).read_bytes(),
     }
     page = env.get_template("idea.html")
@@ -218,14 +224,15 @@ def _idea(
         }
         for change in changes
     ]
-    reasons = [change["reason"] for change in history if change["reason"]]
     return {
         "number": number,
         "page": idea_page(number),
         "title": clean(row["title"]),
         "text": clean(row["text"] or ""),
         "status": _label(codes, "status", row["status"]),
-        "reason": reasons[-1] if reasons else "",
+        # The reason given with the current status only: after a reopen without one, an
+        # earlier decision's reason ("too expensive") must not read as the reason for it.
+        "reason": history[-1]["reason"] if history else "",
         "category": _label(codes, "category", row["category"]),
         "neighbourhood": _label(codes, "neighbourhood", row["neighbourhood"]),
         "supporters": int(row["supporters"]),
@@ -266,7 +273,7 @@ def _feed(
             # Most updates start with the words; the others get them in front.
             title=title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}",
             at=item["at"].iso,
-            link=site.link(f"{INDEX}#{item['anchor']}"),
+            link=site.link(f"{NEWS_PAGE}#{item['anchor']}"),
             content=text,
             category="wist-je-dat",
         )

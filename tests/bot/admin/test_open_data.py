@@ -135,7 +135,14 @@ async def test_the_package_matches_its_own_schema_and_validates(app: App, tmp_pa
     data = {path.name for path in out.iterdir() if path.suffix in (".csv", ".json")}
     assert described == data - {"datapackage.json"}
     site = {path.name for path in out.iterdir()} - data
-    assert site == {"index.html", "style.css", "feed.xml", "idee-1.html", "idee-2.html"}
+    assert site == {
+        "index.html",
+        "wist-je-dat.html",
+        "style.css",
+        "feed.xml",
+        "idee-1.html",
+        "idee-2.html",
+    }
     tables: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for resource in package["resources"]:
         assert resource["profile"] == "tabular-data-resource"

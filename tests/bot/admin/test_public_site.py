@@ -29,7 +29,7 @@ from storage.privacy.personal import Cause, ContentChoice
 from tests.bot.admin.test_open_data import EXPERIMENT_ONLY, REMOVED_TITLE, SIGNER, seed_public_life
 from tests.chromium import Browser
 from tests.handlers.ideas.helpers import submit_idea
-from tests.people import connector
+from tests.people import civil_servant, connector, subscribe
 from tests.people import person as resident
 from tests.privacy import traces
 from tests.support import Chat
@@ -512,3 +512,84 @@ async def test_a_merged_idea_links_to_the_idea_it_joined_only_while_that_one_is_
     assert link not in page and not (out / idea_page(bob)).exists()
     hrefs = re.findall(r'href="([^"#]+)', page)
     assert all((out / href).is_file() for href in hrefs), hrefs
+
+
+def index_item(out: Path, number: int) -> str:
+    """The text of an idea's item in the index's list of ideas."""
+    index = (out / "index.html").read_text(encoding="utf-8")
+    start = index.index(f'<li><h3><a href="{idea_page(number)}">')
+    return html.unescape(re.sub(r"<[^>]+>", " ", index[start : index.index("</li>", start)]))
+
+
+async def test_a_reopened_idea_is_not_listed_with_the_reason_of_the_decision_it_left(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anna = await resident(app, "anna")
+    await submit_idea(
+        anna, "Meer bankjes in het Velserbeekpark", "Bij de vijver kun je nergens zitten."
+    )
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Niet haalbaar")
+    await ria.send("Te duur voor dit jaar.")
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    assert "In behandeling" in ria.text
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    item = " ".join(index_item(out, 1).split())
+    assert statuses(out)[IdeaStatus.IN_REVIEW] in item
+    assert "Te duur" not in item and "Reden" not in item, item
+    # The idea's own page still tells the whole story, each reason beside its status.
+    page = (out / idea_page(1)).read_text(encoding="utf-8")
+    assert "Te duur voor dit jaar." in page
+
+    # A reason given with the current status is shown beside it.
+    await ria.send("/wachtrij 1")
+    await ria.press("Opnemen in agenda")
+    await ria.press("Klimaat")
+    await ria.send("Past bij de klimaatagenda.")
+    await export(out, monkeypatch, app)
+    item = " ".join(index_item(out, 1).split())
+    assert "Reden" in item and "Past bij de klimaatagenda." in item and "Te duur" not in item
+
+
+async def test_every_wist_je_dat_in_the_feed_links_to_a_page_that_shows_it(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    cas = await civil_servant(app, "cas")
+    texts = [f"Wist je dat er in week {week} een markt is?" for week in range(1, 13)]
+    for text in texts:
+        await cas.send("/nieuwbericht")
+        await cas.send(text)
+        await cas.press("Zonder foto")
+        await cas.press("Alle abonnees")
+        await cas.press("Nu versturen")
+        assert cas.keys == ["composer.sent"]
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    news = [entry for entry in feed.entries if entry.title.startswith("Wist je dat")]
+    assert sorted(entry.title for entry in news) == sorted(texts)
+    async with Browser.start(tmp_path / "chromium") as browser:
+        for entry in news:
+            page, anchor = entry.link.split("#")
+            await browser.page.goto(out / page, width=PHONE)
+            shown = await browser.page.evaluate(
+                f"document.getElementById({json.dumps(anchor)})?.innerText ?? null"
+            )
+            # The oldest two are no longer on the index (it shows the latest ten).
+            assert shown is not None and entry.title in shown, (entry.link, shown)
+
+        index = await look(browser, out / "index.html")
+        assert texts[-1] in index["text"] and texts[0] not in index["text"]
+        assert "wist-je-dat.html" in index["links"]
+        archive = await look(browser, out / "wist-je-dat.html")
+        assert_accessible(archive)
+        assert all(text in archive["text"] for text in texts)
+        assert "index.html" in archive["links"]
