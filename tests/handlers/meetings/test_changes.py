@@ -1,6 +1,6 @@
-"""A meeting moved or cancelled while messages about it still wait in the outbox (a large
-audience takes minutes to invite; a 429 or a stop holds rows back): what goes out after the
-change says what is true after it."""
+"""A meeting changes while messages about it still wait in the outbox (a large audience
+takes minutes to invite; a 429 or a stop holds rows back), or a person with a place is
+banned meanwhile: what goes out says what is true, and no place is lost."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from bot.app import App
 from handlers.contract import Reply
 from handlers.when import day
 from tests.consultations import Clock
+from tests.handlers.ideas.helpers import seed_idea
 from tests.meetings import Reminders, evening, organise
-from tests.people import civil_servant, row, subscribe
+from tests.people import civil_servant, connector, row, subscribe
 from tests.people import person as resident
 from tests.support import Chat
 
@@ -105,3 +106,44 @@ async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting
         "SELECT batch FROM outbox WHERE status = 'cancelled' ORDER BY id"
     )
     assert [r["batch"] for r in withdrawn] == ["broadcast:1", f"meeting:{meeting}:day"]
+
+
+async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
+    app: App, clock: Clock
+) -> None:
+    ria, sam = await civil_servant(app), await connector(app, "sam")
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    assert bob.keys == ["meetings.waitlisted"]
+    # Anna is banned for a comment; her reminder still comes, and asks her to say so if
+    # she cannot come.
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await carl.press_payload("idea.comments:1")
+    await carl.press("Meld 1")
+    await carl.press("Schelden of beledigend")
+    await sam.send("/meldingen")
+    await sam.press("Blokkeren")
+    await sam.send("Herhaaldelijk schelden.")
+    await anna.send("/menu")
+    assert anna.keys == ["moderation.banned"]
+    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
+    await Reminders.of(app).run(meeting)
+    [reminder] = [r for b, r, _ in await _waiting(app, anna) if b == f"meeting:{meeting}:day"]
+    assert reminder[0].key == "meetings.reminder_day"
+
+    await anna.press_payload(reminder[0].buttons[0][0].payload)
+    assert anna.keys == ["meetings.cancelled_mine_passed"]
+    [(_, placed, _)] = await _waiting(app, bob)
+    assert placed[0].key == "meetings.moved_up"
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert "1. Bob" in ria.text and "Anna" not in ria.text
+    # The ban holds for everything else.
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys == ["moderation.banned"]
