@@ -366,6 +366,33 @@ class Outbox:
         )
         return len(rows), {row[0] for row in rows if row[0] is not None}
 
+    async def withdraw(self, batches: Collection[str]) -> int:
+        """Cancel the pending rows of these batches, because what they say stopped being
+        true (a meeting moved or was cancelled); returns how many. A row a delivery worker
+        already took goes out as it is; an author's report counts the others as cancelled."""
+        cancelled = 0
+        for batch in batches:
+            cancelled += await self.db.execute_rowcount(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'withdrawn'"
+                " WHERE batch = ? AND status = 'pending'",
+                (batch,),
+            )
+        return cancelled
+
+    async def rewrite(self, batch: str, payload: Payload, *, expires_at: datetime | None) -> int:
+        """Give the pending rows of a batch new messages (and a new moment they expire), for
+        the rows none of whose messages went out yet; returns how many were changed. Each
+        row keeps its place in its chat's queue."""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET payload = ?, expires_at = ?"
+            " WHERE batch = ? AND status = 'pending' AND parts_sent = 0",
+            (
+                json.dumps(payload, ensure_ascii=False),
+                iso(expires_at) if expires_at else None,
+                batch,
+            ),
+        )
+
     async def due_for_chat(self, platform: str, chat_id: str, now: datetime) -> int:
         """How many pending rows for one chat may be sent now."""
         found = await self.db.fetchval(

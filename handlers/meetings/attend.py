@@ -196,7 +196,9 @@ async def calendar_again(ctx: Context) -> Response:
     return respond(with_calendar(Reply(key="meetings.calendar"), document))
 
 
-@feature.action("mt.no", role=Role.RESIDENT)
+# Open to someone banned meanwhile: the reminders they still get ask them to give up a
+# place they will not use, and the first waiting should not lose it to the ban.
+@feature.action("mt.no", role=Role.RESIDENT, open_to_banned=True)
 async def cancel(ctx: Context) -> Response:
     """ "Ik kom toch niet": the place goes to the first on the waitlist, who is told.
 

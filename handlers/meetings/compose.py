@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from handlers import audience as audiences
 from handlers.answers import digits, read_text
@@ -26,7 +27,7 @@ from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
 from handlers.when import parse_moment, typed_day
-from storage.meetings.meetings import MeetingDraft
+from storage.meetings.meetings import Meeting, MeetingDraft
 from storage.news.broadcasts import Audience
 
 feature = Feature("meeting-compose")
@@ -432,12 +433,17 @@ async def preview(ctx: Context, dialog: Dialog) -> Response:
     return respond(menu_reply(ctx, "meetings.published", count=invited), end_dialog=True)
 
 
+def invitation_payload(ctx: Context, meeting: Meeting) -> list[dict[str, Any]]:
+    """The invitation to a meeting as it is stored to be sent (its time as it is now)."""
+    signature = signature_of(ctx.profile, meeting.lang, None)
+    return [invitation(meeting, ctx.timezone, signature).model_dump(mode="json")]
+
+
 async def _invite(ctx: Context, meeting_id: int, chosen: Audience) -> int:
     """Invite an audience with a "Wist je dat" (signed with the author's card when sent)."""
     meeting = await ctx.repos.meetings.get(meeting_id)
     assert meeting is not None
-    signature = signature_of(ctx.profile, ctx.lang, None)
-    payload = [invitation(meeting, ctx.timezone, signature).model_dump(mode="json")]
+    payload = invitation_payload(ctx, meeting)
     broadcast_id = await ctx.repos.broadcasts.save_draft(
         ctx.user.id,
         text=f"{meeting.title}\n{meeting.description}",

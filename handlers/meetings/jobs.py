@@ -3,13 +3,14 @@ place. The scheduler only triggers them (job ``meeting:<id>``); each registratio
 which reminder it had, so a restart, or the job running twice, sends nothing twice.
 
     registered ──starts - 1 day──► day reminder ──starts - 1 hour──► hour reminder
-    (the bot was down past the hour mark: only the hour reminder; past the start: none)
+    (the bot was down past the hour mark: only the hour reminder; past the start: none;
+     on the meeting's own day the day's "tomorrow" is not sent)
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from handlers.contract import Timer
@@ -78,9 +79,18 @@ async def remind(
             await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
             await repos.meetings.mark_reminded(meeting_id, hour, Reminder.HOUR, now)
         elif now >= meeting.starts_at - DAY_BEFORE:
-            await _send(repos, meeting, zone, day, hour=False, now=now)
+            # It says "tomorrow": on the meeting's own day (the bot was down) it is skipped,
+            # and the hour's reminder is the one to come.
+            if now < its_day(meeting, zone):
+                await _send(repos, meeting, zone, day, hour=False, now=now)
             await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
         return [await timer(repos, meeting_id)]
+
+
+def its_day(meeting: Meeting, zone: ZoneInfo) -> datetime:
+    """The moment the meeting's day begins where it takes place (in UTC)."""
+    local = meeting.starts_at.astimezone(zone)
+    return datetime.combine(local.date(), time(0), tzinfo=zone).astimezone(UTC)
 
 
 async def held(repos: Repositories, user_id: int, now: datetime) -> list[int]:
@@ -135,6 +145,7 @@ async def _send(
         kind="meeting",
         batch=f"meeting:{meeting.id}:{which}",
         now=now,
-        expires_at=meeting.starts_at,  # a reminder after it began is worse than none
+        # A reminder after it began is worse than none; "tomorrow" is untrue on the day.
+        expires_at=meeting.starts_at if hour else its_day(meeting, zone),
     )
     log.info("meeting reminder id=%d which=%s queued=%d", meeting.id, which, queued)

@@ -23,8 +23,8 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings import jobs
-from handlers.meetings.compose import ask_ends, read_end, read_start
-from handlers.meetings.shown import calendar_file, when, with_calendar
+from handlers.meetings.compose import ask_ends, invitation_payload, read_end, read_start
+from handlers.meetings.shown import calendar_file, moved_up, when, with_calendar
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meeting-manage")
@@ -219,6 +219,7 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
         return respond(menu_reply(ctx, "meetings.not_moved"), end_dialog=True)
     meeting = await ctx.repos.meetings.get(meeting_id)
     assert meeting is not None
+    await _bring_up_to_date(ctx, meeting)
     told = await _tell_everyone(ctx, meeting, "meetings.moved")
     await ctx.repos.audit.record(
         "meeting.move",
@@ -286,6 +287,44 @@ async def _tell_everyone(
     return told
 
 
+# What still waits in the outbox about a meeting that changed ------------------------------
+
+
+def _superseded(meeting: Meeting) -> list[str]:
+    """The batches a change of the meeting makes untrue: its reminders (they start over) and
+    the notices of earlier changes (the one about this change is about to go)."""
+    prefix = f"meeting:{meeting.id}"
+    earlier = [f"{prefix}:v{version}" for version in range(meeting.version)]
+    return [f"{prefix}:day", f"{prefix}:hour", *earlier]
+
+
+async def _bring_up_to_date(ctx: Context, meeting: Meeting) -> None:
+    """A meeting was moved: invitations and "a place came free" messages not sent yet go
+    with the new time (and calendar file); reminders and older notices still waiting go."""
+    await ctx.repos.outbox.withdraw(_superseded(meeting))
+    if meeting.broadcast_id is not None:
+        await ctx.repos.outbox.rewrite(
+            f"broadcast:{meeting.broadcast_id}",
+            invitation_payload(ctx, meeting),
+            expires_at=meeting.starts_at,
+        )
+    placed = moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
+    await ctx.repos.outbox.rewrite(
+        f"meeting:{meeting.id}:moved",
+        [reply.model_dump(mode="json") for reply in placed],
+        expires_at=meeting.starts_at,
+    )
+
+
+async def _withdraw_all(ctx: Context, meeting: Meeting) -> None:
+    """A meeting was cancelled: nothing still waiting to invite, remind or place anyone
+    goes out any more (everyone registered or waiting hears it is cancelled)."""
+    batches = [*_superseded(meeting), f"meeting:{meeting.id}:moved"]
+    if meeting.broadcast_id is not None:
+        batches.append(f"broadcast:{meeting.broadcast_id}")
+    await ctx.repos.outbox.withdraw(batches)
+
+
 async def _places(ctx: Context, meeting_id: int) -> list[tuple[int, Place]]:
     found = []
     for user_id in await ctx.repos.meetings.people(meeting_id):
@@ -336,6 +375,7 @@ async def cancel_meeting(ctx: Context) -> Response:
         return respond(Reply(key="meetings.was_cancelled", params={"title": found.title}))
     meeting = await ctx.repos.meetings.get(found.id)
     assert meeting is not None
+    await _withdraw_all(ctx, meeting)
     told = await _tell_everyone(ctx, meeting, "meetings.cancelled_by_staff", people)
     await ctx.repos.audit.record(
         "meeting.cancel",

@@ -204,3 +204,60 @@ async def test_an_hour_reminder_left_in_the_outbox_by_a_stop_is_not_sent_after_t
 
 async def _broadcast(app: App) -> int:
     return int(await app.db.fetchval("SELECT MAX(id) FROM broadcasts"))
+
+
+async def test_the_reminder_that_says_tomorrow_is_not_sent_after_midnight_before_the_meeting(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = await _last_meeting(app)
+    await anna.press_payload(f"mt.go:{meeting}")
+    # The day's reminder is queued in the evening before, and held back (a stop, a 429)
+    # until after midnight: then "tomorrow" is untrue, and it is not sent.
+    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    await Reminders.of(app).run(meeting)
+    [queued] = await for_user(app, anna, "meeting")
+    assert "Morgen is de bijeenkomst" in queued.text(app, "nl")
+    clock.now = starts.replace(hour=0, minute=5).astimezone(UTC)
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            counts = await app.repos.outbox.status_counts()
+            return counts.get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    assert [key for s in adapter.sent for key in s.keys] == []
+
+
+async def test_a_bot_down_until_the_meetings_own_day_does_not_say_tomorrow_there(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = await _last_meeting(app)
+    await anna.press_payload(f"mt.go:{meeting}")
+    # Down from before the day's reminder until the afternoon of the meeting.
+    clock.now = starts.replace(hour=15).astimezone(UTC)
+    reminders = Reminders.of(app)
+    await reminders.run(meeting)
+    assert await for_user(app, anna, "meeting") == []
+    assert await reminders.pending() == [(meeting, starts.astimezone(UTC) - timedelta(hours=1))]
+    clock.now = starts.astimezone(UTC) - timedelta(minutes=59)
+    await reminders.run(meeting)
+    assert [q.replies[0].key for q in await for_user(app, anna, "meeting")] == [
+        "meetings.reminder_hour"
+    ]

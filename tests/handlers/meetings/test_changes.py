@@ -1,0 +1,149 @@
+"""A meeting changes while messages about it still wait in the outbox (a large audience
+takes minutes to invite; a 429 or a stop holds rows back), or a person with a place is
+banned meanwhile: what goes out says what is true, and no place is lost."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, timedelta
+
+from icalendar import Calendar
+
+from bot.app import App
+from handlers.contract import Reply
+from handlers.when import day
+from tests.consultations import Clock
+from tests.handlers.ideas.helpers import seed_idea
+from tests.meetings import Reminders, evening, organise
+from tests.people import civil_servant, connector, row, subscribe
+from tests.people import person as resident
+from tests.support import Chat
+
+
+async def _waiting(app: App, chat: Chat) -> list[tuple[str, list[Reply], str | None]]:
+    """(batch, replies, expires_at) of the rows still to be sent to a chat's person."""
+    user = await row(app, chat)
+    rows = await app.db.fetchall(
+        "SELECT batch, payload, expires_at FROM outbox WHERE user_id = ?"
+        " AND status = 'pending' ORDER BY id",
+        (user.id,),
+    )
+    return [
+        (r["batch"], [Reply.model_validate(p) for p in json.loads(r["payload"])], r["expires_at"])
+        for r in rows
+    ]
+
+
+def _read(app: App, replies: list[Reply]) -> str:
+    return "\n".join(app.catalog.render("nl", reply, markup=False) for reply in replies)
+
+
+async def test_a_move_before_everything_went_out_sends_the_new_time_and_no_old_reminder(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna, carl, dina = [await resident(app, n) for n in ("anna", "carl", "dina")]
+    await subscribe(anna)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1)
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await carl.press_payload(f"mt.go:{meeting}")
+    await dina.press_payload(f"mt.go:{meeting}")
+    await carl.press("Ik kom toch niet")  # Dina moves up: told, with the calendar file
+    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    await Reminders.of(app).run(meeting)  # Dina's reminder of the day waits as well
+
+    later = starts + timedelta(days=7)
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert ria.keys == ["meetings.moved_done"]
+
+    new, old = f"{day(later, 'nl')}, 19:30–21:30", day(starts, "nl")
+    [(batch, invitation, expires)] = await _waiting(app, anna)
+    assert batch.startswith("broadcast:") and invitation[0].key == "meetings.invitation"
+    assert new in _read(app, invitation) and old not in _read(app, invitation)
+    assert expires is not None and expires.startswith(later.astimezone(UTC).strftime("%Y-%m-%d"))
+    # Dina: that she has a place (now with the new time and file), then that it moved; the
+    # reminder that said "tomorrow" about the old time is not sent.
+    told = await _waiting(app, dina)
+    assert [replies[0].key for _, replies, _ in told] == ["meetings.moved_up", "meetings.moved"]
+    placed = told[0][1]
+    assert new in _read(app, placed) and old not in _read(app, placed)
+    assert placed[1].document is not None
+    [event] = Calendar.from_ical(placed[1].document.data).events
+    assert event.start == later and int(event["sequence"]) == 1
+    # The reminders start over for the new time.
+    assert await Reminders.of(app).pending() == [
+        (meeting, later.astimezone(UTC) - timedelta(days=1))
+    ]
+
+
+async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    await subscribe(anna)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5)
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await bob.press_payload(f"mt.go:{meeting}")
+    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    await Reminders.of(app).run(meeting)
+    assert [r[0].key for _, r, _ in await _waiting(app, bob)] == ["meetings.reminder_day"]
+
+    await ria.press_payload(f"mt.end:{meeting}")
+    await ria.press("Ja, afzeggen")
+    assert ria.keys == ["meetings.cancelled_done"] and "1 persoon" in ria.text
+
+    assert await _waiting(app, anna) == [], "no invitation to a meeting that is off"
+    [(_, told, _)] = await _waiting(app, bob)
+    assert told[0].key == "meetings.cancelled_by_staff"
+    withdrawn = await app.db.fetchall(
+        "SELECT batch FROM outbox WHERE status = 'cancelled' ORDER BY id"
+    )
+    assert [r["batch"] for r in withdrawn] == ["broadcast:1", f"meeting:{meeting}:day"]
+
+
+async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
+    app: App, clock: Clock
+) -> None:
+    ria, sam = await civil_servant(app), await connector(app, "sam")
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    assert bob.keys == ["meetings.waitlisted"]
+    # Anna is banned for a comment; her reminder still comes, and asks her to say so if
+    # she cannot come.
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await carl.press_payload("idea.comments:1")
+    await carl.press("Meld 1")
+    await carl.press("Schelden of beledigend")
+    await sam.send("/meldingen")
+    await sam.press("Blokkeren")
+    await sam.send("Herhaaldelijk schelden.")
+    await anna.send("/menu")
+    assert anna.keys == ["moderation.banned"]
+    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
+    await Reminders.of(app).run(meeting)
+    [reminder] = [r for b, r, _ in await _waiting(app, anna) if b == f"meeting:{meeting}:day"]
+    assert reminder[0].key == "meetings.reminder_day"
+
+    await anna.press_payload(reminder[0].buttons[0][0].payload)
+    assert anna.keys == ["meetings.cancelled_mine_passed"]
+    [(_, placed, _)] = await _waiting(app, bob)
+    assert placed[0].key == "meetings.moved_up"
+    await ria.press_payload(f"mt.who:{meeting}")
+    assert "1. Bob" in ria.text and "Anna" not in ria.text
+    # The ban holds for everything else.
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys == ["moderation.banned"]
