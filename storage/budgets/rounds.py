@@ -417,6 +417,19 @@ class BudgetRounds:
         )
         return count
 
+    async def withdraw(self, round_id: int, user_id: int, now: datetime) -> bool:
+        """Take back a voter's confirmed vote (their ballot stays, unconfirmed); False when
+        nothing of theirs was counted."""
+        await self.db.execute(
+            "DELETE FROM budget_votes WHERE round_id = ? AND user_id = ?", (round_id, user_id)
+        )
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_ballots SET confirmed_at = NULL, updated_at = ?"
+            " WHERE round_id = ? AND user_id = ? AND confirmed_at IS NOT NULL",
+            (iso(now), round_id, user_id),
+        )
+        return changed == 1
+
     async def unfinished(self, round_id: int) -> list[tuple[int, int]]:
         """(user id, projects chosen) of ballots with a choice but never confirmed and not
         reminded yet."""

@@ -372,3 +372,43 @@ async def test_an_idea_hidden_after_its_round_opened_leaves_only_staff_words_in_
     assert [p["title"] for p in published] == ["Nieuwe toestellen in de duinen", "Bankjes"]
     await bob.send("/mijngegevens")
     assert "Jan Bakker" not in json.dumps(exported(bob))
+
+
+async def test_a_voter_who_empties_a_counted_ballot_can_take_the_vote_back(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    # Never voted: an empty ballot is still "choose first".
+    await anna.press_payload(f"bv.vote:{round_id}")
+    assert anna.keys == ["budgets.choose_first"]
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    await anna.press_payload(f"bv.del:{round_id}:{bankjes}")
+    assert "Gekozen projecten: 0" in anna.text and "Stem opnieuw" in anna.text
+    await anna.press("Stem uitbrengen")
+    assert anna.keys == ["budgets.withdraw_confirm"]
+    withdraw = next(p for label, p in anna.buttons() if "intrekken" in label)
+    # She changes her mind once more before answering: the old question changes nothing.
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press_payload(withdraw)
+    assert anna.keys == ["budgets.confirm_stale"]
+    assert await app.repos.budgets.live_counts(round_id) == ({bankjes: 1}, 1, 0)
+    await anna.press_payload(f"bv.del:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem intrekken")
+    assert anna.keys == ["budgets.withdrawn"] and "telt niet meer" in anna.text
+    assert await app.repos.budgets.live_counts(round_id) == ({}, 0, 1)
+    await anna.press_payload(withdraw)
+    assert anna.keys == ["budgets.choose_first"]
+    await anna.send("/stemmen")
+    assert "Je hebt nog niet gestemd." in anna.text
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, round_id, found.closes_at
+    )
+    closed = await app.repos.budgets.get(round_id)
+    assert closed is not None and closed.voters == 0
+    assert [p.votes for p in await app.repos.budgets.projects(round_id)] == [0, 0]
