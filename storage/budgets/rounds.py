@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storage.budgets.tally import Candidate, TieRule, choose_winners
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 
 #: Unfinished ballots are reminded this long before the round closes.
@@ -432,11 +433,13 @@ class BudgetRounds:
 
     async def unfinished(self, round_id: int) -> list[tuple[int, int]]:
         """(user id, projects chosen) of ballots with a choice but never confirmed and not
-        reminded yet."""
+        reminded yet, of voters no ban keeps from finishing them."""
         rows = await self.db.fetchall(
             "SELECT b.user_id, COUNT(c.project_id) AS chosen FROM budget_ballots b"
             " JOIN budget_choices c ON c.round_id = b.round_id AND c.user_id = b.user_id"
+            " JOIN users u ON u.id = b.user_id"
             " WHERE b.round_id = ? AND b.confirmed_at IS NULL AND b.reminded_at IS NULL"
+            f" AND {NOT_BANNED}"
             " GROUP BY b.user_id ORDER BY b.user_id",
             (round_id,),
             long=True,

@@ -10,6 +10,7 @@ from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
 from storage.budgets.tally import TieRule
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.budgets.test_budget_round import exported
 from tests.handlers.ideas.helpers import submit_idea
@@ -412,3 +413,34 @@ async def test_a_voter_who_empties_a_counted_ballot_can_take_the_vote_back(app: 
     closed = await app.repos.budgets.get(round_id)
     assert closed is not None and closed.voters == 0
     assert [p.votes for p in await app.repos.budgets.projects(round_id)] == [0, 0]
+
+
+async def test_a_banned_voter_is_not_reminded_of_a_ballot_they_may_not_finish(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    for someone in (anna, bob):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.BAN,
+            reason="Scheldwoorden",
+            by_user_id=None,
+            now=app.router.clock(),
+        )
+    await anna.press_payload(f"bv.round:{round_id}")
+    assert anna.keys == ["moderation.banned"]
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos,
+        app.catalog,
+        app.profile,
+        app.router.timezone,
+        round_id,
+        found.closes_at - timedelta(days=1),
+    )
+    reminded = [q.user_id for q in await outbox(app, "budget_reminder")]
+    assert reminded == [(await row(app, bob)).id]
