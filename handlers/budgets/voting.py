@@ -10,6 +10,8 @@ closes. A project that does not fit what is left of the budget cannot be added.
                    └─► after each tap: chosen, total and what is left
                          ├─ Bekijk mijn keuze ──► the chosen projects
                          └─ Stem uitbrengen ──► "klopt dat?" ──► Ja ──► counted
+                              (a counted ballot emptied: "stem intrekken?" ──► Ja ──►
+                               the vote no longer counts)
 
 Buttons carry the round and project ids (``bv.add:<round>:<project>``); every tap checks
 the round is still open and the project is on its ballot, so an old button changes nothing.
@@ -354,6 +356,23 @@ async def vote(ctx: Context) -> Response:
         return found
     projects = await ctx.repos.budgets.projects(found.id)
     ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    if not ballot.chosen and ballot.confirmed:
+        # Everything taken off a counted ballot: casting it now takes the vote back.
+        return respond(
+            Reply(
+                key="budgets.withdraw_confirm",
+                params={"name": found.name, "closes": when(ctx, found)},
+                buttons=[
+                    [
+                        Button(
+                            label="budgets.btn_withdraw",
+                            payload=f"bv.ok:{found.id}:{fingerprint(set())}",
+                        )
+                    ],
+                    [Button(label="budgets.btn_change", payload=f"bv.round:{found.id}")],
+                ],
+            )
+        )
     if not ballot.chosen:
         return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
     return respond(
@@ -380,13 +399,26 @@ async def vote(ctx: Context) -> Response:
 
 @feature.action("bv.ok", role=Role.RESIDENT)
 async def confirm(ctx: Context) -> Response:
-    """``bv.ok:<round>:<fingerprint>``: count the ballot the voter just saw."""
+    """``bv.ok:<round>:<fingerprint>``: count the ballot the voter just saw (or, for a
+    counted ballot they emptied, take the vote back)."""
     found = await _round_from_value(ctx)
     if not isinstance(found, Round):
         return found
     _, _, shown = ctx.value.partition(":")
     projects = await ctx.repos.budgets.projects(found.id)
     ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    if not ballot.chosen and ballot.confirmed and shown == fingerprint(set()):
+        await ctx.repos.budgets.withdraw(found.id, ctx.user.id, ctx.now)
+        return respond(
+            Reply(
+                key="budgets.withdrawn",
+                params={"name": found.name, "closes": when(ctx, found)},
+                buttons=[
+                    [Button(label="budgets.btn_all", payload=f"bv.round:{found.id}")],
+                    *_back(),
+                ],
+            )
+        )
     if not ballot.chosen:
         return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
     if shown != fingerprint(ballot.chosen):

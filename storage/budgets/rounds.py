@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storage.budgets.tally import Candidate, TieRule, choose_winners
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 
 #: Unfinished ballots are reminded this long before the round closes.
@@ -148,6 +149,25 @@ def _round(row: aiosqlite.Row) -> Round:
         voters=row["voters"],
         spent_cents=row["spent_cents"],
     )
+
+
+#: A project's title as everyone reads it. A project taken from an idea carries the idea's
+#: title (its author's words) only while the idea is in view: once it is hidden or removed
+#: (reported, say, for the personal data in it) the ballot, the result and the open data
+#: read staff's description instead, as after the author's erasure, and the idea's title
+#: again if the connector shows the idea once more.
+SHOWN_TITLE = (
+    "CASE WHEN EXISTS (SELECT 1 FROM ideas i WHERE i.id = p.idea_id"
+    " AND i.removed_at IS NOT NULL)"
+    " THEN CASE WHEN length(p.description) <= 80 THEN p.description"
+    " ELSE substr(p.description, 1, 79) || '…' END"
+    " ELSE p.title END"
+)
+_PROJECT = (
+    f"SELECT p.id, p.round_id, {SHOWN_TITLE} AS title, p.description, p.cost_cents,"
+    " p.neighbourhood, p.photo_id, p.idea_id, p.proposal_id, p.votes, p.winner,"
+    " p.experiment_id, p.submitted_at FROM budget_projects p"
+)
 
 
 def _project(row: aiosqlite.Row) -> Project:
@@ -299,12 +319,12 @@ class BudgetRounds:
     async def projects(self, round_id: int) -> list[Project]:
         """The projects on a round's ballot, in the order staff put them there."""
         rows = await self.db.fetchall(
-            "SELECT * FROM budget_projects WHERE round_id = ? ORDER BY id", (round_id,)
+            f"{_PROJECT} WHERE p.round_id = ? ORDER BY p.id", (round_id,)
         )
         return [_project(row) for row in rows]
 
     async def project(self, project_id: int) -> Project | None:
-        row = await self.db.fetchone("SELECT * FROM budget_projects WHERE id = ?", (project_id,))
+        row = await self.db.fetchone(f"{_PROJECT} WHERE p.id = ?", (project_id,))
         return _project(row) if row else None
 
     async def link_experiment(self, project_id: int, experiment_id: int) -> bool:
@@ -398,13 +418,28 @@ class BudgetRounds:
         )
         return count
 
+    async def withdraw(self, round_id: int, user_id: int, now: datetime) -> bool:
+        """Take back a voter's confirmed vote (their ballot stays, unconfirmed); False when
+        nothing of theirs was counted."""
+        await self.db.execute(
+            "DELETE FROM budget_votes WHERE round_id = ? AND user_id = ?", (round_id, user_id)
+        )
+        changed = await self.db.execute_rowcount(
+            "UPDATE budget_ballots SET confirmed_at = NULL, updated_at = ?"
+            " WHERE round_id = ? AND user_id = ? AND confirmed_at IS NOT NULL",
+            (iso(now), round_id, user_id),
+        )
+        return changed == 1
+
     async def unfinished(self, round_id: int) -> list[tuple[int, int]]:
         """(user id, projects chosen) of ballots with a choice but never confirmed and not
-        reminded yet."""
+        reminded yet, of voters no ban keeps from finishing them."""
         rows = await self.db.fetchall(
             "SELECT b.user_id, COUNT(c.project_id) AS chosen FROM budget_ballots b"
             " JOIN budget_choices c ON c.round_id = b.round_id AND c.user_id = b.user_id"
+            " JOIN users u ON u.id = b.user_id"
             " WHERE b.round_id = ? AND b.confirmed_at IS NULL AND b.reminded_at IS NULL"
+            f" AND {NOT_BANNED}"
             " GROUP BY b.user_id ORDER BY b.user_id",
             (round_id,),
             long=True,
@@ -565,7 +600,8 @@ class BudgetRounds:
     async def public_projects(self) -> list[dict[str, object]]:
         """Every project on a ballot; votes and winner only once its round is closed."""
         rows = await self.db.fetchall(
-            "SELECT p.id, p.round_id AS round, p.title, p.description, p.cost_cents,"
+            f"SELECT p.id, p.round_id AS round, {SHOWN_TITLE} AS title, p.description,"
+            " p.cost_cents,"
             " p.neighbourhood, p.idea_id AS idea, p.proposal_id AS proposal, p.submitted_at,"
             " CASE WHEN r.status = 'closed' THEN p.votes END AS votes,"
             " CASE WHEN r.status = 'closed' THEN p.winner END AS winner,"

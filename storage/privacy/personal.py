@@ -57,6 +57,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from storage.budgets.rounds import SHOWN_TITLE
 from storage.clock import iso
 from storage.community.moderation import Sanctions
 from storage.db import Database
@@ -675,7 +676,7 @@ TABLES: tuple[Table, ...] = (
         "budget_choices",
         Kind.PERSONAL,
         "the projects you chose on a budget ballot",
-        export="SELECT c.round_id AS round, p.title AS project, p.cost_cents"
+        export=f"SELECT c.round_id AS round, {SHOWN_TITLE} AS project, p.cost_cents"
         " FROM budget_choices c JOIN budget_projects p ON p.id = c.project_id"
         " WHERE c.user_id = :user_id ORDER BY c.round_id, p.id",
         # By the key's first columns (a plain user_id would read every row).
@@ -688,7 +689,7 @@ TABLES: tuple[Table, ...] = (
         "budget_votes",
         Kind.PERSONAL,
         "the projects you voted for (your confirmed ballot)",
-        export="SELECT v.round_id AS round, p.title AS project, p.cost_cents"
+        export=f"SELECT v.round_id AS round, {SHOWN_TITLE} AS project, p.cost_cents"
         " FROM budget_votes v JOIN budget_projects p ON p.id = v.project_id"
         " WHERE v.user_id = :user_id ORDER BY v.round_id, p.id",
         # By the key's first columns (a plain user_id would read every row).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from bot.app import App
@@ -9,9 +10,11 @@ from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
 from storage.budgets.tally import TieRule
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus, Removal
+from tests.handlers.budgets.test_budget_round import exported
 from tests.handlers.ideas.helpers import submit_idea
-from tests.people import connector, person, row
+from tests.people import connector, outbox, person, row
 from tests.support import Chat
 
 
@@ -309,3 +312,135 @@ async def test_every_ballot_screen_offers_the_way_back_to_the_menu(app: App) -> 
     assert anna.keys == ["budgets.mine"] and ("⬅️ Menu", "menu") in anna.buttons()
     await anna.press("Menu")
     assert anna.keys == ["menu.title"]
+
+
+async def test_an_idea_hidden_after_its_round_opened_leaves_only_staff_words_in_view(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Klimrek bij Jan Bakker", "Een klimrek voor kinderen bij de Zeeweg.")
+    async with app.db.transaction():
+        await app.repos.ideas.set_status(1, IdeaStatus.ADOPTED, theme="samenspel", now=utcnow())
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Ronde")
+    await ria.send("1000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("#1 | 400 | Nieuwe toestellen in de duinen")
+    await ria.send("Bankjes | 300 | Aan het water")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    later = app.router.clock().astimezone(app.router.timezone) + timedelta(days=7)
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [found] = await app.repos.budgets.all()
+    klimrek = (await app.repos.budgets.projects(found.id))[0]
+    bob = await person(app, "bob")
+    await bob.press_payload(f"bv.add:{found.id}:{klimrek.id}")
+    await bob.press("Stem uitbrengen")
+    await bob.press("Ja, stem uitbrengen")
+    assert bob.keys == ["budgets.voted"]
+
+    # The idea is hidden once the round is open (reported for the name in it, say).
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Naam erin")
+    await bob.send("/stemmen")
+    assert "Jan Bakker" not in bob.text
+    assert "Nieuwe toestellen in de duinen · €\u00a0400" in bob.text
+    await ria.press_payload(f"bs.show:{found.id}")
+    assert "Jan Bakker" not in ria.text and "Nieuwe toestellen in de duinen" in ria.text
+    # Shown again by the connector: the idea's title is back on the ballot.
+    async with app.db.transaction():
+        await app.repos.ideas.restore(1, utcnow())
+    await bob.send("/stemmen")
+    assert "Klimrek bij Jan Bakker" in bob.text
+    # Removed for good before the close: the result, the open data and a voter's own data
+    # keep staff's words only.
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.REMOVED, reason="Naam erin")
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, found.id, found.closes_at
+    )
+    [result] = [
+        q for q in await outbox(app, "budget_result") if q.user_id == (await row(app, bob)).id
+    ]
+    assert "Jan Bakker" not in result.text(app, "nl")
+    assert "🏆 Nieuwe toestellen in de duinen" in result.text(app, "nl")
+    published = await app.repos.budgets.public_projects()
+    assert [p["title"] for p in published] == ["Nieuwe toestellen in de duinen", "Bankjes"]
+    await bob.send("/mijngegevens")
+    assert "Jan Bakker" not in json.dumps(exported(bob))
+
+
+async def test_a_voter_who_empties_a_counted_ballot_can_take_the_vote_back(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    # Never voted: an empty ballot is still "choose first".
+    await anna.press_payload(f"bv.vote:{round_id}")
+    assert anna.keys == ["budgets.choose_first"]
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    await anna.press_payload(f"bv.del:{round_id}:{bankjes}")
+    assert "Gekozen projecten: 0" in anna.text and "Stem opnieuw" in anna.text
+    await anna.press("Stem uitbrengen")
+    assert anna.keys == ["budgets.withdraw_confirm"]
+    withdraw = next(p for label, p in anna.buttons() if "intrekken" in label)
+    # She changes her mind once more before answering: the old question changes nothing.
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press_payload(withdraw)
+    assert anna.keys == ["budgets.confirm_stale"]
+    assert await app.repos.budgets.live_counts(round_id) == ({bankjes: 1}, 1, 0)
+    await anna.press_payload(f"bv.del:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem intrekken")
+    assert anna.keys == ["budgets.withdrawn"] and "telt niet meer" in anna.text
+    assert await app.repos.budgets.live_counts(round_id) == ({}, 0, 1)
+    await anna.press_payload(withdraw)
+    assert anna.keys == ["budgets.choose_first"]
+    await anna.send("/stemmen")
+    assert "Je hebt nog niet gestemd." in anna.text
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, round_id, found.closes_at
+    )
+    closed = await app.repos.budgets.get(round_id)
+    assert closed is not None and closed.voters == 0
+    assert [p.votes for p in await app.repos.budgets.projects(round_id)] == [0, 0]
+
+
+async def test_a_banned_voter_is_not_reminded_of_a_ballot_they_may_not_finish(app: App) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    for someone in (anna, bob):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.BAN,
+            reason="Scheldwoorden",
+            by_user_id=None,
+            now=app.router.clock(),
+        )
+    await anna.press_payload(f"bv.round:{round_id}")
+    assert anna.keys == ["moderation.banned"]
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos,
+        app.catalog,
+        app.profile,
+        app.router.timezone,
+        round_id,
+        found.closes_at - timedelta(days=1),
+    )
+    reminded = [q.user_id for q in await outbox(app, "budget_reminder")]
+    assert reminded == [(await row(app, bob)).id]
