@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from typing import Any
 
 from handlers.answers import parse_id
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
@@ -303,11 +304,12 @@ async def _bring_up_to_date(ctx: Context, meeting: Meeting) -> None:
     with the new time (and calendar file); reminders and older notices still waiting go."""
     await ctx.repos.outbox.withdraw(_superseded(meeting))
     if meeting.broadcast_id is not None:
+        invited = invitation_payload(ctx, meeting)
         await ctx.repos.outbox.rewrite(
-            f"broadcast:{meeting.broadcast_id}",
-            invitation_payload(ctx, meeting),
-            expires_at=meeting.starts_at,
+            f"broadcast:{meeting.broadcast_id}", invited, expires_at=meeting.starts_at
         )
+        # Read later in "Wist je dat" too: the new time, not the old one.
+        await _reshow(ctx, meeting.broadcast_id, invited)
     placed = moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
     await ctx.repos.outbox.rewrite(
         f"meeting:{meeting.id}:moved",
@@ -316,12 +318,20 @@ async def _bring_up_to_date(ctx: Context, meeting: Meeting) -> None:
     )
 
 
+async def _reshow(ctx: Context, broadcast_id: int, payload: list[dict[str, Any]]) -> None:
+    """The invitation as the news shows it from now on (and as the broadcast keeps it)."""
+    await ctx.repos.broadcasts.replace_payload(broadcast_id, payload)
+    await ctx.repos.news.replace_payload(broadcast_id, payload)
+
+
 async def _withdraw_all(ctx: Context, meeting: Meeting) -> None:
     """A meeting was cancelled: nothing still waiting to invite, remind or place anyone
     goes out any more (everyone registered or waiting hears it is cancelled)."""
     batches = [*_superseded(meeting), f"meeting:{meeting.id}:moved"]
     if meeting.broadcast_id is not None:
         batches.append(f"broadcast:{meeting.broadcast_id}")
+        # "Wist je dat" shows it as cancelled, without "Ik kom".
+        await _reshow(ctx, meeting.broadcast_id, invitation_payload(ctx, meeting))
     await ctx.repos.outbox.withdraw(batches)
 
 

@@ -58,16 +58,14 @@ def card(
 
 
 def invitation(meeting: Meeting, zone: ZoneInfo, signature: Reply) -> Reply:
-    """The "Wist je dat" that invites people to a meeting (stored as the broadcast)."""
-    shown = card(
-        meeting,
-        zone,
-        key="meetings.invitation",
-        buttons=[
-            [Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")],
-            [Button(label="meetings.btn_all", payload="mt.list")],
-        ],
-    )
+    """The "Wist je dat" that invites people to a meeting (stored as the broadcast); once
+    the meeting is cancelled, what the news shows of it instead (no "Ik kom")."""
+    everything = [Button(label="meetings.btn_all", payload="mt.list")]
+    if meeting.cancelled:
+        shown = card(meeting, zone, key="meetings.invitation_cancelled", buttons=[everything])
+    else:
+        go = [Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")]
+        shown = card(meeting, zone, key="meetings.invitation", buttons=[go, everything])
     return shown.model_copy(update={"parts": [*shown.parts, signature]})
 
 

@@ -186,6 +186,14 @@ class Broadcasts:
         row = await self.db.fetchone("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
         return _broadcast(row) if row else None
 
+    async def replace_payload(self, broadcast_id: int, payload: list[dict[str, Any]]) -> None:
+        """What "Wist je dat" shows of a broadcast from now on (an invitation to a meeting
+        that was moved or cancelled); copies already sent stay as they were."""
+        await self.db.execute(
+            "UPDATE broadcasts SET payload = ? WHERE id = ?",
+            (json.dumps(payload, ensure_ascii=False), broadcast_id),
+        )
+
     async def schedule(self, broadcast_id: int, at: datetime) -> bool:
         """Schedule a draft, or move a scheduled broadcast; False once released or cancelled."""
         changed = await self.db.execute_rowcount(

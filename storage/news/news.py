@@ -72,6 +72,14 @@ class News:
             ),
         )
 
+    async def replace_payload(self, broadcast_id: int, payload: list[dict[str, Any]]) -> None:
+        """What the news shows of a broadcast from now on (an invitation to a meeting that
+        was moved or cancelled); copies already sent stay as they were."""
+        await self.db.execute(
+            "UPDATE news SET payload = ? WHERE broadcast_id = ?",
+            (json.dumps(payload, ensure_ascii=False), broadcast_id),
+        )
+
     async def recent_for(self, user_id: int, *, offset: int, limit: int) -> list[NewsItem]:
         """The newest items this person may see, a page at a time."""
         rows = await self.db.fetchall(

@@ -78,6 +78,10 @@ async def test_a_move_before_everything_went_out_sends_the_new_time_and_no_old_r
     assert await Reminders.of(app).pending() == [
         (meeting, later.astimezone(UTC) - timedelta(days=1))
     ]
+    # Whoever reads "Wist je dat" later reads the new time.
+    await anna.press_payload("news.page:0")
+    assert new in anna.text and old not in anna.text
+    assert "Ik kom" in " ".join(anna.last[0].labels())
 
 
 async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting(
@@ -106,6 +110,13 @@ async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting
         "SELECT batch FROM outbox WHERE status = 'cancelled' ORDER BY id"
     )
     assert [r["batch"] for r in withdrawn] == ["broadcast:1", f"meeting:{meeting}:day"]
+    # "Wist je dat" shows it as off, without "Ik kom"; an old "Ik kom" is answered.
+    await anna.press_payload("news.page:0")
+    assert anna.last[0].key == "meetings.invitation_cancelled"
+    assert "Gaat niet door" in anna.text
+    assert not any("Ik kom" in label for label in anna.last[0].labels())
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert "gaat niet door" in anna.text
 
 
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
