@@ -38,12 +38,12 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 # Opt in to python-telegram-bot's timedelta periods (retry_after) before it is imported.
@@ -60,7 +60,14 @@ from telegram import (
     User,
 )
 from telegram.constants import MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -106,6 +113,7 @@ if TYPE_CHECKING:  # aiohttp's web server is imported in webhook mode only
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
+_T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -547,6 +555,9 @@ class Telegram:
                 event_id=self._event_id(update),
             )
         message = update.message
+        if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+            await self._migrated(message)
+            return None
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         if _not_own_chat(message.chat, message.from_user):
@@ -582,6 +593,16 @@ class Telegram:
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
 
+    async def _migrated(self, message: Message) -> None:
+        """A group became a supergroup, with a new id: Telegram says so in both (where it
+        went in the group, where it came from in the supergroup). An experiment's room
+        there moves along; otherwise invites, welcomes and reports would stop."""
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        else:
+            old, new = message.migrate_from_chat_id or 0, message.chat.id
+        await self.app.room_moved(PLATFORM, str(old), str(new))
+
     async def _download_photo(self, message: Message) -> Photo | str:
         """The largest size of a photo that fits, checked to be a picture (its content
         decides, see :mod:`handlers.pictures`); else the kind of unusable thing it is."""
@@ -606,30 +627,49 @@ class Telegram:
 
     async def invite(self, room: str, person: str) -> str | None:
         """An invite link for one person: it lets one member in, then it is used up."""
-        with _room_errors():
-            link = await self.delivery_bot.create_chat_invite_link(
-                int(room), member_limit=1, name="Samenspel"
-            )
+        link = await self._in_room(
+            room,
+            lambda chat: self.delivery_bot.create_chat_invite_link(
+                chat, member_limit=1, name="Samenspel"
+            ),
+        )
         return link.invite_link
 
     async def hide(self, room: str, message_id: str) -> None:
-        with _room_errors():
-            await self.delivery_bot.delete_message(int(room), int(message_id))
+        await self._in_room(
+            room, lambda chat: self.delivery_bot.delete_message(chat, int(message_id))
+        )
 
     async def mute(self, room: str, person: str, until: datetime | None) -> None:
         """Restrict a member (Telegram lifts it by itself at ``until``); None lifts it.
         Never for someone banned there (see :func:`_telegram_rooms.mute`)."""
-        with _room_errors():
-            await mute(self.delivery_bot, room, person, until)
+        await self._in_room(room, lambda chat: mute(self.delivery_bot, str(chat), person, until))
 
     async def ban(self, room: str, person: str) -> None:
-        with _room_errors():
-            await self.delivery_bot.ban_chat_member(int(room), int(person))
+        await self._in_room(
+            room, lambda chat: self.delivery_bot.ban_chat_member(chat, int(person))
+        )
 
     async def unban(self, room: str, person: str) -> None:
         """Only if banned: an unban would otherwise remove a member from the group."""
+        await self._in_room(
+            room,
+            lambda chat: self.delivery_bot.unban_chat_member(
+                chat, int(person), only_if_banned=True
+            ),
+        )
+
+    async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
+        """``call`` for a group, with Telegram's refusals as the room worker understands
+        them. A group upgraded to a supergroup (a new id) whose news the bot missed is
+        followed there: the room moves, and the call is made in the supergroup."""
         with _room_errors():
-            await self.delivery_bot.unban_chat_member(int(room), int(person), only_if_banned=True)
+            try:
+                return await call(int(room))
+            except ChatMigrated as exc:
+                new = int(exc.new_chat_id)
+                await self.app.room_moved(PLATFORM, room, str(new))
+                return await call(new)
 
     async def admin_problem(self, room: str) -> str | None:
         return await admin_problem(self.delivery_bot, room)
