@@ -56,9 +56,11 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     Message,
+    PhotoSize,
     Update,
     User,
 )
+from telegram import Document as TelegramDocument
 from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import (
     BadRequest,
@@ -583,7 +585,7 @@ class Telegram:
             return None  # in groups the bot answers commands only
         if message.text is not None:
             return Event(**base, text=message.text)
-        if message.photo:
+        if message.photo or _sent_as_file(message):
             photo = await self._download_photo(message)
             if isinstance(photo, Photo):
                 return Event(**base, photo=photo)
@@ -604,12 +606,20 @@ class Telegram:
         await self.app.room_moved(PLATFORM, str(old), str(new))
 
     async def _download_photo(self, message: Message) -> Photo | str:
-        """The largest size of a photo that fits, checked to be a picture (its content
-        decides, see :mod:`handlers.pictures`); else the kind of unusable thing it is."""
-        sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
-        if not sizes:
-            return "photo"
-        best = max(sizes, key=lambda s: s.width * s.height)
+        """The largest size of a photo that fits (or the picture sent as a file), checked to
+        be a picture (its content decides, see :mod:`handlers.pictures`); else the kind of
+        unusable thing it is."""
+        best: PhotoSize | TelegramDocument
+        if message.photo:
+            sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
+            if not sizes:
+                return "photo"
+            best = max(sizes, key=lambda s: s.width * s.height)
+        else:
+            assert message.document is not None
+            if (message.document.file_size or 0) > MAX_PHOTO_BYTES:
+                return "photo"
+            best = message.document
         try:
             file = await best.get_file()
             data = bytes(await file.download_as_bytearray())
@@ -1120,6 +1130,13 @@ def _command(message: Message) -> tuple[str, str] | None:
             args = text[len(command) + 1 :].strip()
             return command, args
     return None
+
+
+def _sent_as_file(message: Message) -> bool:
+    """A picture sent as a file (uncompressed: Telegram Desktop, "send as file" on a
+    phone): meant as a photo all the same."""
+    document = message.document
+    return document is not None and (document.mime_type or "").startswith("image/")
 
 
 def _kind(message: Message) -> str:
