@@ -106,6 +106,25 @@ class App:
                 platform, chat_id, self.router.clock(), reason
             )
 
+    async def room_moved(self, platform: str, chat_id: str, new_chat_id: str) -> bool:
+        """A platform gave a group a new id (Telegram upgrades a group to a supergroup):
+        an experiment's room there stays that experiment's room under the new id. Adapters
+        report here; whether a room moved (or had moved already)."""
+        async with self.db.transaction():
+            before = await self.repos.rooms.of_chat(platform, chat_id)
+            room = await self.repos.rooms.moved(platform, chat_id, new_chat_id)
+            if before is not None and room is not None and room.id == before.id:
+                await self.repos.audit.record(
+                    "room.move",
+                    now=self.router.clock(),
+                    actor=platform,
+                    subject=f"experiment:{room.experiment_id}",
+                    detail={"room": room.id},
+                )
+        if before is not None:
+            log.info("an experiment's room has a new id platform=%s room=%s", platform, before.id)
+        return room is not None
+
     async def close(self) -> None:
         """Finish in-flight events, then close the database."""
         await self.router.drain()

@@ -39,12 +39,12 @@ import os
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 # Opt in to python-telegram-bot's timedelta periods (retry_after) before it is imported.
@@ -57,11 +57,20 @@ from telegram import (
     InlineKeyboardMarkup,
     InputFile,
     Message,
+    PhotoSize,
     Update,
     User,
 )
+from telegram import Document as TelegramDocument
 from telegram.constants import MessageEntityType, ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
@@ -107,6 +116,7 @@ if TYPE_CHECKING:  # aiohttp's web server is imported in webhook mode only
 log = logging.getLogger(__name__)
 
 JSONDict = dict[str, Any]
+_T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -548,6 +558,9 @@ class Telegram:
                 event_id=self._event_id(update),
             )
         message = update.message
+        if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+            await self._migrated(message)
+            return None
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         if _not_own_chat(message.chat, message.from_user):
@@ -573,7 +586,7 @@ class Telegram:
             return None  # in groups the bot answers commands only
         if message.text is not None:
             return Event(**base, text=message.text)
-        if message.photo:
+        if message.photo or _sent_as_file(message):
             photo = await self._download_photo(message)
             if isinstance(photo, Photo):
                 return Event(**base, photo=photo)
@@ -583,13 +596,31 @@ class Telegram:
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
 
+    async def _migrated(self, message: Message) -> None:
+        """A group became a supergroup, with a new id: Telegram says so in both (where it
+        went in the group, where it came from in the supergroup). An experiment's room
+        there moves along; otherwise invites, welcomes and reports would stop."""
+        if message.migrate_to_chat_id:
+            old, new = message.chat.id, message.migrate_to_chat_id
+        else:
+            old, new = message.migrate_from_chat_id or 0, message.chat.id
+        await self.app.room_moved(PLATFORM, str(old), str(new))
+
     async def _download_photo(self, message: Message) -> Photo | str:
-        """The largest size of a photo that fits, checked to be a picture (its content
-        decides, see :mod:`handlers.pictures`); else the kind of unusable thing it is."""
-        sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
-        if not sizes:
-            return "photo"
-        best = max(sizes, key=lambda s: s.width * s.height)
+        """The largest size of a photo that fits (or the picture sent as a file), checked to
+        be a picture (its content decides, see :mod:`handlers.pictures`); else the kind of
+        unusable thing it is."""
+        best: PhotoSize | TelegramDocument
+        if message.photo:
+            sizes = [s for s in message.photo if (s.file_size or 0) <= MAX_PHOTO_BYTES]
+            if not sizes:
+                return "photo"
+            best = max(sizes, key=lambda s: s.width * s.height)
+        else:
+            assert message.document is not None
+            if (message.document.file_size or 0) > MAX_PHOTO_BYTES:
+                return "photo"
+            best = message.document
         try:
             file = await best.get_file()
             data = bytes(await file.download_as_bytearray())
@@ -607,30 +638,49 @@ class Telegram:
 
     async def invite(self, room: str, person: str) -> str | None:
         """An invite link for one person: it lets one member in, then it is used up."""
-        with _room_errors():
-            link = await self.delivery_bot.create_chat_invite_link(
-                int(room), member_limit=1, name="Samenspel"
-            )
+        link = await self._in_room(
+            room,
+            lambda chat: self.delivery_bot.create_chat_invite_link(
+                chat, member_limit=1, name="Samenspel"
+            ),
+        )
         return link.invite_link
 
     async def hide(self, room: str, message_id: str) -> None:
-        with _room_errors():
-            await self.delivery_bot.delete_message(int(room), int(message_id))
+        await self._in_room(
+            room, lambda chat: self.delivery_bot.delete_message(chat, int(message_id))
+        )
 
     async def mute(self, room: str, person: str, until: datetime | None) -> None:
         """Restrict a member (Telegram lifts it by itself at ``until``); None lifts it.
         Never for someone banned there (see :func:`_telegram_rooms.mute`)."""
-        with _room_errors():
-            await mute(self.delivery_bot, room, person, until)
+        await self._in_room(room, lambda chat: mute(self.delivery_bot, str(chat), person, until))
 
     async def ban(self, room: str, person: str) -> None:
-        with _room_errors():
-            await self.delivery_bot.ban_chat_member(int(room), int(person))
+        await self._in_room(
+            room, lambda chat: self.delivery_bot.ban_chat_member(chat, int(person))
+        )
 
     async def unban(self, room: str, person: str) -> None:
         """Only if banned: an unban would otherwise remove a member from the group."""
+        await self._in_room(
+            room,
+            lambda chat: self.delivery_bot.unban_chat_member(
+                chat, int(person), only_if_banned=True
+            ),
+        )
+
+    async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
+        """``call`` for a group, with Telegram's refusals as the room worker understands
+        them. A group upgraded to a supergroup (a new id) whose news the bot missed is
+        followed there: the room moves, and the call is made in the supergroup."""
         with _room_errors():
-            await self.delivery_bot.unban_chat_member(int(room), int(person), only_if_banned=True)
+            try:
+                return await call(int(room))
+            except ChatMigrated as exc:
+                new = int(exc.new_chat_id)
+                await self.app.room_moved(PLATFORM, room, str(new))
+                return await call(new)
 
     async def admin_problem(self, room: str) -> str | None:
         return await admin_problem(self.delivery_bot, room)
@@ -1094,6 +1144,13 @@ def _command(message: Message) -> tuple[str, str] | None:
     if found is not None and not found[1].isascii():
         return found[1], (found[2] or "").strip()
     return None
+
+
+def _sent_as_file(message: Message) -> bool:
+    """A picture sent as a file (uncompressed: Telegram Desktop, "send as file" on a
+    phone): meant as a photo all the same."""
+    document = message.document
+    return document is not None and (document.mime_type or "").startswith("image/")
 
 
 def _kind(message: Message) -> str:

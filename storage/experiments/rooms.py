@@ -147,6 +147,17 @@ class Rooms:
         )
         return _room(row) if row else None
 
+    async def moved(self, platform: str, chat_id: str, new_chat_id: str) -> Room | None:
+        """A room the platform gave a new id (a Telegram group upgraded to a supergroup):
+        its link, tasks, reports and sanctions move with it. Returns the room now at
+        ``new_chat_id`` (None when neither id is a room)."""
+        await self.db.execute(
+            "UPDATE experiment_rooms SET chat_id = ? WHERE platform = ? AND chat_id = ?"
+            " AND NOT EXISTS (SELECT 1 FROM experiment_rooms WHERE platform = ? AND chat_id = ?)",
+            (new_chat_id, platform, chat_id, platform, new_chat_id),
+        )
+        return await self.of_chat(platform, new_chat_id)
+
     async def of_experiment(self, experiment_id: int) -> list[Room]:
         rows = await self.db.fetchall(
             f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.experiment_id = ? ORDER BY r.id",

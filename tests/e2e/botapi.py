@@ -415,6 +415,8 @@ class _Chat:
     members: dict[int, JSONDict] = field(default_factory=dict)
     #: Groups: invite links the bot created, by link.
     invite_links: dict[str, JSONDict] = field(default_factory=dict)
+    #: A group upgraded to a supergroup: the supergroup's id (calls here are refused).
+    migrated_to: int | None = None
 
     def take_message_id(self) -> int:
         """Reserve the next message id of this chat."""
@@ -1158,6 +1160,27 @@ class BotApiServer:
         chat.members[self.bot_id] = member
         self._notify_changed()
 
+    def migrate(
+        self, chat_id: int, new_chat_id: int, by: FakeUser, *, announce: bool = True
+    ) -> None:
+        """``by`` upgrades a group to a supergroup, as Telegram does it.
+
+        The supergroup (``-100…``) gets the group's title and members, the bot's rights
+        included; the group says where it went (``migrate_to_chat_id``) and the supergroup
+        where it came from (``migrate_from_chat_id``). From then on every call for the old
+        group is refused with 400 and ``parameters.migrate_to_chat_id``. Without
+        ``announce`` the bot gets neither service message (as when it was away too long).
+        """
+        old = self._chats[chat_id]
+        chat_json: JSONDict = {"id": new_chat_id, "type": "supergroup", "title": old.json["title"]}
+        new = self._chats[new_chat_id] = _Chat(chat_json)
+        new.members = {user: dict(member) for user, member in old.members.items()}
+        if announce:
+            self._enqueue_user_message(by, chat_id, {"migrate_to_chat_id": new_chat_id}, None)
+        old.migrated_to = new_chat_id
+        if announce:
+            self._enqueue_user_message(by, new_chat_id, {"migrate_from_chat_id": chat_id}, None)
+
     def remove_bot(self, chat_id: int) -> None:
         """Someone removed the bot from the group: from now on its calls there get 403."""
         self._chats[chat_id].members[self.bot_id] = {"status": "kicked", "until_date": 0}
@@ -1758,6 +1781,12 @@ class BotApiServer:
         except BotApiError:
             raise BotApiError(400, "Bad Request: chat not found") from None
         chat = self._chat_for(chat_id)
+        if chat.migrated_to is not None:
+            raise BotApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": chat.migrated_to},
+            )
         if chat.members.get(self.bot_id, {}).get("status") in ("kicked", "left"):
             raise BotApiError(403, f"Forbidden: bot was kicked from the {chat.json['type']} chat")
         return chat

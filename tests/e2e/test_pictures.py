@@ -76,6 +76,35 @@ async def test_on_telegram_a_photo_that_is_not_a_picture_is_answered_and_not_sto
         await _nothing_personal_in_stored_photos(app)
 
 
+async def test_on_telegram_a_photo_sent_as_a_file_is_taken_as_the_photo(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Telegram Desktop, and "send as file" on a phone, send a photo uncompressed, as a
+    document: it is the photo the resident meant, checked like any other."""
+    anna = server.user(3302)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+        await anna.send_text("Meer bankjes in het Velserbeekpark")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
+        await wait_for_text(server, anna.chat_id, "Over welke wijk")
+        await anna.press("Sla over")
+        await wait_for_text(server, anna.chat_id, "Geen foto")
+
+        before = len(server.messages(anna.chat_id))
+        anna.send_document(TEXT_FILE, "plaatje.jpg", "image/jpeg")
+        await wait_for_text(server, anna.chat_id, NOT_A_PICTURE, after=before)
+        assert await _media(app) == []
+        anna.send_document(jpeg(), "IMG_2041.JPG", "image/jpeg")
+        await wait_for_text(server, anna.chat_id, "Versturen")
+        assert await _media(app) == ["image/jpeg"]
+        await _nothing_personal_in_stored_photos(app)
+
+
 async def _to_photo_step(anna: MatrixResident, bot: MatrixBot) -> None:
     await anna.open_chat(bot.user_id)
     await anna.wait_for_reply(containing("Welkom"))

@@ -591,3 +591,49 @@ async def test_a_ban_stays_listed_and_liftable_after_the_banned_person_erased_th
         assert unban["only_if_banned"] is True
         # Erased, he is told nothing: the bot does not know him any more.
         assert not any("laat je weer toe" in t for t in texts(server, bob.chat_id))
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["announced", "found_out"])
+async def test_a_linked_group_upgraded_to_a_supergroup_stays_the_experiments_room(
+    server: BotApiServer, tmp_path: Path, announced: bool
+) -> None:
+    """Telegram turns a group into a supergroup with a new id (more members, a setting
+    changed): the experiment's room moves with it, so invites, welcomes and reports go on.
+    The bot hears of it from the service messages, or else from the refusal of its first
+    call for the old group."""
+    old, new = -5002, -1005002
+    server.group(old, title="Speeltuin Zeewijk")
+    server.make_admin(old)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        wim = server.user(3001, first_name="Wim")
+        anna = server.user(3002, first_name="Anna")
+        bob = server.user(3003, first_name="Bob")
+        for user in (wim, anna, bob):
+            await onboard(server, user)
+        await make_staff(app, wim, Role.CIVIL_SERVANT)
+        wim.added(old)
+        await wim.send_text("/koppel 1", chat_id=old)
+        await wait_for_text(server, old, "hoort nu bij")
+
+        server.migrate(old, new, by=wim, announce=announced)
+        await server.wait_until_consumed()
+        # Those who join the experiment now are invited to the supergroup, and welcomed.
+        for user in (anna, bob):
+            user.join(await invite_link(server, user))
+        await server.wait_for(
+            lambda: (
+                sum("Welkom in de groep" in (m["text"] or "") for m in server.messages(new)) >= 2
+            ),
+            20,
+            description="two welcomes in the supergroup",
+        )
+        said = await bob.send_text("Kom maar langs op Dorpsstraat 5", chat_id=new)
+        await anna.send_text("/melden", chat_id=new, reply_to=said["message"]["message_id"])
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        rooms = await app.repos.rooms.all("telegram")
+        assert [room.chat_id for room in rooms] == [str(new)]
+        actions = await app.db.fetchall("SELECT action FROM audit_log ORDER BY id")
+        assert [a[0] for a in actions if a[0].startswith("room.")][-2:] == [
+            "room.move",
+            "room.report",
+        ]
