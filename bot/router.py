@@ -443,6 +443,10 @@ class Router:
             response.replies[:0] = notice.replies
         if thrown_away is not None:
             response.replies.insert(0, self.registry.discarded(ctx, thrown_away))
+        if event.caption and not event.is_group:
+            # Written with a photo or a file: no step reads it, so it goes back to them.
+            given_back = Reply(key="general.caption_given_back", params={"text": event.caption})
+            response.replies.insert(0, given_back)
 
         if response.end_dialog:
             next_dialog = None

@@ -85,6 +85,9 @@ class Event(BaseModel):
     photo: Photo | None = None
     location: Location | None = None
     unsupported: str | None = None
+    #: Text written with a photo or a file (Telegram's caption). No step reads it; the
+    #: router gives it back, so it is not lost without a word.
+    caption: str | None = None
     #: The message a pressed button was under (so a reply can edit it in place).
     origin_message_id: str | None = None
     #: Whether the chat is a group or room with others in it, rather than the person's

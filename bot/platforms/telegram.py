@@ -586,6 +586,8 @@ class Telegram:
             return None  # in groups the bot answers commands only
         if message.text is not None:
             return Event(**base, text=message.text)
+        if message.caption and message.caption.strip():
+            base["caption"] = message.caption  # written with a photo or a file
         if message.photo or _sent_as_file(message):
             photo = await self._download_photo(message)
             if isinstance(photo, Photo):

@@ -105,6 +105,42 @@ async def test_on_telegram_a_photo_sent_as_a_file_is_taken_as_the_photo(
         await _nothing_personal_in_stored_photos(app)
 
 
+async def test_on_telegram_text_written_with_a_photo_or_file_is_given_back(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """No step reads a caption: rather than lose it without a word, the bot gives it back
+    (escaped, whatever it holds) and goes on where the person was."""
+    anna = server.user(3303)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+
+        # A file where a title is asked: not taken, its words come back.
+        before = len(server.messages(anna.chat_id))
+        anna.send_document(TEXT_FILE, "lijstje.txt", "text/plain", caption="Bankjes <b>bij</b>")
+        await wait_for_text(server, anna.chat_id, "Bankjes &lt;b&gt;bij&lt;/b&gt;", after=before)
+        await wait_for_text(server, anna.chat_id, "korte titel", after=before)
+        await anna.send_text("Meer bankjes in het Velserbeekpark")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
+        await wait_for_text(server, anna.chat_id, "Over welke wijk")
+        await anna.press("Sla over")
+        await wait_for_text(server, anna.chat_id, "Geen foto")
+
+        # A photo with words: the photo is taken, the words come back before the preview.
+        before = len(server.messages(anna.chat_id))
+        anna.send_photo(jpeg(), caption="Hier bij de vijver 🦆, naast de eendjes")
+        await wait_for_text(server, anna.chat_id, "Versturen", after=before)
+        sent = [m.get("text") or m.get("caption") or "" for m in server.messages(anna.chat_id)]
+        given_back = [text for text in sent[before:] if "gebruik ik niet" in text]
+        assert len(given_back) == 1 and "naast de eendjes" in given_back[0]
+        assert "gebruik ik niet" not in sent[-1], "the preview with its buttons comes last"
+        assert await _media(app) == ["image/jpeg"]
+
+
 async def _to_photo_step(anna: MatrixResident, bot: MatrixBot) -> None:
     await anna.open_chat(bot.user_id)
     await anna.wait_for_reply(containing("Welkom"))
