@@ -170,7 +170,8 @@ class ConsultationRules(BaseModel):
 
     #: The name residents know consultations by ("Velsen vraagt").
     name: Localized = Localized(nl="Peilingen", en="Polls")
-    #: No result is shown for a group (a neighbourhood, a language) smaller than this.
+    #: No result is shown for a group (a neighbourhood, a language) smaller than this, and
+    #: no votes per project for a budget round fewer voted in.
     suppression_threshold: int = Field(default=5, ge=2)
     evaluations: list[EvaluationSeed] = Field(default_factory=list)
 

@@ -309,7 +309,7 @@ def _consultation_row(
 
 
 def _at_least(count: int, minimum: int) -> int | None:
-    return count if count >= minimum else None
+    return count if disclosure.group_shown(count, minimum) else None
 
 
 def _question_row(consultation: Consultation, number: int, asked: Question) -> Row:

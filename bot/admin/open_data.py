@@ -56,6 +56,7 @@ from bot.admin.dcat import catalogue_entry
 from bot.admin.public_site import Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
+from handlers.budgets import disclosure as budget_disclosure
 from storage.clock import parse
 from storage.ideas.ideas import IdeaStatus
 from storage.privacy.open_data import OpenData, Row
@@ -292,7 +293,12 @@ BUDGET_ROUNDS = Resource(
             "For a lot (once closed): its seed. Projects with equal votes are ordered by the"
             ' SHA-256 of "<seed>:<project id>" in hexadecimal, lowest first.',
         ),
-        _f("voters", "integer", "How many residents voted (once closed)."),
+        _f(
+            "voters",
+            "integer",
+            "How many residents voted (once closed; empty when fewer than the threshold, see"
+            " budget_projects).",
+        ),
         _f("spent_cents", "integer", "What the winning projects cost together (once closed)."),
     ),
     ("id",),
@@ -317,7 +323,13 @@ BUDGET_PROJECTS = Resource(
             "datetime",
             "When its idea or proposal was submitted, else when the round was made. " + _UTC,
         ),
-        _f("votes", "integer", "Votes it got (once the round is closed)."),
+        _f(
+            "votes",
+            "integer",
+            "Votes it got (once the round is closed). Empty when fewer residents than the"
+            " municipality's threshold voted in the round: then only the winners are"
+            " published, so that no ballot can be traced to a person.",
+        ),
         _f("winner", "integer", "1 if it won, 0 if not (once the round is closed)."),
         _f("experiment", "integer", "The experiment it became, if any."),
     ),
@@ -472,9 +484,18 @@ async def collect(app: App) -> dict[str, list[Row]]:
         NEWS.name: await data.news(),
         STATISTICS.name: await _statistics(app, data),
         CODES.name: _codes(app),
-        BUDGET_ROUNDS.name: await app.repos.budgets.public_rounds(),
-        BUDGET_PROJECTS.name: await app.repos.budgets.public_projects(),
+        **await _budget_tables(app),
         **await consultation_tables(app),
+    }
+
+
+async def _budget_tables(app: App) -> dict[str, list[Row]]:
+    """The rounds and their projects, votes only where enough residents voted."""
+    rounds = await app.repos.budgets.public_rounds()
+    projects = await app.repos.budgets.public_projects()
+    return {
+        BUDGET_ROUNDS.name: budget_disclosure.published_rounds(app.profile, rounds),
+        BUDGET_PROJECTS.name: budget_disclosure.published_projects(app.profile, rounds, projects),
     }
 
 

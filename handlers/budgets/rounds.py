@@ -7,7 +7,8 @@
             the profile's ranges) ──► the tie rule (cost / own neighbourhood / earliest / lot)
         ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler)
 
-    /rondes ──► a round: votes per project so far (counts only, never who)
+    /rondes ──► a round: votes per project so far (counts only, never who; closed with
+        fewer voters than the threshold: a note that residents do not see the counts)
         ──► closed: "Maak experiment" for a winner ──► its name ──► experiment
 
 A project's title may name an approved idea (``#12``) or proposal (``v3``): the project
@@ -21,6 +22,7 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id, read_text
+from handlers.budgets import disclosure
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Feature
@@ -571,6 +573,13 @@ async def round_card(ctx: Context, found: Round) -> Reply:
                     )
                 ]
             )
+    if closed and found.voters and not disclosure.votes_shown(ctx.profile, found.voters):
+        # Staff see the counts, as they do a poll's; residents and the open data do not.
+        lines.append(
+            Reply(
+                key="budgets.counts_not_public", params={"min": disclosure.threshold(ctx.profile)}
+            )
+        )
     buttons.append([Button(label="budgets.btn_rounds", payload="bs")])
     return Reply(
         key="budgets.round_closed" if closed else "budgets.round_live",

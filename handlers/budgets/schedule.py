@@ -5,7 +5,8 @@ twice does each thing once: open a scheduled round; two days before closing, rem
 voter who chose projects but never confirmed (once); at closing, tally, record the winners
 and queue the result for every voter and every "Wist je dat" subscriber, and tell the staff
 member who set the round up. A round nobody voted in says so plainly (no project, no
-money spent) instead of a result of zeros. Each run ends by returning the round's next
+money spent) instead of a result of zeros; one too few voted in names its winners without
+votes (:mod:`handlers.budgets.disclosure`). Each run ends by returning the round's next
 moment, if any.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.budgets import disclosure
 from handlers.catalog import Catalog
 from handlers.contract import Button, Reply, Timer
 from handlers.money import format_euro
@@ -137,6 +139,29 @@ def _result(
             key="budgets.result_no_votes",
             params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
         )
+    params = {
+        "name": closed.name,
+        "spent": format_euro(closed.spent_cents or 0, lang),
+        "total": format_euro(closed.total_cents, lang),
+        "winners": len(winners),
+        "municipality": profile.name(lang),
+        "tie": _tie(catalog, lang, closed),
+    }
+    if not disclosure.votes_shown(profile, closed.voters):
+        # Too few voters to show the votes: the winners, then the others, as on the ballot
+        # (an order by votes would give the counts away).
+        on_ballot = sorted(projects, key=lambda p: (not p.winner, p.id))
+        return Reply(
+            key="budgets.result_few",
+            params={**params, "min": disclosure.threshold(profile)},
+            parts=[
+                Reply(
+                    key="budgets.result_winner_few" if p.winner else "budgets.result_line_few",
+                    params={"title": p.title, "cost": format_euro(p.cost_cents, lang)},
+                )
+                for p in on_ballot
+            ],
+        )
     # Winners in the order the tally chose them, then the others by votes.
     chosen = {project_id: n for n, project_id in enumerate(winners)}
     ranked = sorted(projects, key=lambda p: (chosen.get(p.id, len(chosen)), -(p.votes or 0), p.id))
@@ -152,17 +177,7 @@ def _result(
         for p in ranked
     ]
     return Reply(
-        key="budgets.result",
-        params={
-            "name": closed.name,
-            "voters": closed.voters or 0,
-            "spent": format_euro(closed.spent_cents or 0, lang),
-            "total": format_euro(closed.total_cents, lang),
-            "winners": len(winners),
-            "municipality": profile.name(lang),
-            "tie": _tie(catalog, lang, closed),
-        },
-        parts=lines,
+        key="budgets.result", params={**params, "voters": closed.voters or 0}, parts=lines
     )
 
 

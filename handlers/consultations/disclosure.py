@@ -1,6 +1,8 @@
 """Small-cell protection: which counts of a consultation may be shown or published, so that
 nobody's answer can be worked back from them. One rule for the staff's view in the chat,
-the export for a report and the open data (``minimum``: the profile's threshold).
+the export for a report and the open data (``minimum``: the profile's threshold), and for
+the results of budget rounds (:mod:`handlers.budgets.disclosure`), whose voters are one
+group with only overall counts.
 
     overall counts of a question   only when at least ``minimum`` people answered it
     per neighbourhood / language   per question, in four steps:
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.profile import Profile
 from storage.consultations.model import Question, QuestionKind
 from storage.consultations.tallies import (
     FINISHED,
@@ -50,10 +53,20 @@ def counted_codes(asked: Question | None) -> list[str]:
     return [*(str(value) for value in asked.choices()), SKIPPED]
 
 
+def threshold(profile: Profile) -> int:
+    """The smallest group whose counts are shown (the profile's ``suppression_threshold``)."""
+    return profile.consultations.suppression_threshold
+
+
+def group_shown(size: int, minimum: int) -> bool:
+    """Whether the counts of a group of ``size`` people (those who answered a question, the
+    voters of a budget round) may be published, and so how many they were."""
+    return size > 0 and size >= minimum
+
+
 def overall_shown(results: Results, question: int, minimum: int) -> bool:
     """Whether a question's overall counts may be published."""
-    answered = results.answered(question)
-    return answered > 0 and answered >= minimum
+    return group_shown(results.answered(question), minimum)
 
 
 @dataclass(frozen=True)

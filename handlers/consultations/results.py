@@ -26,7 +26,7 @@ QUOTED = 200
 
 
 def threshold(profile: Profile) -> int:
-    return profile.consultations.suppression_threshold
+    return disclosure.threshold(profile)
 
 
 def phrase(catalog: Catalog, lang: str, key: str, **params: object) -> str:

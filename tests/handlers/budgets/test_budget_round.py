@@ -128,9 +128,24 @@ async def set_up_round(ria: Chat, closes: str = "11-12-2026 17:00") -> None:
     assert len(await ria.app.repos.budgets.all()) == 1
 
 
+def counts_from(settings: Settings, tmp_path: Path, threshold: int) -> Settings:
+    """The settings of a municipality whose results show counts from ``threshold`` people on
+    (Velsen: 5; see test_small_rounds for a round fewer voted in)."""
+    profile = tmp_path / "profile.toml"
+    text = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    assert text.count("suppression_threshold = 5") == 1
+    profile.write_text(
+        text.replace("suppression_threshold = 5", f"suppression_threshold = {threshold}"),
+        encoding="utf-8",
+    )
+    return settings.model_copy(update={"profile": profile})
+
+
 async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
-    settings: Settings,
+    settings: Settings, tmp_path: Path
 ) -> None:
+    # Two voters, in a municipality that publishes counts from two people on.
+    settings = counts_from(settings, tmp_path, 2)
     clock = Clock()
     app = await _open(settings, clock)
     timers = TimerLog(app)
