@@ -139,15 +139,16 @@ def _result(
             key="budgets.result_no_votes",
             params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
         )
+    shown = disclosure.votes_shown(profile, closed.voters)
     params = {
         "name": closed.name,
         "spent": format_euro(closed.spent_cents or 0, lang),
         "total": format_euro(closed.total_cents, lang),
         "winners": len(winners),
         "municipality": profile.name(lang),
-        "tie": _tie(catalog, lang, closed),
+        "tie": _tie(catalog, lang, closed, votes_shown=shown),
     }
-    if not disclosure.votes_shown(profile, closed.voters):
+    if not shown:
         # Too few voters to show the votes: the winners, then the others, as on the ballot
         # (an order by votes would give the counts away).
         on_ballot = sorted(projects, key=lambda p: (not p.winner, p.id))
@@ -201,8 +202,10 @@ async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now:
     )
 
 
-def _tie(catalog: Catalog, lang: str, closed: Round) -> str:
-    """The round's tie rule as the result states it, with the lot's seed where one was drawn."""
+def _tie(catalog: Catalog, lang: str, closed: Round, *, votes_shown: bool) -> str:
+    """The round's tie rule as the result states it, with the lot's seed where one was drawn
+    (that anyone can redo it only where the votes are published)."""
     if closed.tie_seed:
-        return catalog.text(lang, "budgets.tie_lot_drawn", {"seed": closed.tie_seed}, markup=False)
+        key = "budgets.tie_lot_drawn" if votes_shown else "budgets.tie_lot_drawn_few"
+        return catalog.text(lang, key, {"seed": closed.tie_seed}, markup=False)
     return catalog.text(lang, f"budgets.tie_{closed.tie_rule.value}", {}, markup=False)
