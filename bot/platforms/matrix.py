@@ -561,7 +561,8 @@ class Matrix:
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
             if not group:
-                await self._notice(room_id, native.sender, native.event_id, "matrix.edit_not_read")
+                notice = "general.edit_not_read"
+                await self._notice(room_id, native.sender, native.event_id, notice)
             return
         event = await self._room_event(room, native) if group else None
         if event is None:

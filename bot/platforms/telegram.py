@@ -120,7 +120,7 @@ _T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-UPDATE_TYPES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+UPDATE_TYPES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 #: The header Telegram sends the webhook secret in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are small; anything larger than this is not from Telegram.
@@ -492,6 +492,8 @@ class Telegram:
         if not isinstance(update, Update):
             return
         try:
+            if update.edited_message is not None:
+                await self._edited(update.edited_message)
             for joined in self._joined(update):
                 await self.app.router.handle(joined, self._deliver)
             event = await self._event(update)
@@ -502,6 +504,20 @@ class Telegram:
             self._finish_unless_lost(update.update_id)
             raise
         self._finish_unless_lost(update.update_id)
+
+    async def _edited(self, message: Message) -> None:
+        """A message changed after it was sent: never read as a new answer (it may answer
+        a question asked long ago). In a private chat the person hears that edits are not
+        read, so the correction is not lost without a word; in a group nothing is said."""
+        sender = message.from_user
+        if message.chat.type != message.chat.PRIVATE or sender is None or sender.is_bot:
+            return
+        user = await self.app.repos.users.find(PLATFORM, str(sender.id))
+        lang = (user.language if user else None) or self.app.catalog.default
+        try:
+            await self.send(str(message.chat.id), lang, [Reply(key="general.edit_not_read")])
+        except DeliveryError as exc:
+            log.info("telegram notice about an edit not sent: %s", exc)
 
     def _finish_unless_lost(self, update_id: int) -> None:
         """Finish an update, unless the token was refused meanwhile: then its answer may not

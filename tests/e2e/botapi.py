@@ -77,6 +77,12 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
+
+def _kind(update: QueuedUpdate) -> str:
+    """The kind of an update (``message``, ``edited_message``, ``callback_query``...)."""
+    return next(key for key in update if key != "update_id")
+
+
 #: A bot command as Telegram marks it at the start of a message: ASCII letters, digits and
 #: ``_`` (and a bot's @name), not followed by a letter, digit, ``/``, ``<`` or ``>``.
 _BOT_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
@@ -749,6 +755,14 @@ class FakeUser:
             ]
         return self._server._enqueue_user_message(self, chat_id, content, reply_to)
 
+    def edit_text(self, message_id: int, text: str, *, chat_id: int | None = None) -> QueuedUpdate:
+        """Change the text of a message this user sent (``edited_message`` update).
+
+        Raises:
+            LookupError: this user sent no text message with that id in that chat.
+        """
+        return self._server._enqueue_user_edit(self, message_id, text, chat_id)
+
     def added(self, chat_id: int) -> QueuedUpdate:
         """Someone added this user to a group (the ``new_chat_members`` service message)."""
         chat = self._server._chats[chat_id]
@@ -972,6 +986,8 @@ class BotApiServer:
         self._open_callback_queries: set[str] = set()
 
         self._updates: deque[QueuedUpdate] = deque()
+        #: The kinds of update getUpdates hands out (its last ``allowed_updates``; None: all).
+        self._allowed_updates: list[str] | None = None
         self._next_update_id = first_update_id
         self._fetched_up_to = 0
         self._inflight: dict[int, QueuedUpdate] = {}
@@ -1897,6 +1913,24 @@ class BotApiServer:
         chat.user_messages[message["message_id"]] = message
         return self.enqueue_update({"message": message})
 
+    def _enqueue_user_edit(
+        self, user: FakeUser, message_id: int, text: str, chat_id: int | None
+    ) -> QueuedUpdate:
+        """The user changed the text of a message they sent: an ``edited_message`` update."""
+        chat = self._chat_for(user.id if chat_id is None else chat_id)
+        sent = chat.user_messages.get(message_id)
+        if sent is None or sent.get("from", {}).get("id") != user.id or "text" not in sent:
+            raise LookupError(f"user {user.id} sent no text message {message_id} here")
+        edited = {**sent, "text": text, "edit_date": int(time.time())}
+        edited.pop("entities", None)
+        command = _BOT_COMMAND.match(text)
+        if command is not None:
+            edited["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}
+            ]
+        chat.user_messages[message_id] = edited
+        return self.enqueue_update({"edited_message": edited})
+
     def _enqueue_callback(self, user: FakeUser, message: JSONDict, data: str) -> QueuedUpdate:
         """Queue a ``callback_query`` update for ``message``."""
         query_id = f"{self.bot_id}{next(self._callback_counter):08d}"
@@ -2142,6 +2176,15 @@ class BotApiServer:
         if not isinstance(timeout, int | float) or isinstance(timeout, bool):
             timeout = _as_int(timeout, "timeout")
         self._confirm_updates(offset)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            # As Telegram: kept for later requests; an empty list means the default kinds.
+            self._allowed_updates = [str(kind) for kind in allowed] or None
+        if self._allowed_updates is not None:
+            # Telegram never sends a kind the bot did not ask for: those are dropped.
+            kept = [u for u in self._updates if _kind(u) in self._allowed_updates]
+            self._updates.clear()
+            self._updates.extend(kept)
         # Like Telegram, a new getUpdates request terminates an older waiting one.
         if self._active_poll is not None and not self._active_poll.done():
             self._active_poll.set_result(_WAKE_CONFLICT)

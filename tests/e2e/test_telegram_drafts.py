@@ -80,3 +80,33 @@ async def test_a_command_with_dutch_letters_is_a_command_not_an_answer(
         before = len(server.messages(anna.chat_id))
         await anna.send_text("/mijnideeën")
         await wait_for_text(server, anna.chat_id, "nog geen ideeën", after=before)
+
+
+async def test_an_edited_answer_changes_nothing_and_the_resident_hears_why(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # Telegram sends an edit as its own update, of a kind the bot asks for: it is never
+    # read as a new answer (it may answer a question asked long ago), but not ignored either.
+    anna = server.user(3303)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Woningbeleid")
+        await anna.press("Woningbeleid")
+        await wait_for_text(server, anna.chat_id, "korte titel")
+        title = anna.send_text("Tiny houses aan de rand van Velserbroek")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+
+        before = len(server.messages(anna.chat_id))
+        assert title.message is not None
+        anna.edit_text(title.message["message_id"], "Tiny houses in Velserbroek-Zuid")
+        await wait_for_text(server, anna.chat_id, "Aanpassingen lees ik niet", after=before)
+        user = await app.repos.users.find("telegram", str(anna.id))
+        assert user is not None
+        stored = await app.repos.dialogs.load(user.id)
+        assert stored is not None and stored.step == "description"
+        assert stored.data["title"] == "Tiny houses aan de rand van Velserbroek"
+
+        # The dialog goes on where it was.
+        await anna.send_text("Kleine huizen voor starters, aan de rand van het dorp.")
+        await wait_for_text(server, anna.chat_id, "Over welke wijk", after=before)
