@@ -57,7 +57,7 @@ from bot.admin.public_site import Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from handlers.budgets import disclosure as budget_disclosure
-from storage.clock import parse
+from storage.clock import iso, parse
 from storage.ideas.ideas import IdeaStatus
 from storage.privacy.open_data import OpenData, Row
 
@@ -175,6 +175,11 @@ IDEAS = Resource(
         _f("comments", "integer", "How many visible comments it has (texts not published)."),
         _f("submitted_at", "datetime", f"When it was sent in. {_UTC}"),
         _f("updated_at", "datetime", f"When it last changed. {_UTC}"),
+        _f(
+            "title_changed_at",
+            "datetime",
+            f"When the resident last changed the title; empty: never. {_UTC}",
+        ),
     ),
     ("number",),
 )
@@ -191,6 +196,12 @@ IDEA_HISTORY = Resource(
         _f("department", "string", "Department code (status doorgestuurd)."),
         _f("merged_into", "integer", "The idea it was merged with (status samengevoegd)."),
         _f("at", "datetime", f"When the status was set. {_UTC}"),
+        _f(
+            "reason_changed_at",
+            "datetime",
+            "When the reason was last changed or emptied (an erasure empties a reason that"
+            f" names the person); empty: never. {_UTC}",
+        ),
     ),
     ("id",),
     (("idea", "ideas", "number"),),
@@ -716,7 +727,14 @@ async def _settled(app: App) -> tuple[dict[str, list[Row]], int, bool]:
             continue
         if stuck or await data.clean_ups():
             # A reason may still name someone erased: none is published until it is done.
+            # What a reader was shown changed when the erasure began (the oldest unfinished
+            # one): the same moment at every export meanwhile, so entries do not churn.
+            begun = await data.oldest_clean_up()
             for change in tables[IDEA_HISTORY.name]:
+                if change["reason"] and begun is not None:
+                    change["reason_changed_at"] = iso(
+                        max(begun, parse(change["reason_changed_at"]) or begun)
+                    )
                 change["reason"] = None
             return tables, changes, False
         return tables, changes, True

@@ -7,7 +7,9 @@
                       the index
     idee-<n>.html     one idea: its status history, supporters and comments counted
     feed.xml          an Atom feed of "Wist je dat" and status changes (for a website, a
-                      newsletter tool or the local paper)
+                      newsletter tool or the local paper); an entry's ``updated`` moves on
+                      when what it shows changes (a title edited, a reason an erasure
+                      emptied), so a reader replaces the old words it keeps
     style.css         plain CSS; no page needs a script
 
 It is rendered from the very rows the open data publishes (after their filtering), so the
@@ -196,16 +198,24 @@ def _label(codes: dict[tuple[str, str], Label], kind: str, code: str | None) -> 
 
 
 def _moment(site: Site, value: str | datetime) -> Moment:
-    moment = (
-        value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", ""))
-    )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = _utc(value)
     local = moment.astimezone(site.zone)
     # One date for both languages: the ISO form reads the same in Dutch and English.
     return Moment(
         iso=moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), day=local.date().isoformat()
     )
+
+
+def _utc(value: str | datetime) -> datetime:
+    moment = (
+        value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", ""))
+    )
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _latest(site: Site, *values: str | datetime | None) -> Moment:
+    """The latest of these moments (those that are not None)."""
+    return _moment(site, max(_utc(value) for value in values if value is not None))
 
 
 def _idea(
@@ -216,6 +226,12 @@ def _idea(
         {
             "id": int(change["id"]),
             "at": _moment(site, change["at"]),
+            # When what its feed entry shows last changed: the status change itself, its
+            # reason changed or emptied since (an erasure), or the idea's title edited since.
+            # Not supporters or comments: the entry does not show them.
+            "updated": _latest(
+                site, change["at"], change["reason_changed_at"], row["title_changed_at"]
+            ),
             "status": _label(codes, "status", change["status"]),
             "reason": clean(change["reason"] or ""),
             "theme": _label(codes, "theme", change["theme"]),
@@ -272,7 +288,10 @@ def _feed(
             entry_id=site.entry_id("wist-je-dat", item["id"]),
             # Most updates start with the words; the others get them in front.
             title=title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}",
-            at=item["at"].iso,
+            # A published update is never changed or taken back, and stays when its writer
+            # is erased (the municipality's publication): it is last changed when published.
+            published=item["at"].iso,
+            updated=item["at"].iso,
             link=site.link(f"{NEWS_PAGE}#{item['anchor']}"),
             content=text,
             category="wist-je-dat",
@@ -288,13 +307,16 @@ def _feed(
                 site,
                 entry_id=site.entry_id("status", change["id"]),
                 title=f"Idee #{idea['number']} {idea['title']}: {status.nl}",
-                at=change["at"].iso,
+                published=change["at"].iso,
+                updated=change["updated"].iso,
                 link=site.link(idea["page"]),
                 content="\n".join(lines),
                 category="status",
             )
-            entries.append((change["at"].iso, entry))
-    # Newest first; equal moments in a fixed order so the feed does not churn.
+            entries.append((change["updated"].iso, entry))
+    # Most recently changed first (RFC 4287: ``updated``): an old entry whose words changed
+    # comes back into the feed, so readers that keep it replace it. Equal moments in a fixed
+    # order so the feed does not churn.
     entries.sort(key=lambda pair: (pair[0], pair[1].findtext(f"{{{ATOM}}}id") or ""))
     entries = entries[::-1][:FEED_ENTRIES]
 
@@ -309,6 +331,7 @@ def _feed(
         'Nieuws ("Wist je dat") en nieuwe statussen van ideeën van inwoners.'
         " News and status changes of residents' ideas.",
     )
+    # The feed changed when its most recently changed entry did.
     _sub(feed, "updated", entries[0][0] if entries else now.strftime("%Y-%m-%dT%H:%M:%SZ"))
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _sub(author, "name", name)
@@ -329,13 +352,23 @@ def _feed(
 
 
 def _entry(
-    site: Site, *, entry_id: str, title: str, at: str, link: str, content: str, category: str
+    site: Site,
+    *,
+    entry_id: str,
+    title: str,
+    published: str,
+    updated: str,
+    link: str,
+    content: str,
+    category: str,
 ) -> ET.Element:
+    """One entry: ``published`` when it first appeared, ``updated`` when what it shows last
+    changed (a reader that has the entry replaces it when ``updated`` changes)."""
     entry = ET.Element(f"{{{ATOM}}}entry")
     _sub(entry, "id", entry_id)
     _sub(entry, "title", title)
-    _sub(entry, "updated", at)
-    _sub(entry, "published", at)
+    _sub(entry, "updated", updated)
+    _sub(entry, "published", published)
     ET.SubElement(entry, f"{{{ATOM}}}link", {"rel": "alternate", "href": link})
     ET.SubElement(entry, f"{{{ATOM}}}category", {"term": category})
     _sub(entry, "content", content, type="text")

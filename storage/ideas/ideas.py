@@ -406,12 +406,20 @@ class Ideas:
         photo_id: int | None,
         now: datetime,
     ) -> bool:
-        """Change an idea its author wrote, while it is still new; False if it is not."""
+        """Change an idea its author wrote, while it is still new; False if it is not.
+
+        A new title is stamped (``title_changed_at``): every feed entry of the idea shows it,
+        so the published feed gives those entries a newer version.
+        """
         changed = await self.db.execute_rowcount(
-            "UPDATE ideas SET category = ?, title = ?, description = ?, neighbourhood = ?,"
+            # In SET, ``title`` is still the old title.
+            "UPDATE ideas SET title_changed_at = CASE WHEN title IS ? THEN title_changed_at"
+            " ELSE ? END, category = ?, title = ?, description = ?, neighbourhood = ?,"
             " photo_id = ?, updated_at = ? WHERE id = ? AND author_user_id = ?"
             " AND status = ? AND removed_at IS NULL",
             (
+                title,
+                iso(now),
                 category,
                 title,
                 description,

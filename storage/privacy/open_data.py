@@ -82,7 +82,7 @@ class OpenData:
             " i.neighbourhood, i.title, i.description AS text, i.status, i.supporters,"
             " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id"
             " AND c.hidden_at IS NULL) AS comments,"
-            " i.created_at AS submitted_at, i.updated_at"
+            " i.created_at AS submitted_at, i.updated_at, i.title_changed_at"
             " FROM ideas i WHERE i.removed_at IS NULL ORDER BY i.id",
             long=True,
         )
@@ -92,7 +92,7 @@ class OpenData:
         """Every status change of every idea not removed, oldest first."""
         rows = await self.db.fetchall(
             "SELECT h.id, h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
-            " h.merged_into, h.at FROM idea_status_history h"
+            " h.merged_into, h.at, h.reason_changed_at FROM idea_status_history h"
             " JOIN ideas i ON i.id = h.idea_id WHERE i.removed_at IS NULL ORDER BY h.id",
             long=True,
         )

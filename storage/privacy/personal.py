@@ -129,6 +129,9 @@ class Table:
     #: owner it is them; in the rows of others only their account ids are looked for (see
     #: :func:`_account_ids`).
     about: str | None = None
+    #: A column stamped with the erasure's moment where one of ``reasons`` is emptied: the
+    #: published feed tells readers from then on that the row it shows changed.
+    changed_at: str | None = None
     #: The columns that find one row (for tables without a rowid).
     key: tuple[str, ...] = ("rowid",)
     #: Run after content was deleted, in the background, again and again until it changes
@@ -256,8 +259,8 @@ TABLES: tuple[Table, ...] = (
         Kind.CONTENT,
         "the ideas you sent in",
         export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
-        " status, supporters, created_at, updated_at, withdrawn_at, removed_at, removal,"
-        " removal_reason FROM ideas"
+        " status, supporters, created_at, updated_at, title_changed_at, withdrawn_at,"
+        " removed_at, removal, removal_reason FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
         # Deleting an idea takes its comments, supports, history and index entries with it:
         # a few milliseconds each. So the erasure only takes them out of view, unlinked, and
@@ -280,11 +283,13 @@ TABLES: tuple[Table, ...] = (
         Kind.CONTENT,
         "the statuses of your ideas, and the statuses you gave ideas as staff",
         export="SELECT h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
-        " h.merged_into, h.at, h.by_user_id IS :user_id AS by_you FROM idea_status_history h"
+        " h.merged_into, h.at, h.reason_changed_at, h.by_user_id IS :user_id AS by_you"
+        " FROM idea_status_history h"
         " WHERE h.idea_id IN (SELECT id FROM ideas WHERE author_user_id = :user_id)"
         " OR h.by_user_id = :user_id ORDER BY h.id",
         erase=("UPDATE idea_status_history SET by_user_id = NULL WHERE by_user_id = :user_id",),
         reasons=("reason",),
+        changed_at="reason_changed_at",
         about="SELECT id FROM idea_status_history"
         " WHERE idea_id IN (SELECT id FROM ideas WHERE author_user_id = :user_id)",
     ),
@@ -1153,8 +1158,8 @@ class PersonalStore:
         rows at a time, each checked again, in transactions of a few milliseconds.
         """
         row = await self.db.fetchone(
-            "SELECT quotes, names, content_deleted, delete_later, media FROM erasure_scrubs"
-            " WHERE id = ?",
+            "SELECT quotes, names, content_deleted, delete_later, media, created_at"
+            " FROM erasure_scrubs WHERE id = ?",
             (scrub_id,),
         )
         if row is None:
@@ -1172,6 +1177,8 @@ class PersonalStore:
         # the rows about its owner: they chose it, and it can be any word or phrase ("Fiets",
         # "het budget"), which in the rows of others would empty their records.
         distinctive = tuple(named.get("ids", ()))
+        # A row whose reason is emptied is stamped with the erasure's moment (changed_at).
+        erased_at = str(row["created_at"])
         steps = 0
         # First the person's names, only in the rows about them that the erasure noted:
         # before deleting anything here (a new row could take a deleted one's id).
@@ -1180,7 +1187,7 @@ class PersonalStore:
             keys = [tuple(key) for key in named["about"].get(table.name, [])]
             for column in table.reasons if names else ():
                 search = _Search(table, column, names, False, words=True)
-                steps = await self._remove_in_chunks(search, keys, steps)
+                steps = await self._remove_in_chunks(search, keys, steps, erased_at)
         for name, ids in json.loads(row["delete_later"]).items():
             for start in range(0, len(ids), DELETE_CHUNK):
                 chunk = ",".join(str(int(i)) for i in ids[start : start + DELETE_CHUNK])
@@ -1202,7 +1209,7 @@ class PersonalStore:
         searches = [search for search in searches if search.needles]
         found = await self._find(searches)
         for search, keys in zip(searches, found, strict=True):
-            steps = await self._remove_in_chunks(search, keys, steps)
+            steps = await self._remove_in_chunks(search, keys, steps, erased_at)
         if row["content_deleted"]:
             for table in self.tables:
                 if table.purge is not None:
@@ -1232,12 +1239,12 @@ class PersonalStore:
         return await asyncio.to_thread(_find_quoting, self.db.path, searches)
 
     async def _remove_in_chunks(
-        self, search: _Search, keys: list[tuple[Any, ...]], steps: int
+        self, search: _Search, keys: list[tuple[Any, ...]], steps: int, erased_at: str
     ) -> int:
         """Remove what ``search`` finds in these rows, a few rows per unit of work."""
         for start in range(0, len(keys), SCRUB_CHUNK):
             async with self.db.transaction():
-                await self._remove(search, keys[start : start + SCRUB_CHUNK])
+                await self._remove(search, keys[start : start + SCRUB_CHUNK], erased_at)
             steps = await self._step(steps)
         return steps
 
@@ -1258,7 +1265,7 @@ class PersonalStore:
         # The statement itself counts once: more means it did some work.
         return bool(changed >= 2)
 
-    async def _remove(self, search: _Search, keys: list[tuple[Any, ...]]) -> None:
+    async def _remove(self, search: _Search, keys: list[tuple[Any, ...]], erased_at: str) -> None:
         table, column = search.table, search.column
         where, params = _keys_in(table.key, keys)
         rows = await self.db.fetchall(
@@ -1275,9 +1282,16 @@ class PersonalStore:
             columns = await self.db.fetchall(f"PRAGMA table_info({table.name})")
             required = any(c["name"] == column and c["notnull"] for c in columns)
             empty = "''" if required else "NULL"
-            await self.db.execute(
-                f"UPDATE {table.name} SET {column} = {empty} WHERE {where}", params
-            )
+            if table.changed_at is None:
+                await self.db.execute(
+                    f"UPDATE {table.name} SET {column} = {empty} WHERE {where}", params
+                )
+            else:
+                await self.db.execute(
+                    f"UPDATE {table.name} SET {column} = {empty}, {table.changed_at} = ?"
+                    f" WHERE {where}",
+                    [erased_at, *params],
+                )
 
     async def _drop_unused_media(self, candidates: set[int]) -> None:
         """Delete the person's pictures that nothing refers to any more."""

@@ -336,3 +336,35 @@ async def test_an_idea_its_author_changed_leaves_its_old_words_at_the_next_look(
     await look(app, start + OPEN_DATA_CHECK)
     assert HIDDEN not in everything(published)
     assert "Wie helpt mee met zonnepanelen" in everything(published)
+
+
+async def test_while_a_clean_up_is_unfinished_an_entry_without_its_reason_is_a_newer_version(
+    app: App, published: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A feed reader replaces an entry it keeps only when the entry's ``updated`` changes:
+    the reason left out must reach it, once, and stay the same version afterwards."""
+    annabel = await _reason_naming_annabel(app)
+    start = utcnow()
+    await look(app, start)
+    before = feedparser.parse((published / "feed.xml").read_bytes())
+    [old] = [entry for entry in before.entries if "Annabel" in entry.summary]
+
+    _stop_clean_ups(monkeypatch)
+    erased = start + timedelta(days=1)
+    app.router.clock = lambda: erased
+    await erase(annabel, delete=False)
+    stamp = erased.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for at in (erased + CLEAN_UP_GRACE, erased + CLEAN_UP_GRACE + OPEN_DATA_CHECK):
+        await look(app, at)
+        feed = feedparser.parse((published / "feed.xml").read_bytes())
+        entry = next(e for e in feed.entries if e.id == old.id)
+        assert "Annabel" not in entry.summary and entry.published == old.published
+        assert entry.updated == stamp == feed.feed.updated
+
+    # The clean-up gets done at last: the reason it emptied reads as it did meanwhile.
+    monkeypatch.undo()
+    await look(app, erased + CLEAN_UP_GRACE + 2 * OPEN_DATA_CHECK)
+    assert not await app.repos.open_data.clean_ups()
+    feed = feedparser.parse((published / "feed.xml").read_bytes())
+    entry = next(e for e in feed.entries if e.id == old.id)
+    assert "Annabel" not in entry.summary and entry.updated == stamp

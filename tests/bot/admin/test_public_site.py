@@ -593,3 +593,97 @@ async def test_every_wist_je_dat_in_the_feed_links_to_a_page_that_shows_it(
         assert_accessible(archive)
         assert all(text in archive["text"] for text in texts)
         assert "index.html" in archive["links"]
+
+
+# Entries whose words changed after they were published ---------------------------------
+
+PHONE_TITLE = "Bel 06-12345678 voor hulp met zonnepanelen"
+NEW_TITLE = "Wie helpt mee met zonnepanelen op het dak?"
+
+
+def _feed_entries(out: Path) -> tuple[Any, dict[str, Any]]:
+    """The feed of an export, and its entries by id."""
+    feed = feedparser.parse((out / "feed.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    return feed, {entry.id: entry for entry in feed.entries}
+
+
+async def test_a_title_its_author_changed_makes_every_entry_of_the_idea_a_newer_version(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader keeps an entry it has as long as its ``updated`` stays the same: a phone
+    number taken out of a title must reach it as a newer version of the same entry."""
+    anna = await resident(app, "anna")
+    await submit_idea(anna, PHONE_TITLE, "Samen panelen kopen is goedkoper.")
+    first = tmp_path / "first"
+    await export(first, monkeypatch, app)
+    _, before = _feed_entries(first)
+    [(entry_id, old)] = [(i, e) for i, e in before.items() if PHONE_TITLE in e.title]
+
+    later = utcnow() + timedelta(hours=2)
+    app.router.clock = lambda: later
+    await anna.press("Bekijk #1")
+    await anna.press("Aanpassen")
+    await anna.press("Titel aanpassen")
+    await anna.send(NEW_TITLE)
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    second = tmp_path / "second"
+    await export(second, monkeypatch, app)
+
+    feed, after = _feed_entries(second)
+    new = after[entry_id]
+    assert NEW_TITLE in new.title and "06-12345678" not in (second / "feed.xml").read_text()
+    assert new.published == old.published, "first published stays"
+    assert new.updated == later.strftime("%Y-%m-%dT%H:%M:%SZ") and new.updated > old.updated
+    assert feed.feed.updated == new.updated and feed.entries[0].id == entry_id
+
+    # Support and comments are not shown in the entry: it stays the same version.
+    app.router.clock = lambda: later + timedelta(hours=1)
+    bob = await resident(app, "bob")
+    await bob.send("/ideeen")
+    await bob.press("#1")
+    await bob.press("Steunen")
+    assert bob.keys == ["ideas.supported", "ideas.card"]
+    third = tmp_path / "third"
+    await export(third, monkeypatch, app)
+    again, entries = _feed_entries(third)
+    assert entries[entry_id].updated == new.updated and again.feed.updated == feed.feed.updated
+    assert (third / "feed.xml").read_bytes() == (second / "feed.xml").read_bytes()
+
+
+async def test_a_reason_an_erasure_emptied_makes_its_entry_a_newer_version(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    annabel = Chat(app, "annabel", name="Annabel Zwartkruis")
+    await annabel.onboard()
+    await submit_idea(
+        annabel, "Meer bankjes in het Velserbeekpark", "Bij de vijver kun je nergens zitten."
+    )
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("In behandeling")
+    await ria.send("Gesproken met Annabel Zwartkruis over een plek.")
+    first = tmp_path / "first"
+    await export(first, monkeypatch, app)
+    _, before = _feed_entries(first)
+    [(entry_id, old)] = [(i, e) for i, e in before.items() if "Annabel" in e.summary]
+
+    later = utcnow() + timedelta(days=3)
+    app.router.clock = lambda: later
+    await annabel.send("/vergeetmij")
+    await annabel.press("Laten staan zonder naam")
+    await annabel.press("Ja, wis mijn gegevens")
+    assert annabel.keys == ["privacy.forget.done"]
+    await app.db.settled()  # the erasure's clean-up, in the background
+    second = tmp_path / "second"
+    await export(second, monkeypatch, app)
+
+    feed, after = _feed_entries(second)
+    new = after[entry_id]
+    assert "Annabel" not in new.summary and new.published == old.published
+    assert new.updated == later.strftime("%Y-%m-%dT%H:%M:%SZ") and new.updated > old.updated
+    assert feed.feed.updated == new.updated and feed.entries[0].id == entry_id
+    # The idea's first entry (no reason) shows what it showed: the same version.
+    [submitted] = [e for i, e in after.items() if i != entry_id and "Idee #1" in e.title]
+    assert submitted.updated == submitted.published == before[submitted.id].updated

@@ -12,6 +12,8 @@ import storage.db as dbmod
 from storage.db import Database
 
 STAMP = "2025-01-01T00:00:00Z"
+#: The columns a status change had before the migration (later ones add more).
+COLUMNS = "id, idea_id, status, reason, theme, department, merged_into, by_user_id, at"
 
 
 async def _idea(db: Database, title: str) -> int:
@@ -47,14 +49,16 @@ async def test_the_migration_keeps_every_change_and_never_hands_out_a_number_aga
             kept, gone = await _idea(db, "blijft"), await _idea(db, "gaat")
             first = await _change(db, kept, "eerste")
             last = await _change(db, gone, "laatste")
-        before = [tuple(r) for r in await db.fetchall("SELECT * FROM idea_status_history")]
+        before = [
+            tuple(r) for r in await db.fetchall(f"SELECT {COLUMNS} FROM idea_status_history")
+        ]
     finally:
         await db.close()
 
     monkeypatch.setattr(dbmod, "migrations", lambda: shipped)
     db = await Database.open(path)
     try:
-        after = [tuple(r) for r in await db.fetchall("SELECT * FROM idea_status_history")]
+        after = [tuple(r) for r in await db.fetchall(f"SELECT {COLUMNS} FROM idea_status_history")]
         assert after == before
         indices = await db.fetchall(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
