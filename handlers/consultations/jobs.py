@@ -397,18 +397,14 @@ async def seed_evaluations(repos: Repositories, profile: Profile, now: datetime)
     An evaluation for experiments started in the chat reaches the running ones that lack it
     here too (the profile may have gained it since they started)."""
     added = 0
-    started_in_chat = None
     for seed in profile.consultations.evaluations:
         for slug in seed.experiments:
             experiment = await repos.consultations.experiment_of(slug)
             if experiment is not None and await _evaluate(repos, seed, *experiment, now):
                 added += 1
-        if seed.started_in_chat:
-            if started_in_chat is None:
-                started_in_chat = await repos.consultations.started_in_chat()
-            for experiment_id, titles in started_in_chat:
-                if await _evaluate(repos, seed, experiment_id, titles, now):
-                    added += 1
+    if any(seed.started_in_chat for seed in profile.consultations.evaluations):
+        for experiment_id, titles in await repos.consultations.started_in_chat():
+            added += await evaluate_started_experiment(repos, profile, experiment_id, titles, now)
     return added
 
 
