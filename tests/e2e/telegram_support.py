@@ -95,3 +95,36 @@ async def onboard(server: BotApiServer, user: Any, hood: str = "IJmuiden") -> No
     await wait_for_text(server, user.chat_id, "In welke wijk")
     await user.press(hood)
     await wait_for_text(server, user.chat_id, "Klaar, welkom!")
+
+
+#: The questions of the idea dialog, in order, as the resident reads them (what each step
+#: waits for): the title, the description, the neighbourhood, the photo.
+IDEA_QUESTIONS = {
+    "title": "korte titel",
+    "description": "20 tot 2.000 tekens",
+    "neighbourhood": "Over welke wijk",
+    "photo": "Geen foto",
+}
+IDEA_TITLE = "Meer bankjes in het Velserbeekpark"
+IDEA_DESCRIPTION = "Ouderen willen onderweg even kunnen uitrusten, bij de vijver."
+
+
+async def idea_until(server: BotApiServer, user: Any, step: str) -> Any:
+    """Begin an idea with the buttons, as an onboarded resident does, until the question of
+    ``step`` (see :data:`IDEA_QUESTIONS`); returns the update that sent the title, if any."""
+    reach = list(IDEA_QUESTIONS).index(step)
+    await user.send_text("/idee")
+    await wait_for_text(server, user.chat_id, "Woningbeleid")
+    await user.press("Woningbeleid")
+    await wait_for_text(server, user.chat_id, IDEA_QUESTIONS["title"])
+    title = None
+    if reach >= 1:
+        title = user.send_text(IDEA_TITLE)
+        await wait_for_text(server, user.chat_id, IDEA_QUESTIONS["description"])
+    if reach >= 2:
+        await user.send_text(IDEA_DESCRIPTION)
+        await wait_for_text(server, user.chat_id, IDEA_QUESTIONS["neighbourhood"])
+    if reach >= 3:
+        await user.press("Sla over")
+        await wait_for_text(server, user.chat_id, IDEA_QUESTIONS["photo"])
+    return title

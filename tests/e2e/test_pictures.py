@@ -13,7 +13,15 @@ from PIL import Image
 from bot.app import App
 from tests.e2e.botapi import BotApiServer
 from tests.e2e.matrix_support import MatrixBot, MatrixResident, Residents, containing
-from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+from tests.e2e.telegram_support import (
+    IDEA_DESCRIPTION,
+    IDEA_TITLE,
+    idea_until,
+    onboard,
+    running_bot,
+    telegram_settings,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +64,7 @@ async def test_on_telegram_a_photo_that_is_not_a_picture_is_answered_and_not_sto
     anna = server.user(3301)
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
-        await anna.send_text("/idee")
-        await wait_for_text(server, anna.chat_id, "Woningbeleid")
-        await anna.press("Woningbeleid")
-        await wait_for_text(server, anna.chat_id, "korte titel")
-        await anna.send_text("Meer bankjes in het Velserbeekpark")
-        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
-        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
-        await wait_for_text(server, anna.chat_id, "Over welke wijk")
-        await anna.press("Sla over")
-        await wait_for_text(server, anna.chat_id, "Geen foto")
+        await idea_until(server, anna, "photo")
 
         anna.send_photo(TEXT_FILE)
         await wait_for_text(server, anna.chat_id, NOT_A_PICTURE)
@@ -84,16 +83,7 @@ async def test_on_telegram_a_photo_sent_as_a_file_is_taken_as_the_photo(
     anna = server.user(3302)
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
-        await anna.send_text("/idee")
-        await wait_for_text(server, anna.chat_id, "Woningbeleid")
-        await anna.press("Woningbeleid")
-        await wait_for_text(server, anna.chat_id, "korte titel")
-        await anna.send_text("Meer bankjes in het Velserbeekpark")
-        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
-        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
-        await wait_for_text(server, anna.chat_id, "Over welke wijk")
-        await anna.press("Sla over")
-        await wait_for_text(server, anna.chat_id, "Geen foto")
+        await idea_until(server, anna, "photo")
 
         before = len(server.messages(anna.chat_id))
         anna.send_document(TEXT_FILE, "plaatje.jpg", "image/jpeg")
@@ -113,19 +103,16 @@ async def test_on_telegram_text_written_with_a_photo_or_file_is_given_back(
     anna = server.user(3303)
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
-        await anna.send_text("/idee")
-        await wait_for_text(server, anna.chat_id, "Woningbeleid")
-        await anna.press("Woningbeleid")
-        await wait_for_text(server, anna.chat_id, "korte titel")
+        await idea_until(server, anna, "title")
 
         # A file where a title is asked: not taken, its words come back.
         before = len(server.messages(anna.chat_id))
         anna.send_document(TEXT_FILE, "lijstje.txt", "text/plain", caption="Bankjes <b>bij</b>")
         await wait_for_text(server, anna.chat_id, "Bankjes &lt;b&gt;bij&lt;/b&gt;", after=before)
         await wait_for_text(server, anna.chat_id, "korte titel", after=before)
-        await anna.send_text("Meer bankjes in het Velserbeekpark")
+        await anna.send_text(IDEA_TITLE)
         await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
-        await anna.send_text("Ouderen willen onderweg even kunnen uitrusten, bij de vijver.")
+        await anna.send_text(IDEA_DESCRIPTION)
         await wait_for_text(server, anna.chat_id, "Over welke wijk")
         await anna.press("Sla over")
         await wait_for_text(server, anna.chat_id, "Geen foto")

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.botapi import BotApiServer
-from tests.e2e.telegram_support import onboard, running_bot, telegram_settings, wait_for_text
+from tests.e2e.telegram_support import (
+    IDEA_DESCRIPTION,
+    IDEA_TITLE,
+    idea_until,
+    onboard,
+    running_bot,
+    telegram_settings,
+    wait_for_text,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,12 +69,7 @@ async def test_a_command_with_dutch_letters_is_a_command_not_an_answer(
     anna = server.user(3302)
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
-        await anna.send_text("/idee")
-        await wait_for_text(server, anna.chat_id, "Woningbeleid")
-        await anna.press("Woningbeleid")
-        await wait_for_text(server, anna.chat_id, "korte titel")
-        await anna.send_text("Tiny houses aan de rand van Velserbroek")
-        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+        await idea_until(server, anna, "description")
 
         before = len(server.messages(anna.chat_id))
         await anna.send_text("/ideeën")
@@ -90,23 +93,18 @@ async def test_an_edited_answer_changes_nothing_and_the_resident_hears_why(
     anna = server.user(3303)
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         await onboard(server, anna)
-        await anna.send_text("/idee")
-        await wait_for_text(server, anna.chat_id, "Woningbeleid")
-        await anna.press("Woningbeleid")
-        await wait_for_text(server, anna.chat_id, "korte titel")
-        title = anna.send_text("Tiny houses aan de rand van Velserbroek")
-        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens")
+        title = await idea_until(server, anna, "description")
 
         before = len(server.messages(anna.chat_id))
         assert title.message is not None
-        anna.edit_text(title.message["message_id"], "Tiny houses in Velserbroek-Zuid")
+        anna.edit_text(title.message["message_id"], "Meer bomen in het Velserbeekpark")
         await wait_for_text(server, anna.chat_id, "Aanpassingen lees ik niet", after=before)
         user = await app.repos.users.find("telegram", str(anna.id))
         assert user is not None
         stored = await app.repos.dialogs.load(user.id)
         assert stored is not None and stored.step == "description"
-        assert stored.data["title"] == "Tiny houses aan de rand van Velserbroek"
+        assert stored.data["title"] == IDEA_TITLE
 
         # The dialog goes on where it was.
-        await anna.send_text("Kleine huizen voor starters, aan de rand van het dorp.")
+        await anna.send_text(IDEA_DESCRIPTION)
         await wait_for_text(server, anna.chat_id, "Over welke wijk", after=before)
