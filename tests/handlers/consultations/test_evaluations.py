@@ -14,7 +14,7 @@ from storage.consultations.model import ConsultationKind, Moment
 from storage.experiments.experiments import NewExperiment
 from storage.localized import Localized
 from tests.consultations import Clock, Jobs, button, outbox_of, seen
-from tests.handlers.experiments.helpers import name_experiment
+from tests.handlers.experiments.helpers import name_experiment, send_proposal
 from tests.people import TimerLog, civil_servant, connector
 from tests.people import person as resident
 from tests.people import row as stored
@@ -172,13 +172,7 @@ async def test_nobody_is_asked_how_it_is_going_after_the_experiment_ended(
 async def test_an_experiment_started_from_a_proposal_is_evaluated_like_the_burgertop_ones(
     app: App, clock: Clock
 ) -> None:
-    carl = await resident(app, "carl")
-    await carl.send("/nieuwexperiment")
-    await carl.send("Een moestuin bij de basisschool voor de hele buurt.")
-    await carl.press("IJmuiden")
-    await carl.send("De school en de ouders")
-    await carl.send("2500")
-    await carl.press("Insturen")
+    await send_proposal(app)
     ria = await connector(app)
     await ria.send("/wachtrij v1")
     await ria.press("Gefinancierd")

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from bot.app import App
+from tests.people import person
 from tests.support import Chat
+
+
+async def send_proposal(app: App, budget: str = "2500") -> Chat:
+    """Carl (who reads English) proposes an experiment with the buttons: proposal #1."""
+    carl = await person(app, "carl", language="English")
+    await carl.send("/nieuwexperiment")
+    await carl.send("A vegetable garden at the primary school.")
+    await carl.press("IJmuiden")
+    await carl.send("The school and the parents")
+    await carl.send(budget)
+    await carl.press("Send")
+    return carl
 
 
 async def name_experiment(

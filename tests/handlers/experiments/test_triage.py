@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from bot.app import App
 from storage.experiments.proposals import ProposalStatus
-from tests.handlers.experiments.helpers import name_experiment
+from tests.handlers.experiments.helpers import name_experiment, send_proposal
 from tests.people import connector, for_user, person
-from tests.support import Chat
-
-
-async def _proposal(app: App, budget: str = "2500") -> Chat:
-    carl = await person(app, "carl", language="English")
-    await carl.send("/nieuwexperiment")
-    await carl.send("A vegetable garden at the primary school.")
-    await carl.press("IJmuiden")
-    await carl.send("The school and the parents")
-    await carl.send(budget)
-    await carl.press("Send")
-    return carl
 
 
 async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: App) -> None:
-    carl = await _proposal(app)
+    carl = await send_proposal(app)
     ria = await connector(app)
     await ria.send("/wachtrij v1")
     assert ria.keys == ["triage.proposal_card"]
@@ -54,8 +42,8 @@ async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: 
     assert entry.detail["amount_cents"] == 250000 and entry.detail["to"] == "gefinancierd"
 
 
-async def test_co_funding_and_turning_down_a_proposal(app: App) -> None:
-    carl = await _proposal(app, "12000")
+async def test_co_funding_and_turning_down_asend_proposal(app: App) -> None:
+    carl = await send_proposal(app, "12000")
     ria = await connector(app)
     await ria.send("/wachtrij v1")
     assert "meer dan €\u00a05.000" in ria.text
@@ -147,7 +135,7 @@ async def test_an_approved_proposal_goes_public_only_in_the_words_the_connector_
 async def test_a_proposal_from_a_neighbourhood_button_gives_the_experiment_its_place(
     app: App,
 ) -> None:
-    await _proposal(app)  # place: the IJmuiden button
+    await send_proposal(app)  # place: the IJmuiden button
     ria = await connector(app)
     await ria.send("/wachtrij v1")
     await ria.press("Goedgekeurd")
