@@ -11,7 +11,8 @@ ideas and updates meant only for an experiment's participants are left out; what
 chose to delete is gone from the database itself.
 
 Beside the data it writes the public site (index.html, the news, a page per idea, feed.xml: see
-:mod:`bot.admin.public_site`), rendered from the same rows, and ``datapackage.json``
+:mod:`bot.admin.public_site`), rendered from the same rows (and, for the feed's blanked
+entries of ideas taken out of view, their numbers and moments only), and ``datapackage.json``
 carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
 
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
@@ -53,7 +54,7 @@ from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
 from bot.admin.dcat import catalogue_entry
-from bot.admin.public_site import Label, clean, render_site
+from bot.admin.public_site import REMOVED_ENTRIES_KEPT, Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from handlers.budgets import disclosure as budget_disclosure
@@ -94,6 +95,9 @@ DESCRIPTION_NL = (
 _PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
 #: The code for "no neighbourhood" (the whole municipality) in the statistics.
 NO_NEIGHBOURHOOD = "geen"
+#: Among the rows read: the feed's entries of ideas taken out of view, which the feed carries
+#: blanked for a while. Not a file of the data: they hold nothing but numbers and moments.
+REMOVED_ENTRIES = "removed_feed_entries"
 
 
 class OpenDataError(Exception):
@@ -179,6 +183,12 @@ IDEAS = Resource(
             "title_changed_at",
             "datetime",
             f"When the resident last changed the title; empty: never. {_UTC}",
+        ),
+        _f(
+            "shown_again_at",
+            "datetime",
+            "When the idea was last shown again after moderation had hidden it; empty:"
+            f" never. {_UTC}",
         ),
     ),
     ("number",),
@@ -668,6 +678,7 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
     files[DESCRIPTOR] = json.dumps(package, ensure_ascii=False, indent=2).encode("utf-8")
     site = render_site(
         typed_tables,
+        removed=tables.get(REMOVED_ENTRIES, []),
         municipality=Label(profile.name("nl"), profile.name("en")),
         slug=profile.slug,
         url=site_url,
@@ -691,20 +702,21 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
     content left view while they were read, so nothing erased or hidden is published.
     """
     async with _exclusive(out):
-        tables, changes, complete = await _settled(app)
+        tables, changes, complete = await _settled(app, now)
         # Off the event loop: the bot keeps answering residents while the files are rendered
         # (a page per idea: about a second for 2,000 ideas) and written.
         files = await asyncio.to_thread(render, app, tables, now)
         await asyncio.to_thread(_swap, out, files)
         if _is_published_folder(app, out) and complete:
             await app.repos.open_data.mark_published(changes)
-    rows = {name: len(table) for name, table in tables.items()}
+    rows = {r.name: len(tables[r.name]) for r in RESOURCES}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
     return OpenDataReport(path=out, created=now, rows=rows)
 
 
-async def _settled(app: App) -> tuple[dict[str, list[Row]], int, bool]:
-    """Every resource's rows, read while no content left view, with the count of changes
+async def _settled(app: App, now: datetime) -> tuple[dict[str, list[Row]], int, bool]:
+    """Every resource's rows and the feed's entries taken out of view (under
+    :data:`REMOVED_ENTRIES`), read while no content left view, with the count of changes
     they include, and whether they are complete: False while an erasure's clean-up could not
     be finished (it failed), when every status reason is left out instead."""
     data = app.repos.open_data
@@ -723,6 +735,7 @@ async def _settled(app: App) -> tuple[dict[str, list[Row]], int, bool]:
         changes = await data.changes()
         stuck = bool(await data.clean_ups())
         tables = await collect(app)
+        tables[REMOVED_ENTRIES] = await data.removed_entries(now - REMOVED_ENTRIES_KEPT)
         if await data.changes() != changes:
             continue
         if stuck or await data.clean_ups():

@@ -9,12 +9,15 @@
     feed.xml          an Atom feed of "Wist je dat" and status changes (for a website, a
                       newsletter tool or the local paper); an entry's ``updated`` moves on
                       when what it shows changes (a title edited, a reason an erasure
-                      emptied), so a reader replaces the old words it keeps
+                      emptied, an idea taken out of view or shown again), so a reader
+                      replaces the old words it keeps
     style.css         plain CSS; no page needs a script
 
 It is rendered from the very rows the open data publishes (after their filtering), so the
 site can never show more than the open data does: no names, no ids of people, no comment
-texts, no removed ideas, no updates meant for an experiment's participants only.
+texts, no removed ideas, no updates meant for an experiment's participants only. The one
+thing the feed adds is, for a while, a blanked version of the entries of an idea taken out of
+view (its number and when it went, nothing it said), so readers drop the words they keep.
 
 The pages are Dutch with English beside them (``lang="en"`` on every English part), one
 page for both, so their words live in the templates (``templates/``) rather than in the
@@ -30,7 +33,7 @@ import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -43,6 +46,8 @@ from storage.privacy.open_data import Row
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ATOM = "http://www.w3.org/2005/Atom"
+#: RFC 6721: the ``at:deleted-entry`` element, for readers that understand it.
+TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
 FEED = "feed.xml"
 INDEX = "index.html"
 NEWS_PAGE = "wist-je-dat.html"
@@ -52,6 +57,18 @@ RECENT_NEWS = 10
 FEED_ENTRIES = 100
 #: Characters of an update's text used as its title in the feed.
 FEED_TITLE_CHARS = 80
+#: How long the feed carries the blanked entries of an idea taken out of view. Readers
+#: fetch a feed every hour or day and aggregators at least every week (the folder itself is
+#: made again at least weekly), so a month reaches even a reader that was off for weeks;
+#: within it a blanked entry competes for the feed's newest entries like any other.
+REMOVED_ENTRIES_KEPT = timedelta(days=30)
+#: What a blanked entry says, for every reason an idea left view alike (hidden, withdrawn,
+#: erased): which one it was is nobody's business.
+REMOVED_TITLE = "Idee #{number} is niet meer te zien"
+REMOVED_CONTENT = (
+    "Dit idee is niet meer te zien op de site van Samenspel.\n"
+    "This idea is no longer shown on the Samenspel site."
+)
 #: Code points nothing published carries: C0 controls but tab and newlines, DEL and the C1
 #: controls, lone surrogates (XML 1.0 and UTF-8 cannot carry them), the non-characters
 #: (U+FDD0 to U+FDEF and the last two of every plane), and the bidirectional embeddings,
@@ -128,10 +145,14 @@ def render_site(
     zone: ZoneInfo,
     files: list[dict[str, str]],
     now: datetime,
+    removed: list[Row] | None = None,
 ) -> dict[str, bytes]:
     """Every file of the site, from the open data's typed rows.
 
-    ``files`` lists the open-data files to link (``path``, ``title``, ``format``).
+    ``files`` lists the open-data files to link (``path``, ``title``, ``format``);
+    ``removed`` the feed entries of ideas taken out of view
+    (:meth:`storage.privacy.open_data.OpenData.removed_entries`), blanked in the feed until
+    :data:`REMOVED_ENTRIES_KEPT` after they went.
     """
     site = Site(municipality=municipality, slug=slug, url=url, zone=zone)
     codes = _codes(tables["codes"])
@@ -183,7 +204,8 @@ def render_site(
     page = env.get_template("idea.html")
     for idea in ideas:
         out[idea["page"]] = page.render(**common, idea=idea).encode("utf-8")
-    out[FEED] = _feed(site, ideas, news, now)
+    gone = [row for row in removed or [] if _utc(row["removed_at"]) >= now - REMOVED_ENTRIES_KEPT]
+    out[FEED] = _feed(site, ideas, news, gone, now)
     return out
 
 
@@ -227,10 +249,15 @@ def _idea(
             "id": int(change["id"]),
             "at": _moment(site, change["at"]),
             # When what its feed entry shows last changed: the status change itself, its
-            # reason changed or emptied since (an erasure), or the idea's title edited since.
-            # Not supporters or comments: the entry does not show them.
+            # reason changed or emptied since (an erasure), the idea's title edited since,
+            # or the idea shown again after moderation hid it (the feed carried the entry
+            # blanked meanwhile). Not supporters or comments: the entry does not show them.
             "updated": _latest(
-                site, change["at"], change["reason_changed_at"], row["title_changed_at"]
+                site,
+                change["at"],
+                change["reason_changed_at"],
+                row["title_changed_at"],
+                row["shown_again_at"],
             ),
             "status": _label(codes, "status", change["status"]),
             "reason": clean(change["reason"] or ""),
@@ -276,9 +303,14 @@ def _experiment(row: Row, codes: dict[tuple[str, str], Label]) -> dict[str, Any]
 
 
 def _feed(
-    site: Site, ideas: list[dict[str, Any]], news: list[dict[str, Any]], now: datetime
+    site: Site,
+    ideas: list[dict[str, Any]],
+    news: list[dict[str, Any]],
+    removed: list[Row],
+    now: datetime,
 ) -> bytes:
-    """The Atom feed (RFC 4287): the newest updates and status changes, newest first."""
+    """The Atom feed (RFC 4287): the newest updates and status changes, newest first, and
+    the blanked versions of entries whose idea was taken out of view."""
     entries: list[tuple[str, ET.Element]] = []
     for item in news:
         text = item["text"]
@@ -314,6 +346,30 @@ def _feed(
                 category="status",
             )
             entries.append((change["updated"].iso, entry))
+    shown = {entry.findtext(f"{{{ATOM}}}id") for _, entry in entries}
+    deleted: dict[str, str] = {}
+    for row in removed:
+        entry_id = site.entry_id("status", int(row["entry"]))
+        if entry_id in shown:
+            continue  # never both: what is shown is its newest version
+        # A reader that has the entry keeps its title and reason until it gets a newer
+        # version: this one, the same id with nothing of what the idea said, made only of
+        # stored moments so that it is the same at every export.
+        gone = _moment(site, row["removed_at"]).iso
+        entry = _entry(
+            site,
+            entry_id=entry_id,
+            title=REMOVED_TITLE.format(number=int(row["idea"])),
+            published=_moment(site, row["published_at"]).iso,
+            updated=gone,
+            link=site.link(INDEX),
+            content=REMOVED_CONTENT,
+            # The same category as before, so a site that shows only status changes
+            # replaces the entry too.
+            category="status",
+        )
+        entries.append((gone, entry))
+        deleted[entry_id] = gone
     # Most recently changed first (RFC 4287: ``updated``): an old entry whose words changed
     # comes back into the feed, so readers that keep it replace it. Equal moments in a fixed
     # order so the feed does not churn.
@@ -321,6 +377,7 @@ def _feed(
     entries = entries[::-1][:FEED_ENTRIES]
 
     ET.register_namespace("", ATOM)
+    ET.register_namespace("at", TOMBSTONES)
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": "nl"})
     name = site.municipality.nl
     _sub(feed, "id", site.entry_id("feed", 0))
@@ -347,6 +404,15 @@ def _feed(
     _sub(feed, "generator", "Samenspel")
     for _, entry in entries:
         feed.append(entry)
+    # RFC 6721, beside the blanked entries, for readers that delete an entry when told.
+    for _, entry in entries:
+        entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
+        if entry_id in deleted:
+            ET.SubElement(
+                feed,
+                f"{{{TOMBSTONES}}}deleted-entry",
+                {"ref": entry_id, "when": deleted[entry_id]},
+            )
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
 

@@ -467,11 +467,15 @@ class Ideas:
         return changed > 0
 
     async def restore(self, idea_id: int, now: datetime) -> bool:
-        """Show a hidden idea again (not one removed for good); False if it was not hidden."""
+        """Show a hidden idea again (not one removed for good); False if it was not hidden.
+
+        The moment is stamped (``restored_at``): while it was hidden the published feed
+        carried its entries blanked, so they need a version newer than that one.
+        """
         changed = await self.db.execute_rowcount(
             "UPDATE ideas SET removed_at = NULL, removal = NULL, removal_reason = NULL,"
-            " updated_at = ? WHERE id = ? AND removal IN ('reports', 'hidden')",
-            (iso(now), idea_id),
+            " restored_at = ?, updated_at = ? WHERE id = ? AND removal IN ('reports', 'hidden')",
+            (iso(now), iso(now), idea_id),
         )
         return changed > 0
 

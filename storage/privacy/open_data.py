@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.clock import parse
+from storage.clock import iso, parse
 from storage.db import Database
 
 Row = dict[str, Any]
@@ -82,7 +82,8 @@ class OpenData:
             " i.neighbourhood, i.title, i.description AS text, i.status, i.supporters,"
             " (SELECT COUNT(*) FROM idea_comments c WHERE c.idea_id = i.id"
             " AND c.hidden_at IS NULL) AS comments,"
-            " i.created_at AS submitted_at, i.updated_at, i.title_changed_at"
+            " i.created_at AS submitted_at, i.updated_at, i.title_changed_at,"
+            " i.restored_at AS shown_again_at"
             " FROM ideas i WHERE i.removed_at IS NULL ORDER BY i.id",
             long=True,
         )
@@ -94,6 +95,19 @@ class OpenData:
             "SELECT h.id, h.idea_id AS idea, h.status, h.reason, h.theme, h.department,"
             " h.merged_into, h.at, h.reason_changed_at FROM idea_status_history h"
             " JOIN ideas i ON i.id = h.idea_id WHERE i.removed_at IS NULL ORDER BY h.id",
+            long=True,
+        )
+        return [dict(row) for row in rows]
+
+    async def removed_entries(self, since: datetime) -> list[Row]:
+        """The feed's status-change entries whose idea left public view at ``since`` or later
+        (hidden, removed, withdrawn or erased) and is still out of view: the entry's number,
+        the idea's number, when the entry first appeared and when the idea was taken away.
+        Nothing of what the entry showed (title, reason) is kept for them."""
+        rows = await self.db.fetchall(
+            "SELECT entry, idea, published_at, removed_at FROM feed_removals"
+            " WHERE removed_at >= ? ORDER BY entry",
+            (iso(since),),
             long=True,
         )
         return [dict(row) for row in rows]

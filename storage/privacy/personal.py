@@ -260,7 +260,7 @@ TABLES: tuple[Table, ...] = (
         "the ideas you sent in",
         export="SELECT id AS number, category, title, description, neighbourhood, photo_id,"
         " status, supporters, created_at, updated_at, title_changed_at, withdrawn_at,"
-        " removed_at, removal, removal_reason FROM ideas"
+        " removed_at, removal, removal_reason, restored_at FROM ideas"
         " WHERE author_user_id = :user_id ORDER BY id",
         # Deleting an idea takes its comments, supports, history and index entries with it:
         # a few milliseconds each. So the erasure only takes them out of view, unlinked, and
@@ -841,6 +841,12 @@ TABLES: tuple[Table, ...] = (
         "erasure_scrubs",
         Kind.OPERATIONAL,
         "an erasure's last steps, for the moment they take: what to remove from others' rows",
+    ),
+    Table(
+        "feed_removals",
+        Kind.OPERATIONAL,
+        "the public feed's entries of ideas taken out of view: their numbers and when, for"
+        " the feed's blanked versions of them",
     ),
     Table(
         "open_data_state",
