@@ -61,10 +61,22 @@ class Subscriptions:
         return changed == 1
 
     async def unsubscribe(self, user_id: int) -> bool:
-        """Stop the news (and forget the preferences); False when not subscribed."""
+        """Stop the news (and forget the preferences); False when not subscribed.
+
+        A broadcast to subscribers still going out stops for them too: the copy not yet
+        sent is cancelled (a broadcast to an experiment's participants is not news they
+        subscribed to, and still comes)."""
         changed = await self.db.execute_rowcount(
             "DELETE FROM news_subscriptions WHERE user_id = ?", (user_id,)
         )
+        if changed == 1:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed'"
+                " WHERE user_id = ? AND status = 'pending' AND batch IN"
+                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released'"
+                " AND audience_kind != 'experiment')",
+                (user_id,),
+            )
         return changed == 1
 
     async def set_theme(self, user_id: int, theme: str, on: bool) -> None:

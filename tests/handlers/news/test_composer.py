@@ -592,3 +592,43 @@ async def test_a_banned_subscriber_gets_no_news_until_the_ban_is_lifted(app: App
     await ria.press("Alle abonnees")
     await ria.press("Nu versturen")
     assert await _recipients(app, await _last_broadcast(app)) == {people["anna"], people["bob"]}
+
+
+async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(
+    app: App,
+) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria, "Wist je dat de speeltuin een glijbaan krijgt?")
+    await ria.press("Deelnemers experiment")
+    await ria.press("Speeltuin")
+    await ria.press("Nu versturen")
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    # Before delivery reaches her, anna stops "Wist je dat".
+    anna = Chat(app, "anna")
+    await anna.send("/wistjedat")
+    await anna.press("Afmelden")
+    assert anna.keys == ["news.unsubscribed"]
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+        await until(
+            lambda: (
+                any("delivery.report" in s.keys for s in adapter.to("ria"))
+                and len([s for s in adapter.to("ria") if "delivery.report" in s.keys]) == 2
+            )
+        )
+    finally:
+        await worker.stop()
+    # She still gets the update of the experiment she takes part in (not a subscription),
+    # but not the news for subscribers; bob gets both he is meant to.
+    assert [s.keys[0] for s in adapter.to("anna")] == ["news.experiment_item"]
+    assert [s.keys[0] for s in adapter.to("bob")] == ["news.item_headed"]
+    # Her author's report counts it as not sent.
+    everyone = await app.repos.outbox.batch(f"broadcast:{await _last_broadcast(app)}")
+    assert everyone is not None and (everyone.total, everyone.delivered) == (2, 1)
+    assert people["anna"] in await _recipients(app, await _last_broadcast(app))
