@@ -71,6 +71,11 @@ class App:
                 # A language whose catalog was removed is no one's choice any more: they
                 # read their app's language (or Dutch), and notifications group them so.
                 await repos.users.forget_languages_other_than(catalog.languages)
+                # Likewise a neighbourhood the profile no longer has: "only my
+                # neighbourhood" would get its subscribers no news at all.
+                await repos.subscriptions.everywhere_outside(
+                    [hood.id for hood in profile.neighbourhoods]
+                )
             # Erasures a stop interrupted are finished in the background.
             await repos.personal.resume()
         except BaseException:

@@ -43,13 +43,12 @@ async def _experiment_title(ctx: Context, experiment_id: int) -> str | None:
 
 
 async def _idea_title(ctx: Context, idea_id: int) -> str | None:
-    # Ideas live in their own feature; until its repository is there, no idea is found.
-    ideas: Any = getattr(ctx.repos, "ideas", None)
-    if ideas is None:
+    # Only an idea everyone can see: a poster of one taken out of view (hidden, removed or
+    # withdrawn) would print its title where no one can take it back.
+    idea = await ctx.repos.ideas.get(idea_id)
+    if idea is None or idea.removed:
         return None
-    idea = await ideas.get(idea_id)
-    title = getattr(idea, "title", None)
-    return str(title) if title else None
+    return idea.title
 
 
 #: What a poster can point at: deep-link prefix ➜ (title lookup, catalog key of the call).

@@ -14,6 +14,8 @@ Who is in an audience:
 
 Only people who can be reached count (consented, a chat, not blocked), the same people the
 outbox queues for, so the number shown before sending is the number of messages queued.
+Nobody banned counts either: a ban closes the news and everything its buttons lead to, and
+the person gets the news again once the ban is lifted (their subscription is kept).
 
 A broadcast speaks for the municipality only while its author may still write one: when a
 civil servant loses that role, their drafts and scheduled broadcasts are cancelled with it
@@ -35,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 
 from storage.audit import Audit
 from storage.clock import iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 from storage.news.news import News
 from storage.outbox import Outbox
@@ -42,7 +45,10 @@ from storage.users import Role
 
 log = logging.getLogger(__name__)
 
-_REACHABLE = "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+_REACHABLE = (
+    "u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL AND u.unreachable_at IS NULL"
+    f" AND {NOT_BANNED}"
+)
 _SUBSCRIBERS = (
     "SELECT s.user_id FROM news_subscriptions s JOIN users u ON u.id = s.user_id"
     f" WHERE {_REACHABLE}"

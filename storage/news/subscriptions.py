@@ -1,11 +1,14 @@
 """Who subscribed to "Wist je dat", for which themes, and whether only for their neighbourhood.
 
 Every theme is on by default (a theme added to the profile later too): a subscriber's choice
-is kept as the themes they switched off.
+is kept as the themes they switched off. "Only my neighbourhood" holds only while the profile
+still has that neighbourhood: without it no broadcast could reach them but one to everyone.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -58,10 +61,22 @@ class Subscriptions:
         return changed == 1
 
     async def unsubscribe(self, user_id: int) -> bool:
-        """Stop the news (and forget the preferences); False when not subscribed."""
+        """Stop the news (and forget the preferences); False when not subscribed.
+
+        A broadcast to subscribers still going out stops for them too: the copy not yet
+        sent is cancelled (a broadcast to an experiment's participants is not news they
+        subscribed to, and still comes)."""
         changed = await self.db.execute_rowcount(
             "DELETE FROM news_subscriptions WHERE user_id = ?", (user_id,)
         )
+        if changed == 1:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed'"
+                " WHERE user_id = ? AND status = 'pending' AND batch IN"
+                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released'"
+                " AND audience_kind != 'experiment')",
+                (user_id,),
+            )
         return changed == 1
 
     async def set_theme(self, user_id: int, theme: str, on: bool) -> None:
@@ -81,4 +96,15 @@ class Subscriptions:
         await self.db.execute(
             "UPDATE news_subscriptions SET neighbourhood_only = ? WHERE user_id = ?",
             (int(only), user_id),
+        )
+
+    async def everywhere_outside(self, neighbourhoods: Sequence[str]) -> int:
+        """Give the news of the whole municipality to every subscriber who asked for their
+        own neighbourhood's only while their neighbourhood is none of ``neighbourhoods`` (it
+        left the profile); returns how many. Run at every start-up."""
+        return await self.db.execute_rowcount(
+            "UPDATE news_subscriptions SET neighbourhood_only = 0 WHERE neighbourhood_only = 1"
+            " AND user_id IN (SELECT id FROM users WHERE neighbourhood IS NULL"
+            " OR neighbourhood NOT IN (SELECT value FROM json_each(?)))",
+            (json.dumps(list(neighbourhoods)),),
         )

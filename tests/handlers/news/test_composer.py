@@ -16,6 +16,7 @@ from handlers import when
 from handlers.contract import Reply, Role, Timer
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.news.broadcasts import BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
@@ -31,6 +32,7 @@ async def _town(app: App) -> dict[str, int]:
     carl: subscribed, IJmuiden, news from his neighbourhood only.
     dina: not subscribed, IJmuiden, takes part in the playground.
     eve: subscribed, IJmuiden, but blocked the bot.
+    fay: subscribed, IJmuiden, takes part in the playground, but banned by the connector.
     """
     [playground, *_] = await app.repos.experiments.running()
     anna = await person(app, "anna")
@@ -48,7 +50,23 @@ async def _town(app: App) -> dict[str, int]:
     eve = await person(app, "eve")
     await subscribe(eve)
     await app.chat_unreachable("test", "eve")
-    return {name: (await row(app, name)).id for name in ("anna", "bob", "carl", "dina", "eve")}
+    fay = await person(app, "fay")
+    await subscribe(fay)
+    await fay.press_payload(f"exp.join:{playground.id}")
+    await _ban(app, fay)
+    names = ("anna", "bob", "carl", "dina", "eve", "fay")
+    return {name: (await row(app, name)).id for name in names}
+
+
+async def _ban(app: App, chat: Chat) -> None:
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, chat)).id,
+            SanctionKind.BAN,
+            reason="Schelden.",
+            by_user_id=None,
+            now=app.router.clock(),
+        )
 
 
 async def _write(ria: Chat, text: str = "Wist je dat we 12 nieuwe bankjes plaatsen?") -> None:
@@ -553,3 +571,64 @@ async def test_a_broadcast_is_not_released_once_its_author_may_no_longer_write_o
     # A colleague's broadcast still goes out.
     await run_job(app, f"broadcast:{kept}", utcnow() + timedelta(days=4))
     assert await _queued(app, kept) == 2
+
+
+async def test_a_banned_subscriber_gets_no_news_until_the_ban_is_lifted(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    # Banned after it was scheduled: the audience is who may get it when it goes out.
+    await _ban(app, Chat(app, "anna"))
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
+    assert await _recipients(app, broadcast_id) == {people["bob"]}
+    # The news it would bring (a button to read more) is closed to her while banned.
+    anna = Chat(app, "anna")
+    await anna.press_payload("news.page:0")
+    assert anna.keys == ["moderation.banned"]
+    async with app.db.transaction():
+        await app.repos.sanctions.lift_all(people["anna"], by_user_id=None, now=utcnow())
+    await _write(ria, "Wist je dat de bankjes er staan?")
+    assert "👥 Alle abonnees (2)" in ria.last[0].labels()
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert await _recipients(app, await _last_broadcast(app)) == {people["anna"], people["bob"]}
+
+
+async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(
+    app: App,
+) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria, "Wist je dat de speeltuin een glijbaan krijgt?")
+    await ria.press("Deelnemers experiment")
+    await ria.press("Speeltuin")
+    await ria.press("Nu versturen")
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    # Before delivery reaches her, anna stops "Wist je dat".
+    anna = Chat(app, "anna")
+    await anna.send("/wistjedat")
+    await anna.press("Afmelden")
+    assert anna.keys == ["news.unsubscribed"]
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+        await until(
+            lambda: (
+                any("delivery.report" in s.keys for s in adapter.to("ria"))
+                and len([s for s in adapter.to("ria") if "delivery.report" in s.keys]) == 2
+            )
+        )
+    finally:
+        await worker.stop()
+    # She still gets the update of the experiment she takes part in (not a subscription),
+    # but not the news for subscribers; bob gets both he is meant to.
+    assert [s.keys[0] for s in adapter.to("anna")] == ["news.experiment_item"]
+    assert [s.keys[0] for s in adapter.to("bob")] == ["news.item_headed"]
+    # Her author's report counts it as not sent.
+    everyone = await app.repos.outbox.batch(f"broadcast:{await _last_broadcast(app)}")
+    assert everyone is not None and (everyone.total, everyone.delivered) == (2, 1)
+    assert people["anna"] in await _recipients(app, await _last_broadcast(app))

@@ -9,6 +9,9 @@ from PIL import Image
 from bot.app import App
 from handlers.contract import Platform
 from handlers.news.posters import HEIGHT, MARGIN, WIDTH, render_poster
+from storage.clock import utcnow
+from storage.ideas.ideas import Removal
+from tests.handlers.ideas.helpers import seed_idea
 from tests.people import civil_servant
 
 
@@ -42,14 +45,36 @@ async def test_the_qr_link_uses_the_bots_public_address_when_known(app: App) -> 
     assert f"https://t.me/samenspel_velsen_bot?start=exp_{playground.id}" in ria.text
 
 
-async def test_unknown_targets_and_ideas_without_an_ideas_feature_are_not_found(
-    app: App,
-) -> None:
+async def test_unknown_targets_are_not_found(app: App) -> None:
     ria = await civil_servant(app)
     for target in ("exp_999", "exp_x", "idee_42", "foo_1", "zomaar"):
         await ria.send(f"/poster {target}")
         assert ria.keys == ["posters.not_found"], target
         assert ria.last[0].reply.document is None
+
+
+async def test_a_poster_for_an_idea_only_while_everyone_can_see_it(app: App) -> None:
+    shown = await seed_idea(app, "Meer bankjes in het park")
+    hidden = await seed_idea(app, "Weg met de buren op nummer 12")
+    removed = await seed_idea(app, "Schreeuwerige titel")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(hidden.id, utcnow(), how=Removal.HIDDEN, reason="Smaad")
+        await app.repos.ideas.remove(removed.id, utcnow(), how=Removal.REMOVED, reason="Spam")
+    ria = await civil_servant(app)
+    await ria.send(f"/poster idee_{shown.id}")
+    assert ria.keys == ["posters.ready"]
+    assert "Meer bankjes in het park" in ria.text
+    # What the connector took out of view is never printed and hung up.
+    for idea in (hidden, removed):
+        await ria.send(f"/poster idee_{idea.id}")
+        assert ria.keys == ["posters.not_found"]
+        assert ria.last[0].reply.document is None
+        assert idea.title not in ria.text
+    # Shown again, it can have its poster again.
+    async with app.db.transaction():
+        assert await app.repos.ideas.restore(hidden.id, utcnow())
+    await ria.send(f"/poster idee_{hidden.id}")
+    assert ria.keys == ["posters.ready"]
 
 
 def _inked(image: Image.Image, box: tuple[int, int, int, int]) -> bool:

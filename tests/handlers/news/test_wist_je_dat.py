@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from bot.app import App
+from bot.settings import Settings
 from handlers.contract import Reply, Role
+from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
 from storage.news.broadcasts import Audience, AudienceKind
-from tests.people import civil_servant, person, row, subscribe
+from tests.people import civil_servant, for_user, person, row, subscribe
 from tests.support import Chat
 
 
@@ -171,3 +174,46 @@ async def test_a_message_that_begins_the_usual_way_gets_no_second_header(app: Ap
     await ria.press("Tekst aanpassen")
     await ria.send("De speeltuin gaat in mei open.")
     assert ria.last[1].text.startswith("💡 Wist je dat…\nDe speeltuin")
+
+
+async def test_news_for_a_neighbourhood_the_profile_no_longer_has_comes_from_everywhere(
+    settings: Settings, tmp_path: Path
+) -> None:
+    app = await App.open(settings)
+    try:
+        anna = await person(app, "anna", hood="Spaarndam-West")
+        await subscribe(anna)
+        await anna.press("Alleen nieuws uit mijn wijk")
+        assert anna.keys == ["news.hood_set"]
+    finally:
+        await app.close()
+    # The municipality drops the neighbourhood from its profile.
+    profile = tmp_path / "profile.toml"
+    velsen = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    dropped = '[[neighbourhoods]]\nid = "spaarndam-west"\n'
+    assert dropped in velsen
+    start = velsen.index(dropped)
+    profile.write_text(velsen[:start] + velsen[velsen.index("\n\n", start) + 2 :], "utf-8")
+    app = await App.open(settings.model_copy(update={"profile": profile}))
+    try:
+        assert app.profile.neighbourhood("spaarndam-west") is None
+        anna = Chat(app, "anna")
+        # She is told she gets the news of the whole municipality ...
+        await anna.send("/wistjedat")
+        assert "Gebied: de hele gemeente" in anna.text
+        # ... and she does: news for all subscribers reaches her.
+        ria = await civil_servant(app)
+        await ria.send("/nieuwbericht")
+        await ria.send("Wist je dat de bibliotheek langer open is?")
+        await ria.press("Zonder foto")
+        assert "👥 Alle abonnees (1)" in ria.last[0].labels()
+        await ria.press("Alle abonnees")
+        await ria.press("Nu versturen")
+        assert ria.keys == ["composer.sent"]
+        assert [q.kind for q in await for_user(app, anna)] == ["broadcast"]
+        # Asking for her own neighbourhood's news again first asks which one it is.
+        await anna.send("/wistjedat")
+        await anna.press("Alleen nieuws uit mijn wijk")
+        assert anna.keys == ["news.which_hood"]
+    finally:
+        await app.close()
