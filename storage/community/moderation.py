@@ -136,6 +136,15 @@ class Sanctions:
                 iso(ends_at) if ends_at else None,
             ),
         )
+        if kind is SanctionKind.BAN:
+            # Broadcasts leave banned people out (storage.news.broadcasts): so does a
+            # broadcast still going out, whose buttons would all answer "geblokkeerd".
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'banned'"
+                " WHERE user_id = ? AND status = 'pending' AND batch IN"
+                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released')",
+                (user_id,),
+            )
         stored = await self.get(sanction_id)
         assert stored is not None
         return stored, replaced

@@ -19,6 +19,7 @@ from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.news.broadcasts import BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
+from tests.handlers.ideas.helpers import seed_idea
 from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
 from tests.support import Chat
 from tests.waiting import until
@@ -632,3 +633,40 @@ async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_s
     everyone = await app.repos.outbox.batch(f"broadcast:{await _last_broadcast(app)}")
     assert everyone is not None and (everyone.total, everyone.delivered) == (2, 1)
     assert people["anna"] in await _recipients(app, await _last_broadcast(app))
+
+
+async def test_a_ban_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    broadcast = await _last_broadcast(app)
+    # Before delivery reaches her, anna is banned for a comment (reported, then Blokkeren).
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna, bob = Chat(app, "anna"), Chat(app, "bob")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Meld 1")
+    await bob.press("Schelden of beledigend")
+    sam = await with_role(app, await person(app, "sam"), Role.CONNECTOR)
+    await sam.send("/meldingen")
+    await sam.press("Blokkeren")
+    await sam.send("Herhaaldelijk schelden.")
+    await anna.send("/menu")
+    assert anna.keys == ["moderation.banned"]
+    # Her copy goes no more (its buttons would all answer that she is banned); bob's does.
+    copies = await app.db.fetchall(
+        "SELECT user_id, status FROM outbox WHERE batch = ? ORDER BY user_id",
+        (f"broadcast:{broadcast}",),
+    )
+    status = {row["user_id"]: row["status"] for row in copies}
+    assert status[people["anna"]] == "cancelled" and status[people["bob"]] == "pending"
+    # Her own notice of the ban is not a broadcast: it still comes.
+    told = await app.db.fetchall(
+        "SELECT kind, status FROM outbox WHERE user_id = ? AND batch IS NOT ?",
+        (people["anna"], f"broadcast:{broadcast}"),
+    )
+    assert ("moderation", "pending") in {(r["kind"], r["status"]) for r in told}
