@@ -51,8 +51,18 @@ async def ask(ctx: Context) -> Response:
             key="questions.ask_staff", params={"connector": connector, "name": card.name}
         )
     elif ctx.event.command is not None and ctx.value:
-        # "/vraag Hoe laat ..." asks straight away.
-        return await _store(ctx, Dialog(name=DIALOG, step="text"))
+        # "/vraag Hoe laat ..." asks straight away. A new question begun with a button and
+        # not typed yet is this one (for the card it was begun from): it ends here.
+        begun = ctx.dialog
+        if (
+            begun is None
+            or (begun.name, begun.step) != (DIALOG, "text")
+            or "question_id" in begun.data
+        ):
+            return await _store(ctx, Dialog(name=DIALOG, step="text"))
+        response = await _store(ctx, begun)
+        sent = response.dialog is None
+        return response.model_copy(update={"end_dialog": True}) if sent else response
     dialog = Dialog(name=DIALOG, step="text", data=data)
     return respond(intro.model_copy(update={"buttons": _stop()}), dialog=dialog)
 
