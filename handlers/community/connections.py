@@ -3,7 +3,9 @@
 Nobody's details go anywhere without their consent: both are asked first, each answers for
 themselves with the contact line they choose to share (an e-mail address, a @handle), and
 only when both said yes does each get the other's line. A no tells nobody anything about
-the other; whoever had said yes hears only that it does not go ahead.
+the other; whoever had said yes hears only that it does not go ahead. Nobody's line ever
+reaches someone banned: a banned resident is not asked, and a ban after the asking calls
+the request off (the other hears only that it does not go ahead).
 
     /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
@@ -21,6 +23,7 @@ from handlers.notices import notify
 from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.community.connections import Connection, ConnectionStatus
+from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import Idea
 
 feature = Feature("connections")
@@ -99,7 +102,16 @@ async def _refusal(
         person = await ctx.repos.users.get(author) if author is not None else None
         if person is None or not person.consented or person.unreachable_at is not None:
             return "connect.unreachable"
+    for author in authors:
+        if author is not None and await _banned(ctx, author):
+            return "connect.banned"
     return None
+
+
+async def _banned(ctx: Context, user_id: int) -> bool:
+    """Whether this person is banned now: nobody's contact line may reach them."""
+    sanction = await ctx.repos.sanctions.active(user_id, ctx.now)
+    return sanction is not None and sanction.kind is SanctionKind.BAN
 
 
 async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> None:
@@ -140,6 +152,9 @@ async def say_yes(ctx: Context) -> Response:
     connection = await _open(ctx)
     if isinstance(connection, Response):
         return connection
+    called_off = await _call_off_if_banned(ctx, connection)
+    if called_off is not None:
+        return called_off
     dialog = Dialog(name=DIALOG, step="contact", data={"connection": connection.id})
     return _ask_contact(dialog)
 
@@ -197,6 +212,10 @@ async def _open(ctx: Context, connection_id: int | None = None) -> Connection | 
 async def _answer(ctx: Context, connection: Connection, contact: str | None) -> Response:
     """Record the answer; exchange the contact lines when both said yes."""
     me = ctx.user.id
+    if contact is not None:
+        called_off = await _call_off_if_banned(ctx, connection)
+        if called_off is not None:
+            return called_off
     updated = await ctx.repos.connections.answer(connection.id, me, contact=contact, now=ctx.now)
     other = updated.other(me)
     if updated.status is ConnectionStatus.ASKED:
@@ -215,14 +234,30 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
             await _tell(ctx, other, "connect.not_made")
         reply = menu_reply(ctx, "connect.declined")
     await ctx.repos.connections.forget_contacts(updated.id)
+    await _tell_staff(ctx, updated, staff_key)
+    return respond(reply)
+
+
+async def _call_off_if_banned(ctx: Context, connection: Connection) -> Response | None:
+    """End the request if the other was banned since they were asked: nothing of this
+    person may reach them, and they cannot answer any more. Why is the other's own
+    business, so the one who said yes hears only that it does not go ahead."""
+    if not await _banned(ctx, connection.other(ctx.user.id)):
+        return None
+    await ctx.repos.connections.call_off(connection.id, ctx.now)
+    await _tell_staff(ctx, connection, "connect.declined_staff")
+    return respond(menu_reply(ctx, "connect.not_made"))
+
+
+async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:
+    """Tell the connector who asked how it ended."""
     await _tell(
         ctx,
-        updated.by_user_id,
-        staff_key,
-        first=number(updated.idea_a or 0),
-        second=number(updated.idea_b or 0),
+        connection.by_user_id,
+        key,
+        first=number(connection.idea_a or 0),
+        second=number(connection.idea_b or 0),
     )
-    return respond(reply)
 
 
 async def _tell(ctx: Context, user_id: int | None, key: str, **params: object) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id, whole_number
@@ -195,6 +196,11 @@ class Threads(Kind[Question]):
     def first_step(self, item: Question, decision: str) -> str | None:
         return "text" if decision == ANSWER else None
 
+    def begin_data(self, ctx: Context, item: Question, decision: str) -> dict[str, Any]:
+        # The last message the connector saw: an answer someone else sends after it is
+        # read before this one goes (two connectors must not both answer unawares).
+        return {"seen": item.messages[-1].id if item.messages else 0}
+
     async def refuse(self, ctx: Context, item: Question, decision: str) -> Response | None:
         if decision == CLOSE:
             return None if item.is_open else await _closed_already(ctx, item)
@@ -207,10 +213,13 @@ class Threads(Kind[Question]):
     async def changed(
         self, ctx: Context, item: Question, dialog: Dialog, text: str | None
     ) -> Response | None:
-        refusal = _cannot_answer(item) if dialog.data["decision"] == ANSWER else None
+        if dialog.data["decision"] != ANSWER:
+            return None
+        refusal = _cannot_answer(item) or _answered_meanwhile(ctx, item, dialog)
         if refusal is None:
             return None
-        # Closed meanwhile (the desk gives the typed answer back).
+        # Closed, or answered by someone else, meanwhile (the desk gives the typed answer
+        # back, right after why; the thread shows where it stands now).
         return respond(refusal, await thread_reply(ctx, item))
 
     async def carry_out(
@@ -235,6 +244,22 @@ def _cannot_answer(question: Question) -> Reply | None:
         return Reply(key="inbox.resident_gone")
     if not question.is_open:
         return Reply(key="inbox.is_closed", params={"id": question.id})
+    return None
+
+
+def _answered_meanwhile(ctx: Context, question: Question, dialog: Dialog) -> Reply | None:
+    """Another connector answered after this one began typing (a dialog begun before this
+    was remembered is let through)."""
+    seen = dialog.data.get("seen")
+    if not isinstance(seen, int):
+        return None
+    for message in question.messages:
+        if (
+            message.id > seen
+            and message.side is Side.CONNECTOR
+            and message.author_user_id != ctx.user.id
+        ):
+            return Reply(key="inbox.answered_meanwhile", params={"id": question.id})
     return None
 
 

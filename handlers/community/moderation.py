@@ -552,7 +552,8 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
     if sanction is not None and sanction.kind is SanctionKind.BAN:
         if policy.open_to_banned:
             return None
-        return Refusal(banned_reply(ctx, sanction), drops_dialog=True)
+        typed = target.dialog is not None and not target.starts
+        return Refusal(banned_reply(ctx, sanction, in_dialog=typed), drops_dialog=True)
     if policy.posts is None:
         return None
     if sanction is not None:
@@ -599,8 +600,13 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
     )
 
 
-def banned_reply(ctx: Context, sanction: Sanction) -> Response:
-    """What a banned person can still do, and whom to ask."""
+def banned_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool = False) -> Response:
+    """What a banned person can still do, and whom to ask. What they typed for the dialog
+    the ban ends (a question, an idea's description) is given back, so nothing is lost."""
+    typed = ctx.event.text if in_dialog and ctx.event.button is None else None
+    parts = []
+    if typed and typed.strip():
+        parts.append(Reply(key="moderation.typed_not_sent", params={"text": typed}))
     return respond(
         Reply(
             key="moderation.banned",
@@ -609,6 +615,7 @@ def banned_reply(ctx: Context, sanction: Sanction) -> Response:
                 "connector": ctx.profile.connector(ctx.lang),
                 "contact": ctx.profile.privacy.contact,
             },
+            parts=parts,
             buttons=[[Button(label="menu.privacy", payload="privacy")]],
         )
     )

@@ -13,6 +13,7 @@ from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from storage.community.questions import Question, Side
+from storage.news.staff import StaffCard
 
 feature = Feature("questions")
 feature.menu_entry("questions.menu", "q.new", order=50)
@@ -43,13 +44,25 @@ async def ask(ctx: Context) -> Response:
                     buttons=[[Button(label="staff.btn_all", payload="staff")]],
                 )
             )
-        data = {"staff_user_id": card.user_id, "staff_name": card.name}
+        # Only the card's owner: the name is read from the card whenever it is shown, so a
+        # card that goes (its owner erased, or no longer staff) leaves no name behind here.
+        data = {"staff_user_id": card.user_id}
         intro = Reply(
             key="questions.ask_staff", params={"connector": connector, "name": card.name}
         )
     elif ctx.event.command is not None and ctx.value:
-        # "/vraag Hoe laat ..." asks straight away.
-        return await _store(ctx, Dialog(name=DIALOG, step="text"))
+        # "/vraag Hoe laat ..." asks straight away. A new question begun with a button and
+        # not typed yet is this one (for the card it was begun from): it ends here.
+        begun = ctx.dialog
+        if (
+            begun is None
+            or (begun.name, begun.step) != (DIALOG, "text")
+            or "question_id" in begun.data
+        ):
+            return await _store(ctx, Dialog(name=DIALOG, step="text"))
+        response = await _store(ctx, begun)
+        sent = response.dialog is None
+        return response.model_copy(update={"end_dialog": True}) if sent else response
     dialog = Dialog(name=DIALOG, step="text", data=data)
     return respond(intro.model_copy(update={"buttons": _stop()}), dialog=dialog)
 
@@ -71,12 +84,12 @@ async def question_step(ctx: Context, dialog: Dialog) -> Response:
 async def ask_again(ctx: Context, dialog: Dialog) -> Response:
     """The question (or the addition to a thread) asked again, to go on with it."""
     connector = ctx.profile.connector(ctx.lang)
+    card = await _card(ctx, dialog)
     if "question_id" in dialog.data:
         prompt = Reply(key="questions.add_prompt", params={"id": dialog.data["question_id"]})
-    elif "staff_name" in dialog.data:
+    elif card is not None:
         prompt = Reply(
-            key="questions.ask_staff",
-            params={"connector": connector, "name": dialog.data["staff_name"]},
+            key="questions.ask_staff", params={"connector": connector, "name": card.name}
         )
     else:
         prompt = Reply(key="questions.ask", params={"connector": connector})
@@ -108,15 +121,27 @@ async def _store(ctx: Context, dialog: Dialog) -> Response:
                 buttons=done,
             )
         )
-    staff_id = dialog.data.get("staff_user_id")
+    card = await _card(ctx, dialog)
     question_id = await ctx.repos.questions.ask(
-        ctx.user.id, answer, ctx.now, staff_user_id=int(staff_id) if staff_id else None
+        ctx.user.id, answer, ctx.now, staff_user_id=card.user_id if card else None
     )
-    return respond(
-        Reply(
-            key="questions.sent", params={"id": question_id, "connector": connector}, buttons=done
-        )
+    sent = Reply(
+        key="questions.sent", params={"id": question_id, "connector": connector}, buttons=done
     )
+    if card is None and dialog.data.get("staff_user_id"):
+        # Meant for a civil servant whose card went while it was typed: the connector,
+        # who passes every question on anyway, gets it.
+        return respond(Reply(key="questions.staff_gone", params={"connector": connector}), sent)
+    return respond(sent)
+
+
+async def _card(ctx: Context, dialog: Dialog) -> StaffCard | None:
+    """The card of the civil servant a new question is meant for, while residents may still
+    see it (None: meant for the connector, or the card went meanwhile)."""
+    staff_id = dialog.data.get("staff_user_id")
+    if not isinstance(staff_id, int):
+        return None
+    return await ctx.repos.staff.shown(staff_id)
 
 
 async def _own(ctx: Context, question_id: int) -> Question | None:

@@ -140,6 +140,16 @@ class Connections:
         assert updated is not None
         return updated
 
+    async def call_off(self, connection_id: int, now: datetime) -> bool:
+        """End a request that can no longer go ahead (one of the two may not be reached by
+        the other's details), without an answer of either; False if it was not open."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE connections SET status = 'declined', closed_at = ?, contact_a = NULL,"
+            " contact_b = NULL WHERE id = ? AND status = 'asked'",
+            (iso(now), connection_id),
+        )
+        return changed == 1
+
     async def forget_contacts(self, connection_id: int) -> None:
         """Clear the contact lines once they were handed out (or are no longer needed)."""
         await self.db.execute(

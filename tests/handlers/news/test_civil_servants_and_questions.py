@@ -158,6 +158,26 @@ async def test_a_question_typed_after_the_command_is_sent_at_once(app: App) -> N
     assert question.messages[0].text == "Hoe laat is de markt?"
 
 
+async def test_a_question_typed_after_the_command_ends_the_question_begun_with_the_button(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.press_payload("q.new")
+    assert anna.keys == ["questions.ask"]
+    await anna.send("/vraag ?")
+    assert anna.keys == ["answers.too_short"]
+    # Instead of typing it there, she types it after the command: it is sent, and no
+    # question is left open as if it were still to be written.
+    await anna.send("/vraag Hoe laat is de markt?")
+    assert anna.keys == ["questions.sent"]
+    assert not any("Verder" in label for label, _ in anna.buttons())
+    assert await app.repos.dialogs.load((await row(app, anna)).id) is None
+    await anna.send("Dank je wel!")
+    assert anna.keys != ["questions.sent"]
+    [question] = await app.repos.questions.open_threads()
+    assert [m.text for m in question.messages] == ["Hoe laat is de markt?"]
+
+
 async def test_bad_questions_are_refused_and_nothing_is_stored(app: App) -> None:
     anna = await person(app, "anna")
     await anna.send("/vraag")

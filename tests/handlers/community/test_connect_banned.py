@@ -1,0 +1,86 @@
+"""Connecting two residents when one of them is banned: no contact line of anyone reaches a
+banned person, and nobody is left waiting for an answer that cannot come."""
+
+from __future__ import annotations
+
+from bot.app import App
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
+from tests.handlers.ideas.helpers import seed_idea
+from tests.people import connector, for_user, outbox, person, row
+from tests.support import Chat
+
+
+async def _two_with_ideas(app: App) -> tuple[Chat, Chat, Chat]:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    for who, title in ((anna, "Bankjes in het park"), (bob, "Bankjes bij de vijver")):
+        await seed_idea(
+            app,
+            title,
+            author=(await row(app, who)).id,
+            description="Zet bankjes bij de vijver in het park neer.",
+        )
+    return anna, bob, await connector(app)
+
+
+async def _ban(app: App, who: Chat, by: Chat) -> None:
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, who)).id,
+            SanctionKind.BAN,
+            reason="Bedreigde andere bewoners.",
+            by_user_id=(await row(app, by)).id,
+            now=utcnow(),
+        )
+
+
+async def test_a_banned_resident_is_not_asked_to_connect(app: App) -> None:
+    anna, _, ria = await _two_with_ideas(app)
+    await _ban(app, anna, ria)
+    await ria.send("/verbind #1 #2")
+    assert ria.keys == ["connect.banned"]
+    assert await outbox(app, "connect") == []
+
+
+async def test_no_contact_line_reaches_someone_banned_after_saying_yes(app: App) -> None:
+    anna, bob, ria = await _two_with_ideas(app)
+    await ria.send("/verbind #1 #2")
+    [ask_anna] = await for_user(app, anna, "connect")
+    [ask_bob] = await for_user(app, bob, "connect")
+    await anna.press_payload(ask_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.waiting"]
+    await bob.press_payload(ask_bob.payloads()[0])
+    assert bob.keys == ["connect.ask_contact"]
+    # Anna is banned while Bob types his contact line.
+    await _ban(app, anna, ria)
+    await bob.send("bob@example.org")
+    # Bob hears it does not go ahead (not why: a ban is Anna's own business); neither
+    # contact line goes anywhere.
+    assert bob.keys == ["connect.not_made"]
+    assert "anna@example.org" not in bob.text
+    assert not any("bob@example.org" in str(q.replies) for q in await outbox(app))
+    assert not any("anna@example.org" in str(q.replies) for q in await outbox(app))
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "declined"
+    assert stored.contact_a is None and stored.contact_b is None
+    assert "gaat niet door" in (await for_user(app, ria, "connect"))[-1].text(app, "nl")
+    assert len(await for_user(app, anna, "connect")) == 1  # only the question she was asked
+
+
+async def test_someone_asked_to_connect_with_a_person_banned_since_hears_it_at_once(
+    app: App,
+) -> None:
+    anna, bob, ria = await _two_with_ideas(app)
+    await ria.send("/verbind #1 #2")
+    [ask_bob] = await for_user(app, bob, "connect")
+    await _ban(app, anna, ria)
+    await bob.press_payload(ask_bob.payloads()[0])
+    assert bob.keys == ["connect.not_made"]
+    assert await app.repos.dialogs.load((await row(app, bob)).id) is None
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "declined"
+    # Saying no to what is over already is answered kindly, and changes nothing.
+    await bob.press_payload(ask_bob.payloads()[1])
+    assert bob.keys == ["connect.closed"]
