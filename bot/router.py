@@ -107,6 +107,13 @@ class _Outcome:
     pending: bool = False
 
 
+def _given_back(event: Event) -> list[Reply]:
+    """What someone typed for a dialog that stopped before it could take it: given back,
+    so it is not lost without a word."""
+    typed = (event.text or "").strip()
+    return [Reply(key="general.typed_not_kept", params={"text": typed})] if typed else []
+
+
 def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
     """Whether ``dialog`` is exactly the dialog as stored (same step, data and token)."""
     return (
@@ -283,7 +290,7 @@ class Router:
         await self.repos.dialogs.clear(ctx.user.id)
         await self.repos.media.drop_left_behind(failed.dialog.data)
         response = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
-        return _Outcome(ctx.lang, response.replies)
+        return _Outcome(ctx.lang, [*response.replies, *_given_back(ctx.event)])
 
     def _again(self, event: Event, lang: str, pending: str | None) -> _Outcome:
         """An event handled before: send only the replies that were never confirmed."""
@@ -598,7 +605,9 @@ class Router:
             return await self._pass(ctx, target)
         notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
         if not target.starts:
-            # Text or a button meant for the dropped dialog: the word is the answer.
+            # Text or a button meant for the dropped dialog: the word is the answer, and
+            # what they typed for it comes back (a role revoked while they wrote).
+            notice.replies.extend(_given_back(ctx.event))
             return notice, False
         response, keep = await self._pass(ctx, target)
         response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in notice.replies]

@@ -109,7 +109,7 @@ async def test_a_step_failing_in_a_group_drops_only_its_own_writes_and_says_so_o
         "ROLLBACK TO unit",
         "COMMIT",
     ]
-    assert answered["anna"] == (["general.dialog_dropped"], True)
+    assert answered["anna"] == (["general.dialog_dropped", "general.typed_not_kept"], True)
     assert answered["bob"][0] and answered["bob"][1]
     user = await app.repos.users.find("test", "anna")
     assert user is not None and user.role is Role.RESIDENT

@@ -158,7 +158,9 @@ async def test_a_revoked_connectors_next_typed_step_is_refused_and_the_dialog_dr
     await _revoke(app, ria)
 
     await ria.send("Volgende week dinsdag.")
-    assert ria.keys == ["general.dialog_dropped"]
+    # Refused, and what she typed comes back so it is not lost without a word.
+    assert ria.keys == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert "Dit had je geschreven:\nVolgende week dinsdag." in ria.text
     assert "Wachtrij" not in ria.text and "Inbox" not in ria.text  # a resident's menu now
     question = await app.repos.questions.get(1)
     assert question is not None and [m.text for m in question.messages] == [
@@ -278,8 +280,9 @@ async def test_a_stored_dialog_this_code_cannot_go_on_with_is_dropped_once_and_l
     caplog.set_level(logging.INFO, logger="bot.router")
 
     await anna.send("hallo")
-    assert anna.keys == ["general.dialog_dropped"]
-    assert "verlopen" in anna.text
+    # The dialog it was meant for stopped: the text comes back with the word why.
+    assert anna.keys == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert "verlopen" in anna.text and "Dit had je geschreven:\nhallo" in anna.text
     assert "dialog" in caplog.text and name in caplog.text
     assert await app.repos.dialogs.load((await row(app, anna)).id) is None
     await anna.send("zomaar wat")
@@ -334,7 +337,7 @@ async def test_a_failed_step_keeps_none_of_its_writes(app: App) -> None:
     anna = Chat(app, "anna")
     await anna.send("/breek")
     await anna.send("iets")
-    assert anna.keys == ["general.dialog_dropped"]
+    assert anna.keys == ["general.dialog_dropped", "general.typed_not_kept"]
     user = await app.repos.users.find("test", "anna")
     assert user is not None and user.role is Role.RESIDENT
     assert await app.repos.dialogs.load(user.id) is None

@@ -148,6 +148,10 @@ async def test_menu_during_a_draft_offers_to_go_on_or_throw_it_away(
     await anna.send("/menu")
     assert anna.keys == ["drafts.open"]
     assert "nog bezig met je idee" in anna.text
+    # Typed at the question instead of a button: asked again, and the text comes back.
+    await anna.send(DESCRIPTION)
+    assert anna.keys == ["drafts.choose", "general.typed_not_kept", "drafts.open"]
+    assert DESCRIPTION in anna.text
     await anna.press("Verder met je idee")
     assert anna.keys == ["ideas.ask_description"]
     await anna.send(DESCRIPTION)
