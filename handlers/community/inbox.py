@@ -235,8 +235,9 @@ class Threads(Kind[Question]):
             return Decided(Reply(key=key, params={"id": item.id}))
         if not await ctx.repos.questions.close(item.id, ctx.now):
             return await _closed_already(ctx, item)
-        await _tell(ctx, item, "question.close", "inbox.closed_notice", None)
-        return Decided(Reply(key="inbox.closed", params={"id": item.id}))
+        told = await _tell(ctx, item, "question.close", "inbox.closed_notice", None)
+        key = "inbox.closed" if told else "inbox.closed_unreachable"
+        return Decided(Reply(key=key, params={"id": item.id}))
 
 
 def _cannot_answer(question: Question) -> Reply | None:

@@ -232,3 +232,22 @@ async def test_page_numbers_that_are_no_plain_numbers_are_stale_buttons(app: App
     for payload in ("log:²", "log:" + "9" * 40):
         await admin.press_payload(payload)
         assert admin.keys == ["general.stale_button"], payload
+
+
+async def test_the_connector_hears_when_the_resident_cannot_be_told_of_an_answer_or_close(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras in het park gemaaid?")
+    await app.chat_unreachable("test", "anna")  # she blocked the bot meanwhile
+    ria = await connector(app)
+    await ria.press_payload("inbox.answer:1")
+    await ria.send("Volgende week dinsdag.")
+    assert ria.keys == ["inbox.answered_unreachable", "inbox.title"]
+    await ria.press_payload("inbox.close:1")
+    assert ria.keys[0] == "inbox.closed_unreachable"
+    assert "kan nu geen berichten krijgen" in ria.text
+    assert await for_user(app, anna, "answer") == []
+    # Back again, she finds the answer and the close under "Mijn vragen".
+    await anna.send("/mijnvragen")
+    assert "Volgende week dinsdag." in anna.text
