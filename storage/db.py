@@ -209,6 +209,11 @@ class Database:
             # the worker thread, as long statements are.
             await db._configure()
             await db.migrate()
+        except sqlite3.Error as exc:
+            # Not a database, a read-only volume, a full disk: the operator's problem to
+            # solve, said in one line, not a trace.
+            await worker.close()
+            raise DatabaseError(_cannot_use(target, exc)) from exc
         except BaseException:
             await worker.close()
             raise
@@ -913,6 +918,13 @@ def _unavailable() -> Iterator[None]:
         if _is_unavailable(exc):
             raise StorageUnavailable(str(exc)) from exc
         raise
+
+
+def _cannot_use(path: str, exc: sqlite3.Error) -> str:
+    """Why the file at ``path`` cannot be used, for the operator."""
+    if isinstance(exc, sqlite3.OperationalError) and _is_unavailable(exc):
+        return f"cannot write to {path}: {exc}"
+    return f"cannot open database {path}: {exc}"
 
 
 def _first_word(sql: str) -> str:

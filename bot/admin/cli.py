@@ -30,7 +30,7 @@ from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.profile import ProfileError
-from storage import Database, DatabaseError, Repositories, Role, User
+from storage import Database, DatabaseError, Repositories, Role, StorageUnavailable, User
 from storage.audit import CLI
 from storage.clock import utcnow
 from storage.invites import INVITABLE
@@ -525,6 +525,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"samenspel {command}: {exc}", file=sys.stderr)
         return 1
+    except StorageUnavailable as exc:
+        # The file opened but a write failed (a read-only volume, a full disk): whatever
+        # the command began is rolled back.
+        print(f"samenspel: SAMENSPEL_DB: cannot write to {settings.db}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0
