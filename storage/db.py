@@ -378,7 +378,18 @@ class Database:
         """Apply every migration newer than the recorded version, each in one transaction."""
         applied = []
         current = await self.schema_version()
-        for number, name, script in migrations():
+        shipped = migrations()
+        known = shipped[-1][0] if shipped else 0
+        if current > known:
+            # An older release on a file a newer one migrated (going back to the previous
+            # image after an upgrade): its statements would meet columns and tables it
+            # does not know, and write rows the newer release would misread.
+            raise DatabaseError(
+                f"{self.path} was written by a newer Samenspel (schema {current}; this one"
+                f" knows up to {known}): run that release again, or restore a backup made"
+                " before it"
+            )
+        for number, name, script in shipped:
             if number <= current:
                 continue
             record = f"INSERT INTO schema_version (version, name) VALUES ({number}, '{name}');"

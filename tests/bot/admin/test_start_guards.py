@@ -112,3 +112,55 @@ def test_a_file_that_is_not_a_database_is_one_line_naming_it(
     assert (code, out) == (2, "")
     assert err == f"samenspel: SAMENSPEL_DB: cannot open database {db}: file is not a database\n"
     assert db.read_bytes() == before
+
+
+def _written_by_a_newer_release(db: Path) -> int:
+    """As if a newer Samenspel had migrated the file (the operator went back to an older
+    image afterwards); returns that schema's number."""
+    newer = dbmod.migrations()[-1][0] + 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE users ADD COLUMN pronouns TEXT NOT NULL DEFAULT ''")
+        conn.execute(
+            "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+            (newer, f"{newer:04d}_user_pronouns.sql"),
+        )
+    conn.close()
+    return newer
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["chat", "--as", "anna"],
+        ["retention"],
+    ],
+)
+def test_a_database_from_a_newer_release_is_refused_with_one_line(
+    db: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    _created(db, capsys)
+    newer = _written_by_a_newer_release(db)
+    known = newer - 1
+    code, out, err = samenspel(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"samenspel: SAMENSPEL_DB: {db} was written by a newer Samenspel (schema {newer};"
+        f" this one knows up to {known}): run that release again, or restore a backup made"
+        " before it\n"
+    )
+    assert _roles(db) == [("1", "ambtenaar")]
+
+
+def test_the_doctor_fails_a_database_from_a_newer_release(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _created(db, capsys)
+    newer = _written_by_a_newer_release(db)
+    code, out, _ = samenspel(capsys, "doctor")
+    assert code == 1
+    (database,) = [line for line in out.splitlines() if " database: " in line]
+    assert database == (
+        f"FAIL database: {db}: integrity ok, but schema {newer} is newer than this release"
+        f" knows ({newer - 1}); run that release again, or restore a backup made before it"
+    )
