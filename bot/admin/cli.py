@@ -160,6 +160,16 @@ async def run_platforms(settings: Settings) -> None:
     platform refuses the bot's credentials while it runs (then say so, and fail)."""
     if not settings.platforms:
         raise StartupError(NO_PLATFORM)
+    from bot.instance import DatabaseInUse, only_bot_on
+
+    try:
+        with only_bot_on(settings.db):
+            await _run_platforms(settings)
+    except DatabaseInUse as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
+
+
+async def _run_platforms(settings: Settings) -> None:
     app = await open_app(settings)
     from bot.runtime import Runtime
 
