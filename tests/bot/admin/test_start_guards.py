@@ -164,3 +164,25 @@ def test_the_doctor_fails_a_database_from_a_newer_release(
         f"FAIL database: {db}: integrity ok, but schema {newer} is newer than this release"
         f" knows ({newer - 1}); run that release again, or restore a backup made before it"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "complaint"),
+    [
+        ("copies", "{target} is a folder; give the file to write, such as {target}/bot.db"),
+        ("bot.db", "{target} is the database itself; give another file"),
+        ("bot.db/copy.db", "cannot write {target}: "),
+    ],
+)
+def test_a_backup_aimed_at_the_wrong_place_is_one_line_and_leaves_nothing(
+    db: Path, capsys: pytest.CaptureFixture[str], target: str, complaint: str
+) -> None:
+    _created(db, capsys)
+    (db.parent / "copies").mkdir()
+    before = sorted(path.name for path in db.parent.rglob("*"))
+    code, out, err = samenspel(capsys, "backup", target)
+    assert (code, out) == (1, "")
+    assert err.startswith("samenspel: " + complaint.format(target=target))
+    assert len(err.splitlines()) == 1
+    assert sorted(path.name for path in db.parent.rglob("*")) == before
+    assert _roles(db) == [("1", "ambtenaar")]
