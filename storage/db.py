@@ -209,6 +209,11 @@ class Database:
             # the worker thread, as long statements are.
             await db._configure()
             await db.migrate()
+        except sqlite3.Error as exc:
+            # Not a database, a read-only volume, a full disk: the operator's problem to
+            # solve, said in one line, not a trace.
+            await worker.close()
+            raise DatabaseError(_cannot_use(target, exc)) from exc
         except BaseException:
             await worker.close()
             raise
@@ -373,7 +378,18 @@ class Database:
         """Apply every migration newer than the recorded version, each in one transaction."""
         applied = []
         current = await self.schema_version()
-        for number, name, script in migrations():
+        shipped = migrations()
+        known = shipped[-1][0] if shipped else 0
+        if current > known:
+            # An older release on a file a newer one migrated (going back to the previous
+            # image after an upgrade): its statements would meet columns and tables it
+            # does not know, and write rows the newer release would misread.
+            raise DatabaseError(
+                f"{self.path} was written by a newer Samenspel (schema {current}; this one"
+                f" knows up to {known}): run that release again, or restore a backup made"
+                " before it"
+            )
+        for number, name, script in shipped:
             if number <= current:
                 continue
             record = f"INSERT INTO schema_version (version, name) VALUES ({number}, '{name}');"
@@ -913,6 +929,13 @@ def _unavailable() -> Iterator[None]:
         if _is_unavailable(exc):
             raise StorageUnavailable(str(exc)) from exc
         raise
+
+
+def _cannot_use(path: str, exc: sqlite3.Error) -> str:
+    """Why the file at ``path`` cannot be used, for the operator."""
+    if isinstance(exc, sqlite3.OperationalError) and _is_unavailable(exc):
+        return f"cannot write to {path}: {exc}"
+    return f"cannot open database {path}: {exc}"
 
 
 def _first_word(sql: str) -> str:

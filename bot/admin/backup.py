@@ -34,9 +34,19 @@ def backup(source: Path, target: Path) -> BackupReport:
     """
     if not source.is_file():
         raise BackupError(f"no database at {source}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_dir():
+        raise BackupError(
+            f"{target} is a folder; give the file to write, such as {target / source.name}"
+        )
+    if target.exists() and target.samefile(source):
+        # Replacing the file the bot has open would lose what it writes from then on.
+        raise BackupError(f"{target} is the database itself; give another file")
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {exc}") from exc
     try:
         with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
             src.execute("PRAGMA busy_timeout = 10000")
@@ -55,5 +65,9 @@ def backup(source: Path, target: Path) -> BackupReport:
     if result != "ok":
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy did not verify: {result}")
-    partial.replace(target)
+    try:
+        partial.replace(target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot write {target}: {exc}") from exc
     return BackupReport(target, pages, int(version or 0))

@@ -30,7 +30,7 @@ from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.profile import ProfileError
-from storage import Database, DatabaseError, Repositories, Role, User
+from storage import Database, DatabaseError, Repositories, Role, StorageUnavailable, User
 from storage.audit import CLI
 from storage.clock import utcnow
 from storage.invites import INVITABLE
@@ -160,6 +160,16 @@ async def run_platforms(settings: Settings) -> None:
     platform refuses the bot's credentials while it runs (then say so, and fail)."""
     if not settings.platforms:
         raise StartupError(NO_PLATFORM)
+    from bot.instance import DatabaseInUse, only_bot_on
+
+    try:
+        with only_bot_on(settings.db):
+            await _run_platforms(settings)
+    except DatabaseInUse as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
+
+
+async def _run_platforms(settings: Settings) -> None:
     app = await open_app(settings)
     from bot.runtime import Runtime
 
@@ -525,6 +535,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"samenspel {command}: {exc}", file=sys.stderr)
         return 1
+    except StorageUnavailable as exc:
+        # The file opened but a write failed (a read-only volume, a full disk): whatever
+        # the command began is rolled back.
+        print(f"samenspel: SAMENSPEL_DB: cannot write to {settings.db}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

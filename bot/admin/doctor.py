@@ -66,6 +66,13 @@ def check_database(settings: Settings) -> Check:
         return Check("database", False, f"{path}: {exc}")
     if integrity != "ok":
         return Check("database", False, f"{path}: integrity check says {integrity}")
+    if int(version or 0) > latest:
+        return Check(
+            "database",
+            False,
+            f"{path}: integrity ok, but schema {version} is newer than this release knows"
+            f" ({latest}); run that release again, or restore a backup made before it",
+        )
     pending = latest - int(version or 0)
     note = f"{pending} migrations pending (applied at start-up)" if pending else "up to date"
     return Check("database", True, f"{path}: integrity ok, schema {version} ({note})")

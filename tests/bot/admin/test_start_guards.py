@@ -1,0 +1,188 @@
+"""What the operator meets at start-up: one bot per database, a database that cannot be
+written or was written by a newer Samenspel, a backup aimed at the wrong place. Each is one
+line on stderr, a non-zero exit, and nothing changed."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import storage.db as dbmod
+from bot.admin.cli import main
+
+Run = tuple[int, str, str]
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("SAMENSPEL_"):
+            monkeypatch.delenv(name)
+    path = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def samenspel(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _created(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The database as the bot leaves it, with one civil servant."""
+    code, _, err = samenspel(
+        capsys, "grant", "--platform", "telegram", "--user", "1", "--role", "ambtenaar"
+    )
+    assert code == 0, err
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on the bot's connections may read the file but not write it, as on a
+    volume mounted read-only (SQLite itself refuses: "attempt to write a readonly
+    database")."""
+    connect = dbmod.connect
+
+    async def read_only(target: str, *, uri: bool = False) -> tuple[sqlite3.Connection, object]:
+        return await connect(f"file:{target}?mode=ro", uri=True)
+
+    monkeypatch.setattr(dbmod, "connect", read_only)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["invite", "--role", "ambtenaar"],
+        ["retention"],
+        ["export-person", "telegram", "1", "--out", "me.json"],
+    ],
+)
+def test_a_database_that_cannot_be_written_is_one_line_naming_it(
+    db: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    _created(db, capsys)
+    _read_only(monkeypatch)
+    code, out, err = samenspel(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"samenspel: SAMENSPEL_DB: cannot write to {db}: ")
+    assert "readonly" in err
+    assert len(err.splitlines()) == 1
+    assert _roles(db) == [("1", "ambtenaar")]
+
+
+def _roles(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return list(conn.execute("SELECT platform_user_id, role FROM users ORDER BY id"))
+
+
+def test_the_audit_log_can_be_exported_from_a_database_that_cannot_be_written(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _created(db, capsys)
+    _read_only(monkeypatch)
+    code, out, err = samenspel(capsys, "audit", "--since", "2024-01-01")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1].split(",")[4] == "role.grant"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["audit", "--since", "2024-01-01"],
+        ["retention"],
+        ["chat", "--as", "anna"],
+    ],
+)
+def test_a_file_that_is_not_a_database_is_one_line_naming_it(
+    db: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    db.write_bytes(b"SAMENSPEL_TELEGRAM_TOKEN=123:abc\n" * 200)
+    before = db.read_bytes()
+    code, out, err = samenspel(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err == f"samenspel: SAMENSPEL_DB: cannot open database {db}: file is not a database\n"
+    assert db.read_bytes() == before
+
+
+def _written_by_a_newer_release(db: Path) -> int:
+    """As if a newer Samenspel had migrated the file (the operator went back to an older
+    image afterwards); returns that schema's number."""
+    newer = dbmod.migrations()[-1][0] + 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("ALTER TABLE users ADD COLUMN pronouns TEXT NOT NULL DEFAULT ''")
+        conn.execute(
+            "INSERT INTO schema_version (version, name) VALUES (?, ?)",
+            (newer, f"{newer:04d}_user_pronouns.sql"),
+        )
+    conn.close()
+    return newer
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["chat", "--as", "anna"],
+        ["retention"],
+    ],
+)
+def test_a_database_from_a_newer_release_is_refused_with_one_line(
+    db: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    _created(db, capsys)
+    newer = _written_by_a_newer_release(db)
+    known = newer - 1
+    code, out, err = samenspel(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"samenspel: SAMENSPEL_DB: {db} was written by a newer Samenspel (schema {newer};"
+        f" this one knows up to {known}): run that release again, or restore a backup made"
+        " before it\n"
+    )
+    assert _roles(db) == [("1", "ambtenaar")]
+
+
+def test_the_doctor_fails_a_database_from_a_newer_release(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _created(db, capsys)
+    newer = _written_by_a_newer_release(db)
+    code, out, _ = samenspel(capsys, "doctor")
+    assert code == 1
+    (database,) = [line for line in out.splitlines() if " database: " in line]
+    assert database == (
+        f"FAIL database: {db}: integrity ok, but schema {newer} is newer than this release"
+        f" knows ({newer - 1}); run that release again, or restore a backup made before it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "complaint"),
+    [
+        ("copies", "{target} is a folder; give the file to write, such as {target}/bot.db"),
+        ("bot.db", "{target} is the database itself; give another file"),
+        ("bot.db/copy.db", "cannot write {target}: "),
+    ],
+)
+def test_a_backup_aimed_at_the_wrong_place_is_one_line_and_leaves_nothing(
+    db: Path, capsys: pytest.CaptureFixture[str], target: str, complaint: str
+) -> None:
+    _created(db, capsys)
+    (db.parent / "copies").mkdir()
+    before = sorted(path.name for path in db.parent.rglob("*"))
+    code, out, err = samenspel(capsys, "backup", target)
+    assert (code, out) == (1, "")
+    assert err.startswith("samenspel: " + complaint.format(target=target))
+    assert len(err.splitlines()) == 1
+    assert sorted(path.name for path in db.parent.rglob("*")) == before
+    assert _roles(db) == [("1", "ambtenaar")]
