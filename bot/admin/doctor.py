@@ -202,6 +202,43 @@ async def check_matrix_rooms(settings: Settings) -> Check | None:
     return _rooms_check("matrix", problems, len(rooms))
 
 
+async def check_matrix(settings: Settings) -> Check:
+    """Whether the homeserver answers and takes the bot's token (``whoami``, with the token
+    the bot keeps; no new login, which would make a device); before the first start, only
+    whether the homeserver answers."""
+    import aiohttp
+    from nio import AsyncClient, WhoamiResponse
+
+    homeserver = (settings.matrix_homeserver or "").rstrip("/")
+    token = _matrix_token(settings)
+    try:
+        if token is None:
+            timeout = aiohttp.ClientTimeout(total=10)
+            versions = f"{homeserver}/_matrix/client/versions"
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(versions) as found,
+            ):
+                if found.status != 200:
+                    return Check("matrix", False, f"{homeserver} answered {found.status}")
+            return Check("matrix", True, f"{homeserver} answered; the bot logs in at start")
+        client = AsyncClient(homeserver, settings.matrix_user or "")
+        client.access_token = token
+        try:
+            answer = await client.whoami()
+        finally:
+            await client.close()
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return Check("matrix", False, f"cannot reach {homeserver}: {exc or type(exc).__name__}")
+    if not isinstance(answer, WhoamiResponse):
+        return Check("matrix", False, f"{homeserver} refused the bot's token: {answer.message}")
+    if answer.user_id != settings.matrix_user:
+        return Check(
+            "matrix", False, f"the token is {answer.user_id}'s, not {settings.matrix_user}'s"
+        )
+    return Check("matrix", True, f"whoami answered: {answer.user_id}")
+
+
 PlatformCheck = Callable[[Settings], Awaitable[Check]]
 
 
@@ -213,7 +250,10 @@ async def run_checks(settings: Settings) -> list[Check]:
         check_catalogs(),
         check_database(settings),
     ]
-    platform_checks: dict[str, PlatformCheck] = {"telegram": check_telegram}
+    platform_checks: dict[str, PlatformCheck] = {
+        "telegram": check_telegram,
+        "matrix": check_matrix,
+    }
     for platform in settings.platforms:
         probe = platform_checks.get(platform)
         if probe is not None:

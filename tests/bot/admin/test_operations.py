@@ -229,6 +229,23 @@ async def test_the_doctor_reports_an_unreachable_platform(tmp_path: Path) -> Non
     assert not checks[-1].ok and checks[-1].line().startswith("FAIL telegram")
 
 
+async def test_the_doctor_reports_an_unreachable_matrix_homeserver(tmp_path: Path) -> None:
+    from tests.e2e.botapi import free_port
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        db=tmp_path / "d.db",
+        matrix_homeserver=f"http://127.0.0.1:{free_port()}",
+        matrix_user="@samenspel:example.org",
+        matrix_password="geheim-wachtwoord",
+    )
+    checks = await run_checks(settings)
+    [matrix] = [check for check in checks if check.name == "matrix"]
+    assert not matrix.ok and matrix.line().startswith(
+        "FAIL matrix: cannot reach http://127.0.0.1:"
+    )
+
+
 async def test_the_doctor_finds_a_corrupt_database(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a database" * 100)
