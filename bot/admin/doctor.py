@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,6 +52,32 @@ def check_catalogs() -> Check:
     if problems:
         return Check("catalogs", False, "; ".join(problems))
     return Check("catalogs", True, f"{', '.join(catalog.languages)}: {len(reference)} texts")
+
+
+#: Below this much free space where the database lives, the doctor fails: the file grows,
+#: its write-ahead log needs room, and a backup beside it needs as much again.
+MIN_FREE_BYTES = 100 * 1024 * 1024
+
+
+def check_disk(settings: Settings) -> Check:
+    """Whether the folder of the database can be written and has room: SQLite reads a file
+    on a read-only volume or a full disk without complaint, and the bot fails only at its
+    first write."""
+    folder = settings.db.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # created at start-up: what counts is where it will be
+    try:
+        found = os.statvfs(folder)
+    except OSError as exc:
+        return Check("disk", False, f"{folder}: {exc}")
+    if found.f_flag & os.ST_RDONLY or not os.access(folder, os.W_OK):
+        return Check("disk", False, f"{folder} cannot be written (a read-only volume?)")
+    free = found.f_bavail * found.f_frsize
+    shown = f"{free / 1024 / 1024:,.0f} MB free"
+    if free < MIN_FREE_BYTES:
+        needed = MIN_FREE_BYTES // 1024 // 1024
+        return Check("disk", False, f"{folder}: only {shown} (at least {needed} MB needed)")
+    return Check("disk", True, f"{folder}: writable, {shown}")
 
 
 def check_database(settings: Settings) -> Check:
@@ -249,6 +276,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         check_profile(settings),
         check_catalogs(),
         check_database(settings),
+        check_disk(settings),
     ]
     platform_checks: dict[str, PlatformCheck] = {
         "telegram": check_telegram,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pydantic import SecretStr
@@ -179,7 +181,7 @@ async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path
         )
         checks = await run_checks(settings)
     names = [check.name for check in checks]
-    assert names == ["settings", "profile", "catalogs", "database", "telegram"]
+    assert names == ["settings", "profile", "catalogs", "database", "disk", "telegram"]
     assert all(check.ok for check in checks), [check.line() for check in checks]
     latest = dbmod.migrations()[-1][0]
     database = checks[3].detail
@@ -200,7 +202,8 @@ def test_the_doctor_passes_a_healthy_database_and_counts_its_pending_migrations(
     lines = capsys.readouterr().out.splitlines()
     assert f"ok   database: {path}: integrity ok, schema {latest - 1}" in lines[3]
     assert lines[3].endswith("(1 migrations pending (applied at start-up))")
-    assert [line[:4] for line in lines] == ["ok  "] * 4
+    assert [line[:4] for line in lines] == ["ok  "] * 5
+    assert lines[4].startswith(f"ok   disk: {tmp_path}: writable, ")
 
 
 def test_the_doctor_fails_a_database_with_a_damaged_index(
@@ -244,6 +247,33 @@ async def test_the_doctor_reports_an_unreachable_matrix_homeserver(tmp_path: Pat
     assert not matrix.ok and matrix.line().startswith(
         "FAIL matrix: cannot reach http://127.0.0.1:"
     )
+
+
+def test_the_doctor_fails_a_database_folder_that_is_full_or_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SQLite reads a file there without complaint; the bot would fail at its first write.
+    # A full disk or a read-only mount cannot be made without privileges: the file system's
+    # answer is what is stood in for here.
+    path = _database(tmp_path / "bot.db")
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    real = os.statvfs(tmp_path)
+
+    def full(_: object) -> object:
+        return SimpleNamespace(f_flag=real.f_flag, f_bavail=10, f_frsize=4096)
+
+    monkeypatch.setattr(os, "statvfs", full)
+    assert main(["doctor"]) == 1
+    [disk] = [line for line in capsys.readouterr().out.splitlines() if "disk:" in line]
+    assert disk == f"FAIL disk: {tmp_path}: only 0 MB free (at least 100 MB needed)"
+
+    def read_only(_: object) -> object:
+        return SimpleNamespace(f_flag=os.ST_RDONLY, f_bavail=10**9, f_frsize=4096)
+
+    monkeypatch.setattr(os, "statvfs", read_only)
+    assert main(["doctor"]) == 1
+    [disk] = [line for line in capsys.readouterr().out.splitlines() if "disk:" in line]
+    assert disk == f"FAIL disk: {tmp_path} cannot be written (a read-only volume?)"
 
 
 async def test_the_doctor_finds_a_corrupt_database(tmp_path: Path) -> None:
