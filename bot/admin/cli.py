@@ -202,13 +202,20 @@ async def _run_platforms(settings: Settings) -> None:
 
 
 async def run_chat(settings: Settings, who: str | None) -> None:
+    """The console chat runs the scheduler and delivery as ``run`` does, so it too is the
+    only bot on its database (a second one would release and send what the first does)."""
+    from bot.instance import DatabaseInUse, only_bot_on
     from bot.platforms.console import chat
 
-    app = await open_app(settings)
     try:
-        await chat(app, who)
-    finally:
-        await app.close()
+        with only_bot_on(settings.db):
+            app = await open_app(settings)
+            try:
+                await chat(app, who)
+            finally:
+                await app.close()
+    except DatabaseInUse as exc:
+        raise StartupError(f"SAMENSPEL_DB: {exc}") from None
 
 
 def run_backup(settings: Settings, target: str) -> int:

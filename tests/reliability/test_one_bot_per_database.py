@@ -44,6 +44,12 @@ async def test_a_second_bot_on_the_same_database_refuses_to_start(
             f"samenspel: SAMENSPEL_DB: another samenspel runs on {db}; stop it first (or"
             " give this one a database of its own)\n"
         )
+        # Nor does the console chat, which runs the scheduler and delivery too.
+        chat = await asyncio.create_subprocess_exec(
+            str(SAMENSPEL), "chat", env=first.env, stdin=PIPE, stdout=PIPE, stderr=PIPE
+        )
+        out, err = await asyncio.wait_for(chat.communicate(b"/start\n"), START_WAIT)
+        assert chat.returncode == 2 and b"another samenspel runs on" in err
         # The first one still answers.
         await onboard(server, server.user(8301, first_name="Anna"))
         # Killed, it leaves nothing behind that would keep the next one out.
