@@ -302,6 +302,35 @@ def _experiment(row: Row, codes: dict[tuple[str, str], Label]) -> dict[str, Any]
     }
 
 
+#: Characters that belong to the one before them: cut before one, and a flag, an emoji with
+#: a skin tone or a family (joined by U+200D) falls apart in a feed reader's list.
+_JOINING = re.compile(
+    r"[\u0300-\u036f\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
+)
+_FLAG_HALF = re.compile(r"[\U0001f1e6-\U0001f1ff]")
+
+
+def feed_title(text: str) -> str:
+    """An update's title in the feed: its words on one line, at most
+    :data:`FEED_TITLE_CHARS` characters, cut after a whole word (or at least between whole
+    characters) with "…"."""
+    first = " ".join(text.split())
+    if len(first) <= FEED_TITLE_CHARS:
+        return first
+    cut = FEED_TITLE_CHARS - 1
+    space = first.rfind(" ", 0, cut + 1)
+    if space >= FEED_TITLE_CHARS // 2:
+        cut = space
+    else:
+        while cut > 0 and (
+            _JOINING.match(first[cut])
+            or _JOINING.match(first[cut - 1])
+            or (_FLAG_HALF.match(first[cut]) and _FLAG_HALF.match(first[cut - 1]))
+        ):
+            cut -= 1
+    return first[:cut].rstrip() + "…"
+
+
 def _feed(
     site: Site,
     ideas: list[dict[str, Any]],
@@ -314,7 +343,7 @@ def _feed(
     entries: list[tuple[str, ET.Element]] = []
     for item in news:
         text = item["text"]
-        title = text if len(text) <= FEED_TITLE_CHARS else text[: FEED_TITLE_CHARS - 1] + "…"
+        title = feed_title(text)
         entry = _entry(
             site,
             entry_id=site.entry_id("wist-je-dat", item["id"]),

@@ -595,6 +595,33 @@ async def test_every_wist_je_dat_in_the_feed_links_to_a_page_that_shows_it(
         assert "index.html" in archive["links"]
 
 
+async def test_a_long_update_is_titled_on_one_line_cut_after_a_whole_word(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(await resident(app, "anna"))
+    cas = await civil_servant(app, "cas")
+    text = (
+        "Wist je dat\nde Hollandse 🇳🇱🇳🇱 vlaggen aan de boulevard van IJmuiden vanaf"
+        " volgende week weer wapperen?\n\nDe gemeente hangt ze op met de buurt."
+    )
+    await cas.send("/nieuwbericht")
+    await cas.send(text)
+    await cas.press("Zonder foto")
+    await cas.press("Alle abonnees")
+    await cas.press("Nu versturen")
+    assert cas.keys == ["composer.sent"]
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    [entry] = feedparser.parse((out / "feed.xml").read_bytes()).entries
+    title = entry.title
+    assert "\n" not in title and len(title) <= 80 and title.endswith("…")
+    assert title.startswith("Wist je dat de Hollandse 🇳🇱🇳🇱 vlaggen")
+    words = title[:-1].split()
+    assert all(word in text.split() for word in words), "cut after a whole word"
+    assert "De gemeente hangt ze op" in entry.content[0].value  # the whole text stays
+
+
 # Entries whose words changed after they were published ---------------------------------
 
 PHONE_TITLE = "Bel 06-12345678 voor hulp met zonnepanelen"
