@@ -25,8 +25,10 @@ class DatabaseInUse(Exception):
 
 
 def lock_path(db: Path) -> Path:
-    """Where the lock of the database at ``db`` lives."""
-    return db.with_name(db.name + ".lock")
+    """Where the lock of the database at ``db`` lives: beside the file itself, whatever
+    path (a link, ``..``) leads to it, so two bots reaching it by two names still meet."""
+    real = db.resolve()
+    return real.with_name(real.name + ".lock")
 
 
 @contextmanager

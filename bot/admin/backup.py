@@ -41,6 +41,9 @@ def backup(source: Path, target: Path) -> BackupReport:
     if target.exists() and target.samefile(source):
         # Replacing the file the bot has open would lose what it writes from then on.
         raise BackupError(f"{target} is the database itself; give another file")
+    if _belongs_to(target, source):
+        # Its write-ahead log, shared memory or lock: replacing one breaks the database.
+        raise BackupError(f"{target} is one of the database's own files; give another file")
     partial = target.with_name(target.name + ".partial")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,3 +74,14 @@ def backup(source: Path, target: Path) -> BackupReport:
         partial.unlink(missing_ok=True)
         raise BackupError(f"cannot write {target}: {exc}") from exc
     return BackupReport(target, pages, int(version or 0))
+
+
+def _belongs_to(target: Path, source: Path) -> bool:
+    """Whether ``target`` is one of the files SQLite and the bot keep beside the database
+    (``-wal``, ``-shm``, ``-journal``, ``.lock``), however the paths are written."""
+    database = source.resolve()
+    place = target.resolve()
+    own = {
+        database.with_name(database.name + end) for end in ("-wal", "-shm", "-journal", ".lock")
+    }
+    return place in own

@@ -172,6 +172,9 @@ def test_the_doctor_fails_a_database_from_a_newer_release(
         ("copies", "{target} is a folder; give the file to write, such as {target}/bot.db"),
         ("bot.db", "{target} is the database itself; give another file"),
         ("bot.db/copy.db", "cannot write {target}: "),
+        # Its write-ahead log or lock, however written: replaced, they break the database.
+        ("bot.db-wal", "{target} is one of the database's own files; give another file"),
+        ("copies/../bot.db.lock", "{target} is one of the database's own files; give another"),
     ],
 )
 def test_a_backup_aimed_at_the_wrong_place_is_one_line_and_leaves_nothing(
