@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.settings import Settings
 from handlers.catalog import Catalog
@@ -188,6 +190,22 @@ async def check_telegram_rooms(settings: Settings) -> Check | None:
     return _rooms_check("telegram", problems, len(rooms))
 
 
+#: Seconds the doctor waits for the homeserver per question: a health check must answer.
+MATRIX_WAIT = 15.0
+
+
+def _matrix_client(homeserver: str, user: str, token: str) -> Any:
+    """A client with the bot's token that gives up instead of retrying (nio by default
+    retries a homeserver that is down for ever, and the doctor would never report)."""
+    from nio import AsyncClient, AsyncClientConfig
+
+    config = AsyncClientConfig(max_timeouts=1, request_timeout=MATRIX_WAIT)
+    client = AsyncClient(homeserver, user, config=config)
+    client.access_token = token
+    client.user_id = user
+    return client
+
+
 def _matrix_token(settings: Settings) -> str | None:
     if settings.matrix_access_token is not None:
         return settings.matrix_access_token.get_secret_value()
@@ -208,20 +226,20 @@ async def check_matrix_rooms(settings: Settings) -> Check | None:
     rooms = linked_rooms(settings, "matrix")
     if not rooms:
         return None
-    from nio import AsyncClient
 
     from bot.platforms._matrix_rooms import admin_problem
 
     token = _matrix_token(settings)
     if token is None or not settings.matrix_homeserver or not settings.matrix_user:
         return Check("matrix rooms", False, "the bot has not logged in yet; start it once")
-    client = AsyncClient(settings.matrix_homeserver, settings.matrix_user)
-    client.access_token = token
-    client.user_id = settings.matrix_user
+    client = _matrix_client(settings.matrix_homeserver, settings.matrix_user, token)
     problems = []
     try:
         for experiment, room_id in rooms:
-            problem = await admin_problem(client, room_id)
+            try:
+                problem = await asyncio.wait_for(admin_problem(client, room_id), MATRIX_WAIT)
+            except (OSError, TimeoutError) as exc:
+                problem = f"the homeserver did not answer: {exc or type(exc).__name__}"
             if problem is not None:
                 problems.append(f"room {room_id} (experiment {experiment}): {problem}")
     finally:
@@ -234,7 +252,7 @@ async def check_matrix(settings: Settings) -> Check:
     the bot keeps; no new login, which would make a device); before the first start, only
     whether the homeserver answers."""
     import aiohttp
-    from nio import AsyncClient, WhoamiResponse
+    from nio import WhoamiResponse
 
     homeserver = (settings.matrix_homeserver or "").rstrip("/")
     token = _matrix_token(settings)
@@ -249,10 +267,9 @@ async def check_matrix(settings: Settings) -> Check:
                 if found.status != 200:
                     return Check("matrix", False, f"{homeserver} answered {found.status}")
             return Check("matrix", True, f"{homeserver} answered; the bot logs in at start")
-        client = AsyncClient(homeserver, settings.matrix_user or "")
-        client.access_token = token
+        client = _matrix_client(homeserver, settings.matrix_user or "", token)
         try:
-            answer = await client.whoami()
+            answer = await asyncio.wait_for(client.whoami(), MATRIX_WAIT)
         finally:
             await client.close()
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
