@@ -121,6 +121,18 @@ _T = TypeVar("_T")
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
 UPDATE_TYPES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+#: A chat hears that edits are not read at most once in this many seconds...
+EDIT_NOTICE_EVERY = 60.0
+#: ...remembered for this many chats at a time (older ones are forgotten after an hour).
+EDIT_NOTICE_CHATS = 10_000
+
+
+@dataclass
+class _EditsTold:
+    at: float
+    messages: set[int]
+
+
 #: The header Telegram sends the webhook secret in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are small; anything larger than this is not from Telegram.
@@ -262,6 +274,9 @@ class Telegram:
         self.lost = Lost()
         #: Updates queued for handling and not yet finished (a second copy is not queued).
         self._in_hand: set[int] = set()
+        #: Per private chat: when it last heard that edits are not read, and about which
+        #: messages (one word per message, and not more than one a minute).
+        self._edits_told: dict[str, _EditsTold] = {}
         #: Updates handled and answered, to be deleted from the inbox.
         self._finished: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
@@ -512,6 +527,22 @@ class Telegram:
         sender = message.from_user
         if message.chat.type != message.chat.PRIVATE or sender is None or sender.is_bot:
             return
+        if message.text is None and message.caption is None:
+            return  # a live location moving on (an update every few seconds), not words
+        chat = str(message.chat.id)
+        now = time.monotonic()
+        told = self._edits_told.get(chat)
+        if told is not None and (
+            message.message_id in told.messages or now - told.at < EDIT_NOTICE_EVERY
+        ):
+            return  # said already about this message, or a moment ago in this chat
+        if len(self._edits_told) >= EDIT_NOTICE_CHATS:
+            self._edits_told = {
+                key: seen for key, seen in self._edits_told.items() if now - seen.at < 3600
+            }
+        earlier = sorted(told.messages)[-100:] if told else []
+        messages = {*earlier, message.message_id}
+        self._edits_told[chat] = _EditsTold(now, messages)
         user = await self.app.repos.users.find(PLATFORM, str(sender.id))
         lang = (user.language if user else None) or self.app.catalog.default
         try:

@@ -763,6 +763,21 @@ class FakeUser:
         """
         return self._server._enqueue_user_edit(self, message_id, text, chat_id)
 
+    def share_live_location(
+        self, latitude: float, longitude: float, moves: int, *, chat_id: int | None = None
+    ) -> list[QueuedUpdate]:
+        """Share a live location and move it ``moves`` times, as Telegram does: the first
+        position as a message, each move as an ``edited_message`` of it."""
+        place = {"latitude": latitude, "longitude": longitude, "live_period": 900}
+        sent = self._server._enqueue_user_message(self, chat_id, {"location": place}, None)
+        assert sent.message is not None
+        updates = [sent]
+        for step in range(1, moves + 1):
+            moved = {**place, "latitude": latitude + step / 10_000}
+            edited = {**sent.message, "location": moved, "edit_date": int(time.time())}
+            updates.append(self._server.enqueue_update({"edited_message": edited}))
+        return updates
+
     def added(self, chat_id: int) -> QueuedUpdate:
         """Someone added this user to a group (the ``new_chat_members`` service message)."""
         chat = self._server._chats[chat_id]

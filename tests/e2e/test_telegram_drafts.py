@@ -14,6 +14,7 @@ from tests.e2e.telegram_support import (
     onboard,
     running_bot,
     telegram_settings,
+    texts,
     wait_for_text,
 )
 
@@ -105,6 +106,12 @@ async def test_an_edited_answer_changes_nothing_and_the_resident_hears_why(
         assert stored is not None and stored.step == "description"
         assert stored.data["title"] == IDEA_TITLE
 
+        # Changed again, and another message changed within the minute: no more words.
+        anna.edit_text(title.message["message_id"], "Meer bomen bij de vijver")
+        # A live location moves on as edits of its message, every few seconds: no words.
+        anna.share_live_location(52.46, 4.61, moves=5)
         # The dialog goes on where it was.
         await anna.send_text(IDEA_DESCRIPTION)
         await wait_for_text(server, anna.chat_id, "Over welke wijk", after=before)
+        notices = [t for t in texts(server, anna.chat_id) if "Aanpassingen lees ik niet" in t]
+        assert len(notices) == 1
