@@ -53,6 +53,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (
     Bot,
     Chat,
+    ChatJoinRequest,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -120,7 +121,14 @@ _T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-UPDATE_TYPES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+#: What the bot hears: messages (and edits of them), button presses, and requests to join
+#: an experiment's group through one of its invite links (it decides who comes in).
+UPDATE_TYPES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.CHAT_JOIN_REQUEST,
+]
 #: The header Telegram sends the webhook secret in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: Updates are small; anything larger than this is not from Telegram.
@@ -494,6 +502,8 @@ class Telegram:
         try:
             if update.edited_message is not None:
                 await self._edited(update.edited_message)
+            if update.chat_join_request is not None:
+                await self._join_request(update.chat_join_request)
             for joined in self._joined(update):
                 await self.app.router.handle(joined, self._deliver)
             event = await self._event(update)
@@ -655,14 +665,33 @@ class Telegram:
     # Experiments' rooms (handlers.contract.RoomOperations) -----------------------------
 
     async def invite(self, room: str, person: str) -> str | None:
-        """An invite link for one person: it lets one member in, then it is used up."""
+        """An invite link for one person. Whoever uses it asks to join, and the bot lets in
+        only someone who takes part (:meth:`_join_request`): a link passed on, or used after
+        leaving the experiment or being banned, opens nothing."""
         link = await self._in_room(
             room,
             lambda chat: self.delivery_bot.create_chat_invite_link(
-                chat, member_limit=1, name="Samenspel"
+                chat, creates_join_request=True, name="Samenspel"
             ),
         )
         return link.invite_link
+
+    async def _join_request(self, request: ChatJoinRequest) -> None:
+        """Someone used an invite link of a group: let them into an experiment's room, or
+        not (:meth:`bot.app.App.room_join_request`). In any other group the request is left
+        to its admins."""
+        chat, account = str(request.chat.id), str(request.from_user.id)
+        allowed = await self.app.room_join_request(PLATFORM, chat, account)
+        if allowed is None:
+            return
+        try:
+            if allowed:
+                await self.delivery_bot.approve_chat_join_request(int(chat), int(account))
+            else:
+                await self.delivery_bot.decline_chat_join_request(int(chat), int(account))
+        except TelegramError as exc:
+            # Decided already (by an admin, or this request handled before a restart).
+            log.info("join request not answered room=%s error=%s", pseudonym(chat), exc)
 
     async def hide(self, room: str, message_id: str) -> None:
         await self._in_room(
