@@ -131,6 +131,27 @@ class App:
             log.info("an experiment's room has a new id platform=%s room=%s", platform, before.id)
         return room is not None
 
+    async def room_gone(self, platform: str, chat_id: str) -> None:
+        """A platform says the bot is no longer in a group (removed, or the group deleted):
+        an experiment's room linked there invites nobody any more, and staff can link the
+        experiment to another group with /koppel (the room moves there). Adapters report
+        here; a second report changes nothing."""
+        now = self.router.clock()
+        async with self.db.transaction():
+            room = await self.repos.rooms.gone(platform, chat_id, now)
+            if room is None:
+                return
+            await self.repos.audit.record(
+                "room.gone",
+                now=now,
+                actor="bot",
+                subject=f"room:{room.id}",
+                detail={"platform": platform, "experiment": room.experiment_id},
+            )
+        log.warning(
+            "the bot is no longer in an experiment room platform=%s room=%d", platform, room.id
+        )
+
     async def room_join_request(self, platform: str, chat_id: str, account: str) -> bool | None:
         """Someone asks to enter a group through an invite link that needs approval:
         whether they may enter the experiment's room linked there (None: no room is linked

@@ -244,6 +244,12 @@ class RoomWorker:
         # log nor the audit log nor the task keeps their id, only its pseudonym.
         said = scrubbed(str(error), task.target)
         async with self.repos.db.transaction():
+            room = await self.repos.rooms.of_chat(self.platform, task.room.chat_id)
+            if task.op is RoomOp.INVITE and room is not None and room.gone:
+                # The bot is no longer in that group: the invite waits for the group that
+                # replaces it (/koppel there), instead of failing.
+                await self.repos.rooms.retry(task.id, said, now, FIRST_WAIT)
+                return False
             if lasting or task.attempts + 1 >= ATTEMPTS:
                 await self._settle(task)
                 if task.op is RoomOp.INVITE and task.user_id is not None:

@@ -54,6 +54,8 @@ from telegram import (
     Bot,
     Chat,
     ChatJoinRequest,
+    ChatMember,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -121,13 +123,15 @@ _T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-#: What the bot hears: messages (and edits of them), button presses, and requests to join
-#: an experiment's group through one of its invite links (it decides who comes in).
+#: What the bot hears: messages (and edits of them), button presses, requests to join an
+#: experiment's group through one of its invite links (it decides who comes in), and its
+#: own membership of groups changing (removed from an experiment's group).
 UPDATE_TYPES = [
     Update.MESSAGE,
     Update.EDITED_MESSAGE,
     Update.CALLBACK_QUERY,
     Update.CHAT_JOIN_REQUEST,
+    Update.MY_CHAT_MEMBER,
 ]
 #: The header Telegram sends the webhook secret in.
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -504,6 +508,9 @@ class Telegram:
                 await self._edited(update.edited_message)
             if update.chat_join_request is not None:
                 await self._join_request(update.chat_join_request)
+            removed = update.my_chat_member
+            if removed is not None and _out_of_group(removed):
+                await self.app.room_gone(PLATFORM, str(removed.chat.id))
             for joined in self._joined(update):
                 await self.app.router.handle(joined, self._deliver)
             event = await self._event(update)
@@ -720,14 +727,21 @@ class Telegram:
     async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
         """``call`` for a group, with Telegram's refusals as the room worker understands
         them. A group upgraded to a supergroup (a new id) whose news the bot missed is
-        followed there: the room moves, and the call is made in the supergroup."""
+        followed there: the room moves, and the call is made in the supergroup. A group the
+        bot is no longer in is noted as gone (:meth:`bot.app.App.room_gone`)."""
+        chat = int(room)
         with _room_errors():
             try:
-                return await call(int(room))
-            except ChatMigrated as exc:
-                new = int(exc.new_chat_id)
-                await self.app.room_moved(PLATFORM, room, str(new))
-                return await call(new)
+                try:
+                    return await call(chat)
+                except ChatMigrated as exc:
+                    chat = int(exc.new_chat_id)
+                    await self.app.room_moved(PLATFORM, room, str(chat))
+                    return await call(chat)
+            except Forbidden:
+                # Not in the group any more (removed, or the group deleted).
+                await self.app.room_gone(PLATFORM, str(chat))
+                raise
 
     async def admin_problem(self, room: str) -> str | None:
         return await admin_problem(self.delivery_bot, room)
@@ -1140,6 +1154,12 @@ def _room_errors() -> Iterator[None]:
         raise RoomError(str(exc), lasting=True) from exc
     except TelegramError as exc:
         raise RoomError(str(exc)) from exc
+
+
+def _out_of_group(change: ChatMemberUpdated) -> bool:
+    """Whether a change of the bot's own membership takes it out of a group."""
+    out = change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+    return out and change.chat.type != Chat.PRIVATE
 
 
 def _quoted(message: Message | None) -> Quoted | None:

@@ -669,9 +669,10 @@ def _update_chat_key(update: JSONDict) -> Any:
         message = update.get(key)
         if message:
             return message["chat"]["id"]
-    request = update.get("chat_join_request")
-    if request:
-        return request["chat"]["id"]
+    for key in ("chat_join_request", "my_chat_member"):
+        change = update.get(key)
+        if change:
+            return change["chat"]["id"]
     query = update.get("callback_query")
     if query:
         if query.get("message"):
@@ -1208,10 +1209,32 @@ class BotApiServer:
         if announce:
             self._enqueue_user_message(by, new_chat_id, {"migrate_from_chat_id": chat_id}, None)
 
-    def remove_bot(self, chat_id: int) -> None:
-        """Someone removed the bot from the group: from now on its calls there get 403."""
-        self._chats[chat_id].members[self.bot_id] = {"status": "kicked", "until_date": 0}
-        self._notify_changed()
+    def remove_bot(self, chat_id: int, by: FakeUser | None = None) -> None:
+        """Someone (``by``, else an admin the bot never met) removed the bot from the group:
+        from now on its calls there get 403, and the bot hears of it in a ``my_chat_member``
+        update if it asked for those."""
+        chat = self._chats[chat_id]
+        before = chat.members.get(self.bot_id, {"status": "member"})
+        chat.members[self.bot_id] = {"status": "kicked", "until_date": 0}
+        admin = {"id": 777000001, "is_bot": False, "first_name": "Beheerder"}
+        old = {**before, "user": self.bot_user}
+        if old["status"] == "administrator":
+            old = {"can_be_edited": False, "is_anonymous": False, **old}
+        self.enqueue_update(
+            {
+                "my_chat_member": {
+                    "chat": chat.json,
+                    "from": by.json if by is not None else admin,
+                    "date": int(time.time()),
+                    "old_chat_member": old,
+                    "new_chat_member": {
+                        "status": "kicked",
+                        "until_date": 0,
+                        "user": self.bot_user,
+                    },
+                }
+            }
+        )
 
     def member(self, chat_id: int, user_id: int) -> JSONDict:
         """A group member's ``ChatMember`` as Telegram would answer getChatMember."""

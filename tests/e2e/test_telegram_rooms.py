@@ -405,6 +405,52 @@ async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a
         await wait_for_text(server, ria.chat_id, "kon niet worden weggehaald")
 
 
+async def test_after_the_bot_was_removed_from_the_group_staff_link_a_new_one_and_bans_hold_there(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """The experiment's group is lost (the bot removed): /koppel in a new group moves the
+    room there; participants are invited again, someone banned from the room is not, and
+    the ban is carried out in the new group too."""
+    new_group = -1005002
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await _ban_for_threat(server, ria, bob)
+        wim = server.get_user(3001)
+        server.remove_bot(GROUP, by=wim)
+        await server.wait_until_consumed()
+        # Joining meanwhile, Cas is invited once the experiment has a group again.
+        cas = server.user(3005, first_name="Cas")
+        await onboard(server, cas)
+        cas.press_data("exp.join:1")
+        await wait_for_text(server, cas.chat_id, "Je doet nu mee")
+        server.group(new_group, title="Speeltuin Zeewijk 2", chat_type="supergroup")
+        server.make_admin(new_group)
+        seen = {user.id: len(server.messages(user.chat_id)) for user in (anna, bob, cas)}
+        wim.added(new_group)
+        await wim.send_text("/koppel 1", chat_id=new_group)
+        await wait_for_text(server, new_group, "hoort nu bij")
+        for user in (anna, cas):
+            user.join(await _new_link(server, user, after=seen[user.id]))
+        await server.wait_for(
+            lambda: (
+                sum("Welkom in de groep" in (m["text"] or "") for m in server.messages(new_group))
+                >= 2
+            ),
+            20,
+            description="both welcomed in the new group",
+        )
+        await server.wait_for(
+            lambda: server.member(new_group, bob.id)["status"] == "kicked", 20, description="ban"
+        )
+        assert all("alleen voor jou" not in t for t in texts(server, bob.chat_id)[seen[bob.id] :])
+        [room] = await app.repos.rooms.all()
+        assert (room.chat_id, room.gone) == (str(new_group), False)
+        assert [(r.room.chat_id, r.kind) for r in await app.repos.rooms.in_force(utcnow())] == [
+            (str(new_group), "ban")
+        ]
+
+
 async def test_a_restart_between_report_decision_and_telegram_loses_nothing(
     server: BotApiServer, tmp_path: Path
 ) -> None:
