@@ -734,3 +734,7 @@ async def test_a_linked_group_upgraded_to_a_supergroup_stays_the_experiments_roo
             "room.move",
             "room.report",
         ]
+        # Nothing failed on the way, and /koppel in the supergroup knows it is the room.
+        assert "room.task_failed" not in [a[0] for a in actions]
+        await wim.send_text("/koppel 1", chat_id=new)
+        await wait_for_text(server, new, "hoort al bij")
