@@ -11,11 +11,12 @@ from pathlib import Path
 
 import handlers
 from bot.logs import use_pseudonym_key
+from bot.rooms import may_enter
 from bot.router import Router
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.consultations.jobs import seed_evaluations
-from handlers.contract import Installation
+from handlers.contract import Button, Installation, Reply
 from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
 from handlers.profile import Profile, load_profile
@@ -129,6 +130,74 @@ class App:
         if before is not None:
             log.info("an experiment's room has a new id platform=%s room=%s", platform, before.id)
         return room is not None
+
+    async def room_gone(self, platform: str, chat_id: str) -> None:
+        """A platform says the bot is no longer in a group (removed, or the group deleted):
+        an experiment's room linked there invites nobody any more, and staff can link the
+        experiment to another group with /koppel (the room moves there). Adapters report
+        here; a second report changes nothing."""
+        now = self.router.clock()
+        async with self.db.transaction():
+            room = await self.repos.rooms.gone(platform, chat_id, now)
+            if room is None:
+                return
+            await self.repos.audit.record(
+                "room.gone",
+                now=now,
+                actor="bot",
+                subject=f"room:{room.id}",
+                detail={"platform": platform, "experiment": room.experiment_id},
+            )
+        log.warning(
+            "the bot is no longer in an experiment room platform=%s room=%d", platform, room.id
+        )
+
+    async def room_join_request(self, platform: str, chat_id: str, account: str) -> bool | None:
+        """Someone asks to enter a group through an invite link that needs approval:
+        whether they may enter the experiment's room linked there (None: no room is linked
+        there, the group's own admins decide). Only someone who uses the bot, takes part in
+        the experiment and is banned neither from the bot nor from the room may; a link
+        passed on to anyone else lets nobody in. Someone the bot knows who does not take
+        part (any more) hears in private how to get in.
+        """
+        now = self.router.clock()
+        async with self.db.transaction():
+            room = await self.repos.rooms.of_chat(platform, chat_id)
+            if room is None:
+                return None
+            user = await self.repos.users.find(platform, account)
+            if user is None or not user.consented:
+                allowed = False
+            elif await may_enter(self.repos, room, user.id, account, now):
+                allowed = True
+            else:
+                allowed = False
+                if not await self.repos.experiments.takes_part(room.experiment_id, user.id):
+                    await self._tell_not_taking_part(user.id, room.experiment_id, now)
+        log.info(
+            "room join request %s platform=%s room=%d",
+            "approved" if allowed else "declined",
+            platform,
+            room.id,
+        )
+        return allowed
+
+    async def _tell_not_taking_part(self, user_id: int, experiment_id: int, now: datetime) -> None:
+        experiment = await self.repos.experiments.get(experiment_id)
+        if experiment is None:
+            return
+        groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
+        for lang in groups:
+            join = Button(label="experiments.btn_join", payload=f"exp.join:{experiment_id}")
+            reply = Reply(
+                key="rooms.join_not_taking_part",
+                params={"title": experiment.title(lang)},
+                # Joining is open while the experiment runs; afterwards its group is closed.
+                buttons=[[join]] if experiment.status == "running" else [],
+            )
+            await self.repos.outbox.enqueue(
+                user_id, [reply.model_dump(mode="json")], kind="room", now=now
+            )
 
     async def close(self) -> None:
         """Finish in-flight events, then close the database."""

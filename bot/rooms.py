@@ -14,7 +14,9 @@ finds the task still there; a mute's end is a task due at that moment. A mute or
 never carried out on an account banned in that room (in the bot's records; the adapters also
 ask the platform): on Telegram it would replace the ban. An invite is made only for someone
 who still takes part in the experiment and is banned neither from the bot nor from the room
-(leaving also deletes an invite still waiting).
+(leaving also deletes an invite still waiting). The same holds at the door: on Telegram an
+invite link needs the bot's approval, asked when someone uses it (:func:`may_enter`), so a
+link forwarded to someone else, or used after leaving or being banned, lets nobody in.
 """
 
 from __future__ import annotations
@@ -31,13 +33,27 @@ from handlers.contract import Reply, RoomError, RoomOperations
 from handlers.profile import Profile
 from storage import Repositories
 from storage.community.moderation import SanctionKind
-from storage.experiments.rooms import RoomOp, RoomTask
+from storage.experiments.rooms import Room, RoomOp, RoomTask
 
 log = logging.getLogger(__name__)
 
 #: Tries of a task that keeps failing in ways that may pass, before it is given up.
 ATTEMPTS = 6
 FIRST_WAIT = timedelta(seconds=5)
+
+
+async def may_enter(
+    repos: Repositories, room: Room, user_id: int, account: str, now: datetime
+) -> bool:
+    """Whether a person may come into an experiment's room with their platform ``account``:
+    they take part in the experiment, and are banned neither from the bot nor from that
+    room."""
+    if not await repos.experiments.takes_part(room.experiment_id, user_id):
+        return False
+    sanction = await repos.sanctions.active(user_id, now)
+    if sanction is not None and sanction.kind is SanctionKind.BAN:
+        return False
+    return not await repos.rooms.banned(room.id, account, now)
 
 
 class RoomWorker:
@@ -175,13 +191,7 @@ class RoomWorker:
         experiment, and are banned neither from the bot nor from that room."""
         if task.user_id is None:
             return True
-        now = self.clock()
-        if not await self.repos.experiments.takes_part(task.room.experiment_id, task.user_id):
-            return False
-        sanction = await self.repos.sanctions.active(task.user_id, now)
-        if sanction is not None and sanction.kind is SanctionKind.BAN:
-            return False
-        return not await self.repos.rooms.banned(task.room.id, task.target, now)
+        return await may_enter(self.repos, task.room, task.user_id, task.target, self.clock())
 
     async def _settle(self, task: RoomTask) -> None:
         """The task is over (done, skipped or given up). The account of an erased person is
@@ -234,6 +244,12 @@ class RoomWorker:
         # log nor the audit log nor the task keeps their id, only its pseudonym.
         said = scrubbed(str(error), task.target)
         async with self.repos.db.transaction():
+            room = await self.repos.rooms.of_chat(self.platform, task.room.chat_id)
+            if task.op is RoomOp.INVITE and room is not None and room.gone:
+                # The bot is no longer in that group: the invite waits for the group that
+                # replaces it (/koppel there), instead of failing.
+                await self.repos.rooms.retry(task.id, said, now, FIRST_WAIT)
+                return False
             if lasting or task.attempts + 1 >= ATTEMPTS:
                 await self._settle(task)
                 if task.op is RoomOp.INVITE and task.user_id is not None:

@@ -53,6 +53,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (
     Bot,
     Chat,
+    ChatJoinRequest,
+    ChatMember,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -120,7 +123,16 @@ _T = TypeVar("_T")
 
 PLATFORM = "telegram"
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-UPDATE_TYPES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+#: What the bot hears: messages (and edits of them), button presses, requests to join an
+#: experiment's group through one of its invite links (it decides who comes in), and its
+#: own membership of groups changing (removed from an experiment's group).
+UPDATE_TYPES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.CHAT_JOIN_REQUEST,
+    Update.MY_CHAT_MEMBER,
+]
 #: A chat hears that edits are not read at most once in this many seconds...
 EDIT_NOTICE_EVERY = 60.0
 #: ...remembered for this many chats at a time (older ones are forgotten after an hour).
@@ -509,6 +521,11 @@ class Telegram:
         try:
             if update.edited_message is not None:
                 await self._edited(update.edited_message)
+            if update.chat_join_request is not None:
+                await self._join_request(update.chat_join_request)
+            removed = update.my_chat_member
+            if removed is not None and _out_of_group(removed):
+                await self.app.room_gone(PLATFORM, str(removed.chat.id))
             for joined in self._joined(update):
                 await self.app.router.handle(joined, self._deliver)
             event = await self._event(update)
@@ -686,14 +703,33 @@ class Telegram:
     # Experiments' rooms (handlers.contract.RoomOperations) -----------------------------
 
     async def invite(self, room: str, person: str) -> str | None:
-        """An invite link for one person: it lets one member in, then it is used up."""
+        """An invite link for one person. Whoever uses it asks to join, and the bot lets in
+        only someone who takes part (:meth:`_join_request`): a link passed on, or used after
+        leaving the experiment or being banned, opens nothing."""
         link = await self._in_room(
             room,
             lambda chat: self.delivery_bot.create_chat_invite_link(
-                chat, member_limit=1, name="Samenspel"
+                chat, creates_join_request=True, name="Samenspel"
             ),
         )
         return link.invite_link
+
+    async def _join_request(self, request: ChatJoinRequest) -> None:
+        """Someone used an invite link of a group: let them into an experiment's room, or
+        not (:meth:`bot.app.App.room_join_request`). In any other group the request is left
+        to its admins."""
+        chat, account = str(request.chat.id), str(request.from_user.id)
+        allowed = await self.app.room_join_request(PLATFORM, chat, account)
+        if allowed is None:
+            return
+        try:
+            if allowed:
+                await self.delivery_bot.approve_chat_join_request(int(chat), int(account))
+            else:
+                await self.delivery_bot.decline_chat_join_request(int(chat), int(account))
+        except TelegramError as exc:
+            # Decided already (by an admin, or this request handled before a restart).
+            log.info("join request not answered room=%s error=%s", pseudonym(chat), exc)
 
     async def hide(self, room: str, message_id: str) -> None:
         await self._in_room(
@@ -722,14 +758,21 @@ class Telegram:
     async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
         """``call`` for a group, with Telegram's refusals as the room worker understands
         them. A group upgraded to a supergroup (a new id) whose news the bot missed is
-        followed there: the room moves, and the call is made in the supergroup."""
+        followed there: the room moves, and the call is made in the supergroup. A group the
+        bot is no longer in is noted as gone (:meth:`bot.app.App.room_gone`)."""
+        chat = int(room)
         with _room_errors():
             try:
-                return await call(int(room))
-            except ChatMigrated as exc:
-                new = int(exc.new_chat_id)
-                await self.app.room_moved(PLATFORM, room, str(new))
-                return await call(new)
+                try:
+                    return await call(chat)
+                except ChatMigrated as exc:
+                    chat = int(exc.new_chat_id)
+                    await self.app.room_moved(PLATFORM, room, str(chat))
+                    return await call(chat)
+            except Forbidden:
+                # Not in the group any more (removed, or the group deleted).
+                await self.app.room_gone(PLATFORM, str(chat))
+                raise
 
     async def admin_problem(self, room: str) -> str | None:
         return await admin_problem(self.delivery_bot, room)
@@ -1142,6 +1185,12 @@ def _room_errors() -> Iterator[None]:
         raise RoomError(str(exc), lasting=True) from exc
     except TelegramError as exc:
         raise RoomError(str(exc)) from exc
+
+
+def _out_of_group(change: ChatMemberUpdated) -> bool:
+    """Whether a change of the bot's own membership takes it out of a group."""
+    out = change.new_chat_member.status in (ChatMember.LEFT, ChatMember.BANNED)
+    return out and change.chat.type != Chat.PRIVATE
 
 
 def _quoted(message: Message | None) -> Quoted | None:

@@ -57,13 +57,15 @@ async def link(ctx: Context) -> Response:
         return respond(Reply(key="rooms.link_which", parts=lines))
     platform, chat_id = ctx.event.platform, ctx.event.chat_id
     existing = await ctx.repos.rooms.of_chat(platform, chat_id)
-    if existing is not None:
+    if existing is not None and not (existing.gone and existing.experiment_id == experiment.id):
         key = (
             "rooms.already_linked"
             if existing.experiment_id == experiment.id
             else "rooms.linked_elsewhere"
         )
         return respond(Reply(key=key, params={"title": experiment.title(ctx.lang)}))
+    # The bot was removed from the experiment's group: linked here, the room moves here.
+    gone_rooms = {r.id for r in await ctx.repos.rooms.of_experiment(experiment.id) if r.gone}
     room = await ctx.repos.rooms.link(experiment.id, platform, chat_id, ctx.user.id, ctx.now)
     if room is None:
         return respond(
@@ -78,7 +80,12 @@ async def link(ctx: Context) -> Response:
         now=ctx.now,
         actor_user_id=ctx.user.id,
         subject=f"experiment:{experiment.id}",
-        detail={"platform": platform, "room": room.id, "invited": invited},
+        detail={
+            "platform": platform,
+            "room": room.id,
+            "invited": invited,
+            "moved": room.id in gone_rooms,
+        },
     )
     return respond(
         Reply(
@@ -94,8 +101,8 @@ async def link(ctx: Context) -> Response:
 async def invite(ctx: Context, room: Room, user_id: int) -> int:
     """Queue an invite to ``room`` for a participant on its platform; returns 1 if queued."""
     user = await ctx.repos.users.get(user_id)
-    if user is None or user.platform != room.platform or not user.consented:
-        return 0
+    if user is None or user.platform != room.platform or not user.consented or room.gone:
+        return 0  # a room the bot was removed from: invited once it is linked again
     if await ctx.repos.rooms.invite_waiting(room.id, user.id):
         return 1  # one is on its way already (joining, leaving and joining again)
     if await ctx.repos.rooms.banned(room.id, user.platform_user_id, ctx.now):

@@ -23,6 +23,8 @@ class Room(BaseModel):
     experiment_id: int
     platform: str
     chat_id: str
+    #: The bot was removed from it: nobody is invited there, and /koppel elsewhere moves it.
+    gone: bool = False
 
 
 class RoomOp(StrEnum):
@@ -98,7 +100,11 @@ _IN_FORCE = (
     "s.kind IN ('mute', 'ban') AND s.lifted_at IS NULL AND (s.ends_at IS NULL OR s.ends_at > ?)"
 )
 
-_ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id"
+#: A task that may be carried out now: an invite to a room the bot was removed from waits
+#: for the group that replaces it (everything else is tried, and given up if it cannot pass).
+_MAY_RUN = "NOT (r.gone_at IS NOT NULL AND t.op = 'invite')"
+
+_ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id, r.gone_at IS NOT NULL AS gone"
 
 
 def _room(row: aiosqlite.Row) -> Room:
@@ -107,6 +113,7 @@ def _room(row: aiosqlite.Row) -> Room:
         experiment_id=row["experiment_id"],
         platform=row["platform"],
         chat_id=row["chat_id"],
+        gone=bool(row["gone"]),
     )
 
 
@@ -129,7 +136,13 @@ class Rooms:
         self, experiment_id: int, platform: str, chat_id: str, by_user_id: int, now: datetime
     ) -> Room | None:
         """Link a room to an experiment; None when the room or the experiment's room on this
-        platform is linked already."""
+        platform is linked already.
+
+        An experiment whose room the bot was removed from gets this one instead: the room
+        moves here with its reports, mutes and bans (:meth:`_move_gone`)."""
+        moved = await self._move_gone(experiment_id, platform, chat_id, by_user_id, now)
+        if moved is not None:
+            return moved
         room_id = await self.db.execute(
             "INSERT INTO experiment_rooms (experiment_id, platform, chat_id, linked_by,"
             " linked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -139,6 +152,61 @@ class Rooms:
         if found is None or found.id != room_id or found.experiment_id != experiment_id:
             return None
         return found
+
+    async def _move_gone(
+        self, experiment_id: int, platform: str, chat_id: str, by_user_id: int, now: datetime
+    ) -> Room | None:
+        """The experiment's room the bot was removed from, moved to ``chat_id`` (or back in
+        the same group, where the bot was added again); None when it has none gone.
+
+        In another group the old one's messages are out of reach (their hiding is dropped),
+        everyone is welcomed afresh, and the mutes and bans in force are carried out there
+        too: a ban from the room holds in the group that replaces it."""
+        old = await self.db.fetchone(
+            f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.experiment_id = ?"
+            " AND r.platform = ? AND r.gone_at IS NOT NULL",
+            (experiment_id, platform),
+        )
+        if old is None:
+            return None
+        await self.db.execute(
+            "UPDATE experiment_rooms SET chat_id = ?, gone_at = NULL, linked_by = ?,"
+            " linked_at = ? WHERE id = ?",
+            (chat_id, by_user_id, iso(now), old["rid"]),
+        )
+        room = await self.of_chat(platform, chat_id)
+        assert room is not None
+        if old["chat_id"] == chat_id:
+            return room
+        await self.db.execute(
+            "DELETE FROM room_tasks WHERE room_id = ? AND op = 'hide'", (room.id,)
+        )
+        await self.db.execute("DELETE FROM room_welcomes WHERE room_id = ?", (room.id,))
+        held = await self.db.fetchall(
+            "SELECT s.kind, s.target, MAX(s.ends_at) AS ends_at FROM room_sanctions s"
+            f" WHERE s.room_id = ? AND s.target IS NOT NULL AND {_IN_FORCE}"
+            " GROUP BY s.kind, s.target",
+            (room.id, iso(now)),
+        )
+        for row in held:
+            if row["kind"] == "ban":
+                await self.queue(room, RoomOp.BAN, row["target"], now)
+            elif not await self.banned(room.id, row["target"], now):
+                await self.queue(
+                    room, RoomOp.MUTE, row["target"], now, until=parse(row["ends_at"])
+                )
+        return room
+
+    async def gone(self, platform: str, chat_id: str, now: datetime) -> Room | None:
+        """The bot was removed from a linked group or room: nobody is invited there any
+        more (the invites still to be made wait for the group that replaces it). Returns
+        the room; None when none is linked there or it was gone already."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE experiment_rooms SET gone_at = ? WHERE platform = ? AND chat_id = ?"
+            " AND gone_at IS NULL",
+            (iso(now), platform, chat_id),
+        )
+        return await self.of_chat(platform, chat_id) if changed == 1 else None
 
     async def of_chat(self, platform: str, chat_id: str) -> Room | None:
         row = await self.db.fetchone(
@@ -506,7 +574,8 @@ class Rooms:
     async def due(self, platform: str, now: datetime, limit: int = 20) -> list[RoomTask]:
         rows = await self.db.fetchall(
             f"SELECT t.*, {_ROOM} FROM room_tasks t JOIN experiment_rooms r ON r.id = t.room_id"
-            " WHERE r.platform = ? AND t.due_at <= ? ORDER BY t.due_at, t.id LIMIT ?",
+            f" WHERE r.platform = ? AND t.due_at <= ? AND {_MAY_RUN}"
+            " ORDER BY t.due_at, t.id LIMIT ?",
             (platform, iso(now), limit),
         )
         return [
@@ -526,7 +595,7 @@ class Rooms:
     async def next_due(self, platform: str) -> datetime | None:
         found = await self.db.fetchval(
             "SELECT MIN(t.due_at) FROM room_tasks t JOIN experiment_rooms r ON r.id = t.room_id"
-            " WHERE r.platform = ?",
+            f" WHERE r.platform = ? AND {_MAY_RUN}",
             (platform,),
         )
         return parse(found) if found else None

@@ -423,6 +423,9 @@ class _Chat:
     invite_links: dict[str, JSONDict] = field(default_factory=dict)
     #: A group upgraded to a supergroup: the supergroup's id (calls here are refused).
     migrated_to: int | None = None
+    #: Groups: people who asked to join through a link that needs approval, and that
+    #: link, until an admin approves or declines.
+    join_requests: dict[int, JSONDict] = field(default_factory=dict)
 
     def take_message_id(self) -> int:
         """Reserve the next message id of this chat."""
@@ -666,6 +669,10 @@ def _update_chat_key(update: JSONDict) -> Any:
         message = update.get(key)
         if message:
             return message["chat"]["id"]
+    for key in ("chat_join_request", "my_chat_member"):
+        change = update.get(key)
+        if change:
+            return change["chat"]["id"]
     query = update.get("callback_query")
     if query:
         if query.get("message"):
@@ -1003,6 +1010,9 @@ class BotApiServer:
         self._updates: deque[QueuedUpdate] = deque()
         #: The kinds of update getUpdates hands out (its last ``allowed_updates``; None: all).
         self._allowed_updates: list[str] | None = None
+        #: Join requests the bot approved and declined, as (chat id, user id).
+        self.approved: list[tuple[int, int]] = []
+        self.declined: list[tuple[int, int]] = []
         self._next_update_id = first_update_id
         self._fetched_up_to = 0
         self._inflight: dict[int, QueuedUpdate] = {}
@@ -1043,6 +1053,8 @@ class BotApiServer:
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
             ("deleteMessage", self._delete_message),
             ("createChatInviteLink", self._create_chat_invite_link),
+            ("approveChatJoinRequest", self._approve_chat_join_request),
+            ("declineChatJoinRequest", self._decline_chat_join_request),
             ("restrictChatMember", self._restrict_chat_member),
             ("banChatMember", self._ban_chat_member),
             ("unbanChatMember", self._unban_chat_member),
@@ -1212,10 +1224,32 @@ class BotApiServer:
         if announce:
             self._enqueue_user_message(by, new_chat_id, {"migrate_from_chat_id": chat_id}, None)
 
-    def remove_bot(self, chat_id: int) -> None:
-        """Someone removed the bot from the group: from now on its calls there get 403."""
-        self._chats[chat_id].members[self.bot_id] = {"status": "kicked", "until_date": 0}
-        self._notify_changed()
+    def remove_bot(self, chat_id: int, by: FakeUser | None = None) -> None:
+        """Someone (``by``, else an admin the bot never met) removed the bot from the group:
+        from now on its calls there get 403, and the bot hears of it in a ``my_chat_member``
+        update if it asked for those."""
+        chat = self._chats[chat_id]
+        before = chat.members.get(self.bot_id, {"status": "member"})
+        chat.members[self.bot_id] = {"status": "kicked", "until_date": 0}
+        admin = {"id": 777000001, "is_bot": False, "first_name": "Beheerder"}
+        old = {**before, "user": self.bot_user}
+        if old["status"] == "administrator":
+            old = {"can_be_edited": False, "is_anonymous": False, **old}
+        self.enqueue_update(
+            {
+                "my_chat_member": {
+                    "chat": chat.json,
+                    "from": by.json if by is not None else admin,
+                    "date": int(time.time()),
+                    "old_chat_member": old,
+                    "new_chat_member": {
+                        "status": "kicked",
+                        "until_date": 0,
+                        "user": self.bot_user,
+                    },
+                }
+            }
+        )
 
     def member(self, chat_id: int, user_id: int) -> JSONDict:
         """A group member's ``ChatMember`` as Telegram would answer getChatMember."""
@@ -1225,8 +1259,12 @@ class BotApiServer:
         return {**fields, "user": user}
 
     def may_write(self, chat_id: int, user_id: int) -> bool:
-        """Whether a member may send messages in the group now (not banned, not muted)."""
-        fields = self._chats[chat_id].members.get(user_id, {"status": "member"})
+        """Whether a member may send messages in the group now (not banned, not muted, and
+        the group not upgraded to a supergroup: it takes no messages any more)."""
+        chat = self._chats[chat_id]
+        if chat.migrated_to is not None:
+            return False
+        fields = chat.members.get(user_id, {"status": "member"})
         status = fields["status"]
         if status == "kicked":
             return False
@@ -1255,16 +1293,34 @@ class BotApiServer:
             member = chat.members.get(user.id, {})
             if member.get("status") == "kicked":
                 raise LookupError("user is banned in this chat")
+            if invite["creates_join_request"]:
+                # Not in yet: the admins (the bot) hear of the request and decide (a bot
+                # that did not ask for chat_join_request updates never gets it).
+                shown = {k: v for k, v in invite.items() if not k.startswith("_")}
+                chat.join_requests[user.id] = shown
+                request = {
+                    "chat": chat.json,
+                    "from": user.json,
+                    "user_chat_id": user.id,
+                    "date": int(time.time()),
+                    "invite_link": shown,
+                }
+                return self.enqueue_update({"chat_join_request": request})
             invite["_joined"] += 1
-            if member.get("status") == "restricted":
-                # Restricted before joining (muted while away): still restricted inside.
-                chat.members[user.id] = {**member, "is_member": True}
-            else:
-                chat.members[user.id] = {"status": "member"}
-            return self._enqueue_user_message(
-                user, chat.json["id"], {"new_chat_members": [user.json]}, None
-            )
+            return self._let_in(chat, user)
         raise LookupError(f"unknown invite link {link!r}")
+
+    def _let_in(self, chat: _Chat, user: FakeUser) -> QueuedUpdate:
+        """A user becomes a member of a group (the ``new_chat_members`` service message)."""
+        member = chat.members.get(user.id, {})
+        if member.get("status") == "restricted":
+            # Restricted before joining (muted while away): still restricted inside.
+            chat.members[user.id] = {**member, "is_member": True}
+        else:
+            chat.members[user.id] = {"status": "member"}
+        return self._enqueue_user_message(
+            user, chat.json["id"], {"new_chat_members": [user.json]}, None
+        )
 
     def _group_as_admin(self, params: JSONDict, right: str, refusal: str) -> _Chat:
         """The group of a moderation call, if the bot is an administrator with ``right``."""
@@ -2350,6 +2406,10 @@ class BotApiServer:
         limit = params.get("member_limit")
         if limit is not None and not 1 <= _as_int(limit, "member_limit") <= 99999:
             raise BotApiError(400, "Bad Request: member limit must be between 1 and 99999")
+        if limit is not None and params.get("creates_join_request"):
+            raise BotApiError(
+                400, "Bad Request: member limit can't be specified for links requiring approval"
+            )
         name = params.get("name")
         if name is not None and len(str(name)) > 32:
             raise BotApiError(400, "Bad Request: invite link name is too long")
@@ -2367,6 +2427,32 @@ class BotApiServer:
             invite["member_limit"] = _as_int(limit, "member_limit")
         chat.invite_links[link] = {**invite, "_joined": 0}
         return invite
+
+    def _join_request(self, params: JSONDict) -> tuple[_Chat, FakeUser]:
+        chat = self._group_as_admin(
+            params, "can_invite_users", "not enough rights to manage chat invite link"
+        )
+        user_id = _as_int(params.get("user_id"), "user_id")
+        if user_id not in chat.join_requests:
+            raise BotApiError(400, "Bad Request: HIDE_REQUESTER_MISSING")
+        del chat.join_requests[user_id]
+        return chat, self._users[user_id]
+
+    async def _approve_chat_join_request(
+        self, params: JSONDict, uploads: dict[str, Upload]
+    ) -> bool:
+        chat, user = self._join_request(params)
+        self.approved.append((chat.json["id"], user.id))
+        self._let_in(chat, user)
+        return True
+
+    async def _decline_chat_join_request(
+        self, params: JSONDict, uploads: dict[str, Upload]
+    ) -> bool:
+        chat, user = self._join_request(params)
+        self.declined.append((chat.json["id"], user.id))
+        self._notify_changed()
+        return True
 
     async def _restrict_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:
         chat = self._group_as_admin(

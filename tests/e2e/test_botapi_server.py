@@ -22,6 +22,7 @@ from telegram import (
 )
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Conflict,
     EndPointNotFound,
     Forbidden,
@@ -723,3 +724,55 @@ async def test_group_moderation_methods_behave_like_telegram(server: BotApiServe
         server.remove_bot(group)
         with pytest.raises(Forbidden, match=r"(?i)bot was kicked"):
             await bot.send_message(group, "hallo?")
+
+
+async def test_a_link_that_needs_approval_asks_the_admins_like_telegram(
+    server: BotApiServer,
+) -> None:
+    group = -1002003
+    server.group(group, title="Proef", chat_type="supergroup")
+    server.make_admin(group)
+    bob, cas = server.user(1002, first_name="Bob"), server.user(1003, first_name="Cas")
+    async with plain_bot(server) as bot:
+        with pytest.raises(BadRequest, match=r"(?i)member limit can't be specified"):
+            await bot.create_chat_invite_link(group, member_limit=1, creates_join_request=True)
+        link = await bot.create_chat_invite_link(group, creates_join_request=True)
+        asked = bob.join(link.invite_link)
+        assert asked["chat_join_request"]["from"]["id"] == 1002
+        assert server.member(group, 1002)["status"] == "left"  # not in before approval
+        cas.join(link.invite_link)
+        assert await bot.approve_chat_join_request(group, 1002)
+        assert await bot.decline_chat_join_request(group, 1003)
+        assert server.member(group, 1002)["status"] == "member"
+        assert server.member(group, 1003)["status"] == "left"
+        assert (server.approved, server.declined) == ([(group, 1002)], [(group, 1003)])
+        with pytest.raises(BadRequest, match=r"(?i)hide_requester_missing"):
+            await bot.approve_chat_join_request(group, 1003)
+
+
+async def test_a_group_upgraded_to_a_supergroup_answers_under_its_new_id_like_telegram(
+    server: BotApiServer,
+) -> None:
+    old, new = -2004, -1002004
+    server.group(old, title="Proef")
+    server.make_admin(old)
+    anna = server.user(ANNA)
+    anna.added(old)
+    server.migrate(old, new, anna)
+    async with plain_bot(server) as bot:
+        with pytest.raises(ChatMigrated) as moved:
+            await bot.send_message(old, "hallo")
+        assert moved.value.new_chat_id == new
+        assert (await bot.get_chat_member(new, server.bot_id)).status == "administrator"
+        assert (await bot.get_chat_member(new, ANNA)).status == "member"
+    kinds = [
+        (
+            u["message"]["chat"]["id"],
+            set(u["message"]) & {"migrate_to_chat_id", "migrate_from_chat_id"},
+        )
+        for u in server._updates
+        if "message" in u
+    ]
+    assert kinds[-2:] == [(old, {"migrate_to_chat_id"}), (new, {"migrate_from_chat_id"})]
+    with pytest.raises(PermissionError):
+        anna.send_text("nog iemand?", chat_id=old)

@@ -17,6 +17,8 @@ import pytest
 from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from tests.e2e.botapi import BotApiServer, FakeUser
 from tests.e2e.rooms_support import mutes_end_now
 from tests.e2e.telegram_support import (
@@ -110,9 +112,10 @@ async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_
 ) -> None:
     async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
         anna, bob, ria = await linked_room(server, app)
-        # The invite links were made for one person each.
+        # One invite link for each, and whoever uses it needs the bot's approval.
         invites = [params for method, params in server.calls if method == "createChatInviteLink"]
-        assert [int(p["member_limit"]) for p in invites] == [1, 1]
+        assert [p["creates_join_request"] for p in invites] == [True, True]
+        assert server.approved == [(GROUP, anna.id), (GROUP, bob.id)]
         # Welcomed once: Anna added again later is not welcomed again.
         anna.added(GROUP)
         said = await bob.send_text("Anna woont op Dorpsstraat 5, bel 0612345678", chat_id=GROUP)
@@ -245,6 +248,50 @@ async def test_a_lifted_ban_lets_the_person_back_into_the_group_with_a_new_invit
         assert_nothing_personal(server, "Bob", "Anna", "halen", "Bedreigen")
 
 
+async def test_an_invite_link_lets_in_only_someone_who_takes_part_whoever_uses_it(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A link passed on to a stranger, or used after leaving the experiment or after a ban
+    from the bot, opens nothing; who left hears how to get back in."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await linked_room(server, app)
+        cas, dirk = server.user(3005, first_name="Cas"), server.user(3006, first_name="Dirk")
+        zoe = server.user(3007, first_name="Zoe")  # never used the bot
+        for user in (cas, dirk):
+            await onboard(server, user)
+        cas_link, dirk_link = await invite_link(server, cas), await invite_link(server, dirk)
+        # Cas forwards his link to Zoe, who uses it first.
+        zoe.join(cas_link)
+        await server.wait_for(lambda: (GROUP, zoe.id) in server.declined, 20, description="Zoe")
+        # Cas leaves the experiment before he used his link.
+        before = len(server.messages(cas.chat_id))
+        cas.press_data("exp.leave:1")
+        await wait_for_text(server, cas.chat_id, "niet meer", after=before)
+        cas.join(cas_link)
+        await server.wait_for(lambda: (GROUP, cas.id) in server.declined, 20, description="Cas")
+        told = await wait_for_text(server, cas.chat_id, "alleen voor wie meedoet", after=before)
+        assert "Speeltuin" in told
+        # Dirk is banned from the bot after his link was made.
+        found = await app.repos.users.find("telegram", str(dirk.id))
+        assert found is not None
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                found.id, SanctionKind.BAN, reason="Spam.", by_user_id=None, now=utcnow()
+            )
+        dirk.join(dirk_link)
+        await server.wait_for(lambda: (GROUP, dirk.id) in server.declined, 20, description="Dirk")
+        for user in (zoe, cas, dirk):
+            assert server.member(GROUP, user.id)["status"] == "left"
+        # Back in the experiment, Cas gets in with a new link of his own.
+        before = len(server.messages(cas.chat_id))
+        cas.press_data("exp.join:1")
+        cas.join(await _new_link(server, cas, after=before))
+        await server.wait_for(
+            lambda: server.member(GROUP, cas.id)["status"] == "member", 20, description="Cas in"
+        )
+        assert not any("Zoe" in text or "Cas" in text for text in group_texts(server))
+
+
 async def test_reporting_without_a_reply_or_the_bots_own_or_ones_own_message_gets_a_hint(
     server: BotApiServer, tmp_path: Path
 ) -> None:
@@ -356,6 +403,52 @@ async def test_doctor_says_when_the_bot_lacks_admin_rights_or_was_removed_from_a
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
         # Ria, told it was being done, hears it was not.
         await wait_for_text(server, ria.chat_id, "kon niet worden weggehaald")
+
+
+async def test_after_the_bot_was_removed_from_the_group_staff_link_a_new_one_and_bans_hold_there(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """The experiment's group is lost (the bot removed): /koppel in a new group moves the
+    room there; participants are invited again, someone banned from the room is not, and
+    the ban is carried out in the new group too."""
+    new_group = -1005002
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Ik kom jullie halen")
+        await _ban_for_threat(server, ria, bob)
+        wim = server.get_user(3001)
+        server.remove_bot(GROUP, by=wim)
+        await server.wait_until_consumed()
+        # Joining meanwhile, Cas is invited once the experiment has a group again.
+        cas = server.user(3005, first_name="Cas")
+        await onboard(server, cas)
+        cas.press_data("exp.join:1")
+        await wait_for_text(server, cas.chat_id, "Je doet nu mee")
+        server.group(new_group, title="Speeltuin Zeewijk 2", chat_type="supergroup")
+        server.make_admin(new_group)
+        seen = {user.id: len(server.messages(user.chat_id)) for user in (anna, bob, cas)}
+        wim.added(new_group)
+        await wim.send_text("/koppel 1", chat_id=new_group)
+        await wait_for_text(server, new_group, "hoort nu bij")
+        for user in (anna, cas):
+            user.join(await _new_link(server, user, after=seen[user.id]))
+        await server.wait_for(
+            lambda: (
+                sum("Welkom in de groep" in (m["text"] or "") for m in server.messages(new_group))
+                >= 2
+            ),
+            20,
+            description="both welcomed in the new group",
+        )
+        await server.wait_for(
+            lambda: server.member(new_group, bob.id)["status"] == "kicked", 20, description="ban"
+        )
+        assert all("alleen voor jou" not in t for t in texts(server, bob.chat_id)[seen[bob.id] :])
+        [room] = await app.repos.rooms.all()
+        assert (room.chat_id, room.gone) == (str(new_group), False)
+        assert [(r.room.chat_id, r.kind) for r in await app.repos.rooms.in_force(utcnow())] == [
+            (str(new_group), "ban")
+        ]
 
 
 async def test_a_restart_between_report_decision_and_telegram_loses_nothing(
@@ -509,7 +602,11 @@ async def test_a_ban_lifted_while_a_mute_holds_lets_the_person_back_muted_until_
             description="muted again",
         )
         bob.join(await _new_link(server, bob, after=invites))
-        assert server.member(GROUP, bob.id)["is_member"] is True
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id).get("is_member") is True,
+            20,
+            description="let in",
+        )
         assert not server.may_write(GROUP, bob.id)
 
         # The mute's timer, firing after the ban was lifted, gives him his rights back.
@@ -637,3 +734,7 @@ async def test_a_linked_group_upgraded_to_a_supergroup_stays_the_experiments_roo
             "room.move",
             "room.report",
         ]
+        # Nothing failed on the way, and /koppel in the supergroup knows it is the room.
+        assert "room.task_failed" not in [a[0] for a in actions]
+        await wim.send_text("/koppel 1", chat_id=new)
+        await wait_for_text(server, new, "hoort al bij")

@@ -347,7 +347,11 @@ NOT_EXPORTED = {
     "comment_reports": {"reporter_user_id": OWN},
     "idea_reports": {"reporter_user_id": OWN},
     "sanctions": {"user_id": OWN, "by_user_id": STAFF, "lifted_by_user_id": STAFF},
-    "experiment_rooms": {"linked_by": OWN, "chat_id": "the group's id: not about you"},
+    "experiment_rooms": {
+        "linked_by": OWN,
+        "chat_id": "the group's id: not about you",
+        "gone_at": "when the bot was removed from the group: not about you",
+    },
     "room_reports": {"author_user_id": OWN, "author_platform_id": PROFILE},
     "room_reporters": {"reporter_user_id": OWN},
     "room_sanctions": {
