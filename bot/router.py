@@ -48,7 +48,17 @@ from pydantic import TypeAdapter, ValidationError
 from bot.flood import FloodGate, Verdict
 from bot.render import numbered_options
 from handlers.catalog import Catalog
-from handlers.contract import Dialog, Event, Installation, Platform, Reply, Response, Role, Timer
+from handlers.contract import (
+    Dialog,
+    Event,
+    Installation,
+    Platform,
+    Reply,
+    Response,
+    Role,
+    Timer,
+    given_back,
+)
 from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
 from storage import Option, Repositories, StorageUnavailable, StoredDialog, User
@@ -105,13 +115,6 @@ class _Outcome:
     timers: list[Timer] = field(default_factory=list)
     #: The replies wait in handled_events until delivery confirms them.
     pending: bool = False
-
-
-def _given_back(event: Event) -> list[Reply]:
-    """What someone typed for a dialog that stopped before it could take it: given back,
-    so it is not lost without a word."""
-    typed = (event.text or "").strip()
-    return [Reply(key="general.typed_not_kept", params={"text": typed})] if typed else []
 
 
 def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
@@ -290,7 +293,7 @@ class Router:
         await self.repos.dialogs.clear(ctx.user.id)
         await self.repos.media.drop_left_behind(failed.dialog.data)
         response = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
-        return _Outcome(ctx.lang, [*response.replies, *_given_back(ctx.event)])
+        return _Outcome(ctx.lang, [*response.replies, *given_back(ctx.event)])
 
     def _again(self, event: Event, lang: str, pending: str | None) -> _Outcome:
         """An event handled before: send only the replies that were never confirmed."""
@@ -607,7 +610,7 @@ class Router:
         if not target.starts:
             # Text or a button meant for the dropped dialog: the word is the answer, and
             # what they typed for it comes back (a role revoked while they wrote).
-            notice.replies.extend(_given_back(ctx.event))
+            notice.replies.extend(given_back(ctx.event))
             return notice, False
         response, keep = await self._pass(ctx, target)
         response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in notice.replies]

@@ -304,6 +304,13 @@ def reply(key: str, buttons: list[list[Button]] | None = None, **params: Any) ->
     return Reply(key=key, params=params, buttons=buttons or [])
 
 
+def given_back(event: Event, key: str = "general.typed_not_kept") -> list[Reply]:
+    """The text someone typed where it cannot be taken, given back under ``key`` (a text
+    with ``{text}``), so it is not lost without a word; nothing for a button or blank text."""
+    typed = (event.text or "").strip() if event.button is None else ""
+    return [Reply(key=key, params={"text": typed})] if typed else []
+
+
 def respond(
     *replies: Reply,
     dialog: Dialog | None = None,

@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from handlers.contract import Button, Dialog, Event, Reply, Response, respond
+from handlers.contract import Button, Dialog, Event, Reply, Response, given_back, respond
 
 if TYPE_CHECKING:
     from handlers.feature import Context
@@ -157,9 +157,8 @@ def ask_stop(ctx: Context, dialog: Dialog) -> Response:
 def again(ctx: Context, dialog: Dialog) -> Response:
     """Something else than a choice came at a draft question: the same question again,
     after what they typed (it is no answer to either button, and not kept)."""
-    typed = (ctx.event.text or "").strip() if ctx.event.button is None else ""
-    given_back = [Reply(key="general.typed_not_kept", params={"text": typed})] if typed else []
-    return respond(Reply(key="drafts.choose"), *given_back, _question(ctx, dialog), dialog=dialog)
+    typed = given_back(ctx.event)
+    return respond(Reply(key="drafts.choose"), *typed, _question(ctx, dialog), dialog=dialog)
 
 
 def _question(ctx: Context, asking: Dialog) -> Reply:

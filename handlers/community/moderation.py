@@ -29,7 +29,17 @@ from handlers import when
 from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community import mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
-from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
+from handlers.contract import (
+    Button,
+    Dialog,
+    Reply,
+    Response,
+    Role,
+    Timer,
+    given_back,
+    respond,
+    rows,
+)
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
@@ -583,9 +593,8 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
     typed for a dialog (a comment, an idea's description) is given back, so nothing is lost."""
     assert sanction.ends_at is not None
     parts = [Reply(key="moderation.muted_in_dialog")] if in_dialog else []
-    typed = ctx.event.text if in_dialog and ctx.event.button is None else None
-    if typed and typed.strip():
-        parts.append(Reply(key="moderation.typed_not_sent", params={"text": typed}))
+    if in_dialog:
+        parts += given_back(ctx.event, "moderation.typed_not_sent")
     return respond(
         Reply(
             key="moderation.muted",
@@ -603,10 +612,7 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
 def banned_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool = False) -> Response:
     """What a banned person can still do, and whom to ask. What they typed for the dialog
     the ban ends (a question, an idea's description) is given back, so nothing is lost."""
-    typed = ctx.event.text if in_dialog and ctx.event.button is None else None
-    parts = []
-    if typed and typed.strip():
-        parts.append(Reply(key="moderation.typed_not_sent", params={"text": typed}))
+    parts = given_back(ctx.event, "moderation.typed_not_sent") if in_dialog else []
     return respond(
         Reply(
             key="moderation.banned",
