@@ -141,3 +141,33 @@ def excerpt(text: str, length: int = 80) -> str:
         return flat
     cut = flat[: length - 1].rsplit(" ", 1)[0]
     return f"{cut}…"
+
+
+def _squashed(text: str) -> str:
+    """``text`` as compared with a name: only its letters and digits, lower case, without
+    accents ("Velsen-Noord", "velsen noord!" and "Vélsen Noord" are the same)."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in plain if ch.isalnum())
+
+
+def typed_choice(ctx: Context, names: dict[str, list[str]]) -> str | None:
+    """Which choice the typed text names, where the question offers buttons.
+
+    ``names`` maps each choice's value to what it may be called: the button's label in every
+    language, a place's name, a word such as "ja". Case, accents, spaces, punctuation and
+    emoji do not count. Only a whole name counts ("Noord" is no place), and a text that
+    names two choices names none; a button press is read by its value, not here.
+    """
+    event = ctx.event
+    if event.text is None or event.button is not None or len(ctx.text) > 60:
+        return None
+    typed = _squashed(ctx.text)
+    if not typed:
+        return None
+    found = {value for value, called in names.items() if typed in map(_squashed, called)}
+    return found.pop() if len(found) == 1 else None
+
+
+def labels(ctx: Context, button: Button) -> list[str]:
+    """A button's label in every language of the catalog (someone may type any of them)."""
+    return [ctx.catalog.label(lang, button) for lang in ctx.catalog.languages]

@@ -20,10 +20,11 @@ it as their language, and the language question is not asked again.
 from __future__ import annotations
 
 from handlers import drafts
+from handlers.answers import labels, typed_choice
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import SESSION_LANGUAGE, Context, Feature, menu_reply
-from handlers.locales import own_name
+from handlers.locales import name_in, own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
 from storage.invites import code_hash
@@ -121,15 +122,47 @@ onboarding = feature.dialog(
 )
 
 
-def _chose(ctx: Context) -> str:
-    """The value of the dialog button pressed ('' for text, a photo, anything else)."""
-    return ctx.value if ctx.event.button is not None else ""
+def _chose(ctx: Context, names: dict[str, list[str]]) -> str:
+    """The value of the dialog button pressed, or of the choice the typed text names
+    (``names``, see :func:`typed_choice`); '' for anything else (a sentence, a photo)."""
+    if ctx.event.button is not None:
+        return ctx.value
+    return typed_choice(ctx, names) or ""
+
+
+def _language_names(ctx: Context) -> dict[str, list[str]]:
+    """Each language by its code, its own name and its name in every catalog language
+    ("nl", "Nederlands", "Dutch")."""
+    readers = ctx.catalog.languages
+    return {
+        code: [code, own_name(code), *(name_in(code, reader) for reader in readers)]
+        for code in readers
+    }
+
+
+def _consent_names(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
+    """What someone may type instead of pressing a button of the consent question:
+    "ja", "nee", a button's label, or a language to read the question in."""
+    return {
+        **_language_names(ctx),
+        "yes": [
+            *labels(ctx, dialog.button("onboarding.btn_consent_yes", "yes")),
+            *drafts.words(ctx, "yes"),
+            *drafts.words(ctx, "agree"),
+        ],
+        "privacy": labels(ctx, dialog.button("onboarding.btn_read_privacy", "privacy")),
+        "no": [
+            *labels(ctx, dialog.button("onboarding.btn_consent_no", "no")),
+            *drafts.words(ctx, "decline"),
+        ],
+    }
 
 
 @onboarding.step("consent")
 async def consent_step(ctx: Context, dialog: Dialog) -> Response:
-    """Yes, no, the privacy statement first, or another language to read it in."""
-    choice = _chose(ctx)
+    """Yes, no, the privacy statement first, or another language to read it in; typed
+    ("ja", "Nee", "English") as well as pressed."""
+    choice = _chose(ctx, _consent_names(ctx, dialog))
     if choice == "yes":
         sender = ctx.event.sender
         await ctx.repos.users.give_consent(
@@ -170,8 +203,9 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
 
 @onboarding.step("language")
 async def language_step(ctx: Context, dialog: Dialog) -> Response:
-    """The language to talk in; typed text gets the question again."""
-    choice = _chose(ctx)
+    """The language to talk in, pressed or typed by name; other text gets the question
+    again."""
+    choice = _chose(ctx, _language_names(ctx))
     if not ctx.catalog.speaks(choice):
         return _ask(ctx, dialog, hint=True)
     await ctx.repos.users.set_language(ctx.user.id, choice)
@@ -181,8 +215,14 @@ async def language_step(ctx: Context, dialog: Dialog) -> Response:
 
 @onboarding.step("neighbourhood")
 async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
-    """The resident's neighbourhood (or none); then the main menu."""
-    choice = _chose(ctx)
+    """The resident's neighbourhood (or none), pressed or typed by name; then the main
+    menu."""
+    names = {
+        n.id: [n.id, *(n.name(lang) for lang in ctx.catalog.languages)]
+        for n in ctx.profile.neighbourhoods
+    }
+    names["none"] = labels(ctx, dialog.button("onboarding.btn_no_neighbourhood", "none"))
+    choice = _chose(ctx, names)
     if choice != "none" and ctx.profile.neighbourhood(choice) is None:
         return _ask(ctx, dialog, hint=True)
     hood = None if choice == "none" else choice

@@ -44,6 +44,27 @@ async def test_a_resident_onboards_by_pressing_buttons(
         assert user.chat_id == "1001"
 
 
+async def test_a_resident_onboards_by_typing_the_answers(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # "Ga je akkoord?" is answered "Ja" more often than by the button under it.
+    bram = server.user(1002, first_name="Bram", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await bram.send_text("Hallo")
+        await server.wait_for_messages(bram.chat_id, 2)
+        await bram.send_text("Ja")
+        await server.wait_for_messages(bram.chat_id, 3)
+        assert "In welke taal" in texts(server, bram.chat_id)[-1]
+        await bram.send_text("Nederlands")
+        await server.wait_for_messages(bram.chat_id, 4)
+        await bram.send_text("santpoort zuid")
+        await server.wait_for_messages(bram.chat_id, 5)
+        assert texts(server, bram.chat_id)[-1].startswith("Klaar, welkom!")
+        user = await app.repos.users.find("telegram", "1002")
+        assert user is not None and user.consent_at is not None
+        assert (user.language, user.neighbourhood) == ("nl", "santpoort-zuid")
+
+
 async def test_onboarding_continues_after_the_bot_restarts(
     server: BotApiServer, tmp_path: Path
 ) -> None:

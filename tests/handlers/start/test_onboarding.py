@@ -134,6 +134,72 @@ async def test_typing_instead_of_pressing_asks_again_and_changes_nothing(
     assert stored is not None and stored.language is None
 
 
+async def test_a_resident_may_type_the_answers_instead_of_pressing(
+    app: App, chat: MakeChat
+) -> None:
+    # Many people answer "Ga je akkoord?" by typing "ja", and name their language and
+    # neighbourhood the way they write them.
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.send("ja!")
+    assert anna.keys == ["onboarding.language_question"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.consent_at is not None
+    await anna.send("Engels")
+    assert anna.keys == ["onboarding.neighbourhood_question"]
+    await anna.send("velsen noord")
+    assert anna.keys == ["onboarding.done"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.onboarded_at is not None
+    assert (stored.language, stored.neighbourhood) == ("en", "velsen-noord")
+
+    bob = chat("bob")
+    await bob.send("/start")
+    await bob.send("Ja, ik doe mee")  # the button's words typed
+    await bob.send("nederlands")
+    await bob.send("🙂 Zeg ik liever niet")
+    stored = await app.repos.users.find("test", "bob")
+    assert stored is not None and stored.onboarded_at is not None
+    assert (stored.language, stored.neighbourhood) == ("nl", None)
+
+
+async def test_typed_nee_declines_and_a_typed_language_reads_the_question_in_it(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.send("English")
+    assert anna.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    assert "Do you agree?" in anna.text
+    await anna.send("No thanks")
+    assert anna.keys == ["onboarding.declined"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.consent_at is None and stored.language is None
+
+
+async def test_typed_text_that_names_no_single_choice_asks_again_and_changes_nothing(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.send("/start")
+    for unclear in ("ja nee", "misschien", "Ja, maar eerst een vraag", "1"):
+        await anna.send(unclear)
+        assert anna.keys == ["onboarding.use_buttons", "onboarding.consent_question"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.consent_at is None
+    await anna.send("Akkoord")
+    await anna.send("NL")
+    # Part of a name is not the place: nothing is stored until it is clear.
+    for unclear in ("Noord", "Santpoort", "Velsen", "Amsterdam", "ijmuiden " * 20):
+        await anna.send(unclear)
+        assert anna.keys == ["onboarding.use_buttons", "onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.onboarded_at is None and stored.neighbourhood is None
+    await anna.send("IJMUIDEN")
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None and stored.neighbourhood == "ijmuiden"
+
+
 async def test_names_with_markup_are_kept_literally(app: App, chat: MakeChat) -> None:
     eve = chat("eve", name="<b>Eve</b> & co")
     await eve.onboard()
