@@ -594,7 +594,7 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
     assert sanction.ends_at is not None
     parts = [Reply(key="moderation.muted_in_dialog")] if in_dialog else []
     if in_dialog:
-        parts += given_back(ctx.event, "moderation.typed_not_sent")
+        parts += given_back(ctx.event)
     return respond(
         Reply(
             key="moderation.muted",
@@ -612,7 +612,7 @@ def muted_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool) -> Respons
 def banned_reply(ctx: Context, sanction: Sanction, *, in_dialog: bool = False) -> Response:
     """What a banned person can still do, and whom to ask. What they typed for the dialog
     the ban ends (a question, an idea's description) is given back, so nothing is lost."""
-    parts = given_back(ctx.event, "moderation.typed_not_sent") if in_dialog else []
+    parts = given_back(ctx.event) if in_dialog else []
     return respond(
         Reply(
             key="moderation.banned",
