@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from storage.clock import iso, parse
 from storage.db import Database
+from storage.privacy.open_data import PUBLIC_AUDIENCES
 
 #: The last reminder goes an hour before the meeting begins (the other: :func:`day_before`).
 HOUR_BEFORE = timedelta(hours=1)
@@ -214,6 +215,7 @@ class Meetings:
         )
         if changed != 1:
             return False
+        await self._published_changed(meeting_id)
         await self.db.execute(
             "UPDATE meeting_registrations SET reminded_day_at = NULL, reminded_hour_at = NULL"
             " WHERE meeting_id = ?",
@@ -235,11 +237,25 @@ class Meetings:
         )
         if changed != 1:
             return None
+        await self._published_changed(meeting_id)
         people = await self.people(meeting_id)
         await self.db.execute(
             "DELETE FROM meeting_registrations WHERE meeting_id = ?", (meeting_id,)
         )
         return people
+
+    async def _published_changed(self, meeting_id: int) -> None:
+        """The public site and feed show an invitation everyone could read with its meeting's
+        time and whether it goes ahead: a move or cancellation makes the published folder
+        stale, so it is made again within minutes, not at the weekly export (see
+        :class:`storage.privacy.open_data.OpenData`)."""
+        marks = ", ".join("?" for _ in PUBLIC_AUDIENCES)
+        await self.db.execute(
+            "UPDATE open_data_state SET changes = changes + 1 WHERE id = 1 AND EXISTS"
+            " (SELECT 1 FROM news n JOIN meetings m ON m.broadcast_id = n.broadcast_id"
+            f" WHERE m.id = ? AND n.audience_kind IN ({marks}))",
+            (meeting_id, *PUBLIC_AUDIENCES),
+        )
 
     # Registrations ----------------------------------------------------------------------------
 
