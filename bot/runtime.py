@@ -100,7 +100,9 @@ class Runtime:
         )
         self.scheduler.register("evaluations", runner=self._evaluations, pending=self._now)
         self.scheduler.register(
-            "meeting", runner=self._meeting, pending=lambda: meeting_jobs.pending(repos)
+            "meeting",
+            runner=self._meeting,
+            pending=lambda: meeting_jobs.pending(repos, self.app.settings.zone),
         )
         self.scheduler.register("retention", runner=self._retention, pending=self._now)
         self.scheduler.register("open-data", runner=self._open_data, pending=self._now)

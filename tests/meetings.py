@@ -3,6 +3,8 @@ read back, and the reminder job run the way the running bot's scheduler runs it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from icalendar import Calendar
 
 from bot.app import App
 from bot.runtime import Runtime
+from bot.scheduler import Scheduler
 from tests.support import Chat, Seen
 
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -78,3 +81,22 @@ class Reminders:
 
     async def pending(self) -> list[tuple[object, datetime]]:
         return list(await self.runtime.scheduler.kinds["meeting"].pending())
+
+
+@asynccontextmanager
+async def running_scheduler(app: App) -> AsyncIterator[Scheduler]:
+    """The running bot's scheduler, started the way start-up starts it: every pending job
+    armed from the database, and the router arming the timers handlers return. It fires
+    nothing by itself (the test's clock is not the wall clock): the test reads when each
+    job is armed for (``scheduled()``) and runs it then with the kind's own runner."""
+    runtime = Runtime(app, adapters=[])
+    scheduler = runtime.scheduler
+    app.router.arm_timers = scheduler.arm
+    await scheduler.start()
+    assert scheduler._aps is not None
+    scheduler._aps.pause()
+    try:
+        yield scheduler
+    finally:
+        app.router.arm_timers = None
+        await scheduler.stop()

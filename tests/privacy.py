@@ -186,8 +186,10 @@ async def seed_neighbours(app: App, now: datetime | None = None) -> Neighbours:
             carla.user_id,
             now,
         )
-        await repos.meetings.register(meeting, anna.user_id, now)
-        await repos.meetings.register(meeting, bob.user_id, now + timedelta(seconds=1))
+        await repos.meetings.register(meeting, anna.user_id, now, zone=app.settings.zone)
+        await repos.meetings.register(
+            meeting, bob.user_id, now + timedelta(seconds=1), zone=app.settings.zone
+        )
     return Neighbours(anna, bob, carla, dirk, question, proposal, meeting)
 
 

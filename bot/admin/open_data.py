@@ -24,7 +24,8 @@ running as another user.
 
 With ``SAMENSPEL_OPEN_DATA_DIR`` set, :func:`run_open_data_export` refreshes it weekly, and
 within minutes after content left public view (an idea hidden, removed or withdrawn, an
-erasure: see :class:`storage.privacy.open_data.OpenData`). An erasure's clean-up (a staff
+erasure: see :class:`storage.privacy.open_data.OpenData`) or a meeting whose invitation is
+public news was moved or cancelled. An erasure's clean-up (a staff
 reason may still name the person) is finished before an export: the command finishes it
 first, the scheduler leaves it to the background for a while and then finishes it itself.
 One that fails is logged as an error at every try, and meanwhile the export leaves out every
@@ -249,6 +250,21 @@ NEWS = Resource(
         _f("audience", "string", "all (every subscriber), theme or neighbourhood."),
         _f("audience_code", "string", "The theme or neighbourhood code it was sent for."),
         _f("text", "string", "The text of the update."),
+        _f(
+            "updated_at",
+            "datetime",
+            "When what it says last changed: when it was sent, or when the meeting it invites"
+            f" to was moved or cancelled. {_UTC}",
+        ),
+        _f(
+            "meeting_status",
+            "string",
+            "For an invitation to a meeting: planned (it goes ahead) or cancelled (it does"
+            " not); empty for other updates.",
+        ),
+        _f("meeting_starts_at", "datetime", f"When the meeting begins, as it is now. {_UTC}"),
+        _f("meeting_ends_at", "datetime", f"When the meeting ends, as it is now. {_UTC}"),
+        _f("meeting_place", "string", "The meeting's address, or online."),
     ),
     ("id",),
 )

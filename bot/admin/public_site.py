@@ -9,8 +9,13 @@
     feed.xml          an Atom feed of "Wist je dat" and status changes (for a website, a
                       newsletter tool or the local paper); an entry's ``updated`` moves on
                       when what it shows changes (a title edited, a reason an erasure
-                      emptied, an idea taken out of view or shown again), so a reader
-                      replaces the old words it keeps
+                      emptied, an idea taken out of view or shown again, the meeting an
+                      invitation is for moved or cancelled), so a reader replaces the old
+                      words it keeps
+
+An invitation to a meeting is shown as the chat's "Wist je dat" shows it now: with the
+meeting's time as it is (moved: the new one) and, once cancelled, clearly marked as not
+going ahead.
     style.css         plain CSS; no page needs a script
 
 It is rendered from the very rows the open data publishes (after their filtering), so the
@@ -68,6 +73,12 @@ REMOVED_TITLE = "Idee #{number} is niet meer te zien"
 REMOVED_CONTENT = (
     "Dit idee is niet meer te zien op de site van Samenspel.\n"
     "This idea is no longer shown on the Samenspel site."
+)
+#: What the feed says of an invitation to a meeting that was cancelled (the pages say it
+#: in their template), so nobody sets out for it.
+CANCELLED_TITLE = "Gaat niet door"
+CANCELLED_LINE = (
+    "GAAT NIET DOOR: deze bijeenkomst is afgezegd. / CANCELLED: this meeting will not take place."
 )
 #: Code points nothing published carries: C0 controls but tab and newlines, DEL and the C1
 #: controls, lone surrogates (XML 1.0 and UTF-8 cannot carry them), the non-characters
@@ -167,15 +178,7 @@ def render_site(
             if change["merged_into"] not in numbers:
                 change["merged_into"] = None
     ideas.sort(key=lambda idea: idea["number"], reverse=True)
-    news = [
-        {
-            "id": int(row["id"]),
-            "anchor": f"wist-je-dat-{int(row['id'])}",
-            "at": _moment(site, row["published_at"]),
-            "text": clean(row["text"] or ""),
-        }
-        for row in reversed(tables["wist_je_dat"])
-    ]
+    news = [_news(site, row) for row in reversed(tables["wist_je_dat"])]
     experiments = [_experiment(row, codes) for row in tables["experiments"]]
 
     env = Environment(
@@ -238,6 +241,36 @@ def _utc(value: str | datetime) -> datetime:
 def _latest(site: Site, *values: str | datetime | None) -> Moment:
     """The latest of these moments (those that are not None)."""
     return _moment(site, max(_utc(value) for value in values if value is not None))
+
+
+def _news(site: Site, row: Row) -> dict[str, Any]:
+    """A "Wist je dat" update; an invitation to a meeting with the meeting as it is now."""
+    return {
+        "id": int(row["id"]),
+        "anchor": f"wist-je-dat-{int(row['id'])}",
+        "at": _moment(site, row["published_at"]),
+        # When its feed entry last changed: published, or its meeting moved or cancelled.
+        "updated": _latest(site, row["published_at"], row["updated_at"]),
+        "text": clean(row["text"] or ""),
+        "meeting": _meeting(site, row),
+    }
+
+
+def _meeting(site: Site, row: Row) -> dict[str, Any] | None:
+    """The meeting an update invites to: whether it goes ahead, when (local time, one form
+    for both languages, as the dates are) and where; None for an update that is not an
+    invitation."""
+    if row["meeting_status"] is None:
+        return None
+    starts = _utc(row["meeting_starts_at"]).astimezone(site.zone)
+    ends = _utc(row["meeting_ends_at"]).astimezone(site.zone)
+    until = f"{ends:%H:%M}" if ends.date() == starts.date() else f"{ends:%Y-%m-%d %H:%M}"
+    return {
+        "cancelled": row["meeting_status"] == "cancelled",
+        "starts": _moment(site, row["meeting_starts_at"]).iso,
+        "when": f"{starts:%Y-%m-%d %H:%M}–{until}",
+        "place": clean(row["meeting_place"] or ""),
+    }
 
 
 def _idea(
@@ -344,20 +377,27 @@ def _feed(
     for item in news:
         text = item["text"]
         title = feed_title(text)
+        # Most updates start with the words; the others get them in front.
+        title = title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}"
+        meeting = item["meeting"]
+        if meeting is not None:
+            title = f"{CANCELLED_TITLE}: {title}" if meeting["cancelled"] else title
+            text = "\n".join([*_meeting_lines(meeting), "", text])
         entry = _entry(
             site,
             entry_id=site.entry_id("wist-je-dat", item["id"]),
-            # Most updates start with the words; the others get them in front.
-            title=title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}",
+            title=title,
             # A published update is never changed or taken back, and stays when its writer
-            # is erased (the municipality's publication): it is last changed when published.
+            # is erased (the municipality's publication): it is last changed when published,
+            # or when the meeting it invites to was moved or cancelled (a reader that keeps
+            # the entry then shows the new time, or that it is off).
             published=item["at"].iso,
-            updated=item["at"].iso,
+            updated=item["updated"].iso,
             link=site.link(f"{NEWS_PAGE}#{item['anchor']}"),
             content=text,
             category="wist-je-dat",
         )
-        entries.append((item["at"].iso, entry))
+        entries.append((item["updated"].iso, entry))
     for idea in ideas:
         for change in idea["history"]:
             status: Label = change["status"]
@@ -444,6 +484,15 @@ def _feed(
             )
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _meeting_lines(meeting: dict[str, Any]) -> list[str]:
+    """What the feed says of a meeting above the invitation's words."""
+    lines = [CANCELLED_LINE] if meeting["cancelled"] else []
+    lines.append(f"Wanneer / When: {meeting['when']}")
+    if meeting["place"]:
+        lines.append(f"Waar / Where: {meeting['place']}")
+    return lines
 
 
 def _entry(

@@ -145,7 +145,9 @@ async def register(ctx: Context) -> Response:
         return respond(
             Reply(key=key, params={"title": meeting.title, "position": already.position or 0})
         )
-    registered_now = await ctx.repos.meetings.register(meeting.id, ctx.user.id, ctx.now)
+    registered_now = await ctx.repos.meetings.register(
+        meeting.id, ctx.user.id, ctx.now, zone=ctx.timezone
+    )
     if registered_now is None:
         current = await ctx.repos.meetings.get(meeting.id)
         if current is not None and current.cancelled:
@@ -158,7 +160,7 @@ async def register(ctx: Context) -> Response:
         [Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")],
         *_to_list(),
     ]
-    timers = [await jobs.timer(ctx.repos, meeting.id)]
+    timers = [await jobs.timer(ctx.repos, meeting.id, ctx.timezone)]
     if place is Place.WAITING:
         mine = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
         position = mine.position if mine is not None else 0
@@ -211,7 +213,9 @@ async def cancel(ctx: Context) -> Response:
     if meeting.starts_at <= ctx.now:
         key = "meetings.leave_over" if meeting.ends_at <= ctx.now else "meetings.leave_began"
         return respond(Reply(key=key, params={"title": meeting.title}, buttons=_to_list()))
-    result = await ctx.repos.meetings.cancel_registration(meeting.id, ctx.user.id, ctx.now)
+    result = await ctx.repos.meetings.cancel_registration(
+        meeting.id, ctx.user.id, ctx.now, zone=ctx.timezone
+    )
     if result is None:
         return respond(Reply(key="meetings.not_registered", params={"title": meeting.title}))
     _, moved = result
@@ -221,7 +225,7 @@ async def cancel(ctx: Context) -> Response:
     key = "meetings.cancelled_mine" if moved is None else "meetings.cancelled_mine_passed"
     return respond(
         Reply(key=key, params={"title": meeting.title}, buttons=_to_list()),
-        timers=[await jobs.timer(ctx.repos, meeting.id)],
+        timers=[await jobs.timer(ctx.repos, meeting.id, ctx.timezone)],
     )
 
 

@@ -2,9 +2,12 @@
 place. The scheduler only triggers them (job ``meeting:<id>``); each registration records
 which reminder it had, so a restart, or the job running twice, sends nothing twice.
 
-    registered ──starts - 1 day──► day reminder ──starts - 1 hour──► hour reminder
+    registered ──its clock time, the day before──► day reminder ──starts - 1 hour──► hour reminder
     (the bot was down past the hour mark: only the hour reminder; past the start: none;
      on the meeting's own day the day's "tomorrow" is not sent)
+
+"The day before" and "its own day" are calendar days where the meeting takes place (the
+municipality's time zone), not 24 hours: around a change of the clocks those differ.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from handlers.contract import Timer
 from handlers.meetings.shown import moved_up, reminder
 from handlers.profile import Profile
 from storage import Repositories
-from storage.meetings.meetings import DAY_BEFORE, HOUR_BEFORE, Meeting, Place, Reminder
+from storage.meetings.meetings import HOUR_BEFORE, Meeting, Place, Reminder, day_before
 
 log = logging.getLogger(__name__)
 
@@ -27,29 +30,29 @@ def job(meeting_id: int) -> str:
     return f"meeting:{meeting_id}"
 
 
-async def next_moment(repos: Repositories, meeting: Meeting) -> datetime | None:
+async def next_moment(repos: Repositories, meeting: Meeting, zone: ZoneInfo) -> datetime | None:
     """When the meeting's job should run next (None: no reminder left to send)."""
     if meeting.cancelled:
         return None
     if await repos.meetings.to_remind(meeting.id, Reminder.DAY):
-        return meeting.starts_at - DAY_BEFORE
+        return day_before(meeting.starts_at, zone)
     if await repos.meetings.to_remind(meeting.id, Reminder.HOUR):
         return meeting.starts_at - HOUR_BEFORE
     return None
 
 
-async def timer(repos: Repositories, meeting_id: int) -> Timer:
+async def timer(repos: Repositories, meeting_id: int, zone: ZoneInfo) -> Timer:
     """The timer of a meeting as its registrations are now (call after changing them)."""
     meeting = await repos.meetings.get(meeting_id)
-    at = await next_moment(repos, meeting) if meeting is not None else None
+    at = await next_moment(repos, meeting, zone) if meeting is not None else None
     return Timer(job=job(meeting_id), at=at)
 
 
-async def pending(repos: Repositories) -> list[tuple[int, datetime]]:
+async def pending(repos: Repositories, zone: ZoneInfo) -> list[tuple[int, datetime]]:
     """(id, when) of every meeting with a reminder still to send (for start-up)."""
     found = []
     for meeting in await repos.meetings.with_reminders():
-        at = await next_moment(repos, meeting)
+        at = await next_moment(repos, meeting, zone)
         if at is not None:
             found.append((meeting.id, at))
     return found
@@ -78,13 +81,13 @@ async def remind(
             await _send(repos, meeting, zone, hour, hour=True, now=now)
             await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
             await repos.meetings.mark_reminded(meeting_id, hour, Reminder.HOUR, now)
-        elif now >= meeting.starts_at - DAY_BEFORE:
+        elif now >= day_before(meeting.starts_at, zone):
             # It says "tomorrow": on the meeting's own day (the bot was down) it is skipped,
             # and the hour's reminder is the one to come.
             if now < its_day(meeting, zone):
                 await _send(repos, meeting, zone, day, hour=False, now=now)
             await repos.meetings.mark_reminded(meeting_id, day, Reminder.DAY, now)
-        return [await timer(repos, meeting_id)]
+        return [await timer(repos, meeting_id, zone)]
 
 
 def its_day(meeting: Meeting, zone: ZoneInfo) -> datetime:
@@ -109,7 +112,7 @@ async def pass_on(
     """
     told = 0
     for meeting_id in meeting_ids:
-        moved = await repos.meetings.fill(meeting_id, now)
+        moved = await repos.meetings.fill(meeting_id, now, zone=zone)
         meeting = await repos.meetings.get(meeting_id)
         if not moved or meeting is None:
             continue

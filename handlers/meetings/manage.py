@@ -211,7 +211,7 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
         if isinstance(found, Response):
             return found.model_copy(update={"end_dialog": True})
         return respond(Reply(key="meetings.start_passed"), _ask_starts(ctx, found), dialog=nxt)
-    if not await ctx.repos.meetings.move(meeting_id, begins, moment, ctx.now):
+    if not await ctx.repos.meetings.move(meeting_id, begins, moment, ctx.now, zone=ctx.timezone):
         # Cancelled, gone, or begun while this dialog was open.
         current = await ctx.repos.meetings.get(meeting_id)
         late = _too_late(ctx, current) if current is not None and not current.cancelled else None
@@ -232,7 +232,7 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
     return respond(
         menu_reply(ctx, "meetings.moved_done", count=told),
         end_dialog=True,
-        timers=[await jobs.timer(ctx.repos, meeting_id)],
+        timers=[await jobs.timer(ctx.repos, meeting_id, ctx.timezone)],
     )
 
 

@@ -9,7 +9,7 @@ nor forgets one.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 import aiosqlite
@@ -17,10 +17,24 @@ from pydantic import BaseModel
 
 from storage.clock import iso, parse
 from storage.db import Database
+from storage.privacy.open_data import PUBLIC_AUDIENCES
 
-#: When the two reminders go: a day before the meeting begins, and an hour before.
-DAY_BEFORE = timedelta(days=1)
+#: The last reminder goes an hour before the meeting begins (the other: :func:`day_before`).
 HOUR_BEFORE = timedelta(hours=1)
+
+
+def day_before(starts: datetime, zone: tzinfo) -> datetime:
+    """When the day's reminder ("tomorrow") goes: at the meeting's clock time on the day
+    before, where it takes place (returned in UTC).
+
+    Not simply 24 hours before: across a change of the clocks that is an hour off, and for
+    a meeting around midnight it falls two days before or on the meeting's own day. A clock
+    time that does not exist on the day before (the hour skipped in spring) reads as the
+    time of the old offset, an hour later on the clock, still on that day.
+    """
+    local = starts.astimezone(zone)
+    earlier = datetime.combine(local.date() - timedelta(days=1), local.time(), tzinfo=zone)
+    return earlier.astimezone(UTC)
 
 
 class MeetingStatus(StrEnum):
@@ -182,10 +196,17 @@ class Meetings:
         return [_meeting(row) for row in rows]
 
     async def move(
-        self, meeting_id: int, starts_at: datetime, ends_at: datetime, now: datetime
+        self,
+        meeting_id: int,
+        starts_at: datetime,
+        ends_at: datetime,
+        now: datetime,
+        *,
+        zone: tzinfo,
     ) -> bool:
         """Give a planned meeting that has not begun another time; the reminders start
-        over for everyone. False when it was cancelled, has begun by ``now``, or is gone."""
+        over for everyone. False when it was cancelled, has begun by ``now``, or is gone.
+        ``zone`` is where it takes place (whose day "tomorrow" is)."""
         stamp = iso(now)
         changed = await self.db.execute_rowcount(
             "UPDATE meetings SET starts_at = ?, ends_at = ?, version = version + 1,"
@@ -194,13 +215,14 @@ class Meetings:
         )
         if changed != 1:
             return False
+        await self._published_changed(meeting_id)
         await self.db.execute(
             "UPDATE meeting_registrations SET reminded_day_at = NULL, reminded_hour_at = NULL"
             " WHERE meeting_id = ?",
             (meeting_id,),
         )
         for user_id in await self.to_remind(meeting_id, Reminder.DAY):
-            await self._placed(meeting_id, user_id, now)
+            await self._placed(meeting_id, user_id, now, zone)
         return True
 
     async def cancel(self, meeting_id: int, now: datetime) -> list[int] | None:
@@ -215,11 +237,25 @@ class Meetings:
         )
         if changed != 1:
             return None
+        await self._published_changed(meeting_id)
         people = await self.people(meeting_id)
         await self.db.execute(
             "DELETE FROM meeting_registrations WHERE meeting_id = ?", (meeting_id,)
         )
         return people
+
+    async def _published_changed(self, meeting_id: int) -> None:
+        """The public site and feed show an invitation everyone could read with its meeting's
+        time and whether it goes ahead: a move or cancellation makes the published folder
+        stale, so it is made again within minutes, not at the weekly export (see
+        :class:`storage.privacy.open_data.OpenData`)."""
+        marks = ", ".join("?" for _ in PUBLIC_AUDIENCES)
+        await self.db.execute(
+            "UPDATE open_data_state SET changes = changes + 1 WHERE id = 1 AND EXISTS"
+            " (SELECT 1 FROM news n JOIN meetings m ON m.broadcast_id = n.broadcast_id"
+            f" WHERE m.id = ? AND n.audience_kind IN ({marks}))",
+            (meeting_id, *PUBLIC_AUDIENCES),
+        )
 
     # Registrations ----------------------------------------------------------------------------
 
@@ -245,7 +281,7 @@ class Meetings:
         )
 
     async def register(
-        self, meeting_id: int, user_id: int, now: datetime
+        self, meeting_id: int, user_id: int, now: datetime, *, zone: tzinfo
     ) -> tuple[Place, list[int]] | None:
         """Register for a planned meeting that has not begun: a place while there is one,
         else the waitlist. Returns their place and who else got one just now (a place left
@@ -260,12 +296,12 @@ class Meetings:
         )
         if changed != 1:
             return None
-        moved = await self.fill(meeting_id, now)
+        moved = await self.fill(meeting_id, now, zone=zone)
         found = await self.registration(meeting_id, user_id)
         assert found is not None
         return found.status, [other for other in moved if other != user_id]
 
-    async def _placed(self, meeting_id: int, user_id: int, now: datetime) -> None:
+    async def _placed(self, meeting_id: int, user_id: int, now: datetime, zone: tzinfo) -> None:
         """They have a place from now on: reminders whose moment already passed are skipped."""
         starts = parse(
             await self.db.fetchval("SELECT starts_at FROM meetings WHERE id = ?", (meeting_id,))
@@ -277,7 +313,7 @@ class Meetings:
             " reminded_day_at = ?, reminded_hour_at = ? WHERE meeting_id = ? AND user_id = ?",
             (
                 stamp,
-                stamp if starts - DAY_BEFORE <= now else None,
+                stamp if day_before(starts, zone) <= now else None,
                 stamp if starts - HOUR_BEFORE <= now else None,
                 meeting_id,
                 user_id,
@@ -285,7 +321,7 @@ class Meetings:
         )
 
     async def cancel_registration(
-        self, meeting_id: int, user_id: int, now: datetime
+        self, meeting_id: int, user_id: int, now: datetime, *, zone: tzinfo
     ) -> tuple[Place, int | None] | None:
         """Cancel someone's registration; returns what they had and who moved up into the
         place they left (if anyone), or None when they were not registered."""
@@ -296,11 +332,12 @@ class Meetings:
             "DELETE FROM meeting_registrations WHERE meeting_id = ? AND user_id = ?",
             (meeting_id, user_id),
         )
-        moved = await self.fill(meeting_id, now) if found.status is Place.GOING else []
+        moved = await self.fill(meeting_id, now, zone=zone) if found.status is Place.GOING else []
         return found.status, (moved[0] if moved else None)
 
-    async def fill(self, meeting_id: int, now: datetime) -> list[int]:
-        """Give free places of a planned meeting that has not begun to the first waiting."""
+    async def fill(self, meeting_id: int, now: datetime, *, zone: tzinfo) -> list[int]:
+        """Give free places of a planned meeting that has not begun to the first waiting
+        (``zone``: where it takes place, whose day the day's reminder goes on)."""
         meeting = await self.get(meeting_id)
         if meeting is None or meeting.cancelled or meeting.starts_at <= now:
             return []
@@ -314,7 +351,7 @@ class Meetings:
         )
         moved = [int(row[0]) for row in rows]
         for user_id in moved:
-            await self._placed(meeting_id, user_id, now)
+            await self._placed(meeting_id, user_id, now, zone)
         return moved
 
     async def people(self, meeting_id: int) -> list[int]:

@@ -8,6 +8,8 @@ Beside them, the one piece of state the export keeps: whether the published fold
 Triggers (migration ``open_data_refresh``) count every time content leaves public view (an
 idea hidden, removed, withdrawn or deleted, a status reason emptied, any erasure) in the same
 transaction; the export records the count it published (:meth:`OpenData.mark_published`).
+A meeting moved or cancelled whose invitation is public news counts too (the site shows its
+time and whether it goes ahead): its storage counts it in the same transaction.
 """
 
 from __future__ import annotations
@@ -126,12 +128,23 @@ class OpenData:
         return [dict(row) for row in rows]
 
     async def news(self) -> list[Row]:
-        """Published "Wist je dat" news everyone could read, with its text (not its signer)."""
+        """Published "Wist je dat" news everyone could read, with its text (not its signer).
+
+        An invitation to a meeting carries the meeting as it is now (whether it goes ahead,
+        its time, its address; never an online link, which is for those invited), and
+        ``updated_at`` moves on when the meeting is moved or cancelled, as the chat's "Wist
+        je dat" shows it then too."""
         marks = ", ".join("?" for _ in PUBLIC_AUDIENCES)
         rows = await self.db.fetchall(
             "SELECT n.id, n.published_at, n.audience_kind AS audience,"
-            " n.audience_value AS audience_code, b.text, n.payload FROM news n"
-            " LEFT JOIN broadcasts b ON b.id = n.broadcast_id"
+            " n.audience_value AS audience_code, b.text, n.payload,"
+            " m.status AS meeting_status, m.starts_at AS meeting_starts_at,"
+            " m.ends_at AS meeting_ends_at,"
+            " CASE WHEN m.online_link IS NOT NULL THEN 'online' ELSE m.address END"
+            " AS meeting_place,"
+            " MAX(n.published_at, COALESCE(m.updated_at, n.published_at)) AS updated_at"
+            " FROM news n LEFT JOIN broadcasts b ON b.id = n.broadcast_id"
+            " LEFT JOIN meetings m ON m.broadcast_id = n.broadcast_id"
             f" WHERE n.audience_kind IN ({marks}) ORDER BY n.published_at, n.id",
             PUBLIC_AUDIENCES,
             long=True,

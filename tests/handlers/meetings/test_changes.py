@@ -51,7 +51,7 @@ async def test_a_move_before_everything_went_out_sends_the_new_time_and_no_old_r
     await carl.press_payload(f"mt.go:{meeting}")
     await dina.press_payload(f"mt.go:{meeting}")
     await carl.press("Ik kom toch niet")  # Dina moves up: told, with the calendar file
-    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    clock.now = (starts - timedelta(days=1)).astimezone(UTC) + timedelta(minutes=1)
     await Reminders.of(app).run(meeting)  # Dina's reminder of the day waits as well
 
     later = starts + timedelta(days=7)
@@ -76,7 +76,7 @@ async def test_a_move_before_everything_went_out_sends_the_new_time_and_no_old_r
     assert event.start == later and int(event["sequence"]) == 1
     # The reminders start over for the new time.
     assert await Reminders.of(app).pending() == [
-        (meeting, later.astimezone(UTC) - timedelta(days=1))
+        (meeting, (later - timedelta(days=1)).astimezone(UTC))
     ]
     # Whoever reads "Wist je dat" later reads the new time.
     await anna.press_payload("news.page:0")
@@ -95,7 +95,7 @@ async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting
     await ria.press("Publiceren")
     meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
     await bob.press_payload(f"mt.go:{meeting}")
-    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    clock.now = (starts - timedelta(days=1)).astimezone(UTC) + timedelta(minutes=1)
     await Reminders.of(app).run(meeting)
     assert [r[0].key for _, r, _ in await _waiting(app, bob)] == ["meetings.reminder_day"]
 

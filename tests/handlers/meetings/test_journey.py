@@ -100,7 +100,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     await app.close()
     app = await App.open(settings, clock=clock)
     reminders = Reminders.of(app)
-    day_before = starts.astimezone(UTC) - timedelta(days=1)
+    day_before = (starts - timedelta(days=1)).astimezone(UTC)  # its clock time, the day before
     assert await reminders.pending() == [(meeting, day_before)]
     clock.now = day_before + timedelta(minutes=1)
     await reminders.run(meeting)
@@ -153,7 +153,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     [event] = Calendar.from_ical(document.data).events
     assert event.start == later and int(event["sequence"]) == 1
     # The reminders start over for the new time.
-    assert await reminders.pending() == [(meeting, later.astimezone(UTC) - timedelta(days=1))]
+    assert await reminders.pending() == [(meeting, (later - timedelta(days=1)).astimezone(UTC))]
     await app.close()
 
 
@@ -218,7 +218,7 @@ async def test_the_reminder_that_says_tomorrow_is_not_sent_after_midnight_before
     await anna.press_payload(f"mt.go:{meeting}")
     # The day's reminder is queued in the evening before, and held back (a stop, a 429)
     # until after midnight: then "tomorrow" is untrue, and it is not sent.
-    clock.now = starts.astimezone(UTC) - timedelta(days=1, minutes=-1)
+    clock.now = (starts - timedelta(days=1)).astimezone(UTC) + timedelta(minutes=1)
     await Reminders.of(app).run(meeting)
     [queued] = await for_user(app, anna, "meeting")
     assert "Morgen is de bijeenkomst" in queued.text(app, "nl")

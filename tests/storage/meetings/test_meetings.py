@@ -4,6 +4,7 @@ decided in the same statement that changes it."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,6 +12,7 @@ from bot.app import App
 from storage.meetings.meetings import MeetingDraft
 
 STARTS = datetime(2027, 3, 4, 18, 30, tzinfo=UTC)
+ZONE = ZoneInfo("Europe/Amsterdam")
 
 
 async def _meeting(app: App) -> tuple[int, int]:
@@ -26,7 +28,9 @@ async def _meeting(app: App) -> tuple[int, int]:
             capacity=5,
         )
         meeting_id = await app.repos.meetings.create(draft, author.id, STARTS - timedelta(days=8))
-        await app.repos.meetings.register(meeting_id, anna.id, STARTS - timedelta(days=7))
+        await app.repos.meetings.register(
+            meeting_id, anna.id, STARTS - timedelta(days=7), zone=ZONE
+        )
     return meeting_id, anna.id
 
 
@@ -40,7 +44,7 @@ async def test_a_meeting_that_began_by_then_is_neither_cancelled_nor_moved(
         assert await app.repos.meetings.cancel(meeting_id, now) is None
         later = STARTS + timedelta(days=7)
         ends = later + timedelta(hours=1)
-        assert not await app.repos.meetings.move(meeting_id, later, ends, now)
+        assert not await app.repos.meetings.move(meeting_id, later, ends, now, zone=ZONE)
     stored = await app.repos.meetings.get(meeting_id)
     assert stored is not None and not stored.cancelled and stored.version == 0
     assert stored.starts_at == STARTS
@@ -52,7 +56,9 @@ async def test_a_meeting_still_ahead_is_cancelled_or_moved(app: App) -> None:
     now = STARTS - timedelta(seconds=1)
     later = STARTS + timedelta(days=7)
     async with app.db.transaction():
-        assert await app.repos.meetings.move(meeting_id, later, later + timedelta(hours=1), now)
+        assert await app.repos.meetings.move(
+            meeting_id, later, later + timedelta(hours=1), now, zone=ZONE
+        )
         assert await app.repos.meetings.cancel(meeting_id, now) == [anna]
     stored = await app.repos.meetings.get(meeting_id)
     assert stored is not None and stored.cancelled and stored.starts_at == later
