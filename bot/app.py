@@ -92,7 +92,10 @@ class App:
             await db.close()
             raise
         use_pseudonym_key(bytes.fromhex(key))
-        installation = Installation(retention_months=settings.retention_months)
+        installation = Installation(
+            retention_months=settings.retention_months,
+            erasure_ledger_keep_days=settings.erasure_ledger_keep_days,
+        )
         router = Router(
             repos,
             registry,

@@ -390,3 +390,19 @@ def test_the_keep_period_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("SAMENSPEL_ERASURE_LEDGER_KEEP_DAYS", "400")
     assert Settings(_env_file=None, db=tmp_path / "x.db").erasure_ledger_keep_days == 400  # type: ignore[call-arg]
     assert Settings.model_fields["erasure_ledger_keep_days"].default == 180
+
+
+async def test_the_privacy_statement_says_how_long_the_ledger_keeps_an_erasure(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(_env_file=None, db=tmp_path / "x.db", erasure_ledger_keep_days=90)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        anna = Chat(app, "anna")
+        await anna.send("/privacy")
+        assert "Na het wissen bewaren we ook 90 dagen zo'n code met de datum" in anna.text
+        bob = Chat(app, "bob", language_hint="en")
+        await bob.send("/privacy")
+        assert "such a code with its date for 90 days" in bob.text
+    finally:
+        await app.close()
