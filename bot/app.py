@@ -19,6 +19,7 @@ from handlers.consultations.jobs import seed_evaluations
 from handlers.contract import Button, Installation, Reply
 from handlers.experiments.join import experiment_seeds
 from handlers.feature import Registry
+from handlers.privacy.erased_again import redo_erasures
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
 from storage.clock import utcnow
@@ -55,6 +56,8 @@ class App:
     catalog: Catalog
     registry: Registry
     router: Router
+    #: People erased again at start-up: a restored backup had brought them back.
+    erased_again: int = 0
 
     @classmethod
     async def open(cls, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> App:
@@ -68,6 +71,10 @@ class App:
             async with db.transaction():
                 await repos.experiments.seed(experiment_seeds(profile), clock())
                 key = await repos.platform_state.kept_secret(*PSEUDONYM_KEY, clock())
+                # The key of account hashes, made now rather than at the first erasure: a
+                # backup made before that erasure then has it too, and the erasure ledger
+                # can be matched against it when that backup is restored.
+                await repos.sanctions.account_key(create=True)
                 await seed_evaluations(repos, profile, clock())
                 # A language whose catalog was removed is no one's choice any more: they
                 # read their app's language (or Dutch), and notifications group them so.
@@ -79,11 +86,16 @@ class App:
                 )
             # Erasures a stop interrupted are finished in the background.
             await repos.personal.resume()
+            # Erasures a restored backup took back are done again, before anyone is served.
+            redone = await redo_erasures(repos, profile, settings.zone, clock())
         except BaseException:
             await db.close()
             raise
         use_pseudonym_key(bytes.fromhex(key))
-        installation = Installation(retention_months=settings.retention_months)
+        installation = Installation(
+            retention_months=settings.retention_months,
+            erasure_ledger_keep_days=settings.erasure_ledger_keep_days,
+        )
         router = Router(
             repos,
             registry,
@@ -94,7 +106,7 @@ class App:
             clock=clock,
         )
         log.info("database ready path=%s", Path(settings.db).name)
-        return cls(settings, db, repos, profile, catalog, registry, router)
+        return cls(settings, db, repos, profile, catalog, registry, router, redone.erased)
 
     async def chat_unreachable(
         self, platform: str, chat_id: str, reason: str = "blocked"

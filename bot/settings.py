@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.outbox import DEFAULT_OUTBOX_KEEP_DAYS
+from storage.privacy.ledger import DEFAULT_KEEP_DAYS as DEFAULT_LEDGER_KEEP_DAYS
 from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 
 ENV_PREFIX = "SAMENSPEL_"
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     retention_months: int = Field(default=DEFAULT_RETENTION_MONTHS, ge=2, le=120)
     #: Messages the outbox sent (or gave up on) are deleted this many days later.
     outbox_keep_days: int = Field(default=DEFAULT_OUTBOX_KEEP_DAYS, ge=1, le=3650)
+    #: Erasures stay in the erasure ledger this many days: longer than any backup is kept.
+    erasure_ledger_keep_days: int = Field(default=DEFAULT_LEDGER_KEEP_DAYS, ge=1, le=3650)
     #: When set, the open-data export is written here every week (for a web server).
     open_data_dir: Path | None = None
     #: Where the web server publishes that folder (https://data.example.org/samenspel/): the

@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 # Re-exported: handlers speak of roles and users too.
+from storage.privacy.ledger import DEFAULT_KEEP_DAYS as DEFAULT_LEDGER_KEEP_DAYS
 from storage.privacy.retention import DEFAULT_RETENTION_MONTHS
 from storage.users import Role as Role
 from storage.users import User as User
@@ -174,6 +175,8 @@ class Installation(BaseModel):
 
     #: How long a silent resident's data is kept (the privacy statement says it).
     retention_months: int = DEFAULT_RETENTION_MONTHS
+    #: How long an erasure stays in the erasure ledger (the privacy statement says it).
+    erasure_ledger_keep_days: int = DEFAULT_LEDGER_KEEP_DAYS
     #: The platforms running here, as their adapters declared them.
     platforms: tuple[Platform, ...] = ()
 

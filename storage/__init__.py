@@ -33,6 +33,7 @@ from storage.news.staff import StaffCards
 from storage.news.subscriptions import Subscriptions
 from storage.outbox import Outbox, OutboxRow
 from storage.platform_state import PlatformState
+from storage.privacy.ledger import ErasureLedger
 from storage.privacy.open_data import OpenData
 from storage.privacy.personal import PersonalStore
 from storage.privacy.retention import Retention
@@ -64,6 +65,7 @@ class Repositories:
         self.telegram_inbox = TelegramInbox(db)
         self.platform_state = PlatformState(db)
         self.personal = PersonalStore(db)
+        self.ledger = ErasureLedger(db)
         self.retention = Retention(db)
         self.open_data = OpenData(db)
         self.audit = Audit(db)
@@ -101,6 +103,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "Dialogs",
+    "ErasureLedger",
     "HandledEvent",
     "HandledEvents",
     "Invite",

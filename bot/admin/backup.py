@@ -1,10 +1,16 @@
-"""Consistent copies of the database while the bot runs (SQLite's online backup)."""
+"""Consistent copies of the database while the bot runs (SQLite's online backup).
+
+The erasure ledger beside the database (``samenspel.db.erased``) is not part of a backup on
+purpose: it is what restoring one must not take back (see :mod:`storage.privacy.ledger`).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+
+from storage.privacy.ledger import SUFFIX as LEDGER
 
 
 class BackupError(Exception):
@@ -42,7 +48,8 @@ def backup(source: Path, target: Path) -> BackupReport:
         # Replacing the file the bot has open would lose what it writes from then on.
         raise BackupError(f"{target} is the database itself; give another file")
     if _belongs_to(target, source):
-        # Its write-ahead log, shared memory or lock: replacing one breaks the database.
+        # Its write-ahead log, shared memory, lock or erasure ledger: replacing one breaks
+        # the database, or forgets who was erased.
         raise BackupError(f"{target} is one of the database's own files; give another file")
     partial = target.with_name(target.name + ".partial")
     try:
@@ -78,10 +85,10 @@ def backup(source: Path, target: Path) -> BackupReport:
 
 def _belongs_to(target: Path, source: Path) -> bool:
     """Whether ``target`` is one of the files SQLite and the bot keep beside the database
-    (``-wal``, ``-shm``, ``-journal``, ``.lock``), however the paths are written."""
+    (``-wal``, ``-shm``, ``-journal``, ``.lock``, the erasure ledger ``.erased``), however
+    the paths are written."""
     database = source.resolve()
     place = target.resolve()
-    own = {
-        database.with_name(database.name + end) for end in ("-wal", "-shm", "-journal", ".lock")
-    }
+    ends = ("-wal", "-shm", "-journal", ".lock", LEDGER, LEDGER + ".partial")
+    own = {database.with_name(database.name + end) for end in ends}
     return place in own

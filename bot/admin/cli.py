@@ -281,11 +281,14 @@ async def run_retention_now(settings: Settings) -> None:
         report = await run_retention(app, utcnow())
     finally:
         await app.close()
+    # Opening the database already applied the erasure ledger again, before the run.
+    erased_again = app.erased_again + report.erased_again
     print(
         f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
         f"back, {report.strangers} who never joined erased; {report.outbox_pruned} sent"
         f" messages deleted; {report.room_reports_removed} room reports about people who"
-        " never used the bot deleted"
+        f" never used the bot deleted; {erased_again} erased again from the erasure"
+        f" ledger, {report.ledger_dropped} old ledger entries dropped"
     )
 
 

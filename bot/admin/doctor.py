@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.profile import load_profile
 from storage.db import migrations
+from storage.privacy.ledger import key_id, ledger_path, read_ledger
 
 
 @dataclass(frozen=True)
@@ -22,9 +24,12 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: Passes, but the operator should look at it (it does not fail the doctor).
+    warning: bool = False
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+        mark = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
+        return f"{mark} {self.name}: {self.detail}"
 
 
 def check_profile(settings: Settings) -> Check:
@@ -105,6 +110,74 @@ def check_database(settings: Settings) -> Check:
     pending = latest - int(version or 0)
     note = f"{pending} migrations pending (applied at start-up)" if pending else "up to date"
     return Check("database", True, f"{path}: integrity ok, schema {version} ({note})")
+
+
+def check_ledger(settings: Settings) -> Check:
+    """Whether the erasure ledger beside the database can be read, and was written under
+    this database's key: after a backup of another installation was restored, nobody in it
+    can be matched and no erasure would be redone (the bot says so too, but goes on)."""
+    name = "erasure ledger"
+    path = ledger_path(settings.db)
+    assert path is not None
+    contents = read_ledger(path)
+    key, erasures = _key_and_erasures(settings)
+    if contents.problem is not None:
+        return Check(
+            name,
+            True,
+            f"cannot read {contents.problem}; erasures a restored backup takes back cannot be"
+            " redone until it can",
+            warning=True,
+        )
+    if not contents.exists:
+        if erasures:
+            return Check(
+                name,
+                True,
+                f"{path} is missing, while the database records {erasures} erasures: those"
+                " from before this release are not in it, and if it was lost, a restored"
+                " backup would bring back whoever was erased since",
+                warning=True,
+            )
+        return Check(name, True, f"{path}: none yet (written at the first erasure)")
+    entries = contents.entries
+    mine = key_id(key) if key is not None else None
+    foreign = sum(1 for entry in entries if entry.key != mine)
+    if foreign:
+        return Check(
+            name,
+            False,
+            f"{path}: {foreign} of {len(entries)} erasures were written under another"
+            " installation key than this database's (a backup of another installation"
+            " restored here?): nobody can be matched to them and they are not redone; restore"
+            " this installation's own backup, or ask whoever answers for privacy",
+        )
+    if not os.access(path, os.W_OK):
+        return Check(name, True, f"{path} cannot be written; erasures would not be added", True)
+    oldest = f", the oldest of {entries[0].at[:10]}" if entries else ""
+    if contents.unreadable:
+        return Check(
+            name,
+            True,
+            f"{path}: {len(entries)} erasures{oldest}; {contents.unreadable} lines cut short"
+            " (a crash while writing) are skipped",
+            warning=True,
+        )
+    return Check(name, True, f"{path}: {len(entries)} erasures{oldest}, this database's key")
+
+
+def _key_and_erasures(settings: Settings) -> tuple[bytes | None, int]:
+    """The database's key of account hashes and how many erasures it records, read without
+    writing (nothing of either before the first start)."""
+    if not settings.db.is_file():
+        return None, 0
+    try:
+        with closing(sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT key FROM sanction_key WHERE id = 1").fetchone()
+            count = conn.execute("SELECT COUNT(*) FROM erasures").fetchone()[0]
+    except sqlite3.Error:
+        return None, 0  # an older or broken file: the database check says so
+    return (bytes(row[0]) if row else None), int(count)
 
 
 async def check_telegram(settings: Settings) -> Check:
@@ -294,6 +367,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         check_catalogs(),
         check_database(settings),
         check_disk(settings),
+        check_ledger(settings),
     ]
     platform_checks: dict[str, PlatformCheck] = {
         "telegram": check_telegram,

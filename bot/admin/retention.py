@@ -20,6 +20,11 @@ decisions about them, once they are as old as the retention period. And it delet
 nothing refers to any more: no row, no dialog still alive, no message still to be sent (a
 draft's photo when the draft expired; others go at once, when they are replaced or the
 draft stops).
+
+And it applies the erasure ledger again (:mod:`handlers.privacy.erased_again`): anyone a
+restored backup brought back after they were erased is erased again; and it drops the
+ledger's entries older than ``SAMENSPEL_ERASURE_LEDGER_KEEP_DAYS`` (a new file renamed over
+the old one in one step).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from bot.app import App
 from bot.router import DIALOG_LIFETIME
 from handlers import when
 from handlers.contract import Button, Reply
+from handlers.privacy.erased_again import redo_erasures
 from handlers.privacy.your_data import erase_person
 from storage.privacy.personal import Cause, ContentChoice
 from storage.privacy.retention import WARNING, months_before
@@ -57,6 +63,10 @@ class RetentionReport:
     room_reports_removed: int = 0
     #: Pictures nothing referred to any more, deleted.
     media_swept: int = 0
+    #: People a restored backup brought back after their erasure, erased again.
+    erased_again: int = 0
+    #: Entries of the erasure ledger older than the keep period, dropped.
+    ledger_dropped: int = 0
     #: False when the bot began to shut down before everyone was handled.
     finished: bool = True
 
@@ -79,6 +89,9 @@ async def run_retention(
             if stopping():
                 return
             yield user_id
+
+    # First whoever a restored backup brought back (normally nobody: a start-up did it).
+    redone = await redo_erasures(repos, app.profile, app.settings.zone, now, stopping=stopping)
 
     spared = 0
     for user_id in each(await retention.returned()):
@@ -151,6 +164,18 @@ async def run_retention(
         async with db.transaction():
             swept = await repos.media.sweep(live_since, live_since=live_since)
 
+    dropped = 0
+    if not stopping():
+        keep = timedelta(days=app.settings.erasure_ledger_keep_days)
+        try:
+            dropped = await repos.ledger.drop_before(now - keep)
+        except OSError as exc:
+            log.error(
+                "old entries could not be dropped from the erasure ledger path=%s error=%s",
+                repos.ledger.path,
+                exc.strerror or exc,
+            )
+
     report = RetentionReport(
         warned=warned,
         erased=erased,
@@ -160,11 +185,14 @@ async def run_retention(
         registrations_removed=removed,
         room_reports_removed=rooms,
         media_swept=swept,
+        erased_again=redone.erased,
+        ledger_dropped=dropped,
         finished=not stopping(),
     )
     log.info(
         "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d"
-        " registrations_removed=%d room_reports_removed=%d media_swept=%d finished=%s",
+        " registrations_removed=%d room_reports_removed=%d media_swept=%d erased_again=%d"
+        " ledger_dropped=%d finished=%s",
         report.warned,
         report.erased,
         report.spared,
@@ -173,6 +201,8 @@ async def run_retention(
         report.registrations_removed,
         report.room_reports_removed,
         report.media_swept,
+        report.erased_again,
+        report.ledger_dropped,
         report.finished,
     )
     return report

@@ -72,6 +72,7 @@ def privacy_statement(ctx: Context) -> Reply:
             "authority": privacy_profile.authority(ctx.lang),
             "connector": ctx.profile.connector(ctx.lang),
             "months": ctx.installation.retention_months,
+            "ledger_days": ctx.installation.erasure_ledger_keep_days,
         },
     )
 

@@ -269,9 +269,13 @@ class Sanctions:
         )
 
     async def _account(self, platform: str, platform_user_id: str, *, create: bool) -> str | None:
-        """The keyed hash that stands for an account: HMAC-SHA256 of its platform and id
-        under a random key made once for this installation and kept in its database, so
-        the hash cannot be worked out from an id without that database."""
+        key = await self.account_key(create=create)
+        return None if key is None else account_hash(key, platform, platform_user_id)
+
+    async def account_key(self, *, create: bool) -> bytes | None:
+        """The installation's random key of account hashes (see :func:`account_hash`),
+        made the first time ``create`` asks for it. Call it in a transaction when creating:
+        two processes asking at once get the same key."""
         key = await self.db.fetchval("SELECT key FROM sanction_key WHERE id = 1")
         if key is None:
             if not create:
@@ -281,8 +285,15 @@ class Sanctions:
                 (secrets.token_bytes(32),),
             )
             key = await self.db.fetchval("SELECT key FROM sanction_key WHERE id = 1")
-        account = f"{platform}\x00{platform_user_id}".encode()
-        return hmac.new(bytes(key), account, hashlib.sha256).hexdigest()
+        return bytes(key)
+
+
+def account_hash(key: bytes, platform: str, platform_user_id: str) -> str:
+    """The keyed hash that stands for an account: HMAC-SHA256 of its platform and id under
+    a random key made once for this installation and kept in its database, so the hash
+    cannot be worked out from an id without that database."""
+    account = f"{platform}\x00{platform_user_id}".encode()
+    return hmac.new(key, account, hashlib.sha256).hexdigest()
 
 
 class Activity:

@@ -23,7 +23,8 @@ at erasure, stored in ``erasures``, linked to nothing that identifies them (see
 An erasure is one short transaction over indexed rows (everyone else waits for it), and then
 its last steps in the background, in units of work of a few milliseconds each:
 
-    erase ──(commit)──► find rows of others that quote the person's deleted texts
+    erase ──(commit)──► a line in the erasure ledger beside the database (see ledger.py)
+      │                 ──► find rows of others that quote the person's deleted texts
       │                 (one pass per column, on a connection of its own, holding no one up)
       │                 ──► remove them a few at a time ──► empty the write-ahead log
       └─ notes the rows about the person (a ban on them, a decision on what they wrote):
@@ -62,6 +63,7 @@ from storage.clock import iso
 from storage.community.moderation import Sanctions
 from storage.db import Database
 from storage.media import DIALOG_PHOTO_KEYS, MediaStore
+from storage.privacy.ledger import ErasureLedger, LedgerEntry
 
 
 class Kind(StrEnum):
@@ -1064,6 +1066,11 @@ class PersonalStore:
                 }
             )
             ids = _account_ids(person)
+            # Written beside the database once this is committed (:meth:`scrub`), so that a
+            # backup restored later cannot bring the person back (storage.privacy.ledger).
+            ledger = await ErasureLedger(self.db).entry(
+                person.platform, person.platform_user_id, content.value, now
+            )
             for table in self.tables:
                 steps = table.delete_content if content is ContentChoice.DELETE else ()
                 steps += table.keep_content if content is ContentChoice.KEEP else ()
@@ -1085,7 +1092,10 @@ class PersonalStore:
                 " media, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     json.dumps(_needles(quoted), ensure_ascii=False),
-                    json.dumps({"names": names, "ids": ids, "about": about}, ensure_ascii=False),
+                    json.dumps(
+                        {"names": names, "ids": ids, "about": about, "ledger": ledger.to_json()},
+                        ensure_ascii=False,
+                    ),
                     content is ContentChoice.DELETE,
                     json.dumps(later),
                     json.dumps(sorted(media)),
@@ -1154,8 +1164,9 @@ class PersonalStore:
         return len(rows)
 
     async def scrub(self, scrub_id: int) -> None:
-        """An erasure's last steps: empty the reasons in the rows about the person that name
-        them, delete the content it took out of view and the pictures nobody uses any more,
+        """An erasure's last steps: write it in the erasure ledger beside the database
+        (:mod:`storage.privacy.ledger`), empty the reasons in the rows about the person that
+        name them, delete the content it took out of view and the pictures nobody uses any more,
         remove what quotes the person's deleted texts from others' rows, clean up after
         deleted content (the search index), then empty the write-ahead log.
 
@@ -1172,6 +1183,12 @@ class PersonalStore:
             return
         quotes = tuple(json.loads(row["quotes"]))
         named = json.loads(row["names"])
+        if isinstance(named, dict) and "ledger" in named:
+            # First, now that the erasure is committed: a restart before the end of these
+            # steps writes it again (the same line twice changes nothing).
+            entry = LedgerEntry.from_json(named["ledger"])
+            if entry is not None:
+                await ErasureLedger(self.db).write(entry)
         if isinstance(named, list):
             # Left by an erasure from before rows about the person were told apart: its
             # names (of five letters or more) are looked for in every row, as they were then.

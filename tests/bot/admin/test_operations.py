@@ -181,7 +181,15 @@ async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path
         )
         checks = await run_checks(settings)
     names = [check.name for check in checks]
-    assert names == ["settings", "profile", "catalogs", "database", "disk", "telegram"]
+    assert names == [
+        "settings",
+        "profile",
+        "catalogs",
+        "database",
+        "disk",
+        "erasure ledger",
+        "telegram",
+    ]
     assert all(check.ok for check in checks), [check.line() for check in checks]
     latest = dbmod.migrations()[-1][0]
     database = checks[3].detail
@@ -202,8 +210,10 @@ def test_the_doctor_passes_a_healthy_database_and_counts_its_pending_migrations(
     lines = capsys.readouterr().out.splitlines()
     assert f"ok   database: {path}: integrity ok, schema {latest - 1}" in lines[3]
     assert lines[3].endswith("(1 migrations pending (applied at start-up))")
-    assert [line[:4] for line in lines] == ["ok  "] * 5
+    assert [line[:4] for line in lines] == ["ok  "] * 6
     assert lines[4].startswith(f"ok   disk: {tmp_path}: writable, ")
+    ledger = f"ok   erasure ledger: {path}.erased: none yet (written at the first erasure)"
+    assert lines[5] == ledger
 
 
 def test_the_doctor_fails_a_database_with_a_damaged_index(
