@@ -3,6 +3,8 @@ first time they write or tap again, before the answer to what they sent."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.app import App
 from handlers.contract import Reply, Role
 from storage.clock import utcnow
@@ -398,3 +400,35 @@ async def test_the_welcome_is_sent_again_with_the_answer_when_the_event_comes_ag
     await app.router.handle(event, lost)
     await app.router.handle(event, delivered)
     assert sent[0][0] == "returning.title" and len(sent[0]) > 1
+
+
+async def _statements(app: App, chat: Chat, payload: str) -> list[str]:
+    """The statements the router runs for one tap (the transaction's own left out)."""
+    ran: list[str] = []
+    app.db.conn.set_trace_callback(ran.append)
+    try:
+        await chat.press_payload(payload)
+    finally:
+        app.db.conn.set_trace_callback(None)
+    return [
+        sql for sql in ran if sql.split()[0].upper() in {"SELECT", "INSERT", "UPDATE", "DELETE"}
+    ]
+
+
+async def test_a_return_costs_one_statement_more_and_nobody_else_pays_for_it(app: App) -> None:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    question = await _asks(bob)
+    await _blocks(app, bob)
+    ria = await connector(app)
+    await _answers(ria, question)
+    later = utcnow() + timedelta(minutes=5)
+    app.router.clock = lambda: later  # both were last seen minutes ago
+
+    ordinary = await _statements(app, anna, "menu")
+    returning = await _statements(app, bob, "menu")
+    assert bob.keys == ["returning.title", "menu.title"]
+    assert len(returning) == len(ordinary) + 1
+    assert not any("news_lapsed" in sql or "question_messages" in sql for sql in ordinary)
+    # And seen a moment ago, the same tap is as cheap as it was.
+    assert len(await _statements(app, anna, "menu")) < len(ordinary)
