@@ -3,7 +3,9 @@ first time they write or tap again, before the answer to what they sent."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 from bot.app import App
 from handlers.contract import Reply, Role
@@ -432,3 +434,23 @@ async def test_a_return_costs_one_statement_more_and_nobody_else_pays_for_it(app
     assert not any("news_lapsed" in sql or "question_messages" in sql for sql in ordinary)
     # And seen a moment ago, the same tap is as cheap as it was.
     assert len(await _statements(app, anna, "menu")) < len(ordinary)
+
+
+async def test_her_data_holds_the_news_that_stopped_and_since_when_in_words(app: App) -> None:
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    await anna.press("Thema's kiezen")
+    theme = next(p for _, p in anna.buttons() if p.startswith("news.themes:"))
+    await anna.press_payload(theme)
+    await _blocks(app, anna)
+
+    await anna.send("/mijngegevens")
+    assert anna.keys[0] == "returning.title"
+    [document] = [seen.reply.document for seen in anna.last if seen.reply.document]
+    data: dict[str, Any] = json.loads(document.data)
+    [lapsed] = data["sections"]["news_lapsed"]["rows"]
+    name = app.profile.theme(theme.partition(":")[2])
+    assert name is not None and lapsed["muted_themes"] == [name.name("nl")]
+    assert lapsed["neighbourhood_only"] == "nee"
+    [profile] = data["sections"]["users"]["rows"]
+    assert profile["unreachable_at"] is None and "Z" not in profile["away_since"]
