@@ -311,7 +311,15 @@ async def test_forged_and_stale_buttons_change_nothing(app: App) -> None:
     assert anna.keys == ["news.nothing_to_resume"]
 
     # Someone else's question, one that does not exist, or no number at all.
-    for payload in (f"q.show:{bobs}", "q.show:999999", "q.show:abc", "q.show:", "q.show:-1"):
+    forged = [
+        "q.show:999999",
+        "q.show:abc",
+        "q.show:",
+        "q.show:-1",
+        "q.show:²",
+        "q.show:" + "9" * 40,
+    ]
+    for payload in (f"q.show:{bobs}", *forged):
         await anna.press_payload(payload)
         assert anna.keys == ["questions.not_found"], payload
         assert "speeltuin" not in anna.text
