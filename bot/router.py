@@ -442,6 +442,7 @@ class Router:
         if thrown_away is not None:
             dialog = None
         ctx = self._context(event, user, dialog, now, sanctioned=arrival.restricted)
+        ctx.away_since = None if event.is_group else arrival.away_since
 
         try:
             response, keep_dialog = await self._dispatch(ctx, dropped=unreadable)
@@ -457,6 +458,10 @@ class Router:
             # Written with a photo or a file: no step reads it, so it goes back to them.
             given_back = Reply(key="general.caption_given_back", params={"text": event.caption})
             response.replies.insert(0, given_back)
+        if ctx.away_since is not None:
+            # Back after the bot could not reach them: first what they missed (after the
+            # handler, so that what this event changed counts), then the answer to it.
+            response.replies[:0] = await self._welcome_back(ctx)
 
         if response.end_dialog:
             next_dialog = None
@@ -480,6 +485,17 @@ class Router:
             replies = _by_label(replies)
         await self._offer_numbered_options(ctx, replies, writable=writable)
         return _Outcome(lang, replies, response.timers)
+
+    async def _welcome_back(self, ctx: Context) -> list[Reply]:
+        """What a person who comes back missed (the feature that answers it decides). It
+        only reads: should it fail, the event is answered without it."""
+        try:
+            return (await self._fallback(ctx, Fallback.RETURNED)).replies
+        except StorageUnavailable:
+            raise
+        except Exception:
+            log.exception("telling a returning person what they missed failed")
+            return []
 
     async def _offer_numbered_options(
         self, ctx: Context, replies: list[Reply], *, writable: bool

@@ -69,6 +69,9 @@ class Context:
     #: Whether a mute or ban may be in force for the person (read with the person, so that
     #: a gate looks up which one only when there is one).
     sanctioned: bool = False
+    #: The person comes back with this event after the bot could not reach them (they
+    #: blocked it): from when they may have missed something. None for everyone else.
+    away_since: datetime | None = None
 
     @property
     def lang(self) -> str:
@@ -424,6 +427,9 @@ class Fallback(StrEnum):
     IN_GROUP = "in_group"
     #: Someone joined a group or room the bot is in (an experiment's room welcomes them).
     JOINED_ROOM = "joined_room"
+    #: Put before the answer in a person's private chat when they come back after the bot
+    #: could not reach them (:attr:`Context.away_since`): what they missed, if anything.
+    RETURNED = "returned"
 
 
 #: A menu label's placeholders, filled from the profile in the reader's language (a name

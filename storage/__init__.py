@@ -37,6 +37,7 @@ from storage.privacy.ledger import ErasureLedger
 from storage.privacy.open_data import OpenData
 from storage.privacy.personal import PersonalStore
 from storage.privacy.retention import Retention
+from storage.returns import Missed, MissedQuestion, Returns
 from storage.stats import Stats
 from storage.undecrypted import Undecrypted, UndecryptedMessages
 from storage.users import Role, User, Users
@@ -86,11 +87,13 @@ class Repositories:
         self.tallies = Tallies(db)
         self.rooms = Rooms(db)
         self.meetings = Meetings(db)
-        # Someone who blocked the bot no longer gets "Wist je dat".
+        self.returns = Returns(db)
+        # Someone who blocked the bot no longer gets "Wist je dat" (kept as it was, for them
+        # to turn on again when they come back).
         self.outbox.on_unreachable(self._unsubscribe)
 
     async def _unsubscribe(self, user_id: int, now: datetime) -> None:
-        await self.subscriptions.unsubscribe(user_id)
+        await self.subscriptions.lapse(user_id, now)
 
 
 __all__ = [
@@ -110,11 +113,14 @@ __all__ = [
     "Invites",
     "Media",
     "MediaStore",
+    "Missed",
+    "MissedQuestion",
     "Option",
     "Outbox",
     "OutboxRow",
     "PlatformState",
     "Repositories",
+    "Returns",
     "Role",
     "StorageUnavailable",
     "StoredDialog",

@@ -3,7 +3,8 @@
 Every event starts here: who sent it, where they are in a dialog, and whether a mute or
 ban may apply. One query answers all three (a person has at most one dialog, and the
 sanctions_user index finds their few sanctions), so a tap in a list costs one trip to the
-database before the handler runs.
+database before the handler runs. The same row says whether they come back after the bot
+could not reach them (marking them seen clears that, so it is taken from the row first).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.clock import iso
+from storage.clock import iso, parse
 from storage.community.moderation import ACTIVE
 from storage.db import Database
 from storage.dialogs import StoredDialog, UnreadableDialog, dialog_from_row
@@ -37,6 +38,11 @@ class Arrival:
     restricted: bool
     #: Why the stored dialog could not be read (then ``dialog`` is None), else None.
     unreadable_dialog: str | None = None
+    #: They come back now after the bot could not reach them: from when they may have
+    #: missed something (see :mod:`storage.returns`). Read from the row before marking
+    #: them seen cleared it, so only once per return; None for everyone else, and when
+    #: nothing could be written (then they are still away).
+    away_since: datetime | None = None
 
 
 class Arrivals:
@@ -55,12 +61,15 @@ class Arrivals:
         if row is None:
             user = await self.users.touch(platform, platform_user_id, now) if writable else None
             return Arrival(user, None, False)
+        away_since = None
         if writable and not seen_lately(row, now):
             user = await self.users.touch(platform, platform_user_id, now)
+            if row["unreachable_at"] is not None:
+                away_since = parse(row["away_since"] or row["unreachable_at"])
         else:
             user = user_from_row(row)
         try:
             dialog, unreadable = dialog_from_row(row, "dialog_"), None
         except UnreadableDialog as exc:
             dialog, unreadable = None, str(exc)
-        return Arrival(user, dialog, bool(row["restricted"]), unreadable)
+        return Arrival(user, dialog, bool(row["restricted"]), unreadable, away_since)

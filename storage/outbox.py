@@ -486,12 +486,14 @@ class Outbox:
                 ((error[:500], row_id) for row_id, error in outcome.failed),
             )
         for row_id, chat_id, error in outcome.unreachable:
+            # The person first, while the row that met the block still counts as waiting
+            # for them: what they missed begins with it.
+            await self.mark_chat_unreachable(platform, chat_id, now, error)
             await self.db.execute(
                 "UPDATE outbox SET status = 'unreachable', attempts = attempts + 1,"
                 " last_error = ? WHERE id = ?",
                 (error[:500], row_id),
             )
-            await self.mark_chat_unreachable(platform, chat_id, now, error)
         if outcome.parts:
             await self.db.executemany(
                 "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'",
@@ -530,12 +532,18 @@ class Outbox:
     ) -> list[int]:
         """Whoever is reached in this chat blocked the bot: mark them, drop their pending rows.
 
-        Runs the :meth:`on_unreachable` hooks (unsubscribe) for each person; returns their ids.
-        Call it inside a transaction.
+        Someone reachable until now is away from here on, or from the oldest message still
+        waiting for them if that is older (``users.away_since``: coming back, they hear
+        what they missed since). Runs the :meth:`on_unreachable` hooks (unsubscribe) for
+        each person; returns their ids. Call it inside a transaction.
         """
         stamp = iso(now)
         rows = await self.db.fetchall(
-            "UPDATE users SET unreachable_at = ? WHERE platform = ? AND chat_id = ? RETURNING id",
+            "UPDATE users SET unreachable_at = ?1, away_since = CASE"
+            " WHEN unreachable_at IS NOT NULL THEN COALESCE(away_since, unreachable_at)"
+            " ELSE MIN(?1, COALESCE((SELECT MIN(o.created_at) FROM outbox o"
+            " WHERE o.platform = ?2 AND o.chat_id = ?3 AND o.status = 'pending'), ?1)) END"
+            " WHERE platform = ?2 AND chat_id = ?3 RETURNING id",
             (stamp, platform, chat_id),
         )
         await self.db.execute(

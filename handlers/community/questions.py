@@ -5,6 +5,7 @@ connector, who passes it on. The connector's answer comes back in this chat (the
 
     /vraag or a card's "Stel een vraag" ──► text ──► sent (thread #id)
     /mijnvragen ──► threads with messages ──Iets toevoegen──► text ──► added
+    q.show:<id> (the welcome back's button) ──► that thread ──Iets toevoegen──► ...
 """
 
 from __future__ import annotations
@@ -222,6 +223,22 @@ async def _thread(ctx: Context, question: Question) -> Reply:
             ]
         ],
     )
+
+
+@feature.action("q.show", role=Role.RESIDENT)
+async def show(ctx: Context) -> Response:
+    """One of one's own threads with every message (``q.show:<id>``): an answer that came
+    while the bot could not reach them, from the welcome back."""
+    question_id = parse_id(ctx.value)
+    question = await _own(ctx, question_id) if question_id else None
+    buttons = [
+        [Button(label="questions.btn_mine", payload="q.mine")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    if question is None:
+        return respond(Reply(key="questions.not_found", buttons=buttons))
+    thread = await _thread(ctx, question)
+    return respond(thread.model_copy(update={"buttons": [*thread.buttons, *buttons]}))
 
 
 @feature.action("q.add", role=Role.RESIDENT)

@@ -6,6 +6,7 @@ its participants). :func:`news_replies` is the one place a news message is made:
 composer's preview, the broadcast and the browse pages all show what it returns.
 
     💡 Wist je dat ──► Aanmelden / Afmelden
+                  (news.resume: the welcome back turns on again what stopped while away)
                   ├──► Thema's ──► ✓/✗ per theme
                   ├──► Alleen mijn wijk (aan/uit; asks for a neighbourhood if none)
                   └──► Lees het nieuws ──► page ◀ ▶
@@ -231,6 +232,24 @@ async def subscribe(ctx: Context) -> Response:
         return respond(_overview(ctx, subscription, "news.already_subscribed"))
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
     return respond(_overview(ctx, subscription, "news.subscribed"))
+
+
+@feature.action("news.resume", role=Role.RESIDENT)
+async def resume(ctx: Context) -> Response:
+    """Turn on again, as it was, the news that stopped while the bot could not reach them
+    (the welcome back offers it); a second tap, or a tap with nothing to turn on again,
+    says so and changes nothing."""
+    hood = ctx.profile.neighbourhood(ctx.user.neighbourhood)
+    subscriptions = ctx.repos.subscriptions
+    resumed = await subscriptions.resume(ctx.user.id, ctx.now, neighbourhood_only=hood is not None)
+    subscription = await subscriptions.get(ctx.user.id)
+    if resumed:
+        key = "news.resumed"
+    elif subscription is not None:
+        key = "news.already_subscribed"
+    else:
+        key = "news.nothing_to_resume"
+    return respond(_overview(ctx, subscription, key))
 
 
 @feature.action("news.unsub", role=Role.RESIDENT)

@@ -86,9 +86,8 @@ class Readable:
             return field.removesuffix("_cents"), shown
         if value is None:
             return field, None
-        if (field.endswith("_at") or field in {"at", "since", "not_before", "erase_after"}) and (
-            isinstance(value, str)
-        ):
+        moments = {"at", "since", "away_since", "not_before", "erase_after"}
+        if (field.endswith("_at") or field in moments) and isinstance(value, str):
             moment = parse(value)
             return field, self.moment(moment) if moment else value
         if field in _YES_NO and isinstance(value, int):
@@ -101,6 +100,11 @@ class Readable:
             return field, _LANGUAGES.get(str(value), value)
         if field == "options" and isinstance(value, list):
             return field, [option[0] for option in value if option]
+        if field == "muted_themes" and isinstance(value, list):
+            themes = [self.profile.theme(str(theme)) for theme in value]
+            return field, [
+                t.name(self.lang) if t else v for t, v in zip(themes, value, strict=True)
+            ]
         named = {
             "category": self.profile.category,
             "neighbourhood": self.profile.neighbourhood,

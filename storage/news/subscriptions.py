@@ -52,13 +52,65 @@ class Subscriptions:
         )
 
     async def subscribe(self, user_id: int, now: datetime) -> bool:
-        """Subscribe with every theme on; False when already subscribed (nothing changes)."""
+        """Subscribe with every theme on; False when already subscribed (nothing changes).
+
+        A subscription that lapsed while they could not be reached is not offered back any
+        more: this one replaces it."""
         changed = await self.db.execute_rowcount(
             "INSERT INTO news_subscriptions (user_id, subscribed_at) VALUES (?, ?)"
             " ON CONFLICT DO NOTHING",
             (user_id, iso(now)),
         )
+        if changed == 1:
+            await self.db.execute("DELETE FROM news_lapsed WHERE user_id = ?", (user_id,))
         return changed == 1
+
+    async def lapse(self, user_id: int, now: datetime) -> bool:
+        """Stop the news for someone who cannot be reached, keeping it as it was so that
+        they can turn it on again when they come back (:meth:`resume`); False when they were
+        not subscribed (a subscription that lapsed before stays as it was)."""
+        kept = await self.db.execute_rowcount(
+            "INSERT INTO news_lapsed (user_id, neighbourhood_only, muted_themes, lapsed_at)"
+            " SELECT s.user_id, s.neighbourhood_only, (SELECT json_group_array(m.theme)"
+            " FROM news_muted_themes m WHERE m.user_id = s.user_id), ?"
+            " FROM news_subscriptions s WHERE s.user_id = ? ON CONFLICT (user_id) DO UPDATE"
+            " SET neighbourhood_only = excluded.neighbourhood_only,"
+            " muted_themes = excluded.muted_themes, lapsed_at = excluded.lapsed_at",
+            (iso(now), user_id),
+        )
+        if kept:
+            await self.unsubscribe(user_id)
+        return kept == 1
+
+    async def resume(self, user_id: int, now: datetime, *, neighbourhood_only: bool) -> bool:
+        """Turn on again the subscription that lapsed while they could not be reached, with
+        the themes they had switched off; False when there is none (nothing changes).
+
+        ``neighbourhood_only``: whether "only my neighbourhood" may hold again (it was on,
+        and the caller knows their neighbourhood is still in the profile)."""
+        row = await self.db.fetchone(
+            "DELETE FROM news_lapsed WHERE user_id = ? RETURNING neighbourhood_only, muted_themes",
+            (user_id,),
+        )
+        if row is None or not await self.subscribe(user_id, now):
+            return False
+        only = neighbourhood_only and bool(row["neighbourhood_only"])
+        if only:
+            await self.set_neighbourhood_only(user_id, True)
+        muted = json.loads(row["muted_themes"])
+        await self.db.executemany(
+            "INSERT INTO news_muted_themes (user_id, theme) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            ((user_id, str(theme)) for theme in muted),
+        )
+        return True
+
+    async def lapsed(self, user_id: int) -> bool:
+        """Whether a subscription that lapsed while they could not be reached waits for
+        them to turn it on again."""
+        return (
+            await self.db.fetchval("SELECT 1 FROM news_lapsed WHERE user_id = ?", (user_id,))
+            is not None
+        )
 
     async def unsubscribe(self, user_id: int) -> bool:
         """Stop the news (and forget the preferences); False when not subscribed.

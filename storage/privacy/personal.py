@@ -412,6 +412,15 @@ TABLES: tuple[Table, ...] = (
         erase=("DELETE FROM news_muted_themes WHERE user_id = :user_id",),
     ),
     Table(
+        "news_lapsed",
+        Kind.PERSONAL,
+        '"Wist je dat" as you had it when it stopped because we could not reach you',
+        export="SELECT neighbourhood_only, muted_themes, lapsed_at FROM news_lapsed"
+        " WHERE user_id = :user_id",
+        json_columns=("muted_themes",),
+        erase=("DELETE FROM news_lapsed WHERE user_id = :user_id",),
+    ),
+    Table(
         "staff_cards",
         Kind.PERSONAL,
         "your introduction card as a civil servant",
@@ -861,8 +870,8 @@ TABLES: tuple[Table, ...] = (
         Kind.PERSONAL,
         "your profile: chat, name, language, neighbourhood, role, consent, when last seen",
         export="SELECT platform, platform_user_id, chat_id, display_name, language,"
-        " neighbourhood, role, consent_at, onboarded_at, unreachable_at, created_at,"
-        " last_seen_at FROM users WHERE id = :user_id",
+        " neighbourhood, role, consent_at, onboarded_at, unreachable_at, away_since,"
+        " created_at, last_seen_at FROM users WHERE id = :user_id",
         erase=("DELETE FROM users WHERE id = :user_id",),
     ),
 )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.app import App
-from storage.clock import utcnow
+from storage.clock import parse, utcnow
 from storage.outbox import Settlement
 
 
@@ -168,3 +168,43 @@ async def test_what_a_broadcast_asks_of_residents_finds_them_by_index_not_by_rea
                 sql,
                 plan,
             )
+
+
+async def test_someone_found_unreachable_is_away_since_the_oldest_message_that_met_the_block(
+    app: App,
+) -> None:
+    """What they missed begins with the row delivery tried when the platform refused it (it
+    was made before that moment), and a second refusal does not move that start."""
+    [anna, bob] = await _people(app, 2)
+    made = utcnow() - timedelta(minutes=5)
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(anna, [], kind="answer", now=made)
+        await app.repos.outbox.enqueue(bob, [], kind="answer", now=made)
+    [row] = await app.repos.outbox.for_user(anna)
+    refused = utcnow()
+    async with app.db.transaction():
+        await app.repos.outbox.settle(
+            "telegram", Settlement(unreachable=[(row.id, "0", "Forbidden")]), refused
+        )
+    stored = await app.db.fetchone(
+        "SELECT unreachable_at, away_since FROM users WHERE id = ?", (anna,)
+    )
+    assert stored is not None
+    assert parse(stored["away_since"]) == made and parse(stored["unreachable_at"]) == refused
+    [after] = await app.repos.outbox.for_user(anna)
+    assert (after.status, after.attempts) == ("unreachable", 1)
+
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable("telegram", "0", utcnow())
+    again = await app.db.fetchval("SELECT away_since FROM users WHERE id = ?", (anna,))
+    assert parse(again) == made
+
+    # Nothing waiting: away from the moment they were found unreachable.
+    [sent] = await app.repos.outbox.for_user(bob)
+    async with app.db.transaction():
+        await app.repos.outbox.settle("telegram", Settlement(sent=[sent.id]), utcnow())
+        found = utcnow()
+        await app.repos.outbox.mark_chat_unreachable("telegram", "1", found)
+    assert parse(await app.db.fetchval("SELECT away_since FROM users WHERE id = ?", (bob,))) == (
+        found
+    )

@@ -406,6 +406,7 @@ for _table in (
     "experiment_proposal_followers",
     "news_subscriptions",
     "news_muted_themes",
+    "news_lapsed",
     "staff_cards",
     "retention_notices",
     "room_welcomes",

@@ -1,0 +1,75 @@
+"""Welcome back: someone the bot could not reach (they blocked it, left the direct chat) hears
+what they missed when they write again.
+
+While they were away the connector may have answered or closed their questions (the answer
+waits under "Mijn vragen"), and their "Wist je dat" stopped. The first time they write or tap
+again, a short word comes before the answer to what they sent, in their private chat only:
+
+    (any message or tap) ──► 👋 Welkom terug! Dit heb je gemist:
+                              • answers and closings ──► Bekijk vraag #id / Mijn vragen
+                              • news stopped ──────────► Wist je dat weer aanzetten
+                                                          (news.resume, handlers/news)
+                          ──► the answer to what they sent
+
+Once per return (the router hears of it once: see :class:`storage.arrivals.Arrival`);
+nothing when nothing was missed, nor for a banned person.
+"""
+
+from __future__ import annotations
+
+from handlers.answers import excerpt
+from handlers.contract import Button, Reply, Response, respond
+from handlers.feature import Context, Fallback, Feature
+from storage.community.moderation import SanctionKind
+
+feature = Feature("returning")
+
+#: Questions listed one by one (more are under "Mijn vragen").
+SHOWN_QUESTIONS = 5
+#: Questions that get a button of their own.
+QUESTION_BUTTONS = 3
+EXCERPT = 60
+
+
+@feature.fallback(Fallback.RETURNED)
+async def welcome_back(ctx: Context) -> Response:
+    """What the person missed while the bot could not reach them; nothing if nothing."""
+    since = ctx.away_since
+    if since is None or not ctx.user.consented or ctx.event.is_group:
+        return respond()
+    if ctx.sanctioned:
+        sanction = await ctx.repos.sanctions.active(ctx.user.id, ctx.now)
+        if sanction is not None and sanction.kind is SanctionKind.BAN:
+            return respond()
+    missed = await ctx.repos.returns.missed(ctx.user.id, since, limit=SHOWN_QUESTIONS)
+    if not missed:
+        return respond()
+    connector = ctx.profile.connector(ctx.lang)
+    parts: list[Reply] = []
+    buttons: list[list[Button]] = []
+    for question in missed.questions:
+        if question.answered and question.closed:
+            key = "returning.answered_closed"
+        elif question.answered:
+            key = "returning.answered"
+        else:
+            key = "returning.closed"
+        text = excerpt(question.text, EXCERPT)
+        parts.append(
+            Reply(key=key, params={"id": question.id, "connector": connector, "text": text})
+        )
+        if len(buttons) < QUESTION_BUTTONS:
+            show = Button(
+                label="returning.btn_question",
+                payload=f"q.show:{question.id}",
+                params={"id": question.id},
+            )
+            buttons.append([show])
+    if missed.more:
+        parts.append(Reply(key="returning.more"))
+    if missed.questions:
+        buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
+    if missed.news:
+        parts.append(Reply(key="returning.news_off"))
+        buttons.append([Button(label="returning.btn_news", payload="news.resume")])
+    return respond(Reply(key="returning.title", parts=parts, buttons=buttons))

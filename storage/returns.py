@@ -1,0 +1,83 @@
+"""What someone missed while the bot could not reach them, read when they come back.
+
+A person is marked unreachable when a platform refuses to deliver to them (they blocked the
+bot, left the direct chat); from then on nothing is queued for them, and their "Wist je dat"
+lapses (:meth:`storage.news.subscriptions.Subscriptions.lapse`). When they write again, the
+router learns from the row it reads anyway that they were away (``users.away_since``, see
+:class:`storage.arrivals.Arrival`), and only then is this one statement run: the answers to
+and closings of their questions since, and a lapsed subscription to turn on again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.clock import iso
+from storage.db import Database
+
+#: Questions answered or closed since ``:since`` (the most recent first, ``:limit`` + 1 of
+#: them, so that the caller knows there are more), then a lapsed subscription.
+_MISSED = (
+    "SELECT * FROM (SELECT q.id, (SELECT m.text FROM question_messages m"
+    " WHERE m.question_id = q.id ORDER BY m.id LIMIT 1) AS text,"
+    " EXISTS (SELECT 1 FROM question_messages m WHERE m.question_id = q.id"
+    " AND m.side = 'connector' AND m.at >= :since) AS answered,"
+    " q.status = 'closed' AND q.updated_at >= :since AS closed"
+    " FROM questions q WHERE q.user_id = :user_id AND q.updated_at >= :since"
+    " AND (answered OR closed) ORDER BY q.updated_at DESC, q.id DESC LIMIT :limit + 1)"
+    " UNION ALL SELECT NULL, NULL, 0, 0 FROM news_lapsed l"
+    " WHERE l.user_id = :user_id AND l.lapsed_at >= :since"
+    " AND NOT EXISTS (SELECT 1 FROM news_subscriptions s WHERE s.user_id = :user_id)"
+)
+
+
+@dataclass(frozen=True)
+class MissedQuestion:
+    """One of the person's questions the connector answered or closed while they were away."""
+
+    id: int
+    #: The person's own first message of the thread (how they recognise it).
+    text: str
+    answered: bool
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Missed:
+    """What a person who comes back missed."""
+
+    questions: list[MissedQuestion]
+    #: More questions than those listed were answered or closed.
+    more: bool
+    #: Their "Wist je dat" lapsed while they were away and can be turned on again.
+    news: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.questions) or self.news
+
+
+class Returns:
+    """Reads what someone missed while the bot could not reach them."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def missed(self, user_id: int, since: datetime, *, limit: int) -> Missed:
+        """What happened for ``user_id`` from ``since`` on that they were not told of: at
+        most ``limit`` questions (the most recent first)."""
+        rows = await self.db.fetchall(
+            _MISSED, {"user_id": user_id, "since": iso(since), "limit": limit}
+        )
+        questions = [
+            MissedQuestion(
+                id=int(row["id"]),
+                text=row["text"] or "",
+                answered=bool(row["answered"]),
+                closed=bool(row["closed"]),
+            )
+            for row in rows
+            if row["id"] is not None
+        ]
+        news = any(row["id"] is None for row in rows)
+        return Missed(questions[:limit], len(questions) > limit, news)
