@@ -283,3 +283,14 @@ async def admin_problem(client: AsyncClient, room: str) -> str | None:
     if short:
         return f"the bot's power level {own} is too low for: {', '.join(short)}"
     return None
+
+
+async def predecessor(client: AsyncClient, room: str) -> str | None:
+    """The room this one replaced (its creation names it after a room upgrade); None when
+    it replaced none. A creation that cannot be read is a :class:`RoomError`."""
+    state = await client.room_get_state_event(room, "m.room.create")
+    if isinstance(state, RoomGetStateEventError):
+        raise _refused(state)
+    found = state.content.get("predecessor")
+    old = found.get("room_id") if isinstance(found, dict) else None
+    return old if isinstance(old, str) else None
