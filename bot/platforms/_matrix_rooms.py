@@ -25,6 +25,7 @@ from nio import (
     MegolmEvent,
     RoomBanError,
     RoomGetEventError,
+    RoomGetStateError,
     RoomGetStateEventError,
     RoomInviteError,
     RoomPutStateError,
@@ -294,3 +295,20 @@ async def predecessor(client: AsyncClient, room: str) -> str | None:
     found = state.content.get("predecessor")
     old = found.get("room_id") if isinstance(found, dict) else None
     return old if isinstance(old, str) else None
+
+
+async def carry_levels_before_mute(client: AsyncClient, old: str, new: str) -> int:
+    """A room upgrade copies the power levels (a muted member stays at -1 in the new room)
+    but not the level each muted member had before, kept in the old room's state: copied
+    here, so that a mute's end in the new room gives it back. Returns how many."""
+    state = await client.room_get_state(old)
+    if isinstance(state, RoomGetStateError):
+        raise _refused(state)
+    carried = 0
+    for event in state.events:
+        content = event.get("content") if isinstance(event, dict) else None
+        key = event.get("state_key") if isinstance(event, dict) else None
+        if event.get("type") == LEVEL_BEFORE_MUTE and content and isinstance(key, str):
+            await _put(client, new, LEVEL_BEFORE_MUTE, content, key)
+            carried += 1
+    return carried

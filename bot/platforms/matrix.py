@@ -68,7 +68,7 @@ from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
 from bot.router import Undelivered
-from handlers.contract import Event, Platform, Reply
+from handlers.contract import Event, Platform, Reply, RoomError
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -567,6 +567,7 @@ class Matrix:
                 with contextlib.suppress(ClientError, TimeoutError, OSError):
                     await client.room_leave(new)
             return
+        await self._carry_mutes(old, new)
         if not await self.app.room_upgraded(PLATFORM, old, new):
             return
         await self._load_linked()
@@ -576,6 +577,15 @@ class Matrix:
         # The old room is over: the bot leaves it (nobody's chat, no experiment's room).
         with contextlib.suppress(ClientError, TimeoutError, OSError):
             await client.room_leave(old)
+
+    async def _carry_mutes(self, old: str, new: str) -> None:
+        """What the mutes in the old room need in the new one (see
+        :func:`_matrix_rooms.carry_levels_before_mute`); a failure costs a muted moderator
+        their level at the mute's end at worst, so the room moves all the same."""
+        try:
+            await _matrix_rooms.carry_levels_before_mute(self._client, old, new)
+        except (RoomError, ClientError, TimeoutError, OSError) as exc:
+            log.warning("matrix mutes not carried to room=%s: %s", pseudonym(new), exc)
 
     async def _replacement_refused(self, old: str, new: str, why: str) -> None:
         """The bot may not enter the room that replaced an experiment's room: the staff

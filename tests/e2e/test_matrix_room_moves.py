@@ -24,6 +24,7 @@ from tests.e2e.matrix_support import (
     bot_settings,
     containing,
 )
+from tests.e2e.rooms_support import mutes_end_now
 from tests.e2e.synapse import SynapseServer
 from tests.e2e.telegram_support import running_bot
 from tests.e2e.test_matrix_rooms import (
@@ -31,6 +32,7 @@ from tests.e2e.test_matrix_rooms import (
     _ban_for_threat,
     _group,
     _link,
+    _mute_for_a_week,
     _people,
     _report_by_reply,
     _take_part,
@@ -55,10 +57,14 @@ async def _levels(room: Room, wim: MatrixResident, **users: int) -> None:
 
 
 async def _linked(
-    synapse: SynapseServer, wim: MatrixResident, bot_id: str, members: list[MatrixResident]
+    synapse: SynapseServer,
+    wim: MatrixResident,
+    bot_id: str,
+    members: list[MatrixResident],
+    level: int = BOT_LEVEL,
 ) -> Room:
     room = await _group(synapse, wim, bot_id, members)
-    await _levels(room, wim, **{bot_id: BOT_LEVEL})
+    await _levels(room, wim, **{bot_id: level})
     await _link(room, wim, bot_id)
     return room
 
@@ -131,17 +137,22 @@ async def test_a_bot_kicked_by_a_moderator_tells_the_linker_and_koppel_elsewhere
         ]
 
 
-async def test_an_upgraded_room_the_bot_may_join_moves_with_its_bans_and_participants(
+async def test_an_upgraded_room_the_bot_may_join_moves_with_its_bans_mutes_and_participants(
     synapse: SynapseServer, residents: Residents, tmp_path: Path
 ) -> None:
     settings = await bot_settings(synapse, tmp_path / "bot")
     bot_id = settings.matrix_user or ""
     async with running_bot(settings) as app:
         wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
-        room = await _linked(synapse, wim, bot_id, [kim])
+        # The bot may change power levels (to mute); Kim helps out at level 25.
+        room = await _linked(synapse, wim, bot_id, [kim], level=100)
+        await _levels(room, wim, **{kim.user_id: 25})
         for person in (anna, bob):
             await _take_part(person, room)
         await _bob_banned(room, anna, bob, ria)
+        rude = await send_in(kim, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        await _report_by_reply(anna, room, rude)
+        await _mute_for_a_week(room, ria, kim)
         # Anyone may join Wim's room (and so its replacement).
         public = await wim.client.room_put_state(
             room.room_id, "m.room.join_rules", {"join_rule": "public"}
@@ -156,6 +167,10 @@ async def test_an_upgraded_room_the_bot_may_join_moves_with_its_bans_and_partici
         await accept_invite(anna, new_id)
         await new.wait_for_bot(bot_id, "Welkom in de groep")
         assert new.member(bob.user_id) == "ban"
+        # Kim is still muted there, and at its end gets her own level back.
+        assert new.power_level(kim.user_id) == -1
+        await mutes_end_now(app, WAIT_SECONDS)
+        assert new.power_level(kim.user_id) == 25
         # Nothing went wrong, so Wim was not bothered.
         assert not [m for m in wim.replies() if "vervangen" in m.body or "gehaald" in m.body]
 
