@@ -312,3 +312,23 @@ async def carry_levels_before_mute(client: AsyncClient, old: str, new: str) -> i
             await _put(client, new, LEVEL_BEFORE_MUTE, content, key)
             carried += 1
     return carried
+
+
+async def removal(client: AsyncClient, room: str) -> str | None:
+    """How the bot's membership of a room it is no longer in ended: ``leave`` or ``ban``
+    when someone else removed it, None when it left by itself (or it cannot be read).
+    A homeserver shows a room's state to a former member as it was when they left."""
+    state = await client.room_get_state(room)
+    if isinstance(state, RoomGetStateError):
+        return None
+    for event in state.events:
+        if (
+            isinstance(event, dict)
+            and event.get("type") == "m.room.member"
+            and event.get("state_key") == client.user_id
+        ):
+            content = event.get("content")
+            membership = content.get("membership") if isinstance(content, dict) else None
+            if membership in ("leave", "ban") and event.get("sender") != client.user_id:
+                return str(membership)
+    return None

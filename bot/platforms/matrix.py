@@ -526,6 +526,8 @@ class Matrix:
                 except Exception:
                     log.exception("matrix could not note room=%s gone", pseudonym(room_id))
         everything, self._replacements_seen = not self._replacements_seen, True
+        if everything:
+            await self._removed_while_stopped(response)
         for room_id in sorted(self._linked):
             room = client.rooms.get(room_id)
             new = room.replacement_room if room is not None else None
@@ -541,6 +543,22 @@ class Matrix:
                     await self._follow_replacement(room_id, new)
                 except Exception:
                     log.exception("matrix could not follow room=%s", pseudonym(room_id))
+
+    async def _removed_while_stopped(self, response: SyncResponse) -> None:
+        """At the start: a linked room the bot is not in, whose removal no sync brought (a
+        sync of the whole state names only the rooms one is in), is asked about."""
+        client = self._client
+        for room in await self.app.repos.rooms.all(PLATFORM):
+            chat = room.chat_id
+            if room.gone or chat in client.rooms or chat in client.invited_rooms:
+                continue
+            if chat in response.rooms.leave:
+                continue  # the sync brought it: looked at above
+            try:
+                if await _matrix_rooms.removal(client, chat) is not None:
+                    await self.app.room_gone(PLATFORM, chat)
+            except Exception:
+                log.exception("matrix could not look at room=%s", pseudonym(chat))
 
     async def _follow_replacement(self, old: str, new: str) -> None:
         """Join the room that replaced an experiment's room and move the room there; if the

@@ -219,3 +219,24 @@ async def test_an_upgraded_room_the_bot_may_not_join_is_followed_once_it_is_invi
         user = await app.repos.users.find("matrix", wim.user_id)
         assert user is not None and user.chat_id == wim.room_id
         assert all("Welkom bij" not in body for body in new.bot_messages(bot_id))
+
+
+async def test_a_bot_kicked_while_it_was_stopped_notices_at_its_start_and_tells_the_linker_once(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, *_ = await _people(app, residents, bot_id)
+        room = await _linked(synapse, wim, bot_id, [kim])
+    kicked = await wim.client.room_kick(room.room_id, bot_id)
+    assert not isinstance(kicked, ErrorResponse), kicked
+    async with running_bot(settings) as app:
+        await wim.wait_for_reply(containing("De bot is uit de groep"))
+        [gone] = await app.repos.rooms.all()
+        assert (gone.chat_id, gone.gone) == (room.room_id, True)
+    # Started once more: nothing new.
+    async with running_bot(settings) as app:
+        await wim.send("/help")
+        await wim.wait_for_reply(containing("Met Samenspel praat je mee"))
+    assert sum("De bot is uit de groep" in m.body for m in wim.replies()) == 1
