@@ -18,11 +18,14 @@ from handlers.catalog import Catalog
 from handlers.consultations.jobs import seed_evaluations
 from handlers.contract import Button, Installation, Reply
 from handlers.experiments.join import experiment_seeds
+from handlers.experiments.rooms import invite_participants
 from handlers.feature import Registry
 from handlers.privacy.erased_again import redo_erasures
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
 from storage.clock import utcnow
+from storage.experiments.rooms import Room
+from storage.users import Role
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +163,85 @@ class App:
                 subject=f"room:{room.id}",
                 detail={"platform": platform, "experiment": room.experiment_id},
             )
+            await self._tell_linker(room, "rooms.gone", now)
         log.warning(
             "the bot is no longer in an experiment room platform=%s room=%d", platform, room.id
         )
+
+    async def room_upgraded(self, platform: str, chat_id: str, new_chat_id: str) -> bool:
+        """A room was replaced by a new one on its platform (a Matrix room upgrade) and the
+        bot is in the new one: an experiment's room linked in the old one moves there as
+        after /koppel in a new group (:meth:`storage.experiments.rooms.Rooms.link`): the
+        old one counts as gone, the mutes and bans in force are carried out in the new one,
+        and the participants are invited there. Adapters report here; whether a room moved
+        (False: none was linked in the old one, or it moved already)."""
+        now = self.router.clock()
+        async with self.db.transaction():
+            old = await self.repos.rooms.of_chat(platform, chat_id)
+            if old is None or await self.repos.rooms.of_chat(platform, new_chat_id) is not None:
+                return False
+            by = await self.repos.rooms.linked_by(old.id)
+            await self.repos.rooms.gone(platform, chat_id, now)
+            room = await self.repos.rooms.link(old.experiment_id, platform, new_chat_id, by, now)
+            if room is None:
+                return False
+            invited = await invite_participants(self.repos, room, now)
+            await self.repos.audit.record(
+                "room.upgrade",
+                now=now,
+                actor="bot",
+                subject=f"experiment:{room.experiment_id}",
+                detail={"platform": platform, "room": room.id, "invited": invited},
+            )
+        log.info(
+            "an experiment's room moved to its replacement platform=%s room=%d", platform, room.id
+        )
+        return True
+
+    async def room_upgrade_failed(self, platform: str, chat_id: str, why: str) -> None:
+        """A linked room was replaced by a new one the bot could not enter (not invited,
+        say): the staff member who linked it hears so, and that an invite for the bot there
+        is enough. The room stays where it is meanwhile."""
+        now = self.router.clock()
+        async with self.db.transaction():
+            room = await self.repos.rooms.of_chat(platform, chat_id)
+            if room is None:
+                return
+            await self.repos.audit.record(
+                "room.upgrade_failed",
+                now=now,
+                actor="bot",
+                subject=f"room:{room.id}",
+                detail={"platform": platform, "error": why[:200]},
+            )
+            await self._tell_linker(room, "rooms.upgrade_failed", now)
+        log.warning(
+            "an experiment's room was replaced, the bot could not follow platform=%s room=%d: %s",
+            platform,
+            room.id,
+            why,
+        )
+
+    async def _tell_linker(self, room: Room, key: str, now: datetime) -> None:
+        """Tell the staff member who linked a room about it, in private (not someone who is
+        no longer staff: they could not link it again)."""
+        user_id = await self.repos.rooms.linked_by(room.id)
+        user = await self.repos.users.get(user_id) if user_id is not None else None
+        if user is None or not user.role.allows(Role.CIVIL_SERVANT):
+            return
+        experiment = await self.repos.experiments.get(room.experiment_id)
+        groups = await self.repos.recipients.by_language([user.id], self.catalog.default)
+        for lang in groups:
+            reply = Reply(
+                key=key,
+                params={
+                    "title": experiment.title(lang) if experiment else "",
+                    "id": room.experiment_id,
+                },
+            )
+            await self.repos.outbox.enqueue(
+                user.id, [reply.model_dump(mode="json")], kind="room", now=now
+            )
 
     async def room_join_request(self, platform: str, chat_id: str, account: str) -> bool | None:
         """Someone asks to enter a group through an invite link that needs approval:

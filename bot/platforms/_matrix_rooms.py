@@ -25,6 +25,7 @@ from nio import (
     MegolmEvent,
     RoomBanError,
     RoomGetEventError,
+    RoomGetStateError,
     RoomGetStateEventError,
     RoomInviteError,
     RoomPutStateError,
@@ -282,4 +283,52 @@ async def admin_problem(client: AsyncClient, room: str) -> str | None:
     short = [f"{what} ({level})" for what, level in needed.items() if own < level]
     if short:
         return f"the bot's power level {own} is too low for: {', '.join(short)}"
+    return None
+
+
+async def predecessor(client: AsyncClient, room: str) -> str | None:
+    """The room this one replaced (its creation names it after a room upgrade); None when
+    it replaced none. A creation that cannot be read is a :class:`RoomError`."""
+    state = await client.room_get_state_event(room, "m.room.create")
+    if isinstance(state, RoomGetStateEventError):
+        raise _refused(state)
+    found = state.content.get("predecessor")
+    old = found.get("room_id") if isinstance(found, dict) else None
+    return old if isinstance(old, str) else None
+
+
+async def carry_levels_before_mute(client: AsyncClient, old: str, new: str) -> int:
+    """A room upgrade copies the power levels (a muted member stays at -1 in the new room)
+    but not the level each muted member had before, kept in the old room's state: copied
+    here, so that a mute's end in the new room gives it back. Returns how many."""
+    state = await client.room_get_state(old)
+    if isinstance(state, RoomGetStateError):
+        raise _refused(state)
+    carried = 0
+    for event in state.events:
+        content = event.get("content") if isinstance(event, dict) else None
+        key = event.get("state_key") if isinstance(event, dict) else None
+        if event.get("type") == LEVEL_BEFORE_MUTE and content and isinstance(key, str):
+            await _put(client, new, LEVEL_BEFORE_MUTE, content, key)
+            carried += 1
+    return carried
+
+
+async def removal(client: AsyncClient, room: str) -> str | None:
+    """How the bot's membership of a room it is no longer in ended: ``leave`` or ``ban``
+    when someone else removed it, None when it left by itself (or it cannot be read).
+    A homeserver shows a room's state to a former member as it was when they left."""
+    state = await client.room_get_state(room)
+    if isinstance(state, RoomGetStateError):
+        return None
+    for event in state.events:
+        if (
+            isinstance(event, dict)
+            and event.get("type") == "m.room.member"
+            and event.get("state_key") == client.user_id
+        ):
+            content = event.get("content")
+            membership = content.get("membership") if isinstance(content, dict) else None
+            if membership in ("leave", "ban") and event.get("sender") != client.user_id:
+                return str(membership)
     return None

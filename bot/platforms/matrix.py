@@ -15,6 +15,9 @@ sent to a chat that has become a group since: what waits for its resident is hel
 invited to a new direct chat and it goes there once she joins (or back in the room once
 she is alone there again). A chat its resident left is nobody's, whoever stays in it.
 
+An experiment's room the bot is kicked or banned from is reported gone; one that is
+upgraded (a tombstone names its replacement) is followed into the new room.
+
 Encrypted rooms work like plain ones: messages are decrypted on arrival, replies encrypted
 for every device in the room (devices are trusted on first use; a device whose key changes
 is not). A message whose key has not arrived waits for it (across restarts too) and after a
@@ -48,6 +51,7 @@ from nio import (
     RoomMessage,
     RoomMessagesResponse,
     RoomPreset,
+    RoomUpgradeEvent,
     StickerEvent,
     SyncResponse,
 )
@@ -64,7 +68,7 @@ from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
 from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
 from bot.router import Undelivered
-from handlers.contract import Event, Platform, Reply
+from handlers.contract import Event, Platform, Reply, RoomError
 from storage.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -140,6 +144,9 @@ class Matrix:
         self._joined: dict[str, tuple[str | None, int]] = {}
         #: Experiments' rooms: always groups, however few are in them.
         self._linked: set[str] = set()
+        #: Whether every linked room's replacement (a room upgrade) was looked at since the
+        #: start; after that, only those a sync brings news of.
+        self._replacements_seen = False
         #: When each person was last invited to a direct chat from a group.
         self._invited: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
@@ -320,6 +327,7 @@ class Matrix:
         await self._client.receive_response(response)
         await self._keep_keys()
         await self._accept_invites(response)
+        await self._follow_linked(response)
         await self._fill_gaps(response)
         decrypted, notices = await self._keys.retry(self._client)
         incoming = [*decrypted, *_timeline(response)]
@@ -497,6 +505,116 @@ class Matrix:
         for room_id in gone:
             self._joined.pop(room_id, None)
             await self._unreachable(room_id)
+
+    async def _follow_linked(self, response: SyncResponse) -> None:
+        """Experiments' rooms the bot was removed from, or that a new room replaced.
+
+        Kicked or banned by someone else, the room is reported gone (the staff member who
+        linked it hears so and may link another). A room upgrade leaves a tombstone naming
+        the new room: the bot joins it and the experiment's room moves there. Looked at are
+        the replacements whose tombstone this sync brought, those the bot was invited to
+        just now, and at the first sync after a start all of them: a restart replays
+        nothing twice (a room that moved is no longer linked, and a room marked gone stays
+        so).
+        """
+        client = self._client
+        own = client.user_id
+        for room_id, info in response.rooms.leave.items():
+            if room_id in self._linked and _removed_by_others(info.timeline.events, own):
+                try:
+                    await self.app.room_gone(PLATFORM, room_id)
+                except Exception:
+                    log.exception("matrix could not note room=%s gone", pseudonym(room_id))
+        everything, self._replacements_seen = not self._replacements_seen, True
+        if everything:
+            await self._removed_while_stopped(response)
+        for room_id in sorted(self._linked):
+            room = client.rooms.get(room_id)
+            new = room.replacement_room if room is not None else None
+            if not new or new == room_id or room_id in response.rooms.leave:
+                continue
+            info = response.rooms.join.get(room_id)
+            news = info is not None and any(
+                isinstance(event, RoomUpgradeEvent)
+                for event in [*info.state, *info.timeline.events]
+            )
+            if everything or news or new in response.rooms.invite:
+                try:
+                    await self._follow_replacement(room_id, new)
+                except Exception:
+                    log.exception("matrix could not follow room=%s", pseudonym(room_id))
+
+    async def _removed_while_stopped(self, response: SyncResponse) -> None:
+        """At the start: a linked room the bot is not in, whose removal no sync brought (a
+        sync of the whole state names only the rooms one is in), is asked about."""
+        client = self._client
+        for room in await self.app.repos.rooms.all(PLATFORM):
+            chat = room.chat_id
+            if room.gone or chat in client.rooms or chat in client.invited_rooms:
+                continue
+            if chat in response.rooms.leave:
+                continue  # the sync brought it: looked at above
+            try:
+                if await _matrix_rooms.removal(client, chat) is not None:
+                    await self.app.room_gone(PLATFORM, chat)
+            except Exception:
+                log.exception("matrix could not look at room=%s", pseudonym(chat))
+
+    async def _follow_replacement(self, old: str, new: str) -> None:
+        """Join the room that replaced an experiment's room and move the room there; if the
+        homeserver refuses (the bot is not invited), the staff member who linked it hears
+        so, once. Only a room created to replace this one takes its place: a tombstone may
+        name any room."""
+        client = self._client
+        was_in = new in client.rooms and _member(client.rooms[new], client.user_id)
+        try:
+            answer = await client.join(new)
+        except (ClientError, TimeoutError, OSError) as exc:
+            log.warning("matrix could not join replacement room=%s: %s", pseudonym(new), exc)
+            return  # tried again at the next start, or when the bot is invited there
+        if isinstance(answer, JoinError):
+            await self._replacement_refused(old, new, str(answer.message))
+            return
+        if await _matrix_rooms.predecessor(client, new) != old:
+            log.warning(
+                "matrix room=%s names room=%s as its replacement, which does not replace it",
+                pseudonym(old),
+                pseudonym(new),
+            )
+            if not was_in:
+                with contextlib.suppress(ClientError, TimeoutError, OSError):
+                    await client.room_leave(new)
+            return
+        await self._carry_mutes(old, new)
+        if not await self.app.room_upgraded(PLATFORM, old, new):
+            return
+        await self._load_linked()
+        log.info(
+            "matrix experiment room moved from room=%s to room=%s", pseudonym(old), pseudonym(new)
+        )
+        # The old room is over: the bot leaves it (nobody's chat, no experiment's room).
+        with contextlib.suppress(ClientError, TimeoutError, OSError):
+            await client.room_leave(old)
+
+    async def _carry_mutes(self, old: str, new: str) -> None:
+        """What the mutes in the old room need in the new one (see
+        :func:`_matrix_rooms.carry_levels_before_mute`); a failure costs a muted moderator
+        their level at the mute's end at worst, so the room moves all the same."""
+        try:
+            await _matrix_rooms.carry_levels_before_mute(self._client, old, new)
+        except (RoomError, ClientError, TimeoutError, OSError) as exc:
+            log.warning("matrix mutes not carried to room=%s: %s", pseudonym(new), exc)
+
+    async def _replacement_refused(self, old: str, new: str, why: str) -> None:
+        """The bot may not enter the room that replaced an experiment's room: the staff
+        member who linked it is told once per replacement (not again at each start)."""
+        key = f"replacement_refused:{old}"
+        state = self.app.repos.platform_state
+        if await state.get(PLATFORM, key) == new:
+            return
+        await self.app.room_upgrade_failed(PLATFORM, old, why)
+        async with self.app.db.transaction():
+            await state.set(PLATFORM, key, new, utcnow())
 
     async def _private_again(self, room_id: str) -> None:
         """Others left a person's chat: what waited for her goes now."""
@@ -804,6 +922,15 @@ def _member(room: MatrixRoom, user_id: str) -> bool:
     """Whether the person has joined the room (not just been invited)."""
     user = room.users.get(user_id)
     return user is not None and not user.invited
+
+
+def _removed_by_others(events: list[Any], own: str) -> bool:
+    """Whether the bot's last membership change in these events is a kick or ban by
+    someone else (not its own leaving)."""
+    for event in reversed(events):
+        if isinstance(event, RoomMemberEvent) and event.state_key == own:
+            return event.membership in ("leave", "ban") and event.sender != own
+    return False
 
 
 def _others(room: MatrixRoom, own: str) -> list[str]:

@@ -17,9 +17,12 @@ room task and carried out by the runtime after the commit.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from handlers.answers import parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
+from storage import Repositories
 from storage.community.moderation import SanctionKind
 from storage.experiments.experiments import Experiment
 from storage.experiments.rooms import Room, RoomOp
@@ -71,10 +74,7 @@ async def link(ctx: Context) -> Response:
         return respond(
             Reply(key="rooms.experiment_has_room", params={"title": experiment.title(ctx.lang)})
         )
-    participants = await ctx.repos.experiments.participants(experiment.id)
-    invited = 0
-    for user_id in participants:
-        invited += await invite(ctx, room, user_id)
+    invited = await invite_participants(ctx.repos, room, ctx.now)
     await ctx.repos.audit.record(
         "room.link",
         now=ctx.now,
@@ -100,20 +100,31 @@ async def link(ctx: Context) -> Response:
 
 async def invite(ctx: Context, room: Room, user_id: int) -> int:
     """Queue an invite to ``room`` for a participant on its platform; returns 1 if queued."""
-    user = await ctx.repos.users.get(user_id)
+    return await queue_invite(ctx.repos, room, user_id, ctx.now)
+
+
+async def queue_invite(repos: Repositories, room: Room, user_id: int, now: datetime) -> int:
+    """:func:`invite`, for the runtime too (a room that moved to a new one on its platform)."""
+    user = await repos.users.get(user_id)
     if user is None or user.platform != room.platform or not user.consented or room.gone:
         return 0  # a room the bot was removed from: invited once it is linked again
-    if await ctx.repos.rooms.invite_waiting(room.id, user.id):
+    if await repos.rooms.invite_waiting(room.id, user.id):
         return 1  # one is on its way already (joining, leaving and joining again)
-    if await ctx.repos.rooms.banned(room.id, user.platform_user_id, ctx.now):
+    if await repos.rooms.banned(room.id, user.platform_user_id, now):
         return 0  # banned from that room (also from before an erasure): no way in
-    sanction = await ctx.repos.sanctions.active(user.id, ctx.now)
+    sanction = await repos.sanctions.active(user.id, now)
     if sanction is not None and sanction.kind is SanctionKind.BAN:
         return 0  # banned from the bot: no way into its rooms either
-    await ctx.repos.rooms.queue(
-        room, RoomOp.INVITE, user.platform_user_id, ctx.now, user_id=user.id
-    )
+    await repos.rooms.queue(room, RoomOp.INVITE, user.platform_user_id, now, user_id=user.id)
     return 1
+
+
+async def invite_participants(repos: Repositories, room: Room, now: datetime) -> int:
+    """Queue invites to a newly linked room for everyone taking part; returns how many."""
+    invited = 0
+    for user_id in await repos.experiments.participants(room.experiment_id):
+        invited += await queue_invite(repos, room, user_id, now)
+    return invited
 
 
 async def invite_to_rooms(ctx: Context, experiment_id: int) -> bool:

@@ -133,7 +133,12 @@ class Rooms:
     # Links ------------------------------------------------------------------------------
 
     async def link(
-        self, experiment_id: int, platform: str, chat_id: str, by_user_id: int, now: datetime
+        self,
+        experiment_id: int,
+        platform: str,
+        chat_id: str,
+        by_user_id: int | None,
+        now: datetime,
     ) -> Room | None:
         """Link a room to an experiment; None when the room or the experiment's room on this
         platform is linked already.
@@ -154,7 +159,12 @@ class Rooms:
         return found
 
     async def _move_gone(
-        self, experiment_id: int, platform: str, chat_id: str, by_user_id: int, now: datetime
+        self,
+        experiment_id: int,
+        platform: str,
+        chat_id: str,
+        by_user_id: int | None,
+        now: datetime,
     ) -> Room | None:
         """The experiment's room the bot was removed from, moved to ``chat_id`` (or back in
         the same group, where the bot was added again); None when it has none gone.
@@ -207,6 +217,13 @@ class Rooms:
             (iso(now), platform, chat_id),
         )
         return await self.of_chat(platform, chat_id) if changed == 1 else None
+
+    async def linked_by(self, room_id: int) -> int | None:
+        """Who linked the room (last), if they are still known."""
+        found = await self.db.fetchval(
+            "SELECT linked_by FROM experiment_rooms WHERE id = ?", (room_id,)
+        )
+        return int(found) if found is not None else None
 
     async def of_chat(self, platform: str, chat_id: str) -> Room | None:
         row = await self.db.fetchone(

@@ -419,6 +419,8 @@ async def test_after_the_bot_was_removed_from_the_group_staff_link_a_new_one_and
         wim = server.get_user(3001)
         server.remove_bot(GROUP, by=wim)
         await server.wait_until_consumed()
+        # Wim, who linked the group, hears it in private, with what to do.
+        await wait_for_text(server, wim.chat_id, "/koppel 1")
         # Joining meanwhile, Cas is invited once the experiment has a group again.
         cas = server.user(3005, first_name="Cas")
         await onboard(server, cas)
