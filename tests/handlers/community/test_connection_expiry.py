@@ -345,3 +345,65 @@ async def test_a_ban_calls_off_the_banned_persons_requests_at_once(app: App) -> 
     ]
     last = await app.repos.connections.get(3)
     assert last is not None and last.status is ConnectionStatus.EXPIRED
+
+
+async def _erase(app: App, chat: Chat) -> None:
+    await chat.send("/vergeetmij")
+    if any("Ook wissen" in label for label, _ in chat.buttons()):
+        await chat.press("Ook wissen")
+    await chat.press("Ja")
+    assert chat.keys == ["privacy.forget.done"]
+    await app.db.settled()
+
+
+async def test_an_erased_connector_or_resident_leaves_the_job_nothing_to_trip_over(
+    app: App,
+) -> None:
+    """The connector who asked erased their data: the request still ends, and only Anna is
+    told. Bob erased his: his request is gone with him, and its job finds nothing."""
+    anna, bob, ria, timer = await _asked(app)
+    assert timer.at is not None
+    carl = await person(app, "carl")
+    await seed_idea(app, "Bankjes op het plein", author=(await row(app, carl)).id)
+    await ria.send("/verbind #2 #3")
+    await _erase(app, ria)
+    await _erase(app, carl)
+    assert await app.repos.connections.get(2) is None
+    # Someone else's old request, or one that is gone, by a forged button: not theirs.
+    stranger = await person(app, "stranger")
+    for who, payload in (
+        (bob, "con.yes:2"),
+        (stranger, "con.no:1"),
+        (bob, "con.yes:999"),
+        (bob, "con.yes:-1"),
+        (bob, "con.yes:x"),
+    ):
+        await who.press_payload(payload)
+        assert who.keys == ["connect.not_found"], payload
+
+    queued = len(await outbox(app))
+    await run_job(app, timer.job, timer.at)
+    ended = await app.repos.connections.get(1)
+    assert ended is not None and ended.status is ConnectionStatus.EXPIRED
+    assert ended.by_user_id is None and ended.contact_a is None
+    keys = [q.replies[0].key for q in await outbox(app)][queued:]
+    assert keys == ["connect.expired_told"]
+    assert (await outbox(app))[-1].user_id == (await row(app, anna)).id
+
+
+async def test_a_line_typed_after_the_other_was_banned_is_not_kept(app: App) -> None:
+    """Bob pressed yes and is typing his line when Anna is banned: what he sends then is
+    not stored, and he is told the request is over."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [ask_bob] = await for_user(app, bob, "connect")
+    await bob.press_payload(ask_bob.payloads()[0])
+    assert bob.keys == ["connect.ask_contact"]
+    await _ban_through_reports(app, anna, ria)
+    await bob.send(BOB_CONTACT)
+    assert bob.keys == ["connect.closed"]
+    assert await app.repos.dialogs.load((await row(app, bob)).id) is None
+    assert await traces(app.db, [BOB_CONTACT]) == []
+    told = (await for_user(app, bob, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.called_off"]
