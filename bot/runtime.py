@@ -19,6 +19,7 @@ from bot.platforms.base import Adapter
 from bot.rooms import RoomWorker
 from bot.scheduler import Scheduler
 from handlers.budgets.schedule import advance as advance_budget_round
+from handlers.community.connections import expire_requests
 from handlers.community.mutes import expire_mutes
 from handlers.consultations import jobs as consultation_jobs
 from handlers.contract import RoomOperations, Timer
@@ -92,6 +93,11 @@ class Runtime:
             "broadcast", runner=self._release_broadcast, pending=repos.broadcasts.pending
         )
         self.scheduler.register("mute", runner=self._end_mutes, pending=repos.sanctions.pending)
+        self.scheduler.register(
+            "connection",
+            runner=self._expire_connections,
+            pending=lambda: repos.connections.pending(self.app.profile.connections.answer_within),
+        )
         self.scheduler.register("budget", runner=self._budget_round, pending=repos.budgets.pending)
         self.scheduler.register(
             "consultation",
@@ -155,6 +161,11 @@ class Runtime:
     async def _end_mutes(self, key: str) -> None:
         """Tell everyone whose mute has ended (the router already lets them post again)."""
         await expire_mutes(self.app.repos, self.app.router.clock())
+
+    async def _expire_connections(self, key: str) -> None:
+        """End the requests to connect two residents not answered in time (whichever are
+        due, not only this one: one run after a restart catches up with them all)."""
+        await expire_requests(self.app.repos, self.app.profile, self.app.router.clock())
 
     async def _now(self) -> list[tuple[str, datetime]]:
         """Housekeeping is due at every start: its runners know whether there is work."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -210,6 +211,20 @@ class MeetingRules(BaseModel):
     keep_registrations_days: int = Field(default=30, ge=0, le=365)
 
 
+class ConnectionRules(BaseModel):
+    """Connecting two residents: how long a request waits for both answers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: A request not answered by both within this many days expires: whoever said yes is
+    #: told, and the contact line they typed is forgotten.
+    answer_days: int = Field(default=14, ge=1, le=365)
+
+    @property
+    def answer_within(self) -> timedelta:
+        return timedelta(days=self.answer_days)
+
+
 class Profile(BaseModel):
     """Everything that is the municipality rather than Samenspel."""
 
@@ -232,6 +247,7 @@ class Profile(BaseModel):
     budgets: BudgetRules = BudgetRules()
     rooms: RoomRules = RoomRules()
     meetings: MeetingRules = MeetingRules()
+    connections: ConnectionRules = ConnectionRules()
     #: Without it the open data carries no DCAT-AP-NL metadata.
     publication: PublicationProfile | None = None
     #: The municipality's postcodes (four digits): a budget round can be limited to them.

@@ -4,24 +4,35 @@ Nobody's details go anywhere without their consent: both are asked first, each a
 themselves with the contact line they choose to share (an e-mail address, a @handle), and
 only when both said yes does each get the other's line. A no tells nobody anything about
 the other; whoever had said yes hears only that it does not go ahead. Nobody's line ever
-reaches someone banned: a banned resident is not asked, and a ban after the asking calls
-the request off (the other hears only that it does not go ahead).
+reaches someone banned: a banned resident is not asked, and a ban calls their open requests
+off at once (the other hears only that it does not go ahead, not why).
+
+A request is not kept open for ever: when not both answered within the profile's
+``connections.answer_days``, the scheduler's ``connection:<id>`` job ends it and forgets the
+contact line typed (:func:`expire_requests`). Whoever said yes is told; the one who did not
+answer hears nothing new, and their old buttons say it expired.
 
     /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
+        no answer of both in time ──► expired: lines forgotten, the one who said yes and
+                                      the connector who asked told
+        one of the two banned ──► called off: lines forgotten, the other told
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from handlers.answers import parse_id, read_text
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.notices import notify
 from handlers.phrases import number
+from handlers.profile import Profile
 from handlers.start.menu import stale_button
+from storage import Repositories
 from storage.community.connections import Connection, ConnectionStatus
 from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import Idea
@@ -31,6 +42,11 @@ feature = Feature("connections")
 DIALOG = "connect"
 MAX_CONTACT = 200
 _NUMBER = re.compile(r"\d{1,12}")
+
+
+def job(connection_id: int) -> str:
+    """The scheduler job that ends a request not answered in time."""
+    return f"connection:{connection_id}"
 
 
 @feature.command(
@@ -82,7 +98,12 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
         # erasure (the ideas' links to them go with it).
         detail={"ideas": [first.id, second.id]},
     )
-    return respond(menu_reply(ctx, "connect.asked", first=first.id, second=second.id))
+    expires = Timer(
+        job=job(connection.id), at=connection.created_at + ctx.profile.connections.answer_within
+    )
+    return respond(
+        menu_reply(ctx, "connect.asked", first=first.id, second=second.id), timers=[expires]
+    )
 
 
 async def _refusal(
@@ -202,11 +223,23 @@ async def _open(ctx: Context, connection_id: int | None = None) -> Connection | 
     connection = await ctx.repos.connections.get(wanted) if wanted else None
     if connection is None or not connection.involves(ctx.user.id):
         return respond(menu_reply(ctx, "connect.not_found"))
+    if connection.status is ConnectionStatus.EXPIRED or _overdue(ctx, connection):
+        # Also before its job ran (the bot was down at the moment): an answer now would
+        # keep a contact line for a request that is over.
+        return respond(menu_reply(ctx, "connect.expired"))
     if connection.status is not ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.closed"))
     if connection.answer_of(ctx.user.id) is not None:
         return respond(menu_reply(ctx, "connect.already_answered"))
     return connection
+
+
+def _overdue(ctx: Context, connection: Connection) -> bool:
+    """Whether an open request's time to answer is over."""
+    return (
+        connection.status is ConnectionStatus.ASKED
+        and ctx.now >= connection.created_at + ctx.profile.connections.answer_within
+    )
 
 
 async def _answer(ctx: Context, connection: Connection, contact: str | None) -> Response:
@@ -235,7 +268,7 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
         reply = menu_reply(ctx, "connect.declined")
     await ctx.repos.connections.forget_contacts(updated.id)
     await _tell_staff(ctx, updated, staff_key)
-    return respond(reply)
+    return respond(reply, timers=[Timer(job=job(updated.id), at=None)])
 
 
 async def _call_off_if_banned(ctx: Context, connection: Connection) -> Response | None:
@@ -246,7 +279,76 @@ async def _call_off_if_banned(ctx: Context, connection: Connection) -> Response 
         return None
     await ctx.repos.connections.call_off(connection.id, ctx.now)
     await _tell_staff(ctx, connection, "connect.declined_staff")
-    return respond(menu_reply(ctx, "connect.not_made"))
+    return respond(
+        menu_reply(ctx, "connect.not_made"), timers=[Timer(job=job(connection.id), at=None)]
+    )
+
+
+async def call_off_for_ban(ctx: Context, user_id: int) -> list[Timer]:
+    """Call off at once every open request of someone just banned, in the caller's
+    transaction: both contact lines forgotten, the other told only that the contact does
+    not go ahead (a ban is the banned person's own business), the connector who asked told
+    as for a no. Returns the timers to disarm."""
+    timers = []
+    for connection in await ctx.repos.connections.open_of(user_id):
+        if not await ctx.repos.connections.call_off(connection.id, ctx.now):
+            continue
+        await _tell(
+            ctx,
+            connection.other(user_id),
+            "connect.called_off",
+            number=number(connection.idea_of(user_id) or 0),
+        )
+        await _tell_staff(ctx, connection, "connect.declined_staff")
+        await ctx.repos.audit.record(
+            "connection.call_off",
+            now=ctx.now,
+            actor_user_id=ctx.user.id,
+            subject=f"connection:{connection.id}",
+            detail={"ideas": [connection.idea_a, connection.idea_b]},
+        )
+        timers.append(Timer(job=job(connection.id), at=None))
+    return timers
+
+
+# The end of a request nobody finished -------------------------------------------------
+
+
+async def expire_requests(repos: Repositories, profile: Profile, now: datetime) -> int:
+    """End every open request not answered by both in time; returns how many.
+
+    The runner of the scheduler's ``connection`` jobs (with :meth:`Connections.pending`
+    listing them after a restart, so what came due while the bot was down ends at start-up).
+    One transaction: the status, the forgotten contact lines and the messages are written
+    together, and a request ends once, however often this runs.
+    """
+    async with repos.db.transaction():
+        ended = await repos.connections.expire_due(now - profile.connections.answer_within, now)
+        for connection in ended:
+            for user_id in connection.said_yes():
+                theirs = connection.idea_of(connection.other(user_id))
+                told = Reply(key="connect.expired_told", params={"number": number(theirs or 0)})
+                await repos.outbox.enqueue(
+                    user_id, [told.model_dump(mode="json")], kind="connect", now=now
+                )
+            if connection.by_user_id is not None:
+                staff = Reply(
+                    key="connect.expired_staff",
+                    params={
+                        "first": number(connection.idea_a or 0),
+                        "second": number(connection.idea_b or 0),
+                    },
+                )
+                await repos.outbox.enqueue(
+                    connection.by_user_id, [staff.model_dump(mode="json")], kind="connect", now=now
+                )
+            await repos.audit.record(
+                "connection.expire",
+                now=now,
+                subject=f"connection:{connection.id}",
+                detail={"ideas": [connection.idea_a, connection.idea_b]},
+            )
+    return len(ended)
 
 
 async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:

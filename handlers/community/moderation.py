@@ -27,7 +27,7 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id, whole_number
-from handlers.community import mutes, room_moderation
+from handlers.community import connections, mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import (
     Button,
@@ -200,6 +200,9 @@ class Reported(Kind[Flagged]):
             timers = [Timer(job=mutes.job(old.id), at=None) for old in replaced if old.ends_at]
             if until is not None:
                 timers.append(Timer(job=mutes.job(sanction.id), at=until))
+            if kind is SanctionKind.BAN:
+                # Nobody's contact line may reach them, and nobody waits for their answer.
+                timers += await connections.call_off_for_ban(ctx, author)
         resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
 
         def to_author(lang: str) -> list[Reply]:

@@ -3,12 +3,13 @@
 A connection joins two people (``a`` and ``b``, ordered by user id so a pair has one open
 request at most), usually through two ideas that look alike. Each person answers for
 themselves with yes (and the contact line they want to share) or no. The contact lines are
-cleared once they have been handed out.
+cleared once they have been handed out, and when a request ends without that: one side said
+no, it was called off (one of the two was banned), or it expired (not both answered in time).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import aiosqlite
@@ -24,6 +25,8 @@ class ConnectionStatus(StrEnum):
     ASKED = "asked"
     CONNECTED = "connected"
     DECLINED = "declined"
+    #: Not both answered in time: nothing was shared, and the contact lines are gone.
+    EXPIRED = "expired"
 
 
 class Connection(BaseModel):
@@ -59,6 +62,14 @@ class Connection(BaseModel):
 
     def contact_of(self, user_id: int) -> str | None:
         return self.contact_a if user_id == self.user_a else self.contact_b
+
+    def said_yes(self) -> list[int]:
+        """Who of the two said yes (an open or expired request has one at most)."""
+        return [
+            user_id
+            for user_id, answer in ((self.user_a, self.answer_a), (self.user_b, self.answer_b))
+            if answer == "yes"
+        ]
 
 
 def _connection(row: aiosqlite.Row) -> Connection:
@@ -156,3 +167,37 @@ class Connections:
             "UPDATE connections SET contact_a = NULL, contact_b = NULL WHERE id = ?",
             (connection_id,),
         )
+
+    async def open_of(self, user_id: int) -> list[Connection]:
+        """The requests still open that this person is one of the two of."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM connections WHERE (user_a = ? OR user_b = ?) AND status = 'asked'"
+            " ORDER BY id",
+            (user_id, user_id),
+        )
+        return [_connection(row) for row in rows]
+
+    async def pending(self, answer_within: timedelta) -> list[tuple[int, datetime]]:
+        """(id, when it expires) of every open request, for re-arming timers."""
+        rows = await self.db.fetchall(
+            "SELECT id, created_at FROM connections WHERE status = 'asked' ORDER BY id"
+        )
+        found = []
+        for row in rows:
+            created_at = parse(row["created_at"])
+            assert created_at is not None
+            found.append((int(row["id"]), created_at + answer_within))
+        return found
+
+    async def expire_due(self, asked_before: datetime, now: datetime) -> list[Connection]:
+        """End every open request asked at or before ``asked_before``, forgetting its
+        contact lines in the same statement; returns them.
+
+        Running it twice hands out nothing twice: a request is returned once.
+        """
+        rows = await self.db.fetchall(
+            "UPDATE connections SET status = 'expired', closed_at = ?, contact_a = NULL,"
+            " contact_b = NULL WHERE status = 'asked' AND created_at <= ? RETURNING *",
+            (iso(now), iso(asked_before)),
+        )
+        return sorted((_connection(row) for row in rows), key=lambda c: c.id)
