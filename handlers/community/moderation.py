@@ -40,6 +40,7 @@ from handlers.contract import (
     respond,
     rows,
 )
+from handlers.experiments.rooms import take_out
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
@@ -200,6 +201,10 @@ class Reported(Kind[Flagged]):
             timers = [Timer(job=mutes.job(old.id), at=None) for old in replaced if old.ends_at]
             if until is not None:
                 timers.append(Timer(job=mutes.job(sanction.id), at=until))
+            if kind is SanctionKind.BAN:
+                # Banned from the bot, banned from its rooms: out of every one they are in
+                # (lifting the ban later invites nobody back by itself).
+                await take_out(ctx.repos, author, ctx.now)
         resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
 
         def to_author(lang: str) -> list[Reply]:
