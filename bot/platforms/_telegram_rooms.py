@@ -65,9 +65,20 @@ async def remove(bot: Bot, room: str, person: str) -> bool:
     person changes nothing, but a banned one, by the bot or by hand, must stay banned), and
     so are its admins (Telegram refuses). A restricted member loses the restriction with
     the ban; the room worker puts a mute that holds back. The ban itself ends after a
-    minute, should the unban not come (a restart in between).
+    minute, should the unban not come (a restart in between); tried again meanwhile, the
+    removal finishes it.
     """
-    member = await bot.get_chat_member(int(room), int(person))
+    try:
+        member = await bot.get_chat_member(int(room), int(person))
+    except BadRequest as exc:
+        if "user not found" in str(exc).lower():
+            return False  # never seen in this group
+        raise
+    if member.status == ChatMember.BANNED and _removal_ban(member):
+        # Ours, from a try that did not get as far as the unban (an error, a restart):
+        # finished now, instead of their waiting out the minute.
+        await bot.unban_chat_member(int(room), int(person), only_if_banned=True)
+        return True
     inside = member.status == ChatMember.MEMBER or (
         member.status == ChatMember.RESTRICTED and bool(getattr(member, "is_member", False))
     )
@@ -78,3 +89,13 @@ async def remove(bot: Bot, room: str, person: str) -> bool:
     with contextlib.suppress(BadRequest):
         await bot.unban_chat_member(int(room), int(person), only_if_banned=True)
     return True
+
+
+def _removal_ban(member: ChatMember) -> bool:
+    """Whether a ban is one of a removal: it ends within about a minute (a ban by hand
+    lasts longer, or forever: ``until_date`` 0)."""
+    until = getattr(member, "until_date", None)
+    if not isinstance(until, datetime):
+        return False
+    now = datetime.now(UTC)
+    return now < until <= now + REMOVAL_BAN + timedelta(seconds=30)

@@ -848,3 +848,53 @@ async def test_a_ban_from_the_bot_and_an_erasure_take_residents_out_of_the_group
         assert await traces(app.db, [str(anna.id)]) == []
         assert not any("uit de groep" in t for t in texts(server, anna.chat_id))
         assert_nothing_personal(server, "Anna", "Bob", "gek", "schelden", "geblokkeerd")
+
+
+async def test_a_restart_between_the_ban_and_its_unban_still_only_takes_the_person_out(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, _ = await linked_room(server, app)
+        # Cas takes part, but Telegram never saw him in the group.
+        cas = server.user(3005, first_name="Cas")
+        await onboard(server, cas)
+        cas.press_data("exp.join:1")
+        await wait_for_text(server, cas.chat_id, "alleen voor jou")
+        server.fail_next(
+            "getChatMember",
+            error_code=400,
+            description="Bad Request: user not found",
+            where={"user_id": cas.id},
+        )
+        cas.press_data("exp.leave:1")
+        await wait_for_text(server, cas.chat_id, "niet meer mee")
+        await server.wait_for(
+            lambda: not server._failures["getchatmember"], 20, description="Cas looked up"
+        )
+        # Anna leaves; the bot stops after the ban, before Telegram answered the unban.
+        server.hold("unbanChatMember")
+        anna.press_data("exp.leave:1")
+        await server.wait_for(lambda: len(server.held) == 1, 20, description="unban held")
+    server.release()
+    assert server.member(GROUP, anna.id)["status"] == "kicked"
+    async with running_bot(settings) as app:
+        told = await wait_for_text(server, anna.chat_id, "uit de groep gehaald")
+        assert "Speeltuin Zeewijk" in told
+        assert server.member(GROUP, anna.id)["status"] == "left"
+
+        async def nothing_left() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await server.wait_for(nothing_left, 20, description="the tasks done")
+        # One ban, and its unban after the restart (the held one never arrived).
+        assert [(method, who) for method, who, _ in _removals(server)] == [
+            ("banChatMember", anna.id),
+            ("unbanChatMember", anna.id),
+        ]
+        assert server.member(GROUP, bob.id)["status"] == "member"
+        # Cas was never in the group: nothing was done, nothing failed, he is told nothing.
+        assert "room.task_failed" not in [
+            a[0] for a in await app.db.fetchall("SELECT action FROM audit_log")
+        ]
+        assert not any("uit de groep" in t for t in texts(server, cas.chat_id))
