@@ -12,7 +12,10 @@ operations, takes the due ones and asks the adapter:
 The database is the source of truth: a restart between a decision and the platform call
 finds the task still there; a mute's end is a task due at that moment. A mute or its end is
 never carried out on an account banned in that room (in the bot's records; the adapters also
-ask the platform): on Telegram it would replace the ban. An invite is made only for someone
+ask the platform): on Telegram it would replace the ban. Someone who may no longer be in
+a room (left the experiment, banned from the bot, erased) is taken out of it, told so in
+private, unless they may be there again by then or a ban from that room holds (it took
+them out already). An invite is made only for someone
 who still takes part in the experiment and is banned neither from the bot nor from the room
 (leaving also deletes an invite still waiting). The same holds at the door: on Telegram an
 invite link needs the bot's approval, asked when someone uses it (:func:`may_enter`), so a
@@ -145,15 +148,23 @@ class RoomWorker:
                 await self._settle(task)
             log.info("room task skipped under a ban op=%s room=%s", task.op.value, pseudonym(room))
             return True
+        if task.op is RoomOp.REMOVE and await self._stays(task):
+            async with self.repos.db.transaction():
+                await self._settle(task)
+            log.info("room removal skipped room=%s", pseudonym(room))
+            return True
         if task.op is RoomOp.INVITE and not await self._may_enter(task):
             # They left the experiment, or were banned, after the invite was queued.
             async with self.repos.db.transaction():
                 await self._settle(task)
             log.info("room invite skipped room=%s", pseudonym(room))
             return True
+        removed = False
         try:
             if task.op is RoomOp.INVITE:
                 link = await ops.invite(room, task.target)
+            elif task.op is RoomOp.REMOVE:
+                removed = await ops.remove(room, task.target)
             elif task.op is RoomOp.HIDE:
                 await ops.hide(room, task.target)
             elif task.op is RoomOp.MUTE:
@@ -183,6 +194,8 @@ class RoomWorker:
                 and await self._may_enter(task)
             ):
                 await self._send_invite(task, link)
+            if removed:
+                await self._after_removal(task)
         log.info("room task done op=%s room=%s", task.op.value, pseudonym(room))
         return True
 
@@ -192,6 +205,28 @@ class RoomWorker:
         if task.user_id is None:
             return True
         return await may_enter(self.repos, task.room, task.user_id, task.target, self.clock())
+
+    async def _stays(self, task: RoomTask) -> bool:
+        """Whether someone to be taken out stays after all: they may be there again (took
+        part again, their ban from the bot lifted), or a ban from that room holds (the ban
+        took them out; on Telegram the unban of a removal would end it)."""
+        if await self.repos.rooms.banned(task.room.id, task.target, self.clock()):
+            return True
+        return task.user_id is not None and await self._may_enter(task)
+
+    async def _after_removal(self, task: RoomTask) -> None:
+        """They are out: told so in private (nothing is said in the room), unless they were
+        erased. A mute of theirs that holds there is put back (on Telegram the removal
+        ended it), for when they come back."""
+        now = self.clock()
+        until = await self.repos.rooms.muted_until(task.room.id, task.target, now)
+        if until is not None:
+            await self.repos.rooms.queue(task.room, RoomOp.MUTE, task.target, now, until=until)
+        if task.user_id is None:
+            return
+        sanction = await self.repos.sanctions.active(task.user_id, now)
+        banned = sanction is not None and sanction.kind is SanctionKind.BAN
+        await self._tell(task.user_id, task, "rooms.removed_banned" if banned else "rooms.removed")
 
     async def _settle(self, task: RoomTask) -> None:
         """The task is over (done, skipped or given up). The account of an erased person is

@@ -164,6 +164,11 @@ class RoomOperations(Protocol):
         """Let a banned ``person`` back: they may join (or be invited) again; someone who is
         not banned is left as they are."""
 
+    async def remove(self, room: str, person: str) -> bool:
+        """Take ``person`` out of the room without banning them (they may come back when
+        let in again); an invite not yet accepted is withdrawn. Whether they were in it (or
+        invited): someone not there, banned there, or an admin of it is left as they are."""
+
     async def admin_problem(self, room: str) -> str | None:
         """Why the bot cannot moderate this room (no admin rights, not in it); None: it can."""
 

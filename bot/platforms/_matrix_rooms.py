@@ -6,8 +6,9 @@ gets level -1, below what sending a message needs, and is given their old level 
 the mute ends (not while they are banned from the room, nor when someone changed their
 level by hand meanwhile). The old level is kept in the room itself, in a state event of
 the bot's own per member, so it survives restarts; hiding is a redaction; a ban is a ban,
-and lifting it an unban. The bot needs a power level at least that of each of these
-actions (``admin_problem`` says which one it lacks).
+and lifting it an unban; taking out someone who may no longer be there is a kick. The bot
+needs a power level at least that of each of these actions (``admin_problem`` says which
+one it lacks).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nio import (
     RoomGetStateError,
     RoomGetStateEventError,
     RoomInviteError,
+    RoomKickError,
     RoomPutStateError,
     RoomRedactError,
 )
@@ -265,6 +267,22 @@ async def unban(client: AsyncClient, room: str, person: str) -> None:
         raise _refused(answer)
 
 
+#: Who is in a room, or on their way in, as a kick can take them out.
+_INSIDE = ("join", "invite", "knock")
+
+
+async def remove(client: AsyncClient, room: str, person: str) -> bool:
+    """Take someone out of a room with a kick (they may come back when invited again): a
+    member, or someone invited who has not accepted yet (the invite is withdrawn). Whether
+    they were there; someone banned or gone is left as they are."""
+    if await membership(client, room, person) not in _INSIDE:
+        return False
+    answer = await client.room_kick(room, person)
+    if isinstance(answer, RoomKickError):
+        raise _refused(answer)
+    return True
+
+
 async def admin_problem(client: AsyncClient, room: str) -> str | None:
     """Why the bot cannot moderate this room (its power level, or not being in it)."""
     try:
@@ -277,6 +295,7 @@ async def admin_problem(client: AsyncClient, room: str) -> str | None:
     needed = {
         "redact": int(levels.get("redact", 50)),
         "ban": int(levels.get("ban", 50)),
+        "kick": int(levels.get("kick", 50)),
         "invite": int(levels.get("invite", 0)),
         "power levels": int(events.get(POWER_LEVELS, levels.get("state_default", 50))),
     }

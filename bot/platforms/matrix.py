@@ -746,6 +746,9 @@ class Matrix:
     async def unban(self, room: str, person: str) -> None:
         await _matrix_rooms.unban(self._client, room, person)
 
+    async def remove(self, room: str, person: str) -> bool:
+        return await _matrix_rooms.remove(self._client, room, person)
+
     async def admin_problem(self, room: str) -> str | None:
         return await _matrix_rooms.admin_problem(self._client, room)
 

@@ -87,7 +87,7 @@ from bot.platforms._telegram_polling import (
     token_refused_at_start,
     without_token,
 )
-from bot.platforms._telegram_rooms import admin_problem, mute
+from bot.platforms._telegram_rooms import admin_problem, mute, remove
 from bot.platforms._telegram_text import (
     CALLBACK_DATA_LIMIT,
     CAPTION_LIMIT,
@@ -754,6 +754,10 @@ class Telegram:
                 chat, int(person), only_if_banned=True
             ),
         )
+
+    async def remove(self, room: str, person: str) -> bool:
+        """Out of the group, not banned (see :func:`_telegram_rooms.remove`)."""
+        return await self._in_room(room, lambda chat: remove(self.delivery_bot, str(chat), person))
 
     async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
         """``call`` for a group, with Telegram's refusals as the room worker understands

@@ -40,6 +40,7 @@ from handlers.contract import (
     respond,
     rows,
 )
+from handlers.experiments.rooms import take_out
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
@@ -203,6 +204,9 @@ class Reported(Kind[Flagged]):
             if kind is SanctionKind.BAN:
                 # Nobody's contact line may reach them, and nobody waits for their answer.
                 timers += await connections.call_off_for_ban(ctx, author)
+                # Banned from the bot, banned from its rooms: out of every one they are in
+                # (lifting the ban later invites nobody back by itself).
+                await take_out(ctx.repos, author, ctx.now)
         resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
 
         def to_author(lang: str) -> list[Reply]:

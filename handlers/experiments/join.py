@@ -4,14 +4,14 @@ Participants receive the experiment's updates (a civil servant's "Wist je dat" a
 them). A poster's QR code opens a card straight away: ``/start exp_<id>``.
 
     🧪 Experimenten ──► list ──► card ──Doe mee──► joined (card again)
-                                  └──Stop met meedoen──► left
+                                  └──Stop met meedoen──► left (and out of its room)
 """
 
 from __future__ import annotations
 
 from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
-from handlers.experiments.rooms import invite_to_rooms
+from handlers.experiments.rooms import invite_to_rooms, take_out
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
 from storage.experiments.experiments import Experiment, NewExperiment
@@ -151,8 +151,10 @@ async def leave(ctx: Context) -> Response:
     title = experiment.title(ctx.lang)
     if not await ctx.repos.experiments.leave(experiment.id, ctx.user.id):
         return respond(Reply(key="experiments.not_joined", params={"title": title}))
-    # An invite to its room that was still to be made is no longer theirs.
+    # An invite to its room that was still to be made is no longer theirs, and they go out
+    # of the room itself (an invite sent already is withdrawn).
     await ctx.repos.rooms.drop_invites(experiment.id, ctx.user.id)
+    await take_out(ctx.repos, ctx.user.id, ctx.now, experiment_id=experiment.id)
     return respond(
         Reply(
             key="experiments.left",

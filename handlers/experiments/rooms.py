@@ -7,6 +7,8 @@ in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
 
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
+    resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
+        (not banned from it), told in private (:func:`take_out`)
     newcomer joins ──► welcome + house rules (once per person and room)
     resident in the room: reply /melden ──► report stored, reporter thanked privately
 
@@ -108,13 +110,15 @@ async def queue_invite(repos: Repositories, room: Room, user_id: int, now: datet
     user = await repos.users.get(user_id)
     if user is None or user.platform != room.platform or not user.consented or room.gone:
         return 0  # a room the bot was removed from: invited once it is linked again
-    if await repos.rooms.invite_waiting(room.id, user.id):
-        return 1  # one is on its way already (joining, leaving and joining again)
     if await repos.rooms.banned(room.id, user.platform_user_id, now):
         return 0  # banned from that room (also from before an erasure): no way in
     sanction = await repos.sanctions.active(user.id, now)
     if sanction is not None and sanction.kind is SanctionKind.BAN:
         return 0  # banned from the bot: no way into its rooms either
+    # They may be there again: taking them out (they left, or were erased before) is off.
+    await repos.rooms.drop_removal(room.id, user.platform_user_id)
+    if await repos.rooms.invite_waiting(room.id, user.id):
+        return 1  # one is on its way already (joining, leaving and joining again)
     await repos.rooms.queue(room, RoomOp.INVITE, user.platform_user_id, now, user_id=user.id)
     return 1
 
@@ -125,6 +129,44 @@ async def invite_participants(repos: Repositories, room: Room, now: datetime) ->
     for user_id in await repos.experiments.participants(room.experiment_id):
         invited += await queue_invite(repos, room, user_id, now)
     return invited
+
+
+async def take_out(
+    repos: Repositories,
+    user_id: int,
+    now: datetime,
+    *,
+    experiment_id: int | None = None,
+    erased: bool = False,
+) -> int:
+    """Queue taking a resident out of experiments' rooms on their platform, in the
+    transaction of what ends their place there: the rooms of ``experiment_id`` (they left
+    it), or of every experiment they take part in (banned from the bot, erased). Returns
+    how many removals were queued.
+
+    Staff stay: they are in the rooms for their work. A room the bot was removed from is
+    left (it cannot act there), and so is one whose ban holds for them (they are out). After
+    an erasure the task holds their account alone (``erased``), so that it is queued before
+    the erasure forgets who they are."""
+    user = await repos.users.get(user_id)
+    if user is None or user.role is not Role.RESIDENT:
+        return 0
+    experiments = (
+        [experiment_id]
+        if experiment_id is not None
+        else await repos.experiments.taking_part(user_id)
+    )
+    queued = 0
+    for experiment in experiments:
+        for room in await repos.rooms.of_experiment(experiment):
+            if room.platform != user.platform or room.gone:
+                continue
+            if await repos.rooms.banned(room.id, user.platform_user_id, now):
+                continue
+            queued += await repos.rooms.take_out(
+                room, user.platform_user_id, now, user_id=None if erased else user.id
+            )
+    return queued
 
 
 async def invite_to_rooms(ctx: Context, experiment_id: int) -> bool:

@@ -9,8 +9,9 @@ Each works for anyone who ever wrote to the bot, with or without consent.
                       └── Toch niet ──► nothing changes
 
 After the erasure the person is a stranger: their next message starts onboarding afresh.
-A place they held at a meeting goes to whoever waited first, who is told at once
-(:func:`erase_person`, also for an erasure by retention or by the operator).
+A place they held at a meeting goes to whoever waited first, who is told at once, and they
+are taken out of the experiments' rooms they were in (:func:`erase_person`, also for an
+erasure by retention or by the operator).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.catalog import Catalog
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
+from handlers.experiments.rooms import take_out
 from handlers.feature import Context, Feature, menu_reply
 from handlers.meetings import jobs as meeting_jobs
 from handlers.privacy.readable import Readable
@@ -245,6 +247,9 @@ async def erase_person(
     place they held at a meeting goes to whoever waited first, who is told, as when someone
     cancels. Call it inside a transaction."""
     places = await meeting_jobs.held(repos, user_id, now)
+    # Out of the experiments' rooms, while their account is still known: the task keeps it
+    # alone, and is deleted once carried out.
+    await take_out(repos, user_id, now, erased=True)
     erased = await repos.personal.erase(user_id, content=content, cause=cause, now=now)
     await meeting_jobs.pass_on(repos, profile, zone, places, now)
     return erased

@@ -150,6 +150,15 @@ class Experiments:
         )
         return found is not None
 
+    async def taking_part(self, user_id: int) -> list[int]:
+        """The ids of the experiments someone takes part in."""
+        rows = await self.db.fetchall(
+            "SELECT experiment_id FROM experiment_participants WHERE user_id = ?"
+            " ORDER BY experiment_id",
+            (user_id,),
+        )
+        return [int(row[0]) for row in rows]
+
     async def participants(self, experiment_id: int) -> list[int]:
         """The user ids of everyone taking part."""
         rows = await self.db.fetchall(

@@ -36,6 +36,9 @@ class RoomOp(StrEnum):
     UNMUTE = "unmute"
     BAN = "ban"
     UNBAN = "unban"
+    #: Take someone out who may no longer be there (left the experiment, banned from the
+    #: bot, erased): not a ban, they may come back if they may again.
+    REMOVE = "remove"
 
 
 class RoomTask(BaseModel):
@@ -284,6 +287,29 @@ class Rooms:
             "DELETE FROM room_tasks WHERE user_id = ? AND op = 'invite' AND room_id IN"
             " (SELECT id FROM experiment_rooms WHERE experiment_id = ?)",
             (user_id, experiment_id),
+        )
+
+    async def take_out(
+        self, room: Room, target: str, now: datetime, *, user_id: int | None
+    ) -> bool:
+        """Queue taking an account out of a room (:attr:`RoomOp.REMOVE`); False when that is
+        on its way already. ``user_id`` is the person, told once it is done (None after an
+        erasure: the task then holds the account alone, until it ran)."""
+        waiting = await self.db.fetchval(
+            "SELECT 1 FROM room_tasks WHERE room_id = ? AND target = ? AND op = 'remove'",
+            (room.id, target),
+        )
+        if waiting is not None:
+            return False
+        await self.queue(room, RoomOp.REMOVE, target, now, user_id=user_id)
+        return True
+
+    async def drop_removal(self, room_id: int, target: str) -> int:
+        """Forget taking an account out of a room (they may be there again); returns how
+        many such tasks were waiting."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM room_tasks WHERE room_id = ? AND target = ? AND op = 'remove'",
+            (room_id, target),
         )
 
     # Reports ----------------------------------------------------------------------------

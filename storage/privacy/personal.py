@@ -156,7 +156,7 @@ def _retitle_projects(source: str, table: str) -> str:
 
 #: Room tasks aimed at the person's account on the platform (they hold no user id).
 _TARGETS = (
-    "(op IN ('invite', 'mute', 'unmute', 'ban') AND target = :platform_user_id"
+    "(op IN ('invite', 'mute', 'unmute', 'ban', 'unban', 'remove') AND target = :platform_user_id"
     " AND room_id IN (SELECT id FROM experiment_rooms WHERE platform = :platform))"
 )
 
@@ -618,19 +618,23 @@ TABLES: tuple[Table, ...] = (
         f" OR report_id IN ({_ROOM_MESSAGES})",
     ),
     # A mute or ban in a room lives on the platform and outlives an erasure; so do the tasks
-    # still to carry one out or to end a mute (they hold the account's platform id until
-    # then; done tasks are deleted). The platform's last refusal goes.
+    # still to carry one out or to end a mute, and to take the person out of a room (the
+    # erasure queued those: handlers.experiments.rooms.take_out). They hold the account's
+    # platform id until then, and no link to the person; done tasks are deleted. The
+    # platform's last refusal goes.
     Table(
         "room_tasks",
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
-        " a mute's end",
+        " a mute's end, taking you out of the group",
         export="SELECT room_id AS room, op, until, due_at, attempts, created_at,"
         " by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
         " ORDER BY id",
         erase=(
             "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
+            # Not with them (the person's row goes): out of the room all the same.
+            "UPDATE room_tasks SET user_id = NULL WHERE user_id = :user_id AND op = 'remove'",
             f"UPDATE room_tasks SET last_error = NULL WHERE {_TARGETS}",
             "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),

@@ -547,3 +547,60 @@ async def test_a_message_edited_before_its_report_reaches_the_connector_as_shown
         assert "Hallo allemaal" in shown and "Dorpsstraat" not in shown
         assert "Ik weet waar je woont, Dorpsstraat 5" in first
         assert "Kim was hier" not in card.body
+
+
+async def _stop_taking_part(person: MatrixResident) -> None:
+    await person.send("/start exp_1")
+    await person.wait_for_reply(containing("Stop met meedoen"))
+    await person.send("Stop met meedoen")
+    await person.wait_for_reply(containing("geen berichten meer"))
+
+
+async def test_leaving_or_erasing_takes_the_person_out_of_the_room_and_withdraws_an_invite_on_synapse(  # noqa: E501
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, _ = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim])
+        await _take_part(anna, room)
+        await room.wait_for_bot(bot_id, "Welkom in de groep")
+        # Bob takes part too; the bot's invite waits for him to accept it.
+        await bob.send("/start exp_1")
+        await bob.wait_for_reply(containing("Doe mee"))
+        await bob.send("Doe mee")
+        await bob.wait_for_reply(containing("uitgenodigd"))
+        assert room.member(bob.user_id) == "invite"
+
+        # Both stop: Anna is kicked (not banned), Bob's invite withdrawn; both told privately.
+        for person in (anna, bob):
+            await _stop_taking_part(person)
+            told = await person.wait_for_reply(containing("uit de groep gehaald"))
+            assert "Speeltuin Zeewijk" in told.body
+        for person in (anna, bob):
+            await until(
+                lambda p=person: room.member(p.user_id) == "leave", WAIT_SECONDS, what="out"
+            )
+        refused = await bob.client.join(room.room_id)
+        assert isinstance(refused, JoinError), refused
+        # Kim, in the room but never taking part, stays.
+        assert room.member(kim.user_id) == "join"
+
+        # Taking part again lets Anna back in; erasing her data takes her out again.
+        await _take_part(anna, room)
+        assert room.member(anna.user_id) == "join"
+        await anna.send("/vergeetmij")
+        await anna.wait_for_reply(containing("Weet je het zeker?"))
+        await anna.send("Ja, wis mijn gegevens")
+        await anna.wait_for_reply(containing("Je gegevens zijn gewist"))
+        await until(lambda: room.member(anna.user_id) == "leave", WAIT_SECONDS, what="erased")
+
+        async def done() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await until(done, WAIT_SECONDS, what="the task done and gone")
+        assert room.member(kim.user_id) == "join"
+        for body in room.bot_messages(bot_id):
+            for secret in ("anna", "bob", "gehaald", "meer mee"):
+                assert secret not in body.casefold(), (secret, body)

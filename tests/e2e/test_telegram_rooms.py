@@ -9,6 +9,7 @@ server while its author hears why in private. Nothing personal is ever said in t
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from tests.e2e.botapi import BotApiServer, FakeUser
+from tests.e2e.botapi import BotApiServer, FakeUser, JSONDict
 from tests.e2e.rooms_support import mutes_end_now
 from tests.e2e.telegram_support import (
     onboard,
@@ -28,6 +29,7 @@ from tests.e2e.telegram_support import (
     texts,
     wait_for_text,
 )
+from tests.privacy import traces
 from tests.support import Chat
 
 pytestmark = pytest.mark.e2e
@@ -740,3 +742,161 @@ async def test_a_linked_group_upgraded_to_a_supergroup_stays_the_experiments_roo
         assert "room.task_failed" not in [a[0] for a in actions]
         await wim.send_text("/koppel 1", chat_id=new)
         await wait_for_text(server, new, "hoort al bij")
+
+
+def _removals(server: BotApiServer) -> list[tuple[str, int, JSONDict]]:
+    """The bans and unbans the bot asked for: method, whom, the parameters."""
+    return [
+        (method, int(params["user_id"]), params)
+        for method, params in server.calls
+        if method in ("banChatMember", "unbanChatMember")
+    ]
+
+
+async def test_leaving_the_experiment_takes_the_participant_out_of_the_group_without_a_ban(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, _ = await linked_room(server, app)
+        zoe = server.user(3007, first_name="Zoe")  # added by hand, never used the bot
+        zoe.added(GROUP)
+        before = len(server.messages(anna.chat_id))
+        anna.press_data("exp.leave:1")
+        told = await wait_for_text(server, anna.chat_id, "uit de groep gehaald", after=before)
+        assert "Speeltuin Zeewijk" in told
+        # Out, and not banned: a ban of a minute at most, lifted at once, only if banned.
+        assert server.member(GROUP, anna.id)["status"] == "left"
+        [(ban, banned, ban_params), (unban, unbanned, unban_params)] = _removals(server)
+        assert (ban, banned, unban, unbanned) == (
+            "banChatMember",
+            anna.id,
+            "unbanChatMember",
+            anna.id,
+        )
+        assert 30 < int(ban_params["until_date"]) - time.time() <= 60
+        assert unban_params["only_if_banned"] is True
+        for user in (bob, zoe):
+            assert server.member(GROUP, user.id)["status"] == "member"
+        assert_nothing_personal(server, "Anna", "gehaald", "meer mee")
+        assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        # Taking part again, she gets a new link of her own, and it lets her in.
+        before = len(server.messages(anna.chat_id))
+        anna.press_data("exp.join:1")
+        anna.join(await _new_link(server, anna, after=before))
+        await server.wait_for(
+            lambda: server.member(GROUP, anna.id)["status"] == "member", 20, description="back"
+        )
+
+
+async def test_a_ban_from_the_bot_and_an_erasure_take_residents_out_of_the_group(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        async with app.db.transaction():
+            idea = await app.repos.ideas.create(
+                category="wonen",
+                title="Bankjes in het park",
+                description="Meer bankjes in het park bij de speeltuin.",
+                neighbourhood="ijmuiden",
+                photo_id=None,
+                author_user_id=None,
+                now=utcnow(),
+            )
+        # Bob writes something rude under an idea; Anna reports it; Ria bans Bob.
+        bob.press_data(f"idea.comment:{idea.id}")
+        await wait_for_text(server, bob.chat_id, "Typ je reactie")
+        await bob.send_text("Jullie zijn allemaal gek.")
+        await wait_for_text(server, bob.chat_id, "Je reactie staat bij")
+        anna.press_data(f"idea.comments:{idea.id}")
+        await wait_for_text(server, anna.chat_id, "allemaal gek")
+        anna.press("Meld 1")
+        await wait_for_text(server, anna.chat_id, "Wat is er mis mee")
+        anna.press("Schelden of beledigend")
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        seen = len(server.messages(bob.chat_id))
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "allemaal gek")
+        ria.press("Blokkeren")
+        await wait_for_text(server, ria.chat_id, "Waarom")
+        await ria.send_text("Herhaaldelijk schelden.")
+        await wait_for_text(server, ria.chat_id, "geblokkeerd")
+        told = await wait_for_text(server, bob.chat_id, "uit de groep", after=seen)
+        assert "Speeltuin Zeewijk" in told and "geblokkeerd" in told
+        assert server.member(GROUP, bob.id)["status"] == "left"
+        assert [(m, who) for m, who, _ in _removals(server)] == [
+            ("banChatMember", bob.id),
+            ("unbanChatMember", bob.id),
+        ]
+        # Out, and his own link lets him in no more.
+        link = await _new_link(server, bob)
+        bob.join(link)
+        await server.wait_for(lambda: (GROUP, bob.id) in server.declined, 20, description="Bob")
+
+        # Anna erases her data: out of the group too; told nothing (the bot forgot her).
+        await anna.send_text("/vergeetmij")
+        await wait_for_text(server, anna.chat_id, "Weet je het zeker?")
+        anna.press("Ja, wis mijn gegevens")
+        await wait_for_text(server, anna.chat_id, "Je gegevens zijn gewist")
+        await server.wait_for(
+            lambda: server.member(GROUP, anna.id)["status"] == "left", 20, description="Anna out"
+        )
+
+        async def nothing_left() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await server.wait_for(nothing_left, 20, description="the task done and gone")
+        assert await traces(app.db, [str(anna.id)]) == []
+        assert not any("uit de groep" in t for t in texts(server, anna.chat_id))
+        assert_nothing_personal(server, "Anna", "Bob", "gek", "schelden", "geblokkeerd")
+
+
+async def test_a_restart_between_the_ban_and_its_unban_still_only_takes_the_person_out(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, _ = await linked_room(server, app)
+        # Cas takes part, but Telegram never saw him in the group.
+        cas = server.user(3005, first_name="Cas")
+        await onboard(server, cas)
+        cas.press_data("exp.join:1")
+        await wait_for_text(server, cas.chat_id, "alleen voor jou")
+        server.fail_next(
+            "getChatMember",
+            error_code=400,
+            description="Bad Request: user not found",
+            where={"user_id": cas.id},
+        )
+        cas.press_data("exp.leave:1")
+        await wait_for_text(server, cas.chat_id, "niet meer mee")
+        await server.wait_for(
+            lambda: not server._failures["getchatmember"], 20, description="Cas looked up"
+        )
+        # Anna leaves; the bot stops after the ban, before Telegram answered the unban.
+        server.hold("unbanChatMember")
+        anna.press_data("exp.leave:1")
+        await server.wait_for(lambda: len(server.held) == 1, 20, description="unban held")
+    server.release()
+    assert server.member(GROUP, anna.id)["status"] == "kicked"
+    async with running_bot(settings) as app:
+        told = await wait_for_text(server, anna.chat_id, "uit de groep gehaald")
+        assert "Speeltuin Zeewijk" in told
+        assert server.member(GROUP, anna.id)["status"] == "left"
+
+        async def nothing_left() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await server.wait_for(nothing_left, 20, description="the tasks done")
+        # One ban, and its unban after the restart (the held one never arrived).
+        assert [(method, who) for method, who, _ in _removals(server)] == [
+            ("banChatMember", anna.id),
+            ("unbanChatMember", anna.id),
+        ]
+        assert server.member(GROUP, bob.id)["status"] == "member"
+        # Cas was never in the group: nothing was done, nothing failed, he is told nothing.
+        assert "room.task_failed" not in [
+            a[0] for a in await app.db.fetchall("SELECT action FROM audit_log")
+        ]
+        assert not any("uit de groep" in t for t in texts(server, cas.chat_id))

@@ -1,0 +1,293 @@
+"""Out of an experiment's room: who may no longer be there (left the experiment, banned from
+the bot, erased) is taken out through the router's own paths, told so in private, and nobody
+else is touched; the room tasks this leaves are in the person's data and hold nothing of
+them once carried out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.app import App
+from bot.rooms import RoomWorker
+from handlers.contract import Role
+from storage.clock import utcnow
+from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, linked
+from tests.handlers.ideas.helpers import seed_idea
+from tests.people import for_user, person, row, with_role
+from tests.privacy import traces
+from tests.support import Chat
+
+
+class Room:
+    """Rooms on a platform that remember who is in them (or invited), and what was done."""
+
+    def __init__(self, *inside: str) -> None:
+        self.members = {(GROUP, person) for person in inside}
+        self.done: list[tuple[str, str]] = []
+
+    @property
+    def inside(self) -> set[str]:
+        """Who is in any of the rooms."""
+        return {person for _, person in self.members}
+
+    async def invite(self, room: str, person: str) -> str | None:
+        self.done.append(("invite", person))
+        self.members.add((room, person))  # a Matrix invite: on their way in
+        return None
+
+    async def hide(self, room: str, message_id: str) -> None:
+        self.done.append(("hide", message_id))
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        self.done.append(("mute" if until else "unmute", person))
+
+    async def ban(self, room: str, person: str) -> None:
+        self.done.append(("ban", person))
+        self.members.discard((room, person))
+
+    async def unban(self, room: str, person: str) -> None:
+        self.done.append(("unban", person))
+
+    async def remove(self, room: str, person: str) -> bool:
+        if (room, person) not in self.members:
+            return False
+        self.done.append(("remove", person))
+        self.members.remove((room, person))
+        return True
+
+    async def admin_problem(self, room: str) -> str | None:
+        return None
+
+
+def worker(app: App, room: Room) -> RoomWorker:
+    now = utcnow()
+    return RoomWorker(app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now)
+
+
+async def tasks(app: App) -> list[tuple[str, str, int | None]]:
+    rows = await app.db.fetchall("SELECT op, target, user_id FROM room_tasks ORDER BY id")
+    return [(r["op"], r["target"], r["user_id"]) for r in rows]
+
+
+async def room_notes(app: App, chat: Chat) -> list[str]:
+    return [q.replies[0].key for q in await for_user(app, chat, "room")]
+
+
+async def in_room(app: App, chat: Chat, room: Room) -> None:
+    """``chat`` joins experiment 1 and its room (the invite carried out)."""
+    await chat.press_payload("exp.join:1")
+    await worker(app, room).run_due()
+    assert chat.user_id in room.inside
+
+
+async def test_leaving_takes_the_participant_out_of_the_room_and_tells_only_them_in_private(
+    app: App,
+) -> None:
+    _, anna, bob, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+    await in_room(app, bob, room)
+    outbox_before = await app.db.fetchval("SELECT COUNT(*) FROM outbox")
+
+    await anna.press_payload("exp.leave:1")
+    assert anna.keys == ["experiments.left"]
+    anna_id = (await row(app, anna)).id
+    assert await tasks(app) == [("remove", "anna", anna_id)]
+    # Pressed again (a stale button): nothing more is queued.
+    await anna.press_payload("exp.leave:1")
+    assert anna.keys == ["experiments.not_joined"]
+    assert len(await tasks(app)) == 1
+
+    assert await worker(app, room).run_due() == 1
+    assert room.done[-1] == ("remove", "anna") and room.inside == {"bob"}
+    assert await tasks(app) == []
+    [note] = [q for q in await for_user(app, anna, "room") if q.replies[0].key == "rooms.removed"]
+    assert "Speeltuin" in note.text(app, "nl") and "niet meer mee" in note.text(app, "nl")
+    # Only Anna heard of it: no message to the group, none to Bob.
+    queued = await app.db.fetchall("SELECT user_id FROM outbox ORDER BY id")
+    assert [r[0] for r in queued[outbox_before:]] == [anna_id]
+    assert await room_notes(app, bob) == ["rooms.invited"]
+
+
+async def test_someone_who_left_before_using_the_invite_is_not_told_they_were_taken_out(
+    app: App,
+) -> None:
+    _, anna, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+    room.members.clear()  # she declined the invite, or left the room herself
+    await anna.press_payload("exp.leave:1")
+    assert await worker(app, room).run_due() == 1
+    assert ("remove", "anna") not in room.done
+    assert await room_notes(app, anna) == ["rooms.invited"]
+    assert await tasks(app) == []
+
+
+async def test_joining_again_before_the_removal_ran_keeps_the_person_in(app: App) -> None:
+    _, anna, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+    await anna.press_payload("exp.leave:1")
+    await anna.press_payload("exp.join:1")
+    assert [t[0] for t in await tasks(app)] == ["invite"]
+    await worker(app, room).run_due()
+    assert "anna" in room.inside
+    assert "rooms.removed" not in await room_notes(app, anna)
+
+
+async def test_a_removal_waiting_for_someone_who_took_part_again_meanwhile_is_skipped(
+    app: App,
+) -> None:
+    _, anna, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+    await anna.press_payload("exp.leave:1")
+    # Back in the experiment by another way than the button (staff, a restore).
+    async with app.db.transaction():
+        await app.repos.experiments.join(1, (await row(app, anna)).id, utcnow())
+    assert await worker(app, room).run_due() == 1
+    assert "anna" in room.inside and ("remove", "anna") not in room.done
+
+
+async def _ban_from_the_bot(app: App, ria: Chat, author: Chat) -> None:
+    """``author`` comments on an idea of their own, three residents report it, and Ria
+    bans the author from /meldingen."""
+    idea = await seed_idea(app, f"Een speeltuin voor {author.user_id}")
+    await author.press_payload(f"idea.comment:{idea.id}")
+    await author.send("Wat een onzin, jullie zijn allemaal gek.")
+    for n in range(3):
+        other = await person(app, f"{author.user_id}-r{n}")
+        await other.press_payload(f"idea.comments:{idea.id}")
+        await other.press("Meld 1")
+        await other.press("Schelden of beledigend")
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Herhaaldelijk schelden.")
+    assert ria.keys[0] == "moderation.done_ban"
+
+
+async def test_a_ban_from_the_bot_takes_the_resident_out_of_every_room_and_lifting_it_invites_no_one(  # noqa: E501
+    app: App,
+) -> None:
+    wim, anna, bob, ria = await linked(app)
+    # A second experiment with its own room; Bob takes part in both.
+    other = "-1007002"
+    group2 = Chat(app, wim.user_id, name=wim.name, platform=wim.platform, chat_id=other)
+    await group2.handle(group2.event(command="koppel", args="2", is_group=True))
+    assert group2.keys == ["rooms.linked"]
+    room = Room()
+    await in_room(app, bob, room)
+    await in_room(app, anna, room)
+    await bob.press_payload("exp.join:2")
+    await worker(app, room).run_due()
+
+    await _ban_from_the_bot(app, ria, bob)
+    bob_id = (await row(app, bob)).id
+    assert await tasks(app) == [("remove", "bob", bob_id), ("remove", "bob", bob_id)]
+    await worker(app, room).run_due()
+    assert room.inside == {"anna"}
+    assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
+        "rooms.removed_banned",
+        "rooms.removed_banned",
+    ]
+    # Still taking part, but banned: the room stays closed to him.
+    await bob.press_payload("exp.join:1")
+    assert await tasks(app) == []
+
+    # The ban lifted: nobody is invited back by that alone.
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["moderation.lifted"]
+    assert await tasks(app) == []
+
+
+async def test_a_ban_from_the_bot_leaves_a_stranger_and_a_room_ban_as_they_are(app: App) -> None:
+    _, anna, bob, ria = await linked(app)
+    room = Room("carl")
+    # Bob took part, and the connector banned him from the room.
+    await in_room(app, bob, room)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await worker(app, room).run_due()
+    assert room.done[-1] == ("ban", "bob")
+    before = list(room.done)
+    # Banned from the bot too: the room's ban stays as it is (a removal would end it on
+    # Telegram). Carl is in the group but never took part in anything: untouched.
+    await _ban_from_the_bot(app, ria, bob)
+    carl = await person(app, "carl")
+    await _ban_from_the_bot(app, ria, carl)
+    assert await tasks(app) == []
+    await worker(app, room).run_due()
+    assert room.done == before and room.inside == {"carl"}
+
+
+async def test_staff_who_stop_taking_part_stay_in_the_room(app: App) -> None:
+    wim, _, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, wim, room)
+    await wim.press_payload("exp.leave:1")
+    assert await tasks(app) == []
+    # A resident again, leaving after joining: taken out like everyone.
+    await with_role(app, wim, Role.RESIDENT)
+    await wim.press_payload("exp.join:1")
+    await wim.press_payload("exp.leave:1")
+    assert [t[0] for t in await tasks(app)] == ["remove"]
+
+
+async def test_an_erased_participant_is_taken_out_and_the_task_keeps_nothing_of_them_after(
+    app: App,
+) -> None:
+    _, _, _, _ = await linked(app)
+    zus = await person(app, "zus-5Tq8")
+    room = Room()
+    await in_room(app, zus, room)
+    export = await app.repos.personal.export((await row(app, zus)).id, utcnow())
+    assert export is not None and export.sections["room_tasks"].rows == []
+    await zus.send("/vergeetmij")
+    await zus.press("Ja, wis mijn gegevens")
+    assert zus.keys == ["privacy.forget.done"]
+    # Only her account is left, in the task that takes it out; no person, no error.
+    assert await tasks(app) == [("remove", "zus-5Tq8", None)]
+    assert await traces(app.db, ["zus-5Tq8"]) == ["room_tasks.target: zus-5Tq8"]
+    assert await worker(app, room).run_due() == 1
+    assert room.inside == set() and room.done[-1] == ("remove", "zus-5Tq8")
+    assert await traces(app.db, ["zus-5Tq8"]) == []
+    # Nobody is told: the bot does not know her any more.
+    assert await app.db.fetchval("SELECT COUNT(*) FROM outbox WHERE kind = 'room'") == 0
+
+
+async def test_a_removal_left_by_leaving_survives_the_erasure_that_follows_at_once(
+    app: App,
+) -> None:
+    _, _, _, _ = await linked(app)
+    zus = await person(app, "zus-5Tq8")
+    room = Room()
+    await in_room(app, zus, room)
+    await zus.press_payload("exp.leave:1")
+    # Her export shows the removal still to be done.
+    user = await row(app, zus)
+    export = await app.repos.personal.export(user.id, utcnow())
+    assert export is not None
+    assert [r["op"] for r in export.sections["room_tasks"].rows] == ["remove"]
+    await zus.send("/vergeetmij")
+    await zus.press("Ja, wis mijn gegevens")
+    assert await tasks(app) == [("remove", "zus-5Tq8", None)]
+    await worker(app, room).run_due()
+    assert room.inside == set()
+    assert await traces(app.db, ["zus-5Tq8"]) == []
+
+
+async def test_a_mute_that_holds_is_put_back_after_the_removal(app: App) -> None:
+    _, anna, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.press("1 week")
+    await ria.send("Schelden hoort hier niet.")
+    await worker(app, room).run_due()
+    await bob.press_payload("exp.leave:1")
+    await worker(app, room).run_due()
+    assert [d for d in room.done if d[1] == "bob"][-2:] == [("remove", "bob"), ("mute", "bob")]
+    assert [t[0] for t in await tasks(app)] == ["unmute"]
