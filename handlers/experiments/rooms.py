@@ -144,10 +144,11 @@ async def take_out(
     it), or of every experiment they take part in (banned from the bot, erased). Returns
     how many removals were queued.
 
-    Staff stay: they are in the rooms for their work. A room the bot was removed from is
-    left (it cannot act there), and so is one whose ban holds for them (they are out). After
-    an erasure the task holds their account alone (``erased``), so that it is queued before
-    the erasure forgets who they are."""
+    Staff stay: they are in the rooms for their work. A room whose ban holds for them is
+    left (they are out). In a room the bot was removed from the task waits: linked there
+    again, the bot takes them out then (linked in another group, it is dropped: they were
+    never let in there). After an erasure the task holds their account alone (``erased``),
+    so that it is queued before the erasure forgets who they are."""
     user = await repos.users.get(user_id)
     if user is None or user.role is not Role.RESIDENT:
         return 0
@@ -159,7 +160,7 @@ async def take_out(
     queued = 0
     for experiment in experiments:
         for room in await repos.rooms.of_experiment(experiment):
-            if room.platform != user.platform or room.gone:
+            if room.platform != user.platform:
                 continue
             if await repos.rooms.banned(room.id, user.platform_user_id, now):
                 continue

@@ -103,9 +103,11 @@ _IN_FORCE = (
     "s.kind IN ('mute', 'ban') AND s.lifted_at IS NULL AND (s.ends_at IS NULL OR s.ends_at > ?)"
 )
 
-#: A task that may be carried out now: an invite to a room the bot was removed from waits
-#: for the group that replaces it (everything else is tried, and given up if it cannot pass).
-_MAY_RUN = "NOT (r.gone_at IS NOT NULL AND t.op = 'invite')"
+#: A task that may be carried out now: in a room the bot was removed from, an invite and
+#: taking someone out wait until the room is linked again (in the same group, where the
+#: person may still be, or in the one that replaces it); everything else is tried, and given
+#: up if it cannot pass.
+_MAY_RUN = "NOT (r.gone_at IS NOT NULL AND t.op IN ('invite', 'remove'))"
 
 _ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id, r.gone_at IS NOT NULL AS gone"
 
@@ -173,8 +175,10 @@ class Rooms:
         the same group, where the bot was added again); None when it has none gone.
 
         In another group the old one's messages are out of reach (their hiding is dropped),
-        everyone is welcomed afresh, and the mutes and bans in force are carried out there
-        too: a ban from the room holds in the group that replaces it."""
+        nobody waiting to be taken out of the old one was ever let into it (that is dropped
+        too), everyone is welcomed afresh, and the mutes and bans in force are carried out
+        there too: a ban from the room holds in the group that replaces it. Back in the same
+        group, whoever was to be taken out meanwhile is taken out now."""
         old = await self.db.fetchone(
             f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.experiment_id = ?"
             " AND r.platform = ? AND r.gone_at IS NOT NULL",
@@ -192,7 +196,7 @@ class Rooms:
         if old["chat_id"] == chat_id:
             return room
         await self.db.execute(
-            "DELETE FROM room_tasks WHERE room_id = ? AND op = 'hide'", (room.id,)
+            "DELETE FROM room_tasks WHERE room_id = ? AND op IN ('hide', 'remove')", (room.id,)
         )
         await self.db.execute("DELETE FROM room_welcomes WHERE room_id = ?", (room.id,))
         held = await self.db.fetchall(

@@ -852,6 +852,29 @@ async def test_a_ban_from_the_bot_and_an_erasure_take_residents_out_of_the_group
         assert_nothing_personal(server, "Anna", "Bob", "gek", "schelden", "geblokkeerd")
 
 
+async def test_someone_who_left_while_the_bot_was_out_of_the_group_is_taken_out_when_it_is_back(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, _ = await linked_room(server, app)
+        wim = server.get_user(3001)
+        server.remove_bot(GROUP, by=wim)
+        await wait_for_text(server, wim.chat_id, "/koppel 1")
+        before = len(server.messages(anna.chat_id))
+        anna.press_data("exp.leave:1")
+        await wait_for_text(server, anna.chat_id, "niet meer mee", after=before)
+        assert server.member(GROUP, anna.id)["status"] == "member"
+
+        # Wim adds the bot back and links the group again: Anna goes out now.
+        server.make_admin(GROUP)
+        await wim.send_text("/koppel 1", chat_id=GROUP)
+        told = await wait_for_text(server, anna.chat_id, "uit de groep gehaald", after=before)
+        assert "Speeltuin Zeewijk" in told
+        assert server.member(GROUP, anna.id)["status"] == "left"
+        assert server.member(GROUP, bob.id)["status"] == "member"
+        assert_nothing_personal(server, "Anna", "gehaald", "meer mee")
+
+
 async def test_a_restart_between_the_ban_and_its_unban_still_only_takes_the_person_out(
     server: BotApiServer, tmp_path: Path
 ) -> None:

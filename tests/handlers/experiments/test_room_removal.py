@@ -5,15 +5,15 @@ them once carried out."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.app import App
 from bot.rooms import RoomWorker
-from handlers.contract import Role
+from handlers.contract import Role, RoomError
 from storage.clock import utcnow
 from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, linked
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import for_user, person, row, with_role
+from tests.people import audit_actions, for_user, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -291,3 +291,84 @@ async def test_a_mute_that_holds_is_put_back_after_the_removal(app: App) -> None
     await worker(app, room).run_due()
     assert [d for d in room.done if d[1] == "bob"][-2:] == [("remove", "bob"), ("mute", "bob")]
     assert [t[0] for t in await tasks(app)] == ["unmute"]
+
+
+async def test_whoever_may_no_longer_be_in_a_room_the_bot_was_out_of_is_taken_out_when_it_is_back(
+    app: App,
+) -> None:
+    """The bot was removed from the group; meanwhile one resident leaves, one is banned from
+    the bot and one erases their data. Nothing can be done there until staff add the bot
+    back and link the group again: then all three are taken out, and the others stay."""
+    wim, anna, bob, ria = await linked(app)
+    zus = await person(app, "zus-5Tq8")
+    cas = await person(app, "cas")
+    room = Room()
+    for chat in (anna, bob, zus, cas):
+        await in_room(app, chat, room)
+    await app.room_gone("test", GROUP)
+
+    await anna.press_payload("exp.leave:1")
+    await _ban_from_the_bot(app, ria, bob)
+    await zus.send("/vergeetmij")
+    await zus.press("Ja, wis mijn gegevens")
+    before = list(room.done)
+    assert await worker(app, room).run_due() == 0
+    assert room.done == before  # the bot is not in the group: it waits
+    assert sorted(t[1] for t in await tasks(app)) == ["anna", "bob", "zus-5Tq8"]
+
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
+    await worker(app, room).run_due()
+    assert room.inside == {"cas"}
+    assert "rooms.removed" in await room_notes(app, anna)
+    assert "rooms.removed_banned" in await room_notes(app, bob)
+    assert not [k for k in await room_notes(app, cas) if k.startswith("rooms.removed")]
+    assert await traces(app.db, ["zus-5Tq8"]) == []
+
+
+async def test_a_removal_that_finds_the_bot_out_of_the_group_waits_for_it_to_be_back(
+    app: App,
+) -> None:
+    """The platform says the bot is no longer in the group only when the removal is tried
+    (the news of its removal was missed): taken out all the same once it is back."""
+    wim, anna, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+
+    async def refused(chat: str, person: str) -> bool:
+        await app.room_gone("test", chat)  # as the adapters do when the platform refuses
+        raise RoomError("Forbidden: bot was kicked from the supergroup chat", lasting=True)
+
+    out = Room(*room.inside)
+    out.remove = refused  # type: ignore[method-assign]
+    await anna.press_payload("exp.leave:1")
+    await worker(app, out).run_due()
+    assert [t[0] for t in await tasks(app)] == ["remove"]
+    assert "room.task_failed" not in await audit_actions(app)
+
+    await group_command(wim, "koppel", "1")
+    later = utcnow() + timedelta(minutes=1)  # past the pause before another try
+    back = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: later
+    )
+    await back.run_due()
+    assert room.inside == set() and room.done[-1] == ("remove", "anna")
+    assert "rooms.removed" in await room_notes(app, anna)
+
+
+async def test_linked_in_another_group_nobody_waiting_to_be_taken_out_is_touched_there(
+    app: App,
+) -> None:
+    wim, anna, _, _ = await linked(app)
+    room = Room()
+    await in_room(app, anna, room)
+    await app.room_gone("test", GROUP)
+    await anna.press_payload("exp.leave:1")
+    assert [t[0] for t in await tasks(app)] == ["remove"]
+
+    group = Chat(app, wim.user_id, name=wim.name, platform=wim.platform, chat_id="-1007002")
+    await group.handle(group.event(command="koppel", args="1", is_group=True))
+    assert group.keys == ["rooms.linked"]
+    assert await tasks(app) == []
+    assert await worker(app, room).run_due() == 0
+    assert not [k for k in await room_notes(app, anna) if k.startswith("rooms.removed")]
