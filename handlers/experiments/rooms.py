@@ -8,7 +8,8 @@ in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
     resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
-        (not banned from it), told in private (:func:`take_out`)
+        (not banned from it), told in private (:func:`take_out`); the ban lifted ──► invited
+        again (:func:`let_back`)
     newcomer joins ──► welcome + house rules (once per person and room)
     resident in the room: reply /melden ──► report stored, reporter thanked privately
 
@@ -129,6 +130,20 @@ async def invite_participants(repos: Repositories, room: Room, now: datetime) ->
     for user_id in await repos.experiments.participants(room.experiment_id):
         invited += await queue_invite(repos, room, user_id, now)
     return invited
+
+
+async def let_back(repos: Repositories, user_id: int, now: datetime) -> int:
+    """After a ban from the bot is lifted: an invite again to the rooms of the experiments
+    the resident still takes part in (the ban took them out, and taking part, they cannot
+    join again to be invited). Returns how many were queued."""
+    user = await repos.users.get(user_id)
+    if user is None or user.role is not Role.RESIDENT:
+        return 0  # staff were never taken out
+    queued = 0
+    for experiment in await repos.experiments.taking_part(user_id):
+        for room in await repos.rooms.of_experiment(experiment):
+            queued += await queue_invite(repos, room, user_id, now)
+    return queued
 
 
 async def take_out(

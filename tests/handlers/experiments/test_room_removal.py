@@ -166,7 +166,7 @@ async def _ban_from_the_bot(app: App, ria: Chat, author: Chat) -> None:
     assert ria.keys[0] == "moderation.done_ban"
 
 
-async def test_a_ban_from_the_bot_takes_the_resident_out_of_every_room_and_lifting_it_invites_no_one(  # noqa: E501
+async def test_a_ban_from_the_bot_takes_the_resident_out_of_every_room_and_lifting_it_lets_him_back(  # noqa: E501
     app: App,
 ) -> None:
     wim, anna, bob, ria = await linked(app)
@@ -194,11 +194,18 @@ async def test_a_ban_from_the_bot_takes_the_resident_out_of_every_room_and_lifti
     await bob.press_payload("exp.join:1")
     assert await tasks(app) == []
 
-    # The ban lifted: nobody is invited back by that alone.
+    # The ban lifted: taking part in both still, he cannot join again to be invited, so he
+    # is invited again to both rooms; once (a second press lifts nothing).
     await ria.send("/beperkingen")
     await ria.press("Opheffen")
     assert ria.keys == ["moderation.lifted"]
-    assert await tasks(app) == []
+    assert await tasks(app) == [("invite", "bob", bob_id), ("invite", "bob", bob_id)]
+    await ria.press_payload(f"mod.lift:{bob_id}")
+    assert ria.keys == ["moderation.nothing_to_lift"]
+    assert len(await tasks(app)) == 2
+    await worker(app, room).run_due()
+    assert room.inside == {"anna", "bob"} and await tasks(app) == []
+    assert (await room_notes(app, bob))[-2:] == ["rooms.invited", "rooms.invited"]
 
 
 async def test_a_ban_from_the_bot_leaves_a_stranger_and_a_room_ban_as_they_are(app: App) -> None:
@@ -220,6 +227,10 @@ async def test_a_ban_from_the_bot_leaves_a_stranger_and_a_room_ban_as_they_are(a
     assert await tasks(app) == []
     await worker(app, room).run_due()
     assert room.done == before and room.inside == {"carl"}
+    # The ban from the bot lifted: the room's ban still keeps Bob out, so no invite.
+    await ria.press_payload(f"mod.lift:{(await row(app, bob)).id}")
+    assert ria.keys == ["moderation.lifted"]
+    assert await tasks(app) == []
 
 
 async def test_staff_who_stop_taking_part_stay_in_the_room(app: App) -> None:
