@@ -240,3 +240,39 @@ async def test_a_bot_kicked_while_it_was_stopped_notices_at_its_start_and_tells_
         await wim.send("/help")
         await wim.wait_for_reply(containing("Met Samenspel praat je mee"))
     assert sum("De bot is uit de groep" in m.body for m in wim.replies()) == 1
+
+
+async def test_someone_erased_while_the_bot_was_kicked_is_taken_out_when_it_is_back_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    """The bot, kicked, cannot act in the room: Anna's erasure meanwhile takes her out once
+    Wim invites the bot back and links the room again (the bot has forgotten her by then:
+    only the task knows her account). Kim, who never took part, stays."""
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, _, _ = await _people(app, residents, bot_id)
+        room = await _linked(synapse, wim, bot_id, [kim])
+        await _take_part(anna, room)
+        await _levels(room, wim, **{kim.user_id: 75})
+        kicked = await kim.client.room_kick(room.room_id, bot_id, "Opruimen")
+        assert not isinstance(kicked, ErrorResponse), kicked
+        await wim.wait_for_reply(containing("De bot is uit de groep"))
+
+        await anna.send("/vergeetmij")
+        await anna.wait_for_reply(containing("Weet je het zeker?"))
+        await anna.send("Ja, wis mijn gegevens")
+        await anna.wait_for_reply(containing("Je gegevens zijn gewist"))
+        assert room.member(anna.user_id) == "join"
+
+        invited = await wim.client.room_invite(room.room_id, bot_id)
+        assert not isinstance(invited, ErrorResponse), invited
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot back")
+        await _link(room, wim, bot_id)
+        await until(lambda: room.member(anna.user_id) == "leave", WAIT_SECONDS, what="Anna out")
+
+        async def done() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await until(done, WAIT_SECONDS, what="the task done and gone")
+        assert room.member(kim.user_id) == "join"
