@@ -26,6 +26,7 @@ import re
 from datetime import datetime
 
 from handlers.answers import parse_id, read_text
+from handlers.community.called_off import call_off_all, job
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.notices import notify
@@ -42,11 +43,6 @@ feature = Feature("connections")
 DIALOG = "connect"
 MAX_CONTACT = 200
 _NUMBER = re.compile(r"\d{1,12}")
-
-
-def job(connection_id: int) -> str:
-    """The scheduler job that ends a request not answered in time."""
-    return f"connection:{connection_id}"
 
 
 @feature.command(
@@ -289,26 +285,7 @@ async def call_off_for_ban(ctx: Context, user_id: int) -> list[Timer]:
     transaction: both contact lines forgotten, the other told only that the contact does
     not go ahead (a ban is the banned person's own business), the connector who asked told
     as for a no. Returns the timers to disarm."""
-    timers = []
-    for connection in await ctx.repos.connections.open_of(user_id):
-        if not await ctx.repos.connections.call_off(connection.id, ctx.now):
-            continue
-        await _tell(
-            ctx,
-            connection.other(user_id),
-            "connect.called_off",
-            number=number(connection.idea_of(user_id) or 0),
-        )
-        await _tell_staff(ctx, connection, "connect.declined_staff")
-        await ctx.repos.audit.record(
-            "connection.call_off",
-            now=ctx.now,
-            actor_user_id=ctx.user.id,
-            subject=f"connection:{connection.id}",
-            detail={"ideas": [connection.idea_a, connection.idea_b]},
-        )
-        timers.append(Timer(job=job(connection.id), at=None))
-    return timers
+    return await call_off_all(ctx.repos, user_id, ctx.now, actor_user_id=ctx.user.id)
 
 
 # The end of a request nobody finished -------------------------------------------------
