@@ -5,7 +5,8 @@ themselves with the contact line they choose to share (an e-mail address, a @han
 only when both said yes does each get the other's line. A no tells nobody anything about
 the other; whoever had said yes hears only that it does not go ahead. Nobody's line ever
 reaches someone banned: a banned resident is not asked, and a ban calls their open requests
-off at once (the other hears only that it does not go ahead, not why).
+off at once (the other hears only that it does not go ahead, not why); so does an erasure of
+one of the two (:mod:`handlers.community.called_off`).
 
 A request is not kept open for ever: when not both answered within the profile's
 ``connections.answer_days``, the scheduler's ``connection:<id>`` job ends it and forgets the
@@ -17,7 +18,7 @@ answer hears nothing new, and their old buttons say it expired.
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
                                       the connector who asked told
-        one of the two banned ──► called off: lines forgotten, the other told
+        one of the two banned or erased ──► called off: lines forgotten, the other told
 """
 
 from __future__ import annotations
