@@ -5,7 +5,8 @@ themselves with the contact line they choose to share (an e-mail address, a @han
 only when both said yes does each get the other's line. A no tells nobody anything about
 the other; whoever had said yes hears only that it does not go ahead. Nobody's line ever
 reaches someone banned: a banned resident is not asked, and a ban calls their open requests
-off at once (the other hears only that it does not go ahead, not why).
+off at once (the other hears only that it does not go ahead, not why); so does an erasure of
+one of the two (:mod:`handlers.community.called_off`).
 
 A request is not kept open for ever: when not both answered within the profile's
 ``connections.answer_days``, the scheduler's ``connection:<id>`` job ends it and forgets the
@@ -17,7 +18,7 @@ answer hears nothing new, and their old buttons say it expired.
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
                                       the connector who asked told
-        one of the two banned ──► called off: lines forgotten, the other told
+        one of the two banned or erased ──► called off: lines forgotten, the other told
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 from datetime import datetime
 
 from handlers.answers import parse_id, read_text
+from handlers.community.called_off import call_off_all, job
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.notices import notify
@@ -42,11 +44,6 @@ feature = Feature("connections")
 DIALOG = "connect"
 MAX_CONTACT = 200
 _NUMBER = re.compile(r"\d{1,12}")
-
-
-def job(connection_id: int) -> str:
-    """The scheduler job that ends a request not answered in time."""
-    return f"connection:{connection_id}"
 
 
 @feature.command(
@@ -289,26 +286,7 @@ async def call_off_for_ban(ctx: Context, user_id: int) -> list[Timer]:
     transaction: both contact lines forgotten, the other told only that the contact does
     not go ahead (a ban is the banned person's own business), the connector who asked told
     as for a no. Returns the timers to disarm."""
-    timers = []
-    for connection in await ctx.repos.connections.open_of(user_id):
-        if not await ctx.repos.connections.call_off(connection.id, ctx.now):
-            continue
-        await _tell(
-            ctx,
-            connection.other(user_id),
-            "connect.called_off",
-            number=number(connection.idea_of(user_id) or 0),
-        )
-        await _tell_staff(ctx, connection, "connect.declined_staff")
-        await ctx.repos.audit.record(
-            "connection.call_off",
-            now=ctx.now,
-            actor_user_id=ctx.user.id,
-            subject=f"connection:{connection.id}",
-            detail={"ideas": [connection.idea_a, connection.idea_b]},
-        )
-        timers.append(Timer(job=job(connection.id), at=None))
-    return timers
+    return await call_off_all(ctx.repos, user_id, ctx.now, actor_user_id=ctx.user.id)
 
 
 # The end of a request nobody finished -------------------------------------------------

@@ -407,3 +407,24 @@ async def test_a_line_typed_after_the_other_was_banned_is_not_kept(app: App) -> 
     assert await traces(app.db, [BOB_CONTACT]) == []
     told = (await for_user(app, bob, "connect"))[-1]
     assert [r.key for r in told.replies] == ["connect.called_off"]
+
+
+async def test_an_erasure_calls_off_the_erased_persons_requests_and_the_other_hears_it(
+    app: App,
+) -> None:
+    """Anna said yes and typed her line; then Bob erases his data. The request goes with
+    him, and Anna, who waits for his answer, hears that the contact does not go ahead (not
+    why), as after a ban; the connector who asked hears it too. Nobody waits for ever."""
+    anna, bob, ria, _ = await _asked(app)
+    await _erase(app, bob)
+    assert await app.repos.connections.get(1) is None
+    assert await traces(app.db, [ANNA_CONTACT]) == []
+    anna_id = (await row(app, anna)).id
+    ria_id = (await row(app, ria)).id
+    told = [(q.user_id, q.replies[0].key) for q in await outbox(app, "connect")]
+    # Bob's own question went with him; the ones left are the news of the end.
+    assert told == [(anna_id, "connect.called_off"), (ria_id, "connect.declined_staff")]
+    assert "connection.call_off" in await audit_actions(app)
+    # Anna's old buttons say it is over, and change nothing.
+    await anna.press_payload("con.no:1")
+    assert anna.keys == ["connect.not_found"]
