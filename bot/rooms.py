@@ -280,10 +280,11 @@ class RoomWorker:
         said = scrubbed(str(error), task.target)
         async with self.repos.db.transaction():
             room = await self.repos.rooms.of_chat(self.platform, task.room.chat_id)
-            if task.op in (RoomOp.INVITE, RoomOp.REMOVE) and room is not None and room.gone:
+            if room is not None and room.gone:
                 # The bot is no longer in that group: the invite waits for the group that
-                # replaces it (/koppel there), instead of failing; taking someone out waits
-                # for the bot to be back in that group (they may still be in it).
+                # replaces it (/koppel there), instead of failing; taking someone out, a
+                # mute, a ban and their ends wait for the bot to be back in that group (in
+                # another group the mutes and bans in force are carried out afresh).
                 await self.repos.rooms.retry(task.id, said, now, FIRST_WAIT)
                 return False
             if lasting or task.attempts + 1 >= ATTEMPTS:

@@ -146,7 +146,8 @@ def excerpt(text: str, length: int = 80) -> str:
 def _squashed(text: str) -> str:
     """``text`` as compared with a name: only its letters and digits, lower case, without
     accents ("Velsen-Noord", "velsen noord!" and "Vélsen Noord" are the same)."""
-    plain = unicodedata.normalize("NFKD", text.casefold())
+    # Turkish writes a dotless ı whose capital I folds to a dotted i: "HAYIR" is "hayır".
+    plain = unicodedata.normalize("NFKD", text.casefold().replace("ı", "i"))
     return "".join(ch for ch in plain if ch.isalnum())
 
 

@@ -177,8 +177,10 @@ class Rooms:
         In another group the old one's messages are out of reach (their hiding is dropped),
         nobody waiting to be taken out of the old one was ever let into it (that is dropped
         too), everyone is welcomed afresh, and the mutes and bans in force are carried out
-        there too: a ban from the room holds in the group that replaces it. Back in the same
-        group, whoever was to be taken out meanwhile is taken out now."""
+        there too, in place of those that waited (a ban lifted meanwhile has nothing to
+        lift there): a ban from the room holds in the group that replaces it; a mute's end
+        still waits for its moment. Back in the same group, whatever waited for the bot (a
+        removal, a mute, a ban decided meanwhile) is done now."""
         old = await self.db.fetchone(
             f"SELECT {_ROOM} FROM experiment_rooms r WHERE r.experiment_id = ?"
             " AND r.platform = ? AND r.gone_at IS NOT NULL",
@@ -196,7 +198,9 @@ class Rooms:
         if old["chat_id"] == chat_id:
             return room
         await self.db.execute(
-            "DELETE FROM room_tasks WHERE room_id = ? AND op IN ('hide', 'remove')", (room.id,)
+            "DELETE FROM room_tasks WHERE room_id = ?"
+            " AND op IN ('hide', 'remove', 'mute', 'ban', 'unban')",
+            (room.id,),
         )
         await self.db.execute("DELETE FROM room_welcomes WHERE room_id = ?", (room.id,))
         held = await self.db.fetchall(

@@ -383,3 +383,58 @@ async def test_linked_in_another_group_nobody_waiting_to_be_taken_out_is_touched
     assert await tasks(app) == []
     assert await worker(app, room).run_due() == 0
     assert not [k for k in await room_notes(app, anna) if k.startswith("rooms.removed")]
+
+
+async def test_a_room_ban_decided_while_the_bot_was_out_is_done_when_it_is_back(
+    app: App,
+) -> None:
+    """The connector decides on a report while the bot is out of the group (its removal
+    noticed only when the ban is tried): the ban and the hiding of the message wait, and
+    are carried out once the bot is back in that group."""
+    wim, anna, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+
+    async def refused(*_: object) -> None:
+        await app.room_gone("test", GROUP)  # as the adapters do when the platform refuses
+        raise RoomError("Forbidden: bot was kicked from the supergroup chat", lasting=True)
+
+    out = Room(*room.inside)
+    out.ban = refused  # type: ignore[method-assign]
+    out.hide = refused  # type: ignore[method-assign]
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await worker(app, out).run_due()
+    assert sorted(t[0] for t in await tasks(app)) == ["ban", "hide"]
+    assert "room.task_failed" not in await audit_actions(app)
+
+    await group_command(wim, "koppel", "1")
+    later = utcnow() + timedelta(minutes=1)  # past the pause before another try
+    back = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: later
+    )
+    await back.run_due()
+    assert ("ban", "bob") in room.done and "bob" not in room.inside
+    assert [d[0] for d in room.done].count("hide") == 1
+    assert await tasks(app) == []
+
+
+async def test_in_another_group_a_ban_that_waited_is_done_there_once(app: App) -> None:
+    wim, anna, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    await app.room_gone("test", GROUP)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    assert sorted(t[0] for t in await tasks(app)) == ["ban", "hide"]
+
+    group = Chat(app, wim.user_id, name=wim.name, platform=wim.platform, chat_id="-1007003")
+    await group.handle(group.event(command="koppel", args="1", is_group=True))
+    assert group.keys == ["rooms.linked"]
+    # The ban in force is carried out in the new group, once; the old group's message
+    # is out of reach.
+    assert [t[:2] for t in await tasks(app)] == [("ban", "bob")]
+    await worker(app, room).run_due()
+    assert [d for d in room.done if d[0] == "ban"] == [("ban", "bob")]

@@ -173,6 +173,11 @@ async def test_typed_nee_declines_and_a_typed_language_reads_the_question_in_it(
     assert "Do you agree?" in anna.text
     await anna.send("No thanks")
     assert anna.keys == ["onboarding.declined"]
+    # Capitals and accents do not count, in any catalog language (Turkish "HAYIR" is no).
+    emre = chat("emre")
+    await emre.send("/start")
+    await emre.send("HAYIR")
+    assert emre.keys == ["onboarding.declined"]
     stored = await app.repos.users.find("test", "anna")
     assert stored is not None and stored.consent_at is None and stored.language is None
 
