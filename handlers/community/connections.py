@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from handlers import when
 from handlers.answers import parse_id, read_text
 from handlers.community.called_off import call_off_all, job
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
@@ -133,12 +134,16 @@ async def _banned(ctx: Context, user_id: int) -> bool:
 
 
 async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> None:
+    # The moment the request expires, so nobody answers into a closed door.
+    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
+
     def build(lang: str) -> list[Reply]:
         return [
             Reply(
                 key="connect.ask",
                 params={
                     "connector": ctx.profile.connector(lang),
+                    "until": when.moment(deadline, lang),
                     "mine": number(mine.id),
                     "mine_title": mine.title,
                     "other": number(other.id),
