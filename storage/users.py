@@ -221,3 +221,10 @@ class Users:
 
     async def set_role(self, user_id: int, role: Role) -> None:
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
+
+    async def holding(self, role: Role) -> list[int]:
+        """Everyone who holds exactly this role now, oldest account first."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM users WHERE role = ? ORDER BY id", (role.value,)
+        )
+        return [row["id"] for row in rows]

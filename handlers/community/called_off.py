@@ -5,21 +5,35 @@ so that the erasure can use it without the dialog's imports.
 
     open request of the person ──► called off (contact lines forgotten)
         ──► the other: "does not go ahead" (not why)
-        ──► the connector who asked: as for a no
+        ──► the connector who asked: as for a no (the connectors now, when whoever asked
+            is no longer one: :func:`staff_to_tell`)
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.contract import Reply, Timer
+from handlers.contract import Reply, Role, Timer
 from handlers.phrases import number
 from storage import Repositories
+from storage.community.connections import Connection
 
 
 def job(connection_id: int) -> str:
     """The scheduler job that ends a request not answered in time."""
     return f"connection:{connection_id}"
+
+
+async def staff_to_tell(repos: Repositories, connection: Connection) -> list[int]:
+    """Who hears how a request ended: the connector who asked, while they still are one.
+    Once their role was taken away (or they were erased) the news is the connectors' now:
+    it must not reach someone without the role, nor go nowhere. With no connector at all,
+    the admins hear it."""
+    if connection.by_user_id is not None:
+        asker = await repos.users.get(connection.by_user_id)
+        if asker is not None and asker.role.allows(Role.CONNECTOR):
+            return [asker.id]
+    return await repos.users.holding(Role.CONNECTOR) or await repos.users.holding(Role.ADMIN)
 
 
 async def call_off_all(
@@ -28,7 +42,8 @@ async def call_off_all(
     """Call off every open request ``user_id`` is one of the two of, in the caller's
     transaction: after a ban of them, or before their erasure (which takes the request
     with it). The other hears only that the contact does not go ahead, not why; the
-    connector who asked hears it as for a no; ``actor_user_id`` (who did it) is not told.
+    connector who asked (:func:`staff_to_tell`) hears it as for a no; ``actor_user_id``
+    (who did it) is not told.
     Returns the timers to disarm."""
     timers = []
     for connection in await repos.connections.open_of(user_id):
@@ -45,7 +60,9 @@ async def call_off_all(
                 "second": number(connection.idea_b or 0),
             },
         )
-        for to, reply in ((connection.other(user_id), other), (connection.by_user_id, staff)):
+        told = [(connection.other(user_id), other)]
+        told += [(to, staff) for to in await staff_to_tell(repos, connection)]
+        for to, reply in told:
             if to is not None and to not in (user_id, actor_user_id):
                 await repos.outbox.enqueue(
                     to, [reply.model_dump(mode="json")], kind="connect", now=now

@@ -17,7 +17,8 @@ answer hears nothing new, and their old buttons say it expired.
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
-                                      the connector who asked told
+                                      the connector who asked told (the connectors now,
+                                      when whoever asked is no longer one)
         one of the two banned or erased ──► called off: lines forgotten, the other told
 """
 
@@ -28,7 +29,7 @@ from datetime import datetime
 
 from handlers import when
 from handlers.answers import parse_id, read_text
-from handlers.community.called_off import call_off_all, job
+from handlers.community.called_off import call_off_all, job, staff_to_tell
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.notices import notify
@@ -259,14 +260,14 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
     if updated.status is ConnectionStatus.CONNECTED:
         mine = number(updated.idea_of(me) or 0)
         theirs = number(updated.idea_of(other) or 0)
-        await _tell(ctx, other, "connect.made", contact=contact or "", number=mine)
+        await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine)
         reply = menu_reply(
             ctx, "connect.made", contact=updated.contact_of(other) or "", number=theirs
         )
     else:
         staff_key = "connect.declined_staff"
         if updated.answer_of(other) == "yes":
-            await _tell(ctx, other, "connect.not_made")
+            await _tell(ctx, [other], "connect.not_made")
         reply = menu_reply(ctx, "connect.declined")
     await ctx.repos.connections.forget_contacts(updated.id)
     await _tell_staff(ctx, updated, staff_key)
@@ -314,16 +315,16 @@ async def expire_requests(repos: Repositories, profile: Profile, now: datetime) 
                 await repos.outbox.enqueue(
                     user_id, [told.model_dump(mode="json")], kind="connect", now=now
                 )
-            if connection.by_user_id is not None:
-                staff = Reply(
-                    key="connect.expired_staff",
-                    params={
-                        "first": number(connection.idea_a or 0),
-                        "second": number(connection.idea_b or 0),
-                    },
-                )
+            staff = Reply(
+                key="connect.expired_staff",
+                params={
+                    "first": number(connection.idea_a or 0),
+                    "second": number(connection.idea_b or 0),
+                },
+            )
+            for to in await staff_to_tell(repos, connection):
                 await repos.outbox.enqueue(
-                    connection.by_user_id, [staff.model_dump(mode="json")], kind="connect", now=now
+                    to, [staff.model_dump(mode="json")], kind="connect", now=now
                 )
             await repos.audit.record(
                 "connection.expire",
@@ -335,18 +336,19 @@ async def expire_requests(repos: Repositories, profile: Profile, now: datetime) 
 
 
 async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:
-    """Tell the connector who asked how it ended."""
+    """Tell the connector who asked how it ended (the connectors now, when whoever asked
+    is no longer one)."""
     await _tell(
         ctx,
-        connection.by_user_id,
+        await staff_to_tell(ctx.repos, connection),
         key,
         first=number(connection.idea_a or 0),
         second=number(connection.idea_b or 0),
     )
 
 
-async def _tell(ctx: Context, user_id: int | None, key: str, **params: object) -> None:
+async def _tell(ctx: Context, user_ids: list[int], key: str, **params: object) -> None:
     def build(lang: str) -> list[Reply]:
         return [Reply(key=key, params={**params, "connector": ctx.profile.connector(lang)})]
 
-    await notify(ctx, [user_id], kind="connect", build=build)
+    await notify(ctx, user_ids, kind="connect", build=build)

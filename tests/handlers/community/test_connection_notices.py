@@ -4,11 +4,12 @@ one now, not someone whose role was taken away since."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.app import App
+from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import connector, for_user, person, row
+from tests.people import TimerLog, connector, for_user, outbox, person, row, run_job, with_role
 from tests.support import Chat
 
 
@@ -52,3 +53,138 @@ async def test_the_deadline_is_the_local_time_across_the_change_to_summer_time(
     await ria.send("/verbind #1 #2")
     [to_anna] = await for_user(app, anna, "connect")
     assert "Antwoorden kan tot 3 apr 2027, 14:00." in to_anna.text(app, "nl")
+
+
+# Who hears how it ended --------------------------------------------------------------------
+
+
+async def _staff_told(app: App, queued: int) -> list[tuple[str, str]]:
+    """The connector notices queued after the first ``queued`` rows: (who, key)."""
+    names = {}
+    for who in ("ria", "kees", "joke"):
+        user = await app.repos.users.find("test", who)
+        if user is not None:
+            names[user.id] = who
+    return [
+        (names.get(q.user_id, str(q.user_id)), q.replies[0].key)
+        for q in (await outbox(app, "connect"))[queued:]
+        if q.replies[0].key.endswith("_staff")
+    ]
+
+
+async def test_a_no_after_the_connector_lost_the_role_goes_to_the_connectors_now(
+    app: App,
+) -> None:
+    _anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    kees = await connector(app, "kees")
+    await ria.send("/verbind #1 #2")
+    # Ria is no longer a connector; she keeps her chat as a resident.
+    await with_role(app, ria, Role.RESIDENT)
+    await connector(app, "joke")
+    queued = len(await outbox(app, "connect"))
+
+    [ask_bob] = await for_user(app, bob, "connect")
+    await bob.press_payload(ask_bob.payloads()[1])  # no
+    assert bob.keys == ["connect.declined"]
+    assert await _staff_told(app, queued) == [
+        ("kees", "connect.declined_staff"),
+        ("joke", "connect.declined_staff"),
+    ]
+    told = (await for_user(app, kees, "connect"))[-1].text(app, "nl")
+    assert "#1 en #2 gaat niet door" in told
+
+
+async def test_a_contact_made_is_told_to_the_connector_who_asked_while_they_are_one(
+    app: App,
+) -> None:
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await connector(app, "kees")
+    await ria.send("/verbind #1 #2")
+    queued = len(await outbox(app, "connect"))
+    for who in (anna, bob):
+        [ask] = await for_user(app, who, "connect")
+        await who.press_payload(ask.payloads()[0])
+        await who.send(f"{who.user_id}@example.org")
+    assert bob.keys == ["connect.made"]
+    # Only Ria asked: the other connectors are not bothered with it.
+    assert await _staff_told(app, queued) == [("ria", "connect.made_staff")]
+
+    # The same once she is an admin: an admin may do what a connector may.
+    await with_role(app, ria, Role.ADMIN)
+    await ria.send("/verbind #2 #1")
+    queued = len(await outbox(app, "connect"))
+    for who in (anna, bob):
+        ask = (await for_user(app, who, "connect"))[-1]
+        await who.press_payload(ask.payloads()[1])
+    assert await _staff_told(app, queued) == [("ria", "connect.declined_staff")]
+
+
+async def test_an_expiry_after_the_connector_was_erased_goes_to_the_connectors_now(
+    app: App,
+) -> None:
+    _anna, _bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    timers = TimerLog(app)
+    await ria.send("/verbind #1 #2")
+    [timer] = timers.armed
+    assert timer.at is not None
+    await ria.send("/vergeetmij")
+    await ria.press("Ja")
+    assert ria.keys == ["privacy.forget.done"]
+    await app.db.settled()
+    kees = await connector(app, "kees")
+    queued = len(await outbox(app, "connect"))
+
+    await run_job(app, timer.job, timer.at)
+    assert await _staff_told(app, queued) == [("kees", "connect.expired_staff")]
+    text = (await for_user(app, kees, "connect"))[-1].text(app, "nl")
+    assert "#1 en #2 is verlopen" in text
+
+
+async def test_an_expiry_with_no_connector_left_reaches_the_admins(app: App) -> None:
+    await _two_with_ideas(app)
+    ria = await connector(app)
+    timers = TimerLog(app)
+    await ria.send("/verbind #1 #2")
+    [timer] = timers.armed
+    assert timer.at is not None
+    await with_role(app, ria, Role.CIVIL_SERVANT)
+    boss = await with_role(app, await person(app, "boss"), Role.ADMIN)
+    queued = len(await outbox(app, "connect"))
+
+    await run_job(app, timer.job, timer.at + timedelta(minutes=1))
+    [told] = (await outbox(app, "connect"))[queued:]
+    assert told.user_id == (await row(app, boss)).id
+    assert told.replies[0].key == "connect.expired_staff"
+
+
+async def test_a_ban_after_the_connector_lost_the_role_is_told_to_the_connectors_now(
+    app: App,
+) -> None:
+    """Kees bans Anna; the request Ria made ends. Ria, no longer a connector, hears
+    nothing; Joke, a connector now, hears it; Kees, who banned, knows already."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await with_role(app, ria, Role.RESIDENT)
+    kees = await connector(app, "kees")
+    await connector(app, "joke")
+    queued = len(await outbox(app, "connect"))
+
+    await anna.press_payload("idea.comment:2")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    for n in range(3):
+        other = await person(app, f"r{n}")
+        await other.press_payload("idea.comments:2")
+        await other.press("Meld 1")
+        await other.press("Schelden of beledigend")
+    await kees.send("/meldingen")
+    await kees.press("Blokkeren")
+    await kees.send("Herhaaldelijk schelden.")
+    assert kees.keys[0] == "moderation.done_ban"
+
+    assert await _staff_told(app, queued) == [("joke", "connect.declined_staff")]
+    told = [q.replies[0].key for q in (await for_user(app, bob, "connect"))]
+    assert told[-1] == "connect.called_off"
