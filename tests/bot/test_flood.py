@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import App
 from bot.flood import SWEEP_EVERY, FloodGate, Verdict
+from handlers.catalog import Catalog
 from handlers.contract import Role
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import seed_idea
@@ -145,3 +146,57 @@ async def test_a_civil_servant_is_staff_too(app: App) -> None:
     ]
     assert answers[-1][0].key == "flood.slow_down"
     assert "Easy does it" in answers[-1][0].text
+
+
+async def test_the_idea_limit_says_what_it_counts_the_last_24_hours_not_today(
+    app: App,
+) -> None:
+    """Five ideas sent in late yesterday evening still count this morning: the limit is
+    over any 24 hours, and the refusal must not speak of "today"."""
+    anna = await person(app, "anna")
+    english = await person(app, "bob", language="English")
+    evening = datetime(2026, 12, 4, 21, 30, tzinfo=UTC)  # 22:30 in Velsen
+    for chat in (anna, english):
+        author = (await row(app, chat)).id
+        async with app.db.transaction():
+            for n in range(app.profile.limits.ideas_per_day):
+                await app.repos.ideas.create(
+                    category="wonen",
+                    title=f"Idee nummer {n}",
+                    description="Een beschrijving die lang genoeg is voor een idee.",
+                    neighbourhood=None,
+                    photo_id=None,
+                    author_user_id=author,
+                    now=evening,
+                )
+    app.router.clock = lambda: datetime(2026, 12, 5, 8, 0, tzinfo=UTC)  # 09:00 the day after
+
+    await anna.send("/idee")
+    assert anna.keys == ["flood.too_many_ideas"]
+    assert "in de afgelopen 24 uur al 5 ideeën ingestuurd" in anna.text
+    assert "Vanaf 5 dec 2026, 22:30" in anna.text
+    await english.send("/idea")
+    assert english.keys == ["flood.too_many_ideas"]
+    assert "5 ideas in the past 24 hours" in english.text
+    for text in (anna.text, english.text):
+        assert "vandaag" not in text and "today" not in text and "één dag" not in text
+
+
+def test_no_catalog_speaks_of_today_for_a_limit_counted_over_24_hours() -> None:
+    catalog = Catalog.load()
+    today = {
+        "nl": "vandaag",
+        "en": "today",
+        "pl": "dziś",
+        "tr": "bugün",
+        "uk": "сьогодні",
+        "ar": "اليوم",
+    }
+    for lang, word in today.items():
+        for posts in ("ideas", "proposals"):
+            for count in (1, 2, 3, 5, 11, 100):
+                text = catalog.text(
+                    lang, f"flood.too_many_{posts}", {"count": count, "again": "x"}, markup=False
+                )
+                assert word not in text.lower(), (lang, posts, count)
+                assert "24" in text, (lang, posts, count)
