@@ -265,6 +265,11 @@ NEWS = Resource(
         _f("meeting_starts_at", "datetime", f"When the meeting begins, as it is now. {_UTC}"),
         _f("meeting_ends_at", "datetime", f"When the meeting ends, as it is now. {_UTC}"),
         _f("meeting_place", "string", "The meeting's address, or online."),
+        _f(
+            "meeting_title",
+            "string",
+            "For an invitation to a meeting: the meeting's title; empty for other updates.",
+        ),
     ),
     ("id",),
 )

@@ -266,6 +266,7 @@ def _meeting(site: Site, row: Row) -> dict[str, Any] | None:
     ends = _utc(row["meeting_ends_at"]).astimezone(site.zone)
     until = f"{ends:%H:%M}" if ends.date() == starts.date() else f"{ends:%Y-%m-%d %H:%M}"
     return {
+        "title": clean(row.get("meeting_title") or ""),
         "cancelled": row["meeting_status"] == "cancelled",
         "starts": _moment(site, row["meeting_starts_at"]).iso,
         "when": f"{starts:%Y-%m-%d %H:%M}–{until}",
@@ -343,16 +344,17 @@ _JOINING = re.compile(
 _FLAG_HALF = re.compile(r"[\U0001f1e6-\U0001f1ff]")
 
 
-def feed_title(text: str) -> str:
-    """An update's title in the feed: its words on one line, at most
-    :data:`FEED_TITLE_CHARS` characters, cut after a whole word (or at least between whole
-    characters) with "…"."""
+def feed_title(text: str, prefix: str = "") -> str:
+    """An update's title in the feed: ``prefix`` and then its words on one line, at most
+    :data:`FEED_TITLE_CHARS` characters in all, cut after a whole word (or at least between
+    whole characters) with "…"."""
+    room = FEED_TITLE_CHARS - len(prefix)
     first = " ".join(text.split())
-    if len(first) <= FEED_TITLE_CHARS:
-        return first
-    cut = FEED_TITLE_CHARS - 1
+    if len(first) <= room:
+        return prefix + first
+    cut = room - 1
     space = first.rfind(" ", 0, cut + 1)
-    if space >= FEED_TITLE_CHARS // 2:
+    if space >= room // 2:
         cut = space
     else:
         while cut > 0 and (
@@ -361,7 +363,7 @@ def feed_title(text: str) -> str:
             or (_FLAG_HALF.match(first[cut]) and _FLAG_HALF.match(first[cut - 1]))
         ):
             cut -= 1
-    return first[:cut].rstrip() + "…"
+    return prefix + first[:cut].rstrip() + "…"
 
 
 def _feed(
@@ -376,12 +378,15 @@ def _feed(
     entries: list[tuple[str, ET.Element]] = []
     for item in news:
         text = item["text"]
-        title = feed_title(text)
-        # Most updates start with the words; the others get them in front.
-        title = title if title.lower().startswith("wist je dat") else f"Wist je dat: {title}"
         meeting = item["meeting"]
+        if meeting is not None and meeting["cancelled"]:
+            # What is off, by its name: not the invitation's words behind two labels.
+            title = feed_title(meeting["title"] or text, f"{CANCELLED_TITLE}: ")
+        elif " ".join(text.split()).lower().startswith("wist je dat"):
+            title = feed_title(text)  # most updates start with the words
+        else:
+            title = feed_title(text, "Wist je dat: ")
         if meeting is not None:
-            title = f"{CANCELLED_TITLE}: {title}" if meeting["cancelled"] else title
             text = "\n".join([*_meeting_lines(meeting), "", text])
         entry = _entry(
             site,

@@ -130,14 +130,15 @@ class OpenData:
     async def news(self) -> list[Row]:
         """Published "Wist je dat" news everyone could read, with its text (not its signer).
 
-        An invitation to a meeting carries the meeting as it is now (whether it goes ahead,
-        its time, its address; never an online link, which is for those invited), and
+        An invitation to a meeting carries the meeting as it is now (its title, whether it
+        goes ahead, its time, its address; never an online link, which is for those invited), and
         ``updated_at`` moves on when the meeting is moved or cancelled, as the chat's "Wist
         je dat" shows it then too."""
         marks = ", ".join("?" for _ in PUBLIC_AUDIENCES)
         rows = await self.db.fetchall(
             "SELECT n.id, n.published_at, n.audience_kind AS audience,"
             " n.audience_value AS audience_code, b.text, n.payload,"
+            " m.title AS meeting_title,"
             " m.status AS meeting_status, m.starts_at AS meeting_starts_at,"
             " m.ends_at AS meeting_ends_at,"
             " CASE WHEN m.online_link IS NOT NULL THEN 'online' ELSE m.address END"

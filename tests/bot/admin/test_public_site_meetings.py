@@ -15,6 +15,7 @@ import feedparser
 import pytest
 
 from bot.admin.open_data import run_open_data_export
+from bot.admin.public_site import FEED_TITLE_CHARS, feed_title
 from bot.app import App
 from bot.settings import Settings
 from tests.bot.admin.test_public_site import PHONE, assert_accessible, look
@@ -177,3 +178,53 @@ async def test_a_cancelled_or_moved_meeting_reads_so_on_the_public_site_and_in_t
     # Nobody's name: not the organiser's, not the person who registered.
     everything = "\n".join(p.read_text(encoding="utf-8") for p in out.iterdir() if p.is_file())
     assert "Bob" not in everything and "Ria" not in everything and "Anna" not in everything
+
+
+async def test_a_cancelled_meetings_feed_title_is_its_name_marked_off_on_one_line(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Not "Gaat niet door: Wist je dat: <title> <description>…": the mark, then the
+    meeting's own title, cut at a whole word within the feed's title length."""
+    out = tmp_path / "published"
+    settings = Settings(_env_file=None, db=tmp_path / "m.db", open_data_dir=out)  # type: ignore[call-arg]
+    app = await App.open(settings, clock=clock)
+    short = "Buurtavond Zeewijk"
+    long = "Informatieavond over de herinrichting van het Plein 1945 en de Lange Nieuwstraat"
+    assert len(long) == 80
+    try:
+        await subscribe(await resident(app, "anna"))
+        ria = await civil_servant(app, "ria")
+        local = clock.now.astimezone(ZONE)
+        for n, title in enumerate((short, long)):
+            starts = (local + timedelta(days=10 + n)).replace(hour=19, minute=30, second=0)
+            await organise(ria, starts, title=title)
+            await ria.press("Publiceren")
+            await ria.press_payload(f"mt.end:{n + 1}")
+            await ria.press("Ja, afzeggen")
+            assert ria.keys == ["meetings.cancelled_done"]
+        clock.advance(minutes=5)
+        assert await run_open_data_export(app, clock.now) is not None
+    finally:
+        await app.close()
+
+    feed = _feed(out)
+    assert feed["wist-je-dat-1"].title == f"Gaat niet door: {short}"
+    cut = feed["wist-je-dat-2"].title
+    assert cut == "Gaat niet door: Informatieavond over de herinrichting van het Plein 1945 en de…"
+    for entry in feed.values():
+        assert "Wist je dat" not in entry.title and "\n" not in entry.title
+        assert len(entry.title) <= 80
+        assert "GAAT NIET DOOR" in entry.summary
+    # The pages say it as before: the mark above the invitation's own words.
+    off_item = " ".join(_page(out, "wist-je-dat.html").items["wist-je-dat-2"].split())
+    assert off_item.index("Gaat niet door: deze bijeenkomst is afgezegd.") < off_item.index(long)
+
+
+def test_an_updates_feed_title_with_its_label_in_front_stays_within_the_length() -> None:
+    words = "de gemeente plant nieuwe bomen langs de Kennemerlaan en de Zeeweg in IJmuiden"
+    title = feed_title(words, "Wist je dat: ")
+    assert title == (
+        "Wist je dat: de gemeente plant nieuwe bomen langs de Kennemerlaan en de Zeeweg…"
+    )
+    assert len(title) <= FEED_TITLE_CHARS
+    assert feed_title("kort", "Wist je dat: ") == "Wist je dat: kort"
