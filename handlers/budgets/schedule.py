@@ -184,13 +184,14 @@ def _result(
 
 async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now: datetime) -> None:
     """Tell whoever set the round up (the audit log knows; the round names nobody) that it
-    closed, with the way to its result, while they still run rounds."""
+    closed, with the way to its result, while they still run rounds; otherwise the
+    connectors now (see :meth:`storage.users.Users.in_charge`)."""
     made = [
         e for e in await repos.audit.about(f"budget:{closed.id}") if e.action == "budget.create"
     ]
     organiser = made[0].actor_user_id if made else None
-    user = await repos.users.get(organiser) if organiser is not None else None
-    if user is None or not user.role.allows(Role.CONNECTOR):
+    staff = await repos.users.in_charge(organiser, Role.CONNECTOR)
+    if not staff:
         return
     reply = Reply(
         key="budgets.closed_staff" if closed.voters else "budgets.closed_staff_no_votes",
@@ -198,7 +199,7 @@ async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now:
         buttons=[[Button(label="budgets.btn_result", payload=f"bs.show:{closed.id}")]],
     )
     await repos.outbox.fan_out(
-        [user.id], [reply.model_dump(mode="json")], kind="budget_closed", now=now
+        staff, [reply.model_dump(mode="json")], kind="budget_closed", now=now
     )
 
 

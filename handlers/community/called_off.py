@@ -25,15 +25,9 @@ def job(connection_id: int) -> str:
 
 
 async def staff_to_tell(repos: Repositories, connection: Connection) -> list[int]:
-    """Who hears how a request ended: the connector who asked, while they still are one.
-    Once their role was taken away (or they were erased) the news is the connectors' now:
-    it must not reach someone without the role, nor go nowhere. With no connector at all,
-    the admins hear it."""
-    if connection.by_user_id is not None:
-        asker = await repos.users.get(connection.by_user_id)
-        if asker is not None and asker.role.allows(Role.CONNECTOR):
-            return [asker.id]
-    return await repos.users.holding(Role.CONNECTOR) or await repos.users.holding(Role.ADMIN)
+    """Who hears how a request ended: the connector who asked, while they still are one;
+    otherwise the connectors now (see :meth:`storage.users.Users.in_charge`)."""
+    return await repos.users.in_charge(connection.by_user_id, Role.CONNECTOR)
 
 
 async def call_off_all(

@@ -16,6 +16,7 @@ from handlers.budgets.schedule import advance
 from handlers.contract import Timer
 from handlers.profile import DEFAULT_PROFILE
 from storage.budgets.rounds import RoundStatus
+from storage.users import Role
 from tests.people import (
     TimerLog,
     audit_actions,
@@ -24,6 +25,7 @@ from tests.people import (
     person,
     row,
     subscribe,
+    with_role,
 )
 from tests.support import Chat
 
@@ -476,6 +478,29 @@ async def test_a_round_nobody_voted_in_says_so_to_subscribers_and_to_its_organis
         assert "Niemand heeft gestemd" in note.text(app, "nl")
         await ria.press_payload(note.payloads()[0])
         assert ria.keys == ["budgets.round_closed"] and "Aantal stemmers: 0" in ria.text
+    finally:
+        await app.close()
+
+
+async def test_a_round_whose_organiser_is_no_longer_a_connector_is_told_to_the_connectors(
+    settings: Settings,
+) -> None:
+    clock = Clock()
+    app = await _open(settings, clock)
+    try:
+        ria = await connector(app)
+        await set_up_round(ria)
+        [found] = await app.repos.budgets.all()
+        # Ria stopped being a connector while the round ran; Kim is one now.
+        await with_role(app, ria, Role.RESIDENT)
+        kim = await connector(app, "kim")
+        clock.now = found.closes_at
+        args = (app.repos, app.catalog, app.profile, app.router.timezone, found.id)
+        await advance(*args, clock.now)
+        [note] = await outbox(app, "budget_closed")
+        assert note.user_id == (await row(app, kim)).id
+        await kim.press_payload(note.payloads()[0])
+        assert kim.keys == ["budgets.round_closed"]
     finally:
         await app.close()
 
