@@ -438,3 +438,40 @@ async def test_in_another_group_a_ban_that_waited_is_done_there_once(app: App) -
     assert [t[:2] for t in await tasks(app)] == [("ban", "bob")]
     await worker(app, room).run_due()
     assert [d for d in room.done if d[0] == "ban"] == [("ban", "bob")]
+
+
+async def test_a_ban_from_the_bot_replaced_by_a_mute_lets_the_resident_back_into_the_room(
+    app: App,
+) -> None:
+    """Muted, a resident may still take part and talk in experiments' rooms (a mute from
+    the bot limits posting in the bot): the ban it replaces no longer keeps him out."""
+    _, _, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    reporters = [await person(app, f"bob-r{n}") for n in range(3)]
+    for title, said in (("Een speeltuin", "Wat een onzin."), ("Een bankje", "Sukkels.")):
+        idea = await seed_idea(app, title)
+        await bob.press_payload(f"idea.comment:{idea.id}")
+        await bob.send(said)
+        for other in reporters:
+            await other.press_payload(f"idea.comments:{idea.id}")
+            await other.press("Meld 1")
+            await other.press("Schelden of beledigend")
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Herhaaldelijk schelden.")
+    assert ria.keys[0] == "moderation.done_ban"
+    await worker(app, room).run_due()
+    assert room.inside == set()
+
+    # The next card: Ria mutes him for a day, which replaces the ban.
+    await ria.press("Dempen")
+    await ria.press("1 dag")
+    await ria.send("Een dag pauze.")
+    assert ria.keys[0] == "moderation.done_mute"
+    bob_id = (await row(app, bob)).id
+    assert await tasks(app) == [("invite", "bob", bob_id)]
+    await worker(app, room).run_due()
+    assert room.inside == {"bob"}
+    assert (await room_notes(app, bob))[-1] == "rooms.invited"
+
