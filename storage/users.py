@@ -221,3 +221,12 @@ class Users:
 
     async def set_role(self, user_id: int, role: Role) -> None:
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
+
+    async def with_role(self, role: Role) -> list[int]:
+        """Everyone who has this role and agreed to take part (only they are written to),
+        oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM users WHERE role = ? AND consent_at IS NOT NULL ORDER BY id",
+            (role.value,),
+        )
+        return [int(row[0]) for row in rows]
