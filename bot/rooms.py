@@ -160,11 +160,20 @@ class RoomWorker:
             log.info("room invite skipped room=%s", pseudonym(room))
             return True
         removed = False
+        if task.op is RoomOp.REMOVE and not task.tried:
+            # Recorded first: a stop after the platform took them out, before the outcome
+            # below is committed, leaves the next try to find them out already.
+            async with self.repos.db.transaction():
+                await self.repos.rooms.trying(task.id, self.clock())
         try:
             if task.op is RoomOp.INVITE:
                 link = await ops.invite(room, task.target)
             elif task.op is RoomOp.REMOVE:
-                removed = await ops.remove(room, task.target)
+                # Out already after an earlier try: that try may have taken them out, and
+                # what follows (told, a mute put back) was not done, or the task would be
+                # gone; it is done now (a person who left by themselves meanwhile is told
+                # they are out, which they are).
+                removed = await ops.remove(room, task.target) or task.tried
             elif task.op is RoomOp.HIDE:
                 await ops.hide(room, task.target)
             elif task.op is RoomOp.MUTE:

@@ -5,7 +5,10 @@ them once carried out."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+
+import pytest
 
 from bot.app import App
 from bot.rooms import RoomWorker
@@ -475,3 +478,42 @@ async def test_a_ban_from_the_bot_replaced_by_a_mute_lets_the_resident_back_into
     assert room.inside == {"bob"}
     assert (await room_notes(app, bob))[-1] == "rooms.invited"
 
+
+async def test_a_removal_done_on_the_platform_just_before_a_stop_is_followed_up_once_after(
+    app: App,
+) -> None:
+    """The platform took Bob out, and the process stopped before it noted that: after the
+    restart he is out already, and is still told so (once) and muted again (a removal on
+    Telegram ends a restriction)."""
+    _, anna, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.press("1 week")
+    await ria.send("Schelden hoort hier niet.")
+    await worker(app, room).run_due()
+    await bob.press_payload("exp.leave:1")
+
+    platform = room.remove
+
+    async def removed_then_stopped(chat: str, account: str) -> bool:
+        await platform(chat, account)
+        raise asyncio.CancelledError  # the process stops: nothing after this is noted
+
+    room.remove = removed_then_stopped  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await worker(app, room).run_due()
+    assert room.inside == set() and [t[0] for t in await tasks(app)] == ["unmute", "remove"]
+    del room.remove
+
+    await worker(app, room).run_due()  # after the restart
+    assert [d for d in room.done if d[1] == "bob"][-2:] == [("remove", "bob"), ("mute", "bob")]
+    assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
+        "rooms.removed"
+    ]
+    assert [t[0] for t in await tasks(app)] == ["unmute"]
+    await worker(app, room).run_due()
+    assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
+        "rooms.removed"
+    ]
