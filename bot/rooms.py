@@ -10,7 +10,10 @@ operations, takes the due ones and asks the adapter:
                                  └ failed for good (no admin, gone) ──► dropped, logged, audit
 
 The database is the source of truth: a restart between a decision and the platform call
-finds the task still there; a mute's end is a task due at that moment. A mute or its end is
+finds the task still there; a mute's end is a task due at that moment. A removal is noted
+as tried before the platform is asked: a restart after the platform took the person out,
+before that was recorded, finds them out already and still does what follows (told, a
+mute put back), once. A mute or its end is
 never carried out on an account banned in that room (in the bot's records; the adapters also
 ask the platform): on Telegram it would replace the ban. Someone who may no longer be in
 a room (left the experiment, banned from the bot, erased) is taken out of it, told so in
