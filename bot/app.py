@@ -200,7 +200,8 @@ class App:
 
     async def room_upgrade_failed(self, platform: str, chat_id: str, why: str) -> None:
         """A linked room was replaced by a new one the bot could not enter (not invited,
-        say): the staff member who linked it hears so, and that an invite for the bot there
+        say): the staff member who linked it (or else the connectors, see
+        :meth:`_tell_linker`) hears so, and that an invite for the bot there
         is enough. The room stays where it is meanwhile."""
         now = self.router.clock()
         async with self.db.transaction():
@@ -223,15 +224,18 @@ class App:
         )
 
     async def _tell_linker(self, room: Room, key: str, now: datetime) -> None:
-        """Tell the staff member who linked a room about it, in private (not someone who is
-        no longer staff: they could not link it again)."""
-        user_id = await self.repos.rooms.linked_by(room.id)
-        user = await self.repos.users.get(user_id) if user_id is not None else None
-        if user is None or not user.role.allows(Role.CIVIL_SERVANT):
+        """Tell the staff member who linked a room about it, in private. Someone who is no
+        longer staff could not link it again, and an erased one is nobody: then the
+        connectors hear it instead (the admins, with no connector), in the same words, so
+        that somebody acts on it."""
+        linker = await self.repos.rooms.linked_by(room.id)
+        told = await self.repos.users.in_charge(linker, Role.CIVIL_SERVANT, instead=Role.CONNECTOR)
+        if not told:
+            log.warning("nobody to tell about experiment room=%d (%s)", room.id, key)
             return
         experiment = await self.repos.experiments.get(room.experiment_id)
-        groups = await self.repos.recipients.by_language([user.id], self.catalog.default)
-        for lang in groups:
+        groups = await self.repos.recipients.by_language(told, self.catalog.default)
+        for lang, user_ids in groups.items():
             reply = Reply(
                 key=key,
                 params={
@@ -239,9 +243,10 @@ class App:
                     "id": room.experiment_id,
                 },
             )
-            await self.repos.outbox.enqueue(
-                user.id, [reply.model_dump(mode="json")], kind="room", now=now
-            )
+            for each in user_ids:
+                await self.repos.outbox.enqueue(
+                    each, [reply.model_dump(mode="json")], kind="room", now=now
+                )
 
     async def room_join_request(self, platform: str, chat_id: str, account: str) -> bool | None:
         """Someone asks to enter a group through an invite link that needs approval:

@@ -10,7 +10,10 @@ operations, takes the due ones and asks the adapter:
                                  └ failed for good (no admin, gone) ──► dropped, logged, audit
 
 The database is the source of truth: a restart between a decision and the platform call
-finds the task still there; a mute's end is a task due at that moment. A mute or its end is
+finds the task still there; a mute's end is a task due at that moment. A removal is noted
+as tried before the platform is asked: a restart after the platform took the person out,
+before that was recorded, finds them out already and still does what follows (told, a
+mute put back), once. A mute or its end is
 never carried out on an account banned in that room (in the bot's records; the adapters also
 ask the platform): on Telegram it would replace the ban. Someone who may no longer be in
 a room (left the experiment, banned from the bot, erased) is taken out of it, told so in
@@ -160,11 +163,20 @@ class RoomWorker:
             log.info("room invite skipped room=%s", pseudonym(room))
             return True
         removed = False
+        if task.op is RoomOp.REMOVE and not task.tried:
+            # Recorded first: a stop after the platform took them out, before the outcome
+            # below is committed, leaves the next try to find them out already.
+            async with self.repos.db.transaction():
+                await self.repos.rooms.trying(task.id, self.clock())
         try:
             if task.op is RoomOp.INVITE:
                 link = await ops.invite(room, task.target)
             elif task.op is RoomOp.REMOVE:
-                removed = await ops.remove(room, task.target)
+                # Out already after an earlier try: that try may have taken them out, and
+                # what follows (told, a mute put back) was not done, or the task would be
+                # gone; it is done now (a person who left by themselves meanwhile is told
+                # they are out, which they are).
+                removed = await ops.remove(room, task.target) or task.tried
             elif task.op is RoomOp.HIDE:
                 await ops.hide(room, task.target)
             elif task.op is RoomOp.MUTE:

@@ -222,21 +222,25 @@ class Users:
     async def set_role(self, user_id: int, role: Role) -> None:
         await self.db.execute("UPDATE users SET role = ? WHERE id = ?", (role.value, user_id))
 
-    async def in_charge(self, started_by: int | None, role: Role) -> list[int]:
-        """Who hears how something ``started_by`` set going ended (a request to connect, a
-        budget round): that person while they still hold ``role`` (or more); once it was
-        taken away, or they were erased, whoever holds ``role`` now, so that the news
-        neither reaches someone without the role nor goes nowhere; with nobody in that
-        role, the admins."""
+    async def in_charge(
+        self, started_by: int | None, role: Role, *, instead: Role | None = None
+    ) -> list[int]:
+        """Who hears how something ``started_by`` set going went (a request to connect, a
+        budget round, an experiment's room): that person while they still hold ``role``
+        (or more); once it was taken away, or they were erased, whoever holds ``instead``
+        (by default ``role``) now, so that the news neither reaches someone without the
+        role nor goes nowhere; with nobody in that role, the admins."""
         if started_by is not None:
             person = await self.get(started_by)
-            if person is not None and person.role.allows(role):
+            if person is not None and person.consented and person.role.allows(role):
                 return [person.id]
-        return await self.holding(role) or await self.holding(Role.ADMIN)
+        return await self.holding(instead or role) or await self.holding(Role.ADMIN)
 
     async def holding(self, role: Role) -> list[int]:
-        """Everyone who holds exactly this role now, oldest account first."""
+        """Everyone who holds exactly this role now and agreed to take part (only they are
+        written to), oldest account first."""
         rows = await self.db.fetchall(
-            "SELECT id FROM users WHERE role = ? ORDER BY id", (role.value,)
+            "SELECT id FROM users WHERE role = ? AND consent_at IS NOT NULL ORDER BY id",
+            (role.value,),
         )
-        return [row["id"] for row in rows]
+        return [int(row["id"]) for row in rows]

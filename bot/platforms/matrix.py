@@ -16,7 +16,9 @@ invited to a new direct chat and it goes there once she joins (or back in the ro
 she is alone there again). A chat its resident left is nobody's, whoever stays in it.
 
 An experiment's room the bot is kicked or banned from is reported gone; one that is
-upgraded (a tombstone names its replacement) is followed into the new room.
+upgraded (a tombstone names its replacement) is followed into the new room. The bot never
+leaves one by itself, not even when everyone else has: whoever takes part later is invited
+there.
 
 Encrypted rooms work like plain ones: messages are decrypted on arrival, replies encrypted
 for every device in the room (devices are trusted on first use; a device whose key changes
@@ -470,7 +472,8 @@ class Matrix:
         """Follow who comes and goes in the bot's rooms.
 
         A chat its resident left, even with others staying in it, is nobody's chat any
-        more: the bot leaves it and she is marked unreachable (as when nobody is left). A
+        more: the bot leaves it and she is marked unreachable (as when nobody is left). An
+        experiment's room is never left by the bot, not even when everyone else left it. A
         chat others left is hers alone again: what waited for her goes now. Someone whose
         chat has become a group and who joins a private room with the bot (the direct chat
         it invited her to) is reached there from now on.
@@ -487,6 +490,11 @@ class Matrix:
             if not changes or room is None:
                 continue
             left = any(event.membership in ("leave", "ban") for event in changes)
+            if room_id in self._linked:
+                # An experiment's room stays the bot's, however many left it for a while:
+                # whoever takes part later is invited there by the bot. Only being removed
+                # ends it (:meth:`_follow_linked`).
+                continue
             owners = await self.app.repos.users.in_chat(PLATFORM, room_id)
             deserted = bool(owners) and not any(_member(room, o.platform_user_id) for o in owners)
             if (left and not _others(room, client.user_id)) or deserted:
@@ -496,7 +504,7 @@ class Matrix:
                     answer = exc
                 log.info("matrix left room=%s (%s)", pseudonym(room_id), type(answer).__name__)
                 gone.add(room_id)
-            elif room_id not in self._linked and is_private(room):
+            elif is_private(room):
                 if owners and left:
                     await self._private_again(room_id)
                 for event in changes:

@@ -40,7 +40,7 @@ from handlers.contract import (
     respond,
     rows,
 )
-from handlers.experiments.rooms import let_back, take_out
+from handlers.experiments.rooms import ban_ended, take_out
 from handlers.feature import Context, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
@@ -205,8 +205,11 @@ class Reported(Kind[Flagged]):
                 # Nobody's contact line may reach them, and nobody waits for their answer.
                 timers += await connections.call_off_for_ban(ctx, author)
                 # Banned from the bot, banned from its rooms: out of every one they are in
-                # (lifting the ban invites them again to those they still take part in).
+                # (the ban's end invites them again to those they still take part in).
                 await take_out(ctx.repos, author, ctx.now)
+            else:
+                # A mute in place of a ban ends the ban (a mute keeps nobody out of rooms).
+                await ban_ended(ctx.repos, author, replaced, ctx.now)
         resolved = await ctx.repos.reports.resolve(item.kind, item.id, ctx.now)
 
         def to_author(lang: str) -> list[Reply]:
@@ -531,10 +534,7 @@ async def lift(ctx: Context) -> Response:
     lifted = await ctx.repos.sanctions.lift_all(user_id, by_user_id=ctx.user.id, now=ctx.now)
     if not lifted:
         return respond(menu_reply(ctx, "moderation.nothing_to_lift", user=user_id))
-    if any(s.kind is SanctionKind.BAN for s in lifted):
-        # The ban took them out of the experiments' rooms: invited again where they still
-        # take part (they cannot join again to be invited, taking part already).
-        await let_back(ctx.repos, user_id, ctx.now)
+    await ban_ended(ctx.repos, user_id, lifted, ctx.now)
 
     def build(lang: str) -> list[Reply]:
         return [

@@ -8,8 +8,8 @@ in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
     resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
-        (not banned from it), told in private (:func:`take_out`); the ban lifted ──► invited
-        again (:func:`let_back`)
+        (not banned from it), told in private (:func:`take_out`); the ban lifted or replaced
+        by a mute ──► invited again (:func:`ban_ended`)
     newcomer joins ──► welcome + house rules (once per person and room)
     resident in the room: reply /melden ──► report stored, reporter thanked privately
 
@@ -26,7 +26,7 @@ from handlers.answers import parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
 from storage import Repositories
-from storage.community.moderation import SanctionKind
+from storage.community.moderation import Sanction, SanctionKind
 from storage.experiments.experiments import Experiment
 from storage.experiments.rooms import Room, RoomOp
 
@@ -133,7 +133,7 @@ async def invite_participants(repos: Repositories, room: Room, now: datetime) ->
 
 
 async def let_back(repos: Repositories, user_id: int, now: datetime) -> int:
-    """After a ban from the bot is lifted: an invite again to the rooms of the experiments
+    """After a ban from the bot ended: an invite again to the rooms of the experiments
     the resident still takes part in (the ban took them out, and taking part, they cannot
     join again to be invited). Returns how many were queued."""
     user = await repos.users.get(user_id)
@@ -144,6 +144,19 @@ async def let_back(repos: Repositories, user_id: int, now: datetime) -> int:
         for room in await repos.rooms.of_experiment(experiment):
             queued += await queue_invite(repos, room, user_id, now)
     return queued
+
+
+async def ban_ended(
+    repos: Repositories, user_id: int, ended: list[Sanction], now: datetime
+) -> int:
+    """Whatever ended a resident's sanctions (lifted, or replaced by a mute): if a ban from
+    the bot was among them, they are let back into the rooms it took them out of
+    (:func:`let_back`). A mute from the bot limits what they post through the bot, not
+    the rooms, so a mute in its place keeps nobody out. Returns how many invites were
+    queued. Bans have no end of their own, so every way a ban ends passes here."""
+    if not any(sanction.kind is SanctionKind.BAN for sanction in ended):
+        return 0
+    return await let_back(repos, user_id, now)
 
 
 async def take_out(

@@ -54,6 +54,9 @@ class RoomTask(BaseModel):
     by_user_id: int | None
     until: datetime | None
     attempts: int
+    #: A removal the platform was asked for before (:meth:`Rooms.trying`): whatever that
+    #: try did, the platform may have done it without its outcome being recorded.
+    tried: bool = False
 
 
 class RoomReport(BaseModel):
@@ -639,6 +642,7 @@ class Rooms:
                 by_user_id=row["by_user_id"],
                 until=parse(row["until"]),
                 attempts=row["attempts"],
+                tried=row["tried_at"] is not None,
             )
             for row in rows
         ]
@@ -650,6 +654,14 @@ class Rooms:
             (platform,),
         )
         return parse(found) if found else None
+
+    async def trying(self, task_id: int, now: datetime) -> None:
+        """Note that the platform is being asked to carry out a task (before it is: a stop
+        right after the platform did it leaves this to tell the next try)."""
+        await self.db.execute(
+            "UPDATE room_tasks SET tried_at = coalesce(tried_at, ?) WHERE id = ?",
+            (iso(now), task_id),
+        )
 
     async def done(self, task_id: int) -> None:
         await self.db.execute("DELETE FROM room_tasks WHERE id = ?", (task_id,))

@@ -70,6 +70,44 @@ async def test_the_linker_hears_in_their_own_language_and_not_once_they_are_no_l
     assert "room.gone" in await audit_actions(app)
 
 
+async def test_with_the_linker_no_longer_staff_the_connectors_hear_it_in_private_instead(
+    app: App,
+) -> None:
+    wim, anna, _, ria = await linked(app)
+    sam = await with_role(app, await person(app, "sam", language="English"), Role.CONNECTOR)
+    await with_role(app, wim, Role.RESIDENT)
+    await app.room_gone("test", GROUP)
+    await app.room_gone("test", GROUP)  # reported again: nothing new
+
+    assert await for_user(app, wim, "room") == []
+    [to_ria] = await for_user(app, ria, "room")
+    assert [r.key for r in to_ria.replies] == ["rooms.gone"]
+    assert "Speeltuin" in to_ria.text(app, "nl") and "/koppel 1" in to_ria.text(app, "nl")
+    [to_sam] = await for_user(app, sam, "room")
+    assert "/link 1" in to_sam.text(app, "en")
+    # In their private chats only; nobody else hears it.
+    ids = sorted([(await row(app, ria)).id, (await row(app, sam)).id])
+    assert sorted(q.user_id for q in await outbox(app)) == ids
+    assert await for_user(app, anna, "room") == []
+
+
+async def test_with_the_linker_erased_the_connectors_hear_of_a_replacement_the_bot_missed(
+    app: App,
+) -> None:
+    wim, _, _, ria = await linked(app)
+    await wim.send("/vergeetmij")
+    await wim.press("Ja, wis mijn gegevens")
+    assert wim.keys == ["privacy.forget.done"]
+    await app.room_upgrade_failed("test", GROUP, "M_FORBIDDEN: not invited")
+    [told] = await for_user(app, ria, "room")
+    assert [r.key for r in told.replies] == ["rooms.upgrade_failed"]
+    await app.room_gone("test", GROUP)
+    assert [q.replies[0].key for q in await for_user(app, ria, "room")] == [
+        "rooms.upgrade_failed",
+        "rooms.gone",
+    ]
+
+
 async def test_an_upgraded_room_moves_with_its_ban_and_invites_the_participants_once(
     app: App,
 ) -> None:

@@ -1026,6 +1026,7 @@ class BotApiServer:
         #: Methods whose calls are held (see :meth:`hold`), the calls held so far, and
         #: what lets them go.
         self._held_methods: set[str] = set()
+        self._held_answers: set[str] = set()
         self.held: list[tuple[str, JSONDict]] = []
         self._released = asyncio.Event()
         self.limits = limits
@@ -1552,19 +1553,22 @@ class BotApiServer:
         failure = _Failure(times, error, dict(where or {}))
         self._failures.setdefault(method.lower(), deque()).append(failure)
 
-    def hold(self, *methods: str) -> None:
+    def hold(self, *methods: str, carried_out: bool = False) -> None:
         """Hold every call of these methods, unanswered, until :meth:`release`.
 
         A held call then fails (500) without doing anything: a request that never reached
-        Telegram, because the bot was killed while it waited. Held calls are listed in
-        :attr:`held`.
+        Telegram, because the bot was killed while it waited. With ``carried_out`` the call
+        is carried out first and only its answer is held: Telegram did it, and the bot,
+        killed while it waited, never heard. Held calls are listed in :attr:`held`.
         """
-        self._held_methods.update(m.lower() for m in methods)
+        held = self._held_answers if carried_out else self._held_methods
+        held.update(m.lower() for m in methods)
         self._released.clear()
 
     def release(self) -> None:
         """Stop holding; the calls held so far fail."""
         self._held_methods.clear()
+        self._held_answers.clear()
         self._released.set()
 
     def is_confirmed(self, update: QueuedUpdate) -> bool:
@@ -1705,6 +1709,11 @@ class BotApiServer:
             if self.limits is not None:
                 self._check_flood_limits(method, params)
             result = await handler(params, uploads)
+            if method.lower() in self._held_answers:
+                self.held.append((method, params))
+                self._notify_changed()
+                await self._released.wait()
+                raise BotApiError(500, "Internal Server Error: done, answer dropped")
         except BotApiError as exc:
             self.errors.append((method, params, exc))
             self._notify_changed()

@@ -276,3 +276,28 @@ async def test_someone_erased_while_the_bot_was_kicked_is_taken_out_when_it_is_b
 
         await until(done, WAIT_SECONDS, what="the task done and gone")
         assert room.member(kim.user_id) == "join"
+
+
+async def test_a_linked_room_everyone_left_keeps_the_bot_for_who_takes_part_later_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    """Everyone but the bot leaves the experiment's room for a while: the bot stays (it is
+    the experiment's room, nobody's abandoned chat), so Anna, taking part later, is
+    invited there and welcomed."""
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, _, _ = await _people(app, residents, bot_id)
+        room = await _linked(synapse, wim, bot_id, [kim])
+        for member in (kim, wim):
+            left = await member.client.room_leave(room.room_id)
+            assert not isinstance(left, ErrorResponse), left
+
+        # Two exchanges in private after the leaving: the sync that brought it has been
+        # handled before the invite is made.
+        await _take_part(anna, room)
+        inside = Room(synapse, anna, room.room_id)
+        assert inside.member(bot_id) == "join"
+        await inside.wait_for_bot(bot_id, "Welkom in de groep")
+        [kept] = await app.repos.rooms.all()
+        assert (kept.chat_id, kept.gone) == (room.room_id, False)

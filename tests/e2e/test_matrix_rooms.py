@@ -27,6 +27,7 @@ from nio import (
 from bot.admin.doctor import run_checks
 from bot.app import App
 from handlers.contract import Role
+from handlers.experiments.rooms import let_back
 from tests.e2e.matrix_support import (
     ENCRYPTION,
     WAIT_SECONDS,
@@ -604,3 +605,33 @@ async def test_leaving_or_erasing_takes_the_person_out_of_the_room_and_withdraws
         for body in room.bot_messages(bot_id):
             for secret in ("anna", "bob", "gehaald", "meer mee"):
                 assert secret not in body.casefold(), (secret, body)
+
+
+async def test_an_invite_for_someone_in_the_room_already_is_done_not_failed_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    """Anna is in the room, and an invite for her is queued all the same (a ban from the
+    bot that ended before its removal was carried out lets her back in): Synapse refuses
+    to invite a member, which is no failure: she is in."""
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, _, _ = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim])
+        await _take_part(anna, room)
+        await until(lambda: room.member(anna.user_id) == "join", WAIT_SECONDS, what="Anna in")
+
+        user = await app.repos.users.find("matrix", anna.user_id)
+        assert user is not None
+        async with app.db.transaction():
+            assert await let_back(app.repos, user.id, app.router.clock()) == 1
+
+        async def done() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await until(done, WAIT_SECONDS, what="the invite settled")
+        assert "room.task_failed" not in [
+            r[0] for r in await app.db.fetchall("SELECT action FROM audit_log")
+        ]
+        assert not [m for m in anna.replies() if "lukte niet" in m.body]
+        assert room.member(anna.user_id) == "join"

@@ -923,3 +923,38 @@ async def test_a_restart_between_the_ban_and_its_unban_still_only_takes_the_pers
             a[0] for a in await app.db.fetchall("SELECT action FROM audit_log")
         ]
         assert not any("uit de groep" in t for t in texts(server, cas.chat_id))
+
+
+async def test_a_stop_right_after_telegram_took_a_muted_person_out_keeps_them_muted_and_told(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Bob, muted in the group, leaves the experiment; Telegram takes him out (which ends
+    his restriction), and the bot stops before it heard so. After the restart he is out
+    already: he is still told, once, and muted again for when he comes back."""
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    async with running_bot(settings) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await _report(server, anna, bob, "Wat een sukkels")
+        await _mute_for_a_week(server, ria, bob)
+        server.hold("unbanChatMember", carried_out=True)
+        bob.press_data("exp.leave:1")
+        await server.wait_for(lambda: len(server.held) == 1, 20, description="unban held")
+    server.release()
+    assert server.member(GROUP, bob.id)["status"] == "left"  # out, and no longer muted
+    async with running_bot(settings) as app:
+        told = await wait_for_text(server, bob.chat_id, "uit de groep gehaald")
+        assert "Speeltuin Zeewijk" in told
+        await server.wait_for(
+            lambda: server.member(GROUP, bob.id)["status"] == "restricted",
+            20,
+            description="muted again",
+        )
+        assert server.member(GROUP, bob.id)["is_member"] is False
+        assert not server.may_write(GROUP, bob.id)
+
+        async def only_the_mutes_end_left() -> bool:
+            ops = await app.db.fetchall("SELECT op FROM room_tasks")
+            return [r[0] for r in ops] == ["unmute"]
+
+        await server.wait_for(only_the_mutes_end_left, 20, description="the removal done")
+        assert sum("uit de groep gehaald" in t for t in texts(server, bob.chat_id)) == 1

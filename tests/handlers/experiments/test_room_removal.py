@@ -5,7 +5,10 @@ them once carried out."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
+
+import pytest
 
 from bot.app import App
 from bot.rooms import RoomWorker
@@ -438,3 +441,79 @@ async def test_in_another_group_a_ban_that_waited_is_done_there_once(app: App) -
     assert [t[:2] for t in await tasks(app)] == [("ban", "bob")]
     await worker(app, room).run_due()
     assert [d for d in room.done if d[0] == "ban"] == [("ban", "bob")]
+
+
+async def test_a_ban_from_the_bot_replaced_by_a_mute_lets_the_resident_back_into_the_room(
+    app: App,
+) -> None:
+    """Muted, a resident may still take part and talk in experiments' rooms (a mute from
+    the bot limits posting in the bot): the ban it replaces no longer keeps him out."""
+    _, _, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    reporters = [await person(app, f"bob-r{n}") for n in range(3)]
+    for title, said in (("Een speeltuin", "Wat een onzin."), ("Een bankje", "Sukkels.")):
+        idea = await seed_idea(app, title)
+        await bob.press_payload(f"idea.comment:{idea.id}")
+        await bob.send(said)
+        for other in reporters:
+            await other.press_payload(f"idea.comments:{idea.id}")
+            await other.press("Meld 1")
+            await other.press("Schelden of beledigend")
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Herhaaldelijk schelden.")
+    assert ria.keys[0] == "moderation.done_ban"
+    await worker(app, room).run_due()
+    assert room.inside == set()
+
+    # The next card: Ria mutes him for a day, which replaces the ban.
+    await ria.press("Dempen")
+    await ria.press("1 dag")
+    await ria.send("Een dag pauze.")
+    assert ria.keys[0] == "moderation.done_mute"
+    bob_id = (await row(app, bob)).id
+    assert await tasks(app) == [("invite", "bob", bob_id)]
+    await worker(app, room).run_due()
+    assert room.inside == {"bob"}
+    assert (await room_notes(app, bob))[-1] == "rooms.invited"
+
+
+async def test_a_removal_done_on_the_platform_just_before_a_stop_is_followed_up_once_after(
+    app: App,
+) -> None:
+    """The platform took Bob out, and the process stopped before it noted that: after the
+    restart he is out already, and is still told so (once) and muted again (a removal on
+    Telegram ends a restriction)."""
+    _, anna, bob, ria = await linked(app)
+    room = Room()
+    await in_room(app, bob, room)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.press("1 week")
+    await ria.send("Schelden hoort hier niet.")
+    await worker(app, room).run_due()
+    await bob.press_payload("exp.leave:1")
+
+    platform = room.remove
+
+    async def removed_then_stopped(chat: str, account: str) -> bool:
+        await platform(chat, account)
+        raise asyncio.CancelledError  # the process stops: nothing after this is noted
+
+    room.remove = removed_then_stopped  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await worker(app, room).run_due()
+    assert room.inside == set() and [t[0] for t in await tasks(app)] == ["unmute", "remove"]
+    del room.remove
+
+    await worker(app, room).run_due()  # after the restart
+    assert [d for d in room.done if d[1] == "bob"][-2:] == [("remove", "bob"), ("mute", "bob")]
+    assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
+        "rooms.removed"
+    ]
+    assert [t[0] for t in await tasks(app)] == ["unmute"]
+    await worker(app, room).run_due()
+    assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
+        "rooms.removed"
+    ]
