@@ -106,11 +106,10 @@ _IN_FORCE = (
     "s.kind IN ('mute', 'ban') AND s.lifted_at IS NULL AND (s.ends_at IS NULL OR s.ends_at > ?)"
 )
 
-#: A task that may be carried out now: in a room the bot was removed from, an invite and
-#: taking someone out wait until the room is linked again (in the same group, where the
-#: person may still be, or in the one that replaces it); everything else is tried, and given
-#: up if it cannot pass.
-_MAY_RUN = "NOT (r.gone_at IS NOT NULL AND t.op IN ('invite', 'remove'))"
+#: A task that may be carried out now: in a room the bot was removed from, every task waits
+#: until the room is linked again (in the same group, where the person may still be and the
+#: decision still stands, or in the one that replaces it, see :meth:`Rooms._move_gone`).
+_MAY_RUN = "r.gone_at IS NULL"
 
 _ROOM = "r.id AS rid, r.experiment_id, r.platform, r.chat_id, r.gone_at IS NOT NULL AS gone"
 
