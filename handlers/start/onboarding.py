@@ -19,6 +19,8 @@ it as their language, and the language question is not asked again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers import drafts
 from handlers.answers import labels, typed_choice
 from handlers.community import mutes
@@ -122,22 +124,33 @@ onboarding = feature.dialog(
 )
 
 
-def _chose(ctx: Context, names: dict[str, list[str]]) -> str:
+def _chose(ctx: Context, names: Callable[[], dict[str, list[str]]]) -> str:
     """The value of the dialog button pressed, or of the choice the typed text names
-    (``names``, see :func:`typed_choice`); '' for anything else (a sentence, a photo)."""
+    (``names()``, see :func:`typed_choice`: only gathered for a typed text); '' for
+    anything else (a sentence, a photo)."""
     if ctx.event.button is not None:
         return ctx.value
-    return typed_choice(ctx, names) or ""
+    if ctx.event.text is None:
+        return ""
+    return typed_choice(ctx, names()) or ""
 
 
 def _language_names(ctx: Context) -> dict[str, list[str]]:
     """Each language by its code, its own name and its name in every catalog language
     ("nl", "Nederlands", "Dutch")."""
-    readers = ctx.catalog.languages
-    return {
-        code: [code, own_name(code), *(name_in(code, reader) for reader in readers)]
-        for code in readers
-    }
+    readers = tuple(ctx.catalog.languages)
+    known = _LANGUAGE_NAMES.get(readers)
+    if known is None:
+        # Babel composes each name anew (36 of them for six languages): kept per set of
+        # catalog languages, as they do not change while the bot runs.
+        known = _LANGUAGE_NAMES[readers] = {
+            code: [code, own_name(code), *(name_in(code, reader) for reader in readers)]
+            for code in readers
+        }
+    return known
+
+
+_LANGUAGE_NAMES: dict[tuple[str, ...], dict[str, list[str]]] = {}
 
 
 def _consent_names(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
@@ -162,7 +175,7 @@ def _consent_names(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
 async def consent_step(ctx: Context, dialog: Dialog) -> Response:
     """Yes, no, the privacy statement first, or another language to read it in; typed
     ("ja", "Nee", "English") as well as pressed."""
-    choice = _chose(ctx, _consent_names(ctx, dialog))
+    choice = _chose(ctx, lambda: _consent_names(ctx, dialog))
     if choice == "yes":
         sender = ctx.event.sender
         await ctx.repos.users.give_consent(
@@ -205,7 +218,7 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
 async def language_step(ctx: Context, dialog: Dialog) -> Response:
     """The language to talk in, pressed or typed by name; other text gets the question
     again."""
-    choice = _chose(ctx, _language_names(ctx))
+    choice = _chose(ctx, lambda: _language_names(ctx))
     if not ctx.catalog.speaks(choice):
         return _ask(ctx, dialog, hint=True)
     await ctx.repos.users.set_language(ctx.user.id, choice)
@@ -217,11 +230,16 @@ async def language_step(ctx: Context, dialog: Dialog) -> Response:
 async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
     """The resident's neighbourhood (or none), pressed or typed by name; then the main
     menu."""
-    names = {
-        n.id: [n.id, *(n.name(lang) for lang in ctx.catalog.languages)]
-        for n in ctx.profile.neighbourhoods
-    }
-    names["none"] = labels(ctx, dialog.button("onboarding.btn_no_neighbourhood", "none"))
+
+    def names() -> dict[str, list[str]]:
+        return {
+            **{
+                n.id: [n.id, *(n.name(lang) for lang in ctx.catalog.languages)]
+                for n in ctx.profile.neighbourhoods
+            },
+            "none": labels(ctx, dialog.button("onboarding.btn_no_neighbourhood", "none")),
+        }
+
     choice = _chose(ctx, names)
     if choice != "none" and ctx.profile.neighbourhood(choice) is None:
         return _ask(ctx, dialog, hint=True)
