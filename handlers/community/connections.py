@@ -13,7 +13,9 @@ A request is not kept open for ever: when not both answered within the profile's
 contact line typed (:func:`expire_requests`). Whoever said yes is told; the one who did not
 answer hears nothing new, and their old buttons say it expired.
 
-    /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``)
+    /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``;
+                                                  a connector who sent in one of the two
+                                                  ideas is asked in the answer to them)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
@@ -86,8 +88,9 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
     )
     if connection is None:
         return respond(menu_reply(ctx, "connect.already_asked", first=first.id, second=second.id))
+    own: list[Reply] = []
     for mine, other in ((first, second), (second, first)):
-        await _ask(ctx, connection, mine, other)
+        own += await _ask(ctx, connection, mine, other)
     await ctx.repos.audit.record(
         "connection.propose",
         now=ctx.now,
@@ -101,7 +104,9 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
         job=job(connection.id), at=connection.created_at + ctx.profile.connections.answer_within
     )
     return respond(
-        menu_reply(ctx, "connect.asked", first=first.id, second=second.id), timers=[expires]
+        menu_reply(ctx, "connect.asked", first=first.id, second=second.id),
+        *own,
+        timers=[expires],
     )
 
 
@@ -134,7 +139,10 @@ async def _banned(ctx: Context, user_id: int) -> bool:
     return sanction is not None and sanction.kind is SanctionKind.BAN
 
 
-async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> None:
+async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> list[Reply]:
+    """Ask the submitter of ``mine``: through the outbox, or, when that is the connector
+    asking (a connector sends in ideas too), in the answer to them (returned), since a
+    notification never goes to whoever acts."""
     # The moment the request expires, so nobody answers into a closed door.
     deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
 
@@ -164,7 +172,10 @@ async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) ->
             )
         ]
 
+    if mine.author_user_id == ctx.user.id:
+        return build(ctx.lang)
     await notify(ctx, [mine.author_user_id], kind="connect", build=build)
+    return []
 
 
 # The residents' answers -----------------------------------------------------------------
