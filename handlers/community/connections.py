@@ -16,6 +16,7 @@ answer hears nothing new, and their old buttons say it expired.
     /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``;
                                                   a connector who sent in one of the two
                                                   ideas is asked in the answer to them)
+        (the question met a block: the welcome back shows it again, con.show)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
@@ -143,39 +144,58 @@ async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) ->
     """Ask the submitter of ``mine``: through the outbox, or, when that is the connector
     asking (a connector sends in ideas too), in the answer to them (returned), since a
     notification never goes to whoever acts."""
-    # The moment the request expires, so nobody answers into a closed door.
-    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
 
     def build(lang: str) -> list[Reply]:
-        return [
-            Reply(
-                key="connect.ask",
-                params={
-                    "connector": ctx.profile.connector(lang),
-                    "until": when.moment(deadline, lang),
-                    "mine": number(mine.id),
-                    "mine_title": mine.title,
-                    "other": number(other.id),
-                    "other_title": other.title,
-                },
-                buttons=[
-                    [Button(label="connect.btn_yes", payload=f"con.yes:{connection.id}")],
-                    [Button(label="connect.btn_no", payload=f"con.no:{connection.id}")],
-                    [
-                        Button(
-                            label="connect.btn_other_idea",
-                            payload=f"idea.open:{other.id}",
-                            params={"number": number(other.id)},
-                        )
-                    ],
-                ],
-            )
-        ]
+        return [_question(ctx, connection, mine, other, lang)]
 
     if mine.author_user_id == ctx.user.id:
         return build(ctx.lang)
     await notify(ctx, [mine.author_user_id], kind="connect", build=build)
     return []
+
+
+def _question(ctx: Context, connection: Connection, mine: Idea, other: Idea, lang: str) -> Reply:
+    """The question to the submitter of ``mine``, with the buttons to answer it."""
+    # The moment the request expires, so nobody answers into a closed door.
+    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
+    return Reply(
+        key="connect.ask",
+        params={
+            "connector": ctx.profile.connector(lang),
+            "until": when.moment(deadline, lang),
+            "mine": number(mine.id),
+            "mine_title": mine.title,
+            "other": number(other.id),
+            "other_title": other.title,
+        },
+        buttons=[
+            [Button(label="connect.btn_yes", payload=f"con.yes:{connection.id}")],
+            [Button(label="connect.btn_no", payload=f"con.no:{connection.id}")],
+            [
+                Button(
+                    label="connect.btn_other_idea",
+                    payload=f"idea.open:{other.id}",
+                    params={"number": number(other.id)},
+                )
+            ],
+        ],
+    )
+
+
+@feature.action("con.show", role=Role.RESIDENT)
+async def show_question(ctx: Context) -> Response:
+    """``con.show:<id>`` (the welcome back's button): the question again, for someone it
+    could not reach, while they can still answer it."""
+    connection = await _open(ctx)
+    if isinstance(connection, Response):
+        return connection
+    me = ctx.user.id
+    mine_id, other_id = connection.idea_of(me), connection.idea_of(connection.other(me))
+    mine = await ctx.repos.ideas.get(mine_id) if mine_id is not None else None
+    other = await ctx.repos.ideas.get(other_id) if other_id is not None else None
+    if mine is None or other is None:
+        return respond(menu_reply(ctx, "connect.not_found"))
+    return respond(_question(ctx, connection, mine, other, ctx.lang))
 
 
 # The residents' answers -----------------------------------------------------------------
