@@ -5,30 +5,39 @@ bot, left the direct chat); from then on nothing is queued for them, and their "
 lapses (:meth:`storage.news.subscriptions.Subscriptions.lapse`). When they write again, the
 router learns from the row it reads anyway that they were away (``users.away_since``, see
 :class:`storage.arrivals.Arrival`), and only then is this one statement run: the answers to
-and closings of their questions since, and a lapsed subscription to turn on again.
+and closings of their questions since, a lapsed subscription to turn on again, and the
+requests to connect them with another resident that still wait for their answer (the
+question may have met the block, and nobody else can answer it for them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from storage.clock import iso
+from storage.clock import iso, parse
 from storage.db import Database
 
 #: Questions answered or closed since ``:since`` (the most recent first, ``:limit`` + 1 of
-#: them, so that the caller knows there are more), then a lapsed subscription.
+#: them, so that the caller knows there are more), then a lapsed subscription, then the
+#: requests to connect still waiting for their answer and asked after ``:asked_after`` (the
+#: question to them may have met the block: without it they could not answer).
 _MISSED = (
-    "SELECT * FROM (SELECT q.id, (SELECT m.text FROM question_messages m"
+    "SELECT * FROM (SELECT 'question' AS kind, q.id, (SELECT m.text FROM question_messages m"
     " WHERE m.question_id = q.id ORDER BY m.id LIMIT 1) AS text,"
     " EXISTS (SELECT 1 FROM question_messages m WHERE m.question_id = q.id"
     " AND m.side = 'connector' AND m.at >= :since) AS answered,"
-    " q.status = 'closed' AND q.updated_at >= :since AS closed"
+    " q.status = 'closed' AND q.updated_at >= :since AS closed, NULL AS other, NULL AS asked_at"
     " FROM questions q WHERE q.user_id = :user_id AND q.updated_at >= :since"
     " AND (answered OR closed) ORDER BY q.updated_at DESC, q.id DESC LIMIT :limit + 1)"
-    " UNION ALL SELECT NULL, NULL, 0, 0 FROM news_lapsed l"
+    " UNION ALL SELECT 'news', NULL, NULL, 0, 0, NULL, NULL FROM news_lapsed l"
     " WHERE l.user_id = :user_id AND l.lapsed_at >= :since"
     " AND NOT EXISTS (SELECT 1 FROM news_subscriptions s WHERE s.user_id = :user_id)"
+    " UNION ALL SELECT * FROM (SELECT 'connect', c.id, NULL, 0, 0,"
+    " CASE WHEN c.user_a = :user_id THEN c.idea_b ELSE c.idea_a END, c.created_at"
+    " FROM connections c WHERE c.status = 'asked' AND c.created_at > :asked_after"
+    " AND ((c.user_a = :user_id AND c.answer_a IS NULL)"
+    " OR (c.user_b = :user_id AND c.answer_b IS NULL)) ORDER BY c.id LIMIT :limit)"
 )
 
 
@@ -44,6 +53,16 @@ class MissedQuestion:
 
 
 @dataclass(frozen=True)
+class MissedConnection:
+    """A request to connect them with another resident that still waits for their answer."""
+
+    id: int
+    #: The other's idea, through which they were asked.
+    other_idea: int | None
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
 class Missed:
     """What a person who comes back missed."""
 
@@ -52,9 +71,17 @@ class Missed:
     more: bool
     #: Their "Wist je dat" lapsed while they were away and can be turned on again.
     news: bool
+    #: Requests to connect they can still answer.
+    connections: list[MissedConnection] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.questions) or self.news
+        return bool(self.questions) or self.news or bool(self.connections)
+
+
+def _moment(text: str) -> datetime:
+    moment = parse(text)
+    assert moment is not None
+    return moment
 
 
 class Returns:
@@ -63,11 +90,20 @@ class Returns:
     def __init__(self, db: Database):
         self.db = db
 
-    async def missed(self, user_id: int, since: datetime, *, limit: int) -> Missed:
+    async def missed(
+        self, user_id: int, since: datetime, *, limit: int, asked_after: datetime
+    ) -> Missed:
         """What happened for ``user_id`` from ``since`` on that they were not told of: at
-        most ``limit`` questions (the most recent first)."""
+        most ``limit`` questions (the most recent first), and the requests to connect asked
+        after ``asked_after`` (those that can still be answered) that wait for them."""
         rows = await self.db.fetchall(
-            _MISSED, {"user_id": user_id, "since": iso(since), "limit": limit}
+            _MISSED,
+            {
+                "user_id": user_id,
+                "since": iso(since),
+                "limit": limit,
+                "asked_after": iso(asked_after),
+            },
         )
         questions = [
             MissedQuestion(
@@ -77,7 +113,16 @@ class Returns:
                 closed=bool(row["closed"]),
             )
             for row in rows
-            if row["id"] is not None
+            if row["kind"] == "question"
         ]
-        news = any(row["id"] is None for row in rows)
-        return Missed(questions[:limit], len(questions) > limit, news)
+        connections = [
+            MissedConnection(
+                id=int(row["id"]),
+                other_idea=row["other"],
+                asked_at=_moment(row["asked_at"]),
+            )
+            for row in rows
+            if row["kind"] == "connect"
+        ]
+        news = any(row["kind"] == "news" for row in rows)
+        return Missed(questions[:limit], len(questions) > limit, news, connections)

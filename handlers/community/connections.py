@@ -13,7 +13,10 @@ A request is not kept open for ever: when not both answered within the profile's
 contact line typed (:func:`expire_requests`). Whoever said yes is told; the one who did not
 answer hears nothing new, and their old buttons say it expired.
 
-    /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``)
+    /verbind #12 #15, or 🤝 on a triage card ──► both asked (outbox, kind ``connect``;
+                                                  a connector who sent in one of the two
+                                                  ideas is asked in the answer to them)
+        (the question met a block: the welcome back shows it again, con.show)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
@@ -86,8 +89,9 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
     )
     if connection is None:
         return respond(menu_reply(ctx, "connect.already_asked", first=first.id, second=second.id))
+    own: list[Reply] = []
     for mine, other in ((first, second), (second, first)):
-        await _ask(ctx, connection, mine, other)
+        own += await _ask(ctx, connection, mine, other)
     await ctx.repos.audit.record(
         "connection.propose",
         now=ctx.now,
@@ -101,7 +105,9 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
         job=job(connection.id), at=connection.created_at + ctx.profile.connections.answer_within
     )
     return respond(
-        menu_reply(ctx, "connect.asked", first=first.id, second=second.id), timers=[expires]
+        menu_reply(ctx, "connect.asked", first=first.id, second=second.id),
+        *own,
+        timers=[expires],
     )
 
 
@@ -134,37 +140,62 @@ async def _banned(ctx: Context, user_id: int) -> bool:
     return sanction is not None and sanction.kind is SanctionKind.BAN
 
 
-async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> None:
-    # The moment the request expires, so nobody answers into a closed door.
-    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
+async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) -> list[Reply]:
+    """Ask the submitter of ``mine``: through the outbox, or, when that is the connector
+    asking (a connector sends in ideas too), in the answer to them (returned), since a
+    notification never goes to whoever acts."""
 
     def build(lang: str) -> list[Reply]:
-        return [
-            Reply(
-                key="connect.ask",
-                params={
-                    "connector": ctx.profile.connector(lang),
-                    "until": when.moment(deadline, lang),
-                    "mine": number(mine.id),
-                    "mine_title": mine.title,
-                    "other": number(other.id),
-                    "other_title": other.title,
-                },
-                buttons=[
-                    [Button(label="connect.btn_yes", payload=f"con.yes:{connection.id}")],
-                    [Button(label="connect.btn_no", payload=f"con.no:{connection.id}")],
-                    [
-                        Button(
-                            label="connect.btn_other_idea",
-                            payload=f"idea.open:{other.id}",
-                            params={"number": number(other.id)},
-                        )
-                    ],
-                ],
-            )
-        ]
+        return [_question(ctx, connection, mine, other, lang)]
 
+    if mine.author_user_id == ctx.user.id:
+        return build(ctx.lang)
     await notify(ctx, [mine.author_user_id], kind="connect", build=build)
+    return []
+
+
+def _question(ctx: Context, connection: Connection, mine: Idea, other: Idea, lang: str) -> Reply:
+    """The question to the submitter of ``mine``, with the buttons to answer it."""
+    # The moment the request expires, so nobody answers into a closed door.
+    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
+    return Reply(
+        key="connect.ask",
+        params={
+            "connector": ctx.profile.connector(lang),
+            "until": when.moment(deadline, lang),
+            "mine": number(mine.id),
+            "mine_title": mine.title,
+            "other": number(other.id),
+            "other_title": other.title,
+        },
+        buttons=[
+            [Button(label="connect.btn_yes", payload=f"con.yes:{connection.id}")],
+            [Button(label="connect.btn_no", payload=f"con.no:{connection.id}")],
+            [
+                Button(
+                    label="connect.btn_other_idea",
+                    payload=f"idea.open:{other.id}",
+                    params={"number": number(other.id)},
+                )
+            ],
+        ],
+    )
+
+
+@feature.action("con.show", role=Role.RESIDENT)
+async def show_question(ctx: Context) -> Response:
+    """``con.show:<id>`` (the welcome back's button): the question again, for someone it
+    could not reach, while they can still answer it."""
+    connection = await _open(ctx)
+    if isinstance(connection, Response):
+        return connection
+    me = ctx.user.id
+    mine_id, other_id = connection.idea_of(me), connection.idea_of(connection.other(me))
+    mine = await ctx.repos.ideas.get(mine_id) if mine_id is not None else None
+    other = await ctx.repos.ideas.get(other_id) if other_id is not None else None
+    if mine is None or other is None:
+        return respond(menu_reply(ctx, "connect.not_found"))
+    return respond(_question(ctx, connection, mine, other, ctx.lang))
 
 
 # The residents' answers -----------------------------------------------------------------

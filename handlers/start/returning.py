@@ -2,11 +2,15 @@
 what they missed when they write again.
 
 While they were away the connector may have answered or closed their questions (the answer
-waits under "Mijn vragen"), and their "Wist je dat" stopped. The first time they write or tap
+waits under "Mijn vragen"), asked them whether they want contact with another resident (the
+question met the block, and the request waits for their answer), and their "Wist je dat"
+stopped. The first time they write or tap
 again, a short word comes before the answer to what they sent, in their private chat only:
 
     (any message or tap) ──► 👋 Welkom terug! Dit heb je gemist:
                               • answers and closings ──► Bekijk vraag #id / Mijn vragen
+                              • a request to connect ──► Bekijk verzoek (con.show,
+                                still to answer            handlers/community/connections)
                               • news stopped ──────────► Wist je dat weer aanzetten
                                                           (news.resume, handlers/news)
                           ──► the answer to what they sent
@@ -17,9 +21,11 @@ nothing when nothing was missed, nor for a banned person.
 
 from __future__ import annotations
 
+from handlers import when
 from handlers.answers import excerpt
 from handlers.contract import Button, Reply, Response, respond
 from handlers.feature import Context, Fallback, Feature
+from handlers.phrases import number
 from storage.community.moderation import SanctionKind
 
 feature = Feature("returning")
@@ -41,7 +47,10 @@ async def welcome_back(ctx: Context) -> Response:
         sanction = await ctx.repos.sanctions.active(ctx.user.id, ctx.now)
         if sanction is not None and sanction.kind is SanctionKind.BAN:
             return respond()
-    missed = await ctx.repos.returns.missed(ctx.user.id, since, limit=SHOWN_QUESTIONS)
+    answer_within = ctx.profile.connections.answer_within
+    missed = await ctx.repos.returns.missed(
+        ctx.user.id, since, limit=SHOWN_QUESTIONS, asked_after=ctx.now - answer_within
+    )
     if not missed:
         return respond()
     connector = ctx.profile.connector(ctx.lang)
@@ -69,6 +78,21 @@ async def welcome_back(ctx: Context) -> Response:
         parts.append(Reply(key="returning.more"))
     if missed.questions:
         buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
+    for request in missed.connections:
+        other = number(request.other_idea or 0)
+        until = when.moment(ctx.local(request.asked_at + answer_within), ctx.lang)
+        parts.append(
+            Reply(
+                key="returning.connect",
+                params={"connector": connector, "other": other, "until": until},
+            )
+        )
+        show = Button(
+            label="returning.btn_connect",
+            payload=f"con.show:{request.id}",
+            params={"other": other},
+        )
+        buttons.append([show])
     if missed.news:
         parts.append(Reply(key="returning.news_off"))
         buttons.append([Button(label="returning.btn_news", payload="news.resume")])

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import App
+from storage.clock import utcnow
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import TimerLog, connector, for_user, outbox, person, row, run_job, with_role
@@ -188,3 +191,59 @@ async def test_a_ban_after_the_connector_lost_the_role_is_told_to_the_connectors
     assert await _staff_told(app, queued) == [("joke", "connect.declined_staff")]
     told = [q.replies[0].key for q in (await for_user(app, bob, "connect"))]
     assert told[-1] == "connect.called_off"
+
+
+async def test_a_connector_who_sent_in_one_of_the_two_ideas_is_asked_in_the_answer(
+    app: App,
+) -> None:
+    """Ria, a connector, sent in idea #2 herself and connects it with Anna's #1. No
+    notification goes to whoever acts, so her own question comes with her answer: without
+    it Anna's yes would wait for someone who was never asked."""
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    await seed_idea(app, "Bankjes in het park", author=(await row(app, anna)).id)
+    await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, ria)).id)
+
+    await ria.send("/verbind #1 #2")
+    assert ria.keys == ["connect.asked", "connect.ask"]
+    assert "Antwoorden kan tot" in ria.last[1].text
+    assert [p for _, p in ria.last[1].buttons] == ["con.yes:1", "con.no:1", "idea.open:1"]
+    assert [q.user_id for q in await outbox(app, "connect")] == [(await row(app, anna)).id]
+
+    [to_anna] = await for_user(app, anna, "connect")
+    await anna.press_payload(to_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.waiting"]
+    await ria.press("Ja, graag")
+    await ria.send("@ria_velsen")
+    assert ria.keys == ["connect.made"]
+    assert "anna@example.org" in ria.text
+    made = (await for_user(app, anna, "connect"))[-1]
+    assert "@ria_velsen" in made.text(app, "nl")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: the second yes exchanges the lines while the first one who said"
+    " yes cannot be reached; their copy is dropped and the lines forgotten",
+)
+async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_line(
+    app: App,
+) -> None:
+    """Bob said yes and typed his line, then blocked the bot; Anna says yes. She gets his
+    line at once; he should get hers too, when he comes back at the latest."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [to_bob] = await for_user(app, bob, "connect")
+    await bob.press_payload(to_bob.payloads()[0])
+    await bob.send("@bob_ijmuiden")
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+    [to_anna] = await for_user(app, anna, "connect")
+    await anna.press_payload(to_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.made"] and "@bob_ijmuiden" in anna.text
+
+    await bob.send("/help")
+    assert "anna@example.org" in bob.text

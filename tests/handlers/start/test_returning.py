@@ -12,6 +12,7 @@ from handlers.contract import Reply, Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.privacy.personal import Cause, ContentChoice
+from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, for_user, person, row, subscribe, with_role
 from tests.support import Chat
 
@@ -462,3 +463,66 @@ async def test_her_data_holds_the_news_that_stopped_and_since_when_in_words(app:
     assert lapsed["neighbourhood_only"] == "nee"
     [profile] = data["sections"]["users"]["rows"]
     assert profile["unreachable_at"] is None and "Z" not in profile["away_since"]
+
+
+async def test_a_request_to_connect_that_met_the_block_can_be_answered_on_return(
+    app: App,
+) -> None:
+    """The connector's question to Bob met his block. Anna said yes and waits: back in
+    time, Bob sees the question again and can answer it; no answer of his means none."""
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await seed_idea(app, "Bankjes in het park", author=(await row(app, anna)).id)
+    await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, bob)).id)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [to_anna] = await for_user(app, anna, "connect")
+    await anna.press_payload(to_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.waiting"]
+    await _blocks(app, bob)  # the question to him is never delivered
+    [to_bob] = await for_user(app, bob, "connect")
+    status = await app.db.fetchval(
+        "SELECT status FROM outbox WHERE user_id = ? AND kind = ?",
+        ((await row(app, bob)).id, "connect"),
+    )
+    assert status == "unreachable" and to_bob.payloads()[0] == "con.yes:1"
+
+    await bob.send("/help")
+    assert bob.keys == ["returning.title", "general.help_title"]
+    welcome = bob.last[0]
+    assert "vraagt of je contact wilt met de indiener van idee #1" in welcome.text
+    assert "Antwoorden kan tot" in welcome.text
+    assert welcome.buttons == [("🤝 Bekijk het verzoek over #1", "con.show:1")]
+
+    await bob.press("Bekijk het verzoek over #1")
+    assert bob.keys == ["connect.ask"]
+    assert "Bankjes in het park" in bob.text
+    await bob.press("Ja, graag")
+    await bob.send("@bob_ijmuiden")
+    assert bob.keys == ["connect.made"] and "anna@example.org" in bob.text
+
+    # Answered: the old button says so, and someone else's or a forged one finds nothing.
+    await bob.press_payload("con.show:1")
+    assert bob.keys == ["connect.closed"]
+    carl = await person(app, "carl")
+    for payload in ("con.show:1", "con.show:999", "con.show:x", "con.show:"):
+        await carl.press_payload(payload)
+        assert carl.keys == ["connect.not_found"], payload
+
+
+async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: App) -> None:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await seed_idea(app, "Bankjes in het park", author=(await row(app, anna)).id)
+    await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, bob)).id)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _blocks(app, bob)
+    later = utcnow() + app.profile.connections.answer_within + timedelta(minutes=1)
+    app.router.clock = lambda: later  # its job did not run yet (the bot was down)
+
+    await bob.send("/help")
+    assert "returning.title" not in bob.keys
+    await bob.press_payload("con.show:1")
+    assert bob.keys == ["connect.expired"]
