@@ -398,25 +398,34 @@ async def change_role(
     allows, and audit it; returns what was taken back, for the operator ("" if nothing).
 
     A civil servant who may no longer write "Wist je dat" messages has their drafts and
-    scheduled ones cancelled: the municipality would otherwise still speak in their name.
+    scheduled ones cancelled, and their draft and scheduled polls too: the municipality
+    would otherwise still speak, and ask residents, in their name.
     """
     now = utcnow()
     await repos.users.set_role(person.id, role)
     await drop_unheld_dialog(repos, person.model_copy(update={"role": role}))
     detail: dict[str, object] = {"role": role.value, "previous": person.role.value}
     cancelled: list[int] = []
+    polls: list[int] = []
     if person.role.allows(AUTHOR_ROLE) and not role.allows(AUTHOR_ROLE):
         cancelled = await repos.broadcasts.withdraw(person.id)
+        polls = await repos.consultations.withdraw(person.id, now)
     if cancelled:
         detail["broadcasts_cancelled"] = cancelled
+    if polls:
+        detail["polls_cancelled"] = polls
     await repos.audit.record(
         action, now=now, actor=CLI, subject_user_id=person.id, detail=detail, reason=reason
     )
-    if not cancelled:
-        return ""
-    count = len(cancelled)
-    ids = ", ".join(f"#{broadcast_id}" for broadcast_id in cancelled)
-    return f"; {count} scheduled broadcast{'' if count == 1 else 's'} cancelled ({ids})"
+    said = ""
+    for count, what, ids in (
+        (len(cancelled), "broadcast", cancelled),
+        (len(polls), "poll", polls),
+    ):
+        if count:
+            shown = ", ".join(f"#{number}" for number in ids)
+            said += f"; {count} scheduled {what}{'' if count == 1 else 's'} cancelled ({shown})"
+    return said
 
 
 async def grant(
@@ -440,7 +449,8 @@ async def grant(
 
 
 async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:
-    """Make a staff member a resident again (their scheduled broadcasts are cancelled)."""
+    """Make a staff member a resident again (their scheduled broadcasts and polls are
+    cancelled)."""
     platform_user_id = _checked_user(platform, user)
     repos = await open_repositories(settings)
     try:

@@ -6,7 +6,7 @@ evaluations of experiments. The scheduler only triggers these; the database says
                                           └── invitations in the outbox              └── results to
                                                                                          respondents
                  (first run after closes_at, the bot down all along: opened asking nobody,
-                 the author told, closed)
+                 the author told, closed; its author no longer staff: cancelled, never opened)
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
                  came (n days after joining, while the experiment runs; when it ended),
                  reminds them a day before their own deadline; closes (with results) when
@@ -184,7 +184,22 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
         # a poll that closes at once. It opens and closes without them; its author hears.
         missed = consultation.closes_at is not None and consultation.closes_at <= now
         async with repos.db.transaction():
-            if missed:
+            role = await repos.consultations.refuse(consultation_id, now)
+            if role is not None:
+                # Its author may no longer ask residents (the role was taken away some way
+                # other than ``samenspel revoke``, which cancels it at once): it never opens.
+                log.warning(
+                    "consultation %d cancelled: its author's role is now %s", consultation_id, role
+                )
+                await repos.audit.record(
+                    "consultation.cancel",
+                    now=now,
+                    subject=f"consultation:{consultation_id}",
+                    subject_user_id=consultation.author_user_id,
+                    detail={"why": "author_role", "role": role},
+                )
+                asked = None
+            elif missed:
                 asked = await _open_missed(env, consultation, now)
             else:
                 asked = await publish(env, consultation_id, now)

@@ -15,7 +15,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
-from handlers.meetings.shown import calendar_file, card, moved_up, with_calendar
+from handlers.meetings.shown import calendar_file, card, moved_up, when, with_calendar
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
@@ -128,7 +128,8 @@ def _to_list() -> list[list[Button]]:
 
 @feature.action("mt.go", role=Role.RESIDENT)
 async def register(ctx: Context) -> Response:
-    """ "Ik kom": a place while there is one (with the calendar file), else the waitlist."""
+    """ "Ik kom": a place while there is one (with the calendar file), else the waitlist;
+    either says when the meeting is, which an invitation read before a move does not."""
     found = await _meeting(ctx)
     if isinstance(found, Response):
         return found
@@ -161,20 +162,22 @@ async def register(ctx: Context) -> Response:
         *_to_list(),
     ]
     timers = [await jobs.timer(ctx.repos, meeting.id, ctx.timezone)]
+    # The time as it is now: the invitation pressed may be older than a move.
+    shown_when = when(meeting, ctx.timezone)
     if place is Place.WAITING:
         mine = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
         position = mine.position if mine is not None else 0
         return respond(
             Reply(
                 key="meetings.waitlisted",
-                params={"title": meeting.title, "position": position},
+                params={"title": meeting.title, "position": position, "when": shown_when},
                 buttons=cancel,
             ),
             timers=timers,
         )
     registered = Reply(
         key="meetings.registered",
-        params={"title": meeting.title},
+        params={"title": meeting.title, "when": shown_when},
         buttons=cancel,
     )
     document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)

@@ -35,7 +35,8 @@ from storage.consultations.model import (
     Question,
 )
 from storage.db import Database
-from storage.news.broadcasts import Audience, AudienceKind
+from storage.news.broadcasts import AUTHOR_ROLE, Audience, AudienceKind
+from storage.users import Role
 
 #: Who can be asked: reachable, and not banned (a ban refuses every answer).
 _REACHABLE = (
@@ -54,6 +55,15 @@ AUDIENCES = {
     AudienceKind.EXPERIMENT: "SELECT p.user_id AS user_id FROM experiment_participants p"
     f" JOIN users u ON u.id = p.user_id WHERE {_REACHABLE} AND p.experiment_id = ?",
 }
+#: A poll row (of ``consultations``, unaliased) whose author may still have it asked: a poll
+#: speaks for the municipality as a "Wist je dat" does, so it needs its composer's role. One
+#: whose author was erased has nobody left to check and stays the municipality's.
+_AUTHORISED = (
+    "(consultations.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
+    " WHERE a.id = consultations.author_user_id AND a.role IN ("
+    + ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE))
+    + ")))"
+)
 _QUESTIONS = TypeAdapter(list[Question])
 _MOMENTS = TypeAdapter(list[Moment])
 
@@ -177,6 +187,38 @@ class Consultations:
             (iso(now), consultation_id),
         )
         return changed == 1
+
+    async def refuse(self, consultation_id: int, now: datetime) -> str | None:
+        """Cancel a scheduled poll whose author may no longer ask residents (their role
+        changed after they scheduled it); returns that author's role now, or None when the
+        poll was not cancelled."""
+        row = await self.db.fetchone(
+            "UPDATE consultations SET status = 'cancelled', updated_at = ?"
+            f" WHERE id = ? AND kind = 'poll' AND status = 'scheduled' AND NOT {_AUTHORISED}"
+            " RETURNING author_user_id",
+            (iso(now), consultation_id),
+        )
+        if row is None:
+            return None
+        role = await self.db.fetchval(
+            "SELECT role FROM users WHERE id = ?", (row["author_user_id"],)
+        )
+        return str(role)
+
+    async def withdraw(self, author_user_id: int, now: datetime) -> list[int]:
+        """Cancel every draft and scheduled poll of an author who may no longer ask
+        residents (their role was taken away); returns the ids of the scheduled ones."""
+        rows = await self.db.fetchall(
+            "SELECT id FROM consultations WHERE author_user_id = ? AND kind = 'poll'"
+            " AND status = 'scheduled' ORDER BY id",
+            (author_user_id,),
+        )
+        await self.db.execute(
+            "UPDATE consultations SET status = 'cancelled', updated_at = ?"
+            " WHERE author_user_id = ? AND kind = 'poll' AND status IN ('draft', 'scheduled')",
+            (iso(now), author_user_id),
+        )
+        return [int(row["id"]) for row in rows]
 
     # Opening and closing ----------------------------------------------------------------------
 

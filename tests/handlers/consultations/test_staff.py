@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.admin.cli import revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
@@ -529,6 +530,68 @@ async def test_a_poll_the_bot_missed_the_opening_of_still_asks_while_it_is_open(
     [invitation] = await outbox_of(app, anna)
     assert seen(app, invitation)[0].key == "consultations.invitation"
     assert [row.kind for row in await outbox_of(app, ria)] == ["consultation"]
+
+
+async def test_a_scheduled_poll_whose_author_is_no_longer_staff_never_asks_anyone(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    scheduled = await app.repos.consultations.get(poll)
+    assert scheduled is not None and scheduled.opens_at is not None
+    # Ria's role is taken away some other way than ``samenspel revoke`` (an invite
+    # redeemed for another role, the database changed by hand).
+    await with_role(app, ria, Role.RESIDENT)
+
+    clock.now = scheduled.opens_at
+    await Jobs.of(app).consultation(poll)
+    assert await outbox_of(app, anna) == []
+    cancelled = await app.repos.consultations.get(poll)
+    assert cancelled is not None and cancelled.status is ConsultationStatus.CANCELLED
+    assert await app.repos.responses.find(poll, 0, (await stored(app, "anna")).id) is None
+    assert (await _actions(app, poll))[-1] == (
+        "consultation.cancel",
+        {"why": "author_role", "role": "inwoner"},
+    )
+    # The invitation cannot be forged into it either, and the job does nothing more.
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    assert anna.keys == ["consultations.not_found"]
+    assert await Jobs.of(app).pending("consultation") == []
+
+
+async def test_revoking_a_civil_servant_cancels_their_scheduled_polls_at_once(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app, "4242")
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    ria_id = (await stored(app, "4242")).id
+    async with app.db.transaction():
+        await app.db.execute("UPDATE users SET platform = 'telegram' WHERE id = ?", (ria_id,))
+
+    sam = await civil_servant(app, "sam")
+    await sam.send("/peilingen")
+    assert "Later open" in sam.text
+
+    said = await revoke(app.settings, "telegram", "4242", "vertrokken")
+    assert (
+        said
+        == f"telegram 4242 is now inwoner (was ambtenaar); 1 scheduled poll cancelled (#{poll})"
+    )
+    cancelled = await app.repos.consultations.get(poll)
+    assert cancelled is not None and cancelled.status is ConsultationStatus.CANCELLED
+    entry = (await app.repos.audit.about_user(ria_id))[-1]
+    assert (entry.action, entry.detail["polls_cancelled"]) == ("role.revoke", [poll])
+    # Colleagues no longer see it coming; when its moment comes nobody is asked.
+    await sam.send("/peilingen")
+    assert "Later open" not in sam.text
+    assert cancelled.opens_at is not None
+    clock.now = cancelled.opens_at
+    await Jobs.of(app).consultation(poll)
+    assert await outbox_of(app, anna) == []
 
 
 async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:

@@ -1,6 +1,7 @@
 """A meeting changes while messages about it still wait in the outbox (a large audience
 takes minutes to invite; a 429 or a stop holds rows back), or a person with a place is
-banned meanwhile: what goes out says what is true, and no place is lost."""
+banned meanwhile: what goes out says what is true, and no place is lost. Signing up from an
+invitation read before a move says the time as it is now."""
 
 from __future__ import annotations
 
@@ -158,3 +159,41 @@ async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waitin
     # The ban holds for everything else.
     await anna.press_payload(f"mt.go:{meeting}")
     assert anna.keys == ["moderation.banned"]
+
+
+async def test_signing_up_from_an_invitation_read_before_a_move_says_the_new_time(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna, carl = [await resident(app, n) for n in ("anna", "carl")]
+    await subscribe(anna)
+    await subscribe(carl)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1)
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    [(_, invitation, _)] = await _waiting(app, anna)
+    go = next(
+        b.payload for line in invitation[0].buttons for b in line if b.payload.startswith("mt.go:")
+    )
+    old = f"{day(starts, 'nl')}, 19:30–21:30"
+    assert old in _read(app, invitation)
+    # The invitation reached her phone with the old time; then the meeting moved.
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = '2026-01-01T00:00:00+00:00'"
+        )
+    later = starts + timedelta(days=2)
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert ria.keys == ["meetings.moved_done"]
+
+    new = f"{day(later, 'nl')}, 19:30–21:30"
+    await anna.press_payload(go)
+    assert anna.keys[0] == "meetings.registered"
+    assert new in anna.text and old not in anna.text
+    # The one after her waits, and hears the same new time.
+    await carl.press_payload(go)
+    assert carl.keys[0] == "meetings.waitlisted"
+    assert new in carl.text
