@@ -7,7 +7,8 @@ router learns from the row it reads anyway that they were away (``users.away_sin
 :class:`storage.arrivals.Arrival`), and only then is this one statement run: the answers to
 and closings of their questions since, a lapsed subscription to turn on again, and the
 requests to connect them with another resident that still wait for their answer (the
-question may have met the block, and nobody else can answer it for them).
+question may have met the block, and nobody else can answer it for them), and the contact
+lines of those who said yes after them while they could not be reached.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ _MISSED = (
     " FROM connections c WHERE c.status = 'asked' AND c.created_at > :asked_after"
     " AND ((c.user_a = :user_id AND c.answer_a IS NULL)"
     " OR (c.user_b = :user_id AND c.answer_b IS NULL)) ORDER BY c.id LIMIT :limit)"
+    " UNION ALL SELECT 'line', c.id, CASE WHEN c.user_a = :user_id THEN c.contact_b"
+    " ELSE c.contact_a END, 0, 0, CASE WHEN c.user_a = :user_id THEN c.idea_b ELSE c.idea_a"
+    " END, c.created_at FROM connections c WHERE c.status = 'connected'"
+    " AND ((c.user_a = :user_id AND c.contact_b IS NOT NULL)"
+    " OR (c.user_b = :user_id AND c.contact_a IS NOT NULL))"
 )
 
 
@@ -63,6 +69,17 @@ class MissedConnection:
 
 
 @dataclass(frozen=True)
+class OwedLine:
+    """The other's contact line of a request both said yes to, which could not be handed
+    to them when the other answered."""
+
+    connection_id: int
+    #: The other's idea, through which they were put in touch.
+    other_idea: int | None
+    contact: str
+
+
+@dataclass(frozen=True)
 class Missed:
     """What a person who comes back missed."""
 
@@ -73,9 +90,11 @@ class Missed:
     news: bool
     #: Requests to connect they can still answer.
     connections: list[MissedConnection] = field(default_factory=list)
+    #: Contact lines of those they were put in touch with, not handed to them yet.
+    lines: list[OwedLine] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.questions) or self.news or bool(self.connections)
+        return bool(self.questions) or self.news or bool(self.connections) or bool(self.lines)
 
 
 def _moment(text: str) -> datetime:
@@ -124,5 +143,10 @@ class Returns:
             for row in rows
             if row["kind"] == "connect"
         ]
+        lines = [
+            OwedLine(int(row["id"]), row["other"], row["text"])
+            for row in rows
+            if row["kind"] == "line"
+        ]
         news = any(row["kind"] == "news" for row in rows)
-        return Missed(questions[:limit], len(questions) > limit, news, connections)
+        return Missed(questions[:limit], len(questions) > limit, news, connections, lines)

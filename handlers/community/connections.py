@@ -288,10 +288,15 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
     if updated.status is ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.waiting"))
     staff_key = "connect.made_staff"
+    owed_to = None
     if updated.status is ConnectionStatus.CONNECTED:
         mine = number(updated.idea_of(me) or 0)
         theirs = number(updated.idea_of(other) or 0)
-        await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine)
+        told = await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine)
+        if not told:
+            # The bot cannot reach them (they blocked it after saying yes): this line waits
+            # for them and is shown when they come back (handlers/start/returning.py).
+            owed_to = other
         reply = menu_reply(
             ctx, "connect.made", contact=updated.contact_of(other) or "", number=theirs
         )
@@ -300,7 +305,7 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
         if updated.answer_of(other) == "yes":
             await _tell(ctx, [other], "connect.not_made")
         reply = menu_reply(ctx, "connect.declined")
-    await ctx.repos.connections.forget_contacts(updated.id)
+    await ctx.repos.connections.forget_contacts(updated.id, owed_to=owed_to)
     await _tell_staff(ctx, updated, staff_key)
     return respond(reply, timers=[Timer(job=job(updated.id), at=None)])
 
@@ -378,8 +383,10 @@ async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:
     )
 
 
-async def _tell(ctx: Context, user_ids: list[int], key: str, **params: object) -> None:
+async def _tell(ctx: Context, user_ids: list[int], key: str, **params: object) -> int:
+    """Queue the message for each of ``user_ids`` the bot can reach; returns how many."""
+
     def build(lang: str) -> list[Reply]:
         return [Reply(key=key, params={**params, "connector": ctx.profile.connector(lang)})]
 
-    await notify(ctx, user_ids, kind="connect", build=build)
+    return await notify(ctx, user_ids, kind="connect", build=build)

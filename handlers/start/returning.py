@@ -3,7 +3,8 @@ what they missed when they write again.
 
 While they were away the connector may have answered or closed their questions (the answer
 waits under "Mijn vragen"), asked them whether they want contact with another resident (the
-question met the block, and the request waits for their answer), and their "Wist je dat"
+question met the block, and the request waits for their answer), said yes after them to
+such a request (the other's contact line waits for them), and their "Wist je dat"
 stopped. The first time they write or tap
 again, a short word comes before the answer to what they sent, in their private chat only:
 
@@ -11,6 +12,7 @@ again, a short word comes before the answer to what they sent, in their private 
                               • answers and closings ──► Bekijk vraag #id / Mijn vragen
                               • a request to connect ──► Bekijk verzoek (con.show,
                                 still to answer            handlers/community/connections)
+                              • the other's contact line, of a request both said yes to
                               • news stopped ──────────► Wist je dat weer aanzetten
                                                           (news.resume, handlers/news)
                           ──► the answer to what they sent
@@ -93,6 +95,15 @@ async def welcome_back(ctx: Context) -> Response:
             params={"other": other},
         )
         buttons.append([show])
+    for line in missed.lines:
+        parts.append(
+            Reply(
+                key="connect.made",
+                params={"contact": line.contact, "number": number(line.other_idea or 0)},
+            )
+        )
+        # Handed over in this answer: forgotten now, as it is for those who get it at once.
+        await ctx.repos.connections.forget_contacts(line.connection_id)
     if missed.news:
         parts.append(Reply(key="returning.news_off"))
         buttons.append([Button(label="returning.btn_news", payload="news.resume")])

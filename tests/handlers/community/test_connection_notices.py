@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.app import App
 from storage.clock import utcnow
 from storage.users import Role
@@ -222,11 +220,6 @@ async def test_a_connector_who_sent_in_one_of_the_two_ideas_is_asked_in_the_answ
     assert "@ria_velsen" in made.text(app, "nl")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: the second yes exchanges the lines while the first one who said"
-    " yes cannot be reached; their copy is dropped and the lines forgotten",
-)
 async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_line(
     app: App,
 ) -> None:
@@ -245,5 +238,70 @@ async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_lin
     await anna.send("anna@example.org")
     assert anna.keys == ["connect.made"] and "@bob_ijmuiden" in anna.text
 
+    line = "SELECT contact_a, contact_b FROM connections"
+    # Anna's line waits for Bob; his own was handed to her and is gone.
+    assert tuple(await app.db.fetchone(line)) == ("anna@example.org", None)
+
     await bob.send("/help")
-    assert "anna@example.org" in bob.text
+    assert bob.keys[0] == "returning.title"
+    assert "anna@example.org" in bob.text and "#1" in bob.text
+    # Handed over: forgotten, and not shown a second time.
+    assert tuple(await app.db.fetchone(line)) == (None, None)
+    await bob.send("/help")
+    assert "anna@example.org" not in bob.text
+
+
+async def _blocked_after_saying_yes(app: App) -> tuple[Chat, Chat, Chat]:
+    """Bob said yes, then blocked the bot; Anna said yes after him: her line waits."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [to_bob] = await for_user(app, bob, "connect")
+    await bob.press_payload(to_bob.payloads()[0])
+    await bob.send("@bob_ijmuiden")
+    await bob.press_payload("idea.comment:1")
+    await bob.send("Wat een onzin, jullie zijn allemaal gek.")
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+    [to_anna] = await for_user(app, anna, "connect")
+    await anna.press_payload(to_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.made"]
+    return anna, bob, ria
+
+
+async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
+    app: App,
+) -> None:
+    """Nothing of another resident reaches a banned person: the line waiting for Bob is
+    forgotten when he is banned, and coming back after the ban is lifted shows nothing."""
+    _anna, bob, ria = await _blocked_after_saying_yes(app)
+    for n in range(3):
+        other = await person(app, f"r{n}")
+        await other.press_payload("idea.comments:1")
+        await other.press("Meld 1")
+        await other.press("Schelden of beledigend")
+    await ria.send("/meldingen")
+    await ria.press("Blokkeren")
+    await ria.send("Herhaaldelijk schelden.")
+    assert ria.keys[0] == "moderation.done_ban"
+    assert tuple(await app.db.fetchone("SELECT contact_a, contact_b FROM connections")) == (
+        None,
+        None,
+    )
+    async with app.db.transaction():
+        await app.db.execute("DELETE FROM sanctions")
+    await bob.send("/help")
+    assert "anna@example.org" not in bob.text
+
+
+async def test_an_erasure_of_the_one_whose_line_waits_takes_it_away(app: App) -> None:
+    """Anna erases her data before Bob comes back: her line goes with her."""
+    anna, bob, _ria = await _blocked_after_saying_yes(app)
+    await anna.send("/vergeetmij")
+    await anna.press("Laten staan zonder naam")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys[0] == "privacy.forget.done"
+    assert await app.db.fetchone("SELECT * FROM connections") is None
+    await bob.send("/help")
+    assert "anna@example.org" not in bob.text
