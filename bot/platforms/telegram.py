@@ -528,6 +528,8 @@ class Telegram:
                 await self.app.room_gone(PLATFORM, str(removed.chat.id))
             for joined in self._joined(update):
                 await self.app.router.handle(joined, self._deliver)
+            if update.message is not None and update.message.left_chat_member is not None:
+                await self._removal_shown(update.message)
             event = await self._event(update)
             if event is not None:
                 await self.app.router.handle(event, self._deliver)
@@ -536,6 +538,24 @@ class Telegram:
             self._finish_unless_lost(update.update_id)
             raise
         self._finish_unless_lost(update.update_id)
+
+    async def _removal_shown(self, message: Message) -> None:
+        """Telegram tells a small group "Samenspel removed Anna" when the bot takes someone
+        out of an experiment's group (they left the experiment, were banned, erased their
+        data, or the connector banned them there). Why is their own business: the bot deletes
+        that line. Without the right to delete messages it stays (the doctor names the
+        missing right); a line about anyone who left by themselves is left alone."""
+        remover = message.from_user
+        if remover is None or str(remover.id) != self._bot_id:
+            return
+        try:
+            await self.delivery_bot.delete_message(message.chat.id, message.message_id)
+        except TelegramError as exc:
+            log.info(
+                "telegram removal notice not deleted room=%s error=%s",
+                pseudonym(str(message.chat.id)),
+                exc,
+            )
 
     async def _edited(self, message: Message) -> None:
         """A message changed after it was sent: never read as a new answer (it may answer

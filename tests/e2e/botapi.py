@@ -1993,6 +1993,26 @@ class BotApiServer:
         chat.user_messages[message["message_id"]] = message
         return self.enqueue_update({"message": message})
 
+    def _enqueue_service_message(self, chat: _Chat, content: JSONDict) -> QueuedUpdate:
+        """A line Telegram itself shows in a group about what the bot did ("<bot> removed
+        <user>"): a message of the group from the bot, which an administrator may delete
+        like anyone's, and a ``message`` update."""
+        message: JSONDict = {
+            "message_id": chat.take_message_id(),
+            "date": int(time.time()),
+            "chat": chat.json,
+            "from": self.bot_user,
+            **content,
+        }
+        chat.user_messages[message["message_id"]] = message
+        return self.enqueue_update({"message": message})
+
+    def service_messages(self, chat_id: int) -> list[JSONDict]:
+        """The lines about members Telegram showed in a group (``left_chat_member``), oldest
+        first; a deleted one has ``deleted`` set."""
+        chat = self._chats[chat_id]
+        return [m for _, m in sorted(chat.user_messages.items()) if "left_chat_member" in m]
+
     def _enqueue_user_edit(
         self, user: FakeUser, message_id: int, text: str, chat_id: int | None
     ) -> QueuedUpdate:
@@ -2502,10 +2522,19 @@ class BotApiServer:
             params, "can_restrict_members", "not enough rights to restrict/unrestrict chat member"
         )
         user_id = self._member_target(chat, params)
+        was = chat.members.get(user_id, {})
+        inside = was.get("status") == "member" or (
+            was.get("status") == "restricted" and was.get("is_member", True)
+        )
         chat.members[user_id] = {
             "status": "kicked",
             "until_date": int(params.get("until_date") or 0),
         }
+        removed = self._users.get(user_id)
+        if inside and removed is not None:
+            # Telegram shows the group "<bot> removed <user>" (in groups of fewer than 50
+            # members; always here, so that a test sees it).
+            self._enqueue_service_message(chat, {"left_chat_member": removed.json})
         return True
 
     async def _unban_chat_member(self, params: JSONDict, uploads: dict[str, Upload]) -> bool:

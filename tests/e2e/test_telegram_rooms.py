@@ -793,6 +793,8 @@ async def test_leaving_the_experiment_takes_the_participant_out_of_the_group_wit
             assert server.member(GROUP, user.id)["status"] == "member"
         assert_nothing_personal(server, "Anna", "gehaald", "meer mee")
         assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+        # Telegram's own line in the group, "<bot> removed Anna", is deleted too.
+        await _removal_lines_deleted(server, [anna.id])
 
         # Taking part again, she gets a new link of her own, and it lets her in.
         before = len(server.messages(anna.chat_id))
@@ -864,6 +866,19 @@ async def test_a_ban_from_the_bot_and_an_erasure_take_residents_out_of_the_group
         assert await traces(app.db, [str(anna.id)]) == []
         assert not any("uit de groep" in t for t in texts(server, anna.chat_id))
         assert_nothing_personal(server, "Anna", "Bob", "gek", "schelden", "geblokkeerd")
+        await _removal_lines_deleted(server, [bob.id, anna.id])
+
+
+async def _removal_lines_deleted(server: BotApiServer, removed: list[int]) -> None:
+    """Telegram told the group whom the bot removed, one line each: all deleted."""
+
+    def deleted() -> bool:
+        lines = server.service_messages(GROUP)
+        return [m["left_chat_member"]["id"] for m in lines] == removed and all(
+            m.get("deleted") for m in lines
+        )
+
+    await server.wait_for(deleted, 20, description="the removal lines deleted")
 
 
 async def test_someone_who_left_while_the_bot_was_out_of_the_group_is_taken_out_when_it_is_back(
