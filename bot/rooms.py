@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 
 from bot.logs import pseudonym, scrubbed
 from handlers.catalog import Catalog
-from handlers.contract import Reply, RoomError, RoomOperations
+from handlers.contract import Reply, Role, RoomError, RoomOperations
 from handlers.profile import Profile
 from storage import Repositories
 from storage.community.moderation import SanctionKind
@@ -238,7 +238,8 @@ class RoomWorker:
             return
         sanction = await self.repos.sanctions.active(task.user_id, now)
         banned = sanction is not None and sanction.kind is SanctionKind.BAN
-        await self._tell(task.user_id, task, "rooms.removed_banned" if banned else "rooms.removed")
+        key = "rooms.removed_banned" if banned else "rooms.removed"
+        await self._tell([task.user_id], task, key)
 
     async def _settle(self, task: RoomTask) -> None:
         """The task is over (done, skipped or given up). The account of an erased person is
@@ -247,16 +248,17 @@ class RoomWorker:
         if task.op is not RoomOp.HIDE:
             await self.repos.rooms.forget_accounts(task.room.id, task.target, self.clock())
 
-    async def _tell(self, user_id: int, task: RoomTask, key: str) -> None:
+    async def _tell(self, user_ids: list[int], task: RoomTask, key: str) -> None:
         """A message about a room task, with the experiment's title in their language."""
         experiment = await self.repos.experiments.get(task.room.experiment_id)
-        groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
-        for lang in groups:
+        groups = await self.repos.recipients.by_language(user_ids, self.catalog.default)
+        for lang, told in groups.items():
             title = experiment.title(lang) if experiment else ""
             reply = Reply(key=key, params={"title": title})
-            await self.repos.outbox.enqueue(
-                user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
-            )
+            for user_id in told:
+                await self.repos.outbox.enqueue(
+                    user_id, [reply.model_dump(mode="json")], kind="room", now=self.clock()
+                )
 
     async def _send_invite(self, task: RoomTask, link: str | None) -> None:
         """The invite in the person's private chat: their own link, or where to look."""
@@ -304,9 +306,13 @@ class RoomWorker:
                 if task.op is RoomOp.INVITE and task.user_id is not None:
                     # They were told an invite was coming.
                     await self._tell_invite_failed(task.user_id)
-                if task.by_user_id is not None:
-                    # The connector was told it is being done: now they hear it is not.
-                    await self._tell(task.by_user_id, task, f"rooms.failed_{task.op.value}")
+                if task.op not in (RoomOp.INVITE, RoomOp.REMOVE):
+                    # The connector who decided it was told it is being done: now they
+                    # hear it is not. Someone who is no connector any more (or erased), or
+                    # nobody (a ban carried out afresh in a new group, a mute put back),
+                    # leaves it to the connectors of now, so that somebody acts on it.
+                    told = await self.repos.users.in_charge(task.by_user_id, Role.CONNECTOR)
+                    await self._tell(told, task, f"rooms.failed_{task.op.value}")
                 await self.repos.audit.record(
                     "room.task_failed",
                     now=now,

@@ -79,7 +79,11 @@ class Context:
         conversation (before consent, see :data:`SESSION_LANGUAGE`), else their app's.
 
         A choice the catalogs no longer have (a language that was removed) counts as none.
+        In a group or room the bot speaks the default language: what it says there is the
+        same for everyone, and a person's language is theirs (it would tell the group).
         """
+        if self.event.is_group:
+            return self.catalog.default
         if self.catalog.speaks(self.user.language):
             return str(self.user.language)
         chosen = self.dialog.data.get(SESSION_LANGUAGE) if self.dialog is not None else None

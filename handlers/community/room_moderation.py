@@ -86,13 +86,18 @@ class RoomMessages(Kind[RoomReport]):
 
     async def decisions(self, ctx: Context, item: RoomReport) -> tuple[str, ...]:
         """What can be decided: nothing about staff but their message; a warning needs an
-        author the bot can reach."""
+        author the bot can reach; a message in a group the room has left cannot be hidden
+        (the bot is out of it)."""
         role = await self._author_role(ctx, item)
         if role is not None and role is not Role.RESIDENT:
-            return ("keep", "hide")
-        if item.author_user_id is None:
-            return ("keep", "hide", "mute", "ban")
-        return DECISIONS
+            decisions: tuple[str, ...] = ("keep", "hide")
+        elif item.author_user_id is None:
+            decisions = ("keep", "hide", "mute", "ban")
+        else:
+            decisions = DECISIONS
+        if item.elsewhere:
+            return tuple(d for d in decisions if d != "hide")
+        return decisions
 
     async def refuse(self, ctx: Context, item: RoomReport, decision: str) -> Response | None:
         if decision not in await self.decisions(ctx, item):
@@ -134,6 +139,8 @@ class RoomMessages(Kind[RoomReport]):
         parts.append(Reply(key="rooms.mod.card_reporters", params={"count": len(item.reporters)}))
         if item.link:
             parts.append(Reply(key="rooms.mod.card_link", params={"link": item.link}))
+        if item.elsewhere:
+            parts.append(Reply(key="rooms.mod.card_elsewhere"))
         decisions = [
             self.desk.decision_button(f"moderation.btn_{d}", self.name, item.id, d)
             for d in await self.decisions(ctx, item)
@@ -167,7 +174,9 @@ class RoomMessages(Kind[RoomReport]):
             return await self.missing(ctx, item.id)
         until = ctx.now + timedelta(days=days) if decision == "mute" else None
         by = ctx.user.id  # told if the platform refuses
-        if decision in ("hide", "mute", "ban"):
+        if decision in ("hide", "mute", "ban") and not item.elsewhere:
+            # A message in a group the room has left is out of reach; its number in the
+            # room's group now is another message.
             await rooms.queue(room, RoomOp.HIDE, item.message_id, ctx.now, by_user_id=by)
         if decision == "mute":
             await rooms.queue(room, RoomOp.MUTE, person, ctx.now, until=until, by_user_id=by)

@@ -67,6 +67,9 @@ class RoomReport(BaseModel):
     id: int
     room: Room
     message_id: str
+    #: The group or room the message is in: the room's own, unless the room moved to
+    #: another group since (:attr:`elsewhere`).
+    chat_id: str
     author_platform_id: str
     author_user_id: int | None
     #: Its text as the room showed it when reported (the latest edit, if edited).
@@ -77,6 +80,12 @@ class RoomReport(BaseModel):
     created_at: datetime
     reporters: list[int]
     decided: bool
+
+    @property
+    def elsewhere(self) -> bool:
+        """Whether the message is in a group the room has left (it moved to another one
+        after the bot was removed): out of the bot's reach, it cannot be hidden."""
+        return self.chat_id != self.room.chat_id
 
 
 class RoomSanction(BaseModel):
@@ -249,12 +258,19 @@ class Rooms:
         """A room the platform gave a new id (a Telegram group upgraded to a supergroup):
         its link, tasks, reports and sanctions move with it. Returns the room now at
         ``new_chat_id`` (None when neither id is a room)."""
-        await self.db.execute(
+        changed = await self.db.execute_rowcount(
             "UPDATE experiment_rooms SET chat_id = ? WHERE platform = ? AND chat_id = ?"
             " AND NOT EXISTS (SELECT 1 FROM experiment_rooms WHERE platform = ? AND chat_id = ?)",
             (new_chat_id, platform, chat_id, platform, new_chat_id),
         )
-        return await self.of_chat(platform, new_chat_id)
+        room = await self.of_chat(platform, new_chat_id)
+        if changed and room is not None:
+            # The same group under a new id: its reported messages are still the room's.
+            await self.db.execute(
+                "UPDATE room_reports SET chat_id = ? WHERE room_id = ? AND chat_id = ?",
+                (new_chat_id, room.id, chat_id),
+            )
+        return room
 
     async def of_experiment(self, experiment_id: int) -> list[Room]:
         rows = await self.db.fetchall(
@@ -342,17 +358,19 @@ class Rooms:
         ``body`` is its text as the room shows it now, ``original_body`` its text as first
         written if it was edited. Reported again while still open, the report takes the
         text as it is now (edited since?), and keeps the first text it saw of an edited one.
-        A message decided about before is reported afresh (it is open again).
+        A message decided about before is reported afresh (it is open again). A message
+        is known by its number in the group the room is in now: the same number in a group
+        the room was in before is another message.
         """
         await self.db.execute(
-            "INSERT INTO room_reports (room_id, message_id, author_platform_id,"
+            "INSERT INTO room_reports (room_id, chat_id, message_id, author_platform_id,"
             " author_user_id, body, original_body, link, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (room_id, message_id) DO UPDATE SET body = excluded.body,"
+            " SELECT r.id, r.chat_id, ?, ?, ?, ?, ?, ?, ? FROM experiment_rooms r"
+            " WHERE r.id = ?"
+            " ON CONFLICT (room_id, chat_id, message_id) DO UPDATE SET body = excluded.body,"
             " original_body = coalesce(room_reports.original_body, excluded.original_body)"
             " WHERE room_reports.decided_at IS NULL AND room_reports.body IS NOT NULL",
             (
-                room_id,
                 message_id,
                 author_platform_id,
                 author_user_id,
@@ -360,11 +378,13 @@ class Rooms:
                 original_body,
                 link,
                 iso(now),
+                room_id,
             ),
         )
         report_id = int(
             await self.db.fetchval(
-                "SELECT id FROM room_reports WHERE room_id = ? AND message_id = ?",
+                "SELECT q.id FROM room_reports q JOIN experiment_rooms r ON r.id = q.room_id"
+                " WHERE q.room_id = ? AND q.chat_id = r.chat_id AND q.message_id = ?",
                 (room_id, message_id),
             )
         )
@@ -377,7 +397,9 @@ class Rooms:
 
     async def get_report(self, report_id: int) -> RoomReport | None:
         row = await self.db.fetchone(
-            f"SELECT q.*, {_ROOM} FROM room_reports q"
+            "SELECT q.id, q.message_id, q.chat_id AS message_chat_id, q.author_platform_id,"
+            " q.author_user_id, q.body, q.original_body, q.link, q.created_at, q.decided_at,"
+            f" {_ROOM} FROM room_reports q"
             " JOIN experiment_rooms r ON r.id = q.room_id WHERE q.id = ?",
             (report_id,),
         )
@@ -391,6 +413,7 @@ class Rooms:
             id=row["id"],
             room=_room(row),
             message_id=row["message_id"],
+            chat_id=row["message_chat_id"],
             author_platform_id=row["author_platform_id"],
             author_user_id=row["author_user_id"],
             body=row["body"] or "",

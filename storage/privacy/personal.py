@@ -559,7 +559,8 @@ TABLES: tuple[Table, ...] = (
         "room_reports",
         Kind.PERSONAL,
         "your messages in experiments' rooms that others reported, and the decision",
-        export="SELECT id AS report, room_id AS room, message_id AS message, body,"
+        export="SELECT id AS report, room_id AS room, chat_id AS chat, message_id AS message,"
+        " body,"
         " original_body, link, created_at, decision, decided_at FROM room_reports"
         " WHERE author_user_id = :user_id"
         " OR (author_platform_id = :platform_user_id"

@@ -12,12 +12,12 @@ import pytest
 from bot.app import App
 from bot.rooms import RoomWorker
 from bot.settings import Settings
-from handlers.contract import Quoted, RoomError
+from handlers.contract import Quoted, Role, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
-from tests.people import for_user, person, row
+from tests.people import for_user, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -251,6 +251,63 @@ async def test_an_unban_the_platform_refuses_is_given_up_and_the_connector_is_to
     [told] = await for_user(app, ria, "room")
     assert told.replies[0].key == "rooms.failed_unban"
     assert "Speeltuin" in told.text(app, "nl")
+
+
+class NoRightsBack(ObedientRoom):
+    """A room where the bot lost its rights after a mute: its end is refused for good."""
+
+    async def mute(self, room: str, person: str, until: datetime | None) -> None:
+        if until is None:
+            raise RoomError("not enough rights to restrict/unrestrict chat member", lasting=True)
+        await super().mute(room, person, until)
+
+
+async def test_a_refusal_after_the_deciding_connector_lost_the_role_reaches_the_connectors_of_now(
+    app: App,
+) -> None:
+    """A mute's end waits for days: whoever decided it may be no connector by then, or
+    erased. The refusal of its end goes to the connectors of now, not to a resident."""
+    _, anna, _, ria = await linked(app)
+    karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoRightsBack(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 2  # the hide and the mute; its end waits
+    await with_role(app, ria, Role.RESIDENT)
+    now += timedelta(days=8)
+    assert await worker.run_due() == 1  # the end refused for good
+    assert await for_user(app, ria, "room") == []
+    [told] = await for_user(app, karel, "room")
+    assert told.replies[0].key == "rooms.failed_unmute"
+    assert "Speeltuin" in told.text(app, "nl")
+
+
+async def test_a_refusal_of_a_ban_decided_by_an_erased_connector_reaches_the_connectors(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    now = utcnow()
+    room = RefusingRoom()
+    room.refusals = [RoomError("not enough rights to ban", lasting=True)]
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 2  # the hide, and the ban given up
+    assert [q.replies[0].key for q in await for_user(app, karel, "room")] == ["rooms.failed_ban"]
 
 
 class ClosedRoom(RefusingRoom):

@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import App
 from bot.rooms import RoomWorker
-from handlers.contract import Role, RoomError
+from handlers.contract import Quoted, Role, RoomError
 from storage.clock import utcnow
 from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, linked
 from tests.handlers.ideas.helpers import seed_idea
@@ -517,3 +517,85 @@ async def test_a_removal_done_on_the_platform_just_before_a_stop_is_followed_up_
     assert [k for k in await room_notes(app, bob) if k.startswith("rooms.removed")] == [
         "rooms.removed"
     ]
+
+
+async def _moved_to_another_group(app: App, wim: Chat) -> Chat:
+    """The bot is removed from the experiment's group, and Wim links it in another one;
+    returns Wim there."""
+    await app.room_gone("test", GROUP)
+    group = Chat(app, wim.user_id, name=wim.name, platform=wim.platform, chat_id="-1007002")
+    await group.handle(group.event(command="koppel", args="1", is_group=True))
+    assert group.keys == ["rooms.linked"]
+    return group
+
+
+async def test_a_report_in_the_new_group_is_about_its_own_message_not_the_old_groups_same_number(
+    app: App,
+) -> None:
+    """Telegram numbers messages per group: message 55 of the new group is another
+    message, by another author, than message 55 of the old one."""
+    wim, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await _moved_to_another_group(app, wim)
+    there = Chat(app, anna.user_id, name=anna.name, platform=anna.platform, chat_id="-1007002")
+    spam = Quoted(message_id="55", sender_id="carl", text="Koop nu!", link=None)
+    await there.handle(there.event(command="melden", is_group=True, reply_to=spam))
+    # Thanked for each report, in private.
+    thanks = [q.replies[0].key for q in await for_user(app, anna, "moderation")]
+    assert thanks == ["rooms.reported", "rooms.reported"]
+
+    first = await app.repos.rooms.get_report(1)
+    second = await app.repos.rooms.get_report(2)
+    assert first is not None and second is not None
+    assert (first.author_platform_id, first.body) == ("bob", "Ik kom jullie halen")
+    assert (second.author_platform_id, second.body) == ("carl", "Koop nu!")
+
+    # Banning the author of the new group's message bans Carl, not Bob.
+    await ria.press_payload("mod.do:r2:ban")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    assert [t[:2] for t in await tasks(app)] == [("hide", "55"), ("ban", "carl")]
+
+
+async def test_a_message_of_the_group_the_room_left_cannot_be_hidden_in_the_new_one(
+    app: App,
+) -> None:
+    wim, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await _moved_to_another_group(app, wim)
+
+    await ria.send("/meldingen")
+    assert "Weghalen kan daarom niet" in ria.text
+    payloads = [payload for _, payload in ria.buttons()]
+    assert "mod.do:r1:hide" not in payloads and "mod.do:r1:ban" in payloads
+    # A forged or stale button to hide it changes nothing.
+    await ria.press_payload("mod.do:r1:hide")
+    assert "rooms.mod.done_hide" not in ria.keys
+    assert await tasks(app) == []
+
+    # Bob is still banned from the room (it moved): the ban is carried out in the new
+    # group, and the number 55 there, another message, is left alone.
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Bedreigen kan niet.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    assert [t[:2] for t in await tasks(app)] == [("ban", "bob")]
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_reported_messages_within_reach(
+    app: App,
+) -> None:
+    """The same group under a new id (Telegram's upgrade): a message reported before is
+    still the room's, and hidden there as before."""
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    assert await app.room_moved("test", GROUP, "-1009001")
+    await ria.send("/meldingen")
+    assert "Weghalen kan daarom niet" not in ria.text
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Bedreigen kan niet.")
+    assert ria.keys[0] == "rooms.mod.done_hide"
+    rows = await app.db.fetchall(
+        "SELECT t.op, t.target, r.chat_id FROM room_tasks t"
+        " JOIN experiment_rooms r ON r.id = t.room_id"
+    )
+    assert [tuple(r) for r in rows] == [("hide", "55", "-1009001")]

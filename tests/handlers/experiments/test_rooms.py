@@ -333,3 +333,30 @@ async def test_a_room_linked_later_invites_no_participant_banned_from_the_bot(ap
     assert wim.keys == ["rooms.linked"]
     tasks = await app.db.fetchall("SELECT op, target FROM room_tasks")
     assert [tuple(t) for t in tasks] == [("invite", "anna")]
+
+
+async def test_the_room_hears_the_default_language_whatever_a_newcomer_chose_for_themselves(
+    app: App,
+) -> None:
+    """A person's language is theirs: a welcome or an answer in the group in the language
+    they chose (or their app's) would tell everyone there. In private they keep it."""
+    await linked(app)
+    zeynep = Chat(app, "zeynep", name="Zeynep")
+    await zeynep.onboard(language="Türkçe")
+    group = in_group(zeynep)
+    await group.handle(group.event(joined=True, is_group=True))
+    assert group.keys == ["rooms.welcome"]
+    assert "Welkom in de groep" in group.text and "hoş geldiniz" not in group.text
+    await group.handle(group.event(command="regels", is_group=True))
+    assert group.text.startswith("📋 Huisregels")
+    await group.handle(group.event(command="menu", is_group=True))
+    assert group.keys == ["general.in_group"]
+    assert "privé" in group.text
+    # A stranger whose app speaks English is welcomed the same way.
+    ella = in_group(Chat(app, "ella", name="Ella"))
+    ella.language_hint = "en"
+    await ella.handle(ella.event(joined=True, is_group=True))
+    assert "Welkom in de groep" in ella.text
+    # In private Zeynep keeps her own language.
+    await zeynep.send("/regels")
+    assert not zeynep.text.startswith("📋 Huisregels")
