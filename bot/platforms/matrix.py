@@ -28,6 +28,11 @@ while the resident is asked to send it again.
 No replays, no lost messages: the router records each event id with its writes and skips
 an event it has seen; replies carry transaction ids made from the event id, so a reply sent
 again after a crash is not posted twice.
+
+A restored backup takes the sync position back, and the homeserver hands over again
+everything sent since it was made. What someone erased since then had sent before their
+erasure is skipped (the erasure ledger says whose account and when): the bot does not
+answer it, nor store anything of them again.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -72,6 +77,7 @@ from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
 from bot.router import Undelivered
 from handlers.contract import Event, Platform, Reply, RoomError
 from storage.clock import utcnow
+from storage.privacy.ledger import LastErasures
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +160,8 @@ class Matrix:
         self._task: asyncio.Task[None] | None = None
         self._poll: asyncio.Task[Any] | None = None
         self._stopping = asyncio.Event()
+        #: Who was erased when (read at the start, from the erasure ledger).
+        self._erased = LastErasures()
         #: Delivery's budget on this homeserver; a 429 holds back that room only.
         self.pacing = Pacing(app.settings.matrix_rate, chat_interval=MATRIX_ROOM_INTERVAL)
         self.lost = Lost()
@@ -190,6 +198,9 @@ class Matrix:
             self.names = await self._own_names()
             saved = await repos.platform_state.get_all(PLATFORM)
             self._since = saved.get("sync_token")
+            # Before the first sync, which after a restored backup brings back what erased
+            # people sent before their erasure.
+            self._erased = await repos.ledger.last_erasures()
             await self._keys.load(self.device_id)
             self._sender = RoomSender(self.client, self.app.catalog, repos)
             await self._load_linked()
@@ -678,7 +689,7 @@ class Matrix:
 
     async def _receive(self, room_id: str, native: Any) -> None:
         room = self._client.rooms.get(room_id)
-        if room is None:
+        if room is None or self._sent_before_erasure(room_id, native):
             return
         if isinstance(native, MegolmEvent):
             await self._keys.add(self._client, room_id, native)
@@ -707,6 +718,21 @@ class Matrix:
             await self._load_linked()
         if event.is_group and not event.joined:
             await self._invite_to_direct_chat(event.sender.platform_user_id)
+
+    def _sent_before_erasure(self, room_id: str, native: Any) -> bool:
+        """Whether the sender was erased after sending this (handed over again after a
+        backup was restored): it is skipped, whoever it came from is not brought back."""
+        sender = getattr(native, "sender", None)
+        stamp = getattr(native, "server_timestamp", None)
+        if not isinstance(sender, str) or not isinstance(stamp, int):
+            return False
+        sent_at = datetime.fromtimestamp(stamp / 1000, UTC)
+        if not self._erased.sent_before(PLATFORM, sender, sent_at):
+            return False
+        log.info(
+            "matrix skipped an event sent before its sender's erasure room=%s", pseudonym(room_id)
+        )
+        return True
 
     async def _room_event(self, room: MatrixRoom, native: Any) -> Event | None:
         """In a group: someone who joined (the welcome), or a report by reaction."""

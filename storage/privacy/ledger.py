@@ -261,6 +261,24 @@ class Redo:
     checked: str | None = None
 
 
+@dataclass(frozen=True)
+class LastErasures:
+    """When each account in the ledger was last erased (under this database's key): to tell
+    a message someone sent before their erasure, which a chat platform may hand over again
+    after a backup was restored (Matrix syncs again from the position the backup kept)."""
+
+    key: bytes | None = None
+    #: The keyed hash of each account, with the moment of its latest erasure.
+    latest: dict[str, str] = field(default_factory=dict)
+
+    def sent_before(self, platform: str, platform_user_id: str, sent_at: datetime) -> bool:
+        """Whether this account was erased after ``sent_at``."""
+        if self.key is None or not self.latest:
+            return False
+        erased_at = self.latest.get(account_hash(self.key, platform, platform_user_id))
+        return erased_at is not None and iso(sent_at) < erased_at
+
+
 class ErasureLedger:
     """The ledger of the database ``db``, and matching it against the users table."""
 
@@ -303,6 +321,19 @@ class ErasureLedger:
         if self.path is None:
             return LedgerContents()
         return await asyncio.to_thread(read_ledger, self.path)
+
+    async def last_erasures(self) -> LastErasures:
+        """The latest erasure of each account in the ledger (nothing when it cannot be
+        read: :meth:`due` says so in the log)."""
+        key = await Sanctions(self.db).account_key(create=False)
+        if key is None:
+            return LastErasures()
+        mine = key_id(key)
+        latest: dict[str, str] = {}
+        for entry in (await self.read()).entries:
+            if entry.key == mine and entry.at > latest.get(entry.account, ""):
+                latest[entry.account] = entry.at
+        return LastErasures(key=key, latest=latest)
 
     async def due(self) -> Redo:
         """The users to erase again: a user row whose account is in the ledger and that was
