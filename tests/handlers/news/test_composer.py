@@ -670,3 +670,48 @@ async def test_a_ban_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(app:
         (people["anna"], f"broadcast:{broadcast}"),
     )
     assert ("moderation", "pending") in {(r["kind"], r["status"]) for r in told}
+
+
+async def test_an_update_to_an_experiment_names_it_in_each_readers_language(app: App) -> None:
+    [playground, *_] = await app.repos.experiments.running()
+    anna = await person(app, "anna")
+    await anna.press_payload(f"exp.join:{playground.id}")
+    john = await person(app, "john", language="English")
+    await john.press_payload(f"exp.join:{playground.id}")
+    # The civil servant reads the bot in English.
+    ria = await with_role(app, await person(app, "ria", language="English"), Role.CIVIL_SERVANT)
+    await ria.send("/newpost")
+    await ria.send("Wist je dat de glijbaan er staat?")
+    await ria.press("Without photo")
+    await ria.press("Experiment participants")
+    await ria.press("Zeewijk Natural Playground")
+    assert "News about Zeewijk Natural Playground" in ria.last[1].text
+    await ria.press("Send now")
+    assert ria.keys == ["composer.sent"]
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos,
+        app.catalog,
+        adapter,
+        DeliveryPolicy(poll=0.05),
+        sign=Signer(app.repos, app.profile),
+    )
+    await worker.start()
+    try:
+        await until(lambda: bool(adapter.to("anna")) and bool(adapter.to("john")))
+    finally:
+        await worker.stop()
+    [to_anna] = adapter.to("anna")
+    [to_john] = adapter.to("john")
+    read = {
+        sent.chat_id: app.catalog.render(sent.lang, sent.replies[0], markup=False)
+        for sent in (to_anna, to_john)
+    }
+    assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in read["anna"]
+    assert "Natural Playground" not in read["anna"]
+    assert "News about Zeewijk Natural Playground" in read["john"]
+    # The same in the news each of them reads back.
+    await anna.press_payload("news.page:0")
+    assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in anna.last[0].text
+    await john.press_payload("news.page:0")
+    assert "News about Zeewijk Natural Playground" in john.last[0].text
