@@ -22,7 +22,7 @@ import handlers.audience as audiences
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
-from handlers.news.wist_je_dat import news_replies, signature_of, signed
+from handlers.news.wist_je_dat import in_language, news_replies, signature_of, signed
 from handlers.when import example, parse_moment, typed
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
@@ -194,7 +194,8 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
     if audience.kind is AudienceKind.EXPERIMENT:
         found = await ctx.repos.experiments.get(int(audience.value or 0))
         assert found is not None
-        experiment = (found.id, found.title(ctx.lang))
+        # In the municipality's language, as the news is kept; each reader gets theirs.
+        experiment = (found.id, found.title(ctx.catalog.default))
     photo_id = dialog.data.get("photo_id")
     # Stored signed by the municipality; shown (and sent) signed with the card as it is then.
     replies = news_replies(ctx, dialog.data["text"], photo_id, experiment=experiment)
@@ -212,7 +213,8 @@ async def _preview(ctx: Context, dialog: Dialog) -> Response:
         key="composer.preview_intro",
         params={"count": count, "audience": await describe(ctx, audience)},
     )
-    preview = signed(replies, signature_of(ctx.profile, ctx.lang, card))
+    readable = await in_language(ctx.repos, ctx.lang, replies)
+    preview = signed(readable, signature_of(ctx.profile, ctx.lang, card))
     as_shown = [_inert(ctx, reply) for reply in preview]
     return respond(intro, *as_shown, _preview_question(shown), dialog=shown)
 

@@ -59,7 +59,8 @@ def news_replies(
     or shown (:func:`signed`), so a name is kept in one place, the author's card, and an
     erased civil servant's name leaves every broadcast they signed.
 
-    ``experiment`` is (id, title) for an update to an experiment's participants.
+    ``experiment`` is (id, title) for an update to an experiment's participants, the title
+    in the municipality's language: each reader gets it in theirs (:func:`in_language`).
     """
     signature = signature_of(ctx.profile, ctx.lang, None)
     if experiment is not None:
@@ -67,7 +68,7 @@ def news_replies(
         return [
             Reply(
                 key="news.experiment_item",
-                params={"title": title, "text": text},
+                params={"title": title, "text": text, "experiment": experiment_id},
                 parts=[signature],
                 photo_id=photo_id,
                 original=True,
@@ -110,6 +111,37 @@ def signed(replies: list[Reply], signature: Reply) -> list[Reply]:
     ]
 
 
+async def in_language(repos: Repositories, lang: str, replies: list[Reply]) -> list[Reply]:
+    """The replies with the title of the experiment an update is about in ``lang``: it is
+    profile text, translated, unlike the civil servant's words (stored in the municipality's
+    language, or in the author's by older versions)."""
+    result = []
+    for reply in replies:
+        experiment_id = _experiment_of(reply)
+        found = await repos.experiments.get(experiment_id) if experiment_id else None
+        if found is not None:
+            title = found.title(lang)
+            reply = reply.model_copy(update={"params": {**reply.params, "title": title}})
+        result.append(reply)
+    return result
+
+
+def _experiment_of(reply: Reply) -> int | None:
+    """The experiment an update is about: its parameter, or (stored before it had one) the
+    experiment its button opens."""
+    if reply.key != "news.experiment_item":
+        return None
+    found = reply.params.get("experiment")
+    if isinstance(found, int):
+        return found
+    for row in reply.buttons:
+        for button in row:
+            prefix, _, value = button.payload.partition(":")
+            if prefix == "exp" and value.isdigit():
+                return int(value)
+    return None
+
+
 async def author_of(repos: Repositories, broadcast_id: int | None) -> StaffCard | None:
     """The card a broadcast is signed with now: its author's, while they are staff."""
     if broadcast_id is None:
@@ -147,7 +179,8 @@ class Signer:
         known = self._signed.get(key)
         if known is not None and known[0] is replies and known[1] == author:
             return known[2]
-        result = signed(replies, signature_of(self.profile, lang, author))
+        localised = await in_language(self.repos, lang, replies)
+        result = signed(localised, signature_of(self.profile, lang, author))
         if len(self._signed) > 100:
             self._signed.clear()
         self._signed[key] = (replies, author, result)
@@ -365,7 +398,8 @@ async def browse(ctx: Context) -> Response:
         signature = signature_of(
             ctx.profile, ctx.lang, await author_of(ctx.repos, item.broadcast_id)
         )
-        replies = signed([Reply.model_validate(p) for p in item.payload], signature)
+        stored = [Reply.model_validate(p) for p in item.payload]
+        replies = signed(await in_language(ctx.repos, ctx.lang, stored), signature)
         shown += [_without_more(reply) for reply in replies]
     nav = []
     if page > 0:

@@ -136,11 +136,20 @@ class Experiments:
         return changed == 1
 
     async def leave(self, experiment_id: int, user_id: int) -> bool:
-        """Stop taking part; False when this person did not take part."""
+        """Stop taking part; False when this person did not take part. An update to the
+        participants still on its way to them stops too (its copy not yet sent)."""
         changed = await self.db.execute_rowcount(
             "DELETE FROM experiment_participants WHERE experiment_id = ? AND user_id = ?",
             (experiment_id, user_id),
         )
+        if changed == 1:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'left the audience'"
+                " WHERE user_id = ? AND status = 'pending' AND batch IN"
+                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released'"
+                " AND audience_kind = 'experiment' AND audience_value = ?)",
+                (user_id, str(experiment_id)),
+            )
         return changed == 1
 
     async def takes_part(self, experiment_id: int, user_id: int) -> bool:

@@ -132,7 +132,8 @@ class Subscriptions:
         return changed == 1
 
     async def set_theme(self, user_id: int, theme: str, on: bool) -> None:
-        """Switch one theme on or off for a subscriber."""
+        """Switch one theme on or off for a subscriber (off: a broadcast about it still on
+        its way to them stops, see :meth:`drop_unmeant`)."""
         if on:
             await self.db.execute(
                 "DELETE FROM news_muted_themes WHERE user_id = ? AND theme = ?", (user_id, theme)
@@ -143,11 +144,36 @@ class Subscriptions:
                 " ON CONFLICT DO NOTHING",
                 (user_id, theme),
             )
+            await self.drop_unmeant(user_id)
 
     async def set_neighbourhood_only(self, user_id: int, only: bool) -> None:
+        """Whether a subscriber gets the news of their own neighbourhood only (from their
+        neighbourhood as it is now: call it after a move too)."""
         await self.db.execute(
             "UPDATE news_subscriptions SET neighbourhood_only = ? WHERE user_id = ?",
             (int(only), user_id),
+        )
+        await self.drop_unmeant(user_id)
+
+    async def drop_unmeant(self, user_id: int) -> int:
+        """Cancel this person's copies, not yet sent, of broadcasts to subscribers whose
+        audience they left since (a theme switched off, the news of their own neighbourhood
+        only, a move): what they just asked not to get must not come minutes later. Returns
+        how many; the author's report counts them as not sent. (An update to an
+        experiment's participants stops when they leave it, see Experiments.leave.)"""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET status = 'cancelled', last_error = 'left the audience'"
+            " WHERE user_id = ?1 AND status = 'pending' AND batch IN"
+            " (SELECT 'broadcast:' || b.id FROM broadcasts b WHERE b.status = 'released'"
+            " AND b.audience_kind IN ('all', 'theme', 'neighbourhood') AND NOT EXISTS"
+            " (SELECT 1 FROM news_subscriptions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.user_id = ?1 AND CASE b.audience_kind"
+            " WHEN 'neighbourhood' THEN u.neighbourhood IS b.audience_value"
+            " WHEN 'theme' THEN s.neighbourhood_only = 0 AND NOT EXISTS"
+            " (SELECT 1 FROM news_muted_themes m WHERE m.user_id = ?1"
+            " AND m.theme = b.audience_value)"
+            " ELSE s.neighbourhood_only = 0 END))",
+            (user_id,),
         )
 
     async def everywhere_outside(self, neighbourhoods: Sequence[str]) -> int:

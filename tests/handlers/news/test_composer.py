@@ -670,3 +670,119 @@ async def test_a_ban_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(app:
         (people["anna"], f"broadcast:{broadcast}"),
     )
     assert ("moderation", "pending") in {(r["kind"], r["status"]) for r in told}
+
+
+async def test_an_update_to_an_experiment_names_it_in_each_readers_language(app: App) -> None:
+    [playground, *_] = await app.repos.experiments.running()
+    anna = await person(app, "anna")
+    await anna.press_payload(f"exp.join:{playground.id}")
+    john = await person(app, "john", language="English")
+    await john.press_payload(f"exp.join:{playground.id}")
+    # The civil servant reads the bot in English.
+    ria = await with_role(app, await person(app, "ria", language="English"), Role.CIVIL_SERVANT)
+    await ria.send("/newpost")
+    await ria.send("Wist je dat de glijbaan er staat?")
+    await ria.press("Without photo")
+    await ria.press("Experiment participants")
+    await ria.press("Zeewijk Natural Playground")
+    assert "News about Zeewijk Natural Playground" in ria.last[1].text
+    await ria.press("Send now")
+    assert ria.keys == ["composer.sent"]
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos,
+        app.catalog,
+        adapter,
+        DeliveryPolicy(poll=0.05),
+        sign=Signer(app.repos, app.profile),
+    )
+    await worker.start()
+    try:
+        await until(lambda: bool(adapter.to("anna")) and bool(adapter.to("john")))
+    finally:
+        await worker.stop()
+    [to_anna] = adapter.to("anna")
+    [to_john] = adapter.to("john")
+    read = {
+        sent.chat_id: app.catalog.render(sent.lang, sent.replies[0], markup=False)
+        for sent in (to_anna, to_john)
+    }
+    assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in read["anna"]
+    assert "Natural Playground" not in read["anna"]
+    assert "News about Zeewijk Natural Playground" in read["john"]
+    # The same in the news each of them reads back.
+    await anna.press_payload("news.page:0")
+    assert "Nieuws over Speeltuin Zeewijk Natuurlijk!" in anna.last[0].text
+    await john.press_payload("news.page:0")
+    assert "News about Zeewijk Natural Playground" in john.last[0].text
+
+
+async def _copies(app: App, user_id: int) -> dict[str, str]:
+    """The status of each broadcast's copy for one person, by the broadcast's text."""
+    rows = await app.db.fetchall(
+        "SELECT b.text, o.status FROM outbox o JOIN broadcasts b"
+        " ON o.batch = 'broadcast:' || b.id WHERE o.user_id = ? ORDER BY o.id",
+        (user_id,),
+    )
+    return {row["text"]: row["status"] for row in rows}
+
+
+async def test_leaving_a_broadcasts_audience_while_it_goes_out_stops_the_copy_not_yet_sent(
+    app: App,
+) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria, "Wist je dat er zonnepanelen op het stadhuis komen?")
+    await ria.press("Eén thema")
+    await ria.press("klimaat")
+    await ria.press("Nu versturen")
+    await _write(ria, "Wist je dat de markt in IJmuiden verhuist?")
+    await ria.press("Eén wijk")
+    await ria.press("IJmuiden")
+    await ria.press("Nu versturen")
+    await _write(ria, "Wist je dat de bankjes er staan?")
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    await _write(ria, "Wist je dat de glijbaan er staat?")
+    await ria.press("Deelnemers experiment")
+    await ria.press("Speeltuin")
+    await ria.press("Nu versturen")
+    climate, market, benches, slide = (
+        "Wist je dat er zonnepanelen op het stadhuis komen?",
+        "Wist je dat de markt in IJmuiden verhuist?",
+        "Wist je dat de bankjes er staan?",
+        "Wist je dat de glijbaan er staat?",
+    )
+
+    async def anna_gets() -> list[str]:
+        return [
+            text
+            for text, status in (await _copies(app, people["anna"])).items()
+            if status == "pending"
+        ]
+
+    assert await anna_gets() == [climate, market, benches, slide]
+    # Before delivery reaches her, anna switches the climate off...
+    anna = Chat(app, "anna")
+    await anna.send("/wistjedat")
+    await anna.press("Thema's kiezen")
+    await anna.press("Velsen benut kansen")
+    assert anna.keys == ["news.themes_title"]
+    assert await anna_gets() == [market, benches, slide]
+    # ...asks for the news of her own neighbourhood only...
+    await anna.press("Klaar")
+    await anna.press("Alleen nieuws uit mijn wijk")
+    assert anna.keys == ["news.hood_set"]
+    assert await anna_gets() == [market, slide]
+    # ...moves to Velsen-Noord...
+    await anna.press_payload("news.hood:velsen-noord")
+    assert anna.keys == ["news.hood_set"]
+    assert await anna_gets() == [slide]
+    # ...and stops taking part in the playground.
+    [playground, *_] = await app.repos.experiments.running()
+    await anna.press_payload(f"exp.leave:{playground.id}")
+    assert not await app.repos.experiments.takes_part(playground.id, people["anna"])
+    assert await anna_gets() == []
+    assert set((await _copies(app, people["anna"])).values()) == {"cancelled"}
+    # Bob, who changed nothing, still gets what was meant for him.
+    assert await _copies(app, people["bob"]) == {benches: "pending"}
