@@ -55,7 +55,7 @@ from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
 from bot.admin.dcat import catalogue_entry
-from bot.admin.public_site import REMOVED_ENTRIES_KEPT, Label, clean, render_site
+from bot.admin.public_site import FEED, REMOVED_ENTRIES_KEPT, Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from handlers.budgets import disclosure as budget_disclosure
@@ -629,7 +629,9 @@ def _json_lines(table: list[list[Any]]) -> bytes:
     return f"[\n{lines}\n]\n".encode()
 
 
-def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, bytes]:
+def render(
+    app: App, tables: dict[str, list[Row]], now: datetime, previous_feed: bytes | None = None
+) -> dict[str, bytes]:
     """Every file of the export (CSV and JSON per resource, the descriptor, the public site)."""
     files: dict[str, bytes] = {}
     descriptors = []
@@ -710,6 +712,7 @@ def render(app: App, tables: dict[str, list[Row]], now: datetime) -> dict[str, b
             if d["format"] == "csv"
         ],
         now=now,
+        previous_feed=previous_feed,
     )
     clash = files.keys() & site.keys()
     assert not clash, f"site and data both write {sorted(clash)}"
@@ -726,13 +729,24 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
         tables, changes, complete = await _settled(app, now)
         # Off the event loop: the bot keeps answering residents while the files are rendered
         # (a page per idea: about a second for 2,000 ideas) and written.
-        files = await asyncio.to_thread(render, app, tables, now)
+        previous = await asyncio.to_thread(_previous_feed, out)
+        files = await asyncio.to_thread(render, app, tables, now, previous)
         await asyncio.to_thread(_swap, out, files)
         if _is_published_folder(app, out) and complete:
             await app.repos.open_data.mark_published(changes)
     rows = {r.name: len(tables[r.name]) for r in RESOURCES}
     log.info("open data exported resources=%d ideas=%d", len(rows), rows[IDEAS.name])
     return OpenDataReport(path=out, created=now, rows=rows)
+
+
+def _previous_feed(out: Path) -> bytes | None:
+    """The feed of the export ``out`` holds now, if any: its blanked entries stay for their
+    month even when the database forgot them (a backup restored, see
+    :func:`bot.admin.public_site.blanked_in`)."""
+    try:
+        return (out / FEED).read_bytes()
+    except OSError:
+        return None
 
 
 async def _settled(app: App, now: datetime) -> tuple[dict[str, list[Row]], int, bool]:

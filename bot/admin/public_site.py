@@ -157,13 +157,15 @@ def render_site(
     files: list[dict[str, str]],
     now: datetime,
     removed: list[Row] | None = None,
+    previous_feed: bytes | None = None,
 ) -> dict[str, bytes]:
     """Every file of the site, from the open data's typed rows.
 
     ``files`` lists the open-data files to link (``path``, ``title``, ``format``);
     ``removed`` the feed entries of ideas taken out of view
     (:meth:`storage.privacy.open_data.OpenData.removed_entries`), blanked in the feed until
-    :data:`REMOVED_ENTRIES_KEPT` after they went.
+    :data:`REMOVED_ENTRIES_KEPT` after they went; ``previous_feed`` the feed this export
+    replaces, whose blanked entries stay that long too (see :func:`blanked_in`).
     """
     site = Site(municipality=municipality, slug=slug, url=url, zone=zone)
     codes = _codes(tables["codes"])
@@ -208,8 +210,42 @@ def render_site(
     for idea in ideas:
         out[idea["page"]] = page.render(**common, idea=idea).encode("utf-8")
     gone = [row for row in removed or [] if _utc(row["removed_at"]) >= now - REMOVED_ENTRIES_KEPT]
-    out[FEED] = _feed(site, ideas, news, gone, now)
+    carried = blanked_in(previous_feed, now - REMOVED_ENTRIES_KEPT) if previous_feed else []
+    out[FEED] = _feed(site, ideas, news, gone, now, carried)
     return out
+
+
+def blanked_in(feed: bytes, since: datetime) -> list[tuple[str, ET.Element]]:
+    """The blanked entries of a feed published before, taken out of view at ``since`` or
+    later, as (when, entry), each with its ``at:deleted-entry`` beside it.
+
+    The database knows which entries it blanked (``feed_removals``), but a backup restored
+    after an idea was sent in and then erased never heard of that idea: without these, the
+    next export would drop its blanked entries, and a reader that missed the feed meanwhile
+    would keep the erased words for good. Only entries made of nothing the idea said
+    (:data:`REMOVED_CONTENT`) are carried over; a feed that cannot be read carries nothing.
+    """
+    try:
+        root = ET.fromstring(feed)
+    except ET.ParseError:
+        return []
+    told = {
+        tomb.get("ref", ""): tomb.get("when", "")
+        for tomb in root.iter(f"{{{TOMBSTONES}}}deleted-entry")
+    }
+    carried = []
+    for entry in root.iter(f"{{{ATOM}}}entry"):
+        entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
+        when = told.get(entry_id)
+        if not when or entry.findtext(f"{{{ATOM}}}content") != clean(REMOVED_CONTENT):
+            continue
+        try:
+            gone = _utc(when)
+        except ValueError:
+            continue
+        if gone >= since and entry.findtext(f"{{{ATOM}}}updated") == when:
+            carried.append((when, entry))
+    return carried
 
 
 def _codes(rows: list[Row]) -> dict[tuple[str, str], Label]:
@@ -372,9 +408,11 @@ def _feed(
     news: list[dict[str, Any]],
     removed: list[Row],
     now: datetime,
+    carried: list[tuple[str, ET.Element]] | None = None,
 ) -> bytes:
     """The Atom feed (RFC 4287): the newest updates and status changes, newest first, and
-    the blanked versions of entries whose idea was taken out of view."""
+    the blanked versions of entries whose idea was taken out of view (``carried``: those
+    of the feed before that the database no longer knows of, see :func:`blanked_in`)."""
     entries: list[tuple[str, ET.Element]] = []
     for item in news:
         text = item["text"]
@@ -444,6 +482,11 @@ def _feed(
         )
         entries.append((gone, entry))
         deleted[entry_id] = gone
+    for gone, entry in carried or []:
+        entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
+        if entry_id not in shown and entry_id not in deleted:
+            entries.append((gone, entry))
+            deleted[entry_id] = gone
     # Most recently changed first (RFC 4287: ``updated``): an old entry whose words changed
     # comes back into the feed, so readers that keep it replace it. Equal moments in a fixed
     # order so the feed does not churn.
