@@ -129,3 +129,17 @@ async def run_job(app: App, job: str, at: datetime) -> None:
         await runtime.scheduler.kinds[kind].runner(key)
     finally:
         app.router.clock = clock
+
+
+async def banned_over_reports(app: App, connector: Chat, idea_id: int, *, reporters: str) -> None:
+    """Three residents (``reporters``-0 to -2) report the first comment under the idea as
+    abusive, and the connector bans its author from /meldingen."""
+    for n in range(3):
+        other = await person(app, f"{reporters}-{n}")
+        await other.press_payload(f"idea.comments:{idea_id}")
+        await other.press("Meld 1")
+        await other.press("Schelden of beledigend")
+    await connector.send("/meldingen")
+    await connector.press("Blokkeren")
+    await connector.send("Herhaaldelijk schelden.")
+    assert connector.keys[0] == "moderation.done_ban"

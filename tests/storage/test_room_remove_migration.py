@@ -8,37 +8,20 @@ from pathlib import Path
 
 import pytest
 
-import storage.db as dbmod
 from storage.clock import utcnow
 from storage.db import Database
 from storage.experiments.rooms import RoomOp, Rooms
-
-STAMP = "2025-01-01T00:00:00Z"
+from tests.storage.migrating import STAMP, all_shipped, opened_before, resident_and_room
 
 
 async def test_the_tasks_waiting_before_the_migration_stay_and_a_removal_can_be_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = dbmod.migrations()
-    [mine] = [number for number, name, _ in shipped if name.endswith("_room_remove.sql")]
-    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in shipped if m[0] < mine])
     path = tmp_path / "before.db"
-    db = await Database.open(path)
+    db = await opened_before(path, monkeypatch, "_room_remove.sql")
     try:
+        user, room = await resident_and_room(db)
         async with db.transaction():
-            user = await db.execute(
-                "INSERT INTO users (platform, platform_user_id, chat_id, consent_at,"
-                " created_at, last_seen_at) VALUES ('test', 'anna', 'anna', ?, ?, ?)",
-                (STAMP, STAMP, STAMP),
-            )
-            experiment = await db.execute(
-                "INSERT INTO experiments (slug, created_at) VALUES ('speeltuin', ?)", (STAMP,)
-            )
-            room = await db.execute(
-                "INSERT INTO experiment_rooms (experiment_id, platform, chat_id, linked_at)"
-                " VALUES (?, 'test', '-100', ?)",
-                (experiment, STAMP),
-            )
             await db.execute(
                 "INSERT INTO room_tasks (room_id, op, target, user_id, due_at, attempts,"
                 " last_error, created_at) VALUES (?, 'invite', 'anna', ?, ?, 2, 'busy', ?)",
@@ -54,7 +37,7 @@ async def test_the_tasks_waiting_before_the_migration_stay_and_a_removal_can_be_
     finally:
         await db.close()
 
-    monkeypatch.setattr(dbmod, "migrations", lambda: shipped)
+    all_shipped(monkeypatch)
     db = await Database.open(path)
     try:
         rows = await db.fetchall(

@@ -8,37 +8,20 @@ from pathlib import Path
 
 import pytest
 
-import storage.db as dbmod
 from storage.clock import utcnow
 from storage.db import Database
 from storage.experiments.rooms import Rooms
-
-STAMP = "2025-01-01T00:00:00Z"
+from tests.storage.migrating import STAMP, all_shipped, opened_before, resident_and_room
 
 
 async def test_reports_from_before_keep_their_number_reporters_and_decisions_in_their_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = dbmod.migrations()
-    [mine] = [number for number, name, _ in shipped if name.endswith("_room_report_chat.sql")]
-    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in shipped if m[0] < mine])
     path = tmp_path / "before.db"
-    db = await Database.open(path)
+    db = await opened_before(path, monkeypatch, "_room_report_chat.sql")
     try:
+        anna, room = await resident_and_room(db)
         async with db.transaction():
-            anna = await db.execute(
-                "INSERT INTO users (platform, platform_user_id, chat_id, consent_at,"
-                " created_at, last_seen_at) VALUES ('test', 'anna', 'anna', ?, ?, ?)",
-                (STAMP, STAMP, STAMP),
-            )
-            experiment = await db.execute(
-                "INSERT INTO experiments (slug, created_at) VALUES ('speeltuin', ?)", (STAMP,)
-            )
-            room = await db.execute(
-                "INSERT INTO experiment_rooms (experiment_id, platform, chat_id, linked_at)"
-                " VALUES (?, 'test', '-100', ?)",
-                (experiment, STAMP),
-            )
             for message in ("55", "56", "57"):
                 report = await db.execute(
                     "INSERT INTO room_reports (room_id, message_id, author_platform_id, body,"
@@ -60,7 +43,7 @@ async def test_reports_from_before_keep_their_number_reporters_and_decisions_in_
     finally:
         await db.close()
 
-    monkeypatch.setattr(dbmod, "migrations", lambda: shipped)
+    all_shipped(monkeypatch)
     db = await Database.open(path)
     try:
         rooms = Rooms(db)

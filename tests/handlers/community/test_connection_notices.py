@@ -10,7 +10,17 @@ from bot.app import App
 from storage.clock import utcnow
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import TimerLog, connector, for_user, outbox, person, row, run_job, with_role
+from tests.people import (
+    TimerLog,
+    banned_over_reports,
+    connector,
+    for_user,
+    outbox,
+    person,
+    row,
+    run_job,
+    with_role,
+)
 from tests.support import Chat
 
 
@@ -176,15 +186,7 @@ async def test_a_ban_after_the_connector_lost_the_role_is_told_to_the_connectors
 
     await anna.press_payload("idea.comment:2")
     await anna.send("Wat een onzin, jullie zijn allemaal gek.")
-    for n in range(3):
-        other = await person(app, f"r{n}")
-        await other.press_payload("idea.comments:2")
-        await other.press("Meld 1")
-        await other.press("Schelden of beledigend")
-    await kees.send("/meldingen")
-    await kees.press("Blokkeren")
-    await kees.send("Herhaaldelijk schelden.")
-    assert kees.keys[0] == "moderation.done_ban"
+    await banned_over_reports(app, kees, 2, reporters="r")
 
     assert await _staff_told(app, queued) == [("joke", "connect.declined_staff")]
     told = [q.replies[0].key for q in (await for_user(app, bob, "connect"))]
@@ -276,15 +278,7 @@ async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
     """Nothing of another resident reaches a banned person: the line waiting for Bob is
     forgotten when he is banned, and coming back after the ban is lifted shows nothing."""
     _anna, bob, ria = await _blocked_after_saying_yes(app)
-    for n in range(3):
-        other = await person(app, f"r{n}")
-        await other.press_payload("idea.comments:1")
-        await other.press("Meld 1")
-        await other.press("Schelden of beledigend")
-    await ria.send("/meldingen")
-    await ria.press("Blokkeren")
-    await ria.send("Herhaaldelijk schelden.")
-    assert ria.keys[0] == "moderation.done_ban"
+    await banned_over_reports(app, ria, 1, reporters="r")
     assert tuple(await app.db.fetchone("SELECT contact_a, contact_b FROM connections")) == (
         None,
         None,

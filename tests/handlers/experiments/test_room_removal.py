@@ -16,7 +16,7 @@ from handlers.contract import Quoted, Role, RoomError
 from storage.clock import utcnow
 from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, linked
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import audit_actions, for_user, person, row, with_role
+from tests.people import audit_actions, banned_over_reports, for_user, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -158,15 +158,7 @@ async def _ban_from_the_bot(app: App, ria: Chat, author: Chat) -> None:
     idea = await seed_idea(app, f"Een speeltuin voor {author.user_id}")
     await author.press_payload(f"idea.comment:{idea.id}")
     await author.send("Wat een onzin, jullie zijn allemaal gek.")
-    for n in range(3):
-        other = await person(app, f"{author.user_id}-r{n}")
-        await other.press_payload(f"idea.comments:{idea.id}")
-        await other.press("Meld 1")
-        await other.press("Schelden of beledigend")
-    await ria.send("/meldingen")
-    await ria.press("Blokkeren")
-    await ria.send("Herhaaldelijk schelden.")
-    assert ria.keys[0] == "moderation.done_ban"
+    await banned_over_reports(app, ria, idea.id, reporters=f"{author.user_id}-r")
 
 
 async def test_a_ban_from_the_bot_takes_the_resident_out_of_every_room_and_lifting_it_lets_him_back(  # noqa: E501
