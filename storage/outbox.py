@@ -198,6 +198,43 @@ class Outbox:
             [user_id], payload, kind=kind, now=now, batch=batch, expires_at=expires_at
         )
 
+    async def keep_for_return(
+        self, user_id: int, payload: Payload, *, kind: str, now: datetime
+    ) -> int:
+        """Keep messages for someone the bot cannot reach now, as a row that met the block
+        (``unreachable``), so that they are shown when the person comes back (see
+        :mod:`storage.returns`); returns how many rows were kept (0 for someone reachable:
+        :meth:`enqueue` them, or without consent or a chat). Pruned as any row that met
+        the block."""
+        stamp = iso(now)
+        return await self.db.execute_rowcount(
+            "INSERT INTO outbox (user_id, platform, chat_id, payload, kind, status,"
+            " last_error, not_before, created_at) SELECT id, platform, chat_id, ?, ?,"
+            " 'unreachable', 'kept until they are back', ?, ? FROM users WHERE id = ?"
+            " AND chat_id IS NOT NULL AND consent_at IS NOT NULL"
+            " AND unreachable_at IS NOT NULL",
+            (json.dumps(payload, ensure_ascii=False), kind, stamp, stamp, user_id),
+        )
+
+    async def handed_over(self, row_id: int, now: datetime) -> bool:
+        """A row that met the block was shown to its person after all (they came back);
+        False if it was not such a row any more."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?"
+            " AND status = 'unreachable'",
+            (iso(now), row_id),
+        )
+        return changed == 1
+
+    async def drop_kept(self, user_id: int, kind: str) -> int:
+        """Cancel the rows of ``kind`` that met this person's block and wait for their
+        return (they were banned: nothing of the others may reach them); returns how many."""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET status = 'cancelled' WHERE user_id = ? AND kind = ?"
+            " AND status = 'unreachable'",
+            (user_id, kind),
+        )
+
     async def fan_out(
         self,
         user_ids: Sequence[int],

@@ -8,13 +8,15 @@ router learns from the row it reads anyway that they were away (``users.away_sin
 and closings of their questions since, a lapsed subscription to turn on again, and the
 requests to connect them with another resident that still wait for their answer (the
 question may have met the block, and nobody else can answer it for them), and the contact
-lines of those who said yes after them while they could not be reached.
+lines of those who said yes after them, kept in the outbox as messages that met the block.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from storage.clock import iso, parse
 from storage.db import Database
@@ -38,12 +40,12 @@ _MISSED = (
     " CASE WHEN c.user_a = :user_id THEN c.idea_b ELSE c.idea_a END, c.created_at"
     " FROM connections c WHERE c.status = 'asked' AND c.created_at > :asked_after"
     " AND ((c.user_a = :user_id AND c.answer_a IS NULL)"
-    " OR (c.user_b = :user_id AND c.answer_b IS NULL)) ORDER BY c.id LIMIT :limit)"
-    " UNION ALL SELECT 'line', c.id, CASE WHEN c.user_a = :user_id THEN c.contact_b"
-    " ELSE c.contact_a END, 0, 0, CASE WHEN c.user_a = :user_id THEN c.idea_b ELSE c.idea_a"
-    " END, c.created_at FROM connections c WHERE c.status = 'connected'"
-    " AND ((c.user_a = :user_id AND c.contact_b IS NOT NULL)"
-    " OR (c.user_b = :user_id AND c.contact_a IS NOT NULL))"
+    " OR (c.user_b = :user_id AND c.answer_b IS NULL)) AND NOT EXISTS (SELECT 1 FROM ideas i"
+    " WHERE i.id IN (c.idea_a, c.idea_b) AND i.removed_at IS NOT NULL)"
+    " ORDER BY c.id LIMIT :limit)"
+    " UNION ALL SELECT 'line', o.id, o.payload, 0, 0, NULL, o.created_at FROM outbox o"
+    " WHERE o.user_id = :user_id AND o.kind = 'connect' AND o.status = 'unreachable'"
+    " AND json_extract(o.payload, '$[0].key') = 'connect.made'"
 )
 
 
@@ -70,13 +72,12 @@ class MissedConnection:
 
 @dataclass(frozen=True)
 class OwedLine:
-    """The other's contact line of a request both said yes to, which could not be handed
-    to them when the other answered."""
+    """The message with the other's contact line of a request both said yes to, which met
+    the block (an outbox row)."""
 
-    connection_id: int
-    #: The other's idea, through which they were put in touch.
-    other_idea: int | None
-    contact: str
+    row_id: int
+    #: The message's replies, as the outbox keeps them (catalog keys and parameters).
+    replies: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class Returns:
             if row["kind"] == "connect"
         ]
         lines = [
-            OwedLine(int(row["id"]), row["other"], row["text"])
+            OwedLine(int(row["id"]), json.loads(row["text"]))
             for row in rows
             if row["kind"] == "line"
         ]

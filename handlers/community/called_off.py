@@ -38,9 +38,9 @@ async def call_off_all(
     with it). The other hears only that the contact does not go ahead, not why; the
     connector who asked (:func:`staff_to_tell`) hears it as for a no; ``actor_user_id``
     (who did it) is not told.
-    Contact lines still waiting to be handed to them (they could not be reached when
-    the other said yes) are forgotten too. Returns the timers to disarm."""
-    await repos.connections.forget_owed_to(user_id)
+    Contact lines of others kept for them until they come back (the bot could not reach
+    them) are dropped too. Returns the timers to disarm."""
+    await repos.outbox.drop_kept(user_id, "connect")
     timers = []
     for connection in await repos.connections.open_of(user_id):
         if not await repos.connections.call_off(connection.id, now):

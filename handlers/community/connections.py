@@ -195,6 +195,10 @@ async def show_question(ctx: Context) -> Response:
     other = await ctx.repos.ideas.get(other_id) if other_id is not None else None
     if mine is None or other is None:
         return respond(menu_reply(ctx, "connect.not_found"))
+    if mine.removed or other.removed:
+        # Taken out of view since they were asked (hidden by moderation, withdrawn): its
+        # title is not shown again to someone who never read it.
+        return respond(menu_reply(ctx, "connect.closed"))
     return respond(_question(ctx, connection, mine, other, ctx.lang))
 
 
@@ -288,15 +292,10 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
     if updated.status is ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.waiting"))
     staff_key = "connect.made_staff"
-    owed_to = None
     if updated.status is ConnectionStatus.CONNECTED:
         mine = number(updated.idea_of(me) or 0)
         theirs = number(updated.idea_of(other) or 0)
-        told = await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine)
-        if not told:
-            # The bot cannot reach them (they blocked it after saying yes): this line waits
-            # for them and is shown when they come back (handlers/start/returning.py).
-            owed_to = other
+        await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine, kept=True)
         reply = menu_reply(
             ctx, "connect.made", contact=updated.contact_of(other) or "", number=theirs
         )
@@ -305,7 +304,7 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
         if updated.answer_of(other) == "yes":
             await _tell(ctx, [other], "connect.not_made")
         reply = menu_reply(ctx, "connect.declined")
-    await ctx.repos.connections.forget_contacts(updated.id, owed_to=owed_to)
+    await ctx.repos.connections.forget_contacts(updated.id)
     await _tell_staff(ctx, updated, staff_key)
     return respond(reply, timers=[Timer(job=job(updated.id), at=None)])
 
@@ -383,10 +382,19 @@ async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:
     )
 
 
-async def _tell(ctx: Context, user_ids: list[int], key: str, **params: object) -> int:
-    """Queue the message for each of ``user_ids`` the bot can reach; returns how many."""
+async def _tell(
+    ctx: Context, user_ids: list[int], key: str, *, kept: bool = False, **params: object
+) -> None:
+    """Queue the message for each of ``user_ids``; with ``kept``, for someone the bot
+    cannot reach now it is kept and shown when they come back (the other's contact line:
+    nobody else can give it to them), as it is when their block is found only when it is
+    sent (handlers/start/returning.py)."""
 
     def build(lang: str) -> list[Reply]:
         return [Reply(key=key, params={**params, "connector": ctx.profile.connector(lang)})]
 
-    return await notify(ctx, user_ids, kind="connect", build=build)
+    await notify(ctx, user_ids, kind="connect", build=build)
+    if kept:
+        for user_id in user_ids:
+            payload = [reply.model_dump(mode="json") for reply in build(ctx.catalog.default)]
+            await ctx.repos.outbox.keep_for_return(user_id, payload, kind="connect", now=ctx.now)

@@ -96,14 +96,9 @@ async def welcome_back(ctx: Context) -> Response:
         )
         buttons.append([show])
     for line in missed.lines:
-        parts.append(
-            Reply(
-                key="connect.made",
-                params={"contact": line.contact, "number": number(line.other_idea or 0)},
-            )
-        )
-        # Handed over in this answer: forgotten now, as it is for those who get it at once.
-        await ctx.repos.connections.forget_contacts(line.connection_id)
+        parts += [Reply.model_validate(reply) for reply in line.replies]
+        # Shown in this answer: no longer waiting for them.
+        await ctx.repos.outbox.handed_over(line.row_id, ctx.now)
     if missed.news:
         parts.append(Reply(key="returning.news_off"))
         buttons.append([Button(label="returning.btn_news", payload="news.resume")])

@@ -161,30 +161,11 @@ class Connections:
         )
         return changed == 1
 
-    async def forget_contacts(self, connection_id: int, *, owed_to: int | None = None) -> None:
-        """Clear the contact lines once they were handed out (or are no longer needed).
-
-        With ``owed_to``, the other's line stays: it could not be handed to that person
-        (the bot cannot reach them), so it waits until they come back for it
-        (:class:`storage.returns.Returns`), are banned (:meth:`forget_owed_to`), or either
-        of the two is erased (which takes the request with it).
-        """
+    async def forget_contacts(self, connection_id: int) -> None:
+        """Clear the contact lines once they were handed out (or are no longer needed)."""
         await self.db.execute(
-            "UPDATE connections SET contact_a = CASE WHEN user_b IS ? THEN contact_a END,"
-            " contact_b = CASE WHEN user_a IS ? THEN contact_b END WHERE id = ?",
-            (owed_to, owed_to, connection_id),
-        )
-
-    async def forget_owed_to(self, user_id: int) -> int:
-        """Forget every contact line still waiting to be handed to ``user_id`` (they were
-        banned: nothing of the others may reach them); returns how many."""
-        return await self.db.execute_rowcount(
-            "UPDATE connections SET"
-            " contact_a = CASE WHEN user_b = :user_id THEN NULL ELSE contact_a END,"
-            " contact_b = CASE WHEN user_a = :user_id THEN NULL ELSE contact_b END"
-            " WHERE status = 'connected' AND ((user_a = :user_id AND contact_b IS NOT NULL)"
-            " OR (user_b = :user_id AND contact_a IS NOT NULL))",
-            {"user_id": user_id},
+            "UPDATE connections SET contact_a = NULL, contact_b = NULL WHERE id = ?",
+            (connection_id,),
         )
 
     async def open_of(self, user_id: int) -> list[Connection]:

@@ -651,6 +651,13 @@ TABLES: tuple[Table, ...] = (
         " status, created_at, closed_at FROM connections"
         " WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
         erase=(
+            # Their contact line on its way to the other (queued, or kept until the other
+            # is back) goes no further: the message was queued as the request connected.
+            "DELETE FROM outbox WHERE kind = 'connect' AND status IN ('pending', 'unreachable')"
+            " AND json_extract(payload, '$[0].key') = 'connect.made' AND EXISTS (SELECT 1"
+            " FROM connections c WHERE c.status = 'connected' AND c.closed_at = outbox.created_at"
+            " AND ((c.user_a = :user_id AND c.user_b = outbox.user_id)"
+            " OR (c.user_b = :user_id AND c.user_a = outbox.user_id)))",
             "DELETE FROM connections WHERE user_a = :user_id OR user_b = :user_id",
             "UPDATE connections SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),

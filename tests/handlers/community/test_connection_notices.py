@@ -240,17 +240,53 @@ async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_lin
     await anna.send("anna@example.org")
     assert anna.keys == ["connect.made"] and "@bob_ijmuiden" in anna.text
 
-    line = "SELECT contact_a, contact_b FROM connections"
-    # Anna's line waits for Bob; his own was handed to her and is gone.
-    assert tuple(await app.db.fetchone(line)) == ("anna@example.org", None)
+    await _shown_once_on_return(app, bob)
 
+
+async def _kept(app: App) -> list[str]:
+    """The status of each message with Anna's line."""
+    rows = await app.db.fetchall(
+        "SELECT status FROM outbox WHERE payload LIKE '%anna@example.org%' ORDER BY id"
+    )
+    return [row["status"] for row in rows]
+
+
+async def _shown_once_on_return(app: App, bob: Chat) -> None:
+    """Anna's line waits for Bob as a message that met his block; the connection keeps no
+    contact line. He sees it when he is back, once."""
+    assert tuple(await app.db.fetchone("SELECT contact_a, contact_b FROM connections")) == (
+        None,
+        None,
+    )
+    assert await _kept(app) == ["unreachable"]
     await bob.send("/help")
     assert bob.keys[0] == "returning.title"
     assert "anna@example.org" in bob.text and "#1" in bob.text
-    # Handed over: forgotten, and not shown a second time.
-    assert tuple(await app.db.fetchone(line)) == (None, None)
+    assert await _kept(app) == ["sent"]
     await bob.send("/help")
     assert "anna@example.org" not in bob.text
+
+
+async def test_a_line_that_meets_a_block_found_only_when_it_is_sent_is_shown_on_return(
+    app: App,
+) -> None:
+    """Telegram says nothing when someone blocks the bot: the bot finds out when a message
+    to them fails. Bob said yes and blocked the bot; Anna's yes queues her line for him,
+    and sending it meets the block."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    [to_bob] = await for_user(app, bob, "connect")
+    await bob.press_payload(to_bob.payloads()[0])
+    await bob.send("@bob_ijmuiden")
+    [to_anna] = await for_user(app, anna, "connect")
+    await anna.press_payload(to_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    assert anna.keys == ["connect.made"]
+    assert await _kept(app) == ["pending"]
+    async with app.db.transaction():  # what delivery does when Telegram says "blocked"
+        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+    await _shown_once_on_return(app, bob)
 
 
 async def _blocked_after_saying_yes(app: App) -> tuple[Chat, Chat, Chat]:
@@ -279,10 +315,7 @@ async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
     forgotten when he is banned, and coming back after the ban is lifted shows nothing."""
     _anna, bob, ria = await _blocked_after_saying_yes(app)
     await banned_over_reports(app, ria, 1, reporters="r")
-    assert tuple(await app.db.fetchone("SELECT contact_a, contact_b FROM connections")) == (
-        None,
-        None,
-    )
+    assert await _kept(app) == ["cancelled"]
     async with app.db.transaction():
         await app.db.execute("DELETE FROM sanctions")
     await bob.send("/help")
@@ -297,5 +330,6 @@ async def test_an_erasure_of_the_one_whose_line_waits_takes_it_away(app: App) ->
     await anna.press("Ja, wis mijn gegevens")
     assert anna.keys[0] == "privacy.forget.done"
     assert await app.db.fetchone("SELECT * FROM connections") is None
+    assert await _kept(app) == []
     await bob.send("/help")
     assert "anna@example.org" not in bob.text

@@ -11,6 +11,7 @@ from bot.app import App
 from handlers.contract import Reply, Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
+from storage.ideas.ideas import Removal
 from storage.privacy.personal import Cause, ContentChoice
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, for_user, person, row, subscribe, with_role
@@ -526,3 +527,23 @@ async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: A
     assert "returning.title" not in bob.keys
     await bob.press_payload("con.show:1")
     assert bob.keys == ["connect.expired"]
+
+
+async def test_a_request_about_an_idea_taken_out_of_view_is_not_shown_again(app: App) -> None:
+    """The connector hid Anna's idea (its title named a neighbour) after asking Bob, whose
+    block the question met: back, Bob is not offered it, and its button shows nothing."""
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await seed_idea(app, "Bankjes bij Jan de Vries", author=(await row(app, anna)).id)
+    await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, bob)).id)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _blocks(app, bob)
+    async with app.db.transaction():
+        assert await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Een naam")
+
+    await bob.send("/help")
+    assert "returning.title" not in bob.keys
+    await bob.press_payload("con.show:1")
+    assert bob.keys == ["connect.closed"]
+    assert "Jan de Vries" not in bob.text
