@@ -210,20 +210,35 @@ def render_site(
     for idea in ideas:
         out[idea["page"]] = page.render(**common, idea=idea).encode("utf-8")
     gone = [row for row in removed or [] if _utc(row["removed_at"]) >= now - REMOVED_ENTRIES_KEPT]
-    carried = blanked_in(previous_feed, now - REMOVED_ENTRIES_KEPT) if previous_feed else []
+    carried = blanked_in(previous_feed, now - REMOVED_ENTRIES_KEPT, now) if previous_feed else []
     out[FEED] = _feed(site, ideas, news, gone, now, carried)
     return out
 
 
-def blanked_in(feed: bytes, since: datetime) -> list[tuple[str, ET.Element]]:
-    """The blanked entries of a feed published before, taken out of view at ``since`` or
-    later, as (when, entry), each with its ``at:deleted-entry`` beside it.
+@dataclass(frozen=True)
+class Blanked:
+    """A blanked entry of a feed published before: what is needed to make it again."""
+
+    entry_id: str
+    idea: int
+    published: datetime
+    gone: datetime
+
+
+_BLANKED_TITLE = re.compile(re.escape(REMOVED_TITLE).replace(r"\{number\}", r"([1-9][0-9]{0,9})"))
+
+
+def blanked_in(feed: bytes, since: datetime, now: datetime) -> list[Blanked]:
+    """The blanked entries of a feed published before, taken out of view between ``since``
+    and ``now``, each with its ``at:deleted-entry`` beside it.
 
     The database knows which entries it blanked (``feed_removals``), but a backup restored
     after an idea was sent in and then erased never heard of that idea: without these, the
     next export would drop its blanked entries, and a reader that missed the feed meanwhile
-    would keep the erased words for good. Only entries made of nothing the idea said
-    (:data:`REMOVED_CONTENT`) are carried over; a feed that cannot be read carries nothing.
+    would keep the erased words for good. Only what a blanked entry is made of is read
+    (its id, the idea's number in the blanked title, two moments), and each is made again
+    as this export makes one: nothing else of the old file is carried over, so a feed
+    changed by hand or broken carries nothing into the next.
     """
     try:
         root = ET.fromstring(feed)
@@ -237,15 +252,27 @@ def blanked_in(feed: bytes, since: datetime) -> list[tuple[str, ET.Element]]:
     for entry in root.iter(f"{{{ATOM}}}entry"):
         entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
         when = told.get(entry_id)
-        if not when or entry.findtext(f"{{{ATOM}}}content") != clean(REMOVED_CONTENT):
+        number = _BLANKED_TITLE.fullmatch(entry.findtext(f"{{{ATOM}}}title") or "")
+        if not when or number is None or not _status_entry_id(entry_id):
+            continue
+        if entry.findtext(f"{{{ATOM}}}content") != clean(REMOVED_CONTENT):
             continue
         try:
             gone = _utc(when)
-        except ValueError:
+            published = _utc(entry.findtext(f"{{{ATOM}}}published") or "")
+        except (ValueError, OverflowError):
             continue
-        if gone >= since and entry.findtext(f"{{{ATOM}}}updated") == when:
-            carried.append((when, entry))
+        if since <= gone <= now and published <= gone:
+            carried.append(Blanked(entry_id, int(number[1]), published, gone))
     return carried
+
+
+def _status_entry_id(entry_id: str) -> bool:
+    """Whether ``entry_id`` has the form of an entry's id (an RFC 4122 name-based UUID)."""
+    try:
+        return uuid.UUID(entry_id.removeprefix("urn:uuid:")).version == 5
+    except ValueError:
+        return False
 
 
 def _codes(rows: list[Row]) -> dict[tuple[str, str], Label]:
@@ -408,7 +435,7 @@ def _feed(
     news: list[dict[str, Any]],
     removed: list[Row],
     now: datetime,
-    carried: list[tuple[str, ET.Element]] | None = None,
+    carried: list[Blanked] | None = None,
 ) -> bytes:
     """The Atom feed (RFC 4287): the newest updates and status changes, newest first, and
     the blanked versions of entries whose idea was taken out of view (``carried``: those
@@ -460,33 +487,36 @@ def _feed(
             entries.append((change["updated"].iso, entry))
     shown = {entry.findtext(f"{{{ATOM}}}id") for _, entry in entries}
     deleted: dict[str, str] = {}
-    for row in removed:
-        entry_id = site.entry_id("status", int(row["entry"]))
-        if entry_id in shown:
+    blanked = [
+        Blanked(
+            site.entry_id("status", int(row["entry"])),
+            int(row["idea"]),
+            _utc(row["published_at"]),
+            _utc(row["removed_at"]),
+        )
+        for row in removed
+    ]
+    for gone in [*blanked, *(carried or [])]:
+        if gone.entry_id in shown or gone.entry_id in deleted:
             continue  # never both: what is shown is its newest version
         # A reader that has the entry keeps its title and reason until it gets a newer
         # version: this one, the same id with nothing of what the idea said, made only of
         # stored moments so that it is the same at every export.
-        gone = _moment(site, row["removed_at"]).iso
+        when = _moment(site, gone.gone).iso
         entry = _entry(
             site,
-            entry_id=entry_id,
-            title=REMOVED_TITLE.format(number=int(row["idea"])),
-            published=_moment(site, row["published_at"]).iso,
-            updated=gone,
+            entry_id=gone.entry_id,
+            title=REMOVED_TITLE.format(number=gone.idea),
+            published=_moment(site, gone.published).iso,
+            updated=when,
             link=site.link(INDEX),
             content=REMOVED_CONTENT,
             # The same category as before, so a site that shows only status changes
             # replaces the entry too.
             category="status",
         )
-        entries.append((gone, entry))
-        deleted[entry_id] = gone
-    for gone, entry in carried or []:
-        entry_id = entry.findtext(f"{{{ATOM}}}id") or ""
-        if entry_id not in shown and entry_id not in deleted:
-            entries.append((gone, entry))
-            deleted[entry_id] = gone
+        entries.append((when, entry))
+        deleted[gone.entry_id] = when
     # Most recently changed first (RFC 4287: ``updated``): an old entry whose words changed
     # comes back into the feed, so readers that keep it replace it. Equal moments in a fixed
     # order so the feed does not churn.

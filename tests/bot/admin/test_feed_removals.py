@@ -7,13 +7,17 @@ through the chat, and every folder is made as an operator makes it."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.admin.public_site import REMOVED_CONTENT, Label, blanked_in, clean, render_site
 from bot.app import App
 from storage.clock import utcnow
 from tests.bot.admin.test_public_site import _feed_entries, export
@@ -193,3 +197,59 @@ async def test_an_idea_deleted_with_its_authors_erasure_still_gets_its_blanked_e
         assert_blank(after[entry_id], 1, old, erased)
     assert deleted_entries(second) == {entry_id: stamp(erased) for entry_id in mine}
     assert not [word for word in WORDS if word in everything(second)]
+
+
+def _feed_with(entry_id: str, title: str, when: str, *, extra: str = "") -> bytes:
+    """A feed as a hand (or anyone who could write the published folder) may have left it:
+    one blanked-looking entry with its tombstone."""
+    content = escape(clean(REMOVED_CONTENT))
+    return (
+        '<feed xmlns="http://www.w3.org/2005/Atom"'
+        ' xmlns:at="http://purl.org/atompub/tombstones/1.0">'
+        f"<entry><id>{entry_id}</id><title>{escape(title)}</title><updated>{when}</updated>"
+        f"<published>2026-11-01T10:00:00Z</published>{extra}<content>{content}</content>"
+        f'</entry><at:deleted-entry ref="{entry_id}" when="{when}"/></feed>'
+    ).encode()
+
+
+def test_only_what_a_blanked_entry_is_made_of_is_carried_into_the_next_feed() -> None:
+    now = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    since = now - timedelta(days=30)
+    ours = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'samenspel:velsen:status:7')}"
+    fine = _feed_with(ours, "Idee #12 is niet meer te zien", "2026-12-01T10:00:00Z")
+    [kept] = blanked_in(fine, since, now)
+    assert (kept.entry_id, kept.idea) == (ours, 12)
+    # Anything else written into an entry is not carried: the entry is made anew.
+    site = render_site(
+        {
+            "codes": [],
+            "idea_status_history": [],
+            "ideas": [],
+            "wist_je_dat": [],
+            "experiments": [],
+        },
+        municipality=Label("Velsen", "Velsen"),
+        slug="velsen",
+        url=None,
+        zone=ZoneInfo("Europe/Amsterdam"),
+        files=[],
+        now=now,
+        previous_feed=_feed_with(
+            ours,
+            "Idee #12 is niet meer te zien",
+            "2026-12-01T10:00:00Z",
+            extra='<link href="https://elders.example/"/><summary>Jan is een oplichter</summary>',
+        ),
+    )
+    feed = site["feed.xml"].decode()
+    assert ours in feed and "elders.example" not in feed and "oplichter" not in feed
+    for title, when, entry_id in (
+        ("Jan de Vries, Kerkstraat 3", "2026-12-01T10:00:00Z", ours),  # not a blanked title
+        ("Idee #12 is niet meer te zien", "9999-12-31T23:59:59Z", ours),  # after now
+        ("Idee #12 is niet meer te zien", "2026-10-01T10:00:00Z", ours),  # month over
+        ("Idee #12 is niet meer te zien", "0001-01-01T00:00:00+01:00", ours),  # out of range
+        ("Idee #12 is niet meer te zien", "gisteren", ours),
+        ("Idee #12 is niet meer te zien", "2026-12-01T10:00:00Z", "tag:elders,2026:1"),
+    ):
+        assert blanked_in(_feed_with(entry_id, title, when), since, now) == [], (title, when)
+    assert blanked_in(b"<feed><entry>", since, now) == []

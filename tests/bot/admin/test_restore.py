@@ -450,5 +450,6 @@ async def test_a_restore_keeps_the_blanked_feed_entries_of_an_idea_erased_after_
     assert all(ANNA_IDEA[0] not in after[entry_id].title for entry_id in hers)
     feed = (site / "feed.xml").read_bytes()
     gone = max(datetime.fromisoformat(when) for when in deleted_entries(site).values())
-    assert len(blanked_in(feed, gone - timedelta(days=1))) == len(hers)
-    assert blanked_in(feed, gone + timedelta(seconds=1)) == []
+    later = gone + timedelta(days=1)
+    assert len(blanked_in(feed, gone - timedelta(days=1), later)) == len(hers)
+    assert blanked_in(feed, gone + timedelta(seconds=1), later) == []
