@@ -488,7 +488,8 @@ class Router:
 
     async def _welcome_back(self, ctx: Context) -> list[Reply]:
         """What a person who comes back missed (the feature that answers it decides). It
-        only reads: should it fail, the event is answered without it."""
+        reads, and last marks what it shows as shown: should it fail before, the event is
+        answered without it and nothing was marked."""
         try:
             return (await self._fallback(ctx, Fallback.RETURNED)).replies
         except StorageUnavailable:

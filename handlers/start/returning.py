@@ -97,9 +97,12 @@ async def welcome_back(ctx: Context) -> Response:
         buttons.append([show])
     for line in missed.lines:
         parts += [Reply.model_validate(reply) for reply in line.replies]
-        # Shown in this answer: no longer waiting for them.
-        await ctx.repos.outbox.handed_over(line.row_id, ctx.now)
     if missed.news:
         parts.append(Reply(key="returning.news_off"))
         buttons.append([Button(label="returning.btn_news", payload="news.resume")])
-    return respond(Reply(key="returning.title", parts=parts, buttons=buttons))
+    welcome = Reply(key="returning.title", parts=parts, buttons=buttons)
+    for line in missed.lines:
+        # Shown in this answer (saved with it): no longer waiting for them. Last, so that
+        # nothing can fail between marking it shown and showing it.
+        await ctx.repos.outbox.handed_over(line.row_id, ctx.now)
+    return respond(welcome)
