@@ -222,24 +222,37 @@ async def test_a_connector_who_sent_in_one_of_the_two_ideas_is_asked_in_the_answ
     assert "@ria_velsen" in made.text(app, "nl")
 
 
-async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_line(
-    app: App,
-) -> None:
-    """Bob said yes and typed his line, then blocked the bot; Anna says yes. She gets his
-    line at once; he should get hers too, when he comes back at the latest."""
+async def _bob_then_anna_say_yes(
+    app: App, *, bob_away: bool, bob_comments: bool = False
+) -> tuple[Chat, Chat, Chat]:
+    """Bob says yes to Ria's request and types his line (with ``bob_comments`` he also
+    writes something rude under #1); with ``bob_away`` he then blocks the bot, which the bot
+    knows by then; Anna says yes after him and gets his line."""
     anna, bob = await _two_with_ideas(app)
     ria = await connector(app)
     await ria.send("/verbind #1 #2")
     [to_bob] = await for_user(app, bob, "connect")
     await bob.press_payload(to_bob.payloads()[0])
     await bob.send("@bob_ijmuiden")
-    async with app.db.transaction():
-        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+    if bob_comments:
+        await bob.press_payload("idea.comment:1")
+        await bob.send("Wat een onzin, jullie zijn allemaal gek.")
+    if bob_away:
+        async with app.db.transaction():
+            await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
     [to_anna] = await for_user(app, anna, "connect")
     await anna.press_payload(to_anna.payloads()[0])
     await anna.send("anna@example.org")
     assert anna.keys == ["connect.made"] and "@bob_ijmuiden" in anna.text
+    return anna, bob, ria
 
+
+async def test_someone_who_said_yes_and_then_went_away_still_gets_the_others_line(
+    app: App,
+) -> None:
+    """Bob said yes and typed his line, then blocked the bot; Anna says yes. She gets his
+    line at once; he gets hers when he comes back."""
+    _anna, bob, _ria = await _bob_then_anna_say_yes(app, bob_away=True)
     await _shown_once_on_return(app, bob)
 
 
@@ -273,39 +286,11 @@ async def test_a_line_that_meets_a_block_found_only_when_it_is_sent_is_shown_on_
     """Telegram says nothing when someone blocks the bot: the bot finds out when a message
     to them fails. Bob said yes and blocked the bot; Anna's yes queues her line for him,
     and sending it meets the block."""
-    anna, bob = await _two_with_ideas(app)
-    ria = await connector(app)
-    await ria.send("/verbind #1 #2")
-    [to_bob] = await for_user(app, bob, "connect")
-    await bob.press_payload(to_bob.payloads()[0])
-    await bob.send("@bob_ijmuiden")
-    [to_anna] = await for_user(app, anna, "connect")
-    await anna.press_payload(to_anna.payloads()[0])
-    await anna.send("anna@example.org")
-    assert anna.keys == ["connect.made"]
+    _anna, bob, _ria = await _bob_then_anna_say_yes(app, bob_away=False)
     assert await _kept(app) == ["pending"]
     async with app.db.transaction():  # what delivery does when Telegram says "blocked"
         await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
     await _shown_once_on_return(app, bob)
-
-
-async def _blocked_after_saying_yes(app: App) -> tuple[Chat, Chat, Chat]:
-    """Bob said yes, then blocked the bot; Anna said yes after him: her line waits."""
-    anna, bob = await _two_with_ideas(app)
-    ria = await connector(app)
-    await ria.send("/verbind #1 #2")
-    [to_bob] = await for_user(app, bob, "connect")
-    await bob.press_payload(to_bob.payloads()[0])
-    await bob.send("@bob_ijmuiden")
-    await bob.press_payload("idea.comment:1")
-    await bob.send("Wat een onzin, jullie zijn allemaal gek.")
-    async with app.db.transaction():
-        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
-    [to_anna] = await for_user(app, anna, "connect")
-    await anna.press_payload(to_anna.payloads()[0])
-    await anna.send("anna@example.org")
-    assert anna.keys == ["connect.made"]
-    return anna, bob, ria
 
 
 async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
@@ -313,7 +298,7 @@ async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
 ) -> None:
     """Nothing of another resident reaches a banned person: the line waiting for Bob is
     forgotten when he is banned, and coming back after the ban is lifted shows nothing."""
-    _anna, bob, ria = await _blocked_after_saying_yes(app)
+    _anna, bob, ria = await _bob_then_anna_say_yes(app, bob_away=True, bob_comments=True)
     await banned_over_reports(app, ria, 1, reporters="r")
     assert await _kept(app) == ["cancelled"]
     async with app.db.transaction():
@@ -324,7 +309,7 @@ async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
 
 async def test_an_erasure_of_the_one_whose_line_waits_takes_it_away(app: App) -> None:
     """Anna erases her data before Bob comes back: her line goes with her."""
-    anna, bob, _ria = await _blocked_after_saying_yes(app)
+    anna, bob, _ria = await _bob_then_anna_say_yes(app, bob_away=True, bob_comments=True)
     await anna.send("/vergeetmij")
     await anna.press("Laten staan zonder naam")
     await anna.press("Ja, wis mijn gegevens")

@@ -16,7 +16,7 @@ from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
 from handlers.consultations import jobs as jobs_module
 from handlers.contract import Reply, Role, Timer
-from storage.consultations.model import ConsultationStatus
+from storage.consultations.model import Consultation, ConsultationStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import (
     FOLLOW_UP,
@@ -466,6 +466,17 @@ async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart
     assert "consultation.open" in [a for a, _ in await _actions(app, poll)]
 
 
+async def _scheduled(app: App) -> tuple[Chat, Chat, Consultation]:
+    """Anna, a resident; Ria, a civil servant, who scheduled a poll (:func:`_schedule_poll`)."""
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await _schedule_poll(ria)
+    scheduled = await app.repos.consultations.get(await last_consultation(app))
+    assert scheduled is not None
+    assert scheduled.opens_at is not None and scheduled.closes_at is not None
+    return anna, ria, scheduled
+
+
 async def _schedule_poll(ria: Chat) -> None:
     """Compose a poll for everyone that opens tomorrow and closes seven days later."""
     await ria.send("/nieuwepeiling")
@@ -487,12 +498,8 @@ async def _schedule_poll(ria: Chat) -> None:
 async def test_a_poll_whose_whole_time_passed_while_the_bot_was_down_asks_nobody(
     app: App, clock: Clock
 ) -> None:
-    anna = await resident(app, "anna")
-    ria = await civil_servant(app)
-    await _schedule_poll(ria)
-    poll = await last_consultation(app)
-    scheduled = await app.repos.consultations.get(poll)
-    assert scheduled is not None and scheduled.closes_at is not None
+    anna, ria, scheduled = await _scheduled(app)
+    poll = scheduled.id
 
     # The bot is down from now until a day after the poll should have closed.
     clock.now = scheduled.closes_at + timedelta(days=1)
@@ -518,12 +525,8 @@ async def test_a_poll_whose_whole_time_passed_while_the_bot_was_down_asks_nobody
 async def test_a_poll_the_bot_missed_the_opening_of_still_asks_while_it_is_open(
     app: App, clock: Clock
 ) -> None:
-    anna = await resident(app, "anna")
-    ria = await civil_servant(app)
-    await _schedule_poll(ria)
-    poll = await last_consultation(app)
-    scheduled = await app.repos.consultations.get(poll)
-    assert scheduled is not None and scheduled.closes_at is not None
+    anna, ria, scheduled = await _scheduled(app)
+    poll = scheduled.id
 
     clock.now = scheduled.closes_at - timedelta(hours=1)
     await Jobs.of(app).consultation(poll)
@@ -535,12 +538,8 @@ async def test_a_poll_the_bot_missed_the_opening_of_still_asks_while_it_is_open(
 async def test_a_scheduled_poll_whose_author_is_no_longer_staff_never_asks_anyone(
     app: App, clock: Clock
 ) -> None:
-    anna = await resident(app, "anna")
-    ria = await civil_servant(app)
-    await _schedule_poll(ria)
-    poll = await last_consultation(app)
-    scheduled = await app.repos.consultations.get(poll)
-    assert scheduled is not None and scheduled.opens_at is not None
+    anna, ria, scheduled = await _scheduled(app)
+    poll = scheduled.id
     # Ria's role is taken away some other way than ``samenspel revoke`` (an invite
     # redeemed for another role, the database changed by hand).
     await with_role(app, ria, Role.RESIDENT)

@@ -512,14 +512,23 @@ async def test_a_request_to_connect_that_met_the_block_can_be_answered_on_return
         assert carl.keys == ["connect.not_found"], payload
 
 
-async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: App) -> None:
+async def _asked_while_bob_is_away(
+    app: App, anna_title: str = "Bankjes in het park"
+) -> tuple[Chat, Chat, Chat]:
+    """Ria asks Anna (idea #1) and Bob (idea #2) whether they want contact; the question
+    to Bob meets his block."""
     anna = await person(app, "anna")
     bob = await person(app, "bob")
-    await seed_idea(app, "Bankjes in het park", author=(await row(app, anna)).id)
+    await seed_idea(app, anna_title, author=(await row(app, anna)).id)
     await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, bob)).id)
     ria = await connector(app)
     await ria.send("/verbind #1 #2")
     await _blocks(app, bob)
+    return anna, bob, ria
+
+
+async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: App) -> None:
+    _anna, bob, _ria = await _asked_while_bob_is_away(app)
     later = utcnow() + app.profile.connections.answer_within + timedelta(minutes=1)
     app.router.clock = lambda: later  # its job did not run yet (the bot was down)
 
@@ -532,13 +541,7 @@ async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: A
 async def test_a_request_about_an_idea_taken_out_of_view_is_not_shown_again(app: App) -> None:
     """The connector hid Anna's idea (its title named a neighbour) after asking Bob, whose
     block the question met: back, Bob is not offered it, and its button shows nothing."""
-    anna = await person(app, "anna")
-    bob = await person(app, "bob")
-    await seed_idea(app, "Bankjes bij Jan de Vries", author=(await row(app, anna)).id)
-    await seed_idea(app, "Bankjes bij de vijver", author=(await row(app, bob)).id)
-    ria = await connector(app)
-    await ria.send("/verbind #1 #2")
-    await _blocks(app, bob)
+    _anna, bob, _ria = await _asked_while_bob_is_away(app, "Bankjes bij Jan de Vries")
     async with app.db.transaction():
         assert await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Een naam")
 
