@@ -284,7 +284,8 @@ async def test_a_removal_left_by_leaving_survives_the_erasure_that_follows_at_on
     assert await traces(app.db, ["zus-5Tq8"]) == []
 
 
-async def test_a_mute_that_holds_is_put_back_after_the_removal(app: App) -> None:
+async def _muted_for_a_week(app: App) -> tuple[Chat, Room]:
+    """Bob, in the experiment's room, reported by Anna there and muted for a week by Ria."""
     _, anna, bob, ria = await linked(app)
     room = Room()
     await in_room(app, bob, room)
@@ -293,6 +294,11 @@ async def test_a_mute_that_holds_is_put_back_after_the_removal(app: App) -> None
     await ria.press("1 week")
     await ria.send("Schelden hoort hier niet.")
     await worker(app, room).run_due()
+    return bob, room
+
+
+async def test_a_mute_that_holds_is_put_back_after_the_removal(app: App) -> None:
+    bob, room = await _muted_for_a_week(app)
     await bob.press_payload("exp.leave:1")
     await worker(app, room).run_due()
     assert [d for d in room.done if d[1] == "bob"][-2:] == [("remove", "bob"), ("mute", "bob")]
@@ -477,14 +483,7 @@ async def test_a_removal_done_on_the_platform_just_before_a_stop_is_followed_up_
     """The platform took Bob out, and the process stopped before it noted that: after the
     restart he is out already, and is still told so (once) and muted again (a removal on
     Telegram ends a restriction)."""
-    _, anna, bob, ria = await linked(app)
-    room = Room()
-    await in_room(app, bob, room)
-    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
-    await ria.press_payload("mod.do:r1:mute")
-    await ria.press("1 week")
-    await ria.send("Schelden hoort hier niet.")
-    await worker(app, room).run_due()
+    bob, room = await _muted_for_a_week(app)
     await bob.press_payload("exp.leave:1")
 
     platform = room.remove
