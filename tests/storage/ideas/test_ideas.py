@@ -135,6 +135,37 @@ async def test_a_word_found_common_is_remembered_for_a_while_without_counting_it
     assert "fiets" in counted[2]
 
 
+async def test_a_word_no_idea_has_is_not_searched_for(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.db import Params
+
+    bench = await _idea(app, "Meer bankjes in het park", "Bij de vijver in het Velserbeek park.")
+    await _idea(app, "Fietspad naar het strand", "Een veilig fietspad langs de duinen.")
+    searched: list[str] = []
+    original = app.db.fetchall
+
+    async def fetchall(sql: str, params: Params = (), *, long: bool = False) -> list[sqlite3.Row]:
+        if "MATCH" in sql:
+            searched.append(str(params[0]))  # type: ignore[index]
+        return await original(sql, params, long=long)
+
+    monkeypatch.setattr(app.db, "fetchall", fetchall)
+    # "schommelzee" and "kwakkelbrug" are in no idea: they would find nothing.
+    found = await app.repos.ideas.similar("Bankjes bij de vijver, schommelzee en kwakkelbrug")
+    assert [idea.id for idea in found] == [bench.id]
+    assert "vijver" in searched[0]
+    assert "schommelzee" not in searched[0] and "kwakkelbrug" not in searched[0]
+    # Only words no idea has: nothing is searched, nothing found.
+    assert await app.repos.ideas.similar("schommelzee kwakkelbrug") == []
+    assert len(searched) == 1
+    # Once an idea has the word, it is searched for and found.
+    swing = await _idea(app, "Een schommelzee", "Veel schommels bij elkaar.")
+    found = await app.repos.ideas.similar("schommelzee kwakkelbrug")
+    assert [idea.id for idea in found] == [swing.id]
+    assert "schommelzee" in searched[1] and "kwakkelbrug" not in searched[1]
+
+
 @pytest.mark.parametrize(
     "hostile",
     ['"AND OR NEAR(', "*", "-", "NOT park", 'title:"x', "^a", "(((", '""""', "a* OR b*", "\x00"],
