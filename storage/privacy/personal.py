@@ -253,7 +253,15 @@ TABLES: tuple[Table, ...] = (
         export="SELECT kind, status, payload, language, attempts, not_before, last_error,"
         " created_at, sent_at FROM outbox WHERE user_id = :user_id ORDER BY id",
         json_columns=("payload",),
-        erase=("DELETE FROM outbox WHERE user_id = :user_id",),
+        erase=(
+            # A copy of a batch still going out is no longer one of its messages: its
+            # author's progress and report count the others, not one short forever.
+            "UPDATE outbox_batches SET total = total - (SELECT COUNT(*) FROM outbox o"
+            " WHERE o.batch = outbox_batches.batch AND o.user_id = :user_id)"
+            " WHERE finished_at IS NULL AND batch IN (SELECT batch FROM outbox"
+            " WHERE user_id = :user_id AND batch IS NOT NULL)",
+            "DELETE FROM outbox WHERE user_id = :user_id",
+        ),
         quotes=("payload",),
     ),
     Table(

@@ -635,6 +635,40 @@ async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_s
     assert people["anna"] in await _recipients(app, await _last_broadcast(app))
 
 
+async def test_an_erasure_while_a_broadcast_goes_out_leaves_its_report_whole(app: App) -> None:
+    people = await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    batch = f"broadcast:{await _last_broadcast(app)}"
+    # Before delivery reaches her, anna has all her data wiped.
+    anna = Chat(app, "anna")
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+        await until(lambda: any("delivery.report" in s.keys for s in adapter.to("ria")))
+    finally:
+        await worker.stop()
+    assert [s.keys[0] for s in adapter.to("bob")] == ["news.item_headed"]
+    assert adapter.to("anna") == []
+    # The broadcast went to the one subscriber left: its author reads "1 of 1", not
+    # "1 of 2" with nobody to account for the other.
+    everyone = await app.repos.outbox.batch(batch)
+    assert everyone is not None
+    assert (everyone.total, everyone.delivered, everyone.cancelled) == (1, 1, 0)
+    [report] = [s for s in adapter.to("ria") if "delivery.report" in s.keys]
+    assert report.replies[0].params["total"] == 1
+    assert not await app.db.fetchval(
+        "SELECT COUNT(*) FROM outbox WHERE user_id = ?", (people["anna"],)
+    )
+
+
 async def test_a_ban_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(app: App) -> None:
     people = await _town(app)
     ria = await civil_servant(app)
