@@ -121,8 +121,9 @@ class RoomMessages(Kind[RoomReport]):
         decision = str(dialog.data["decision"])
         days = int(dialog.data.get("days", 0))
         period = phrase(ctx, "moderation.days", count=days)
+        report = await ctx.repos.rooms.get_report(int(dialog.data["id"]))
         return Reply(
-            key=f"rooms.mod.ask_reason_{decision}",
+            key=f"rooms.mod.ask_reason_{decision}{_kept(decision, report)}",
             params={"max": self.desk.max_reason, "period": period},
         )
 
@@ -207,9 +208,12 @@ class RoomMessages(Kind[RoomReport]):
                 "until": ctx.show_moment(until) if until else "",
             }
 
+        kept = _kept(decision, item)
+
         def to_author(lang: str) -> list[Reply]:
             why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
-            return [Reply(key=f"rooms.mod.told_{decision}", params=params(lang), parts=why)]
+            key = f"rooms.mod.told_{decision}{kept if decision == 'mute' else ''}"
+            return [Reply(key=key, params=params(lang), parts=why)]
 
         def to_reporters(lang: str) -> list[Reply]:
             key = "rooms.mod.reporter_kept" if decision == "keep" else "rooms.mod.reporter_acted"
@@ -237,7 +241,14 @@ class RoomMessages(Kind[RoomReport]):
             reason=text,
         )
         period = phrase(ctx, "moderation.days", count=days)
-        return Decided(Reply(key=f"rooms.mod.done_{decision}", params={"period": period}))
+        return Decided(Reply(key=f"rooms.mod.done_{decision}{kept}", params={"period": period}))
+
+
+def _kept(decision: str, report: RoomReport | None) -> str:
+    """``"_kept"`` for a mute or ban over a message in a group the room has left: the
+    message stays there (the bot is out of it), so no text may say it is taken away."""
+    elsewhere = report is not None and report.elsewhere
+    return "_kept" if elsewhere and decision in ("mute", "ban") else ""
 
 
 # Mutes and bans in force, on /beperkingen ------------------------------------------------

@@ -565,11 +565,35 @@ async def test_a_message_of_the_group_the_room_left_cannot_be_hidden_in_the_new_
     assert await tasks(app) == []
 
     # Bob is still banned from the room (it moved): the ban is carried out in the new
-    # group, and the number 55 there, another message, is left alone.
+    # group, and the number 55 there, another message, is left alone. Nothing says the
+    # message is taken away: it stays in the old group.
     await ria.press_payload("mod.do:r1:ban")
+    assert ria.keys == ["rooms.mod.ask_reason_ban_kept"]
     await ria.send("Bedreigen kan niet.")
-    assert ria.keys[0] == "rooms.mod.done_ban"
+    assert ria.keys[0] == "rooms.mod.done_ban_kept"
+    assert "blijft in de oude groep staan" in ria.text and "weggehaald" not in ria.text
     assert [t[:2] for t in await tasks(app)] == [("ban", "bob")]
+
+
+async def test_a_mute_over_a_message_of_the_group_the_room_left_tells_no_one_it_was_removed(
+    app: App,
+) -> None:
+    wim, anna, bob, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
+    await _moved_to_another_group(app, wim)
+
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.press("1 week")
+    assert ria.keys == ["rooms.mod.ask_reason_mute_kept"]
+    assert "weggehaald" not in ria.text
+    await ria.send("Dreigen hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute_kept"
+    assert "weggehaald" not in ria.text
+    assert [t[:2] for t in await tasks(app)] == [("mute", "bob"), ("unmute", "bob")]
+    [told] = await for_user(app, bob, "moderation")
+    assert [reply.key for reply in told.replies] == ["rooms.mod.told_mute_kept"]
+    text = app.catalog.render("nl", told.replies[0], markup=False)
+    assert "gedempt" in text and "Ik kom jullie halen" in text and "weggehaald" not in text
 
 
 async def test_a_group_upgraded_to_a_supergroup_keeps_its_reported_messages_within_reach(
