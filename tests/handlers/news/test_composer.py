@@ -595,6 +595,20 @@ async def test_a_banned_subscriber_gets_no_news_until_the_ban_is_lifted(app: App
     assert await _recipients(app, await _last_broadcast(app)) == {people["anna"], people["bob"]}
 
 
+async def _delivered_until_reported(app: App, *, reports: int) -> FakeAdapter:
+    """Run the delivery worker until ria has this many authors' reports; what it sent."""
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+        await until(
+            lambda: len([s for s in adapter.to("ria") if "delivery.report" in s.keys]) == reports
+        )
+    finally:
+        await worker.stop()
+    return adapter
+
+
 async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(
     app: App,
 ) -> None:
@@ -613,18 +627,7 @@ async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_s
     await anna.send("/wistjedat")
     await anna.press("Afmelden")
     assert anna.keys == ["news.unsubscribed"]
-    adapter = FakeAdapter()
-    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
-    await worker.start()
-    try:
-        await until(
-            lambda: (
-                any("delivery.report" in s.keys for s in adapter.to("ria"))
-                and len([s for s in adapter.to("ria") if "delivery.report" in s.keys]) == 2
-            )
-        )
-    finally:
-        await worker.stop()
+    adapter = await _delivered_until_reported(app, reports=2)
     # She still gets the update of the experiment she takes part in (not a subscription),
     # but not the news for subscribers; bob gets both he is meant to.
     assert [s.keys[0] for s in adapter.to("anna")] == ["news.experiment_item"]
@@ -635,26 +638,26 @@ async def test_unsubscribing_while_a_broadcast_goes_out_stops_the_copy_not_yet_s
     assert people["anna"] in await _recipients(app, await _last_broadcast(app))
 
 
-async def test_an_erasure_while_a_broadcast_goes_out_leaves_its_report_whole(app: App) -> None:
+async def _sent_to_everyone(app: App) -> tuple[dict[str, int], int]:
+    """Ria sends a "Wist je dat" to every subscriber of the town now; the broadcast's id."""
     people = await _town(app)
     ria = await civil_servant(app)
     await _write(ria)
     await ria.press("Alle abonnees")
     await ria.press("Nu versturen")
     assert ria.keys == ["composer.sent"]
-    batch = f"broadcast:{await _last_broadcast(app)}"
+    return people, await _last_broadcast(app)
+
+
+async def test_an_erasure_while_a_broadcast_goes_out_leaves_its_report_whole(app: App) -> None:
+    people, broadcast = await _sent_to_everyone(app)
+    batch = f"broadcast:{broadcast}"
     # Before delivery reaches her, anna has all her data wiped.
     anna = Chat(app, "anna")
     await anna.send("/vergeetmij")
     await anna.press("Ja, wis mijn gegevens")
     assert anna.keys == ["privacy.forget.done"]
-    adapter = FakeAdapter()
-    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
-    await worker.start()
-    try:
-        await until(lambda: any("delivery.report" in s.keys for s in adapter.to("ria")))
-    finally:
-        await worker.stop()
+    adapter = await _delivered_until_reported(app, reports=1)
     assert [s.keys[0] for s in adapter.to("bob")] == ["news.item_headed"]
     assert adapter.to("anna") == []
     # The broadcast went to the one subscriber left: its author reads "1 of 1", not
@@ -670,13 +673,7 @@ async def test_an_erasure_while_a_broadcast_goes_out_leaves_its_report_whole(app
 
 
 async def test_a_ban_while_a_broadcast_goes_out_stops_the_copy_not_yet_sent(app: App) -> None:
-    people = await _town(app)
-    ria = await civil_servant(app)
-    await _write(ria)
-    await ria.press("Alle abonnees")
-    await ria.press("Nu versturen")
-    assert ria.keys == ["composer.sent"]
-    broadcast = await _last_broadcast(app)
+    people, broadcast = await _sent_to_everyone(app)
     # Before delivery reaches her, anna is banned for a comment (reported, then Blokkeren).
     await seed_idea(app, "Een speeltuin in Zeewijk")
     anna, bob = Chat(app, "anna"), Chat(app, "bob")
