@@ -1,6 +1,7 @@
 """A poll's closing time changes while its invitations still wait in the outbox (a large
 round is sent at Telegram's pace, a chat was told to wait, the bot was down): what residents
-get from delivery says the time that holds then, or nothing once the poll closed."""
+get from delivery says the time that holds then, or nothing once the poll closed. And the
+results button, for whoever holds one."""
 
 from __future__ import annotations
 
@@ -152,3 +153,33 @@ async def test_closing_now_withdraws_the_invitations_still_waiting(app: App, clo
     adapter = await _deliver(app, clock)
     assert [s.keys[0] for s in adapter.to("bob")] == ["consultations.results"]
     assert adapter.to("anna") == []
+
+
+async def test_the_results_are_for_those_who_answered_whatever_button_is_pressed(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")  # asked, answers
+    bob = await resident(app, "bob")  # asked, never answers
+    _, poll, old = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    carl = await resident(app, "carl")  # joined after it opened: never asked
+    clock.now = old
+    await Jobs.of(app).consultation(poll)
+
+    await anna.press_payload(f"cs.u:{poll}:0")
+    assert anna.keys == ["consultations.results"]
+    # Bob's old invitation offers no results; the button forged anyway tells him why.
+    await bob.press_payload(f"cs.a:{poll}:0:1:1")
+    assert bob.keys == ["consultations.closed"]
+    assert not any(payload.startswith("cs.u") for _, payload in bob.buttons())
+    await bob.press_payload(f"cs.u:{poll}:0")
+    assert bob.keys == ["consultations.results_not_answered"]
+    assert "Schommel" not in bob.text and "Meegedaan" not in bob.text
+    await bob.send("/peilingen")
+    assert f"cs.u:{poll}:0" not in [payload for _, payload in bob.buttons()]
+    await carl.press_payload(f"cs.u:{poll}:0")
+    assert carl.keys == ["consultations.not_found"]
+    for forged in (f"cs.u:{poll}:1", f"cs.u:{poll}", "cs.u:x:0", f"cs.u:{poll}:0:0"):
+        await bob.press_payload(forged)
+        assert bob.keys[0] in ("consultations.not_found", "general.stale_button"), forged
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultation_answers") == 1
