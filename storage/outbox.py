@@ -416,18 +416,60 @@ class Outbox:
             )
         return cancelled
 
-    async def rewrite(self, batch: str, payload: Payload, *, expires_at: datetime | None) -> int:
+    async def rewrite(
+        self,
+        batch: str,
+        payload: Payload,
+        *,
+        expires_at: datetime | None,
+        reading: tuple[str, str] | None = None,
+    ) -> int:
         """Give the pending rows of a batch new messages (and a new moment they expire), for
         the rows none of whose messages went out yet; returns how many were changed. Each
-        row keeps its place in its chat's queue."""
+        row keeps its place in its chat's queue.
+
+        ``reading=(language, default)``: only the rows of people who read ``language`` now
+        (``default`` when they chose none), for a batch queued in each reader's language.
+        """
+        where = ""
+        params: tuple[str, ...] = ()
+        if reading is not None:
+            where = (
+                " AND COALESCE((SELECT u.language FROM users u WHERE u.id = outbox.user_id), ?)"
+                " = ?"
+            )
+            params = (reading[1], reading[0])
         return await self.db.execute_rowcount(
             "UPDATE outbox SET payload = ?, expires_at = ?"
-            " WHERE batch = ? AND status = 'pending' AND parts_sent = 0",
+            " WHERE batch = ? AND status = 'pending' AND parts_sent = 0" + where,
             (
                 json.dumps(payload, ensure_ascii=False),
                 iso(expires_at) if expires_at else None,
                 batch,
+                *params,
             ),
+            long=True,  # every invitation of a poll still waiting
+        )
+
+    async def languages_waiting(self, batch: str, default: str) -> list[str]:
+        """The languages the people read (``default`` for who chose none) for whom rows of a
+        batch are still pending, none of whose messages went out yet (what :meth:`rewrite`
+        with ``reading`` changes)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT COALESCE(u.language, ?) FROM outbox o"
+            " JOIN users u ON u.id = o.user_id"
+            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent = 0 ORDER BY 1",
+            (default, batch),
+            long=True,
+        )
+        return [str(row[0]) for row in rows]
+
+    async def expire_with(self, batch: str, expires_at: datetime | None) -> int:
+        """Let every pending row of a batch expire at ``expires_at`` (what it says holds
+        until then: a poll's new closing time), those partly sent too; returns how many."""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET expires_at = ? WHERE batch = ? AND status = 'pending'",
+            (iso(expires_at) if expires_at else None, batch),
         )
 
     async def due_for_chat(self, platform: str, chat_id: str, now: datetime) -> int:

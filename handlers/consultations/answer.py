@@ -123,7 +123,7 @@ async def _closed(
     ctx: Context, consultation: Consultation, moment: int, taking: Taking | None
 ) -> Response:
     buttons = [[Button(label="consultations.btn_list", payload="cs.list")]]
-    if consultation.status is ConsultationStatus.CLOSED and taking is not None:
+    if consultation.status is ConsultationStatus.CLOSED and await _answered(ctx, taking):
         buttons.insert(
             0,
             [
@@ -140,6 +140,12 @@ async def _closed(
         ),
         end_dialog=_in_text_dialog(ctx),
     )
+
+
+async def _answered(ctx: Context, taking: Taking | None) -> bool:
+    """Whether this response answered at least one question ("Zeg ik liever niet" too):
+    its person is one of those who get the results."""
+    return taking is not None and bool(await ctx.repos.responses.answers(taking.id))
 
 
 def _in_text_dialog(ctx: Context) -> bool:
@@ -522,13 +528,27 @@ def _item(
 
 @feature.action("cs.u", role=Role.RESIDENT)
 async def results(ctx: Context) -> Response:
-    """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered."""
+    """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered.
+
+    They go to those who answered, as at closing: someone asked who answered nothing
+    hears so (an old or forged button changes nothing); the counts are published in the
+    open data for everyone else.
+    """
     found = await _pressed(ctx, 2, answering=False)
     if isinstance(found, Response):
         return found
     kept = await ctx.repos.tallies.kept(found.consultation.id, found.moment)
     if found.consultation.status is not ConsultationStatus.CLOSED or kept is None:
         return _not_found()
+    if not await _answered(ctx, found.response):
+        return respond(
+            Reply(
+                key="consultations.results_not_answered",
+                params={"title": pick(found.consultation.title, ctx.lang)},
+                buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+            ),
+            end_dialog=_in_text_dialog(ctx),
+        )
     minimum = shown_results.threshold(ctx.profile)
     quotes = {
         number: await ctx.repos.responses.approved_texts(

@@ -19,6 +19,10 @@ its own and returns the timers to arm next, so running one twice changes nothing
 Everything sent goes through the outbox; results are counted and drawn before the closing
 transaction, which then keeps the counts (they stay when people are erased later) and queues
 them, with what the municipality will do with them, for everyone who answered.
+
+What still waits in the outbox follows the poll (:func:`bring_up_to_date`): a moved closing
+time is rewritten into the invitations and reminders not sent yet (and they expire with it);
+once the poll takes no answers (closed now, or closed), they are withdrawn, never sent.
 """
 
 from __future__ import annotations
@@ -61,6 +65,19 @@ EVALUATIONS_JOB = "evaluations:every"
 def job(consultation_id: int) -> str:
     """The timer job of one consultation."""
     return f"consultation:{consultation_id}"
+
+
+def invitations_batch(consultation_id: int, moment: int = 0) -> str:
+    """The outbox batch of a consultation's invitations (a poll's, or an evaluation's at
+    one of its moments)."""
+    if moment == 0:
+        return f"consultation:{consultation_id}"
+    return f"consultation:{consultation_id}:{moment}"
+
+
+def reminders_batch(consultation_id: int, moment: int = 0) -> str:
+    """The outbox batch of a consultation's reminders (at one moment of an evaluation)."""
+    return f"{invitations_batch(consultation_id, moment)}:reminder"
 
 
 @dataclass(frozen=True)
@@ -135,7 +152,7 @@ async def publish(env: Surroundings, consultation_id: int, now: datetime) -> int
         env,
         invited,
         _invitations(consultation, 0, env, until),
-        batch=f"consultation:{consultation_id}",
+        batch=invitations_batch(consultation_id),
         now=now,
         expires_at=until,
     )
@@ -164,6 +181,63 @@ async def _queue(
             ids, payload, kind="consultation", batch=batch, now=now, expires_at=expires_at
         )
     return queued
+
+
+# What waits in the outbox ----------------------------------------------------------------------
+
+
+async def bring_up_to_date(env: Surroundings, consultation_id: int, now: datetime) -> int:
+    """A consultation's closing time changed: its invitations and reminders still waiting in
+    the outbox say the closing time that holds now and expire with it, each in the language
+    its reader reads now; once it takes no answers (closed now, or closed), they are
+    withdrawn. Returns how many rows were changed or withdrawn.
+
+    Call it inside the transaction that made the change. A row a delivery worker already
+    took goes out as it is (its turn is a moment away).
+    """
+    repos = env.repos
+    consultation = await repos.consultations.get(consultation_id)
+    if consultation is None:
+        return 0
+    if not consultation.takes_answers(now):
+        waiting = []
+        for moment in consultation.moment_numbers():
+            waiting += [
+                invitations_batch(consultation_id, moment),
+                reminders_batch(consultation_id, moment),
+            ]
+        return await repos.outbox.withdraw(waiting)
+    if consultation.kind is not ConsultationKind.POLL:
+        # An evaluation's invitations say each person's own deadline, which stays.
+        return 0
+    until = consultation.closes_at
+    changed = await _rewrite(
+        env, invitations_batch(consultation_id), _invitations(consultation, 0, env, until), until
+    )
+    if until is not None:
+        changed += await _rewrite(
+            env, reminders_batch(consultation_id), _reminders(consultation, 0, env, until), until
+        )
+    return changed
+
+
+async def _rewrite(
+    env: Surroundings,
+    batch: str,
+    build: Callable[[str], list[Reply]],
+    expires_at: datetime | None,
+) -> int:
+    """The rows of ``batch`` still waiting, made again with ``build(lang)`` in the language
+    each reader reads; all of them (those partly sent too) expire at ``expires_at``."""
+    outbox = env.repos.outbox
+    changed = 0
+    for lang in await outbox.languages_waiting(batch, env.default_language):
+        payload = [reply.model_dump(mode="json") for reply in build(lang)]
+        changed += await outbox.rewrite(
+            batch, payload, expires_at=expires_at, reading=(lang, env.default_language)
+        )
+    await outbox.expire_with(batch, expires_at)
+    return changed
 
 
 # The job of one consultation ---------------------------------------------------------------
@@ -267,7 +341,7 @@ async def _remind_poll(env: Surroundings, consultation: Consultation, now: datet
             env,
             people,
             _reminders(consultation, 0, env, until),
-            batch=f"consultation:{consultation.id}:reminder",
+            batch=reminders_batch(consultation.id),
             now=now,
             expires_at=until,
         )
@@ -363,6 +437,8 @@ async def close(env: Surroundings, consultation_id: int, now: datetime) -> int |
     async with repos.db.transaction():
         if not await repos.consultations.close(consultation_id, now):
             return None
+        # Invitations and reminders held back until now ask for answers no longer taken.
+        await bring_up_to_date(env, consultation_id, now)
         # Read again: what the municipality will do with the answers may have been changed
         # while the charts were drawn (it can be, until the closing time), and that is what
         # residents get. What they answered could not change after the closing time.
@@ -527,7 +603,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                     env,
                     asked,
                     _invitations(consultation, number, env, until),
-                    batch=f"consultation:{consultation.id}:{number}",
+                    batch=invitations_batch(consultation.id, number),
                     now=now,
                     expires_at=deadline,
                 )
@@ -565,7 +641,7 @@ async def _remind_evaluation(env: Surroundings, consultation: Consultation, now:
                     env,
                     ids,
                     _reminders(consultation, moment, env, until),
-                    batch=f"consultation:{consultation.id}:{moment}:reminder",
+                    batch=reminders_batch(consultation.id, moment),
                     now=now,
                     expires_at=deadline,
                 )

@@ -5,7 +5,8 @@
         │                 left out), and a chart of all questions
         ├─ ⏹️ Nu sluiten ──► confirm ──► closes now; results go to everyone who answered
         ├─ ✏️ Wat we ermee doen ──► text ──► saved (sent with the results)
-        ├─ 🕑 Sluittijd ──► moment ──► moved
+        ├─ 🕑 Sluittijd ──► moment ──► moved (invitations and reminders not sent yet say
+        │                                     the new time)
         ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
         ├─ ❌ Annuleren (scheduled) ──► never opens
         └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
@@ -24,7 +25,13 @@ from datetime import UTC, datetime, timedelta
 from handlers import when
 from handlers.answers import digits, parse_id, read_text
 from handlers.consultations import results as shown_results
-from handlers.consultations.jobs import EVALUATIONS_JOB, job, next_moment
+from handlers.consultations.jobs import (
+    EVALUATIONS_JOB,
+    Surroundings,
+    bring_up_to_date,
+    job,
+    next_moment,
+)
 from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Feature
@@ -284,6 +291,8 @@ async def close_now(ctx: Context) -> Response:
     if consultation is None or not consultation.takes_answers(ctx.now):
         return _gone()
     await ctx.repos.consultations.move_close(consultation.id, ctx.now, ctx.now)
+    # Nobody is asked any more: invitations and reminders still waiting are not sent.
+    await bring_up_to_date(Surroundings.of(ctx), consultation.id, ctx.now)
     await ctx.repos.audit.record(
         "consultation.close",
         now=ctx.now,
@@ -528,6 +537,8 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
         )
     closes_at = moment.astimezone(UTC)
     await ctx.repos.consultations.move_close(consultation.id, closes_at, ctx.now)
+    # Invitations and reminders still waiting in the outbox say the new time.
+    await bring_up_to_date(Surroundings.of(ctx), consultation.id, ctx.now)
     await ctx.repos.audit.record(
         "consultation.edit",
         now=ctx.now,

@@ -1,0 +1,185 @@
+"""A poll's closing time changes while its invitations still wait in the outbox (a large
+round is sent at Telegram's pace, a chat was told to wait, the bot was down): what residents
+get from delivery says the time that holds then, or nothing once the poll closed. And the
+results button, for whoever holds one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from handlers.consultations.shown import shown_time
+from handlers.contract import Reply
+from storage.consultations.model import ConsultationStatus
+from tests.bot.delivery_support import FakeAdapter, Sent
+from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of
+from tests.markup import assert_user_text_literal, parse_html
+from tests.people import civil_servant
+from tests.people import person as resident
+from tests.support import Chat
+from tests.waiting import until
+
+#: A title with markup, an ampersand, emoji and right-to-left text: it stays text.
+TITLE = '<b>Speel & "plek"</b> 🛝 שלום'
+
+
+async def _deliver(app: App, clock: Clock) -> FakeAdapter:
+    """Run delivery as the bot runs it until nothing is pending; what the adapter got
+    (as the HTML the platform is sent)."""
+
+    def render(reply: Reply, lang: str) -> str:
+        return app.catalog.render(lang, reply, markup=True)
+
+    adapter = FakeAdapter(render=render)
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    return adapter
+
+
+def _texts(sent: list[Sent]) -> list[str]:
+    return [parse_html(text).text for message in sent for text in message.texts]
+
+
+def _typed(app: App, moment: datetime) -> str:
+    """A moment as staff type it."""
+    return moment.astimezone(app.router.timezone).strftime("%d-%m-%Y %H:%M")
+
+
+async def _published(app: App) -> tuple[Chat, int, datetime]:
+    ria = await civil_servant(app)
+    await compose_poll(ria, title=TITLE)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    opened = await app.repos.consultations.get(poll)
+    assert opened is not None and opened.closes_at is not None
+    return ria, poll, opened.closes_at
+
+
+async def _move(app: App, ria: Chat, poll: int, to: datetime) -> datetime:
+    await ria.press_payload(f"cs.mv:{poll}")
+    await ria.send(_typed(app, to))
+    assert ria.keys == ["consultations.moved"], ria.keys
+    moved = await app.repos.consultations.get(poll)
+    assert moved is not None and moved.closes_at is not None
+    return moved.closes_at
+
+
+async def test_invitations_still_waiting_say_the_moved_closing_time_in_each_language(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    tom = await resident(app, "tom", language="English")
+    ria, poll, old = await _published(app)
+    assert len(await outbox_of(app, anna)) == len(await outbox_of(app, tom)) == 1
+    # Not in the past, not within the hour: refused, and nothing waiting changes.
+    await ria.press_payload(f"cs.mv:{poll}")
+    await ria.send(_typed(app, clock.now - timedelta(days=1)))
+    assert ria.keys[0] == "consultations.when_too_soon"
+    await ria.press("Stoppen")
+    new = await _move(app, ria, poll, old + timedelta(days=13, hours=2))
+
+    adapter = await _deliver(app, clock)
+    for chat, lang in ((anna, "nl"), (tom, "en")):
+        [invitation] = adapter.to(chat.user_id)
+        assert invitation.keys == ["consultations.invitation", "consultations.question"]
+        [text, _] = _texts([invitation])
+        assert shown_time(new, app.router.timezone, lang) in text, text
+        assert shown_time(old, app.router.timezone, lang) not in text
+        assert_user_text_literal(invitation.texts[0], [TITLE])
+        assert len(invitation.texts[0].encode("utf-16-le")) // 2 <= 4096
+
+
+async def test_an_invitation_held_past_the_old_closing_time_goes_out_when_it_was_moved_later(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria, poll, old = await _published(app)
+    new = await _move(app, ria, poll, old + timedelta(days=7))
+    # Her chat was told to wait (or the bot was down) until after the old closing time.
+    clock.now = old + timedelta(hours=1)
+    adapter = await _deliver(app, clock)
+    [invitation] = adapter.to("anna")
+    assert shown_time(new, app.router.timezone, "nl") in _texts([invitation])[0]
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    assert anna.keys == ["consultations.question_scale"]
+
+
+async def test_a_reminder_still_waiting_says_the_moved_closing_time(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria, poll, old = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")  # begun, not finished
+    await _deliver(app, clock)  # her invitation went out before
+    clock.now = old - timedelta(hours=23)
+    await Jobs.of(app).consultation(poll)
+    [*_, reminder] = await outbox_of(app, anna)
+    assert (reminder.status, reminder.payload[0]["key"]) == ("pending", "consultations.reminder")
+    new = await _move(app, ria, poll, old + timedelta(days=2))
+    adapter = await _deliver(app, clock)
+    [sent] = adapter.to("anna")
+    assert sent.keys == ["consultations.reminder"]
+    [text] = _texts([sent])
+    assert shown_time(new, app.router.timezone, "nl") in text
+    assert shown_time(old, app.router.timezone, "nl") not in text
+
+
+async def test_closing_now_withdraws_the_invitations_still_waiting(app: App, clock: Clock) -> None:
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    ria, poll, _ = await _published(app)
+    await bob.press_payload(f"cs.a:{poll}:0:1:2")  # from /peilingen, before his invitation
+    await ria.press_payload(f"cs.endok:{poll}")
+    assert ria.keys == ["consultations.closing"]
+    # Delivery runs before the closing job does: nothing asks for answers no longer taken.
+    adapter = await _deliver(app, clock)
+    assert adapter.to("anna") == [] and adapter.to("bob") == []
+    [row] = await outbox_of(app, anna)
+    assert (row.status, row.last_error) == ("cancelled", "withdrawn")
+    await Jobs.of(app).consultation(poll)
+    closed = await app.repos.consultations.get(poll)
+    assert closed is not None and closed.status is ConsultationStatus.CLOSED
+    adapter = await _deliver(app, clock)
+    assert [s.keys[0] for s in adapter.to("bob")] == ["consultations.results"]
+    assert adapter.to("anna") == []
+
+
+async def test_the_results_are_for_those_who_answered_whatever_button_is_pressed(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")  # asked, answers
+    bob = await resident(app, "bob")  # asked, never answers
+    _, poll, old = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    carl = await resident(app, "carl")  # joined after it opened: never asked
+    clock.now = old
+    await Jobs.of(app).consultation(poll)
+
+    await anna.press_payload(f"cs.u:{poll}:0")
+    assert anna.keys == ["consultations.results"]
+    # Bob's old invitation offers no results; the button forged anyway tells him why.
+    await bob.press_payload(f"cs.a:{poll}:0:1:1")
+    assert bob.keys == ["consultations.closed"]
+    assert not any(payload.startswith("cs.u") for _, payload in bob.buttons())
+    await bob.press_payload(f"cs.u:{poll}:0")
+    assert bob.keys == ["consultations.results_not_answered"]
+    assert "Schommel" not in bob.text and "Meegedaan" not in bob.text
+    await bob.send("/peilingen")
+    assert f"cs.u:{poll}:0" not in [payload for _, payload in bob.buttons()]
+    await carl.press_payload(f"cs.u:{poll}:0")
+    assert carl.keys == ["consultations.not_found"]
+    for forged in (f"cs.u:{poll}:1", f"cs.u:{poll}", "cs.u:x:0", f"cs.u:{poll}:0:0"):
+        await bob.press_payload(forged)
+        assert bob.keys[0] in ("consultations.not_found", "general.stale_button"), forged
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultation_answers") == 1
