@@ -482,6 +482,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
         now=ctx.now,
         postcodes=_postcodes(data),
         tie_rule=TieRule(data.get("tie", TieRule.COST.value)),
+        author_user_id=ctx.user.id,
     )
     await ctx.repos.audit.record(
         "budget.create",

@@ -183,14 +183,10 @@ def _result(
 
 
 async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now: datetime) -> None:
-    """Tell whoever set the round up (the audit log knows; the round names nobody) that it
-    closed, with the way to its result, while they still run rounds; otherwise the
-    connectors now (see :meth:`storage.users.Users.in_charge`)."""
-    made = [
-        e for e in await repos.audit.about(f"budget:{closed.id}") if e.action == "budget.create"
-    ]
-    organiser = made[0].actor_user_id if made else None
-    staff = await repos.users.in_charge(organiser, Role.CONNECTOR)
+    """Tell whoever set the round up that it closed, with the way to its result, while
+    they still run rounds; otherwise the connectors now (see
+    :meth:`storage.users.Users.in_charge`)."""
+    staff = await repos.users.in_charge(closed.author_user_id, Role.CONNECTOR)
     if not staff:
         return
     reply = Reply(
