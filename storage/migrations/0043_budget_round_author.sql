@@ -60,3 +60,10 @@ ALTER TABLE budget_rounds_new RENAME TO budget_rounds;
 CREATE INDEX budget_rounds_status ON budget_rounds (status);
 CREATE INDEX budget_rounds_author ON budget_rounds (author_user_id)
     WHERE author_user_id IS NOT NULL;
+
+-- A round cancelled before it opened no longer goes ahead: the published folder (which
+-- listed it as scheduled) is redone soon, as for a cancelled meeting.
+CREATE TRIGGER open_data_budget_round_cancelled AFTER UPDATE OF status ON budget_rounds
+WHEN new.status = 'cancelled' AND old.status IS NOT 'cancelled' BEGIN
+    UPDATE open_data_state SET changes = changes + 1 WHERE id = 1;
+END;

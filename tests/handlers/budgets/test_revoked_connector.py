@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.admin.cli import revoke
+from bot.admin.cli import grant, revoke
 from bot.app import App
 from bot.settings import Settings
 from storage.budgets.rounds import Round, RoundStatus
@@ -85,6 +85,8 @@ async def test_revoking_a_connector_cancels_her_scheduled_round_and_nobody_is_as
     his = await schedule_round(sam, "Zomerronde")
     assert await staff_list(sam) == {"Velsen kiest 2027": "gepland", "Zomerronde": "gepland"}
 
+    published = await app.repos.open_data.changes()
+    await app.repos.open_data.mark_published(published)
     said = await revoke(app.settings, "telegram", "4242", "vertrokken")
     assert said == (
         "telegram 4242 is now inwoner (was verbinder);"
@@ -92,6 +94,8 @@ async def test_revoking_a_connector_cancels_her_scheduled_round_and_nobody_is_as
     )
     assert await status(app, hers) is RoundStatus.CANCELLED
     assert await status(app, his) is RoundStatus.SCHEDULED
+    # The open data, which listed it as scheduled, is redone soon.
+    assert await app.repos.open_data.stale()
     ria_id, sam_id = (await row(app, ria)).id, (await row(app, sam)).id
     entry = (await app.repos.audit.about_user(ria_id))[-1]
     assert (entry.action, entry.detail["budget_rounds_cancelled"]) == ("role.revoke", [hers.id])
@@ -253,3 +257,28 @@ async def test_a_connector_erased_while_she_holds_the_role_leaves_her_round_to_o
     # The round is the municipality's, set up while she could: it opens, unsigned.
     await run_job(app, f"budget:{hers.id}", hers.opens_at)
     assert await status(app, hers) is RoundStatus.OPEN
+
+
+async def test_a_lesser_role_granted_cancels_the_rounds_but_an_admin_made_connector_keeps_them(
+    clocked: App,
+) -> None:
+    app = clocked
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CONNECTOR)
+    vera = await with_role(app, await person(app, "5151", platform="telegram"), Role.ADMIN)
+    hers = await schedule_round(ria, "Velsen kiest 2027")
+    theirs = await schedule_round(vera, "Zomerronde")
+
+    said = await grant(app.settings, "telegram", "5151", "verbinder", None)
+    assert said == "telegram 5151 is now verbinder (was admin)"
+    said = await grant(app.settings, "telegram", "4242", "ambtenaar", "andere taak")
+    assert said == (
+        "telegram 4242 is now ambtenaar (was verbinder);"
+        f" 1 scheduled budget round cancelled (#{hers.id})"
+    )
+    assert await status(app, hers) is RoundStatus.CANCELLED
+    assert await status(app, theirs) is RoundStatus.SCHEDULED
+    # Vera, a connector now, is the one told.
+    [told] = await outbox(app, "budget_cancelled")
+    assert told.user_id == (await row(app, vera)).id
+    await run_job(app, f"budget:{theirs.id}", theirs.opens_at)
+    assert await status(app, theirs) is RoundStatus.OPEN
