@@ -117,6 +117,10 @@ async def test_revoking_a_connector_cancels_her_scheduled_round_and_nobody_is_as
     await sam.press_payload(f"bs.show:{hers.id}")
     assert sam.keys == ["budgets.round_cancelled"]
     assert "Speeltuin" in sam.text and "stemmen:" not in sam.text
+    # No experiment can be made of a project of a round that never opened.
+    [first, _] = await app.repos.budgets.projects(hers.id)
+    await sam.press_payload(f"bs.exp:{first.id}")
+    assert sam.keys == ["budgets.not_a_winner"]
 
     # Ria's old buttons and commands do nothing for her now.
     for payload in (f"bs.show:{hers.id}", "bs.new", "bs"):
