@@ -29,9 +29,11 @@ from bot.app import App, settle_memory
 from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
+from handlers.budgets.schedule import cancelled_rounds
 from handlers.profile import ProfileError
 from storage import Database, DatabaseError, Repositories, Role, StorageUnavailable, User
 from storage.audit import CLI
+from storage.budgets.rounds import RUNNER_ROLE
 from storage.clock import utcnow
 from storage.invites import INVITABLE
 from storage.news.broadcasts import AUTHOR_ROLE
@@ -399,7 +401,9 @@ async def change_role(
 
     A civil servant who may no longer write "Wist je dat" messages has their drafts and
     scheduled ones cancelled, and their draft and scheduled polls too: the municipality
-    would otherwise still speak, and ask residents, in their name.
+    would otherwise still speak, and ask residents, in their name. A connector who may no
+    longer run budget rounds has the rounds they scheduled cancelled before they open (the
+    connectors now are told); a round already open runs on, as residents are voting in it.
     """
     now = utcnow()
     await repos.users.set_role(person.id, role)
@@ -410,10 +414,17 @@ async def change_role(
     if person.role.allows(AUTHOR_ROLE) and not role.allows(AUTHOR_ROLE):
         cancelled = await repos.broadcasts.withdraw(person.id)
         polls = await repos.consultations.withdraw(person.id, now)
+    rounds: list[int] = []
+    if person.role.allows(RUNNER_ROLE) and not role.allows(RUNNER_ROLE):
+        stopped = await repos.budgets.cancel_scheduled_by(person.id, now)
+        await cancelled_rounds(repos, stopped, now, role=role.value)
+        rounds = [r.id for r in stopped]
     if cancelled:
         detail["broadcasts_cancelled"] = cancelled
     if polls:
         detail["polls_cancelled"] = polls
+    if rounds:
+        detail["budget_rounds_cancelled"] = rounds
     await repos.audit.record(
         action, now=now, actor=CLI, subject_user_id=person.id, detail=detail, reason=reason
     )
@@ -421,6 +432,7 @@ async def change_role(
     for count, what, ids in (
         (len(cancelled), "broadcast", cancelled),
         (len(polls), "poll", polls),
+        (len(rounds), "budget round", rounds),
     ):
         if count:
             shown = ", ".join(f"#{number}" for number in ids)
@@ -449,8 +461,8 @@ async def grant(
 
 
 async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:
-    """Make a staff member a resident again (their scheduled broadcasts and polls are
-    cancelled)."""
+    """Make a staff member a resident again (their scheduled broadcasts, polls and budget
+    rounds are cancelled)."""
     platform_user_id = _checked_user(platform, user)
     repos = await open_repositories(settings)
     try:

@@ -314,7 +314,12 @@ BUDGET_ROUNDS = Resource(
         ),
         _f("opens_at", "datetime", f"When voting opened. {_UTC}"),
         _f("closes_at", "datetime", f"When voting closed. {_UTC}"),
-        _f("status", "string", "scheduled, open or closed."),
+        _f(
+            "status",
+            "string",
+            "scheduled, open, closed or cancelled (it never opened: the connector who set it"
+            " up lost the role first).",
+        ),
         _f(
             "postcodes",
             "string",

@@ -8,7 +8,8 @@
         ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler)
 
     /rondes ──► a round: votes per project so far (counts only, never who; closed with
-        fewer voters than the threshold: a note that residents do not see the counts)
+        fewer voters than the threshold: a note that residents do not see the counts;
+        cancelled because its author lost the role before it opened: what was planned)
         ──► closed: "Maak experiment" for a winner ──► its name ──► experiment
 
 A project's title may name an approved idea (``#12``) or proposal (``v3``): the project
@@ -482,6 +483,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
         now=ctx.now,
         postcodes=_postcodes(data),
         tie_rule=TieRule(data.get("tie", TieRule.COST.value)),
+        author_user_id=ctx.user.id,
     )
     await ctx.repos.audit.record(
         "budget.create",
@@ -551,6 +553,25 @@ async def show(ctx: Context) -> Response:
 async def round_card(ctx: Context, found: Round) -> Reply:
     """A round as staff see it: totals per project, never who voted for what."""
     projects = await ctx.repos.budgets.projects(found.id)
+    if found.status is RoundStatus.CANCELLED:
+        # It never opened: no counts, only what was planned (to set it up again from).
+        return Reply(
+            key="budgets.round_cancelled",
+            params={
+                "name": found.name,
+                "total": _euro(ctx, found.total_cents),
+                "opens": _shown(ctx, found.opens_at),
+                "closes": _shown(ctx, found.closes_at),
+            },
+            parts=[
+                Reply(
+                    key="budgets.line",
+                    params={"title": p.title, "cost": _euro(ctx, p.cost_cents)},
+                )
+                for p in projects
+            ],
+            buttons=[[Button(label="budgets.btn_rounds", payload="bs")]],
+        )
     counts, confirmed, started = await ctx.repos.budgets.live_counts(found.id)
     closed = found.status is RoundStatus.CLOSED
     lines = []

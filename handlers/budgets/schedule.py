@@ -8,10 +8,21 @@ member who set the round up. A round nobody voted in says so plainly (no project
 money spent) instead of a result of zeros; one too few voted in names its winners without
 votes (:mod:`handlers.budgets.disclosure`). Each run ends by returning the round's next
 moment, if any.
+
+    scheduled ──opens_at──► open ──closes_at - 2 days──► reminder ──closes_at──► closed
+        │
+        └── its author no longer a connector (``samenspel revoke`` cancels it at once; a
+            role changed some other way is caught here, at its opening): cancelled, never
+            opened, nobody asked; the connectors now hear it will not go ahead
+
+A round already open runs on when its author loses the role: residents are voting in it,
+and its notices go to the connectors of now (:meth:`storage.users.Users.in_charge`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +35,8 @@ from storage import Repositories
 from storage.budgets.rounds import REMIND_BEFORE, Project, Round, RoundStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.users import Role
+
+log = logging.getLogger(__name__)
 
 
 async def advance(
@@ -40,7 +53,18 @@ async def advance(
         if found is None:
             return None
         if found.status is RoundStatus.SCHEDULED:
-            await repos.budgets.open_due(round_id, now)
+            role = await repos.budgets.refuse(round_id, now)
+            if role is not None:
+                # Its author may no longer run rounds (the role was taken away some way
+                # other than ``samenspel revoke``, which cancels it at once): it never opens.
+                log.warning(
+                    "budget round %d cancelled: its author's role is now %s", round_id, role
+                )
+                cancelled = await repos.budgets.get(round_id)
+                assert cancelled is not None
+                await cancelled_rounds(repos, [cancelled], now, role=role)
+            else:
+                await repos.budgets.open_due(round_id, now)
         found = await repos.budgets.get(round_id)
         assert found is not None
         if (
@@ -55,6 +79,37 @@ async def advance(
         assert found is not None
         at = found.next_moment()
         return Timer(job=f"budget:{round_id}", at=at) if at is not None else None
+
+
+async def cancelled_rounds(
+    repos: Repositories, rounds: Sequence[Round], now: datetime, *, role: str
+) -> None:
+    """Record rounds that will not go ahead because their author lost the connector role
+    (now ``role``), and tell the connectors now, who may set such a round up again; with no
+    connector, the admins. Residents never saw a scheduled round, so nobody else hears.
+    Call it inside the transaction that cancelled them."""
+    if not rounds:
+        return
+    for cancelled in rounds:
+        await repos.audit.record(
+            "budget.cancel",
+            now=now,
+            subject=f"budget:{cancelled.id}",
+            subject_user_id=cancelled.author_user_id,
+            detail={"why": "author_role", "role": role},
+        )
+    staff = await repos.users.in_charge(None, Role.CONNECTOR)
+    if not staff:
+        return
+    for cancelled in rounds:
+        reply = Reply(
+            key="budgets.cancelled_staff",
+            params={"name": cancelled.name},
+            buttons=[[Button(label="budgets.btn_rounds", payload="bs")]],
+        )
+        await repos.outbox.fan_out(
+            staff, [reply.model_dump(mode="json")], kind="budget_cancelled", now=now
+        )
 
 
 async def _remind(
@@ -183,14 +238,10 @@ def _result(
 
 
 async def _tell_organiser(repos: Repositories, closed: Round, winners: int, now: datetime) -> None:
-    """Tell whoever set the round up (the audit log knows; the round names nobody) that it
-    closed, with the way to its result, while they still run rounds; otherwise the
-    connectors now (see :meth:`storage.users.Users.in_charge`)."""
-    made = [
-        e for e in await repos.audit.about(f"budget:{closed.id}") if e.action == "budget.create"
-    ]
-    organiser = made[0].actor_user_id if made else None
-    staff = await repos.users.in_charge(organiser, Role.CONNECTOR)
+    """Tell whoever set the round up that it closed, with the way to its result, while
+    they still run rounds; otherwise the connectors now (see
+    :meth:`storage.users.Users.in_charge`)."""
+    staff = await repos.users.in_charge(closed.author_user_id, Role.CONNECTOR)
     if not staff:
         return
     reply = Reply(

@@ -67,8 +67,10 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
     if found is None:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
     if found.status is not RoundStatus.OPEN or found.closes_at <= ctx.now:
-        scheduled = found.status is RoundStatus.SCHEDULED
-        key = "budgets.not_open_yet" if scheduled else "budgets.closed"
+        key = {
+            RoundStatus.SCHEDULED: "budgets.not_open_yet",
+            RoundStatus.CANCELLED: "budgets.cancelled",
+        }.get(found.status, "budgets.closed")
         return respond(Reply(key=key, params={"name": found.name}, buttons=_back()))
     if found.hood_only and not ctx.user.neighbourhood:
         return respond(

@@ -94,6 +94,8 @@ class Readable:
             return field, self.word(f"privacy.file.{'yes' if value else 'no'}")
         if field == "status" and section in _STATUSES:
             return field, self.word(f"{_STATUSES[section]}.{value}", str(value))
+        if field == "status" and section == "budget_rounds":
+            return field, self.word(f"budgets.status_{value}", str(value))
         if field == "role":
             return field, self.word(f"roles.names.{value}", str(value))
         if field == "language":

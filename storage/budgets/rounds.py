@@ -1,10 +1,12 @@
 """Budget rounds, their projects and the residents' ballots.
 
 A round is stored with its projects in one transaction when staff open it (``scheduled``
-until its opening moment, then ``open``), and ``closed`` by the tally. A voter's ballot is
-written at every tap: ``budget_choices`` holds what they chose so far, ``budget_votes`` what
-they last confirmed; only confirmed votes count. Nothing here returns who chose what to
-anyone but that voter: staff read counts only.
+until its opening moment, then ``open``), and ``closed`` by the tally. A scheduled round
+whose author no longer runs rounds (the connector role was taken away) is ``cancelled``
+instead of opened: nobody votes in it. An open round runs on, whoever set it up: residents
+are voting in it. A voter's ballot is written at every tap: ``budget_choices`` holds what
+they chose so far, ``budget_votes`` what they last confirmed; only confirmed votes count.
+Nothing here returns who chose what to anyone but that voter: staff read counts only.
 """
 
 from __future__ import annotations
@@ -21,15 +23,28 @@ from storage.budgets.tally import Candidate, TieRule, choose_winners
 from storage.clock import iso, parse
 from storage.community.moderation import NOT_BANNED
 from storage.db import Database
+from storage.users import Role
 
 #: Unfinished ballots are reminded this long before the round closes.
 REMIND_BEFORE = timedelta(days=2)
+#: Who may set rounds up, and so whose scheduled rounds may open.
+RUNNER_ROLE = Role.CONNECTOR
+#: The roles that may, as an SQL list.
+RUNNER_ROLES = "(" + ", ".join(f"'{r.value}'" for r in Role if r.allows(RUNNER_ROLE)) + ")"
+#: A round's author may (still) run rounds, or is unknown (erased, or a round made before
+#: rounds named their author): only a known author without the role stops a round.
+_AUTHORISED = (
+    "(budget_rounds.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
+    f" WHERE a.id = budget_rounds.author_user_id AND a.role IN {RUNNER_ROLES}))"
+)
 
 
 class RoundStatus(StrEnum):
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
+    #: Scheduled, and never opened: its author lost the role first.
+    CANCELLED = "cancelled"
 
 
 class PostcodeRange(BaseModel):
@@ -100,6 +115,9 @@ class Round(BaseModel):
     closed_at: datetime | None
     voters: int | None
     spent_cents: int | None
+    #: The connector who set it up (None once erased, or for rounds from before).
+    author_user_id: int | None = None
+    cancelled_at: datetime | None = None
 
     def next_moment(self) -> datetime | None:
         """When the scheduler should look at this round again (None once closed)."""
@@ -148,6 +166,8 @@ def _round(row: aiosqlite.Row) -> Round:
         closed_at=parse(row["closed_at"]),
         voters=row["voters"],
         spent_cents=row["spent_cents"],
+        author_user_id=row["author_user_id"],
+        cancelled_at=parse(row["cancelled_at"]),
     )
 
 
@@ -209,6 +229,7 @@ class BudgetRounds:
         now: datetime,
         postcodes: list[PostcodeRange] | None = None,
         tie_rule: TieRule = TieRule.COST,
+        author_user_id: int | None = None,
     ) -> int:
         """Store a round with its projects, open at once when its opening moment is past.
 
@@ -226,8 +247,8 @@ class BudgetRounds:
         async with self.db.transaction():
             round_id = await self.db.execute(
                 "INSERT INTO budget_rounds (name, total_cents, hood_budgets, opens_at,"
-                " closes_at, hood_only, postcodes, tie_rule, status, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " closes_at, hood_only, postcodes, tie_rule, status, created_at,"
+                " author_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     name,
                     total_cents,
@@ -243,6 +264,7 @@ class BudgetRounds:
                     tie_rule.value,
                     status.value,
                     iso(now),
+                    author_user_id,
                 ),
             )
             for project in projects:
@@ -293,13 +315,41 @@ class BudgetRounds:
         return [_round(row) for row in rows]
 
     async def open_due(self, round_id: int, now: datetime) -> bool:
-        """Open a scheduled round whose moment has come; False otherwise."""
+        """Open a scheduled round whose moment has come and whose author may still run
+        rounds; False otherwise."""
         changed = await self.db.execute_rowcount(
             "UPDATE budget_rounds SET status = 'open'"
-            " WHERE id = ? AND status = 'scheduled' AND opens_at <= ?",
+            f" WHERE id = ? AND status = 'scheduled' AND opens_at <= ? AND {_AUTHORISED}",
             (round_id, iso(now)),
         )
         return changed == 1
+
+    async def refuse(self, round_id: int, now: datetime) -> str | None:
+        """Cancel a scheduled round that is due to open but whose author may no longer run
+        rounds (their role changed after they scheduled it); returns that author's role
+        now, or None when the round was not cancelled."""
+        row = await self.db.fetchone(
+            "UPDATE budget_rounds SET status = 'cancelled', cancelled_at = ?"
+            f" WHERE id = ? AND status = 'scheduled' AND opens_at <= ? AND NOT {_AUTHORISED}"
+            " RETURNING author_user_id",
+            (iso(now), round_id, iso(now)),
+        )
+        if row is None:
+            return None
+        role = await self.db.fetchval(
+            "SELECT role FROM users WHERE id = ?", (row["author_user_id"],)
+        )
+        return str(role)
+
+    async def cancel_scheduled_by(self, author_user_id: int, now: datetime) -> list[Round]:
+        """Cancel every round an author scheduled that has not opened yet (their role was
+        taken away); returns the rounds cancelled. Open and closed rounds stay as they are."""
+        rows = await self.db.fetchall(
+            "UPDATE budget_rounds SET status = 'cancelled', cancelled_at = ?"
+            " WHERE author_user_id = ? AND status = 'scheduled' RETURNING *",
+            (iso(now), author_user_id),
+        )
+        return sorted((_round(row) for row in rows), key=lambda r: r.id)
 
     async def pending(self) -> list[tuple[int, datetime]]:
         """(id, next moment) of every round not closed, for re-arming the scheduler."""

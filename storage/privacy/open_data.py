@@ -9,7 +9,8 @@ Triggers (migration ``open_data_refresh``) count every time content leaves publi
 idea hidden, removed, withdrawn or deleted, a status reason emptied, any erasure) in the same
 transaction; the export records the count it published (:meth:`OpenData.mark_published`).
 A meeting moved or cancelled whose invitation is public news counts too (the site shows its
-time and whether it goes ahead): its storage counts it in the same transaction.
+time and whether it goes ahead): its storage counts it in the same transaction. So does a
+budget round cancelled before it opened (a trigger of migration ``budget_round_author``).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from storage.budgets.rounds import SHOWN_TITLE
+from storage.budgets.rounds import RUNNER_ROLES, SHOWN_TITLE
 from storage.clock import iso
 from storage.community.moderation import Sanctions
 from storage.db import Database
@@ -695,7 +695,26 @@ TABLES: tuple[Table, ...] = (
     ),
     # Budget rounds ("Velsen kiest"): rounds and projects are public; a ballot is personal
     # and goes with the person (a closed round keeps its totals in budget_projects.votes).
-    Table("budget_rounds", Kind.OPERATIONAL, "budget rounds and their totals, no link to voters"),
+    # A round is the municipality's: it stays when the connector who set it up is erased,
+    # without their name.
+    Table(
+        "budget_rounds",
+        Kind.CONTENT,
+        "budget rounds you set up as a community connector: name, budget, dates and status",
+        export="SELECT id, name, total_cents, hood_budgets, opens_at, closes_at, hood_only,"
+        " postcodes, tie_rule, tie_seed, status, created_at, reminded_at, cancelled_at,"
+        " closed_at, voters, spent_cents FROM budget_rounds WHERE author_user_id = :user_id"
+        " ORDER BY id",
+        json_columns=("hood_budgets", "postcodes"),
+        erase=(
+            # One that lost the role before being erased: their scheduled round would open
+            # once its author is no longer known (as one from before authors were kept).
+            "UPDATE budget_rounds SET status = 'cancelled', cancelled_at = :now"
+            " WHERE author_user_id = :user_id AND status = 'scheduled'"
+            f" AND (SELECT role FROM users WHERE id = :user_id) NOT IN {RUNNER_ROLES}",
+            "UPDATE budget_rounds SET author_user_id = NULL WHERE author_user_id = :user_id",
+        ),
+    ),
     Table("budget_projects", Kind.OPERATIONAL, "the projects on budget rounds' ballots"),
     Table(
         "budget_ballots",

@@ -376,6 +376,7 @@ NOT_EXPORTED = {
         "code_hash": "a hash of the code: a secret, not about you",
         "redeemed_by": "you, or the person who used your invitation (made_by_you says which)",
     },
+    "budget_rounds": {"author_user_id": OWN},
     "budget_ballots": {"user_id": OWN, "round_id": "shown as the round's name"},
     "budget_choices": {"user_id": OWN, "project_id": "shown as the project's title and cost"},
     "budget_votes": {"user_id": OWN, "project_id": "shown as the project's title and cost"},
