@@ -287,7 +287,8 @@ async def _tell(ctx: Context, question: Question, action: str, key: str, text: s
         if text is not None:
             params["text"] = text
             buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
-        return [Reply(key=key, params=params, buttons=buttons)]
+        # The connector's words as they were written, with the note that says so.
+        return [Reply(key=key, params=params, buttons=buttons, original=text is not None)]
 
     counts = await announce(
         ctx,

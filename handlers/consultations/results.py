@@ -269,6 +269,10 @@ def for_respondents(
     follow_up = pick(consultation.follow_up, lang)
     if follow_up:
         lines.append(Reply(key="consultations.follow_up", params={"text": follow_up}))
+    # Staff's words (title, questions, answers, what will be done) in another language
+    # than the reader's: as they were written, with the note that says so.
+    written = [consultation.title, consultation.follow_up]
+    written += [asked.text for asked in consultation.questions]
     replies = [
         Reply(
             key="consultations.results",
@@ -278,6 +282,7 @@ def for_respondents(
                 "count": results.respondents,
             },
             parts=lines,
+            original=any(texts and lang not in texts for texts in written),
         )
     ]
     for number, media_id in sorted(charts.items()):

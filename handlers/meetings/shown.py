@@ -41,9 +41,11 @@ def card(
     key: str = "meetings.card",
     buttons: list[list[Button]] | None = None,
 ) -> Reply:
-    """A meeting as residents see it, with its places."""
+    """A meeting as residents see it, with its places; its title and description as staff
+    wrote them (with the note that says so, for a reader in another language)."""
     return Reply(
         key=key,
+        original=True,
         params={
             "title": meeting.title,
             "when": when(meeting, zone),

@@ -20,8 +20,9 @@ from handlers.catalog import Catalog, placeholders
 from handlers.contract import Reply
 from handlers.locales import own_name
 from handlers.profile import DEFAULT_PROFILE
-from tests.consultations import button, compose_poll, outbox_of, seen
-from tests.people import civil_servant, row
+from tests.consultations import Jobs, button, compose_poll, last_consultation, outbox_of, seen
+from tests.meetings import DESCRIPTION, evening, organise
+from tests.people import civil_servant, connector, for_user, row, subscribe
 from tests.support import Chat, Seen
 
 CATALOG = Catalog.load()
@@ -148,6 +149,58 @@ async def test_staff_words_come_with_a_note_that_they_are_the_dutch_original(
     await bob.onboard()
     await bob.press_payload("idea.open:1")
     assert CATALOG.text("nl", "languages.dutch_original", {}, markup=False) not in bob.text
+
+
+async def test_the_connectors_answer_a_meeting_and_poll_results_come_with_the_note_too(
+    app: App,
+) -> None:
+    """Staff write in Dutch: every message that carries their words says so to a reader
+    in another language, and nothing says so to a Dutch reader."""
+    ed, bob = await onboard_in(app, "ed", "en"), Chat(app, user_id="bob", name="Bob")
+    await bob.onboard()
+    note = {
+        lang: CATALOG.text(lang, "languages.dutch_original", {}, markup=False)
+        for lang in LANGUAGES
+    }
+
+    # The connector's answer to a question.
+    for asker in (ed, bob):
+        await asker.send("/vraag Wanneer is de buurtavond?")
+    ria = await connector(app)
+    for number in (1, 2):
+        await ria.press_payload(f"inbox.answer:{number}")
+        await ria.send("Op 15 december in het buurthuis.")
+    [for_ed] = await for_user(app, ed, "answer")
+    [for_bob] = await for_user(app, bob, "answer")
+    assert for_ed.text(app, "en").endswith(note["en"])
+    assert note["nl"] not in for_bob.text(app, "nl")
+
+    # A meeting's invitation, and its card on the list.
+    await subscribe(bob)
+    await ed.send("/wistjedat")
+    await ed.press("Subscribe")
+    cas = await civil_servant(app, "cas")
+    await organise(cas, evening(app.router.clock()))
+    await cas.press("Publiceren")
+    [invited] = await for_user(app, ed, "broadcast")
+    assert DESCRIPTION in invited.text(app, "en") and note["en"] in invited.text(app, "en")
+    await ed.send("/bijeenkomsten")
+    assert note["en"] in ed.text
+    await bob.send("/bijeenkomsten")
+    assert note["nl"] not in bob.text
+
+    # A poll's results.
+    await compose_poll(cas)
+    await cas.press("Publiceren")
+    poll = await last_consultation(app)
+    await ed.press_payload(f"cs.a:{poll}:0:1:2")
+    await cas.send("/peilingen")
+    await cas.press("Nu sluiten")
+    await cas.press("Ja, nu sluiten")
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, ed)
+    [shown, *_] = seen(app, results, "en")
+    assert shown.key == "consultations.results" and shown.text.endswith(note["en"])
 
 
 async def test_a_forged_language_button_changes_nothing(app: App) -> None:
