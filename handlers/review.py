@@ -75,10 +75,11 @@ class Again:
 
 @dataclass
 class Changed:
-    """A status changed: the facts for the audit log, and the notice in each language."""
+    """A status changed: the facts for the audit log, and the notice in each language, for
+    its author (``own``) or for someone who follows it."""
 
     detail: dict[str, Any]
-    build: Build
+    build: Callable[[str, bool], list[Reply]]
 
 
 #: What carrying out a decision came to; a Response is a refusal, shown as it is.
@@ -627,7 +628,8 @@ class StatusKind(Kind[T], Generic[T, S]):
         decision = str(dialog.data["decision"])
         status = self.wanted(decision)
         assert status is not None
-        recipients = {self.author(item), *await self.followers(ctx, item)}
+        author = self.author(item)
+        followers = set(await self.followers(ctx, item)) - {author}
         try:
             changed = await self.change(ctx, item, dialog, status, text)
         except TransitionError as refused:
@@ -638,7 +640,8 @@ class StatusKind(Kind[T], Generic[T, S]):
         counts = await announce(
             ctx,
             f"{self.name}.reopen" if decision == REOPEN else f"{self.name}.status",
-            Notice(recipients, changed.build, kind="status"),
+            Notice([author], lambda lang: changed.build(lang, True), kind="status"),
+            Notice(followers, lambda lang: changed.build(lang, False), kind="status"),
             detail={"from": self.state(item), "to": status.value, **changed.detail},
             subject=f"{self.name}:{item_id}",
             subject_user_id=self.author(item),
@@ -659,7 +662,7 @@ def reason_parts(
     ctx: Context, lang: str, reason: str | None, why: str = "triage.notice_why"
 ) -> list[Reply]:
     """The reason of a status decision in a notice, and why the reader gets it (``why``:
-    they follow the idea, or the proposal)."""
+    it is theirs, or they follow it; an idea or a proposal)."""
     parts = []
     if reason:
         parts.append(

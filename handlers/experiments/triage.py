@@ -153,8 +153,8 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
             await ctx.repos.proposals.link_experiment(item.id, experiment.id)
             detail["experiment"] = experiment.id
 
-        def build(lang: str) -> list[Reply]:
-            return [_notice(ctx, lang, item, status, reopening, amount, reason, experiment)]
+        def build(lang: str, own: bool) -> list[Reply]:
+            return [_notice(ctx, lang, item, status, reopening, amount, reason, experiment, own)]
 
         return Changed(detail, build)
 
@@ -176,8 +176,9 @@ def _notice(
     amount: Any,
     reason: str | None,
     experiment: Experiment | None,
+    own: bool,
 ) -> Reply:
-    """The message the author and followers get, in ``lang``."""
+    """The message its author (``own``) or a follower gets, in ``lang``."""
     params = {
         "id": proposal.id,
         "what": excerpt(proposal.what, 80),
@@ -200,7 +201,12 @@ def _notice(
     return Reply(
         key=f"triage.proposal_notice.{key}",
         params=params,
-        parts=reason_parts(ctx, lang, reason, "triage.notice_why_proposal"),
+        parts=reason_parts(
+            ctx,
+            lang,
+            reason,
+            "triage.notice_why_own_proposal" if own else "triage.notice_why_proposal",
+        ),
         buttons=buttons,
     )
 

@@ -226,8 +226,8 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
             await repos.experiments.link_idea(experiment.id, item.id)
             detail["experiment"] = experiment.id
 
-        def build(lang: str) -> list[Reply]:
-            return [_notice(ctx, lang, item, change, reopening, target, experiment)]
+        def build(lang: str, own: bool) -> list[Reply]:
+            return [_notice(ctx, lang, item, change, reopening, target, experiment, own)]
 
         return Changed(detail, build)
 
@@ -245,8 +245,10 @@ def _notice(
     reopening: bool,
     target: Idea | None,
     experiment: Experiment | None,
+    own: bool,
 ) -> Reply:
-    """The message a follower gets, in ``lang``: what happened, why, and where to look."""
+    """The message its author (``own``) or a follower gets, in ``lang``: what happened,
+    why, and where to look."""
     theme = ctx.profile.theme(change.theme)
     department = ctx.profile.department(change.department)
     params: dict[str, Any] = {
@@ -267,8 +269,9 @@ def _notice(
         buttons.insert(0, [_open_idea(target.id)])
     if experiment is not None:
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
+    why = "triage.notice_why_own" if own else "triage.notice_why"
     return Reply(
-        key=key, params=params, parts=reason_parts(ctx, lang, change.reason), buttons=buttons
+        key=key, params=params, parts=reason_parts(ctx, lang, change.reason, why), buttons=buttons
     )
 
 

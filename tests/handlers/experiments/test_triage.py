@@ -33,8 +33,10 @@ async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: 
     [notice] = await for_user(app, carl, "status")
     text = notice.text(app, "en")
     assert "pays for it, with €2,500" in text and "Een mooi plan voor de buurt." in text
-    assert "because you follow this proposal" in text
-    assert "omdat je dit voorstel volgt" in notice.text(app, "nl")
+    # Carl sent it in: he hears of it as its author, not as someone who follows it.
+    assert "because it is your proposal" in text
+    assert "omdat het jouw voorstel is" in notice.text(app, "nl")
+    assert "volgt" not in notice.text(app, "nl")
     assert f"exp.join:{proposal.experiment_id}" in notice.payloads()
     await carl.press_payload("prop.mine:1")
     assert "Funded" in carl.text and "€2,500" in carl.text

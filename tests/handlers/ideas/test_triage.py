@@ -109,10 +109,16 @@ async def test_each_status_is_saved_and_sent_to_submitter_and_followers_in_their
 
     queued = await outbox(app, "status")
     assert sorted(q.platform for q in queued) == ["console", "telegram", "test"]
+    why = {
+        "anna": "omdat het jouw idee is",  # she sent it in
+        "bob": "omdat je dit idee volgt",
+        "emma": "because you follow this idea",
+    }
     for chat, lang, expected in ((anna, "nl", dutch), (bob, "nl", dutch), (emma, "en", english)):
         [notice] = await for_user(app, chat, "status")
         text = notice.text(app, lang)
         assert expected.replace("<b>", "").replace("</b>", "") in text
+        assert why[chat.user_id] in text
         assert "#1" in text
         if reason is not None:
             assert reason in text
