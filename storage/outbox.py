@@ -235,6 +235,17 @@ class Outbox:
             (user_id, kind),
         )
 
+    async def withdraw_pending(self, user_id: int, kind: str, button: str) -> int:
+        """Cancel this person's messages of ``kind`` not sent yet that offer the button
+        ``button`` (its payload): what they ask can no longer be answered. Returns how many
+        (0: it reached them already, or never went)."""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox SET status = 'cancelled' WHERE user_id = ? AND kind = ?"
+            " AND status = 'pending' AND EXISTS (SELECT 1 FROM json_tree(outbox.payload) t"
+            " WHERE t.key = 'payload' AND t.type = 'text' AND t.atom = ?)",
+            (user_id, kind, button),
+        )
+
     async def fan_out(
         self,
         user_ids: Sequence[int],

@@ -8,7 +8,9 @@ router learns from the row it reads anyway that they were away (``users.away_sin
 and closings of their questions since, a lapsed subscription to turn on again, and the
 requests to connect them with another resident that still wait for their answer (the
 question may have met the block, and nobody else can answer it for them), and the contact
-lines of those who said yes after them, kept in the outbox as messages that met the block.
+lines of those who said yes after them, kept in the outbox as messages that met the block
+(or, where that person erased their data before the line was handed over, the word that
+the request ended).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _MISSED = (
     " ORDER BY c.id LIMIT :limit)"
     " UNION ALL SELECT 'line', o.id, o.payload, 0, 0, NULL, o.created_at FROM outbox o"
     " WHERE o.user_id = :user_id AND o.kind = 'connect' AND o.status = 'unreachable'"
-    " AND json_extract(o.payload, '$[0].key') = 'connect.made'"
+    " AND json_extract(o.payload, '$[0].key') IN ('connect.made', 'connect.ended_told')"
 )
 
 
@@ -73,7 +75,8 @@ class MissedConnection:
 @dataclass(frozen=True)
 class OwedLine:
     """The message with the other's contact line of a request both said yes to, which met
-    the block (an outbox row)."""
+    the block (an outbox row); or the message in its place that the request ended, the
+    other having erased their data."""
 
     row_id: int
     #: The message's replies, as the outbox keeps them (catalog keys and parameters).

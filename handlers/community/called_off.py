@@ -3,10 +3,18 @@ longer go ahead: the person was banned (:func:`handlers.community.connections.ca
 or is being erased (:func:`handlers.privacy.your_data.erase_person`). Apart from the dialog
 so that the erasure can use it without the dialog's imports.
 
-    open request of the person ──► called off (contact lines forgotten)
+    ban: open request of the person ──► called off (contact lines forgotten)
         ──► the other: "does not go ahead" (not why)
         ──► the connector who asked: as for a no (the connectors now, when whoever asked
             is no longer one: :func:`staff_to_tell`)
+
+    erasure: open request, or both said yes and the person's line has not reached the
+    other yet ──► ended (:func:`end_for_erasure`): the erased person's side is emptied
+        ──► the other: "ended, the other is no longer on Samenspel", naming only their own
+            idea (not if the question never reached them: it is withdrawn; not if they are
+            banned; kept for the welcome back if they said yes and cannot be reached)
+        ──► the connector who asked: the same, naming only the idea of the one left
+        ──► a late answer of the other: "this request has ended", nothing changes
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from handlers.contract import Reply, Role, Timer
 from handlers.phrases import number
 from storage import Repositories
 from storage.community.connections import Connection
+from storage.community.moderation import SanctionKind
 
 
 def job(connection_id: int) -> str:
@@ -41,6 +50,8 @@ async def call_off_all(
     Contact lines of others kept for them until they come back (the bot could not reach
     them) are dropped too. Returns the timers to disarm."""
     await repos.outbox.drop_kept(user_id, "connect")
+    # Those lines will never be handed over: the connector is not told later that they were.
+    await repos.connections.no_line_kept_for(user_id)
     timers = []
     for connection in await repos.connections.open_of(user_id):
         if not await repos.connections.call_off(connection.id, now):
@@ -72,3 +83,61 @@ async def call_off_all(
         )
         timers.append(Timer(job=job(connection.id), at=None))
     return timers
+
+
+async def end_for_erasure(repos: Repositories, user_id: int, now: datetime) -> list[Timer]:
+    """End, before ``user_id``'s erasure and in its transaction, every request the other
+    still waits for: one still open, and one both said yes to whose message with this
+    person's contact line has not reached the other yet (the erasure deletes it). Nothing
+    of the erased person is told: the other and the connector hear only that the request
+    ended because the other is no longer on Samenspel, with the idea of the one left.
+    Returns the timers to disarm."""
+    ended: list[tuple[Connection, str | None]] = []
+    for connection in await repos.connections.open_of(user_id):
+        other = connection.other(user_id)
+        # A question that never reached the other is taken back, and nothing follows it:
+        # they would read of a request they never saw (with the erased person's idea).
+        withdrawn = await repos.outbox.withdraw_pending(
+            other, "connect", f"con.yes:{connection.id}"
+        )
+        if not await repos.connections.end(connection.id, now):
+            continue
+        if connection.answer_of(other) == "yes":
+            ended.append((connection, "connect.ended_told"))
+        else:
+            ended.append((connection, None if withdrawn else "connect.ended_asked"))
+    for connection, _status in await repos.connections.waiting_on(user_id):
+        if await repos.connections.end(connection.id, now):
+            ended.append((connection, "connect.ended_told"))
+    timers = []
+    for connection, key in ended:
+        other = connection.other(user_id)
+        own = number(connection.idea_of(other) or 0)
+        if key is not None and not await _banned(repos, other, now):
+            told = [Reply(key=key, params={"number": own}).model_dump(mode="json")]
+            queued = await repos.outbox.enqueue(other, told, kind="connect", now=now)
+            if not queued and key == "connect.ended_told":
+                # They said yes and wait for an answer: the welcome back tells them, in
+                # place of the line they would have had.
+                await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
+        # Whoever asked is told, unless they are the one being erased (then the connectors
+        # now) or the one left (told above already).
+        asker = None if connection.by_user_id == user_id else connection.by_user_id
+        staff = Reply(key="connect.ended_staff", params={"number": own}).model_dump(mode="json")
+        for to in await repos.users.in_charge(asker, Role.CONNECTOR):
+            if to not in (user_id, other):
+                await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
+        await repos.audit.record(
+            "connection.end",
+            now=now,
+            subject=f"connection:{connection.id}",
+            detail={"ideas": [connection.idea_of(other)]},
+        )
+        timers.append(Timer(job=job(connection.id), at=None))
+    return timers
+
+
+async def _banned(repos: Repositories, user_id: int, now: datetime) -> bool:
+    """Whether this person is banned now: nothing more of the request goes to them."""
+    sanction = await repos.sanctions.active(user_id, now)
+    return sanction is not None and sanction.kind is SanctionKind.BAN

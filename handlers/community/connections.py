@@ -5,8 +5,10 @@ themselves with the contact line they choose to share (an e-mail address, a @han
 only when both said yes does each get the other's line. A no tells nobody anything about
 the other; whoever had said yes hears only that it does not go ahead. Nobody's line ever
 reaches someone banned: a banned resident is not asked, and a ban calls their open requests
-off at once (the other hears only that it does not go ahead, not why); so does an erasure of
-one of the two (:mod:`handlers.community.called_off`).
+off at once (the other hears only that it does not go ahead, not why). An erasure of one of
+the two ends what the other still waits for, the erased person's line on its way included:
+the other hears that it ended because the other is no longer on Samenspel, and nothing of
+them (:mod:`handlers.community.called_off`).
 
 A request is not kept open for ever: when not both answered within the profile's
 ``connections.answer_days``, the scheduler's ``connection:<id>`` job ends it and forgets the
@@ -18,11 +20,17 @@ answer hears nothing new, and their old buttons say it expired.
                                                   ideas is asked in the answer to them)
         (the question met a block: the welcome back shows it again, con.show)
         ja ──► contact line typed ──► waiting for the other ──► both yes: lines exchanged
+                                          (a line kept for someone away: the connector
+                                          hears that it waits, and that both have the
+                                          details once the welcome back handed it over)
         nee ──► nothing shared (the one who said yes is told it does not go ahead)
         no answer of both in time ──► expired: lines forgotten, the one who said yes and
                                       the connector who asked told (the connectors now,
                                       when whoever asked is no longer one)
-        one of the two banned or erased ──► called off: lines forgotten, the other told
+        one of the two banned ──► called off: lines forgotten, the other told
+        one of the two erased while the other waits (for an answer, or for the erased
+        one's line) ──► ended: the other and the connector told, without the erased
+                        person's data; a late answer hears it ended
 """
 
 from __future__ import annotations
@@ -265,6 +273,9 @@ async def _open(ctx: Context, connection_id: int | None = None) -> Connection | 
         # Also before its job ran (the bot was down at the moment): an answer now would
         # keep a contact line for a request that is over.
         return respond(menu_reply(ctx, "connect.expired"))
+    if connection.status is ConnectionStatus.ENDED:
+        # The other erased their data meanwhile (handlers/community/called_off.py).
+        return respond(menu_reply(ctx, "connect.ended"))
     if connection.status is not ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.closed"))
     if connection.answer_of(ctx.user.id) is not None:
@@ -292,10 +303,18 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
     if updated.status is ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.waiting"))
     staff_key = "connect.made_staff"
+    staff_params: dict[str, object] = {}
     if updated.status is ConnectionStatus.CONNECTED:
         mine = number(updated.idea_of(me) or 0)
         theirs = number(updated.idea_of(other) or 0)
-        await _tell(ctx, [other], "connect.made", contact=contact or "", number=mine, kept=True)
+        kept = await _tell(
+            ctx, [other], "connect.made", contact=contact or "", number=mine, kept=True
+        )
+        if kept:
+            # The other has not got the line yet: the connector hears that it waits, and
+            # that they have each other's details once it was handed over (line_handed).
+            await ctx.repos.connections.keep_line_for(updated.id, other)
+            staff_key, staff_params = "connect.made_waiting_staff", {"waiting": theirs}
         reply = menu_reply(
             ctx, "connect.made", contact=updated.contact_of(other) or "", number=theirs
         )
@@ -305,7 +324,7 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
             await _tell(ctx, [other], "connect.not_made")
         reply = menu_reply(ctx, "connect.declined")
     await ctx.repos.connections.forget_contacts(updated.id)
-    await _tell_staff(ctx, updated, staff_key)
+    await _tell_staff(ctx, updated, staff_key, **staff_params)
     return respond(reply, timers=[Timer(job=job(updated.id), at=None)])
 
 
@@ -370,31 +389,44 @@ async def expire_requests(repos: Repositories, profile: Profile, now: datetime) 
     return len(ended)
 
 
-async def _tell_staff(ctx: Context, connection: Connection, key: str) -> None:
+async def line_handed(ctx: Context, row_id: int) -> None:
+    """The welcome back handed over the outbox row ``row_id``: if it is the other's line,
+    kept for this person when both said yes, the two now have each other's details, and
+    the connector who asked hears so (see :func:`_answer`)."""
+    connection = await ctx.repos.connections.line_handed(row_id)
+    if connection is not None:
+        await _tell_staff(ctx, connection, "connect.made_staff")
+
+
+async def _tell_staff(ctx: Context, connection: Connection, key: str, **params: object) -> None:
     """Tell the connector who asked how it ended (the connectors now, when whoever asked
     is no longer one)."""
-    await _tell(
-        ctx,
-        await staff_to_tell(ctx.repos, connection),
-        key,
-        first=number(connection.idea_a or 0),
-        second=number(connection.idea_b or 0),
-    )
+    ideas = {"first": number(connection.idea_a or 0), "second": number(connection.idea_b or 0)}
+
+    def build(lang: str) -> list[Reply]:
+        filled = {**ideas, **params, "connector": ctx.profile.connector(lang)}
+        return [Reply(key=key, params=filled)]
+
+    await notify(ctx, await staff_to_tell(ctx.repos, connection), kind="connect", build=build)
 
 
 async def _tell(
     ctx: Context, user_ids: list[int], key: str, *, kept: bool = False, **params: object
-) -> None:
+) -> int:
     """Queue the message for each of ``user_ids``; with ``kept``, for someone the bot
     cannot reach now it is kept and shown when they come back (the other's contact line:
     nobody else can give it to them), as it is when their block is found only when it is
-    sent (handlers/start/returning.py)."""
+    sent (handlers/start/returning.py). Returns how many were kept."""
 
     def build(lang: str) -> list[Reply]:
         return [Reply(key=key, params={**params, "connector": ctx.profile.connector(lang)})]
 
     await notify(ctx, user_ids, kind="connect", build=build)
+    held = 0
     if kept:
         for user_id in user_ids:
             payload = [reply.model_dump(mode="json") for reply in build(ctx.catalog.default)]
-            await ctx.repos.outbox.keep_for_return(user_id, payload, kind="connect", now=ctx.now)
+            held += await ctx.repos.outbox.keep_for_return(
+                user_id, payload, kind="connect", now=ctx.now
+            )
+    return held

@@ -20,7 +20,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.catalog import Catalog
-from handlers.community.called_off import call_off_all
+from handlers.community.called_off import end_for_erasure
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, respond
 from handlers.experiments.rooms import take_out
 from handlers.feature import Context, Feature, menu_reply
@@ -247,11 +247,12 @@ async def erase_person(
     """Erase someone (see :meth:`PersonalData.erase`) and what follows for others now: a
     place they held at a meeting goes to whoever waited first, who is told, as when someone
     cancels; a request to put them in touch with someone is called off, and the other (and
-    the connector who asked) hears that it does not go ahead. Call it inside a transaction."""
+    the connector who asked) hears that it ended, as does someone still waiting for their
+    contact line. Call it inside a transaction."""
     places = await meeting_jobs.held(repos, user_id, now)
-    # The request goes with them: whoever said yes to it would otherwise wait for ever.
-    # Its timer finds nothing when it runs.
-    await call_off_all(repos, user_id, now, actor_user_id=None)
+    # Whoever waits for the request would otherwise wait for ever. Its timer finds nothing
+    # open when it runs.
+    await end_for_erasure(repos, user_id, now)
     # Out of the experiments' rooms, while their account is still known: the task keeps it
     # alone, and is deleted once carried out.
     await take_out(repos, user_id, now, erased=True)

@@ -13,6 +13,8 @@ again, a short word comes before the answer to what they sent, in their private 
                               • a request to connect ──► Bekijk verzoek (con.show,
                                 still to answer            handlers/community/connections)
                               • the other's contact line, of a request both said yes to
+                                (the connector then hears both have the details), or
+                                that it ended (the other erased their data meanwhile)
                               • news stopped ──────────► Wist je dat weer aanzetten
                                                           (news.resume, handlers/news)
                           ──► the answer to what they sent
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from handlers import when
 from handlers.answers import excerpt
+from handlers.community.connections import line_handed
 from handlers.contract import Button, Reply, Response, respond
 from handlers.feature import Context, Fallback, Feature
 from handlers.phrases import number
@@ -104,5 +107,7 @@ async def welcome_back(ctx: Context) -> Response:
     for line in missed.lines:
         # Shown in this answer (saved with it): no longer waiting for them. Last, so that
         # nothing can fail between marking it shown and showing it.
-        await ctx.repos.outbox.handed_over(line.row_id, ctx.now)
+        if await ctx.repos.outbox.handed_over(line.row_id, ctx.now):
+            # Now both have each other's details: the connector hears so.
+            await line_handed(ctx, line.row_id)
     return respond(welcome)

@@ -5,6 +5,11 @@ request at most), usually through two ideas that look alike. Each person answers
 themselves with yes (and the contact line they want to share) or no. The contact lines are
 cleared once they have been handed out, and when a request ends without that: one side said
 no, it was called off (one of the two was banned), or it expired (not both answered in time).
+
+A request one of the two erased their data from while the other still waited for it (to be
+answered, or for the erased person's line) has ``ended``: it stays for the one left, with the
+erased person's side empty, so that a late answer hears it ended (:meth:`Connections.end`,
+:meth:`Connections.waiting_on`).
 """
 
 from __future__ import annotations
@@ -27,14 +32,18 @@ class ConnectionStatus(StrEnum):
     DECLINED = "declined"
     #: Not both answered in time: nothing was shared, and the contact lines are gone.
     EXPIRED = "expired"
+    #: One of the two erased their data while the other still waited for it; their side
+    #: of the row is empty.
+    ENDED = "ended"
 
 
 class Connection(BaseModel):
     """A request to connect two residents, and their answers."""
 
     id: int
-    user_a: int
-    user_b: int
+    #: None: this side erased their data since (an ``ended`` request).
+    user_a: int | None
+    user_b: int | None
     idea_a: int | None
     idea_b: int | None
     answer_a: str | None
@@ -45,13 +54,18 @@ class Connection(BaseModel):
     by_user_id: int | None
     created_at: datetime
     closed_at: datetime | None
+    #: Whose copy of the other's contact line was kept for their return when both said yes.
+    line_kept_for: int | None = None
 
     def involves(self, user_id: int) -> bool:
         return user_id in (self.user_a, self.user_b)
 
     def other(self, user_id: int) -> int:
-        """The other person of the pair."""
-        return self.user_b if user_id == self.user_a else self.user_a
+        """The other person of the pair (of a request still open or connected: both are
+        there)."""
+        other = self.user_b if user_id == self.user_a else self.user_a
+        assert other is not None, f"connection {self.id} has one side only"
+        return other
 
     def idea_of(self, user_id: int) -> int | None:
         """The idea through which this person was connected."""
@@ -68,7 +82,7 @@ class Connection(BaseModel):
         return [
             user_id
             for user_id, answer in ((self.user_a, self.answer_a), (self.user_b, self.answer_b))
-            if answer == "yes"
+            if answer == "yes" and user_id is not None
         ]
 
 
@@ -87,6 +101,7 @@ def _connection(row: aiosqlite.Row) -> Connection:
         by_user_id=row["by_user_id"],
         created_at=parse(row["created_at"]),
         closed_at=parse(row["closed_at"]),
+        line_kept_for=row["line_kept_for"],
     )
 
 
@@ -160,6 +175,67 @@ class Connections:
             (iso(now), connection_id),
         )
         return changed == 1
+
+    async def end(self, connection_id: int, now: datetime) -> bool:
+        """End a request because one of the two is being erased while the other still waits
+        for it (open, or connected with a line not handed over yet); False if it was neither.
+        Both contact lines are forgotten; the erasure empties the erased person's side. A
+        connected request keeps the moment it connected (the message with the line that now
+        goes nowhere was queued in it)."""
+        changed = await self.db.execute_rowcount(
+            "UPDATE connections SET status = 'ended', closed_at = COALESCE(closed_at, ?),"
+            " contact_a = NULL,"
+            " contact_b = NULL, line_kept_for = NULL"
+            " WHERE id = ? AND status IN ('asked', 'connected')",
+            (iso(now), connection_id),
+        )
+        return changed == 1
+
+    async def waiting_on(self, user_id: int) -> list[tuple[Connection, str]]:
+        """The requests both said yes to whose message with ``user_id``'s contact line has
+        not reached the other yet: queued (``pending``), or kept until the other is back
+        (``unreachable``); with that message's status. The message was queued in the same
+        moment the request connected."""
+        rows = await self.db.fetchall(
+            "SELECT c.*, o.status AS line_status FROM connections c JOIN outbox o"
+            " ON o.kind = 'connect' AND o.status IN ('pending', 'unreachable')"
+            " AND json_extract(o.payload, '$[0].key') = 'connect.made'"
+            " AND o.created_at = c.closed_at"
+            " AND o.user_id = CASE WHEN c.user_a = ?1 THEN c.user_b ELSE c.user_a END"
+            " WHERE c.status = 'connected' AND (c.user_a = ?1 OR c.user_b = ?1)"
+            " ORDER BY c.id, o.id",
+            (user_id,),
+        )
+        found: dict[int, tuple[Connection, str]] = {}
+        for row in rows:
+            found.setdefault(int(row["id"]), (_connection(row), str(row["line_status"])))
+        return list(found.values())
+
+    async def keep_line_for(self, connection_id: int, user_id: int) -> None:
+        """Note that ``user_id``'s copy of the other's line waits for their return."""
+        await self.db.execute(
+            "UPDATE connections SET line_kept_for = ? WHERE id = ?", (user_id, connection_id)
+        )
+
+    async def line_handed(self, row_id: int) -> Connection | None:
+        """The request whose kept line the outbox row ``row_id`` holds, now that it was
+        handed over to its person; None if it is none (or was noted handed already)."""
+        row = await self.db.fetchone(
+            "UPDATE connections SET line_kept_for = NULL WHERE status = 'connected'"
+            " AND line_kept_for = (SELECT o.user_id FROM outbox o WHERE o.id = ?1)"
+            " AND closed_at = (SELECT o.created_at FROM outbox o WHERE o.id = ?1"
+            " AND o.kind = 'connect' AND json_extract(o.payload, '$[0].key') = 'connect.made')"
+            " RETURNING *",
+            (row_id,),
+        )
+        return _connection(row) if row else None
+
+    async def no_line_kept_for(self, user_id: int) -> None:
+        """Forget that lines wait for ``user_id`` (the kept messages were dropped: they were
+        banned)."""
+        await self.db.execute(
+            "UPDATE connections SET line_kept_for = NULL WHERE line_kept_for = ?", (user_id,)
+        )
 
     async def forget_contacts(self, connection_id: int) -> None:
         """Clear the contact lines once they were handed out (or are no longer needed)."""

@@ -656,18 +656,28 @@ TABLES: tuple[Table, ...] = (
         " AS your_answer, CASE WHEN user_a = :user_id THEN contact_a ELSE contact_b END"
         " AS your_contact_line, CASE WHEN user_a = :user_id THEN idea_a ELSE idea_b END"
         " AS your_idea, CASE WHEN user_a = :user_id THEN idea_b ELSE idea_a END AS other_idea,"
-        " status, created_at, closed_at FROM connections"
-        " WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
+        " status, created_at, closed_at, line_kept_for IS :user_id AS line_kept_for_your_return"
+        " FROM connections WHERE user_a = :user_id OR user_b = :user_id ORDER BY id",
         erase=(
             # Their contact line on its way to the other (queued, or kept until the other
             # is back) goes no further: the message was queued as the request connected.
             "DELETE FROM outbox WHERE kind = 'connect' AND status IN ('pending', 'unreachable')"
             " AND json_extract(payload, '$[0].key') = 'connect.made' AND EXISTS (SELECT 1"
-            " FROM connections c WHERE c.status = 'connected' AND c.closed_at = outbox.created_at"
+            " FROM connections c WHERE c.status IN ('connected', 'ended')"
+            " AND c.closed_at = outbox.created_at"
             " AND ((c.user_a = :user_id AND c.user_b = outbox.user_id)"
             " OR (c.user_b = :user_id AND c.user_a = outbox.user_id)))",
+            # A request that ended with this erasure stays for the other, without this
+            # person's side (handlers/community/called_off.py); every other goes.
+            "UPDATE connections SET user_a = NULL, idea_a = NULL, answer_a = NULL,"
+            " contact_a = NULL WHERE user_a = :user_id AND status = 'ended'"
+            " AND user_b IS NOT NULL",
+            "UPDATE connections SET user_b = NULL, idea_b = NULL, answer_b = NULL,"
+            " contact_b = NULL WHERE user_b = :user_id AND status = 'ended'"
+            " AND user_a IS NOT NULL",
             "DELETE FROM connections WHERE user_a = :user_id OR user_b = :user_id",
             "UPDATE connections SET by_user_id = NULL WHERE by_user_id = :user_id",
+            "UPDATE connections SET line_kept_for = NULL WHERE line_kept_for = :user_id",
         ),
     ),
     Table(

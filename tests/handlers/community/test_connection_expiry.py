@@ -360,7 +360,8 @@ async def test_an_erased_connector_or_resident_leaves_the_job_nothing_to_trip_ov
     app: App,
 ) -> None:
     """The connector who asked erased their data: the request still ends, and only Anna is
-    told. Bob erased his: his request is gone with him, and its job finds nothing."""
+    told. Carl erased his: his request ended, with nothing of him left in it; Bob's buttons
+    say so, and its job finds nothing."""
     anna, bob, ria, timer = await _asked(app)
     assert timer.at is not None
     carl = await person(app, "carl")
@@ -368,11 +369,15 @@ async def test_an_erased_connector_or_resident_leaves_the_job_nothing_to_trip_ov
     await ria.send("/verbind #2 #3")
     await _erase(app, ria)
     await _erase(app, carl)
-    assert await app.repos.connections.get(2) is None
+    gone = await app.repos.connections.get(2)
+    assert gone is not None and gone.status is ConnectionStatus.ENDED
+    assert gone.user_b is None and gone.idea_b is None
+    await bob.press_payload("con.yes:2")
+    assert bob.keys == ["connect.ended"]
     # Someone else's old request, or one that is gone, by a forged button: not theirs.
     stranger = await person(app, "stranger")
     for who, payload in (
-        (bob, "con.yes:2"),
+        (stranger, "con.yes:2"),
         (stranger, "con.no:1"),
         (bob, "con.yes:999"),
         (bob, "con.yes:-1"),
@@ -412,19 +417,22 @@ async def test_a_line_typed_after_the_other_was_banned_is_not_kept(app: App) -> 
 async def test_an_erasure_calls_off_the_erased_persons_requests_and_the_other_hears_it(
     app: App,
 ) -> None:
-    """Anna said yes and typed her line; then Bob erases his data. The request goes with
-    him, and Anna, who waits for his answer, hears that the contact does not go ahead (not
-    why), as after a ban; the connector who asked hears it too. Nobody waits for ever."""
+    """Anna said yes and typed her line; then Bob erases his data. The request ends, with
+    nothing of him left in it, and Anna, who waits for his answer, hears that it ended
+    because the other is no longer on Samenspel; the connector who asked hears it too.
+    Nobody waits for ever."""
     anna, bob, ria, _ = await _asked(app)
     await _erase(app, bob)
-    assert await app.repos.connections.get(1) is None
+    ended = await app.repos.connections.get(1)
+    assert ended is not None and ended.status is ConnectionStatus.ENDED
+    assert (ended.user_b, ended.idea_b, ended.answer_b) == (None, None, None)
     assert await traces(app.db, [ANNA_CONTACT]) == []
     anna_id = (await row(app, anna)).id
     ria_id = (await row(app, ria)).id
     told = [(q.user_id, q.replies[0].key) for q in await outbox(app, "connect")]
     # Bob's own question went with him; the ones left are the news of the end.
-    assert told == [(anna_id, "connect.called_off"), (ria_id, "connect.declined_staff")]
-    assert "connection.call_off" in await audit_actions(app)
+    assert told == [(anna_id, "connect.ended_told"), (ria_id, "connect.ended_staff")]
+    assert "connection.end" in await audit_actions(app)
     # Anna's old buttons say it is over, and change nothing.
     await anna.press_payload("con.no:1")
-    assert anna.keys == ["connect.not_found"]
+    assert anna.keys == ["connect.ended"]

@@ -308,13 +308,18 @@ async def test_a_line_waiting_for_someone_who_is_banned_meanwhile_is_forgotten(
 
 
 async def test_an_erasure_of_the_one_whose_line_waits_takes_it_away(app: App) -> None:
-    """Anna erases her data before Bob comes back: her line goes with her."""
+    """Anna erases her data before Bob comes back: her line goes with her, and what waits
+    for Bob instead is the word that the request ended."""
     anna, bob, _ria = await _bob_then_anna_say_yes(app, bob_away=True, bob_comments=True)
     await anna.send("/vergeetmij")
     await anna.press("Laten staan zonder naam")
     await anna.press("Ja, wis mijn gegevens")
     assert anna.keys[0] == "privacy.forget.done"
-    assert await app.db.fetchone("SELECT * FROM connections") is None
+    assert tuple(await app.db.fetchone("SELECT user_a, status FROM connections")) == (
+        None,
+        "ended",
+    )
     assert await _kept(app) == []
     await bob.send("/help")
     assert "anna@example.org" not in bob.text
+    assert bob.keys[0] == "returning.title" and "gestopt" in bob.text

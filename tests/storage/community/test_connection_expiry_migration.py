@@ -67,6 +67,7 @@ async def test_requests_are_kept_and_a_deleted_requests_number_is_not_given_agai
             "connections_by",
             "connections_idea_a",
             "connections_idea_b",
+            "connections_line_kept_for",
             "connections_open_pair",
             "connections_user_b",
         ]

@@ -1,0 +1,364 @@
+"""A request to connect two residents when one of them erases their data while the other
+still waits for it: for an answer, or for the erased person's contact line. The other hears
+that it ended because the other is no longer on Samenspel, with nothing of the erased
+person; a late answer changes nothing; the connector sees it ended. And the connector hears
+that the two have each other's details only once both actually got them."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.settings import Settings
+from storage.clock import utcnow
+from storage.community.connections import ConnectionStatus
+from tests.handlers.ideas.helpers import seed_idea
+from tests.people import audit_actions, banned_over_reports, connector, for_user, person, row
+from tests.privacy import traces
+from tests.support import Chat
+
+ANNA_TITLE = "Zonnepanelen op de sporthal"
+BOB_TITLE = "Moestuin achter de school"
+ANNA_LINE = "anna.vd.berg@example.org"
+BOB_LINE = "@bob_ijmuiden"
+
+
+async def _two_with_ideas(app: App) -> tuple[Chat, Chat]:
+    """Anna sent in idea #1, Bob idea #2."""
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await seed_idea(app, ANNA_TITLE, author=(await row(app, anna)).id)
+    await seed_idea(app, BOB_TITLE, author=(await row(app, bob)).id)
+    return anna, bob
+
+
+async def _delivered(app: App) -> None:
+    """Everything queued reached its person, as delivery marks it."""
+    rows = await app.db.fetchall("SELECT id FROM outbox WHERE status = 'pending'")
+    await app.repos.outbox.record_sent([int(r["id"]) for r in rows], utcnow())
+
+
+async def _away(app: App, chat: Chat) -> None:
+    """The person blocked the bot, and the bot knows."""
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(chat.platform, chat.user_id, utcnow())
+
+
+async def _says_yes(app: App, chat: Chat, line: str) -> None:
+    ask = [q for q in await for_user(app, chat, "connect") if q.replies[0].key == "connect.ask"]
+    await chat.press_payload(ask[-1].payloads()[0])
+    await chat.send(line)
+
+
+async def _erase(app: App, chat: Chat) -> None:
+    """``chat`` erases their data; what they sent in stays without their name."""
+    await chat.send("/vergeetmij")
+    if any("zonder naam" in label for label, _ in chat.buttons()):
+        await chat.press("zonder naam")
+    await chat.press("Ja")
+    assert chat.keys == ["privacy.forget.done"]
+    await app.db.settled()
+
+
+async def _keys(app: App, chat: Chat) -> list[str]:
+    """The connect messages for this person, every status, oldest first."""
+    return [q.replies[0].key for q in await for_user(app, chat, "connect")]
+
+
+async def _connected_with_a_line_for_bob(app: App, *, bob_away: bool) -> tuple[Chat, Chat, Chat]:
+    """Ria asks Anna and Bob; both questions arrive. Bob says yes first; with ``bob_away``
+    he then blocks the bot. Anna says yes after him: she gets his line at once, and hers is
+    queued for Bob (or kept for his return)."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _says_yes(app, bob, BOB_LINE)
+    assert bob.keys == ["connect.waiting"]
+    if bob_away:
+        await _away(app, bob)
+    await _says_yes(app, anna, ANNA_LINE)
+    assert anna.keys == ["connect.made"] and BOB_LINE in anna.text
+    return anna, bob, ria
+
+
+def _says_nothing_of_anna(text: str) -> None:
+    for hers in ("Anna", ANNA_TITLE, ANNA_LINE, "#1"):
+        assert hers not in text, hers
+
+
+async def _lines_for_bob(app: App) -> list[str]:
+    rows = await app.db.fetchall(
+        "SELECT status FROM outbox WHERE payload LIKE ? ORDER BY id", (f"%{ANNA_LINE}%",)
+    )
+    return [r["status"] for r in rows]
+
+
+# Bob waits for Anna's line ------------------------------------------------------------------
+
+
+async def test_a_yes_waiting_for_the_line_of_someone_who_erased_hears_the_request_ended(
+    app: App,
+) -> None:
+    """Anna's line is on its way to Bob when she erases her data: it goes no further, and
+    Bob hears that the request ended, naming only his own idea. Ria sees it ended too."""
+    anna, bob, ria = await _connected_with_a_line_for_bob(app, bob_away=False)
+    assert await _lines_for_bob(app) == ["pending"]
+    await _erase(app, anna)
+
+    assert await _lines_for_bob(app) == []
+    told = (await for_user(app, bob, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.ended_told"]
+    text = told.text(app, "nl")
+    assert "jouw idee #2" in text and "doet niet meer mee aan Samenspel" in text
+    _says_nothing_of_anna(text)
+    assert "no longer on Samenspel" in told.text(app, "en")
+
+    staff = (await for_user(app, ria, "connect"))[-1]
+    assert [r.key for r in staff.replies] == ["connect.ended_staff"]
+    assert "#2" in staff.text(app, "nl") and "gestopt" in staff.text(app, "nl")
+    _says_nothing_of_anna(staff.text(app, "nl"))
+
+    ended = await app.repos.connections.get(1)
+    assert ended is not None and ended.status is ConnectionStatus.ENDED
+    bob_id = (await row(app, bob)).id
+    assert (ended.user_a, ended.idea_a, ended.answer_a, ended.contact_a) == (None,) * 4
+    assert (ended.user_b, ended.idea_b, ended.answer_b) == (bob_id, 2, "yes")
+    assert await traces(app.db, [ANNA_LINE, BOB_LINE]) == []
+    assert "connection.end" in await audit_actions(app)
+
+    # His data file says it ended, without the other's idea.
+    await bob.send("/mijngegevens")
+    [file] = [s.reply.document for s in bob.last if s.reply.document is not None]
+    assert b'"status": "ended"' in file.data and b'"other_idea": null' in file.data
+
+
+async def test_a_line_kept_for_someone_away_becomes_the_word_that_it_ended_across_a_restart(
+    settings: Settings,
+) -> None:
+    """Bob blocked the bot; Anna's line waits for his return. She erases her data, the bot
+    restarts, and Bob comes back: the welcome back tells him the request ended, once, and
+    nothing of Anna. Ria never heard the two got each other's details."""
+    app = await App.open(settings)
+    try:
+        anna, bob, ria = await _connected_with_a_line_for_bob(app, bob_away=True)
+        assert await _lines_for_bob(app) == ["unreachable"]
+        await _erase(app, anna)
+        assert await _lines_for_bob(app) == []
+        # Nothing reached Bob: he is away.
+        assert await _keys(app, bob) == ["connect.ask", "connect.ended_told"]
+        [kept] = await app.db.fetchall(
+            "SELECT status FROM outbox WHERE user_id = ? AND status != 'sent'",
+            ((await row(app, bob)).id,),
+        )
+        assert kept["status"] == "unreachable"
+    finally:
+        await app.close()
+
+    app = await App.open(settings)
+    try:
+        bob = Chat(app, user_id="bob", name="Bob")
+        await bob.send("/help")
+        assert bob.keys[0] == "returning.title"
+        assert "jouw idee #2" in bob.text and "doet niet meer mee aan Samenspel" in bob.text
+        _says_nothing_of_anna(bob.text)
+        await bob.send("/help")
+        assert "returning.title" not in bob.keys and "jouw idee #2" not in bob.text
+
+        ria = Chat(app, user_id="ria", name="Ria")
+        staff = await _keys(app, ria)
+        assert "connect.made_staff" not in staff
+        assert staff[-1] == "connect.ended_staff"
+    finally:
+        await app.close()
+
+
+async def test_someone_banned_is_not_told_when_the_other_erases(app: App) -> None:
+    """Bob said yes, wrote something nasty and was banned while Anna's line was on its way
+    to him. Anna erases her data: her line goes, Bob hears nothing more of the request,
+    and Ria sees it ended."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _says_yes(app, bob, BOB_LINE)
+    await bob.press_payload("idea.comment:1")
+    await bob.send("Wat een onzin, jullie zijn allemaal gek.")
+    await _says_yes(app, anna, ANNA_LINE)
+    await banned_over_reports(app, ria, 1, reporters="r")
+    before = await _keys(app, bob)
+
+    await _erase(app, anna)
+    assert await _keys(app, bob) == [k for k in before if k != "connect.made"]
+    assert "connect.ended_told" not in await _keys(app, bob)
+    assert (await _keys(app, ria))[-1] == "connect.ended_staff"
+    assert await traces(app.db, [ANNA_LINE]) == []
+
+
+# Bob has not answered yet -------------------------------------------------------------------
+
+
+async def test_an_unanswered_question_of_someone_who_erased_ends_and_a_late_answer_changes_nothing(
+    app: App,
+) -> None:
+    """Both questions arrived; Anna erases before either answered. Bob hears it ended, and
+    his old buttons say so and change nothing."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _erase(app, anna)
+
+    told = (await for_user(app, bob, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.ended_asked"]
+    assert "jouw idee #2" in told.text(app, "nl")
+    _says_nothing_of_anna(told.text(app, "nl"))
+    assert (await _keys(app, ria))[-1] == "connect.ended_staff"
+
+    queued = await _keys(app, bob)
+    for payload in ("con.yes:1", "con.no:1", "con.show:1"):
+        await bob.press_payload(payload)
+        assert bob.keys == ["connect.ended"], payload
+        assert "gestopt" in bob.text
+        assert await app.repos.dialogs.load((await row(app, bob)).id) is None
+    ended = await app.repos.connections.get(1)
+    assert ended is not None and ended.status is ConnectionStatus.ENDED
+    assert ended.answer_b is None and ended.contact_b is None
+    assert await _keys(app, bob) == queued
+
+
+async def test_a_line_typed_after_the_other_erased_is_not_kept(app: App) -> None:
+    """Bob pressed yes and is typing his line when Anna erases her data: what he sends is
+    not stored, and he is told the request ended."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    [ask] = await for_user(app, bob, "connect")
+    await bob.press_payload(ask.payloads()[0])
+    assert bob.keys == ["connect.ask_contact"]
+    await _erase(app, anna)
+
+    await bob.send(BOB_LINE)
+    assert bob.keys == ["connect.ended"]
+    assert await app.repos.dialogs.load((await row(app, bob)).id) is None
+    assert await traces(app.db, [BOB_LINE]) == []
+
+
+async def test_a_question_that_never_reached_the_other_is_taken_back_without_a_word(
+    app: App,
+) -> None:
+    """Anna erases before the question to Bob was sent: it is not sent any more (it names
+    her idea), and Bob hears nothing of a request he never saw. Ria sees it ended."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _erase(app, anna)
+
+    rows = await app.db.fetchall(
+        "SELECT status FROM outbox WHERE user_id = ? ORDER BY id", ((await row(app, bob)).id,)
+    )
+    assert [r["status"] for r in rows] == ["cancelled"]
+    assert await _keys(app, bob) == ["connect.ask"]
+    assert await _keys(app, ria) == ["connect.ended_staff"]
+
+
+# The connector in the request ---------------------------------------------------------------
+
+
+async def test_a_connector_in_their_own_request_hears_it_ended_once(app: App) -> None:
+    """Ria sent in idea #2 herself and connects it with Anna's #1. She says yes, then Anna;
+    Anna's line is on its way to Ria when Anna erases: Ria hears it ended once, as the one
+    who waited, not a second time as the connector who asked."""
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    await seed_idea(app, ANNA_TITLE, author=(await row(app, anna)).id)
+    await seed_idea(app, BOB_TITLE, author=(await row(app, ria)).id)
+    await ria.send("/verbind #1 #2")
+    await ria.press("Ja, graag")
+    await ria.send("@ria_velsen")
+    assert ria.keys == ["connect.waiting"]
+    await _delivered(app)
+    await _says_yes(app, anna, ANNA_LINE)
+    before = await _keys(app, ria)
+    assert before[-2:] == ["connect.made", "connect.made_staff"]
+
+    await _erase(app, anna)
+    assert (await _keys(app, ria))[len(before) - 1 :] == ["connect.ended_told"]
+
+
+async def test_a_connector_who_erases_their_own_request_leaves_word_for_the_connectors_now(
+    app: App,
+) -> None:
+    """Ria connected her own idea #2 with Anna's #1. Anna says yes, then Ria: Ria's line is
+    on its way to Anna when Ria erases her data. Anna hears it ended; Kees, a connector
+    now, sees it ended, with Anna's idea only."""
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    kees = await connector(app, "kees")
+    await seed_idea(app, BOB_TITLE, author=(await row(app, anna)).id)
+    await seed_idea(app, ANNA_TITLE, author=(await row(app, ria)).id)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _says_yes(app, anna, ANNA_LINE)
+    await ria.press("Ja, graag")
+    await ria.send("@ria_velsen")
+    assert ria.keys == ["connect.made"] and ANNA_LINE in ria.text
+
+    await _erase(app, ria)
+    told = (await for_user(app, anna, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.ended_told"]
+    assert "jouw idee #1" in told.text(app, "nl")
+    assert "@ria_velsen" not in told.text(app, "nl")
+    staff = (await for_user(app, kees, "connect"))[-1]
+    assert [r.key for r in staff.replies] == ["connect.ended_staff"]
+    assert "#1" in staff.text(app, "nl") and "#2" not in staff.text(app, "nl")
+    assert await traces(app.db, ["@ria_velsen"]) == []
+
+
+# What the connector is told when both said yes ----------------------------------------------
+
+
+async def test_the_connector_hears_both_have_the_details_once_the_kept_line_was_handed_over(
+    settings: Settings,
+) -> None:
+    """Bob is away when Anna says yes after him: Ria hears both want contact and that
+    Bob gets the details when he is back, not that they have them. After a restart Bob
+    comes back and sees Anna's line; only then does Ria hear they have each other's
+    details, once."""
+    app = await App.open(settings)
+    try:
+        _anna, _bob, ria = await _connected_with_a_line_for_bob(app, bob_away=True)
+        staff = await for_user(app, ria, "connect")
+        assert [q.replies[0].key for q in staff] == ["connect.made_waiting_staff"]
+        text = staff[0].text(app, "nl")
+        assert "#1 en #2 willen allebei contact" in text and "#2 kan nu geen berichten" in text
+        assert "elkaars gegevens gekregen" not in text
+    finally:
+        await app.close()
+
+    app = await App.open(settings)
+    try:
+        bob = Chat(app, user_id="bob", name="Bob")
+        ria = Chat(app, user_id="ria", name="Ria")
+        await bob.send("/help")
+        assert bob.keys[0] == "returning.title" and ANNA_LINE in bob.text
+        assert await _keys(app, ria) == ["connect.made_waiting_staff", "connect.made_staff"]
+        made = (await for_user(app, ria, "connect"))[-1].text(app, "nl")
+        assert "#1 en #2 hebben elkaars gegevens gekregen" in made
+
+        # Away and back again: nothing was waiting any more, nothing is told twice.
+        await _away(app, bob)
+        await bob.send("/help")
+        assert ANNA_LINE not in bob.text
+        assert await _keys(app, ria) == ["connect.made_waiting_staff", "connect.made_staff"]
+    finally:
+        await app.close()
+
+
+async def test_the_connector_hears_the_details_were_exchanged_at_once_when_nobody_is_away(
+    app: App,
+) -> None:
+    """Both can be reached: the lines go out as both said yes, and Ria hears it then."""
+    _anna, _bob, ria = await _connected_with_a_line_for_bob(app, bob_away=False)
+    assert await _keys(app, ria) == ["connect.made_staff"]
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.line_kept_for is None
