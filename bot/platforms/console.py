@@ -139,11 +139,15 @@ class Console:
 
     async def _resume(self, *, waited: bool) -> None:
         """A person who comes back with a dialog open hears where they were; one who had
-        messages waiting (``waited``) gets, after them, the way on: that dialog, or the menu."""
+        messages waiting (``waited``) and no dialog hears where the menu is: the menu itself
+        would number its options over theirs, and "2" must still answer the last of them."""
         async with self.app.db.committed():
             person = await self.app.repos.users.find(PLATFORM, self.who)
             dialog = await self.app.repos.dialogs.load(person.id) if person else None
-        if dialog is None and not waited:
+        if dialog is None:
+            if waited:
+                lang = self.app.catalog.language(person.language if person else None)
+                self._print(self.app.catalog.text(lang, "console.menu_hint", {}, markup=False))
             return
         sender = Sender(platform_user_id=self.who, display_name=self.who)
         event = Event(platform=PLATFORM, chat_id=self.who, sender=sender, button="resume")

@@ -91,7 +91,7 @@ def test_coming_back_to_the_console_says_where_you_were(tmp_path: Path) -> None:
     assert "Vertel wat je idee is" in again
 
 
-def test_what_waited_while_the_chat_was_closed_is_followed_by_the_menu(tmp_path: Path) -> None:
+def test_what_waited_while_the_chat_was_closed_keeps_its_numbers(tmp_path: Path) -> None:
     def chat(who: str, script: str) -> str:
         done = subprocess.run(
             [*SAMENSPEL, "chat", "--as", who],
@@ -108,8 +108,13 @@ def test_what_waited_while_the_chat_was_closed_is_followed_by_the_menu(tmp_path:
 
     chat("anna", "/start\n1\n1\n1\n/vraag\nWanneer wordt het afval opgehaald?\n")
     chat("ria", "/start\n1\n1\n9\n/als verbinder\n/inbox\n1\n1\nOp dinsdag.\n")
-    again = chat("anna", "")
-    answer, menu = again.index("Op dinsdag."), again.find("Wat wil je doen?")
-    assert menu > answer, again
+    again = chat("anna", "2\n")
+    # The answer, where the menu is, and "2" is the answer's second option (her questions),
+    # not the menu's (a menu printed after it numbered its own options over the answer's).
+    answer, hint = again.index("Op dinsdag."), again.index("Het menu krijg je met /menu.")
+    assert answer < hint, again
+    assert "[2] 📨 Mijn vragen" in again[answer:hint], again
+    assert "Wat wil je doen?" not in again
+    assert "Dit zijn je laatste vragen." in again[hint:], again
     # With nothing waiting and no dialog open, opening the chat prints nothing.
     assert chat("anna", "") == ""
