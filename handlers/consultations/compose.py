@@ -14,7 +14,8 @@ publishing opens it now or schedules it (a Timer; the database stays the truth).
        ├─ Ander publiek ──► audience        └─ Andere tijden ──► opening
 
 The options come all in one message, or one (or a few) per message: those typed so far are
-shown each time, with "Klaar" once there are two.
+shown each time, with "Klaar" once there are two. Every step can be asked again ("Ga
+verder" after something else was opened meanwhile), the preview too.
 """
 
 from __future__ import annotations
@@ -544,6 +545,44 @@ async def preview(ctx: Context, dialog: Dialog) -> Response:
         nxt = dialog.to("opening")
         return respond(Reply(key="consultations.times_passed"), _ask_opening(nxt), dialog=nxt)
     return await _publish(ctx, draft)
+
+
+# Taking a half-composed consultation up again -------------------------------------------------
+
+
+@compose.ask("title", "intro", "kind", "question", "options", "ends", "more", "follow_up")
+@compose.ask(audiences.STEP, *audiences.PICKERS, "opening", "opens", "closes", "preview")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the consultation is at, asked again to go on with it
+    (the preview shown again, with its buttons)."""
+    step = dialog.step
+    if step == "preview":
+        return await _preview(ctx, dialog)
+    if step == audiences.STEP or step in audiences.PICKERS:
+        return await AUDIENCE.asked(ctx, dialog)
+    if step == "title":
+        asked = _ask("consultations.ask_title", max=MAX_TITLE)
+    elif step == "intro":
+        asked = _ask("consultations.ask_intro", max=MAX_INTRO)
+    elif step == "kind":
+        asked = _ask_kind(dialog)
+    elif step == "question":
+        asked = _ask("consultations.ask_question", max=MAX_QUESTION)
+    elif step == "options":
+        asked = _ask_options(dialog)
+    elif step == "ends":
+        asked = _ask("consultations.ask_ends", max=MAX_END)
+    elif step == "more":
+        asked = _ask_more(dialog)
+    elif step == "follow_up":
+        asked = _ask("consultations.ask_follow_up", max=MAX_FOLLOW_UP)
+    elif step == "opening":
+        asked = _ask_opening(dialog)
+    elif step == "opens":
+        asked = _ask_moment(ctx, dialog, "consultations.ask_opens", ctx.now)
+    else:
+        asked = _ask_closing(ctx, dialog)
+    return respond(asked, dialog=dialog)
 
 
 async def _publish(ctx: Context, draft: Consultation) -> Response:

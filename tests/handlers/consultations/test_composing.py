@@ -1,5 +1,6 @@
 """Composing a poll the way staff do on a phone: answer options typed one per message and
-collected (across a restart, never past a revoked role)."""
+collected (across a restart, never past a revoked role), and "Ga verder" back to where the
+composer was, the preview with its buttons included."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from bot.app import App
 from bot.settings import Settings
 from handlers.contract import Role
 from storage.consultations.model import QuestionKind
-from tests.consultations import button, last_consultation, outbox_of, seen
+from tests.consultations import button, compose_poll, last_consultation, outbox_of, seen
 from tests.markup import assert_user_text_literal
 from tests.people import civil_servant, person, with_role
 from tests.people import row as stored
@@ -155,3 +156,36 @@ async def test_on_matrix_a_typed_number_is_a_choice_and_klaar_finishes(app: App)
     assert ria.keys == ["consultations.ask_more"]
     await _finish(ria)
     assert await _options_of_the_draft(app) == ["1", "2"]
+
+
+async def test_go_on_after_a_preview_button_shows_the_preview_again(app: App) -> None:
+    anna = await person(app, "anna")
+    ria = await civil_servant(app)
+    preview = await compose_poll(ria)
+    await ria.press_payload(button(preview, "Klimrek"))
+    assert ria.keys == ["consultations.not_open"]
+    await ria.press("Ga verder")
+    assert ria.keys == [shown.key for shown in preview]
+    assert ria.text == "\n".join(shown.text for shown in preview)
+    assert "📤 Publiceren" in _labels(ria)
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"]
+    assert len(await outbox_of(app, anna)) == 1
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE kind = 'poll'") == 1
+
+
+async def test_go_on_takes_the_composer_back_to_the_options_typed_so_far(app: App) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    await ria.send("/peilingen")
+    await ria.press("Ga verder")
+    assert ria.keys == ["consultations.options_so_far"]
+    assert "1. Schommel\n2. Klimrek" in ria.text
+    await ria.press("Klaar")
+    assert ria.keys == ["consultations.ask_more"]
+    await ria.send("/peilingen")
+    await ria.press("Ga verder")
+    assert ria.keys == ["consultations.ask_more"]
