@@ -189,3 +189,25 @@ async def test_go_on_takes_the_composer_back_to_the_options_typed_so_far(app: Ap
     await ria.send("/peilingen")
     await ria.press("Ga verder")
     assert ria.keys == ["consultations.ask_more"]
+
+
+async def test_a_forged_or_old_klaar_with_too_few_options_adds_no_question(app: App) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    klaar = button(ria.last, "Klaar")
+    await ria.press("Laatste keuze weghalen")
+    await ria.press_payload(klaar)  # one choice left: no question of it
+    assert ria.keys == ["answers.use_buttons", "consultations.options_so_far"]
+    await ria.press("Laatste keuze weghalen")
+    assert ria.keys == ["consultations.ask_options"]
+    await ria.press_payload(klaar.replace(":done", ":drop"))  # nothing left to take back
+    assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
+    await ria.press_payload(klaar.replace(":done", ":kind"))
+    assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
+    await ria.send("Wip; Glijbaan")
+    assert ria.keys == ["consultations.ask_more"] and "Je hebt 1 vraag" in ria.text
+    await _finish(ria)
+    assert await _options_of_the_draft(app) == ["Wip", "Glijbaan"]
