@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers.answers import digits, read_text
+from handlers.answers import confirmation, digits, read_text
 from handlers.consultations import results as shown_results
 from handlers.consultations.manage import overview
 from handlers.consultations.shown import (
     MAX_TEXT,
+    answer_words,
+    base,
     brand,
     question,
     review,
@@ -231,7 +233,13 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
 @feature.action("cs.a", role=Role.RESIDENT)
 async def answer(ctx: Context) -> Response:
     """``cs.a:<id>:<moment>:<question>:<value>``: choose an option, a scale value, or
-    "zeg ik liever niet" (``x``); then on to the next open question."""
+    "zeg ik liever niet" (``x``); then on to the next open question.
+
+    A different answer never replaces one given before without a word: pressed on a
+    message that showed the question unanswered (the invitation, an earlier message), it
+    asks first; pressed where the answer was shown (the button is marked as confirming,
+    see :func:`handlers.consultations.shown.question`), it replaces it and says so.
+    """
     head, _, raw = ctx.value.rpartition(":")
     ids = _numbers(head, 3)
     if ids is None or not (raw == SKIP or (digits(raw) and len(raw) <= 2)):
@@ -242,22 +250,95 @@ async def answer(ctx: Context) -> Response:
     assert found.response is not None
     asked = found.consultation.question(found.number)
     assert asked is not None
-    total = found.consultation.total
-    if raw == SKIP:
-        await ctx.repos.responses.answer(
-            found.response, found.number, total=total, now=ctx.now, skipped=True
-        )
-        return await _onward(ctx, found)
-    value = int(raw)
-    if asked.kind not in (QuestionKind.ONE, QuestionKind.SCALE) or value not in asked.choices():
-        answers = await ctx.repos.responses.answers(found.response.id)
+    answers = await ctx.repos.responses.answers(found.response.id)
+    skipped = raw == SKIP
+    value = 0 if skipped else int(raw)
+    if not skipped and (
+        asked.kind not in (QuestionKind.ONE, QuestionKind.SCALE) or value not in asked.choices()
+    ):
         shown = await _show(ctx, found, found.number, answers)
         shown.replies.insert(0, Reply(key="consultations.invalid"))
         return shown
-    await ctx.repos.responses.answer(
-        found.response, found.number, total=total, now=ctx.now, choices=[value]
+    before = answers.get(found.number)
+    given = Answer(
+        question=found.number,
+        choices=[] if skipped else [value],
+        skipped=skipped,
+        answered_at=ctx.now,
     )
-    return await _onward(ctx, found)
+    changed: Reply | None = None
+    if before is not None and not _same_answer(before, given):
+        if not ctx.confirmed:
+            return _ask_change(ctx, found, before, given, raw)
+        changed = Reply(
+            key="consultations.changed",
+            params={
+                "number": found.number,
+                "answer": _words(ctx, found.consultation, given),
+                "was": _words(ctx, found.consultation, before),
+            },
+        )
+    await ctx.repos.responses.answer(
+        found.response,
+        found.number,
+        total=found.consultation.total,
+        now=ctx.now,
+        choices=given.choices,
+        skipped=skipped,
+    )
+    return await _onward(ctx, found, saved=changed)
+
+
+def _same_answer(before: Answer, given: Answer) -> bool:
+    return (
+        before.skipped == given.skipped
+        and before.text is None
+        and (sorted(before.choices) == sorted(given.choices))
+    )
+
+
+def _words(ctx: Context, consultation: Consultation, given: Answer) -> str:
+    """An answer as its person reads it: the options' words, "3/5", their own text, or
+    "zeg ik liever niet"."""
+    if given.skipped:
+        return ctx.catalog.text(ctx.lang, "consultations.btn_skip", {}, markup=False)
+    return answer_words(consultation, given, ctx.lang)
+
+
+def _ask_change(ctx: Context, found: Target, before: Answer, given: Answer, raw: str) -> Response:
+    """A different answer pressed on a message that did not show the one given: it may
+    be an old message, so ask before replacing anything."""
+    at = base(found.consultation, found.moment, found.number)
+    return respond(
+        confirmation(
+            "consultations.change_confirm",
+            yes=Button(label="consultations.btn_change_yes", payload=f"cs.a:{at}:{raw}"),
+            no=Button(label="consultations.btn_change_no", payload=f"cs.k:{at}"),
+            number=found.number,
+            answer=_words(ctx, found.consultation, given),
+            was=_words(ctx, found.consultation, before),
+        ),
+        end_dialog=_in_text_dialog(ctx),
+    )
+
+
+@feature.action("cs.k", role=Role.RESIDENT)
+async def keep_answer(ctx: Context) -> Response:
+    """``cs.k:<id>:<moment>:<question>``: keep the answer given (not the one pressed on
+    an old message); then on to the next open question, or "done"."""
+    found = await _pressed(ctx, 3, answering=True)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    kept = answers.get(found.number)
+    if kept is None:
+        return await _onward(ctx, found)
+    words = Reply(
+        key="consultations.change_kept",
+        params={"number": found.number, "answer": _words(ctx, found.consultation, kept)},
+    )
+    return await _onward(ctx, found, saved=words)
 
 
 async def _pressed(ctx: Context, count: int, *, answering: bool) -> Target | Response:

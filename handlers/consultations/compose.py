@@ -12,6 +12,10 @@ publishing opens it now or schedules it (a Timer; the database stays the truth).
     preview ◄── closes ◄── (opens) ◄── opening ◄── audience (+ picker) ◄── follow_up
        ├─ Publiceren ──► open now (invitations in the outbox) or scheduled
        ├─ Ander publiek ──► audience        └─ Andere tijden ──► opening
+
+The options come all in one message, or one (or a few) per message: those typed so far are
+shown each time, with "Klaar" once there are two. Every step can be asked again ("Ga
+verder" after something else was opened meanwhile), the preview too.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from handlers.answers import read_text, visible_length
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.when import parse_moment, typed
 from storage.consultations.model import (
     MAX_OPTIONS,
@@ -138,8 +142,8 @@ async def question_text(ctx: Context, dialog: Dialog) -> Response:
         return respond(text, _ask("consultations.ask_question", max=MAX_QUESTION), dialog=dialog)
     chosen = QuestionKind(dialog.data["kind"])
     if chosen in (QuestionKind.ONE, QuestionKind.SEVERAL):
-        nxt = dialog.to("options", question=text)
-        return respond(_ask_options(), dialog=nxt)
+        nxt = dialog.to("options", question=text, options=[])
+        return respond(_ask_options(nxt), dialog=nxt)
     if chosen is QuestionKind.SCALE:
         nxt = dialog.to("ends", question=text)
         return respond(_ask("consultations.ask_ends", max=MAX_END), dialog=nxt)
@@ -147,35 +151,86 @@ async def question_text(ctx: Context, dialog: Dialog) -> Response:
     return _added(dialog, asked)
 
 
-def _ask_options() -> Reply:
-    return _ask("consultations.ask_options", count=MAX_OPTIONS, max=MAX_OPTION)
+def _ask_options(dialog: Dialog) -> Reply:
+    """Ask for the options; once some are typed, show them with the way on."""
+    collected: list[str] = dialog.data.get("options") or []
+    if not collected:
+        return _ask("consultations.ask_options", count=MAX_OPTIONS, max=MAX_OPTION)
+    count = len(collected)
+    if count < 2:
+        hint = Reply(key="consultations.options_next_first", params={"max": MAX_OPTION})
+    elif count < MAX_OPTIONS:
+        hint = Reply(key="consultations.options_next")
+    else:
+        hint = Reply(key="consultations.options_full", params={"max": MAX_OPTIONS})
+    lines = [
+        Reply(key="consultations.option_line", params={"number": number, "option": option})
+        for number, option in enumerate(collected, start=1)
+    ]
+    buttons = []
+    if count >= 2:
+        buttons.append([dialog.button("consultations.btn_options_done", "done")])
+    buttons.append([dialog.button("consultations.btn_drop_option", "drop")])
+    buttons.append(_stop())
+    return Reply(
+        key="consultations.options_so_far",
+        params={"count": count, "max": MAX_OPTIONS},
+        parts=[*lines, hint],
+        buttons=buttons,
+    )
 
 
-@compose.step("options")
+@compose.step("options", expects=Expects.TEXT)
 async def options(ctx: Context, dialog: Dialog) -> Response:
+    """The options: all in one message, or one (or a few) per message, collected in the
+    dialog (so a restart loses none) until "Klaar"."""
+    collected: list[str] = list(dialog.data.get("options") or [])
+    if ctx.event.button is not None:
+        if ctx.value == "done" and len(collected) >= 2:
+            return _added(dialog, _choices(dialog, collected))
+        if ctx.value == "drop" and collected:
+            nxt = dialog.to("options", options=collected[:-1])
+            return respond(_ask_options(nxt), dialog=nxt)
+        return respond(Reply(key="answers.use_buttons"), _ask_options(dialog), dialog=dialog)
     text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
     if isinstance(text, Reply):
-        return respond(text, _ask_options(), dialog=dialog)
+        return respond(text, _ask_options(dialog), dialog=dialog)
     lines = [" ".join(line.split()) for line in _pieces(text)]
     # A line that shows nothing (only spaces, bullets or invisible marks) is no option.
     found = [option for line in lines if visible_length(option := line.lstrip("-•*").strip())]
-    if not 2 <= len(found) <= MAX_OPTIONS:
-        problem = Reply(key="consultations.options_count", params={"max": MAX_OPTIONS})
-        return respond(problem, _ask_options(), dialog=dialog)
+    problem = _options_problem(collected, found)
+    if problem is not None:
+        return respond(problem, _ask_options(dialog), dialog=dialog)
+    if not collected and len(found) >= 2:
+        # Every option in one message: the question is complete.
+        return _added(dialog, _choices(dialog, found))
+    nxt = dialog.to("options", options=[*collected, *found])
+    return respond(_ask_options(nxt), dialog=nxt)
+
+
+def _options_problem(collected: list[str], found: list[str]) -> Reply | None:
+    """Why the options typed now cannot be added to those collected (none is, then)."""
+    if not found:
+        return Reply(key="consultations.option_empty")
     too_long = [option for option in found if len(option) > MAX_OPTION]
     if too_long:
-        problem = Reply(
+        return Reply(
             key="consultations.option_too_long", params={"option": too_long[0], "max": MAX_OPTION}
         )
-        return respond(problem, _ask_options(), dialog=dialog)
-    if len({_same(option) for option in found}) != len(found):
-        return respond(Reply(key="consultations.options_twice"), _ask_options(), dialog=dialog)
-    asked = Question(
+    if len(collected) + len(found) > MAX_OPTIONS:
+        return Reply(key="consultations.options_too_many", params={"max": MAX_OPTIONS})
+    every = [*collected, *found]
+    if len({_same(option) for option in every}) != len(every):
+        return Reply(key="consultations.options_twice")
+    return None
+
+
+def _choices(dialog: Dialog, chosen: list[str]) -> Question:
+    return Question(
         kind=QuestionKind(dialog.data["kind"]),
         text=_texts(dialog, dialog.data["question"]),
-        options=[_texts(dialog, option) for option in found],
+        options=[_texts(dialog, option) for option in chosen],
     )
-    return _added(dialog, asked)
 
 
 @compose.step("ends")
@@ -211,7 +266,7 @@ def _pieces(text: str) -> list[str]:
 
 def _added(dialog: Dialog, asked: Question) -> Response:
     questions = [*dialog.data["questions"], asked.model_dump(mode="json")]
-    nxt = dialog.to("more", questions=questions, kind=None, question=None)
+    nxt = dialog.to("more", questions=questions, kind=None, question=None, options=None)
     return respond(_ask_more(nxt), dialog=nxt)
 
 
@@ -490,6 +545,44 @@ async def preview(ctx: Context, dialog: Dialog) -> Response:
         nxt = dialog.to("opening")
         return respond(Reply(key="consultations.times_passed"), _ask_opening(nxt), dialog=nxt)
     return await _publish(ctx, draft)
+
+
+# Taking a half-composed consultation up again -------------------------------------------------
+
+
+@compose.ask("title", "intro", "kind", "question", "options", "ends", "more", "follow_up")
+@compose.ask(audiences.STEP, *audiences.PICKERS, "opening", "opens", "closes", "preview")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step the consultation is at, asked again to go on with it
+    (the preview shown again, with its buttons)."""
+    step = dialog.step
+    if step == "preview":
+        return await _preview(ctx, dialog)
+    if step == audiences.STEP or step in audiences.PICKERS:
+        return await AUDIENCE.asked(ctx, dialog)
+    if step == "title":
+        asked = _ask("consultations.ask_title", max=MAX_TITLE)
+    elif step == "intro":
+        asked = _ask("consultations.ask_intro", max=MAX_INTRO)
+    elif step == "kind":
+        asked = _ask_kind(dialog)
+    elif step == "question":
+        asked = _ask("consultations.ask_question", max=MAX_QUESTION)
+    elif step == "options":
+        asked = _ask_options(dialog)
+    elif step == "ends":
+        asked = _ask("consultations.ask_ends", max=MAX_END)
+    elif step == "more":
+        asked = _ask_more(dialog)
+    elif step == "follow_up":
+        asked = _ask("consultations.ask_follow_up", max=MAX_FOLLOW_UP)
+    elif step == "opening":
+        asked = _ask_opening(dialog)
+    elif step == "opens":
+        asked = _ask_moment(ctx, dialog, "consultations.ask_opens", ctx.now)
+    else:
+        asked = _ask_closing(ctx, dialog)
+    return respond(asked, dialog=dialog)
 
 
 async def _publish(ctx: Context, draft: Consultation) -> Response:

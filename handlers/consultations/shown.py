@@ -6,7 +6,10 @@ and every question shown while answering, so the preview is exactly what residen
 Buttons carry everything needed to answer (no dialog): ``<action>:<id>:<moment>:<question>``
 and the value, at most about 30 bytes, well within Telegram's 64 bytes of callback data.
 
-    cs.a:<id>:<m>:<q>:<n|x>   answer: option or scale value n, or x ("zeg ik liever niet")
+    cs.a:<id>:<m>:<q>:<n|x>   answer: option or scale value n, or x ("zeg ik liever niet");
+                              ending in "!" where the answer given was shown: it replaces
+                              that answer (and says so); without, a different one asks first
+    cs.k:<id>:<m>:<q>         keep the answer given (instead of one pressed on an old message)
     cs.t:<id>:<m>:<q>:<n>     tick or untick option n of a several-choice question
     cs.n:<id>:<m>:<q>         done ticking: on to the next question
     cs.w:<id>:<m>:<q>         type the answer to a text question
@@ -21,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from handlers import when
 from handlers.contract import Button, Reply
+from handlers.feature import CONFIRMED
 from handlers.profile import Profile
 from storage.consultations.model import (
     SKIP,
@@ -90,6 +94,10 @@ def question(
     ``typing``: the person can type the answer straight away (a text question shown as a
     direct reply, with its dialog open); otherwise they press "Antwoord typen" first.
     ``may_type=False``: neither (a muted person can only skip a text question for now).
+
+    Shown with an answer given, its answer buttons confirm a change: the person sees the
+    answer they replace (see :func:`handlers.consultations.answer.answer`); without one, a
+    different answer pressed here later (an old message) asks first.
     """
     asked = consultation.question(number)
     assert asked is not None
@@ -105,20 +113,21 @@ def question(
     buttons: list[list[Button]] = []
     skipped = current is not None and current.skipped
     chosen = set(current.choices) if current is not None else set()
+    mark = CONFIRMED if current is not None else ""
     if asked.kind in (QuestionKind.ONE, QuestionKind.SEVERAL):
-        action = "cs.t" if asked.kind is QuestionKind.SEVERAL else "cs.a"
+        several = asked.kind is QuestionKind.SEVERAL
         for index, option in enumerate(asked.options, start=1):
             label = "consultations.btn_chosen" if index in chosen else "raw"
             buttons.append(
                 [
                     Button(
                         label=label,
-                        payload=f"{action}:{at}:{index}",
+                        payload=f"cs.t:{at}:{index}" if several else f"cs.a:{at}:{index}{mark}",
                         params={"text": pick(option, lang)},
                     )
                 ]
             )
-        if asked.kind is QuestionKind.SEVERAL:
+        if several:
             parts.append(Reply(key="consultations.hint_several"))
             buttons.append([Button(label="consultations.btn_next", payload=f"cs.n:{at}")])
     elif asked.kind is QuestionKind.SCALE:
@@ -129,7 +138,7 @@ def question(
             [
                 Button(
                     label="consultations.btn_chosen" if value in chosen else "raw",
-                    payload=f"cs.a:{at}:{value}",
+                    payload=f"cs.a:{at}:{value}{mark}",
                     params={"text": str(value)},
                 )
                 for value in asked.choices()
@@ -143,7 +152,7 @@ def question(
             parts.append(Reply(key=hint, params={"max": MAX_TEXT}))
             buttons.append([Button(label="consultations.btn_type", payload=f"cs.w:{at}")])
     skip = "consultations.btn_skip_chosen" if skipped else "consultations.btn_skip"
-    buttons.append([Button(label=skip, payload=f"cs.a:{at}:{SKIP}")])
+    buttons.append([Button(label=skip, payload=f"cs.a:{at}:{SKIP}{mark}")])
     return Reply(key=key, params=params, parts=parts, buttons=buttons)
 
 

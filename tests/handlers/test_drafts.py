@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import handlers
 from bot.app import App
+from handlers.contract import Dialog, Reply, Response, Role, respond
+from handlers.feature import Context, Feature, Registry
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea
 from tests.people import civil_servant
@@ -278,7 +281,32 @@ async def test_a_draft_with_a_long_subject_gets_a_short_way_back(app: App) -> No
     assert "▶️ Ga verder" in labels
     assert all(len(label) <= 30 for label in labels), labels
     await ria.press("Ga verder")
-    assert ria.keys == ["drafts.continue_above"] and "Je gaat verder" in ria.text
+    assert ria.keys == ["consultations.ask_intro"]  # the question it was at, asked again
+
+
+async def test_go_on_in_a_dialog_that_cannot_ask_again_points_to_its_question_above(
+    app: App, chat: MakeChat
+) -> None:
+    feature = Feature("no-asking")
+    plain = feature.dialog("plain", role=Role.RESIDENT)
+
+    @feature.command("probeer", role=Role.RESIDENT)
+    async def start(ctx: Context) -> Response:
+        dialog = Dialog(name="plain", step="one")
+        return respond(Reply(key="raw", params={"text": "Vraag?"}), dialog=dialog)
+
+    @plain.step("one")
+    async def one(ctx: Context, dialog: Dialog) -> Response:
+        return respond(Reply(key="raw", params={"text": "ok"}), end_dialog=True)
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send("/probeer")
+    await anna.send("/help")
+    await anna.press("Ga verder")
+    assert anna.keys == ["drafts.continue_above"] and "Je gaat verder" in anna.text
+    assert await _dialog(app, anna) == ("plain", "one")
 
 
 async def test_someone_back_after_a_long_pause_is_told_where_they_were(

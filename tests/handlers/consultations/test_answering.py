@@ -21,6 +21,7 @@ from tests.consultations import (
     outbox_of,
     seen,
 )
+from tests.markup import assert_user_text_literal
 from tests.people import civil_servant
 from tests.people import person as resident
 from tests.people import row as stored
@@ -62,6 +63,9 @@ async def test_pressing_again_and_changing_answers_keeps_one_response_per_person
     for _ in range(3):
         await anna.press_payload(button(invitation, "Klimrek"))
     await anna.press_payload(button(invitation, "Zandbak"))  # changed her mind
+    assert anna.keys == ["consultations.change_confirm"]
+    await anna.press("Ja, veranderen")
+    assert anna.keys == ["consultations.changed", "consultations.question_scale"]
     await anna.press("5")
     await anna.press_payload(f"cs.a:{poll}:0:2:5")
     user = await stored(app, "anna")
@@ -83,6 +87,143 @@ async def test_pressing_again_and_changing_answers_keeps_one_response_per_person
     assert "→ nog niet beantwoord" in anna.text
     await anna.press("✏️ 1")
     assert "✅ Zandbak" in anna.last[0].labels()
+
+
+async def _given(app: App, poll: int, who: str) -> dict[int, object]:
+    """A person's answers: the choices, or "x" for "zeg ik liever niet"."""
+    user = await stored(app, who)
+    taking = await app.repos.responses.find(poll, 0, user.id)
+    assert taking is not None
+    answers = await app.repos.responses.answers(taking.id)
+    return {n: "x" if a.skipped else (a.text or a.choices) for n, a in answers.items()}
+
+
+async def test_an_old_button_asks_before_it_replaces_an_answer_already_given(app: App) -> None:
+    bob = await resident(app, "bob")
+    poll = await _published(app)
+    [row] = await outbox_of(app, bob)
+    invitation = seen(app, row)
+    await bob.press_payload(button(invitation, "Klimrek"))
+    await bob.press("3")
+    several = bob.last
+    await bob.press("Kinderen")
+    await bob.press("Volgende")
+    await bob.press("Zeg ik liever niet")
+    assert bob.keys == ["consultations.done"]
+    finished = {1: [2], 2: [3], 3: [1], 4: "x"}
+    assert await _given(app, poll, "bob") == finished
+
+    # Schommel on the invitation he answered long ago: asked first, nothing changed yet.
+    await bob.press_payload(button(invitation, "Schommel"))
+    assert bob.keys == ["consultations.change_confirm"]
+    assert "Op vraag 1 gaf je al antwoord: Klimrek." in bob.text
+    assert "veranderen in: Schommel?" in bob.text
+    assert await _given(app, poll, "bob") == finished
+    await bob.press("Nee, zo laten")
+    assert bob.keys == ["consultations.change_kept", "consultations.done"]
+    assert "je antwoord op vraag 1 blijft: Klimrek." in bob.text
+    assert await _given(app, poll, "bob") == finished
+
+    # Asked again, he does change it: the answer says what it replaced.
+    await bob.press_payload(button(invitation, "Schommel"))
+    await bob.press("Ja, veranderen")
+    assert bob.keys == ["consultations.changed", "consultations.done"]
+    assert "Je antwoord op vraag 1 is nu: Schommel (was: Klimrek)." in bob.text
+    assert await _given(app, poll, "bob") == {**finished, 1: [1]}
+    # The answer he already has, pressed again: nothing to ask, nothing changes.
+    await bob.press_payload(button(invitation, "Schommel"))
+    assert bob.keys == ["consultations.done"]
+
+    # "Zeg ik liever niet" from the old message of a several-choice question asks too.
+    await bob.press_payload(button(several, "Zeg ik liever niet"))
+    assert bob.keys == ["consultations.change_confirm"]
+    assert "gaf je al antwoord: Kinderen." in bob.text
+    await bob.press("Ja, veranderen")
+    assert "is nu: Zeg ik liever niet (was: Kinderen)." in bob.text
+    assert await _given(app, poll, "bob") == {**finished, 1: [1], 3: "x"}
+    counted = await app.repos.tallies.count(poll, 0, "nl")
+    assert counted.respondents == 1 and counted.get(1, "1") == 1 and counted.get(1, "2") == 0
+
+
+async def test_changing_an_answer_where_it_is_shown_says_what_it_replaced(app: App) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    [row] = await outbox_of(app, anna)
+    await anna.press_payload(button(seen(app, row), "Klimrek"))
+    await anna.press("4")
+    await anna.press_payload(f"cs.r:{poll}:0")
+    await anna.press("✏️ 1")
+    assert "✅ Klimrek" in anna.last[0].labels()
+    await anna.press("Zandbak")  # she sees the answer she replaces: no question first
+    assert anna.keys == ["consultations.changed", "consultations.question"]
+    assert "Je antwoord op vraag 1 is nu: Zandbak (was: Klimrek)." in anna.text
+    await anna.press_payload(f"cs.q:{poll}:0:2")
+    await anna.press("Zeg ik liever niet")
+    assert "Je antwoord op vraag 2 is nu: Zeg ik liever niet (was: 4/5)." in anna.text
+    await anna.press_payload(f"cs.q:{poll}:0:2")
+    await anna.press("✅ Zeg ik liever niet")  # the same again: nothing said, nothing changed
+    assert anna.keys == ["consultations.question"] and "Vraag 3 van 4" in anna.text
+    assert await _given(app, poll, "anna") == {1: [3], 2: "x"}
+    # Ticking the several-choice question is shown in place, as before.
+    await anna.press("Kinderen")
+    assert anna.last[0].reply.edit and "✅ Kinderen" in anna.last[0].labels()
+
+
+async def test_a_change_asked_for_before_closing_is_not_made_after_it(app: App) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    [row] = await outbox_of(app, anna)
+    invitation = seen(app, row)
+    await anna.press_payload(button(invitation, "Klimrek"))
+    await anna.press_payload(button(invitation, "Schommel"))
+    asked = anna.last
+    await _close_now(app, poll)
+    before = await _answers(app)
+    await anna.press_payload(button(asked, "Ja, veranderen"))
+    assert anna.keys == ["consultations.closed"]
+    await anna.press_payload(button(asked, "Nee, zo laten"))
+    assert anna.keys == ["consultations.closed"]
+    await anna.press_payload(f"cs.a:{poll}:0:1:1!")
+    assert anna.keys == ["consultations.closed"]
+    assert await _answers(app) == before
+    assert await _given(app, poll, "anna") == {1: [2]}
+
+
+async def test_a_change_shows_the_options_staff_wrote_as_text(app: App) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    first, second = "<b>Klim</b> & rek", "ملعب 🛝 <i>"
+    await ria.send(f"{first}\n{second}")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We gebruiken het.")
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    [row] = await outbox_of(app, anna)
+    invitation = seen(app, row)
+    await anna.press_payload(button(invitation, "Klim"))
+    await anna.press_payload(button(invitation, "ملعب"))
+    [asked] = anna.last
+    await anna.press("Ja, veranderen")
+    changed = anna.last[0]
+    assert changed.key == "consultations.changed"
+    for shown, reference in ((asked, "consultations.change_confirm"), (changed, None)):
+        rendered = app.catalog.render("nl", shown.reply, markup=True)
+        plain = shown.reply.model_copy(
+            update={"params": {**shown.reply.params, "answer": "Ja", "was": "Nee"}}
+        )
+        assert_user_text_literal(
+            rendered, [first, second], reference=app.catalog.render("nl", plain, markup=True)
+        )
+        assert reference is None or shown.key == reference
+    assert await _given(app, poll, "anna") == {1: [2]}
 
 
 async def test_unticking_the_last_option_takes_the_answer_back(app: App) -> None:
@@ -123,6 +264,9 @@ async def test_unticking_the_last_option_takes_the_answer_back(app: App) -> None
         "cs.q:{poll}:0:99",
         "cs.u:{poll}:0",  # results of a poll still open
         "cs.rem:maybe",
+        "cs.k:{poll}:0:9",  # keep the answer to a question there is not
+        "cs.k:{poll}:0",
+        "cs.a:{poll}:0:1:2!!",
         "cs.a",
     ],
 )

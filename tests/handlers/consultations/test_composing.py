@@ -1,0 +1,213 @@
+"""Composing a poll the way staff do on a phone: answer options typed one per message and
+collected (across a restart, never past a revoked role), and "Ga verder" back to where the
+composer was, the preview with its buttons included."""
+
+from __future__ import annotations
+
+from bot.app import App
+from bot.settings import Settings
+from handlers.contract import Role
+from storage.consultations.model import QuestionKind
+from tests.consultations import button, compose_poll, last_consultation, outbox_of, seen
+from tests.markup import assert_user_text_literal
+from tests.people import civil_servant, person, with_role
+from tests.people import row as stored
+from tests.support import Chat
+
+
+async def _to_the_options(ria: Chat, kind: str = "Eén keuze") -> None:
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Wat vind jij belangrijk?")
+    await ria.press(kind)
+    await ria.send("Wat moet er komen?")
+    assert ria.keys == ["consultations.ask_options"]
+
+
+async def _finish(ria: Chat) -> None:
+    """From the question list to the preview, for everyone, open now."""
+    await ria.press("Klaar met de vragen")
+    await ria.send("We laten het je weten.")
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    assert ria.keys[0] == "consultations.preview_intro", ria.keys
+
+
+async def _options_of_the_draft(app: App) -> list[str]:
+    draft = await app.repos.consultations.get(await last_consultation(app))
+    assert draft is not None
+    [asked] = draft.questions
+    return [option["nl"] for option in asked.options]
+
+
+def _labels(ria: Chat) -> list[str]:
+    return [label for label, _ in ria.buttons()]
+
+
+async def test_options_typed_one_per_message_are_collected_until_klaar(app: App) -> None:
+    anna = await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    assert ria.keys == ["consultations.options_so_far"]
+    assert "1. Schommel" in ria.text and "Typ de volgende keuze" in ria.text
+    assert not any("Klaar" in label for label in _labels(ria)), "one choice is not a question"
+    await ria.send("Klimrek")
+    assert "1. Schommel\n2. Klimrek" in ria.text
+    assert "✅ Klaar" in _labels(ria)
+    # Markup and right-to-left text are a choice's words, shown as typed.
+    marked = "<b>Zand</b>bak & ملعب"
+    await ria.send(marked)
+    [so_far] = ria.last
+    rendered = app.catalog.render("nl", so_far.reply, markup=True)
+    assert_user_text_literal(rendered, [marked, "Schommel", "Klimrek"])
+    # What cannot be a choice is refused kindly, and the choices so far stay.
+    await ria.send(" klimrek ")
+    assert ria.keys == ["consultations.options_twice", "consultations.options_so_far"]
+    await ria.send("x" * 41)
+    assert ria.keys[0] == "consultations.option_too_long"
+    await ria.send("y" * 400)
+    assert ria.keys[0] == "answers.too_long"
+    await ria.photo()
+    assert ria.keys[0] == "answers.text_please"
+    assert "3. " in ria.text and "4. " not in ria.text
+    # A few in one message are added together; the eighth is the last.
+    await ria.send("Glijbaan\nBankjes; Wip")
+    await ria.send("Kabelbaan")
+    await ria.send("Trapveld")
+    assert "8. Trapveld" in ria.text and "Meer dan 8 keuzes kan niet" in ria.text
+    await ria.send("Picknicktafel")
+    assert ria.keys == ["consultations.options_too_many", "consultations.options_so_far"]
+    assert "Er is niets toegevoegd" in ria.text and "9." not in ria.text
+    await ria.press("Laatste keuze weghalen")
+    assert "7. Kabelbaan" in ria.text and "Trapveld" not in ria.text
+    await ria.send("Picknicktafel")
+    await ria.press("Klaar")
+    assert ria.keys == ["consultations.ask_more"]
+    assert "Je hebt 1 vraag" in ria.text
+    await _finish(ria)
+    expected = ["Schommel", "Klimrek", marked, "Glijbaan", "Bankjes", "Wip", "Kabelbaan"]
+    assert await _options_of_the_draft(app) == [*expected, "Picknicktafel"]
+    await ria.press("Publiceren")
+    [row] = await outbox_of(app, anna)
+    assert seen(app, row)[1].labels()[:8] == [*expected, "Picknicktafel"]
+
+
+async def test_all_options_in_one_message_still_make_the_question_at_once(app: App) -> None:
+    ria = await civil_servant(app)
+    await person(app, "anna")
+    await _to_the_options(ria, "Meer keuzes")
+    await ria.send("Kinderen; Kleinkinderen\nDe hond")
+    assert ria.keys == ["consultations.ask_more"]
+    await _finish(ria)
+    draft = await app.repos.consultations.get(await last_consultation(app))
+    assert draft is not None and draft.questions[0].kind is QuestionKind.SEVERAL
+    assert await _options_of_the_draft(app) == ["Kinderen", "Kleinkinderen", "De hond"]
+
+
+async def test_options_collected_so_far_survive_a_restart(app: App, settings: Settings) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    klaar = ria.last
+    restarted = await App.open(settings)
+    try:
+        again = Chat(restarted, "ria")
+        await again.send("Zandbak")
+        assert "1. Schommel\n2. Klimrek\n3. Zandbak" in again.text
+        await again.press_payload(button(klaar, "Klaar"))  # the button before the restart
+        assert again.keys == ["consultations.ask_more"]
+        await _finish(again)
+        assert await _options_of_the_draft(restarted) == ["Schommel", "Klimrek", "Zandbak"]
+    finally:
+        await restarted.close()
+
+
+async def test_a_civil_servant_revoked_while_typing_options_cannot_finish_the_question(
+    app: App,
+) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    klaar = ria.last
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("Zandbak")
+    assert "consultations.options_so_far" not in ria.keys
+    await ria.press_payload(button(klaar, "Klaar"))
+    assert "consultations.ask_more" not in ria.keys
+    user = await stored(app, ria)
+    assert await app.repos.dialogs.load(user.id) is None
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE kind = 'poll'") == 0
+
+
+async def test_on_matrix_a_typed_number_is_a_choice_and_klaar_finishes(app: App) -> None:
+    await person(app, "anna")
+    ria = await with_role(app, await person(app, "ria", platform="matrix"), Role.CIVIL_SERVANT)
+    await _to_the_options(ria)
+    await ria.send("1")  # a choice, not the first button (Stoppen)
+    assert ria.keys == ["consultations.options_so_far"]
+    await ria.send("2")
+    await ria.send("klaar")
+    assert ria.keys == ["consultations.ask_more"]
+    await _finish(ria)
+    assert await _options_of_the_draft(app) == ["1", "2"]
+
+
+async def test_go_on_after_a_preview_button_shows_the_preview_again(app: App) -> None:
+    anna = await person(app, "anna")
+    ria = await civil_servant(app)
+    preview = await compose_poll(ria)
+    await ria.press_payload(button(preview, "Klimrek"))
+    assert ria.keys == ["consultations.not_open"]
+    await ria.press("Ga verder")
+    assert ria.keys == [shown.key for shown in preview]
+    assert ria.text == "\n".join(shown.text for shown in preview)
+    assert "📤 Publiceren" in _labels(ria)
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"]
+    assert len(await outbox_of(app, anna)) == 1
+    assert await app.db.fetchval("SELECT COUNT(*) FROM consultations WHERE kind = 'poll'") == 1
+
+
+async def test_go_on_takes_the_composer_back_to_the_options_typed_so_far(app: App) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    await ria.send("/peilingen")
+    await ria.press("Ga verder")
+    assert ria.keys == ["consultations.options_so_far"]
+    assert "1. Schommel\n2. Klimrek" in ria.text
+    await ria.press("Klaar")
+    assert ria.keys == ["consultations.ask_more"]
+    await ria.send("/peilingen")
+    await ria.press("Ga verder")
+    assert ria.keys == ["consultations.ask_more"]
+
+
+async def test_a_forged_or_old_klaar_with_too_few_options_adds_no_question(app: App) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    klaar = button(ria.last, "Klaar")
+    await ria.press("Laatste keuze weghalen")
+    await ria.press_payload(klaar)  # one choice left: no question of it
+    assert ria.keys == ["answers.use_buttons", "consultations.options_so_far"]
+    await ria.press("Laatste keuze weghalen")
+    assert ria.keys == ["consultations.ask_options"]
+    await ria.press_payload(klaar.replace(":done", ":drop"))  # nothing left to take back
+    assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
+    await ria.press_payload(klaar.replace(":done", ":kind"))
+    assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
+    await ria.send("Wip; Glijbaan")
+    assert ria.keys == ["consultations.ask_more"] and "Je hebt 1 vraag" in ria.text
+    await _finish(ria)
+    assert await _options_of_the_draft(app) == ["Wip", "Glijbaan"]
