@@ -392,3 +392,24 @@ async def test_a_resident_made_staff_is_still_invited_and_a_connector_erased_lea
     assert batch is None
     [told] = await outbox(app, "budget_opened")
     assert told.user_id == (await row(app, sam)).id
+
+
+async def test_an_invitation_still_waiting_for_someone_banned_meanwhile_is_not_sent(
+    clocked: App,
+) -> None:
+    app = clocked
+    anna = await person(app, "anna")
+    bert = await person(app, "bert")
+    ria = await connector(app)
+    await set_up(ria)
+    await ban(app, bert)
+    statuses = {
+        r.user_id: r.status
+        for r in await app.repos.outbox.for_user((await row(app, bert)).id)
+        + await app.repos.outbox.for_user((await row(app, anna)).id)
+        if r.kind == INVITATION
+    }
+    assert statuses == {
+        (await row(app, bert)).id: "cancelled",
+        (await row(app, anna)).id: "pending",
+    }
