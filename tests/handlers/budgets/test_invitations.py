@@ -131,6 +131,9 @@ async def test_a_round_opened_now_invites_everyone_who_may_vote_once_in_their_la
         e for e in await app.repos.audit.about(f"budget:{found.id}") if e.action == "budget.open"
     ]
     assert opening.detail == {"invited": 3}
+    # The round's job (its reminder timer, a restart) invites nobody again.
+    await run_job(app, f"budget:{found.id}", START)
+    assert sorted(await invited(app)) == await ids(app, anna, emma, ria)
 
     # Each reads it in their own language, with the round's name, budget and closing time.
     by_user = {q.user_id: q for q in await outbox(app, INVITATION)}
@@ -413,3 +416,13 @@ async def test_an_invitation_still_waiting_for_someone_banned_meanwhile_is_not_s
         (await row(app, bert)).id: "cancelled",
         (await row(app, anna)).id: "pending",
     }
+
+
+async def test_a_round_with_nobody_to_invite_says_so_and_starts_no_batch(clocked: App) -> None:
+    app = clocked
+    ria = await with_role(app, await person(app, "ria", hood="Zeg ik liever niet"), Role.CONNECTOR)
+    found = await set_up(ria, who="Alleen inwoners met een wijk")
+    assert ria.keys == ["budgets.opened_nobody"]
+    assert "Er is nu niemand die we kunnen uitnodigen." in ria.text
+    assert await invited(app) == []
+    assert await app.repos.outbox.batch(f"budget:{found.id}:invite") is None
