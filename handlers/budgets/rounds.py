@@ -5,7 +5,8 @@
             one is its picture) ──► opens (or "nu") ──► closes
         ──► who may vote (everyone taking part / with a neighbourhood / with a postcode in
             the profile's ranges) ──► the tie rule (cost / own neighbourhood / earliest / lot)
-        ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler)
+        ──► preview ──► Openen (stored; opened, reminded and closed by the scheduler; at
+            its opening everyone who may vote is invited, and the connector hears how many)
 
     /rondes ──► a round: votes per project so far (counts only, never who; closed with
         fewer voters than the threshold: a note that residents do not see the counts;
@@ -23,7 +24,7 @@ from typing import Any
 
 from handlers import when
 from handlers.answers import excerpt, parse_id, read_text
-from handlers.budgets import disclosure
+from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Feature
@@ -499,10 +500,21 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     )
     created = await ctx.repos.budgets.get(round_id)
     assert created is not None
-    key = "budgets.opened" if created.status is RoundStatus.OPEN else "budgets.scheduled"
+    timers = [Timer(job=f"budget:{round_id}", at=created.next_moment())]
+    if created.status is RoundStatus.OPEN:
+        # Open at once: everyone who may vote is invited in this same transaction.
+        invited = await invitations.invite(ctx.repos, ctx.catalog, ctx.timezone, created, ctx.now)
+        await ctx.repos.audit.record(
+            "budget.open",
+            now=ctx.now,
+            actor_user_id=ctx.user.id,
+            subject=f"budget:{round_id}",
+            detail={"invited": invited},
+        )
+        return respond(invitations.opened(created, invited, ctx.lang, ctx.timezone), timers=timers)
     return respond(
         Reply(
-            key=key,
+            key="budgets.scheduled",
             params={
                 "name": created.name,
                 "opens": _shown(ctx, created.opens_at),
@@ -510,7 +522,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
             },
             buttons=[[Button(label="budgets.btn_rounds", payload="bs")]],
         ),
-        timers=[Timer(job=f"budget:{round_id}", at=created.next_moment())],
+        timers=timers,
     )
 
 

@@ -1,16 +1,18 @@
 """What happens to a round at its moments, run by the scheduler (``budget:<round id>``).
 
 The round's row says what is still to do, so a run that comes late (after a restart) or
-twice does each thing once: open a scheduled round; two days before closing, remind every
-voter who chose projects but never confirmed (once); at closing, tally, record the winners
-and queue the result for every voter and every "Wist je dat" subscriber, and tell the staff
-member who set the round up. A round nobody voted in says so plainly (no project, no
-money spent) instead of a result of zeros; one too few voted in names its winners without
-votes (:mod:`handlers.budgets.disclosure`). Each run ends by returning the round's next
-moment, if any.
+twice does each thing once: open a scheduled round and, in the same transaction, invite
+everyone who may vote in it (:mod:`handlers.budgets.invitations`); two days before
+closing, remind every voter who chose projects but never confirmed (once); at closing,
+withdraw the invitations still waiting, tally, record the winners and queue the result for
+every voter and every "Wist je dat" subscriber, and tell the staff member who set the
+round up. A round nobody voted in says so plainly (no project, no money spent) instead of
+a result of zeros; one too few voted in names its winners without votes
+(:mod:`handlers.budgets.disclosure`). Each run ends by returning the round's next moment,
+if any.
 
     scheduled ──opens_at──► open ──closes_at - 2 days──► reminder ──closes_at──► closed
-        │
+        │            (invitations to vote)
         └── its author no longer a connector (``samenspel revoke`` cancels it at once; a
             role changed some other way is caught here, at its opening): cancelled, never
             opened, nobody asked; the connectors now hear it will not go ahead
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.budgets import disclosure
+from handlers.budgets import disclosure, invitations
 from handlers.catalog import Catalog
 from handlers.contract import Button, Reply, Timer
 from handlers.money import format_euro
@@ -63,8 +65,10 @@ async def advance(
                 cancelled = await repos.budgets.get(round_id)
                 assert cancelled is not None
                 await cancelled_rounds(repos, [cancelled], now, role=role)
-            else:
-                await repos.budgets.open_due(round_id, now)
+            elif await repos.budgets.open_due(round_id, now):
+                opened = await repos.budgets.get(round_id)
+                assert opened is not None
+                await _opened(repos, catalog, zone, opened, now)
         found = await repos.budgets.get(round_id)
         assert found is not None
         if (
@@ -81,6 +85,28 @@ async def advance(
         return Timer(job=f"budget:{round_id}", at=at) if at is not None else None
 
 
+async def _opened(
+    repos: Repositories, catalog: Catalog, zone: ZoneInfo, opened: Round, now: datetime
+) -> None:
+    """A scheduled round just opened: invite who may vote and tell whoever runs it how
+    many (the author while still a connector, else the connectors now)."""
+    invited = await invitations.invite(repos, catalog, zone, opened, now)
+    await repos.audit.record(
+        "budget.open", now=now, subject=f"budget:{opened.id}", detail={"invited": invited}
+    )
+    if opened.closes_at <= now:
+        # Its whole time passed while the bot was down: it closes in this same run, and
+        # that is what the staff hear.
+        return
+    staff = await repos.users.in_charge(opened.author_user_id, Role.CONNECTOR)
+    groups = await repos.recipients.by_language(staff, catalog.default)
+    for lang, ids in groups.items():
+        note = invitations.opened(opened, invited, catalog.language(lang), zone)
+        await repos.outbox.fan_out(
+            ids, [note.model_dump(mode="json")], kind="budget_opened", now=now
+        )
+
+
 async def cancelled_rounds(
     repos: Repositories, rounds: Sequence[Round], now: datetime, *, role: str
 ) -> None:
@@ -91,6 +117,9 @@ async def cancelled_rounds(
     if not rounds:
         return
     for cancelled in rounds:
+        # Residents are invited only once a round opens; should any invitation wait, it
+        # goes nowhere now.
+        await invitations.withdraw(repos, cancelled.id)
         await repos.audit.record(
             "budget.cancel",
             now=now,
@@ -152,6 +181,8 @@ async def _close(
     winners = await repos.budgets.close(found.id, now)
     if winners is None:
         return
+    # Invitations still waiting (a slow or held chat) would ask to vote in a closed round.
+    await invitations.withdraw(repos, found.id)
     closed = await repos.budgets.get(found.id)
     assert closed is not None
     projects = await repos.budgets.projects(found.id)

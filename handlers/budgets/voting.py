@@ -13,6 +13,10 @@ closes. A project that does not fit what is left of the budget cannot be added.
                               (a counted ballot emptied: "stem intrekken?" ──► Ja ──►
                                the vote no longer counts)
 
+The invitation a round sends when it opens (:mod:`handlers.budgets.invitations`) leads to
+``bv.round:<round>``; its "no more invitations" is ``bv.inv:off`` (``bv.inv:on`` undoes it,
+offered again by /stemmen while no round is open).
+
 Buttons carry the round and project ids (``bv.add:<round>:<project>``); every tap checks
 the round is still open and the project is on its ballot, so an old button changes nothing.
 The confirmation carries a short fingerprint of the choice it showed: after a change it is
@@ -169,6 +173,17 @@ async def start(ctx: Context) -> Response:
     """The open round's ballot (a choice of rounds when more than one is open)."""
     rounds = await ctx.repos.budgets.open_rounds(ctx.now)
     if not rounds:
+        if not await ctx.repos.budgets.invitations_on(ctx.user.id):
+            # "Je hoort het als er een begint" is not true for them: say so, and offer it.
+            return respond(
+                Reply(
+                    key="budgets.none_open_uninvited",
+                    buttons=[
+                        [Button(label="budgets.btn_invitations_on", payload="bv.inv:on")],
+                        *_back(),
+                    ],
+                )
+            )
         return respond(Reply(key="budgets.none_open", buttons=_back()))
     if len(rounds) > 1:
         return respond(
@@ -178,6 +193,25 @@ async def start(ctx: Context) -> Response:
             )
         )
     return await _cards(ctx, rounds[0])
+
+
+@feature.action("bv.inv", role=Role.RESIDENT)
+async def invitations(ctx: Context) -> Response:
+    """``bv.inv:off`` / ``bv.inv:on``: an invitation when a round opens, or none."""
+    if ctx.value not in ("on", "off"):
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    on = ctx.value == "on"
+    await ctx.repos.budgets.set_invitations(ctx.user.id, on, ctx.now)
+    other = Button(
+        label="budgets.btn_invitations_off" if on else "budgets.btn_invitations_on",
+        payload="bv.inv:off" if on else "bv.inv:on",
+    )
+    return respond(
+        Reply(
+            key="budgets.invitations_on" if on else "budgets.invitations_off",
+            buttons=[[other], *_back()],
+        )
+    )
 
 
 @feature.action("bv.round", role=Role.RESIDENT)

@@ -25,6 +25,8 @@ from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 from storage.users import Role
 
+#: The outbox kind of the invitation to vote when a round opens.
+INVITATION_KIND = "budget_invitation"
 #: Unfinished ballots are reminded this long before the round closes.
 REMIND_BEFORE = timedelta(days=2)
 #: Who may set rounds up, and so whose scheduled rounds may open.
@@ -363,6 +365,54 @@ class BudgetRounds:
             if at is not None:
                 result.append((found.id, at))
         return result
+
+    # Invitations ------------------------------------------------------------------------
+
+    async def invitees(self, round_id: int) -> list[int]:
+        """Everyone a round invites when it opens: people who took part in full (consent,
+        onboarding), reachable in their private chat, not banned, who did not turn such
+        invitations off; for a round of residents with a neighbourhood, only those who
+        chose one. A postcode round asks the postcode when someone comes to vote (nobody's
+        postcode is known before), so it invites everyone else who may."""
+        rows = await self.db.fetchall(
+            "SELECT u.id FROM users u JOIN budget_rounds r ON r.id = ?"
+            " WHERE u.chat_id IS NOT NULL AND u.consent_at IS NOT NULL"
+            " AND u.onboarded_at IS NOT NULL AND u.unreachable_at IS NULL"
+            f" AND {NOT_BANNED}"
+            " AND (r.hood_only = 0 OR u.neighbourhood IS NOT NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM budget_preferences p"
+            " WHERE p.user_id = u.id AND p.invitations = 0)"
+            " ORDER BY u.id",
+            (round_id,),
+            long=True,
+        )
+        return [int(row[0]) for row in rows]
+
+    async def invitations_on(self, user_id: int) -> bool:
+        """Whether this person is invited when a round opens (the default)."""
+        found = await self.db.fetchval(
+            "SELECT invitations FROM budget_preferences WHERE user_id = ?", (user_id,)
+        )
+        return found is None or bool(found)
+
+    async def set_invitations(self, user_id: int, on: bool, now: datetime) -> bool:
+        """Turn invitations to new rounds on or off; False when it already was so. Off, an
+        invitation still on its way to them stops too."""
+        if await self.invitations_on(user_id) == on:
+            return False
+        await self.db.execute(
+            "INSERT INTO budget_preferences (user_id, invitations, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE"
+            " SET invitations = excluded.invitations, updated_at = excluded.updated_at",
+            (user_id, int(on), iso(now)),
+        )
+        if not on:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'invitations off'"
+                " WHERE user_id = ? AND status = 'pending' AND kind = ?",
+                (user_id, INVITATION_KIND),
+            )
+        return True
 
     # Projects ---------------------------------------------------------------------------
 

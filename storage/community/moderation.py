@@ -138,11 +138,14 @@ class Sanctions:
         )
         if kind is SanctionKind.BAN:
             # Broadcasts leave banned people out (storage.news.broadcasts): so does a
-            # broadcast still going out, whose buttons would all answer "geblokkeerd".
+            # broadcast still going out, whose buttons would all answer "geblokkeerd"; and
+            # so does an invitation to vote in a budget round (storage.budgets.rounds's
+            # INVITATION_KIND), which a ban keeps them from.
             await self.db.execute(
                 "UPDATE outbox SET status = 'cancelled', last_error = 'banned'"
-                " WHERE user_id = ? AND status = 'pending' AND batch IN"
-                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released')",
+                " WHERE user_id = ? AND status = 'pending' AND (batch IN"
+                " (SELECT 'broadcast:' || id FROM broadcasts WHERE status = 'released')"
+                " OR kind = 'budget_invitation')",
                 (user_id,),
             )
         stored = await self.get(sanction_id)

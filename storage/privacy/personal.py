@@ -763,6 +763,13 @@ TABLES: tuple[Table, ...] = (
             " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
         ),
     ),
+    Table(
+        "budget_preferences",
+        Kind.PERSONAL,
+        "whether you want an invitation when a budget round opens",
+        export="SELECT invitations, updated_at FROM budget_preferences WHERE user_id = :user_id",
+        erase=("DELETE FROM budget_preferences WHERE user_id = :user_id",),
+    ),
     # "Velsen vraagt": answers are personal and go with the person; the counts published at
     # closing stay (they name nobody). A civil servant's published consultation is the
     # municipality's and stays unsigned; unpublished drafts go.

@@ -214,3 +214,76 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
             for line in markup.get("inline_keyboard", []):
                 for button in line:
                     assert len(button.get("callback_data", "").encode()) <= 64
+
+
+GROUP = -5002
+
+
+async def test_a_round_opened_now_invites_residents_over_telegram_with_a_working_button(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    server.group(GROUP, title="Buurtgroep Zeewijk")
+    ria = server.user(4101, first_name="Ria")
+    anna = server.user(4102, first_name="Anna")
+    closes_local = (datetime.now(UTC) + timedelta(days=10)).astimezone(settings.zone)
+
+    async with running(settings) as app:
+        for someone in (ria, anna):
+            await onboard(server, someone)
+        # Anna talks in a neighbourhood group with the bot too.
+        anna.send_text("/stemmen@test_bot", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 1)
+        user = await app.repos.users.find("telegram", str(ria.id))
+        assert user is not None
+        async with app.db.transaction():
+            await app.repos.users.set_role(user.id, Role.CONNECTOR)
+
+        ria.send_text("/nieuweronde")
+        await wait_for_text(server, ria.chat_id, "Hoe heet de stemronde?")
+        ria.send_text("Velsen kiest <b>2027</b>")
+        await wait_for_text(server, ria.chat_id, "Hoeveel geld")
+        ria.send_text("10.000")
+        await wait_for_text(server, ria.chat_id, "Geen wijkbudgetten")
+        ria.press("Geen wijkbudgetten")
+        await wait_for_text(server, ria.chat_id, "titel | kosten")
+        ria.send_text("Speeltuin | 6000 | Nieuwe toestellen")
+        await wait_for_text(server, ria.chat_id, "Klaar met projecten")
+        ria.press("Klaar met projecten")
+        await wait_for_text(server, ria.chat_id, "Wanneer begint")
+        ria.press("Nu")
+        await wait_for_text(server, ria.chat_id, "Wanneer stopt")
+        ria.send_text(closes_local.strftime("%d-%m-%Y 17:00"))
+        await wait_for_text(server, ria.chat_id, "Wie mag stemmen?")
+        ria.press("Alle inwoners die meedoen")
+        await wait_for_text(server, ria.chat_id, "evenveel stemmen")
+        ria.press("💶 Goedkoopste project eerst")
+        await wait_for_text(server, ria.chat_id, "Klopt alles?")
+        ria.press("Openen")
+        await wait_for_text(server, ria.chat_id, "We nodigen 2 inwoners uit om te stemmen.")
+        [round_] = await app.repos.budgets.all()
+
+        # The invitation reaches Anna's own chat, the round's name escaped, with its button.
+        shown = await wait_for_text(server, anna.chat_id, "is begonnen!")
+        assert "🗳️ <b>Velsen kiest &lt;b&gt;2027&lt;/b&gt;</b> is begonnen!" in shown
+        assert "Je mag meebeslissen waar €\u00a010.000 naartoe gaat." in shown
+        [invitation] = [m for m in server.messages(anna.chat_id) if "is begonnen" in m["text"]]
+        buttons = {
+            b["text"]: b["callback_data"]
+            for line in invitation["reply_markup"]["inline_keyboard"]
+            for b in line
+        }
+        assert buttons["🗳️ Stemmen"] == f"bv.round:{round_.id}"
+        assert all(len(data.encode()) <= 64 for data in buttons.values())
+        # The connector gets the report at the end, as for a broadcast (and her own
+        # invitation: she may vote too).
+        await wait_for_text(server, ria.chat_id, "Aangekomen: 2")
+        await wait_for_text(server, ria.chat_id, "is begonnen!")
+
+        # Tapped, it opens the ballot.
+        before = len(server.messages(anna.chat_id))
+        anna.press("🗳️ Stemmen", invitation)
+        await wait_for_text(server, anna.chat_id, "Stem uitbrengen", after=before)
+        assert any("Je mag €\u00a010.000 verdelen" in t for t in texts(server, anna.chat_id))
+        # Nothing of it went to the group.
+        assert not any("begonnen" in t for t in texts(server, GROUP))

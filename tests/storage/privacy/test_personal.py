@@ -412,6 +412,7 @@ for _table in (
     "retention_notices",
     "room_welcomes",
     "consultation_preferences",
+    "budget_preferences",
     "meeting_registrations",
 ):
     NOT_EXPORTED[_table] = {"user_id": OWN}
