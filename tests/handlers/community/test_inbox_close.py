@@ -145,3 +145,20 @@ async def test_a_message_added_while_the_connector_writes_the_note_stops_the_clo
     assert note in ria.last[1].text and "Het gaat om de bieb in IJmuiden." in ria.text
     assert await is_open(app)
     assert await for_user(app, anna) == []
+
+
+async def test_an_answer_by_another_connector_meanwhile_shows_the_thread_again(
+    app: App,
+) -> None:
+    _, ria = await asked(app)
+    await ria.press("Afsluiten")
+    sem = await connector(app, "sem")
+    await sem.press_payload("inbox.answer:1")
+    await sem.send("Ja hoor, bij de ingang.")
+    await ria.press("zonder toelichting")
+    assert ria.keys == ["inbox.close_changed", "inbox.thread"]
+    assert "Ja hoor, bij de ingang." in ria.text
+    assert await is_open(app)
+    # Now answered, it closes with one tap.
+    await ria.press("Afsluiten")
+    assert ria.keys == ["inbox.closed", "inbox.title"]
