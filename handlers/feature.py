@@ -443,13 +443,13 @@ LabelParams = Callable[[Profile, str], dict[str, str]]
 
 @dataclass(frozen=True)
 class MenuEntry:
-    """A button in the main menu."""
+    """A button in the main menu. Whether it needs consent is its action's declaration:
+    declared once, so a menu never offers what the button would refuse."""
 
     label: str
     payload: str
     order: int
     role: Role = Role.RESIDENT
-    consent: bool = False
     params: LabelParams | None = None
 
     @cached_property
@@ -649,11 +649,11 @@ class Feature:
         order: int,
         *,
         role: Role = Role.RESIDENT,
-        consent: bool = False,
         params: LabelParams | None = None,
     ) -> None:
-        """Put a button in the main menu (``params`` fills its label from the profile)."""
-        self.menu.append(MenuEntry(label, payload, order, role, consent, params))
+        """Put a button in the main menu (``params`` fills its label from the profile); it
+        is shown to whom ``role`` and its action's policy (consent included) admit."""
+        self.menu.append(MenuEntry(label, payload, order, role, params))
 
 
 def _alias(spec: Command) -> Command:
@@ -692,6 +692,9 @@ class Registry:
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
+        actionless = [e.payload for e in self.menu if self._action(e.payload) is None]
+        if actionless:
+            raise ValueError(f"menu entries without an action: {actionless}")
         self._menus: dict[tuple[Role, bool, bool], tuple[MenuEntry, ...]] = {}
         missing = [kind.value for kind in Fallback if kind not in self.fallbacks]
         if missing:
@@ -778,14 +781,23 @@ class Registry:
                 entry
                 for entry in self.menu
                 if user.role.allows(entry.role)
-                and (user.consented or not entry.consent)
+                and self._admits(entry.payload, user)
                 and (posting or not self._posts(entry.payload))
             )
         buttons = [entry.button(profile, lang) for entry in entries]
         return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
+    def _action(self, payload: str) -> Action | None:
+        return self.actions.get(payload.partition(":")[0])
+
+    def _admits(self, payload: str, user: User) -> bool:
+        # The action's own role and consent: someone who declined the privacy statement
+        # is not offered a button that would only answer "first your consent".
+        action = self._action(payload)
+        return action is not None and action.policy.admits(user)
+
     def _posts(self, payload: str) -> bool:
-        action = self.actions.get(payload.partition(":")[0])
+        action = self._action(payload)
         return action is not None and action.posts is not None
 
     def described_commands(

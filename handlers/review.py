@@ -225,6 +225,8 @@ After = Callable[[Context, Ref, Reply], Awaitable[Response]]
 Answer = Callable[[Context, Dialog, str | None], Awaitable[Response]]
 #: The item to show after ``Ref`` in a queue (the first one for None), or None.
 Queue = Callable[[Context, Ref | None], Awaitable[Ref | None]]
+#: What the reviewer reads when the queue has nothing (more) to show.
+Rest = Callable[[Context], Awaitable[Reply]]
 
 
 class Desk:
@@ -245,6 +247,8 @@ class Desk:
         kinds: Sequence[Kind[Any]],
         after: After,
         queue: Queue | None = None,
+        fresh: Queue | None = None,
+        rest: Rest | None = None,
         prefix: str | None = None,
         reason_step: str = "reason",
         max_reason: int = 1000,
@@ -255,6 +259,10 @@ class Desk:
         self.default = kinds[0]
         self.after = after
         self.queue = queue
+        #: The part of the queue nobody decided anything about yet (where a decision can
+        #: leave an item in the queue, as "in behandeling" does); the whole queue without.
+        self.fresh = fresh or queue
+        self.rest = rest
         self.prefix = prefix
         self.reason_step = reason_step
         self.max_reason = max_reason
@@ -323,10 +331,30 @@ class Desk:
             found = await self.queue(ctx, None)
             if found is not None:
                 replies.append(Reply(key=f"{self.name}.from_the_start"))
+        return await self._card_or_rest(ctx, found, replies)
+
+    async def onwards(self, ctx: Context, decided: Ref, *notices: Reply) -> Response:
+        """The card after a decision about ``decided``: the next one nobody decided about
+        yet; past the end, the oldest such one, but never ``decided`` itself (its card
+        again would look as if the decision did not hold); with none, the rest."""
+        assert self.fresh is not None, f"{self.name} has no queue"
+        replies = list(notices)
+        found = await self.fresh(ctx, decided)
+        if found is None:
+            found = await self.fresh(ctx, None)
+            if found == decided:
+                found = None
+            if found is not None:
+                replies.append(Reply(key=f"{self.name}.from_the_start"))
+        return await self._card_or_rest(ctx, found, replies)
+
+    async def _card_or_rest(
+        self, ctx: Context, found: Ref | None, replies: list[Reply]
+    ) -> Response:
         item = await self.kinds[found.kind].load(ctx, found.id) if found is not None else None
         if found is None or item is None:
-            replies.append(menu_reply(ctx, f"{self.name}.empty"))
-            return respond(*replies)
+            rest = await self.rest(ctx) if self.rest else menu_reply(ctx, f"{self.name}.empty")
+            return respond(*replies, rest)
         return respond(*replies, await self.kinds[found.kind].card(ctx, item))
 
     async def _later(self, ctx: Context) -> Response:

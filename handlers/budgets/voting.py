@@ -38,7 +38,7 @@ from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
 
 feature = Feature("budget_voting")
-feature.menu_entry("budgets.menu", "bv", order=45, consent=True, params=brand)
+feature.menu_entry("budgets.menu", "bv", order=45, params=brand)
 
 POSTCODE = "budget_postcode"
 

@@ -6,7 +6,13 @@ and closing go through the review pipeline (:mod:`handlers.review`): a thread is
 
     /inbox ──► open threads: waiting for an answer first, newest first   ◄ vorige / volgende ►
        └─► thread ──► beantwoorden ──► text ──► sent; the inbox again
-                  └─► afsluiten ──► closed; the resident is told
+                  └─► afsluiten ──► answered: closed; the resident is told
+                                └─► no answer yet: a note for the resident? ──► typed, or
+                                    "zonder toelichting" ──► closed; the resident is told
+
+A thread still waiting for an answer is not closed with one tap: the resident would hear
+"closed" and never why. The connector is asked first, and may write a short note, which
+goes to the resident and stays in the thread.
 """
 
 from __future__ import annotations
@@ -36,6 +42,12 @@ ANSWER, CLOSE = "answer", "close"
 
 def _when(ctx: Context, question: Question) -> str:
     return when.recent(ctx.local(question.updated_at), ctx.lang)
+
+
+def waiting(question: Question) -> bool:
+    """Whether the thread waits for an answer: its last word is the resident's."""
+    last = question.messages[-1] if question.messages else None
+    return last is None or last.side is Side.RESIDENT
 
 
 @feature.command("inbox", role=Role.CONNECTOR, describe="inbox.cmd")
@@ -79,10 +91,9 @@ async def inbox_reply(ctx: Context, page: int = 1) -> Reply:
 
 async def _line(ctx: Context, question: Question) -> Reply:
     last = question.messages[-1] if question.messages else None
-    waiting = last is None or last.side is Side.RESIDENT
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     return Reply(
-        key="inbox.line_waiting" if waiting else "inbox.line_answered",
+        key="inbox.line_waiting" if waiting(question) else "inbox.line_answered",
         params={
             "id": question.id,
             "when": _when(ctx, question),
@@ -106,8 +117,8 @@ async def begin_answer(ctx: Context) -> Response:
 
 @feature.action("inbox.close", role=Role.CONNECTOR)
 async def close(ctx: Context) -> Response:
-    """``inbox.close:<id>``: close a thread; the resident is told and can still reply (which
-    opens it again)."""
+    """``inbox.close:<id>``: close a thread (one still waiting for an answer asks first); the
+    resident is told and can still reply (which opens it again)."""
     return await _on_thread(ctx, lambda ctx, ref: desk.begin(ctx, ref, CLOSE))
 
 
@@ -194,7 +205,14 @@ class Threads(Kind[Question]):
         return item.user_id
 
     def first_step(self, item: Question, decision: str) -> str | None:
-        return "text" if decision == ANSWER else None
+        if decision == ANSWER:
+            return "text"
+        # Closing what has no answer yet asks first (a note for the resident, or none);
+        # with its resident gone there is nobody to tell, and it closes at once.
+        return "text" if waiting(item) and item.user_id is not None else None
+
+    def reason_optional(self, decision: str) -> bool:
+        return decision == CLOSE
 
     def begin_data(self, ctx: Context, item: Question, decision: str) -> dict[str, Any]:
         # The last message the connector saw: an answer someone else sends after it is
@@ -208,13 +226,21 @@ class Threads(Kind[Question]):
         return respond(refusal, await thread_reply(ctx, item)) if refusal else None
 
     async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
-        return Reply(key="inbox.ask_answer", params={"id": dialog.data["id"], "max": MAX_ANSWER})
+        key = "inbox.ask_close" if dialog.data["decision"] == CLOSE else "inbox.ask_answer"
+        return Reply(key=key, params={"id": dialog.data["id"], "max": MAX_ANSWER})
 
     async def changed(
         self, ctx: Context, item: Question, dialog: Dialog, text: str | None
     ) -> Response | None:
         if dialog.data["decision"] != ANSWER:
-            return None
+            # Closing after being asked: not when the thread moved on meanwhile (the
+            # connector would close what they have not read). It is shown as it is now.
+            if not item.is_open or not _moved_on(ctx, item, dialog):
+                return None
+            return respond(
+                Reply(key="inbox.close_changed", params={"id": item.id}),
+                await thread_reply(ctx, item),
+            )
         refusal = _cannot_answer(item) or _answered_meanwhile(ctx, item, dialog)
         if refusal is None:
             return None
@@ -235,7 +261,13 @@ class Threads(Kind[Question]):
             return Decided(Reply(key=key, params={"id": item.id}))
         if not await ctx.repos.questions.close(item.id, ctx.now):
             return await _closed_already(ctx, item)
-        told = await _tell(ctx, item, "question.close", "inbox.closed_notice", None)
+        if text is not None:
+            # The note stays in the thread: under "Mijn vragen" the resident reads why.
+            await ctx.repos.questions.add_message(
+                item.id, Side.CONNECTOR, ctx.user.id, text, ctx.now
+            )
+        key = "inbox.closed_notice" if text is None else "inbox.closed_notice_note"
+        told = await _tell(ctx, item, "question.close", key, text)
         key = "inbox.closed" if told else "inbox.closed_unreachable"
         return Decided(Reply(key=key, params={"id": item.id}))
 
@@ -246,6 +278,15 @@ def _cannot_answer(question: Question) -> Reply | None:
     if not question.is_open:
         return Reply(key="inbox.is_closed", params={"id": question.id})
     return None
+
+
+def _moved_on(ctx: Context, question: Question, dialog: Dialog) -> bool:
+    """Whether anyone else wrote in the thread after the connector last saw it."""
+    seen = dialog.data.get("seen")
+    return isinstance(seen, int) and any(
+        message.id > seen and message.author_user_id != ctx.user.id
+        for message in question.messages
+    )
 
 
 def _answered_meanwhile(ctx: Context, question: Question, dialog: Dialog) -> Reply | None:

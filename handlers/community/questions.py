@@ -18,7 +18,7 @@ from storage.news.staff import StaffCard
 
 feature = Feature("questions")
 feature.menu_entry("questions.menu", "q.new", order=50)
-feature.menu_entry("questions.btn_mine", "q.mine", order=51, consent=True)
+feature.menu_entry("questions.btn_mine", "q.mine", order=51)
 
 DIALOG = "question"
 MAX_LENGTH = 2000

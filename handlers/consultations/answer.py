@@ -47,7 +47,7 @@ from storage.consultations.model import (
 feature = Feature("consultations")
 # Answering is bounded by the poll itself: one answer to each question one was asked.
 feature.posts_bounded("consultation", why="one answer to each question of a poll one was asked")
-feature.menu_entry("consultations.menu", "cs.list", order=45, consent=True)
+feature.menu_entry("consultations.menu", "cs.list", order=45)
 
 TEXT_DIALOG = "consult_text"
 #: Closed consultations a person answered, shown in their list.

@@ -29,7 +29,7 @@ from storage.ideas.ideas import Idea, IdeaCard, IdeaPage, IdeaSort, IdeaStatus, 
 
 feature = Feature("ideas")
 feature.menu_entry("ideas.menu_browse", "ideas.list", order=20)
-feature.menu_entry("ideas.menu_mine", "ideas.mine", order=30, consent=True)
+feature.menu_entry("ideas.menu_mine", "ideas.mine", order=30)
 
 PAGE_SIZE = 5
 MAX_PAGE = 9999

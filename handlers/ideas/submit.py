@@ -39,7 +39,7 @@ from handlers.profile import Named
 from storage.ideas.ideas import Idea, IdeaStatus
 
 feature = Feature("idea_submit")
-feature.menu_entry("ideas.menu_submit", "ideas.submit", order=10, consent=True)
+feature.menu_entry("ideas.menu_submit", "ideas.submit", order=10)
 feature.posting_limit(
     "idea",
     period=timedelta(days=1),

@@ -340,20 +340,43 @@ Ideas.steps = {
 # The desk and its queue ---------------------------------------------------------------------
 
 
-async def _queue(ctx: Context, after: Ref | None) -> Ref | None:
-    """The oldest waiting item after ``after``: ideas and proposals in one queue."""
+async def _queue(ctx: Context, after: Ref | None, *, new_only: bool = False) -> Ref | None:
+    """The oldest waiting item after ``after``: ideas and proposals in one queue (with
+    ``new_only``, only those nobody decided anything about yet)."""
     cursor = None
     if after is not None:
         item = await desk.kinds[after.kind].load(ctx, after.id)
         if item is not None:
             cursor = QueueItem(kind=ItemKind(after.kind), id=item.id, created_at=item.created_at)
-    found = await ctx.repos.triage.next_item(cursor)
+    found = await ctx.repos.triage.next_item(cursor, new_only=new_only)
     return Ref(found.kind.value, found.id) if found is not None else None
 
 
+async def _new(ctx: Context, after: Ref | None) -> Ref | None:
+    """The oldest item after ``after`` that is still new ("ingediend")."""
+    return await _queue(ctx, after, new_only=True)
+
+
+async def _rest(ctx: Context) -> Reply:
+    """Nothing new left: how many are still "in behandeling", and the way to them."""
+    in_review = await ctx.repos.triage.in_review()
+    if not in_review:
+        return menu_reply(ctx, "triage.empty")
+    return Reply(
+        key="triage.all_seen",
+        params={"count": in_review},
+        buttons=[
+            [Button(label="triage.btn_in_review", payload="tri")],
+            [Button(label="menu.back", payload="menu")],
+        ],
+    )
+
+
 async def _after(ctx: Context, ref: Ref, done: Reply) -> Response:
-    """After a decision: the next card after the item decided."""
-    return await desk.next_card(ctx, ref, done)
+    """After a decision: the next new card after the item decided; past the end, the
+    oldest new one. Items "in behandeling" wait until the connector asks for them (the
+    rest's button, or /wachtrij): otherwise one just decided would come round again."""
+    return await desk.onwards(ctx, ref, done)
 
 
 desk = Desk(
@@ -364,6 +387,8 @@ desk = Desk(
     kinds=[Ideas(), Proposals()],
     after=_after,
     queue=_queue,
+    fresh=_new,
+    rest=_rest,
     prefix="tri",
     max_reason=1000,
 )

@@ -19,7 +19,7 @@ from handlers.meetings.shown import calendar_file, card, moved_up, when, with_ca
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
-feature.menu_entry("meetings.menu", "mt.list", order=46, consent=True)
+feature.menu_entry("meetings.menu", "mt.list", order=46)
 
 #: At most this many meetings in one list.
 SHOWN = 10

@@ -9,7 +9,7 @@ dialog, the plain words people type without a slash (``menu``, ``help``, ``stop`
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.contract import Button, Reply, Response, Role, respond
+from handlers.contract import Button, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.start.onboarding import DIALOG as ONBOARDING
 from handlers.start.onboarding import welcome
@@ -18,6 +18,8 @@ feature = Feature("general")
 #: The start payload of the link a group gets: opens the bot privately, nothing more.
 GROUP_START = "group"
 feature.menu_entry("menu.help", "help", order=90)
+#: What people type without a slash, outside a dialog, to mean a command.
+PLAIN_WORDS = ("menu", "help", "stop", "hello")
 
 
 @feature.command("menu", consent=False, describe="commands.menu", role=Role.RESIDENT)
@@ -117,14 +119,18 @@ async def cancel(ctx: Context) -> Response:
 async def fallback(ctx: Context) -> Response:
     """Something arrived outside any dialog that no command or button explains."""
     if not ctx.user.consented:
-        # A first message without /start (common on Matrix): begin with the welcome.
-        return await welcome(ctx)
+        # A first message without /start (common on Matrix), or someone who declined
+        # typing a question anyway: begin with the welcome. What they wrote was sent
+        # nowhere, so it comes back first (a greeting or "menu" is no message to keep).
+        typed = [] if drafts.plain_word(ctx, *PLAIN_WORDS) else given_back(ctx.event)
+        welcomed = await welcome(ctx)
+        return welcomed.model_copy(update={"replies": [*typed, *welcomed.replies]})
     event = ctx.event
     if event.photo is not None or event.unsupported is not None:
         return respond(menu_reply(ctx, "general.cannot_use_media"))
     if not ctx.text:
         return respond(menu_reply(ctx, "general.empty"))
-    word = drafts.plain_word(ctx, "menu", "help", "stop", "hello")
+    word = drafts.plain_word(ctx, *PLAIN_WORDS)
     if word == "menu":
         return respond(menu_reply(ctx))
     if word == "help":
@@ -150,16 +156,21 @@ async def stale_button(ctx: Context) -> Response:
 
 @feature.fallback(Fallback.CONSENT_NEEDED)
 async def consent_needed(ctx: Context) -> Response:
-    """Someone who has not agreed to the privacy statement asks for something that needs it."""
-    return respond(
-        Reply(
-            key="general.consent_needed",
-            buttons=[
-                [Button(label="onboarding.btn_start", payload="start")],
-                [Button(label="menu.privacy", payload="privacy")],
-            ],
-        )
+    """Someone who has not agreed to the privacy statement asks for something that needs it
+    (what they typed with it, "/vraag Hoe laat ...", comes back: it was sent nowhere)."""
+    event = ctx.event
+    typed = (event.args or "").strip() if event.command is not None else ""
+    wall = Reply(
+        key="general.consent_needed",
+        buttons=[
+            [Button(label="onboarding.btn_start", payload="start")],
+            [Button(label="menu.privacy", payload="privacy")],
+            [Button(label="menu.back", payload="menu")],
+        ],
     )
+    if not typed:
+        return respond(wall)
+    return respond(Reply(key="general.typed_not_kept", params={"text": typed}), wall)
 
 
 @feature.fallback(Fallback.DIALOG_EXPIRED)

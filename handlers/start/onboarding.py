@@ -13,8 +13,10 @@ stored dialog does not let anyone else become staff.
 
 A language chosen before consent (on the welcome, or with ``/taal``) is kept only in this
 dialog, for the conversation (:data:`handlers.feature.SESSION_LANGUAGE`): the dialog stays
-open while the person reads, and ends with a day's silence or ``/annuleer``. Agreeing stores
-it as their language, and the language question is not asked again.
+open while the person reads (step ``reading``, where no question is open: what they type
+is answered as outside any dialog, see :func:`reading_step`), and ends with a day's
+silence or ``/annuleer``. Agreeing stores it as their language, and the language question
+is not asked again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from handlers import drafts
 from handlers.answers import labels, typed_choice
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
-from handlers.feature import SESSION_LANGUAGE, Context, Feature, menu_reply
+from handlers.feature import SESSION_LANGUAGE, Context, Fallback, Feature, menu_reply
 from handlers.locales import name_in, own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
@@ -35,6 +37,8 @@ feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80)
 
 DIALOG = "onboarding"
+#: The step of a dialog that only holds the conversation's language: no question is open.
+READING = "reading"
 
 
 def spoken(ctx: Context) -> list[tuple[str, str]]:
@@ -205,7 +209,7 @@ async def consent_step(ctx: Context, dialog: Dialog) -> Response:
         response = await _with_deep_link(ctx, str(dialog.data.get("payload", "")), declined)
         if not reading or response.dialog is not None:
             return response
-        kept = Dialog(name=DIALOG, step="consent", data=reading)
+        kept = Dialog(name=DIALOG, step=READING, data=reading)
         return response.model_copy(update={"dialog": kept, "end_dialog": False})
     if ctx.catalog.speaks(choice):
         return _welcome(ctx, _speak(ctx, dialog, choice))
@@ -274,6 +278,20 @@ def _ask_next(ctx: Context, dialog: Dialog) -> Response:
     if ctx.user.language is None and dialog.step != "language":
         return _ask(ctx, dialog.to("language"))
     return _ask(ctx, dialog.to("neighbourhood"))
+
+
+@onboarding.step(READING)
+async def reading_step(ctx: Context, dialog: Dialog) -> Response:
+    """Text typed while only reading (after declining, or a language chosen before the
+    welcome): no question was put to them, so it is not taken as an answer to one. It is
+    answered as outside any dialog: given back, then the welcome (in the language chosen)."""
+    return await ctx.registry.fallback(Fallback.NOT_UNDERSTOOD)(ctx)
+
+
+@onboarding.ask(READING)
+async def ask_reading(ctx: Context, dialog: Dialog) -> Response:
+    """Back in a chat opened anew while only reading: the menu (what they can do)."""
+    return respond(menu_reply(ctx), dialog=dialog)
 
 
 @onboarding.ask("consent", "language", "neighbourhood")
@@ -355,7 +373,7 @@ async def choose_language(ctx: Context) -> Response:
     """Offer the languages; a button sets one (before consent: for this conversation)."""
     if ctx.catalog.speaks(ctx.value) and not ctx.user.consented:
         held = ctx.dialog if ctx.dialog is not None and ctx.dialog.name == DIALOG else None
-        dialog = _speak(ctx, held or Dialog(name=DIALOG, step="consent"), ctx.value)
+        dialog = _speak(ctx, held or Dialog(name=DIALOG, step=READING), ctx.value)
         said = menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value))
         for_now = said.model_copy(update={"parts": [Reply(key="onboarding.language_for_now")]})
         return respond(for_now, dialog=dialog)

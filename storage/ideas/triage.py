@@ -20,6 +20,12 @@ from storage.ideas.statuses import check
 
 _OPEN_IDEAS = "status IN ('ingediend', 'in_behandeling') AND removed_at IS NULL"
 _OPEN_PROPOSALS = "status IN ('ingediend', 'in_behandeling')"
+#: Of those, the ones nobody decided anything about yet, and the ones "in behandeling"
+#: (the open terms repeated word for word, so SQLite still reads the queue's partial index).
+_NEW_IDEAS = f"{_OPEN_IDEAS} AND status = 'ingediend'"
+_NEW_PROPOSALS = "status = 'ingediend'"
+_IN_REVIEW_IDEAS = f"{_OPEN_IDEAS} AND status = 'in_behandeling'"
+_IN_REVIEW_PROPOSALS = "status = 'in_behandeling'"
 
 
 class ItemKind(StrEnum):
@@ -63,15 +69,29 @@ class Triage:
         )
         return int(ideas) + int(proposals)
 
-    async def next_item(self, after: QueueItem | None = None) -> QueueItem | None:
-        """The oldest waiting item after ``after`` (from the start without one).
+    async def in_review(self) -> int:
+        """How many ideas and proposals are "in behandeling" (waiting for a final word)."""
+        ideas = await self.db.fetchval(f"SELECT COUNT(*) FROM ideas WHERE {_IN_REVIEW_IDEAS}")
+        proposals = await self.db.fetchval(
+            f"SELECT COUNT(*) FROM experiment_proposals WHERE {_IN_REVIEW_PROPOSALS}"
+        )
+        return int(ideas) + int(proposals)
+
+    async def next_item(
+        self, after: QueueItem | None = None, *, new_only: bool = False
+    ) -> QueueItem | None:
+        """The oldest waiting item after ``after`` (from the start without one); with
+        ``new_only``, only one nobody decided anything about yet (no "in behandeling").
 
         One queue over both tables in (created_at, kind, id) order: each table is asked for
         its first item after the cursor on its own index, and the earlier of the two wins.
         """
+        ideas, proposals = (
+            (_NEW_IDEAS, _NEW_PROPOSALS) if new_only else (_OPEN_IDEAS, _OPEN_PROPOSALS)
+        )
         found = [
-            await self._first(ItemKind.IDEA, "ideas", _OPEN_IDEAS, after),
-            await self._first(ItemKind.PROPOSAL, "experiment_proposals", _OPEN_PROPOSALS, after),
+            await self._first(ItemKind.IDEA, "ideas", ideas, after),
+            await self._first(ItemKind.PROPOSAL, "experiment_proposals", proposals, after),
         ]
         items = [item for item in found if item is not None]
         return min(items, key=lambda i: (i.created_at, i.kind.value, i.id), default=None)

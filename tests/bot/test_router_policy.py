@@ -96,6 +96,13 @@ def test_a_dialog_declared_without_a_step_is_refused() -> None:
         Registry([*handlers.FEATURES, feature])
 
 
+def test_a_menu_entry_whose_button_opens_nothing_is_refused() -> None:
+    feature = Feature("dangling")
+    feature.menu_entry("menu.help", "nowhere", order=99)
+    with pytest.raises(ValueError, match=r"menu entries without an action: \['nowhere'\]"):
+        Registry([*handlers.FEATURES, feature])
+
+
 def test_the_router_imports_no_feature_and_holds_none_of_their_words() -> None:
     source = (ROOT / "bot" / "router.py").read_text()
     tree = ast.parse(source)

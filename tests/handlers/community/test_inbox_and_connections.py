@@ -42,7 +42,10 @@ async def test_the_connector_answers_in_the_chat_and_the_thread_goes_on_both_way
     await ria.press("Bekijk vraag #1")
     text = ria.text
     assert text.index("Wanneer") < text.index("Volgende week") < text.index("En de vijver")
+    # The resident's last word has no answer yet: closing asks first.
     await ria.press("Afsluiten")
+    assert ria.keys == ["inbox.ask_close"]
+    await ria.press("zonder toelichting")
     assert ria.keys == ["inbox.closed", "inbox.title"]
     assert "Er zijn geen open vragen" in ria.text
     closed = (await for_user(app, anna, "answer"))[-1]
@@ -181,6 +184,7 @@ async def test_an_answer_to_a_question_closed_meanwhile_is_handed_back_not_lost(
     assert ria.keys == ["inbox.ask_answer"]
     # While Ria writes, Sem closes the thread.
     await sem.press_payload("inbox.close:1")
+    await sem.press("zonder toelichting")
     assert sem.keys == ["inbox.closed", "inbox.title"]
     answer = "Volgende week dinsdag, <b>na</b> de markt & voor de regen."
     await ria.send(answer)

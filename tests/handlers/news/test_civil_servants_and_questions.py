@@ -141,7 +141,7 @@ async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: A
     async with app.db.transaction():
         await app.repos.questions.close(question.id, utcnow())
     await anna.send("/mijnvragen")
-    assert "(afgerond)" in anna.text
+    assert "(afgesloten)" in anna.text
     await anna.press(f"Iets toevoegen aan #{question.id}")
     assert anna.keys == ["questions.add_prompt"]
     await anna.send("Dank je! En waar haal ik een vergunning?")

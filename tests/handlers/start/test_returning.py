@@ -35,7 +35,10 @@ async def _answers(ria: Chat, question_id: int, text: str = ANSWER) -> str:
 
 
 async def _closes(ria: Chat, question_id: int) -> str:
+    """The connector closes the thread (one without an answer: without a note)."""
     await ria.press_payload(f"inbox.close:{question_id}")
+    if ria.keys == ["inbox.ask_close"]:
+        await ria.press("zonder toelichting")
     return ria.keys[0]
 
 

@@ -303,6 +303,11 @@ async def test_a_new_mute_replaces_the_current_one_and_ended_mutes_are_handled_o
             "ideas_triage",
         ),
         (
+            "SELECT id FROM ideas WHERE status IN ('ingediend', 'in_behandeling')"
+            " AND removed_at IS NULL AND status = 'ingediend' ORDER BY created_at, id LIMIT 1",
+            "ideas_triage",
+        ),
+        (
             "SELECT COUNT(*) FROM comment_reports WHERE comment_id = 1 AND resolved_at IS NULL",
             "comment_reports_open",
         ),
