@@ -475,6 +475,29 @@ class Outbox:
         )
         return [str(row[0]) for row in rows]
 
+    async def partly_sent(self, batch: str, default: str) -> list[tuple[int, Payload, int, str]]:
+        """Pending rows of a batch some of whose messages went out already (a platform asked
+        to wait between them): each row's id, messages, how many went out, and the language
+        it is read in (``default`` for who chose none)."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, o.payload, o.parts_sent, COALESCE(o.language, u.language, ?) AS lang"
+            " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent > 0 ORDER BY o.id",
+            (default, batch),
+        )
+        return [
+            (int(row["id"]), json.loads(row["payload"]), int(row["parts_sent"]), str(row["lang"]))
+            for row in rows
+        ]
+
+    async def set_messages(self, row_id: int, payload: Payload) -> None:
+        """Give one pending row other messages; those already sent are among them as they
+        were (its count of messages sent stays)."""
+        await self.db.execute(
+            "UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'",
+            (json.dumps(payload, ensure_ascii=False), row_id),
+        )
+
     async def expire_with(self, batch: str, expires_at: datetime | None) -> int:
         """Let every pending row of a batch expire at ``expires_at`` (what it says holds
         until then: a poll's new closing time), those partly sent too; returns how many."""

@@ -215,6 +215,8 @@ async def bring_up_to_date(env: Surroundings, consultation_id: int, now: datetim
         env, invitations_batch(consultation_id), _invitations(consultation, 0, env, until), until
     )
     if until is not None:
+        changed += await _tell_partly_sent(env, invitations_batch(consultation_id), until)
+    if until is not None:
         changed += await _rewrite(
             env, reminders_batch(consultation_id), _reminders(consultation, 0, env, until), until
         )
@@ -238,6 +240,26 @@ async def _rewrite(
         )
     await outbox.expire_with(batch, expires_at)
     return changed
+
+
+#: The line that goes first in what is still to come of a message whose first part (with
+#: the closing time as it was) went out before the closing time moved.
+CLOSING_MOVED = "consultations.closing_moved"
+
+
+async def _tell_partly_sent(env: Surroundings, batch: str, until: datetime) -> int:
+    """Rows of ``batch`` cut off between their messages (a platform asked to wait): the
+    part already read says the old closing time, so what is still to come starts with the
+    new one. A line put there by an earlier move is replaced. Returns how many rows."""
+    outbox = env.repos.outbox
+    rows = await outbox.partly_sent(batch, env.default_language)
+    for row_id, payload, sent, lang in rows:
+        line = Reply(
+            key=CLOSING_MOVED, params={"until": shown_time(until, env.timezone, lang)}
+        ).model_dump(mode="json")
+        to_come = [part for part in payload[sent:] if part.get("key") != CLOSING_MOVED]
+        await outbox.set_messages(row_id, [*payload[:sent], line, *to_come])
+    return len(rows)
 
 
 # The job of one consultation ---------------------------------------------------------------

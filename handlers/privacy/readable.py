@@ -31,7 +31,14 @@ _STATUSES = {
     "experiment_proposal_history": "proposals.status",
 }
 #: Fields that say yes or no (stored as 1 and 0).
-_YES_NO = {"by_you", "made_by_you", "full_financing", "neighbourhood_only"}
+_YES_NO = {
+    "by_you",
+    "made_by_you",
+    "full_financing",
+    "neighbourhood_only",
+    "hood_only",
+    "line_kept_for_your_return",
+}
 _LANGUAGES = {"nl": "Nederlands", "en": "English"}
 
 

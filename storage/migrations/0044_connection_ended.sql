@@ -1,3 +1,5 @@
+-- rebuilds tables (foreign keys are off while this runs; see storage/db.py)
+--
 -- A request to connect two residents ends when one of the two erases their data while the
 -- other still waits for it (asked, or said yes and their line from the other was not handed
 -- over yet). The row stays for the one who is left, with nothing of the erased person: the

@@ -237,6 +237,7 @@ async def test_the_export_names_the_rounds_one_set_up_and_erasure_keeps_them_uns
         "gepland",
         "€\u00a010.000",
     )
+    assert mine["hood_only"] == "nee"
     await with_role(app, ria, Role.RESIDENT)
     await ria.send("/vergeetmij")
     await ria.press("Ja, wis mijn gegevens")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.platforms.base import RetryLater
 from handlers.consultations.shown import shown_time
 from handlers.contract import Reply
 from storage.consultations.model import ConsultationStatus
@@ -183,3 +184,40 @@ async def test_the_results_are_for_those_who_answered_whatever_button_is_pressed
         await bob.press_payload(forged)
         assert bob.keys[0] in ("consultations.not_found", "general.stale_button"), forged
     assert await app.db.fetchval("SELECT COUNT(*) FROM consultation_answers") == 1
+
+
+async def test_an_invitation_cut_off_between_its_messages_says_the_moved_time_in_what_is_to_come(
+    app: App, clock: Clock
+) -> None:
+    """The invitation with the closing time went out; Telegram asked the chat to wait before
+    its first question. Moved meanwhile: what comes next starts with the new time."""
+    anna = await resident(app, "anna")
+    ria, poll, old = await _published(app)
+    cut = FakeAdapter(script={anna.user_id: [RetryLater(0.05, delivered=1)]})
+    worker = DeliveryWorker(app.repos, app.catalog, cut, DeliveryPolicy(poll=0.05), clock=clock)
+    await worker.start()
+    try:
+
+        async def cut_off() -> bool:
+            [row] = await outbox_of(app, anna)
+            sent = await app.db.fetchval("SELECT parts_sent FROM outbox WHERE id = ?", (row.id,))
+            return bool(sent == 1)
+
+        await until(cut_off)
+    finally:
+        await worker.stop()
+    first = await _move(app, ria, poll, old - timedelta(days=4))
+    new = await _move(app, ria, poll, old - timedelta(days=5))  # moved twice: one line
+    assert first != new
+    clock.advance(seconds=1)  # past the wait Telegram asked for
+    adapter = await _deliver(app, clock)
+    [sent] = adapter.to(anna.user_id)
+    already, *to_come = _texts([sent])  # the platform is sent what follows the first
+    assert shown_time(old, app.router.timezone, "nl") in already
+    timezone = app.router.timezone
+    assert (
+        to_come[0]
+        == f"⏰ De sluittijd is veranderd: je kunt meedoen tot {shown_time(new, timezone, 'nl')}."
+    )
+    assert len(to_come) == 2 and to_come[1].startswith("Vraag 1 van 4")
+    assert not any(shown_time(first, timezone, "nl") in text for text in to_come)
