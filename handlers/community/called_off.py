@@ -50,8 +50,8 @@ async def call_off_all(
     Contact lines of others kept for them until they come back (the bot could not reach
     them) are dropped too. Returns the timers to disarm."""
     await repos.outbox.drop_kept(user_id, "connect")
-    # Those lines will never be handed over: the connector is not told later that they were.
-    await repos.connections.no_line_kept_for(user_id)
+    # Those lines will never be handed over: the connector who heard that one waits is told.
+    await kept_lines_lost(repos, user_id, now)
     timers = []
     for connection in await repos.connections.open_of(user_id):
         if not await repos.connections.call_off(connection.id, now):
@@ -85,13 +85,37 @@ async def call_off_all(
     return timers
 
 
+async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> None:
+    """The other's contact line kept for ``user_id``'s return will never reach them (they
+    are banned, or being erased): the connector who heard that it waits for them, and that
+    they would hear when it was handed over, hears that it was not; the lines are forgotten.
+    Naming only the idea of the one who waited (the one whose line it is has it)."""
+    for connection in await repos.connections.kept_for(user_id):
+        other = connection.other(user_id)
+        staff = Reply(
+            key="connect.kept_lost_staff",
+            params={
+                "first": number(connection.idea_a or 0),
+                "second": number(connection.idea_b or 0),
+                "waiting": number(connection.idea_of(user_id) or 0),
+            },
+        ).model_dump(mode="json")
+        for to in await staff_to_tell(repos, connection):
+            if to not in (user_id, other):
+                await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
+    await repos.connections.no_line_kept_for(user_id)
+
+
 async def end_for_erasure(repos: Repositories, user_id: int, now: datetime) -> list[Timer]:
     """End, before ``user_id``'s erasure and in its transaction, every request the other
     still waits for: one still open, and one both said yes to whose message with this
     person's contact line has not reached the other yet (the erasure deletes it). Nothing
     of the erased person is told: the other and the connector hear only that the request
     ended because the other is no longer on Samenspel, with the idea of the one left.
+    A line of the other's kept for this person's return is lost with them: the connector
+    waiting to hear it was handed over hears that it was not (:func:`kept_lines_lost`).
     Returns the timers to disarm."""
+    await kept_lines_lost(repos, user_id, now)
     ended: list[tuple[Connection, str | None]] = []
     for connection in await repos.connections.open_of(user_id):
         other = connection.other(user_id)

@@ -302,7 +302,9 @@ async def _answer(ctx: Context, connection: Connection, contact: str | None) -> 
     other = updated.other(me)
     if updated.status is ConnectionStatus.ASKED:
         return respond(menu_reply(ctx, "connect.waiting"))
-    staff_key = "connect.made_staff"
+    # Their lines are queued, not handed over yet: delivery may still find the other
+    # blocked the bot (the line then waits for their return), so "on their way".
+    staff_key = "connect.made_sent_staff"
     staff_params: dict[str, object] = {}
     if updated.status is ConnectionStatus.CONNECTED:
         mine = number(updated.idea_of(me) or 0)

@@ -230,6 +230,13 @@ class Connections:
         )
         return _connection(row) if row else None
 
+    async def kept_for(self, user_id: int) -> list[Connection]:
+        """The requests whose other's line waits for ``user_id``'s return."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM connections WHERE line_kept_for = ? ORDER BY id", (user_id,)
+        )
+        return [_connection(row) for row in rows]
+
     async def no_line_kept_for(self, user_id: int) -> None:
         """Forget that lines wait for ``user_id`` (the kept messages were dropped: they were
         banned)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from bot.app import App
 from bot.settings import Settings
+from handlers.privacy.your_data import erase_person
 from storage.clock import utcnow
 from storage.community.connections import ConnectionStatus
+from storage.privacy.personal import Cause, ContentChoice
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import audit_actions, banned_over_reports, connector, for_user, person, row
 from tests.privacy import traces
@@ -279,7 +281,7 @@ async def test_a_connector_in_their_own_request_hears_it_ended_once(app: App) ->
     await _delivered(app)
     await _says_yes(app, anna, ANNA_LINE)
     before = await _keys(app, ria)
-    assert before[-2:] == ["connect.made", "connect.made_staff"]
+    assert before[-2:] == ["connect.made", "connect.made_sent_staff"]
 
     await _erase(app, anna)
     assert (await _keys(app, ria))[len(before) - 1 :] == ["connect.ended_told"]
@@ -354,11 +356,76 @@ async def test_the_connector_hears_both_have_the_details_once_the_kept_line_was_
         await app.close()
 
 
-async def test_the_connector_hears_the_details_were_exchanged_at_once_when_nobody_is_away(
+async def test_the_connector_hears_the_details_are_on_their_way_when_nobody_is_away(
     app: App,
 ) -> None:
-    """Both can be reached: the lines go out as both said yes, and Ria hears it then."""
+    """Both can be reached: the lines go out as both said yes, and Ria hears they are on
+    their way (delivery may still find one of them blocked the bot: not "exchanged")."""
     _anna, _bob, ria = await _connected_with_a_line_for_bob(app, bob_away=False)
-    assert await _keys(app, ria) == ["connect.made_staff"]
+    assert await _keys(app, ria) == ["connect.made_sent_staff"]
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.line_kept_for is None
+
+
+async def _anna_line_kept_for_bob(app: App) -> tuple[Chat, Chat, Chat]:
+    """As :func:`_connected_with_a_line_for_bob` with Bob away, after Bob wrote a rude
+    comment under Anna's idea."""
+    anna, bob = await _two_with_ideas(app)
+    await bob.press_payload("idea.comment:1")
+    await bob.send("Wat een onzin, jullie zijn allemaal gek.")
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _says_yes(app, bob, BOB_LINE)
+    await _away(app, bob)
+    await _says_yes(app, anna, ANNA_LINE)
+    assert await _keys(app, ria) == ["connect.made_waiting_staff"]
+    return anna, bob, ria
+
+
+async def test_the_connector_told_a_line_waits_hears_it_never_arrives_when_its_reader_is_erased(
+    app: App,
+) -> None:
+    """Ria was told Bob gets Anna's details when he is back, and that she would hear. Bob
+    is erased while away (as retention erases): she hears it will not happen."""
+    _anna, bob, ria = await _anna_line_kept_for_bob(app)
+    bobs_id = (await row(app, bob)).id
+    async with app.db.transaction():
+        await erase_person(
+            app.repos,
+            app.profile,
+            app.settings.zone,
+            bobs_id,
+            content=ContentChoice.KEEP,
+            cause=Cause.RETENTION,
+            now=utcnow(),
+        )
+    await app.db.settled()
+    told = await for_user(app, ria, "connect")
+    assert [q.replies[0].key for q in told] == [
+        "connect.made_waiting_staff",
+        "connect.kept_lost_staff",
+    ]
+    assert "De indiener van #2 doet niet meer mee" in told[-1].text(app, "nl")
+    assert (
+        await app.db.fetchval(
+            "SELECT COUNT(*) FROM connections WHERE line_kept_for = ?", (bobs_id,)
+        )
+        == 0
+    )
+
+
+async def test_the_connector_told_a_line_waits_hears_it_never_arrives_when_its_reader_is_banned(
+    app: App,
+) -> None:
+    _anna, _bob, ria = await _anna_line_kept_for_bob(app)
+    await banned_over_reports(app, ria, 1, reporters="buur")
+    told = await for_user(app, ria, "connect")
+    assert [q.replies[0].key for q in told] == [
+        "connect.made_waiting_staff",
+        "connect.kept_lost_staff",
+    ]
+    # Anna's line for him is gone with the ban, and nothing says it was handed over.
+    assert ANNA_LINE not in str(await _lines_for_bob(app))
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.line_kept_for is None

@@ -120,7 +120,7 @@ async def test_a_contact_made_is_told_to_the_connector_who_asked_while_they_are_
         await who.send(f"{who.user_id}@example.org")
     assert bob.keys == ["connect.made"]
     # Only Ria asked: the other connectors are not bothered with it.
-    assert await _staff_told(app, queued) == [("ria", "connect.made_staff")]
+    assert await _staff_told(app, queued) == [("ria", "connect.made_sent_staff")]
 
     # The same once she is an admin: an admin may do what a connector may.
     await with_role(app, ria, Role.ADMIN)

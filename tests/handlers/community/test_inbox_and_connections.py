@@ -121,9 +121,9 @@ async def test_two_residents_get_each_others_contact_only_when_both_agree(app: A
     assert "anna@example.org" in bob.text
     made = (await for_user(app, anna, "connect"))[-1]
     assert "@bob_ijmuiden" in made.text(app, "nl")
-    assert "hebben elkaars gegevens gekregen" in (await for_user(app, ria, "connect"))[-1].text(
-        app, "nl"
-    )
+    assert "Hun gegevens zijn naar elkaar onderweg" in (await for_user(app, ria, "connect"))[
+        -1
+    ].text(app, "nl")
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.status == "connected"
     assert stored.contact_a is None and stored.contact_b is None
