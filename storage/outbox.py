@@ -739,6 +739,17 @@ class Outbox:
             )
         return progress
 
+    async def leave_batches(self, author_user_id: int, prefix: str) -> int:
+        """Take ``author_user_id`` off their batches (named ``prefix``...) still going out or
+        with progress still to show: someone who may no longer send them is shown no
+        progress and no report; the batches go on. Returns how many."""
+        return await self.db.execute_rowcount(
+            "UPDATE outbox_batches SET author_user_id = NULL, progress_ref = NULL"
+            " WHERE author_user_id = ? AND substr(batch, 1, length(?)) = ?"
+            " AND (finished_at IS NULL OR (progress_ref IS NOT NULL AND progress_shown < total))",
+            (author_user_id, prefix, prefix),
+        )
+
     async def show_progress(self, batch: str, ref: str | None, shown: int) -> None:
         """Remember the progress message of a batch and the count it shows."""
         await self.db.execute(

@@ -7,6 +7,7 @@ purpose: it is what restoring one must not take back (see :mod:`storage.privacy.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,9 @@ def backup(source: Path, target: Path) -> BackupReport:
     except OSError as exc:
         raise BackupError(f"cannot write {target}: {exc}") from exc
     try:
-        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
+        # closing(): a connection's own ``with`` only ends its transaction, and one left
+        # open on the database keeps SQLite's view of its shared memory in this process.
+        with closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
             src.execute("PRAGMA busy_timeout = 10000")
             dst = sqlite3.connect(partial)
             try:

@@ -404,6 +404,8 @@ async def change_role(
     would otherwise still speak, and ask residents, in their name. A connector who may no
     longer run budget rounds has the rounds they scheduled cancelled before they open (the
     connectors now are told); a round already open runs on, as residents are voting in it.
+    A round's invitations already going out go on, and they are shown no more progress and
+    no report of them.
     """
     now = utcnow()
     await repos.users.set_role(person.id, role)
@@ -416,6 +418,8 @@ async def change_role(
         polls = await repos.consultations.withdraw(person.id, now)
     rounds: list[int] = []
     if person.role.allows(RUNNER_ROLE) and not role.allows(RUNNER_ROLE):
+        # Invitations of a round already opening go on, without progress or report for them.
+        await repos.outbox.leave_batches(person.id, "budget:")
         stopped = await repos.budgets.cancel_scheduled_by(person.id, now)
         await cancelled_rounds(repos, stopped, now, role=role.value)
         rounds = [r.id for r in stopped]

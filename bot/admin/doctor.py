@@ -93,7 +93,7 @@ def check_database(settings: Settings) -> Check:
         return Check("database", True, f"{path} does not exist yet; it is created at start-up")
     latest = migrations()[-1][0]
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
             version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     except sqlite3.Error as exc:
@@ -213,7 +213,7 @@ def linked_rooms(settings: Settings, platform: str) -> list[tuple[int, str]]:
     if not settings.db.is_file():
         return []
     try:
-        with sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)) as conn:
             rows = conn.execute(
                 "SELECT experiment_id, chat_id FROM experiment_rooms WHERE platform = ?"
                 " ORDER BY id",
@@ -283,7 +283,7 @@ def _matrix_token(settings: Settings) -> str | None:
     if settings.matrix_access_token is not None:
         return settings.matrix_access_token.get_secret_value()
     try:
-        with sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True) as conn:
+        with closing(sqlite3.connect(f"file:{settings.db}?mode=ro", uri=True)) as conn:
             row = conn.execute(
                 "SELECT value FROM platform_state WHERE platform = 'matrix'"
                 " AND key = 'access_token'"

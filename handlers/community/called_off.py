@@ -89,16 +89,13 @@ async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> N
     """The other's contact line kept for ``user_id``'s return will never reach them (they
     are banned, or being erased): the connector who heard that it waits for them, and that
     they would hear when it was handed over, hears that it was not; the lines are forgotten.
-    Naming only the idea of the one who waited (the one whose line it is has it)."""
+    Naming only the idea of the one whose line it is (who has the other's already), as
+    for a request that ended (:func:`end_for_erasure`)."""
     for connection in await repos.connections.kept_for(user_id):
         other = connection.other(user_id)
         staff = Reply(
             key="connect.kept_lost_staff",
-            params={
-                "first": number(connection.idea_a or 0),
-                "second": number(connection.idea_b or 0),
-                "waiting": number(connection.idea_of(user_id) or 0),
-            },
+            params={"number": number(connection.idea_of(other) or 0)},
         ).model_dump(mode="json")
         for to in await staff_to_tell(repos, connection):
             if to not in (user_id, other):

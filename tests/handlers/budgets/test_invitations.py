@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.admin.cli import revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
@@ -426,3 +427,38 @@ async def test_a_round_with_nobody_to_invite_says_so_and_starts_no_batch(clocked
     assert "Er is nu niemand die we kunnen uitnodigen." in ria.text
     assert await invited(app) == []
     assert await app.repos.outbox.batch(f"budget:{found.id}:invite") is None
+
+
+async def test_a_connector_revoked_while_the_invitations_go_out_follows_them_no_more(
+    clocked: App, clock: Clock
+) -> None:
+    """The invitations go on (residents are voting); their progress and report are for
+    someone who runs budget rounds, which Ria no longer does."""
+    app = clocked
+    # On Telegram, as the operator's command names people there.
+    await person(app, "1001", platform="telegram")
+    await person(app, "1002", platform="telegram")
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CONNECTOR)
+    await set_up(ria)
+    said = await revoke(app.settings, "telegram", "4242", "vertrokken")
+    assert said == "telegram 4242 is now inwoner (was verbinder)"
+    adapter = FakeAdapter(name="telegram")
+    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=lambda: clock.now)
+    await worker.start()
+    try:
+
+        async def done() -> bool:
+            # Every invitation out, the batch closed, and nothing left to send (a report).
+            sent = [s.chat_id for s in adapter.sent if s.keys == ["budgets.invitation"]]
+            closed = await app.db.fetchval(
+                "SELECT COUNT(*) FROM outbox_batches WHERE finished_at IS NOT NULL"
+            )
+            pending = (await app.repos.outbox.status_counts()).get("pending", 0)
+            return sorted(sent) == ["1001", "1002", "4242"] and closed == 1 and pending == 0
+
+        await until(done)
+    finally:
+        await worker.stop()
+    assert [s.keys for s in adapter.to("4242")] == [["budgets.invitation"]]
+    assert await outbox(app, "report") == []
