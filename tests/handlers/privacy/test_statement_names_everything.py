@@ -1,15 +1,20 @@
 """The privacy statement's "what" names every kind of thing a resident does that is kept:
 poll answers, budget votes, meeting sign-ups and reported messages in an experiment's group
-are kept (and exported by /mijngegevens), so the statement says so, in Dutch and English."""
+are kept (and exported by /mijngegevens), so the statement says so, in Dutch and English.
+The file /mijngegevens sends names and explains each of its parts in the resident's
+language."""
 
 from __future__ import annotations
 
 import json
 
 from bot.app import App
+from handlers.catalog import Catalog
+from storage.privacy.personal import TABLES
 from tests.people import person
 from tests.support import Chat
 
+CATALOG = Catalog.load()
 NAMED = {
     "nl": ("peilingen", "stemronde", "bijeenkomsten", "gemelde berichten in de groep"),
     "en": ("polls", "budget round", "meetings", "reported messages in an experiment's group"),
@@ -36,3 +41,17 @@ async def test_my_data_file_says_who_my_questions_went_to_by_name(app: App) -> N
     assert document is not None
     sections = json.loads(document.data)["sections"]
     assert sections["questions"]["holds"] == "je vragen aan Burgerbeest"
+
+
+def test_every_part_of_my_data_file_has_a_title_and_an_explanation_in_every_language() -> None:
+    # Without them a part falls back to its table name ("budget_preferences") and the
+    # English line in storage, whatever the resident's language.
+    parts = [table.name for table in TABLES if table.export is not None] + ["media"]
+    missing = [
+        f"{lang}: privacy.{kind}.{name}"
+        for lang in CATALOG.languages
+        for name in parts
+        for kind in ("titles", "holds")
+        if f"privacy.{kind}.{name}" not in CATALOG.texts[lang]
+    ]
+    assert missing == []
