@@ -38,6 +38,9 @@ _YES_NO = {
     "neighbourhood_only",
     "hood_only",
     "line_kept_for_your_return",
+    "skipped",
+    "invitations",
+    "reminders",
 }
 _LANGUAGES = {"nl": "Nederlands", "en": "English"}
 
