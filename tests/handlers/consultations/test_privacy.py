@@ -43,7 +43,7 @@ async def test_my_data_holds_my_answers_and_forget_me_removes_them(app: App) -> 
     ]
     [response] = sections["consultation_responses"]["rows"]
     assert response["title"] == "Nieuwe speelplek Zeewijk" and response["invited_at"]
-    assert sections["consultation_preferences"]["rows"][0]["reminders"] == 0
+    assert sections["consultation_preferences"]["rows"][0]["reminders"] == "nee"
     assert sections["dialogs"]["rows"][0]["name"] == "consult_text"
 
     anna_id = (await stored(app, "anna")).id
