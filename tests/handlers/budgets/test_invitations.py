@@ -6,10 +6,6 @@ nothing; a restart between the opening and the sending sends nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.admin.cli import revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -30,20 +26,6 @@ from tests.waiting import until
 OPENS = "02-12-2026 09:00"
 CLOSES = "09-12-2026 17:00"
 INVITATION = "budget_invitation"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def clocked(settings: Settings, clock: Clock) -> AsyncIterator[App]:
-    opened = await App.open(settings, clock=clock)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def set_up(

@@ -3,13 +3,8 @@ a round already open runs on; a colleague's round is not touched."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from bot.admin.cli import grant, revoke
 from bot.app import App
-from bot.settings import Settings
 from storage.budgets.rounds import Round, RoundStatus
 from storage.users import Role
 from tests.handlers.budgets.test_budget_round import START, Clock, exported
@@ -19,20 +14,6 @@ from tests.support import Chat
 #: Opening and closing of the scheduled rounds, as staff type them (Velsen's time).
 OPENS = "02-12-2026 09:00"
 CLOSES = "09-12-2026 17:00"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def clocked(settings: Settings, clock: Clock) -> AsyncIterator[App]:
-    opened = await App.open(settings, clock=clock)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def schedule_round(staff: Chat, name: str, *, opens: str = OPENS) -> Round:

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import storage.db as dbmod
 from storage.db import Database
-
-STAMP = "2025-01-01T00:00:00Z"
+from tests.storage.migrating import STAMP, all_shipped, opened_before
 
 FILLED = f"""
 INSERT INTO users (id, platform, platform_user_id, created_at, last_seen_at)
@@ -32,11 +30,8 @@ DELETE FROM connections WHERE id = 9;
 async def test_requests_are_kept_and_only_an_ended_one_may_lose_a_side(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shipped = dbmod.migrations()
-    [mine] = [number for number, name, _ in shipped if name.endswith("_connection_ended.sql")]
-    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in shipped if m[0] < mine])
     path = tmp_path / "old.db"
-    db = await Database.open(path)
+    db = await opened_before(path, monkeypatch, "_connection_ended.sql")
     try:
         await db.atomic_script(FILLED)
         with pytest.raises(sqlite3.IntegrityError):
@@ -44,7 +39,7 @@ async def test_requests_are_kept_and_only_an_ended_one_may_lose_a_side(
     finally:
         await db.close()
 
-    monkeypatch.setattr(dbmod, "migrations", lambda: shipped)
+    all_shipped(monkeypatch)
     db = await Database.open(path)
     try:
         rows = await db.fetchall(
