@@ -8,33 +8,15 @@ from bot.app import App
 from storage.budgets.rounds import Round, RoundStatus
 from storage.users import Role
 from tests.handlers.budgets.test_budget_round import START, Clock, exported
+from tests.handlers.budgets.test_invitations import OPENS, set_up
 from tests.people import connector, outbox, person, row, run_job, subscribe, with_role
 from tests.support import Chat
-
-#: Opening and closing of the scheduled rounds, as staff type them (Velsen's time).
-OPENS = "02-12-2026 09:00"
-CLOSES = "09-12-2026 17:00"
 
 
 async def schedule_round(staff: Chat, name: str, *, opens: str = OPENS) -> Round:
     """A round of two projects set up with the buttons, opening at ``opens`` ("Nu": now)."""
-    await staff.send("/nieuweronde")
-    await staff.send(name)
-    await staff.send("10000")
-    await staff.press("Geen wijkbudgetten")
-    await staff.send("Speeltuin | 6000 | Nieuwe toestellen")
-    await staff.send("Bankjes | 3000 | Bankjes langs het water")
-    await staff.press("Klaar met projecten")
-    if opens == "Nu":
-        await staff.press("Nu")
-    else:
-        await staff.send(opens)
-    await staff.send(CLOSES)
-    await staff.press("Alle inwoners")
-    await staff.press("Goedkoopste project eerst")
-    await staff.press("Openen")
+    made = await set_up(staff, name, opens=opens)
     assert staff.keys == ["budgets.opened" if opens == "Nu" else "budgets.scheduled"]
-    [made] = [r for r in await staff.app.repos.budgets.all() if r.name == name]
     return made
 
 
