@@ -77,6 +77,8 @@ def test_the_dockerfile_copies_everything_pip_installs_and_leaves_data_out_of_th
     packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
     assert {f"{name.rstrip('*')}" for name in packages} <= copied
     assert {"pyproject.toml", project["project"]["readme"]} <= copied
+    # setuptools refuses to build when a licence file it is told to ship is missing.
+    assert set(project["project"]["license-files"]) <= copied
     for source in copied:
         assert (ROOT / source).exists(), source
     # The build context leaves out residents' data and local environments.
