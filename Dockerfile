@@ -12,7 +12,12 @@ COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
 COPY messages ./messages
-RUN pip install --no-cache-dir . \
+# DejaVu has the letters of every catalog language for the charts and posters; FriBiDi
+# lets Pillow join Arabic letters and set them right to left (`samenspel doctor` checks both).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core libfribidi0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /data samenspel \
     && mkdir -p /data /srv/open-data && chown samenspel /data /srv/open-data
 

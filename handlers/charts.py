@@ -6,11 +6,12 @@ one horizontal bar per row with its count at the end.
 
 from __future__ import annotations
 
-import functools
 import io
 import unicodedata
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from handlers import fonts
 
 WIDTH = 1200
 MARGIN = 40
@@ -22,19 +23,8 @@ BAND = (0, 84, 140)
 BARS = (60, 140, 200)
 INK = (25, 25, 25)
 MUTED = (110, 110, 110)
-FONT_FILES = ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 Section = tuple[str, list[tuple[str, int]]]
-
-
-@functools.lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for name in FONT_FILES:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
 
 
 def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
@@ -43,17 +33,19 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, 110), fill=BAND)
-    draw.text((MARGIN, 38), plain(title), font=_font(34), fill="white", anchor="lm")
-    draw.text((MARGIN, 80), plain(subtitle), font=_font(20), fill="white", anchor="lm")
+    draw.text((MARGIN, 38), plain(title), font=fonts.font(34), fill="white", anchor="lm")
+    draw.text((MARGIN, 80), plain(subtitle), font=fonts.font(20), fill="white", anchor="lm")
     top = 140
     bar_space = WIDTH - 2 * MARGIN - LABEL_WIDTH - 90
     for heading, rows in sections:
-        draw.text((MARGIN, top + 20), plain(heading), font=_font(26), fill=BAND, anchor="lm")
+        draw.text((MARGIN, top + 20), plain(heading), font=fonts.font(26), fill=BAND, anchor="lm")
         top += HEADING
         largest = max((count for _, count in rows), default=0)
         for label, count in rows or [("-", 0)]:
             middle = top + ROW // 2
-            draw.text((MARGIN, middle), _fit(draw, label), font=_font(20), fill=INK, anchor="lm")
+            draw.text(
+                (MARGIN, middle), _fit(draw, label), font=fonts.font(20), fill=INK, anchor="lm"
+            )
             left = MARGIN + LABEL_WIDTH
             length = round(bar_space * count / largest) if largest else 0
             if length:
@@ -61,7 +53,11 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
                     (left, middle - BAR // 2, left + length, middle + BAR // 2), fill=BARS
                 )
             draw.text(
-                (left + length + 10, middle), str(count), font=_font(20), fill=MUTED, anchor="lm"
+                (left + length + 10, middle),
+                str(count),
+                font=fonts.font(20),
+                fill=MUTED,
+                anchor="lm",
             )
             top += ROW
         top += 20
@@ -80,7 +76,7 @@ def plain(text: str) -> str:
 
 def _fit(draw: ImageDraw.ImageDraw, label: str) -> str:
     """The label without symbols, cut with an ellipsis to fit the label column."""
-    font = _font(20)
+    font = fonts.font(20)
     label = plain(label)
     if draw.textlength(label, font=font) <= LABEL_WIDTH - 20:
         return label

@@ -59,6 +59,8 @@ def test_the_dockerfile_says_the_image_runs_as_a_user_with_its_data_on_a_volume(
     (run,) = instruction("RUN")
     assert f"useradd --system --uid 10001 --home-dir /data {users[-1]}" in run
     assert f"chown {users[-1]} /data /srv/open-data" in run
+    # The letters of every language in charts and posters (see handlers/fonts.py).
+    assert "apt-get install -y --no-install-recommends fonts-dejavu-core libfribidi0" in run
     (volumes,) = instruction("VOLUME")
     assert json.loads(volumes) == ["/data", "/srv/open-data"]
     environment = " ".join(instruction("ENV"))

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.settings import Settings
+from handlers import fonts
 from handlers.catalog import Catalog
+from handlers.charts import plain
+from handlers.locales import own_name, right_to_left
 from handlers.profile import load_profile
 from storage.db import migrations
 from storage.privacy.ledger import key_id, ledger_path, read_ledger
@@ -59,6 +62,28 @@ def check_catalogs() -> Check:
     if problems:
         return Check("catalogs", False, "; ".join(problems))
     return Check("catalogs", True, f"{', '.join(catalog.languages)}: {len(reference)} texts")
+
+
+def check_fonts() -> Check:
+    """Whether charts and posters can draw every catalog language's letters (a warning:
+    the bot answers without them, its pictures are only harder to read)."""
+    try:
+        catalog = Catalog.load()
+    except Exception as exc:
+        return Check("fonts", False, f"catalogs: {exc}")
+    texts = []
+    for lang in catalog.languages:
+        written = " ".join(
+            value
+            for entry in catalog.texts[lang].values()
+            for value in (entry.values() if isinstance(entry, dict) else (entry,))
+        )
+        letters = "".join(sorted(set(plain(f"{written} {own_name(lang)}"))))
+        texts.append((lang, letters, right_to_left(lang)))
+    problems = fonts.problems(texts)
+    if problems:
+        return Check("fonts", True, "; ".join(problems), True)
+    return Check("fonts", True, f"charts and posters draw the letters of {len(texts)} languages")
 
 
 #: Below this much free space where the database lives, the doctor fails: the file grows,
@@ -365,6 +390,7 @@ async def run_checks(settings: Settings) -> list[Check]:
         Check("settings", True, f"platforms: {', '.join(settings.platforms) or 'none'}"),
         check_profile(settings),
         check_catalogs(),
+        check_fonts(),
         check_database(settings),
         check_disk(settings),
         check_ledger(settings),

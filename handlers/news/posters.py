@@ -11,13 +11,13 @@ poster shows the plain command to type, so it still works on every platform.
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from handlers import fonts
 from handlers.answers import parse_id
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
@@ -30,7 +30,6 @@ WIDTH, HEIGHT = 1240, 1754
 MARGIN = 90
 BAND = (0, 84, 140)
 INK = (25, 25, 25)
-FONT_FILES = ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 FindTitle = Callable[[Context, int], Awaitable[str | None]]
 
@@ -107,21 +106,25 @@ def render_poster(*, municipality: str, title: str, call: str, link: str) -> byt
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, 200), fill=BAND)
-    draw.text((MARGIN, 100), municipality, font=_font(64), fill="white", anchor="lm")
+    draw.text(
+        (MARGIN, 100), municipality, font=fonts.font(64, bold=True), fill="white", anchor="lm"
+    )
     top = 270
-    for line in _wrap(draw, title, _font(84), WIDTH - 2 * MARGIN)[:4]:
-        draw.text((MARGIN, top), line, font=_font(84), fill=INK)
+    for line in _wrap(draw, title, fonts.font(84, bold=True), WIDTH - 2 * MARGIN)[:4]:
+        draw.text((MARGIN, top), line, font=fonts.font(84, bold=True), fill=INK)
         top += 104
     top += 30
-    for line in _wrap(draw, call, _font(46), WIDTH - 2 * MARGIN)[:3]:
-        draw.text((MARGIN, top), line, font=_font(46), fill=INK)
+    for line in _wrap(draw, call, fonts.font(46, bold=True), WIDTH - 2 * MARGIN)[:3]:
+        draw.text((MARGIN, top), line, font=fonts.font(46, bold=True), fill=INK)
         top += 62
     code = _qr(link, size=min(820, HEIGHT - top - 260))
     image.paste(code, ((WIDTH - code.width) // 2, top + 40))
     caption_top = top + 40 + code.height + 40
-    for line in _wrap(draw, link, _font(36), WIDTH - 2 * MARGIN)[:2]:
-        width = draw.textlength(line, font=_font(36))
-        draw.text(((WIDTH - width) / 2, caption_top), line, font=_font(36), fill=INK)
+    for line in _wrap(draw, link, fonts.font(36, bold=True), WIDTH - 2 * MARGIN)[:2]:
+        width = draw.textlength(line, font=fonts.font(36, bold=True))
+        draw.text(
+            ((WIDTH - width) / 2, caption_top), line, font=fonts.font(36, bold=True), fill=INK
+        )
         caption_top += 48
     draw.rectangle((0, HEIGHT - 40, WIDTH, HEIGHT), fill=BAND)
     out = io.BytesIO()
@@ -139,16 +142,6 @@ def _qr(link: str, size: int) -> Image.Image:
     code.save(buffer, kind="png", scale=max(1, size // modules), border=2)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
-
-
-@functools.lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    for name in FONT_FILES:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[str]:

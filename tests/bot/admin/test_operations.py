@@ -185,6 +185,7 @@ async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path
         "settings",
         "profile",
         "catalogs",
+        "fonts",
         "database",
         "disk",
         "erasure ledger",
@@ -192,7 +193,7 @@ async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path
     ]
     assert all(check.ok for check in checks), [check.line() for check in checks]
     latest = dbmod.migrations()[-1][0]
-    database = checks[3].detail
+    database = checks[4].detail
     assert database == f"{app.settings.db}: integrity ok, schema {latest} (up to date)"
     assert "@test_bot" in checks[-1].detail
 
@@ -208,12 +209,13 @@ def test_the_doctor_passes_a_healthy_database_and_counts_its_pending_migrations(
     monkeypatch.setenv("SAMENSPEL_DB", str(path))
     assert main(["doctor"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert f"ok   database: {path}: integrity ok, schema {latest - 1}" in lines[3]
-    assert lines[3].endswith("(1 migrations pending (applied at start-up))")
-    assert [line[:4] for line in lines] == ["ok  "] * 6
-    assert lines[4].startswith(f"ok   disk: {tmp_path}: writable, ")
+    assert lines[3] == "ok   fonts: charts and posters draw the letters of 6 languages"
+    assert f"ok   database: {path}: integrity ok, schema {latest - 1}" in lines[4]
+    assert lines[4].endswith("(1 migrations pending (applied at start-up))")
+    assert [line[:4] for line in lines] == ["ok  "] * 7
+    assert lines[5].startswith(f"ok   disk: {tmp_path}: writable, ")
     ledger = f"ok   erasure ledger: {path}.erased: none yet (written at the first erasure)"
-    assert lines[5] == ledger
+    assert lines[6] == ledger
 
 
 def test_the_doctor_fails_a_database_with_a_damaged_index(
