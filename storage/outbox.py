@@ -99,8 +99,9 @@ class Settlement:
     unreachable: list[tuple[int, str, str]] = field(default_factory=list)
     #: (chat id, until): the platform asked this chat to wait; its pending rows wait too.
     holds: list[tuple[str, datetime]] = field(default_factory=list)
-    #: (row id, calls that arrived): a row tried again later that got part of the way.
-    parts: list[tuple[int, int]] = field(default_factory=list)
+    #: (row id, calls that arrived, the messages sent as stored): a row tried again later
+    #: that got part of the way.
+    parts: list[tuple[int, int, str]] = field(default_factory=list)
     #: Batches of the rows above (to notice a batch is finished).
     batches: set[str] = field(default_factory=set)
 
@@ -656,9 +657,15 @@ class Outbox:
                 (error[:500], row_id),
             )
         if outcome.parts:
+            # Counted in the messages that were sent: a row given other messages meanwhile
+            # (a poll's closing time moved while it was on its way, see :meth:`rewrite` and
+            # :meth:`set_messages`) keeps the count its new messages were made for, so the
+            # next try sends them from there rather than skip a part of them by an index
+            # into the old ones. A part that arrived may come again; none is left out.
             await self.db.executemany(
-                "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'",
-                ((parts, row_id) for row_id, parts in outcome.parts),
+                "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'"
+                " AND payload = ?",
+                ((parts, row_id, sent) for row_id, parts, sent in outcome.parts),
             )
         for chat_id, until in outcome.holds:
             await self.hold_chat(platform, chat_id, until)

@@ -197,7 +197,9 @@ async def bring_up_to_date(env: Surroundings, consultation_id: int, now: datetim
     deadline, or its closing time where that comes first (:meth:`Consultation.answers_until`).
 
     Call it inside the transaction that made the change. A row a delivery worker already
-    took goes out as it is (its turn is a moment away).
+    took goes out as it is (its turn is a moment away); should the platform cut it off,
+    the next try sends the new messages from where they were made to go on (the parts
+    that arrived are not counted against them, see :meth:`storage.outbox.Outbox.settle`).
     """
     repos = env.repos
     consultation = await repos.consultations.get(consultation_id)

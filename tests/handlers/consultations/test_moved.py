@@ -5,6 +5,8 @@ results button, for whoever holds one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.app import App
@@ -290,3 +292,78 @@ async def test_an_evaluations_invitation_still_waiting_at_its_new_closing_time_i
     assert adapter.to(anna.user_id) == []
     [row] = await outbox_of(app, anna)
     assert row.status == "cancelled"
+
+
+# A move while delivery has the invitation in hand ----------------------------------------------
+
+
+class Phone(FakeAdapter):
+    """A platform that shows a person each message as it arrives: a chat in ``cut`` gets
+    that many calls of its next send before the platform asks it to wait; every send first
+    waits for the chat's gate (so the test decides when it goes on)."""
+
+    def __init__(self, render: Callable[[Reply, str], str], cut: dict[str, int]):
+        super().__init__(render=render)
+        self.cut = cut
+        #: What each chat saw, message by message.
+        self.seen: dict[str, list[str]] = {}
+
+    async def send(
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
+    ) -> str | None:
+        if chat_id in self.gates:
+            await self.gates[chat_id].wait()
+        arrived = self.cut.pop(chat_id, len(replies))
+        shown = self.seen.setdefault(chat_id, [])
+        shown += [parse_html(self.render(reply, lang)).text for reply in replies[skip:arrived]]
+        if arrived < len(replies):
+            raise RetryLater(0.05, delivered=arrived)
+        return str(len(shown))
+
+
+async def test_a_move_while_delivery_sends_an_invitation_that_gets_cut_off_is_said_after_it(
+    app: App, clock: Clock
+) -> None:
+    """Delivery took Anna's invitation and is sending it when the closing time moves; its
+    first message (with the old time) arrives, then Telegram asks her chat to wait. What
+    comes after it says the new time."""
+    await resident(app, "anna")
+    ria, poll, old = await _published(app)
+    phone = Phone(
+        lambda reply, lang: app.catalog.render(lang, reply, markup=True), cut={"anna": 1}
+    )
+    phone.gates["anna"] = asyncio.Event()
+    worker = DeliveryWorker(app.repos, app.catalog, phone, DeliveryPolicy(poll=0.05), clock=clock)
+    await worker.start()
+    try:
+        await until(lambda: worker.in_flight == 1)  # taken, on its way
+        new = await _move(app, ria, poll, old - timedelta(days=3))
+        phone.gates["anna"].set()
+
+        async def cut_off() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 1 and not (
+                worker.in_flight
+            )
+
+        await until(cut_off)
+        clock.advance(seconds=1)  # past the wait Telegram asked for
+        worker.wake()
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    timezone = app.router.timezone
+    # The invitation comes again, whole, as it reads now: a part twice rather than none.
+    first, again, question = phone.seen["anna"]
+    assert shown_time(old, timezone, "nl") in first
+    assert shown_time(new, timezone, "nl") in again, again
+    assert question.startswith("Vraag 1 van 4"), question
