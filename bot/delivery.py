@@ -443,7 +443,7 @@ class DeliveryWorker:
     def _remember_parts(self, row: Due, error: DeliveryError) -> None:
         """Part of the row arrived before it failed: the next try starts after that part."""
         if error.delivered > row.parts_sent:
-            self._results.parts.append((row.id, error.delivered))
+            self._results.parts.append((row.id, error.delivered, row.payload))
 
     async def _offer_again(self, row: Due, lang: str, replies: list[Reply]) -> bool:
         """Remember a waiting direct reply's options again before it is shown, as the router

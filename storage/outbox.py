@@ -99,8 +99,9 @@ class Settlement:
     unreachable: list[tuple[int, str, str]] = field(default_factory=list)
     #: (chat id, until): the platform asked this chat to wait; its pending rows wait too.
     holds: list[tuple[str, datetime]] = field(default_factory=list)
-    #: (row id, calls that arrived): a row tried again later that got part of the way.
-    parts: list[tuple[int, int]] = field(default_factory=list)
+    #: (row id, calls that arrived, the messages sent as stored): a row tried again later
+    #: that got part of the way.
+    parts: list[tuple[int, int, str]] = field(default_factory=list)
     #: Batches of the rows above (to notice a batch is finished).
     batches: set[str] = field(default_factory=set)
 
@@ -113,6 +114,20 @@ class Settlement:
             + len(self.holds)
             + len(self.parts)
         )
+
+
+@dataclass(frozen=True)
+class PartlySent:
+    """A pending row some of whose messages went out already (see :meth:`Outbox.partly_sent`)."""
+
+    row_id: int
+    payload: Payload
+    #: How many calls of it arrived (``parts_sent``).
+    sent: int
+    #: The language it is read in (the reader's, else the default).
+    language: str
+    #: When it expires: until then, what it says holds.
+    expires_at: datetime | None
 
 
 class Batch(BaseModel):
@@ -427,6 +442,16 @@ class Outbox:
             )
         return cancelled
 
+    async def people_waiting(self, batch: str) -> list[int]:
+        """The people for whom rows of a batch are still pending."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT user_id FROM outbox WHERE batch = ? AND status = 'pending'"
+            " AND user_id IS NOT NULL ORDER BY user_id",
+            (batch,),
+            long=True,
+        )
+        return [int(row[0]) for row in rows]
+
     async def rewrite(
         self,
         batch: str,
@@ -434,6 +459,7 @@ class Outbox:
         *,
         expires_at: datetime | None,
         reading: tuple[str, str] | None = None,
+        people: Collection[int] | None = None,
     ) -> int:
         """Give the pending rows of a batch new messages (and a new moment they expire), for
         the rows none of whose messages went out yet; returns how many were changed. Each
@@ -441,6 +467,8 @@ class Outbox:
 
         ``reading=(language, default)``: only the rows of people who read ``language`` now
         (``default`` when they chose none), for a batch queued in each reader's language.
+        ``people``: only the rows of these people (a batch whose rows say different things
+        to different people).
         """
         where = ""
         params: tuple[str, ...] = ()
@@ -450,43 +478,60 @@ class Outbox:
                 " = ?"
             )
             params = (reading[1], reading[0])
+        among, of = _among(people, "outbox.user_id")
         return await self.db.execute_rowcount(
             "UPDATE outbox SET payload = ?, expires_at = ?"
-            " WHERE batch = ? AND status = 'pending' AND parts_sent = 0" + where,
+            " WHERE batch = ? AND status = 'pending' AND parts_sent = 0" + where + among,
             (
                 json.dumps(payload, ensure_ascii=False),
                 iso(expires_at) if expires_at else None,
                 batch,
                 *params,
+                *of,
             ),
             long=True,  # every invitation of a poll still waiting
         )
 
-    async def languages_waiting(self, batch: str, default: str) -> list[str]:
+    async def languages_waiting(
+        self, batch: str, default: str, people: Collection[int] | None = None
+    ) -> list[str]:
         """The languages the people read (``default`` for who chose none) for whom rows of a
         batch are still pending, none of whose messages went out yet (what :meth:`rewrite`
-        with ``reading`` changes)."""
+        with ``reading`` changes); with ``people``, among these people only."""
+        among, of = _among(people, "o.user_id")
         rows = await self.db.fetchall(
             "SELECT DISTINCT COALESCE(u.language, ?) FROM outbox o"
             " JOIN users u ON u.id = o.user_id"
-            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent = 0 ORDER BY 1",
-            (default, batch),
+            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent = 0"
+            + among
+            + " ORDER BY 1",
+            (default, batch, *of),
             long=True,
         )
         return [str(row[0]) for row in rows]
 
-    async def partly_sent(self, batch: str, default: str) -> list[tuple[int, Payload, int, str]]:
+    async def partly_sent(
+        self, batch: str, default: str, people: Collection[int] | None = None
+    ) -> list[PartlySent]:
         """Pending rows of a batch some of whose messages went out already (a platform asked
-        to wait between them): each row's id, messages, how many went out, and the language
-        it is read in (``default`` for who chose none)."""
+        to wait between them), of ``people`` only when given."""
+        among, of = _among(people, "o.user_id")
         rows = await self.db.fetchall(
-            "SELECT o.id, o.payload, o.parts_sent, COALESCE(o.language, u.language, ?) AS lang"
-            " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
-            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent > 0 ORDER BY o.id",
-            (default, batch),
+            "SELECT o.id, o.payload, o.parts_sent, COALESCE(o.language, u.language, ?) AS lang,"
+            " o.expires_at FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
+            " WHERE o.batch = ? AND o.status = 'pending' AND o.parts_sent > 0"
+            + among
+            + " ORDER BY o.id",
+            (default, batch, *of),
         )
         return [
-            (int(row["id"]), json.loads(row["payload"]), int(row["parts_sent"]), str(row["lang"]))
+            PartlySent(
+                row_id=int(row["id"]),
+                payload=json.loads(row["payload"]),
+                sent=int(row["parts_sent"]),
+                language=str(row["lang"]),
+                expires_at=parse(row["expires_at"]),
+            )
             for row in rows
         ]
 
@@ -498,12 +543,16 @@ class Outbox:
             (json.dumps(payload, ensure_ascii=False), row_id),
         )
 
-    async def expire_with(self, batch: str, expires_at: datetime | None) -> int:
-        """Let every pending row of a batch expire at ``expires_at`` (what it says holds
-        until then: a poll's new closing time), those partly sent too; returns how many."""
+    async def expire_with(
+        self, batch: str, expires_at: datetime | None, people: Collection[int] | None = None
+    ) -> int:
+        """Let every pending row of a batch (of ``people`` only, when given) expire at
+        ``expires_at`` (what it says holds until then: a poll's new closing time), those
+        partly sent too; returns how many."""
+        among, of = _among(people, "user_id")
         return await self.db.execute_rowcount(
-            "UPDATE outbox SET expires_at = ? WHERE batch = ? AND status = 'pending'",
-            (iso(expires_at) if expires_at else None, batch),
+            "UPDATE outbox SET expires_at = ? WHERE batch = ? AND status = 'pending'" + among,
+            (iso(expires_at) if expires_at else None, batch, *of),
         )
 
     async def due_for_chat(self, platform: str, chat_id: str, now: datetime) -> int:
@@ -608,9 +657,15 @@ class Outbox:
                 (error[:500], row_id),
             )
         if outcome.parts:
+            # Counted in the messages that were sent: a row given other messages meanwhile
+            # (a poll's closing time moved while it was on its way, see :meth:`rewrite` and
+            # :meth:`set_messages`) keeps the count its new messages were made for, so the
+            # next try sends them from there rather than skip a part of them by an index
+            # into the old ones. A part that arrived may come again; none is left out.
             await self.db.executemany(
-                "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'",
-                ((parts, row_id) for row_id, parts in outcome.parts),
+                "UPDATE outbox SET parts_sent = ? WHERE id = ? AND status = 'pending'"
+                " AND payload = ?",
+                ((parts, row_id, sent) for row_id, parts, sent in outcome.parts),
             )
         for chat_id, until in outcome.holds:
             await self.hold_chat(platform, chat_id, until)
@@ -812,6 +867,13 @@ class Outbox:
                 (platform,),
             )
         return {row["status"]: int(row["n"]) for row in rows}
+
+
+def _among(people: Collection[int] | None, column: str) -> tuple[str, tuple[str, ...]]:
+    """A condition keeping the rows of ``people`` (none when None), with its parameter."""
+    if people is None:
+        return "", ()
+    return f" AND {column} IN (SELECT value FROM json_each(?))", (json.dumps(sorted(people)),)
 
 
 def _row(row: Any) -> OutboxRow:

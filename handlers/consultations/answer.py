@@ -156,8 +156,7 @@ def _in_text_dialog(ctx: Context) -> bool:
 
 def _until(ctx: Context, target: Target) -> str:
     taking = target.response
-    moment = taking.deadline if taking is not None and taking.deadline else None
-    moment = moment or target.consultation.closes_at
+    moment = target.consultation.answers_until(taking.deadline if taking is not None else None)
     return shown_time(moment, ctx.timezone, ctx.lang) if moment else ""
 
 
@@ -540,7 +539,8 @@ async def my_list(ctx: Context) -> Response:
         title = pick(found.title, ctx.lang)
         if found.kind is ConsultationKind.EVALUATION and found.takes_answers(ctx.now):
             if not mine.deadline or mine.deadline > ctx.now:
-                until = shown_time(mine.deadline, ctx.timezone, ctx.lang) if mine.deadline else ""
+                ends = found.answers_until(mine.deadline)
+                until = shown_time(ends, ctx.timezone, ctx.lang) if ends else ""
                 _item(ctx, found, moment, mine.answered, mine.finished, until, items, buttons)
         elif found.status is ConsultationStatus.CLOSED and mine.answered and closed < SHOWN_CLOSED:
             closed += 1

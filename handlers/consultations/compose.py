@@ -14,7 +14,9 @@ publishing opens it now or schedules it (a Timer; the database stays the truth).
        ├─ Ander publiek ──► audience        └─ Andere tijden ──► opening
 
 The options come all in one message, or one (or a few) per message: those typed so far are
-shown each time, with "Klaar" once there are two. Every step can be asked again ("Ga
+shown each time, with "Klaar" once there are two. Every step that asks for words or a moment
+takes what is typed as that (a "1" is a title, an option, an end of a scale), never as a
+numbered button (see :class:`handlers.feature.Expects`). Every step can be asked again ("Ga
 verder" after something else was opened meanwhile), the preview too.
 """
 
@@ -93,7 +95,7 @@ def _texts(dialog: Dialog, text: str) -> dict[str, str]:
 # The texts -------------------------------------------------------------------------------------
 
 
-@compose.step("title")
+@compose.step("title", expects=Expects.TEXT)
 async def title(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(text, Reply):
@@ -102,7 +104,7 @@ async def title(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
 
 
-@compose.step("intro")
+@compose.step("intro", expects=Expects.TEXT)
 async def intro(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_INTRO)
     if isinstance(text, Reply):
@@ -135,7 +137,7 @@ async def kind(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("consultations.ask_question", max=MAX_QUESTION), dialog=nxt)
 
 
-@compose.step("question")
+@compose.step("question", expects=Expects.TEXT)
 async def question_text(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_QUESTION, min_length=3)
     if isinstance(text, Reply):
@@ -233,7 +235,7 @@ def _choices(dialog: Dialog, chosen: list[str]) -> Question:
     )
 
 
-@compose.step("ends")
+@compose.step("ends", expects=Expects.TEXT)
 async def ends(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, 2 * MAX_END + 2)
     if isinstance(text, Reply):
@@ -305,7 +307,7 @@ async def more(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="answers.use_buttons"), _ask_more(dialog), dialog=dialog)
 
 
-@compose.step("follow_up")
+@compose.step("follow_up", expects=Expects.TEXT)
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
@@ -442,7 +444,7 @@ def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
     return moment.astimezone(UTC)
 
 
-@compose.step("opens")
+@compose.step("opens", expects=Expects.TEXT)
 async def opens(ctx: Context, dialog: Dialog) -> Response:
     moment = _read_moment(ctx, ctx.now)
     if isinstance(moment, Reply):
@@ -452,7 +454,7 @@ async def opens(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask_closing(ctx, nxt), dialog=nxt)
 
 
-@compose.step("closes")
+@compose.step("closes", expects=Expects.TEXT)
 async def closes(ctx: Context, dialog: Dialog) -> Response:
     moment = _read_moment(ctx, _opens(ctx, dialog) + SHORTEST - timedelta(seconds=1))
     if isinstance(moment, Reply):

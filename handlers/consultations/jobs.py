@@ -9,8 +9,8 @@ evaluations of experiments. The scheduler only triggers these; the database says
                  the author told, closed; its author no longer staff: cancelled, never opened)
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
                  came (n days after joining, while the experiment runs; when it ended),
-                 reminds them a day before their own deadline; closes (with results) when
-                 staff close it
+                 reminds them a day before their own deadline (or its closing time, when
+                 staff set one that comes first); closes (with results) then
 
 Two job kinds: ``consultation:<id>`` (one per poll, and to close an evaluation) and
 ``evaluations:every``. Each runner checks the stored state itself, works in transactions of
@@ -20,9 +20,10 @@ Everything sent goes through the outbox; results are counted and drawn before th
 transaction, which then keeps the counts (they stay when people are erased later) and queues
 them, with what the municipality will do with them, for everyone who answered.
 
-What still waits in the outbox follows the poll (:func:`bring_up_to_date`): a moved closing
-time is rewritten into the invitations and reminders not sent yet (and they expire with it);
-once the poll takes no answers (closed now, or closed), they are withdrawn, never sent.
+What still waits in the outbox follows the consultation (:func:`bring_up_to_date`): a moved
+closing time is rewritten into the invitations and reminders not sent yet (and they expire
+with it; at an evaluation, for those whose own deadline comes later); once it takes no
+answers (closed now, or closed), they are withdrawn, never sent.
 """
 
 from __future__ import annotations
@@ -188,12 +189,17 @@ async def _queue(
 
 async def bring_up_to_date(env: Surroundings, consultation_id: int, now: datetime) -> int:
     """A consultation's closing time changed: its invitations and reminders still waiting in
-    the outbox say the closing time that holds now and expire with it, each in the language
-    its reader reads now; once it takes no answers (closed now, or closed), they are
-    withdrawn. Returns how many rows were changed or withdrawn.
+    the outbox say the time that holds now for each reader and expire with it, each in the
+    language its reader reads now; once it takes no answers (closed now, or closed), they
+    are withdrawn. Returns how many rows were changed or withdrawn.
+
+    The time that holds is a poll's closing time, and for an evaluation each person's own
+    deadline, or its closing time where that comes first (:meth:`Consultation.answers_until`).
 
     Call it inside the transaction that made the change. A row a delivery worker already
-    took goes out as it is (its turn is a moment away).
+    took goes out as it is (its turn is a moment away); should the platform cut it off,
+    the next try sends the new messages from where they were made to go on (the parts
+    that arrived are not counted against them, see :meth:`storage.outbox.Outbox.settle`).
     """
     repos = env.repos
     consultation = await repos.consultations.get(consultation_id)
@@ -207,20 +213,38 @@ async def bring_up_to_date(env: Surroundings, consultation_id: int, now: datetim
                 reminders_batch(consultation_id, moment),
             ]
         return await repos.outbox.withdraw(waiting)
-    if consultation.kind is not ConsultationKind.POLL:
-        # An evaluation's invitations say each person's own deadline, which stays.
-        return 0
-    until = consultation.closes_at
-    changed = await _rewrite(
-        env, invitations_batch(consultation_id), _invitations(consultation, 0, env, until), until
-    )
-    if until is not None:
-        changed += await _tell_partly_sent(env, invitations_batch(consultation_id), until)
-    if until is not None:
-        changed += await _rewrite(
-            env, reminders_batch(consultation_id), _reminders(consultation, 0, env, until), until
-        )
+    changed = 0
+    for moment in consultation.moment_numbers():
+        batch = invitations_batch(consultation_id, moment)
+        for until, people in await _waiting(env, consultation, moment, batch):
+            if until is not None:
+                changed += await _tell_partly_sent(env, batch, until, people)
+            build = _invitations(consultation, moment, env, until)
+            changed += await _rewrite(env, batch, build, until, people)
+        batch = reminders_batch(consultation_id, moment)
+        for until, people in await _waiting(env, consultation, moment, batch):
+            if until is not None:
+                build = _reminders(consultation, moment, env, until)
+                changed += await _rewrite(env, batch, build, until, people)
     return changed
+
+
+async def _waiting(
+    env: Surroundings, consultation: Consultation, moment: int, batch: str
+) -> list[tuple[datetime | None, list[int] | None]]:
+    """Who ``batch`` (at ``moment``) still waits for, by the time that holds for them:
+    everyone (None) at a poll's closing time; at an evaluation, each group of people with
+    the same time (their own deadline, or the closing time where that comes first)."""
+    if consultation.kind is ConsultationKind.POLL:
+        return [(consultation.closes_at, None)]
+    people = await env.repos.outbox.people_waiting(batch)
+    deadlines = await env.repos.responses.deadlines(consultation.id, moment, people)
+    grouped: dict[datetime, list[int]] = {}
+    for deadline, ids in deadlines.items():
+        until = consultation.answers_until(deadline)
+        assert until is not None
+        grouped.setdefault(until, []).extend(ids)
+    return [(until, grouped[until]) for until in sorted(grouped)]
 
 
 async def _rewrite(
@@ -228,17 +252,23 @@ async def _rewrite(
     batch: str,
     build: Callable[[str], list[Reply]],
     expires_at: datetime | None,
+    people: list[int] | None = None,
 ) -> int:
-    """The rows of ``batch`` still waiting, made again with ``build(lang)`` in the language
-    each reader reads; all of them (those partly sent too) expire at ``expires_at``."""
+    """The rows of ``batch`` (of ``people`` only, when given) still waiting, made again with
+    ``build(lang)`` in the language each reader reads; all of them (those partly sent too)
+    expire at ``expires_at``."""
     outbox = env.repos.outbox
     changed = 0
-    for lang in await outbox.languages_waiting(batch, env.default_language):
+    for lang in await outbox.languages_waiting(batch, env.default_language, people):
         payload = [reply.model_dump(mode="json") for reply in build(lang)]
         changed += await outbox.rewrite(
-            batch, payload, expires_at=expires_at, reading=(lang, env.default_language)
+            batch,
+            payload,
+            expires_at=expires_at,
+            reading=(lang, env.default_language),
+            people=people,
         )
-    await outbox.expire_with(batch, expires_at)
+    await outbox.expire_with(batch, expires_at, people)
     return changed
 
 
@@ -247,19 +277,27 @@ async def _rewrite(
 CLOSING_MOVED = "consultations.closing_moved"
 
 
-async def _tell_partly_sent(env: Surroundings, batch: str, until: datetime) -> int:
-    """Rows of ``batch`` cut off between their messages (a platform asked to wait): the
-    part already read says the old closing time, so what is still to come starts with the
-    new one. A line put there by an earlier move is replaced. Returns how many rows."""
+async def _tell_partly_sent(
+    env: Surroundings, batch: str, until: datetime, people: list[int] | None = None
+) -> int:
+    """Rows of ``batch`` (of ``people`` only, when given) cut off between their messages (a
+    platform asked to wait): the part already read says another time than ``until``, so
+    what is still to come starts with it. A line put there by an earlier move is replaced.
+    Rows that say ``until`` already (they expire then) stay as they are. Call it before
+    they are made to expire at ``until``. Returns how many rows."""
     outbox = env.repos.outbox
-    rows = await outbox.partly_sent(batch, env.default_language)
-    for row_id, payload, sent, lang in rows:
+    told = 0
+    for row in await outbox.partly_sent(batch, env.default_language, people):
+        if row.expires_at == until:
+            continue
         line = Reply(
-            key=CLOSING_MOVED, params={"until": shown_time(until, env.timezone, lang)}
+            key=CLOSING_MOVED, params={"until": shown_time(until, env.timezone, row.language)}
         ).model_dump(mode="json")
+        payload, sent = row.payload, row.sent
         to_come = [part for part in payload[sent:] if part.get("key") != CLOSING_MOVED]
-        await outbox.set_messages(row_id, [*payload[:sent], line, *to_come])
-    return len(rows)
+        await outbox.set_messages(row.row_id, [*payload[:sent], line, *to_come])
+        told += 1
+    return told
 
 
 # The job of one consultation ---------------------------------------------------------------
@@ -595,11 +633,18 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
     repos = env.repos
     soonest = now + EVALUATION_CHECK
     for consultation in await repos.consultations.open_evaluations():
-        if consultation.experiment_id is None or consultation.answer_days is None:
+        if (
+            consultation.experiment_id is None
+            or consultation.answer_days is None
+            or not consultation.takes_answers(now)
+        ):
+            # Past its closing time, it asks nobody more (its closing job is due).
             continue
         ended = await repos.consultations.experiment_status(consultation.experiment_id) == "ended"
+        # Each person's own time to answer; what they are told (and how long the invitation
+        # may wait) ends at the closing time when staff set that sooner.
         deadline = now + timedelta(days=consultation.answer_days)
-        until = deadline
+        until = consultation.answers_until(deadline)
         for number, moment in enumerate(consultation.moments, start=1):
             if moment.after_join_days is not None and ended:
                 # Nobody is asked how it is going once it is over: the moment at the end
@@ -627,7 +672,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                     _invitations(consultation, number, env, until),
                     batch=invitations_batch(consultation.id, number),
                     now=now,
-                    expires_at=deadline,
+                    expires_at=until,
                 )
             if asked:
                 log.info(
@@ -646,24 +691,33 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
         upcoming = await repos.responses.next_deadline(consultation.id, after=now + REMIND_BEFORE)
         if upcoming is not None:
             soonest = min(soonest, upcoming - REMIND_BEFORE)
+        closes = consultation.closes_at
+        if closes is not None and closes - REMIND_BEFORE > now:
+            soonest = min(soonest, closes - REMIND_BEFORE)
     return [Timer(job=EVALUATIONS_JOB, at=max(soonest, now))]
 
 
 async def _remind_evaluation(env: Surroundings, consultation: Consultation, now: datetime) -> None:
     repos = env.repos
     async with repos.db.transaction():
+        # A day before each person's own deadline, or before the closing time if that is
+        # sooner.
         due = await repos.responses.remind_unfinished(
-            consultation.id, now, due_before=now + REMIND_BEFORE
+            consultation.id,
+            now,
+            due_before=now + REMIND_BEFORE,
+            closes_at=consultation.closes_at,
         )
         for moment, people in due.items():
             deadlines = await repos.responses.deadlines(consultation.id, moment, people)
             for deadline, ids in deadlines.items():
-                until = deadline
+                until = consultation.answers_until(deadline)
+                assert until is not None
                 await _queue(
                     env,
                     ids,
                     _reminders(consultation, moment, env, until),
                     batch=reminders_batch(consultation.id, moment),
                     now=now,
-                    expires_at=deadline,
+                    expires_at=until,
                 )

@@ -34,7 +34,7 @@ from handlers.consultations.jobs import (
 )
 from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from handlers.phrases import phrase
 from handlers.when import parse_moment
 from storage.consultations.model import (
@@ -440,7 +440,7 @@ def _ask_follow_up(ctx: Context, consultation: Consultation, language: str) -> R
 follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
 
 
-@follow_up_dialog.step("text")
+@follow_up_dialog.step("text", expects=Expects.TEXT)
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None:
@@ -509,7 +509,7 @@ def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
 move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
 
 
-@move_dialog.step("when")
+@move_dialog.step("when", expects=Expects.TEXT)
 async def move(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None or not _editable(consultation, ctx.now):

@@ -147,6 +147,14 @@ class Consultation(Content):
             self.closes_at is None or now < self.closes_at
         )
 
+    def answers_until(self, deadline: datetime | None) -> datetime | None:
+        """Until when someone whose own deadline is ``deadline`` (an evaluation's answering
+        period; None for a poll's) can answer: that deadline, or the closing time when it
+        comes first (staff may close an evaluation before everyone's time is over)."""
+        if deadline is None or self.closes_at is None:
+            return deadline or self.closes_at
+        return min(deadline, self.closes_at)
+
 
 class Response(BaseModel):
     """One person's response to one consultation (at one moment of an evaluation)."""

@@ -225,12 +225,14 @@ class Responses:
         *,
         moment: int | None = None,
         due_before: datetime | None = None,
+        closes_at: datetime | None = None,
     ) -> dict[int, list[int]]:
         """Mark who gets the reminder now and return them as {moment: [user ids]}.
 
         That is everyone who started and did not finish, was not reminded before, and did
-        not turn reminders off; with ``due_before``, only responses whose own deadline comes
-        before it (an evaluation's answering period).
+        not turn reminders off; with ``due_before``, only responses whose own deadline (or
+        ``closes_at``, where that comes first) comes before it, and is not past (an
+        evaluation's answering period).
         """
         where = ""
         params: list[Any] = [iso(now), consultation_id]
@@ -238,8 +240,11 @@ class Responses:
             where += " AND moment = ?"
             params.append(moment)
         if due_before is not None:
-            where += " AND deadline IS NOT NULL AND deadline <= ? AND deadline > ?"
-            params += [iso(due_before), iso(now)]
+            where += (
+                " AND deadline IS NOT NULL AND MIN(deadline, COALESCE(?, deadline)) <= ?"
+                " AND deadline > ?"
+            )
+            params += [iso(closes_at) if closes_at else None, iso(due_before), iso(now)]
         rows = await self.db.fetchall(
             "UPDATE consultation_responses SET reminded_at = ?"
             " WHERE consultation_id = ? AND started_at IS NOT NULL AND finished_at IS NULL"

@@ -208,3 +208,37 @@ async def test_someone_found_unreachable_is_away_since_the_oldest_message_that_m
     assert parse(await app.db.fetchval("SELECT away_since FROM users WHERE id = ?", (bob,))) == (
         found
     )
+
+
+async def test_parts_sent_of_messages_replaced_meanwhile_do_not_count_against_the_new_ones(
+    app: App,
+) -> None:
+    """A worker took a row cut off after its first message; while it sent the second (and
+    was cut off again), the row was given a line after the first. The count it brings back
+    is of the old messages: the new ones go on from where they were made for."""
+    [anna] = await _people(app, 1)
+    now = utcnow()
+    messages = [{"key": "raw", "params": {"text": text}} for text in ("A", "B", "C")]
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out([anna], messages, kind="consultation", batch="c", now=now)
+        [row] = await app.repos.outbox.due("telegram", now, 10)
+        await app.repos.outbox.settle(
+            "telegram", Settlement(parts=[(row.id, 1, row.payload)]), now
+        )
+    [taken] = await app.repos.outbox.due("telegram", now, 10)  # A arrived; B and C to go
+    line = {"key": "raw", "params": {"text": "moved"}}
+    async with app.db.transaction():
+        [partly] = await app.repos.outbox.partly_sent("c", "nl")
+        await app.repos.outbox.set_messages(taken.id, [messages[0], line, *messages[1:]])
+    async with app.db.transaction():  # B arrived too, then the chat had to wait
+        await app.repos.outbox.settle(
+            "telegram", Settlement(parts=[(taken.id, 2, taken.payload)]), now
+        )
+    [again] = await app.repos.outbox.due("telegram", now, 10)
+    assert partly.sent == again.parts_sent == 1  # the line, B and C are still to come
+    async with app.db.transaction():
+        await app.repos.outbox.settle(
+            "telegram", Settlement(parts=[(again.id, 2, again.payload)]), now
+        )
+    [last] = await app.repos.outbox.due("telegram", now, 10)
+    assert last.parts_sent == 2

@@ -211,3 +211,53 @@ async def test_a_forged_or_old_klaar_with_too_few_options_adds_no_question(app: 
     assert ria.keys == ["consultations.ask_more"] and "Je hebt 1 vraag" in ria.text
     await _finish(ria)
     assert await _options_of_the_draft(app) == ["Wip", "Glijbaan"]
+
+
+async def test_on_matrix_a_lone_number_typed_at_any_step_that_asks_for_words_is_those_words(
+    app: App,
+) -> None:
+    """Every typed step shows "Stoppen" as option 1 on Matrix; a "1" typed there is the
+    title, the introduction, the end of a scale or what will be done, never Stoppen."""
+    await person(app, "anna")
+    ria = await with_role(app, await person(app, "ria", platform="matrix"), Role.CIVIL_SERVANT)
+    await ria.send("/nieuwepeiling")
+    await ria.send("1")  # too short for a title: asked again, not stopped
+    assert ria.keys[-1] == "consultations.ask_title", ria.keys
+    await ria.send("2026")
+    await ria.send("1")
+    assert ria.keys == ["consultations.ask_kind"]
+    await ria.press("Schaal van 1 tot 5")
+    await ria.send("Hoe vaak kom je er in 2026?")
+    await ria.send("1")  # one end only: both are asked for
+    assert ria.keys[0] == "consultations.ends_two", ria.keys
+    await ria.send("0\n10")
+    assert ria.keys == ["consultations.ask_more"]
+    await ria.press("Klaar met de vragen")
+    await ria.send("1")
+    assert ria.keys == ["consultations.ask_audience"], ria.keys
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.send("1")  # no moment: said so, still at the closing time
+    assert ria.keys[0] == "composer.when_invalid", ria.keys
+    await ria.press("Na 7 dagen")
+    assert ria.keys[0] == "consultations.preview_intro", ria.keys
+    draft = await app.repos.consultations.get(await last_consultation(app))
+    assert draft is not None
+    assert (draft.title, draft.intro, draft.follow_up) == (
+        {"nl": "2026"},
+        {"nl": "1"},
+        {"nl": "1"},
+    )
+    [scale] = draft.questions
+    assert (scale.low, scale.high) == ({"nl": "0"}, {"nl": "10"})
+
+    # Staff following it: a "1" for what will be done, or as a closing time, is no Stoppen.
+    await ria.press("Publiceren")
+    await ria.press_payload(f"cs.fu:{draft.id}")
+    await ria.send("1")
+    assert ria.keys == ["consultations.follow_up_saved"], ria.keys
+    await ria.press_payload(f"cs.mv:{draft.id}")
+    await ria.send("1")
+    assert ria.keys[0] == "composer.when_invalid", ria.keys
+    published = await app.repos.consultations.get(draft.id)
+    assert published is not None and published.follow_up == {"nl": "1"}

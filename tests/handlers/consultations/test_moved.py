@@ -5,6 +5,8 @@ results button, for whoever holds one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.app import App
@@ -221,3 +223,147 @@ async def test_an_invitation_cut_off_between_its_messages_says_the_moved_time_in
     )
     assert len(to_come) == 2 and to_come[1].startswith("Vraag 1 van 4")
     assert not any(shown_time(first, timezone, "nl") in text for text in to_come)
+
+
+# Evaluations: each person is told their own deadline, and staff may close sooner ---------------
+
+
+async def _evaluation_asked(app: App, clock: Clock, *names: str) -> tuple[int, list[Chat]]:
+    """The playground's evaluation, and residents who joined its experiment four weeks ago
+    and whose invitation (its first moment) now waits in the outbox."""
+    [playground, *_] = await app.repos.experiments.running()
+    [evaluation] = [
+        c.id
+        for c in await app.repos.consultations.open_evaluations()
+        if c.experiment_id == playground.id
+    ]
+    people = [await resident(app, name) for name in names]
+    for chat in people:
+        await chat.press_payload(f"exp.join:{playground.id}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    for chat in people:
+        [row] = await outbox_of(app, chat)
+        assert row.status == "pending"
+    return evaluation, people
+
+
+async def test_an_evaluation_closed_sooner_says_the_new_time_in_what_still_waits(
+    app: App, clock: Clock
+) -> None:
+    evaluation, [anna, bob] = await _evaluation_asked(app, clock, "anna", "bob")
+    deadline = clock.now + timedelta(days=14)  # their own two weeks
+    timezone = app.router.timezone
+    await bob.press_payload(f"cs.a:{evaluation}:1:1:4")  # begun, not finished
+    ria = await civil_servant(app)
+    closes = await _move(app, ria, evaluation, clock.now + timedelta(days=3))
+
+    adapter = await _deliver(app, clock)
+    for chat in (anna, bob):
+        [invitation] = adapter.to(chat.user_id)
+        assert invitation.keys[0] == "consultations.invitation_evaluation"
+        [text, _] = _texts([invitation])
+        assert shown_time(closes, timezone, "nl") in text, text
+        assert shown_time(deadline, timezone, "nl") not in text
+    # Bob is reminded a day before it closes (not a day before his own deadline), with
+    # the time it closes.
+    clock.now = closes - timedelta(hours=23)
+    await Jobs.of(app).evaluations()
+    [_, reminder] = await outbox_of(app, bob)
+    assert reminder.payload[0]["key"] == "consultations.reminder"
+    [sent] = (await _deliver(app, clock)).to(bob.user_id)
+    [text] = _texts([sent])
+    assert shown_time(closes, timezone, "nl") in text, text
+    await bob.send("/peilingen")
+    assert shown_time(closes, timezone, "nl") in bob.text
+
+
+async def test_an_evaluations_invitation_still_waiting_at_its_new_closing_time_is_not_sent(
+    app: App, clock: Clock
+) -> None:
+    evaluation, [anna] = await _evaluation_asked(app, clock, "anna")
+    ria = await civil_servant(app)
+    closes = await _move(app, ria, evaluation, clock.now + timedelta(days=2))
+    # Her chat was told to wait (or the bot was down) until after it closed; delivery runs
+    # before the closing job does.
+    clock.now = closes + timedelta(minutes=1)
+    await Jobs.of(app).evaluations()  # nobody more is asked either
+    adapter = await _deliver(app, clock)
+    assert adapter.to(anna.user_id) == []
+    [row] = await outbox_of(app, anna)
+    assert row.status == "cancelled"
+
+
+# A move while delivery has the invitation in hand ----------------------------------------------
+
+
+class Phone(FakeAdapter):
+    """A platform that shows a person each message as it arrives: a chat in ``cut`` gets
+    that many calls of its next send before the platform asks it to wait; every send first
+    waits for the chat's gate (so the test decides when it goes on)."""
+
+    def __init__(self, render: Callable[[Reply, str], str], cut: dict[str, int]):
+        super().__init__(render=render)
+        self.cut = cut
+        #: What each chat saw, message by message.
+        self.seen: dict[str, list[str]] = {}
+
+    async def send(
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
+    ) -> str | None:
+        if chat_id in self.gates:
+            await self.gates[chat_id].wait()
+        arrived = self.cut.pop(chat_id, len(replies))
+        shown = self.seen.setdefault(chat_id, [])
+        shown += [parse_html(self.render(reply, lang)).text for reply in replies[skip:arrived]]
+        if arrived < len(replies):
+            raise RetryLater(0.05, delivered=arrived)
+        return str(len(shown))
+
+
+async def test_a_move_while_delivery_sends_an_invitation_that_gets_cut_off_is_said_after_it(
+    app: App, clock: Clock
+) -> None:
+    """Delivery took Anna's invitation and is sending it when the closing time moves; its
+    first message (with the old time) arrives, then Telegram asks her chat to wait. What
+    comes after it says the new time."""
+    await resident(app, "anna")
+    ria, poll, old = await _published(app)
+    phone = Phone(
+        lambda reply, lang: app.catalog.render(lang, reply, markup=True), cut={"anna": 1}
+    )
+    phone.gates["anna"] = asyncio.Event()
+    worker = DeliveryWorker(app.repos, app.catalog, phone, DeliveryPolicy(poll=0.05), clock=clock)
+    await worker.start()
+    try:
+        await until(lambda: worker.in_flight == 1)  # taken, on its way
+        new = await _move(app, ria, poll, old - timedelta(days=3))
+        phone.gates["anna"].set()
+
+        async def cut_off() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 1 and not (
+                worker.in_flight
+            )
+
+        await until(cut_off)
+        clock.advance(seconds=1)  # past the wait Telegram asked for
+        worker.wake()
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+    timezone = app.router.timezone
+    # The invitation comes again, whole, as it reads now: a part twice rather than none.
+    first, again, question = phone.seen["anna"]
+    assert shown_time(old, timezone, "nl") in first
+    assert shown_time(new, timezone, "nl") in again, again
+    assert question.startswith("Vraag 1 van 4"), question
