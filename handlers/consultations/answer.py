@@ -30,7 +30,7 @@ from handlers.consultations.shown import (
     shown_time,
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from storage.consultations.model import (
     SKIP,
     Answer,
@@ -426,7 +426,7 @@ async def type_answer(ctx: Context) -> Response:
 text_answer = feature.dialog(TEXT_DIALOG, role=Role.RESIDENT, posts="consultation")
 
 
-@text_answer.step("text")
+@text_answer.step("text", expects=Expects.TEXT)
 async def typed(ctx: Context, dialog: Dialog) -> Response:
     """The typed answer: at most :data:`MAX_TEXT` characters; staff read it before anyone
     else sees it."""

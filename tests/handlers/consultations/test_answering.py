@@ -466,3 +466,21 @@ async def test_a_banned_resident_is_neither_asked_nor_counted(app: App, clock: C
     await Jobs.of(app).evaluations()
     assert await outbox_of(app, anna) == []
     assert len(await outbox_of(app, Chat(app, "bob"))) == 2
+
+
+async def test_on_matrix_a_number_typed_as_a_text_answer_is_that_answer_not_a_button(
+    app: App,
+) -> None:
+    """The question shows numbered options (skip, back) on Matrix; "2" typed as the answer
+    to a question that asks for words is the answer "2"."""
+    anna = await resident(app, "anna", platform="matrix")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    assert "Typ je antwoord hieronder" in anna.text
+    await anna.send("2")
+    assert anna.keys == ["consultations.text_saved", "consultations.question"], anna.keys
+    user = await stored(app, anna)
+    taking = await app.repos.responses.find(poll, 0, user.id)
+    assert taking is not None
+    answers = await app.repos.responses.answers(taking.id)
+    assert answers[4].text == "2" and not answers[4].skipped
