@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
-from handlers.feature import Context, Feature, StepHandler, menu_reply
+from handlers.feature import Context, Expects, Feature, StepHandler, menu_reply
 from handlers.notices import Build, notify
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
@@ -51,10 +51,13 @@ class Step:
     ``ask`` makes the question with its own buttons (the desk adds the button to stop);
     ``answer`` reads the answer (``choice`` is a pressed dialog button's value, None for
     typed text) and returns the dialog at the step that comes next, or a hint to ask again.
+    ``expects``: what is typed there (a number typed where words or an amount are asked is
+    that answer, not one of the options numbered on Matrix and in the console).
     """
 
     ask: Callable[[Context, Dialog], Awaitable[Reply]]
     answer: Callable[[Context, Dialog, str | None], Awaitable[Dialog | Reply]]
+    expects: Expects = Expects.CHOICE
 
 
 @dataclass
@@ -274,9 +277,10 @@ class Desk:
             for step_name, step in kind.steps.items():
                 if self.steps.setdefault(step_name, step) is not step:
                     raise ValueError(f"{name}: two kinds declare step {step_name!r}")
-        for step_name in self.steps:
-            self.spec.step(step_name)(self._step(self._detail))
-        self.spec.step(reason_step)(self._step(self._reason))
+        for step_name, step in self.steps.items():
+            self.spec.step(step_name, expects=step.expects)(self._step(self._detail))
+        # The reason is typed: "2" is a (too short) reason, never the second button.
+        self.spec.step(reason_step, expects=Expects.TEXT)(self._step(self._reason))
         if prefix is not None:
             feature.action(f"{prefix}.do", role=role)(self._choose)
             if queue is not None:

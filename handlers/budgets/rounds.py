@@ -27,7 +27,7 @@ from handlers.answers import excerpt, parse_id, read_text
 from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro, parse_euro
 from handlers.profile import Profile
 from handlers.when import parse_moment
@@ -84,7 +84,7 @@ def _ask_name(ctx: Context) -> Reply:
 setup = feature.dialog(DIALOG, role=Role.CONNECTOR)
 
 
-@setup.step("name")
+@setup.step("name", expects=Expects.TEXT)
 async def name_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_NAME, min_length=3)
     if isinstance(answer, Reply):
@@ -93,7 +93,7 @@ async def name_step(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="budgets.ask_total", buttons=[_stop()]), dialog=nxt)
 
 
-@setup.step("total")
+@setup.step("total", expects=Expects.NUMBER)
 async def total_step(ctx: Context, dialog: Dialog) -> Response:
     cents = parse_euro(ctx.text) if ctx.text else None
     if cents is None or cents <= 0:
@@ -115,7 +115,7 @@ def _ask_hoods(ctx: Context, dialog: Dialog) -> Reply:
     )
 
 
-@setup.step("hoods")
+@setup.step("hoods", expects=Expects.TEXT)
 async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is not None and ctx.value == "none":
         nxt = dialog.to("projects", hoods={}, projects=[])
@@ -165,7 +165,7 @@ def _ask_project(dialog: Dialog) -> Reply:
     )
 
 
-@setup.step("projects")
+@setup.step("projects", expects=Expects.TEXT)
 async def projects_step(ctx: Context, dialog: Dialog) -> Response:
     projects: list[dict[str, Any]] = list(dialog.data.get("projects", []))
     if ctx.event.button is not None and ctx.value == "done" and projects:
@@ -298,7 +298,7 @@ def _read_moment(ctx: Context) -> datetime | Reply:
     return moment.astimezone(UTC)
 
 
-@setup.step("opens")
+@setup.step("opens", expects=Expects.TEXT)
 async def opens_step(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is not None and ctx.value == "now":
         opens = ctx.now
@@ -311,7 +311,7 @@ async def opens_step(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=nxt)
 
 
-@setup.step("closes")
+@setup.step("closes", expects=Expects.TEXT)
 async def closes_step(ctx: Context, dialog: Dialog) -> Response:
     moment = _read_moment(ctx)
     opens = datetime.fromisoformat(dialog.data["opens"])
@@ -651,7 +651,7 @@ async def make_experiment(ctx: Context) -> Response:
 naming = feature.dialog(NAMING, role=Role.CONNECTOR)
 
 
-@naming.step("name")
+@naming.step("name", expects=Expects.TEXT)
 async def naming_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(answer, Reply):

@@ -32,7 +32,7 @@ import unicodedata
 from handlers.answers import parse_id, visible_length
 from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
@@ -114,7 +114,7 @@ def read_postcode(text: str) -> str | None:
 postcode = feature.dialog(POSTCODE, role=Role.RESIDENT)
 
 
-@postcode.step("postcode")
+@postcode.step("postcode", expects=Expects.TEXT)
 async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
     """The four digits of the voter's postcode: in the round's ranges, or why not."""
     round_id = int(dialog.data["round_id"])

@@ -41,7 +41,7 @@ from handlers.contract import (
     rows,
 )
 from handlers.experiments.rooms import ban_ended, take_out
-from handlers.feature import Context, Feature, Refusal, Target, menu_reply
+from handlers.feature import Context, Expects, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
@@ -382,7 +382,7 @@ async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
     return dialog.to("reason", days=days)
 
 
-Comments.steps = {PERIOD: Step(_ask_period, _period)}
+Comments.steps = {PERIOD: Step(_ask_period, _period, Expects.NUMBER)}
 Ideas.steps = Comments.steps
 RoomMessages.steps = Comments.steps
 

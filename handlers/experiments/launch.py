@@ -18,7 +18,7 @@ from handlers.answers import read_text
 from handlers.consultations.jobs import evaluate_started_experiment
 from handlers.contract import Dialog, Reply
 from handlers.experiments.join import card_params
-from handlers.feature import Context
+from handlers.feature import Context, Expects
 from handlers.phrases import phrase
 from handlers.review import Step
 from storage.experiments.experiments import Experiment, NewExperiment
@@ -50,7 +50,7 @@ def _written(key: str, field: str, following: str, lengths: tuple[int, int]) -> 
             return text
         return dialog.to(following, **{field: text})
 
-    return Step(ask, answer)
+    return Step(ask, answer, Expects.TEXT)
 
 
 async def _ask_preview(ctx: Context, dialog: Dialog) -> Reply:

@@ -19,7 +19,7 @@ from handlers import when
 from handlers.answers import excerpt
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
-from handlers.feature import Context, menu_reply
+from handlers.feature import Context, Expects, menu_reply
 from handlers.money import format_euro, parse_euro
 from handlers.phrases import phrase
 from handlers.review import REOPEN, Again, Changed, StatusKind, Step, reason_parts
@@ -246,4 +246,4 @@ async def _amount(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
     return dialog.to(following, amount=cents)
 
 
-Proposals.steps = {AMOUNT: Step(_ask_amount, _amount), **launch.STEPS}
+Proposals.steps = {AMOUNT: Step(_ask_amount, _amount, Expects.NUMBER), **launch.STEPS}

@@ -31,7 +31,7 @@ from handlers.community import moderation
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.experiments import launch
 from handlers.experiments.triage import Proposals
-from handlers.feature import Context, Feature, menu_reply
+from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.ideas.browse import card_params, history_lines
 from handlers.phrases import number, phrase
 from handlers.profile import Named
@@ -332,7 +332,8 @@ async def _merge(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | R
 Ideas.steps = {
     THEME: _named("triage.ask_theme", "theme", lambda ctx: ctx.profile.themes),
     DEPARTMENT: _named("triage.ask_department", "department", lambda ctx: ctx.profile.departments),
-    MERGE: Step(_ask_merge, _merge),
+    # An idea's number typed ("15") is that idea, never the 15th button.
+    MERGE: Step(_ask_merge, _merge, Expects.NUMBER),
     **launch.STEPS,
 }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from handlers.answers import parse_id, read_text
 from handlers.community.moderation import HIDDEN_BY_REPORTS, told_params
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
-from handlers.feature import Context, Feature
+from handlers.feature import Context, Expects, Feature
 from handlers.notices import notify
 from handlers.phrases import number
 from handlers.start.menu import stale_button
@@ -151,7 +151,7 @@ def _ask_note(
 note = feature.dialog(DIALOG, role=Role.RESIDENT)
 
 
-@note.step("note")
+@note.step("note", expects=Expects.TEXT)
 async def note_step(ctx: Context, dialog: Dialog) -> Response:
     """The resident's own words for why they report it."""
     # A dialog stored before ideas could be reported holds {"comment": id}.

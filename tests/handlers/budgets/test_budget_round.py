@@ -557,3 +557,32 @@ async def test_the_result_names_the_municipality_once_in_every_language(
             assert "Муніципалітет Gemeente" not in shown and "بلدية Gemeente" not in shown
     finally:
         await app.close()
+
+
+async def test_on_matrix_numbers_typed_while_setting_up_a_round_are_the_answers(
+    app: App,
+) -> None:
+    """Matrix numbers the options ("Stoppen", "Geen wijkbudgetten", "Nu"): a number typed
+    for the name, the budget, the projects or the moments is that answer, never an option."""
+    ria = await with_role(app, await person(app, "ria", platform="matrix"), Role.CONNECTOR)
+    await ria.send("/nieuweronde")
+    await ria.send("1")  # too short a name: asked again, not stopped
+    assert ria.keys[-1] == "budgets.ask_name", ria.keys
+    await ria.send("2027")
+    assert ria.keys == ["budgets.ask_total"]
+    await ria.send("1")  # one euro: a budget, not "Stoppen"
+    assert ria.keys == ["budgets.ask_hoods"], ria.keys
+    await ria.send("1")  # not a neighbourhood's budget, not "Geen wijkbudgetten"
+    assert ria.keys == ["budgets.hood_invalid", "budgets.ask_hoods"], ria.keys
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Bankje | 1 | Een bankje bij de haven")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.send("1")  # not "Klaar met projecten"
+    assert ria.keys == ["budgets.project_invalid", "budgets.ask_project"], ria.keys
+    await ria.press("Klaar met projecten")
+    await ria.send("1")  # not "Nu"
+    assert ria.keys == ["budgets.when_invalid", "budgets.ask_opens"], ria.keys
+    await ria.press("Nu")
+    await ria.send("2")  # not "Stoppen"
+    assert ria.keys == ["budgets.when_invalid", "budgets.ask_closes"], ria.keys
+    assert await app.repos.budgets.all() == []

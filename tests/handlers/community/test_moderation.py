@@ -376,3 +376,25 @@ async def test_a_deleted_comment_leaves_the_notices_and_waiting_replies_of_its_r
     assert await traces(app.db, ["Xjqw", "oplichter"]) == []
     # Dirk was still told what became of his report.
     assert len(await for_user(app, dirk, "moderation")) == 1
+
+
+async def test_on_matrix_a_typed_number_of_days_and_a_typed_reason_are_never_buttons(
+    app: App,
+) -> None:
+    """Matrix numbers the options ("1 dag", "1 week", "Stoppen"): "2" typed for the mute's
+    days is two days, not the second option (a week); "1" typed as the reason is a reason
+    too short, not a button."""
+    anna, _ = await _reported_comment(app)
+    ria = await with_role(app, await person(app, "ria", platform="matrix"), Role.CONNECTOR)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    assert ria.keys == ["moderation.ask_period"]
+    await ria.send("2")
+    assert ria.keys == ["moderation.ask_reason_mute"], ria.keys
+    assert "demp je de schrijver 2 dagen?" in ria.text
+    await ria.send("1")
+    assert ria.keys[-1] == "moderation.ask_reason_mute", ria.keys
+    assert await app.repos.sanctions.of_user((await row(app, anna)).id) == []
+    await ria.send("Schelden tegen andere bewoners.")
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    assert mute.ends_at is not None and mute.ends_at - mute.created_at == timedelta(days=2)

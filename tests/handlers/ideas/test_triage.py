@@ -9,9 +9,10 @@ import pytest
 from bot.app import App
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
+from storage.users import Role
 from tests.handlers.experiments.helpers import name_experiment
 from tests.handlers.ideas.helpers import submit_idea
-from tests.people import audit_actions, connector, for_user, outbox, person, row
+from tests.people import audit_actions, connector, for_user, outbox, person, row, with_role
 from tests.support import Chat
 
 
@@ -324,3 +325,28 @@ async def test_the_queue_is_for_the_connector_only(app: App) -> None:
     assert anna.keys == ["general.stale_button"]
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+
+
+async def test_on_matrix_an_idea_number_typed_to_merge_with_is_that_idea_not_an_option(
+    app: App,
+) -> None:
+    """Matrix numbers the ideas offered to merge with; "1" typed is idea #1, not the first
+    idea offered (#2 here)."""
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Een hondenlosloopgebied", "Een veld waar honden los mogen lopen.")
+    await submit_idea(anna, "Bankjes in het park", "Meer bankjes in het park bij de vijver graag.")
+    dora = await person(app, "dora")
+    await submit_idea(dora, "Bankjes bij de vijver", "Zet bankjes bij de vijver in het park neer.")
+    await dora.press("Toch versturen")
+    ria = await with_role(app, await person(app, "ria", platform="matrix"), Role.CONNECTOR)
+    await ria.send("/wachtrij #3")
+    await ria.press("Samenvoegen")
+    assert ria.keys == ["triage.ask_merge"]
+    assert ria.last[0].labels()[0].startswith("#2 Bankjes in het park")
+    await ria.send("1")
+    await ria.send("Het gaat ook om een plek in het groen.")
+    assert ria.keys[0] == "triage.done", ria.keys
+    merged = await app.repos.ideas.get(3)
+    assert merged is not None and merged.status == IdeaStatus.MERGED
+    history = await app.repos.ideas.history(3)
+    assert [c.merged_into for c in history if c.merged_into] == [1]
