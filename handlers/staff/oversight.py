@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from handlers.answers import whole_number
@@ -182,7 +183,10 @@ async def stats(ctx: Context) -> Response:
         "waited": waited,
         "subscribers": overview.subscribers,
     }
-    chart = bar_chart(
+    # Pillow takes a good part of a second for it: drawn on a thread of its own, so nobody
+    # else's answer waits for the picture.
+    chart = await asyncio.to_thread(
+        bar_chart,
         phrase(ctx, "oversight.chart_title", **params),
         phrase(ctx, "oversight.chart_subtitle", **params),
         sections,

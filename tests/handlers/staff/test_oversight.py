@@ -8,14 +8,18 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.app import App
 from bot.flood import FloodGate
 from handlers import FEATURES
 from handlers.contract import Role
+from handlers.staff import oversight
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import audit_actions, connector, person, row, with_role
@@ -190,6 +194,25 @@ async def test_staff_get_figures_as_text_and_as_a_chart(app: App) -> None:
     assert image.format == "PNG" and image.width == 1200 and image.height > 400
     await anna.send("/stats")
     assert anna.keys == ["general.unknown_command"]
+
+
+async def test_the_chart_is_drawn_beside_the_event_loop_so_nobody_waits_for_it(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pillow takes most of a second for the figures' chart; drawn on the loop's own thread
+    it would hold up every resident's answer meanwhile."""
+    drawn_on: list[threading.Thread] = []
+    draw = oversight.bar_chart
+
+    def drawing(*args: Any) -> bytes:
+        drawn_on.append(threading.current_thread())
+        return draw(*args)
+
+    monkeypatch.setattr(oversight, "bar_chart", drawing)
+    civil = await with_role(app, await person(app, "cas"), Role.CIVIL_SERVANT)
+    await civil.send("/stats")
+    assert civil.keys == ["oversight.stats_title", "oversight.stats_chart"]
+    assert drawn_on and drawn_on[0] is not threading.current_thread()
 
 
 async def test_every_staff_command_and_button_is_refused_to_a_resident_like_an_unknown_one(
