@@ -10,7 +10,7 @@ from bot.app import App
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.experiments.helpers import name_experiment
-from tests.handlers.ideas.helpers import submit_idea
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import audit_actions, connector, for_user, outbox, person, row
 from tests.support import Chat
 
@@ -324,3 +324,21 @@ async def test_the_queue_is_for_the_connector_only(app: App) -> None:
     assert anna.keys == ["general.stale_button"]
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+
+
+async def test_the_card_and_the_reason_question_say_which_language_the_author_reads(
+    app: App,
+) -> None:
+    """The reason goes to the author as typed (Samenspel does not translate)."""
+    olena = await person(app, "olena", language="Українська")
+    await seed_idea(app, "Meer bankjes bij de haven", author=(await row(app, olena)).id)
+    await seed_idea(app, "Een moestuin bij de school", minutes=1)  # nobody's any more
+    ria = await connector(app)
+    reads = "De inwoner leest Oekraïens (Українська)."
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_card"] and reads in ria.text
+    await ria.press("In behandeling")
+    assert ria.keys == ["triage.ask_reason"] and reads in ria.text
+    await ria.press("Stoppen")
+    await ria.send("/wachtrij 2")
+    assert ria.keys == ["triage.idea_card"] and "De inwoner leest" not in ria.text
