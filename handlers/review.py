@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from handlers.answers import parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Expects, Feature, StepHandler, menu_reply
+from handlers.locales import name_in, own_name
 from handlers.notices import Build, notify
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
@@ -135,6 +136,32 @@ async def announce(
         reason=reason,
     )
     return counts
+
+
+async def reads(ctx: Context, user_id: int | None) -> list[Reply]:
+    """The line that tells staff which language the person their words go to reads, where
+    it is not Dutch ("De inwoner leest Arabisch (العربية)"): Samenspel does not translate,
+    so staff may choose plainer words. Empty for a Dutch reader, and in a group or room (a
+    person's language is theirs, not something to tell a group)."""
+    if user_id is None or ctx.event.is_group:
+        return []
+    person = await ctx.repos.users.get(user_id)
+    if person is None or not ctx.catalog.speaks(person.language):
+        return []  # no language chosen (or one since removed): they read Dutch
+    lang = ctx.catalog.language(person.language)
+    if lang == ctx.catalog.default:
+        return []
+    theirs, ours = own_name(lang), name_in(lang, ctx.lang)
+    shown = theirs if ours.casefold() == theirs.casefold() else f"{ours} ({theirs})"
+    return [Reply(key="languages.reads", params={"language": shown})]
+
+
+def _owner(dialog: Dialog) -> int | None:
+    """The owner of the item a desk's dialog is about, as kept when it began (None: nobody,
+    or a dialog begun before items were remembered)."""
+    kept = dialog.data.get("item")
+    owner = kept.get("owner") if isinstance(kept, dict) else None
+    return owner if isinstance(owner, int) else None
 
 
 class Kind(Generic[T]):
@@ -411,6 +438,12 @@ class Desk:
         cancel = [dialog.button(f"{self.name}.btn_cancel", "cancel")]
         if dialog.step == self.reason_step:
             question = await kind.reason_question(ctx, dialog)
+            # The reason (an answer) reaches the item's owner as typed: which language
+            # they read, under the question.
+            owner = _owner(dialog)
+            question = question.model_copy(
+                update={"parts": [*question.parts, *await reads(ctx, owner)]}
+            )
             buttons = [cancel]
             if kind.reason_optional(str(dialog.data["decision"])):
                 buttons.insert(0, [dialog.button(f"{self.name}.btn_no_reason", "none")])

@@ -51,6 +51,7 @@ def invitation(found: Round, lang: str, zone: ZoneInfo) -> Reply:
     return Reply(
         key=key,
         params=params,
+        original=True,  # the round's name, as staff wrote it
         buttons=[
             [Button(label="budgets.btn_go_vote", payload=f"bv.round:{found.id}")],
             [Button(label="budgets.btn_invitations_off", payload="bv.inv:off")],

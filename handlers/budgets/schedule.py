@@ -216,7 +216,9 @@ def _result(
     winners: list[int],
     lang: str,
 ) -> Reply:
-    """The result of a closed round as voters and subscribers read it in ``lang``."""
+    """The result of a closed round as voters and subscribers read it in ``lang``: the
+    round's name and its projects' titles as staff wrote them, with the note that says so
+    (for a reader in another language) once under the whole result."""
     if not closed.voters:
         # Nobody voted, so no project won (a project without a vote never wins; and with a
         # vote one always does: every ballot holds a project, every project fits the total).
@@ -224,6 +226,7 @@ def _result(
         return Reply(
             key="budgets.result_no_votes",
             params={"name": closed.name, "total": format_euro(closed.total_cents, lang)},
+            original=True,
         )
     shown = disclosure.votes_shown(profile, closed.voters)
     params = {
@@ -248,6 +251,7 @@ def _result(
                 )
                 for p in on_ballot
             ],
+            original=True,
         )
     # Winners in the order the tally chose them, then the others by votes.
     chosen = {project_id: n for n, project_id in enumerate(winners)}
@@ -264,7 +268,10 @@ def _result(
         for p in ranked
     ]
     return Reply(
-        key="budgets.result", params={**params, "voters": closed.voters or 0}, parts=lines
+        key="budgets.result",
+        params={**params, "voters": closed.voters or 0},
+        parts=lines,
+        original=True,
     )
 
 

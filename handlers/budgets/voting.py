@@ -240,6 +240,9 @@ async def _cards(ctx: Context, round_: Round) -> Response:
             "closes": when(ctx, round_),
             "tie": tie_text(ctx, round_),
         },
+        # The round's name and its projects are staff's Dutch: the note once, above the
+        # cards (each its own message, a photo's caption with little room to spare).
+        original=True,
     )
     cards = [_card(ctx, round_, project, ballot) for project in projects]
     return respond(intro, *cards, _status(ctx, round_, projects, ballot))
@@ -381,7 +384,8 @@ async def mine(ctx: Context) -> Response:
     ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
     status = _status(ctx, found, projects, ballot, "budgets.mine")
     lines = _chosen_lines(ctx, projects, ballot.chosen)
-    return respond(status.model_copy(update={"parts": lines}))
+    # The projects' titles as staff wrote them (none chosen: no title to say it of).
+    return respond(status.model_copy(update={"parts": lines, "original": bool(lines)}))
 
 
 @feature.action("bv.vote", role=Role.RESIDENT)
@@ -420,6 +424,7 @@ async def vote(ctx: Context) -> Response:
                 "name": found.name,
             },
             parts=_chosen_lines(ctx, projects, ballot.chosen),
+            original=True,
             buttons=[
                 [
                     Button(

@@ -26,7 +26,7 @@ from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
-from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce
+from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce, reads
 from handlers.start.menu import stale_button
 from storage.community.questions import Question, Side
 
@@ -132,13 +132,16 @@ async def _on_thread(
 
 
 async def thread_reply(ctx: Context, question: Question) -> Reply:
-    """One thread as the connector reads it: who it is meant for, every message."""
+    """One thread as the connector reads it: who it is meant for, the language the asker
+    reads (where it is not Dutch), every message."""
     parts: list[Reply] = []
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     if card is not None:
         parts.append(Reply(key="questions.meant_for", params={"name": card.name}))
     if question.user_id is None:
         parts.append(Reply(key="inbox.resident_gone"))
+    # The answer goes as typed: the language the asker reads, where it is not Dutch.
+    parts += await reads(ctx, question.user_id)
     parts += message_lines(
         ctx, question, resident="inbox.msg_resident", staff="inbox.msg_connector"
     )

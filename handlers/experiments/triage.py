@@ -22,7 +22,7 @@ from handlers.experiments import launch
 from handlers.feature import Context, Expects, menu_reply
 from handlers.money import format_euro, parse_euro
 from handlers.phrases import phrase
-from handlers.review import REOPEN, Again, Changed, StatusKind, Step, reason_parts
+from handlers.review import REOPEN, Again, Changed, StatusKind, Step, reads, reason_parts
 from storage.experiments.experiments import Experiment
 from storage.experiments.proposals import Proposal, ProposalStatus
 
@@ -77,7 +77,8 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
         return {"neighbourhood": hood.id if hood is not None else None}
 
     async def card(self, ctx: Context, item: Proposal) -> Reply:
-        parts = [Reply(key="triage.proposal_history")]
+        # A reason goes to the author as typed: the language they read, where not Dutch.
+        parts = [*await reads(ctx, item.author_user_id), Reply(key="triage.proposal_history")]
         for change in await ctx.repos.proposals.history(item.id):
             parts.append(
                 Reply(

@@ -43,6 +43,7 @@ from handlers.review import (
     Ref,
     StatusKind,
     Step,
+    reads,
     reason_parts,
 )
 from handlers.start.menu import stale_button
@@ -121,7 +122,9 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
         return {"neighbourhood": item.neighbourhood}
 
     async def card(self, ctx: Context, item: Idea) -> Reply:
-        parts: list[Reply] = [Reply(key="ideas.card_history")]
+        # A reason goes to the author as typed: the language they read, where not Dutch.
+        parts: list[Reply] = [*await reads(ctx, item.author_user_id)]
+        parts.append(Reply(key="ideas.card_history"))
         for change in await ctx.repos.ideas.history(item.id):
             parts.extend(history_lines(ctx, change))
         experiment = await ctx.repos.experiments.of_idea(item.id)

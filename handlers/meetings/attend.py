@@ -15,7 +15,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
-from handlers.meetings.shown import calendar_file, card, moved_up, when, with_calendar
+from handlers.meetings.shown import calendar_reply, card, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
@@ -180,10 +180,9 @@ async def register(ctx: Context) -> Response:
         params={"title": meeting.title, "when": shown_when},
         buttons=cancel,
     )
-    document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)
     return respond(
         registered,
-        with_calendar(Reply(key="meetings.calendar"), document),
+        calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone),
         timers=timers,
     )
 
@@ -197,8 +196,7 @@ async def calendar_again(ctx: Context) -> Response:
     mine = await ctx.repos.meetings.registration(found.id, ctx.user.id)
     if mine is None or mine.status is not Place.GOING:
         return respond(Reply(key="meetings.not_registered", params={"title": found.title}))
-    document = calendar_file(found, ctx.profile, ctx.now, ctx.timezone)
-    return respond(with_calendar(Reply(key="meetings.calendar"), document))
+    return respond(calendar_reply(found, ctx.profile, ctx.now, ctx.timezone))
 
 
 # Open to someone banned meanwhile: the reminders they still get ask them to give up a

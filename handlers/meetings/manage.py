@@ -25,7 +25,7 @@ from handlers.contract import Button, Dialog, Document, Reply, Response, Role, T
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings import jobs
 from handlers.meetings.compose import ask_ends, invitation_payload, read_end, read_start
-from handlers.meetings.shown import calendar_file, moved_up, when, with_calendar
+from handlers.meetings.shown import calendar_reply, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meeting-manage")
@@ -254,7 +254,8 @@ async def _tell_everyone(
     ctx: Context, meeting: Meeting, key: str, people: list[tuple[int, Place]] | None = None
 ) -> int:
     """Tell everyone registered or waiting what changed; those with a place get the
-    calendar file again (the same UID, a higher SEQUENCE: their calendar updates)."""
+    calendar file again (the same UID, a higher SEQUENCE: their calendar updates the entry,
+    or removes it when the meeting is cancelled)."""
     if people is None:
         people = await _places(ctx, meeting.id)
     message = Reply(
@@ -262,7 +263,7 @@ async def _tell_everyone(
         params={"title": meeting.title, "when": when(meeting, ctx.timezone)},
         buttons=[[Button(label="meetings.btn_all", payload="mt.list")]],
     )
-    document = calendar_file(meeting, ctx.profile, ctx.now, ctx.timezone)
+    calendar = calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone)
     going = [user_id for user_id, place in people if place is Place.GOING]
     waiting = [user_id for user_id, place in people if place is Place.WAITING]
     batch = f"meeting:{meeting.id}:v{meeting.version}"
@@ -270,7 +271,7 @@ async def _tell_everyone(
         going,
         [
             message.model_dump(mode="json"),
-            with_calendar(Reply(key="meetings.calendar"), document).model_dump(mode="json"),
+            calendar.model_dump(mode="json"),
         ],
         kind="meeting",
         batch=batch,

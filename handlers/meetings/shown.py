@@ -4,7 +4,9 @@ Shown times are local (the municipality's time zone), written in the reader's la
 the message is shown: a message stored once for many (an invitation, a reminder) keeps the
 moments themselves (:func:`handlers.when.span`). The calendar file carries the start and end
 in that time zone with its VTIMEZONE, a stable UID per meeting and a SEQUENCE that grows with
-every change, so a calendar app updates the entry it already has.
+every change, so a calendar app updates the entry it already has. A cancelled meeting's file
+is a cancellation (RFC 5546: METHOD:CANCEL, the same UID, a higher SEQUENCE): opened, it takes
+the meeting out of the calendar instead of putting it in.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ def reminder(meeting: Meeting, zone: ZoneInfo, *, hour: bool) -> Reply:
 
 
 def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Document:
-    """The meeting as an .ics file (RFC 5545), in the municipality's time zone."""
+    """The meeting as an .ics file (RFC 5545), in the municipality's time zone: to put it in
+    a calendar (or update it there), or, once cancelled, to take it out again."""
     # Imported when a file is made: icalendar is not needed to start answering.
     from icalendar import Calendar
     from icalendar import Event as CalendarEvent
@@ -89,7 +92,9 @@ def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneI
     calendar = Calendar()
     calendar.add("prodid", f"-//Samenspel//{profile.slug}//NL")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    # The same UID and a higher SEQUENCE (cancelling raised the version) than the file
+    # that put it in, so a calendar app knows which entry to remove.
+    calendar.add("method", "CANCEL" if meeting.cancelled else "PUBLISH")
     event = CalendarEvent()
     event.add("uid", f"meeting-{meeting.id}@{profile.slug}.samenspel")
     event.add("dtstamp", now.astimezone(UTC))
@@ -115,9 +120,11 @@ def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneI
     )
 
 
-def with_calendar(reply: Reply, document: Document) -> Reply:
-    """A reply that carries the calendar file."""
-    return reply.model_copy(update={"document": document})
+def calendar_reply(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Reply:
+    """The calendar file with the line that says what to do with it: put the meeting in the
+    calendar, or, once it is cancelled, take it out."""
+    key = "meetings.calendar_cancelled" if meeting.cancelled else "meetings.calendar"
+    return Reply(key=key, document=calendar_file(meeting, profile, now, zone))
 
 
 def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> list[Reply]:
@@ -129,5 +136,5 @@ def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) 
             params={"title": meeting.title, "when": when(meeting, zone)},
             buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
         ),
-        with_calendar(Reply(key="meetings.calendar"), calendar_file(meeting, profile, now, zone)),
+        calendar_reply(meeting, profile, now, zone),
     ]

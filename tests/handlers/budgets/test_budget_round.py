@@ -21,6 +21,7 @@ from tests.people import (
     TimerLog,
     audit_actions,
     connector,
+    for_user,
     outbox,
     person,
     row,
@@ -586,3 +587,52 @@ async def test_on_matrix_numbers_typed_while_setting_up_a_round_are_the_answers(
     await ria.send("2")  # not "Stoppen"
     assert ria.keys == ["budgets.when_invalid", "budgets.ask_closes"], ria.keys
     assert await app.repos.budgets.all() == []
+
+
+async def test_a_rounds_dutch_words_come_with_the_note_once_for_a_reader_in_another_language(
+    settings: Settings,
+) -> None:
+    """The round's name and its projects are staff's Dutch: a reader in another language is
+    told so once a message (the ballot once, not under every card), a Dutch reader never."""
+    clock = Clock()
+    app = await _open(settings, clock)
+    try:
+        ria = await connector(app)
+        emma = await person(app, "emma", language="English")
+        dirk = await person(app, "dirk")
+        await set_up_round(ria)
+        [found] = await app.repos.budgets.all()
+        note = app.catalog.text("en", "languages.dutch_original", {}, markup=False)
+        dutch_note = app.catalog.text("nl", "languages.dutch_original", {}, markup=False)
+
+        [invited] = await for_user(app, emma, "budget_invitation")
+        assert "Velsen kiest 2027" in invited.text(app, "en")
+        assert invited.text(app, "en").endswith(note)
+        [invited] = await for_user(app, dirk, "budget_invitation")
+        assert dutch_note not in invited.text(app, "nl")
+
+        await emma.send("/stemmen")
+        assert "Nieuwe toestellen in de speeltuin" in emma.text  # as Ria wrote it
+        assert emma.text.count(note) == 1
+        assert emma.last[0].key == "budgets.intro" and emma.last[0].text.endswith(note)
+        await emma.press_payload(payload(emma, "bv.add:", "Bankjes"))
+        await emma.press_payload(f"bv.mine:{found.id}")
+        assert "Bankjes" in emma.text and emma.text.count(note) == 1
+        await emma.press_payload(f"bv.vote:{found.id}")
+        assert emma.keys == ["budgets.confirm"] and emma.text.endswith(note)
+        await emma.press_payload(next(p for _, p in emma.buttons() if p.startswith("bv.ok:")))
+
+        await dirk.send("/stemmen")
+        assert "Nieuwe toestellen in de speeltuin" in dirk.text and dutch_note not in dirk.text
+        await dirk.press_payload(payload(dirk, "bv.add:", "Moestuin"))
+        await dirk.press_payload(f"bv.mine:{found.id}")
+        assert "Moestuin" in dirk.text and dutch_note not in dirk.text
+
+        clock.now = found.closes_at
+        args = (app.repos, app.catalog, app.profile, app.router.timezone, found.id)
+        await advance(*args, clock.now)
+        [result] = await for_user(app, emma, "budget_result")
+        shown = result.text(app, "en")
+        assert "Bankjes" in shown and shown.count(note) == 1 and shown.endswith(note)
+    finally:
+        await app.close()

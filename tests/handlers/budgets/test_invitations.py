@@ -132,7 +132,9 @@ async def test_a_round_opened_now_invites_everyone_who_may_vote_once_in_their_la
         "🗳️ Velsen kiest 2027 has started!\n"
         f"You can help decide where {format_euro(1_000_000, 'en')} goes."
         " Choose the projects that matter to you.\n"
-        f"You can vote until {closes(app, found, 'en')}."
+        f"You can vote until {closes(app, found, 'en')}.\n"
+        # The round's name is staff's Dutch, and that is said in the reader's language.
+        + app.catalog.text("en", "languages.dutch_original", {}, markup=False)
     )
     assert "€10,000" in english and "€\u00a010.000" in dutch
     invitation: Queued = by_user[(await row(app, anna)).id]

@@ -255,3 +255,40 @@ async def test_the_connector_hears_when_the_resident_cannot_be_told_of_an_answer
     # Back again, she finds the answer and the close under "Mijn vragen".
     await anna.send("/mijnvragen")
     assert "Volgende week dinsdag." in anna.text
+
+
+async def test_the_connector_sees_which_language_the_asker_reads_where_it_is_not_dutch(
+    app: App,
+) -> None:
+    """Samenspel does not translate: the answer goes as typed, so the thread and the answer
+    prompt say which language the asker reads, in the connector's language."""
+    amal = await person(app, "amal", language="العربية")
+    await amal.send("/vraag متى سيتم قص العشب في الحديقة؟")
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app)
+    # The name is isolated (FSI … PDI), as every value with right-to-left letters.
+    reads = "De inwoner leest \u2068Arabisch (العربية)\u2069."
+    await ria.send("/inbox")
+    await ria.press("Bekijk vraag #1")
+    assert ria.keys == ["inbox.thread"] and reads in ria.text
+    assert "eenvoudig Nederlands of Engels" in ria.text
+    await ria.press("Beantwoorden")
+    assert ria.keys == ["inbox.ask_answer"] and reads in ria.text
+    await ria.press("Stoppen")
+    # Closing with a note for the asker says it too.
+    await ria.press_payload("inbox.close:1")
+    assert ria.keys == ["inbox.ask_close"] and reads in ria.text
+    await ria.press("Stoppen")
+
+    # A Dutch asker: no such line.
+    await ria.press_payload("inbox.open:2")
+    assert ria.keys == ["inbox.thread"] and "De inwoner leest" not in ria.text
+    await ria.press("Beantwoorden")
+    assert ria.keys == ["inbox.ask_answer"] and "De inwoner leest" not in ria.text
+    await ria.press("Stoppen")
+
+    # A connector who reads English reads the language's name in English.
+    ed = await with_role(app, await person(app, "ed", language="English"), Role.CONNECTOR)
+    await ed.press_payload("inbox.open:1")
+    assert "This resident reads \u2068Arabic (العربية)\u2069." in ed.text

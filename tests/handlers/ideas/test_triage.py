@@ -11,7 +11,7 @@ from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus
 from storage.users import Role
 from tests.handlers.experiments.helpers import name_experiment
-from tests.handlers.ideas.helpers import submit_idea
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import audit_actions, connector, for_user, outbox, person, row, with_role
 from tests.support import Chat
 
@@ -350,3 +350,21 @@ async def test_on_matrix_an_idea_number_typed_to_merge_with_is_that_idea_not_an_
     assert merged is not None and merged.status == IdeaStatus.MERGED
     history = await app.repos.ideas.history(3)
     assert [c.merged_into for c in history if c.merged_into] == [1]
+
+
+async def test_the_card_and_the_reason_question_say_which_language_the_author_reads(
+    app: App,
+) -> None:
+    """The reason goes to the author as typed (Samenspel does not translate)."""
+    olena = await person(app, "olena", language="Українська")
+    await seed_idea(app, "Meer bankjes bij de haven", author=(await row(app, olena)).id)
+    await seed_idea(app, "Een moestuin bij de school", minutes=1)  # nobody's any more
+    ria = await connector(app)
+    reads = "De inwoner leest Oekraïens (Українська)."
+    await ria.send("/wachtrij 1")
+    assert ria.keys == ["triage.idea_card"] and reads in ria.text
+    await ria.press("In behandeling")
+    assert ria.keys == ["triage.ask_reason"] and reads in ria.text
+    await ria.press("Stoppen")
+    await ria.send("/wachtrij 2")
+    assert ria.keys == ["triage.idea_card"] and "De inwoner leest" not in ria.text

@@ -15,7 +15,7 @@ from handlers.contract import Reply
 from handlers.when import day
 from tests.consultations import Clock
 from tests.handlers.ideas.helpers import seed_idea
-from tests.meetings import Reminders, evening, organise
+from tests.meetings import Reminders, calendar_of, evening, organise
 from tests.people import civil_servant, connector, row, subscribe
 from tests.people import person as resident
 from tests.support import Chat
@@ -118,6 +118,37 @@ async def test_a_cancelled_meeting_sends_no_invitation_or_reminder_still_waiting
     assert not any("Ik kom" in label for label in anna.last[0].labels())
     await anna.press_payload(f"mt.go:{meeting}")
     assert "gaat niet door" in anna.text
+
+
+async def test_a_cancellation_sends_a_file_that_takes_the_meeting_out_of_the_calendar(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    bob = await resident(app, "bob")
+    await organise(ria, evening(clock.now), capacity=5, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await bob.press_payload(f"mt.go:{meeting}")
+    [booked] = calendar_of(bob.last).events
+
+    await ria.press_payload(f"mt.end:{meeting}")
+    await ria.press("Ja, afzeggen")
+    [(_, told, _)] = await _waiting(app, bob)
+    assert [reply.key for reply in told] == [
+        "meetings.cancelled_by_staff",
+        "meetings.calendar_cancelled",
+    ]
+    text = _read(app, told)
+    assert "gaat niet door" in text and "uit je agenda" in text
+    assert "Zet de bijeenkomst in je agenda" not in text
+    assert told[1].document is not None
+    cancelling = Calendar.from_ical(told[1].document.data)
+    # RFC 5546: a cancellation of the entry the booking made (same UID, later SEQUENCE).
+    assert cancelling["method"] == "CANCEL"
+    [event] = cancelling.events
+    assert event["uid"] == booked["uid"]
+    assert int(event["sequence"]) > int(booked["sequence"])
+    assert event["status"] == "CANCELLED"
 
 
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
