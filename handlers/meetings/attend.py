@@ -219,15 +219,16 @@ async def cancel(ctx: Context) -> Response:
     )
     if result is None:
         return respond(Reply(key="meetings.not_registered", params={"title": meeting.title}))
-    _, moved = result
+    had, moved = result
     if moved is not None:
         await tell_moved_up(ctx, meeting.id, moved)
     # "Someone else gets your place" only when someone really moved up into it.
     key = "meetings.cancelled_mine" if moved is None else "meetings.cancelled_mine_passed"
-    return respond(
-        Reply(key=key, params={"title": meeting.title}, buttons=_to_list()),
-        timers=[await jobs.timer(ctx.repos, meeting.id, ctx.timezone)],
-    )
+    replies = [Reply(key=key, params={"title": meeting.title}, buttons=_to_list())]
+    if had is Place.GOING:
+        # They had the file that put it in their calendar: this one takes it out.
+        replies.append(calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone, left=True))
+    return respond(*replies, timers=[await jobs.timer(ctx.repos, meeting.id, ctx.timezone)])
 
 
 async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:

@@ -82,9 +82,12 @@ def reminder(meeting: Meeting, zone: ZoneInfo, *, hour: bool) -> Reply:
     )
 
 
-def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Document:
+def calendar_file(
+    meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo, *, left: bool = False
+) -> Document:
     """The meeting as an .ics file (RFC 5545), in the municipality's time zone: to put it in
-    a calendar (or update it there), or, once cancelled, to take it out again."""
+    a calendar (or update it there), or, once cancelled or once the person gave up their
+    place (``left``), to take it out again."""
     # Imported when a file is made: icalendar is not needed to start answering.
     from icalendar import Calendar
     from icalendar import Event as CalendarEvent
@@ -92,21 +95,28 @@ def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneI
     calendar = Calendar()
     calendar.add("prodid", f"-//Samenspel//{profile.slug}//NL")
     calendar.add("version", "2.0")
-    # The same UID and a higher SEQUENCE (cancelling raised the version) than the file
-    # that put it in, so a calendar app knows which entry to remove.
-    calendar.add("method", "CANCEL" if meeting.cancelled else "PUBLISH")
+    # The same UID and a higher SEQUENCE (cancelling raised the version; giving up one's
+    # place counts one more) than the file that put it in, so a calendar app knows which
+    # entry to remove.
+    withdrawn = meeting.cancelled or left
+    calendar.add("method", "CANCEL" if withdrawn else "PUBLISH")
     event = CalendarEvent()
     event.add("uid", f"meeting-{meeting.id}@{profile.slug}.samenspel")
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", meeting.starts_at.astimezone(zone))
     event.add("dtend", meeting.ends_at.astimezone(zone))
-    event.add("sequence", meeting.version)
+    event.add("sequence", meeting.version + (1 if left and not meeting.cancelled else 0))
+    organizer = profile.publication.contact if profile.publication is not None else ""
+    if "@" in organizer:
+        # RFC 5546 asks for one on a published or cancelled event; some calendar apps
+        # match a cancellation by it.
+        event.add("organizer", f"mailto:{organizer}", parameters={"CN": profile.name("nl")})
     event.add("summary", meeting.title)
     event.add("description", meeting.description)
     event.add("location", meeting.online_link or meeting.address or "")
     if meeting.online_link or meeting.map_link:
         event.add("url", meeting.online_link or meeting.map_link)
-    event.add("status", "CANCELLED" if meeting.cancelled else "CONFIRMED")
+    event.add("status", "CANCELLED" if withdrawn else "CONFIRMED")
     calendar.add_component(event)
     # Only the rules around the meeting: a small file that still says what the offset is.
     first = meeting.starts_at.astimezone(zone).date()
@@ -120,11 +130,13 @@ def calendar_file(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneI
     )
 
 
-def calendar_reply(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> Reply:
+def calendar_reply(
+    meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo, *, left: bool = False
+) -> Reply:
     """The calendar file with the line that says what to do with it: put the meeting in the
-    calendar, or, once it is cancelled, take it out."""
-    key = "meetings.calendar_cancelled" if meeting.cancelled else "meetings.calendar"
-    return Reply(key=key, document=calendar_file(meeting, profile, now, zone))
+    calendar, or, once it is cancelled or the person gave up their place, take it out."""
+    key = "meetings.calendar_cancelled" if meeting.cancelled or left else "meetings.calendar"
+    return Reply(key=key, document=calendar_file(meeting, profile, now, zone, left=left))
 
 
 def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> list[Reply]:

@@ -151,6 +151,34 @@ async def test_a_cancellation_sends_a_file_that_takes_the_meeting_out_of_the_cal
     assert event["status"] == "CANCELLED"
 
 
+async def test_giving_up_a_place_comes_with_a_file_that_takes_it_out_of_ones_calendar(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    bob, carl = await resident(app, "bob"), await resident(app, "carl")
+    await organise(ria, evening(clock.now), capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await bob.press_payload(f"mt.go:{meeting}")
+    [booked] = calendar_of(bob.last).events
+    # The organiser RFC 5546 asks for: the municipality's address from the profile.
+    assert str(booked["organizer"]) == "mailto:info@velsen.nl"
+    await carl.press_payload(f"mt.go:{meeting}")  # the waitlist: no file to take back
+    await carl.press("Ik kom toch niet")
+    assert carl.keys == ["meetings.cancelled_mine"]
+
+    await bob.press("Ik kom toch niet")
+    assert bob.keys == ["meetings.cancelled_mine", "meetings.calendar_cancelled"]
+    assert "uit je agenda" in bob.text
+    file = bob.last[1].reply.document
+    assert file is not None
+    taking_out = Calendar.from_ical(file.data)
+    assert taking_out["method"] == "CANCEL"
+    [event] = taking_out.events
+    assert event["uid"] == booked["uid"] and event["status"] == "CANCELLED"
+    assert int(event["sequence"]) > int(booked["sequence"])
+
+
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
     app: App, clock: Clock
 ) -> None:
@@ -182,7 +210,7 @@ async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waitin
     assert reminder[0].key == "meetings.reminder_day"
 
     await anna.press_payload(reminder[0].buttons[0][0].payload)
-    assert anna.keys == ["meetings.cancelled_mine_passed"]
+    assert anna.keys == ["meetings.cancelled_mine_passed", "meetings.calendar_cancelled"]
     [(_, placed, _)] = await _waiting(app, bob)
     assert placed[0].key == "meetings.moved_up"
     await ria.press_payload(f"mt.who:{meeting}")
