@@ -401,7 +401,8 @@ async def change_role(
 
     A civil servant who may no longer write "Wist je dat" messages has their drafts and
     scheduled ones cancelled, and their draft and scheduled polls too: the municipality
-    would otherwise still speak, and ask residents, in their name. A connector who may no
+    would otherwise still speak, and ask residents, in their name. One already going out
+    goes on, and they are shown no more progress and no report of it. A connector who may no
     longer run budget rounds has the rounds they scheduled cancelled before they open (the
     connectors now are told); a round already open runs on, as residents are voting in it.
     A round's invitations already going out go on, and they are shown no more progress and
@@ -416,6 +417,8 @@ async def change_role(
     if person.role.allows(AUTHOR_ROLE) and not role.allows(AUTHOR_ROLE):
         cancelled = await repos.broadcasts.withdraw(person.id)
         polls = await repos.consultations.withdraw(person.id, now)
+        # A broadcast already going out goes on, without progress or report for them.
+        await repos.outbox.leave_batches(person.id, "broadcast:")
     rounds: list[int] = []
     if person.role.allows(RUNNER_ROLE) and not role.allows(RUNNER_ROLE):
         # Invitations of a round already opening go on, without progress or report for them.

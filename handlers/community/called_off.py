@@ -8,6 +8,10 @@ so that the erasure can use it without the dialog's imports.
         ──► the connector who asked: as for a no (the connectors now, when whoever asked
             is no longer one: :func:`staff_to_tell`)
 
+    ban or erasure: both said yes and the other's line waits for the person's return
+    ──► lost (:func:`kept_lines_lost`): the other hears it will not be handed over (not
+        why, naming only their own idea), the connector who asked that it was not
+
     erasure: open request, or both said yes and the person's line has not reached the
     other yet ──► ended (:func:`end_for_erasure`): the erased person's side is emptied
         ──► the other: "ended, the other is no longer on Samenspel", naming only their own
@@ -87,16 +91,21 @@ async def call_off_all(
 
 async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> None:
     """The other's contact line kept for ``user_id``'s return will never reach them (they
-    are banned, or being erased): the connector who heard that it waits for them, and that
-    they would hear when it was handed over, hears that it was not; the lines are forgotten.
+    are banned, or being erased): the one whose line it is hears that it will not be
+    handed over (not why, as for a request called off), unless they are banned
+    themselves; the connector who heard that it waits for them, and that they would hear
+    when it was handed over, hears that it was not; the lines are forgotten.
     Naming only the idea of the one whose line it is (who has the other's already), as
     for a request that ended (:func:`end_for_erasure`)."""
     for connection in await repos.connections.kept_for(user_id):
         other = connection.other(user_id)
-        staff = Reply(
-            key="connect.kept_lost_staff",
-            params={"number": number(connection.idea_of(other) or 0)},
-        ).model_dump(mode="json")
+        own = number(connection.idea_of(other) or 0)
+        if not await _banned(repos, other, now):
+            told = Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")
+            await repos.outbox.enqueue(other, [told], kind="connect", now=now)
+        staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(
+            mode="json"
+        )
         for to in await staff_to_tell(repos, connection):
             if to not in (user_id, other):
                 await repos.outbox.enqueue(to, [staff], kind="connect", now=now)

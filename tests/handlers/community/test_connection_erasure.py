@@ -6,12 +6,16 @@ that the two have each other's details only once both actually got them."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.admin.retention import run_retention
 from bot.app import App
 from bot.settings import Settings
 from handlers.privacy.your_data import erase_person
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from storage.community.connections import ConnectionStatus
 from storage.privacy.personal import Cause, ContentChoice
+from storage.privacy.retention import months_before
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import audit_actions, banned_over_reports, connector, for_user, person, row
 from tests.privacy import traces
@@ -430,3 +434,56 @@ async def test_the_connector_told_a_line_waits_hears_it_never_arrives_when_its_r
     assert ANNA_LINE not in str(await _lines_for_bob(app))
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.line_kept_for is None
+
+
+def _says_nothing_of_bob(text: str) -> None:
+    """Nothing of the person the line waited for: not his name, idea, words or line, nor
+    why it will not reach him."""
+    for his in ("Bob", BOB_TITLE, BOB_LINE, "#2", "onzin", "geblokkeerd", "Samenspel"):
+        assert his not in text, his
+
+
+async def _anna_hears_her_line_is_lost(app: App, anna: Chat) -> None:
+    """Anna, whose line waited for Bob, hears once, in her own chat, that he will not get
+    it, naming only her own idea."""
+    told = [q for q in await for_user(app, anna, "connect") if q.replies[0].key != "connect.ask"]
+    assert [[r.key for r in q.replies] for q in told] == [["connect.kept_lost"]]
+    text = told[0].text(app, "nl")
+    assert "jouw idee #1" in text and "krijgt ze nu ook niet meer" in text
+    _says_nothing_of_bob(text)
+    assert "your idea #1" in told[0].text(app, "en")
+    anna_row = await row(app, anna)
+    chats = await app.db.fetchall(
+        "SELECT chat_id FROM outbox WHERE user_id = ? AND kind = 'connect'", (anna_row.id,)
+    )
+    assert {r["chat_id"] for r in chats} == {anna_row.chat_id}
+
+
+async def test_the_one_whose_line_waited_hears_it_will_not_reach_someone_banned(
+    app: App,
+) -> None:
+    """Anna got Bob's line and hers waited for his return; Ria bans him. Anna hears that
+    he will not get her details, not why."""
+    anna, _bob, ria = await _anna_line_kept_for_bob(app)
+    await banned_over_reports(app, ria, 1, reporters="buur")
+    await _anna_hears_her_line_is_lost(app, anna)
+
+
+async def test_the_one_whose_line_waited_hears_it_will_not_reach_someone_erased(
+    app: App,
+) -> None:
+    """Bob never comes back and the retention erases him: Anna hears that he will not get
+    her details, with nothing of his."""
+    anna, bob, ria = await _anna_line_kept_for_bob(app)
+    t0 = utcnow()
+    silent = months_before(t0, app.settings.retention_months) - timedelta(days=1)
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE users SET last_seen_at = ? WHERE id = ?",
+            (iso(silent), (await row(app, bob)).id),
+        )
+    assert (await run_retention(app, t0)).warned == 1
+    assert (await run_retention(app, t0 + timedelta(days=30))).erased == 1
+    await app.db.settled()
+    await _anna_hears_her_line_is_lost(app, anna)
+    assert (await _keys(app, ria))[-1] == "connect.kept_lost_staff"

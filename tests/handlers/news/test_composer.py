@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.admin.cli import main
+from bot.admin.cli import main, revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
@@ -541,6 +541,57 @@ async def test_a_revoked_civil_servants_scheduled_broadcasts_are_cancelled_with_
         assert await _queued(app, broadcast_id) == 0
     assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 0
     assert await app.repos.broadcasts.pending() == []
+
+
+async def test_a_civil_servant_revoked_while_her_broadcast_goes_out_follows_it_no_more(
+    app: App,
+) -> None:
+    """The broadcast goes on to its readers; its progress and report are for someone who
+    writes broadcasts, which Ria no longer does from the moment she is revoked."""
+    # On Telegram, as the operator's command names people there.
+    for resident in ("1001", "1002"):
+        await subscribe(await person(app, resident, platform="telegram"))
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CIVIL_SERVANT)
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Nu versturen")
+    assert ria.keys == ["composer.sent"]
+    batch = f"broadcast:{await _last_broadcast(app)}"
+    # The copy for 1002 is held until Ria has seen "1 of 2".
+    held = asyncio.Event()
+    adapter = FakeAdapter(name="telegram", gates={"1002": held})
+    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy)
+    await worker.start()
+    try:
+
+        async def one_shown() -> bool:
+            shown = await app.repos.outbox.batch(batch)
+            return shown is not None and shown.progress_shown == 1
+
+        await until(one_shown)
+        seen = adapter.to("4242")
+        assert {key for s in seen for key in s.keys} == {"delivery.progress"}
+        assert seen[-1].replies[0].params == {"done": 1, "total": 2}
+        said = await revoke(app.settings, "telegram", "4242", "vertrokken")
+        assert said == "telegram 4242 is now inwoner (was ambtenaar)"
+        held.set()
+
+        async def done() -> bool:
+            # Every copy out, the batch closed, and nothing left to send (a report).
+            sent = [s.chat_id for s in adapter.sent if s.keys == ["news.item_headed"]]
+            closed = await app.repos.outbox.batch(batch)
+            pending = (await app.repos.outbox.status_counts()).get("pending", 0)
+            finished = closed is not None and closed.finished_at is not None
+            return sorted(sent) == ["1001", "1002"] and finished and pending == 0
+
+        await until(done)
+    finally:
+        held.set()
+        await worker.stop()
+    # What she saw before the revoke stays as it was: no "2 of 2", no report.
+    assert adapter.to("4242") == seen
+    assert await app.db.fetchval("SELECT COUNT(*) FROM outbox WHERE kind = 'report'") == 0
 
 
 async def test_a_broadcast_is_not_released_once_its_author_may_no_longer_write_one(
