@@ -243,10 +243,12 @@ class Outbox:
 
     async def drop_kept(self, user_id: int, kind: str) -> int:
         """Cancel the rows of ``kind`` that met this person's block and wait for their
-        return (they were banned: nothing of the others may reach them); returns how many."""
+        return (they were banned: nothing of the others may reach them); returns how many.
+        What they said goes with them (a contact line someone else typed for this person
+        would otherwise stay in the row, and in this person's own export, until pruning)."""
         return await self.db.execute_rowcount(
-            "UPDATE outbox SET status = 'cancelled' WHERE user_id = ? AND kind = ?"
-            " AND status = 'unreachable'",
+            "UPDATE outbox SET status = 'cancelled', payload = '[]' WHERE user_id = ?"
+            " AND kind = ? AND status = 'unreachable'",
             (user_id, kind),
         )
 

@@ -430,8 +430,10 @@ async def test_the_connector_told_a_line_waits_hears_it_never_arrives_when_its_r
         "connect.made_waiting_staff",
         "connect.kept_lost_staff",
     ]
-    # Anna's line for him is gone with the ban, and nothing says it was handed over.
-    assert ANNA_LINE not in str(await _lines_for_bob(app))
+    # Anna's line for him is gone with the ban (not kept in a message that will never go,
+    # nor in his own data's export), and nothing says it was handed over.
+    assert await _lines_for_bob(app) == []
+    assert await traces(app.db, [ANNA_LINE]) == []
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.line_kept_for is None
 
