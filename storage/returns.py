@@ -10,7 +10,8 @@ requests to connect them with another resident that still wait for their answer 
 question may have met the block, and nobody else can answer it for them), and the contact
 lines of those who said yes after them, kept in the outbox as messages that met the block
 (or, where that person erased their data before the line was handed over, the word that
-the request ended).
+the request ended; or, where their own line waited for someone banned or erased meanwhile,
+the word that it will not be handed over).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ _MISSED = (
     " ORDER BY c.id LIMIT :limit)"
     " UNION ALL SELECT 'line', o.id, o.payload, 0, 0, NULL, o.created_at FROM outbox o"
     " WHERE o.user_id = :user_id AND o.kind = 'connect' AND o.status = 'unreachable'"
-    " AND json_extract(o.payload, '$[0].key') IN ('connect.made', 'connect.ended_told')"
+    " AND json_extract(o.payload, '$[0].key')"
+    " IN ('connect.made', 'connect.ended_told', 'connect.kept_lost')"
 )
 
 

@@ -101,8 +101,10 @@ async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> N
         other = connection.other(user_id)
         own = number(connection.idea_of(other) or 0)
         if not await _banned(repos, other, now):
-            told = Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")
-            await repos.outbox.enqueue(other, [told], kind="connect", now=now)
+            told = [Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")]
+            if not await repos.outbox.enqueue(other, told, kind="connect", now=now):
+                # Away themselves: their welcome back says it (see storage.returns).
+                await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
         staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(
             mode="json"
         )

@@ -471,6 +471,28 @@ async def test_the_one_whose_line_waited_hears_it_will_not_reach_someone_banned(
     await _anna_hears_her_line_is_lost(app, anna)
 
 
+async def test_away_herself_she_hears_it_when_she_is_back(app: App) -> None:
+    """Anna blocked the bot too by the time Bob is banned: the word that her line will not
+    reach him waits for her return, in her welcome back; nothing tells Ria it was handed."""
+    anna, _bob, ria = await _anna_line_kept_for_bob(app)
+    await _away(app, anna)
+    await banned_over_reports(app, ria, 1, reporters="buur")
+    kept = await app.db.fetchall(
+        "SELECT status FROM outbox WHERE user_id = ? AND payload LIKE '%connect.kept_lost%'",
+        ((await row(app, anna)).id,),
+    )
+    assert [r["status"] for r in kept] == ["unreachable"]  # kept for her return
+    told_ria = await _keys(app, ria)
+
+    await anna.send("/menu")
+    assert anna.keys[0] == "returning.title", anna.keys
+    assert "krijgt ze nu ook niet meer" in anna.text
+    _says_nothing_of_bob(anna.text)
+    assert await _keys(app, ria) == told_ria
+    await anna.send("/menu")
+    assert anna.keys == ["menu.title"]  # said once
+
+
 async def test_the_one_whose_line_waited_hears_it_will_not_reach_someone_erased(
     app: App,
 ) -> None:
