@@ -30,6 +30,7 @@ from handlers.experiments import join, proposals, rooms
 from handlers.feature import Feature, Registry
 from handlers.ideas import browse, comments, submit, triage
 from handlers.meetings import attend as meeting_attend
+from handlers.meetings import browse as meeting_browse
 from handlers.meetings import compose as meeting_compose
 from handlers.meetings import manage as meeting_manage
 from handlers.news import civil_servants, composer, posters, wist_je_dat
@@ -65,6 +66,7 @@ FEATURES: list[Feature] = [
     answer.feature,
     compose.feature,
     manage.feature,
+    meeting_browse.feature,
     meeting_attend.feature,
     meeting_compose.feature,
     meeting_manage.feature,

@@ -1,6 +1,9 @@
 """Staff follow consultations: live counts, results, closing early, editing, typed answers.
 
-    /peilingen (staff) ──► a card per consultation (open, scheduled, evaluations, closed)
+    /peilingen (staff) ──► the polls (open, scheduled, recently closed): a line and a
+                           button each, a page at a time (one message however many), and
+                           🧪 Evaluaties ──► the evaluations of experiments, paged alike
+    a consultation ──► its card
         ├─ 📊 Uitslag ──► counts per question, per neighbourhood and language (small groups
         │                 left out), and a chart of all questions
         ├─ ⏹️ Nu sluiten ──► confirm ──► closes now; results go to everyone who answered
@@ -20,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from handlers import when
-from handlers.answers import digits, parse_id, read_text
+from handlers.answers import digits, excerpt, parse_id, read_text, whole_number
 from handlers.consultations import results as shown_results
 from handlers.consultations.jobs import (
     EVALUATIONS_JOB,
@@ -36,6 +40,7 @@ from handlers.consultations.shown import shown_time
 from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.phrases import phrase
+from handlers.start.menu import stale_button
 from handlers.when import parse_moment
 from storage.consultations.model import (
     Consultation,
@@ -53,6 +58,10 @@ feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.C
 FOLLOW_UP = "consult_follow_up"
 MOVE = "consult_move"
 MAX_FOLLOW_UP = 600
+#: Consultations on one page of a list; the longest title on a button.
+PAGE_SIZE = 8
+MAX_PAGE = 9999
+BUTTON_TITLE = 40
 LONGEST = timedelta(days=365)
 SHORTEST = timedelta(hours=1)
 
@@ -67,19 +76,156 @@ def _gone() -> Response:
 
 @feature.action("cs.staff", role=Role.CIVIL_SERVANT)
 async def overview(ctx: Context) -> Response:
-    """Every open, scheduled and recently closed consultation with its live counts."""
-    cards = [
-        await _card(ctx, consultation) for consultation in await ctx.repos.consultations.of_staff()
+    """``cs.staff[:<page>]``: a page of the open, scheduled and recently closed polls, a
+    line and a button each; the evaluations of experiments (one per experiment) behind a
+    button of their own. One message however many there are."""
+    page = _page(ctx)
+    if page is None:
+        return await stale_button(ctx)
+    repos = ctx.repos.consultations
+    polls = await repos.of_staff(ConsultationKind.POLL)
+    evaluations = await repos.of_staff(ConsultationKind.EVALUATION)
+    closing = [
+        [Button(label="consultations.menu_compose", payload="cs.compose")],
+        [Button(label="consultations.btn_as_resident", payload="cs.list")],
+        [Button(label="menu.back", payload="menu")],
     ]
-    footer = Reply(
-        key="consultations.staff_footer" if cards else "consultations.staff_none",
-        buttons=[
-            [Button(label="consultations.menu_compose", payload="cs.compose")],
-            [Button(label="consultations.btn_as_resident", payload="cs.list")],
-            [Button(label="menu.back", payload="menu")],
-        ],
+    if not polls and not evaluations:
+        return respond(Reply(key="consultations.staff_none", buttons=closing))
+    shown = await _list(ctx, polls, page, "cs.staff")
+    parts = shown.lines or [Reply(key="consultations.staff_no_polls")]
+    buttons = shown.buttons
+    if evaluations:
+        count = {"count": len(evaluations)}
+        parts.append(Reply(key="consultations.staff_evaluations", params=count))
+        buttons.append(
+            [Button(label="consultations.btn_evaluations", payload="cs.evals", params=count)]
+        )
+    return respond(
+        Reply(
+            key="consultations.staff_title",
+            params=shown.params,
+            parts=parts,
+            buttons=[*buttons, *closing],
+        )
     )
-    return respond(*cards, footer)
+
+
+@feature.action("cs.evals", role=Role.CIVIL_SERVANT)
+async def evaluations(ctx: Context) -> Response:
+    """``cs.evals[:<page>]``: a page of the evaluations of experiments, a line and a
+    button each."""
+    page = _page(ctx)
+    if page is None:
+        return await stale_button(ctx)
+    found = await ctx.repos.consultations.of_staff(ConsultationKind.EVALUATION)
+    shown = await _list(ctx, found, page, "cs.evals")
+    return respond(
+        Reply(
+            key="consultations.evaluations_title",
+            params=shown.params,
+            parts=shown.lines or [Reply(key="consultations.evaluations_none")],
+            buttons=[*shown.buttons, _back(), [Button(label="menu.back", payload="menu")]],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A page of consultations: how many and which page (``count``, ``page``, ``pages``),
+    a line each, and a button each (opening its card) with the buttons to page."""
+
+    params: dict[str, object]
+    lines: list[Reply]
+    buttons: list[list[Button]]
+
+
+def _page(ctx: Context) -> int | None:
+    """The page a button asks for (the first for the command, whatever was typed after it)."""
+    if ctx.event.button is None or not ctx.value:
+        return 1
+    return whole_number(ctx.value, MAX_PAGE, low=1)
+
+
+async def _list(
+    ctx: Context, consultations: list[Consultation], page: int, action: str
+) -> _Listed:
+    """A page of consultations (a page past the end shows the last one)."""
+    pages = max(1, -(-len(consultations) // PAGE_SIZE))
+    page = min(page, pages)
+    shown = consultations[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    buttons = [
+        [
+            Button(
+                label="consultations.btn_open_card",
+                payload=f"cs.card:{c.id}:{page}",
+                params={"id": c.id, "title": excerpt(pick(c.title, ctx.lang), BUTTON_TITLE)},
+            )
+        ]
+        for c in shown
+    ]
+    paging = []
+    if page > 1:
+        paging.append(Button(label="consultations.btn_previous", payload=f"{action}:{page - 1}"))
+    if page < pages:
+        paging.append(Button(label="consultations.btn_next", payload=f"{action}:{page + 1}"))
+    if paging:
+        buttons.append(paging)
+    return _Listed(
+        params={"count": len(consultations), "page": page, "pages": pages},
+        lines=[line for consultation in shown for line in await _lines(ctx, consultation)],
+        buttons=buttons,
+    )
+
+
+async def _lines(ctx: Context, consultation: Consultation) -> list[Reply]:
+    """One consultation in a list: its number, title, where it stands and how many filled
+    it in; and how many typed answers wait for staff to check, if any."""
+    counts = await ctx.repos.consultations.counts(consultation.id)
+    params: dict[str, object] = {
+        "id": consultation.id,
+        "title": pick(consultation.title, ctx.lang),
+        "finished": counts.finished,
+        "invited": counts.invited,
+    }
+    status = consultation.status
+    if status is ConsultationStatus.SCHEDULED:
+        opens = consultation.opens_at
+        params["opens"] = shown_time(opens, ctx.timezone, ctx.lang) if opens else ""
+        key = "consultations.line_scheduled"
+    elif status is ConsultationStatus.CLOSED:
+        closed = consultation.closed_at
+        params["closed"] = shown_time(closed, ctx.timezone, ctx.lang) if closed else ""
+        key = "consultations.line_closed"
+    elif consultation.closes_at is None:
+        key = "consultations.line_running"
+    else:
+        params["closes"] = shown_time(consultation.closes_at, ctx.timezone, ctx.lang)
+        key = "consultations.line_open"
+    lines = [Reply(key=key, params=params)]
+    waiting = await ctx.repos.responses.waiting_reviews(consultation.id)
+    if waiting:
+        lines.append(Reply(key="consultations.line_reviews", params={"count": waiting}))
+    return lines
+
+
+@feature.action("cs.card", role=Role.CIVIL_SERVANT)
+async def open_card(ctx: Context) -> Response:
+    """``cs.card:<id>[:<page>]``: a consultation's card with what staff can do with it,
+    and the way back to the page of the list it was opened from."""
+    raw_id, _, raw_page = ctx.value.partition(":")
+    page = whole_number(raw_page, MAX_PAGE, low=1) if raw_page else 1
+    consultation = await _staff_consultation(ctx, raw_id)
+    if consultation is None or consultation.status is ConsultationStatus.CANCELLED:
+        return _gone()
+    if page is None:
+        return await stale_button(ctx)
+    shown = await _card(ctx, consultation)
+    if consultation.kind is ConsultationKind.EVALUATION:
+        back = Button(label="consultations.btn_to_evaluations", payload=f"cs.evals:{page}")
+    else:
+        back = Button(label="consultations.btn_staff", payload=f"cs.staff:{page}")
+    return respond(shown.model_copy(update={"buttons": [*shown.buttons, [back]]}))
 
 
 async def _card(ctx: Context, consultation: Consultation) -> Reply:

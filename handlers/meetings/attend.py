@@ -1,6 +1,6 @@
-"""Meetings for residents: the upcoming ones, registering, the waitlist, cancelling.
+"""Meetings for residents: registering, the waitlist, cancelling.
 
-    /bijeenkomsten ─► upcoming meetings (filter: experiment, theme, neighbourhood)
+    a meeting's card (see browse.py), an invitation
         ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
         └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
                                (once it began: nothing changes, and the person hears so)
@@ -12,98 +12,13 @@ for a cancelled or past meeting, or from someone not registered, changes nothing
 from __future__ import annotations
 
 from handlers.answers import parse_id
-from handlers.contract import Button, Reply, Response, Role, respond, rows
+from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
-from handlers.meetings.shown import calendar_reply, card, moved_up, when
+from handlers.meetings.shown import calendar_reply, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
-feature.menu_entry("meetings.menu", "mt.list", order=46)
-
-#: At most this many meetings in one list.
-SHOWN = 10
-_FILTERS = {"e": "experiment", "t": "theme", "n": "neighbourhood"}
-
-
-@feature.command(
-    "bijeenkomsten", translations={"en": "meetings"}, role=Role.RESIDENT, describe="meetings.cmd"
-)
-@feature.action("mt.list", role=Role.RESIDENT)
-async def upcoming(ctx: Context) -> Response:
-    """The upcoming meetings, perhaps only those of one experiment, theme or neighbourhood."""
-    kind, _, value = ctx.value.partition(":")
-    meetings = await ctx.repos.meetings.upcoming(ctx.now, limit=200)
-    if kind in _FILTERS:
-        meetings = [m for m in meetings if _matches(m, kind, value)]
-    mine = await ctx.repos.meetings.mine(ctx.user.id, ctx.now)
-    staff = ctx.user.role.allows(Role.CIVIL_SERVANT)
-    more = [
-        [Button(label="meetings.btn_filter", payload="mt.filter")],
-        [Button(label="menu.back", payload="menu")],
-    ]
-    if not meetings:
-        return respond(Reply(key="meetings.none", buttons=more))
-    replies = [Reply(key="meetings.list_title", params={"count": len(meetings)})]
-    for meeting in meetings[:SHOWN]:
-        replies.append(_card(ctx, meeting, mine.get(meeting.id), staff=staff))
-    replies.append(Reply(key="meetings.list_end", buttons=more))
-    return respond(*replies)
-
-
-def _matches(meeting: Meeting, kind: str, value: str) -> bool:
-    if kind == "e":
-        return str(meeting.experiment_id) == value
-    if kind == "t":
-        return meeting.theme == value
-    return meeting.neighbourhood == value
-
-
-def _card(ctx: Context, meeting: Meeting, place: Place | None, *, staff: bool) -> Reply:
-    buttons: list[list[Button]] = []
-    if place is None:
-        buttons.append([Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")])
-    else:
-        buttons.append([Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")])
-        if place is Place.GOING:
-            buttons.append([Button(label="meetings.btn_calendar", payload=f"mt.ics:{meeting.id}")])
-    if staff:
-        buttons.append([Button(label="meetings.btn_staff", payload=f"mt.staff:{meeting.id}")])
-    shown = card(
-        meeting,
-        ctx.timezone,
-        going=meeting.going,
-        waiting=meeting.waiting,
-        buttons=buttons,
-    )
-    if place is not None:
-        mark = Reply(key="meetings.you_going" if place is Place.GOING else "meetings.you_waiting")
-        shown = shown.model_copy(update={"parts": [*shown.parts, mark]})
-    return shown
-
-
-@feature.action("mt.filter", role=Role.RESIDENT)
-async def choose_filter(ctx: Context) -> Response:
-    """Which meetings to see: those of an experiment, a theme or a neighbourhood."""
-    meetings = await ctx.repos.meetings.upcoming(ctx.now, limit=200)
-    buttons = [Button(label="meetings.btn_filter_all", payload="mt.list")]
-    experiments = {m.experiment_id for m in meetings if m.experiment_id is not None}
-    for experiment in await ctx.repos.experiments.running():
-        if experiment.id in experiments:
-            buttons.append(Button.raw(experiment.title(ctx.lang), f"mt.list:e:{experiment.id}"))
-    themes = {m.theme for m in meetings}
-    buttons += [
-        Button.raw(t.name(ctx.lang), f"mt.list:t:{t.id}")
-        for t in ctx.profile.themes
-        if t.id in themes
-    ]
-    hoods = {m.neighbourhood for m in meetings}
-    buttons += [
-        Button.raw(n.name(ctx.lang), f"mt.list:n:{n.id}")
-        for n in ctx.profile.neighbourhoods
-        if n.id in hoods
-    ]
-    return respond(Reply(key="meetings.ask_filter", buttons=rows(buttons)))
 
 
 async def _meeting(ctx: Context) -> Meeting | Response:

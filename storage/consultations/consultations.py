@@ -311,16 +311,17 @@ class Consultations:
 
     # Lists ----------------------------------------------------------------------------------
 
-    async def of_staff(self, *, closed: int = 5) -> list[Consultation]:
-        """Open and scheduled consultations, then the last ``closed`` closed ones."""
+    async def of_staff(self, kind: ConsultationKind, *, closed: int = 5) -> list[Consultation]:
+        """Open and scheduled consultations of one kind, then its last ``closed`` closed ones."""
         rows = await self.db.fetchall(
-            "SELECT * FROM consultations WHERE status IN ('open', 'scheduled')"
-            " ORDER BY kind DESC, id"
+            "SELECT * FROM consultations WHERE kind = ? AND status IN ('open', 'scheduled')"
+            " ORDER BY id",
+            (kind.value,),
         )
         done = await self.db.fetchall(
-            "SELECT * FROM consultations WHERE status = 'closed'"
+            "SELECT * FROM consultations WHERE kind = ? AND status = 'closed'"
             " ORDER BY closed_at DESC, id DESC LIMIT ?",
-            (closed,),
+            (kind.value, closed),
         )
         return [consultation(row) for row in [*rows, *done]]
 

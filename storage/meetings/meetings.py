@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
+from typing import Literal
 
 import aiosqlite
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from storage.clock import iso, parse
 from storage.db import Database
@@ -103,6 +104,30 @@ class Registration(BaseModel):
     position: int | None = None
 
 
+class Subject(BaseModel):
+    """One thing meetings can be about: an experiment, a theme or a neighbourhood."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: Literal["experiment_id", "theme", "neighbourhood"]
+    value: int | str
+
+
+class Subjects(BaseModel):
+    """What upcoming meetings are about, each thing once."""
+
+    experiments: set[int]
+    themes: set[str]
+    neighbourhoods: set[str]
+
+
+class MeetingPage(BaseModel):
+    """A page of meetings, and how many there are on all pages together."""
+
+    total: int
+    meetings: list[Meeting]
+
+
 _COUNTS = (
     "(SELECT COUNT(*) FROM meeting_registrations r WHERE r.meeting_id = m.id"
     " AND r.status = 'going') AS going,"
@@ -186,14 +211,42 @@ class Meetings:
         )
         return _meeting(row) if row else None
 
-    async def upcoming(self, now: datetime, *, limit: int = 20) -> list[Meeting]:
-        """Planned meetings that have not ended yet, soonest first."""
+    async def upcoming(
+        self,
+        now: datetime,
+        *,
+        about: Subject | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> MeetingPage:
+        """A page of the planned meetings that have not ended yet, soonest first, perhaps
+        only those of one experiment, theme or neighbourhood; with how many there are."""
+        where = "m.status = 'planned' AND m.ends_at > ?"
+        params: list[object] = [iso(now)]
+        if about is not None:
+            where += f" AND m.{about.column} = ?"
+            params.append(about.value)
+        total = await self.db.fetchval(f"SELECT COUNT(*) FROM meetings m WHERE {where}", params)
         rows = await self.db.fetchall(
-            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE m.status = 'planned'"
-            " AND m.ends_at > ? ORDER BY m.starts_at, m.id LIMIT ?",
-            (iso(now), limit),
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE {where}"
+            " ORDER BY m.starts_at, m.id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
-        return [_meeting(row) for row in rows]
+        return MeetingPage(total=int(total or 0), meetings=[_meeting(row) for row in rows])
+
+    async def upcoming_subjects(self, now: datetime) -> Subjects:
+        """What the planned meetings that have not ended yet are about: their experiments,
+        themes and neighbourhoods (to offer only filters that show something)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT experiment_id, theme, neighbourhood FROM meetings"
+            " WHERE status = 'planned' AND ends_at > ?",
+            (iso(now),),
+        )
+        return Subjects(
+            experiments={int(r[0]) for r in rows if r[0] is not None},
+            themes={str(r[1]) for r in rows if r[1] is not None},
+            neighbourhoods={str(r[2]) for r in rows if r[2] is not None},
+        )
 
     async def move(
         self,

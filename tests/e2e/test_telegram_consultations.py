@@ -104,6 +104,8 @@ async def test_a_poll_is_answered_with_buttons_and_its_results_arrive_with_chart
         # Ria closes it early; the scheduler closes it at once and the results go out.
         before = len(server.messages(chat))
         await ria.send_text("/peilingen")
+        await wait_for_text(server, chat, "ingevuld: 2 van 3", after=before)
+        await ria.press("Bankjes in het park")
         await wait_for_text(server, chat, "Gevraagd: 3 · begonnen: 2 · klaar: 2", after=before)
         await ria.press("Nu sluiten")
         await wait_for_text(server, chat, "nu sluiten?", after=before)
@@ -167,6 +169,8 @@ async def test_an_invitation_telegram_held_back_says_the_closing_time_moved_mean
         typed = (opened.closes_at + timedelta(days=10)).astimezone(timezone)
         before = len(server.messages(ria.chat_id))
         await ria.send_text("/peilingen")
+        await wait_for_text(server, ria.chat_id, "Bankjes in het park", after=before)
+        await ria.press("Bankjes in het park")
         await wait_for_text(server, ria.chat_id, "Sluittijd", after=before)
         await ria.press("Sluittijd")
         await wait_for_text(server, ria.chat_id, "Wanneer moet hij sluiten?", after=before)

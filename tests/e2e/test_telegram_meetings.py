@@ -140,8 +140,8 @@ async def test_a_meeting_is_organised_joined_reminded_and_moved_in_telegram(
         await _step(server, bob, "press", "Ik kom toch niet", "Oké, je bent afgemeld")
         await wait_for_text(server, carl.chat_id, "Er is een plek vrij!")
         await server.wait_for(lambda: _documents(server, carl.chat_id), 20)
-        await dina.send_text("/bijeenkomsten")
-        await wait_for_text(server, dina.chat_id, "Plaatsen: 2 van 2 bezet")
+        await _step(server, dina, "send", "/bijeenkomsten", "vol, wachtlijst: 0")
+        await _step(server, dina, "press", TITLE, "Plaatsen: 2 van 2 bezet")
         await _step(server, dina, "press", "Ik kom", "nummer 1")
 
     # Restarted a day before the meeting: the reminder job is armed again and sends.
@@ -165,8 +165,9 @@ async def test_a_meeting_is_organised_joined_reminded_and_moved_in_telegram(
 
         # Ria moves it a week on: Anna, Carl and Dina (waiting) are told.
         later = starts + timedelta(days=7)
-        await _step(server, ria, "send", "/bijeenkomsten", "Beheren")
+        await _step(server, ria, "send", "/bijeenkomsten", TITLE)
         for how, what, expected in [
+            ("press", TITLE, "Plaatsen: 2 van 2 bezet"),
             ("press", "Beheren", "Komen: 2 van 2"),
             ("press", "Verplaatsen", "Typ de nieuwe datum"),
             ("send", later.strftime("%d-%m-%Y %H:%M"), "Hoe lang duurt het?"),

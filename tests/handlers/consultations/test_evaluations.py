@@ -105,6 +105,8 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     timers = TimerLog(app)
     ria = await civil_servant(app)
     await ria.send("/peilingen")
+    await ria.press("Evaluaties")
+    await ria.press(f"#{evaluation} ")
     await ria.press("Experiment afgelopen")
     assert "Speeltuin Zeewijk Natuurlijk!" in ria.text
     await ria.press("Ja, het is afgelopen")
@@ -125,7 +127,8 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     assert bob.keys == ["consultations.done"]
 
     # Staff follow the evaluation per moment.
-    await ria.send("/peilingen")
+    await ria.press_payload("cs.evals")
+    await ria.press(f"#{evaluation} ")
     card = next(m for m in ria.last if m.key == "consultations.card_evaluation")
     assert "Moment 1 (28 dagen na meedoen): gevraagd 2 · begonnen 1 · klaar 0" in card.text
     assert "Moment 2 (einde van het experiment): gevraagd 2 · begonnen 1 · klaar 1" in card.text

@@ -106,6 +106,7 @@ async def test_an_approved_answer_quoted_in_others_results_goes_with_its_writer(
         await chat.press_payload(f"cs.w:{poll}:0:4")
         await chat.send(words)
     await ria.send("/peilingen")
+    await ria.press(f"#{poll} ")
     await ria.press("Eigen antwoorden")
     for _ in range(5):
         await ria.press("Mag getoond")

@@ -51,6 +51,8 @@ async def _close(app: App, clock: Clock, ria: Chat, poll: int) -> None:
 async def test_staff_see_no_breakdown_for_a_group_below_the_threshold(app: App) -> None:
     ria, poll = await _town(app)
     await ria.send("/peilingen")
+    assert "ingevuld: 0 van 9" in ria.text
+    await ria.press(f"#{poll} ")
     assert "Gevraagd: 9 · begonnen: 8 · klaar: 0" in ria.text
     await ria.press_payload(f"cs.res:{poll}:0")
     text = ria.last[0].text

@@ -176,6 +176,7 @@ async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> Non
     poll = await last_consultation(app)
     await anna.press_payload(f"cs.a:{poll}:0:1:2")
     await ria.send("/peilingen")
+    await ria.press(f"#{poll} ")
     card = next(m for m in ria.last if m.key == "consultations.card_open")
     assert "Gevraagd: 2 · begonnen: 1 · klaar: 0" in card.text
     await ria.press("Nu sluiten")
@@ -370,6 +371,8 @@ async def test_typed_answers_are_shown_only_after_staff_approved_them(
         await person.press_payload(f"cs.w:{poll}:0:4")
         await person.send(text)
     await ria.send("/peilingen")
+    assert "Eigen antwoorden die je nog moet bekijken: 5" in ria.text
+    await ria.press(f"#{poll} ")
     assert "Eigen antwoorden (5)" in " ".join(label for label, _ in ria.buttons())
     await ria.press("Eigen antwoorden")
     decisions = {"Meer bomen": "Mag getoond", "Een waterpomp": "Mag getoond"}
@@ -618,6 +621,7 @@ async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
     await ria.press("Publiceren")
     poll = await last_consultation(app)
     await ria.send("/peilingen")
+    await ria.press(f"#{poll} ")
     await ria.press("Annuleren")
     assert ria.keys == ["consultations.cancelled"]
     assert timers.armed[-1] == Timer(job=f"consultation:{poll}", at=None)

@@ -70,6 +70,8 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     await carl.press_payload(f"mt.go:{meeting}")
     assert carl.keys == ["meetings.waitlisted"] and "nummer 1" in carl.text
     await dina.send("/bijeenkomsten")
+    assert "vol, wachtlijst: 1" in dina.text
+    await dina.press(TITLE)
     assert "Plaatsen: 2 van 2 bezet · wachtlijst: 1" in dina.text
     await dina.press("Ik kom")
     assert dina.keys == ["meetings.waitlisted"] and "nummer 2" in dina.text
@@ -94,6 +96,8 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
     assert moved.replies[1].document is not None
     assert f"{day(starts, 'nl')}, 19:30–21:30" in moved.text(app, "nl")
     await carl.send("/bijeenkomsten")
+    assert "je komt" in carl.text
+    await carl.press(TITLE)
     assert "Je komt" in carl.text and "wachtlijst: 1" in carl.text
 
     # The bot restarts; the reminders are still due, a day and an hour before.
@@ -136,6 +140,7 @@ async def test_a_meeting_goes_from_invitation_to_reminders_and_a_move_that_reach
         person.app = app
     later = starts + timedelta(days=7)
     await ria.send("/bijeenkomsten")
+    await ria.press(TITLE)
     await ria.press("Beheren")
     assert ria.keys == ["meetings.staff_options"]
     await ria.press("Verplaatsen")

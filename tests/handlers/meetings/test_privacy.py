@@ -10,7 +10,7 @@ from bot.admin.cli import run_erase_person
 from bot.app import App
 from bot.settings import Settings
 from tests.consultations import Clock
-from tests.meetings import Reminders, evening, organise
+from tests.meetings import TITLE, Reminders, evening, organise
 from tests.people import civil_servant, for_user, row
 from tests.people import person as resident
 from tests.privacy import traces
@@ -72,6 +72,7 @@ async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_once(
     [moved] = await for_user(app, bob, "meeting")
     assert [r.key for r in moved.replies] == ["meetings.moved_up", "meetings.calendar"]
     await bob.send("/bijeenkomsten")
+    await bob.press(TITLE)
     assert "Je komt" in bob.text and "1 van 1 bezet · wachtlijst: 0" in bob.text
     await ria.press_payload(f"mt.who:{meeting}")
     assert "1. Bob" in ria.text and "(wachtlijst)" not in ria.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.app import App
 from tests.consultations import Clock
-from tests.meetings import evening, organise
+from tests.meetings import TITLE, evening, organise
 from tests.people import civil_servant, subscribe
 from tests.people import person as resident
 
@@ -56,6 +56,7 @@ async def test_only_a_place_that_goes_to_someone_is_said_to_go_to_someone(
     assert "Iemand van de wachtlijst krijgt je plek" in anna.text
     # Bob leaves too: nobody is waiting any more.
     await bob.send("/bijeenkomsten")
+    await bob.press(TITLE)
     await bob.press("Ik kom toch niet")
     assert bob.keys == ["meetings.cancelled_mine", "meetings.calendar_cancelled"]
     assert "plek" not in bob.text

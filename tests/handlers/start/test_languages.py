@@ -195,6 +195,7 @@ async def test_the_connectors_answer_a_meeting_and_poll_results_come_with_the_no
     poll = await last_consultation(app)
     await ed.press_payload(f"cs.a:{poll}:0:1:2")
     await cas.send("/peilingen")
+    await cas.press(f"#{poll} ")
     await cas.press("Nu sluiten")
     await cas.press("Ja, nu sluiten")
     await Jobs.of(app).consultation(poll)
