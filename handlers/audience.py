@@ -10,15 +10,18 @@ may answer), which words it uses and where the dialog goes next.
         │ theme / neighbourhood / experiment
         ▼
     "audience_theme" | "audience_hood" | "audience_experiment" ──one of them──► then
+        │ ◄ vorige / volgende ►: another page of them (running experiments can be many)
         │ back
         └──► "audience"
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from handlers import paging
+from handlers.answers import parse_id
 from handlers.contract import Button, Dialog, Reply, Response, respond, rows
 from handlers.feature import Context
 from storage.news.broadcasts import Audience, AudienceKind
@@ -39,6 +42,8 @@ _PICKER_OF = {
 
 #: How many people an audience has, as the feature counts them.
 Counter = Callable[[Context, Audience], Awaitable[int]]
+#: The same for several audiences of one kind at once (a picker's page): value ➜ people.
+Counts = Callable[[Context, AudienceKind, Sequence[str]], Awaitable[Mapping[str, int]]]
 #: What follows once the audience is chosen (the dialog is at ``then``, the audience in it).
 Chosen = Callable[[Context, Dialog], Awaitable[Response]]
 
@@ -50,23 +55,46 @@ def audience_of(dialog: Dialog) -> Audience:
     )
 
 
-async def options(ctx: Context, kind: AudienceKind) -> list[tuple[str, str]]:
-    """(value, name) of every theme, neighbourhood or running experiment."""
+async def options(
+    ctx: Context, kind: AudienceKind, wanted: int = 1
+) -> tuple[paging.Page, list[tuple[str, str]]]:
+    """A page of (value, name): the themes, neighbourhoods or running experiments."""
+    if kind is AudienceKind.EXPERIMENT:
+        experiments = ctx.repos.experiments
+        shown = paging.page(wanted, await experiments.count_running())
+        running = await experiments.running(limit=shown.size, offset=shown.offset)
+        return shown, [(str(e.id), e.title(ctx.lang)) for e in running]
+    found = ctx.profile.themes if kind is AudienceKind.THEME else ctx.profile.neighbourhoods
+    shown = paging.page(wanted, len(found))
+    every = [(item.id, item.name(ctx.lang)) for item in found]
+    return shown, every[shown.offset : shown.offset + shown.size]
+
+
+async def name_of(ctx: Context, kind: AudienceKind, value: str | None) -> str | None:
+    """The name of one theme, neighbourhood or running experiment; None if there is none."""
     if kind is AudienceKind.THEME:
-        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
+        theme = ctx.profile.theme(value)
+        return theme.name(ctx.lang) if theme else None
     if kind is AudienceKind.NEIGHBOURHOOD:
-        return [(n.id, n.name(ctx.lang)) for n in ctx.profile.neighbourhoods]
-    return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
+        hood = ctx.profile.neighbourhood(value)
+        return hood.name(ctx.lang) if hood else None
+    number = parse_id(value or "")
+    experiment = await ctx.repos.experiments.get(number) if number is not None else None
+    if experiment is None or experiment.status != "running":
+        return None
+    return experiment.title(ctx.lang)
 
 
 async def describe(ctx: Context, audience: Audience, section: str) -> str:
     """Who ``audience`` is, in words: ``<section>.audience_<kind>`` with its name."""
-    names = (
-        dict(await options(ctx, audience.kind)) if audience.kind is not AudienceKind.ALL else {}
-    )
-    name = names.get(audience.value or "", audience.value or "")
+    name = None
+    if audience.kind is not AudienceKind.ALL:
+        name = await name_of(ctx, audience.kind, audience.value)
     return ctx.catalog.text(
-        ctx.lang, f"{section}.audience_{audience.kind.value}", {"name": name}, markup=False
+        ctx.lang,
+        f"{section}.audience_{audience.kind.value}",
+        {"name": name or audience.value or ""},
+        markup=False,
     )
 
 
@@ -74,12 +102,14 @@ async def describe(ctx: Context, audience: Audience, section: str) -> str:
 class AudienceSteps:
     """The audience steps of one staff dialog.
 
-    ``section`` is the catalog section with ``ask_audience`` and ``ask_<kind>``;
+    ``count`` counts one audience, ``counts`` a page of them in one go. ``section`` is the
+    catalog section with ``ask_audience`` and ``ask_<kind>``;
     ``everyone`` the label of the "everyone" button (with ``{count}``); ``stop`` the
     dialog's stop button.
     """
 
     count: Counter
+    counts: Counts
     then: str
     chosen: Chosen
     section: str
@@ -100,16 +130,26 @@ class AudienceSteps:
             ],
         )
 
-    async def ask_pick(self, ctx: Context, dialog: Dialog) -> Reply:
-        """Which theme, neighbourhood or experiment, each with how many people it has."""
+    async def ask_pick(self, ctx: Context, dialog: Dialog, wanted: int = 1) -> Reply:
+        """Which theme, neighbourhood or experiment (a page of them), each with how many
+        people it has."""
         kind = PICKERS[dialog.step]
-        buttons = []
-        for value, name in await options(ctx, kind):
-            count = await self.count(ctx, Audience(kind=kind, value=value))
-            buttons.append(dialog.button("composer.btn_option", value, name=name, count=count))
+        shown, found = await options(ctx, kind, wanted)
+        counts = await self.counts(ctx, kind, [value for value, _ in found])
+        buttons = [
+            dialog.button(
+                "composer.btn_option", value, name=paging.short(name), count=counts.get(value, 0)
+            )
+            for value, name in found
+        ]
         return Reply(
             key=f"{self.section}.ask_{kind.value}",
-            buttons=[*rows(buttons), [dialog.button("composer.btn_back", "back")]],
+            parts=paging.where(shown),
+            buttons=[
+                *rows(buttons),
+                *paging.turn(shown, lambda label, n: dialog.button(label, f"{paging.TURN}{n}")),
+                [dialog.button("composer.btn_back", "back")],
+            ],
         )
 
     async def asked(self, ctx: Context, dialog: Dialog) -> Response:
@@ -151,7 +191,10 @@ class AudienceSteps:
         choice = ctx.value if ctx.event.button is not None else None
         if choice == "back":
             return await self.start(ctx, dialog)
-        if choice not in {value for value, _ in await options(ctx, kind)}:
+        wanted = paging.turned(choice)
+        if wanted is not None:
+            return respond(await self.ask_pick(ctx, dialog, wanted), dialog=dialog)
+        if choice is None or await name_of(ctx, kind, choice) is None:
             return respond(
                 Reply(key="answers.use_buttons"), await self.ask_pick(ctx, dialog), dialog=dialog
             )

@@ -11,18 +11,30 @@ message as fit. A part too long for a message on its own is split so that every 
 on its own: a cut never falls inside a tag or an entity, tags open at a cut are closed before
 it and opened again after it, and a cut is made at a line break outside any tag where one is
 near enough, then at any line break, then at a space, and only then between characters.
+
+A message carries at most 100 inline buttons, 8 to a row (limits Telegram does not document
+but enforces: python-telegram-bot's ``InlineKeyboardMarkupLimit``). Features page their long
+lists; should a reply still have more, :func:`keyboards` lays them out over several messages
+instead of having Telegram refuse the reply.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 #: Telegram's limits (``telegram.constants``), in UTF-16 code units and bytes.
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
+#: Inline buttons a message may carry, and a row of them.
+BUTTON_LIMIT = 100
+ROW_LIMIT = 8
+
+_B = TypeVar("_B")
 
 _TOKEN = re.compile(
     r"(?P<tag><(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?>)"
@@ -188,4 +200,24 @@ def pack(blocks: list[str], limit: int = TEXT_LIMIT, *, markup: bool = True) -> 
         current = pieces[-1]
     if current is not None:
         messages.append(current)
+    return messages
+
+
+def keyboards(rows: Sequence[Sequence[_B]]) -> list[list[list[_B]]]:
+    """An inline keyboard's rows as Telegram takes them: a row of more than
+    :data:`ROW_LIMIT` buttons cut into rows of that many, and at most :data:`BUTTON_LIMIT`
+    buttons to a message (whole rows), the first message's keyboard first."""
+    fitting = [
+        list(row[start : start + ROW_LIMIT])
+        for row in rows
+        for start in range(0, len(row), ROW_LIMIT)
+    ]
+    messages: list[list[list[_B]]] = []
+    count = BUTTON_LIMIT
+    for row in fitting:
+        if count + len(row) > BUTTON_LIMIT:
+            messages.append([])
+            count = 0
+        messages[-1].append(row)
+        count += len(row)
     return messages

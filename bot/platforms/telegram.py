@@ -93,6 +93,7 @@ from bot.platforms._telegram_text import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
     fits,
+    keyboards,
     pack,
 )
 from bot.platforms.base import Blocked, DeliveryError, Lost, RetryLater, StartError
@@ -905,6 +906,9 @@ class Telegram:
         """Replace a message delivery sent before (a progress message)."""
         catalog = self.app.catalog
         with _delivery_errors(_Progress(), self.lost):
+            laid_out = self._keyboards(lang, reply)
+            if len(laid_out) > 1:
+                raise DeliveryError("too many buttons for one message")
             for markup in (True, False):
                 text = catalog.render(lang, reply, markup=markup)
                 if not fits(text, TEXT_LIMIT, markup=markup):
@@ -915,7 +919,7 @@ class Telegram:
                         chat_id=chat_id,
                         message_id=int(message_id),
                         parse_mode=ParseMode.HTML if markup else None,
-                        reply_markup=self._keyboard(lang, reply),
+                        reply_markup=laid_out[0] if laid_out else None,
                     )
                     return
                 except BadRequest as exc:
@@ -1007,7 +1011,18 @@ class Telegram:
         # reply is cut between these where it can be.
         blocks = catalog.blocks(lang, reply, markup=markup)
         text = "\n".join(blocks)
-        keyboard = self._keyboard(lang, reply)
+        laid_out = self._keyboards(lang, reply)
+        keyboard, more = (laid_out[0], laid_out[1:]) if laid_out else (None, [])
+        # Buttons beyond what one message takes come under short messages of their own.
+        overflow = [
+            _Part(
+                "text",
+                catalog.text(lang, "telegram.more_buttons", {}, markup=markup),
+                markup,
+                rest,
+            )
+            for rest in more
+        ]
         media: _Part | None = None
         if reply.photo_id is not None:
             media = _Part("photo", None, markup, keyboard, photo_id=reply.photo_id)
@@ -1015,16 +1030,16 @@ class Telegram:
             media = _Part("document", None, markup, keyboard, document=reply.document)
         if media is not None:
             if not text.strip():
-                return [media]
+                return [media, *overflow]
             if fits(text, CAPTION_LIMIT, markup=markup):
-                return [replace(media, text=text)]
+                return [replace(media, text=text), *overflow]
             media = replace(media, keyboard=None)
         chunks = pack(blocks, TEXT_LIMIT, markup=markup) or [text]
         texts = [
             _Part("text", chunk, markup, keyboard if n == len(chunks) - 1 else None)
             for n, chunk in enumerate(chunks)
         ]
-        return [media, *texts] if media is not None else texts
+        return [*([media] if media is not None else []), *texts, *overflow]
 
     async def _send_part(self, bot: Bot, chat_id: str, part: _Part) -> str:
         """One call to Telegram; returns the id of the message it made."""
@@ -1076,16 +1091,22 @@ class Telegram:
                 await media.remember_ref(media_id, PLATFORM, sent.photo[-1].file_id)
         return str(sent.message_id)
 
-    def _keyboard(self, lang: str, message: Reply) -> InlineKeyboardMarkup | None:
-        if not message.buttons:
-            return None
+    def _keyboards(self, lang: str, message: Reply) -> list[InlineKeyboardMarkup]:
+        """The reply's buttons as inline keyboards: one, unless they are more than a
+        message takes (then the others go under messages of their own after it)."""
         catalog = self.app.catalog
-        return _markup(
-            tuple(
-                tuple((catalog.label(lang, b), self._payloads.short(b.payload)) for b in row)
-                for row in message.buttons
+        labelled = [
+            [(catalog.label(lang, b), self._payloads.short(b.payload)) for b in row]
+            for row in message.buttons
+        ]
+        laid_out = keyboards(labelled)
+        if len(laid_out) > 1:
+            log.warning(
+                "a reply has more buttons than a Telegram message takes key=%s messages=%d",
+                message.key,
+                len(laid_out),
             )
-        )
+        return [_markup(tuple(tuple(row) for row in rows)) for rows in laid_out]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ with a button to reply; the thread goes on both ways until the connector closes 
 message from the resident opens it again, see ``handlers/community/questions.py``). Answering
 and closing go through the review pipeline (:mod:`handlers.review`): a thread is its item.
 
-    /inbox ──► open threads: waiting for an answer first, newest first   ◄ vorige / volgende ►
+    /inbox ──► open threads: waiting for an answer first, longest waiting first; then the
+       │       answered ones, answered longest ago first   ◄ vorige / volgende ► (from the
+       │       first or last thread shown, so a thread answered meanwhile skips nothing)
        └─► thread ──► beantwoorden ──► text ──► sent; the inbox again
                   └─► afsluiten ──► answered: closed; the resident is told
                                 └─► no answer yet: a note for the resident? ──► typed, or
@@ -18,7 +20,7 @@ goes to the resident and stays in the thread.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import when
@@ -28,14 +30,15 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce, reads
 from handlers.start.menu import stale_button
-from storage.community.questions import Question, Side
+from storage.community.questions import InboxKey, Question, Side
 
 feature = Feature("inbox")
 feature.menu_entry("inbox.menu", "inbox", order=65, role=Role.CONNECTOR)
 
 DIALOG = "inbox_answer"
 PAGE_SIZE = 5
-MAX_PAGE = 9999
+#: The latest moment a paging payload may name (the year 9999), in microseconds.
+MAX_MICROSECONDS = 253_402_300_799_999_999
 MAX_ANSWER = 2000
 ANSWER, CLOSE = "answer", "close"
 
@@ -53,40 +56,82 @@ def waiting(question: Question) -> bool:
 @feature.command("inbox", role=Role.CONNECTOR, describe="inbox.cmd")
 @feature.action("inbox", role=Role.CONNECTOR)
 async def inbox(ctx: Context) -> Response:
-    """A page of open threads; ``inbox:<page>`` pages."""
-    raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    page = whole_number(raw, MAX_PAGE, low=1)
-    if page is None:
+    """A page of open threads; ``inbox:>…`` pages on after a thread, ``inbox:<…`` back."""
+    if ctx.event.button is None or not ctx.value:
+        return respond(await inbox_reply(ctx))
+    turn = _turn(ctx.value)
+    if turn is None:
         return await stale_button(ctx)
-    return respond(await inbox_reply(ctx, page))
+    return respond(await inbox_reply(ctx, *turn))
 
 
-async def inbox_reply(ctx: Context, page: int = 1) -> Reply:
-    """The inbox page (a page past the end shows the last one)."""
+async def inbox_reply(
+    ctx: Context, direction: str | None = None, key: InboxKey | None = None
+) -> Reply:
+    """The inbox page after (``>``) or before (``<``) a thread's key; the first without.
+
+    A page is found from where the one before it ended, not by counting: a thread answered
+    meanwhile moves behind the waiting ones, and counting would skip as many waiting ones.
+    """
     questions = ctx.repos.questions
     total, waiting = await questions.count_open()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(page, pages)
-    threads = await questions.inbox(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    shown = await questions.inbox(
+        limit=PAGE_SIZE,
+        after=key if direction == ">" else None,
+        before=key if direction == "<" else None,
+    )
+    if direction == "<" and len(shown.keys) < PAGE_SIZE:
+        # Less than a page before it (threads answered meanwhile): the inbox from the start.
+        shown = await questions.inbox(limit=PAGE_SIZE)
+    threads = shown.threads
     parts = [await _line(ctx, question) for question in threads] or [Reply(key="inbox.empty")]
     buttons = [
         [Button(label="inbox.btn_open", payload=f"inbox.open:{q.id}", params={"id": q.id})]
         for q in threads
     ]
     paging = []
-    if page > 1:
-        paging.append(Button(label="inbox.btn_previous", payload=f"inbox:{page - 1}"))
-    if page < pages:
-        paging.append(Button(label="inbox.btn_next", payload=f"inbox:{page + 1}"))
+    if shown.earlier:
+        paging.append(Button(label="inbox.btn_previous", payload=_payload("<", shown.keys[0])))
+    if shown.later:
+        paging.append(Button(label="inbox.btn_next", payload=_payload(">", shown.keys[-1])))
     if paging:
         buttons.append(paging)
     buttons.append([Button(label="menu.back", payload="menu")])
+    # Where the page stands, said so that "van" matches the buttons: threads answered
+    # meanwhile can leave a page between two others' boundaries.
+    page = shown.earlier // PAGE_SIZE + 1
+    pages = page + -(-shown.later // PAGE_SIZE)
     return Reply(
         key="inbox.title",
         params={"open": total, "waiting": waiting, "page": page, "pages": pages},
         parts=parts,
         buttons=buttons,
     )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _payload(direction: str, key: InboxKey) -> str:
+    """``inbox:>0.1717243200000000.42``: on after (or back before) thread #42, waiting
+    (0) or answered (1) since that moment in microseconds; well within 64 bytes."""
+    since = (key.since - _EPOCH) // _MICROSECOND
+    return f"inbox:{direction}{int(key.answered)}.{since}.{key.id}"
+
+
+def _turn(value: str) -> tuple[str, InboxKey] | None:
+    """The direction and key in a paging payload, or None if we could not have sent it."""
+    direction, rest = value[:1], value[1:]
+    parts = rest.split(".")
+    if direction not in ("<", ">") or len(parts) != 3 or parts[0] not in ("0", "1"):
+        return None
+    since = whole_number(parts[1], MAX_MICROSECONDS)
+    question_id = parse_id(parts[2])
+    if since is None or question_id is None:
+        return None
+    key = InboxKey(answered=parts[0] == "1", since=_EPOCH + since * _MICROSECOND, id=question_id)
+    return direction, key
 
 
 async def _line(ctx: Context, question: Question) -> Reply:

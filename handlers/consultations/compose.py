@@ -23,6 +23,7 @@ verder" after something else was opened meanwhile), the preview too.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
@@ -41,7 +42,7 @@ from storage.consultations.model import (
     Question,
     QuestionKind,
 )
-from storage.news.broadcasts import Audience
+from storage.news.broadcasts import Audience, AudienceKind
 
 feature = Feature("consultation-compose")
 feature.menu_entry("consultations.menu_compose", "cs.compose", order=69, role=Role.CIVIL_SERVANT)
@@ -323,6 +324,12 @@ async def _may_answer(ctx: Context, chosen: Audience) -> int:
     return await ctx.repos.consultations.audience_count(chosen)
 
 
+async def _may_answer_each(
+    ctx: Context, kind: AudienceKind, values: Sequence[str]
+) -> dict[str, int]:
+    return await ctx.repos.consultations.audience_counts(kind, values)
+
+
 @compose.step(audiences.STEP)
 async def audience(ctx: Context, dialog: Dialog) -> Response:
     return await AUDIENCE.choose(ctx, dialog)
@@ -342,6 +349,7 @@ async def _chosen(ctx: Context, dialog: Dialog) -> Response:
 
 AUDIENCE = audiences.AudienceSteps(
     count=_may_answer,
+    counts=_may_answer_each,
     then="opening",
     chosen=_chosen,
     section="consultations",

@@ -4,16 +4,18 @@ Participants receive the experiment's updates (a civil servant's "Wist je dat" a
 them). A poster's QR code opens a card straight away: ``/start exp_<id>``.
 
     🧪 Experimenten ──► list ──► card ──Doe mee──► joined (card again)
-                                  └──Stop met meedoen──► left (and out of its room)
+         ◄ vorige / volgende ►    └──Stop met meedoen──► left (and out of its room)
 """
 
 from __future__ import annotations
 
+from handlers import paging
 from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.experiments.rooms import invite_to_rooms, take_out
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
+from handlers.start.menu import stale_button
 from storage.experiments.experiments import Experiment, NewExperiment
 
 feature = Feature("experiments")
@@ -48,9 +50,25 @@ async def experiments(ctx: Context) -> Response:
     """The list of running experiments, or one card (``exp:<id>``)."""
     if ctx.value:
         return await open_card(ctx)
-    running = await ctx.repos.experiments.running()
+    return respond(await list_reply(ctx, 1))
+
+
+@feature.action("exp.list", consent=False, role=Role.RESIDENT)
+async def another_page(ctx: Context) -> Response:
+    """``exp.list:<page>``: another page of the list."""
+    wanted = paging.number(ctx.value)
+    if wanted is None:
+        return await stale_button(ctx)
+    return respond(await list_reply(ctx, wanted))
+
+
+async def list_reply(ctx: Context, wanted: int) -> Reply:
+    """A page of the running experiments (a page past the end shows the last one)."""
+    repo = ctx.repos.experiments
+    shown = paging.page(wanted, await repo.count_running())
+    running = await repo.running(limit=shown.size, offset=shown.offset)
     if not running:
-        return respond(Reply(key="experiments.none", buttons=_list_buttons(ctx, [])))
+        return Reply(key="experiments.none", buttons=_list_buttons(ctx, [], shown))
     lines = [
         Reply(
             key="experiments.list_line",
@@ -62,13 +80,18 @@ async def experiments(ctx: Context) -> Response:
         )
         for experiment in running
     ]
-    return respond(
-        Reply(key="experiments.list_title", parts=lines, buttons=_list_buttons(ctx, running))
+    return Reply(
+        key="experiments.list_title",
+        parts=[*lines, *paging.where(shown)],
+        buttons=_list_buttons(ctx, running, shown),
     )
 
 
-def _list_buttons(ctx: Context, running: list[Experiment]) -> list[list[Button]]:
-    buttons = [[Button.raw(e.title(ctx.lang), f"exp:{e.id}")] for e in running]
+def _list_buttons(
+    ctx: Context, running: list[Experiment], shown: paging.Page
+) -> list[list[Button]]:
+    buttons = [[Button.raw(paging.short(e.title(ctx.lang)), f"exp:{e.id}")] for e in running]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"exp.list:{n}"))
     buttons.append([Button(label="experiments.btn_propose", payload="prop.new")])
     buttons.append([Button(label="experiments.btn_my_proposals", payload="prop.mine")])
     buttons.append([Button(label="menu.back", payload="menu")])

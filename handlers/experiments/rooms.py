@@ -6,6 +6,7 @@ rules; a resident reports a message by replying ``/melden`` to it, and the conne
 in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
 
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
+                       /koppel moestuin ──► those with "moestuin" in the name
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
     resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
         (not banned from it), told in private (:func:`take_out`); the ban lifted or replaced
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from handlers import paging
 from handlers.answers import parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
@@ -34,33 +36,55 @@ feature = Feature("rooms")
 
 #: The longest text of a reported message that is kept (the connector reads an excerpt).
 MAX_REPORTED = 2000
+#: The longest words ``/koppel`` searches the experiments' names for.
+MAX_SEARCH = 60
 
 
 async def _experiment_by_arg(ctx: Context, arg: str) -> Experiment | None:
     """A running experiment by its number or its slug."""
     arg = arg.strip().lstrip("#")
-    running = await ctx.repos.experiments.running()
     number = parse_id(arg)
-    return next(
-        (e for e in running if (number is not None and e.id == number) or e.slug == arg), None
-    )
+    if number is not None:
+        found = await ctx.repos.experiments.get(number)
+        return found if found is not None and found.status == "running" else None
+    return await ctx.repos.experiments.running_by_slug(arg) if arg else None
+
+
+async def _which(ctx: Context, words: str) -> Reply:
+    """Which experiment the group is for: the running ones whose title has ``words`` (all of
+    them without), a page's worth, with how to find one that is not shown."""
+    repo = ctx.repos.experiments
+    matching = words.strip()[:MAX_SEARCH] or None
+    total = await repo.count_running(matching=matching)
+    if matching is not None and total == 0:
+        parts = [Reply(key="rooms.link_not_found", params={"words": matching})]
+        matching, total = None, await repo.count_running()
+    else:
+        parts = []
+    shown = await repo.running(limit=paging.PAGE_SIZE, matching=matching)
+    parts += [
+        Reply(key="rooms.link_line", params={"id": e.id, "title": paging.short(e.title(ctx.lang))})
+        for e in shown
+    ]
+    if total > len(shown):
+        parts.append(Reply(key="rooms.link_more"))
+    return Reply(key="rooms.link_which", parts=parts)
 
 
 @feature.command(
     "koppel", translations={"en": "link"}, role=Role.CIVIL_SERVANT, consent=False, in_groups=True
 )
 async def link(ctx: Context) -> Response:
-    """``/koppel <experiment>`` in a group or room: it becomes that experiment's room."""
+    """``/koppel <experiment>`` in a group or room: it becomes that experiment's room.
+
+    Without a number (or with words from its name), the bot lists the running experiments
+    (those with the words in their name), a page's worth: a group has no buttons to turn it.
+    """
     if not ctx.event.is_group:
         return respond(Reply(key="rooms.link_in_group"))
-    experiment = await _experiment_by_arg(ctx, ctx.value) if ctx.value.strip() else None
+    experiment = await _experiment_by_arg(ctx, ctx.value)
     if experiment is None:
-        running = await ctx.repos.experiments.running()
-        lines = [
-            Reply(key="rooms.link_line", params={"id": e.id, "title": e.title(ctx.lang)})
-            for e in running
-        ]
-        return respond(Reply(key="rooms.link_which", parts=lines))
+        return respond(await _which(ctx, ctx.value))
     platform, chat_id = ctx.event.platform, ctx.event.chat_id
     existing = await ctx.repos.rooms.of_chat(platform, chat_id)
     if existing is not None and not (existing.gone and existing.experiment_id == experiment.id):

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
+from handlers import paging
 from handlers.answers import digits, whole_number
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
@@ -36,7 +37,6 @@ MAX_PAGE = 9999
 MAX_NUMBER_DIGITS = 12
 #: Telegram refuses callback data over 64 bytes.
 MAX_PAYLOAD = 64
-BUTTON_TITLE = 40
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,7 @@ def card_params(ctx: Context, idea: Idea) -> dict[str, str | int]:
 
 def idea_button(idea: Idea, payload: str) -> Button:
     """A button that names an idea by its number and (shortened) title."""
-    title = idea.title if len(idea.title) <= BUTTON_TITLE else idea.title[: BUTTON_TITLE - 1]
-    ellipsis = "" if title == idea.title else "…"
-    return Button.raw(f"#{number(idea.id)} {title.rstrip()}{ellipsis}", payload)
+    return Button.raw(f"#{number(idea.id)} {paging.short(idea.title)}", payload)
 
 
 def with_view(name: str, idea_id: int, view: View | None) -> str:

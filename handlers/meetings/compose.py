@@ -17,10 +17,12 @@ The audience steps are the ones every staff message uses (:mod:`handlers.audienc
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import audience as audiences
+from handlers import paging
 from handlers.answers import digits, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
@@ -28,7 +30,7 @@ from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
 from handlers.when import parse_moment, typed_day
 from storage.meetings.meetings import Meeting, MeetingDraft
-from storage.news.broadcasts import Audience
+from storage.news.broadcasts import Audience, AudienceKind
 
 feature = Feature("meeting-compose")
 feature.menu_entry("meetings.menu_compose", "mt.new", order=71, role=Role.CIVIL_SERVANT)
@@ -44,7 +46,7 @@ MAX_AHEAD = timedelta(days=365)
 LONGEST = timedelta(hours=24)
 _LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 #: The steps that ask which experiment or theme the meeting belongs to.
-PICKERS = {"about_experiment": "experiment", "about_theme": "theme"}
+PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="meetings.draft")
 
@@ -274,19 +276,19 @@ async def about(ctx: Context, dialog: Dialog) -> Response:
     return respond(Reply(key="answers.use_buttons"), _ask_about(dialog), dialog=dialog)
 
 
-async def _options(ctx: Context, kind: str) -> list[tuple[str, str]]:
-    """(value, name) of every theme or running experiment."""
-    if kind == "theme":
-        return [(t.id, t.name(ctx.lang)) for t in ctx.profile.themes]
-    return [(str(e.id), e.title(ctx.lang)) for e in await ctx.repos.experiments.running()]
-
-
-async def _ask_pick(ctx: Context, dialog: Dialog) -> Reply:
+async def _ask_pick(ctx: Context, dialog: Dialog, wanted: int = 1) -> Reply:
+    """A page of the running experiments, or the themes (the same lists as an audience's)."""
     kind = PICKERS[dialog.step]
-    buttons = [dialog.raw_button(name, value) for value, name in await _options(ctx, kind)]
+    shown, found = await audiences.options(ctx, kind, wanted)
+    buttons = [dialog.raw_button(paging.short(name), value) for value, name in found]
     return Reply(
         key="meetings.ask_pick",
-        buttons=[*rows(buttons), [dialog.button("meetings.btn_back", "back")]],
+        parts=paging.where(shown),
+        buttons=[
+            *rows(buttons),
+            *paging.turn(shown, lambda label, n: dialog.button(label, f"{paging.TURN}{n}")),
+            [dialog.button("meetings.btn_back", "back")],
+        ],
     )
 
 
@@ -297,11 +299,14 @@ async def pick(ctx: Context, dialog: Dialog) -> Response:
     if choice == "back":
         nxt = dialog.to("about")
         return respond(_ask_about(nxt), dialog=nxt)
-    if choice not in {value for value, _ in await _options(ctx, kind)}:
+    wanted = paging.turned(choice)
+    if wanted is not None:
+        return respond(await _ask_pick(ctx, dialog, wanted), dialog=dialog)
+    if choice is None or await audiences.name_of(ctx, kind, choice) is None:
         return respond(
             Reply(key="answers.use_buttons"), await _ask_pick(ctx, dialog), dialog=dialog
         )
-    if kind == "experiment":
+    if kind is AudienceKind.EXPERIMENT:
         nxt = dialog.to("invite", experiment_id=int(choice), theme=None)
     else:
         nxt = dialog.to("invite", experiment_id=None, theme=choice)
@@ -342,6 +347,10 @@ async def _count(ctx: Context, chosen: Audience) -> int:
     return await ctx.repos.broadcasts.count(chosen)
 
 
+async def _count_each(ctx: Context, kind: AudienceKind, values: Sequence[str]) -> dict[str, int]:
+    return await ctx.repos.broadcasts.counts(kind, values)
+
+
 def _audience_of(dialog: Dialog) -> Audience | None:
     if dialog.data.get("audience_kind") is None:
         return None
@@ -364,6 +373,7 @@ async def _chosen(ctx: Context, dialog: Dialog) -> Response:
 
 AUDIENCE = audiences.AudienceSteps(
     count=_count,
+    counts=_count_each,
     then="preview",
     chosen=_chosen,
     section="meetings",

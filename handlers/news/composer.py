@@ -16,6 +16,7 @@ in it is refused. A scheduled broadcast returns a Timer; the database stays the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
@@ -72,12 +73,19 @@ async def _subscribers(ctx: Context, chosen: Audience) -> int:
     return await ctx.repos.broadcasts.count(chosen)
 
 
+async def _subscribers_each(
+    ctx: Context, kind: AudienceKind, values: Sequence[str]
+) -> dict[str, int]:
+    return await ctx.repos.broadcasts.counts(kind, values)
+
+
 async def _chosen(ctx: Context, dialog: Dialog) -> Response:
     return await _preview(ctx, dialog)
 
 
 AUDIENCE = audiences.AudienceSteps(
     count=_subscribers,
+    counts=_subscribers_each,
     then="preview",
     chosen=_chosen,
     section="composer",

@@ -5,7 +5,7 @@ Hung in a community centre or a playground, the QR code opens the bot's deep lin
 ``ctx.installation.start_link`` (for Telegram ``https://t.me/<bot>?start=``). Without it the
 poster shows the plain command to type, so it still works on every platform.
 
-    /poster ──► which experiment (buttons) ──► poster.png
+    /poster ──► which experiment (buttons, a page at a time) ──► poster.png
     /poster exp_3 | /poster idee_42 ──► poster.png
 """
 
@@ -17,10 +17,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers import fonts
+from handlers import fonts, paging
 from handlers.answers import parse_id
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
+from handlers.start.menu import stale_button
 
 feature = Feature("posters")
 feature.menu_entry("posters.menu", "poster", order=63, role=Role.CIVIL_SERVANT)
@@ -69,14 +70,7 @@ async def poster(ctx: Context) -> Response:
     """Make a poster for ``exp_<id>`` or ``idee_<id>``; without one, offer the experiments."""
     payload = ctx.value.strip().lower()
     if not payload:
-        running = await ctx.repos.experiments.running()
-        buttons = [[Button.raw(e.title(ctx.lang), f"poster:exp_{e.id}")] for e in running]
-        return respond(
-            Reply(
-                key="posters.choose",
-                buttons=[*buttons, [Button(label="menu.back", payload="menu")]],
-            )
-        )
+        return respond(await _choose(ctx, 1))
     prefix, _, value = payload.partition("_")
     source = SOURCES.get(prefix)
     number = parse_id(value)
@@ -98,6 +92,34 @@ async def poster(ctx: Context) -> Response:
                 filename=f"poster-{prefix}_{number}.png", data=image, mime_type="image/png"
             ),
         )
+    )
+
+
+@feature.action("poster.list", role=Role.CIVIL_SERVANT)
+async def another_page(ctx: Context) -> Response:
+    """``poster.list:<page>``: another page of experiments to make a poster for."""
+    wanted = paging.number(ctx.value)
+    if wanted is None:
+        return await stale_button(ctx)
+    return respond(await _choose(ctx, wanted))
+
+
+async def _choose(ctx: Context, wanted: int) -> Reply:
+    """A page of the running experiments, a button each, to make a poster for."""
+    repo = ctx.repos.experiments
+    shown = paging.page(wanted, await repo.count_running())
+    running = await repo.running(limit=shown.size, offset=shown.offset)
+    buttons = [
+        [Button.raw(paging.short(e.title(ctx.lang)), f"poster:exp_{e.id}")] for e in running
+    ]
+    return Reply(
+        key="posters.choose",
+        parts=paging.where(shown),
+        buttons=[
+            *buttons,
+            *paging.turn(shown, lambda label, n: Button(label=label, payload=f"poster.list:{n}")),
+            [Button(label="menu.back", payload="menu")],
+        ],
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import aiosqlite
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from storage.clock import iso, parse
 from storage.db import Database
@@ -58,6 +58,51 @@ def _message(row: aiosqlite.Row) -> QuestionMessage:
         text=row["text"],
         at=parse(row["at"]),
     )
+
+
+class InboxKey(BaseModel):
+    """Where an open thread stands in the inbox: those waiting for an answer first (the
+    resident wrote last), longest waiting first; then those answered, longest ago first.
+
+    ``since`` is when the wait began (the resident's first message after the last answer),
+    or when the answer was given; ``id`` orders threads of the same moment.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    answered: bool
+    since: datetime
+    id: int
+
+    def values(self) -> tuple[int, str, int]:
+        return int(self.answered), iso(self.since), self.id
+
+
+class InboxPage(BaseModel):
+    """A page of the inbox: its threads with their keys, and how many come before and after."""
+
+    threads: list[Question]
+    keys: list[InboxKey]
+    earlier: int
+    later: int
+
+
+def parse_at(text: str) -> datetime:
+    moment = parse(text)
+    assert moment is not None
+    return moment
+
+
+#: Open threads with the columns of their :class:`InboxKey`: whether the connector wrote
+#: last, and since when the thread waits (or was answered).
+_INBOX = (
+    "SELECT * FROM (SELECT q.*, COALESCE((SELECT m.side = 'connector' FROM question_messages m"
+    " WHERE m.question_id = q.id ORDER BY m.id DESC LIMIT 1), 0) AS answered,"
+    " COALESCE((SELECT MIN(m.at) FROM question_messages m WHERE m.question_id = q.id"
+    " AND m.side = 'resident' AND m.id > COALESCE((SELECT MAX(c.id) FROM question_messages c"
+    " WHERE c.question_id = q.id AND c.side = 'connector'), 0)), q.updated_at) AS since"
+    " FROM questions q WHERE q.status = 'open')"
+)
 
 
 class Questions:
@@ -124,17 +169,45 @@ class Questions:
         )
         return await self._with_messages(rows)
 
-    async def inbox(self, *, limit: int, offset: int = 0) -> list[Question]:
-        """Open threads for the connector's inbox: those waiting for an answer first (the
-        resident wrote last), newest first; then answered ones still open."""
-        rows = await self.db.fetchall(
-            "SELECT q.* FROM questions q WHERE q.status = 'open'"
-            " ORDER BY (SELECT m.side FROM question_messages m WHERE m.question_id = q.id"
-            " ORDER BY m.id DESC LIMIT 1) = 'connector', q.updated_at DESC, q.id DESC"
-            " LIMIT ? OFFSET ?",
-            (limit, offset),
+    async def inbox(
+        self, *, limit: int, after: InboxKey | None = None, before: InboxKey | None = None
+    ) -> InboxPage:
+        """A page of open threads for the connector's inbox, in :class:`InboxKey` order:
+        the first ``limit`` after ``after`` (from the start without), or the last ``limit``
+        before ``before``. A thread answered or closed meanwhile has moved or gone, but the
+        threads after a page's last one are still after it: paging on skips none."""
+        if before is not None:
+            rows = await self.db.fetchall(
+                f"{_INBOX} WHERE (answered, since, id) < (?, ?, ?)"
+                " ORDER BY answered DESC, since DESC, id DESC LIMIT ?",
+                (*before.values(), limit),
+                long=True,
+            )
+            rows.reverse()
+        else:
+            where = " WHERE (answered, since, id) > (?, ?, ?)" if after is not None else ""
+            rows = await self.db.fetchall(
+                f"{_INBOX}{where} ORDER BY answered, since, id LIMIT ?",
+                (*(after.values() if after is not None else ()), limit),
+                long=True,
+            )
+        keys = [
+            InboxKey(answered=bool(row["answered"]), since=parse_at(row["since"]), id=row["id"])
+            for row in rows
+        ]
+        earlier = later = 0
+        if keys:
+            counts = await self.db.fetchone(
+                f"SELECT COALESCE(SUM((answered, since, id) < (?, ?, ?)), 0) AS earlier,"
+                f" COALESCE(SUM((answered, since, id) > (?, ?, ?)), 0) AS later FROM ({_INBOX})",
+                (*keys[0].values(), *keys[-1].values()),
+                long=True,
+            )
+            assert counts is not None
+            earlier, later = int(counts["earlier"]), int(counts["later"])
+        return InboxPage(
+            threads=await self._with_messages(rows), keys=keys, earlier=earlier, later=later
         )
-        return await self._with_messages(rows)
 
     async def count_open(self) -> tuple[int, int]:
         """(open threads, of which waiting for the connector's answer)."""

@@ -19,6 +19,7 @@ Nobody under a ban is in any of them: every answer would be refused them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from storage.consultations.model import (
     Question,
 )
 from storage.db import Database
-from storage.news.broadcasts import AUTHOR_ROLE, Audience, AudienceKind
+from storage.news.broadcasts import AUTHOR_ROLE, Audience, AudienceKind, counted_each
 from storage.users import Role
 
 #: Who can be asked: reachable, and not banned (a ban refuses every answer).
@@ -121,6 +122,13 @@ class Consultations:
         """How many people an audience reaches right now."""
         sql = f"SELECT COUNT(*) FROM ({AUDIENCES[audience.kind]})"
         return int(await self.db.fetchval(sql, _params(audience), long=True))
+
+    async def audience_counts(self, kind: AudienceKind, values: Sequence[str]) -> dict[str, int]:
+        """How many people each audience of ``kind`` (one per value) reaches right now."""
+        if not values:
+            return {}
+        sql, params = counted_each(AUDIENCES[kind], values)
+        return {str(v): int(n) for v, n in await self.db.fetchall(sql, params, long=True)}
 
     async def in_audience(self, audience: Audience, user_id: int) -> bool:
         """Whether this person is in the audience right now."""

@@ -64,6 +64,19 @@ def _values(new: NewExperiment) -> list[str | None]:
     return [*values, new.neighbourhood, new.theme]
 
 
+def _running(matching: str | None) -> tuple[str, tuple[str, ...]]:
+    """The condition (and its parameters) for running experiments with ``matching`` in the
+    title: the stored title holds every language's text, so any of them is searched."""
+    if not matching:
+        return "e.status = 'running'", ()
+    escaped = matching.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return (
+        "e.status = 'running' AND EXISTS (SELECT 1 FROM json_each(e.title) t"
+        " WHERE t.value LIKE ? ESCAPE '\\')",
+        (f"%{escaped}%",),
+    )
+
+
 _COLUMNS = "slug, title, summary, place, organiser, neighbourhood, theme, created_at"
 
 
@@ -113,10 +126,30 @@ class Experiments:
         row = await self.db.fetchone(f"{_SELECT} WHERE e.id = ?", (experiment_id,))
         return _experiment(row) if row else None
 
-    async def running(self) -> list[Experiment]:
-        """The experiments residents can join, oldest first."""
-        rows = await self.db.fetchall(f"{_SELECT} WHERE e.status = 'running' ORDER BY e.id")
+    async def running(
+        self, *, limit: int = -1, offset: int = 0, matching: str | None = None
+    ) -> list[Experiment]:
+        """The experiments residents can join, oldest first: ``limit`` of them from
+        ``offset`` (a page of a list; all of them by default), only those whose title has
+        ``matching`` in it (in any language) when given."""
+        where, params = _running(matching)
+        rows = await self.db.fetchall(
+            f"{_SELECT} WHERE {where} ORDER BY e.id LIMIT ? OFFSET ?", (*params, limit, offset)
+        )
         return [_experiment(row) for row in rows]
+
+    async def count_running(self, *, matching: str | None = None) -> int:
+        """How many experiments residents can join (with ``matching`` in the title)."""
+        where, params = _running(matching)
+        sql = f"SELECT COUNT(*) FROM experiments e WHERE {where}"
+        return int(await self.db.fetchval(sql, params))
+
+    async def running_by_slug(self, slug: str) -> Experiment | None:
+        """The running experiment with this slug (the profile's name for it)."""
+        row = await self.db.fetchone(
+            f"{_SELECT} WHERE e.slug = ? AND e.status = 'running'", (slug,)
+        )
+        return _experiment(row) if row else None
 
     async def end(self, experiment_id: int) -> bool:
         """Close an experiment for joining; its participants stay."""

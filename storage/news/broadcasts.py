@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -135,6 +136,24 @@ def _params(audience: Audience) -> tuple[str | None, ...]:
     return () if audience.kind is AudienceKind.ALL else (audience.value,)
 
 
+def counted_each(audience_sql: str, values: Sequence[str]) -> tuple[str, list[str]]:
+    """One query that counts the people of several audiences of one kind (a picker's page of
+    experiments, each with how many it reaches): rows of (value, count).
+
+    ``audience_sql`` is the kind's query of user ids, with the one parameter (``?``) that
+    says which theme, neighbourhood or experiment; here each value takes its place in turn.
+    """
+    if audience_sql.count("?") != 1 or not values:
+        raise ValueError("an audience of one value, and at least one value, to count")
+    chosen = " UNION ALL ".join(["SELECT ? AS value"] * len(values))
+    each = audience_sql.replace("?", "chosen.value")
+    sql = (
+        f"WITH chosen AS ({chosen})"
+        f" SELECT chosen.value, (SELECT COUNT(*) FROM ({each})) FROM chosen"
+    )
+    return sql, list(values)
+
+
 class Broadcasts:
     """The broadcasts table; releasing writes the outbox and the news."""
 
@@ -153,6 +172,13 @@ class Broadcasts:
         """How many people an audience reaches right now."""
         sql = f"SELECT COUNT(*) FROM ({_AUDIENCES[audience.kind]})"
         return int(await self.db.fetchval(sql, _params(audience), long=True))
+
+    async def counts(self, kind: AudienceKind, values: Sequence[str]) -> dict[str, int]:
+        """How many people each audience of ``kind`` (one per value) reaches right now."""
+        if not values:
+            return {}
+        sql, params = counted_each(_AUDIENCES[kind], values)
+        return {str(v): int(n) for v, n in await self.db.fetchall(sql, params, long=True)}
 
     async def save_draft(
         self,

@@ -30,9 +30,10 @@ What it models:
 * Simulated users (:class:`FakeUser`) that send texts, photos, stickers and documents
   and press inline buttons.
 * Telegram's limits, refused with Telegram's words: 4,096 UTF-16 units of text and 1,024 of
-  caption, counted after the HTML is parsed; 64 bytes of callback data; HTML that does not
-  parse (unsupported, unclosed, unmatched or missing tags; only numeric entities and
-  ``&lt; &gt; &amp; &quot;`` are decoded, any other ``&`` stays a character).
+  caption, counted after the HTML is parsed; 64 bytes of callback data; 100 inline buttons a
+  message and 8 a row; HTML that does not parse (unsupported, unclosed, unmatched or missing
+  tags; only numeric entities and ``&lt; &gt; &amp; &quot;`` are decoded, any other ``&``
+  stays a character).
 * Failure injection: blocked chats (403), flood limits (429) and generic errors.
 * Optionally Telegram's flood limits (:class:`FloodLimits`): messages beyond about 30 a
   second overall, one a second in a chat or 20 a minute in a group are refused with 429
@@ -101,6 +102,13 @@ CAPTION_LIMIT: Final = 1024
 
 CALLBACK_DATA_LIMIT: Final = 64
 """Maximum length of ``callback_data`` in bytes."""
+
+INLINE_BUTTON_LIMIT: Final = 100
+"""Maximum number of inline buttons under one message (not in the Bot API's documentation,
+but enforced; python-telegram-bot's ``InlineKeyboardMarkupLimit``)."""
+
+INLINE_ROW_LIMIT: Final = 8
+"""Maximum number of inline buttons in one row of them (likewise)."""
 
 # Parameters whose form values are plain strings. Every other form value is JSON decoded
 # (PTB JSON-encodes everything that is not a string), so "123" becomes 123 and "true" True.
@@ -636,7 +644,8 @@ def _check_reply_markup(markup: Any) -> None:
     """Validate an inline keyboard enough to catch typical bot bugs.
 
     Raises:
-        BotApiError: 400 for malformed keyboards or too long ``callback_data``.
+        BotApiError: 400 for malformed keyboards, more than 100 buttons (or 8 in a row) or
+            too long ``callback_data``.
     """
     if markup is None:
         return
@@ -647,6 +656,11 @@ def _check_reply_markup(markup: Any) -> None:
         return  # reply keyboards, ReplyKeyboardRemove, ForceReply: accepted as they are
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise BotApiError(400, "Bad Request: can't parse inline keyboard button")
+    if (
+        sum(len(row) for row in rows) > INLINE_BUTTON_LIMIT
+        or max((len(row) for row in rows), default=0) > INLINE_ROW_LIMIT
+    ):
+        raise BotApiError(400, "Bad Request: reply markup is too long")
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not button.get("text"):

@@ -596,7 +596,8 @@ async def test_webhook_retries_failed_deliveries(server: BotApiServer) -> None:
 @pytest.mark.asyncio
 async def test_telegrams_real_limits_are_enforced(server: BotApiServer) -> None:
     """4,096 UTF-16 units of text after the HTML is parsed, 1,024 of caption, 64 bytes of
-    callback data, and HTML that parses: what Telegram refuses is refused here too."""
+    callback data, 100 inline buttons (8 a row), and HTML that parses: what Telegram refuses
+    is refused here too."""
     server.user(ANNA)
     png = make_png(2, 2)
     async with plain_bot(server) as bot:
@@ -623,6 +624,24 @@ async def test_telegrams_real_limits_are_enforced(server: BotApiServer) -> None:
         too_long = InlineKeyboardMarkup([[InlineKeyboardButton("é", callback_data="é" * 33)]])
         with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
             await bot.send_message(ANNA, "knop", reply_markup=too_long)
+
+        # Inline buttons: 100 a message, 8 a row.
+        def keyboard(rows: int, per_row: int) -> InlineKeyboardMarkup:
+            return InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(f"{r}.{c}", callback_data=f"{r}.{c}")
+                        for c in range(per_row)
+                    ]
+                    for r in range(rows)
+                ]
+            )
+
+        await bot.send_message(ANNA, "knoppen", reply_markup=keyboard(25, 4))
+        await bot.send_message(ANNA, "knoppen", reply_markup=keyboard(1, 8))
+        for rows, per_row in [(101, 1), (1, 9), (26, 4)]:
+            with pytest.raises(BadRequest, match=r"(?i)reply markup is too long"):
+                await bot.send_message(ANNA, "knoppen", reply_markup=keyboard(rows, per_row))
         # HTML cut in the wrong place.
         for broken, reason in [
             ("<b>open", 'Can\'t find end tag corresponding to start tag "b"'),

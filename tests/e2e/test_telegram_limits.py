@@ -18,6 +18,8 @@ from handlers.contract import Button, Event, Reply, Role
 from storage.clock import utcnow
 from storage.community.moderation import ReportReason
 from storage.community.reports import Flag
+from storage.experiments.experiments import NewExperiment
+from storage.localized import Localized
 from tests.bot.delivery_support import payload
 from tests.e2e.botapi import BotApiServer, FakeUser, _check_html, utf16_len
 from tests.e2e.telegram_support import labels, onboard, running_bot, telegram_settings
@@ -312,3 +314,80 @@ async def test_a_long_thread_is_cut_between_whole_comments(
     # is cut in two.
     assert first.count(comment) + second.count(comment) == 5
     assert first.startswith("💬 Reacties op") and second[:2] in ("3.", "4.", "5.")
+
+
+async def seed_experiments(app: App, count: int) -> None:
+    """``count`` more running experiments, each with a title of 120 characters."""
+    now = utcnow()
+    async with app.db.transaction():
+        for n in range(count):
+            title = f"Experiment {n}: 🌊 langs de Noordzeekust en de pier " * 3
+            await app.repos.experiments.create(
+                NewExperiment(
+                    title=Localized.same(title[:120].strip()),
+                    summary=Localized.same("Samen proberen 🌱"),
+                    place=Localized.same("Buurthuis De Dwarsligger, Zeewijk"),
+                    organiser=Localized.same("Stichting Buurtkracht"),
+                ),
+                now,
+            )
+
+
+def keyboard_rows(message: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return list((message.get("reply_markup") or {}).get("inline_keyboard", []))
+
+
+async def test_a_hundred_and_twenty_running_experiments_arrive_a_page_at_a_time(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(5071)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await seed_experiments(app, 120)
+        await onboard(server, anna)
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text("/experimenten")
+        (shown,) = await answer(server, anna, "Experimenten", before)
+        before = len(server.messages(anna.chat_id))
+        await anna.press("Volgende ➡️")
+        (second,) = await answer(server, anna, "Pagina 2 van", before)
+    assert refused(server) == []
+    for message in (shown, second):
+        cards = [
+            button["text"]
+            for row in keyboard_rows(message)
+            for button in row
+            if button["callback_data"].startswith("exp:")
+        ]
+        assert len(cards) == 8 and all(len(label) <= 40 for label in cards)
+        assert len(labels(message)) <= 14
+    assert "kon ik niet laten zien" not in shown["text"]
+
+
+async def test_a_reply_with_more_buttons_than_a_message_takes_arrives_whole(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """No feature sends that many (they page), but should one, Telegram does not refuse it:
+    a row of more than 8 is cut, and past 100 the buttons come under a message of their own."""
+    anna = server.user(5073)
+    app = await App.open(telegram_settings(server, tmp_path / "bot.db"))
+    adapter = Telegram(app)
+    await adapter.start()
+    try:
+        wide = [Button.raw(f"w{n}", f"w:{n}") for n in range(10)]
+        tall = [[Button.raw(f"t{n}", f"t:{n}")] for n in range(130)]
+        await adapter.send(
+            str(anna.chat_id), "nl", [Reply(key="menu.title", buttons=[wide, *tall])]
+        )
+        first, more = server.messages(anna.chat_id)
+    finally:
+        await adapter.stop()
+        await app.close()
+    assert refused(server) == []
+    assert "Wat wil je doen?" in first["text"] and more["text"] == "Meer keuzes:"
+    rows = keyboard_rows(first) + keyboard_rows(more)
+    assert [len(row) for row in rows[:2]] == [8, 2]
+    assert [b["callback_data"] for row in rows for b in row] == [
+        *(f"w:{n}" for n in range(10)),
+        *(f"t:{n}" for n in range(130)),
+    ]
+    assert sum(len(row) for row in keyboard_rows(first)) <= 100

@@ -56,7 +56,7 @@ async def test_the_connector_answers_in_the_chat_and_the_thread_goes_on_both_way
     assert ria.keys == ["inbox.is_closed", "inbox.thread"]
 
 
-async def test_questions_for_a_civil_servant_are_in_the_inbox_newest_waiting_first(
+async def test_questions_for_a_civil_servant_are_in_the_inbox_longest_waiting_first(
     app: App,
 ) -> None:
     civil = await with_role(app, await person(app, "cas"), Role.CIVIL_SERVANT)
@@ -78,7 +78,7 @@ async def test_questions_for_a_civil_servant_are_in_the_inbox_newest_waiting_fir
     ria = await connector(app)
     await ria.send("/inbox")
     text = ria.text
-    assert text.index("#2") < text.index("#1")
+    assert text.index("#1") < text.index("#2")
     assert "voor: Cas Jansen" in text
     await ria.press("Bekijk vraag #2")
     assert "Voor Cas Jansen" in ria.text
@@ -229,7 +229,8 @@ async def test_the_log_of_an_introduction_keeps_no_trace_of_an_erased_resident(
 
 async def test_page_numbers_that_are_no_plain_numbers_are_stale_buttons(app: App) -> None:
     ria = await connector(app)
-    for payload in ("inbox:²", "inbox:" + "9" * 40, "inbox:0"):
+    forged = ("inbox:²", "inbox:" + "9" * 40, "inbox:0", "inbox:2", "inbox:>2.1.1")
+    for payload in (*forged, "inbox:>0.1." + "9" * 40, "inbox:<0.²." + "1", "inbox:>0..1"):
         await ria.press_payload(payload)
         assert ria.keys == ["general.stale_button"], payload
     admin = await with_role(app, await person(app, "ada"), Role.ADMIN)
