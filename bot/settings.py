@@ -119,6 +119,16 @@ class Settings(BaseSettings):
             raise ValueError("is not a known time zone (for example Europe/Amsterdam)") from exc
         return value
 
+    @field_validator("profile", "open_data_dir", "matrix_store", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # As for the tokens and URLs, empty means unset: "SAMENSPEL_OPEN_DATA_DIR=" would
+        # otherwise be Path("."), the export written over the working directory (and the
+        # encryption keys kept in it, the profile looked for as a file named ".").
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("profile")
     @classmethod
     def _profile_exists(cls, value: Path | None) -> Path | None:
