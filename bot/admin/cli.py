@@ -90,7 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="who", metavar="NAME", help="who you are in the chat")
     copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
     copy.add_argument("path", help="where to write the copy")
-    sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
+    doctor = sub.add_parser(
+        "doctor", help="check settings, database, profile, catalogs and platforms"
+    )
+    doctor.add_argument(
+        "--quick",
+        action="store_true",
+        help="for a health check: SQLite's quick_check instead of the full integrity check,"
+        " and no fonts or linked rooms",
+    )
     export = sub.add_parser(
         "export-open-data",
         help="write the open data (CSV, JSON, datapackage.json) and the public site (HTML,"
@@ -242,10 +250,10 @@ def run_backup(settings: Settings, target: str) -> int:
     return 0
 
 
-def run_doctor(settings: Settings) -> int:
+def run_doctor(settings: Settings, *, quick: bool = False) -> int:
     from bot.admin.doctor import run_checks
 
-    checks = asyncio.run(run_checks(settings))
+    checks = asyncio.run(run_checks(settings, quick=quick))
     for check in checks:
         print(check.line())
     return 0 if all(check.ok for check in checks) else 1
@@ -566,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "backup":
         return run_backup(settings, args.path)
     if command == "doctor":
-        return run_doctor(settings)
+        return run_doctor(settings, quick=args.quick)
     if command == "audit":
         return run_audit(settings, args.since, args.out)
     try:
