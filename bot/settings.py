@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +23,19 @@ WEBHOOK_SECRET_MIN = 32
 #: How an operator makes a webhook secret.
 MAKE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 _MATRIX_USER = re.compile(r"^@[^\s:@]+:[^\s@/]+$")
+#: ``SAMENSPEL_`` names that are no setting of the bot but are read on purpose elsewhere in
+#: the project (the tests, the Synapse of the end-to-end tests, .ci/install-synapse), so they
+#: are not refused as misspelled settings.
+NOT_SETTINGS = frozenset(
+    {
+        "SAMENSPEL_TEST_WAIT",
+        "SAMENSPEL_TEST_HUNG_AFTER",
+        "SAMENSPEL_SYNAPSE_PYTHON",
+        "SAMENSPEL_SYNAPSE_DATABASE",
+        "SAMENSPEL_SYNAPSE_VENV",
+        "SAMENSPEL_SYNAPSE_SPEC",
+    }
+)
 
 
 class SettingsError(Exception):
@@ -101,6 +117,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("is not a known time zone (for example Europe/Amsterdam)") from exc
+        return value
+
+    @field_validator("profile", "open_data_dir", "matrix_store", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        # As for the tokens and URLs, empty means unset: "SAMENSPEL_OPEN_DATA_DIR=" would
+        # otherwise be Path("."), the export written over the working directory (and the
+        # encryption keys kept in it, the profile looked for as a file named ".").
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("profile")
@@ -284,8 +310,52 @@ class Settings(BaseSettings):
         return [name for name, on in configured.items() if on]
 
 
+def setting_names() -> list[str]:
+    """Every variable the bot reads, as written in the environment."""
+    return [f"{ENV_PREFIX}{field.upper()}" for field in Settings.model_fields]
+
+
+def unknown_setting(names: Iterable[str]) -> str | None:
+    """One line about the first ``SAMENSPEL_`` name that is no setting (a misspelling would
+    otherwise leave the default in force without a word), with the closest real name."""
+    known = setting_names()
+    for name in names:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in NOT_SETTINGS:
+            continue
+        # Compared without the prefix they all share, which would make anything look close.
+        close = difflib.get_close_matches(
+            upper.removeprefix(ENV_PREFIX), [k.removeprefix(ENV_PREFIX) for k in known], n=1
+        )
+        hint = (
+            f"; did you mean {ENV_PREFIX}{close[0]}?"
+            if close
+            else "; see the README's Configuration"
+        )
+        return f"{name}: is not a setting{hint}"
+    return None
+
+
+def _env_file_names(env_file: object) -> list[str]:
+    """The names set in the ``.env`` file(s) the settings read, in order."""
+    from dotenv import dotenv_values
+
+    files = env_file if isinstance(env_file, (list, tuple)) else [env_file]
+    names: list[str] = []
+    for file in files:
+        if file is not None and Path(str(file)).is_file():
+            names.extend(dotenv_values(Path(str(file)), encoding="utf-8"))
+    return names
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, turning a validation error into one line naming the variable."""
+    """Read the settings, turning a validation error into one line naming the variable; a
+    ``SAMENSPEL_`` name in the environment or the ``.env`` file that is no setting is one
+    line too."""
+    env_file = overrides.get("_env_file", Settings.model_config.get("env_file"))
+    unknown = unknown_setting([*sorted(os.environ), *_env_file_names(env_file)])
+    if unknown is not None:
+        raise SettingsError(unknown)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -562,6 +562,9 @@ class StatusKind(Kind[T], Generic[T, S]):
     reason_required: frozenset[S]
     #: The step after choosing a status (by value) that needs more than a reason.
     detail_steps: ClassVar[dict[str, str]] = {}
+    #: The question for the reason (``_required`` and ``_reopen`` beside it): it tells the
+    #: connector who will read it, and that differs per kind (an idea's reason is public).
+    reason_key: ClassVar[str] = "triage.ask_reason"
 
     def status(self, item: T) -> S:
         raise NotImplementedError
@@ -647,11 +650,11 @@ class StatusKind(Kind[T], Generic[T, S]):
     async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
         decision = str(dialog.data["decision"])
         if decision == REOPEN:
-            key = "triage.ask_reason_reopen"
+            key = f"{self.reason_key}_reopen"
         elif self.reason_optional(decision):
-            key = "triage.ask_reason"
+            key = self.reason_key
         else:
-            key = "triage.ask_reason_required"
+            key = f"{self.reason_key}_required"
         wanted = self.wanted(decision)
         return Reply(
             key=key,

@@ -100,7 +100,7 @@ def test_the_image_and_the_compose_example_run_commands_that_exist() -> None:
     health = bot["healthcheck"]["test"]
     assert health[:2] == ["CMD", "samenspel"]
     assert {*json.loads(command), health[2]} <= subcommands()
-    assert json.loads(command) == ["run"] and health[2:] == ["doctor"]
+    assert json.loads(command) == ["run"] and health[2:] == ["doctor", "--quick"]
 
 
 def test_the_compose_example_runs_the_bot_with_a_health_check_and_its_volumes() -> None:

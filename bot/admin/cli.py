@@ -90,7 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--as", dest="who", metavar="NAME", help="who you are in the chat")
     copy = sub.add_parser("backup", help="write a verified copy of the database (bot may run)")
     copy.add_argument("path", help="where to write the copy")
-    sub.add_parser("doctor", help="check settings, database, profile, catalogs and platforms")
+    doctor = sub.add_parser(
+        "doctor", help="check settings, database, profile, catalogs and platforms"
+    )
+    doctor.add_argument(
+        "--quick",
+        action="store_true",
+        help="for a health check: SQLite's quick_check instead of the full integrity check,"
+        " and no fonts or linked rooms",
+    )
     export = sub.add_parser(
         "export-open-data",
         help="write the open data (CSV, JSON, datapackage.json) and the public site (HTML,"
@@ -109,12 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     person = sub.add_parser(
         "export-person", help="write everything stored about one person to a JSON file"
     )
-    person.add_argument("platform", help="telegram, matrix or console")
-    person.add_argument("user", help="the person's id on that platform")
-    person.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+    _person_positionals(person)
+    person.add_argument(
+        "--out", required=True, metavar="FILE", help="where to write it (folders are made)"
+    )
     erase = sub.add_parser("erase-person", help="erase one person (a request by mail or post)")
-    erase.add_argument("platform", help="telegram, matrix or console")
-    erase.add_argument("user", help="the person's id on that platform")
+    _person_positionals(erase)
     erase.add_argument(
         "--delete-content",
         action="store_true",
@@ -143,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _person_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", required=True, choices=ROLE_PLATFORMS)
     parser.add_argument("--user", required=True, help="the person's id on that platform")
+
+
+def _person_positionals(parser: argparse.ArgumentParser) -> None:
+    """PLATFORM and ID of ``export-person`` and ``erase-person``: checked as ``grant`` checks
+    them, so that a request is never answered "nobody" for "Telegram" or " 555"."""
+    parser.add_argument("platform", choices=ROLE_PLATFORMS, help="telegram, matrix or console")
+    parser.add_argument("user", metavar="id", help="the person's id on that platform")
 
 
 async def open_app(settings: Settings) -> App:
@@ -235,10 +250,10 @@ def run_backup(settings: Settings, target: str) -> int:
     return 0
 
 
-def run_doctor(settings: Settings) -> int:
+def run_doctor(settings: Settings, *, quick: bool = False) -> int:
     from bot.admin.doctor import run_checks
 
-    checks = asyncio.run(run_checks(settings))
+    checks = asyncio.run(run_checks(settings, quick=quick))
     for check in checks:
         print(check.line())
     return 0 if all(check.ok for check in checks) else 1
@@ -308,9 +323,18 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
         document = export_document(app.profile, app.catalog, lang, data, settings.zone)
     finally:
         await app.close()
-    await asyncio.to_thread(Path(out).write_bytes, document)
+    try:
+        await asyncio.to_thread(_write_file, Path(out), document)
+    except OSError as exc:
+        raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from None
     rows = sum(data.counts().values())
     print(f"everything stored about this person written to {out} ({rows} rows)")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, making the folders it lies in."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 async def run_erase_person(settings: Settings, platform: str, user: str, delete: bool) -> None:
@@ -377,10 +401,12 @@ async def open_repositories(settings: Settings) -> Repositories:
         raise StartupError(f"SAMENSPEL_DB: {exc}") from None
 
 
-def _checked_user(platform: str, user: str) -> str:
+def _checked_user(
+    platform: str, user: str, *, name: str = "--user", then: str = "; nothing changed"
+) -> str:
     pattern, shape = _USER_ID[platform]
     if not pattern.match(user.strip()):
-        raise CommandError(f"--user {user!r}: {shape}; nothing changed")
+        raise CommandError(f"{name} {user!r}: {shape}{then}")
     return user.strip()
 
 
@@ -548,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "backup":
         return run_backup(settings, args.path)
     if command == "doctor":
-        return run_doctor(settings)
+        return run_doctor(settings, quick=args.quick)
     if command == "audit":
         return run_audit(settings, args.since, args.out)
     try:
@@ -563,9 +589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif command == "retention":
             asyncio.run(run_retention_now(settings))
         elif command == "export-person":
-            asyncio.run(run_export_person(settings, args.platform, args.user, args.out))
+            user = _checked_user(args.platform, args.user, name="ID", then="")
+            asyncio.run(run_export_person(settings, args.platform, user, args.out))
         elif command == "erase-person":
-            asyncio.run(run_erase_person(settings, args.platform, args.user, args.delete_content))
+            user = _checked_user(args.platform, args.user, name="ID")
+            asyncio.run(run_erase_person(settings, args.platform, user, args.delete_content))
         else:
             print(asyncio.run(operate(settings, args)))
     except StartupError as exc:

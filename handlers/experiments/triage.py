@@ -47,6 +47,9 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
         ProposalStatus.REJECTED,
     )
     reason_required = frozenset({ProposalStatus.REJECTED})
+    # Only the author, whoever follows it and staff read a proposal's reason: it is not
+    # published (an idea's is, on the public site and in the open data).
+    reason_key = "triage.ask_proposal_reason"
 
     def status(self, item: Proposal) -> ProposalStatus:
         return item.status

@@ -254,4 +254,15 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
         photo_id=card.photo_id,
         now=ctx.now,
     )
+    # A card speaks for the municipality to every resident: who changed it is logged.
+    facts: dict[str, object] = {"photo": card.photo_id is not None}
+    if card.department_id is not None:
+        facts["department"] = card.department_id
+    await ctx.repos.audit.record(
+        "staff.introduce",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject_user_id=ctx.user.id,
+        detail=facts,
+    )
     return respond(menu_reply(ctx, "staff.saved"))

@@ -25,6 +25,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, resp
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import in_language, news_replies, signature_of, signed
 from handlers.when import example, parse_moment, typed
+from storage.clock import iso
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
 feature = Feature("composer")
@@ -40,6 +41,20 @@ MAX_AHEAD = timedelta(days=365)
 def job(broadcast_id: int) -> str:
     """The timer job of a broadcast."""
     return f"broadcast:{broadcast_id}"
+
+
+async def _audit(
+    ctx: Context, action: str, broadcast_id: int, audience: Audience, **facts: object
+) -> None:
+    """Write a staff member's step with a broadcast to the audit log: who it is for and how
+    many, never its text (the log is exported without message text)."""
+    await ctx.repos.audit.record(
+        action,
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"broadcast:{broadcast_id}",
+        detail={"audience": audience.kind.value, "audience_value": audience.value, **facts},
+    )
 
 
 # Writing ---------------------------------------------------------------------------------
@@ -266,9 +281,11 @@ async def _preview_choice(ctx: Context, dialog: Dialog, choice: str | None) -> R
         return respond(Reply(key="answers.use_buttons"), _preview_question(dialog), dialog=dialog)
     if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
         return await AUDIENCE.nobody(ctx, dialog)
-    queued = await ctx.repos.broadcasts.release(int(dialog.data["draft_id"]), ctx.now)
+    draft_id = int(dialog.data["draft_id"])
+    queued = await ctx.repos.broadcasts.release(draft_id, ctx.now)
     if queued is None:
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
+    await _audit(ctx, "broadcast.send", draft_id, audiences.audience_of(dialog), recipients=queued)
     return respond(menu_reply(ctx, "composer.sent", count=queued), end_dialog=True)
 
 
@@ -320,11 +337,17 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
     moment = read_moment(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_when(ctx, dialog), dialog=dialog)
-    if await ctx.repos.broadcasts.count(audiences.audience_of(dialog)) == 0:
+    audience = audiences.audience_of(dialog)
+    reached = await ctx.repos.broadcasts.count(audience)
+    if reached == 0:
         return await AUDIENCE.nobody(ctx, dialog)
     draft_id = int(dialog.data["draft_id"])
     if not await ctx.repos.broadcasts.schedule(draft_id, moment):
         return respond(menu_reply(ctx, "composer.gone"), end_dialog=True)
+    # How many it reaches now; who gets it is settled when it goes out.
+    await _audit(
+        ctx, "broadcast.schedule", draft_id, audience, at=iso(moment), audience_size=reached
+    )
     return respond(
         menu_reply(ctx, "composer.scheduled", when=ctx.show_moment(moment)),
         end_dialog=True,
@@ -419,6 +442,14 @@ async def cancel(ctx: Context) -> Response:
     broadcast = await _still_scheduled(ctx, ctx.value)
     if broadcast is None or not await ctx.repos.broadcasts.cancel(broadcast.id):
         return _not_scheduled()
+    assert broadcast.scheduled_at is not None
+    await _audit(
+        ctx,
+        "broadcast.cancel",
+        broadcast.id,
+        broadcast.audience,
+        scheduled_at=iso(broadcast.scheduled_at),
+    )
     return respond(
         menu_reply(ctx, "composer.cancelled", id=broadcast.id),
         timers=[Timer(job=job(broadcast.id), at=None)],
@@ -449,6 +480,16 @@ async def move_step(ctx: Context, dialog: Dialog) -> Response:
     broadcast = await _still_scheduled(ctx, str(dialog.data["broadcast_id"]))
     if broadcast is None or not await ctx.repos.broadcasts.schedule(broadcast.id, moment):
         return respond(*_not_scheduled().replies, end_dialog=True)
+    assert broadcast.scheduled_at is not None
+    await _audit(
+        ctx,
+        "broadcast.move",
+        broadcast.id,
+        broadcast.audience,
+        at=iso(moment),
+        previous=iso(broadcast.scheduled_at),
+        audience_size=await ctx.repos.broadcasts.count(broadcast.audience),
+    )
     return respond(
         menu_reply(ctx, "composer.moved", id=broadcast.id, when=ctx.show_moment(moment)),
         end_dialog=True,

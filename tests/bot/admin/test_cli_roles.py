@@ -148,3 +148,27 @@ def test_grant_works_for_a_console_person_too(
         capsys, "grant", "--platform", "console", "--user", "ria de vries", "--role", "admin"
     )
     assert code == 1 and "without spaces" in err
+
+
+def test_someone_granted_a_role_still_agrees_before_a_staff_command_works(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.app import App
+    from bot.settings import Settings
+    from tests.support import Chat
+
+    samenspel(capsys, "grant", "--platform", "console", "--user", "ria", "--role", "ambtenaar")
+
+    async def ria_writes() -> None:
+        app = await App.open(Settings(_env_file=None, db=db))  # type: ignore[call-arg]
+        try:
+            ria = Chat(app, user_id="ria", name="Ria", platform="console")
+            await ria.send("/nieuwbericht")
+            assert "toestemming" in ria.text and "composer.intro" not in ria.keys
+            await ria.onboard()
+            await ria.send("/nieuwbericht")
+            assert ria.keys == ["composer.intro"]
+        finally:
+            await app.close()
+
+    asyncio.run(ria_writes())

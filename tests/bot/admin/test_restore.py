@@ -200,7 +200,7 @@ def test_the_operators_erasure_is_in_the_ledger_and_outlives_a_restore(
     async def anna_sends_an_idea() -> bytes | None:
         app = await App.open(settings)
         try:
-            anna = await person(app, "70011122233")
+            anna = await person(app, "70011122233", platform="telegram")
             await submit_idea(anna, *ANNA_IDEA)
             return await app.repos.sanctions.account_key(create=False)
         finally:
@@ -209,10 +209,10 @@ def test_the_operators_erasure_is_in_the_ledger_and_outlives_a_restore(
     key = asyncio.run(anna_sends_an_idea())
     assert key is not None
     backup(settings, tmp_path / "backup.db", monkeypatch)
-    assert main(["erase-person", "test", "70011122233", "--delete-content"]) == 0
+    assert main(["erase-person", "telegram", "70011122233", "--delete-content"]) == 0
     assert "erased; their content was deleted" in capsys.readouterr().out
     [line] = ledger_lines(settings)
-    assert line["account"] == account_hash(key, "test", "70011122233")
+    assert line["account"] == account_hash(key, "telegram", "70011122233")
     assert line["content"] == "deleted"
 
     restore(tmp_path / "backup.db", settings)
@@ -222,7 +222,7 @@ def test_the_operators_erasure_is_in_the_ledger_and_outlives_a_restore(
     async def after() -> None:
         app = await App.open(settings)
         try:
-            assert await app.repos.users.find("test", "70011122233") is None
+            assert await app.repos.users.find("telegram", "70011122233") is None
             assert await app.repos.ideas.get(1) is None
             assert await audit_actions(app) == ["user.erase_again"]
         finally:

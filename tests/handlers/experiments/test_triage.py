@@ -67,7 +67,7 @@ async def test_co_funding_and_turning_down_asend_proposal(app: App) -> None:
     await ria.press("Heropenen")
     await ria.press("Geen toelichting")
     await ria.press_payload("tri.do:p1:afgewezen")
-    assert ria.keys == ["triage.ask_reason_required"]
+    assert ria.keys == ["triage.ask_proposal_reason_required"]
     await ria.send("Het budget is op.")
     proposal = await app.repos.proposals.get(1)
     assert proposal is not None and proposal.status is ProposalStatus.REJECTED
@@ -111,7 +111,7 @@ async def test_an_approved_proposal_goes_public_only_in_the_words_the_connector_
     await ria.send("Moestuin in de buurt")
     await ria.send("Buren maken samen een moestuin in de wijk.")
     await ria.press("Zo is het goed")
-    assert ria.keys == ["triage.ask_reason"]
+    assert ria.keys == ["triage.ask_proposal_reason"]
     await ria.press("Geen toelichting")
     assert ria.keys[0] == "triage.done"
 

@@ -612,7 +612,8 @@ async def test_a_broadcast_is_not_released_once_its_author_may_no_longer_write_o
     assert await _queued(app, broadcast_id) == 0
     assert await _status(app, broadcast_id) is BroadcastStatus.CANCELLED
     assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 0
-    [entry] = await app.repos.audit.about(f"broadcast:{broadcast_id}")
+    [scheduled, entry] = await app.repos.audit.about(f"broadcast:{broadcast_id}")
+    assert scheduled.action == "broadcast.schedule"
     assert (entry.action, entry.actor) == ("broadcast.cancel", "system")
     assert entry.subject_user_id == (await row(app, ria)).id
     assert entry.detail == {"why": "author_role", "role": "inwoner"}

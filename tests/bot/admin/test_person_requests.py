@@ -1,0 +1,88 @@
+"""``samenspel export-person`` and ``erase-person`` (requests by mail or post) check the
+platform and the id as ``grant`` does, and write the export wherever they are told to."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SAMENSPEL = [sys.executable, "-m", "bot.admin.cli"]
+
+
+def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAMENSPEL_")}
+    env["SAMENSPEL_DB"] = str(tmp_path / "s.db")
+    return subprocess.run(
+        [*SAMENSPEL, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+def _granted(tmp_path: Path) -> None:
+    """Telegram user 555 is known (given a role, typed with a space as it came in a mail)."""
+    done = _run(
+        ["grant", "--platform", "telegram", "--user", " 555", "--role", "ambtenaar"], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_id_with_spaces_around_it_is_the_person_grant_stored(tmp_path: Path) -> None:
+    _granted(tmp_path)
+    done = _run(["export-person", "telegram", " 555 ", "--out", "p.json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    exported = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    assert exported["sections"]["users"]["rows"][0]["platform_user_id"] == "555"
+    erased = _run(["erase-person", "telegram", "555 "], tmp_path)
+    assert erased.returncode == 0 and erased.stdout.startswith("erased;"), erased.stderr
+
+
+def test_a_platform_or_id_grant_refuses_is_refused_in_one_line_and_nothing_is_done(
+    tmp_path: Path,
+) -> None:
+    _granted(tmp_path)
+    for args in (
+        ["export-person", "Telegram", "555", "--out", "p.json"],
+        ["erase-person", "Telegram", "555"],
+        ["erase-person", "whatsapp", "555"],
+    ):
+        done = _run(args, tmp_path)
+        assert done.returncode == 2, args
+        [line] = done.stderr.splitlines()
+        assert "invalid choice" in line and "'telegram', 'matrix', 'console'" in line, line
+    done = _run(["erase-person", "telegram", "@anna:example.org"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "samenspel erase-person: ID '@anna:example.org': a Telegram user id is a number;"
+        " nothing changed"
+    ]
+    done = _run(["export-person", "matrix", "anna", "--out", "p.json"], tmp_path)
+    assert done.returncode == 1 and "looks like @name:example.org" in done.stderr
+    assert not (tmp_path / "p.json").exists()
+    # Still there: nothing was erased.
+    again = _run(["export-person", "telegram", "555", "--out", "p.json"], tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_export_makes_missing_folders_and_a_folder_is_one_line(tmp_path: Path) -> None:
+    _granted(tmp_path)
+    done = _run(["export-person", "telegram", "555", "--out", "requests/2026/555.json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "requests" / "2026" / "555.json").is_file()
+    onto_folder = _run(["export-person", "telegram", "555", "--out", "requests"], tmp_path)
+    assert onto_folder.returncode == 1
+    assert onto_folder.stderr.splitlines() == [
+        "samenspel export-person: cannot write requests: Is a directory"
+    ]
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    under_a_file = _run(["export-person", "telegram", "555", "--out", "file/555.json"], tmp_path)
+    assert under_a_file.returncode == 1
+    [line] = under_a_file.stderr.splitlines()
+    assert line.startswith("samenspel export-person: cannot write file/555.json:"), line
