@@ -119,6 +119,14 @@ class Settings(BaseSettings):
             raise ValueError("is not a known time zone (for example Europe/Amsterdam)") from exc
         return value
 
+    @field_validator("db", mode="before")
+    @classmethod
+    def _empty_db_is_the_default(cls, value: object) -> object:
+        # "SAMENSPEL_DB=" would otherwise be Path("."): a folder, not a database file.
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields["db"].default
+        return value
+
     @field_validator("profile", "open_data_dir", "matrix_store", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import signal
 import sys
@@ -332,9 +333,13 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, making the folders it lies in."""
+    """Write ``data`` to ``path``, making the folders it lies in; readable by its owner
+    only (everything stored about a person, waiting to be sent to them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        os.fchmod(stream.fileno(), 0o600)  # a file that was there keeps no wider mode
+        stream.write(data)
 
 
 async def run_erase_person(settings: Settings, platform: str, user: str, delete: bool) -> None:

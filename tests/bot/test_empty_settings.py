@@ -45,3 +45,12 @@ def test_an_empty_key_store_or_profile_is_the_default(
     settings = load_settings()
     assert settings.matrix_store is None and settings.profile is None
     assert settings.matrix_store_path == tmp_path / "bot.db.matrix-store"
+
+
+def test_an_empty_database_setting_is_the_default_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "SAMENSPEL_DB=" was the folder "." (doctor said ok, the bot could not open it)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SAMENSPEL_DB", " ")
+    assert load_settings(_env_file=None).db == Path("./samenspel.db")

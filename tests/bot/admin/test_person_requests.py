@@ -75,7 +75,14 @@ def test_the_export_makes_missing_folders_and_a_folder_is_one_line(tmp_path: Pat
     _granted(tmp_path)
     done = _run(["export-person", "telegram", "555", "--out", "requests/2026/555.json"], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "requests" / "2026" / "555.json").is_file()
+    written = tmp_path / "requests" / "2026" / "555.json"
+    assert written.is_file()
+    # Everything stored about a person: readable by the operator alone, also when a file of
+    # that name (readable by all) was there before.
+    assert written.stat().st_mode & 0o777 == 0o600
+    written.chmod(0o644)
+    done = _run(["export-person", "telegram", "555", "--out", "requests/2026/555.json"], tmp_path)
+    assert done.returncode == 0 and written.stat().st_mode & 0o777 == 0o600
     onto_folder = _run(["export-person", "telegram", "555", "--out", "requests"], tmp_path)
     assert onto_folder.returncode == 1
     assert onto_folder.stderr.splitlines() == [
