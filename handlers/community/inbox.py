@@ -80,6 +80,10 @@ async def inbox_reply(
         after=key if direction == ">" else None,
         before=key if direction == "<" else None,
     )
+    if direction == ">" and not shown.keys and key is not None:
+        # Nothing after it any more (closed meanwhile): the page that now ends the inbox.
+        shown = await questions.inbox(limit=PAGE_SIZE, before=key)
+        direction = "<"
     if direction == "<" and len(shown.keys) < PAGE_SIZE:
         # Less than a page before it (threads answered meanwhile): the inbox from the start.
         shown = await questions.inbox(limit=PAGE_SIZE)

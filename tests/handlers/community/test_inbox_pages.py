@@ -81,3 +81,19 @@ async def test_answering_a_page_then_pressing_its_old_volgende_skips_no_waiting_
     while any("Vorige" in label for label, _ in ria.buttons()):
         await ria.press("Vorige")
     assert shown(ria) == asked[5:10] and "Pagina 1 van 3" in ria.text
+
+
+async def test_an_old_volgende_whose_threads_were_all_closed_shows_the_last_page(
+    app: App,
+) -> None:
+    """Page 2 held one question, closed meanwhile: its old "Volgende" shows the five still
+    open, not "no open questions"."""
+    asked = await waiting_questions(app, 6)
+    ria = await connector(app)
+    await ria.send("/inbox")
+    stale_next = next_payload(ria)
+    async with app.db.transaction():
+        await app.db.execute("UPDATE questions SET status = 'closed' WHERE id = ?", (asked[5],))
+    await ria.press_payload(stale_next)
+    assert shown(ria) == asked[:5]
+    assert "Pagina 1 van 1" in ria.text
