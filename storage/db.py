@@ -128,6 +128,10 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
+def _casefold(text: object) -> object:
+    return text.casefold() if isinstance(text, str) else text
+
+
 async def connect(
     target: str, *, uri: bool = False
 ) -> tuple[sqlite3.Connection, aiosqlite.Connection]:
@@ -139,6 +143,9 @@ async def connect(
     """
     conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
+    # SQLite's own LIKE and lower() fold ASCII letters only: a search in Cyrillic, Turkish
+    # or Polish folds its text with this.
+    conn.create_function("casefold", 1, _casefold, deterministic=True)
     worker = aiosqlite.Connection(lambda: conn, iter_chunk_size=64)
     try:
         await worker

@@ -69,11 +69,10 @@ def _running(matching: str | None) -> tuple[str, tuple[str, ...]]:
     title: the stored title holds every language's text, so any of them is searched."""
     if not matching:
         return "e.status = 'running'", ()
-    escaped = matching.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return (
         "e.status = 'running' AND EXISTS (SELECT 1 FROM json_each(e.title) t"
-        " WHERE t.value LIKE ? ESCAPE '\\')",
-        (f"%{escaped}%",),
+        " WHERE instr(casefold(t.value), ?) > 0)",
+        (matching.casefold(),),
     )
 
 

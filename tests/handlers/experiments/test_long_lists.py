@@ -181,3 +181,24 @@ async def test_koppel_lists_a_page_and_finds_an_experiment_by_a_word_from_its_na
     await group_command(wim, "koppel", "100% zeker_niet")
     assert "Ik vind geen experiment met „100% zeker_niet” in de naam." in wim.text
     assert wim.text.count("\n• ") == 8
+
+
+async def test_koppel_finds_a_name_in_any_script_whatever_its_case(app: App) -> None:
+    """SQLite's LIKE ignores case for ASCII letters only: "громадський" typed in a group
+    finds "Громадський город", "İSKELE" finds "İskele bahçesi"."""
+    await many_experiments(app, 3)
+    async with app.db.transaction():
+        for title in ("Громадський город", "İskele bahçesi"):
+            await app.repos.experiments.create(
+                NewExperiment(
+                    title=Localized.same(title),
+                    summary=Localized.same("Samen proberen"),
+                    place=Localized.same("Zeewijk"),
+                    organiser=Localized.same("Buurtkracht"),
+                ),
+                utcnow(),
+            )
+    wim = await civil_servant(app, "wim")
+    for typed, found in (("громадський", "Громадський город"), ("İSKELE", "İskele bahçesi")):
+        await group_command(wim, "koppel", typed)
+        assert wim.text.count("\n• ") == 1 and found in wim.text, (typed, wim.text)
