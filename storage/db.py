@@ -128,8 +128,8 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-def _casefold(text: object) -> object:
-    return text.casefold() if isinstance(text, str) else text
+def _casefold(text: str | None) -> str | None:
+    return text.casefold() if isinstance(text, str) else None
 
 
 async def connect(
