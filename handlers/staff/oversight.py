@@ -9,17 +9,22 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
+import handlers.audience as audiences
 from handlers.answers import whole_number
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import category_name, neighbourhood_name
+from handlers.locales import own_name
+from handlers.money import format_euro
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
 from storage.audit import AuditEntry
 from storage.clock import parse
+from storage.news.broadcasts import Audience, AudienceKind
 from storage.stats import Count, Overview
 
 feature = Feature("oversight")
@@ -30,6 +35,8 @@ LOG_PAGE = 10
 MAX_PAGE = 99999
 #: Details that read best first ("van X naar Y", then the rest).
 _DETAIL_ORDER = {"from": 0, "to": 1, "role": 2, "previous": 3}
+#: Whose words say who an audience is (``audience`` with ``audience_value`` in a detail).
+_AUDIENCE_TEXTS = {"broadcast": "composer", "consultation": "consultations"}
 #: Shown as days from this many hours on.
 DAYS_FROM_HOURS = 48
 
@@ -78,8 +85,12 @@ async def _log_line(ctx: Context, entry: AuditEntry) -> Reply:
     if entry.subject_user_id is not None:
         person = await _person(ctx, entry.subject_user_id)
         subject = person if entry.subject == "user" or not subject else f"{subject} ({person})"
-    ordered = sorted(entry.detail.items(), key=lambda item: _DETAIL_ORDER.get(item[0], 99))
+    facts = {key: value for key, value in entry.detail.items() if value is not None}
+    audience = await _audience(ctx, entry.action, facts)
+    ordered = sorted(facts.items(), key=lambda item: _DETAIL_ORDER.get(item[0], 99))
     details = [_detail(ctx, entry.action, key, value) for key, value in ordered]
+    if audience:
+        details.insert(0, phrase(ctx, "oversight.detail.audience", value=audience))
     params = {
         "when": ctx.show_moment(entry.at),
         "actor": actor,
@@ -90,6 +101,17 @@ async def _log_line(ctx: Context, entry: AuditEntry) -> Reply:
     }
     key = "oversight.log_line_reason" if entry.reason else "oversight.log_line"
     return Reply(key=key, params=params)
+
+
+async def _audience(ctx: Context, action: str, facts: dict[str, Any]) -> str:
+    """Who a message or a poll was for, in the words its composer showed ("wijk Driehuis");
+    takes ``audience`` and ``audience_value`` out of ``facts``."""
+    kind = facts.pop("audience", None)
+    value = facts.pop("audience_value", None)
+    section = _AUDIENCE_TEXTS.get(action.partition(".")[0])
+    if kind is None or section is None or kind not in set(AudienceKind):
+        return "" if kind is None else str(kind)
+    return await audiences.describe(ctx, Audience(kind=kind, value=value), section)
 
 
 def _words(ctx: Context, key: str, default: str) -> str:
@@ -128,6 +150,8 @@ def _value(ctx: Context, action: str, key: str, value: Any) -> str:
     text = str(value)
     if key in {"role", "previous"} and action.startswith(("role.", "invite.")):
         return _words(ctx, f"roles.names.{text}", text)
+    if key in {"from", "to"} and ":" in text:
+        return _subject(ctx, text)  # what an experiment was made from: "idee #3"
     if key in {"from", "to"}:
         statuses = "proposals.status" if action.startswith("proposal.") else "ideas.status"
         return _words(ctx, f"{statuses}.{text}", text)
@@ -135,10 +159,22 @@ def _value(ctx: Context, action: str, key: str, value: Any) -> str:
     if named is not None:
         found = named(text)
         return found.name(ctx.lang) if found else text
-    moment = parse(text) if key.endswith("_at") else None
+    if key == "language":
+        return own_name(text)
+    if key.endswith("_cents") and isinstance(value, int):
+        return format_euro(value, ctx.lang)
+    moment = _moment(text) if key in {"at", "previous"} or key.endswith("_at") else None
     if moment is not None:
         return ctx.show_moment(moment)
-    return text
+    return _words(ctx, f"oversight.values.{key}.{text}", text)
+
+
+def _moment(text: str) -> datetime | None:
+    """A stored moment, or None for anything else ("previous" is a role in some entries)."""
+    try:
+        return parse(text)
+    except ValueError:
+        return None
 
 
 async def _person(ctx: Context, user_id: int) -> str:
@@ -152,7 +188,8 @@ async def _actor(ctx: Context, entry: AuditEntry) -> str:
     """Who did it: a person by the same name as everywhere in the log, never a resident's
     own name; the server or the bot itself by what they are."""
     if entry.actor_user_id is None:
-        return phrase(ctx, f"oversight.actor.{entry.actor}")
+        # The bot itself, the server's operator, or a platform (Telegram moving a group).
+        return _words(ctx, f"oversight.actor.{entry.actor}", entry.actor)
     if await ctx.repos.users.get(entry.actor_user_id) is None:
         return phrase(ctx, "oversight.actor.gone")
     return await _person(ctx, entry.actor_user_id)

@@ -43,7 +43,10 @@ def _built_keys() -> set[str]:
     }
     keys |= {f"moderation.author.{role.value}" for role in Role}
     keys |= {f"roles.names.{role.value}" for role in Role}
-    keys |= {f"oversight.actor.{actor}" for actor in ("cli", "system", "user", "gone")}
+    # The audit log's actors: the operator, the bot itself, a person, and a platform that
+    # moved a group (bot/app.py records ``actor=platform``).
+    actors = ("cli", "system", "user", "gone", "bot", "telegram", "matrix")
+    keys |= {f"oversight.actor.{actor}" for actor in actors}
     keys |= {f"flood.too_many_{kind}s" for kind in handlers.registry().posting_limits}
     return keys
 

@@ -17,11 +17,15 @@ from PIL import Image
 
 from bot.app import App
 from bot.flood import FloodGate
+from bot.settings import Settings
 from handlers import FEATURES
 from handlers.contract import Role
 from handlers.staff import oversight
 from storage.clock import utcnow
+from tests.consultations import Clock
+from tests.handlers.budgets.test_budget_round import START, set_up_round
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
+from tests.meetings import evening, organise
 from tests.people import audit_actions, connector, person, row, with_role
 
 CONNECTOR_FEATURES = {"triage", "moderation", "inbox", "connections", "oversight"}
@@ -164,6 +168,66 @@ async def test_admins_page_through_the_audit_log(app: App) -> None:
     ria = await connector(app, "rita")
     await ria.send("/logboek")
     assert ria.keys == ["general.unknown_command"]
+
+
+async def test_the_audit_log_names_budget_rounds_meetings_and_the_bot_in_words(
+    settings: Settings,
+) -> None:
+    """Every action reaches the admin in words, with what it was done to and its details:
+    never an action's id, a subject's id or a detail's key."""
+    clock = Clock(START)
+    app = await App.open(settings, clock=clock)
+    try:
+        ria = await connector(app)
+        await set_up_round(ria)
+        await organise(ria, evening(clock.now), audience=("Geen uitnodiging",))
+        await ria.press("Publiceren")
+        meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+        await ria.press_payload(f"mt.end:{meeting}")
+        await ria.press("Ja, afzeggen")
+        assert ria.keys[0] == "meetings.cancelled_done", ria.keys
+        # What the app writes when a platform says the bot left an experiment's group.
+        async with app.db.transaction():
+            await app.repos.audit.record(
+                "room.gone",
+                now=clock.now,
+                actor="bot",
+                subject="room:7",
+                detail={"platform": "telegram", "experiment": 1},
+            )
+            # What the composer writes when a message is planned (who for, never its text).
+            await app.repos.audit.record(
+                "broadcast.schedule",
+                now=clock.now,
+                actor_user_id=(await row(app, ria)).id,
+                subject="broadcast:3",
+                detail={
+                    "audience": "neighbourhood",
+                    "audience_value": "driehuis",
+                    "at": "2026-12-24T09:00:00+00:00",
+                    "audience_size": 4,
+                },
+            )
+        admin = await with_role(app, await person(app, "adam"), Role.ADMIN)
+        await admin.send("/logboek")
+        assert admin.keys == ["oversight.log_title"]
+        text = admin.text
+        assert "stemronde gemaakt · stemronde 1" in text and "budget: €\u00a010.000" in text
+        assert "bij gelijke stemmen: goedkoopste project eerst" in text
+        assert "stemronde geopend · stemronde 1 · uitgenodigd: " in text
+        assert f"bijeenkomst gepubliceerd · bijeenkomst {meeting}" in text
+        assert f"bijeenkomst afgezegd · bijeenkomst {meeting} · bericht gestuurd aan: 0" in text
+        assert "Samenspel (automatisch)\nbot niet meer in groep · groep 7" in text
+        assert "platform: Telegram" in text
+        assert (
+            "Wist je dat-bericht gepland · bericht 3 · voor: wijk Driehuis;"
+            " op 24 dec 2026, 10:00; bereik: 4"
+        ) in text
+        raw_ids = ("budget.", "meeting.", "room.", "broadcast", "budget:1", f"meeting:{meeting}")
+        for raw in (*raw_ids, "room:7", "_cents", "tie_rule", "invited", "telegram", "driehuis"):
+            assert raw not in text, raw
+    finally:
+        await app.close()
 
 
 async def test_staff_get_figures_as_text_and_as_a_chart(app: App) -> None:
