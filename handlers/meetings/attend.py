@@ -7,6 +7,10 @@
 
 Every button carries the meeting's id and is checked against what is stored now: a button
 for a cancelled or past meeting, or from someone not registered, changes nothing.
+
+Each calendar file counts the times its person gave up their place there (see
+:func:`handlers.meetings.shown.sequence`): after the file that took the meeting out of their
+calendar, the one that puts it back must count higher, or their calendar ignores it.
 """
 
 from __future__ import annotations
@@ -95,9 +99,10 @@ async def register(ctx: Context) -> Response:
         params={"title": meeting.title, "when": shown_when},
         buttons=cancel,
     )
+    given_up = await _given_up(ctx, meeting.id, ctx.user.id)
     return respond(
         registered,
-        calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone),
+        calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone, given_up=given_up),
         timers=timers,
     )
 
@@ -111,7 +116,8 @@ async def calendar_again(ctx: Context) -> Response:
     mine = await ctx.repos.meetings.registration(found.id, ctx.user.id)
     if mine is None or mine.status is not Place.GOING:
         return respond(Reply(key="meetings.not_registered", params={"title": found.title}))
-    return respond(calendar_reply(found, ctx.profile, ctx.now, ctx.timezone))
+    given_up = await _given_up(ctx, found.id, ctx.user.id)
+    return respond(calendar_reply(found, ctx.profile, ctx.now, ctx.timezone, given_up=given_up))
 
 
 # Open to someone banned meanwhile: the reminders they still get ask them to give up a
@@ -129,6 +135,8 @@ async def cancel(ctx: Context) -> Response:
     if meeting.starts_at <= ctx.now:
         key = "meetings.leave_over" if meeting.ends_at <= ctx.now else "meetings.leave_began"
         return respond(Reply(key=key, params={"title": meeting.title}, buttons=_to_list()))
+    # Counted before this time: the file that takes it out counts one above the last one in.
+    given_up = await _given_up(ctx, meeting.id, ctx.user.id)
     result = await ctx.repos.meetings.cancel_registration(
         meeting.id, ctx.user.id, ctx.now, zone=ctx.timezone
     )
@@ -142,7 +150,10 @@ async def cancel(ctx: Context) -> Response:
     replies = [Reply(key=key, params={"title": meeting.title}, buttons=_to_list())]
     if had is Place.GOING:
         # They had the file that put it in their calendar: this one takes it out.
-        replies.append(calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone, left=True))
+        taken_out = calendar_reply(
+            meeting, ctx.profile, ctx.now, ctx.timezone, given_up=given_up, left=True
+        )
+        replies.append(taken_out)
     return respond(*replies, timers=[await jobs.timer(ctx.repos, meeting.id, ctx.timezone)])
 
 
@@ -150,9 +161,9 @@ async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:
     """Tell someone from the waitlist they have a place now, with the calendar file."""
     meeting = await ctx.repos.meetings.get(meeting_id)
     assert meeting is not None
-    payload = [
-        r.model_dump(mode="json") for r in moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
-    ]
+    given_up = await _given_up(ctx, meeting_id, user_id)
+    told = moved_up(meeting, ctx.profile, ctx.now, ctx.timezone, given_up=given_up)
+    payload = [r.model_dump(mode="json") for r in told]
     await ctx.repos.outbox.enqueue(
         user_id,
         payload,
@@ -161,3 +172,8 @@ async def tell_moved_up(ctx: Context, meeting_id: int, user_id: int) -> None:
         now=ctx.now,
         expires_at=meeting.starts_at,
     )
+
+
+async def _given_up(ctx: Context, meeting_id: int, user_id: int) -> int:
+    """How often this person gave up their place at this meeting."""
+    return (await ctx.repos.meetings.given_up(meeting_id, [user_id]))[user_id]

@@ -3,7 +3,8 @@
     /bijeenkomsten ─► one message: a line and a button per meeting, PAGE_SIZE to a page
         │               ◄ vorige / volgende ►
         ├─ a meeting ──► its card: Ik kom / Ik kom toch niet, agendabestand,
-        │                (staff) Beheren, terug naar de lijst
+        │                (staff) Beheren, terug naar de lijst; once it began only that it
+        │                began or is over, (staff) Beheren and the way back
         └─ Per experiment, thema, wijk ──► a theme, a neighbourhood, or
                                            Per experiment ──► experiments, a page at a time
 
@@ -205,7 +206,12 @@ async def open_card(ctx: Context) -> Response:
 
 def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     """A meeting's card with the buttons for this person: come (or not after all), the
-    calendar file for someone with a place, and for staff what they can do with it."""
+    calendar file for someone with a place, and for staff what they can do with it.
+
+    Once it began (a list stays on screen for days, and lists a meeting until it ends) it
+    says so instead, with nothing to sign up for or give up: those would change nothing."""
+    if meeting.starts_at <= ctx.now:
+        return _card_after_start(ctx, meeting)
     buttons: list[list[Button]] = []
     if place is None:
         buttons.append([Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")])
@@ -226,6 +232,20 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
         mark = Reply(key="meetings.you_going" if place is Place.GOING else "meetings.you_waiting")
         shown = shown.model_copy(update={"parts": [*shown.parts, mark]})
     return shown
+
+
+def _card_after_start(ctx: Context, meeting: Meeting) -> Reply:
+    """The card of a meeting that began or is over: what it was, and that it began or is
+    over; staff still reach the registrations and the door list."""
+    buttons: list[list[Button]] = []
+    if ctx.user.role.allows(Role.CIVIL_SERVANT):
+        buttons.append([Button(label="meetings.btn_staff", payload=f"mt.staff:{meeting.id}")])
+    shown = card(
+        meeting, ctx.timezone, going=meeting.going, waiting=meeting.waiting, buttons=buttons
+    )
+    over = meeting.ends_at <= ctx.now
+    mark = Reply(key="meetings.card_over" if over else "meetings.card_began")
+    return shown.model_copy(update={"parts": [*shown.parts, mark]})
 
 
 # Filters ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from handlers.contract import Timer
-from handlers.meetings.shown import moved_up, reminder
+from handlers.meetings.shown import by_given_up, moved_up, reminder
 from handlers.profile import Profile
 from storage import Repositories
 from storage.meetings.meetings import HOUR_BEFORE, Meeting, Place, Reminder, day_before
@@ -116,15 +116,17 @@ async def pass_on(
         meeting = await repos.meetings.get(meeting_id)
         if not moved or meeting is None:
             continue
-        payload = [r.model_dump(mode="json") for r in moved_up(meeting, profile, now, zone)]
-        await repos.outbox.fan_out(
-            moved,
-            payload,
-            kind="meeting",
-            batch=f"meeting:{meeting_id}:moved",
-            now=now,
-            expires_at=meeting.starts_at,
-        )
+        given_up = await repos.meetings.given_up(meeting_id, moved)
+        for times, group in by_given_up(moved, given_up).items():
+            told_up = moved_up(meeting, profile, now, zone, given_up=times)
+            await repos.outbox.fan_out(
+                group,
+                [reply.model_dump(mode="json") for reply in told_up],
+                kind="meeting",
+                batch=f"meeting:{meeting_id}:moved",
+                now=now,
+                expires_at=meeting.starts_at,
+            )
         told += len(moved)
     return told
 

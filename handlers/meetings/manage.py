@@ -25,7 +25,7 @@ from handlers.contract import Button, Dialog, Document, Reply, Response, Role, T
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings import jobs
 from handlers.meetings.compose import ask_ends, invitation_payload, read_end, read_start
-from handlers.meetings.shown import calendar_reply, moved_up, when
+from handlers.meetings.shown import by_given_up, calendar_reply, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meeting-manage")
@@ -251,11 +251,16 @@ async def move_again(ctx: Context, dialog: Dialog) -> Response:
 
 
 async def _tell_everyone(
-    ctx: Context, meeting: Meeting, key: str, people: list[tuple[int, Place]] | None = None
+    ctx: Context,
+    meeting: Meeting,
+    key: str,
+    people: list[tuple[int, Place]] | None = None,
+    given_up: dict[int, int] | None = None,
 ) -> int:
     """Tell everyone registered or waiting what changed; those with a place get the
     calendar file again (the same UID, a higher SEQUENCE: their calendar updates the entry,
-    or removes it when the meeting is cancelled)."""
+    or removes it when the meeting is cancelled). ``people`` and ``given_up`` (how often
+    each gave up a place there) as they were before a cancellation removed them."""
     if people is None:
         people = await _places(ctx, meeting.id)
     message = Reply(
@@ -263,21 +268,26 @@ async def _tell_everyone(
         params={"title": meeting.title, "when": when(meeting, ctx.timezone)},
         buttons=[[Button(label="meetings.btn_all", payload="mt.list")]],
     )
-    calendar = calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone)
     going = [user_id for user_id, place in people if place is Place.GOING]
     waiting = [user_id for user_id, place in people if place is Place.WAITING]
+    if given_up is None:
+        given_up = await ctx.repos.meetings.given_up(meeting.id, going)
     batch = f"meeting:{meeting.id}:v{meeting.version}"
-    told = await ctx.repos.outbox.fan_out(
-        going,
-        [
-            message.model_dump(mode="json"),
-            calendar.model_dump(mode="json"),
-        ],
-        kind="meeting",
-        batch=batch,
-        now=ctx.now,
-        expires_at=meeting.starts_at,
-    )
+    told = 0
+    # One file for everyone who gave up a place there as often (most never did).
+    for times, group in by_given_up(going, given_up).items():
+        calendar = calendar_reply(meeting, ctx.profile, ctx.now, ctx.timezone, given_up=times)
+        told += await ctx.repos.outbox.fan_out(
+            group,
+            [
+                message.model_dump(mode="json"),
+                calendar.model_dump(mode="json"),
+            ],
+            kind="meeting",
+            batch=batch,
+            now=ctx.now,
+            expires_at=meeting.starts_at,
+        )
     told += await ctx.repos.outbox.fan_out(
         waiting,
         [message.model_dump(mode="json")],
@@ -311,12 +321,17 @@ async def _bring_up_to_date(ctx: Context, meeting: Meeting) -> None:
         )
         # Read later in "Wist je dat" too: the new time, not the old one.
         await _reshow(ctx, meeting.broadcast_id, invited)
-    placed = moved_up(meeting, ctx.profile, ctx.now, ctx.timezone)
-    await ctx.repos.outbox.rewrite(
-        f"meeting:{meeting.id}:moved",
-        [reply.model_dump(mode="json") for reply in placed],
-        expires_at=meeting.starts_at,
-    )
+    moved = f"meeting:{meeting.id}:moved"
+    waiting = await ctx.repos.outbox.people_waiting(moved)
+    given_up = await ctx.repos.meetings.given_up(meeting.id, waiting)
+    for times, group in by_given_up(waiting, given_up).items():
+        placed = moved_up(meeting, ctx.profile, ctx.now, ctx.timezone, given_up=times)
+        await ctx.repos.outbox.rewrite(
+            moved,
+            [reply.model_dump(mode="json") for reply in placed],
+            expires_at=meeting.starts_at,
+            people=group,
+        )
 
 
 async def _reshow(ctx: Context, broadcast_id: int, payload: list[dict[str, Any]]) -> None:
@@ -378,6 +393,8 @@ async def cancel_meeting(ctx: Context) -> Response:
     if isinstance(found, Response):
         return found
     people = await _places(ctx, found.id)
+    # Read before the cancellation removes it with the registrations.
+    given_up = await ctx.repos.meetings.given_up(found.id, [user_id for user_id, _ in people])
     if await ctx.repos.meetings.cancel(found.id, ctx.now) is None:
         # Cancelled already, or it began (perhaps while "Are you sure?" was open).
         late = _too_late(ctx, found) if not found.cancelled else None
@@ -387,7 +404,7 @@ async def cancel_meeting(ctx: Context) -> Response:
     meeting = await ctx.repos.meetings.get(found.id)
     assert meeting is not None
     await _withdraw_all(ctx, meeting)
-    told = await _tell_everyone(ctx, meeting, "meetings.cancelled_by_staff", people)
+    told = await _tell_everyone(ctx, meeting, "meetings.cancelled_by_staff", people, given_up)
     await ctx.repos.audit.record(
         "meeting.cancel",
         now=ctx.now,

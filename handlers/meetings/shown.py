@@ -7,6 +7,11 @@ in that time zone with its VTIMEZONE, a stable UID per meeting and a SEQUENCE th
 every change, so a calendar app updates the entry it already has. A cancelled meeting's file
 is a cancellation (RFC 5546: METHOD:CANCEL, the same UID, a higher SEQUENCE): opened, it takes
 the meeting out of the calendar instead of putting it in.
+
+A calendar ignores a file whose SEQUENCE is lower than one it already read (RFC 5546 2.1.5),
+so the SEQUENCE a person gets never goes down (:func:`sequence`): it counts the meeting's
+changes and the times that person gave up their place, each of which sent them a file that
+took the meeting out.
 """
 
 from __future__ import annotations
@@ -82,12 +87,37 @@ def reminder(meeting: Meeting, zone: ZoneInfo, *, hour: bool) -> Reply:
     )
 
 
+def sequence(meeting: Meeting, given_up: int, *, left: bool = False) -> int:
+    """The SEQUENCE of the file a person gets now: the meeting's version (a move or its
+    cancellation raises it), and two for each time they gave up their place before
+    (``given_up``): one for the file that took it out (``left``: this one), one for the next
+    file that puts it back. So every file a person gets counts higher than the one before it
+    (or as high, when nothing changed), whatever happened in between."""
+    return meeting.version + 2 * given_up + (1 if left and not meeting.cancelled else 0)
+
+
+def by_given_up(user_ids: list[int], given_up: dict[int, int]) -> dict[int, list[int]]:
+    """These people by how often they gave up their place (see :meth:`Meetings.given_up`):
+    the people of one group get the same calendar file."""
+    groups: dict[int, list[int]] = {}
+    for user_id in user_ids:
+        groups.setdefault(given_up.get(user_id, 0), []).append(user_id)
+    return groups
+
+
 def calendar_file(
-    meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo, *, left: bool = False
+    meeting: Meeting,
+    profile: Profile,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    given_up: int,
+    left: bool = False,
 ) -> Document:
     """The meeting as an .ics file (RFC 5545), in the municipality's time zone: to put it in
     a calendar (or update it there), or, once cancelled or once the person gave up their
-    place (``left``), to take it out again."""
+    place (``left``), to take it out again. ``given_up``: how often the person it is for
+    gave up their place before (:func:`sequence`)."""
     # Imported when a file is made: icalendar is not needed to start answering.
     from icalendar import Calendar
     from icalendar import Event as CalendarEvent
@@ -95,9 +125,8 @@ def calendar_file(
     calendar = Calendar()
     calendar.add("prodid", f"-//Samenspel//{profile.slug}//NL")
     calendar.add("version", "2.0")
-    # The same UID and a higher SEQUENCE (cancelling raised the version; giving up one's
-    # place counts one more) than the file that put it in, so a calendar app knows which
-    # entry to remove.
+    # The same UID and a higher SEQUENCE than the file that put it in, so a calendar app
+    # knows which entry to remove.
     withdrawn = meeting.cancelled or left
     calendar.add("method", "CANCEL" if withdrawn else "PUBLISH")
     event = CalendarEvent()
@@ -105,7 +134,7 @@ def calendar_file(
     event.add("dtstamp", now.astimezone(UTC))
     event.add("dtstart", meeting.starts_at.astimezone(zone))
     event.add("dtend", meeting.ends_at.astimezone(zone))
-    event.add("sequence", meeting.version + (1 if left and not meeting.cancelled else 0))
+    event.add("sequence", sequence(meeting, given_up, left=left))
     organizer = profile.publication.contact if profile.publication is not None else ""
     if "@" in organizer:
         # RFC 5546 asks for one on a published or cancelled event; some calendar apps
@@ -131,22 +160,31 @@ def calendar_file(
 
 
 def calendar_reply(
-    meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo, *, left: bool = False
+    meeting: Meeting,
+    profile: Profile,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    given_up: int,
+    left: bool = False,
 ) -> Reply:
     """The calendar file with the line that says what to do with it: put the meeting in the
     calendar, or, once it is cancelled or the person gave up their place, take it out."""
     key = "meetings.calendar_cancelled" if meeting.cancelled or left else "meetings.calendar"
-    return Reply(key=key, document=calendar_file(meeting, profile, now, zone, left=left))
+    document = calendar_file(meeting, profile, now, zone, given_up=given_up, left=left)
+    return Reply(key=key, document=document)
 
 
-def moved_up(meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo) -> list[Reply]:
+def moved_up(
+    meeting: Meeting, profile: Profile, now: datetime, zone: ZoneInfo, *, given_up: int
+) -> list[Reply]:
     """What someone from the waitlist hears when a place came free for them: the news and
-    the calendar file."""
+    the calendar file (``given_up``: how often they gave up a place there before)."""
     return [
         Reply(
             key="meetings.moved_up",
             params={"title": meeting.title, "when": when(meeting, zone)},
             buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
         ),
-        calendar_reply(meeting, profile, now, zone),
+        calendar_reply(meeting, profile, now, zone, given_up=given_up),
     ]

@@ -5,10 +5,17 @@ asked). When someone with a place cancels, the first on the waitlist gets it, in
 transaction: :meth:`Meetings.cancel_registration` says who moved up, so the handler can tell
 them. Reminders are stored per registration (sent or skipped), so a restart neither repeats
 nor forgets one.
+
+How often someone gave up their place at a meeting is kept apart from the registration
+(which giving up deletes): each time, their calendar was sent a file that took the meeting
+out, and every file after it must count higher for their calendar to read it (see
+:func:`handlers.meetings.shown.sequence`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal
@@ -168,7 +175,7 @@ def _meeting(row: aiosqlite.Row) -> Meeting:
 
 
 class Meetings:
-    """The meetings and meeting_registrations tables."""
+    """The meetings, meeting_registrations and meeting_places_given_up tables."""
 
     def __init__(self, db: Database):
         self.db = db
@@ -295,6 +302,10 @@ class Meetings:
         await self.db.execute(
             "DELETE FROM meeting_registrations WHERE meeting_id = ?", (meeting_id,)
         )
+        # No file about it goes to anyone after the one that says it is cancelled.
+        await self.db.execute(
+            "DELETE FROM meeting_places_given_up WHERE meeting_id = ?", (meeting_id,)
+        )
         return people
 
     async def _published_changed(self, meeting_id: int) -> None:
@@ -377,7 +388,9 @@ class Meetings:
         self, meeting_id: int, user_id: int, now: datetime, *, zone: tzinfo
     ) -> tuple[Place, int | None] | None:
         """Cancel someone's registration; returns what they had and who moved up into the
-        place they left (if anyone), or None when they were not registered."""
+        place they left (if anyone), or None when they were not registered. Giving up a
+        place counts in :meth:`given_up` (a spot on the waitlist does not: no calendar
+        file had put it in their calendar)."""
         found = await self.registration(meeting_id, user_id)
         if found is None:
             return None
@@ -385,6 +398,13 @@ class Meetings:
             "DELETE FROM meeting_registrations WHERE meeting_id = ? AND user_id = ?",
             (meeting_id, user_id),
         )
+        if found.status is Place.GOING:
+            await self.db.execute(
+                "INSERT INTO meeting_places_given_up (meeting_id, user_id, times, last_at)"
+                " VALUES (?, ?, 1, ?) ON CONFLICT (meeting_id, user_id)"
+                " DO UPDATE SET times = times + 1, last_at = excluded.last_at",
+                (meeting_id, user_id, iso(now)),
+            )
         moved = await self.fill(meeting_id, now, zone=zone) if found.status is Place.GOING else []
         return found.status, (moved[0] if moved else None)
 
@@ -406,6 +426,17 @@ class Meetings:
         for user_id in moved:
             await self._placed(meeting_id, user_id, now, zone)
         return moved
+
+    async def given_up(self, meeting_id: int, user_ids: Collection[int]) -> dict[int, int]:
+        """How often each of these people gave up a place at this meeting (0 for most)."""
+        counts = dict.fromkeys(user_ids, 0)
+        rows = await self.db.fetchall(
+            "SELECT user_id, times FROM meeting_places_given_up WHERE meeting_id = ?"
+            " AND user_id IN (SELECT value FROM json_each(?))",
+            (meeting_id, json.dumps(sorted(counts))),
+        )
+        counts.update({int(row[0]): int(row[1]) for row in rows})
+        return counts
 
     async def people(self, meeting_id: int) -> list[int]:
         """Everyone registered or waiting."""
@@ -467,7 +498,13 @@ class Meetings:
         return [_meeting(row) for row in rows]
 
     async def forget_registrations(self, ended_before: datetime) -> int:
-        """Remove the registrations of meetings that ended before then; returns how many."""
+        """Remove the registrations of meetings that ended before then (and how often
+        people gave up a place there); returns how many registrations."""
+        await self.db.execute(
+            "DELETE FROM meeting_places_given_up WHERE meeting_id IN"
+            " (SELECT id FROM meetings WHERE ends_at < ?)",
+            (iso(ended_before),),
+        )
         return await self.db.execute_rowcount(
             "DELETE FROM meeting_registrations WHERE meeting_id IN"
             " (SELECT id FROM meetings WHERE ends_at < ?)",

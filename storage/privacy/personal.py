@@ -831,7 +831,8 @@ TABLES: tuple[Table, ...] = (
         "the counted answers of closed consultations, as published, with no link to people",
     ),
     # Meetings: a civil servant's published meeting is the municipality's and stays unsigned;
-    # who registered is personal, goes with the person, and is removed after the meeting.
+    # who registered (and how often they gave up a place) is personal, goes with the person,
+    # and is removed after the meeting.
     Table(
         "meetings",
         Kind.CONTENT,
@@ -850,6 +851,16 @@ TABLES: tuple[Table, ...] = (
         " FROM meeting_registrations r JOIN meetings m ON m.id = r.meeting_id"
         " WHERE r.user_id = :user_id ORDER BY m.starts_at",
         erase=("DELETE FROM meeting_registrations WHERE user_id = :user_id",),
+    ),
+    Table(
+        "meeting_places_given_up",
+        Kind.PERSONAL,
+        "how often you gave up your place at a meeting (so a calendar file sent to you later"
+        " still counts)",
+        export="SELECT g.meeting_id AS meeting, m.title, m.starts_at, g.times, g.last_at"
+        " FROM meeting_places_given_up g JOIN meetings m ON m.id = g.meeting_id"
+        " WHERE g.user_id = :user_id ORDER BY m.starts_at",
+        erase=("DELETE FROM meeting_places_given_up WHERE user_id = :user_id",),
     ),
     AUDIT_LOG,
     Table(

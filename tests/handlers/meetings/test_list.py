@@ -187,3 +187,45 @@ async def test_an_old_filter_button_still_works_and_a_forged_one_changes_nothing
         assert anna.keys == ["general.stale_button"], forged
     await anna.press_payload("mt.list:a::99")
     assert "Pagina 1 van 1" in anna.text, "past the end: the last page"
+
+
+async def test_a_card_opened_from_an_old_list_once_the_meeting_began_offers_no_sign_up(
+    app: App, clock: Clock
+) -> None:
+    made = await _meetings(app, clock, 2)
+    meeting = await app.repos.meetings.get(made[0])
+    assert meeting is not None
+    anna, bob, ria = (
+        await resident(app, "anna"),
+        await resident(app, "bob"),
+        await civil_servant(app),
+    )
+    openers = {}
+    for chat in (anna, bob, ria):
+        await chat.send("/bijeenkomsten")
+        cards = [p for _, p in chat.buttons() if p.startswith("mt.open:")]
+        [openers[chat.user_id]] = [p for p in cards if _meeting_id(p) == made[0]]
+    await anna.press_payload(openers[anna.user_id])
+    await anna.press("Ik kom")
+    assert anna.keys == ["meetings.registered", "meetings.calendar"]
+
+    def offered(chat: Chat) -> str:
+        return " ".join(label for label, _ in chat.buttons())
+
+    # Under way: still on the list, but its card has nothing to sign up for or give up.
+    clock.now = meeting.starts_at + timedelta(minutes=30)
+    for chat in (anna, bob, ria):
+        await chat.press_payload(openers[chat.user_id])
+        assert chat.keys == ["meetings.card"], chat.keys
+        assert "al begonnen" in chat.text and "Je komt" not in chat.text
+        assert "Ik kom" not in offered(chat) and "Agendabestand" not in offered(chat)
+        assert "Terug naar de lijst" in offered(chat)
+    assert "Beheren" in offered(ria) and "Beheren" not in offered(bob)
+
+    # Over: the card says so, and the way back leads to the list as it is now.
+    clock.now = meeting.ends_at + timedelta(hours=1)
+    await bob.press_payload(openers[bob.user_id])
+    assert bob.keys == ["meetings.card"] and "al voorbij" in bob.text
+    assert "Ik kom" not in offered(bob)
+    await bob.press("Terug naar de lijst")
+    assert bob.keys == ["meetings.list_title"] and "Bijeenkomsten (1)" in bob.text

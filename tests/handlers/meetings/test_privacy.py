@@ -54,6 +54,36 @@ async def test_my_data_shows_my_meetings_and_forget_me_erases_them(app: App, clo
     assert "1. Bob" in ria.text and "2. Carl (wachtlijst)" in ria.text
 
 
+async def test_how_often_i_gave_up_a_place_is_in_my_data_and_goes_when_i_am_forgotten(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    await organise(ria, evening(clock.now), capacity=2, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await anna.press("Ik kom toch niet")
+    await anna.press_payload(f"mt.go:{meeting}")
+
+    await anna.send("/mijngegevens")
+    assert "Keren dat je je plek bij een bijeenkomst opgaf: 1" in anna.text
+    [file] = [s.reply.document for s in anna.last if s.reply.document is not None]
+    [given_up] = json.loads(file.data)["sections"]["meeting_places_given_up"]["rows"]
+    assert (given_up["meeting"], given_up["title"], given_up["times"]) == (meeting, TITLE, 1)
+
+    anna_id = (await row(app, anna)).id
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert (
+        await app.db.fetchval(
+            "SELECT COUNT(*) FROM meeting_places_given_up WHERE user_id = ?", (anna_id,)
+        )
+        == 0
+    )
+
+
 async def test_a_place_left_by_an_erasure_goes_to_the_first_waiting_at_once(
     app: App, clock: Clock
 ) -> None:

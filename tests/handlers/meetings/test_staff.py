@@ -82,22 +82,27 @@ async def test_registrations_are_removed_the_profiles_period_after_the_meeting(
     app: App, clock: Clock
 ) -> None:
     ria = await civil_servant(app)
-    anna = await resident(app, "anna")
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
     starts = evening(clock.now)
     await organise(ria, starts, audience=("Geen uitnodiging",))
     await ria.press("Publiceren")
     meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
     await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    await bob.press("Ik kom toch niet")  # how often he gave up a place is kept as long
     keep = app.profile.meetings.keep_registrations_days
     assert keep == 30
+    given_up = "SELECT COUNT(*) FROM meeting_places_given_up"
 
     ended = starts.astimezone(UTC) + timedelta(hours=2)
     report = await run_retention(app, ended + timedelta(days=keep) - timedelta(minutes=1))
     assert report.registrations_removed == 0
     assert await app.repos.meetings.people(meeting) != []
+    assert await app.db.fetchval(given_up) == 1
     report = await run_retention(app, ended + timedelta(days=keep, minutes=1))
     assert report.registrations_removed == 1
     assert await app.repos.meetings.people(meeting) == []
+    assert await app.db.fetchval(given_up) == 0
     # The meeting itself stays (it is the municipality's, and names nobody).
     assert await app.repos.meetings.get(meeting) is not None
 

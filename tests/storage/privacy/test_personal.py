@@ -414,6 +414,7 @@ for _table in (
     "consultation_preferences",
     "budget_preferences",
     "meeting_registrations",
+    "meeting_places_given_up",
 ):
     NOT_EXPORTED[_table] = {"user_id": OWN}
 
