@@ -143,6 +143,9 @@ async def cancel(ctx: Context) -> Response:
     if result is None:
         return respond(Reply(key="meetings.not_registered", params={"title": meeting.title}))
     had, moved = result
+    # What still waits to reach them about the place (it came free for them, a reminder)
+    # no longer holds: taken back.
+    await ctx.repos.outbox.withdraw_pending(ctx.user.id, "meeting", f"mt.no:{meeting.id}")
     if moved is not None:
         await tell_moved_up(ctx, meeting.id, moved)
     # "Someone else gets your place" only when someone really moved up into it.

@@ -179,6 +179,35 @@ async def test_giving_up_a_place_comes_with_a_file_that_takes_it_out_of_ones_cal
     assert int(event["sequence"]) > int(booked["sequence"])
 
 
+async def test_a_place_given_up_before_its_news_went_out_takes_the_news_back(
+    app: App, clock: Clock
+) -> None:
+    """Bob moved up from the waitlist; before "a place came free for you" reached him, he
+    pressed "Ik kom toch niet" under an older message: that news, and the reminder waiting
+    beside it, no longer go to him; Carl, next, gets the place and its news."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    await anna.press("Ik kom toch niet")
+    assert [r[1][0].key for r in await _waiting(app, bob)] == ["meetings.moved_up"]
+    clock.now = starts.astimezone(UTC) - timedelta(hours=23)
+    await Reminders.of(app).run(meeting)
+    assert [r[1][0].key for r in await _waiting(app, bob)] == [
+        "meetings.moved_up",
+        "meetings.reminder_day",
+    ]
+
+    await bob.press_payload(f"mt.no:{meeting}")
+    assert bob.keys[0] == "meetings.cancelled_mine_passed"
+    assert await _waiting(app, bob) == []
+    assert [r[1][0].key for r in await _waiting(app, carl)] == ["meetings.moved_up"]
+
+
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
     app: App, clock: Clock
 ) -> None:
