@@ -142,8 +142,11 @@ def _closing(view: View) -> list[list[Button]]:
 
 
 def _line(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
-    """One meeting in the list: its title, when, and its places (or yours)."""
-    if place is Place.GOING:
+    """One meeting in the list: its title, when, and its places (or yours); once it began,
+    that it is going on (nobody signs up any more)."""
+    if meeting.starts_at <= ctx.now:
+        places = phrase(ctx, "meetings.line_under_way")
+    elif place is Place.GOING:
         places = phrase(ctx, "meetings.line_you_going")
     elif place is Place.WAITING:
         places = phrase(ctx, "meetings.line_you_waiting")

@@ -221,6 +221,9 @@ async def test_a_card_opened_from_an_old_list_once_the_meeting_began_offers_no_s
         assert "Ik kom" not in offered(chat) and "Agendabestand" not in offered(chat)
         assert "Terug naar de lijst" in offered(chat)
     assert "Beheren" in offered(ria) and "Beheren" not in offered(bob)
+    # And the list says it is going on, not how many places are free.
+    await bob.send("/bijeenkomsten")
+    assert "is nu bezig" in bob.text and bob.text.count("plekken vrij") == 1
 
     # Over: the card says so, and the way back leads to the list as it is now.
     clock.now = meeting.ends_at + timedelta(hours=1)
