@@ -118,12 +118,14 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, anna.chat_id, "Dat is geen postcode")
         anna.send_text("1971")
         await wait_for_text(server, anna.chat_id, "Stem uitbrengen")
-        # The card with a photo came as a photo with its caption, staff's text escaped.
-        [card] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
-        assert "Nieuwe toestellen &amp; een &lt;bank&gt;" in card["caption"]
         assert any(
             "Velsen kiest &lt;b&gt;2027&lt;/b&gt;" in t for t in texts(server, anna.chat_id)
         )
+        # A project's name opens its card: its photo, then what it is, staff's text escaped.
+        anna.press("Speeltuin")
+        await wait_for_text(server, anna.chat_id, "Nieuwe toestellen &amp; een &lt;bank&gt;")
+        [photo] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
+        assert "<b>Speeltuin</b>" in photo["caption"]
         anna.press_data(add("Speeltuin"))
         await wait_for_text(server, anna.chat_id, "Over: €\u00a04.000")
         anna.press_data(add("Moestuin"))
