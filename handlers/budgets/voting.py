@@ -6,8 +6,12 @@ closes. A project that does not fit what is left of the budget cannot be added.
 
     /stemmen ──► (a postcode round, first time: "de vier cijfers van je postcode?"
                    ──► in the round's ranges: kept with the ballot; else why not)
-             ──► one card per project (➕ toevoegen / ➖ weghalen)
-                   └─► after each tap: chosen, total and what is left
+             ──► the rules, then the ballot: one message, a page of 5 projects
+                   (each its cost, ✅ when chosen, ➕ / ➖, and its name opening its card
+                   with photo and description), ◄─ vorige / volgende ─►, chosen, total
+                   and what is left
+                   └─► after each tap (on the page or the card): that message brought up
+                       to date in place, saying what the tap did
                          ├─ Bekijk mijn keuze ──► the chosen projects
                          └─ Stem uitbrengen ──► "klopt dat?" ──► Ja ──► counted
                               (a counted ballot emptied: "stem intrekken?" ──► Ja ──►
@@ -17,8 +21,10 @@ The invitation a round sends when it opens (:mod:`handlers.budgets.invitations`)
 ``bv.round:<round>``; its "no more invitations" is ``bv.inv:off`` (``bv.inv:on`` undoes it,
 offered again by /stemmen while no round is open).
 
-Buttons carry the round and project ids (``bv.add:<round>:<project>``); every tap checks
-the round is still open and the project is on its ballot, so an old button changes nothing.
+Buttons carry the round and project ids (``bv.add:<round>:<project>``, ``:c`` added on the
+card) or the page (``bv.page:<round>:<page>``); every tap checks the round is still open and
+the project is on its ballot, so an old button changes nothing. A ballot of many projects
+stays one message: a message per project would reach a Telegram voter one a second.
 The confirmation carries a short fingerprint of the choice it showed: after a change it is
 stale and the voter is shown the new choice instead.
 """
@@ -29,7 +35,7 @@ import hashlib
 import re
 import unicodedata
 
-from handlers.answers import parse_id, visible_length
+from handlers.answers import parse_id, visible_length, whole_number
 from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
@@ -41,6 +47,12 @@ feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, params=brand)
 
 POSTCODE = "budget_postcode"
+#: Projects on one page of the ballot: a page is one message, short enough to read on a
+#: phone, with two buttons per project (well under Telegram's 100).
+PAGE_SIZE = 5
+MAX_PAGE = 99
+#: How much of a project's title its button shows.
+BUTTON_TITLE = 40
 
 
 def euro(ctx: Context, cents: int) -> str:
@@ -216,7 +228,7 @@ async def invitations(ctx: Context) -> Response:
 
 @feature.action("bv.round", role=Role.RESIDENT)
 async def show_round(ctx: Context) -> Response:
-    """``bv.round:<round>``: the cards of one round."""
+    """``bv.round:<round>``: the rules and the ballot of one round."""
     round_id = parse_id(ctx.value)
     if round_id is None:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
@@ -227,36 +239,122 @@ async def show_round(ctx: Context) -> Response:
 
 
 async def _cards(ctx: Context, round_: Round) -> Response:
+    """The round's rules, then the first page of its ballot (as new messages)."""
     found = await _open_round(ctx, round_.id)
     if not isinstance(found, Round):
         return found
-    projects = await ctx.repos.budgets.projects(round_.id)
-    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    projects = await ctx.repos.budgets.projects(found.id)
+    ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
     intro = Reply(
         key="budgets.intro",
         params={
-            "name": round_.name,
-            "total": euro(ctx, round_.total_cents),
-            "closes": when(ctx, round_),
-            "tie": tie_text(ctx, round_),
+            "name": found.name,
+            "total": euro(ctx, found.total_cents),
+            "closes": when(ctx, found),
+            "tie": tie_text(ctx, found),
         },
         # The round's name and its projects are staff's Dutch: the note once, above the
         # cards (each its own message, a photo's caption with little room to spare).
         original=True,
     )
-    cards = [_card(ctx, round_, project, ballot) for project in projects]
-    return respond(intro, *cards, _status(ctx, round_, projects, ballot))
+    return respond(intro, _page(ctx, found, projects, ballot, 1))
 
 
-def _card(ctx: Context, round_: Round, project: Project, ballot: Ballot) -> Reply:
+def _pages(projects: list[Project]) -> int:
+    return max(1, -(-len(projects) // PAGE_SIZE))
+
+
+def _page_of(projects: list[Project], project: Project) -> int:
+    """The page of the ballot a project is on."""
+    index = next((i for i, p in enumerate(projects) if p.id == project.id), 0)
+    return index // PAGE_SIZE + 1
+
+
+def _page(
+    ctx: Context,
+    round_: Round,
+    projects: list[Project],
+    ballot: Ballot,
+    page: int,
+    notice: Reply | None = None,
+    *,
+    edit: bool = False,
+) -> Reply:
+    """One page of the ballot as one message: a line per project (its cost, and whether it
+    is chosen), a button to open each and one to add or remove it, the way to the other
+    pages, and what is chosen and left with "Stem uitbrengen" under it.
+
+    ``notice`` (what a tap did) comes first. With ``edit`` the page replaces the message
+    the tap came from, so the voter keeps one ballot instead of a new one per tap."""
+    pages = _pages(projects)
+    page = min(max(page, 1), pages)
+    shown = projects[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    header = Reply(
+        key="budgets.page" if pages > 1 else "budgets.page_single",
+        params={"name": round_.name, "page": page, "pages": pages},
+    )
+    lines = [
+        Reply(
+            key="budgets.line_chosen" if p.id in ballot.chosen else "budgets.line",
+            params={"title": p.title, "cost": euro(ctx, p.cost_cents)},
+        )
+        for p in shown
+    ]
+    buttons = [
+        [_open_button(round_, p, p.id in ballot.chosen), _choice_button(round_, p, ballot)]
+        for p in shown
+    ]
+    paging = []
+    if page > 1:
+        paging.append(
+            Button(label="budgets.btn_previous", payload=f"bv.page:{round_.id}:{page - 1}")
+        )
+    if page < pages:
+        paging.append(Button(label="budgets.btn_next", payload=f"bv.page:{round_.id}:{page + 1}"))
+    if paging:
+        buttons.append(paging)
+    buttons += [
+        [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
+        [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
+        *_back(),
+    ]
+    totals = _totals(ctx, round_, projects, ballot)
+    first, parts = (notice, [header, *lines, totals]) if notice else (header, [*lines, totals])
+    return first.model_copy(update={"parts": parts, "buttons": buttons, "edit": edit})
+
+
+def _open_button(round_: Round, project: Project, chosen: bool) -> Button:
+    """A button that names a project (shortened) and opens its card."""
+    title = project.title
+    if len(title) > BUTTON_TITLE:
+        title = f"{title[: BUTTON_TITLE - 1].rstrip()}…"
+    return Button.raw(f"✅ {title}" if chosen else title, f"bv.card:{round_.id}:{project.id}")
+
+
+def _choice_button(round_: Round, project: Project, ballot: Ballot, where: str = "") -> Button:
+    """➖ for a chosen project, ➕ for one that is not (``where``: ``:c`` on its card)."""
+    if project.id in ballot.chosen:
+        return Button(
+            label="budgets.btn_remove", payload=f"bv.del:{round_.id}:{project.id}{where}"
+        )
+    return Button(label="budgets.btn_add", payload=f"bv.add:{round_.id}:{project.id}{where}")
+
+
+def _card(
+    ctx: Context,
+    round_: Round,
+    project: Project,
+    projects: list[Project],
+    ballot: Ballot,
+    notice: Reply | None = None,
+    *,
+    edit: bool = False,
+) -> Reply:
+    """A project's card: what it is, its cost and neighbourhood, ➕ or ➖, and the way back
+    to its page of the ballot. After a tap, what it did and what is left."""
     chosen = project.id in ballot.chosen
     hood = ctx.profile.neighbourhood(project.neighbourhood)
-    button = (
-        Button(label="budgets.btn_remove", payload=f"bv.del:{round_.id}:{project.id}")
-        if chosen
-        else Button(label="budgets.btn_add", payload=f"bv.add:{round_.id}:{project.id}")
-    )
-    return Reply(
+    card = Reply(
         key="budgets.card_chosen" if chosen else "budgets.card",
         params={
             "title": project.title,
@@ -264,18 +362,31 @@ def _card(ctx: Context, round_: Round, project: Project, ballot: Ballot) -> Repl
             "text": project.description,
             "hood": hood.name(ctx.lang) if hood else ctx.profile.name(ctx.lang),
         },
-        photo_id=project.photo_id,
-        buttons=[[button]],
     )
+    buttons = [
+        [_choice_button(round_, project, ballot, ":c")],
+        [
+            Button(
+                label="budgets.btn_list",
+                payload=f"bv.page:{round_.id}:{_page_of(projects, project)}",
+            )
+        ],
+        [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
+        *_back(),
+    ]
+    if notice is not None:
+        card = notice.model_copy(update={"parts": [card, _totals(ctx, round_, projects, ballot)]})
+    return card.model_copy(update={"buttons": buttons, "edit": edit})
 
 
 def _spent(projects: list[Project], chosen: set[int]) -> int:
     return sum(p.cost_cents for p in projects if p.id in chosen)
 
 
-def _status(
+def _totals(
     ctx: Context, round_: Round, projects: list[Project], ballot: Ballot, key: str = ""
 ) -> Reply:
+    """What is chosen, spent and left, and whether the vote counts."""
     spent = _spent(projects, ballot.chosen)
     if ballot.confirmed_at is None:
         state = "budgets.state_open"
@@ -292,17 +403,45 @@ def _status(
             "left": euro(ctx, round_.total_cents - spent),
             "state": ctx.catalog.text(ctx.lang, state, {}, markup=False),
         },
-        buttons=[
-            [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
-            [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
-            [Button(label="budgets.btn_all", payload=f"bv.round:{round_.id}")],
-            *_back(),
-        ],
     )
 
 
-async def _tap(ctx: Context) -> tuple[Round, Project] | Response:
-    ids = _ids(ctx.value, 2)
+def _status(
+    ctx: Context, round_: Round, projects: list[Project], ballot: Ballot, key: str = ""
+) -> Reply:
+    """The totals as a message of their own, with the ways on."""
+    return _totals(ctx, round_, projects, ballot, key).model_copy(
+        update={
+            "buttons": [
+                [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
+                [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
+                [Button(label="budgets.btn_all", payload=f"bv.page:{round_.id}:1")],
+                *_back(),
+            ]
+        }
+    )
+
+
+@feature.action("bv.page", role=Role.RESIDENT)
+async def show_page(ctx: Context) -> Response:
+    """``bv.page:<round>:<page>``: another page of the ballot, in place of this one (a page
+    past the end shows the last)."""
+    page = whole_number(ctx.value.partition(":")[2], MAX_PAGE, low=1)
+    if page is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    found = await _round_from_value(ctx)
+    if not isinstance(found, Round):
+        return found
+    projects = await ctx.repos.budgets.projects(found.id)
+    ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
+    return respond(_page(ctx, found, projects, ballot, page, edit=True))
+
+
+async def _tap(ctx: Context) -> tuple[Round, Project, bool] | Response:
+    """The round and project a project's button names, and whether it was on the card
+    (``:c``), or the answer why it changes nothing."""
+    on_card = ctx.value.endswith(":c")
+    ids = _ids(ctx.value.removesuffix(":c"), 2)
     if ids is None:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
     found = await _open_round(ctx, ids[0])
@@ -311,52 +450,86 @@ async def _tap(ctx: Context) -> tuple[Round, Project] | Response:
     project = await ctx.repos.budgets.project(ids[1])
     if project is None or project.round_id != found.id:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
-    return found, project
+    return found, project, on_card
+
+
+@feature.action("bv.card", role=Role.RESIDENT)
+async def open_card(ctx: Context) -> Response:
+    """``bv.card:<round>:<project>``: a project's photo and card."""
+    tapped = await _tap(ctx)
+    if isinstance(tapped, Response):
+        return tapped
+    round_, project, on_card = tapped
+    if on_card:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    projects = await ctx.repos.budgets.projects(round_.id)
+    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    photo = (
+        [Reply(key="budgets.photo", params={"title": project.title}, photo_id=project.photo_id)]
+        if project.photo_id is not None
+        else []
+    )
+    return respond(*photo, _card(ctx, round_, project, projects, ballot))
+
+
+def _after_tap(
+    ctx: Context,
+    round_: Round,
+    project: Project,
+    ballot: Ballot,
+    projects: list[Project],
+    on_card: bool,
+    notice: Reply,
+) -> Response:
+    """The card or the page the tap came from, brought up to date in place."""
+    if on_card:
+        return respond(_card(ctx, round_, project, projects, ballot, notice, edit=True))
+    page = _page_of(projects, project)
+    return respond(_page(ctx, round_, projects, ballot, page, notice, edit=True))
 
 
 @feature.action("bv.add", role=Role.RESIDENT)
 async def add(ctx: Context) -> Response:
-    """``bv.add:<round>:<project>``: put a project on the ballot, if it fits."""
+    """``bv.add:<round>:<project>[:c]``: put a project on the ballot, if it fits."""
     tapped = await _tap(ctx)
     if isinstance(tapped, Response):
         return tapped
-    round_, project = tapped
+    round_, project, on_card = tapped
     projects = await ctx.repos.budgets.projects(round_.id)
     ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
-    if project.id in ballot.chosen:
-        return respond(
-            _status(ctx, round_, projects, ballot, "budgets.already_added").model_copy(
-                update={
-                    "params": {
-                        **_status(ctx, round_, projects, ballot).params,
-                        "title": project.title,
-                    }
-                }
-            )
-        )
     left = round_.total_cents - _spent(projects, ballot.chosen)
-    if project.cost_cents > left:
-        status = _status(ctx, round_, projects, ballot, "budgets.no_fit")
-        params = {**status.params, "title": project.title, "cost": euro(ctx, project.cost_cents)}
-        return respond(status.model_copy(update={"params": params}))
-    await ctx.repos.budgets.choose(round_.id, ctx.user.id, project.id, ctx.now)
-    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
-    status = _status(ctx, round_, projects, ballot, "budgets.added")
-    return respond(status.model_copy(update={"params": {**status.params, "title": project.title}}))
+    if project.id in ballot.chosen:
+        notice = Reply(key="budgets.already_added", params={"title": project.title})
+    elif project.cost_cents > left:
+        notice = Reply(
+            key="budgets.no_fit",
+            params={
+                "title": project.title,
+                "cost": euro(ctx, project.cost_cents),
+                "left": euro(ctx, left),
+            },
+        )
+    else:
+        await ctx.repos.budgets.choose(round_.id, ctx.user.id, project.id, ctx.now)
+        ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+        notice = Reply(key="budgets.added", params={"title": project.title})
+    return _after_tap(ctx, round_, project, ballot, projects, on_card, notice)
 
 
 @feature.action("bv.del", role=Role.RESIDENT)
 async def remove(ctx: Context) -> Response:
-    """``bv.del:<round>:<project>``: take a project off the ballot."""
+    """``bv.del:<round>:<project>[:c]``: take a project off the ballot."""
     tapped = await _tap(ctx)
     if isinstance(tapped, Response):
         return tapped
-    round_, project = tapped
-    await ctx.repos.budgets.unchoose(round_.id, ctx.user.id, project.id, ctx.now)
+    round_, project, on_card = tapped
+    taken = await ctx.repos.budgets.unchoose(round_.id, ctx.user.id, project.id, ctx.now)
     projects = await ctx.repos.budgets.projects(round_.id)
     ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
-    status = _status(ctx, round_, projects, ballot, "budgets.removed")
-    return respond(status.model_copy(update={"params": {**status.params, "title": project.title}}))
+    notice = Reply(
+        key="budgets.removed" if taken else "budgets.not_chosen", params={"title": project.title}
+    )
+    return _after_tap(ctx, round_, project, ballot, projects, on_card, notice)
 
 
 async def _round_from_value(ctx: Context) -> Round | Response:
@@ -409,7 +582,7 @@ async def vote(ctx: Context) -> Response:
                             payload=f"bv.ok:{found.id}:{fingerprint(set())}",
                         )
                     ],
-                    [Button(label="budgets.btn_change", payload=f"bv.round:{found.id}")],
+                    [Button(label="budgets.btn_change", payload=f"bv.page:{found.id}:1")],
                 ],
             )
         )
@@ -432,7 +605,7 @@ async def vote(ctx: Context) -> Response:
                         payload=f"bv.ok:{found.id}:{fingerprint(ballot.chosen)}",
                     )
                 ],
-                [Button(label="budgets.btn_change", payload=f"bv.round:{found.id}")],
+                [Button(label="budgets.btn_change", payload=f"bv.page:{found.id}:1")],
             ],
         )
     )
@@ -455,7 +628,7 @@ async def confirm(ctx: Context) -> Response:
                 key="budgets.withdrawn",
                 params={"name": found.name, "closes": when(ctx, found)},
                 buttons=[
-                    [Button(label="budgets.btn_all", payload=f"bv.round:{found.id}")],
+                    [Button(label="budgets.btn_all", payload=f"bv.page:{found.id}:1")],
                     *_back(),
                 ],
             )

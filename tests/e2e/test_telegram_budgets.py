@@ -17,10 +17,12 @@ import pytest
 from bot.app import App
 from bot.runtime import Runtime
 from bot.settings import Settings
+from handlers.budgets.rounds import MAX_PROJECTS
 from handlers.contract import Role
+from storage.budgets.rounds import NewProject
 from storage.clock import iso
 from tests.e2e.botapi import BotApiServer
-from tests.e2e.telegram_support import onboard, telegram_settings, texts, wait_for_text
+from tests.e2e.telegram_support import labels, onboard, telegram_settings, texts, wait_for_text
 from tests.e2e.test_telegram_residents import png
 
 pytestmark = pytest.mark.e2e
@@ -118,12 +120,14 @@ async def test_a_budget_round_over_telegram_survives_restarts_and_reminds_and_cl
         await wait_for_text(server, anna.chat_id, "Dat is geen postcode")
         anna.send_text("1971")
         await wait_for_text(server, anna.chat_id, "Stem uitbrengen")
-        # The card with a photo came as a photo with its caption, staff's text escaped.
-        [card] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
-        assert "Nieuwe toestellen &amp; een &lt;bank&gt;" in card["caption"]
         assert any(
             "Velsen kiest &lt;b&gt;2027&lt;/b&gt;" in t for t in texts(server, anna.chat_id)
         )
+        # A project's name opens its card: its photo, then what it is, staff's text escaped.
+        anna.press("Speeltuin")
+        await wait_for_text(server, anna.chat_id, "Nieuwe toestellen &amp; een &lt;bank&gt;")
+        [photo] = [m for m in server.messages(anna.chat_id) if m.get("photo")]
+        assert "<b>Speeltuin</b>" in photo["caption"]
         anna.press_data(add("Speeltuin"))
         await wait_for_text(server, anna.chat_id, "Over: €\u00a04.000")
         anna.press_data(add("Moestuin"))
@@ -287,3 +291,63 @@ async def test_a_round_opened_now_invites_residents_over_telegram_with_a_working
         assert any("Je mag €\u00a010.000 verdelen" in t for t in texts(server, anna.chat_id))
         # Nothing of it went to the group.
         assert not any("begonnen" in t for t in texts(server, GROUP))
+
+
+@pytest.mark.parametrize("count", [25, MAX_PROJECTS])
+async def test_a_round_of_many_projects_reaches_a_voter_as_one_ballot_changed_in_place(
+    server: BotApiServer, tmp_path: Path, count: int
+) -> None:
+    """Telegram lets a bot send one chat about one message a second: a message per project
+    kept a voter waiting half a minute for "Stem uitbrengen", and what they sent meanwhile
+    waited behind it."""
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    anna = server.user(4201, first_name="Anna")
+    async with running(settings) as app:
+        await onboard(server, anna)
+        now = datetime.now(UTC)
+        async with app.db.transaction():
+            round_id = await app.repos.budgets.create(
+                name="Velsen kiest 2027",
+                total_cents=1_000_000,
+                hood_budgets={},
+                opens_at=now - timedelta(hours=1),
+                closes_at=now + timedelta(days=10),
+                hood_only=False,
+                projects=[
+                    NewProject(title=f"Project {n}", description="Wat we doen.", cost_cents=n)
+                    for n in range(1, count + 1)
+                ],
+                now=now,
+            )
+        ids = [p.id for p in await app.repos.budgets.projects(round_id)]
+        before = len(server.messages(anna.chat_id))
+        anna.send_text("/stemmen")
+        await wait_for_text(server, anna.chat_id, "Stem uitbrengen", after=before)
+        # Whatever she sends next is answered after the whole ballot: count what came.
+        anna.send_text("/menu")
+        await wait_for_text(server, anna.chat_id, "Wat wil je doen?", after=before)
+        rules, page, menu = server.messages(anna.chat_id)[before:]
+        assert "Je mag €\u00a010.000 verdelen" in rules["text"]
+        pages = -(-count // 5)
+        assert f"pagina 1 van {pages}" in page["text"] and "• Project 5 · " in page["text"]
+        shown = labels(page)
+        assert "🗳️ Stem uitbrengen" in shown and shown.count("➕ Toevoegen") == 5
+        keyboard = page["reply_markup"]["inline_keyboard"]
+        assert sum(len(line) for line in keyboard) <= 100
+        assert all(len(b["callback_data"].encode()) <= 64 for line in keyboard for b in line)
+
+        # ➕ and "Volgende" change that message; nothing new arrives.
+        sent = len(server.messages(anna.chat_id))
+        anna.press_data(f"bv.add:{round_id}:{ids[2]}", page["message_id"])
+        await server.wait_for(
+            lambda: "✅ <b>Project 3</b>" in page["text"], 20, description="Project 3 chosen"
+        )
+        assert page["edited"] and "staat in je keuze" in page["text"]
+        assert labels(page).count("➖ Weghalen") == 1 and "✅ Project 3" in labels(page)
+        anna.press("Volgende ➡️", page)
+        await server.wait_for(
+            lambda: f"pagina 2 van {pages}" in page["text"], 20, description="the next page"
+        )
+        assert "Project 6 · " in page["text"] and "Project 3 · " not in page["text"]
+        assert len(server.messages(anna.chat_id)) == sent
+        assert menu["text"] is not None and "Wat wil je doen?" in menu["text"]

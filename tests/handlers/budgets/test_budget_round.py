@@ -47,11 +47,14 @@ async def _open(settings: Settings, clock: Clock) -> App:
 
 
 def payload(chat: Chat, prefix: str, title: str) -> str:
-    """The payload of a card's button (``bv.add`` / ``bv.del``) for the project ``title``."""
+    """The payload of the button (``bv.add`` / ``bv.del``) for the project ``title``:
+    beside its name on the ballot's page, or under its card."""
     for seen in chat.last:
-        for _, data in seen.buttons:
-            if data.startswith(prefix) and title in seen.text:
-                return data
+        for buttons in seen.reply.buttons:
+            if any(title in str(b.params.get("text", "")) for b in buttons):
+                return next(b.payload for b in buttons if b.payload.startswith(prefix))
+        if seen.key.startswith("budgets.card") and title in seen.text:
+            return next(data for _, data in seen.buttons if data.startswith(prefix))
     raise AssertionError(f"no {prefix} button for {title!r}")
 
 
@@ -168,9 +171,10 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
 
     # Anna: two projects fit, the third no longer does; adding one twice changes nothing.
     await anna.send("/stemmen")
-    assert anna.keys[0] == "budgets.intro" and anna.keys[-1] == "budgets.status"
-    assert anna.keys.count("budgets.card") == 3
-    assert "Over: €\u00a010.000" in anna.text
+    # The rules, then the ballot as one message: every project, its cost, a ➕ beside it.
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
+    assert "• Bankjes · €\u00a03.000" in anna.text and "Over: €\u00a010.000" in anna.text
+    assert [label for label, _ in anna.buttons()].count("➕ Toevoegen") == 3
     add_speeltuin = payload(anna, "bv.add:", "Speeltuin")
     add_bankjes = payload(anna, "bv.add:", "Bankjes")
     add_moestuin = payload(anna, "bv.add:", "Moestuin")
@@ -239,7 +243,7 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
     )
     assert await app.repos.budgets.pending() == [(found.id, closes - timedelta(days=2))]
     await cees.send("/stemmen")
-    assert "budgets.card_chosen" in cees.keys and "Over: €\u00a07.000" in cees.text
+    assert "✅ Moestuin · €\u00a03.000" in cees.text and "Over: €\u00a07.000" in cees.text
 
     # Two days before closing: one reminder, to Cees only, and only once.
     clock.now = closes - timedelta(days=2)

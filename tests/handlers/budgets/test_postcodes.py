@@ -164,7 +164,7 @@ async def test_the_four_digits_in_any_script_count_as_the_ascii_postcode(
     anna = await person(app, "anna")
     await anna.send("/stemmen")
     await anna.send(typed)
-    assert anna.keys[0] == "budgets.intro" and anna.keys[-1] == "budgets.status"
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
     assert await stored_postcodes(app) == ["1971"]
 
 

@@ -304,10 +304,16 @@ async def test_every_ballot_screen_offers_the_way_back_to_the_menu(app: App) -> 
     round_id = await a_round(app)
     anna = await person(app, "anna")
     await anna.send("/stemmen")
-    assert anna.keys[-1] == "budgets.status"
+    assert anna.keys[-1] == "budgets.page_single"
     assert ("⬅️ Menu", "menu") in anna.last[-1].buttons
     await anna.press_payload(f"bv.add:{round_id}:1")
     assert anna.keys == ["budgets.added"] and ("⬅️ Menu", "menu") in anna.buttons()
+    await anna.press_payload(f"bv.card:{round_id}:1")
+    assert anna.keys == ["budgets.card_chosen"] and ("⬅️ Menu", "menu") in anna.buttons()
+    await anna.press_payload(f"bv.del:{round_id}:1:c")
+    assert anna.keys == ["budgets.removed"] and ("⬅️ Menu", "menu") in anna.buttons()
+    await anna.press("Terug naar de lijst")
+    assert anna.keys == ["budgets.page_single"] and ("⬅️ Menu", "menu") in anna.buttons()
     await anna.press("Bekijk mijn keuze")
     assert anna.keys == ["budgets.mine"] and ("⬅️ Menu", "menu") in anna.buttons()
     await anna.press("Menu")
