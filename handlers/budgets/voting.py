@@ -376,7 +376,8 @@ def _card(
     ]
     if notice is not None:
         card = notice.model_copy(update={"parts": [card, _totals(ctx, round_, projects, ballot)]})
-    return card.model_copy(update={"buttons": buttons, "edit": edit})
+    # Its title and description are staff's Dutch, in a message of its own.
+    return card.model_copy(update={"buttons": buttons, "edit": edit, "original": True})
 
 
 def _spent(projects: list[Project], chosen: set[int]) -> int:

@@ -616,9 +616,14 @@ async def test_a_rounds_dutch_words_come_with_the_note_once_for_a_reader_in_anot
         assert dutch_note not in invited.text(app, "nl")
 
         await emma.send("/stemmen")
-        assert "Nieuwe toestellen in de speeltuin" in emma.text  # as Ria wrote it
+        assert "Speeltuin" in emma.text  # as Ria wrote it
         assert emma.text.count(note) == 1
         assert emma.last[0].key == "budgets.intro" and emma.last[0].text.endswith(note)
+        # A project's card, with its description, is a message of its own: the note too.
+        await emma.press_payload(next(p for label, p in emma.buttons() if "Speeltuin" in label))
+        card = emma.last[-1]
+        assert "Nieuwe toestellen in de speeltuin" in card.text and card.text.endswith(note)
+        await emma.send("/stemmen")
         await emma.press_payload(payload(emma, "bv.add:", "Bankjes"))
         await emma.press_payload(f"bv.mine:{found.id}")
         assert "Bankjes" in emma.text and emma.text.count(note) == 1
@@ -627,7 +632,7 @@ async def test_a_rounds_dutch_words_come_with_the_note_once_for_a_reader_in_anot
         await emma.press_payload(next(p for _, p in emma.buttons() if p.startswith("bv.ok:")))
 
         await dirk.send("/stemmen")
-        assert "Nieuwe toestellen in de speeltuin" in dirk.text and dutch_note not in dirk.text
+        assert "Speeltuin" in dirk.text and dutch_note not in dirk.text
         await dirk.press_payload(payload(dirk, "bv.add:", "Moestuin"))
         await dirk.press_payload(f"bv.mine:{found.id}")
         assert "Moestuin" in dirk.text and dutch_note not in dirk.text
