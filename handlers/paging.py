@@ -8,25 +8,35 @@ button's label cut to :data:`LABEL` characters, with a row to turn the page unde
     line 1..8 ── [item] × 8 ── [⬅️ Vorige] [Volgende ➡️] ── the list's own buttons
 
 A page number travels in the payload (``exp.list:2``, or a dialog's ``page:2``); a page past
-the end shows the last one, so an old button still lands somewhere sensible.
+the end shows the last one, so an old button still lands somewhere sensible, and a number we
+could not have sent (``-1``, ``²``, forty nines) is no page at all. Every list that pages
+(ideas, meetings, polls, experiments, one's questions, the audit log, the news) does so here;
+only the connector's inbox pages from a thread rather than by number (threads move while it
+is read), and still turns with the same row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from handlers.answers import whole_number
 from handlers.contract import Button, Reply
 
+if TYPE_CHECKING:
+    from handlers.feature import Context
+
 #: Items a page shows.
 PAGE_SIZE = 8
-#: The highest page number a payload may carry.
-MAX_PAGE = 9999
+#: The highest page number a payload may carry (the audit log of years at ten a page).
+MAX_PAGE = 99999
 #: The characters of a title a button shows (a longer one is cut with an ellipsis).
 LABEL = 40
 #: What a dialog button's value starts with when it turns the page (``page:2``).
 TURN = "page:"
+#: The labels of the buttons that turn the page back and on.
+PREVIOUS, NEXT = "paging.btn_previous", "paging.btn_next"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,14 @@ def number(text: str) -> int | None:
     return whole_number(text, MAX_PAGE, low=1)
 
 
+def asked(ctx: Context) -> int | None:
+    """The page an action's button asks for (``ideas.mine:2``), the first for its command
+    (whatever was typed after it), or None for a number we could not have sent."""
+    if ctx.event.button is None or not ctx.value:
+        return 1
+    return number(ctx.value)
+
+
 def turned(value: str | None) -> int | None:
     """The page a dialog button asks for (``page:2``), or None if it does not turn one."""
     if value is None or not value.startswith(TURN):
@@ -63,24 +81,35 @@ def turned(value: str | None) -> int | None:
 
 
 def short(text: str, limit: int = LABEL) -> str:
-    """A title short enough for a button: cut with an ellipsis when it is longer."""
+    """A title short enough for a button, on one line: cut with an ellipsis when it is
+    longer."""
+    text = " ".join(text.split())
     if len(text) <= limit:
         return text
     return f"{text[: limit - 1].rstrip()}…"
 
 
-def turn(shown: Page, button: Callable[[str, int], Button]) -> list[list[Button]]:
+def turn(
+    shown: Page,
+    button: Callable[[str, int], Button],
+    labels: tuple[str, str] = (PREVIOUS, NEXT),
+) -> list[list[Button]]:
     """The row with ⬅️ Vorige and Volgende ➡️ (none when the list fits on one page).
 
     ``button(label, page)`` makes a button that shows ``page``: an action's payload, or a
-    dialog button with ``f"{TURN}{page}"``.
+    dialog button with ``f"{TURN}{page}"``. A list whose pages run in time may name its
+    turns (``labels``: ⬅️ Nieuwer, Ouder ➡️).
     """
-    row = []
-    if shown.number > 1:
-        row.append(button("paging.btn_previous", shown.number - 1))
-    if shown.number < shown.pages:
-        row.append(button("paging.btn_next", shown.number + 1))
-    return [row] if row else []
+    return row(
+        button(labels[0], shown.number - 1) if shown.number > 1 else None,
+        button(labels[1], shown.number + 1) if shown.number < shown.pages else None,
+    )
+
+
+def row(back: Button | None, on: Button | None) -> list[list[Button]]:
+    """The row to turn the page with the buttons there are: back first (none without)."""
+    buttons = [b for b in (back, on) if b is not None]
+    return [buttons] if buttons else []
 
 
 def where(shown: Page) -> list[Reply]:

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers import when
+from handlers import paging, when
 from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
@@ -93,13 +93,12 @@ async def inbox_reply(
         [Button(label="inbox.btn_open", payload=f"inbox.open:{q.id}", params={"id": q.id})]
         for q in threads
     ]
-    paging = []
-    if shown.earlier:
-        paging.append(Button(label="inbox.btn_previous", payload=_payload("<", shown.keys[0])))
-    if shown.later:
-        paging.append(Button(label="inbox.btn_next", payload=_payload(">", shown.keys[-1])))
-    if paging:
-        buttons.append(paging)
+    buttons += paging.row(
+        Button(label=paging.PREVIOUS, payload=_payload("<", shown.keys[0]))
+        if shown.earlier
+        else None,
+        Button(label=paging.NEXT, payload=_payload(">", shown.keys[-1])) if shown.later else None,
+    )
     buttons.append([Button(label="menu.back", payload="menu")])
     # Where the page stands, said so that "van" matches the buttons: threads answered
     # meanwhile can leave a page between two others' boundaries.

@@ -4,15 +4,23 @@ A question may be meant for one civil servant (from their card): it still goes t
 connector, who passes it on. The connector's answer comes back in this chat (the outbox).
 
     /vraag or a card's "Stel een vraag" ──► text ──► sent (thread #id)
-    /mijnvragen ──► threads with messages ──Iets toevoegen──► text ──► added
+    /mijnvragen ──► one message: a line and a button per thread, newest activity first,
+        │           eight to a page   ◄ vorige / volgende ►
+        └─ a thread ──► q.show:<id>: every message ──Iets toevoegen──► text ──► added
     q.show:<id> (the welcome back's button) ──► that thread ──Iets toevoegen──► ...
+
+However many threads someone has, each is a tap away, and the list is one message (Telegram
+shows about one message a second in a chat): the messages of a thread are read when it is
+opened.
 """
 
 from __future__ import annotations
 
-from handlers.answers import parse_id, read_text
+from handlers import paging
+from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
+from handlers.start.menu import stale_button
 from storage.community.questions import Question, Side
 from storage.news.staff import StaffCard
 
@@ -22,7 +30,8 @@ feature.menu_entry("questions.btn_mine", "q.mine", order=51)
 
 DIALOG = "question"
 MAX_LENGTH = 2000
-SHOWN_THREADS = 10
+#: The words of a question a line in the list shows.
+LINE_START = 60
 
 
 # Not declared as posting: a muted resident can still ask the connector (to object, too).
@@ -160,28 +169,71 @@ async def _own(ctx: Context, question_id: int) -> Question | None:
 )
 @feature.action("q.mine", role=Role.RESIDENT)
 async def my_questions(ctx: Context) -> Response:
-    """This person's question threads, newest activity first, each with its messages."""
-    threads = await ctx.repos.questions.of_user(ctx.user.id, limit=SHOWN_THREADS)
+    """``q.mine[:<page>]``: a page of this person's question threads, newest activity
+    first, a line and a button each (the button opens the thread with its messages)."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return await stale_button(ctx)
+    closing = [
+        [Button(label="questions.btn_new", payload="q.new")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    repo = ctx.repos.questions
+    shown = paging.page(wanted, await repo.count_of_user(ctx.user.id))
+    threads = await repo.of_user(ctx.user.id, limit=shown.size, offset=shown.offset)
     if not threads:
         return respond(
             Reply(
                 key="questions.none",
                 params={"connector": ctx.profile.connector(ctx.lang)},
-                buttons=[
-                    [Button(label="questions.btn_new", payload="q.new")],
-                    [Button(label="menu.back", payload="menu")],
-                ],
+                buttons=closing,
             )
         )
-    shown = [await _thread(ctx, question) for question in threads]
-    footer = Reply(
-        key="questions.mine_footer",
-        buttons=[
-            [Button(label="questions.btn_new", payload="q.new")],
-            [Button(label="menu.back", payload="menu")],
-        ],
+    buttons = [
+        [
+            Button(
+                label="questions.btn_open",
+                payload=f"q.show:{question.id}:{shown.number}",
+                params={"id": question.id, "start": paging.short(_start(question))},
+            )
+        ]
+        for question in threads
+    ]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"q.mine:{n}"))
+    return respond(
+        Reply(
+            key="questions.mine_title",
+            params={"count": shown.total},
+            parts=[*(_line(ctx, question) for question in threads), *paging.where(shown)],
+            buttons=[*buttons, *closing],
+            # The first words of each question are the resident's own, as written.
+            original=True,
+        )
     )
-    return respond(*shown, footer)
+
+
+def _start(question: Question) -> str:
+    """The question that began a thread (its first message)."""
+    return question.messages[0].text if question.messages else ""
+
+
+def _status(ctx: Context, question: Question) -> str:
+    status = "questions.status_open" if question.is_open else "questions.status_closed"
+    return ctx.catalog.text(ctx.lang, status, {}, markup=False)
+
+
+def _line(ctx: Context, question: Question) -> Reply:
+    """One thread in the list: its number, open or closed, when it last changed, and the
+    first words of the question."""
+    return Reply(
+        key="questions.mine_line",
+        params={
+            "id": question.id,
+            "status": _status(ctx, question),
+            "when": ctx.show_date(question.updated_at),
+            "start": excerpt(_start(question), LINE_START),
+        },
+    )
 
 
 def message_lines(ctx: Context, question: Question, *, resident: str, staff: str) -> list[Reply]:
@@ -207,11 +259,10 @@ async def _thread(ctx: Context, question: Question) -> Reply:
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     if card is not None:
         parts.insert(0, Reply(key="questions.meant_for", params={"name": card.name}))
-    status = "questions.status_open" if question.is_open else "questions.status_closed"
     return Reply(
         key="questions.thread",
         original=True,
-        params={"id": question.id, "status": ctx.catalog.text(ctx.lang, status, {}, markup=False)},
+        params={"id": question.id, "status": _status(ctx, question)},
         parts=parts,
         buttons=[
             [
@@ -227,12 +278,16 @@ async def _thread(ctx: Context, question: Question) -> Reply:
 
 @feature.action("q.show", role=Role.RESIDENT)
 async def show(ctx: Context) -> Response:
-    """One of one's own threads with every message (``q.show:<id>``): an answer that came
-    while the bot could not reach them, from the welcome back."""
-    question_id = parse_id(ctx.value)
-    question = await _own(ctx, question_id) if question_id else None
+    """One of one's own threads with every message (``q.show:<id>[:<page>]``): opened from
+    the list (back to its page), or an answer that came while the bot could not reach them,
+    from the welcome back."""
+    raw_id, _, raw_page = ctx.value.partition(":")
+    question_id = parse_id(raw_id)
+    page = paging.number(raw_page) if raw_page else 1
+    question = await _own(ctx, question_id) if question_id and page else None
+    back = "q.mine" if page in (None, 1) else f"q.mine:{page}"
     buttons = [
-        [Button(label="questions.btn_mine", payload="q.mine")],
+        [Button(label="questions.btn_mine", payload=back)],
         [Button(label="menu.back", payload="menu")],
     ]
     if question is None:

@@ -26,8 +26,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from handlers import when
-from handlers.answers import digits, excerpt, parse_id, read_text, whole_number
+from handlers import paging, when
+from handlers.answers import digits, parse_id, read_text
 from handlers.consultations import results as shown_results
 from handlers.consultations.jobs import (
     EVALUATIONS_JOB,
@@ -58,10 +58,6 @@ feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.C
 FOLLOW_UP = "consult_follow_up"
 MOVE = "consult_move"
 MAX_FOLLOW_UP = 600
-#: Consultations on one page of a list; the longest title on a button.
-PAGE_SIZE = 8
-MAX_PAGE = 9999
-BUTTON_TITLE = 40
 LONGEST = timedelta(days=365)
 SHORTEST = timedelta(hours=1)
 
@@ -79,7 +75,7 @@ async def overview(ctx: Context) -> Response:
     """``cs.staff[:<page>]``: a page of the open, scheduled and recently closed polls, a
     line and a button each; the evaluations of experiments (one per experiment) behind a
     button of their own. One message however many there are."""
-    page = _page(ctx)
+    page = paging.asked(ctx)
     if page is None:
         return await stale_button(ctx)
     repos = ctx.repos.consultations
@@ -115,7 +111,7 @@ async def overview(ctx: Context) -> Response:
 async def evaluations(ctx: Context) -> Response:
     """``cs.evals[:<page>]``: a page of the evaluations of experiments, a line and a
     button each."""
-    page = _page(ctx)
+    page = paging.asked(ctx)
     if page is None:
         return await stale_button(ctx)
     found = await ctx.repos.consultations.of_staff(ConsultationKind.EVALUATION)
@@ -140,39 +136,25 @@ class _Listed:
     buttons: list[list[Button]]
 
 
-def _page(ctx: Context) -> int | None:
-    """The page a button asks for (the first for the command, whatever was typed after it)."""
-    if ctx.event.button is None or not ctx.value:
-        return 1
-    return whole_number(ctx.value, MAX_PAGE, low=1)
-
-
 async def _list(
-    ctx: Context, consultations: list[Consultation], page: int, action: str
+    ctx: Context, consultations: list[Consultation], wanted: int, action: str
 ) -> _Listed:
     """A page of consultations (a page past the end shows the last one)."""
-    pages = max(1, -(-len(consultations) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = consultations[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    page = paging.page(wanted, len(consultations))
+    shown = consultations[page.offset : page.offset + page.size]
     buttons = [
         [
             Button(
                 label="consultations.btn_open_card",
-                payload=f"cs.card:{c.id}:{page}",
-                params={"id": c.id, "title": excerpt(pick(c.title, ctx.lang), BUTTON_TITLE)},
+                payload=f"cs.card:{c.id}:{page.number}",
+                params={"id": c.id, "title": paging.short(pick(c.title, ctx.lang))},
             )
         ]
         for c in shown
     ]
-    paging = []
-    if page > 1:
-        paging.append(Button(label="consultations.btn_previous", payload=f"{action}:{page - 1}"))
-    if page < pages:
-        paging.append(Button(label="consultations.btn_next", payload=f"{action}:{page + 1}"))
-    if paging:
-        buttons.append(paging)
+    buttons += paging.turn(page, lambda label, n: Button(label=label, payload=f"{action}:{n}"))
     return _Listed(
-        params={"count": len(consultations), "page": page, "pages": pages},
+        params={"count": len(consultations), "page": page.number, "pages": page.pages},
         lines=[line for consultation in shown for line in await _lines(ctx, consultation)],
         buttons=buttons,
     )
@@ -214,7 +196,7 @@ async def open_card(ctx: Context) -> Response:
     """``cs.card:<id>[:<page>]``: a consultation's card with what staff can do with it,
     and the way back to the page of the list it was opened from."""
     raw_id, _, raw_page = ctx.value.partition(":")
-    page = whole_number(raw_page, MAX_PAGE, low=1) if raw_page else 1
+    page = paging.number(raw_page) if raw_page else 1
     consultation = await _staff_consultation(ctx, raw_id)
     if consultation is None or consultation.status is ConsultationStatus.CANCELLED:
         return _gone()

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from handlers import paging
-from handlers.answers import digits, whole_number
+from handlers.answers import digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.phrases import number, phrase
@@ -32,8 +32,8 @@ feature = Feature("ideas")
 feature.menu_entry("ideas.menu_browse", "ideas.list", order=20)
 feature.menu_entry("ideas.menu_mine", "ideas.mine", order=30)
 
+#: Ideas on one page of a list (each line says a lot).
 PAGE_SIZE = 5
-MAX_PAGE = 9999
 MAX_NUMBER_DIGITS = 12
 #: Telegram refuses callback data over 64 bytes.
 MAX_PAYLOAD = 64
@@ -61,7 +61,7 @@ class View:
         if len(parts) != 4:
             return None
         sort, kind, value, page = parts
-        number_ = whole_number(page, MAX_PAGE, low=1)
+        number_ = paging.number(page)
         if sort not in {s.value for s in IdeaSort} or number_ is None:
             return None
         known = {
@@ -162,9 +162,9 @@ async def show_list(ctx: Context) -> Response:
 async def list_reply(ctx: Context, view: View) -> Reply:
     """The list message for a view (a page past the end shows the last page)."""
     page = await _page(ctx, view)
-    pages = max(1, -(-page.total // PAGE_SIZE))
-    if view.page > pages:
-        view = replace(view, page=pages)
+    shown = paging.page(view.page, page.total, PAGE_SIZE)
+    if shown.number != view.page:
+        view = replace(view, page=shown.number)
         page = await _page(ctx, view)
     lines = [
         Reply(
@@ -180,14 +180,14 @@ async def list_reply(ctx: Context, view: View) -> Reply:
         for idea in page.ideas
     ] or [Reply(key="ideas.list_empty")]
     buttons = [[idea_button(idea, with_view("idea.open", idea.id, view))] for idea in page.ideas]
-    buttons += _list_buttons(view, pages)
+    buttons += _list_buttons(view, shown)
     return Reply(
         key="ideas.list_title",
         params={
             "order": phrase(ctx, f"ideas.order_{view.sort.value}"),
             "scope": _scope(ctx, view),
-            "page": view.page,
-            "pages": pages,
+            "page": shown.number,
+            "pages": shown.pages,
             "total": page.total,
         },
         parts=lines,
@@ -213,16 +213,13 @@ def _scope(ctx: Context, view: View) -> str:
     return phrase(ctx, "ideas.scope_all")
 
 
-def _list_buttons(view: View, pages: int) -> list[list[Button]]:
-    paging = []
-    if view.page > 1:
-        previous = replace(view, page=view.page - 1)
-        paging.append(
-            Button(label="ideas.btn_previous", payload=f"ideas.list:{previous.encode()}")
-        )
-    if view.page < pages:
-        following = replace(view, page=view.page + 1)
-        paging.append(Button(label="ideas.btn_next", payload=f"ideas.list:{following.encode()}"))
+def _list_buttons(view: View, shown: paging.Page) -> list[list[Button]]:
+    turn = paging.turn(
+        shown,
+        lambda label, n: Button(
+            label=label, payload=f"ideas.list:{replace(view, page=n).encode()}"
+        ),
+    )
     other = IdeaSort.MOST_SUPPORTED if view.sort == IdeaSort.NEWEST else IdeaSort.NEWEST
     resorted = replace(view, sort=other, page=1)
     sort = view.sort.value
@@ -238,7 +235,7 @@ def _list_buttons(view: View, pages: int) -> list[list[Button]]:
         Button(label="ideas.btn_submit", payload="ideas.submit"),
         Button(label="menu.back", payload="menu"),
     ]
-    return [*([paging] if paging else []), *rows(filters, 2), closing]
+    return [*turn, *rows(filters, 2), closing]
 
 
 @feature.action("ideas.filter", consent=False, role=Role.RESIDENT)
@@ -523,15 +520,13 @@ async def _on_card(ctx: Context, change: Callable[[IdeaCard], Awaitable[str]]) -
 @feature.action("ideas.mine", role=Role.RESIDENT)
 async def my_ideas(ctx: Context) -> Response:
     """The resident's own ideas, newest first, each with its status and the reason for it."""
-    raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    wanted = whole_number(raw, MAX_PAGE, low=1)
+    wanted = paging.asked(ctx)
     if wanted is None:
         return await stale_button(ctx)
     ideas = ctx.repos.ideas
     total = await ideas.count_by_author(ctx.user.id)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(wanted, pages)
-    mine = await ideas.by_author(ctx.user.id, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    shown = paging.page(wanted, total, PAGE_SIZE)
+    mine = await ideas.by_author(ctx.user.id, limit=shown.size, offset=shown.offset)
     latest = await ideas.latest_changes([idea.id for idea in mine])
     parts: list[Reply] = []
     for idea in mine:
@@ -545,13 +540,7 @@ async def my_ideas(ctx: Context) -> Response:
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))
     buttons = [[idea_button(idea, f"idea.open:{idea.id}")] for idea in mine]
-    paging = []
-    if page > 1:
-        paging.append(Button(label="ideas.btn_previous", payload=f"ideas.mine:{page - 1}"))
-    if page < pages:
-        paging.append(Button(label="ideas.btn_next", payload=f"ideas.mine:{page + 1}"))
-    if paging:
-        buttons.append(paging)
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"ideas.mine:{n}"))
     buttons.append(
         [
             Button(label="ideas.btn_submit", payload="ideas.submit"),
@@ -562,7 +551,7 @@ async def my_ideas(ctx: Context) -> Response:
     return respond(
         Reply(
             key=key,
-            params={"total": total, "page": page, "pages": pages},
+            params={"total": total, "page": shown.number, "pages": shown.pages},
             parts=parts,
             buttons=buttons,
         )

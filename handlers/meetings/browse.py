@@ -1,6 +1,6 @@
 """Meetings to look through: the upcoming ones a page at a time, a meeting's card, filters.
 
-    /bijeenkomsten ─► one message: a line and a button per meeting, PAGE_SIZE to a page
+    /bijeenkomsten ─► one message: a line and a button per meeting, eight to a page
         │               ◄ vorige / volgende ►
         ├─ a meeting ──► its card: Ik kom / Ik kom toch niet, agendabestand,
         │                (staff) Beheren, terug naar de lijst; once it began only that it
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from handlers.answers import digits, excerpt, parse_id, whole_number
+from handlers import paging
+from handlers.answers import digits, parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.meetings.shown import card, when
@@ -30,9 +31,6 @@ from storage.meetings.meetings import Meeting, MeetingPage, Place, Subject
 feature = Feature("meeting-list")
 feature.menu_entry("meetings.menu", "mt.list", order=46)
 
-#: Meetings on one page of the list, experiments on one page of the filter.
-PAGE_SIZE = 8
-MAX_PAGE = 9999
 #: Telegram refuses callback data over 64 bytes.
 MAX_PAYLOAD = 64
 BUTTON_TITLE = 36
@@ -60,7 +58,7 @@ class View:
         if len(parts) != 3:
             return None
         kind, value, raw_page = parts
-        page = whole_number(raw_page, MAX_PAGE, low=1)
+        page = paging.number(raw_page)
         known = {
             "a": value == "",
             "e": digits(value) and len(value) <= 12,
@@ -99,9 +97,9 @@ async def upcoming(ctx: Context) -> Response:
 async def list_reply(ctx: Context, view: View) -> Reply:
     """The list message for a view (a page past the end shows the last page)."""
     found = await _page(ctx, view)
-    pages = max(1, -(-found.total // PAGE_SIZE))
-    if view.page > pages:
-        view = replace(view, page=pages)
+    shown = paging.page(view.page, found.total)
+    if shown.number != view.page:
+        view = replace(view, page=shown.number)
         found = await _page(ctx, view)
     closing = _closing(view)
     if not found.meetings:
@@ -109,16 +107,11 @@ async def list_reply(ctx: Context, view: View) -> Reply:
     mine = await ctx.repos.meetings.mine(ctx.user.id, ctx.now)
     lines = [_line(ctx, meeting, mine.get(meeting.id)) for meeting in found.meetings]
     buttons = [[_button(ctx, meeting, view)] for meeting in found.meetings]
-    paging = []
-    if view.page > 1:
-        previous = replace(view, page=view.page - 1).encode()
-        paging.append(Button(label="meetings.btn_previous", payload=f"mt.list:{previous}"))
-    if view.page < pages:
-        following = replace(view, page=view.page + 1).encode()
-        paging.append(Button(label="meetings.btn_next", payload=f"mt.list:{following}"))
-    if paging:
-        buttons.append(paging)
-    params: dict[str, object] = {"count": found.total, "page": view.page, "pages": pages}
+    buttons += paging.turn(
+        shown,
+        lambda label, n: Button(label=label, payload=f"mt.list:{replace(view, page=n).encode()}"),
+    )
+    params: dict[str, object] = {"count": found.total, "page": shown.number, "pages": shown.pages}
     key = "meetings.list_title"
     if view.kind != "a":
         key = "meetings.list_title_of"
@@ -129,7 +122,10 @@ async def list_reply(ctx: Context, view: View) -> Reply:
 
 async def _page(ctx: Context, view: View) -> MeetingPage:
     return await ctx.repos.meetings.upcoming(
-        ctx.now, about=view.subject(), limit=PAGE_SIZE, offset=(view.page - 1) * PAGE_SIZE
+        ctx.now,
+        about=view.subject(),
+        limit=paging.PAGE_SIZE,
+        offset=(view.page - 1) * paging.PAGE_SIZE,
     )
 
 
@@ -163,7 +159,7 @@ def _line(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
 def _button(ctx: Context, meeting: Meeting, view: View) -> Button:
     """A button that names a meeting by its day and (shortened) title: two evenings with
     the same title are told apart."""
-    label = f"{ctx.show_short(meeting.starts_at)} · {excerpt(meeting.title, BUTTON_TITLE)}"
+    label = f"{ctx.show_short(meeting.starts_at)} · {paging.short(meeting.title, BUTTON_TITLE)}"
     return Button.raw(label, _with_view(f"mt.open:{meeting.id}", view))
 
 
@@ -263,7 +259,7 @@ async def choose_filter(ctx: Context) -> Response:
     experiments = [e for e in running if e.id in subjects.experiments]
     kind, _, raw_page = ctx.value.partition(":")
     if kind == "e":
-        page = whole_number(raw_page, MAX_PAGE, low=1)
+        page = paging.number(raw_page)
         if page is None:
             return await stale_button(ctx)
         return respond(_experiments(experiments, page, ctx))
@@ -297,23 +293,15 @@ async def choose_filter(ctx: Context) -> Response:
 
 def _experiments(experiments: list[Experiment], page: int, ctx: Context) -> Reply:
     """A page of the experiments that have upcoming meetings, a button each."""
-    pages = max(1, -(-len(experiments) // PAGE_SIZE))
-    page = min(page, pages)
-    shown = experiments[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = paging.page(page, len(experiments))
     buttons = [
-        [Button.raw(excerpt(e.title(ctx.lang), 60), f"mt.list:{View('e', str(e.id)).encode()}")]
-        for e in shown
+        [Button.raw(paging.short(e.title(ctx.lang)), f"mt.list:{View('e', str(e.id)).encode()}")]
+        for e in experiments[shown.offset : shown.offset + shown.size]
     ]
-    paging = []
-    if page > 1:
-        paging.append(Button(label="meetings.btn_previous", payload=f"mt.filter:e:{page - 1}"))
-    if page < pages:
-        paging.append(Button(label="meetings.btn_next", payload=f"mt.filter:e:{page + 1}"))
-    if paging:
-        buttons.append(paging)
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"mt.filter:e:{n}"))
     buttons.append([Button(label="meetings.btn_back", payload="mt.filter")])
     return Reply(
         key="meetings.ask_experiment_filter",
-        params={"page": page, "pages": pages},
+        params={"page": shown.number, "pages": shown.pages},
         buttons=buttons,
     )

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import time
 
-from handlers.answers import parse_id
+from handlers import paging
+from handlers.answers import whole_number
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
+from handlers.start.menu import stale_button
 from storage import Repositories
 from storage.news.staff import StaffCard
 from storage.news.subscriptions import Subscription
@@ -383,12 +385,12 @@ def _without_more(item: Reply) -> Reply:
 @feature.action("news.page", consent=False, role=Role.RESIDENT)
 async def browse(ctx: Context) -> Response:
     """A page of recent news, newest first (``news.page:<n>``, counting from 0)."""
-    page = parse_id(ctx.value) if ctx.value not in ("", "0") else 0
+    index = whole_number(ctx.value, paging.MAX_PAGE - 1) if ctx.value else 0
+    if index is None:
+        return await stale_button(ctx)
     total = await ctx.repos.news.count_for(ctx.user.id)
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page is None or page >= pages:
-        page = 0
-    items = await ctx.repos.news.recent_for(ctx.user.id, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    page = paging.page(index + 1, total, PAGE_SIZE)
+    items = await ctx.repos.news.recent_for(ctx.user.id, offset=page.offset, limit=page.size)
     if not items:
         return respond(
             Reply(key="news.empty", buttons=[[Button(label="menu.back", payload="menu")]])
@@ -401,24 +403,21 @@ async def browse(ctx: Context) -> Response:
         stored = [Reply.model_validate(p) for p in item.payload]
         replies = signed(await in_language(ctx.repos, ctx.lang, stored), signature)
         shown += [_without_more(reply) for reply in replies]
-    nav = []
-    if page > 0:
-        nav.append(Button(label="news.btn_newer", payload=f"news.page:{page - 1}"))
-    if page + 1 < pages:
-        nav.append(Button(label="news.btn_older", payload=f"news.page:{page + 1}"))
+    # The payload counts from 0 (news.page:0 is the newest), as it always has.
+    nav = paging.turn(
+        page,
+        lambda label, n: Button(label=label, payload=f"news.page:{n - 1}"),
+        ("news.btn_newer", "news.btn_older"),
+    )
     footer = Reply(
         key="news.page_info",
-        params={"page": page + 1, "pages": pages},
+        params={"page": page.number, "pages": page.pages},
         buttons=[
-            row
-            for row in (
-                nav,
-                [
-                    Button(label="news.btn_back", payload="news"),
-                    Button(label="menu.back", payload="menu"),
-                ],
-            )
-            if row
+            *nav,
+            [
+                Button(label="news.btn_back", payload="news"),
+                Button(label="menu.back", payload="menu"),
+            ],
         ],
     )
     return respond(*shown, footer)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import handlers.audience as audiences
-from handlers.answers import whole_number
+from handlers import paging
 from handlers.charts import bar_chart
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -32,7 +32,6 @@ feature.menu_entry("oversight.menu_stats", "stats", order=67, role=Role.CIVIL_SE
 feature.menu_entry("oversight.menu_log", "log", order=68, role=Role.ADMIN)
 
 LOG_PAGE = 10
-MAX_PAGE = 99999
 #: Details that read best first ("van X naar Y", then the rest).
 _DETAIL_ORDER = {"from": 0, "to": 1, "role": 2, "previous": 3}
 #: Whose words say who an audience is (``audience`` with ``audience_value`` in a detail).
@@ -50,28 +49,25 @@ DAYS_FROM_HOURS = 48
 @feature.action("log", role=Role.ADMIN)
 async def logbook(ctx: Context) -> Response:
     """A page of the audit log, newest first; ``log:<page>`` pages."""
-    raw = ctx.value if ctx.event.button is not None and ctx.value else "1"
-    wanted = whole_number(raw, MAX_PAGE, low=1)
+    wanted = paging.asked(ctx)
     if wanted is None:
         return await stale_button(ctx)
     total = await ctx.repos.logbook.count()
-    pages = max(1, -(-total // LOG_PAGE))
-    page = min(wanted, pages)
-    entries = await ctx.repos.logbook.page(limit=LOG_PAGE, offset=(page - 1) * LOG_PAGE)
+    shown = paging.page(wanted, total, LOG_PAGE)
+    entries = await ctx.repos.logbook.page(limit=shown.size, offset=shown.offset)
     parts = [await _log_line(ctx, entry) for entry in entries] or [
         Reply(key="oversight.log_empty")
     ]
-    paging = []
-    if page > 1:
-        paging.append(Button(label="oversight.btn_newer", payload=f"log:{page - 1}"))
-    if page < pages:
-        paging.append(Button(label="oversight.btn_older", payload=f"log:{page + 1}"))
-    buttons = [paging] if paging else []
+    buttons = paging.turn(
+        shown,
+        lambda label, n: Button(label=label, payload=f"log:{n}"),
+        ("oversight.btn_newer", "oversight.btn_older"),
+    )
     buttons.append([Button(label="menu.back", payload="menu")])
     return respond(
         Reply(
             key="oversight.log_title",
-            params={"count": total, "page": page, "pages": pages},
+            params={"count": total, "page": shown.number, "pages": shown.pages},
             parts=parts,
             buttons=buttons,
         )

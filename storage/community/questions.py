@@ -154,13 +154,22 @@ class Questions:
             return None
         return (await self._with_messages([row]))[0]
 
-    async def of_user(self, user_id: int, limit: int = 20) -> list[Question]:
+    async def of_user(self, user_id: int, limit: int = 20, offset: int = 0) -> list[Question]:
         """This resident's threads, most recently active first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM questions WHERE user_id = ? ORDER BY updated_at DESC, id DESC LIMIT ?",
-            (user_id, limit),
+            "SELECT * FROM questions WHERE user_id = ?"
+            " ORDER BY updated_at DESC, id DESC LIMIT ? OFFSET ?",
+            (user_id, limit, offset),
         )
         return await self._with_messages(rows)
+
+    async def count_of_user(self, user_id: int) -> int:
+        """How many threads this resident has."""
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM questions WHERE user_id = ?", (user_id,)
+        )
+        assert row is not None
+        return int(row["n"])
 
     async def open_threads(self) -> list[Question]:
         """Threads waiting for the connector, longest waiting first."""

@@ -115,6 +115,6 @@ def test_what_waited_while_the_chat_was_closed_keeps_its_numbers(tmp_path: Path)
     assert answer < hint, again
     assert "[2] 📨 Mijn vragen" in again[answer:hint], again
     assert "Wat wil je doen?" not in again
-    assert "Dit zijn je laatste vragen." in again[hint:], again
+    assert "📨 Mijn vragen (1)" in again[hint:], again
     # With nothing waiting and no dialog open, opening the chat prints nothing.
     assert chat("anna", "") == ""

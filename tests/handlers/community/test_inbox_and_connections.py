@@ -255,6 +255,8 @@ async def test_the_connector_hears_when_the_resident_cannot_be_told_of_an_answer
     assert await for_user(app, anna, "answer") == []
     # Back again, she finds the answer and the close under "Mijn vragen".
     await anna.send("/mijnvragen")
+    assert "Vraag #1 (afgesloten, " in anna.text
+    await anna.press("#1 ")
     assert "Volgende week dinsdag." in anna.text
 
 

@@ -60,6 +60,8 @@ async def test_the_note_for_closing_goes_to_the_resident_and_stays_in_the_thread
     assert (await audit_actions(app))[-1:] == ["question.close"]
     # Under "Mijn vragen" she reads the same word and why.
     await anna.send("/mijnvragen")
+    assert "Vraag #1 (afgesloten, " in anna.text
+    await anna.press("#1 ")
     assert "Vraag #1 (afgesloten)" in anna.text and note in anna.text
     # She can still reply; the thread opens again.
     await anna.press_payload("q.add:1")
@@ -137,6 +139,7 @@ async def test_a_message_added_while_the_connector_writes_the_note_stops_the_clo
     anna, ria = await asked(app)
     await ria.press("Afsluiten")
     await anna.send("/mijnvragen")
+    await anna.press("#1 ")
     await anna.press("Iets toevoegen aan #1")
     await anna.send("Het gaat om de bieb in IJmuiden.")
     note = "Daar gaat de gemeente niet over."

@@ -53,6 +53,7 @@ async def test_a_connector_may_answer_again_after_the_resident_wrote_more(app: A
     await ria.press_payload("inbox.answer:1")
     # Anna adds to her question while Ria types: the answer still goes.
     await anna.send("/mijnvragen")
+    await anna.press("#1 ")
     await anna.press("Iets toevoegen aan #1")
     await anna.send("En het veld bij de school?")
     await ria.send("Allebei volgende week.")

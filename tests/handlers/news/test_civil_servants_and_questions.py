@@ -114,7 +114,9 @@ async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -
         (Side.RESIDENT, "Komt er ook een schommel?")
     ]
     await anna.press("Mijn vragen")
-    assert anna.keys == ["questions.thread", "questions.mine_footer"]
+    assert anna.keys == ["questions.mine_title"]
+    await anna.press(f"#{question.id} ")
+    assert anna.keys == ["questions.thread"]
     assert "Voor Ria de Vries" in anna.text
 
 
@@ -133,7 +135,10 @@ async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: A
             question.id, Side.CONNECTOR, None, "Bij de gemeente, ik help je.", utcnow()
         )
     await anna.send("/mijnvragen")
-    assert anna.keys == ["questions.thread", "questions.mine_footer"]
+    assert anna.keys == ["questions.mine_title"]
+    assert f"Vraag #{question.id} (open, " in anna.text
+    await anna.press(f"#{question.id} ")
+    assert anna.keys == ["questions.thread"]
     assert f"Vraag #{question.id} (open)" in anna.text
     assert "Jij" in anna.text and "Waar kan ik een buurtfeest aanmelden?" in anna.text
     assert "Burgerbeest" in anna.text and "Bij de gemeente, ik help je." in anna.text
@@ -141,6 +146,8 @@ async def test_a_question_to_the_connector_and_the_answer_in_my_questions(app: A
     async with app.db.transaction():
         await app.repos.questions.close(question.id, utcnow())
     await anna.send("/mijnvragen")
+    assert "(afgesloten, " in anna.text
+    await anna.press(f"#{question.id} ")
     assert "(afgesloten)" in anna.text
     await anna.press(f"Iets toevoegen aan #{question.id}")
     assert anna.keys == ["questions.add_prompt"]

@@ -136,8 +136,13 @@ async def test_the_news_is_browsed_newest_first_three_to_a_page(app: App) -> Non
     assert [seen.reply.params.get("text") for seen in anna.last] == ["Bericht 1", None]
     assert "Pagina 3 van 3" in anna.text
     assert anna.last[-1].labels() == ["◀️ Nieuwer", "📰 Wist je dat", "⬅️ Menu"]
+    # A page past the end (an old button, the news since gone) shows the last page.
     await anna.press_payload("news.page:99")
-    assert "Pagina 1 van 3" in anna.text
+    assert "Pagina 3 van 3" in anna.text
+    # A page number we could not have sent is no page.
+    for forged in ("news.page:x", "news.page:-1", "news.page:²", "news.page:" + "9" * 40):
+        await anna.press_payload(forged)
+        assert anna.keys == ["general.stale_button"], forged
 
 
 async def test_an_experiments_updates_are_shown_only_to_its_participants(app: App) -> None:
