@@ -35,6 +35,7 @@ import hashlib
 import re
 import unicodedata
 
+from handlers import paging
 from handlers.answers import parse_id, visible_length, whole_number
 from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
@@ -51,8 +52,6 @@ POSTCODE = "budget_postcode"
 #: phone, with two buttons per project (well under Telegram's 100).
 PAGE_SIZE = 5
 MAX_PAGE = 99
-#: How much of a project's title its button shows.
-BUTTON_TITLE = 40
 
 
 def euro(ctx: Context, cents: int) -> str:
@@ -260,10 +259,6 @@ async def _cards(ctx: Context, round_: Round) -> Response:
     return respond(intro, _page(ctx, found, projects, ballot, 1))
 
 
-def _pages(projects: list[Project]) -> int:
-    return max(1, -(-len(projects) // PAGE_SIZE))
-
-
 def _page_of(projects: list[Project], project: Project) -> int:
     """The page of the ballot a project is on."""
     index = next((i for i, p in enumerate(projects) if p.id == project.id), 0)
@@ -286,12 +281,11 @@ def _page(
 
     ``notice`` (what a tap did) comes first. With ``edit`` the page replaces the message
     the tap came from, so the voter keeps one ballot instead of a new one per tap."""
-    pages = _pages(projects)
-    page = min(max(page, 1), pages)
-    shown = projects[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    at = paging.page(page, len(projects), PAGE_SIZE)
+    shown = projects[at.offset : at.offset + at.size]
     header = Reply(
-        key="budgets.page" if pages > 1 else "budgets.page_single",
-        params={"name": round_.name, "page": page, "pages": pages},
+        key="budgets.page" if at.pages > 1 else "budgets.page_single",
+        params={"name": round_.name, "page": at.number, "pages": at.pages},
     )
     lines = [
         Reply(
@@ -304,15 +298,9 @@ def _page(
         [_open_button(round_, p, p.id in ballot.chosen), _choice_button(round_, p, ballot)]
         for p in shown
     ]
-    paging = []
-    if page > 1:
-        paging.append(
-            Button(label="budgets.btn_previous", payload=f"bv.page:{round_.id}:{page - 1}")
-        )
-    if page < pages:
-        paging.append(Button(label="budgets.btn_next", payload=f"bv.page:{round_.id}:{page + 1}"))
-    if paging:
-        buttons.append(paging)
+    buttons += paging.turn(
+        at, lambda label, to: Button(label=label, payload=f"bv.page:{round_.id}:{to}")
+    )
     buttons += [
         [Button(label="budgets.btn_mine", payload=f"bv.mine:{round_.id}")],
         [Button(label="budgets.btn_vote", payload=f"bv.vote:{round_.id}")],
@@ -325,9 +313,7 @@ def _page(
 
 def _open_button(round_: Round, project: Project, chosen: bool) -> Button:
     """A button that names a project (shortened) and opens its card."""
-    title = project.title
-    if len(title) > BUTTON_TITLE:
-        title = f"{title[: BUTTON_TITLE - 1].rstrip()}…"
+    title = paging.short(project.title)
     return Button.raw(f"✅ {title}" if chosen else title, f"bv.card:{round_.id}:{project.id}")
 
 
