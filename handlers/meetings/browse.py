@@ -103,6 +103,10 @@ async def list_reply(ctx: Context, view: View) -> Reply:
         found = await _page(ctx, view)
     closing = _closing(view)
     if not found.meetings:
+        # No meeting at all: nothing to choose among, so no filter (a filtered list that is
+        # empty still offers the others).
+        if view.kind == "a":
+            closing = [row for row in closing if row[0].payload != "mt.filter"]
         return Reply(key="meetings.none", buttons=closing)
     mine = await ctx.repos.meetings.mine(ctx.user.id, ctx.now)
     lines = [_line(ctx, meeting, mine.get(meeting.id)) for meeting in found.meetings]

@@ -192,6 +192,8 @@ async def test_buttons_of_a_cancelled_meeting_change_nothing_and_everyone_is_tol
     assert len(await for_user(app, anna, "meeting")) == 1, "told once"
     await carl.send("/bijeenkomsten")
     assert carl.keys == ["meetings.none"]
+    # Nothing to choose among: no filter offered, the menu is.
+    assert [label for label, _ in carl.buttons()] == ["⬅️ Menu"]
 
 
 async def test_a_meeting_that_began_takes_no_registrations(app: App, clock: Clock) -> None:
