@@ -43,10 +43,6 @@ MAX_ANSWER = 2000
 ANSWER, CLOSE = "answer", "close"
 
 
-def _when(ctx: Context, question: Question) -> str:
-    return when.recent(ctx.local(question.updated_at), ctx.lang)
-
-
 def waiting(question: Question) -> bool:
     """Whether the thread waits for an answer: its last word is the resident's."""
     last = question.messages[-1] if question.messages else None
@@ -137,14 +133,29 @@ def _turn(value: str) -> tuple[str, InboxKey] | None:
     return direction, key
 
 
+def _waiting_since(question: Question) -> datetime:
+    """When the resident began to wait: their first message after the last answer (what
+    the inbox is ordered by)."""
+    since = question.updated_at
+    for message in reversed(question.messages):
+        if message.side is not Side.RESIDENT:
+            break
+        since = message.at
+    return since
+
+
 async def _line(ctx: Context, question: Question) -> Reply:
     last = question.messages[-1] if question.messages else None
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
+    is_waiting = waiting(question)
+    # A waiting line says since when it waits, as the inbox is ordered; an answered one
+    # when it last changed.
+    moment = _waiting_since(question) if is_waiting else question.updated_at
     return Reply(
-        key="inbox.line_waiting" if waiting(question) else "inbox.line_answered",
+        key="inbox.line_waiting" if is_waiting else "inbox.line_answered",
         params={
             "id": question.id,
-            "when": _when(ctx, question),
+            "when": when.recent(ctx.local(moment), ctx.lang),
             "text": excerpt(last.text, 70) if last else "",
             "meant_for": card.name if card else ctx.profile.connector(ctx.lang),
         },

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 from bot.app import App
+from handlers import when
 from storage.clock import utcnow
 from storage.community.questions import Side
 from tests.people import connector, person, row
@@ -54,6 +55,12 @@ async def test_the_longest_waiting_question_comes_first_even_after_a_second_mess
     await ria.send("/inbox")
     assert shown(ria) == asked[:5]
     assert "Pagina 1 van 3" in ria.text
+    # Its line says since when it waits (as the order does), not when the line came.
+    question = await app.repos.questions.get(asked[0])
+    assert question is not None
+    since = question.messages[0].at.astimezone(app.settings.zone)
+    line = next(part for part in ria.text.split("\n\n") if f"#{asked[0]} " in part)
+    assert when.recent(since, "nl") in line, line
 
 
 async def test_answering_a_page_then_pressing_its_old_volgende_skips_no_waiting_question(
