@@ -6,12 +6,16 @@ one horizontal bar per row with its count at the end.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 
 from PIL import Image, ImageDraw
 
 from handlers import fonts
+from storage.db import Database
 
 WIDTH = 1200
 MARGIN = 40
@@ -25,6 +29,17 @@ INK = (25, 25, 25)
 MUTED = (110, 110, 110)
 
 Section = tuple[str, list[tuple[str, int]]]
+
+
+async def drawn(db: Database, draw: Callable[..., bytes], *args: Any, **kwargs: Any) -> bytes:
+    """``draw(*args, **kwargs)`` on a thread of its own, the event's unit of work stepped
+    aside meanwhile (:meth:`Database.aside`): Pillow takes tens of milliseconds for a chart
+    or a poster, and neither the event loop nor anybody else's answer waits for it.
+
+    Call it once everything the picture shows is read, before anything is written.
+    """
+    async with db.aside():
+        return await asyncio.to_thread(draw, *args, **kwargs)
 
 
 def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:

@@ -526,6 +526,74 @@ class Database:
             await saved
         await _let_others_run()
 
+    @asynccontextmanager
+    async def aside(self) -> AsyncIterator[None]:
+        """Let other units of work have their turn while this task's unit does work that
+        uses no database (drawing a picture on a thread), then take its turn again.
+
+        The router runs each event in a unit, and a unit holds the one connection until it
+        is done: without this, everyone's answers would wait for a staff member's chart.
+        Only a unit that has written nothing steps aside (what it read may change
+        meanwhile; it reads again what it needs afterwards). A unit that wrote keeps its
+        turn, as its writes must stay one transaction; inside :meth:`read_only`, or outside
+        any unit, this does nothing either.
+        """
+        task = asyncio.current_task()
+        wrote = self._savepoint or (self.conn.in_transaction and not self._joined)
+        if self._owner is None or self._owner is not task:
+            yield
+            return
+        if not self._in_transaction_unit or wrote:
+            yield
+            return
+        jobs, lost = self._after_commit, self._lost
+        # As at the end of a unit that wrote nothing (see transaction()).
+        self._after_commit = []
+        self._owner = None
+        self._in_transaction_unit = False
+        self._joined = self._savepoint = False
+        self._lost = None
+        if not self._pending:
+            self._autocommit()
+        self._write_lock.release()
+        if self._pending:
+            asyncio.get_running_loop().call_soon(self._settle_soon)
+        try:
+            yield
+        finally:
+            cancelled = await self._take_turn_again()
+            self._owner = task
+            self._in_transaction_unit = True
+            self._joined = bool(self._pending)
+            self.conn.isolation_level = "IMMEDIATE"
+            self._after_commit = jobs
+            self._lost = lost
+            if cancelled:
+                raise asyncio.CancelledError
+
+    async def _take_turn_again(self) -> bool:
+        """Wait for the write lock back after :meth:`aside`, even when cancelled meanwhile:
+        the unit around it releases the lock as it ends, so it must hold it again. Returns
+        whether it was cancelled, to be raised once the unit is whole again."""
+        self._units_waiting += 1
+        taking = asyncio.ensure_future(self._write_lock.acquire())
+        cancelled = False
+        try:
+            while True:
+                try:
+                    await asyncio.shield(taking)
+                    break
+                except asyncio.CancelledError:
+                    cancelled = True
+        finally:
+            self._units_waiting -= 1
+        while not self._worker_idle.is_set():
+            try:
+                await self._worker_idle.wait()
+            except asyncio.CancelledError:
+                cancelled = True
+        return cancelled
+
     def _take_savepoint(self) -> None:
         """Before the first write of a unit that joined a group's open transaction."""
         try:

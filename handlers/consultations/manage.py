@@ -21,13 +21,13 @@ Every change lands in the audit log (``consultation.close``, ``consultation.edit
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from handlers import paging, when
 from handlers.answers import digits, parse_id, read_text
+from handlers.charts import drawn
 from handlers.consultations import results as shown_results
 from handlers.consultations.jobs import (
     EVALUATIONS_JOB,
@@ -363,7 +363,8 @@ async def results(ctx: Context) -> Response:
     if counted.respondents and any(
         q.kind is not QuestionKind.TEXT for q in consultation.questions
     ):
-        chart = await asyncio.to_thread(
+        chart = await drawn(
+            ctx.repos.db,
             shown_results.overview_chart,
             consultation,
             counted,

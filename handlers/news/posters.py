@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from handlers import fonts, paging
 from handlers.answers import parse_id
+from handlers.charts import drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.start.menu import stale_button
@@ -78,7 +79,9 @@ async def poster(ctx: Context) -> Response:
     if source is None or number is None or title is None:
         return respond(menu_reply(ctx, "posters.not_found", payload=payload[:40]))
     link = deep_link(ctx, f"{prefix}_{number}")
-    image = render_poster(
+    image = await drawn(
+        ctx.repos.db,
+        render_poster,
         municipality=ctx.profile.name(ctx.lang),
         title=title,
         call=ctx.catalog.text(ctx.lang, source[1], {}, markup=False),

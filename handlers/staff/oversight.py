@@ -8,13 +8,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 import handlers.audience as audiences
 from handlers import paging
-from handlers.charts import bar_chart
+from handlers.charts import bar_chart, drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.ideas.browse import category_name, neighbourhood_name
@@ -216,9 +215,8 @@ async def stats(ctx: Context) -> Response:
         "waited": waited,
         "subscribers": overview.subscribers,
     }
-    # Pillow takes a good part of a second for it: drawn on a thread of its own, so nobody
-    # else's answer waits for the picture.
-    chart = await asyncio.to_thread(
+    chart = await drawn(
+        ctx.repos.db,
         bar_chart,
         phrase(ctx, "oversight.chart_title", **params),
         phrase(ctx, "oversight.chart_subtitle", **params),

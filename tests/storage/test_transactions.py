@@ -382,3 +382,120 @@ async def test_a_write_of_no_unit_never_runs_inside_another_units_transaction(ap
     assert isinstance(results[0], RuntimeError) and results[1] is None
     # Anna's failure took only anna's write back.
     assert _committed_names(app) == {"bob"}
+
+
+async def test_a_unit_stepping_aside_lets_others_have_their_turn_and_then_goes_on(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    aside, bob_saved = asyncio.Event(), asyncio.Event()
+
+    async def drawing() -> None:
+        async with db.transaction():
+            assert await app.repos.users.find("test", "bob") is None
+            async with db.aside():  # drawing a chart, say
+                aside.set()
+                await asyncio.wait_for(bob_saved.wait(), WAIT)
+            # Its turn again: it reads what was saved meanwhile, and writes as a unit does.
+            assert await app.repos.users.find("test", "bob") is not None
+            await app.repos.users.seen("test", "anna", now)
+            assert "anna" not in _committed_names(app)
+
+    async def bob() -> None:
+        await aside.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+        bob_saved.set()
+
+    await asyncio.wait_for(asyncio.gather(drawing(), bob()), WAIT)
+    assert _committed_names(app) == {"anna", "bob"}
+    assert not db._write_lock.locked()
+
+
+async def test_a_unit_that_wrote_keeps_its_turn_when_it_would_step_aside(app: App) -> None:
+    db, now = app.db, utcnow()
+    aside = asyncio.Event()
+
+    async def drawing() -> None:
+        async with db.transaction():
+            await app.repos.users.seen("test", "anna", now)
+            async with db.aside():
+                aside.set()
+                # Bob waits for this unit: its write and what follows stay one transaction.
+                await until(lambda: waiting_for(db._write_lock) == 1)
+            assert _committed_names(app) == set()
+
+    async def bob() -> None:
+        await aside.wait()
+        async with db.transaction():
+            assert await app.repos.users.find("test", "anna") is not None
+            await app.repos.users.seen("test", "bob", now)
+
+    await asyncio.wait_for(asyncio.gather(drawing(), bob()), WAIT)
+    assert _committed_names(app) == {"anna", "bob"}
+
+
+async def test_a_unit_that_joined_a_group_and_steps_aside_does_not_keep_the_group_waiting(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    first_in, aside, carl_saved = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def bob() -> None:
+        await first_in.wait()
+        async with db.transaction():
+            # Anna's unit left its transaction open for this one (group commit).
+            assert db._pending and "anna" not in _committed_names(app)
+            async with db.aside():
+                aside.set()
+                await asyncio.wait_for(carl_saved.wait(), WAIT)
+            await app.repos.users.seen("test", "bob", now)
+
+    async def carl() -> None:
+        await aside.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "carl", now)
+        carl_saved.set()
+
+    drawing, third = asyncio.create_task(bob()), asyncio.create_task(carl())
+    # Anna's unit returns once saved, without waiting for bob's picture.
+    await asyncio.wait_for(_anna_opens_a_group(app, first_in), WAIT)
+    assert "anna" in _committed_names(app)
+    await asyncio.wait_for(asyncio.gather(drawing, third), WAIT)
+    assert _committed_names(app) == {"anna", "bob", "carl"}
+
+
+async def test_a_unit_cancelled_while_aside_ends_whole_and_the_next_ones_go_on(
+    app: App,
+) -> None:
+    db, now = app.db, utcnow()
+    aside, bob_in, bob_may_go = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def drawing() -> None:
+        async with db.transaction():
+            async with db.aside():
+                aside.set()
+                await asyncio.sleep(WAIT)  # cancelled while drawing
+            await app.repos.users.seen("test", "anna", now)  # never reached
+
+    async def bob() -> None:
+        await aside.wait()
+        async with db.transaction():
+            await app.repos.users.seen("test", "bob", now)
+            bob_in.set()
+            await bob_may_go.wait()
+
+    drawn, writer = asyncio.create_task(drawing()), asyncio.create_task(bob())
+    await asyncio.wait_for(bob_in.wait(), WAIT)
+    drawn.cancel()
+    await asyncio.sleep(0)
+    # It waits for its turn back before it ends, even cancelled: bob's unit is not disturbed.
+    assert not drawn.done()
+    bob_may_go.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(drawn, WAIT)
+    await asyncio.wait_for(writer, WAIT)
+    async with db.transaction():
+        await app.repos.users.seen("test", "carl", now)
+    assert _committed_names(app) == {"bob", "carl"}
+    assert not db._write_lock.locked()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import threading
+from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.app import App
 from handlers.contract import Platform
+from handlers.news import posters
 from handlers.news.posters import HEIGHT, MARGIN, WIDTH, render_poster
 from storage.clock import utcnow
 from storage.ideas.ideas import Removal
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import civil_servant
+from tests.people import civil_servant, person
+from tests.waiting import WAIT
 
 
 async def test_a_poster_for_an_experiment_is_a_portrait_png(app: App) -> None:
@@ -30,6 +36,33 @@ async def test_a_poster_for_an_experiment_is_a_portrait_png(app: App) -> None:
     assert 1.35 < height / width < 1.45  # A4 portrait
     # Without a known bot address the poster tells what to type.
     assert f"/start exp_{playground.id}" in ria.text
+
+
+async def test_residents_are_answered_while_a_poster_is_being_drawn(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [playground, *_] = await app.repos.experiments.running()
+    ria, anna = await civil_servant(app), await person(app, "anna")
+    drawing, may_finish = threading.Event(), threading.Event()
+
+    def slow_poster(**drawn: Any) -> bytes:
+        drawing.set()
+        may_finish.wait(WAIT)
+        return render_poster(**drawn)
+
+    monkeypatch.setattr(posters, "render_poster", slow_poster)
+    making = asyncio.create_task(ria.send(f"/poster exp_{playground.id}"))
+    assert await asyncio.to_thread(drawing.wait, WAIT)
+    try:
+        # Anna's tap is answered while Pillow still draws; it does not wait for the poster.
+        await asyncio.wait_for(anna.send("/help"), WAIT / 2)
+        assert anna.keys == ["general.help_title"]
+        assert not making.done()
+    finally:
+        may_finish.set()
+    await asyncio.wait_for(making, WAIT)
+    assert ria.keys == ["posters.ready"]
+    assert ria.last[0].reply.document is not None
 
 
 async def test_the_qr_link_uses_the_bots_public_address_when_known(app: App) -> None:
