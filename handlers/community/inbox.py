@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import paging, when
-from handlers.answers import excerpt, parse_id, whole_number
+from handlers.answers import MAX_ID, excerpt, parse_id, whole_number
 from handlers.community.questions import message_lines
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
@@ -77,8 +77,9 @@ async def inbox_reply(
         before=key if direction == "<" else None,
     )
     if direction == ">" and not shown.keys and key is not None:
-        # Nothing after it any more (closed meanwhile): the page that now ends the inbox.
-        shown = await questions.inbox(limit=PAGE_SIZE, before=key)
+        # Nothing after it any more (closed meanwhile): the page that now ends the inbox,
+        # the thread it was after included if it is still open.
+        shown = await questions.inbox(limit=PAGE_SIZE, before=_END)
         direction = "<"
     if direction == "<" and len(shown.keys) < PAGE_SIZE:
         # Less than a page before it (threads answered meanwhile): the inbox from the start.
@@ -110,6 +111,8 @@ async def inbox_reply(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+#: A key after every thread: the page before it is the one that ends the inbox.
+_END = InboxKey(answered=True, since=datetime.max.replace(tzinfo=UTC), id=MAX_ID + 1)
 
 
 def _payload(direction: str, key: InboxKey) -> str:

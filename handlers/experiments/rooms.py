@@ -68,7 +68,8 @@ async def _which(ctx: Context, words: str) -> Reply:
     ]
     if total > len(shown):
         parts.append(Reply(key="rooms.link_more"))
-    return Reply(key="rooms.link_which", parts=parts)
+    # With none running there is nothing to choose, nor a number to type.
+    return Reply(key="rooms.link_which" if shown else "rooms.link_none", parts=parts)
 
 
 @feature.command(

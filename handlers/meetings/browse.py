@@ -266,8 +266,11 @@ async def choose_filter(ctx: Context) -> Response:
         page = paging.number(raw_page)
         if page is None:
             return await stale_button(ctx)
-        return respond(_experiments(experiments, page, ctx))
-    if ctx.value:
+        if experiments:
+            return respond(_experiments(experiments, page, ctx))
+        # An old button: their experiments ended, or their meetings did. The filters
+        # there still are, not a question with nothing to choose.
+    elif ctx.value:
         return await stale_button(ctx)
     choices: list[list[Button]] = []
     if experiments:

@@ -108,10 +108,13 @@ async def another_page(ctx: Context) -> Response:
 
 
 async def _choose(ctx: Context, wanted: int) -> Reply:
-    """A page of the running experiments, a button each, to make a poster for."""
+    """A page of the running experiments, a button each, to make a poster for (with none
+    running: that, and how to make one for an idea)."""
     repo = ctx.repos.experiments
     shown = paging.page(wanted, await repo.count_running())
     running = await repo.running(limit=shown.size, offset=shown.offset)
+    if not running:
+        return Reply(key="posters.none", buttons=[[Button(label="menu.back", payload="menu")]])
     buttons = [
         [Button.raw(paging.short(e.title(ctx.lang)), f"poster:exp_{e.id}")] for e in running
     ]

@@ -104,3 +104,23 @@ async def test_an_old_volgende_whose_threads_were_all_closed_shows_the_last_page
     await ria.press_payload(stale_next)
     assert shown(ria) == asked[:5]
     assert "Pagina 1 van 1" in ria.text
+
+
+async def test_an_old_volgende_whose_next_page_was_closed_shows_the_last_page_as_it_is_now(
+    app: App,
+) -> None:
+    """Page 3 held one question, closed meanwhile: page 2's old "Volgende" shows the page
+    that now ends the inbox, page 2 with the question that button came after, not a page
+    that leaves it out and still offers "Volgende"."""
+    asked = await waiting_questions(app, 11)
+    ria = await connector(app)
+    await ria.send("/inbox")
+    await ria.press("Volgende")
+    assert shown(ria) == asked[5:10]
+    stale_next = next_payload(ria)
+    async with app.db.transaction():
+        await app.db.execute("UPDATE questions SET status = 'closed' WHERE id = ?", (asked[10],))
+    await ria.press_payload(stale_next)
+    assert shown(ria) == asked[5:10]
+    assert "Pagina 2 van 2" in ria.text
+    assert not any("Volgende" in label for label, _ in ria.buttons())

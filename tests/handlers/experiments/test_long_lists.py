@@ -202,3 +202,37 @@ async def test_koppel_finds_a_name_in_any_script_whatever_its_case(app: App) -> 
     for typed, found in (("громадський", "Громадський город"), ("İSKELE", "İskele bahçesi")):
         await group_command(wim, "koppel", typed)
         assert wim.text.count("\n• ") == 1 and found in wim.text, (typed, wim.text)
+
+
+async def end_every_experiment(app: App) -> None:
+    async with app.db.transaction():
+        for experiment in await app.repos.experiments.running():
+            await app.repos.experiments.end(experiment.id)
+
+
+async def test_with_no_experiment_running_poster_says_so_and_how_to_make_one_for_an_idea(
+    app: App,
+) -> None:
+    """Not "which experiment?" with nothing to choose: what there is to do instead."""
+    await end_every_experiment(app)
+    ria = await civil_servant(app)
+    await ria.send("/poster")
+    assert ria.keys == ["posters.none"]
+    assert "/poster idee_3" in ria.text
+    assert not any(payload.startswith("poster") for _, payload in ria.buttons())
+    # An old page button of the picker says the same.
+    await ria.press_payload("poster.list:2")
+    assert ria.keys == ["posters.none"]
+
+
+async def test_koppel_with_no_experiment_running_says_so_instead_of_asking_which(
+    app: App,
+) -> None:
+    await end_every_experiment(app)
+    wim = await civil_servant(app, "wim")
+    await group_command(wim, "koppel")
+    assert wim.keys == ["rooms.link_none"]
+    assert "\n• " not in wim.text
+    await group_command(wim, "koppel", "moestuin")
+    assert wim.keys == ["rooms.link_none"]
+    assert "Ik vind geen experiment met „moestuin” in de naam." in wim.text

@@ -232,3 +232,22 @@ async def test_a_card_opened_from_an_old_list_once_the_meeting_began_offers_no_s
     assert "Ik kom" not in offered(bob)
     await bob.press("Terug naar de lijst")
     assert bob.keys == ["meetings.list_title"] and "Bijeenkomsten (1)" in bob.text
+
+
+async def test_an_old_per_experiment_button_with_no_experiment_left_offers_the_other_filters(
+    app: App, clock: Clock
+) -> None:
+    """Their experiments ended since the filter was shown: not "which experiment?" with
+    nothing to choose, but the filters there still are."""
+    await _meetings(app, clock, 2, theme="samenspel", experiments=2)
+    anna = await resident(app, "anna")
+    await anna.send("/bijeenkomsten")
+    await anna.press("Per experiment, thema, wijk")
+    old = next(p for label, p in anna.buttons() if "Per experiment" in label)
+    async with app.db.transaction():
+        for experiment in await app.repos.experiments.running():
+            await app.repos.experiments.end(experiment.id)
+    await anna.press_payload(old)
+    assert anna.keys == ["meetings.ask_filter"]
+    assert "Velsen is samenspel" in [label for label, _ in anna.buttons()]
+    assert not any(p.startswith("mt.filter:e") for _, p in anna.buttons())
