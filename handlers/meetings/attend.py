@@ -19,6 +19,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
+from handlers.meetings.manage import change_notices
 from handlers.meetings.shown import calendar_reply, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
@@ -146,6 +147,9 @@ async def cancel(ctx: Context) -> Response:
     # What still waits to reach them about the place (it came free for them, a reminder)
     # no longer holds: taken back.
     await ctx.repos.outbox.withdraw_pending(ctx.user.id, "meeting", f"mt.no:{meeting.id}")
+    # So does news of a move still on its way: its file would put the meeting back in the
+    # calendar the file below takes it out of.
+    await ctx.repos.outbox.withdraw(change_notices(meeting), people=[ctx.user.id])
     if moved is not None:
         await tell_moved_up(ctx, meeting.id, moved)
     # "Someone else gets your place" only when someone really moved up into it.

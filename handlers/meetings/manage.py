@@ -302,11 +302,18 @@ async def _tell_everyone(
 # What still waits in the outbox about a meeting that changed ------------------------------
 
 
+def change_notices(meeting: Meeting, *, up_to: int | None = None) -> list[str]:
+    """The batches of the notices of the meeting's changes (moves, its cancellation), those
+    before version ``up_to`` (all of them by default)."""
+    last = meeting.version + 1 if up_to is None else up_to
+    return [f"meeting:{meeting.id}:v{version}" for version in range(last)]
+
+
 def _superseded(meeting: Meeting) -> list[str]:
     """The batches a change of the meeting makes untrue: its reminders (they start over) and
     the notices of earlier changes (the one about this change is about to go)."""
     prefix = f"meeting:{meeting.id}"
-    earlier = [f"{prefix}:v{version}" for version in range(meeting.version)]
+    earlier = change_notices(meeting, up_to=meeting.version)
     return [f"{prefix}:day", f"{prefix}:hour", *earlier]
 
 

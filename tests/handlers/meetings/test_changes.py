@@ -208,6 +208,41 @@ async def test_a_place_given_up_before_its_news_went_out_takes_the_news_back(
     assert [r[1][0].key for r in await _waiting(app, carl)] == ["meetings.moved_up"]
 
 
+async def test_a_place_given_up_after_a_move_takes_back_the_move_news_and_its_file(
+    app: App, clock: Clock
+) -> None:
+    """Staff moved the meeting; before "it moved, here is the file" reached Anna (a large
+    audience, a 429), she gave up her place: that news, whose file would put the meeting
+    back in her calendar, no longer goes to her. Bob, waiting, still hears of the move."""
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    later = starts + timedelta(days=2)
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert [r[0].key for _, r, _ in await _waiting(app, anna)] == ["meetings.moved"]
+
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.cancelled_mine_passed", "meetings.calendar_cancelled"]
+    assert await _waiting(app, anna) == []
+    # Bob: that it moved (he waited then), and that he has a place now, with the file.
+    assert [r[0].key for _, r, _ in await _waiting(app, bob)] == [
+        "meetings.moved",
+        "meetings.moved_up",
+    ]
+
+    # Signing up again, she gets the file as it is now; nothing older follows it.
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys == ["meetings.waitlisted"]
+    assert await _waiting(app, anna) == []
+
+
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
     app: App, clock: Clock
 ) -> None:
