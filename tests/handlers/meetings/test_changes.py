@@ -13,6 +13,8 @@ from icalendar import Calendar
 from bot.app import App
 from handlers.contract import Reply
 from handlers.when import day
+from storage.clock import utcnow
+from storage.meetings.meetings import Place
 from tests.consultations import Clock
 from tests.handlers.ideas.helpers import seed_idea
 from tests.meetings import Reminders, calendar_of, evening, organise
@@ -241,6 +243,46 @@ async def test_a_place_given_up_after_a_move_takes_back_the_move_news_and_its_fi
     await anna.press_payload(f"mt.go:{meeting}")
     assert anna.keys == ["meetings.waitlisted"]
     assert await _waiting(app, anna) == []
+
+
+async def test_a_place_that_comes_free_skips_someone_waiting_who_cannot_be_reached(
+    app: App, clock: Clock
+) -> None:
+    """Bob, first on the waitlist, blocked the bot: a place that comes free goes to Carl,
+    who can be told, not to Bob, who would never hear he has it. Back, Bob asks again and
+    gets the place still free."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.cancelled_mine_passed", "meetings.calendar_cancelled"]
+    assert [r[0].key for _, r, _ in await _waiting(app, carl)] == ["meetings.moved_up"]
+    bob_row = await row(app, bob)
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.WAITING and mine.position == 1
+
+    # Carl cannot come after all: nobody who can be told waits, so the place stays free.
+    await carl.press_payload(f"mt.no:{meeting}")
+    assert carl.keys == ["meetings.cancelled_mine", "meetings.calendar_cancelled"]
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and (stored.going, stored.waiting) == (0, 1)
+
+    # Bob is back; his meeting's card offers the free place, and it is his, with its file.
+    await bob.send("/menu")
+    await bob.press_payload(f"mt.open:{meeting}")
+    assert "⏳ Je staat op de wachtlijst." in bob.text
+    await bob.press("Ik kom")
+    assert bob.keys == ["meetings.registered", "meetings.calendar"]
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.GOING
 
 
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
