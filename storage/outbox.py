@@ -431,16 +431,20 @@ class Outbox:
         )
         return len(rows), {row[0] for row in rows if row[0] is not None}
 
-    async def withdraw(self, batches: Collection[str]) -> int:
+    async def withdraw(
+        self, batches: Collection[str], *, people: Collection[int] | None = None
+    ) -> int:
         """Cancel the pending rows of these batches, because what they say stopped being
         true (a meeting moved or was cancelled); returns how many. A row a delivery worker
-        already took goes out as it is; an author's report counts the others as cancelled."""
+        already took goes out as it is; an author's report counts the others as cancelled.
+        ``people``: only the rows of these people (it stopped being true for them alone)."""
+        among, of = _among(people, "user_id")
         cancelled = 0
         for batch in batches:
             cancelled += await self.db.execute_rowcount(
                 "UPDATE outbox SET status = 'cancelled', last_error = 'withdrawn'"
-                " WHERE batch = ? AND status = 'pending'",
-                (batch,),
+                " WHERE batch = ? AND status = 'pending'" + among,
+                (batch, *of),
             )
         return cancelled
 

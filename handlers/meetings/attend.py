@@ -3,6 +3,7 @@
     a meeting's card (see browse.py), an invitation
         ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
         └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
+                               (one who blocked the bot is passed over, and keeps their turn)
                                (once it began: nothing changes, and the person hears so)
 
 Every button carries the meeting's id and is checked against what is stored now: a button
@@ -19,6 +20,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
+from handlers.meetings.manage import change_notices
 from handlers.meetings.shown import calendar_reply, moved_up, when
 from storage.meetings.meetings import Meeting, Place
 
@@ -56,6 +58,16 @@ async def register(ctx: Context) -> Response:
     if meeting.starts_at <= ctx.now:
         return respond(Reply(key="meetings.began", params={"title": meeting.title}))
     already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
+    if already is not None and already.status is Place.WAITING:
+        # A place that came free while they could not be reached waited for them (see
+        # Meetings.fill): back, and asking again, they get it.
+        placed = await ctx.repos.meetings.fill(meeting.id, ctx.now, zone=ctx.timezone)
+        others = [other for other in placed if other != ctx.user.id]
+        if ctx.user.id in placed:
+            return await _placed_reply(ctx, meeting, Place.GOING, others)
+        for other in others:
+            await tell_moved_up(ctx, meeting.id, other)
+        already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
     if already is not None:
         key = (
             "meetings.already_going"
@@ -63,7 +75,8 @@ async def register(ctx: Context) -> Response:
             else "meetings.already_waiting"
         )
         return respond(
-            Reply(key=key, params={"title": meeting.title, "position": already.position or 0})
+            Reply(key=key, params={"title": meeting.title, "position": already.position or 0}),
+            timers=[await jobs.timer(ctx.repos, meeting.id, ctx.timezone)],
         )
     registered_now = await ctx.repos.meetings.register(
         meeting.id, ctx.user.id, ctx.now, zone=ctx.timezone
@@ -73,7 +86,14 @@ async def register(ctx: Context) -> Response:
         if current is not None and current.cancelled:
             return respond(Reply(key="meetings.was_cancelled", params={"title": meeting.title}))
         return respond(Reply(key="meetings.began", params={"title": meeting.title}))
-    place, others = registered_now
+    return await _placed_reply(ctx, meeting, *registered_now)
+
+
+async def _placed_reply(
+    ctx: Context, meeting: Meeting, place: Place, others: list[int]
+) -> Response:
+    """The answer to "Ik kom" that gave a place (with the calendar file) or a spot on the
+    waitlist; ``others``: who else got a place just now, told here."""
     for other in others:
         await tell_moved_up(ctx, meeting.id, other)
     cancel = [
@@ -146,6 +166,9 @@ async def cancel(ctx: Context) -> Response:
     # What still waits to reach them about the place (it came free for them, a reminder)
     # no longer holds: taken back.
     await ctx.repos.outbox.withdraw_pending(ctx.user.id, "meeting", f"mt.no:{meeting.id}")
+    # So does news of a move still on its way: its file would put the meeting back in the
+    # calendar the file below takes it out of.
+    await ctx.repos.outbox.withdraw(change_notices(meeting), people=[ctx.user.id])
     if moved is not None:
         await tell_moved_up(ctx, meeting.id, moved)
     # "Someone else gets your place" only when someone really moved up into it.

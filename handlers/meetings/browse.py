@@ -216,9 +216,11 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     if meeting.starts_at <= ctx.now:
         return _card_after_start(ctx, meeting)
     buttons: list[list[Button]] = []
-    if place is None:
+    if place is None or (place is Place.WAITING and not meeting.full):
+        # Waiting with a place free: one that came free while they could not be reached
+        # (see Meetings.fill), theirs when they ask.
         buttons.append([Button(label="meetings.btn_go", payload=f"mt.go:{meeting.id}")])
-    else:
+    if place is not None:
         buttons.append([Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")])
         if place is Place.GOING:
             buttons.append([Button(label="meetings.btn_calendar", payload=f"mt.ics:{meeting.id}")])

@@ -62,6 +62,16 @@ def _refused(meeting: Meeting, why: Reply, *, in_dialog: bool = False) -> Respon
     return respond(why.model_copy(update={"buttons": [_back(meeting.id)]}), end_dialog=in_dialog)
 
 
+def _not_movable(ctx: Context, meeting: Meeting) -> Response | None:
+    """How a move dialog ends when its meeting was cancelled meanwhile (by a colleague) or
+    began: at the next answer, not after both times were typed."""
+    if meeting.cancelled:
+        was = Reply(key="meetings.was_cancelled", params={"title": meeting.title})
+        return respond(was, end_dialog=True)
+    late = _too_late(ctx, meeting)
+    return _refused(meeting, late, in_dialog=True) if late is not None else None
+
+
 @feature.action("mt.staff", role=Role.CIVIL_SERVANT)
 async def options(ctx: Context) -> Response:
     """What staff can do with a meeting."""
@@ -188,9 +198,9 @@ async def move_starts(ctx: Context, dialog: Dialog) -> Response:
     found = await _meeting(ctx, str(dialog.data["meeting_id"]))
     if isinstance(found, Response):
         return found.model_copy(update={"end_dialog": True})
-    late = _too_late(ctx, found)
-    if late is not None:
-        return _refused(found, late, in_dialog=True)
+    stopped = _not_movable(ctx, found)
+    if stopped is not None:
+        return stopped
     moment = read_start(ctx)
     if isinstance(moment, Reply):
         return respond(moment, _ask_starts(ctx, found), dialog=dialog)
@@ -244,9 +254,9 @@ async def move_again(ctx: Context, dialog: Dialog) -> Response:
     found = await _meeting(ctx, str(dialog.data["meeting_id"]))
     if isinstance(found, Response):
         return found.model_copy(update={"end_dialog": True})
-    late = _too_late(ctx, found)
-    if late is not None:
-        return _refused(found, late, in_dialog=True)
+    stopped = _not_movable(ctx, found)
+    if stopped is not None:
+        return stopped
     return respond(_ask_starts(ctx, found), dialog=dialog)
 
 
@@ -302,11 +312,18 @@ async def _tell_everyone(
 # What still waits in the outbox about a meeting that changed ------------------------------
 
 
+def change_notices(meeting: Meeting, *, up_to: int | None = None) -> list[str]:
+    """The batches of the notices of the meeting's changes (moves, its cancellation), those
+    before version ``up_to`` (all of them by default)."""
+    last = meeting.version + 1 if up_to is None else up_to
+    return [f"meeting:{meeting.id}:v{version}" for version in range(last)]
+
+
 def _superseded(meeting: Meeting) -> list[str]:
     """The batches a change of the meeting makes untrue: its reminders (they start over) and
     the notices of earlier changes (the one about this change is about to go)."""
     prefix = f"meeting:{meeting.id}"
-    earlier = [f"{prefix}:v{version}" for version in range(meeting.version)]
+    earlier = change_notices(meeting, up_to=meeting.version)
     return [f"{prefix}:day", f"{prefix}:hour", *earlier]
 
 

@@ -410,7 +410,11 @@ class Meetings:
 
     async def fill(self, meeting_id: int, now: datetime, *, zone: tzinfo) -> list[int]:
         """Give free places of a planned meeting that has not begun to the first waiting
-        (``zone``: where it takes place, whose day the day's reminder goes on)."""
+        (``zone``: where it takes place, whose day the day's reminder goes on).
+
+        Someone waiting whom the bot cannot reach now (they blocked it) is passed over: they
+        would never hear the place is theirs, and the next one waiting could have used it.
+        They keep their turn, for the next place once they are back."""
         meeting = await self.get(meeting_id)
         if meeting is None or meeting.cancelled or meeting.starts_at <= now:
             return []
@@ -418,8 +422,9 @@ class Meetings:
         if free <= 0:
             return []
         rows = await self.db.fetchall(
-            "SELECT user_id FROM meeting_registrations WHERE meeting_id = ?"
-            " AND status = 'waiting' ORDER BY registered_at, user_id LIMIT ?",
+            "SELECT r.user_id FROM meeting_registrations r JOIN users u ON u.id = r.user_id"
+            " WHERE r.meeting_id = ? AND r.status = 'waiting' AND u.unreachable_at IS NULL"
+            " ORDER BY r.registered_at, r.user_id LIMIT ?",
             (meeting_id, free),
         )
         moved = [int(row[0]) for row in rows]

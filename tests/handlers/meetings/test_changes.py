@@ -13,6 +13,8 @@ from icalendar import Calendar
 from bot.app import App
 from handlers.contract import Reply
 from handlers.when import day
+from storage.clock import utcnow
+from storage.meetings.meetings import Place
 from tests.consultations import Clock
 from tests.handlers.ideas.helpers import seed_idea
 from tests.meetings import Reminders, calendar_of, evening, organise
@@ -206,6 +208,81 @@ async def test_a_place_given_up_before_its_news_went_out_takes_the_news_back(
     assert bob.keys[0] == "meetings.cancelled_mine_passed"
     assert await _waiting(app, bob) == []
     assert [r[1][0].key for r in await _waiting(app, carl)] == ["meetings.moved_up"]
+
+
+async def test_a_place_given_up_after_a_move_takes_back_the_move_news_and_its_file(
+    app: App, clock: Clock
+) -> None:
+    """Staff moved the meeting; before "it moved, here is the file" reached Anna (a large
+    audience, a 429), she gave up her place: that news, whose file would put the meeting
+    back in her calendar, no longer goes to her. Bob, waiting, still hears of the move."""
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    later = starts + timedelta(days=2)
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(later.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert [r[0].key for _, r, _ in await _waiting(app, anna)] == ["meetings.moved"]
+
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.cancelled_mine_passed", "meetings.calendar_cancelled"]
+    assert await _waiting(app, anna) == []
+    # Bob: that it moved (he waited then), and that he has a place now, with the file.
+    assert [r[0].key for _, r, _ in await _waiting(app, bob)] == [
+        "meetings.moved",
+        "meetings.moved_up",
+    ]
+
+    # Signing up again, she gets the file as it is now; nothing older follows it.
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys == ["meetings.waitlisted"]
+    assert await _waiting(app, anna) == []
+
+
+async def test_a_place_that_comes_free_skips_someone_waiting_who_cannot_be_reached(
+    app: App, clock: Clock
+) -> None:
+    """Bob, first on the waitlist, blocked the bot: a place that comes free goes to Carl,
+    who can be told, not to Bob, who would never hear he has it. Back, Bob asks again and
+    gets the place still free."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(bob.platform, bob.user_id, utcnow())
+
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert anna.keys == ["meetings.cancelled_mine_passed", "meetings.calendar_cancelled"]
+    assert [r[0].key for _, r, _ in await _waiting(app, carl)] == ["meetings.moved_up"]
+    bob_row = await row(app, bob)
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.WAITING and mine.position == 1
+
+    # Carl cannot come after all: nobody who can be told waits, so the place stays free.
+    await carl.press_payload(f"mt.no:{meeting}")
+    assert carl.keys == ["meetings.cancelled_mine", "meetings.calendar_cancelled"]
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and (stored.going, stored.waiting) == (0, 1)
+
+    # Bob is back; his meeting's card offers the free place, and it is his, with its file.
+    await bob.send("/menu")
+    await bob.press_payload(f"mt.open:{meeting}")
+    assert "⏳ Je staat op de wachtlijst." in bob.text
+    await bob.press("Ik kom")
+    assert bob.keys == ["meetings.registered", "meetings.calendar"]
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.GOING
 
 
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(

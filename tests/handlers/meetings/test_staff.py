@@ -191,3 +191,28 @@ async def test_a_meeting_that_began_or_ended_can_no_longer_be_cancelled_or_moved
     assert [m.id for m in await app.repos.meetings.published()] == [meeting]
     assert "meeting.cancel" not in await audit_actions(app)
     assert "meeting.move" not in await audit_actions(app)
+
+
+async def test_a_meeting_cancelled_by_a_colleague_during_a_move_ends_the_move_at_once(
+    app: App, clock: Clock
+) -> None:
+    """Ria is moving the meeting when Sam cancels it: her next answer hears that it is off,
+    instead of being asked for its end, to be told only then that nothing moved."""
+    ria, sam = await civil_servant(app), await civil_servant(app, "sam")
+    starts = evening(clock.now)
+    await organise(ria, starts, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await ria.press_payload(f"mt.move:{meeting}")
+    assert ria.keys == ["meetings.ask_move"]
+
+    await sam.press_payload(f"mt.end:{meeting}")
+    await sam.press("Ja, afzeggen")
+    assert sam.keys == ["meetings.cancelled_done"]
+
+    await ria.send(evening(clock.now, days=5).strftime("%d-%m-%Y %H:%M"))
+    assert ria.keys == ["meetings.was_cancelled"]
+    await ria.send("/bijeenkomsten")
+    assert ria.keys[0] == "meetings.none", "the move dialog ended"
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and stored.cancelled and stored.starts_at == starts
