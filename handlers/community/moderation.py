@@ -215,7 +215,8 @@ class Reported(Kind[Flagged]):
         def to_author(lang: str) -> list[Reply]:
             params = told_params(ctx, lang, item)
             if until is not None:
-                params["until"] = moment(ctx, until)
+                # In the author's language: ctx.lang is the connector's.
+                params["until"] = when.moment(ctx.local(until), lang)
             if decision == "ban":
                 params["contact"] = ctx.profile.privacy.contact
             why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []

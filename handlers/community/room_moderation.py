@@ -205,7 +205,8 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(lang) if experiment else "",
                 "message": excerpt(item.body, 120),
                 "connector": ctx.profile.connector(lang),
-                "until": ctx.show_moment(until) if until else "",
+                # In the reader's language: ctx.lang is the connector's.
+                "until": when.moment(ctx.local(until), lang) if until else "",
             }
 
         kept = _kept(decision, item)
