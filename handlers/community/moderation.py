@@ -219,7 +219,9 @@ class Reported(Kind[Flagged]):
                 params["until"] = when.moment(ctx.local(until), lang)
             if decision == "ban":
                 params["contact"] = ctx.profile.privacy.contact
-            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            # The connector's words, as written (with the note that says so).
+            explained = Reply(key="moderation.told_reason", params={"reason": text}, original=True)
+            why = [explained] if text else []
             return [
                 Reply(
                     key=f"{self.texts}.told_{decision}",

@@ -212,7 +212,9 @@ class RoomMessages(Kind[RoomReport]):
         kept = _kept(decision, item)
 
         def to_author(lang: str) -> list[Reply]:
-            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            # The connector's words, as written (with the note that says so).
+            explained = Reply(key="moderation.told_reason", params={"reason": text}, original=True)
+            why = [explained] if text else []
             key = f"rooms.mod.told_{decision}{kept if decision == 'mute' else ''}"
             return [Reply(key=key, params=params(lang), parts=why)]
 
