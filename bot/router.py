@@ -594,9 +594,10 @@ class Router:
         payload = None
         if typed:
             payload = None
-        elif answer.isascii() and answer.isdigit():
+        elif answer.isdecimal():
             # Only what was shown with a number (an outbox message's options that came in
-            # the middle of a dialog were shown by name only).
+            # the middle of a dialog were shown by name only). Digits of any script count
+            # ("٢" from an Arabic keyboard is 2); "²" is no decimal digit.
             by_number = [option for _, option, shown in options if shown]
             if 1 <= int(answer) <= len(by_number):
                 payload = by_number[int(answer) - 1]
