@@ -35,7 +35,9 @@ def numbered_lines(
             cells = []
             for button in row:
                 number += 1
-                label = catalog.label(lang, button)
+                # Isolated, so that in an Arabic line "[6]" is not pulled into the Latin
+                # label before it (the reader would see it beside the wrong option).
+                label = catalog.isolated(lang, catalog.label(lang, button))
                 cells.append(f"[{label}]" if by_label else f"[{number}] {label}")
             lines.append("   ".join(cells))
         if by_label and index == last:

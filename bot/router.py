@@ -232,7 +232,7 @@ class Router:
 
     async def _flooded(self, event: Event, verdict: Verdict) -> _Outcome:
         """Too many events from one person: staff go on; others hear it once a minute."""
-        lang = self.catalog.language(event.sender.language_hint)
+        lang = self._hinted_language(event)
         try:
             user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
         except Exception:
@@ -243,12 +243,19 @@ class Router:
         log.info("flood refused platform=%s verdict=%s", event.platform, verdict.value)
         if verdict is Verdict.DROP:
             return _Outcome(lang, [])
-        if user is not None and self.catalog.speaks(user.language):
+        if user is not None and self.catalog.speaks(user.language) and not event.is_group:
             lang = str(user.language)
         return _Outcome(lang, [Reply(key="flood.slow_down")])
 
+    def _hinted_language(self, event: Event) -> str:
+        """The language to answer in before the person is read: their app's, but in a group
+        the default language, as everything there (see :attr:`Context.lang`)."""
+        if event.is_group:
+            return self.catalog.default
+        return self.catalog.language(event.sender.language_hint)
+
     async def _handle(self, event: Event) -> _Outcome:
-        lang = self.catalog.language(event.sender.language_hint)
+        lang = self._hinted_language(event)
         try:
             try:
                 async with self.repos.db.transaction():
@@ -587,9 +594,10 @@ class Router:
         payload = None
         if typed:
             payload = None
-        elif answer.isascii() and answer.isdigit():
+        elif answer.isdecimal():
             # Only what was shown with a number (an outbox message's options that came in
-            # the middle of a dialog were shown by name only).
+            # the middle of a dialog were shown by name only). Digits of any script count
+            # ("٢" from an Arabic keyboard is 2); "²" is no decimal digit.
             by_number = [option for _, option, shown in options if shown]
             if 1 <= int(answer) <= len(by_number):
                 payload = by_number[int(answer) - 1]

@@ -172,10 +172,7 @@ class Catalog:
         # around it to keep in order.
         if template not in {"{" + k + "}" for k in values}:
             rtl = lang in self.texts and right_to_left(lang)
-            values = {
-                k: _isolated(v, rtl or _has_right_to_left(v) or _BIDI.search(v) is not None)
-                for k, v in values.items()
-            }
+            values = {k: _isolated(v, rtl or _turns_around(v)) for k, v in values.items()}
         return template.format_map(_Values(values, key))
 
     def problems(self, lang: str) -> list[str]:
@@ -221,6 +218,12 @@ class Catalog:
     def label(self, lang: str, button: Button) -> str:
         """A button's label as plain text (buttons never carry markup)."""
         return self.text(lang, button.label, button.params, markup=False)
+
+    def isolated(self, lang: str, text: str) -> str:
+        """``text`` to stand beside other text on one line (an option after its number), as
+        a parameter does: between isolates in a right-to-left language, or where it holds
+        right-to-left letters or bidirectional formatting."""
+        return _isolated(text, (lang in self.texts and right_to_left(lang)) or _turns_around(text))
 
 
 class _Values(dict[str, str]):
@@ -280,6 +283,12 @@ def _display(value: Any, lang: str) -> str:
 def _has_right_to_left(text: str) -> bool:
     """Whether ``text`` has a letter written right to left (an Arabic name in Dutch text)."""
     return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def _turns_around(text: str) -> bool:
+    """Whether ``text`` would pull the text around it out of order in a left-to-right
+    language: it has right-to-left letters or bidirectional formatting."""
+    return _has_right_to_left(text) or _BIDI.search(text) is not None
 
 
 def _isolated(text: str, isolate: bool) -> str:

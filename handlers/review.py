@@ -737,6 +737,7 @@ def reason_parts(
             Reply(
                 key="triage.notice_reason",
                 params={"reason": reason, "connector": ctx.profile.connector(lang)},
+                original=True,  # the connector's words, as written
             )
         )
     parts.append(Reply(key=why))

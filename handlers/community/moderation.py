@@ -215,10 +215,13 @@ class Reported(Kind[Flagged]):
         def to_author(lang: str) -> list[Reply]:
             params = told_params(ctx, lang, item)
             if until is not None:
-                params["until"] = moment(ctx, until)
+                # In the author's language: ctx.lang is the connector's.
+                params["until"] = when.moment(ctx.local(until), lang)
             if decision == "ban":
                 params["contact"] = ctx.profile.privacy.contact
-            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            # The connector's words, as written (with the note that says so).
+            explained = Reply(key="moderation.told_reason", params={"reason": text}, original=True)
+            why = [explained] if text else []
             return [
                 Reply(
                     key=f"{self.texts}.told_{decision}",

@@ -205,13 +205,16 @@ class RoomMessages(Kind[RoomReport]):
                 "title": experiment.title(lang) if experiment else "",
                 "message": excerpt(item.body, 120),
                 "connector": ctx.profile.connector(lang),
-                "until": ctx.show_moment(until) if until else "",
+                # In the reader's language: ctx.lang is the connector's.
+                "until": when.moment(ctx.local(until), lang) if until else "",
             }
 
         kept = _kept(decision, item)
 
         def to_author(lang: str) -> list[Reply]:
-            why = [Reply(key="moderation.told_reason", params={"reason": text})] if text else []
+            # The connector's words, as written (with the note that says so).
+            explained = Reply(key="moderation.told_reason", params={"reason": text}, original=True)
+            why = [explained] if text else []
             key = f"rooms.mod.told_{decision}{kept if decision == 'mute' else ''}"
             return [Reply(key=key, params=params(lang), parts=why)]
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import handlers
 from bot.app import App
-from handlers.contract import Platform
+from handlers.contract import Platform, Response, Role
+from handlers.feature import Context, Feature, Registry
 from storage.clock import utcnow
 from tests.people import person, row
 from tests.support import Chat
@@ -122,3 +124,33 @@ async def test_what_waits_for_someone_goes_with_them_to_the_private_chat_they_wr
     assert (await row(app, anna)).chat_id == "anna-new"
     due = await app.repos.outbox.due("test", utcnow(), 10)
     assert [(r.user_id, r.chat_id, r.kind) for r in due] == [(user.id, "anna-new", "answer")]
+
+
+async def test_a_person_slowed_down_in_a_group_hears_it_in_the_groups_language(
+    app: App,
+) -> None:
+    # Her own language is hers: said in the group, it would tell everyone there.
+    anna = await person(app, "anna", language="العربية")
+    now = utcnow() + timedelta(minutes=2)
+    app.router.clock = lambda: now
+    for _ in range(app.profile.limits.messages_per_minute):
+        await anna.send("/help")
+    group = in_group(anna)
+    await _group_send(group, "/help")
+    assert group.keys == ["flood.slow_down"]
+    assert group.text == app.catalog.text("nl", "flood.slow_down", {}, markup=False)
+
+
+async def test_an_error_in_a_group_is_said_in_the_groups_language(app: App) -> None:
+    feature = Feature("broken-in-groups")
+
+    @feature.command("kapot", role=Role.RESIDENT, consent=False, in_groups=True)
+    async def broken(ctx: Context) -> Response:
+        raise RuntimeError("a bug in a group command")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    # Her phone is set to Arabic; the group reads the bot's own language.
+    anna = Chat(app, "anna", language_hint="ar", chat_id=GROUP)
+    await _group_send(anna, "/kapot")
+    assert anna.keys == ["errors.sorry"]
+    assert anna.text == app.catalog.text("nl", "errors.sorry", {}, markup=False)

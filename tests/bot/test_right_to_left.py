@@ -4,10 +4,17 @@ and the isolates change nothing about Telegram's limits and splitting."""
 
 from __future__ import annotations
 
+import io
+import re
+import unicodedata
+
+from bot.app import App
 from bot.platforms._matrix_render import render as matrix_render
 from bot.platforms._telegram_text import TEXT_LIMIT, pack, utf16_len
+from bot.platforms.console import Console
+from bot.render import numbered_lines
 from handlers.catalog import FSI, PDI, Catalog
-from handlers.contract import Reply
+from handlers.contract import Button, Reply
 from tests.e2e.botapi import _check_html
 from tests.e2e.botapi import utf16_len as telegram_utf16_len
 
@@ -91,3 +98,62 @@ def test_an_arabic_name_inside_dutch_text_is_isolated_and_latin_text_is_not() ->
     # Without the isolates the "7" before and the text after would be pulled into the name.
     assert html == f"<b>#7 {FSI}حديقة Zeewijk{PDI}</b>\n👍 Steun: 3"
     assert FSI not in CATALOG.render("nl", CARD, markup=True)
+
+
+def _runs_outside_isolates(line: str) -> str:
+    """``line`` without what its isolates hold: what the bidirectional algorithm orders
+    the numbers ``[5]`` among."""
+    kept, depth = [], 0
+    for ch in line:
+        if ch in "\u2066\u2067\u2068":
+            depth += 1
+        elif ch == PDI:
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            kept.append(ch)
+    return "".join(kept)
+
+
+def _option_lines(shown: str) -> list[str]:
+    return [line for line in shown.split("\n") if re.match(r"\[\d+\] ", line)]
+
+
+async def test_an_arabic_reader_in_the_console_sees_each_number_beside_its_own_option(
+    app: App,
+) -> None:
+    # "[5] 📰 Wist je dat   [6] 🗳️ Velsen kiest" in an Arabic line: a terminal or Matrix
+    # client joins the "[6]" to the Latin words before it, so it shows "Wist je dat" as
+    # option 6 and typing 6 opened something else. Each label keeps to itself.
+    typed = "/start\nنعم\nالعربية\nIJmuiden\n/menu\n"
+    out = io.StringIO()
+    await Console(app, "anna", io.StringIO(typed), out).run()
+    menu = out.getvalue().rsplit("> /menu", 1)[1]
+    lines = _option_lines(menu)
+    assert any("Wist je dat" in line for line in lines), menu
+    for line in lines:
+        outside = _runs_outside_isolates(line)
+        assert not any(unicodedata.bidirectional(ch) in ("L", "R", "AL") for ch in outside), line
+    [row] = [line for line in lines if "Wist je dat" in line]
+    assert re.search(rf"\[5\] {FSI}[^{PDI}]*Wist je dat{PDI}", row), row
+    # Typing the number still chooses the option it stands beside.
+    out = io.StringIO()
+    await Console(app, "anna", io.StringIO("5\n"), out).run()
+    assert "Wist je dat" in out.getvalue()
+
+
+async def test_an_arabic_title_among_dutch_options_leaves_the_numbers_in_reading_order(
+    app: App,
+) -> None:
+    [(_, _, options)] = numbered_lines(
+        app.catalog,
+        "nl",
+        [
+            Reply(
+                key="raw",
+                params={"text": "Kies"},
+                buttons=[[Button.raw("حديقة Zeewijk", "x"), Button.raw("Meer", "y")]],
+            )
+        ],
+        markup=False,
+    )
+    assert options == f"[1] {FSI}حديقة Zeewijk{PDI}   [2] Meer"

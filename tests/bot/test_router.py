@@ -185,3 +185,19 @@ def test_events_are_keyed_per_platform_and_person() -> None:
 
     event = Event(platform="telegram", chat_id="1", sender=Sender(platform_user_id="7"))
     assert event.user_key == ("telegram", "7")
+
+
+async def test_an_option_number_typed_in_arabic_or_persian_digits_chooses_that_option(
+    app: App,
+) -> None:
+    # An Arabic phone keyboard types ٢ for 2: the number is the same.
+    anna = Chat(app, "@anna:example.org", platform="matrix")
+    await anna.onboard(language="العربية")
+    for two in ("٢", "۲", "２"):
+        await anna.send("/menu")
+        await anna.send(two)
+        assert anna.keys == ["ideas.list_title"], two
+    # A superscript two is no number, and no option.
+    await anna.send("/menu")
+    await anna.send("²")
+    assert anna.keys == ["general.not_understood"]

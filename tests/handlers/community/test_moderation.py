@@ -398,3 +398,25 @@ async def test_on_matrix_a_typed_number_of_days_and_a_typed_reason_are_never_but
     await ria.send("Schelden tegen andere bewoners.")
     [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
     assert mute.ends_at is not None and mute.ends_at - mute.created_at == timedelta(days=2)
+
+
+async def test_a_muted_author_reads_until_when_in_their_own_language_not_the_connectors(
+    app: App,
+) -> None:
+    anna, _ = await _reported_comment(app)
+    author = (await row(app, anna)).id
+    async with app.db.transaction():
+        await app.repos.users.set_language(author, "en")
+    ria = await connector(app)
+    async with app.db.transaction():
+        await app.repos.users.set_language((await row(app, ria)).id, "ar")
+    await ria.send("/meldingen")
+    await ria.press_payload(next(p for _, p in ria.buttons() if p.endswith(":mute")))
+    await ria.press_payload(next(p for _, p in ria.buttons() if p.endswith(":7")))
+    await ria.send("Een week pauze.")
+    [mute] = await app.repos.sanctions.of_user(author)
+    assert mute.ends_at is not None
+    told = (await for_user(app, anna, "moderation"))[-1]
+    text = told.text(app, "en")
+    assert when.moment(mute.ends_at.astimezone(app.settings.zone), "en") in text
+    assert "\u2068" not in text  # nothing of the connector's Arabic

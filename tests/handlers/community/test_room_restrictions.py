@@ -5,6 +5,7 @@ the audit log keeps it. Forged, stale and other people's buttons change nothing.
 from __future__ import annotations
 
 from bot.app import App
+from handlers import when
 from handlers.contract import Quoted, Role
 from storage.clock import parse, utcnow
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
@@ -344,3 +345,22 @@ async def test_someone_banned_from_the_room_who_joins_the_experiment_again_gets_
     await bob.press_payload("exp.join:1")
     assert "rooms.invite_coming" not in [p.key for s in bob.last for p in s.reply.parts]
     assert ("invite", "bob") not in await _tasks(app)
+
+
+async def test_a_person_muted_in_a_room_reads_until_when_in_their_language_not_the_connectors(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    async with app.db.transaction():
+        await app.repos.users.set_language((await row(app, bob)).id, "en")
+        await app.repos.users.set_language((await row(app, ria)).id, "ar")
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.send("/meldingen")
+    await ria.press_payload(next(p for _, p in ria.buttons() if p.endswith(":mute")))
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    [ends] = [parse(r[0]) for r in await app.db.fetchall("SELECT ends_at FROM room_sanctions")]
+    told = (await for_user(app, bob, "moderation"))[-1]
+    text = told.text(app, "en")
+    assert when.moment(ends.astimezone(app.settings.zone), "en") in text
+    assert "\u2068" not in text  # nothing of the connector's Arabic

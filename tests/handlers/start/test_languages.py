@@ -295,3 +295,38 @@ async def test_a_language_removed_while_the_bot_was_down_is_forgotten_at_start_u
         assert groups == {"nl": [user.id]}
     finally:
         await app.close()
+
+
+async def test_a_connectors_reason_for_a_decision_comes_with_the_note_too(app: App) -> None:
+    """The reason for a status and for a moderation decision is the connector's Dutch: a
+    reader in another language is told so, as for every other staff text."""
+    ed = await onboard_in(app, "ed", "en")
+    await ed.send("/idee")
+    await choose(ed, app.profile.categories[0].id)
+    await ed.send("Een bankje bij de haven van IJmuiden")
+    await ed.send("Er is nergens een plek om even te zitten en naar de boten te kijken.")
+    await choose(ed, "ijmuiden")
+    await choose(ed, "none")
+    await choose(ed, "send")
+    await ed.press_payload("idea.comment:1")
+    await ed.send("Wat een onzin, jullie zijn allemaal gek.")
+    for name in ("r1", "r2", "r3"):
+        reporter = Chat(app, user_id=name, name=name.title())
+        await reporter.onboard()
+        await reporter.press_payload("idea.comments:1")
+        await reporter.press("Meld 1")
+        await reporter.press("Schelden of beledigend")
+    note = CATALOG.text("en", "languages.dutch_original", {}, markup=False)
+    ria = await connector(app)
+
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    await ria.send("Er is geen plek voor bankjes bij de haven.")
+    [status] = await for_user(app, ed, "status")
+    assert "Er is geen plek" in status.text(app, "en") and note in status.text(app, "en")
+
+    await ria.send("/meldingen")
+    await ria.press("Waarschuwen")
+    await ria.send("Schelden hoort hier niet.")
+    told = (await for_user(app, ed, "moderation"))[-1]
+    assert "Schelden hoort" in told.text(app, "en") and note in told.text(app, "en")
