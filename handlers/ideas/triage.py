@@ -47,6 +47,7 @@ from handlers.review import (
     reason_parts,
 )
 from handlers.start.menu import stale_button
+from storage.clock import iso
 from storage.experiments.experiments import Experiment
 from storage.ideas.ideas import Idea, IdeaError, IdeaStatus, Removal, StatusChange
 from storage.ideas.triage import ItemKind, QueueItem
@@ -119,7 +120,24 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
         return respond(menu_reply(ctx, "triage.idea_not_found", id=item_id))
 
     def begin_data(self, ctx: Context, item: Idea, decision: str) -> dict[str, Any]:
-        return {"neighbourhood": item.neighbourhood}
+        # When its words last changed as the connector read them: see :meth:`changed`.
+        return {"neighbourhood": item.neighbourhood, "edited": iso(item.updated_at)}
+
+    async def changed(
+        self, ctx: Context, item: Idea, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        """Someone else decided meanwhile, or its author changed the idea (while it is new,
+        they may): a decision and its public reason must be about the words as they are."""
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None:
+            return refused
+        seen = dialog.data.get("edited")
+        if seen is None or seen == iso(item.updated_at):
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(
+            Reply(key="triage.edited_meanwhile", params={"number": number(item.id)}),
+            await self.card(ctx, item),
+        )
 
     async def card(self, ctx: Context, item: Idea) -> Reply:
         # A reason goes to the author as typed: the language they read, where not Dutch.

@@ -293,6 +293,31 @@ async def test_someone_elses_decision_meanwhile_is_shown_not_overwritten(app: Ap
     assert idea is not None and idea.status == IdeaStatus.IN_REVIEW
 
 
+async def test_an_idea_its_author_changed_meanwhile_is_shown_again_not_decided_on(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    # While the connector types why, Anna changes what her idea asks for.
+    await anna.press_payload("idea.edit:1")
+    await anna.press("Titel aanpassen")
+    await anna.send("Een nieuw zwembad in IJmuiden")
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    await ria.send("Er is geen plek voor bankjes bij de vijver.")
+    # Her public reason would answer words that are no longer there: the card as it is
+    # now comes first, and her reason comes back to use on it.
+    assert ria.keys == ["triage.edited_meanwhile", "triage.not_sent", "triage.idea_card"]
+    assert "Een nieuw zwembad in IJmuiden" in ria.text
+    assert "Er is geen plek voor bankjes bij de vijver." in ria.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+    assert await for_user(app, anna, "status") == []
+
+
 async def test_later_skips_to_the_next_card_and_the_queue_wraps_around(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna, "Een eerste idee voor de wijk", "Een uitleg die lang genoeg is hier.")
