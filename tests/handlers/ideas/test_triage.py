@@ -223,6 +223,30 @@ async def test_merging_moves_supporters_and_followers_without_duplicates(app: Ap
     assert entry.detail["into"] == 1 and entry.detail["supports_moved"] == 1
 
 
+async def test_a_reason_typed_for_a_merge_whose_other_idea_went_meanwhile_comes_back(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Bankjes in het park", "Meer bankjes in het park bij de vijver graag.")
+    dora = await person(app, "dora")
+    await submit_idea(dora, "Bankjes bij de vijver", "Zet bankjes bij de vijver in het park neer.")
+    await dora.press("Toch versturen")
+    ria = await connector(app)
+    await ria.send("/wachtrij #2")
+    await ria.press("Samenvoegen")
+    await ria.send("#1")
+    # While the connector writes why, Anna withdraws the idea it would go into.
+    await anna.press_payload("idea.withdraw:1!")
+    assert anna.keys == ["ideas.withdrawn"]
+    reason = "Deze twee willen hetzelfde: bankjes bij de vijver."
+    await ria.send(reason)
+    # Asked for another idea to merge with, and her reason is not lost.
+    assert ria.keys == ["triage.merge_gone", "triage.not_sent", "triage.ask_merge"]
+    assert reason in ria.text
+    idea = await app.repos.ideas.get(2)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+
+
 async def test_illegal_transitions_are_refused_with_an_explanation(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna)
