@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from storage.ideas.ideas import IdeaStatus
+from storage.ideas.ideas import IdeaStatus, Removal
 from storage.users import Role
 from tests.handlers.experiments.helpers import name_experiment
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
@@ -340,6 +340,23 @@ async def test_an_idea_its_author_changed_meanwhile_is_shown_again_not_decided_o
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.status == IdeaStatus.SUBMITTED
     assert await for_user(app, anna, "status") == []
+
+
+async def test_an_idea_hidden_and_shown_again_meanwhile_is_decided_on_as_typed(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    async with app.db.transaction():  # hidden by moderation and shown again: same words
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Even kijken")
+        await app.repos.ideas.restore(1, utcnow())
+    await ria.send("Er is geen plek voor bankjes bij de vijver.")
+    assert ria.keys[0] == "triage.done"
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.NOT_FEASIBLE
 
 
 async def test_later_skips_to_the_next_card_and_the_queue_wraps_around(app: App) -> None:
