@@ -524,7 +524,10 @@ class Desk:
             else:
                 outcome = await kind.carry_out(ctx, item, dialog, text)
                 if isinstance(outcome, Again):
-                    return await self.ask(ctx, dialog.to(outcome.step), hint=outcome.hint)
+                    again = await self.ask(ctx, dialog.to(outcome.step), hint=outcome.hint)
+                    # Asked a step before the reason again: what they typed comes back.
+                    replies = self._given_back(again.replies, text)
+                    return again.model_copy(update={"replies": replies})
                 if isinstance(outcome, Decided):
                     following = await self.after(ctx, ref, outcome.done)
                     return Response(

@@ -8,7 +8,7 @@ import pytest
 
 from bot.app import App
 from storage.clock import utcnow
-from storage.ideas.ideas import IdeaStatus
+from storage.ideas.ideas import IdeaStatus, Removal
 from storage.users import Role
 from tests.handlers.experiments.helpers import name_experiment
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
@@ -223,6 +223,30 @@ async def test_merging_moves_supporters_and_followers_without_duplicates(app: Ap
     assert entry.detail["into"] == 1 and entry.detail["supports_moved"] == 1
 
 
+async def test_a_reason_typed_for_a_merge_whose_other_idea_went_meanwhile_comes_back(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Bankjes in het park", "Meer bankjes in het park bij de vijver graag.")
+    dora = await person(app, "dora")
+    await submit_idea(dora, "Bankjes bij de vijver", "Zet bankjes bij de vijver in het park neer.")
+    await dora.press("Toch versturen")
+    ria = await connector(app)
+    await ria.send("/wachtrij #2")
+    await ria.press("Samenvoegen")
+    await ria.send("#1")
+    # While the connector writes why, Anna withdraws the idea it would go into.
+    await anna.press_payload("idea.withdraw:1!")
+    assert anna.keys == ["ideas.withdrawn"]
+    reason = "Deze twee willen hetzelfde: bankjes bij de vijver."
+    await ria.send(reason)
+    # Asked for another idea to merge with, and her reason is not lost.
+    assert ria.keys == ["triage.merge_gone", "triage.not_sent", "triage.ask_merge"]
+    assert reason in ria.text
+    idea = await app.repos.ideas.get(2)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+
+
 async def test_illegal_transitions_are_refused_with_an_explanation(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna)
@@ -291,6 +315,48 @@ async def test_someone_elses_decision_meanwhile_is_shown_not_overwritten(app: Ap
     assert "Te duur." in ria.text
     idea = await app.repos.ideas.get(1)
     assert idea is not None and idea.status == IdeaStatus.IN_REVIEW
+
+
+async def test_an_idea_its_author_changed_meanwhile_is_shown_again_not_decided_on(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    # While the connector types why, Anna changes what her idea asks for.
+    await anna.press_payload("idea.edit:1")
+    await anna.press("Titel aanpassen")
+    await anna.send("Een nieuw zwembad in IJmuiden")
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    await ria.send("Er is geen plek voor bankjes bij de vijver.")
+    # Her public reason would answer words that are no longer there: the card as it is
+    # now comes first, and her reason comes back to use on it.
+    assert ria.keys == ["triage.edited_meanwhile", "triage.not_sent", "triage.idea_card"]
+    assert "Een nieuw zwembad in IJmuiden" in ria.text
+    assert "Er is geen plek voor bankjes bij de vijver." in ria.text
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.SUBMITTED
+    assert await for_user(app, anna, "status") == []
+
+
+async def test_an_idea_hidden_and_shown_again_meanwhile_is_decided_on_as_typed(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    ria = await connector(app)
+    await ria.send("/wachtrij")
+    await ria.press("Niet haalbaar")
+    async with app.db.transaction():  # hidden by moderation and shown again: same words
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Even kijken")
+        await app.repos.ideas.restore(1, utcnow())
+    await ria.send("Er is geen plek voor bankjes bij de vijver.")
+    assert ria.keys[0] == "triage.done"
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status == IdeaStatus.NOT_FEASIBLE
 
 
 async def test_later_skips_to_the_next_card_and_the_queue_wraps_around(app: App) -> None:
