@@ -129,11 +129,15 @@ async def _placed_reply(
 
 @feature.action("mt.ics", role=Role.RESIDENT)
 async def calendar_again(ctx: Context) -> Response:
-    """The calendar file again, for someone with a place."""
+    """The calendar file again, for someone with a place (someone waiting hears their
+    number on the waitlist: the file comes with the place)."""
     found = await _meeting(ctx)
     if isinstance(found, Response):
         return found
     mine = await ctx.repos.meetings.registration(found.id, ctx.user.id)
+    if mine is not None and mine.status is Place.WAITING:
+        params = {"title": found.title, "position": mine.position or 0}
+        return respond(Reply(key="meetings.calendar_waiting", params=params))
     if mine is None or mine.status is not Place.GOING:
         return respond(Reply(key="meetings.not_registered", params={"title": found.title}))
     given_up = await _given_up(ctx, found.id, ctx.user.id)
