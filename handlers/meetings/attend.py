@@ -21,7 +21,7 @@ from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
 from handlers.meetings.manage import change_notices
-from handlers.meetings.shown import calendar_reply, moved_up, when
+from handlers.meetings.shown import calendar_reply, moved_up, reminders_to_come, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
@@ -118,6 +118,7 @@ async def _placed_reply(
         key="meetings.registered",
         params={"title": meeting.title, "when": shown_when},
         buttons=cancel,
+        parts=reminders_to_come(meeting, ctx.timezone, ctx.now),
     )
     given_up = await _given_up(ctx, meeting.id, ctx.user.id)
     return respond(
