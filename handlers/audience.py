@@ -7,7 +7,7 @@ is how many people an audience has (a broadcast counts subscribers, a poll every
 may answer), which words it uses and where the dialog goes next.
 
     "audience" ──everyone──────────────────────────────► then (chosen)
-        │ theme / neighbourhood / experiment
+        │ theme / neighbourhood / experiment (offered only while one is running)
         ▼
     "audience_theme" | "audience_hood" | "audience_experiment" ──one of them──► then
         │ ◄ vorige / volgende ►: another page of them (running experiments can be many)
@@ -117,18 +117,32 @@ class AudienceSteps:
     stop: Button
 
     async def ask(self, ctx: Context, dialog: Dialog) -> Reply:
-        """Which kind of audience (everyone with how many they are)."""
+        """Which kind of audience (everyone with how many they are); an experiment's
+        participants only while an experiment is running (else its picker would be empty)."""
         everyone = await self.count(ctx, Audience(kind=AudienceKind.ALL))
+        experiment = []
+        if await ctx.repos.experiments.count_running():
+            experiment = [[dialog.button("composer.btn_experiment", "experiment")]]
         return Reply(
             key=f"{self.section}.ask_audience",
             buttons=[
                 [dialog.button(self.everyone, "all", count=everyone)],
                 [dialog.button("composer.btn_theme", "theme")],
                 [dialog.button("composer.btn_hood", "hood")],
-                [dialog.button("composer.btn_experiment", "experiment")],
+                *experiment,
                 [self.stop],
             ],
         )
+
+    async def _none_running(self, ctx: Context, kind: AudienceKind) -> bool:
+        """Whether ``kind`` is experiments and none is running (any more)."""
+        return kind is AudienceKind.EXPERIMENT and not await ctx.repos.experiments.count_running()
+
+    async def _no_experiment(self, ctx: Context, dialog: Dialog) -> Response:
+        """Experiments were chosen (an old button, or all ended since): say there is none
+        running and ask which kind of audience again."""
+        back = dialog.to(STEP)
+        return respond(Reply(key="composer.no_experiment"), await self.ask(ctx, back), dialog=back)
 
     async def ask_pick(self, ctx: Context, dialog: Dialog, wanted: int = 1) -> Reply:
         """Which theme, neighbourhood or experiment (a page of them), each with how many
@@ -155,6 +169,8 @@ class AudienceSteps:
     async def asked(self, ctx: Context, dialog: Dialog) -> Response:
         """The question of the audience step ``dialog`` is at (to go on with a draft)."""
         if dialog.step in PICKERS:
+            if await self._none_running(ctx, PICKERS[dialog.step]):
+                return await self._no_experiment(ctx, dialog)
             return respond(await self.ask_pick(ctx, dialog), dialog=dialog)
         return respond(await self.ask(ctx, dialog), dialog=dialog)
 
@@ -180,6 +196,8 @@ class AudienceSteps:
             return await self.chosen(ctx, chosen)
         if choice in _PICKER_OF:
             nxt = dialog.to(_PICKER_OF[choice])
+            if await self._none_running(ctx, PICKERS[nxt.step]):
+                return await self._no_experiment(ctx, dialog)
             return respond(await self.ask_pick(ctx, nxt), dialog=nxt)
         return respond(
             Reply(key="answers.use_buttons"), await self.ask(ctx, dialog), dialog=dialog
@@ -191,6 +209,8 @@ class AudienceSteps:
         choice = ctx.value if ctx.event.button is not None else None
         if choice == "back":
             return await self.start(ctx, dialog)
+        if await self._none_running(ctx, kind):
+            return await self._no_experiment(ctx, dialog)
         wanted = paging.turned(choice)
         if wanted is not None:
             return respond(await self.ask_pick(ctx, dialog, wanted), dialog=dialog)

@@ -21,7 +21,7 @@ from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
 from handlers.meetings.manage import change_notices
-from handlers.meetings.shown import calendar_reply, moved_up, when
+from handlers.meetings.shown import calendar_reply, moved_up, reminders_to_come, when
 from storage.meetings.meetings import Meeting, Place
 
 feature = Feature("meetings")
@@ -118,6 +118,7 @@ async def _placed_reply(
         key="meetings.registered",
         params={"title": meeting.title, "when": shown_when},
         buttons=cancel,
+        parts=reminders_to_come(meeting, ctx.timezone, ctx.now),
     )
     given_up = await _given_up(ctx, meeting.id, ctx.user.id)
     return respond(
@@ -129,11 +130,15 @@ async def _placed_reply(
 
 @feature.action("mt.ics", role=Role.RESIDENT)
 async def calendar_again(ctx: Context) -> Response:
-    """The calendar file again, for someone with a place."""
+    """The calendar file again, for someone with a place (someone waiting hears their
+    number on the waitlist: the file comes with the place)."""
     found = await _meeting(ctx)
     if isinstance(found, Response):
         return found
     mine = await ctx.repos.meetings.registration(found.id, ctx.user.id)
+    if mine is not None and mine.status is Place.WAITING:
+        params = {"title": found.title, "position": mine.position or 0}
+        return respond(Reply(key="meetings.calendar_waiting", params=params))
     if mine is None or mine.status is not Place.GOING:
         return respond(Reply(key="meetings.not_registered", params={"title": found.title}))
     given_up = await _given_up(ctx, found.id, ctx.user.id)

@@ -22,7 +22,7 @@ from handlers import paging
 from handlers.answers import digits, parse_id
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
-from handlers.meetings.shown import card, when
+from handlers.meetings.shown import card, reminders_to_come, when
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
 from storage.experiments.experiments import Experiment
@@ -234,7 +234,12 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
         buttons=buttons,
     )
     if place is not None:
-        mark = Reply(key="meetings.you_going" if place is Place.GOING else "meetings.you_waiting")
+        if place is Place.GOING:
+            # Only the reminders still to come.
+            soon = reminders_to_come(meeting, ctx.timezone, ctx.now)
+            mark = Reply(key="meetings.you_going", parts=soon)
+        else:
+            mark = Reply(key="meetings.you_waiting")
         shown = shown.model_copy(update={"parts": [*shown.parts, mark]})
     return shown
 

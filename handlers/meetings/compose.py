@@ -249,18 +249,40 @@ async def capacity(ctx: Context, dialog: Dialog) -> Response:
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)
         return respond(problem, again, dialog=dialog)
     nxt = dialog.to("about", capacity=int(text))
-    return respond(_ask_about(nxt), dialog=nxt)
+    return respond(await _ask_about(ctx, nxt), dialog=nxt)
 
 
 # What it is about, and who is invited ---------------------------------------------------------
 
 
-def _ask_about(dialog: Dialog) -> Reply:
+async def _ask_about(ctx: Context, dialog: Dialog) -> Reply:
+    """An experiment or a theme; an experiment only while one is running (else its picker
+    would be empty)."""
+    if not await ctx.repos.experiments.count_running():
+        return _ask(
+            "meetings.ask_about_theme",
+            [dialog.button("meetings.btn_about_theme", "theme")],
+            [dialog.button("meetings.btn_about_nothing", "-")],
+        )
     return _ask(
         "meetings.ask_about",
         [dialog.button("meetings.btn_about_experiment", "experiment")],
         [dialog.button("meetings.btn_about_theme", "theme")],
         [dialog.button("meetings.btn_about_nothing", "-")],
+    )
+
+
+async def _no_experiment(ctx: Context, dialog: Dialog) -> Response:
+    """An experiment was chosen (an old button, or all ended since): there is none running."""
+    back = dialog.to("about")
+    no = Reply(key="composer.no_experiment")
+    return respond(no, await _ask_about(ctx, back), dialog=back)
+
+
+async def _none_running(ctx: Context, step: str) -> bool:
+    return (
+        PICKERS.get(step) is AudienceKind.EXPERIMENT
+        and not await ctx.repos.experiments.count_running()
     )
 
 
@@ -272,8 +294,11 @@ async def about(ctx: Context, dialog: Dialog) -> Response:
         return respond(_ask_invite(nxt), dialog=nxt)
     if choice in ("experiment", "theme"):
         nxt = dialog.to(f"about_{choice}")
+        if await _none_running(ctx, nxt.step):
+            return await _no_experiment(ctx, dialog)
         return respond(await _ask_pick(ctx, nxt), dialog=nxt)
-    return respond(Reply(key="answers.use_buttons"), _ask_about(dialog), dialog=dialog)
+    again = await _ask_about(ctx, dialog)
+    return respond(Reply(key="answers.use_buttons"), again, dialog=dialog)
 
 
 async def _ask_pick(ctx: Context, dialog: Dialog, wanted: int = 1) -> Reply:
@@ -298,7 +323,9 @@ async def pick(ctx: Context, dialog: Dialog) -> Response:
     choice = ctx.value if ctx.event.button is not None else None
     if choice == "back":
         nxt = dialog.to("about")
-        return respond(_ask_about(nxt), dialog=nxt)
+        return respond(await _ask_about(ctx, nxt), dialog=nxt)
+    if await _none_running(ctx, dialog.step):
+        return await _no_experiment(ctx, dialog)
     wanted = paging.turned(choice)
     if wanted is not None:
         return respond(await _ask_pick(ctx, dialog, wanted), dialog=dialog)
@@ -427,7 +454,8 @@ async def preview(ctx: Context, dialog: Dialog) -> Response:
         and await ctx.repos.experiments.get(draft.experiment_id) is None
     ):
         nxt = dialog.to("about")
-        return respond(Reply(key="answers.use_buttons"), _ask_about(nxt), dialog=nxt)
+        again = await _ask_about(ctx, nxt)
+        return respond(Reply(key="answers.use_buttons"), again, dialog=nxt)
     meeting_id = await ctx.repos.meetings.create(draft, ctx.user.id, ctx.now)
     invited = 0
     chosen = _audience_of(dialog)
@@ -491,13 +519,16 @@ async def ask_again(ctx: Context, dialog: Dialog) -> Response:
         "starts": _ask_starts(ctx),
         "ends": ask_ends(dialog),
         "capacity": _ask("meetings.ask_capacity", max=MAX_CAPACITY),
-        "about": _ask_about(dialog),
         "invite": _ask_invite(dialog),
     }
     if step in fixed:
         return respond(fixed[step], dialog=dialog)
+    if step == "about":
+        return respond(await _ask_about(ctx, dialog), dialog=dialog)
     if step == audiences.STEP or step in audiences.PICKERS:
         return await AUDIENCE.asked(ctx, dialog)
     if step == "preview":
         return await _chosen(ctx, dialog)
+    if await _none_running(ctx, step):
+        return await _no_experiment(ctx, dialog)
     return respond(await _ask_pick(ctx, dialog), dialog=dialog)

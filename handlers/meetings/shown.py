@@ -22,13 +22,23 @@ from zoneinfo import ZoneInfo
 import handlers.when as shown_time
 from handlers.contract import Button, Document, Reply
 from handlers.profile import Profile
-from storage.meetings.meetings import Meeting, MeetingDraft
+from storage.meetings.meetings import HOUR_BEFORE, Meeting, MeetingDraft, day_before
 
 
 def when(meeting: MeetingDraft, zone: ZoneInfo) -> dict[str, list[str]]:
     """The parameter that reads "12 dec 2026, 19:30–21:00" in the reader's language (the
     end's day too when it ends on another day), also in a message read days later."""
     return shown_time.span(meeting.starts_at.astimezone(zone), meeting.ends_at.astimezone(zone))
+
+
+def reminders_to_come(meeting: Meeting, zone: ZoneInfo, now: datetime) -> list[Reply]:
+    """What a place given ``now`` says about its reminders: only the ones still to come (a
+    reminder whose moment passed is skipped for it, see ``Meetings._placed``)."""
+    if now < day_before(meeting.starts_at, zone):
+        return [Reply(key="meetings.remind_day_and_hour")]
+    if now < meeting.starts_at - HOUR_BEFORE:
+        return [Reply(key="meetings.remind_hour")]
+    return []
 
 
 def where(meeting: MeetingDraft) -> str:
@@ -185,6 +195,7 @@ def moved_up(
             key="meetings.moved_up",
             params={"title": meeting.title, "when": when(meeting, zone)},
             buttons=[[Button(label="meetings.btn_not_going", payload=f"mt.no:{meeting.id}")]],
+            parts=reminders_to_come(meeting, zone, now),
         ),
         calendar_reply(meeting, profile, now, zone, given_up=given_up),
     ]

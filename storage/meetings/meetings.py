@@ -276,13 +276,17 @@ class Meetings:
         if changed != 1:
             return False
         await self._published_changed(meeting_id)
+        # The reminders start over for the new time (those whose moment already passed are
+        # skipped, as for a place given now); when each person got their place stays as it
+        # was (their data shows it).
+        day, hour = self._passed(starts_at, now, zone)
         await self.db.execute(
-            "UPDATE meeting_registrations SET reminded_day_at = NULL, reminded_hour_at = NULL"
+            "UPDATE meeting_registrations SET"
+            " reminded_day_at = CASE WHEN status = 'going' THEN ? END,"
+            " reminded_hour_at = CASE WHEN status = 'going' THEN ? END"
             " WHERE meeting_id = ?",
-            (meeting_id,),
+            (day, hour, meeting_id),
         )
-        for user_id in await self.to_remind(meeting_id, Reminder.DAY):
-            await self._placed(meeting_id, user_id, now, zone)
         return True
 
     async def cancel(self, meeting_id: int, now: datetime) -> list[int] | None:
@@ -371,17 +375,21 @@ class Meetings:
             await self.db.fetchval("SELECT starts_at FROM meetings WHERE id = ?", (meeting_id,))
         )
         assert starts is not None
-        stamp = iso(now)
+        day, hour = self._passed(starts, now, zone)
         await self.db.execute(
             "UPDATE meeting_registrations SET status = 'going', placed_at = ?,"
             " reminded_day_at = ?, reminded_hour_at = ? WHERE meeting_id = ? AND user_id = ?",
-            (
-                stamp,
-                stamp if day_before(starts, zone) <= now else None,
-                stamp if starts - HOUR_BEFORE <= now else None,
-                meeting_id,
-                user_id,
-            ),
+            (iso(now), day, hour, meeting_id, user_id),
+        )
+
+    @staticmethod
+    def _passed(starts: datetime, now: datetime, zone: tzinfo) -> tuple[str | None, str | None]:
+        """(day, hour): ``now`` as the record of a reminder whose moment passed already
+        (it is skipped), None for one still to come."""
+        stamp = iso(now)
+        return (
+            stamp if day_before(starts, zone) <= now else None,
+            stamp if starts - HOUR_BEFORE <= now else None,
         )
 
     async def cancel_registration(

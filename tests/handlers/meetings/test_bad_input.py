@@ -263,3 +263,24 @@ async def test_an_invitation_to_an_audience_with_nobody_in_it_is_asked_again(
     await ria.press("Publiceren")
     assert ria.keys == ["meetings.published"]
     assert await _count(app, "broadcasts") == 0
+
+
+async def test_the_calendar_file_asked_for_from_the_waitlist_says_they_wait_and_their_number(
+    app: App, clock: Clock
+) -> None:
+    """An old card's "Agendabestand" pressed while waiting: not "you are not signed up",
+    but where they are on the waitlist; the file comes once they have a place."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, name) for name in ("anna", "bob", "carl")]
+    meeting = await _published(app, ria, clock, capacity=1)
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    await carl.press_payload(f"mt.ics:{meeting}")
+    assert carl.keys == ["meetings.calendar_waiting"]
+    assert "wachtlijst" in carl.text and "nummer 2" in carl.text
+    assert all(seen.reply.document is None for seen in carl.last)
+    await anna.press("Ik kom toch niet")
+    await carl.press_payload(f"mt.ics:{meeting}")
+    assert carl.keys == ["meetings.calendar_waiting"] and "nummer 1" in carl.text
+    await bob.press_payload(f"mt.ics:{meeting}")
+    assert bob.keys == ["meetings.calendar"] and bob.last[0].reply.document is not None

@@ -6,7 +6,7 @@ invitation read before a move says the time as it is now."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar
 
@@ -17,8 +17,8 @@ from storage.clock import utcnow
 from storage.meetings.meetings import Place
 from tests.consultations import Clock
 from tests.handlers.ideas.helpers import seed_idea
-from tests.meetings import Reminders, calendar_of, evening, organise
-from tests.people import civil_servant, connector, row, subscribe
+from tests.meetings import TITLE, Reminders, calendar_of, evening, organise
+from tests.people import civil_servant, connector, for_user, row, subscribe
 from tests.people import person as resident
 from tests.support import Chat
 
@@ -362,3 +362,50 @@ async def test_signing_up_from_an_invitation_read_before_a_move_says_the_new_tim
     await carl.press_payload(go)
     assert carl.keys[0] == "meetings.waitlisted"
     assert new in carl.text
+
+
+async def _published(app: App, ria: Chat, starts: datetime, capacity: int) -> int:
+    await organise(ria, starts, capacity=capacity, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    assert ria.keys == ["meetings.published"]
+    return int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+
+
+async def test_signing_up_promises_only_the_reminders_that_will_still_come(
+    app: App, clock: Clock
+) -> None:
+    """A day or more ahead: a reminder a day and an hour before. Less than a day ahead the
+    day's reminder can no longer come: only the hour's is promised; within the hour, none.
+    A place that comes free from the waitlist says the same."""
+    clock.now = datetime(2027, 5, 10, 8, 0, tzinfo=UTC)  # 10:00 in Amsterdam
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, name) for name in ("anna", "bob", "carl")]
+    later = await _published(app, ria, evening(clock.now, days=3), capacity=5)
+    await anna.press_payload(f"mt.go:{later}")
+    assert anna.keys == ["meetings.registered", "meetings.calendar"]
+    assert "Je krijgt een dag en een uur van tevoren een herinnering." in anna.text
+
+    tonight = await _published(app, ria, evening(clock.now, days=0), capacity=1)
+    await anna.press_payload(f"mt.go:{tonight}")
+    assert anna.keys == ["meetings.registered", "meetings.calendar"]
+    assert "Je krijgt een uur van tevoren een herinnering." in anna.text
+    assert "een dag" not in anna.text
+    reminders = await Reminders.of(app).pending()
+    assert (tonight, evening(clock.now, days=0) - timedelta(hours=1)) in reminders
+    await bob.press_payload(f"mt.go:{tonight}")
+    assert bob.keys == ["meetings.waitlisted"]
+    await anna.press("Ik kom toch niet")
+    [moved] = await for_user(app, bob, "meeting")
+    assert [r.key for r in moved.replies] == ["meetings.moved_up", "meetings.calendar"]
+    assert "Je krijgt een uur van tevoren een herinnering." in moved.text(app, "nl")
+    assert "een dag" not in moved.text(app, "nl")
+    # Their card says the same.
+    await bob.send("/bijeenkomsten")
+    await bob.press(TITLE)
+    assert "Je komt.\nJe krijgt een uur van tevoren een herinnering." in bob.text
+
+    clock.now = evening(clock.now, days=0) - timedelta(minutes=30)
+    await bob.press_payload(f"mt.no:{tonight}")
+    await carl.press_payload(f"mt.go:{tonight}")
+    assert carl.keys == ["meetings.registered", "meetings.calendar"]
+    assert "herinnering" not in carl.text

@@ -14,6 +14,7 @@ from tests.meetings import TITLE, Reminders, evening, organise
 from tests.people import civil_servant, for_user, row
 from tests.people import person as resident
 from tests.privacy import traces
+from tests.support import Chat
 
 
 async def test_my_data_shows_my_meetings_and_forget_me_erases_them(app: App, clock: Clock) -> None:
@@ -135,3 +136,38 @@ async def test_an_erasure_by_the_operator_passes_the_place_on_too(
     assert moved.replies[0].key == "meetings.moved_up"
     await ria.press_payload(f"mt.who:{meeting}")
     assert "1. Bob" in ria.text and "(wachtlijst)" not in ria.text
+
+
+async def test_my_data_keeps_when_i_got_my_place_after_the_meeting_moved(
+    app: App, clock: Clock
+) -> None:
+    """A move starts the reminders over, but the place is still the one got back then: the
+    export says when that was, not when the meeting moved."""
+    ria = await civil_servant(app)
+    anna, bob = await resident(app, "anna"), await resident(app, "bob")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await bob.press_payload(f"mt.go:{meeting}")
+    clock.advance(hours=2)
+    await anna.press("Ik kom toch niet")  # Bob gets the place now, two hours later
+
+    async def placed(chat: Chat) -> list[str]:
+        await chat.send("/mijngegevens")
+        [file] = [s.reply.document for s in chat.last if s.reply.document is not None]
+        rows = json.loads(file.data)["sections"]["meeting_registrations"]["rows"]
+        return [r["placed_at"] for r in rows]
+
+    before = await placed(bob)
+    assert len(before) == 1 and before[0] is not None
+    clock.advance(hours=3)
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send((starts + timedelta(days=7)).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert ria.keys == ["meetings.moved_done"]
+    assert await placed(bob) == before
+    # The reminders did start over, for the new time.
+    day_before = (starts + timedelta(days=7) - timedelta(days=1)).astimezone(UTC)
+    assert await Reminders.of(app).pending() == [(meeting, day_before)]

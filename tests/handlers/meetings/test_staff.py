@@ -216,3 +216,36 @@ async def test_a_meeting_cancelled_by_a_colleague_during_a_move_ends_the_move_at
     assert ria.keys[0] == "meetings.none", "the move dialog ended"
     stored = await app.repos.meetings.get(meeting)
     assert stored is not None and stored.cancelled and stored.starts_at == starts
+
+
+async def test_with_no_experiment_running_a_meeting_is_not_offered_to_belong_to_one(
+    app: App, clock: Clock
+) -> None:
+    """Not a picker with nothing in it but "back": the meeting can belong to a theme, and
+    an old "Bij een experiment" (from before the last one ended) says there is none."""
+    ria = await civil_servant(app)
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Buurtavond")
+    await ria.send("We praten over de buurt.")
+    await ria.press("Online")
+    await ria.send("https://meet.example.org/buurt")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    await ria.send("20")
+    assert ria.keys == ["meetings.ask_about"]
+    [(_, experiment)] = [(lb, p) for lb, p in ria.buttons() if "Bij een experiment" in lb]
+    async with app.db.transaction():
+        for running in await app.repos.experiments.running():
+            await app.repos.experiments.end(running.id)
+    await ria.press_payload(experiment)
+    assert ria.keys == ["composer.no_experiment", "meetings.ask_about_theme"]
+    assert not any("experiment" in label for label, _ in ria.buttons())
+    await ria.press("Bij een thema")
+    assert ria.keys == ["meetings.ask_pick"]
+    await ria.press("Terug")
+    assert ria.keys == ["meetings.ask_about_theme"]
+    # Inviting its participants is not offered either.
+    await ria.press("Nee")
+    await ria.press("Ja, nodig")
+    assert ria.keys == ["meetings.ask_audience"]
+    assert not any("experiment" in label.lower() for label, _ in ria.buttons())

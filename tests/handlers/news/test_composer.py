@@ -19,6 +19,7 @@ from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.news.broadcasts import BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
+from tests.handlers.experiments.test_long_lists import end_every_experiment
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
 from tests.support import Chat
@@ -869,3 +870,23 @@ async def test_leaving_a_broadcasts_audience_while_it_goes_out_stops_the_copy_no
     assert set((await _copies(app, people["anna"])).values()) == {"cancelled"}
     # Bob, who changed nothing, still gets what was meant for him.
     assert await _copies(app, people["bob"]) == {benches: "pending"}
+
+
+async def test_with_no_experiment_running_its_participants_are_not_offered_as_audience(
+    app: App,
+) -> None:
+    """Not a picker with nothing in it but "back": the choice is left out, and an old
+    button for it (from before the last experiment ended) says plainly there is none."""
+    ria = await civil_servant(app)
+    await _write(ria)
+    [(_, experiment)] = [(lb, p) for lb, p in ria.buttons() if "Deelnemers experiment" in lb]
+    await end_every_experiment(app)
+    await ria.press_payload(experiment)
+    assert ria.keys == ["composer.no_experiment", "composer.ask_audience"]
+    assert "Er loopt nu geen experiment" in ria.text
+    assert not any("Deelnemers experiment" in label for label, _ in ria.buttons())
+    await ria.send("/annuleer")
+    await _write(ria)
+    assert not any("Deelnemers experiment" in label for label, _ in ria.buttons())
+    await ria.press("Eén thema")
+    assert ria.keys == ["composer.ask_theme"]
