@@ -481,17 +481,7 @@ class Database:
         saved: asyncio.Future[None] | None = None
         try:
             await self._worker_done()
-            self._owner = task
-            self._in_transaction_unit = True
-            # A unit joining a group's open transaction writes inside a savepoint of its
-            # own, taken at its first write (most units only read).
-            self._joined = bool(self._pending)
-            self._savepoint = False
-            self._lost = None
-            # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE
-            # or REPLACE, with that statement.
-            self.conn.isolation_level = "IMMEDIATE"
-            self._after_commit = []
+            self._take_turn(task, [], None)
             try:
                 yield self
                 if self._lost is not None:
@@ -510,21 +500,41 @@ class Database:
                 for job in self._after_commit:
                     self._start(job)
         finally:
-            self._after_commit = []
-            self._owner = None
-            self._in_transaction_unit = False
-            self._joined = self._savepoint = False
-            self._lost = None
-            if not self._pending:
-                self._autocommit()
-            self._write_lock.release()
-            if self._pending:
-                # Left open for a unit waiting for its turn: if none takes it after all
-                # (it was cancelled), the group is committed without it.
-                asyncio.get_running_loop().call_soon(self._settle_soon)
+            self._give_turn()
         if saved is not None:
             await saved
         await _let_others_run()
+
+    def _take_turn(
+        self, task: asyncio.Task[Any] | None, jobs: list[Job], lost: StorageUnavailable | None
+    ) -> None:
+        """The unit of ``task`` has the connection (the caller holds the write lock)."""
+        self._owner = task
+        self._in_transaction_unit = True
+        # A unit joining a group's open transaction writes inside a savepoint of its own,
+        # taken at its first write (most units only read).
+        self._joined = bool(self._pending)
+        self._savepoint = False
+        self._lost = lost
+        # sqlite3 sends BEGIN IMMEDIATE itself before the first INSERT, UPDATE, DELETE or
+        # REPLACE, with that statement.
+        self.conn.isolation_level = "IMMEDIATE"
+        self._after_commit = jobs
+
+    def _give_turn(self) -> None:
+        """The unit running now is done with the connection: the write lock goes back."""
+        self._after_commit = []
+        self._owner = None
+        self._in_transaction_unit = False
+        self._joined = self._savepoint = False
+        self._lost = None
+        if not self._pending:
+            self._autocommit()
+        self._write_lock.release()
+        if self._pending:
+            # Left open for a unit waiting for its turn: if none takes it after all (it was
+            # cancelled), the group is committed without it.
+            asyncio.get_running_loop().call_soon(self._settle_soon)
 
     @asynccontextmanager
     async def aside(self) -> AsyncIterator[None]:
@@ -547,31 +557,16 @@ class Database:
             yield
             return
         jobs, lost = self._after_commit, self._lost
-        # As at the end of a unit that wrote nothing (see transaction()).
-        self._after_commit = []
-        self._owner = None
-        self._in_transaction_unit = False
-        self._joined = self._savepoint = False
-        self._lost = None
-        if not self._pending:
-            self._autocommit()
-        self._write_lock.release()
-        if self._pending:
-            asyncio.get_running_loop().call_soon(self._settle_soon)
+        self._give_turn()  # as a unit that wrote nothing ends
         try:
             yield
         finally:
-            cancelled = await self._take_turn_again()
-            self._owner = task
-            self._in_transaction_unit = True
-            self._joined = bool(self._pending)
-            self.conn.isolation_level = "IMMEDIATE"
-            self._after_commit = jobs
-            self._lost = lost
+            cancelled = await self._wait_for_turn_again()
+            self._take_turn(task, jobs, lost)
             if cancelled:
                 raise asyncio.CancelledError
 
-    async def _take_turn_again(self) -> bool:
+    async def _wait_for_turn_again(self) -> bool:
         """Wait for the write lock back after :meth:`aside`, even when cancelled meanwhile:
         the unit around it releases the lock as it ends, so it must hold it again. Returns
         whether it was cancelled, to be raised once the unit is whole again."""
