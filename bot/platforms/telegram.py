@@ -1239,8 +1239,10 @@ def _out_of_group(change: ChatMemberUpdated) -> bool:
 
 
 def _quoted(message: Message | None) -> Quoted | None:
-    """The message a command in a group replies to, as handlers read it."""
-    if message is None:
+    """The message a command in a group replies to, as handlers read it. In a group with
+    topics every message that replies to nothing replies to the line that opened its
+    topic, as Telegram sends it: that is no reply to anyone's message."""
+    if message is None or message.forum_topic_created is not None:
         return None
     author = message.from_user
     try:

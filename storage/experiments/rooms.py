@@ -358,7 +358,8 @@ class Rooms:
         ``body`` is its text as the room shows it now, ``original_body`` its text as first
         written if it was edited. Reported again while still open, the report takes the
         text as it is now (edited since?), and keeps the first text it saw of an edited one.
-        A message decided about before is reported afresh (it is open again). A message
+        A message decided about before is open again when someone new reports it (the same
+        reporter again changes nothing: they heard the outcome). A message
         is known by its number in the group the room is in now: the same number in a group
         the room was in before is another message.
         """
@@ -393,6 +394,16 @@ class Rooms:
             " VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (report_id, reporter_user_id, iso(now)),
         )
+        if added == 1:
+            # Someone new reports a message decided about before: they are told the
+            # connector looks at it, so it is open again, as the room shows it now, and
+            # reported now (retention counts an open report from when it was made).
+            await self.db.execute(
+                "UPDATE room_reports SET decided_at = NULL, decision = NULL, body = ?,"
+                " original_body = coalesce(original_body, ?), created_at = ?"
+                " WHERE id = ? AND decided_at IS NOT NULL AND body IS NOT NULL",
+                (body, original_body, iso(now), report_id),
+            )
         return report_id, added == 1
 
     async def get_report(self, report_id: int) -> RoomReport | None:

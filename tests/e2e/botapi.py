@@ -776,6 +776,12 @@ class FakeUser:
             ]
         return self._server._enqueue_user_message(self, chat_id, content, reply_to)
 
+    def create_topic(self, name: str, *, chat_id: int) -> QueuedUpdate:
+        """Open a topic in a forum group: Telegram's service message that starts it, from
+        this user. Every message typed in the topic replies to it, as Telegram sends it."""
+        content: JSONDict = {"forum_topic_created": {"name": name, "icon_color": 7322096}}
+        return self._server._enqueue_user_message(self, chat_id, content, None)
+
     def edit_text(self, message_id: int, text: str, *, chat_id: int | None = None) -> QueuedUpdate:
         """Change the text of a message this user sent (``edited_message`` update).
 

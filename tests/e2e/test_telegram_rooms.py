@@ -311,6 +311,20 @@ async def test_reporting_without_a_reply_or_the_bots_own_or_ones_own_message_get
         assert await app.repos.rooms.waiting() == 0
 
 
+async def test_melden_typed_in_a_forum_topic_without_a_reply_reports_nobody(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """In a group with topics every message replies to the line that opened its topic:
+    /melden typed there, replying to nothing, is not a report about whoever opened it."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, _ = await linked_room(server, app)
+        topic = bob.create_topic("Plannen voor de speeltuin", chat_id=GROUP)
+        assert topic.message is not None
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=topic.message["message_id"])
+        await wait_for_text(server, GROUP, "Antwoord dan op dat bericht met /melden")
+        assert await app.repos.rooms.waiting() == 0
+
+
 async def test_a_resident_or_a_revoked_civil_servant_cannot_link_a_group(
     server: BotApiServer, tmp_path: Path
 ) -> None:

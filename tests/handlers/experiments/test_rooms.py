@@ -360,3 +360,33 @@ async def test_the_room_hears_the_default_language_whatever_a_newcomer_chose_for
     # In private Zeynep keeps her own language.
     await zeynep.send("/regels")
     assert not zeynep.text.startswith("📋 Huisregels")
+
+
+async def test_a_message_kept_before_and_reported_by_someone_new_is_on_the_desk_again(
+    app: App,
+) -> None:
+    """Someone new who reports a message the connector let stand is thanked with "the
+    connector looks at it": so it is looked at again, and they hear the outcome."""
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:keep")
+    await ria.send("Het mag scherp.")
+    assert ria.keys[0] == "rooms.mod.done_keep"
+    assert await app.repos.rooms.waiting() == 0
+
+    carl = await person(app, "carl")
+    await group_command(carl, "melden", reply_to=bobs("Sukkels, allemaal"))
+    [thanks] = await for_user(app, carl, "moderation")
+    assert thanks.replies[0].key == "rooms.reported"
+    assert await app.repos.rooms.waiting() == 1
+    await ria.send("/meldingen")
+    assert ria.keys[0] == "rooms.mod.card"
+    assert "Sukkels, allemaal" in ria.text  # as the room shows it now
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Nu gaat het te ver.")
+    assert ria.keys[0] == "rooms.mod.done_hide"
+    told = [n.replies[0].key for n in await for_user(app, carl, "moderation")]
+    assert told == ["rooms.reported", "rooms.mod.reporter_acted"]
+    # Anna, who reported it again as well, changes nothing a second time.
+    await group_command(anna, "melden", reply_to=bobs("Sukkels, allemaal"))
+    assert await app.repos.rooms.waiting() == 0
