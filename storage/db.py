@@ -545,8 +545,9 @@ class Database:
         is done: without this, everyone's answers would wait for a staff member's chart.
         Only a unit that has written nothing steps aside (what it read may change
         meanwhile; it reads again what it needs afterwards). A unit that wrote keeps its
-        turn, as its writes must stay one transaction; inside :meth:`read_only`, or outside
-        any unit, this does nothing either.
+        turn, as its writes must stay one transaction (so does an event whose sender the
+        router marked seen, the first of theirs in a minute); inside :meth:`read_only`, or
+        outside any unit, this does nothing either.
         """
         task = asyncio.current_task()
         wrote = self._savepoint or (self.conn.in_transaction and not self._joined)
