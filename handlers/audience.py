@@ -70,8 +70,13 @@ async def options(
     return shown, every[shown.offset : shown.offset + shown.size]
 
 
-async def name_of(ctx: Context, kind: AudienceKind, value: str | None) -> str | None:
-    """The name of one theme, neighbourhood or running experiment; None if there is none."""
+async def name_of(
+    ctx: Context, kind: AudienceKind, value: str | None, *, running: bool = True
+) -> str | None:
+    """The name of one theme, neighbourhood or running experiment; None if there is none.
+
+    With ``running=False`` an experiment that ended is named too: what was sent or
+    scheduled for its participants is still theirs (a picker offers running ones only)."""
     if kind is AudienceKind.THEME:
         theme = ctx.profile.theme(value)
         return theme.name(ctx.lang) if theme else None
@@ -80,7 +85,7 @@ async def name_of(ctx: Context, kind: AudienceKind, value: str | None) -> str | 
         return hood.name(ctx.lang) if hood else None
     number = parse_id(value or "")
     experiment = await ctx.repos.experiments.get(number) if number is not None else None
-    if experiment is None or experiment.status != "running":
+    if experiment is None or (running and experiment.status != "running"):
         return None
     return experiment.title(ctx.lang)
 
@@ -89,7 +94,7 @@ async def describe(ctx: Context, audience: Audience, section: str) -> str:
     """Who ``audience`` is, in words: ``<section>.audience_<kind>`` with its name."""
     name = None
     if audience.kind is not AudienceKind.ALL:
-        name = await name_of(ctx, audience.kind, audience.value)
+        name = await name_of(ctx, audience.kind, audience.value, running=False)
     return ctx.catalog.text(
         ctx.lang,
         f"{section}.audience_{audience.kind.value}",

@@ -890,3 +890,28 @@ async def test_with_no_experiment_running_its_participants_are_not_offered_as_au
     assert not any("Deelnemers experiment" in label for label, _ in ria.buttons())
     await ria.press("Eén thema")
     assert ria.keys == ["composer.ask_theme"]
+
+
+async def test_a_scheduled_update_names_its_experiment_after_the_experiment_ended(
+    app: App,
+) -> None:
+    """The list of what is scheduled says whose update it is by the experiment's title,
+    also once the experiment has ended (its participants still get it), not by its number."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await _write(ria)
+    await ria.press("Deelnemers experiment")
+    await ria.press("Speeltuin")
+    assert ria.keys == [
+        "composer.preview_intro",
+        "news.experiment_item",
+        "composer.preview_question",
+    ]
+    await ria.press("Inplannen")
+    moment = (utcnow() + timedelta(days=2)).astimezone(app.settings.zone)
+    await ria.send(moment.strftime("%d-%m-%Y 10:00"))
+    assert ria.keys == ["composer.scheduled"]
+    await end_every_experiment(app)
+    await ria.send("/gepland")
+    assert ria.keys == ["composer.scheduled_item", "composer.scheduled_footer"]
+    assert "deelnemers van Speeltuin" in ria.text
