@@ -20,10 +20,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
+from handlers import paging
 from handlers.answers import excerpt, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import in_language, news_replies, signature_of, signed
+from handlers.start.menu import stale_button
 from handlers.when import example, parse_moment, typed
 from storage.clock import iso
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
@@ -36,6 +38,8 @@ DIALOG = "compose"
 RESCHEDULE = "reschedule"
 MAX_TEXT = 1000
 MAX_AHEAD = timedelta(days=365)
+#: Scheduled broadcasts /gepland shows at a time: each is a message of its own.
+SCHEDULED_PAGE = 5
 
 
 def job(broadcast_id: int) -> str:
@@ -366,12 +370,28 @@ async def _when(ctx: Context, dialog: Dialog) -> Response:
 )
 @feature.action("sched", role=Role.CIVIL_SERVANT)
 async def scheduled(ctx: Context) -> Response:
-    """Every scheduled broadcast, soonest first, each with cancel and move buttons."""
-    pending = await ctx.repos.broadcasts.scheduled()
+    """The scheduled broadcasts, soonest first, each a message with cancel and move buttons;
+    a few at a time (``sched:<page>``): on Telegram each message of a chat takes a second."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return await stale_button(ctx)
+    repo = ctx.repos.broadcasts
+    shown = paging.page(wanted, await repo.count_scheduled(), SCHEDULED_PAGE)
+    pending = await repo.scheduled(limit=shown.size, offset=shown.offset)
     if not pending:
         return respond(menu_reply(ctx, "composer.nothing_scheduled"))
-    shown = [await _scheduled_item(ctx, broadcast) for broadcast in pending]
-    return respond(*shown, Reply(key="composer.scheduled_footer", buttons=[[_back()]]))
+    items = [await _scheduled_item(ctx, broadcast) for broadcast in pending]
+    if shown.pages == 1:
+        return respond(*items, Reply(key="composer.scheduled_footer", buttons=[[_back()]]))
+    footer = Reply(
+        key="composer.scheduled_paged",
+        parts=paging.where(shown),
+        buttons=[
+            *paging.turn(shown, lambda label, n: Button(label=label, payload=f"sched:{n}")),
+            [_back()],
+        ],
+    )
+    return respond(*items, footer)
 
 
 def _back() -> Button:

@@ -341,11 +341,20 @@ class Broadcasts:
             result.append((int(row["id"]), at))
         return result
 
-    async def scheduled(self) -> list[Broadcast]:
-        """Every scheduled broadcast that will go out, soonest first (not those whose author
-        may no longer write one: they are cancelled when due)."""
+    async def scheduled(self, *, limit: int = -1, offset: int = 0) -> list[Broadcast]:
+        """The scheduled broadcasts that will go out, soonest first (not those whose author
+        may no longer write one: they are cancelled when due); ``limit`` of them from
+        ``offset`` (every one by default)."""
         rows = await self.db.fetchall(
             f"SELECT * FROM broadcasts WHERE status = 'scheduled' AND {_AUTHORISED}"
-            " ORDER BY scheduled_at, id"
+            " ORDER BY scheduled_at, id LIMIT ? OFFSET ?",
+            (limit, offset),
         )
         return [_broadcast(row) for row in rows]
+
+    async def count_scheduled(self) -> int:
+        """How many :meth:`scheduled` lists."""
+        total = await self.db.fetchval(
+            f"SELECT COUNT(*) FROM broadcasts WHERE status = 'scheduled' AND {_AUTHORISED}"
+        )
+        return int(total)

@@ -17,7 +17,7 @@ from handlers.contract import Reply, Role, Timer
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from storage.news.broadcasts import BroadcastStatus
+from storage.news.broadcasts import Audience, AudienceKind, BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.handlers.experiments.test_long_lists import end_every_experiment
 from tests.handlers.ideas.helpers import seed_idea
@@ -915,3 +915,51 @@ async def test_a_scheduled_update_names_its_experiment_after_the_experiment_ende
     await ria.send("/gepland")
     assert ria.keys == ["composer.scheduled_item", "composer.scheduled_footer"]
     assert "deelnemers van Speeltuin" in ria.text
+
+
+async def test_many_scheduled_broadcasts_are_listed_a_few_at_a_time(app: App) -> None:
+    ria = await civil_servant(app)
+    author = (await row(app, ria)).id
+    now = utcnow()
+    async with app.db.transaction():
+        for n in range(12):
+            draft = await app.repos.broadcasts.save_draft(
+                author,
+                text=f"Bericht nummer {n}",
+                photo_id=None,
+                audience=Audience(kind=AudienceKind.ALL),
+                payload=[],
+                now=now,
+                replace_drafts=False,
+            )
+            await app.repos.broadcasts.schedule(draft, now + timedelta(days=1, hours=n))
+    await ria.send("/gepland")
+    # Each one is a message (on Telegram a second each): five, soonest first, and a way on.
+    assert ria.keys == [*["composer.scheduled_item"] * 5, "composer.scheduled_paged"]
+    assert "Bericht nummer 0" in ria.text and "Bericht nummer 5" not in ria.text
+    assert "Pagina 1 van 3" in ria.text
+    await ria.press("Volgende")
+    assert "Bericht nummer 5" in ria.text and "Bericht nummer 4" not in ria.text
+    await ria.press_payload("sched:99")  # an old button past the end: the last page
+    assert ria.keys == [*["composer.scheduled_item"] * 2, "composer.scheduled_paged"]
+    assert "Bericht nummer 11" in ria.text
+    await ria.press_payload("sched:-1")
+    assert ria.keys == ["general.stale_button"]
+    # Cancelled from a page, and by others: the pages follow what is still scheduled.
+    await ria.press_payload("sched:1")
+    await ria.press("Annuleren")
+    await ria.press("Ja, annuleren")
+    assert ria.keys == ["composer.cancelled"]
+    for _ in range(2):
+        async with app.db.transaction():
+            [first, *_] = await app.repos.broadcasts.scheduled(limit=1)
+            await app.repos.broadcasts.cancel(first.id)
+    await ria.send("/gepland")
+    # Nine left: two pages.
+    assert "Pagina 1 van 2" in ria.text
+    for _ in range(4):
+        async with app.db.transaction():
+            [first, *_] = await app.repos.broadcasts.scheduled(limit=1)
+            await app.repos.broadcasts.cancel(first.id)
+    await ria.send("/gepland")
+    assert ria.keys == [*["composer.scheduled_item"] * 5, "composer.scheduled_footer"]
