@@ -7,6 +7,7 @@ re-checked inside it, so a resident who writes at that very moment is never eras
 
     silent for (period - 30 days) ──► warned (outbox, kind "retention")
         ├── writes anything within 30 days ──► spared, warning dropped
+        ├── given a staff role meanwhile (by the operator) ──► spared, warning dropped
         └── stays silent ──► erased; ideas and comments stay as "een inwoner"
     never agreed to take part, silent for the whole period ──► erased (no chat to warn)
 

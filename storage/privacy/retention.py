@@ -3,7 +3,8 @@
 The warning is stored with its time (``retention_notices``), so a restart neither repeats
 nor forgets it. Anyone seen after their warning (``users.last_seen_at``) came back: they are
 spared and their warning dropped, so a later silence starts the count again. Staff accounts
-are left to the municipality: only people with the resident's role are counted.
+are left to the municipality: only people with the resident's role are counted, and a warned
+resident given a staff role since (by the operator, while they stayed silent) is spared too.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ class Notice(BaseModel):
     erase_after: datetime
 
 
-_SILENT_RESIDENT = "u.role = 'inwoner' AND u.last_seen_at < :silent_since"
+_RESIDENT = "u.role = 'inwoner'"
+_SILENT_RESIDENT = f"{_RESIDENT} AND u.last_seen_at < :silent_since"
+#: A warned person who no longer waits for the erasure: seen since, or staff now.
+_CAME_BACK = f"(u.last_seen_at > n.warned_at OR NOT {_RESIDENT})"
 
 
 class Retention:
@@ -73,20 +77,21 @@ class Retention:
         return changed == 1
 
     async def returned(self) -> list[int]:
-        """Warned residents who have been seen since their warning."""
+        """Warned residents who have been seen since their warning, or are staff now."""
         rows = await self.db.fetchall(
             "SELECT n.user_id FROM retention_notices n JOIN users u ON u.id = n.user_id"
-            " WHERE u.last_seen_at > n.warned_at ORDER BY n.user_id",
+            f" WHERE {_CAME_BACK} ORDER BY n.user_id",
             long=True,
         )
         return [int(row[0]) for row in rows]
 
     async def forgive(self, user_id: int) -> bool:
-        """Drop the warning of a resident who came back; False if they did not."""
+        """Drop the warning of a resident who came back (or is staff now); False if they
+        did not."""
         changed = await self.db.execute_rowcount(
-            "DELETE FROM retention_notices WHERE user_id = ? AND warned_at <"
-            " (SELECT last_seen_at FROM users WHERE id = ?)",
-            (user_id, user_id),
+            "DELETE FROM retention_notices AS n WHERE n.user_id = ? AND EXISTS"
+            f" (SELECT 1 FROM users u WHERE u.id = n.user_id AND {_CAME_BACK})",
+            (user_id,),
         )
         return changed == 1
 
@@ -94,7 +99,7 @@ class Retention:
         """Warned residents whose time is up and who stayed silent."""
         rows = await self.db.fetchall(
             "SELECT n.user_id FROM retention_notices n JOIN users u ON u.id = n.user_id"
-            " WHERE n.erase_after <= ? AND u.last_seen_at <= n.warned_at"
+            f" WHERE n.erase_after <= ? AND NOT {_CAME_BACK}"
             " ORDER BY n.erase_after, n.user_id",
             (iso(now),),
             long=True,
@@ -105,7 +110,7 @@ class Retention:
         """Whether this resident is (still) due for erasure right now."""
         found = await self.db.fetchval(
             "SELECT 1 FROM retention_notices n JOIN users u ON u.id = n.user_id"
-            " WHERE n.user_id = ? AND n.erase_after <= ? AND u.last_seen_at <= n.warned_at",
+            f" WHERE n.user_id = ? AND n.erase_after <= ? AND NOT {_CAME_BACK}",
             (user_id, iso(now)),
         )
         return found is not None

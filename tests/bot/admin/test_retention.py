@@ -3,6 +3,7 @@ changes nothing of that, and whoever comes back is spared."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -263,3 +264,32 @@ async def test_room_reports_about_someone_who_never_used_the_bot_go_after_the_pe
     ]
     assert f"een verwijderd account ({kept['pseudonym']})" in ria.text
     assert "Xanthopoulos" not in ria.text and "Koop nu" not in ria.text
+
+
+async def test_a_warned_resident_made_staff_by_the_operator_is_not_erased(
+    app: App, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t0 = utcnow()
+    ria = Chat(app, "4242", name="Ria Ambtenaar", platform="telegram")
+    await ria.onboard()
+    found = await app.repos.users.find("telegram", "4242")
+    assert found is not None
+    ria_id = found.id
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE users SET last_seen_at = ? WHERE id = ?",
+            (iso(months_before(t0, 24) + timedelta(days=1)), ria_id),
+        )
+    assert (await run_retention(app, t0)).warned == 1
+
+    # Still silent, she becomes a civil servant on the server: staff are the municipality's.
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    args = ["grant", "--platform", "telegram", "--user", "4242", "--role", "ambtenaar"]
+    assert await asyncio.to_thread(main, args) == 0
+    capsys.readouterr()
+
+    later = await run_retention(app, t0 + timedelta(days=31))
+    assert later.erased == 0
+    user = await app.repos.users.get(ria_id)
+    assert user is not None and user.role is Role.CIVIL_SERVANT
+    assert await app.repos.retention.notice(ria_id) is None, "her warning no longer holds"
