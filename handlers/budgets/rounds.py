@@ -28,7 +28,7 @@ from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Expects, Feature
-from handlers.money import format_euro, parse_euro
+from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
 from handlers.profile import Profile
 from handlers.when import parse_moment
 from storage.budgets.rounds import NewProject, PostcodeRange, Round, RoundStatus
@@ -95,7 +95,14 @@ async def name_step(ctx: Context, dialog: Dialog) -> Response:
 
 @setup.step("total", expects=Expects.NUMBER)
 async def total_step(ctx: Context, dialog: Dialog) -> Response:
-    cents = parse_euro(ctx.text) if ctx.text else None
+    try:
+        cents = read_euro(ctx.text) if ctx.text else None
+    except AmountTooLarge:
+        return respond(
+            Reply(key="budgets.amount_too_large", params={"max": _euro(ctx, MAX_EURO * 100)}),
+            Reply(key="budgets.ask_total", buttons=[_stop()]),
+            dialog=dialog,
+        )
     if cents is None or cents <= 0:
         return respond(
             Reply(key="budgets.amount_invalid", params={"typed": ctx.text}),
@@ -132,9 +139,18 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
     for line in answer.splitlines():
         if not line.strip():
             continue
-        parts = line.strip().rsplit(" ", 1)
-        hood_id = names.get(parts[0].strip().casefold()) if len(parts) == 2 else None
-        cents = parse_euro(parts[1]) if len(parts) == 2 else None
+        try:
+            hood_id, cents = _hood_line(line, names)
+        except AmountTooLarge:
+            # Surely more than the whole budget (itself at most the largest amount).
+            return respond(
+                Reply(
+                    key="budgets.hoods_too_much",
+                    params={"total": _euro(ctx, dialog.data["total"])},
+                ),
+                _ask_hoods(ctx, dialog),
+                dialog=dialog,
+            )
         if hood_id is None or cents is None or cents <= 0 or hood_id in budgets:
             return respond(
                 Reply(key="budgets.hood_invalid", params={"line": line.strip()}),
@@ -152,6 +168,23 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
         )
     nxt = dialog.to("projects", hoods=budgets, projects=[])
     return respond(_ask_project(nxt), dialog=nxt)
+
+
+def _hood_line(line: str, names: dict[str, str]) -> tuple[str | None, int | None]:
+    """A neighbourhood and its amount from one line, typed as the total may be:
+    "IJmuiden 10.000", "IJmuiden € 10.000", "Velsen-Noord: 1.500,50 euro" (the longest
+    name the line begins with, then a space or a colon, then the amount).
+
+    Raises:
+        AmountTooLarge: an amount above the largest a budget may be.
+    """
+    folded = line.strip().casefold()
+    for name in sorted(names, key=len, reverse=True):
+        rest = folded.removeprefix(name)
+        if rest == folded or not rest[:1] or rest[:1] not in " \t:":
+            continue
+        return names[name], read_euro(rest.lstrip(" \t:"))
+    return None, None
 
 
 def _ask_project(dialog: Dialog) -> Reply:
@@ -225,7 +258,11 @@ async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Rep
     if len(parts) not in (3, 4) or not parts[0] or not parts[2]:
         return Reply(key="budgets.project_invalid")
     title, cost_text, description = parts[0], parts[1], parts[2]
-    cost = parse_euro(cost_text)
+    try:
+        cost = read_euro(cost_text)
+    except AmountTooLarge:
+        # More than the largest budget, so more than this one.
+        return Reply(key="budgets.cost_too_high", params={"total": _euro(ctx, total)})
     if cost is None or cost <= 0:
         return Reply(key="budgets.cost_invalid", params={"typed": cost_text})
     if cost > total:

@@ -450,3 +450,40 @@ async def test_a_banned_voter_is_not_reminded_of_a_ballot_they_may_not_finish(ap
     )
     reminded = [q.user_id for q in await outbox(app, "budget_reminder")]
     assert reminded == [(await row(app, bob)).id]
+
+
+async def test_an_amount_too_large_is_called_too_large_not_below_zero(app: App) -> None:
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("25.000.000")
+    assert ria.keys == ["budgets.amount_too_large", "budgets.ask_total"]
+    assert "boven nul" not in ria.text and "10.000.000" in ria.text
+    await ria.send("10.000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Paleis | 25.000.000 | Veel te duur")
+    assert ria.keys == ["budgets.cost_too_high", "budgets.ask_project"]
+    assert "boven nul" not in ria.text
+
+
+async def test_a_neighbourhood_budget_may_be_typed_as_the_total_was(clocked: App) -> None:
+    ria = await connector(clocked)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("€ 10.000")
+    for line, key in (
+        ("IJmuiden -500", "budgets.hood_invalid"),
+        ("IJmuidenx 500", "budgets.hood_invalid"),
+        ("IJmuiden 25.000.000", "budgets.hoods_too_much"),
+    ):
+        await ria.send(line)
+        assert ria.keys == [key, "budgets.ask_hoods"], line
+    await ria.send("IJmuiden € 2.000\nVelsen-Noord: 1.500,50 euro\nDriehuis 1 000")
+    assert ria.keys == ["budgets.ask_project"]
+    await ria.send("Speeltuin | 1000 | Toestellen")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    await ria.send("11-12-2026 17:00")
+    await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
+    assert "€\u00a01.500,50" in ria.text and "€\u00a02.000" in ria.text
