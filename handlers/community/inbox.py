@@ -322,8 +322,8 @@ class Threads(Kind[Question]):
                 item.id, Side.CONNECTOR, ctx.user.id, text, ctx.now
             )
             told = await _tell(ctx, item, "question.answer", "inbox.answer_notice", text)
-            key = "inbox.answered" if told else "inbox.answered_unreachable"
-            return Decided(Reply(key=key, params={"id": item.id}))
+            key = "inbox.answered" if told is not None else "inbox.answered_unreachable"
+            return Decided(Reply(key=key, params={"id": item.id}, parts=told or []))
         if not await ctx.repos.questions.close(item.id, ctx.now):
             return await _closed_already(ctx, item)
         if text is not None:
@@ -333,8 +333,8 @@ class Threads(Kind[Question]):
             )
         key = "inbox.closed_notice" if text is None else "inbox.closed_notice_note"
         told = await _tell(ctx, item, "question.close", key, text)
-        key = "inbox.closed" if told else "inbox.closed_unreachable"
-        return Decided(Reply(key=key, params={"id": item.id}))
+        key = "inbox.closed" if told is not None else "inbox.closed_unreachable"
+        return Decided(Reply(key=key, params={"id": item.id}, parts=told or []))
 
 
 def _cannot_answer(question: Question) -> Reply | None:
@@ -376,8 +376,12 @@ async def _closed_already(ctx: Context, question: Question) -> Response:
     )
 
 
-async def _tell(ctx: Context, question: Question, action: str, key: str, text: str | None) -> int:
-    """Tell the resident (with a button to reply), log it; returns how many were queued."""
+async def _tell(
+    ctx: Context, question: Question, action: str, key: str, text: str | None
+) -> list[Reply] | None:
+    """Tell the resident (with a button to reply) and log it; None when they cannot be told
+    now. A connector's own question (one asked to try it out) is not notified, as nothing
+    is to whoever acts: what the resident would get is returned, for them to read here."""
 
     def build(lang: str) -> list[Reply]:
         params = {"id": question.id, "connector": ctx.profile.connector(lang)}
@@ -404,7 +408,9 @@ async def _tell(ctx: Context, question: Question, action: str, key: str, text: s
         subject=f"question:{question.id}",
         subject_user_id=question.user_id,
     )
-    return counts["notified"]
+    if question.user_id == ctx.user.id:
+        return [reply.model_copy(update={"buttons": []}) for reply in build(ctx.lang)]
+    return [] if counts["notified"] else None
 
 
 async def _after(ctx: Context, ref: Ref, done: Reply) -> Response:

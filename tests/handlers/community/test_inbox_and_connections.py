@@ -295,3 +295,24 @@ async def test_the_connector_sees_which_language_the_asker_reads_where_it_is_not
     ed = await with_role(app, await person(app, "ed", language="English"), Role.CONNECTOR)
     await ed.press_payload("inbox.open:1")
     assert "This resident reads \u2068Arabic (العربية)\u2069." in ed.text
+
+
+async def test_a_connector_who_answers_and_closes_their_own_question_reads_it_there(
+    app: App,
+) -> None:
+    # Trying it out: a connector asks Burgerbeest a question and answers it themselves.
+    # Nothing goes to whoever acts, so they read what a resident would get right there, and
+    # never hear that "the resident" cannot get messages.
+    ria = await connector(app)
+    await ria.send("/vraag Werkt de inbox al goed?")
+    await ria.press_payload("inbox.answer:1")
+    await ria.send("Ja, hij werkt.")
+    assert ria.keys == ["inbox.answered", "inbox.title"]
+    assert "kan nu geen berichten krijgen" not in ria.text
+    assert "Burgerbeest beantwoordt je vraag #1:\nJa, hij werkt." in ria.text
+    await ria.press_payload("inbox.close:1")
+    assert ria.keys == ["inbox.closed", "inbox.title"]
+    assert "kan nu geen berichten krijgen" not in ria.text
+    assert "Burgerbeest heeft je vraag #1 afgesloten" in ria.text
+    assert await for_user(app, ria, "answer") == []
+    assert (await audit_actions(app))[-2:] == ["question.answer", "question.close"]
