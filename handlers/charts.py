@@ -23,6 +23,10 @@ LABEL_WIDTH = 440
 ROW = 38
 BAR = 26
 HEADING = 60
+#: How much lower each further line of a wrapped title, subtitle or heading comes.
+TITLE_LINE = 42
+SUBTITLE_LINE = 26
+HEADING_LINE = 32
 BAND = (0, 84, 140)
 BARS = (60, 140, 200)
 INK = (25, 25, 25)
@@ -43,18 +47,38 @@ async def drawn(db: Database, draw: Callable[..., bytes], *args: Any, **kwargs: 
 
 
 def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
-    """A PNG with a title band and one block of horizontal bars per section."""
-    height = 150 + sum(HEADING + ROW * max(1, len(rows)) + 20 for _, rows in sections)
+    """A PNG with a title band and one block of horizontal bars per section.
+
+    Titles, subtitles and headings as long as staff may write them (a question of 200
+    characters) are wrapped onto a few lines within the picture, the last one cut with an
+    ellipsis if even that is too little: nothing runs off its right edge."""
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = WIDTH - 2 * MARGIN
+    titles = _wrapped(measure, title, fonts.font(34), width, 2)
+    subtitles = _wrapped(measure, subtitle, fonts.font(20), width, 2)
+    headings = [_wrapped(measure, heading, fonts.font(26), width, 3) for heading, _ in sections]
+    band = 110 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * (len(subtitles) - 1)
+    height = band + 40
+    height += sum(
+        HEADING + HEADING_LINE * (len(lines) - 1) + ROW * max(1, len(rows)) + 20
+        for lines, (_, rows) in zip(headings, sections, strict=True)
+    )
     image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, WIDTH, 110), fill=BAND)
-    draw.text((MARGIN, 38), plain(title), font=fonts.font(34), fill="white", anchor="lm")
-    draw.text((MARGIN, 80), plain(subtitle), font=fonts.font(20), fill="white", anchor="lm")
-    top = 140
+    draw.rectangle((0, 0, WIDTH, band), fill=BAND)
+    for number, line in enumerate(titles):
+        middle = 38 + TITLE_LINE * number
+        draw.text((MARGIN, middle), line, font=fonts.font(34), fill="white", anchor="lm")
+    for number, line in enumerate(subtitles):
+        middle = 80 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * number
+        draw.text((MARGIN, middle), line, font=fonts.font(20), fill="white", anchor="lm")
+    top = band + 30
     bar_space = WIDTH - 2 * MARGIN - LABEL_WIDTH - 90
-    for heading, rows in sections:
-        draw.text((MARGIN, top + 20), plain(heading), font=fonts.font(26), fill=BAND, anchor="lm")
-        top += HEADING
+    for lines, (_, rows) in zip(headings, sections, strict=True):
+        for number, line in enumerate(lines):
+            middle = top + 20 + HEADING_LINE * number
+            draw.text((MARGIN, middle), line, font=fonts.font(26), fill=BAND, anchor="lm")
+        top += HEADING + HEADING_LINE * (len(lines) - 1)
         largest = max((count for _, count in rows), default=0)
         for label, count in rows or [("-", 0)]:
             middle = top + ROW // 2
@@ -81,6 +105,44 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     return out.getvalue()
 
 
+def _wrapped(
+    draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int, most: int
+) -> list[str]:
+    """``text`` without symbols on at most ``most`` lines of ``width`` pixels, broken
+    between words (inside one only where a word is wider than a line); what does not fit
+    is cut, with an ellipsis."""
+    words = plain(text).split(" ")
+    lines: list[str] = []
+    line = ""
+    while words:
+        word = words[0]
+        tried = f"{line} {word}" if line else word
+        if draw.textlength(tried, font=font) <= width:
+            line = tried
+            words.pop(0)
+            continue
+        if not line:
+            # One word wider than a line: as much of it as fits, the rest on the next.
+            cut = len(word) - 1
+            while cut > 1 and draw.textlength(word[:cut], font=font) > width:
+                cut -= 1
+            line, words[0] = word[:cut], word[cut:]
+        lines.append(line)
+        line = ""
+        if len(lines) == most:
+            return [*lines[:-1], _cut(draw, " ".join([lines[-1], *words]), font, width)]
+    return [*lines, line] if line or not lines else lines
+
+
+def _cut(draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int) -> str:
+    """``text`` cut with an ellipsis to fit ``width`` pixels."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(f"{text}…", font=font) > width:
+        text = text[:-1]
+    return f"{text.rstrip()}…"
+
+
 def plain(text: str) -> str:
     """Text without emoji and other symbols (chart fonts have no glyphs for them)."""
     kept = "".join(
@@ -91,10 +153,4 @@ def plain(text: str) -> str:
 
 def _fit(draw: ImageDraw.ImageDraw, label: str) -> str:
     """The label without symbols, cut with an ellipsis to fit the label column."""
-    font = fonts.font(20)
-    label = plain(label)
-    if draw.textlength(label, font=font) <= LABEL_WIDTH - 20:
-        return label
-    while label and draw.textlength(f"{label}…", font=font) > LABEL_WIDTH - 20:
-        label = label[:-1]
-    return f"{label.rstrip()}…"
+    return _cut(draw, plain(label), fonts.font(20), LABEL_WIDTH - 20)

@@ -127,13 +127,16 @@ class Responses:
         skipped: bool = False,
     ) -> bool:
         """Save (or replace) the answer to one question; True when this finished the
-        response just now (every question answered for the first time)."""
+        response just now (every question answered for the first time). The same typed
+        words sent again keep staff's decision about them: there is nothing new to read."""
         await self.db.execute(
             "INSERT INTO consultation_answers"
             " (response_id, question, choices, text, skipped, review, answered_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (response_id, question) DO UPDATE SET"
             " choices = excluded.choices, text = excluded.text, skipped = excluded.skipped,"
-            " review = excluded.review, answered_at = excluded.answered_at",
+            " review = CASE WHEN consultation_answers.text IS excluded.text"
+            " THEN consultation_answers.review ELSE excluded.review END,"
+            " answered_at = excluded.answered_at",
             (
                 response.id,
                 question,

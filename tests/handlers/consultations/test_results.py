@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
 from frictionless import validate
+from PIL import Image
 
 from bot.admin.cli import main
 from bot.admin.consultation_export import export_consultation
 from bot.admin.open_data import export_open_data
 from bot.app import App
 from bot.settings import Settings
+from handlers import charts
 from handlers.contract import Role
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import Clock, Jobs, compose_poll, last_consultation, outbox_of, seen
@@ -251,3 +254,51 @@ async def test_an_option_that_looks_like_a_formula_is_text_in_the_export(
     with (tmp_path / "out" / "results.csv").open(encoding="utf-8") as fh:
         texts = [row["answer_text"] for row in csv.DictReader(fh)]
     assert texts[:2] == ['\'=HYPERLINK("http://x.example","klik")', "'+1"]
+
+
+def _right_edge_clear(png: bytes) -> bool:
+    """Whether nothing is drawn in the picture's right margin (text running off the edge
+    leaves ink there): the title band's colour or white, all the way down."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    width, height = image.size
+    for y in range(height):
+        for x in range(width - charts.MARGIN + 5, width):
+            if image.getpixel((x, y)) not in (charts.BAND, (255, 255, 255)):
+                return False
+    return True
+
+
+async def test_a_long_title_and_question_stay_within_the_chart(app: App, clock: Clock) -> None:
+    people = [await resident(app, f"r{n}") for n in range(5)]
+    ria = await civil_servant(app)
+    title = "Nieuwe speelplek in Zeewijk, bij het strand en de duinen: wat vind jij ervan?"
+    asked = (
+        "Wat vind je van het plan om de oude speeltuin aan de Zeeweg te vervangen door een"
+        " groter speelveld met bankjes, bomen en een plek waar honden los mogen lopen?"
+    )
+    await ria.send("/nieuwepeiling")
+    await ria.send(title)
+    await ria.send("Uitleg")
+    await ria.press("Eén keuze")
+    await ria.send(asked)
+    await ria.send("Goed plan\nLiever niet")
+    await ria.press("Klaar met de vragen")
+    await ria.send("Niets.")
+    await ria.press("👥 Iedereen")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    for person in people:
+        await person.press_payload(f"cs.a:{poll}:0:1:1")
+    # Staff's chart of every question: the poll's title above, the question as a heading.
+    await ria.press_payload(f"cs.res:{poll}:0")
+    document = ria.last[1].reply.document
+    assert document is not None and _right_edge_clear(document.data)
+    # The chart a respondent gets at closing: the question as its title, the poll's title
+    # and how many answered below it.
+    await _close(app, clock, ria, poll)
+    [*_, chart] = seen(app, (await outbox_of(app, people[0]))[-1])
+    assert chart.reply.photo_id is not None
+    media = await app.repos.media.get(chart.reply.photo_id)
+    assert media is not None and _right_edge_clear(media.data)

@@ -715,3 +715,32 @@ async def test_an_invitation_still_waiting_when_the_poll_closes_is_never_sent(
     assert [s.keys for s in adapter.sent if s.chat_id == "anna"] == []
     [row] = await outbox_of(app, anna)
     assert (row.status, row.last_error) == ("cancelled", "expired")
+
+
+async def test_the_same_words_sent_again_keep_the_decision_about_them(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await anna.send("Meer bomen graag")
+    await ria.press_payload(f"cs.mod:{poll}")
+    await ria.press("Mag getoond")
+    assert ria.keys == ["consultations.reviews_done"]
+    # Anna looks at her answer again and sends the same words: nothing new to read.
+    await anna.press_payload(f"cs.q:{poll}:0:4")
+    assert "Meer bomen graag" in anna.text
+    await anna.send("Meer bomen graag")
+    assert anna.keys[0] == "consultations.text_saved"
+    await ria.press_payload(f"cs.mod:{poll}")
+    assert ria.keys == ["consultations.reviews_done"]
+    assert await app.repos.responses.approved_texts(poll, 0, 4, 3) == ["Meer bomen graag"]
+    # Other words are read again.
+    await anna.press_payload(f"cs.q:{poll}:0:4")
+    await anna.send("Meer bomen en bankjes")
+    await ria.press_payload(f"cs.mod:{poll}")
+    assert ria.keys == ["consultations.review_item"]
+    assert await app.repos.responses.approved_texts(poll, 0, 4, 3) == []
