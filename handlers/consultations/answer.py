@@ -29,7 +29,7 @@ from handlers.consultations.shown import (
     review,
     shown_time,
 )
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Expects, Feature
 from storage.consultations.model import (
     SKIP,
@@ -134,13 +134,16 @@ async def _closed(
                 )
             ],
         )
+    typing = _in_text_dialog(ctx)
     return respond(
         Reply(
             key="consultations.closed",
             params={"title": pick(consultation.title, ctx.lang)},
             buttons=buttons,
         ),
-        end_dialog=_in_text_dialog(ctx),
+        # An answer typed as it closed is not saved: it goes back to them, not lost.
+        *(given_back(ctx.event) if typing else []),
+        end_dialog=typing,
     )
 
 

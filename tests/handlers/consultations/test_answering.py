@@ -325,7 +325,9 @@ async def test_answers_after_closing_change_nothing(app: App) -> None:
     await _close_now(app, poll)
     before = await _answers(app)
     await anna.send("Toch nog iets")
-    assert anna.keys == ["consultations.closed"]
+    # Not saved, and not lost without a word: what she typed comes back.
+    assert anna.keys == ["consultations.closed", "general.typed_not_kept"]
+    assert "Toch nog iets" in anna.text
     await anna.press_payload(button(invitation, "Schommel"))
     assert anna.keys == ["consultations.closed"]
     await anna.send("En nog iets")
