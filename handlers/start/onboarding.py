@@ -232,8 +232,8 @@ async def language_step(ctx: Context, dialog: Dialog) -> Response:
 
 @onboarding.step("neighbourhood")
 async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
-    """The resident's neighbourhood (or none), pressed or typed by name; then the main
-    menu."""
+    """The resident's neighbourhood (or none: the button's words, or "geen"), pressed or
+    typed by name; then the main menu."""
 
     def names() -> dict[str, list[str]]:
         return {
@@ -241,7 +241,10 @@ async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
                 n.id: [n.id, *(n.name(lang) for lang in ctx.catalog.languages)]
                 for n in ctx.profile.neighbourhoods
             },
-            "none": labels(ctx, dialog.button("onboarding.btn_no_neighbourhood", "none")),
+            "none": [
+                *labels(ctx, dialog.button("onboarding.btn_no_neighbourhood", "none")),
+                *drafts.words(ctx, "none"),  # "geen", "nee": how people say they won't tell
+            ],
         }
 
     choice = _chose(ctx, names)

@@ -389,3 +389,20 @@ async def test_stopping_onboarding_after_agreeing_says_what_was_kept(
     await lotte.send("/start")
     await lotte.send("/annuleer")
     assert lotte.keys == ["general.cancelled"]
+
+
+async def test_typed_geen_at_the_neighbourhood_question_means_rather_not_say(
+    app: App, chat: MakeChat
+) -> None:
+    # "In welke wijk woon je?" is often answered with "geen" or "nee", the way people say
+    # they would rather not tell: the same as the button, in any catalog language.
+    for who, typed in (("anna", "geen"), ("bob", "Nee."), ("carl", "none"), ("dana", "Brak")):
+        resident = chat(who)
+        await resident.send("/start")
+        await resident.press("Ja")
+        await resident.press("Nederlands")
+        await resident.send(typed)
+        assert resident.keys == ["onboarding.done"], typed
+        stored = await app.repos.users.find("test", who)
+        assert stored is not None and stored.onboarded_at is not None
+        assert stored.neighbourhood is None
