@@ -150,8 +150,13 @@ async def unknown_command(ctx: Context) -> Response:
 
 @feature.fallback(Fallback.STALE_BUTTON)
 async def stale_button(ctx: Context) -> Response:
-    """A button from an old message, or one whose data we don't recognise."""
-    return respond(menu_reply(ctx, "general.stale_button"))
+    """A button from an old message, or one whose data we don't recognise (a double tap
+    on "Ja, ik doe mee" too): with a dialog open, the menu ends in the way back to its
+    question, which the answer to the first tap had put above."""
+    stale = menu_reply(ctx, "general.stale_button")
+    if ctx.dialog is None or ctx.dialog.name not in ctx.registry.dialogs:
+        return respond(stale)
+    return respond(*drafts.with_way_back(ctx, drafts.interrupted(ctx.dialog), [stale]))
 
 
 @feature.fallback(Fallback.CONSENT_NEEDED)

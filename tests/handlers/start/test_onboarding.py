@@ -406,3 +406,20 @@ async def test_typed_geen_at_the_neighbourhood_question_means_rather_not_say(
         stored = await app.repos.users.find("test", who)
         assert stored is not None and stored.onboarded_at is not None
         assert stored.neighbourhood is None
+
+
+async def test_a_double_tap_on_yes_leads_back_to_the_language_question(
+    app: App, chat: MakeChat
+) -> None:
+    # On a slow network the first tap seems to do nothing, so people tap again: the
+    # second tap meets a question already answered, and must not leave them at the menu.
+    anna = chat("anna")
+    await anna.send("/start")
+    welcome = anna.buttons()
+    await anna.press("Ja")
+    await anna.press_payload(next(payload for label, payload in welcome if "Ja" in label))
+    assert anna.keys == ["general.stale_button"]
+    await anna.press("Verder")
+    assert anna.keys[-1] == "onboarding.language_question"
+    await anna.press("Nederlands")
+    assert anna.keys == ["onboarding.neighbourhood_question"]
