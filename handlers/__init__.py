@@ -3,8 +3,8 @@
 Nothing here imports a platform library or the runtime (``bot``): handlers receive an Event
 in a Context and return a Response.
 
-- ``start/``: the welcome and onboarding, the main menu, help and fallbacks, the welcome
-  back for someone the bot could not reach
+- ``start/``: the welcome and onboarding, the main menu, help and fallbacks, what is typed
+  outside any dialog, the welcome back for someone the bot could not reach
 - ``ideas/``: submitting, browsing and discussing ideas, and their triage
 - ``experiments/``: the running experiments, residents' proposals and their triage
 - ``news/``: "Wist je dat", the composer, civil servants' cards, posters
@@ -36,10 +36,11 @@ from handlers.meetings import manage as meeting_manage
 from handlers.news import civil_servants, composer, posters, wist_je_dat
 from handlers.privacy import your_data
 from handlers.staff import oversight, reporting, roles
-from handlers.start import menu, onboarding, returning
+from handlers.start import menu, onboarding, returning, typed
 
 FEATURES: list[Feature] = [
     menu.feature,
+    typed.feature,
     onboarding.feature,
     returning.feature,
     your_data.feature,

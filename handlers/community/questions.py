@@ -106,8 +106,16 @@ async def ask_again(ctx: Context, dialog: Dialog) -> Response:
     return respond(prompt.model_copy(update={"buttons": _stop()}), dialog=dialog)
 
 
-async def _store(ctx: Context, dialog: Dialog) -> Response:
-    typed = ctx.value if ctx.event.command is not None else None
+async def send_typed(ctx: Context, text: str) -> Response:
+    """Send ``text`` (a message typed outside any dialog) as a new question to the connector.
+
+    Text that cannot be a question (too long) is not dropped: the question is left open with
+    why, to be typed again."""
+    return await _store(ctx, Dialog(name=DIALOG, step="text"), text=text)
+
+
+async def _store(ctx: Context, dialog: Dialog, *, text: str | None = None) -> Response:
+    typed = text if text is not None else ctx.value if ctx.event.command is not None else None
     answer = read_text(ctx, MAX_LENGTH, min_length=2, text=typed, what="questions.your_question")
     if isinstance(answer, Reply):
         return respond(answer.model_copy(update={"buttons": _stop()}), dialog=dialog)

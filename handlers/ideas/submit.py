@@ -67,6 +67,28 @@ async def begin(ctx: Context) -> Response:
     return await ask(ctx, Dialog(name=DIALOG, step="category"))
 
 
+def fits_description(text: str) -> bool:
+    """Whether ``text`` can be an idea's description as it is (its length)."""
+    described = _block(text)
+    low, high = DESCRIPTION_LENGTH
+    return visible_length(described) >= low and text_length(described) <= high
+
+
+async def begin_described(ctx: Context, text: str) -> Response:
+    """Start a new idea whose description is ``text``, a message typed outside any dialog:
+    the other questions are asked, and the preview shows it to change. Someone who may not
+    post an idea now (a mute, the day's limit) hears why; a text that cannot be a
+    description as it is is asked for as usual."""
+    refused = await ctx.registry.refusal(ctx, DIALOG)
+    if refused is not None:
+        return refused
+    if not fits_description(text):
+        return await begin(ctx)
+    dialog = Dialog(name=DIALOG, step="category", data={"description": _block(text)})
+    asked = await ask(ctx, dialog)
+    return asked.model_copy(update={"replies": [Reply(key="ideas.from_message"), *asked.replies]})
+
+
 submit = feature.dialog(
     DIALOG,
     posts="idea",
@@ -252,9 +274,12 @@ async def _save(ctx: Context, dialog: Dialog) -> Response:
 
 async def _next(ctx: Context, dialog: Dialog, **answer: object) -> Response:
     """Keep the answer; ask the next question, or show the preview again after an edit."""
-    if dialog.data.get("editing") or dialog.step == QUESTIONS[-1]:
+    if dialog.data.get("editing"):
         return await ask(ctx, dialog.to("preview", editing=False, **answer))
-    following = QUESTIONS[QUESTIONS.index(dialog.step) + 1]
+    # A question answered before it was asked (the description of an idea begun from a
+    # typed message) is not asked again: the preview shows it, to change.
+    later = QUESTIONS[QUESTIONS.index(dialog.step) + 1 :]
+    following = next((step for step in later if step not in dialog.data), "preview")
     return await ask(ctx, dialog.to(following, **answer))
 
 

@@ -1,18 +1,18 @@
 """The always-there parts: main menu, help, cancel, and answers to what we don't understand.
 
 The answers the router gives for what no feature claims are registered here as fallbacks
-(:class:`handlers.feature.Fallback`), so the router holds none of their words. Outside a
-dialog, the plain words people type without a slash (``menu``, ``help``, ``stop``,
-``hallo``) mean what the commands mean.
+(:class:`handlers.feature.Fallback`), so the router holds none of their words; what is
+typed outside any dialog is answered in :mod:`handlers.start.typed`, where the plain words
+people type without a slash (``menu``, ``help``, ``stop``, ``hallo``) mean what the commands
+mean.
 """
 
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.contract import Button, Reply, Response, Role, given_back, respond
+from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.start.onboarding import DIALOG as ONBOARDING
-from handlers.start.onboarding import welcome
 
 feature = Feature("general")
 #: The start payload of the link a group gets: opens the bot privately, nothing more.
@@ -113,33 +113,6 @@ async def cancel(ctx: Context) -> Response:
     else:
         key = "general.cancelled"
     return respond(menu_reply(ctx, key), end_dialog=True)
-
-
-@feature.fallback(Fallback.NOT_UNDERSTOOD)
-async def fallback(ctx: Context) -> Response:
-    """Something arrived outside any dialog that no command or button explains."""
-    if not ctx.user.consented:
-        # A first message without /start (common on Matrix), or someone who declined
-        # typing a question anyway: begin with the welcome. What they wrote was sent
-        # nowhere, so it comes back first (a greeting or "menu" is no message to keep).
-        typed = [] if drafts.plain_word(ctx, *PLAIN_WORDS) else given_back(ctx.event)
-        welcomed = await welcome(ctx)
-        return welcomed.model_copy(update={"replies": [*typed, *welcomed.replies]})
-    event = ctx.event
-    if event.photo is not None or event.unsupported is not None:
-        return respond(menu_reply(ctx, "general.cannot_use_media"))
-    if not ctx.text:
-        return respond(menu_reply(ctx, "general.empty"))
-    word = drafts.plain_word(ctx, *PLAIN_WORDS)
-    if word == "menu":
-        return respond(menu_reply(ctx))
-    if word == "help":
-        return await show_help(ctx)
-    if word == "stop":
-        return respond(menu_reply(ctx, "general.nothing_to_cancel"))
-    if word == "hello":
-        return respond(menu_reply(ctx, "general.hello"))
-    return respond(menu_reply(ctx, "general.not_understood"))
 
 
 @feature.fallback(Fallback.UNKNOWN_COMMAND)

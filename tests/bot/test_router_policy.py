@@ -176,7 +176,7 @@ async def test_a_revoked_connectors_next_typed_step_is_refused_and_the_dialog_dr
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
     # The next message is an ordinary one again.
     await ria.send("Volgende week dinsdag.")
-    assert ria.keys == ["general.not_understood"]
+    assert ria.keys == ["general.typed_what_now"]
 
 
 async def _reported_comment(app: App) -> Chat:

@@ -97,7 +97,7 @@ async def test_a_whole_journey_logs_no_name_no_text_and_no_platform_id(
         await anna.send_text(COMMENT)
         await wait_for_text(server, anna.chat_id, "Je reactie staat bij idee #1")
         await anna.send_text("iets wat de bot niet begrijpt")
-        await wait_for_text(server, anna.chat_id, "Dat begrijp ik niet goed")
+        await wait_for_text(server, anna.chat_id, "Wat zal ik ermee doen?")
 
     everything = "\n".join(logs.lines)
     started = "telegram polling started" if mode == "polling" else "telegram webhook serving"

@@ -183,3 +183,29 @@ async def test_an_idea_dialog_survives_a_restart(server: BotApiServer, tmp_path:
         idea = await app.repos.ideas.get(1)
         assert idea is not None
         assert idea.description == "Het gemeentehuis heeft een groot plat dak dat nu niets doet."
+
+
+async def test_a_message_typed_without_a_command_reaches_the_connector(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A resident writes as to a person; the bot asks what to do with it (buttons), and
+    the question is sent. Markup in it stays text in Telegram's HTML."""
+    anna = server.user(3005)
+    typed = "Is de <b>BBQ-plek</b> ook open voor kinderen & tieners?"
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await anna.send_text(typed)
+        asked = await wait_for_text(server, anna.chat_id, "Wat zal ik ermee doen?")
+        # Sent as Telegram HTML that the server accepted: her markup escaped, shown as typed.
+        assert "&lt;b&gt;BBQ-plek&lt;/b&gt; ook open voor kinderen &amp; tieners?" in asked
+        await anna.press("Als vraag naar Burgerbeest")
+        await wait_for_text(server, anna.chat_id, "Je vraag (#1) is verstuurd")
+        user = await app.repos.users.find("telegram", str(anna.id))
+        assert user is not None
+
+        async def sent() -> bool:
+            return [q.messages[0].text for q in await app.repos.questions.of_user(user.id)] == [
+                typed
+            ]
+
+        await server.wait_for(sent)

@@ -135,7 +135,9 @@ async def test_plain_words_outside_a_dialog_mean_what_their_commands_mean(
     assert anna.keys == ["general.nothing_to_cancel"]
     await anna.send("Hallo!")
     assert anna.keys == ["general.hello"]
-    await anna.send("iets anders")
+    await anna.send("Bedankt!")
+    assert anna.keys == ["general.thanks"]
+    await anna.send("iets")
     assert anna.keys == ["general.not_understood"]
 
 

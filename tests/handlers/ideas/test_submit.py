@@ -158,7 +158,7 @@ async def test_a_similar_idea_can_be_supported_instead(app: App, chat: MakeChat)
     anna_id = (await row(app, "anna")).id
     assert anna_id in await app.repos.ideas.followers(1)
     await anna.send("ik typ nog wat")
-    assert anna.keys == ["general.not_understood"]  # the dialog is over
+    assert anna.keys == ["general.typed_what_now"]  # the dialog is over
 
 
 async def test_a_resident_may_send_anyway_or_go_back_to_the_preview(

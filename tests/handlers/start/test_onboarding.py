@@ -224,7 +224,7 @@ async def test_unknown_commands_and_stale_buttons_get_a_friendly_answer(
     assert anna.keys == ["general.stale_button"]
     await anna.press_payload("nonsense:1:2")
     assert anna.keys == ["general.stale_button"]
-    await anna.send("ik typ maar wat")
+    await anna.send("blablabla")
     assert anna.keys == ["general.not_understood"]
     after = await app.repos.users.find("test", "anna")
     assert before is not None and after is not None

@@ -1,0 +1,156 @@
+"""What someone types outside any dialog: a word that means a command, or a message.
+
+Residents write to a civic bot as they write to a person: "De lantaarnpaal bij de school
+is al weken kapot" or "Wanneer is de BBQ-plek open?", without a command first. Such a
+message is not answered with "I don't understand" and lost: the bot asks what to do with
+it, and keeps it meanwhile (in the dialog, like any answer).
+
+    a message ──► "What shall I do with it?" ──❓ to the connector──► a question (#id)
+                      │   ▲                    ──💡 an idea───────► /idee with it as the
+                      │   └── another message: added to it             description
+                      └──✖️ not sent──► the menu
+
+A word alone (``menu``, ``help``, ``stop``, ``hallo``, ``bedankt``) means what it says,
+also while the question is open. A message too short to be anything ("iets") gets the
+general answer, as does a photo or sticker.
+"""
+
+from __future__ import annotations
+
+from handlers import drafts
+from handlers.answers import excerpt, text_length, visible_length
+from handlers.community import questions
+from handlers.contract import Dialog, Reply, Response, Role, given_back, respond
+from handlers.feature import Context, Fallback, Feature, menu_reply
+from handlers.ideas import submit
+from handlers.start.menu import PLAIN_WORDS, show_help
+from handlers.start.onboarding import welcome
+
+feature = Feature("typed_message")
+
+DIALOG = "typed_message"
+#: What a message needs to be asked about: at least this many characters that show, in
+#: at least two words ("iets", "ok top" and a stray "?" get the general answer).
+MIN_LENGTH = 10
+MIN_WORDS = 2
+#: The words shown of the message in the question (the whole of it is right above it).
+SHOWN = 80
+#: The longest message kept while it waits (UTF-16 units): a few messages written one
+#: after the other, not an endless stream.
+MAX_KEPT = 4096
+#: Words alone that mean a command or a greeting, also while the question is open.
+WORDS = (*PLAIN_WORDS, "thanks")
+
+
+@feature.fallback(Fallback.NOT_UNDERSTOOD)
+async def not_understood(ctx: Context) -> Response:
+    """Something arrived outside any dialog that no command or button explains."""
+    if not ctx.user.consented:
+        # A first message without /start (common on Matrix), or someone who declined
+        # typing a question anyway: begin with the welcome. What they wrote was sent
+        # nowhere, so it comes back first (a greeting or "menu" is no message to keep).
+        typed = [] if drafts.plain_word(ctx, *WORDS) else given_back(ctx.event)
+        welcomed = await welcome(ctx)
+        return welcomed.model_copy(update={"replies": [*typed, *welcomed.replies]})
+    event = ctx.event
+    if event.photo is not None or event.unsupported is not None:
+        return respond(menu_reply(ctx, "general.cannot_use_media"))
+    if not ctx.text:
+        return respond(menu_reply(ctx, "general.empty"))
+    word = await _word(ctx)
+    if word is not None:
+        return word
+    if not _a_message(ctx.text):
+        return respond(menu_reply(ctx, "general.not_understood"))
+    return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
+
+
+async def _word(ctx: Context) -> Response | None:
+    """The answer to a word said alone that means something, or None."""
+    word = drafts.plain_word(ctx, *WORDS)
+    if word == "menu":
+        return respond(menu_reply(ctx))
+    if word == "help":
+        return await show_help(ctx)
+    if word == "stop":
+        return respond(menu_reply(ctx, "general.nothing_to_cancel"))
+    if word == "hello":
+        return respond(menu_reply(ctx, "general.hello"))
+    if word == "thanks":
+        return respond(menu_reply(ctx, "general.thanks"))
+    return None
+
+
+def _a_message(text: str) -> bool:
+    """Whether ``text`` looks like something written to someone, not a stray word."""
+    return visible_length(text) >= MIN_LENGTH and len(text.split()) >= MIN_WORDS
+
+
+typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False)
+
+
+@typed.step("choose")
+async def choose(ctx: Context, dialog: Dialog) -> Response:
+    """What to do with the message: a question, an idea, or nothing; another message
+    typed meanwhile is added to it."""
+    text = str(dialog.data.get("text", ""))
+    if ctx.event.button is None:
+        if ctx.event.text is None or not ctx.text:
+            # A photo or sticker now: the message waits for a choice.
+            return await _offer(ctx, dialog, hint=Reply(key="general.typed_choose"))
+        word = drafts.plain_word(ctx, *WORDS)
+        if word == "stop":
+            return respond(menu_reply(ctx, "general.typed_dropped"), end_dialog=True)
+        if word is not None:
+            ctx.dialog = None  # the word ends the question ("help" has no way back to it)
+            answered = await _word(ctx)
+            if answered is not None:
+                return answered.model_copy(update={"end_dialog": True})
+        longer = f"{text}\n\n{ctx.text}"
+        if text_length(longer) > MAX_KEPT:
+            # Not added (it is right above): first what to do with what there is.
+            return await _offer(ctx, dialog, hint=Reply(key="general.typed_too_long"))
+        # People write in more than one message: the next is part of it.
+        return await _offer(ctx, dialog.to("choose", text=longer))
+    choice = ctx.value
+    if choice == "question":
+        sent = await questions.send_typed(ctx, text)
+        # Sent, or (too long) the question asked anew with why: either way this is over.
+        return sent if sent.dialog is not None else sent.model_copy(update={"end_dialog": True})
+    if choice == "idea":
+        begun = await submit.begin_described(ctx, text)
+        if begun.dialog is None:
+            # Not now (a mute, the day's limit): the message can still go as a question.
+            return await _offer(ctx, dialog, before=begun.replies)
+        return begun
+    if choice == "drop":
+        return respond(menu_reply(ctx, "general.typed_dropped"), end_dialog=True)
+    return await _offer(ctx, dialog, hint=Reply(key="general.typed_choose"))
+
+
+@typed.ask("choose")
+async def _ask(ctx: Context, dialog: Dialog) -> Response:
+    return await _offer(ctx, dialog)
+
+
+async def _offer(
+    ctx: Context,
+    dialog: Dialog,
+    *,
+    hint: Reply | None = None,
+    before: list[Reply] | None = None,
+) -> Response:
+    """The question what to do with the message, with a button for each way it may go."""
+    text = str(dialog.data.get("text", ""))
+    connector = ctx.profile.connector(ctx.lang)
+    buttons = [[dialog.button("general.btn_typed_question", "question", connector=connector)]]
+    if submit.fits_description(text) and await ctx.registry.refusal(ctx, submit.DIALOG) is None:
+        buttons.append([dialog.button("general.btn_typed_idea", "idea")])
+    buttons.append([dialog.button("general.btn_typed_drop", "drop")])
+    question = Reply(
+        key="general.typed_what_now",
+        params={"text": excerpt(text, SHOWN), "connector": connector},
+        buttons=buttons,
+    )
+    replies = [*(before or []), *([hint] if hint else []), question]
+    return respond(*replies, dialog=dialog)

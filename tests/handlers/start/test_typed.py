@@ -1,0 +1,223 @@
+"""A message typed outside any dialog: asked what to do with it, then a question to the
+connector, an idea with it as its description, or not sent; never just "I don't understand"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.app import App
+from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
+from tests.people import connector, person, row
+from tests.privacy import traces
+from tests.support import Chat
+
+MakeChat = Callable[..., Chat]
+QUESTION = "Wanneer gaat de BBQ-plek aan het strand weer open?"
+IDEA = "Er zijn te weinig bankjes in het Velserbeekpark voor ouderen die willen uitrusten."
+
+
+async def _dialog(app: App, chat: Chat) -> str | None:
+    stored = await app.repos.dialogs.load((await row(app, chat)).id)
+    return None if stored is None else stored.name
+
+
+async def test_a_message_outside_any_dialog_can_go_to_the_connector_as_a_question(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    assert anna.keys == ["general.typed_what_now"]
+    assert QUESTION in anna.text  # short enough to be shown whole
+    assert anna.last[0].labels() == [
+        "❓ Als vraag naar Burgerbeest",
+        "💡 Maak er een idee van",
+        "✖️ Niet versturen",
+    ]
+    assert await app.repos.questions.open_threads() == []  # nothing sent before the choice
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
+    assert await _dialog(app, anna) is None
+    # The connector finds it in the inbox, as any question.
+    ria = await connector(app)
+    await ria.send("/inbox")
+    assert "BBQ-plek" in ria.text
+    # The old buttons are stale now; nothing is sent twice.
+    await anna.press_payload(anna.history[-2][0].buttons[0][1])
+    assert anna.keys == ["general.stale_button"]
+    assert len(await app.repos.questions.of_user((await row(app, anna)).id)) == 1
+
+
+async def test_a_message_in_two_parts_is_sent_as_one(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("Ik heb een vraag over de geveltuinen.")
+    await anna.send("Mag ik zelf tegels uit de stoep halen?")
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == (
+        "Ik heb een vraag over de geveltuinen.\n\nMag ik zelf tegels uit de stoep halen?"
+    )
+
+
+async def test_a_message_becomes_the_description_of_a_new_idea(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send(IDEA)
+    await anna.press("Maak er een idee van")
+    assert anna.keys == ["ideas.from_message", "ideas.ask_category"]
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_title"]
+    await anna.send("Meer bankjes in het park")
+    # The description is not asked again: it is the message.
+    assert anna.keys == ["ideas.ask_neighbourhood"]
+    await anna.press("IJmuiden")
+    await anna.press("Geen foto")
+    assert anna.keys[0] == "ideas.preview"
+    assert IDEA in anna.text
+    await anna.press("Versturen")
+    assert "ideas.submitted" in anna.keys
+    [idea] = await app.db.fetchall("SELECT title, description FROM ideas")
+    assert (idea["title"], idea["description"]) == ("Meer bankjes in het park", IDEA)
+
+
+async def test_a_short_message_is_offered_as_a_question_only(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("Lantaarn kapot")  # too short to describe an idea (20 characters)
+    assert anna.keys == ["general.typed_what_now"]
+    assert [label for label in anna.last[0].labels() if "idee" in label] == []
+    # A forged "idea" tap starts an idea the usual way: the words are not taken.
+    token = anna.last[0].buttons[0][1].split(":")[0]
+    await anna.press_payload(f"{token}:idea")
+    assert anna.keys == ["ideas.ask_category"]
+
+
+async def test_stray_words_and_media_get_the_general_answers(app: App) -> None:
+    anna = await person(app, "anna")
+    for typed, key in (
+        ("iets", "general.not_understood"),
+        ("ok top", "general.not_understood"),
+        ("Dank je wel!", "general.thanks"),
+        ("hallo", "general.hello"),
+        ("menu", "menu.title"),
+        ("stop", "general.nothing_to_cancel"),
+    ):
+        await anna.send(typed)
+        assert anna.keys == [key], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.photo()
+    assert anna.keys == ["general.cannot_use_media"]
+
+
+async def test_words_while_asked_end_the_question_and_nothing_is_sent(app: App) -> None:
+    anna = await person(app, "anna")
+    for word, key in (("stop", "general.typed_dropped"), ("Menu", "menu.title")):
+        await anna.send(QUESTION)
+        await anna.send(word)
+        assert anna.keys == [key], word
+        assert await _dialog(app, anna) is None, word
+    await anna.send(QUESTION)
+    await anna.photo()  # a photo now: the message still waits for a choice
+    assert anna.keys == ["general.typed_choose", "general.typed_what_now"]
+    await anna.press("Niet versturen")
+    assert anna.keys == ["general.typed_dropped"]
+    assert await _dialog(app, anna) is None
+    assert await app.repos.questions.open_threads() == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM ideas") == 0
+
+
+async def test_a_muted_resident_may_send_it_as_a_question_but_not_as_an_idea(app: App) -> None:
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    await anna.send(IDEA)
+    idea_button = next(payload for label, payload in anna.buttons() if "idee" in label)
+
+    async def sanction(kind: SanctionKind) -> None:
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                (await row(app, anna)).id,
+                kind,
+                reason="Even afkoelen.",
+                by_user_id=(await row(app, ria)).id,
+                now=utcnow(),
+                ends_at=utcnow().replace(year=utcnow().year + 1)
+                if kind is SanctionKind.MUTE
+                else None,
+            )
+
+    await sanction(SanctionKind.MUTE)
+    # Muted between the question and the tap: why, and the message may still go.
+    await anna.press_payload(idea_button)
+    assert anna.keys == ["moderation.muted", "general.typed_what_now"]
+    assert [label for label in anna.last[-1].labels() if "idee" in label] == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM ideas") == 0
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent"]
+    # A new message: no idea offered while muted.
+    await anna.send("Waarom mag ik geen ideeën meer insturen?")
+    assert [label for label in anna.last[0].labels() if "idee" in label] == []
+    await sanction(SanctionKind.BAN)
+    await anna.press("Als vraag")
+    assert anna.keys == ["moderation.banned"]
+    assert len(await app.repos.questions.of_user((await row(app, anna)).id)) == 1
+    assert await _dialog(app, anna) is None
+
+
+async def test_a_message_too_long_for_a_question_is_asked_again_not_dropped(app: App) -> None:
+    anna = await person(app, "anna")
+    long = "Lang verhaal over de buurt. " * 100  # 2,800 characters: a question holds 2,000
+    await anna.send(long)
+    await anna.send("En " + long)
+    # Over 4,096 together: the second part is not added, and she is told.
+    assert anna.keys == ["general.typed_too_long", "general.typed_what_now"]
+    assert [label for label in anna.last[-1].labels() if "idee" in label] == []  # over 2,000
+    await anna.press("Als vraag")
+    assert anna.keys == ["answers.too_long"]
+    assert await _dialog(app, anna) == "question"  # typed again, shorter, it is sent
+    await anna.send("Kort: wanneer wordt de stoep gemaakt?")
+    assert anna.keys == ["questions.sent"]
+
+
+async def test_markup_in_the_message_is_shown_as_typed(app: App) -> None:
+    anna = await person(app, "anna")
+    typed = "<b>Hallo</b> & <script>alert(1)</script> wat kost een geveltuin?"
+    await anna.send(typed)
+    rendered = app.catalog.render("nl", anna.last[0].reply, markup=True)
+    assert "&lt;script&gt;" in rendered and "<script>" not in rendered
+
+
+async def test_on_the_console_a_typed_number_chooses_and_other_text_is_added(
+    app: App, chat: MakeChat
+) -> None:
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.send(QUESTION)
+    assert bob.keys == ["general.typed_what_now"]
+    await bob.send("1")
+    assert bob.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
+    assert asked.messages[0].text == QUESTION
+
+
+async def test_the_waiting_message_goes_with_an_erasure(app: App) -> None:
+    anna = await person(app, "anna")
+    secret = "Mijn buurman Jan de Vries parkeert steeds op de stoep."
+    await anna.send(secret)
+    assert await traces(app.db, ["Jan de Vries"]) != []  # kept while she chooses
+    await anna.send("/vergeetmij")
+    if any("Ook wissen" in label for label, _ in anna.buttons()):
+        await anna.press("Ook wissen")
+    await anna.press("Ja")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["Jan de Vries"]) == []
+
+
+async def test_in_a_group_a_message_is_never_kept(app: App, chat: MakeChat) -> None:
+    anna = await person(app, "anna")
+    in_group = chat("anna", chat_id="group-1")
+    typed = "Wanneer komt de zebrapaadjesploeg langs in Driehuis?"
+    await in_group.handle(in_group.event(text=typed, is_group=True))
+    assert in_group.keys[0].startswith("general.in_group")
+    assert await _dialog(app, anna) is None
+    assert await traces(app.db, ["zebrapaadjesploeg"]) == []
