@@ -299,27 +299,33 @@ async def unsubscribe(ctx: Context) -> Response:
 
 @feature.action("news.themes", role=Role.RESIDENT)
 async def themes(ctx: Context) -> Response:
-    """The themes with ✓ or ✗; pressing one (``news.themes:<id>``) switches it."""
+    """The themes with ✓ or ✗; pressing one (``news.themes:<id>:on`` or ``:off``) switches
+    it to what its mark promised, so a double tap (both from the keyboard as it was) does
+    not switch it back. A plain ``news.themes:<id>`` (a message from before) switches it."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
     if subscription is None:
         return respond(_overview(ctx, None, "news.not_subscribed"))
     key = "news.themes_title"
-    theme = ctx.profile.theme(ctx.value) if ctx.value else None
-    if ctx.value and theme is None:
+    value, _, wanted = ctx.value.partition(":")
+    theme = ctx.profile.theme(value) if value else None
+    if value and (theme is None or wanted not in ("", "on", "off")):
         key = "news.theme_unknown"
     elif theme is not None:
         follows = subscription.follows(theme.id)
+        on = not follows if not wanted else wanted == "on"
         others = [t for t in ctx.profile.themes if t.id != theme.id]
-        if follows and not any(subscription.follows(t.id) for t in others):
+        if on == follows:
+            pass  # already as the button promised
+        elif not on and not any(subscription.follows(t.id) for t in others):
             key = "news.keep_one_theme"
         else:
-            await ctx.repos.subscriptions.set_theme(ctx.user.id, theme.id, not follows)
+            await ctx.repos.subscriptions.set_theme(ctx.user.id, theme.id, on)
             subscription = await ctx.repos.subscriptions.get(ctx.user.id)
             assert subscription is not None
     buttons = [
         Button(
             label="news.btn_theme",
-            payload=f"news.themes:{t.id}",
+            payload=f"news.themes:{t.id}:{'off' if subscription.follows(t.id) else 'on'}",
             params={
                 "mark": "✅" if subscription.follows(t.id) else "⬜",
                 "name": t.name(ctx.lang),

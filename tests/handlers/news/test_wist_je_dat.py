@@ -54,6 +54,25 @@ async def test_themes_switch_on_and_off_but_one_stays_on(app: App) -> None:
     assert "Thema's: Velsen is in trek!, Velsen is samenspel" in anna.text
 
 
+async def test_a_theme_tapped_twice_before_the_message_changed_stays_as_first_tapped(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    await anna.press("Thema's kiezen")
+    climate = next(p for label, p in anna.buttons() if "Velsen is in trek!" in label)
+    # Both taps come from the same keyboard: the second before the first had changed it.
+    await anna.press_payload(climate)
+    await anna.press_payload(climate)
+    assert "⬜ Velsen is in trek!" in anna.last[0].labels()
+    subscription = await app.repos.subscriptions.get((await row(app, "anna")).id)
+    assert subscription is not None and subscription.muted_themes == {"in-trek"}
+    switch_on = next(p for label, p in anna.buttons() if "Velsen is in trek!" in label)
+    await anna.press_payload(switch_on)
+    await anna.press_payload(switch_on)
+    assert "✅ Velsen is in trek!" in anna.last[0].labels()
+
+
 async def test_only_my_neighbourhood_can_be_switched_on_and_off(app: App) -> None:
     anna = await person(app, "anna", hood="Driehuis")
     await subscribe(anna)
