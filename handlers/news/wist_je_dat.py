@@ -245,12 +245,13 @@ def _overview(ctx: Context, subscription: Subscription | None, key: str = "news.
     else:
         parts.append(Reply(key="news.status_everywhere"))
     hood_button = "news.btn_hood_off" if subscription.neighbourhood_only else "news.btn_hood_on"
+    hood_wanted = HOOD_OFF if subscription.neighbourhood_only else HOOD_ON
     return Reply(
         key=key,
         parts=parts,
         buttons=[
             [Button(label="news.btn_themes", payload="news.themes")],
-            [Button(label=hood_button, payload="news.hood")],
+            [Button(label=hood_button, payload=f"news.hood:{hood_wanted}")],
             read,
             staff,
             [Button(label="news.btn_unsubscribe", payload="news.unsub")],
@@ -298,27 +299,33 @@ async def unsubscribe(ctx: Context) -> Response:
 
 @feature.action("news.themes", role=Role.RESIDENT)
 async def themes(ctx: Context) -> Response:
-    """The themes with ✓ or ✗; pressing one (``news.themes:<id>``) switches it."""
+    """The themes with ✓ or ✗; pressing one (``news.themes:<id>:on`` or ``:off``) switches
+    it to what its mark promised, so a double tap (both from the keyboard as it was) does
+    not switch it back. A plain ``news.themes:<id>`` (a message from before) switches it."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
     if subscription is None:
         return respond(_overview(ctx, None, "news.not_subscribed"))
     key = "news.themes_title"
-    theme = ctx.profile.theme(ctx.value) if ctx.value else None
-    if ctx.value and theme is None:
+    value, _, wanted = ctx.value.partition(":")
+    theme = ctx.profile.theme(value) if value else None
+    if value and (theme is None or wanted not in ("", "on", "off")):
         key = "news.theme_unknown"
     elif theme is not None:
         follows = subscription.follows(theme.id)
+        on = not follows if not wanted else wanted == "on"
         others = [t for t in ctx.profile.themes if t.id != theme.id]
-        if follows and not any(subscription.follows(t.id) for t in others):
+        if on == follows:
+            pass  # already as the button promised
+        elif not on and not any(subscription.follows(t.id) for t in others):
             key = "news.keep_one_theme"
         else:
-            await ctx.repos.subscriptions.set_theme(ctx.user.id, theme.id, not follows)
+            await ctx.repos.subscriptions.set_theme(ctx.user.id, theme.id, on)
             subscription = await ctx.repos.subscriptions.get(ctx.user.id)
             assert subscription is not None
     buttons = [
         Button(
             label="news.btn_theme",
-            payload=f"news.themes:{t.id}",
+            payload=f"news.themes:{t.id}:{'off' if subscription.follows(t.id) else 'on'}",
             params={
                 "mark": "✅" if subscription.follows(t.id) else "⬜",
                 "name": t.name(ctx.lang),
@@ -347,13 +354,24 @@ def theme_explanations(ctx: Context) -> list[Reply]:
     ]
 
 
+#: The values of the overview's button: "only my neighbourhood" on or off, as its label says
+#: (never a neighbourhood's id, which has no "@"). A plain ``news.hood`` (a message from
+#: before) switches it.
+HOOD_ON = "@on"
+HOOD_OFF = "@off"
+
+
 @feature.action("news.hood", role=Role.RESIDENT)
 async def neighbourhood_only(ctx: Context) -> Response:
-    """Switch 'only news from my neighbourhood'; ``news.hood:<id>`` also sets the place."""
+    """'Only news from my neighbourhood' on (``news.hood:@on``) or off (``news.hood:@off``),
+    so a double tap or an older overview's button does what its label says;
+    ``news.hood:<id>`` also sets the place."""
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
     if subscription is None:
         return respond(_overview(ctx, None, "news.not_subscribed"))
-    if ctx.value:
+    if ctx.value == HOOD_OFF:
+        only = False
+    elif ctx.value and ctx.value != HOOD_ON:
         hood = ctx.profile.neighbourhood(ctx.value)
         if hood is None:
             return respond(_overview(ctx, subscription, "news.hood_unknown"))
@@ -370,7 +388,7 @@ async def neighbourhood_only(ctx: Context) -> Response:
         ]
         return respond(Reply(key="news.which_hood", buttons=[*rows(hoods, 2), back]))
     else:
-        only = not subscription.neighbourhood_only
+        only = ctx.value == HOOD_ON or not subscription.neighbourhood_only
     await ctx.repos.subscriptions.set_neighbourhood_only(ctx.user.id, only)
     subscription = await ctx.repos.subscriptions.get(ctx.user.id)
     return respond(_overview(ctx, subscription, "news.hood_set" if only else "news.hood_unset"))

@@ -54,6 +54,25 @@ async def test_themes_switch_on_and_off_but_one_stays_on(app: App) -> None:
     assert "Thema's: Velsen is in trek!, Velsen is samenspel" in anna.text
 
 
+async def test_a_theme_tapped_twice_before_the_message_changed_stays_as_first_tapped(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    await anna.press("Thema's kiezen")
+    climate = next(p for label, p in anna.buttons() if "Velsen is in trek!" in label)
+    # Both taps come from the same keyboard: the second before the first had changed it.
+    await anna.press_payload(climate)
+    await anna.press_payload(climate)
+    assert "⬜ Velsen is in trek!" in anna.last[0].labels()
+    subscription = await app.repos.subscriptions.get((await row(app, "anna")).id)
+    assert subscription is not None and subscription.muted_themes == {"in-trek"}
+    switch_on = next(p for label, p in anna.buttons() if "Velsen is in trek!" in label)
+    await anna.press_payload(switch_on)
+    await anna.press_payload(switch_on)
+    assert "✅ Velsen is in trek!" in anna.last[0].labels()
+
+
 async def test_only_my_neighbourhood_can_be_switched_on_and_off(app: App) -> None:
     anna = await person(app, "anna", hood="Driehuis")
     await subscribe(anna)
@@ -67,6 +86,29 @@ async def test_only_my_neighbourhood_can_be_switched_on_and_off(app: App) -> Non
     assert anna.keys == ["news.hood_unset"]
     subscription = await app.repos.subscriptions.get(user.id)
     assert subscription is not None and not subscription.neighbourhood_only
+
+
+async def test_an_old_neighbourhood_button_does_what_its_label_says(app: App) -> None:
+    anna = await person(app, "anna", hood="Driehuis")
+    await subscribe(anna)
+    await anna.send("/wistjedat")
+    old_overview = anna.buttons()
+    only_mine = next(p for label, p in old_overview if "Alleen nieuws uit mijn wijk" in label)
+    await anna.press("Alleen nieuws uit mijn wijk")
+    assert anna.keys == ["news.hood_set"]
+    # A double tap, or the same button on the older overview: still "only my neighbourhood".
+    await anna.press_payload(only_mine)
+    assert anna.keys == ["news.hood_set"]
+    user = await row(app, "anna")
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and subscription.neighbourhood_only
+    await anna.press("Nieuws uit de hele gemeente")
+    everywhere = anna.buttons()
+    await anna.press_payload(next(p for label, p in everywhere if "Alleen" in label))
+    await anna.press_payload(only_mine)
+    assert anna.keys == ["news.hood_set"]
+    subscription = await app.repos.subscriptions.get(user.id)
+    assert subscription is not None and subscription.neighbourhood_only
 
 
 async def test_someone_without_a_neighbourhood_is_asked_for_one_first(app: App) -> None:

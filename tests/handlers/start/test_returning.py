@@ -462,7 +462,7 @@ async def test_her_data_holds_the_news_that_stopped_and_since_when_in_words(app:
     [document] = [seen.reply.document for seen in anna.last if seen.reply.document]
     data: dict[str, Any] = json.loads(document.data)
     [lapsed] = data["sections"]["news_lapsed"]["rows"]
-    name = app.profile.theme(theme.partition(":")[2])
+    name = app.profile.theme(theme.split(":")[1])
     assert name is not None and lapsed["muted_themes"] == [name.name("nl")]
     assert lapsed["neighbourhood_only"] == "nee"
     [profile] = data["sections"]["users"]["rows"]
