@@ -583,7 +583,9 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
         return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
-    texts = {**consultation.follow_up, language: text}
+    # The words staff wrote now are what everyone gets: a text kept in another language
+    # (an evaluation's from the profile) would tell its readers what no longer holds.
+    texts = {language: text}
     if not await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now):
         return _too_late(ctx, consultation)
     await ctx.repos.audit.record(
