@@ -22,6 +22,7 @@ verder" after something else was opened meanwhile), the preview too.
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -192,7 +193,7 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
         if ctx.value == "done" and len(collected) >= 2:
             return _added(dialog, _choices(dialog, collected))
         if ctx.value == "drop" and collected:
-            nxt = dialog.to("options", options=collected[:-1])
+            nxt = _afresh(dialog.to("options", options=collected[:-1]))
             return respond(_ask_options(nxt), dialog=nxt)
         return respond(Reply(key="answers.use_buttons"), _ask_options(dialog), dialog=dialog)
     text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
@@ -254,6 +255,13 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     return _added(dialog, asked)
 
 
+def _afresh(dialog: Dialog) -> Dialog:
+    """The same step with new buttons: after something was taken away, the buttons of the
+    message before (a double tap on "Laatste vraag weghalen") are old and take nothing
+    more away."""
+    return dialog.model_copy(update={"token": secrets.token_hex(3)})
+
+
 def _same(option: str) -> str:
     """What two options that look the same have in common: their visible characters,
     whatever their case or width ("Ｓchommel", "schom\u200bmel" and "Schommel" are one)."""
@@ -300,7 +308,7 @@ async def more(ctx: Context, dialog: Dialog) -> Response:
         if not questions:
             nxt = dialog.to("kind", questions=[])
             return respond(Reply(key="consultations.dropped_all"), _ask_kind(nxt), dialog=nxt)
-        nxt = dialog.to("more", questions=questions)
+        nxt = _afresh(dialog.to("more", questions=questions))
         return respond(_ask_more(nxt), dialog=nxt)
     if choice == "done":
         nxt = dialog.to("follow_up")

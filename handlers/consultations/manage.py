@@ -11,7 +11,7 @@
         ├─ 🕑 Sluittijd ──► moment ──► moved (invitations and reminders not sent yet say
         │                                     the new time)
         ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
-        ├─ ❌ Annuleren (scheduled) ──► never opens
+        ├─ ❌ Annuleren (scheduled) ──► confirm ──► never opens
         └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
                                                      goes to the participants
 
@@ -509,8 +509,41 @@ async def _ending(ctx: Context) -> tuple[Consultation, str] | Response:
 
 
 @feature.action("cs.stop", role=Role.CIVIL_SERVANT)
+async def cancel_ask(ctx: Context) -> Response:
+    """``cs.stop:<id>``: ask before a scheduled consultation is cancelled (it cannot be
+    undone: the whole poll would have to be composed again)."""
+    consultation = await _staff_consultation(ctx, ctx.value)
+    if consultation is None or consultation.status is not ConsultationStatus.SCHEDULED:
+        return _gone()
+    return respond(
+        Reply(
+            key="consultations.cancel_confirm",
+            params={
+                "title": pick(consultation.title, ctx.lang),
+                "opens": shown_time(consultation.opens_at, ctx.timezone, ctx.lang)
+                if consultation.opens_at
+                else "",
+            },
+            buttons=[
+                [
+                    Button(
+                        label="consultations.btn_cancel_yes",
+                        payload=f"cs.stopok:{consultation.id}",
+                    )
+                ],
+                [
+                    Button(
+                        label="consultations.btn_cancel_no", payload=f"cs.card:{consultation.id}"
+                    )
+                ],
+            ],
+        )
+    )
+
+
+@feature.action("cs.stopok", role=Role.CIVIL_SERVANT)
 async def cancel(ctx: Context) -> Response:
-    """``cs.stop:<id>``: a scheduled consultation never opens."""
+    """``cs.stopok:<id>``: a scheduled consultation never opens."""
     consultation = await _staff_consultation(ctx, ctx.value)
     if consultation is None or not await ctx.repos.consultations.cancel(consultation.id, ctx.now):
         return _gone()
@@ -583,7 +616,9 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
         return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
-    texts = {**consultation.follow_up, language: text}
+    # The words staff wrote now are what everyone gets: a text kept in another language
+    # (an evaluation's from the profile) would tell its readers what no longer holds.
+    texts = {language: text}
     if not await ctx.repos.consultations.set_follow_up(consultation.id, texts, ctx.now):
         return _too_late(ctx, consultation)
     await ctx.repos.audit.record(

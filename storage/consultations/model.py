@@ -2,8 +2,8 @@
 
 Texts written for residents (a title, a question, an option) are kept per language as
 :data:`Texts` (``{"nl": "...", "en": "..."}``); a civil servant writes in the municipality's
-language, the profile's evaluations come in both. :func:`pick` chooses the one to show, and
-an edit replaces that one (:func:`picked_language`).
+language, the profile's evaluations come in both. :func:`pick` chooses the one to show; an
+edit is kept under that one's language (:func:`picked_language`) and replaces them all.
 """
 
 from __future__ import annotations

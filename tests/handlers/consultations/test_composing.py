@@ -199,13 +199,22 @@ async def test_a_forged_or_old_klaar_with_too_few_options_adds_no_question(app: 
     await ria.send("Klimrek")
     klaar = button(ria.last, "Klaar")
     await ria.press("Laatste keuze weghalen")
-    await ria.press_payload(klaar)  # one choice left: no question of it
+    await ria.press_payload(klaar)  # from before a choice was taken away: an old button
+    assert ria.keys == ["general.stale_button"]
+    user = await stored(app, ria)
+
+    async def forged(value: str) -> str:
+        dialog = await app.repos.dialogs.load(user.id)
+        assert dialog is not None
+        return f"~{dialog.token}:{value}"
+
+    await ria.press_payload(await forged("done"))  # one choice left: no question of it
     assert ria.keys == ["answers.use_buttons", "consultations.options_so_far"]
     await ria.press("Laatste keuze weghalen")
     assert ria.keys == ["consultations.ask_options"]
-    await ria.press_payload(klaar.replace(":done", ":drop"))  # nothing left to take back
+    await ria.press_payload(await forged("drop"))  # nothing left to take back
     assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
-    await ria.press_payload(klaar.replace(":done", ":kind"))
+    await ria.press_payload(await forged("kind"))
     assert ria.keys == ["answers.use_buttons", "consultations.ask_options"]
     await ria.send("Wip; Glijbaan")
     assert ria.keys == ["consultations.ask_more"] and "Je hebt 1 vraag" in ria.text
@@ -261,3 +270,44 @@ async def test_on_matrix_a_lone_number_typed_at_any_step_that_asks_for_words_is_
     assert ria.keys[0] == "composer.when_invalid", ria.keys
     published = await app.repos.consultations.get(draft.id)
     assert published is not None and published.follow_up == {"nl": "1"}
+
+
+async def test_a_double_tap_on_taking_the_last_question_or_choice_away_takes_away_one(
+    app: App,
+) -> None:
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await _to_the_options(ria)
+    await ria.send("Schommel")
+    await ria.send("Klimrek")
+    await ria.send("Zandbak")
+    options = ria.last
+    await ria.press_payload(button(options, "Laatste keuze weghalen"))
+    assert "1. Schommel\n2. Klimrek" in ria.text and "Zandbak" not in ria.text
+    await ria.press_payload(button(options, "Laatste keuze weghalen"))  # the same message
+    assert ria.keys == ["general.stale_button"]
+    await ria.press("Ga verder")
+    assert "1. Schommel\n2. Klimrek" in ria.text
+    await ria.press("Klaar")
+    for number in (2, 3):
+        await ria.press("Nog een vraag")
+        await ria.press("Kort eigen antwoord")
+        await ria.send(f"Wat wil je nog zeggen over vraag {number}?")
+    assert "Je hebt 3 vragen" in ria.text
+    more = ria.last
+    await ria.press_payload(button(more, "Laatste vraag weghalen"))
+    assert "Je hebt 2 vragen" in ria.text
+    await ria.press_payload(button(more, "Laatste vraag weghalen"))  # the same message
+    assert ria.keys == ["general.stale_button"]
+    await ria.press("Ga verder")
+    assert "Je hebt 2 vragen" in ria.text
+    await _finish(ria)
+    draft = await app.repos.consultations.get(await last_consultation(app))
+    assert draft is not None and draft.total == 2
+    assert await _options_of_the_draft_question(app, 1) == ["Schommel", "Klimrek"]
+
+
+async def _options_of_the_draft_question(app: App, number: int) -> list[str]:
+    draft = await app.repos.consultations.get(await last_consultation(app))
+    assert draft is not None
+    return [option["nl"] for option in draft.questions[number - 1].options]

@@ -246,3 +246,29 @@ async def test_running_experiments_started_in_the_chat_get_the_evaluation_at_sta
         assert len(await again.repos.consultations.open_evaluations()) == 4
     finally:
         await again.close()
+
+
+async def test_what_staff_write_will_be_done_reaches_the_participants_in_every_language(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    tom = await resident(app, "tom", language="English")
+    await tom.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await tom.press_payload(f"cs.a:{evaluation}:1:1:4")
+    ria = await civil_servant(app)
+    await ria.press_payload(f"cs.fu:{evaluation}")
+    assert "De gemeente en de bewoners bespreken de antwoorden samen." in ria.text
+    await ria.send("In mei komt er een tweede schommel.")
+    assert ria.keys == ["consultations.follow_up_saved"]
+    await ria.press_payload(f"cs.end:{evaluation}")
+    await ria.press("Ja, nu sluiten")
+    await Jobs.of(app).consultation(evaluation)
+    [*_, results] = await outbox_of(app, tom)
+    shown = seen(app, results, "en")[0]
+    assert shown.key == "consultations.results"
+    # Not the profile's English words staff replaced: theirs, as written, with the note.
+    assert "In mei komt er een tweede schommel." in shown.text
+    assert "discuss the answers together" not in shown.text
+    assert "This is the Dutch text" in shown.text

@@ -622,7 +622,16 @@ async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
     poll = await last_consultation(app)
     await ria.send("/peilingen")
     await ria.press(f"#{poll} ")
+    await ria.press("Annuleren")  # a tap to leave the card, perhaps: it asks first
+    assert ria.keys == ["consultations.cancel_confirm"]
+    assert "Gaat niet door" in ria.text
+    await ria.press("Nee, laat staan")
+    assert ria.keys == ["consultations.card_scheduled"]
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.status is ConsultationStatus.SCHEDULED
+    assert Timer(job=f"consultation:{poll}", at=None) not in timers.armed
     await ria.press("Annuleren")
+    await ria.press("Ja, annuleren")
     assert ria.keys == ["consultations.cancelled"]
     assert timers.armed[-1] == Timer(job=f"consultation:{poll}", at=None)
     await Jobs.of(app).consultation(poll)
@@ -644,6 +653,7 @@ async def test_a_scheduled_poll_can_be_cancelled(app: App) -> None:
         "cs.endok:-1",
         "cs.end:{poll}:extra",
         "cs.stop:{poll}",  # open, not scheduled
+        "cs.stopok:{poll}",
         "cs.fu:999",
         "cs.mv:0",
         "cs.mod:999",
