@@ -156,6 +156,10 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
             experiment = await launch.start(ctx, dialog)
             await ctx.repos.proposals.link_experiment(item.id, experiment.id)
             detail["experiment"] = experiment.id
+        elif status in STARTS_EXPERIMENT and changed.experiment_id is not None:
+            # Approved again after reopening: it became that experiment already (its notice
+            # names it, and offers to join while it runs).
+            experiment = await ctx.repos.experiments.get(changed.experiment_id)
 
         def build(lang: str, own: bool) -> list[Reply]:
             return [_notice(ctx, lang, item, status, reopening, amount, reason, experiment, own)]
@@ -200,7 +204,7 @@ def _notice(
             )
         ]
     ]
-    if experiment is not None:
+    if experiment is not None and experiment.status == "running":
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
     return Reply(
         key=f"triage.proposal_notice.{key}",

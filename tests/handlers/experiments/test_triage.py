@@ -149,3 +149,44 @@ async def test_a_proposal_from_a_neighbourhood_button_gives_the_experiment_its_p
     assert experiment is not None
     assert experiment.neighbourhood == "ijmuiden" and experiment.place("nl") == "IJmuiden"
     assert experiment.summary("en") == "Kinderen en ouders maken samen een moestuin."
+
+
+async def test_a_proposal_approved_again_after_reopening_names_its_experiment_in_the_notice(
+    app: App,
+) -> None:
+    carl = await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await name_experiment(ria, "Schooltuin", "Kinderen en ouders maken samen een moestuin.")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    # Funded after all: the experiment exists already, so it is not named a second time.
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    await ria.press("Het gevraagde bedrag")
+    assert ria.keys == ["triage.ask_proposal_reason"]
+    await ria.press("Geen toelichting")
+    assert ria.keys[0] == "triage.done"
+
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.experiment_id is not None
+    *_, notice = await for_user(app, carl, "status")
+    text = notice.text(app, "nl")
+    assert "de gemeente betaalt het" in text
+    assert "Het wordt het experiment Schooltuin." in text
+    assert f"exp.join:{proposal.experiment_id}" in notice.payloads()
+    # Once the experiment has ended, nobody can join it: the notice offers no button for it.
+    async with app.db.transaction():
+        await app.repos.experiments.end(proposal.experiment_id)
+    await ria.send("/wachtrij v1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await ria.press("Geen toelichting")
+    *_, notice = await for_user(app, carl, "status")
+    assert "Het wordt het experiment Schooltuin." in notice.text(app, "nl")
+    assert not any(p.startswith("exp.join") for p in notice.payloads())
