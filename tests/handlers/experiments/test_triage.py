@@ -6,6 +6,7 @@ from bot.app import App
 from storage.experiments.proposals import ProposalStatus
 from tests.handlers.experiments.helpers import name_experiment, send_proposal
 from tests.people import connector, for_user, person
+from tests.support import Chat
 
 
 async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: App) -> None:
@@ -190,3 +191,37 @@ async def test_a_proposal_approved_again_after_reopening_names_its_experiment_in
     *_, notice = await for_user(app, carl, "status")
     assert "Het wordt het experiment Schooltuin." in notice.text(app, "nl")
     assert not any(p.startswith("exp.join") for p in notice.payloads())
+
+
+async def _erased_with_their_proposal(carl: Chat) -> None:
+    await carl.send("/vergeetmij")
+    await carl.press("Erase them too")
+    await carl.press("Yes, erase my data")
+    assert carl.keys == ["privacy.forget.done"]
+
+
+async def test_a_proposal_erased_while_the_connector_decides_is_said_to_be_gone_at_the_next_step(
+    app: App,
+) -> None:
+    carl = await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    assert ria.keys == ["triage.ask_amount"]
+    await _erased_with_their_proposal(carl)
+    # The amount asked went with the proposal: not "that is no amount", but that it is gone.
+    await ria.press("Het gevraagde bedrag")
+    assert ria.keys == ["triage.proposal_not_found"]
+    await ria.send("Schooltuin")
+    assert ria.keys != ["triage.ask_exp_title"]
+
+    carl = await send_proposal(app)  # Carl again, as a new resident: proposal #2
+    await ria.send("/wachtrij v2")
+    await ria.press("Goedgekeurd")
+    assert ria.keys == ["triage.ask_exp_title"]
+    await _erased_with_their_proposal(carl)
+    # What the connector typed for it comes back; nothing is started.
+    await ria.send("Schooltuin bij de Zeewijk")
+    assert ria.keys[0] == "triage.proposal_not_found"
+    assert "Schooltuin bij de Zeewijk" in ria.text
+    assert await app.repos.experiments.count_running() == 3
