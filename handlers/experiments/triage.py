@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers import when
-from handlers.answers import excerpt
+from handlers.answers import excerpt, read_text
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Expects, menu_reply
@@ -240,8 +240,14 @@ async def _amount(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
     proposal = await ctx.repos.proposals.get(int(dialog.data["id"]))
     if choice == "asked":
         cents = proposal.budget_cents if proposal else None
+    elif choice is None:
+        # A photo, a sticker or nothing visible is no amount typed wrongly: ask for text.
+        typed = read_text(ctx, 1000)
+        if isinstance(typed, Reply):
+            return typed
+        cents = parse_euro(typed)
     else:
-        cents = parse_euro(ctx.text) if choice is None and ctx.text else None
+        cents = None
     if not cents:
         return Reply(key="triage.amount_invalid", params={"typed": ctx.text[:20]})
     limit = ctx.profile.full_financing_limit * 100

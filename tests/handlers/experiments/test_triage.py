@@ -225,3 +225,17 @@ async def test_a_proposal_erased_while_the_connector_decides_is_said_to_be_gone_
     assert ria.keys[0] == "triage.proposal_not_found"
     assert "Schooltuin bij de Zeewijk" in ria.text
     assert await app.repos.experiments.count_running() == 3
+
+
+async def test_a_photo_where_the_amount_is_asked_gets_asked_for_text_not_called_a_wrong_amount(
+    app: App,
+) -> None:
+    await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    await ria.photo()
+    assert ria.keys == ["answers.text_please", "triage.ask_amount"]
+    assert '""' not in ria.text
+    await ria.send("2000")
+    assert ria.keys == ["triage.ask_exp_title"]
