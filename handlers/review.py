@@ -490,7 +490,19 @@ class Desk:
         return step
 
     async def _detail(self, ctx: Context, dialog: Dialog, choice: str | None) -> Response:
-        """A step between decision and reason; the step itself reads the answer."""
+        """A step between decision and reason; the step itself reads the answer.
+
+        An item that went meanwhile (its author erased with it) is said to be gone at once,
+        with any words typed for it given back: the steps that remain (an amount, the
+        experiment's name) would otherwise be asked for nothing, or misread without it.
+        """
+        ref, kind = self._ref(dialog), self._kind(dialog)
+        item = await kind.load(ctx, ref.id)
+        if item is None or not kind.same(item, dialog):
+            refused = await kind.missing(ctx, ref.id)
+            step = self.steps[dialog.step]
+            typed = ctx.text if choice is None and step.expects is Expects.TEXT else None
+            return Response(replies=self._given_back(refused.replies, typed), end_dialog=True)
         answer = await self.steps[dialog.step].answer(ctx, dialog, choice)
         if isinstance(answer, Reply):
             return await self.ask(ctx, dialog, hint=answer)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handlers import paging
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
+from handlers.start.menu import stale_button
 from storage.experiments.proposals import Proposal
 
 feature = Feature("proposals")
@@ -214,8 +216,23 @@ async def my_proposals(ctx: Context) -> Response:
     """The proposals this person follows, with their status; ``prop.mine:<id>`` opens one."""
     if ctx.value:
         return await _detail(ctx)
-    proposals = await ctx.repos.proposals.followed_by(ctx.user.id)
-    if not proposals:
+    return await _mine(ctx, 1)
+
+
+@feature.action("prop.page", role=Role.RESIDENT)
+async def another_page(ctx: Context) -> Response:
+    """``prop.page:<page>``: another page of one's proposals."""
+    wanted = paging.number(ctx.value)
+    if wanted is None:
+        return await stale_button(ctx)
+    return await _mine(ctx, wanted)
+
+
+async def _mine(ctx: Context, wanted: int) -> Response:
+    """A page of the proposals this person follows, newest first (a page past the end shows
+    the last one): every one of them can be opened, however many there are."""
+    followed = await ctx.repos.proposals.followed_by(ctx.user.id)
+    if not followed:
         return respond(
             Reply(
                 key="proposals.mine_none",
@@ -225,13 +242,18 @@ async def my_proposals(ctx: Context) -> Response:
                 ],
             )
         )
+    shown = paging.page(wanted, len(followed))
+    proposals = followed[shown.offset : shown.offset + shown.size]
     lines = [_line(ctx, proposal) for proposal in proposals]
     buttons = [
         [Button(label="proposals.btn_open", payload=f"prop.mine:{p.id}", params={"id": p.id})]
-        for p in proposals[:10]
+        for p in proposals
     ]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"prop.page:{n}"))
     buttons.append([Button(label="menu.back", payload="menu")])
-    return respond(Reply(key="proposals.mine_title", parts=lines, buttons=buttons))
+    return respond(
+        Reply(key="proposals.mine_title", parts=[*lines, *paging.where(shown)], buttons=buttons)
+    )
 
 
 def _line(ctx: Context, proposal: Proposal) -> Reply:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers import when
-from handlers.answers import excerpt
+from handlers.answers import excerpt, read_text
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Expects, menu_reply
@@ -156,6 +156,10 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
             experiment = await launch.start(ctx, dialog)
             await ctx.repos.proposals.link_experiment(item.id, experiment.id)
             detail["experiment"] = experiment.id
+        elif status in STARTS_EXPERIMENT and changed.experiment_id is not None:
+            # Approved again after reopening: it became that experiment already (its notice
+            # names it, and offers to join while it runs).
+            experiment = await ctx.repos.experiments.get(changed.experiment_id)
 
         def build(lang: str, own: bool) -> list[Reply]:
             return [_notice(ctx, lang, item, status, reopening, amount, reason, experiment, own)]
@@ -200,7 +204,7 @@ def _notice(
             )
         ]
     ]
-    if experiment is not None:
+    if experiment is not None and experiment.status == "running":
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
     return Reply(
         key=f"triage.proposal_notice.{key}",
@@ -236,8 +240,14 @@ async def _amount(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
     proposal = await ctx.repos.proposals.get(int(dialog.data["id"]))
     if choice == "asked":
         cents = proposal.budget_cents if proposal else None
+    elif choice is None:
+        # A photo, a sticker or nothing visible is no amount typed wrongly: ask for text.
+        typed = read_text(ctx, 1000)
+        if isinstance(typed, Reply):
+            return typed
+        cents = parse_euro(typed)
     else:
-        cents = parse_euro(ctx.text) if choice is None and ctx.text else None
+        cents = None
     if not cents:
         return Reply(key="triage.amount_invalid", params={"typed": ctx.text[:20]})
     limit = ctx.profile.full_financing_limit * 100

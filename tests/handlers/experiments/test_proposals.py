@@ -243,3 +243,38 @@ async def test_proposals_have_a_daily_limit(
     await anna.send("/nieuwexperiment")
     assert anna.keys == ["flood.too_many_proposals"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM experiment_proposals") == most
+
+
+async def test_many_proposals_are_listed_a_page_at_a_time_and_the_oldest_can_still_be_opened(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    async with app.db.transaction():
+        for n in range(1, 13):
+            await app.repos.proposals.submit(
+                user.id,
+                what=f"Voorstel nummer {n} voor een groene straat",
+                place="IJmuiden",
+                partners="De buren",
+                budget_cents=50_000,
+                full_financing=True,
+                now=utcnow(),
+            )
+    await anna.send("/mijnvoorstellen")
+    assert anna.keys == ["proposals.mine_title"]
+    assert "nummer 12 " in anna.text and "nummer 5 " in anna.text
+    assert "nummer 4 " not in anna.text
+    opened = [label for label, payload in anna.buttons() if payload.startswith("prop.mine:")]
+    assert len(opened) == 8
+    await anna.press("Volgende")
+    assert anna.keys == ["proposals.mine_title"]
+    assert "nummer 4 " in anna.text and "nummer 5 " not in anna.text
+    await anna.press("Bekijk voorstel #1")
+    assert anna.keys == ["proposals.detail"]
+    assert "Voorstel nummer 1 voor een groene straat" in anna.text
+    # A page past the end shows the last one; a page we could not have sent is stale.
+    await anna.press_payload("prop.page:99")
+    assert "nummer 1 " in anna.text
+    await anna.press_payload("prop.page:-1")
+    assert anna.keys == ["general.stale_button"]

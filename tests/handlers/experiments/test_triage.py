@@ -6,6 +6,7 @@ from bot.app import App
 from storage.experiments.proposals import ProposalStatus
 from tests.handlers.experiments.helpers import name_experiment, send_proposal
 from tests.people import connector, for_user, person
+from tests.support import Chat
 
 
 async def test_a_funded_proposal_gets_its_amount_and_becomes_an_experiment(app: App) -> None:
@@ -149,3 +150,92 @@ async def test_a_proposal_from_a_neighbourhood_button_gives_the_experiment_its_p
     assert experiment is not None
     assert experiment.neighbourhood == "ijmuiden" and experiment.place("nl") == "IJmuiden"
     assert experiment.summary("en") == "Kinderen en ouders maken samen een moestuin."
+
+
+async def test_a_proposal_approved_again_after_reopening_names_its_experiment_in_the_notice(
+    app: App,
+) -> None:
+    carl = await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await name_experiment(ria, "Schooltuin", "Kinderen en ouders maken samen een moestuin.")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    # Funded after all: the experiment exists already, so it is not named a second time.
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    await ria.press("Het gevraagde bedrag")
+    assert ria.keys == ["triage.ask_proposal_reason"]
+    await ria.press("Geen toelichting")
+    assert ria.keys[0] == "triage.done"
+
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.experiment_id is not None
+    *_, notice = await for_user(app, carl, "status")
+    text = notice.text(app, "nl")
+    assert "de gemeente betaalt het" in text
+    assert "Het wordt het experiment Schooltuin." in text
+    assert f"exp.join:{proposal.experiment_id}" in notice.payloads()
+    # Once the experiment has ended, nobody can join it: the notice offers no button for it.
+    async with app.db.transaction():
+        await app.repos.experiments.end(proposal.experiment_id)
+    await ria.send("/wachtrij v1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await ria.press("Geen toelichting")
+    *_, notice = await for_user(app, carl, "status")
+    assert "Het wordt het experiment Schooltuin." in notice.text(app, "nl")
+    assert not any(p.startswith("exp.join") for p in notice.payloads())
+
+
+async def _erased_with_their_proposal(carl: Chat) -> None:
+    await carl.send("/vergeetmij")
+    await carl.press("Erase them too")
+    await carl.press("Yes, erase my data")
+    assert carl.keys == ["privacy.forget.done"]
+
+
+async def test_a_proposal_erased_while_the_connector_decides_is_said_to_be_gone_at_the_next_step(
+    app: App,
+) -> None:
+    carl = await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    assert ria.keys == ["triage.ask_amount"]
+    await _erased_with_their_proposal(carl)
+    # The amount asked went with the proposal: not "that is no amount", but that it is gone.
+    await ria.press("Het gevraagde bedrag")
+    assert ria.keys == ["triage.proposal_not_found"]
+    await ria.send("Schooltuin")
+    assert ria.keys != ["triage.ask_exp_title"]
+
+    carl = await send_proposal(app)  # Carl again, as a new resident: proposal #2
+    await ria.send("/wachtrij v2")
+    await ria.press("Goedgekeurd")
+    assert ria.keys == ["triage.ask_exp_title"]
+    await _erased_with_their_proposal(carl)
+    # What the connector typed for it comes back; nothing is started.
+    await ria.send("Schooltuin bij de Zeewijk")
+    assert ria.keys[0] == "triage.proposal_not_found"
+    assert "Schooltuin bij de Zeewijk" in ria.text
+    assert await app.repos.experiments.count_running() == 3
+
+
+async def test_a_photo_where_the_amount_is_asked_gets_asked_for_text_not_called_a_wrong_amount(
+    app: App,
+) -> None:
+    await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    await ria.photo()
+    assert ria.keys == ["answers.text_please", "triage.ask_amount"]
+    assert '""' not in ria.text
+    await ria.send("2000")
+    assert ria.keys == ["triage.ask_exp_title"]
