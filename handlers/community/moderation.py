@@ -45,6 +45,7 @@ from handlers.feature import Context, Expects, Feature, Refusal, Target, menu_re
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
+from storage.clock import iso
 from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
 from storage.community.reports import Flag, Flagged, ReportRef
 from storage.ideas.ideas import Removal
@@ -272,6 +273,27 @@ class Comments(Reported):
     letters = "c"
     decisions = DECISIONS
     texts = "moderation"
+
+    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
+        # When its words last changed as the connector read them: see :meth:`changed`.
+        return {"edited": iso(item.edited_at) if item.edited_at else ""}
+
+    async def changed(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        """Its author may change a comment that is still visible while the connector decides:
+        a decision (and the reporters told it) must be about the words as they are now."""
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None:
+            return refused
+        seen = dialog.data.get("edited")
+        now = iso(item.edited_at) if item.edited_at else ""
+        if seen is None or seen == now:
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(
+            Reply(key="moderation.edited_meanwhile", params={"number": number(item.idea_id)}),
+            await self.card(ctx, item),
+        )
 
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         comments = ctx.repos.comments

@@ -279,6 +279,33 @@ async def test_an_old_lift_button_for_a_mute_does_not_lift_a_ban_given_since(app
     assert ria.keys == ["moderation.nothing_to_lift"]
 
 
+async def test_a_comment_its_author_changed_while_the_connector_decided_is_shown_again(
+    app: App,
+) -> None:
+    anna, reporters = await _reported_comment(app, reporters=2)  # still visible: editable
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert "allemaal gek" in ria.text
+    await ria.press("Laten staan")
+    # Anna changes her comment into something else before the connector has decided.
+    await anna.press_payload("idea.comments:1")
+    await anna.press("Pas 1 aan")
+    await anna.send("Jullie zijn allemaal sukkels en oplichters.")
+    assert anna.keys[0] == "comments.edit_saved"
+    await ria.send("Kritiek mag, dit is niet beledigend.")
+    assert ria.keys == ["moderation.edited_meanwhile", "moderation.not_sent", "moderation.card"]
+    assert "sukkels en oplichters" in ria.text
+    assert "Kritiek mag, dit is niet beledigend." in ria.text  # the typed reason comes back
+    # Nothing was decided: the reports stay open, nobody was told.
+    assert await app.repos.reports.open_count(Flag.COMMENT, 1) == 2
+    assert "comment.keep" not in await audit_actions(app)
+    assert [q.kind for q in await for_user(app, reporters[0])] == []
+    # Deciding on the comment as it is now works.
+    await ria.press("Verbergen")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "moderation.done_hide"
+
+
 async def test_staff_comments_can_only_be_kept_or_hidden(app: App) -> None:
     await seed_idea(app, "Een idee")
     ria = await connector(app)
