@@ -45,6 +45,7 @@ from handlers.feature import Context, Expects, Feature, Refusal, Target, menu_re
 from handlers.phrases import number, phrase
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
 from handlers.start.menu import stale_button
+from storage.clock import iso
 from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
 from storage.community.reports import Flag, Flagged, ReportRef
 from storage.ideas.ideas import Removal
@@ -273,6 +274,27 @@ class Comments(Reported):
     decisions = DECISIONS
     texts = "moderation"
 
+    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
+        # When its words last changed as the connector read them: see :meth:`changed`.
+        return {"edited": iso(item.edited_at) if item.edited_at else ""}
+
+    async def changed(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        """Its author may change a comment that is still visible while the connector decides:
+        a decision (and the reporters told it) must be about the words as they are now."""
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None:
+            return refused
+        seen = dialog.data.get("edited")
+        now = iso(item.edited_at) if item.edited_at else ""
+        if seen is None or seen == now:
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(
+            Reply(key="moderation.edited_meanwhile", params={"number": number(item.idea_id)}),
+            await self.card(ctx, item),
+        )
+
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         comments = ctx.repos.comments
         if item.hidden:
@@ -493,10 +515,14 @@ async def restore(ctx: Context) -> Response:
 async def active(ctx: Context) -> Response:
     """Everyone muted or banned now, here or in an experiment's room, with a button to
     lift it."""
+    return respond(await _restrictions(ctx))
+
+
+async def _restrictions(ctx: Context) -> Reply:
     current = await ctx.repos.sanctions.all_active(ctx.now)
     in_rooms, room_buttons = await room_moderation.in_force(ctx)
     if not current and not in_rooms:
-        return respond(menu_reply(ctx, "moderation.none_active"))
+        return menu_reply(ctx, "moderation.none_active")
     parts = []
     buttons = []
     for sanction in current:
@@ -511,7 +537,7 @@ async def active(ctx: Context) -> Response:
             [
                 Button(
                     label="moderation.btn_lift",
-                    payload=f"mod.lift:{sanction.user_id}",
+                    payload=f"mod.lift:{sanction.user_id}:{sanction.id}",
                     params={"user": sanction.user_id},
                 )
             ]
@@ -519,7 +545,7 @@ async def active(ctx: Context) -> Response:
     parts.extend(in_rooms)
     buttons.extend(room_buttons)
     buttons.append([Button(label="menu.back", payload="menu")])
-    return respond(Reply(key="moderation.active_title", parts=parts, buttons=buttons))
+    return Reply(key="moderation.active_title", parts=parts, buttons=buttons)
 
 
 @feature.action(room_moderation.LIFT, role=Role.CONNECTOR)
@@ -530,10 +556,22 @@ async def lift_in_room(ctx: Context) -> Response:
 
 @feature.action("mod.lift", role=Role.CONNECTOR)
 async def lift(ctx: Context) -> Response:
-    """End someone's mute or ban early; they are told."""
-    user_id = parse_id(ctx.value)
-    if user_id is None:
+    """``mod.lift:<user>:<sanction>``: end someone's mute or ban early; they are told.
+
+    Only the mute or ban the list showed: one that replaced it since (a mute became a ban)
+    is not lifted by the older button; the list as it is now comes instead. (A button made
+    before it named the sanction, ``mod.lift:<user>``, lifts whatever holds.)
+    """
+    raw_user, colon, raw_sanction = ctx.value.partition(":")
+    user_id = parse_id(raw_user)
+    shown = parse_id(raw_sanction) if colon else None
+    if user_id is None or (colon and shown is None):
         return await stale_button(ctx)
+    if shown is not None:
+        holds = await ctx.repos.sanctions.active(user_id, ctx.now)
+        if holds is not None and holds.id != shown:
+            changed = Reply(key="moderation.lift_changed", params={"user": user_id})
+            return respond(changed, await _restrictions(ctx))
     lifted = await ctx.repos.sanctions.lift_all(user_id, by_user_id=ctx.user.id, now=ctx.now)
     if not lifted:
         return respond(menu_reply(ctx, "moderation.nothing_to_lift", user=user_id))

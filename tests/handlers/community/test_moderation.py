@@ -248,6 +248,64 @@ async def test_the_connector_lifts_a_mute_early_and_the_resident_is_told(app: Ap
     assert await app.repos.sanctions.pending() == []
 
 
+async def test_an_old_lift_button_for_a_mute_does_not_lift_a_ban_given_since(app: App) -> None:
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.press("1 dag")
+    await ria.send("Een dag pauze.")
+    await ria.send("/beperkingen")
+    assert "gedempt tot" in ria.text
+    old_list = ria.last
+    # Meanwhile another connector bans Anna for something else she wrote.
+    anna_id = (await row(app, anna)).id
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            anna_id, SanctionKind.BAN, reason="Bedreiging.", by_user_id=None, now=utcnow()
+        )
+    [(_, payload)] = [b for b in old_list[0].buttons if "Opheffen" in b[0]]
+    await ria.press_payload(payload)
+    assert ria.keys == ["moderation.lift_changed", "moderation.active_title"]
+    assert "geblokkeerd sinds" in ria.text and "Bedreiging." in ria.text
+    ban = await app.repos.sanctions.active(anna_id, utcnow())
+    assert ban is not None and ban.kind is SanctionKind.BAN
+    assert "user.unrestrict" not in await audit_actions(app)
+    # The button of the list as it is now lifts the ban.
+    await ria.press("Opheffen")
+    assert ria.keys == ["moderation.lifted"]
+    assert await app.repos.sanctions.active(anna_id, utcnow()) is None
+    await ria.press_payload(payload)
+    assert ria.keys == ["moderation.nothing_to_lift"]
+
+
+async def test_a_comment_its_author_changed_while_the_connector_decided_is_shown_again(
+    app: App,
+) -> None:
+    anna, reporters = await _reported_comment(app, reporters=2)  # still visible: editable
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert "allemaal gek" in ria.text
+    await ria.press("Laten staan")
+    # Anna changes her comment into something else before the connector has decided.
+    await anna.press_payload("idea.comments:1")
+    await anna.press("Pas 1 aan")
+    await anna.send("Jullie zijn allemaal sukkels en oplichters.")
+    assert anna.keys[0] == "comments.edit_saved"
+    await ria.send("Kritiek mag, dit is niet beledigend.")
+    assert ria.keys == ["moderation.edited_meanwhile", "moderation.not_sent", "moderation.card"]
+    assert "sukkels en oplichters" in ria.text
+    assert "Kritiek mag, dit is niet beledigend." in ria.text  # the typed reason comes back
+    # Nothing was decided: the reports stay open, nobody was told.
+    assert await app.repos.reports.open_count(Flag.COMMENT, 1) == 2
+    assert "comment.keep" not in await audit_actions(app)
+    assert [q.kind for q in await for_user(app, reporters[0])] == []
+    # Deciding on the comment as it is now works.
+    await ria.press("Verbergen")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "moderation.done_hide"
+
+
 async def test_staff_comments_can_only_be_kept_or_hidden(app: App) -> None:
     await seed_idea(app, "Een idee")
     ria = await connector(app)
