@@ -72,6 +72,13 @@ async def not_understood(ctx: Context) -> Response:
         return respond(menu_reply(ctx, _PLEASANTRY_ANSWERS[kind]))
     if not _a_message(ctx.text):
         return respond(menu_reply(ctx, "general.not_understood"))
+    length = text_length(ctx.text)
+    if length > MAX_KEPT:
+        # Only where messages may be longer than Telegram's (Matrix, the console): nothing
+        # could send it, so it is not kept. The length told is what a question may be.
+        limit = questions.MAX_LENGTH
+        too_long = Reply(key="answers.too_long", params={"max": limit, "length": length})
+        return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
 
 

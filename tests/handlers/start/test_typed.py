@@ -267,3 +267,14 @@ async def test_a_thank_you_while_asked_does_not_drop_the_message_unsaid(app: App
         await anna.send(word)
         assert anna.keys == ["general.typed_dropped", key], word
         assert await _dialog(app, anna) is None, word
+
+
+async def test_a_message_longer_than_is_ever_kept_is_not_stored(app: App, chat: MakeChat) -> None:
+    """On Matrix or the console a message can be far longer than Telegram's 4,096: it is
+    not kept (nothing could send it), and the writer hears how long it may be."""
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.send("Een heel lang verhaal over de zebrapaadjesploeg. " * 1000)
+    assert bob.keys == ["answers.too_long"]
+    assert await _dialog(app, bob) is None
+    assert await traces(app.db, ["zebrapaadjesploeg"]) == []
