@@ -8,6 +8,7 @@ it, and keeps it meanwhile (in the dialog, like any answer).
     a message ──► "What shall I do with it?" ──❓ to the connector──► a question (#id)
                       │   ▲                    ──💡 an idea───────► /idee with it as the
                       │   └── another message: added to it             description
+                      │       (an hour or more later: it replaces it)
                       └──✖️ not sent──► the menu
 
 A word alone (``menu``, ``help``, ``stop``, ``hallo``, ``bedankt``) means what it says,
@@ -157,6 +158,11 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        if drafts.returning(ctx, dialog) and text_length(ctx.text) <= MAX_KEPT:
+            # Written long after the message left waiting: something new, not the rest of
+            # it. The old one is not sent along (its buttons no longer work).
+            fresh = Dialog(name=DIALOG, step="choose", data={"text": ctx.text})
+            return await _offer(ctx, fresh, hint=Reply(key="general.typed_earlier_not_sent"))
         longer = f"{text}\n\n{ctx.text}"
         if text_length(longer) > MAX_KEPT:
             # Not added (it is right above): first what to do with what there is.

@@ -4,6 +4,7 @@ connector, an idea with it as its description, or not sent; never just "I don't 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.app import App
 from storage.clock import utcnow
@@ -278,3 +279,25 @@ async def test_a_message_longer_than_is_ever_kept_is_not_stored(app: App, chat: 
     assert bob.keys == ["answers.too_long"]
     assert await _dialog(app, bob) is None
     assert await traces(app.db, ["zebrapaadjesploeg"]) == []
+
+
+async def test_a_message_hours_later_is_not_glued_to_the_one_left_waiting(app: App) -> None:
+    """Someone who wrote, did not choose and comes back hours later with something else:
+    the old text is not sent along with the new one (nor shown as what they wrote)."""
+    anna = await person(app, "anna")
+    await anna.send("De lantaarnpaal bij de school is al weken kapot, kan iemand kijken?")
+    old_buttons = anna.buttons()
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE dialogs SET updated_at = ? WHERE user_id = ?",
+            ((utcnow() - timedelta(hours=3)).isoformat(), (await row(app, anna)).id),
+        )
+    await anna.send(QUESTION)
+    assert anna.keys == ["general.typed_earlier_not_sent", "general.typed_what_now"]
+    assert "lantaarnpaal" not in anna.text
+    send = next(payload for label, payload in anna.buttons() if "Als vraag" in label)
+    await anna.press_payload(old_buttons[0][1])  # the old question's button: stale
+    assert anna.keys == ["general.stale_button"]
+    await anna.press_payload(send)
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
