@@ -8,11 +8,15 @@ it, and keeps it meanwhile (in the dialog, like any answer).
     a message ──► "What shall I do with it?" ──❓ to the connector──► a question (#id)
                       │   ▲                    ──💡 an idea───────► /idee with it as the
                       │   └── another message: added to it             description
+                      │       (an hour or more later: it replaces it)
                       └──✖️ not sent──► the menu
 
 A word alone (``menu``, ``help``, ``stop``, ``hallo``, ``bedankt``) means what it says,
-also while the question is open. A message too short to be anything ("iets") gets the
-general answer, as does a photo or sticker.
+and so does a pleasantry of a few words ("ok dank je wel", "Goedemorgen allemaal"): it is
+no message for anyone. While the question is open, ``stop``, ``menu`` and ``help`` end it
+(saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
+who thinks the message went, and hears that it still waits. A message too short to be
+anything ("iets") gets the general answer, as does a photo or sticker.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ feature = Feature("typed_message")
 
 DIALOG = "typed_message"
 #: What a message needs to be asked about: at least this many characters that show, in
-#: at least two words ("iets", "ok top" and a stray "?" get the general answer).
+#: at least two words ("iets", "ja hoor" and a stray "?" get the general answer).
 MIN_LENGTH = 10
 MIN_WORDS = 2
 #: The words shown of the message in the question (the whole of it is right above it).
@@ -40,6 +44,10 @@ SHOWN = 80
 MAX_KEPT = 4096
 #: Words alone that mean a command or a greeting, also while the question is open.
 WORDS = (*PLAIN_WORDS, "thanks")
+#: The words a pleasantry is made of: thanks and greetings with what goes around them.
+COURTESY = ("thanks", "hello", "yes", "agree", "courtesy")
+#: A pleasantry is short; a longer text made of such words is read as a message.
+COURTESY_WORDS = 8
 
 
 @feature.fallback(Fallback.NOT_UNDERSTOOD)
@@ -60,8 +68,18 @@ async def not_understood(ctx: Context) -> Response:
     word = await _word(ctx)
     if word is not None:
         return word
+    kind = _pleasantry(ctx)
+    if kind is not None:
+        return respond(menu_reply(ctx, _PLEASANTRY_ANSWERS[kind]))
     if not _a_message(ctx.text):
         return respond(menu_reply(ctx, "general.not_understood"))
+    length = text_length(ctx.text)
+    if length > MAX_KEPT:
+        # Only where messages may be longer than Telegram's (Matrix, the console): nothing
+        # could send it, so it is not kept. The length told is what a question may be.
+        limit = questions.MAX_LENGTH
+        too_long = Reply(key="answers.too_long", params={"max": limit, "length": length})
+        return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
 
 
@@ -79,6 +97,35 @@ async def _word(ctx: Context) -> Response | None:
     if word == "thanks":
         return respond(menu_reply(ctx, "general.thanks"))
     return None
+
+
+_PLEASANTRY_ANSWERS = {"thanks": "general.thanks", "hello": "general.hello", "ok": "menu.title"}
+
+
+def _pleasantry(ctx: Context) -> str | None:
+    """``thanks``, ``hello`` or ``ok`` when the text is only a pleasantry of a few words,
+    in any language ("ok dank je wel", "Thank you very much", "Oké, is goed hoor"); None
+    for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
+    if ctx.event.text is None or ctx.event.button is not None:
+        return None
+    said = _words_of(ctx.text)
+    if not said or len(said) > COURTESY_WORDS:
+        return None
+    phrases = {key: [_words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
+    known = {word for found in phrases.values() for phrase in found for word in phrase}
+    if not set(said) <= known:
+        return None
+    spaced = f" {' '.join(said)} "
+    for key in ("thanks", "hello"):
+        if any(phrase and f" {' '.join(phrase)} " in spaced for phrase in phrases[key]):
+            return key
+    return "ok"
+
+
+def _words_of(text: str) -> list[str]:
+    """The words of ``text``: lower case, without punctuation, emoji or accents that are
+    marks of their own (Arabic's vowel signs: "شكرًا" is "شكرا")."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split()
 
 
 def _a_message(text: str) -> bool:
@@ -101,11 +148,21 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         word = drafts.plain_word(ctx, *WORDS)
         if word == "stop":
             return respond(menu_reply(ctx, "general.typed_dropped"), end_dialog=True)
-        if word is not None:
+        if word in ("menu", "help"):
             ctx.dialog = None  # the word ends the question ("help" has no way back to it)
             answered = await _word(ctx)
             if answered is not None:
-                return answered.model_copy(update={"end_dialog": True})
+                dropped = Reply(key="general.typed_dropped")
+                replies = [dropped, *answered.replies]
+                return answered.model_copy(update={"replies": replies, "end_dialog": True})
+        if word is not None or _pleasantry(ctx) is not None:
+            # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
+            return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        if drafts.returning(ctx, dialog) and text_length(ctx.text) <= MAX_KEPT:
+            # Written long after the message left waiting: something new, not the rest of
+            # it. The old one is not sent along (its buttons no longer work).
+            fresh = Dialog(name=DIALOG, step="choose", data={"text": ctx.text})
+            return await _offer(ctx, fresh, hint=Reply(key="general.typed_earlier_not_sent"))
         longer = f"{text}\n\n{ctx.text}"
         if text_length(longer) > MAX_KEPT:
             # Not added (it is right above): first what to do with what there is.

@@ -4,6 +4,7 @@ connector, an idea with it as its description, or not sent; never just "I don't 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.app import App
 from storage.clock import utcnow
@@ -97,7 +98,7 @@ async def test_stray_words_and_media_get_the_general_answers(app: App) -> None:
     anna = await person(app, "anna")
     for typed, key in (
         ("iets", "general.not_understood"),
-        ("ok top", "general.not_understood"),
+        ("ok top", "general.thanks"),
         ("Dank je wel!", "general.thanks"),
         ("hallo", "general.hello"),
         ("menu", "menu.title"),
@@ -112,10 +113,13 @@ async def test_stray_words_and_media_get_the_general_answers(app: App) -> None:
 
 async def test_words_while_asked_end_the_question_and_nothing_is_sent(app: App) -> None:
     anna = await person(app, "anna")
-    for word, key in (("stop", "general.typed_dropped"), ("Menu", "menu.title")):
+    for word, keys in (
+        ("stop", ["general.typed_dropped"]),
+        ("Menu", ["general.typed_dropped", "menu.title"]),
+    ):
         await anna.send(QUESTION)
         await anna.send(word)
-        assert anna.keys == [key], word
+        assert anna.keys == keys, word
         assert await _dialog(app, anna) is None, word
     await anna.send(QUESTION)
     await anna.photo()  # a photo now: the message still waits for a choice
@@ -221,3 +225,79 @@ async def test_in_a_group_a_message_is_never_kept(app: App, chat: MakeChat) -> N
     assert in_group.keys[0].startswith("general.in_group")
     assert await _dialog(app, anna) is None
     assert await traces(app.db, ["zebrapaadjesploeg"]) == []
+
+
+async def test_a_thank_you_or_greeting_in_a_few_words_is_no_message_to_send(app: App) -> None:
+    """Residents thank and greet in more than one word, in their own language: that gets
+    an answer, not the question what to do with it as if it were for the connector."""
+    anna = await person(app, "anna")
+    for typed, key in (
+        ("ok dank je wel", "general.thanks"),
+        ("Oké, bedankt!", "general.thanks"),
+        ("Top, dank je wel voor je hulp!", "general.thanks"),
+        ("Thank you very much", "general.thanks"),
+        ("dziękuję bardzo", "general.thanks"),
+        ("çok teşekkürler", "general.thanks"),
+        ("شكرًا جزيلًا", "general.thanks"),
+        ("дуже дякую", "general.thanks"),
+        ("Goedemorgen allemaal", "general.hello"),
+        ("Oké, is goed hoor", "menu.title"),
+    ):
+        await anna.send(typed)
+        assert anna.keys == [key], typed
+        assert await _dialog(app, anna) is None, typed
+    # A message with a thank-you in it is still a message.
+    await anna.send("Bedankt, maar de lamp is nog steeds kapot")
+    assert anna.keys == ["general.typed_what_now"]
+
+
+async def test_a_thank_you_while_asked_does_not_drop_the_message_unsaid(app: App) -> None:
+    """Someone who thanks (or says ok, or hello) instead of choosing thinks the message was
+    taken: it was not, so it still waits and they hear so; menu and help say it went."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    for typed in ("Bedankt!", "ok dank je wel", "ja", "Hallo"):
+        await anna.send(typed)
+        assert anna.keys == ["general.typed_not_sent", "general.typed_what_now"], typed
+        assert await _dialog(app, anna) == "typed_message", typed
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION  # nothing of the above added to it
+    for word, key in (("menu", "menu.title"), ("help", "general.help_title")):
+        await anna.send(QUESTION)
+        await anna.send(word)
+        assert anna.keys == ["general.typed_dropped", key], word
+        assert await _dialog(app, anna) is None, word
+
+
+async def test_a_message_longer_than_is_ever_kept_is_not_stored(app: App, chat: MakeChat) -> None:
+    """On Matrix or the console a message can be far longer than Telegram's 4,096: it is
+    not kept (nothing could send it), and the writer hears how long it may be."""
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.send("Een heel lang verhaal over de zebrapaadjesploeg. " * 1000)
+    assert bob.keys == ["answers.too_long"]
+    assert await _dialog(app, bob) is None
+    assert await traces(app.db, ["zebrapaadjesploeg"]) == []
+
+
+async def test_a_message_hours_later_is_not_glued_to_the_one_left_waiting(app: App) -> None:
+    """Someone who wrote, did not choose and comes back hours later with something else:
+    the old text is not sent along with the new one (nor shown as what they wrote)."""
+    anna = await person(app, "anna")
+    await anna.send("De lantaarnpaal bij de school is al weken kapot, kan iemand kijken?")
+    old_buttons = anna.buttons()
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE dialogs SET updated_at = ? WHERE user_id = ?",
+            ((utcnow() - timedelta(hours=3)).isoformat(), (await row(app, anna)).id),
+        )
+    await anna.send(QUESTION)
+    assert anna.keys == ["general.typed_earlier_not_sent", "general.typed_what_now"]
+    assert "lantaarnpaal" not in anna.text
+    send = next(payload for label, payload in anna.buttons() if "Als vraag" in label)
+    await anna.press_payload(old_buttons[0][1])  # the old question's button: stale
+    assert anna.keys == ["general.stale_button"]
+    await anna.press_payload(send)
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
