@@ -18,7 +18,7 @@ carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
 server publishing DIR serves the old export or the new one, never half of one; one export
 at a time per folder (a lock on the folder holding it), so the command and the scheduler
-never collide.
+never collide. What an export killed halfway left beside DIR is removed by the next one.
 Files are readable by everyone (0644, folders 0755) whatever the umask, for a web server
 running as another user.
 
@@ -893,6 +893,7 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"
         )
+    _sweep(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -921,6 +922,24 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
             f"cannot replace {out}: {exc} (a mount point cannot be replaced: use a folder"
             " inside it)"
         ) from exc
+
+
+def _sweep(out: Path) -> None:
+    """Remove what an export of ``out`` that was killed halfway left beside it: a new folder
+    half written, or the earlier export it had moved aside. Both may hold words that have
+    been erased or hidden since, which must not stay on the disk (or in its backups) for
+    good. Only called with the folder's lock held, so no other export is using them."""
+    leftover = re.compile(rf"\.{re.escape(out.name)}\.(?:new-[a-z0-9_]{{8}}|old-[0-9a-f]{{8}})")
+    try:
+        beside = list(out.parent.iterdir())
+    except OSError:
+        return  # no folder beside it yet: nothing left over
+    for path in beside:
+        if leftover.fullmatch(path.name):
+            if path.is_symlink() or not path.is_dir():
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _replaceable(out: Path) -> bool:
