@@ -241,6 +241,33 @@ async def test_an_export_replaces_the_last_one_at_once_and_never_a_foreign_folde
     assert (mine / "letter.txt").read_text() == "keep me"
 
 
+async def test_an_export_into_a_folder_reached_by_a_link_updates_the_folder_it_points_to(
+    tmp_path: Path,
+) -> None:
+    # The web server publishes /var/www/od; the bot's settings name a link to it.
+    served = tmp_path / "www" / "od"
+    served.mkdir(parents=True)
+    link = tmp_path / "conf" / "od"
+    link.parent.mkdir()
+    link.symlink_to(served)
+    settings = Settings(_env_file=None, db=tmp_path / "w.db", open_data_dir=link)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        seeded = await seed_public_life(app)
+        now = utcnow()
+        assert await run_open_data_export(app, now) is not None
+        assert (served / "index.html").is_file(), "the web server's folder got the export"
+        async with app.db.transaction():
+            await app.repos.ideas.remove(seeded.bob.idea, now)
+        assert await run_open_data_export(app, now + timedelta(minutes=5)) is not None
+        assert not (served / f"idee-{seeded.bob.idea}.html").exists()
+        assert not await app.repos.open_data.stale()
+    finally:
+        await app.close()
+    assert link.is_symlink() and link.resolve() == served
+    assert sorted(p.name for p in served.parent.iterdir()) == ["od"], "nothing left behind"
+
+
 async def test_the_weekly_export_runs_only_when_a_week_has_passed(tmp_path: Path) -> None:
     out = tmp_path / "published"
     settings = Settings(_env_file=None, db=tmp_path / "w.db", open_data_dir=out)  # type: ignore[call-arg]
