@@ -522,18 +522,37 @@ class OpenDataReport:
 
 
 async def collect(app: App) -> dict[str, list[Row]]:
-    """Every resource's rows, from the database and the profile."""
+    """Every resource's rows, from the database and the profile, each row's references
+    pointing at rows of the export (see :func:`_referenced`)."""
     data = app.repos.open_data
-    return {
-        IDEAS.name: await data.ideas(),
-        IDEA_HISTORY.name: await data.idea_history(),
-        EXPERIMENTS.name: await data.experiments(),
-        NEWS.name: await data.news(),
-        STATISTICS.name: await _statistics(app, data),
-        CODES.name: _codes(app),
-        **await _budget_tables(app),
-        **await consultation_tables(app),
-    }
+    return _referenced(
+        {
+            IDEAS.name: await data.ideas(),
+            IDEA_HISTORY.name: await data.idea_history(),
+            EXPERIMENTS.name: await data.experiments(),
+            NEWS.name: await data.news(),
+            STATISTICS.name: await _statistics(app, data),
+            CODES.name: _codes(app),
+            **await _budget_tables(app),
+            **await consultation_tables(app),
+        }
+    )
+
+
+def _referenced(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
+    """``tables`` without the rows that refer to a row the export does not hold.
+
+    The tables are read one after another while residents go on (the bot is not held up for
+    a whole export): an idea sent in after the ideas were read has its first status in the
+    history read next, a round set up after the rounds were read its projects. Such a row
+    would break the package's foreign keys; it is published with the next export."""
+    for resource in RESOURCES:
+        for mine, other, theirs in resource.foreign_keys:
+            known = {row[theirs] for row in tables[other]}
+            tables[resource.name] = [
+                row for row in tables[resource.name] if row[mine] is None or row[mine] in known
+            ]
+    return tables
 
 
 async def _budget_tables(app: App) -> dict[str, list[Row]]:

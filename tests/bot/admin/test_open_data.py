@@ -178,6 +178,32 @@ async def test_the_package_matches_its_own_schema_and_validates(app: App, tmp_pa
     assert result.valid, errors or [e.message for e in result.errors]
 
 
+async def test_an_idea_sent_in_while_the_export_reads_leaves_the_package_valid(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_public_life(app)
+    data = app.repos.open_data
+    read_ideas = data.ideas
+    emma = await resident(app, "emma")
+
+    async def ideas_then_a_new_one() -> list[dict[str, Any]]:
+        # The export has read the ideas; Emma sends hers in before it reads their history.
+        rows = await read_ideas()
+        await submit_idea(emma, "Een bankje bij de bushalte", "Wachten is zwaar voor ouderen.")
+        assert emma.keys[-1] == "ideas.submitted"
+        return rows
+
+    monkeypatch.setattr(data, "ideas", ideas_then_a_new_one)
+    out = tmp_path / "open-data"
+    await export_open_data(app, out, utcnow())
+
+    result = validate(str(out / "datapackage.json"))
+    errors = [(t.name, e.message) for t in result.tasks for e in t.errors]
+    assert result.valid, errors or [e.message for e in result.errors]
+    numbers = {row["number"] for row in read_json(out / "ideas.json")}
+    assert {row["idea"] for row in read_json(out / "idea_status_history.json")} <= numbers
+
+
 async def test_the_package_of_a_new_database_validates_too(app: App, tmp_path: Path) -> None:
     await export_open_data(app, tmp_path / "empty", utcnow())
     assert read_json(tmp_path / "empty" / "ideas.json") == []
