@@ -18,7 +18,7 @@ carries a DCAT-AP-NL catalogue entry (:mod:`bot.admin.dcat`).
 The export is written to a new folder beside DIR and swapped in with a rename, so a web
 server publishing DIR serves the old export or the new one, never half of one; one export
 at a time per folder (a lock on the folder holding it), so the command and the scheduler
-never collide.
+never collide. What an export killed halfway left beside DIR is removed by the next one.
 Files are readable by everyone (0644, folders 0755) whatever the umask, for a web server
 running as another user.
 
@@ -522,18 +522,37 @@ class OpenDataReport:
 
 
 async def collect(app: App) -> dict[str, list[Row]]:
-    """Every resource's rows, from the database and the profile."""
+    """Every resource's rows, from the database and the profile, each row's references
+    pointing at rows of the export (see :func:`_referenced`)."""
     data = app.repos.open_data
-    return {
-        IDEAS.name: await data.ideas(),
-        IDEA_HISTORY.name: await data.idea_history(),
-        EXPERIMENTS.name: await data.experiments(),
-        NEWS.name: await data.news(),
-        STATISTICS.name: await _statistics(app, data),
-        CODES.name: _codes(app),
-        **await _budget_tables(app),
-        **await consultation_tables(app),
-    }
+    return _referenced(
+        {
+            IDEAS.name: await data.ideas(),
+            IDEA_HISTORY.name: await data.idea_history(),
+            EXPERIMENTS.name: await data.experiments(),
+            NEWS.name: await data.news(),
+            STATISTICS.name: await _statistics(app, data),
+            CODES.name: _codes(app),
+            **await _budget_tables(app),
+            **await consultation_tables(app),
+        }
+    )
+
+
+def _referenced(tables: dict[str, list[Row]]) -> dict[str, list[Row]]:
+    """``tables`` without the rows that refer to a row the export does not hold.
+
+    The tables are read one after another while residents go on (the bot is not held up for
+    a whole export): an idea sent in after the ideas were read has its first status in the
+    history read next, a round set up after the rounds were read its projects. Such a row
+    would break the package's foreign keys; it is published with the next export."""
+    for resource in RESOURCES:
+        for mine, other, theirs in resource.foreign_keys:
+            known = {row[theirs] for row in tables[other]}
+            tables[resource.name] = [
+                row for row in tables[resource.name] if row[mine] is None or row[mine] in known
+            ]
+    return tables
 
 
 async def _budget_tables(app: App) -> dict[str, list[Row]]:
@@ -730,6 +749,7 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
     Erasures' unfinished clean-ups are finished first, and the rows are read again when
     content left view while they were read, so nothing erased or hidden is published.
     """
+    out = _followed(out)
     async with _exclusive(out):
         tables, changes, complete = await _settled(app, now)
         # Off the event loop: the bot keeps answering residents while the files are rendered
@@ -840,8 +860,16 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     export: anything else is refused, so a mistyped path never replaces someone's folder.
     """
     _check_names(files)
+    out = _followed(out)
     with _locked(out):
         _swap(out, files)
+
+
+def _followed(out: Path) -> Path:
+    """``out``, or the folder it points to when it is a symbolic link: a web server that
+    publishes that folder gets every export there. Renaming the link itself away would put a
+    folder of our own in its place, and the served folder would never change again."""
+    return out.resolve() if out.is_symlink() else out.absolute()
 
 
 @contextmanager
@@ -893,6 +921,7 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"
         )
+    _sweep(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
@@ -921,6 +950,24 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
             f"cannot replace {out}: {exc} (a mount point cannot be replaced: use a folder"
             " inside it)"
         ) from exc
+
+
+def _sweep(out: Path) -> None:
+    """Remove what an export of ``out`` that was killed halfway left beside it: a new folder
+    half written, or the earlier export it had moved aside. Both may hold words that have
+    been erased or hidden since, which must not stay on the disk (or in its backups) for
+    good. Only called with the folder's lock held, so no other export is using them."""
+    leftover = re.compile(rf"\.{re.escape(out.name)}\.(?:new-[a-z0-9_]{{8}}|old-[0-9a-f]{{8}})")
+    try:
+        beside = list(out.parent.iterdir())
+    except OSError:
+        return  # no folder beside it yet: nothing left over
+    for path in beside:
+        if leftover.fullmatch(path.name):
+            if path.is_symlink() or not path.is_dir():
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def _replaceable(out: Path) -> bool:

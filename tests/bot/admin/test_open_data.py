@@ -178,6 +178,32 @@ async def test_the_package_matches_its_own_schema_and_validates(app: App, tmp_pa
     assert result.valid, errors or [e.message for e in result.errors]
 
 
+async def test_an_idea_sent_in_while_the_export_reads_leaves_the_package_valid(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_public_life(app)
+    data = app.repos.open_data
+    read_ideas = data.ideas
+    emma = await resident(app, "emma")
+
+    async def ideas_then_a_new_one() -> list[dict[str, Any]]:
+        # The export has read the ideas; Emma sends hers in before it reads their history.
+        rows = await read_ideas()
+        await submit_idea(emma, "Een bankje bij de bushalte", "Wachten is zwaar voor ouderen.")
+        assert emma.keys[-1] == "ideas.submitted"
+        return rows
+
+    monkeypatch.setattr(data, "ideas", ideas_then_a_new_one)
+    out = tmp_path / "open-data"
+    await export_open_data(app, out, utcnow())
+
+    result = validate(str(out / "datapackage.json"))
+    errors = [(t.name, e.message) for t in result.tasks for e in t.errors]
+    assert result.valid, errors or [e.message for e in result.errors]
+    numbers = {row["number"] for row in read_json(out / "ideas.json")}
+    assert {row["idea"] for row in read_json(out / "idea_status_history.json")} <= numbers
+
+
 async def test_the_package_of_a_new_database_validates_too(app: App, tmp_path: Path) -> None:
     await export_open_data(app, tmp_path / "empty", utcnow())
     assert read_json(tmp_path / "empty" / "ideas.json") == []
@@ -239,6 +265,33 @@ async def test_an_export_replaces_the_last_one_at_once_and_never_a_foreign_folde
     with pytest.raises(OpenDataError, match="not an earlier export"):
         write_atomically(mine, {"datapackage.json": b"{}"})
     assert (mine / "letter.txt").read_text() == "keep me"
+
+
+async def test_an_export_into_a_folder_reached_by_a_link_updates_the_folder_it_points_to(
+    tmp_path: Path,
+) -> None:
+    # The web server publishes /var/www/od; the bot's settings name a link to it.
+    served = tmp_path / "www" / "od"
+    served.mkdir(parents=True)
+    link = tmp_path / "conf" / "od"
+    link.parent.mkdir()
+    link.symlink_to(served)
+    settings = Settings(_env_file=None, db=tmp_path / "w.db", open_data_dir=link)  # type: ignore[call-arg]
+    app = await App.open(settings)
+    try:
+        seeded = await seed_public_life(app)
+        now = utcnow()
+        assert await run_open_data_export(app, now) is not None
+        assert (served / "index.html").is_file(), "the web server's folder got the export"
+        async with app.db.transaction():
+            await app.repos.ideas.remove(seeded.bob.idea, now)
+        assert await run_open_data_export(app, now + timedelta(minutes=5)) is not None
+        assert not (served / f"idee-{seeded.bob.idea}.html").exists()
+        assert not await app.repos.open_data.stale()
+    finally:
+        await app.close()
+    assert link.is_symlink() and link.resolve() == served
+    assert sorted(p.name for p in served.parent.iterdir()) == ["od"], "nothing left behind"
 
 
 async def test_the_weekly_export_runs_only_when_a_week_has_passed(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from bot.admin import open_data
 from bot.admin.cli import main
 from bot.admin.open_data import CLEAN_UP_GRACE
 from bot.app import App
@@ -368,3 +370,54 @@ async def test_while_a_clean_up_is_unfinished_an_entry_without_its_reason_is_a_n
     feed = feedparser.parse((published / "feed.xml").read_bytes())
     entry = next(e for e in feed.entries if e.id == old.id)
     assert "Annabel" not in entry.summary and entry.updated == stamp
+
+
+class Killed(BaseException):
+    """The bot's process stopped dead (a power cut, the kernel's OOM killer, docker's
+    SIGKILL after its grace period): nothing after this point runs, no clean-up either."""
+
+
+@pytest.mark.parametrize("where", ["writing", "renaming"])
+async def test_an_export_killed_halfway_leaves_no_copy_of_erased_words_on_the_disk(
+    app: App, published: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    annabel = await person(app, "annabel")
+    await submit_idea(annabel, ERASED, DESCRIPTION)
+    bob = await person(app, "bob")
+    await submit(bob, STAYS, OTHER)
+    start = utcnow()
+    await look(app, start)
+
+    # A week later the bot dies while it writes the new export (its files half written
+    # beside the folder), or just after it moved the published folder aside to swap in
+    # the new one.
+    calls = {"writing": 0, "renaming": 0}
+    write_bytes, rename = Path.write_bytes, os.rename
+
+    def dying_write(path: Path, data: bytes) -> int:
+        calls["writing"] += 1
+        if where == "writing" and calls["writing"] == 5:
+            raise Killed
+        return write_bytes(path, data)
+
+    def dying_rename(src: str | Path, dst: str | Path) -> None:
+        calls["renaming"] += 1
+        if where == "renaming" and calls["renaming"] == 2:
+            raise Killed
+        rename(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "write_bytes", dying_write)
+        patched.setattr(open_data.os, "rename", dying_rename)
+        with pytest.raises(Killed):
+            await look(app, start + timedelta(days=7))
+
+    # Started again, the bot erases Annabel at her request and publishes at its next look.
+    await erase(annabel, delete=True)
+    await app.db.settled()
+    await look(app, start + timedelta(days=7) + OPEN_DATA_CHECK)
+
+    assert STAYS in everything(published)
+    assert folders(published.parent) == [published], "what the killed export left is gone"
+    written = [p for folder in folders(published.parent) for p in folder.rglob("*")]
+    assert all(ERASED not in p.read_text("utf-8") for p in written if p.is_file())
