@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import when
+from handlers import paging, when
 from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community import connections, mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
@@ -514,15 +514,24 @@ async def restore(ctx: Context) -> Response:
 @feature.action("mod.active", role=Role.CONNECTOR)
 async def active(ctx: Context) -> Response:
     """Everyone muted or banned now, here or in an experiment's room, with a button to
-    lift it."""
-    return respond(await _restrictions(ctx))
+    lift it: eight a page (``mod.active:<page>``), the bot's own first, newest first. Bans
+    never end by themselves, so in time there are many: every one can still be lifted."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return await stale_button(ctx)
+    return respond(await _restrictions(ctx, wanted))
 
 
-async def _restrictions(ctx: Context) -> Reply:
-    current = await ctx.repos.sanctions.all_active(ctx.now)
-    in_rooms, room_buttons = await room_moderation.in_force(ctx)
-    if not current and not in_rooms:
+async def _restrictions(ctx: Context, wanted: int = 1) -> Reply:
+    here = await ctx.repos.sanctions.count_active(ctx.now)
+    total = here + await ctx.repos.rooms.count_in_force(ctx.now)
+    if not total:
         return menu_reply(ctx, "moderation.none_active")
+    shown = paging.page(wanted, total)
+    current = await ctx.repos.sanctions.all_active(ctx.now, limit=shown.size, offset=shown.offset)
+    in_rooms, room_buttons = await room_moderation.in_force(
+        ctx, limit=shown.size - len(current), offset=max(0, shown.offset - here)
+    )
     parts = []
     buttons = []
     for sanction in current:
@@ -543,7 +552,11 @@ async def _restrictions(ctx: Context) -> Reply:
             ]
         )
     parts.extend(in_rooms)
+    parts.extend(paging.where(shown))
     buttons.extend(room_buttons)
+    buttons.extend(
+        paging.turn(shown, lambda label, n: Button(label=label, payload=f"mod.active:{n}"))
+    )
     buttons.append([Button(label="menu.back", payload="menu")])
     return Reply(key="moderation.active_title", parts=parts, buttons=buttons)
 
