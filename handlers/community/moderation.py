@@ -22,6 +22,8 @@ mute, and the posting limits features declare (ideas per day, comments per hour)
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -313,6 +315,27 @@ class Ideas(Reported):
     decisions = IDEA_DECISIONS
     texts = "moderation.idea"
 
+    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
+        # What the connector read, to see whether its author changed it: :meth:`changed`.
+        return {"words": _idea_words(item)}
+
+    async def changed(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        """While it is new and visible (fewer reports than hide it), its author may change
+        the idea as the connector decides: a decision (and the reporters told it) must be
+        about the title, words and photo as they are now."""
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None:
+            return refused
+        seen = dialog.data.get("words")
+        if seen is None or seen == _idea_words(item):
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(
+            Reply(key="triage.edited_meanwhile", params={"number": number(item.id)}),
+            await self.card(ctx, item),
+        )
+
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         ideas = ctx.repos.ideas
         if decision == "keep":
@@ -324,6 +347,13 @@ class Ideas(Reported):
 
     def told_buttons(self, item: Flagged, decision: str) -> list[list[Button]]:
         return [[_idea_button(item.id)]] if decision == "keep" else []
+
+
+def _idea_words(item: Flagged) -> str:
+    """A short fingerprint of what an idea's author can change and the card shows (kept in
+    the dialog, not the words themselves)."""
+    fields = [item.idea_title, item.body, item.photo_id]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 def told_params(ctx: Context, lang: str, item: Flagged) -> dict[str, Any]:
