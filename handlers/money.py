@@ -27,6 +27,10 @@ _ABOUT = re.compile(
 _DUTCH = re.compile(r"^[1-9]\d{0,2}(?:\.\d{3})+(?:,\d{1,2})?$|^\d+(?:,\d{1,2})?$")
 _ENGLISH = re.compile(r"^[1-9]\d{0,2}(?:,\d{3})+(?:\.\d{1,2})?$|^\d+\.\d{1,2}$")
 _DASH_CENTS = re.compile(r"^(.*),-{1,2}$")
+#: Marks that show nothing: direction marks and isolates (an amount copied from right-to-left
+#: text, or typed on an Arabic keyboard, comes wrapped in them), zero-width spaces and
+#: joiners, a byte-order mark.
+_UNSEEN = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u061c\ufeff]")
 
 
 class AmountTooLarge(ValueError):
@@ -53,7 +57,8 @@ def read_euro(text: str) -> int | None:
     Raises:
         AmountTooLarge: a plain amount above :data:`MAX_EURO`.
     """
-    text = _ABOUT.sub("", text.replace("\u00a0", " "), count=1)
+    spaced = _UNSEEN.sub("", text).replace("\u00a0", " ").replace("\u202f", " ")
+    text = _ABOUT.sub("", spaced, count=1)
     match = _CURRENCY.match(text)
     if match is None:
         return None

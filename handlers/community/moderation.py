@@ -22,10 +22,12 @@ mute, and the posting limits features declare (ideas per day, comments per hour)
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from handlers import when
+from handlers import paging, when
 from handlers.answers import excerpt, parse_id, whole_number
 from handlers.community import connections, mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
@@ -313,6 +315,27 @@ class Ideas(Reported):
     decisions = IDEA_DECISIONS
     texts = "moderation.idea"
 
+    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
+        # What the connector read, to see whether its author changed it: :meth:`changed`.
+        return {"words": _idea_words(item)}
+
+    async def changed(
+        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        """While it is new and visible (fewer reports than hide it), its author may change
+        the idea as the connector decides: a decision (and the reporters told it) must be
+        about the title, words and photo as they are now."""
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None:
+            return refused
+        seen = dialog.data.get("words")
+        if seen is None or seen == _idea_words(item):
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(
+            Reply(key="triage.edited_meanwhile", params={"number": number(item.id)}),
+            await self.card(ctx, item),
+        )
+
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         ideas = ctx.repos.ideas
         if decision == "keep":
@@ -324,6 +347,13 @@ class Ideas(Reported):
 
     def told_buttons(self, item: Flagged, decision: str) -> list[list[Button]]:
         return [[_idea_button(item.id)]] if decision == "keep" else []
+
+
+def _idea_words(item: Flagged) -> str:
+    """A short fingerprint of what an idea's author can change and the card shows (kept in
+    the dialog, not the words themselves)."""
+    fields = [item.idea_title, item.body, item.photo_id]
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 def told_params(ctx: Context, lang: str, item: Flagged) -> dict[str, Any]:
@@ -514,15 +544,24 @@ async def restore(ctx: Context) -> Response:
 @feature.action("mod.active", role=Role.CONNECTOR)
 async def active(ctx: Context) -> Response:
     """Everyone muted or banned now, here or in an experiment's room, with a button to
-    lift it."""
-    return respond(await _restrictions(ctx))
+    lift it: eight a page (``mod.active:<page>``), the bot's own first, newest first. Bans
+    never end by themselves, so in time there are many: every one can still be lifted."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return await stale_button(ctx)
+    return respond(await _restrictions(ctx, wanted))
 
 
-async def _restrictions(ctx: Context) -> Reply:
-    current = await ctx.repos.sanctions.all_active(ctx.now)
-    in_rooms, room_buttons = await room_moderation.in_force(ctx)
-    if not current and not in_rooms:
+async def _restrictions(ctx: Context, wanted: int = 1) -> Reply:
+    here = await ctx.repos.sanctions.count_active(ctx.now)
+    total = here + await ctx.repos.rooms.count_in_force(ctx.now)
+    if not total:
         return menu_reply(ctx, "moderation.none_active")
+    shown = paging.page(wanted, total)
+    current = await ctx.repos.sanctions.all_active(ctx.now, limit=shown.size, offset=shown.offset)
+    in_rooms, room_buttons = await room_moderation.in_force(
+        ctx, limit=shown.size - len(current), offset=max(0, shown.offset - here)
+    )
     parts = []
     buttons = []
     for sanction in current:
@@ -543,7 +582,11 @@ async def _restrictions(ctx: Context) -> Reply:
             ]
         )
     parts.extend(in_rooms)
+    parts.extend(paging.where(shown))
     buttons.extend(room_buttons)
+    buttons.extend(
+        paging.turn(shown, lambda label, n: Button(label=label, payload=f"mod.active:{n}"))
+    )
     buttons.append([Button(label="menu.back", payload="menu")])
     return Reply(key="moderation.active_title", parts=parts, buttons=buttons)
 

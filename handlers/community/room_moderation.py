@@ -257,11 +257,14 @@ def _kept(decision: str, report: RoomReport | None) -> str:
 # Mutes and bans in force, on /beperkingen ------------------------------------------------
 
 
-async def in_force(ctx: Context) -> tuple[list[Reply], list[list[Button]]]:
-    """The room mutes and bans that hold now, each a line and an "Opheffen" button."""
+async def in_force(
+    ctx: Context, *, limit: int, offset: int = 0
+) -> tuple[list[Reply], list[list[Button]]]:
+    """The room mutes and bans that hold now (``limit`` from ``offset``, newest first), each
+    a line and an "Opheffen" button."""
     parts: list[Reply] = []
     buttons: list[list[Button]] = []
-    for sanction in await ctx.repos.rooms.in_force(ctx.now):
+    for sanction in await ctx.repos.rooms.in_force(ctx.now, limit=limit, offset=offset):
         experiment = await ctx.repos.experiments.get(sanction.room.experiment_id)
         who = await _sanctioned(ctx, sanction)
         params: dict[str, object] = {

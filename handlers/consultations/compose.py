@@ -402,10 +402,10 @@ def _ask_moment(ctx: Context, dialog: Dialog, key: str, start: datetime) -> Repl
     local = ctx.local(start).replace(second=0, microsecond=0)
     tomorrow = (local + timedelta(days=1)).replace(hour=9, minute=0)
     monday = (local + timedelta(days=7 - local.weekday())).replace(hour=9, minute=0)
-    choices = [
-        dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00"),
-        dialog.button("composer.btn_monday", typed(monday), date=when.day_month(monday, ctx.lang)),
-    ]
+    choices = [dialog.button("composer.btn_tomorrow", typed(tomorrow), time="9:00")]
+    if monday != tomorrow:  # on a Sunday "morgen" is that Monday: one button for it
+        day = when.day_month(monday, ctx.lang)
+        choices.append(dialog.button("composer.btn_monday", typed(monday), date=day))
     return Reply(
         key=key,
         params={"example": when.typed_day(local + timedelta(days=3)) + " 9:30"},

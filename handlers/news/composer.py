@@ -307,7 +307,10 @@ def _ask_when(ctx: Context, dialog: Dialog) -> Reply:
     tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=0)
     choices.append(dialog.button("composer.btn_tomorrow", typed(tomorrow), time="09:00"))
     monday = (today + timedelta(days=7 - today.weekday())).replace(hour=9, minute=0)
-    choices.append(dialog.button("composer.btn_monday", typed(monday), date=ctx.show_date(monday)))
+    if monday != tomorrow:  # on a Sunday "morgen" is that Monday: one button for it
+        choices.append(
+            dialog.button("composer.btn_monday", typed(monday), date=ctx.show_date(monday))
+        )
     return Reply(
         key="composer.ask_when",
         params={"example": _example(ctx)},

@@ -206,8 +206,12 @@ def department(ctx: Context, card: StaffCard) -> str:
 
 
 def department_name(profile: Profile, lang: str, card: StaffCard) -> str:
+    """The profile's name of the card's department, what its owner typed, or (a department
+    since taken out of the profile) the municipality: never an empty place on the card."""
     known = profile.department(card.department_id)
-    return known.name(lang) if known else (card.department_text or "")
+    if known is not None:
+        return known.name(lang)
+    return card.department_text or profile.name(lang)
 
 
 @feature.command(

@@ -165,13 +165,21 @@ class Sanctions:
         )
         return _sanction(row) if row else None
 
-    async def all_active(self, now: datetime, *, limit: int = 50) -> list[Sanction]:
-        """Everyone muted or banned now, newest decision first."""
+    async def all_active(
+        self, now: datetime, *, limit: int = 50, offset: int = 0
+    ) -> list[Sanction]:
+        """Everyone muted or banned now, newest decision first (``limit`` from ``offset``)."""
         rows = await self.db.fetchall(
-            f"SELECT * FROM sanctions WHERE {ACTIVE} ORDER BY id DESC LIMIT ?",
-            (iso(now), limit),
+            f"SELECT * FROM sanctions WHERE {ACTIVE} ORDER BY id DESC LIMIT ? OFFSET ?",
+            (iso(now), limit, offset),
         )
         return [_sanction(row) for row in rows]
+
+    async def count_active(self, now: datetime) -> int:
+        """How many mutes and bans hold now."""
+        return int(
+            await self.db.fetchval(f"SELECT COUNT(*) FROM sanctions WHERE {ACTIVE}", (iso(now),))
+        )
 
     async def of_user(self, user_id: int) -> list[Sanction]:
         """Everything decided about this person, oldest first."""

@@ -39,13 +39,15 @@ _TABLES = {
 _ITEMS = {
     Flag.COMMENT: (
         "SELECT c.id, c.idea_id, i.title AS idea_title, c.author_user_id, u.role AS author_role,"
-        " c.body, c.created_at, c.edited_at, c.hidden_at IS NOT NULL AS hidden, NULL AS removal,"
+        " c.body, c.created_at, c.edited_at, NULL AS photo_id,"
+        " c.hidden_at IS NOT NULL AS hidden, NULL AS removal,"
         " i.removed_at IS NOT NULL AS gone FROM idea_comments c JOIN ideas i ON i.id = c.idea_id"
         " LEFT JOIN users u ON u.id = c.author_user_id WHERE c.id = ?"
     ),
     Flag.IDEA: (
         "SELECT i.id, i.id AS idea_id, i.title AS idea_title, i.author_user_id,"
         " u.role AS author_role, i.description AS body, i.created_at, NULL AS edited_at,"
+        " i.photo_id,"
         " i.removed_at IS NOT NULL AS hidden, i.removal,"
         " i.removed_at IS NOT NULL AND i.removal IS NOT 'reports' AS gone"
         " FROM ideas i LEFT JOIN users u ON u.id = i.author_user_id WHERE i.id = ?"
@@ -77,6 +79,8 @@ class Flagged(BaseModel):
     created_at: datetime
     #: For a comment: when its author last changed it (None: never).
     edited_at: datetime | None = None
+    #: For an idea: its photo (an author may change it while the idea is new).
+    photo_id: int | None = None
     #: Out of public view now.
     hidden: bool
     #: For an idea: why it is out of view.
@@ -209,6 +213,7 @@ def _flagged(kind: Flag, row: aiosqlite.Row, reports: list[Report]) -> Flagged:
         body=row["body"],
         created_at=created_at,
         edited_at=parse(row["edited_at"]),
+        photo_id=row["photo_id"],
         hidden=bool(row["hidden"]),
         removal=Removal(row["removal"]) if row["removal"] else None,
         gone=bool(row["gone"]),

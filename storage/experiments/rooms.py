@@ -552,19 +552,34 @@ class Rooms:
             (room_id, target, iso(now)),
         )
 
+    async def count_in_force(self, now: datetime) -> int:
+        """How many room mutes and bans hold now (as :meth:`in_force` lists them)."""
+        total = await self.db.fetchval(
+            "SELECT COUNT(*) FROM room_sanctions s JOIN experiment_rooms r ON r.id = s.room_id"
+            f" WHERE {_IN_FORCE} AND s.target IS NOT NULL",
+            (iso(now),),
+        )
+        return int(total)
+
     async def in_force(
-        self, now: datetime, *, sanction_id: int | None = None, limit: int = 50
+        self,
+        now: datetime,
+        *,
+        sanction_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> list[RoomSanction]:
         """Room mutes and bans that hold now (or the one with ``sanction_id``), newest
-        first. One whose author erased themselves (its report gone) keeps its account and
-        the erasure's pseudonym only."""
+        first (``limit`` from ``offset``). One whose author erased themselves (its report
+        gone) keeps its account and the erasure's pseudonym only."""
         rows = await self.db.fetchall(
             "SELECT s.id, s.kind, s.user_id, s.reason, s.created_at, s.ends_at, s.target,"
             f" s.pseudonym, q.body, {_ROOM} FROM room_sanctions s"
             " LEFT JOIN room_reports q ON q.id = s.report_id"
             f" JOIN experiment_rooms r ON r.id = s.room_id WHERE {_IN_FORCE}"
-            " AND s.target IS NOT NULL AND (? IS NULL OR s.id = ?) ORDER BY s.id DESC LIMIT ?",
-            (iso(now), sanction_id, sanction_id, limit),
+            " AND s.target IS NOT NULL AND (? IS NULL OR s.id = ?)"
+            " ORDER BY s.id DESC LIMIT ? OFFSET ?",
+            (iso(now), sanction_id, sanction_id, limit, offset),
         )
         return [
             RoomSanction(

@@ -313,3 +313,32 @@ async def test_meldingen_on_a_hidden_ideas_triage_card_opens_that_ideas_reports(
     # Without a number, or with one that is no report's: the report that waits longest.
     await ria.send("/meldingen")
     assert "Een bankje bij het strand" in ria.text
+
+
+async def test_an_idea_its_author_changed_while_the_connector_decided_is_shown_again(
+    app: App,
+) -> None:
+    """Reported but still visible (fewer reports than hide it), a new idea can still be
+    changed by its author: a decision must be about the idea as it is now."""
+    anna, (bob,) = await _reported_idea(app, reporters=1)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    assert "goedkope zonnepanelen" in ria.text
+    await ria.press("Laten staan")
+    await anna.press_payload("idea.edit:1")
+    await anna.press("Titel aanpassen")
+    await anna.send("Iedereen in Velsen is dom en lelijk")
+    await anna.press("Opslaan")
+    assert anna.keys == ["ideas.edit_saved"]
+    await ria.send("Reclame mag niet, maar dit valt mee.")
+    assert ria.keys[0] == "triage.edited_meanwhile"
+    assert "dom en lelijk" in ria.text
+    assert "Reclame mag niet, maar dit valt mee." in ria.text  # the typed reason comes back
+    # Nothing was decided: the report stays open, nobody was told.
+    assert await app.repos.reports.open_count(Flag.IDEA, 1) == 1
+    assert "idea.keep" not in await audit_actions(app)
+    assert await for_user(app, bob, "moderation") == []
+    # Deciding on the idea as it is now works.
+    await ria.press("Verbergen")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "moderation.idea.done_hide"

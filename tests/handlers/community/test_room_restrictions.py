@@ -8,6 +8,7 @@ from bot.app import App
 from handlers import when
 from handlers.contract import Quoted, Role
 from storage.clock import parse, utcnow
+from storage.community.moderation import SanctionKind
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.people import audit_actions, for_user, person, row, with_role
 from tests.support import Chat
@@ -364,3 +365,40 @@ async def test_a_person_muted_in_a_room_reads_until_when_in_their_language_not_t
     text = told.text(app, "en")
     assert when.moment(ends.astimezone(app.settings.zone), "en") in text
     assert "\u2068" not in text  # nothing of the connector's Arabic
+
+
+async def test_many_restrictions_are_listed_a_page_at_a_time_and_every_one_can_be_lifted(
+    app: App,
+) -> None:
+    """Bans never end by themselves: after a year the list is long. Eight a page, the
+    bot's own first, then the rooms'; the oldest ban can still be lifted."""
+    _, anna, _, ria = await linked(app)
+    await _mute_bob(anna, ria)
+    await _ban_stranger(app, anna, ria)
+    ria_id = (await row(app, ria)).id
+    banned = []
+    for n in range(10):
+        resident = await person(app, f"r{n}")
+        banned.append((await row(app, resident)).id)
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                banned[-1], SanctionKind.BAN, reason=f"Ban {n}", by_user_id=ria_id, now=utcnow()
+            )
+    await ria.send("/beperkingen")
+    first = [p for _, p in ria.buttons() if p.startswith("mod.lift")]
+    assert len(first) == 8 and all(p.startswith("mod.lift:") for p in first)
+    assert "Pagina 1 van 2" in ria.text
+    await ria.press("Volgende")
+    second = [p for _, p in ria.buttons() if p.startswith("mod.lift")]
+    assert [p.split(":")[0] for p in second] == ["mod.lift"] * 2 + ["mod.lift_room"] * 2
+    assert len(set(first + second)) == 12
+    # The oldest ban, on the last page, is lifted from there.
+    oldest = next(p for p in second if p.startswith(f"mod.lift:{banned[0]}:"))
+    await ria.press_payload(oldest)
+    assert ria.keys == ["moderation.lifted"]
+    assert await app.repos.sanctions.active(banned[0], utcnow()) is None
+    # An old page past the end shows the last page; a number we never sent is stale.
+    await ria.press_payload("mod.active:99")
+    assert ria.keys == ["moderation.active_title"] and "Pagina 2 van 2" in ria.text
+    await ria.press_payload("mod.active:-1")
+    assert ria.keys == ["general.stale_button"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -433,6 +433,27 @@ async def test_a_decision_counts_only_for_the_words_staff_read(app: App, clock: 
     summary = seen(app, (await outbox_of(app, people[1]))[-1])[0].text
     assert "“Meer bomen graag”" in summary
     assert "06-12345678" not in summary
+
+
+async def test_on_a_sunday_the_opening_offers_tomorrow_once(app: App, clock: Clock) -> None:
+    ria = await civil_servant(app)
+    for day, quick in ((6, ["Morgen"]), (4, ["Morgen", "Maandag"])):
+        # Sunday 6 and Friday 4 December 2026, 10:00 in Velsen.
+        clock.now = datetime(2026, 12, day, 9, 0, tzinfo=UTC)
+        await ria.send("/nieuwepeiling")
+        for text in ("Later open", "Uitleg"):
+            await ria.send(text)
+        await ria.press("Eén keuze")
+        await ria.send("Ja of nee?")
+        await ria.send("Ja\nNee")
+        await ria.press("Klaar met de vragen")
+        await ria.send("We tellen het.")
+        await ria.press("👥 Iedereen")
+        await ria.press("Later")
+        labels = ria.last[-1].labels()
+        shown = [label for label in labels if label.startswith(("Morgen", "Maandag"))]
+        assert [label.split()[0] for label in shown] == quick, labels
+        await ria.send("/annuleer")
 
 
 async def test_a_scheduled_poll_opens_at_its_time_and_its_job_survives_a_restart(

@@ -47,6 +47,18 @@ async def test_a_small_budget_can_be_fully_financed(app: App) -> None:
     assert [change.status for change in history] == [ProposalStatus.SUBMITTED]
 
 
+async def test_an_amount_copied_from_right_to_left_text_is_read(app: App) -> None:
+    """An Arabic keyboard or a copied line wraps the amount in direction marks, which show
+    nothing: the amount is read as it shows."""
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("\u200f\u2067€ 1.500\u2069\u200f")
+    assert anna.keys == ["proposals.summary"]
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    assert proposal.budget_cents == 150_000
+
+
 async def test_a_large_budget_is_told_about_co_financing(app: App) -> None:
     anna = await person(app, "anna")
     await _answer_until_budget(anna)

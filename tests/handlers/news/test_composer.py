@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -289,6 +289,22 @@ async def test_scheduling_returns_a_timer_and_lists_it_as_pending(app: App) -> N
     assert len(await _recipients(app, broadcast_id)) == 2
     assert await _queued(app, broadcast_id) == 2
     assert await app.repos.broadcasts.pending() == []
+
+
+async def test_on_a_sunday_tomorrow_and_monday_are_one_button(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    for day, quick in ((6, ["Morgen 09:00"]), (4, ["Morgen 09:00", "Maandag"])):
+        # Sunday 6 and Friday 4 December 2026, 10:00 in Velsen.
+        app.router.clock = lambda day=day: datetime(2026, 12, day, 9, 0, tzinfo=UTC)
+        await _write(ria)
+        await ria.press("Alle abonnees")
+        await ria.press("Inplannen")
+        labels = ria.last[0].labels()
+        assert [label for label in labels if label.startswith(("Morgen", "Maandag"))] == [
+            next(label for label in labels if label.startswith(start)) for start in quick
+        ], labels
+        await ria.send("/annuleer")
 
 
 async def test_a_quick_button_schedules_tomorrow_morning(app: App) -> None:

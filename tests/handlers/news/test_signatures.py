@@ -72,3 +72,29 @@ async def test_an_erased_civil_servant_leaves_no_name_in_the_broadcasts_they_sig
     await anna.press_payload("news.page:0")
     assert [seen.text.count("Gemeente Velsen") for seen in anna.last[:2]] == [1, 1]
     assert NAME not in anna.text
+
+
+async def test_a_card_whose_department_left_the_profile_shows_the_municipality(
+    app: App,
+) -> None:
+    """The operator took a department out of the profile: the card, the list of civil
+    servants and the signature under the news name the municipality, not an empty place."""
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    cas = await civil_servant(app, "7003334445")
+    await cas.send("/voorstellen")
+    await cas.send(NAME)
+    await cas.press("Openbare ruimte")
+    await cas.send("Bankjes en speelplekken")
+    await cas.press("Zonder foto")
+    await cas.press("Opslaan")
+    await _send_news(cas, "Wist je dat we 12 nieuwe bankjes plaatsen?")
+    profile = app.router.profile
+    kept = [d for d in profile.departments if d.name("nl") != "Openbare ruimte"]
+    app.router.profile = profile.model_copy(update={"departments": kept})
+    await anna.send("/ambtenaren")
+    assert f"{NAME}, Gemeente Velsen" in anna.text
+    await anna.press(NAME)
+    assert "Afdeling: Gemeente Velsen" in anna.text
+    await anna.press_payload("news.page:0")
+    assert f"{NAME}, Gemeente Velsen" in anna.last[0].text
