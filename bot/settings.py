@@ -127,6 +127,18 @@ class Settings(BaseSettings):
             return cls.model_fields["db"].default
         return value
 
+    @field_validator("db")
+    @classmethod
+    def _db_is_a_file(cls, value: Path) -> Path:
+        # "SAMENSPEL_DB=/data" (the volume) where /data/samenspel.db was meant: SQLite
+        # cannot open a folder, and the doctor would call it a database still to be made.
+        if value.is_dir():
+            raise ValueError(
+                f"{value} is a folder; give the database file in it, such as"
+                f" {value / 'samenspel.db'}"
+            )
+        return value
+
     @field_validator("profile", "open_data_dir", "matrix_store", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:

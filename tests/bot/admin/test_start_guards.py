@@ -189,3 +189,33 @@ def test_a_backup_aimed_at_the_wrong_place_is_one_line_and_leaves_nothing(
     assert len(err.splitlines()) == 1
     assert sorted(path.name for path in db.parent.rglob("*")) == before
     assert _roles(db) == [("1", "ambtenaar")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["doctor"],
+        ["doctor", "--quick"],
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["chat", "--as", "anna"],
+    ],
+)
+def test_a_database_setting_that_names_a_folder_is_one_line_saying_so(
+    db: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    # SAMENSPEL_DB=/data, the volume, where /data/samenspel.db was meant: the health
+    # check must not pass a bot that cannot open its database.
+    volume = db.parent / "data"
+    volume.mkdir()
+    monkeypatch.setenv("SAMENSPEL_DB", f"{volume}/")
+    code, out, err = samenspel(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"samenspel: SAMENSPEL_DB: {volume} is a folder; give the database file in it,"
+        f" such as {volume / 'samenspel.db'}\n"
+    )
+    assert list(volume.iterdir()) == []
+    assert not (db.parent / "data.lock").exists()
