@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
+        if value.get_secret_value().strip() != value.get_secret_value():
+            # Copied with a space or line break: Telegram would refuse a token that is right.
+            raise ValueError("has spaces at the start or end; give the token alone")
         bot_id, sep, key = value.get_secret_value().partition(":")
         if not (sep and bot_id.isdigit() and key):
             raise ValueError("does not look like a bot token from BotFather (123456:ABC...)")
