@@ -889,7 +889,7 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
     """:func:`write_atomically`'s work, with the folder's lock held."""
     out = out.absolute()
     _check_names(files)
-    if out.exists() and not _replaceable(out):
+    if out.exists() and not replaceable(out):
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"
         )
@@ -923,7 +923,8 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
         ) from exc
 
 
-def _replaceable(out: Path) -> bool:
+def replaceable(out: Path) -> bool:
+    """Whether the folder ``out`` may be replaced by an export: empty, or an earlier one."""
     if not out.is_dir():
         return False
     return not any(out.iterdir()) or (out / DESCRIPTOR).is_file()

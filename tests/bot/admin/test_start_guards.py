@@ -219,3 +219,40 @@ def test_a_database_setting_that_names_a_folder_is_one_line_saying_so(
     )
     assert list(volume.iterdir()) == []
     assert not (db.parent / "data.lock").exists()
+
+
+def _open_data_line(out: str) -> str:
+    (line,) = [line for line in out.splitlines() if " open data: " in line]
+    return line
+
+
+def test_the_doctor_fails_an_open_data_folder_the_export_cannot_replace(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The export on the database's own volume: every weekly export would fail, said only
+    # in the log, while the health check passes.
+    _created(db, capsys)
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(db.parent))
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 1
+    assert _open_data_line(out) == (
+        f"FAIL open data: {db.parent} exists and is not an earlier export; choose a new or"
+        " empty folder"
+    )
+
+
+def test_the_doctor_passes_an_open_data_folder_the_export_can_replace(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _created(db, capsys)
+    published = db.parent / "open-data" / "current"
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(published))
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 0, out
+    assert (
+        _open_data_line(out) == f"ok   open data: {published}: no export yet (the bot makes one)"
+    )
+    assert samenspel(capsys, "export-open-data", "--out", str(published))[0] == 0
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 0, out
+    assert _open_data_line(out).startswith(f"ok   open data: {published}: last export 20")
