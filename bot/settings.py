@@ -127,6 +127,18 @@ class Settings(BaseSettings):
             return cls.model_fields["db"].default
         return value
 
+    @field_validator("db")
+    @classmethod
+    def _db_is_a_file(cls, value: Path) -> Path:
+        # "SAMENSPEL_DB=/data" (the volume) where /data/samenspel.db was meant: SQLite
+        # cannot open a folder, and the doctor would call it a database still to be made.
+        if value.is_dir():
+            raise ValueError(
+                f"{value} is a folder; give the database file in it, such as"
+                f" {value / 'samenspel.db'}"
+            )
+        return value
+
     @field_validator("profile", "open_data_dir", "matrix_store", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
@@ -149,6 +161,9 @@ class Settings(BaseSettings):
     def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value():
             return None
+        if value.get_secret_value().strip() != value.get_secret_value():
+            # Copied with a space or line break: Telegram would refuse a token that is right.
+            raise ValueError("has spaces at the start or end; give the token alone")
         bot_id, sep, key = value.get_secret_value().partition(":")
         if not (sep and bot_id.isdigit() and key):
             raise ValueError("does not look like a bot token from BotFather (123456:ABC...)")

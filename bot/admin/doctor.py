@@ -112,6 +112,41 @@ def check_disk(settings: Settings) -> Check:
     return Check("disk", True, f"{folder}: writable, {shown}")
 
 
+def check_open_data(settings: Settings) -> Check | None:
+    """Whether the weekly open-data export can replace ``SAMENSPEL_OPEN_DATA_DIR`` (None
+    when it is not set): otherwise every export fails, and only the log says so."""
+    from bot.admin.open_data import last_export, replaceable
+
+    out = settings.open_data_dir
+    if out is None:
+        return None
+    out = out.absolute()
+    name = "open data"
+    if os.path.ismount(out):
+        return Check(
+            name,
+            False,
+            f"{out} is a mount point, which the export cannot replace; use a folder inside"
+            f" it, such as {out / 'current'}",
+        )
+    if out.exists() and not replaceable(out):
+        return Check(
+            name,
+            False,
+            f"{out} exists and is not an earlier export; choose a new or empty folder",
+        )
+    beside = out.parent
+    while not beside.exists() and beside != beside.parent:
+        beside = beside.parent  # made by the export: what counts is where it will be
+    if not os.access(beside, os.W_OK):
+        return Check(name, False, f"cannot write beside {out}: {beside} is not writable")
+    made = last_export(out)
+    when = (
+        f"last export {made:%Y-%m-%d %H:%M} UTC" if made else "no export yet (the bot makes one)"
+    )
+    return Check(name, True, f"{out}: {when}")
+
+
 def check_database(settings: Settings, *, quick: bool = False) -> Check:
     """The file's integrity and schema. ``quick`` runs SQLite's ``quick_check``: every page
     and record, but not whether each index matches its table, which on a database of a
@@ -402,6 +437,9 @@ async def run_checks(settings: Settings, *, quick: bool = False) -> list[Check]:
         check_disk(settings),
         check_ledger(settings),
     ]
+    published = check_open_data(settings)
+    if published is not None:
+        checks.append(published)
     platform_checks: dict[str, PlatformCheck] = {
         "telegram": check_telegram,
         "matrix": check_matrix,

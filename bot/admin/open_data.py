@@ -917,7 +917,7 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
     """:func:`write_atomically`'s work, with the folder's lock held."""
     out = out.absolute()
     _check_names(files)
-    if out.exists() and not _replaceable(out):
+    if out.exists() and not replaceable(out):
         raise OpenDataError(
             f"{out} exists and is not an earlier export; choose a new or empty folder"
         )
@@ -970,7 +970,8 @@ def _sweep(out: Path) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def _replaceable(out: Path) -> bool:
+def replaceable(out: Path) -> bool:
+    """Whether the folder ``out`` may be replaced by an export: empty, or an earlier one."""
     if not out.is_dir():
         return False
     return not any(out.iterdir()) or (out / DESCRIPTOR).is_file()

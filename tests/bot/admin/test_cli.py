@@ -168,3 +168,20 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAMENSPEL_LANGUAGE", "de")
     with pytest.raises(SettingsError, match="SAMENSPEL_LANGUAGE"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize("token", ["123456:ABC-def_ghi ", " 123456:ABC-def_ghi", "123456:ABC\n"])
+def test_a_bot_token_pasted_with_a_space_says_so(
+    monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    # Quoted in .env or exported with the space it was copied with: Telegram would refuse
+    # the token and the operator would look at a token that is right.
+    for name in list(os.environ):
+        if name.startswith("SAMENSPEL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SAMENSPEL_TELEGRAM_TOKEN", token)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value) == (
+        "SAMENSPEL_TELEGRAM_TOKEN: has spaces at the start or end; give the token alone"
+    )

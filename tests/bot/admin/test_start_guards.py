@@ -189,3 +189,70 @@ def test_a_backup_aimed_at_the_wrong_place_is_one_line_and_leaves_nothing(
     assert len(err.splitlines()) == 1
     assert sorted(path.name for path in db.parent.rglob("*")) == before
     assert _roles(db) == [("1", "ambtenaar")]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["doctor"],
+        ["doctor", "--quick"],
+        ["grant", "--platform", "telegram", "--user", "2", "--role", "verbinder"],
+        ["chat", "--as", "anna"],
+    ],
+)
+def test_a_database_setting_that_names_a_folder_is_one_line_saying_so(
+    db: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    # SAMENSPEL_DB=/data, the volume, where /data/samenspel.db was meant: the health
+    # check must not pass a bot that cannot open its database.
+    volume = db.parent / "data"
+    volume.mkdir()
+    monkeypatch.setenv("SAMENSPEL_DB", f"{volume}/")
+    code, out, err = samenspel(capsys, *args)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"samenspel: SAMENSPEL_DB: {volume} is a folder; give the database file in it,"
+        f" such as {volume / 'samenspel.db'}\n"
+    )
+    assert list(volume.iterdir()) == []
+    assert not (db.parent / "data.lock").exists()
+
+
+def _open_data_line(out: str) -> str:
+    (line,) = [line for line in out.splitlines() if " open data: " in line]
+    return line
+
+
+def test_the_doctor_fails_an_open_data_folder_the_export_cannot_replace(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The export on the database's own volume: every weekly export would fail, said only
+    # in the log, while the health check passes.
+    _created(db, capsys)
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(db.parent))
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 1
+    assert _open_data_line(out) == (
+        f"FAIL open data: {db.parent} exists and is not an earlier export; choose a new or"
+        " empty folder"
+    )
+
+
+def test_the_doctor_passes_an_open_data_folder_the_export_can_replace(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _created(db, capsys)
+    published = db.parent / "open-data" / "current"
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(published))
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 0, out
+    assert (
+        _open_data_line(out) == f"ok   open data: {published}: no export yet (the bot makes one)"
+    )
+    assert samenspel(capsys, "export-open-data", "--out", str(published))[0] == 0
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 0, out
+    assert _open_data_line(out).startswith(f"ok   open data: {published}: last export 20")
