@@ -71,7 +71,8 @@ async def not_understood(ctx: Context) -> Response:
     kind = _pleasantry(ctx)
     if kind is not None:
         return respond(menu_reply(ctx, _PLEASANTRY_ANSWERS[kind]))
-    if not _a_message(ctx.text):
+    if not _a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
+        # The connector is whom such a message would go to: for them it is no question.
         return respond(menu_reply(ctx, "general.not_understood"))
     length = text_length(ctx.text)
     if length > MAX_KEPT:

@@ -301,3 +301,10 @@ async def test_a_message_hours_later_is_not_glued_to_the_one_left_waiting(app: A
     await anna.press_payload(send)
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_the_connector_is_not_offered_to_send_a_message_to_themselves(app: App) -> None:
+    ria = await connector(app)
+    await ria.send(QUESTION)
+    assert ria.keys == ["general.not_understood"]
+    assert await _dialog(app, ria) is None
