@@ -87,7 +87,10 @@ async def _onboard(resident: Resident, rng: random.Random) -> None:
 
 
 async def _browse_and_support(resident: Resident, rng: random.Random) -> None:
-    await resident.payload("ideas.list" if rng.random() < 0.5 else "ideas.list:t1a")
+    # The newest first, or the most supported (the list's own sort button, page 1).
+    await resident.payload("ideas.list" if rng.random() < 0.5 else "ideas.list:top:a::1")
+    if "ideas.list_title" not in resident.reply_keys():
+        raise AssertionError(f"{resident.user_id}: no list of ideas: {resident.reply_keys()}")
     opened = [p for p in resident.payloads() if action("idea.open")(p)]
     if not opened:
         return
