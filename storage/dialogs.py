@@ -84,6 +84,13 @@ class Dialogs:
     async def clear(self, user_id: int) -> None:
         await self.db.execute("DELETE FROM dialogs WHERE user_id = ?", (user_id,))
 
+    async def forget_untouched(self, before: datetime) -> int:
+        """Delete the dialogs nobody touched since ``before`` (long expired: what was typed
+        in them stays no longer than needed); returns how many."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM dialogs WHERE updated_at < ?", (iso(before),)
+        )
+
 
 #: An option offered in a chat without native buttons: its label, its payload, and whether
 #: it was shown with a number. A message from the outbox that came in the middle of a dialog

@@ -20,7 +20,10 @@ it deletes reports in experiments' rooms about people who never used the bot, wi
 decisions about them, once they are as old as the retention period. And it deletes pictures
 nothing refers to any more: no row, no dialog still alive, no message still to be sent (a
 draft's photo when the draft expired; others go at once, when they are replaced or the
-draft stops).
+draft stops). And it deletes dialogs untouched for :data:`DIALOGS_KEPT`: expired after a
+day, a dialog is kept a while only so that someone who answers its question late hears
+that it was too quiet; what they had typed in it (a draft, a message waiting for a choice)
+is not kept for longer.
 
 And it applies the erasure ledger again (:mod:`handlers.privacy.erased_again`): anyone a
 restored backup brought back after they were erased is erased again; and it drops the
@@ -46,6 +49,9 @@ from storage.privacy.retention import WARNING, months_before
 
 log = logging.getLogger(__name__)
 
+#: How long an expired dialog's row is kept (it expires after a day of silence).
+DIALOGS_KEPT = timedelta(days=7)
+
 
 @dataclass(frozen=True)
 class RetentionReport:
@@ -64,6 +70,8 @@ class RetentionReport:
     room_reports_removed: int = 0
     #: Pictures nothing referred to any more, deleted.
     media_swept: int = 0
+    #: Dialogs untouched for longer than :data:`DIALOGS_KEPT`, deleted.
+    dialogs_forgotten: int = 0
     #: People a restored backup brought back after their erasure, erased again.
     erased_again: int = 0
     #: Entries of the erasure ledger older than the keep period, dropped.
@@ -158,6 +166,11 @@ async def run_retention(
         async with db.transaction():
             rooms = await repos.rooms.forget_strangers(silent_since, now=now)
 
+    forgotten = 0
+    if not stopping():
+        async with db.transaction():
+            forgotten = await repos.dialogs.forget_untouched(now - DIALOGS_KEPT)
+
     swept = 0
     if not stopping():
         # A dialog untouched for longer has expired: what it held is no longer anyone's.
@@ -186,13 +199,15 @@ async def run_retention(
         registrations_removed=removed,
         room_reports_removed=rooms,
         media_swept=swept,
+        dialogs_forgotten=forgotten,
         erased_again=redone.erased,
         ledger_dropped=dropped,
         finished=not stopping(),
     )
     log.info(
         "retention done warned=%d erased=%d spared=%d strangers=%d outbox_pruned=%d"
-        " registrations_removed=%d room_reports_removed=%d media_swept=%d erased_again=%d"
+        " registrations_removed=%d room_reports_removed=%d media_swept=%d dialogs_forgotten=%d"
+        " erased_again=%d"
         " ledger_dropped=%d finished=%s",
         report.warned,
         report.erased,
@@ -202,6 +217,7 @@ async def run_retention(
         report.registrations_removed,
         report.room_reports_removed,
         report.media_swept,
+        report.dialogs_forgotten,
         report.erased_again,
         report.ledger_dropped,
         report.finished,

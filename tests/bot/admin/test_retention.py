@@ -293,3 +293,27 @@ async def test_a_warned_resident_made_staff_by_the_operator_is_not_erased(
     user = await app.repos.users.get(ria_id)
     assert user is not None and user.role is Role.CIVIL_SERVANT
     assert await app.repos.retention.notice(ria_id) is None, "her warning no longer holds"
+
+
+async def test_dialogs_untouched_for_a_week_are_deleted_with_what_was_typed_in_them(
+    app: App,
+) -> None:
+    """A message left waiting for a choice, or a draft, is not kept for good: a dialog
+    expires after a day, and its row (with the words) goes after a week."""
+    anna, bob = Chat(app, "anna"), Chat(app, "bob")
+    await anna.onboard()
+    await bob.onboard()
+    await anna.send("Mijn buurman Piet Zwaluwstaart parkeert op de stoep.")
+    assert anna.keys == ["general.typed_what_now"]
+    await bob.send("/idee")
+    await bob.press("Duurzaamheid")
+    await bob.send("Zonnepanelen op de Zwaluwstaartschool")
+    assert await traces(app.db, ["Zwaluwstaart"]) != []
+    # Two days later: expired, still kept (a late answer hears that it was too quiet).
+    report = await run_retention(app, utcnow() + timedelta(days=2))
+    assert report.dialogs_forgotten == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 2
+    # Eight days later both are gone, and what was typed with them.
+    report = await run_retention(app, utcnow() + timedelta(days=8))
+    assert report.dialogs_forgotten == 2
+    assert await traces(app.db, ["Zwaluwstaart"]) == []
