@@ -671,6 +671,8 @@ class Telegram:
             return Event(**base, command=name.partition("@")[0], args=args, reply_to=quoted)
         if is_group:
             return None  # in groups the bot answers commands only
+        if _service(message):
+            return None  # "You pinned ...": nothing the person wrote
         if message.text is not None:
             return Event(**base, text=message.text)
         if message.caption and message.caption.strip():
@@ -1343,6 +1345,22 @@ def _sent_as_file(message: Message) -> bool:
     phone): meant as a photo all the same."""
     document = message.document
     return document is not None and (document.mime_type or "").startswith("image/")
+
+
+#: Telegram's own lines about something done in a private chat (a message pinned, an
+#: auto-delete timer or a wallpaper set, the bot allowed to write): sent to the bot as
+#: messages from the person, but nothing they wrote.
+_SERVICE = (
+    "pinned_message",
+    "message_auto_delete_timer_changed",
+    "chat_background_set",
+    "write_access_allowed",
+)
+
+
+def _service(message: Message) -> bool:
+    """Whether a message is one of Telegram's lines about the chat (:data:`_SERVICE`)."""
+    return any(getattr(message, kind, None) is not None for kind in _SERVICE)
 
 
 def _kind(message: Message) -> str:

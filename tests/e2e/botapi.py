@@ -794,6 +794,14 @@ class FakeUser:
         content: JSONDict = {"forum_topic_created": {"name": name, "icon_color": 7322096}}
         return self._server._enqueue_user_message(self, chat_id, content, None)
 
+    def pin(self, message_id: int) -> QueuedUpdate:
+        """Pin a message of the private chat with the bot (a question, the menu): Telegram
+        shows "You pinned ..." there and sends the bot that service message."""
+        chat = self._server._chat_for(self.id)
+        record = chat.by_id.get(message_id)
+        pinned = self._server.message_json(record) if record else chat.user_messages[message_id]
+        return self._server._enqueue_user_message(self, None, {"pinned_message": pinned}, None)
+
     def edit_text(self, message_id: int, text: str, *, chat_id: int | None = None) -> QueuedUpdate:
         """Change the text of a message this user sent (``edited_message`` update).
 
