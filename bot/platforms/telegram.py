@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -533,7 +533,9 @@ class Telegram:
                 await self._removal_shown(update.message)
             event = await self._event(update)
             if event is not None:
-                await self.app.router.handle(event, self._deliver)
+                topic = _topic(update)
+                deliver = self._deliver if topic is None else partial(self._deliver, topic=topic)
+                await self.app.router.handle(event, deliver)
         except Exception:
             # Logged by the error handler; tried once, not again at every start.
             self._finish_unless_lost(update.update_id)
@@ -669,6 +671,8 @@ class Telegram:
             return Event(**base, command=name.partition("@")[0], args=args, reply_to=quoted)
         if is_group:
             return None  # in groups the bot answers commands only
+        if _service(message):
+            return None  # "You pinned ...": nothing the person wrote
         if message.text is not None:
             return Event(**base, text=message.text)
         if message.caption and message.caption.strip():
@@ -804,8 +808,11 @@ class Telegram:
 
     # Sending -----------------------------------------------------------------------------
 
-    async def _deliver(self, event: Event, lang: str, replies: list[Reply]) -> None:
-        """Answer an event; a person who blocked the bot is marked unreachable.
+    async def _deliver(
+        self, event: Event, lang: str, replies: list[Reply], *, topic: int | None = None
+    ) -> None:
+        """Answer an event (in ``topic``, the forum topic it came from, if any); a person
+        who blocked the bot is marked unreachable.
 
         A reply Telegram refuses (``BadRequest``, or one that cannot be made: its photo is
         gone) does not leave the person stranded: they get a short note that something
@@ -821,7 +828,13 @@ class Telegram:
                 progress = _Progress()
                 try:
                     await self._send_reply(
-                        bot, event.chat_id, lang, reply, event.origin_message_id, progress
+                        bot,
+                        event.chat_id,
+                        lang,
+                        reply,
+                        event.origin_message_id,
+                        progress,
+                        topic=topic,
                     )
                 except Forbidden:
                     raise
@@ -836,7 +849,9 @@ class Telegram:
                         reply.key,
                         exc,
                     )
-                    await self._apologise(bot, event.chat_id, lang, reply, replies[index + 1 :])
+                    await self._apologise(
+                        bot, event.chat_id, lang, reply, replies[index + 1 :], topic=topic
+                    )
                 except TelegramError as exc:
                     raise Undelivered(replies[index:], str(exc), delivered=progress.done) from exc
         except Forbidden:
@@ -844,7 +859,14 @@ class Telegram:
             await self.app.chat_unreachable(PLATFORM, event.chat_id)
 
     async def _apologise(
-        self, bot: Bot, chat_id: str, lang: str, failed: Reply, rest: list[Reply]
+        self,
+        bot: Bot,
+        chat_id: str,
+        lang: str,
+        failed: Reply,
+        rest: list[Reply],
+        *,
+        topic: int | None = None,
     ) -> None:
         """Say a message could not be shown, with its buttons (without, should they fail).
 
@@ -855,7 +877,7 @@ class Telegram:
         note = Reply(key="errors.not_shown", buttons=failed.buttons)
         for attempt in (note, Reply(key="errors.not_shown")):
             try:
-                await self._send_reply(bot, chat_id, lang, attempt, None, _Progress())
+                await self._send_reply(bot, chat_id, lang, attempt, None, _Progress(), topic=topic)
                 return
             except Forbidden:
                 raise
@@ -937,8 +959,11 @@ class Telegram:
         reply: Reply,
         origin: str | None,
         progress: _Progress,
+        *,
+        topic: int | None = None,
     ) -> str | None:
         """Send (or edit into place) one reply; returns the id of the message it ended in.
+        ``topic``: the topic of a forum group it goes to (None: General, or no forum).
 
         Parts the progress says arrived before are skipped. When Telegram refuses the HTML
         (which the renderer should never produce), the rest goes out as plain text.
@@ -961,7 +986,7 @@ class Telegram:
             if offset + index < progress.done:
                 continue
             try:
-                last = await self._send_part(bot, chat_id, part)
+                last = await self._send_part(bot, chat_id, part, topic)
             except BadRequest as exc:
                 if not _unparsable(exc):
                     raise
@@ -970,14 +995,14 @@ class Telegram:
                     reply.key,
                     exc,
                 )
-                last = await self._send_plain(bot, chat_id, lang, reply, index)
+                last = await self._send_plain(bot, chat_id, lang, reply, index, topic)
                 progress.done = progress.offset
                 return last
             progress.done = offset + index + 1
         return last
 
     async def _send_plain(
-        self, bot: Bot, chat_id: str, lang: str, reply: Reply, failed: int
+        self, bot: Bot, chat_id: str, lang: str, reply: Reply, failed: int, topic: int | None
     ) -> str | None:
         """The reply as plain text: all of its text (a cut may fall elsewhere than in the
         HTML), but not a photo or file that arrived before the refused part."""
@@ -985,7 +1010,7 @@ class Telegram:
         for index, part in enumerate(self._parts(lang, reply, markup=False)):
             if index < failed and part.kind != "text":
                 continue
-            last = await self._send_part(bot, chat_id, part)
+            last = await self._send_part(bot, chat_id, part, topic)
         return last
 
     async def _edit_in_place(self, bot: Bot, chat_id: str, part: _Part, origin: str) -> bool:
@@ -1041,12 +1066,15 @@ class Telegram:
         ]
         return [*([media] if media is not None else []), *texts, *overflow]
 
-    async def _send_part(self, bot: Bot, chat_id: str, part: _Part) -> str:
-        """One call to Telegram; returns the id of the message it made."""
+    async def _send_part(
+        self, bot: Bot, chat_id: str, part: _Part, topic: int | None = None
+    ) -> str:
+        """One call to Telegram (into a forum's ``topic``, if given); returns the id of the
+        message it made."""
         parse_mode = ParseMode.HTML if part.markup else None
         if part.kind == "photo":
             assert part.photo_id is not None
-            return await self._send_photo(bot, chat_id, part.photo_id, part, parse_mode)
+            return await self._send_photo(bot, chat_id, part.photo_id, part, parse_mode, topic)
         if part.kind == "document":
             assert part.document is not None
             sent = await bot.send_document(
@@ -1055,6 +1083,7 @@ class Telegram:
                 caption=part.text,
                 parse_mode=parse_mode,
                 reply_markup=part.keyboard,
+                message_thread_id=topic,
             )
             return str(sent.message_id)
         sent = await bot.send_message(
@@ -1063,11 +1092,18 @@ class Telegram:
             parse_mode=parse_mode,
             reply_markup=part.keyboard,
             disable_web_page_preview=True,
+            message_thread_id=topic,
         )
         return str(sent.message_id)
 
     async def _send_photo(
-        self, bot: Bot, chat_id: str, media_id: int, part: _Part, parse_mode: str | None
+        self,
+        bot: Bot,
+        chat_id: str,
+        media_id: int,
+        part: _Part,
+        parse_mode: str | None,
+        topic: int | None = None,
     ) -> str:
         media = self.app.repos.media
         ref = await media.platform_ref(media_id, PLATFORM)
@@ -1085,6 +1121,7 @@ class Telegram:
             caption=part.text,
             parse_mode=parse_mode,
             reply_markup=part.keyboard,
+            message_thread_id=topic,
         )
         if ref is None and sent.photo:
             async with self.app.db.transaction():
@@ -1238,6 +1275,18 @@ def _out_of_group(change: ChatMemberUpdated) -> bool:
     return out and change.chat.type != Chat.PRIVATE
 
 
+def _topic(update: Update) -> int | None:
+    """The topic of a forum group an update came from, which its answer goes to: sent
+    without one, it would land in the group's General topic, where the person who asked
+    in another topic does not look."""
+    query = update.callback_query
+    message = query.message if query is not None else update.message
+    if message is None or not getattr(message, "is_topic_message", False):
+        return None  # a private chat, a group without topics, or General
+    thread: int | None = getattr(message, "message_thread_id", None)
+    return thread
+
+
 def _quoted(message: Message | None) -> Quoted | None:
     """The message a command in a group replies to, as handlers read it. In a group with
     topics every message that replies to nothing replies to the line that opened its
@@ -1296,6 +1345,22 @@ def _sent_as_file(message: Message) -> bool:
     phone): meant as a photo all the same."""
     document = message.document
     return document is not None and (document.mime_type or "").startswith("image/")
+
+
+#: Telegram's own lines about something done in a private chat (a message pinned, an
+#: auto-delete timer or a wallpaper set, the bot allowed to write): sent to the bot as
+#: messages from the person, but nothing they wrote.
+_SERVICE = (
+    "pinned_message",
+    "message_auto_delete_timer_changed",
+    "chat_background_set",
+    "write_access_allowed",
+)
+
+
+def _service(message: Message) -> bool:
+    """Whether a message is one of Telegram's lines about the chat (:data:`_SERVICE`)."""
+    return any(getattr(message, kind, None) is not None for kind in _SERVICE)
 
 
 def _kind(message: Message) -> str:

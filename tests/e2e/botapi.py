@@ -754,7 +754,12 @@ class FakeUser:
         return self.id
 
     def send_text(
-        self, text: str, *, chat_id: int | None = None, reply_to: int | None = None
+        self,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        topic: int | None = None,
     ) -> QueuedUpdate:
         """Send a text message; ``/command args`` gets a ``bot_command`` entity where
         Telegram gives one: ASCII letters, digits and ``_`` followed by the end or a
@@ -764,6 +769,9 @@ class FakeUser:
             text: Message text.
             chat_id: Group to send in; defaults to the private chat.
             reply_to: Message id in the same chat this message replies to.
+            topic: In a forum group, the topic it is typed in (the id of the message that
+                opened it, see :meth:`create_topic`); it replies to that line unless
+                ``reply_to`` says otherwise, as Telegram sends it.
 
         Returns:
             The queued update.
@@ -774,6 +782,10 @@ class FakeUser:
             content["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}
             ]
+        if topic is not None:
+            content["message_thread_id"] = topic
+            content["is_topic_message"] = True
+            reply_to = topic if reply_to is None else reply_to
         return self._server._enqueue_user_message(self, chat_id, content, reply_to)
 
     def create_topic(self, name: str, *, chat_id: int) -> QueuedUpdate:
@@ -781,6 +793,14 @@ class FakeUser:
         this user. Every message typed in the topic replies to it, as Telegram sends it."""
         content: JSONDict = {"forum_topic_created": {"name": name, "icon_color": 7322096}}
         return self._server._enqueue_user_message(self, chat_id, content, None)
+
+    def pin(self, message_id: int) -> QueuedUpdate:
+        """Pin a message of the private chat with the bot (a question, the menu): Telegram
+        shows "You pinned ..." there and sends the bot that service message."""
+        chat = self._server._chat_for(self.id)
+        record = chat.by_id.get(message_id)
+        pinned = self._server.message_json(record) if record else chat.user_messages[message_id]
+        return self._server._enqueue_user_message(self, None, {"pinned_message": pinned}, None)
 
     def edit_text(self, message_id: int, text: str, *, chat_id: int | None = None) -> QueuedUpdate:
         """Change the text of a message this user sent (``edited_message`` update).
@@ -1193,18 +1213,29 @@ class BotApiServer:
             chat.json = chat_json
         return fake
 
-    def group(self, chat_id: int, title: str = "Test Group", chat_type: str = "group") -> JSONDict:
+    def group(
+        self,
+        chat_id: int,
+        title: str = "Test Group",
+        chat_type: str = "group",
+        *,
+        forum: bool = False,
+    ) -> JSONDict:
         """Create (or rename) a group chat users can write in.
 
         Args:
             chat_id: Negative chat id, e.g. ``-1001`` (``-100…`` for supergroups).
             title: Group title.
             chat_type: ``"group"`` or ``"supergroup"``.
+            forum: A supergroup with topics: a message sent without ``message_thread_id``
+                lands in its General topic, as on Telegram.
 
         Returns:
             The Telegram ``Chat`` object.
         """
         chat_json: JSONDict = {"id": chat_id, "type": chat_type, "title": title}
+        if forum:
+            chat_json["is_forum"] = True
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = self._chats[chat_id] = _Chat(chat_json)
@@ -1424,6 +1455,9 @@ class BotApiServer:
             message["reply_markup"] = markup
         if record["edit_date"] is not None:
             message["edit_date"] = record["edit_date"]
+        if record.get("topic") is not None:
+            message["message_thread_id"] = record["topic"]
+            message["is_topic_message"] = True
         return message
 
     def delivered_count(self, chat_id: int) -> int:
@@ -1970,6 +2004,8 @@ class BotApiServer:
             "edit_date": None,
             "edit_history": [],
             "deleted": False,
+            # The topic of a forum group it went to (None: the General one).
+            "topic": params.get("message_thread_id") if chat.json.get("is_forum") else None,
         }
         chat.bot_messages.append(record)
         chat.by_id[message_id] = record

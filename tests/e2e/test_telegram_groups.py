@@ -123,3 +123,27 @@ async def test_personal_messages_go_to_the_private_chat_never_to_the_group(
         await wait_for_text(server, anna.chat_id, "Persoonlijk bericht")
         assert all("Persoonlijk" not in text for text in texts(server, GROUP))
         assert len(server.messages(GROUP)) == 1
+
+
+async def test_a_command_typed_in_a_forum_topic_is_answered_in_that_topic(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """In a group with topics a message sent without its topic lands in General, where
+    whoever asked in "Speeltuin" never looks: every answer goes to the topic it answers,
+    a button pressed there included. A command typed in General is answered there."""
+    forum = -1005002
+    server.group(forum, title="Buurt Zeewijk", chat_type="supergroup", forum=True)
+    anna = server.user(1003, first_name="Anna", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")):
+        opened = anna.create_topic("Speeltuin", chat_id=forum)
+        assert opened.message is not None
+        topic = opened.message["message_id"]
+        await anna.send_text("/start", chat_id=forum, topic=topic)
+        (answer,) = await server.wait_for_messages(forum, 1)
+        assert LINK in (answer["text"] or "")
+        assert answer["topic"] == topic
+        await anna.press_data("onboarding.consent:yes", answer["message_id"], chat_id=forum)
+        await server.wait_for_messages(forum, 2)
+        await anna.send_text("/help", chat_id=forum)
+        await server.wait_for_messages(forum, 3)
+        assert [m["topic"] for m in server.messages(forum)] == [topic, topic, None]

@@ -209,3 +209,31 @@ async def test_a_message_typed_without_a_command_reaches_the_connector(
             ]
 
         await server.wait_for(sent)
+
+
+async def test_pinning_the_bots_message_is_no_answer_and_gets_none(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A resident pins the question (or the menu) in the chat with the bot; Telegram sends
+    the bot the line "You pinned ...". Nobody wrote anything: it is not taken as an answer
+    ("type your title, please"), nor as something the bot cannot use."""
+    anna = server.user(3005)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")):
+        await onboard(server, anna)
+        menu = server.last_message(anna.chat_id)
+        assert menu is not None
+        before = len(server.messages(anna.chat_id))
+        await anna.pin(menu["message_id"])
+        await anna.send_text("/idee")
+        await wait_for_text(server, anna.chat_id, "Duurzaamheid", after=before)
+        await anna.press("Duurzaamheid")
+        await wait_for_text(server, anna.chat_id, "korte titel", after=before)
+        question = server.last_message(anna.chat_id)
+        assert question is not None
+        await anna.pin(question["message_id"])
+        await anna.send_text("Zonnepanelen op het gemeentehuis")
+        await wait_for_text(server, anna.chat_id, "20 tot 2.000 tekens", after=before)
+        said = texts(server, anna.chat_id)[before:]
+    # The category, the title and the description asked, one after the other.
+    assert len(said) == 3, said
+    assert not [t for t in said if "niets mee" in t or "tekst nodig" in t], said
