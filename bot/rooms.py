@@ -7,7 +7,8 @@ operations, takes the due ones and asks the adapter:
     room_tasks ──due()──► adapter (RoomOperations) ──ok──► task deleted (an invite link is
         ▲                        │                          queued to the person privately)
         └── retried later ◄──────┤ failed, may pass (network, 429)
-                                 └ failed for good (no admin, gone) ──► dropped, logged, audit
+                                 └ failed for good (no admin, gone) ──► dropped, logged, audit; the
+                                                   connectors told
 
 The database is the source of truth: a restart between a decision and the platform call
 finds the task still there; a mute's end is a task due at that moment. A removal is noted
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 #: Tries of a task that keeps failing in ways that may pass, before it is given up.
 ATTEMPTS = 6
 FIRST_WAIT = timedelta(seconds=5)
+#: How long after the connectors heard that invites to a room fail they hear it again.
+TOLD_AGAIN = timedelta(days=1)
 
 
 async def may_enter(
@@ -306,6 +309,17 @@ class RoomWorker:
                 if task.op is RoomOp.INVITE and task.user_id is not None:
                     # They were told an invite was coming.
                     await self._tell_invite_failed(task.user_id)
+                if task.op is RoomOp.INVITE and not await self.repos.audit.noted_since(
+                    "room.task_failed", f"room:{task.room.id}", now - TOLD_AGAIN, op="invite"
+                ):
+                    # Nobody can get into the room: the connectors hear it (once a day a
+                    # room, not for everyone who joins meanwhile), not only the residents.
+                    told = await self.repos.users.in_charge(None, Role.CONNECTOR)
+                    await self._tell(told, task, "rooms.failed_invite")
+                if task.op is RoomOp.REMOVE:
+                    # Someone who should be out (left, banned, erased) is still in.
+                    told = await self.repos.users.in_charge(None, Role.CONNECTOR)
+                    await self._tell(told, task, "rooms.failed_remove")
                 if task.op not in (RoomOp.INVITE, RoomOp.REMOVE):
                     # The connector who decided it was told it is being done: now they
                     # hear it is not. Someone who is no connector any more (or erased), or

@@ -124,6 +124,18 @@ class Audit:
             )
         return [_entry(row) for row in rows]
 
+    async def noted_since(
+        self, action: str, subject: str, since: datetime, *, op: str | None = None
+    ) -> bool:
+        """Whether ``action`` was recorded about ``subject`` at or after ``since`` (with
+        ``op`` as its detail's ``op``, if given)."""
+        found = await self.db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM audit_log WHERE subject = ? AND at >= ?"
+            " AND action = ? AND (? IS NULL OR json_extract(detail, '$.op') = ?))",
+            (subject, iso(since), action, op, op),
+        )
+        return bool(found)
+
     async def about_user(self, user_id: int) -> list[AuditEntry]:
         """Everything done to one person, oldest first."""
         rows = await self.db.fetchall(

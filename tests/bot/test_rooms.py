@@ -348,6 +348,64 @@ async def test_an_invite_that_fails_for_good_says_who_to_ask_by_name_in_their_la
         await app.close()
 
 
+async def test_invites_that_fail_for_good_reach_the_connectors_once_a_day_a_room(
+    app: App,
+) -> None:
+    """Nobody gets into the room (the bot is no admin there any more): the residents are
+    told whom to ask, and the connectors hear it, once a day, not for each who joins."""
+    _, anna, bob, ria = await linked(app)
+    later = [timedelta(0)]
+    worker = RoomWorker(
+        app.repos,
+        app.catalog,
+        "test",
+        ClosedRoom(),
+        profile=app.profile,
+        clock=lambda: utcnow() + later[0],
+    )
+    for chat in (anna, bob):
+        await chat.press_payload("exp.join:1")
+    assert await worker.run_due() == 2
+    told = await for_user(app, ria, "room")
+    assert [q.replies[0].key for q in told] == ["rooms.failed_invite"]
+    assert "Speeltuin" in told[0].text(app, "nl")
+    # Later that day someone else joins: the connectors know already.
+    carl = await person(app, "carl")
+    await carl.press_payload("exp.join:1")
+    later[0] = timedelta(hours=3)
+    assert await worker.run_due() == 1
+    assert len(await for_user(app, ria, "room")) == 1
+    # The next day it still fails: told again.
+    dirk = await person(app, "dirk")
+    await dirk.press_payload("exp.join:1")
+    later[0] = timedelta(days=1, hours=4)
+    assert await worker.run_due() == 1
+    assert len(await for_user(app, ria, "room")) == 2
+
+
+class NoRemovalRoom(ObedientRoom):
+    """A room the bot cannot take anyone out of."""
+
+    async def remove(self, room: str, person: str) -> bool:
+        raise RoomError("not enough rights to remove members", lasting=True)
+
+
+async def test_someone_who_cannot_be_taken_out_of_the_room_is_the_connectors_to_know(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await anna.press_payload("exp.join:1")
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoRemovalRoom(), profile=app.profile, clock=utcnow
+    )
+    assert await worker.run_due() == 1  # invited
+    await anna.press_payload("exp.leave:1")
+    assert await worker.run_due() == 1  # taking her out given up
+    told = await for_user(app, ria, "room")
+    assert [q.replies[0].key for q in told] == ["rooms.failed_remove"]
+    assert "anna" not in told[0].text(app, "nl").lower()  # nobody named
+
+
 async def _mute_then_ban_bob(
     app: App,
 ) -> tuple[Chat, list[timedelta], ObedientRoom, RoomWorker]:
