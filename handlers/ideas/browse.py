@@ -17,6 +17,7 @@ dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -37,6 +38,8 @@ PAGE_SIZE = 5
 MAX_NUMBER_DIGITS = 12
 #: Telegram refuses callback data over 64 bytes.
 MAX_PAYLOAD = 64
+#: What a category's or neighbourhood's id in the profile looks like (``Named.id``).
+_PROFILE_ID = re.compile(r"[a-z0-9-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,12 @@ class View:
 
     @classmethod
     def decode(cls, text: str, ctx: Context) -> View | None:
-        """The view in a payload, or None if it is not one we could have sent."""
+        """The view in a payload, or None if it is not one we could have sent.
+
+        A category or neighbourhood the profile no longer has (the municipality dropped it
+        since the button was sent) is all ideas in the same order: the button was ours, and
+        the card it sits under must keep working.
+        """
         parts = text.split(":")
         if len(parts) != 4:
             return None
@@ -64,13 +72,13 @@ class View:
         number_ = paging.number(page)
         if sort not in {s.value for s in IdeaSort} or number_ is None:
             return None
-        known = {
-            "a": value == "",
-            "c": ctx.profile.category(value) is not None,
-            "h": ctx.profile.neighbourhood(value) is not None,
-        }
-        if not known.get(kind, False):
+        if kind == "a":
+            return cls(IdeaSort(sort), page=number_) if value == "" else None
+        if kind not in {"c", "h"} or not _PROFILE_ID.fullmatch(value):
             return None
+        found = ctx.profile.category(value) if kind == "c" else ctx.profile.neighbourhood(value)
+        if found is None:
+            return cls(IdeaSort(sort))
         return cls(IdeaSort(sort), kind, value, number_)
 
 
@@ -80,8 +88,12 @@ def category_name(ctx: Context, category: str) -> str:
 
 
 def neighbourhood_name(ctx: Context, neighbourhood: str | None) -> str:
+    """The neighbourhood's name; one the profile no longer has is shown by its id (it is
+    still where the idea is about), only no neighbourhood at all is "the whole town"."""
+    if not neighbourhood:
+        return phrase(ctx, "ideas.no_neighbourhood")
     found = ctx.profile.neighbourhood(neighbourhood)
-    return found.name(ctx.lang) if found else phrase(ctx, "ideas.no_neighbourhood")
+    return found.name(ctx.lang) if found else neighbourhood
 
 
 def status_label(ctx: Context, idea: Idea) -> str:
