@@ -46,7 +46,9 @@ _PROFILE_ID = re.compile(r"[a-z0-9-]{1,32}")
 class View:
     """Which list a resident is looking at; travels in button payloads (``new:c:wonen:2``).
 
-    ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood).
+    ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood), or
+    ``m``: the resident's own ideas (``new:m::2``), so that a card opened from "Mijn
+    ideeën" goes back there.
     """
 
     sort: IdeaSort = IdeaSort.NEWEST
@@ -72,8 +74,8 @@ class View:
         number_ = paging.number(page)
         if sort not in {s.value for s in IdeaSort} or number_ is None:
             return None
-        if kind == "a":
-            return cls(IdeaSort(sort), page=number_) if value == "" else None
+        if kind in {"a", "m"}:
+            return cls(IdeaSort(sort), kind, page=number_) if value == "" else None
         if kind not in {"c", "h"} or not _PROFILE_ID.fullmatch(value):
             return None
         found = ctx.profile.category(value) if kind == "c" else ctx.profile.neighbourhood(value)
@@ -166,7 +168,7 @@ async def show_list(ctx: Context) -> Response:
     # Typed after the command, words are not a view: start at the beginning.
     from_button = ctx.event.button is not None and ctx.value != ""
     view = View.decode(ctx.value, ctx) if from_button else View()
-    if view is None:
+    if view is None or view.kind == "m":
         return await stale_button(ctx)
     return respond(await list_reply(ctx, view))
 
@@ -394,7 +396,12 @@ async def _card_buttons(
                 )
             ]
         )
-    back = f"ideas.list:{view.encode()}" if view else "ideas.list"
+    if view is None:
+        back = "ideas.list"
+    elif view.kind == "m":
+        back = f"ideas.mine:{view.page}"
+    else:
+        back = f"ideas.list:{view.encode()}"
     buttons.append(
         [
             Button(label="ideas.btn_back_to_list", payload=back),
@@ -551,7 +558,8 @@ async def my_ideas(ctx: Context) -> Response:
             parts.append(Reply(key="ideas.mine_removed"))
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))
-    buttons = [[idea_button(idea, f"idea.open:{idea.id}")] for idea in mine]
+    here = View(kind="m", page=shown.number)
+    buttons = [[idea_button(idea, with_view("idea.open", idea.id, here))] for idea in mine]
     buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"ideas.mine:{n}"))
     buttons.append(
         [

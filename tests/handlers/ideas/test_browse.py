@@ -386,6 +386,26 @@ async def test_my_ideas_are_paged_and_show_removed_ones_as_removed(
     assert "#1 Mijn idee 0" in anna.text and "Verwijderd" in anna.text
 
 
+async def test_a_card_opened_from_my_ideas_goes_back_to_my_ideas(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    anna_id = (await row(app, "anna")).id
+    for n in range(7):
+        await seed_idea(app, f"Mijn idee {n}", author=anna_id)
+    await seed_idea(app, "Van iemand anders")
+    await anna.press("Mijn ideeën")
+    await anna.press("Volgende")
+    await anna.press("#2 Mijn idee 1")
+    assert anna.keys == ["ideas.card"]
+    await anna.press("Niet meer volgen")
+    await anna.press("Terug naar de lijst")
+    assert anna.keys == ["ideas.mine_title"] and "Pagina 2 van 2" in anna.text
+    assert "iemand anders" not in anna.text
+    # Not a list anyone could be sent to from the public list.
+    await anna.press_payload("ideas.list:new:m::1")
+    assert anna.keys == ["general.stale_button"]
+
+
 async def test_english_speakers_get_english_cards(app: App, chat: MakeChat) -> None:
     await seed_idea(app, "Een idee", category="verkeer", neighbourhood=None)
     john = chat("john")
