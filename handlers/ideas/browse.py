@@ -17,6 +17,7 @@ dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -37,13 +38,17 @@ PAGE_SIZE = 5
 MAX_NUMBER_DIGITS = 12
 #: Telegram refuses callback data over 64 bytes.
 MAX_PAYLOAD = 64
+#: What a category's or neighbourhood's id in the profile looks like (``Named.id``).
+_PROFILE_ID = re.compile(r"[a-z0-9-]{1,32}")
 
 
 @dataclass(frozen=True)
 class View:
     """Which list a resident is looking at; travels in button payloads (``new:c:wonen:2``).
 
-    ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood).
+    ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood), or
+    ``m``: the resident's own ideas (``new:m::2``), so that a card opened from "Mijn
+    ideeën" goes back there.
     """
 
     sort: IdeaSort = IdeaSort.NEWEST
@@ -56,7 +61,12 @@ class View:
 
     @classmethod
     def decode(cls, text: str, ctx: Context) -> View | None:
-        """The view in a payload, or None if it is not one we could have sent."""
+        """The view in a payload, or None if it is not one we could have sent.
+
+        A category or neighbourhood the profile no longer has (the municipality dropped it
+        since the button was sent) is all ideas in the same order: the button was ours, and
+        the card it sits under must keep working.
+        """
         parts = text.split(":")
         if len(parts) != 4:
             return None
@@ -64,13 +74,13 @@ class View:
         number_ = paging.number(page)
         if sort not in {s.value for s in IdeaSort} or number_ is None:
             return None
-        known = {
-            "a": value == "",
-            "c": ctx.profile.category(value) is not None,
-            "h": ctx.profile.neighbourhood(value) is not None,
-        }
-        if not known.get(kind, False):
+        if kind in {"a", "m"}:
+            return cls(IdeaSort(sort), kind, page=number_) if value == "" else None
+        if kind not in {"c", "h"} or not _PROFILE_ID.fullmatch(value):
             return None
+        found = ctx.profile.category(value) if kind == "c" else ctx.profile.neighbourhood(value)
+        if found is None:
+            return cls(IdeaSort(sort))
         return cls(IdeaSort(sort), kind, value, number_)
 
 
@@ -80,8 +90,12 @@ def category_name(ctx: Context, category: str) -> str:
 
 
 def neighbourhood_name(ctx: Context, neighbourhood: str | None) -> str:
+    """The neighbourhood's name; one the profile no longer has is shown by its id (it is
+    still where the idea is about), only no neighbourhood at all is "the whole town"."""
+    if not neighbourhood:
+        return phrase(ctx, "ideas.no_neighbourhood")
     found = ctx.profile.neighbourhood(neighbourhood)
-    return found.name(ctx.lang) if found else phrase(ctx, "ideas.no_neighbourhood")
+    return found.name(ctx.lang) if found else neighbourhood
 
 
 def status_label(ctx: Context, idea: Idea) -> str:
@@ -154,7 +168,7 @@ async def show_list(ctx: Context) -> Response:
     # Typed after the command, words are not a view: start at the beginning.
     from_button = ctx.event.button is not None and ctx.value != ""
     view = View.decode(ctx.value, ctx) if from_button else View()
-    if view is None:
+    if view is None or view.kind == "m":
         return await stale_button(ctx)
     return respond(await list_reply(ctx, view))
 
@@ -382,7 +396,12 @@ async def _card_buttons(
                 )
             ]
         )
-    back = f"ideas.list:{view.encode()}" if view else "ideas.list"
+    if view is None:
+        back = "ideas.list"
+    elif view.kind == "m":
+        back = f"ideas.mine:{view.page}"
+    else:
+        back = f"ideas.list:{view.encode()}"
     buttons.append(
         [
             Button(label="ideas.btn_back_to_list", payload=back),
@@ -539,7 +558,8 @@ async def my_ideas(ctx: Context) -> Response:
             parts.append(Reply(key="ideas.mine_removed"))
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))
-    buttons = [[idea_button(idea, f"idea.open:{idea.id}")] for idea in mine]
+    here = View(kind="m", page=shown.number)
+    buttons = [[idea_button(idea, with_view("idea.open", idea.id, here))] for idea in mine]
     buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"ideas.mine:{n}"))
     buttons.append(
         [

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.app import App
+from bot.settings import Settings
 from handlers.ideas.browse import MAX_PAYLOAD, View, with_view
+from handlers.profile import DEFAULT_PROFILE
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaSort, IdeaStatus
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
-from tests.people import row
+from tests.people import person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -246,9 +249,11 @@ async def test_old_buttons_for_a_removed_or_unknown_idea_answer_kindly(
     assert "idee abc" in bob.text.lower() or "#abc" in bob.text
     for payload in (
         "idea.open:x",
-        "idea.support:1:new:c:nope:1",
+        "idea.support:1:new:c:Nope!:1",
+        "idea.support:1:new:x:nope:1",
         "ideas.list:new:a::0",
-        "ideas.list:top:h:mars:1",
+        "ideas.list:new:a:wonen:1",
+        "ideas.list:top:h:" + "m" * 33 + ":1",
         "ideas.list:1:2",
         "ideas.filter:z:new",
         "ideas.mine:-1",
@@ -276,6 +281,51 @@ async def test_the_card_goes_back_to_the_list_it_came_from(app: App, chat: MakeC
     await bob.press("Steunen")
     await bob.press("Terug naar de lijst")
     assert "Pagina 2 van 2" in bob.text and "Duurzaamheid" in bob.text
+
+
+def _without_neighbourhood(tmp_path: Path, hood: str) -> Path:
+    """The Velsen profile as if the municipality had dropped one neighbourhood."""
+    profile = tmp_path / "profile.toml"
+    velsen = DEFAULT_PROFILE.read_text(encoding="utf-8")
+    start = velsen.index(f'[[neighbourhoods]]\nid = "{hood}"\n')
+    profile.write_text(velsen[:start] + velsen[velsen.index("\n\n", start) + 2 :], "utf-8")
+    return profile
+
+
+async def test_a_card_from_a_neighbourhood_the_profile_dropped_keeps_working(
+    settings: Settings, tmp_path: Path
+) -> None:
+    app = await App.open(settings)
+    try:
+        await seed_idea(app, "Een steiger in Spaarndam", neighbourhood="spaarndam-west")
+        bob = await person(app, "bob")
+        await bob.press("Ideeën bekijken")
+        await bob.press("Per wijk")
+        await bob.press("Spaarndam-West")
+        old_list = bob.history[-1]
+        await bob.press("#1")
+        old_card = bob.history[-1]
+    finally:
+        await app.close()
+    app = await App.open(
+        settings.model_copy(update={"profile": _without_neighbourhood(tmp_path, "spaarndam-west")})
+    )
+    try:
+        bob = Chat(app, "bob", history=[old_card])
+        await bob.press("Steunen")
+        assert bob.keys == ["ideas.supported", "ideas.card"]
+        idea = await app.repos.ideas.get(1)
+        assert idea is not None and idea.supporters == 1
+        # The idea is still about Spaarndam, not about "no neighbourhood".
+        assert "spaarndam-west" in bob.text and "Geen wijk" not in bob.text
+        await bob.press("Terug naar de lijst")
+        assert bob.keys == ["ideas.list_title"] and "alle ideeën" in bob.text
+        assert _listed(bob) == ["#1 Een steiger in Spaarndam"]
+        bob.history.append(old_list)
+        await bob.press("#1")
+        assert bob.keys == ["ideas.card"]
+    finally:
+        await app.close()
 
 
 def test_every_card_payload_fits_in_telegrams_64_bytes() -> None:
@@ -334,6 +384,26 @@ async def test_my_ideas_are_paged_and_show_removed_ones_as_removed(
     assert "Pagina 1 van 2" in anna.text and "(7)" in anna.text
     await anna.press("Volgende")
     assert "#1 Mijn idee 0" in anna.text and "Verwijderd" in anna.text
+
+
+async def test_a_card_opened_from_my_ideas_goes_back_to_my_ideas(app: App, chat: MakeChat) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    anna_id = (await row(app, "anna")).id
+    for n in range(7):
+        await seed_idea(app, f"Mijn idee {n}", author=anna_id)
+    await seed_idea(app, "Van iemand anders")
+    await anna.press("Mijn ideeën")
+    await anna.press("Volgende")
+    await anna.press("#2 Mijn idee 1")
+    assert anna.keys == ["ideas.card"]
+    await anna.press("Niet meer volgen")
+    await anna.press("Terug naar de lijst")
+    assert anna.keys == ["ideas.mine_title"] and "Pagina 2 van 2" in anna.text
+    assert "iemand anders" not in anna.text
+    # Not a list anyone could be sent to from the public list.
+    await anna.press_payload("ideas.list:new:m::1")
+    assert anna.keys == ["general.stale_button"]
 
 
 async def test_english_speakers_get_english_cards(app: App, chat: MakeChat) -> None:
