@@ -30,7 +30,7 @@ from handlers.ideas.browse import not_found_or_removed
 from handlers.phrases import number
 from handlers.start.menu import stale_button
 from storage.ideas.comments import Comment
-from storage.ideas.ideas import Idea
+from storage.ideas.ideas import Idea, IdeaStatus
 
 feature = Feature("comments")
 feature.posting_limit(
@@ -87,7 +87,13 @@ async def thread_reply(ctx: Context, idea: Idea, offset: int = 0) -> Reply:
         paging.append(Button(label="comments.btn_newer", payload=newer))
     if paging:
         buttons.append(paging)
-    buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    moved = await _moved_to(ctx, idea)
+    if moved is None:
+        buttons.append([Button(label="comments.btn_write", payload=f"idea.comment:{idea.id}")])
+    else:
+        # Merged: its thread stays to read, the talk goes on at the idea it joined.
+        lines.append(Reply(key="comments.merged", params={"number": number(moved)}))
+        buttons.append([_go_on_at(moved)])
     buttons += rows(_own_buttons(ctx, page.comments), 2)
     buttons += rows(_report_buttons(ctx, page.comments), 3)
     buttons.append(
@@ -158,7 +164,7 @@ async def begin_comment(ctx: Context) -> Response:
     idea_id = parse_id(ctx.value)
     if idea_id is None:
         return await stale_button(ctx)
-    idea = await _open_idea(ctx, idea_id)
+    idea = await _open_idea(ctx, idea_id, writing=True)
     if isinstance(idea, Response):
         return idea
     return _ask(idea, Dialog(name=DIALOG, step="text", data={"idea": idea.id}))
@@ -173,7 +179,8 @@ comment = feature.dialog(
 async def comment_step(ctx: Context, dialog: Dialog) -> Response:
     """The comment's text: 1 to 1,000 characters, placed under the idea (or, for one's own
     comment being changed, in its place)."""
-    idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text)
+    writing = "comment" not in dialog.data
+    idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text, writing=writing)
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     if ctx.event.button is not None:
@@ -283,20 +290,45 @@ async def delete(ctx: Context) -> Response:
     return respond(done, await thread_reply(ctx, idea))
 
 
-async def _open_idea(ctx: Context, idea_id: int, *, typed: str = "") -> Idea | Response:
-    """The idea, or the friendly answer when it does not exist or was removed.
+async def _open_idea(
+    ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False
+) -> Idea | Response:
+    """The idea, or the friendly answer when it does not exist or was removed (or, to write
+    a new comment, was merged into another: the talk goes on there).
 
-    A comment typed for an idea removed meanwhile is given back, so nothing is lost.
+    A comment typed for an idea removed or merged meanwhile is given back, so nothing is
+    lost.
     """
     idea = await ctx.repos.ideas.get(idea_id)
     if idea is None:
         return respond(not_found_or_removed("ideas.not_found", number(idea_id)))
+    refusal: Reply | None = None
     if idea.removed:
         refusal = not_found_or_removed("comments.idea_removed", number(idea.id))
-        if typed:
-            return respond(Reply(key="comments.not_placed", params={"text": typed}), refusal)
-        return respond(refusal)
-    return idea
+    elif writing and (moved := await _moved_to(ctx, idea)) is not None:
+        refusal = Reply(
+            key="comments.merged", params={"number": number(moved)}, buttons=[[_go_on_at(moved)]]
+        )
+    if refusal is None:
+        return idea
+    if typed:
+        return respond(Reply(key="comments.not_placed", params={"text": typed}), refusal)
+    return respond(refusal)
+
+
+async def _moved_to(ctx: Context, idea: Idea) -> int | None:
+    """The idea a merged idea's talk goes on at (None: it was not merged)."""
+    if idea.status != IdeaStatus.MERGED:
+        return None
+    return await ctx.repos.ideas.merged_into(idea.id)
+
+
+def _go_on_at(idea_id: int) -> Button:
+    return Button(
+        label="comments.btn_go_on_at",
+        payload=f"idea.comments:{idea_id}",
+        params={"number": number(idea_id)},
+    )
 
 
 def _clean(text: str) -> str:

@@ -327,6 +327,15 @@ class Ideas:
         )
         return [_idea(row) for row in rows]
 
+    async def merged_into(self, idea_id: int) -> int | None:
+        """The idea this one was last merged into (None if it never was)."""
+        found = await self.db.fetchval(
+            "SELECT merged_into FROM idea_status_history WHERE idea_id = ? AND status = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (idea_id, IdeaStatus.MERGED.value),
+        )
+        return int(found) if found is not None else None
+
     async def count_by_author(self, user_id: int) -> int:
         total = await self.db.fetchval(
             "SELECT COUNT(*) FROM ideas WHERE author_user_id = ?", (user_id,)

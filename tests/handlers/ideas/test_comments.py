@@ -10,7 +10,7 @@ from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
-from tests.people import person, row
+from tests.people import connector, person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -302,3 +302,39 @@ async def test_a_changed_comment_hidden_meanwhile_is_given_back(app: App) -> Non
     await anna.send(typed)
     assert anna.keys[0] == "comments.edit_gone"
     assert typed in anna.text
+
+
+async def test_a_merged_ideas_thread_stays_to_read_and_the_talk_goes_on_at_the_other(
+    app: App,
+) -> None:
+    await seed_idea(app, "Bankjes in het park")
+    await seed_idea(app, "Bankjes bij de vijver")
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comment:2")
+    await bob.send("Graag ook een prullenbak erbij.")
+    # Carl begins a comment on #2 while the connector merges it into #1.
+    carl = await person(app, "carl")
+    await carl.press_payload("idea.comment:2")
+    ria = await connector(app)
+    await ria.send("/wachtrij #2")
+    await ria.press("Samenvoegen")
+    await ria.send("#1")
+    await ria.send("Deze twee willen hetzelfde.")
+    assert ria.keys[0] == "triage.done"
+    await carl.send("Ik wil er ook een schaduwplek bij.")
+    assert carl.keys == ["comments.not_placed", "comments.merged"]
+    assert "schaduwplek" in carl.text and "#1" in carl.text
+    # The old thread is still there to read; writing goes on at #1.
+    await bob.press_payload("idea.comments:2")
+    assert "prullenbak" in bob.text and "samengevoegd met idee #1" in bob.text
+    assert "Reageren" not in " ".join(bob.last[0].labels())
+    await bob.press("Naar de reacties bij #1")
+    assert bob.keys == ["comments.title"] and "Reageren" in " ".join(bob.last[0].labels())
+    await bob.press_payload("idea.comment:2")  # an older "Reageren"
+    assert bob.keys == ["comments.merged"]
+    assert await app.repos.comments.count(2) == 1
+    # Her own comment there can still be changed.
+    await bob.press_payload("idea.comments:2")
+    await bob.press("Pas 1 aan")
+    await bob.send("Graag ook twee prullenbakken erbij.")
+    assert bob.keys[0] == "comments.edit_saved"
