@@ -10,6 +10,10 @@
   task's transaction is open, so it never sees rows of a transaction that may still roll
   back. A chat that must wait (one message a second, 20 a minute in a group, a 429) is held
   back in the database instead of blocking the others.
+* One chat has one row in flight at most: the next waits until that one's result is
+  written, so a chat's messages arrive in the order they were taken (two requests side by
+  side may arrive the other way round). A direct reply that waited is not even taken
+  while an older one for its chat is tried again later (see :meth:`Outbox.due`).
 * At most ``window`` rows are in flight: sent or being sent, their result not committed yet
   (a row's place in the window is freed only once its result is committed). So when the
   process is killed, at most that many messages were sent but not recorded as sent, and
@@ -54,13 +58,13 @@ from datetime import datetime, timedelta
 from bot.logs import pseudonym
 from bot.platforms.base import Adapter, Blocked, DeliveryError, Paused, RetryLater
 from bot.render import numbered_options
-from bot.router import DIALOG_LIFETIME, REPLY_KIND
+from bot.router import DIALOG_LIFETIME
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.contract import Reply
 from storage import Repositories
 from storage.clock import utcnow
-from storage.outbox import Batch, BatchProgress, Due, Settlement
+from storage.outbox import REPLY_KIND, Batch, BatchProgress, Due, Settlement
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +152,10 @@ class DeliveryWorker:
         self._claim = min(_MAX_CLAIM, max(4 * self.policy.concurrency, claim))
         #: Rows in flight: being sent, or sent with the result not committed yet.
         self._slots = asyncio.Semaphore(self.window)
-        self._held: set[int] = set()
+        #: The same rows by their chat: a chat with a row in flight is sent nothing else
+        #: until that row's result is written, so its messages arrive in order.
+        self._held: dict[int, str] = {}
+        self._busy: Counter[str] = Counter()
         #: Chats told to wait whose hold is not in the database yet: their rows are still
         #: read as due until it is, and are passed over meanwhile (one hold, counted once).
         self._holding: set[str] = set()
@@ -267,6 +274,8 @@ class DeliveryWorker:
             self._draining = len(rows) < self._claim
             if self._draining:
                 self._check_idle_batches()
+            # A chat with a row in flight waits for its result (looked at again then).
+            rows = [row for row in rows if not self._busy[row.chat_id]]
             if not rows:
                 await self._idle()
                 continue
@@ -291,7 +300,7 @@ class DeliveryWorker:
     async def _dispatch(self, row: Due) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
         pacing = self.pacing
-        if row.chat_id in self._holding:
+        if row.chat_id in self._holding or self._busy[row.chat_id]:
             return
         if not pacing.ready(row.chat_id):
             wait = pacing.ready_at(row.chat_id) - pacing.clock()
@@ -315,7 +324,8 @@ class DeliveryWorker:
             return
         await pacing.take(len(replies))
         pacing.sent(row.chat_id, len(replies))
-        self._held.add(row.id)
+        self._held[row.id] = row.chat_id
+        self._busy[row.chat_id] += 1
         if row.batch is not None:
             self._sending[row.batch] += 1
             self._touched.add(row.batch)
@@ -339,12 +349,21 @@ class DeliveryWorker:
 
     def _put_back(self, row: Due) -> None:
         """A row taken but not sent: it stays pending in the outbox, its place is freed."""
-        self._held.discard(row.id)
-        self._slots.release()
+        self._release(row.id)
         if row.batch is not None:
             self._sending[row.batch] -= 1
             if self._sending[row.batch] <= 0:
                 del self._sending[row.batch]
+
+    def _release(self, row_id: int) -> None:
+        """A row is no longer in flight: its place in the window, and its chat, are free."""
+        chat_id = self._held.pop(row_id, None)
+        if chat_id is None:
+            return
+        self._slots.release()
+        self._busy[chat_id] -= 1
+        if self._busy[chat_id] <= 0:
+            del self._busy[chat_id]
 
     async def _sender(self) -> None:
         while True:
@@ -615,8 +634,7 @@ class DeliveryWorker:
             self._finished_rows = finished_rows + self._finished_rows
             return False
         for row_id in finished_rows:
-            self._held.discard(row_id)
-            self._slots.release()
+            self._release(row_id)
         # Their holds are in the database now: those rows are no longer read as due.
         self._holding -= {chat for chat, _ in results.holds} - {
             chat for chat, _ in self._results.holds

@@ -63,6 +63,7 @@ from handlers.feature import Context, Fallback, Policy, Registry, Target, take_c
 from handlers.profile import Profile
 from storage import Option, Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
+from storage.outbox import REPLY_KIND
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,6 @@ _REPLIES = TypeAdapter(list[Reply])
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
 #: Arms (or disarms) triggers once the transaction that stored their subject is committed.
 ArmTimers = Callable[[list[Timer]], Awaitable[None]]
-#: The outbox kind of direct replies that had to wait for the platform.
-REPLY_KIND = "reply"
 
 
 class Undelivered(Exception):

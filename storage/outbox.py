@@ -32,6 +32,9 @@ QueuedListener = Callable[[], None]
 #: (they blocked the bot): unsubscribe them from whatever they follow.
 UnreachableHook = Callable[[int, datetime], Awaitable[object]]
 
+#: The kind of direct replies the platform could not take when they were answered
+#: (:meth:`Outbox.hand_over`): they go out one after the other, in the order given.
+REPLY_KIND = "reply"
 #: Row statuses that end a row's life.
 DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
 #: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
@@ -374,7 +377,10 @@ class Outbox:
         """Up to ``limit`` pending rows of a platform that may be sent now, not in ``skip``.
 
         Single rows (a notification, a report) come before batch rows, oldest first; rows a
-        worker already holds are passed in ``skip``.
+        worker already holds are passed in ``skip``. A direct reply that had to wait
+        (``kind``: :data:`REPLY_KIND`) is not due while an older one for its chat is still
+        pending (tried again later, or on its way): the person reads the answers to what
+        they did in the order they did it.
         """
         stamp = iso(now)
         rows = await self.db.fetchall(
@@ -383,8 +389,11 @@ class Outbox:
             " FROM outbox o LEFT JOIN users u ON u.id = o.user_id"
             " WHERE o.platform = ? AND o.status = 'pending' AND o.not_before <= ?"
             " AND (o.expires_at IS NULL OR o.expires_at > ?)"
+            " AND NOT (o.kind = ? AND EXISTS (SELECT 1 FROM outbox p"
+            " WHERE p.platform = o.platform AND p.chat_id = o.chat_id"
+            " AND p.status = 'pending' AND p.kind = o.kind AND p.id < o.id))"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
-            (platform, stamp, stamp, limit + len(skip)),
+            (platform, stamp, stamp, REPLY_KIND, limit + len(skip)),
             long=True,  # a window of rows, while the loop goes on sending
         )
         found = [
@@ -653,7 +662,16 @@ class Outbox:
                 " last_error = ? WHERE id = ?",
                 ((error[:500], row_id) for row_id, error in outcome.failed),
             )
+        batches = set(outcome.batches)
         for row_id, chat_id, error in outcome.unreachable:
+            # Their rows waiting behind this one are marked with them: the batches of
+            # those may be done now as well.
+            rows = await self.db.fetchall(
+                "SELECT DISTINCT batch FROM outbox WHERE platform = ? AND chat_id = ?"
+                " AND status = 'pending' AND batch IS NOT NULL",
+                (platform, chat_id),
+            )
+            batches |= {row[0] for row in rows}
             # The person first, while the row that met the block still counts as waiting
             # for them: what they missed begins with it.
             await self.mark_chat_unreachable(platform, chat_id, now, error)
@@ -677,7 +695,7 @@ class Outbox:
             await self.hold_chat(platform, chat_id, until)
         finished = []
         # Only batches that may be done now: no row of theirs still in the caller's hands.
-        for batch in sorted(outcome.batches):
+        for batch in sorted(batches):
             done = await self.finish_if_done(batch, now)
             if done is not None:
                 finished.append(done)

@@ -7,6 +7,9 @@ lost to a brief outage would leave them at a question they never saw. So the ada
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.pacing import Pacing
@@ -226,3 +229,74 @@ async def test_numbers_of_a_reply_that_waited_win_over_a_notification_sent_befor
     assert shown
     stored = await app.repos.chat_options.load("matrix", "!dm")
     assert [payload for _, payload, _ in stored] == shown
+
+
+async def _sent_in_the_end(app: App, adapter: FakeAdapter, policy: DeliveryPolicy) -> None:
+    """Run a delivery worker until nothing is pending any more."""
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy)
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+
+
+async def test_a_reply_that_waits_is_not_overtaken_by_the_next_while_it_is_tried_again(
+    app: App,
+) -> None:
+    """The question of /idee waits in the outbox; her /menu's answer waits behind it. The
+    platform fails the question once more: the menu must still come after it, not before
+    (she would read an answer to /menu, then the question to a dialog she left)."""
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    await _outage(app, anna.event(command="idee", event_id="$idee"))
+    await anna.send("/menu")
+    assert anna.keys == []
+
+    adapter = FakeAdapter(script={"anna": [DeliveryError("502 Bad Gateway")]})
+    await _sent_in_the_end(app, adapter, DeliveryPolicy(poll=0.05, backoff=0.2))
+    assert [s.keys for s in adapter.sent] == [["ideas.ask_category"], ["drafts.open"]]
+
+
+@dataclass
+class _SlowFirst(FakeAdapter):
+    """An adapter whose first send takes a while (a slow request), the others not."""
+
+    slowed: bool = False
+
+    async def send(
+        self,
+        chat_id: str,
+        lang: str,
+        replies: list[Reply],
+        *,
+        dedupe_key: str | None = None,
+        skip: int = 0,
+    ) -> str | None:
+        if not self.slowed:
+            self.slowed = True
+            await asyncio.sleep(0.3)
+        return await super().send(chat_id, lang, replies, dedupe_key=dedupe_key, skip=skip)
+
+
+async def test_two_messages_for_one_chat_arrive_in_the_order_they_were_queued(app: App) -> None:
+    """Telegram lets a chat take two messages at once; sent side by side, the second can
+    arrive first. One chat's messages go one after the other."""
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None
+    async with app.db.transaction():
+        for text in ("eerst", "daarna"):
+            reply = Reply(key="raw", params={"text": text})
+            await app.repos.outbox.enqueue(
+                user.id, [reply.model_dump(mode="json")], kind="status", now=app.router.clock()
+            )
+
+    adapter = _SlowFirst(pacing=Pacing(0, chat_interval=1.0, burst=2))
+    await _sent_in_the_end(app, adapter, DeliveryPolicy(poll=0.05))
+    assert [s.replies[0].params["text"] for s in adapter.sent] == ["eerst", "daarna"]
