@@ -17,6 +17,8 @@ item travels in payloads as a :class:`Ref`, a letter and a number (``i12``, ``p3
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -228,6 +230,15 @@ class Kind(Generic[T]):
         """What the dialog's steps need to know about the item from the start."""
         return {}
 
+    def words(self, item: T) -> str | None:
+        """A short fingerprint of what the item's author may still change while it is
+        decided on (kept in the dialog, never the words themselves); None: nothing."""
+        return None
+
+    def edited(self, item: T) -> Reply:
+        """The line that says its author changed the item while it was decided on."""
+        raise NotImplementedError
+
     async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
         """The question for the reason (or the text, for an answer)."""
         raise NotImplementedError
@@ -239,14 +250,24 @@ class Kind(Generic[T]):
     async def changed(
         self, ctx: Context, item: T, dialog: Dialog, text: str | None
     ) -> Response | None:
-        """Just before carrying out: why it can no longer be (someone else decided)."""
+        """Just before carrying out: why it can no longer be (someone else decided, or its
+        author changed it: a decision and its reason must be about the words as they are
+        now; the card shows them)."""
         if self.state(item) != dialog.data.get("from"):
             return respond(await self.card(ctx, item))
-        return None
+        seen = dialog.data.get("words")
+        if seen is None or seen == self.words(item):
+            return None  # unchanged (or a dialog begun before this was kept)
+        return respond(self.edited(item), await self.card(ctx, item))
 
     async def carry_out(self, ctx: Context, item: T, dialog: Dialog, text: str | None) -> Outcome:
         """Make the decision: storage, notices and audit log (:func:`announce`)."""
         raise NotImplementedError
+
+
+def fingerprint(*fields: object) -> str:
+    """A short fingerprint of what an author may change (for :meth:`Kind.words`)."""
+    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 #: What the reviewer sees after a decision, given the item and the confirmation.
@@ -424,6 +445,7 @@ class Desk:
                 "decision": decision,
                 "from": kind.state(item),
                 "item": kind.identity(item),
+                **({} if (words := kind.words(item)) is None else {"words": words}),
                 **kind.begin_data(ctx, item, decision),
             },
         )
@@ -684,7 +706,8 @@ class StatusKind(Kind[T], Generic[T, S]):
         self, ctx: Context, item: T, dialog: Dialog, text: str | None
     ) -> Response | None:
         if self.state(item) == dialog.data.get("from"):
-            return None
+            # Its author may have changed it meanwhile (see :meth:`Kind.changed`).
+            return await super().changed(ctx, item, dialog, text)
         # Someone else decided meanwhile: show where it stands now.
         return respond(
             Reply(

@@ -22,8 +22,6 @@ mute, and the posting limits features declare (ideas per day, comments per hour)
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +43,17 @@ from handlers.contract import (
 from handlers.experiments.rooms import ban_ended, take_out
 from handlers.feature import Context, Expects, Feature, Refusal, Target, menu_reply
 from handlers.phrases import number, phrase
-from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, Step, announce
+from handlers.review import (
+    Decided,
+    Desk,
+    Kind,
+    Notice,
+    Outcome,
+    Ref,
+    Step,
+    announce,
+    fingerprint,
+)
 from handlers.start.menu import stale_button
 from storage.clock import iso
 from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
@@ -276,26 +284,12 @@ class Comments(Reported):
     decisions = DECISIONS
     texts = "moderation"
 
-    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
-        # When its words last changed as the connector read them: see :meth:`changed`.
-        return {"edited": iso(item.edited_at) if item.edited_at else ""}
+    def words(self, item: Flagged) -> str:
+        # A comment still visible (fewer reports than hide it) its author may still change.
+        return iso(item.edited_at) if item.edited_at else ""
 
-    async def changed(
-        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
-    ) -> Response | None:
-        """Its author may change a comment that is still visible while the connector decides:
-        a decision (and the reporters told it) must be about the words as they are now."""
-        refused = await super().changed(ctx, item, dialog, text)
-        if refused is not None:
-            return refused
-        seen = dialog.data.get("edited")
-        now = iso(item.edited_at) if item.edited_at else ""
-        if seen is None or seen == now:
-            return None  # unchanged (or a dialog begun before this was kept)
-        return respond(
-            Reply(key="moderation.edited_meanwhile", params={"number": number(item.idea_id)}),
-            await self.card(ctx, item),
-        )
+    def edited(self, item: Flagged) -> Reply:
+        return Reply(key="moderation.edited_meanwhile", params={"number": number(item.idea_id)})
 
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         comments = ctx.repos.comments
@@ -315,26 +309,12 @@ class Ideas(Reported):
     decisions = IDEA_DECISIONS
     texts = "moderation.idea"
 
-    def begin_data(self, ctx: Context, item: Flagged, decision: str) -> dict[str, Any]:
-        # What the connector read, to see whether its author changed it: :meth:`changed`.
-        return {"words": _idea_words(item)}
+    def words(self, item: Flagged) -> str:
+        # A new idea still visible (fewer reports than hide it) its author may still change.
+        return fingerprint(item.idea_title, item.body, item.photo_id)
 
-    async def changed(
-        self, ctx: Context, item: Flagged, dialog: Dialog, text: str | None
-    ) -> Response | None:
-        """While it is new and visible (fewer reports than hide it), its author may change
-        the idea as the connector decides: a decision (and the reporters told it) must be
-        about the title, words and photo as they are now."""
-        refused = await super().changed(ctx, item, dialog, text)
-        if refused is not None:
-            return refused
-        seen = dialog.data.get("words")
-        if seen is None or seen == _idea_words(item):
-            return None  # unchanged (or a dialog begun before this was kept)
-        return respond(
-            Reply(key="triage.edited_meanwhile", params={"number": number(item.id)}),
-            await self.card(ctx, item),
-        )
+    def edited(self, item: Flagged) -> Reply:
+        return Reply(key="triage.edited_meanwhile", params={"number": number(item.id)})
 
     async def show(self, ctx: Context, item: Flagged, decision: str, reason: str | None) -> None:
         ideas = ctx.repos.ideas
@@ -347,13 +327,6 @@ class Ideas(Reported):
 
     def told_buttons(self, item: Flagged, decision: str) -> list[list[Button]]:
         return [[_idea_button(item.id)]] if decision == "keep" else []
-
-
-def _idea_words(item: Flagged) -> str:
-    """A short fingerprint of what an idea's author can change and the card shows (kept in
-    the dialog, not the words themselves)."""
-    fields = [item.idea_title, item.body, item.photo_id]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 def told_params(ctx: Context, lang: str, item: Flagged) -> dict[str, Any]:

@@ -22,8 +22,6 @@ A reason typed for an item that went or changed meanwhile is given back (the des
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -45,6 +43,7 @@ from handlers.review import (
     Ref,
     StatusKind,
     Step,
+    fingerprint,
     reads,
     reason_parts,
 )
@@ -121,24 +120,15 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
         return respond(menu_reply(ctx, "triage.idea_not_found", id=item_id))
 
     def begin_data(self, ctx: Context, item: Idea, decision: str) -> dict[str, Any]:
-        # What the connector read, to see whether its author changed it: :meth:`changed`.
-        return {"neighbourhood": item.neighbourhood, "words": _words(item)}
+        return {"neighbourhood": item.neighbourhood}
 
-    async def changed(
-        self, ctx: Context, item: Idea, dialog: Dialog, text: str | None
-    ) -> Response | None:
-        """Someone else decided meanwhile, or its author changed the idea (while it is new,
-        they may): a decision and its public reason must be about the words as they are."""
-        refused = await super().changed(ctx, item, dialog, text)
-        if refused is not None:
-            return refused
-        seen = dialog.data.get("words")
-        if seen is None or seen == _words(item):
-            return None  # unchanged (or a dialog begun before this was kept)
-        return respond(
-            Reply(key="triage.edited_meanwhile", params={"number": number(item.id)}),
-            await self.card(ctx, item),
-        )
+    def words(self, item: Idea) -> str:
+        # While it is new, its author may change the idea as the connector decides.
+        fields = [item.category, item.title, item.description, item.neighbourhood]
+        return fingerprint(*fields, item.photo_id)
+
+    def edited(self, item: Idea) -> Reply:
+        return Reply(key="triage.edited_meanwhile", params={"number": number(item.id)})
 
     async def card(self, ctx: Context, item: Idea) -> Reply:
         # A reason goes to the author as typed: the language they read, where not Dutch.
@@ -252,12 +242,6 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
             return [_notice(ctx, lang, item, change, reopening, target, experiment, own)]
 
         return Changed(detail, build)
-
-
-def _words(idea: Idea) -> str:
-    """A short fingerprint of what its author can change (kept in the dialog, not the text)."""
-    fields = [idea.category, idea.title, idea.description, idea.neighbourhood, idea.photo_id]
-    return hashlib.sha256(json.dumps(fields).encode()).hexdigest()[:16]
 
 
 async def _similar(ctx: Context, idea: Idea) -> list[Idea]:

@@ -53,7 +53,7 @@ async def test_stopping_while_naming_an_experiment_starts_nothing(app: App) -> N
     assert idea is not None and idea.status == IdeaStatus.SUBMITTED
     # The step's old button does nothing any more.
     await ria.send("Een beschrijving die lang genoeg is.")
-    assert ria.keys == ["general.typed_what_now"]
+    assert ria.keys == ["general.not_understood"]
 
 
 async def test_a_dialog_stored_by_an_older_version_ends_kindly(app: App) -> None:

@@ -187,7 +187,7 @@ async def test_a_reason_typed_while_reports_hide_the_idea_comes_back_with_where_
     assert await for_user(app, anna, "status") == []
     # The dialog is over; the card, a decision button and /wachtrij 1 all say the same.
     await ria.send("Nog een keer")
-    assert ria.keys == ["general.typed_what_now"]  # a message, no step
+    assert ria.keys == ["general.not_understood"]  # no step; for the connector no message
     await ria.press_payload("tri.do:i1:in_behandeling")
     assert ria.keys == ["triage.idea_reported"]
     await ria.send("/wachtrij 1")
