@@ -712,6 +712,7 @@ class Matrix:
                 quoted = await _matrix_rooms.quoted(self._client, room_id, answered)
                 event = event.model_copy(update={"reply_to": quoted})
         if not event.is_group:
+            await self._left_by_its_person(room, event.sender.platform_user_id)
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
         if event.is_group and event.command in LINK_COMMANDS:
@@ -825,6 +826,18 @@ class Matrix:
             log.warning("matrix could not open a direct chat: %s", scrubbed(str(answer), user_id))
             return
         log.info("matrix invited to direct chat room=%s", pseudonym(answer.room_id))
+
+    async def _left_by_its_person(self, room: MatrixRoom, sender: str) -> None:
+        """Someone writes in a private room that was another person's chat, who left it
+        unseen by the bot (it was stopped, and one sync brought her leaving and this
+        message): the room is not hers any more. She is unreachable, as if the bot had
+        seen her go, so nothing of hers goes to whoever writes there now."""
+        owners = await self.app.repos.users.in_chat(PLATFORM, room.room_id)
+        others = [owner for owner in owners if owner.platform_user_id != sender]
+        if len(others) < len(owners) or any(_member(room, o.platform_user_id) for o in others):
+            return  # her own chat (whoever else it was once), or someone else's still
+        if any(owner.unreachable_at is None for owner in others):
+            await self._unreachable(room.room_id)
 
     async def _follow_chat(self, event: Event) -> None:
         """A resident who writes from a new direct chat is reached there from now on."""
