@@ -70,6 +70,15 @@ def is_edit(content: dict[str, Any]) -> bool:
     return relation(content) == "m.replace" or "m.new_content" in content
 
 
+def is_notice(content: dict[str, Any]) -> bool:
+    """Whether this is a notice (what bots send), or an edit that makes one."""
+    new = content.get("m.new_content")
+    return "m.notice" in (
+        content.get("msgtype"),
+        new.get("msgtype") if isinstance(new, dict) else None,
+    )
+
+
 def is_reply(content: dict[str, Any]) -> bool:
     relates = content.get("m.relates_to")
     return isinstance(relates, dict) and isinstance(relates.get("m.in_reply_to"), dict)

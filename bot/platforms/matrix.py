@@ -69,7 +69,14 @@ from bot.logs import pseudonym, scrubbed
 from bot.pacing import Pacing
 from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
-from bot.platforms._matrix_events import is_edit, is_group, is_private, read_event, sender_of
+from bot.platforms._matrix_events import (
+    is_edit,
+    is_group,
+    is_notice,
+    is_private,
+    read_event,
+    sender_of,
+)
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
@@ -697,7 +704,8 @@ class Matrix:
         group = is_group(room) or room_id in self._linked
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
-            if not group:
+            # A notice is never read (bots send them), so neither is a change to one.
+            if not group and not is_notice(content):
                 notice = "general.edit_not_read"
                 await self._notice(room_id, native.sender, native.event_id, notice)
             return
