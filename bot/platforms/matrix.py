@@ -7,13 +7,14 @@
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
 Residents open a direct chat and the bot joins. A room is private only when nobody enters
-it without being let in (join rule invite or knock), it is no space, and at most the
-resident and the bot are in it; any other room is a group, however few are in it. In a
-group the bot answers only when named or given a command, and then only with a short word:
-it invites the person to a direct chat (a group is never anyone's private chat). Nothing is
-sent to a chat that has become a group since: what waits for its resident is held, she is
-invited to a new direct chat and it goes there once she joins (or back in the room once
-she is alone there again). A chat its resident left is nobody's, whoever stays in it.
+it without being let in (join rule invite or knock) nor reads it from outside (its history
+is not world readable), it is no space, and at most the resident and the bot are in it; any
+other room is a group, however few are in it. In a group the bot answers only when named or
+given a command, and then only with a short word: it invites the person to a direct chat (a
+group is never anyone's private chat). Nothing is sent to a chat that has become a group
+since: what waits for its resident is held, she is invited to a new direct chat and it goes
+there once she joins (or back in the room once she is alone there again). A chat its
+resident left is nobody's, whoever stays in it.
 
 An experiment's room the bot is kicked or banned from is reported gone; one that is
 upgraded (a tombstone names its replacement) is followed into the new room. The bot never

@@ -1,9 +1,10 @@
 """Which Matrix room is a person's private chat, end to end against a real Synapse.
 
-A room is private only when nobody enters it without being let in, it is no space, and at
-most the resident and the bot are in it. A public room or a space with only the resident
-in it is a group all the same: the bot says a short word there, invites the person to a
-direct chat, and never makes it their chat (where their data export would be posted).
+A room is private only when nobody enters it without being let in nor reads it from
+outside, it is no space, and at most the resident and the bot are in it. A public room or a
+space with only the resident in it is a group all the same: the bot says a short word
+there, invites the person to a direct chat, and never makes it their chat (where their data
+export would be posted).
 """
 
 from __future__ import annotations
@@ -111,6 +112,30 @@ async def test_a_space_with_only_the_resident_in_it_does_not_become_her_chat(
     greeting = await anna.wait_for_reply()
     assert PRIVATELY in greeting.body
     assert await _chat_of(matrix_bot, anna) == direct
+
+
+async def test_a_room_anyone_may_read_without_joining_is_no_private_chat(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # Invite only, but its history readable by anyone who knows the room (a setting in
+    # Element's room settings): what the bot says there is not private.
+    anna, carol = await residents("anna"), await residents("carol")
+    readable = {
+        "type": "m.room.history_visibility",
+        "state_key": "",
+        "content": {"history_visibility": "world_readable"},
+    }
+    room = await _room_with_the_bot(anna, matrix_bot, initial_state=[readable])
+    greeting = await anna.wait_for_reply()
+    assert PRIVATELY in greeting.body and "Welkom bij" not in greeting.body
+    asked = await anna.send("/start")
+    answer = await anna.wait_for_reply(after=asked)
+    assert PRIVATELY in answer.body and "Ja, ik doe mee" not in answer.body
+    assert await _chat_of(matrix_bot, anna) is None
+
+    # Carol, who was never in the room, reads it all back: only the short words.
+    said = _bot_said(synapse, carol, room, matrix_bot.user_id)
+    assert len(said) == 2 and all(PRIVATELY in c["body"] for c in said)
 
 
 async def test_someone_new_in_a_public_room_is_invited_to_a_direct_chat_and_onboarded_there(
