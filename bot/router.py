@@ -508,9 +508,15 @@ class Router:
         self, ctx: Context, replies: list[Reply], *, writable: bool
     ) -> None:
         """Remember the options shown as numbers, so that '2' later means what was shown;
-        an answer without options forgets the ones before."""
+        an answer without options forgets the ones before.
+
+        Not in a group: a number typed there chooses nothing (only commands are answered
+        there), and what the room's person was offered while it was her private chat stays
+        hers (her husband, looking along, asks the bot something and leaves: her "1" still
+        means what it meant).
+        """
         event = ctx.event
-        if not ctx.platform.numbered_options or not replies:
+        if not ctx.platform.numbered_options or not replies or event.is_group:
             return
         options = [
             (self.catalog.label(ctx.lang, button), button.payload, True)

@@ -70,6 +70,15 @@ def is_edit(content: dict[str, Any]) -> bool:
     return relation(content) == "m.replace" or "m.new_content" in content
 
 
+def is_notice(content: dict[str, Any]) -> bool:
+    """Whether this is a notice (what bots send), or an edit that makes one."""
+    new = content.get("m.new_content")
+    return "m.notice" in (
+        content.get("msgtype"),
+        new.get("msgtype") if isinstance(new, dict) else None,
+    )
+
+
 def is_reply(content: dict[str, Any]) -> bool:
     relates = content.get("m.relates_to")
     return isinstance(relates, dict) and isinstance(relates.get("m.in_reply_to"), dict)
@@ -227,10 +236,12 @@ PRIVATE_JOIN_RULES = frozenset({"invite", "knock"})
 
 def is_private(room: MatrixRoom) -> bool:
     """A room that can be a person's private chat with the bot: nobody enters it without
-    being let in (join rule invite or knock), it is a room and not a space, and at most
-    the person and the bot are in it (or invited)."""
+    being let in (join rule invite or knock), nor reads it from outside (its history is
+    not world readable), it is a room and not a space, and at most the person and the bot
+    are in it (or invited)."""
     return (
         room.join_rule in PRIVATE_JOIN_RULES
+        and room.history_visibility != "world_readable"
         and room.room_type != "m.space"
         and int(room.member_count) <= 2
     )

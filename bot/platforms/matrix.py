@@ -7,13 +7,14 @@
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
 Residents open a direct chat and the bot joins. A room is private only when nobody enters
-it without being let in (join rule invite or knock), it is no space, and at most the
-resident and the bot are in it; any other room is a group, however few are in it. In a
-group the bot answers only when named or given a command, and then only with a short word:
-it invites the person to a direct chat (a group is never anyone's private chat). Nothing is
-sent to a chat that has become a group since: what waits for its resident is held, she is
-invited to a new direct chat and it goes there once she joins (or back in the room once
-she is alone there again). A chat its resident left is nobody's, whoever stays in it.
+it without being let in (join rule invite or knock) nor reads it from outside (its history
+is not world readable), it is no space, and at most the resident and the bot are in it; any
+other room is a group, however few are in it. In a group the bot answers only when named or
+given a command, and then only with a short word: it invites the person to a direct chat (a
+group is never anyone's private chat). Nothing is sent to a chat that has become a group
+since: what waits for its resident is held, she is invited to a new direct chat and it goes
+there once she joins (or back in the room once she is alone there again). A chat its
+resident left is nobody's, whoever stays in it.
 
 An experiment's room the bot is kicked or banned from is reported gone; one that is
 upgraded (a tombstone names its replacement) is followed into the new room. The bot never
@@ -69,7 +70,14 @@ from bot.logs import pseudonym, scrubbed
 from bot.pacing import Pacing
 from bot.platforms import _matrix_rooms
 from bot.platforms import _matrix_session as session
-from bot.platforms._matrix_events import is_edit, is_group, is_private, read_event, sender_of
+from bot.platforms._matrix_events import (
+    is_edit,
+    is_group,
+    is_notice,
+    is_private,
+    read_event,
+    sender_of,
+)
 from bot.platforms._matrix_keys import KeyWaits, Notice
 from bot.platforms._matrix_rooms import replied_to
 from bot.platforms._matrix_send import RoomSender
@@ -697,7 +705,8 @@ class Matrix:
         group = is_group(room) or room_id in self._linked
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
-            if not group:
+            # A notice is never read (bots send them), so neither is a change to one.
+            if not group and not is_notice(content):
                 notice = "general.edit_not_read"
                 await self._notice(room_id, native.sender, native.event_id, notice)
             return
@@ -712,6 +721,7 @@ class Matrix:
                 quoted = await _matrix_rooms.quoted(self._client, room_id, answered)
                 event = event.model_copy(update={"reply_to": quoted})
         if not event.is_group:
+            await self._left_by_its_person(room, event.sender.platform_user_id)
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
         if event.is_group and event.command in LINK_COMMANDS:
@@ -825,6 +835,18 @@ class Matrix:
             log.warning("matrix could not open a direct chat: %s", scrubbed(str(answer), user_id))
             return
         log.info("matrix invited to direct chat room=%s", pseudonym(answer.room_id))
+
+    async def _left_by_its_person(self, room: MatrixRoom, sender: str) -> None:
+        """Someone writes in a private room that was another person's chat, who left it
+        unseen by the bot (it was stopped, and one sync brought her leaving and this
+        message): the room is not hers any more. She is unreachable, as if the bot had
+        seen her go, so nothing of hers goes to whoever writes there now."""
+        owners = await self.app.repos.users.in_chat(PLATFORM, room.room_id)
+        others = [owner for owner in owners if owner.platform_user_id != sender]
+        if len(others) < len(owners) or any(_member(room, o.platform_user_id) for o in others):
+            return  # her own chat (whoever else it was once), or someone else's still
+        if any(owner.unreachable_at is None for owner in others):
+            await self._unreachable(room.room_id)
 
     async def _follow_chat(self, event: Event) -> None:
         """A resident who writes from a new direct chat is reached there from now on."""

@@ -201,3 +201,18 @@ async def test_an_option_number_typed_in_arabic_or_persian_digits_chooses_that_o
     await anna.send("/menu")
     await anna.send("²")
     assert anna.keys == ["general.not_understood"]
+
+
+async def test_an_answer_in_a_group_leaves_the_numbers_offered_in_that_room_to_its_person(
+    app: App,
+) -> None:
+    # Anna's Matrix chat has her husband in it for a moment; he asks the bot something
+    # there and leaves. Her "1" still chooses the first option she was offered.
+    anna = Chat(app, "@anna:example.org", platform="matrix", chat_id="!dm")
+    await anna.onboard()
+    await anna.send("De lantaarnpaal bij de school is al weken kapot")
+    assert anna.keys == ["general.typed_what_now"]
+    bob = Chat(app, "@bob:example.org", platform="matrix", chat_id="!dm")
+    await bob.handle(bob.event(command="help", is_group=True))
+    await anna.send("1")
+    assert anna.keys == ["questions.sent"]

@@ -65,3 +65,27 @@ async def test_in_a_group_an_edit_is_neither_answered_nor_read(
     seen = bob.replies(asked)
     assert [m.answers for m in seen if m.answers] == [asked, named], "no answer to the edit"
     assert not [m for m in seen if EDIT_NOT_READ in m.body]
+
+
+async def test_a_bot_that_edits_its_own_notices_in_a_direct_chat_hears_nothing_about_it(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    # Another bot (a reminder bot, a bridge) in a direct chat with ours: its notices are
+    # never read, so neither is a change to one, and nothing is said about that.
+    other = await residents("herinnerbot")
+    await other.open_chat(matrix_bot.user_id, encrypted=False)
+    await other.wait_for_reply(containing("Welkom"))
+    notice = {"msgtype": "m.notice", "body": "Herinnering: afval buiten zetten (1/3)"}
+    first = await other.send_content(notice)
+    for step in ("2/3", "3/3"):
+        await other.send_content(
+            {
+                "msgtype": "m.notice",
+                "body": f"* Herinnering: afval buiten zetten ({step})",
+                "m.new_content": {**notice, "body": f"Herinnering ({step})"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": first},
+            }
+        )
+    asked = await other.send("!help")
+    await other.wait_for_reply(after=asked)
+    assert [m for m in other.replies(first) if EDIT_NOT_READ in m.body] == []

@@ -1,21 +1,33 @@
 """Which Matrix room is a person's private chat, end to end against a real Synapse.
 
-A room is private only when nobody enters it without being let in, it is no space, and at
-most the resident and the bot are in it. A public room or a space with only the resident
-in it is a group all the same: the bot says a short word there, invites the person to a
-direct chat, and never makes it their chat (where their data export would be posted).
+A room is private only when nobody enters it without being let in nor reads it from
+outside, it is no space, and at most the resident and the bot are in it. A public room or a
+space with only the resident in it is a group all the same: the bot says a short word
+there, invites the person to a direct chat, and never makes it their chat (where their data
+export would be posted).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from nio import JoinError, RoomCreateError, RoomPreset
+from nio import JoinError, RoomCreateError, RoomInviteError, RoomPreset
 
-from tests.e2e.matrix_support import MatrixBot, MatrixResident, Residents, containing
+from storage.clock import iso, utcnow
+from tests.e2e.matrix_support import (
+    WAIT_SECONDS,
+    MatrixBot,
+    MatrixResident,
+    Residents,
+    bot_settings,
+    containing,
+)
 from tests.e2e.synapse import SynapseServer
+from tests.e2e.telegram_support import running_bot
+from tests.waiting import until
 
 pytestmark = pytest.mark.e2e
 
@@ -102,6 +114,30 @@ async def test_a_space_with_only_the_resident_in_it_does_not_become_her_chat(
     assert await _chat_of(matrix_bot, anna) == direct
 
 
+async def test_a_room_anyone_may_read_without_joining_is_no_private_chat(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # Invite only, but its history readable by anyone who knows the room (a setting in
+    # Element's room settings): what the bot says there is not private.
+    anna, carol = await residents("anna"), await residents("carol")
+    readable = {
+        "type": "m.room.history_visibility",
+        "state_key": "",
+        "content": {"history_visibility": "world_readable"},
+    }
+    room = await _room_with_the_bot(anna, matrix_bot, initial_state=[readable])
+    greeting = await anna.wait_for_reply()
+    assert PRIVATELY in greeting.body and "Welkom bij" not in greeting.body
+    asked = await anna.send("/start")
+    answer = await anna.wait_for_reply(after=asked)
+    assert PRIVATELY in answer.body and "Ja, ik doe mee" not in answer.body
+    assert await _chat_of(matrix_bot, anna) is None
+
+    # Carol, who was never in the room, reads it all back: only the short words.
+    said = _bot_said(synapse, carol, room, matrix_bot.user_id)
+    assert len(said) == 2 and all(PRIVATELY in c["body"] for c in said)
+
+
 async def test_someone_new_in_a_public_room_is_invited_to_a_direct_chat_and_onboarded_there(
     matrix_bot: MatrixBot, residents: Residents
 ) -> None:
@@ -129,3 +165,57 @@ async def test_someone_new_in_a_public_room_is_invited_to_a_direct_chat_and_onbo
     await carol.send("1")
     await carol.wait_for_reply(containing("In welke taal"))
     assert await _chat_of(matrix_bot, carol) == direct
+
+
+async def test_a_chat_its_resident_left_while_the_bot_was_down_never_shows_her_news_to_who_stayed(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    # Bob's chat with the bot; his wife Anna, a resident with a chat of her own, looks
+    # along, so an answer for him waits. While the bot is down Bob leaves and Anna writes
+    # there, to the bot alone: one sync brings both.
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot = MatrixBot(settings)
+    anna, bob = await residents("anna"), await residents("bob")
+    async with running_bot(settings) as app:
+        await _onboard(anna, bot)
+        bobs = await _onboard(bob, bot)
+        invited = await bob.client.room_invite(bobs, anna.user_id)
+        assert not isinstance(invited, RoomInviteError), invited
+        await anna.join(bobs)
+        asked = await anna.send("Samenspel: hoi")
+        await anna.wait_for_reply(containing(PRIVATELY), after=asked)
+        user = await app.repos.users.find("matrix", bob.user_id)
+        assert user is not None
+        async with app.db.transaction():
+            await app.repos.outbox.enqueue(
+                user.id,
+                [{"key": "raw", "params": {"text": "Bob, je vraag over de Speeltuin"}}],
+                kind="answer",
+                now=utcnow(),
+            )
+
+        async def held() -> bool:
+            later = await app.db.fetchval(
+                "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND not_before > ?",
+                (iso(utcnow()),),
+            )
+            return bool(later)
+
+        await until(held, WAIT_SECONDS, what="Bob's answer held back")
+    await bob.client.room_leave(bobs)
+    await anna.send("De lantaarnpaal bij de school is al weken kapot")
+    async with running_bot(settings) as app:
+        await anna.wait_for_reply(containing("Je schreef"))
+
+        async def settled() -> bool:
+            rows = await app.repos.outbox.for_user(user.id)
+            return all(row.status != "pending" for row in rows)
+
+        await until(settled, WAIT_SECONDS, what="Bob's answer settled")
+        await anna.sync()
+        assert [m.body for m in anna.replies(None) if "Speeltuin" in m.body] == []
+        rows = await app.repos.outbox.for_user(user.id)
+        assert [row.status for row in rows] == ["unreachable"]
+        # Anna is answered where she wrote: the room is hers and the bot's now.
+        mine = await app.repos.users.find("matrix", anna.user_id)
+        assert mine is not None and mine.chat_id == bobs and mine.unreachable_at is None
