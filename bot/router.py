@@ -61,9 +61,8 @@ from handlers.contract import (
 )
 from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
 from handlers.profile import Profile
-from storage import Option, Repositories, StorageUnavailable, StoredDialog, User
+from storage import REPLY_KIND, Option, Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
-from storage.outbox import REPLY_KIND
 
 log = logging.getLogger(__name__)
 

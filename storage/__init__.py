@@ -31,7 +31,7 @@ from storage.news.news import News
 from storage.news.recipients import Recipients
 from storage.news.staff import StaffCards
 from storage.news.subscriptions import Subscriptions
-from storage.outbox import Outbox, OutboxRow
+from storage.outbox import REPLY_KIND, Outbox, OutboxRow
 from storage.platform_state import PlatformState
 from storage.privacy.ledger import ErasureLedger
 from storage.privacy.open_data import OpenData
@@ -97,6 +97,7 @@ class Repositories:
 
 
 __all__ = [
+    "REPLY_KIND",
     "Arrival",
     "Arrivals",
     "Arrived",
