@@ -74,7 +74,7 @@ def backup(source: Path, target: Path) -> BackupReport:
                 dst.close()
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"backup failed: {exc}") from exc
+        raise BackupError(f"backup of {source} to {target} failed: {exc}") from exc
     if result != "ok":
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy did not verify: {result}")

@@ -567,6 +567,17 @@ async def operate(settings: Settings, args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``samenspel`` console script."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Read by something that stopped reading (``samenspel doctor | head``): no traceback.
+        # What is still buffered goes nowhere, so that closing stdout cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -152,7 +154,9 @@ def test_a_file_that_is_not_a_database_is_not_backed_up(
     monkeypatch.setenv("SAMENSPEL_DB", str(source))
     assert main(["backup", str(tmp_path / "backup.db")]) == 1
     out, err = capsys.readouterr()
-    assert out == "" and err.startswith("samenspel: backup failed: file is not a database")
+    backup_db = tmp_path / "backup.db"
+    assert out == "" and err.startswith(f"samenspel: backup of {source} to {backup_db} failed:")
+    assert "file is not a database" in err
     assert not any(p.name.startswith("backup") for p in tmp_path.iterdir())
 
 
@@ -324,3 +328,22 @@ async def test_the_doctor_fails_on_webhook_mode_without_a_long_secret(
 
         long_enough = settings.model_copy(update={"telegram_webhook_secret": SecretStr("x" * 32)})
         assert all(check.ok for check in await run_checks(long_enough))
+
+
+def test_the_doctor_read_by_a_reader_that_stops_early_ends_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """``samenspel doctor | head -1``: the reader goes away after a line."""
+    env = {**os.environ, "SAMENSPEL_DB": str(tmp_path / "bot.db"), "PYTHONUNBUFFERED": "1"}
+    env.pop("SAMENSPEL_TELEGRAM_TOKEN", None)
+    script = "from bot.admin.cli import main; import sys; sys.exit(main(['doctor']))"
+    done = subprocess.run(
+        f'{sys.executable} -c "{script}" | head -c 1',
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
