@@ -291,7 +291,10 @@ async def open_card(ctx: Context) -> Response:
 
 @feature.deep_link("idee", consent=False)
 async def open_from_link(ctx: Context) -> Response:
-    """``/start idee_42`` (a link or a QR code on a poster) opens idea #42."""
+    """``/start idee_42`` (a link or a QR code on a poster) opens idea #42; a link cut off
+    before its number (``idee_``) opens the list of ideas."""
+    if not ctx.value:
+        return respond(await list_reply(ctx, View()))
     if not digits(ctx.value) or len(ctx.value) > MAX_NUMBER_DIGITS:
         return respond(_not_found(ctx.value[:MAX_NUMBER_DIGITS]))
     return await open_card(ctx)

@@ -247,6 +247,8 @@ async def test_old_buttons_for_a_removed_or_unknown_idea_answer_kindly(
     await bob.send("/start idee_abc")
     assert bob.keys == ["onboarding.welcome_back", "ideas.not_found"]
     assert "idee abc" in bob.text.lower() or "#abc" in bob.text
+    await bob.send("/start idee_")  # a link cut off before its number
+    assert bob.keys == ["onboarding.welcome_back", "ideas.list_title"]
     for payload in (
         "idea.open:x",
         "idea.support:1:new:c:Nope!:1",
