@@ -44,8 +44,9 @@ SHOWN = 80
 MAX_KEPT = 4096
 #: Words alone that mean a command or a greeting, also while the question is open.
 WORDS = (*PLAIN_WORDS, "thanks")
-#: The words a pleasantry is made of: thanks and greetings with what goes around them.
-COURTESY = ("thanks", "hello", "yes", "agree", "courtesy")
+#: The words a pleasantry is made of: thanks and greetings with what goes around them, and
+#: a "no, thank you" ("Nee hoor, bedankt!").
+COURTESY = ("thanks", "hello", "yes", "agree", "decline", "courtesy")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
 
