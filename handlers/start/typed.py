@@ -16,7 +16,7 @@ and so does a pleasantry of a few words ("ok dank je wel", "Goedemorgen allemaal
 no message for anyone. While the question is open, ``stop``, ``menu`` and ``help`` end it
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
 who thinks the message went, and hears that it still waits. A message too short to be
-anything ("iets") gets the general answer, as does a photo or sticker.
+anything ("iets") gets the general answer, as do a row of emoji and a photo or sticker.
 """
 
 from __future__ import annotations
@@ -131,8 +131,13 @@ def _words_of(text: str) -> list[str]:
 
 
 def _a_message(text: str) -> bool:
-    """Whether ``text`` looks like something written to someone, not a stray word."""
-    return visible_length(text) >= MIN_LENGTH and len(text.split()) >= MIN_WORDS
+    """Whether ``text`` looks like something written to someone, not a stray word (nor a
+    row of emoji or punctuation: ten thumbs up say what one says)."""
+    return (
+        visible_length(text) >= MIN_LENGTH
+        and len(text.split()) >= MIN_WORDS
+        and bool(_words_of(text))
+    )
 
 
 typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False)

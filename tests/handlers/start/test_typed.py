@@ -331,3 +331,15 @@ async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
     await anna.press("Als vraag")
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_a_row_of_emoji_is_no_message_to_send(app: App) -> None:
+    """Ten thumbs up say what one says: no words for anyone, so the general answer, as for
+    one, instead of the question whether to send them to the connector."""
+    anna = await person(app, "anna")
+    for typed in ("👍", "👍👍👍👍👍 👍👍👍👍👍", "🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "!!!!!!!!!! ??????"):
+        await anna.send(typed)
+        assert anna.keys == ["general.not_understood"], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.send("👍 De bankjes staan er, dank! Wanneer komt de prullenbak?")
+    assert anna.keys == ["general.typed_what_now"]
