@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from babel.numbers import format_currency, get_currency_symbol
@@ -31,6 +32,8 @@ _DASH_CENTS = re.compile(r"^(.*),-{1,2}$")
 #: text, or typed on an Arabic keyboard, comes wrapped in them), zero-width spaces and
 #: joiners, a byte-order mark.
 _UNSEEN = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\u061c\ufeff]")
+#: An Arabic keyboard's thousands and decimal signs ("١٬٥٠٠٫٥٠"), as the Dutch ones.
+_ARABIC_SIGNS = str.maketrans({"\u066c": ".", "\u066b": ","})
 
 
 class AmountTooLarge(ValueError):
@@ -58,6 +61,7 @@ def read_euro(text: str) -> int | None:
         AmountTooLarge: a plain amount above :data:`MAX_EURO`.
     """
     spaced = _UNSEEN.sub("", text).replace("\u00a0", " ").replace("\u202f", " ")
+    spaced = _ascii_digits(spaced.translate(_ARABIC_SIGNS))
     text = _ABOUT.sub("", spaced, count=1)
     match = _CURRENCY.match(text)
     if match is None:
@@ -76,6 +80,13 @@ def read_euro(text: str) -> int | None:
     if amount > MAX_EURO * 100:
         raise AmountTooLarge(text)
     return amount
+
+
+def _ascii_digits(text: str) -> str:
+    """``text`` with the digits of any script as 0-9 ("١٥٠٠" is "1500"; "²" is no digit)."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
 
 
 def format_euro(cents: int, lang: str) -> str:

@@ -317,10 +317,13 @@ async def _open_idea(
 
 
 async def _moved_to(ctx: Context, idea: Idea) -> int | None:
-    """The idea a merged idea's talk goes on at (None: it was not merged)."""
+    """The idea a merged idea's talk goes on at (None: it was not merged, or the idea it
+    joined is gone since, withdrawn or removed: then the talk goes on here, as before)."""
     if idea.status != IdeaStatus.MERGED:
         return None
-    return await ctx.repos.ideas.merged_into(idea.id)
+    into = await ctx.repos.ideas.merged_into(idea.id)
+    joined = await ctx.repos.ideas.get(into) if into is not None else None
+    return into if joined is not None and not joined.removed else None
 
 
 def _go_on_at(idea_id: int) -> Button:

@@ -16,7 +16,7 @@ and so does a pleasantry of a few words ("ok dank je wel", "Goedemorgen allemaal
 no message for anyone. While the question is open, ``stop``, ``menu`` and ``help`` end it
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
 who thinks the message went, and hears that it still waits. A message too short to be
-anything ("iets") gets the general answer, as does a photo or sticker.
+anything ("iets") gets the general answer, as do a row of emoji and a photo or sticker.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ SHOWN = 80
 MAX_KEPT = 4096
 #: Words alone that mean a command or a greeting, also while the question is open.
 WORDS = (*PLAIN_WORDS, "thanks")
-#: The words a pleasantry is made of: thanks and greetings with what goes around them.
-COURTESY = ("thanks", "hello", "yes", "agree", "courtesy")
+#: The words a pleasantry is made of: thanks and greetings with what goes around them, and
+#: a "no, thank you" ("Nee hoor, bedankt!").
+COURTESY = ("thanks", "hello", "yes", "agree", "decline", "courtesy")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
 
@@ -130,8 +131,13 @@ def _words_of(text: str) -> list[str]:
 
 
 def _a_message(text: str) -> bool:
-    """Whether ``text`` looks like something written to someone, not a stray word."""
-    return visible_length(text) >= MIN_LENGTH and len(text.split()) >= MIN_WORDS
+    """Whether ``text`` looks like something written to someone, not a stray word (nor a
+    row of emoji or punctuation: ten thumbs up say what one says)."""
+    return (
+        visible_length(text) >= MIN_LENGTH
+        and len(text.split()) >= MIN_WORDS
+        and bool(_words_of(text))
+    )
 
 
 typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False)

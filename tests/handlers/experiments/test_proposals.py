@@ -290,3 +290,15 @@ async def test_many_proposals_are_listed_a_page_at_a_time_and_the_oldest_can_sti
     assert "nummer 1 " in anna.text
     await anna.press_payload("prop.page:-1")
     assert anna.keys == ["general.stale_button"]
+
+
+async def test_an_amount_typed_on_an_arabic_keyboard_is_read(app: App) -> None:
+    """An Arabic keyboard types Arabic-Indic digits with its own thousands and decimal
+    signs (١٬٥٠٠ is 1.500, ٢٥٠٫٥٠ is 250,50): read as they show, as the digits are."""
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("\u200f١٬٥٠٠٫٥٠ €")
+    assert anna.keys == ["proposals.summary"]
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    assert proposal.budget_cents == 150_050

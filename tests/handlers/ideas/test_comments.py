@@ -338,3 +338,33 @@ async def test_a_merged_ideas_thread_stays_to_read_and_the_talk_goes_on_at_the_o
     await bob.press("Pas 1 aan")
     await bob.send("Graag ook twee prullenbakken erbij.")
     assert bob.keys[0] == "comments.edit_saved"
+
+
+async def test_a_merged_ideas_thread_opens_again_when_the_other_idea_is_withdrawn(
+    app: App,
+) -> None:
+    """The talk goes on at the idea it was merged into only while that one is there: its
+    author withdrawing it leaves no way to a thread nobody may write in."""
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await seed_idea(app, "Bankjes bij de vijver")
+    ria = await connector(app)
+    await ria.send("/wachtrij #2")
+    await ria.press("Samenvoegen")
+    await ria.send("#1")
+    await ria.send("Deze twee willen hetzelfde.")
+    assert ria.keys[0] == "triage.done"
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comments:2")
+    assert "samengevoegd met idee #1" in bob.text
+    await anna.press_payload("idea.open:1")
+    await anna.press("Intrekken")
+    await anna.press("Ja, trek idee in")
+    assert anna.keys == ["ideas.withdrawn"]
+    await bob.press_payload("idea.comment:2")
+    await bob.send("Graag ook een prullenbak erbij.")
+    assert bob.keys[0] == "comments.added"
+    await bob.press_payload("idea.comments:2")
+    assert "prullenbak" in bob.text and "samengevoegd" not in bob.text
+    assert "Reageren" in " ".join(bob.last[0].labels())
+    assert not [p for _, p in bob.buttons() if p == "idea.comments:1"]

@@ -308,3 +308,38 @@ async def test_the_connector_is_not_offered_to_send_a_message_to_themselves(app:
     await ria.send(QUESTION)
     assert ria.keys == ["general.not_understood"]
     assert await _dialog(app, ria) is None
+
+
+async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
+    """A "Nee, dank je" is said to the bot, not a message for the connector: in every
+    language, alone or while a message waits for a choice."""
+    anna = await person(app, "anna")
+    for typed, key in (
+        ("Nee, dank je", "general.thanks"),
+        ("Nee hoor, bedankt!", "general.thanks"),
+        ("No, thank you", "general.thanks"),
+        ("nie, dziękuję", "general.thanks"),
+        ("Hayır teşekkürler", "general.thanks"),
+        ("Liever niet hoor", "menu.title"),
+    ):
+        await anna.send(typed)
+        assert anna.keys == [key], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.send(QUESTION)
+    await anna.send("Nee, dank je wel")
+    assert anna.keys == ["general.typed_not_sent", "general.typed_what_now"]
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
+
+
+async def test_a_row_of_emoji_is_no_message_to_send(app: App) -> None:
+    """Ten thumbs up say what one says: no words for anyone, so the general answer, as for
+    one, instead of the question whether to send them to the connector."""
+    anna = await person(app, "anna")
+    for typed in ("👍", "👍👍👍👍👍 👍👍👍👍👍", "🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "!!!!!!!!!! ??????"):
+        await anna.send(typed)
+        assert anna.keys == ["general.not_understood"], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.send("👍 De bankjes staan er, dank! Wanneer komt de prullenbak?")
+    assert anna.keys == ["general.typed_what_now"]
