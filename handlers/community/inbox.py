@@ -12,6 +12,11 @@ and closing go through the review pipeline (:mod:`handlers.review`): a thread is
                                 └─► no answer yet: a note for the resident? ──► typed, or
                                     "zonder toelichting" ──► closed; the resident is told
 
+A thread's Beantwoorden and Afsluiten buttons name the last message the connector was shown
+(``inbox.answer:<id>:<message>``): pressed after someone else wrote in the thread (another
+connector's answer, the resident's new message), they show the thread as it is now instead,
+so nobody answers or closes what they have not read.
+
 A thread still waiting for an answer is not closed with one tap: the resident would hear
 "closed" and never why. The connector is asked first, and may write a short note, which
 goes to the resident and stays in the thread.
@@ -19,7 +24,6 @@ goes to the resident and stays in the thread.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -168,29 +172,43 @@ async def _line(ctx: Context, question: Question) -> Reply:
 @feature.action("inbox.open", role=Role.CONNECTOR)
 async def open_thread(ctx: Context) -> Response:
     """``inbox.open:<id>``: the whole thread, with answer and close buttons."""
-    return await _on_thread(ctx, desk.show)
+    question_id = parse_id(ctx.value)
+    if question_id is None:
+        return await stale_button(ctx)
+    return await desk.show(ctx, Ref(Threads.name, question_id))
 
 
 @feature.action("inbox.answer", role=Role.CONNECTOR)
 async def begin_answer(ctx: Context) -> Response:
-    """``inbox.answer:<id>``: ask for the answer's text."""
-    return await _on_thread(ctx, lambda ctx, ref: desk.begin(ctx, ref, ANSWER))
+    """``inbox.answer:<id>:<message>``: ask for the answer's text."""
+    return await _on_thread(ctx, ANSWER)
 
 
 @feature.action("inbox.close", role=Role.CONNECTOR)
 async def close(ctx: Context) -> Response:
-    """``inbox.close:<id>``: close a thread (one still waiting for an answer asks first); the
-    resident is told and can still reply (which opens it again)."""
-    return await _on_thread(ctx, lambda ctx, ref: desk.begin(ctx, ref, CLOSE))
+    """``inbox.close:<id>:<message>``: close a thread (one still waiting for an answer asks
+    first); the resident is told and can still reply (which opens it again)."""
+    return await _on_thread(ctx, CLOSE)
 
 
-async def _on_thread(
-    ctx: Context, then: Callable[[Context, Ref], Awaitable[Response]]
-) -> Response:
-    question_id = parse_id(ctx.value)
-    if question_id is None:
+async def _on_thread(ctx: Context, decision: str) -> Response:
+    """Begin ``decision`` from a thread's button, unless someone else wrote in the thread
+    after the message the button names (one from before buttons named it: as it is now)."""
+    raw_id, named, raw_seen = ctx.value.partition(":")
+    question_id = parse_id(raw_id)
+    seen = whole_number(raw_seen, MAX_ID) if named else None
+    if question_id is None or (named and seen is None):
         return await stale_button(ctx)
-    return await then(ctx, Ref(Threads.name, question_id))
+    question = await ctx.repos.questions.get(question_id) if seen is not None else None
+    if question is not None and seen is not None:
+        if seen not in ({message.id for message in question.messages} or {0}):
+            return await stale_button(ctx)  # no message of this thread: not a button we sent
+        if question.is_open and _written_since(ctx, question, seen):
+            key = "inbox.answer_changed" if decision == ANSWER else "inbox.close_changed"
+            return respond(
+                Reply(key=key, params={"id": question.id}), await thread_reply(ctx, question)
+            )
+    return await desk.begin(ctx, Ref(Threads.name, question_id), decision)
 
 
 async def thread_reply(ctx: Context, question: Question) -> Reply:
@@ -208,15 +226,17 @@ async def thread_reply(ctx: Context, question: Question) -> Reply:
         ctx, question, resident="inbox.msg_resident", staff="inbox.msg_connector"
     )
     buttons: list[list[Button]] = []
+    # The answer and close buttons name the last message shown: see _on_thread.
+    shown = f"{question.id}:{_last_message(question)}"
     if question.is_open and question.user_id is not None:
         buttons.append(
             [
-                Button(label="inbox.btn_answer", payload=f"inbox.answer:{question.id}"),
-                Button(label="inbox.btn_close", payload=f"inbox.close:{question.id}"),
+                Button(label="inbox.btn_answer", payload=f"inbox.answer:{shown}"),
+                Button(label="inbox.btn_close", payload=f"inbox.close:{shown}"),
             ]
         )
     elif question.is_open:
-        buttons.append([Button(label="inbox.btn_close", payload=f"inbox.close:{question.id}")])
+        buttons.append([Button(label="inbox.btn_close", payload=f"inbox.close:{shown}")])
     buttons.append(
         [
             Button(label="inbox.btn_back", payload="inbox"),
@@ -282,7 +302,7 @@ class Threads(Kind[Question]):
     def begin_data(self, ctx: Context, item: Question, decision: str) -> dict[str, Any]:
         # The last message the connector saw: an answer someone else sends after it is
         # read before this one goes (two connectors must not both answer unawares).
-        return {"seen": item.messages[-1].id if item.messages else 0}
+        return {"seen": _last_message(item)}
 
     async def refuse(self, ctx: Context, item: Question, decision: str) -> Response | None:
         if decision == CLOSE:
@@ -345,28 +365,33 @@ def _cannot_answer(question: Question) -> Reply | None:
     return None
 
 
+def _last_message(question: Question) -> int:
+    """The id of the thread's last message (0 for none)."""
+    return question.messages[-1].id if question.messages else 0
+
+
+def _written_since(ctx: Context, question: Question, seen: int, side: Side | None = None) -> bool:
+    """Whether anyone else (on ``side``) wrote in the thread after message ``seen``."""
+    return any(
+        message.id > seen
+        and message.author_user_id != ctx.user.id
+        and (side is None or message.side is side)
+        for message in question.messages
+    )
+
+
 def _moved_on(ctx: Context, question: Question, dialog: Dialog) -> bool:
     """Whether anyone else wrote in the thread after the connector last saw it."""
     seen = dialog.data.get("seen")
-    return isinstance(seen, int) and any(
-        message.id > seen and message.author_user_id != ctx.user.id
-        for message in question.messages
-    )
+    return isinstance(seen, int) and _written_since(ctx, question, seen)
 
 
 def _answered_meanwhile(ctx: Context, question: Question, dialog: Dialog) -> Reply | None:
     """Another connector answered after this one began typing (a dialog begun before this
     was remembered is let through)."""
     seen = dialog.data.get("seen")
-    if not isinstance(seen, int):
-        return None
-    for message in question.messages:
-        if (
-            message.id > seen
-            and message.side is Side.CONNECTOR
-            and message.author_user_id != ctx.user.id
-        ):
-            return Reply(key="inbox.answered_meanwhile", params={"id": question.id})
+    if isinstance(seen, int) and _written_since(ctx, question, seen, Side.CONNECTOR):
+        return Reply(key="inbox.answered_meanwhile", params={"id": question.id})
     return None
 
 

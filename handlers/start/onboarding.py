@@ -30,7 +30,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, resp
 from handlers.feature import SESSION_LANGUAGE, Context, Fallback, Feature, menu_reply
 from handlers.locales import name_in, own_name
 from handlers.privacy.your_data import privacy_statement
-from handlers.staff.roles import INVITE_LINK, redeem_kept_invite
+from handlers.staff.roles import INVITE_LINK, redeem_invite, redeem_kept_invite
 from storage.invites import code_hash
 
 feature = Feature("onboarding")
@@ -58,6 +58,12 @@ def _language_rows(choices: list[Button]) -> list[list[Button]]:
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
     payload = ctx.value.strip()[:64]
+    prefix, _, value = payload.partition("_")
+    if ctx.dialog is not None and drafts.is_draft(ctx) and prefix == INVITE_LINK:
+        # An invite starts nothing: granted beside what is being written (asking first
+        # would keep the code in the question's button, stored with the dialog).
+        ctx.value = value
+        return await redeem_invite(ctx)
     if ctx.dialog is not None and drafts.is_draft(ctx):
         # Starting over would throw away what is being written: ask first.
         return drafts.draft_open(ctx, ctx.dialog, then=drafts.request_of(ctx))

@@ -160,3 +160,27 @@ async def test_staff_surfaces_answer_residents_like_unknown_ones_until_granted_a
     assert user is not None
     actions = [e.action for e in await app.repos.audit.about_user(user.id)]
     assert actions == ["invite.redeem", "role.revoke"]
+
+
+async def test_an_invite_opened_while_writing_an_idea_is_redeemed_beside_it_and_never_stored(
+    app: App, chat: MakeChat
+) -> None:
+    code = await _invite(app, Role.CONNECTOR)
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send("/idee")
+    await anna.press("Ruimtelijke inrichting")
+    await anna.send("Een bankje bij de bieb")
+    assert anna.keys == ["ideas.ask_description"]
+    await anna.send(f"/start inv_{code}")
+    # The invite starts nothing, so nothing of the idea is in the way: no question about
+    # the draft whose button (kept with the dialog) would hold the code.
+    assert anna.keys == ["invite.welcome"]
+    assert any("Verder met je idee" in label for label, _ in anna.buttons())
+    assert await traces(app.db, [code]) == []
+    for path in database_files(app):
+        assert code.encode() not in path.read_bytes(), path.name
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None and user.role is Role.CONNECTOR
+    await anna.press("Verder met je idee")
+    assert anna.keys[-1] == "ideas.ask_description"
