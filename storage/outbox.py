@@ -402,9 +402,9 @@ class Outbox:
             " AND NOT (o.kind = ? AND EXISTS (SELECT 1 FROM outbox p"
             " WHERE p.platform = o.platform AND p.chat_id = o.chat_id"
             " AND p.status = 'pending' AND p.kind = o.kind AND p.id < o.id))"
-            + (f" AND o.chat_id NOT IN ({','.join('?' * len(chats))})" if chats else "")
-            + " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
-            (platform, stamp, stamp, REPLY_KIND, *chats, limit + len(skip)),
+            " AND o.chat_id NOT IN (SELECT value FROM json_each(?))"
+            " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
+            (platform, stamp, stamp, REPLY_KIND, json.dumps(chats), limit + len(skip)),
             long=True,  # a window of rows, while the loop goes on sending
         )
         found = [
