@@ -265,7 +265,9 @@ class DeliveryWorker:
                 now = self.clock()
                 async with self.repos.db.committed():
                     expiring = await self.outbox.expiring(self.platform, now)
-                    rows = await self.outbox.due(self.platform, now, self._claim, self._held)
+                    rows = await self.outbox.due(
+                        self.platform, now, self._claim, self._held, busy=self._busy
+                    )
                 if expiring:
                     await self._expire(now)
             except Exception:
@@ -274,7 +276,8 @@ class DeliveryWorker:
             self._draining = len(rows) < self._claim
             if self._draining:
                 self._check_idle_batches()
-            # A chat with a row in flight waits for its result (looked at again then).
+            # A chat with a row in flight waits for its result (looked at again then). Its
+            # rows are not even read: they would take the places of other chats' rows.
             rows = [row for row in rows if not self._busy[row.chat_id]]
             if not rows:
                 await self._idle()

@@ -372,17 +372,27 @@ class Outbox:
     # Taking work ----------------------------------------------------------------------------
 
     async def due(
-        self, platform: str, now: datetime, limit: int, skip: Collection[int] = ()
+        self,
+        platform: str,
+        now: datetime,
+        limit: int,
+        skip: Collection[int] = (),
+        *,
+        busy: Collection[str] = (),
     ) -> list[Due]:
         """Up to ``limit`` pending rows of a platform that may be sent now, not in ``skip``.
 
         Single rows (a notification, a report) come before batch rows, oldest first; rows a
-        worker already holds are passed in ``skip``. A direct reply that had to wait
+        worker already holds are passed in ``skip``, and the chats it is sending to now in
+        ``busy``: their rows wait for that one, and must not fill the ``limit`` in place of
+        other chats' rows (forty reports for one connector would hold up everyone else
+        while her first is on its way). A direct reply that had to wait
         (``kind``: :data:`REPLY_KIND`) is not due while an older one for its chat is still
         pending (tried again later, or on its way): the person reads the answers to what
         they did in the order they did it.
         """
         stamp = iso(now)
+        chats = sorted(set(busy))
         rows = await self.db.fetchall(
             "SELECT o.id, o.user_id, o.chat_id, o.payload, o.kind, o.batch, o.attempts,"
             " COALESCE(o.language, u.language), o.parts_sent, o.dedupe_key"
@@ -392,8 +402,9 @@ class Outbox:
             " AND NOT (o.kind = ? AND EXISTS (SELECT 1 FROM outbox p"
             " WHERE p.platform = o.platform AND p.chat_id = o.chat_id"
             " AND p.status = 'pending' AND p.kind = o.kind AND p.id < o.id))"
+            " AND o.chat_id NOT IN (SELECT value FROM json_each(?))"
             " ORDER BY (o.batch IS NOT NULL), o.id LIMIT ?",
-            (platform, stamp, stamp, REPLY_KIND, limit + len(skip)),
+            (platform, stamp, stamp, REPLY_KIND, json.dumps(chats), limit + len(skip)),
             long=True,  # a window of rows, while the loop goes on sending
         )
         found = [

@@ -115,25 +115,27 @@ def check_disk(settings: Settings) -> Check:
 def check_open_data(settings: Settings) -> Check | None:
     """Whether the weekly open-data export can replace ``SAMENSPEL_OPEN_DATA_DIR`` (None
     when it is not set): otherwise every export fails, and only the log says so."""
-    from bot.admin.open_data import last_export, replaceable
+    from bot.admin.open_data import followed, last_export, replaceable
 
-    out = settings.open_data_dir
-    if out is None:
+    given = settings.open_data_dir
+    if given is None:
         return None
-    out = out.absolute()
+    # A link is followed, as the export follows it: the folder it leads to is replaced.
+    out = followed(given)
+    where = f"{given.absolute()} (a link to {out})" if out != given.absolute() else f"{out}"
     name = "open data"
     if os.path.ismount(out):
         return Check(
             name,
             False,
-            f"{out} is a mount point, which the export cannot replace; use a folder inside"
+            f"{where} is a mount point, which the export cannot replace; use a folder inside"
             f" it, such as {out / 'current'}",
         )
     if out.exists() and not replaceable(out):
         return Check(
             name,
             False,
-            f"{out} exists and is not an earlier export; choose a new or empty folder",
+            f"{where} exists and is not an earlier export; choose a new or empty folder",
         )
     beside = out.parent
     while not beside.exists() and beside != beside.parent:
@@ -144,7 +146,7 @@ def check_open_data(settings: Settings) -> Check | None:
     when = (
         f"last export {made:%Y-%m-%d %H:%M} UTC" if made else "no export yet (the bot makes one)"
     )
-    return Check(name, True, f"{out}: {when}")
+    return Check(name, True, f"{where}: {when}")
 
 
 def check_database(settings: Settings, *, quick: bool = False) -> Check:

@@ -749,7 +749,7 @@ async def export_open_data(app: App, out: Path, now: datetime) -> OpenDataReport
     Erasures' unfinished clean-ups are finished first, and the rows are read again when
     content left view while they were read, so nothing erased or hidden is published.
     """
-    out = _followed(out)
+    out = followed(out)
     async with _exclusive(out):
         tables, changes, complete = await _settled(app, now)
         # Off the event loop: the bot keeps answering residents while the files are rendered
@@ -860,12 +860,12 @@ def write_atomically(out: Path, files: dict[str, bytes]) -> None:
     export: anything else is refused, so a mistyped path never replaces someone's folder.
     """
     _check_names(files)
-    out = _followed(out)
+    out = followed(out)
     with _locked(out):
         _swap(out, files)
 
 
-def _followed(out: Path) -> Path:
+def followed(out: Path) -> Path:
     """``out``, or the folder it points to when it is a symbolic link: a web server that
     publishes that folder gets every export there. Renaming the link itself away would put a
     folder of our own in its place, and the served folder would never change again."""

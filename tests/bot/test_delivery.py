@@ -249,3 +249,25 @@ async def test_an_unreadable_payload_fails_at_once_and_blocks_nothing(app: App) 
     broken_row = (await app.repos.outbox.for_user(ids[0]))[0]
     assert broken_row.status == "failed" and "unreadable payload" in (broken_row.last_error or "")
     assert [sent.chat_id for sent in adapter.sent] == ["bob"]
+
+
+async def test_a_chat_whose_message_is_slow_to_go_does_not_hold_up_the_other_chats(
+    app: App,
+) -> None:
+    """Forty reports wait for the connector; Telegram takes its time over the first (a slow
+    request, up to its timeout). Her next report waits for that one, so that they arrive
+    in order, but a resident's answer queued after them goes meanwhile."""
+    connector, resident = await residents(app.db, ["connector", "anna"], platform="test")
+    for _ in range(40):
+        await fan_out(app, [connector], kind="report")
+    await fan_out(app, [resident], kind="status")
+    slow = asyncio.Event()
+    adapter = FakeAdapter(pacing=Pacing(30, chat_interval=1.0, burst=2), gates={"connector": slow})
+    async with running(app, adapter) as worker:
+        try:
+            assert worker._claim < 40  # the connector's rows fill a look at the outbox
+            await until(lambda: [sent.chat_id for sent in adapter.sent] == ["anna"])
+            assert adapter.attempts["connector"] == 1  # the next one waits for the first
+        finally:
+            slow.set()
+        await until(lambda: adapter.attempts["connector"] >= 2)

@@ -256,3 +256,24 @@ def test_the_doctor_passes_an_open_data_folder_the_export_can_replace(
     code, out, _ = samenspel(capsys, "doctor", "--quick")
     assert code == 0, out
     assert _open_data_line(out).startswith(f"ok   open data: {published}: last export 20")
+
+
+def test_the_doctor_follows_an_open_data_link_to_the_folder_the_export_replaces(
+    db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SAMENSPEL_OPEN_DATA_DIR a link to the web server's volume: the export writes there
+    # (it follows the link), and cannot replace a volume; the doctor must not pass it.
+    _created(db, capsys)
+    volume = db.parent / "www"
+    volume.mkdir()
+    link = db.parent / "open-data"
+    link.symlink_to(volume)
+    ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == volume or ismount(path))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(link))
+    code, out, _ = samenspel(capsys, "doctor", "--quick")
+    assert code == 1
+    assert _open_data_line(out) == (
+        f"FAIL open data: {link} (a link to {volume}) is a mount point, which the export"
+        f" cannot replace; use a folder inside it, such as {volume / 'current'}"
+    )
