@@ -226,6 +226,11 @@ class Kind(Generic[T]):
         """The step after choosing ``decision``: a detail, the reason, or None (at once)."""
         raise NotImplementedError
 
+    async def opening(self, ctx: Context, item: T, decision: str) -> str | None:
+        """The step after choosing ``decision``, where it depends on what is stored beside
+        the item (an experiment it became already); :meth:`first_step` otherwise."""
+        return self.first_step(item, decision)
+
     def begin_data(self, ctx: Context, item: T, decision: str) -> dict[str, Any]:
         """What the dialog's steps need to know about the item from the start."""
         return {}
@@ -435,7 +440,7 @@ class Desk:
         refusal = await kind.refuse(ctx, item, decision)
         if refusal is not None:
             return refusal
-        first = kind.first_step(item, decision)
+        first = await kind.opening(ctx, item, decision)
         dialog = Dialog(
             name=self.spec.name,
             step=first or self.reason_step,

@@ -105,6 +105,16 @@ def planned(ctx: Context, dialog: Dialog) -> NewExperiment:
     )
 
 
+def again(ctx: Context, question: Reply, experiment: Experiment | None) -> Reply:
+    """The reason's question for a decision that starts an experiment, where the item became
+    one already (decided, reopened, decided again): it tells the connector it is that one
+    again, not a second (nothing to name)."""
+    if experiment is None:
+        return question
+    line = Reply(key="triage.exp_again", params={"title": experiment.title(ctx.lang)})
+    return question.model_copy(update={"parts": [*question.parts, line]})
+
+
 async def start(ctx: Context, dialog: Dialog) -> Experiment:
     """Create the experiment the dialog describes, and log it (``experiment.create``)."""
     experiment_id = await ctx.repos.experiments.create(planned(ctx, dialog), ctx.now)

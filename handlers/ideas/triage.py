@@ -119,8 +119,22 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
             )
         return respond(menu_reply(ctx, "triage.idea_not_found", id=item_id))
 
+    async def opening(self, ctx: Context, item: Idea, decision: str) -> str | None:
+        # A quick win again (after reopening) is the experiment it became: never a second.
+        quick = decision == IdeaStatus.QUICK_WIN.value
+        if quick and await ctx.repos.experiments.of_idea(item.id) is not None:
+            return self.desk.reason_step
+        return self.first_step(item, decision)
+
     def begin_data(self, ctx: Context, item: Idea, decision: str) -> dict[str, Any]:
         return {"neighbourhood": item.neighbourhood}
+
+    async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
+        question = await super().reason_question(ctx, dialog)
+        if dialog.data["decision"] != IdeaStatus.QUICK_WIN.value:
+            return question
+        experiment = await ctx.repos.experiments.of_idea(int(dialog.data["id"]))
+        return launch.again(ctx, question, experiment)
 
     def words(self, item: Idea) -> str:
         # While it is new, its author may change the idea as the connector decides.
@@ -233,9 +247,12 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
             detail.update({k: data[k] for k in ("theme", "department") if data.get(k)})
         experiment: Experiment | None = None
         if status == IdeaStatus.QUICK_WIN:
-            # A quick win becomes an experiment residents can join, linked to its idea.
-            experiment = await launch.start(ctx, dialog)
-            await repos.experiments.link_idea(experiment.id, item.id)
+            # A quick win becomes an experiment residents can join, linked to its idea; one
+            # marked again after reopening is the experiment it became then.
+            experiment = await repos.experiments.of_idea(item.id)
+            if experiment is None:
+                experiment = await launch.start(ctx, dialog)
+                await repos.experiments.link_idea(experiment.id, item.id)
             detail["experiment"] = experiment.id
 
         def build(lang: str, own: bool) -> list[Reply]:
@@ -279,7 +296,7 @@ def _notice(
     buttons = [[_open_idea(idea.id)]]
     if target is not None:
         buttons.insert(0, [_open_idea(target.id)])
-    if experiment is not None:
+    if experiment is not None and experiment.status == "running":
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
     why = "triage.notice_why_own" if own else "triage.notice_why"
     return Reply(

@@ -434,3 +434,32 @@ async def test_the_card_and_the_reason_question_say_which_language_the_author_re
     await ria.press("Stoppen")
     await ria.send("/wachtrij 2")
     assert ria.keys == ["triage.idea_card"] and "De inwoner leest" not in ria.text
+
+
+async def test_a_quick_win_marked_again_after_reopening_keeps_its_one_experiment(
+    app: App,
+) -> None:
+    _, bob, _ = await _idea_with_followers(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await name_experiment(ria)
+    await ria.press("Geen toelichting")
+    first = await app.repos.experiments.of_idea(1)
+    assert first is not None
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    # It is that experiment again: the connector is told so, and not asked to name another.
+    assert ria.keys == ["triage.ask_reason"]
+    assert "Meer bankjes in het Velserbeekpark" in ria.text
+    await ria.press("Geen toelichting")
+    assert ria.keys[0] == "triage.done"
+    count = "SELECT COUNT(*) FROM experiments WHERE idea_id = 1"
+    assert await app.db.fetchval(count) == 1
+    *_, notice = await for_user(app, bob, "status")
+    assert "Meer bankjes in het Velserbeekpark" in notice.text(app, "nl")
+    assert f"exp.join:{first.id}" in notice.payloads()
+    assert (await app.repos.audit.about("idea:1"))[-1].detail["experiment"] == first.id
