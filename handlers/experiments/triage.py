@@ -97,6 +97,16 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
             )
             if change.reason:
                 parts.append(Reply(key="ideas.history_reason", params={"reason": change.reason}))
+        if item.experiment_id is not None:
+            # Approved once (and reopened since): the experiment it became.
+            experiment = await ctx.repos.experiments.get(item.experiment_id)
+            if experiment is not None:
+                parts.append(
+                    Reply(
+                        key="triage.card_experiment",
+                        params={"title": experiment.title(ctx.lang)},
+                    )
+                )
         limit = format_euro(ctx.profile.full_financing_limit * 100, ctx.lang)
         financing = "triage.within_limit" if item.full_financing else "triage.above_limit"
         return Reply(
@@ -119,6 +129,16 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
                 [Button(label="menu.back", payload="menu")],
             ],
         )
+
+    async def reason_question(self, ctx: Context, dialog: Dialog) -> Reply:
+        question = await super().reason_question(ctx, dialog)
+        if self.wanted(str(dialog.data["decision"])) not in STARTS_EXPERIMENT:
+            return question
+        proposal = await ctx.repos.proposals.get(int(dialog.data["id"]))
+        if proposal is None or proposal.experiment_id is None:
+            return question
+        experiment = await ctx.repos.experiments.get(proposal.experiment_id)
+        return launch.again(ctx, question, experiment)
 
     def author(self, item: Proposal) -> int | None:
         return item.author_user_id

@@ -239,3 +239,23 @@ async def test_a_photo_where_the_amount_is_asked_gets_asked_for_text_not_called_
     assert '""' not in ria.text
     await ria.send("2000")
     assert ria.keys == ["triage.ask_exp_title"]
+
+
+async def test_a_reopened_proposals_card_names_the_experiment_it_became(app: App) -> None:
+    await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await name_experiment(ria, "Schooltuin", "Kinderen en ouders maken samen een moestuin.")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    assert ria.keys == ["triage.proposal_card"]
+    assert "Werd het experiment Schooltuin" in ria.text
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij v1")
+    assert "Werd het experiment Schooltuin" in ria.text
+    # Approving it again: the connector is told it is that experiment, not asked for a name.
+    await ria.press("Goedgekeurd")
+    assert ria.keys == ["triage.ask_proposal_reason"]
+    assert "Schooltuin" in ria.text
