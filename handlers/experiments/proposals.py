@@ -213,7 +213,8 @@ async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
 )
 @feature.action("prop.mine", role=Role.RESIDENT)
 async def my_proposals(ctx: Context) -> Response:
-    """The proposals this person follows, with their status; ``prop.mine:<id>`` opens one."""
+    """The proposals this person follows, with their status; ``prop.mine:<id>`` opens one
+    (``prop.mine:<id>:<page>`` from that page of the list, which its back button shows)."""
     if ctx.value:
         return await _detail(ctx)
     return await _mine(ctx, 1)
@@ -246,7 +247,13 @@ async def _mine(ctx: Context, wanted: int) -> Response:
     proposals = followed[shown.offset : shown.offset + shown.size]
     lines = [_line(ctx, proposal) for proposal in proposals]
     buttons = [
-        [Button(label="proposals.btn_open", payload=f"prop.mine:{p.id}", params={"id": p.id})]
+        [
+            Button(
+                label="proposals.btn_open",
+                payload=f"prop.mine:{p.id}:{shown.number}",
+                params={"id": p.id},
+            )
+        ]
         for p in proposals
     ]
     buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"prop.page:{n}"))
@@ -272,7 +279,13 @@ def _status(ctx: Context, status: str) -> str:
 
 
 async def _detail(ctx: Context) -> Response:
-    proposal_id = parse_id(ctx.value)
+    raw_id, paged, raw_page = ctx.value.partition(":")
+    page = paging.number(raw_page) if paged else 1
+    if page is None:
+        if ctx.event.button is not None:
+            return await stale_button(ctx)
+        page = 1  # typed after the command: no button of ours
+    proposal_id = parse_id(raw_id)
     proposal = await ctx.repos.proposals.get(proposal_id) if proposal_id else None
     followers = await ctx.repos.proposals.followers(proposal.id) if proposal else []
     if proposal is None or ctx.user.id not in followers:
@@ -310,7 +323,7 @@ async def _detail(ctx: Context) -> Response:
             },
             parts=parts,
             buttons=[
-                [Button(label="experiments.btn_my_proposals", payload="prop.mine")],
+                [Button(label="experiments.btn_my_proposals", payload=f"prop.page:{page}")],
                 [Button(label="menu.back", payload="menu")],
             ],
         )

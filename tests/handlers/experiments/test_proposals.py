@@ -302,3 +302,32 @@ async def test_an_amount_typed_on_an_arabic_keyboard_is_read(app: App) -> None:
     await anna.press("Insturen")
     [proposal] = await app.repos.proposals.queue()
     assert proposal.budget_cents == 150_050
+
+
+async def test_a_proposal_opened_from_a_later_page_goes_back_to_that_page(app: App) -> None:
+    anna = await person(app, "anna")
+    user = await row(app, anna)
+    async with app.db.transaction():
+        for n in range(1, 13):
+            await app.repos.proposals.submit(
+                user.id,
+                what=f"Voorstel nummer {n} voor een groene straat",
+                place="IJmuiden",
+                partners="De buren",
+                budget_cents=50_000,
+                full_financing=True,
+                now=utcnow(),
+            )
+    await anna.send("/mijnvoorstellen")
+    await anna.press("Volgende")
+    await anna.press("Bekijk voorstel #2")
+    assert anna.keys == ["proposals.detail"]
+    assert all(len(payload.encode()) <= 64 for _, payload in anna.buttons())
+    await anna.press("Mijn voorstellen")
+    assert anna.keys == ["proposals.mine_title"]
+    assert "nummer 2 " in anna.text and "nummer 12 " not in anna.text
+    # An old button without a page, and a forged page, still open the proposal.
+    await anna.press_payload("prop.mine:2")
+    assert anna.keys == ["proposals.detail"]
+    await anna.press_payload("prop.mine:2:-1")
+    assert anna.keys == ["general.stale_button"]
