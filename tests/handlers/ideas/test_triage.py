@@ -463,3 +463,16 @@ async def test_a_quick_win_marked_again_after_reopening_keeps_its_one_experiment
     assert "Meer bankjes in het Velserbeekpark" in notice.text(app, "nl")
     assert f"exp.join:{first.id}" in notice.payloads()
     assert (await app.repos.audit.about("idea:1"))[-1].detail["experiment"] == first.id
+    # Once it has ended, nobody can join it: a notice offers no button for it.
+    async with app.db.transaction():
+        await app.repos.experiments.end(first.id)
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await ria.press("Geen toelichting")
+    *_, notice = await for_user(app, bob, "status")
+    assert "Meer bankjes in het Velserbeekpark" in notice.text(app, "nl")
+    assert not any(p.startswith("exp.join") for p in notice.payloads())
+    assert await app.db.fetchval(count) == 1
