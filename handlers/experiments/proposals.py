@@ -310,6 +310,20 @@ async def _detail(ctx: Context) -> Response:
     if proposal.amount_decided_cents is not None:
         amount = format_euro(proposal.amount_decided_cents, ctx.lang)
         parts.append(Reply(key="proposals.amount_decided", params={"amount": amount}))
+    buttons = [
+        [Button(label="experiments.btn_my_proposals", payload=f"prop.page:{page}")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    experiment = (
+        await ctx.repos.experiments.get(proposal.experiment_id)
+        if proposal.experiment_id is not None
+        else None
+    )
+    if experiment is not None and experiment.status == "running":
+        # It became an experiment (handlers/experiments/triage.py): the way to join it.
+        buttons.insert(
+            0, [Button(label="triage.btn_to_experiment", payload=f"exp:{experiment.id}")]
+        )
     return respond(
         Reply(
             key="proposals.detail",
@@ -322,9 +336,6 @@ async def _detail(ctx: Context) -> Response:
                 "status": _status(ctx, proposal.status.value),
             },
             parts=parts,
-            buttons=[
-                [Button(label="experiments.btn_my_proposals", payload=f"prop.page:{page}")],
-                [Button(label="menu.back", payload="menu")],
-            ],
+            buttons=buttons,
         )
     )

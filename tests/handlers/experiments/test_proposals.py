@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from storage.clock import utcnow
 from storage.experiments.proposals import ProposalStatus
+from tests.handlers.experiments.helpers import name_experiment, send_proposal
 from tests.people import connector, person, row
 from tests.support import Chat
 
@@ -331,3 +332,26 @@ async def test_a_proposal_opened_from_a_later_page_goes_back_to_that_page(app: A
     assert anna.keys == ["proposals.detail"]
     await anna.press_payload("prop.mine:2:-1")
     assert anna.keys == ["general.stale_button"]
+
+
+async def test_an_approved_proposal_leads_its_author_to_the_experiment_it_became(
+    app: App,
+) -> None:
+    carl = await send_proposal(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Goedgekeurd")
+    await name_experiment(ria, "Schooltuin", "Kinderen en ouders maken samen een moestuin.")
+    await ria.press("Geen toelichting")
+    proposal = await app.repos.proposals.get(1)
+    assert proposal is not None and proposal.experiment_id is not None
+    await carl.send("/myproposals")
+    await carl.press("#1")
+    assert carl.keys == ["proposals.detail"]
+    await carl.press("To the experiment")
+    assert carl.keys == ["experiments.card"] and "Schooltuin" in carl.text
+    # Once it has ended there is nothing to join: no way to it from the proposal.
+    async with app.db.transaction():
+        await app.repos.experiments.end(proposal.experiment_id)
+    await carl.press_payload("prop.mine:1")
+    assert not any(p.startswith("exp:") for _, p in carl.buttons())
