@@ -108,10 +108,11 @@ def planned(ctx: Context, dialog: Dialog) -> NewExperiment:
 def again(ctx: Context, question: Reply, experiment: Experiment | None) -> Reply:
     """The reason's question for a decision that starts an experiment, where the item became
     one already (decided, reopened, decided again): it tells the connector it is that one
-    again, not a second (nothing to name)."""
+    again, not a second (nothing to name), and whether it has ended (it stays so)."""
     if experiment is None:
         return question
-    line = Reply(key="triage.exp_again", params={"title": experiment.title(ctx.lang)})
+    key = "triage.exp_again" if experiment.status == "running" else "triage.exp_again_ended"
+    line = Reply(key=key, params={"title": experiment.title(ctx.lang)})
     return question.model_copy(update={"parts": [*question.parts, line]})
 
 

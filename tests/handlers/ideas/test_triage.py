@@ -471,6 +471,7 @@ async def test_a_quick_win_marked_again_after_reopening_keeps_its_one_experiment
     await ria.press("Geen toelichting")
     await ria.send("/wachtrij 1")
     await ria.press("Snel te doen")
+    assert "Dat experiment is afgelopen" in ria.text
     await ria.press("Geen toelichting")
     *_, notice = await for_user(app, bob, "status")
     assert "Meer bankjes in het Velserbeekpark" in notice.text(app, "nl")
