@@ -5,6 +5,9 @@ them). A poster's QR code opens a card straight away: ``/start exp_<id>``.
 
     🧪 Experimenten ──► list ──► card ──Doe mee──► joined (card again)
          ◄ vorige / volgende ►    └──Stop met meedoen──► left (and out of its room)
+
+A card opened from a page of the list remembers that page (``exp:<id>:<page>``, and its
+join and leave buttons too), so that "Alle experimenten" goes back there.
 """
 
 from __future__ import annotations
@@ -90,7 +93,10 @@ async def list_reply(ctx: Context, wanted: int) -> Reply:
 def _list_buttons(
     ctx: Context, running: list[Experiment], shown: paging.Page
 ) -> list[list[Button]]:
-    buttons = [[Button.raw(paging.short(e.title(ctx.lang)), f"exp:{e.id}")] for e in running]
+    buttons = [
+        [Button.raw(paging.short(e.title(ctx.lang)), f"exp:{e.id}:{shown.number}")]
+        for e in running
+    ]
     buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"exp.list:{n}"))
     buttons.append([Button(label="experiments.btn_propose", payload="prop.new")])
     buttons.append([Button(label="experiments.btn_my_proposals", payload="prop.mine")])
@@ -101,10 +107,13 @@ def _list_buttons(
 @feature.deep_link("exp", consent=False)
 async def open_card(ctx: Context) -> Response:
     """One experiment's card: what, where, who runs it, how many take part."""
+    page = _page(ctx)
+    if page is None:
+        return await stale_button(ctx)
     experiment = await _running(ctx)
     if experiment is None:
         return _not_found()
-    return respond(await card(ctx, experiment))
+    return respond(await card(ctx, experiment, page))
 
 
 def card_params(ctx: Context, experiment: NewExperiment, count: int) -> dict[str, str | int]:
@@ -118,8 +127,9 @@ def card_params(ctx: Context, experiment: NewExperiment, count: int) -> dict[str
     }
 
 
-async def card(ctx: Context, experiment: Experiment) -> Reply:
-    """The card of an experiment with the button that fits this person."""
+async def card(ctx: Context, experiment: Experiment, page: int = 1) -> Reply:
+    """The card of an experiment with the button that fits this person; "Alle
+    experimenten" goes back to ``page`` of the list."""
     joined = await ctx.repos.experiments.takes_part(experiment.id, ctx.user.id)
     parts = []
     theme = ctx.profile.theme(experiment.theme)
@@ -127,10 +137,11 @@ async def card(ctx: Context, experiment: Experiment) -> Reply:
         parts.append(Reply(key="experiments.card_theme", params={"theme": theme.name(ctx.lang)}))
     if joined:
         parts.append(Reply(key="experiments.card_you_take_part"))
+    on = f"{experiment.id}:{page}" if page > 1 else str(experiment.id)
     toggle = (
-        Button(label="experiments.btn_leave", payload=f"exp.leave:{experiment.id}")
+        Button(label="experiments.btn_leave", payload=f"exp.leave:{on}")
         if joined
-        else Button(label="experiments.btn_join", payload=f"exp.join:{experiment.id}")
+        else Button(label="experiments.btn_join", payload=f"exp.join:{on}")
     )
     return Reply(
         key="experiments.card",
@@ -139,15 +150,23 @@ async def card(ctx: Context, experiment: Experiment) -> Reply:
         original=not all(text.has(ctx.lang) for text in (experiment.title, experiment.summary)),
         buttons=[
             [toggle],
-            [Button(label="experiments.btn_all", payload="exp")],
+            [_all(page)],
             [Button(label="menu.back", payload="menu")],
         ],
     )
 
 
+def _all(page: int) -> Button:
+    """Back to the list, at the page a card was opened from."""
+    return Button(label="experiments.btn_all", payload=f"exp.list:{page}" if page > 1 else "exp")
+
+
 @feature.action("exp.join", role=Role.RESIDENT)
 async def join(ctx: Context) -> Response:
     """Take part in an experiment; a second press says so and changes nothing."""
+    page = _page(ctx)
+    if page is None:
+        return await stale_button(ctx)
     experiment = await _running(ctx)
     if experiment is None:
         return _not_found()
@@ -160,14 +179,17 @@ async def join(ctx: Context) -> Response:
     notes = [Reply(key="rooms.invite_coming")] if invited else []
     return respond(
         Reply(key="experiments.joined", params={"title": title}, parts=notes),
-        await card(ctx, fresh),
+        await card(ctx, fresh, page),
     )
 
 
 @feature.action("exp.leave", role=Role.RESIDENT)
 async def leave(ctx: Context) -> Response:
     """Stop taking part; updates stop too."""
-    experiment_id = parse_id(ctx.value)
+    page = _page(ctx)
+    if page is None:
+        return await stale_button(ctx)
+    experiment_id = parse_id(ctx.value.partition(":")[0])
     experiment = await ctx.repos.experiments.get(experiment_id) if experiment_id else None
     if experiment is None:
         return _not_found()
@@ -182,16 +204,22 @@ async def leave(ctx: Context) -> Response:
         Reply(
             key="experiments.left",
             params={"title": title},
-            buttons=[
-                [Button(label="experiments.btn_all", payload="exp")],
-                [Button(label="menu.back", payload="menu")],
-            ],
+            buttons=[[_all(page)], [Button(label="menu.back", payload="menu")]],
         )
     )
 
 
+def _page(ctx: Context) -> int | None:
+    """The page of the list a card's button came from (``exp:<id>:<page>``; 1 without),
+    or None for a page we could not have sent (typed after the command: the first)."""
+    _, paged, page = ctx.value.partition(":")
+    if not paged or ctx.event.button is None:
+        return 1
+    return paging.number(page)
+
+
 async def _running(ctx: Context) -> Experiment | None:
-    experiment_id = parse_id(ctx.value)
+    experiment_id = parse_id(ctx.value.partition(":")[0])
     if experiment_id is None:
         return None
     experiment = await ctx.repos.experiments.get(experiment_id)

@@ -236,3 +236,34 @@ async def test_koppel_with_no_experiment_running_says_so_instead_of_asking_which
     await group_command(wim, "koppel", "moestuin")
     assert wim.keys == ["rooms.link_none"]
     assert "Ik vind geen experiment met „moestuin” in de naam." in wim.text
+
+
+async def test_a_card_opened_from_a_later_page_goes_back_to_that_page(app: App) -> None:
+    await many_experiments(app)
+    anna = await person(app, "anna")
+    await anna.send("/experimenten")
+    await anna.press("Volgende")
+    await anna.press("Volgende")
+    assert "Pagina 3 van 6" in anna.text
+    _, payload = experiment_buttons(anna, "exp:")[0]
+    await anna.press_payload(payload)
+    assert anna.keys == ["experiments.card"]
+    assert all(len(p.encode()) <= 64 for _, p in anna.buttons())
+    await anna.press("Alle experimenten")
+    assert anna.keys == ["experiments.list_title"] and "Pagina 3 van 6" in anna.text
+    # Joining and leaving on the way keep the page too.
+    await anna.press_payload(payload)
+    await anna.press("Doe mee")
+    assert anna.keys == ["experiments.joined", "experiments.card"]
+    await anna.press("Stop met meedoen")
+    assert anna.keys == ["experiments.left"]
+    await anna.press("Alle experimenten")
+    assert "Pagina 3 van 6" in anna.text
+    # A card from elsewhere (a notice, a poster) goes back to the first page; a page we
+    # could not have sent is a stale button.
+    experiment_id = payload.split(":")[1]
+    await anna.press_payload(f"exp:{experiment_id}")
+    await anna.press("Alle experimenten")
+    assert "Pagina 1 van 6" in anna.text
+    await anna.press_payload(f"exp:{experiment_id}:0")
+    assert anna.keys == ["general.stale_button"]
