@@ -8,7 +8,7 @@ sent to the submitter and every follower in their own language (outbox, kind ``s
 Which status may follow which is written down once, in :mod:`storage.ideas.statuses`.
 
     /wachtrij ──► card of the oldest undecided idea or proposal
-      idea: in behandeling | quick win ──► experiment: title, summary, preview
+      idea: in behandeling | quick win ──► experiment: title, summary, preview (once per idea)
             | agenda ──► theme | afdeling ──► department | niet haalbaar
             | samenvoegen ──► #n | verbinden met #n (handlers/community/connections.py)
             | later ──► next card
