@@ -214,7 +214,7 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     Once it began (a list stays on screen for days, and lists a meeting until it ends) it
     says so instead, with nothing to sign up for or give up: those would change nothing."""
     if meeting.starts_at <= ctx.now:
-        return _card_after_start(ctx, meeting)
+        return card_after_start(ctx, meeting)
     buttons: list[list[Button]] = []
     if place is None or (place is Place.WAITING and not meeting.full):
         # Waiting with a place free: one that came free while they could not be reached
@@ -244,7 +244,7 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     return shown
 
 
-def _card_after_start(ctx: Context, meeting: Meeting) -> Reply:
+def card_after_start(ctx: Context, meeting: Meeting) -> Reply:
     """The card of a meeting that began or is over: what it was, and that it began or is
     over; staff still reach the registrations and the door list."""
     buttons: list[list[Button]] = []
