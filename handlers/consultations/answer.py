@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers import paging
 from handlers.answers import confirmation, digits, read_text
 from handlers.consultations import results as shown_results
 from handlers.consultations.manage import overview
@@ -504,8 +505,12 @@ async def consultations(ctx: Context) -> Response:
 
 @feature.action("cs.list", role=Role.RESIDENT)
 async def my_list(ctx: Context) -> Response:
-    """Open consultations this person may answer (new, begun, done) and closed ones they
-    answered, each with a button."""
+    """``cs.list[:<page>]``: open consultations this person may answer (new, begun, done)
+    and closed ones they answered, a line and a button each, a page at a time (one may be
+    asked in many polls and evaluations at once)."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return _invalid_button(ctx)
     items: list[Reply] = []
     buttons: list[list[Button]] = []
     taken = {
@@ -553,7 +558,7 @@ async def my_list(ctx: Context) -> Response:
                     Button(
                         label="consultations.btn_item_results",
                         payload=f"cs.u:{found.id}:{moment}",
-                        params={"title": title},
+                        params={"title": paging.short(title)},
                     )
                 ]
             )
@@ -564,12 +569,15 @@ async def my_list(ctx: Context) -> Response:
     )
     footer = [[toggle], [Button(label="menu.back", payload="menu")]]
     key = "consultations.list" if items else "consultations.none"
+    shown = paging.page(wanted, len(items))
+    on_page = slice(shown.offset, shown.offset + shown.size)
+    turns = paging.turn(shown, lambda label, n: Button(label=label, payload=f"cs.list:{n}"))
     return respond(
         Reply(
             key=key,
             params={"brand": brand(ctx.profile, ctx.lang)},
-            parts=items,
-            buttons=[*buttons, *footer],
+            parts=[*items[on_page], *paging.where(shown)],
+            buttons=[*buttons[on_page], *turns, *footer],
         ),
         end_dialog=_in_text_dialog(ctx),
     )
@@ -604,7 +612,7 @@ def _item(
             Button(
                 label=label,
                 payload=f"{action}:{consultation.id}:{moment}",
-                params={"title": title},
+                params={"title": paging.short(title)},
             )
         ]
     )

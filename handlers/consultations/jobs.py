@@ -697,6 +697,22 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
     return [Timer(job=EVALUATIONS_JOB, at=max(soonest, now))]
 
 
+async def withdraw_evaluations(repos: Repositories, experiment_id: int, user_id: int) -> int:
+    """Withdraw the evaluation invitations and reminders of an experiment still waiting for
+    someone who left it: it no longer asks them how it goes. Returns how many."""
+    batches = [
+        batch
+        for consultation in await repos.consultations.open_evaluations()
+        if consultation.experiment_id == experiment_id
+        for moment in range(1, len(consultation.moments) + 1)
+        for batch in (
+            invitations_batch(consultation.id, moment),
+            reminders_batch(consultation.id, moment),
+        )
+    ]
+    return await repos.outbox.withdraw(batches, people=[user_id]) if batches else 0
+
+
 async def _remind_evaluation(env: Surroundings, consultation: Consultation, now: datetime) -> None:
     repos = env.repos
     async with repos.db.transaction():

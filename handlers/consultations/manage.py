@@ -37,7 +37,17 @@ from handlers.consultations.jobs import (
     next_moment,
 )
 from handlers.consultations.shown import shown_time
-from handlers.contract import Button, Dialog, Document, Reply, Response, Role, Timer, respond
+from handlers.contract import (
+    Button,
+    Dialog,
+    Document,
+    Reply,
+    Response,
+    Role,
+    Timer,
+    given_back,
+    respond,
+)
 from handlers.feature import Context, Expects, Feature
 from handlers.phrases import phrase
 from handlers.start.menu import stale_button
@@ -606,7 +616,7 @@ follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None:
-        return respond(*_gone().replies, end_dialog=True)
+        return respond(*_gone().replies, *given_back(ctx.event), end_dialog=True)
     if not _editable(consultation, ctx.now):
         return _too_late(ctx, consultation)
     language = str(
@@ -636,7 +646,8 @@ def _too_late(ctx: Context, consultation: Consultation) -> Response:
     back, to use elsewhere."""
     typed = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(typed, Reply):
-        return respond(*_gone().replies, end_dialog=True)
+        # Too long to show in the message above (or nothing typed): still given back.
+        return respond(*_gone().replies, *given_back(ctx.event), end_dialog=True)
     return respond(
         Reply(
             key="consultations.follow_up_too_late",

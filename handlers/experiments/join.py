@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from handlers import paging
 from handlers.answers import parse_id
+from handlers.consultations.jobs import withdraw_evaluations
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.experiments.rooms import invite_to_rooms, take_out
 from handlers.feature import Context, Feature
@@ -200,6 +201,8 @@ async def leave(ctx: Context) -> Response:
     # of the room itself (an invite sent already is withdrawn).
     await ctx.repos.rooms.drop_invites(experiment.id, ctx.user.id)
     await take_out(ctx.repos, ctx.user.id, ctx.now, experiment_id=experiment.id)
+    # An invitation to evaluate it (or a reminder) not sent yet is no longer theirs.
+    await withdraw_evaluations(ctx.repos, experiment.id, ctx.user.id)
     return respond(
         Reply(
             key="experiments.left",

@@ -20,6 +20,7 @@ from handlers.answers import parse_id
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.meetings import jobs
+from handlers.meetings.browse import card_after_start
 from handlers.meetings.manage import change_notices
 from handlers.meetings.shown import calendar_reply, moved_up, reminders_to_come, when
 from storage.meetings.meetings import Meeting, Place
@@ -56,7 +57,11 @@ async def register(ctx: Context) -> Response:
         return found
     meeting = found
     if meeting.starts_at <= ctx.now:
-        return respond(Reply(key="meetings.began", params={"title": meeting.title}))
+        # The message tapped (an invitation, a card) is shown again in its place as the
+        # meeting is now: that it began or is over, without the button that cannot work.
+        again = card_after_start(ctx, meeting)
+        buttons = [*again.buttons, *_to_list()]
+        return respond(again.model_copy(update={"buttons": buttons, "edit": True}))
     already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
     if already is not None and already.status is Place.WAITING:
         # A place that came free while they could not be reached waited for them (see

@@ -102,6 +102,9 @@ async def list_reply(ctx: Context, view: View) -> Reply:
         view = replace(view, page=shown.number)
         found = await _page(ctx, view)
     closing = _closing(view)
+    if ctx.user.role.allows(Role.CIVIL_SERVANT):
+        # Staff read afterwards who came: the meetings that are over, in a list of their own.
+        closing.insert(-1, [Button(label="meetings.btn_past", payload="mt.past")])
     if not found.meetings:
         # No meeting at all: nothing to choose among, so no filter (a filtered list that is
         # empty still offers the others).
@@ -122,6 +125,47 @@ async def list_reply(ctx: Context, view: View) -> Reply:
         params["scope"] = await _scope(ctx, view)
     # The titles are staff's words, as they wrote them.
     return Reply(key=key, params=params, parts=lines, buttons=[*buttons, *closing], original=True)
+
+
+@feature.action("mt.past", role=Role.CIVIL_SERVANT)
+async def ended(ctx: Context) -> Response:
+    """``mt.past[:<page>]``: for staff, a page of the meetings that are over, the latest
+    first, a line and a button each; a card opens read-only (who came, the door list)."""
+    wanted = paging.asked(ctx)
+    if wanted is None:
+        return await stale_button(ctx)
+    total = (await ctx.repos.meetings.ended(ctx.now, limit=0)).total
+    shown = paging.page(wanted, total)
+    found = await ctx.repos.meetings.ended(ctx.now, limit=shown.size, offset=shown.offset)
+    closing = [
+        [Button(label="meetings.btn_all", payload="mt.list")],
+        [Button(label="menu.back", payload="menu")],
+    ]
+    if not found.meetings:
+        return respond(Reply(key="meetings.past_none", buttons=closing))
+    lines = [
+        Reply(
+            key="meetings.past_line",
+            params={
+                "title": meeting.title,
+                "when": when(meeting, ctx.timezone),
+                "going": meeting.going,
+            },
+        )
+        for meeting in found.meetings
+    ]
+    buttons = [[_button(ctx, meeting, View())] for meeting in found.meetings]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"mt.past:{n}"))
+    params = {"count": total, "page": shown.number, "pages": shown.pages}
+    return respond(
+        Reply(
+            key="meetings.past_title",
+            params=params,
+            parts=lines,
+            buttons=[*buttons, *closing],
+            original=True,
+        )
+    )
 
 
 async def _page(ctx: Context, view: View) -> MeetingPage:
@@ -214,7 +258,7 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     Once it began (a list stays on screen for days, and lists a meeting until it ends) it
     says so instead, with nothing to sign up for or give up: those would change nothing."""
     if meeting.starts_at <= ctx.now:
-        return _card_after_start(ctx, meeting)
+        return card_after_start(ctx, meeting)
     buttons: list[list[Button]] = []
     if place is None or (place is Place.WAITING and not meeting.full):
         # Waiting with a place free: one that came free while they could not be reached
@@ -244,7 +288,7 @@ def meeting_card(ctx: Context, meeting: Meeting, place: Place | None) -> Reply:
     return shown
 
 
-def _card_after_start(ctx: Context, meeting: Meeting) -> Reply:
+def card_after_start(ctx: Context, meeting: Meeting) -> Reply:
     """The card of a meeting that began or is over: what it was, and that it began or is
     over; staff still reach the registrations and the door list."""
     buttons: list[list[Button]] = []

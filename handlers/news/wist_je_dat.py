@@ -398,6 +398,24 @@ async def neighbourhood_only(ctx: Context) -> Response:
     return respond(_overview(ctx, subscription, "news.hood_set" if only else "news.hood_unset"))
 
 
+async def _without_past_meetings(ctx: Context, item: Reply) -> Reply:
+    """An invitation to a meeting without its "Ik kom" once the meeting began (or went):
+    signing up can no longer be done, and the button would only say so."""
+    kept = []
+    for row in item.buttons:
+        on = []
+        for button in row:
+            prefix, _, value = button.payload.partition(":")
+            if prefix == "mt.go" and value.isdecimal():
+                meeting = await ctx.repos.meetings.get(int(value))
+                if meeting is None or meeting.cancelled or meeting.starts_at <= ctx.now:
+                    continue
+            on.append(button)
+        if on:
+            kept.append(on)
+    return item if kept == item.buttons else item.model_copy(update={"buttons": kept})
+
+
 def _without_more(item: Reply) -> Reply:
     """A news message on a browse page: its 'more news' button would lead back here."""
     kept = [[b for b in row if not b.payload.startswith("news.page")] for row in item.buttons]
@@ -423,6 +441,7 @@ async def browse(ctx: Context) -> Response:
             ctx.profile, ctx.lang, await author_of(ctx.repos, item.broadcast_id)
         )
         stored = [Reply.model_validate(p) for p in item.payload]
+        stored = [await _without_past_meetings(ctx, reply) for reply in stored]
         replies = signed(await in_language(ctx.repos, ctx.lang, stored), signature)
         shown += [_without_more(reply) for reply in replies]
     # The payload counts from 0 (news.page:0 is the newest), as it always has.

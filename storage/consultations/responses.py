@@ -232,10 +232,10 @@ class Responses:
     ) -> dict[int, list[int]]:
         """Mark who gets the reminder now and return them as {moment: [user ids]}.
 
-        That is everyone who started and did not finish, was not reminded before, and did
-        not turn reminders off; with ``due_before``, only responses whose own deadline (or
-        ``closes_at``, where that comes first) comes before it, and is not past (an
-        evaluation's answering period).
+        That is everyone who started and did not finish, was not reminded before, did not
+        turn reminders off, and (an evaluation) still takes part in its experiment; with
+        ``due_before``, only responses whose own deadline (or ``closes_at``, where that comes
+        first) comes before it, and is not past (an evaluation's answering period).
         """
         where = ""
         params: list[Any] = [iso(now), consultation_id]
@@ -253,7 +253,14 @@ class Responses:
             " WHERE consultation_id = ? AND started_at IS NOT NULL AND finished_at IS NULL"
             f" AND reminded_at IS NULL{where} AND NOT EXISTS (SELECT 1 FROM"
             " consultation_preferences p WHERE p.user_id = consultation_responses.user_id"
-            " AND p.reminders = 0) RETURNING moment, user_id",
+            " AND p.reminders = 0)"
+            # An evaluation reminds only those still taking part in its experiment.
+            " AND NOT EXISTS (SELECT 1 FROM consultations c WHERE"
+            " c.id = consultation_responses.consultation_id AND c.experiment_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM experiment_participants ep"
+            " WHERE ep.experiment_id = c.experiment_id"
+            " AND ep.user_id = consultation_responses.user_id))"
+            " RETURNING moment, user_id",
             params,
             long=True,
         )

@@ -241,6 +241,20 @@ class Meetings:
         )
         return MeetingPage(total=int(total or 0), meetings=[_meeting(row) for row in rows])
 
+    async def ended(self, now: datetime, *, limit: int = 20, offset: int = 0) -> MeetingPage:
+        """A page of the planned meetings that ended by ``now``, the latest first (for staff
+        to read afterwards who came); with how many there are."""
+        where = "m.status = 'planned' AND m.ends_at <= ?"
+        total = await self.db.fetchval(
+            f"SELECT COUNT(*) FROM meetings m WHERE {where}", (iso(now),)
+        )
+        rows = await self.db.fetchall(
+            f"SELECT m.*, {_COUNTS} FROM meetings m WHERE {where}"
+            " ORDER BY m.starts_at DESC, m.id DESC LIMIT ? OFFSET ?",
+            (iso(now), limit, offset),
+        )
+        return MeetingPage(total=int(total or 0), meetings=[_meeting(row) for row in rows])
+
     async def upcoming_subjects(self, now: datetime) -> Subjects:
         """What the planned meetings that have not ended yet are about: their experiments,
         themes and neighbourhoods (to offer only filters that show something)."""

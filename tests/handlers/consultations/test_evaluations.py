@@ -272,3 +272,53 @@ async def test_what_staff_write_will_be_done_reaches_the_participants_in_every_l
     assert "In mei komt er een tweede schommel." in shown.text
     assert "discuss the answers together" not in shown.text
     assert "This is the Dutch text" in shown.text
+
+
+async def test_an_evaluation_invitation_not_sent_yet_is_withdrawn_when_its_person_leaves(
+    app: App, clock: Clock
+) -> None:
+    experiment, _ = await _playground(app)
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    await anna.press_payload(f"exp.join:{experiment}")
+    await bob.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    [waiting] = await outbox_of(app, anna)
+    assert waiting.status == "pending"
+
+    await anna.press_payload(f"exp.leave:{experiment}")
+    assert anna.keys == ["experiments.left"]
+    [withdrawn] = await outbox_of(app, anna)
+    assert withdrawn.status == "cancelled"
+    # Bob still takes part: his invitation goes out.
+    [his] = await outbox_of(app, bob)
+    assert his.status == "pending"
+    assert await outbox_of(app, anna) == [withdrawn]
+
+
+async def test_someone_who_began_an_evaluation_and_left_the_experiment_gets_no_reminder(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    await anna.press_payload(f"exp.join:{experiment}")
+    await bob.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    for person in (anna, bob):
+        await person.press_payload(f"cs.a:{evaluation}:1:1:4")
+        assert "Vraag 2 van 4" in person.text
+    await anna.press_payload(f"exp.leave:{experiment}")
+    assert anna.keys == ["experiments.left"]
+
+    clock.now = joined + timedelta(days=28 + 13, minutes=2)
+    await Jobs.of(app).evaluations()
+    assert [seen(app, row)[0].key for row in await outbox_of(app, bob)][-1] == (
+        "consultations.reminder"
+    )
+    assert all(
+        seen(app, row)[0].key != "consultations.reminder" for row in await outbox_of(app, anna)
+    )

@@ -14,7 +14,7 @@ from storage.experiments.experiments import NewExperiment
 from storage.localized import Localized
 from storage.news.broadcasts import Audience, AudienceKind
 from tests.consultations import Clock
-from tests.people import civil_servant, row
+from tests.people import civil_servant, person, row
 from tests.support import Chat
 
 #: A long title, with emoji and markup characters, as staff may type one.
@@ -128,3 +128,35 @@ async def test_a_forged_page_or_card_changes_nothing(app: App, clock: Clock) -> 
     assert ria.keys == ["consultations.staff_gone"]
     await ria.press_payload("cs.staff:99")
     assert "Pagina 1 van 1" in ria.text, "past the end: the last page"
+
+
+async def test_a_residents_thirty_open_polls_come_a_page_at_a_time_and_each_one_opens(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    polls = await _polls(app, clock, ria, 30)
+    anna = await person(app, "anna")
+
+    await anna.send("/peilingen")
+    assert anna.keys == ["consultations.list"]
+    assert "Pagina 1 van 4" in anna.text
+    found: list[int] = []
+    while True:
+        assert _telegram_messages(anna) == 1, anna.keys
+        assert len(anna.buttons()) <= 100
+        assert all(len(p.encode()) <= CALLBACK_DATA_LIMIT for _, p in anna.buttons())
+        for _, payload in anna.buttons():
+            if matched := re.fullmatch(r"cs\.o:(\d+):0", payload):
+                found.append(int(matched.group(1)))
+        if not any("Volgende" in label for label, _ in anna.buttons()):
+            break
+        await anna.press("Volgende")
+    assert sorted(found) == polls
+    assert "Pagina 4 van 4" in anna.text
+    assert any("Geen herinneringen" in label for label, _ in anna.buttons())
+
+    # A page past the end shows the last one; a forged one changes nothing.
+    await anna.press_payload("cs.list:99")
+    assert "Pagina 4 van 4" in anna.text
+    await anna.press_payload("cs.list:-1")
+    assert anna.keys[0] == "general.stale_button"

@@ -775,3 +775,23 @@ async def test_the_same_words_sent_again_keep_the_decision_about_them(
     await ria.press_payload(f"cs.mod:{poll}")
     assert ria.keys == ["consultations.review_item"]
     assert await app.repos.responses.approved_texts(poll, 0, 4, 3) == []
+
+
+async def test_a_long_follow_up_typed_after_the_closing_time_is_given_back_too(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.fu:{poll}")
+    clock.now = consultation.closes_at
+    long = "We bouwen de schommel in mei 🛝 <b>echt</b>. " * 20
+    assert len(long) > 600
+    await ria.send(long)
+    assert ria.keys == ["consultations.staff_gone", "general.typed_not_kept"]
+    assert long.strip() in ria.text
+    assert not any(a == "consultation.edit" for a, _ in await _actions(app, poll))

@@ -409,3 +409,35 @@ async def test_signing_up_promises_only_the_reminders_that_will_still_come(
     await carl.press_payload(f"mt.go:{tonight}")
     assert carl.keys == ["meetings.registered", "meetings.calendar"]
     assert "herinnering" not in carl.text
+
+
+async def test_an_old_invitation_to_a_meeting_that_ended_loses_its_ik_kom(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    await subscribe(anna)
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5)
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload("news.page:0")
+    assert any("Ik kom" in label for label in anna.last[0].labels())
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None
+    clock.now = stored.ends_at + timedelta(hours=1)
+
+    # Read again in "Wist je dat": no "Ik kom" for a meeting that is over.
+    await anna.press_payload("news.page:0")
+    assert anna.last[0].key == "meetings.invitation"
+    assert not any("Ik kom" in label for label in anna.last[0].labels())
+    assert "Alle bijeenkomsten" in " ".join(anna.last[0].labels())
+
+    # Tapped on the message she still has: it says it is over, and the message she tapped
+    # is shown again in its place without the button.
+    await anna.press_payload(f"mt.go:{meeting}")
+    [answer] = anna.last
+    assert "voorbij" in answer.text and TITLE in answer.text
+    assert answer.reply.edit
+    assert not any(payload.startswith("mt.go") for _, payload in answer.buttons)
+    assert await app.repos.meetings.people(meeting) == []

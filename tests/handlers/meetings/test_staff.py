@@ -249,3 +249,43 @@ async def test_with_no_experiment_running_a_meeting_is_not_offered_to_belong_to_
     await ria.press("Ja, nodig")
     assert ria.keys == ["meetings.ask_audience"]
     assert not any("experiment" in label.lower() for label, _ in ria.buttons())
+
+
+async def test_staff_open_a_meeting_that_ended_to_read_who_came_and_residents_do_not(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    tom = await with_role(app, await resident(app, "tom"), Role.CONNECTOR)
+    anna = await resident(app, "anna")
+    await organise(ria, evening(clock.now), audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None
+    clock.now = stored.ends_at + timedelta(days=2)
+
+    for staff in (ria, tom):
+        await staff.send("/bijeenkomsten")
+        assert staff.keys == ["meetings.none"]
+        await staff.press("Afgelopen")
+        assert staff.keys == ["meetings.past_title"] and "Buurtavond Zeewijk" in staff.text
+        await staff.press("Buurtavond Zeewijk")
+        assert staff.keys == ["meetings.card"] and "al voorbij" in staff.text
+        labels = [label for label, _ in staff.buttons()]
+        assert not any("Ik kom" in label for label in labels)
+        await staff.press("Beheren")
+        assert staff.keys == ["meetings.staff_options"]
+        await staff.press("Aanmeldingen")
+        assert staff.keys == ["meetings.guests"] and "1. Anna" in staff.text
+
+    # Residents' list is as it was: no way into meetings that are over.
+    await anna.send("/bijeenkomsten")
+    assert anna.keys == ["meetings.none"]
+    assert not any("Afgelopen" in label for label, _ in anna.buttons())
+    await anna.press_payload("mt.past")
+    assert "Buurtavond Zeewijk" not in anna.text
+    # A role taken away between two taps: the list of the past is gone with it.
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press_payload("mt.past:1")
+    assert "Buurtavond Zeewijk" not in ria.text
