@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers import fonts
+from handlers import fonts, graphemes
 from storage.db import Database
 
 WIDTH = 1200
@@ -138,9 +138,11 @@ def _cut(draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int) -> 
     """``text`` cut with an ellipsis to fit ``width`` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(f"{text}…", font=font) > width:
-        text = text[:-1]
-    return f"{text.rstrip()}…"
+    # Whole characters off the end (a letter with its marks), never half of one.
+    kept = list(graphemes.clusters(text))
+    while kept and draw.textlength(f"{''.join(kept)}…", font=font) > width:
+        kept.pop()
+    return f"{''.join(kept).rstrip()}…"
 
 
 def plain(text: str) -> str:
