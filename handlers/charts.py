@@ -124,11 +124,11 @@ def right_to_left(text: str) -> bool:
     return False
 
 
-def aligned(text: str, left: int, right: int) -> tuple[int, str]:
+def aligned(text: str, left: int, right: int, vertical: str = "m") -> tuple[int, str]:
     """Where a line of ``text`` between ``left`` and ``right`` is drawn, and Pillow's anchor
-    for it (vertically at its middle): against the left edge, or against the right edge
-    when it reads from right to left, as an Arabic reader expects."""
-    return (right, "rm") if right_to_left(text) else (left, "lm")
+    for it (``vertical``: at its middle, "a" at its top): against the left edge, or against
+    the right edge when it reads from right to left, as an Arabic reader expects."""
+    return (right, f"r{vertical}") if right_to_left(text) else (left, f"l{vertical}")
 
 
 def _wrapped(
