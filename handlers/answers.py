@@ -18,6 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
+from handlers import graphemes
 from handlers.contract import Button, Reply
 from handlers.feature import CONFIRMED, Context
 from handlers.pictures import NOT_A_PICTURE
@@ -135,11 +136,12 @@ def parse_id(value: str) -> int | None:
 
 
 def excerpt(text: str, length: int = 80) -> str:
-    """The start of a text, on one line, cut at a word with an ellipsis."""
+    """The start of a text, on one line, cut at a word with an ellipsis (a first word too
+    long for it between whole characters)."""
     flat = " ".join(text.split())
     if len(flat) <= length:
         return flat
-    cut = flat[: length - 1].rsplit(" ", 1)[0]
+    cut = graphemes.cut(flat, length - 1).rsplit(" ", 1)[0]
     return f"{cut}…"
 
 

@@ -1,7 +1,9 @@
 """Bar charts as PNG, drawn with Pillow: figures a civil servant can forward as they are.
 
 One image holds several sections (ideas per category, per status, ...), each a heading and
-one horizontal bar per row with its count at the end.
+one horizontal bar per row with its count at the end. A line that reads from right to left
+(an Arabic title, heading or label) stands against the right edge of its place
+(:func:`aligned`); the bars still grow to the right, as the figures' own digits read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers import fonts
+from handlers import fonts, graphemes
 from storage.db import Database
 
 WIDTH = 1200
@@ -66,25 +68,29 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     image = Image.new("RGB", (WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, band), fill=BAND)
+    across = (MARGIN, WIDTH - MARGIN)
     for number, line in enumerate(titles):
         middle = 38 + TITLE_LINE * number
-        draw.text((MARGIN, middle), line, font=fonts.font(34), fill="white", anchor="lm")
+        x, anchor = aligned(line, *across)
+        draw.text((x, middle), line, font=fonts.font(34), fill="white", anchor=anchor)
     for number, line in enumerate(subtitles):
         middle = 80 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * number
-        draw.text((MARGIN, middle), line, font=fonts.font(20), fill="white", anchor="lm")
+        x, anchor = aligned(line, *across)
+        draw.text((x, middle), line, font=fonts.font(20), fill="white", anchor=anchor)
     top = band + 30
     bar_space = WIDTH - 2 * MARGIN - LABEL_WIDTH - 90
     for lines, (_, rows) in zip(headings, sections, strict=True):
         for number, line in enumerate(lines):
             middle = top + 20 + HEADING_LINE * number
-            draw.text((MARGIN, middle), line, font=fonts.font(26), fill=BAND, anchor="lm")
+            x, anchor = aligned(line, *across)
+            draw.text((x, middle), line, font=fonts.font(26), fill=BAND, anchor=anchor)
         top += HEADING + HEADING_LINE * (len(lines) - 1)
         largest = max((count for _, count in rows), default=0)
         for label, count in rows or [("-", 0)]:
             middle = top + ROW // 2
-            draw.text(
-                (MARGIN, middle), _fit(draw, label), font=fonts.font(20), fill=INK, anchor="lm"
-            )
+            fitted = _fit(draw, label)
+            x, anchor = aligned(fitted, MARGIN, MARGIN + LABEL_WIDTH - 20)
+            draw.text((x, middle), fitted, font=fonts.font(20), fill=INK, anchor=anchor)
             left = MARGIN + LABEL_WIDTH
             length = round(bar_space * count / largest) if largest else 0
             if length:
@@ -103,6 +109,26 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def right_to_left(text: str) -> bool:
+    """Whether ``text`` reads from right to left: its first letter with a direction of its
+    own is Arabic or Hebrew (how a paragraph's direction is found; digits and symbols have
+    none)."""
+    for ch in text:
+        direction = unicodedata.bidirectional(ch)
+        if direction in ("R", "AL"):
+            return True
+        if direction == "L":
+            return False
+    return False
+
+
+def aligned(text: str, left: int, right: int, vertical: str = "m") -> tuple[int, str]:
+    """Where a line of ``text`` between ``left`` and ``right`` is drawn, and Pillow's anchor
+    for it (``vertical``: at its middle, "a" at its top): against the left edge, or against
+    the right edge when it reads from right to left, as an Arabic reader expects."""
+    return (right, f"r{vertical}") if right_to_left(text) else (left, f"l{vertical}")
 
 
 def _wrapped(
@@ -138,9 +164,11 @@ def _cut(draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int) -> 
     """``text`` cut with an ellipsis to fit ``width`` pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(f"{text}…", font=font) > width:
-        text = text[:-1]
-    return f"{text.rstrip()}…"
+    # Whole characters off the end (a letter with its marks), never half of one.
+    kept = list(graphemes.clusters(text))
+    while kept and draw.textlength(f"{''.join(kept)}…", font=font) > width:
+        kept.pop()
+    return f"{''.join(kept).rstrip()}…"
 
 
 def plain(text: str) -> str:

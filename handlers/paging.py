@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from handlers import graphemes
 from handlers.answers import whole_number
 from handlers.contract import Button, Reply
 
@@ -82,11 +83,11 @@ def turned(value: str | None) -> int | None:
 
 def short(text: str, limit: int = LABEL) -> str:
     """A title short enough for a button, on one line: cut with an ellipsis when it is
-    longer."""
+    longer, between whole characters (never half an emoji before the "…")."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    return f"{text[: limit - 1].rstrip()}…"
+    return f"{graphemes.cut(text, limit - 1).rstrip()}…"
 
 
 def turn(

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from handlers import graphemes
 from handlers.catalog import BIDI_FORMATTING
 from storage.privacy.open_data import Row
 
@@ -399,14 +400,6 @@ def _experiment(row: Row, codes: dict[tuple[str, str], Label]) -> dict[str, Any]
     }
 
 
-#: Characters that belong to the one before them: cut before one, and a flag, an emoji with
-#: a skin tone or a family (joined by U+200D) falls apart in a feed reader's list.
-_JOINING = re.compile(
-    r"[\u0300-\u036f\u200c\u200d\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f]"
-)
-_FLAG_HALF = re.compile(r"[\U0001f1e6-\U0001f1ff]")
-
-
 def feed_title(text: str, prefix: str = "") -> str:
     """An update's title in the feed: ``prefix`` and then its words on one line, at most
     :data:`FEED_TITLE_CHARS` characters in all, cut after a whole word (or at least between
@@ -415,18 +408,11 @@ def feed_title(text: str, prefix: str = "") -> str:
     first = " ".join(text.split())
     if len(first) <= room:
         return prefix + first
-    cut = room - 1
-    space = first.rfind(" ", 0, cut + 1)
-    if space >= room // 2:
-        cut = space
-    else:
-        while cut > 0 and (
-            _JOINING.match(first[cut])
-            or _JOINING.match(first[cut - 1])
-            or (_FLAG_HALF.match(first[cut]) and _FLAG_HALF.match(first[cut - 1]))
-        ):
-            cut -= 1
-    return prefix + first[:cut].rstrip() + "…"
+    space = first.rfind(" ", 0, room)
+    # A flag, an emoji with a skin tone or a family cut in half falls apart in a feed
+    # reader's list: without a space far enough on, the cut falls between whole characters.
+    head = first[:space] if space >= room // 2 else graphemes.cut(first, room - 1)
+    return prefix + head.rstrip() + "…"
 
 
 def _feed(

@@ -23,6 +23,7 @@ import re
 
 from telegram import BotCommand
 
+from handlers import graphemes
 from handlers.catalog import Catalog
 from handlers.feature import MenuCommand, Registry
 
@@ -83,5 +84,5 @@ def _description(catalog: Catalog, lang: str, key: str) -> str:
     Telegram trims it, and refuses one that is empty then)."""
     text = " ".join(catalog.text(lang, key, {}, markup=False).split())
     if len(text) > DESCRIPTION_LIMIT:
-        text = text[: DESCRIPTION_LIMIT - 1].rstrip() + "…"
+        text = graphemes.cut(text, DESCRIPTION_LIMIT - 1).rstrip() + "…"
     return text

@@ -219,6 +219,9 @@ async def say_yes(ctx: Context) -> Response:
     connection = await _open(ctx)
     if isinstance(connection, Response):
         return connection
+    gone = await _idea_gone(ctx, connection)
+    if gone is not None:
+        return gone
     called_off = await _call_off_if_banned(ctx, connection)
     if called_off is not None:
         return called_off
@@ -260,6 +263,9 @@ async def contact_step(ctx: Context, dialog: Dialog) -> Response:
     contact = read_text(ctx, MAX_CONTACT, min_length=3)
     if isinstance(contact, Reply):
         return _ask_contact(dialog, contact)
+    gone = await _idea_gone(ctx, connection)
+    if gone is not None:
+        return gone.model_copy(update={"end_dialog": True})
     return (await _answer(ctx, connection, contact)).model_copy(update={"end_dialog": True})
 
 
@@ -281,6 +287,18 @@ async def _open(ctx: Context, connection_id: int | None = None) -> Connection | 
     if connection.answer_of(ctx.user.id) is not None:
         return respond(menu_reply(ctx, "connect.already_answered"))
     return connection
+
+
+async def _idea_gone(ctx: Context, connection: Connection) -> Response | None:
+    """Refuse a yes (and the contact line after it) when one of the two ideas was taken out
+    of view since the question was asked (hidden by moderation, withdrawn): nobody's line
+    is passed on over an idea that is no longer there. The request itself stays as it is
+    (a no is still taken; unanswered, it expires)."""
+    for idea_id in (connection.idea_a, connection.idea_b):
+        idea = await ctx.repos.ideas.get(idea_id) if idea_id is not None else None
+        if idea is None or idea.removed:
+            return respond(menu_reply(ctx, "connect.idea_gone"))
+    return None
 
 
 def _overdue(ctx: Context, connection: Connection) -> bool:

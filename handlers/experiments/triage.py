@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers import when
+from handlers import graphemes, when
 from handlers.answers import excerpt, read_text
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
@@ -269,7 +269,7 @@ async def _amount(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | 
     else:
         cents = None
     if not cents:
-        return Reply(key="triage.amount_invalid", params={"typed": ctx.text[:20]})
+        return Reply(key="triage.amount_invalid", params={"typed": graphemes.cut(ctx.text, 20)})
     limit = ctx.profile.full_financing_limit * 100
     if dialog.data["decision"] == ProposalStatus.FUNDED.value and cents > limit:
         return Reply(

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from handlers import graphemes
 from handlers.answers import excerpt, parse_id
 from handlers.community import moderation
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
@@ -350,7 +351,7 @@ async def _merge(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | R
     target_id = parse_id(typed)
     target = await ctx.repos.ideas.get(target_id) if target_id else None
     if target is None or target.removed:
-        return Reply(key="triage.merge_unknown", params={"typed": typed[:20]})
+        return Reply(key="triage.merge_unknown", params={"typed": graphemes.cut(typed, 20)})
     if target.id == int(dialog.data["id"]):
         return Reply(key="triage.merge_self")
     if target.status == IdeaStatus.MERGED:

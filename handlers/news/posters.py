@@ -17,9 +17,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers import fonts, paging
+from handlers import fonts, graphemes, paging
 from handlers.answers import parse_id
-from handlers.charts import drawn
+from handlers.charts import aligned, drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.start.menu import stale_button
@@ -77,7 +77,7 @@ async def poster(ctx: Context) -> Response:
     number = parse_id(value)
     title = await source[0](ctx, number) if source and number else None
     if source is None or number is None or title is None:
-        return respond(menu_reply(ctx, "posters.not_found", payload=payload[:40]))
+        return respond(menu_reply(ctx, "posters.not_found", payload=graphemes.cut(payload, 40)))
     link = deep_link(ctx, f"{prefix}_{number}")
     image = await drawn(
         ctx.repos.db,
@@ -134,16 +134,19 @@ def render_poster(*, municipality: str, title: str, call: str, link: str) -> byt
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     draw.rectangle((0, 0, WIDTH, 200), fill=BAND)
-    draw.text(
-        (MARGIN, 100), municipality, font=fonts.font(64, bold=True), fill="white", anchor="lm"
-    )
+    # A line that reads from right to left (Arabic) stands against the right margin.
+    across = (MARGIN, WIDTH - MARGIN)
+    x, anchor = aligned(municipality, *across)
+    draw.text((x, 100), municipality, font=fonts.font(64, bold=True), fill="white", anchor=anchor)
     top = 270
     for line in _wrap(draw, title, fonts.font(84, bold=True), WIDTH - 2 * MARGIN)[:4]:
-        draw.text((MARGIN, top), line, font=fonts.font(84, bold=True), fill=INK)
+        x, anchor = aligned(line, *across, vertical="a")
+        draw.text((x, top), line, font=fonts.font(84, bold=True), fill=INK, anchor=anchor)
         top += 104
     top += 30
     for line in _wrap(draw, call, fonts.font(46, bold=True), WIDTH - 2 * MARGIN)[:3]:
-        draw.text((MARGIN, top), line, font=fonts.font(46, bold=True), fill=INK)
+        x, anchor = aligned(line, *across, vertical="a")
+        draw.text((x, top), line, font=fonts.font(46, bold=True), fill=INK, anchor=anchor)
         top += 62
     code = _qr(link, size=min(820, HEIGHT - top - 260))
     image.paste(code, ((WIDTH - code.width) // 2, top + 40))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from handlers.contract import Response, Role, respond
+from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from storage.invites import Invite
 
@@ -87,4 +87,10 @@ async def act_as(ctx: Context) -> Response:
         return respond(menu_reply(ctx, "roles.act_as_usage", roles=choices))
     await ctx.repos.users.set_role(ctx.user.id, role)
     ctx.user = ctx.user.model_copy(update={"role": role})
-    return respond(menu_reply(ctx, "roles.act_as_done", role=role_name(ctx, role)))
+    done = menu_reply(ctx, "roles.act_as_done", role=role_name(ctx, role))
+    if ctx.dialog is not None and not ctx.registry.may_hold(ctx.user, ctx.dialog.name):
+        # As when the role is revoked: a dialog the new role may not hold ends now, said so,
+        # rather than offering "Verder" back into it and dropping it at the next word.
+        ctx.dialog = None
+        return respond(Reply(key="general.dialog_dropped"), done, end_dialog=True)
+    return respond(done)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import App
 from storage.clock import utcnow
+from storage.ideas.ideas import Removal
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import (
@@ -323,3 +324,46 @@ async def test_an_erasure_of_the_one_whose_line_waits_takes_it_away(app: App) ->
     await bob.send("/help")
     assert "anna@example.org" not in bob.text
     assert bob.keys[0] == "returning.title" and "gestopt" in bob.text
+
+
+async def _hidden(app: App, idea_id: int) -> None:
+    async with app.db.transaction():
+        assert await app.repos.ideas.remove(
+            idea_id, utcnow(), how=Removal.HIDDEN, reason="Een naam"
+        )
+
+
+async def test_a_yes_to_a_request_about_an_idea_hidden_since_is_refused(app: App) -> None:
+    """Moderation hid Anna's idea after Bob was asked: his old ✅ Ja, graag does not lead
+    him to type his contact line for it, and says why."""
+    _anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _hidden(app, 1)
+
+    await bob.press_payload("con.yes:1")
+    assert bob.keys == ["connect.idea_gone"]
+    assert "Bankjes in het park" not in bob.text
+    assert await app.repos.dialogs.load((await row(app, bob)).id) is None
+    [connection] = [await app.repos.connections.get(1)]
+    assert connection is not None and connection.answer_of((await row(app, bob)).id) is None
+
+
+async def test_a_contact_line_typed_after_the_idea_was_hidden_is_not_kept(app: App) -> None:
+    """Bob said yes; the idea is hidden while he types his line: it is not kept or passed."""
+    anna, bob = await _two_with_ideas(app)
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await anna.press_payload("con.yes:1")
+    await anna.send("anna@example.org")
+    await bob.press_payload("con.yes:1")
+    assert bob.keys == ["connect.ask_contact"]
+    await _hidden(app, 1)
+
+    await bob.send("bob@example.org")
+    assert bob.keys == ["connect.idea_gone"]
+    assert "anna@example.org" not in bob.text
+    connection = await app.repos.connections.get(1)
+    assert connection is not None
+    assert connection.answer_of((await row(app, bob)).id) is None
+    assert "bob@example.org" not in str(await outbox(app))

@@ -448,3 +448,23 @@ async def test_dates_are_written_the_way_each_language_writes_them(
     await anna.press_payload("idea.open:1")
     dutch = ["jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"]
     assert f"{local.day} {dutch[local.month - 1]} {local.year}" in anna.text
+
+
+async def test_a_long_title_ending_in_emoji_is_cut_between_whole_characters(
+    app: App, chat: MakeChat
+) -> None:
+    """A button's label cut at 40 characters never ends in half a family, flag, skin tone
+    or keycap before the "…"."""
+    base = "Speeltuin voor iedereen in de wijk o"  # 36 characters: 39 leave room for 2
+    assert len(base) == 36
+    family, flag, thumb, keycap = "👩\u200d👩\u200d👧", "x🇳🇱", "x👍🏽", "1\ufe0f\u20e3"
+    for n, tail in enumerate((family, flag, thumb, keycap), start=1):
+        await seed_idea(app, f"{base} {tail} en nog wat meer woorden", minutes=n)
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.press("Ideeën bekijken")
+    labels = dict(label.split(" ", 1) for label in _listed(anna))
+    assert labels["#1"] == f"{base}…"  # not "👩\u200d👩…"
+    assert labels["#2"] == f"{base} x…"  # not "x🇳…"
+    assert labels["#3"] == f"{base} x…"  # not "x👍…"
+    assert labels["#4"] == f"{base}…"  # not "1\ufe0f…"

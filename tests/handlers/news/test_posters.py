@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import unicodedata
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from bot.app import App
-from handlers.contract import Platform
+from handlers.contract import Platform, Role
 from handlers.news import posters
 from handlers.news.posters import HEIGHT, MARGIN, WIDTH, render_poster
 from storage.clock import utcnow
 from storage.ideas.ideas import Removal
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import civil_servant, person
+from tests.people import civil_servant, person, with_role
 from tests.waiting import WAIT
 
 
@@ -146,3 +147,32 @@ def test_the_poster_drawing_is_generic_and_wraps_long_titles_within_the_margins(
     short = poster("Speeltuin")
     assert _title_lines(short) == [True, True, False, False]
     assert not _inked(short, (WIDTH - MARGIN + 2, 210, WIDTH, HEIGHT - 50))
+
+
+async def test_an_arabic_poster_stands_its_title_and_call_against_the_right_margin(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idea written in Arabic, its poster made by a civil servant who reads Arabic: the
+    title and the call stand against the right margin; the municipality's Latin name
+    stays at the left."""
+    drawn: list[tuple[Any, str, str | None]] = []
+    text = ImageDraw.ImageDraw.text
+
+    def noted(self: ImageDraw.ImageDraw, xy: Any, line: str, *args: Any, **kw: Any) -> None:
+        drawn.append((xy, line, kw.get("anchor")))
+        text(self, xy, line, *args, **kw)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", noted)
+    idea = await seed_idea(app, "مقاعد أكثر في الحديقة")
+    amal = await with_role(app, await person(app, "amal", language="العربية"), Role.CIVIL_SERVANT)
+    await amal.send(f"/poster idee_{idea.id}")
+    assert amal.keys == ["posters.ready"]
+    arabic = [(xy, anchor) for xy, line, anchor in drawn if _arabic(line)]
+    assert len(arabic) >= 2  # the title and the call
+    assert all(xy[0] == WIDTH - MARGIN and anchor == "ra" for xy, anchor in arabic), arabic
+    [(municipality, anchor)] = [(xy, a) for xy, line, a in drawn if line == "Gemeente Velsen"]
+    assert municipality[0] == MARGIN and anchor == "lm"
+
+
+def _arabic(line: str) -> bool:
+    return any(unicodedata.bidirectional(ch) == "AL" for ch in line)

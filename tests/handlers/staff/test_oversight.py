@@ -9,16 +9,17 @@ import os
 import subprocess
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from bot.app import App
 from bot.flood import FloodGate
 from bot.settings import Settings
-from handlers import FEATURES
+from handlers import FEATURES, charts
 from handlers.contract import Role
 from handlers.staff import oversight
 from storage.clock import utcnow
@@ -258,6 +259,36 @@ async def test_staff_get_figures_as_text_and_as_a_chart(app: App) -> None:
     assert image.format == "PNG" and image.width == 1200 and image.height > 400
     await anna.send("/stats")
     assert anna.keys == ["general.unknown_command"]
+
+
+def _arabic(line: str) -> bool:
+    return any(unicodedata.bidirectional(ch) == "AL" for ch in line)
+
+
+async def test_an_arabic_chart_stands_its_lines_against_the_right_edge(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in Arabic, the chart's title, headings and labels stand against the right edge
+    of their place, as Arabic reads; the counts (digits) stay after their bars."""
+    drawn: list[tuple[tuple[float, float], str, str | None]] = []
+    text = ImageDraw.ImageDraw.text
+
+    def noted(self: ImageDraw.ImageDraw, xy: Any, line: str, *args: Any, **kw: Any) -> None:
+        drawn.append((xy, line, kw.get("anchor")))
+        text(self, xy, line, *args, **kw)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", noted)
+    await seed_idea(app, "Een idee", category="verkeer", neighbourhood="Driehuis")
+    amal = await with_role(app, await person(app, "amal", language="العربية"), Role.CIVIL_SERVANT)
+    await amal.send("/stats")
+    assert amal.keys == ["oversight.stats_title", "oversight.stats_chart"]
+    arabic = [(xy, anchor) for xy, line, anchor in drawn if _arabic(line)]
+    latin = [(xy, anchor) for xy, line, anchor in drawn if line.isascii() and line.isalpha()]
+    assert len(arabic) >= 4  # title, subtitle, headings, labels
+    right_edges = {charts.WIDTH - charts.MARGIN, charts.MARGIN + charts.LABEL_WIDTH - 20}
+    assert all(anchor == "rm" and xy[0] in right_edges for xy, anchor in arabic), arabic
+    assert all(anchor == "lm" for _, anchor in latin)  # "Driehuis": a name, left to right
+    assert latin
 
 
 async def test_the_chart_is_drawn_beside_the_event_loop_so_nobody_waits_for_it(

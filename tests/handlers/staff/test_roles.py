@@ -184,3 +184,34 @@ async def test_an_invite_opened_while_writing_an_idea_is_redeemed_beside_it_and_
     assert user is not None and user.role is Role.CONNECTOR
     await anna.press("Verder met je idee")
     assert anna.keys[-1] == "ideas.ask_description"
+
+
+async def test_switching_to_a_role_that_cannot_hold_the_staff_dialog_ends_it_at_once(
+    app: App, chat: MakeChat
+) -> None:
+    """``/als`` on the console ends a staff dialog the new role may not hold, as revoking
+    that role does: no "Verder" back into it, and nothing typed next lands in it."""
+    anna = chat("anna", platform="console")
+    await anna.onboard()
+    await anna.send("/als ambtenaar")
+    await anna.press_payload("compose")
+    assert anna.keys == ["composer.intro"]
+    await anna.send("/als inwoner")
+    assert anna.keys == ["general.dialog_dropped", "roles.act_as_done"]
+    assert not any(payload.startswith("~") for _, payload in anna.buttons())
+    assert await app.repos.dialogs.load(1) is None
+    await anna.send("Er komt een nieuwe speeltuin.")
+    assert "general.dialog_dropped" not in anna.keys
+
+
+async def test_switching_to_a_role_that_may_hold_the_dialog_keeps_it(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna", platform="console")
+    await anna.onboard()
+    await anna.send("/als ambtenaar")
+    await anna.press_payload("compose")
+    await anna.send("/als admin")
+    assert anna.keys == ["roles.act_as_done"]
+    await anna.send("Er komt een nieuwe speeltuin.")
+    assert anna.keys == ["composer.ask_photo"]
