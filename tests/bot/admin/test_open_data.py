@@ -267,6 +267,40 @@ async def test_an_export_replaces_the_last_one_at_once_and_never_a_foreign_folde
     assert (mine / "letter.txt").read_text() == "keep me"
 
 
+def test_an_export_is_on_the_disk_before_it_is_swapped_in_and_the_swap_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The served folder is reached by a link, and an export killed halfway left a folder.
+    served = tmp_path / "www" / "od"
+    write_atomically(served, {"datapackage.json": b"{}", "old.csv": b"a\n"})
+    link = tmp_path / "od-link"
+    link.symlink_to(served)
+    (served.parent / ".od.new-abcd1234").mkdir()
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src: Any, dst: Any) -> None:
+        events.append(("rename", str(dst)))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    write_atomically(link, {"datapackage.json": b"{}", "new.csv": b"b\n"})
+
+    swap = events.index(("rename", str(served)))
+    synced_before = {Path(path).name for kind, path in events[:swap] if kind == "fsync"}
+    assert {"datapackage.json", "new.csv"} <= synced_before, events
+    assert any(Path(p).name.startswith(".od.new-") for p in synced_before), "its file list too"
+    assert ("fsync", str(served.parent)) in events[swap + 1 :], "the rename itself"
+    assert link.is_symlink() and link.resolve() == served
+    assert sorted(p.name for p in served.iterdir()) == ["datapackage.json", "new.csv"]
+    assert [p.name for p in served.parent.iterdir()] == ["od"], "nothing left behind"
+
+
 async def test_an_export_into_a_folder_reached_by_a_link_updates_the_folder_it_points_to(
     tmp_path: Path,
 ) -> None:
