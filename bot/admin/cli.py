@@ -53,8 +53,16 @@ ROLE_PLATFORMS = ("telegram", "matrix", "console")
 STAFF_ROLES = [role.value for role in INVITABLE]
 _USER_ID = {
     "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
+    # Stored exactly as given: the Matrix adapter keys people by the sender id as the server
+    # sends it. Localparts of today are lower case; "historical" ones (spec: user
+    # identifiers) may hold any printable ASCII but ":", capitals included, and servers and
+    # clients must still accept them. The server: a name or IP address (IPv6 in brackets),
+    # with a port or not; 255 characters at most in all.
     "matrix": (
-        re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
+        re.compile(
+            r"^(?=.{1,255}$)@[\x21-\x39\x3b-\x7e]+"
+            r":(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$"
+        ),
         "a Matrix user id looks like @name:example.org",
     ),
     "console": (
