@@ -86,6 +86,17 @@ def backup(source: Path, target: Path) -> BackupReport:
     return BackupReport(target, pages, int(version or 0))
 
 
+def database_file(target: Path, database: Path) -> bool:
+    """Whether writing ``target`` would overwrite the database or one of its own files
+    (however the path is written, through links too): what no command may write to."""
+    try:
+        if target.exists() and database.exists() and target.samefile(database):
+            return True
+    except OSError:
+        pass
+    return target.resolve() == database.resolve() or _belongs_to(target, database)
+
+
 def _belongs_to(target: Path, source: Path) -> bool:
     """Whether ``target`` is one of the files SQLite and the bot keep beside the database
     (``-wal``, ``-shm``, ``-journal``, ``.lock``, the erasure ledger ``.erased``), however

@@ -322,6 +322,7 @@ async def run_retention_now(settings: Settings) -> None:
 async def run_export_person(settings: Settings, platform: str, user: str, out: str) -> None:
     from handlers.privacy.your_data import MEDIA_LIMIT, export_document
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         found = await app.repos.users.find(platform, user)
@@ -339,6 +340,17 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
         raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from None
     rows = sum(data.counts().values())
     print(f"everything stored about this person written to {out} ({rows} rows)")
+
+
+def _not_the_database(settings: Settings, out: str) -> None:
+    """Refuse an ``--out`` that names the database or one of its own files (its write-ahead
+    log, the erasure ledger): writing it would truncate the database or forget erasures."""
+    from bot.admin.backup import database_file
+
+    if database_file(Path(out), settings.db):
+        raise CommandError(
+            f"cannot write {out}: it is the database or one of its own files; give another file"
+        )
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -397,6 +409,11 @@ def run_audit(settings: Settings, since: str, out: str | None) -> int:
     if out is None:
         write_csv(entries, sys.stdout)
         return 0
+    try:
+        _not_the_database(settings, out)
+    except CommandError as exc:
+        print(f"samenspel audit: {exc}", file=sys.stderr)
+        return 1
     try:
         with Path(out).open("w", encoding="utf-8", newline="") as stream:
             rows = write_csv(entries, stream)
