@@ -6,6 +6,7 @@ purpose: it is what restoring one must not take back (see :mod:`storage.privacy.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ def backup(source: Path, target: Path) -> BackupReport:
     """Copy ``source`` to ``target`` page by page, then check the copy's integrity.
 
     The online backup API copies a consistent snapshot even while another process writes
-    (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically.
+    (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically, and
+    the copy and its name are flushed to the disk before it is reported written.
 
     The file is copied in one step, under one read transaction: the bot's writes go on
     meanwhile (into the write-ahead log) and the copy is the moment the step began. Copied
@@ -79,11 +81,24 @@ def backup(source: Path, target: Path) -> BackupReport:
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy did not verify: {result}")
     try:
+        _fsync(partial)
         partial.replace(target)
+        # The rename on the disk too: a power cut after "backup written" must not bring
+        # back the folder without it (or with the previous copy under that name).
+        _fsync(target.parent, folder=True)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"cannot write {target}: {exc}") from exc
     return BackupReport(target, pages, int(version or 0))
+
+
+def _fsync(path: Path, *, folder: bool = False) -> None:
+    """Flush a file's contents, or a folder's entries, to the disk."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def database_file(target: Path, database: Path) -> bool:
