@@ -67,6 +67,12 @@ def backup(source: Path, target: Path) -> BackupReport:
             src.execute("PRAGMA busy_timeout = 10000")
             dst = sqlite3.connect(partial)
             try:
+                if src.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+                    # An empty file (the doctor passes it as a new database): nothing yet.
+                    raise BackupError(
+                        f"{source} is empty: a new database, set up when the bot first"
+                        " starts; nothing to back up yet"
+                    )
                 src.backup(dst, pages=-1)
                 dst.execute("PRAGMA journal_mode = DELETE")
                 result = dst.execute("PRAGMA integrity_check").fetchone()[0]
@@ -77,6 +83,9 @@ def backup(source: Path, target: Path) -> BackupReport:
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"backup of {source} to {target} failed: {exc}") from exc
+    except BackupError:
+        partial.unlink(missing_ok=True)
+        raise
     if result != "ok":
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy did not verify: {result}")

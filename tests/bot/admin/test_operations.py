@@ -190,6 +190,21 @@ def test_a_backup_is_on_the_disk_under_its_name_before_it_is_reported_written(
     assert ("fsync", str(target.with_name("b.db.partial"))) in events[:swap], events
 
 
+def test_a_backup_of_an_empty_database_file_says_there_is_nothing_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "s.db"
+    db.touch()  # made ahead of time; the bot was never started on it
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    assert main(["backup", str(tmp_path / "b.db")]) == 1
+    assert capsys.readouterr().err == (
+        f"samenspel: {db} is empty: a new database, set up when the bot first starts;"
+        " nothing to back up yet\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+    assert db.stat().st_size == 0
+
+
 def test_the_backup_command_prints_one_line(
     app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
