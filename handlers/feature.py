@@ -636,6 +636,10 @@ class Feature:
         ``consent=False`` also for someone who declined the privacy statement (a link
         that only shows what anyone may read)."""
 
+        if prefix != prefix.lower() or "_" in prefix:
+            # /start reads the prefix in lower case, up to the first "_".
+            raise ValueError(f"{self.name}: a deep link's prefix is lower case, no _: {prefix}")
+
         def register(handler: Handler) -> Handler:
             self.deep_links[prefix] = DeepLink(handler, consent)
             return handler

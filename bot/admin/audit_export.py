@@ -34,8 +34,12 @@ COLUMNS = (
 
 
 def start_of(day: date, zone: ZoneInfo) -> datetime:
-    """Midnight at the start of ``day`` in the municipality's time zone, as UTC."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    """Midnight at the start of ``day`` in the municipality's time zone, as UTC (for the
+    first day of year 1, "everything", the earliest moment there is)."""
+    try:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)  # before year 1 in UTC
 
 
 def write_csv(entries: Iterable[AuditEntry], out: TextIO) -> int:

@@ -6,6 +6,7 @@ purpose: it is what restoring one must not take back (see :mod:`storage.privacy.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ def backup(source: Path, target: Path) -> BackupReport:
     """Copy ``source`` to ``target`` page by page, then check the copy's integrity.
 
     The online backup API copies a consistent snapshot even while another process writes
-    (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically.
+    (WAL mode), so the bot does not have to stop. ``target`` is replaced atomically, and
+    the copy and its name are flushed to the disk before it is reported written.
 
     The file is copied in one step, under one read transaction: the bot's writes go on
     meanwhile (into the write-ahead log) and the copy is the moment the step began. Copied
@@ -65,6 +67,12 @@ def backup(source: Path, target: Path) -> BackupReport:
             src.execute("PRAGMA busy_timeout = 10000")
             dst = sqlite3.connect(partial)
             try:
+                if src.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+                    # An empty file (the doctor passes it as a new database): nothing yet.
+                    raise BackupError(
+                        f"{source} is empty: a new database, set up when the bot first"
+                        " starts; nothing to back up yet"
+                    )
                 src.backup(dst, pages=-1)
                 dst.execute("PRAGMA journal_mode = DELETE")
                 result = dst.execute("PRAGMA integrity_check").fetchone()[0]
@@ -75,15 +83,42 @@ def backup(source: Path, target: Path) -> BackupReport:
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"backup of {source} to {target} failed: {exc}") from exc
+    except BackupError:
+        partial.unlink(missing_ok=True)
+        raise
     if result != "ok":
         partial.unlink(missing_ok=True)
         raise BackupError(f"the copy did not verify: {result}")
     try:
+        _fsync(partial)
         partial.replace(target)
+        # The rename on the disk too: a power cut after "backup written" must not bring
+        # back the folder without it (or with the previous copy under that name).
+        _fsync(target.parent, folder=True)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"cannot write {target}: {exc}") from exc
     return BackupReport(target, pages, int(version or 0))
+
+
+def _fsync(path: Path, *, folder: bool = False) -> None:
+    """Flush a file's contents, or a folder's entries, to the disk."""
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if folder else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def database_file(target: Path, database: Path) -> bool:
+    """Whether writing ``target`` would overwrite the database or one of its own files
+    (however the path is written, through links too): what no command may write to."""
+    try:
+        if target.exists() and database.exists() and target.samefile(database):
+            return True
+    except OSError:
+        pass
+    return target.resolve() == database.resolve() or _belongs_to(target, database)
 
 
 def _belongs_to(target: Path, source: Path) -> bool:

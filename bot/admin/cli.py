@@ -53,8 +53,16 @@ ROLE_PLATFORMS = ("telegram", "matrix", "console")
 STAFF_ROLES = [role.value for role in INVITABLE]
 _USER_ID = {
     "telegram": (re.compile(r"^[1-9][0-9]{0,19}$"), "a Telegram user id is a number"),
+    # Stored exactly as given: the Matrix adapter keys people by the sender id as the server
+    # sends it. Localparts of today are lower case; "historical" ones (spec: user
+    # identifiers) may hold any printable ASCII but ":", capitals included, and servers and
+    # clients must still accept them. The server: a name or IP address (IPv6 in brackets),
+    # with a port or not; 255 characters at most in all.
     "matrix": (
-        re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.:-]+$"),
+        re.compile(
+            r"^(?=.{1,255}$)@[\x21-\x39\x3b-\x7e]+"
+            r":(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$"
+        ),
         "a Matrix user id looks like @name:example.org",
     ),
     "console": (
@@ -314,6 +322,7 @@ async def run_retention_now(settings: Settings) -> None:
 async def run_export_person(settings: Settings, platform: str, user: str, out: str) -> None:
     from handlers.privacy.your_data import MEDIA_LIMIT, export_document
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         found = await app.repos.users.find(platform, user)
@@ -331,6 +340,17 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
         raise CommandError(f"cannot write {out}: {exc.strerror or exc}") from None
     rows = sum(data.counts().values())
     print(f"everything stored about this person written to {out} ({rows} rows)")
+
+
+def _not_the_database(settings: Settings, out: str) -> None:
+    """Refuse an ``--out`` that names the database or one of its own files (its write-ahead
+    log, the erasure ledger): writing it would truncate the database or forget erasures."""
+    from bot.admin.backup import database_file
+
+    if database_file(Path(out), settings.db):
+        raise CommandError(
+            f"cannot write {out}: it is the database or one of its own files; give another file"
+        )
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -389,6 +409,11 @@ def run_audit(settings: Settings, since: str, out: str | None) -> int:
     if out is None:
         write_csv(entries, sys.stdout)
         return 0
+    try:
+        _not_the_database(settings, out)
+    except CommandError as exc:
+        print(f"samenspel audit: {exc}", file=sys.stderr)
+        return 1
     try:
         with Path(out).open("w", encoding="utf-8", newline="") as stream:
             rows = write_csv(entries, stream)

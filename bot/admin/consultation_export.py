@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,8 +219,17 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
+#: The charts an export may write: ``chart.png``, ``chart-<moment>.png``.
+_CHART = re.compile(r"chart(?:-[0-9]+)?\.png")
+
+
 def _write(out: Path, files: dict[str, bytes]) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    for earlier in out.iterdir():
+        # A chart of an earlier export into this folder (another consultation's, or a moment
+        # too few answered now) must not stay beside these results as if it were theirs.
+        if _CHART.fullmatch(earlier.name) and earlier.name not in files and earlier.is_file():
+            earlier.unlink()
     for name, data in files.items():
         (out / name).write_bytes(data)
 

@@ -162,6 +162,12 @@ def check_database(settings: Settings, *, quick: bool = False) -> Check:
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
             integrity = conn.execute(f"PRAGMA {kind}_check").fetchone()[0]
+            if integrity == "ok" and _is_blank(conn):
+                # An empty file (or one holding no table yet): SQLite takes it for a new
+                # database, and start-up sets it up like one.
+                return Check(
+                    "database", True, f"{path} is empty: a new database, set up at start-up"
+                )
             version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     except sqlite3.Error as exc:
         return Check("database", False, f"{path}: {exc}")
@@ -177,6 +183,11 @@ def check_database(settings: Settings, *, quick: bool = False) -> Check:
     pending = latest - int(version or 0)
     note = f"{pending} migrations pending (applied at start-up)" if pending else "up to date"
     return Check("database", True, f"{path}: {checked} ok, schema {version} ({note})")
+
+
+def _is_blank(conn: sqlite3.Connection) -> bool:
+    """Whether the database holds nothing at all: no table, index or view."""
+    return conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
 
 
 def check_ledger(settings: Settings) -> Check:

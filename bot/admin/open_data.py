@@ -19,6 +19,9 @@ The export is written to a new folder beside DIR and swapped in with a rename, s
 server publishing DIR serves the old export or the new one, never half of one; one export
 at a time per folder (a lock on the folder holding it), so the command and the scheduler
 never collide. What an export killed halfway left beside DIR is removed by the next one.
+Its files and the renames are flushed to the disk (fsync) before the command reports success,
+so a power cut just after an export brings back the old export or the new one, never empty
+files.
 Files are readable by everyone (0644, folders 0755) whatever the umask, for a web server
 running as another user.
 
@@ -930,18 +933,16 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
     old: Path | None = None
     try:
         for name, data in files.items():
-            path = staging / name
-            path.write_bytes(data)
             # A web server must be able to read them, whatever the umask made of them.
-            path.chmod(FILE_MODE)
+            _write_durably(staging / name, data)
         staging.chmod(FOLDER_MODE)
+        # The new folder's list of files on the disk too, before it takes out's place: else
+        # a power cut just after the swap could publish an empty or half-listed folder.
+        _fsync_folder(staging)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
             os.rename(out, old)
-            os.rename(staging, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(staging, out)
+        os.rename(staging, out)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if old is not None and old.exists() and not out.exists():
@@ -950,6 +951,38 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
             f"cannot replace {out}: {exc} (a mount point cannot be replaced: use a folder"
             " inside it)"
         ) from exc
+    try:
+        # The renames themselves: without this the folder holding out may come back after a
+        # power cut without the new export (or without any, between the two renames).
+        _fsync_folder(out.parent)
+    except OSError as exc:
+        raise OpenDataError(f"{out} was replaced, but not flushed to the disk: {exc}") from exc
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write ``path`` (mode :data:`FILE_MODE`) and flush it to the disk: the swap must
+    never put a folder in place whose files a power cut could leave empty."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (files created or renamed in it) to the disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sweep(out: Path) -> None:

@@ -53,12 +53,21 @@ def _language_rows(choices: list[Button]) -> list[list[Button]]:
     return [choices[i : i + 2] for i in range(0, len(choices), 2)]
 
 
+def deep_link_parts(payload: str) -> tuple[str, str]:
+    """A ``/start`` payload as its prefix and its value. The prefix is read in lower case
+    (every prefix is lower case, so this names one link only): a link typed over or copied by
+    hand may come back as ``INV_...`` or ``Idee_42``. The value stays as it is: an invite
+    code is case-sensitive (``secrets.token_urlsafe``)."""
+    prefix, _, value = payload.partition("_")
+    return prefix.lower(), value
+
+
 @feature.command("start", consent=False, role=Role.RESIDENT)
 @feature.action("start", consent=False, role=Role.RESIDENT)
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
     payload = ctx.value.strip()[:64]
-    prefix, _, value = payload.partition("_")
+    prefix, value = deep_link_parts(payload)
     if ctx.dialog is not None and drafts.is_draft(ctx) and prefix == INVITE_LINK:
         # An invite starts nothing: granted beside what is being written (asking first
         # would keep the code in the question's button, stored with the dialog).
@@ -334,7 +343,7 @@ def _ask(ctx: Context, dialog: Dialog, *, hint: bool = False) -> Response:
 
 def _kept(payload: str) -> dict[str, str]:
     """What the dialog keeps of a ``/start`` payload until onboarding is done."""
-    prefix, _, value = payload.partition("_")
+    prefix, value = deep_link_parts(payload)
     if prefix == INVITE_LINK:
         return {"invite": code_hash(value.strip())}
     return {"payload": payload}
@@ -356,7 +365,7 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
     who has not agreed to the privacy statement, only a link declared open to them)."""
     if not payload:
         return response
-    prefix, _, value = payload.partition("_")
+    prefix, value = deep_link_parts(payload)
     link = ctx.registry.deep_links.get(prefix)
     if link is None or (link.consent and not ctx.user.consented):
         return response

@@ -40,3 +40,18 @@ async def test_an_audit_cell_that_looks_like_a_formula_is_text_in_the_csv(
     assert rows[0]["detail"] == '{"title": "=1+1"}' and rows[0]["reason_given"] == "yes"
     assert rows[1]["subject"] == "'-1" and rows[1]["actor"] == "cli"
     assert rows[1]["id"].isdigit(), "numbers are written as they are"
+
+
+async def test_an_audit_since_the_first_day_there_is_exports_everything(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # "Everything, from the very beginning": Amsterdam's midnight of 1 January of year 1 is
+    # a moment of the year before in UTC.
+    async with app.db.transaction():
+        await app.repos.audit.record("role.grant", now=utcnow(), actor="cli", subject="user")
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    code = await asyncio.to_thread(main, ["audit", "--since", "0001-01-01"])
+    out = capsys.readouterr().out
+    assert code == 0
+    [entry] = list(csv.DictReader(io.StringIO(out)))
+    assert entry["action"] == "role.grant"

@@ -104,6 +104,57 @@ async def test_invite_prints_a_telegram_link_when_the_bot_tells_its_name(
 
 
 @pytest.mark.parametrize(
+    "user",
+    ["@Ria.DeVries:velsen.nl", "@ANNA_1981!:matrix.velsen.nl:8448", "@bob:[2001:db8::1]:8448"],
+)
+def test_grant_takes_a_historical_matrix_id_with_capitals_as_the_bot_sees_it_write(
+    db: Path, capsys: pytest.CaptureFixture[str], user: str
+) -> None:
+    from bot.app import App
+    from bot.settings import Settings
+    from tests.support import Chat
+
+    code, out, err = samenspel(
+        capsys, "grant", "--platform", "matrix", "--user", user, "--role", "ambtenaar"
+    )
+    assert (code, err) == (0, ""), err
+    assert out.strip() == f"matrix {user} is now ambtenaar (was inwoner)"
+    assert rows(db, "SELECT platform, platform_user_id, role FROM users") == [
+        ("matrix", user, "ambtenaar")
+    ]
+
+    async def she_writes() -> None:
+        # The Matrix adapter hands the router the sender id as the server sent it.
+        app = await App.open(Settings(_env_file=None, db=db))  # type: ignore[call-arg]
+        try:
+            ria = Chat(app, user_id=user, name="Ria", platform="matrix")
+            await ria.onboard()
+            await ria.send("/nieuwbericht")
+            assert ria.keys == ["composer.intro"]
+        finally:
+            await app.close()
+
+    asyncio.run(she_writes())
+    assert len(rows(db, "SELECT id FROM users")) == 1, "the same person, not a second one"
+    code, out, _ = samenspel(capsys, "revoke", "--platform", "matrix", "--user", user)
+    assert code == 0 and out.strip() == f"matrix {user} is now inwoner (was ambtenaar)"
+
+
+@pytest.mark.parametrize(
+    "user",
+    ["@ria", "ria:velsen.nl", "@:velsen.nl", "@ria de vries:velsen.nl", "@ria:", "@riä:x.nl"],
+)
+def test_grant_still_refuses_what_is_no_matrix_id(
+    db: Path, capsys: pytest.CaptureFixture[str], user: str
+) -> None:
+    code, out, err = samenspel(
+        capsys, "grant", "--platform", "matrix", "--user", user, "--role", "ambtenaar"
+    )
+    assert (code, out) == (1, "") and "@name:example.org" in err
+    assert not db.exists() or rows(db, "SELECT id FROM users") == []
+
+
+@pytest.mark.parametrize(
     ("args", "complaint"),
     [
         (["grant", "--platform", "telegram", "--user", "1", "--role", "koning"], "--role"),

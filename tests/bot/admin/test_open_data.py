@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from bot.admin.open_data import (
     run_open_data_export,
     write_atomically,
 )
-from bot.admin.spreadsheet import safe_cell
+from bot.admin.spreadsheet import safe_cell, safe_row
 from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
@@ -267,6 +268,40 @@ async def test_an_export_replaces_the_last_one_at_once_and_never_a_foreign_folde
     assert (mine / "letter.txt").read_text() == "keep me"
 
 
+def test_an_export_is_on_the_disk_before_it_is_swapped_in_and_the_swap_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The served folder is reached by a link, and an export killed halfway left a folder.
+    served = tmp_path / "www" / "od"
+    write_atomically(served, {"datapackage.json": b"{}", "old.csv": b"a\n"})
+    link = tmp_path / "od-link"
+    link.symlink_to(served)
+    (served.parent / ".od.new-abcd1234").mkdir()
+    events: list[tuple[str, str]] = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def rename(src: Any, dst: Any) -> None:
+        events.append(("rename", str(dst)))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    write_atomically(link, {"datapackage.json": b"{}", "new.csv": b"b\n"})
+
+    swap = events.index(("rename", str(served)))
+    synced_before = {Path(path).name for kind, path in events[:swap] if kind == "fsync"}
+    assert {"datapackage.json", "new.csv"} <= synced_before, events
+    assert any(Path(p).name.startswith(".od.new-") for p in synced_before), "its file list too"
+    assert ("fsync", str(served.parent)) in events[swap + 1 :], "the rename itself"
+    assert link.is_symlink() and link.resolve() == served
+    assert sorted(p.name for p in served.iterdir()) == ["datapackage.json", "new.csv"]
+    assert [p.name for p in served.parent.iterdir()] == ["od"], "nothing left behind"
+
+
 async def test_an_export_into_a_folder_reached_by_a_link_updates_the_folder_it_points_to(
     tmp_path: Path,
 ) -> None:
@@ -334,10 +369,11 @@ FORMULAS = [
     "@SUM(1+1)*cmd|' /C calc'!A0",
     "\t=1+1 verstopt achter een tab",
     "\r=1+1 verstopt achter een regelterugloop",
+    '\uff1dHYPERLINK("https://evil.example", "met een breed isgelijkteken")',
 ]
 
 
-@pytest.mark.parametrize("title", FORMULAS, ids=["=", "+", "-", "@", "tab", "cr"])
+@pytest.mark.parametrize("title", FORMULAS, ids=["=", "+", "-", "@", "tab", "cr", "full-width ="])
 async def test_a_title_that_looks_like_a_formula_is_text_in_the_csv_and_verbatim_in_json(
     app: App, chat: Callable[..., Chat], tmp_path: Path, title: str
 ) -> None:
@@ -358,7 +394,10 @@ async def test_a_title_that_looks_like_a_formula_is_text_in_the_csv_and_verbatim
     for path in out.glob("*.csv"):
         for row in read_csv(path)[1]:
             for cell in row:
-                assert not cell.startswith(("=", "+", "@", "\t", "\r")), (path.name, cell)
+                assert not cell.startswith(("=", "+", "@", "\t", "\r", "\uff1d")), (
+                    path.name,
+                    cell,
+                )
 
 
 def test_every_formula_start_is_guarded_in_a_cell_and_numbers_stay_numbers() -> None:
@@ -367,6 +406,37 @@ def test_every_formula_start_is_guarded_in_a_cell_and_numbers_stay_numbers() -> 
     assert safe_cell("Meer bankjes = meer rust") == "Meer bankjes = meer rust"
     assert safe_cell("'al tekst") == "'al tekst"
     assert safe_cell(-3) == -3 and safe_cell("") == "" and safe_cell(None) is None
+
+
+#: Formula starts that slip past a check of the first character against ``= + - @``.
+HIDDEN_FORMULAS = [
+    '\n=HYPERLINK("https://evil.example") op een nieuwe regel',
+    "\r\n+1+1 na een regeleinde",
+    "\x00=1+1 achter een nulteken",
+    "  =1+1 achter spaties",
+    "\u3000=1+1 achter een ideografische spatie",
+    '\uff1dHYPERLINK("https://evil.example") met een breed isgelijkteken',
+    "\uff0b31 6 12345678 met een breed plusteken",
+    "\uff0d2+3 met een breed minteken",
+    "\uff20SUM(1+1) met een breed apenstaartje",
+]
+
+
+@pytest.mark.parametrize("text", HIDDEN_FORMULAS)
+def test_a_formula_behind_a_line_break_spaces_or_in_full_width_signs_is_guarded_too(
+    text: str,
+) -> None:
+    assert safe_cell(text) == f"'{text}"
+    written = io.StringIO()
+    csv.writer(written).writerow(safe_row([text, 3]))
+    [[cell, number]] = list(csv.reader(io.StringIO(written.getvalue())))
+    assert cell == f"'{text}" and number == "3"
+
+
+def test_text_with_a_sign_or_spaces_further_on_stays_as_it_is() -> None:
+    for text in ("Meer bankjes = meer rust", "  Speeltuin", "Bel 06-12345678", "A\uff1dB"):
+        assert safe_cell(text) == text
+    assert safe_cell("   ") == "   "
 
 
 def test_the_published_files_are_readable_by_a_web_server_under_a_strict_umask(

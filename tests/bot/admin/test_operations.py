@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -164,6 +165,44 @@ def test_a_backup_of_a_missing_database_says_so(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="no database"):
         backup(tmp_path / "nope.db", tmp_path / "copy.db")
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_a_backup_is_on_the_disk_under_its_name_before_it_is_reported_written(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "copies" / "b.db"
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, Path.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(self: Path, to: Any) -> Path:
+        events.append(("replace", str(to)))
+        return real_replace(self, to)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
+    backup(app.settings.db, target)
+    swap = events.index(("replace", str(target)))
+    assert ("fsync", str(target.parent)) in events[swap + 1 :], events
+    assert ("fsync", str(target.with_name("b.db.partial"))) in events[:swap], events
+
+
+def test_a_backup_of_an_empty_database_file_says_there_is_nothing_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "s.db"
+    db.touch()  # made ahead of time; the bot was never started on it
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    assert main(["backup", str(tmp_path / "b.db")]) == 1
+    assert capsys.readouterr().err == (
+        f"samenspel: {db} is empty: a new database, set up when the bot first starts;"
+        " nothing to back up yet\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+    assert db.stat().st_size == 0
 
 
 def test_the_backup_command_prints_one_line(

@@ -10,11 +10,14 @@ import sys
 from pathlib import Path
 
 SAMENSPEL = [sys.executable, "-m", "bot.admin.cli"]
+#: The checkout these tests are in: its code runs, not an installed copy of another one.
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAMENSPEL_")}
     env["SAMENSPEL_DB"] = str(tmp_path / "s.db")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.run(
         [*SAMENSPEL, *args],
         capture_output=True,
@@ -93,3 +96,28 @@ def test_the_export_makes_missing_folders_and_a_folder_is_one_line(tmp_path: Pat
     assert under_a_file.returncode == 1
     [line] = under_a_file.stderr.splitlines()
     assert line.startswith("samenspel export-person: cannot write file/555.json:"), line
+
+
+def test_an_export_aimed_at_the_database_itself_is_refused_and_the_database_kept(
+    tmp_path: Path,
+) -> None:
+    # A careless --out: the database's own name, its log, the erasure ledger, a link to it.
+    _granted(tmp_path)
+    (tmp_path / "latest.json").symlink_to(tmp_path / "s.db")
+    before = (tmp_path / "s.db").read_bytes()
+    for out in ("s.db", "./s.db", "s.db-wal", "s.db.erased", "latest.json"):
+        for args in (
+            ["export-person", "telegram", "555", "--out", out],
+            ["audit", "--since", "2000-01-01", "--out", out],
+        ):
+            done = _run(args, tmp_path)
+            assert done.returncode == 1, (args, done.stdout)
+            [line] = done.stderr.splitlines()
+            assert line == (
+                f"samenspel {args[0]}: cannot write {out}: it is the database or one of its"
+                " own files; give another file"
+            ), line
+    assert (tmp_path / "s.db").read_bytes() == before
+    assert not (tmp_path / "s.db.erased").exists()
+    again = _run(["export-person", "telegram", "555", "--out", "p.json"], tmp_path)
+    assert again.returncode == 0, again.stderr

@@ -166,6 +166,23 @@ def test_the_doctor_fails_a_database_from_a_newer_release(
     )
 
 
+def test_the_doctor_passes_an_empty_database_file_as_the_bot_starts_on_it(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file made ahead of time (touch, a volume's placeholder, a copy that failed at once).
+    db.touch()
+    code, out, _ = samenspel(capsys, "doctor")
+    (database,) = [line for line in out.splitlines() if " database: " in line]
+    assert database == (f"ok   database: {db} is empty: a new database, set up at start-up"), out
+    assert code == 0, out
+    assert db.stat().st_size == 0, "the doctor writes nothing"
+    # And the bot agrees: it sets the empty file up as a new database.
+    _created(db, capsys)
+    assert _roles(db) == [("1", "ambtenaar")]
+    code, out, _ = samenspel(capsys, "doctor")
+    assert code == 0 and "(up to date)" in out, out
+
+
 @pytest.mark.parametrize(
     ("target", "complaint"),
     [

@@ -256,6 +256,24 @@ async def test_an_option_that_looks_like_a_formula_is_text_in_the_export(
     assert texts[:2] == ['\'=HYPERLINK("http://x.example","klik")', "'+1"]
 
 
+async def test_an_export_leaves_no_chart_of_an_earlier_export_beside_its_results(
+    app: App, tmp_path: Path
+) -> None:
+    # The folder of last month's report, re-used for a poll nobody answered yet.
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("chart.png", "chart-2.png"):
+        (out / name).write_bytes(b"\x89PNG of another consultation")
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    report = await export_consultation(app, poll, out)
+    assert report.files == ["breakdown.csv", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["breakdown.csv", "notes.txt", "results.csv"]
+
+
 def _right_edge_clear(png: bytes) -> bool:
     """Whether nothing is drawn in the picture's right margin (text running off the edge
     leaves ink there): the title band's colour or white, all the way down."""

@@ -50,6 +50,47 @@ async def test_a_new_person_opens_an_invite_onboards_and_becomes_staff(
     assert entry.detail["role"] == "verbinder" and entry.detail["previous"] == "inwoner"
 
 
+async def test_an_invite_link_whose_prefix_came_back_in_capitals_still_grants_its_role(
+    app: App, chat: MakeChat
+) -> None:
+    # Typed over from a letter, or copied through a program that capitalises.
+    code = await _invite(app, Role.CONNECTOR)
+    ria = chat("ria", name="Ria")
+    await ria.send(f"/start INV_{code}")
+    assert ria.keys == ["onboarding.welcome", "onboarding.consent_question"]
+    await ria.press("Ja")
+    await ria.press("Nederlands")
+    await ria.press("IJmuiden")
+    assert ria.keys == ["onboarding.done", "invite.welcome"]
+    user = await app.repos.users.find("test", "ria")
+    assert user is not None and user.role is Role.CONNECTOR
+
+    # Someone already onboarded, with the prefix in mixed case.
+    code = await _invite(app, Role.CIVIL_SERVANT)
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send(f"/start Inv_{code}")
+    assert anna.keys == ["onboarding.welcome_back", "invite.welcome"]
+    user = await app.repos.users.find("test", "anna")
+    assert user is not None and user.role is Role.CIVIL_SERVANT
+
+
+async def test_an_invite_code_in_other_letters_is_another_code(app: App, chat: MakeChat) -> None:
+    # Codes are case-sensitive (letters, digits, - and _): only the prefix is read loosely.
+    code = "abcDEF123_-xyzUVW"
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE invites SET code_hash = ? WHERE id = ?",
+            (code_hash(code), (await app.repos.invites.create(Role.CONNECTOR, utcnow()))[1].id),
+        )
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.send(f"/start INV_{code.upper()}")
+    assert bob.keys == ["onboarding.welcome_back", "invite.unknown"]
+    await bob.send(f"/start INV_{code}")
+    assert bob.keys == ["onboarding.welcome_back", "invite.welcome"]
+
+
 async def test_an_invite_opened_before_onboarding_is_kept_only_as_its_hash(
     app: App, chat: MakeChat
 ) -> None:
