@@ -17,6 +17,7 @@ no message for anyone. While the question is open, ``stop``, ``menu`` and ``help
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
 who thinks the message went, and hears that it still waits. A message too short to be
 anything ("iets") gets the general answer, as do a row of emoji and a photo or sticker.
+A message longer than a question holds goes whole, in parts of the one question.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ async def not_understood(ctx: Context) -> Response:
     length = text_length(ctx.text)
     if length > MAX_KEPT:
         # Only where messages may be longer than Telegram's (Matrix, the console): nothing
-        # could send it, so it is not kept. The length told is what a question may be.
-        limit = questions.MAX_LENGTH
-        too_long = Reply(key="answers.too_long", params={"max": limit, "length": length})
+        # could send it, so it is not kept. The length told is what may be kept (and sent
+        # as a question, in parts where it is longer than one holds).
+        too_long = Reply(key="answers.too_long", params={"max": MAX_KEPT, "length": length})
         return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
 

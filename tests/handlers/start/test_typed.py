@@ -168,7 +168,9 @@ async def test_a_muted_resident_may_send_it_as_a_question_but_not_as_an_idea(app
     assert await _dialog(app, anna) is None
 
 
-async def test_a_message_too_long_for_a_question_is_asked_again_not_dropped(app: App) -> None:
+async def test_a_message_that_grows_too_long_is_not_added_to_and_goes_whole(
+    app: App,
+) -> None:
     anna = await person(app, "anna")
     long = "Lang verhaal over de buurt. " * 100  # 2,800 characters: a question holds 2,000
     await anna.send(long)
@@ -177,10 +179,12 @@ async def test_a_message_too_long_for_a_question_is_asked_again_not_dropped(app:
     assert anna.keys == ["general.typed_too_long", "general.typed_what_now"]
     assert [label for label in anna.last[-1].labels() if "idee" in label] == []  # over 2,000
     await anna.press("Als vraag")
-    assert anna.keys == ["answers.too_long"]
-    assert await _dialog(app, anna) == "question"  # typed again, shorter, it is sent
-    await anna.send("Kort: wanneer wordt de stoep gemaakt?")
-    assert anna.keys == ["questions.sent"]
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    assert await _dialog(app, anna) is None
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert " ".join(texts) == long.strip()  # cut between words, nothing lost
+    assert all(len(text) <= 2000 for text in texts)
 
 
 async def test_markup_in_the_message_is_shown_as_typed(app: App) -> None:
@@ -277,6 +281,7 @@ async def test_a_message_longer_than_is_ever_kept_is_not_stored(app: App, chat: 
     await bob.onboard()
     await bob.send("Een heel lang verhaal over de zebrapaadjesploeg. " * 1000)
     assert bob.keys == ["answers.too_long"]
+    assert bob.last[0].reply.params["max"] == 4096  # what would have been sent, in parts
     assert await _dialog(app, bob) is None
     assert await traces(app.db, ["zebrapaadjesploeg"]) == []
 
@@ -343,3 +348,20 @@ async def test_a_row_of_emoji_is_no_message_to_send(app: App) -> None:
         assert await _dialog(app, anna) is None, typed
     await anna.send("👍 De bankjes staan er, dank! Wanneer komt de prullenbak?")
     assert anna.keys == ["general.typed_what_now"]
+
+
+async def test_a_message_too_long_for_one_question_goes_whole_in_parts(app: App) -> None:
+    """A message of 2,001 to 4,096 characters is offered as a question: tapping it sends
+    all of it, in parts of the same question, instead of asking to type it again shorter."""
+    anna = await person(app, "anna")
+    paragraph = "De stoep in de Zeeweg ligt al maanden open en niemand weet waarom. " * 15
+    long = "\n\n".join(f"{n}. {paragraph.strip()}" for n in range(1, 4))  # about 3,000
+    assert 2000 < len(long) <= 4096
+    await anna.send(long)
+    assert any("Als vraag" in label for label in anna.last[0].labels())
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    assert await _dialog(app, anna) is None
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert texts == long.split("\n\n")  # nothing lost, cut between paragraphs
