@@ -179,6 +179,11 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         return await _offer(ctx, dialog.to("choose", text=longer))
     choice = ctx.value
     if choice == "question":
+        if ctx.user.role.allows(Role.CONNECTOR):
+            # Made connector since the question was asked: it would go to themselves.
+            connector = ctx.profile.connector(ctx.lang)
+            you_are = Reply(key="general.typed_you_are_connector", params={"connector": connector})
+            return await _offer(ctx, dialog, hint=you_are)
         sent = await questions.send_typed(ctx, text)
         # Sent, or (too long) the question asked anew with why: either way this is over.
         return sent if sent.dialog is not None else sent.model_copy(update={"end_dialog": True})
@@ -208,7 +213,11 @@ async def _offer(
     """The question what to do with the message, with a button for each way it may go."""
     text = str(dialog.data.get("text", ""))
     connector = ctx.profile.connector(ctx.lang)
-    buttons = [[dialog.button("general.btn_typed_question", "question", connector=connector)]]
+    buttons = []
+    if not ctx.user.role.allows(Role.CONNECTOR):
+        # The connector is whom the question would go to (made one while it waited).
+        asking = dialog.button("general.btn_typed_question", "question", connector=connector)
+        buttons.append([asking])
     if submit.fits_description(text) and await ctx.registry.refusal(ctx, submit.DIALOG) is None:
         buttons.append([dialog.button("general.btn_typed_idea", "idea")])
     buttons.append([dialog.button("general.btn_typed_drop", "drop")])

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.app import App
+from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from tests.people import connector, person, row
+from tests.people import connector, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -365,3 +366,20 @@ async def test_a_message_too_long_for_one_question_goes_whole_in_parts(app: App)
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     texts = [message.text for message in asked.messages]
     assert texts == long.split("\n\n")  # nothing lost, cut between paragraphs
+
+
+async def test_made_connector_while_a_message_waits_it_is_not_sent_to_themselves(
+    app: App,
+) -> None:
+    """The role is looked at again when the button is tapped: someone made connector after
+    the question was asked hears why it cannot go to the connector, and may still drop it."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await with_role(app, anna, Role.CONNECTOR)
+    await anna.press("Als vraag")
+    assert anna.keys == ["general.typed_you_are_connector", "general.typed_what_now"]
+    assert [label for label in anna.last[-1].labels() if "Als vraag" in label] == []
+    assert await app.repos.questions.open_threads() == []
+    await anna.press("Niet versturen")
+    assert anna.keys == ["general.typed_dropped"]
+    assert await _dialog(app, anna) is None
