@@ -35,7 +35,7 @@ feature = Feature("typed_message")
 
 DIALOG = "typed_message"
 #: What a message needs to be asked about: at least this many characters that show, in
-#: at least two words ("iets", "ja hoor" and a stray "?" get the general answer).
+#: at least two words ("iets" and a stray "?" get the general answer).
 MIN_LENGTH = 10
 MIN_WORDS = 2
 #: The words shown of the message in the question (the whole of it is right above it).
@@ -45,9 +45,13 @@ SHOWN = 80
 MAX_KEPT = 4096
 #: Words alone that mean a command or a greeting, also while the question is open.
 WORDS = (*PLAIN_WORDS, "thanks")
-#: The words a pleasantry is made of: thanks and greetings with what goes around them, and
-#: a "no, thank you" ("Nee hoor, bedankt!").
-COURTESY = ("thanks", "hello", "yes", "agree", "decline", "courtesy")
+#: The words a pleasantry is made of: thanks and greetings with what goes around them, a
+#: short yes ("ja hoor", "dat klopt") and a "no, thank you" ("Nee hoor, bedankt!").
+COURTESY = ("thanks", "hello", "yes", "agree", "ok", "decline", "courtesy")
+#: Emoji that say "ok" alone (with any skin tone): a thumbs up is a yes, not a message.
+OK_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊")
+#: What goes with an emoji without changing it: skin tones, the emoji form, spaces.
+_EMOJI_MARKS = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
 
@@ -102,16 +106,18 @@ async def _word(ctx: Context) -> Response | None:
     return None
 
 
-_PLEASANTRY_ANSWERS = {"thanks": "general.thanks", "hello": "general.hello", "ok": "menu.title"}
+_PLEASANTRY_ANSWERS = {"thanks": "general.thanks", "hello": "general.hello", "ok": "general.ok"}
 
 
 def _pleasantry(ctx: Context) -> str | None:
     """``thanks``, ``hello`` or ``ok`` when the text is only a pleasantry of a few words,
-    in any language ("ok dank je wel", "Thank you very much", "Oké, is goed hoor"); None
-    for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
+    in any language ("ok dank je wel", "Thank you very much", "Oké, is goed hoor", "👍");
+    None for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
     if ctx.event.text is None or ctx.event.button is not None:
         return None
     said = _words_of(ctx.text)
+    if not said and _only_ok_emoji(ctx.text):
+        return "ok"
     if not said or len(said) > COURTESY_WORDS:
         return None
     phrases = {key: [_words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
@@ -123,6 +129,12 @@ def _pleasantry(ctx: Context) -> str | None:
         if any(phrase and f" {' '.join(phrase)} " in spaced for phrase in phrases[key]):
             return key
     return "ok"
+
+
+def _only_ok_emoji(text: str) -> bool:
+    """Whether ``text`` is only a thumbs up or the like ("👍", "👍🏽👍🏽", "👌")."""
+    shown = {char for char in text if char not in _EMOJI_MARKS and not char.isspace()}
+    return bool(shown) and shown <= OK_EMOJI
 
 
 def _words_of(text: str) -> list[str]:

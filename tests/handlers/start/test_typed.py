@@ -246,7 +246,7 @@ async def test_a_thank_you_or_greeting_in_a_few_words_is_no_message_to_send(app:
         ("شكرًا جزيلًا", "general.thanks"),
         ("дуже дякую", "general.thanks"),
         ("Goedemorgen allemaal", "general.hello"),
-        ("Oké, is goed hoor", "menu.title"),
+        ("Oké, is goed hoor", "general.ok"),
     ):
         await anna.send(typed)
         assert anna.keys == [key], typed
@@ -326,7 +326,7 @@ async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
         ("No, thank you", "general.thanks"),
         ("nie, dziękuję", "general.thanks"),
         ("Hayır teşekkürler", "general.thanks"),
-        ("Liever niet hoor", "menu.title"),
+        ("Liever niet hoor", "general.ok"),
     ):
         await anna.send(typed)
         assert anna.keys == [key], typed
@@ -340,12 +340,17 @@ async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
 
 
 async def test_a_row_of_emoji_is_no_message_to_send(app: App) -> None:
-    """Ten thumbs up say what one says: no words for anyone, so the general answer, as for
-    one, instead of the question whether to send them to the connector."""
+    """Ten thumbs up say what one says (ok), and a row of other emoji no words for anyone:
+    neither is asked whether to send it to the connector."""
     anna = await person(app, "anna")
-    for typed in ("👍", "👍👍👍👍👍 👍👍👍👍👍", "🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "!!!!!!!!!! ??????"):
+    for typed, key in (
+        ("👍", "general.ok"),
+        ("👍👍👍👍👍 👍👍👍👍👍", "general.ok"),
+        ("🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "general.not_understood"),
+        ("!!!!!!!!!! ??????", "general.not_understood"),
+    ):
         await anna.send(typed)
-        assert anna.keys == ["general.not_understood"], typed
+        assert anna.keys == [key], typed
         assert await _dialog(app, anna) is None, typed
     await anna.send("👍 De bankjes staan er, dank! Wanneer komt de prullenbak?")
     assert anna.keys == ["general.typed_what_now"]
@@ -383,3 +388,34 @@ async def test_made_connector_while_a_message_waits_it_is_not_sent_to_themselves
     await anna.press("Niet versturen")
     assert anna.keys == ["general.typed_dropped"]
     assert await _dialog(app, anna) is None
+
+
+async def test_a_short_yes_or_ok_gets_a_friendly_answer(app: App) -> None:
+    """ "Ja hoor", "klopt", a thumbs up: said to the bot, not a message for anyone and not
+    something it fails to understand. While a message waits, it still waits."""
+    anna = await person(app, "anna")
+    for typed in (
+        "ja hoor",
+        "is goed",
+        "oké",
+        "prima",
+        "klopt",
+        "Dat is goed",
+        "helemaal goed",
+        "okidoki",
+        "alright",
+        "Sounds good",
+        "👍",
+        "👍🏽",
+        "👌",
+    ):
+        await anna.send(typed)
+        assert anna.keys == ["general.ok"], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.send(QUESTION)
+    for typed in ("👍", "klopt"):
+        await anna.send(typed)
+        assert anna.keys == ["general.typed_not_sent", "general.typed_what_now"], typed
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION  # no thumbs glued to it
