@@ -200,6 +200,14 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         # Sent, or (too long) the question asked anew with why: either way this is over.
         return sent if sent.dialog is not None else sent.model_copy(update={"end_dialog": True})
     if choice == "idea":
+        if not submit.fits_description(text):
+            # A button of an earlier offer, before more was added: the message stays.
+            low, high = submit.DESCRIPTION_LENGTH
+            length = text_length(text)
+            unfit = Reply(
+                key="general.typed_idea_unfit", params={"min": low, "max": high, "length": length}
+            )
+            return await _offer(ctx, dialog, hint=unfit)
         begun = await submit.begin_described(ctx, text)
         if begun.dialog is None:
             # Not now (a mute, the day's limit): the message can still go as a question.

@@ -89,10 +89,11 @@ async def test_a_short_message_is_offered_as_a_question_only(app: App) -> None:
     await anna.send("Lantaarn kapot")  # too short to describe an idea (20 characters)
     assert anna.keys == ["general.typed_what_now"]
     assert [label for label in anna.last[0].labels() if "idee" in label] == []
-    # A forged "idea" tap starts an idea the usual way: the words are not taken.
+    # A forged "idea" tap: the words are not taken for a description, nor dropped.
     token = anna.last[0].buttons[0][1].split(":")[0]
     await anna.press_payload(f"{token}:idea")
-    assert anna.keys == ["ideas.ask_category"]
+    assert anna.keys == ["general.typed_idea_unfit", "general.typed_what_now"]
+    assert await _dialog(app, anna) == "typed_message"
 
 
 async def test_stray_words_and_media_get_the_general_answers(app: App) -> None:
@@ -419,3 +420,22 @@ async def test_a_short_yes_or_ok_gets_a_friendly_answer(app: App) -> None:
     await anna.press("Als vraag")
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION  # no thumbs glued to it
+
+
+async def test_an_older_idea_button_does_not_drop_a_message_grown_too_long_for_one(
+    app: App,
+) -> None:
+    """The first part fitted an idea's description; with the second it is too long. The
+    idea button of the first offer (still in the chat) says so, and the message waits."""
+    anna = await person(app, "anna")
+    first = "Het Velserbeekpark heeft meer bankjes nodig voor ouderen. " * 25  # 1,450
+    await anna.send(first)
+    old_idea = next(payload for label, payload in anna.buttons() if "idee" in label)
+    await anna.send("En verder nog dit. " * 60)  # 1,140 more: over 2,000 together
+    assert [label for label in anna.last[-1].labels() if "idee" in label] == []
+    await anna.press_payload(old_idea)
+    assert anna.keys == ["general.typed_idea_unfit", "general.typed_what_now"]
+    assert await _dialog(app, anna) == "typed_message"
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert " ".join(message.text for message in asked.messages).count("En verder") == 60
