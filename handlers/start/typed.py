@@ -23,7 +23,7 @@ A message longer than a question holds goes whole, in parts of the one question.
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.answers import excerpt, text_length, visible_length
+from handlers.answers import excerpt, labels, text_length, typed_choice, visible_length
 from handlers.community import questions
 from handlers.contract import Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
@@ -178,6 +178,11 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        named = typed_choice(ctx, _choices(ctx, dialog))
+        if named is not None:
+            # A button's label typed instead of pressed ("Niet versturen"): that choice,
+            # not more of the message.
+            return await _chosen(ctx, dialog, named)
         if drafts.returning(ctx, dialog) and text_length(ctx.text) <= MAX_KEPT:
             # Written long after the message left waiting: something new, not the rest of
             # it. The old one is not sent along (its buttons no longer work).
@@ -189,7 +194,24 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_too_long"))
         # People write in more than one message: the next is part of it.
         return await _offer(ctx, dialog.to("choose", text=longer))
-    choice = ctx.value
+    return await _chosen(ctx, dialog, ctx.value)
+
+
+def _choices(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
+    """What each choice's button is called, in every language (to be typed instead)."""
+    connector = ctx.profile.connector(ctx.lang)
+    return {
+        "question": labels(
+            ctx, dialog.button("general.btn_typed_question", "question", connector=connector)
+        ),
+        "idea": labels(ctx, dialog.button("general.btn_typed_idea", "idea")),
+        "drop": labels(ctx, dialog.button("general.btn_typed_drop", "drop")),
+    }
+
+
+async def _chosen(ctx: Context, dialog: Dialog, choice: str) -> Response:
+    """The message sent as a question, begun as an idea, or dropped."""
+    text = str(dialog.data.get("text", ""))
     if choice == "question":
         if ctx.user.role.allows(Role.CONNECTOR):
             # Made connector since the question was asked: it would go to themselves.
@@ -197,7 +219,8 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
             you_are = Reply(key="general.typed_you_are_connector", params={"connector": connector})
             return await _offer(ctx, dialog, hint=you_are)
         sent = await questions.send_typed(ctx, text)
-        # Sent, or (too long) the question asked anew with why: either way this is over.
+        # Sent (whole, in parts where it is long), or why not with the question asked anew:
+        # either way this is over.
         return sent if sent.dialog is not None else sent.model_copy(update={"end_dialog": True})
     if choice == "idea":
         if not submit.fits_description(text):

@@ -439,3 +439,20 @@ async def test_an_older_idea_button_does_not_drop_a_message_grown_too_long_for_o
     await anna.press("Als vraag")
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert " ".join(message.text for message in asked.messages).count("En verder") == 60
+
+
+async def test_a_button_typed_instead_of_pressed_is_that_choice_not_more_message(
+    app: App,
+) -> None:
+    """ "Niet versturen" or "Als vraag naar Burgerbeest" typed (the buttons overlooked) is
+    the choice, not words added to the message and sent to the connector with it."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await anna.send("Niet versturen")
+    assert anna.keys == ["general.typed_dropped"]
+    assert await _dialog(app, anna) is None
+    await anna.send(QUESTION)
+    await anna.send("als vraag naar Burgerbeest!")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
