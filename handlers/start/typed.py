@@ -62,8 +62,10 @@ async def not_understood(ctx: Context) -> Response:
     if not ctx.user.consented:
         # A first message without /start (common on Matrix), or someone who declined
         # typing a question anyway: begin with the welcome. What they wrote was sent
-        # nowhere, so it comes back first (a greeting or "menu" is no message to keep).
-        typed = [] if drafts.plain_word(ctx, *WORDS) else given_back(ctx.event)
+        # nowhere, so it comes back first (a greeting, a thank-you, an "ok" or "menu" is no
+        # message to keep).
+        said = drafts.plain_word(ctx, *WORDS) or _pleasantry(ctx)
+        typed = [] if said else given_back(ctx.event)
         welcomed = await welcome(ctx)
         return welcomed.model_copy(update={"replies": [*typed, *welcomed.replies]})
     event = ctx.event
