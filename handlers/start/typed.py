@@ -228,7 +228,8 @@ async def _chosen(ctx: Context, dialog: Dialog, choice: str) -> Response:
         if not submit.fits_description(text):
             # A button of an earlier offer, before more was added: the message stays.
             low, high = submit.DESCRIPTION_LENGTH
-            length = text_length(text)
+            # Counted as the description's limits count: what shows, up to its units.
+            length = text_length(text) if text_length(text) > high else visible_length(text)
             unfit = Reply(
                 key="general.typed_idea_unfit", params={"min": low, "max": high, "length": length}
             )

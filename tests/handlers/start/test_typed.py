@@ -93,6 +93,7 @@ async def test_a_short_message_is_offered_as_a_question_only(app: App) -> None:
     token = anna.last[0].buttons[0][1].split(":")[0]
     await anna.press_payload(f"{token}:idea")
     assert anna.keys == ["general.typed_idea_unfit", "general.typed_what_now"]
+    assert anna.last[0].reply.params["length"] == 13  # the characters that show
     assert await _dialog(app, anna) == "typed_message"
 
 
