@@ -17,7 +17,7 @@ opened.
 from __future__ import annotations
 
 from handlers import paging
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, parse_id, read_text, text_length, without_controls
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.start.menu import stale_button
@@ -109,9 +109,68 @@ async def ask_again(ctx: Context, dialog: Dialog) -> Response:
 async def send_typed(ctx: Context, text: str) -> Response:
     """Send ``text`` (a message typed outside any dialog) as a new question to the connector.
 
-    Text that cannot be a question (too long) is not dropped: the question is left open with
-    why, to be typed again."""
-    return await _store(ctx, Dialog(name=DIALOG, step="text"), text=text)
+    A message is kept up to 4,096 units while it waits, a question holds 2,000: a longer one
+    goes whole, as the question and what is added to it, cut between paragraphs, lines or
+    words (nothing typed is lost, nor asked to be typed again)."""
+    cleaned = without_controls(text).strip()
+    if text_length(cleaned) <= MAX_LENGTH:
+        return await _store(ctx, Dialog(name=DIALOG, step="text"), text=text)
+    first, *rest = split_text(cleaned, MAX_LENGTH)
+    question_id = await ctx.repos.questions.ask(ctx.user.id, first, ctx.now)
+    for part in rest:
+        await ctx.repos.questions.add_message(
+            question_id, Side.RESIDENT, ctx.user.id, part, ctx.now
+        )
+    connector = ctx.profile.connector(ctx.lang)
+    return respond(
+        Reply(key="questions.sent_in_parts", params={"max": MAX_LENGTH}),
+        Reply(
+            key="questions.sent",
+            params={"id": question_id, "connector": connector},
+            buttons=_done(),
+        ),
+    )
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` UTF-16 units, each cut at the last paragraph
+    break, line break or space that leaves the part at least half full (else at the limit,
+    never inside a character)."""
+    parts: list[str] = []
+    rest = text
+    while text_length(rest) > limit:
+        end = _fitting(rest, limit)
+        cut = next(
+            (
+                found
+                for mark in ("\n\n", "\n", " ")
+                if (found := rest.rfind(mark, 0, end + 1)) >= end // 2
+            ),
+            end,
+        )
+        part, rest = rest[:cut].strip(), rest[cut:].strip()
+        if part:
+            parts.append(part)
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
+def _done() -> list[list[Button]]:
+    return [
+        [Button(label="questions.btn_mine", payload="q.mine")],
+        [Button(label="menu.back", payload="menu")],
+    ]
 
 
 async def _store(ctx: Context, dialog: Dialog, *, text: str | None = None) -> Response:
@@ -120,10 +179,7 @@ async def _store(ctx: Context, dialog: Dialog, *, text: str | None = None) -> Re
     if isinstance(answer, Reply):
         return respond(answer.model_copy(update={"buttons": _stop()}), dialog=dialog)
     connector = ctx.profile.connector(ctx.lang)
-    done = [
-        [Button(label="questions.btn_mine", payload="q.mine")],
-        [Button(label="menu.back", payload="menu")],
-    ]
+    done = _done()
     thread = dialog.data.get("question_id")
     if thread is not None:
         question = await _own(ctx, int(thread))

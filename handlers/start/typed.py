@@ -17,12 +17,13 @@ no message for anyone. While the question is open, ``stop``, ``menu`` and ``help
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
 who thinks the message went, and hears that it still waits. A message too short to be
 anything ("iets") gets the general answer, as do a row of emoji and a photo or sticker.
+A message longer than a question holds goes whole, in parts of the one question.
 """
 
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.answers import excerpt, text_length, visible_length
+from handlers.answers import excerpt, labels, text_length, typed_choice, visible_length
 from handlers.community import questions
 from handlers.contract import Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
@@ -34,7 +35,7 @@ feature = Feature("typed_message")
 
 DIALOG = "typed_message"
 #: What a message needs to be asked about: at least this many characters that show, in
-#: at least two words ("iets", "ja hoor" and a stray "?" get the general answer).
+#: at least two words ("iets" and a stray "?" get the general answer).
 MIN_LENGTH = 10
 MIN_WORDS = 2
 #: The words shown of the message in the question (the whole of it is right above it).
@@ -44,9 +45,13 @@ SHOWN = 80
 MAX_KEPT = 4096
 #: Words alone that mean a command or a greeting, also while the question is open.
 WORDS = (*PLAIN_WORDS, "thanks")
-#: The words a pleasantry is made of: thanks and greetings with what goes around them, and
-#: a "no, thank you" ("Nee hoor, bedankt!").
-COURTESY = ("thanks", "hello", "yes", "agree", "decline", "courtesy")
+#: The words a pleasantry is made of: thanks and greetings with what goes around them, a
+#: short yes ("ja hoor", "dat klopt") and a "no, thank you" ("Nee hoor, bedankt!").
+COURTESY = ("thanks", "hello", "yes", "agree", "ok", "decline", "courtesy")
+#: Emoji that say "ok" alone (with any skin tone): a thumbs up is a yes, not a message.
+OK_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊")
+#: What goes with an emoji without changing it: skin tones, the emoji form, spaces.
+_EMOJI_MARKS = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
 
@@ -57,8 +62,10 @@ async def not_understood(ctx: Context) -> Response:
     if not ctx.user.consented:
         # A first message without /start (common on Matrix), or someone who declined
         # typing a question anyway: begin with the welcome. What they wrote was sent
-        # nowhere, so it comes back first (a greeting or "menu" is no message to keep).
-        typed = [] if drafts.plain_word(ctx, *WORDS) else given_back(ctx.event)
+        # nowhere, so it comes back first (a greeting, a thank-you, an "ok" or "menu" is no
+        # message to keep).
+        said = drafts.plain_word(ctx, *WORDS) or _pleasantry(ctx)
+        typed = [] if said else given_back(ctx.event)
         welcomed = await welcome(ctx)
         return welcomed.model_copy(update={"replies": [*typed, *welcomed.replies]})
     event = ctx.event
@@ -78,9 +85,9 @@ async def not_understood(ctx: Context) -> Response:
     length = text_length(ctx.text)
     if length > MAX_KEPT:
         # Only where messages may be longer than Telegram's (Matrix, the console): nothing
-        # could send it, so it is not kept. The length told is what a question may be.
-        limit = questions.MAX_LENGTH
-        too_long = Reply(key="answers.too_long", params={"max": limit, "length": length})
+        # could send it, so it is not kept. The length told is what may be kept (and sent
+        # as a question, in parts where it is longer than one holds).
+        too_long = Reply(key="answers.too_long", params={"max": MAX_KEPT, "length": length})
         return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
 
@@ -101,16 +108,18 @@ async def _word(ctx: Context) -> Response | None:
     return None
 
 
-_PLEASANTRY_ANSWERS = {"thanks": "general.thanks", "hello": "general.hello", "ok": "menu.title"}
+_PLEASANTRY_ANSWERS = {"thanks": "general.thanks", "hello": "general.hello", "ok": "general.ok"}
 
 
 def _pleasantry(ctx: Context) -> str | None:
     """``thanks``, ``hello`` or ``ok`` when the text is only a pleasantry of a few words,
-    in any language ("ok dank je wel", "Thank you very much", "Oké, is goed hoor"); None
-    for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
+    in any language ("ok dank je wel", "Thank you very much", "Oké, is goed hoor", "👍");
+    None for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
     if ctx.event.text is None or ctx.event.button is not None:
         return None
     said = _words_of(ctx.text)
+    if not said and _only_ok_emoji(ctx.text):
+        return "ok"
     if not said or len(said) > COURTESY_WORDS:
         return None
     phrases = {key: [_words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
@@ -122,6 +131,12 @@ def _pleasantry(ctx: Context) -> str | None:
         if any(phrase and f" {' '.join(phrase)} " in spaced for phrase in phrases[key]):
             return key
     return "ok"
+
+
+def _only_ok_emoji(text: str) -> bool:
+    """Whether ``text`` is only a thumbs up or the like ("👍", "👍🏽👍🏽", "👌")."""
+    shown = {char for char in text if char not in _EMOJI_MARKS and not char.isspace()}
+    return bool(shown) and shown <= OK_EMOJI
 
 
 def _words_of(text: str) -> list[str]:
@@ -165,6 +180,11 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        named = typed_choice(ctx, _choices(ctx, dialog))
+        if named is not None:
+            # A button's label typed instead of pressed ("Niet versturen"): that choice,
+            # not more of the message.
+            return await _chosen(ctx, dialog, named)
         if drafts.returning(ctx, dialog) and text_length(ctx.text) <= MAX_KEPT:
             # Written long after the message left waiting: something new, not the rest of
             # it. The old one is not sent along (its buttons no longer work).
@@ -176,12 +196,44 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_too_long"))
         # People write in more than one message: the next is part of it.
         return await _offer(ctx, dialog.to("choose", text=longer))
-    choice = ctx.value
+    return await _chosen(ctx, dialog, ctx.value)
+
+
+def _choices(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
+    """What each choice's button is called, in every language (to be typed instead)."""
+    connector = ctx.profile.connector(ctx.lang)
+    return {
+        "question": labels(
+            ctx, dialog.button("general.btn_typed_question", "question", connector=connector)
+        ),
+        "idea": labels(ctx, dialog.button("general.btn_typed_idea", "idea")),
+        "drop": labels(ctx, dialog.button("general.btn_typed_drop", "drop")),
+    }
+
+
+async def _chosen(ctx: Context, dialog: Dialog, choice: str) -> Response:
+    """The message sent as a question, begun as an idea, or dropped."""
+    text = str(dialog.data.get("text", ""))
     if choice == "question":
+        if ctx.user.role.allows(Role.CONNECTOR):
+            # Made connector since the question was asked: it would go to themselves.
+            connector = ctx.profile.connector(ctx.lang)
+            you_are = Reply(key="general.typed_you_are_connector", params={"connector": connector})
+            return await _offer(ctx, dialog, hint=you_are)
         sent = await questions.send_typed(ctx, text)
-        # Sent, or (too long) the question asked anew with why: either way this is over.
+        # Sent (whole, in parts where it is long), or why not with the question asked anew:
+        # either way this is over.
         return sent if sent.dialog is not None else sent.model_copy(update={"end_dialog": True})
     if choice == "idea":
+        if not submit.fits_description(text):
+            # A button of an earlier offer, before more was added: the message stays.
+            low, high = submit.DESCRIPTION_LENGTH
+            # Counted as the description's limits count: what shows, up to its units.
+            length = text_length(text) if text_length(text) > high else visible_length(text)
+            unfit = Reply(
+                key="general.typed_idea_unfit", params={"min": low, "max": high, "length": length}
+            )
+            return await _offer(ctx, dialog, hint=unfit)
         begun = await submit.begin_described(ctx, text)
         if begun.dialog is None:
             # Not now (a mute, the day's limit): the message can still go as a question.
@@ -207,7 +259,11 @@ async def _offer(
     """The question what to do with the message, with a button for each way it may go."""
     text = str(dialog.data.get("text", ""))
     connector = ctx.profile.connector(ctx.lang)
-    buttons = [[dialog.button("general.btn_typed_question", "question", connector=connector)]]
+    buttons = []
+    if not ctx.user.role.allows(Role.CONNECTOR):
+        # The connector is whom the question would go to (made one while it waited).
+        asking = dialog.button("general.btn_typed_question", "question", connector=connector)
+        buttons.append([asking])
     if submit.fits_description(text) and await ctx.registry.refusal(ctx, submit.DIALOG) is None:
         buttons.append([dialog.button("general.btn_typed_idea", "idea")])
     buttons.append([dialog.button("general.btn_typed_drop", "drop")])

@@ -82,6 +82,17 @@ async def test_a_greeting_from_a_newcomer_is_only_welcomed(app: App) -> None:
     assert newcomer.keys == ["onboarding.welcome", "onboarding.consent_question"]
 
 
+async def test_a_thank_you_or_yes_of_a_few_words_from_a_newcomer_is_only_welcomed(
+    app: App,
+) -> None:
+    """A pleasantry is no message for anyone, also before someone takes part: it is not
+    handed back as text that was not sent."""
+    for n, typed in enumerate(("Goedemorgen allemaal", "ok dank je wel", "ja hoor", "👍")):
+        newcomer = Chat(app, f"nina{n}")
+        await newcomer.send(typed)
+        assert newcomer.keys == ["onboarding.welcome", "onboarding.consent_question"], typed
+
+
 async def test_a_question_typed_with_a_command_after_declining_is_given_back(
     app: App,
 ) -> None:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.app import App
+from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
-from tests.people import connector, person, row
+from tests.people import connector, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
 
@@ -88,10 +89,12 @@ async def test_a_short_message_is_offered_as_a_question_only(app: App) -> None:
     await anna.send("Lantaarn kapot")  # too short to describe an idea (20 characters)
     assert anna.keys == ["general.typed_what_now"]
     assert [label for label in anna.last[0].labels() if "idee" in label] == []
-    # A forged "idea" tap starts an idea the usual way: the words are not taken.
+    # A forged "idea" tap: the words are not taken for a description, nor dropped.
     token = anna.last[0].buttons[0][1].split(":")[0]
     await anna.press_payload(f"{token}:idea")
-    assert anna.keys == ["ideas.ask_category"]
+    assert anna.keys == ["general.typed_idea_unfit", "general.typed_what_now"]
+    assert anna.last[0].reply.params["length"] == 13  # the characters that show
+    assert await _dialog(app, anna) == "typed_message"
 
 
 async def test_stray_words_and_media_get_the_general_answers(app: App) -> None:
@@ -168,7 +171,9 @@ async def test_a_muted_resident_may_send_it_as_a_question_but_not_as_an_idea(app
     assert await _dialog(app, anna) is None
 
 
-async def test_a_message_too_long_for_a_question_is_asked_again_not_dropped(app: App) -> None:
+async def test_a_message_that_grows_too_long_is_not_added_to_and_goes_whole(
+    app: App,
+) -> None:
     anna = await person(app, "anna")
     long = "Lang verhaal over de buurt. " * 100  # 2,800 characters: a question holds 2,000
     await anna.send(long)
@@ -177,10 +182,12 @@ async def test_a_message_too_long_for_a_question_is_asked_again_not_dropped(app:
     assert anna.keys == ["general.typed_too_long", "general.typed_what_now"]
     assert [label for label in anna.last[-1].labels() if "idee" in label] == []  # over 2,000
     await anna.press("Als vraag")
-    assert anna.keys == ["answers.too_long"]
-    assert await _dialog(app, anna) == "question"  # typed again, shorter, it is sent
-    await anna.send("Kort: wanneer wordt de stoep gemaakt?")
-    assert anna.keys == ["questions.sent"]
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    assert await _dialog(app, anna) is None
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert " ".join(texts) == long.strip()  # cut between words, nothing lost
+    assert all(len(text) <= 2000 for text in texts)
 
 
 async def test_markup_in_the_message_is_shown_as_typed(app: App) -> None:
@@ -241,7 +248,7 @@ async def test_a_thank_you_or_greeting_in_a_few_words_is_no_message_to_send(app:
         ("شكرًا جزيلًا", "general.thanks"),
         ("дуже дякую", "general.thanks"),
         ("Goedemorgen allemaal", "general.hello"),
-        ("Oké, is goed hoor", "menu.title"),
+        ("Oké, is goed hoor", "general.ok"),
     ):
         await anna.send(typed)
         assert anna.keys == [key], typed
@@ -277,6 +284,7 @@ async def test_a_message_longer_than_is_ever_kept_is_not_stored(app: App, chat: 
     await bob.onboard()
     await bob.send("Een heel lang verhaal over de zebrapaadjesploeg. " * 1000)
     assert bob.keys == ["answers.too_long"]
+    assert bob.last[0].reply.params["max"] == 4096  # what would have been sent, in parts
     assert await _dialog(app, bob) is None
     assert await traces(app.db, ["zebrapaadjesploeg"]) == []
 
@@ -320,7 +328,7 @@ async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
         ("No, thank you", "general.thanks"),
         ("nie, dziękuję", "general.thanks"),
         ("Hayır teşekkürler", "general.thanks"),
-        ("Liever niet hoor", "menu.title"),
+        ("Liever niet hoor", "general.ok"),
     ):
         await anna.send(typed)
         assert anna.keys == [key], typed
@@ -334,12 +342,118 @@ async def test_no_thank_you_is_a_pleasantry_too(app: App) -> None:
 
 
 async def test_a_row_of_emoji_is_no_message_to_send(app: App) -> None:
-    """Ten thumbs up say what one says: no words for anyone, so the general answer, as for
-    one, instead of the question whether to send them to the connector."""
+    """Ten thumbs up say what one says (ok), and a row of other emoji no words for anyone:
+    neither is asked whether to send it to the connector."""
     anna = await person(app, "anna")
-    for typed in ("👍", "👍👍👍👍👍 👍👍👍👍👍", "🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "!!!!!!!!!! ??????"):
+    for typed, key in (
+        ("👍", "general.ok"),
+        ("👍👍👍👍👍 👍👍👍👍👍", "general.ok"),
+        ("🙏🙏🙏 ❤️❤️❤️ 🎉🎉🎉", "general.not_understood"),
+        ("!!!!!!!!!! ??????", "general.not_understood"),
+    ):
         await anna.send(typed)
-        assert anna.keys == ["general.not_understood"], typed
+        assert anna.keys == [key], typed
         assert await _dialog(app, anna) is None, typed
     await anna.send("👍 De bankjes staan er, dank! Wanneer komt de prullenbak?")
     assert anna.keys == ["general.typed_what_now"]
+
+
+async def test_a_message_too_long_for_one_question_goes_whole_in_parts(app: App) -> None:
+    """A message of 2,001 to 4,096 characters is offered as a question: tapping it sends
+    all of it, in parts of the same question, instead of asking to type it again shorter."""
+    anna = await person(app, "anna")
+    paragraph = "De stoep in de Zeeweg ligt al maanden open en niemand weet waarom. " * 15
+    long = "\n\n".join(f"{n}. {paragraph.strip()}" for n in range(1, 4))  # about 3,000
+    assert 2000 < len(long) <= 4096
+    await anna.send(long)
+    assert any("Als vraag" in label for label in anna.last[0].labels())
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    assert await _dialog(app, anna) is None
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert texts == long.split("\n\n")  # nothing lost, cut between paragraphs
+
+
+async def test_made_connector_while_a_message_waits_it_is_not_sent_to_themselves(
+    app: App,
+) -> None:
+    """The role is looked at again when the button is tapped: someone made connector after
+    the question was asked hears why it cannot go to the connector, and may still drop it."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await with_role(app, anna, Role.CONNECTOR)
+    await anna.press("Als vraag")
+    assert anna.keys == ["general.typed_you_are_connector", "general.typed_what_now"]
+    assert [label for label in anna.last[-1].labels() if "Als vraag" in label] == []
+    assert await app.repos.questions.open_threads() == []
+    await anna.press("Niet versturen")
+    assert anna.keys == ["general.typed_dropped"]
+    assert await _dialog(app, anna) is None
+
+
+async def test_a_short_yes_or_ok_gets_a_friendly_answer(app: App) -> None:
+    """ "Ja hoor", "klopt", a thumbs up: said to the bot, not a message for anyone and not
+    something it fails to understand. While a message waits, it still waits."""
+    anna = await person(app, "anna")
+    for typed in (
+        "ja hoor",
+        "is goed",
+        "oké",
+        "prima",
+        "klopt",
+        "Dat is goed",
+        "helemaal goed",
+        "okidoki",
+        "alright",
+        "Sounds good",
+        "👍",
+        "👍🏽",
+        "👌",
+    ):
+        await anna.send(typed)
+        assert anna.keys == ["general.ok"], typed
+        assert await _dialog(app, anna) is None, typed
+    await anna.send(QUESTION)
+    for typed in ("👍", "klopt"):
+        await anna.send(typed)
+        assert anna.keys == ["general.typed_not_sent", "general.typed_what_now"], typed
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION  # no thumbs glued to it
+
+
+async def test_an_older_idea_button_does_not_drop_a_message_grown_too_long_for_one(
+    app: App,
+) -> None:
+    """The first part fitted an idea's description; with the second it is too long. The
+    idea button of the first offer (still in the chat) says so, and the message waits."""
+    anna = await person(app, "anna")
+    first = "Het Velserbeekpark heeft meer bankjes nodig voor ouderen. " * 25  # 1,450
+    await anna.send(first)
+    old_idea = next(payload for label, payload in anna.buttons() if "idee" in label)
+    await anna.send("En verder nog dit. " * 60)  # 1,140 more: over 2,000 together
+    assert [label for label in anna.last[-1].labels() if "idee" in label] == []
+    await anna.press_payload(old_idea)
+    assert anna.keys == ["general.typed_idea_unfit", "general.typed_what_now"]
+    assert await _dialog(app, anna) == "typed_message"
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert " ".join(message.text for message in asked.messages).count("En verder") == 60
+
+
+async def test_a_button_typed_instead_of_pressed_is_that_choice_not_more_message(
+    app: App,
+) -> None:
+    """ "Niet versturen" or "Als vraag naar Burgerbeest" typed (the buttons overlooked) is
+    the choice, not words added to the message and sent to the connector with it."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await anna.send("Niet versturen")
+    assert anna.keys == ["general.typed_dropped"]
+    assert await _dialog(app, anna) is None
+    await anna.send(QUESTION)
+    await anna.send("als vraag naar Burgerbeest!")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
