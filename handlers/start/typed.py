@@ -123,14 +123,26 @@ def _pleasantry(ctx: Context) -> str | None:
     if not said or len(said) > COURTESY_WORDS:
         return None
     phrases = {key: [_words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
-    known = {word for found in phrases.values() for phrase in found for word in phrase}
-    if not set(said) <= known:
+    if not _covered(said, [phrase for found in phrases.values() for phrase in found]):
         return None
     spaced = f" {' '.join(said)} "
     for key in ("thanks", "hello"):
         if any(phrase and f" {' '.join(phrase)} " in spaced for phrase in phrases[key]):
             return key
     return "ok"
+
+
+def _covered(said: list[str], phrases: list[list[str]]) -> bool:
+    """Whether ``said`` is whole phrases one after the other (the longest first at each
+    place): "liever niet hoor" is, "niet duidelijk" is not ("niet" is only a pleasantry in
+    "liever niet" or "niet akkoord")."""
+    at = 0
+    while at < len(said):
+        lengths = [len(p) for p in phrases if p and said[at : at + len(p)] == p]
+        if not lengths:
+            return False
+        at += max(lengths)
+    return True
 
 
 def _only_ok_emoji(text: str) -> bool:

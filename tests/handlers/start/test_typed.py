@@ -423,6 +423,19 @@ async def test_a_short_yes_or_ok_gets_a_friendly_answer(app: App) -> None:
     assert asked.messages[0].text == QUESTION  # no thumbs glued to it
 
 
+async def test_words_of_a_pleasantry_in_another_order_are_no_yes(app: App) -> None:
+    """A pleasantry is whole phrases: "niet" belongs to "liever niet", so "Niet duidelijk"
+    ("not clear") is no "Oké!" (it may be a question), while "Liever niet hoor" is."""
+    bob = await person(app, "bob")
+    await bob.send("Niet duidelijk")
+    assert "general.ok" not in bob.keys
+    anna = await person(app, "anna")
+    await anna.send("Liever niet hoor")
+    assert anna.keys == ["general.ok"]
+    await anna.send("Nee hoor, bedankt!")
+    assert anna.keys == ["general.thanks"]
+
+
 async def test_an_older_idea_button_does_not_drop_a_message_grown_too_long_for_one(
     app: App,
 ) -> None:
