@@ -57,11 +57,11 @@ async def register(ctx: Context) -> Response:
         return found
     meeting = found
     if meeting.starts_at <= ctx.now:
-        # The message tapped (an invitation, a card) is shown again in its place as the
-        # meeting is now: that it began or is over, without the button that cannot work.
+        # The meeting as it is now: that it began or is over, without the button that
+        # cannot work. A new message, not an edit: the button may sit under a "Wist je
+        # dat" page or a notice, whose words and page buttons must stay.
         again = card_after_start(ctx, meeting)
-        buttons = [*again.buttons, *_to_list()]
-        return respond(again.model_copy(update={"buttons": buttons, "edit": True}))
+        return respond(again.model_copy(update={"buttons": [*again.buttons, *_to_list()]}))
     already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
     if already is not None and already.status is Place.WAITING:
         # A place that came free while they could not be reached waited for them (see

@@ -433,11 +433,11 @@ async def test_an_old_invitation_to_a_meeting_that_ended_loses_its_ik_kom(
     assert not any("Ik kom" in label for label in anna.last[0].labels())
     assert "Alle bijeenkomsten" in " ".join(anna.last[0].labels())
 
-    # Tapped on the message she still has: it says it is over, and the message she tapped
-    # is shown again in its place without the button.
+    # Tapped on the message she still has: the meeting as it is now, that it is over,
+    # without the button, in a new message (the news page she tapped stays as it was).
     await anna.press_payload(f"mt.go:{meeting}")
     [answer] = anna.last
     assert "voorbij" in answer.text and TITLE in answer.text
-    assert answer.reply.edit
+    assert not answer.reply.edit
     assert not any(payload.startswith("mt.go") for _, payload in answer.buttons)
     assert await app.repos.meetings.people(meeting) == []
