@@ -588,9 +588,10 @@ async def my_list(ctx: Context) -> Response:
 
 
 async def _takes_part(ctx: Context, consultation: Consultation) -> bool:
-    """Whether this person still takes part in the experiment an evaluation is about."""
+    """Whether this person still takes part in the experiment an evaluation is about (one
+    about none asks whoever it asked)."""
     experiment_id = consultation.experiment_id
-    return experiment_id is not None and await ctx.repos.experiments.takes_part(
+    return experiment_id is None or await ctx.repos.experiments.takes_part(
         experiment_id, ctx.user.id
     )
 
