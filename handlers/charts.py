@@ -14,10 +14,13 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, features
 
 from handlers import fonts, graphemes
 from storage.db import Database
+
+#: Whether Pillow lays text out with libraqm, which takes a paragraph's direction.
+_LAYOUT_TAKES_DIRECTION = bool(features.check("raqm"))
 
 WIDTH = 1200
 MARGIN = 40
@@ -71,19 +74,40 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     across = (MARGIN, WIDTH - MARGIN)
     for number, line in enumerate(titles):
         middle = 38 + TITLE_LINE * number
-        x, anchor = aligned(line, *across)
-        draw.text((x, middle), line, font=fonts.font(34), fill="white", anchor=anchor)
+        x, anchor = aligned(line, *across, paragraph=title)
+        draw.text(
+            (x, middle),
+            line,
+            font=fonts.font(34),
+            fill="white",
+            anchor=anchor,
+            direction=direction(title),
+        )
     for number, line in enumerate(subtitles):
         middle = 80 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * number
-        x, anchor = aligned(line, *across)
-        draw.text((x, middle), line, font=fonts.font(20), fill="white", anchor=anchor)
+        x, anchor = aligned(line, *across, paragraph=subtitle)
+        draw.text(
+            (x, middle),
+            line,
+            font=fonts.font(20),
+            fill="white",
+            anchor=anchor,
+            direction=direction(subtitle),
+        )
     top = band + 30
     bar_space = WIDTH - 2 * MARGIN - LABEL_WIDTH - 90
-    for lines, (_, rows) in zip(headings, sections, strict=True):
+    for lines, (heading, rows) in zip(headings, sections, strict=True):
         for number, line in enumerate(lines):
             middle = top + 20 + HEADING_LINE * number
-            x, anchor = aligned(line, *across)
-            draw.text((x, middle), line, font=fonts.font(26), fill=BAND, anchor=anchor)
+            x, anchor = aligned(line, *across, paragraph=heading)
+            draw.text(
+                (x, middle),
+                line,
+                font=fonts.font(26),
+                fill=BAND,
+                anchor=anchor,
+                direction=direction(heading),
+            )
         top += HEADING + HEADING_LINE * (len(lines) - 1)
         largest = max((count for _, count in rows), default=0)
         for label, count in rows or [("-", 0)]:
@@ -124,11 +148,24 @@ def right_to_left(text: str) -> bool:
     return False
 
 
-def aligned(text: str, left: int, right: int, vertical: str = "m") -> tuple[int, str]:
+def aligned(
+    text: str, left: int, right: int, vertical: str = "m", *, paragraph: str | None = None
+) -> tuple[int, str]:
     """Where a line of ``text`` between ``left`` and ``right`` is drawn, and Pillow's anchor
     for it (``vertical``: at its middle, "a" at its top): against the left edge, or against
-    the right edge when it reads from right to left, as an Arabic reader expects."""
-    return (right, f"r{vertical}") if right_to_left(text) else (left, f"l{vertical}")
+    the right edge when it reads from right to left, as an Arabic reader expects. A line
+    wrapped from a longer ``paragraph`` goes the paragraph's way: the line of an Arabic
+    title that begins with a Latin place name stands at the right with the others."""
+    whole = text if paragraph is None else paragraph
+    return (right, f"r{vertical}") if right_to_left(whole) else (left, f"l{vertical}")
+
+
+def direction(paragraph: str) -> str | None:
+    """The direction to lay out the lines of ``paragraph`` in (Pillow's ``direction``):
+    right to left for an Arabic one, so that a line of it beginning with a Latin word still
+    reads in its order; None (each line its own way) otherwise, or without libraqm, the
+    layout engine that takes a direction."""
+    return "rtl" if right_to_left(paragraph) and _LAYOUT_TAKES_DIRECTION else None
 
 
 def _wrapped(

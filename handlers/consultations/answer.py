@@ -546,6 +546,10 @@ async def my_list(ctx: Context) -> Response:
             continue  # open polls are listed above
         title = pick(found.title, ctx.lang)
         if found.kind is ConsultationKind.EVALUATION and found.takes_answers(ctx.now):
+            if not mine.answered and not await _takes_part(ctx, found):
+                # They left the experiment: its invitation was withdrawn, and the list does
+                # not ask them either (one they had begun stays, to finish).
+                continue
             if not mine.deadline or mine.deadline > ctx.now:
                 ends = found.answers_until(mine.deadline)
                 until = shown_time(ends, ctx.timezone, ctx.lang) if ends else ""
@@ -580,6 +584,15 @@ async def my_list(ctx: Context) -> Response:
             buttons=[*buttons[on_page], *turns, *footer],
         ),
         end_dialog=_in_text_dialog(ctx),
+    )
+
+
+async def _takes_part(ctx: Context, consultation: Consultation) -> bool:
+    """Whether this person still takes part in the experiment an evaluation is about (one
+    about none asks whoever it asked)."""
+    experiment_id = consultation.experiment_id
+    return experiment_id is None or await ctx.repos.experiments.takes_part(
+        experiment_id, ctx.user.id
     )
 
 

@@ -299,6 +299,10 @@ def _notice(
         buttons.insert(0, [_open_idea(target.id)])
     if experiment is not None and experiment.status == "running":
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
+    elif experiment is not None and not reopening:
+        # Marked again after its experiment ended: said so, not "choose Doe mee" without
+        # the button.
+        key = "triage.idea_notice.quick_win_ended"
     why = "triage.notice_why_own" if own else "triage.notice_why"
     return Reply(
         key=key, params=params, parts=reason_parts(ctx, lang, change.reason, why), buttons=buttons

@@ -39,7 +39,8 @@ BUTTON_TITLE = 36
 @dataclass(frozen=True)
 class View:
     """Which meetings a person looks at: ``kind`` is ``a`` (all), ``e`` (an experiment),
-    ``t`` (a theme) or ``n`` (a neighbourhood), ``value`` which one, and the page."""
+    ``t`` (a theme) or ``n`` (a neighbourhood), ``value`` which one, and the page; ``p`` is
+    staff's list of the meetings that are over (:func:`ended`), for a card to go back to."""
 
     kind: str = "a"
     value: str = ""
@@ -61,6 +62,7 @@ class View:
         page = paging.number(raw_page)
         known = {
             "a": value == "",
+            "p": value == "",
             "e": digits(value) and len(value) <= 12,
             "t": ctx.profile.theme(value) is not None,
             "n": ctx.profile.neighbourhood(value) is not None,
@@ -91,6 +93,11 @@ async def upcoming(ctx: Context) -> Response:
     view = View.decode(ctx.value, ctx) if from_button else View()
     if view is None:
         return await stale_button(ctx)
+    if view.kind == "p":
+        # Back from the card of a meeting that is over, to the page of those it came from.
+        if not ctx.user.role.allows(Role.CIVIL_SERVANT):
+            return await stale_button(ctx)
+        return respond(await past_reply(ctx, view.page))
     return respond(await list_reply(ctx, view))
 
 
@@ -134,6 +141,11 @@ async def ended(ctx: Context) -> Response:
     wanted = paging.asked(ctx)
     if wanted is None:
         return await stale_button(ctx)
+    return respond(await past_reply(ctx, wanted))
+
+
+async def past_reply(ctx: Context, wanted: int) -> Reply:
+    """Page ``wanted`` of the meetings that are over (past the end: the last page)."""
     total = (await ctx.repos.meetings.ended(ctx.now, limit=0)).total
     shown = paging.page(wanted, total)
     found = await ctx.repos.meetings.ended(ctx.now, limit=shown.size, offset=shown.offset)
@@ -142,7 +154,7 @@ async def ended(ctx: Context) -> Response:
         [Button(label="menu.back", payload="menu")],
     ]
     if not found.meetings:
-        return respond(Reply(key="meetings.past_none", buttons=closing))
+        return Reply(key="meetings.past_none", buttons=closing)
     lines = [
         Reply(
             key="meetings.past_line",
@@ -154,17 +166,17 @@ async def ended(ctx: Context) -> Response:
         )
         for meeting in found.meetings
     ]
-    buttons = [[_button(ctx, meeting, View())] for meeting in found.meetings]
+    # A card opened here leads back to this page (``p``: see View).
+    back = View("p", "", shown.number)
+    buttons = [[_button(ctx, meeting, back)] for meeting in found.meetings]
     buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"mt.past:{n}"))
     params = {"count": total, "page": shown.number, "pages": shown.pages}
-    return respond(
-        Reply(
-            key="meetings.past_title",
-            params=params,
-            parts=lines,
-            buttons=[*buttons, *closing],
-            original=True,
-        )
+    return Reply(
+        key="meetings.past_title",
+        params=params,
+        parts=lines,
+        buttons=[*buttons, *closing],
+        original=True,
     )
 
 

@@ -322,3 +322,29 @@ async def test_someone_who_began_an_evaluation_and_left_the_experiment_gets_no_r
     assert all(
         seen(app, row)[0].key != "consultations.reminder" for row in await outbox_of(app, anna)
     )
+
+
+async def test_someone_who_left_is_not_asked_in_their_list_but_finishes_what_they_began(
+    app: App, clock: Clock
+) -> None:
+    """Leaving withdraws the invitation, and the list of polls no longer asks them either;
+    an evaluation they had begun stays there to finish."""
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    await anna.press_payload(f"exp.join:{experiment}")
+    await bob.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await bob.press_payload(f"cs.o:{evaluation}:1")
+    await bob.press("3")
+    assert "Vraag 2 van 4" in bob.text
+
+    await anna.press_payload(f"exp.leave:{experiment}")
+    await bob.press_payload(f"exp.leave:{experiment}")
+    await anna.send("/peilingen")
+    assert "Hoe gaat het met Speeltuin" not in anna.text
+    assert not any(p.startswith("cs.o:") for _, p in anna.buttons())
+    await bob.send("/peilingen")
+    assert "Hoe gaat het met Speeltuin" in bob.text
+    assert f"cs.o:{evaluation}:1" in [p for _, p in bob.buttons()]

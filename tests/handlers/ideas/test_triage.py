@@ -477,3 +477,34 @@ async def test_a_quick_win_marked_again_after_reopening_keeps_its_one_experiment
     assert "Meer bankjes in het Velserbeekpark" in notice.text(app, "nl")
     assert not any(p.startswith("exp.join") for p in notice.payloads())
     assert await app.db.fetchval(count) == 1
+
+
+async def test_a_quick_win_marked_again_once_its_experiment_ended_does_not_ask_to_join(
+    app: App,
+) -> None:
+    """The notice of a quick win whose experiment is over says so: it does not ask its
+    readers to choose a "Doe mee" that is not there."""
+    _, bob, emma = await _idea_with_followers(app)
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await name_experiment(ria)
+    await ria.press("Geen toelichting")
+    first = await app.repos.experiments.of_idea(1)
+    assert first is not None
+    async with app.db.transaction():
+        await app.repos.experiments.end(first.id)
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await ria.press("Geen toelichting")
+    *_, notice = await for_user(app, bob, "status")
+    dutch = notice.text(app, "nl")
+    assert "Meer bankjes in het Velserbeekpark" in dutch and "afgelopen" in dutch
+    assert "Doe mee" not in dutch
+    assert not any(p.startswith("exp.join") for p in notice.payloads())
+    *_, told = await for_user(app, emma, "status")
+    english = told.text(app, "en")
+    assert "has ended" in english and "Join" not in english

@@ -251,3 +251,25 @@ async def test_an_old_per_experiment_button_with_no_experiment_left_offers_the_o
     assert anna.keys == ["meetings.ask_filter"]
     assert "Velsen is samenspel" in [label for label, _ in anna.buttons()]
     assert not any(p.startswith("mt.filter:e") for _, p in anna.buttons())
+
+
+async def test_a_card_of_a_meeting_that_is_over_leads_back_to_the_page_of_past_meetings(
+    app: App, clock: Clock
+) -> None:
+    await _meetings(app, clock, 12)
+    clock.now += timedelta(days=20)
+    ria = await civil_servant(app)
+    await ria.send("/bijeenkomsten")
+    await ria.press("Afgelopen")
+    assert ria.keys == ["meetings.past_title"] and "Pagina 1 van 2" in ria.text
+    await ria.press("Volgende")
+    assert "Pagina 2 van 2" in ria.text
+    assert all(len(p.encode()) <= CALLBACK_DATA_LIMIT for _, p in ria.buttons())
+    await ria.press("1. Buurtavond")
+    assert ria.keys == ["meetings.card"] and "al voorbij" in ria.text
+    await ria.press("Terug naar de lijst")
+    assert ria.keys == ["meetings.past_title"] and "Pagina 2 van 2" in ria.text
+    # A forged view of the past in the residents' list is no list of the past.
+    anna = await resident(app, "anna")
+    await anna.press_payload("mt.list:p::2")
+    assert "1. Buurtavond" not in anna.text

@@ -176,3 +176,26 @@ async def test_an_arabic_poster_stands_its_title_and_call_against_the_right_marg
 
 def _arabic(line: str) -> bool:
     return any(unicodedata.bidirectional(ch) == "AL" for ch in line)
+
+
+async def test_an_arabic_title_with_a_latin_place_name_keeps_every_line_at_the_right_margin(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Arabic title wraps so that a line begins with the Latin name of a place: the line
+    belongs to the Arabic title, so it stands against the right margin like the others."""
+    drawn: list[tuple[Any, str, str | None]] = []
+    text = ImageDraw.ImageDraw.text
+
+    def noted(self: ImageDraw.ImageDraw, xy: Any, line: str, *args: Any, **kw: Any) -> None:
+        drawn.append((xy, line, kw.get("anchor")))
+        text(self, xy, line, *args, **kw)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", noted)
+    title = "مقاعد أكثر في الحديقة الكبيرة بجانب IJmuiden Noord en Velsen-Zuid اليوم"
+    idea = await seed_idea(app, title)
+    amal = await with_role(app, await person(app, "amal", language="العربية"), Role.CIVIL_SERVANT)
+    await amal.send(f"/poster idee_{idea.id}")
+    assert amal.keys == ["posters.ready"]
+    lines = [(xy, line, anchor) for xy, line, anchor in drawn if line in title and line.strip()]
+    assert any(line.startswith("Noord") for _, line, _ in lines), lines
+    assert all(xy[0] == WIDTH - MARGIN and anchor == "ra" for xy, _, anchor in lines), lines
