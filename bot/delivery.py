@@ -696,10 +696,12 @@ class DeliveryWorker:
             batches = await self.outbox.open_batches(self.platform)
         for progress in batches:
             name = progress.batch.batch
-            if self._progress_failures[name] >= _PROGRESS_TRIES:
-                continue
+            # Closed whether or not its author can be shown anything: her block may have
+            # taken the last rows it waited for (her own copy), and no result closes it then.
             if progress.batch.finished_at is None and progress.pending == 0:
                 await self._close_batch(name)
+                continue
+            if self._progress_failures[name] >= _PROGRESS_TRIES:
                 continue
             try:
                 await self._update_progress(progress)
@@ -708,7 +710,11 @@ class DeliveryWorker:
                     await self.outbox.mark_chat_unreachable(
                         self.platform, progress.author_chat_id, self.clock()
                     )
+                    # No progress message to keep up to date any more: once done, the
+                    # batch is not open (nor its rows kept) for a message nobody sees.
+                    await self.outbox.show_progress(name, None, progress.batch.progress_shown)
                 self._progress_failures[name] = _PROGRESS_TRIES
+                self._progress_wake.set()
             except RetryLater as exc:
                 self.pacing.hold(progress.author_chat_id, exc.seconds)
             except DeliveryError as exc:
