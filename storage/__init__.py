@@ -66,6 +66,8 @@ class Repositories:
         self.telegram_inbox = TelegramInbox(db)
         self.platform_state = PlatformState(db)
         self.personal = PersonalStore(db)
+        # An erasure wins over a message for that person already taken for sending.
+        self.personal.erasing.append(self.outbox.stop_sending)
         self.ledger = ErasureLedger(db)
         self.retention = Retention(db)
         self.open_data = OpenData(db)
