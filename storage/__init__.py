@@ -76,6 +76,8 @@ class Repositories:
         self.triage = Triage(db, self.ideas, self.proposals)
         self.reports = Reports(db)
         self.sanctions = Sanctions(db)
+        # A ban wins over a broadcast for them already taken for sending.
+        self.sanctions.banning.append(self.outbox.stop_sending)
         self.activity = Activity(db)
         self.connections = Connections(db)
         self.recipients = Recipients(db)

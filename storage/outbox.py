@@ -204,10 +204,12 @@ class Outbox:
         return self._generation
 
     def stop_sending(self, user_id: int) -> None:
-        """This person's rows that a worker took already are not to be sent (they are
-        being erased). Call it inside the transaction that deletes their rows, before it
-        commits: a worker looks here at the moment of sending, without a query. Should the
-        transaction roll back, such a row is merely taken again."""
+        """This person's rows that a worker took already are not to be sent as taken (they
+        are being erased, or banned): the worker puts them back, and takes again those
+        still pending once the change is committed. Call it inside the transaction that
+        deletes or cancels their rows, before it commits: a worker looks here at the moment
+        of sending, without a query. Should the transaction roll back, such a row is merely
+        taken again."""
         self._generation += 1
         self._stopped.pop(user_id, None)
         self._stopped[user_id] = self._generation
