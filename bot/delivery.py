@@ -703,6 +703,12 @@ class DeliveryWorker:
     async def _show_progress(self) -> None:
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
+            authorless = await self.outbox.authorless_batches()
+        for name in authorless:
+            # Its author was erased or lost the right to send it: none of her rounds below
+            # closes it, and a batch never closed keeps its rows from being pruned.
+            async with self.repos.db.transaction():
+                await self.outbox.finish_if_done(name, self.clock())
         for progress in batches:
             name = progress.batch.batch
             # Closed whether or not its author can be shown anything: her block may have

@@ -861,6 +861,17 @@ class Outbox:
             )
         return progress
 
+    async def authorless_batches(self) -> list[str]:
+        """Batches still running that have no author any more (erased, or no longer allowed
+        to send them): no progress round closes them (:meth:`open_batches` lists none), so
+        one whose last rows went another way than through a worker (cancelled, erased)
+        is closed by asking for these."""
+        rows = await self.db.fetchall(
+            "SELECT batch FROM outbox_batches WHERE finished_at IS NULL"
+            " AND author_user_id IS NULL ORDER BY created_at"
+        )
+        return [str(row[0]) for row in rows]
+
     async def leave_batches(self, author_user_id: int, prefix: str) -> int:
         """Take ``author_user_id`` off their batches (named ``prefix``...) still going out or
         with progress still to show: someone who may no longer send them is shown no

@@ -5,13 +5,15 @@ wins over what it takes back (a broadcast, an invitation to vote)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from storage import Role
 from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, payload
 from tests.handlers.community.test_moderation import _reported_comment
-from tests.people import connector, person, row
+from tests.people import connector, person, row, with_role
 from tests.waiting import until
 
 
@@ -80,3 +82,54 @@ async def test_an_invitation_taken_for_sending_is_not_sent_once_its_person_was_b
     assert [sent.keys for sent in adapter.to("anna") if "raw" in sent.keys] == []
     rows = await app.repos.outbox.for_user((await row(app, anna)).id)
     assert [r.status for r in rows if r.kind == "budget_invitation"] == ["cancelled"]
+
+
+async def test_a_broadcast_without_an_author_any_more_finishes_when_its_last_copy_is_erased(
+    app: App,
+) -> None:
+    ria = await with_role(app, await person(app, "ria"), Role.CIVIL_SERVANT)
+    anna = await person(app, "anna")
+    bea = await person(app, "bea")
+    ids = [(await row(app, chat)).id for chat in (ria, anna, bea)]
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            ids[1:],
+            payload(),
+            kind="broadcast",
+            batch="broadcast:9",
+            author_user_id=ids[0],
+            now=utcnow(),
+        )
+        # Bea's chat waits (the platform asked it to): her copy is the last one pending.
+        await app.repos.outbox.hold_chat("test", "bea", utcnow() + timedelta(hours=1))
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05, progress=0.05)
+    )
+    await worker.start()
+    try:
+        await until(lambda: sent(app, ids[1]))
+        # The civil servant, then Bea, ask to be forgotten.
+        for chat in (ria, bea):
+            await chat.send("/vergeetmij")
+            await chat.press("Ja, wis mijn gegevens")
+            assert chat.keys == ["privacy.forget.done"]
+
+        async def finished() -> bool:
+            batch = await app.repos.outbox.batch("broadcast:9")
+            return batch is not None and batch.finished_at is not None
+
+        await until(finished)
+    finally:
+        await worker.stop()
+    batch = await app.repos.outbox.batch("broadcast:9")
+    assert batch is not None and (batch.total, batch.delivered) == (1, 1)
+    # Anna's copy is kept no longer than any other message.
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(ids[1], payload(), kind="status", now=utcnow())
+    assert await app.repos.outbox.prune(utcnow() + timedelta(days=40)) >= 1
+    assert [r.kind for r in await app.repos.outbox.for_user(ids[1])] == ["status"]
+
+
+async def sent(app: App, user_id: int) -> bool:
+    return [r.status for r in await app.repos.outbox.for_user(user_id)] == ["sent"]
