@@ -701,6 +701,7 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
+        generation = self.outbox.generation
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
             authorless = await self.outbox.authorless_batches()
@@ -718,6 +719,8 @@ class DeliveryWorker:
                 continue
             if self._progress_failures[name] >= _PROGRESS_TRIES:
                 continue
+            if self.outbox.stopped(progress.batch.author_user_id, generation):
+                continue  # being erased: nothing more goes to her chat
             try:
                 await self._update_progress(progress)
             except Blocked:

@@ -884,9 +884,11 @@ class Outbox:
         )
 
     async def show_progress(self, batch: str, ref: str | None, shown: int) -> None:
-        """Remember the progress message of a batch and the count it shows."""
+        """Remember the progress message of a batch and the count it shows, while it has
+        an author (one erased while it was on its way is not pointed at again)."""
         await self.db.execute(
-            "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?",
+            "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?"
+            " AND author_user_id IS NOT NULL",
             (ref, shown, batch),
         )
 

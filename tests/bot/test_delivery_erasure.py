@@ -133,3 +133,56 @@ async def test_a_broadcast_without_an_author_any_more_finishes_when_its_last_cop
 
 async def sent(app: App, user_id: int) -> bool:
     return [r.status for r in await app.repos.outbox.for_user(user_id)] == ["sent"]
+
+
+async def test_a_progress_message_on_its_way_when_its_author_is_erased_is_not_remembered(
+    app: App,
+) -> None:
+    ria = await with_role(app, await person(app, "ria"), Role.CIVIL_SERVANT)
+    anna = await person(app, "anna")
+    author, anna_id = (await row(app, ria)).id, (await row(app, anna)).id
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            [anna_id],
+            payload(),
+            kind="broadcast",
+            batch="broadcast:8",
+            author_user_id=author,
+            now=utcnow(),
+        )
+        # Anna's chat waits a while (the platform asked it to): the broadcast runs on.
+        await app.repos.outbox.hold_chat("test", "anna", utcnow() + timedelta(hours=1))
+    # Ria's progress message is on the wire when she asks to be forgotten.
+    wire = asyncio.Event()
+    adapter = FakeAdapter(gates={"ria": wire})
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05, progress=0.05)
+    )
+    await worker.start()
+    try:
+        await until(lambda: adapter.active == 1 and adapter.attempts["ria"] == 1)
+        await ria.send("/vergeetmij")
+        await ria.press("Ja, wis mijn gegevens")
+        assert ria.keys == ["privacy.forget.done"]
+        wire.set()
+        await until(lambda: adapter.to("ria"))
+        await asyncio.sleep(0.3)
+        batch = await app.repos.outbox.batch("broadcast:8")
+        # Nothing points at her chat any more.
+        assert batch is not None and (batch.author_user_id, batch.progress_ref) == (None, None)
+        async with app.db.transaction():
+            await app.repos.outbox.release_chat("test", "anna", utcnow())
+        await until(lambda: sent(app, anna_id))
+
+        async def finished() -> bool:
+            batch = await app.repos.outbox.batch("broadcast:8")
+            return batch is not None and batch.finished_at is not None
+
+        await until(finished)
+    finally:
+        await worker.stop()
+    assert len(adapter.to("ria")) == 1, "nothing more goes to her chat"
+    # The broadcast does not stay open for her progress message: its copies are pruned.
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(anna_id, payload(), kind="status", now=utcnow())
+    assert await app.repos.outbox.prune(utcnow() + timedelta(days=40)) >= 1
