@@ -170,7 +170,7 @@ class DeliveryWorker:
         self._finished_rows: list[int] = []
         #: Rows ready to go, taken by ``concurrency`` long-lived senders (a sender goes on to
         #: the next row without a round through the event loop, like a plain send loop).
-        self._queue: asyncio.Queue[tuple[Due, list[Reply]] | None] = asyncio.Queue(
+        self._queue: asyncio.Queue[tuple[Due, list[Reply], int] | None] = asyncio.Queue(
             maxsize=self.policy.concurrency
         )
         self._senders: list[asyncio.Task[None]] = []
@@ -261,6 +261,9 @@ class DeliveryWorker:
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            # Before the rows are read: a person erased after this is not sent what was
+            # taken (see Outbox.stop_sending).
+            generation = self.outbox.generation
             try:
                 now = self.clock()
                 async with self.repos.db.committed():
@@ -285,7 +288,7 @@ class DeliveryWorker:
             for row in rows:
                 if self._stopping:
                     break
-                await self._dispatch(row)
+                await self._dispatch(row, generation)
 
     async def _expire(self, now: datetime) -> None:
         """Cancel rows whose time passed before they could be sent (held back by a 429, a
@@ -300,7 +303,7 @@ class DeliveryWorker:
             self._results.batches |= batches
             self._flush_wanted.set()
 
-    async def _dispatch(self, row: Due) -> None:
+    async def _dispatch(self, row: Due, generation: int) -> None:
         """Send one row when its chat and the overall rate allow; hold its chat otherwise."""
         pacing = self.pacing
         if row.chat_id in self._holding or self._busy[row.chat_id]:
@@ -332,7 +335,7 @@ class DeliveryWorker:
         if row.batch is not None:
             self._sending[row.batch] += 1
             self._touched.add(row.batch)
-        await self._queue.put((row, replies))
+        await self._queue.put((row, replies, generation))
 
     def _hold(self, chat_id: str, until: datetime) -> None:
         """Keep a chat's rows back until ``until`` (recorded with the next write)."""
@@ -373,16 +376,16 @@ class DeliveryWorker:
             item = await self._queue.get()
             if item is None:
                 return
-            row, replies = item
+            row, replies, generation = item
             if self._recently_blocked(row.chat_id):
                 # Its pending rows were marked unreachable with the block; should this row
                 # be new (the person came back meanwhile), it waits until that is forgotten.
                 self._put_back(row)
                 self._hold(row.chat_id, self.clock() + timedelta(seconds=_BLOCKED_MEMORY))
                 continue
-            await self._send(row, replies)
+            await self._send(row, replies, generation)
 
-    async def _send(self, row: Due, replies: list[Reply]) -> None:
+    async def _send(self, row: Due, replies: list[Reply], generation: int) -> None:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
@@ -401,6 +404,12 @@ class DeliveryWorker:
                 self._finish(row, row.id)
                 return
             replies = offered
+        if self.outbox.stopped(row.user_id, generation):
+            # Its person was erased since it was taken (or is being erased): the erasure
+            # deleted the row, or puts it back should it roll back.
+            self._put_back(row)
+            self._flush_wanted.set()
+            return
         try:
             await self.adapter.send(
                 row.chat_id,
@@ -692,15 +701,26 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
+        generation = self.outbox.generation
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
+            authorless = await self.outbox.authorless_batches()
+        for name in authorless:
+            # Its author was erased or lost the right to send it: none of her rounds below
+            # closes it, and a batch never closed keeps its rows from being pruned.
+            async with self.repos.db.transaction():
+                await self.outbox.finish_if_done(name, self.clock())
         for progress in batches:
             name = progress.batch.batch
-            if self._progress_failures[name] >= _PROGRESS_TRIES:
-                continue
+            # Closed whether or not its author can be shown anything: her block may have
+            # taken the last rows it waited for (her own copy), and no result closes it then.
             if progress.batch.finished_at is None and progress.pending == 0:
                 await self._close_batch(name)
                 continue
+            if self._progress_failures[name] >= _PROGRESS_TRIES:
+                continue
+            if self.outbox.stopped(progress.batch.author_user_id, generation):
+                continue  # being erased: nothing more goes to her chat
             try:
                 await self._update_progress(progress)
             except Blocked:
@@ -708,7 +728,11 @@ class DeliveryWorker:
                     await self.outbox.mark_chat_unreachable(
                         self.platform, progress.author_chat_id, self.clock()
                     )
+                    # No progress message to keep up to date any more: once done, the
+                    # batch is not open (nor its rows kept) for a message nobody sees.
+                    await self.outbox.show_progress(name, None, progress.batch.progress_shown)
                 self._progress_failures[name] = _PROGRESS_TRIES
+                self._progress_wake.set()
             except RetryLater as exc:
                 self.pacing.hold(progress.author_chat_id, exc.seconds)
             except DeliveryError as exc:

@@ -66,6 +66,8 @@ class Repositories:
         self.telegram_inbox = TelegramInbox(db)
         self.platform_state = PlatformState(db)
         self.personal = PersonalStore(db)
+        # An erasure wins over a message for that person already taken for sending.
+        self.personal.erasing.append(self.outbox.stop_sending)
         self.ledger = ErasureLedger(db)
         self.retention = Retention(db)
         self.open_data = OpenData(db)
@@ -74,6 +76,8 @@ class Repositories:
         self.triage = Triage(db, self.ideas, self.proposals)
         self.reports = Reports(db)
         self.sanctions = Sanctions(db)
+        # A ban wins over a broadcast for them already taken for sending.
+        self.sanctions.banning.append(self.outbox.stop_sending)
         self.activity = Activity(db)
         self.connections = Connections(db)
         self.recipients = Recipients(db)

@@ -37,6 +37,8 @@ UnreachableHook = Callable[[int, datetime], Awaitable[object]]
 REPLY_KIND = "reply"
 #: Row statuses that end a row's life.
 DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
+#: People whose rows were stopped (:meth:`Outbox.stop_sending`) that are remembered.
+_STOPPED_MEMORY = 1000
 #: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
 DEFAULT_OUTBOX_KEEP_DAYS = 30
 #: Rows looked at, and at most deleted, per transaction when pruning.
@@ -174,6 +176,9 @@ class Outbox:
         self.db = db
         self._queued: list[QueuedListener] = []
         self._unreachable: list[UnreachableHook] = []
+        #: Counts :meth:`stop_sending` calls; each stopped person keeps the count of theirs.
+        self._generation = 0
+        self._stopped: dict[int, int] = {}
 
     # Wiring ---------------------------------------------------------------------------------
 
@@ -191,6 +196,33 @@ class Outbox:
         """
         self._unreachable.append(hook)
         return lambda: self._unreachable.remove(hook)
+
+    @property
+    def generation(self) -> int:
+        """Read it before taking rows: :meth:`stopped` tells whether a row taken then may
+        still be sent."""
+        return self._generation
+
+    def stop_sending(self, user_id: int) -> None:
+        """This person's rows that a worker took already are not to be sent as taken (they
+        are being erased, or banned): the worker puts them back, and takes again those
+        still pending once the change is committed. Call it inside the transaction that
+        deletes or cancels their rows, before it commits: a worker looks here at the moment
+        of sending, without a query. Should the transaction roll back, such a row is merely
+        taken again."""
+        self._generation += 1
+        self._stopped.pop(user_id, None)
+        self._stopped[user_id] = self._generation
+        if len(self._stopped) > _STOPPED_MEMORY:
+            # The oldest by far: no worker holds a row taken that long ago.
+            del self._stopped[next(iter(self._stopped))]
+
+    def stopped(self, user_id: int | None, generation: int) -> bool:
+        """Whether a row of ``user_id``, taken when :attr:`generation` was ``generation``,
+        was stopped since (see :meth:`stop_sending`)."""
+        if user_id is None or not self._stopped:
+            return False
+        return self._stopped.get(user_id, 0) > generation
 
     def _notify_queued(self) -> None:
         for listener in list(self._queued):
@@ -829,6 +861,17 @@ class Outbox:
             )
         return progress
 
+    async def authorless_batches(self) -> list[str]:
+        """Batches still running that have no author any more (erased, or no longer allowed
+        to send them): no progress round closes them (:meth:`open_batches` lists none), so
+        one whose last rows went another way than through a worker (cancelled, erased)
+        is closed by asking for these."""
+        rows = await self.db.fetchall(
+            "SELECT batch FROM outbox_batches WHERE finished_at IS NULL"
+            " AND author_user_id IS NULL ORDER BY created_at"
+        )
+        return [str(row[0]) for row in rows]
+
     async def leave_batches(self, author_user_id: int, prefix: str) -> int:
         """Take ``author_user_id`` off their batches (named ``prefix``...) still going out or
         with progress still to show: someone who may no longer send them is shown no
@@ -841,9 +884,11 @@ class Outbox:
         )
 
     async def show_progress(self, batch: str, ref: str | None, shown: int) -> None:
-        """Remember the progress message of a batch and the count it shows."""
+        """Remember the progress message of a batch and the count it shows, while it has
+        an author (one erased while it was on its way is not pointed at again)."""
         await self.db.execute(
-            "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?",
+            "UPDATE outbox_batches SET progress_ref = ?, progress_shown = ? WHERE batch = ?"
+            " AND author_user_id IS NOT NULL",
             (ref, shown, batch),
         )
 

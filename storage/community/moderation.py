@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
@@ -102,6 +103,9 @@ class Sanctions:
 
     def __init__(self, db: Database):
         self.db = db
+        #: Called with the user id inside a ban's transaction, before it commits (delivery's
+        #: outbox: rows already taken for them are looked at again, not sent as they were).
+        self.banning: list[Callable[[int], None]] = []
 
     async def add(
         self,
@@ -137,6 +141,8 @@ class Sanctions:
             ),
         )
         if kind is SanctionKind.BAN:
+            for hook in self.banning:
+                hook(user_id)
             # Broadcasts leave banned people out (storage.news.broadcasts): so does a
             # broadcast still going out, whose buttons would all answer "geblokkeerd"; and
             # so does an invitation to vote in a budget round (storage.budgets.rounds's

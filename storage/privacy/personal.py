@@ -49,7 +49,7 @@ import re
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -1010,6 +1010,9 @@ class PersonalStore:
     def __init__(self, db: Database, tables: Sequence[Table] = TABLES):
         self.db = db
         self.tables = tuple(tables)
+        #: Called with the user id inside an erasure's transaction, before it commits
+        #: (delivery's outbox: rows already taken for this person are not sent).
+        self.erasing: list[Callable[[int], None]] = []
 
     async def person(self, user_id: int) -> Person | None:
         row = await self.db.fetchone(
@@ -1120,6 +1123,8 @@ class PersonalStore:
             person = await self.person(user_id)
             if person is None:
                 return None
+            for hook in self.erasing:
+                hook(user_id)
             pseudonym = "anon-" + secrets.token_hex(8)
             params = person.params(pseudonym=pseudonym, now=iso(now))
             media = await self._media_ids(params)

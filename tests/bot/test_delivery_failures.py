@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -339,3 +339,51 @@ async def test_messages_for_a_chat_that_stays_paused_wait_less_often_then_make_h
         person = await app.repos.users.get(user_id)
         assert person is not None and person.unreachable_at is None
     assert adapter.sent == [sent for sent in adapter.sent if sent.chat_id == "ria"]
+
+
+async def test_a_broadcast_whose_author_blocked_the_bot_finishes_when_her_own_row_was_the_last(
+    app: App,
+) -> None:
+    # The civil servant follows "Wist je dat" herself; her chat waits (a 429 earlier), so
+    # her own copy is the broadcast's last pending row. Her progress message meets her
+    # block: that marks her copy unreachable, and the broadcast has nothing left to send.
+    (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
+    await queue(app, [author], batch="broadcast:5", author_user_id=author)
+    async with app.db.transaction():
+        await app.repos.outbox.hold_chat("test", "ria", utcnow() + timedelta(hours=1))
+    adapter = FakeAdapter(script={"ria": [blocked()]})
+    async with running(app, adapter):
+        await until(lambda: settled(app))
+        await until(lambda: finished(app, "broadcast:5"))
+        # Nothing more is shown to her, and nothing keeps the broadcast open.
+        assert await app.repos.outbox.open_batches("test") == []
+    assert adapter.attempts["ria"] == 1
+    batch = await app.repos.outbox.batch("broadcast:5")
+    assert batch is not None and (batch.total, batch.unreachable) == (1, 1)
+
+
+async def test_a_finished_broadcast_whose_author_blocked_the_bot_is_not_kept_open_for_her(
+    app: App,
+) -> None:
+    ids = await residents(app.db, ["r0", "r1"], platform="test")
+    (author,) = await residents(app.db, ["ria"], platform="test", role=Role.CIVIL_SERVANT)
+    # Her progress message arrives; she blocks the bot before it can show the end.
+    adapter = FakeAdapter(edit_script={"ria": [blocked()] * 10})
+    await queue(app, ids, batch="broadcast:6", author_user_id=author)
+    async with running(app, adapter):
+        await until(lambda: finished(app, "broadcast:6"))
+        await until(lambda: adapter.edit_attempts["ria"] >= 1)
+        # Nothing is left to show anyone: the broadcast is done with, its rows can go.
+        await until(_no_open_batches(app))
+        await asyncio.sleep(0.3)
+    assert adapter.edit_attempts["ria"] == 1
+    person = await app.repos.users.get(author)
+    assert person is not None and person.unreachable_at is not None
+    assert await app.repos.outbox.prune(utcnow() + timedelta(days=1)) == 2
+
+
+def _no_open_batches(app: App) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await app.repos.outbox.open_batches("test") == []
+
+    return check

@@ -7,6 +7,7 @@ bot runs; and the outbox-style error translation of the adapter.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,47 @@ async def test_direct_replies_take_their_slots_from_the_pacing_delivery_uses(
     finally:
         await runtime.stop()
         await app.close()
+
+
+async def test_a_broadcast_finishes_when_its_author_blocked_the_bot_and_her_copy_was_last(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    # The civil servant follows "Wist je dat" herself and blocked the bot since; her chat
+    # waits (Telegram asked it to), so her own copy is the last one pending when her
+    # progress message meets the block.
+    chats = [FIRST, FIRST + 1]
+    for chat in [AUTHOR, *chats]:
+        server.user(chat)
+    server.block(AUTHOR)
+    settings = telegram_settings(
+        server, tmp_path / "bot.db", delivery_progress=0.2, delivery_poll=0.1
+    )
+    app = await App.open(settings)
+    ids = await residents(app.db, chats)
+    (author,) = await residents(app.db, [AUTHOR], role=Role.CIVIL_SERVANT)
+    async with app.db.transaction():
+        await app.repos.outbox.fan_out(
+            [*ids, author],
+            payload(),
+            kind="broadcast",
+            batch="broadcast:7",
+            author_user_id=author,
+            now=utcnow(),
+        )
+        await app.repos.outbox.hold_chat("telegram", str(AUTHOR), utcnow() + timedelta(hours=1))
+    await app.close()
+
+    async with running_bot(settings) as app:
+
+        async def finished() -> bool:
+            batch = await app.repos.outbox.batch("broadcast:7")
+            return batch is not None and batch.finished_at is not None
+
+        await server.wait_for(lambda: all(server.delivered_count(c) == 1 for c in chats))
+        await server.wait_for(finished, timeout=20)
+        batch = await app.repos.outbox.batch("broadcast:7")
+        author_row = await app.repos.users.get(author)
+
+    assert batch is not None and (batch.total, batch.delivered, batch.unreachable) == (3, 2, 1)
+    assert author_row is not None and author_row.unreachable_at is not None
+    assert server.delivered_count(AUTHOR) == 0
