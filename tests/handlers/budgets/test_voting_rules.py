@@ -487,3 +487,93 @@ async def test_a_neighbourhood_budget_may_be_typed_as_the_total_was(clocked: App
     await ria.press("Alle inwoners")
     await ria.press("Goedkoopste project eerst")
     assert "€\u00a01.500,50" in ria.text and "€\u00a02.000" in ria.text
+
+
+#: A family emoji (three people joined by U+200D) that a cut at 79 code points would split.
+FAMILY = "👩\u200d👩\u200d👧"
+#: Staff's description: 77 letters, then the family across the 79th code point.
+LONG = "a" * 77 + FAMILY + " speelt in het park" + "." * 150
+#: The description as it stands in for a title: cut before the whole family.
+CUT = "a" * 77 + "…"
+
+
+async def test_a_long_description_standing_in_for_a_hidden_ideas_title_is_cut_between_whole_characters(  # noqa: E501
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Klimrek bij Jan Bakker", "Een klimrek voor kinderen bij de Zeeweg.")
+    now = app.router.clock()
+    round_id = await app.repos.budgets.create(
+        name="Velsen kiest",
+        total_cents=1_000_000,
+        hood_budgets={},
+        opens_at=now,
+        closes_at=now + timedelta(days=7),
+        hood_only=False,
+        projects=[
+            NewProject(
+                title="Klimrek bij Jan Bakker", description=LONG, cost_cents=400_000, idea_id=1
+            )
+        ],
+        now=now,
+    )
+    [klimrek] = await app.repos.budgets.projects(round_id)
+    bob = await person(app, "bob")
+    await bob.press_payload(f"bv.add:{round_id}:{klimrek.id}")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Naam erin")
+    await bob.send("/stemmen")
+    assert f"{CUT} · €\u00a04.000" in bob.text and "\u200d…" not in bob.text
+    await bob.press_payload(f"bv.card:{round_id}:{klimrek.id}")
+    assert CUT in bob.text and LONG in bob.text
+    ria = await connector(app)
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert CUT in ria.text and "\u200d…" not in ria.text
+    published = await app.repos.budgets.public_projects()
+    assert [p["title"] for p in published] == [CUT]
+    await bob.send("/mijngegevens")
+    assert [c["project"] for c in exported(bob)["sections"]["budget_choices"]["rows"]] == [CUT]
+
+
+async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut_between_whole_characters(  # noqa: E501
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    proposal = await app.repos.proposals.submit(
+        (await row(app, anna)).id,
+        what="Moestuin van Anna de Vries",
+        place="Park",
+        partners="",
+        budget_cents=100_000,
+        full_financing=False,
+        now=utcnow(),
+    )
+    now = app.router.clock()
+    round_id = await app.repos.budgets.create(
+        name="Velsen kiest",
+        total_cents=1_000_000,
+        hood_budgets={},
+        opens_at=now,
+        closes_at=now + timedelta(days=7),
+        hood_only=False,
+        projects=[
+            NewProject(
+                title="Moestuin van Anna de Vries",
+                description=LONG,
+                cost_cents=400_000,
+                proposal_id=proposal,
+            )
+        ],
+        now=now,
+    )
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    bob = await person(app, "bob")
+    await bob.send("/stemmen")
+    assert "Anna" not in bob.text
+    assert f"{CUT} · €\u00a04.000" in bob.text and "\u200d…" not in bob.text
+    published = await app.repos.budgets.public_projects()
+    assert [p["title"] for p in published] == [CUT]
+    assert round_id
