@@ -594,8 +594,9 @@ class BudgetRounds:
     # Counting ---------------------------------------------------------------------------
 
     async def live_counts(self, round_id: int) -> tuple[dict[int, int], int, int]:
-        """Votes per project so far, confirmed ballots, and ballots started but not
-        confirmed: counts only, never who."""
+        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed
+        (with a project chosen: a postcode given, or every choice taken off again, is no
+        ballot begun; the same ballots :meth:`unfinished` reminds): counts only, never who."""
         rows = await self.db.fetchall(
             "SELECT project_id, COUNT(*) FROM budget_votes WHERE round_id = ? GROUP BY project_id",
             (round_id,),
@@ -606,7 +607,9 @@ class BudgetRounds:
             (round_id,),
         )
         started = await self.db.fetchval(
-            "SELECT COUNT(*) FROM budget_ballots WHERE round_id = ? AND confirmed_at IS NULL",
+            "SELECT COUNT(*) FROM budget_ballots b WHERE b.round_id = ?"
+            " AND b.confirmed_at IS NULL AND EXISTS (SELECT 1 FROM budget_choices c"
+            " WHERE c.round_id = b.round_id AND c.user_id = b.user_id)",
             (round_id,),
         )
         return {int(r[0]): int(r[1]) for r in rows}, int(confirmed), int(started)
