@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 from handlers import paging
 from handlers.answers import parse_id, visible_length, whole_number
@@ -440,17 +441,39 @@ async def _tap(ctx: Context) -> tuple[Round, Project, bool] | Response:
     return found, project, on_card
 
 
-@feature.action("bv.card", role=Role.RESIDENT)
-async def open_card(ctx: Context) -> Response:
-    """``bv.card:<round>:<project>``: a project's photo and card."""
+class _Tapped(NamedTuple):
+    """What a tap on a project's button is about, read before it changes anything."""
+
+    round_: Round
+    project: Project
+    #: The tap came from the project's card (``:c``), not from a page of the ballot.
+    on_card: bool
+    #: Every project on the round's ballot.
+    projects: list[Project]
+    ballot: Ballot
+
+
+async def _tapped(ctx: Context) -> _Tapped | Response:
+    """The round and project a project's button names with the round's projects and the
+    voter's ballot as they are now, or the answer why the tap changes nothing."""
     tapped = await _tap(ctx)
     if isinstance(tapped, Response):
         return tapped
     round_, project, on_card = tapped
-    if on_card:
-        return respond(Reply(key="budgets.not_found", buttons=_back()))
     projects = await ctx.repos.budgets.projects(round_.id)
     ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    return _Tapped(round_, project, on_card, projects, ballot)
+
+
+@feature.action("bv.card", role=Role.RESIDENT)
+async def open_card(ctx: Context) -> Response:
+    """``bv.card:<round>:<project>``: a project's photo and card."""
+    tapped = await _tapped(ctx)
+    if isinstance(tapped, Response):
+        return tapped
+    round_, project, on_card, projects, ballot = tapped
+    if on_card:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
     photo = (
         [Reply(key="budgets.photo", params={"title": project.title}, photo_id=project.photo_id)]
         if project.photo_id is not None
@@ -478,12 +501,10 @@ def _after_tap(
 @feature.action("bv.add", role=Role.RESIDENT)
 async def add(ctx: Context) -> Response:
     """``bv.add:<round>:<project>[:c]``: put a project on the ballot, if it fits."""
-    tapped = await _tap(ctx)
+    tapped = await _tapped(ctx)
     if isinstance(tapped, Response):
         return tapped
-    round_, project, on_card = tapped
-    projects = await ctx.repos.budgets.projects(round_.id)
-    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    round_, project, on_card, projects, ballot = tapped
     left = round_.total_cents - _spent(projects, ballot.chosen)
     if project.id in ballot.chosen:
         notice = Reply(key="budgets.already_added", params={"title": project.title})
