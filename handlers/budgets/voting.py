@@ -648,8 +648,11 @@ async def confirm(ctx: Context) -> Response:
     if _spent(projects, ballot.chosen) > found.total_cents:
         # Cannot happen through the buttons; a last guard for the count.
         return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
-    again = ballot.confirmed_at is not None
-    await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
+    # Cast as it was counted already (a double tap, or a choice changed and changed back):
+    # nothing to count again, and no "your previous vote no longer counts".
+    again = ballot.changed_since_confirmed
+    if ballot.confirmed_at is None or again:
+        await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
     return respond(
         Reply(
             key="budgets.voted_again" if again else "budgets.voted",

@@ -578,3 +578,26 @@ async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut
     published = await app.repos.budgets.public_projects()
     assert [p["title"] for p in published] == [CUT]
     assert round_id
+
+
+async def test_a_double_tap_on_casting_the_vote_says_it_was_counted_not_that_it_changed(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    confirm = next(p for _, p in anna.buttons() if p.startswith("bv.ok:"))
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.voted"]
+    first = await app.db.fetchval("SELECT confirmed_at FROM budget_ballots")
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.voted"] and "vorige stem" not in anna.text
+    assert await app.db.fetchval("SELECT confirmed_at FROM budget_ballots") == first
+    # A real change, cast again, is a new vote that replaces the old one.
+    speeltuin = (await app.repos.budgets.projects(round_id))[0].id
+    await anna.press_payload(f"bv.add:{round_id}:{speeltuin}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted_again"]
