@@ -201,7 +201,8 @@ async def start(ctx: Context) -> Response:
         return respond(
             Reply(
                 key="budgets.choose_round",
-                buttons=[[Button.raw(r.name, f"bv.round:{r.id}")] for r in rounds] + _back(),
+                buttons=[[Button.raw(paging.short(r.name), f"bv.round:{r.id}")] for r in rounds]
+                + _back(),
             )
         )
     return await _cards(ctx, rounds[0])

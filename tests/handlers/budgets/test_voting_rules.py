@@ -601,3 +601,31 @@ async def test_a_double_tap_on_casting_the_vote_says_it_was_counted_not_that_it_
     await anna.press("Stem uitbrengen")
     await anna.press("Ja, stem uitbrengen")
     assert anna.keys == ["budgets.voted_again"]
+
+
+async def test_rounds_with_long_names_fit_their_buttons_and_staff_still_see_each_status(
+    app: App,
+) -> None:
+    long = "Velsen kiest 2027: een budget voor de buurt rond het Moerbergplantsoen"
+    now = app.router.clock()
+    for ending, opens in (("in Zeewijk", timedelta()), ("in Velserbroek", timedelta(days=1))):
+        await app.repos.budgets.create(
+            name=f"{long} {ending}",
+            total_cents=1_000_000,
+            hood_budgets={},
+            opens_at=now + opens,
+            closes_at=now + opens + timedelta(days=7),
+            hood_only=False,
+            projects=[NewProject(title="Bankjes", description="Water", cost_cents=300_000)],
+            now=now,
+        )
+    await a_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.choose_round"]
+    assert all(len(label) <= 40 for label, _ in anna.buttons())
+    ria = await connector(app)
+    await ria.send("/rondes")
+    labels = [label for label, payload in ria.buttons() if payload.startswith("bs.show:")]
+    assert all(len(label) <= 40 for label in labels)
+    assert [label.rsplit(" (", 1)[1] for label in labels] == ["open)", "gepland)", "open)"]
