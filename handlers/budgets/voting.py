@@ -314,9 +314,11 @@ def _page(
 
 
 def _open_button(round_: Round, project: Project, chosen: bool) -> Button:
-    """A button that names a project (shortened) and opens its card."""
-    title = paging.short(project.title)
-    return Button.raw(f"✅ {title}" if chosen else title, f"bv.card:{round_.id}:{project.id}")
+    """A button that names a project (shortened, with room for the tick when chosen) and
+    opens its card."""
+    tick = "✅ " if chosen else ""
+    title = paging.short(project.title, paging.LABEL - len(tick))
+    return Button.raw(f"{tick}{title}", f"bv.card:{round_.id}:{project.id}")
 
 
 def _choice_button(round_: Round, project: Project, ballot: Ballot, where: str = "") -> Button:
