@@ -19,7 +19,8 @@ closes. A project that does not fit what is left of the budget cannot be added.
 
 The invitation a round sends when it opens (:mod:`handlers.budgets.invitations`) leads to
 ``bv.round:<round>``; its "no more invitations" is ``bv.inv:off`` (``bv.inv:on`` undoes it,
-offered again by /stemmen while no round is open).
+offered again by /stemmen while no round is open). A round of residents with a neighbourhood
+asks someone without one to choose it first (``bv.hood:<round>:<neighbourhood>``).
 
 Buttons carry the round and project ids (``bv.add:<round>:<project>``, ``:c`` added on the
 card) or the page (``bv.page:<round>:<page>``); every tap checks the round is still open and
@@ -39,7 +40,7 @@ from typing import NamedTuple
 from handlers import paging
 from handlers.answers import parse_id, visible_length, whole_number
 from handlers.budgets.rounds import brand, ranges_text, tie_text
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import moment as shown_moment
@@ -89,8 +90,18 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
         }.get(found.status, "budgets.closed")
         return respond(Reply(key=key, params={"name": found.name}, buttons=_back()))
     if found.hood_only and not ctx.user.neighbourhood:
+        # Who said at the start they would rather not tell chooses it here (nowhere else
+        # asks it again), or goes back.
+        hoods = [
+            Button.raw(n.name(ctx.lang), f"bv.hood:{found.id}:{n.id}")
+            for n in ctx.profile.neighbourhoods
+        ]
         return respond(
-            Reply(key="budgets.need_hood", params={"name": found.name}, buttons=_back())
+            Reply(
+                key="budgets.need_hood",
+                params={"name": found.name},
+                buttons=[*rows(hoods, 2), *_back()],
+            )
         )
     if found.postcodes is not None:
         ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
@@ -236,6 +247,23 @@ async def show_round(ctx: Context) -> Response:
     found = await _open_round(ctx, round_id)
     if not isinstance(found, Round):
         return found
+    return await _cards(ctx, found)
+
+
+@feature.action("bv.hood", role=Role.RESIDENT)
+async def choose_hood(ctx: Context) -> Response:
+    """``bv.hood:<round>:<neighbourhood>``: the neighbourhood a round of residents with one
+    asked for, then its ballot. Only for someone without one: an older button of another
+    neighbourhood does not move them."""
+    round_part, _, hood_id = ctx.value.partition(":")
+    round_id = parse_id(round_part)
+    hood = ctx.profile.neighbourhood(hood_id)
+    found = await ctx.repos.budgets.get(round_id) if round_id is not None else None
+    if hood is None or found is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    if found.hood_only and not ctx.user.neighbourhood:
+        await ctx.repos.users.set_neighbourhood(ctx.user.id, hood.id)
+        ctx.user = ctx.user.model_copy(update={"neighbourhood": hood.id})
     return await _cards(ctx, found)
 
 

@@ -629,3 +629,26 @@ async def test_rounds_with_long_names_fit_their_buttons_and_staff_still_see_each
     labels = [label for label, payload in ria.buttons() if payload.startswith("bs.show:")]
     assert all(len(label) <= 40 for label in labels)
     assert [label.rsplit(" (", 1)[1] for label in labels] == ["open)", "gepland)", "open)"]
+
+
+async def test_someone_without_a_neighbourhood_chooses_it_where_a_round_asks_for_one(
+    app: App,
+) -> None:
+    round_id = await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"] and "/start" not in anna.text
+    assert "Velserbroek" in [label for label, _ in anna.buttons()]
+    # A neighbourhood the profile does not know, or another round's button, sets nothing.
+    for forged in (f"bv.hood:{round_id}:atlantis", "bv.hood:99:velserbroek", "bv.hood:x"):
+        await anna.press_payload(forged)
+        assert anna.keys == ["budgets.not_found"], forged
+    assert (await row(app, anna)).neighbourhood is None
+    await anna.send("/stemmen")
+    await anna.press("Velserbroek")
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
+    assert (await row(app, anna)).neighbourhood == "velserbroek"
+    # An older button of another neighbourhood does not move her.
+    await anna.press_payload(f"bv.hood:{round_id}:driehuis")
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
+    assert (await row(app, anna)).neighbourhood == "velserbroek"
