@@ -18,10 +18,10 @@ import re
 import unicodedata
 from typing import Any
 
-from handlers import graphemes
 from handlers.contract import Button, Reply
 from handlers.feature import CONFIRMED, Context
 from handlers.pictures import NOT_A_PICTURE
+from storage import graphemes
 
 #: Control characters nobody means to type (C0 but tab and newline, and DEL): a terminal's
 #: colour codes, a NUL from a bridge. They would reach notices, exports and the public site.

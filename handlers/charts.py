@@ -16,7 +16,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, features
 
-from handlers import fonts, graphemes
+from handlers import fonts
+from storage import graphemes
 from storage.db import Database
 
 #: Whether Pillow lays text out with libraqm, which takes a paragraph's direction.

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from handlers import graphemes
 from handlers.answers import whole_number
 from handlers.contract import Button, Reply
+from storage import graphemes
 
 if TYPE_CHECKING:
     from handlers.feature import Context

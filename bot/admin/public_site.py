@@ -46,8 +46,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from handlers import graphemes
 from handlers.catalog import BIDI_FORMATTING
+from storage import graphemes
 from storage.privacy.open_data import Row
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -23,9 +23,9 @@ import re
 
 from telegram import BotCommand
 
-from handlers import graphemes
 from handlers.catalog import Catalog
 from handlers.feature import MenuCommand, Registry
+from storage import graphemes
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers import when
+from handlers import paging, when
 from handlers.answers import excerpt, parse_id, read_text
 from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
@@ -570,21 +570,20 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
 async def rounds(ctx: Context) -> Response:
     """The latest rounds, each a button to its counts."""
     found = await ctx.repos.budgets.all()
-    buttons = [
-        [
-            Button(
-                label="budgets.btn_round",
-                payload=f"bs.show:{r.id}",
-                params={
-                    "name": r.name,
-                    "status": ctx.catalog.text(
-                        ctx.lang, f"budgets.status_{r.status.value}", {}, markup=False
-                    ),
-                },
-            )
-        ]
-        for r in found
-    ]
+    buttons = []
+    for r in found:
+        status = ctx.catalog.text(ctx.lang, f"budgets.status_{r.status.value}", {}, markup=False)
+        # A long name is cut, not the status after it (a phone cuts a label's end off).
+        name = paging.short(r.name, paging.LABEL - len(status) - len(" ()"))
+        buttons.append(
+            [
+                Button(
+                    label="budgets.btn_round",
+                    payload=f"bs.show:{r.id}",
+                    params={"name": name, "status": status},
+                )
+            ]
+        )
     buttons.append([Button(label="budgets.btn_new", payload="bs.new")])
     return respond(Reply(key="budgets.rounds" if found else "budgets.no_rounds", buttons=buttons))
 

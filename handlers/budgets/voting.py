@@ -19,7 +19,8 @@ closes. A project that does not fit what is left of the budget cannot be added.
 
 The invitation a round sends when it opens (:mod:`handlers.budgets.invitations`) leads to
 ``bv.round:<round>``; its "no more invitations" is ``bv.inv:off`` (``bv.inv:on`` undoes it,
-offered again by /stemmen while no round is open).
+offered again by /stemmen while no round is open). A round of residents with a neighbourhood
+asks someone without one to choose it first (``bv.hood:<round>:<neighbourhood>``).
 
 Buttons carry the round and project ids (``bv.add:<round>:<project>``, ``:c`` added on the
 card) or the page (``bv.page:<round>:<page>``); every tap checks the round is still open and
@@ -34,11 +35,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 from handlers import paging
 from handlers.answers import parse_id, visible_length, whole_number
 from handlers.budgets.rounds import brand, ranges_text, tie_text
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import moment as shown_moment
@@ -88,8 +90,18 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
         }.get(found.status, "budgets.closed")
         return respond(Reply(key=key, params={"name": found.name}, buttons=_back()))
     if found.hood_only and not ctx.user.neighbourhood:
+        # Who said at the start they would rather not tell chooses it here (nowhere else
+        # asks it again), or goes back.
+        hoods = [
+            Button.raw(n.name(ctx.lang), f"bv.hood:{found.id}:{n.id}")
+            for n in ctx.profile.neighbourhoods
+        ]
         return respond(
-            Reply(key="budgets.need_hood", params={"name": found.name}, buttons=_back())
+            Reply(
+                key="budgets.need_hood",
+                params={"name": found.name},
+                buttons=[*rows(hoods, 2), *_back()],
+            )
         )
     if found.postcodes is not None:
         ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
@@ -200,7 +212,8 @@ async def start(ctx: Context) -> Response:
         return respond(
             Reply(
                 key="budgets.choose_round",
-                buttons=[[Button.raw(r.name, f"bv.round:{r.id}")] for r in rounds] + _back(),
+                buttons=[[Button.raw(paging.short(r.name), f"bv.round:{r.id}")] for r in rounds]
+                + _back(),
             )
         )
     return await _cards(ctx, rounds[0])
@@ -234,6 +247,23 @@ async def show_round(ctx: Context) -> Response:
     found = await _open_round(ctx, round_id)
     if not isinstance(found, Round):
         return found
+    return await _cards(ctx, found)
+
+
+@feature.action("bv.hood", role=Role.RESIDENT)
+async def choose_hood(ctx: Context) -> Response:
+    """``bv.hood:<round>:<neighbourhood>``: the neighbourhood a round of residents with one
+    asked for, then its ballot. Only for someone without one: an older button of another
+    neighbourhood does not move them."""
+    round_part, _, hood_id = ctx.value.partition(":")
+    round_id = parse_id(round_part)
+    hood = ctx.profile.neighbourhood(hood_id)
+    found = await ctx.repos.budgets.get(round_id) if round_id is not None else None
+    if hood is None or found is None:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
+    if found.hood_only and not ctx.user.neighbourhood:
+        await ctx.repos.users.set_neighbourhood(ctx.user.id, hood.id)
+        ctx.user = ctx.user.model_copy(update={"neighbourhood": hood.id})
     return await _cards(ctx, found)
 
 
@@ -312,9 +342,11 @@ def _page(
 
 
 def _open_button(round_: Round, project: Project, chosen: bool) -> Button:
-    """A button that names a project (shortened) and opens its card."""
-    title = paging.short(project.title)
-    return Button.raw(f"✅ {title}" if chosen else title, f"bv.card:{round_.id}:{project.id}")
+    """A button that names a project (shortened, with room for the tick when chosen) and
+    opens its card."""
+    tick = "✅ " if chosen else ""
+    title = paging.short(project.title, paging.LABEL - len(tick))
+    return Button.raw(f"{tick}{title}", f"bv.card:{round_.id}:{project.id}")
 
 
 def _choice_button(round_: Round, project: Project, ballot: Ballot, where: str = "") -> Button:
@@ -440,17 +472,39 @@ async def _tap(ctx: Context) -> tuple[Round, Project, bool] | Response:
     return found, project, on_card
 
 
-@feature.action("bv.card", role=Role.RESIDENT)
-async def open_card(ctx: Context) -> Response:
-    """``bv.card:<round>:<project>``: a project's photo and card."""
+class _Tapped(NamedTuple):
+    """What a tap on a project's button is about, read before it changes anything."""
+
+    round_: Round
+    project: Project
+    #: The tap came from the project's card (``:c``), not from a page of the ballot.
+    on_card: bool
+    #: Every project on the round's ballot.
+    projects: list[Project]
+    ballot: Ballot
+
+
+async def _tapped(ctx: Context) -> _Tapped | Response:
+    """The round and project a project's button names with the round's projects and the
+    voter's ballot as they are now, or the answer why the tap changes nothing."""
     tapped = await _tap(ctx)
     if isinstance(tapped, Response):
         return tapped
     round_, project, on_card = tapped
-    if on_card:
-        return respond(Reply(key="budgets.not_found", buttons=_back()))
     projects = await ctx.repos.budgets.projects(round_.id)
     ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    return _Tapped(round_, project, on_card, projects, ballot)
+
+
+@feature.action("bv.card", role=Role.RESIDENT)
+async def open_card(ctx: Context) -> Response:
+    """``bv.card:<round>:<project>``: a project's photo and card."""
+    tapped = await _tapped(ctx)
+    if isinstance(tapped, Response):
+        return tapped
+    round_, project, on_card, projects, ballot = tapped
+    if on_card:
+        return respond(Reply(key="budgets.not_found", buttons=_back()))
     photo = (
         [Reply(key="budgets.photo", params={"title": project.title}, photo_id=project.photo_id)]
         if project.photo_id is not None
@@ -478,12 +532,10 @@ def _after_tap(
 @feature.action("bv.add", role=Role.RESIDENT)
 async def add(ctx: Context) -> Response:
     """``bv.add:<round>:<project>[:c]``: put a project on the ballot, if it fits."""
-    tapped = await _tap(ctx)
+    tapped = await _tapped(ctx)
     if isinstance(tapped, Response):
         return tapped
-    round_, project, on_card = tapped
-    projects = await ctx.repos.budgets.projects(round_.id)
-    ballot = await ctx.repos.budgets.ballot(round_.id, ctx.user.id)
+    round_, project, on_card, projects, ballot = tapped
     left = round_.total_cents - _spent(projects, ballot.chosen)
     if project.id in ballot.chosen:
         notice = Reply(key="budgets.already_added", params={"title": project.title})
@@ -627,8 +679,11 @@ async def confirm(ctx: Context) -> Response:
     if _spent(projects, ballot.chosen) > found.total_cents:
         # Cannot happen through the buttons; a last guard for the count.
         return respond(_status(ctx, found, projects, ballot, "budgets.choose_first"))
-    again = ballot.confirmed_at is not None
-    await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
+    # Cast as it was counted already (a double tap, or a choice changed and changed back):
+    # nothing to count again, and no "your previous vote no longer counts".
+    again = ballot.changed_since_confirmed
+    if ballot.confirmed_at is None or again:
+        await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
     return respond(
         Reply(
             key="budgets.voted_again" if again else "budgets.voted",

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from handlers import graphemes, when
+from handlers import when
 from handlers.answers import excerpt, read_text
 from handlers.contract import Button, Dialog, Reply, Response, respond
 from handlers.experiments import launch
@@ -23,6 +23,7 @@ from handlers.feature import Context, Expects, menu_reply
 from handlers.money import format_euro, parse_euro
 from handlers.phrases import phrase
 from handlers.review import REOPEN, Again, Changed, StatusKind, Step, reads, reason_parts
+from storage import graphemes
 from storage.experiments.experiments import Experiment
 from storage.experiments.proposals import Proposal, ProposalStatus
 

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
-from handlers import graphemes
 from handlers.answers import excerpt, parse_id
 from handlers.community import moderation
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
@@ -49,6 +48,7 @@ from handlers.review import (
     reason_parts,
 )
 from handlers.start.menu import stale_button
+from storage import graphemes
 from storage.experiments.experiments import Experiment
 from storage.ideas.ideas import Idea, IdeaError, IdeaStatus, Removal, StatusChange
 from storage.ideas.triage import ItemKind, QueueItem

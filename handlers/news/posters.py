@@ -17,12 +17,13 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from handlers import fonts, graphemes, paging
+from handlers import fonts, paging
 from handlers.answers import parse_id
 from handlers.charts import aligned, direction, drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.start.menu import stale_button
+from storage import graphemes
 
 feature = Feature("posters")
 feature.menu_entry("posters.menu", "poster", order=63, role=Role.CIVIL_SERVANT)

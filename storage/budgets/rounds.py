@@ -19,6 +19,7 @@ from enum import StrEnum
 import aiosqlite
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from storage import graphemes
 from storage.budgets.tally import Candidate, TieRule, choose_winners
 from storage.clock import iso, parse
 from storage.community.moderation import NOT_BANNED
@@ -177,14 +178,33 @@ def _round(row: aiosqlite.Row) -> Round:
 #: title (its author's words) only while the idea is in view: once it is hidden or removed
 #: (reported, say, for the personal data in it) the ballot, the result and the open data
 #: read staff's description instead, as after the author's erasure, and the idea's title
-#: again if the connector shows the idea once more.
+#: again if the connector shows the idea once more. The description comes whole: whoever
+#: reads this column passes it through :func:`shown_title` (a cut in SQL would count code
+#: points and could leave half an emoji before the "…").
 SHOWN_TITLE = (
     "CASE WHEN EXISTS (SELECT 1 FROM ideas i WHERE i.id = p.idea_id"
     " AND i.removed_at IS NOT NULL)"
-    " THEN CASE WHEN length(p.description) <= 80 THEN p.description"
-    " ELSE substr(p.description, 1, 79) || '…' END"
-    " ELSE p.title END"
+    " THEN p.description ELSE p.title END"
 )
+#: The longest title a project shows (staff's titles are at most this long).
+TITLE_LENGTH = 80
+
+
+def shown_title(text: str) -> str:
+    """The description standing in for a project's title as it is shown: cut between whole
+    characters, with "…", where it is longer than a title."""
+    if len(text) <= TITLE_LENGTH:
+        return text
+    return graphemes.cut(text, TITLE_LENGTH - 1) + "…"
+
+
+def _title(row: aiosqlite.Row) -> str:
+    """The title of a project's row (read with :data:`SHOWN_TITLE`): its description,
+    where it stands in for the title, cut as a title."""
+    title = str(row["title"])
+    return shown_title(title) if title == row["description"] else title
+
+
 _PROJECT = (
     f"SELECT p.id, p.round_id, {SHOWN_TITLE} AS title, p.description, p.cost_cents,"
     " p.neighbourhood, p.photo_id, p.idea_id, p.proposal_id, p.votes, p.winner,"
@@ -196,7 +216,7 @@ def _project(row: aiosqlite.Row) -> Project:
     return Project(
         id=row["id"],
         round_id=row["round_id"],
-        title=row["title"],
+        title=_title(row),
         description=row["description"],
         cost_cents=row["cost_cents"],
         neighbourhood=row["neighbourhood"],
@@ -574,8 +594,9 @@ class BudgetRounds:
     # Counting ---------------------------------------------------------------------------
 
     async def live_counts(self, round_id: int) -> tuple[dict[int, int], int, int]:
-        """Votes per project so far, confirmed ballots, and ballots started but not
-        confirmed: counts only, never who."""
+        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed
+        (with a project chosen: a postcode given, or every choice taken off again, is no
+        ballot begun; the same ballots :meth:`unfinished` reminds): counts only, never who."""
         rows = await self.db.fetchall(
             "SELECT project_id, COUNT(*) FROM budget_votes WHERE round_id = ? GROUP BY project_id",
             (round_id,),
@@ -586,7 +607,9 @@ class BudgetRounds:
             (round_id,),
         )
         started = await self.db.fetchval(
-            "SELECT COUNT(*) FROM budget_ballots WHERE round_id = ? AND confirmed_at IS NULL",
+            "SELECT COUNT(*) FROM budget_ballots b WHERE b.round_id = ?"
+            " AND b.confirmed_at IS NULL AND EXISTS (SELECT 1 FROM budget_choices c"
+            " WHERE c.round_id = b.round_id AND c.user_id = b.user_id)",
             (round_id,),
         )
         return {int(r[0]): int(r[1]) for r in rows}, int(confirmed), int(started)
@@ -710,4 +733,4 @@ class BudgetRounds:
             " ORDER BY p.id",
             long=True,
         )
-        return [dict(row) for row in rows]
+        return [{**dict(row), "title": _title(row)} for row in rows]

@@ -58,7 +58,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from storage.budgets.rounds import RUNNER_ROLES, SHOWN_TITLE
+from storage.budgets.rounds import RUNNER_ROLES, SHOWN_TITLE, shown_title
 from storage.clock import iso
 from storage.community.moderation import Sanctions
 from storage.db import Database
@@ -103,6 +103,9 @@ class Table:
     export: str | None = None
     #: Columns of the export holding JSON text, shown as JSON in the export.
     json_columns: tuple[str, ...] = ()
+    #: Columns of the export holding a budget project's title as everyone reads it (a
+    #: description standing in for it comes whole and is cut here, between whole characters).
+    titles: tuple[str, ...] = ()
     #: Statements run on every erasure, in registry order.
     erase: tuple[str, ...] = ()
     #: Statements run when the person chose to delete their public content.
@@ -146,10 +149,10 @@ class Table:
 
 def _retitle_projects(source: str, table: str) -> str:
     """A budget project took its title from an idea or proposal (its author's words): when
-    that content is deleted, the project keeps staff's description as its title instead."""
+    that content is deleted, the project keeps staff's description as its title instead
+    (whole: it is cut for reading, between whole characters, where it is read)."""
     return (
-        "UPDATE budget_projects SET title = CASE WHEN length(description) <= 80"
-        " THEN description ELSE substr(description, 1, 79) || '…' END"
+        "UPDATE budget_projects SET title = description"
         f" WHERE {source} IN (SELECT id FROM {table} WHERE author_user_id = :user_id)"
     )
 
@@ -745,6 +748,7 @@ TABLES: tuple[Table, ...] = (
         " FROM budget_choices c JOIN budget_projects p ON p.id = c.project_id"
         " WHERE c.user_id = :user_id ORDER BY c.round_id, p.id",
         # By the key's first columns (a plain user_id would read every row).
+        titles=("project",),
         erase=(
             "DELETE FROM budget_choices WHERE (round_id, user_id) IN"
             " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
@@ -758,6 +762,7 @@ TABLES: tuple[Table, ...] = (
         " FROM budget_votes v JOIN budget_projects p ON p.id = v.project_id"
         " WHERE v.user_id = :user_id ORDER BY v.round_id, p.id",
         # By the key's first columns (a plain user_id would read every row).
+        titles=("project",),
         erase=(
             "DELETE FROM budget_votes WHERE (round_id, user_id) IN"
             " (SELECT round_id, user_id FROM budget_ballots WHERE user_id = :user_id)",
@@ -1046,7 +1051,8 @@ class PersonalStore:
         found = await self.db.fetchall_each([(table.export or "", params) for table in exported])
         for table, rows in zip(exported, found, strict=True):
             sections[table.name] = Section(
-                holds=table.holds, rows=[_plain(row, table.json_columns) for row in rows]
+                holds=table.holds,
+                rows=[_plain(row, table.json_columns, table.titles) for row in rows],
             )
         sections["media"] = Section(
             holds=_holds(self.tables, "media"),
@@ -1585,12 +1591,16 @@ def _holds(tables: Sequence[Table], name: str) -> str:
     return next(table.holds for table in tables if table.name == name)
 
 
-def _plain(row: Any, json_columns: tuple[str, ...]) -> dict[str, Any]:
+def _plain(
+    row: Any, json_columns: tuple[str, ...], titles: tuple[str, ...] = ()
+) -> dict[str, Any]:
     entry: dict[str, Any] = {}
     for key in row.keys():  # noqa: SIM118 (aiosqlite rows are not mappings)
         value = row[key]
         if key in json_columns and isinstance(value, str):
             value = json.loads(value)
+        elif key in titles and isinstance(value, str):
+            value = shown_title(value)
         elif isinstance(value, bytes):
             value = base64.b64encode(value).decode("ascii")
         entry[key] = value

@@ -237,3 +237,16 @@ async def test_a_page_of_a_closed_round_says_so_and_changes_nothing(
         await anna.press_payload(tap)
         assert anna.keys == ["budgets.closed"], tap
     assert await clocked.db.fetchval("SELECT COUNT(*) FROM budget_choices") == 0
+
+
+async def test_a_chosen_project_with_a_long_title_still_fits_its_button_with_the_tick(
+    app: App,
+) -> None:
+    round_id, projects = await a_round(app, 3, title=LONG)
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{projects[0].id}")
+    [page] = anna.last
+    card = f"bv.card:{round_id}:{projects[0].id}"
+    opener = next(label for label, payload in page.buttons if payload == card)
+    assert opener.startswith("✅ ") and opener.endswith("…")
+    assert all(len(label) <= 40 for label in page.labels())

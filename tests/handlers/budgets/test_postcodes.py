@@ -332,3 +332,25 @@ async def test_a_municipality_without_postcodes_is_not_offered_the_choice(
         assert ria.keys == ["budgets.ask_who"]
     finally:
         await app.close()
+
+
+async def test_giving_a_postcode_alone_is_not_counted_as_a_ballot_begun(app: App) -> None:
+    round_id = await postcode_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    await anna.send("1971")
+    assert anna.keys[0] == "budgets.intro"
+    ria = await connector(app)
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert "Gestemd: 0. Begonnen maar nog niet gestemd: 0." in ria.text
+    bob = await person(app, "bob")
+    await bob.send("/stemmen")
+    await bob.send("1970")
+    await bob.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert "Gestemd: 0. Begonnen maar nog niet gestemd: 1." in ria.text
+    await bob.press("Stem uitbrengen")
+    await bob.press("Ja, stem uitbrengen")
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert "Gestemd: 1. Begonnen maar nog niet gestemd: 0." in ria.text

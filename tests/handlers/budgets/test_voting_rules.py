@@ -406,7 +406,8 @@ async def test_a_voter_who_empties_a_counted_ballot_can_take_the_vote_back(app: 
     await anna.press("Stem uitbrengen")
     await anna.press("Ja, stem intrekken")
     assert anna.keys == ["budgets.withdrawn"] and "telt niet meer" in anna.text
-    assert await app.repos.budgets.live_counts(round_id) == ({}, 0, 1)
+    # Nothing chosen any more: no ballot begun either.
+    assert await app.repos.budgets.live_counts(round_id) == ({}, 0, 0)
     await anna.press_payload(withdraw)
     assert anna.keys == ["budgets.choose_first"]
     await anna.send("/stemmen")
@@ -487,3 +488,167 @@ async def test_a_neighbourhood_budget_may_be_typed_as_the_total_was(clocked: App
     await ria.press("Alle inwoners")
     await ria.press("Goedkoopste project eerst")
     assert "€\u00a01.500,50" in ria.text and "€\u00a02.000" in ria.text
+
+
+#: A family emoji (three people joined by U+200D) that a cut at 79 code points would split.
+FAMILY = "👩\u200d👩\u200d👧"
+#: Staff's description: 77 letters, then the family across the 79th code point.
+LONG = "a" * 77 + FAMILY + " speelt in het park" + "." * 150
+#: The description as it stands in for a title: cut before the whole family.
+CUT = "a" * 77 + "…"
+
+
+async def test_a_long_description_standing_in_for_a_hidden_ideas_title_is_cut_between_whole_characters(  # noqa: E501
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna, "Klimrek bij Jan Bakker", "Een klimrek voor kinderen bij de Zeeweg.")
+    now = app.router.clock()
+    round_id = await app.repos.budgets.create(
+        name="Velsen kiest",
+        total_cents=1_000_000,
+        hood_budgets={},
+        opens_at=now,
+        closes_at=now + timedelta(days=7),
+        hood_only=False,
+        projects=[
+            NewProject(
+                title="Klimrek bij Jan Bakker", description=LONG, cost_cents=400_000, idea_id=1
+            )
+        ],
+        now=now,
+    )
+    [klimrek] = await app.repos.budgets.projects(round_id)
+    bob = await person(app, "bob")
+    await bob.press_payload(f"bv.add:{round_id}:{klimrek.id}")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Naam erin")
+    await bob.send("/stemmen")
+    assert f"{CUT} · €\u00a04.000" in bob.text and "\u200d…" not in bob.text
+    await bob.press_payload(f"bv.card:{round_id}:{klimrek.id}")
+    assert CUT in bob.text and LONG in bob.text
+    ria = await connector(app)
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert CUT in ria.text and "\u200d…" not in ria.text
+    published = await app.repos.budgets.public_projects()
+    assert [p["title"] for p in published] == [CUT]
+    await bob.send("/mijngegevens")
+    assert [c["project"] for c in exported(bob)["sections"]["budget_choices"]["rows"]] == [CUT]
+
+
+async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut_between_whole_characters(  # noqa: E501
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    proposal = await app.repos.proposals.submit(
+        (await row(app, anna)).id,
+        what="Moestuin van Anna de Vries",
+        place="Park",
+        partners="",
+        budget_cents=100_000,
+        full_financing=False,
+        now=utcnow(),
+    )
+    now = app.router.clock()
+    round_id = await app.repos.budgets.create(
+        name="Velsen kiest",
+        total_cents=1_000_000,
+        hood_budgets={},
+        opens_at=now,
+        closes_at=now + timedelta(days=7),
+        hood_only=False,
+        projects=[
+            NewProject(
+                title="Moestuin van Anna de Vries",
+                description=LONG,
+                cost_cents=400_000,
+                proposal_id=proposal,
+            )
+        ],
+        now=now,
+    )
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    bob = await person(app, "bob")
+    await bob.send("/stemmen")
+    assert "Anna" not in bob.text
+    assert f"{CUT} · €\u00a04.000" in bob.text and "\u200d…" not in bob.text
+    published = await app.repos.budgets.public_projects()
+    assert [p["title"] for p in published] == [CUT]
+    assert round_id
+
+
+async def test_a_double_tap_on_casting_the_vote_says_it_was_counted_not_that_it_changed(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await anna.press("Stem uitbrengen")
+    confirm = next(p for _, p in anna.buttons() if p.startswith("bv.ok:"))
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.voted"]
+    first = await app.db.fetchval("SELECT confirmed_at FROM budget_ballots")
+    await anna.press_payload(confirm)
+    assert anna.keys == ["budgets.voted"] and "vorige stem" not in anna.text
+    assert await app.db.fetchval("SELECT confirmed_at FROM budget_ballots") == first
+    # A real change, cast again, is a new vote that replaces the old one.
+    speeltuin = (await app.repos.budgets.projects(round_id))[0].id
+    await anna.press_payload(f"bv.add:{round_id}:{speeltuin}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted_again"]
+
+
+async def test_rounds_with_long_names_fit_their_buttons_and_staff_still_see_each_status(
+    app: App,
+) -> None:
+    long = "Velsen kiest 2027: een budget voor de buurt rond het Moerbergplantsoen"
+    now = app.router.clock()
+    for ending, opens in (("in Zeewijk", timedelta()), ("in Velserbroek", timedelta(days=1))):
+        await app.repos.budgets.create(
+            name=f"{long} {ending}",
+            total_cents=1_000_000,
+            hood_budgets={},
+            opens_at=now + opens,
+            closes_at=now + opens + timedelta(days=7),
+            hood_only=False,
+            projects=[NewProject(title="Bankjes", description="Water", cost_cents=300_000)],
+            now=now,
+        )
+    await a_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.choose_round"]
+    assert all(len(label) <= 40 for label, _ in anna.buttons())
+    ria = await connector(app)
+    await ria.send("/rondes")
+    labels = [label for label, payload in ria.buttons() if payload.startswith("bs.show:")]
+    assert all(len(label) <= 40 for label in labels)
+    assert [label.rsplit(" (", 1)[1] for label in labels] == ["open)", "gepland)", "open)"]
+
+
+async def test_someone_without_a_neighbourhood_chooses_it_where_a_round_asks_for_one(
+    app: App,
+) -> None:
+    round_id = await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"] and "/start" not in anna.text
+    assert "Velserbroek" in [label for label, _ in anna.buttons()]
+    # A neighbourhood the profile does not know, or another round's button, sets nothing.
+    for forged in (f"bv.hood:{round_id}:atlantis", "bv.hood:99:velserbroek", "bv.hood:x"):
+        await anna.press_payload(forged)
+        assert anna.keys == ["budgets.not_found"], forged
+    assert (await row(app, anna)).neighbourhood is None
+    await anna.send("/stemmen")
+    await anna.press("Velserbroek")
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
+    assert (await row(app, anna)).neighbourhood == "velserbroek"
+    # An older button of another neighbourhood does not move her.
+    await anna.press_payload(f"bv.hood:{round_id}:driehuis")
+    assert anna.keys == ["budgets.intro", "budgets.page_single"]
+    assert (await row(app, anna)).neighbourhood == "velserbroek"

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.answers import excerpt
-from handlers.graphemes import clusters, cut
 from handlers.paging import short
+from storage.graphemes import clusters, cut
 
 FAMILY = "👩\u200d👩\u200d👧"
 FLAGS = "🇳🇱🇧🇪"
