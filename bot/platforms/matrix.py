@@ -463,8 +463,12 @@ class Matrix:
                 continue
             if room_id in self._linked or int(room.member_count) > 2:
                 continue
+            # What was said before the bot was sent away (it was in the room before) is no
+            # first word: it was answered then, and the person who asks it back is greeted.
+            earlier = _before_removal(response.rooms.join[room_id].timeline.events, self.user_id)
             spoke = any(
                 rid == room_id
+                and getattr(event, "event_id", None) not in earlier
                 and getattr(event, "sender", None) == inviter
                 and isinstance(event, (RoomMessage, MegolmEvent, StickerEvent))
                 for rid, event in incoming
@@ -479,13 +483,30 @@ class Matrix:
                 command="start",
                 is_group=not private,
                 received_at=utcnow(),
-                event_id=f"greeting:{room_id}",
+                event_id=f"greeting:{self._join_of(response, room_id)}",
             )
             if private:
                 await self._follow_chat(greeting)
             await self.app.router.handle(greeting, self._deliver)
             if not private:
                 await self._invite_to_direct_chat(inviter)
+
+    def _join_of(self, response: SyncResponse, room_id: str) -> str:
+        """What makes this joining the room one of its own: the bot's join event (one per
+        invite it accepted, the same when a sync is handed over again after a crash).
+
+        The greeting is recorded under it: a person who invites the bot back to a room it
+        was greeted in before (she removed it, left and came back) is greeted again, and
+        each invite once."""
+        for event in reversed(response.rooms.join[room_id].timeline.events):
+            if (
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                return str(event.event_id)
+        return room_id  # not in this sync's part of the timeline: as before, once a room
 
     async def _follow_members(self, response: SyncResponse) -> None:
         """Follow who comes and goes in the bot's rooms.
@@ -990,6 +1011,19 @@ def _removed_by_others(events: list[Any], own: str) -> bool:
         if isinstance(event, RoomMemberEvent) and event.state_key == own:
             return event.membership in ("leave", "ban") and event.sender != own
     return False
+
+
+def _before_removal(events: list[Any], own: str) -> set[str]:
+    """The ids of these events up to the bot's last leaving (or removal) among them."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == own
+            and event.membership in ("leave", "ban")
+        ):
+            return {str(e.event_id) for e in events[: index + 1] if hasattr(e, "event_id")}
+    return set()
 
 
 def _others(room: MatrixRoom, own: str) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from nio import RoomInviteError
+from nio import RoomInviteError, RoomKickError
 from PIL import Image
 
 from bot.app import App
@@ -775,3 +775,30 @@ async def test_an_access_token_works_instead_of_a_password_on_its_own_device(
         assert stored["device_id"] == whoami["device_id"] and "access_token" not in stored
     finally:
         await bot.stop()
+
+
+async def test_a_resident_who_invites_the_bot_back_into_her_chat_is_greeted_again_once(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    kicked = await anna.client.room_kick(anna.room_id, matrix_bot.user_id)
+    assert not isinstance(kicked, RoomKickError), kicked
+
+    async def bot_gone() -> bool:
+        user = await matrix_bot.running.repos.users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await until(bot_gone, WAIT_SECONDS, what="the bot seeing it was sent away")
+    before = len(anna.replies())
+    invited = await anna.client.room_invite(anna.room_id, matrix_bot.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    # She asked the bot back: it answers, as at a first contact.
+    await anna.sync_until(lambda: len(anna.replies()) > before, "a greeting")
+    greeting = anna.replies()[before]
+    for _ in range(6):
+        await anna.sync(poll_ms=500)
+    assert [m.body for m in anna.replies()[before:]].count(greeting.body) == 1
+    await anna.send("/help")
+    await anna.wait_for_reply()
+
