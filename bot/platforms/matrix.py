@@ -75,6 +75,7 @@ from bot.platforms._matrix_events import (
     is_group,
     is_notice,
     is_private,
+    private_when_sent,
     read_event,
     sender_of,
 )
@@ -158,6 +159,8 @@ class Matrix:
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
+        #: Whether each event of the sync at hand was sent while its room was private.
+        self._private_when_sent: dict[str, bool] = {}
         #: Experiments' rooms: always groups, however few are in them.
         self._linked: set[str] = set()
         #: Whether every linked room's replacement (a room upgrade) was looked at since the
@@ -352,11 +355,24 @@ class Matrix:
         await self._fill_gaps(response)
         decrypted, notices = await self._keys.retry(self._client)
         incoming = [*decrypted, *_timeline(response)]
-        await self._dispatch(incoming)
+        self._private_when_sent = self._privacy_in_order(response)
+        try:
+            await self._dispatch(incoming)
+        finally:
+            self._private_when_sent = {}
         self._ask_again(notices)
         await self._greet(response, incoming)
         await self._follow_members(response)
         await self._save_position(response.next_batch)
+
+    def _privacy_in_order(self, response: SyncResponse) -> dict[str, bool]:
+        """Whether each event this sync brought was sent while its room was private."""
+        found: dict[str, bool] = {}
+        for room_id, info in response.rooms.join.items():
+            room = self._client.rooms.get(room_id)
+            if room is not None:
+                found.update(private_when_sent(room, info.timeline.events))
+        return found
 
     async def _fill_gaps(self, response: SyncResponse) -> None:
         """Fetch the events a sync left out (more arrived than it carries): none is lost."""
@@ -723,11 +739,14 @@ class Matrix:
         if isinstance(native, MegolmEvent):
             await self._keys.add(self._client, room_id, native)
             return
-        group = is_group(room) or room_id in self._linked
+        # As the room was when it was sent: someone joining later in the same sync does not
+        # make a message to the bot alone group chatter (its answer waits, see _deliver).
+        private = self._private_when_sent.get(getattr(native, "event_id", ""), is_private(room))
+        group = not private or room_id in self._linked
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
             # A notice is never read (bots send them), so neither is a change to one.
-            if not group and not is_notice(content):
+            if not group and not is_notice(content) and not self._not_private(room):
                 notice = "general.edit_not_read"
                 await self._notice(room_id, native.sender, native.event_id, notice)
             return
@@ -923,6 +942,11 @@ class Matrix:
         answered = event.event_id if event.is_group else None
         answer_to = answered if answered and answered.startswith("$") else None
         key = event.event_id or uuid.uuid4().hex
+        room = self._client.rooms.get(event.chat_id)
+        if not event.is_group and room is not None and self._not_private(room):
+            # Sent to the bot alone, but others are in the room now: nothing personal goes
+            # there. The outbox holds it, as anything else for her (see _check_private).
+            raise Undelivered(replies, "the chat is not private any more", dedupe_key=key)
         try:
             await self._rooms.send(
                 event.chat_id, lang, replies, key=key, answer_to=answer_to, patient=True
@@ -973,7 +997,7 @@ class Matrix:
         if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
             # Whoever else is still in the room: it is not theirs to read.
             raise Blocked("the person whose chat this was left it")
-        if chat_id in self._linked or is_group(room):
+        if self._not_private(room):
             # Others joined the person's chat (her partner looking along, say): nothing
             # personal goes there while they are in it, but nothing is lost either. It
             # waits, and she is invited to a new direct chat, where it goes once she joins
@@ -981,6 +1005,9 @@ class Matrix:
             for owner in owners:
                 await self._invite_to_direct_chat(owner.platform_user_id)
             raise Paused(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
+
+    def _not_private(self, room: MatrixRoom) -> bool:
+        return room.room_id in self._linked or is_group(room)
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:

@@ -802,3 +802,30 @@ async def test_a_resident_who_invites_the_bot_back_into_her_chat_is_greeted_agai
     await anna.send("/help")
     await anna.wait_for_reply()
 
+
+async def test_a_message_sent_before_someone_joined_in_the_same_sync_is_answered_in_private(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    anna, bob = await residents("anna"), await residents("bob")
+    async with running_bot(settings):
+        await _onboard(anna, MatrixBot(settings))
+    first = anna.room_id
+    # While the bot is down Anna writes to it alone, then lets Bob in: one sync brings both.
+    await anna.send("Mijn buurman op nummer 12 zet steeds zijn afval buiten")
+    invited = await anna.client.room_invite(first, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(first)
+    bob.bot_id = bot_id
+    async with running_bot(settings):
+        # Her message was to the bot alone: it is answered, but not where Bob reads along.
+        await anna.sync_until(
+            lambda: _invited_by(anna, bot_id) is not None, "an invite to a direct chat"
+        )
+        direct = _invited_by(anna, bot_id)
+        assert direct is not None and direct != first
+        await anna.join(direct)
+        await anna.wait_for_reply(containing("Je schreef"), after=None)
+        await bob.sync()
+        assert [m.body for m in bob.replies(None) if "nummer 12" in m.body] == []
