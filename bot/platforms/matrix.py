@@ -363,6 +363,7 @@ class Matrix:
         self._ask_again(notices)
         await self._greet(response, incoming)
         await self._follow_members(response)
+        self._forget_left(response)
         await self._save_position(response.next_batch)
 
     def _privacy_in_order(self, response: SyncResponse) -> dict[str, bool]:
@@ -569,6 +570,17 @@ class Matrix:
         for room_id in gone:
             self._joined.pop(room_id, None)
             await self._unreachable(room_id)
+
+    def _forget_left(self, response: SyncResponse) -> None:
+        """Rooms the bot is out of (it left, or was removed) are no rooms of the bot's.
+
+        matrix-nio keeps a room it has left as it last was, its members and all: such a
+        room would still count as someone's private chat with the bot, and she would never
+        be invited to a new one. Invited back, the bot joins it afresh.
+        """
+        for room_id in response.rooms.leave:
+            if room_id not in response.rooms.join:
+                self._client.rooms.pop(room_id, None)
 
     async def _follow_linked(self, response: SyncResponse) -> None:
         """Experiments' rooms the bot was removed from, or that a new room replaced.
