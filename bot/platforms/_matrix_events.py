@@ -21,6 +21,7 @@ from nio import (
     RoomEncryptedFile,
     RoomEncryptedImage,
     RoomEncryptedVideo,
+    RoomMemberEvent,
     RoomMessageAudio,
     RoomMessageEmote,
     RoomMessageFile,
@@ -146,14 +147,21 @@ def parse_geo_uri(uri: object) -> tuple[float, float] | None:
 
 
 async def read_event(
-    client: AsyncClient, names: set[str], room: MatrixRoom, native: Any, *, group: bool = False
+    client: AsyncClient,
+    names: set[str],
+    room: MatrixRoom,
+    native: Any,
+    *,
+    group: bool | None = None,
 ) -> Event | None:
     """The Event for a room event, or None for what the bot leaves alone.
 
     ``names`` are the bot's own names, by which residents address it in a group; ``group``
-    says the room is one even with two members (an experiment's room).
+    says whether the room was a group when the event was sent (an experiment's room always
+    is, even with two members); without it, whether it is one now.
     """
-    group = group or is_group(room)
+    if group is None:
+        group = is_group(room)
     base: dict[str, Any] = {
         "platform": PLATFORM,
         "chat_id": room.room_id,
@@ -239,12 +247,44 @@ def is_private(room: MatrixRoom) -> bool:
     being let in (join rule invite or knock), nor reads it from outside (its history is
     not world readable), it is a room and not a space, and at most the person and the bot
     are in it (or invited)."""
+    return _closed(room) and int(room.member_count) <= 2
+
+
+def _closed(room: MatrixRoom) -> bool:
     return (
         room.join_rule in PRIVATE_JOIN_RULES
         and room.history_visibility != "world_readable"
         and room.room_type != "m.space"
-        and int(room.member_count) <= 2
     )
+
+
+#: Memberships that count someone in a room (as :func:`is_private` counts them).
+_IN_ROOM = frozenset({"join", "invite"})
+
+
+def private_when_sent(room: MatrixRoom, timeline: list[Any]) -> dict[str, bool]:
+    """Whether the room was private when each event of its timeline was sent, by event id.
+
+    ``room`` is as the whole sync left it; ``timeline`` is the room's events in that sync,
+    oldest first. A message sent while the room was a direct chat of two is the person's,
+    even when someone else joined later in the same sync (and the other way round): the
+    member count is taken back, event by event, to what it was then. What came before the
+    bot joined (the room's history, handed over with its joining) is left out: the bot was
+    not there, and it is taken as the room is now.
+    """
+    closed = _closed(room)
+    count = int(room.member_count)
+    private: dict[str, bool] = {}
+    for event in reversed(timeline):
+        event_id = getattr(event, "event_id", None)
+        if isinstance(event_id, str):
+            private[event_id] = closed and count <= 2
+        if isinstance(event, RoomMemberEvent):
+            own = event.state_key == room.own_user_id
+            if own and event.membership == "join" and event.prev_membership != "join":
+                break
+            count += (event.prev_membership in _IN_ROOM) - (event.membership in _IN_ROOM)
+    return private
 
 
 def is_group(room: MatrixRoom) -> bool:

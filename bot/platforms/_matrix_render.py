@@ -3,7 +3,8 @@
 Bot messages are ``m.notice`` (other bots do not answer notices, so two bots never loop).
 Buttons become numbered options under the text, numbered across all replies to one event,
 exactly as the router numbered them, so typing "2" or the label chooses. A text too long
-for one Matrix event is split at line breaks.
+for one Matrix event is split at line breaks, the HTML at the same ones as the plain text,
+with any element open there closed and opened again (the cutting is Telegram's own).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.platforms._telegram_text import closing_tags, open_tags, split
 from bot.render import numbered_lines
 from handlers.catalog import Catalog
 from handlers.contract import Document, Reply
@@ -21,9 +24,11 @@ from handlers.contract import Document, Reply
 #: Size of body and formatted_body together, as JSON: with encryption on top, an event
 #: stays well under the homeserver's 64 KiB limit.
 MAX_JSON_BYTES = 24_000
-#: A single line longer than a message is cut into pieces of this many characters.
+#: A single line longer than a message is cut into pieces of this many characters (UTF-16
+#: units as shown, so a piece's JSON stays far below the limit even with escapes).
 CUT_CHARS = 1_000
 HTML_FORMAT = "org.matrix.custom.html"
+_TAG = re.compile(r"<[^<>]*>")
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,12 @@ def render(catalog: Catalog, lang: str, replies: list[Reply]) -> list[Outgoing]:
 
 
 def text_messages(text: str, marked: str, options: str = "") -> list[Outgoing]:
-    """A text (plain and HTML) with its option lines, split to fit Matrix events."""
+    """A text (plain and HTML) with its option lines, split to fit Matrix events.
+
+    The HTML is split at the same line breaks as the plain text. An element open at a split
+    (an ``<i>`` around a quoted text of several lines) is closed at the end of one message
+    and opened again at the start of the next, so each ``formatted_body`` is well-formed.
+    """
     plain_lines = text.split("\n") if text else []
     html_lines = marked.split("\n") if marked else []
     if len(plain_lines) != len(html_lines):
@@ -68,39 +78,68 @@ def text_messages(text: str, marked: str, options: str = "") -> list[Outgoing]:
         html_lines = [html.escape(line, quote=False) for line in plain_lines]
     pairs = list(zip(plain_lines, html_lines, strict=True))
     pairs += [(line, html.escape(line, quote=False)) for line in options.split("\n") if line]
-    chunks: list[list[tuple[str, str]]] = [[]]
+    chunks: list[list[_Line]] = [[]]
     size = 0
-    for plain_line, html_line in _fitting(pairs):
-        grow = _json_size(plain_line) + _json_size(html_line) + 6
-        if chunks[-1] and size + grow > MAX_JSON_BYTES:
+    for line in _fitting(pairs):
+        grow = _json_size(line.plain) + _json_size(line.html) + 6
+        tags = len(_reopened(line.before)) + len(closing_tags(line.after)) + 6
+        if chunks[-1] and size + grow + tags > MAX_JSON_BYTES:
             chunks.append([])
-            size = 0
-        chunks[-1].append((plain_line, html_line))
+            size = len(_reopened(line.before))
+        chunks[-1].append(line)
         size += grow
-    return [
-        Outgoing(
-            body="\n".join(plain for plain, _ in chunk),
-            html="<br>".join(marked_line for _, marked_line in chunk),
-        )
-        for chunk in chunks
-        if chunk
-    ]
+    return [_message(chunk) for chunk in chunks if chunk]
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of a message: plain and HTML, and the elements open before and after it."""
+
+    plain: str
+    html: str
+    before: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+
+def _message(lines: list[_Line]) -> Outgoing:
+    """One message of these lines: its HTML opens what is open before the first line and
+    closes what is still open after the last."""
+    marked = _reopened(lines[0].before)
+    for index, line in enumerate(lines):
+        if index:
+            previous = lines[index - 1]
+            if previous.after != line.before:
+                marked += closing_tags(previous.after)
+            marked += "<br>"
+            if previous.after != line.before:
+                marked += _reopened(line.before)
+        marked += line.html
+    marked += closing_tags(lines[-1].after)
+    return Outgoing(body="\n".join(line.plain for line in lines), html=marked)
+
+
+def _reopened(tags: tuple[str, ...]) -> str:
+    return "".join(tags)
 
 
 def _json_size(text: str) -> int:
     return len(json.dumps(text))
 
 
-def _fitting(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Lines as they are, but a line too long for a message is cut (and loses its markup)."""
+def _fitting(pairs: list[tuple[str, str]]) -> list[_Line]:
+    """The lines with the elements open around each; a line too long for a message is cut
+    into pieces that each open and close their own elements."""
     fitted = []
+    opened: tuple[str, ...] = ()
     for plain, marked in pairs:
+        after = open_tags(marked, opened)
         if _json_size(plain) + _json_size(marked) <= MAX_JSON_BYTES:
-            fitted.append((plain, marked))
-            continue
-        for start in range(0, len(plain), CUT_CHARS):
-            piece = plain[start : start + CUT_CHARS]
-            fitted.append((piece, html.escape(piece, quote=False)))
+            fitted.append(_Line(plain, marked, opened, after))
+        else:
+            whole = _reopened(opened) + marked + closing_tags(after)
+            for piece in split(whole, CUT_CHARS, markup=True):
+                fitted.append(_Line(html.unescape(_TAG.sub("", piece)), piece))
+        opened = after
     return fitted
 
 

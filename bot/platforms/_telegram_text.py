@@ -84,6 +84,33 @@ def _tokens(text: str, markup: bool) -> list[_Token]:
     return tokens
 
 
+def open_tags(text: str, already: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The opening tags (as written) still open after ``text``, given those open before it.
+
+    For splitting a text that is kept line by line elsewhere (Matrix): a part that ends
+    inside an element closes it, the next part opens it again.
+    """
+    stack = list(already)
+    for token in _tokens(text, markup=True):
+        if token.tag is None:
+            continue
+        if not token.closes:
+            stack.append(token.raw)
+        elif stack and _tag_name(stack[-1]) == token.tag:
+            stack.pop()
+    return tuple(stack)
+
+
+def closing_tags(opened: tuple[str, ...]) -> str:
+    """The closing tags of these opening tags, innermost first."""
+    return "".join(f"</{_tag_name(tag)}>" for tag in reversed(opened))
+
+
+def _tag_name(raw: str) -> str:
+    match = _TOKEN.match(raw)
+    return match.group("name").lower() if match else ""
+
+
 def visible_length(text: str, *, markup: bool = True) -> int:
     """How long ``text`` is to Telegram: UTF-16 units of what it shows once parsed."""
     if not markup or ("<" not in text and "&" not in text):

@@ -75,6 +75,7 @@ from bot.platforms._matrix_events import (
     is_group,
     is_notice,
     is_private,
+    private_when_sent,
     read_event,
     sender_of,
 )
@@ -158,6 +159,8 @@ class Matrix:
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
+        #: Whether each event of the sync at hand was sent while its room was private.
+        self._private_when_sent: dict[str, bool] = {}
         #: Experiments' rooms: always groups, however few are in them.
         self._linked: set[str] = set()
         #: Whether every linked room's replacement (a room upgrade) was looked at since the
@@ -352,11 +355,25 @@ class Matrix:
         await self._fill_gaps(response)
         decrypted, notices = await self._keys.retry(self._client)
         incoming = [*decrypted, *_timeline(response)]
-        await self._dispatch(incoming)
+        self._private_when_sent = self._privacy_in_order(response)
+        try:
+            await self._dispatch(incoming)
+        finally:
+            self._private_when_sent = {}
         self._ask_again(notices)
         await self._greet(response, incoming)
         await self._follow_members(response)
+        self._forget_left(response)
         await self._save_position(response.next_batch)
+
+    def _privacy_in_order(self, response: SyncResponse) -> dict[str, bool]:
+        """Whether each event this sync brought was sent while its room was private."""
+        found: dict[str, bool] = {}
+        for room_id, info in response.rooms.join.items():
+            room = self._client.rooms.get(room_id)
+            if room is not None:
+                found.update(private_when_sent(room, info.timeline.events))
+        return found
 
     async def _fill_gaps(self, response: SyncResponse) -> None:
         """Fetch the events a sync left out (more arrived than it carries): none is lost."""
@@ -463,8 +480,12 @@ class Matrix:
                 continue
             if room_id in self._linked or int(room.member_count) > 2:
                 continue
+            # What was said before the bot was sent away (it was in the room before) is no
+            # first word: it was answered then, and the person who asks it back is greeted.
+            earlier = _before_removal(response.rooms.join[room_id].timeline.events, self.user_id)
             spoke = any(
                 rid == room_id
+                and getattr(event, "event_id", None) not in earlier
                 and getattr(event, "sender", None) == inviter
                 and isinstance(event, (RoomMessage, MegolmEvent, StickerEvent))
                 for rid, event in incoming
@@ -479,13 +500,30 @@ class Matrix:
                 command="start",
                 is_group=not private,
                 received_at=utcnow(),
-                event_id=f"greeting:{room_id}",
+                event_id=f"greeting:{self._join_of(response, room_id)}",
             )
             if private:
                 await self._follow_chat(greeting)
             await self.app.router.handle(greeting, self._deliver)
             if not private:
                 await self._invite_to_direct_chat(inviter)
+
+    def _join_of(self, response: SyncResponse, room_id: str) -> str:
+        """What makes this joining the room one of its own: the bot's join event (one per
+        invite it accepted, the same when a sync is handed over again after a crash).
+
+        The greeting is recorded under it: a person who invites the bot back to a room it
+        was greeted in before (she removed it, left and came back) is greeted again, and
+        each invite once."""
+        for event in reversed(response.rooms.join[room_id].timeline.events):
+            if (
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership != "join"
+            ):
+                return str(event.event_id)
+        return room_id  # not in this sync's part of the timeline: as before, once a room
 
     async def _follow_members(self, response: SyncResponse) -> None:
         """Follow who comes and goes in the bot's rooms.
@@ -532,6 +570,17 @@ class Matrix:
         for room_id in gone:
             self._joined.pop(room_id, None)
             await self._unreachable(room_id)
+
+    def _forget_left(self, response: SyncResponse) -> None:
+        """Rooms the bot is out of (it left, or was removed) are no rooms of the bot's.
+
+        matrix-nio keeps a room it has left as it last was, its members and all: such a
+        room would still count as someone's private chat with the bot, and she would never
+        be invited to a new one. Invited back, the bot joins it afresh.
+        """
+        for room_id in response.rooms.leave:
+            if room_id not in response.rooms.join:
+                self._client.rooms.pop(room_id, None)
 
     async def _follow_linked(self, response: SyncResponse) -> None:
         """Experiments' rooms the bot was removed from, or that a new room replaced.
@@ -702,11 +751,14 @@ class Matrix:
         if isinstance(native, MegolmEvent):
             await self._keys.add(self._client, room_id, native)
             return
-        group = is_group(room) or room_id in self._linked
+        # As the room was when it was sent: someone joining later in the same sync does not
+        # make a message to the bot alone group chatter (its answer waits, see _deliver).
+        private = self._private_when_sent.get(getattr(native, "event_id", ""), is_private(room))
+        group = not private or room_id in self._linked
         content = native.source.get("content") if isinstance(native, RoomMessage) else None
         if isinstance(content, dict) and is_edit(content):
             # A notice is never read (bots send them), so neither is a change to one.
-            if not group and not is_notice(content):
+            if not group and not is_notice(content) and not self._not_private(room):
                 notice = "general.edit_not_read"
                 await self._notice(room_id, native.sender, native.event_id, notice)
             return
@@ -902,6 +954,11 @@ class Matrix:
         answered = event.event_id if event.is_group else None
         answer_to = answered if answered and answered.startswith("$") else None
         key = event.event_id or uuid.uuid4().hex
+        room = self._client.rooms.get(event.chat_id)
+        if not event.is_group and room is not None and self._not_private(room):
+            # Sent to the bot alone, but others are in the room now: nothing personal goes
+            # there. The outbox holds it, as anything else for her (see _check_private).
+            raise Undelivered(replies, "the chat is not private any more", dedupe_key=key)
         try:
             await self._rooms.send(
                 event.chat_id, lang, replies, key=key, answer_to=answer_to, patient=True
@@ -952,7 +1009,7 @@ class Matrix:
         if owners and not any(_member(room, owner.platform_user_id) for owner in owners):
             # Whoever else is still in the room: it is not theirs to read.
             raise Blocked("the person whose chat this was left it")
-        if chat_id in self._linked or is_group(room):
+        if self._not_private(room):
             # Others joined the person's chat (her partner looking along, say): nothing
             # personal goes there while they are in it, but nothing is lost either. It
             # waits, and she is invited to a new direct chat, where it goes once she joins
@@ -960,6 +1017,9 @@ class Matrix:
             for owner in owners:
                 await self._invite_to_direct_chat(owner.platform_user_id)
             raise Paused(GROUP_PAUSE.total_seconds(), "the room is not private (any more)")
+
+    def _not_private(self, room: MatrixRoom) -> bool:
+        return room.room_id in self._linked or is_group(room)
 
 
 def _loop_ended(task: asyncio.Task[None]) -> None:
@@ -990,6 +1050,19 @@ def _removed_by_others(events: list[Any], own: str) -> bool:
         if isinstance(event, RoomMemberEvent) and event.state_key == own:
             return event.membership in ("leave", "ban") and event.sender != own
     return False
+
+
+def _before_removal(events: list[Any], own: str) -> set[str]:
+    """The ids of these events up to the bot's last leaving (or removal) among them."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == own
+            and event.membership in ("leave", "ban")
+        ):
+            return {str(e.event_id) for e in events[: index + 1] if hasattr(e, "event_id")}
+    return set()
 
 
 def _others(room: MatrixRoom, own: str) -> list[str]:

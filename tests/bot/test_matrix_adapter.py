@@ -9,7 +9,7 @@ import pytest
 from nio import AsyncClient, MatrixRoom
 from nio import Event as NioEvent
 
-from bot.platforms._matrix_events import is_private, read_event
+from bot.platforms._matrix_events import is_private, private_when_sent, read_event
 from bot.platforms._matrix_session import client_config
 
 BOT = "@samenspel:example.org"
@@ -173,3 +173,56 @@ async def test_a_picture_that_cannot_be_fetched_is_still_answered() -> None:
     finally:
         await offline.close()
     assert event is not None and event.unsupported == "photo"
+
+
+def _membership(who: str, membership: str, before: str | None, sender: str = ANNA) -> Any:
+    unsigned = {"prev_content": {"membership": before}} if before else {}
+    return NioEvent.parse_event(
+        {
+            "type": "m.room.member",
+            "event_id": f"$m-{who}-{membership}",
+            "sender": sender,
+            "state_key": who,
+            "origin_server_ts": 1,
+            "content": {"membership": membership},
+            "unsigned": unsigned,
+        }
+    )
+
+
+def test_a_message_sent_before_someone_joined_in_the_same_sync_was_sent_privately() -> None:
+    # One sync brings Anna's message to the bot alone, then Bob invited and joining.
+    bob = "@bob:example.org"
+    room = _room(ANNA, bob)
+    room.join_rule = "invite"
+    before = _native({"msgtype": "m.text", "body": "mijn adres is Dorpsstraat 1"})
+    after = _native({"msgtype": "m.text", "body": "hoi Bob"})
+    history = _native({"msgtype": "m.text", "body": "van voor de bot"})
+    timeline = [
+        history,
+        _membership(BOT, "join", "invite", sender=BOT),
+        before,
+        _membership(bob, "invite", None),
+        _membership(bob, "join", "invite", sender=bob),
+        after,
+    ]
+    private = private_when_sent(room, timeline)
+    assert private[before.event_id] is True
+    assert private[after.event_id] is False
+    assert not is_private(room)
+    # What was said before the bot joined is history: taken as the room is now.
+    assert history.event_id not in private
+
+
+def test_a_message_sent_while_others_were_there_stays_group_talk_once_they_left() -> None:
+    bob = "@bob:example.org"
+    room = _room(ANNA)
+    room.join_rule = "invite"
+    during = _native({"msgtype": "m.text", "body": "Samenspel: hoi"})
+    alone = _native({"msgtype": "m.text", "body": "nu alleen"})
+    timeline = [during, _membership(bob, "leave", "join", sender=bob), alone]
+    private = private_when_sent(room, timeline)
+    assert (private[during.event_id], private[alone.event_id]) == (False, True)
+    # A public room stays a group, whoever is in it.
+    room.join_rule = "public"
+    assert not any(private_when_sent(room, timeline).values())

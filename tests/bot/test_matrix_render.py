@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 from bot.platforms._matrix_render import MAX_JSON_BYTES, render, transaction_id
 from handlers.catalog import Catalog
@@ -84,3 +86,43 @@ def test_transaction_ids_are_stable_per_event_and_index() -> None:
     ids = {transaction_id(key, index) for key in ("$abc", "$abd") for index in range(3)}
     assert len(ids) == 6
     assert all(t.replace(".", "").isalnum() for t in ids)
+
+
+def _shown(formatted: str) -> str:
+    """What a formatted body shows, as plain text (tags checked to be balanced)."""
+    stack: list[str] = []
+    for closing, name in re.findall(r"<(/?)([a-z]+)[^<>]*>", formatted):
+        if name == "br":
+            continue
+        if closing:
+            assert stack and stack[-1] == name, formatted[:200]
+            stack.pop()
+        else:
+            stack.append(name)
+    assert not stack, f"left open: {stack}"
+    return html.unescape(re.sub(r"<[^<>]*>", "", formatted.replace("<br>", "\n")))
+
+
+def test_a_long_quoted_text_split_over_messages_keeps_its_italics_in_each() -> None:
+    typed = "\n".join(f"regel {i} <b>&amp; " + "é😀" * 40 for i in range(300))
+    messages = render(CATALOG, "nl", [Reply(key="general.typed_what_now", params={"text": typed})])
+    assert len(messages) > 2
+    for message in messages:
+        assert _shown(message.html) == message.body
+        assert len(json.dumps(message.text_content())) < MAX_JSON_BYTES + 200
+    # Every part of the quote is still in italics, and the question after it is not.
+    assert all(m.html.startswith("<i>") for m in messages[1:])
+    assert messages[-1].html.endswith("</i><br>Wat zal ik ermee doen? Kies hieronder.")
+    assert "\n".join(m.body for m in messages).count("regel") == 300
+
+
+def test_one_huge_line_in_italics_is_cut_into_well_formed_messages() -> None:
+    typed = "woord " * 30_000 + "einde"
+    messages = render(CATALOG, "nl", [Reply(key="general.typed_what_now", params={"text": typed})])
+    assert len(messages) > 2
+    for message in messages:
+        assert _shown(message.html) == message.body
+        assert len(json.dumps(message.text_content())) < MAX_JSON_BYTES + 200
+    assert messages[1].html.startswith("<i>woord")
+    assert messages[-1].body.endswith("einde\nWat zal ik ermee doen? Kies hieronder.")
+    assert " ".join(m.body for m in messages).count("woord") == 30_000

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from nio import RoomInviteError
+from nio import RoomInviteError, RoomKickError
 from PIL import Image
 
 from bot.app import App
@@ -775,3 +775,57 @@ async def test_an_access_token_works_instead_of_a_password_on_its_own_device(
         assert stored["device_id"] == whoami["device_id"] and "access_token" not in stored
     finally:
         await bot.stop()
+
+
+async def test_a_resident_who_invites_the_bot_back_into_her_chat_is_greeted_again_once(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    kicked = await anna.client.room_kick(anna.room_id, matrix_bot.user_id)
+    assert not isinstance(kicked, RoomKickError), kicked
+
+    async def bot_gone() -> bool:
+        user = await matrix_bot.running.repos.users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await until(bot_gone, WAIT_SECONDS, what="the bot seeing it was sent away")
+    before = len(anna.replies())
+    invited = await anna.client.room_invite(anna.room_id, matrix_bot.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    # She asked the bot back: it answers, as at a first contact.
+    await anna.sync_until(lambda: len(anna.replies()) > before, "a greeting")
+    greeting = anna.replies()[before]
+    for _ in range(6):
+        await anna.sync(poll_ms=500)
+    assert [m.body for m in anna.replies()[before:]].count(greeting.body) == 1
+    await anna.send("/help")
+    await anna.wait_for_reply()
+
+
+async def test_a_message_sent_before_someone_joined_in_the_same_sync_is_answered_in_private(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    anna, bob = await residents("anna"), await residents("bob")
+    async with running_bot(settings):
+        await _onboard(anna, MatrixBot(settings))
+    first = anna.room_id
+    # While the bot is down Anna writes to it alone, then lets Bob in: one sync brings both.
+    await anna.send("Mijn buurman op nummer 12 zet steeds zijn afval buiten")
+    invited = await anna.client.room_invite(first, bob.user_id)
+    assert not isinstance(invited, RoomInviteError), invited
+    await bob.join(first)
+    bob.bot_id = bot_id
+    async with running_bot(settings):
+        # Her message was to the bot alone: it is answered, but not where Bob reads along.
+        await anna.sync_until(
+            lambda: _invited_by(anna, bot_id) is not None, "an invite to a direct chat"
+        )
+        direct = _invited_by(anna, bot_id)
+        assert direct is not None and direct != first
+        await anna.join(direct)
+        await anna.wait_for_reply(containing("Je schreef"), after=None)
+        await bob.sync()
+        assert [m.body for m in bob.replies(None) if "nummer 12" in m.body] == []

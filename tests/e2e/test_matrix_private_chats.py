@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from nio import JoinError, RoomCreateError, RoomInviteError, RoomPreset
+from nio import JoinError, RoomCreateError, RoomInviteError, RoomKickError, RoomPreset
 
 from storage.clock import iso, utcnow
 from tests.e2e.matrix_support import (
@@ -219,3 +219,37 @@ async def test_a_chat_its_resident_left_while_the_bot_was_down_never_shows_her_n
         # Anna is answered where she wrote: the room is hers and the bot's now.
         mine = await app.repos.users.find("matrix", anna.user_id)
         assert mine is not None and mine.chat_id == bobs and mine.unreachable_at is None
+
+
+async def test_someone_who_sent_the_bot_out_of_her_chat_is_invited_to_a_new_one_from_a_group(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    first = await _onboard(anna, matrix_bot)
+    kicked = await anna.client.room_kick(first, matrix_bot.user_id)
+    assert not isinstance(kicked, RoomKickError), kicked
+
+    async def seen() -> bool:
+        user = await matrix_bot.running.repos.users.find("matrix", anna.user_id)
+        return user is not None and user.unreachable_at is not None
+
+    await until(seen, WAIT_SECONDS, what="the bot seeing it was sent away")
+    # Later she addresses the bot in a public room: her old chat is no chat with the bot
+    # any more, so she is invited to a new one.
+    await _room_with_the_bot(anna, matrix_bot, preset=RoomPreset.public_chat)
+    await anna.wait_for_reply()
+    asked = await anna.send("Samenspel: hallo")
+    await anna.wait_for_reply(containing(PRIVATELY), after=asked)
+
+    def invited() -> str | None:
+        return next(
+            (
+                room_id
+                for room_id, room in anna.client.invited_rooms.items()
+                if room.inviter == matrix_bot.user_id
+            ),
+            None,
+        )
+
+    await anna.sync_until(lambda: invited() is not None, "an invite to a direct chat")
+    assert invited() != first
