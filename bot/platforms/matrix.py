@@ -467,6 +467,7 @@ class Matrix:
         one that anyone may enter (a public room, a space), with the short word of a group
         and an invite to a direct chat. An experiment's room is nobody's chat, and a room
         with more people in it hears from the bot only when they address it."""
+        self._recover_joins(response)
         for room_id, (inviter, syncs) in list(self._joined.items()):
             if room_id not in response.rooms.join:
                 if syncs < 3:
@@ -507,6 +508,31 @@ class Matrix:
             await self.app.router.handle(greeting, self._deliver)
             if not private:
                 await self._invite_to_direct_chat(inviter)
+
+    def _recover_joins(self, response: SyncResponse) -> None:
+        """Rooms the bot joined on an invite that this sync shows it joining, but that it
+        does not remember joining: it stopped (or crashed) after accepting the invite and
+        before the welcome, and the sync that carried the invite is not handed over again.
+        The inviter of a room of two is the other one in it; the welcome is recorded under
+        the join, so one already sent is not sent again."""
+        if self._since is None:
+            return  # a first sync: the bot's joins in it are old, their welcome long done
+        for room_id, info in response.rooms.join.items():
+            if room_id in self._joined:
+                continue
+            accepted = any(
+                isinstance(event, RoomMemberEvent)
+                and event.state_key == self.user_id
+                and event.membership == "join"
+                and event.prev_membership == "invite"
+                for event in info.timeline.events
+            )
+            room = self._client.rooms.get(room_id)
+            if not accepted or room is None:
+                continue
+            others = _others(room, self.user_id)
+            if len(others) == 1:
+                self._joined[room_id] = (others[0], 0)
 
     def _join_of(self, response: SyncResponse, room_id: str) -> str:
         """What makes this joining the room one of its own: the bot's join event (one per

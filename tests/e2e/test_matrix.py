@@ -15,6 +15,7 @@ import signal
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -23,7 +24,7 @@ from PIL import Image
 
 from bot.app import App
 from bot.platforms.base import Blocked, RetryLater
-from bot.platforms.matrix import TIMELINE_LIMIT
+from bot.platforms.matrix import TIMELINE_LIMIT, Matrix
 from bot.router import Router
 from bot.settings import Settings
 from handlers.contract import Dialog, Document, Reply, Response, Role, respond
@@ -829,3 +830,43 @@ async def test_a_message_sent_before_someone_joined_in_the_same_sync_is_answered
         await anna.wait_for_reply(containing("Je schreef"), after=None)
         await bob.sync()
         assert [m.body for m in bob.replies(None) if "nummer 12" in m.body] == []
+
+
+@pytest.mark.parametrize("greeted", [False, True], ids=["before-greeting", "after-greeting"])
+async def test_a_crash_right_after_the_bot_joined_on_an_invite_still_greets_once(
+    matrix_bot: MatrixBot, residents: Residents, monkeypatch: pytest.MonkeyPatch, greeted: bool
+) -> None:
+    anna = await residents("anna")
+    positions: list[str | None] = []
+    accept = Matrix._accept_invites
+
+    async def accepting(self: Matrix, response: Any) -> None:
+        positions.append(self._since)  # the position before the sync carrying the invite
+        await accept(self, response)
+
+    async def crashed(self: Matrix, response: Any, incoming: Any) -> None:
+        return None  # the process died before the welcome went out
+
+    monkeypatch.setattr(Matrix, "_accept_invites", accepting)
+    if not greeted:
+        monkeypatch.setattr(Matrix, "_greet", crashed)
+    await anna.open_chat(matrix_bot.user_id)
+    if greeted:
+        await anna.wait_for_reply(containing(WELCOME))
+    db_path = matrix_bot.settings.db
+    invited_at = next(token for token in reversed(positions) if token is not None)
+    await matrix_bot.stop()
+    monkeypatch.undo()
+    db = await Database.open(db_path)
+    try:
+        async with db.transaction():
+            await PlatformState(db).set("matrix", "sync_token", invited_at, utcnow())
+    finally:
+        await db.close()
+
+    await matrix_bot.start()
+    # The sync that brought the invite is read again: the bot is in the room already.
+    await anna.wait_for_reply(containing(WELCOME))
+    for _ in range(4):
+        await anna.sync(poll_ms=500)
+    assert _count(anna, WELCOME) == 1
