@@ -21,6 +21,7 @@ from handlers.answers import excerpt, parse_id, read_text, text_length, without_
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.start.menu import stale_button
+from storage import graphemes
 from storage.community.questions import Question, Side
 from storage.news.staff import StaffCard
 
@@ -157,7 +158,17 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _fitting(text: str, limit: int) -> int:
-    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+    """How many characters of ``text`` fit in ``limit`` UTF-16 units, ending between two
+    whole characters as a reader sees them (an emoji family, a flag, a letter with its
+    mark); a first character longer than the limit alone is cut by code points."""
+    used = end = 0
+    for cluster in graphemes.clusters(text):
+        used += text_length(cluster)
+        if used > limit:
+            break
+        end += len(cluster)
+    if end:
+        return end
     used = 0
     for index, char in enumerate(text):
         used += 2 if ord(char) > 0xFFFF else 1

@@ -470,3 +470,37 @@ async def test_a_button_typed_instead_of_pressed_is_that_choice_not_more_message
     assert anna.keys == ["questions.sent"]
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_a_long_message_in_parts_never_cuts_an_emoji_or_accent_in_two(app: App) -> None:
+    """A message without a space where a part ends (a row of emoji, Arabic with its vowel
+    signs) is cut between whole characters: no family split into its people, no flag into
+    two letters, no letter parted from its mark."""
+    family, flag, marked = "👨‍👩‍👧", "🇳🇱", "شُكْرًا"
+    for unit in (family, flag, marked):
+        anna = await person(app, f"anna{len(unit)}")
+        long = "Kijk hier: " + unit * (6000 // len(unit.encode("utf-16-le")))
+        assert 2000 < len(long.encode("utf-16-le")) // 2 <= 4096
+        await anna.send(long)
+        await anna.press("Als vraag")
+        assert anna.keys == ["questions.sent_in_parts", "questions.sent"], unit
+        [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+        texts = [message.text for message in asked.messages]
+        assert "".join(texts).replace(" ", "") == long.replace(" ", ""), unit
+        assert texts[-1].startswith(unit) and texts[0].endswith(unit), unit
+
+
+async def test_a_letter_with_more_marks_than_a_question_holds_still_goes_in_parts(
+    app: App,
+) -> None:
+    """One "character" longer than a part (a letter under thousands of accents) is cut
+    inside it, rather than never."""
+    anna = await person(app, "anna")
+    long = "Kijk hier: a" + "\u0301" * 3000
+    await anna.send(long)
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert "".join(texts).replace(" ", "") == long.replace(" ", "")
+    assert len(texts) == 3
