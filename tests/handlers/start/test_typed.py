@@ -10,6 +10,7 @@ from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
+from storage.localized import Localized
 from tests.people import connector, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
@@ -504,3 +505,19 @@ async def test_a_letter_with_more_marks_than_a_question_holds_still_goes_in_part
     texts = [message.text for message in asked.messages]
     assert "".join(texts).replace(" ", "") == long.replace(" ", "")
     assert len(texts) == 3
+
+
+async def test_the_question_button_typed_in_another_language_names_its_connector(
+    app: App,
+) -> None:
+    """Where the connector has another name in English, the English label typed by someone
+    who reads Dutch ("As a question to the Community Connector") is that choice too, not
+    words added to the message."""
+    connector_name = Localized(nl="de Wijkverbinder", en="the Community Connector")
+    app.router.profile = app.router.profile.model_copy(update={"connector": connector_name})
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await anna.send("As a question to the Community Connector")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
