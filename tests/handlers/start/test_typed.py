@@ -521,3 +521,15 @@ async def test_the_question_button_typed_in_another_language_names_its_connector
     assert anna.keys == ["questions.sent"]
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_no_part_of_a_long_message_reaches_the_connector_empty(app: App) -> None:
+    """A message made long with characters that do not show (zero-width spaces) is no
+    longer a question in parts with a blank one for the connector to read."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION + "\u200b" * 3000)
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent"]  # one part that shows: not "in parts"
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert all(message.text.strip("\u200b") for message in asked.messages)
+    assert QUESTION in asked.messages[0].text
