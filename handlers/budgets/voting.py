@@ -253,15 +253,17 @@ async def show_round(ctx: Context) -> Response:
 @feature.action("bv.hood", role=Role.RESIDENT)
 async def choose_hood(ctx: Context) -> Response:
     """``bv.hood:<round>:<neighbourhood>``: the neighbourhood a round of residents with one
-    asked for, then its ballot. Only for someone without one: an older button of another
-    neighbourhood does not move them."""
+    asked for, then its ballot. Only for someone without one, while the round is open: an
+    older button of another neighbourhood does not move them."""
     round_part, _, hood_id = ctx.value.partition(":")
     round_id = parse_id(round_part)
     hood = ctx.profile.neighbourhood(hood_id)
     found = await ctx.repos.budgets.get(round_id) if round_id is not None else None
     if hood is None or found is None:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
-    if found.hood_only and not ctx.user.neighbourhood:
+    votable = found.status is RoundStatus.OPEN and found.closes_at > ctx.now
+    if votable and found.hood_only and not ctx.user.neighbourhood:
+        # Given only to vote: a button of a round that closed meanwhile keeps nothing.
         await ctx.repos.users.set_neighbourhood(ctx.user.id, hood.id)
         ctx.user = ctx.user.model_copy(update={"neighbourhood": hood.id})
     return await _cards(ctx, found)

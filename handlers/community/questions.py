@@ -17,10 +17,18 @@ opened.
 from __future__ import annotations
 
 from handlers import paging
-from handlers.answers import excerpt, parse_id, read_text, text_length, without_controls
+from handlers.answers import (
+    excerpt,
+    parse_id,
+    read_text,
+    text_length,
+    visible_length,
+    without_controls,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.start.menu import stale_button
+from storage import graphemes
 from storage.community.questions import Question, Side
 from storage.news.staff import StaffCard
 
@@ -115,21 +123,20 @@ async def send_typed(ctx: Context, text: str) -> Response:
     cleaned = without_controls(text).strip()
     if text_length(cleaned) <= MAX_LENGTH:
         return await _store(ctx, Dialog(name=DIALOG, step="text"), text=text)
-    first, *rest = split_text(cleaned, MAX_LENGTH)
+    # A part of only what does not show (zero-width spaces) would reach the connector blank.
+    first, *rest = [part for part in split_text(cleaned, MAX_LENGTH) if visible_length(part)]
     question_id = await ctx.repos.questions.ask(ctx.user.id, first, ctx.now)
     for part in rest:
         await ctx.repos.questions.add_message(
             question_id, Side.RESIDENT, ctx.user.id, part, ctx.now
         )
     connector = ctx.profile.connector(ctx.lang)
-    return respond(
-        Reply(key="questions.sent_in_parts", params={"max": MAX_LENGTH}),
-        Reply(
-            key="questions.sent",
-            params={"id": question_id, "connector": connector},
-            buttons=_done(),
-        ),
+    sent = Reply(
+        key="questions.sent", params={"id": question_id, "connector": connector}, buttons=_done()
     )
+    if not rest:
+        return respond(sent)
+    return respond(Reply(key="questions.sent_in_parts", params={"max": MAX_LENGTH}), sent)
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -157,7 +164,17 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _fitting(text: str, limit: int) -> int:
-    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
+    """How many characters of ``text`` fit in ``limit`` UTF-16 units, ending between two
+    whole characters as a reader sees them (an emoji family, a flag, a letter with its
+    mark); a first character longer than the limit alone is cut by code points."""
+    used = end = 0
+    for cluster in graphemes.clusters(text):
+        used += text_length(cluster)
+        if used > limit:
+            break
+        end += len(cluster)
+    if end:
+        return end
     used = 0
     for index, char in enumerate(text):
         used += 2 if ord(char) > 0xFFFF else 1

@@ -212,12 +212,18 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
 
 
 def _choices(ctx: Context, dialog: Dialog) -> dict[str, list[str]]:
-    """What each choice's button is called, in every language (to be typed instead)."""
-    connector = ctx.profile.connector(ctx.lang)
+    """What each choice's button is called, in every language (to be typed instead): the
+    question's with the connector's name in that language."""
     return {
-        "question": labels(
-            ctx, dialog.button("general.btn_typed_question", "question", connector=connector)
-        ),
+        "question": [
+            ctx.catalog.label(
+                lang,
+                dialog.button(
+                    "general.btn_typed_question", "question", connector=ctx.profile.connector(lang)
+                ),
+            )
+            for lang in ctx.catalog.languages
+        ],
         "idea": labels(ctx, dialog.button("general.btn_typed_idea", "idea")),
         "drop": labels(ctx, dialog.button("general.btn_typed_drop", "drop")),
     }

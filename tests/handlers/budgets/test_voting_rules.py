@@ -652,3 +652,23 @@ async def test_someone_without_a_neighbourhood_chooses_it_where_a_round_asks_for
     await anna.press_payload(f"bv.hood:{round_id}:driehuis")
     assert anna.keys == ["budgets.intro", "budgets.page_single"]
     assert (await row(app, anna)).neighbourhood == "velserbroek"
+
+
+async def test_a_neighbourhood_tapped_after_its_round_closed_is_not_kept(app: App) -> None:
+    """Someone who would rather not tell gives a neighbourhood only to vote: a button of a
+    round that closed (or was forged for one not open) says so and keeps nothing."""
+    round_id = await a_round(app, hood_only=True)
+    later = await a_round(app, hood_only=True, opens_in=timedelta(days=1))
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"]
+    # Its closing time passed meanwhile (and the next round has not opened yet).
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    moment = found.closes_at
+    app.router.clock = lambda: moment
+    await anna.press("Velserbroek")
+    assert anna.keys == ["budgets.closed"]
+    await anna.press_payload(f"bv.hood:{later}:velserbroek")
+    assert anna.keys == ["budgets.not_open_yet"]
+    assert (await row(app, anna)).neighbourhood is None

@@ -10,6 +10,7 @@ from bot.app import App
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
+from storage.localized import Localized
 from tests.people import connector, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
@@ -470,3 +471,65 @@ async def test_a_button_typed_instead_of_pressed_is_that_choice_not_more_message
     assert anna.keys == ["questions.sent"]
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_a_long_message_in_parts_never_cuts_an_emoji_or_accent_in_two(app: App) -> None:
+    """A message without a space where a part ends (a row of emoji, Arabic with its vowel
+    signs) is cut between whole characters: no family split into its people, no flag into
+    two letters, no letter parted from its mark."""
+    family, flag, marked = "👨‍👩‍👧", "🇳🇱", "شُكْرًا"
+    for unit in (family, flag, marked):
+        anna = await person(app, f"anna{len(unit)}")
+        long = "Kijk hier: " + unit * (6000 // len(unit.encode("utf-16-le")))
+        assert 2000 < len(long.encode("utf-16-le")) // 2 <= 4096
+        await anna.send(long)
+        await anna.press("Als vraag")
+        assert anna.keys == ["questions.sent_in_parts", "questions.sent"], unit
+        [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+        texts = [message.text for message in asked.messages]
+        assert "".join(texts).replace(" ", "") == long.replace(" ", ""), unit
+        assert texts[-1].startswith(unit) and texts[0].endswith(unit), unit
+
+
+async def test_a_letter_with_more_marks_than_a_question_holds_still_goes_in_parts(
+    app: App,
+) -> None:
+    """One "character" longer than a part (a letter under thousands of accents) is cut
+    inside it, rather than never."""
+    anna = await person(app, "anna")
+    long = "Kijk hier: a" + "\u0301" * 3000
+    await anna.send(long)
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent_in_parts", "questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    texts = [message.text for message in asked.messages]
+    assert "".join(texts).replace(" ", "") == long.replace(" ", "")
+    assert len(texts) == 3
+
+
+async def test_the_question_button_typed_in_another_language_names_its_connector(
+    app: App,
+) -> None:
+    """Where the connector has another name in English, the English label typed by someone
+    who reads Dutch ("As a question to the Community Connector") is that choice too, not
+    words added to the message."""
+    connector_name = Localized(nl="de Wijkverbinder", en="the Community Connector")
+    app.router.profile = app.router.profile.model_copy(update={"connector": connector_name})
+    anna = await person(app, "anna")
+    await anna.send(QUESTION)
+    await anna.send("As a question to the Community Connector")
+    assert anna.keys == ["questions.sent"]
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
+
+
+async def test_no_part_of_a_long_message_reaches_the_connector_empty(app: App) -> None:
+    """A message made long with characters that do not show (zero-width spaces) is no
+    longer a question in parts with a blank one for the connector to read."""
+    anna = await person(app, "anna")
+    await anna.send(QUESTION + "\u200b" * 3000)
+    await anna.press("Als vraag")
+    assert anna.keys == ["questions.sent"]  # one part that shows: not "in parts"
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert all(message.text.strip("\u200b") for message in asked.messages)
+    assert QUESTION in asked.messages[0].text
