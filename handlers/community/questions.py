@@ -21,6 +21,7 @@ from handlers.answers import excerpt, parse_id, read_text, text_length, without_
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.start.menu import stale_button
+from storage import graphemes
 from storage.community.questions import Question, Side
 from storage.news.staff import StaffCard
 
@@ -135,7 +136,7 @@ async def send_typed(ctx: Context, text: str) -> Response:
 def split_text(text: str, limit: int) -> list[str]:
     """``text`` in parts of at most ``limit`` UTF-16 units, each cut at the last paragraph
     break, line break or space that leaves the part at least half full (else at the limit,
-    never inside a character)."""
+    between two whole characters as a reader sees them)."""
     parts: list[str] = []
     rest = text
     while text_length(rest) > limit:
@@ -157,13 +158,22 @@ def split_text(text: str, limit: int) -> list[str]:
 
 
 def _fitting(text: str, limit: int) -> int:
-    """How many characters of ``text`` fit in ``limit`` UTF-16 units."""
-    used = 0
-    for index, char in enumerate(text):
-        used += 2 if ord(char) > 0xFFFF else 1
-        if used > limit:
-            return index
-    return len(text)
+    """How many characters (code points) of ``text`` fit in ``limit`` UTF-16 units, ending
+    between two whole characters as a reader sees them (never half a family emoji or a
+    flag); a first one longer than the limit is cut between code points."""
+    used = end = 0
+    for cluster in graphemes.clusters(text):
+        units = text_length(cluster)
+        if used + units > limit:
+            break
+        used += units
+        end += len(cluster)
+    if end == 0 and text:
+        for index, char in enumerate(text):
+            used += 2 if ord(char) > 0xFFFF else 1
+            if used > limit:
+                return index
+    return end
 
 
 def _done() -> list[list[Button]]:
