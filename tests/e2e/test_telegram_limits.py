@@ -391,3 +391,37 @@ async def test_a_reply_with_more_buttons_than_a_message_takes_arrives_whole(
         *(f"t:{n}" for n in range(130)),
     ]
     assert sum(len(row) for row in keyboard_rows(first)) <= 100
+
+
+async def test_a_long_typed_question_is_cut_between_whole_emoji_for_the_connector(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A typed message longer than a question holds goes in parts; where no space is near
+    the cut (a long row of emoji), a part never ends in half a family emoji, so the
+    connector's inbox shows every family whole."""
+    anna, ria = server.user(5091), server.user(5092)
+    family = "👩\u200d👩\u200d👧"  # 8 units: 2,000 is not a multiple of it plus the words
+    body = "Beste gemeente, dit is mijn verhaal: " + family * 300 + " مرحبا بالعالم" * 40
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        for user in (anna, ria):
+            await onboard(server, user)
+        before = len(server.messages(anna.chat_id))
+        await anna.send_text(body)
+        await server.wait_for(
+            lambda: any(
+                "Als vraag" in "".join(labels(m)) for m in server.messages(anna.chat_id)[before:]
+            )
+        )
+        before = len(server.messages(anna.chat_id))
+        await anna.press("❓ Als vraag naar Burgerbeest")
+        await answer(server, anna, "is verstuurd", before)
+        await make_staff(app, ria, Role.CONNECTOR)
+        before = len(server.messages(ria.chat_id))
+        await ria.send_text("/inbox")
+        await answer(server, ria, "Inbox", before)
+        before = len(server.messages(ria.chat_id))
+        ria.press_data("inbox.open:1")
+        await answer(server, ria, "مرحبا بالعالم", before)
+        thread = "".join(shown(m) for m in server.messages(ria.chat_id)[before:])
+    assert thread.count(family) == 300
+    assert refused(server) == []
