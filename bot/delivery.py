@@ -155,6 +155,8 @@ class DeliveryWorker:
         #: The same rows by their chat: a chat with a row in flight is sent nothing else
         #: until that row's result is written, so its messages arrive in order.
         self._held: dict[int, str] = {}
+        #: The generation (Outbox.take) each of them was taken at.
+        self._generations: dict[int, int] = {}
         self._busy: Counter[str] = Counter()
         #: Chats told to wait whose hold is not in the database yet: their rows are still
         #: read as due until it is, and are passed over meanwhile (one hold, counted once).
@@ -262,33 +264,42 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             # Before the rows are read: a person erased after this is not sent what was
-            # taken (see Outbox.stop_sending).
-            generation = self.outbox.generation
+            # taken (see Outbox.stop_sending), while a row taken now is on its way.
+            generation = self.outbox.take()
             try:
-                now = self.clock()
-                async with self.repos.db.committed():
-                    expiring = await self.outbox.expiring(self.platform, now)
-                    rows = await self.outbox.due(
-                        self.platform, now, self._claim, self._held, busy=self._busy
-                    )
-                if expiring:
-                    await self._expire(now)
-            except Exception:
-                log.exception("reading the outbox failed platform=%s", self.platform)
-                rows = []
-            self._draining = len(rows) < self._claim
-            if self._draining:
-                self._check_idle_batches()
-            # A chat with a row in flight waits for its result (looked at again then). Its
-            # rows are not even read: they would take the places of other chats' rows.
-            rows = [row for row in rows if not self._busy[row.chat_id]]
-            if not rows:
+                taken = await self._take_rows(generation)
+            finally:
+                self.outbox.let_go(generation)
+            if not taken:
                 await self._idle()
-                continue
-            for row in rows:
-                if self._stopping:
-                    break
-                await self._dispatch(row, generation)
+
+    async def _take_rows(self, generation: int) -> bool:
+        """Take the rows due and dispatch them; False when there were none."""
+        try:
+            now = self.clock()
+            async with self.repos.db.committed():
+                expiring = await self.outbox.expiring(self.platform, now)
+                rows = await self.outbox.due(
+                    self.platform, now, self._claim, self._held, busy=self._busy
+                )
+            if expiring:
+                await self._expire(now)
+        except Exception:
+            log.exception("reading the outbox failed platform=%s", self.platform)
+            rows = []
+        self._draining = len(rows) < self._claim
+        if self._draining:
+            self._check_idle_batches()
+        # A chat with a row in flight waits for its result (looked at again then). Its
+        # rows are not even read: they would take the places of other chats' rows.
+        rows = [row for row in rows if not self._busy[row.chat_id]]
+        if not rows:
+            return False
+        for row in rows:
+            if self._stopping:
+                break
+            await self._dispatch(row, generation)
+        return True
 
     async def _expire(self, now: datetime) -> None:
         """Cancel rows whose time passed before they could be sent (held back by a 429, a
@@ -331,6 +342,8 @@ class DeliveryWorker:
         await pacing.take(len(replies))
         pacing.sent(row.chat_id, len(replies))
         self._held[row.id] = row.chat_id
+        # What is stopped after it was taken is remembered until it is released.
+        self._generations[row.id] = self.outbox.hold(generation)
         self._busy[row.chat_id] += 1
         if row.batch is not None:
             self._sending[row.batch] += 1
@@ -366,6 +379,7 @@ class DeliveryWorker:
         chat_id = self._held.pop(row_id, None)
         if chat_id is None:
             return
+        self.outbox.let_go(self._generations.pop(row_id))
         self._slots.release()
         self._busy[chat_id] -= 1
         if self._busy[chat_id] <= 0:
@@ -701,7 +715,13 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
-        generation = self.outbox.generation
+        generation = self.outbox.take()
+        try:
+            await self._show_progress_from(generation)
+        finally:
+            self.outbox.let_go(generation)
+
+    async def _show_progress_from(self, generation: int) -> None:
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
             authorless = await self.outbox.authorless_batches()
