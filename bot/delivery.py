@@ -329,12 +329,7 @@ class DeliveryWorker:
             self._results.failed.append((row.id, f"unreadable payload: {exc}"))
             self._finish(row, None)
             return
-        if self.sign is not None:
-            try:
-                replies = await self.sign(row.batch, self.catalog.language(row.language), replies)
-            except Exception:
-                # Sent as stored, signed by the municipality.
-                log.exception("signing an outbox row failed platform=%s", self.platform)
+        replies = await self._signed(row, replies)
         await self._slots.acquire()
         if self._stopping:
             self._slots.release()
@@ -349,6 +344,17 @@ class DeliveryWorker:
             self._sending[row.batch] += 1
             self._touched.add(row.batch)
         await self._queue.put((row, replies, generation))
+
+    async def _signed(self, row: Due, replies: list[Reply]) -> list[Reply]:
+        """The row's replies signed as they are now (a broadcast by its author's card)."""
+        if self.sign is None:
+            return replies
+        try:
+            return await self.sign(row.batch, self.catalog.language(row.language), replies)
+        except Exception:
+            # Sent as stored, signed by the municipality.
+            log.exception("signing an outbox row failed platform=%s", self.platform)
+            return replies
 
     def _hold(self, chat_id: str, until: datetime) -> None:
         """Keep a chat's rows back until ``until`` (recorded with the next write)."""
@@ -403,6 +409,10 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
+        if self.sign is not None and self.outbox.stopped_since(generation):
+            # Someone was erased since it was signed (its author, perhaps): signed again,
+            # as it is now.
+            replies = await self._signed(row, self._replies(row.payload))
         numbered = self.adapter.platform.numbered_options
         if numbered and row.kind == REPLY_KIND:
             # A direct reply that waited: what it shows is what the chat sees last (newer

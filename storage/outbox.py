@@ -237,6 +237,10 @@ class Outbox:
         self._stopped.pop(user_id, None)
         self._stopped[user_id] = self._generation
 
+    def stopped_since(self, generation: int) -> bool:
+        """Whether anyone was stopped since ``generation`` (:meth:`take`)."""
+        return self._generation > generation
+
     def stopped(self, user_id: int | None, generation: int) -> bool:
         """Whether a row of ``user_id``, taken at ``generation`` (:meth:`take`), was
         stopped since (see :meth:`stop_sending`)."""
