@@ -155,6 +155,8 @@ class DeliveryWorker:
         #: The same rows by their chat: a chat with a row in flight is sent nothing else
         #: until that row's result is written, so its messages arrive in order.
         self._held: dict[int, str] = {}
+        #: The generation (Outbox.take) each of them was taken at.
+        self._generations: dict[int, int] = {}
         self._busy: Counter[str] = Counter()
         #: Chats told to wait whose hold is not in the database yet: their rows are still
         #: read as due until it is, and are passed over meanwhile (one hold, counted once).
@@ -262,33 +264,42 @@ class DeliveryWorker:
         while not self._stopping:
             self._wake.clear()
             # Before the rows are read: a person erased after this is not sent what was
-            # taken (see Outbox.stop_sending).
-            generation = self.outbox.generation
+            # taken (see Outbox.stop_sending), while a row taken now is on its way.
+            generation = self.outbox.take()
             try:
-                now = self.clock()
-                async with self.repos.db.committed():
-                    expiring = await self.outbox.expiring(self.platform, now)
-                    rows = await self.outbox.due(
-                        self.platform, now, self._claim, self._held, busy=self._busy
-                    )
-                if expiring:
-                    await self._expire(now)
-            except Exception:
-                log.exception("reading the outbox failed platform=%s", self.platform)
-                rows = []
-            self._draining = len(rows) < self._claim
-            if self._draining:
-                self._check_idle_batches()
-            # A chat with a row in flight waits for its result (looked at again then). Its
-            # rows are not even read: they would take the places of other chats' rows.
-            rows = [row for row in rows if not self._busy[row.chat_id]]
-            if not rows:
+                taken = await self._take_rows(generation)
+            finally:
+                self.outbox.let_go(generation)
+            if not taken:
                 await self._idle()
-                continue
-            for row in rows:
-                if self._stopping:
-                    break
-                await self._dispatch(row, generation)
+
+    async def _take_rows(self, generation: int) -> bool:
+        """Take the rows due and dispatch them; False when there were none."""
+        try:
+            now = self.clock()
+            async with self.repos.db.committed():
+                expiring = await self.outbox.expiring(self.platform, now)
+                rows = await self.outbox.due(
+                    self.platform, now, self._claim, self._held, busy=self._busy
+                )
+            if expiring:
+                await self._expire(now)
+        except Exception:
+            log.exception("reading the outbox failed platform=%s", self.platform)
+            rows = []
+        self._draining = len(rows) < self._claim
+        if self._draining:
+            self._check_idle_batches()
+        # A chat with a row in flight waits for its result (looked at again then). Its
+        # rows are not even read: they would take the places of other chats' rows.
+        rows = [row for row in rows if not self._busy[row.chat_id]]
+        if not rows:
+            return False
+        for row in rows:
+            if self._stopping:
+                break
+            await self._dispatch(row, generation)
+        return True
 
     async def _expire(self, now: datetime) -> None:
         """Cancel rows whose time passed before they could be sent (held back by a 429, a
@@ -318,12 +329,7 @@ class DeliveryWorker:
             self._results.failed.append((row.id, f"unreadable payload: {exc}"))
             self._finish(row, None)
             return
-        if self.sign is not None:
-            try:
-                replies = await self.sign(row.batch, self.catalog.language(row.language), replies)
-            except Exception:
-                # Sent as stored, signed by the municipality.
-                log.exception("signing an outbox row failed platform=%s", self.platform)
+        replies = await self._signed(row, replies)
         await self._slots.acquire()
         if self._stopping:
             self._slots.release()
@@ -331,11 +337,24 @@ class DeliveryWorker:
         await pacing.take(len(replies))
         pacing.sent(row.chat_id, len(replies))
         self._held[row.id] = row.chat_id
+        # What is stopped after it was taken is remembered until it is released.
+        self._generations[row.id] = self.outbox.hold(generation)
         self._busy[row.chat_id] += 1
         if row.batch is not None:
             self._sending[row.batch] += 1
             self._touched.add(row.batch)
         await self._queue.put((row, replies, generation))
+
+    async def _signed(self, row: Due, replies: list[Reply]) -> list[Reply]:
+        """The row's replies signed as they are now (a broadcast by its author's card)."""
+        if self.sign is None:
+            return replies
+        try:
+            return await self.sign(row.batch, self.catalog.language(row.language), replies)
+        except Exception:
+            # Sent as stored, signed by the municipality.
+            log.exception("signing an outbox row failed platform=%s", self.platform)
+            return replies
 
     def _hold(self, chat_id: str, until: datetime) -> None:
         """Keep a chat's rows back until ``until`` (recorded with the next write)."""
@@ -366,6 +385,7 @@ class DeliveryWorker:
         chat_id = self._held.pop(row_id, None)
         if chat_id is None:
             return
+        self.outbox.let_go(self._generations.pop(row_id))
         self._slots.release()
         self._busy[chat_id] -= 1
         if self._busy[chat_id] <= 0:
@@ -389,6 +409,10 @@ class DeliveryWorker:
         # Results go to whatever settlement is current when the send returns (a flush may
         # have taken the previous one meanwhile).
         lang = self.catalog.language(row.language)
+        if self.sign is not None and self.outbox.stopped_since(generation):
+            # Someone was erased since it was signed (its author, perhaps): signed again,
+            # as it is now.
+            replies = await self._signed(row, self._replies(row.payload))
         numbered = self.adapter.platform.numbered_options
         if numbered and row.kind == REPLY_KIND:
             # A direct reply that waited: what it shows is what the chat sees last (newer
@@ -701,7 +725,13 @@ class DeliveryWorker:
                 await asyncio.sleep(min(0.5, self.policy.progress))
 
     async def _show_progress(self) -> None:
-        generation = self.outbox.generation
+        generation = self.outbox.take()
+        try:
+            await self._show_progress_from(generation)
+        finally:
+            self.outbox.let_go(generation)
+
+    async def _show_progress_from(self, generation: int) -> None:
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
             authorless = await self.outbox.authorless_batches()

@@ -14,6 +14,7 @@ once no row is pending any more, the final figures.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,8 +38,6 @@ UnreachableHook = Callable[[int, datetime], Awaitable[object]]
 REPLY_KIND = "reply"
 #: Row statuses that end a row's life.
 DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
-#: People whose rows were stopped (:meth:`Outbox.stop_sending`) that are remembered.
-_STOPPED_MEMORY = 1000
 #: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
 DEFAULT_OUTBOX_KEEP_DAYS = 30
 #: Rows looked at, and at most deleted, per transaction when pruning.
@@ -179,6 +178,8 @@ class Outbox:
         #: Counts :meth:`stop_sending` calls; each stopped person keeps the count of theirs.
         self._generation = 0
         self._stopped: dict[int, int] = {}
+        #: The generations at which rows still on their way were taken, and how many each.
+        self._holding: Counter[int] = Counter()
 
     # Wiring ---------------------------------------------------------------------------------
 
@@ -197,11 +198,32 @@ class Outbox:
         self._unreachable.append(hook)
         return lambda: self._unreachable.remove(hook)
 
-    @property
-    def generation(self) -> int:
-        """Read it before taking rows: :meth:`stopped` tells whether a row taken then may
-        still be sent."""
-        return self._generation
+    def take(self) -> int:
+        """The generation now, to read before taking rows: :meth:`stopped` tells whether a
+        row taken then may still be sent. What is stopped after it is remembered until
+        :meth:`let_go` (as long as :meth:`hold` keeps it for a row on its way)."""
+        return self.hold(self._generation)
+
+    def hold(self, generation: int) -> int:
+        """Remember what is stopped after ``generation`` until :meth:`let_go`: a row taken
+        then is still on its way."""
+        self._holding[generation] += 1
+        return generation
+
+    def let_go(self, generation: int) -> None:
+        """A row taken at ``generation`` is no longer on its way (or none was taken)."""
+        self._holding[generation] -= 1
+        if self._holding[generation] <= 0:
+            del self._holding[generation]
+        # A person stopped at or before the oldest generation still held has nothing on its
+        # way from before: forgotten. However many were stopped meanwhile (a retention run
+        # erasing hundreds while a broadcast goes out), the others are kept.
+        oldest = min(self._holding, default=self._generation)
+        while self._stopped:
+            user_id, stopped_at = next(iter(self._stopped.items()))
+            if stopped_at > oldest:
+                break
+            del self._stopped[user_id]
 
     def stop_sending(self, user_id: int) -> None:
         """This person's rows that a worker took already are not to be sent as taken (they
@@ -211,15 +233,17 @@ class Outbox:
         of sending, without a query. Should the transaction roll back, such a row is merely
         taken again."""
         self._generation += 1
+        # Last in the order of generations (let_go forgets from the front).
         self._stopped.pop(user_id, None)
         self._stopped[user_id] = self._generation
-        if len(self._stopped) > _STOPPED_MEMORY:
-            # The oldest by far: no worker holds a row taken that long ago.
-            del self._stopped[next(iter(self._stopped))]
+
+    def stopped_since(self, generation: int) -> bool:
+        """Whether anyone was stopped since ``generation`` (:meth:`take`)."""
+        return self._generation > generation
 
     def stopped(self, user_id: int | None, generation: int) -> bool:
-        """Whether a row of ``user_id``, taken when :attr:`generation` was ``generation``,
-        was stopped since (see :meth:`stop_sending`)."""
+        """Whether a row of ``user_id``, taken at ``generation`` (:meth:`take`), was
+        stopped since (see :meth:`stop_sending`)."""
         if user_id is None or not self._stopped:
             return False
         return self._stopped.get(user_id, 0) > generation

@@ -144,6 +144,10 @@ async def end_for_erasure(repos: Repositories, user_id: int, now: datetime) -> l
     timers = []
     for connection, key in ended:
         other = connection.other(user_id)
+        # The erasure deletes this person's line on its way to the other, and the question
+        # about their idea was taken back: a copy delivery took already is looked at
+        # again, not sent as taken.
+        repos.outbox.stop_sending(other)
         own = number(connection.idea_of(other) or 0)
         if key is not None and not await _banned(repos, other, now):
             told = [Reply(key=key, params={"number": own}).model_dump(mode="json")]

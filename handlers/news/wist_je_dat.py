@@ -158,7 +158,9 @@ class Signer:
     """Signs broadcasts as delivery sends them, in each recipient's language.
 
     A broadcast's rows are the outbox batch ``broadcast:<id>``; its author's card is looked
-    up once per :data:`SIGNER_MEMORY` seconds, not for every row.
+    up once per :data:`SIGNER_MEMORY` seconds, not for every row. An author being erased
+    signs nothing more from that moment: not with a card remembered from before, nor with
+    one read while the erasure was still under way.
     """
 
     def __init__(self, repos: Repositories, profile: Profile):
@@ -169,6 +171,20 @@ class Signer:
         #: hands over the same parsed replies, signed once.
         self._signed: dict[tuple[int, str], tuple[list[Reply], StaffCard | None, list[Reply]]]
         self._signed = {}
+        #: People erased lately (user id → when): their card, remembered or read before the
+        #: erasure was committed, signs nothing any more.
+        self._erased: dict[int, float] = {}
+        repos.personal.erasing.append(self.erasing)
+
+    def erasing(self, user_id: int) -> None:
+        """Called as someone is erased (inside the erasure, before it commits)."""
+        now = time.monotonic()
+        # Long enough for every card remembered or read meanwhile to have been looked up
+        # again (the erasure deleted it by then).
+        self._erased = {
+            erased: at for erased, at in self._erased.items() if now - at < 2 * SIGNER_MEMORY
+        }
+        self._erased[user_id] = now
 
     async def __call__(self, batch: str | None, lang: str, replies: list[Reply]) -> list[Reply]:
         prefix, _, value = (batch or "").partition(":")
@@ -177,6 +193,8 @@ class Signer:
         if not any(part.key in SIGNATURES for reply in replies for part in reply.parts):
             return replies
         author = await self._author(int(value))
+        if author is not None and author.user_id in self._erased:
+            author = None
         key = (int(value), lang)
         known = self._signed.get(key)
         if known is not None and known[0] is replies and known[1] == author:

@@ -49,6 +49,44 @@ async def test_a_message_taken_for_sending_is_not_sent_once_its_person_was_erase
     assert "pending" not in await app.repos.outbox.status_counts()
 
 
+async def test_a_message_taken_for_sending_is_not_sent_to_someone_erased_before_many_others(
+    app: App,
+) -> None:
+    """A retention run erases hundreds of silent residents one after the other while
+    delivery works through rows it took before them (a broadcast to thousands goes out at
+    about 30 a second): the first of them is not sent what was taken for her either."""
+    bea = await person(app, "bea")
+    anna = await person(app, "anna")
+    async with app.db.transaction():
+        for chat in (bea, anna):
+            user = await row(app, chat)
+            await app.repos.outbox.enqueue(user.id, payload(), kind="status", now=utcnow())
+    wire = asyncio.Event()
+    adapter = FakeAdapter(gates={"bea": wire})
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(concurrency=1, poll=0.05)
+    )
+    await worker.start()
+    try:
+        await until(lambda: adapter.active == 1 and worker.in_flight == 2)
+
+        await anna.send("/vergeetmij")
+        await anna.press("Ja, wis mijn gegevens")
+        assert anna.keys == ["privacy.forget.done"]
+        # Many more erasures follow before Anna's row comes to be sent (what each erasure
+        # tells delivery, as the retention run's would).
+        for other in range(100_000, 102_500):
+            for hook in app.repos.personal.erasing:
+                hook(other)
+
+        wire.set()
+        await until(lambda: worker.in_flight == 0 and adapter.to("bea"))
+    finally:
+        await worker.stop()
+    assert adapter.to("anna") == [], "nothing reaches the chat of someone erased"
+    assert adapter.attempts["anna"] == 0
+
+
 async def test_an_invitation_taken_for_sending_is_not_sent_once_its_person_was_banned(
     app: App,
 ) -> None:

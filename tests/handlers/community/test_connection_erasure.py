@@ -6,20 +6,25 @@ that the two have each other's details only once both actually got them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from bot.admin.retention import run_retention
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.settings import Settings
 from handlers.privacy.your_data import erase_person
 from storage.clock import iso, utcnow
 from storage.community.connections import ConnectionStatus
 from storage.privacy.personal import Cause, ContentChoice
 from storage.privacy.retention import months_before
+from tests.bot.delivery_support import FakeAdapter
+from tests.bot.delivery_support import payload as queued_payload
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import audit_actions, banned_over_reports, connector, for_user, person, row
 from tests.privacy import traces
 from tests.support import Chat
+from tests.waiting import until
 
 ANNA_TITLE = "Zonnepanelen op de sporthal"
 BOB_TITLE = "Moestuin achter de school"
@@ -511,3 +516,41 @@ async def test_the_one_whose_line_waited_hears_it_will_not_reach_someone_erased(
     await app.db.settled()
     await _anna_hears_her_line_is_lost(app, anna)
     assert (await _keys(app, ria))[-1] == "connect.kept_lost_staff"
+
+
+async def test_a_line_already_taken_for_sending_when_its_owner_erases_goes_no_further(
+    app: App,
+) -> None:
+    """Anna's line was taken by delivery for Bob (it waits behind a message on the wire)
+    when she erases her data: it is not sent to him after all; he hears the request ended."""
+    anna, bob = await _two_with_ideas(app)
+    bea = await person(app, "bea")
+    ria = await connector(app)
+    await ria.send("/verbind #1 #2")
+    await _delivered(app)
+    await _says_yes(app, bob, BOB_LINE)
+    await _delivered(app)
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(
+            (await row(app, bea)).id, queued_payload(), kind="status", now=utcnow()
+        )
+    await _says_yes(app, anna, ANNA_LINE)
+    assert await _lines_for_bob(app) == ["pending"]
+    wire = asyncio.Event()
+    adapter = FakeAdapter(gates={"bea": wire})
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(concurrency=1, poll=0.05)
+    )
+    await worker.start()
+    try:
+        # Bea's message is on the wire; Bob's (Anna's line) was taken and waits behind it.
+        await until(lambda: adapter.active == 1 and worker.in_flight >= 2)
+        await _erase(app, anna)
+        wire.set()
+        await until(lambda: bool(adapter.to("bob")))
+        await until(lambda: worker.in_flight == 0)
+    finally:
+        await worker.stop()
+    sent_to_bob = [key for sent in adapter.to("bob") for key in sent.keys]
+    assert "connect.made" not in sent_to_bob
+    assert sent_to_bob == ["connect.ended_told"]

@@ -3,10 +3,16 @@ place (their card) and leaves every broadcast with them when they are erased."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
-from tests.bot.delivery_support import FakeAdapter
-from tests.people import civil_servant, person, subscribe
+from handlers.news.wist_je_dat import Signer
+from storage.clock import utcnow
+from tests.bot.delivery_support import FakeAdapter, payload
+from tests.people import civil_servant, person, row, subscribe
 from tests.privacy import traces
 from tests.support import Chat
 from tests.waiting import until
@@ -98,3 +104,91 @@ async def test_a_card_whose_department_left_the_profile_shows_the_municipality(
     assert "Afdeling: Gemeente Velsen" in anna.text
     await anna.press_payload("news.page:0")
     assert f"{NAME}, Gemeente Velsen" in anna.last[0].text
+
+
+async def test_a_broadcast_going_out_when_its_author_is_erased_is_signed_by_the_municipality_from_then_on(  # noqa: E501
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    for resident in (anna, bob):
+        await subscribe(resident)
+    cas = await civil_servant(app, "7003334445")
+    await cas.send("/voorstellen")
+    await cas.send(NAME)
+    await cas.press("Openbare ruimte")
+    await cas.send("Bankjes en speelplekken")
+    await cas.press("Zonder foto")
+    await cas.press("Opslaan")
+    await _send_news(cas, "Wist je dat we 12 nieuwe bankjes plaatsen?")
+    # Bob's copy waits (his chat asked for a pause) while Anna's goes out, signed by Cas.
+    async with app.db.transaction():
+        await app.repos.outbox.hold_chat("test", "bob", utcnow() + timedelta(hours=1))
+
+    def render(reply: object, lang: str) -> str:
+        return app.catalog.render(lang, reply, markup=False)  # type: ignore[arg-type]
+
+    adapter = FakeAdapter(render=render)
+    [worker] = Runtime(app, adapters=[adapter]).workers
+    await worker.start()
+    try:
+        await until(lambda: len(adapter.to("anna")) == 1)
+        assert f"{NAME}, Openbare ruimte" in adapter.to("anna")[0].texts[0]
+
+        await cas.send("/vergeetmij")
+        await cas.press("Ja, wis mijn gegevens")
+        assert cas.keys == ["privacy.forget.done"]
+        # Bob's chat opens again moments later: his copy goes out now.
+        async with app.db.transaction():
+            await app.repos.outbox.release_chat("test", "bob", utcnow())
+        await until(lambda: len(adapter.to("bob")) == 1)
+    finally:
+        await worker.stop()
+    assert NAME not in adapter.to("bob")[0].texts[0]
+    assert "Gemeente Velsen" in adapter.to("bob")[0].texts[0]
+
+
+async def test_a_copy_signed_and_waiting_to_go_when_its_author_is_erased_goes_without_her_name(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await subscribe(anna)
+    bea = await person(app, "bea")
+    cas = await civil_servant(app, "7003334445")
+    await cas.send("/voorstellen")
+    await cas.send(NAME)
+    await cas.press("Openbare ruimte")
+    await cas.send("Bankjes en speelplekken")
+    await cas.press("Zonder foto")
+    await cas.press("Opslaan")
+    async with app.db.transaction():
+        await app.repos.outbox.enqueue(
+            (await row(app, bea)).id, payload(), kind="status", now=utcnow()
+        )
+    await _send_news(cas, "Wist je dat we 12 nieuwe bankjes plaatsen?")
+
+    def render(reply: object, lang: str) -> str:
+        return app.catalog.render(lang, reply, markup=False)  # type: ignore[arg-type]
+
+    # Bea's message is on the wire; Anna's copy was signed and waits behind it.
+    wire = asyncio.Event()
+    adapter = FakeAdapter(render=render, gates={"bea": wire})
+    worker = DeliveryWorker(
+        app.repos,
+        app.catalog,
+        adapter,
+        DeliveryPolicy(concurrency=1, poll=0.05),
+        sign=Signer(app.repos, app.profile),
+    )
+    await worker.start()
+    try:
+        await until(lambda: adapter.active == 1 and worker.in_flight >= 2)
+        await cas.send("/vergeetmij")
+        await cas.press("Ja, wis mijn gegevens")
+        assert cas.keys == ["privacy.forget.done"]
+        wire.set()
+        await until(lambda: bool(adapter.to("anna")))
+    finally:
+        await worker.stop()
+    assert NAME not in adapter.to("anna")[0].texts[0]
+    assert "Gemeente Velsen" in adapter.to("anna")[0].texts[0]
