@@ -75,40 +75,16 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     across = (MARGIN, WIDTH - MARGIN)
     for number, line in enumerate(titles):
         middle = 38 + TITLE_LINE * number
-        x, anchor = aligned(line, *across, paragraph=title)
-        draw.text(
-            (x, middle),
-            line,
-            font=fonts.font(34),
-            fill="white",
-            anchor=anchor,
-            direction=direction(title),
-        )
+        draw_line(draw, middle, line, across, fonts.font(34), "white", paragraph=title)
     for number, line in enumerate(subtitles):
         middle = 80 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * number
-        x, anchor = aligned(line, *across, paragraph=subtitle)
-        draw.text(
-            (x, middle),
-            line,
-            font=fonts.font(20),
-            fill="white",
-            anchor=anchor,
-            direction=direction(subtitle),
-        )
+        draw_line(draw, middle, line, across, fonts.font(20), "white", paragraph=subtitle)
     top = band + 30
     bar_space = WIDTH - 2 * MARGIN - LABEL_WIDTH - 90
     for lines, (heading, rows) in zip(headings, sections, strict=True):
         for number, line in enumerate(lines):
             middle = top + 20 + HEADING_LINE * number
-            x, anchor = aligned(line, *across, paragraph=heading)
-            draw.text(
-                (x, middle),
-                line,
-                font=fonts.font(26),
-                fill=BAND,
-                anchor=anchor,
-                direction=direction(heading),
-            )
+            draw_line(draw, middle, line, across, fonts.font(26), BAND, paragraph=heading)
         top += HEADING + HEADING_LINE * (len(lines) - 1)
         largest = max((count for _, count in rows), default=0)
         for label, count in rows or [("-", 0)]:
@@ -159,6 +135,23 @@ def aligned(
     title that begins with a Latin place name stands at the right with the others."""
     whole = text if paragraph is None else paragraph
     return (right, f"r{vertical}") if right_to_left(whole) else (left, f"l{vertical}")
+
+
+def draw_line(
+    draw: ImageDraw.ImageDraw,
+    y: int,
+    line: str,
+    across: tuple[int, int],
+    font: fonts.Font,
+    fill: str | tuple[int, int, int],
+    *,
+    paragraph: str,
+    vertical: str = "m",
+) -> None:
+    """Draw one ``line`` of a wrapped ``paragraph`` at height ``y`` between the two edges
+    ``across``, against the edge and in the direction the paragraph reads."""
+    x, anchor = aligned(line, *across, vertical, paragraph=paragraph)
+    draw.text((x, y), line, font=font, fill=fill, anchor=anchor, direction=direction(paragraph))
 
 
 def direction(paragraph: str) -> str | None:

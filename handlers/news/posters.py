@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from handlers import fonts, paging
 from handlers.answers import parse_id
-from handlers.charts import aligned, direction, drawn
+from handlers.charts import aligned, draw_line, drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.start.menu import stale_button
@@ -141,28 +141,13 @@ def render_poster(*, municipality: str, title: str, call: str, link: str) -> byt
     draw.text((x, 100), municipality, font=fonts.font(64, bold=True), fill="white", anchor=anchor)
     top = 270
     # Each line of a wrapped title or call goes the way of the whole (see aligned()).
-    for line in _wrap(draw, title, fonts.font(84, bold=True), WIDTH - 2 * MARGIN)[:4]:
-        x, anchor = aligned(line, *across, vertical="a", paragraph=title)
-        draw.text(
-            (x, top),
-            line,
-            font=fonts.font(84, bold=True),
-            fill=INK,
-            anchor=anchor,
-            direction=direction(title),
-        )
+    big, medium = fonts.font(84, bold=True), fonts.font(46, bold=True)
+    for line in _wrap(draw, title, big, WIDTH - 2 * MARGIN)[:4]:
+        draw_line(draw, top, line, across, big, INK, paragraph=title, vertical="a")
         top += 104
     top += 30
-    for line in _wrap(draw, call, fonts.font(46, bold=True), WIDTH - 2 * MARGIN)[:3]:
-        x, anchor = aligned(line, *across, vertical="a", paragraph=call)
-        draw.text(
-            (x, top),
-            line,
-            font=fonts.font(46, bold=True),
-            fill=INK,
-            anchor=anchor,
-            direction=direction(call),
-        )
+    for line in _wrap(draw, call, medium, WIDTH - 2 * MARGIN)[:3]:
+        draw_line(draw, top, line, across, medium, INK, paragraph=call, vertical="a")
         top += 62
     code = _qr(link, size=min(820, HEIGHT - top - 260))
     image.paste(code, ((WIDTH - code.width) // 2, top + 40))
