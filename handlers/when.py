@@ -9,7 +9,7 @@ formats (ISO 8601 in exports, iCalendar) are not made here.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
 from babel.dates import format_date, format_skeleton, format_time
@@ -26,7 +26,11 @@ _DAYS_AHEAD = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen
 def parse_moment(text: str, now: datetime) -> datetime | None:
     """The moment meant by ``text``, in ``now``'s time zone, or None when it is unclear.
 
-    ``now`` is the current moment in the local time zone (for "morgen 9:00").
+    ``now`` is the current moment in the local time zone (for "morgen 9:00"). A clock time
+    that exists twice (the hour the clocks go back) is its first time, unless that passed
+    and the second is still to come: then that one, the time meant by someone typing it
+    during that hour. Compare the result with others in UTC (``astimezone``): two moments
+    in the same zone compare by their clock times, and those repeat in that hour.
     """
     typed = " ".join(text.strip().lower().split())
     found = _DAY_FIRST.match(typed)
@@ -53,7 +57,13 @@ def _build(
         at = time(int(hour), int(minute or 0))
     except ValueError:
         return None
-    return datetime.combine(on, at, tzinfo=now.tzinfo)
+    first = datetime.combine(on, at, tzinfo=now.tzinfo)
+    second = first.replace(fold=1)
+    if first.utcoffset() != second.utcoffset() and (
+        first.astimezone(UTC) <= now.astimezone(UTC) < second.astimezone(UTC)
+    ):
+        return second
+    return first
 
 
 def typed(moment: datetime) -> str:

@@ -328,7 +328,7 @@ def _read_moment(ctx: Context) -> datetime | Reply:
     moment = parse_moment(ctx.text, local) if ctx.text else None
     if moment is None:
         return Reply(key="budgets.when_invalid", params={"typed": ctx.text})
-    if moment <= local:
+    if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="budgets.when_past", params={"when": when.moment(moment, ctx.lang)})
     if moment > local + MAX_AHEAD:
         return Reply(key="budgets.when_too_far")

@@ -447,7 +447,7 @@ def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
     moment = parse_moment(answer, ctx.local(ctx.now))
     if moment is None:
         return Reply(key="composer.when_invalid", params={"typed": answer})
-    if moment <= ctx.local(after):
+    if moment.astimezone(UTC) <= after:
         return Reply(
             key="consultations.when_too_soon",
             params={

@@ -697,7 +697,7 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
     if moment is None:
         problem = Reply(key="composer.when_invalid", params={"typed": text})
         return respond(problem, _ask_move(ctx, consultation), dialog=dialog)
-    if moment < ctx.local(earliest):
+    if moment.astimezone(UTC) < earliest:
         problem = Reply(
             key="consultations.when_too_soon",
             params={

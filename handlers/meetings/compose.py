@@ -188,7 +188,7 @@ def read_start(ctx: Context) -> datetime | Reply:
     moment = parse_moment(text, local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
-    if moment <= local:
+    if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="meetings.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:
         return Reply(key="meetings.when_too_far")

@@ -333,7 +333,7 @@ def read_moment(ctx: Context) -> datetime | Reply:
     moment = parse_moment(answer, local)
     if moment is None:
         return Reply(key="composer.when_invalid", params={"typed": answer})
-    if moment <= local:
+    if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="composer.when_past", params={"when": ctx.show_moment(moment)})
     if moment > local + MAX_AHEAD:
         return Reply(key="composer.when_too_far")

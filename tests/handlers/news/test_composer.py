@@ -979,3 +979,54 @@ async def test_many_scheduled_broadcasts_are_listed_a_few_at_a_time(app: App) ->
             await app.repos.broadcasts.cancel(first.id)
     await ria.send("/gepland")
     assert ria.keys == [*["composer.scheduled_item"] * 5, "composer.scheduled_footer"]
+
+
+@pytest.mark.parametrize(
+    ("now", "typed", "at"),
+    [
+        # 25 October 2026, the clocks go back at 03:00 to 02:00: it is 02:40 for the second
+        # time (01:40 UTC). 02:50 meant now is the one to come, ten minutes from now; the
+        # first 02:50 passed an hour ago and would have gone out at once.
+        (
+            datetime(2026, 10, 25, 1, 40, tzinfo=UTC),
+            "vandaag 2:50",
+            datetime(2026, 10, 25, 1, 50, tzinfo=UTC),
+        ),
+        # The first time it is 02:40 (00:40 UTC): 02:50 is the first, in ten minutes.
+        (
+            datetime(2026, 10, 25, 0, 40, tzinfo=UTC),
+            "vandaag 2:50",
+            datetime(2026, 10, 25, 0, 50, tzinfo=UTC),
+        ),
+    ],
+)
+async def test_a_moment_typed_in_the_hour_the_clocks_go_back_is_the_one_still_to_come(
+    app: App, now: datetime, typed: str, at: datetime
+) -> None:
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    app.router.clock = lambda: now
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Inplannen")
+    await ria.send(typed)
+    assert ria.keys == ["composer.scheduled"]
+    [timer] = timers.armed
+    assert timer.at == at
+
+
+async def test_a_moment_typed_in_the_hour_the_clocks_go_back_that_passed_is_refused(
+    app: App,
+) -> None:
+    # The second 02:40 (01:40 UTC): both 02:30s passed, and nothing is scheduled.
+    await _town(app)
+    timers = TimerLog(app)
+    ria = await civil_servant(app)
+    app.router.clock = lambda: datetime(2026, 10, 25, 1, 40, tzinfo=UTC)
+    await _write(ria)
+    await ria.press("Alle abonnees")
+    await ria.press("Inplannen")
+    await ria.send("vandaag 2:30")
+    assert ria.keys == ["composer.when_past", "composer.ask_when"]
+    assert timers.armed == []
