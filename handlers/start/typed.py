@@ -167,7 +167,7 @@ def _a_message(text: str) -> bool:
     )
 
 
-typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False)
+typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False, words="text")
 
 
 @typed.step("choose")
