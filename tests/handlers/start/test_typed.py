@@ -559,3 +559,18 @@ async def test_a_waiting_message_comes_back_when_something_else_takes_its_place(
     await anna.send("/help")
     assert "general.typed_not_kept" not in anna.keys
     assert await _dialog(app, anna) == "typed_message"
+
+
+async def test_a_number_typed_on_telegram_is_no_part_of_the_waiting_message(app: App) -> None:
+    """On Telegram the choices are buttons without numbers: "2" typed there is someone
+    trying to choose, not more of the message, and is not glued to what the connector
+    reads; she is asked to press a button, and the message waits as it was."""
+    anna = await person(app, "4242", platform="telegram")
+    await anna.send(QUESTION)
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.send("2")
+    assert anna.keys == ["general.typed_choose", "general.typed_what_now"]
+    assert "2" not in anna.last[-1].text.replace(QUESTION, "")
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
