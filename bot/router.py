@@ -667,11 +667,18 @@ class Router:
     async def _beside_draft(self, ctx: Context, target: Target) -> tuple[Response, bool]:
         """Run a command or button that is not a step of the open dialog; an open draft
         stays, with the way back to it (the registry's rules, see handlers/drafts.py)."""
-        draft = self.registry.draft(ctx.dialog)
-        stays = self.registry.stays(ctx.dialog)
+        open_dialog = ctx.dialog
+        draft = self.registry.draft(open_dialog)
+        stays = self.registry.stays(open_dialog)
         response = await target.handler(ctx)
         if draft is None or ctx.event.is_group or response.end_dialog:
-            return response, target.keeps_dialog or stays
+            keep = target.keeps_dialog or stays
+            if draft is None:
+                # A dialog that is no draft (nobody was asked first) may still hold what
+                # the person wrote: it comes back rather than going without a word.
+                left = self.registry.left_behind(open_dialog, response, kept=keep)
+                response.replies[:0] = left
+            return response, keep
         return self.registry.beside_draft(ctx, draft, response, starts=target.starts), True
 
     def _group_target(self, ctx: Context) -> Target | None:

@@ -227,9 +227,13 @@ class DialogSpec(_Declared):
         subject: Subject | None = None,
         draft: bool = True,
         stays: bool = False,
+        words: str | None = None,
     ):
         self.name = name
         self.policy = policy
+        #: The key of its data that holds what the person wrote, for a dialog that is no
+        #: draft: given back when something else ends it or takes its place.
+        self.words = words
         #: Whether it stays open beside commands of other features, which otherwise end a
         #: dialog that is not a draft (onboarding: what the conversation holds before
         #: consent, a language chosen, must outlast reading the ideas).
@@ -575,12 +579,15 @@ class Feature:
         subject: Subject | None = None,
         draft: bool = True,
         stays: bool = False,
+        words: str | None = None,
     ) -> DialogSpec:
         """Declare dialog ``name``: the role its every step needs, and what it posts.
 
         ``subject`` is the catalog key that names its draft ("je idee"); ``draft=False``
         for a dialog that loses nothing when it is left (every answer is saved at once);
-        ``stays=True`` for one that other commands leave open.
+        ``stays=True`` for one that other commands leave open; ``words``: the key of the
+        data of a dialog that is no draft yet holds what the person wrote (a message
+        waiting for a choice), which comes back when the dialog is left for another.
         """
         if name in self.dialogs:
             raise ValueError(f"{self.name}: dialog already declared: {name}")
@@ -590,6 +597,7 @@ class Feature:
             subject=subject,
             draft=draft,
             stays=stays,
+            words=words,
         )
         self.dialogs[name] = spec
         return spec
@@ -730,6 +738,20 @@ class Registry:
         """Whether the open dialog stays open beside a command that would end another."""
         spec = self.dialogs.get(dialog.name) if dialog is not None else None
         return spec is not None and spec.stays
+
+    def left_behind(self, dialog: Dialog | None, response: Response, *, kept: bool) -> list[Reply]:
+        """What the person wrote in ``dialog`` (no draft: nobody was asked first), given
+        back when ``response`` ends it or starts another in its place; ``kept``: whether
+        it stays open when the response sets no dialog."""
+        spec = self.dialogs.get(dialog.name) if dialog is not None else None
+        if dialog is None or spec is None or spec.words is None:
+            return []
+        new = response.dialog
+        left = response.end_dialog or (new.name != dialog.name if new else not kept)
+        written = dialog.data.get(spec.words)
+        if not left or not isinstance(written, str) or not written.strip():
+            return []
+        return [Reply(key="general.typed_not_kept", params={"text": written.strip()})]
 
     def typed(self, dialog: Dialog | None) -> bool:
         """Whether the dialog's step waits for typed text or a number (not for a choice)."""

@@ -31,6 +31,7 @@ from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.budgets.schedule import cancelled_rounds
+from handlers.contract import Button, Reply
 from handlers.profile import ProfileError
 from storage import Database, DatabaseError, Repositories, Role, StorageUnavailable, User
 from storage.audit import CLI
@@ -444,10 +445,22 @@ def _checked_user(
 async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
     """Clear the person's dialog if their (new) role may not hold it: a revoked connector
     does not find the triage card they had open. The router checks this at every event as
-    well; clearing it here means nothing half-done is left behind."""
+    well; clearing it here means nothing half-done is left behind (nor taken up again by
+    a button of it, should the role come back).
+
+    Cleared here, it is no longer there for the router to drop with its word at their next
+    message: the same word goes to their chat now, so that their next answer, which meets
+    no dialog any more, does not leave them wondering where it went.
+    """
     stored = await repos.dialogs.load(person.id)
     if stored is not None and not handlers.registry().may_hold(person, stored.name):
         await repos.dialogs.clear(person.id)
+        word = Reply(
+            key="general.dialog_dropped", buttons=[[Button(label="menu.back", payload="menu")]]
+        )
+        await repos.outbox.enqueue(
+            person.id, [word.model_dump(mode="json")], kind="dialog_dropped", now=utcnow()
+        )
 
 
 async def change_role(

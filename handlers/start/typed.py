@@ -15,8 +15,11 @@ A word alone (``menu``, ``help``, ``stop``, ``hallo``, ``bedankt``) means what i
 and so does a pleasantry of a few words ("ok dank je wel", "Goedemorgen allemaal"): it is
 no message for anyone. While the question is open, ``stop``, ``menu`` and ``help`` end it
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
-who thinks the message went, and hears that it still waits. A message too short to be
-anything ("iets") gets the general answer, as do a row of emoji and a photo or sticker.
+who thinks the message went, and hears that it still waits; a number alone ("2" on Telegram,
+whose buttons have none) is someone choosing, asked to press a button. Whatever else takes
+the message's place (``/idee``, a poll's typed answer) gives it back, not sent. A message
+too short to be anything ("iets") gets the general answer, as do a row of emoji and a photo
+or sticker.
 A message longer than a question holds goes whole, in parts of the one question.
 """
 
@@ -157,6 +160,13 @@ def _words_of(text: str) -> list[str]:
     return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split()
 
 
+def _a_choice_number(text: str) -> bool:
+    """Whether ``text`` is a number alone, as someone types to choose an option ("2",
+    "3.")."""
+    said = _words_of(text)
+    return len(said) == 1 and said[0].isdecimal() and len(said[0]) <= 2
+
+
 def _a_message(text: str) -> bool:
     """Whether ``text`` looks like something written to someone, not a stray word (nor a
     row of emoji or punctuation: ten thumbs up say what one says)."""
@@ -167,7 +177,7 @@ def _a_message(text: str) -> bool:
     )
 
 
-typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False)
+typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False, words="text")
 
 
 @typed.step("choose")
@@ -192,6 +202,10 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        if _a_choice_number(ctx.text):
+            # "2" where the choices are buttons without numbers (Telegram), or a number no
+            # option has: someone trying to choose, not the rest of the message.
+            return await _offer(ctx, dialog, hint=Reply(key="general.typed_choose"))
         named = typed_choice(ctx, _choices(ctx, dialog))
         if named is not None:
             # A button's label typed instead of pressed ("Niet versturen"): that choice,

@@ -24,7 +24,7 @@ from handlers.feature import Context, Fallback, Feature, Registry
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import connector, person, row
+from tests.people import connector, outbox, person, row
 from tests.support import Chat, with_broken_step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,6 +245,31 @@ async def test_samenspel_revoke_clears_the_staff_dialog_the_person_had_open(app:
     said = await revoke(app.settings, "telegram", "4242", "left the team")
     assert "is now inwoner" in said
     assert await app.repos.dialogs.load(user.id) is None
+
+
+async def test_someone_whose_staff_dialog_a_revoke_cleared_is_told_it_stopped(app: App) -> None:
+    """``samenspel revoke`` clears the poll she was composing, so her next answer meets no
+    dialog: she hears first, in her chat, that what she was doing stopped, rather than
+    finding her next line taken for a message to the connector without a word."""
+    ria = await person(app, "4242", platform="telegram")
+    async with app.db.transaction():
+        await app.repos.users.set_role((await row(app, ria)).id, Role.CIVIL_SERVANT)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Nieuwe speelplek Zeewijk")
+    assert ria.keys == ["consultations.ask_intro"]
+    await revoke(app.settings, "telegram", "4242", "left the team")
+    [told] = await outbox(app, "dialog_dropped")
+    assert told.user_id == (await row(app, ria)).id
+    assert [reply.key for reply in told.replies] == ["general.dialog_dropped"]
+    assert told.payloads() == ["menu"]
+    # Someone without a staff dialog open hears nothing of it.
+    sam = await connector(app, "4243")
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE users SET platform = 'telegram' WHERE id = ?", ((await row(app, sam)).id,)
+        )
+    await revoke(app.settings, "telegram", "4243", None)
+    assert len(await outbox(app, "dialog_dropped")) == 1
 
 
 async def test_a_resident_dialog_survives_a_revoke(app: App) -> None:

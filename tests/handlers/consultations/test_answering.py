@@ -486,3 +486,26 @@ async def test_on_matrix_a_number_typed_as_a_text_answer_is_that_answer_not_a_bu
     assert taking is not None
     answers = await app.repos.responses.answers(taking.id)
     assert answers[4].text == "2" and not answers[4].skipped
+
+
+async def test_a_message_waiting_for_a_choice_comes_back_when_a_typed_answer_begins(
+    app: App,
+) -> None:
+    """Anna's message waits for her choice when the invitation comes; she answers the poll
+    up to its last question, whose answer she types: her message is not sent, and comes
+    back to her (before, it was gone without a word)."""
+    anna = await resident(app, "anna")
+    message = "De lantaarnpaal bij de school is al weken kapot"
+    await anna.send(message)
+    assert anna.keys == ["general.typed_what_now"]
+    await _published(app)
+    [row] = await outbox_of(app, anna)
+    await anna.press_payload(button(seen(app, row), "Schommel"))
+    await anna.press("3")
+    await anna.press("Kinderen")
+    assert message not in anna.text  # the message still waits meanwhile
+    await anna.press("Volgende")
+    assert anna.keys == ["general.typed_not_kept", "consultations.question"]
+    assert message in anna.last[0].text
+    await anna.send("Meer schaduw graag")
+    assert anna.keys == ["consultations.text_saved", "consultations.done"]

@@ -533,3 +533,44 @@ async def test_no_part_of_a_long_message_reaches_the_connector_empty(app: App) -
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert all(message.text.strip("\u200b") for message in asked.messages)
     assert QUESTION in asked.messages[0].text
+
+
+async def test_a_waiting_message_comes_back_when_something_else_takes_its_place(
+    app: App,
+) -> None:
+    """ "/idee" or "/menu" typed instead of a choice starts something else: the message that
+    waited is not sent, and comes back so that nothing she wrote is lost without a word
+    (she may copy it into the idea)."""
+    anna = await person(app, "anna")
+    await anna.send(IDEA)
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.send("/idee")
+    assert anna.keys == ["general.typed_not_kept", "ideas.ask_category"]
+    assert IDEA in anna.last[0].text
+    assert await _dialog(app, anna) == "idea_submit"
+    await anna.send("/stop")
+    await anna.send(QUESTION)
+    await anna.send("/menu")
+    assert anna.keys == ["general.typed_not_kept", "menu.title"]
+    assert QUESTION in anna.last[0].text
+    assert await _dialog(app, anna) is None
+    # Reading something beside it keeps the message waiting, and says nothing of it.
+    await anna.send(QUESTION)
+    await anna.send("/help")
+    assert "general.typed_not_kept" not in anna.keys
+    assert await _dialog(app, anna) == "typed_message"
+
+
+async def test_a_number_typed_on_telegram_is_no_part_of_the_waiting_message(app: App) -> None:
+    """On Telegram the choices are buttons without numbers: "2" typed there is someone
+    trying to choose, not more of the message, and is not glued to what the connector
+    reads; she is asked to press a button, and the message waits as it was."""
+    anna = await person(app, "4242", platform="telegram")
+    await anna.send(QUESTION)
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.send("2")
+    assert anna.keys == ["general.typed_choose", "general.typed_what_now"]
+    assert "2" not in anna.last[-1].text.replace(QUESTION, "")
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
