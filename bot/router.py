@@ -677,7 +677,10 @@ class Router:
                 # A dialog that is no draft (nobody was asked first) may still hold what
                 # the person wrote: it comes back rather than going without a word.
                 left = self.registry.left_behind(open_dialog, response, kept=keep)
-                response.replies[:0] = left
+                if left:
+                    # A copy: a handler may hand back a response it keeps and reuses.
+                    replies = [*left, *response.replies]
+                    response = response.model_copy(update={"replies": replies})
             return response, keep
         return self.registry.beside_draft(ctx, draft, response, starts=target.starts), True
 
