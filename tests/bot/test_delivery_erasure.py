@@ -14,7 +14,23 @@ from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, payload
 from tests.handlers.community.test_moderation import _reported_comment
 from tests.people import connector, person, row, with_role
+from tests.support import Chat
 from tests.waiting import until
+
+
+def _one_sender(app: App, gated: str, wire: asyncio.Event) -> tuple[FakeAdapter, DeliveryWorker]:
+    """Delivery with one sender, whose send to ``gated`` stays on the wire until ``wire``."""
+    adapter = FakeAdapter(gates={gated: wire})
+    policy = DeliveryPolicy(concurrency=1, poll=0.05)
+    return adapter, DeliveryWorker(app.repos, app.catalog, adapter, policy)
+
+
+async def _queue_one_each(app: App, *messages: tuple[Chat, str]) -> None:
+    """One message of the given kind for each chat, queued in that order."""
+    async with app.db.transaction():
+        for chat, kind in messages:
+            user = await row(app, chat)
+            await app.repos.outbox.enqueue(user.id, payload(), kind=kind, now=utcnow())
 
 
 async def test_a_message_taken_for_sending_is_not_sent_once_its_person_was_erased(
@@ -22,16 +38,10 @@ async def test_a_message_taken_for_sending_is_not_sent_once_its_person_was_erase
 ) -> None:
     bea = await person(app, "bea")
     anna = await person(app, "anna")
-    async with app.db.transaction():
-        for chat in (bea, anna):
-            user = await row(app, chat)
-            await app.repos.outbox.enqueue(user.id, payload(), kind="status", now=utcnow())
+    await _queue_one_each(app, (bea, "status"), (anna, "status"))
     # Bea's message is on the wire; Anna's was taken and waits for the one sender.
     wire = asyncio.Event()
-    adapter = FakeAdapter(gates={"bea": wire})
-    worker = DeliveryWorker(
-        app.repos, app.catalog, adapter, DeliveryPolicy(concurrency=1, poll=0.05)
-    )
+    adapter, worker = _one_sender(app, "bea", wire)
     await worker.start()
     try:
         await until(lambda: adapter.active == 1 and worker.in_flight == 2)
@@ -57,15 +67,9 @@ async def test_a_message_taken_for_sending_is_not_sent_to_someone_erased_before_
     about 30 a second): the first of them is not sent what was taken for her either."""
     bea = await person(app, "bea")
     anna = await person(app, "anna")
-    async with app.db.transaction():
-        for chat in (bea, anna):
-            user = await row(app, chat)
-            await app.repos.outbox.enqueue(user.id, payload(), kind="status", now=utcnow())
+    await _queue_one_each(app, (bea, "status"), (anna, "status"))
     wire = asyncio.Event()
-    adapter = FakeAdapter(gates={"bea": wire})
-    worker = DeliveryWorker(
-        app.repos, app.catalog, adapter, DeliveryPolicy(concurrency=1, poll=0.05)
-    )
+    adapter, worker = _one_sender(app, "bea", wire)
     await worker.start()
     try:
         await until(lambda: adapter.active == 1 and worker.in_flight == 2)
@@ -91,17 +95,11 @@ async def test_an_invitation_taken_for_sending_is_not_sent_once_its_person_was_b
     app: App,
 ) -> None:
     anna, (bea, *_) = await _reported_comment(app)
-    async with app.db.transaction():
-        # What the reports queued is out of the way.
-        await app.db.execute("UPDATE outbox SET status = 'sent' WHERE status = 'pending'")
-        for chat, kind in ((bea, "status"), (anna, "budget_invitation")):
-            user = await row(app, chat)
-            await app.repos.outbox.enqueue(user.id, payload(), kind=kind, now=utcnow())
+    # What the reports queued is out of the way.
+    await app.db.execute("UPDATE outbox SET status = 'sent' WHERE status = 'pending'")
+    await _queue_one_each(app, (bea, "status"), (anna, "budget_invitation"))
     wire = asyncio.Event()
-    adapter = FakeAdapter(gates={"r0": wire})
-    worker = DeliveryWorker(
-        app.repos, app.catalog, adapter, DeliveryPolicy(concurrency=1, poll=0.05)
-    )
+    adapter, worker = _one_sender(app, "r0", wire)
     await worker.start()
     try:
         await until(lambda: adapter.active == 1 and worker.in_flight == 2)
