@@ -18,7 +18,13 @@ from tests.people import connector, outbox, person, row
 from tests.support import Chat
 
 
-async def a_round(app: App, *, hood_only: bool = False, opens_in: timedelta = timedelta()) -> int:
+async def a_round(
+    app: App,
+    *,
+    hood_only: bool = False,
+    opens_in: timedelta = timedelta(),
+    projects: list[NewProject] | None = None,
+) -> int:
     now = app.router.clock()
     return await app.repos.budgets.create(
         name="Velsen kiest",
@@ -27,7 +33,8 @@ async def a_round(app: App, *, hood_only: bool = False, opens_in: timedelta = ti
         opens_at=now + opens_in,
         closes_at=now + opens_in + timedelta(days=7),
         hood_only=hood_only,
-        projects=[
+        projects=projects
+        or [
             NewProject(title="Speeltuin", description="Toestellen", cost_cents=600_000),
             NewProject(title="Bankjes", description="Aan het water", cost_cents=300_000),
         ],
@@ -503,21 +510,10 @@ async def test_a_long_description_standing_in_for_a_hidden_ideas_title_is_cut_be
 ) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna, "Klimrek bij Jan Bakker", "Een klimrek voor kinderen bij de Zeeweg.")
-    now = app.router.clock()
-    round_id = await app.repos.budgets.create(
-        name="Velsen kiest",
-        total_cents=1_000_000,
-        hood_budgets={},
-        opens_at=now,
-        closes_at=now + timedelta(days=7),
-        hood_only=False,
-        projects=[
-            NewProject(
-                title="Klimrek bij Jan Bakker", description=LONG, cost_cents=400_000, idea_id=1
-            )
-        ],
-        now=now,
+    hidden = NewProject(
+        title="Klimrek bij Jan Bakker", description=LONG, cost_cents=400_000, idea_id=1
     )
+    round_id = await a_round(app, projects=[hidden])
     [klimrek] = await app.repos.budgets.projects(round_id)
     bob = await person(app, "bob")
     await bob.press_payload(f"bv.add:{round_id}:{klimrek.id}")
@@ -549,24 +545,13 @@ async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut
         full_financing=False,
         now=utcnow(),
     )
-    now = app.router.clock()
-    round_id = await app.repos.budgets.create(
-        name="Velsen kiest",
-        total_cents=1_000_000,
-        hood_budgets={},
-        opens_at=now,
-        closes_at=now + timedelta(days=7),
-        hood_only=False,
-        projects=[
-            NewProject(
-                title="Moestuin van Anna de Vries",
-                description=LONG,
-                cost_cents=400_000,
-                proposal_id=proposal,
-            )
-        ],
-        now=now,
+    moestuin = NewProject(
+        title="Moestuin van Anna de Vries",
+        description=LONG,
+        cost_cents=400_000,
+        proposal_id=proposal,
     )
+    round_id = await a_round(app, projects=[moestuin])
     await anna.send("/vergeetmij")
     await anna.press("Ook wissen")
     await anna.press("Ja, wis mijn gegevens")
