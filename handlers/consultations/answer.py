@@ -108,6 +108,15 @@ async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | 
         consultation.takes_answers(ctx.now) and (taking is None or taking.takes_answers(ctx.now))
     ):
         return await _closed(ctx, consultation, moment, taking)
+    if (
+        consultation.kind is ConsultationKind.EVALUATION
+        and consultation.takes_answers(ctx.now)
+        and not await _answered(ctx, taking)
+        and not await _takes_part(ctx, consultation)
+    ):
+        # They left the experiment: an invitation that reached them before opens nothing
+        # (as their list no longer offers it); one they had begun stays theirs to finish.
+        return await _not_taking_part(ctx, consultation)
     if answering and taking is None:
         taking = await ctx.repos.responses.ensure(consultation_id, moment, ctx.user.id)
     return Target(consultation, moment, number, taking)
@@ -119,6 +128,24 @@ def _not_found() -> Response:
             key="consultations.not_found",
             buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
         )
+    )
+
+
+async def _not_taking_part(ctx: Context, consultation: Consultation) -> Response:
+    """An evaluation pressed by someone who no longer takes part in its experiment."""
+    assert consultation.experiment_id is not None
+    experiment = await ctx.repos.experiments.get(consultation.experiment_id)
+    title = experiment.title(ctx.lang) if experiment else pick(consultation.title, ctx.lang)
+    typing = _in_text_dialog(ctx)
+    return respond(
+        Reply(
+            key="consultations.evaluation_not_taking_part",
+            params={"title": title},
+            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+        ),
+        # An answer typed meanwhile is not saved: it goes back to them, not lost.
+        *(given_back(ctx.event) if typing else []),
+        end_dialog=typing,
     )
 
 

@@ -348,3 +348,46 @@ async def test_someone_who_left_is_not_asked_in_their_list_but_finishes_what_the
     await bob.send("/peilingen")
     assert "Hoe gaat het met Speeltuin" in bob.text
     assert f"cs.o:{evaluation}:1" in [p for _, p in bob.buttons()]
+
+
+async def test_an_old_evaluation_invitation_pressed_after_leaving_says_it_is_for_participants(
+    app: App, clock: Clock
+) -> None:
+    """Leaving withdraws what was still to come; an invitation that reached them before
+    opens nothing either, and changes nothing. One they had begun they may still finish."""
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    await anna.press_payload(f"exp.join:{experiment}")
+    await bob.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    [invitation] = await outbox_of(app, anna)
+    shown = seen(app, invitation)
+    await bob.press_payload(f"cs.a:{evaluation}:1:1:4")
+    assert "Vraag 2 van 4" in bob.text
+    await anna.press_payload(f"exp.leave:{experiment}")
+    await bob.press_payload(f"exp.leave:{experiment}")
+
+    for pressed in (
+        button(shown, "4"),
+        button(shown, "Zeg ik liever niet"),
+        f"cs.o:{evaluation}:1",
+        f"cs.r:{evaluation}:1",
+        f"cs.t:{evaluation}:1:3:1",
+        f"cs.w:{evaluation}:1:4",
+    ):
+        await anna.press_payload(pressed)
+        assert anna.keys == ["consultations.evaluation_not_taking_part"], pressed
+        assert "Speeltuin Zeewijk Natuurlijk!" in anna.text
+        assert "cs.list" in [p for _, p in anna.buttons()]
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and await app.repos.responses.answers(taken.id) == {}
+    assert taken.started_at is None
+    # Bob had begun before he left: he may finish.
+    await bob.press_payload(f"cs.a:{evaluation}:1:2:1")
+    assert "Vraag 3 van 4" in bob.text
+    # Back in the experiment, Anna's invitation works again.
+    await anna.press_payload(f"exp.join:{experiment}")
+    await anna.press_payload(button(shown, "4"))
+    assert "Vraag 2 van 4" in anna.text
