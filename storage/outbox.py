@@ -524,6 +524,18 @@ class Outbox:
             )
         return cancelled
 
+    async def withdrawn_from(self, batch: str, user_id: int) -> bool:
+        """Whether this person's messages of a batch were withdrawn before they reached
+        them: one was, and none waits, went out, or waits for their return."""
+        found = await self.db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE batch = ? AND user_id = ?"
+            " AND status = 'cancelled' AND last_error = 'withdrawn')"
+            " AND NOT EXISTS (SELECT 1 FROM outbox WHERE batch = ? AND user_id = ?"
+            " AND status IN ('pending', 'sent', 'unreachable'))",
+            (batch, user_id, batch, user_id),
+        )
+        return bool(found)
+
     async def people_waiting(self, batch: str) -> list[int]:
         """The people for whom rows of a batch are still pending."""
         rows = await self.db.fetchall(

@@ -699,7 +699,8 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
 
 async def withdraw_evaluations(repos: Repositories, experiment_id: int, user_id: int) -> int:
     """Withdraw the evaluation invitations and reminders of an experiment still waiting for
-    someone who left it: it no longer asks them how it goes. Returns how many."""
+    someone who left it: it no longer asks them how it goes (joining again gives them
+    back, :func:`give_back_evaluations`). Returns how many."""
     batches = [
         batch
         for consultation in await repos.consultations.open_evaluations()
@@ -711,6 +712,46 @@ async def withdraw_evaluations(repos: Repositories, experiment_id: int, user_id:
         )
     ]
     return await repos.outbox.withdraw(batches, people=[user_id]) if batches else 0
+
+
+async def give_back_evaluations(
+    env: Surroundings, experiment_id: int, user_id: int, now: datetime
+) -> int:
+    """Someone joined an experiment again: the evaluation invitations and reminders withdrawn
+    when they left (:func:`withdraw_evaluations`) come back, for every moment they were asked
+    at and can still answer (their own time, and the evaluation's, not over). One that
+    reached them before they left is not sent twice: that message works again. Returns how
+    many were queued.
+
+    Call it inside the transaction that made them take part again."""
+    repos = env.repos
+    queued = 0
+    for consultation in await repos.consultations.open_evaluations():
+        if consultation.experiment_id != experiment_id or not consultation.takes_answers(now):
+            continue
+        for moment in consultation.moment_numbers():
+            taking = await repos.responses.find(consultation.id, moment, user_id)
+            if taking is None or taking.finished_at is not None or not taking.takes_answers(now):
+                continue
+            until = consultation.answers_until(taking.deadline)
+            batches = (
+                (invitations_batch(consultation.id, moment), _invitations),
+                (reminders_batch(consultation.id, moment), _reminders),
+            )
+            for batch, build in batches:
+                if until is None or not await repos.outbox.withdrawn_from(batch, user_id):
+                    continue
+                if build is _invitations and taking.started_at is not None:
+                    continue  # begun (from their list): what they need is the reminder
+                queued += await _queue(
+                    env,
+                    [user_id],
+                    build(consultation, moment, env, until),
+                    batch=batch,
+                    now=now,
+                    expires_at=until,
+                )
+    return queued
 
 
 async def _remind_evaluation(env: Surroundings, consultation: Consultation, now: datetime) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from handlers import paging
 from handlers.answers import parse_id
-from handlers.consultations.jobs import withdraw_evaluations
+from handlers.consultations.jobs import Surroundings, give_back_evaluations, withdraw_evaluations
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.experiments.rooms import invite_to_rooms, take_out
 from handlers.feature import Context, Feature
@@ -177,6 +177,8 @@ async def join(ctx: Context) -> Response:
     fresh = await ctx.repos.experiments.get(experiment.id)
     assert fresh is not None
     invited = await invite_to_rooms(ctx, experiment.id)
+    # Back after leaving: an invitation to evaluate it withdrawn then is theirs again.
+    await give_back_evaluations(Surroundings.of(ctx), experiment.id, ctx.user.id, ctx.now)
     notes = [Reply(key="rooms.invite_coming")] if invited else []
     return respond(
         Reply(key="experiments.joined", params={"title": title}, parts=notes),

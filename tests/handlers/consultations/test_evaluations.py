@@ -391,3 +391,67 @@ async def test_an_old_evaluation_invitation_pressed_after_leaving_says_it_is_for
     await anna.press_payload(f"exp.join:{experiment}")
     await anna.press_payload(button(shown, "4"))
     assert "Vraag 2 van 4" in anna.text
+
+
+async def test_someone_who_joins_again_gets_the_evaluation_invitation_withdrawn_when_they_left(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    bob = await resident(app, "bob")
+    carl = await resident(app, "carl")
+    for person in (anna, bob, carl):
+        await person.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    [bob_row] = await outbox_of(app, bob)
+    # Bob's reached him before he left: he has it, and gets no second one.
+    await app.db.execute("UPDATE outbox SET status = 'sent' WHERE id = ?", (bob_row.id,))
+    for person in (anna, bob, carl):
+        await person.press_payload(f"exp.leave:{experiment}")
+
+    clock.advance(days=3)
+    await anna.press_payload(f"exp.join:{experiment}")
+    await bob.press_payload(f"exp.join:{experiment}")
+    [withdrawn, again] = await outbox_of(app, anna)
+    assert withdrawn.status == "cancelled" and again.status == "pending"
+    first, question = seen(app, again)
+    assert first.key == "consultations.invitation_evaluation"
+    # Her own two weeks, from when she was asked.
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and taken.deadline == joined + timedelta(days=28 + 14, minutes=1)
+    assert "Vraag 1 van 4" in question.text
+    assert [(r.id, r.status) for r in await outbox_of(app, bob)] == [(bob_row.id, "sent")]
+    # Asking again adds nothing; her answer counts.
+    await Jobs.of(app).evaluations()
+    assert len(await outbox_of(app, anna)) == 2
+    await anna.press_payload(button([question], "4"))
+    assert "Vraag 2 van 4" in anna.text
+
+    # Carl comes back after his two weeks to answer are over: nothing to give back.
+    clock.now = joined + timedelta(days=28 + 14, minutes=2)
+    await carl.press_payload(f"exp.join:{experiment}")
+    assert [row.status for row in await outbox_of(app, carl)] == ["cancelled"]
+
+
+async def test_someone_who_began_left_and_joins_again_gets_the_withdrawn_reminder_back(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"cs.a:{evaluation}:1:1:4")
+    clock.now = joined + timedelta(days=28 + 13, minutes=2)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"exp.leave:{experiment}")
+    assert [row.status for row in await outbox_of(app, anna)] == ["cancelled", "cancelled"]
+
+    await anna.press_payload(f"exp.join:{experiment}")
+    *_, again = await outbox_of(app, anna)
+    assert again.status == "pending" and seen(app, again)[0].key == "consultations.reminder"
+    # She had begun: the invitation is not asked of her again.
+    assert len(await outbox_of(app, anna)) == 3
