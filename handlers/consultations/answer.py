@@ -29,6 +29,7 @@ from handlers.consultations.shown import (
     question,
     review,
     shown_time,
+    to_list,
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Expects, Feature
@@ -63,6 +64,8 @@ class Target:
     moment: int
     number: int
     response: Taking | None
+    #: The page of the person's list it was opened from (1: the first, or not from there).
+    page: int = 1
 
 
 # Finding what a button is about ----------------------------------------------------------------
@@ -75,9 +78,12 @@ def _numbers(value: str, count: int) -> list[int] | None:
     return [int(piece) for piece in pieces]
 
 
-async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | Response:
+async def _target(
+    ctx: Context, ids: list[int], *, answering: bool, page: int = 1
+) -> Target | Response:
     """The consultation the person may see (and, ``answering``, still answer), with their
-    response (made now when they may answer without having been asked); or why not."""
+    response (made now when they may answer without having been asked); or why not (with
+    the way back to the list at ``page``)."""
     consultation_id, moment, *rest = ids
     number = rest[0] if rest else 0
     consultation = await ctx.repos.consultations.get(consultation_id)
@@ -91,9 +97,9 @@ async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | 
         ConsultationStatus.OPEN,
         ConsultationStatus.CLOSED,
     ):
-        return _not_found()
+        return _not_found(page)
     if rest and consultation.question(number) is None:
-        return _not_found()
+        return _not_found(page)
     taking = await ctx.repos.responses.find(consultation_id, moment, ctx.user.id)
     if taking is None:
         may = (
@@ -103,11 +109,11 @@ async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | 
             and await ctx.repos.consultations.in_audience(consultation.audience, ctx.user.id)
         )
         if not may:
-            return _not_found()
+            return _not_found(page)
     if answering and not (
         consultation.takes_answers(ctx.now) and (taking is None or taking.takes_answers(ctx.now))
     ):
-        return await _closed(ctx, consultation, moment, taking)
+        return await _closed(ctx, consultation, moment, taking, page)
     if (
         consultation.kind is ConsultationKind.EVALUATION
         and consultation.takes_answers(ctx.now)
@@ -116,22 +122,17 @@ async def _target(ctx: Context, ids: list[int], *, answering: bool) -> Target | 
     ):
         # They left the experiment: an invitation that reached them before opens nothing
         # (as their list no longer offers it); one they had begun stays theirs to finish.
-        return await _not_taking_part(ctx, consultation)
+        return await _not_taking_part(ctx, consultation, page)
     if answering and taking is None:
         taking = await ctx.repos.responses.ensure(consultation_id, moment, ctx.user.id)
-    return Target(consultation, moment, number, taking)
+    return Target(consultation, moment, number, taking, page)
 
 
-def _not_found() -> Response:
-    return respond(
-        Reply(
-            key="consultations.not_found",
-            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
-        )
-    )
+def _not_found(page: int = 1) -> Response:
+    return respond(Reply(key="consultations.not_found", buttons=[[to_list(page)]]))
 
 
-async def _not_taking_part(ctx: Context, consultation: Consultation) -> Response:
+async def _not_taking_part(ctx: Context, consultation: Consultation, page: int) -> Response:
     """An evaluation pressed by someone who no longer takes part in its experiment."""
     assert consultation.experiment_id is not None
     experiment = await ctx.repos.experiments.get(consultation.experiment_id)
@@ -141,7 +142,7 @@ async def _not_taking_part(ctx: Context, consultation: Consultation) -> Response
         Reply(
             key="consultations.evaluation_not_taking_part",
             params={"title": title},
-            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+            buttons=[[to_list(page)]],
         ),
         # An answer typed meanwhile is not saved: it goes back to them, not lost.
         *(given_back(ctx.event) if typing else []),
@@ -150,9 +151,9 @@ async def _not_taking_part(ctx: Context, consultation: Consultation) -> Response
 
 
 async def _closed(
-    ctx: Context, consultation: Consultation, moment: int, taking: Taking | None
+    ctx: Context, consultation: Consultation, moment: int, taking: Taking | None, page: int = 1
 ) -> Response:
-    buttons = [[Button(label="consultations.btn_list", payload="cs.list")]]
+    buttons = [[to_list(page)]]
     if consultation.status is ConsultationStatus.CLOSED and await _answered(ctx, taking):
         buttons.insert(
             0,
@@ -249,7 +250,7 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
                 )
             ],
             [
-                Button(label="consultations.btn_list", payload="cs.list"),
+                to_list(target.page),
                 Button(label="menu.back", payload="menu"),
             ],
         ],
@@ -371,20 +372,27 @@ async def keep_answer(ctx: Context) -> Response:
     return await _onward(ctx, found, saved=words)
 
 
-async def _pressed(ctx: Context, count: int, *, answering: bool) -> Target | Response:
+async def _pressed(
+    ctx: Context, count: int, *, answering: bool, paged: bool = False
+) -> Target | Response:
     """The consultation a button of ``count`` numbers points to (see :func:`_target`), or
-    why not: a forged or stale button gets the list of polls."""
+    why not: a forged or stale button gets the list of polls. ``paged``: a button from the
+    list may carry the page it was on after them (older ones do not: the first)."""
     ids = _numbers(ctx.value, count)
-    if ids is None:
+    page: int | None = 1
+    if ids is None and paged and (longer := _numbers(ctx.value, count + 1)) is not None:
+        *ids, last = longer
+        page = paging.number(str(last))
+    if ids is None or page is None:
         return _invalid_button(ctx)
-    return await _target(ctx, ids, answering=answering)
+    return await _target(ctx, ids, answering=answering, page=page)
 
 
 def _invalid_button(ctx: Context) -> Response:
     return respond(
         Reply(
             key="general.stale_button",
-            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+            buttons=[[to_list()]],
         )
     )
 
@@ -495,8 +503,8 @@ async def show_question(ctx: Context) -> Response:
 
 @feature.action("cs.o", role=Role.RESIDENT)
 async def open_consultation(ctx: Context) -> Response:
-    """``cs.o:<id>:<moment>``: go on where the person was (or start)."""
-    found = await _pressed(ctx, 2, answering=True)
+    """``cs.o:<id>:<moment>[:<page>]``: go on where the person was (or start)."""
+    found = await _pressed(ctx, 2, answering=True, paged=True)
     if isinstance(found, Response):
         return found
     return await _onward(ctx, found)
@@ -504,15 +512,15 @@ async def open_consultation(ctx: Context) -> Response:
 
 @feature.action("cs.r", role=Role.RESIDENT)
 async def my_answers(ctx: Context) -> Response:
-    """``cs.r:<id>:<moment>``: the answers given, each with a button to change it."""
-    found = await _pressed(ctx, 2, answering=False)
+    """``cs.r:<id>:<moment>[:<page>]``: the answers given, each with a button to change it."""
+    found = await _pressed(ctx, 2, answering=False, paged=True)
     if isinstance(found, Response):
         return found
     answers = await ctx.repos.responses.answers(found.response.id) if found.response else {}
     if not found.consultation.takes_answers(ctx.now):
-        return await _closed(ctx, found.consultation, found.moment, found.response)
+        return await _closed(ctx, found.consultation, found.moment, found.response, found.page)
     return respond(
-        review(found.consultation, found.moment, answers, ctx.lang),
+        review(found.consultation, found.moment, answers, ctx.lang, page=found.page),
         end_dialog=_in_text_dialog(ctx),
     )
 
@@ -608,10 +616,22 @@ async def my_list(ctx: Context) -> Response:
             key=key,
             params={"brand": brand(ctx.profile, ctx.lang)},
             parts=[*items[on_page], *paging.where(shown)],
-            buttons=[*buttons[on_page], *turns, *footer],
+            buttons=[
+                *(_from_page(row, shown.number) for row in buttons[on_page]),
+                *turns,
+                *footer,
+            ],
         ),
         end_dialog=_in_text_dialog(ctx),
     )
+
+
+def _from_page(row: list[Button], page: int) -> list[Button]:
+    """An item's buttons, carrying the page they are on (see :func:`to_list`); the first
+    page's stay as they always were."""
+    if page == 1:
+        return row
+    return [button.model_copy(update={"payload": f"{button.payload}:{page}"}) for button in row]
 
 
 async def _takes_part(ctx: Context, consultation: Consultation) -> bool:
@@ -660,24 +680,25 @@ def _item(
 
 @feature.action("cs.u", role=Role.RESIDENT)
 async def results(ctx: Context) -> Response:
-    """``cs.u:<id>:<moment>``: the results of a closed consultation this person answered.
+    """``cs.u:<id>:<moment>[:<page>]``: the results of a closed consultation this person
+    answered.
 
     They go to those who answered, as at closing: someone asked who answered nothing
     hears so (an old or forged button changes nothing); the counts are published in the
     open data for everyone else.
     """
-    found = await _pressed(ctx, 2, answering=False)
+    found = await _pressed(ctx, 2, answering=False, paged=True)
     if isinstance(found, Response):
         return found
     kept = await ctx.repos.tallies.kept(found.consultation.id, found.moment)
     if found.consultation.status is not ConsultationStatus.CLOSED or kept is None:
-        return _not_found()
+        return _not_found(found.page)
     if not await _answered(ctx, found.response):
         return respond(
             Reply(
                 key="consultations.results_not_answered",
                 params={"title": pick(found.consultation.title, ctx.lang)},
-                buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+                buttons=[[to_list(found.page)]],
             ),
             end_dialog=_in_text_dialog(ctx),
         )
@@ -692,7 +713,7 @@ async def results(ctx: Context) -> Response:
     [summary] = shown_results.for_respondents(
         found.consultation, kept, ctx.lang, profile=ctx.profile, quotes=quotes, charts={}
     )
-    back = [[Button(label="consultations.btn_list", payload="cs.list")]]
+    back = [[to_list(found.page)]]
     return respond(summary.model_copy(update={"buttons": back}))
 
 
@@ -706,6 +727,6 @@ async def reminders(ctx: Context) -> Response:
     return respond(
         Reply(
             key="consultations.reminders_on" if on else "consultations.reminders_off",
-            buttons=[[Button(label="consultations.btn_list", payload="cs.list")]],
+            buttons=[[to_list()]],
         )
     )

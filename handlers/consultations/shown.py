@@ -14,7 +14,12 @@ and the value, at most about 30 bytes, well within Telegram's 64 bytes of callba
     cs.n:<id>:<m>:<q>         done ticking: on to the next question
     cs.w:<id>:<m>:<q>         type the answer to a text question
     cs.q:<id>:<m>:<q>         show question q again (to change its answer)
-    cs.o:<id>:<m>             open: the first unanswered question, or the answers given
+    cs.o:<id>:<m>[:<page>]    open: the first unanswered question, or the answers given
+    cs.r:<id>:<m>[:<page>]    the answers given, each to change
+    cs.u:<id>:<m>[:<page>]    the results of a closed one
+
+A button in the list of polls carries the page it was on (none for the first, as older
+buttons have none), so "Terug naar de lijst" under what it opened goes back to that page.
 """
 
 from __future__ import annotations
@@ -47,6 +52,14 @@ def brand(profile: Profile, lang: str) -> str:
 def shown_time(moment: datetime, timezone: ZoneInfo, lang: str) -> str:
     """A moment as residents read it, in the municipality's time zone and ``lang``."""
     return when.moment(moment.astimezone(timezone), lang)
+
+
+def to_list(page: int = 1) -> Button:
+    """ "Terug naar de lijst": the person's list of polls, at the page something was opened
+    from."""
+    return Button(
+        label="consultations.btn_list", payload=f"cs.list:{page}" if page > 1 else "cs.list"
+    )
 
 
 def base(consultation: Consultation, moment: int, number: int) -> str:
@@ -173,9 +186,15 @@ def answer_words(consultation: Consultation, answer: Answer, lang: str) -> str:
 
 
 def review(
-    consultation: Consultation, moment: int, answers: dict[int, Answer], lang: str
+    consultation: Consultation,
+    moment: int,
+    answers: dict[int, Answer],
+    lang: str,
+    *,
+    page: int = 1,
 ) -> Reply:
-    """Every question with the answer given (or not yet), each with a button to change it."""
+    """Every question with the answer given (or not yet), each with a button to change it;
+    back to the list at ``page``."""
     parts = []
     buttons = []
     for number, asked in enumerate(consultation.questions, start=1):
@@ -200,5 +219,5 @@ def review(
         key="consultations.review",
         params={"title": pick(consultation.title, lang)},
         parts=parts,
-        buttons=[*rows, [Button(label="consultations.btn_list", payload="cs.list")]],
+        buttons=[*rows, [to_list(page)]],
     )

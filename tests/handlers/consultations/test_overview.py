@@ -146,7 +146,7 @@ async def test_a_residents_thirty_open_polls_come_a_page_at_a_time_and_each_one_
         assert len(anna.buttons()) <= 100
         assert all(len(p.encode()) <= CALLBACK_DATA_LIMIT for _, p in anna.buttons())
         for _, payload in anna.buttons():
-            if matched := re.fullmatch(r"cs\.o:(\d+):0", payload):
+            if matched := re.fullmatch(r"cs\.o:(\d+):0(?::\d+)?", payload):
                 found.append(int(matched.group(1)))
         if not any("Volgende" in label for label, _ in anna.buttons()):
             break
@@ -160,3 +160,47 @@ async def test_a_residents_thirty_open_polls_come_a_page_at_a_time_and_each_one_
     assert "Pagina 4 van 4" in anna.text
     await anna.press_payload("cs.list:-1")
     assert anna.keys[0] == "general.stale_button"
+
+
+async def test_back_from_a_poll_opened_from_a_later_page_goes_to_that_page(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await _polls(app, clock, ria, 30)
+    anna = await person(app, "anna")
+    await anna.send("/peilingen")
+    await anna.press("Volgende")
+    await anna.press("Volgende")
+    assert "Pagina 3 van 4" in anna.text
+    [poll, *_] = [
+        int(m.group(1)) for _, p in anna.buttons() if (m := re.fullmatch(r"cs\.o:(\d+):0:3", p))
+    ]
+    await anna.press_payload(f"cs.o:{poll}:0:3")
+    assert "Vraag 1 van 1" in anna.text
+    await anna.press("Zeg ik liever niet")
+    assert anna.keys == ["consultations.done"]
+
+    # Done: on its page it opens the answers given, and back goes to that page.
+    await anna.press_payload("cs.list:3")
+    assert f"cs.r:{poll}:0:3" in [p for _, p in anna.buttons()]
+    await anna.press_payload(f"cs.r:{poll}:0:3")
+    assert anna.keys == ["consultations.review"]
+    await anna.press("Mijn peilingen")
+    assert "Pagina 3 van 4" in anna.text
+    await anna.press_payload(f"cs.o:{poll}:0:3")
+    assert anna.keys == ["consultations.done"]
+    await anna.press("Mijn peilingen")
+    assert "Pagina 3 van 4" in anna.text
+
+    # A button from before pages were carried (none): the first page, as it always did.
+    await anna.press_payload(f"cs.r:{poll}:0")
+    assert anna.keys == ["consultations.review"]
+    await anna.press("Mijn peilingen")
+    assert "Pagina 1 van 4" in anna.text
+    # A page we could not have sent changes nothing.
+    for forged in (f"cs.r:{poll}:0:0", f"cs.r:{poll}:0:100000", f"cs.o:{poll}:0:3:1"):
+        await anna.press_payload(forged)
+        assert anna.keys == ["general.stale_button"], forged
+    # Every button of a page fits Telegram's callback data.
+    await anna.press_payload("cs.list:4")
+    assert all(len(p.encode()) <= CALLBACK_DATA_LIMIT for _, p in anna.buttons())
