@@ -509,3 +509,39 @@ async def test_a_message_waiting_for_a_choice_comes_back_when_a_typed_answer_beg
     assert message in anna.last[0].text
     await anna.send("Meer schaduw graag")
     assert anna.keys == ["consultations.text_saved", "consultations.done"]
+
+
+async def test_ticking_under_the_invitation_rewrites_only_its_question_not_its_introduction(
+    app: App,
+) -> None:
+    """The invitation is two messages: the introduction (title, what it is about, until
+    when), without buttons, and the first question with its buttons. A tick rewrites the
+    message it was pressed under, so only the question, shown again with the tick; the
+    introduction stays as it arrived."""
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Hondenuitlaatplek")
+    await ria.send("Waar laat jij je hond uit?")
+    await ria.press("Meer keuzes")
+    await ria.send("Waar kom je?")
+    await ria.send("Strand\nPark\nDuinen")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We kiezen in mei.")
+    await ria.press("👥 Iedereen")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    assert ria.keys == ["consultations.published"], ria.keys
+    [row] = await outbox_of(app, anna)
+    introduction, first = seen(app, row)
+    assert introduction.buttons == [] and "Je kunt meedoen tot" in introduction.text
+    assert first.key == "consultations.question"
+
+    await anna.press_payload(button([first], "Park"))
+    [shown] = anna.last
+    assert shown.reply.edit and shown.key == first.key
+    assert "Vraag 1 van 1" in shown.text and "Waar kom je?" in shown.text
+    assert "✅ Park" in shown.labels() and "Volgende" in " ".join(shown.labels())
+    await anna.press("Volgende")
+    assert anna.keys == ["consultations.done"]
