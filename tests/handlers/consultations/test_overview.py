@@ -192,6 +192,11 @@ async def test_back_from_a_poll_opened_from_a_later_page_goes_to_that_page(
     await anna.press("Mijn peilingen")
     assert "Pagina 3 van 4" in anna.text
 
+    # Results asked for before it closed: nothing yet, and back to the same page.
+    await anna.press_payload(f"cs.u:{poll}:0:3")
+    assert anna.keys == ["consultations.not_found"]
+    assert [p for _, p in anna.buttons()] == ["cs.list:3"]
+
     # A button from before pages were carried (none): the first page, as it always did.
     await anna.press_payload(f"cs.r:{poll}:0")
     assert anna.keys == ["consultations.review"]
