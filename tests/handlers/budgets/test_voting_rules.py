@@ -125,6 +125,34 @@ async def test_a_neighbourhood_only_round_asks_for_a_neighbourhood_first(app: Ap
     assert bob.keys[0] == "budgets.intro"
 
 
+async def test_a_neighbourhood_typed_by_name_is_taken_where_a_round_asks_for_one(
+    app: App,
+) -> None:
+    round_id = await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"]
+    # Not a neighbourhood (part of a name is none): asked again, nothing kept.
+    for typed in ("Santpoort", "Ik woon aan zee", "👍"):
+        await anna.send(typed)
+        assert anna.keys == ["answers.use_buttons", "budgets.need_hood"], typed
+    assert (await row(app, anna)).neighbourhood is None
+    await anna.send("  vélsen   NOORD ")
+    assert anna.keys[0] == "budgets.intro"
+    assert (await row(app, anna)).neighbourhood == "velsen-noord"
+    # Chosen once: what she types next is no longer read as a neighbourhood.
+    await anna.send("Driehuis")
+    assert (await row(app, anna)).neighbourhood == "velsen-noord"
+    # Pressed instead of typed, the question ends as well.
+    bob = await person(app, "bob", hood="Zeg ik liever niet")
+    await bob.send("/stemmen")
+    await bob.press("Driehuis")
+    assert bob.keys[0] == "budgets.intro"
+    await bob.send("IJmuiden")
+    assert (await row(app, bob)).neighbourhood == "driehuis"
+    assert round_id
+
+
 async def test_someone_who_did_not_consent_cannot_vote(app: App) -> None:
     round_id = await a_round(app)
     eve = Chat(app, user_id="eve")
