@@ -594,9 +594,15 @@ class BudgetRounds:
     # Counting ---------------------------------------------------------------------------
 
     async def live_counts(self, round_id: int) -> tuple[dict[int, int], int, int]:
-        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed
-        (with a project chosen: a postcode given, or every choice taken off again, is no
-        ballot begun; the same ballots :meth:`unfinished` reminds): counts only, never who."""
+        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed:
+        counts only, never who.
+
+        Each counts what the result would count. A confirmed vote counts, its voter banned
+        since or not (:meth:`close` counts it: the ban came after the vote was cast), so the
+        votes and the confirmed ballots include theirs. A ballot begun is one with a project
+        chosen (a postcode given, or every choice taken off again, is none) whose voter may
+        still confirm it: not a banned voter's, who cannot finish it while the ban holds
+        (the same ballots :meth:`unfinished` reminds, reminded or not)."""
         rows = await self.db.fetchall(
             "SELECT project_id, COUNT(*) FROM budget_votes WHERE round_id = ? GROUP BY project_id",
             (round_id,),
@@ -607,9 +613,10 @@ class BudgetRounds:
             (round_id,),
         )
         started = await self.db.fetchval(
-            "SELECT COUNT(*) FROM budget_ballots b WHERE b.round_id = ?"
-            " AND b.confirmed_at IS NULL AND EXISTS (SELECT 1 FROM budget_choices c"
-            " WHERE c.round_id = b.round_id AND c.user_id = b.user_id)",
+            "SELECT COUNT(*) FROM budget_ballots b JOIN users u ON u.id = b.user_id"
+            " WHERE b.round_id = ? AND b.confirmed_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM budget_choices c"
+            f" WHERE c.round_id = b.round_id AND c.user_id = b.user_id) AND {NOT_BANNED}",
             (round_id,),
         )
         return {int(r[0]): int(r[1]) for r in rows}, int(confirmed), int(started)

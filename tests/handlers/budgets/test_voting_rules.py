@@ -488,6 +488,33 @@ async def test_a_banned_voter_is_not_reminded_of_a_ballot_they_may_not_finish(ap
     assert reminded == [(await row(app, bob)).id]
 
 
+async def test_staff_count_a_banned_voters_cast_vote_but_not_their_unfinished_ballot(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna, bob, cees = [await person(app, name) for name in ("anna", "bob", "cees")]
+    for someone in (anna, bob, cees):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await cees.press("Stem uitbrengen")
+    await cees.press("Ja, stem uitbrengen")
+    assert cees.keys == ["budgets.voted"]
+    for banned in (anna, cees):
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                (await row(app, banned)).id,
+                SanctionKind.BAN,
+                reason="Scheldwoorden",
+                by_user_id=None,
+                now=app.router.clock(),
+            )
+    # Cees's cast vote still counts; Anna's ballot cannot be finished while she is banned.
+    assert await app.repos.budgets.live_counts(round_id) == ({bankjes: 1}, 1, 1)
+    ria = await connector(app)
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert "Gestemd: 1. Begonnen maar nog niet gestemd: 1." in ria.text
+
+
 async def test_an_amount_too_large_is_called_too_large_not_below_zero(app: App) -> None:
     ria = await connector(app)
     await ria.send("/nieuweronde")
