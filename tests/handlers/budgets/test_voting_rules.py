@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.admin.open_data import collect
 from bot.app import App
 from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
 from storage.budgets.tally import TieRule
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.budgets.test_budget_round import exported
-from tests.handlers.ideas.helpers import submit_idea
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import connector, outbox, person, row
 from tests.support import Chat
 
@@ -618,6 +619,48 @@ async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut
     published = await app.repos.budgets.public_projects()
     assert [p["title"] for p in published] == [CUT]
     assert round_id
+
+
+async def test_the_open_data_does_not_name_an_idea_taken_out_of_view_nor_its_date(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    author = (await row(app, anna)).id
+    for title in ("Klimrek bij Jan Bakker", "Moestuin van Anna de Vries"):
+        await seed_idea(app, title, author=author)
+    # Submitted a week before the round, so their dates tell them apart from the round's.
+    await app.db.execute(
+        "UPDATE ideas SET created_at = ?", (iso(app.router.clock() - timedelta(days=7)),)
+    )
+    projects = [
+        NewProject(title="Klimrek", description="Een klimrek", cost_cents=400_000, idea_id=1),
+        NewProject(title="Moestuin", description="Een moestuin", cost_cents=300_000, idea_id=2),
+        NewProject(title="Bankjes", description="Aan het water", cost_cents=200_000),
+    ]
+    round_id = await a_round(app, projects=projects)
+    made = await app.db.fetchval("SELECT created_at FROM budget_rounds WHERE id = ?", (round_id,))
+    idea_date = await app.db.fetchval("SELECT created_at FROM ideas WHERE id = 1")
+
+    async def published() -> list[tuple[object, object]]:
+        rows = (await collect(app))["budget_projects"]
+        return [(p["idea"], p["submitted_at"]) for p in sorted(rows, key=lambda p: p["id"])]
+
+    assert await published() == [(1, idea_date), (2, idea_date), (None, made)]
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Naam erin")
+    assert await published() == [(None, made), (2, idea_date), (None, made)]
+    # Shown again, it is named again.
+    async with app.db.transaction():
+        await app.repos.ideas.restore(1, utcnow())
+    assert (await published())[0] == (1, idea_date)
+    # Its author erased with her ideas: nothing of them is left to find them by.
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await published() == [(None, made), (None, made), (None, made)]
+    await app.db.execute("DELETE FROM ideas")
+    assert await published() == [(None, made), (None, made), (None, made)]
 
 
 async def test_a_double_tap_on_casting_the_vote_says_it_was_counted_not_that_it_changed(
