@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from typing import NamedTuple
 
 from handlers import paging
@@ -44,6 +45,7 @@ from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
+from handlers.when import day_month
 from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
 
@@ -219,14 +221,59 @@ async def start(ctx: Context) -> Response:
             )
         return respond(Reply(key="budgets.none_open", buttons=_back()))
     if len(rounds) > 1:
-        return respond(
-            Reply(
-                key="budgets.choose_round",
-                buttons=[[Button.raw(paging.short(r.name), f"bv.round:{r.id}")] for r in rounds]
-                + _back(),
-            )
-        )
+        return respond(Reply(key="budgets.choose_round", buttons=_round_buttons(ctx, rounds)))
     return await _cards(ctx, rounds[0])
+
+
+def _round_buttons(ctx: Context, rounds: list[Round]) -> list[list[Button]]:
+    """A button per open round, named by the round (cut to fit a button). Rounds whose
+    names read the same on a button (two "Velsen kiest 2027: buurtbudget Zeewijk …") are
+    told apart by the day they close, and where that is the same too, by a number in the
+    order shown (the one closing soonest first)."""
+    labels = {r.id: paging.short(r.name) for r in rounds}
+    alike = _alike(labels)
+    days = {r.id: _closing_day(ctx, r) for r in rounds if r.id in alike}
+    for r in rounds:
+        if r.id in days:
+            labels[r.id] = _closing_label(ctx, r.name, days[r.id])
+    still = _alike({round_id: labels[round_id] for round_id in days})
+    seen: Counter[str] = Counter()
+    for r in rounds:
+        if r.id in still:
+            group = labels[r.id].casefold()
+            seen[group] += 1
+            labels[r.id] = _closing_label(ctx, r.name, f"{days[r.id]} · {seen[group]}")
+    return [[Button.raw(labels[r.id], f"bv.round:{r.id}")] for r in rounds] + _back()
+
+
+def _alike(labels: dict[int, str]) -> set[int]:
+    """The rounds whose labels read the same as another's (case aside)."""
+    counts = Counter(label.casefold() for label in labels.values())
+    return {round_id for round_id, label in labels.items() if counts[label.casefold()] > 1}
+
+
+def _closing_day(ctx: Context, round_: Round) -> str:
+    """The day a round closes, short ("15 dec")."""
+    return day_month(ctx.local(round_.closes_at), ctx.lang)
+
+
+def _closing_label(ctx: Context, name: str, day: str) -> str:
+    """A round's name with the day it closes, the name cut (between whole characters) so
+    that the whole label fits a button."""
+    room = paging.LABEL - len(_label(ctx, "", day))
+    label = _label(ctx, paging.short(name, max(room, 1)), day)
+    while len(label) > paging.LABEL and room > 1:
+        # The name set apart from the words around it (right-to-left marks) takes more.
+        room -= 1
+        label = _label(ctx, paging.short(name, room), day)
+    return label
+
+
+def _label(ctx: Context, name: str, day: str) -> str:
+    button = Button(
+        label="budgets.btn_round_closes", payload="", params={"name": name, "day": day}
+    )
+    return ctx.catalog.label(ctx.lang, button)
 
 
 @feature.action("bv.inv", role=Role.RESIDENT)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.admin.open_data import collect
 from bot.app import App
+from handlers import when
 from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
 from storage.budgets.tally import TieRule
@@ -712,6 +713,51 @@ async def test_rounds_with_long_names_fit_their_buttons_and_staff_still_see_each
     labels = [label for label, payload in ria.buttons() if payload.startswith("bs.show:")]
     assert all(len(label) <= 40 for label in labels)
     assert [label.rsplit(" (", 1)[1] for label in labels] == ["open)", "gepland)", "open)"]
+
+
+async def test_open_rounds_whose_names_start_alike_are_told_apart_on_their_buttons(
+    app: App,
+) -> None:
+    # The same first 39 characters; the family emoji sits across the 40th.
+    same = "Velsen kiest 2027: buurtbudget Zeewijk " + FAMILY
+    now = app.router.clock()
+    for ending, days in (("noord", 9), ("zuid", 12), ("west", 12), ("oost", 12)):
+        await app.repos.budgets.create(
+            name=f"{same} {ending}",
+            total_cents=1_000_000,
+            hood_budgets={},
+            opens_at=now,
+            closes_at=now + timedelta(days=days),
+            hood_only=False,
+            projects=[NewProject(title="Bankjes", description="Water", cost_cents=300_000)],
+            now=now,
+        )
+    await a_round(app)
+    for language in ("Nederlands", "English", "العربية"):
+        anna = await person(app, f"anna-{language}", language=language)
+        await anna.send("/stemmen")
+        assert anna.keys == ["budgets.choose_round"]
+        labels = [label for label, payload in anna.buttons() if payload.startswith("bv.round:")]
+        assert len(labels) == 5 and len(set(labels)) == 5, labels
+        assert all(len(label) <= 40 for label in labels), labels
+        assert not any("\u200d…" in label or "\u200d " in label for label in labels), labels
+        # The other round's name fits whole: it has nothing added.
+        assert labels[0] == "Velsen kiest"
+    # Closing on different days: the day tells them apart; on the same day, a number.
+    nina = await person(app, "nina")
+    await nina.send("/stemmen")
+    labels = [label for label, _ in nina.buttons()][1:5]
+    closing = [
+        when.day_month(r.closes_at.astimezone(app.router.timezone), "nl")
+        for r in (await app.repos.budgets.open_rounds(now))[1:3]
+    ]
+    assert [label.rsplit(" (", 1)[1] for label in labels] == [
+        f"sluit {closing[0]})",
+        f"sluit {closing[1]} · 1)",
+        f"sluit {closing[1]} · 2)",
+        f"sluit {closing[1]} · 3)",
+    ]
+    assert all(label.startswith("Velsen kiest 2027: b") for label in labels)
 
 
 async def test_someone_without_a_neighbourhood_chooses_it_where_a_round_asks_for_one(
