@@ -366,12 +366,18 @@ BUDGET_PROJECTS = Resource(
         _f("description", "string", "Short description."),
         _f("cost_cents", "integer", "What it costs, in euro cents."),
         _f("neighbourhood", "string", "Neighbourhood code, if it is in one neighbourhood."),
-        _f("idea", "integer", "The idea it came from, if any."),
+        _f(
+            "idea",
+            "integer",
+            "The idea it came from, if any, while that idea is public (empty once it is"
+            " hidden or removed).",
+        ),
         _f("proposal", "integer", "The experiment proposal it came from, if any."),
         _f(
             "submitted_at",
             "datetime",
-            "When its idea or proposal was submitted, else when the round was made. " + _UTC,
+            "When its idea (while public) or proposal was submitted, else when the round was"
+            " made. " + _UTC,
         ),
         _f(
             "votes",

@@ -20,7 +20,8 @@ closes. A project that does not fit what is left of the budget cannot be added.
 The invitation a round sends when it opens (:mod:`handlers.budgets.invitations`) leads to
 ``bv.round:<round>``; its "no more invitations" is ``bv.inv:off`` (``bv.inv:on`` undoes it,
 offered again by /stemmen while no round is open). A round of residents with a neighbourhood
-asks someone without one to choose it first (``bv.hood:<round>:<neighbourhood>``).
+asks someone without one to choose it first (``bv.hood:<round>:<neighbourhood>``, or its
+name typed while that question is open).
 
 Buttons carry the round and project ids (``bv.add:<round>:<project>``, ``:c`` added on the
 card) or the page (``bv.page:<round>:<page>``); every tap checks the round is still open and
@@ -35,14 +36,16 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from typing import NamedTuple
 
 from handlers import paging
-from handlers.answers import parse_id, visible_length, whole_number
+from handlers.answers import parse_id, typed_choice, visible_length, whole_number
 from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
+from handlers.when import day_month
 from handlers.when import moment as shown_moment
 from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
 
@@ -50,6 +53,7 @@ feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, params=brand)
 
 POSTCODE = "budget_postcode"
+HOOD = "budget_hood"
 #: Projects on one page of the ballot: a page is one message, short enough to read on a
 #: phone, with two buttons per project (well under Telegram's 100).
 PAGE_SIZE = 5
@@ -92,23 +96,31 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
     if found.hood_only and not ctx.user.neighbourhood:
         # Who said at the start they would rather not tell chooses it here (nowhere else
         # asks it again), or goes back.
-        hoods = [
-            Button.raw(n.name(ctx.lang), f"bv.hood:{found.id}:{n.id}")
-            for n in ctx.profile.neighbourhoods
-        ]
-        return respond(
-            Reply(
-                key="budgets.need_hood",
-                params={"name": found.name},
-                buttons=[*rows(hoods, 2), *_back()],
-            )
-        )
+        return _ask_hood(ctx, found)
     if found.postcodes is not None:
         ballot = await ctx.repos.budgets.ballot(found.id, ctx.user.id)
         if ballot.postcode is None:
             # Every entry to a postcode round passes here, old and forged buttons too.
             return _ask_postcode(ctx, found)
     return found
+
+
+def _ask_hood(ctx: Context, found: Round, *first: Reply) -> Response:
+    """The neighbourhood a round of residents with one needs: a button each (pressed, or
+    typed by name while the question is open)."""
+    hoods = [
+        Button.raw(n.name(ctx.lang), f"bv.hood:{found.id}:{n.id}")
+        for n in ctx.profile.neighbourhoods
+    ]
+    return respond(
+        *first,
+        Reply(
+            key="budgets.need_hood",
+            params={"name": found.name},
+            buttons=[*rows(hoods, 2), *_back()],
+        ),
+        dialog=Dialog(name=HOOD, step="hood", data={"round_id": found.id}),
+    )
 
 
 def _ask_postcode(ctx: Context, found: Round, *first: Reply) -> Response:
@@ -145,7 +157,7 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
     if found is None or found.postcodes is None:
         return respond(Reply(key="budgets.not_found", buttons=_back()))
     still = await _open_round(ctx, round_id)
-    if isinstance(still, Response) and still.dialog is None:
+    if isinstance(still, Response) and (still.dialog is None or still.dialog.name != POSTCODE):
         # Closed meanwhile (or the neighbourhood rule): the reason, and the dialog ends.
         return still
     if isinstance(still, Round):
@@ -209,14 +221,59 @@ async def start(ctx: Context) -> Response:
             )
         return respond(Reply(key="budgets.none_open", buttons=_back()))
     if len(rounds) > 1:
-        return respond(
-            Reply(
-                key="budgets.choose_round",
-                buttons=[[Button.raw(paging.short(r.name), f"bv.round:{r.id}")] for r in rounds]
-                + _back(),
-            )
-        )
+        return respond(Reply(key="budgets.choose_round", buttons=_round_buttons(ctx, rounds)))
     return await _cards(ctx, rounds[0])
+
+
+def _round_buttons(ctx: Context, rounds: list[Round]) -> list[list[Button]]:
+    """A button per open round, named by the round (cut to fit a button). Rounds whose
+    names read the same on a button (two "Velsen kiest 2027: buurtbudget Zeewijk …") are
+    told apart by the day they close, and where that is the same too, by a number in the
+    order shown (the one closing soonest first)."""
+    labels = {r.id: paging.short(r.name) for r in rounds}
+    alike = _alike(labels)
+    days = {r.id: _closing_day(ctx, r) for r in rounds if r.id in alike}
+    for r in rounds:
+        if r.id in days:
+            labels[r.id] = _closing_label(ctx, r.name, days[r.id])
+    still = _alike({round_id: labels[round_id] for round_id in days})
+    seen: Counter[str] = Counter()
+    for r in rounds:
+        if r.id in still:
+            group = labels[r.id].casefold()
+            seen[group] += 1
+            labels[r.id] = _closing_label(ctx, r.name, f"{days[r.id]} · {seen[group]}")
+    return [[Button.raw(labels[r.id], f"bv.round:{r.id}")] for r in rounds] + _back()
+
+
+def _alike(labels: dict[int, str]) -> set[int]:
+    """The rounds whose labels read the same as another's (case aside)."""
+    counts = Counter(label.casefold() for label in labels.values())
+    return {round_id for round_id, label in labels.items() if counts[label.casefold()] > 1}
+
+
+def _closing_day(ctx: Context, round_: Round) -> str:
+    """The day a round closes, short ("15 dec")."""
+    return day_month(ctx.local(round_.closes_at), ctx.lang)
+
+
+def _closing_label(ctx: Context, name: str, day: str) -> str:
+    """A round's name with the day it closes, the name cut (between whole characters) so
+    that the whole label fits a button."""
+    room = paging.LABEL - len(_label(ctx, "", day))
+    label = _label(ctx, paging.short(name, max(room, 1)), day)
+    while len(label) > paging.LABEL and room > 1:
+        # The name set apart from the words around it (right-to-left marks) takes more.
+        room -= 1
+        label = _label(ctx, paging.short(name, room), day)
+    return label
+
+
+def _label(ctx: Context, name: str, day: str) -> str:
+    button = Button(
+        label="budgets.btn_round_closes", payload="", params={"name": name, "day": day}
+    )
+    return ctx.catalog.label(ctx.lang, button)
 
 
 @feature.action("bv.inv", role=Role.RESIDENT)
@@ -253,10 +310,43 @@ async def show_round(ctx: Context) -> Response:
 @feature.action("bv.hood", role=Role.RESIDENT)
 async def choose_hood(ctx: Context) -> Response:
     """``bv.hood:<round>:<neighbourhood>``: the neighbourhood a round of residents with one
-    asked for, then its ballot. Only for someone without one, while the round is open: an
-    older button of another neighbourhood does not move them."""
+    asked for, then its ballot."""
     round_part, _, hood_id = ctx.value.partition(":")
-    round_id = parse_id(round_part)
+    chosen = await _choose_hood(ctx, parse_id(round_part), hood_id)
+    if ctx.dialog is not None and ctx.dialog.name == HOOD and chosen.dialog is None:
+        # Pressed while the question waits for a typed name: it is answered.
+        return chosen.model_copy(update={"end_dialog": True})
+    return chosen
+
+
+hood_question = feature.dialog(HOOD, role=Role.RESIDENT)
+
+
+@hood_question.step("hood")
+async def hood_step(ctx: Context, dialog: Dialog) -> Response:
+    """A neighbourhood typed by name (any case, spaces, accents; in any language the bot
+    speaks) where a round asked for one, read as its button; anything else asks again."""
+    names = {
+        n.id: [n.id, *(n.name(lang) for lang in ctx.catalog.languages)]
+        for n in ctx.profile.neighbourhoods
+    }
+    hood_id = typed_choice(ctx, names)
+    round_id = int(dialog.data["round_id"])
+    if hood_id is not None:
+        return await _choose_hood(ctx, round_id, hood_id)
+    found = await _open_round(ctx, round_id)
+    if isinstance(found, Round):
+        # Given meanwhile (another device): the ballot as it is.
+        return await _cards(ctx, found)
+    if found.dialog is not None and found.dialog.name == HOOD:
+        return respond(Reply(key="answers.use_buttons"), *found.replies, dialog=found.dialog)
+    return found
+
+
+async def _choose_hood(ctx: Context, round_id: int | None, hood_id: str) -> Response:
+    """Keep the neighbourhood chosen for a round, then show its ballot. Only for someone
+    without one, while the round is open: an older button of another neighbourhood does
+    not move them."""
     hood = ctx.profile.neighbourhood(hood_id)
     found = await ctx.repos.budgets.get(round_id) if round_id is not None else None
     if hood is None or found is None:

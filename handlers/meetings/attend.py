@@ -4,7 +4,8 @@
         ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
         └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
                                (one who blocked the bot is passed over, and keeps their turn)
-                               (once it began: nothing changes, and the person hears so)
+                               (once it began: nothing changes, and the person sees the
+                                meeting as it is now, without the button)
 
 Every button carries the meeting's id and is checked against what is stored now: a button
 for a cancelled or past meeting, or from someone not registered, changes nothing.
@@ -48,6 +49,15 @@ def _to_list() -> list[list[Button]]:
     ]
 
 
+def _as_it_is_now(ctx: Context, meeting: Meeting) -> Response:
+    """The answer to an old "Ik kom" or "Ik kom toch niet" once the meeting began: the
+    meeting as it is now, that it began or is over, without the buttons that cannot work.
+    A new message, not an edit: the button may sit under a "Wist je dat" page or a notice
+    (a reminder), whose words and page buttons must stay."""
+    again = card_after_start(ctx, meeting)
+    return respond(again.model_copy(update={"buttons": [*again.buttons, *_to_list()]}))
+
+
 @feature.action("mt.go", role=Role.RESIDENT)
 async def register(ctx: Context) -> Response:
     """ "Ik kom": a place while there is one (with the calendar file), else the waitlist;
@@ -57,11 +67,7 @@ async def register(ctx: Context) -> Response:
         return found
     meeting = found
     if meeting.starts_at <= ctx.now:
-        # The meeting as it is now: that it began or is over, without the button that
-        # cannot work. A new message, not an edit: the button may sit under a "Wist je
-        # dat" page or a notice, whose words and page buttons must stay.
-        again = card_after_start(ctx, meeting)
-        return respond(again.model_copy(update={"buttons": [*again.buttons, *_to_list()]}))
+        return _as_it_is_now(ctx, meeting)
     already = await ctx.repos.meetings.registration(meeting.id, ctx.user.id)
     if already is not None and already.status is Place.WAITING:
         # A place that came free while they could not be reached waited for them (see
@@ -157,14 +163,14 @@ async def cancel(ctx: Context) -> Response:
     """ "Ik kom toch niet": the place goes to the first on the waitlist, who is told.
 
     Once the meeting began nothing changes: nobody moves up into a meeting that is going
-    on (or over), so the person is not told that someone else gets their place."""
+    on (or over), so the person is not told that someone else gets their place; they see
+    the meeting as it is now instead."""
     found = await _meeting(ctx)
     if isinstance(found, Response):
         return found
     meeting = found
     if meeting.starts_at <= ctx.now:
-        key = "meetings.leave_over" if meeting.ends_at <= ctx.now else "meetings.leave_began"
-        return respond(Reply(key=key, params={"title": meeting.title}, buttons=_to_list()))
+        return _as_it_is_now(ctx, meeting)
     # Counted before this time: the file that takes it out counts one above the last one in.
     given_up = await _given_up(ctx, meeting.id, ctx.user.id)
     result = await ctx.repos.meetings.cancel_registration(

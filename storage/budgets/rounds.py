@@ -186,6 +186,22 @@ SHOWN_TITLE = (
     " AND i.removed_at IS NOT NULL)"
     " THEN p.description ELSE p.title END"
 )
+#: A project came from an idea that is in view (not hidden, removed or erased).
+_IDEA_IN_VIEW = (
+    "(p.idea_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ideas i WHERE i.id = p.idea_id"
+    " AND i.removed_at IS NOT NULL))"
+)
+#: The idea or proposal a project came from and its date, as the open data publishes them.
+#: An idea is named only while it is in view: one hidden, removed, or erased with its
+#: author is not named, nor found by its date (an earlier export lists ideas with theirs):
+#: its project reads as one staff typed, made when the round was (so for it the
+#: ``earliest`` tie rule cannot be checked from the open data). So does a project whose
+#: idea or proposal is gone altogether (deleted with its author: the link emptied).
+_PUBLIC_SOURCE = (
+    f"CASE WHEN {_IDEA_IN_VIEW} THEN p.idea_id END AS idea, p.proposal_id AS proposal,"
+    f" CASE WHEN {_IDEA_IN_VIEW} OR (p.idea_id IS NULL AND p.proposal_id IS NOT NULL)"
+    " THEN p.submitted_at ELSE r.created_at END AS submitted_at"
+)
 #: The longest title a project shows (staff's titles are at most this long).
 TITLE_LENGTH = 80
 
@@ -594,9 +610,15 @@ class BudgetRounds:
     # Counting ---------------------------------------------------------------------------
 
     async def live_counts(self, round_id: int) -> tuple[dict[int, int], int, int]:
-        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed
-        (with a project chosen: a postcode given, or every choice taken off again, is no
-        ballot begun; the same ballots :meth:`unfinished` reminds): counts only, never who."""
+        """Votes per project so far, confirmed ballots, and ballots begun but not confirmed:
+        counts only, never who.
+
+        Each counts what the result would count. A confirmed vote counts, its voter banned
+        since or not (:meth:`close` counts it: the ban came after the vote was cast), so the
+        votes and the confirmed ballots include theirs. A ballot begun is one with a project
+        chosen (a postcode given, or every choice taken off again, is none) whose voter may
+        still confirm it: not a banned voter's, who cannot finish it while the ban holds
+        (the same ballots :meth:`unfinished` reminds, reminded or not)."""
         rows = await self.db.fetchall(
             "SELECT project_id, COUNT(*) FROM budget_votes WHERE round_id = ? GROUP BY project_id",
             (round_id,),
@@ -607,9 +629,10 @@ class BudgetRounds:
             (round_id,),
         )
         started = await self.db.fetchval(
-            "SELECT COUNT(*) FROM budget_ballots b WHERE b.round_id = ?"
-            " AND b.confirmed_at IS NULL AND EXISTS (SELECT 1 FROM budget_choices c"
-            " WHERE c.round_id = b.round_id AND c.user_id = b.user_id)",
+            "SELECT COUNT(*) FROM budget_ballots b JOIN users u ON u.id = b.user_id"
+            " WHERE b.round_id = ? AND b.confirmed_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM budget_choices c"
+            f" WHERE c.round_id = b.round_id AND c.user_id = b.user_id) AND {NOT_BANNED}",
             (round_id,),
         )
         return {int(r[0]): int(r[1]) for r in rows}, int(confirmed), int(started)
@@ -721,11 +744,11 @@ class BudgetRounds:
         return [dict(row) for row in rows]
 
     async def public_projects(self) -> list[dict[str, object]]:
-        """Every project on a ballot; votes and winner only once its round is closed."""
+        """Every project on a ballot; votes and winner only once its round is closed; the
+        idea it came from and that idea's date only while the idea is in view."""
         rows = await self.db.fetchall(
             f"SELECT p.id, p.round_id AS round, {SHOWN_TITLE} AS title, p.description,"
-            " p.cost_cents,"
-            " p.neighbourhood, p.idea_id AS idea, p.proposal_id AS proposal, p.submitted_at,"
+            f" p.cost_cents, p.neighbourhood, {_PUBLIC_SOURCE},"
             " CASE WHEN r.status = 'closed' THEN p.votes END AS votes,"
             " CASE WHEN r.status = 'closed' THEN p.winner END AS winner,"
             " p.experiment_id AS experiment"

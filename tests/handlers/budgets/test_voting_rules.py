@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.admin.open_data import collect
 from bot.app import App
+from handlers import when
 from handlers.budgets.schedule import advance
 from storage.budgets.rounds import NewProject, RoundStatus
 from storage.budgets.tally import TieRule
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.budgets.test_budget_round import exported
-from tests.handlers.ideas.helpers import submit_idea
+from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import connector, outbox, person, row
 from tests.support import Chat
 
@@ -123,6 +125,34 @@ async def test_a_neighbourhood_only_round_asks_for_a_neighbourhood_first(app: Ap
     bob = await person(app, "bob")
     await bob.send("/stemmen")
     assert bob.keys[0] == "budgets.intro"
+
+
+async def test_a_neighbourhood_typed_by_name_is_taken_where_a_round_asks_for_one(
+    app: App,
+) -> None:
+    round_id = await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"]
+    # Not a neighbourhood (part of a name is none): asked again, nothing kept.
+    for typed in ("Santpoort", "Ik woon aan zee", "👍"):
+        await anna.send(typed)
+        assert anna.keys == ["answers.use_buttons", "budgets.need_hood"], typed
+    assert (await row(app, anna)).neighbourhood is None
+    await anna.send("  vélsen   NOORD ")
+    assert anna.keys[0] == "budgets.intro"
+    assert (await row(app, anna)).neighbourhood == "velsen-noord"
+    # Chosen once: what she types next is no longer read as a neighbourhood.
+    await anna.send("Driehuis")
+    assert (await row(app, anna)).neighbourhood == "velsen-noord"
+    # Pressed instead of typed, the question ends as well.
+    bob = await person(app, "bob", hood="Zeg ik liever niet")
+    await bob.send("/stemmen")
+    await bob.press("Driehuis")
+    assert bob.keys[0] == "budgets.intro"
+    await bob.send("IJmuiden")
+    assert (await row(app, bob)).neighbourhood == "driehuis"
+    assert round_id
 
 
 async def test_someone_who_did_not_consent_cannot_vote(app: App) -> None:
@@ -460,6 +490,33 @@ async def test_a_banned_voter_is_not_reminded_of_a_ballot_they_may_not_finish(ap
     assert reminded == [(await row(app, bob)).id]
 
 
+async def test_staff_count_a_banned_voters_cast_vote_but_not_their_unfinished_ballot(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna, bob, cees = [await person(app, name) for name in ("anna", "bob", "cees")]
+    for someone in (anna, bob, cees):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    await cees.press("Stem uitbrengen")
+    await cees.press("Ja, stem uitbrengen")
+    assert cees.keys == ["budgets.voted"]
+    for banned in (anna, cees):
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                (await row(app, banned)).id,
+                SanctionKind.BAN,
+                reason="Scheldwoorden",
+                by_user_id=None,
+                now=app.router.clock(),
+            )
+    # Cees's cast vote still counts; Anna's ballot cannot be finished while she is banned.
+    assert await app.repos.budgets.live_counts(round_id) == ({bankjes: 1}, 1, 1)
+    ria = await connector(app)
+    await ria.press_payload(f"bs.show:{round_id}")
+    assert "Gestemd: 1. Begonnen maar nog niet gestemd: 1." in ria.text
+
+
 async def test_an_amount_too_large_is_called_too_large_not_below_zero(app: App) -> None:
     ria = await connector(app)
     await ria.send("/nieuweronde")
@@ -565,6 +622,48 @@ async def test_a_proposal_deleted_with_its_author_leaves_its_project_a_title_cut
     assert round_id
 
 
+async def test_the_open_data_does_not_name_an_idea_taken_out_of_view_nor_its_date(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    author = (await row(app, anna)).id
+    for title in ("Klimrek bij Jan Bakker", "Moestuin van Anna de Vries"):
+        await seed_idea(app, title, author=author)
+    # Submitted a week before the round, so their dates tell them apart from the round's.
+    await app.db.execute(
+        "UPDATE ideas SET created_at = ?", (iso(app.router.clock() - timedelta(days=7)),)
+    )
+    projects = [
+        NewProject(title="Klimrek", description="Een klimrek", cost_cents=400_000, idea_id=1),
+        NewProject(title="Moestuin", description="Een moestuin", cost_cents=300_000, idea_id=2),
+        NewProject(title="Bankjes", description="Aan het water", cost_cents=200_000),
+    ]
+    round_id = await a_round(app, projects=projects)
+    made = await app.db.fetchval("SELECT created_at FROM budget_rounds WHERE id = ?", (round_id,))
+    idea_date = await app.db.fetchval("SELECT created_at FROM ideas WHERE id = 1")
+
+    async def published() -> list[tuple[object, object]]:
+        rows = (await collect(app))["budget_projects"]
+        return [(p["idea"], p["submitted_at"]) for p in sorted(rows, key=lambda p: p["id"])]
+
+    assert await published() == [(1, idea_date), (2, idea_date), (None, made)]
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, utcnow(), how=Removal.HIDDEN, reason="Naam erin")
+    assert await published() == [(None, made), (2, idea_date), (None, made)]
+    # Shown again, it is named again.
+    async with app.db.transaction():
+        await app.repos.ideas.restore(1, utcnow())
+    assert (await published())[0] == (1, idea_date)
+    # Its author erased with her ideas: nothing of them is left to find them by.
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await published() == [(None, made), (None, made), (None, made)]
+    await app.db.execute("DELETE FROM ideas")
+    assert await published() == [(None, made), (None, made), (None, made)]
+
+
 async def test_a_double_tap_on_casting_the_vote_says_it_was_counted_not_that_it_changed(
     app: App,
 ) -> None:
@@ -614,6 +713,51 @@ async def test_rounds_with_long_names_fit_their_buttons_and_staff_still_see_each
     labels = [label for label, payload in ria.buttons() if payload.startswith("bs.show:")]
     assert all(len(label) <= 40 for label in labels)
     assert [label.rsplit(" (", 1)[1] for label in labels] == ["open)", "gepland)", "open)"]
+
+
+async def test_open_rounds_whose_names_start_alike_are_told_apart_on_their_buttons(
+    app: App,
+) -> None:
+    # The same first 39 characters; the family emoji sits across the 40th.
+    same = "Velsen kiest 2027: buurtbudget Zeewijk " + FAMILY
+    now = app.router.clock()
+    for ending, days in (("noord", 9), ("zuid", 12), ("west", 12), ("oost", 12)):
+        await app.repos.budgets.create(
+            name=f"{same} {ending}",
+            total_cents=1_000_000,
+            hood_budgets={},
+            opens_at=now,
+            closes_at=now + timedelta(days=days),
+            hood_only=False,
+            projects=[NewProject(title="Bankjes", description="Water", cost_cents=300_000)],
+            now=now,
+        )
+    await a_round(app)
+    for language in ("Nederlands", "English", "العربية"):
+        anna = await person(app, f"anna-{language}", language=language)
+        await anna.send("/stemmen")
+        assert anna.keys == ["budgets.choose_round"]
+        labels = [label for label, payload in anna.buttons() if payload.startswith("bv.round:")]
+        assert len(labels) == 5 and len(set(labels)) == 5, labels
+        assert all(len(label) <= 40 for label in labels), labels
+        assert not any("\u200d…" in label or "\u200d " in label for label in labels), labels
+        # The other round's name fits whole: it has nothing added.
+        assert labels[0] == "Velsen kiest"
+    # Closing on different days: the day tells them apart; on the same day, a number.
+    nina = await person(app, "nina")
+    await nina.send("/stemmen")
+    labels = [label for label, _ in nina.buttons()][1:5]
+    closing = [
+        when.day_month(r.closes_at.astimezone(app.router.timezone), "nl")
+        for r in (await app.repos.budgets.open_rounds(now))[1:3]
+    ]
+    assert [label.rsplit(" (", 1)[1] for label in labels] == [
+        f"sluit {closing[0]})",
+        f"sluit {closing[1]} · 1)",
+        f"sluit {closing[1]} · 2)",
+        f"sluit {closing[1]} · 3)",
+    ]
+    assert all(label.startswith("Velsen kiest 2027: b") for label in labels)
 
 
 async def test_someone_without_a_neighbourhood_chooses_it_where_a_round_asks_for_one(

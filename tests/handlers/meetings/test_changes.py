@@ -441,3 +441,35 @@ async def test_an_old_invitation_to_a_meeting_that_ended_loses_its_ik_kom(
     assert not answer.reply.edit
     assert not any(payload.startswith("mt.go") for _, payload in answer.buttons)
     assert await app.repos.meetings.people(meeting) == []
+
+
+async def test_an_old_ik_kom_toch_niet_after_the_meeting_shows_the_meeting_as_it_is_now(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=5, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    assert anna.keys == ["meetings.registered", "meetings.calendar"]
+    assert f"mt.no:{meeting}" in [payload for _, payload in anna.last[0].buttons]
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None
+
+    for moment, said in ((stored.starts_at, "al begonnen"), (stored.ends_at, "voorbij")):
+        clock.now = moment + timedelta(minutes=5)
+        # Tapped on the message she still has: the meeting as it is now, without the
+        # button that cannot work any more, in a new message (as for an old "Ik kom": the
+        # message it sat under, a reminder say, keeps its words).
+        await anna.press_payload(f"mt.no:{meeting}")
+        [answer] = anna.last
+        assert answer.key == "meetings.card"
+        assert said in answer.text and TITLE in answer.text
+        assert not answer.reply.edit
+        assert not any(p.startswith(("mt.no", "mt.go")) for _, p in answer.buttons)
+        assert "Alle bijeenkomsten" in " ".join(answer.labels())
+        # Nothing changed: she still had her place.
+        mine = await app.repos.meetings.registration(meeting, (await row(app, anna)).id)
+        assert mine is not None and mine.status is Place.GOING
