@@ -739,6 +739,7 @@ def render(
             if d["format"] == "csv"
         ],
         now=now,
+        catalog=app.catalog,
         previous_feed=previous_feed,
     )
     clash = files.keys() & site.keys()

@@ -622,6 +622,34 @@ async def test_a_long_update_is_titled_on_one_line_cut_after_a_whole_word(
     assert "De gemeente hangt ze op" in entry.content[0].value  # the whole text stays
 
 
+async def test_an_update_that_begins_did_you_know_in_its_own_language_is_its_own_title(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed puts "Wist je dat: " before an update only where the update does not say
+    it already, in Dutch or in another language of the chat."""
+    await subscribe(await resident(app, "anna"))
+    cas = await civil_servant(app, "cas")
+    texts = {
+        "Did you know the market is on Saturday again?": "",
+        "  did   YOU know that\nthe beach is cleaned on Monday?": "",
+        "Biliyor muydunuz? Pazar günü pazar var.": "",
+        "De markt is op zaterdag weer open.": "Wist je dat: ",
+    }
+    for text in texts:
+        await cas.send("/nieuwbericht")
+        await cas.send(text)
+        await cas.press("Zonder foto")
+        await cas.press("Alle abonnees")
+        await cas.press("Nu versturen")
+        assert cas.keys == ["composer.sent"]
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    feed, _ = _feed_entries(out)
+    titles = sorted(entry.title for entry in feed.entries)
+    assert titles == sorted(prefix + " ".join(text.split()) for text, prefix in texts.items())
+
+
 # Entries whose words changed after they were published ---------------------------------
 
 PHONE_TITLE = "Bel 06-12345678 voor hulp met zonnepanelen"
