@@ -324,8 +324,13 @@ async def test_a_place_someone_moved_up_into_goes_on_when_they_turn_out_to_have_
     mine = await app.repos.meetings.registration(meeting, bob_row.id)
     assert mine is not None and mine.status is Place.GOING
 
+    # The bot restarts before delivery sends it: the new process learns of the block.
     adapter = FakeAdapter(script={bob.user_id: [Blocked("bot was blocked by the user")]})
-    await _deliver(app, adapter, clock)
+    restarted = await App.open(app.settings, clock=clock)
+    try:
+        await _deliver(restarted, adapter, clock)
+    finally:
+        await restarted.close()
     bob_now = await app.repos.meetings.registration(meeting, bob_row.id)
     carl_now = await app.repos.meetings.registration(meeting, carl_row.id)
     assert bob_now is not None and (bob_now.status, bob_now.position) == (Place.WAITING, 1)
