@@ -20,6 +20,7 @@ from handlers.contract import Button, Installation, Reply
 from handlers.experiments.join import experiment_seeds
 from handlers.experiments.rooms import invite_participants
 from handlers.feature import Registry
+from handlers.meetings import jobs as meeting_jobs
 from handlers.privacy.erased_again import redo_erasures
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
@@ -95,6 +96,13 @@ class App:
             await db.close()
             raise
         use_pseudonym_key(bytes.fromhex(key))
+
+        async def pass_on_places(user_id: int, now: datetime) -> None:
+            # A place someone moved up into without ever hearing of it goes to the next
+            # waiting, whoever noticed the block (delivery, an adapter, a Matrix room).
+            await meeting_jobs.unreachable(repos, profile, settings.zone, user_id, now)
+
+        repos.outbox.on_unreachable(pass_on_places)
         installation = Installation(
             retention_months=settings.retention_months,
             erasure_ledger_keep_days=settings.erasure_ledger_keep_days,

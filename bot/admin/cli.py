@@ -313,8 +313,10 @@ async def run_retention_now(settings: Settings) -> None:
     print(
         f"retention: {report.warned} warned, {report.erased} erased, {report.spared} came "
         f"back, {report.strangers} who never joined erased; {report.outbox_pruned} sent"
-        f" messages deleted; {report.room_reports_removed} room reports about people who"
-        f" never used the bot deleted; {report.dialogs_forgotten} dialogs untouched for a"
+        f" messages deleted; {report.registrations_removed} registrations for meetings"
+        f" that ended removed; {report.room_reports_removed} room reports about people who"
+        f" never used the bot deleted; {report.media_swept} pictures nothing refers to any"
+        f" more deleted; {report.dialogs_forgotten} dialogs untouched for a"
         f" week deleted; {erased_again} erased again from the erasure"
         f" ledger, {report.ledger_dropped} old ledger entries dropped"
     )

@@ -6,6 +6,8 @@ and the rows consultations add to the open data.
 writes ``results.csv`` (every question's counts), ``breakdown.csv`` (per neighbourhood and
 language) and ``chart.png`` (per moment of an evaluation: ``chart-<moment>.png``). Neither
 holds personal data: no ids or names of people, no typed answers (only how many there were).
+Each file replaces the one of an earlier export in one step, so a crash or a full disk
+halfway never leaves half a file where a whole one was.
 
 Both, and the open data, publish what :mod:`handlers.consultations.disclosure` allows: a
 question's counts only when at least the profile's threshold answered it, small groups only
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.admin.durable import left_by_a_crash, replace_file
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
 from handlers.consultations import disclosure
@@ -219,19 +222,33 @@ def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
+#: The tables an export writes.
+_TABLES = ("results.csv", "breakdown.csv")
 #: The charts an export may write: ``chart.png``, ``chart-<moment>.png``.
 _CHART = re.compile(r"chart(?:-[0-9]+)?\.png")
 
 
+def _ours(name: str) -> bool:
+    """Whether an export writes a file of this name."""
+    return name in _TABLES or _CHART.fullmatch(name) is not None
+
+
 def _write(out: Path, files: dict[str, bytes]) -> None:
+    """Each file replaces the one of an earlier export in one step (see
+    :func:`bot.admin.durable.replace_file`): a crash halfway leaves every file whole, the
+    earlier one or the new one, never half of one."""
     out.mkdir(parents=True, exist_ok=True)
     for earlier in out.iterdir():
         # A chart of an earlier export into this folder (another consultation's, or a moment
-        # too few answered now) must not stay beside these results as if it were theirs.
-        if _CHART.fullmatch(earlier.name) and earlier.name not in files and earlier.is_file():
+        # too few answered now) must not stay beside these results as if it were theirs;
+        # neither does a file a crash left half written under its temporary name.
+        name = earlier.name
+        partial = left_by_a_crash(name)
+        stale = _CHART.fullmatch(name) is not None and name not in files
+        if (stale or (partial is not None and _ours(partial))) and earlier.is_file():
             earlier.unlink()
     for name, data in files.items():
-        (out / name).write_bytes(data)
+        replace_file(out / name, data)
 
 
 # The open data ---------------------------------------------------------------------------------

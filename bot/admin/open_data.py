@@ -58,6 +58,7 @@ from typing import Any
 
 from bot.admin.consultation_export import open_data_tables as consultation_tables
 from bot.admin.dcat import catalogue_entry
+from bot.admin.durable import fsync_folder, write_durably
 from bot.admin.public_site import FEED, REMOVED_ENTRIES_KEPT, Label, clean, render_site
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
@@ -85,8 +86,8 @@ SETTLE_TRIES = 5
 #: How long the scheduler leaves an erasure's clean-up to the background before the export
 #: finishes it itself (one that failed is otherwise only taken up again at a restart).
 CLEAN_UP_GRACE = timedelta(minutes=30)
-#: Modes of what is published: readable by a web server running as another user.
-FILE_MODE = 0o644
+#: The mode of a published folder: readable by a web server running as another user (its
+#: files: :data:`bot.admin.durable.FILE_MODE`).
 FOLDER_MODE = 0o755
 DESCRIPTION_NL = (
     "Ideeën die inwoners instuurden, hun statusgeschiedenis, de experimenten waar inwoners"
@@ -745,6 +746,7 @@ def render(
             if d["format"] == "csv"
         ],
         now=now,
+        catalog=app.catalog,
         previous_feed=previous_feed,
     )
     clash = files.keys() & site.keys()
@@ -940,11 +942,11 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
     try:
         for name, data in files.items():
             # A web server must be able to read them, whatever the umask made of them.
-            _write_durably(staging / name, data)
+            write_durably(staging / name, data)
         staging.chmod(FOLDER_MODE)
         # The new folder's list of files on the disk too, before it takes out's place: else
         # a power cut just after the swap could publish an empty or half-listed folder.
-        _fsync_folder(staging)
+        fsync_folder(staging)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{secrets.token_hex(4)}")
             os.rename(out, old)
@@ -960,35 +962,12 @@ def _swap(out: Path, files: dict[str, bytes]) -> None:
     try:
         # The renames themselves: without this the folder holding out may come back after a
         # power cut without the new export (or without any, between the two renames).
-        _fsync_folder(out.parent)
+        fsync_folder(out.parent)
     except OSError as exc:
         raise OpenDataError(f"{out} was replaced, but not flushed to the disk: {exc}") from exc
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write ``path`` (mode :data:`FILE_MODE`) and flush it to the disk: the swap must
-    never put a folder in place whose files a power cut could leave empty."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush a folder's entries (files created or renamed in it) to the disk."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sweep(out: Path) -> None:

@@ -46,7 +46,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from handlers.catalog import BIDI_FORMATTING
+from handlers.catalog import BIDI_FORMATTING, Catalog
+from handlers.news.wist_je_dat import says_its_header
 from storage import graphemes
 from storage.privacy.open_data import Row
 
@@ -157,12 +158,15 @@ def render_site(
     zone: ZoneInfo,
     files: list[dict[str, str]],
     now: datetime,
+    catalog: Catalog,
     removed: list[Row] | None = None,
     previous_feed: bytes | None = None,
 ) -> dict[str, bytes]:
     """Every file of the site, from the open data's typed rows.
 
     ``files`` lists the open-data files to link (``path``, ``title``, ``format``);
+    ``catalog`` the chat's texts (an update that begins "Wist je dat" in any of its
+    languages is its own title in the feed, see :func:`says_its_header`);
     ``removed`` the feed entries of ideas taken out of view
     (:meth:`storage.privacy.open_data.OpenData.removed_entries`), blanked in the feed until
     :data:`REMOVED_ENTRIES_KEPT` after they went; ``previous_feed`` the feed this export
@@ -212,7 +216,7 @@ def render_site(
         out[idea["page"]] = page.render(**common, idea=idea).encode("utf-8")
     gone = [row for row in removed or [] if _utc(row["removed_at"]) >= now - REMOVED_ENTRIES_KEPT]
     carried = blanked_in(previous_feed, now - REMOVED_ENTRIES_KEPT, now) if previous_feed else []
-    out[FEED] = _feed(site, ideas, news, gone, now, carried)
+    out[FEED] = _feed(site, ideas, news, gone, now, carried, catalog=catalog)
     return out
 
 
@@ -422,6 +426,8 @@ def _feed(
     removed: list[Row],
     now: datetime,
     carried: list[Blanked] | None = None,
+    *,
+    catalog: Catalog,
 ) -> bytes:
     """The Atom feed (RFC 4287): the newest updates and status changes, newest first, and
     the blanked versions of entries whose idea was taken out of view (``carried``: those
@@ -433,8 +439,9 @@ def _feed(
         if meeting is not None and meeting["cancelled"]:
             # What is off, by its name: not the invitation's words behind two labels.
             title = feed_title(meeting["title"] or text, f"{CANCELLED_TITLE}: ")
-        elif " ".join(text.split()).lower().startswith("wist je dat"):
-            title = feed_title(text)  # most updates start with the words
+        elif says_its_header(catalog, text):
+            # Most updates start with the words, "Did you know" in English ones.
+            title = feed_title(text)
         else:
             title = feed_title(text, "Wist je dat: ")
         if meeting is not None:

@@ -3,7 +3,9 @@
     a meeting's card (see browse.py), an invitation
         ├─ Ik kom ──► a place (+ calendar file, reminders) or the waitlist
         └─ Ik kom toch niet ──► place freed ──► first on the waitlist moves up, told (+ file)
-                               (one who blocked the bot is passed over, and keeps their turn)
+                               (one who blocked the bot is passed over, and keeps their turn;
+                                so is one whose message that they moved up met their block:
+                                the place goes on to the next, see jobs.unreachable)
                                (once it began: nothing changes, and the person sees the
                                 meeting as it is now, without the button)
 

@@ -131,6 +131,26 @@ async def pass_on(
     return told
 
 
+async def unreachable(
+    repos: Repositories, profile: Profile, zone: ZoneInfo, user_id: int, now: datetime
+) -> int:
+    """Someone turned out unreachable (they blocked the bot): a place they moved up into
+    whose message never reached them goes to the next waiting who can be told, who is told;
+    they keep their turn on the waitlist (:meth:`storage.meetings.meetings.Meetings.unannounced`).
+    Returns how many moved up. Runs inside the transaction that marks them unreachable.
+    """
+    meetings = await repos.meetings.unannounced(user_id, now)
+    if not meetings:
+        return 0
+    moved = await pass_on(repos, profile, zone, meetings, now)
+    log.info(
+        "places unreachable people never heard of passed on meetings=%d moved_up=%d",
+        len(meetings),
+        moved,
+    )
+    return moved
+
+
 async def _send(
     repos: Repositories,
     meeting: Meeting,

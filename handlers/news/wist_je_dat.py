@@ -18,6 +18,7 @@ import time
 
 from handlers import paging
 from handlers.answers import whole_number
+from handlers.catalog import Catalog
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
@@ -38,13 +39,14 @@ SIGNATURES = ("news.signed", "news.signed_municipality")
 SIGNER_MEMORY = 30.0
 
 
-def _says_its_header(ctx: Context, text: str) -> bool:
-    """Whether a text begins the usual way ("Wist je dat we..."): then no header above it,
-    or it would read "Wist je dat… Wist je dat we..."."""
+def says_its_header(catalog: Catalog, text: str) -> bool:
+    """Whether a text begins the usual way, in any catalog's language ("Wist je dat we...",
+    "Did you know we..."): then no header goes above it, here or as its title in the public
+    feed, or it would read "Wist je dat… Wist je dat we..."."""
     start = " ".join(text.casefold().split())
-    for lang in ctx.catalog.languages:
-        prefixes = ctx.catalog.text(lang, "news.item_prefix", {}, markup=False)
-        if any(start.startswith(p.strip()) for p in prefixes.split(",") if p.strip()):
+    for lang in catalog.languages:
+        prefixes = catalog.text(lang, "news.item_prefix", {}, markup=False)
+        if any(start.startswith(p.strip().casefold()) for p in prefixes.split(",") if p.strip()):
             return True
     return False
 
@@ -79,7 +81,7 @@ def news_replies(
         ]
     return [
         Reply(
-            key="news.item_headed" if _says_its_header(ctx, text) else "news.item",
+            key="news.item_headed" if says_its_header(ctx.catalog, text) else "news.item",
             params={"text": text},
             parts=[signature],
             photo_id=photo_id,

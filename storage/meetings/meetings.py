@@ -454,6 +454,40 @@ class Meetings:
             await self._placed(meeting_id, user_id, now, zone)
         return moved
 
+    async def unannounced(self, user_id: int, now: datetime) -> list[int]:
+        """Put this person, who cannot be reached any more, back on the waitlist of every
+        meeting to come where they moved up into a place and the message saying so never
+        reached them (still waiting to be sent, or it met their block; none of its parts
+        arrived); returns those meetings, whose places are free again for the next waiting
+        (:meth:`fill`).
+
+        They never knew the place was theirs, and would not come: kept, it is lost to whoever
+        waits behind them. They keep their turn (when they registered), as anyone waiting
+        who cannot be reached does. A place they asked for themselves, or whose message
+        reached them, stays theirs.
+        """
+        rows = await self.db.fetchall(
+            "SELECT r.meeting_id FROM meeting_registrations r"
+            " JOIN meetings m ON m.id = r.meeting_id"
+            " WHERE r.user_id = ?1 AND r.status = 'going' AND m.status = 'planned'"
+            " AND m.starts_at > ?2 AND r.placed_at IS NOT NULL AND EXISTS (SELECT 1 FROM"
+            " (SELECT o.status, o.parts_sent FROM outbox o WHERE o.user_id = r.user_id"
+            " AND o.batch = 'meeting:' || r.meeting_id || ':moved'"
+            " AND o.created_at >= r.placed_at ORDER BY o.id DESC LIMIT 1) last"
+            " WHERE last.status IN ('pending', 'unreachable') AND last.parts_sent = 0)"
+            " ORDER BY r.meeting_id",
+            (user_id, iso(now)),
+        )
+        meetings = [int(row[0]) for row in rows]
+        for meeting_id in meetings:
+            await self.db.execute(
+                "UPDATE meeting_registrations SET status = 'waiting', placed_at = NULL,"
+                " reminded_day_at = NULL, reminded_hour_at = NULL"
+                " WHERE meeting_id = ? AND user_id = ?",
+                (meeting_id, user_id),
+            )
+        return meetings
+
     async def given_up(self, meeting_id: int, user_ids: Collection[int]) -> dict[int, int]:
         """How often each of these people gave up a place at this meeting (0 for most)."""
         counts = dict.fromkeys(user_ids, 0)

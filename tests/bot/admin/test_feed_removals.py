@@ -19,6 +19,7 @@ import pytest
 
 from bot.admin.public_site import REMOVED_CONTENT, Label, blanked_in, clean, render_site
 from bot.app import App
+from handlers.catalog import Catalog
 from storage.clock import utcnow
 from tests.bot.admin.test_public_site import _feed_entries, export
 from tests.handlers.ideas.helpers import submit_idea
@@ -234,6 +235,7 @@ def test_only_what_a_blanked_entry_is_made_of_is_carried_into_the_next_feed() ->
         zone=ZoneInfo("Europe/Amsterdam"),
         files=[],
         now=now,
+        catalog=Catalog.load(),
         previous_feed=_feed_with(
             ours,
             "Idee #12 is niet meer te zien",

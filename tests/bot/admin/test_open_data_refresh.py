@@ -392,7 +392,7 @@ async def test_an_export_killed_halfway_leaves_no_copy_of_erased_words_on_the_di
     # beside the folder), or just after it moved the published folder aside to swap in
     # the new one.
     calls = {"writing": 0, "renaming": 0}
-    write, rename = open_data._write_durably, os.rename
+    write, rename = open_data.write_durably, os.rename
 
     def dying_write(path: Path, data: bytes) -> None:
         calls["writing"] += 1
@@ -407,7 +407,7 @@ async def test_an_export_killed_halfway_leaves_no_copy_of_erased_words_on_the_di
         rename(src, dst)
 
     with monkeypatch.context() as patched:
-        patched.setattr(open_data, "_write_durably", dying_write)
+        patched.setattr(open_data, "write_durably", dying_write)
         patched.setattr(open_data.os, "rename", dying_rename)
         with pytest.raises(Killed):
             await look(app, start + timedelta(days=7))

@@ -24,7 +24,9 @@ from bot.admin.public_site import idea_page
 from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
+from storage.experiments.experiments import NewExperiment
 from storage.ideas.ideas import IdeaStatus, Removal
+from storage.localized import Localized
 from storage.privacy.personal import Cause, ContentChoice
 from tests.bot.admin.test_open_data import EXPERIMENT_ONLY, REMOVED_TITLE, SIGNER, seed_public_life
 from tests.chromium import Browser
@@ -375,6 +377,43 @@ async def test_titles_with_markup_rtl_emoji_or_no_spaces_are_shown_as_typed_and_
     assert titles == {f"Idee #{i['number']} {i['title']}: {sent}" for i in ideas}
 
 
+#: An experiment's place in another profile: Arabic, with an override that would turn the
+#: rest of its line around.
+ARABIC_PLACE = "حديقة الأطفال 12\u202e"
+
+
+async def test_an_experiments_place_in_arabic_stays_apart_from_the_words_around_it(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with app.db.transaction():
+        await app.repos.experiments.create(
+            NewExperiment(
+                title=Localized(nl="Buurttuin", en="Neighbourhood garden"),
+                summary=Localized(nl="Samen tuinieren", en="Gardening together"),
+                place=Localized(nl=ARABIC_PLACE, en=ARABIC_PLACE + " garden"),
+                organiser=Localized(nl="De gemeente"),
+            ),
+            utcnow(),
+        )
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    async with Browser.start(tmp_path / "chromium") as browser:
+        index = await look(browser, out / "index.html")
+        assert_accessible(index)
+        shown = ARABIC_PLACE.replace("\u202e", "")
+        assert f"Waar: {shown} Where: {shown} garden." in index["text"]
+        assert "\u202e" not in index["text"]
+        # Each place, Dutch and English, in an element of its own that isolates it: its
+        # right-to-left run takes neither "Waar:" nor the full stop or "Where:" with it.
+        isolated = await browser.page.evaluate(
+            "[...document.querySelectorAll('li p.meta *')]"
+            f".filter(e => e.textContent.startsWith({json.dumps(shown)}))"
+            ".map(e => [e.textContent, getComputedStyle(e).unicodeBidi])"
+        )
+        assert isolated == [[shown, "isolate"], [shown + " garden", "isolate"]]
+
+
 async def test_a_new_database_makes_an_empty_site_that_says_so(
     app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -620,6 +659,34 @@ async def test_a_long_update_is_titled_on_one_line_cut_after_a_whole_word(
     words = title[:-1].split()
     assert all(word in text.split() for word in words), "cut after a whole word"
     assert "De gemeente hangt ze op" in entry.content[0].value  # the whole text stays
+
+
+async def test_an_update_that_begins_did_you_know_in_its_own_language_is_its_own_title(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed puts "Wist je dat: " before an update only where the update does not say
+    it already, in Dutch or in another language of the chat."""
+    await subscribe(await resident(app, "anna"))
+    cas = await civil_servant(app, "cas")
+    texts = {
+        "Did you know the market is on Saturday again?": "",
+        "  did   YOU know that\nthe beach is cleaned on Monday?": "",
+        "Biliyor muydunuz? Pazar günü pazar var.": "",
+        "De markt is op zaterdag weer open.": "Wist je dat: ",
+    }
+    for text in texts:
+        await cas.send("/nieuwbericht")
+        await cas.send(text)
+        await cas.press("Zonder foto")
+        await cas.press("Alle abonnees")
+        await cas.press("Nu versturen")
+        assert cas.keys == ["composer.sent"]
+    out = tmp_path / "site"
+    await export(out, monkeypatch, app)
+
+    feed, _ = _feed_entries(out)
+    titles = sorted(entry.title for entry in feed.entries)
+    assert titles == sorted(prefix + " ".join(text.split()) for text, prefix in texts.items())
 
 
 # Entries whose words changed after they were published ---------------------------------

@@ -19,8 +19,14 @@ from storage.privacy.retention import months_before
 from storage.users import Role
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.handlers.ideas.helpers import submit_idea
+from tests.meetings import evening, organise
+from tests.people import civil_servant
+from tests.people import person as resident
 from tests.privacy import traces
 from tests.support import Chat
+
+#: A picture's first bytes: enough for the store, which keeps what it is given.
+PICTURE = b"\xff\xd8\xff\xe0 a picture nothing refers to any more"
 
 
 async def silent_since(app: App, platform_user_id: str, moment: datetime) -> int:
@@ -201,6 +207,33 @@ def test_the_retention_command_runs_once_and_reports(
     monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
     assert main(["retention"]) == 0
     assert "retention: 0 warned, 0 erased" in capsys.readouterr().out
+
+
+async def test_the_retention_command_names_every_count_it_acted_on(
+    app: App, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A door list of a meeting long over and a picture nothing shows any more: the
+    operator reads that they went, beside the other counts."""
+    ria = await civil_servant(app)
+    anna = await resident(app, "anna")
+    starts = evening(utcnow())
+    await organise(ria, starts, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    long_ago = utcnow() - timedelta(days=app.profile.meetings.keep_registrations_days + 5)
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE meetings SET starts_at = ?, ends_at = ? WHERE id = ?",
+            (iso(long_ago - timedelta(hours=2)), iso(long_ago), meeting),
+        )
+        await app.repos.media.save(PICTURE, "image/jpeg", utcnow() - timedelta(days=2))
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    assert await asyncio.to_thread(main, ["retention"]) == 0
+    out = capsys.readouterr().out
+    assert "1 registrations for meetings that ended removed" in out
+    assert "1 pictures nothing refers to any more deleted" in out
+    assert await app.repos.meetings.people(meeting) == []
 
 
 async def test_retention_deletes_outbox_messages_sent_longer_ago_than_the_setting(

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from frictionless import validate
 from PIL import Image
 
 from bot.admin.cli import main
-from bot.admin.consultation_export import export_consultation
+from bot.admin.consultation_export import ConsultationExportError, export_consultation
 from bot.admin.open_data import export_open_data
 from bot.app import App
 from bot.settings import Settings
@@ -265,13 +267,63 @@ async def test_an_export_leaves_no_chart_of_an_earlier_export_beside_its_results
     for name in ("chart.png", "chart-2.png"):
         (out / name).write_bytes(b"\x89PNG of another consultation")
     (out / "notes.txt").write_text("mine", encoding="utf-8")
+    # Half a chart a crash left under its temporary name goes too; someone else's stays.
+    (out / ".chart.png.partial-0123abcd").write_bytes(b"\x89PNG half")
+    (out / ".notes.txt.partial-0123abcd").write_text("not ours", encoding="utf-8")
     ria = await civil_servant(app)
     await compose_poll(ria)
     await ria.press("Publiceren")
     poll = await last_consultation(app)
     report = await export_consultation(app, poll, out)
     assert report.files == ["breakdown.csv", "results.csv"]
-    assert sorted(p.name for p in out.iterdir()) == ["breakdown.csv", "notes.txt", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".notes.txt.partial-0123abcd",
+        "breakdown.csv",
+        "notes.txt",
+        "results.csv",
+    ]
+
+
+async def test_an_export_replaces_each_earlier_file_whole_even_when_the_disk_fills_halfway(
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web server serving last week's results, or a spreadsheet reading them, reads them
+    whole while a new export is written; a disk that fills halfway leaves every file whole
+    (the earlier one or the new one), and nothing half written beside them."""
+    _ria, poll = await _town(app)
+    out = tmp_path / "report"
+    await export_consultation(app, poll, out)
+    earlier = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(earlier) == ["breakdown.csv", "chart.png", "results.csv"]
+    late = await resident(app, "late")
+    await late.press_payload(f"cs.a:{poll}:0:1:1")  # one more answer: other counts
+
+    with (out / "results.csv").open("rb") as reading:
+        await export_consultation(app, poll, out)
+        assert reading.read() == earlier["results.csv"], "the earlier file was rewritten"
+    second = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(second) == sorted(earlier) and second["results.csv"] != earlier["results.csv"]
+
+    # One more answer, and the disk is full once the export writes its third file.
+    await (await resident(app, "later")).press_payload(f"cs.a:{poll}:0:1:2")
+    writes: list[int] = []
+    write = os.write
+
+    def filling(fd: int, data: bytes | memoryview) -> int:
+        writes.append(fd)  # a file this small is written in one call
+        if len(writes) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data)
+
+    monkeypatch.setattr(os, "write", filling)
+    with pytest.raises(ConsultationExportError, match="No space left"):
+        await export_consultation(app, poll, out)
+    monkeypatch.setattr(os, "write", write)
+    third = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sorted(third) == sorted(earlier), "nothing half written is left beside them"
+    assert third["results.csv"] != second["results.csv"], "written before the disk filled"
+    assert third["chart.png"] == second["chart.png"], "the earlier chart, whole"
+    assert Image.open(io.BytesIO(third["chart.png"])).size[0] > 0
 
 
 def _right_edge_clear(png: bytes) -> bool:

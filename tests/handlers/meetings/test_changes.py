@@ -11,16 +11,20 @@ from datetime import UTC, datetime, timedelta
 from icalendar import Calendar
 
 from bot.app import App
+from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.platforms.base import Blocked
 from handlers.contract import Reply
 from handlers.when import day
 from storage.clock import utcnow
-from storage.meetings.meetings import Place
+from storage.meetings.meetings import Place, Reminder
+from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import Clock
 from tests.handlers.ideas.helpers import seed_idea
 from tests.meetings import TITLE, Reminders, calendar_of, evening, organise
 from tests.people import civil_servant, connector, for_user, row, subscribe
 from tests.people import person as resident
 from tests.support import Chat
+from tests.waiting import until
 
 
 async def _waiting(app: App, chat: Chat) -> list[tuple[str, list[Reply], str | None]]:
@@ -283,6 +287,86 @@ async def test_a_place_that_comes_free_skips_someone_waiting_who_cannot_be_reach
     assert bob.keys == ["meetings.registered", "meetings.calendar"]
     mine = await app.repos.meetings.registration(meeting, bob_row.id)
     assert mine is not None and mine.status is Place.GOING
+
+
+async def _deliver(app: App, adapter: FakeAdapter, clock: Clock) -> None:
+    """Delivery sends what the outbox holds, until nothing is pending."""
+    worker = DeliveryWorker(
+        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05), clock=clock
+    )
+    await worker.start()
+    try:
+
+        async def settled() -> bool:
+            return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
+
+        await until(settled)
+    finally:
+        await worker.stop()
+
+
+async def test_a_place_someone_moved_up_into_goes_on_when_they_turn_out_to_have_blocked_the_bot(
+    app: App, clock: Clock
+) -> None:
+    """Bob moves up while nobody knows yet that he blocked the bot; the message that says
+    so meets the block. He never heard the place was his: it goes to Carl, next in line,
+    who is told. Bob keeps his turn; back, he finds himself first on the waitlist."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    await anna.press_payload(f"mt.no:{meeting}")
+    bob_row, carl_row = await row(app, bob), await row(app, carl)
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.GOING
+
+    # The bot restarts before delivery sends it: the new process learns of the block.
+    adapter = FakeAdapter(script={bob.user_id: [Blocked("bot was blocked by the user")]})
+    restarted = await App.open(app.settings, clock=clock)
+    try:
+        await _deliver(restarted, adapter, clock)
+    finally:
+        await restarted.close()
+    bob_now = await app.repos.meetings.registration(meeting, bob_row.id)
+    carl_now = await app.repos.meetings.registration(meeting, carl_row.id)
+    assert bob_now is not None and (bob_now.status, bob_now.position) == (Place.WAITING, 1)
+    assert carl_now is not None and carl_now.status is Place.GOING
+    to_carl = [s for s in adapter.sent if s.chat_id == carl.user_id]
+    assert [s.keys for s in to_carl] == [["meetings.moved_up", "meetings.calendar"]]
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and (stored.going, stored.waiting) == (1, 1)
+    # The reminders go to Carl, not to Bob.
+    assert await app.repos.meetings.to_remind(meeting, Reminder.DAY) == [carl_row.id]
+
+    # Bob, back, is first on the waitlist of a full meeting.
+    await bob.press_payload(f"mt.go:{meeting}")
+    assert bob.keys == ["meetings.already_waiting"] and "(nummer 1)" in bob.text
+
+
+async def test_a_place_whose_message_reached_its_person_stays_theirs_after_a_block(
+    app: App, clock: Clock
+) -> None:
+    """Carl heard he moved up; blocking the bot later does not take the place away."""
+    ria = await civil_servant(app)
+    anna, carl, dina = [await resident(app, n) for n in ("anna", "carl", "dina")]
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, carl, dina):
+        await chat.press_payload(f"mt.go:{meeting}")
+    await anna.press_payload(f"mt.no:{meeting}")
+    await _deliver(app, FakeAdapter(), clock)  # Carl is told he has the place
+    async with app.db.transaction():
+        await app.repos.outbox.mark_chat_unreachable(carl.platform, carl.user_id, utcnow())
+    carl_now = await app.repos.meetings.registration(meeting, (await row(app, carl)).id)
+    assert carl_now is not None and carl_now.status is Place.GOING
+    dina_now = await app.repos.meetings.registration(meeting, (await row(app, dina)).id)
+    assert dina_now is not None and dina_now.status is Place.WAITING
 
 
 async def test_someone_banned_with_a_place_can_still_give_it_to_the_first_waiting(
