@@ -574,3 +574,31 @@ async def test_a_number_typed_on_telegram_is_no_part_of_the_waiting_message(app:
     await anna.press("Als vraag")
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_a_question_mark_alone_while_a_message_waits_explains_the_choice(
+    app: App, chat: MakeChat
+) -> None:
+    """A "?" typed while the message waits is someone unsure what happens now, not more of
+    the message: told that it waits for a choice, with the same buttons, and it stays as
+    it was (on Telegram as on the console)."""
+    anna = await person(app, "4242", platform="telegram")
+    await anna.send(QUESTION)
+    offered = anna.last[-1].labels()
+    for typed in ("?", "??", "…", " ?! ", "..."):
+        await anna.send(typed)
+        assert anna.keys == ["general.typed_help", "general.typed_what_now"], typed
+        assert anna.last[-1].labels() == offered, typed
+        assert "Niet versturen" in anna.last[0].text, typed
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.send(QUESTION)
+    await bob.send("?")
+    assert bob.keys == ["general.typed_help", "general.typed_what_now"]
+    await bob.send("Het gaat om het strand bij IJmuiden.")  # words are still added to it
+    await bob.send("1")
+    [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
+    assert asked.messages[0].text == f"{QUESTION}\n\nHet gaat om het strand bij IJmuiden."
