@@ -602,3 +602,28 @@ async def test_a_question_mark_alone_while_a_message_waits_explains_the_choice(
     await bob.send("1")
     [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
     assert asked.messages[0].text == f"{QUESTION}\n\nHet gaat om het strand bij IJmuiden."
+
+
+async def test_the_inbox_shows_the_start_of_a_question_sent_in_parts_and_how_many(
+    app: App,
+) -> None:
+    """A long message goes as one question in parts: the connector's inbox line shows how
+    it begins (not how its last part begins) and that it came in parts."""
+    anna = await person(app, "anna")
+    paragraph = "De stoep in de Zeeweg ligt al maanden open en niemand weet waarom. " * 15
+    long = "\n\n".join(f"Deel {n}: {paragraph.strip()}" for n in range(1, 4))
+    await anna.send(long)
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert len(asked.messages) == 3
+    ria = await connector(app)
+    await ria.send("/inbox")
+    assert "Deel 1: De stoep" in ria.text
+    assert "Deel 3" not in ria.text
+    assert "(een lang bericht in 3 delen)" in ria.text
+    # A question in one message says nothing of parts.
+    bob = await person(app, "bob")
+    await bob.send(QUESTION)
+    await bob.press("Als vraag")
+    await ria.send("/inbox")
+    assert ria.text.count("delen)") == 1
