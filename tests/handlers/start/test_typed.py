@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.app import App
+from bot.platforms.console import parse_line
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
@@ -627,3 +628,37 @@ async def test_the_inbox_shows_the_start_of_a_question_sent_in_parts_and_how_man
     await bob.press("Als vraag")
     await ria.send("/inbox")
     assert ria.text.count("delen)") == 1
+
+
+async def test_a_slash_before_a_word_of_other_letters_is_typed_text_not_a_command(
+    app: App, chat: MakeChat
+) -> None:
+    """Telegram takes only "/" with ASCII letters, digits and "_" for a command: "/één
+    keer nog" is a message like any other, offered to send, also while one waits; our
+    own commands (also "/ideeën") and unknown ASCII ones are read as before."""
+    anna = await person(app, "4242", platform="telegram")
+    typed = "/één keer nog: de lantaarn bij de school is weer kapot"
+    await anna.send(typed)
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.send("/ça va, al drie weken zo")  # added to it, not an unknown command
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == f"{typed}\n\n/ça va, al drie weken zo"
+    await anna.send("/ideeën")
+    assert "general.unknown_command" not in anna.keys
+    await anna.send("/IDEE")
+    assert anna.keys[0] == "ideas.ask_category"
+    await anna.send("/stop")
+    await anna.send("/onzin")
+    assert anna.keys == ["general.unknown_command"]
+    # The console reads a slash the same way, with the text as it was written.
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.handle(parse_line("/één  keer\tnog, de stoep ligt open", "bob"))
+    assert bob.keys == ["general.typed_what_now"]
+    await bob.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
+    assert asked.messages[0].text == "/één  keer\tnog, de stoep ligt open"
+    await bob.handle(parse_line("/menu@samenspel_bot", "bob"))
+    assert bob.keys == ["menu.title"]
