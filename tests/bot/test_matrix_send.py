@@ -149,3 +149,18 @@ async def test_an_edit_replaces_the_whole_text_or_nothing(app: App) -> None:
     # Sent anew it goes whole, in parts.
     await sender.send(ROOM, "nl", [Reply(key="raw", params={"text": long})], key="m")
     assert "\n".join(c["body"] for _, c, _ in homeserver.sent[1:]) == long
+
+
+async def test_an_over_long_line_goes_out_whole_cut_between_words(app: App) -> None:
+    """One line with no line break, longer than a Matrix message holds: its messages joined
+    are the line, every cut after a space, never inside an emoji sequence."""
+    family = "👩\u200d👩\u200d👧"
+    line = " ".join(f"{family} woord{n}" for n in range(8_000))
+    homeserver = _Homeserver()
+    await _sender(app, homeserver).send(
+        ROOM, "nl", [Reply(key="raw", params={"text": line})], key="k"
+    )
+    bodies = [content["body"] for _, content, _ in homeserver.sent]
+    assert len(bodies) > 1
+    assert "".join(bodies) == line
+    assert all(body.endswith(" ") and not body.startswith("\u200d") for body in bodies[:-1])
