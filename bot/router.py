@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -73,6 +74,8 @@ DIALOG_TOUCH = timedelta(minutes=10)
 HANDLED_LIFETIME = timedelta(days=7)
 PRUNE_INTERVAL = timedelta(hours=1)
 _REPLIES = TypeAdapter(list[Reply])
+#: What every platform takes for a command's name (Telegram's rule for ``/command``).
+_COMMAND_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
@@ -442,6 +445,7 @@ class Router:
         expired = dialog is not None and (now - (dialog.updated_at or now)) > DIALOG_LIFETIME
         if expired:
             dialog = None
+        event = self._typed_slash(event)
         event = await self._resolve_numbered_answer(event, typed=self.registry.typed(dialog))
         event, thrown_away = self.registry.take_discard(event, dialog)
         if thrown_away is not None:
@@ -718,6 +722,19 @@ class Router:
         if ctx.dialog is not None:
             return self._step(ctx.dialog)
         return self._answer(Fallback.NOT_UNDERSTOOD, keeps_dialog=False)
+
+    def _typed_slash(self, event: Event) -> Event:
+        """A slash before a word of other letters that names no command ("/één keer nog",
+        "/ça va") as the text it is: Telegram takes only ``/`` with ASCII letters, digits
+        and ``_`` for a command, and so does every platform here, except for our own
+        commands with other letters (``/ideeën``)."""
+        name = event.command
+        if name is None or _COMMAND_NAME.fullmatch(name) or name.lower() in self.registry.commands:
+            return event
+        text = event.written or f"/{name} {event.args}".rstrip()
+        return event.model_copy(
+            update={"command": None, "args": "", "written": None, "text": text}
+        )
 
     def _answer(self, kind: Fallback, *, keeps_dialog: bool = True) -> Target:
         """The registered answer for what no feature's entry claims."""

@@ -82,6 +82,9 @@ class Event(BaseModel):
     text: str | None = None
     command: str | None = None
     args: str = ""
+    #: For a command: the message as it was written. A slash before a word that names no
+    #: command ("/één keer nog") is read as this text (see the router).
+    written: str | None = None
     button: str | None = None
     photo: Photo | None = None
     location: Location | None = None

@@ -114,7 +114,7 @@ class Chat:
         """Type a line: '/cmd args' is a command, anything else is text."""
         if text.startswith("/") and len(text) > 1:
             command, _, args = text[1:].partition(" ")
-            return await self.handle(self.event(command=command, args=args.strip()))
+            return await self.handle(self.event(command=command, args=args.strip(), written=text))
         return await self.handle(self.event(text=text))
 
     async def press(self, label: str) -> list[Seen]:

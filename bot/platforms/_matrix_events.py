@@ -181,7 +181,7 @@ async def read_event(
                 return None
         command = parse_command(text)
         if command is not None:
-            return Event(**base, command=command[0], args=command[1])
+            return Event(**base, command=command[0], args=command[1], written=text)
         return Event(**base, text=text)
     if group:
         return None  # in a group the bot reads only what is addressed to it

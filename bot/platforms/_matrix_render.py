@@ -4,7 +4,9 @@ Bot messages are ``m.notice`` (other bots do not answer notices, so two bots nev
 Buttons become numbered options under the text, numbered across all replies to one event,
 exactly as the router numbered them, so typing "2" or the label chooses. A text too long
 for one Matrix event is split at line breaks, the HTML at the same ones as the plain text,
-with any element open there closed and opened again (the cutting is Telegram's own).
+with any element open there closed and opened again. A single line too long for one is cut
+after a space, else between whole characters (:func:`cut_line`): its messages joined are
+the line, nothing dropped or added.
 """
 
 from __future__ import annotations
@@ -12,23 +14,24 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.platforms._telegram_text import closing_tags, open_tags, split
+from bot.platforms._telegram_text import closing_tags, open_tags, shown_tokens, utf16_len
 from bot.render import numbered_lines
 from handlers.catalog import Catalog
 from handlers.contract import Document, Reply
+from storage import graphemes
 
 #: Size of body and formatted_body together, as JSON: with encryption on top, an event
 #: stays well under the homeserver's 64 KiB limit.
 MAX_JSON_BYTES = 24_000
-#: A single line longer than a message is cut into pieces of this many characters (UTF-16
-#: units as shown, so a piece's JSON stays far below the limit even with escapes).
+#: A single line longer than a message is cut into pieces of at most this many characters
+#: (UTF-16 units as shown, so a piece's JSON stays far below the limit even with escapes).
 CUT_CHARS = 1_000
 HTML_FORMAT = "org.matrix.custom.html"
-_TAG = re.compile(r"<[^<>]*>")
+#: Where a cut line may break between words: after a space.
+_SPACES = frozenset(" \t")
 
 
 @dataclass(frozen=True)
@@ -99,23 +102,29 @@ class _Line:
     html: str
     before: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    #: A piece of a line cut in pieces that goes on from the piece before it: in the same
+    #: message it follows without a line break.
+    goes_on: bool = False
 
 
 def _message(lines: list[_Line]) -> Outgoing:
     """One message of these lines: its HTML opens what is open before the first line and
     closes what is still open after the last."""
     marked = _reopened(lines[0].before)
+    body = ""
     for index, line in enumerate(lines):
-        if index:
+        if index and not line.goes_on:
             previous = lines[index - 1]
             if previous.after != line.before:
                 marked += closing_tags(previous.after)
             marked += "<br>"
+            body += "\n"
             if previous.after != line.before:
                 marked += _reopened(line.before)
         marked += line.html
+        body += line.plain
     marked += closing_tags(lines[-1].after)
-    return Outgoing(body="\n".join(line.plain for line in lines), html=marked)
+    return Outgoing(body=body, html=marked)
 
 
 def _reopened(tags: tuple[str, ...]) -> str:
@@ -136,11 +145,66 @@ def _fitting(pairs: list[tuple[str, str]]) -> list[_Line]:
         if _json_size(plain) + _json_size(marked) <= MAX_JSON_BYTES:
             fitted.append(_Line(plain, marked, opened, after))
         else:
-            whole = _reopened(opened) + marked + closing_tags(after)
-            for piece in split(whole, CUT_CHARS, markup=True):
-                fitted.append(_Line(html.unescape(_TAG.sub("", piece)), piece))
+            fitted += cut_line(marked, opened)
         opened = after
     return fitted
+
+
+def cut_line(marked: str, opened: tuple[str, ...] = ()) -> list[_Line]:
+    """A line (HTML, with ``opened`` elements open before it) in pieces of at most
+    :data:`CUT_CHARS` units as shown, each with the elements open around it.
+
+    A cut falls after a space (in the second half of a piece where there is one), else
+    between two whole characters as a reader sees them (never inside an emoji sequence, a
+    flag or a letter with its accent), and only in one character longer than a piece
+    between code points. Nothing is dropped or added: the pieces joined are the line.
+    """
+    tokens = shown_tokens(marked)
+    shown = "".join(text for _, text in tokens)
+    # Where each token begins in what the line shows, and where a reader's characters do.
+    offsets = [0]
+    for _, text in tokens:
+        offsets.append(offsets[-1] + len(text))
+    starts = {0}
+    at = 0
+    for cluster in graphemes.clusters(shown):
+        at += len(cluster)
+        starts.add(at)
+    pieces: list[_Line] = []
+    begin = 0
+    while begin < len(tokens):
+        end = _piece_end(tokens, begin, offsets, starts)
+        raw = "".join(written for written, _ in tokens[begin:end])
+        after = open_tags(raw, opened)
+        plain = shown[offsets[begin] : offsets[end]]
+        pieces.append(_Line(plain, raw, opened, after, goes_on=bool(pieces)))
+        begin, opened = end, after
+    return pieces
+
+
+def _piece_end(
+    tokens: list[tuple[str, str]], begin: int, offsets: list[int], starts: set[int]
+) -> int:
+    """Where the piece from token ``begin`` ends (the index of the first token after it)."""
+    units = 0
+    space = half_space = whole = None
+    index = begin
+    while index < len(tokens):
+        shows = tokens[index][1]
+        grow = utf16_len(shows)
+        if units and units + grow > CUT_CHARS:
+            break
+        units += grow
+        index += 1
+        if shows and offsets[index] in starts:
+            whole = index
+            if shows in _SPACES:
+                space = index
+                if units >= CUT_CHARS // 2:
+                    half_space = index
+    else:
+        return index
+    return next(cut for cut in (half_space, space, whole, index) if cut is not None)
 
 
 def transaction_id(key: str, index: int) -> str:

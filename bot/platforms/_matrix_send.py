@@ -72,11 +72,20 @@ class RoomSender:
     async def edit(
         self, room_id: str, event_id: str, lang: str, reply: Reply, *, key: str
     ) -> None:
-        """Replace the text of a message sent before (``m.replace``), as Element shows it."""
+        """Replace the text of a message sent before (``m.replace``), as Element shows it.
+
+        Raises:
+            Blocked: the bot is not in the room.
+            DeliveryError: the reply needs more than one text message (a text too long for
+                one, a picture): an edit replaces one message, and showing only a part of
+                it would say something else. As on Telegram, delivery then sends it anew.
+        """
         if room_id not in self.client.rooms:
             raise Blocked("the bot is not in this room")
-        [message] = render(self.catalog, lang, [reply])[-1:]
-        new = message.text_content()
+        messages = render(self.catalog, lang, [reply])
+        if len(messages) != 1 or messages[0].photo_id is not None or messages[0].document:
+            raise DeliveryError("too long for one message")
+        new = messages[0].text_content()
         content = {
             **new,
             "body": f"* {new['body']}",

@@ -101,6 +101,15 @@ def open_tags(text: str, already: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(stack)
 
 
+def shown_tokens(text: str) -> list[tuple[str, str]]:
+    """HTML ``text`` as the pieces a cut never falls inside (a tag, an entity, a
+    character), each as written and as it shows (a tag shows nothing)."""
+    return [
+        (token.raw, "" if token.tag is not None else html.unescape(token.raw))
+        for token in _tokens(text, markup=True)
+    ]
+
+
 def closing_tags(opened: tuple[str, ...]) -> str:
     """The closing tags of these opening tags, innermost first."""
     return "".join(f"</{_tag_name(tag)}>" for tag in reversed(opened))

@@ -136,7 +136,8 @@ class Adapter(Protocol):
     async def edit(self, chat_id: str, message_id: str, lang: str, reply: Reply) -> None:
         """Replace the text (and buttons) of a message :meth:`send` sent earlier.
 
-        An edit that changes nothing is not an error.
+        An edit that changes nothing is not an error. A reply that needs more than one
+        message is no edit: DeliveryError, and delivery sends it anew (never only a part).
 
         Raises:
             Blocked, RetryLater, DeliveryError: as for :meth:`send`.

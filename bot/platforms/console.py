@@ -51,6 +51,7 @@ def parse_line(line: str, name: str) -> Event:
             sender=sender,
             command=command.split("@")[0],
             args=args.strip(),
+            written=text,
         )
     return Event(platform=PLATFORM, chat_id=name, sender=sender, text=text)
 

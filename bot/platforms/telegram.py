@@ -668,7 +668,13 @@ class Telegram:
             if target and target.lower() != (self.bot_username or "").lower():
                 return None
             quoted = _quoted(message.reply_to_message) if is_group else None
-            return Event(**base, command=name.partition("@")[0], args=args, reply_to=quoted)
+            return Event(
+                **base,
+                command=name.partition("@")[0],
+                args=args,
+                written=message.text,
+                reply_to=quoted,
+            )
         if is_group:
             return None  # in groups the bot answers commands only
         if _service(message):

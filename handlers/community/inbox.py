@@ -34,7 +34,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce, reads
 from handlers.start.menu import stale_button
-from storage.community.questions import InboxKey, Question, Side
+from storage.community.questions import InboxKey, Question, QuestionMessage, Side
 
 feature = Feature("inbox")
 feature.menu_entry("inbox.menu", "inbox", order=65, role=Role.CONNECTOR)
@@ -151,8 +151,22 @@ def _waiting_since(question: Question) -> datetime:
     return since
 
 
+def _last_sent(question: Question) -> list[QuestionMessage]:
+    """The thread's last message as it was sent: a long one goes in parts (one event, one
+    moment), and the reader wants its start, not the start of its last part."""
+    if not question.messages:
+        return []
+    last = question.messages[-1]
+    sent = [last]
+    for message in reversed(question.messages[:-1]):
+        if message.side is not last.side or message.at != last.at:
+            break
+        sent.insert(0, message)
+    return sent
+
+
 async def _line(ctx: Context, question: Question) -> Reply:
-    last = question.messages[-1] if question.messages else None
+    sent = _last_sent(question)
     card = await ctx.repos.staff.get(question.staff_user_id) if question.staff_user_id else None
     is_waiting = waiting(question)
     # A waiting line says since when it waits, as the inbox is ordered; an answered one
@@ -163,9 +177,12 @@ async def _line(ctx: Context, question: Question) -> Reply:
         params={
             "id": question.id,
             "when": when.recent(ctx.local(moment), ctx.lang),
-            "text": excerpt(last.text, 70) if last else "",
+            "text": excerpt(sent[0].text, 70) if sent else "",
             "meant_for": card.name if card else ctx.profile.connector(ctx.lang),
         },
+        parts=[Reply(key="inbox.line_parts", params={"count": len(sent)})]
+        if len(sent) > 1
+        else [],
     )
 
 

@@ -227,6 +227,10 @@ def _notice(
     ]
     if experiment is not None and experiment.status == "running":
         buttons.insert(0, [Button(label="triage.btn_join", payload=f"exp.join:{experiment.id}")])
+    elif experiment is not None and not reopening:
+        # Approved again after its experiment ended: said so, not "it becomes the
+        # experiment" as if it were about to start.
+        key = f"{key}_ended"
     return Reply(
         key=f"triage.proposal_notice.{key}",
         params=params,

@@ -16,7 +16,8 @@ and so does a pleasantry of a few words ("ok dank je wel", "Goedemorgen allemaal
 no message for anyone. While the question is open, ``stop``, ``menu`` and ``help`` end it
 (saying the message was not sent); a thank-you, a greeting or an "ok" is taken for someone
 who thinks the message went, and hears that it still waits; a number alone ("2" on Telegram,
-whose buttons have none) is someone choosing, asked to press a button. Whatever else takes
+whose buttons have none) is someone choosing, asked to press a button; a "?" or "…" alone
+(no word at all) is someone unsure, told that the message waits for a choice. Whatever else takes
 the message's place (``/idee``, a poll's typed answer) gives it back, not sent. A message
 too short to be anything ("iets") gets the general answer, as do a row of emoji and a photo
 or sticker.
@@ -202,6 +203,10 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
+        if not _words_of(ctx.text):
+            # "?", "??", "…" or a row of emoji: no words to add to the message, but someone
+            # unsure what happens now. Told what it waits for; the message stays as it was.
+            return await _offer(ctx, dialog, hint=Reply(key="general.typed_help"))
         if _a_choice_number(ctx.text):
             # "2" where the choices are buttons without numbers (Telegram), or a number no
             # option has: someone trying to choose, not the rest of the message.

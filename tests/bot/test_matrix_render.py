@@ -6,9 +6,17 @@ import html
 import json
 import re
 
-from bot.platforms._matrix_render import MAX_JSON_BYTES, render, transaction_id
+from bot.platforms._matrix_render import (
+    CUT_CHARS,
+    MAX_JSON_BYTES,
+    cut_line,
+    render,
+    transaction_id,
+)
+from bot.platforms._telegram_text import utf16_len
 from handlers.catalog import Catalog
 from handlers.contract import Button, Document, Reply
+from storage import graphemes
 
 CATALOG = Catalog.load()
 
@@ -126,3 +134,63 @@ def test_one_huge_line_in_italics_is_cut_into_well_formed_messages() -> None:
     assert messages[1].html.startswith("<i>woord")
     assert messages[-1].body.endswith("einde\nWat zal ik ermee doen? Kies hieronder.")
     assert " ".join(m.body for m in messages).count("woord") == 30_000
+
+
+FAMILY = "👩\u200d👩\u200d👧\u200d👦"  # one character to a reader, seven code points
+
+
+def _boundaries(text: str) -> set[int]:
+    """Where a reader's characters begin and end in ``text``."""
+    at, found = 0, {0}
+    for cluster in graphemes.clusters(text):
+        at += len(cluster)
+        found.add(at)
+    return found
+
+
+def _cuts(pieces: list[str]) -> list[int]:
+    at, cuts = 0, []
+    for piece in pieces[:-1]:
+        at += len(piece)
+        cuts.append(at)
+    return cuts
+
+
+def test_a_long_line_is_cut_after_a_space_and_nothing_is_lost_or_doubled() -> None:
+    line = " ".join(f"woord{n} {FAMILY}🇳🇱" for n in range(2_000))
+    pieces = [piece.plain for piece in cut_line(line)]
+    assert len(pieces) > 10
+    assert "".join(pieces) == line
+    assert all(piece.endswith(" ") for piece in pieces[:-1])
+    assert all(utf16_len(piece) <= CUT_CHARS for piece in pieces)
+
+
+def test_a_long_line_without_spaces_is_cut_between_whole_characters() -> None:
+    for line in (FAMILY * 900, "🇳🇱🇧🇪" * 900, "e\u0301👍🏽" * 900, "ab" + FAMILY * 700):
+        pieces = [piece.plain for piece in cut_line(line)]
+        assert len(pieces) > 1
+        assert "".join(pieces) == line
+        assert set(_cuts(pieces)) <= _boundaries(line)
+        assert all(utf16_len(piece) <= CUT_CHARS for piece in pieces)
+
+
+def test_one_character_longer_than_a_piece_is_cut_by_code_points_without_loss() -> None:
+    line = "a" + "\u0301" * 3_000 + " b"
+    pieces = [piece.plain for piece in cut_line(line)]
+    assert "".join(pieces) == line
+    assert all(utf16_len(piece) <= CUT_CHARS for piece in pieces)
+
+
+def test_the_messages_of_one_huge_line_join_to_exactly_that_line() -> None:
+    """Plain body and HTML alike: cuts between words or whole emoji, no space dropped, no
+    line break added between the pieces within a message."""
+    line = " ".join(f"<b>{n}</b> & {FAMILY} zeer lang" for n in range(6_000))
+    messages = render(CATALOG, "nl", [Reply(key="raw", params={"text": line})])
+    assert len(messages) > 2
+    assert "".join(m.body for m in messages) == line
+    for message in messages:
+        assert "\n" not in message.body
+        assert _shown(message.html) == message.body
+        assert len(json.dumps(message.text_content())) < MAX_JSON_BYTES + 200
+    assert set(_cuts([m.body for m in messages])) <= _boundaries(line)
+    assert all(m.body.endswith(" ") for m in messages[:-1])

@@ -131,3 +131,36 @@ async def test_a_reply_the_homeserver_failed_is_sent_from_the_outbox_under_its_i
     assert again[:2] == first_try
     bodies = [content["body"] for _, content, _ in homeserver.sent]
     assert bodies[2:4] == bodies[:2]
+
+
+async def test_an_edit_replaces_the_whole_text_or_nothing(app: App) -> None:
+    """An edit replaces one message: a text that needs several is not cut down to its last
+    part (nor its first) but refused, as on Telegram, so delivery sends it anew whole."""
+    homeserver = _Homeserver()
+    sender = _sender(app, homeserver)
+    await sender.edit(ROOM, "$old", "nl", Reply(key="raw", params={"text": "nieuw"}), key="k")
+    [(_, content, _)] = homeserver.sent
+    assert content["m.new_content"]["body"] == "nieuw"
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$old"}
+    long = "\n".join(f"Regel {n}: " + "woord " * 200 for n in range(40))
+    with pytest.raises(DeliveryError):
+        await sender.edit(ROOM, "$old", "nl", Reply(key="raw", params={"text": long}), key="l")
+    assert len(homeserver.sent) == 1
+    # Sent anew it goes whole, in parts.
+    await sender.send(ROOM, "nl", [Reply(key="raw", params={"text": long})], key="m")
+    assert "\n".join(c["body"] for _, c, _ in homeserver.sent[1:]) == long
+
+
+async def test_an_over_long_line_goes_out_whole_cut_between_words(app: App) -> None:
+    """One line with no line break, longer than a Matrix message holds: its messages joined
+    are the line, every cut after a space, never inside an emoji sequence."""
+    family = "👩\u200d👩\u200d👧"
+    line = " ".join(f"{family} woord{n}" for n in range(8_000))
+    homeserver = _Homeserver()
+    await _sender(app, homeserver).send(
+        ROOM, "nl", [Reply(key="raw", params={"text": line})], key="k"
+    )
+    bodies = [content["body"] for _, content, _ in homeserver.sent]
+    assert len(bodies) > 1
+    assert "".join(bodies) == line
+    assert all(body.endswith(" ") and not body.startswith("\u200d") for body in bodies[:-1])

@@ -85,6 +85,15 @@ async def test_a_command_with_dutch_letters_is_a_command_not_an_answer(
         await anna.send_text("/mijnideeën")
         await wait_for_text(server, anna.chat_id, "nog geen ideeën", after=before)
 
+        # A slash before a word of other letters that names no command is typed text:
+        # the answer to the question asked, not "I don't know that command".
+        before = len(server.messages(anna.chat_id))
+        described = "/één ding nog: er staan te weinig bankjes in het park voor ouderen."
+        await anna.send_text(described)
+        await wait_for_text(server, anna.chat_id, "wijk", after=before)
+        stored = await app.repos.dialogs.load(user.id)
+        assert stored is not None and stored.data.get("description") == described
+
 
 async def test_an_edited_answer_changes_nothing_and_the_resident_hears_why(
     server: BotApiServer, tmp_path: Path

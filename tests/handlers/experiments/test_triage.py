@@ -189,7 +189,11 @@ async def test_a_proposal_approved_again_after_reopening_names_its_experiment_in
     await ria.press("Goedgekeurd")
     await ria.press("Geen toelichting")
     *_, notice = await for_user(app, carl, "status")
-    assert "Het wordt het experiment Schooltuin." in notice.text(app, "nl")
+    # Nor does it promise an experiment to come: it says that it ended.
+    text = notice.text(app, "nl")
+    assert "Het wordt het experiment" not in text
+    assert "Het werd al het experiment Schooltuin. Dat experiment is afgelopen" in text
+    assert "has ended" in notice.text(app, "en")
     assert not any(p.startswith("exp.join") for p in notice.payloads())
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from bot.app import App
+from bot.platforms.console import parse_line
 from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
@@ -574,3 +575,90 @@ async def test_a_number_typed_on_telegram_is_no_part_of_the_waiting_message(app:
     await anna.press("Als vraag")
     [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
     assert asked.messages[0].text == QUESTION
+
+
+async def test_a_question_mark_alone_while_a_message_waits_explains_the_choice(
+    app: App, chat: MakeChat
+) -> None:
+    """A "?" typed while the message waits is someone unsure what happens now, not more of
+    the message: told that it waits for a choice, with the same buttons, and it stays as
+    it was (on Telegram as on the console)."""
+    anna = await person(app, "4242", platform="telegram")
+    await anna.send(QUESTION)
+    offered = anna.last[-1].labels()
+    for typed in ("?", "??", "…", " ?! ", "..."):
+        await anna.send(typed)
+        assert anna.keys == ["general.typed_help", "general.typed_what_now"], typed
+        assert anna.last[-1].labels() == offered, typed
+        assert "Niet versturen" in anna.last[0].text, typed
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == QUESTION
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.send(QUESTION)
+    await bob.send("?")
+    assert bob.keys == ["general.typed_help", "general.typed_what_now"]
+    await bob.send("Het gaat om het strand bij IJmuiden.")  # words are still added to it
+    await bob.send("1")
+    [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
+    assert asked.messages[0].text == f"{QUESTION}\n\nHet gaat om het strand bij IJmuiden."
+
+
+async def test_the_inbox_shows_the_start_of_a_question_sent_in_parts_and_how_many(
+    app: App,
+) -> None:
+    """A long message goes as one question in parts: the connector's inbox line shows how
+    it begins (not how its last part begins) and that it came in parts."""
+    anna = await person(app, "anna")
+    paragraph = "De stoep in de Zeeweg ligt al maanden open en niemand weet waarom. " * 15
+    long = "\n\n".join(f"Deel {n}: {paragraph.strip()}" for n in range(1, 4))
+    await anna.send(long)
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert len(asked.messages) == 3
+    ria = await connector(app)
+    await ria.send("/inbox")
+    assert "Deel 1: De stoep" in ria.text
+    assert "Deel 3" not in ria.text
+    assert "(een lang bericht in 3 delen)" in ria.text
+    # A question in one message says nothing of parts.
+    bob = await person(app, "bob")
+    await bob.send(QUESTION)
+    await bob.press("Als vraag")
+    await ria.send("/inbox")
+    assert ria.text.count("delen)") == 1
+
+
+async def test_a_slash_before_a_word_of_other_letters_is_typed_text_not_a_command(
+    app: App, chat: MakeChat
+) -> None:
+    """Telegram takes only "/" with ASCII letters, digits and "_" for a command: "/één
+    keer nog" is a message like any other, offered to send, also while one waits; our
+    own commands (also "/ideeën") and unknown ASCII ones are read as before."""
+    anna = await person(app, "4242", platform="telegram")
+    typed = "/één keer nog: de lantaarn bij de school is weer kapot"
+    await anna.send(typed)
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.send("/ça va, al drie weken zo")  # added to it, not an unknown command
+    assert anna.keys == ["general.typed_what_now"]
+    await anna.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, anna)).id)
+    assert asked.messages[0].text == f"{typed}\n\n/ça va, al drie weken zo"
+    await anna.send("/ideeën")
+    assert "general.unknown_command" not in anna.keys
+    await anna.send("/IDEE")
+    assert anna.keys[0] == "ideas.ask_category"
+    await anna.send("/stop")
+    await anna.send("/onzin")
+    assert anna.keys == ["general.unknown_command"]
+    # The console reads a slash the same way, with the text as it was written.
+    bob = chat("bob", platform="console")
+    await bob.onboard()
+    await bob.handle(parse_line("/één  keer\tnog, de stoep ligt open", "bob"))
+    assert bob.keys == ["general.typed_what_now"]
+    await bob.press("Als vraag")
+    [asked] = await app.repos.questions.of_user((await row(app, bob)).id)
+    assert asked.messages[0].text == "/één  keer\tnog, de stoep ligt open"
+    await bob.handle(parse_line("/menu@samenspel_bot", "bob"))
+    assert bob.keys == ["menu.title"]
