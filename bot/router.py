@@ -76,6 +76,8 @@ PRUNE_INTERVAL = timedelta(hours=1)
 _REPLIES = TypeAdapter(list[Reply])
 #: What every platform takes for a command's name (Telegram's rule for ``/command``).
 _COMMAND_NAME = re.compile(r"[A-Za-z0-9_]+")
+#: What changes how an emoji looks, not which it is: its text or emoji form, a skin tone.
+_EMOJI_FORMS = frozenset("\ufe0e\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
 
 #: Sends the replies to one event back to the chat it came from.
 Deliver = Callable[[Event, str, list[Reply]], Awaitable[None]]
@@ -612,7 +614,14 @@ class Router:
         if payload is None:
             # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.
             wanted = _loose(answer)
-            payload = next((p for label, p, _ in options if _loose(label) == wanted), None)
+            if wanted:
+                payload = next((p for label, p, _ in options if _loose(label) == wanted), None)
+            else:
+                # No words typed ("👎", "?", "…"): they would match every label of emoji
+                # alone, and choose the first ("👍"). Such a label is chosen by its symbols.
+                symbols = _symbols(answer)
+                chosen = [p for label, p, _ in options if _symbols(label) == symbols]
+                payload = chosen[0] if symbols and len(chosen) == 1 else None
         if payload is None:
             return event
         return event.model_copy(update={"text": None, "button": payload})
@@ -806,6 +815,11 @@ class _StepFailed(Exception):
 def _by_label(replies: list[Reply]) -> list[Reply]:
     """The replies marked to show their options by label (the answer is typed)."""
     return [reply.model_copy(update={"by_label": True}) for reply in replies]
+
+
+def _symbols(text: str) -> str:
+    """Text as it shows, without spaces, the emoji form and skin tones ("👍🏽 " is "👍")."""
+    return "".join(ch for ch in text if not ch.isspace() and ch not in _EMOJI_FORMS)
 
 
 def _loose(text: str) -> str:

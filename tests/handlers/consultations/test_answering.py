@@ -13,6 +13,7 @@ from bot.app import App
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.consultations import (
+    FOLLOW_UP,
     Clock,
     Jobs,
     button,
@@ -545,3 +546,41 @@ async def test_ticking_under_the_invitation_rewrites_only_its_question_not_its_i
     assert "✅ Park" in shown.labels() and "Volgende" in " ".join(shown.labels())
     await anna.press("Volgende")
     assert anna.keys == ["consultations.done"]
+
+
+async def test_on_matrix_an_emoji_typed_chooses_the_option_of_that_emoji_not_the_first(
+    app: App,
+) -> None:
+    """Options of emoji alone ("👍", "👎") have no words to compare: typing "👎" on Matrix,
+    where options are numbered and may be typed, is the 👎, and a "?" chooses nothing (it
+    was taken for the first option of the question, an answer she never gave)."""
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Bankjes in het park")
+    await ria.send("Wil je meer bankjes in het park?")
+    await ria.press("Eén keuze")
+    await ria.send("Meer bankjes?")
+    await ria.send("👍\n👎")
+    await ria.press("Klaar met de vragen")
+    await ria.send(FOLLOW_UP)
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.press("Na 7 dagen")
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    bob = await resident(app, "bob", platform="matrix")
+    await bob.send("/peilingen")
+    await bob.press("Bankjes")
+    assert [label for label, _ in bob.buttons()][:2] == ["👍", "👎"]
+    await bob.send("?")
+    assert "consultations.done" not in bob.keys
+    taking = await app.repos.responses.find(poll, 0, (await stored(app, bob)).id)
+    assert taking is not None and await app.repos.responses.answers(taking.id) == {}
+    anna = await resident(app, "anna", platform="matrix")
+    await anna.send("/peilingen")
+    await anna.press("Bankjes")
+    await anna.send("👎\ufe0f")
+    assert anna.keys == ["consultations.done"], anna.keys
+    taking = await app.repos.responses.find(poll, 0, (await stored(app, anna)).id)
+    assert taking is not None
+    assert (await app.repos.responses.answers(taking.id))[1].choices == [2]
