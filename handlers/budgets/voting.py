@@ -107,7 +107,8 @@ async def _open_round(ctx: Context, round_id: int) -> Round | Response:
 
 def _ask_hood(ctx: Context, found: Round, *first: Reply) -> Response:
     """The neighbourhood a round of residents with one needs: a button each (pressed, or
-    typed by name while the question is open)."""
+    typed by name while the question is open). The way out ends the question, as the
+    postcode's does: "Menu" would find it open and ask whether to go on with it."""
     hoods = [
         Button.raw(n.name(ctx.lang), f"bv.hood:{found.id}:{n.id}")
         for n in ctx.profile.neighbourhoods
@@ -117,7 +118,7 @@ def _ask_hood(ctx: Context, found: Round, *first: Reply) -> Response:
         Reply(
             key="budgets.need_hood",
             params={"name": found.name},
-            buttons=[*rows(hoods, 2), *_back()],
+            buttons=[*rows(hoods, 2), [Button(label="budgets.btn_stop", payload="cancel")]],
         ),
         dialog=Dialog(name=HOOD, step="hood", data={"round_id": found.id}),
     )

@@ -723,9 +723,13 @@ async def give_back_evaluations(
     reached them before they left is not sent twice: that message works again. Returns how
     many were queued.
 
+    A reminder comes back only to someone who still wants reminders (they may have turned
+    them off while they were out).
+
     Call it inside the transaction that made them take part again."""
     repos = env.repos
     queued = 0
+    reminded = await repos.responses.reminders_on(user_id)
     for consultation in await repos.consultations.open_evaluations():
         if consultation.experiment_id != experiment_id or not consultation.takes_answers(now):
             continue
@@ -743,6 +747,8 @@ async def give_back_evaluations(
                     continue
                 if build is _invitations and taking.started_at is not None:
                     continue  # begun (from their list): what they need is the reminder
+                if build is _reminders and not reminded:
+                    continue
                 queued += await _queue(
                     env,
                     [user_id],

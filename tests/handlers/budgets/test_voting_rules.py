@@ -155,6 +155,26 @@ async def test_a_neighbourhood_typed_by_name_is_taken_where_a_round_asks_for_one
     assert round_id
 
 
+async def test_the_way_out_of_the_neighbourhood_question_leaves_it(app: App) -> None:
+    """Asked for her neighbourhood, Anna would rather not vote: the button under the
+    question takes her out of it, without asking whether she goes on with something she
+    never wrote; what she types next is not read as a neighbourhood."""
+    await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    assert anna.keys == ["budgets.need_hood"]
+    [(label, payload)] = [b for b in anna.buttons() if not b[1].startswith("bv.hood:")]
+    await anna.press_payload(payload)
+    assert anna.keys == ["general.cancelled"], label
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+    await anna.send("/idee")
+    assert anna.keys[0] != "drafts.open"
+    await anna.send("/annuleer")
+    await anna.send("Driehuis")
+    assert "budgets.need_hood" not in anna.keys
+    assert (await row(app, anna)).neighbourhood is None
+
+
 async def test_someone_who_did_not_consent_cannot_vote(app: App) -> None:
     round_id = await a_round(app)
     eve = Chat(app, user_id="eve")

@@ -455,3 +455,25 @@ async def test_someone_who_began_left_and_joins_again_gets_the_withdrawn_reminde
     assert again.status == "pending" and seen(app, again)[0].key == "consultations.reminder"
     # She had begun: the invitation is not asked of her again.
     assert len(await outbox_of(app, anna)) == 3
+
+
+async def test_someone_who_turned_reminders_off_gets_no_withdrawn_reminder_back_on_rejoining(
+    app: App, clock: Clock
+) -> None:
+    """Anna began, got a reminder still on its way when she left, then turned reminders
+    off: joining again brings no reminder back."""
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    joined = clock.now
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"cs.a:{evaluation}:1:1:4")
+    clock.now = joined + timedelta(days=28 + 13, minutes=2)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"exp.leave:{experiment}")
+    await anna.press_payload("cs.rem:off")
+    assert anna.keys == ["consultations.reminders_off"]
+
+    await anna.press_payload(f"exp.join:{experiment}")
+    assert [row.status for row in await outbox_of(app, anna)] == ["cancelled", "cancelled"]
