@@ -102,7 +102,7 @@ class Runtime:
         self.scheduler.register(
             "consultation",
             runner=self._consultation,
-            pending=lambda: consultation_jobs.pending(repos),
+            pending=lambda: consultation_jobs.pending(repos, self.app.settings.zone),
         )
         self.scheduler.register("evaluations", runner=self._evaluations, pending=self._now)
         self.scheduler.register(

@@ -625,7 +625,7 @@ async def _publish(ctx: Context, draft: Consultation) -> Response:
         )
         published = await ctx.repos.consultations.get(draft.id)
         assert published is not None
-        at = next_moment(published)
+        at = next_moment(published, ctx.timezone)
         return respond(
             menu_reply(
                 ctx,

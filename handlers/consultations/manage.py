@@ -723,7 +723,7 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
     )
     moved = await ctx.repos.consultations.get(consultation.id)
     assert moved is not None
-    at = next_moment(moved)
+    at = next_moment(moved, ctx.timezone)
     return respond(
         Reply(
             key="consultations.moved",
