@@ -98,7 +98,11 @@ class Runtime:
             runner=self._expire_connections,
             pending=lambda: repos.connections.pending(self.app.profile.connections.answer_within),
         )
-        self.scheduler.register("budget", runner=self._budget_round, pending=repos.budgets.pending)
+        self.scheduler.register(
+            "budget",
+            runner=self._budget_round,
+            pending=lambda: repos.budgets.pending(self.app.settings.zone),
+        )
         self.scheduler.register(
             "consultation",
             runner=self._consultation,

@@ -537,7 +537,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     )
     created = await ctx.repos.budgets.get(round_id)
     assert created is not None
-    timers = [Timer(job=f"budget:{round_id}", at=created.next_moment())]
+    timers = [Timer(job=f"budget:{round_id}", at=created.next_moment(ctx.timezone))]
     if created.status is RoundStatus.OPEN:
         # Open at once: everyone who may vote is invited in this same transaction.
         invited = await invitations.invite(ctx.repos, ctx.catalog, ctx.timezone, created, ctx.now)
