@@ -59,6 +59,11 @@ def _build(
         return None
     first = datetime.combine(on, at, tzinfo=now.tzinfo)
     second = first.replace(fold=1)
+    try:
+        first.astimezone(UTC)
+    except OverflowError:
+        # The first hours of the year 1 (local time ahead of UTC): no moment to compare.
+        return None
     if first.utcoffset() != second.utcoffset() and (
         first.astimezone(UTC) <= now.astimezone(UTC) < second.astimezone(UTC)
     ):

@@ -143,3 +143,29 @@ async def test_a_poll_closes_at_most_a_year_after_it_opens(settings: Settings) -
         assert ria.keys[0] == "consultations.preview_intro", ria.keys
     finally:
         await app.close()
+
+
+#: How to reach each typed moment and what an unclear one gets there.
+UNCLEAR = [
+    (_meeting, "meetings.when_invalid"),
+    (_broadcast, "composer.when_invalid"),
+    (_poll, "composer.when_invalid"),
+    (_moved_poll, "composer.when_invalid"),
+    (_round, "budgets.when_invalid"),
+]
+
+
+@pytest.mark.parametrize(("reach", "unclear"), UNCLEAR)
+@pytest.mark.parametrize("typed", ["01-01-0001 00:10", "0001-01-01 0:00"])
+async def test_a_moment_before_any_in_utc_is_not_understood_and_the_question_stays(
+    settings: Settings, reach: Callable[[App], Awaitable[Chat]], unclear: str, typed: str
+) -> None:
+    app = await App.open(settings, clock=Clock(_local(2027, 3, 28, 1, 30).astimezone(UTC)))
+    try:
+        ria = await reach(app)
+        await ria.send(typed)
+        assert ria.keys[0] == unclear, ria.keys
+        await ria.send("28-03-2028 10:00")  # the dialog goes on from where it was
+        assert not ria.keys[0].endswith(("when_invalid", "when_too_far")), ria.keys
+    finally:
+        await app.close()
