@@ -96,13 +96,19 @@ class Runtime:
         self.scheduler.register(
             "connection",
             runner=self._expire_connections,
-            pending=lambda: repos.connections.pending(self.app.profile.connections.answer_within),
+            pending=lambda: repos.connections.pending(
+                self.app.profile.connections.answer_days, self.app.settings.zone
+            ),
         )
-        self.scheduler.register("budget", runner=self._budget_round, pending=repos.budgets.pending)
+        self.scheduler.register(
+            "budget",
+            runner=self._budget_round,
+            pending=lambda: repos.budgets.pending(self.app.settings.zone),
+        )
         self.scheduler.register(
             "consultation",
             runner=self._consultation,
-            pending=lambda: consultation_jobs.pending(repos),
+            pending=lambda: consultation_jobs.pending(repos, self.app.settings.zone),
         )
         self.scheduler.register("evaluations", runner=self._evaluations, pending=self._now)
         self.scheduler.register(
@@ -165,7 +171,8 @@ class Runtime:
     async def _expire_connections(self, key: str) -> None:
         """End the requests to connect two residents not answered in time (whichever are
         due, not only this one: one run after a restart catches up with them all)."""
-        await expire_requests(self.app.repos, self.app.profile, self.app.router.clock())
+        app = self.app
+        await expire_requests(app.repos, app.profile, app.settings.zone, app.router.clock())
 
     async def _now(self) -> list[tuple[str, datetime]]:
         """Housekeeping is due at every start: its runners know whether there is work."""

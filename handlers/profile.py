@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import tomllib
-from datetime import timedelta
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +23,7 @@ from pydantic import (
 
 # Re-exported: the profile's postcode ranges are what a budget round stores.
 from storage.budgets.rounds import PostcodeRange as PostcodeRange
+from storage.clock import days_later
 from storage.consultations.tallies import NO_NEIGHBOURHOOD, OTHER_GROUP
 
 # Re-exported: the profile's names are the same type as stored texts.
@@ -220,9 +221,10 @@ class ConnectionRules(BaseModel):
     #: told, and the contact line they typed is forgotten.
     answer_days: int = Field(default=14, ge=1, le=365)
 
-    @property
-    def answer_within(self) -> timedelta:
-        return timedelta(days=self.answer_days)
+    def expires(self, asked_at: datetime, zone: tzinfo) -> datetime:
+        """When a request asked at ``asked_at`` expires: ``answer_days`` calendar days
+        later at the same clock time where the municipality is (``zone``), in UTC."""
+        return days_later(asked_at, self.answer_days, zone)
 
 
 class Profile(BaseModel):

@@ -59,11 +59,31 @@ def _build(
         return None
     first = datetime.combine(on, at, tzinfo=now.tzinfo)
     second = first.replace(fold=1)
+    try:
+        first.astimezone(UTC)
+    except OverflowError:
+        # The first hours of the year 1 (local time ahead of UTC): no moment to compare.
+        return None
     if first.utcoffset() != second.utcoffset() and (
         first.astimezone(UTC) <= now.astimezone(UTC) < second.astimezone(UTC)
     ):
         return second
     return first
+
+
+def within_a_year(moment: datetime, now: datetime) -> bool:
+    """Whether a typed ``moment`` is at most a year after ``now`` (a local moment): on or
+    before the same day next year where the municipality is, at any time of that day.
+
+    The one rule for "too far ahead" wherever a moment is typed. A year from the 29th of
+    February ends on the 28th (the last day of February next year).
+    """
+    today = now.date()
+    try:
+        last = today.replace(year=today.year + 1)
+    except ValueError:
+        last = today.replace(year=today.year + 1, day=28)
+    return moment.astimezone(now.tzinfo).date() <= last
 
 
 def typed(moment: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 
 
 def utcnow() -> datetime:
@@ -23,3 +23,17 @@ def parse(text: str | None) -> datetime | None:
     if text is None:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def days_later(moment: datetime, days: int, zone: tzinfo) -> datetime:
+    """The same clock time ``days`` calendar days later (earlier when negative) where
+    ``zone`` is, in UTC: what a person means by "in two weeks" or "the day before".
+
+    Not ``days`` times 24 hours: across a change of the clocks that is an hour off. A clock
+    time that does not exist on that day (the hour skipped in spring) reads as the time of
+    the old offset, an hour later on the clock, still on that day; one that exists twice
+    (the hour repeated in autumn) is the first of the two.
+    """
+    local = moment.astimezone(zone)
+    shifted = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=zone)
+    return shifted.astimezone(UTC)

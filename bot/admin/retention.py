@@ -44,8 +44,9 @@ from handlers import when
 from handlers.contract import Button, Reply
 from handlers.privacy.erased_again import redo_erasures
 from handlers.privacy.your_data import erase_person
+from storage.clock import days_later
 from storage.privacy.personal import Cause, ContentChoice
-from storage.privacy.retention import WARNING, months_before
+from storage.privacy.retention import WARNING, WARNING_DAYS, months_before
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,19 @@ async def run_retention(
 
     warned = 0
     warn_silent_since = silent_since + WARNING
+    # The date the warning names is 30 days on in Velsen: the same clock time on that day,
+    # not 30 times 24 hours (across a change of the clocks that can be the day before).
+    erase_after = days_later(now, WARNING_DAYS, app.settings.zone)
     payloads: dict[str, list[dict[str, object]]] = {}
     for user_id in each(await retention.to_warn(warn_silent_since)):
         async with db.transaction():
-            if await retention.warn(user_id, warn_silent_since, now):
+            if await retention.warn(user_id, warn_silent_since, now, erase_after):
                 # The date is written in the resident's own language.
                 [lang] = await repos.recipients.by_language([user_id], app.catalog.default)
                 if lang not in payloads:
                     shown = app.catalog.language(lang)
-                    payloads[lang] = [warning(app, months, now, shown).model_dump(mode="json")]
+                    notice = warning(app, months, erase_after, shown)
+                    payloads[lang] = [notice.model_dump(mode="json")]
                 await repos.outbox.enqueue(user_id, payloads[lang], kind="retention", now=now)
                 warned += 1
 
@@ -225,9 +230,9 @@ async def run_retention(
     return report
 
 
-def warning(app: App, months: int, now: datetime, lang: str | None = None) -> Reply:
+def warning(app: App, months: int, erase_after: datetime, lang: str | None = None) -> Reply:
     """The message a silent resident gets: when they will be erased, and how to stay."""
-    erase_on = (now + WARNING).astimezone(app.settings.zone)
+    erase_on = erase_after.astimezone(app.settings.zone)
     return Reply(
         key="retention.warning",
         params={"months": months, "date": when.day(erase_on, lang or app.catalog.default)},

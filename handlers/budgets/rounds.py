@@ -19,7 +19,7 @@ then keeps the link and takes its title from it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from handlers import paging, when
@@ -45,7 +45,6 @@ MAX_NAME = 80
 MAX_TITLE = 80
 MAX_DESCRIPTION = 300
 MAX_PROJECTS = 30
-MAX_AHEAD = timedelta(days=365)
 APPROVED_IDEAS = (IdeaStatus.QUICK_WIN, IdeaStatus.ADOPTED)
 APPROVED_PROPOSALS = (ProposalStatus.APPROVED, ProposalStatus.FUNDED, ProposalStatus.COFUNDED)
 
@@ -330,7 +329,7 @@ def _read_moment(ctx: Context) -> datetime | Reply:
         return Reply(key="budgets.when_invalid", params={"typed": ctx.text})
     if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="budgets.when_past", params={"when": when.moment(moment, ctx.lang)})
-    if moment > local + MAX_AHEAD:
+    if not when.within_a_year(moment, local):
         return Reply(key="budgets.when_too_far")
     return moment.astimezone(UTC)
 
@@ -537,7 +536,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     )
     created = await ctx.repos.budgets.get(round_id)
     assert created is not None
-    timers = [Timer(job=f"budget:{round_id}", at=created.next_moment())]
+    timers = [Timer(job=f"budget:{round_id}", at=created.next_moment(ctx.timezone))]
     if created.status is RoundStatus.OPEN:
         # Open at once: everyone who may vote is invited in this same transaction.
         invited = await invitations.invite(ctx.repos, ctx.catalog, ctx.timezone, created, ctx.now)

@@ -34,7 +34,7 @@ from handlers.contract import Button, Reply, Timer
 from handlers.money import format_euro
 from handlers.profile import Profile
 from storage import Repositories
-from storage.budgets.rounds import REMIND_BEFORE, Project, Round, RoundStatus
+from storage.budgets.rounds import Project, Round, RoundStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.users import Role
 
@@ -74,14 +74,14 @@ async def advance(
         if (
             found.status is RoundStatus.OPEN
             and found.reminded_at is None
-            and found.closes_at - REMIND_BEFORE <= now < found.closes_at
+            and found.reminder_due(zone) <= now < found.closes_at
         ):
             await _remind(repos, catalog, zone, found, now)
         if found.status is RoundStatus.OPEN and found.closes_at <= now:
             await _close(repos, catalog, profile, found, now)
         found = await repos.budgets.get(round_id)
         assert found is not None
-        at = found.next_moment()
+        at = found.next_moment(zone)
         return Timer(job=f"budget:{round_id}", at=at) if at is not None else None
 
 

@@ -36,7 +36,7 @@ answer hears nothing new, and their old buttons say it expired.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from handlers import when
 from handlers.answers import parse_id, read_text
@@ -109,9 +109,7 @@ async def propose(ctx: Context, first_id: int, second_id: int) -> Response:
         # erasure (the ideas' links to them go with it).
         detail={"ideas": [first.id, second.id]},
     )
-    expires = Timer(
-        job=job(connection.id), at=connection.created_at + ctx.profile.connections.answer_within
-    )
+    expires = Timer(job=job(connection.id), at=_expires(ctx, connection))
     return respond(
         menu_reply(ctx, "connect.asked", first=first.id, second=second.id),
         *own,
@@ -165,7 +163,7 @@ async def _ask(ctx: Context, connection: Connection, mine: Idea, other: Idea) ->
 def _question(ctx: Context, connection: Connection, mine: Idea, other: Idea, lang: str) -> Reply:
     """The question to the submitter of ``mine``, with the buttons to answer it."""
     # The moment the request expires, so nobody answers into a closed door.
-    deadline = ctx.local(connection.created_at + ctx.profile.connections.answer_within)
+    deadline = ctx.local(_expires(ctx, connection))
     return Reply(
         key="connect.ask",
         params={
@@ -301,12 +299,15 @@ async def _idea_gone(ctx: Context, connection: Connection) -> Response | None:
     return None
 
 
+def _expires(ctx: Context, connection: Connection) -> datetime:
+    """When a request's time to answer is over: the days the profile gives, on the
+    municipality's clock (the time both were told)."""
+    return ctx.profile.connections.expires(connection.created_at, ctx.timezone)
+
+
 def _overdue(ctx: Context, connection: Connection) -> bool:
     """Whether an open request's time to answer is over."""
-    return (
-        connection.status is ConnectionStatus.ASKED
-        and ctx.now >= connection.created_at + ctx.profile.connections.answer_within
-    )
+    return connection.status is ConnectionStatus.ASKED and ctx.now >= _expires(ctx, connection)
 
 
 async def _answer(ctx: Context, connection: Connection, contact: str | None) -> Response:
@@ -372,7 +373,9 @@ async def call_off_for_ban(ctx: Context, user_id: int) -> list[Timer]:
 # The end of a request nobody finished -------------------------------------------------
 
 
-async def expire_requests(repos: Repositories, profile: Profile, now: datetime) -> int:
+async def expire_requests(
+    repos: Repositories, profile: Profile, zone: tzinfo, now: datetime
+) -> int:
     """End every open request not answered by both in time; returns how many.
 
     The runner of the scheduler's ``connection`` jobs (with :meth:`Connections.pending`
@@ -381,7 +384,7 @@ async def expire_requests(repos: Repositories, profile: Profile, now: datetime) 
     together, and a request ends once, however often this runs.
     """
     async with repos.db.transaction():
-        ended = await repos.connections.expire_due(now - profile.connections.answer_within, now)
+        ended = await repos.connections.expire_due(profile.connections.answer_days, zone, now)
         for connection in ended:
             for user_id in connection.said_yes():
                 theirs = connection.idea_of(connection.other(user_id))

@@ -22,7 +22,7 @@ mute, and the posting limits features declare (ideas per day, comments per hour)
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from handlers import paging, when
@@ -55,7 +55,7 @@ from handlers.review import (
     fingerprint,
 )
 from handlers.start.menu import stale_button
-from storage.clock import iso
+from storage.clock import days_later, iso
 from storage.community.moderation import KEPT_REASON, ReportReason, Sanction, SanctionKind
 from storage.community.reports import Flag, Flagged, ReportRef
 from storage.ideas.ideas import Removal
@@ -199,7 +199,10 @@ class Reported(Kind[Flagged]):
         if decision in PERSONAL:
             assert author is not None and text is not None
             kind = SANCTIONS[decision]
-            until = ctx.now + timedelta(days=days) if kind is SanctionKind.MUTE else None
+            # "3 dagen" ends at this clock time three days on in the municipality, as
+            # the author is told ("tot ..."), also across a change of the clocks.
+            mute = kind is SanctionKind.MUTE
+            until = days_later(ctx.now, days, ctx.timezone) if mute else None
             sanction, replaced = await ctx.repos.sanctions.add(
                 author,
                 kind,

@@ -21,7 +21,7 @@ power level, ban), and the author is told privately why, in their language.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from handlers import when
@@ -32,6 +32,7 @@ from handlers.feature import Context, menu_reply
 from handlers.phrases import phrase
 from handlers.review import Decided, Kind, Notice, Outcome, announce
 from handlers.start.menu import stale_button
+from storage.clock import days_later
 from storage.experiments.rooms import RoomOp, RoomReport, RoomSanction
 
 DECISIONS = ("keep", "hide", "warn", "mute", "ban")
@@ -173,7 +174,8 @@ class RoomMessages(Kind[RoomReport]):
         rooms, room, person = ctx.repos.rooms, item.room, item.author_platform_id
         if not await rooms.decide(item.id, decision, ctx.now):
             return await self.missing(ctx, item.id)
-        until = ctx.now + timedelta(days=days) if decision == "mute" else None
+        # Days on the municipality's clock, as the person is told ("tot ...").
+        until = days_later(ctx.now, days, ctx.timezone) if decision == "mute" else None
         by = ctx.user.id  # told if the platform refuses
         if decision in ("hide", "mute", "ban") and not item.elsewhere:
             # A message in a group the room has left is out of reach; its number in the

@@ -55,9 +55,8 @@ MAX_QUESTION = 200
 MAX_OPTION = 40
 MAX_END = 30
 MAX_FOLLOW_UP = 600
-#: A consultation is open at least this long, and at most this long.
+#: A consultation is open at least this long (and closes within a year of opening).
 SHORTEST = timedelta(hours=1)
-LONGEST = timedelta(days=365)
 #: Publishing is refused when closing would come sooner than this (a preview left open).
 MARGIN = timedelta(minutes=5)
 
@@ -455,7 +454,7 @@ def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
                 "after": shown_time(after, ctx.timezone, ctx.lang),
             },
         )
-    if moment > ctx.local(after) + LONGEST:
+    if not when.within_a_year(moment, ctx.local(after)):
         return Reply(key="composer.when_too_far")
     return moment.astimezone(UTC)
 
@@ -625,7 +624,7 @@ async def _publish(ctx: Context, draft: Consultation) -> Response:
         )
         published = await ctx.repos.consultations.get(draft.id)
         assert published is not None
-        at = next_moment(published)
+        at = next_moment(published, ctx.timezone)
         return respond(
             menu_reply(
                 ctx,

@@ -32,7 +32,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from handlers.catalog import Catalog
@@ -42,6 +42,7 @@ from handlers.contract import Button, Reply, Timer
 from handlers.feature import Context
 from handlers.profile import EvaluationSeed, Profile
 from storage import Repositories
+from storage.clock import days_later
 from storage.consultations.model import (
     Consultation,
     ConsultationKind,
@@ -56,8 +57,9 @@ from storage.consultations.tallies import Results
 
 log = logging.getLogger(__name__)
 
-#: The reminder comes this long before closing (or before an evaluation's deadline).
-REMIND_BEFORE = timedelta(days=1)
+#: The reminder comes this many days before closing (or before an evaluation's deadline),
+#: at the same clock time (:func:`storage.clock.days_later`).
+REMIND_DAYS_BEFORE = 1
 #: Evaluations look for participants whose moment came at least this often.
 EVALUATION_CHECK = timedelta(hours=1)
 EVALUATIONS_JOB = "evaluations:every"
@@ -99,35 +101,36 @@ class Surroundings:
         return self.catalog.default
 
 
-def next_moment(consultation: Consultation) -> datetime | None:
-    """When the job of a consultation should run next (None: nothing left to do)."""
+def next_moment(consultation: Consultation, zone: tzinfo) -> datetime | None:
+    """When the job of a consultation should run next (None: nothing left to do); ``zone``
+    is the municipality's time zone, where "a day before" is counted."""
     if consultation.status is ConsultationStatus.SCHEDULED:
         return consultation.opens_at
     if consultation.status is not ConsultationStatus.OPEN or consultation.closes_at is None:
         return None
-    remind = reminder_due(consultation)
+    remind = reminder_due(consultation, zone)
     return remind if remind is not None else consultation.closes_at
 
 
-def reminder_due(consultation: Consultation) -> datetime | None:
-    """When a poll's reminder goes, if it still has to: a day before closing, for polls that
-    are open longer than that."""
+def reminder_due(consultation: Consultation, zone: tzinfo) -> datetime | None:
+    """When a poll's reminder goes, if it still has to: a day before closing at the same
+    clock time, for polls that are open longer than that."""
     if (
         consultation.kind is not ConsultationKind.POLL
         or consultation.reminded_at is not None
         or consultation.closes_at is None
     ):
         return None
-    at = consultation.closes_at - REMIND_BEFORE
+    at = days_later(consultation.closes_at, -REMIND_DAYS_BEFORE, zone)
     opened = consultation.opens_at or consultation.created_at
     return at if at > opened else None
 
 
-async def pending(repos: Repositories) -> list[tuple[int, datetime]]:
+async def pending(repos: Repositories, zone: tzinfo) -> list[tuple[int, datetime]]:
     """(id, when) of every consultation whose job still has to run (for start-up)."""
     found = []
     for consultation in await repos.consultations.with_work():
-        at = next_moment(consultation)
+        at = next_moment(consultation, zone)
         if at is not None:
             found.append((consultation.id, at))
     return found
@@ -346,7 +349,7 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
                 )
     consultation = await repos.consultations.get(consultation_id)
     assert consultation is not None
-    remind = reminder_due(consultation)
+    remind = reminder_due(consultation, env.timezone)
     if remind is not None and remind <= now and consultation.takes_answers(now):
         await _remind_poll(env, consultation, now)
     if (
@@ -357,7 +360,7 @@ async def run_consultation(env: Surroundings, consultation_id: int, now: datetim
         await close(env, consultation_id, now)
     consultation = await repos.consultations.get(consultation_id)
     assert consultation is not None
-    at = next_moment(consultation)
+    at = next_moment(consultation, env.timezone)
     return [Timer(job=job(consultation_id), at=at)] if at is not None else []
 
 
@@ -643,7 +646,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
         ended = await repos.consultations.experiment_status(consultation.experiment_id) == "ended"
         # Each person's own time to answer; what they are told (and how long the invitation
         # may wait) ends at the closing time when staff set that sooner.
-        deadline = now + timedelta(days=consultation.answer_days)
+        deadline = days_later(now, consultation.answer_days, env.timezone)
         until = consultation.answers_until(deadline)
         for number, moment in enumerate(consultation.moments, start=1):
             if moment.after_join_days is not None and ended:
@@ -651,10 +654,10 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                 # asks everyone taking part.
                 continue
             if moment.after_join_days is not None:
-                wait = timedelta(days=moment.after_join_days)
-                joined_before = now - wait
+                wait = moment.after_join_days
+                joined_before = days_later(now, -wait, env.timezone)
             elif moment.at_end and ended:
-                wait, joined_before = timedelta(0), now
+                wait, joined_before = 0, now
             else:
                 continue
             async with repos.db.transaction():
@@ -686,14 +689,15 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                     consultation.id, number, consultation.experiment_id, after=joined_before
                 )
                 if later is not None:
-                    soonest = min(soonest, later + wait)
+                    soonest = min(soonest, days_later(later, wait, env.timezone))
         await _remind_evaluation(env, consultation, now)
-        upcoming = await repos.responses.next_deadline(consultation.id, after=now + REMIND_BEFORE)
+        remind_from = days_later(now, REMIND_DAYS_BEFORE, env.timezone)
+        upcoming = await repos.responses.next_deadline(consultation.id, after=remind_from)
         if upcoming is not None:
-            soonest = min(soonest, upcoming - REMIND_BEFORE)
+            soonest = min(soonest, days_later(upcoming, -REMIND_DAYS_BEFORE, env.timezone))
         closes = consultation.closes_at
-        if closes is not None and closes - REMIND_BEFORE > now:
-            soonest = min(soonest, closes - REMIND_BEFORE)
+        if closes is not None and days_later(closes, -REMIND_DAYS_BEFORE, env.timezone) > now:
+            soonest = min(soonest, days_later(closes, -REMIND_DAYS_BEFORE, env.timezone))
     return [Timer(job=EVALUATIONS_JOB, at=max(soonest, now))]
 
 
@@ -768,7 +772,7 @@ async def _remind_evaluation(env: Surroundings, consultation: Consultation, now:
         due = await repos.responses.remind_unfinished(
             consultation.id,
             now,
-            due_before=now + REMIND_BEFORE,
+            due_before=days_later(now, REMIND_DAYS_BEFORE, env.timezone),
             closes_at=consultation.closes_at,
         )
         for moment, people in due.items():

@@ -68,7 +68,6 @@ feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.C
 FOLLOW_UP = "consult_follow_up"
 MOVE = "consult_move"
 MAX_FOLLOW_UP = 600
-LONGEST = timedelta(days=365)
 SHORTEST = timedelta(hours=1)
 
 
@@ -706,7 +705,7 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
             },
         )
         return respond(problem, _ask_move(ctx, consultation), dialog=dialog)
-    if moment > ctx.local(ctx.now + LONGEST):
+    if not when.within_a_year(moment, ctx.local(ctx.now)):
         return respond(
             Reply(key="composer.when_too_far"), _ask_move(ctx, consultation), dialog=dialog
         )
@@ -723,7 +722,7 @@ async def move(ctx: Context, dialog: Dialog) -> Response:
     )
     moved = await ctx.repos.consultations.get(consultation.id)
     assert moved is not None
-    at = next_moment(moved)
+    at = next_moment(moved, ctx.timezone)
     return respond(
         Reply(
             key="consultations.moved",

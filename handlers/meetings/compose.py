@@ -28,7 +28,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, respond, ro
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
 from handlers.news.wist_je_dat import signature_of
-from handlers.when import parse_moment, typed_day
+from handlers.when import parse_moment, typed_day, within_a_year
 from storage.meetings.meetings import Meeting, MeetingDraft
 from storage.news.broadcasts import Audience, AudienceKind
 
@@ -41,8 +41,7 @@ MAX_DESCRIPTION = 600
 MAX_ADDRESS = 150
 MAX_LINK = 300
 MAX_CAPACITY = 10_000
-#: A meeting is planned at most this far ahead, and lasts at most this long.
-MAX_AHEAD = timedelta(days=365)
+#: A meeting lasts at most this long (how far ahead: :func:`handlers.when.within_a_year`).
 LONGEST = timedelta(hours=24)
 _LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 #: The steps that ask which experiment or theme the meeting belongs to.
@@ -190,7 +189,7 @@ def read_start(ctx: Context) -> datetime | Reply:
         return Reply(key="meetings.when_invalid", params={"typed": text})
     if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="meetings.when_past", params={"when": ctx.show_moment(moment)})
-    if moment > local + MAX_AHEAD:
+    if not within_a_year(moment, local):
         return Reply(key="meetings.when_too_far")
     return moment.astimezone(UTC)
 

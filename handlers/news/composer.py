@@ -26,7 +26,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, resp
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import in_language, news_replies, signature_of, signed
 from handlers.start.menu import stale_button
-from handlers.when import example, parse_moment, typed
+from handlers.when import example, parse_moment, typed, within_a_year
 from storage.clock import iso
 from storage.news.broadcasts import Audience, AudienceKind, Broadcast, BroadcastStatus
 
@@ -37,7 +37,6 @@ feature.menu_entry("composer.menu_scheduled", "sched", order=61, role=Role.CIVIL
 DIALOG = "compose"
 RESCHEDULE = "reschedule"
 MAX_TEXT = 1000
-MAX_AHEAD = timedelta(days=365)
 #: Scheduled broadcasts /gepland shows at a time: each is a message of its own.
 SCHEDULED_PAGE = 5
 
@@ -335,7 +334,7 @@ def read_moment(ctx: Context) -> datetime | Reply:
         return Reply(key="composer.when_invalid", params={"typed": answer})
     if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="composer.when_past", params={"when": ctx.show_moment(moment)})
-    if moment > local + MAX_AHEAD:
+    if not within_a_year(moment, local):
         return Reply(key="composer.when_too_far")
     return moment.astimezone(UTC)
 

@@ -25,6 +25,8 @@ nothing when nothing was missed, nor for a banned person.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from handlers import when
 from handlers.answers import excerpt
 from handlers.community.connections import line_handed
@@ -52,9 +54,14 @@ async def welcome_back(ctx: Context) -> Response:
         sanction = await ctx.repos.sanctions.active(ctx.user.id, ctx.now)
         if sanction is not None and sanction.kind is SanctionKind.BAN:
             return respond()
-    answer_within = ctx.profile.connections.answer_within
+    rules = ctx.profile.connections
+    # Asked less than the days to answer ago (a calendar day is 23 to 25 hours: a day more
+    # is looked at, and each request's own end decides below).
     missed = await ctx.repos.returns.missed(
-        ctx.user.id, since, limit=SHOWN_QUESTIONS, asked_after=ctx.now - answer_within
+        ctx.user.id,
+        since,
+        limit=SHOWN_QUESTIONS,
+        asked_after=ctx.now - timedelta(days=rules.answer_days + 1),
     )
     if not missed:
         return respond()
@@ -84,8 +91,11 @@ async def welcome_back(ctx: Context) -> Response:
     if missed.questions:
         buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
     for request in missed.connections:
+        expires = rules.expires(request.asked_at, ctx.timezone)
+        if expires <= ctx.now:
+            continue  # over: its end is told by the job that ends it
         other = number(request.other_idea or 0)
-        until = when.moment(ctx.local(request.asked_at + answer_within), ctx.lang)
+        until = when.moment(ctx.local(expires), ctx.lang)
         parts.append(
             Reply(
                 key="returning.connect",
@@ -103,6 +113,8 @@ async def welcome_back(ctx: Context) -> Response:
     if missed.news:
         parts.append(Reply(key="returning.news_off"))
         buttons.append([Button(label="returning.btn_news", payload="news.resume")])
+    if not parts:
+        return respond()  # only requests whose time ran out as they came back
     welcome = Reply(key="returning.title", parts=parts, buttons=buttons)
     for line in missed.lines:
         # Shown in this answer (saved with it): no longer waiting for them. Last, so that

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 import aiosqlite
@@ -21,15 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storage import graphemes
 from storage.budgets.tally import Candidate, TieRule, choose_winners
-from storage.clock import iso, parse
+from storage.clock import days_later, iso, parse
 from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 from storage.users import Role
 
 #: The outbox kind of the invitation to vote when a round opens.
 INVITATION_KIND = "budget_invitation"
-#: Unfinished ballots are reminded this long before the round closes.
-REMIND_BEFORE = timedelta(days=2)
+#: Unfinished ballots are reminded this many days before the round closes, at its closing
+#: clock time (:func:`storage.clock.days_later`).
+REMIND_DAYS_BEFORE = 2
 #: Who may set rounds up, and so whose scheduled rounds may open.
 RUNNER_ROLE = Role.CONNECTOR
 #: The roles that may, as an SQL list.
@@ -122,12 +123,17 @@ class Round(BaseModel):
     author_user_id: int | None = None
     cancelled_at: datetime | None = None
 
-    def next_moment(self) -> datetime | None:
+    def reminder_due(self, zone: tzinfo) -> datetime:
+        """When unfinished ballots are reminded: :data:`REMIND_DAYS_BEFORE` days before
+        closing, at the closing clock time in ``zone`` (the municipality's time zone)."""
+        return days_later(self.closes_at, -REMIND_DAYS_BEFORE, zone)
+
+    def next_moment(self, zone: tzinfo) -> datetime | None:
         """When the scheduler should look at this round again (None once closed)."""
         if self.status is RoundStatus.SCHEDULED:
             return self.opens_at
         if self.status is RoundStatus.OPEN:
-            remind = self.closes_at - REMIND_BEFORE
+            remind = self.reminder_due(zone)
             if self.reminded_at is None and remind > self.opens_at:
                 return remind
             return self.closes_at
@@ -389,7 +395,7 @@ class BudgetRounds:
         )
         return sorted((_round(row) for row in rows), key=lambda r: r.id)
 
-    async def pending(self) -> list[tuple[int, datetime]]:
+    async def pending(self, zone: tzinfo) -> list[tuple[int, datetime]]:
         """(id, next moment) of every round not closed, for re-arming the scheduler."""
         rows = await self.db.fetchall(
             "SELECT * FROM budget_rounds WHERE status IN ('scheduled', 'open') ORDER BY id"
@@ -397,7 +403,7 @@ class BudgetRounds:
         result = []
         for row in rows:
             found = _round(row)
-            at = found.next_moment()
+            at = found.next_moment(zone)
             if at is not None:
                 result.append((found.id, at))
         return result

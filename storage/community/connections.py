@@ -14,13 +14,13 @@ erased person's side empty, so that a late answer hears it ended (:meth:`Connect
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 import aiosqlite
 from pydantic import BaseModel
 
-from storage.clock import iso, parse
+from storage.clock import days_later, iso, parse
 from storage.db import Database
 
 
@@ -260,8 +260,9 @@ class Connections:
         )
         return [_connection(row) for row in rows]
 
-    async def pending(self, answer_within: timedelta) -> list[tuple[int, datetime]]:
-        """(id, when it expires) of every open request, for re-arming timers."""
+    async def pending(self, answer_days: int, zone: tzinfo) -> list[tuple[int, datetime]]:
+        """(id, when it expires) of every open request, for re-arming timers: ``answer_days``
+        calendar days after it was asked, at that clock time in ``zone``."""
         rows = await self.db.fetchall(
             "SELECT id, created_at FROM connections WHERE status = 'asked' ORDER BY id"
         )
@@ -269,18 +270,33 @@ class Connections:
         for row in rows:
             created_at = parse(row["created_at"])
             assert created_at is not None
-            found.append((int(row["id"]), created_at + answer_within))
+            found.append((int(row["id"]), days_later(created_at, answer_days, zone)))
         return found
 
-    async def expire_due(self, asked_before: datetime, now: datetime) -> list[Connection]:
-        """End every open request asked at or before ``asked_before``, forgetting its
-        contact lines in the same statement; returns them.
+    async def expire_due(self, answer_days: int, zone: tzinfo, now: datetime) -> list[Connection]:
+        """End every open request whose ``answer_days`` calendar days (in ``zone``) are
+        over, forgetting its contact lines in the same statement; returns them.
 
         Running it twice hands out nothing twice: a request is returned once.
         """
+        # A calendar day is 23 to 25 hours: the requests asked up to a day later are looked
+        # at, and each one's own end decides.
+        maybe = await self.db.fetchall(
+            "SELECT id, created_at FROM connections WHERE status = 'asked' AND created_at <= ?",
+            (iso(now - timedelta(days=answer_days - 1)),),
+        )
+        due = []
+        for row in maybe:
+            asked = parse(row["created_at"])
+            assert asked is not None
+            if days_later(asked, answer_days, zone) <= now:
+                due.append(int(row["id"]))
+        if not due:
+            return []
+        marks = ", ".join("?" * len(due))
         rows = await self.db.fetchall(
             "UPDATE connections SET status = 'expired', closed_at = ?, contact_a = NULL,"
-            " contact_b = NULL WHERE status = 'asked' AND created_at <= ? RETURNING *",
-            (iso(now), iso(asked_before)),
+            f" contact_b = NULL WHERE status = 'asked' AND id IN ({marks}) RETURNING *",
+            (iso(now), *due),
         )
         return sorted((_connection(row) for row in rows), key=lambda c: c.id)

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Literal
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
-from storage.clock import iso, parse
+from storage.clock import days_later, iso, parse
 from storage.db import Database
 from storage.privacy.open_data import PUBLIC_AUDIENCES
 
@@ -40,9 +40,7 @@ def day_before(starts: datetime, zone: tzinfo) -> datetime:
     time that does not exist on the day before (the hour skipped in spring) reads as the
     time of the old offset, an hour later on the clock, still on that day.
     """
-    local = starts.astimezone(zone)
-    earlier = datetime.combine(local.date() - timedelta(days=1), local.time(), tzinfo=zone)
-    return earlier.astimezone(UTC)
+    return days_later(starts, -1, zone)
 
 
 class MeetingStatus(StrEnum):

@@ -18,8 +18,10 @@ from storage.clock import iso, parse
 from storage.db import Database
 
 DEFAULT_RETENTION_MONTHS = 24
-#: How long before the erasure a resident is warned.
+#: How long before the erasure a resident is warned: calendar days where the municipality
+#: is (the date the warning names), see :func:`storage.clock.days_later`.
 WARNING_DAYS = 30
+#: The same as a span: who is warned has been silent this much less than the whole period.
 WARNING = timedelta(days=WARNING_DAYS)
 
 
@@ -61,8 +63,11 @@ class Retention:
         )
         return [int(row[0]) for row in rows]
 
-    async def warn(self, user_id: int, silent_since: datetime, now: datetime) -> bool:
-        """Record the warning if this resident is still silent and not warned yet."""
+    async def warn(
+        self, user_id: int, silent_since: datetime, now: datetime, erase_after: datetime
+    ) -> bool:
+        """Record the warning, and from when on the resident may be erased, if this
+        resident is still silent and not warned yet."""
         changed = await self.db.execute_rowcount(
             "INSERT INTO retention_notices (user_id, warned_at, erase_after)"
             f" SELECT u.id, :now, :erase_after FROM users u WHERE u.id = :user_id"
@@ -70,7 +75,7 @@ class Retention:
             {
                 "user_id": user_id,
                 "now": iso(now),
-                "erase_after": iso(now + WARNING),
+                "erase_after": iso(erase_after),
                 "silent_since": iso(silent_since),
             },
         )

@@ -4,7 +4,7 @@ names a person only by a pseudonym, and their erasure leaves nothing of them."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,11 +12,13 @@ import pytest
 from bot.app import App
 from bot.rooms import RoomWorker
 from bot.settings import Settings
+from handlers import when
 from handlers.contract import Quoted, Role, RoomError
 from handlers.profile import DEFAULT_PROFILE
-from storage.clock import utcnow
+from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
+from tests.meetings import ZONE
 from tests.people import for_user, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
@@ -571,3 +573,29 @@ async def test_someone_who_left_while_the_platform_made_the_invite_gets_no_link(
     assert await worker.run_due() == 1
     assert room.done == [("invite", "anna")]
     assert await for_user(app, anna, "room") == []
+
+
+async def test_a_week_long_room_mute_ends_at_the_clock_time_it_names_across_a_clock_change(
+    app: App,
+) -> None:
+    # Muted on 27 October 2027 at 17:20 in Velsen, for 7 days: 7 times 24 hours would end
+    # at 16:20 on 3 November's clock, after the clocks went back.
+    muted = datetime(2027, 10, 27, 17, 20, tzinfo=ZONE)
+    ends = datetime(2027, 11, 3, 17, 20, tzinfo=ZONE)
+    app.router.clock = lambda: muted.astimezone(UTC)
+    _, anna, _, ria = await linked(app)
+    carl = await person(app, CARL)
+    message = Quoted(message_id="56", sender_id=CARL, text="Koop nu!", link=None)
+    await group_command(anna, "melden", reply_to=message)
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Spam.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    tasks = await app.db.fetchall("SELECT op, until, due_at FROM room_tasks ORDER BY id")
+    stamp = iso(ends)
+    assert [tuple(task) for task in tasks if task["op"] in ("mute", "unmute")] == [
+        ("mute", stamp, iso(muted)),
+        ("unmute", None, stamp),
+    ]
+    told = (await for_user(app, carl, "moderation"))[-1]
+    assert f"Tot {when.moment(ends, 'nl')} kun je daar niets schrijven" in told.text(app, "nl")

@@ -14,12 +14,13 @@ from bot.admin.retention import RetentionReport, run_retention
 from bot.app import App
 from bot.settings import Settings
 from handlers.contract import Quoted, Reply
-from storage.clock import iso, utcnow
+from storage.clock import days_later, iso, utcnow
 from storage.privacy.retention import months_before
 from storage.users import Role
+from tests.consultations import seen
 from tests.handlers.experiments.test_rooms import bobs, group_command, linked
 from tests.handlers.ideas.helpers import submit_idea
-from tests.meetings import evening, organise
+from tests.meetings import ZONE, evening, organise
 from tests.people import civil_servant
 from tests.people import person as resident
 from tests.privacy import traces
@@ -70,15 +71,16 @@ async def test_a_silent_resident_is_warned_once_and_erased_30_days_later_across_
         assert (day_later.warned, day_later.erased) == (0, 0)
         assert await retention_messages(app, anna_id) == ["retention.warning"]
         notice = await app.repos.retention.notice(anna_id)
-        assert notice is not None and notice.erase_after == t0 + timedelta(days=30)
-        almost = await run_retention(app, t0 + timedelta(days=29, hours=23))
+        erase_after = days_later(t0, 30, settings.zone)
+        assert notice is not None and notice.erase_after == erase_after
+        almost = await run_retention(app, erase_after - timedelta(hours=1))
         assert almost.erased == 0
     finally:
         await app.close()
 
     app = await App.open(settings)
     try:
-        due = await run_retention(app, t0 + timedelta(days=30))
+        due = await run_retention(app, days_later(t0, 30, settings.zone))
         assert (due.warned, due.erased) == (0, 1)
         assert await app.repos.users.get(anna_id) is None
         assert await traces(app.db, ["Annabel Zwartkruis"]) == []
@@ -87,6 +89,47 @@ async def test_a_silent_resident_is_warned_once_and_erased_30_days_later_across_
         assert await app.repos.users.find("test", "bob") is not None
         erasure = await app.db.fetchone("SELECT cause, content FROM erasures")
         assert erasure is not None and tuple(erasure) == ("retention", "kept")
+    finally:
+        await app.close()
+
+
+#: (when a silent resident is warned, the day the warning names: on Amsterdam's clock).
+WARNED_ACROSS_A_CHANGE = [
+    # Thirty times 24 hours ended at 23:30 on 31 October's clock: a day early.
+    pytest.param(datetime(2027, 10, 2, 0, 30, tzinfo=ZONE), "1 nov 2027", id="autumn"),
+    # Thirty times 24 hours ended at 00:30 on 30 March's clock: a day late.
+    pytest.param(datetime(2027, 2, 27, 23, 30, tzinfo=ZONE), "29 mrt 2027", id="spring"),
+]
+
+
+@pytest.mark.parametrize(("warned", "named"), WARNED_ACROSS_A_CHANGE)
+async def test_the_warning_names_the_day_30_calendar_days_on_and_erases_no_sooner(
+    settings: Settings, warned: datetime, named: str
+) -> None:
+    now = warned.astimezone(UTC)
+    app = await App.open(settings)
+    try:
+        anna = Chat(app, "anna")
+        await anna.onboard()
+        anna_id = await silent_since(app, "anna", months_before(now, 24) + timedelta(days=1))
+        assert (await run_retention(app, now)).warned == 1
+        [row] = await app.repos.outbox.for_user(anna_id)
+        [shown] = seen(app, row)
+        assert f"Dat doen we op {named}." in shown.text
+        notice = await app.repos.retention.notice(anna_id)
+        erase_after = (warned + timedelta(days=30)).astimezone(UTC)  # on the clock: 30 days
+        assert notice is not None and notice.erase_after == erase_after
+        assert erase_after.astimezone(ZONE).time() == warned.time()
+    finally:
+        await app.close()
+
+    # After a restart: not erased before the clock time on the day named, then erased.
+    app = await App.open(settings)
+    try:
+        almost = await run_retention(app, erase_after - timedelta(minutes=1))
+        assert almost.erased == 0 and await app.repos.users.get(anna_id) is not None
+        due = await run_retention(app, erase_after)
+        assert due.erased == 1 and await app.repos.users.get(anna_id) is None
     finally:
         await app.close()
 

@@ -241,7 +241,9 @@ async def test_a_round_from_set_up_to_winners_experiments_and_open_data(
     anna, bob, cees, ria, dirk = (
         Chat(app, user_id=c.user_id, name=c.name) for c in (anna, bob, cees, ria, dirk)
     )
-    assert await app.repos.budgets.pending() == [(found.id, closes - timedelta(days=2))]
+    assert await app.repos.budgets.pending(app.settings.zone) == [
+        (found.id, closes - timedelta(days=2))
+    ]
     await cees.send("/stemmen")
     assert "✅ Moestuin · €\u00a03.000" in cees.text and "Over: €\u00a07.000" in cees.text
 

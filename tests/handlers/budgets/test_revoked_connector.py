@@ -98,7 +98,9 @@ async def test_revoking_a_connector_cancels_her_scheduled_round_and_nobody_is_as
         await run_job(app, f"budget:{found.id}", clock.now)
     assert await status(app, hers) is RoundStatus.CANCELLED
     assert await status(app, his) is RoundStatus.OPEN
-    assert hers.id not in [round_id for round_id, _ in await app.repos.budgets.pending()]
+    assert hers.id not in [
+        round_id for round_id, _ in await app.repos.budgets.pending(app.settings.zone)
+    ]
     await anna.send("/stemmen")
     assert anna.keys[0] == "budgets.intro"
     assert "Zomerronde" in anna.text and "Velsen kiest 2027" not in anna.text

@@ -188,7 +188,7 @@ async def test_a_scheduled_round_opens_at_its_moment_and_not_before(app: App) ->
     round_id = await a_round(app, opens_in=timedelta(days=1))
     found = await app.repos.budgets.get(round_id)
     assert found is not None and found.status is RoundStatus.SCHEDULED
-    assert await app.repos.budgets.pending() == [(round_id, found.opens_at)]
+    assert await app.repos.budgets.pending(app.settings.zone) == [(round_id, found.opens_at)]
     anna = await person(app, "anna")
     await anna.send("/stemmen")
     assert anna.keys == ["budgets.none_open"]

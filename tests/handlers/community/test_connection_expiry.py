@@ -5,7 +5,7 @@ person's requests off at once. Either way the other side hears it kindly, withou
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,9 +14,11 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from handlers.community.connections import expire_requests
 from handlers.contract import Timer
-from storage.clock import utcnow
+from handlers.when import moment
+from storage.clock import days_later, utcnow
 from storage.community.connections import ConnectionStatus
 from tests.handlers.ideas.helpers import seed_idea
+from tests.meetings import ZONE
 from tests.people import (
     TimerLog,
     audit_actions,
@@ -73,7 +75,8 @@ async def test_a_yes_nobody_answers_expires_and_its_contact_line_is_forgotten(
     assert stored is not None and stored.contact_a == ANNA_CONTACT
     # The profile's period, from the moment both were asked.
     assert app.profile.connections.answer_days == 14
-    assert timer == Timer(job="connection:1", at=stored.created_at + timedelta(days=14))
+    expires = days_later(stored.created_at, 14, app.settings.zone)
+    assert timer == Timer(job="connection:1", at=expires)
     assert timer.at is not None
 
     # A minute early nothing ends: the job may run early (a restart), the row decides.
@@ -113,7 +116,7 @@ async def test_a_yes_nobody_answers_expires_and_its_contact_line_is_forgotten(
     await run_job(app, timer.job, timer.at + timedelta(days=1))
     assert await outbox(app) == before
     assert (await audit_actions(app)).count("connection.expire") == 1
-    assert await app.repos.connections.pending(app.profile.connections.answer_within) == []
+    assert await app.repos.connections.pending(14, app.settings.zone) == []
 
 
 async def test_old_buttons_of_an_expired_request_say_so_and_change_nothing(app: App) -> None:
@@ -176,7 +179,7 @@ async def test_the_connector_can_ask_the_two_again_after_it_expired(app: App) ->
     await run_job(app, timer.job, timer.at)
     await ria.send("/verbind #1 #2")
     assert ria.keys == ["connect.asked"]
-    [(again_id, _)] = await app.repos.connections.pending(timedelta(0))
+    [(again_id, _)] = await app.repos.connections.pending(0, app.settings.zone)
     again = await app.repos.connections.get(again_id)
     assert again is not None and again.id != 1 and again.status is ConnectionStatus.ASKED
     assert again.contact_a is None  # Anna's line of the first request is not carried over
@@ -210,15 +213,15 @@ async def test_a_run_that_fails_half_way_leaves_the_request_as_it_was(
     monkeypatch.setattr(app.repos.outbox, "enqueue", fail_on_the_second)
     queued = await outbox(app)
     with pytest.raises(RuntimeError):
-        await expire_requests(app.repos, app.profile, timer.at)
+        await expire_requests(app.repos, app.profile, app.settings.zone, timer.at)
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.status is ConnectionStatus.ASKED
     assert stored.contact_a == ANNA_CONTACT
     assert await outbox(app) == queued
 
     monkeypatch.setattr(app.repos.outbox, "enqueue", enqueue)
-    assert await expire_requests(app.repos, app.profile, timer.at) == 1
-    assert await expire_requests(app.repos, app.profile, timer.at) == 0
+    assert await expire_requests(app.repos, app.profile, app.settings.zone, timer.at) == 1
+    assert await expire_requests(app.repos, app.profile, app.settings.zone, timer.at) == 0
     keys = [q.replies[0].key for q in await outbox(app, "connect")][len(queued) :]
     assert keys == ["connect.expired_told", "connect.expired_staff"]
 
@@ -436,3 +439,44 @@ async def test_an_erasure_calls_off_the_erased_persons_requests_and_the_other_he
     # Anna's old buttons say it is over, and change nothing.
     await anna.press_payload("con.no:1")
     assert anna.keys == ["connect.ended"]
+
+
+#: (when the connector asks, when the request runs out: on Amsterdam's clock).
+ASKED_ACROSS_A_CHANGE = [
+    # 14 times 24 hours ended at 11:00 on 3 April's clock.
+    pytest.param(
+        datetime(2027, 3, 20, 10, 0, tzinfo=ZONE),
+        datetime(2027, 4, 3, 10, 0, tzinfo=ZONE),
+        id="spring",
+    ),
+    # 14 times 24 hours ended at 09:00 on 3 November's clock.
+    pytest.param(
+        datetime(2027, 10, 20, 10, 0, tzinfo=ZONE),
+        datetime(2027, 11, 3, 10, 0, tzinfo=ZONE),
+        id="autumn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("asked", "expires"), ASKED_ACROSS_A_CHANGE)
+async def test_a_request_runs_out_14_calendar_days_on_at_the_clock_time_it_names(
+    app: App, asked: datetime, expires: datetime
+) -> None:
+    app.router.clock = lambda: asked.astimezone(UTC)
+    _anna, bob, _ria, timer = await _asked(app)
+    assert timer.at == expires.astimezone(UTC)
+    [ask_bob] = await for_user(app, bob, "connect")
+    assert f"Antwoorden kan tot {moment(expires, 'nl')}." in ask_bob.text(app, "nl")
+    # Start-up arms the same moment from the database.
+    assert await app.repos.connections.pending(14, app.settings.zone) == [(1, timer.at)]
+
+    await run_job(app, timer.job, timer.at - timedelta(minutes=1))
+    still = await app.repos.connections.get(1)
+    assert still is not None and still.status is ConnectionStatus.ASKED
+    app.router.clock = lambda: timer.at - timedelta(minutes=1)
+    await bob.press_payload(ask_bob.payloads()[0])  # a minute before: still taken
+    assert bob.keys != ["connect.expired"], bob.keys
+
+    await run_job(app, timer.job, timer.at)
+    ended = await app.repos.connections.get(1)
+    assert ended is not None and ended.status is ConnectionStatus.EXPIRED

@@ -60,11 +60,12 @@ async def test_the_deadline_is_the_local_time_across_the_change_to_summer_time(
 ) -> None:
     anna, _bob = await _two_with_ideas(app)
     ria = await connector(app)
-    # 12:00 UTC is 13:00 in March before the clocks go forward, 14:00 after.
+    # Asked at 13:00 in Velsen (12:00 UTC) before the clocks go forward: 14 days on is
+    # 13:00 on Velsen's clock again (11:00 UTC), not 14 times 24 hours (14:00 there).
     app.router.clock = lambda: datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
     await ria.send("/verbind #1 #2")
     [to_anna] = await for_user(app, anna, "connect")
-    assert "Antwoorden kan tot 3 apr 2027, 14:00." in to_anna.text(app, "nl")
+    assert "Antwoorden kan tot 3 apr 2027, 13:00." in to_anna.text(app, "nl")
 
 
 # Who hears how it ended --------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,12 +12,13 @@ from bot.app import App
 from bot.settings import Settings
 from handlers import when
 from handlers.community.mutes import expire_mutes
-from handlers.contract import Event, Reply
+from handlers.contract import Event, Reply, Timer
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.community.reports import Flag
 from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea
+from tests.meetings import ZONE
 from tests.people import (
     TimerLog,
     audit_actions,
@@ -356,10 +357,56 @@ async def test_a_mute_stops_exactly_at_its_end_time(app: App) -> None:
     await ria.press("Dempen")
     await ria.press("1 dag")
     await ria.send("Pauze.")
-    advance(timedelta(hours=23, minutes=59))
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    assert mute.ends_at is not None
+    advance(mute.ends_at - clock() - timedelta(minutes=1))
     await anna.send("/idee")
     assert anna.keys == ["moderation.muted"]
     advance(timedelta(minutes=2))
+    await anna.send("/idee")
+    assert anna.keys == ["ideas.ask_category"]
+
+
+#: (when the connector mutes for a week, when the mute ends: on Amsterdam's clock).
+MUTED_ACROSS_A_CHANGE = [
+    # 7 times 24 hours ended at 18:20 on 1 April's clock.
+    pytest.param(
+        datetime(2027, 3, 25, 17, 20, tzinfo=ZONE),
+        datetime(2027, 4, 1, 17, 20, tzinfo=ZONE),
+        id="spring",
+    ),
+    # 7 times 24 hours ended at 16:20 on 3 November's clock.
+    pytest.param(
+        datetime(2027, 10, 27, 17, 20, tzinfo=ZONE),
+        datetime(2027, 11, 3, 17, 20, tzinfo=ZONE),
+        id="autumn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("muted", "ends"), MUTED_ACROSS_A_CHANGE)
+async def test_a_week_long_mute_ends_at_the_clock_time_it_names_across_a_clock_change(
+    app: App, muted: datetime, ends: datetime
+) -> None:
+    timers = TimerLog(app)
+    clock, advance = _clock(muted.astimezone(UTC))
+    app.router.clock = clock
+    anna, _ = await _reported_comment(app)
+    ria = await connector(app)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.press("1 week")
+    await ria.send("Een week pauze.")
+    [mute] = await app.repos.sanctions.of_user((await row(app, anna)).id)
+    assert mute.ends_at == ends.astimezone(UTC)
+    assert timers.armed[-1] == Timer(job=f"mute:{mute.id}", at=mute.ends_at)
+    told = (await for_user(app, anna, "moderation"))[-1]
+    assert f"Tot {when.moment(ends, 'nl')} kun je niet" in told.text(app, "nl")
+
+    advance(ends.astimezone(UTC) - muted.astimezone(UTC) - timedelta(minutes=1))
+    await anna.send("/idee")
+    assert anna.keys == ["moderation.muted"]
+    advance(timedelta(minutes=1))
     await anna.send("/idee")
     assert anna.keys == ["ideas.ask_category"]
 

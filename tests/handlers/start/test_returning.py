@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.app import App
 from handlers.contract import Reply, Role
-from storage.clock import utcnow
+from storage.clock import days_later, utcnow
 from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import Removal
 from storage.privacy.personal import Cause, ContentChoice
@@ -532,7 +532,7 @@ async def _asked_while_bob_is_away(
 
 async def test_a_request_to_connect_that_ran_out_is_not_offered_on_return(app: App) -> None:
     _anna, bob, _ria = await _asked_while_bob_is_away(app)
-    later = utcnow() + app.profile.connections.answer_within + timedelta(minutes=1)
+    later = days_later(utcnow(), 14, app.settings.zone) + timedelta(minutes=1)
     app.router.clock = lambda: later  # its job did not run yet (the bot was down)
 
     await bob.send("/help")
