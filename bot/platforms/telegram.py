@@ -39,9 +39,9 @@ import os
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -144,6 +144,14 @@ EDIT_NOTICE_CHATS = 10_000
 class _EditsTold:
     at: float
     messages: set[int]
+
+
+@dataclass
+class _AlbumTurns:
+    """The messages of one album: one at a time, in the order they arrived."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
 
 
 #: The header Telegram sends the webhook secret in.
@@ -293,6 +301,8 @@ class Telegram:
         #: Updates handled and answered, to be deleted from the inbox.
         self._finished: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
+        #: Per album being handled: its messages take turns, in the order they arrived.
+        self._albums: dict[str, _AlbumTurns] = {}
 
     def _event_id(self, update: Update) -> str:
         """The update as the router knows it: handled once, however often it comes."""
@@ -519,6 +529,34 @@ class Telegram:
     async def _on_update(self, update: object, _: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
             return
+        # Taken before anything is awaited, so an album's messages are handled in the order
+        # they arrived: the first photo reaches the router first, even when a later one
+        # downloads faster.
+        async with self._album_turn(update):
+            await self._handle_update(update)
+
+    @asynccontextmanager
+    async def _album_turn(self, update: Update) -> AsyncIterator[None]:
+        """Wait for the turn of an album's message (several photos sent at once); other
+        updates go at once."""
+        message = update.message
+        album = _album(message) if message is not None else None
+        if album is None:
+            yield
+            return
+        turns = self._albums.get(album)
+        if turns is None:
+            turns = self._albums[album] = _AlbumTurns()
+        turns.waiting += 1
+        try:
+            async with turns.lock:
+                yield
+        finally:
+            turns.waiting -= 1
+            if turns.waiting == 0:
+                del self._albums[album]
+
+    async def _handle_update(self, update: Update) -> None:
         try:
             if update.edited_message is not None:
                 await self._edited(update.edited_message)
@@ -660,6 +698,7 @@ class Telegram:
             "is_group": is_group,
             "received_at": utcnow(),
             "event_id": self._event_id(update),
+            "album": _album(message),
         }
         command = _command(message)
         if command is not None:
@@ -1344,6 +1383,15 @@ def _command(message: Message) -> tuple[str, str] | None:
     if found is not None and not found[1].isascii():
         return found[1], (found[2] or "").strip()
     return None
+
+
+def _album(message: Message) -> str | None:
+    """The album a message belongs to (several photos or files sent at once), as the
+    router knows it: Telegram sends each as a message of its own with the same
+    ``media_group_id``."""
+    if not message.media_group_id:
+        return None
+    return f"{message.chat.id}:{message.media_group_id}"
 
 
 def _sent_as_file(message: Message) -> bool:

@@ -695,6 +695,15 @@ def _update_chat_key(update: JSONDict) -> Any:
     return None
 
 
+#: Telegram's ids of albums (``media_group_id``): long numbers, sent as strings.
+_MEDIA_GROUP_IDS = itertools.count(13_881_234_567_890_123)
+
+
+def new_media_group_id() -> str:
+    """A new album's id, as Telegram gives it (see :meth:`FakeUser.send_album`)."""
+    return str(next(_MEDIA_GROUP_IDS))
+
+
 def _json_response(body: JSONDict, status: int = 200) -> web.Response:
     """Serialize a Bot API answer."""
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -842,7 +851,12 @@ class FakeUser:
         return self._server._join_by_link(self, invite_link)
 
     def send_photo(
-        self, data: bytes, caption: str | None = None, *, chat_id: int | None = None
+        self,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> QueuedUpdate:
         """Send a photo; its bytes become downloadable by the bot via ``getFile``.
 
@@ -850,6 +864,8 @@ class FakeUser:
             data: Image bytes (PNG/JPEG/GIF dimensions are detected, else 1280x960).
             caption: Optional caption.
             chat_id: Group to send in; defaults to the private chat.
+            media_group_id: The album it belongs to (see :meth:`send_album`), for an
+                album whose photos a test sends one by one.
 
         Returns:
             The queued update; ``update.message["photo"]`` holds three sizes with
@@ -858,7 +874,29 @@ class FakeUser:
         content: JSONDict = {"photo": self._server._make_photo_sizes(data)}
         if caption is not None:
             content["caption"] = caption
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         return self._server._enqueue_user_message(self, chat_id, content, None)
+
+    def send_album(
+        self, photos: list[bytes], caption: str | None = None, *, chat_id: int | None = None
+    ) -> list[QueuedUpdate]:
+        """Send several photos at once (an album), as Telegram does: one message each,
+        sharing a ``media_group_id``; a caption goes with the first.
+
+        Returns:
+            The queued updates, in order. Call it again for a second album (a new id).
+        """
+        group = new_media_group_id()
+        return [
+            self.send_photo(
+                data,
+                caption if index == 0 else None,
+                chat_id=chat_id,
+                media_group_id=group,
+            )
+            for index, data in enumerate(photos)
+        ]
 
     def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> QueuedUpdate:
         """Send a (fake WebP) sticker.
