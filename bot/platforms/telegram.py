@@ -138,6 +138,9 @@ UPDATE_TYPES = [
 EDIT_NOTICE_EVERY = 60.0
 #: ...remembered for this many chats at a time (older ones are forgotten after an hour).
 EDIT_NOTICE_CHATS = 10_000
+#: A group hears that a command sent as a chat (anonymously, as a channel) needs a person
+#: at most once in this many seconds.
+NOT_A_PERSON_EVERY = 30.0
 
 
 @dataclass
@@ -301,6 +304,8 @@ class Telegram:
         #: Updates handled and answered, to be deleted from the inbox.
         self._finished: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
+        #: Per group: when it last heard that a command sent as a chat needs a person.
+        self._not_a_person_told: dict[str, float] = {}
         #: Per album being handled: its messages take turns, in the order they arrived.
         self._albums: dict[str, _AlbumTurns] = {}
 
@@ -686,6 +691,9 @@ class Telegram:
         if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
             await self._migrated(message)
             return None
+        if message is not None and message.sender_chat is not None:
+            await self._not_a_person(update, message)
+            return None
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         if _not_own_chat(message.chat, message.from_user):
@@ -731,6 +739,47 @@ class Telegram:
             loc = message.location
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
+
+    async def _not_a_person(self, update: Update, message: Message) -> None:
+        """A message in a group sent as a chat, not as a person: by an anonymous admin
+        (``from`` is Telegram's GroupAnonymousBot, the same for every anonymous admin of
+        every group) or on behalf of a channel. Nobody can be told apart, so it never
+        reaches the router (it would take all of them for one resident). A command to the
+        bot gets a short answer in the group: write as yourself. Everything else is left
+        alone, as anything else said in a group; the answer comes at most once in
+        :data:`NOT_A_PERSON_EVERY` seconds per group, so commands sent as a chat cannot
+        use up the group's messages."""
+        if message.chat.type == Chat.PRIVATE or message.is_automatic_forward:
+            return  # a channel's post shown in its discussion group: nobody asked anything
+        command = _command(message)
+        if command is None:
+            return
+        target = command[0].partition("@")[2]
+        if target and target.lower() != (self.bot_username or "").lower():
+            return
+        chat = str(message.chat.id)
+        now = time.monotonic()
+        if now - self._not_a_person_told.get(chat, -NOT_A_PERSON_EVERY) < NOT_A_PERSON_EVERY:
+            return
+        if len(self._not_a_person_told) >= EDIT_NOTICE_CHATS:
+            self._not_a_person_told.clear()
+        self._not_a_person_told[chat] = now
+        reply = Reply(key="general.write_as_yourself")
+        try:
+            await self._send_reply(
+                self.application.bot,
+                chat,
+                self.app.catalog.default,
+                reply,
+                None,
+                _Progress(),
+                topic=_topic(update),
+            )
+        except InvalidToken:
+            self.lost.set(TOKEN_REFUSED)
+            raise
+        except (TelegramError, DeliveryError) as exc:
+            log.info("telegram: no answer to a command sent as a chat: %s", exc)
 
     async def _migrated(self, message: Message) -> None:
         """A group became a supergroup, with a new id: Telegram says so in both (where it

@@ -704,6 +704,15 @@ def new_media_group_id() -> str:
     return str(next(_MEDIA_GROUP_IDS))
 
 
+#: The user Telegram shows as the sender of an anonymous group admin's messages.
+GROUP_ANONYMOUS_BOT: Final[JSONDict] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+
+
 def _json_response(body: JSONDict, status: int = 200) -> web.Response:
     """Serialize a Bot API answer."""
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -2084,6 +2093,27 @@ class BotApiServer:
             elif reply_to in chat.user_messages:
                 message["reply_to_message"] = chat.user_messages[reply_to]
         message.update(content)
+        chat.user_messages[message["message_id"]] = message
+        return self.enqueue_update({"message": message})
+
+    def send_as_anonymous_admin(self, chat_id: int, text: str) -> QueuedUpdate:
+        """A text an admin of a group sends while "Remain anonymous" is on: ``from`` is
+        Telegram's GroupAnonymousBot (the same for every anonymous admin of every group)
+        and ``sender_chat`` the group itself."""
+        chat = self._chats[chat_id]
+        message: JSONDict = {
+            "message_id": chat.take_message_id(),
+            "date": int(time.time()),
+            "chat": chat.json,
+            "from": dict(GROUP_ANONYMOUS_BOT),
+            "sender_chat": chat.json,
+            "text": text,
+        }
+        command = _BOT_COMMAND.match(text)
+        if command is not None:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}
+            ]
         chat.user_messages[message["message_id"]] = message
         return self.enqueue_update({"message": message})
 
