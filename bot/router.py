@@ -28,6 +28,11 @@ dropped, and a stored dialog that cannot be read at all is dropped as the event 
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
 after a crash is not handled twice, and replies the crash kept from being sent are sent then.
+Several messages sent as one (an album of photos: :attr:`Event.album`) are read as one:
+the first is handled; the others change nothing and get no answer, except that where a
+dialog took the first photo the person hears once that only that one was kept. The first
+is remembered beside the handled event ids, so this holds after a restart too.
+
 Replies the platform could not take for a moment (it was down, or asked the chat to wait:
 :class:`Undelivered`) are handed to the person's outbox in one transaction with that record,
 and delivery sends them with its retries: the person's dialog has moved on, so the question

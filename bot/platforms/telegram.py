@@ -691,7 +691,7 @@ class Telegram:
         if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
             await self._migrated(message)
             return None
-        if message is not None and message.sender_chat is not None:
+        if message is not None and _sent_as_chat(message):
             await self._not_a_person(update, message)
             return None
         if message is None or message.from_user is None or message.from_user.is_bot:
@@ -749,7 +749,7 @@ class Telegram:
         alone, as anything else said in a group; the answer comes at most once in
         :data:`NOT_A_PERSON_EVERY` seconds per group, so commands sent as a chat cannot
         use up the group's messages."""
-        if message.chat.type == Chat.PRIVATE or message.is_automatic_forward:
+        if message.is_automatic_forward:
             return  # a channel's post shown in its discussion group: nobody asked anything
         command = _command(message)
         if command is None:
@@ -1432,6 +1432,12 @@ def _command(message: Message) -> tuple[str, str] | None:
     if found is not None and not found[1].isascii():
         return found[1], (found[2] or "").strip()
     return None
+
+
+def _sent_as_chat(message: Message) -> bool:
+    """Whether a message in a group was sent as a chat (the group itself, for an anonymous
+    admin, or a channel) rather than by a person who can be told apart."""
+    return message.sender_chat is not None and message.chat.type != Chat.PRIVATE
 
 
 def _album(message: Message) -> str | None:

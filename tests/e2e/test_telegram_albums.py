@@ -177,3 +177,27 @@ async def test_two_albums_one_after_the_other_are_two_messages(
         await wait_for_text(server, anna.chat_id, PREVIEW, after=middle)
         colours = await _stored_colours(app)
         assert _near(colours[-1], BLUE), colours
+
+
+async def test_the_rest_of_an_album_after_a_restart_changes_nothing_either(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(4106)
+    settings = telegram_settings(server, tmp_path / "bot.db")
+    album = new_media_group_id()
+    async with running_bot(settings):
+        await onboard(server, anna)
+        await idea_until(server, anna, "photo")
+        before = len(server.messages(anna.chat_id))
+        anna.send_photo(jpeg(RED), media_group_id=album)
+        await wait_for_text(server, anna.chat_id, PREVIEW, after=before)
+    # The bot was down while the rest of the album came.
+    anna.send_photo(jpeg(GREEN), media_group_id=album)
+    anna.send_photo(jpeg(BLUE), media_group_id=album)
+    async with running_bot(settings) as app:
+        answers = await _settled(server, anna.chat_id, before + 2)
+        assert len(answers) == 1 and ONLY_THE_FIRST in answers[0], answers
+        colours = await _stored_colours(app)
+        assert len(colours) == 1 and _near(colours[0], RED), colours
+        await anna.press(PREVIEW)
+        await wait_for_text(server, anna.chat_id, "#1", after=before)
