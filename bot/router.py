@@ -543,12 +543,14 @@ class Router:
         if ctx.platform.numbered_options and self.registry.typed(next_dialog):
             replies = _by_label(replies)
         await self._offer_numbered_options(ctx, replies, writable=writable)
-        # A photo is taken where the dialog it answered moved on (the next question, the
-        # preview, another project's photo); a step that did not want it asks again.
+        # A photo is taken where the dialog it answered went on with it (the next question,
+        # the preview, another project's photo); a step that did not want it asks again,
+        # and a dialog the person may no longer hold is dropped.
         took_photo = (
             event.photo is not None
             and dialog is not None
-            and (next_dialog is None or not _unchanged(stored, next_dialog))
+            and next_dialog is not None
+            and not _unchanged(stored, next_dialog)
         )
         return _Outcome(lang, replies, response.timers, took_photo=took_photo)
 
