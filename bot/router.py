@@ -351,7 +351,8 @@ class Router:
         of them was handled: it changes nothing and gets no answer of its own, or the
         later photos would be read as answers to the questions the first one led to. Only
         the first of them hears, where a step took the first photo, that the others were
-        not kept. None for any other event (it is handled as usual)."""
+        not kept; text written with one of them comes back, as with any photo. None for
+        any other event (it is handled as usual)."""
         if event.album is None:
             return None
         marker = _album_marker(event.album)
@@ -359,14 +360,18 @@ class Router:
         if first is None:
             return None
         lang = first.lang or lang
+        replies = []
         kept = await self.repos.handled.find(event.platform, f"{marker}:kept")
         told = f"{marker}:told"
-        if kept is None or await self.repos.handled.find(event.platform, told) is not None:
-            return _Outcome(lang, [])
-        await self.repos.handled.record(
-            event.platform, told, self.clock(), sender=event.sender.platform_user_id
-        )
-        return _Outcome(lang, [Reply(key="general.album_first_kept")])
+        if kept is not None and await self.repos.handled.find(event.platform, told) is None:
+            await self.repos.handled.record(
+                event.platform, told, self.clock(), sender=event.sender.platform_user_id
+            )
+            replies.append(Reply(key="general.album_first_kept"))
+        if event.caption and not event.is_group:
+            # Written with one of the other photos: given back, as with any photo.
+            replies.append(Reply(key="general.caption_given_back", params={"text": event.caption}))
+        return _Outcome(lang, replies)
 
     async def _album_begun(self, event: Event, outcome: _Outcome) -> None:
         """Remember the first message of an album as handled (and whether a step took its

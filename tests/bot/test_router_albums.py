@@ -74,3 +74,18 @@ async def test_two_albums_are_two_messages_and_other_people_have_their_own(app: 
 async def _town(app: App) -> None:
     """Someone subscribed to the news, so a message has an audience."""
     await subscribe(await person(app, "anna"))
+
+
+async def test_text_written_with_a_later_photo_of_an_album_comes_back(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    await anna.handle(anna.event(photo=Photo(data=b"a"), album="anna:3"))
+
+    later = await anna.handle(
+        anna.event(photo=Photo(data=b"b"), album="anna:3", caption="De bank bij de vijver 🦆")
+    )
+    quiet = await anna.handle(anna.event(photo=Photo(data=b"c"), album="anna:3"))
+
+    assert [seen.key for seen in later] == ["general.caption_given_back"]
+    assert "De bank bij de vijver 🦆" in later[0].text
+    assert quiet == []
