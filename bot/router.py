@@ -28,6 +28,11 @@ dropped, and a stored dialog that cannot be read at all is dropped as the event 
 An event with a platform ``event_id`` is recorded as handled in the same transaction as the
 handler's writes, with its replies until the platform confirmed them: an event seen again
 after a crash is not handled twice, and replies the crash kept from being sent are sent then.
+Several messages sent as one (an album of photos: :attr:`Event.album`) are read as one:
+the first is handled; the others change nothing and get no answer, except that where a
+dialog took the first photo the person hears once that only that one was kept. The first
+is remembered beside the handled event ids, so this holds after a restart too.
+
 Replies the platform could not take for a moment (it was down, or asked the chat to wait:
 :class:`Undelivered`) are handed to the person's outbox in one transaction with that record,
 and delivery sends them with its retries: the person's dialog has moved on, so the question
@@ -118,6 +123,8 @@ class _Outcome:
     timers: list[Timer] = field(default_factory=list)
     #: The replies wait in handled_events until delivery confirms them.
     pending: bool = False
+    #: A photo the event carried was taken by the person's dialog (it moved on with it).
+    took_photo: bool = False
 
 
 def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
@@ -266,9 +273,15 @@ class Router:
                         handled = await self.repos.handled.find(event.platform, event.event_id)
                         if handled is not None:
                             return self._again(event, handled.lang or lang, handled.pending)
+                    later = await self._later_in_album(event, lang)
+                    if later is not None:
+                        if event.event_id is not None:
+                            await self._record(event, later)
+                        return later
                     outcome = await self._handle_in_transaction(event, writable=True)
                     if event.event_id is not None:
                         await self._record(event, outcome)
+                    await self._album_begun(event, outcome)
                     return outcome
             except _StepFailed as failed:
                 # Rolled back. Drop the dialog, or every later message would fail the same.
@@ -334,6 +347,48 @@ class Router:
         if self._pruned_at is None or now - self._pruned_at > PRUNE_INTERVAL:
             self._pruned_at = now
             await self.repos.handled.prune(now - HANDLED_LIFETIME)
+
+    async def _later_in_album(self, event: Event, lang: str) -> _Outcome | None:
+        """A message sent together with others as one (an album of photos) after the first
+        of them was handled: it changes nothing and gets no answer of its own, or the
+        later photos would be read as answers to the questions the first one led to. Only
+        the first of them hears, where a step took the first photo, that the others were
+        not kept; text written with one of them comes back, as with any photo. None for
+        any other event (it is handled as usual)."""
+        if event.album is None:
+            return None
+        marker = _album_marker(event.album)
+        first = await self.repos.handled.find(event.platform, marker)
+        if first is None:
+            return None
+        lang = first.lang or lang
+        replies = []
+        kept = await self.repos.handled.find(event.platform, f"{marker}:kept")
+        told = f"{marker}:told"
+        if kept is not None and await self.repos.handled.find(event.platform, told) is None:
+            await self.repos.handled.record(
+                event.platform, told, self.clock(), sender=event.sender.platform_user_id
+            )
+            replies.append(Reply(key="general.album_first_kept"))
+        if event.caption and not event.is_group:
+            # Written with one of the other photos: given back, as with any photo.
+            replies.append(Reply(key="general.caption_given_back", params={"text": event.caption}))
+        return _Outcome(lang, replies)
+
+    async def _album_begun(self, event: Event, outcome: _Outcome) -> None:
+        """Remember the first message of an album as handled (and whether a step took its
+        photo), with the person's other handled events: the rest of the album is then
+        recognised, after a restart too, and erased with the person."""
+        if event.album is None:
+            return
+        marker = _album_marker(event.album)
+        sender = event.sender.platform_user_id
+        now = self.clock()
+        await self.repos.handled.record(
+            event.platform, marker, now, lang=outcome.lang, sender=sender
+        )
+        if outcome.took_photo:
+            await self.repos.handled.record(event.platform, f"{marker}:kept", now, sender=sender)
 
     async def _behind_waiting_reply(self, event: Event) -> bool:
         """Whether replies handed to the outbox before still wait there for this chat: new
@@ -495,7 +550,16 @@ class Router:
         if ctx.platform.numbered_options and self.registry.typed(next_dialog):
             replies = _by_label(replies)
         await self._offer_numbered_options(ctx, replies, writable=writable)
-        return _Outcome(lang, replies, response.timers)
+        # A photo is taken where the dialog it answered went on with it (the next question,
+        # the preview, another project's photo); a step that did not want it asks again,
+        # and a dialog the person may no longer hold is dropped.
+        took_photo = (
+            event.photo is not None
+            and dialog is not None
+            and next_dialog is not None
+            and not _unchanged(stored, next_dialog)
+        )
+        return _Outcome(lang, replies, response.timers, took_photo=took_photo)
 
     async def _welcome_back(self, ctx: Context) -> list[Reply]:
         """What a person who comes back missed (the feature that answers it decides). It
@@ -810,6 +874,12 @@ class _StepFailed(Exception):
         self.dialog = dialog
         #: The person as loaded, before the failed step changed anything.
         self.user = ctx.user
+
+
+def _album_marker(album: str) -> str:
+    """The id under which the first handled message of an album is remembered (beside
+    the platform's event ids, in the same table)."""
+    return f"album:{album}"
 
 
 def _by_label(replies: list[Reply]) -> list[Reply]:

@@ -105,6 +105,10 @@ class Event(BaseModel):
     reply_to: Quoted | None = None
     #: The sender just joined this group or room (no text, command or button).
     joined: bool = False
+    #: The platform's id for the messages sent together with this one as one (a Telegram
+    #: album: several photos at once). The router reads only the first of them; the others
+    #: change nothing (see the router).
+    album: str | None = None
 
     @property
     def user_key(self) -> tuple[str, str]:

@@ -39,9 +39,9 @@ import os
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -138,12 +138,23 @@ UPDATE_TYPES = [
 EDIT_NOTICE_EVERY = 60.0
 #: ...remembered for this many chats at a time (older ones are forgotten after an hour).
 EDIT_NOTICE_CHATS = 10_000
+#: A group hears that a command sent as a chat (anonymously, as a channel) needs a person
+#: at most once in this many seconds.
+NOT_A_PERSON_EVERY = 30.0
 
 
 @dataclass
 class _EditsTold:
     at: float
     messages: set[int]
+
+
+@dataclass
+class _AlbumTurns:
+    """The messages of one album: one at a time, in the order they arrived."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
 
 
 #: The header Telegram sends the webhook secret in.
@@ -293,6 +304,10 @@ class Telegram:
         #: Updates handled and answered, to be deleted from the inbox.
         self._finished: list[int] = []
         self._forgetting: asyncio.Task[None] | None = None
+        #: Per group: when it last heard that a command sent as a chat needs a person.
+        self._not_a_person_told: dict[str, float] = {}
+        #: Per album being handled: its messages take turns, in the order they arrived.
+        self._albums: dict[str, _AlbumTurns] = {}
 
     def _event_id(self, update: Update) -> str:
         """The update as the router knows it: handled once, however often it comes."""
@@ -519,6 +534,34 @@ class Telegram:
     async def _on_update(self, update: object, _: ContextTypes.DEFAULT_TYPE) -> None:
         if not isinstance(update, Update):
             return
+        # Taken before anything is awaited, so an album's messages are handled in the order
+        # they arrived: the first photo reaches the router first, even when a later one
+        # downloads faster.
+        async with self._album_turn(update):
+            await self._handle_update(update)
+
+    @asynccontextmanager
+    async def _album_turn(self, update: Update) -> AsyncIterator[None]:
+        """Wait for the turn of an album's message (several photos sent at once); other
+        updates go at once."""
+        message = update.message
+        album = _album(message) if message is not None else None
+        if album is None:
+            yield
+            return
+        turns = self._albums.get(album)
+        if turns is None:
+            turns = self._albums[album] = _AlbumTurns()
+        turns.waiting += 1
+        try:
+            async with turns.lock:
+                yield
+        finally:
+            turns.waiting -= 1
+            if turns.waiting == 0:
+                del self._albums[album]
+
+    async def _handle_update(self, update: Update) -> None:
         try:
             if update.edited_message is not None:
                 await self._edited(update.edited_message)
@@ -648,6 +691,9 @@ class Telegram:
         if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
             await self._migrated(message)
             return None
+        if message is not None and _sent_as_chat(message):
+            await self._not_a_person(update, message)
+            return None
         if message is None or message.from_user is None or message.from_user.is_bot:
             return None
         if _not_own_chat(message.chat, message.from_user):
@@ -660,6 +706,7 @@ class Telegram:
             "is_group": is_group,
             "received_at": utcnow(),
             "event_id": self._event_id(update),
+            "album": _album(message),
         }
         command = _command(message)
         if command is not None:
@@ -692,6 +739,47 @@ class Telegram:
             loc = message.location
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
+
+    async def _not_a_person(self, update: Update, message: Message) -> None:
+        """A message in a group sent as a chat, not as a person: by an anonymous admin
+        (``from`` is Telegram's GroupAnonymousBot, the same for every anonymous admin of
+        every group) or on behalf of a channel. Nobody can be told apart, so it never
+        reaches the router (it would take all of them for one resident). A command to the
+        bot gets a short answer in the group: write as yourself. Everything else is left
+        alone, as anything else said in a group; the answer comes at most once in
+        :data:`NOT_A_PERSON_EVERY` seconds per group, so commands sent as a chat cannot
+        use up the group's messages."""
+        if message.is_automatic_forward:
+            return  # a channel's post shown in its discussion group: nobody asked anything
+        command = _command(message)
+        if command is None:
+            return
+        target = command[0].partition("@")[2]
+        if target and target.lower() != (self.bot_username or "").lower():
+            return
+        chat = str(message.chat.id)
+        now = time.monotonic()
+        if now - self._not_a_person_told.get(chat, -NOT_A_PERSON_EVERY) < NOT_A_PERSON_EVERY:
+            return
+        if len(self._not_a_person_told) >= EDIT_NOTICE_CHATS:
+            self._not_a_person_told.clear()
+        self._not_a_person_told[chat] = now
+        reply = Reply(key="general.write_as_yourself")
+        try:
+            await self._send_reply(
+                self.application.bot,
+                chat,
+                self.app.catalog.default,
+                reply,
+                None,
+                _Progress(),
+                topic=_topic(update),
+            )
+        except InvalidToken:
+            self.lost.set(TOKEN_REFUSED)
+            raise
+        except (TelegramError, DeliveryError) as exc:
+            log.info("telegram: no answer to a command sent as a chat: %s", exc)
 
     async def _migrated(self, message: Message) -> None:
         """A group became a supergroup, with a new id: Telegram says so in both (where it
@@ -1344,6 +1432,21 @@ def _command(message: Message) -> tuple[str, str] | None:
     if found is not None and not found[1].isascii():
         return found[1], (found[2] or "").strip()
     return None
+
+
+def _sent_as_chat(message: Message) -> bool:
+    """Whether a message in a group was sent as a chat (the group itself, for an anonymous
+    admin, or a channel) rather than by a person who can be told apart."""
+    return message.sender_chat is not None and message.chat.type != Chat.PRIVATE
+
+
+def _album(message: Message) -> str | None:
+    """The album a message belongs to (several photos or files sent at once), as the
+    router knows it: Telegram sends each as a message of its own with the same
+    ``media_group_id``."""
+    if not message.media_group_id:
+        return None
+    return f"{message.chat.id}:{message.media_group_id}"
 
 
 def _sent_as_file(message: Message) -> bool:

@@ -695,6 +695,24 @@ def _update_chat_key(update: JSONDict) -> Any:
     return None
 
 
+#: Telegram's ids of albums (``media_group_id``): long numbers, sent as strings.
+_MEDIA_GROUP_IDS = itertools.count(13_881_234_567_890_123)
+
+
+def new_media_group_id() -> str:
+    """A new album's id, as Telegram gives it (see :meth:`FakeUser.send_album`)."""
+    return str(next(_MEDIA_GROUP_IDS))
+
+
+#: The user Telegram shows as the sender of an anonymous group admin's messages.
+GROUP_ANONYMOUS_BOT: Final[JSONDict] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+
+
 def _json_response(body: JSONDict, status: int = 200) -> web.Response:
     """Serialize a Bot API answer."""
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -842,7 +860,12 @@ class FakeUser:
         return self._server._join_by_link(self, invite_link)
 
     def send_photo(
-        self, data: bytes, caption: str | None = None, *, chat_id: int | None = None
+        self,
+        data: bytes,
+        caption: str | None = None,
+        *,
+        chat_id: int | None = None,
+        media_group_id: str | None = None,
     ) -> QueuedUpdate:
         """Send a photo; its bytes become downloadable by the bot via ``getFile``.
 
@@ -850,6 +873,8 @@ class FakeUser:
             data: Image bytes (PNG/JPEG/GIF dimensions are detected, else 1280x960).
             caption: Optional caption.
             chat_id: Group to send in; defaults to the private chat.
+            media_group_id: The album it belongs to (see :meth:`send_album`), for an
+                album whose photos a test sends one by one.
 
         Returns:
             The queued update; ``update.message["photo"]`` holds three sizes with
@@ -858,7 +883,29 @@ class FakeUser:
         content: JSONDict = {"photo": self._server._make_photo_sizes(data)}
         if caption is not None:
             content["caption"] = caption
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
         return self._server._enqueue_user_message(self, chat_id, content, None)
+
+    def send_album(
+        self, photos: list[bytes], caption: str | None = None, *, chat_id: int | None = None
+    ) -> list[QueuedUpdate]:
+        """Send several photos at once (an album), as Telegram does: one message each,
+        sharing a ``media_group_id``; a caption goes with the first.
+
+        Returns:
+            The queued updates, in order. Call it again for a second album (a new id).
+        """
+        group = new_media_group_id()
+        return [
+            self.send_photo(
+                data,
+                caption if index == 0 else None,
+                chat_id=chat_id,
+                media_group_id=group,
+            )
+            for index, data in enumerate(photos)
+        ]
 
     def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> QueuedUpdate:
         """Send a (fake WebP) sticker.
@@ -2046,6 +2093,27 @@ class BotApiServer:
             elif reply_to in chat.user_messages:
                 message["reply_to_message"] = chat.user_messages[reply_to]
         message.update(content)
+        chat.user_messages[message["message_id"]] = message
+        return self.enqueue_update({"message": message})
+
+    def send_as_anonymous_admin(self, chat_id: int, text: str) -> QueuedUpdate:
+        """A text an admin of a group sends while "Remain anonymous" is on: ``from`` is
+        Telegram's GroupAnonymousBot (the same for every anonymous admin of every group)
+        and ``sender_chat`` the group itself."""
+        chat = self._chats[chat_id]
+        message: JSONDict = {
+            "message_id": chat.take_message_id(),
+            "date": int(time.time()),
+            "chat": chat.json,
+            "from": dict(GROUP_ANONYMOUS_BOT),
+            "sender_chat": chat.json,
+            "text": text,
+        }
+        command = _BOT_COMMAND.match(text)
+        if command is not None:
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_len(command[0])}
+            ]
         chat.user_messages[message["message_id"]] = message
         return self.enqueue_update({"message": message})
 

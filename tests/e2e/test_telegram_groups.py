@@ -7,6 +7,7 @@ does nothing personal, and personal messages (replies, the outbox) go to the pri
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,28 @@ async def test_a_command_typed_in_a_forum_topic_is_answered_in_that_topic(
         await anna.send_text("/help", chat_id=forum)
         await server.wait_for_messages(forum, 3)
         assert [m["topic"] for m in server.messages(forum)] == [topic, topic, None]
+
+
+async def test_a_command_from_an_anonymous_admin_is_told_to_come_as_themselves(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Telegram sends every anonymous admin of every group as the same GroupAnonymousBot:
+    nobody to onboard, answer in private or keep data about. The group hears once, in
+    short, that the command needs them to write as themselves."""
+    server.group(GROUP, title="Buurtgroep Zeewijk")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        server.send_as_anonymous_admin(GROUP, "Welkom allemaal!")
+        server.send_as_anonymous_admin(GROUP, "/idee@other_bot")
+        server.send_as_anonymous_admin(GROUP, "/start")
+        await server.wait_for_messages(GROUP, 1)
+        [answer] = texts(server, GROUP)
+        assert "als jezelf" in answer and "yourself" not in answer
+        assert LINK not in answer
+        # Another command right after: the group is not filled with the same answer.
+        server.send_as_anonymous_admin(GROUP, "/mijngegevens@test_bot")
+        await server.wait_for(lambda: server.pending_update_count == 0, 10)
+        await asyncio.sleep(1.5)
+        assert len(texts(server, GROUP)) == 1
+        assert await app.repos.users.find("telegram", "1087968824") is None
+        assert await app.db.fetchall("SELECT id FROM users") == []
+        assert await app.db.fetchall("SELECT * FROM handled_events") == []

@@ -1,0 +1,91 @@
+"""Several photos sent as one (an album): the router reads only the first.
+
+Through Telegram itself: ``tests/e2e/test_telegram_albums.py``.
+"""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.contract import Photo, Role
+from tests.people import civil_servant, person, subscribe, with_role
+from tests.support import Chat, Seen
+
+
+async def _album(chat: Chat, album: str, *photos: bytes) -> list[list[Seen]]:
+    """Send ``photos`` as one album, one event each; the answers to each."""
+    return [await chat.handle(chat.event(photo=Photo(data=data), album=album)) for data in photos]
+
+
+async def test_a_news_message_takes_the_first_photo_of_an_album(app: App) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+
+    first, second, third = await _album(
+        ria, "ria:1", b"\xff\xd8\xff een", b"\xff\xd8\xff twee", b"\xff\xd8\xff drie"
+    )
+
+    assert [seen.key for seen in first] == ["composer.ask_audience"]
+    assert [seen.key for seen in second] == ["general.album_first_kept"]
+    assert third == []
+    everyone = next(payload for label, payload in first[0].buttons if "Alle abonnees" in label)
+    await ria.press_payload(everyone)
+    photo_id = ria.last[1].reply.photo_id
+    assert photo_id is not None
+    media = await app.repos.media.get(photo_id)
+    assert media is not None and media.data == b"\xff\xd8\xff een"
+    assert await app.db.fetchval("SELECT COUNT(*) FROM media") == 1
+
+
+async def test_an_album_whose_first_photo_meets_a_dropped_dialog_is_not_said_to_be_kept(
+    app: App,
+) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+    await with_role(app, ria, Role.RESIDENT)  # revoked while she chose the photos
+
+    first, second = await _album(ria, "ria:2", b"\xff\xd8\xff een", b"\xff\xd8\xff twee")
+
+    assert first, "she hears that the message stopped"
+    assert "general.album_first_kept" not in [seen.key for seen in first + second]
+    assert second == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM media") == 0
+
+
+async def test_two_albums_are_two_messages_and_other_people_have_their_own(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    bert = Chat(app, "bert")
+    await bert.onboard()
+
+    [anna_first, anna_rest] = await _album(anna, "anna:1", b"a", b"b")
+    [anna_again, _] = await _album(anna, "anna:2", b"c", b"d")
+    # The same album id from someone else's chat is not theirs (ids are per chat).
+    [bert_first, _] = await _album(bert, "bert:1", b"e", b"f")
+
+    assert anna_first and anna_again and bert_first
+    assert [seen.key for seen in anna_first] == [seen.key for seen in anna_again]
+    assert anna_rest == []
+
+
+async def _town(app: App) -> None:
+    """Someone subscribed to the news, so a message has an audience."""
+    await subscribe(await person(app, "anna"))
+
+
+async def test_text_written_with_a_later_photo_of_an_album_comes_back(app: App) -> None:
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    await anna.handle(anna.event(photo=Photo(data=b"a"), album="anna:3"))
+
+    later = await anna.handle(
+        anna.event(photo=Photo(data=b"b"), album="anna:3", caption="De bank bij de vijver 🦆")
+    )
+    quiet = await anna.handle(anna.event(photo=Photo(data=b"c"), album="anna:3"))
+
+    assert [seen.key for seen in later] == ["general.caption_given_back"]
+    assert "De bank bij de vijver 🦆" in later[0].text
+    assert quiet == []
