@@ -371,6 +371,9 @@ class Action(_Declared):
 
     handler: Handler
     policy: Policy
+    #: Its buttons answer a question on screen (a poll's): text typed there that chooses
+    #: none of them is no message for anyone; the question's options are shown again.
+    answers: bool = False
 
 
 @dataclass(frozen=True)
@@ -552,18 +555,21 @@ class Feature:
         open_to_banned: bool = False,
         posts: str | None = None,
         changes: str | None = None,
+        answers: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Answer button payloads ``name`` and ``name:...`` with the decorated handler.
 
         ``changes``: the kind of post it changes (one's own comment): refused while muted,
-        like ``posts``, but not counted against the posting limit.
+        like ``posts``, but not counted against the posting limit. ``answers``: its buttons
+        answer a question on screen, so that typed text there is not taken for a message
+        (see :meth:`Registry.answers`).
         """
         if posts is not None and changes is not None:
             raise ValueError(f"{self.name}: {name} both posts and changes")
         policy = Policy(role, consent, open_to_banned, posts or changes, new=changes is None)
 
         def register(handler: Handler) -> Handler:
-            self.actions[name] = Action(handler, policy)
+            self.actions[name] = Action(handler, policy, answers)
             return handler
 
         return register
@@ -812,6 +818,12 @@ class Registry:
             )
         buttons = [entry.button(profile, lang) for entry in entries]
         return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+    def answers(self, payload: str) -> bool:
+        """Whether the button ``payload`` answers a question on screen (a poll's), where
+        typed text that chooses no option is asked again rather than kept as a message."""
+        action = self._action(payload)
+        return action is not None and action.answers
 
     def _action(self, payload: str) -> Action | None:
         return self.actions.get(payload.partition(":")[0])

@@ -29,7 +29,7 @@ from __future__ import annotations
 from handlers import drafts
 from handlers.answers import excerpt, labels, text_length, typed_choice, visible_length
 from handlers.community import questions
-from handlers.contract import Dialog, Reply, Response, Role, given_back, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.ideas import submit
 from handlers.start.menu import PLAIN_WORDS, show_help
@@ -83,6 +83,9 @@ async def not_understood(ctx: Context) -> Response:
     kind = _pleasantry(ctx)
     if kind is not None:
         return respond(menu_reply(ctx, _PLEASANTRY_ANSWERS[kind]))
+    again = await _options_again(ctx)
+    if again is not None:
+        return again
     if not _a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
         # The connector is whom such a message would go to: for them it is no question.
         return respond(menu_reply(ctx, "general.not_understood"))
@@ -94,6 +97,27 @@ async def not_understood(ctx: Context) -> Response:
         too_long = Reply(key="answers.too_long", params={"max": MAX_KEPT, "length": length})
         return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
+
+
+async def _options_again(ctx: Context) -> Response | None:
+    """Where buttons are numbered options (Matrix, the console): text that chooses none of
+    the options on screen ("?", "9" of three, "weet ik niet" at a poll's question) is told
+    it was not understood, with the same options under the same numbers, so that the next
+    "2" still means what it meant (the main menu would take their numbers). A message
+    typed beside options that answer no question (an idea's card) is still a message;
+    beside a question's, it is not. None where no options were offered."""
+    if not ctx.platform.numbered_options or ctx.event.is_group:
+        return None
+    offered = await ctx.repos.chat_options.load(ctx.event.platform, ctx.event.chat_id)
+    shown = [(label, payload) for label, payload, numbered in offered if numbered]
+    if not shown:
+        return None
+    asked = any(ctx.registry.answers(payload) for _, payload in shown)
+    if _a_message(ctx.text) and not asked and not ctx.user.role.allows(Role.CONNECTOR):
+        return None
+    # The labels as they were shown (in the language of then): data, escaped when shown.
+    buttons = [[Button.raw(label, payload)] for label, payload in shown]
+    return respond(Reply(key="general.not_understood_options", buttons=buttons))
 
 
 async def _word(ctx: Context) -> Response | None:

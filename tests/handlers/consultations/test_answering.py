@@ -584,3 +584,34 @@ async def test_on_matrix_an_emoji_typed_chooses_the_option_of_that_emoji_not_the
     taking = await app.repos.responses.find(poll, 0, (await stored(app, anna)).id)
     assert taking is not None
     assert (await app.repos.responses.answers(taking.id))[1].choices == [2]
+
+
+@pytest.mark.parametrize("platform", ["matrix", "console"])
+async def test_on_numbered_platforms_text_no_option_matches_asks_the_question_again(
+    app: App, platform: str
+) -> None:
+    """A "?", "weet ik niet" or a number no option has, typed at a poll's question where
+    options are numbered: told it was not understood and shown the same numbered options
+    again (they were replaced by the main menu's, so "2" then opened something else);
+    nothing is answered, and the "2" typed next is the question's second option."""
+    await _published(app)
+    bob = await resident(app, "bob", platform=platform)
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    question = bob.buttons()
+    assert [label for label, _ in question][:3] == ["Schommel", "Klimrek", "Zandbak"]
+    for typed in ("?", "weet ik niet", "9", "🤷"):
+        await bob.send(typed)
+        assert bob.keys[0] == "general.not_understood_options", (typed, bob.keys)
+        assert bob.buttons() == question, typed
+        user = await stored(app, bob)
+        assert (
+            await app.db.fetchval(
+                "SELECT COUNT(*) FROM consultation_answers a JOIN consultation_responses r"
+                " ON r.id = a.response_id WHERE r.user_id = ?",
+                (user.id,),
+            )
+            == 0
+        )
+    await bob.send("2")
+    assert bob.keys == ["consultations.question_scale"], bob.keys
