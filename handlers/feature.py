@@ -371,9 +371,6 @@ class Action(_Declared):
 
     handler: Handler
     policy: Policy
-    #: Its buttons answer a question on screen (a poll's): text typed there that chooses
-    #: none of them is no message for anyone; the question's options are shown again.
-    answers: bool = False
 
 
 @dataclass(frozen=True)
@@ -495,6 +492,8 @@ class Feature:
         #: Kinds of posts bounded by something else than a posting limit, with why.
         self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
+        #: Actions whose buttons answer a question, with what asks that question again.
+        self.asked_again: dict[str, Handler] = {}
 
     def command(
         self,
@@ -555,21 +554,18 @@ class Feature:
         open_to_banned: bool = False,
         posts: str | None = None,
         changes: str | None = None,
-        answers: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Answer button payloads ``name`` and ``name:...`` with the decorated handler.
 
         ``changes``: the kind of post it changes (one's own comment): refused while muted,
-        like ``posts``, but not counted against the posting limit. ``answers``: its buttons
-        answer a question on screen, so that typed text there is not taken for a message
-        (see :meth:`Registry.answers`).
+        like ``posts``, but not counted against the posting limit.
         """
         if posts is not None and changes is not None:
             raise ValueError(f"{self.name}: {name} both posts and changes")
         policy = Policy(role, consent, open_to_banned, posts or changes, new=changes is None)
 
         def register(handler: Handler) -> Handler:
-            self.actions[name] = Action(handler, policy, answers)
+            self.actions[name] = Action(handler, policy)
             return handler
 
         return register
@@ -645,6 +641,22 @@ class Feature:
 
         return register
 
+    def asks_again(self, *actions: str) -> Callable[[Handler], Handler]:
+        """Declare that the buttons of ``actions`` answer a question on screen (a poll's),
+        and ask it again with the decorated handler. Where buttons are numbered options,
+        text that chooses none of them is then no message for anyone: the question comes
+        again, the handler getting one of its buttons' value as ``ctx.value`` (what
+        follows ``name:``), so it can check the question may still be answered."""
+
+        def register(handler: Handler) -> Handler:
+            for name in actions:
+                if name not in self.actions:
+                    raise ValueError(f"{self.name}: asks again for no action: {name}")
+                self.asked_again[name] = handler
+            return handler
+
+        return register
+
     def deep_link(self, prefix: str, *, consent: bool = True) -> Callable[[Handler], Handler]:
         """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster); with
         ``consent=False`` also for someone who declined the privacy statement (a link
@@ -699,6 +711,7 @@ class Registry:
         self.posting_limits: dict[str, PostingLimit] = {}
         self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
+        self.asked_again: dict[str, Handler] = {}
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
             _merge(feature.name, "action", self.actions, feature.actions)
@@ -707,6 +720,7 @@ class Registry:
             _merge(feature.name, "posting limit", self.posting_limits, feature.posting_limits)
             _merge(feature.name, "bounded posts", self.bounded_posts, feature.bounded_posts)
             _merge(feature.name, "fallback", self.fallbacks, feature.fallbacks)
+            _merge(feature.name, "question", self.asked_again, feature.asked_again)
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
@@ -819,11 +833,17 @@ class Registry:
         buttons = [entry.button(profile, lang) for entry in entries]
         return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
-    def answers(self, payload: str) -> bool:
-        """Whether the button ``payload`` answers a question on screen (a poll's), where
-        typed text that chooses no option is asked again rather than kept as a message."""
-        action = self._action(payload)
-        return action is not None and action.answers
+    async def ask_again(self, ctx: Context, payloads: list[str]) -> Response | None:
+        """The question the first of these buttons answers, asked again by its feature
+        (see :meth:`Feature.asks_again`); None where none of them answers a question this
+        person may still be asked (their role or consent changed since)."""
+        for payload in payloads:
+            name, _, value = payload.partition(":")
+            handler = self.asked_again.get(name)
+            if handler is not None and self._admits(payload, ctx.user):
+                ctx.value = value
+                return await handler(ctx)
+        return None
 
     def _action(self, payload: str) -> Action | None:
         return self.actions.get(payload.partition(":")[0])

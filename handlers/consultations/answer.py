@@ -261,7 +261,7 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
 # Answering -------------------------------------------------------------------------------------
 
 
-@feature.action("cs.a", role=Role.RESIDENT, answers=True)
+@feature.action("cs.a", role=Role.RESIDENT)
 async def answer(ctx: Context) -> Response:
     """``cs.a:<id>:<moment>:<question>:<value>``: choose an option, a scale value, or
     "zeg ik liever niet" (``x``); then on to the next open question.
@@ -353,7 +353,7 @@ def _ask_change(ctx: Context, found: Target, before: Answer, given: Answer, raw:
     )
 
 
-@feature.action("cs.k", role=Role.RESIDENT, answers=True)
+@feature.action("cs.k", role=Role.RESIDENT)
 async def keep_answer(ctx: Context) -> Response:
     """``cs.k:<id>:<moment>:<question>``: keep the answer given (not the one pressed on
     an old message); then on to the next open question, or "done"."""
@@ -397,7 +397,7 @@ def _invalid_button(ctx: Context) -> Response:
     )
 
 
-@feature.action("cs.t", role=Role.RESIDENT, answers=True)
+@feature.action("cs.t", role=Role.RESIDENT)
 async def tick(ctx: Context) -> Response:
     """``cs.t:<id>:<moment>:<question>:<option>``: tick or untick one option of a
     several-choice question; the question is shown again in place."""
@@ -433,7 +433,7 @@ async def tick(ctx: Context) -> Response:
     return respond(again.model_copy(update={"edit": True}), end_dialog=_in_text_dialog(ctx))
 
 
-@feature.action("cs.n", role=Role.RESIDENT, answers=True)
+@feature.action("cs.n", role=Role.RESIDENT)
 async def next_question(ctx: Context) -> Response:
     """``cs.n:<id>:<moment>:<question>``: done ticking; on to the next open question."""
     found = await _pressed(ctx, 3, answering=True)
@@ -449,7 +449,7 @@ async def next_question(ctx: Context) -> Response:
 
 
 # Posting, as the typed step is: a muted resident hears it before typing, not after.
-@feature.action("cs.w", role=Role.RESIDENT, posts="consultation", answers=True)
+@feature.action("cs.w", role=Role.RESIDENT, posts="consultation")
 async def type_answer(ctx: Context) -> Response:
     """``cs.w:<id>:<moment>:<question>``: type the answer to a text question."""
     found = await _pressed(ctx, 3, answering=True)
@@ -499,6 +499,14 @@ async def show_question(ctx: Context) -> Response:
     assert found.response is not None
     answers = await ctx.repos.responses.answers(found.response.id)
     return await _show(ctx, found, found.number, answers)
+
+
+@feature.asks_again("cs.a", "cs.t", "cs.n", "cs.w", "cs.k")
+async def ask_again(ctx: Context) -> Response:
+    """Text that chooses none of a question's numbered options ("?", "weet ik niet"): the
+    same question again, as ``cs.q`` shows it (or why it can no longer be answered)."""
+    ctx.value = ":".join(ctx.value.split(":")[:3])
+    return await show_question(ctx)
 
 
 @feature.action("cs.o", role=Role.RESIDENT)

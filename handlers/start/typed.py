@@ -103,21 +103,25 @@ async def _options_again(ctx: Context) -> Response | None:
     """Where buttons are numbered options (Matrix, the console): text that chooses none of
     the options on screen ("?", "9" of three, "weet ik niet" at a poll's question) is told
     it was not understood, with the same options under the same numbers, so that the next
-    "2" still means what it meant (the main menu would take their numbers). A message
-    typed beside options that answer no question (an idea's card) is still a message;
-    beside a question's, it is not. None where no options were offered."""
+    "2" still means what it meant (the main menu would take their numbers). A question's
+    options come with the question, asked again by its feature, which also says when it
+    can no longer be answered. A message typed beside options that answer no question
+    (an idea's card) is still a message. None where no options were offered."""
     if not ctx.platform.numbered_options or ctx.event.is_group:
         return None
     offered = await ctx.repos.chat_options.load(ctx.event.platform, ctx.event.chat_id)
     shown = [(label, payload) for label, payload, numbered in offered if numbered]
     if not shown:
         return None
-    asked = any(ctx.registry.answers(payload) for _, payload in shown)
-    if _a_message(ctx.text) and not asked and not ctx.user.role.allows(Role.CONNECTOR):
+    hint = Reply(key="general.not_understood_options")
+    asked = await ctx.registry.ask_again(ctx, [payload for _, payload in shown])
+    if asked is not None:
+        return asked.model_copy(update={"replies": [hint, *asked.replies]})
+    if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
         return None
     # The labels as they were shown (in the language of then): data, escaped when shown.
     buttons = [[Button.raw(label, payload)] for label, payload in shown]
-    return respond(Reply(key="general.not_understood_options", buttons=buttons))
+    return respond(hint.model_copy(update={"buttons": buttons}))
 
 
 async def _word(ctx: Context) -> Response | None:
