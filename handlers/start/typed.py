@@ -58,6 +58,9 @@ OK_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊")
 _EMOJI_MARKS = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
+#: Typed at a question it does not answer, text of this many words is something written
+#: (not a "weet ik niet"): it is given back with the question, not lost without a word.
+WRITTEN_WORDS = 4
 
 
 @feature.fallback(Fallback.NOT_UNDERSTOOD)
@@ -116,7 +119,9 @@ async def _options_again(ctx: Context) -> Response | None:
     hint = Reply(key="general.not_understood_options")
     asked = await ctx.registry.ask_again(ctx, [payload for _, payload in shown])
     if asked is not None:
-        return asked.model_copy(update={"replies": [hint, *asked.replies]})
+        written = len(_words_of(ctx.text)) >= WRITTEN_WORDS and _a_message(ctx.text)
+        back = given_back(ctx.event) if written else []
+        return asked.model_copy(update={"replies": [hint, *back, *asked.replies]})
     if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
         return None
     # The labels as they were shown (in the language of then): data, escaped when shown.

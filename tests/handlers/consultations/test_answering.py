@@ -617,5 +617,30 @@ async def test_on_numbered_platforms_text_no_option_matches_asks_the_question_ag
             )
             == 0
         )
+    # Something written there comes back, not lost without a word.
+    await bob.send("Ik vind dat <b>eerst</b> de stoep gemaakt moet worden 🚧")
+    assert bob.keys == [
+        "general.not_understood_options",
+        "general.typed_not_kept",
+        "consultations.question",
+    ], bob.keys
+    assert "<b>eerst</b> de stoep" in bob.text
+    assert bob.buttons() == question
     await bob.send("2")
     assert bob.keys == ["consultations.question_scale"], bob.keys
+
+
+async def test_on_the_console_a_question_closed_meanwhile_is_not_asked_again(app: App) -> None:
+    """The poll closed while its question was on screen: a "?" then hears that it is
+    closed, and the question's old options are not offered again as if still open."""
+    poll = await _published(app)
+    bob = await resident(app, "bob", platform="console")
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    await _close_now(app, poll)
+    await bob.send("?")
+    assert bob.keys == ["general.not_understood_options", "consultations.closed"], bob.keys
+    assert not [p for _, p in bob.buttons() if p.startswith("cs.a:")], bob.buttons()
+    await bob.send("1")
+    taking = await app.repos.responses.find(poll, 0, (await stored(app, bob)).id)
+    assert taking is None or await app.repos.responses.answers(taking.id) == {}
