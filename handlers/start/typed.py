@@ -20,7 +20,9 @@ whose buttons have none) is someone choosing, asked to press a button; a "?" or 
 (no word at all) is someone unsure, told that the message waits for a choice. Whatever else takes
 the message's place (``/idee``, a poll's typed answer) gives it back, not sent. A message
 too short to be anything ("iets") gets the general answer, as do a row of emoji and a photo
-or sticker.
+or sticker. Where options are numbered (Matrix, the console), such text gets the options on
+screen again under the same numbers instead (a poll's question asked again in full, where
+a message is no answer either); on Telegram, a number alone is asked to tap a button.
 A message longer than a question holds goes whole, in parts of the one question.
 """
 
@@ -89,6 +91,10 @@ async def not_understood(ctx: Context) -> Response:
     again = await _options_again(ctx)
     if again is not None:
         return again
+    if _a_choice_number(ctx.text) and not ctx.platform.numbered_options:
+        # "2" where buttons have no numbers (Telegram): someone choosing, as in the
+        # question what to do with a message; the buttons they meant still work.
+        return respond(menu_reply(ctx, "general.press_a_button"))
     if not _a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
         # The connector is whom such a message would go to: for them it is no question.
         return respond(menu_reply(ctx, "general.not_understood"))
@@ -124,6 +130,9 @@ async def _options_again(ctx: Context) -> Response | None:
         return asked.model_copy(update={"replies": [hint, *back, *asked.replies]})
     if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
         return None
+    menu = [button.payload for row in ctx.main_menu() for button in row]
+    if [payload for _, payload in shown] == menu:
+        return None  # the general answer shows them, under the same numbers
     # The labels as they were shown (in the language of then): data, escaped when shown.
     buttons = [[Button.raw(label, payload)] for label, payload in shown]
     return respond(hint.model_copy(update={"buttons": buttons}))

@@ -644,3 +644,25 @@ async def test_on_the_console_a_question_closed_meanwhile_is_not_asked_again(app
     await bob.send("1")
     taking = await app.repos.responses.find(poll, 0, (await stored(app, bob)).id)
     assert taking is None or await app.repos.responses.answers(taking.id) == {}
+
+
+async def test_on_telegram_a_number_typed_at_a_question_is_asked_to_press_a_button(
+    app: App,
+) -> None:
+    """Telegram's buttons have no numbers: a "2" typed at a poll's question hears that a
+    number does not work there and to tap a button (as in the question what to do with a
+    message), not that it was not understood; nothing is answered, and the question's
+    buttons still work."""
+    await _published(app)
+    bob = await resident(app, "bob")
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    question = bob.last
+    await bob.send("2")
+    assert bob.keys == ["general.press_a_button"], bob.keys
+    taking = await app.repos.responses.find(
+        await last_consultation(app), 0, (await stored(app, bob)).id
+    )
+    assert taking is None or await app.repos.responses.answers(taking.id) == {}
+    await bob.press_payload(button(question, "Klimrek"))
+    assert bob.keys == ["consultations.question_scale"], bob.keys
