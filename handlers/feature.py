@@ -845,6 +845,11 @@ class Registry:
                 return await handler(ctx)
         return None
 
+    def admits(self, payload: str, user: User) -> bool:
+        """Whether ``payload`` is a button of an action this person may use now (not a
+        dialog's, nor one of a role revoked since it was shown)."""
+        return self._admits(payload, user)
+
     def _action(self, payload: str) -> Action | None:
         return self.actions.get(payload.partition(":")[0])
 

@@ -130,6 +130,10 @@ async def _options_again(ctx: Context) -> Response | None:
         return asked.model_copy(update={"replies": [hint, *back, *asked.replies]})
     if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
         return None
+    if not all(ctx.registry.admits(payload, ctx.user) for _, payload in shown):
+        # A step's buttons of a dialog gone (expired), or a role revoked since: they
+        # would only answer that they no longer work. The general answer instead.
+        return None
     menu = [button.payload for row in ctx.main_menu() for button in row]
     if [payload for _, payload in shown] == menu:
         return None  # the general answer shows them, under the same numbers

@@ -688,3 +688,22 @@ async def test_on_matrix_text_that_chooses_nothing_at_an_idea_card_shows_its_opt
     await bob.press_payload(f"idea.open:{idea.id}")
     await bob.send("De lantaarnpaal bij de school is al weken kapot")
     assert bob.keys == ["general.typed_what_now"], bob.keys
+
+
+async def test_on_the_console_options_of_a_role_revoked_since_are_not_offered_again(
+    app: App,
+) -> None:
+    """The connector's triage card was on screen when her role was revoked: a "?" gets
+    the general answer with her menu now, not the card's buttons she may no longer use."""
+    idea = await seed_idea(app, "Meer bankjes in het park")
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CONNECTOR)
+    await ria.press_payload(f"idea.open:{idea.id}")
+    staff = [p for _, p in ria.buttons() if not app.registry.admits(p, await row(app, ria))]
+    assert not staff, staff  # all hers while she is connector
+    await ria.send("?")
+    assert ria.keys == ["general.not_understood_options"], ria.keys
+    await with_role(app, ria, Role.RESIDENT)
+    staff = [p for _, p in ria.buttons() if not app.registry.admits(p, await row(app, ria))]
+    assert staff, ria.buttons()  # the card's triage buttons, hers no longer
+    await ria.send("?")
+    assert ria.keys == ["general.not_understood"], ria.keys
