@@ -492,6 +492,8 @@ class Feature:
         #: Kinds of posts bounded by something else than a posting limit, with why.
         self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
+        #: Actions whose buttons answer a question, with what asks that question again.
+        self.asked_again: dict[str, Handler] = {}
 
     def command(
         self,
@@ -639,6 +641,22 @@ class Feature:
 
         return register
 
+    def asks_again(self, *actions: str) -> Callable[[Handler], Handler]:
+        """Declare that the buttons of ``actions`` answer a question on screen (a poll's),
+        and ask it again with the decorated handler. Where buttons are numbered options,
+        text that chooses none of them is then no message for anyone: the question comes
+        again, the handler getting one of its buttons' value as ``ctx.value`` (what
+        follows ``name:``), so it can check the question may still be answered."""
+
+        def register(handler: Handler) -> Handler:
+            for name in actions:
+                if name not in self.actions:
+                    raise ValueError(f"{self.name}: asks again for no action: {name}")
+                self.asked_again[name] = handler
+            return handler
+
+        return register
+
     def deep_link(self, prefix: str, *, consent: bool = True) -> Callable[[Handler], Handler]:
         """Answer ``/start <prefix>_<value>`` (a link or QR code on a poster); with
         ``consent=False`` also for someone who declined the privacy statement (a link
@@ -693,6 +711,7 @@ class Registry:
         self.posting_limits: dict[str, PostingLimit] = {}
         self.bounded_posts: dict[str, str] = {}
         self.fallbacks: dict[Fallback, Handler] = {}
+        self.asked_again: dict[str, Handler] = {}
         for feature in features:
             _merge(feature.name, "command", self.commands, feature.commands)
             _merge(feature.name, "action", self.actions, feature.actions)
@@ -701,6 +720,7 @@ class Registry:
             _merge(feature.name, "posting limit", self.posting_limits, feature.posting_limits)
             _merge(feature.name, "bounded posts", self.bounded_posts, feature.bounded_posts)
             _merge(feature.name, "fallback", self.fallbacks, feature.fallbacks)
+            _merge(feature.name, "question", self.asked_again, feature.asked_again)
             self.gates.extend(feature.gates)
             self.menu.extend(feature.menu)
         self.menu.sort(key=lambda entry: entry.order)
@@ -812,6 +832,23 @@ class Registry:
             )
         buttons = [entry.button(profile, lang) for entry in entries]
         return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+    async def ask_again(self, ctx: Context, payloads: list[str]) -> Response | None:
+        """The question the first of these buttons answers, asked again by its feature
+        (see :meth:`Feature.asks_again`); None where none of them answers a question this
+        person may still be asked (their role or consent changed since)."""
+        for payload in payloads:
+            name, _, value = payload.partition(":")
+            handler = self.asked_again.get(name)
+            if handler is not None and self._admits(payload, ctx.user):
+                ctx.value = value
+                return await handler(ctx)
+        return None
+
+    def admits(self, payload: str, user: User) -> bool:
+        """Whether ``payload`` is a button of an action this person may use now (not a
+        dialog's, nor one of a role revoked since it was shown)."""
+        return self._admits(payload, user)
 
     def _action(self, payload: str) -> Action | None:
         return self.actions.get(payload.partition(":")[0])

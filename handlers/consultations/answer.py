@@ -501,6 +501,14 @@ async def show_question(ctx: Context) -> Response:
     return await _show(ctx, found, found.number, answers)
 
 
+@feature.asks_again("cs.a", "cs.t", "cs.n", "cs.w", "cs.k")
+async def ask_again(ctx: Context) -> Response:
+    """Text that chooses none of a question's numbered options ("?", "weet ik niet"): the
+    same question again, as ``cs.q`` shows it (or why it can no longer be answered)."""
+    ctx.value = ":".join(ctx.value.split(":")[:3])
+    return await show_question(ctx)
+
+
 @feature.action("cs.o", role=Role.RESIDENT)
 async def open_consultation(ctx: Context) -> Response:
     """``cs.o:<id>:<moment>[:<page>]``: go on where the person was (or start)."""

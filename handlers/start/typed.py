@@ -20,7 +20,9 @@ whose buttons have none) is someone choosing, asked to press a button; a "?" or 
 (no word at all) is someone unsure, told that the message waits for a choice. Whatever else takes
 the message's place (``/idee``, a poll's typed answer) gives it back, not sent. A message
 too short to be anything ("iets") gets the general answer, as do a row of emoji and a photo
-or sticker.
+or sticker. Where options are numbered (Matrix, the console), such text gets the options on
+screen again under the same numbers instead (a poll's question asked again in full, where
+a message is no answer either); on Telegram, a number alone is asked to tap a button.
 A message longer than a question holds goes whole, in parts of the one question.
 """
 
@@ -29,7 +31,7 @@ from __future__ import annotations
 from handlers import drafts
 from handlers.answers import excerpt, labels, text_length, typed_choice, visible_length
 from handlers.community import questions
-from handlers.contract import Dialog, Reply, Response, Role, given_back, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.ideas import submit
 from handlers.start.menu import PLAIN_WORDS, show_help
@@ -58,6 +60,9 @@ OK_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊")
 _EMOJI_MARKS = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
+#: Typed at a question it does not answer, text of this many words is something written
+#: (not a "weet ik niet"): it is given back with the question, not lost without a word.
+WRITTEN_WORDS = 4
 
 
 @feature.fallback(Fallback.NOT_UNDERSTOOD)
@@ -83,6 +88,13 @@ async def not_understood(ctx: Context) -> Response:
     kind = _pleasantry(ctx)
     if kind is not None:
         return respond(menu_reply(ctx, _PLEASANTRY_ANSWERS[kind]))
+    again = await _options_again(ctx)
+    if again is not None:
+        return again
+    if _a_choice_number(ctx.text) and not ctx.platform.numbered_options:
+        # "2" where buttons have no numbers (Telegram): someone choosing, as in the
+        # question what to do with a message; the buttons they meant still work.
+        return respond(menu_reply(ctx, "general.press_a_button"))
     if not _a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
         # The connector is whom such a message would go to: for them it is no question.
         return respond(menu_reply(ctx, "general.not_understood"))
@@ -94,6 +106,40 @@ async def not_understood(ctx: Context) -> Response:
         too_long = Reply(key="answers.too_long", params={"max": MAX_KEPT, "length": length})
         return respond(too_long.model_copy(update={"buttons": ctx.main_menu()}))
     return await _offer(ctx, Dialog(name=DIALOG, step="choose", data={"text": ctx.text}))
+
+
+async def _options_again(ctx: Context) -> Response | None:
+    """Where buttons are numbered options (Matrix, the console): text that chooses none of
+    the options on screen ("?", "9" of three, "weet ik niet" at a poll's question) is told
+    it was not understood, with the same options under the same numbers, so that the next
+    "2" still means what it meant (the main menu would take their numbers). A question's
+    options come with the question, asked again by its feature, which also says when it
+    can no longer be answered. A message typed beside options that answer no question
+    (an idea's card) is still a message. None where no options were offered."""
+    if not ctx.platform.numbered_options or ctx.event.is_group:
+        return None
+    offered = await ctx.repos.chat_options.load(ctx.event.platform, ctx.event.chat_id)
+    shown = [(label, payload) for label, payload, numbered in offered if numbered]
+    if not shown:
+        return None
+    hint = Reply(key="general.not_understood_options")
+    asked = await ctx.registry.ask_again(ctx, [payload for _, payload in shown])
+    if asked is not None:
+        written = len(_words_of(ctx.text)) >= WRITTEN_WORDS and _a_message(ctx.text)
+        back = given_back(ctx.event) if written else []
+        return asked.model_copy(update={"replies": [hint, *back, *asked.replies]})
+    if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
+        return None
+    if not all(ctx.registry.admits(payload, ctx.user) for _, payload in shown):
+        # A step's buttons of a dialog gone (expired), or a role revoked since: they
+        # would only answer that they no longer work. The general answer instead.
+        return None
+    menu = [button.payload for row in ctx.main_menu() for button in row]
+    if [payload for _, payload in shown] == menu:
+        return None  # the general answer shows them, under the same numbers
+    # The labels as they were shown (in the language of then): data, escaped when shown.
+    buttons = [[Button.raw(label, payload)] for label, payload in shown]
+    return respond(hint.model_copy(update={"buttons": buttons}))
 
 
 async def _word(ctx: Context) -> Response | None:

@@ -584,3 +584,85 @@ async def test_on_matrix_an_emoji_typed_chooses_the_option_of_that_emoji_not_the
     taking = await app.repos.responses.find(poll, 0, (await stored(app, anna)).id)
     assert taking is not None
     assert (await app.repos.responses.answers(taking.id))[1].choices == [2]
+
+
+@pytest.mark.parametrize("platform", ["matrix", "console"])
+async def test_on_numbered_platforms_text_no_option_matches_asks_the_question_again(
+    app: App, platform: str
+) -> None:
+    """A "?", "weet ik niet" or a number no option has, typed at a poll's question where
+    options are numbered: told it was not understood and shown the same numbered options
+    again (they were replaced by the main menu's, so "2" then opened something else);
+    nothing is answered, and the "2" typed next is the question's second option."""
+    await _published(app)
+    bob = await resident(app, "bob", platform=platform)
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    question = bob.buttons()
+    assert [label for label, _ in question][:3] == ["Schommel", "Klimrek", "Zandbak"]
+    for typed in ("?", "weet ik niet", "9", "🤷"):
+        await bob.send(typed)
+        assert bob.keys == ["general.not_understood_options", "consultations.question"], (
+            typed,
+            bob.keys,
+        )
+        assert "Wat moet er zeker komen?" in bob.text
+        assert bob.buttons() == question, typed
+        user = await stored(app, bob)
+        assert (
+            await app.db.fetchval(
+                "SELECT COUNT(*) FROM consultation_answers a JOIN consultation_responses r"
+                " ON r.id = a.response_id WHERE r.user_id = ?",
+                (user.id,),
+            )
+            == 0
+        )
+    # Something written there comes back, not lost without a word.
+    await bob.send("Ik vind dat <b>eerst</b> de stoep gemaakt moet worden 🚧")
+    assert bob.keys == [
+        "general.not_understood_options",
+        "general.typed_not_kept",
+        "consultations.question",
+    ], bob.keys
+    assert "<b>eerst</b> de stoep" in bob.text
+    assert bob.buttons() == question
+    await bob.send("2")
+    assert bob.keys == ["consultations.question_scale"], bob.keys
+
+
+async def test_on_the_console_a_question_closed_meanwhile_is_not_asked_again(app: App) -> None:
+    """The poll closed while its question was on screen: a "?" then hears that it is
+    closed, and the question's old options are not offered again as if still open."""
+    poll = await _published(app)
+    bob = await resident(app, "bob", platform="console")
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    await _close_now(app, poll)
+    await bob.send("?")
+    assert bob.keys == ["general.not_understood_options", "consultations.closed"], bob.keys
+    assert not [p for _, p in bob.buttons() if p.startswith("cs.a:")], bob.buttons()
+    await bob.send("1")
+    taking = await app.repos.responses.find(poll, 0, (await stored(app, bob)).id)
+    assert taking is None or await app.repos.responses.answers(taking.id) == {}
+
+
+async def test_on_telegram_a_number_typed_at_a_question_is_asked_to_press_a_button(
+    app: App,
+) -> None:
+    """Telegram's buttons have no numbers: a "2" typed at a poll's question hears that a
+    number does not work there and to tap a button (as in the question what to do with a
+    message), not that it was not understood; nothing is answered, and the question's
+    buttons still work."""
+    await _published(app)
+    bob = await resident(app, "bob")
+    await bob.send("/peilingen")
+    await bob.press("Speelplek")
+    question = bob.last
+    await bob.send("2")
+    assert bob.keys == ["general.press_a_button"], bob.keys
+    taking = await app.repos.responses.find(
+        await last_consultation(app), 0, (await stored(app, bob)).id
+    )
+    assert taking is None or await app.repos.responses.answers(taking.id) == {}
+    await bob.press_payload(button(question, "Klimrek"))
+    assert bob.keys == ["consultations.question_scale"], bob.keys

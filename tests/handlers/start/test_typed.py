@@ -12,6 +12,7 @@ from handlers.contract import Role
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from storage.localized import Localized
+from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, person, row, with_role
 from tests.privacy import traces
 from tests.support import Chat
@@ -662,3 +663,47 @@ async def test_a_slash_before_a_word_of_other_letters_is_typed_text_not_a_comman
     assert asked.messages[0].text == "/één  keer\tnog, de stoep ligt open"
     await bob.handle(parse_line("/menu@samenspel_bot", "bob"))
     assert bob.keys == ["menu.title"]
+
+
+async def test_on_matrix_text_that_chooses_nothing_at_an_idea_card_shows_its_options_again(
+    app: App,
+) -> None:
+    """At an idea's card on Matrix (numbered options): a "?" or a number the card has not
+    is told it was not understood, with the card's options under the same numbers (not
+    the main menu's, which took them); a message typed there is still a message, asked
+    what to do with."""
+    idea = await seed_idea(app, "Meer bankjes in het park")
+    bob = await person(app, "@bob:example.org", platform="matrix")
+    await bob.press_payload(f"idea.open:{idea.id}")
+    card = bob.buttons()
+    assert any(payload == f"idea.support:{idea.id}" for _, payload in card), card
+    for typed in ("?", "42", "🤷"):
+        await bob.send(typed)
+        assert bob.keys == ["general.not_understood_options"], (typed, bob.keys)
+        assert bob.buttons() == card, typed
+    number = 1 + [payload for _, payload in card].index(f"idea.support:{idea.id}")
+    await bob.send(str(number))
+    supported = await app.db.fetchval("SELECT COUNT(*) FROM idea_supports")
+    assert supported == 1, bob.keys
+    await bob.press_payload(f"idea.open:{idea.id}")
+    await bob.send("De lantaarnpaal bij de school is al weken kapot")
+    assert bob.keys == ["general.typed_what_now"], bob.keys
+
+
+async def test_on_the_console_options_of_a_role_revoked_since_are_not_offered_again(
+    app: App,
+) -> None:
+    """The connector's triage card was on screen when her role was revoked: a "?" gets
+    the general answer with her menu now, not the card's buttons she may no longer use."""
+    idea = await seed_idea(app, "Meer bankjes in het park")
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CONNECTOR)
+    await ria.press_payload(f"idea.open:{idea.id}")
+    staff = [p for _, p in ria.buttons() if not app.registry.admits(p, await row(app, ria))]
+    assert not staff, staff  # all hers while she is connector
+    await ria.send("?")
+    assert ria.keys == ["general.not_understood_options"], ria.keys
+    await with_role(app, ria, Role.RESIDENT)
+    staff = [p for _, p in ria.buttons() if not app.registry.admits(p, await row(app, ria))]
+    assert staff, ria.buttons()  # the card's triage buttons, hers no longer
+    await ria.send("?")
+    assert ria.keys == ["general.not_understood"], ria.keys
