@@ -358,7 +358,8 @@ class Matrix:
         await self._follow_linked(response)
         await self._fill_gaps(response)
         decrypted, notices = await self._keys.retry(self._client)
-        incoming = [*decrypted, *_timeline(response)]
+        left = await self._leave_false_direct_chats(response)
+        incoming = [(rid, e) for rid, e in [*decrypted, *_timeline(response)] if rid not in left]
         self._private_when_sent = self._privacy_in_order(response)
         try:
             await self._dispatch(incoming)
@@ -531,12 +532,11 @@ class Matrix:
     async def _greet(self, response: SyncResponse, incoming: list[tuple[str, Any]]) -> None:
         """Welcome someone who invited the bot to a room of their own and has not said
         anything yet: in a private room, as in any direct chat (it becomes their chat). A
-        room that turns out to be a group (more people, or one anyone may enter: a public
-        room, a space) is left without a word, unless staff invited the bot there: in one
-        of their own anyone may enter, they hear the short word of a group and get an invite
-        to a direct chat. An experiment's room is nobody's chat, and a room with more people
+        room that turns out to be a group was left already, unless staff invited the bot
+        there (see :meth:`_leave_false_direct_chats`): in one of their own anyone may enter
+        (a public room, a space), they hear the short word of a group and get an invite to
+        a direct chat. An experiment's room is nobody's chat, and a room with more people
         in it hears from the bot only when they address it."""
-        self._recover_joins(response)
         for room_id, (inviter, syncs) in list(self._joined.items()):
             if room_id not in response.rooms.join:
                 if syncs < 3:
@@ -548,14 +548,7 @@ class Matrix:
             room = self._client.rooms.get(room_id)
             if room is None or inviter is None or inviter == self.user_id:
                 continue
-            if room_id in self._linked:
-                continue
-            if not is_private(room) and not await self._is_staff(inviter):
-                # Invited as to a direct chat, it is a group (more people, or open to
-                # anyone): the bot is there for nobody, and leaves without a word.
-                await self._decline(room_id, inviter, "a group invited to as a direct chat")
-                continue
-            if int(room.member_count) > 2:
+            if room_id in self._linked or int(room.member_count) > 2:
                 continue
             # What was said before the bot was sent away (it was in the room before) is no
             # first word: it was answered then, and the person who asks it back is greeted.
@@ -584,6 +577,23 @@ class Matrix:
             await self.app.router.handle(greeting, self._deliver)
             if not private:
                 await self._invite_to_direct_chat(inviter)
+
+    async def _leave_false_direct_chats(self, response: SyncResponse) -> set[str]:
+        """Rooms joined just now as someone's direct chat that turn out to be groups (more
+        people, or open to anyone): the bot is there for nobody and leaves them before it
+        reads a word there (staff may bring it into a group: that one it stays in)."""
+        self._recover_joins(response)
+        left: set[str] = set()
+        for room_id, (inviter, _) in list(self._joined.items()):
+            room = self._client.rooms.get(room_id)
+            if room_id not in response.rooms.join or room is None or room_id in self._linked:
+                continue
+            if is_private(room) or (inviter is not None and await self._is_staff(inviter)):
+                continue
+            del self._joined[room_id]
+            await self._decline(room_id, inviter, "a group invited to as a direct chat")
+            left.add(room_id)
+        return left
 
     def _recover_joins(self, response: SyncResponse) -> None:
         """Rooms the bot joined on an invite that this sync shows it joining, but that it
