@@ -40,6 +40,18 @@ def _membership(server: SynapseServer, reader: MatrixResident, room_id: str, who
     return str(answer.get("membership", ""))
 
 
+def _bot_joined(server: SynapseServer, reader: MatrixResident, room_id: str, bot_id: str) -> bool:
+    """Whether the bot ever joined the room (by its membership events)."""
+    path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/messages?dir=f&limit=100"
+    answer = server.request_json("GET", path, access_token=reader.client.access_token)
+    return any(
+        e["type"] == "m.room.member"
+        and e.get("state_key") == bot_id
+        and e["content"].get("membership") == "join"
+        for e in answer["chunk"]
+    )
+
+
 def _bot_said(
     server: SynapseServer, reader: MatrixResident, room_id: str, bot_id: str
 ) -> list[Any]:
@@ -81,6 +93,8 @@ async def test_a_stranger_inviting_the_bot_to_a_group_is_declined_and_nothing_is
     )
     assert _bot_said(synapse, carol, group, matrix_bot.user_id) == []
     assert _bot_said(synapse, carol, public, matrix_bot.user_id) == []
+    assert not _bot_joined(synapse, carol, group, matrix_bot.user_id)
+    assert not _bot_joined(synapse, carol, public, matrix_bot.user_id)
     assert await matrix_bot.running.repos.users.find("matrix", carol.user_id) is None
 
 
@@ -94,6 +108,7 @@ async def test_a_group_that_claims_to_be_a_direct_chat_is_left_without_a_word(
         return _membership(synapse, carol, group, matrix_bot.user_id) == "leave"
 
     await until(left, WAIT_SECONDS, what="the bot leaves the group")
+    assert _bot_joined(synapse, carol, group, matrix_bot.user_id)  # as a direct chat, at first
     assert _bot_said(synapse, carol, group, matrix_bot.user_id) == []
     user = await matrix_bot.running.repos.users.find("matrix", carol.user_id)
     assert user is None or user.chat_id != group
