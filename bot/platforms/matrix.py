@@ -6,15 +6,16 @@
     │                                                    in order, senders at once
     └──── store the sync token (only now: a crash before this replays the sync) ◄──┘
 
-Residents open a direct chat and the bot joins. A room is private only when nobody enters
-it without being let in (join rule invite or knock) nor reads it from outside (its history
-is not world readable), it is no space, and at most the resident and the bot are in it; any
-other room is a group, however few are in it. In a group the bot answers only when named or
-given a command, and then only with a short word: it invites the person to a direct chat (a
-group is never anyone's private chat). Nothing is sent to a chat that has become a group
-since: what waits for its resident is held, she is invited to a new direct chat and it goes
-there once she joins (or back in the room once she is alone there again). A chat its
-resident left is nobody's, whoever stays in it.
+Residents open a direct chat and the bot joins; a group it joins only when staff invite it
+(a room to link to an experiment), and any other invite is declined. A room is private only
+when nobody enters it without being let in (join rule invite or knock) nor reads it from
+outside (its history is not world readable), it is no space, and at most the resident and
+the bot are in it; any other room is a group, however few are in it. In a group the bot
+answers only when named or given a command, and then only with a short word: it invites the
+person to a direct chat (a group is never anyone's private chat). Nothing is sent to a chat
+that has become a group since: what waits for its resident is held, she is invited to a new
+direct chat and it goes there once she joins (or back in the room once she is alone there
+again). A chat its resident left is nobody's, whoever stays in it.
 
 An experiment's room the bot is kicked or banned from is reported gone; one that is
 upgraded (a tombstone names its replacement) is followed into the new room. The bot never
@@ -55,6 +56,7 @@ from nio import (
     MegolmEvent,
     ReactionEvent,
     RoomCreateError,
+    RoomLeaveError,
     RoomMemberEvent,
     RoomMessage,
     RoomMessagesResponse,
@@ -86,7 +88,9 @@ from bot.platforms.base import Blocked, DeliveryError, Lost, Paused, StartError
 from bot.router import Undelivered
 from handlers.contract import Event, Platform, Reply, RoomError
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.privacy.ledger import LastErasures
+from storage.users import Role
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +358,8 @@ class Matrix:
         await self._follow_linked(response)
         await self._fill_gaps(response)
         decrypted, notices = await self._keys.retry(self._client)
-        incoming = [*decrypted, *_timeline(response)]
+        left = await self._leave_false_direct_chats(response)
+        incoming = [(rid, e) for rid, e in [*decrypted, *_timeline(response)] if rid not in left]
         self._private_when_sent = self._privacy_in_order(response)
         try:
             await self._dispatch(incoming)
@@ -446,10 +451,22 @@ class Matrix:
     # Rooms -------------------------------------------------------------------------------
 
     async def _accept_invites(self, response: SyncResponse) -> None:
+        """Join the rooms the bot is meant to be in, decline the others.
+
+        Joined are a direct chat a person invites the bot to (the invite says so, as
+        Element's "start chat" does) or back to (her chat, that she sent it out of), any
+        room a civil servant, connector or admin invites it to (a room to link to an
+        experiment), an experiment's room and the room that replaces one. Any other invite
+        (a group or a public room from anyone else) is declined without a word there.
+        Whether a direct chat really is one is seen once the bot is in it: a room with
+        others in it, or open to anyone, is left (see :meth:`_greet`)."""
         client = self._client
-        for room_id in response.rooms.invite:
+        for room_id, info in response.rooms.invite.items():
             invited = client.invited_rooms.get(room_id)
             inviter = invited.inviter if invited is not None else None
+            if not await self._welcome_invite(room_id, inviter, info.invite_state):
+                await self._decline(room_id, inviter, "no direct chat, not from staff")
+                continue
             try:
                 answer = await client.join(room_id)
             except (ClientError, TimeoutError, OSError) as exc:
@@ -461,13 +478,65 @@ class Matrix:
             self._joined[room_id] = (inviter, 0)
             log.info("matrix joined room=%s", pseudonym(room_id))
 
+    async def _welcome_invite(self, room_id: str, inviter: str | None, state: list[Any]) -> bool:
+        """Whether the bot accepts this invite (see :meth:`_accept_invites`)."""
+        if room_id in self._linked or any(self._replaces(old, room_id) for old in self._linked):
+            return True  # an experiment's room (invited back), or the one replacing it
+        if inviter is None or inviter == self.user_id:
+            return False
+        if await self._is_staff(inviter):
+            return True
+        person = await self.app.repos.users.find(PLATFORM, inviter)
+        if person is not None and person.chat_id == room_id:
+            return True  # she asks the bot back into her own chat
+        own = self.user_id
+        return any(
+            getattr(event, "state_key", None) == own
+            and getattr(event, "membership", None) == "invite"
+            and getattr(event, "sender", None) == inviter
+            and getattr(event, "content", {}).get("is_direct") is True
+            for event in state
+        )
+
+    def _replaces(self, linked: str, room_id: str) -> bool:
+        room = self._client.rooms.get(linked)
+        return room is not None and room.replacement_room == room_id
+
+    async def _is_staff(self, user_id: str) -> bool:
+        """A civil servant, connector or admin on this account, not banned from the bot."""
+        repos = self.app.repos
+        user = await repos.users.find(PLATFORM, user_id)
+        if user is None or not user.role.allows(Role.CIVIL_SERVANT):
+            return False
+        sanction = await repos.sanctions.active(user.id, self.app.router.clock())
+        return sanction is None or sanction.kind is not SanctionKind.BAN
+
+    async def _decline(self, room_id: str, inviter: str | None, why: str) -> None:
+        """Reject an invite (or leave a room just joined): nothing is said there."""
+        try:
+            answer = await self._client.room_leave(room_id)
+        except (ClientError, TimeoutError, OSError) as exc:
+            log.warning("matrix could not decline room=%s: %s", pseudonym(room_id), exc)
+            return  # the invite is still there in the next full sync: declined then
+        if isinstance(answer, RoomLeaveError):
+            log.warning("matrix could not decline room=%s: %s", pseudonym(room_id), answer)
+            return
+        self._client.invited_rooms.pop(room_id, None)
+        log.info(
+            "matrix declined room=%s from=%s: %s",
+            pseudonym(room_id),
+            pseudonym(inviter) if inviter else "-",
+            why,
+        )
+
     async def _greet(self, response: SyncResponse, incoming: list[tuple[str, Any]]) -> None:
         """Welcome someone who invited the bot to a room of their own and has not said
-        anything yet: in a private room, as in any direct chat (it becomes their chat); in
-        one that anyone may enter (a public room, a space), with the short word of a group
-        and an invite to a direct chat. An experiment's room is nobody's chat, and a room
-        with more people in it hears from the bot only when they address it."""
-        self._recover_joins(response)
+        anything yet: in a private room, as in any direct chat (it becomes their chat). A
+        room that turns out to be a group was left already, unless staff invited the bot
+        there (see :meth:`_leave_false_direct_chats`): in one of their own anyone may enter
+        (a public room, a space), they hear the short word of a group and get an invite to
+        a direct chat. An experiment's room is nobody's chat, and a room with more people
+        in it hears from the bot only when they address it."""
         for room_id, (inviter, syncs) in list(self._joined.items()):
             if room_id not in response.rooms.join:
                 if syncs < 3:
@@ -509,12 +578,30 @@ class Matrix:
             if not private:
                 await self._invite_to_direct_chat(inviter)
 
+    async def _leave_false_direct_chats(self, response: SyncResponse) -> set[str]:
+        """Rooms joined just now as someone's direct chat that turn out to be groups (more
+        people, or open to anyone): the bot is there for nobody and leaves them before it
+        reads a word there (staff may bring it into a group: that one it stays in)."""
+        self._recover_joins(response)
+        left: set[str] = set()
+        for room_id, (inviter, _) in list(self._joined.items()):
+            room = self._client.rooms.get(room_id)
+            if room_id not in response.rooms.join or room is None or room_id in self._linked:
+                continue
+            if is_private(room) or (inviter is not None and await self._is_staff(inviter)):
+                continue
+            del self._joined[room_id]
+            await self._decline(room_id, inviter, "a group invited to as a direct chat")
+            left.add(room_id)
+        return left
+
     def _recover_joins(self, response: SyncResponse) -> None:
         """Rooms the bot joined on an invite that this sync shows it joining, but that it
         does not remember joining: it stopped (or crashed) after accepting the invite and
         before the welcome, and the sync that carried the invite is not handed over again.
-        The inviter of a room of two is the other one in it; the welcome is recorded under
-        the join, so one already sent is not sent again."""
+        The inviter is who sent the bot's invite (or, in a room of two, the other one in
+        it); the welcome is recorded under the join, so one already sent is not sent again,
+        and a group it was invited to as a direct chat is left then too."""
         if self._since is None:
             return  # a first sync: the bot's joins in it are old, their welcome long done
         for room_id, info in response.rooms.join.items():
@@ -530,9 +617,21 @@ class Matrix:
             room = self._client.rooms.get(room_id)
             if not accepted or room is None:
                 continue
+            inviter = next(
+                (
+                    event.sender
+                    for event in reversed(info.timeline.events)
+                    if isinstance(event, RoomMemberEvent)
+                    and event.state_key == self.user_id
+                    and event.membership == "invite"
+                ),
+                None,
+            )
             others = _others(room, self.user_id)
-            if len(others) == 1:
-                self._joined[room_id] = (others[0], 0)
+            if inviter is None and len(others) == 1:
+                inviter = others[0]
+            if inviter is not None:
+                self._joined[room_id] = (inviter, 0)
 
     def _join_of(self, response: SyncResponse, room_id: str) -> str:
         """What makes this joining the room one of its own: the bot's join event (one per

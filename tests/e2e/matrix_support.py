@@ -46,6 +46,8 @@ from bot.router import Router
 from bot.settings import Settings
 from handlers import FEATURES
 from handlers.feature import Feature, Registry
+from storage.clock import utcnow
+from storage.users import Role
 from tests.e2e.synapse import SynapseServer
 from tests.waiting import until
 
@@ -419,3 +421,14 @@ async def residents(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Res
     finally:
         for resident in made:
             await resident.close()
+
+
+async def make_staff(
+    bot: MatrixBot, resident: MatrixResident, role: Role = Role.CIVIL_SERVANT
+) -> None:
+    """Give ``resident`` a staff role (as the operator would), known to the bot or not:
+    the bot joins only direct chats and the rooms staff invite it to."""
+    app = bot.running
+    async with app.db.transaction():
+        user = await app.repos.users.ensure("matrix", resident.user_id, utcnow())
+        await app.repos.users.set_role(user.id, role)

@@ -39,6 +39,7 @@ from tests.e2e.matrix_support import (
     Residents,
     bot_settings,
     containing,
+    make_staff,
     unique,
 )
 from tests.e2e.synapse import SynapseServer
@@ -119,6 +120,7 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(
     matrix_bot: MatrixBot, residents: Residents
 ) -> None:
     anna, bob = await residents("anna"), await residents("bob")
+    await make_staff(matrix_bot, anna)  # the bot joins only the groups of staff
     await anna.open_chat(matrix_bot.user_id, encrypted=False, others=[bob])
 
     chatter = await anna.send("hallo allemaal, wie komt er zaterdag?")
@@ -384,6 +386,7 @@ async def test_a_busy_room_while_the_bot_was_down_loses_no_addressed_message(
     matrix_bot: MatrixBot, residents: Residents
 ) -> None:
     anna, bob = await residents("anna"), await residents("bob")
+    await make_staff(matrix_bot, anna)  # the bot joins only the groups of staff
     await anna.open_chat(matrix_bot.user_id, encrypted=False, others=[bob])
     await matrix_bot.stop()
     named = await anna.send("Samenspel: /help")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.matrix_support import MatrixBot, Residents, containing
+from tests.e2e.matrix_support import MatrixBot, Residents, containing, make_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +52,7 @@ async def test_in_a_group_an_edit_is_neither_answered_nor_read(
     matrix_bot: MatrixBot, residents: Residents
 ) -> None:
     anna, bob = await residents("anna"), await residents("bob")
+    await make_staff(matrix_bot, anna)  # the bot joins only the groups of staff
     await anna.open_chat(matrix_bot.user_id, encrypted=False, others=[bob])
     asked = await anna.send("!help")
     answer = await anna.wait_for_reply(after=asked)  # a short word pointing to a direct chat

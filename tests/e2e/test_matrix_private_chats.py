@@ -2,9 +2,10 @@
 
 A room is private only when nobody enters it without being let in nor reads it from
 outside, it is no space, and at most the resident and the bot are in it. A public room or a
-space with only the resident in it is a group all the same: the bot says a short word
-there, invites the person to a direct chat, and never makes it their chat (where their data
-export would be posted).
+space with only its maker in it is a group all the same: the bot says a short word there,
+invites the person to a direct chat, and never makes it their chat (where their data export
+would be posted). The bot joins such a room only when staff invite it (anyone else's is
+declined: see test_matrix_invites), so its maker here is a civil servant.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.e2e.matrix_support import (
     Residents,
     bot_settings,
     containing,
+    make_staff,
 )
 from tests.e2e.synapse import SynapseServer
 from tests.e2e.telegram_support import running_bot
@@ -83,6 +85,7 @@ async def test_a_public_room_with_only_the_resident_in_it_gets_no_personal_data(
 ) -> None:
     anna, carol = await residents("anna"), await residents("carol")
     direct = await _onboard(anna, matrix_bot)
+    await make_staff(matrix_bot, anna)  # the bot joins no one else's public room
 
     public = await _room_with_the_bot(
         anna, matrix_bot, preset=RoomPreset.public_chat, name="Velsen praat"
@@ -107,6 +110,7 @@ async def test_a_space_with_only_the_resident_in_it_does_not_become_her_chat(
 ) -> None:
     anna = await residents("anna")
     direct = await _onboard(anna, matrix_bot)
+    await make_staff(matrix_bot, anna)  # the bot joins no one else's space
 
     await _room_with_the_bot(anna, matrix_bot, space=True, name="Velsen buurten")
     greeting = await anna.wait_for_reply()
@@ -120,6 +124,7 @@ async def test_a_room_anyone_may_read_without_joining_is_no_private_chat(
     # Invite only, but its history readable by anyone who knows the room (a setting in
     # Element's room settings): what the bot says there is not private.
     anna, carol = await residents("anna"), await residents("carol")
+    await make_staff(matrix_bot, anna)  # the bot joins no one else's room but a direct chat
     readable = {
         "type": "m.room.history_visibility",
         "state_key": "",
@@ -142,6 +147,8 @@ async def test_someone_new_in_a_public_room_is_invited_to_a_direct_chat_and_onbo
     matrix_bot: MatrixBot, residents: Residents
 ) -> None:
     carol = await residents("carol")
+    # A civil servant who never wrote to the bot (it joins no one else's public room).
+    await make_staff(matrix_bot, carol)
     public = await _room_with_the_bot(carol, matrix_bot, preset=RoomPreset.public_chat)
     greeting = await carol.wait_for_reply()
     assert "uitnodigingen" in greeting.body and "Welkom bij" not in greeting.body
@@ -236,6 +243,7 @@ async def test_someone_who_sent_the_bot_out_of_her_chat_is_invited_to_a_new_one_
     await until(seen, WAIT_SECONDS, what="the bot seeing it was sent away")
     # Later she addresses the bot in a public room: her old chat is no chat with the bot
     # any more, so she is invited to a new one.
+    await make_staff(matrix_bot, anna)  # the bot joins no one else's public room
     await _room_with_the_bot(anna, matrix_bot, preset=RoomPreset.public_chat)
     await anna.wait_for_reply()
     asked = await anna.send("Samenspel: hallo")
