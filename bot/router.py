@@ -295,6 +295,8 @@ class Router:
                     outcome = await self._dropped(failed)
                     if event.event_id is not None:
                         await self._record(event, outcome)
+                    # The rest of the album meets no dialog now: it is no new message.
+                    await self._album_begun(event, outcome)
                     return outcome
             except StorageUnavailable as exc:
                 # Nothing can be saved (a full disk, a read-only file): answer again from

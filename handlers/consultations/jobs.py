@@ -32,7 +32,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from handlers.catalog import Catalog
@@ -655,7 +655,7 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
                 continue
             if moment.after_join_days is not None:
                 wait = moment.after_join_days
-                joined_before = days_later(now, -wait, env.timezone)
+                joined_before = _joined_by(now, wait, env.timezone)
             elif moment.at_end and ended:
                 wait, joined_before = 0, now
             else:
@@ -699,6 +699,16 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
         if closes is not None and days_later(closes, -REMIND_DAYS_BEFORE, env.timezone) > now:
             soonest = min(soonest, days_later(closes, -REMIND_DAYS_BEFORE, env.timezone))
     return [Timer(job=EVALUATIONS_JOB, at=max(soonest, now))]
+
+
+def _joined_by(now: datetime, wait: int, zone: tzinfo) -> datetime:
+    """The last moment of joining whose ``wait`` days are over at ``now``: ``wait`` days
+    before, at the same clock time. Where that clock time came twice that day (the clocks
+    went back), the second of the two: someone who joined then is asked at this clock time
+    too (:func:`storage.clock.days_later` from either is now), not an hour later."""
+    local = now.astimezone(zone)
+    then = datetime.combine(local.date() - timedelta(days=wait), local.time(), tzinfo=zone)
+    return max(days_later(now, -wait, zone), then.replace(fold=1).astimezone(UTC))
 
 
 async def withdraw_evaluations(repos: Repositories, experiment_id: int, user_id: int) -> int:

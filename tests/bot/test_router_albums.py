@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.app import App
 from handlers.contract import Photo, Role
 from tests.people import civil_servant, person, subscribe, with_role
-from tests.support import Chat, Seen
+from tests.support import Chat, Seen, with_broken_step
 
 
 async def _album(chat: Chat, album: str, *photos: bytes) -> list[list[Seen]]:
@@ -89,3 +89,20 @@ async def test_text_written_with_a_later_photo_of_an_album_comes_back(app: App) 
     assert [seen.key for seen in later] == ["general.caption_given_back"]
     assert "De bank bij de vijver 🦆" in later[0].text
     assert quiet == []
+
+
+async def test_an_album_whose_first_photo_meets_a_failing_step_is_answered_once(
+    app: App,
+) -> None:
+    """The step the first photo came to failed (a bug): the dialog stopped and she hears
+    that once; the album's other photos change nothing and get no answer of their own
+    (not "I cannot use a photo" for the second one)."""
+    with_broken_step(app)
+    anna = Chat(app, "anna")
+    await anna.onboard()
+    await anna.send("/breek")
+
+    first, second, third = await _album(anna, "anna:9", b"\xff\xd8\xff een", b"twee", b"drie")
+
+    assert [seen.key for seen in first] == ["general.dialog_dropped"], first
+    assert second == [] and third == [], (second, third)

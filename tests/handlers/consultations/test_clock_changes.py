@@ -194,3 +194,30 @@ async def test_an_evaluation_counts_its_weeks_in_calendar_days_across_a_clock_ch
         assert anna.keys == ["consultations.closed"]
     finally:
         await app.close()
+
+
+async def test_someone_who_joined_in_the_repeated_hour_is_asked_four_weeks_on_once(
+    settings: Settings, clock: Clock
+) -> None:
+    """Joined at 02:30 the second time that night (the clocks went back at 03:00): four
+    weeks on, at 02:30, she is asked, and the next look is not at that same moment again
+    (the bot would look again and again for an hour without asking her)."""
+    joined = datetime(2027, 10, 31, 1, 30, tzinfo=UTC)  # 02:30 CET, after 02:30 CEST
+    assert joined.astimezone(ZONE).fold == 1
+    asked = _local(2027, 11, 28, 2, 30)
+    clock.now = joined
+    app = await App.open(settings, clock=clock)
+    try:
+        experiment, _ = await _playground(app)
+        anna = await resident(app, "anna")
+        await anna.press_payload(f"exp.join:{experiment}")
+
+        clock.now = asked.astimezone(UTC)
+        async with running_scheduler(app) as scheduler:
+            await scheduler.kinds["evaluations"].runner("every")
+            next_look = scheduler.scheduled()["evaluations:every"]
+        assert next_look > clock.now, next_look
+        [invitation] = await outbox_of(app, anna)
+        assert seen(app, invitation)[0].key == "consultations.invitation_evaluation"
+    finally:
+        await app.close()
