@@ -333,6 +333,7 @@ class Desk:
         self.min_reason = min_reason
         self.steps: dict[str, Step] = {}
         self.spec = feature.dialog(dialog, role=role)
+        self.spec.written = self._written
         for kind in kinds:
             kind.desk = self
             for step_name, step in kind.steps.items():
@@ -487,6 +488,12 @@ class Desk:
             buttons = [*question.buttons, cancel]
         question = question.model_copy(update={"buttons": buttons})
         return respond(*([hint] if hint else []), question, dialog=dialog)
+
+    def _written(self, data: dict[str, Any]) -> list[Reply]:
+        """What the reviewer wrote at the dialog's steps (for a dialog dropped: a role
+        revoked); nothing for data this version cannot read."""
+        kind = self.kinds.get(str(data.get("kind")))
+        return kind.written(data) if kind is not None else []
 
     def _kind(self, dialog: Dialog) -> Kind[Any]:
         return self.kinds[str(dialog.data["kind"])]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.admin.cli import revoke
 from bot.app import App
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus, Removal
@@ -602,3 +603,35 @@ async def test_a_title_typed_for_an_idea_that_became_an_experiment_and_was_reope
     assert "Bankjes van Ria" in shown
     assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
     assert await app.db.fetchval("SELECT COUNT(*) FROM experiments WHERE idea_id = 1") == 1
+
+
+async def test_a_title_typed_by_a_connector_whose_role_is_revoked_meanwhile_is_given_back(
+    app: App,
+) -> None:
+    await _idea_with_followers(app)
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    # The role is gone in the database (as the operator's command from another process).
+    async with app.db.transaction():
+        await app.repos.users.set_role((await row(app, sam)).id, Role.RESIDENT)
+    await sam.send(SUMMARY)
+    assert sam.keys[0] == "general.dialog_dropped"
+    shown = sam.text
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
+    assert await app.repos.experiments.of_idea(1) is None
+
+
+async def test_a_title_typed_by_a_connector_the_operator_revokes_comes_back_with_the_word(
+    app: App,
+) -> None:
+    await _idea_with_followers(app)
+    sam = await with_role(app, await person(app, "4242", platform="telegram"), Role.CONNECTOR)
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    await revoke(app.settings, "telegram", "4242", "vertrokken")
+    [word] = await for_user(app, sam, "dialog_dropped")
+    shown = word.text(app, "nl")
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown
