@@ -180,6 +180,8 @@ class DeliveryWorker:
         #: Chats that just turned out blocked: rows taken before that are not sent.
         self._blocked: dict[str, float] = {}
         self._progress_failures: Counter[str] = Counter()
+        #: Batches seen without an author in the last progress round.
+        self._authorless: set[str] = set()
         self._wake = asyncio.Event()
         self._progress_wake = asyncio.Event()
         self._flush_wanted = asyncio.Event()
@@ -735,6 +737,11 @@ class DeliveryWorker:
         async with self.repos.db.committed():
             batches = await self.outbox.open_batches(self.platform)
             authorless = await self.outbox.authorless_batches()
+        if not set(authorless) <= self._authorless:
+            # An author erased, or revoked (perhaps by the operator's command, in another
+            # process): rows taken already are signed again as they go, as they are now.
+            self.outbox.sign_again()
+        self._authorless = set(authorless)
         for name in authorless:
             # Its author was erased or lost the right to send it: none of her rounds below
             # closes it, and a batch never closed keeps its rows from being pruned.

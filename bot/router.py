@@ -710,6 +710,7 @@ class Router:
                         # Why (a ban, a mute) is personal: said in private only.
                         return await self._fallback(ctx, Fallback.IN_GROUP), True
             return await group_target.handler(ctx), True
+        held = ctx.dialog
         dropped = self._drop_unheld_dialog(ctx) or dropped
         target = self._target(ctx)
         if not dropped:
@@ -717,7 +718,10 @@ class Router:
         notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
         if not target.starts:
             # Text or a button meant for the dropped dialog: the word is the answer, and
-            # what they typed for it comes back (a role revoked while they wrote).
+            # what they typed for it comes back (a role revoked while they wrote), and what
+            # they wrote at its earlier steps.
+            if held is not None and ctx.dialog is None:
+                notice.replies.extend(self.registry.written(held.name, held.data))
             notice.replies.extend(given_back(ctx.event))
             return notice, False
         response, keep = await self._pass(ctx, target)

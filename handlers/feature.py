@@ -244,6 +244,9 @@ class DialogSpec(_Declared):
         #: Whether leaving it half-way loses what the person wrote (then it is asked first);
         #: not so for a dialog whose every answer is saved at once (onboarding).
         self.draft = draft
+        #: What the person wrote at its steps, as lines to give back when the dialog is
+        #: dropped because they may no longer hold it (a role revoked while they wrote).
+        self.written: Callable[[dict[str, Any]], list[Reply]] | None = None
         self.steps: dict[str, StepHandler] = {}
         self.asks: dict[str, StepHandler] = {}
         self.expecting: dict[str, Expects] = {}
@@ -753,6 +756,14 @@ class Registry:
         """The open dialog, if leaving it would lose what the person wrote."""
         spec = self.dialogs.get(dialog.name) if dialog is not None else None
         return dialog if spec is not None and spec.draft else None
+
+    def written(self, name: str, data: dict[str, Any]) -> list[Reply]:
+        """What the person wrote in the dialog ``name`` (its ``data``), given back as it is
+        dropped (a role revoked while they wrote): nothing, where its feature says none."""
+        spec = self.dialogs.get(name)
+        if spec is None or spec.written is None:
+            return []
+        return spec.written(data)
 
     def stays(self, dialog: Dialog | None) -> bool:
         """Whether the open dialog stays open beside a command that would end another."""

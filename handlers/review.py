@@ -235,6 +235,14 @@ class Kind(Generic[T]):
         """What the dialog's steps need to know about the item from the start."""
         return {}
 
+    #: Steps whose typed text :meth:`written` gives back (by the step's name in the data).
+    writes: ClassVar[frozenset[str]] = frozenset()
+
+    def written(self, data: dict[str, Any]) -> list[Reply]:
+        """What the reviewer wrote at the dialog's steps (an experiment's title), given back
+        when the decision is refused, so that nothing they wrote is lost without a word."""
+        return []
+
     def words(self, item: T) -> str | None:
         """A short fingerprint of what the item's author may still change while it is
         decided on (kept in the dialog, never the words themselves); None: nothing."""
@@ -325,6 +333,7 @@ class Desk:
         self.min_reason = min_reason
         self.steps: dict[str, Step] = {}
         self.spec = feature.dialog(dialog, role=role)
+        self.spec.written = self._written
         for kind in kinds:
             kind.desk = self
             for step_name, step in kind.steps.items():
@@ -480,6 +489,12 @@ class Desk:
         question = question.model_copy(update={"buttons": buttons})
         return respond(*([hint] if hint else []), question, dialog=dialog)
 
+    def _written(self, data: dict[str, Any]) -> list[Reply]:
+        """What the reviewer wrote at the dialog's steps (for a dialog dropped: a role
+        revoked); nothing for data this version cannot read."""
+        kind = self.kinds.get(str(data.get("kind")))
+        return kind.written(data) if kind is not None else []
+
     def _kind(self, dialog: Dialog) -> Kind[Any]:
         return self.kinds[str(dialog.data["kind"])]
 
@@ -525,11 +540,22 @@ class Desk:
         """
         ref, kind = self._ref(dialog), self._kind(dialog)
         item = await kind.load(ctx, ref.id)
+        step = self.steps[dialog.step]
+        typed = ctx.text if choice is None and step.expects is Expects.TEXT else None
+        refused: Response | None
         if item is None or not kind.same(item, dialog):
             refused = await kind.missing(ctx, ref.id)
-            step = self.steps[dialog.step]
-            typed = ctx.text if choice is None and step.expects is Expects.TEXT else None
-            return Response(replies=self._given_back(refused.replies, typed), end_dialog=True)
+        else:
+            # Decided by someone else meanwhile (or changed by its author): said at once,
+            # not after the experiment was named and described for nothing.
+            refused = await kind.changed(ctx, item, dialog, typed)
+        if refused is not None:
+            data = dialog.data
+            if typed and dialog.step in kind.writes:
+                # The text typed just now is one of those (the title): given back as that.
+                data, typed = {**data, dialog.step: typed}, None
+            replies = self._given_back(refused.replies, typed, kind.written(data))
+            return Response(replies=replies, end_dialog=True)
         answer = await self.steps[dialog.step].answer(ctx, dialog, choice)
         if isinstance(answer, Reply):
             return await self.ask(ctx, dialog, hint=answer)
@@ -573,15 +599,19 @@ class Desk:
                         replies=following.replies, end_dialog=in_dialog, timers=outcome.timers
                     )
                 refused = outcome
-        return Response(replies=self._given_back(refused.replies, text), end_dialog=in_dialog)
+        replies = self._given_back(refused.replies, text, kind.written(dialog.data))
+        return Response(replies=replies, end_dialog=in_dialog)
 
-    def _given_back(self, refusal: list[Reply], text: str | None) -> list[Reply]:
+    def _given_back(
+        self, refusal: list[Reply], text: str | None, written: list[Reply] | None = None
+    ) -> list[Reply]:
         """A refusal of a decision the reviewer typed a text for (the item went, or changed
-        meanwhile): the text comes back right after why, so nothing they wrote is lost."""
-        if not text:
-            return refusal
-        kept = Reply(key=f"{self.name}.not_sent", params={"text": text})
-        return [*refusal[:1], kept, *refusal[1:]]
+        meanwhile): the text, and what they wrote at earlier steps (``written``), come back
+        right after why, so nothing they wrote is lost."""
+        kept = list(written or [])
+        if text:
+            kept.append(Reply(key=f"{self.name}.not_sent", params={"text": text}))
+        return [*refusal[:1], *kept, *refusal[1:]]
 
 
 # Items that move through a status process (triage) ------------------------------------------

@@ -237,8 +237,20 @@ class Outbox:
         self._stopped.pop(user_id, None)
         self._stopped[user_id] = self._generation
 
+    def sign_again(self) -> None:
+        """Rows taken already are signed again as they are sent, as things are now (a
+        batch's author lost the right to sign it): nobody's rows are stopped."""
+        self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        """The generation now: it moves with every :meth:`stop_sending` and
+        :meth:`sign_again` (what signs a row may have changed since)."""
+        return self._generation
+
     def stopped_since(self, generation: int) -> bool:
-        """Whether anyone was stopped since ``generation`` (:meth:`take`)."""
+        """Whether anyone was stopped, or rows are to be signed again, since
+        ``generation`` (:meth:`take`)."""
         return self._generation > generation
 
     def stopped(self, user_id: int | None, generation: int) -> bool:

@@ -460,8 +460,13 @@ async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
         word = Reply(
             key="general.dialog_dropped", buttons=[[Button(label="menu.back", payload="menu")]]
         )
+        # What they wrote at its steps (an experiment's title) comes back with it.
+        words = [word, *handlers.registry().written(stored.name, stored.data)]
         await repos.outbox.enqueue(
-            person.id, [word.model_dump(mode="json")], kind="dialog_dropped", now=utcnow()
+            person.id,
+            [reply.model_dump(mode="json") for reply in words],
+            kind="dialog_dropped",
+            now=utcnow(),
         )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from handlers.answers import read_text
 from handlers.consultations.jobs import evaluate_started_experiment
-from handlers.contract import Dialog, Reply
+from handlers.contract import Dialog, Reply, Response, respond
 from handlers.experiments.join import card_params
 from handlers.feature import Context, Expects
 from handlers.phrases import phrase
@@ -103,6 +103,35 @@ def planned(ctx: Context, dialog: Dialog) -> NewExperiment:
         organiser=Localized(**{lang: organiser(lang) for lang in ctx.catalog.languages}),
         neighbourhood=hood.id if hood is not None else None,
     )
+
+
+#: The steps whose words a refused decision gives back (see :func:`written`).
+WRITES = frozenset({TITLE, SUMMARY})
+
+
+def written(data: dict[str, object]) -> list[Reply]:
+    """The experiment's title and description as the connector wrote them, for a decision
+    refused before it was made (someone else decided meanwhile, the item went): given back,
+    never dropped without a word."""
+    title, summary = data.get(TITLE), data.get(SUMMARY)
+    if not title:
+        return []
+    parts = []
+    if summary:
+        parts.append(Reply(key="triage.exp_summary_unused", params={"summary": summary}))
+    return [Reply(key="triage.exp_title_unused", params={"title": title}, parts=parts)]
+
+
+def named_meanwhile(
+    ctx: Context, dialog: Dialog, experiment: Experiment | None, card: Reply
+) -> Response | None:
+    """A connector who named an experiment for an item that became one meanwhile (decided
+    by someone else, and reopened since): refused, never a second experiment, nor theirs
+    dropped for the one it became without a word (:func:`written` gives it back)."""
+    if experiment is None or not dialog.data.get(TITLE):
+        return None
+    line = Reply(key="triage.exp_named_meanwhile", params={"title": experiment.title(ctx.lang)})
+    return respond(line, card)
 
 
 def again(ctx: Context, question: Reply, experiment: Experiment | None) -> Reply:

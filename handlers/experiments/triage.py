@@ -70,6 +70,20 @@ class Proposals(StatusKind[Proposal, ProposalStatus]):
             return AMOUNT
         return _after_amount(item, decision)
 
+    writes = launch.WRITES
+
+    def written(self, data: dict[str, Any]) -> list[Reply]:
+        return launch.written(data)
+
+    async def changed(
+        self, ctx: Context, item: Proposal, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None or item.experiment_id is None:
+            return refused
+        experiment = await ctx.repos.experiments.get(item.experiment_id)
+        return launch.named_meanwhile(ctx, dialog, experiment, await self.card(ctx, item))
+
     def begin_data(self, ctx: Context, item: Proposal, decision: str) -> dict[str, Any]:
         # The place as the resident typed it stays private; a neighbourhood's name (picked
         # with a button) tells the experiment's neighbourhood.

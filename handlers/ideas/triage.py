@@ -127,6 +127,20 @@ class Ideas(StatusKind[Idea, IdeaStatus]):
             return self.desk.reason_step
         return self.first_step(item, decision)
 
+    writes = launch.WRITES
+
+    def written(self, data: dict[str, Any]) -> list[Reply]:
+        return launch.written(data)
+
+    async def changed(
+        self, ctx: Context, item: Idea, dialog: Dialog, text: str | None
+    ) -> Response | None:
+        refused = await super().changed(ctx, item, dialog, text)
+        if refused is not None or not dialog.data.get(launch.TITLE):
+            return refused
+        experiment = await ctx.repos.experiments.of_idea(item.id)
+        return launch.named_meanwhile(ctx, dialog, experiment, await self.card(ctx, item))
+
     def begin_data(self, ctx: Context, item: Idea, decision: str) -> dict[str, Any]:
         return {"neighbourhood": item.neighbourhood}
 

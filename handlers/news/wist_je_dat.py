@@ -160,15 +160,18 @@ class Signer:
     """Signs broadcasts as delivery sends them, in each recipient's language.
 
     A broadcast's rows are the outbox batch ``broadcast:<id>``; its author's card is looked
-    up once per :data:`SIGNER_MEMORY` seconds, not for every row. An author being erased
-    signs nothing more from that moment: not with a card remembered from before, nor with
-    one read while the erasure was still under way.
+    up once per :data:`SIGNER_MEMORY` seconds, not for every row, and again as soon as the
+    outbox's generation moves (someone erased, or an author revoked: see
+    :meth:`storage.outbox.Outbox.sign_again`). An author being erased signs nothing more
+    from that moment: not with a card remembered from before, nor with one read while the
+    erasure was still under way.
     """
 
     def __init__(self, repos: Repositories, profile: Profile):
         self.repos = repos
         self.profile = profile
-        self._authors: dict[int, tuple[float, StaffCard | None]] = {}
+        #: Broadcast id → (when, outbox generation, its author's card) as last read.
+        self._authors: dict[int, tuple[float, int, StaffCard | None]] = {}
         #: The last replies signed per (broadcast, language): every row of a broadcast
         #: hands over the same parsed replies, signed once.
         self._signed: dict[tuple[int, str], tuple[list[Reply], StaffCard | None, list[Reply]]]
@@ -210,13 +213,14 @@ class Signer:
 
     async def _author(self, broadcast_id: int) -> StaffCard | None:
         now = time.monotonic()
+        generation = self.repos.outbox.generation
         known = self._authors.get(broadcast_id)
-        if known is not None and now - known[0] < SIGNER_MEMORY:
-            return known[1]
+        if known is not None and now - known[0] < SIGNER_MEMORY and known[1] == generation:
+            return known[2]
         if len(self._authors) > 100:
             self._authors.clear()
         author = await author_of(self.repos, broadcast_id)
-        self._authors[broadcast_id] = (now, author)
+        self._authors[broadcast_id] = (now, generation, author)
         return author
 
 

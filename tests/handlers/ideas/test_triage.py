@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bot.admin.cli import revoke
 from bot.app import App
 from storage.clock import utcnow
 from storage.ideas.ideas import IdeaStatus, Removal
@@ -508,3 +509,129 @@ async def test_a_quick_win_marked_again_once_its_experiment_ended_does_not_ask_t
     *_, told = await for_user(app, emma, "status")
     english = told.text(app, "en")
     assert "has ended" in english and "Join" not in english
+
+
+TITLE, SUMMARY = "Bankjes van Sam", "Sam zet samen met buren bankjes bij de vijver."
+
+
+async def _ria_decides_quick_win(ria: Chat) -> None:
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await name_experiment(ria, "Bankjes van Ria", "Ria zet samen met buren bankjes in het park.")
+    await ria.press("Geen toelichting")
+    assert ria.keys[0] == "triage.done"
+
+
+@pytest.mark.parametrize("typed", [1, 2, 3])
+async def test_a_title_typed_while_another_connector_decided_the_idea_is_given_back(
+    app: App, typed: int
+) -> None:
+    """Two connectors mark the same idea a quick win at once. Sam typed his title (and
+    perhaps more) when Ria's decision lands: at his next answer he hears so, with what he
+    wrote back; the idea keeps Ria's one experiment."""
+    await _idea_with_followers(app)
+    ria = await connector(app)
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    steps = [
+        lambda: sam.send(TITLE),
+        lambda: sam.send(SUMMARY),
+        lambda: sam.press("Zo is het goed"),
+        lambda: sam.send("Snel te regelen met de buurt."),
+    ]
+    for step in steps[:typed]:
+        await step()
+    await _ria_decides_quick_win(ria)
+    await steps[typed]()
+    shown = sam.text
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown
+    if typed >= 2:
+        assert SUMMARY in shown
+    assert "triage.changed_meanwhile" in sam.keys
+    experiment = await app.repos.experiments.of_idea(1)
+    assert experiment is not None and experiment.title("nl") == "Bankjes van Ria"
+    before = await app.db.fetchval("SELECT COUNT(*) FROM experiments")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM experiments WHERE idea_id = 1") == 1
+    # Nothing of his is pending in a dialog any more.
+    await sam.send("Nog een titel")
+    assert "triage.ask_exp_summary" not in sam.keys
+    assert await app.db.fetchval("SELECT COUNT(*) FROM experiments") == before
+
+
+async def test_a_title_typed_for_an_idea_its_author_withdrew_meanwhile_is_given_back(
+    app: App,
+) -> None:
+    anna, _, _ = await _idea_with_followers(app)
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    async with app.db.transaction():
+        assert await app.repos.ideas.withdraw(1, (await row(app, anna)).id, utcnow())
+    await sam.send(SUMMARY)
+    shown = sam.text
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
+    # The description he typed just now is given back as his description, not as a reason.
+    assert "Je uitleg is niet opgeslagen" not in shown
+    assert await app.repos.experiments.of_idea(1) is None
+
+
+async def test_a_title_typed_for_an_idea_that_became_an_experiment_and_was_reopened_is_given_back(
+    app: App,
+) -> None:
+    """Ria makes the idea an experiment and reopens it while Sam names one for it: back
+    where Sam began, it still is Ria's experiment; Sam's title is given back, not dropped."""
+    await _idea_with_followers(app)
+    ria = await connector(app)
+    sam = await connector(app, "sam")
+    await ria.send("/wachtrij 1")
+    await ria.press("In behandeling")
+    await ria.press("Geen toelichting")
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    await sam.send(SUMMARY)
+    assert sam.keys == ["triage.exp_preview"]
+    await _ria_decides_quick_win(ria)
+    await ria.send("/wachtrij 1")
+    await ria.press("Heropenen")
+    await ria.press("Geen toelichting")
+    await sam.press("Zo is het goed")
+    shown = sam.text
+    assert sam.keys[0] == "triage.exp_named_meanwhile"
+    assert "Bankjes van Ria" in shown
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
+    assert await app.db.fetchval("SELECT COUNT(*) FROM experiments WHERE idea_id = 1") == 1
+
+
+async def test_a_title_typed_by_a_connector_whose_role_is_revoked_meanwhile_is_given_back(
+    app: App,
+) -> None:
+    await _idea_with_followers(app)
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    # The role is gone in the database (as the operator's command from another process).
+    async with app.db.transaction():
+        await app.repos.users.set_role((await row(app, sam)).id, Role.RESIDENT)
+    await sam.send(SUMMARY)
+    assert sam.keys[0] == "general.dialog_dropped"
+    shown = sam.text
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
+    assert await app.repos.experiments.of_idea(1) is None
+
+
+async def test_a_title_typed_by_a_connector_the_operator_revokes_comes_back_with_the_word(
+    app: App,
+) -> None:
+    await _idea_with_followers(app)
+    sam = await with_role(app, await person(app, "4242", platform="telegram"), Role.CONNECTOR)
+    await sam.send("/wachtrij 1")
+    await sam.press("Snel te doen")
+    await sam.send(TITLE)
+    await revoke(app.settings, "telegram", "4242", "vertrokken")
+    [word] = await for_user(app, sam, "dialog_dropped")
+    shown = word.text(app, "nl")
+    assert "Je titel is niet gebruikt" in shown and TITLE in shown

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.admin.cli import revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.runtime import Runtime
+from handlers.contract import Role
 from handlers.news.wist_je_dat import Signer
 from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter, payload
-from tests.people import civil_servant, person, row, subscribe
+from tests.people import civil_servant, person, row, subscribe, with_role
 from tests.privacy import traces
 from tests.support import Chat
 from tests.waiting import until
@@ -192,3 +194,53 @@ async def test_a_copy_signed_and_waiting_to_go_when_its_author_is_erased_goes_wi
         await worker.stop()
     assert NAME not in adapter.to("anna")[0].texts[0]
     assert "Gemeente Velsen" in adapter.to("anna")[0].texts[0]
+
+
+async def test_a_broadcast_going_out_when_its_author_is_revoked_is_signed_by_the_municipality_from_then_on(  # noqa: E501
+    app: App,
+) -> None:
+    # On Telegram, as the operator's command names people there.
+    anna = await person(app, "1001", platform="telegram")
+    bob = await person(app, "1002", platform="telegram")
+    for resident in (anna, bob):
+        await subscribe(resident)
+    cas = await with_role(app, await person(app, "4242", platform="telegram"), Role.CIVIL_SERVANT)
+    await cas.send("/voorstellen")
+    await cas.send(NAME)
+    await cas.press("Openbare ruimte")
+    await cas.send("Bankjes en speelplekken")
+    await cas.press("Zonder foto")
+    await cas.press("Opslaan")
+    await _send_news(cas, "Wist je dat we 12 nieuwe bankjes plaatsen?")
+    # Bob's copy waits (his chat asked for a pause) while Anna's goes out, signed by Cas.
+    async with app.db.transaction():
+        await app.repos.outbox.hold_chat("telegram", "1002", utcnow() + timedelta(hours=1))
+
+    def render(reply: object, lang: str) -> str:
+        return app.catalog.render(lang, reply, markup=False)  # type: ignore[arg-type]
+
+    adapter = FakeAdapter(name="telegram", render=render)
+    worker = DeliveryWorker(
+        app.repos,
+        app.catalog,
+        adapter,
+        DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05),
+        sign=Signer(app.repos, app.profile),
+    )
+    await worker.start()
+    try:
+        await until(lambda: len(adapter.to("1001")) == 1)
+        assert f"{NAME}, Openbare ruimte" in adapter.to("1001")[0].texts[0]
+        before = app.repos.outbox.generation
+        # The operator revokes her, from another process: the bot learns it from storage.
+        said = await revoke(app.settings, "telegram", "4242", "vertrokken")
+        assert said == "telegram 4242 is now inwoner (was ambtenaar)"
+        await until(lambda: app.repos.outbox.generation > before)
+        # Bob's chat opens again moments later (well within the card's memory).
+        async with app.db.transaction():
+            await app.repos.outbox.release_chat("telegram", "1002", utcnow())
+        await until(lambda: len(adapter.to("1002")) == 1)
+    finally:
+        await worker.stop()
+    assert NAME not in adapter.to("1002")[0].texts[0]
+    assert "Gemeente Velsen" in adapter.to("1002")[0].texts[0]
