@@ -178,3 +178,49 @@ async def test_staff_may_bring_the_bot_into_a_group_and_a_banned_one_may_not(
     )
     assert _bot_said(synapse, wim, room, matrix_bot.user_id) == []
     assert _bot_said(synapse, ria, other, matrix_bot.user_id) == []
+
+
+async def test_a_resident_who_sent_the_bot_away_before_agreeing_may_invite_it_back(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # Not yet her chat (she never agreed to take part), and a room's own invite (Element's
+    # "invite to this room") is not marked direct: the bot still comes back, and greets her.
+    anna = await residents("anna")
+    room = await anna.open_chat(matrix_bot.user_id, encrypted=False)
+    await anna.wait_for_reply(containing("Welkom bij"))
+    await anna.client.room_kick(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, anna, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot is sent away",
+    )
+    anna.last_sent = None
+    anna.order.clear()
+    await anna.client.room_invite(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, anna, room, matrix_bot.user_id) == "join",
+        WAIT_SECONDS,
+        what="the bot comes back",
+    )
+    await anna.wait_for_reply(containing("Welkom bij"))
+
+
+async def test_a_stranger_inviting_again_and_again_is_declined_each_time_and_not_kept(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    carol, dave = await residents("carol"), await residents("dave")
+    group = await _group(carol, matrix_bot, [dave], name="Buurtapp")
+    for attempt in range(4):
+        await until(
+            lambda: _membership(synapse, carol, group, matrix_bot.user_id) == "leave",
+            WAIT_SECONDS,
+            what=f"the bot declines invite {attempt + 1}",
+        )
+        if attempt < 3:
+            await carol.client.room_invite(group, matrix_bot.user_id)
+    assert not _bot_joined(synapse, carol, group, matrix_bot.user_id)
+    assert _bot_said(synapse, carol, group, matrix_bot.user_id) == []
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    assert group not in adapter._client.invited_rooms
+    assert group not in adapter._client.rooms
