@@ -710,18 +710,30 @@ class Matrix:
 
         matrix-nio keeps a room it has left as it last was, its members and all: such a
         room would still count as someone's private chat with the bot, and she would never
-        be invited to a new one. Invited back, the bot joins it afresh. Who was in a direct
-        chat with it is remembered: she may invite it back there (also when it was not yet
-        her chat, as before she agreed to take part), with an invite not marked direct.
+        be invited to a new one. Invited back, the bot joins it afresh. Whoever sent it out
+        of a direct chat of the two of them is remembered: she may invite it back there (also
+        when it was not yet her chat, as before she agreed to take part), with an invite not
+        marked direct. A room the bot left by itself is nobody's to ask it back to.
         """
-        for room_id in response.rooms.leave:
+        own = self.user_id
+        for room_id, info in response.rooms.leave.items():
             if room_id in response.rooms.join:
                 continue
             room = self._client.rooms.pop(room_id, None)
             if room is None or room_id in self._linked or not is_private(room):
                 continue
-            others = _others(room, self.user_id)
-            if len(others) == 1:
+            others = _others(room, own)
+            sent_out_by = next(
+                (
+                    event.sender
+                    for event in reversed(info.timeline.events)
+                    if isinstance(event, RoomMemberEvent)
+                    and event.state_key == own
+                    and event.membership == "leave"
+                ),
+                None,
+            )
+            if others == [sent_out_by]:
                 self._sent_out[room_id] = others[0]
                 self._sent_out.move_to_end(room_id)
                 if len(self._sent_out) > SENT_OUT_ROOMS:

@@ -224,3 +224,35 @@ async def test_a_stranger_inviting_again_and_again_is_declined_each_time_and_not
     assert adapter is not None
     assert group not in adapter._client.invited_rooms
     assert group not in adapter._client.rooms
+
+
+async def test_whoever_stays_in_a_chat_its_resident_left_may_not_invite_the_bot_back(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # The chat was Anna's: left by her, the bot leaves too, and Dave, who stayed, is no
+    # one who sent it out of a direct chat of his own.
+    anna, dave = await residents("anna"), await residents("dave")
+    room = await anna.open_chat(matrix_bot.user_id, encrypted=False)
+    await anna.wait_for_reply(containing("Welkom bij"))
+    for answer, question in (
+        ("1", "In welke taal"),
+        ("Nederlands", "In welke wijk"),
+        ("IJmuiden", "Klaar, welkom!"),
+    ):
+        await anna.send(answer)
+        await anna.wait_for_reply(containing(question))
+    await anna.client.room_invite(room, dave.user_id)
+    await dave.join(room)
+    await anna.client.room_leave(room)
+    await until(
+        lambda: _membership(synapse, dave, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot leaves the chat its resident left",
+    )
+    await dave.client.room_invite(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, dave, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot declines Dave's invite",
+    )
+    assert await matrix_bot.running.repos.users.find("matrix", dave.user_id) is None
