@@ -43,6 +43,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -134,6 +135,8 @@ INVITE_AGAIN = timedelta(hours=1)
 #: bot.delivery). They go sooner when the room is hers alone again or she joins a new chat,
 #: unless that happened just as the hold was being recorded: then this is how late.
 GROUP_PAUSE = timedelta(minutes=1)
+#: Direct chats the bot was sent out of, remembered (the latest) until it is asked back.
+SENT_OUT_ROOMS = 10_000
 
 
 class Matrix:
@@ -163,6 +166,9 @@ class Matrix:
         self._sender: RoomSender | None = None
         #: Rooms joined on an invite: the inviter is greeted if they do not speak first.
         self._joined: dict[str, tuple[str | None, int]] = {}
+        #: Direct chats the bot left or was sent out of since it started, and who was in
+        #: each with it: she may ask it back (see :meth:`_welcome_invite`).
+        self._sent_out: OrderedDict[str, str] = OrderedDict()
         #: Whether each event of the sync at hand was sent while its room was private.
         self._private_when_sent: dict[str, bool] = {}
         #: Experiments' rooms: always groups, however few are in them.
@@ -476,6 +482,7 @@ class Matrix:
                 log.warning("matrix could not join room=%s: %s", pseudonym(room_id), answer)
                 continue
             self._joined[room_id] = (inviter, 0)
+            self._sent_out.pop(room_id, None)
             log.info("matrix joined room=%s", pseudonym(room_id))
 
     async def _welcome_invite(self, room_id: str, inviter: str | None, state: list[Any]) -> bool:
@@ -489,6 +496,8 @@ class Matrix:
         person = await self.app.repos.users.find(PLATFORM, inviter)
         if person is not None and person.chat_id == room_id:
             return True  # she asks the bot back into her own chat
+        if self._sent_out.get(room_id) == inviter:
+            return True  # back into a direct chat she sent it out of before she took part
         own = self.user_id
         return any(
             getattr(event, "state_key", None) == own
@@ -701,11 +710,34 @@ class Matrix:
 
         matrix-nio keeps a room it has left as it last was, its members and all: such a
         room would still count as someone's private chat with the bot, and she would never
-        be invited to a new one. Invited back, the bot joins it afresh.
+        be invited to a new one. Invited back, the bot joins it afresh. Whoever sent it out
+        of a direct chat of the two of them is remembered: she may invite it back there (also
+        when it was not yet her chat, as before she agreed to take part), with an invite not
+        marked direct. A room the bot left by itself is nobody's to ask it back to.
         """
-        for room_id in response.rooms.leave:
-            if room_id not in response.rooms.join:
-                self._client.rooms.pop(room_id, None)
+        own = self.user_id
+        for room_id, info in response.rooms.leave.items():
+            if room_id in response.rooms.join:
+                continue
+            room = self._client.rooms.pop(room_id, None)
+            if room is None or room_id in self._linked or not is_private(room):
+                continue
+            others = _others(room, own)
+            sent_out_by = next(
+                (
+                    event.sender
+                    for event in reversed(info.timeline.events)
+                    if isinstance(event, RoomMemberEvent)
+                    and event.state_key == own
+                    and event.membership == "leave"
+                ),
+                None,
+            )
+            if others == [sent_out_by]:
+                self._sent_out[room_id] = others[0]
+                self._sent_out.move_to_end(room_id)
+                if len(self._sent_out) > SENT_OUT_ROOMS:
+                    self._sent_out.popitem(last=False)
 
     async def _follow_linked(self, response: SyncResponse) -> None:
         """Experiments' rooms the bot was removed from, or that a new room replaced.

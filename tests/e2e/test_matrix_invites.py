@@ -178,3 +178,81 @@ async def test_staff_may_bring_the_bot_into_a_group_and_a_banned_one_may_not(
     )
     assert _bot_said(synapse, wim, room, matrix_bot.user_id) == []
     assert _bot_said(synapse, ria, other, matrix_bot.user_id) == []
+
+
+async def test_a_resident_who_sent_the_bot_away_before_agreeing_may_invite_it_back(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # Not yet her chat (she never agreed to take part), and a room's own invite (Element's
+    # "invite to this room") is not marked direct: the bot still comes back, and greets her.
+    anna = await residents("anna")
+    room = await anna.open_chat(matrix_bot.user_id, encrypted=False)
+    await anna.wait_for_reply(containing("Welkom bij"))
+    await anna.client.room_kick(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, anna, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot is sent away",
+    )
+    anna.last_sent = None
+    anna.order.clear()
+    await anna.client.room_invite(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, anna, room, matrix_bot.user_id) == "join",
+        WAIT_SECONDS,
+        what="the bot comes back",
+    )
+    await anna.wait_for_reply(containing("Welkom bij"))
+
+
+async def test_a_stranger_inviting_again_and_again_is_declined_each_time_and_not_kept(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    carol, dave = await residents("carol"), await residents("dave")
+    group = await _group(carol, matrix_bot, [dave], name="Buurtapp")
+    for attempt in range(4):
+        await until(
+            lambda: _membership(synapse, carol, group, matrix_bot.user_id) == "leave",
+            WAIT_SECONDS,
+            what=f"the bot declines invite {attempt + 1}",
+        )
+        if attempt < 3:
+            await carol.client.room_invite(group, matrix_bot.user_id)
+    assert not _bot_joined(synapse, carol, group, matrix_bot.user_id)
+    assert _bot_said(synapse, carol, group, matrix_bot.user_id) == []
+    adapter = matrix_bot.adapter
+    assert adapter is not None
+    assert group not in adapter._client.invited_rooms
+    assert group not in adapter._client.rooms
+
+
+async def test_whoever_stays_in_a_chat_its_resident_left_may_not_invite_the_bot_back(
+    matrix_bot: MatrixBot, residents: Residents, synapse: SynapseServer
+) -> None:
+    # The chat was Anna's: left by her, the bot leaves too, and Dave, who stayed, is no
+    # one who sent it out of a direct chat of his own.
+    anna, dave = await residents("anna"), await residents("dave")
+    room = await anna.open_chat(matrix_bot.user_id, encrypted=False)
+    await anna.wait_for_reply(containing("Welkom bij"))
+    for answer, question in (
+        ("1", "In welke taal"),
+        ("Nederlands", "In welke wijk"),
+        ("IJmuiden", "Klaar, welkom!"),
+    ):
+        await anna.send(answer)
+        await anna.wait_for_reply(containing(question))
+    await anna.client.room_invite(room, dave.user_id)
+    await dave.join(room)
+    await anna.client.room_leave(room)
+    await until(
+        lambda: _membership(synapse, dave, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot leaves the chat its resident left",
+    )
+    await dave.client.room_invite(room, matrix_bot.user_id)
+    await until(
+        lambda: _membership(synapse, dave, room, matrix_bot.user_id) == "leave",
+        WAIT_SECONDS,
+        what="the bot declines Dave's invite",
+    )
+    assert await matrix_bot.running.repos.users.find("matrix", dave.user_id) is None
