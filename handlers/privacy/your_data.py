@@ -56,7 +56,11 @@ AUTHORED = ("ideas", "idea_comments", "experiment_proposals")
 async def privacy(ctx: Context) -> Response:
     """The privacy statement in plain language, with what you can do about your data."""
     statement = privacy_statement(ctx)
+    # Someone who has not agreed yet (often sent here by the consent wall) can agree
+    # straight after reading what is stored, instead of having to know about /start.
+    join = [] if ctx.user.consented else [[Button(label="onboarding.btn_start", payload="start")]]
     buttons = [
+        *join,
         [Button(label="privacy.data.btn", payload="privacy.export")],
         [Button(label="privacy.forget.btn", payload="privacy.forget")],
         [Button(label="menu.back", payload="menu")],

@@ -90,7 +90,8 @@ async def test_the_privacy_statement_says_who_what_how_long_and_offers_the_right
     for words in ("gemeente Velsen", "privacy@velsen.nl", "Autoriteit Persoonsgegevens"):
         assert words in text
     assert "Na 24 maanden zonder contact" in text and "nooit met je naam" in text
-    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
+    # Anna has not agreed yet: reading what is stored leads on to agreeing.
+    assert anna.last[0].labels() == ["✅ Meedoen", "📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
 
 
 async def test_the_statement_names_the_configured_retention_period(tmp_path: Path) -> None:
