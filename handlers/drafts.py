@@ -230,6 +230,31 @@ def plain_word(ctx: Context, *keys: str) -> str | None:
     return next((key for key in keys if typed in words(ctx, key)), None)
 
 
+#: Question marks (Latin, Arabic, full-width): typed alone, someone unsure what to do.
+_QUESTION_MARKS = frozenset("?؟？¿ ")
+
+
+def asks_for_help(ctx: Context, *, typed_answer: bool) -> bool:
+    """Whether the typed text asks how this works: only question marks ("?", "??", "؟"),
+    or "help" alone. Where the answer is typed (a title, a comment), the word counts only
+    asked ("Hulp?"): a poll's description may well be "Uitleg"."""
+    event = ctx.event
+    if event.text is None or event.button is not None:
+        return False
+    typed = ctx.text.strip()
+    if typed and set(typed) <= _QUESTION_MARKS:
+        return True
+    if typed_answer and not typed.endswith(tuple(_QUESTION_MARKS)):
+        return False
+    return plain_word(ctx, "help") == "help"
+
+
+def help_at(ctx: Context, dialog: Dialog, question: Response) -> Response:
+    """``question`` (the step asked again), after a word on how a dialog is answered."""
+    hint = Reply(key="drafts.help", params={"subject": subject(ctx, dialog)})
+    return question.model_copy(update={"replies": [hint, *question.replies]})
+
+
 def _letters_and_spaces(text: str) -> str:
     """``text`` without punctuation, symbols and emoji (letters, digits and spaces kept)."""
     if text.isascii():
