@@ -60,7 +60,7 @@ SHORTEST = timedelta(hours=1)
 #: Publishing is refused when closing would come sooner than this (a preview left open).
 MARGIN = timedelta(minutes=5)
 
-compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_compose")
 
 
 def _stop() -> list[Button]:

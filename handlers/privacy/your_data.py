@@ -205,7 +205,12 @@ def _confirm(dialog: Dialog) -> Response:
 
 
 forgetting = feature.dialog(
-    DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT, draft=False
+    DIALOG,
+    consent=False,
+    open_to_banned=True,
+    role=Role.RESIDENT,
+    draft=False,
+    subject="drafts.subject.forget",
 )
 
 

@@ -1,6 +1,6 @@
 """Composing a poll the way staff do on a phone: answer options typed one per message and
-collected (across a restart, never past a revoked role), and "Ga verder" back to where the
-composer was, the preview with its buttons included."""
+collected (across a restart, never past a revoked role), and "Verder met je peiling" back to
+where the composer was, the preview with its buttons included."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ async def test_go_on_after_a_preview_button_shows_the_preview_again(app: App) ->
     preview = await compose_poll(ria)
     await ria.press_payload(button(preview, "Klimrek"))
     assert ria.keys == ["consultations.not_open"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == [shown.key for shown in preview]
     assert ria.text == "\n".join(shown.text for shown in preview)
     assert "📤 Publiceren" in _labels(ria)
@@ -181,13 +181,13 @@ async def test_go_on_takes_the_composer_back_to_the_options_typed_so_far(app: Ap
     await ria.send("Schommel")
     await ria.send("Klimrek")
     await ria.send("/peilingen")
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == ["consultations.options_so_far"]
     assert "1. Schommel\n2. Klimrek" in ria.text
     await ria.press("Klaar")
     assert ria.keys == ["consultations.ask_more"]
     await ria.send("/peilingen")
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == ["consultations.ask_more"]
 
 
@@ -286,7 +286,7 @@ async def test_a_double_tap_on_taking_the_last_question_or_choice_away_takes_awa
     assert "1. Schommel\n2. Klimrek" in ria.text and "Zandbak" not in ria.text
     await ria.press_payload(button(options, "Laatste keuze weghalen"))  # the same message
     assert ria.keys == ["general.stale_button"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert "1. Schommel\n2. Klimrek" in ria.text
     await ria.press("Klaar")
     for number in (2, 3):
@@ -299,7 +299,7 @@ async def test_a_double_tap_on_taking_the_last_question_or_choice_away_takes_awa
     assert "Je hebt 2 vragen" in ria.text
     await ria.press_payload(button(more, "Laatste vraag weghalen"))  # the same message
     assert ria.keys == ["general.stale_button"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert "Je hebt 2 vragen" in ria.text
     await _finish(ria)
     draft = await app.repos.consultations.get(await last_consultation(app))
