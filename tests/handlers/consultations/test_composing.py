@@ -311,3 +311,21 @@ async def _options_of_the_draft_question(app: App, number: int) -> list[str]:
     draft = await app.repos.consultations.get(await last_consultation(app))
     assert draft is not None
     return [option["nl"] for option in draft.questions[number - 1].options]
+
+
+async def test_typing_the_closing_choice_as_said_chooses_it(app: App) -> None:
+    # The console shows "[Na 7 dagen, 17:00]" to type by name: "Na 7 dagen" is that choice,
+    # not a date it cannot read.
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg waarom")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Klimrek\nSchommel")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We gebruiken het.")
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.send("na 7 dagen")
+    assert ria.keys[0] == "consultations.preview_intro", ria.keys
