@@ -289,6 +289,10 @@ def take_discard(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | N
     return asked, dialog
 
 
+#: The action that says again where a person was (see ``handlers.start.menu.resume``).
+RESUME_ACTION = "resume"
+
+
 def replaces(draft: Dialog, response: Response) -> bool:
     """Whether a response starts another dialog in place of the open one, losing it."""
     new = response.dialog
@@ -300,13 +304,26 @@ def replaces(draft: Dialog, response: Response) -> bool:
     return any(key not in new.data or new.data[key] != value for key, value in kept.items())
 
 
+def _resumes(ctx: Context, draft: Dialog, response: Response) -> bool:
+    """Whether the response is the draft itself, asked again where it was (a chat opened
+    anew asks for that): a step that saves as it asks (a poll's preview) changes its data,
+    which is no other dialog taking its place."""
+    new = response.dialog
+    return (
+        ctx.event.button == RESUME_ACTION
+        and new is not None
+        and new.name == draft.name
+        and new.step == interrupted(draft).step
+    )
+
+
 def beside(ctx: Context, draft: Dialog, response: Response, *, starts: bool) -> Response:
     """The response to a command or button done while ``draft`` is open; the draft stays.
 
     What would start another dialog in its place asks first; anything else ends in the
     way back to it.
     """
-    if starts and replaces(draft, response):
+    if starts and replaces(draft, response) and not _resumes(ctx, draft, response):
         return draft_open(ctx, draft, then=request_of(ctx))
     if response.dialog is None:
         response.replies = with_way_back(ctx, draft, response.replies)

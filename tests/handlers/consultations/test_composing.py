@@ -329,3 +329,20 @@ async def test_typing_the_closing_choice_as_said_chooses_it(app: App) -> None:
     await ria.press("Meteen")
     await ria.send("na 7 dagen")
     assert ria.keys[0] == "consultations.preview_intro", ria.keys
+
+
+async def test_coming_back_to_a_poll_at_its_preview_shows_the_preview_again(app: App) -> None:
+    # The console, opened again, asks where this person was: at the preview that is the
+    # preview with "Publiceren", not "Je bent nog bezig met je peiling. Verder of weggooien?".
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg waarom")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Klimrek\nSchommel")
+    await _finish(ria)
+    await ria.press_payload("resume")
+    assert ria.keys[:2] == ["drafts.welcome_back", "consultations.preview_intro"], ria.keys
+    await ria.press("Publiceren")
+    assert "drafts.open" not in ria.keys
