@@ -224,6 +224,19 @@ async def choose_step(ctx: Context, dialog: Dialog) -> Response:
     return respond(_use_buttons(), _choose(dialog, counts), dialog=dialog)
 
 
+@forgetting.ask("choose")
+async def ask_choose(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew): its buttons work as they did."""
+    counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
+    return respond(_choose(dialog, counts), dialog=dialog)
+
+
+@forgetting.ask("confirm")
+async def ask_confirm(ctx: Context, dialog: Dialog) -> Response:
+    """The last question again (a chat opened anew)."""
+    return _confirm(dialog)
+
+
 @forgetting.step("confirm")
 async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
     """The last yes before everything is erased."""

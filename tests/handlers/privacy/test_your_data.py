@@ -405,3 +405,18 @@ async def test_a_reply_to_staff_quoting_a_question_waits_no_longer_than_its_aske
     await anna.press("Ja")
     assert anna.keys == ["privacy.forget.done"]
     assert await traces(app.db, ["Xjqw", "nummer 12"]) == []
+
+
+async def test_coming_back_to_forget_me_asks_its_question_again(app: App) -> None:
+    # The console, opened again, says where this person was: the question itself, with
+    # its buttons, not "answer the last question" above that can no longer be answered.
+    anna, _ = await neighbours(app)
+    await anna.send("/vergeetmij")
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "privacy.forget.choose"]
+    await anna.press("Ook wissen")
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "privacy.forget.confirm_delete"]
+    await anna.press("Toch niet")
+    assert anna.keys == ["general.cancelled"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM erasures") == 0
