@@ -230,6 +230,31 @@ def plain_word(ctx: Context, *keys: str) -> str | None:
     return next((key for key in keys if typed in words(ctx, key)), None)
 
 
+#: Question marks (Latin, Arabic, full-width): typed alone, someone unsure what to do.
+_QUESTION_MARKS = frozenset("?؟？¿ ")
+
+
+def asks_for_help(ctx: Context, *, typed_answer: bool) -> bool:
+    """Whether the typed text asks how this works: only question marks ("?", "??", "؟"),
+    or "help" alone. Where the answer is typed (a title, a comment), the word counts only
+    asked ("Hulp?"): a poll's description may well be "Uitleg"."""
+    event = ctx.event
+    if event.text is None or event.button is not None:
+        return False
+    typed = ctx.text.strip()
+    if typed and set(typed) <= _QUESTION_MARKS:
+        return True
+    if typed_answer and not typed.endswith(tuple(_QUESTION_MARKS)):
+        return False
+    return plain_word(ctx, "help") == "help"
+
+
+def help_at(ctx: Context, dialog: Dialog, question: Response) -> Response:
+    """``question`` (the step asked again), after a word on how a dialog is answered."""
+    hint = Reply(key="drafts.help", params={"subject": subject(ctx, dialog)})
+    return question.model_copy(update={"replies": [hint, *question.replies]})
+
+
 def _letters_and_spaces(text: str) -> str:
     """``text`` without punctuation, symbols and emoji (letters, digits and spaces kept)."""
     if text.isascii():
@@ -264,6 +289,10 @@ def take_discard(event: Event, dialog: Dialog | None) -> tuple[Event, Dialog | N
     return asked, dialog
 
 
+#: The action that says again where a person was (see ``handlers.start.menu.resume``).
+RESUME_ACTION = "resume"
+
+
 def replaces(draft: Dialog, response: Response) -> bool:
     """Whether a response starts another dialog in place of the open one, losing it."""
     new = response.dialog
@@ -275,13 +304,26 @@ def replaces(draft: Dialog, response: Response) -> bool:
     return any(key not in new.data or new.data[key] != value for key, value in kept.items())
 
 
+def _resumes(ctx: Context, draft: Dialog, response: Response) -> bool:
+    """Whether the response is the draft itself, asked again where it was (a chat opened
+    anew asks for that): a step that saves as it asks (a poll's preview) changes its data,
+    which is no other dialog taking its place."""
+    new = response.dialog
+    return (
+        ctx.event.button == RESUME_ACTION
+        and new is not None
+        and new.name == draft.name
+        and new.step == interrupted(draft).step
+    )
+
+
 def beside(ctx: Context, draft: Dialog, response: Response, *, starts: bool) -> Response:
     """The response to a command or button done while ``draft`` is open; the draft stays.
 
     What would start another dialog in its place asks first; anything else ends in the
     way back to it.
     """
-    if starts and replaces(draft, response):
+    if starts and replaces(draft, response) and not _resumes(ctx, draft, response):
         return draft_open(ctx, draft, then=request_of(ctx))
     if response.dialog is None:
         response.replies = with_way_back(ctx, draft, response.replies)

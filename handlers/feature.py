@@ -321,6 +321,9 @@ class DialogSpec(_Declared):
             return drafts.ask_stop(ctx, dialog)
         if word == "menu" and not self.expects(dialog.step).typed:
             return drafts.draft_open(ctx, dialog)
+        if drafts.asks_for_help(ctx, typed_answer=self.expects(dialog.step).typed):
+            # "?" or "help": someone unsure, not an answer (a comment "?" would be public).
+            return drafts.help_at(ctx, dialog, await self.resume(ctx, dialog))
         return await self._step(ctx, dialog)
 
     async def _step(self, ctx: Context, dialog: Dialog) -> Response:

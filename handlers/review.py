@@ -332,7 +332,7 @@ class Desk:
         self.max_reason = max_reason
         self.min_reason = min_reason
         self.steps: dict[str, Step] = {}
-        self.spec = feature.dialog(dialog, role=role)
+        self.spec = feature.dialog(dialog, role=role, subject=f"drafts.subject.{dialog}")
         self.spec.written = self._written
         for kind in kinds:
             kind.desk = self

@@ -80,7 +80,7 @@ def _ask_name(ctx: Context) -> Reply:
     return Reply(key="budgets.ask_name", params=brand(ctx.profile, ctx.lang), buttons=[_stop()])
 
 
-setup = feature.dialog(DIALOG, role=Role.CONNECTOR)
+setup = feature.dialog(DIALOG, role=Role.CONNECTOR, subject="drafts.subject.budget_round")
 
 
 @setup.step("name", expects=Expects.TEXT)
@@ -683,7 +683,7 @@ async def make_experiment(ctx: Context) -> Response:
     )
 
 
-naming = feature.dialog(NAMING, role=Role.CONNECTOR)
+naming = feature.dialog(NAMING, role=Role.CONNECTOR, subject="drafts.subject.budget_experiment")
 
 
 @naming.step("name", expects=Expects.TEXT)

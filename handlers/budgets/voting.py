@@ -147,7 +147,7 @@ def read_postcode(text: str) -> str | None:
     return digits if re.fullmatch(r"[1-9][0-9]{3}", digits) else None
 
 
-postcode = feature.dialog(POSTCODE, role=Role.RESIDENT)
+postcode = feature.dialog(POSTCODE, role=Role.RESIDENT, subject="drafts.subject.budget_postcode")
 
 
 @postcode.step("postcode", expects=Expects.TEXT)
@@ -320,7 +320,7 @@ async def choose_hood(ctx: Context) -> Response:
     return chosen
 
 
-hood_question = feature.dialog(HOOD, role=Role.RESIDENT)
+hood_question = feature.dialog(HOOD, role=Role.RESIDENT, subject="drafts.subject.budget_hood")
 
 
 @hood_question.step("hood")

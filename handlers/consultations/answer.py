@@ -462,7 +462,9 @@ async def type_answer(ctx: Context) -> Response:
     return await _show(ctx, found, found.number, answers)
 
 
-text_answer = feature.dialog(TEXT_DIALOG, role=Role.RESIDENT, posts="consultation")
+text_answer = feature.dialog(
+    TEXT_DIALOG, role=Role.RESIDENT, posts="consultation", subject="drafts.subject.consult_text"
+)
 
 
 @text_answer.step("text", expects=Expects.TEXT)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import handlers.audience as audiences
 from handlers import when
-from handlers.answers import read_text, visible_length
+from handlers.answers import read_text, typed_choice, visible_length
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -57,10 +57,12 @@ MAX_END = 30
 MAX_FOLLOW_UP = 600
 #: A consultation is open at least this long (and closes within a year of opening).
 SHORTEST = timedelta(hours=1)
+#: The closing moments offered as buttons: this many days after opening, at 17:00.
+CLOSE_AFTER = (7, 14)
 #: Publishing is refused when closing would come sooner than this (a preview left open).
 MARGIN = timedelta(minutes=5)
 
-compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT)
+compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_compose")
 
 
 def _stop() -> list[Button]:
@@ -412,17 +414,41 @@ def _ask_moment(ctx: Context, dialog: Dialog, key: str, start: datetime) -> Repl
     )
 
 
-def _ask_closing(ctx: Context, dialog: Dialog) -> Reply:
-    opens = _opens(ctx, dialog)
-    local = ctx.local(opens).replace(second=0, microsecond=0)
-    choices = [
+def _closing_choices(ctx: Context, dialog: Dialog) -> list[Button]:
+    """The usual closing moments: 7 and 14 days after opening, at 17:00."""
+    local = ctx.local(_opens(ctx, dialog)).replace(second=0, microsecond=0)
+    return [
         dialog.button(
             "consultations.btn_close_after",
             typed((local + timedelta(days=days)).replace(hour=17, minute=0)),
             days=days,
         )
-        for days in (7, 14)
+        for days in CLOSE_AFTER
     ]
+
+
+def _typed_closing(ctx: Context, dialog: Dialog) -> str | None:
+    """The closing choice typed as its button says it, with or without its time ("Na 7
+    dagen" for "Na 7 dagen, 17:00"): the moment it stands for, or None."""
+    if ctx.event.button is not None or ctx.event.text is None:
+        return None
+    names: dict[str, list[str]] = {}
+    for days in CLOSE_AFTER:
+        label = ctx.catalog.text(
+            ctx.lang, "consultations.btn_close_after", {"days": days}, markup=False
+        )
+        names[str(days)] = [label, label.replace("،", ",").split(",")[0]]
+    chosen = typed_choice(ctx, names)
+    if chosen is None:
+        return None
+    local = ctx.local(_opens(ctx, dialog)).replace(second=0, microsecond=0)
+    return typed((local + timedelta(days=int(chosen))).replace(hour=17, minute=0))
+
+
+def _ask_closing(ctx: Context, dialog: Dialog) -> Reply:
+    opens = _opens(ctx, dialog)
+    local = ctx.local(opens).replace(second=0, microsecond=0)
+    choices = _closing_choices(ctx, dialog)
     return Reply(
         key="consultations.ask_closes",
         params={
@@ -438,9 +464,13 @@ def _opens(ctx: Context, dialog: Dialog) -> datetime:
     return datetime.fromisoformat(stored) if stored else ctx.now
 
 
-def _read_moment(ctx: Context, after: datetime) -> datetime | Reply:
-    """The moment typed (or chosen), in UTC, after ``after`` and within a year of it."""
-    answer = ctx.value if ctx.event.button is not None else read_text(ctx, 60)
+def _read_moment(ctx: Context, after: datetime, chosen: str | None = None) -> datetime | Reply:
+    """The moment typed (or chosen), in UTC, after ``after`` and within a year of it;
+    ``chosen``: a choice typed by its name, already read."""
+    if chosen is not None:
+        answer: str | Reply = chosen
+    else:
+        answer = ctx.value if ctx.event.button is not None else read_text(ctx, 60)
     if isinstance(answer, Reply):
         return answer
     moment = parse_moment(answer, ctx.local(ctx.now))
@@ -471,7 +501,8 @@ async def opens(ctx: Context, dialog: Dialog) -> Response:
 
 @compose.step("closes", expects=Expects.TEXT)
 async def closes(ctx: Context, dialog: Dialog) -> Response:
-    moment = _read_moment(ctx, _opens(ctx, dialog) + SHORTEST - timedelta(seconds=1))
+    after = _opens(ctx, dialog) + SHORTEST - timedelta(seconds=1)
+    moment = _read_moment(ctx, after, _typed_closing(ctx, dialog))
     if isinstance(moment, Reply):
         return respond(moment, _ask_closing(ctx, dialog), dialog=dialog)
     return await _preview(ctx, dialog.to("preview", closes_at=moment.isoformat()))

@@ -608,7 +608,9 @@ def _ask_follow_up(ctx: Context, consultation: Consultation, language: str) -> R
     )
 
 
-follow_up_dialog = feature.dialog(FOLLOW_UP, role=Role.CIVIL_SERVANT)
+follow_up_dialog = feature.dialog(
+    FOLLOW_UP, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_follow_up"
+)
 
 
 @follow_up_dialog.step("text", expects=Expects.TEXT)
@@ -680,7 +682,7 @@ def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
     )
 
 
-move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT)
+move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_move")
 
 
 @move_dialog.step("when", expects=Expects.TEXT)

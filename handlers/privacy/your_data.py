@@ -56,7 +56,11 @@ AUTHORED = ("ideas", "idea_comments", "experiment_proposals")
 async def privacy(ctx: Context) -> Response:
     """The privacy statement in plain language, with what you can do about your data."""
     statement = privacy_statement(ctx)
+    # Someone who has not agreed yet (often sent here by the consent wall) can agree
+    # straight after reading what is stored, instead of having to know about /start.
+    join = [] if ctx.user.consented else [[Button(label="onboarding.btn_start", payload="start")]]
     buttons = [
+        *join,
         [Button(label="privacy.data.btn", payload="privacy.export")],
         [Button(label="privacy.forget.btn", payload="privacy.forget")],
         [Button(label="menu.back", payload="menu")],
@@ -201,7 +205,12 @@ def _confirm(dialog: Dialog) -> Response:
 
 
 forgetting = feature.dialog(
-    DIALOG, consent=False, open_to_banned=True, role=Role.RESIDENT, draft=False
+    DIALOG,
+    consent=False,
+    open_to_banned=True,
+    role=Role.RESIDENT,
+    draft=False,
+    subject="drafts.subject.forget",
 )
 
 
@@ -213,6 +222,19 @@ async def choose_step(ctx: Context, dialog: Dialog) -> Response:
         return _confirm(dialog.to("confirm", content=choice))
     counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
     return respond(_use_buttons(), _choose(dialog, counts), dialog=dialog)
+
+
+@forgetting.ask("choose")
+async def ask_choose(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew): its buttons work as they did."""
+    counts = await ctx.repos.personal.authored(ctx.user.id, AUTHORED)
+    return respond(_choose(dialog, counts), dialog=dialog)
+
+
+@forgetting.ask("confirm")
+async def ask_confirm(ctx: Context, dialog: Dialog) -> Response:
+    """The last question again (a chat opened anew)."""
+    return _confirm(dialog)
 
 
 @forgetting.step("confirm")

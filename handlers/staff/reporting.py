@@ -148,7 +148,7 @@ def _ask_note(
     return respond(*([hint] if hint else []), question, dialog=dialog)
 
 
-note = feature.dialog(DIALOG, role=Role.RESIDENT)
+note = feature.dialog(DIALOG, role=Role.RESIDENT, subject="drafts.subject.report")
 
 
 @note.step("note", expects=Expects.TEXT)

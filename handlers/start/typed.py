@@ -224,7 +224,13 @@ def _a_message(text: str) -> bool:
     )
 
 
-typed = feature.dialog(DIALOG, role=Role.RESIDENT, draft=False, words="text")
+typed = feature.dialog(
+    DIALOG,
+    role=Role.RESIDENT,
+    draft=False,
+    words="text",
+    subject="drafts.subject.typed_message",
+)
 
 
 @typed.step("choose")

@@ -272,17 +272,17 @@ async def test_help_during_a_draft_names_it_and_leads_back(app: App, chat: MakeC
     assert anna.keys == ["ideas.ask_title"]
 
 
-async def test_a_draft_with_a_long_subject_gets_a_short_way_back(app: App) -> None:
+async def test_a_draft_named_in_help_gets_a_short_way_back(app: App) -> None:
     ria = await civil_servant(app)
     await ria.send("/nieuwepeiling")
     await ria.send("Nieuwe speelplek")
     await ria.send("/help")
     assert ria.keys == ["general.help_title"]
-    assert "Je bent nog bezig met wat je aan het doen was" in ria.text
+    assert "Je bent nog bezig met je peiling" in ria.text
     labels = ria.last[-1].labels()
-    assert "▶️ Ga verder" in labels
+    assert "▶️ Verder met je peiling" in labels
     assert all(len(label) <= 30 for label in labels), labels
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == ["consultations.ask_intro"]  # the question it was at, asked again
 
 
@@ -396,3 +396,18 @@ async def test_forged_discard_buttons_do_only_what_the_person_could_do_anyway(
     await anna.press_payload("^ffffff|^ffffff|menu")
     assert anna.keys == ["general.stale_button"]
     assert await _dialog(app, anna) == ("idea_submit", "description")
+
+
+async def test_every_dialog_says_what_it_is_about(app: App) -> None:
+    # "Welkom terug! Je was bezig met wat je aan het doen was" says nothing: each dialog
+    # names what the person was doing, in every catalog.
+    vague = [
+        name
+        for name, spec in app.registry.dialogs.items()
+        if spec.subject == "drafts.subject.default"
+    ]
+    assert vague == []
+    for spec in app.registry.dialogs.values():
+        if isinstance(spec.subject, str):
+            for lang in app.catalog.languages:
+                assert spec.subject in app.catalog.texts[lang], (lang, spec.subject)

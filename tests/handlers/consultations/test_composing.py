@@ -1,6 +1,6 @@
 """Composing a poll the way staff do on a phone: answer options typed one per message and
-collected (across a restart, never past a revoked role), and "Ga verder" back to where the
-composer was, the preview with its buttons included."""
+collected (across a restart, never past a revoked role), and "Verder met je peiling" back to
+where the composer was, the preview with its buttons included."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ async def test_go_on_after_a_preview_button_shows_the_preview_again(app: App) ->
     preview = await compose_poll(ria)
     await ria.press_payload(button(preview, "Klimrek"))
     assert ria.keys == ["consultations.not_open"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == [shown.key for shown in preview]
     assert ria.text == "\n".join(shown.text for shown in preview)
     assert "📤 Publiceren" in _labels(ria)
@@ -181,13 +181,13 @@ async def test_go_on_takes_the_composer_back_to_the_options_typed_so_far(app: Ap
     await ria.send("Schommel")
     await ria.send("Klimrek")
     await ria.send("/peilingen")
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == ["consultations.options_so_far"]
     assert "1. Schommel\n2. Klimrek" in ria.text
     await ria.press("Klaar")
     assert ria.keys == ["consultations.ask_more"]
     await ria.send("/peilingen")
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert ria.keys == ["consultations.ask_more"]
 
 
@@ -286,7 +286,7 @@ async def test_a_double_tap_on_taking_the_last_question_or_choice_away_takes_awa
     assert "1. Schommel\n2. Klimrek" in ria.text and "Zandbak" not in ria.text
     await ria.press_payload(button(options, "Laatste keuze weghalen"))  # the same message
     assert ria.keys == ["general.stale_button"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert "1. Schommel\n2. Klimrek" in ria.text
     await ria.press("Klaar")
     for number in (2, 3):
@@ -299,7 +299,7 @@ async def test_a_double_tap_on_taking_the_last_question_or_choice_away_takes_awa
     assert "Je hebt 2 vragen" in ria.text
     await ria.press_payload(button(more, "Laatste vraag weghalen"))  # the same message
     assert ria.keys == ["general.stale_button"]
-    await ria.press("Ga verder")
+    await ria.press("Verder met je peiling")
     assert "Je hebt 2 vragen" in ria.text
     await _finish(ria)
     draft = await app.repos.consultations.get(await last_consultation(app))
@@ -311,3 +311,38 @@ async def _options_of_the_draft_question(app: App, number: int) -> list[str]:
     draft = await app.repos.consultations.get(await last_consultation(app))
     assert draft is not None
     return [option["nl"] for option in draft.questions[number - 1].options]
+
+
+async def test_typing_the_closing_choice_as_said_chooses_it(app: App) -> None:
+    # The console shows "[Na 7 dagen, 17:00]" to type by name: "Na 7 dagen" is that choice,
+    # not a date it cannot read.
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg waarom")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Klimrek\nSchommel")
+    await ria.press("Klaar met de vragen")
+    await ria.send("We gebruiken het.")
+    await ria.press("Iedereen")
+    await ria.press("Meteen")
+    await ria.send("na 7 dagen")
+    assert ria.keys[0] == "consultations.preview_intro", ria.keys
+
+
+async def test_coming_back_to_a_poll_at_its_preview_shows_the_preview_again(app: App) -> None:
+    # The console, opened again, asks where this person was: at the preview that is the
+    # preview with "Publiceren", not "Je bent nog bezig met je peiling. Verder of weggooien?".
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Speelplek")
+    await ria.send("Uitleg waarom")
+    await ria.press("Eén keuze")
+    await ria.send("Wat moet er komen?")
+    await ria.send("Klimrek\nSchommel")
+    await _finish(ria)
+    await ria.press_payload("resume")
+    assert ria.keys[:2] == ["drafts.welcome_back", "consultations.preview_intro"], ria.keys
+    await ria.press("Publiceren")
+    assert "drafts.open" not in ria.keys

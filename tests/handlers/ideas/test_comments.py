@@ -368,3 +368,22 @@ async def test_a_merged_ideas_thread_opens_again_when_the_other_idea_is_withdraw
     assert "prullenbak" in bob.text and "samengevoegd" not in bob.text
     assert "Reageren" in " ".join(bob.last[0].labels())
     assert not [p for _, p in bob.buttons() if p == "idea.comments:1"]
+
+
+async def test_asking_for_help_while_writing_a_comment_is_not_posted_under_the_idea(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    bob = await person(app, "bob")
+    await bob.press_payload("idea.comments:1")
+    await bob.press("Reageren")
+    for unsure in ("?", "help?", "Hulp?", "؟", "??"):
+        await bob.send(unsure)
+        # Someone unsure hears how this works and gets the question again, nothing public.
+        assert bob.keys == ["drafts.help", "comments.ask"], unsure
+        assert "je reactie" in bob.last[0].text and "stop" in bob.last[0].text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+    # A word alone, not asked, is what they mean to say.
+    await bob.send("Help")
+    assert bob.keys[0] == "comments.added"

@@ -516,3 +516,13 @@ async def test_a_bidi_override_in_a_title_does_not_turn_the_bots_words_around(ap
     # Status and supporters follow the title on its line: the override is closed first.
     after = line.split("\u202e", 1)[1]
     assert after.startswith("\u2069 ("), repr(line)
+
+
+async def test_help_at_a_step_of_the_idea_says_how_it_works_and_asks_again(app: App) -> None:
+    anna = await person(app, "anna")
+    await anna.send("/idee")
+    await anna.send("help")
+    assert anna.keys == ["drafts.help", "ideas.ask_category"]
+    await anna.send("Bankjes in het park")
+    # Typed text at a choice still gets its own answer: choose an option.
+    assert anna.keys[0] == "ideas.use_buttons"

@@ -90,7 +90,8 @@ async def test_the_privacy_statement_says_who_what_how_long_and_offers_the_right
     for words in ("gemeente Velsen", "privacy@velsen.nl", "Autoriteit Persoonsgegevens"):
         assert words in text
     assert "Na 24 maanden zonder contact" in text and "nooit met je naam" in text
-    assert anna.last[0].labels() == ["📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
+    # Anna has not agreed yet: reading what is stored leads on to agreeing.
+    assert anna.last[0].labels() == ["✅ Meedoen", "📦 Mijn gegevens", "🗑️ Vergeet mij", "⬅️ Menu"]
 
 
 async def test_the_statement_names_the_configured_retention_period(tmp_path: Path) -> None:
@@ -404,3 +405,18 @@ async def test_a_reply_to_staff_quoting_a_question_waits_no_longer_than_its_aske
     await anna.press("Ja")
     assert anna.keys == ["privacy.forget.done"]
     assert await traces(app.db, ["Xjqw", "nummer 12"]) == []
+
+
+async def test_coming_back_to_forget_me_asks_its_question_again(app: App) -> None:
+    # The console, opened again, says where this person was: the question itself, with
+    # its buttons, not "answer the last question" above that can no longer be answered.
+    anna, _ = await neighbours(app)
+    await anna.send("/vergeetmij")
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "privacy.forget.choose"]
+    await anna.press("Ook wissen")
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "privacy.forget.confirm_delete"]
+    await anna.press("Toch niet")
+    assert anna.keys == ["general.cancelled"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM erasures") == 0

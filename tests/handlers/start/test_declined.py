@@ -126,3 +126,28 @@ async def test_text_typed_while_reading_in_a_chosen_language_is_given_back(app: 
     # From there the question is answered as always.
     await cees.send("yes")
     assert cees.keys == ["onboarding.neighbourhood_question"]
+
+
+async def test_the_privacy_statement_read_from_the_consent_wall_leads_on_to_agreeing(
+    app: App,
+) -> None:
+    lotte = await declined(app)
+    await lotte.press_payload("q.new")
+    await lotte.press("Privacy")
+    assert lotte.keys == ["privacy.statement"]
+    # Having read what is stored, agreeing is one press away, not only via /start.
+    assert ("✅ Meedoen", "start") in lotte.buttons()
+    await lotte.press("Meedoen")
+    assert "onboarding.consent_question" in lotte.keys
+
+
+async def test_someone_who_agreed_is_not_offered_to_join_again_on_the_privacy_page(
+    app: App,
+) -> None:
+    anna = Chat(app, "anna")
+    await anna.send("/start")
+    await anna.press("Ja")
+    await anna.press("Nederlands")
+    await anna.press("IJmuiden")
+    await anna.send("/privacy")
+    assert "start" not in [payload for _, payload in anna.buttons()]
