@@ -343,6 +343,7 @@ class Desk:
             self.spec.step(step_name, expects=step.expects)(self._step(self._detail))
         # The reason is typed: "2" is a (too short) reason, never the second button.
         self.spec.step(reason_step, expects=Expects.TEXT)(self._step(self._reason))
+        self.spec.ask(*self.steps, reason_step)(self._ask_again)
         if prefix is not None:
             feature.action(f"{prefix}.do", role=role)(self._choose)
             if queue is not None:
@@ -489,6 +490,32 @@ class Desk:
         question = question.model_copy(update={"buttons": buttons})
         return respond(*([hint] if hint else []), question, dialog=dialog)
 
+    async def _ask_again(self, ctx: Context, dialog: Dialog) -> Response:
+        """The question of the step the reviewer is at, asked again (the chat opened anew,
+        "Verder"). The item is loaded first: one that went, or that someone else decided
+        about meanwhile, is said at once and the dialog ends, with what the reviewer wrote
+        at earlier steps given back, rather than a question asked for nothing."""
+        if not self._readable(dialog):
+            return await self._unreadable(ctx)
+        refused = await self._gone(ctx, dialog, None)
+        if refused is not None:
+            replies = self._given_back(
+                refused.replies, None, self._kind(dialog).written(dialog.data)
+            )
+            return Response(replies=replies, end_dialog=True)
+        return await self.ask(ctx, dialog)
+
+    async def _gone(self, ctx: Context, dialog: Dialog, typed: str | None) -> Response | None:
+        """Why the dialog's item can no longer be decided about as begun (it went, its
+        number holds another item, someone else decided, its author changed it), or None."""
+        ref, kind = self._ref(dialog), self._kind(dialog)
+        item = await kind.load(ctx, ref.id)
+        if item is None or not kind.same(item, dialog):
+            return await kind.missing(ctx, ref.id)
+        # Decided by someone else meanwhile (or changed by its author): said at once,
+        # not after the experiment was named and described for nothing.
+        return await kind.changed(ctx, item, dialog, typed)
+
     def _written(self, data: dict[str, Any]) -> list[Reply]:
         """What the reviewer wrote at the dialog's steps (for a dialog dropped: a role
         revoked); nothing for data this version cannot read."""
@@ -538,17 +565,10 @@ class Desk:
         with any words typed for it given back: the steps that remain (an amount, the
         experiment's name) would otherwise be asked for nothing, or misread without it.
         """
-        ref, kind = self._ref(dialog), self._kind(dialog)
-        item = await kind.load(ctx, ref.id)
+        kind = self._kind(dialog)
         step = self.steps[dialog.step]
         typed = ctx.text if choice is None and step.expects is Expects.TEXT else None
-        refused: Response | None
-        if item is None or not kind.same(item, dialog):
-            refused = await kind.missing(ctx, ref.id)
-        else:
-            # Decided by someone else meanwhile (or changed by its author): said at once,
-            # not after the experiment was named and described for nothing.
-            refused = await kind.changed(ctx, item, dialog, typed)
+        refused = await self._gone(ctx, dialog, typed)
         if refused is not None:
             data = dialog.data
             if typed and dialog.step in kind.writes:

@@ -132,6 +132,12 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
 introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.draft")
 
 
+@introducing.ask(*QUESTIONS)
+async def ask_question(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step they are at, again (a chat opened anew)."""
+    return respond(_question(ctx, dialog), dialog=dialog)
+
+
 @introducing.step("name", "work", expects=Expects.TEXT)
 async def text_step(ctx: Context, dialog: Dialog) -> Response:
     """The name, or what they work on: typed, or kept as it was."""
@@ -231,6 +237,12 @@ def _preview(ctx: Context, dialog: Dialog) -> Response:
         ),
         dialog=dialog,
     )
+
+
+@introducing.ask("preview")
+async def ask_preview(ctx: Context, dialog: Dialog) -> Response:
+    """The preview with its buttons again (a chat opened anew)."""
+    return _preview(ctx, dialog)
 
 
 @introducing.step("preview")

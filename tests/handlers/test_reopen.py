@@ -1,0 +1,184 @@
+"""A chat opened anew in the middle of a dialog (the console started again) asks that
+dialog's question again, with its options numbered as before: never only "answer the last
+question", which is no longer on the screen and whose numbers no longer choose anything."""
+
+from __future__ import annotations
+
+from bot.app import App
+from handlers.contract import Role
+from storage.ideas.ideas import IdeaStatus, Removal
+from tests.handlers.ideas.helpers import seed_idea
+from tests.people import connector, person, row, with_role
+from tests.support import Chat
+
+
+async def reopen(chat: Chat) -> None:
+    """What the console sends for a person when it starts again."""
+    await chat.press_payload("resume")
+
+
+async def choose(chat: Chat, label: str) -> None:
+    """Type the number the last answer shows before ``label`` (as on the console)."""
+    labels = [shown for shown, _ in chat.buttons()]
+    number = next(i for i, shown in enumerate(labels, 1) if label in shown)
+    await chat.send(str(number))
+
+
+# A civil servant's introduction ----------------------------------------------------------
+
+#: A name with emoji, right-to-left text and what looks like markup.
+ODD_NAME = "Ria 🌷 <b>de</b> Vries مرحبا"
+
+
+async def _at_card_preview(app: App) -> Chat:
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CIVIL_SERVANT)
+    await ria.send("/voorstellen")
+    await ria.send(ODD_NAME)
+    await reopen(ria)  # at a typed step: its departments are chosen by their label
+    assert ria.keys == ["drafts.welcome_back", "staff.ask_department"]
+    assert any("Openbare ruimte" in label for label, _ in ria.buttons())
+    await ria.send("openbare ruimte")
+    assert ria.keys == ["staff.ask_work"]
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    await choose(ria, "Zonder foto")
+    assert ria.keys == ["staff.preview_intro", "staff.card", "staff.preview_question"]
+    return ria
+
+
+async def test_the_card_preview_is_shown_again_and_its_numbers_still_choose(app: App) -> None:
+    ria = await _at_card_preview(app)
+    for _ in range(2):  # opened again twice: the same preview each time
+        await reopen(ria)
+        assert ria.keys == [
+            "drafts.welcome_back",
+            "staff.preview_intro",
+            "staff.card",
+            "staff.preview_question",
+        ]
+        assert ODD_NAME in ria.text and "Openbare ruimte" in ria.text
+    await choose(ria, "Opslaan")
+    assert ria.keys == ["staff.saved"]
+    card = await app.repos.staff.get((await row(app, ria)).id)
+    assert card is not None and card.name == ODD_NAME
+
+
+async def test_a_card_preview_reopened_after_the_role_went_shows_no_staff_options(
+    app: App,
+) -> None:
+    ria = await _at_card_preview(app)
+    await with_role(app, ria, Role.RESIDENT)
+    await reopen(ria)
+    assert ria.keys[0] == "general.dialog_dropped"
+    assert not any("Opslaan" in label for label, _ in ria.buttons())
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+    assert await app.repos.staff.get((await row(app, ria)).id) is None
+
+
+# The connector's triage ------------------------------------------------------------------
+
+
+async def _at_department(app: App) -> Chat:
+    await seed_idea(app, "Bankjes 🪑 <i>bij</i> de vijver")
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CONNECTOR)
+    await ria.send("/wachtrij 1")
+    await choose(ria, "Naar een afdeling")
+    assert ria.keys == ["triage.ask_department"]
+    return ria
+
+
+async def test_triage_asks_its_department_again_with_the_departments_numbered(
+    app: App,
+) -> None:
+    ria = await _at_department(app)
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "triage.ask_department"]
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "triage.ask_department"]
+    await choose(ria, "Openbare ruimte")
+    assert ria.keys == ["triage.ask_reason"]
+    await reopen(ria)  # the reason, typed: asked again as well
+    assert ria.keys == ["drafts.welcome_back", "triage.ask_reason"]
+    await ria.send("Zij gaan over bankjes.")
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.status is IdeaStatus.FORWARDED
+
+
+async def test_triage_reopened_after_someone_else_decided_says_so_and_ends(app: App) -> None:
+    ria = await _at_department(app)
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Niet haalbaar")
+    await sam.send("Er is geen plek.")
+    await reopen(ria)
+    assert ria.keys[:2] == ["drafts.welcome_back", "triage.changed_meanwhile"]
+    assert (
+        await app.db.fetchval(
+            "SELECT COUNT(*) FROM dialogs WHERE user_id = ?", ((await row(app, ria)).id,)
+        )
+        == 0
+    )
+
+
+async def test_an_experiments_title_typed_before_someone_else_decided_comes_back(
+    app: App,
+) -> None:
+    await seed_idea(app, "Bankjes bij de vijver")
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CONNECTOR)
+    await ria.send("/wachtrij 1")
+    await ria.press("Snel te doen")
+    await ria.send(ODD_NAME)  # the experiment's title
+    sam = await connector(app, "sam")
+    await sam.send("/wachtrij 1")
+    await sam.press("Niet haalbaar")
+    await sam.send("Er is geen plek.")
+    await reopen(ria)
+    assert ria.keys[:2] == ["drafts.welcome_back", "triage.changed_meanwhile"]
+    assert ODD_NAME in ria.text, "what she typed is given back, not lost"
+    assert await app.repos.experiments.of_idea(1) is None
+
+
+async def test_triage_reopened_after_the_idea_was_removed_says_it_is_gone(app: App) -> None:
+    ria = await _at_department(app)
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, app.router.clock(), how=Removal.REMOVED)
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "triage.idea_not_found"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+
+
+async def test_triage_reopened_after_the_role_went_shows_no_departments(app: App) -> None:
+    ria = await _at_department(app)
+    await with_role(app, ria, Role.RESIDENT)
+    await reopen(ria)
+    assert ria.keys[0] == "general.dialog_dropped"
+    assert "triage.ask_department" not in ria.keys
+    assert not any("Openbare ruimte" in label for label, _ in ria.buttons())
+
+
+# Moderation: how long a mute lasts ---------------------------------------------------------
+
+
+async def test_the_mute_period_is_asked_again_and_a_typed_number_is_still_days(
+    app: App,
+) -> None:
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    for n in range(3):
+        other = await person(app, f"r{n}")
+        await other.press_payload("idea.comments:1")
+        await other.press("Meld 1")
+        await other.press("Schelden of beledigend")
+    ria = await with_role(app, await person(app, "ria", platform="console"), Role.CONNECTOR)
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    assert ria.keys == ["moderation.ask_period"]
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "moderation.ask_period"]
+    assert ria.buttons(), "its periods are offered again"
+    await ria.send("2")  # typed where days are asked: two days, not the second option
+    assert ria.keys == ["moderation.ask_reason_mute"]
+    assert "2 dagen" in ria.text
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "moderation.ask_reason_mute"]
