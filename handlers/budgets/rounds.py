@@ -80,7 +80,49 @@ def _ask_name(ctx: Context) -> Reply:
     return Reply(key="budgets.ask_name", params=brand(ctx.profile, ctx.lang), buttons=[_stop()])
 
 
+def _ask_total() -> Reply:
+    return Reply(key="budgets.ask_total", buttons=[_stop()])
+
+
+def _ask_closes() -> Reply:
+    return Reply(key="budgets.ask_closes", buttons=[_stop()])
+
+
 setup = feature.dialog(DIALOG, role=Role.CONNECTOR, subject="drafts.subject.budget_round")
+
+
+@setup.ask("name", "total", "hoods", "projects", "opens", "closes", "who", "tie")
+async def ask_question(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step they are at, again (a chat opened anew)."""
+    return respond(_question(ctx, dialog), dialog=dialog)
+
+
+def _question(ctx: Context, dialog: Dialog) -> Reply:
+    """The question of a step before the preview, as the step before it asked it."""
+    match dialog.step:
+        case "name":
+            return _ask_name(ctx)
+        case "total":
+            return _ask_total()
+        case "hoods":
+            return _ask_hoods(ctx, dialog)
+        case "projects":
+            return _ask_project(dialog)
+        case "opens":
+            return _ask_opens(dialog)
+        case "closes":
+            return _ask_closes()
+        case "who":
+            return _ask_who(ctx, dialog)
+        case _:
+            return _ask_tie(dialog)
+
+
+@setup.ask("preview")
+async def ask_preview(ctx: Context, dialog: Dialog) -> Response:
+    """The preview with its buttons again (a chat opened anew); a project whose idea or
+    proposal went meanwhile is said at once, and left out."""
+    return await _sources_gone(ctx, dialog) or respond(*_preview(ctx, dialog), dialog=dialog)
 
 
 @setup.step("name", expects=Expects.TEXT)
@@ -89,7 +131,7 @@ async def name_step(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(answer, Reply):
         return respond(answer, _ask_name(ctx), dialog=dialog)
     nxt = dialog.to("total", name=answer)
-    return respond(Reply(key="budgets.ask_total", buttons=[_stop()]), dialog=nxt)
+    return respond(_ask_total(), dialog=nxt)
 
 
 @setup.step("total", expects=Expects.NUMBER)
@@ -99,13 +141,13 @@ async def total_step(ctx: Context, dialog: Dialog) -> Response:
     except AmountTooLarge:
         return respond(
             Reply(key="budgets.amount_too_large", params={"max": _euro(ctx, MAX_EURO * 100)}),
-            Reply(key="budgets.ask_total", buttons=[_stop()]),
+            _ask_total(),
             dialog=dialog,
         )
     if cents is None or cents <= 0:
         return respond(
             Reply(key="budgets.amount_invalid", params={"typed": ctx.text}),
-            Reply(key="budgets.ask_total", buttons=[_stop()]),
+            _ask_total(),
             dialog=dialog,
         )
     nxt = dialog.to("hoods", total=cents)
@@ -344,7 +386,7 @@ async def opens_step(ctx: Context, dialog: Dialog) -> Response:
             return respond(moment, _ask_opens(dialog), dialog=dialog)
         opens = moment
     nxt = dialog.to("closes", opens=opens.isoformat())
-    return respond(Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=nxt)
+    return respond(_ask_closes(), dialog=nxt)
 
 
 @setup.step("closes", expects=Expects.TEXT)
@@ -354,7 +396,7 @@ async def closes_step(ctx: Context, dialog: Dialog) -> Response:
     if not isinstance(moment, Reply) and moment <= opens:
         moment = Reply(key="budgets.closes_before_opens", params={"opens": _shown(ctx, opens)})
     if isinstance(moment, Reply):
-        return respond(moment, Reply(key="budgets.ask_closes", buttons=[_stop()]), dialog=dialog)
+        return respond(moment, _ask_closes(), dialog=dialog)
     nxt = dialog.to("who", closes=moment.isoformat())
     return respond(_ask_who(ctx, nxt), dialog=nxt)
 
@@ -480,25 +522,34 @@ def _hood_name(ctx: Context, hood_id: str | None) -> str:
     return hood.name(ctx.lang) if hood else ctx.profile.name(ctx.lang)
 
 
+async def _sources_gone(ctx: Context, dialog: Dialog) -> Response | None:
+    """The projects whose idea or proposal was hidden, removed or decided otherwise since
+    the set-up named it, said and left out (its words do not go on a public ballot), with
+    the preview again (or the projects question, with none left); None if all are there."""
+    projects = dialog.data["projects"]
+    kept = [p for p in projects if await _source_approved(ctx, p)]
+    if len(kept) == len(projects):
+        return None
+    gone = [
+        Reply(key="budgets.source_gone", params={"title": p["title"]})
+        for p in projects
+        if p not in kept
+    ]
+    if not kept:
+        nxt = dialog.to("projects", projects=[])
+        return respond(*gone, _ask_project(nxt), dialog=nxt)
+    nxt = dialog.to("preview", projects=kept)
+    return respond(*gone, *_preview(ctx, nxt), dialog=nxt)
+
+
 @setup.step("preview")
 async def preview_step(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is None or ctx.value != "open":
         return respond(*_preview(ctx, dialog), dialog=dialog)
+    gone = await _sources_gone(ctx, dialog)
+    if gone is not None:
+        return gone
     data = dialog.data
-    kept = [p for p in data["projects"] if await _source_approved(ctx, p)]
-    if len(kept) < len(data["projects"]):
-        # An idea or proposal named in the set-up was hidden, removed or decided otherwise
-        # meanwhile: its words do not go on a public ballot.
-        gone = [
-            Reply(key="budgets.source_gone", params={"title": p["title"]})
-            for p in data["projects"]
-            if p not in kept
-        ]
-        if not kept:
-            nxt = dialog.to("projects", projects=[])
-            return respond(*gone, _ask_project(nxt), dialog=nxt)
-        nxt = dialog.to("preview", projects=kept)
-        return respond(*gone, *_preview(ctx, nxt), dialog=nxt)
     opens = datetime.fromisoformat(data["opens"])
     closes = datetime.fromisoformat(data["closes"])
     if closes <= ctx.now:
@@ -506,7 +557,7 @@ async def preview_step(ctx: Context, dialog: Dialog) -> Response:
         nxt = dialog.to("closes")
         return respond(
             Reply(key="budgets.when_past", params={"when": _shown(ctx, closes)}),
-            Reply(key="budgets.ask_closes", buttons=[_stop()]),
+            _ask_closes(),
             dialog=nxt,
         )
     round_id = await ctx.repos.budgets.create(
@@ -675,15 +726,24 @@ async def make_experiment(ctx: Context) -> Response:
     if project is None or not project.winner or project.experiment_id is not None:
         return respond(Reply(key="budgets.not_a_winner"))
     dialog = Dialog(name=NAMING, step="name", data={"project_id": project.id})
-    return respond(
-        Reply(
-            key="budgets.ask_experiment_name", params={"title": project.title}, buttons=[_stop()]
-        ),
-        dialog=dialog,
-    )
+    return respond(_ask_experiment_name(project.title), dialog=dialog)
+
+
+def _ask_experiment_name(title: str) -> Reply:
+    return Reply(key="budgets.ask_experiment_name", params={"title": title}, buttons=[_stop()])
 
 
 naming = feature.dialog(NAMING, role=Role.CONNECTOR, subject="drafts.subject.budget_experiment")
+
+
+@naming.ask("name")
+async def ask_experiment_name(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the project still waits for its
+    experiment (another connector may have made it meanwhile)."""
+    project = await ctx.repos.budgets.project(int(dialog.data["project_id"]))
+    if project is None or not project.winner or project.experiment_id is not None:
+        return respond(Reply(key="budgets.not_a_winner"), end_dialog=True)
+    return respond(_ask_experiment_name(project.title), dialog=dialog)
 
 
 @naming.step("name", expects=Expects.TEXT)

@@ -323,6 +323,20 @@ async def choose_hood(ctx: Context) -> Response:
 hood_question = feature.dialog(HOOD, role=Role.RESIDENT, subject="drafts.subject.budget_hood")
 
 
+@hood_question.ask("hood")
+@postcode.ask("postcode")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The round's question (neighbourhood or postcode) again, for a chat opened anew:
+    asked as entering the round asks it, so a round closed meanwhile says so and the
+    question ends, and one answered meanwhile (another device) shows its ballot."""
+    found = await _open_round(ctx, int(dialog.data["round_id"]))
+    if isinstance(found, Round):
+        found = await _cards(ctx, found)
+    if found.dialog is None:
+        return found.model_copy(update={"end_dialog": True})
+    return found
+
+
 @hood_question.step("hood")
 async def hood_step(ctx: Context, dialog: Dialog) -> Response:
     """A neighbourhood typed by name (any case, spaces, accents; in any language the bot
