@@ -248,6 +248,16 @@ def _ask_contact(dialog: Dialog, hint: Reply | None = None) -> Response:
 answering = feature.dialog(DIALOG, role=Role.RESIDENT, subject="connect.draft")
 
 
+@answering.ask("contact")
+async def ask_contact(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the request can still be answered;
+    one that ended or expired meanwhile is said, and the question ends."""
+    connection = await _open(ctx, int(dialog.data["connection"]))
+    if isinstance(connection, Response):
+        return Response(replies=connection.replies, end_dialog=True)
+    return _ask_contact(dialog)
+
+
 @answering.step("contact", expects=Expects.TEXT)
 async def contact_step(ctx: Context, dialog: Dialog) -> Response:
     """The contact line this person wants to share."""

@@ -467,14 +467,35 @@ text_answer = feature.dialog(
 )
 
 
-@text_answer.step("text", expects=Expects.TEXT)
-async def typed(ctx: Context, dialog: Dialog) -> Response:
-    """The typed answer: at most :data:`MAX_TEXT` characters; staff read it before anyone
-    else sees it."""
+async def _typing(ctx: Context, dialog: Dialog) -> Target | Response:
+    """The question the open text dialog answers, if it still takes an answer; else why
+    not (the dialog ends)."""
     ids = [int(dialog.data[key]) for key in ("consultation", "moment", "question")]
     found = await _target(ctx, ids, answering=True)
     if isinstance(found, Response):
         return respond(*found.replies, end_dialog=True)
+    assert found.response is not None
+    return found
+
+
+@text_answer.ask("text")
+async def ask_text(ctx: Context, dialog: Dialog) -> Response:
+    """The question again, with the answer typed so far (a chat opened anew)."""
+    found = await _typing(ctx, dialog)
+    if isinstance(found, Response):
+        return found
+    assert found.response is not None
+    answers = await ctx.repos.responses.answers(found.response.id)
+    return await _show(ctx, found, found.number, answers)
+
+
+@text_answer.step("text", expects=Expects.TEXT)
+async def typed(ctx: Context, dialog: Dialog) -> Response:
+    """The typed answer: at most :data:`MAX_TEXT` characters; staff read it before anyone
+    else sees it."""
+    found = await _typing(ctx, dialog)
+    if isinstance(found, Response):
+        return found
     assert found.response is not None
     text = read_text(ctx, MAX_TEXT)
     if isinstance(text, Reply):

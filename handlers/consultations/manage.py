@@ -613,6 +613,19 @@ follow_up_dialog = feature.dialog(
 )
 
 
+@follow_up_dialog.ask("text")
+async def ask_follow_up(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the poll can still be changed."""
+    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
+    if consultation is None or not _editable(consultation, ctx.now):
+        return respond(*_gone().replies, end_dialog=True)
+    language = str(
+        dialog.data.get("language")
+        or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
+    )
+    return respond(_ask_follow_up(ctx, consultation, language), dialog=dialog)
+
+
 @follow_up_dialog.step("text", expects=Expects.TEXT)
 async def follow_up(ctx: Context, dialog: Dialog) -> Response:
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
@@ -683,6 +696,15 @@ def _ask_move(ctx: Context, consultation: Consultation) -> Reply:
 
 
 move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_move")
+
+
+@move_dialog.ask("when")
+async def ask_move(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the poll can still be moved."""
+    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
+    if consultation is None or not _editable(consultation, ctx.now):
+        return respond(*_gone().replies, end_dialog=True)
+    return respond(_ask_move(ctx, consultation), dialog=dialog)
 
 
 @move_dialog.step("when", expects=Expects.TEXT)

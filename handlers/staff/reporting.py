@@ -151,9 +151,9 @@ def _ask_note(
 note = feature.dialog(DIALOG, role=Role.RESIDENT, subject="drafts.subject.report")
 
 
-@note.step("note", expects=Expects.TEXT)
-async def note_step(ctx: Context, dialog: Dialog) -> Response:
-    """The resident's own words for why they report it."""
+async def _reported(ctx: Context, dialog: Dialog) -> tuple[Subject, Flagged] | Response:
+    """What the open note is about, if it can still be reported; else why not (the dialog
+    ends)."""
     # A dialog stored before ideas could be reported holds {"comment": id}.
     subject = SUBJECTS.get(str(dialog.data.get("kind", "comment")))
     item_id = dialog.data.get("id", dialog.data.get("comment"))
@@ -162,6 +162,25 @@ async def note_step(ctx: Context, dialog: Dialog) -> Response:
     target = await _reportable(ctx, subject, item_id)
     if isinstance(target, Response):
         return Response(replies=target.replies, end_dialog=True)
+    return subject, target
+
+
+@note.ask("note")
+async def ask_note(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the thing can still be reported."""
+    reported = await _reported(ctx, dialog)
+    if isinstance(reported, Response):
+        return reported
+    return _ask_note(*reported, dialog)
+
+
+@note.step("note", expects=Expects.TEXT)
+async def note_step(ctx: Context, dialog: Dialog) -> Response:
+    """The resident's own words for why they report it."""
+    reported = await _reported(ctx, dialog)
+    if isinstance(reported, Response):
+        return reported
+    subject, target = reported
     if ctx.event.button is not None:
         if ctx.value == "cancel":
             cancelled = Reply(key="reporting.cancelled", buttons=[[_back(subject, target)]])

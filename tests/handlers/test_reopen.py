@@ -4,12 +4,37 @@ question", which is no longer on the screen and whose numbers no longer choose a
 
 from __future__ import annotations
 
+import handlers
 from bot.app import App
 from handlers.contract import Role
+from handlers.feature import Registry
 from storage.ideas.ideas import IdeaStatus, Removal
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, person, row, with_role
 from tests.support import Chat
+
+#: Steps that may go without a question to ask again, each with why (none at present).
+EXEMPT: dict[tuple[str, str], str] = {}
+
+
+def test_every_dialog_step_can_ask_its_question_again() -> None:
+    registry = Registry(handlers.FEATURES)
+    missing = [
+        (name, step)
+        for name, spec in registry.dialogs.items()
+        for step in spec.steps
+        if step not in spec.asks and (name, step) not in EXEMPT
+    ]
+    assert missing == [], "steps without @spec.ask (add one, or exempt it with why)"
+    # An ask for a step that does not exist is a typo: it would never be asked.
+    unknown = [
+        (name, step)
+        for name, spec in registry.dialogs.items()
+        for step in spec.asks
+        if step not in spec.steps
+    ]
+    assert unknown == []
+    assert set(EXEMPT) <= {(n, s) for n, spec in registry.dialogs.items() for s in spec.steps}
 
 
 async def reopen(chat: Chat) -> None:
@@ -182,3 +207,28 @@ async def test_the_mute_period_is_asked_again_and_a_typed_number_is_still_days(
     assert "2 dagen" in ria.text
     await reopen(ria)
     assert ria.keys == ["drafts.welcome_back", "moderation.ask_reason_mute"]
+
+
+# A resident's report in their own words ----------------------------------------------------
+
+
+async def test_a_report_note_is_asked_again_while_the_comment_can_be_reported(app: App) -> None:
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Wat een onzin 🙄 <b>gek</b>")
+    dora = await person(app, "dora", platform="console")
+    await dora.press_payload("idea.comments:1")
+    await dora.press("Meld 1")
+    await dora.press("Iets anders")
+    assert dora.keys == ["reporting.ask_note"]
+    await reopen(dora)
+    assert dora.keys == ["drafts.welcome_back", "reporting.ask_note"]
+    # Hidden by the connector meanwhile: said at once, and the question ends.
+    async with app.db.transaction():
+        await app.repos.comments.hide(1, "hidden", app.router.clock())
+    await reopen(dora)
+    assert dora.keys == ["drafts.welcome_back", "reporting.already_hidden"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+    await dora.send("Dit is niet aardig.")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM comment_reports") == 0

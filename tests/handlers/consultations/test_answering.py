@@ -666,3 +666,21 @@ async def test_on_telegram_a_number_typed_at_a_question_is_asked_to_press_a_butt
     assert taking is None or await app.repos.responses.answers(taking.id) == {}
     await bob.press_payload(button(question, "Klimrek"))
     assert bob.keys == ["consultations.question_scale"], bob.keys
+
+
+async def test_a_typed_answer_is_asked_again_when_the_chat_opens_anew(app: App) -> None:
+    # The console, opened again, shows the question being typed for, not "answer the last
+    # question"; once the poll closed meanwhile it says so, and the typing ends.
+    anna = await resident(app, "anna", platform="console")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "consultations.question"]
+    assert "Typ je antwoord hieronder" in anna.text
+    await anna.send("<i>speeltuin</i> 🛝 مرحبا")
+    assert anna.keys[0] == "consultations.text_saved"
+    await anna.press_payload(f"cs.w:{poll}:0:4")
+    await _close_now(app, poll)
+    await anna.press_payload("resume")
+    assert anna.keys == ["drafts.welcome_back", "consultations.closed"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
