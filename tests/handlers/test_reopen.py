@@ -232,3 +232,16 @@ async def test_a_report_note_is_asked_again_while_the_comment_can_be_reported(ap
     assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
     await dora.send("Dit is niet aardig.")
     assert await app.db.fetchval("SELECT COUNT(*) FROM comment_reports") == 0
+
+
+async def test_going_on_after_help_asks_the_triage_question_with_its_buttons(app: App) -> None:
+    # The same question comes back where buttons are native: "Ga verder" after /help.
+    await seed_idea(app, "Bankjes bij de vijver")
+    ria = await connector(app)
+    await ria.send("/wachtrij 1")
+    await ria.press("Naar een afdeling")
+    await ria.send("/help")
+    await ria.press("Ga verder")
+    assert ria.keys == ["triage.ask_department"]
+    await ria.press("Openbare ruimte")
+    assert ria.keys == ["triage.ask_reason"]
