@@ -237,6 +237,23 @@ async def test_empty_long_and_non_text_messages_are_refused(app: App) -> None:
     assert ria.keys == ["composer.photo_please", "composer.ask_photo"]
 
 
+async def test_the_text_typed_after_the_command_is_the_message(app: App) -> None:
+    """A message typed after /nieuwbericht is not asked for again: what was typed is kept."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht Wist je dat we <b>12</b> bankjes & 🎉 plaatsen?")
+    assert ria.keys == ["composer.ask_photo"]
+    await ria.press("Zonder foto")
+    await ria.press("Alle abonnees")
+    assert "Wist je dat we <b>12</b> bankjes & 🎉 plaatsen?" in ria.text
+    # In English too; one too long is refused as when typed, and the text is asked for.
+    await ria.send("/annuleer")
+    await ria.send("/newpost " + "x" * 1500)
+    assert ria.keys == ["answers.too_long", "composer.ask_text"]
+    await ria.send("Korter.")
+    assert ria.keys == ["composer.ask_photo"]
+
+
 async def test_text_can_be_changed_after_the_preview(app: App) -> None:
     people = await _town(app)
     ria = await civil_servant(app)
