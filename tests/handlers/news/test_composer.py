@@ -254,6 +254,26 @@ async def test_the_text_typed_after_the_command_is_the_message(app: App) -> None
     assert ria.keys == ["composer.ask_photo"]
 
 
+async def test_a_long_message_typed_after_the_command_beside_an_open_one_is_given_back(
+    app: App,
+) -> None:
+    """Too long to ride on the "throw away" button: the question about the open message
+    shows what was typed, so throwing that one away loses nothing written."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht Eerste bericht")
+    typed = "Wist je dat we deze zomer in heel IJmuiden 12 nieuwe bankjes plaatsen? 🎉"
+    await ria.send(f"/nieuwbericht {typed}")
+    assert ria.keys == ["general.typed_not_kept", "drafts.open"]
+    assert typed in ria.text
+    # Short enough to ride on the button, it is done when the open one is thrown away.
+    await ria.press("Verder")
+    await ria.send("/nieuwbericht Kort")
+    assert ria.keys == ["drafts.open"]
+    await ria.press("Weggooien")
+    assert ria.keys == ["drafts.discarded", "composer.ask_photo"]
+
+
 async def test_text_can_be_changed_after_the_preview(app: App) -> None:
     people = await _town(app)
     ria = await civil_servant(app)
