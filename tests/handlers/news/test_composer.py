@@ -21,7 +21,16 @@ from storage.news.broadcasts import Audience, AudienceKind, BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.handlers.experiments.test_long_lists import end_every_experiment
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
+from tests.people import (
+    TimerLog,
+    civil_servant,
+    for_user,
+    person,
+    row,
+    run_job,
+    subscribe,
+    with_role,
+)
 from tests.support import Chat
 from tests.waiting import until
 
@@ -1067,3 +1076,26 @@ async def test_a_moment_typed_in_the_hour_the_clocks_go_back_that_passed_is_refu
     await ria.send("vandaag 2:30")
     assert ria.keys == ["composer.when_past", "composer.ask_when"]
     assert timers.armed == []
+
+
+async def test_the_message_of_a_civil_servant_revoked_while_writing_it_is_given_back(
+    app: App,
+) -> None:
+    """Her role goes while her message waits for its photo: the word that it stopped comes
+    with the message she wrote, never without it."""
+    text = "Wist je dat we <b>12</b> nieuwe bankjes & een 🎉 plaatsen?"
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CIVIL_SERVANT)
+    await ria.send(f"/nieuwbericht {text}")
+    assert ria.keys == ["composer.ask_photo"]
+    await revoke(app.settings, "telegram", "4242", "vertrokken")
+    [word] = await for_user(app, ria, "dialog_dropped")
+    assert text in word.text(app, "nl")
+    # The role gone in the database alone (another way than the operator's command): her
+    # next press is answered with the same word and the message.
+    await with_role(app, ria, Role.CIVIL_SERVANT)
+    await ria.send("/nieuwbericht Wist je dat het park groener wordt?")
+    await ria.press("Zonder foto")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Alle abonnees")
+    assert ria.keys[0] == "general.dialog_dropped"
+    assert "Wist je dat het park groener wordt?" in ria.text
