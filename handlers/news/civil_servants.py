@@ -132,6 +132,22 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
 introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.draft")
 
 
+def _written(data: dict[str, Any]) -> list[Reply]:
+    """What was written for the card (name, a typed department, the work), given back with
+    the word that it stopped when its writer may no longer have one (her role revoked)."""
+    lines = [
+        text
+        for key in ("name", "department_text", "work")
+        if isinstance(text := data.get(key), str) and text.strip()
+    ]
+    if not lines:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
+
+
+introducing.written = _written
+
+
 @introducing.step("name", "work", expects=Expects.TEXT)
 async def text_step(ctx: Context, dialog: Dialog) -> Response:
     """The name, or what they work on: typed, or kept as it was."""

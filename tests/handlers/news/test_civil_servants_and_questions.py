@@ -96,6 +96,22 @@ async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> 
     assert anna.keys == ["staff.not_found"]
 
 
+async def test_a_card_being_written_when_the_role_goes_is_given_back(app: App) -> None:
+    """What she wrote for her card comes with the word that it stopped, not lost unseen."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.send("Ria de Vries")
+    await ria.send("Team <b>Speelplekken</b> & co")
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden. 🛝")
+    assert ria.keys == ["staff.ask_photo"]
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Zonder foto")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in ("Ria de Vries", "Team <b>Speelplekken</b> & co", "speelplekken in IJmuiden"):
+        assert written in ria.text
+    assert await app.repos.staff.get((await row(app, ria)).id) is None
+
+
 async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
