@@ -131,21 +131,8 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
 
 introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.draft")
 
-
-def _written(data: dict[str, Any]) -> list[Reply]:
-    """What was written for the card (name, a typed department, the work), given back with
-    the word that it stopped when its writer may no longer have one (her role revoked)."""
-    lines = [
-        text
-        for key in ("name", "department_text", "work")
-        if isinstance(text := data.get(key), str) and text.strip()
-    ]
-    if not lines:
-        return []
-    return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
-
-
-introducing.written = _written
+# The card as written comes back with the word, should the role go while it is written.
+introducing.gives_back("name", "department_text", "work")
 
 
 @introducing.step("name", "work", expects=Expects.TEXT)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import handlers.audience as audiences
 from handlers import paging
@@ -89,17 +88,8 @@ def _ask_text(*, intro: bool = False) -> Reply:
 
 composing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.compose")
 
-
-def _written(data: dict[str, Any]) -> list[Reply]:
-    """The message as its author wrote it, given back with the word that the composer
-    stopped when she may no longer write one (her role revoked): never dropped unseen."""
-    text = data.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return []
-    return [Reply(key="general.typed_not_kept", params={"text": text})]
-
-
-composing.written = _written
+# The message comes back with the word, should the role go while it is written.
+composing.gives_back("text")
 
 
 async def _subscribers(ctx: Context, chosen: Audience) -> int:
