@@ -83,6 +83,24 @@ def _ask_name(ctx: Context) -> Reply:
 setup = feature.dialog(DIALOG, role=Role.CONNECTOR, subject="drafts.subject.budget_round")
 
 
+def _written(data: dict[str, Any]) -> list[Reply]:
+    """The round's name and its projects as typed ("title | cost | description"), given
+    back with the word that it stopped when its connector may no longer set one up (a role
+    revoked): never lost unseen."""
+    lines = [name] if isinstance(name := data.get("name"), str) and name.strip() else []
+    for project in data.get("projects") or []:
+        if isinstance(project, dict) and isinstance(project.get("title"), str):
+            cost = project.get("cost_cents")
+            shown = format_euro(cost, "nl") if isinstance(cost, int) else ""
+            lines.append(f"{project['title']} | {shown} | {project.get('description') or ''}")
+    if not lines:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
+
+
+setup.written = _written
+
+
 @setup.step("name", expects=Expects.TEXT)
 async def name_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_NAME, min_length=3)

@@ -252,3 +252,20 @@ async def test_a_lesser_role_granted_cancels_the_rounds_but_an_admin_made_connec
     assert told.user_id == (await row(app, vera)).id
     await run_job(app, f"budget:{theirs.id}", theirs.opens_at)
     assert await status(app, theirs) is RoundStatus.OPEN
+
+
+async def test_a_round_being_set_up_when_the_role_goes_is_given_back(clocked: App) -> None:
+    """Its name and every project typed come with the word that it stopped, not lost."""
+    app = clocked
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("10000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Speeltuin | 6000 | Nieuwe toestellen")
+    await ria.send("Bankjes | 3000 | Bankjes langs het water")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Klaar met projecten")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in ("Velsen kiest 2027", "Speeltuin", "Nieuwe toestellen", "Bankjes langs"):
+        assert written in ria.text
