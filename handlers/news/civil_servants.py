@@ -144,6 +144,8 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     answer = _typed(ctx, dialog)
     if isinstance(answer, Response):
         return answer
+    if step == "name":
+        answer = _one_line(answer)
     return _ask_next(ctx, dialog, **{step: answer})
 
 
@@ -165,7 +167,13 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
     answer = _typed(ctx, dialog)
     if isinstance(answer, Response):
         return answer
-    return _ask_next(ctx, dialog, department_id=None, department_text=answer)
+    return _ask_next(ctx, dialog, department_id=None, department_text=_one_line(answer))
+
+
+def _one_line(text: str) -> str:
+    """A name typed over several lines (or with runs of spaces) as the one line it is
+    wherever it shows: the list of cards, its button, "Stel ... een vraag"."""
+    return " ".join(text.split())
 
 
 def _chose(ctx: Context) -> str | None:

@@ -81,6 +81,28 @@ async def test_bad_card_answers_are_refused_and_stopping_saves_nothing(app: App)
     assert await app.repos.staff.get((await row(app, "ria")).id) is None
 
 
+async def test_a_name_and_department_typed_over_several_lines_are_one_line_each(
+    app: App,
+) -> None:
+    """A name is one line wherever it shows (the list, its button, the question to her);
+    what she works on keeps its lines."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.send("Ria\n\nde    Vries")
+    await ria.send("Team\nGroen")
+    await ria.send("Speelplekken.\nEn bankjes.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren")
+    assert "• Ria de Vries, Team Groen" in anna.text
+    assert ("Ria de Vries", "staff:1") in anna.buttons()
+    await anna.press("Ria de Vries")
+    assert "Werkt aan: Speelplekken.\nEn bankjes." in anna.text
+    await anna.press("Stel")
+    assert "Wat wil je vragen aan Ria de Vries?" in anna.text
+
+
 async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
