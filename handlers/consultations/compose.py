@@ -134,7 +134,8 @@ async def title(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(text, Reply):
         return respond(text, _ask("consultations.ask_title", max=MAX_TITLE), dialog=dialog)
-    nxt = dialog.to("intro", title=text)
+    # One line wherever it shows (the list of polls, the invitation), however typed.
+    nxt = dialog.to("intro", title=" ".join(text.split()))
     return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
 
 
