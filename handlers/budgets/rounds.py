@@ -106,7 +106,8 @@ async def name_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_NAME, min_length=3)
     if isinstance(answer, Reply):
         return respond(answer, _ask_name(ctx), dialog=dialog)
-    nxt = dialog.to("total", name=answer)
+    # One line wherever it shows (the ballot, the invitation, the list of rounds).
+    nxt = dialog.to("total", name=" ".join(answer.split()))
     return respond(Reply(key="budgets.ask_total", buttons=[_stop()]), dialog=nxt)
 
 
