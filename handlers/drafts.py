@@ -143,9 +143,19 @@ def request_of(ctx: Context) -> str:
 
 
 def draft_open(ctx: Context, dialog: Dialog, *, then: str = "menu") -> Response:
-    """Say a draft is open; offer to go on with it, or to throw it away and do ``then``."""
+    """Say a draft is open; offer to go on with it, or to throw it away and do ``then``.
+
+    A command typed with words too long for the discard button ("/nieuwbericht Wist je
+    dat ...") is not done by it: those words are given back first, so none are lost (a
+    link's code, ``/start idee_42``, is one word and nothing anyone wrote)."""
     asking = _asking(dialog, OPEN, **{THEN: then})
-    return respond(_question(ctx, asking), dialog=asking)
+    event = ctx.event
+    typed = (event.args or "").strip() if event.command is not None else ""
+    kept: list[Reply] = []
+    written = len(typed.split()) > 1
+    if written and discard_payload(asking, then) != f"{DISCARD}{asking.token}|{then}":
+        kept = [Reply(key="general.typed_not_kept", params={"text": typed})]
+    return respond(*kept, _question(ctx, asking), dialog=asking)
 
 
 def ask_stop(ctx: Context, dialog: Dialog) -> Response:

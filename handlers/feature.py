@@ -276,6 +276,21 @@ class DialogSpec(_Declared):
 
         return register
 
+    def gives_back(self, *keys: str) -> None:
+        """Declare the texts the person writes into the dialog's data under ``keys``: given
+        back, in one message, when the dialog is dropped because they may no longer hold
+        it (a role revoked while they wrote), so nothing written goes without a word."""
+
+        def written(data: dict[str, Any]) -> list[Reply]:
+            lines = [
+                text for key in keys if isinstance(text := data.get(key), str) and text.strip()
+            ]
+            if not lines:
+                return []
+            return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
+
+        self.written = written
+
     def expects(self, step: str) -> Expects:
         """What ``step`` waits for (a draft question waits for a choice)."""
         return self.expecting.get(step, Expects.CHOICE)

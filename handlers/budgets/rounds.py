@@ -125,12 +125,31 @@ async def ask_preview(ctx: Context, dialog: Dialog) -> Response:
     return await _sources_gone(ctx, dialog) or respond(*_preview(ctx, dialog), dialog=dialog)
 
 
+def _written(data: dict[str, Any]) -> list[Reply]:
+    """The round's name and its projects as typed ("title | cost | description"), given
+    back with the word that it stopped when its connector may no longer set one up (a role
+    revoked): never lost unseen."""
+    lines = [name] if isinstance(name := data.get("name"), str) and name.strip() else []
+    for project in data.get("projects") or []:
+        if isinstance(project, dict) and isinstance(project.get("title"), str):
+            cost = project.get("cost_cents")
+            shown = format_euro(cost, "nl") if isinstance(cost, int) else ""
+            lines.append(f"{project['title']} | {shown} | {project.get('description') or ''}")
+    if not lines:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
+
+
+setup.written = _written
+
+
 @setup.step("name", expects=Expects.TEXT)
 async def name_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, MAX_NAME, min_length=3)
     if isinstance(answer, Reply):
         return respond(answer, _ask_name(ctx), dialog=dialog)
-    nxt = dialog.to("total", name=answer)
+    # One line wherever it shows (the ballot, the invitation, the list of rounds).
+    nxt = dialog.to("total", name=" ".join(answer.split()))
     return respond(_ask_total(), dialog=nxt)
 
 

@@ -26,6 +26,7 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import handlers.audience as audiences
 from handlers import when
@@ -63,6 +64,36 @@ CLOSE_AFTER = (7, 14)
 MARGIN = timedelta(minutes=5)
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.consult_compose")
+
+
+def _written(data: dict[str, Any]) -> list[Reply]:
+    """The poll as written so far (title, introduction, each question with its options or
+    ends, the one being typed, the follow-up), given back with the word that it stopped
+    when its writer may no longer compose one (a role revoked): never lost unseen."""
+    lines: list[str] = []
+
+    def add(value: object, mark: str = "") -> None:
+        # A text as typed, or kept under the language it was typed in (a question's).
+        texts = value.values() if isinstance(value, dict) else [value]
+        lines.extend(f"{mark}{text}" for text in texts if isinstance(text, str) and text.strip())
+
+    add(data.get("title"))
+    add(data.get("intro"))
+    for asked in data.get("questions") or []:
+        if isinstance(asked, dict):
+            add(asked.get("text"))
+            for option in [*(asked.get("options") or []), asked.get("low"), asked.get("high")]:
+                add(option, "• ")
+    add(data.get("question"))
+    for option in data.get("options") or []:
+        add(option, "• ")
+    add(data.get("follow_up"))
+    if not lines:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": "\n".join(lines)})]
+
+
+compose.written = _written
 
 
 def _stop() -> list[Button]:
@@ -103,7 +134,8 @@ async def title(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_TITLE, min_length=3)
     if isinstance(text, Reply):
         return respond(text, _ask("consultations.ask_title", max=MAX_TITLE), dialog=dialog)
-    nxt = dialog.to("intro", title=text)
+    # One line wherever it shows (the list of polls, the invitation), however typed.
+    nxt = dialog.to("intro", title=" ".join(text.split()))
     return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
 
 

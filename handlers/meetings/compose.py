@@ -48,6 +48,8 @@ _LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="meetings.draft")
+# What was written comes back with the word, should the role go while it is written.
+compose.gives_back("title", "description", "address")
 
 
 def _stop() -> list[Button]:

@@ -131,6 +131,9 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
 
 introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.draft")
 
+# The card as written comes back with the word, should the role go while it is written.
+introducing.gives_back("name", "department_text", "work")
+
 
 @introducing.ask(*QUESTIONS)
 async def ask_question(ctx: Context, dialog: Dialog) -> Response:
@@ -147,6 +150,8 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     answer = _typed(ctx, dialog)
     if isinstance(answer, Response):
         return answer
+    if step == "name":
+        answer = _one_line(answer)
     return _ask_next(ctx, dialog, **{step: answer})
 
 
@@ -168,7 +173,13 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
     answer = _typed(ctx, dialog)
     if isinstance(answer, Response):
         return answer
-    return _ask_next(ctx, dialog, department_id=None, department_text=answer)
+    return _ask_next(ctx, dialog, department_id=None, department_text=_one_line(answer))
+
+
+def _one_line(text: str) -> str:
+    """A name typed over several lines (or with runs of spaces) as the one line it is
+    wherever it shows: the list of cards, its button, "Stel ... een vraag"."""
+    return " ".join(text.split())
 
 
 def _chose(ctx: Context) -> str | None:

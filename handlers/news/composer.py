@@ -71,8 +71,10 @@ async def _audit(
 )
 @feature.action("compose", role=Role.CIVIL_SERVANT)
 async def compose(ctx: Context) -> Response:
-    """Start a new "Wist je dat"."""
+    """Start a new "Wist je dat"; ``/nieuwbericht Wist je dat ...`` is that text already."""
     dialog = Dialog(name=DIALOG, step="text")
+    if ctx.event.command is not None and ctx.value.strip():
+        return await _text(ctx, dialog, text=ctx.value)
     return respond(_ask_text(intro=True), dialog=dialog)
 
 
@@ -85,6 +87,9 @@ def _ask_text(*, intro: bool = False) -> Reply:
 
 
 composing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="drafts.subject.compose")
+
+# The message comes back with the word, should the role go while it is written.
+composing.gives_back("text")
 
 
 async def _subscribers(ctx: Context, chosen: Audience) -> int:
@@ -167,8 +172,8 @@ async def ask(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask_when(ctx, dialog), dialog=dialog)
 
 
-async def _text(ctx: Context, dialog: Dialog) -> Response:
-    answer = read_text(ctx, MAX_TEXT)
+async def _text(ctx: Context, dialog: Dialog, *, text: str | None = None) -> Response:
+    answer = read_text(ctx, MAX_TEXT, text=text)
     if isinstance(answer, Reply):
         return respond(answer, _ask_text(), dialog=dialog)
     if "audience_kind" in dialog.data:

@@ -89,8 +89,10 @@ async def act_as(ctx: Context) -> Response:
     ctx.user = ctx.user.model_copy(update={"role": role})
     done = menu_reply(ctx, "roles.act_as_done", role=role_name(ctx, role))
     if ctx.dialog is not None and not ctx.registry.may_hold(ctx.user, ctx.dialog.name):
-        # As when the role is revoked: a dialog the new role may not hold ends now, said so,
-        # rather than offering "Verder" back into it and dropping it at the next word.
+        # As when the role is revoked: a dialog the new role may not hold ends now, said so
+        # (with what was written in it), rather than offering "Verder" back into it and
+        # dropping it at the next word.
+        written = ctx.registry.written(ctx.dialog.name, ctx.dialog.data)
         ctx.dialog = None
-        return respond(Reply(key="general.dialog_dropped"), done, end_dialog=True)
+        return respond(Reply(key="general.dialog_dropped"), *written, done, end_dialog=True)
     return respond(done)

@@ -260,7 +260,12 @@ async def test_someone_whose_staff_dialog_a_revoke_cleared_is_told_it_stopped(ap
     await revoke(app.settings, "telegram", "4242", "left the team")
     [told] = await outbox(app, "dialog_dropped")
     assert told.user_id == (await row(app, ria)).id
-    assert [reply.key for reply in told.replies] == ["general.dialog_dropped"]
+    # With the title she had written, so it is not lost.
+    assert [reply.key for reply in told.replies] == [
+        "general.dialog_dropped",
+        "general.typed_not_kept",
+    ]
+    assert "Nieuwe speelplek Zeewijk" in told.text(app, "nl")
     assert told.payloads() == ["menu"]
     # Someone without a staff dialog open hears nothing of it.
     sam = await connector(app, "4243")

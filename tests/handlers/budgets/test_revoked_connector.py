@@ -8,7 +8,7 @@ from bot.app import App
 from storage.budgets.rounds import Round, RoundStatus
 from storage.users import Role
 from tests.handlers.budgets.test_budget_round import START, Clock, exported
-from tests.handlers.budgets.test_invitations import OPENS, set_up
+from tests.handlers.budgets.test_invitations import CLOSES, OPENS, set_up
 from tests.people import connector, outbox, person, row, run_job, subscribe, with_role
 from tests.support import Chat
 
@@ -252,3 +252,39 @@ async def test_a_lesser_role_granted_cancels_the_rounds_but_an_admin_made_connec
     assert told.user_id == (await row(app, vera)).id
     await run_job(app, f"budget:{theirs.id}", theirs.opens_at)
     assert await status(app, theirs) is RoundStatus.OPEN
+
+
+async def test_a_round_being_set_up_when_the_role_goes_is_given_back(clocked: App) -> None:
+    """Its name and every project typed come with the word that it stopped, not lost."""
+    app = clocked
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("10000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Speeltuin | 6000 | Nieuwe toestellen")
+    await ria.send("Bankjes | 3000 | Bankjes langs het water")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Klaar met projecten")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in ("Velsen kiest 2027", "Speeltuin", "Nieuwe toestellen", "Bankjes langs"):
+        assert written in ria.text
+
+
+async def test_a_round_name_typed_over_several_lines_is_one_line(clocked: App) -> None:
+    """A round's name is one line wherever it shows (what staff and residents are told)."""
+    ria = await connector(clocked)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen\n\nkiest   2027")
+    await ria.send("10000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Speeltuin | 6000 | Nieuwe toestellen")
+    await ria.send("Bankjes | 3000 | Bankjes langs het water")
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    await ria.send(CLOSES)
+    await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
+    await ria.press("Openen")
+    assert "De stemronde Velsen kiest 2027 is open" in ria.text
+    assert [r.name for r in await clocked.repos.budgets.all()] == ["Velsen kiest 2027"]

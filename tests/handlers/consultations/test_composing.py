@@ -346,3 +346,14 @@ async def test_coming_back_to_a_poll_at_its_preview_shows_the_preview_again(app:
     assert ria.keys[:2] == ["drafts.welcome_back", "consultations.preview_intro"], ria.keys
     await ria.press("Publiceren")
     assert "drafts.open" not in ria.keys
+
+
+async def test_a_title_typed_over_several_lines_is_one_line(app: App) -> None:
+    """The title is one line wherever it shows: the list of polls, its invitation."""
+    await person(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria, title="Nieuwe\n\nspeelplek   Zeewijk")
+    await ria.press("Publiceren")
+    anna = Chat(app, "anna")
+    await anna.send("/peilingen")
+    assert "Nieuwe speelplek Zeewijk: 4 vragen" in anna.text

@@ -20,6 +20,8 @@ from storage.consultations.model import Consultation, ConsultationStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import (
     FOLLOW_UP,
+    INTRO,
+    TITLE,
     Clock,
     Jobs,
     compose_poll,
@@ -76,6 +78,35 @@ async def test_the_connector_may_compose_and_a_revoked_civil_servant_cannot_go_o
         "SELECT COUNT(*) FROM consultations WHERE kind = 'poll' AND status = 'open'"
     )
     assert published == 1
+
+
+async def test_a_poll_being_written_when_the_role_goes_is_given_back(
+    app: App, clock: Clock
+) -> None:
+    """Its title, introduction, every question with its options and the follow-up come
+    with the word that it stopped, not lost unseen; so does a question half typed."""
+    await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Publiceren")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in (TITLE, INTRO, "Wat moet er zeker komen?", "Klimrek", "nooit", FOLLOW_UP):
+        assert written in ria.text
+    await with_role(app, ria, Role.CIVIL_SERVANT)
+    clock.advance(minutes=2)
+    await ria.send("/nieuwepeiling")
+    await ria.send("Bankjes")
+    await ria.send("Waar wil jij een bankje?")
+    await ria.press("Eén keuze")
+    await ria.send("Welke plek?")
+    await ria.send("Bij de vijver")
+    await with_role(app, ria, Role.RESIDENT)
+    clock.advance(minutes=2)  # as a resident she counts towards the flood limit again
+    await ria.send("Bij de speeltuin")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in ("Bankjes", "Welke plek?", "Bij de vijver", "Bij de speeltuin"):
+        assert written in ria.text
 
 
 async def test_the_composer_refuses_what_does_not_fit_and_asks_again(app: App) -> None:

@@ -11,7 +11,7 @@ from bot.admin.retention import run_retention
 from bot.app import App
 from handlers.contract import Role
 from tests.consultations import Clock
-from tests.meetings import evening, organise
+from tests.meetings import ADDRESS, DESCRIPTION, TITLE, evening, organise
 from tests.people import audit_actions, civil_servant, for_user, with_role
 from tests.people import person as resident
 
@@ -59,6 +59,21 @@ async def test_residents_and_revoked_staff_cannot_organise_or_see_who_comes(
     await ria.press_payload(f"mt.door:{meeting}")
     assert ria.keys == ["general.stale_button"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM meetings") == 1
+
+
+async def test_a_meeting_being_organised_when_the_role_goes_is_given_back(
+    app: App, clock: Clock
+) -> None:
+    """What was written for it (title, description, address) comes with the word that it
+    stopped, at the next press or from the operator's revoke alike."""
+    ria = await civil_servant(app)
+    await organise(ria, evening(clock.now), audience=("Geen uitnodiging",))
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Publiceren")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in (TITLE, DESCRIPTION, ADDRESS):
+        assert written in ria.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM meetings WHERE status != 'draft'") == 0
 
 
 async def test_a_revoked_organiser_cannot_finish_moving_a_meeting(app: App, clock: Clock) -> None:

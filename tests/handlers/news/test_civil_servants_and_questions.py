@@ -81,6 +81,28 @@ async def test_bad_card_answers_are_refused_and_stopping_saves_nothing(app: App)
     assert await app.repos.staff.get((await row(app, "ria")).id) is None
 
 
+async def test_a_name_and_department_typed_over_several_lines_are_one_line_each(
+    app: App,
+) -> None:
+    """A name is one line wherever it shows (the list, its button, the question to her);
+    what she works on keeps its lines."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.send("Ria\n\nde    Vries")
+    await ria.send("Team\nGroen")
+    await ria.send("Speelplekken.\nEn bankjes.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren")
+    assert "• Ria de Vries, Team Groen" in anna.text
+    assert ("Ria de Vries", "staff:1") in anna.buttons()
+    await anna.press("Ria de Vries")
+    assert "Werkt aan: Speelplekken.\nEn bankjes." in anna.text
+    await anna.press("Stel")
+    assert "Wat wil je vragen aan Ria de Vries?" in anna.text
+
+
 async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> None:
     ria = await civil_servant(app)
     await _card(ria)
@@ -94,6 +116,22 @@ async def test_a_card_disappears_when_its_owner_is_no_longer_staff(app: App) -> 
     assert anna.keys == ["staff.not_found"]
     await anna.press_payload(f"q.new:{user.id}")
     assert anna.keys == ["staff.not_found"]
+
+
+async def test_a_card_being_written_when_the_role_goes_is_given_back(app: App) -> None:
+    """What she wrote for her card comes with the word that it stopped, not lost unseen."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen")
+    await ria.send("Ria de Vries")
+    await ria.send("Team <b>Speelplekken</b> & co")
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden. 🛝")
+    assert ria.keys == ["staff.ask_photo"]
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Zonder foto")
+    assert ria.keys[0] == "general.dialog_dropped"
+    for written in ("Ria de Vries", "Team <b>Speelplekken</b> & co", "speelplekken in IJmuiden"):
+        assert written in ria.text
+    assert await app.repos.staff.get((await row(app, ria)).id) is None
 
 
 async def test_a_resident_asks_a_civil_servant_through_the_connector(app: App) -> None:

@@ -21,7 +21,16 @@ from storage.news.broadcasts import Audience, AudienceKind, BroadcastStatus
 from tests.bot.delivery_support import FakeAdapter
 from tests.handlers.experiments.test_long_lists import end_every_experiment
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import TimerLog, civil_servant, person, row, run_job, subscribe, with_role
+from tests.people import (
+    TimerLog,
+    civil_servant,
+    for_user,
+    person,
+    row,
+    run_job,
+    subscribe,
+    with_role,
+)
 from tests.support import Chat
 from tests.waiting import until
 
@@ -235,6 +244,43 @@ async def test_empty_long_and_non_text_messages_are_refused(app: App) -> None:
     assert ria.keys == ["composer.ask_photo"]
     await ria.send("geen foto")
     assert ria.keys == ["composer.photo_please", "composer.ask_photo"]
+
+
+async def test_the_text_typed_after_the_command_is_the_message(app: App) -> None:
+    """A message typed after /nieuwbericht is not asked for again: what was typed is kept."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht Wist je dat we <b>12</b> bankjes & 🎉 plaatsen?")
+    assert ria.keys == ["composer.ask_photo"]
+    await ria.press("Zonder foto")
+    await ria.press("Alle abonnees")
+    assert "Wist je dat we <b>12</b> bankjes & 🎉 plaatsen?" in ria.text
+    # In English too; one too long is refused as when typed, and the text is asked for.
+    await ria.send("/annuleer")
+    await ria.send("/newpost " + "x" * 1500)
+    assert ria.keys == ["answers.too_long", "composer.ask_text"]
+    await ria.send("Korter.")
+    assert ria.keys == ["composer.ask_photo"]
+
+
+async def test_a_long_message_typed_after_the_command_beside_an_open_one_is_given_back(
+    app: App,
+) -> None:
+    """Too long to ride on the "throw away" button: the question about the open message
+    shows what was typed, so throwing that one away loses nothing written."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht Eerste bericht")
+    typed = "Wist je dat we deze zomer in heel IJmuiden 12 nieuwe bankjes plaatsen? 🎉"
+    await ria.send(f"/nieuwbericht {typed}")
+    assert ria.keys == ["general.typed_not_kept", "drafts.open"]
+    assert typed in ria.text
+    # Short enough to ride on the button, it is done when the open one is thrown away.
+    await ria.press("Verder")
+    await ria.send("/nieuwbericht Kort")
+    assert ria.keys == ["drafts.open"]
+    await ria.press("Weggooien")
+    assert ria.keys == ["drafts.discarded", "composer.ask_photo"]
 
 
 async def test_text_can_be_changed_after_the_preview(app: App) -> None:
@@ -1030,3 +1076,26 @@ async def test_a_moment_typed_in_the_hour_the_clocks_go_back_that_passed_is_refu
     await ria.send("vandaag 2:30")
     assert ria.keys == ["composer.when_past", "composer.ask_when"]
     assert timers.armed == []
+
+
+async def test_the_message_of_a_civil_servant_revoked_while_writing_it_is_given_back(
+    app: App,
+) -> None:
+    """Her role goes while her message waits for its photo: the word that it stopped comes
+    with the message she wrote, never without it."""
+    text = "Wist je dat we <b>12</b> nieuwe bankjes & een 🎉 plaatsen?"
+    ria = await with_role(app, await person(app, "4242", platform="telegram"), Role.CIVIL_SERVANT)
+    await ria.send(f"/nieuwbericht {text}")
+    assert ria.keys == ["composer.ask_photo"]
+    await revoke(app.settings, "telegram", "4242", "vertrokken")
+    [word] = await for_user(app, ria, "dialog_dropped")
+    assert text in word.text(app, "nl")
+    # The role gone in the database alone (another way than the operator's command): her
+    # next press is answered with the same word and the message.
+    await with_role(app, ria, Role.CIVIL_SERVANT)
+    await ria.send("/nieuwbericht Wist je dat het park groener wordt?")
+    await ria.press("Zonder foto")
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.press("Alle abonnees")
+    assert ria.keys[0] == "general.dialog_dropped"
+    assert "Wist je dat het park groener wordt?" in ria.text

@@ -245,6 +245,19 @@ async def test_switching_to_a_role_that_cannot_hold_the_staff_dialog_ends_it_at_
     assert "general.dialog_dropped" not in anna.keys
 
 
+async def test_switching_away_from_a_message_being_written_gives_the_message_back(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna", platform="console")
+    await anna.onboard()
+    await anna.send("/als ambtenaar")
+    await anna.send("/nieuwbericht Er komt een nieuwe speeltuin.")
+    assert anna.keys == ["composer.ask_photo"]
+    await anna.send("/als inwoner")
+    assert anna.keys == ["general.dialog_dropped", "general.typed_not_kept", "roles.act_as_done"]
+    assert "Er komt een nieuwe speeltuin." in anna.text
+
+
 async def test_switching_to_a_role_that_may_hold_the_dialog_keeps_it(
     app: App, chat: MakeChat
 ) -> None:
