@@ -250,11 +250,15 @@ answering = feature.dialog(DIALOG, role=Role.RESIDENT, subject="connect.draft")
 
 @answering.ask("contact")
 async def ask_contact(ctx: Context, dialog: Dialog) -> Response:
-    """The question again (a chat opened anew), while the request can still be answered;
-    one that ended or expired meanwhile is said, and the question ends."""
+    """The question again (a chat opened anew), while a line typed for it can still be
+    passed on; a request that ended or expired meanwhile, or one of whose ideas went out of
+    view, is said at once, and the question ends (nobody types a line for nothing)."""
     connection = await _open(ctx, int(dialog.data["connection"]))
     if isinstance(connection, Response):
         return Response(replies=connection.replies, end_dialog=True)
+    gone = await _idea_gone(ctx, connection)
+    if gone is not None:
+        return gone.model_copy(update={"end_dialog": True})
     return _ask_contact(dialog)
 
 
