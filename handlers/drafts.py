@@ -315,16 +315,12 @@ def replaces(draft: Dialog, response: Response) -> bool:
 
 
 def _resumes(ctx: Context, draft: Dialog, response: Response) -> bool:
-    """Whether the response is the draft itself, asked again where it was (a chat opened
-    anew asks for that): a step that saves as it asks (a poll's preview) changes its data,
-    which is no other dialog taking its place."""
+    """Whether the response is the draft itself, asked again (a chat opened anew asks for
+    that): no other dialog taking its place. Its own question may change its data (a step
+    that saves as it asks: a poll's preview) or take it back a step (a budget round's only
+    project whose idea went meanwhile: the projects question again)."""
     new = response.dialog
-    return (
-        ctx.event.button == RESUME_ACTION
-        and new is not None
-        and new.name == draft.name
-        and new.step == interrupted(draft).step
-    )
+    return ctx.event.button == RESUME_ACTION and new is not None and new.name == draft.name
 
 
 def beside(ctx: Context, draft: Dialog, response: Response, *, starts: bool) -> Response:

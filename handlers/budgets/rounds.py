@@ -120,9 +120,9 @@ def _question(ctx: Context, dialog: Dialog) -> Reply:
 
 @setup.ask("preview")
 async def ask_preview(ctx: Context, dialog: Dialog) -> Response:
-    """The preview with its buttons again (a chat opened anew); a project whose idea or
-    proposal went meanwhile is said at once, and left out."""
-    return await _sources_gone(ctx, dialog) or respond(*_preview(ctx, dialog), dialog=dialog)
+    """The preview with its buttons again (a chat opened anew); what "Openen" would refuse
+    (a project whose idea or proposal went, a closing time passed) is said at once."""
+    return await _outdated(ctx, dialog) or respond(*_preview(ctx, dialog), dialog=dialog)
 
 
 def _written(data: dict[str, Any]) -> list[Reply]:
@@ -561,24 +561,34 @@ async def _sources_gone(ctx: Context, dialog: Dialog) -> Response | None:
     return respond(*gone, *_preview(ctx, nxt), dialog=nxt)
 
 
-@setup.step("preview")
-async def preview_step(ctx: Context, dialog: Dialog) -> Response:
-    if ctx.event.button is None or ctx.value != "open":
-        return respond(*_preview(ctx, dialog), dialog=dialog)
+async def _outdated(ctx: Context, dialog: Dialog) -> Response | None:
+    """What in the preview no longer holds, said, with the question that mends it: a
+    project whose idea or proposal went (left out), or a closing moment the preview waited
+    past (a new one asked); None if it can be opened as it is."""
     gone = await _sources_gone(ctx, dialog)
     if gone is not None:
         return gone
-    data = dialog.data
-    opens = datetime.fromisoformat(data["opens"])
-    closes = datetime.fromisoformat(data["closes"])
+    closes = datetime.fromisoformat(dialog.data["closes"])
     if closes <= ctx.now:
-        # The preview waited past the closing moment: ask for a new one.
         nxt = dialog.to("closes")
         return respond(
             Reply(key="budgets.when_past", params={"when": _shown(ctx, closes)}),
             _ask_closes(),
             dialog=nxt,
         )
+    return None
+
+
+@setup.step("preview")
+async def preview_step(ctx: Context, dialog: Dialog) -> Response:
+    if ctx.event.button is None or ctx.value != "open":
+        return respond(*_preview(ctx, dialog), dialog=dialog)
+    outdated = await _outdated(ctx, dialog)
+    if outdated is not None:
+        return outdated
+    data = dialog.data
+    opens = datetime.fromisoformat(data["opens"])
+    closes = datetime.fromisoformat(data["closes"])
     round_id = await ctx.repos.budgets.create(
         name=data["name"],
         total_cents=int(data["total"]),

@@ -346,13 +346,10 @@ async def hood_step(ctx: Context, dialog: Dialog) -> Response:
         for n in ctx.profile.neighbourhoods
     }
     hood_id = typed_choice(ctx, names)
-    round_id = int(dialog.data["round_id"])
     if hood_id is not None:
-        return await _choose_hood(ctx, round_id, hood_id)
-    found = await _open_round(ctx, round_id)
-    if isinstance(found, Round):
-        # Given meanwhile (another device): the ballot as it is.
-        return await _cards(ctx, found)
+        return await _choose_hood(ctx, int(dialog.data["round_id"]), hood_id)
+    # Given meanwhile (another device): the ballot as it is; else the question again.
+    found = await ask_again(ctx, dialog)
     if found.dialog is not None and found.dialog.name == HOOD:
         return respond(Reply(key="answers.use_buttons"), *found.replies, dialog=found.dialog)
     return found

@@ -250,20 +250,24 @@ answering = feature.dialog(DIALOG, role=Role.RESIDENT, subject="connect.draft")
 
 @answering.ask("contact")
 async def ask_contact(ctx: Context, dialog: Dialog) -> Response:
-    """The question again (a chat opened anew), while the request can still be answered;
-    one that ended or expired meanwhile is said, and the question ends."""
-    connection = await _open(ctx, int(dialog.data["connection"]))
+    """The question again (a chat opened anew), while a line typed for it can still be
+    passed on; a request that ended or expired meanwhile, or one of whose ideas went out of
+    view, is said at once, and the question ends (nobody types a line for nothing)."""
+    connection = await _answering(ctx, dialog)
     if isinstance(connection, Response):
-        return Response(replies=connection.replies, end_dialog=True)
+        return connection
+    gone = await _idea_gone(ctx, connection)
+    if gone is not None:
+        return gone.model_copy(update={"end_dialog": True})
     return _ask_contact(dialog)
 
 
 @answering.step("contact", expects=Expects.TEXT)
 async def contact_step(ctx: Context, dialog: Dialog) -> Response:
     """The contact line this person wants to share."""
-    connection = await _open(ctx, int(dialog.data["connection"]))
+    connection = await _answering(ctx, dialog)
     if isinstance(connection, Response):
-        return Response(replies=connection.replies, end_dialog=True)
+        return connection
     if ctx.event.button is not None:
         if ctx.value == "no":
             return (await _answer(ctx, connection, None)).model_copy(update={"end_dialog": True})
@@ -294,6 +298,15 @@ async def _open(ctx: Context, connection_id: int | None = None) -> Connection | 
         return respond(menu_reply(ctx, "connect.closed"))
     if connection.answer_of(ctx.user.id) is not None:
         return respond(menu_reply(ctx, "connect.already_answered"))
+    return connection
+
+
+async def _answering(ctx: Context, dialog: Dialog) -> Connection | Response:
+    """The request the open contact question answers, if it can still be answered; else
+    why not, and the question ends."""
+    connection = await _open(ctx, int(dialog.data["connection"]))
+    if isinstance(connection, Response):
+        return Response(replies=connection.replies, end_dialog=True)
     return connection
 
 

@@ -613,16 +613,30 @@ follow_up_dialog = feature.dialog(
 )
 
 
-@follow_up_dialog.ask("text")
-async def ask_follow_up(ctx: Context, dialog: Dialog) -> Response:
-    """The question again (a chat opened anew), while the poll can still be changed."""
+async def _editing(ctx: Context, dialog: Dialog) -> Consultation | Response:
+    """The poll an editing dialog (its follow-up, its closing time) changes, while it can
+    still be changed; else why not, and the dialog ends."""
     consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
     if consultation is None or not _editable(consultation, ctx.now):
         return respond(*_gone().replies, end_dialog=True)
-    language = str(
+    return consultation
+
+
+def _follow_up_language(ctx: Context, consultation: Consultation, dialog: Dialog) -> str:
+    """The language whose follow-up the dialog replaces: the one shown when it began."""
+    return str(
         dialog.data.get("language")
         or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
     )
+
+
+@follow_up_dialog.ask("text")
+async def ask_follow_up(ctx: Context, dialog: Dialog) -> Response:
+    """The question again (a chat opened anew), while the poll can still be changed."""
+    consultation = await _editing(ctx, dialog)
+    if isinstance(consultation, Response):
+        return consultation
+    language = _follow_up_language(ctx, consultation, dialog)
     return respond(_ask_follow_up(ctx, consultation, language), dialog=dialog)
 
 
@@ -633,10 +647,7 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
         return respond(*_gone().replies, *given_back(ctx.event), end_dialog=True)
     if not _editable(consultation, ctx.now):
         return _too_late(ctx, consultation)
-    language = str(
-        dialog.data.get("language")
-        or picked_language(consultation.follow_up, ctx.lang, ctx.catalog.default)
-    )
+    language = _follow_up_language(ctx, consultation, dialog)
     text = read_text(ctx, MAX_FOLLOW_UP)
     if isinstance(text, Reply):
         return respond(text, _ask_follow_up(ctx, consultation, language), dialog=dialog)
@@ -701,17 +712,17 @@ move_dialog = feature.dialog(MOVE, role=Role.CIVIL_SERVANT, subject="drafts.subj
 @move_dialog.ask("when")
 async def ask_move(ctx: Context, dialog: Dialog) -> Response:
     """The question again (a chat opened anew), while the poll can still be moved."""
-    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation, ctx.now):
-        return respond(*_gone().replies, end_dialog=True)
+    consultation = await _editing(ctx, dialog)
+    if isinstance(consultation, Response):
+        return consultation
     return respond(_ask_move(ctx, consultation), dialog=dialog)
 
 
 @move_dialog.step("when", expects=Expects.TEXT)
 async def move(ctx: Context, dialog: Dialog) -> Response:
-    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
-    if consultation is None or not _editable(consultation, ctx.now):
-        return respond(*_gone().replies, end_dialog=True)
+    consultation = await _editing(ctx, dialog)
+    if isinstance(consultation, Response):
+        return consultation
     text = read_text(ctx, 60)
     if isinstance(text, Reply):
         return respond(text, _ask_move(ctx, consultation), dialog=dialog)

@@ -135,9 +135,12 @@ introducing = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="staff.dra
 introducing.gives_back("name", "department_text", "work")
 
 
-@introducing.ask(*QUESTIONS)
-async def ask_question(ctx: Context, dialog: Dialog) -> Response:
-    """The question of the step they are at, again (a chat opened anew)."""
+@introducing.ask(*QUESTIONS, "preview")
+async def ask_again(ctx: Context, dialog: Dialog) -> Response:
+    """The question of the step they are at, or the preview with its buttons, again (a
+    chat opened anew)."""
+    if dialog.step == "preview":
+        return _preview(ctx, dialog)
     return respond(_question(ctx, dialog), dialog=dialog)
 
 
@@ -248,12 +251,6 @@ def _preview(ctx: Context, dialog: Dialog) -> Response:
         ),
         dialog=dialog,
     )
-
-
-@introducing.ask("preview")
-async def ask_preview(ctx: Context, dialog: Dialog) -> Response:
-    """The preview with its buttons again (a chat opened anew)."""
-    return _preview(ctx, dialog)
 
 
 @introducing.step("preview")

@@ -245,3 +245,28 @@ async def test_going_on_after_help_asks_the_triage_question_with_its_buttons(app
     assert ria.keys == ["triage.ask_department"]
     await ria.press("Openbare ruimte")
     assert ria.keys == ["triage.ask_reason"]
+
+
+# A contact line for a connection between two residents -------------------------------------
+
+
+async def test_a_contact_line_is_not_asked_again_for_an_idea_hidden_meanwhile(app: App) -> None:
+    # Asked again, Bob would type his e-mail address only to hear that it cannot be passed
+    # on: the reason comes at once, and the question ends.
+    anna = await person(app, "anna")
+    bob = await person(app, "bob", platform="console")
+    for who, title in ((anna, "Bankjes in het park"), (bob, "Bankjes bij de vijver")):
+        await seed_idea(app, title, author=(await row(app, who)).id)
+    await (await connector(app)).send("/verbind #1 #2")
+    await bob.press_payload("con.yes:1")
+    assert bob.keys == ["connect.ask_contact"]
+    await reopen(bob)
+    assert bob.keys == ["drafts.welcome_back", "connect.ask_contact"]
+    async with app.db.transaction():
+        await app.repos.ideas.remove(1, app.router.clock(), how=Removal.HIDDEN, reason="Naam")
+    await reopen(bob)
+    assert bob.keys == ["drafts.welcome_back", "connect.idea_gone"]
+    assert "Bankjes in het park" not in bob.text
+    assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+    connection = await app.repos.connections.get(1)
+    assert connection is not None and connection.answer_of((await row(app, bob)).id) is None

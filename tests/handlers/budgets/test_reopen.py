@@ -3,10 +3,13 @@ again): the set-up's steps and preview for staff, the neighbourhood question for
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.app import App
 from handlers.contract import Role
 from storage.budgets.rounds import RoundStatus
 from storage.ideas.ideas import IdeaStatus, Removal
+from tests.handlers.budgets.test_budget_round import Clock
 from tests.handlers.budgets.test_voting_rules import a_round
 from tests.handlers.ideas.helpers import seed_idea
 from tests.handlers.test_reopen import choose, reopen
@@ -121,3 +124,57 @@ async def test_the_neighbourhood_question_reopened_after_the_round_was_cancelled
     assert await clocked.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
     await anna.send("Driehuis")
     assert (await row(clocked, anna)).neighbourhood is None
+
+
+async def _at_preview_of(app: App, ria: Chat, project: str, closes: str) -> None:
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("10000")
+    await ria.send("Geen wijkbudgetten")
+    await ria.send(project)
+    await ria.send("Klaar met projecten")
+    await ria.send("Nu")
+    await ria.send(closes)
+    await choose(ria, "Alle inwoners")
+    await choose(ria, "Goedkoopste project eerst")
+    assert ria.keys == ["budgets.preview", "budgets.preview_ask"]
+
+
+async def test_a_preview_reopened_after_its_only_idea_went_asks_for_projects(
+    clocked: App,
+) -> None:
+    # Not "are you still busy with the round?": where it was, why it moved back, and the
+    # question it is at now.
+    idea = await seed_idea(clocked, "Bankjes bij de vijver")
+    await clocked.db.execute(
+        "UPDATE ideas SET status = ? WHERE id = ?", (IdeaStatus.ADOPTED, idea.id)
+    )
+    ria = await with_role(
+        clocked, await person(clocked, "ria", platform="console"), Role.CONNECTOR
+    )
+    await _at_preview_of(
+        clocked, ria, f"#{idea.id} | 3000 | Bankjes langs het water", "11-12-2026 17:00"
+    )
+    async with clocked.db.transaction():
+        await clocked.repos.ideas.remove(idea.id, clocked.router.clock(), how=Removal.REMOVED)
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "budgets.source_gone", "budgets.ask_project"]
+    await ria.send(f"{ODD} | 6000 | {ODD}")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    assert await clocked.repos.budgets.all() == []
+
+
+async def test_a_preview_reopened_after_its_closing_time_asks_for_another(
+    clocked: App, clock: Clock
+) -> None:
+    ria = await with_role(
+        clocked, await person(clocked, "ria", platform="console"), Role.CONNECTOR
+    )
+    await _at_preview_of(clocked, ria, f"{ODD} | 500 | {ODD}", "1-12-2026 18:00")
+    clock.now += timedelta(hours=10)
+    await reopen(ria)
+    assert ria.keys == ["drafts.welcome_back", "budgets.when_past", "budgets.ask_closes"]
+    assert not any("Openen" in label for label, _ in ria.buttons())
+    await ria.send("11-12-2026 17:00")
+    assert ria.keys == ["budgets.ask_who"]
+    assert await clocked.repos.budgets.all() == []
