@@ -40,9 +40,15 @@ from collections import Counter
 from typing import NamedTuple
 
 from handlers import paging
-from handlers.answers import parse_id, typed_choice, visible_length, whole_number
+from handlers.answers import (
+    parse_id,
+    something_written,
+    typed_choice,
+    visible_length,
+    whole_number,
+)
 from handlers.budgets.rounds import brand, ranges_text, tie_text
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
+from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import day_month
@@ -176,7 +182,8 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
             key = "budgets.postcode_length"
         else:
             key = "budgets.postcode_invalid"
-        return _ask_postcode(ctx, found, Reply(key=key, params={"count": len(shown)}))
+        hint = Reply(key=key, params={"count": len(shown)})
+        return _ask_postcode(ctx, found, hint, *_written_back(ctx))
     if postcode_area(found.postcodes, int(digits)) is None:
         # Not kept: only a postcode that lets someone vote is stored.
         return respond(
@@ -340,8 +347,16 @@ async def hood_step(ctx: Context, dialog: Dialog) -> Response:
         # Given meanwhile (another device): the ballot as it is.
         return await _cards(ctx, found)
     if found.dialog is not None and found.dialog.name == HOOD:
-        return respond(Reply(key="answers.use_buttons"), *found.replies, dialog=found.dialog)
+        hint = Reply(key="answers.use_buttons")
+        return respond(hint, *_written_back(ctx), *found.replies, dialog=found.dialog)
     return found
+
+
+def _written_back(ctx: Context) -> list[Reply]:
+    """A sentence typed where a neighbourhood or postcode was asked ("ik woon bij de
+    haven, hoe zit dat?"): not one, and sent nowhere, so it comes back above the question
+    asked again, not lost without a word."""
+    return given_back(ctx.event) if something_written(ctx.text) else []
 
 
 async def _choose_hood(ctx: Context, round_id: int | None, hood_id: str) -> Response:
