@@ -802,13 +802,19 @@ class Router:
             return self._step(ctx.dialog)
         return self._answer(Fallback.NOT_UNDERSTOOD, keeps_dialog=False)
 
+    def names_command(self, name: str) -> bool:
+        """Whether ``/name`` is a command: a name every platform takes for one (ASCII
+        letters, digits, ``_``), or one of ours with other letters (``/ideeën``); else a
+        slash before a word, typed as text (see :meth:`_typed_slash`)."""
+        return bool(_COMMAND_NAME.fullmatch(name)) or name.lower() in self.registry.commands
+
     def _typed_slash(self, event: Event) -> Event:
         """A slash before a word of other letters that names no command ("/één keer nog",
         "/ça va") as the text it is: Telegram takes only ``/`` with ASCII letters, digits
         and ``_`` for a command, and so does every platform here, except for our own
         commands with other letters (``/ideeën``)."""
         name = event.command
-        if name is None or _COMMAND_NAME.fullmatch(name) or name.lower() in self.registry.commands:
+        if name is None or self.names_command(name):
             return event
         text = event.written or f"/{name} {event.args}".rstrip()
         return event.model_copy(
