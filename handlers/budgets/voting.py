@@ -162,14 +162,14 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
     round_id = int(dialog.data["round_id"])
     found = await ctx.repos.budgets.get(round_id)
     if found is None or found.postcodes is None:
-        return respond(Reply(key="budgets.not_found", buttons=_back()))
+        return respond(Reply(key="budgets.not_found", buttons=_back()), *_written_back(ctx))
     still = await _open_round(ctx, round_id)
     if isinstance(still, Response) and (still.dialog is None or still.dialog.name != POSTCODE):
         # Closed meanwhile (or the neighbourhood rule): the reason, and the dialog ends.
-        return still
+        return _with_written_back(ctx, still)
     if isinstance(still, Round):
         # Given meanwhile (another device, a double tap): the ballot as it is.
-        return await _cards(ctx, still)
+        return _with_written_back(ctx, await _cards(ctx, still))
     typed = ctx.text if ctx.event.photo is None and ctx.event.unsupported is None else ""
     digits = read_postcode(typed)
     if digits is None:
@@ -345,18 +345,27 @@ async def hood_step(ctx: Context, dialog: Dialog) -> Response:
     found = await _open_round(ctx, round_id)
     if isinstance(found, Round):
         # Given meanwhile (another device): the ballot as it is.
-        return await _cards(ctx, found)
+        return _with_written_back(ctx, await _cards(ctx, found))
     if found.dialog is not None and found.dialog.name == HOOD:
         hint = Reply(key="answers.use_buttons")
         return respond(hint, *_written_back(ctx), *found.replies, dialog=found.dialog)
-    return found
+    return _with_written_back(ctx, found)
 
 
 def _written_back(ctx: Context) -> list[Reply]:
     """A sentence typed where a neighbourhood or postcode was asked ("ik woon bij de
     haven, hoe zit dat?"): not one, and sent nowhere, so it comes back above the question
-    asked again, not lost without a word."""
+    asked again (or with why it is asked no more), not lost without a word."""
     return given_back(ctx.event) if something_written(ctx.text) else []
+
+
+def _with_written_back(ctx: Context, response: Response) -> Response:
+    """``response`` (the question is not asked again: the round closed, or the answer was
+    given meanwhile) with a sentence typed at it given back first."""
+    back = _written_back(ctx)
+    if not back:
+        return response
+    return response.model_copy(update={"replies": [*back, *response.replies]})
 
 
 async def _choose_hood(ctx: Context, round_id: int | None, hood_id: str) -> Response:

@@ -375,3 +375,17 @@ async def test_a_sentence_typed_at_the_postcode_question_comes_back_with_the_que
     await anna.send("1971")
     assert anna.keys[0] == "budgets.intro"
     assert await stored_postcodes(app) == ["1971"]
+
+
+async def test_a_sentence_typed_as_the_postcode_round_closed_comes_back_with_why(
+    app: App,
+) -> None:
+    round_id = await postcode_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    await app.db.execute("UPDATE budget_rounds SET status = 'cancelled' WHERE id = ?", (round_id,))
+    said = "Ik woon bij de haven, hoe zit dat?"
+    await anna.send(said)
+    assert anna.keys == ["general.typed_not_kept", "budgets.cancelled"], anna.keys
+    assert said in anna.last[0].text
+    assert await stored_postcodes(app) == []
