@@ -30,8 +30,10 @@ handler's writes, with its replies until the platform confirmed them: an event s
 after a crash is not handled twice, and replies the crash kept from being sent are sent then.
 Several messages sent as one (an album of photos: :attr:`Event.album`) are read as one:
 the first is handled; the others change nothing and get no answer, except that where a
-dialog took the first photo the person hears once that only that one was kept. The first
-is remembered beside the handled event ids, so this holds after a restart too.
+dialog took the first photo the person hears once that only that one was kept. Where the
+first is no photo (a video, a file that is no picture) and met a step that takes one, the
+album's first photo is handled as well, and counts as its first. The first is remembered
+beside the handled event ids, so this holds after a restart too.
 
 Replies the platform could not take for a moment (it was down, or asked the chat to wait:
 :class:`Undelivered`) are handed to the person's outbox in one transaction with that record,
@@ -125,6 +127,9 @@ class _Outcome:
     pending: bool = False
     #: A photo the event carried was taken by the person's dialog (it moved on with it).
     took_photo: bool = False
+    #: Something other than a photo (a video, a file that is no picture) came to a step
+    #: that takes a photo, and the step still waits for one.
+    waits_for_photo: bool = False
 
 
 def _unchanged(stored: StoredDialog | None, dialog: Dialog) -> bool:
@@ -363,9 +368,11 @@ class Router:
         first = await self.repos.handled.find(event.platform, marker)
         if first is None:
             return None
+        kept = await self.repos.handled.find(event.platform, f"{marker}:kept")
+        if kept is None and event.photo is not None and await self._photo_still_wanted(event):
+            return None  # the album's first photo where its first item was none
         lang = first.lang or lang
         replies = []
-        kept = await self.repos.handled.find(event.platform, f"{marker}:kept")
         told = f"{marker}:told"
         if kept is not None and await self.repos.handled.find(event.platform, told) is None:
             await self.repos.handled.record(
@@ -377,18 +384,38 @@ class Router:
             replies.append(Reply(key="general.caption_given_back", params={"text": event.caption}))
         return _Outcome(lang, replies)
 
+    async def _photo_still_wanted(self, event: Event) -> bool:
+        """Whether the album's first item was no photo (a video, a file that is no
+        picture) and came to a step that takes one, which still waits for it: then its
+        first photo is handled as usual, so it is not lost with the rest. Only one photo
+        is tried so: should that one not be taken either, the album is done."""
+        marker = _album_marker(event.album or "")
+        waits = await self.repos.handled.find(event.platform, f"{marker}:waits")
+        if waits is None:
+            return False
+        return await self.repos.handled.find(event.platform, f"{marker}:tried") is None
+
     async def _album_begun(self, event: Event, outcome: _Outcome) -> None:
         """Remember the first message of an album as handled (and whether a step took its
-        photo), with the person's other handled events: the rest of the album is then
-        recognised, after a restart too, and erased with the person."""
+        photo, or still waits for one), with the person's other handled events: the rest
+        of the album is then recognised, after a restart too, and erased with the person.
+        For the album's photo handled after a first item that was none: whether it was
+        taken, and that it was tried."""
         if event.album is None:
             return
         marker = _album_marker(event.album)
         sender = event.sender.platform_user_id
         now = self.clock()
-        await self.repos.handled.record(
-            event.platform, marker, now, lang=outcome.lang, sender=sender
-        )
+        if await self.repos.handled.find(event.platform, marker) is None:
+            await self.repos.handled.record(
+                event.platform, marker, now, lang=outcome.lang, sender=sender
+            )
+            if outcome.waits_for_photo:
+                await self.repos.handled.record(
+                    event.platform, f"{marker}:waits", now, sender=sender
+                )
+        elif await self.repos.handled.find(event.platform, f"{marker}:tried") is None:
+            await self.repos.handled.record(event.platform, f"{marker}:tried", now, sender=sender)
         if outcome.took_photo:
             await self.repos.handled.record(event.platform, f"{marker}:kept", now, sender=sender)
 
@@ -561,7 +588,14 @@ class Router:
             and next_dialog is not None
             and not _unchanged(stored, next_dialog)
         )
-        return _Outcome(lang, replies, response.timers, took_photo=took_photo)
+        waits_for_photo = (
+            event.unsupported is not None
+            and next_dialog is not None
+            and self.registry.takes_photo(next_dialog)
+        )
+        return _Outcome(
+            lang, replies, response.timers, took_photo=took_photo, waits_for_photo=waits_for_photo
+        )
 
     async def _welcome_back(self, ctx: Context) -> list[Reply]:
         """What a person who comes back missed (the feature that answers it decides). It
@@ -802,13 +836,19 @@ class Router:
             return self._step(ctx.dialog)
         return self._answer(Fallback.NOT_UNDERSTOOD, keeps_dialog=False)
 
+    def names_command(self, name: str) -> bool:
+        """Whether ``/name`` is a command: a name every platform takes for one (ASCII
+        letters, digits, ``_``), or one of ours with other letters (``/ideeën``); else a
+        slash before a word, typed as text (see :meth:`_typed_slash`)."""
+        return bool(_COMMAND_NAME.fullmatch(name)) or name.lower() in self.registry.commands
+
     def _typed_slash(self, event: Event) -> Event:
         """A slash before a word of other letters that names no command ("/één keer nog",
         "/ça va") as the text it is: Telegram takes only ``/`` with ASCII letters, digits
         and ``_`` for a command, and so does every platform here, except for our own
         commands with other letters (``/ideeën``)."""
         name = event.command
-        if name is None or _COMMAND_NAME.fullmatch(name) or name.lower() in self.registry.commands:
+        if name is None or self.names_command(name):
             return event
         text = event.written or f"/{name} {event.args}".rstrip()
         return event.model_copy(

@@ -86,6 +86,38 @@ def visible_length(text: str) -> int:
 _ASCII_UNSEEN = dict.fromkeys([*range(0x21), 0x7F])
 
 
+#: What a message needs to be one: at least this many characters that show, in at least
+#: two words ("iets" and a stray "?" are none).
+MESSAGE_LENGTH = 10
+MESSAGE_WORDS = 2
+#: Typed at a question it does not answer, text of this many words is something written
+#: (not a "weet ik niet"): it is given back with the question, not lost without a word.
+WRITTEN_WORDS = 4
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``: lower case, without punctuation, emoji or accents that are
+    marks of their own (Arabic's vowel signs: "شكرًا" is "شكرا")."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split()
+
+
+def a_message(text: str) -> bool:
+    """Whether ``text`` looks like something written to someone, not a stray word (nor a
+    row of emoji or punctuation: ten thumbs up say what one says)."""
+    return (
+        visible_length(text) >= MESSAGE_LENGTH
+        and len(text.split()) >= MESSAGE_WORDS
+        and bool(words_of(text))
+    )
+
+
+def something_written(text: str) -> bool:
+    """Whether ``text``, typed at a question it does not answer, is something the person
+    wrote (a sentence, not a stray word or a "weet ik niet"): to give back with the
+    question again, so it is not lost without a word."""
+    return len(words_of(text)) >= WRITTEN_WORDS and a_message(text)
+
+
 def photo_hint(ctx: Context, key: str) -> Reply:
     """What to say when a photo was asked for and none came: ``key``, or, for a file that is
     not a picture (see :mod:`handlers.pictures`), that it could not be opened as one."""

@@ -106,8 +106,9 @@ class Event(BaseModel):
     #: The sender just joined this group or room (no text, command or button).
     joined: bool = False
     #: The platform's id for the messages sent together with this one as one (a Telegram
-    #: album: several photos at once). The router reads only the first of them; the others
-    #: change nothing (see the router).
+    #: album: several photos at once). The router reads only the first of them (and the
+    #: first photo, where the first was none and a step waits for one); the others change
+    #: nothing (see the router).
     album: str | None = None
 
     @property

@@ -250,11 +250,14 @@ class DialogSpec(_Declared):
         self.steps: dict[str, StepHandler] = {}
         self.asks: dict[str, StepHandler] = {}
         self.expecting: dict[str, Expects] = {}
+        #: The steps that take a photo (the router then keeps an album's first usable one).
+        self.photos: set[str] = set()
 
     def step(
-        self, *names: str, expects: Expects = Expects.CHOICE
+        self, *names: str, expects: Expects = Expects.CHOICE, photo: bool = False
     ) -> Callable[[StepHandler], StepHandler]:
-        """Answer the dialog's step(s) ``names`` with the decorated handler."""
+        """Answer the dialog's step(s) ``names`` with the decorated handler; ``photo``:
+        they take a photo (besides what ``expects`` says)."""
 
         def register(handler: StepHandler) -> StepHandler:
             for name in names:
@@ -262,6 +265,8 @@ class DialogSpec(_Declared):
                     raise ValueError(f"dialog {self.name}: step already registered: {name}")
                 self.steps[name] = handler
                 self.expecting[name] = expects
+                if photo:
+                    self.photos.add(name)
             return handler
 
         return register
@@ -801,6 +806,11 @@ class Registry:
         if not left or not isinstance(written, str) or not written.strip():
             return []
         return [Reply(key="general.typed_not_kept", params={"text": written.strip()})]
+
+    def takes_photo(self, dialog: Dialog | None) -> bool:
+        """Whether the dialog's step takes a photo (an idea's, a news message's)."""
+        spec = self.dialogs.get(dialog.name) if dialog is not None else None
+        return spec is not None and dialog is not None and dialog.step in spec.photos
 
     def typed(self, dialog: Dialog | None) -> bool:
         """Whether the dialog's step waits for typed text or a number (not for a choice)."""

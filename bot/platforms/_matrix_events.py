@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import ClientError
@@ -107,12 +107,18 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 def addressing(
-    text: str, content: dict[str, Any], bot_id: str, names: Iterable[str]
+    text: str,
+    content: dict[str, Any],
+    bot_id: str,
+    names: Iterable[str],
+    commands: Callable[[str], bool] | None = None,
 ) -> tuple[bool, str]:
     """Whether a message in a group names the bot, and the text without a leading mention.
 
     The bot is addressed by a mention (``m.mentions`` or a link to its id), its user id or
-    display name in the text, or a command.
+    display name in the text, or a command: one that ``commands`` takes for one, where
+    given (a slash before a word that names none, "/één keer nog", is text, which the bot
+    leaves alone in a group as any other).
     """
     candidates = sorted({bot_id, *(name for name in names if name)}, key=len, reverse=True)
     stripped = text.strip()
@@ -130,7 +136,8 @@ def addressing(
     for name in candidates:
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", stripped, re.IGNORECASE):
             return True, stripped
-    return parse_command(stripped) is not None, stripped
+    command = parse_command(stripped)
+    return command is not None and (commands is None or commands(command[0])), stripped
 
 
 def parse_geo_uri(uri: object) -> tuple[float, float] | None:
@@ -153,10 +160,12 @@ async def read_event(
     native: Any,
     *,
     group: bool | None = None,
+    commands: Callable[[str], bool] | None = None,
 ) -> Event | None:
     """The Event for a room event, or None for what the bot leaves alone.
 
-    ``names`` are the bot's own names, by which residents address it in a group; ``group``
+    ``names`` are the bot's own names, by which residents address it in a group, as is
+    a command ``commands`` takes for one (see :func:`addressing`); ``group``
     says whether the room was a group when the event was sent (an experiment's room always
     is, even with two members); without it, whether it is one now.
     """
@@ -176,7 +185,7 @@ async def read_event(
         content = native.source.get("content", {})
         text = strip_reply_fallback(native.body) if is_reply(content) else native.body
         if group:
-            addressed, text = addressing(text, content, client.user_id, names)
+            addressed, text = addressing(text, content, client.user_id, names, commands)
             if not addressed:
                 return None
         command = parse_command(text)

@@ -921,7 +921,14 @@ class Matrix:
             return
         event = await self._room_event(room, native) if group else None
         if event is None:
-            event = await read_event(self._client, self.names, room, native, group=group)
+            event = await read_event(
+                self._client,
+                self.names,
+                room,
+                native,
+                group=group,
+                commands=self.app.router.names_command,
+            )
         if event is None:
             return
         if event.is_group and event.command is not None and isinstance(content, dict):

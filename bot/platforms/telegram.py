@@ -708,7 +708,7 @@ class Telegram:
             "event_id": self._event_id(update),
             "album": _album(message),
         }
-        command = _command(message)
+        command = self._command(message, group=is_group)
         if command is not None:
             name, args = command
             target = name.partition("@")[2]
@@ -740,6 +740,17 @@ class Telegram:
             return Event(**base, location=Location(latitude=loc.latitude, longitude=loc.longitude))
         return Event(**base, unsupported=_kind(message))
 
+    def _command(self, message: Message, *, group: bool) -> tuple[str, str] | None:
+        """(command, args) when the message starts with a bot command (see
+        :func:`_command`). In a group, a slash before a word that names no command ("/één
+        keer nog") is none: it is text, left alone there as any other text; in a private
+        chat the router reads it as the text it is."""
+        command = _command(message)
+        if command is None or not group:
+            return command
+        named = self.app.router.names_command(command[0].partition("@")[0])
+        return command if named else None
+
     async def _not_a_person(self, update: Update, message: Message) -> None:
         """A message in a group sent as a chat, not as a person: by an anonymous admin
         (``from`` is Telegram's GroupAnonymousBot, the same for every anonymous admin of
@@ -751,7 +762,7 @@ class Telegram:
         use up the group's messages."""
         if message.is_automatic_forward:
             return  # a channel's post shown in its discussion group: nobody asked anything
-        command = _command(message)
+        command = self._command(message, group=True)
         if command is None:
             return
         target = command[0].partition("@")[2]

@@ -258,7 +258,7 @@ def _ask_project(dialog: Dialog) -> Reply:
     )
 
 
-@setup.step("projects", expects=Expects.TEXT)
+@setup.step("projects", expects=Expects.TEXT, photo=True)
 async def projects_step(ctx: Context, dialog: Dialog) -> Response:
     projects: list[dict[str, Any]] = list(dialog.data.get("projects", []))
     if ctx.event.button is not None and ctx.value == "done" and projects:

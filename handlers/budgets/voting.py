@@ -40,9 +40,15 @@ from collections import Counter
 from typing import NamedTuple
 
 from handlers import paging
-from handlers.answers import parse_id, typed_choice, visible_length, whole_number
+from handlers.answers import (
+    parse_id,
+    something_written,
+    typed_choice,
+    visible_length,
+    whole_number,
+)
 from handlers.budgets.rounds import brand, ranges_text, tie_text
-from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
+from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond, rows
 from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import day_month
@@ -156,14 +162,14 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
     round_id = int(dialog.data["round_id"])
     found = await ctx.repos.budgets.get(round_id)
     if found is None or found.postcodes is None:
-        return respond(Reply(key="budgets.not_found", buttons=_back()))
+        return respond(Reply(key="budgets.not_found", buttons=_back()), *_written_back(ctx))
     still = await _open_round(ctx, round_id)
     if isinstance(still, Response) and (still.dialog is None or still.dialog.name != POSTCODE):
         # Closed meanwhile (or the neighbourhood rule): the reason, and the dialog ends.
-        return still
+        return _with_written_back(ctx, still)
     if isinstance(still, Round):
         # Given meanwhile (another device, a double tap): the ballot as it is.
-        return await _cards(ctx, still)
+        return _with_written_back(ctx, await _cards(ctx, still))
     typed = ctx.text if ctx.event.photo is None and ctx.event.unsupported is None else ""
     digits = read_postcode(typed)
     if digits is None:
@@ -176,7 +182,8 @@ async def postcode_step(ctx: Context, dialog: Dialog) -> Response:
             key = "budgets.postcode_length"
         else:
             key = "budgets.postcode_invalid"
-        return _ask_postcode(ctx, found, Reply(key=key, params={"count": len(shown)}))
+        hint = Reply(key=key, params={"count": len(shown)})
+        return _ask_postcode(ctx, found, hint, *_written_back(ctx))
     if postcode_area(found.postcodes, int(digits)) is None:
         # Not kept: only a postcode that lets someone vote is stored.
         return respond(
@@ -351,8 +358,25 @@ async def hood_step(ctx: Context, dialog: Dialog) -> Response:
     # Given meanwhile (another device): the ballot as it is; else the question again.
     found = await ask_again(ctx, dialog)
     if found.dialog is not None and found.dialog.name == HOOD:
-        return respond(Reply(key="answers.use_buttons"), *found.replies, dialog=found.dialog)
-    return found
+        hint = Reply(key="answers.use_buttons")
+        return respond(hint, *_written_back(ctx), *found.replies, dialog=found.dialog)
+    return _with_written_back(ctx, found)
+
+
+def _written_back(ctx: Context) -> list[Reply]:
+    """A sentence typed where a neighbourhood or postcode was asked ("ik woon bij de
+    haven, hoe zit dat?"): not one, and sent nowhere, so it comes back above the question
+    asked again (or with why it is asked no more), not lost without a word."""
+    return given_back(ctx.event) if something_written(ctx.text) else []
+
+
+def _with_written_back(ctx: Context, response: Response) -> Response:
+    """``response`` (the question is not asked again: the round closed, or the answer was
+    given meanwhile) with a sentence typed at it given back first."""
+    back = _written_back(ctx)
+    if not back:
+        return response
+    return response.model_copy(update={"replies": [*back, *response.replies]})
 
 
 async def _choose_hood(ctx: Context, round_id: int | None, hood_id: str) -> Response:

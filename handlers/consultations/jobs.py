@@ -737,6 +737,11 @@ async def give_back_evaluations(
     reached them before they left is not sent twice: that message works again. Returns how
     many were queued.
 
+    An invitation withdrawn before it reached them comes with a new time to answer, as long
+    as a first invitation gives, from now (as it was never theirs to answer before): not the
+    time left of the one they never saw, which may be short or over. The evaluation's own
+    closing time still ends it, where staff set one.
+
     A reminder comes back only to someone who still wants reminders (they may have turned
     them off while they were out).
 
@@ -749,11 +754,23 @@ async def give_back_evaluations(
             continue
         for moment in consultation.moment_numbers():
             taking = await repos.responses.find(consultation.id, moment, user_id)
-            if taking is None or taking.finished_at is not None or not taking.takes_answers(now):
+            if taking is None or taking.finished_at is not None:
+                continue
+            invitation = invitations_batch(consultation.id, moment)
+            if (
+                consultation.answer_days is not None
+                and taking.started_at is None
+                and await repos.outbox.withdrawn_from(invitation, user_id)
+            ):
+                fresh = days_later(now, consultation.answer_days, env.timezone)
+                if taking.deadline is None or taking.deadline < fresh:
+                    await repos.responses.give_time(taking.id, fresh)
+                    taking = taking.model_copy(update={"deadline": fresh})
+            if not taking.takes_answers(now):
                 continue
             until = consultation.answers_until(taking.deadline)
             batches = (
-                (invitations_batch(consultation.id, moment), _invitations),
+                (invitation, _invitations),
                 (reminders_batch(consultation.id, moment), _reminders),
             )
             for batch, build in batches:

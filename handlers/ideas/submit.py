@@ -168,7 +168,7 @@ async def neighbourhood_step(ctx: Context, dialog: Dialog) -> Response:
     return await _next(ctx, dialog, neighbourhood=found.id)
 
 
-@submit.step("photo")
+@submit.step("photo", photo=True)
 async def photo_step(ctx: Context, dialog: Dialog) -> Response:
     """A photo, or the button for none (an idea being changed can keep its photo)."""
     common = await _common(ctx, dialog)

@@ -207,7 +207,7 @@ def _ask_next(ctx: Context, dialog: Dialog, **answer: Any) -> Response:
     return respond(_question(ctx, nxt), dialog=nxt)
 
 
-@introducing.step("photo")
+@introducing.step("photo", photo=True)
 async def photo_step(ctx: Context, dialog: Dialog) -> Response:
     """A photo, the one the card had, or none."""
     choice = _chose(ctx)

@@ -127,7 +127,7 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     return await _text(ctx, dialog)
 
 
-@composing.step("photo")
+@composing.step("photo", photo=True)
 async def photo_step(ctx: Context, dialog: Dialog) -> Response:
     """A photo, or none."""
     return await _photo(ctx, dialog, _choice(ctx))

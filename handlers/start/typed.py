@@ -29,7 +29,16 @@ A message longer than a question holds goes whole, in parts of the one question.
 from __future__ import annotations
 
 from handlers import drafts
-from handlers.answers import excerpt, labels, text_length, typed_choice, visible_length
+from handlers.answers import (
+    a_message,
+    excerpt,
+    labels,
+    something_written,
+    text_length,
+    typed_choice,
+    visible_length,
+    words_of,
+)
 from handlers.community import questions
 from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
@@ -40,10 +49,6 @@ from handlers.start.onboarding import welcome
 feature = Feature("typed_message")
 
 DIALOG = "typed_message"
-#: What a message needs to be asked about: at least this many characters that show, in
-#: at least two words ("iets" and a stray "?" get the general answer).
-MIN_LENGTH = 10
-MIN_WORDS = 2
 #: The words shown of the message in the question (the whole of it is right above it).
 SHOWN = 80
 #: The longest message kept while it waits (UTF-16 units): a few messages written one
@@ -60,9 +65,6 @@ OK_EMOJI = frozenset("👍👌✅🆗✔☑🙂😊")
 _EMOJI_MARKS = frozenset("\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff\ufe0f ")
 #: A pleasantry is short; a longer text made of such words is read as a message.
 COURTESY_WORDS = 8
-#: Typed at a question it does not answer, text of this many words is something written
-#: (not a "weet ik niet"): it is given back with the question, not lost without a word.
-WRITTEN_WORDS = 4
 
 
 @feature.fallback(Fallback.NOT_UNDERSTOOD)
@@ -95,7 +97,7 @@ async def not_understood(ctx: Context) -> Response:
         # "2" where buttons have no numbers (Telegram): someone choosing, as in the
         # question what to do with a message; the buttons they meant still work.
         return respond(menu_reply(ctx, "general.press_a_button"))
-    if not _a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
+    if not a_message(ctx.text) or ctx.user.role.allows(Role.CONNECTOR):
         # The connector is whom such a message would go to: for them it is no question.
         return respond(menu_reply(ctx, "general.not_understood"))
     length = text_length(ctx.text)
@@ -125,10 +127,10 @@ async def _options_again(ctx: Context) -> Response | None:
     hint = Reply(key="general.not_understood_options")
     asked = await ctx.registry.ask_again(ctx, [payload for _, payload in shown])
     if asked is not None:
-        written = len(_words_of(ctx.text)) >= WRITTEN_WORDS and _a_message(ctx.text)
+        written = something_written(ctx.text)
         back = given_back(ctx.event) if written else []
         return asked.model_copy(update={"replies": [hint, *back, *asked.replies]})
-    if _a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
+    if a_message(ctx.text) and not ctx.user.role.allows(Role.CONNECTOR):
         return None
     if not all(ctx.registry.admits(payload, ctx.user) for _, payload in shown):
         # A step's buttons of a dialog gone (expired), or a role revoked since: they
@@ -167,12 +169,12 @@ def _pleasantry(ctx: Context) -> str | None:
     None for anything else ("Bedankt, maar de lamp is nog kapot" is a message)."""
     if ctx.event.text is None or ctx.event.button is not None:
         return None
-    said = _words_of(ctx.text)
+    said = words_of(ctx.text)
     if not said and _only_ok_emoji(ctx.text):
         return "ok"
     if not said or len(said) > COURTESY_WORDS:
         return None
-    phrases = {key: [_words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
+    phrases = {key: [words_of(p) for p in drafts.words(ctx, key)] for key in COURTESY}
     if not _covered(said, [phrase for found in phrases.values() for phrase in found]):
         return None
     spaced = f" {' '.join(said)} "
@@ -201,27 +203,11 @@ def _only_ok_emoji(text: str) -> bool:
     return bool(shown) and shown <= OK_EMOJI
 
 
-def _words_of(text: str) -> list[str]:
-    """The words of ``text``: lower case, without punctuation, emoji or accents that are
-    marks of their own (Arabic's vowel signs: "شكرًا" is "شكرا")."""
-    return "".join(ch for ch in text.casefold() if ch.isalnum() or ch.isspace()).split()
-
-
 def _a_choice_number(text: str) -> bool:
     """Whether ``text`` is a number alone, as someone types to choose an option ("2",
     "3.")."""
-    said = _words_of(text)
+    said = words_of(text)
     return len(said) == 1 and said[0].isdecimal() and len(said[0]) <= 2
-
-
-def _a_message(text: str) -> bool:
-    """Whether ``text`` looks like something written to someone, not a stray word (nor a
-    row of emoji or punctuation: ten thumbs up say what one says)."""
-    return (
-        visible_length(text) >= MIN_LENGTH
-        and len(text.split()) >= MIN_WORDS
-        and bool(_words_of(text))
-    )
 
 
 typed = feature.dialog(
@@ -255,7 +241,7 @@ async def choose(ctx: Context, dialog: Dialog) -> Response:
         if word is not None or _pleasantry(ctx) is not None:
             # "Bedankt!", "ok" or "hallo" instead of a choice: they may think it was sent.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_not_sent"))
-        if not _words_of(ctx.text):
+        if not words_of(ctx.text):
             # "?", "??", "…" or a row of emoji: no words to add to the message, but someone
             # unsure what happens now. Told what it waits for; the message stays as it was.
             return await _offer(ctx, dialog, hint=Reply(key="general.typed_help"))

@@ -305,6 +305,14 @@ class Responses:
 
     # Evaluations ------------------------------------------------------------------------------
 
+    async def give_time(self, response_id: int, deadline: datetime) -> None:
+        """Let an evaluation's response be answered until ``deadline`` (an invitation given
+        back to someone who joined its experiment again: a new period to answer it)."""
+        await self.db.execute(
+            "UPDATE consultation_responses SET deadline = ? WHERE id = ?",
+            (iso(deadline), response_id),
+        )
+
     async def invite_joined_before(
         self,
         consultation_id: int,

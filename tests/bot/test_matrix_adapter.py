@@ -9,6 +9,7 @@ import pytest
 from nio import AsyncClient, MatrixRoom
 from nio import Event as NioEvent
 
+from bot.app import App
 from bot.platforms._matrix_events import is_private, private_when_sent, read_event
 from bot.platforms._matrix_session import client_config
 
@@ -78,6 +79,27 @@ async def test_a_text_in_a_public_room_of_two_is_read_as_in_a_group(
     named = _native({"msgtype": "m.text", "body": "Samenspel: /mijngegevens"})
     event = await read_event(client, NAMES, room, named)
     assert event is not None and event.is_group and event.command == "mijngegevens"
+
+
+async def test_a_slash_before_a_word_that_names_no_command_is_text_a_group_leaves_alone(
+    client: AsyncClient, app: App
+) -> None:
+    client.user_id = BOT  # as after logging in
+    room = _room(ANNA, "@bert:example.org")
+    commands = app.router.names_command
+    for body in ("/één keer nog", "/ça va?", "/مرحبا"):
+        native = _native({"msgtype": "m.text", "body": body})
+        assert (
+            await read_event(client, NAMES, room, native, group=True, commands=commands) is None
+        ), body
+    for body in ("/ideeën", "/help"):
+        native = _native({"msgtype": "m.text", "body": body})
+        event = await read_event(client, NAMES, room, native, group=True, commands=commands)
+        assert event is not None and event.is_group and event.command == body[1:]
+    # Addressed by name, it is text said to the bot (the router answers it as such).
+    named = _native({"msgtype": "m.text", "body": "Samenspel: /één keer nog"})
+    event = await read_event(client, NAMES, room, named, group=True, commands=commands)
+    assert event is not None and event.command == "één"
 
 
 async def test_a_text_becomes_an_event_with_its_id_and_sender(client: AsyncClient) -> None:

@@ -106,3 +106,28 @@ async def test_an_album_whose_first_photo_meets_a_failing_step_is_answered_once(
 
     assert [seen.key for seen in first] == ["general.dialog_dropped"], first
     assert second == [] and third == [], (second, third)
+
+
+async def test_an_album_beginning_with_a_video_gives_a_news_message_its_first_photo(
+    app: App,
+) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+
+    video = await ria.handle(ria.event(unsupported="video", album="ria:5"))
+    first, second, third = await _album(
+        ria, "ria:5", b"\xff\xd8\xff een", b"\xff\xd8\xff twee", b"\xff\xd8\xff drie"
+    )
+
+    assert [seen.key for seen in video] == ["composer.photo_please", "composer.ask_photo"]
+    assert [seen.key for seen in first] == ["composer.ask_audience"]
+    assert [seen.key for seen in second] == ["general.album_first_kept"]
+    assert third == []
+    everyone = next(payload for label, payload in first[0].buttons if "Alle abonnees" in label)
+    await ria.press_payload(everyone)
+    photo_id = ria.last[1].reply.photo_id
+    assert photo_id is not None
+    media = await app.repos.media.get(photo_id)
+    assert media is not None and media.data == b"\xff\xd8\xff een"

@@ -907,6 +907,40 @@ class FakeUser:
             for index, data in enumerate(photos)
         ]
 
+    def send_video(
+        self,
+        data: bytes = b"\x00\x00\x00\x18ftypmp42 fake video",
+        *,
+        chat_id: int | None = None,
+        media_group_id: str | None = None,
+    ) -> QueuedUpdate:
+        """Send a (fake MP4) video, as in an album with photos (``media_group_id``).
+
+        Args:
+            data: File content.
+            chat_id: Group to send in; defaults to the private chat.
+            media_group_id: The album it belongs to (see :meth:`send_album`).
+
+        Returns:
+            The queued update.
+        """
+        stored = self._server.register_file(
+            data, kind="video", file_name="video.mp4", mime_type="video/mp4"
+        )
+        video: JSONDict = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": 640,
+            "height": 480,
+            "duration": 3,
+            "mime_type": "video/mp4",
+            "file_size": len(stored.data),
+        }
+        content: JSONDict = {"video": video}
+        if media_group_id is not None:
+            content["media_group_id"] = media_group_id
+        return self._server._enqueue_user_message(self, chat_id, content, None)
+
     def send_sticker(self, emoji: str = "👍", *, chat_id: int | None = None) -> QueuedUpdate:
         """Send a (fake WebP) sticker.
 

@@ -4,6 +4,8 @@ Telegram sends an album as one message per photo, sharing a ``media_group_id``. 
 that takes one photo takes the first; the person hears once that the others are not kept;
 the other photos change nothing and get no answer of their own (they are never read as
 answers to the next question). Where no photo is asked for, an album is one message.
+An album that begins with a video (or a file that is no picture) at the photo step has
+its first photo taken all the same.
 """
 
 from __future__ import annotations
@@ -201,3 +203,57 @@ async def test_the_rest_of_an_album_after_a_restart_changes_nothing_either(
         assert len(colours) == 1 and _near(colours[0], RED), colours
         await anna.press(PREVIEW)
         await wait_for_text(server, anna.chat_id, "#1", after=before)
+
+
+@pytest.mark.parametrize("first", ["video", "no picture"])
+async def test_an_album_whose_first_item_is_no_photo_keeps_its_first_photo_at_the_photo_step(
+    server: BotApiServer, tmp_path: Path, first: str
+) -> None:
+    """A video first (or a file that is no picture): it is answered for itself, the album's
+    first photo is then taken, and the person hears once that the others are not kept."""
+    anna = server.user(4107)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await idea_until(server, anna, "photo")
+        before = len(server.messages(anna.chat_id))
+        album = new_media_group_id()
+
+        if first == "video":
+            anna.send_video(media_group_id=album)
+        else:
+            anna.send_photo(b"no picture at all", media_group_id=album)
+        for colour in (RED, GREEN, BLUE):
+            anna.send_photo(jpeg(colour), media_group_id=album)
+        await wait_for_text(server, anna.chat_id, ONLY_THE_FIRST, after=before)
+        answers = await _settled(server, anna.chat_id, before)
+
+        assert len([a for a in answers if ONLY_THE_FIRST in a]) == 1, answers
+        assert len([a for a in answers if PREVIEW in a or IDEA_TITLE in a]) == 1, answers
+        assert ONLY_THE_FIRST in answers[-1], answers
+        colours = await _stored_colours(app)
+        assert len(colours) == 1 and _near(colours[0], RED), colours
+        await anna.press(PREVIEW)
+        await wait_for_text(server, anna.chat_id, "#1", after=before)
+        idea = await app.repos.ideas.get(1)
+        assert idea is not None and idea.photo_id is not None
+
+
+async def test_an_album_whose_first_item_is_a_video_where_a_text_is_asked_gets_one_hint(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    anna = server.user(4108)
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, anna)
+        await idea_until(server, anna, "title")
+        before = len(server.messages(anna.chat_id))
+        album = new_media_group_id()
+
+        anna.send_video(media_group_id=album)
+        anna.send_photo(jpeg(RED), media_group_id=album)
+        anna.send_photo(jpeg(GREEN), media_group_id=album)
+        answers = await _settled(server, anna.chat_id, before)
+
+        hints = [a for a in answers if "tekst nodig" in a]
+        assert len(hints) == 1 and len(answers) <= 2, answers
+        assert not [a for a in answers if ONLY_THE_FIRST in a]
+        assert await _stored_colours(app) == []

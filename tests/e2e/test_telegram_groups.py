@@ -173,3 +173,25 @@ async def test_a_command_from_an_anonymous_admin_is_told_to_come_as_themselves(
         assert await app.repos.users.find("telegram", "1087968824") is None
         assert await app.db.fetchall("SELECT id FROM users") == []
         assert await app.db.fetchall("SELECT * FROM handled_events") == []
+
+
+async def test_a_slash_before_a_word_that_names_no_command_is_text_a_group_leaves_alone(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """ "/één keer nog" is no command (Telegram sends it as plain text): in a group it is
+    text like any other, which the bot leaves alone, from a person or an anonymous admin;
+    a command of ours with such letters (``/ideeën``) is still answered as one."""
+    server.group(GROUP, title="Buurtgroep Zeewijk")
+    anna = server.user(1004, first_name="Anna", language_code="nl")
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        for text in ("/één keer nog", "/é", "/ça@test_bot va?", "/مرحبا", "Hallo allemaal"):
+            await anna.send_text(text, chat_id=GROUP)
+        server.send_as_anonymous_admin(GROUP, "/één keer nog")
+        await anna.send_text("/ideeën", chat_id=GROUP)
+        await server.wait_for_messages(GROUP, 1)
+        await server.wait_for(lambda: server.pending_update_count == 0, 10)
+        await asyncio.sleep(1.0)
+        [answer] = texts(server, GROUP)
+        assert LINK in answer
+        assert server.messages(anna.chat_id) == []
+        assert await app.repos.users.find("telegram", "1004") is None

@@ -354,3 +354,38 @@ async def test_giving_a_postcode_alone_is_not_counted_as_a_ballot_begun(app: App
     await bob.press("Ja, stem uitbrengen")
     await ria.press_payload(f"bs.show:{round_id}")
     assert "Gestemd: 1. Begonnen maar nog niet gestemd: 0." in ria.text
+
+
+async def test_a_sentence_typed_at_the_postcode_question_comes_back_with_the_question(
+    app: App,
+) -> None:
+    await postcode_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    said = "Ik woon bij de haven, hoe zit dat? 🏠"
+    await anna.send(said)
+    assert anna.keys == [
+        "budgets.postcode_invalid",
+        "general.typed_not_kept",
+        "budgets.ask_postcode",
+    ], anna.keys
+    assert said in anna.last[1].text
+    assert await stored_postcodes(app) == []
+    # Still asked: the postcode after it counts.
+    await anna.send("1971")
+    assert anna.keys[0] == "budgets.intro"
+    assert await stored_postcodes(app) == ["1971"]
+
+
+async def test_a_sentence_typed_as_the_postcode_round_closed_comes_back_with_why(
+    app: App,
+) -> None:
+    round_id = await postcode_round(app)
+    anna = await person(app, "anna")
+    await anna.send("/stemmen")
+    await app.db.execute("UPDATE budget_rounds SET status = 'cancelled' WHERE id = ?", (round_id,))
+    said = "Ik woon bij de haven, hoe zit dat?"
+    await anna.send(said)
+    assert anna.keys == ["general.typed_not_kept", "budgets.cancelled"], anna.keys
+    assert said in anna.last[0].text
+    assert await stored_postcodes(app) == []

@@ -135,7 +135,7 @@ async def test_a_neighbourhood_typed_by_name_is_taken_where_a_round_asks_for_one
     await anna.send("/stemmen")
     assert anna.keys == ["budgets.need_hood"]
     # Not a neighbourhood (part of a name is none): asked again, nothing kept.
-    for typed in ("Santpoort", "Ik woon aan zee", "👍"):
+    for typed in ("Santpoort", "aan zee", "👍"):
         await anna.send(typed)
         assert anna.keys == ["answers.use_buttons", "budgets.need_hood"], typed
     assert (await row(app, anna)).neighbourhood is None
@@ -153,6 +153,28 @@ async def test_a_neighbourhood_typed_by_name_is_taken_where_a_round_asks_for_one
     await bob.send("IJmuiden")
     assert (await row(app, bob)).neighbourhood == "driehuis"
     assert round_id
+
+
+async def test_a_sentence_typed_at_the_neighbourhood_question_comes_back_with_the_question(
+    app: App,
+) -> None:
+    """Anna writes a sentence where her neighbourhood is asked: it is no neighbourhood and
+    goes to nobody, so she reads it back above the question, which is still open."""
+    await a_round(app, hood_only=True)
+    anna = await person(app, "anna", hood="Zeg ik liever niet")
+    await anna.send("/stemmen")
+    said = "Ik woon bij de haven, hoe zit dat? <b>٣</b> 🏠"
+    await anna.send(said)
+    assert anna.keys == [
+        "answers.use_buttons",
+        "general.typed_not_kept",
+        "budgets.need_hood",
+    ], anna.keys
+    assert said in anna.last[1].text
+    assert (await row(app, anna)).neighbourhood is None
+    await anna.send("Driehuis")
+    assert anna.keys[0] == "budgets.intro"
+    assert (await row(app, anna)).neighbourhood == "driehuis"
 
 
 async def test_the_way_out_of_the_neighbourhood_question_leaves_it(app: App) -> None:

@@ -8,8 +8,10 @@ from datetime import timedelta
 
 from bot.app import App
 from bot.settings import Settings
+from handlers import when
 from handlers.consultations.jobs import Surroundings, run_evaluations
 from handlers.contract import Timer
+from storage.clock import days_later, iso
 from storage.consultations.model import ConsultationKind, Moment
 from storage.experiments.experiments import NewExperiment
 from storage.localized import Localized
@@ -418,9 +420,12 @@ async def test_someone_who_joins_again_gets_the_evaluation_invitation_withdrawn_
     assert withdrawn.status == "cancelled" and again.status == "pending"
     first, question = seen(app, again)
     assert first.key == "consultations.invitation_evaluation"
-    # Her own two weeks, from when she was asked.
+    # She never saw the first: two weeks to answer from now, as a first invitation gives,
+    # not the eleven days left of the one withdrawn.
+    fresh = days_later(clock.now, 14, app.router.timezone)
     taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
-    assert taken is not None and taken.deadline == joined + timedelta(days=28 + 14, minutes=1)
+    assert taken is not None and taken.deadline == fresh
+    assert when.moment(fresh.astimezone(app.router.timezone), "nl") in first.text
     assert "Vraag 1 van 4" in question.text
     assert [(r.id, r.status) for r in await outbox_of(app, bob)] == [(bob_row.id, "sent")]
     # Asking again adds nothing; her answer counts.
@@ -429,10 +434,47 @@ async def test_someone_who_joins_again_gets_the_evaluation_invitation_withdrawn_
     await anna.press_payload(button([question], "4"))
     assert "Vraag 2 van 4" in anna.text
 
-    # Carl comes back after his two weeks to answer are over: nothing to give back.
+    # Carl comes back after the two weeks of the invitation he never saw: it comes back
+    # with two weeks of its own, and his answer counts.
     clock.now = joined + timedelta(days=28 + 14, minutes=2)
     await carl.press_payload(f"exp.join:{experiment}")
-    assert [row.status for row in await outbox_of(app, carl)] == ["cancelled"]
+    [_, his] = await outbox_of(app, carl)
+    assert his.status == "pending"
+    his_time = days_later(clock.now, 14, app.router.timezone)
+    assert when.moment(his_time.astimezone(app.router.timezone), "nl") in seen(app, his)[0].text
+    await carl.press_payload(f"cs.a:{evaluation}:1:1:4")
+    assert "Vraag 2 van 4" in carl.text
+    # Bob's reached him: his own time stays as it was, and is over.
+    await bob.press_payload(f"cs.a:{evaluation}:1:1:4")
+    assert bob.keys == ["consultations.closed"]
+
+
+async def test_an_invitation_given_back_on_rejoining_ends_at_the_evaluations_own_close(
+    app: App, clock: Clock
+) -> None:
+    """Staff close the evaluation a day after the eleven days left of Anna's first
+    invitation, sooner than a new two weeks would end: the invitation given back to her
+    says it closes then, and her answers close with it."""
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"exp.leave:{experiment}")
+    clock.advance(days=3)
+    closes = clock.now + timedelta(days=12)
+    await app.db.execute(
+        "UPDATE consultations SET closes_at = ? WHERE id = ?", (iso(closes), evaluation)
+    )
+
+    await anna.press_payload(f"exp.join:{experiment}")
+    [_, again] = await outbox_of(app, anna)
+    assert again.status == "pending"
+    first, _ = seen(app, again)
+    assert when.moment(closes.astimezone(app.router.timezone), "nl") in first.text
+    clock.now = closes + timedelta(minutes=1)
+    await anna.press_payload(f"cs.a:{evaluation}:1:1:4")
+    assert anna.keys == ["consultations.closed"]
 
 
 async def test_someone_who_began_left_and_joins_again_gets_the_withdrawn_reminder_back(
