@@ -38,6 +38,13 @@
 * The author of a batch sees one progress message edited in place ("1.234 van 5.000
   verstuurd") and, once no row is pending, gets a report through the outbox itself.
 
+* Someone erased while rows are on their way: in this process the erasure tells the outbox
+  at once (:meth:`storage.outbox.Outbox.stop_sending`); an erasure by the operator's command
+  in another process is found by looking at the database every ``poll`` seconds, and rows
+  taken before are looked up again before they are sent. A row that quotes the erased
+  person's words (an idea's title in a follower's notice) is not sent, however it was
+  taken, until the erasure's last steps have removed it from the outbox.
+
 The worker learns about new rows from :meth:`DeliveryWorker.wake` (the runtime calls it when
 rows are queued) and, failing that, by looking every ``poll`` seconds.
 """
@@ -854,8 +861,8 @@ class DeliveryWorker:
         lang = self.catalog.language(progress.author_language)
         await self.pacing.take()
         async with self.repos.db.committed():
-            now = await self.outbox.batch(batch.batch)
-        if now is None or now.author_user_id != batch.author_user_id:
+            current = await self.outbox.batch(batch.batch)
+        if current is None or current.author_user_id != batch.author_user_id:
             # Its author was erased, or lost the right to send it, since it was read
             # (perhaps by the operator's command, in another process; perhaps while the
             # last count waited for her chat): nothing more goes to her about it.

@@ -16,6 +16,7 @@ from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.pacing import Pacing
 from storage import Role
 from storage.clock import utcnow
+from storage.privacy.personal import Cause, ContentChoice
 from tests.bot.delivery_support import FakeAdapter, payload
 from tests.handlers.community.test_moderation import _reported_comment
 from tests.handlers.ideas.helpers import TITLE, submit_idea
@@ -417,3 +418,27 @@ async def test_the_last_count_of_a_broadcast_waiting_for_its_authors_chat_does_n
     # Her report of it, queued as it finished, went with her erasure or was withdrawn.
     statuses = {r.status for r in await app.repos.outbox.for_user(author)}
     assert statuses <= {"cancelled"}
+
+
+async def test_a_notice_held_for_an_erasure_that_rolled_back_goes_out_after_all(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await _idea_withdrawn_for_a_supporter(app, anna, bob)
+    erased = await row(app, anna)
+    with pytest.raises(RuntimeError):
+        async with app.db.transaction():
+            await app.repos.personal.erase(
+                erased.id, content=ContentChoice.DELETE, cause=Cause.REQUEST, now=utcnow()
+            )
+            raise RuntimeError("the disk is full")
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    await worker.start()
+    try:
+        await until(lambda: adapter.to("bob"), timeout=15)
+    finally:
+        await worker.stop()
+    [told] = adapter.to("bob")
+    assert told.keys == ["ideas.withdrawn_notice"]
