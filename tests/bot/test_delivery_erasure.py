@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.admin.cli import revoke, run_erase_person
+from bot.admin.cli import open_repositories, revoke, run_erase_person
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.pacing import Pacing
@@ -442,3 +442,43 @@ async def test_a_notice_held_for_an_erasure_that_rolled_back_goes_out_after_all(
         await worker.stop()
     [told] = adapter.to("bob")
     assert told.keys == ["ideas.withdrawn_notice"]
+
+
+async def test_a_notice_quoting_what_another_process_is_erasing_waits_for_that_erasure_to_end(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator erases someone from another process, whose last steps (which remove
+    what quotes her from the outbox) take a while: the bot learns from the database which
+    words to hold back meanwhile, as it does after a restart with such steps unfinished."""
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    await _idea_withdrawn_for_a_supporter(app, anna, bob)
+    erased = await row(app, anna)
+    other = await open_repositories(app.settings)
+    steps = asyncio.Event()
+    scrub = other.personal.scrub
+
+    async def later(scrub_id: int) -> None:
+        await steps.wait()
+        await scrub(scrub_id)
+
+    monkeypatch.setattr(other.personal, "scrub", later)
+    adapter = FakeAdapter()
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05))
+    try:
+        async with other.db.transaction():
+            await other.personal.erase(
+                erased.id, content=ContentChoice.DELETE, cause=Cause.ADMIN, now=utcnow()
+            )
+        await worker.start()
+        await asyncio.sleep(0.5)
+        assert adapter.to("bob") == [], "the title of an erased idea reaches nobody"
+        steps.set()
+        await other.db.settled()
+        await asyncio.sleep(0.3)
+    finally:
+        steps.set()
+        await worker.stop()
+        await other.db.close()
+    assert adapter.to("bob") == [], "the title of an erased idea reaches nobody"
+    assert await app.repos.outbox.for_user((await row(app, bob)).id) == []
