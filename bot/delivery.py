@@ -431,6 +431,19 @@ class DeliveryWorker:
             # Someone was erased since it was signed (its author, perhaps): signed again,
             # as it is now.
             replies = await self._signed(row, self._replies(row.payload))
+        if self.outbox.quotes_erased(row.payload, generation):
+            # It quotes someone erased (their idea's title, their comment), taken before
+            # the erasure's last steps removed it from the outbox: it waits for them (and
+            # its options, which may quote them too, are not remembered for the chat).
+            self._put_back(row)
+            self._hold(row.chat_id, self.clock() + timedelta(seconds=_QUOTE_HOLD))
+            return
+        if self.outbox.rechecking(generation) and not await self._still_waiting(row):
+            # Taken before an erasure by another process (the operator's command) that
+            # this one learned of since: it went with the erased person (to them, from
+            # them, quoting them), or was withdrawn.
+            self._finish(row, row.id)
+            return
         numbered = self.adapter.platform.numbered_options
         if numbered and row.kind == REPLY_KIND:
             # A direct reply that waited: what it shows is what the chat sees last (newer
@@ -453,16 +466,9 @@ class DeliveryWorker:
             self._flush_wanted.set()
             return
         if self.outbox.quotes_erased(row.payload, generation):
-            # It quotes someone erased (their idea's title, their comment), taken before
-            # the erasure's last steps removed it from the outbox: it waits for them.
+            # Someone it quotes was erased while its options were remembered: as above.
             self._put_back(row)
             self._hold(row.chat_id, self.clock() + timedelta(seconds=_QUOTE_HOLD))
-            return
-        if self.outbox.rechecking(generation) and not await self._still_waiting(row):
-            # Taken before an erasure by another process (the operator's command) that
-            # this one learned of since: it went with the erased person (to them, from
-            # them, quoting them), or was withdrawn.
-            self._finish(row, row.id)
             return
         try:
             await self.adapter.send(
