@@ -38,6 +38,13 @@
 * The author of a batch sees one progress message edited in place ("1.234 van 5.000
   verstuurd") and, once no row is pending, gets a report through the outbox itself.
 
+* Someone erased while rows are on their way: in this process the erasure tells the outbox
+  at once (:meth:`storage.outbox.Outbox.stop_sending`); an erasure by the operator's command
+  in another process is found by looking at the database every ``poll`` seconds, and rows
+  taken before are looked up again before they are sent. A row that quotes the erased
+  person's words (an idea's title in a follower's notice) is not sent, however it was
+  taken, until the erasure's last steps have removed it from the outbox.
+
 The worker learns about new rows from :meth:`DeliveryWorker.wake` (the runtime calls it when
 rows are queued) and, failing that, by looking every ``poll`` seconds.
 """
@@ -80,6 +87,9 @@ _MAX_CLAIM = 1000
 _GATHER = 0.05
 #: Seconds a blocked chat is remembered: longer than rows wait between being taken and sent.
 _BLOCKED_MEMORY = 120.0
+#: Seconds a chat waits whose row quotes someone erased meanwhile: the erasure's last steps
+#: remove that row within seconds (and should the erasure roll back, it goes out then).
+_QUOTE_HOLD = 5.0
 #: Progress messages that failed this often in a row are given up (the report still comes).
 _PROGRESS_TRIES = 3
 #: A paused chat is looked at again after this share of the time its messages have waited
@@ -190,12 +200,16 @@ class DeliveryWorker:
         self._dispatcher: asyncio.Task[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._progress: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._watch_wake = asyncio.Event()
 
     # Life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Begin sending in the background."""
         self._stopping = False
+        # What was erased before the first row is taken is no news to rows taken after.
+        await self._look_for_erasures()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="delivery-dispatch")
         self._senders = [
             asyncio.create_task(self._sender(), name=f"delivery-send-{n}")
@@ -203,6 +217,7 @@ class DeliveryWorker:
         ]
         self._flusher = asyncio.create_task(self._flush_loop(), name="delivery-flush")
         self._progress = asyncio.create_task(self._progress_loop(), name="delivery-progress")
+        self._watcher = asyncio.create_task(self._watch_loop(), name="delivery-watch")
         log.info(
             "delivery started platform=%s rate=%s concurrency=%d",
             self.platform,
@@ -216,7 +231,8 @@ class DeliveryWorker:
         self._flush_now.set()
         self._wake.set()
         self._progress_wake.set()
-        for task in (self._dispatcher, self._progress):
+        self._watch_wake.set()
+        for task in (self._dispatcher, self._progress, self._watcher):
             if task is None:
                 continue
             try:
@@ -415,6 +431,19 @@ class DeliveryWorker:
             # Someone was erased since it was signed (its author, perhaps): signed again,
             # as it is now.
             replies = await self._signed(row, self._replies(row.payload))
+        if self.outbox.quotes_erased(row.payload, generation):
+            # It quotes someone erased (their idea's title, their comment), taken before
+            # the erasure's last steps removed it from the outbox: it waits for them (and
+            # its options, which may quote them too, are not remembered for the chat).
+            self._put_back(row)
+            self._hold(row.chat_id, self.clock() + timedelta(seconds=_QUOTE_HOLD))
+            return
+        if self.outbox.rechecking(generation) and not await self._still_waiting(row):
+            # Taken before an erasure by another process (the operator's command) that
+            # this one learned of since: it went with the erased person (to them, from
+            # them, quoting them), or was withdrawn.
+            self._finish(row, row.id)
+            return
         numbered = self.adapter.platform.numbered_options
         if numbered and row.kind == REPLY_KIND:
             # A direct reply that waited: what it shows is what the chat sees last (newer
@@ -435,6 +464,11 @@ class DeliveryWorker:
             # deleted the row, or puts it back should it roll back.
             self._put_back(row)
             self._flush_wanted.set()
+            return
+        if self.outbox.quotes_erased(row.payload, generation):
+            # Someone it quotes was erased while its options were remembered: as above.
+            self._put_back(row)
+            self._hold(row.chat_id, self.clock() + timedelta(seconds=_QUOTE_HOLD))
             return
         try:
             await self.adapter.send(
@@ -465,6 +499,15 @@ class DeliveryWorker:
             self._results.sent.append(row.id)
             self.counts["sent"] += 1
         self._finish(row, row.id)
+
+    async def _still_waiting(self, row: Due) -> bool:
+        """Whether a row taken earlier is still pending in the outbox."""
+        try:
+            async with self.repos.db.committed():
+                return await self.outbox.waiting(row.id)
+        except Exception:
+            log.exception("reading the outbox failed platform=%s", self.platform)
+            return True
 
     async def _paused(self, row: Due, paused: Paused) -> None:
         """A chat that cannot take anything personal for now: hold it, looking again less
@@ -711,6 +754,23 @@ class DeliveryWorker:
             batch.author_user_id, [report.model_dump(mode="json")], kind="report", now=now
         )
 
+    # Erasures in other processes ----------------------------------------------------------
+
+    async def _watch_loop(self) -> None:
+        """Look for erasures every ``poll`` seconds: the operator's commands run in another
+        process, whose erasures this one learns of only from the database."""
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._watch_wake.wait(), timeout=self.policy.poll)
+            if not self._stopping:
+                await self._look_for_erasures()
+
+    async def _look_for_erasures(self) -> None:
+        try:
+            await self.outbox.look_for_erasures()
+        except Exception:
+            log.exception("looking for erasures failed platform=%s", self.platform)
+
     # The author's progress ----------------------------------------------------------------
 
     async def _progress_loop(self) -> None:
@@ -739,8 +799,9 @@ class DeliveryWorker:
             authorless = await self.outbox.authorless_batches()
         if not set(authorless) <= self._authorless:
             # An author erased, or revoked (perhaps by the operator's command, in another
-            # process): rows taken already are signed again as they go, as they are now.
-            self.outbox.sign_again()
+            # process): rows taken already are looked up again (her report withdrawn) and
+            # signed again as they go, as things are now.
+            self.outbox.recheck()
         self._authorless = set(authorless)
         for name in authorless:
             # Its author was erased or lost the right to send it: none of her rounds below
@@ -805,6 +866,13 @@ class DeliveryWorker:
         reply = Reply(key=key, params={"done": done, "total": batch.total})
         lang = self.catalog.language(progress.author_language)
         await self.pacing.take()
+        async with self.repos.db.committed():
+            current = await self.outbox.batch(batch.batch)
+        if current is None or current.author_user_id != batch.author_user_id:
+            # Its author was erased, or lost the right to send it, since it was read
+            # (perhaps by the operator's command, in another process; perhaps while the
+            # last count waited for her chat): nothing more goes to her about it.
+            return
         self.pacing.sent(chat)
         if batch.progress_ref is None:
             ref = await self.adapter.send(chat, lang, [reply])

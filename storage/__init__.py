@@ -68,6 +68,8 @@ class Repositories:
         self.personal = PersonalStore(db)
         # An erasure wins over a message for that person already taken for sending.
         self.personal.erasing.append(self.outbox.stop_sending)
+        # And over a message for someone else that quotes their words (an idea's title).
+        self.personal.quoting.append(self.outbox.withhold_quotes)
         self.ledger = ErasureLedger(db)
         self.retention = Retention(db)
         self.open_data = OpenData(db)

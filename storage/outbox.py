@@ -168,6 +168,44 @@ class BatchProgress(BaseModel):
         return self.counts.get("pending", 0)
 
 
+@dataclass
+class _Withheld:
+    """An erased person's texts that no message may carry while the last steps of their
+    erasure remove the messages holding them (see :meth:`Outbox.withhold_quotes`)."""
+
+    #: The texts as the messages' stored JSON holds them (see storage.privacy.personal).
+    needles: tuple[str, ...]
+    #: The generation at which those steps were found done (None: still running).
+    done_at: int | None = None
+    #: Whether a message text holds one of them, by text (a broadcast's rows share one).
+    verdicts: dict[str, bool] = field(default_factory=dict)
+    #: The needles by their first letters: a text quoted cut short in many places gives
+    #: many needles that begin alike, looked for only where that beginning is found.
+    starts: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for needle in self.needles:
+            self.starts.setdefault(needle[:_START], []).append(needle)
+
+    def found_in(self, payload: str) -> bool:
+        verdict = self.verdicts.get(payload)
+        if verdict is None:
+            verdict = any(
+                start in payload and any(needle in payload for needle in needles)
+                for start, needles in self.starts.items()
+            )
+            if len(self.verdicts) >= _VERDICTS:
+                self.verdicts.clear()
+            self.verdicts[payload] = verdict
+        return verdict
+
+
+#: Distinct message texts whose verdict an erasure's withheld texts remember.
+_VERDICTS = 256
+#: Letters a needle is first looked for by (the shortest quoted text has five).
+_START = 5
+
+
 class Outbox:
     """The outbox and outbox_batches tables."""
 
@@ -180,6 +218,14 @@ class Outbox:
         self._stopped: dict[int, int] = {}
         #: The generations at which rows still on their way were taken, and how many each.
         self._holding: Counter[int] = Counter()
+        #: Rows taken before this generation are looked up again before they are sent
+        #: (someone was erased in another process, see :meth:`look_for_erasures`).
+        self._recheck = 0
+        #: The last erasure seen (the highest id in ``erasures``; -1 before the first look).
+        self._erasures_seen = -1
+        #: Texts no message may carry, by the erasure's last steps that remove them
+        #: (``erasure_scrubs``: id and created_at, as an id is given again once its row went).
+        self._withheld: dict[tuple[int, str], _Withheld] = {}
 
     # Wiring ---------------------------------------------------------------------------------
 
@@ -237,19 +283,14 @@ class Outbox:
         self._stopped.pop(user_id, None)
         self._stopped[user_id] = self._generation
 
-    def sign_again(self) -> None:
-        """Rows taken already are signed again as they are sent, as things are now (a
-        batch's author lost the right to sign it): nobody's rows are stopped."""
-        self._generation += 1
-
     @property
     def generation(self) -> int:
         """The generation now: it moves with every :meth:`stop_sending` and
-        :meth:`sign_again` (what signs a row may have changed since)."""
+        :meth:`recheck` (what signs a row may have changed since)."""
         return self._generation
 
     def stopped_since(self, generation: int) -> bool:
-        """Whether anyone was stopped, or rows are to be signed again, since
+        """Whether anyone was stopped, or rows are to be looked up and signed again, since
         ``generation`` (:meth:`take`)."""
         return self._generation > generation
 
@@ -259,6 +300,87 @@ class Outbox:
         if user_id is None or not self._stopped:
             return False
         return self._stopped.get(user_id, 0) > generation
+
+    def recheck(self) -> None:
+        """Rows taken already are looked up again before they are sent (:meth:`rechecking`):
+        something changed that this process learns of only from the database (an erasure
+        by the operator's command, in another process)."""
+        self._generation += 1
+        self._recheck = self._generation
+
+    def rechecking(self, generation: int) -> bool:
+        """Whether a row taken at ``generation`` is to be looked up again before it is sent
+        (see :meth:`recheck`)."""
+        return self._recheck > generation
+
+    def withhold_quotes(self, scrub: tuple[int, str], needles: Sequence[str]) -> None:
+        """No message holding one of ``needles`` (an erased person's texts as messages
+        quote them) is sent until the erasure's last steps ``scrub`` (its ``erasure_scrubs``
+        id and created_at) removed such messages from the outbox, however they were taken:
+        a worker looks here at the moment of sending, without a query. The erasure calls it
+        in its transaction; :meth:`look_for_erasures` for erasures by other processes, and
+        to learn that those steps are done."""
+        if scrub not in self._withheld:
+            self._withheld[scrub] = _Withheld(tuple(needles))
+
+    def quotes_erased(self, payload: str, generation: int) -> bool:
+        """Whether a row's stored messages (``payload``), taken at ``generation``, quote
+        someone erased whose erasure's last steps have not removed them yet."""
+        if not self._withheld:
+            return False
+        for withheld in self._withheld.values():
+            if withheld.done_at is not None and generation >= withheld.done_at:
+                continue  # taken after those rows were removed
+            if withheld.starts and withheld.found_in(payload):
+                return True
+        return False
+
+    async def look_for_erasures(self) -> None:
+        """Learn of erasures committed since the last look, in this process or another (the
+        operator's ``samenspel erase-person`` or ``samenspel retention`` beside the bot):
+        rows taken before are looked up again before they are sent (:meth:`recheck`), and
+        the texts of the erased are withheld until the erasure's last steps have removed
+        the messages quoting them (:meth:`withhold_quotes`). Reads a row or two: delivery
+        calls it every second or so, never per message."""
+        async with self.db.committed():
+            seen = int(await self.db.fetchval("SELECT COALESCE(MAX(id), 0) FROM erasures"))
+            rows = await self.db.fetchall("SELECT id, created_at FROM erasure_scrubs")
+            running = {(int(row[0]), str(row[1])) for row in rows}
+            new = sorted(key for key in running if key not in self._withheld)
+            found = []
+            if new:
+                found = await self.db.fetchall(
+                    "SELECT id, created_at, quotes FROM erasure_scrubs"
+                    " WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps([scrub_id for scrub_id, _ in new]),),
+                )
+        for row in found:
+            try:
+                needles = [str(text) for text in json.loads(row[2])]
+            except (TypeError, ValueError):
+                needles = []
+            self.withhold_quotes((int(row[0]), str(row[1])), needles)
+        if self._erasures_seen >= 0 and seen != self._erasures_seen:
+            self.recheck()
+        self._erasures_seen = seen
+        done = [
+            key
+            for key, withheld in self._withheld.items()
+            if key not in running and withheld.done_at is None
+        ]
+        if done:
+            # Rows taken from now on were read after those steps removed what they found.
+            self._generation += 1
+            for key in done:
+                self._withheld[key].done_at = self._generation
+        # Forgotten once no row taken before those steps were done is on its way.
+        oldest = min(self._holding, default=self._generation)
+        for key in [
+            key
+            for key, withheld in self._withheld.items()
+            if withheld.done_at is not None and withheld.done_at <= oldest
+        ]:
+            del self._withheld[key]
 
     def _notify_queued(self) -> None:
         for listener in list(self._queued):
@@ -923,7 +1045,18 @@ class Outbox:
     async def leave_batches(self, author_user_id: int, prefix: str) -> int:
         """Take ``author_user_id`` off their batches (named ``prefix``...) still going out or
         with progress still to show: someone who may no longer send them is shown no
-        progress and no report; the batches go on. Returns how many."""
+        progress and no report; the batches go on. Returns how many.
+
+        A report of such a batch that waits to be sent is withdrawn too: it was queued when
+        the batch finished, in the same transaction (so at the moment it finished)."""
+        await self.db.execute(
+            "UPDATE outbox SET status = 'cancelled', last_error = 'withdrawn'"
+            " WHERE user_id = ?1 AND kind = 'report' AND status = 'pending'"
+            " AND created_at IN (SELECT finished_at FROM outbox_batches"
+            " WHERE author_user_id = ?1 AND substr(batch, 1, length(?2)) = ?2"
+            " AND finished_at IS NOT NULL)",
+            (author_user_id, prefix),
+        )
         return await self.db.execute_rowcount(
             "UPDATE outbox_batches SET author_user_id = NULL, progress_ref = NULL"
             " WHERE author_user_id = ? AND substr(batch, 1, length(?)) = ?"

@@ -162,7 +162,7 @@ class Signer:
     A broadcast's rows are the outbox batch ``broadcast:<id>``; its author's card is looked
     up once per :data:`SIGNER_MEMORY` seconds, not for every row, and again as soon as the
     outbox's generation moves (someone erased, or an author revoked: see
-    :meth:`storage.outbox.Outbox.sign_again`). An author being erased signs nothing more
+    :meth:`storage.outbox.Outbox.recheck`). An author being erased signs nothing more
     from that moment: not with a card remembered from before, nor with one read while the
     erasure was still under way.
     """

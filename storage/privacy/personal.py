@@ -1018,6 +1018,11 @@ class PersonalStore:
         #: Called with the user id inside an erasure's transaction, before it commits
         #: (delivery's outbox: rows already taken for this person are not sent).
         self.erasing: list[Callable[[int], None]] = []
+        #: Called inside an erasure's transaction with its last steps (their id and
+        #: created_at in ``erasure_scrubs``) and the person's texts that others' messages
+        #: must no longer carry, as those messages hold them (delivery's outbox: such a
+        #: message is not sent, however it was taken, until those steps removed it).
+        self.quoting: list[Callable[[tuple[int, str], Sequence[str]], None]] = []
 
     async def person(self, user_id: int) -> Person | None:
         row = await self.db.fetchone(
@@ -1174,11 +1179,12 @@ class PersonalStore:
                 "INSERT INTO erasures (erased_at, cause, content, pseudonym) VALUES (?, ?, ?, ?)",
                 (iso(now), cause.value, content.value, pseudonym),
             )
+            needles = _needles(quoted)
             scrub_id = await self.db.execute(
                 "INSERT INTO erasure_scrubs (quotes, names, content_deleted, delete_later,"
                 " media, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    json.dumps(_needles(quoted), ensure_ascii=False),
+                    json.dumps(needles, ensure_ascii=False),
                     json.dumps(
                         {"names": names, "ids": ids, "about": about, "ledger": ledger.to_json()},
                         ensure_ascii=False,
@@ -1189,6 +1195,8 @@ class PersonalStore:
                     iso(now),
                 ),
             )
+            for withhold in self.quoting:
+                withhold((scrub_id, iso(now)), needles)
             self.db.after_commit(functools.partial(self.scrub, scrub_id))
         return Erasure(pseudonym=pseudonym, content=content, cause=cause, at=now)
 
