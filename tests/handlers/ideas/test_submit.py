@@ -526,3 +526,47 @@ async def test_help_at_a_step_of_the_idea_says_how_it_works_and_asks_again(app: 
     await anna.send("Bankjes in het park")
     # Typed text at a choice still gets its own answer: choose an option.
     assert anna.keys[0] == "ideas.use_buttons"
+
+
+async def test_the_words_typed_after_the_command_are_kept(app: App, chat: MakeChat) -> None:
+    """/idee with a title behind it: the category is asked first, then the title is not
+    asked again; a longer text is the description; words that fit neither are shown back
+    with the reason, never dropped."""
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send(f"/idee {TITLE}")
+    assert anna.keys == ["ideas.from_command_title", "ideas.ask_category"]
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_description"]
+    await anna.send(DESCRIPTION)
+    await anna.press("Sla over")
+    await anna.press("Geen foto")
+    assert anna.keys == ["ideas.preview"] and TITLE in anna.text
+    await anna.press("Versturen")
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and (idea.title, idea.description) == (TITLE, DESCRIPTION)
+
+    # In English, a text too long for a title (or of more lines) is the description.
+    await anna.send(f"/idea {DESCRIPTION} {DESCRIPTION}")
+    assert anna.keys == ["ideas.from_message", "ideas.ask_category"]
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_title"]
+    await anna.send("/annuleer")
+    await anna.send("/idee Bankjes\nOuderen willen uitrusten bij de vijver.")
+    assert anna.keys == ["ideas.from_message", "ideas.ask_category"]
+    await anna.send("/annuleer")
+
+    # Too short for either: the title's own answer, and the words shown back.
+    await anna.send("/idee 🌳 a")
+    assert anna.keys == ["general.typed_not_kept", "ideas.title_too_short", "ideas.ask_category"]
+    assert "🌳 a" in anna.text
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_title"]
+    await anna.send("/annuleer")
+    typed = "Lang verhaal. " * 200
+    await anna.send(f"/idee {typed}")
+    assert anna.keys == [
+        "general.typed_not_kept",
+        "ideas.description_too_long",
+        "ideas.ask_category",
+    ]
