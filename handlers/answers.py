@@ -72,6 +72,14 @@ def read_text(
     return text
 
 
+def given_back_text(typed: str | None) -> list[Reply]:
+    """Words typed after a command that could not be used, shown back so none are lost
+    (nothing when there were none)."""
+    if not typed:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": typed})]
+
+
 def visible_length(text: str) -> int:
     """How many characters of ``text`` show: not spaces, controls, or the invisible marks
     (zero-width spaces, joiners, direction marks) a text can be made of to look empty."""
