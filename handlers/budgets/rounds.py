@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handlers import paging, when
-from handlers.answers import excerpt, given_back_text, parse_id, read_text
+from handlers.answers import excerpt, given_back_text, one_line, parse_id, read_text
 from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
@@ -159,7 +159,7 @@ def _name(ctx: Context, dialog: Dialog, typed: str | None = None) -> Response:
     if isinstance(answer, Reply):
         return respond(*given_back_text(typed), answer, _ask_name(ctx), dialog=dialog)
     # One line wherever it shows (the ballot, the invitation, the list of rounds).
-    nxt = dialog.to("total", name=" ".join(answer.split()))
+    nxt = dialog.to("total", name=one_line(answer))
     return respond(_ask_total(), dialog=nxt)
 
 

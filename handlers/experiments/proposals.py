@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import paging
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, one_line, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
@@ -129,7 +129,7 @@ def _read(ctx: Context, dialog: Dialog, text: str | None = None) -> str | Reply:
     answer = read_text(ctx, LIMITS[dialog.step], min_length=minimum, text=text)
     if isinstance(answer, Reply) or dialog.step == "what":
         return answer
-    return " ".join(answer.split())
+    return one_line(answer)
 
 
 def _ask_next(ctx: Context, dialog: Dialog, answer: str) -> Response:

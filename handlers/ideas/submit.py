@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from handlers.answers import (
     confirmation,
+    one_line,
     parse_id,
     photo_hint,
     text_length,
@@ -346,7 +347,7 @@ def _by_name(items: list[Named], ctx: Context) -> Named | None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(without_controls(text).split())
+    return one_line(text)
 
 
 def _block(text: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import digits, given_back_text, read_text
+from handlers.answers import digits, given_back_text, one_line, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -92,7 +92,7 @@ async def _title(ctx: Context, dialog: Dialog, typed: str | None = None) -> Resp
     if isinstance(text, Reply):
         back = given_back_text(typed)
         return respond(*back, text, _ask("meetings.ask_title", max=MAX_TITLE), dialog=dialog)
-    nxt = dialog.to("description", title=" ".join(text.split()))
+    nxt = dialog.to("description", title=one_line(text))
     return respond(_ask("meetings.ask_description", max=MAX_DESCRIPTION), dialog=nxt)
 
 
@@ -131,7 +131,7 @@ async def address(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_ADDRESS, min_length=3)
     if isinstance(text, Reply):
         return respond(text, _ask("meetings.ask_address", max=MAX_ADDRESS), dialog=dialog)
-    nxt = dialog.to("hood", address=" ".join(text.split()))
+    nxt = dialog.to("hood", address=one_line(text))
     return respond(_ask_hood(ctx, nxt), dialog=nxt)
 
 

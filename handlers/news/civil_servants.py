@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.answers import parse_id, photo_hint, read_text
+from handlers.answers import one_line, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
@@ -182,7 +182,7 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
 def _one_line(text: str) -> str:
     """A name typed over several lines (or with runs of spaces) as the one line it is
     wherever it shows: the list of cards, its button, "Stel ... een vraag"."""
-    return " ".join(text.split())
+    return one_line(text)
 
 
 def _chose(ctx: Context) -> str | None:

@@ -512,10 +512,12 @@ async def test_a_bidi_override_in_a_title_does_not_turn_the_bots_words_around(ap
     bob = await person(app, "bob")
     await submit_idea(bob)
     assert bob.keys == ["ideas.similar_intro"]
-    line = next(line for line in bob.text.splitlines() if "\u202e" in line)
-    # Status and supporters follow the title on its line: the override is closed first.
-    after = line.split("\u202e", 1)[1]
-    assert after.startswith("\u2069 ("), repr(line)
+    # The override is left out of the title: status and supporters follow it as they are.
+    assert "\u202e" not in bob.text
+    line = next(line for line in bob.text.splitlines() if TITLE in line)
+    assert f"{TITLE} (" in line, repr(line)
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.title == TITLE
 
 
 async def test_help_at_a_step_of_the_idea_says_how_it_works_and_asks_again(app: App) -> None:
