@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ import pytest
 from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
-from tests.people import person, row
+from tests.people import connector, person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -572,3 +574,39 @@ async def test_the_words_typed_after_the_command_are_kept(app: App, chat: MakeCh
         "ideas.description_too_long",
         "ideas.ask_category",
     ]
+
+
+async def test_words_typed_after_the_command_by_someone_muted_or_banned_come_back(
+    app: App,
+) -> None:
+    """A mute refuses /idee: the words typed after it are given back with the reason,
+    as in a dialog; a ban too, but a link's code (one word) is nothing anyone wrote."""
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.MUTE,
+            reason="Even rustig aan.",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=1),
+        )
+    await anna.send(f"/idee {TITLE}")
+    assert anna.keys == ["moderation.muted"]
+    assert f"Dit had je geschreven:\n{TITLE}" in anna.text
+    await anna.send("/nieuwexperiment Een moestuin in de straat")
+    assert anna.keys == ["moderation.muted"] and "Een moestuin in de straat" in anna.text
+    bob = await person(app, "bob")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, bob)).id,
+            SanctionKind.BAN,
+            reason="Herhaald schelden.",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+        )
+    await bob.send(f"/idea {TITLE}")
+    assert bob.keys == ["moderation.banned"] and TITLE in bob.text
+    await bob.send("/idee Bankjes")
+    assert "geschreven" not in bob.text
