@@ -108,8 +108,17 @@ async def introduce(ctx: Context) -> Response:
             "old_photo_id": existing.photo_id,
         }
     dialog = Dialog(name=DIALOG, step="name", data=data)
-    intro = "staff.intro_edit" if existing else "staff.intro_new"
-    return respond(Reply(key=intro), _question(ctx, dialog), dialog=dialog)
+    intro = Reply(key="staff.intro_edit" if existing else "staff.intro_new")
+    # "/voorstellen Ria de Vries" is the card's name already: the department is asked next.
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if not typed:
+        return respond(intro, _question(ctx, dialog), dialog=dialog)
+    answer = read_text(ctx, LIMITS["name"], min_length=2, text=typed)
+    if isinstance(answer, Reply):
+        back = Reply(key="general.typed_not_kept", params={"text": typed})
+        return respond(intro, back, answer, _question(ctx, dialog), dialog=dialog)
+    nxt = dialog.to("department", name=_one_line(answer))
+    return respond(intro, _question(ctx, nxt), dialog=nxt)
 
 
 def _question(ctx: Context, dialog: Dialog) -> Reply:

@@ -283,3 +283,24 @@ async def test_a_direction_override_in_a_name_does_not_turn_the_bots_words_aroun
     await _card(sara, "\u200fسارة\u200f")
     card = await app.repos.staff.get((await row(app, "sara")).id)
     assert card is not None and card.name == "\u200fسارة\u200f"
+
+
+async def test_the_name_typed_after_the_command_is_the_cards_name(app: App) -> None:
+    """/voorstellen Ria de Vries: the department is asked next; a name too long is shown
+    back with the reason, and the name is asked."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen Ria\nde Vries")
+    assert ria.keys == ["staff.intro_new", "staff.ask_department"]
+    await ria.press("Openbare ruimte")
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.name == "Ria de Vries"
+    await ria.send("/introduce " + "Ria " * 30)
+    assert ria.keys == [
+        "staff.intro_edit",
+        "general.typed_not_kept",
+        "answers.too_long",
+        "staff.ask_name",
+    ]
