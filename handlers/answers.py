@@ -18,6 +18,7 @@ import re
 import unicodedata
 from typing import Any
 
+from handlers.catalog import BIDI_FORMATTING
 from handlers.contract import Button, Reply
 from handlers.feature import CONFIRMED, Context
 from handlers.pictures import NOT_A_PICTURE
@@ -31,6 +32,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def without_controls(text: str) -> str:
     """``text`` with each control character (see :data:`_CONTROL`) made a space."""
     return _CONTROL.sub(" ", text)
+
+
+#: The bidirectional embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+#: U+2069). Typed in a name or title, one turns around what follows it on its line, the
+#: bot's own words included ("‮ (nieuw)" reads "(wein) "). Right-to-left letters and the
+#: direction marks (LRM, RLM, ALM) are no such characters and stay.
+_BIDI_CONTROLS = re.compile(f"[{BIDI_FORMATTING}]")
+
+
+def one_line(text: str) -> str:
+    """A name or title as the one line it is wherever it shows (a list, a button, after
+    its label): line breaks and runs of spaces made one space, control characters and
+    bidirectional embeddings, overrides and isolates left out. The text's own letters, in
+    any direction, are kept: they show in their order wherever the value is isolated."""
+    return " ".join(_BIDI_CONTROLS.sub("", without_controls(text)).split())
 
 
 def text_length(text: str) -> int:
@@ -70,6 +86,14 @@ def read_text(
     if visible_length(text) < min_length:
         return Reply(key="answers.too_short", params={"count": min_length})
     return text
+
+
+def given_back_text(typed: str | None) -> list[Reply]:
+    """Words typed after a command that could not be used, shown back so none are lost
+    (nothing when there were none)."""
+    if not typed:
+        return []
+    return [Reply(key="general.typed_not_kept", params={"text": typed})]
 
 
 def visible_length(text: str) -> int:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handlers import paging, when
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, given_back_text, one_line, parse_id, read_text
 from handlers.budgets import disclosure, invitations
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.experiments import launch
@@ -71,8 +71,12 @@ def _shown(ctx: Context, moment: datetime) -> str:
 )
 @feature.action("bs.new", role=Role.CONNECTOR)
 async def new_round(ctx: Context) -> Response:
-    """Start setting up a round."""
+    """Start setting up a round (``/nieuweronde Buurtbudget 2027`` is its name already:
+    the total is asked next)."""
     dialog = Dialog(name=DIALOG, step="name")
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if typed:
+        return _name(ctx, dialog, typed)
     return respond(_ask_name(ctx), dialog=dialog)
 
 
@@ -145,11 +149,17 @@ setup.written = _written
 
 @setup.step("name", expects=Expects.TEXT)
 async def name_step(ctx: Context, dialog: Dialog) -> Response:
-    answer = read_text(ctx, MAX_NAME, min_length=3)
+    return _name(ctx, dialog)
+
+
+def _name(ctx: Context, dialog: Dialog, typed: str | None = None) -> Response:
+    """The round's name: typed at its question, or ``typed`` after the command (shown back
+    with the reason when it cannot be the name)."""
+    answer = read_text(ctx, MAX_NAME, min_length=3, text=typed)
     if isinstance(answer, Reply):
-        return respond(answer, _ask_name(ctx), dialog=dialog)
+        return respond(*given_back_text(typed), answer, _ask_name(ctx), dialog=dialog)
     # One line wherever it shows (the ballot, the invitation, the list of rounds).
-    nxt = dialog.to("total", name=" ".join(answer.split()))
+    nxt = dialog.to("total", name=one_line(answer))
     return respond(_ask_total(), dialog=nxt)
 
 

@@ -34,6 +34,7 @@ from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature
 from handlers.review import Decided, Desk, Kind, Notice, Outcome, Ref, announce, reads
 from handlers.start.menu import stale_button
+from storage.community.moderation import SanctionKind
 from storage.community.questions import InboxKey, Question, QuestionMessage, Side
 
 feature = Feature("inbox")
@@ -423,7 +424,13 @@ async def _tell(
 ) -> list[Reply] | None:
     """Tell the resident (with a button to reply) and log it; None when they cannot be told
     now. A connector's own question (one asked to try it out) is not notified, as nothing
-    is to whoever acts: what the resident would get is returned, for them to read here."""
+    is to whoever acts: what the resident would get is returned, for them to read here.
+
+    Someone banned gets the answer without buttons: replying and their questions are
+    closed to them, and each button would only say so."""
+    asker = question.user_id
+    sanction = await ctx.repos.sanctions.active(asker, ctx.now) if asker is not None else None
+    banned = sanction is not None and sanction.kind is SanctionKind.BAN
 
     def build(lang: str) -> list[Reply]:
         params = {"id": question.id, "connector": ctx.profile.connector(lang)}
@@ -439,6 +446,8 @@ async def _tell(
         if text is not None:
             params["text"] = text
             buttons.append([Button(label="questions.btn_mine", payload="q.mine")])
+        if banned:
+            buttons = []
         # The connector's words as they were written, with the note that says so.
         return [Reply(key=key, params=params, buttons=buttons, original=text is not None)]
 

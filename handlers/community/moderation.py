@@ -625,6 +625,23 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
     its stored end time, so one that has ended never blocks anyone. A banned person may
     no longer hold a dialog that is not open to them: it is dropped.
     """
+    refusal = await _refusal(ctx, target)
+    if refusal is None or not target.starts or not refusal.response.replies:
+        return refusal
+    # Words typed after the command ("/idee Meer bankjes in het park") were not used:
+    # given back with the answer, so none are lost without a word (a link's code,
+    # "/start idee_42", is one word and nothing anyone wrote).
+    typed = (ctx.event.args or "").strip() if ctx.event.command is not None else ""
+    if len(typed.split()) < 2:
+        return refusal
+    first, *rest = refusal.response.replies
+    back = Reply(key="general.typed_not_kept", params={"text": typed})
+    first = first.model_copy(update={"parts": [*first.parts, back]})
+    response = refusal.response.model_copy(update={"replies": [first, *rest]})
+    return Refusal(response, drops_dialog=refusal.drops_dialog)
+
+
+async def _refusal(ctx: Context, target: Target) -> Refusal | None:
     user = ctx.user
     if not user.consented or user.role is not Role.RESIDENT:
         return None

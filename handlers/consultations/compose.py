@@ -30,7 +30,7 @@ from typing import Any
 
 import handlers.audience as audiences
 from handlers import when
-from handlers.answers import read_text, typed_choice, visible_length
+from handlers.answers import given_back_text, one_line, read_text, typed_choice, visible_length
 from handlers.consultations.jobs import Surroundings, job, next_moment, publish
 from handlers.consultations.shown import invitation, question, shown_time
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond, rows
@@ -118,6 +118,10 @@ async def start(ctx: Context) -> Response:
     # bot speaks to them in.
     written = ctx.catalog.default
     dialog = Dialog(name=DIALOG, step="title", data={"lang": written, "questions": []})
+    # "/nieuwepeiling Nieuwe speeltuin" is that title already: the introduction is next.
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if typed:
+        return await _title(ctx, dialog, typed)
     return respond(_ask("consultations.compose_intro", max=MAX_TITLE), dialog=dialog)
 
 
@@ -131,11 +135,18 @@ def _texts(dialog: Dialog, text: str) -> dict[str, str]:
 
 @compose.step("title", expects=Expects.TEXT)
 async def title(ctx: Context, dialog: Dialog) -> Response:
-    text = read_text(ctx, MAX_TITLE, min_length=3)
+    return await _title(ctx, dialog)
+
+
+async def _title(ctx: Context, dialog: Dialog, typed: str | None = None) -> Response:
+    """The title: typed at its question, or ``typed`` after the command (shown back with
+    the reason when it cannot be the title)."""
+    text = read_text(ctx, MAX_TITLE, min_length=3, text=typed)
     if isinstance(text, Reply):
-        return respond(text, _ask("consultations.ask_title", max=MAX_TITLE), dialog=dialog)
+        again = _ask("consultations.ask_title", max=MAX_TITLE)
+        return respond(*given_back_text(typed), text, again, dialog=dialog)
     # One line wherever it shows (the list of polls, the invitation), however typed.
-    nxt = dialog.to("intro", title=" ".join(text.split()))
+    nxt = dialog.to("intro", title=one_line(text))
     return respond(_ask("consultations.ask_intro", max=MAX_INTRO), dialog=nxt)
 
 
@@ -232,7 +243,7 @@ async def options(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_OPTIONS * (MAX_OPTION + 2))
     if isinstance(text, Reply):
         return respond(text, _ask_options(dialog), dialog=dialog)
-    lines = [" ".join(line.split()) for line in _pieces(text)]
+    lines = [one_line(line) for line in _pieces(text)]
     # A line that shows nothing (only spaces, bullets or invisible marks) is no option.
     found = [option for line in lines if visible_length(option := line.lstrip("-•*").strip())]
     problem = _options_problem(collected, found)
@@ -275,7 +286,7 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, 2 * MAX_END + 2)
     if isinstance(text, Reply):
         return respond(text, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)
-    words = [" ".join(line.split()) for line in _pieces(text) if visible_length(line)]
+    words = [one_line(line) for line in _pieces(text) if visible_length(line)]
     if len(words) != 2 or any(len(word) > MAX_END for word in words):
         problem = Reply(key="consultations.ends_two", params={"max": MAX_END})
         return respond(problem, _ask("consultations.ask_ends", max=MAX_END), dialog=dialog)

@@ -14,7 +14,7 @@ municipality.
 
 from __future__ import annotations
 
-from handlers.answers import read_text
+from handlers.answers import one_line, read_text
 from handlers.consultations.jobs import evaluate_started_experiment
 from handlers.contract import Dialog, Reply, Response, respond
 from handlers.experiments.join import card_params
@@ -97,7 +97,7 @@ def planned(ctx: Context, dialog: Dialog) -> NewExperiment:
         )
 
     return NewExperiment(
-        title=Localized.same(" ".join(str(dialog.data[TITLE]).split())),
+        title=Localized.same(one_line(str(dialog.data[TITLE]))),
         summary=Localized.same(str(dialog.data[SUMMARY])),
         place=place,
         organiser=Localized(**{lang: organiser(lang) for lang in ctx.catalog.languages}),

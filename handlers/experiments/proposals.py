@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import paging
-from handlers.answers import excerpt, parse_id, read_text
+from handlers.answers import excerpt, one_line, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
@@ -53,13 +53,20 @@ NEXT = {"what": "place", "place": "partners", "partners": "budget"}
 )
 @feature.action("prop.new", posts="proposal", role=Role.RESIDENT)
 async def propose(ctx: Context) -> Response:
-    """Start the proposal dialog."""
+    """Start the proposal dialog. Words typed after the command (``/nieuwexperiment Een
+    moestuin in de straat``) are its first answer, what the experiment is: the place is
+    asked next; words that cannot be that answer get its reason and are shown back."""
     dialog = Dialog(name=DIALOG, step="what")
-    return respond(
-        Reply(key="proposals.intro", params={"connector": ctx.profile.connector(ctx.lang)}),
-        _question(ctx, dialog),
-        dialog=dialog,
-    )
+    intro = Reply(key="proposals.intro", params={"connector": ctx.profile.connector(ctx.lang)})
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if not typed:
+        return respond(intro, _question(ctx, dialog), dialog=dialog)
+    answer = _read(ctx, dialog, typed)
+    if isinstance(answer, Reply):
+        back = Reply(key="general.typed_not_kept", params={"text": typed})
+        return respond(intro, back, answer, _question(ctx, dialog), dialog=dialog)
+    nxt = dialog.to(NEXT[dialog.step], what=answer)
+    return respond(intro, _question(ctx, nxt), dialog=nxt)
 
 
 proposal = feature.dialog(
@@ -107,11 +114,22 @@ def _typed(ctx: Context, dialog: Dialog) -> Response:
         return respond(
             Reply(key="answers.use_buttons_or_type"), _question(ctx, dialog), dialog=dialog
         )
-    minimum = MIN_WHAT if dialog.step == "what" else 2
-    answer = read_text(ctx, LIMITS[dialog.step], min_length=minimum)
+    answer = _read(ctx, dialog)
     if isinstance(answer, Reply):
         return respond(answer, _question(ctx, dialog), dialog=dialog)
     return _ask_next(ctx, dialog, answer)
+
+
+def _read(ctx: Context, dialog: Dialog, text: str | None = None) -> str | Reply:
+    """The answer to a typed question (``text``, or what was typed), or why it cannot be.
+
+    What the experiment is keeps its lines, as a description does; the place and the
+    partners show on one line after their label (and in lists), so they are kept as one."""
+    minimum = MIN_WHAT if dialog.step == "what" else 2
+    answer = read_text(ctx, LIMITS[dialog.step], min_length=minimum, text=text)
+    if isinstance(answer, Reply) or dialog.step == "what":
+        return answer
+    return one_line(answer)
 
 
 def _ask_next(ctx: Context, dialog: Dialog, answer: str) -> Response:

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from handlers.answers import (
     confirmation,
+    one_line,
     parse_id,
     photo_hint,
     text_length,
@@ -63,15 +64,55 @@ SIMILAR = 3
 )
 @feature.action("ideas.submit", posts="idea", role=Role.RESIDENT)
 async def begin(ctx: Context) -> Response:
-    """Start a new idea with its first question."""
-    return await ask(ctx, Dialog(name=DIALOG, step="category"))
+    """Start a new idea with its first question.
+
+    Words typed after the command (``/idee Meer bankjes in het park``) are kept: one line
+    that fits a title is its title, a longer text its description; the category is asked
+    first, and the question they answered is not asked. Words that fit neither get that
+    question's own answer, shown back, before the first question."""
+    dialog = Dialog(name=DIALOG, step="category")
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if not typed:
+        return await ask(ctx, dialog)
+    title = _one_line(typed)
+    if "\n" not in typed.strip() and _fits(title, TITLE_LENGTH):
+        kept, data = "ideas.from_command_title", {"title": title}
+    elif fits_description(typed):
+        kept, data = "ideas.from_message", {"description": _block(typed)}
+    elif _fits(title, TITLE_LENGTH):
+        kept, data = "ideas.from_command_title", {"title": title}
+    else:
+        long = text_length(_block(typed)) > DESCRIPTION_LENGTH[1]
+        field = "description" if long else "title"
+        problem = _length_problem(field, _block(typed) if long else title)
+        asked = await ask(ctx, dialog, hint=problem)
+        back = Reply(key="general.typed_not_kept", params={"text": typed})
+        return asked.model_copy(update={"replies": [back, *asked.replies]})
+    asked = await ask(ctx, dialog.to("category", **data))
+    return asked.model_copy(update={"replies": [Reply(key=kept), *asked.replies]})
+
+
+def _fits(text: str, limits: tuple[int, int]) -> bool:
+    low, high = limits
+    return visible_length(text) >= low and text_length(text) <= high
+
+
+def _length_problem(field: str, text: str) -> Reply | None:
+    """Why ``text`` cannot be the idea's ``field`` (too short, too long), or None."""
+    low, high = TITLE_LENGTH if field == "title" else DESCRIPTION_LENGTH
+    if visible_length(text) < low:
+        return Reply(
+            key=f"ideas.{field}_too_short", params={"min": low, "length": visible_length(text)}
+        )
+    length = text_length(text)
+    if length > high:
+        return Reply(key=f"ideas.{field}_too_long", params={"max": high, "length": length})
+    return None
 
 
 def fits_description(text: str) -> bool:
     """Whether ``text`` can be an idea's description as it is (its length)."""
-    described = _block(text)
-    low, high = DESCRIPTION_LENGTH
-    return visible_length(described) >= low and text_length(described) <= high
+    return _fits(_block(text), DESCRIPTION_LENGTH)
 
 
 async def begin_described(ctx: Context, text: str) -> Response:
@@ -139,16 +180,9 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
         # A sticker, photo or button where words are needed.
         return await ask(ctx, dialog, hint=Reply(key="ideas.need_text"))
     text = _one_line(ctx.text) if field == "title" else _block(ctx.text)
-    low, high = TITLE_LENGTH if field == "title" else DESCRIPTION_LENGTH
-    length = text_length(text)
-    if visible_length(text) < low:
-        hint = Reply(
-            key=f"ideas.{field}_too_short", params={"min": low, "length": visible_length(text)}
-        )
-        return await ask(ctx, dialog, hint=hint)
-    if length > high:
-        hint = Reply(key=f"ideas.{field}_too_long", params={"max": high, "length": length})
-        return await ask(ctx, dialog, hint=hint)
+    problem = _length_problem(field, text)
+    if problem is not None:
+        return await ask(ctx, dialog, hint=problem)
     return await _next(ctx, dialog, **{field: text})
 
 
@@ -313,7 +347,7 @@ def _by_name(items: list[Named], ctx: Context) -> Named | None:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(without_controls(text).split())
+    return one_line(text)
 
 
 def _block(text: str) -> str:

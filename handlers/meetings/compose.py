@@ -23,7 +23,7 @@ from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import digits, read_text
+from handlers.answers import digits, given_back_text, one_line, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -68,8 +68,12 @@ def _ask(key: str, *extra: list[Button], **params: object) -> Reply:
 )
 @feature.action("mt.new", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:
-    """Begin a new meeting with its title."""
+    """Begin a new meeting with its title (``/nieuwebijeenkomst Buurtavond`` is that title
+    already: the description is asked next)."""
     dialog = Dialog(name=DIALOG, step="title", data={"lang": ctx.lang})
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if typed:
+        return await _title(ctx, dialog, typed)
     return respond(_ask("meetings.compose_intro", max=MAX_TITLE), dialog=dialog)
 
 
@@ -78,10 +82,17 @@ async def start(ctx: Context) -> Response:
 
 @compose.step("title", expects=Expects.TEXT)
 async def title(ctx: Context, dialog: Dialog) -> Response:
-    text = read_text(ctx, MAX_TITLE, min_length=3)
+    return await _title(ctx, dialog)
+
+
+async def _title(ctx: Context, dialog: Dialog, typed: str | None = None) -> Response:
+    """The title: typed at its question, or ``typed`` after the command (shown back with
+    the reason when it cannot be the title)."""
+    text = read_text(ctx, MAX_TITLE, min_length=3, text=typed)
     if isinstance(text, Reply):
-        return respond(text, _ask("meetings.ask_title", max=MAX_TITLE), dialog=dialog)
-    nxt = dialog.to("description", title=" ".join(text.split()))
+        back = given_back_text(typed)
+        return respond(*back, text, _ask("meetings.ask_title", max=MAX_TITLE), dialog=dialog)
+    nxt = dialog.to("description", title=one_line(text))
     return respond(_ask("meetings.ask_description", max=MAX_DESCRIPTION), dialog=nxt)
 
 
@@ -120,7 +131,7 @@ async def address(ctx: Context, dialog: Dialog) -> Response:
     text = read_text(ctx, MAX_ADDRESS, min_length=3)
     if isinstance(text, Reply):
         return respond(text, _ask("meetings.ask_address", max=MAX_ADDRESS), dialog=dialog)
-    nxt = dialog.to("hood", address=" ".join(text.split()))
+    nxt = dialog.to("hood", address=one_line(text))
     return respond(_ask_hood(ctx, nxt), dialog=nxt)
 
 

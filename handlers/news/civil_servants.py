@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.answers import parse_id, photo_hint, read_text
+from handlers.answers import one_line, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
@@ -108,8 +108,17 @@ async def introduce(ctx: Context) -> Response:
             "old_photo_id": existing.photo_id,
         }
     dialog = Dialog(name=DIALOG, step="name", data=data)
-    intro = "staff.intro_edit" if existing else "staff.intro_new"
-    return respond(Reply(key=intro), _question(ctx, dialog), dialog=dialog)
+    intro = Reply(key="staff.intro_edit" if existing else "staff.intro_new")
+    # "/voorstellen Ria de Vries" is the card's name already: the department is asked next.
+    typed = ctx.value.strip() if ctx.event.command is not None else ""
+    if not typed:
+        return respond(intro, _question(ctx, dialog), dialog=dialog)
+    answer = read_text(ctx, LIMITS["name"], min_length=2, text=typed)
+    if isinstance(answer, Reply):
+        back = Reply(key="general.typed_not_kept", params={"text": typed})
+        return respond(intro, back, answer, _question(ctx, dialog), dialog=dialog)
+    nxt = dialog.to("department", name=_one_line(answer))
+    return respond(intro, _question(ctx, nxt), dialog=nxt)
 
 
 def _question(ctx: Context, dialog: Dialog) -> Reply:
@@ -182,7 +191,7 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
 def _one_line(text: str) -> str:
     """A name typed over several lines (or with runs of spaces) as the one line it is
     wherever it shows: the list of cards, its button, "Stel ... een vraag"."""
-    return " ".join(text.split())
+    return one_line(text)
 
 
 def _chose(ctx: Context) -> str | None:

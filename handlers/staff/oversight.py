@@ -176,7 +176,8 @@ async def _person(ctx: Context, user_id: int) -> str:
     """Everyone by one name: their number, and their card's name if they have a card."""
     card = await ctx.repos.staff.get(user_id)
     number = phrase(ctx, "oversight.person", id=user_id)
-    return f"{card.name} ({number})" if card else number
+    # Isolated: a name saved with a direction override would turn the number around.
+    return f"{ctx.catalog.isolated(ctx.lang, card.name)} ({number})" if card else number
 
 
 async def _actor(ctx: Context, entry: AuditEntry) -> str:

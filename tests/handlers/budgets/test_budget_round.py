@@ -647,3 +647,16 @@ async def test_a_rounds_dutch_words_come_with_the_note_once_for_a_reader_in_anot
         assert "Bankjes" in shown and shown.count(note) == 1 and shown.endswith(note)
     finally:
         await app.close()
+
+
+async def test_the_name_typed_after_the_command_is_kept(app: App) -> None:
+    """/nieuweronde Velsen kiest 2027: the total is asked next; a name too short is shown
+    back with the reason, and the name is asked."""
+    ria = await connector(app)
+    await ria.send("/nieuweronde Velsen kiest 2027")
+    assert ria.keys == ["budgets.ask_total"]
+    await ria.send("/annuleer")
+    await ria.send("/newround VK")
+    assert ria.keys == ["general.typed_not_kept", "answers.too_short", "budgets.ask_name"]
+    await ria.send("Velsen kiest 2027")
+    assert ria.keys == ["budgets.ask_total"]

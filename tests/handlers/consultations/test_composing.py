@@ -357,3 +357,16 @@ async def test_a_title_typed_over_several_lines_is_one_line(app: App) -> None:
     anna = Chat(app, "anna")
     await anna.send("/peilingen")
     assert "Nieuwe speelplek Zeewijk: 4 vragen" in anna.text
+
+
+async def test_the_title_typed_after_the_command_is_kept(app: App) -> None:
+    """/nieuwepeiling Speelplek: the introduction is asked next; a title too short is shown
+    back with the reason, and the title is asked."""
+    ria = await civil_servant(app)
+    await ria.send("/nieuwepeiling Speelplek")
+    assert ria.keys == ["consultations.ask_intro"]
+    await ria.send("/annuleer")
+    await ria.send("/newpoll ja")
+    assert ria.keys == ["general.typed_not_kept", "answers.too_short", "consultations.ask_title"]
+    await ria.send("Speelplek")
+    assert ria.keys == ["consultations.ask_intro"]

@@ -355,3 +355,47 @@ async def test_an_approved_proposal_leads_its_author_to_the_experiment_it_became
         await app.repos.experiments.end(proposal.experiment_id)
     await carl.press_payload("prop.mine:1")
     assert not any(p.startswith("exp:") for _, p in carl.buttons())
+
+
+async def test_the_words_typed_after_the_command_are_what_the_experiment_is(app: App) -> None:
+    """/nieuwexperiment with words behind it: they answer the first question, and the place
+    is asked next; words too short for it get the reason and are shown back."""
+    anna = await person(app, "anna")
+    await anna.send("/nieuwexperiment Een moestuin in de straat,\nsamen met de buren.")
+    assert anna.keys == ["proposals.intro", "proposals.ask_place"]
+    await anna.press("Velserbroek")
+    await anna.send("De buren en de basisschool")
+    await anna.send("800")
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    assert proposal.what == "Een moestuin in de straat,\nsamen met de buren."
+
+    await anna.send("/newexperiment Tuin 🌱")
+    assert anna.keys == [
+        "proposals.intro",
+        "general.typed_not_kept",
+        "answers.too_short",
+        "proposals.ask_what",
+    ]
+    assert "Tuin 🌱" in anna.text
+    await anna.send("Een moestuin in de straat, samen met de buren.")
+    assert anna.keys == ["proposals.ask_place"]
+
+
+async def test_the_place_and_the_partners_are_kept_on_one_line(app: App) -> None:
+    """They show on one line after their label and in the connector's card: line breaks
+    typed in them become spaces; what the experiment is keeps its lines."""
+    anna = await person(app, "anna")
+    await anna.send("/nieuwexperiment")
+    await anna.send("Een moestuin.\n\nSamen met de buren.")
+    await anna.send("Het plein\nbij de kerk")
+    await anna.send("De buren\n\nen de school")
+    await anna.send("800")
+    assert "Waar: Het plein bij de kerk\n" in anna.text
+    await anna.press("Insturen")
+    [proposal] = await app.repos.proposals.queue()
+    assert (proposal.what, proposal.place, proposal.partners) == (
+        "Een moestuin.\n\nSamen met de buren.",
+        "Het plein bij de kerk",
+        "De buren en de school",
+    )

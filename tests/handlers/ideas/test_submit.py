@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,10 @@ import pytest
 from bot.app import App
 from bot.settings import Settings
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.ideas.ideas import IdeaStatus
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea, submit_idea
-from tests.people import person, row
+from tests.people import connector, person, row
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -512,10 +514,12 @@ async def test_a_bidi_override_in_a_title_does_not_turn_the_bots_words_around(ap
     bob = await person(app, "bob")
     await submit_idea(bob)
     assert bob.keys == ["ideas.similar_intro"]
-    line = next(line for line in bob.text.splitlines() if "\u202e" in line)
-    # Status and supporters follow the title on its line: the override is closed first.
-    after = line.split("\u202e", 1)[1]
-    assert after.startswith("\u2069 ("), repr(line)
+    # The override is left out of the title: status and supporters follow it as they are.
+    assert "\u202e" not in bob.text
+    line = next(line for line in bob.text.splitlines() if TITLE in line)
+    assert f"{TITLE} (" in line, repr(line)
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and idea.title == TITLE
 
 
 async def test_help_at_a_step_of_the_idea_says_how_it_works_and_asks_again(app: App) -> None:
@@ -526,3 +530,83 @@ async def test_help_at_a_step_of_the_idea_says_how_it_works_and_asks_again(app: 
     await anna.send("Bankjes in het park")
     # Typed text at a choice still gets its own answer: choose an option.
     assert anna.keys[0] == "ideas.use_buttons"
+
+
+async def test_the_words_typed_after_the_command_are_kept(app: App, chat: MakeChat) -> None:
+    """/idee with a title behind it: the category is asked first, then the title is not
+    asked again; a longer text is the description; words that fit neither are shown back
+    with the reason, never dropped."""
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send(f"/idee {TITLE}")
+    assert anna.keys == ["ideas.from_command_title", "ideas.ask_category"]
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_description"]
+    await anna.send(DESCRIPTION)
+    await anna.press("Sla over")
+    await anna.press("Geen foto")
+    assert anna.keys == ["ideas.preview"] and TITLE in anna.text
+    await anna.press("Versturen")
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and (idea.title, idea.description) == (TITLE, DESCRIPTION)
+
+    # In English, a text too long for a title (or of more lines) is the description.
+    await anna.send(f"/idea {DESCRIPTION} {DESCRIPTION}")
+    assert anna.keys == ["ideas.from_message", "ideas.ask_category"]
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_title"]
+    await anna.send("/annuleer")
+    await anna.send("/idee Bankjes\nOuderen willen uitrusten bij de vijver.")
+    assert anna.keys == ["ideas.from_message", "ideas.ask_category"]
+    await anna.send("/annuleer")
+
+    # Too short for either: the title's own answer, and the words shown back.
+    await anna.send("/idee 🌳 a")
+    assert anna.keys == ["general.typed_not_kept", "ideas.title_too_short", "ideas.ask_category"]
+    assert "🌳 a" in anna.text
+    await anna.press("Duurzaamheid")
+    assert anna.keys == ["ideas.ask_title"]
+    await anna.send("/annuleer")
+    typed = "Lang verhaal. " * 200
+    await anna.send(f"/idee {typed}")
+    assert anna.keys == [
+        "general.typed_not_kept",
+        "ideas.description_too_long",
+        "ideas.ask_category",
+    ]
+
+
+async def test_words_typed_after_the_command_by_someone_muted_or_banned_come_back(
+    app: App,
+) -> None:
+    """A mute refuses /idee: the words typed after it are given back with the reason,
+    as in a dialog; a ban too, but a link's code (one word) is nothing anyone wrote."""
+    anna = await person(app, "anna")
+    ria = await connector(app)
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, anna)).id,
+            SanctionKind.MUTE,
+            reason="Even rustig aan.",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+            ends_at=utcnow() + timedelta(days=1),
+        )
+    await anna.send(f"/idee {TITLE}")
+    assert anna.keys == ["moderation.muted"]
+    assert f"Dit had je geschreven:\n{TITLE}" in anna.text
+    await anna.send("/nieuwexperiment Een moestuin in de straat")
+    assert anna.keys == ["moderation.muted"] and "Een moestuin in de straat" in anna.text
+    bob = await person(app, "bob")
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            (await row(app, bob)).id,
+            SanctionKind.BAN,
+            reason="Herhaald schelden.",
+            by_user_id=(await row(app, ria)).id,
+            now=utcnow(),
+        )
+    await bob.send(f"/idea {TITLE}")
+    assert bob.keys == ["moderation.banned"] and TITLE in bob.text
+    await bob.send("/idee Bankjes")
+    assert "geschreven" not in bob.text

@@ -284,3 +284,17 @@ async def test_the_calendar_file_asked_for_from_the_waitlist_says_they_wait_and_
     assert carl.keys == ["meetings.calendar_waiting"] and "nummer 1" in carl.text
     await bob.press_payload(f"mt.ics:{meeting}")
     assert bob.keys == ["meetings.calendar"] and bob.last[0].reply.document is not None
+
+
+async def test_the_title_typed_after_the_command_is_kept(app: App) -> None:
+    """/nieuwebijeenkomst Buurtavond: the title is not asked again; one that cannot be a
+    title is shown back with the reason, and the title is asked."""
+    ria = await civil_servant(app)
+    await ria.send("/nieuwebijeenkomst Buurtavond\nIJmuiden")
+    assert ria.keys == ["meetings.ask_description"]
+    await ria.send("/annuleer")
+    await ria.send("/newmeeting 🎉")
+    assert ria.keys == ["general.typed_not_kept", "answers.too_short", "meetings.ask_title"]
+    assert "🎉" in ria.text
+    await ria.send("Buurtavond")
+    assert ria.keys == ["meetings.ask_description"]

@@ -257,3 +257,50 @@ async def test_a_number_typed_as_a_name_on_the_console_is_not_the_stop_button(ap
     user = await row(app, ria)
     stored = await app.repos.dialogs.load(user.id)
     assert stored is not None and stored.name == "introduce"
+
+
+async def test_a_direction_override_in_a_name_does_not_turn_the_bots_words_around(
+    app: App,
+) -> None:
+    """A right-to-left override typed in a card's name would turn around what follows it on
+    the line ("(persoon 1)" in the audit log): it is left out of the name, its letters and
+    an Arabic name's own marks kept."""
+    ria = await civil_servant(app)
+    await _card(ria, "Ria \u202eseirV ed\u2067")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.name == "Ria seirV ed"
+    admin = await with_role(app, await person(app, "adam"), Role.ADMIN)
+    await admin.send("/logboek")
+    line = next(line for line in admin.text.splitlines() if "Ria" in line)
+    assert line.endswith("Ria seirV ed (persoon 1)"), repr(line)
+    # A name saved before with an override in it: the number after it still reads right.
+    await app.db.execute("UPDATE staff_cards SET name = ? WHERE user_id = 1", ("Ria \u202e",))
+    await admin.send("/logboek")
+    line = next(line for line in admin.text.splitlines() if "Ria" in line)
+    assert "\u2068Ria \u202e\u2069 (persoon 1)" in line, repr(line)
+
+    sara = await civil_servant(app, "sara")
+    await _card(sara, "\u200fسارة\u200f")
+    card = await app.repos.staff.get((await row(app, "sara")).id)
+    assert card is not None and card.name == "\u200fسارة\u200f"
+
+
+async def test_the_name_typed_after_the_command_is_the_cards_name(app: App) -> None:
+    """/voorstellen Ria de Vries: the department is asked next; a name too long is shown
+    back with the reason, and the name is asked."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen Ria\nde Vries")
+    assert ria.keys == ["staff.intro_new", "staff.ask_department"]
+    await ria.press("Openbare ruimte")
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.name == "Ria de Vries"
+    await ria.send("/introduce " + "Ria " * 30)
+    assert ria.keys == [
+        "staff.intro_edit",
+        "general.typed_not_kept",
+        "answers.too_long",
+        "staff.ask_name",
+    ]
