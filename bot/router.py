@@ -750,16 +750,20 @@ class Router:
         if not dropped:
             return await self._pass(ctx, target)
         notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
+        # What they wrote at its steps comes back with the word (a role revoked while they
+        # wrote), whatever they sent next: a command or another button as well.
+        written = []
+        if held is not None and ctx.dialog is None:
+            written = self.registry.written(held.name, held.data)
         if not target.starts:
             # Text or a button meant for the dropped dialog: the word is the answer, and
-            # what they typed for it comes back (a role revoked while they wrote), and what
-            # they wrote at its earlier steps.
-            if held is not None and ctx.dialog is None:
-                notice.replies.extend(self.registry.written(held.name, held.data))
+            # what they typed for it comes back too.
+            notice.replies.extend(written)
             notice.replies.extend(given_back(ctx.event))
             return notice, False
         response, keep = await self._pass(ctx, target)
-        response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in notice.replies]
+        words = [*notice.replies, *written]
+        response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in words]
         return response, keep
 
     async def _pass(self, ctx: Context, target: Target) -> tuple[Response, bool]:
