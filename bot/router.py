@@ -393,7 +393,13 @@ class Router:
         waits = await self.repos.handled.find(event.platform, f"{marker}:waits")
         if waits is None:
             return False
-        return await self.repos.handled.find(event.platform, f"{marker}:tried") is None
+        if await self.repos.handled.find(event.platform, f"{marker}:tried") is not None:
+            return False
+        # The step may have gone on meanwhile (another album's photo sent with it was
+        # taken): then this photo answers no question, and is left as the rest.
+        person = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+        stored = await self.repos.dialogs.load(person.id) if person is not None else None
+        return stored is not None and self.registry.takes_photo(Dialog(**stored.model_dump()))
 
     async def _album_begun(self, event: Event, outcome: _Outcome) -> None:
         """Remember the first message of an album as handled (and whether a step took its
