@@ -393,7 +393,13 @@ class Router:
         waits = await self.repos.handled.find(event.platform, f"{marker}:waits")
         if waits is None:
             return False
-        return await self.repos.handled.find(event.platform, f"{marker}:tried") is None
+        if await self.repos.handled.find(event.platform, f"{marker}:tried") is not None:
+            return False
+        # The step may have gone on meanwhile (another album's photo sent with it was
+        # taken): then this photo answers no question, and is left as the rest.
+        person = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+        stored = await self.repos.dialogs.load(person.id) if person is not None else None
+        return stored is not None and self.registry.takes_photo(Dialog(**stored.model_dump()))
 
     async def _album_begun(self, event: Event, outcome: _Outcome) -> None:
         """Remember the first message of an album as handled (and whether a step took its
@@ -750,16 +756,20 @@ class Router:
         if not dropped:
             return await self._pass(ctx, target)
         notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
+        # What they wrote at its steps comes back with the word (a role revoked while they
+        # wrote), whatever they sent next: a command or another button as well.
+        written = []
+        if held is not None and ctx.dialog is None:
+            written = self.registry.written(held.name, held.data)
         if not target.starts:
             # Text or a button meant for the dropped dialog: the word is the answer, and
-            # what they typed for it comes back (a role revoked while they wrote), and what
-            # they wrote at its earlier steps.
-            if held is not None and ctx.dialog is None:
-                notice.replies.extend(self.registry.written(held.name, held.data))
+            # what they typed for it comes back too.
+            notice.replies.extend(written)
             notice.replies.extend(given_back(ctx.event))
             return notice, False
         response, keep = await self._pass(ctx, target)
-        response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in notice.replies]
+        words = [*notice.replies, *written]
+        response.replies[:0] = [r.model_copy(update={"buttons": []}) for r in words]
         return response, keep
 
     async def _pass(self, ctx: Context, target: Target) -> tuple[Response, bool]:

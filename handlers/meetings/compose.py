@@ -49,7 +49,7 @@ PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceK
 
 compose = feature.dialog(DIALOG, role=Role.CIVIL_SERVANT, subject="meetings.draft")
 # What was written comes back with the word, should the role go while it is written.
-compose.gives_back("title", "description", "address")
+compose.gives_back("title", "description", "address", "online_link", "map_link")
 
 
 def _stop() -> list[Button]:

@@ -131,3 +131,22 @@ async def test_an_album_beginning_with_a_video_gives_a_news_message_its_first_ph
     assert photo_id is not None
     media = await app.repos.media.get(photo_id)
     assert media is not None and media.data == b"\xff\xd8\xff een"
+
+
+async def test_an_album_beginning_with_a_video_whose_photo_comes_after_the_step_went_on_is_quiet(
+    app: App,
+) -> None:
+    """Another album's photo (sent at the same time) was taken in between: the first photo
+    of the album that began with a video is no answer to the next question, and gets none."""
+    await _town(app)
+    ria = await civil_servant(app)
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+
+    await ria.handle(ria.event(unsupported="video", album="ria:6"))
+    [taken] = await _album(ria, "ria:7", b"\xff\xd8\xff een")
+    [late] = await _album(ria, "ria:6", b"\xff\xd8\xff twee")
+
+    assert [seen.key for seen in taken] == ["composer.ask_audience"]
+    assert late == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM media") == 1

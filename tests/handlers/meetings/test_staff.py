@@ -76,6 +76,23 @@ async def test_a_meeting_being_organised_when_the_role_goes_is_given_back(
     assert await app.db.fetchval("SELECT COUNT(*) FROM meetings WHERE status != 'draft'") == 0
 
 
+async def test_the_links_typed_for_a_meeting_come_back_too_when_the_role_goes(app: App) -> None:
+    """An online meeting's link (long, and not found again easily) is written as much as
+    its title: it comes back with the word that it stopped."""
+    ria = await civil_servant(app)
+    link = "https://teams.example.org/l/meetup-join/19%3ameeting_Zm9vYmFy%40thread.v2/0"
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send(TITLE)
+    await ria.send(DESCRIPTION)
+    await ria.press("Online")
+    await ria.send(link)
+    assert ria.keys == ["meetings.ask_starts"], ria.keys
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("morgen 19:00")
+    assert ria.keys[0] == "general.dialog_dropped"
+    assert TITLE in ria.text and link in ria.text
+
+
 async def test_a_revoked_organiser_cannot_finish_moving_a_meeting(app: App, clock: Clock) -> None:
     ria = await civil_servant(app)
     anna = await resident(app, "anna")

@@ -1099,3 +1099,16 @@ async def test_the_message_of_a_civil_servant_revoked_while_writing_it_is_given_
     await ria.press("Alle abonnees")
     assert ria.keys[0] == "general.dialog_dropped"
     assert "Wist je dat het park groener wordt?" in ria.text
+
+
+async def test_a_command_after_the_role_went_gives_the_message_back_too(app: App) -> None:
+    """Her role gone in the database alone while her message waits for its photo: a
+    command (not a press of the open dialog) is answered with the word that it stopped and
+    the message she wrote, as a press is."""
+    ria = await with_role(app, await person(app, "4243", platform="telegram"), Role.CIVIL_SERVANT)
+    await ria.send("/nieuwbericht Wist je dat de haven een nieuw bankje krijgt?")
+    assert ria.keys == ["composer.ask_photo"]
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/menu")
+    assert ria.keys[:2] == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert "Wist je dat de haven een nieuw bankje krijgt?" in ria.text
