@@ -53,7 +53,7 @@ _MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
 #: A command starts with / (as in Telegram) or ! (the custom in Matrix bots, and what
 #: Element sends without asking "send as message?"), then a letter; its name may hold any
 #: letters (``/ideeën``, as the menus' Dutch reads), digits, ``_`` and ``-``.
-_COMMAND = re.compile(r"^[/!]([^\W\d_][\w-]{0,63})(?:@\S*)?(?:\s+(.*))?$", re.DOTALL)
+_COMMAND = re.compile(r"^[/!]([^\W\d_][\w-]{0,63})(?:@(\S*))?(?:\s+(.*))?$", re.DOTALL)
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 
@@ -103,7 +103,7 @@ def parse_command(text: str) -> tuple[str, str] | None:
     match = _COMMAND.match(text.strip())
     if match is None:
         return None
-    return match.group(1), (match.group(2) or "").strip()
+    return match.group(1), (match.group(3) or "").strip()
 
 
 def addressing(
@@ -136,8 +136,21 @@ def addressing(
     for name in candidates:
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", stripped, re.IGNORECASE):
             return True, stripped
-    command = parse_command(stripped)
-    return command is not None and (commands is None or commands(command[0])), stripped
+    match = _COMMAND.match(stripped)
+    if match is None or (commands is not None and not commands(match.group(1))):
+        return False, stripped
+    # "/help@otherbot", the way Telegram addresses one bot of several, is for that one.
+    target = match.group(2)
+    return not target or _names_bot(target, bot_id, candidates), stripped
+
+
+def _names_bot(target: str, bot_id: str, names: Iterable[str]) -> bool:
+    """Whether the ``@…`` after a command is this bot: its user id, with or without the
+    server ("@samenspel:example.org", "samenspel"), or its display name."""
+    wanted = target.removeprefix("@").casefold()
+    localpart = bot_id.removeprefix("@").split(":", 1)[0].casefold()
+    known = {localpart, bot_id.removeprefix("@").casefold()}
+    return wanted in known | {name.removeprefix("@").casefold() for name in names}
 
 
 def parse_geo_uri(uri: object) -> tuple[float, float] | None:

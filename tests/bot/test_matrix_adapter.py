@@ -102,6 +102,29 @@ async def test_a_slash_before_a_word_that_names_no_command_is_text_a_group_leave
     assert event is not None and event.command == "één"
 
 
+async def test_a_command_for_another_bot_in_a_group_is_left_alone(
+    client: AsyncClient, app: App
+) -> None:
+    client.user_id = BOT  # as after logging in
+    room = _room(ANNA, "@bert:example.org")
+    commands = app.router.names_command
+    for body in ("/help@otherbot", "/menu@weerbot hoi", "!help@otherbot"):
+        native = _native({"msgtype": "m.text", "body": body})
+        assert (
+            await read_event(client, NAMES, room, native, group=True, commands=commands) is None
+        ), body
+    # Named after the "@" (its id with or without the server, or its name): for the bot.
+    localpart = BOT.removeprefix("@").split(":")[0]
+    for body in (f"/help@{localpart}", f"/help{BOT}", "/help"):
+        native = _native({"msgtype": "m.text", "body": body})
+        event = await read_event(client, NAMES, room, native, group=True, commands=commands)
+        assert event is not None and event.is_group and event.command == "help", body
+    # In a direct chat the "@…" changes nothing: the person talks to the bot.
+    direct = _native({"msgtype": "m.text", "body": "/help@otherbot"})
+    event = await read_event(client, NAMES, _room(ANNA), direct)
+    assert event is not None and event.command == "help"
+
+
 async def test_a_text_becomes_an_event_with_its_id_and_sender(client: AsyncClient) -> None:
     native = _native({"msgtype": "m.text", "body": "hoi"})
     event = await read_event(client, NAMES, _room(ANNA), native)
