@@ -74,7 +74,7 @@ async def begin(ctx: Context) -> Response:
     typed = ctx.value.strip() if ctx.event.command is not None else ""
     if not typed:
         return await ask(ctx, dialog)
-    title = _one_line(typed)
+    title = one_line(typed)
     if "\n" not in typed.strip() and _fits(title, TITLE_LENGTH):
         kept, data = "ideas.from_command_title", {"title": title}
     elif fits_description(typed):
@@ -179,7 +179,7 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     if ctx.event.button is not None or ctx.event.text is None:
         # A sticker, photo or button where words are needed.
         return await ask(ctx, dialog, hint=Reply(key="ideas.need_text"))
-    text = _one_line(ctx.text) if field == "title" else _block(ctx.text)
+    text = one_line(ctx.text) if field == "title" else _block(ctx.text)
     problem = _length_problem(field, text)
     if problem is not None:
         return await ask(ctx, dialog, hint=problem)
@@ -344,10 +344,6 @@ def _by_name(items: list[Named], ctx: Context) -> Named | None:
     """What a resident typed instead of pressing, if it is exactly one of the names."""
     typed = ctx.text.casefold()
     return next((i for i in items if typed in i.name.folded()), None)
-
-
-def _one_line(text: str) -> str:
-    return one_line(text)
 
 
 def _block(text: str) -> str:

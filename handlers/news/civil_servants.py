@@ -117,8 +117,10 @@ async def introduce(ctx: Context) -> Response:
     if isinstance(answer, Reply):
         back = Reply(key="general.typed_not_kept", params={"text": typed})
         return respond(intro, back, answer, _question(ctx, dialog), dialog=dialog)
-    nxt = dialog.to("department", name=_one_line(answer))
-    return respond(intro, _question(ctx, nxt), dialog=nxt)
+    name = one_line(answer)
+    nxt = dialog.to("department", name=name)
+    kept = Reply(key="staff.from_command_name", params={"name": name})
+    return respond(intro, kept, _question(ctx, nxt), dialog=nxt)
 
 
 def _question(ctx: Context, dialog: Dialog) -> Reply:
@@ -163,7 +165,7 @@ async def text_step(ctx: Context, dialog: Dialog) -> Response:
     if isinstance(answer, Response):
         return answer
     if step == "name":
-        answer = _one_line(answer)
+        answer = one_line(answer)
     return _ask_next(ctx, dialog, **{step: answer})
 
 
@@ -185,13 +187,7 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
     answer = _typed(ctx, dialog)
     if isinstance(answer, Response):
         return answer
-    return _ask_next(ctx, dialog, department_id=None, department_text=_one_line(answer))
-
-
-def _one_line(text: str) -> str:
-    """A name typed over several lines (or with runs of spaces) as the one line it is
-    wherever it shows: the list of cards, its button, "Stel ... een vraag"."""
-    return one_line(text)
+    return _ask_next(ctx, dialog, department_id=None, department_text=one_line(answer))
 
 
 def _chose(ctx: Context) -> str | None:

@@ -290,7 +290,8 @@ async def test_the_name_typed_after_the_command_is_the_cards_name(app: App) -> N
     back with the reason, and the name is asked."""
     ria = await civil_servant(app)
     await ria.send("/voorstellen Ria\nde Vries")
-    assert ria.keys == ["staff.intro_new", "staff.ask_department"]
+    assert ria.keys == ["staff.intro_new", "staff.from_command_name", "staff.ask_department"]
+    assert "Ria de Vries" in ria.text
     await ria.press("Openbare ruimte")
     await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
     await ria.press("Zonder foto")
