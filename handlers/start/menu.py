@@ -53,7 +53,8 @@ async def show_help(ctx: Context) -> Response:
     """What the bot is for and how to use it (staff also see their commands); keeps any
     dialog going, and ends in the way back to it."""
     connector = ctx.profile.connector(ctx.lang)
-    parts = [Reply(key="general.help_body", params={"connector": connector})]
+    budgets = ctx.profile.budgets.name(ctx.lang)
+    parts = [Reply(key="general.help_body", params={"connector": connector, "budgets": budgets})]
     staff = _staff_commands(ctx)
     if staff:
         parts.append(Reply(key="general.help_staff", parts=staff))

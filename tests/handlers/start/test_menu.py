@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -77,3 +78,25 @@ async def test_themes_are_explained_where_residents_pick_them(app: App) -> None:
     await anna.press("Thema's kiezen")
     assert "Velsen is in trek!: wonen, werken, bedrijven" in anna.text
     assert "Velsen is samenspel: samenwerken" in anna.text
+
+
+@pytest.mark.parametrize(
+    ("language", "named"),
+    [
+        ("Nederlands", ["/peilingen", "/stemmen", "/privacy", "/bijeenkomsten"]),
+        ("English", ["/polls", "/vote", "/privacy", "/meetings"]),
+        ("Polski", ["/peilingen", "/stemmen", "/privacy", "/bijeenkomsten"]),
+    ],
+)
+async def test_help_names_what_residents_can_do_and_every_command_it_names_works(
+    app: App, language: str, named: list[str]
+) -> None:
+    anna = await person(app, "anna", language=language)
+    await anna.send("/help")
+    help_text = anna.text
+    for command in named:
+        assert command in help_text
+    assert "Velsen kiest" in help_text or "Velsen decides" in help_text
+    for command in sorted(set(re.findall(r"/[a-z]+", help_text))):
+        await anna.send(command)
+        assert anna.keys != ["general.unknown_command"], command
