@@ -234,6 +234,27 @@ async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropp
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
 
 
+async def test_a_command_with_words_after_a_revoke_gets_its_words_after_the_word_about_the_role(
+    app: App,
+) -> None:
+    """The word naming the lost role is said before the command, which still reads what
+    was typed after it."""
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    await ria.press("Bekijk vraag #1")
+    await ria.press("Beantwoorden")
+    await _revoke(app, ria)
+
+    await ria.send("/vraag Mag ik nog iets vragen?")
+    assert ria.keys == ["roles.lost.verbinder", "questions.sent"]
+    question = await app.repos.questions.get(2)
+    assert question is not None and [m.text for m in question.messages] == [
+        "Mag ik nog iets vragen?"
+    ]
+
+
 async def test_samenspel_revoke_clears_the_staff_dialog_the_person_had_open(app: App) -> None:
     anna = await person(app, "anna")
     await anna.send("/vraag Wanneer wordt het gras gemaaid?")
