@@ -471,10 +471,15 @@ desk = Desk(
 async def reported(ctx: Context) -> Response:
     """The reported comment or idea that waits longest, as a card with the decisions;
     ``mod:i12`` (or ``/meldingen i12``) that one's card."""
-    ref = desk.parse(ctx.value) if ctx.value else None
+    if not ctx.value.strip():
+        return await desk.next_card(ctx, None)
+    ref = desk.parse(ctx.value)
     if ref is not None:
         return await desk.show(ctx, ref)
-    return await desk.next_card(ctx, None)
+    if ctx.event.command is not None:
+        # "/meldingen i-5", a number too big for any report: how to ask, not some card.
+        return respond(menu_reply(ctx, "moderation.usage"))
+    return await stale_button(ctx)
 
 
 def reports_button(idea_id: int) -> Button:

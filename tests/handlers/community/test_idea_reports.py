@@ -385,13 +385,26 @@ async def test_reports_asked_for_by_a_number_that_names_no_report_say_so_and_cha
     assert idea is not None and not idea.removed
 
 
-@pytest.mark.parametrize("asked", ["i-5", "i0", "i99999999999999999999", "x5", "i", "🙂"])
-async def test_reports_asked_for_by_something_that_is_no_number_show_the_queue(
+@pytest.mark.parametrize(
+    "asked", ["i-5", "-5", "i0", "i99999999999999999999", "x5", "i", "🙂", "i1.5", "i١٢"]
+)
+async def test_reports_asked_for_by_something_that_is_no_report_number_say_how_to_ask(
     app: App, asked: str
 ) -> None:
+    """Not some other card, as if that were the one asked for: how to ask; a forged
+    button with it is out of date."""
+    await _reported_idea(app)
     ria = await connector(app)
     await ria.send(f"/meldingen {asked}")
-    assert ria.keys == ["moderation.empty"]
+    assert ria.keys == ["moderation.usage"]
+    assert "/meldingen i12" in ria.text
+    await ria.press_payload(f"mod:{asked}")
+    assert ria.keys == ["general.stale_button"]
+    # Without anything after it: the report that waits longest.
+    await ria.send("/meldingen")
+    assert ria.keys == ["moderation.idea.card"]
+    await ria.send("/meldingen    ")
+    assert ria.keys == ["moderation.idea.card"]
 
 
 async def test_an_idea_whose_reports_were_decided_is_still_already_decided(app: App) -> None:
