@@ -751,11 +751,16 @@ class Router:
                         return await self._fallback(ctx, Fallback.IN_GROUP), True
             return await group_target.handler(ctx), True
         held = ctx.dialog
+        lost = self.registry.lost_role(ctx.user, held.name) if held is not None else None
         dropped = self._drop_unheld_dialog(ctx) or dropped
         target = self._target(ctx)
         if not dropped:
             return await self._pass(ctx, target)
-        notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
+        if lost is not None:
+            # Their role was revoked while it was open: said plainly, not as "expired".
+            notice = await self._role_lost(ctx, lost)
+        else:
+            notice = await self._fallback(ctx, Fallback.DIALOG_DROPPED)
         # What they wrote at its steps comes back with the word (a role revoked while they
         # wrote), whatever they sent next: a command or another button as well.
         written = []
@@ -834,6 +839,16 @@ class Router:
         log.info("dropping a dialog the person may not hold name=%s", dialog.name)
         ctx.dialog = None
         return True
+
+    async def _role_lost(self, ctx: Context, role: Role) -> Response:
+        """The word for a dialog dropped because the person is no longer ``role``; the
+        target's ``ctx.value`` is kept for it."""
+        value = ctx.value
+        ctx.value = role.value
+        try:
+            return await self._fallback(ctx, Fallback.ROLE_LOST)
+        finally:
+            ctx.value = value
 
     def _target(self, ctx: Context) -> Target:
         """Where the event goes (setting ``ctx.value``), after role and consent checks."""

@@ -457,6 +457,10 @@ class Fallback(StrEnum):
     #: The person's dialog was dropped: they may no longer hold it, or this code could not
     #: go on with it (a step that failed, a dialog stored by another version).
     DIALOG_DROPPED = "dialog_dropped"
+    #: Said instead of :attr:`DIALOG_DROPPED` when the dialog was dropped because the
+    #: person's role no longer allows it (revoked while it was open); ``ctx.value`` is the
+    #: role it needed (see :meth:`Registry.lost_role`).
+    ROLE_LOST = "role_lost"
     #: Anything in a group chat or room: a short word pointing to a private chat.
     IN_GROUP = "in_group"
     #: Someone joined a group or room the bot is in (an experiment's room welcomes them).
@@ -851,6 +855,15 @@ class Registry:
         """Whether this person's role and consent still allow the dialog ``dialog``."""
         spec = self.dialogs.get(dialog)
         return spec is not None and spec.policy.admits(user)
+
+    def lost_role(self, user: User, dialog: str) -> Role | None:
+        """The role the dialog ``dialog`` needs that this person no longer has (their role
+        was revoked while it was open); None where the role is not why they may not hold
+        it (consent, a dialog no feature declares any more) or they may."""
+        spec = self.dialogs.get(dialog)
+        if spec is None or user.role.allows(spec.role):
+            return None
+        return spec.role
 
     def menu_for(
         self, user: User, profile: Profile, lang: str, *, posting: bool = True

@@ -31,8 +31,9 @@ from bot.logs import setup_logging
 from bot.platforms.base import StartError
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.budgets.schedule import cancelled_rounds
-from handlers.contract import Button, Reply
+from handlers.contract import Button
 from handlers.profile import ProfileError
+from handlers.staff.roles import dropped_word
 from storage import Database, DatabaseError, Repositories, Role, StorageUnavailable, User
 from storage.audit import CLI
 from storage.budgets.rounds import RUNNER_ROLE
@@ -444,11 +445,12 @@ def _checked_user(
     return user.strip()
 
 
-async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
+async def drop_unheld_dialog(repos: Repositories, person: User, was: Role) -> None:
     """Clear the person's dialog if their (new) role may not hold it: a revoked connector
     does not find the triage card they had open. The router checks this at every event as
     well; clearing it here means nothing half-done is left behind (nor taken up again by
-    a button of it, should the role come back).
+    a button of it, should the role come back). ``person`` has their new role; ``was`` is
+    the one they had, named in the word ("Je bent geen verbinder meer").
 
     Cleared here, it is no longer there for the router to drop with its word at their next
     message: the same word goes to their chat now, so that their next answer, which meets
@@ -457,9 +459,8 @@ async def drop_unheld_dialog(repos: Repositories, person: User) -> None:
     stored = await repos.dialogs.load(person.id)
     if stored is not None and not handlers.registry().may_hold(person, stored.name):
         await repos.dialogs.clear(person.id)
-        word = Reply(
-            key="general.dialog_dropped", buttons=[[Button(label="menu.back", payload="menu")]]
-        )
+        said = dropped_word(handlers.registry(), person, was, stored.name)
+        word = said.model_copy(update={"buttons": [[Button(label="menu.back", payload="menu")]]})
         # What they wrote at its steps (an experiment's title) comes back with it.
         words = [word, *handlers.registry().written(stored.name, stored.data)]
         await repos.outbox.enqueue(
@@ -487,7 +488,7 @@ async def change_role(
     """
     now = utcnow()
     await repos.users.set_role(person.id, role)
-    await drop_unheld_dialog(repos, person.model_copy(update={"role": role}))
+    await drop_unheld_dialog(repos, person.model_copy(update={"role": role}), person.role)
     detail: dict[str, object] = {"role": role.value, "previous": person.role.value}
     cancelled: list[int] = []
     polls: list[int] = []

@@ -128,9 +128,20 @@ class Reported(Kind[Flagged]):
     def owner(self, item: Flagged) -> int | None:
         return item.author_user_id
 
+    #: Said when there is no such thing (never was, erased, removed for good).
+    not_found: str
+
     async def missing(self, ctx: Context, item_id: int) -> Response:
-        decided = Reply(key=f"{self.texts}.already_decided", params={"id": item_id})
-        return await desk.next_card(ctx, None, decided)
+        # "Already decided" only where that is true: a number typed after /meldingen (or a
+        # forged one) may name nothing, or something nobody ever reported.
+        flagged = await ctx.repos.reports.flagged(Flag(self.name), item_id)
+        if flagged is None or flagged.removal is Removal.REMOVED:
+            word = Reply(key=self.not_found, params={"id": item_id})
+        elif await ctx.repos.reports.ever_reported(Flag(self.name), item_id):
+            word = Reply(key=f"{self.texts}.already_decided", params={"id": item_id})
+        else:
+            word = Reply(key=f"{self.texts}.not_reported", params={"id": item_id})
+        return await desk.next_card(ctx, None, word)
 
     async def refuse(self, ctx: Context, item: Flagged, decision: str) -> Response | None:
         if decision not in self.decisions or (decision in PERSONAL and not item.personal):
@@ -286,6 +297,7 @@ class Comments(Reported):
     letters = "c"
     decisions = DECISIONS
     texts = "moderation"
+    not_found = "moderation.not_found"
 
     def words(self, item: Flagged) -> str:
         # A comment still visible (fewer reports than hide it) its author may still change.
@@ -311,6 +323,7 @@ class Ideas(Reported):
     letters = "i"
     decisions = IDEA_DECISIONS
     texts = "moderation.idea"
+    not_found = "triage.idea_not_found"
 
     def words(self, item: Flagged) -> str:
         # A new idea still visible (fewer reports than hide it) its author may still change.
@@ -458,10 +471,15 @@ desk = Desk(
 async def reported(ctx: Context) -> Response:
     """The reported comment or idea that waits longest, as a card with the decisions;
     ``mod:i12`` (or ``/meldingen i12``) that one's card."""
-    ref = desk.parse(ctx.value) if ctx.value else None
+    if not ctx.value.strip():
+        return await desk.next_card(ctx, None)
+    ref = desk.parse(ctx.value)
     if ref is not None:
         return await desk.show(ctx, ref)
-    return await desk.next_card(ctx, None)
+    if ctx.event.command is not None:
+        # "/meldingen i-5", a number too big for any report: how to ask, not some card.
+        return respond(menu_reply(ctx, "moderation.usage"))
+    return await stale_button(ctx)
 
 
 def reports_button(idea_id: int) -> Button:

@@ -70,8 +70,9 @@ class RoomMessages(Kind[RoomReport]):
         return report if report is not None and not report.decided else None
 
     async def missing(self, ctx: Context, item_id: int) -> Response:
-        decided = Reply(key="rooms.mod.already_decided", params={"id": item_id})
-        return await self.desk.next_card(ctx, None, decided)
+        found = await ctx.repos.rooms.get_report(item_id) is not None
+        key = "rooms.mod.already_decided" if found else "rooms.mod.not_found"
+        return await self.desk.next_card(ctx, None, Reply(key=key, params={"id": item_id}))
 
     def state(self, item: RoomReport) -> str:
         return "open"

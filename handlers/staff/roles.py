@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from handlers.contract import Reply, Response, Role, respond
-from handlers.feature import Context, Feature, menu_reply
+from handlers.contract import Reply, Response, Role, User, respond
+from handlers.feature import Context, Fallback, Feature, Registry, menu_reply
 from storage.invites import Invite
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,32 @@ CONSOLE_ROLES = {Role.RESIDENT, Role.CIVIL_SERVANT, Role.CONNECTOR, Role.ADMIN}
 def role_name(ctx: Context, role: Role) -> str:
     """A role as residents read it, in their language."""
     return ctx.catalog.text(ctx.lang, f"roles.names.{role.value}", {}, markup=False)
+
+
+def role_lost(lost: Role) -> Reply:
+    """What someone hears when what they were doing stopped because they are no longer
+    ``lost`` (a revoke, ``/als``): plainly why, not that it "expired"."""
+    if lost is Role.RESIDENT:  # nobody stops being a resident: no role to name
+        return Reply(key="general.dialog_dropped")
+    return Reply(key=f"roles.lost.{lost.value}")
+
+
+def dropped_word(registry: Registry, person: User, was: Role, dialog: str) -> Reply:
+    """What ``person``, whose role was ``was`` until now, hears when their new role may no
+    longer hold ``dialog``: the role they had ("Je bent geen verbinder meer") where it
+    allowed the dialog, else the one the dialog needs; the general word where their role
+    is not the reason (see :meth:`Registry.lost_role`)."""
+    needed = registry.lost_role(person, dialog)
+    if needed is None:
+        return Reply(key="general.dialog_dropped")
+    return role_lost(was if was.allows(needed) else needed)
+
+
+@feature.fallback(Fallback.ROLE_LOST)
+async def dialog_role_lost(ctx: Context) -> Response:
+    """Their dialog was dropped because their role was revoked (``ctx.value`` the role)."""
+    word = role_lost(Role(ctx.value))
+    return respond(menu_reply(ctx, word.key))
 
 
 #: The ``/start`` prefix of an invite link.
@@ -85,6 +111,7 @@ async def act_as(ctx: Context) -> Response:
     choices = ", ".join(r.value for r in Role if r in CONSOLE_ROLES)
     if role is None:
         return respond(menu_reply(ctx, "roles.act_as_usage", roles=choices))
+    was = ctx.user.role
     await ctx.repos.users.set_role(ctx.user.id, role)
     ctx.user = ctx.user.model_copy(update={"role": role})
     done = menu_reply(ctx, "roles.act_as_done", role=role_name(ctx, role))
@@ -92,7 +119,8 @@ async def act_as(ctx: Context) -> Response:
         # As when the role is revoked: a dialog the new role may not hold ends now, said so
         # (with what was written in it), rather than offering "Verder" back into it and
         # dropping it at the next word.
+        word = dropped_word(ctx.registry, ctx.user, was, ctx.dialog.name)
         written = ctx.registry.written(ctx.dialog.name, ctx.dialog.data)
         ctx.dialog = None
-        return respond(Reply(key="general.dialog_dropped"), *written, done, end_dialog=True)
+        return respond(word, *written, done, end_dialog=True)
     return respond(done)

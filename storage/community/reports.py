@@ -164,6 +164,14 @@ class Reports:
         )
         return _flagged(kind, row, [_report(report) for report in reports])
 
+    async def ever_reported(self, kind: Flag, item_id: int) -> bool:
+        """Whether anyone reported it, open or decided."""
+        table, column = _TABLES[kind]
+        found = await self.db.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} = ?)", (item_id,)
+        )
+        return bool(found)
+
     async def resolve(self, kind: Flag, item_id: int, now: datetime) -> int:
         """Close its open reports (the connector decided); returns how many."""
         table, column = _TABLES[kind]

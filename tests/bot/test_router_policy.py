@@ -165,8 +165,10 @@ async def test_a_revoked_connectors_next_typed_step_is_refused_and_the_dialog_dr
     await _revoke(app, ria)
 
     await ria.send("Volgende week dinsdag.")
-    # Refused, and what she typed comes back so it is not lost without a word.
-    assert ria.keys == ["general.dialog_dropped", "general.typed_not_kept"]
+    # Refused, saying plainly why (not that it "expired"), and what she typed comes back
+    # so it is not lost without a word.
+    assert ria.keys == ["roles.lost.verbinder", "general.typed_not_kept"]
+    assert "Je bent geen verbinder meer" in ria.text and "verlopen" not in ria.text
     assert "Dit had je geschreven:\nVolgende week dinsdag." in ria.text
     assert "Wachtrij" not in ria.text and "Inbox" not in ria.text  # a resident's menu now
     question = await app.repos.questions.get(1)
@@ -204,7 +206,7 @@ async def test_a_revoked_connectors_dialog_button_is_refused_and_nothing_is_deci
     await _revoke(app, ria)
 
     await ria.press_payload(period[0])
-    assert ria.keys == ["general.dialog_dropped"]
+    assert ria.keys == ["roles.lost.verbinder"]
     assert await app.repos.sanctions.of_user((await row(app, anna)).id) == []
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
     # The button stays dead, and a command of the old role looks unknown.
@@ -226,9 +228,31 @@ async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropp
     await _revoke(app, ria)
 
     await ria.send("/help")
-    assert ria.keys == ["general.dialog_dropped", "general.help_title"]
+    assert ria.keys == ["roles.lost.verbinder", "general.help_title"]
+    assert "Je bent geen verbinder meer" in ria.text
     assert ria.last[0].buttons == []  # one menu, under the answer
     assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+
+
+async def test_a_command_with_words_after_a_revoke_gets_its_words_after_the_word_about_the_role(
+    app: App,
+) -> None:
+    """The word naming the lost role is said before the command, which still reads what
+    was typed after it."""
+    anna = await person(app, "anna")
+    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
+    ria = await connector(app)
+    await ria.send("/inbox")
+    await ria.press("Bekijk vraag #1")
+    await ria.press("Beantwoorden")
+    await _revoke(app, ria)
+
+    await ria.send("/vraag Mag ik nog iets vragen?")
+    assert ria.keys == ["roles.lost.verbinder", "questions.sent"]
+    question = await app.repos.questions.get(2)
+    assert question is not None and [m.text for m in question.messages] == [
+        "Mag ik nog iets vragen?"
+    ]
 
 
 async def test_samenspel_revoke_clears_the_staff_dialog_the_person_had_open(app: App) -> None:
@@ -262,9 +286,10 @@ async def test_someone_whose_staff_dialog_a_revoke_cleared_is_told_it_stopped(ap
     assert told.user_id == (await row(app, ria)).id
     # With the title she had written, so it is not lost.
     assert [reply.key for reply in told.replies] == [
-        "general.dialog_dropped",
+        "roles.lost.ambtenaar",
         "general.typed_not_kept",
     ]
+    assert "Je bent geen ambtenaar meer" in told.text(app, "nl")
     assert "Nieuwe speelplek Zeewijk" in told.text(app, "nl")
     assert told.payloads() == ["menu"]
     # Someone without a staff dialog open hears nothing of it.
@@ -275,6 +300,45 @@ async def test_someone_whose_staff_dialog_a_revoke_cleared_is_told_it_stopped(ap
         )
     await revoke(app.settings, "telegram", "4243", None)
     assert len(await outbox(app, "dialog_dropped")) == 1
+
+
+async def test_a_revoked_connector_is_told_she_is_no_connector_any_more_whatever_she_wrote(
+    app: App,
+) -> None:
+    """The word names the role she had, even where the dialog needed less (a message any
+    civil servant may write): she was a connector, not a civil servant."""
+    ria = await connector(app, "4244")
+    await ria.send("/nieuwbericht Er komt een nieuwe speeltuin.")
+    assert ria.keys == ["composer.ask_photo"]
+    user = await row(app, ria)
+    async with app.db.transaction():
+        await app.db.execute("UPDATE users SET platform = 'telegram' WHERE id = ?", (user.id,))
+    await revoke(app.settings, "telegram", "4244", None)
+    [told] = await outbox(app, "dialog_dropped")
+    assert [reply.key for reply in told.replies] == [
+        "roles.lost.verbinder",
+        "general.typed_not_kept",
+    ]
+    for lang in ("nl", "en"):
+        text = told.text(app, lang)
+        assert "verlopen" not in text and "expired" not in text
+    assert "Je bent geen verbinder meer" in told.text(app, "nl")
+    assert "no longer a community connector" in told.text(app, "en")
+    assert "Er komt een nieuwe speeltuin." in told.text(app, "nl")
+
+
+async def test_a_dialog_dropped_for_another_reason_than_a_role_keeps_the_general_word(
+    app: App,
+) -> None:
+    """Consent withdrawn (as by another version's data): no role is named."""
+    anna = await person(app, "anna")
+    await anna.send("/vraag")
+    async with app.db.transaction():
+        await app.db.execute(
+            "UPDATE users SET consent_at = NULL WHERE id = ?", ((await row(app, anna)).id,)
+        )
+    await anna.send("Wanneer wordt het gras gemaaid?")
+    assert anna.keys[0] == "general.dialog_dropped"
 
 
 async def test_a_resident_dialog_survives_a_revoke(app: App) -> None:

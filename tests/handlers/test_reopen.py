@@ -93,7 +93,7 @@ async def test_a_card_preview_reopened_after_the_role_went_shows_no_staff_option
     ria = await _at_card_preview(app)
     await with_role(app, ria, Role.RESIDENT)
     await reopen(ria)
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.ambtenaar"
     assert not any("Opslaan" in label for label, _ in ria.buttons())
     assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
     assert await app.repos.staff.get((await row(app, ria)).id) is None
@@ -175,7 +175,7 @@ async def test_triage_reopened_after_the_role_went_shows_no_departments(app: App
     ria = await _at_department(app)
     await with_role(app, ria, Role.RESIDENT)
     await reopen(ria)
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.verbinder"
     assert "triage.ask_department" not in ria.keys
     assert not any("Openbare ruimte" in label for label, _ in ria.buttons())
 

@@ -23,8 +23,8 @@ async def test_forged_decision_buttons_change_nothing(app: App) -> None:
         ("tri.do:i99999999999999:in_behandeling", ["general.stale_button"]),
         ("tri.do:i42:in_behandeling", ["triage.idea_not_found"]),
         ("tri.next:🙂", ["general.stale_button"]),
-        ("mod.do:c1:remove", ["moderation.already_decided", "moderation.empty"]),
-        ("mod.do:i1:keep", ["moderation.idea.already_decided", "moderation.empty"]),
+        ("mod.do:c1:remove", ["moderation.not_found", "moderation.empty"]),
+        ("mod.do:i1:keep", ["moderation.idea.not_reported", "moderation.empty"]),
         ("mod.restore:1", ["moderation.idea.not_hidden"]),
     ):
         await ria.press_payload(payload)

@@ -92,7 +92,7 @@ async def test_a_preview_reopened_after_the_role_went_offers_no_opening(clocked:
     await choose(ria, "Goedkoopste project eerst")
     await with_role(clocked, ria, Role.RESIDENT)
     await reopen(ria)
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.verbinder"
     assert not any("Openen" in label for label, _ in ria.buttons())
     assert await clocked.repos.budgets.all() == []
 

@@ -266,7 +266,7 @@ async def test_a_round_being_set_up_when_the_role_goes_is_given_back(clocked: Ap
     await ria.send("Bankjes | 3000 | Bankjes langs het water")
     await with_role(app, ria, Role.RESIDENT)
     await ria.press("Klaar met projecten")
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.verbinder"
     for written in ("Velsen kiest 2027", "Speeltuin", "Nieuwe toestellen", "Bankjes langs"):
         assert written in ria.text
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import handlers
 from handlers.catalog import Catalog
-from handlers.community.moderation import DECISIONS, IDEA_DECISIONS
+from handlers.community.moderation import DECISIONS, IDEA_DECISIONS, Comments
+from handlers.community.moderation import Ideas as ModeratedIdeas
 from handlers.experiments.triage import Proposals
 from handlers.ideas.triage import Ideas
+from handlers.staff.roles import role_lost
 from storage.community.moderation import ReportReason
 from storage.experiments.proposals import ProposalStatus
 from storage.ideas.ideas import IdeaStatus
@@ -32,7 +34,12 @@ def _built_keys() -> set[str]:
     outcomes = {"keep": "kept", "remove": "removed"}
     for subject, decisions in (("comment", DECISIONS), ("idea", IDEA_DECISIONS)):
         keys |= {f"moderation.reporter.{subject}_{outcomes.get(d, 'hidden')}" for d in decisions}
-        keys |= {f"{area}.already_decided" for area in ("moderation", "moderation.idea")}
+        keys |= {
+            f"{area}.{key}"
+            for area in ("moderation", "moderation.idea")
+            for key in ("already_decided", "not_reported")
+        }
+    keys |= {kind.not_found for kind in (Comments, ModeratedIdeas)}
     keys |= {
         f"reporting{area}.{key}"
         for area in ("", ".idea")
@@ -43,6 +50,7 @@ def _built_keys() -> set[str]:
     }
     keys |= {f"moderation.author.{role.value}" for role in Role}
     keys |= {f"roles.names.{role.value}" for role in Role}
+    keys |= {role_lost(role).key for role in Role}
     # The audit log's actors: the operator, the bot itself, a person, and a platform that
     # moved a group (bot/app.py records ``actor=platform``).
     actors = ("cli", "system", "user", "gone", "bot", "telegram", "matrix")

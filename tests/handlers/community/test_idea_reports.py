@@ -342,3 +342,77 @@ async def test_an_idea_its_author_changed_while_the_connector_decided_is_shown_a
     await ria.press("Verbergen")
     await ria.send("Schelden hoort hier niet.")
     assert ria.keys[0] == "moderation.idea.done_hide"
+
+
+@pytest.mark.parametrize(
+    ("asked", "answer"),
+    [
+        ("i99", "triage.idea_not_found"),  # no such idea
+        ("I99", "triage.idea_not_found"),
+        ("i#99", "triage.idea_not_found"),
+        ("i2", "triage.idea_not_found"),  # removed for good
+        ("i1", "moderation.idea.not_reported"),  # there, but nobody reported it
+        ("c99", "moderation.not_found"),
+        ("99", "moderation.not_found"),  # a number alone is a comment's
+        ("#99", "moderation.not_found"),
+        ("c1", "moderation.not_reported"),
+        ("r99", "rooms.mod.not_found"),
+    ],
+)
+async def test_reports_asked_for_by_a_number_that_names_no_report_say_so_and_change_nothing(
+    app: App, asked: str, answer: str
+) -> None:
+    """``/meldingen i99`` names nothing: not "already decided", which was not true."""
+    await seed_idea(app, "Een speeltuin in Zeewijk")
+    await seed_idea(app, "Een bankje bij het strand")
+    async with app.db.transaction():
+        await app.repos.ideas.remove(2, utcnow(), how=Removal.REMOVED, reason="spam")
+    anna = await person(app, "anna")
+    await anna.press_payload("idea.comment:1")
+    await anna.send("Mooi plan, ik help mee.")
+    ria = await connector(app)
+    actions = await audit_actions(app)
+
+    await ria.send(f"/meldingen {asked}")
+    assert ria.keys == [answer, "moderation.empty"]
+    assert "besloten" not in ria.text
+    # The same through a forged button.
+    await ria.press_payload(f"mod:{asked}")
+    assert ria.keys == [answer, "moderation.empty"]
+    assert await audit_actions(app) == actions
+    assert await app.repos.dialogs.load((await row(app, ria)).id) is None
+    idea = await app.repos.ideas.get(1)
+    assert idea is not None and not idea.removed
+
+
+@pytest.mark.parametrize(
+    "asked", ["i-5", "-5", "i0", "i99999999999999999999", "x5", "i", "🙂", "i1.5", "i١٢"]
+)
+async def test_reports_asked_for_by_something_that_is_no_report_number_say_how_to_ask(
+    app: App, asked: str
+) -> None:
+    """Not some other card, as if that were the one asked for: how to ask; a forged
+    button with it is out of date."""
+    await _reported_idea(app)
+    ria = await connector(app)
+    await ria.send(f"/meldingen {asked}")
+    assert ria.keys == ["moderation.usage"]
+    assert "/meldingen i12" in ria.text
+    await ria.press_payload(f"mod:{asked}")
+    assert ria.keys == ["general.stale_button"]
+    # Without anything after it: the report that waits longest.
+    await ria.send("/meldingen")
+    assert ria.keys == ["moderation.idea.card"]
+    await ria.send("/meldingen    ")
+    assert ria.keys == ["moderation.idea.card"]
+
+
+async def test_an_idea_whose_reports_were_decided_is_still_already_decided(app: App) -> None:
+    await _reported_idea(app)
+    ria = await connector(app)
+    await ria.send("/meldingen i1")
+    await ria.press("Verbergen")
+    await ria.send("Hoort hier niet")
+    assert (await app.repos.ideas.get(1)).removal is Removal.HIDDEN  # type: ignore[union-attr]
+    await ria.send("/meldingen i1")
+    assert ria.keys == ["moderation.idea.already_decided", "moderation.empty"]

@@ -125,7 +125,7 @@ async def test_a_connector_whose_role_went_before_confirming_closes_nothing(
     no_note = ria.buttons()[0][1]
     await with_role(app, ria, Role.RESIDENT)
     await ria.send("Hier gaat de gemeente niet over.")
-    assert ria.keys == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert ria.keys == ["roles.lost.verbinder", "general.typed_not_kept"]
     await ria.press_payload(no_note)
     assert ria.keys == ["general.stale_button"]
     assert await is_open(app)

@@ -149,7 +149,7 @@ async def test_forged_and_stale_buttons_and_a_resident_change_nothing(app: App) 
     assert anna.keys == ["general.stale_button"]
     # Forged ids and decisions.
     await ria.press_payload("mod.do:r99999:hide")
-    assert ria.keys[0] == "rooms.mod.already_decided"
+    assert ria.keys[0] == "rooms.mod.not_found"
     await ria.press_payload(f"mod.do:r{report_id}:remove")
     assert ria.keys == ["general.stale_button"]
     # The connector begins a ban, loses the role mid-dialog: nothing happens.

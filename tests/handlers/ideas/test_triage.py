@@ -617,7 +617,7 @@ async def test_a_title_typed_by_a_connector_whose_role_is_revoked_meanwhile_is_g
     async with app.db.transaction():
         await app.repos.users.set_role((await row(app, sam)).id, Role.RESIDENT)
     await sam.send(SUMMARY)
-    assert sam.keys[0] == "general.dialog_dropped"
+    assert sam.keys[0] == "roles.lost.verbinder"
     shown = sam.text
     assert "Je titel is niet gebruikt" in shown and TITLE in shown and SUMMARY in shown
     assert await app.repos.experiments.of_idea(1) is None

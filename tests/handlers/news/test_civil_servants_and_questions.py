@@ -128,7 +128,7 @@ async def test_a_card_being_written_when_the_role_goes_is_given_back(app: App) -
     assert ria.keys == ["staff.ask_photo"]
     await with_role(app, ria, Role.RESIDENT)
     await ria.press("Zonder foto")
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.ambtenaar"
     for written in ("Ria de Vries", "Team <b>Speelplekken</b> & co", "speelplekken in IJmuiden"):
         assert written in ria.text
     assert await app.repos.staff.get((await row(app, ria)).id) is None

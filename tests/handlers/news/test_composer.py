@@ -1097,7 +1097,7 @@ async def test_the_message_of_a_civil_servant_revoked_while_writing_it_is_given_
     await ria.press("Zonder foto")
     await with_role(app, ria, Role.RESIDENT)
     await ria.press("Alle abonnees")
-    assert ria.keys[0] == "general.dialog_dropped"
+    assert ria.keys[0] == "roles.lost.ambtenaar"
     assert "Wist je dat het park groener wordt?" in ria.text
 
 
@@ -1110,5 +1110,5 @@ async def test_a_command_after_the_role_went_gives_the_message_back_too(app: App
     assert ria.keys == ["composer.ask_photo"]
     await with_role(app, ria, Role.RESIDENT)
     await ria.send("/menu")
-    assert ria.keys[:2] == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert ria.keys[:2] == ["roles.lost.ambtenaar", "general.typed_not_kept"]
     assert "Wist je dat de haven een nieuw bankje krijgt?" in ria.text

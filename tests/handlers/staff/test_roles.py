@@ -238,11 +238,13 @@ async def test_switching_to_a_role_that_cannot_hold_the_staff_dialog_ends_it_at_
     await anna.press_payload("compose")
     assert anna.keys == ["composer.intro"]
     await anna.send("/als inwoner")
-    assert anna.keys == ["general.dialog_dropped", "roles.act_as_done"]
+    # Why it stopped, plainly: not that it "expired".
+    assert anna.keys == ["roles.lost.ambtenaar", "roles.act_as_done"]
+    assert "Je bent geen ambtenaar meer" in anna.text and "verlopen" not in anna.text
     assert not any(payload.startswith("~") for _, payload in anna.buttons())
     assert await app.repos.dialogs.load(1) is None
     await anna.send("Er komt een nieuwe speeltuin.")
-    assert "general.dialog_dropped" not in anna.keys
+    assert "roles.lost.ambtenaar" not in anna.keys
 
 
 async def test_switching_away_from_a_message_being_written_gives_the_message_back(
@@ -254,7 +256,7 @@ async def test_switching_away_from_a_message_being_written_gives_the_message_bac
     await anna.send("/nieuwbericht Er komt een nieuwe speeltuin.")
     assert anna.keys == ["composer.ask_photo"]
     await anna.send("/als inwoner")
-    assert anna.keys == ["general.dialog_dropped", "general.typed_not_kept", "roles.act_as_done"]
+    assert anna.keys == ["roles.lost.ambtenaar", "general.typed_not_kept", "roles.act_as_done"]
     assert "Er komt een nieuwe speeltuin." in anna.text
 
 

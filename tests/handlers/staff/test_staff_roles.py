@@ -56,6 +56,7 @@ async def test_a_civil_servant_who_loses_the_role_mid_dialog_cannot_finish(app: 
     async with app.db.transaction():
         await app.repos.users.set_role((await row(app, "ria")).id, Role.RESIDENT)
     await ria.send("Een bericht dat niet meer mag")
-    assert ria.keys == ["general.dialog_dropped", "general.typed_not_kept"]
+    assert ria.keys == ["roles.lost.ambtenaar", "general.typed_not_kept"]
+    assert "Je bent geen ambtenaar meer" in ria.text and "verlopen" not in ria.text
     assert "Een bericht dat niet meer mag" in ria.text
     assert await app.repos.dialogs.load((await row(app, "ria")).id) is None
