@@ -530,19 +530,25 @@ async def test_old_buttons_from_the_composer_are_stale(app: App) -> None:
 
 
 async def test_sending_now_shows_the_author_its_progress_and_then_a_report(app: App) -> None:
-    await _town(app)
+    people = await _town(app)
     ria = await civil_servant(app)
     await _write(ria)
     await ria.press("Alle abonnees")
     await ria.press("Nu versturen")
     assert ria.keys == ["composer.sent"]
-    adapter = FakeAdapter()
+    # The residents' copies wait until the author saw the first count: otherwise the
+    # broadcast may be done, and its report sent, before the progress loop's first turn.
+    shown = asyncio.Event()
+    adapter = FakeAdapter(gates=dict.fromkeys(people, shown))
     policy = DeliveryPolicy(poll=0.05, progress=0.05)
     worker = DeliveryWorker(app.repos, app.catalog, adapter, policy)
     await worker.start()
     try:
+        await until(lambda: adapter.to("ria"), what="the author's first count")
+        shown.set()
         await until(lambda: any("delivery.report" in sent.keys for sent in adapter.to("ria")))
     finally:
+        shown.set()
         await worker.stop()
     to_ria = adapter.to("ria")
     assert to_ria[0].keys == ["delivery.progress"]
