@@ -216,9 +216,8 @@ async def test_a_revoked_connectors_dialog_button_is_refused_and_nothing_is_deci
     assert ria.keys == ["general.unknown_command"]
 
 
-async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropped_dialog(
-    app: App,
-) -> None:
+async def _revoked_while_answering(app: App) -> Chat:
+    """A connector answering Anna's question, whose role is revoked before she sends it."""
     anna = await person(app, "anna")
     await anna.send("/vraag Wanneer wordt het gras gemaaid?")
     ria = await connector(app)
@@ -226,6 +225,13 @@ async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropp
     await ria.press("Bekijk vraag #1")
     await ria.press("Beantwoorden")
     await _revoke(app, ria)
+    return ria
+
+
+async def test_a_command_after_a_revoke_is_answered_after_a_word_about_the_dropped_dialog(
+    app: App,
+) -> None:
+    ria = await _revoked_while_answering(app)
 
     await ria.send("/help")
     assert ria.keys == ["roles.lost.verbinder", "general.help_title"]
@@ -239,13 +245,7 @@ async def test_a_command_with_words_after_a_revoke_gets_its_words_after_the_word
 ) -> None:
     """The word naming the lost role is said before the command, which still reads what
     was typed after it."""
-    anna = await person(app, "anna")
-    await anna.send("/vraag Wanneer wordt het gras gemaaid?")
-    ria = await connector(app)
-    await ria.send("/inbox")
-    await ria.press("Bekijk vraag #1")
-    await ria.press("Beantwoorden")
-    await _revoke(app, ria)
+    ria = await _revoked_while_answering(app)
 
     await ria.send("/vraag Mag ik nog iets vragen?")
     assert ria.keys == ["roles.lost.verbinder", "questions.sent"]
