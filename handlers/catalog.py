@@ -45,8 +45,8 @@ _TAG = re.compile(r"</?(?:b|i|u|code|pre)>")
 #: CLDR's plural categories: a catalog table with only these keys is one plural text.
 PLURAL_CATEGORIES = frozenset({"zero", "one", "two", "few", "many", "other"})
 #: The one line under staff's and residents' words, and the profile's Dutch-only texts,
-#: for a reader in another language: no machine translation, the Dutch original instead.
-ORIGINAL_NOTE = "languages.dutch_original"
+#: for a reader in another language: no machine translation, the words as they were written.
+ORIGINAL_NOTE = "languages.as_written"
 #: The parameter a plural text's form is chosen by.
 COUNT = "count"
 #: FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: embedded text keeps its own direction.
@@ -206,8 +206,8 @@ class Catalog:
         return "\n".join(self.blocks(lang, message, markup=markup))
 
     def blocks(self, lang: str, message: Reply, *, markup: bool) -> list[str]:
-        """A Reply's main text, each part, and the note that what was filled in is the
-        Dutch original (:attr:`Reply.original`, for a reader in another language): the
+        """A Reply's main text, each part, and the note that what was filled in is shown
+        as written (:attr:`Reply.original`, for a reader in another language): the
         pieces a long message may be cut between. Empty ones are left out."""
         lines = [self.text(lang, message.key, message.params, markup=markup)]
         lines += [self.render(lang, part, markup=markup) for part in message.parts]

@@ -254,9 +254,10 @@ class Reply(BaseModel):
     #: The answer to this message is typed (text, a number): where buttons are shown as
     #: numbered options, they are shown by label instead, so "2" is not mistaken for one.
     by_label: bool = False
-    #: What is filled in is shown as written, in Dutch (staff's and residents' words, a
-    #: profile text without the reader's language): a reader in another language gets a
-    #: one-line note saying so under it. Samenspel does not machine-translate.
+    #: What is filled in is shown as written (staff's Dutch, residents' words in whatever
+    #: language they wrote, a profile text without the reader's language): a reader in
+    #: another language gets a one-line note saying so under it. Samenspel does not
+    #: machine-translate. Not for a list of the reader's own words only.
     original: bool = False
 
 

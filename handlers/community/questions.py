@@ -286,9 +286,9 @@ async def my_questions(ctx: Context) -> Response:
             key="questions.mine_title",
             params={"count": shown.total},
             parts=[*(_line(ctx, question) for question in threads), *paging.where(shown)],
+            # The first words of each question are the resident's own: no note says that
+            # they are shown as written (the thread, with the connector's answers, does).
             buttons=[*buttons, *closing],
-            # The first words of each question are the resident's own, as written.
-            original=True,
         )
     )
 

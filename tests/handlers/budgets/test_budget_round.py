@@ -608,8 +608,8 @@ async def test_a_rounds_dutch_words_come_with_the_note_once_for_a_reader_in_anot
         dirk = await person(app, "dirk")
         await set_up_round(ria)
         [found] = await app.repos.budgets.all()
-        note = app.catalog.text("en", "languages.dutch_original", {}, markup=False)
-        dutch_note = app.catalog.text("nl", "languages.dutch_original", {}, markup=False)
+        note = app.catalog.text("en", "languages.as_written", {}, markup=False)
+        dutch_note = app.catalog.text("nl", "languages.as_written", {}, markup=False)
 
         [invited] = await for_user(app, emma, "budget_invitation")
         assert "Velsen kiest 2027" in invited.text(app, "en")

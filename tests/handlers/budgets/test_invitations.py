@@ -134,7 +134,7 @@ async def test_a_round_opened_now_invites_everyone_who_may_vote_once_in_their_la
         " Choose the projects that matter to you.\n"
         f"You can vote until {closes(app, found, 'en')}.\n"
         # The round's name is staff's Dutch, and that is said in the reader's language.
-        + app.catalog.text("en", "languages.dutch_original", {}, markup=False)
+        + app.catalog.text("en", "languages.as_written", {}, markup=False)
     )
     assert "€10,000" in english and "€\u00a010.000" in dutch
     invitation: Queued = by_user[(await row(app, anna)).id]

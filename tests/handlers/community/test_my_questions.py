@@ -147,3 +147,29 @@ async def test_only_ones_own_threads_are_listed_and_opened_whatever_the_button_s
     # Words typed after the command are no page.
     await anna.send("/mijnvragen 2")
     assert opened(anna) == list(reversed(annas))
+
+
+async def test_ones_own_questions_come_without_a_note_and_the_connectors_answer_with_it(
+    app: App,
+) -> None:
+    """A resident writes in her own language: the list of her questions is her own words
+    and says nothing about them; the thread holds the connector's Dutch answer, and the
+    one line under it says it is shown as written (not that everything is Dutch)."""
+    fatima = await person(app, "fatima", language="العربية")
+    await fatima.send("/vraag")
+    await fatima.send("متى يتم جمع القمامة في IJmuiden؟")
+    [asked_id] = [q.id for q in await app.repos.questions.of_user((await row(app, fatima)).id)]
+    async with app.db.transaction():
+        await app.repos.questions.add_message(
+            asked_id, Side.CONNECTOR, None, "Op dinsdag.", utcnow() - timedelta(minutes=1)
+        )
+    note = app.catalog.text("ar", "languages.as_written", {}, markup=False)
+    await fatima.send("/mijnvragen")
+    assert fatima.keys == ["questions.mine_title"]
+    assert "متى يتم جمع القمامة" in fatima.text
+    assert note not in fatima.text
+    await fatima.press_payload(f"q.show:{asked_id}:1")
+    assert fatima.keys == ["questions.thread"]
+    assert "Op dinsdag." in fatima.text
+    assert fatima.text.endswith(note)
+    assert "هولندية" not in note  # it does not call her Arabic words Dutch

@@ -273,7 +273,7 @@ async def test_what_staff_write_will_be_done_reaches_the_participants_in_every_l
     # Not the profile's English words staff replaced: theirs, as written, with the note.
     assert "In mei komt er een tweede schommel." in shown.text
     assert "discuss the answers together" not in shown.text
-    assert "This is the Dutch text" in shown.text
+    assert "This text is shown as it was written" in shown.text
 
 
 async def test_an_evaluation_invitation_not_sent_yet_is_withdrawn_when_its_person_leaves(

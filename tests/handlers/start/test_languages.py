@@ -130,7 +130,7 @@ async def test_a_resident_walks_onboarding_an_idea_a_poll_and_their_data_in(
 
 
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != CATALOG.default])
-async def test_staff_words_come_with_a_note_that_they_are_the_dutch_original(
+async def test_words_of_staff_and_residents_come_with_a_note_that_they_are_shown_as_written(
     app: App, lang: str
 ) -> None:
     anna = await onboard_in(app, "anna", lang)
@@ -142,13 +142,13 @@ async def test_staff_words_come_with_a_note_that_they_are_the_dutch_original(
     await choose(anna, "none")
     await choose(anna, "send")
     await anna.press_payload("idea.open:1")
-    note = CATALOG.text(lang, "languages.dutch_original", {}, markup=False)
+    note = CATALOG.text(lang, "languages.as_written", {}, markup=False)
     assert anna.text.endswith(note)
     # A Dutch reader of the same idea gets no note.
     bob = Chat(app, user_id="bob", name="Bob")
     await bob.onboard()
     await bob.press_payload("idea.open:1")
-    assert CATALOG.text("nl", "languages.dutch_original", {}, markup=False) not in bob.text
+    assert CATALOG.text("nl", "languages.as_written", {}, markup=False) not in bob.text
 
 
 async def test_the_connectors_answer_a_meeting_and_poll_results_come_with_the_note_too(
@@ -159,8 +159,7 @@ async def test_the_connectors_answer_a_meeting_and_poll_results_come_with_the_no
     ed, bob = await onboard_in(app, "ed", "en"), Chat(app, user_id="bob", name="Bob")
     await bob.onboard()
     note = {
-        lang: CATALOG.text(lang, "languages.dutch_original", {}, markup=False)
-        for lang in LANGUAGES
+        lang: CATALOG.text(lang, "languages.as_written", {}, markup=False) for lang in LANGUAGES
     }
 
     # The connector's answer to a question.
@@ -251,10 +250,8 @@ async def test_a_profile_text_missing_the_readers_language_is_the_dutch_one_with
             await person.press_payload(f"exp:{experiment.id}")
             shown[lang] = person.text
         assert "Speeltuin Zeewijk" in shown["en"]
-        assert shown["en"].endswith(
-            CATALOG.text("en", "languages.dutch_original", {}, markup=False)
-        )
-        assert CATALOG.text("nl", "languages.dutch_original", {}, markup=False) not in shown["nl"]
+        assert shown["en"].endswith(CATALOG.text("en", "languages.as_written", {}, markup=False))
+        assert CATALOG.text("nl", "languages.as_written", {}, markup=False) not in shown["nl"]
         # Written in the reader's language: no note.
         assert experiment.title("tr") == "Zeewijk oyun parkı" and experiment.title.has("tr")
     finally:
@@ -316,7 +313,7 @@ async def test_a_connectors_reason_for_a_decision_comes_with_the_note_too(app: A
         await reporter.press_payload("idea.comments:1")
         await reporter.press("Meld 1")
         await reporter.press("Schelden of beledigend")
-    note = CATALOG.text("en", "languages.dutch_original", {}, markup=False)
+    note = CATALOG.text("en", "languages.as_written", {}, markup=False)
     ria = await connector(app)
 
     await ria.send("/wachtrij")
