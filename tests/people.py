@@ -143,3 +143,13 @@ async def banned_over_reports(app: App, connector: Chat, idea_id: int, *, report
     await connector.press("Blokkeren")
     await connector.send("Herhaaldelijk schelden.")
     assert connector.keys[0] == "moderation.done_ban"
+
+
+def refused_as_unknown(app: App, chat: Chat) -> None:
+    """The last answer is the one to a command this person may not use: as to a made-up
+    command, naming at most a command of a resident spelled alike (never one of staff)."""
+    assert chat.keys in (["general.unknown_command"], ["general.unknown_command_meant"]), chat.keys
+    for seen in chat.last:
+        meant = seen.reply.params.get("meant")
+        if meant is not None:
+            assert app.registry.commands[meant].role is Role.RESIDENT, meant

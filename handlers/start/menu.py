@@ -9,6 +9,8 @@ mean.
 
 from __future__ import annotations
 
+import difflib
+
 from handlers import drafts
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
@@ -20,6 +22,12 @@ GROUP_START = "group"
 feature.menu_entry("menu.help", "help", order=90)
 #: What people type without a slash, outside a dialog, to mean a command.
 PLAIN_WORDS = ("menu", "help", "stop", "hello")
+#: How alike an unknown command must be to one the person may use for that one to be
+#: suggested (difflib's ratio: "/stemen" to "/stemmen" 0.92, "/pols" to "/polls" 0.89;
+#: "/nieuwepeiling" to "/nieuwexperiment" 0.71 and "/id" to "/idee" 0.67 are too far).
+MEANT_LIKE = 0.75
+#: Longer than any command's name, so no guess (and no comparing a pasted text).
+MEANT_LONGEST = 40
 
 
 @feature.command("menu", consent=False, describe="commands.menu", role=Role.RESIDENT)
@@ -118,8 +126,31 @@ async def cancel(ctx: Context) -> Response:
 
 @feature.fallback(Fallback.UNKNOWN_COMMAND)
 async def unknown_command(ctx: Context) -> Response:
-    """A command we don't know (or one this person may not use: they hear the same)."""
-    return respond(menu_reply(ctx, "general.unknown_command", command=ctx.event.command or ""))
+    """A command we don't know (or one this person may not use: they hear the same), with
+    the one they may have meant where a command they may use is spelled much alike."""
+    typed = ctx.event.command or ""
+    meant = _meant(ctx, typed)
+    if meant is not None:
+        return respond(
+            menu_reply(ctx, "general.unknown_command_meant", command=typed, meant=meant)
+        )
+    return respond(menu_reply(ctx, "general.unknown_command", command=typed))
+
+
+def _meant(ctx: Context, typed: str) -> str | None:
+    """The command most like ``typed`` among those this person may use here, under its name
+    in their language; None where none is alike enough. Commands of a role they do not
+    hold are never named (a resident does not learn staff's commands by mistyping)."""
+    if not typed or len(typed) > MEANT_LONGEST:
+        return None
+    usable = {
+        name: spec
+        for name, spec in ctx.registry.commands.items()
+        if ctx.user.role.allows(spec.policy.role)
+        and (spec.platforms is None or ctx.event.platform in spec.platforms)
+    }
+    close = difflib.get_close_matches(typed.lower(), list(usable), n=1, cutoff=MEANT_LIKE)
+    return usable[close[0]].name_in(ctx.lang) if close else None
 
 
 @feature.fallback(Fallback.STALE_BUTTON)

@@ -133,8 +133,16 @@ def refusals(lang: str, names: list[str]) -> list[str]:
         CATALOG.text(lang, "general.unknown_command", {"command": name}, markup=True)
         for name in names
     ]
+    # With a command spelled alike named: what comes before that name.
+    meant = [
+        CATALOG.text(
+            lang, "general.unknown_command_meant", {"command": name, "meant": "\0"}, markup=True
+        ).split("\0")[0]
+        for name in names
+    ]
     return [
         *unknown,
+        *meant,
         CATALOG.text(lang, "general.consent_needed", {}, markup=True),
         CATALOG.text(lang, "flood.slow_down", {}, markup=True),
     ]

@@ -17,7 +17,7 @@ from handlers.contract import Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, Registry
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import DESCRIPTION, TITLE, seed_idea
-from tests.people import civil_servant
+from tests.people import civil_servant, refused_as_unknown
 from tests.support import Chat
 
 MakeChat = Callable[..., Chat]
@@ -390,7 +390,7 @@ async def test_forged_discard_buttons_do_only_what_the_person_could_do_anyway(
     # Another dialog's token: nothing is thrown away; a staff command is refused as ever.
     await anna.press_payload("^ffffff|/nieuwbericht")
     assert "drafts.discarded" not in anna.keys
-    assert anna.keys == ["general.unknown_command"]
+    refused_as_unknown(app, anna)
     assert await _dialog(app, anna) == ("idea_submit", "description")
     # A discard inside a discard is not followed.
     await anna.press_payload("^ffffff|^ffffff|menu")

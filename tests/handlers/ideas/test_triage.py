@@ -13,7 +13,16 @@ from storage.ideas.ideas import IdeaStatus, Removal
 from storage.users import Role
 from tests.handlers.experiments.helpers import name_experiment
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
-from tests.people import audit_actions, connector, for_user, outbox, person, row, with_role
+from tests.people import (
+    audit_actions,
+    connector,
+    for_user,
+    outbox,
+    person,
+    refused_as_unknown,
+    row,
+    with_role,
+)
 from tests.support import Chat
 
 
@@ -387,7 +396,7 @@ async def test_the_queue_is_for_the_connector_only(app: App) -> None:
     anna = await person(app, "anna")
     await submit_idea(anna)
     await anna.send("/wachtrij")
-    assert anna.keys == ["general.unknown_command"]
+    refused_as_unknown(app, anna)
     await anna.press_payload("tri.do:i1:niet_haalbaar")
     assert anna.keys == ["general.stale_button"]
     idea = await app.repos.ideas.get(1)
