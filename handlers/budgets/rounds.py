@@ -200,11 +200,7 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, 2000)
     if isinstance(answer, Reply):
         return respond(answer, _ask_hoods(ctx, dialog), dialog=dialog)
-    names = {}
-    for hood in ctx.profile.neighbourhoods:
-        names[hood.id.casefold()] = hood.id
-        for lang in ("nl", "en"):
-            names[hood.name(lang).casefold()] = hood.id
+    names = _hood_names(ctx)
     budgets: dict[str, int] = {}
     for line in answer.splitlines():
         if not line.strip():
@@ -238,6 +234,17 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
         )
     nxt = dialog.to("projects", hoods=budgets, projects=[])
     return respond(_ask_project(nxt), dialog=nxt)
+
+
+def _hood_names(ctx: Context) -> dict[str, str]:
+    """Each neighbourhood's id and its name in every language the bot speaks (the example
+    asked with is the staff member's own), folded, to the neighbourhood's id."""
+    names = {}
+    for hood in ctx.profile.neighbourhoods:
+        names[hood.id.casefold()] = hood.id
+        for lang in ctx.catalog.languages:
+            names[hood.name(lang).casefold()] = hood.id
+    return names
 
 
 def _hood_line(line: str, names: dict[str, str]) -> tuple[str | None, int | None]:
@@ -344,14 +351,7 @@ async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Rep
         )
     hood: str | None = None
     if len(parts) == 4 and parts[3]:
-        hood = next(
-            (
-                n.id
-                for n in ctx.profile.neighbourhoods
-                if parts[3].casefold() in (n.id, n.name("nl").casefold(), n.name("en").casefold())
-            ),
-            None,
-        )
+        hood = _hood_names(ctx).get(parts[3].casefold())
         if hood is None:
             return Reply(key="budgets.hood_unknown", params={"typed": parts[3]})
     idea_id = proposal_id = None
