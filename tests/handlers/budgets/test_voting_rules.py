@@ -843,3 +843,32 @@ async def test_a_neighbourhood_tapped_after_its_round_closed_is_not_kept(app: Ap
     await anna.press_payload(f"bv.hood:{later}:velserbroek")
     assert anna.keys == ["budgets.not_open_yet"]
     assert (await row(app, anna)).neighbourhood is None
+
+
+async def test_a_reminder_still_on_its_way_stops_when_the_voter_casts_their_vote(
+    app: App,
+) -> None:
+    """ "Je hebt 1 project gekozen maar nog niet gestemd" must not reach someone who has
+    voted meanwhile (a reminder for many waits its turn in the outbox)."""
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna, bob = await person(app, "anna"), await person(app, "bob")
+    for someone in (anna, bob):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos,
+        app.catalog,
+        app.profile,
+        app.router.timezone,
+        round_id,
+        found.closes_at - timedelta(days=1),
+    )
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    waiting = await app.db.fetchall(
+        "SELECT user_id FROM outbox WHERE kind = 'budget_reminder' AND status = 'pending'"
+    )
+    assert [r["user_id"] for r in waiting] == [(await row(app, bob)).id]
