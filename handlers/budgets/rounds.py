@@ -25,7 +25,7 @@ from typing import Any
 from handlers import paging, when
 from handlers.answers import excerpt, given_back_text, one_line, parse_id, read_text
 from handlers.budgets import disclosure, invitations
-from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, given_back, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
@@ -792,7 +792,8 @@ async def naming_step(ctx: Context, dialog: Dialog) -> Response:
         return respond(answer, Reply(key="budgets.ask_experiment_name_again"), dialog=dialog)
     project = await ctx.repos.budgets.project(int(dialog.data["project_id"]))
     if project is None or not project.winner or project.experiment_id is not None:
-        return respond(Reply(key="budgets.not_a_winner"))
+        # Made meanwhile (by another connector): the name typed comes back, not lost.
+        return respond(*given_back(ctx.event), Reply(key="budgets.not_a_winner"))
     # The experiment is made as a triage decision makes one (issue 10's naming step): the
     # title staff just gave it, the project's description (staff's words) as its summary.
     planned = Dialog(

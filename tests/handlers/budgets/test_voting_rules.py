@@ -872,3 +872,28 @@ async def test_a_reminder_still_on_its_way_stops_when_the_voter_casts_their_vote
         "SELECT user_id FROM outbox WHERE kind = 'budget_reminder' AND status = 'pending'"
     )
     assert [r["user_id"] for r in waiting] == [(await row(app, bob)).id]
+
+
+async def test_a_name_typed_for_an_experiment_another_connector_made_meanwhile_comes_back(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1]
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes.id}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, round_id, found.closes_at
+    )
+    ria, sam = await connector(app, "ria"), await connector(app, "sam")
+    for who in (ria, sam):
+        await who.press_payload(f"bs.exp:{bankjes.id}")
+        assert who.keys == ["budgets.ask_experiment_name"]
+    await ria.send("Bankjes aan het water")
+    assert ria.keys[0] == "budgets.experiment_made"
+    await sam.send("Zitten langs het kanaal")
+    assert sam.keys == ["general.typed_not_kept", "budgets.not_a_winner"], sam.keys
+    assert "Zitten langs het kanaal" in sam.text
