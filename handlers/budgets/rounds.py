@@ -332,9 +332,11 @@ async def projects_step(ctx: Context, dialog: Dialog) -> Response:
 async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Reply:
     """A project from "titel | kosten | uitleg | wijk", or why it cannot be one."""
     parts = [part.strip() for part in line.split("|")]
-    if len(parts) not in (3, 4) or not parts[0] or not parts[2]:
+    # The title is one line wherever it shows (the ballot, a button, the result).
+    title = one_line(parts[0])
+    if len(parts) not in (3, 4) or not title or not parts[2]:
         return Reply(key="budgets.project_invalid")
-    title, cost_text, description = parts[0], parts[1], parts[2]
+    cost_text, description = parts[1], parts[2]
     try:
         cost = read_euro(cost_text)
     except AmountTooLarge:

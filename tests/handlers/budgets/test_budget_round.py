@@ -690,3 +690,30 @@ async def test_a_neighbourhood_named_in_the_connectors_language_is_read_as_shown
         assert olena.keys == ["budgets.project_added", "budgets.ask_project"], olena.text
     finally:
         await app.close()
+
+
+async def test_a_project_title_typed_over_several_lines_is_one_line(app: App) -> None:
+    """Its title shows on a line of the ballot, a button and the result: typed over two
+    lines, or with a direction override in it, it is kept as the one line it reads as."""
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("10.000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Nieuwe\nspeeltuin | 6000 | Toestellen\nvoor kleine kinderen")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.send("Bank\u202ejes | 3000 | Langs het water")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    await ria.send("11-12-2026 17:00")
+    await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [found] = await app.repos.budgets.all()
+    projects = await app.repos.budgets.projects(found.id)
+    assert [(p.title, p.description) for p in projects] == [
+        ("Nieuwe speeltuin", "Toestellen\nvoor kleine kinderen"),
+        ("Bankjes", "Langs het water"),
+    ]
