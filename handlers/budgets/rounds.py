@@ -25,7 +25,7 @@ from typing import Any
 from handlers import paging, when
 from handlers.answers import excerpt, given_back_text, one_line, parse_id, read_text
 from handlers.budgets import disclosure, invitations
-from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
+from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, given_back, respond
 from handlers.experiments import launch
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
@@ -200,11 +200,7 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
     answer = read_text(ctx, 2000)
     if isinstance(answer, Reply):
         return respond(answer, _ask_hoods(ctx, dialog), dialog=dialog)
-    names = {}
-    for hood in ctx.profile.neighbourhoods:
-        names[hood.id.casefold()] = hood.id
-        for lang in ("nl", "en"):
-            names[hood.name(lang).casefold()] = hood.id
+    names = _hood_names(ctx)
     budgets: dict[str, int] = {}
     for line in answer.splitlines():
         if not line.strip():
@@ -238,6 +234,17 @@ async def hoods_step(ctx: Context, dialog: Dialog) -> Response:
         )
     nxt = dialog.to("projects", hoods=budgets, projects=[])
     return respond(_ask_project(nxt), dialog=nxt)
+
+
+def _hood_names(ctx: Context) -> dict[str, str]:
+    """Each neighbourhood's id and its name in every language the bot speaks (the example
+    asked with is the staff member's own), folded, to the neighbourhood's id."""
+    names = {}
+    for hood in ctx.profile.neighbourhoods:
+        names[hood.id.casefold()] = hood.id
+        for lang in ctx.catalog.languages:
+            names[hood.name(lang).casefold()] = hood.id
+    return names
 
 
 def _hood_line(line: str, names: dict[str, str]) -> tuple[str | None, int | None]:
@@ -325,9 +332,11 @@ async def projects_step(ctx: Context, dialog: Dialog) -> Response:
 async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Reply:
     """A project from "titel | kosten | uitleg | wijk", or why it cannot be one."""
     parts = [part.strip() for part in line.split("|")]
-    if len(parts) not in (3, 4) or not parts[0] or not parts[2]:
+    # The title is one line wherever it shows (the ballot, a button, the result).
+    title = one_line(parts[0])
+    if len(parts) not in (3, 4) or not title or not parts[2]:
         return Reply(key="budgets.project_invalid")
-    title, cost_text, description = parts[0], parts[1], parts[2]
+    cost_text, description = parts[1], parts[2]
     try:
         cost = read_euro(cost_text)
     except AmountTooLarge:
@@ -344,14 +353,7 @@ async def _read_project(ctx: Context, line: str, total: int) -> NewProject | Rep
         )
     hood: str | None = None
     if len(parts) == 4 and parts[3]:
-        hood = next(
-            (
-                n.id
-                for n in ctx.profile.neighbourhoods
-                if parts[3].casefold() in (n.id, n.name("nl").casefold(), n.name("en").casefold())
-            ),
-            None,
-        )
+        hood = _hood_names(ctx).get(parts[3].casefold())
         if hood is None:
             return Reply(key="budgets.hood_unknown", params={"typed": parts[3]})
     idea_id = proposal_id = None
@@ -792,7 +794,8 @@ async def naming_step(ctx: Context, dialog: Dialog) -> Response:
         return respond(answer, Reply(key="budgets.ask_experiment_name_again"), dialog=dialog)
     project = await ctx.repos.budgets.project(int(dialog.data["project_id"]))
     if project is None or not project.winner or project.experiment_id is not None:
-        return respond(Reply(key="budgets.not_a_winner"))
+        # Made meanwhile (by another connector): the name typed comes back, not lost.
+        return respond(*given_back(ctx.event), Reply(key="budgets.not_a_winner"))
     # The experiment is made as a triage decision makes one (issue 10's naming step): the
     # title staff just gave it, the project's description (staff's words) as its summary.
     planned = Dialog(

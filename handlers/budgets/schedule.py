@@ -34,7 +34,7 @@ from handlers.contract import Button, Reply, Timer
 from handlers.money import format_euro
 from handlers.profile import Profile
 from storage import Repositories
-from storage.budgets.rounds import Project, Round, RoundStatus
+from storage.budgets.rounds import REMINDER_KIND, Project, Round, RoundStatus
 from storage.news.broadcasts import Audience, AudienceKind
 from storage.users import Role
 
@@ -168,7 +168,7 @@ async def _remind(
             await repos.outbox.fan_out(
                 [user_id],
                 [reply.model_dump(mode="json")],
-                kind="budget_reminder",
+                kind=REMINDER_KIND,
                 now=now,
                 expires_at=found.closes_at,
             )

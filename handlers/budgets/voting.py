@@ -53,7 +53,14 @@ from handlers.feature import Context, Expects, Feature
 from handlers.money import format_euro
 from handlers.when import day_month
 from handlers.when import moment as shown_moment
-from storage.budgets.rounds import Ballot, Project, Round, RoundStatus, postcode_area
+from storage.budgets.rounds import (
+    REMINDER_KIND,
+    Ballot,
+    Project,
+    Round,
+    RoundStatus,
+    postcode_area,
+)
 
 feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, params=brand)
@@ -812,6 +819,8 @@ async def confirm(ctx: Context) -> Response:
     again = ballot.changed_since_confirmed
     if ballot.confirmed_at is None or again:
         await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
+    # A reminder still on its way ("chosen, but not voted yet") is no longer true.
+    await ctx.repos.outbox.withdraw_pending(ctx.user.id, REMINDER_KIND, f"bv.round:{found.id}")
     return respond(
         Reply(
             key="budgets.voted_again" if again else "budgets.voted",

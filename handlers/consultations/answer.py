@@ -239,6 +239,11 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
         if saved is not None:
             shown.replies.insert(0, saved)
         return shown
+    # A reminder still on its way ("begun, but not finished") is no longer true.
+    consultation, moment = target.consultation.id, target.moment
+    await ctx.repos.outbox.withdraw_pending(
+        ctx.user.id, "consultation", f"cs.o:{consultation}:{moment}"
+    )
     done = Reply(
         key="consultations.done",
         params={"title": pick(target.consultation.title, ctx.lang), "until": _until(ctx, target)},

@@ -28,6 +28,8 @@ from storage.users import Role
 
 #: The outbox kind of the invitation to vote when a round opens.
 INVITATION_KIND = "budget_invitation"
+#: The outbox kind of the reminder to finish an unconfirmed ballot.
+REMINDER_KIND = "budget_reminder"
 #: Unfinished ballots are reminded this many days before the round closes, at its closing
 #: clock time (:func:`storage.clock.days_later`).
 REMIND_DAYS_BEFORE = 2

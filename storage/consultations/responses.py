@@ -208,12 +208,23 @@ class Responses:
     # Reminders --------------------------------------------------------------------------------
 
     async def set_reminders(self, user_id: int, on: bool, now: datetime) -> None:
+        """Turn the reminder before a consultation closes on or off. Off, a reminder still on
+        its way to them stops too."""
         await self.db.execute(
             "INSERT INTO consultation_preferences (user_id, reminders, updated_at)"
             " VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE"
             " SET reminders = excluded.reminders, updated_at = excluded.updated_at",
             (user_id, int(on), iso(now)),
         )
+        if not on:
+            # A reminder still waiting its turn (a batch for thousands takes minutes) would
+            # come after "no more reminders".
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', last_error = 'reminders off'"
+                " WHERE user_id = ? AND status = 'pending' AND kind = 'consultation'"
+                " AND batch GLOB 'consultation:*:reminder'",
+                (user_id,),
+            )
 
     async def reminders_on(self, user_id: int) -> bool:
         found = await self.db.fetchval(

@@ -61,6 +61,7 @@ from pydantic import BaseModel
 from storage.budgets.rounds import RUNNER_ROLES, SHOWN_TITLE, shown_title
 from storage.clock import iso
 from storage.community.moderation import Sanctions
+from storage.consultations.consultations import ASKER_ROLES
 from storage.db import Database
 from storage.media import DIALOG_PHOTO_KEYS, MediaStore
 from storage.privacy.ledger import ErasureLedger, LedgerEntry
@@ -789,6 +790,11 @@ TABLES: tuple[Table, ...] = (
         json_columns=("title", "intro", "follow_up", "questions", "moments"),
         erase=(
             "DELETE FROM consultations WHERE author_user_id = :user_id AND status = 'draft'",
+            # One that lost the role before being erased: their scheduled poll would be
+            # asked once its author is no longer known (as one whose author was erased).
+            "UPDATE consultations SET status = 'cancelled', updated_at = :now"
+            " WHERE author_user_id = :user_id AND kind = 'poll' AND status = 'scheduled'"
+            f" AND (SELECT role FROM users WHERE id = :user_id) NOT IN {ASKER_ROLES}",
             "UPDATE consultations SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
     ),

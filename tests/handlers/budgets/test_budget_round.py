@@ -660,3 +660,60 @@ async def test_the_name_typed_after_the_command_is_kept(app: App) -> None:
     assert ria.keys == ["general.typed_not_kept", "answers.too_short", "budgets.ask_name"]
     await ria.send("Velsen kiest 2027")
     assert ria.keys == ["budgets.ask_total"]
+
+
+async def test_a_neighbourhood_named_in_the_connectors_language_is_read_as_shown(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A profile may name a neighbourhood in Ukrainian: a connector who reads Ukrainian is
+    shown that name as the example, and the name typed back (for a neighbourhood's budget
+    or a project's neighbourhood) is read as that neighbourhood."""
+    text = DEFAULT_PROFILE.read_text()
+    ijmuiden = 'name = { nl = "IJmuiden", en = "IJmuiden" }'
+    assert text.count(ijmuiden) == 1
+    profile = tmp_path / "elders.toml"
+    profile.write_text(
+        text.replace(ijmuiden, 'name = { nl = "IJmuiden", en = "IJmuiden", uk = "Еймейден" }')
+    )
+    app = await _open(settings.model_copy(update={"profile": profile}), Clock())
+    try:
+        olena = await person(app, "olena", language="Українська", hood="Еймейден")
+        await with_role(app, olena, Role.CONNECTOR)
+        await olena.send("/nieuweronde")
+        await olena.send("Velsen kiest 2027")
+        await olena.send("10.000")
+        assert olena.keys == ["budgets.ask_hoods"]
+        assert "Еймейден" in olena.text
+        await olena.send("еймейден 4.000")
+        assert olena.keys == ["budgets.ask_project"], olena.text
+        await olena.send("Speeltuin | 3000 | Nieuwe toestellen | Еймейден")
+        assert olena.keys == ["budgets.project_added", "budgets.ask_project"], olena.text
+    finally:
+        await app.close()
+
+
+async def test_a_project_title_typed_over_several_lines_is_one_line(app: App) -> None:
+    """Its title shows on a line of the ballot, a button and the result: typed over two
+    lines, or with a direction override in it, it is kept as the one line it reads as."""
+    ria = await connector(app)
+    await ria.send("/nieuweronde")
+    await ria.send("Velsen kiest 2027")
+    await ria.send("10.000")
+    await ria.press("Geen wijkbudgetten")
+    await ria.send("Nieuwe\nspeeltuin | 6000 | Toestellen\nvoor kleine kinderen")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.send("Bank\u202ejes | 3000 | Langs het water")
+    assert ria.keys == ["budgets.project_added", "budgets.ask_project"]
+    await ria.press("Klaar met projecten")
+    await ria.press("Nu")
+    await ria.send("11-12-2026 17:00")
+    await ria.press("Alle inwoners")
+    await ria.press("Goedkoopste project eerst")
+    await ria.press("Openen")
+    assert ria.keys == ["budgets.opened"]
+    [found] = await app.repos.budgets.all()
+    projects = await app.repos.budgets.projects(found.id)
+    assert [(p.title, p.description) for p in projects] == [
+        ("Nieuwe speeltuin", "Toestellen\nvoor kleine kinderen"),
+        ("Bankjes", "Langs het water"),
+    ]

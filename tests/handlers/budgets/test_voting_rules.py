@@ -843,3 +843,57 @@ async def test_a_neighbourhood_tapped_after_its_round_closed_is_not_kept(app: Ap
     await anna.press_payload(f"bv.hood:{later}:velserbroek")
     assert anna.keys == ["budgets.not_open_yet"]
     assert (await row(app, anna)).neighbourhood is None
+
+
+async def test_a_reminder_still_on_its_way_stops_when_the_voter_casts_their_vote(
+    app: App,
+) -> None:
+    """ "Je hebt 1 project gekozen maar nog niet gestemd" must not reach someone who has
+    voted meanwhile (a reminder for many waits its turn in the outbox)."""
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1].id
+    anna, bob = await person(app, "anna"), await person(app, "bob")
+    for someone in (anna, bob):
+        await someone.press_payload(f"bv.add:{round_id}:{bankjes}")
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos,
+        app.catalog,
+        app.profile,
+        app.router.timezone,
+        round_id,
+        found.closes_at - timedelta(days=1),
+    )
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    waiting = await app.db.fetchall(
+        "SELECT user_id FROM outbox WHERE kind = 'budget_reminder' AND status = 'pending'"
+    )
+    assert [r["user_id"] for r in waiting] == [(await row(app, bob)).id]
+
+
+async def test_a_name_typed_for_an_experiment_another_connector_made_meanwhile_comes_back(
+    app: App,
+) -> None:
+    round_id = await a_round(app)
+    bankjes = (await app.repos.budgets.projects(round_id))[1]
+    anna = await person(app, "anna")
+    await anna.press_payload(f"bv.add:{round_id}:{bankjes.id}")
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    found = await app.repos.budgets.get(round_id)
+    assert found is not None
+    await advance(
+        app.repos, app.catalog, app.profile, app.router.timezone, round_id, found.closes_at
+    )
+    ria, sam = await connector(app, "ria"), await connector(app, "sam")
+    for who in (ria, sam):
+        await who.press_payload(f"bs.exp:{bankjes.id}")
+        assert who.keys == ["budgets.ask_experiment_name"]
+    await ria.send("Bankjes aan het water")
+    assert ria.keys[0] == "budgets.experiment_made"
+    await sam.send("Zitten langs het kanaal")
+    assert sam.keys == ["general.typed_not_kept", "budgets.not_a_winner"], sam.keys
+    assert "Zitten langs het kanaal" in sam.text

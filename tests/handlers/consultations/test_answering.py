@@ -389,6 +389,49 @@ async def test_reminders_can_be_turned_off(app: App, clock: Clock) -> None:
     assert anna.keys == ["consultations.reminders_on"]
 
 
+async def test_a_reminder_not_sent_yet_stops_when_reminders_are_turned_off(
+    app: App, clock: Clock
+) -> None:
+    """ "Geen herinneringen" says no more reminders come: one already waiting its turn in
+    the outbox (a poll for thousands goes out over minutes) does not come either."""
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(hours=23)
+    await Jobs.of(app).consultation(poll)
+    [_, reminder] = await outbox_of(app, anna)
+    assert (reminder.status, seen(app, reminder)[0].key) == ("pending", "consultations.reminder")
+    await anna.send("/peilingen")
+    await anna.press("Geen herinneringen")
+    assert anna.keys == ["consultations.reminders_off"]
+    [invitation, reminder] = await outbox_of(app, anna)
+    assert (invitation.status, reminder.status) == ("pending", "cancelled")
+
+
+async def test_a_reminder_not_sent_yet_stops_when_the_poll_is_finished(
+    app: App, clock: Clock
+) -> None:
+    """ "Je bent begonnen, maar nog niet klaar" must not reach someone who finished
+    meanwhile (the reminders for a poll for thousands take minutes to go out)."""
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(hours=23)
+    await Jobs.of(app).consultation(poll)
+    [_, reminder] = await outbox_of(app, anna)
+    assert (reminder.status, seen(app, reminder)[0].key) == ("pending", "consultations.reminder")
+    await anna.press_payload(f"cs.a:{poll}:0:2:3")
+    await anna.press_payload(f"cs.a:{poll}:0:3:x")
+    await anna.press_payload(f"cs.a:{poll}:0:4:x")
+    assert anna.keys == ["consultations.done"]
+    [invitation, reminder] = await outbox_of(app, anna)
+    assert (invitation.status, reminder.status) == ("pending", "cancelled")
+
+
 async def test_a_muted_resident_hears_it_before_typing_an_answer(app: App) -> None:
     anna = await resident(app, "anna")
     poll = await _published(app)

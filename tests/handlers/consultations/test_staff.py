@@ -622,6 +622,42 @@ async def test_a_scheduled_poll_whose_author_is_no_longer_staff_never_asks_anyon
     assert await Jobs.of(app).pending("consultation") == []
 
 
+async def test_a_poll_whose_author_lost_the_role_and_was_then_erased_never_asks_anyone(
+    app: App, clock: Clock
+) -> None:
+    anna, ria, scheduled = await _scheduled(app)
+    poll = scheduled.id
+    # Her role goes some other way than ``samenspel revoke``; then she has herself erased.
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    # Kept without her name, and it will not open: nobody left may ask it.
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.author_user_id is None
+    assert kept.status is ConsultationStatus.CANCELLED
+
+    clock.now = scheduled.opens_at
+    await Jobs.of(app).consultation(poll)
+    assert await outbox_of(app, anna) == []
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    assert anna.keys == ["consultations.not_found"]
+
+
+async def test_a_civil_servant_erased_while_she_holds_the_role_leaves_her_poll_to_open(
+    app: App, clock: Clock
+) -> None:
+    anna, ria, scheduled = await _scheduled(app)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    # The poll is the municipality's, set up while she could: it opens, unsigned.
+    clock.now = scheduled.opens_at
+    await Jobs.of(app).consultation(scheduled.id)
+    [invitation] = await outbox_of(app, anna)
+    assert seen(app, invitation)[0].key == "consultations.invitation"
+
+
 async def test_revoking_a_civil_servant_cancels_their_scheduled_polls_at_once(
     app: App, clock: Clock
 ) -> None:
