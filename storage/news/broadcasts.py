@@ -65,11 +65,14 @@ _AUDIENCES = {
 
 #: The role an author needs for their broadcast to go out (the composer's role).
 AUTHOR_ROLE = Role.CIVIL_SERVANT
-_AUTHOR_ROLES = ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE))
+#: The roles that may have a broadcast go out, as an SQL list.
+WRITER_ROLES = (
+    "(" + ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE)) + ")"
+)
 #: A broadcast row (of ``broadcasts``, unaliased) whose author may still have it go out.
 _AUTHORISED = (
     "(broadcasts.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
-    f" WHERE a.id = broadcasts.author_user_id AND a.role IN ({_AUTHOR_ROLES})))"
+    f" WHERE a.id = broadcasts.author_user_id AND a.role IN {WRITER_ROLES}))"
 )
 #: A broadcast row that a release at ``?`` would send.
 _RELEASABLE = "(status = 'draft' OR (status = 'scheduled' AND scheduled_at <= ?))"

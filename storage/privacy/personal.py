@@ -64,6 +64,7 @@ from storage.community.moderation import Sanctions
 from storage.consultations.consultations import ASKER_ROLES
 from storage.db import Database
 from storage.media import DIALOG_PHOTO_KEYS, MediaStore
+from storage.news.broadcasts import WRITER_ROLES
 from storage.privacy.ledger import ErasureLedger, LedgerEntry
 
 
@@ -452,6 +453,11 @@ TABLES: tuple[Table, ...] = (
         " WHERE author_user_id = :user_id ORDER BY id",
         erase=(
             "DELETE FROM broadcasts WHERE author_user_id = :user_id AND status = 'draft'",
+            # One that lost the role before being erased: their scheduled message would go
+            # out once its author is no longer known (as one whose author was erased).
+            "UPDATE broadcasts SET status = 'cancelled'"
+            " WHERE author_user_id = :user_id AND status = 'scheduled'"
+            f" AND (SELECT role FROM users WHERE id = :user_id) NOT IN {WRITER_ROLES}",
             "UPDATE broadcasts SET author_user_id = NULL WHERE author_user_id = :user_id",
         ),
         media="SELECT photo_id FROM broadcasts WHERE author_user_id = :user_id",

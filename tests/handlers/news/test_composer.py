@@ -695,6 +695,38 @@ async def test_a_broadcast_is_not_released_once_its_author_may_no_longer_write_o
     assert await _queued(app, kept) == 2
 
 
+async def test_a_broadcast_whose_author_lost_the_role_and_was_then_erased_never_goes_out(
+    app: App,
+) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    # Her role goes some other way than the operator's revoke; then she has herself erased.
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    # Kept without her name, and cancelled: nobody left may send it.
+    assert await _status(app, broadcast_id) is BroadcastStatus.CANCELLED
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
+    assert await _queued(app, broadcast_id) == 0
+    assert await app.db.fetchval("SELECT COUNT(*) FROM news") == 0
+
+
+async def test_a_civil_servant_erased_while_she_holds_the_role_leaves_her_broadcast_to_go_out(
+    app: App,
+) -> None:
+    await _town(app)
+    ria = await civil_servant(app)
+    broadcast_id = await _schedule(app, ria)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    # Written for the municipality while she could: it goes out, unsigned.
+    await run_job(app, f"broadcast:{broadcast_id}", utcnow() + timedelta(days=3))
+    assert await _queued(app, broadcast_id) == 2
+
+
 async def test_a_banned_subscriber_gets_no_news_until_the_ban_is_lifted(app: App) -> None:
     people = await _town(app)
     ria = await civil_servant(app)
