@@ -903,11 +903,28 @@ class Router:
         )
         if spec is None or not allowed:
             # A resident trying a staff command hears the same as for a made-up one.
-            return self._answer(Fallback.UNKNOWN_COMMAND)
+            return self._words_back(ctx, self._answer(Fallback.UNKNOWN_COMMAND))
         if spec.policy.consent and not ctx.user.consented:
-            return self._answer(Fallback.CONSENT_NEEDED)
+            return self._answer(Fallback.CONSENT_NEEDED)  # it gives the words back itself
         ctx.value = ctx.event.args
-        return Target(spec.handler, spec.policy, keeps_dialog=spec.anytime, starts=True)
+        target = Target(spec.handler, spec.policy, keeps_dialog=spec.anytime, starts=True)
+        return target if spec.words else self._words_back(ctx, target)
+
+    def _words_back(self, ctx: Context, target: Target) -> Target:
+        """``target`` for a command whose answer does not read what was typed after it:
+        what its feature says of those words (a sentence comes back) goes above the
+        answer, so nothing typed is dropped without a word. Not in a group, where the
+        person's words are on screen already."""
+        if ctx.event.is_group or not ctx.event.args.strip():
+            return target
+        said = self.registry.fallback(Fallback.WORDS_NOT_USED)
+
+        async def answer(ctx: Context) -> Response:
+            back = await said(ctx)
+            response = await target.handler(ctx)
+            return response.model_copy(update={"replies": [*back.replies, *response.replies]})
+
+        return replace(target, handler=answer)
 
     def _button(self, ctx: Context) -> Target:
         payload = ctx.event.button or ""

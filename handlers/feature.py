@@ -385,6 +385,9 @@ class Command(_Declared):
     #: Its own name in the languages that have one, as (language, name): the name that
     #: language's texts and command menu use.
     names: tuple[tuple[str, str], ...] = ()
+    #: It reads what is typed after it (a title, an id, a page): otherwise words typed
+    #: after it are given back with its answer, not dropped without a word.
+    words: bool = False
 
     def name_in(self, lang: str) -> str:
         """What the command is called in ``lang``."""
@@ -468,6 +471,9 @@ class Fallback(StrEnum):
     #: Put before the answer in a person's private chat when they come back after the bot
     #: could not reach them (:attr:`Context.away_since`): what they missed, if anything.
     RETURNED = "returned"
+    #: Put before the answer to a command that does not read what is typed after it
+    #: (:attr:`Command.words`), in a private chat: those words, if they are a message.
+    WORDS_NOT_USED = "words_not_used"
 
 
 #: A menu label's placeholders, filled from the profile in the reader's language (a name
@@ -537,12 +543,15 @@ class Feature:
         posts: str | None = None,
         in_groups: bool = False,
         translations: Mapping[str, str] | None = None,
+        words: bool = False,
     ) -> Callable[[Handler], Handler]:
         """Answer ``/name`` (and aliases) with the decorated handler.
 
         The first name is the default language's; ``translations`` gives the command's own
         name in other languages (``{"en": "mydata"}``), the one their texts and command
-        menu name. Every name is answered whatever the person's language.
+        menu name. Every name is answered whatever the person's language. ``words``: the
+        handler reads what is typed after the command; for one that does not, a sentence
+        typed after it is given back with its answer (see :class:`Command`).
 
         Raises:
             ValueError: a name is given twice, is taken already, or has capitals (commands
@@ -568,6 +577,7 @@ class Feature:
                 in_groups,
                 every[0],
                 own,
+                words,
             )
             for index, name in enumerate(every):
                 self.commands[name] = spec if index == 0 else _alias(spec)

@@ -67,7 +67,11 @@ def _shown(ctx: Context, moment: datetime) -> str:
 
 
 @feature.command(
-    "nieuweronde", translations={"en": "newround"}, describe="budgets.cmd_new", role=Role.CONNECTOR
+    "nieuweronde",
+    translations={"en": "newround"},
+    describe="budgets.cmd_new",
+    role=Role.CONNECTOR,
+    words=True,
 )
 @feature.action("bs.new", role=Role.CONNECTOR)
 async def new_round(ctx: Context) -> Response:

@@ -465,7 +465,11 @@ desk = Desk(
 
 
 @feature.command(
-    "meldingen", translations={"en": "reports"}, role=Role.CONNECTOR, describe="moderation.cmd"
+    "meldingen",
+    translations={"en": "reports"},
+    role=Role.CONNECTOR,
+    describe="moderation.cmd",
+    words=True,
 )
 @feature.action("mod", role=Role.CONNECTOR)
 async def reported(ctx: Context) -> Response:

@@ -44,7 +44,11 @@ LINE_START = 60
 
 # Not declared as posting: a muted resident can still ask the connector (to object, too).
 @feature.command(
-    "vraag", translations={"en": "question"}, describe="questions.cmd", role=Role.RESIDENT
+    "vraag",
+    translations={"en": "question"},
+    describe="questions.cmd",
+    role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("q.new", role=Role.RESIDENT)
 async def ask(ctx: Context) -> Response:

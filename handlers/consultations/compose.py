@@ -109,6 +109,7 @@ def _ask(key: str, **params: object) -> Reply:
     translations={"en": "newpoll"},
     role=Role.CIVIL_SERVANT,
     describe="consultations.cmd_compose",
+    words=True,
 )
 @feature.action("cs.compose", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:

@@ -50,6 +50,7 @@ NEXT = {"what": "place", "place": "partners", "partners": "budget"}
     describe="proposals.cmd_new",
     posts="proposal",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("prop.new", posts="proposal", role=Role.RESIDENT)
 async def propose(ctx: Context) -> Response:
@@ -228,6 +229,7 @@ async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
     translations={"en": "myproposals"},
     describe="proposals.cmd_mine",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("prop.mine", role=Role.RESIDENT)
 async def my_proposals(ctx: Context) -> Response:

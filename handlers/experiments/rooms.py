@@ -73,7 +73,12 @@ async def _which(ctx: Context, words: str) -> Reply:
 
 
 @feature.command(
-    "koppel", translations={"en": "link"}, role=Role.CIVIL_SERVANT, consent=False, in_groups=True
+    "koppel",
+    translations={"en": "link"},
+    role=Role.CIVIL_SERVANT,
+    consent=False,
+    in_groups=True,
+    words=True,
 )
 async def link(ctx: Context) -> Response:
     """``/koppel <experiment>`` in a group or room: it becomes that experiment's room.

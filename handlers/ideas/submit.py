@@ -61,6 +61,7 @@ SIMILAR = 3
     describe="ideas.cmd_submit",
     posts="idea",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("ideas.submit", posts="idea", role=Role.RESIDENT)
 async def begin(ctx: Context) -> Response:

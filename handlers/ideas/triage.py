@@ -444,7 +444,11 @@ desk = Desk(
 
 
 @feature.command(
-    "wachtrij", translations={"en": "queue"}, role=Role.CONNECTOR, describe="triage.cmd"
+    "wachtrij",
+    translations={"en": "queue"},
+    role=Role.CONNECTOR,
+    describe="triage.cmd",
+    words=True,
 )
 @feature.action("tri", role=Role.CONNECTOR)
 async def queue(ctx: Context) -> Response:

@@ -82,7 +82,11 @@ class View:
 
 
 @feature.command(
-    "bijeenkomsten", translations={"en": "meetings"}, role=Role.RESIDENT, describe="meetings.cmd"
+    "bijeenkomsten",
+    translations={"en": "meetings"},
+    role=Role.RESIDENT,
+    describe="meetings.cmd",
+    words=True,
 )
 @feature.action("mt.list", role=Role.RESIDENT)
 async def upcoming(ctx: Context) -> Response:

@@ -65,6 +65,7 @@ def _ask(key: str, *extra: list[Button], **params: object) -> Reply:
     translations={"en": "newmeeting"},
     role=Role.CIVIL_SERVANT,
     describe="meetings.cmd_compose",
+    words=True,
 )
 @feature.action("mt.new", role=Role.CIVIL_SERVANT)
 async def start(ctx: Context) -> Response:

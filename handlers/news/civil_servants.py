@@ -59,6 +59,7 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
     consent=False,
     describe="staff.cmd",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
@@ -93,6 +94,7 @@ async def staff(ctx: Context) -> Response:
     translations={"en": "introduce"},
     role=Role.CIVIL_SERVANT,
     describe="staff.cmd_card",
+    words=True,
 )
 @feature.action("staff.edit", role=Role.CIVIL_SERVANT)
 async def introduce(ctx: Context) -> Response:

@@ -68,6 +68,7 @@ async def _audit(
     translations={"en": "newpost"},
     role=Role.CIVIL_SERVANT,
     describe="composer.cmd",
+    words=True,
 )
 @feature.action("compose", role=Role.CIVIL_SERVANT)
 async def compose(ctx: Context) -> Response:

@@ -103,7 +103,9 @@ async def _redeem(ctx: Context, invite: Invite | None) -> Response:
     return respond(menu_reply(ctx, "invite.welcome", role=role_name(ctx, role)))
 
 
-@feature.command("als", consent=False, platforms={"console"}, anytime=True, role=Role.RESIDENT)
+@feature.command(
+    "als", consent=False, platforms={"console"}, anytime=True, role=Role.RESIDENT, words=True
+)
 async def act_as(ctx: Context) -> Response:
     """Switch the local console user's role."""
     wanted = ctx.value.strip().lower()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 
 from handlers import drafts
+from handlers.answers import something_written
 from handlers.contract import Button, Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature, menu_reply
 from handlers.start.onboarding import DIALOG as ONBOARDING
@@ -151,6 +152,22 @@ def _meant(ctx: Context, typed: str) -> str | None:
     }
     close = difflib.get_close_matches(typed.lower(), list(usable), n=1, cutoff=MEANT_LIKE)
     return usable[close[0]].name_in(ctx.lang) if close else None
+
+
+@feature.fallback(Fallback.WORDS_NOT_USED)
+async def words_not_used(ctx: Context) -> Response:
+    """Words typed after a command whose answer does not read them: a sentence ("/peilingen
+    ik wil meedoen over het park") is said back, above the answer, with how to send it; a
+    stray word ("/menu graag") or a number is no message, and gets nothing."""
+    words = ctx.event.args
+    if not something_written(words):
+        return respond()
+    return respond(
+        Reply(
+            key="general.words_not_used",
+            params={"command": ctx.event.command or "", "text": words},
+        )
+    )
 
 
 @feature.fallback(Fallback.STALE_BUTTON)
