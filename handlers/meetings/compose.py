@@ -43,7 +43,8 @@ MAX_LINK = 300
 MAX_CAPACITY = 10_000
 #: A meeting lasts at most this long (how far ahead: :func:`handlers.when.within_a_year`).
 LONGEST = timedelta(hours=24)
-_LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
+#: A link to the online meeting or the map: https only, as the question asks.
+_LINK = re.compile(r"^https://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 #: The steps that ask which experiment or theme the meeting belongs to.
 PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 

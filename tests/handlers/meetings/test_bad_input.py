@@ -91,6 +91,28 @@ async def test_a_link_must_be_a_web_link(app: App) -> None:
     assert ria.keys == ["meetings.ask_starts"]
 
 
+async def test_a_link_that_is_not_https_is_asked_again_as_the_question_says(app: App) -> None:
+    ria = await civil_servant(app)
+    await _to_step(ria, "link")
+    for typed in ("http://meet.velsen.nl/buurt", "HTTP://meet.velsen.nl/buurt"):
+        await ria.send(typed)
+        assert ria.keys == ["meetings.link_invalid", "meetings.ask_link"], typed
+    await ria.send("https://meet.velsen.nl/buurt")
+    assert ria.keys == ["meetings.ask_starts"]
+    await ria.send("/annuleer")
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Buurtavond")
+    await ria.send("Praat mee over de buurt.")
+    await ria.press("Op een adres")
+    await ria.send("Dorpsstraat 1")
+    await ria.press("Niet in één wijk")
+    assert ria.keys == ["meetings.ask_map"]
+    await ria.send("http://maps.velsen.nl/dorpsstraat")
+    assert ria.keys == ["meetings.link_invalid", "meetings.ask_map"]
+    await ria.send("https://maps.velsen.nl/dorpsstraat")
+    assert ria.keys == ["meetings.ask_starts"]
+
+
 async def test_huge_markup_and_emoji_text_is_refused_or_kept_literally(
     app: App, clock: Clock
 ) -> None:
