@@ -25,6 +25,7 @@ from handlers.privacy.erased_again import redo_erasures
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.experiments.rooms import Room
 from storage.users import Role
 
@@ -262,7 +263,7 @@ class App:
         there, the group's own admins decide). Only someone who uses the bot, takes part in
         the experiment and is banned neither from the bot nor from the room may; a link
         passed on to anyone else lets nobody in. Someone the bot knows who does not take
-        part (any more) hears in private how to get in.
+        part (any more) hears in private how to get in, unless a ban keeps them out anyway.
         """
         now = self.router.clock()
         async with self.db.transaction():
@@ -276,7 +277,14 @@ class App:
                 allowed = True
             else:
                 allowed = False
-                if not await self.repos.experiments.takes_part(room.experiment_id, user.id):
+                # Joining is the way in only for someone it would let in: not while banned
+                # from the bot or from this room.
+                sanction = await self.repos.sanctions.active(user.id, now)
+                if (
+                    not await self.repos.experiments.takes_part(room.experiment_id, user.id)
+                    and (sanction is None or sanction.kind is not SanctionKind.BAN)
+                    and not await self.repos.rooms.banned(room.id, account, now)
+                ):
                     await self._tell_not_taking_part(user.id, room.experiment_id, now)
         log.info(
             "room join request %s platform=%s room=%d",
