@@ -301,11 +301,12 @@ class App:
         groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
         for lang in groups:
             join = Button(label="experiments.btn_join", payload=f"exp.join:{experiment_id}")
+            # Joining is open while the experiment runs; afterwards its group is closed.
+            running = experiment.status == "running"
             reply = Reply(
-                key="rooms.join_not_taking_part",
+                key="rooms.join_not_taking_part" if running else "rooms.join_ended",
                 params={"title": experiment.title(lang)},
-                # Joining is open while the experiment runs; afterwards its group is closed.
-                buttons=[[join]] if experiment.status == "running" else [],
+                buttons=[[join]] if running else [],
             )
             await self.repos.outbox.enqueue(
                 user_id, [reply.model_dump(mode="json")], kind="room", now=now
