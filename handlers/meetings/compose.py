@@ -17,6 +17,7 @@ The audience steps are the ones every staff message uses (:mod:`handlers.audienc
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -256,7 +257,9 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
 
 @compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
-    text = ctx.text
+    # Digits of any script count as the digits they are ("١٢" is 12), as in a typed time.
+    typed = ctx.text.strip()
+    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in typed)
     if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
         problem = Reply(key="meetings.capacity_invalid", params={"max": MAX_CAPACITY})
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)

@@ -56,6 +56,24 @@ async def test_a_capacity_that_is_not_a_number_of_people_is_asked_again(
     assert await _count(app, "meetings") == 0
 
 
+@pytest.mark.parametrize(("typed", "places"), [("١٢", 12), ("۲۵", 25), ("１０", 10)])
+async def test_a_capacity_in_the_digits_of_another_script_counts_as_that_number(
+    app: App, clock: Clock, typed: str, places: int
+) -> None:
+    """Arabic, Persian or full-width digits, as a time or an amount may be typed too."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("1 uur")
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_about"]
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    assert await app.db.fetchval("SELECT capacity FROM meetings") == places
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
