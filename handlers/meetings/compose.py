@@ -17,14 +17,13 @@ The audience steps are the ones every staff message uses (:mod:`handlers.audienc
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import digits, given_back_text, one_line, read_text
+from handlers.answers import as_ascii_digits, digits, given_back_text, one_line, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -258,8 +257,7 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
 @compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
     # Digits of any script count as the digits they are ("١٢" is 12), as in a typed time.
-    typed = ctx.text.strip()
-    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in typed)
+    text = as_ascii_digits(ctx.text.strip())
     if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
         problem = Reply(key="meetings.capacity_invalid", params={"max": MAX_CAPACITY})
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)
