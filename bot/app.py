@@ -25,6 +25,7 @@ from handlers.privacy.erased_again import redo_erasures
 from handlers.profile import Profile, load_profile
 from storage import Database, Repositories
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.experiments.rooms import Room
 from storage.users import Role
 
@@ -262,7 +263,7 @@ class App:
         there, the group's own admins decide). Only someone who uses the bot, takes part in
         the experiment and is banned neither from the bot nor from the room may; a link
         passed on to anyone else lets nobody in. Someone the bot knows who does not take
-        part (any more) hears in private how to get in.
+        part (any more) hears in private how to get in, unless a ban keeps them out anyway.
         """
         now = self.router.clock()
         async with self.db.transaction():
@@ -276,7 +277,14 @@ class App:
                 allowed = True
             else:
                 allowed = False
-                if not await self.repos.experiments.takes_part(room.experiment_id, user.id):
+                # Joining is the way in only for someone it would let in: not while banned
+                # from the bot or from this room.
+                sanction = await self.repos.sanctions.active(user.id, now)
+                if (
+                    not await self.repos.experiments.takes_part(room.experiment_id, user.id)
+                    and (sanction is None or sanction.kind is not SanctionKind.BAN)
+                    and not await self.repos.rooms.banned(room.id, account, now)
+                ):
                     await self._tell_not_taking_part(user.id, room.experiment_id, now)
         log.info(
             "room join request %s platform=%s room=%d",
@@ -293,11 +301,12 @@ class App:
         groups = await self.repos.recipients.by_language([user_id], self.catalog.default)
         for lang in groups:
             join = Button(label="experiments.btn_join", payload=f"exp.join:{experiment_id}")
+            # Joining is open while the experiment runs; afterwards its group is closed.
+            running = experiment.status == "running"
             reply = Reply(
-                key="rooms.join_not_taking_part",
+                key="rooms.join_not_taking_part" if running else "rooms.join_ended",
                 params={"title": experiment.title(lang)},
-                # Joining is open while the experiment runs; afterwards its group is closed.
-                buttons=[[join]] if experiment.status == "running" else [],
+                buttons=[[join]] if running else [],
             )
             await self.repos.outbox.enqueue(
                 user_id, [reply.model_dump(mode="json")], kind="room", now=now

@@ -163,6 +163,14 @@ def confirmation(key: str, *, yes: Button, no: Button, **params: Any) -> Reply:
     return Reply(key=key, params=params, buttons=[[sure(yes)], [no]])
 
 
+def as_ascii_digits(text: str) -> str:
+    """``text`` with the digits of any script as 0-9, for a number someone typed ("١٢" and
+    "１２" are 12; "²" is no digit and stays as it is)."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
 def digits(value: str) -> bool:
     """Whether ``value`` is a plain number: ASCII digits only (``"²".isdigit()`` is true,
     and ``int("²")`` fails)."""

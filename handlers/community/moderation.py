@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from handlers import paging, when
-from handlers.answers import excerpt, parse_id, whole_number
+from handlers.answers import as_ascii_digits, excerpt, parse_id, whole_number
 from handlers.community import connections, mutes, room_moderation
 from handlers.community.room_moderation import RoomMessages
 from handlers.contract import (
@@ -420,7 +420,8 @@ async def _ask_period(ctx: Context, dialog: Dialog) -> Reply:
 
 
 async def _period(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | Reply:
-    days = whole_number(choice if choice is not None else ctx.text, MAX_DAYS, low=1)
+    typed = choice if choice is not None else as_ascii_digits(ctx.text.strip())
+    days = whole_number(typed, MAX_DAYS, low=1)
     if days is None:
         return Reply(key="moderation.bad_period", params={"max": MAX_DAYS})
     return dialog.to("reason", days=days)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers import paging
-from handlers.answers import parse_id
+from handlers.answers import as_ascii_digits, parse_id
 from handlers.contract import Reply, Response, Role, respond
 from handlers.feature import Context, Fallback, Feature
 from storage import Repositories
@@ -43,7 +43,7 @@ MAX_SEARCH = 60
 async def _experiment_by_arg(ctx: Context, arg: str) -> Experiment | None:
     """A running experiment by its number or its slug."""
     arg = arg.strip().lstrip("#")
-    number = parse_id(arg)
+    number = parse_id(as_ascii_digits(arg))
     if number is not None:
         found = await ctx.repos.experiments.get(number)
         return found if found is not None and found.status == "running" else None

@@ -23,7 +23,7 @@ from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import digits, given_back_text, one_line, read_text
+from handlers.answers import as_ascii_digits, digits, given_back_text, one_line, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -43,7 +43,8 @@ MAX_LINK = 300
 MAX_CAPACITY = 10_000
 #: A meeting lasts at most this long (how far ahead: :func:`handlers.when.within_a_year`).
 LONGEST = timedelta(hours=24)
-_LINK = re.compile(r"^https?://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
+#: A link to the online meeting or the map: https only, as the question asks.
+_LINK = re.compile(r"^https://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 #: The steps that ask which experiment or theme the meeting belongs to.
 PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 
@@ -256,7 +257,8 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
 
 @compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
-    text = ctx.text
+    # Digits of any script count as the digits they are ("١٢" is 12), as in a typed time.
+    text = as_ascii_digits(ctx.text.strip())
     if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
         problem = Reply(key="meetings.capacity_invalid", params={"max": MAX_CAPACITY})
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)

@@ -295,6 +295,56 @@ async def test_an_invite_link_lets_in_only_someone_who_takes_part_whoever_uses_i
         assert not any("Zoe" in text or "Cas" in text for text in group_texts(server))
 
 
+async def test_someone_banned_from_the_bot_who_asks_to_enter_is_not_told_to_join_to_get_in(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Joining would not let someone banned from the bot in: the way in that someone who
+    left hears ("Doe mee") is not offered to them."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await linked_room(server, app)
+        dirk = server.user(3006, first_name="Dirk")
+        await onboard(server, dirk)
+        link = await invite_link(server, dirk)
+        before = len(server.messages(dirk.chat_id))
+        dirk.press_data("exp.leave:1")
+        await wait_for_text(server, dirk.chat_id, "niet meer", after=before)
+        found = await app.repos.users.find("telegram", str(dirk.id))
+        assert found is not None
+        async with app.db.transaction():
+            await app.repos.sanctions.add(
+                found.id, SanctionKind.BAN, reason="Spam.", by_user_id=None, now=utcnow()
+            )
+        dirk.join(link)
+        await server.wait_for(lambda: (GROUP, dirk.id) in server.declined, 20, description="Dirk")
+        told = await app.db.fetchval(
+            "SELECT COUNT(*) FROM outbox WHERE user_id = ? AND payload LIKE ?",
+            (found.id, "%rooms.join_not_taking_part%"),
+        )
+        assert told == 0
+        assert server.member(GROUP, dirk.id)["status"] == "left"
+
+
+async def test_someone_who_asks_to_enter_after_the_experiment_ended_hears_joining_is_over(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Once the experiment ended nobody can join it: who left and asks to enter its group
+    is not invited to take part, but told it ended."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await linked_room(server, app)
+        cas = server.user(3005, first_name="Cas")
+        await onboard(server, cas)
+        link = await invite_link(server, cas)
+        before = len(server.messages(cas.chat_id))
+        cas.press_data("exp.leave:1")
+        await wait_for_text(server, cas.chat_id, "niet meer", after=before)
+        async with app.db.transaction():
+            assert await app.repos.experiments.end(1)
+        cas.join(link)
+        await server.wait_for(lambda: (GROUP, cas.id) in server.declined, 20, description="Cas")
+        told = await wait_for_text(server, cas.chat_id, "alleen voor wie meedoet", after=before)
+        assert "afgelopen" in told and "Doe je mee" not in told
+
+
 async def test_reporting_without_a_reply_or_the_bots_own_or_ones_own_message_gets_a_hint(
     server: BotApiServer, tmp_path: Path
 ) -> None:

@@ -402,3 +402,15 @@ async def test_many_restrictions_are_listed_a_page_at_a_time_and_every_one_can_b
     assert ria.keys == ["moderation.active_title"] and "Pagina 2 van 2" in ria.text
     await ria.press_payload("mod.active:-1")
     assert ria.keys == ["general.stale_button"]
+
+
+async def test_a_mute_of_days_typed_in_arabic_digits_lasts_that_many_days(app: App) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.send("/meldingen")
+    await ria.press("Dempen")
+    await ria.send("٣")
+    assert ria.keys == ["rooms.mod.ask_reason_mute"]
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    assert "3 dagen" in ria.text

@@ -75,6 +75,14 @@ async def test_koppel_without_a_number_lists_the_experiments_and_a_second_experi
     assert wim.keys == ["rooms.link_in_group"]
 
 
+async def test_koppel_with_the_number_in_arabic_digits_links_that_experiment(app: App) -> None:
+    wim = await with_role(app, await person(app, "wim"), Role.CIVIL_SERVANT)
+    await group_command(wim, "koppel", "#٢")
+    assert wim.keys == ["rooms.linked"]
+    [room] = await app.repos.rooms.all()
+    assert room.experiment_id == 2
+
+
 async def test_joining_the_experiment_queues_one_invite_and_the_welcome_comes_once(
     app: App,
 ) -> None:

@@ -56,6 +56,24 @@ async def test_a_capacity_that_is_not_a_number_of_people_is_asked_again(
     assert await _count(app, "meetings") == 0
 
 
+@pytest.mark.parametrize(("typed", "places"), [("١٢", 12), ("۲۵", 25), ("１０", 10)])
+async def test_a_capacity_in_the_digits_of_another_script_counts_as_that_number(
+    app: App, clock: Clock, typed: str, places: int
+) -> None:
+    """Arabic, Persian or full-width digits, as a time or an amount may be typed too."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("1 uur")
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_about"]
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    assert await app.db.fetchval("SELECT capacity FROM meetings") == places
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
@@ -88,6 +106,28 @@ async def test_a_link_must_be_a_web_link(app: App) -> None:
         await ria.send(typed)
         assert ria.keys == ["meetings.link_invalid", "meetings.ask_link"], typed
     await ria.send("https://meet.velsen.nl/buurt")
+    assert ria.keys == ["meetings.ask_starts"]
+
+
+async def test_a_link_that_is_not_https_is_asked_again_as_the_question_says(app: App) -> None:
+    ria = await civil_servant(app)
+    await _to_step(ria, "link")
+    for typed in ("http://meet.velsen.nl/buurt", "HTTP://meet.velsen.nl/buurt"):
+        await ria.send(typed)
+        assert ria.keys == ["meetings.link_invalid", "meetings.ask_link"], typed
+    await ria.send("https://meet.velsen.nl/buurt")
+    assert ria.keys == ["meetings.ask_starts"]
+    await ria.send("/annuleer")
+    await ria.send("/nieuwebijeenkomst")
+    await ria.send("Buurtavond")
+    await ria.send("Praat mee over de buurt.")
+    await ria.press("Op een adres")
+    await ria.send("Dorpsstraat 1")
+    await ria.press("Niet in één wijk")
+    assert ria.keys == ["meetings.ask_map"]
+    await ria.send("http://maps.velsen.nl/dorpsstraat")
+    assert ria.keys == ["meetings.link_invalid", "meetings.ask_map"]
+    await ria.send("https://maps.velsen.nl/dorpsstraat")
     assert ria.keys == ["meetings.ask_starts"]
 
 
