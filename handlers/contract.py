@@ -94,6 +94,9 @@ class Event(BaseModel):
     caption: str | None = None
     #: The message a pressed button was under (so a reply can edit it in place).
     origin_message_id: str | None = None
+    #: The platform's id of the message this event is, where the bot may have to take it
+    #: away again: a command in a group (a report, which must not show who made it).
+    message_id: str | None = None
     #: Whether the chat is a group or room with others in it, rather than the person's
     #: private chat with the bot (set by the adapter; a group is never a person's chat).
     is_group: bool = False

@@ -931,6 +931,9 @@ class Matrix:
             )
         if event is None:
             return
+        if event.is_group and event.command is not None:
+            # A command in a room (a report, typed or by reaction) may have to go again.
+            event = event.model_copy(update={"message_id": native.event_id})
         if event.is_group and event.command is not None and isinstance(content, dict):
             answered = replied_to(content)
             if answered is not None:

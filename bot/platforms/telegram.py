@@ -721,6 +721,7 @@ class Telegram:
                 args=args,
                 written=message.text,
                 reply_to=quoted,
+                message_id=str(message.message_id) if is_group else None,
             )
         if is_group:
             return None  # in groups the bot answers commands only

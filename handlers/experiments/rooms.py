@@ -279,7 +279,9 @@ async def rules(ctx: Context) -> Response:
 async def report(ctx: Context) -> Response:
     """A reply ``/melden`` in an experiment's room reports the message replied to.
 
-    The reporter is thanked in private; the room hears nothing (nobody is exposed there).
+    The reporter is thanked in private; the room hears nothing (nobody is exposed there),
+    and the report itself (the ``/melden`` message, or the reaction on Matrix) is taken
+    away from the room again, so the one reported does not see who reported them.
     """
     event = ctx.event
     if not event.is_group:
@@ -305,6 +307,12 @@ async def report(ctx: Context) -> Response:
     body = (quoted.text or "").strip()[:MAX_REPORTED]
     # Written one way and edited since: what was edited away is reported too.
     original = (quoted.original or "").strip()[:MAX_REPORTED] or None
+    if event.message_id is not None:
+        # The reporter's own message (``user_id``: theirs); nobody is told if it cannot be
+        # taken away (the bot lacks the rights): the report is made anyhow.
+        await ctx.repos.rooms.queue(
+            room, RoomOp.HIDE, event.message_id, ctx.now, user_id=ctx.user.id
+        )
     report_id, new = await ctx.repos.rooms.report(
         room.id,
         message_id=quoted.message_id,

@@ -235,7 +235,7 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
         said = await send_in(
             bob, room.room_id, {"msgtype": "m.text", "body": "Anna woont op Dorpsstraat 5"}
         )
-        await send_in(
+        flagged = await send_in(
             anna,
             room.room_id,
             {
@@ -245,6 +245,13 @@ async def test_link_invite_welcome_report_and_redact_on_synapse(
             },
         )
         await anna.wait_for_reply(containing("Je melding is binnen"))
+        # Her /melden is taken out of the room again: Bob does not see who reported him.
+        await until(
+            lambda: "redacted_because" in room.event(flagged).get("unsigned", {}),
+            WAIT_SECONDS,
+            what="the report redacted",
+        )
+        assert "redacted_because" not in room.event(said).get("unsigned", {})
 
         await ria.send("/meldingen")
         card = await ria.wait_for_reply(containing("Dorpsstraat 5"))
@@ -283,8 +290,14 @@ async def test_mute_and_ban_reach_synapse_as_power_level_and_ban(
         # A report by the profile's reaction, then a mute.
         rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
         relates = {"rel_type": "m.annotation", "event_id": rude, "key": "⚠️"}
-        await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
+        flagged = await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
         await anna.wait_for_reply(containing("Je melding is binnen"))
+        # The reaction goes again: nobody sees who reported.
+        await until(
+            lambda: "redacted_because" in room.event(flagged).get("unsigned", {}),
+            WAIT_SECONDS,
+            what="the reaction redacted",
+        )
         await _mute_for_a_week(room, ria, bob)
         refused = await bob.client.room_send(
             room.room_id, "m.room.message", {"msgtype": "m.text", "body": "mag ik nog?"}

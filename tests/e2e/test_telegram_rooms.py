@@ -123,9 +123,16 @@ async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_
         anna.added(GROUP)
         said = await bob.send_text("Anna woont op Dorpsstraat 5, bel 0612345678", chat_id=GROUP)
         message_id = said["message"]["message_id"]
-        await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        flagged = await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
         await wait_for_text(server, anna.chat_id, "Je melding is binnen")
         assert sum("Welkom in de groep" in t for t in group_texts(server)) == 2
+        # Her /melden is taken out of the group again: Bob does not see who reported him.
+        await server.wait_for(
+            lambda: server.user_message(GROUP, flagged["message"]["message_id"]).get("deleted"),
+            20,
+            description="the report taken out of the group",
+        )
+        assert not server.user_message(GROUP, message_id).get("deleted")
 
         await ria.send_text("/meldingen")
         card = await wait_for_text(server, ria.chat_id, "Dorpsstraat 5")
