@@ -863,8 +863,12 @@ class Telegram:
             log.info("join request not answered room=%s error=%s", pseudonym(chat), exc)
 
     async def hide(self, room: str, message_id: str) -> None:
+        # Not followed into a supergroup the group became: its messages are numbered anew
+        # there, and the number would be somebody else's message.
         await self._in_room(
-            room, lambda chat: self.delivery_bot.delete_message(chat, int(message_id))
+            room,
+            lambda chat: self.delivery_bot.delete_message(chat, int(message_id)),
+            follow=False,
         )
 
     async def mute(self, room: str, person: str, until: datetime | None) -> None:
@@ -890,10 +894,13 @@ class Telegram:
         """Out of the group, not banned (see :func:`_telegram_rooms.remove`)."""
         return await self._in_room(room, lambda chat: remove(self.delivery_bot, str(chat), person))
 
-    async def _in_room(self, room: str, call: Callable[[int], Awaitable[_T]]) -> _T:
+    async def _in_room(
+        self, room: str, call: Callable[[int], Awaitable[_T]], *, follow: bool = True
+    ) -> _T:
         """``call`` for a group, with Telegram's refusals as the room worker understands
         them. A group upgraded to a supergroup (a new id) whose news the bot missed is
-        followed there: the room moves, and the call is made in the supergroup. A group the
+        followed there: the room moves, and the call is made in the supergroup (unless not
+        ``follow``: then it is given up, as something that cannot be done). A group the
         bot is no longer in is noted as gone (:meth:`bot.app.App.room_gone`)."""
         chat = int(room)
         with _room_errors():
@@ -903,6 +910,8 @@ class Telegram:
                 except ChatMigrated as exc:
                     chat = int(exc.new_chat_id)
                     await self.app.room_moved(PLATFORM, room, str(chat))
+                    if not follow:
+                        raise RoomError("the group became a supergroup", lasting=True) from exc
                     return await call(chat)
             except Forbidden:
                 # Not in the group any more (removed, or the group deleted).

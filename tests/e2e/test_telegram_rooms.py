@@ -161,6 +161,42 @@ async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_
         ]
 
 
+async def test_a_hide_after_a_missed_upgrade_to_a_supergroup_deletes_nothing_there(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A supergroup numbers its messages anew: the reported message's number in the old
+    group is somebody else's message in the supergroup, and it is left alone. The room
+    moves; the connector hears the message could not be taken away."""
+    new = -1005999
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        said = await bob.send_text("Anna woont op Dorpsstraat 5", chat_id=GROUP)
+        message_id = said["message"]["message_id"]
+        flagged = await anna.send_text("/melden", chat_id=GROUP, reply_to=message_id)
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        await server.wait_for(
+            lambda: server.user_message(GROUP, flagged["message"]["message_id"]).get("deleted"),
+            20,
+            description="the report taken out of the group",
+        )
+        server.migrate(GROUP, new, by=anna, announce=False)
+        for n in range(message_id + 1):
+            await bob.send_text(f"Bericht {n} in de supergroep", chat_id=new)
+        await server.wait_until_consumed()
+        other = server.user_message(new, message_id)
+        assert other is not None and not other.get("deleted")
+
+        await ria.send_text("/meldingen")
+        await wait_for_text(server, ria.chat_id, "Dorpsstraat 5")
+        ria.press("Verbergen")
+        await wait_for_text(server, ria.chat_id, "Waarom haal je het bericht weg")
+        await ria.send_text("Geen adressen van anderen delen.")
+        await wait_for_text(server, ria.chat_id, "kon niet worden weggehaald")
+        assert not server.user_message(new, message_id).get("deleted")
+        rooms = await app.repos.rooms.all("telegram")
+        assert [room.chat_id for room in rooms] == [str(new)]
+
+
 async def _report(server: BotApiServer, anna: FakeUser, bob: FakeUser, text: str) -> int:
     said = await bob.send_text(text, chat_id=GROUP)
     message_id = int(said["message"]["message_id"])
