@@ -385,8 +385,9 @@ class Command(_Declared):
     #: Its own name in the languages that have one, as (language, name): the name that
     #: language's texts and command menu use.
     names: tuple[tuple[str, str], ...] = ()
-    #: It reads what is typed after it (a title, an id, a page): otherwise words typed
-    #: after it are given back with its answer, not dropped without a word.
+    #: It reads a text typed after it (a title, a message, a name), using it or giving it
+    #: back with the reason. Otherwise a sentence typed after it is given back above its
+    #: answer (an id, a page or a link's code is never a sentence, so those read theirs too).
     words: bool = False
 
     def name_in(self, lang: str) -> str:
@@ -550,7 +551,7 @@ class Feature:
         The first name is the default language's; ``translations`` gives the command's own
         name in other languages (``{"en": "mydata"}``), the one their texts and command
         menu name. Every name is answered whatever the person's language. ``words``: the
-        handler reads what is typed after the command; for one that does not, a sentence
+        handler reads a text typed after the command; for one that does not, a sentence
         typed after it is given back with its answer (see :class:`Command`).
 
         Raises:

@@ -152,4 +152,4 @@ def refused_as_unknown(app: App, chat: Chat) -> None:
     for seen in chat.last:
         meant = seen.reply.params.get("meant")
         if meant is not None:
-            assert app.registry.commands[meant].role is Role.RESIDENT, meant
+            assert app.registry.commands[meant.lstrip("/")].role is Role.RESIDENT, meant

@@ -64,7 +64,6 @@ _NUMBER = re.compile(r"\d{1,12}")
     translations={"en": "connect"},
     role=Role.CONNECTOR,
     describe="connect.cmd",
-    words=True,
 )
 async def connect_command(ctx: Context) -> Response:
     """``/verbind #12 #15``: ask the submitters of two ideas whether they want contact."""

@@ -54,7 +54,7 @@ def waiting(question: Question) -> bool:
     return last is None or last.side is Side.RESIDENT
 
 
-@feature.command("inbox", role=Role.CONNECTOR, describe="inbox.cmd", words=True)
+@feature.command("inbox", role=Role.CONNECTOR, describe="inbox.cmd")
 @feature.action("inbox", role=Role.CONNECTOR)
 async def inbox(ctx: Context) -> Response:
     """A page of open threads; ``inbox:>…`` pages on after a thread, ``inbox:<…`` back."""

@@ -470,7 +470,6 @@ desk = Desk(
     translations={"en": "reports"},
     role=Role.CONNECTOR,
     describe="moderation.cmd",
-    words=True,
 )
 @feature.action("mod", role=Role.CONNECTOR)
 async def reported(ctx: Context) -> Response:

@@ -48,7 +48,6 @@ def experiment_seeds(profile: Profile) -> list[NewExperiment]:
     consent=False,
     describe="experiments.cmd",
     role=Role.RESIDENT,
-    words=True,
 )
 @feature.action("exp", consent=False, role=Role.RESIDENT)
 async def experiments(ctx: Context) -> Response:

@@ -229,7 +229,6 @@ async def confirm_step(ctx: Context, dialog: Dialog) -> Response:
     translations={"en": "myproposals"},
     describe="proposals.cmd_mine",
     role=Role.RESIDENT,
-    words=True,
 )
 @feature.action("prop.mine", role=Role.RESIDENT)
 async def my_proposals(ctx: Context) -> Response:

@@ -161,7 +161,6 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
     consent=False,
     describe="ideas.cmd_browse",
     role=Role.RESIDENT,
-    words=True,
 )
 @feature.action("ideas.list", consent=False, role=Role.RESIDENT)
 async def show_list(ctx: Context) -> Response:

@@ -448,7 +448,6 @@ desk = Desk(
     translations={"en": "queue"},
     role=Role.CONNECTOR,
     describe="triage.cmd",
-    words=True,
 )
 @feature.action("tri", role=Role.CONNECTOR)
 async def queue(ctx: Context) -> Response:

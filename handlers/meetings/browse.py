@@ -86,7 +86,6 @@ class View:
     translations={"en": "meetings"},
     role=Role.RESIDENT,
     describe="meetings.cmd",
-    words=True,
 )
 @feature.action("mt.list", role=Role.RESIDENT)
 async def upcoming(ctx: Context) -> Response:

@@ -59,7 +59,6 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
     consent=False,
     describe="staff.cmd",
     role=Role.RESIDENT,
-    words=True,
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:

@@ -66,7 +66,7 @@ def deep_link(ctx: Context, payload: str) -> str:
     return f"{base}{payload}" if base else f"/start {payload}"
 
 
-@feature.command("poster", role=Role.CIVIL_SERVANT, describe="posters.cmd", words=True)
+@feature.command("poster", role=Role.CIVIL_SERVANT, describe="posters.cmd")
 @feature.action("poster", role=Role.CIVIL_SERVANT)
 async def poster(ctx: Context) -> Response:
     """Make a poster for ``exp_<id>`` or ``idee_<id>``; without one, offer the experiments."""

@@ -140,8 +140,9 @@ async def unknown_command(ctx: Context) -> Response:
 
 def _meant(ctx: Context, typed: str) -> str | None:
     """The command most like ``typed`` among those this person may use here, under its name
-    in their language; None where none is alike enough. Commands of a role they do not
-    hold are never named (a resident does not learn staff's commands by mistyping)."""
+    in their language, with its slash; None where none is alike enough. Commands of a role
+    they do not hold are never named (a resident does not learn staff's commands by
+    mistyping)."""
     if not typed or len(typed) > MEANT_LONGEST:
         return None
     usable = {
@@ -151,14 +152,17 @@ def _meant(ctx: Context, typed: str) -> str | None:
         and (spec.platforms is None or ctx.event.platform in spec.platforms)
     }
     close = difflib.get_close_matches(typed.lower(), list(usable), n=1, cutoff=MEANT_LIKE)
-    return usable[close[0]].name_in(ctx.lang) if close else None
+    # With its slash, so the slash is not cut off from it in right-to-left text (and a
+    # command Telegram can link stays whole).
+    return "/" + usable[close[0]].name_in(ctx.lang) if close else None
 
 
 @feature.fallback(Fallback.WORDS_NOT_USED)
 async def words_not_used(ctx: Context) -> Response:
     """Words typed after a command whose answer does not read them: a sentence ("/peilingen
-    ik wil meedoen over het park") is said back, above the answer, with how to send it; a
-    stray word ("/menu graag") or a number is no message, and gets nothing."""
+    ik wil meedoen over het park") is said back, above the answer (not with advice to send
+    it: in an open dialog it would answer its question, and to the connector it is no
+    message); a stray word ("/menu graag") or a number is no message, and gets nothing."""
     words = ctx.event.args
     if not something_written(words):
         return respond()

@@ -62,7 +62,7 @@ def deep_link_parts(payload: str) -> tuple[str, str]:
     return prefix.lower(), value
 
 
-@feature.command("start", consent=False, role=Role.RESIDENT, words=True)
+@feature.command("start", consent=False, role=Role.RESIDENT)
 @feature.action("start", consent=False, role=Role.RESIDENT)
 async def start(ctx: Context) -> Response:
     """The first thing a new resident sees; a returning resident gets the menu."""
@@ -385,7 +385,6 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
     consent=False,
     describe="commands.language",
     role=Role.RESIDENT,
-    words=True,
 )
 @feature.action("lang", consent=False, role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:

@@ -23,6 +23,8 @@ async def test_a_sentence_after_a_list_command_comes_back_above_the_list(app: Ap
     assert anna.keys[1:] == ["consultations.none"]  # and then her answer, as ever
     assert "Wat je na /peilingen typte, heb ik niet gebruikt." in anna.text
     assert SENTENCE in anna.text  # as typed, markup as text
+    # No advice to send it: in an open dialog it would answer the question there.
+    assert "zonder commando" not in anna.text
     # In her language, named as she typed it.
     ed = await person(app, "ed", language="English")
     await ed.send(f"/polls {SENTENCE}")
@@ -57,6 +59,18 @@ async def test_a_sentence_after_an_unknown_or_not_yet_allowed_command_comes_back
     new = Chat(app, user_id="nieuw", name="Nieuw")
     await new.send(f"/mijnvragen {SENTENCE}")
     assert new.keys == ["general.typed_not_kept", "general.consent_needed"]
+    assert SENTENCE in new.text
+
+
+async def test_a_first_start_with_a_sentence_after_it_gives_the_sentence_back(app: App) -> None:
+    """On Matrix or the console people often begin with "/start" and what they want."""
+    new = Chat(app, user_id="nieuw", name="Nieuw")
+    await new.send(f"/start {SENTENCE}")
+    assert new.keys == [
+        "general.words_not_used",
+        "onboarding.welcome",
+        "onboarding.consent_question",
+    ]
     assert SENTENCE in new.text
 
 
