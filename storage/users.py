@@ -30,6 +30,11 @@ class Role(StrEnum):
         """Whether someone with this role may do what ``required`` may."""
         return self.rank >= required.rank
 
+    @staticmethod
+    def sql_allowing(required: Role) -> str:
+        """The roles that may do what ``required`` may, as an SQL list: ``('a', 'b')``."""
+        return "(" + ", ".join(f"'{role.value}'" for role in Role if role.allows(required)) + ")"
+
 
 #: How precisely the time a person was last seen is kept.
 SEEN_PRECISION = timedelta(minutes=1)

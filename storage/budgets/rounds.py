@@ -36,7 +36,7 @@ REMIND_DAYS_BEFORE = 2
 #: Who may set rounds up, and so whose scheduled rounds may open.
 RUNNER_ROLE = Role.CONNECTOR
 #: The roles that may, as an SQL list.
-RUNNER_ROLES = "(" + ", ".join(f"'{r.value}'" for r in Role if r.allows(RUNNER_ROLE)) + ")"
+RUNNER_ROLES = Role.sql_allowing(RUNNER_ROLE)
 #: A round's author may (still) run rounds, or is unknown (erased, or a round made before
 #: rounds named their author): only a known author without the role stops a round.
 _AUTHORISED = (

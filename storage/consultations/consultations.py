@@ -60,7 +60,7 @@ AUDIENCES = {
 #: speaks for the municipality as a "Wist je dat" does, so it needs its composer's role. One
 #: whose author was erased has nobody left to check and stays the municipality's.
 #: The roles that may have a poll asked, as an SQL list.
-ASKER_ROLES = "(" + ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE)) + ")"
+ASKER_ROLES = Role.sql_allowing(AUTHOR_ROLE)
 _AUTHORISED = (
     "(consultations.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
     f" WHERE a.id = consultations.author_user_id AND a.role IN {ASKER_ROLES}))"

@@ -66,9 +66,7 @@ _AUDIENCES = {
 #: The role an author needs for their broadcast to go out (the composer's role).
 AUTHOR_ROLE = Role.CIVIL_SERVANT
 #: The roles that may have a broadcast go out, as an SQL list.
-WRITER_ROLES = (
-    "(" + ", ".join(f"'{role.value}'" for role in Role if role.allows(AUTHOR_ROLE)) + ")"
-)
+WRITER_ROLES = Role.sql_allowing(AUTHOR_ROLE)
 #: A broadcast row (of ``broadcasts``, unaliased) whose author may still have it go out.
 _AUTHORISED = (
     "(broadcasts.author_user_id IS NULL OR EXISTS (SELECT 1 FROM users a"
