@@ -648,12 +648,13 @@ async def sanctions_and_limits(ctx: Context, target: Target) -> Refusal | None:
     no longer hold a dialog that is not open to them: it is dropped.
     """
     refusal = await _refusal(ctx, target)
-    if refusal is None or not target.starts or not refusal.response.replies:
+    if refusal is None or not refusal.response.replies or ctx.event.command is None:
         return refusal
-    # Words typed after the command ("/idee Meer bankjes in het park") were not used:
-    # given back with the answer, so none are lost without a word (a link's code,
-    # "/start idee_42", is one word and nothing anyone wrote).
-    typed = (ctx.event.args or "").strip() if ctx.event.command is not None else ""
+    # Words typed after a command ("/idee Meer bankjes in het park", or after one that
+    # does not exist, "/klacht de bankjes zijn kapot") were not used: given back with the
+    # answer, so none are lost without a word (a link's code, "/start idee_42", is one
+    # word and nothing anyone wrote).
+    typed = (ctx.event.args or "").strip()
     if len(typed.split()) < 2:
         return refusal
     first, *rest = refusal.response.replies

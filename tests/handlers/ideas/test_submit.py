@@ -610,3 +610,10 @@ async def test_words_typed_after_the_command_by_someone_muted_or_banned_come_bac
     assert bob.keys == ["moderation.banned"] and TITLE in bob.text
     await bob.send("/idee Bankjes")
     assert "geschreven" not in bob.text
+    # A command that does not exist, or one the ban closes that does not read words: the
+    # words come back with the ban's reason too.
+    await bob.send("/klacht de bankjes in het park zijn kapot")
+    assert bob.keys == ["moderation.banned"]
+    assert "de bankjes in het park zijn kapot" in bob.text
+    await bob.send("/peilingen ik wil meedoen over het park")
+    assert bob.keys == ["moderation.banned"] and "ik wil meedoen over het park" in bob.text
