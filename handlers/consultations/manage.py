@@ -14,7 +14,8 @@
         ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
         ├─ ❌ Annuleren (scheduled) ──► confirm ──► never opens
         └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
-                                                     goes to the participants
+                                                     goes to the participants, and its
+                                                     "how is it going?" not begun is over
 
 Every change lands in the audit log (``consultation.close``, ``consultation.edit``,
 ``consultation.cancel``, ``consultation.review``, ``experiment.end``).
@@ -34,6 +35,7 @@ from handlers.consultations.jobs import (
     EVALUATIONS_JOB,
     Surroundings,
     bring_up_to_date,
+    end_check_ins,
     job,
     next_moment,
 )
@@ -486,6 +488,8 @@ async def experiment_ended(ctx: Context) -> Response:
     assert consultation.experiment_id is not None
     if not await ctx.repos.experiments.end(consultation.experiment_id):
         return _gone()
+    # "How is it going?" not sent yet is out of date: the evaluation of the end asks.
+    await end_check_ins(ctx.repos, consultation.experiment_id, ctx.now)
     await ctx.repos.audit.record(
         "experiment.end",
         now=ctx.now,
