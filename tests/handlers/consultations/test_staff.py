@@ -368,6 +368,16 @@ async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
     await ria.send(typed)
     assert ria.keys == ["consultations.move_cancelled"]
     assert "geannuleerd" in ria.text and typed in ria.text
+    # Markup and right-to-left words come back as typed, as data.
+    await _schedule_poll(sam)
+    other = await last_consultation(app)
+    await ria.press_payload(f"cs.mv:{other}")
+    await sam.press_payload(f"cs.stopok:{other}")
+    typed = "<b>غدا</b> & <script>17:00</script>"
+    await ria.send(typed)
+    assert ria.keys == ["consultations.move_cancelled"]
+    rendered = app.catalog.render("nl", ria.last[0].reply, markup=True)
+    assert "&lt;b&gt;غدا&lt;/b&gt; &amp; &lt;script&gt;" in rendered
     await ria.press_payload(f"cs.mv:{poll}")
     assert ria.keys == ["consultations.staff_gone"]
     kept = await app.repos.consultations.get(poll)
