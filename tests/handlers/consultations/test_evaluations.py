@@ -205,6 +205,7 @@ async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_
     await ria.press("Evaluaties")
     await ria.press(f"#{evaluation} ")
     await ria.press("Experiment afgelopen")
+    assert "niet meer invullen. Gegeven antwoorden blijven." in ria.text
     await ria.press("Ja, het is afgelopen")
     assert ria.keys == ["consultations.experiment_ended"]
     for person in (anna, bob, carl):
