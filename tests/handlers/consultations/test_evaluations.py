@@ -253,6 +253,29 @@ async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_
     assert kept is not None and kept.respondents == 2
 
 
+async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_back(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"cs.w:{evaluation}:1:4")
+    assert "Vraag 4 van 4" in anna.text
+    ria = await civil_servant(app)
+    await ria.press_payload(f"cs.exendok:{evaluation}")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await anna.send("De kinderen spelen er elke dag 🙂")
+    assert anna.keys == ["consultations.check_in_over", "general.typed_not_kept"]
+    assert "De kinderen spelen er elke dag 🙂" in anna.text
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and await app.repos.responses.answers(taken.id) == {}
+    # The dialog ended: what she types next is not taken as that answer.
+    await anna.send("nog iets")
+    assert "consultations.check_in_over" not in anna.keys
+
+
 async def test_an_experiment_started_from_a_proposal_is_evaluated_like_the_burgertop_ones(
     app: App, clock: Clock
 ) -> None:
