@@ -674,9 +674,14 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
 
 
 def _too_late(ctx: Context, consultation: Consultation) -> Response:
-    """The follow-up came after the closing time: not saved, and what was typed is given
-    back, to use elsewhere."""
-    return _typed_back(ctx, consultation, "consultations.follow_up_too_late", MAX_FOLLOW_UP)
+    """The follow-up came after the closing time (or the poll was cancelled meanwhile): not
+    saved, and what was typed is given back, to use elsewhere."""
+    key = (
+        "consultations.follow_up_cancelled"
+        if consultation.status is ConsultationStatus.CANCELLED
+        else "consultations.follow_up_too_late"
+    )
+    return _typed_back(ctx, consultation, key, MAX_FOLLOW_UP)
 
 
 def _typed_back(ctx: Context, consultation: Consultation, key: str, longest: int) -> Response:

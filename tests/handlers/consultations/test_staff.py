@@ -384,6 +384,24 @@ async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
     assert kept is not None and kept.status is ConsultationStatus.CANCELLED
 
 
+async def test_a_follow_up_typed_for_a_poll_a_colleague_cancelled_comes_back_with_why(
+    app: App,
+) -> None:
+    ria = await civil_servant(app)
+    sam = await civil_servant(app, "sam")
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.ask_follow_up_edit"]
+    await sam.press_payload(f"cs.stopok:{poll}")
+    await ria.send("We tellen het samen met de wijkraad.")
+    assert ria.keys == ["consultations.follow_up_cancelled"]
+    assert "geannuleerd" in ria.text and "uitslag" not in ria.text
+    assert "We tellen het samen met de wijkraad." in ria.text
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.follow_up["nl"] == "We tellen het."
+
+
 async def test_words_too_long_for_a_closing_time_come_back_whole_when_the_poll_closed(
     app: App, clock: Clock
 ) -> None:
