@@ -38,6 +38,9 @@ UnreachableHook = Callable[[int, datetime], Awaitable[object]]
 REPLY_KIND = "reply"
 #: Row statuses that end a row's life.
 DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
+#: Why rows were cancelled that may come back (:meth:`Outbox.withdrawn_from`): what they
+#: said stopped being true for now, or for their reader alone.
+WITHDRAWN = "withdrawn"
 #: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
 DEFAULT_OUTBOX_KEEP_DAYS = 30
 #: Rows looked at, and at most deleted, per transaction when pruning.
@@ -642,19 +645,25 @@ class Outbox:
         return len(rows), {row[0] for row in rows if row[0] is not None}
 
     async def withdraw(
-        self, batches: Collection[str], *, people: Collection[int] | None = None
+        self,
+        batches: Collection[str],
+        *,
+        people: Collection[int] | None = None,
+        why: str = WITHDRAWN,
     ) -> int:
         """Cancel the pending rows of these batches, because what they say stopped being
         true (a meeting moved or was cancelled); returns how many. A row a delivery worker
         already took goes out as it is; an author's report counts the others as cancelled.
-        ``people``: only the rows of these people (it stopped being true for them alone)."""
+        ``people``: only the rows of these people (it stopped being true for them alone).
+        ``why``: the reason kept with them; only rows withdrawn as :data:`WITHDRAWN` may
+        come back (:meth:`withdrawn_from`)."""
         among, of = _among(people, "user_id")
         cancelled = 0
         for batch in batches:
             cancelled += await self.db.execute_rowcount(
-                "UPDATE outbox SET status = 'cancelled', last_error = 'withdrawn'"
+                "UPDATE outbox SET status = 'cancelled', last_error = ?"
                 " WHERE batch = ? AND status = 'pending'" + among,
-                (batch, *of),
+                (why, batch, *of),
             )
         return cancelled
 

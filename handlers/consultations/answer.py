@@ -153,6 +153,18 @@ async def _not_taking_part(ctx: Context, consultation: Consultation, page: int) 
 async def _closed(
     ctx: Context, consultation: Consultation, moment: int, taking: Taking | None, page: int = 1
 ) -> Response:
+    over = await _check_in_over(ctx, consultation, moment, taking)
+    if over is not None:
+        typing = _in_text_dialog(ctx)
+        return respond(
+            Reply(
+                key="consultations.check_in_over",
+                params={"experiment": over},
+                buttons=[[to_list(page)]],
+            ),
+            *(given_back(ctx.event) if typing else []),
+            end_dialog=typing,
+        )
     buttons = [[to_list(page)]]
     if consultation.status is ConsultationStatus.CLOSED and await _answered(ctx, taking):
         buttons.insert(
@@ -174,6 +186,31 @@ async def _closed(
         *(given_back(ctx.event) if typing else []),
         end_dialog=typing,
     )
+
+
+async def _check_in_over(
+    ctx: Context, consultation: Consultation, moment: int, taking: Taking | None
+) -> str | None:
+    """The title of the experiment whose end closed this person's "how is it going?"
+    before they began it (:func:`handlers.consultations.jobs.end_check_ins`), while its
+    evaluation still asks about the end; None otherwise."""
+    if (
+        consultation.kind is not ConsultationKind.EVALUATION
+        or consultation.experiment_id is None
+        or not consultation.takes_answers(ctx.now)
+        or moment not in consultation.moment_numbers()
+        or consultation.moments[moment - 1].after_join_days is None
+        or not any(later.at_end for later in consultation.moments)
+        or taking is None
+        or taking.started_at is not None
+    ):
+        return None
+    experiment = await ctx.repos.experiments.get(consultation.experiment_id)
+    if experiment is None or experiment.status != "ended":
+        return None
+    if not await _takes_part(ctx, consultation):
+        return None
+    return experiment.title(ctx.lang)
 
 
 async def _answered(ctx: Context, taking: Taking | None) -> bool:

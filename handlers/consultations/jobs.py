@@ -8,7 +8,8 @@ evaluations of experiments. The scheduler only triggers these; the database says
                  (first run after closes_at, the bot down all along: opened asking nobody,
                  the author told, closed; its author no longer staff: cancelled, never opened)
     evaluation:  open (seeded) ──every hour, or sooner when due──► asks participants whose moment
-                 came (n days after joining, while the experiment runs; when it ended),
+                 came (n days after joining, while the experiment runs; when it ended:
+                 then "how is it going?" not sent or not begun is over, end_check_ins),
                  reminds them a day before their own deadline (or its closing time, when
                  staff set one that comes first); closes (with results) then
 
@@ -661,6 +662,12 @@ async def run_evaluations(env: Surroundings, now: datetime) -> list[Timer]:
             else:
                 continue
             async with repos.db.transaction():
+                if moment.after_join_days is not None and (
+                    await repos.consultations.experiment_status(consultation.experiment_id)
+                    == "ended"
+                ):
+                    # It ended since it was looked at above (end_check_ins has run).
+                    continue
                 asked = await repos.responses.invite_joined_before(
                     consultation.id,
                     number,
@@ -726,6 +733,41 @@ async def withdraw_evaluations(repos: Repositories, experiment_id: int, user_id:
         )
     ]
     return await repos.outbox.withdraw(batches, people=[user_id]) if batches else 0
+
+
+#: Why a check-in invitation was not sent (kept with its cancelled outbox rows).
+CHECK_IN_OVER = "experiment ended"
+
+
+async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) -> int:
+    """An experiment ended: the "how is it going?" of its evaluations (the moments some
+    time after joining) is out of date, and the evaluation of the end asks instead.
+
+    Its invitations still waiting in the outbox are withdrawn, never sent (not to be given
+    back: nobody joins an ended experiment again); a check-in nobody began can no longer be
+    begun, so their list no longer offers it. One begun or finished stays, to finish or
+    change until its own deadline, and counts in the results.
+
+    Call it inside the transaction that ended it. Returns how many invitations were
+    withdrawn."""
+    withdrawn = 0
+    for consultation in await repos.consultations.open_evaluations():
+        if consultation.experiment_id != experiment_id:
+            continue
+        for number, moment in enumerate(consultation.moments, start=1):
+            if moment.after_join_days is None:
+                continue
+            withdrawn += await repos.outbox.withdraw(
+                [invitations_batch(consultation.id, number)], why=CHECK_IN_OVER
+            )
+            ended = await repos.responses.end_unstarted(consultation.id, number, now)
+            log.info(
+                "evaluation check-in over id=%d moment=%d not_begun=%d",
+                consultation.id,
+                number,
+                len(ended),
+            )
+    return withdrawn
 
 
 async def give_back_evaluations(

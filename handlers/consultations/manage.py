@@ -9,11 +9,13 @@
         ├─ ⏹️ Nu sluiten ──► confirm ──► closes now; results go to everyone who answered
         ├─ ✏️ Wat we ermee doen ──► text ──► saved (sent with the results)
         ├─ 🕑 Sluittijd ──► moment ──► moved (invitations and reminders not sent yet say
-        │                                     the new time)
+        │                                     the new time; closed or cancelled meanwhile:
+        │                                     the typed time comes back, with why)
         ├─ 💬 Open antwoorden ──► one typed answer at a time: may be shown / not shown
         ├─ ❌ Annuleren (scheduled) ──► confirm ──► never opens
         └─ 🏁 Experiment afgelopen (evaluation) ──► confirm ──► ended; its moment at the end
-                                                     goes to the participants
+                                                     goes to the participants, and its
+                                                     "how is it going?" not begun is over
 
 Every change lands in the audit log (``consultation.close``, ``consultation.edit``,
 ``consultation.cancel``, ``consultation.review``, ``experiment.end``).
@@ -33,6 +35,7 @@ from handlers.consultations.jobs import (
     EVALUATIONS_JOB,
     Surroundings,
     bring_up_to_date,
+    end_check_ins,
     job,
     next_moment,
 )
@@ -68,6 +71,8 @@ feature.menu_entry("consultations.menu_staff", "cs.staff", order=70, role=Role.C
 FOLLOW_UP = "consult_follow_up"
 MOVE = "consult_move"
 MAX_FOLLOW_UP = 600
+#: The longest closing time read (a date and a time need far fewer characters).
+MAX_MOVE = 60
 SHORTEST = timedelta(hours=1)
 
 
@@ -483,6 +488,8 @@ async def experiment_ended(ctx: Context) -> Response:
     assert consultation.experiment_id is not None
     if not await ctx.repos.experiments.end(consultation.experiment_id):
         return _gone()
+    # "How is it going?" not sent yet is out of date: the evaluation of the end asks.
+    await end_check_ins(ctx.repos, consultation.experiment_id, ctx.now)
     await ctx.repos.audit.record(
         "experiment.end",
         now=ctx.now,
@@ -667,20 +674,43 @@ async def follow_up(ctx: Context, dialog: Dialog) -> Response:
 
 
 def _too_late(ctx: Context, consultation: Consultation) -> Response:
-    """The follow-up came after the closing time: not saved, and what was typed is given
-    back, to use elsewhere."""
-    typed = read_text(ctx, MAX_FOLLOW_UP)
+    """The follow-up came after the closing time (or the poll was cancelled meanwhile): not
+    saved, and what was typed is given back, to use elsewhere."""
+    key = (
+        "consultations.follow_up_cancelled"
+        if consultation.status is ConsultationStatus.CANCELLED
+        else "consultations.follow_up_too_late"
+    )
+    return _typed_back(ctx, consultation, key, MAX_FOLLOW_UP)
+
+
+def _typed_back(ctx: Context, consultation: Consultation, key: str, longest: int) -> Response:
+    """What was typed in an editing dialog of a consultation that can no longer be changed,
+    shown back under ``key`` (a text with ``{title}`` and ``{text}``, saying why); the
+    dialog ends."""
+    typed = read_text(ctx, longest)
     if isinstance(typed, Reply):
         # Too long to show in the message above (or nothing typed): still given back.
         return respond(*_gone().replies, *given_back(ctx.event), end_dialog=True)
     return respond(
         Reply(
-            key="consultations.follow_up_too_late",
+            key=key,
             params={"title": pick(consultation.title, ctx.lang), "text": typed},
             buttons=[_back()],
         ),
         end_dialog=True,
     )
+
+
+def _not_moved(ctx: Context, consultation: Consultation) -> Response:
+    """The closing time typed for a consultation that closed or was cancelled meanwhile:
+    not used, and given back with the reason."""
+    key = (
+        "consultations.move_cancelled"
+        if consultation.status is ConsultationStatus.CANCELLED
+        else "consultations.move_too_late"
+    )
+    return _typed_back(ctx, consultation, key, MAX_MOVE)
 
 
 @feature.action("cs.mv", role=Role.CIVIL_SERVANT)
@@ -720,10 +750,14 @@ async def ask_move(ctx: Context, dialog: Dialog) -> Response:
 
 @move_dialog.step("when", expects=Expects.TEXT)
 async def move(ctx: Context, dialog: Dialog) -> Response:
-    consultation = await _editing(ctx, dialog)
-    if isinstance(consultation, Response):
-        return consultation
-    text = read_text(ctx, 60)
+    consultation = await ctx.repos.consultations.get(int(dialog.data["consultation"]))
+    if consultation is None:
+        return respond(*_gone().replies, *given_back(ctx.event), end_dialog=True)
+    if not _editable(consultation, ctx.now):
+        # Closed (its time passed, or staff closed it) or cancelled while the time was
+        # typed: it is not moved, and what was typed is given back with why.
+        return _not_moved(ctx, consultation)
+    text = read_text(ctx, MAX_MOVE)
     if isinstance(text, Reply):
         return respond(text, _ask_move(ctx, consultation), dialog=dialog)
     moment = parse_moment(text, ctx.local(ctx.now))

@@ -324,6 +324,18 @@ class Responses:
             (iso(deadline), response_id),
         )
 
+    async def end_unstarted(self, consultation_id: int, moment: int, now: datetime) -> list[int]:
+        """Let nobody begin this moment's responses any more (their own deadline becomes
+        ``now``); one begun or finished keeps its deadline. Returns whose ended."""
+        rows = await self.db.fetchall(
+            "UPDATE consultation_responses SET deadline = ?"
+            " WHERE consultation_id = ? AND moment = ? AND started_at IS NULL"
+            " AND (deadline IS NULL OR deadline > ?) RETURNING user_id",
+            (iso(now), consultation_id, moment, iso(now)),
+            long=True,
+        )
+        return sorted(int(row[0]) for row in rows)
+
     async def invite_joined_before(
         self,
         consultation_id: int,

@@ -174,6 +174,108 @@ async def test_nobody_is_asked_how_it_is_going_after_the_experiment_ended(
     assert [(t.consultation_id, t.moment) for t in taken] == [(evaluation, 2)]
 
 
+async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_keeps_answers(
+    app: App, clock: Clock
+) -> None:
+    """Four weeks in, the "how is it going?" invitations wait in the outbox when a
+    connector ends the experiment: they never go out (the evaluation of the end asks
+    instead), and a check-in nobody began leaves their list; what was answered stays."""
+    experiment, evaluation = await _playground(app)
+    jobs = Jobs.of(app)
+    anna, bob, carl, dina = [await resident(app, name) for name in ("anna", "bob", "carl", "dina")]
+    for person in (anna, bob, carl, dina):
+        await person.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await jobs.evaluations()
+    [waiting] = await outbox_of(app, anna)
+    assert waiting.status == "pending"
+    old_invitation = seen(app, waiting)
+    # Dina's reached her; Bob began from his list, Carl answered everything.
+    [dina_row] = await outbox_of(app, dina)
+    await app.repos.outbox.record_sent([dina_row.id], clock.now)
+    await bob.press_payload(f"cs.a:{evaluation}:1:1:4")
+    assert "Vraag 2 van 4" in bob.text
+    for question, value in ((1, "5"), (2, "1"), (3, "x"), (4, "x")):
+        await carl.press_payload(f"cs.a:{evaluation}:1:{question}:{value}")
+    assert carl.keys == ["consultations.done"]
+
+    clock.advance(hours=2)
+    ria = await connector(app)
+    await ria.send("/peilingen")
+    await ria.press("Evaluaties")
+    await ria.press(f"#{evaluation} ")
+    await ria.press("Experiment afgelopen")
+    assert "niet meer invullen. Gegeven antwoorden blijven." in ria.text
+    await ria.press("Ja, het is afgelopen")
+    assert ria.keys == ["consultations.experiment_ended"]
+    for person in (anna, bob, carl):
+        [withdrawn] = await outbox_of(app, person)
+        assert (withdrawn.status, withdrawn.last_error) == ("cancelled", "experiment ended")
+    assert [r.status for r in await outbox_of(app, dina)] == ["sent"]
+
+    # Everyone taking part gets the evaluation of the end, and only that.
+    await jobs.evaluations()
+    for person in (anna, bob, carl, dina):
+        [*_, at_end] = await outbox_of(app, person)
+        assert at_end.status == "pending"
+        assert f"cs.a:{evaluation}:2:" in str(seen(app, at_end)[1].buttons)
+    assert [r.status for r in await outbox_of(app, anna)] == ["cancelled", "pending"]
+    # Anna's list offers the end, not the "how is it going?" she never began; Dina's too.
+    for person in (anna, dina):
+        await person.send("/peilingen")
+        offered = [p for _, p in person.buttons()]
+        assert f"cs.o:{evaluation}:2" in offered and f"cs.o:{evaluation}:1" not in offered
+    # The old invitation opens nothing, changes nothing, and says why.
+    for pressed in (button(old_invitation, "4"), f"cs.o:{evaluation}:1"):
+        await dina.press_payload(pressed)
+        assert dina.keys == ["consultations.check_in_over"], pressed
+        assert "Speeltuin Zeewijk Natuurlijk!" in dina.text and "einde" in dina.text
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "dina")).id)
+    assert taken is not None and taken.started_at is None
+    assert await app.repos.responses.answers(taken.id) == {}
+
+    # Bob may finish what he began; Carl's answers stay his, to look at and change.
+    await bob.send("/peilingen")
+    assert f"cs.o:{evaluation}:1" in [p for _, p in bob.buttons()]
+    for question, value in ((2, "1"), (3, "x"), (4, "x")):
+        await bob.press_payload(f"cs.a:{evaluation}:1:{question}:{value}")
+    assert bob.keys == ["consultations.done"]
+    await carl.send("/peilingen")
+    assert f"cs.r:{evaluation}:1" in [p for _, p in carl.buttons()]
+    await carl.press_payload(f"cs.r:{evaluation}:1")
+    assert carl.keys == ["consultations.review"] and "→ 5/5" in carl.text
+
+    # Closed: the moment's results count both.
+    await ria.press_payload(f"cs.end:{evaluation}")
+    await ria.press("Ja, nu sluiten")
+    await jobs.consultation(evaluation)
+    kept = await app.repos.tallies.kept(evaluation, 1)
+    assert kept is not None and kept.respondents == 2
+
+
+async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_back(
+    app: App, clock: Clock
+) -> None:
+    experiment, evaluation = await _playground(app)
+    anna = await resident(app, "anna")
+    await anna.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"cs.w:{evaluation}:1:4")
+    assert "Vraag 4 van 4" in anna.text
+    ria = await civil_servant(app)
+    await ria.press_payload(f"cs.exendok:{evaluation}")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await anna.send("De kinderen spelen er elke dag 🙂")
+    assert anna.keys == ["consultations.check_in_over", "general.typed_not_kept"]
+    assert "De kinderen spelen er elke dag 🙂" in anna.text
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and await app.repos.responses.answers(taken.id) == {}
+    # The dialog ended: what she types next is not taken as that answer.
+    await anna.send("nog iets")
+    assert "consultations.check_in_over" not in anna.keys
+
+
 async def test_an_experiment_started_from_a_proposal_is_evaluated_like_the_burgertop_ones(
     app: App, clock: Clock
 ) -> None:

@@ -295,6 +295,129 @@ async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
     assert not any(a == "consultation.edit" for a, _ in await _actions(app, poll))
 
 
+def _typed_time(app: App, at: datetime) -> str:
+    return at.astimezone(app.router.timezone).strftime("%d-%m-%Y 17:00")
+
+
+async def test_a_closing_time_typed_as_the_poll_closes_comes_back_with_why(
+    app: App, clock: Clock
+) -> None:
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:1")
+    consultation = await app.repos.consultations.get(poll)
+    assert consultation is not None and consultation.closes_at is not None
+    clock.now = consultation.closes_at - timedelta(minutes=1)
+    await ria.press_payload(f"cs.mv:{poll}")
+    assert ria.keys == ["consultations.ask_move"]
+    clock.now = consultation.closes_at  # its time passed while Ria typed
+    typed = _typed_time(app, clock.now + timedelta(days=10))
+    await ria.send(typed)
+    assert ria.keys == ["consultations.move_too_late"]
+    assert "al gesloten" in ria.text and typed in ria.text
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.closes_at == consultation.closes_at
+    assert not any(a == "consultation.edit" for a, _ in await _actions(app, poll))
+    # The dialog ended: what she types next is not read as a closing time.
+    await ria.send(typed)
+    assert "consultations.move_too_late" not in ria.keys
+    assert "consultations.moved" not in ria.keys
+    await Jobs.of(app).consultation(poll)
+    [*_, results] = await outbox_of(app, anna)
+    assert seen(app, results)[0].key == "consultations.results"
+
+
+async def test_a_closing_time_typed_while_a_colleague_closes_the_poll_comes_back(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    sam = await civil_servant(app, "sam")
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.mv:{poll}")
+    await sam.press_payload(f"cs.end:{poll}")
+    await sam.press("Ja, nu sluiten")
+    assert sam.keys == ["consultations.closing"]
+    closed_at = clock.now
+    clock.advance(minutes=2)
+    typed = _typed_time(app, clock.now + timedelta(days=10))
+    await ria.send(typed)
+    assert ria.keys == ["consultations.move_too_late"]
+    assert typed in ria.text
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.closes_at == closed_at
+    assert [a for a, _ in await _actions(app, poll)][-1] == "consultation.close"
+
+
+async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    sam = await civil_servant(app, "sam")
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.mv:{poll}")
+    assert ria.keys == ["consultations.ask_move"]
+    await sam.press_payload(f"cs.stopok:{poll}")
+    assert sam.keys == ["consultations.cancelled"]
+    typed = _typed_time(app, clock.now + timedelta(days=12))
+    await ria.send(typed)
+    assert ria.keys == ["consultations.move_cancelled"]
+    assert "geannuleerd" in ria.text and typed in ria.text
+    # Markup and right-to-left words come back as typed, as data.
+    await _schedule_poll(sam)
+    other = await last_consultation(app)
+    await ria.press_payload(f"cs.mv:{other}")
+    await sam.press_payload(f"cs.stopok:{other}")
+    typed = "<b>غدا</b> & <script>17:00</script>"
+    await ria.send(typed)
+    assert ria.keys == ["consultations.move_cancelled"]
+    rendered = app.catalog.render("nl", ria.last[0].reply, markup=True)
+    assert "&lt;b&gt;غدا&lt;/b&gt; &amp; &lt;script&gt;" in rendered
+    await ria.press_payload(f"cs.mv:{poll}")
+    assert ria.keys == ["consultations.staff_gone"]
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.status is ConsultationStatus.CANCELLED
+
+
+async def test_a_follow_up_typed_for_a_poll_a_colleague_cancelled_comes_back_with_why(
+    app: App,
+) -> None:
+    ria = await civil_servant(app)
+    sam = await civil_servant(app, "sam")
+    await _schedule_poll(ria)
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.fu:{poll}")
+    assert ria.keys == ["consultations.ask_follow_up_edit"]
+    await sam.press_payload(f"cs.stopok:{poll}")
+    await ria.send("We tellen het samen met de wijkraad.")
+    assert ria.keys == ["consultations.follow_up_cancelled"]
+    assert "geannuleerd" in ria.text and "uitslag" not in ria.text
+    assert "We tellen het samen met de wijkraad." in ria.text
+    kept = await app.repos.consultations.get(poll)
+    assert kept is not None and kept.follow_up["nl"] == "We tellen het."
+
+
+async def test_words_too_long_for_a_closing_time_come_back_whole_when_the_poll_closed(
+    app: App, clock: Clock
+) -> None:
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await ria.press_payload(f"cs.mv:{poll}")
+    await ria.press_payload(f"cs.endok:{poll}")
+    clock.advance(minutes=1)
+    words = "<b>volgende week</b> " + "graag een week langer open, " * 5 + "🙂"
+    await ria.send(words)
+    assert ria.keys == ["consultations.staff_gone", "general.typed_not_kept"]
+    assert words in ria.text
+
+
 async def test_a_follow_up_stored_while_the_results_are_drawn_is_the_one_sent(
     app: App, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
