@@ -222,13 +222,17 @@ async def _search(ctx: Context, typed: str) -> Reply:
     """The first page of the ideas with the words typed, or why there is none."""
     words, cut = fitted(typed)
     if not words:
-        command = ctx.registry.commands["ideeen"].name_in(ctx.lang)
         return Reply(
             key="ideas.search_no_words",
-            params={"typed": paging.short(typed), "command": f"/{command}"},
+            params={"typed": paging.short(typed), "command": _command(ctx)},
             buttons=_search_way_on(),
         )
     return await list_reply(ctx, View(kind="s", value=_JOIN.join(words)), cut=cut)
+
+
+def _command(ctx: Context) -> str:
+    """The command that lists and searches ideas, as the reader's language names it."""
+    return "/" + ctx.registry.commands["ideeen"].name_in(ctx.lang)
 
 
 def _search_way_on() -> list[list[Button]]:
@@ -272,6 +276,9 @@ async def list_reply(ctx: Context, view: View, *, cut: bool = False) -> Reply:
         )
         for idea in page.ideas
     ] or [Reply(key="ideas.list_empty")]
+    if view.kind != "s" and page.ideas:
+        # How to search: residents look for an idea by its words.
+        lines.append(Reply(key="ideas.search_hint", params={"command": _command(ctx)}))
     buttons = [[idea_button(idea, with_view("idea.open", idea.id, view))] for idea in page.ideas]
     buttons += _list_buttons(view, shown)
     if view.kind == "s":

@@ -696,7 +696,8 @@ def search_words(text: str) -> list[str]:
     numbers, none shorter than three letters, none twice (``bankje`` after ``bankjes``)."""
     words: list[str] = []
     stems: set[str] = set()
-    for word in _WORD.findall(text.casefold()):
+    for found in _WORD.finditer(text.casefold()):  # one by one: a huge text stops early
+        word = found.group()
         if len(word) < 3 or word in STOPWORDS or word.isdigit():
             continue
         stem = _stem(word)

@@ -53,14 +53,17 @@ async def test_words_after_the_command_list_the_ideas_with_them_best_first(app: 
     assert "Ideeën met 'zoek bankjes park'" in anna.text
     assert _listed(anna)[0] == "#3 Meer bankjes in het Velserbeekpark"
 
-    # Without words it is the list of all ideas, as before.
+    # Without words it is the list of all ideas, as before, saying how to search.
     await anna.send("/ideeen")
     assert anna.keys == ["ideas.list_title"] and len(_listed(anna)) == 3
+    assert "Zoeken? Typ bijvoorbeeld: /ideeen park" in anna.text
 
 
 async def test_in_english_the_command_and_the_title_are_english(app: App) -> None:
     await seed_idea(app, "Meer bankjes in het Velserbeekpark")
     tom = await person(app, "tom", language="English")
+    await tom.press("Browse ideas")
+    assert "Type for example: /ideas park" in tom.text
     await tom.send("/ideas bankjes")
     assert tom.keys == ["ideas.search_title"]
     assert "Ideas with 'bankjes'" in tom.text and "1 found" in tom.text
@@ -346,3 +349,24 @@ async def test_staff_and_visitors_search_too_a_banned_resident_hears_the_ban(
     await bob.send("/ideeen bankjes")
     assert bob.keys == ["moderation.banned"]
     assert _listed(bob) == [] and "Velserbeekpark" not in bob.text
+
+
+async def test_an_idea_changed_by_its_author_is_found_by_its_new_words_only(app: App) -> None:
+    anna = await person(app, "anna")
+    anna_id = (await row(app, anna)).id
+    idea = await seed_idea(app, "Bankjes bij de pont", author=anna_id)
+    async with app.db.transaction():
+        assert await app.repos.ideas.update_own(
+            idea.id,
+            anna_id,
+            category="wonen",
+            title="Picknicktafels bij de pont",
+            description="Een plek om te zitten terwijl je wacht.",
+            neighbourhood=None,
+            photo_id=None,
+            now=utcnow(),
+        )
+    await anna.send("/ideeen bankjes")
+    assert anna.keys == ["ideas.search_none"]
+    await anna.send("/ideeen picknicktafels")
+    assert _listed(anna) == [f"#{idea.id} Picknicktafels bij de pont"]
