@@ -696,7 +696,10 @@ def search_words(text: str) -> list[str]:
     numbers, none shorter than three letters, none twice (``bankje`` after ``bankjes``)."""
     words: list[str] = []
     stems: set[str] = set()
-    for found in _WORD.finditer(text.casefold()):  # one by one: a huge text stops early
+    # Casefolding makes the Turkish "İ" an "i" with a combining dot, which is no letter of
+    # a word; the index reads it as "i" ("İskele" is "iskele"), and so does the search.
+    folded = text.casefold().replace("i\u0307", "i")
+    for found in _WORD.finditer(folded):  # one by one: a huge text stops early
         word = found.group()
         if len(word) < 3 or word in STOPWORDS or word.isdigit():
             continue

@@ -370,3 +370,11 @@ async def test_an_idea_changed_by_its_author_is_found_by_its_new_words_only(app:
     assert anna.keys == ["ideas.search_none"]
     await anna.send("/ideeen picknicktafels")
     assert _listed(anna) == [f"#{idea.id} Picknicktafels bij de pont"]
+
+
+async def test_a_turkish_capital_i_finds_what_the_index_holds(app: App) -> None:
+    await seed_idea(app, "İskele yolunda daha fazla bank")
+    ayse = await person(app, "ayse", language="Türkçe")
+    await ayse.send("/ideeen İSKELE")
+    assert ayse.keys == ["ideas.search_title"]
+    assert _listed(ayse) == ["#1 İskele yolunda daha fazla bank"]
