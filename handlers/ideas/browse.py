@@ -6,6 +6,7 @@ why it cannot (the idea was removed, you already support it). Submitting an idea
 dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments.py``.
 
     🔎 Ideeën bekijken ──► list: newest | most supported, all | a category | a neighbourhood
+    /ideeen bankjes ─────► list: the ideas with those words, best first
                              ◄─ vorige / volgende ─►  │
                                                       └─► card ──► steun / steun intrekken
                                                                ├─► volgen / niet meer volgen
@@ -27,7 +28,15 @@ from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.phrases import number, phrase
 from handlers.start.menu import stale_button
-from storage.ideas.ideas import Idea, IdeaCard, IdeaPage, IdeaSort, IdeaStatus, StatusChange
+from storage.ideas.ideas import (
+    Idea,
+    IdeaCard,
+    IdeaPage,
+    IdeaSort,
+    IdeaStatus,
+    StatusChange,
+    search_words,
+)
 
 feature = Feature("ideas")
 feature.menu_entry("ideas.menu_browse", "ideas.list", order=20)
@@ -40,6 +49,13 @@ MAX_NUMBER_DIGITS = 12
 MAX_PAYLOAD = 64
 #: What a category's or neighbourhood's id in the profile looks like (``Named.id``).
 _PROFILE_ID = re.compile(r"[a-z0-9-]{1,32}")
+#: The bytes of a search's words its buttons carry (``ideas.list:new:s:bankjes,park:2``):
+#: as many as a category's id, so a card opened from the results still knows the way back
+#: within Telegram's 64 bytes. Words typed beyond them are not searched, and the answer
+#: says so; the search is in the buttons, so an old or forwarded one still works.
+SEARCH_BYTES = 32
+#: What joins a search's words in a payload (never part of a word, nor a colon).
+_JOIN = ","
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,8 @@ class View:
 
     ``kind`` is ``a`` (all ideas), ``c`` (one category) or ``h`` (one neighbourhood), or
     ``m``: the resident's own ideas (``new:m::2``), so that a card opened from "Mijn
-    ideeën" goes back there.
+    ideeën" goes back there, or ``s``: the ideas with the words in ``value``
+    (``new:s:bankjes,park:1``), best matches first, whatever ``sort`` says.
     """
 
     sort: IdeaSort = IdeaSort.NEWEST
@@ -76,12 +93,37 @@ class View:
             return None
         if kind in {"a", "m"}:
             return cls(IdeaSort(sort), kind, page=number_) if value == "" else None
+        if kind == "s":
+            # Any words are only a search (a forged button searches for them): taken as a
+            # search takes what is typed, and cut to what our buttons carry.
+            words, _ = fitted(value.replace(_JOIN, " "))
+            return cls(kind="s", value=_JOIN.join(words), page=number_) if words else None
         if kind not in {"c", "h"} or not _PROFILE_ID.fullmatch(value):
             return None
         found = ctx.profile.category(value) if kind == "c" else ctx.profile.neighbourhood(value)
         if found is None:
             return cls(IdeaSort(sort))
         return cls(IdeaSort(sort), kind, value, number_)
+
+
+def fitted(text: str) -> tuple[list[str], bool]:
+    """The words of ``text`` a search looks for, as many as its buttons carry
+    (:data:`SEARCH_BYTES`), and whether any were left out (or cut short: a word longer
+    than all of them keeps its beginning, which the search takes as a prefix)."""
+    words = search_words(text)
+    kept: list[str] = []
+    for word in words:
+        if len(_JOIN.join([*kept, word]).encode()) <= SEARCH_BYTES:
+            kept.append(word)
+            continue
+        if not kept:
+            while len(word.encode()) > SEARCH_BYTES:
+                word = word[:-1]
+            kept.append(word)
+        break
+    # A word cut short may be no word to search for any more (all digits, say).
+    kept = search_words(" ".join(kept))
+    return kept, kept != words
 
 
 def category_name(ctx: Context, category: str) -> str:
@@ -161,11 +203,14 @@ def history_lines(ctx: Context, change: StatusChange) -> list[Reply]:
     consent=False,
     describe="ideas.cmd_browse",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("ideas.list", consent=False, role=Role.RESIDENT)
 async def show_list(ctx: Context) -> Response:
-    """A page of ideas, with buttons to open them, page, sort and filter."""
-    # Typed after the command, words are not a view: start at the beginning.
+    """A page of ideas, with buttons to open them, page, sort and filter; words typed
+    after the command search for them."""
+    if ctx.event.button is None and ctx.value.strip():
+        return respond(await _search(ctx, ctx.value))
     from_button = ctx.event.button is not None and ctx.value != ""
     view = View.decode(ctx.value, ctx) if from_button else View()
     if view is None or view.kind == "m":
@@ -173,13 +218,51 @@ async def show_list(ctx: Context) -> Response:
     return respond(await list_reply(ctx, view))
 
 
-async def list_reply(ctx: Context, view: View) -> Reply:
-    """The list message for a view (a page past the end shows the last page)."""
+async def _search(ctx: Context, typed: str) -> Reply:
+    """The first page of the ideas with the words typed, or why there is none."""
+    words, cut = fitted(typed)
+    if not words:
+        return Reply(
+            key="ideas.search_no_words",
+            params={"typed": paging.short(typed), "command": _command(ctx)},
+            buttons=_search_way_on(),
+        )
+    return await list_reply(ctx, View(kind="s", value=_JOIN.join(words)), cut=cut)
+
+
+def _command(ctx: Context) -> str:
+    """The command that lists and searches ideas, as the reader's language names it."""
+    return "/" + ctx.registry.commands["ideeen"].name_in(ctx.lang)
+
+
+def _search_way_on() -> list[list[Button]]:
+    """What a search that found nothing offers: all ideas, or send one in."""
+    return [
+        [Button(label="ideas.btn_all", payload=f"ideas.list:{View().encode()}")],
+        [
+            Button(label="ideas.btn_submit", payload="ideas.submit"),
+            Button(label="menu.back", payload="menu"),
+        ],
+    ]
+
+
+async def list_reply(ctx: Context, view: View, *, cut: bool = False) -> Reply:
+    """The list message for a view (a page past the end shows the last page); ``cut``:
+    a search left some of the words typed out."""
     page = await _page(ctx, view)
     shown = paging.page(view.page, page.total, PAGE_SIZE)
     if shown.number != view.page:
         view = replace(view, page=shown.number)
         page = await _page(ctx, view)
+    searched = " ".join(view.value.split(_JOIN))
+    said_cut = [Reply(key="ideas.search_cut")] if cut else []
+    if view.kind == "s" and not page.ideas:
+        return Reply(
+            key="ideas.search_none",
+            params={"words": searched},
+            parts=said_cut,
+            buttons=_search_way_on(),
+        )
     lines = [
         Reply(
             key="ideas.list_line",
@@ -193,8 +276,23 @@ async def list_reply(ctx: Context, view: View) -> Reply:
         )
         for idea in page.ideas
     ] or [Reply(key="ideas.list_empty")]
+    if view.kind != "s" and page.ideas:
+        # How to search: residents look for an idea by its words.
+        lines.append(Reply(key="ideas.search_hint", params={"command": _command(ctx)}))
     buttons = [[idea_button(idea, with_view("idea.open", idea.id, view))] for idea in page.ideas]
     buttons += _list_buttons(view, shown)
+    if view.kind == "s":
+        return Reply(
+            key="ideas.search_title",
+            params={
+                "words": searched,
+                "page": shown.number,
+                "pages": shown.pages,
+                "total": page.total,
+            },
+            parts=[*said_cut, *lines],
+            buttons=buttons,
+        )
     return Reply(
         key="ideas.list_title",
         params={
@@ -210,6 +308,10 @@ async def list_reply(ctx: Context, view: View) -> Reply:
 
 
 async def _page(ctx: Context, view: View) -> IdeaPage:
+    if view.kind == "s":
+        return await ctx.repos.ideas.search(
+            view.value.split(_JOIN), limit=PAGE_SIZE, offset=(view.page - 1) * PAGE_SIZE
+        )
     return await ctx.repos.ideas.browse(
         view.sort,
         category=view.value if view.kind == "c" else None,
@@ -234,6 +336,9 @@ def _list_buttons(view: View, shown: paging.Page) -> list[list[Button]]:
             label=label, payload=f"ideas.list:{replace(view, page=n).encode()}"
         ),
     )
+    if view.kind == "s":
+        # Best matches first: no other order, and no filter on top of the words.
+        return [*turn, *_search_way_on()]
     other = IdeaSort.MOST_SUPPORTED if view.sort == IdeaSort.NEWEST else IdeaSort.NEWEST
     resorted = replace(view, sort=other, page=1)
     sort = view.sort.value

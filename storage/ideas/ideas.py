@@ -363,6 +363,35 @@ class Ideas:
         )
         return [_idea(row) for row in rows]
 
+    async def search(self, words: Sequence[str], *, limit: int = 5, offset: int = 0) -> IdeaPage:
+        """A page of the ideas in view with these words in their title or description, the
+        best matches first (bm25; title words weigh more), and how many there are.
+
+        ``words`` are a person's search words (:func:`search_words`): each becomes a quoted
+        FTS term, never query syntax. Words that many ideas share are left out when there
+        are telling ones beside them, as for :meth:`similar` (they would rank next to
+        nothing, and cost the most). Ideas out of view (hidden, removed, withdrawn, or
+        erased with their author and not yet deleted) are never found: the same ideas as
+        :meth:`browse` lists.
+        """
+        terms = [_stem(word) for word in words]
+        telling = await self._telling(terms) if terms else []
+        if not telling:
+            return IdeaPage(ideas=[], total=0)
+        query = _match(telling)
+        rows = await self.db.fetchall(
+            f"{_SELECT} JOIN (SELECT rowid AS hit, bm25(ideas_fts, 3.0, 1.0) AS rank"
+            " FROM ideas_fts WHERE ideas_fts MATCH ?) m ON m.hit = i.id"
+            " WHERE i.removed_at IS NULL ORDER BY m.rank, i.id DESC LIMIT ? OFFSET ?",
+            (query, limit, offset),
+        )
+        total = await self.db.fetchval(
+            "SELECT COUNT(*) FROM ideas_fts JOIN ideas i ON i.id = ideas_fts.rowid"
+            " WHERE ideas_fts MATCH ? AND i.removed_at IS NULL",
+            (query,),
+        )
+        return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
+
     async def _telling(self, terms: list[str]) -> list[str]:
         """The terms that say which ideas look alike: those not in a large share of ideas.
 
@@ -662,18 +691,30 @@ KEPT_WHEN_ALL_COMMON = 2
 COMMON_MEMORY = 600.0
 
 
-def search_terms(text: str) -> list[str]:
-    """The telling words of ``text`` for a search: no stop words, plural endings off."""
-    terms: list[str] = []
-    for word in _WORD.findall(text.casefold()):
+def search_words(text: str) -> list[str]:
+    """The words of ``text`` a search looks for, in lower case, as typed: no stop words, no
+    numbers, none shorter than three letters, none twice (``bankje`` after ``bankjes``)."""
+    words: list[str] = []
+    stems: set[str] = set()
+    # Casefolding makes the Turkish "İ" an "i" with a combining dot, which is no letter of
+    # a word; the index reads it as "i" ("İskele" is "iskele"), and so does the search.
+    folded = text.casefold().replace("i\u0307", "i")
+    for found in _WORD.finditer(folded):  # one by one: a huge text stops early
+        word = found.group()
         if len(word) < 3 or word in STOPWORDS or word.isdigit():
             continue
         stem = _stem(word)
-        if stem not in terms:
-            terms.append(stem)
-        if len(terms) == MAX_TERMS:
+        if stem not in stems:
+            stems.add(stem)
+            words.append(word)
+        if len(words) == MAX_TERMS:
             break
-    return terms
+    return words
+
+
+def search_terms(text: str) -> list[str]:
+    """The telling words of ``text`` for a search: no stop words, plural endings off."""
+    return [_stem(word) for word in search_words(text)]
 
 
 def _match(terms: list[str]) -> str:
