@@ -7,6 +7,7 @@ dialog in ``handlers/idea_submit.py``; the comment thread is ``handlers/comments
 
     🔎 Ideeën bekijken ──► list: newest | most supported, all | a category | a neighbourhood
     /ideeen bankjes ─────► list: the ideas with those words, best first
+    /ideeen 12 ──────────► the card of idea #12
                              ◄─ vorige / volgende ─►  │
                                                       └─► card ──► steun / steun intrekken
                                                                ├─► volgen / niet meer volgen
@@ -23,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from handlers import paging
-from handlers.answers import digits
+from handlers.answers import as_ascii_digits, digits
 from handlers.contract import Button, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Feature
 from handlers.phrases import number, phrase
@@ -210,6 +211,13 @@ async def show_list(ctx: Context) -> Response:
     """A page of ideas, with buttons to open them, page, sort and filter; words typed
     after the command search for them."""
     if ctx.event.button is None and ctx.value.strip():
+        wanted = as_ascii_digits(ctx.value.strip()).removeprefix("#").strip()
+        if digits(wanted):
+            # "/ideeen 12" or "/ideeen #12": the idea with that number, as on its poster.
+            if len(wanted) > MAX_NUMBER_DIGITS:
+                return respond(_not_found(wanted[:MAX_NUMBER_DIGITS]))
+            ctx.value = wanted
+            return await open_card(ctx)
         return respond(await _search(ctx, ctx.value))
     from_button = ctx.event.button is not None and ctx.value != ""
     view = View.decode(ctx.value, ctx) if from_button else View()

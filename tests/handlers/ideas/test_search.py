@@ -131,7 +131,7 @@ async def test_nothing_found_or_nothing_to_search_for_is_answered_kindly(app: Ap
     assert "Ik vond geen ideeën met 'trampoline'" in anna.text
     assert anna.last[0].labels() == ["🔎 Alle ideeën", "💡 Idee insturen", "⬅️ Menu"]
 
-    for typed in ("de het een", "🙂👍🏽", "12 345", "ab", "?!"):
+    for typed in ("de het een", "🙂👍🏽", "12 345", "ab", "?!", "#"):
         await anna.send(f"/ideeen {typed}")
         assert anna.keys == ["ideas.search_no_words"], typed
         assert "/ideeen park" in anna.text
@@ -378,3 +378,20 @@ async def test_a_turkish_capital_i_finds_what_the_index_holds(app: App) -> None:
     await ayse.send("/ideeen İSKELE")
     assert ayse.keys == ["ideas.search_title"]
     assert _listed(ayse) == ["#1 İskele yolunda daha fazla bank"]
+
+
+async def test_a_number_after_the_command_opens_that_idea(app: App) -> None:
+    """``/ideeen 2`` (or ``#2``, or in Arabic digits) is the idea with that number, as the
+    number on a poster or in a list says; a number no idea has is said to be unknown."""
+    await seed_idea(app, "Zonnepanelen op het stadhuis")
+    await seed_idea(app, "Meer bankjes in het Velserbeekpark")
+    anna = await person(app, "anna")
+    for typed in ("2", "#2", " # 2 ", "٢"):
+        await anna.send(f"/ideeen {typed}")
+        assert anna.keys == ["ideas.card"], typed
+        assert "Meer bankjes in het Velserbeekpark" in anna.text
+    await anna.send("/ideeen 99")
+    assert anna.keys == ["ideas.not_found"] and "99" in anna.text
+    await anna.send("/ideeen " + "9" * 40)
+    assert anna.keys == ["ideas.not_found"]
+    assert len(anna.text) < 400
