@@ -308,8 +308,9 @@ async def report(ctx: Context) -> Response:
     # Written one way and edited since: what was edited away is reported too.
     original = (quoted.original or "").strip()[:MAX_REPORTED] or None
     if event.message_id is not None:
-        # The reporter's own message (``user_id``: theirs); nobody is told if it cannot be
-        # taken away (the bot lacks the rights): the report is made anyhow.
+        # The reporter's own message (``user_id``: theirs; erased before it went, it still
+        # goes, pointing at nobody); nobody is told if it cannot be taken away (the bot
+        # lacks the rights): the report is made anyhow.
         await ctx.repos.rooms.queue(
             room, RoomOp.HIDE, event.message_id, ctx.now, user_id=ctx.user.id
         )

@@ -406,6 +406,16 @@ class Rooms:
             )
         return report_id, added == 1
 
+    async def reported(self, room_id: int, message_id: str) -> bool:
+        """Whether the message with this number in the room's group is reported (open or
+        decided)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_reports q JOIN experiment_rooms r ON r.id = q.room_id"
+            " WHERE q.room_id = ? AND q.chat_id = r.chat_id AND q.message_id = ?",
+            (room_id, message_id),
+        )
+        return found is not None
+
     async def get_report(self, report_id: int) -> RoomReport | None:
         row = await self.db.fetchone(
             "SELECT q.id, q.message_id, q.chat_id AS message_chat_id, q.author_platform_id,"

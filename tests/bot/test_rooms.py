@@ -17,7 +17,7 @@ from handlers.contract import Quoted, Role, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
-from tests.handlers.experiments.test_rooms import bobs, group_command, linked
+from tests.handlers.experiments.test_rooms import bobs, group_command, in_group, linked
 from tests.meetings import ZONE
 from tests.people import for_user, person, row, with_role
 from tests.privacy import traces
@@ -310,6 +310,83 @@ async def test_a_refusal_of_a_ban_decided_by_an_erased_connector_reaches_the_con
     )
     assert await worker.run_due() == 2  # the hide, and the ban given up
     assert [q.replies[0].key for q in await for_user(app, karel, "room")] == ["rooms.failed_ban"]
+
+
+class NoHiding(ObedientRoom):
+    """A room where the bot may not delete messages."""
+
+    async def hide(self, room: str, message_id: str) -> None:
+        raise RoomError("message can't be deleted", lasting=True)
+
+
+async def _report_and_erase(app: App) -> tuple[Chat, Chat]:
+    """Anna reports Bob's message with /melden (her message 77) and erases her data before
+    the bot took her /melden out of the group. Returns Anna and Ria (connector)."""
+    _, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    assert group.keys == []  # the group hears nothing
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["anna"]) == []
+    return anna, ria
+
+
+async def test_a_reporters_own_melden_still_leaves_the_group_after_they_erased_their_data(
+    app: App,
+) -> None:
+    """Her /melden in the group would show Bob who reported him: it goes all the same,
+    by its number alone, and nothing of her is kept for it."""
+    await _report_and_erase(app)
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert room.done == [("hide", "77")]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    assert await traces(app.db, ["anna"]) == []
+
+
+async def test_an_erased_reporters_melden_that_cannot_be_taken_out_is_nobodys_decision(
+    app: App,
+) -> None:
+    """As before her erasure: left in the group, it is in the log and the audit log only,
+    not put to the connectors as a decision of theirs that failed."""
+    _, ria = await _report_and_erase(app)
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert await for_user(app, ria, "room") == []
+    failed = "SELECT subject_user_id FROM audit_log WHERE action = 'room.task_failed'"
+    assert [r[0] for r in await app.db.fetchall(failed)] == [None]
+
+
+async def test_a_connectors_hide_refused_after_their_erasure_still_reaches_the_connectors(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_hide"
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert [q.replies[0].key for q in await for_user(app, karel, "room")] == ["rooms.failed_hide"]
 
 
 class ClosedRoom(RefusingRoom):
