@@ -17,7 +17,7 @@ from handlers.contract import Quoted, Role, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
-from tests.handlers.experiments.test_rooms import bobs, group_command, in_group, linked
+from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, in_group, linked
 from tests.meetings import ZONE
 from tests.people import for_user, person, row, with_role
 from tests.privacy import traces
@@ -676,3 +676,65 @@ async def test_a_week_long_room_mute_ends_at_the_clock_time_it_names_across_a_cl
     ]
     told = (await for_user(app, carl, "moderation"))[-1]
     assert f"Tot {when.moment(ends, 'nl')} kun je daar niets schrijven" in told.text(app, "nl")
+
+
+async def test_a_group_is_unlinked_once_the_reporters_melden_left_it_and_a_mute_was_lifted(
+    app: App,
+) -> None:
+    """Unlinked before, Anna's /melden would stay in the group for Bob to see, and Bob
+    would stay muted there for good: the connector hears what comes first."""
+    _, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_busy"]
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 3  # her /melden, his message, the mute; its end waits
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_busy"]
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    now = utcnow() + timedelta(seconds=1)
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", "bob")
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
+    assert await app.repos.rooms.all() == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
+
+
+async def test_a_group_the_bot_was_removed_from_is_linked_again_before_it_is_unlinked(
+    app: App,
+) -> None:
+    """The work waiting there is done only once it is linked again: the connector hears so."""
+    wim, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    await ria.press_payload("mod.do:r1:keep")
+    await ria.send("Mag blijven.")
+    async with app.db.transaction():
+        assert await app.repos.rooms.gone("test", GROUP, utcnow()) is not None
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_gone"]
+    assert "/koppel 1" in ria.text
+    await group_command(wim, "koppel", "1")
+    now = utcnow() + timedelta(seconds=1)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", ObedientRoom(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
