@@ -197,6 +197,27 @@ async def test_a_reporter_erased_before_their_melden_left_the_group_still_is_not
         assert_nothing_personal(server, "Anna", "Sukkels")
 
 
+async def test_the_connector_unlinks_the_group_and_it_hears_so_naming_nobody(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A resident's /ontkoppel changes nothing; the connector's unlinks the group, which
+    hears one line; a report there is no longer taken."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await anna.send_text("/ontkoppel", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "privégesprek")
+        assert len(await app.repos.rooms.all("telegram")) == 1
+        ria.added(GROUP)
+        await ria.send_text("/ontkoppel", chat_id=GROUP)
+        said = await wait_for_text(server, GROUP, "hoort niet meer bij")
+        assert "Speeltuin" in said
+        assert await app.repos.rooms.all("telegram") == []
+        assert_nothing_personal(server, "Anna", "Bob", "Ria", "Wim")
+        message = await bob.send_text("Sukkels", chat_id=GROUP)
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message["message"]["message_id"])
+        await wait_for_text(server, GROUP, "Hier kan ik niets melden")
+
+
 async def test_a_hide_after_a_missed_upgrade_to_a_supergroup_deletes_nothing_there(
     server: BotApiServer, tmp_path: Path
 ) -> None:
