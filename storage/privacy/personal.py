@@ -646,7 +646,7 @@ TABLES: tuple[Table, ...] = (
         "room_tasks",
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
-        " a mute's end, taking you out of the group",
+        " a mute's end, taking you out of the group, taking your /melden out of it",
         export="SELECT room_id AS room, op, until, due_at, attempts, tried_at, created_at,"
         " by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
