@@ -229,6 +229,19 @@ class RoomWorker:
             return True
         return task.user_id is not None and await self._may_enter(task)
 
+    async def _own_report(self, task: RoomTask) -> bool:
+        """Whether a hide takes a reporter's own ``/melden`` (or reaction) out of the room,
+        not a message a connector decided about: it is the reporter's (``user_id``), or,
+        after the reporter erased their data, nobody's, and for no reported message (a
+        connector's hide is for the message of a report, and is theirs until they are
+        erased). A connector's hide that lost both its connector and its report (the
+        author erased too) counts as a reporter's: in the log and the audit log only."""
+        if task.user_id is not None:
+            return True
+        if task.by_user_id is not None:
+            return False
+        return not await self.repos.rooms.reported(task.room.id, task.target)
+
     async def _after_removal(self, task: RoomTask) -> None:
         """They are out: told so in private (nothing is said in the room), unless they were
         erased. A mute of theirs that holds there is put back (on Telegram the removal
@@ -320,7 +333,7 @@ class RoomWorker:
                     # Someone who should be out (left, banned, erased) is still in.
                     told = await self.repos.users.in_charge(None, Role.CONNECTOR)
                     await self._tell(told, task, "rooms.failed_remove")
-                own_report = task.op is RoomOp.HIDE and task.user_id is not None
+                own_report = task.op is RoomOp.HIDE and await self._own_report(task)
                 if task.op not in (RoomOp.INVITE, RoomOp.REMOVE) and not own_report:
                     # The connector who decided it was told it is being done: now they
                     # hear it is not. Someone who is no connector any more (or erased), or

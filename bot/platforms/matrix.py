@@ -124,8 +124,9 @@ FIRST_SYNC_FILTER: dict[str, Any] = {
 }
 
 
-#: The commands that link a room (the adapter then knows it as an experiment's room).
-LINK_COMMANDS = frozenset({"koppel", "link"})
+#: The commands that link a room or unlink it (the adapter then knows it as an
+#: experiment's room, or no longer).
+LINK_COMMANDS = frozenset({"koppel", "link", "ontkoppel", "unlink"})
 #: Seconds between two outbox messages to one room (a person reads one thing at a time).
 MATRIX_ROOM_INTERVAL = 0.5
 #: Someone who addresses the bot in a group is invited to a direct chat at most this often.

@@ -7,6 +7,8 @@ in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
 
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
                        /koppel moestuin ──► those with "moestuin" in the name
+    connector in the room: /ontkoppel ──► no longer the experiment's (running or ended);
+        refused while reports from it are open or the bot still has work there
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
     resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
         (not banned from it), told in private (:func:`take_out`); the ban lifted or replaced
@@ -129,6 +131,49 @@ async def link(ctx: Context) -> Response:
             },
         )
     )
+
+
+@feature.command(
+    "ontkoppel",
+    translations={"en": "unlink"},
+    role=Role.CONNECTOR,
+    consent=False,
+    in_groups=True,
+)
+async def unlink(ctx: Context) -> Response:
+    """``/ontkoppel`` in an experiment's group or room: it no longer belongs to the
+    experiment (running or ended). The group hears it, naming nobody.
+
+    Refused while reports from it wait in ``/meldingen`` (their reporters wait for the
+    outcome) or the bot still has work there other than invites (a message to take away,
+    someone to take out, a mute, a ban or their ends): dropped, they would leave a
+    reporter's ``/melden`` in the group, or someone muted for good. Invites still to be
+    made there are dropped: there is no group to invite to any more."""
+    if not ctx.event.is_group:
+        return respond(Reply(key="rooms.unlink_in_group"))
+    room = await ctx.repos.rooms.of_chat(ctx.event.platform, ctx.event.chat_id)
+    if room is None:
+        return respond(Reply(key="rooms.unlink_not_linked"))
+    experiment = await ctx.repos.experiments.get(room.experiment_id)
+    title = experiment.title(ctx.lang) if experiment else ""
+    waits_for = await ctx.repos.rooms.unlink_waits_for(room.id)
+    if waits_for == "reports":
+        return respond(Reply(key="rooms.unlink_reports"))
+    if waits_for == "tasks":
+        # In a room the bot was removed from, the work waits for /koppel there.
+        key = "rooms.unlink_gone" if room.gone else "rooms.unlink_busy"
+        return respond(Reply(key=key, params={"id": room.experiment_id}))
+    dropped = await ctx.repos.rooms.unlink(room.id)
+    if dropped is None:
+        return respond(Reply(key="rooms.unlink_not_linked"))
+    await ctx.repos.audit.record(
+        "room.unlink",
+        now=ctx.now,
+        actor_user_id=ctx.user.id,
+        subject=f"experiment:{room.experiment_id}",
+        detail={"platform": room.platform, "room": room.id, "invites_dropped": dropped},
+    )
+    return respond(Reply(key="rooms.unlinked", params={"title": title}))
 
 
 async def invite(ctx: Context, room: Room, user_id: int) -> int:
@@ -308,8 +353,9 @@ async def report(ctx: Context) -> Response:
     # Written one way and edited since: what was edited away is reported too.
     original = (quoted.original or "").strip()[:MAX_REPORTED] or None
     if event.message_id is not None:
-        # The reporter's own message (``user_id``: theirs); nobody is told if it cannot be
-        # taken away (the bot lacks the rights): the report is made anyhow.
+        # The reporter's own message (``user_id``: theirs; erased before it went, it still
+        # goes, pointing at nobody); nobody is told if it cannot be taken away (the bot
+        # lacks the rights): the report is made anyhow.
         await ctx.repos.rooms.queue(
             room, RoomOp.HIDE, event.message_id, ctx.now, user_id=ctx.user.id
         )

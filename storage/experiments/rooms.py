@@ -229,6 +229,37 @@ class Rooms:
                 )
         return room
 
+    async def unlink_waits_for(self, room_id: int) -> str | None:
+        """What keeps a room from being unlinked now: ``"reports"`` (reports from it still
+        to be decided), ``"tasks"`` (work still to do there on the platform other than
+        invites: a message to take away, someone to take out, a mute, a ban or their ends);
+        None when nothing does."""
+        reports = await self.db.fetchval(
+            "SELECT 1 FROM room_reports WHERE room_id = ? AND decided_at IS NULL LIMIT 1",
+            (room_id,),
+        )
+        if reports is not None:
+            return "reports"
+        tasks = await self.db.fetchval(
+            "SELECT 1 FROM room_tasks WHERE room_id = ? AND op != 'invite' LIMIT 1", (room_id,)
+        )
+        return "tasks" if tasks is not None else None
+
+    async def unlink(self, room_id: int) -> int | None:
+        """The group or room is no longer the experiment's: it goes with what the bot kept
+        about it (welcomes, decided reports, mutes and bans that ended or hold only on the
+        platform now) and the invites still to be made there. Returns how many invites were
+        dropped; None when it was not linked (any more)."""
+        invites = int(
+            await self.db.fetchval(
+                "SELECT COUNT(*) FROM room_tasks WHERE room_id = ? AND op = 'invite'", (room_id,)
+            )
+        )
+        deleted = await self.db.execute_rowcount(
+            "DELETE FROM experiment_rooms WHERE id = ?", (room_id,)
+        )
+        return invites if deleted == 1 else None
+
     async def gone(self, platform: str, chat_id: str, now: datetime) -> Room | None:
         """The bot was removed from a linked group or room: nobody is invited there any
         more (the invites still to be made wait for the group that replaces it). Returns
@@ -405,6 +436,16 @@ class Rooms:
                 (body, original_body, iso(now), report_id),
             )
         return report_id, added == 1
+
+    async def reported(self, room_id: int, message_id: str) -> bool:
+        """Whether the message with this number in the room's group is reported (open or
+        decided)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM room_reports q JOIN experiment_rooms r ON r.id = q.room_id"
+            " WHERE q.room_id = ? AND q.chat_id = r.chat_id AND q.message_id = ?",
+            (room_id, message_id),
+        )
+        return found is not None
 
     async def get_report(self, report_id: int) -> RoomReport | None:
         row = await self.db.fetchone(

@@ -640,12 +640,13 @@ TABLES: tuple[Table, ...] = (
     # still to carry one out or to end a mute, and to take the person out of a room (the
     # erasure queued those: handlers.experiments.rooms.take_out). They hold the account's
     # platform id until then, and no link to the person; done tasks are deleted. The
-    # platform's last refusal goes.
+    # platform's last refusal goes. So does taking their own /melden (or reaction) out of a
+    # room: it still goes, with no link to them.
     Table(
         "room_tasks",
         Kind.PERSONAL,
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
-        " a mute's end, taking you out of the group",
+        " a mute's end, taking you out of the group, taking your /melden out of it",
         export="SELECT room_id AS room, op, until, due_at, attempts, tried_at, created_at,"
         " by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
@@ -654,6 +655,10 @@ TABLES: tuple[Table, ...] = (
             "DELETE FROM room_tasks WHERE user_id = :user_id AND op = 'invite'",
             # Not with them (the person's row goes): out of the room all the same.
             "UPDATE room_tasks SET user_id = NULL WHERE user_id = :user_id AND op = 'remove'",
+            # Their own /melden still to be taken out of the room: it protects them from
+            # the one they reported, so it still goes, pointing at nobody (the message's
+            # number alone, in the group: nothing of them).
+            "UPDATE room_tasks SET user_id = NULL WHERE user_id = :user_id AND op = 'hide'",
             f"UPDATE room_tasks SET last_error = NULL WHERE {_TARGETS}",
             "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),

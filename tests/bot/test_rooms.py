@@ -17,7 +17,7 @@ from handlers.contract import Quoted, Role, RoomError
 from handlers.profile import DEFAULT_PROFILE
 from storage.clock import iso, utcnow
 from storage.community.moderation import SanctionKind
-from tests.handlers.experiments.test_rooms import bobs, group_command, linked
+from tests.handlers.experiments.test_rooms import GROUP, bobs, group_command, in_group, linked
 from tests.meetings import ZONE
 from tests.people import for_user, person, row, with_role
 from tests.privacy import traces
@@ -312,6 +312,83 @@ async def test_a_refusal_of_a_ban_decided_by_an_erased_connector_reaches_the_con
     assert [q.replies[0].key for q in await for_user(app, karel, "room")] == ["rooms.failed_ban"]
 
 
+class NoHiding(ObedientRoom):
+    """A room where the bot may not delete messages."""
+
+    async def hide(self, room: str, message_id: str) -> None:
+        raise RoomError("message can't be deleted", lasting=True)
+
+
+async def _report_and_erase(app: App) -> tuple[Chat, Chat]:
+    """Anna reports Bob's message with /melden (her message 77) and erases her data before
+    the bot took her /melden out of the group. Returns Anna and Ria (connector)."""
+    _, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    assert group.keys == []  # the group hears nothing
+    await anna.send("/vergeetmij")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+    assert await traces(app.db, ["anna"]) == []
+    return anna, ria
+
+
+async def test_a_reporters_own_melden_still_leaves_the_group_after_they_erased_their_data(
+    app: App,
+) -> None:
+    """Her /melden in the group would show Bob who reported him: it goes all the same,
+    by its number alone, and nothing of her is kept for it."""
+    await _report_and_erase(app)
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert room.done == [("hide", "77")]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+    assert await traces(app.db, ["anna"]) == []
+
+
+async def test_an_erased_reporters_melden_that_cannot_be_taken_out_is_nobodys_decision(
+    app: App,
+) -> None:
+    """As before her erasure: left in the group, it is in the log and the audit log only,
+    not put to the connectors as a decision of theirs that failed."""
+    _, ria = await _report_and_erase(app)
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert await for_user(app, ria, "room") == []
+    failed = "SELECT subject_user_id FROM audit_log WHERE action = 'room.task_failed'"
+    assert [r[0] for r in await app.db.fetchall(failed)] == [None]
+
+
+async def test_a_connectors_hide_refused_after_their_erasure_still_reaches_the_connectors(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_hide"
+    await with_role(app, ria, Role.RESIDENT)
+    await ria.send("/vergeetmij")
+    await ria.press("Ja, wis mijn gegevens")
+    assert ria.keys == ["privacy.forget.done"]
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    assert [q.replies[0].key for q in await for_user(app, karel, "room")] == ["rooms.failed_hide"]
+
+
 class ClosedRoom(RefusingRoom):
     """A room the bot cannot invite anyone to (it is no admin there any more)."""
 
@@ -599,3 +676,65 @@ async def test_a_week_long_room_mute_ends_at_the_clock_time_it_names_across_a_cl
     ]
     told = (await for_user(app, carl, "moderation"))[-1]
     assert f"Tot {when.moment(ends, 'nl')} kun je daar niets schrijven" in told.text(app, "nl")
+
+
+async def test_a_group_is_unlinked_once_the_reporters_melden_left_it_and_a_mute_was_lifted(
+    app: App,
+) -> None:
+    """Unlinked before, Anna's /melden would stay in the group for Bob to see, and Bob
+    would stay muted there for good: the connector hears what comes first."""
+    _, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    await ria.press_payload("mod.do:r1:mute")
+    await ria.send("7")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_mute"
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_busy"]
+    now = utcnow()
+    room = ObedientRoom()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", room, profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 3  # her /melden, his message, the mute; its end waits
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_busy"]
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_mute"]
+    now = utcnow() + timedelta(seconds=1)
+    assert await worker.run_due() == 1
+    assert room.done[-1] == ("unmute", "bob")
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
+    assert await app.repos.rooms.all() == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
+
+
+async def test_a_group_the_bot_was_removed_from_is_linked_again_before_it_is_unlinked(
+    app: App,
+) -> None:
+    """The work waiting there is done only once it is linked again: the connector hears so."""
+    wim, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    await ria.press_payload("mod.do:r1:keep")
+    await ria.send("Mag blijven.")
+    async with app.db.transaction():
+        assert await app.repos.rooms.gone("test", GROUP, utcnow()) is not None
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_gone"]
+    assert "/koppel 1" in ria.text
+    await group_command(wim, "koppel", "1")
+    now = utcnow() + timedelta(seconds=1)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", ObedientRoom(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]

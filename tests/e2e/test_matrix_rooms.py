@@ -651,3 +651,27 @@ async def test_an_invite_for_someone_in_the_room_already_is_done_not_failed_on_s
         ]
         assert not [m for m in anna.replies() if "lukte niet" in m.body]
         assert room.member(anna.user_id) == "join"
+
+
+async def test_the_connector_unlinks_the_room_and_it_can_be_linked_again_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, _, _, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, ria])
+        # Wim, who linked it, is no connector: his /ontkoppel changes nothing.
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/ontkoppel"})
+        await room.wait_for_bot(bot_id, "privégesprek")
+        assert len(await app.repos.rooms.all("matrix")) == 1
+        await send_in(ria, room.room_id, {"msgtype": "m.text", "body": "/ontkoppel"})
+        await room.wait_for_bot(bot_id, "hoort niet meer bij")
+        assert await app.repos.rooms.all("matrix") == []
+        for said in room.bot_messages(bot_id):
+            for name in ("wim", "kim", "ria", "Wim", "Kim", "Ria"):
+                assert name not in said, said
+        # Linked again, it is the experiment's room once more.
+        await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
+        await room.wait_for_bot(bot_id, "hoort nu bij", count=2)
+        assert len(await app.repos.rooms.all("matrix")) == 1

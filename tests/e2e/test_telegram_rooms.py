@@ -161,6 +161,63 @@ async def test_link_invite_welcome_report_and_hide_reach_telegram_and_the_group_
         ]
 
 
+async def test_a_reporter_erased_before_their_melden_left_the_group_still_is_not_shown_there(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """Anna reports Bob and erases her data while Telegram has not yet deleted her /melden:
+    it is deleted all the same, and nothing of her stays for it."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, _ = await linked_room(server, app)
+        said = await bob.send_text("Sukkels", chat_id=GROUP)
+        server.hold("deleteMessage")
+        flagged = await anna.send_text(
+            "/melden", chat_id=GROUP, reply_to=said["message"]["message_id"]
+        )
+        await wait_for_text(server, anna.chat_id, "Je melding is binnen")
+        await server.wait_for(lambda: len(server.held) == 1, 20, description="deleting held")
+        await anna.send_text("/vergeetmij")
+        await wait_for_text(server, anna.chat_id, "Weet je het zeker?")
+        anna.press("Ja, wis mijn gegevens")
+        await wait_for_text(server, anna.chat_id, "Je gegevens zijn gewist")
+        assert await app.repos.users.find("telegram", str(anna.id)) is None
+        # The first try never reached Telegram: the next one deletes it.
+        server.release()
+        await server.wait_for(
+            lambda: server.user_message(GROUP, flagged["message"]["message_id"]).get("deleted"),
+            30,
+            description="the report taken out of the group",
+        )
+        assert not server.user_message(GROUP, said["message"]["message_id"]).get("deleted")
+
+        async def nothing_left() -> bool:
+            return await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+        await server.wait_for(nothing_left, 20, description="the tasks done")
+        assert await traces(app.db, [str(anna.id)]) == []
+        assert_nothing_personal(server, "Anna", "Sukkels")
+
+
+async def test_the_connector_unlinks_the_group_and_it_hears_so_naming_nobody(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A resident's /ontkoppel changes nothing; the connector's unlinks the group, which
+    hears one line; a report there is no longer taken."""
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        anna, bob, ria = await linked_room(server, app)
+        await anna.send_text("/ontkoppel", chat_id=GROUP)
+        await wait_for_text(server, GROUP, "privégesprek")
+        assert len(await app.repos.rooms.all("telegram")) == 1
+        ria.added(GROUP)
+        await ria.send_text("/ontkoppel", chat_id=GROUP)
+        said = await wait_for_text(server, GROUP, "hoort niet meer bij")
+        assert "Speeltuin" in said
+        assert await app.repos.rooms.all("telegram") == []
+        assert_nothing_personal(server, "Anna", "Bob", "Ria", "Wim")
+        message = await bob.send_text("Sukkels", chat_id=GROUP)
+        await anna.send_text("/melden", chat_id=GROUP, reply_to=message["message"]["message_id"])
+        await wait_for_text(server, GROUP, "Hier kan ik niets melden")
+
+
 async def test_a_hide_after_a_missed_upgrade_to_a_supergroup_deletes_nothing_there(
     server: BotApiServer, tmp_path: Path
 ) -> None:

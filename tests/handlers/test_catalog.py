@@ -288,6 +288,7 @@ ENGLISH_COMMANDS = frozenset(
         "idea",
         "experiments",
         "link",
+        "unlink",
         "rules",
         "flag",
         "newexperiment",

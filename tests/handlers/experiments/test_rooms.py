@@ -398,3 +398,84 @@ async def test_a_message_kept_before_and_reported_by_someone_new_is_on_the_desk_
     # Anna, who reported it again as well, changes nothing a second time.
     await group_command(anna, "melden", reply_to=bobs("Sukkels, allemaal"))
     assert await app.repos.rooms.waiting() == 0
+
+
+async def test_a_connector_unlinks_the_group_of_an_ended_experiment_and_it_hears_so_naming_nobody(
+    app: App,
+) -> None:
+    _, anna, bob, ria = await linked(app)
+    await anna.press_payload("exp.join:1")  # her invite waits
+    await bob.press_payload("exp.join:1")
+    await app.repos.rooms.done(
+        await app.db.fetchval("SELECT id FROM room_tasks WHERE target = 'bob'")
+    )
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await ria.press_payload("mod.do:r1:keep")
+    await ria.send("Mag blijven.")
+    assert ria.keys[0] == "rooms.mod.done_keep"
+    async with app.db.transaction():
+        assert await app.repos.experiments.end(1)
+
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
+    said = ria.text
+    assert "{title}" not in said
+    for name in ("anna", "bob", "ria", "wim", "Sukkels"):
+        assert name not in said.casefold()
+    assert await app.repos.rooms.all() == []
+    for table in ("room_tasks", "room_reports", "room_reporters", "room_welcomes"):
+        assert await app.db.fetchval(f"SELECT COUNT(*) FROM {table}") == 0, table
+    [detail] = [
+        json.loads(r[0])
+        for r in await app.db.fetchall("SELECT detail FROM audit_log WHERE action = 'room.unlink'")
+    ]
+    assert detail["invites_dropped"] == 1
+    # The group is nobody's room now: a report there is not taken, and unlinking again
+    # says there is nothing to unlink.
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    assert anna.keys == ["rooms.not_a_room"]
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_not_linked"]
+
+
+async def test_unlinking_a_running_experiments_group_lets_it_be_linked_again(app: App) -> None:
+    wim, _, _, ria = await linked(app)
+    await group_command(ria, "unlink")
+    assert ria.keys == ["rooms.unlinked"]
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
+
+
+async def test_residents_civil_servants_and_a_revoked_connector_cannot_unlink(app: App) -> None:
+    wim, anna, _, ria = await linked(app)
+    await group_command(anna, "ontkoppel")
+    assert anna.keys == ["general.in_group"]
+    await group_command(wim, "ontkoppel")
+    assert wim.keys == ["general.in_group"]
+    await with_role(app, ria, Role.RESIDENT)
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["general.in_group"]
+    karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
+    await karel.send("/ontkoppel")
+    assert karel.keys == ["rooms.unlink_in_group"]
+    # Whatever is typed after it, it is this group that is unlinked; nothing is echoed.
+    await group_command(karel, "ontkoppel", "2 <b>\u202e🙂")
+    assert karel.keys == ["rooms.unlinked"]
+    assert "<b>" not in karel.text and "🙂" not in karel.text
+    assert await app.repos.rooms.all() == []
+
+
+async def test_a_group_with_open_reports_is_not_unlinked_until_they_are_decided(
+    app: App,
+) -> None:
+    _, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_reports"]
+    assert len(await app.repos.rooms.all()) == 1
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Schelden hoort hier niet.")
+    # The message is still to be taken away: that comes first.
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_busy"]
+    assert len(await app.repos.rooms.all()) == 1
