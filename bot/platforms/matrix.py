@@ -945,7 +945,10 @@ class Matrix:
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
         if event.is_group and event.command in LINK_COMMANDS:
+            was_linked = room_id in self._linked
             await self._load_linked()
+            if was_linked and room_id not in self._linked:
+                await self._leave_unlinked(room_id)
         if event.is_group and not event.joined:
             await self._invite_to_direct_chat(event.sender.platform_user_id)
 
@@ -986,6 +989,20 @@ class Matrix:
             quoted = await _matrix_rooms.quoted(self._client, room.room_id, native.reacts_to)
             return Event(**base, command="melden", reply_to=quoted)
         return None
+
+    async def _leave_unlinked(self, room_id: str) -> None:
+        """A room unlinked from its experiment (``/ontkoppel``, its answer sent) is left:
+        no experiment's room any more, and with only one person beside the bot it would
+        look like that person's private chat, in a room others were in and may come to."""
+        try:
+            answer = await self._client.room_leave(room_id)
+        except (ClientError, TimeoutError, OSError) as exc:
+            log.warning("matrix could not leave unlinked room=%s: %s", pseudonym(room_id), exc)
+            return
+        if isinstance(answer, RoomLeaveError):
+            log.warning("matrix could not leave unlinked room=%s: %s", pseudonym(room_id), answer)
+            return
+        log.info("matrix left unlinked room=%s", pseudonym(room_id))
 
     async def _load_linked(self) -> None:
         """The experiments' rooms: groups even when only two are left in them."""

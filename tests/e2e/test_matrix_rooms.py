@@ -20,6 +20,7 @@ from nio import (
     JoinError,
     RoomBanError,
     RoomCreateError,
+    RoomInviteError,
     RoomPutStateError,
     RoomSendError,
 )
@@ -671,7 +672,14 @@ async def test_the_connector_unlinks_the_room_and_it_can_be_linked_again_on_syna
         for said in room.bot_messages(bot_id):
             for name in ("wim", "kim", "ria", "Wim", "Kim", "Ria"):
                 assert name not in said, said
-        # Linked again, it is the experiment's room once more.
+        # The bot leaves the room it no longer belongs to: with only Kim left beside it,
+        # the room would otherwise look like her private chat.
+        await until(lambda: room.member(bot_id) == "leave", WAIT_SECONDS, what="the bot leaves")
+        # Invited back by Wim and linked again, it is the experiment's room once more.
+        invited = await wim.client.room_invite(room.room_id, bot_id)
+        assert not isinstance(invited, RoomInviteError), invited
+        await until(lambda: room.member(bot_id) == "join", WAIT_SECONDS, what="the bot joins")
+        await _make_admin(room, wim, bot_id)
         await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
         await room.wait_for_bot(bot_id, "hoort nu bij", count=2)
         assert len(await app.repos.rooms.all("matrix")) == 1
