@@ -334,13 +334,17 @@ class RoomWorker:
                     told = await self.repos.users.in_charge(None, Role.CONNECTOR)
                     await self._tell(told, task, "rooms.failed_remove")
                 own_report = task.op is RoomOp.HIDE and await self._own_report(task)
+                if own_report and task.user_id is not None:
+                    # Left in the room, it shows who reported: the reporter hears it in
+                    # private, to take it away themselves (nobody else is bothered).
+                    await self._tell([task.user_id], task, "rooms.own_report_left")
                 if task.op not in (RoomOp.INVITE, RoomOp.REMOVE) and not own_report:
                     # The connector who decided it was told it is being done: now they
                     # hear it is not. Someone who is no connector any more (or erased), or
                     # nobody (a ban carried out afresh in a new group, a mute put back),
                     # leaves it to the connectors of now, so that somebody acts on it. A
-                    # reporter's own /melden left in the room is nobody's decision: it is
-                    # in the log and the audit log only.
+                    # reporter's own /melden left in the room is nobody's decision: the
+                    # connectors are not told of it (the reporter is, above).
                     told = await self.repos.users.in_charge(task.by_user_id, Role.CONNECTOR)
                     await self._tell(told, task, f"rooms.failed_{task.op.value}")
                 await self.repos.audit.record(

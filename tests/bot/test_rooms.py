@@ -738,3 +738,28 @@ async def test_a_group_the_bot_was_removed_from_is_linked_again_before_it_is_unl
     assert await worker.run_due() == 1
     await group_command(ria, "ontkoppel")
     assert ria.keys == ["rooms.unlinked"]
+
+
+async def test_a_reporter_whose_melden_cannot_be_taken_out_hears_it_to_remove_it_themselves(
+    app: App,
+) -> None:
+    """Left in the group, her /melden shows Bob who reported him: Anna hears so in private,
+    in her language, to delete it herself; the connectors are not put to it."""
+    _, anna, _, ria = await linked(app)
+    await anna.send("/taal")
+    await anna.press("English")
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    assert group.keys == []
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1
+    [told] = await for_user(app, anna, "room")
+    assert told.replies[0].key == "rooms.own_report_left"
+    text = told.text(app, "en")
+    assert "Natural Playground" in text and "/flag" in text and "remove it yourself" in text
+    assert await for_user(app, ria, "room") == []
