@@ -375,7 +375,8 @@ class Ideas:
         :meth:`browse` lists.
         """
         terms = [_stem(word) for word in words]
-        telling = await self._telling(terms) if terms else []
+        # A word no idea has (a typo) takes nothing from a common one beside it.
+        telling = await self._telling(terms, keep_common=True) if terms else []
         if not telling:
             return IdeaPage(ideas=[], total=0)
         query = _match(telling)
@@ -392,7 +393,7 @@ class Ideas:
         )
         return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
 
-    async def _telling(self, terms: list[str]) -> list[str]:
+    async def _telling(self, terms: list[str], *, keep_common: bool = False) -> list[str]:
         """The terms that say which ideas look alike: those not in a large share of ideas.
 
         A word in one idea out of twenty hardly tells them apart, and its long list of
@@ -403,7 +404,9 @@ class Ideas:
         idea's rank, yet bm25 weighs it for every idea the other words find (in the drafts
         of ``bench.core``, four words of nineteen and half the time of a search). When the only
         words that are not common are such words, nothing is searched: none of the draft's
-        telling words is in any idea. Empty when there is nothing to search for.
+        telling words is in any idea. Empty when there is nothing to search for. With
+        ``keep_common`` (a person's search, where any word will do), the rarest common ones
+        are kept then instead, as when every word is common.
 
         Counting a word reads its whole list of ideas in the index: a rare word costs
         next to nothing, a common one about a millisecond at 20,000 ideas, and a draft has
@@ -434,12 +437,16 @@ class Ideas:
                 else:
                     telling.add(word)
         if telling:
-            return [
+            kept = [
                 term
                 for term, word in zip(terms, folded, strict=True)
                 if word in telling and uses[word]
             ]
-        counted = sorted((uses[word], term) for term, word in zip(terms, folded, strict=True))
+            if kept or not keep_common:
+                return kept
+        counted = sorted(
+            (uses[word], term) for term, word in zip(terms, folded, strict=True) if uses[word]
+        )
         return [term for _, term in counted[:KEPT_WHEN_ALL_COMMON]]
 
     async def update_own(

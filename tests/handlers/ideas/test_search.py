@@ -395,3 +395,21 @@ async def test_a_number_after_the_command_opens_that_idea(app: App) -> None:
     await anna.send("/ideeen " + "9" * 40)
     assert anna.keys == ["ideas.not_found"]
     assert len(anna.text) < 400
+
+
+async def test_a_word_no_idea_has_takes_nothing_from_a_common_word_beside_it(
+    app: App,
+) -> None:
+    """A word in many ideas ("park") still finds them with a word no idea has beside it (a
+    typo, "trampoline"): the search is for ideas with any of the words."""
+    for n in range(60):
+        await seed_idea(app, f"Iets voor het park, deel {n}", minutes=n)
+    anna = await person(app, "anna")
+    await anna.send("/ideeen park")
+    assert anna.keys == ["ideas.search_title"] and "60 gevonden" in anna.text
+    for typed in ("park trampoline", "trampoline park", "park xqzwv deel"):
+        await anna.send(f"/ideeen {typed}")
+        assert anna.keys == ["ideas.search_title"], typed
+        assert "60 gevonden" in anna.text and len(_listed(anna)) == 5, typed
+    await anna.send("/ideeen trampoline")
+    assert anna.keys == ["ideas.search_none"]
