@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from bot.app import App
@@ -413,3 +414,22 @@ async def test_a_word_no_idea_has_takes_nothing_from_a_common_word_beside_it(
         assert "60 gevonden" in anna.text and len(_listed(anna)) == 5, typed
     await anna.send("/ideeen trampoline")
     assert anna.keys == ["ideas.search_none"]
+
+
+async def test_one_endless_word_in_another_script_is_cut_at_once(app: App) -> None:
+    """Matrix and the console take messages far longer than Telegram's: a search of one
+    word of 100,000 Cyrillic letters is cut to what its buttons carry in one go, not letter
+    by letter (which kept the bot busy for seconds)."""
+    await seed_idea(app, "Лавки в парку біля озера")
+    anna = await person(app, "anna")
+    began = time.perf_counter()
+    await anna.send("/ideeen " + "ж" * 100_000)
+    assert time.perf_counter() - began < 2
+    assert anna.keys == ["ideas.search_none"]
+    assert "ik zocht alleen op de eerste" in anna.text.casefold()
+    assert "ж" * 16 in anna.text and "ж" * 17 not in anna.text
+    await anna.send("/ideeen лавки " + "ж" * 100_000)
+    assert anna.keys == ["ideas.search_title"]
+    assert "ik zocht alleen op de eerste" in anna.text.casefold()
+    assert _listed(anna) == ["#1 Лавки в парку біля озера"]
+    _payloads_fit(anna)
