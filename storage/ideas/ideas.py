@@ -735,12 +735,21 @@ def _match(terms: list[str]) -> str:
 
 
 def _fold(term: str) -> str:
-    """A term as the index keeps it: without diacritics ("café" is kept as "cafe")."""
+    """A term as the index keeps it: without diacritics ("café" is kept as "cafe").
+
+    The index takes them off Latin letters only: the Ukrainian "й" and "ї", or the Arabic
+    "أ", are letters of their own there, as they are to their readers."""
     if term.isascii():  # most words: nothing to fold, no character by character
         return term
-    return "".join(
-        char for char in unicodedata.normalize("NFD", term) if not unicodedata.combining(char)
-    )
+    return "".join(_fold_letter(char) for char in term)
+
+
+def _fold_letter(char: str) -> str:
+    """A letter as the index keeps it: a Latin one without its marks."""
+    parts = unicodedata.normalize("NFD", char)
+    if not parts[0].isascii():
+        return char
+    return "".join(part for part in parts if not unicodedata.combining(part))
 
 
 def _stem(word: str) -> str:

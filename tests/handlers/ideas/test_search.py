@@ -433,3 +433,25 @@ async def test_one_endless_word_in_another_script_is_cut_at_once(app: App) -> No
     assert "ik zocht alleen op de eerste" in anna.text.casefold()
     assert _listed(anna) == ["#1 Лавки в парку біля озера"]
     _payloads_fit(anna)
+
+
+async def test_ukrainian_and_arabic_letters_with_marks_of_their_own_are_found(
+    app: App,
+) -> None:
+    """The index takes the marks off Latin letters only ("café" is "cafe"): an "й", an
+    "ї" or an Arabic "أ" is a letter of its own there, and a search with it finds it."""
+    await seed_idea(app, "Новий майданчик біля їдальні", description="Гойдалки для дітей.")
+    await seed_idea(app, "إضاءة أفضل في الحديقة", description="نريد أشجارًا ومقاعد.")
+    await seed_idea(app, "Een café op het plein")
+    olena = await person(app, "olena", language="Українська")
+    for typed in ("майданчик", "Новий", "їдальні", "гойдалки"):
+        await olena.send(f"/ideeen {typed}")
+        assert olena.keys == ["ideas.search_title"], typed
+        assert _listed(olena) == ["#1 Новий майданчик біля їдальні"], typed
+    layla = await person(app, "layla", language="العربية")
+    for typed in ("إضاءة", "أفضل", "أشجارًا"):
+        await layla.send(f"/ideeen {typed}")
+        assert layla.keys == ["ideas.search_title"], typed
+        assert _listed(layla) == ["#2 إضاءة أفضل في الحديقة"], typed
+    await layla.send("/ideeen CAFÉ")
+    assert _listed(layla) == ["#3 Een café op het plein"]
