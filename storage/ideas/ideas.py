@@ -377,9 +377,20 @@ class Ideas:
         terms = [_stem(word) for word in words]
         # A word no idea has (a typo) takes nothing from a common one beside it.
         telling = await self._telling(terms, keep_common=True) if terms else []
-        if not telling:
+        found = await self._found(telling, limit=limit, offset=offset)
+        rest = [term for term in terms if term not in telling]
+        if not found.total and telling and rest:
+            # The telling words are only in ideas out of view (their words stay in the
+            # index until they are deleted): the common words beside them still find.
+            rest = await self._telling(rest, keep_common=True)
+            found = await self._found(rest, limit=limit, offset=offset)
+        return found
+
+    async def _found(self, terms: list[str], *, limit: int, offset: int) -> IdeaPage:
+        """A page of the ideas in view with any of these terms, best matches first."""
+        if not terms:
             return IdeaPage(ideas=[], total=0)
-        query = _match(telling)
+        query = _match(terms)
         rows = await self.db.fetchall(
             f"{_SELECT} JOIN (SELECT rowid AS hit, bm25(ideas_fts, 3.0, 1.0) AS rank"
             " FROM ideas_fts WHERE ideas_fts MATCH ?) m ON m.hit = i.id"

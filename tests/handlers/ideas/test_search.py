@@ -455,3 +455,27 @@ async def test_ukrainian_and_arabic_letters_with_marks_of_their_own_are_found(
         assert _listed(layla) == ["#2 إضاءة أفضل في الحديقة"], typed
     await layla.send("/ideeen CAFÉ")
     assert _listed(layla) == ["#3 Een café op het plein"]
+
+
+async def test_a_word_only_ideas_out_of_view_have_takes_nothing_from_a_common_word(
+    app: App,
+) -> None:
+    """A removed or withdrawn idea's words stay in the index until it is deleted: a word only
+    such an idea has ("casino") still leaves the ideas in view with "park" to be found, and
+    never shows the idea itself."""
+    anna = await person(app, "anna")
+    anna_id = (await row(app, anna)).id
+    for n in range(60):
+        await seed_idea(app, f"Iets voor het park, deel {n}", minutes=n)
+    removed = await seed_idea(app, "Een casino aan het strand")
+    withdrawn = await seed_idea(app, "Een kermis op het plein", author=anna_id)
+    async with app.db.transaction():
+        await app.repos.ideas.remove(removed.id, utcnow(), how=Removal.REMOVED, reason="Nee.")
+        assert await app.repos.ideas.withdraw(withdrawn.id, anna_id, utcnow())
+    for typed in ("park casino", "kermis park", "casino kermis park strand"):
+        await anna.send(f"/ideeen {typed}")
+        assert anna.keys == ["ideas.search_title"], typed
+        assert "60 gevonden" in anna.text, typed
+        assert not any("casino" in t or "kermis" in t for t in _listed(anna)), typed
+    await anna.send("/ideeen casino kermis")
+    assert anna.keys == ["ideas.search_none"]
