@@ -374,7 +374,7 @@ class Ideas:
         erased with their author and not yet deleted) are never found: the same ideas as
         :meth:`browse` lists.
         """
-        terms = [_stem(word) for word in words]
+        terms = list(dict.fromkeys(form for word in words for form in _capitals(_stem(word))))
         # A word no idea has (a typo) takes nothing from a common one beside it.
         telling = await self._telling(terms, keep_common=True) if terms else []
         found = await self._found(telling, limit=limit, offset=offset)
@@ -761,6 +761,18 @@ def _fold_letter(char: str) -> str:
     if not parts[0].isascii():
         return char
     return "".join(part for part in parts if not unicodedata.combining(part))
+
+
+def _capitals(term: str) -> list[str]:
+    """A search term, and how the index keeps it where the word was written with Turkish
+    capitals: the index reads every "I" as "i", also the capital of "ı", so "Işık" is
+    "isık" there and "IŞIK" "isik" ("ışık" stays "ısık")."""
+    if "ı" not in term:
+        return [term]
+    forms = [term, term.replace("ı", "i")]
+    if term.startswith("ı"):
+        forms.insert(1, "i" + term[1:])
+    return list(dict.fromkeys(forms))
 
 
 def _stem(word: str) -> str:

@@ -479,3 +479,19 @@ async def test_a_word_only_ideas_out_of_view_have_takes_nothing_from_a_common_wo
         assert not any("casino" in t or "kermis" in t for t in _listed(anna)), typed
     await anna.send("/ideeen casino kermis")
     assert anna.keys == ["ideas.search_none"]
+
+
+async def test_a_turkish_dotless_i_finds_the_words_written_with_a_capital(app: App) -> None:
+    """The index reads every "I" as "i", also the Turkish capital of "ı": a search typed as
+    Turkish is written ("ışık") finds the word at the start of a title ("Işık") and in
+    capitals ("IŞIK") too."""
+    await seed_idea(app, "Işıklandırma parkta", description="Akşamları çok karanlık.")
+    await seed_idea(app, "IŞIK YOK", description="Sokakta hiç lamba yok.")
+    await seed_idea(app, "Daha fazla ışık", description="Köprünün yanında.")
+    await seed_idea(app, "Isıtma", description="Bekleme yerinde.")
+    ayse = await person(app, "ayse", language="Türkçe")
+    await ayse.send("/ideeen ışık")
+    assert ayse.keys == ["ideas.search_title"]
+    assert sorted(_listed(ayse)) == ["#1 Işıklandırma parkta", "#2 IŞIK YOK", "#3 Daha fazla ışık"]
+    await ayse.send("/ideeen ısıtma")
+    assert _listed(ayse) == ["#4 Isıtma"]
