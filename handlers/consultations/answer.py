@@ -137,7 +137,7 @@ async def _not_taking_part(ctx: Context, consultation: Consultation, page: int) 
     assert consultation.experiment_id is not None
     experiment = await ctx.repos.experiments.get(consultation.experiment_id)
     title = experiment.title(ctx.lang) if experiment else pick(consultation.title, ctx.lang)
-    typing = _in_text_dialog(ctx)
+    typing = _typing_for(ctx, consultation)
     return respond(
         Reply(
             key="consultations.evaluation_not_taking_part",
@@ -155,7 +155,7 @@ async def _closed(
 ) -> Response:
     over = await _check_in_over(ctx, consultation, moment, taking)
     if over is not None:
-        typing = _in_text_dialog(ctx)
+        typing = _typing_for(ctx, consultation, moment)
         return respond(
             Reply(
                 key="consultations.check_in_over",
@@ -175,7 +175,7 @@ async def _closed(
                 )
             ],
         )
-    typing = _in_text_dialog(ctx)
+    typing = _typing_for(ctx, consultation, moment)
     return respond(
         Reply(
             key="consultations.closed",
@@ -221,6 +221,19 @@ async def _answered(ctx: Context, taking: Taking | None) -> bool:
 
 def _in_text_dialog(ctx: Context) -> bool:
     return ctx.dialog is not None and ctx.dialog.name == TEXT_DIALOG
+
+
+def _typing_for(ctx: Context, consultation: Consultation, moment: int | None = None) -> bool:
+    """Whether the person is typing an answer for ``consultation`` (at ``moment``, where
+    given): one that no longer takes it ends that. An answer typed for another one stays
+    open (an old button of this one was pressed meanwhile)."""
+    dialog = ctx.dialog
+    return (
+        dialog is not None
+        and dialog.name == TEXT_DIALOG
+        and str(dialog.data.get("consultation")) == str(consultation.id)
+        and (moment is None or str(dialog.data.get("moment")) == str(moment))
+    )
 
 
 def _until(ctx: Context, target: Target) -> str:

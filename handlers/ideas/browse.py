@@ -118,9 +118,8 @@ def fitted(text: str) -> tuple[list[str], bool]:
             kept.append(word)
             continue
         if not kept:
-            while len(word.encode()) > SEARCH_BYTES:
-                word = word[:-1]
-            kept.append(word)
+            # Its first letters that fit, cut in one go (a word may be 100,000 letters).
+            kept.append(word.encode()[:SEARCH_BYTES].decode(errors="ignore"))
         break
     # A word cut short may be no word to search for any more (all digits, say).
     kept = search_words(" ".join(kept))

@@ -374,11 +374,23 @@ class Ideas:
         erased with their author and not yet deleted) are never found: the same ideas as
         :meth:`browse` lists.
         """
-        terms = [_stem(word) for word in words]
-        telling = await self._telling(terms) if terms else []
-        if not telling:
+        terms = list(dict.fromkeys(form for word in words for form in _capitals(_stem(word))))
+        # A word no idea has (a typo) takes nothing from a common one beside it.
+        telling = await self._telling(terms, keep_common=True) if terms else []
+        found = await self._found(telling, limit=limit, offset=offset)
+        rest = [term for term in terms if term not in telling]
+        if not found.total and telling and rest:
+            # The telling words are only in ideas out of view (their words stay in the
+            # index until they are deleted): the common words beside them still find.
+            rest = await self._telling(rest, keep_common=True)
+            found = await self._found(rest, limit=limit, offset=offset)
+        return found
+
+    async def _found(self, terms: list[str], *, limit: int, offset: int) -> IdeaPage:
+        """A page of the ideas in view with any of these terms, best matches first."""
+        if not terms:
             return IdeaPage(ideas=[], total=0)
-        query = _match(telling)
+        query = _match(terms)
         rows = await self.db.fetchall(
             f"{_SELECT} JOIN (SELECT rowid AS hit, bm25(ideas_fts, 3.0, 1.0) AS rank"
             " FROM ideas_fts WHERE ideas_fts MATCH ?) m ON m.hit = i.id"
@@ -392,7 +404,7 @@ class Ideas:
         )
         return IdeaPage(ideas=[_idea(row) for row in rows], total=int(total))
 
-    async def _telling(self, terms: list[str]) -> list[str]:
+    async def _telling(self, terms: list[str], *, keep_common: bool = False) -> list[str]:
         """The terms that say which ideas look alike: those not in a large share of ideas.
 
         A word in one idea out of twenty hardly tells them apart, and its long list of
@@ -403,7 +415,9 @@ class Ideas:
         idea's rank, yet bm25 weighs it for every idea the other words find (in the drafts
         of ``bench.core``, four words of nineteen and half the time of a search). When the only
         words that are not common are such words, nothing is searched: none of the draft's
-        telling words is in any idea. Empty when there is nothing to search for.
+        telling words is in any idea. Empty when there is nothing to search for. With
+        ``keep_common`` (a person's search, where any word will do), the rarest common ones
+        are kept then instead, as when every word is common.
 
         Counting a word reads its whole list of ideas in the index: a rare word costs
         next to nothing, a common one about a millisecond at 20,000 ideas, and a draft has
@@ -434,12 +448,16 @@ class Ideas:
                 else:
                     telling.add(word)
         if telling:
-            return [
+            kept = [
                 term
                 for term, word in zip(terms, folded, strict=True)
                 if word in telling and uses[word]
             ]
-        counted = sorted((uses[word], term) for term, word in zip(terms, folded, strict=True))
+            if kept or not keep_common:
+                return kept
+        counted = sorted(
+            (uses[word], term) for term, word in zip(terms, folded, strict=True) if uses[word]
+        )
         return [term for _, term in counted[:KEPT_WHEN_ALL_COMMON]]
 
     async def update_own(
@@ -728,12 +746,33 @@ def _match(terms: list[str]) -> str:
 
 
 def _fold(term: str) -> str:
-    """A term as the index keeps it: without diacritics ("café" is kept as "cafe")."""
+    """A term as the index keeps it: without diacritics ("café" is kept as "cafe").
+
+    The index takes them off Latin letters only: the Ukrainian "й" and "ї", or the Arabic
+    "أ", are letters of their own there, as they are to their readers."""
     if term.isascii():  # most words: nothing to fold, no character by character
         return term
-    return "".join(
-        char for char in unicodedata.normalize("NFD", term) if not unicodedata.combining(char)
-    )
+    return "".join(_fold_letter(char) for char in term)
+
+
+def _fold_letter(char: str) -> str:
+    """A letter as the index keeps it: a Latin one without its marks."""
+    parts = unicodedata.normalize("NFD", char)
+    if not parts[0].isascii():
+        return char
+    return "".join(part for part in parts if not unicodedata.combining(part))
+
+
+def _capitals(term: str) -> list[str]:
+    """A search term, and how the index keeps it where the word was written with Turkish
+    capitals: the index reads every "I" as "i", also the capital of "ı", so "Işık" is
+    "isık" there and "IŞIK" "isik" ("ışık" stays "ısık")."""
+    if "ı" not in term:
+        return [term]
+    forms = [term, term.replace("ı", "i")]
+    if term.startswith("ı"):
+        forms.insert(1, "i" + term[1:])
+    return list(dict.fromkeys(forms))
 
 
 def _stem(word: str) -> str:

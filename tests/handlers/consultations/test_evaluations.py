@@ -276,6 +276,48 @@ async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_b
     assert "consultations.check_in_over" not in anna.keys
 
 
+async def test_an_old_invitation_pressed_while_typing_another_answer_leaves_that_question_open(
+    app: App, clock: Clock
+) -> None:
+    """Anna is typing her answer for another experiment when she taps the "how is it
+    going?" of the one that ended: she reads why that one is over, and what she types next
+    is still her answer to the question she was at."""
+    [playground, gardens, *_] = await app.repos.experiments.running()
+    evaluations = {c.experiment_id: c.id for c in await app.repos.consultations.open_evaluations()}
+    anna = await resident(app, "anna")
+    for experiment in (playground, gardens):
+        await anna.press_payload(f"exp.join:{experiment.id}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    ria = await civil_servant(app)
+    await ria.press_payload(f"cs.exendok:{evaluations[playground.id]}")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await anna.press_payload(f"cs.w:{evaluations[gardens.id]}:1:4")
+    assert "Vraag 4 van 4" in anna.text
+    await anna.press_payload(f"cs.a:{evaluations[playground.id]}:1:1:4")
+    assert anna.keys[0] == "consultations.check_in_over"
+    await anna.send("De geveltuintjes staan er prachtig bij.")
+    assert "consultations.text_saved" in anna.keys
+    taken = await app.repos.responses.find(
+        evaluations[gardens.id], 1, (await stored(app, "anna")).id
+    )
+    assert taken is not None
+    assert await app.repos.responses.answers(taken.id) != {}
+
+    # The same with the questions about the end of the one that ended.
+    ended = evaluations[playground.id]
+    await Jobs.of(app).evaluations()
+    await anna.press_payload(f"cs.w:{ended}:2:4")
+    assert "Vraag 4 van 4" in anna.text
+    await anna.press_payload(f"cs.a:{ended}:1:1:4")
+    assert anna.keys[0] == "consultations.check_in_over"
+    await anna.send("Mijn kinderen spelen er graag.")
+    assert "consultations.text_saved" in anna.keys
+    at_end = await app.repos.responses.find(ended, 2, (await stored(app, "anna")).id)
+    assert at_end is not None
+    assert await app.repos.responses.answers(at_end.id) != {}
+
+
 async def test_an_experiment_started_from_a_proposal_is_evaluated_like_the_burgertop_ones(
     app: App, clock: Clock
 ) -> None:

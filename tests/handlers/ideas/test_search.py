@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from bot.app import App
@@ -395,3 +396,102 @@ async def test_a_number_after_the_command_opens_that_idea(app: App) -> None:
     await anna.send("/ideeen " + "9" * 40)
     assert anna.keys == ["ideas.not_found"]
     assert len(anna.text) < 400
+
+
+async def test_a_word_no_idea_has_takes_nothing_from_a_common_word_beside_it(
+    app: App,
+) -> None:
+    """A word in many ideas ("park") still finds them with a word no idea has beside it (a
+    typo, "trampoline"): the search is for ideas with any of the words."""
+    for n in range(60):
+        await seed_idea(app, f"Iets voor het park, deel {n}", minutes=n)
+    anna = await person(app, "anna")
+    await anna.send("/ideeen park")
+    assert anna.keys == ["ideas.search_title"] and "60 gevonden" in anna.text
+    for typed in ("park trampoline", "trampoline park", "park xqzwv deel"):
+        await anna.send(f"/ideeen {typed}")
+        assert anna.keys == ["ideas.search_title"], typed
+        assert "60 gevonden" in anna.text and len(_listed(anna)) == 5, typed
+    await anna.send("/ideeen trampoline")
+    assert anna.keys == ["ideas.search_none"]
+
+
+async def test_one_endless_word_in_another_script_is_cut_at_once(app: App) -> None:
+    """Matrix and the console take messages far longer than Telegram's: a search of one
+    word of 100,000 Cyrillic letters is cut to what its buttons carry in one go, not letter
+    by letter (which kept the bot busy for seconds)."""
+    await seed_idea(app, "Лавки в парку біля озера")
+    anna = await person(app, "anna")
+    began = time.perf_counter()
+    await anna.send("/ideeen " + "ж" * 100_000)
+    assert time.perf_counter() - began < 2
+    assert anna.keys == ["ideas.search_none"]
+    assert "ik zocht alleen op de eerste" in anna.text.casefold()
+    assert "ж" * 16 in anna.text and "ж" * 17 not in anna.text
+    await anna.send("/ideeen лавки " + "ж" * 100_000)
+    assert anna.keys == ["ideas.search_title"]
+    assert "ik zocht alleen op de eerste" in anna.text.casefold()
+    assert _listed(anna) == ["#1 Лавки в парку біля озера"]
+    _payloads_fit(anna)
+
+
+async def test_ukrainian_and_arabic_letters_with_marks_of_their_own_are_found(
+    app: App,
+) -> None:
+    """The index takes the marks off Latin letters only ("café" is "cafe"): an "й", an
+    "ї" or an Arabic "أ" is a letter of its own there, and a search with it finds it."""
+    await seed_idea(app, "Новий майданчик біля їдальні", description="Гойдалки для дітей.")
+    await seed_idea(app, "إضاءة أفضل في الحديقة", description="نريد أشجارًا ومقاعد.")
+    await seed_idea(app, "Een café op het plein")
+    olena = await person(app, "olena", language="Українська")
+    for typed in ("майданчик", "Новий", "їдальні", "гойдалки"):
+        await olena.send(f"/ideeen {typed}")
+        assert olena.keys == ["ideas.search_title"], typed
+        assert _listed(olena) == ["#1 Новий майданчик біля їдальні"], typed
+    layla = await person(app, "layla", language="العربية")
+    for typed in ("إضاءة", "أفضل", "أشجارًا"):
+        await layla.send(f"/ideeen {typed}")
+        assert layla.keys == ["ideas.search_title"], typed
+        assert _listed(layla) == ["#2 إضاءة أفضل في الحديقة"], typed
+    await layla.send("/ideeen CAFÉ")
+    assert _listed(layla) == ["#3 Een café op het plein"]
+
+
+async def test_a_word_only_ideas_out_of_view_have_takes_nothing_from_a_common_word(
+    app: App,
+) -> None:
+    """A removed or withdrawn idea's words stay in the index until it is deleted: a word only
+    such an idea has ("casino") still leaves the ideas in view with "park" to be found, and
+    never shows the idea itself."""
+    anna = await person(app, "anna")
+    anna_id = (await row(app, anna)).id
+    for n in range(60):
+        await seed_idea(app, f"Iets voor het park, deel {n}", minutes=n)
+    removed = await seed_idea(app, "Een casino aan het strand")
+    withdrawn = await seed_idea(app, "Een kermis op het plein", author=anna_id)
+    async with app.db.transaction():
+        await app.repos.ideas.remove(removed.id, utcnow(), how=Removal.REMOVED, reason="Nee.")
+        assert await app.repos.ideas.withdraw(withdrawn.id, anna_id, utcnow())
+    for typed in ("park casino", "kermis park", "casino kermis park strand"):
+        await anna.send(f"/ideeen {typed}")
+        assert anna.keys == ["ideas.search_title"], typed
+        assert "60 gevonden" in anna.text, typed
+        assert not any("casino" in t or "kermis" in t for t in _listed(anna)), typed
+    await anna.send("/ideeen casino kermis")
+    assert anna.keys == ["ideas.search_none"]
+
+
+async def test_a_turkish_dotless_i_finds_the_words_written_with_a_capital(app: App) -> None:
+    """The index reads every "I" as "i", also the Turkish capital of "ı": a search typed as
+    Turkish is written ("ışık") finds the word at the start of a title ("Işık") and in
+    capitals ("IŞIK") too."""
+    await seed_idea(app, "Işıklandırma parkta", description="Akşamları çok karanlık.")
+    await seed_idea(app, "IŞIK YOK", description="Sokakta hiç lamba yok.")
+    await seed_idea(app, "Daha fazla ışık", description="Köprünün yanında.")
+    await seed_idea(app, "Isıtma", description="Bekleme yerinde.")
+    ayse = await person(app, "ayse", language="Türkçe")
+    await ayse.send("/ideeen ışık")
+    assert ayse.keys == ["ideas.search_title"]
+    assert sorted(_listed(ayse)) == ["#1 Işıklandırma parkta", "#2 IŞIK YOK", "#3 Daha fazla ışık"]
+    await ayse.send("/ideeen ısıtma")
+    assert _listed(ayse) == ["#4 Isıtma"]
