@@ -10,7 +10,8 @@ declared (:class:`handlers.feature.Policy`), and features register the gates, po
 and fallback answers it uses. The checks, in order, before any handler runs:
 
 1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
-   memory) is refused before anything is read or written; staff are exempt;
+   memory, an album as one message) is refused before anything is read or written;
+   staff are exempt;
 2. a group chat or room gets a short answer pointing to a private chat, and nothing else,
    except a command its feature declared for groups (``in_groups``: an experiment's room)
    and a newcomer's welcome; these pass the role check and the gates, and a gate's
@@ -212,7 +213,7 @@ class Router:
         key = event.user_key
         await self.locks.acquire(key)
         try:
-            verdict = self.flood.check(key, self.clock())
+            verdict = self.flood.check(key, self.clock(), event.album)
             outcome = await self._handle(event) if verdict is Verdict.ADMIT else None
             if outcome is None:
                 outcome = await self._flooded(event, verdict)
