@@ -385,6 +385,25 @@ class Router:
             replies.append(Reply(key="general.caption_given_back", params={"text": event.caption}))
         return _Outcome(lang, replies)
 
+    async def left_in_album(self, platform: str, album: str) -> bool:
+        """Whether a later message of ``album`` will be left as it is, whatever it holds
+        (its first message was handled, and no step still waits for its first photo): an
+        adapter then need not fetch the photo it brings. Once true it stays true; false
+        where it cannot be read (the photo is then fetched, as any other)."""
+        marker = _album_marker(album)
+        try:
+            async with self.repos.db.committed():
+                if await self.repos.handled.find(platform, marker) is None:
+                    return False
+                if await self.repos.handled.find(platform, f"{marker}:kept") is not None:
+                    return True
+                if await self.repos.handled.find(platform, f"{marker}:waits") is None:
+                    return True
+                return await self.repos.handled.find(platform, f"{marker}:tried") is not None
+        except Exception:
+            log.exception("reading an album failed platform=%s", platform)
+            return False
+
     async def _photo_still_wanted(self, event: Event) -> bool:
         """Whether the album's first item was no photo (a video, a file that is no
         picture) and came to a step that takes one, which still waits for it: then its
