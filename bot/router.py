@@ -10,7 +10,8 @@ declared (:class:`handlers.feature.Policy`), and features register the gates, po
 and fallback answers it uses. The checks, in order, before any handler runs:
 
 1. flood: more than the profile's ``messages_per_minute`` from one person (counted in
-   memory) is refused before anything is read or written; staff are exempt;
+   memory, an album as one message) is refused before anything is read or written;
+   staff are exempt;
 2. a group chat or room gets a short answer pointing to a private chat, and nothing else,
    except a command its feature declared for groups (``in_groups``: an experiment's room)
    and a newcomer's welcome; these pass the role check and the gates, and a gate's
@@ -212,7 +213,7 @@ class Router:
         key = event.user_key
         await self.locks.acquire(key)
         try:
-            verdict = self.flood.check(key, self.clock())
+            verdict = self.flood.check(key, self.clock(), event.album)
             outcome = await self._handle(event) if verdict is Verdict.ADMIT else None
             if outcome is None:
                 outcome = await self._flooded(event, verdict)
@@ -383,6 +384,25 @@ class Router:
             # Written with one of the other photos: given back, as with any photo.
             replies.append(Reply(key="general.caption_given_back", params={"text": event.caption}))
         return _Outcome(lang, replies)
+
+    async def left_in_album(self, platform: str, album: str) -> bool:
+        """Whether a later message of ``album`` will be left as it is, whatever it holds
+        (its first message was handled, and no step still waits for its first photo): an
+        adapter then need not fetch the photo it brings. Once true it stays true; false
+        where it cannot be read (the photo is then fetched, as any other)."""
+        marker = _album_marker(album)
+        try:
+            async with self.repos.db.committed():
+                if await self.repos.handled.find(platform, marker) is None:
+                    return False
+                if await self.repos.handled.find(platform, f"{marker}:kept") is not None:
+                    return True
+                if await self.repos.handled.find(platform, f"{marker}:waits") is None:
+                    return True
+                return await self.repos.handled.find(platform, f"{marker}:tried") is not None
+        except Exception:
+            log.exception("reading an album failed platform=%s", platform)
+            return False
 
     async def _photo_still_wanted(self, event: Event) -> bool:
         """Whether the album's first item was no photo (a video, a file that is no

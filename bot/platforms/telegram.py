@@ -732,6 +732,10 @@ class Telegram:
         if message.caption and message.caption.strip():
             base["caption"] = message.caption  # written with a photo or a file
         if message.photo or _sent_as_file(message):
+            album = base["album"]
+            if album is not None and await self.app.router.left_in_album(PLATFORM, album):
+                # A later photo of an album the router will leave: not fetched for nothing.
+                return Event(**base, unsupported="photo")
             photo = await self._download_photo(message)
             if isinstance(photo, Photo):
                 return Event(**base, photo=photo)

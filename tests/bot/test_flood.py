@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.app import App
-from bot.flood import SWEEP_EVERY, FloodGate, Verdict
+from bot.flood import ALBUM_MOST, SWEEP_EVERY, FloodGate, Verdict
 from handlers.catalog import Catalog
-from handlers.contract import Role
+from handlers.contract import Photo, Role
 from storage.clock import utcnow
 from tests.handlers.ideas.helpers import seed_idea
 from tests.people import connector, person, row, with_role
@@ -54,6 +54,63 @@ def test_the_gate_forgets_people_who_went_quiet() -> None:
     assert len(gate) == SWEEP_EVERY - 1
     gate.check(("test", "late"), T0 + timedelta(minutes=5))
     assert len(gate) == 1
+
+
+def test_an_album_counts_once_and_no_more_than_an_album_holds_goes_free() -> None:
+    gate = FloodGate(3)
+    key = ("test", "anna")
+    album = [gate.check(key, T0, "anna:1") for _ in range(ALBUM_MOST)]
+    assert album == [Verdict.ADMIT] * ALBUM_MOST
+    # More under the same album id than an album holds: each counts as a message.
+    assert gate.check(key, T0, "anna:1") is Verdict.ADMIT
+    assert gate.check(key, T0, "anna:1") is Verdict.ADMIT
+    assert gate.check(key, T0, "anna:1") is Verdict.WARN
+    # Someone else's album with the same id is theirs; an album refused stays refused.
+    assert gate.check(("test", "bob"), T0, "anna:1") is Verdict.ADMIT
+    assert gate.check(key, T0, "anna:2") is Verdict.DROP
+    assert gate.check(key, T0, "anna:2") is Verdict.DROP
+    # A minute after its first message, an album's messages count again.
+    gate = FloodGate(2)
+    assert gate.check(key, T0, "anna:3") is Verdict.ADMIT
+    assert gate.check(key, T0 + timedelta(seconds=61), "anna:3") is Verdict.ADMIT
+    assert gate.check(key, T0 + timedelta(seconds=61), "anna:3") is Verdict.ADMIT
+    assert gate.check(key, T0 + timedelta(seconds=61), "anna:3") is Verdict.WARN
+
+
+async def _album(chat: Chat, album: str, count: int) -> list[list[str]]:
+    """``count`` photos sent as one album; the answer keys to each."""
+    answers = []
+    for n in range(count):
+        seen = await chat.handle(chat.event(photo=Photo(data=b"\xff\xd8\xff %d" % n), album=album))
+        answers.append([each.key for each in seen])
+    return answers
+
+
+async def test_albums_of_ten_photos_count_as_one_message_each(app: App) -> None:
+    """Three albums of ten photos are three messages, not thirty: the minute is not used
+    up by them, and she can go on."""
+    anna = await person(app, "anna")
+    _clock(app)
+    albums = [await _album(anna, f"anna:{n}", ALBUM_MOST) for n in range(3)]
+    for answers in albums:
+        assert answers[0] and "flood.slow_down" not in answers[0], answers
+        assert all(later == [] for later in answers[1:]), answers
+    await anna.send("/help")
+    assert anna.keys == ["general.help_title"]
+
+
+async def test_an_album_at_the_end_of_the_minute_is_one_message(app: App) -> None:
+    """One message left in the minute: the album is it; its other photos are not told to
+    slow down. The next message after it is."""
+    anna = await person(app, "anna")
+    _clock(app)
+    for _ in range(app.profile.limits.messages_per_minute - 1):
+        await anna.send("/help")
+    answers = await _album(anna, "anna:9", 4)
+    assert answers[0] and "flood.slow_down" not in answers[0], answers
+    assert answers[1:] == [[], [], []], answers
+    await anna.send("/help")
+    assert anna.keys == ["flood.slow_down"]
 
 
 async def test_a_hundred_messages_in_a_second_get_one_slow_down_answer(app: App) -> None:

@@ -150,3 +150,36 @@ async def test_an_album_beginning_with_a_video_whose_photo_comes_after_the_step_
     assert [seen.key for seen in taken] == ["composer.ask_audience"]
     assert late == []
     assert await app.db.fetchval("SELECT COUNT(*) FROM media") == 1
+
+
+async def test_what_an_adapter_need_not_download_of_an_album(app: App) -> None:
+    """The later photos of an album are left whatever they hold: not fetched. Before the
+    first, at the photo a video left a step waiting for, and after an erasure they are."""
+    await _town(app)
+    ria = await civil_servant(app)
+    left = app.router.left_in_album
+    assert not await left("test", "ria:20")
+    await _album(ria, "ria:20", b"\xff\xd8\xff een")
+    assert await left("test", "ria:20")
+    # Someone else's album, or one on another platform, is not this one.
+    assert not await left("test", "ria:21") and not await left("telegram", "ria:20")
+
+    await ria.send("/nieuwbericht")
+    await ria.send("Kijk, de nieuwe bankjes!")
+    await ria.handle(ria.event(unsupported="video", album="ria:22"))
+    assert not await left("test", "ria:22"), "its first photo is still wanted"
+    # A photo not fetched is left, as the router was told it would be.
+    [first] = await _album(ria, "ria:22", b"\xff\xd8\xff een")
+    assert [seen.key for seen in first] == ["composer.ask_audience"]
+    assert await left("test", "ria:22")
+    rest = await ria.handle(ria.event(unsupported="photo", album="ria:22"))
+    assert [seen.key for seen in rest] == ["general.album_first_kept"]
+
+    bert = Chat(app, "bert")
+    await bert.onboard()
+    await _album(bert, "bert:20", b"\xff\xd8\xff een")
+    assert await left("test", "bert:20")
+    await bert.send("/vergeetmij")
+    await bert.press("Ja, wis mijn gegevens")
+    assert bert.keys == ["privacy.forget.done"]
+    assert not await left("test", "bert:20"), "erased with him"

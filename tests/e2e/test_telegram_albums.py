@@ -5,7 +5,7 @@ that takes one photo takes the first; the person hears once that the others are 
 the other photos change nothing and get no answer of their own (they are never read as
 answers to the next question). Where no photo is asked for, an album is one message.
 An album that begins with a video (or a file that is no picture) at the photo step has
-its first photo taken all the same.
+its first photo taken all the same. The photos that are not used are not downloaded.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ async def test_an_album_at_the_photo_step_keeps_the_first_photo_and_says_so_once
         assert len(answers) == 3 and ONLY_THE_FIRST in answers[2], answers
         colours = await _stored_colours(app)
         assert len(colours) == 1 and _near(colours[0], RED), colours
+        assert len(server.calls_to("getFile")) == 1, "the others are not downloaded"
 
         await anna.press(PREVIEW)
         await wait_for_text(server, anna.chat_id, "#1", after=before)
@@ -138,6 +139,7 @@ async def test_an_album_where_no_photo_is_asked_for_is_answered_as_one_message(
 
         assert album == one_photo
         assert await _stored_colours(app) == []
+        assert len(server.calls_to("getFile")) == 2, "one for the photo, one for the album"
 
 
 async def test_an_album_where_a_text_is_asked_for_gets_one_hint_and_the_question_stays(
@@ -201,6 +203,7 @@ async def test_the_rest_of_an_album_after_a_restart_changes_nothing_either(
         assert len(answers) == 1 and ONLY_THE_FIRST in answers[0], answers
         colours = await _stored_colours(app)
         assert len(colours) == 1 and _near(colours[0], RED), colours
+        assert len(server.calls_to("getFile")) == 1, "the rest is not downloaded"
         await anna.press(PREVIEW)
         await wait_for_text(server, anna.chat_id, "#1", after=before)
 
@@ -232,6 +235,9 @@ async def test_an_album_whose_first_item_is_no_photo_keeps_its_first_photo_at_th
         assert ONLY_THE_FIRST in answers[-1], answers
         colours = await _stored_colours(app)
         assert len(colours) == 1 and _near(colours[0], RED), colours
+        # The file that is no picture is looked at, the first photo taken, no more.
+        downloads = 1 if first == "video" else 2
+        assert len(server.calls_to("getFile")) == downloads, server.calls_to("getFile")
         await anna.press(PREVIEW)
         await wait_for_text(server, anna.chat_id, "#1", after=before)
         idea = await app.repos.ideas.get(1)
@@ -257,3 +263,4 @@ async def test_an_album_whose_first_item_is_a_video_where_a_text_is_asked_gets_o
         assert len(hints) == 1 and len(answers) <= 2, answers
         assert not [a for a in answers if ONLY_THE_FIRST in a]
         assert await _stored_colours(app) == []
+        assert server.calls_to("getFile") == []
