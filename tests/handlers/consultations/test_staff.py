@@ -269,9 +269,10 @@ async def test_staff_edit_what_happens_next_and_the_closing_time(app: App, clock
     assert FOLLOW_UP not in seen(app, results)[0].text
 
 
-async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
+async def _answered_a_minute_before_closing(
     app: App, clock: Clock
-) -> None:
+) -> tuple[Chat, Chat, int, Consultation]:
+    """Ria's poll, published and answered by Anna; the clock a minute before it closes."""
     anna = await resident(app, "anna")
     ria = await civil_servant(app)
     await compose_poll(ria)
@@ -281,6 +282,13 @@ async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
     consultation = await app.repos.consultations.get(poll)
     assert consultation is not None and consultation.closes_at is not None
     clock.now = consultation.closes_at - timedelta(minutes=1)
+    return anna, ria, poll, consultation
+
+
+async def test_a_follow_up_typed_after_the_closing_time_is_given_back_not_lost(
+    app: App, clock: Clock
+) -> None:
+    anna, ria, poll, consultation = await _answered_a_minute_before_closing(app, clock)
     await ria.press_payload(f"cs.fu:{poll}")
     assert ria.keys == ["consultations.ask_follow_up_edit"]
     clock.now = consultation.closes_at  # closing time: the results are on their way
@@ -302,15 +310,7 @@ def _typed_time(app: App, at: datetime) -> str:
 async def test_a_closing_time_typed_as_the_poll_closes_comes_back_with_why(
     app: App, clock: Clock
 ) -> None:
-    anna = await resident(app, "anna")
-    ria = await civil_servant(app)
-    await compose_poll(ria)
-    await ria.press("Publiceren")
-    poll = await last_consultation(app)
-    await anna.press_payload(f"cs.a:{poll}:0:1:1")
-    consultation = await app.repos.consultations.get(poll)
-    assert consultation is not None and consultation.closes_at is not None
-    clock.now = consultation.closes_at - timedelta(minutes=1)
+    anna, ria, poll, consultation = await _answered_a_minute_before_closing(app, clock)
     await ria.press_payload(f"cs.mv:{poll}")
     assert ria.keys == ["consultations.ask_move"]
     clock.now = consultation.closes_at  # its time passed while Ria typed
