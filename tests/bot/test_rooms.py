@@ -795,3 +795,36 @@ async def test_an_ended_experiments_group_the_bot_was_removed_from_is_linked_bac
     # Only the group it was the room of is linked back: the ended experiment takes no other.
     await group_command(wim, "koppel", "1")
     assert wim.keys != ["rooms.linked"]
+
+
+class UnlinkedMeanwhile(ObedientRoom):
+    """A room unlinked by its connector while the platform makes the first invite (with
+    a link of its own, as on Telegram)."""
+
+    def __init__(self, connector: Chat) -> None:
+        super().__init__()
+        self.connector = connector
+
+    async def invite(self, room: str, person: str) -> str | None:
+        await super().invite(room, person)
+        if len(self.done) == 1:
+            await group_command(self.connector, "ontkoppel")
+            assert self.connector.keys == ["rooms.unlinked"]
+        return f"https://t.me/+{person}"
+
+
+async def test_a_group_unlinked_while_its_invites_are_made_sends_no_invite_to_it(
+    app: App,
+) -> None:
+    """Linked to the wrong group and unlinked at once: the invites the bot was making for
+    it (for everyone taking part) stop, and nobody gets a link to a group that is no
+    longer the experiment's."""
+    _, anna, bob, ria = await linked(app)
+    await anna.press_payload("exp.join:1")
+    await bob.press_payload("exp.join:1")
+    room = UnlinkedMeanwhile(ria)
+    worker = RoomWorker(app.repos, app.catalog, "test", room, profile=app.profile, clock=utcnow)
+    await worker.run_due()
+    assert len(room.done) == 1  # the one on its way; the other is not made
+    for chat in (anna, bob):
+        assert await for_user(app, chat, "room") == []
