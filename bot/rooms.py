@@ -165,6 +165,10 @@ class RoomWorker:
                 await self._settle(task)
             log.info("room invite skipped room=%s", pseudonym(room))
             return True
+        if task.op is RoomOp.INVITE and not await self.repos.rooms.queued(task.id):
+            # Dropped while the tasks before it were done: the group was unlinked.
+            log.info("room invite dropped meanwhile room=%s", pseudonym(room))
+            return False
         removed = False
         if task.op is RoomOp.REMOVE and not task.tried:
             # Recorded first: a stop after the platform took them out, before the outcome
@@ -201,10 +205,12 @@ class RoomWorker:
             )
             return await self._failed(task, exc, lasting=False)
         async with self.repos.db.transaction():
-            await self._settle(task)
+            # Dropped while the platform made it (the group was unlinked): no link is sent.
+            still = await self._settle(task)
             # Asked again: they may have left while the platform made the invite.
             if (
                 task.op is RoomOp.INVITE
+                and still
                 and task.user_id is not None
                 and await self._may_enter(task)
             ):
@@ -257,12 +263,14 @@ class RoomWorker:
         key = "rooms.removed_banned" if banned else "rooms.removed"
         await self._tell([task.user_id], task, key)
 
-    async def _settle(self, task: RoomTask) -> None:
+    async def _settle(self, task: RoomTask) -> bool:
         """The task is over (done, skipped or given up). The account of an erased person is
-        kept only while a mute or ban of theirs holds there: one that ended goes now."""
-        await self.repos.rooms.done(task.id)
+        kept only while a mute or ban of theirs holds there: one that ended goes now.
+        False when the task was dropped meanwhile (the group was unlinked)."""
+        still = await self.repos.rooms.done(task.id)
         if task.op is not RoomOp.HIDE:
             await self.repos.rooms.forget_accounts(task.room.id, task.target, self.clock())
+        return still
 
     async def _tell(self, user_ids: list[int], task: RoomTask, key: str) -> None:
         """A message about a room task, with the experiment's title in their language."""

@@ -944,7 +944,8 @@ class Matrix:
             await self._left_by_its_person(room, event.sender.platform_user_id)
             await self._follow_chat(event)
         await self.app.router.handle(event, self._deliver)
-        if event.is_group and event.command in LINK_COMMANDS:
+        # Read as the router reads it: /Ontkoppel (a phone's capital) unlinks too.
+        if event.is_group and (event.command or "").lower() in LINK_COMMANDS:
             was_linked = room_id in self._linked
             await self._load_linked()
             if was_linked and room_id not in self._linked:

@@ -52,6 +52,16 @@ async def _experiment_by_arg(ctx: Context, arg: str) -> Experiment | None:
     return await ctx.repos.experiments.running_by_slug(arg) if arg else None
 
 
+async def _ended_back(ctx: Context, room: Room) -> Experiment | None:
+    """An ended experiment, by its number, in the group it had as its room before the bot
+    was removed from it: linked back there, the work waiting in it is done and the group
+    can be unlinked (``/ontkoppel`` says to type this). An ended one takes no other group."""
+    number = parse_id(as_ascii_digits(ctx.value.strip().lstrip("#")))
+    if number != room.experiment_id:
+        return None
+    return await ctx.repos.experiments.get(number)
+
+
 async def _which(ctx: Context, words: str) -> Reply:
     """Which experiment the group is for: the running ones whose title has ``words`` (all of
     them without), a page's worth, with how to find one that is not shown."""
@@ -87,14 +97,18 @@ async def link(ctx: Context) -> Response:
 
     Without a number (or with words from its name), the bot lists the running experiments
     (those with the words in their name), a page's worth: a group has no buttons to turn it.
+    An ended experiment is linked back only to the group the bot was removed from
+    (:func:`_ended_back`).
     """
     if not ctx.event.is_group:
         return respond(Reply(key="rooms.link_in_group"))
-    experiment = await _experiment_by_arg(ctx, ctx.value)
-    if experiment is None:
-        return respond(await _which(ctx, ctx.value))
     platform, chat_id = ctx.event.platform, ctx.event.chat_id
     existing = await ctx.repos.rooms.of_chat(platform, chat_id)
+    experiment = await _experiment_by_arg(ctx, ctx.value)
+    if experiment is None and existing is not None and existing.gone:
+        experiment = await _ended_back(ctx, existing)
+    if experiment is None:
+        return respond(await _which(ctx, ctx.value))
     if existing is not None and not (existing.gone and existing.experiment_id == experiment.id):
         key = (
             "rooms.already_linked"

@@ -752,8 +752,16 @@ class Rooms:
             (iso(now), task_id),
         )
 
-    async def done(self, task_id: int) -> None:
-        await self.db.execute("DELETE FROM room_tasks WHERE id = ?", (task_id,))
+    async def done(self, task_id: int) -> bool:
+        """The task is over; False when it was no longer there (dropped meanwhile: the
+        group was unlinked)."""
+        deleted = await self.db.execute_rowcount("DELETE FROM room_tasks WHERE id = ?", (task_id,))
+        return deleted == 1
+
+    async def queued(self, task_id: int) -> bool:
+        """Whether a task is still to be done (not dropped meanwhile)."""
+        found = await self.db.fetchval("SELECT 1 FROM room_tasks WHERE id = ?", (task_id,))
+        return found is not None
 
     async def retry(self, task_id: int, error: str, now: datetime, wait: timedelta) -> None:
         await self.db.execute(

@@ -763,3 +763,68 @@ async def test_a_reporter_whose_melden_cannot_be_taken_out_hears_it_to_remove_it
     text = told.text(app, "en")
     assert "Natural Playground" in text and "/flag" in text and "remove it yourself" in text
     assert await for_user(app, ria, "room") == []
+
+
+async def test_an_ended_experiments_group_the_bot_was_removed_from_is_linked_back_and_unlinked(
+    app: App,
+) -> None:
+    """The connector is told to type /koppel with the experiment's number first: for an
+    experiment that ended, that links the group back too, and it can then be unlinked."""
+    wim, anna, _, ria = await linked(app)
+    group = in_group(anna)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    await ria.press_payload("mod.do:r1:keep")
+    await ria.send("Mag blijven.")
+    async with app.db.transaction():
+        assert await app.repos.rooms.gone("test", GROUP, utcnow()) is not None
+        assert await app.repos.experiments.end(1)
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlink_gone"]
+    assert "/koppel 1" in ria.text
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
+    now = utcnow() + timedelta(seconds=1)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", ObedientRoom(), profile=app.profile, clock=lambda: now
+    )
+    assert await worker.run_due() == 1  # her /melden
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
+    # Only the group it was the room of is linked back: the ended experiment takes no other.
+    await group_command(wim, "koppel", "1")
+    assert wim.keys != ["rooms.linked"]
+
+
+class UnlinkedMeanwhile(ObedientRoom):
+    """A room unlinked by its connector while the platform makes the first invite (with
+    a link of its own, as on Telegram)."""
+
+    def __init__(self, connector: Chat) -> None:
+        super().__init__()
+        self.connector = connector
+
+    async def invite(self, room: str, person: str) -> str | None:
+        await super().invite(room, person)
+        if len(self.done) == 1:
+            await group_command(self.connector, "ontkoppel")
+            assert self.connector.keys == ["rooms.unlinked"]
+        return f"https://t.me/+{person}"
+
+
+async def test_a_group_unlinked_while_its_invites_are_made_sends_no_invite_to_it(
+    app: App,
+) -> None:
+    """Linked to the wrong group and unlinked at once: the invites the bot was making for
+    it (for everyone taking part) stop, and nobody gets a link to a group that is no
+    longer the experiment's."""
+    _, anna, bob, ria = await linked(app)
+    await anna.press_payload("exp.join:1")
+    await bob.press_payload("exp.join:1")
+    room = UnlinkedMeanwhile(ria)
+    worker = RoomWorker(app.repos, app.catalog, "test", room, profile=app.profile, clock=utcnow)
+    await worker.run_due()
+    assert len(room.done) == 1  # the one on its way; the other is not made
+    for chat in (anna, bob):
+        assert await for_user(app, chat, "room") == []

@@ -683,3 +683,19 @@ async def test_the_connector_unlinks_the_room_and_it_can_be_linked_again_on_syna
         await send_in(wim, room.room_id, {"msgtype": "m.text", "body": "/koppel 1"})
         await room.wait_for_bot(bot_id, "hoort nu bij", count=2)
         assert len(await app.repos.rooms.all("matrix")) == 1
+
+
+async def test_a_room_unlinked_with_a_capital_command_is_left_as_well_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    """A phone may write the command's first letter as a capital: /Ontkoppel unlinks the
+    room as /ontkoppel does, and the bot leaves it all the same."""
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, _, _, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, ria])
+        await send_in(ria, room.room_id, {"msgtype": "m.text", "body": "/Ontkoppel"})
+        await room.wait_for_bot(bot_id, "hoort niet meer bij")
+        assert await app.repos.rooms.all("matrix") == []
+        await until(lambda: room.member(bot_id) == "leave", WAIT_SECONDS, what="the bot leaves")
