@@ -319,14 +319,21 @@ class NoHiding(ObedientRoom):
         raise RoomError("message can't be deleted", lasting=True)
 
 
-async def _report_and_erase(app: App) -> tuple[Chat, Chat]:
-    """Anna reports Bob's message with /melden (her message 77) and erases her data before
-    the bot took her /melden out of the group. Returns Anna and Ria (connector)."""
-    _, anna, _, ria = await linked(app)
+async def _reports_sukkels(anna: Chat) -> Chat:
+    """Anna replies /melden (her message 77) to Bob's "Sukkels" in the group; returns the
+    group as she types in it."""
     group = in_group(anna)
     await group.handle(
         group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
     )
+    return group
+
+
+async def _report_and_erase(app: App) -> tuple[Chat, Chat]:
+    """Anna reports Bob's message with /melden (her message 77) and erases her data before
+    the bot took her /melden out of the group. Returns Anna and Ria (connector)."""
+    _, anna, _, ria = await linked(app)
+    group = await _reports_sukkels(anna)
     assert group.keys == []  # the group hears nothing
     await anna.send("/vergeetmij")
     await anna.press("Ja, wis mijn gegevens")
@@ -684,10 +691,7 @@ async def test_a_group_is_unlinked_once_the_reporters_melden_left_it_and_a_mute_
     """Unlinked before, Anna's /melden would stay in the group for Bob to see, and Bob
     would stay muted there for good: the connector hears what comes first."""
     _, anna, _, ria = await linked(app)
-    group = in_group(anna)
-    await group.handle(
-        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
-    )
+    await _reports_sukkels(anna)
     await ria.press_payload("mod.do:r1:mute")
     await ria.send("7")
     await ria.send("Schelden hoort hier niet.")
@@ -719,10 +723,7 @@ async def test_a_group_the_bot_was_removed_from_is_linked_again_before_it_is_unl
 ) -> None:
     """The work waiting there is done only once it is linked again: the connector hears so."""
     wim, anna, _, ria = await linked(app)
-    group = in_group(anna)
-    await group.handle(
-        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
-    )
+    await _reports_sukkels(anna)
     await ria.press_payload("mod.do:r1:keep")
     await ria.send("Mag blijven.")
     async with app.db.transaction():
@@ -748,10 +749,7 @@ async def test_a_reporter_whose_melden_cannot_be_taken_out_hears_it_to_remove_it
     _, anna, _, ria = await linked(app)
     await anna.send("/taal")
     await anna.press("English")
-    group = in_group(anna)
-    await group.handle(
-        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
-    )
+    group = await _reports_sukkels(anna)
     assert group.keys == []
     now = utcnow()
     worker = RoomWorker(
@@ -771,10 +769,7 @@ async def test_an_ended_experiments_group_the_bot_was_removed_from_is_linked_bac
     """The connector is told to type /koppel with the experiment's number first: for an
     experiment that ended, that links the group back too, and it can then be unlinked."""
     wim, anna, _, ria = await linked(app)
-    group = in_group(anna)
-    await group.handle(
-        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
-    )
+    await _reports_sukkels(anna)
     await ria.press_payload("mod.do:r1:keep")
     await ria.send("Mag blijven.")
     async with app.db.transaction():
