@@ -129,6 +129,13 @@ class ObedientRoom(RefusingRoom):
         self.done.append(("unban", person))
 
 
+async def _erase(chat: Chat) -> None:
+    """``/vergeetmij``, confirmed: everything of this person is erased."""
+    await chat.send("/vergeetmij")
+    await chat.press("Ja, wis mijn gegevens")
+    assert chat.keys == ["privacy.forget.done"]
+
+
 async def _room_tasks(app: App, chat: Chat) -> list[str]:
     user = await row(app, chat)
     found = await app.repos.personal.export(user.id, utcnow())
@@ -298,10 +305,7 @@ async def test_a_refusal_of_a_ban_decided_by_an_erased_connector_reaches_the_con
     await group_command(anna, "melden", reply_to=bobs("Ik kom jullie halen"))
     await ria.press_payload("mod.do:r1:ban")
     await ria.send("Bedreigen kan niet.")
-    await with_role(app, ria, Role.RESIDENT)
-    await ria.send("/vergeetmij")
-    await ria.press("Ja, wis mijn gegevens")
-    assert ria.keys == ["privacy.forget.done"]
+    await _erase(await with_role(app, ria, Role.RESIDENT))
     now = utcnow()
     room = RefusingRoom()
     room.refusals = [RoomError("not enough rights to ban", lasting=True)]
@@ -335,9 +339,7 @@ async def _report_and_erase(app: App) -> tuple[Chat, Chat]:
     _, anna, _, ria = await linked(app)
     group = await _reports_sukkels(anna)
     assert group.keys == []  # the group hears nothing
-    await anna.send("/vergeetmij")
-    await anna.press("Ja, wis mijn gegevens")
-    assert anna.keys == ["privacy.forget.done"]
+    await _erase(anna)
     assert await traces(app.db, ["anna"]) == []
     return anna, ria
 
@@ -384,10 +386,7 @@ async def test_a_connectors_hide_refused_after_their_erasure_still_reaches_the_c
     await ria.press_payload("mod.do:r1:hide")
     await ria.send("Schelden hoort hier niet.")
     assert ria.keys[0] == "rooms.mod.done_hide"
-    await with_role(app, ria, Role.RESIDENT)
-    await ria.send("/vergeetmij")
-    await ria.press("Ja, wis mijn gegevens")
-    assert ria.keys == ["privacy.forget.done"]
+    await _erase(await with_role(app, ria, Role.RESIDENT))
     now = utcnow()
     worker = RoomWorker(
         app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now

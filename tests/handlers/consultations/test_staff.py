@@ -353,17 +353,24 @@ async def test_a_closing_time_typed_while_a_colleague_closes_the_poll_comes_back
     assert [a for a, _ in await _actions(app, poll)][-1] == "consultation.close"
 
 
-async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
-    app: App, clock: Clock
-) -> None:
+async def _cancelled_while_typing(app: App, action: str, asked: str) -> tuple[Chat, Chat, int]:
+    """Ria's scheduled poll; she presses ``action`` on it (its dialog asks ``asked``) and her
+    colleague Sam cancels it while she types. Returns Ria, Sam and the poll."""
     ria = await civil_servant(app)
     sam = await civil_servant(app, "sam")
     await _schedule_poll(ria)
     poll = await last_consultation(app)
-    await ria.press_payload(f"cs.mv:{poll}")
-    assert ria.keys == ["consultations.ask_move"]
+    await ria.press_payload(f"{action}:{poll}")
+    assert ria.keys == [asked]
     await sam.press_payload(f"cs.stopok:{poll}")
     assert sam.keys == ["consultations.cancelled"]
+    return ria, sam, poll
+
+
+async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
+    app: App, clock: Clock
+) -> None:
+    ria, sam, poll = await _cancelled_while_typing(app, "cs.mv", "consultations.ask_move")
     typed = _typed_time(app, clock.now + timedelta(days=12))
     await ria.send(typed)
     assert ria.keys == ["consultations.move_cancelled"]
@@ -387,13 +394,7 @@ async def test_a_closing_time_typed_for_a_poll_a_colleague_cancelled_comes_back(
 async def test_a_follow_up_typed_for_a_poll_a_colleague_cancelled_comes_back_with_why(
     app: App,
 ) -> None:
-    ria = await civil_servant(app)
-    sam = await civil_servant(app, "sam")
-    await _schedule_poll(ria)
-    poll = await last_consultation(app)
-    await ria.press_payload(f"cs.fu:{poll}")
-    assert ria.keys == ["consultations.ask_follow_up_edit"]
-    await sam.press_payload(f"cs.stopok:{poll}")
+    ria, _, poll = await _cancelled_while_typing(app, "cs.fu", "consultations.ask_follow_up_edit")
     await ria.send("We tellen het samen met de wijkraad.")
     assert ria.keys == ["consultations.follow_up_cancelled"]
     assert "geannuleerd" in ria.text and "uitslag" not in ria.text
