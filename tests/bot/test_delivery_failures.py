@@ -316,6 +316,8 @@ async def test_messages_for_a_chat_that_stays_paused_wait_less_often_then_make_h
     with caplog.at_level(logging.WARNING, logger="bot.delivery"):
         async with running(app, adapter) as worker:
             await until(lambda: finished(app, "broadcast:7"))
+            # The author's report is queued when the broadcast finishes, and sent after.
+            await until(lambda: any("delivery.report" in s.keys for s in adapter.to("ria")))
             await until(lambda: worker.counts["held"] >= 2 and worker.in_flight == 0)
 
     # Anna: unreachable, as if she had blocked the bot; what waited for her is counted.
