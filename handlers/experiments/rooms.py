@@ -7,7 +7,7 @@ in ``/meldingen`` (:mod:`handlers.community.room_moderation`).
 
     staff in the room: /koppel ──► which experiment? ──/koppel 3──► linked, invites queued
                        /koppel moestuin ──► those with "moestuin" in the name
-    connector in the room: /ontkoppel ──► no longer the experiment's (running or ended);
+                       /ontkoppel ──► no longer the experiment's (running or ended);
         refused while reports from it are open or the bot still has work there
     resident: Doe mee (private) ──► invite queued ──► link or invite in the private chat
     resident: Stop met meedoen, banned from the bot, /vergeetmij ──► taken out of the room
@@ -150,19 +150,21 @@ async def link(ctx: Context) -> Response:
 @feature.command(
     "ontkoppel",
     translations={"en": "unlink"},
-    role=Role.CONNECTOR,
+    role=Role.CIVIL_SERVANT,
     consent=False,
     in_groups=True,
 )
 async def unlink(ctx: Context) -> Response:
     """``/ontkoppel`` in an experiment's group or room: it no longer belongs to the
-    experiment (running or ended). The group hears it, naming nobody.
+    experiment (running or ended). The group hears it, naming nobody. Whoever may link a
+    group may unlink it: staff who linked the wrong group undo it themselves.
 
     Refused while reports from it wait in ``/meldingen`` (their reporters wait for the
     outcome) or the bot still has work there other than invites (a message to take away,
     someone to take out, a mute, a ban or their ends): dropped, they would leave a
     reporter's ``/melden`` in the group, or someone muted for good. Invites still to be
-    made there are dropped: there is no group to invite to any more."""
+    made there are dropped: there is no group to invite to any more. A civil servant, who
+    has neither ``/meldingen`` nor ``/beperkingen``, hears that a connector does that first."""
     if not ctx.event.is_group:
         return respond(Reply(key="rooms.unlink_in_group"))
     room = await ctx.repos.rooms.of_chat(ctx.event.platform, ctx.event.chat_id)
@@ -171,11 +173,17 @@ async def unlink(ctx: Context) -> Response:
     experiment = await ctx.repos.experiments.get(room.experiment_id)
     title = experiment.title(ctx.lang) if experiment else ""
     waits_for = await ctx.repos.rooms.unlink_waits_for(room.id)
+    moderates = ctx.user.role.allows(Role.CONNECTOR)
     if waits_for == "reports":
-        return respond(Reply(key="rooms.unlink_reports"))
+        return respond(
+            Reply(key="rooms.unlink_reports" if moderates else "rooms.unlink_reports_staff")
+        )
     if waits_for == "tasks":
         # In a room the bot was removed from, the work waits for /koppel there.
-        key = "rooms.unlink_gone" if room.gone else "rooms.unlink_busy"
+        if room.gone:
+            key = "rooms.unlink_gone"
+        else:
+            key = "rooms.unlink_busy" if moderates else "rooms.unlink_busy_staff"
         return respond(Reply(key=key, params={"id": room.experiment_id}))
     dropped = await ctx.repos.rooms.unlink(room.id)
     if dropped is None:

@@ -446,15 +446,33 @@ async def test_unlinking_a_running_experiments_group_lets_it_be_linked_again(app
     assert wim.keys == ["rooms.linked"]
 
 
-async def test_residents_civil_servants_and_a_revoked_connector_cannot_unlink(app: App) -> None:
+async def test_whoever_may_link_may_unlink_and_a_resident_or_revoked_staff_hears_the_group_word(
+    app: App,
+) -> None:
     wim, anna, _, ria = await linked(app)
     await group_command(anna, "ontkoppel")
     assert anna.keys == ["general.in_group"]
+    # A civil servant revoked before the command, like a resident, hears the group word.
+    await with_role(app, wim, Role.RESIDENT)
     await group_command(wim, "ontkoppel")
     assert wim.keys == ["general.in_group"]
+    assert len(await app.repos.rooms.all()) == 1
+    # So does a connector who is no longer one.
     await with_role(app, ria, Role.RESIDENT)
     await group_command(ria, "ontkoppel")
     assert ria.keys == ["general.in_group"]
+    assert len(await app.repos.rooms.all()) == 1
+    # The civil servant who may link the group again may unlink it again.
+    await with_role(app, wim, Role.CIVIL_SERVANT)
+    await group_command(wim, "ontkoppel")
+    assert wim.keys == ["rooms.unlinked"]
+    assert await app.repos.rooms.all() == []
+    [actor] = await app.db.fetchall(
+        "SELECT actor_user_id FROM audit_log WHERE action = 'room.unlink'"
+    )
+    assert actor[0] == (await row(app, wim)).id
+    await group_command(wim, "koppel", "1")
+    assert wim.keys == ["rooms.linked"]
     karel = await with_role(app, await person(app, "karel"), Role.CONNECTOR)
     await karel.send("/ontkoppel")
     assert karel.keys == ["rooms.unlink_in_group"]
@@ -463,6 +481,28 @@ async def test_residents_civil_servants_and_a_revoked_connector_cannot_unlink(ap
     assert karel.keys == ["rooms.unlinked"]
     assert "<b>" not in karel.text and "🙂" not in karel.text
     assert await app.repos.rooms.all() == []
+    # A group that is not linked: a civil servant hears there is nothing to unlink.
+    await group_command(wim, "unlink")
+    assert wim.keys == ["rooms.unlink_not_linked"]
+
+
+async def test_a_civil_servant_unlinking_a_group_with_work_left_hears_a_connector_does_it_first(
+    app: App,
+) -> None:
+    """/meldingen and /beperkingen are the connector's: a civil servant is not sent there."""
+    wim, anna, _, ria = await linked(app)
+    await group_command(anna, "melden", reply_to=bobs("Sukkels"))
+    await group_command(wim, "ontkoppel")
+    assert wim.keys == ["rooms.unlink_reports_staff"]
+    assert "/meldingen" not in wim.text
+    await ria.press_payload("mod.do:r1:hide")
+    await ria.send("Schelden hoort hier niet.")
+    await group_command(wim, "ontkoppel")
+    assert wim.keys == ["rooms.unlink_busy_staff"]
+    assert "/beperkingen" not in wim.text
+    assert len(await app.repos.rooms.all()) == 1
+    for name in ("anna", "bob", "ria", "wim", "Sukkels"):
+        assert name not in wim.text.casefold()
 
 
 async def test_a_group_with_open_reports_is_not_unlinked_until_they_are_decided(
