@@ -374,13 +374,6 @@ async def report(ctx: Context) -> Response:
     body = (quoted.text or "").strip()[:MAX_REPORTED]
     # Written one way and edited since: what was edited away is reported too.
     original = (quoted.original or "").strip()[:MAX_REPORTED] or None
-    if event.message_id is not None:
-        # The reporter's own message (``user_id``: theirs; erased before it went, it still
-        # goes, pointing at nobody); nobody is told if it cannot be taken away (the bot
-        # lacks the rights): the report is made anyhow.
-        await ctx.repos.rooms.queue(
-            room, RoomOp.HIDE, event.message_id, ctx.now, user_id=ctx.user.id
-        )
     report_id, new = await ctx.repos.rooms.report(
         room.id,
         message_id=quoted.message_id,
@@ -392,6 +385,14 @@ async def report(ctx: Context) -> Response:
         reporter_user_id=ctx.user.id,
         now=ctx.now,
     )
+    if event.message_id is not None:
+        # The reporter's own message (``user_id``: theirs; erased before it went, it still
+        # goes, pointing at nobody); the report is made anyhow. Left in the room (the bot
+        # lacks the rights), the reporter hears it in private, once for this report
+        # however often they reported it (:class:`bot.rooms.RoomWorker`).
+        await ctx.repos.rooms.queue(
+            room, RoomOp.HIDE, event.message_id, ctx.now, user_id=ctx.user.id, report_id=report_id
+        )
     if not new:
         return respond()  # reported by them before: thanked then
     await ctx.repos.audit.record(

@@ -57,6 +57,8 @@ class RoomTask(BaseModel):
     #: A removal the platform was asked for before (:meth:`Rooms.trying`): whatever that
     #: try did, the platform may have done it without its outcome being recorded.
     tried: bool = False
+    #: The report a reporter's own ``/melden`` was for (a hide of it; else None).
+    report_id: int | None = None
 
 
 class RoomReport(BaseModel):
@@ -566,6 +568,16 @@ class Rooms:
         )
         return found is not None
 
+    async def tell_left_once(self, report_id: int, reporter_user_id: int, now: datetime) -> bool:
+        """Whether a reporter is to hear that their ``/melden`` of this report was left in
+        the room: the first time only (noted now), however often they reported it."""
+        told = await self.db.execute_rowcount(
+            "UPDATE room_reporters SET told_left_at = ? WHERE report_id = ?"
+            " AND reporter_user_id = ? AND told_left_at IS NULL",
+            (iso(now), report_id, reporter_user_id),
+        )
+        return told == 1
+
     async def muted_until(self, room_id: int, target: str, now: datetime) -> datetime | None:
         """The end of the mute on this account in this room that holds now, if any."""
         found = await self.db.fetchval(
@@ -694,11 +706,13 @@ class Rooms:
         by_user_id: int | None = None,
         until: datetime | None = None,
         due_at: datetime | None = None,
+        report_id: int | None = None,
     ) -> int:
-        """Store something to do in a room; the runtime carries it out after the commit."""
+        """Store something to do in a room; the runtime carries it out after the commit.
+        ``report_id``: the report a reporter's own ``/melden`` (hidden) made."""
         task_id = await self.db.execute(
             "INSERT INTO room_tasks (room_id, op, target, user_id, by_user_id, until, due_at,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, report_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 room.id,
                 op.value,
@@ -708,6 +722,7 @@ class Rooms:
                 iso(until) if until else None,
                 iso(due_at or now),
                 iso(now),
+                report_id,
             ),
         )
         for listener in self._queued:
@@ -732,6 +747,7 @@ class Rooms:
                 until=parse(row["until"]),
                 attempts=row["attempts"],
                 tried=row["tried_at"] is not None,
+                report_id=row["report_id"],
             )
             for row in rows
         ]

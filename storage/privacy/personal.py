@@ -607,7 +607,7 @@ TABLES: tuple[Table, ...] = (
         "room_reporters",
         Kind.PERSONAL,
         "the messages in experiments' rooms you reported",
-        export="SELECT report_id AS report, reported_at FROM room_reporters"
+        export="SELECT report_id AS report, reported_at, told_left_at FROM room_reporters"
         " WHERE reporter_user_id = :user_id ORDER BY reported_at",
         erase=("DELETE FROM room_reporters WHERE reporter_user_id = :user_id",),
     ),
@@ -648,7 +648,7 @@ TABLES: tuple[Table, ...] = (
         "what the bot still has to do in an experiment's room: your invite, a mute, a ban,"
         " a mute's end, taking you out of the group, taking your /melden out of it",
         export="SELECT room_id AS room, op, until, due_at, attempts, tried_at, created_at,"
-        " by_user_id IS :user_id AS by_you"
+        " report_id, by_user_id IS :user_id AS by_you"
         f" FROM room_tasks WHERE user_id = :user_id OR by_user_id = :user_id OR {_TARGETS}"
         " ORDER BY id",
         erase=(

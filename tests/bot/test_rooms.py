@@ -762,6 +762,95 @@ async def test_a_reporter_whose_melden_cannot_be_taken_out_hears_it_to_remove_it
     assert await for_user(app, ria, "room") == []
 
 
+async def _melden(chat: Chat, quoted: Quoted, message_id: str) -> None:
+    """``chat`` replies /melden (their message ``message_id``) to ``quoted`` in the group."""
+    group = in_group(chat)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=quoted, message_id=message_id)
+    )
+
+
+async def _told_left(app: App, chat: Chat) -> int:
+    return sum(
+        q.replies[0].key == "rooms.own_report_left" for q in await for_user(app, chat, "room")
+    )
+
+
+async def test_a_reporter_who_reports_the_same_message_twice_hears_once_their_melden_was_left(
+    app: App,
+) -> None:
+    """Neither /melden can be taken out of the group: Anna hears it once for Bob's message,
+    however often she reports it, and once more for another message she reports."""
+    _, anna, _, ria = await linked(app)
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    await _melden(anna, bobs("Sukkels"), "77")
+    await _melden(anna, bobs("Sukkels"), "78")
+    now = utcnow() + timedelta(seconds=1)
+    assert await worker.run_due() == 2  # both tried, both given up
+    assert await _told_left(app, anna) == 1
+    # Later, a third time: the /melden is tried again, and she is not told again.
+    await _melden(anna, bobs("Sukkels"), "79")
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 1
+    now = utcnow() + timedelta(seconds=1)
+    assert await worker.run_due() == 1
+    assert await _told_left(app, anna) == 1
+    # Another message of Bob's is another report: she hears of that /melden too.
+    await _melden(anna, bobs("Sukkels!", message_id="56"), "80")
+    now = utcnow() + timedelta(seconds=1)
+    assert await worker.run_due() == 1
+    assert await _told_left(app, anna) == 2
+    # One report each, one reporter each; the connectors are not put to it.
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reporters") == 2
+    assert await for_user(app, ria, "room") == []
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks") == 0
+
+
+async def test_a_reporter_banned_from_the_room_by_then_is_not_told_their_melden_was_left(
+    app: App,
+) -> None:
+    """Anna reported Bob's message; before the bot gets to her /melden, Bob's report of her
+    got her banned from the group: she is not told to take it away. Bob, who is not
+    banned, is told of his."""
+    _, anna, bob, ria = await linked(app)
+    await _melden(anna, bobs("Sukkels"), "77")
+    annas = Quoted(message_id="60", sender_id="anna", text="Jullie ook", link=None)
+    await _melden(bob, annas, "78")
+    await ria.press_payload("mod.do:r2:ban")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    now = utcnow() + timedelta(seconds=1)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    await worker.run_due()
+    assert await _told_left(app, anna) == 0
+    assert await _told_left(app, bob) == 1
+
+
+async def test_a_reporter_whose_room_ban_was_lifted_is_told_their_melden_was_left(
+    app: App,
+) -> None:
+    """Only a ban that holds by then keeps the note back."""
+    _, anna, bob, ria = await linked(app)
+    await _melden(anna, bobs("Sukkels"), "77")
+    annas = Quoted(message_id="60", sender_id="anna", text="Jullie ook", link=None)
+    await _melden(bob, annas, "78")
+    await ria.press_payload("mod.do:r2:ban")
+    await ria.send("Schelden hoort hier niet.")
+    await ria.send("/beperkingen")
+    await ria.press("Opheffen")
+    assert ria.keys == ["rooms.mod.lifted_ban"]
+    now = utcnow() + timedelta(seconds=1)
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", NoHiding(), profile=app.profile, clock=lambda: now
+    )
+    await worker.run_due()
+    assert await _told_left(app, anna) == 1
+
+
 async def test_an_ended_experiments_group_the_bot_was_removed_from_is_linked_back_and_unlinked(
     app: App,
 ) -> None:
