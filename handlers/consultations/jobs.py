@@ -744,7 +744,8 @@ async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) 
     time after joining) is out of date, and the evaluation of the end asks instead.
 
     Its invitations still waiting in the outbox are withdrawn, never sent (not to be given
-    back: nobody joins an ended experiment again); a check-in nobody began can no longer be
+    back: nobody joins an ended experiment again), and those people count as not asked
+    (unless they began it from their list); a check-in nobody began can no longer be
     begun, so their list no longer offers it. One begun or finished stays, to finish or
     change until its own deadline, and counts in the results.
 
@@ -757,9 +758,12 @@ async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) 
         for number, moment in enumerate(consultation.moments, start=1):
             if moment.after_join_days is None:
                 continue
-            withdrawn += await repos.outbox.withdraw(
-                [invitations_batch(consultation.id, number)], why=CHECK_IN_OVER
-            )
+            batch = invitations_batch(consultation.id, number)
+            # Whose invitation never went out: they were not asked (the staff's card
+            # counts them apart), unless they began it from their list.
+            never_sent = await repos.outbox.people_waiting(batch)
+            withdrawn += await repos.outbox.withdraw([batch], why=CHECK_IN_OVER)
+            await repos.responses.not_asked(consultation.id, number, never_sent)
             ended = await repos.responses.end_unstarted(consultation.id, number, now)
             log.info(
                 "evaluation check-in over id=%d moment=%d not_begun=%d",

@@ -259,6 +259,14 @@ async def _card(ctx: Context, consultation: Consultation) -> Reply:
                     params={"number": number, "what": what, **counts.model_dump()},
                 )
             )
+            if counts.withdrawn:
+                # Their invitation was withdrawn when the experiment ended: not asked.
+                parts.append(
+                    Reply(
+                        key="consultations.card_moment_withdrawn",
+                        params={"count": counts.withdrawn},
+                    )
+                )
         buttons.append(
             [
                 Button(

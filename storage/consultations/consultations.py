@@ -70,11 +70,14 @@ _MOMENTS = TypeAdapter(list[Moment])
 
 
 class Counts(BaseModel):
-    """How far the people asked are: asked, started (answered something), finished."""
+    """How far the people asked are: asked, started (answered something), finished; and
+    those whose invitation was withdrawn before it went out (an evaluation's "how is it
+    going?" when the experiment ended), who were not asked."""
 
     invited: int = 0
     started: int = 0
     finished: int = 0
+    withdrawn: int = 0
 
 
 def _params(audience: Audience) -> tuple[str | None, ...]:
@@ -354,18 +357,20 @@ class Consultations:
         return [consultation(row) for row in rows]
 
     async def counts(self, consultation_id: int, moment: int | None = None) -> Counts:
-        """How many were asked, started and finished (at one moment, or at all)."""
+        """How many were asked (their invitation went out or is still to go), started
+        and finished, and how many were not asked after all (at one moment, or at all)."""
         where = "consultation_id = ?" + (" AND moment = ?" if moment is not None else "")
         params: tuple[int, ...] = (consultation_id,)
         if moment is not None:
             params += (moment,)
         row = await self.db.fetchone(
-            "SELECT COUNT(*) AS invited, COUNT(started_at) AS started,"
-            f" COUNT(finished_at) AS finished FROM consultation_responses WHERE {where}",
+            "SELECT COUNT(invited_at) AS invited, COUNT(started_at) AS started,"
+            " COUNT(finished_at) AS finished, COUNT(*) - COUNT(invited_at) AS withdrawn"
+            f" FROM consultation_responses WHERE {where}",
             params,
         )
         assert row is not None
-        return Counts(invited=row[0], started=row[1], finished=row[2])
+        return Counts(invited=row[0], started=row[1], finished=row[2], withdrawn=row[3])
 
     # Evaluations ----------------------------------------------------------------------------
 

@@ -336,6 +336,20 @@ class Responses:
         )
         return sorted(int(row[0]) for row in rows)
 
+    async def not_asked(self, consultation_id: int, moment: int, user_ids: list[int]) -> int:
+        """These people's invitations at this moment were withdrawn before they went out:
+        they were not asked after all (``invited_at`` empty), unless they began it from
+        their list meanwhile. Returns how many."""
+        if not user_ids:
+            return 0
+        return await self.db.execute_rowcount(
+            "UPDATE consultation_responses SET invited_at = NULL"
+            " WHERE consultation_id = ? AND moment = ? AND started_at IS NULL"
+            " AND user_id IN (SELECT value FROM json_each(?))",
+            (consultation_id, moment, json.dumps(sorted(user_ids))),
+            long=True,
+        )
+
     async def invite_joined_before(
         self,
         consultation_id: int,

@@ -132,7 +132,9 @@ async def test_participants_are_asked_weeks_after_joining_and_when_the_experimen
     await ria.press_payload("cs.evals")
     await ria.press(f"#{evaluation} ")
     card = next(m for m in ria.last if m.key == "consultations.card_evaluation")
-    assert "Moment 1 (28 dagen na meedoen): gevraagd 2 · begonnen 1 · klaar 0" in card.text
+    # Bob's "how is it going?" still waited in the outbox when it ended: not asked.
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 1 · begonnen 1 · klaar 0" in card.text
+    assert "Niet meer gevraagd (experiment afgelopen): 1" in card.text
     assert "Moment 2 (einde van het experiment): gevraagd 2 · begonnen 1 · klaar 1" in card.text
     await ria.press_payload(f"cs.res:{evaluation}:2")
     assert "(moment 2)" in ria.last[0].text and "• 5 (heel tevreden): 1 (100%)" in ria.last[0].text
@@ -251,6 +253,54 @@ async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_
     await jobs.consultation(evaluation)
     kept = await app.repos.tallies.kept(evaluation, 1)
     assert kept is not None and kept.respondents == 2
+
+
+async def test_the_staff_card_counts_how_is_it_going_withdrawn_at_the_end_as_no_longer_asked(
+    app: App, clock: Clock
+) -> None:
+    """Anna's and Bob's "how is it going?" wait in the outbox when the experiment ends; Bob
+    began it from his list, Dina's reached her. The card counted all three as asked; after
+    the end, Anna was not asked: she is on a line of her own."""
+    experiment, evaluation = await _playground(app)
+    jobs = Jobs.of(app)
+    anna, bob, dina = [await resident(app, name) for name in ("anna", "bob", "dina")]
+    for person in (anna, bob, dina):
+        await person.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await jobs.evaluations()
+    [dina_row] = await outbox_of(app, dina)
+    await app.repos.outbox.record_sent([dina_row.id], clock.now)
+    await bob.press_payload(f"cs.a:{evaluation}:1:1:4")
+    ria = await connector(app)
+    await ria.send("/peilingen")
+    await ria.press("Evaluaties")
+    await ria.press(f"#{evaluation} ")
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 3 · begonnen 1 · klaar 0" in ria.text
+    assert "Niet meer gevraagd" not in ria.text
+
+    await ria.press("Experiment afgelopen")
+    await ria.press("Ja, het is afgelopen")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await ria.press_payload(f"cs.card:{evaluation}")
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 2 · begonnen 1 · klaar 0" in ria.text
+    assert "Niet meer gevraagd (experiment afgelopen): 1" in ria.text
+    # The moment of the end has its own count, and nobody withdrawn.
+    assert ria.text.count("Niet meer gevraagd") == 1
+    # The results of the moment count the same people as asked.
+    await ria.press_payload(f"cs.res:{evaluation}:1")
+    assert "Gevraagd: 2" in ria.text
+    # In English, too; a resident pressing the card's button sees none of it.
+    await ria.send("/taal")
+    await ria.press("English")
+    await ria.press_payload(f"cs.card:{evaluation}")
+    assert "No longer asked (experiment ended): 1" in ria.text
+    await anna.press_payload(f"cs.card:{evaluation}")
+    assert "No longer asked" not in anna.text and "Niet meer gevraagd" not in anna.text
+    # Anna's own data says she was not asked at that moment.
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and taken.invited_at is None
+    kept = await app.repos.responses.find(evaluation, 1, (await stored(app, "bob")).id)
+    assert kept is not None and kept.invited_at is not None
 
 
 async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_back(
