@@ -763,7 +763,7 @@ async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) 
             # counts them apart), unless they began it from their list.
             never_sent = await repos.outbox.people_waiting(batch)
             withdrawn += await repos.outbox.withdraw([batch], why=CHECK_IN_OVER)
-            await repos.responses.not_asked(consultation.id, number, never_sent)
+            await repos.responses.not_asked(consultation.id, number, never_sent, now)
             ended = await repos.responses.end_unstarted(consultation.id, number, now)
             log.info(
                 "evaluation check-in over id=%d moment=%d not_begun=%d",

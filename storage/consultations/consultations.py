@@ -357,15 +357,16 @@ class Consultations:
         return [consultation(row) for row in rows]
 
     async def counts(self, consultation_id: int, moment: int | None = None) -> Counts:
-        """How many were asked (their invitation went out or is still to go), started
-        and finished, and how many were not asked after all (at one moment, or at all)."""
+        """How many were asked (invited, or answering without an invitation), started and
+        finished, and how many were not asked after all: their invitation was withdrawn
+        before it went out (at one moment, or at all)."""
         where = "consultation_id = ?" + (" AND moment = ?" if moment is not None else "")
         params: tuple[int, ...] = (consultation_id,)
         if moment is not None:
             params += (moment,)
         row = await self.db.fetchone(
-            "SELECT COUNT(invited_at) AS invited, COUNT(started_at) AS started,"
-            " COUNT(finished_at) AS finished, COUNT(*) - COUNT(invited_at) AS withdrawn"
+            "SELECT COUNT(*) - COUNT(withdrawn_at) AS invited, COUNT(started_at) AS started,"
+            " COUNT(finished_at) AS finished, COUNT(withdrawn_at) AS withdrawn"
             f" FROM consultation_responses WHERE {where}",
             params,
         )

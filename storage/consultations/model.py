@@ -168,6 +168,9 @@ class Response(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     reminded_at: datetime | None = None
+    #: Invited, but the invitation was withdrawn before it went out (the experiment of
+    #: an evaluation's "how is it going?" ended): not asked after all.
+    withdrawn_at: datetime | None = None
 
     def takes_answers(self, now: datetime) -> bool:
         """Not past this person's own deadline (an evaluation's answering period)."""

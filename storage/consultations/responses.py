@@ -60,6 +60,7 @@ def _response(row: Any) -> Response:
         started_at=parse(row["started_at"]),
         finished_at=parse(row["finished_at"]),
         reminded_at=parse(row["reminded_at"]),
+        withdrawn_at=parse(row["withdrawn_at"]),
     )
 
 
@@ -336,17 +337,19 @@ class Responses:
         )
         return sorted(int(row[0]) for row in rows)
 
-    async def not_asked(self, consultation_id: int, moment: int, user_ids: list[int]) -> int:
+    async def not_asked(
+        self, consultation_id: int, moment: int, user_ids: list[int], now: datetime
+    ) -> int:
         """These people's invitations at this moment were withdrawn before they went out:
-        they were not asked after all (``invited_at`` empty), unless they began it from
-        their list meanwhile. Returns how many."""
+        they were not asked after all (``withdrawn_at``), unless they began it from their
+        list meanwhile. Returns how many."""
         if not user_ids:
             return 0
         return await self.db.execute_rowcount(
-            "UPDATE consultation_responses SET invited_at = NULL"
+            "UPDATE consultation_responses SET withdrawn_at = ?"
             " WHERE consultation_id = ? AND moment = ? AND started_at IS NULL"
-            " AND user_id IN (SELECT value FROM json_each(?))",
-            (consultation_id, moment, json.dumps(sorted(user_ids))),
+            " AND withdrawn_at IS NULL AND user_id IN (SELECT value FROM json_each(?))",
+            (iso(now), consultation_id, moment, json.dumps(sorted(user_ids))),
             long=True,
         )
 

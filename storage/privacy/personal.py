@@ -834,7 +834,8 @@ TABLES: tuple[Table, ...] = (
         export="SELECT r.consultation_id AS consultation,"
         " coalesce(json_extract(c.title, '$.nl'),"
         " (SELECT value FROM json_each(c.title) LIMIT 1)) AS title, r.moment, r.invited_at,"
-        " r.deadline, r.started_at, r.finished_at, r.reminded_at FROM consultation_responses r"
+        " r.deadline, r.started_at, r.finished_at, r.reminded_at, r.withdrawn_at"
+        " FROM consultation_responses r"
         " JOIN consultations c ON c.id = r.consultation_id WHERE r.user_id = :user_id"
         " ORDER BY r.consultation_id, r.moment",
         erase=("DELETE FROM consultation_responses WHERE user_id = :user_id",),

@@ -298,9 +298,9 @@ async def test_the_staff_card_counts_how_is_it_going_withdrawn_at_the_end_as_no_
     assert "No longer asked" not in anna.text and "Niet meer gevraagd" not in anna.text
     # Anna's own data says she was not asked at that moment.
     taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
-    assert taken is not None and taken.invited_at is None
+    assert taken is not None and taken.withdrawn_at is not None
     kept = await app.repos.responses.find(evaluation, 1, (await stored(app, "bob")).id)
-    assert kept is not None and kept.invited_at is not None
+    assert kept is not None and kept.withdrawn_at is None
 
 
 async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_back(

@@ -198,6 +198,28 @@ async def test_a_choice_or_scale_word_that_shows_nothing_is_refused(app: App) ->
     assert ria.keys == ["consultations.ask_more"]
 
 
+async def test_someone_who_came_after_the_poll_went_out_and_answers_counts_as_asked(
+    app: App,
+) -> None:
+    """Dirk signed up after the invitations went out: not invited, he may answer all the
+    same, and once he does the staff's counts take him in (nothing was withdrawn)."""
+    anna = await resident(app, "anna")
+    ria = await civil_servant(app)
+    await compose_poll(ria)
+    await ria.press("Publiceren")
+    poll = await last_consultation(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    dirk = await resident(app, "dirk")
+    await dirk.send("/peilingen")
+    await dirk.press("Nieuwe speelplek")
+    await dirk.press_payload(f"cs.a:{poll}:0:1:1")
+    await ria.send("/peilingen")
+    assert "ingevuld: 0 van 3" in ria.text
+    await ria.press(f"#{poll} ")
+    card = next(m for m in ria.last if m.key == "consultations.card_open")
+    assert "Gevraagd: 3 · begonnen: 2 · klaar: 0" in card.text
+
+
 async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> None:
     timers = TimerLog(app)
     anna = await resident(app, "anna")
