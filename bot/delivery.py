@@ -861,7 +861,8 @@ class DeliveryWorker:
         if not self.pacing.ready(chat):
             if not final:
                 return  # the next round shows a newer count anyway
-            await asyncio.sleep(max(0.0, self.pacing.ready_at(chat) - self.pacing.clock()))
+            # Her chat's turn, on the pacing's clock (and with its sleep, as its replies).
+            await self.pacing.sleep(max(0.0, self.pacing.ready_at(chat) - self.pacing.clock()))
         key = "delivery.progress_done" if final else "delivery.progress"
         reply = Reply(key=key, params={"done": done, "total": batch.total})
         lang = self.catalog.language(progress.author_language)

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _pytest.logging import LogCaptureHandler
 
 from bot.app import App
+from bot.logs import OWN_LOGGERS, QUIET_LIBRARIES
 from bot.settings import Settings
 from tests.support import Chat
 
@@ -47,6 +49,26 @@ def _every_text_gets_its_values(
         if record.name == "handlers.catalog" and record.levelno >= logging.WARNING
     ]
     assert not missing, missing
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found() -> Iterator[None]:
+    """A test that runs the command line sets the process's logging up as the command does:
+    a handler on the test's captured stderr, which is closed once the test ends, so every
+    later warning would end in "--- Logging error ---" instead of the log. What a test set
+    up is undone: the handlers and levels it found are put back."""
+    root = logging.getLogger()
+    found = root.handlers[:]
+    names = ["", *OWN_LOGGERS, *QUIET_LIBRARIES]
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    # The test's own capture handlers belong to the phase they were added in: those of
+    # this phase stay (pytest removes them), those found here were removed already.
+    root.handlers[:] = [h for h in found if not isinstance(h, LogCaptureHandler)] + [
+        h for h in root.handlers if isinstance(h, LogCaptureHandler) and h not in found
+    ]
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 #: Seconds an asynchronous test may take before it is stopped as hung (every wait in the

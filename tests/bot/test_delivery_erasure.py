@@ -408,7 +408,17 @@ async def test_the_last_count_of_a_broadcast_waiting_for_its_authors_chat_does_n
             now=utcnow(),
         )
         await app.repos.outbox.hold_chat("telegram", "1001", utcnow() + timedelta(hours=1))
-    adapter = FakeAdapter(name="telegram", pacing=Pacing(0, chat_interval=3.0))
+    # Her chat's turn (three seconds after her first count) comes only once the operator
+    # is done, however long that takes: the pacing's clock stands still, and its wait for
+    # her chat ends when the test says so.
+    waiting, her_turn = asyncio.Event(), asyncio.Event()
+
+    async def until_her_turn(_: float) -> None:
+        waiting.set()
+        await her_turn.wait()
+
+    pacing = Pacing(0, chat_interval=3.0, clock=lambda: 1000.0, sleep=until_her_turn)
+    adapter = FakeAdapter(name="telegram", pacing=pacing)
     worker = DeliveryWorker(
         app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05, progress=0.05)
     )
@@ -418,13 +428,15 @@ async def test_the_last_count_of_a_broadcast_waiting_for_its_authors_chat_does_n
         async with app.db.transaction():
             await app.repos.outbox.release_chat("telegram", "1001", utcnow())
         await until(lambda: adapter.to("1001"))
-        await asyncio.sleep(0.3)  # the last count waits for her chat now
+        await until(waiting.is_set)  # the last count waits for her chat now
         if operator == "revoke":
             await revoke(app.settings, "telegram", "4242", "vertrokken")
         else:
             await run_erase_person(app.settings, "telegram", "4242", False)
-        await asyncio.sleep(3.5)
+        her_turn.set()
+        await asyncio.sleep(0.5)
     finally:
+        her_turn.set()
         await worker.stop()
     assert [sent.keys for sent in adapter.to("4242")] == [["delivery.progress"]]
     # Her report of it, queued as it finished, went with her erasure or was withdrawn.

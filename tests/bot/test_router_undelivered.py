@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -19,6 +20,7 @@ from bot.router import Undelivered
 from handlers import FEATURES
 from handlers.contract import Button, Document, Event, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, Registry
+from storage.clock import utcnow
 from tests.bot.delivery_support import FakeAdapter
 from tests.support import PLATFORMS, Chat
 from tests.waiting import until
@@ -205,18 +207,28 @@ async def test_numbers_of_a_reply_that_waited_win_over_a_notification_sent_befor
             user.id, [news.model_dump(mode="json")], kind="notification", now=app.router.clock()
         )
 
-    # The homeserver fails the menu once more; the notification goes on meanwhile.
+    # The homeserver fails the menu once more; the notification goes on meanwhile, while
+    # the menu waits a minute to be tried again (on delivery's clock, moved on once the
+    # notification is out: however slow the machine, the menu is not tried before it).
     adapter = FakeAdapter(
         name="matrix",
         platform=PLATFORMS["matrix"],
         pacing=_matrix_pacing(),
         script={"!dm": [DeliveryError("502")]},
     )
+    later = timedelta(0)
     worker = DeliveryWorker(
-        app.repos, app.catalog, adapter, DeliveryPolicy(poll=0.05, backoff=1.0)
+        app.repos,
+        app.catalog,
+        adapter,
+        DeliveryPolicy(poll=0.05, backoff=60),
+        clock=lambda: utcnow() + later,
     )
     await worker.start()
     try:
+        await until(lambda: adapter.sent)
+        later = timedelta(minutes=2)
+        worker.wake()
 
         async def settled() -> bool:
             return (await app.repos.outbox.status_counts()).get("pending", 0) == 0
