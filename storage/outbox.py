@@ -679,6 +679,20 @@ class Outbox:
         )
         return bool(found)
 
+    async def people_withdrawn(self, batch: str) -> list[int]:
+        """The people whose rows of a batch were all withdrawn before they reached them
+        (:meth:`withdrawn_from`, for everyone at once)."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT o.user_id FROM outbox o WHERE o.batch = ?"
+            " AND o.status = 'cancelled' AND o.last_error = 'withdrawn'"
+            " AND o.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox p"
+            " WHERE p.batch = o.batch AND p.user_id = o.user_id"
+            " AND p.status IN ('pending', 'sent', 'unreachable')) ORDER BY o.user_id",
+            (batch,),
+            long=True,
+        )
+        return [int(row[0]) for row in rows]
+
     async def people_waiting(self, batch: str) -> list[int]:
         """The people for whom rows of a batch are still pending."""
         rows = await self.db.fetchall(

@@ -745,7 +745,8 @@ async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) 
 
     Its invitations still waiting in the outbox are withdrawn, never sent (not to be given
     back: nobody joins an ended experiment again), and those people count as not asked
-    (unless they began it from their list); a check-in nobody began can no longer be
+    (unless they began it from their list), as do those whose invitation was withdrawn
+    when they left before it went out; a check-in nobody began can no longer be
     begun, so their list no longer offers it. One begun or finished stays, to finish or
     change until its own deadline, and counts in the results.
 
@@ -760,8 +761,10 @@ async def end_check_ins(repos: Repositories, experiment_id: int, now: datetime) 
                 continue
             batch = invitations_batch(consultation.id, number)
             # Whose invitation never went out: they were not asked (the staff's card
-            # counts them apart), unless they began it from their list.
+            # counts them apart), unless they began it from their list. That includes
+            # whoever left before theirs went out: nobody joins an ended one again.
             never_sent = await repos.outbox.people_waiting(batch)
+            never_sent += await repos.outbox.people_withdrawn(batch)
             withdrawn += await repos.outbox.withdraw([batch], why=CHECK_IN_OVER)
             await repos.responses.not_asked(consultation.id, number, never_sent, now)
             ended = await repos.responses.end_unstarted(consultation.id, number, now)

@@ -303,6 +303,41 @@ async def test_the_staff_card_counts_how_is_it_going_withdrawn_at_the_end_as_no_
     assert kept is not None and kept.withdrawn_at is None
 
 
+async def test_how_is_it_going_withdrawn_when_someone_left_counts_as_no_longer_asked_at_the_end(
+    app: App, clock: Clock
+) -> None:
+    """Anna left before her "how is it going?" went out (it was withdrawn then), Bob's still
+    waited when the experiment ended, Dina's reached her. Nobody joins an ended experiment
+    again: neither Anna nor Bob was asked, and the card says so."""
+    experiment, evaluation = await _playground(app)
+    anna, bob, dina = [await resident(app, name) for name in ("anna", "bob", "dina")]
+    for person in (anna, bob, dina):
+        await person.press_payload(f"exp.join:{experiment}")
+    clock.advance(days=28, minutes=1)
+    await Jobs.of(app).evaluations()
+    [dina_row] = await outbox_of(app, dina)
+    await app.repos.outbox.record_sent([dina_row.id], clock.now)
+    await anna.press_payload(f"exp.leave:{experiment}")
+    assert anna.keys == ["experiments.left"]
+    ria = await connector(app)
+    await ria.send("/peilingen")
+    await ria.press("Evaluaties")
+    await ria.press(f"#{evaluation} ")
+    # While it runs, Anna may join again and get it: she counts as asked.
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 3 · begonnen 0 · klaar 0" in ria.text
+
+    await ria.press("Experiment afgelopen")
+    await ria.press("Ja, het is afgelopen")
+    assert ria.keys == ["consultations.experiment_ended"]
+    await ria.press_payload(f"cs.card:{evaluation}")
+    assert "Moment 1 (28 dagen na meedoen): gevraagd 1 · begonnen 0 · klaar 0" in ria.text
+    assert "Niet meer gevraagd (experiment afgelopen): 2" in ria.text
+    await ria.press_payload(f"cs.res:{evaluation}:1")
+    assert "Gevraagd: 1" in ria.text
+    taken = await app.repos.responses.find(evaluation, 1, (await stored(app, "anna")).id)
+    assert taken is not None and taken.withdrawn_at is not None
+
+
 async def test_an_answer_typed_to_how_is_it_going_as_the_experiment_ends_comes_back(
     app: App, clock: Clock
 ) -> None:
