@@ -657,8 +657,9 @@ TABLES: tuple[Table, ...] = (
             "UPDATE room_tasks SET user_id = NULL WHERE user_id = :user_id AND op = 'remove'",
             # Their own /melden still to be taken out of the room: it protects them from
             # the one they reported, so it still goes, pointing at nobody (the message's
-            # number alone, in the group: nothing of them).
-            "UPDATE room_tasks SET user_id = NULL WHERE user_id = :user_id AND op = 'hide'",
+            # number alone, in the group: nothing of them, nor which report they made).
+            "UPDATE room_tasks SET user_id = NULL, report_id = NULL"
+            " WHERE user_id = :user_id AND op = 'hide'",
             f"UPDATE room_tasks SET last_error = NULL WHERE {_TARGETS}",
             "UPDATE room_tasks SET by_user_id = NULL WHERE by_user_id = :user_id",
         ),

@@ -361,6 +361,17 @@ async def test_a_reporters_own_melden_still_leaves_the_group_after_they_erased_t
     assert await traces(app.db, ["anna"]) == []
 
 
+async def test_an_erased_reporters_melden_still_to_leave_the_group_says_not_what_she_reported(
+    app: App,
+) -> None:
+    """Her row among Bob's reporters goes with her erasure: the /melden still to be taken
+    out of the group, her message by its number, does not point at his report either."""
+    await _report_and_erase(app)
+    [[report_id]] = await app.db.fetchall("SELECT report_id FROM room_tasks")
+    assert report_id is None
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_reporters") == 0
+
+
 async def test_an_erased_reporters_melden_that_cannot_be_taken_out_is_nobodys_decision(
     app: App,
 ) -> None:
