@@ -18,7 +18,7 @@ from handlers.catalog import Catalog
 from handlers.consultations.jobs import seed_evaluations
 from handlers.contract import Button, Installation, Reply
 from handlers.experiments.join import experiment_seeds
-from handlers.experiments.rooms import invite_participants
+from handlers.experiments.rooms import invite_participants, tell_left_behind
 from handlers.feature import Registry
 from handlers.meetings import jobs as meeting_jobs
 from handlers.privacy.erased_again import redo_erasures
@@ -190,10 +190,13 @@ class App:
             if old is None or await self.repos.rooms.of_chat(platform, new_chat_id) is not None:
                 return False
             by = await self.repos.rooms.linked_by(old.id)
+            # A reporter's /melden still to be taken out of the old room stays there.
+            waiting = await self.repos.rooms.own_reports_waiting(old.id)
             await self.repos.rooms.gone(platform, chat_id, now)
             room = await self.repos.rooms.link(old.experiment_id, platform, new_chat_id, by, now)
             if room is None:
                 return False
+            await tell_left_behind(self.repos, self.catalog.default, room, waiting, now)
             invited = await invite_participants(self.repos, room, now)
             await self.repos.audit.record(
                 "room.upgrade",

@@ -98,7 +98,8 @@ async def link(ctx: Context) -> Response:
     Without a number (or with words from its name), the bot lists the running experiments
     (those with the words in their name), a page's worth: a group has no buttons to turn it.
     An ended experiment is linked back only to the group the bot was removed from
-    (:func:`_ended_back`).
+    (:func:`_ended_back`). Moved away from that group, a reporter's own ``/melden`` still
+    to be taken out of it stays there: they hear so (:func:`tell_left_behind`).
     """
     if not ctx.event.is_group:
         return respond(Reply(key="rooms.link_in_group"))
@@ -117,12 +118,22 @@ async def link(ctx: Context) -> Response:
         )
         return respond(Reply(key=key, params={"title": experiment.title(ctx.lang)}))
     # The bot was removed from the experiment's group: linked here, the room moves here.
-    gone_rooms = {r.id for r in await ctx.repos.rooms.of_experiment(experiment.id) if r.gone}
+    gone = [r for r in await ctx.repos.rooms.of_experiment(experiment.id) if r.gone]
+    gone_rooms = {r.id for r in gone}
+    # A reporter's /melden still to be taken out of a group left behind stays there.
+    left_behind = [
+        waiting
+        for r in gone
+        if r.platform == platform and r.chat_id != chat_id
+        for waiting in await ctx.repos.rooms.own_reports_waiting(r.id)
+    ]
     room = await ctx.repos.rooms.link(experiment.id, platform, chat_id, ctx.user.id, ctx.now)
     if room is None:
         return respond(
             Reply(key="rooms.experiment_has_room", params={"title": experiment.title(ctx.lang)})
         )
+    if room.id in gone_rooms:
+        await tell_left_behind(ctx.repos, ctx.catalog.default, room, left_behind, ctx.now)
     invited = await invite_participants(ctx.repos, room, ctx.now)
     await ctx.repos.audit.record(
         "room.link",
@@ -145,6 +156,38 @@ async def link(ctx: Context) -> Response:
             },
         )
     )
+
+
+async def tell_left_behind(
+    repos: Repositories,
+    default_lang: str,
+    room: Room,
+    waiting: list[tuple[int, int | None]],
+    now: datetime,
+) -> None:
+    """The room moved away from a group (the bot was removed from it, or it was upgraded):
+    a reporter's own ``/melden`` still to be taken out of that group (``waiting``, read
+    before the move: :meth:`storage.experiments.rooms.Rooms.own_reports_waiting`) stays
+    there, showing who reported. They hear it in private, to take it away themselves, as
+    when the bot may not delete it: once for a report, and not when a ban from the room
+    holds for them."""
+    experiment = await repos.experiments.get(room.experiment_id)
+    told: set[int] = set()
+    for user_id, report_id in waiting:
+        user = await repos.users.get(user_id)
+        if user is None or (user_id in told and report_id is None):
+            continue
+        if await repos.rooms.banned(room.id, user.platform_user_id, now):
+            continue
+        if report_id is not None and not await repos.rooms.tell_left_once(report_id, user_id, now):
+            continue
+        told.add(user_id)
+        for lang in await repos.recipients.by_language([user_id], default_lang):
+            title = experiment.title(lang) if experiment else ""
+            reply = Reply(key="rooms.own_report_left", params={"title": title})
+            await repos.outbox.enqueue(
+                user_id, [reply.model_dump(mode="json")], kind="room", now=now
+            )
 
 
 @feature.command(

@@ -187,7 +187,9 @@ class Rooms:
         """The experiment's room the bot was removed from, moved to ``chat_id`` (or back in
         the same group, where the bot was added again); None when it has none gone.
 
-        In another group the old one's messages are out of reach (their hiding is dropped),
+        In another group the old one's messages are out of reach (their hiding is dropped:
+        a reporter whose own ``/melden`` stays there hears so, see
+        :func:`handlers.experiments.rooms.link`),
         nobody waiting to be taken out of the old one was ever let into it (that is dropped
         too), everyone is welcomed afresh, and the mutes and bans in force are carried out
         there too, in place of those that waited (a ban lifted meanwhile has nothing to
@@ -577,6 +579,17 @@ class Rooms:
             (iso(now), report_id, reporter_user_id),
         )
         return told == 1
+
+    async def own_reports_waiting(self, room_id: int) -> list[tuple[int, int | None]]:
+        """The reporters whose own ``/melden`` (or reaction) still waits to be taken out of
+        the room's group, each with the report it made (None for a task from before
+        reports were noted on it), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT user_id, report_id FROM room_tasks WHERE room_id = ? AND op = 'hide'"
+            " AND user_id IS NOT NULL ORDER BY id",
+            (room_id,),
+        )
+        return [(int(row[0]), row[1]) for row in rows]
 
     async def muted_until(self, room_id: int, target: str, now: datetime) -> datetime | None:
         """The end of the mute on this account in this room that holds now, if any."""

@@ -163,3 +163,24 @@ async def test_an_upgrade_to_a_room_linked_already_or_of_an_unlinked_room_change
         (GROUP, 1, False),
         (NEW, 2, False),
     ]
+
+
+async def test_a_reporter_whose_melden_stays_in_the_upgraded_room_hears_it_once(
+    app: App,
+) -> None:
+    """Anna's /melden (her message 77) was not taken out yet when the room was upgraded:
+    the new room does not have it, and the old one keeps it for Bob to see. She hears so
+    in private, to take it away herself; seen again, the upgrade tells her nothing more."""
+    _, anna, _, ria = await linked(app)
+    group = Chat(app, anna.user_id, name=anna.name, platform=anna.platform, chat_id=GROUP)
+    await group.handle(
+        group.event(command="melden", is_group=True, reply_to=bobs("Sukkels"), message_id="77")
+    )
+    assert await app.room_upgraded("test", GROUP, NEW)
+    assert await _tasks(app) == []
+    [told] = await for_user(app, anna, "room")
+    assert told.replies[0].key == "rooms.own_report_left"
+    assert "Speeltuin" in told.text(app, "nl")
+    assert not await app.room_upgraded("test", GROUP, NEW)
+    assert len(await for_user(app, anna, "room")) == 1
+    assert await for_user(app, ria, "room") == []

@@ -922,3 +922,28 @@ async def test_a_group_unlinked_while_its_invites_are_made_sends_no_invite_to_it
     assert len(room.done) == 1  # the one on its way; the other is not made
     for chat in (anna, bob):
         assert await for_user(app, chat, "room") == []
+
+
+async def test_a_reporter_whose_melden_stays_behind_in_a_group_the_room_moved_from_hears_it(
+    app: App,
+) -> None:
+    """The bot was removed from the group before it took Anna's /melden out; linked in
+    another group, the room moves there and the old group's messages are out of reach:
+    her /melden stays where Bob can see it, so she hears it, to take it away herself."""
+    wim, anna, _, ria = await linked(app)
+    await anna.send("/taal")
+    await anna.press("English")
+    await _reports_sukkels(anna)
+    await _melden(anna, bobs("Sukkels"), "78")  # the same message once more: told once
+    async with app.db.transaction():
+        assert await app.repos.rooms.gone("test", GROUP, utcnow()) is not None
+    other = Chat(app, wim.user_id, name=wim.name, platform=wim.platform, chat_id="-200")
+    seen = await other.handle(other.event(command="koppel", args="1", is_group=True))
+    assert [s.key for s in seen] == ["rooms.linked"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM room_tasks WHERE op = 'hide'") == 0
+    [told] = await for_user(app, anna, "room")
+    assert told.replies[0].key == "rooms.own_report_left"
+    assert "Natural Playground" in told.text(app, "en")
+    assert await for_user(app, ria, "room") == []
+    # Nothing is said in either group, naming nobody.
+    assert "anna" not in "".join(s.text for s in seen).casefold()
