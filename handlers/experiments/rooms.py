@@ -207,7 +207,8 @@ async def unlink(ctx: Context) -> Response:
     someone to take out, a mute, a ban or their ends): dropped, they would leave a
     reporter's ``/melden`` in the group, or someone muted for good. Invites still to be
     made there are dropped: there is no group to invite to any more. A civil servant, who
-    has neither ``/meldingen`` nor ``/beperkingen``, hears that a connector does that first."""
+    has neither ``/meldingen`` nor ``/beperkingen``, hears that a connector does that first,
+    and leaves a group where a mute or ban holds to a connector: unlinking forgets them."""
     if not ctx.event.is_group:
         return respond(Reply(key="rooms.unlink_in_group"))
     room = await ctx.repos.rooms.of_chat(ctx.event.platform, ctx.event.chat_id)
@@ -228,6 +229,10 @@ async def unlink(ctx: Context) -> Response:
         else:
             key = "rooms.unlink_busy" if moderates else "rooms.unlink_busy_staff"
         return respond(Reply(key=key, params={"id": room.experiment_id}))
+    if not moderates and await ctx.repos.rooms.restricted(room.id, ctx.now):
+        # Unlinked, the group's mutes and bans are forgotten (the next group linked to the
+        # experiment would invite someone banned): a connector's decision, made knowingly.
+        return respond(Reply(key="rooms.unlink_bans_staff"))
     dropped = await ctx.repos.rooms.unlink(room.id)
     if dropped is None:
         return respond(Reply(key="rooms.unlink_not_linked"))

@@ -570,6 +570,14 @@ class Rooms:
         )
         return found is not None
 
+    async def restricted(self, room_id: int, now: datetime) -> bool:
+        """Whether a mute or ban holds in this room now (in the bot's records)."""
+        found = await self.db.fetchval(
+            f"SELECT 1 FROM room_sanctions s WHERE s.room_id = ? AND {_IN_FORCE} LIMIT 1",
+            (room_id, iso(now)),
+        )
+        return found is not None
+
     async def tell_left_once(self, report_id: int, reporter_user_id: int, now: datetime) -> bool:
         """Whether a reporter is to hear that their ``/melden`` of this report was left in
         the room: the first time only (noted now), however often they reported it."""

@@ -728,6 +728,34 @@ async def test_a_group_is_unlinked_once_the_reporters_melden_left_it_and_a_mute_
     assert await app.db.fetchval("SELECT COUNT(*) FROM room_sanctions") == 0
 
 
+async def test_a_civil_servant_does_not_unlink_a_group_where_a_connectors_ban_holds(
+    app: App,
+) -> None:
+    """Unlinking forgets the group's bans: a civil servant, who has no /beperkingen, would
+    undo the connector's decision unknowingly (Bob invited again at the next /koppel). A
+    connector may, knowing it; a mute that ended no longer stands in the way."""
+    wim, anna, _, ria = await linked(app)
+    await _reports_sukkels(anna)
+    await ria.press_payload("mod.do:r1:ban")
+    await ria.send("Schelden hoort hier niet.")
+    assert ria.keys[0] == "rooms.mod.done_ban"
+    now = utcnow()
+    worker = RoomWorker(
+        app.repos, app.catalog, "test", ObedientRoom(), profile=app.profile, clock=lambda: now
+    )
+    await worker.run_due()
+    assert await app.repos.rooms.unlink_waits_for((await app.repos.rooms.all())[0].id) is None
+    await group_command(wim, "ontkoppel")
+    assert wim.keys == ["rooms.unlink_bans_staff"]
+    assert "/beperkingen" not in wim.text
+    for name in ("anna", "bob", "ria", "wim", "Sukkels"):
+        assert name not in wim.text.casefold()
+    assert len(await app.repos.rooms.all()) == 1
+    await group_command(ria, "ontkoppel")
+    assert ria.keys == ["rooms.unlinked"]
+    assert await app.repos.rooms.all() == []
+
+
 async def test_a_group_the_bot_was_removed_from_is_linked_again_before_it_is_unlinked(
     app: App,
 ) -> None:
