@@ -198,17 +198,23 @@ async def test_a_choice_or_scale_word_that_shows_nothing_is_refused(app: App) ->
     assert ria.keys == ["consultations.ask_more"]
 
 
-async def test_someone_who_came_after_the_poll_went_out_and_answers_counts_as_asked(
-    app: App,
-) -> None:
-    """Dirk signed up after the invitations went out: not invited, he may answer all the
-    same, and once he does the staff's counts take him in (nothing was withdrawn)."""
+async def _answered_by_anna(app: App) -> tuple[Chat, Chat, int]:
+    """Ria's poll, published to everyone, and Anna's first answer: (Anna, Ria, the poll)."""
     anna = await resident(app, "anna")
     ria = await civil_servant(app)
     await compose_poll(ria)
     await ria.press("Publiceren")
     poll = await last_consultation(app)
     await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    return anna, ria, poll
+
+
+async def test_someone_who_came_after_the_poll_went_out_and_answers_counts_as_asked(
+    app: App,
+) -> None:
+    """Dirk signed up after the invitations went out: not invited, he may answer all the
+    same, and once he does the staff's counts take him in (nothing was withdrawn)."""
+    _, ria, poll = await _answered_by_anna(app)
     dirk = await resident(app, "dirk")
     await dirk.send("/peilingen")
     await dirk.press("Nieuwe speelplek")
@@ -222,12 +228,7 @@ async def test_someone_who_came_after_the_poll_went_out_and_answers_counts_as_as
 
 async def test_staff_close_early_and_the_results_go_out_at_once(app: App) -> None:
     timers = TimerLog(app)
-    anna = await resident(app, "anna")
-    ria = await civil_servant(app)
-    await compose_poll(ria)
-    await ria.press("Publiceren")
-    poll = await last_consultation(app)
-    await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    anna, ria, poll = await _answered_by_anna(app)
     await ria.send("/peilingen")
     await ria.press(f"#{poll} ")
     card = next(m for m in ria.last if m.key == "consultations.card_open")
