@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from bot.logs import pseudonym, scrubbed
 from handlers.catalog import Catalog
 from handlers.contract import Reply, Role, RoomError, RoomOperations
+from handlers.experiments.rooms import tell_own_report_left
 from handlers.profile import Profile
 from storage import Repositories
 from storage.community.moderation import SanctionKind
@@ -248,23 +249,6 @@ class RoomWorker:
             return False
         return not await self.repos.rooms.reported(task.room.id, task.target)
 
-    async def _tell_own_report_left(self, task: RoomTask) -> bool:
-        """Whether the reporter hears that their own ``/melden`` was left in the room: not
-        after they erased their data, nor once a ban from that room holds for them (they
-        are out, and cannot take it away), and once a report however often they made it
-        (a task from before reports were noted on it: each time)."""
-        if task.user_id is None:
-            return False
-        reporter = await self.repos.users.get(task.user_id)
-        if reporter is None:
-            return False
-        now = self.clock()
-        if await self.repos.rooms.banned(task.room.id, reporter.platform_user_id, now):
-            return False
-        if task.report_id is None:
-            return True
-        return await self.repos.rooms.tell_left_once(task.report_id, task.user_id, now)
-
     async def _after_removal(self, task: RoomTask) -> None:
         """They are out: told so in private (nothing is said in the room), unless they were
         erased. A mute of theirs that holds there is put back (on Telegram the removal
@@ -359,11 +343,17 @@ class RoomWorker:
                     told = await self.repos.users.in_charge(None, Role.CONNECTOR)
                     await self._tell(told, task, "rooms.failed_remove")
                 own_report = task.op is RoomOp.HIDE and await self._own_report(task)
-                if own_report and await self._tell_own_report_left(task):
+                if own_report:
                     # Left in the room, it shows who reported: the reporter hears it in
                     # private, to take it away themselves (nobody else is bothered).
-                    assert task.user_id is not None
-                    await self._tell([task.user_id], task, "rooms.own_report_left")
+                    await tell_own_report_left(
+                        self.repos,
+                        self.catalog.default,
+                        task.room,
+                        task.user_id,
+                        task.report_id,
+                        now,
+                    )
                 if task.op not in (RoomOp.INVITE, RoomOp.REMOVE) and not own_report:
                     # The connector who decided it was told it is being done: now they
                     # hear it is not. Someone who is no connector any more (or erased), or

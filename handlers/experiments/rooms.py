@@ -171,23 +171,41 @@ async def tell_left_behind(
     there, showing who reported. They hear it in private, to take it away themselves, as
     when the bot may not delete it: once for a report, and not when a ban from the room
     holds for them."""
-    experiment = await repos.experiments.get(room.experiment_id)
     told: set[int] = set()
     for user_id, report_id in waiting:
-        user = await repos.users.get(user_id)
-        if user is None or (user_id in told and report_id is None):
-            continue
-        if await repos.rooms.banned(room.id, user.platform_user_id, now):
-            continue
-        if report_id is not None and not await repos.rooms.tell_left_once(report_id, user_id, now):
-            continue
-        told.add(user_id)
-        for lang in await repos.recipients.by_language([user_id], default_lang):
-            title = experiment.title(lang) if experiment else ""
-            reply = Reply(key="rooms.own_report_left", params={"title": title})
-            await repos.outbox.enqueue(
-                user_id, [reply.model_dump(mode="json")], kind="room", now=now
-            )
+        if user_id in told and report_id is None:
+            continue  # tasks from before reports were noted on them: once a person here
+        if await tell_own_report_left(repos, default_lang, room, user_id, report_id, now):
+            told.add(user_id)
+
+
+async def tell_own_report_left(
+    repos: Repositories,
+    default_lang: str,
+    room: Room,
+    user_id: int | None,
+    report_id: int | None,
+    now: datetime,
+) -> bool:
+    """A reporter's own ``/melden`` stays in the room's group (the bot may not delete it,
+    or the room moved away from that group): they hear it in private, to take it away
+    themselves. Not after they erased their data, nor while a ban from the room holds for
+    them (they are out, and cannot take it away); once for a report however often they
+    made it (a task from before reports were noted on it: each time). Returns whether
+    they were told."""
+    if user_id is None:
+        return False
+    user = await repos.users.get(user_id)
+    if user is None or await repos.rooms.banned(room.id, user.platform_user_id, now):
+        return False
+    if report_id is not None and not await repos.rooms.tell_left_once(report_id, user_id, now):
+        return False
+    experiment = await repos.experiments.get(room.experiment_id)
+    for lang in await repos.recipients.by_language([user_id], default_lang):
+        title = experiment.title(lang) if experiment else ""
+        reply = Reply(key="rooms.own_report_left", params={"title": title})
+        await repos.outbox.enqueue(user_id, [reply.model_dump(mode="json")], kind="room", now=now)
+    return True
 
 
 @feature.command(
