@@ -131,15 +131,23 @@ def _line(ctx: Context, comment: Comment, n: int) -> Reply:
     )
 
 
+def _may_change(ctx: Context, comment: Comment) -> bool:
+    """Whether this person still holds the role their comment shows (a civil servant
+    whose role ended no longer changes words shown as the municipality's)."""
+    return ctx.user.role.allows(comment.author_role or Role.RESIDENT)
+
+
 def _own_buttons(ctx: Context, comments: list[Comment]) -> list[Button]:
-    """Change and delete buttons for each comment on the page this person wrote."""
+    """Change and delete buttons for each comment on the page this person wrote (change
+    only while they hold the role it was written in)."""
     found = []
     for n, comment in enumerate(comments, start=1):
         if comment.author_user_id is None or comment.author_user_id != ctx.user.id:
             continue
-        found.append(
-            Button(label="comments.btn_edit", payload=f"cm.edit:{comment.id}", params={"n": n})
-        )
+        if _may_change(ctx, comment):
+            found.append(
+                Button(label="comments.btn_edit", payload=f"cm.edit:{comment.id}", params={"n": n})
+            )
         found.append(
             Button(label="comments.btn_delete", payload=f"cm.delete:{comment.id}", params={"n": n})
         )
@@ -198,6 +206,14 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
         hint = Reply(key="comments.too_long", params={"max": MAX_LENGTH, "length": length})
         return _ask(idea, dialog, hint=hint)
     if "comment" in dialog.data:
+        mine = await ctx.repos.comments.own(int(dialog.data["comment"]), ctx.user.id)
+        if mine is not None and not _may_change(ctx, mine):
+            # Their role ended while they typed: what they typed is given back.
+            refused = Reply(
+                key="comments.edit_role_gone",
+                parts=[Reply(key="comments.you_wrote", params={"text": body})],
+            )
+            return respond(refused, await thread_reply(ctx, idea), end_dialog=True)
         changed = await ctx.repos.comments.edit_own(
             int(dialog.data["comment"]), ctx.user.id, body, ctx.now
         )
@@ -257,6 +273,8 @@ async def begin_edit(ctx: Context) -> Response:
     if isinstance(found, Response):
         return found
     mine, idea = found
+    if not _may_change(ctx, mine):
+        return respond(Reply(key="comments.edit_role_gone"), await thread_reply(ctx, idea))
     dialog = Dialog(
         name=DIALOG,
         step="text",

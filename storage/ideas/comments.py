@@ -17,7 +17,9 @@ from storage.users import Role
 
 
 class Comment(BaseModel):
-    """One visible comment; the author's role says how to show them (never their name)."""
+    """One visible comment; the role its author wrote it in says how to show them (never
+    their name, and not the role they hold now: a resident who later becomes the
+    connector wrote it as a resident)."""
 
     id: int
     idea_id: int
@@ -59,7 +61,7 @@ def _comment(row: aiosqlite.Row) -> Comment:
 
 _SELECT = (
     "SELECT c.id, c.idea_id, c.author_user_id, c.body, c.created_at, c.edited_at,"
-    " u.role AS author_role FROM idea_comments c LEFT JOIN users u ON u.id = c.author_user_id"
+    " c.author_role FROM idea_comments c"
 )
 
 
@@ -70,11 +72,11 @@ class Comments:
         self.db = db
 
     async def add(self, idea_id: int, author_user_id: int, body: str, now: datetime) -> Comment:
-        """Place a comment under an idea."""
+        """Place a comment under an idea, with the role its author writes it in."""
         comment_id = await self.db.execute(
-            "INSERT INTO idea_comments (idea_id, author_user_id, body, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (idea_id, author_user_id, body, iso(now)),
+            "INSERT INTO idea_comments (idea_id, author_user_id, body, created_at, author_role)"
+            " VALUES (?, ?, ?, ?, (SELECT role FROM users WHERE id = ?))",
+            (idea_id, author_user_id, body, iso(now), author_user_id),
         )
         row = await self.db.fetchone(f"{_SELECT} WHERE c.id = ?", (comment_id,))
         assert row is not None

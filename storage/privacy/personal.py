@@ -328,8 +328,9 @@ TABLES: tuple[Table, ...] = (
         "idea_comments",
         Kind.CONTENT,
         "your comments under ideas",
-        export="SELECT id, idea_id AS idea, body, created_at, edited_at, hidden_at,"
-        " hidden_reason FROM idea_comments WHERE author_user_id = :user_id ORDER BY id",
+        export="SELECT id, idea_id AS idea, body, author_role AS role, created_at, edited_at,"
+        " hidden_at, hidden_reason FROM idea_comments WHERE author_user_id = :user_id"
+        " ORDER BY id",
         delete_content=("DELETE FROM idea_comments WHERE author_user_id = :user_id",),
         keep_content=(
             "UPDATE idea_comments SET author_user_id = NULL WHERE author_user_id = :user_id",

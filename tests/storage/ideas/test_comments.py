@@ -69,8 +69,9 @@ async def test_an_erased_author_leaves_an_anonymous_comment(app: App) -> None:
     async with app.db.transaction():
         await app.db.execute("DELETE FROM users WHERE id = ?", (anna,))
     comment = (await app.repos.comments.latest(idea)).comments[0]
+    # Nobody is named; the comment still shows as a resident's, as it was written.
     assert (comment.author_user_id, comment.author_role, comment.body) == (
         None,
-        None,
+        Role.RESIDENT,
         "reactie 0",
     )
