@@ -293,8 +293,8 @@ async def delete(ctx: Context) -> Response:
 async def _open_idea(
     ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False
 ) -> Idea | Response:
-    """The idea, or the friendly answer when it does not exist or was removed (or, to write
-    a new comment, was merged into another: the talk goes on there).
+    """The idea, or the friendly answer when it does not exist or was withdrawn or removed
+    (or, to write a new comment, was merged into another: the talk goes on there).
 
     A comment typed for an idea removed or merged meanwhile is given back, so nothing is
     lost.
@@ -304,7 +304,9 @@ async def _open_idea(
         return respond(not_found_or_removed("ideas.not_found", number(idea_id)))
     refusal: Reply | None = None
     if idea.removed:
-        refusal = not_found_or_removed("comments.idea_removed", number(idea.id))
+        # Withdrawn by whoever sent it in, as its card says, or removed.
+        key = "ideas.withdrawn_card" if idea.withdrawn else "comments.idea_removed"
+        refusal = not_found_or_removed(key, number(idea.id))
     elif writing and (moved := await _moved_to(ctx, idea)) is not None:
         refusal = Reply(
             key="comments.merged", params={"number": number(moved)}, buttons=[[_go_on_at(moved)]]

@@ -387,3 +387,24 @@ async def test_asking_for_help_while_writing_a_comment_is_not_posted_under_the_i
     # A word alone, not asked, is what they mean to say.
     await bob.send("Help")
     assert bob.keys[0] == "comments.added"
+
+
+async def test_a_comment_on_an_idea_withdrawn_meanwhile_says_it_was_withdrawn(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await seed_idea(app, "Een idee dat de indiener intrekt", author=(await row(app, "anna")).id)
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await anna.press_payload("idea.withdraw:1!")
+    assert anna.keys == ["ideas.withdrawn"]
+    # The card says the idea was withdrawn by whoever sent it in; so does the thread.
+    await bob.send("Mijn reactie")
+    assert bob.keys == ["comments.not_placed", "ideas.withdrawn_card"]
+    assert "Mijn reactie" in bob.text and "ingetrokken" in bob.text
+    assert "verwijderd" not in bob.text
+    await bob.press_payload("idea.comments:1")
+    assert bob.keys == ["ideas.withdrawn_card"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
