@@ -297,13 +297,15 @@ async def _open_idea(
     (or, to write a new comment, was merged into another: the talk goes on there).
 
     A comment typed for an idea removed or merged meanwhile is given back, so nothing is
-    lost.
+    lost; so is one typed for an idea gone altogether (its sender erased it with their data):
+    it was there when the comment was begun.
     """
     idea = await ctx.repos.ideas.get(idea_id)
-    if idea is None:
-        return respond(not_found_or_removed("ideas.not_found", number(idea_id)))
     refusal: Reply | None = None
-    if idea.removed:
+    if idea is None:
+        key = "comments.idea_removed" if typed else "ideas.not_found"
+        refusal = not_found_or_removed(key, number(idea_id))
+    elif idea.removed:
         # Withdrawn by whoever sent it in, as its card says, or removed.
         key = "ideas.withdrawn_card" if idea.withdrawn else "comments.idea_removed"
         refusal = not_found_or_removed(key, number(idea.id))
@@ -312,6 +314,7 @@ async def _open_idea(
             key="comments.merged", params={"number": number(moved)}, buttons=[[_go_on_at(moved)]]
         )
     if refusal is None:
+        assert idea is not None
         return idea
     if typed:
         return respond(Reply(key="comments.not_placed", params={"text": typed}), refusal)

@@ -12,6 +12,7 @@ from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import connector, person, row
 from tests.support import Chat
+from tests.waiting import until
 
 MakeChat = Callable[..., Chat]
 
@@ -408,3 +409,35 @@ async def test_a_comment_on_an_idea_withdrawn_meanwhile_says_it_was_withdrawn(
     await bob.press_payload("idea.comments:1")
     assert bob.keys == ["ideas.withdrawn_card"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+
+
+async def test_a_comment_typed_while_the_ideas_sender_erased_it_with_their_data_is_given_back(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await seed_idea(app, "Een idee dat met Anna verdwijnt", author=(await row(app, "anna")).id)
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await bob.send("Eerste reactie")
+    await bob.press_payload("cm.edit:1")
+    assert bob.keys == ["comments.ask_edit"]
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+
+    async def deleted() -> bool:
+        return await app.repos.ideas.get(1) is None
+
+    await until(deleted, what="the idea deleted after the erasure")
+    # The idea was there when Bob began: he hears it is gone, and gets his words back.
+    await bob.send("Mijn veranderde reactie")
+    assert bob.keys == ["comments.not_placed", "comments.idea_removed"]
+    assert "Mijn veranderde reactie" in bob.text and "verwijderd" in bob.text
+
+    cem = chat("cem")
+    await cem.onboard()
+    await cem.press_payload("idea.comment:2")
+    assert cem.keys == ["ideas.not_found"]
