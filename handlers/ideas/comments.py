@@ -180,7 +180,9 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
     """The comment's text: 1 to 1,000 characters, placed under the idea (or, for one's own
     comment being changed, in its place)."""
     writing = "comment" not in dialog.data
-    idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text, writing=writing)
+    idea = await _open_idea(
+        ctx, int(dialog.data["idea"]), typed=ctx.text, writing=writing, begun=True
+    )
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     if ctx.event.button is not None:
@@ -219,7 +221,7 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
 @comment.ask("text")
 async def ask_again(ctx: Context, dialog: Dialog) -> Response:
     """The question again, to go on with a comment being written."""
-    idea = await _open_idea(ctx, int(dialog.data["idea"]))
+    idea = await _open_idea(ctx, int(dialog.data["idea"]), begun=True)
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     return _ask(idea, dialog)
@@ -291,19 +293,19 @@ async def delete(ctx: Context) -> Response:
 
 
 async def _open_idea(
-    ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False
+    ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False, begun: bool = False
 ) -> Idea | Response:
     """The idea, or the friendly answer when it does not exist or was withdrawn or removed
     (or, to write a new comment, was merged into another: the talk goes on there).
 
     A comment typed for an idea removed or merged meanwhile is given back, so nothing is
-    lost; so is one typed for an idea gone altogether (its sender erased it with their data):
-    it was there when the comment was begun.
+    lost. ``begun``: a comment was begun for it, so an idea gone altogether meanwhile (its
+    sender erased it with their data) was there: it is removed, not a number to check.
     """
     idea = await ctx.repos.ideas.get(idea_id)
     refusal: Reply | None = None
     if idea is None:
-        key = "comments.idea_removed" if typed else "ideas.not_found"
+        key = "comments.idea_removed" if begun else "ideas.not_found"
         refusal = not_found_or_removed(key, number(idea_id))
     elif idea.removed:
         # Withdrawn by whoever sent it in, as its card says, or removed.

@@ -423,6 +423,9 @@ async def test_a_comment_typed_while_the_ideas_sender_erased_it_with_their_data_
     await bob.send("Eerste reactie")
     await bob.press_payload("cm.edit:1")
     assert bob.keys == ["comments.ask_edit"]
+    dora = chat("dora")
+    await dora.onboard()
+    await dora.press_payload("idea.comment:1")
     await anna.send("/vergeetmij")
     await anna.press("Ook wissen")
     await anna.press("Ja, wis mijn gegevens")
@@ -436,6 +439,9 @@ async def test_a_comment_typed_while_the_ideas_sender_erased_it_with_their_data_
     await bob.send("Mijn veranderde reactie")
     assert bob.keys == ["comments.not_placed", "comments.idea_removed"]
     assert "Mijn veranderde reactie" in bob.text and "verwijderd" in bob.text
+    # Coming back to the comment she began, Dora hears the same, not to check the number.
+    await dora.press_payload("resume")
+    assert dora.keys == ["drafts.welcome_back", "comments.idea_removed"]
 
     cem = chat("cem")
     await cem.onboard()
