@@ -188,7 +188,9 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
     """The comment's text: 1 to 1,000 characters, placed under the idea (or, for one's own
     comment being changed, in its place)."""
     writing = "comment" not in dialog.data
-    idea = await _open_idea(ctx, int(dialog.data["idea"]), typed=ctx.text, writing=writing)
+    idea = await _open_idea(
+        ctx, int(dialog.data["idea"]), typed=ctx.text, writing=writing, begun=True
+    )
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     if ctx.event.button is not None:
@@ -235,7 +237,7 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
 @comment.ask("text")
 async def ask_again(ctx: Context, dialog: Dialog) -> Response:
     """The question again, to go on with a comment being written."""
-    idea = await _open_idea(ctx, int(dialog.data["idea"]))
+    idea = await _open_idea(ctx, int(dialog.data["idea"]), begun=True)
     if isinstance(idea, Response):
         return Response(replies=idea.replies, end_dialog=True)
     return _ask(idea, dialog)
@@ -309,25 +311,30 @@ async def delete(ctx: Context) -> Response:
 
 
 async def _open_idea(
-    ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False
+    ctx: Context, idea_id: int, *, typed: str = "", writing: bool = False, begun: bool = False
 ) -> Idea | Response:
-    """The idea, or the friendly answer when it does not exist or was removed (or, to write
-    a new comment, was merged into another: the talk goes on there).
+    """The idea, or the friendly answer when it does not exist or was withdrawn or removed
+    (or, to write a new comment, was merged into another: the talk goes on there).
 
     A comment typed for an idea removed or merged meanwhile is given back, so nothing is
-    lost.
+    lost. ``begun``: a comment was begun for it, so an idea gone altogether meanwhile (its
+    sender erased it with their data) was there: it is removed, not a number to check.
     """
     idea = await ctx.repos.ideas.get(idea_id)
-    if idea is None:
-        return respond(not_found_or_removed("ideas.not_found", number(idea_id)))
     refusal: Reply | None = None
-    if idea.removed:
-        refusal = not_found_or_removed("comments.idea_removed", number(idea.id))
+    if idea is None:
+        key = "comments.idea_removed" if begun else "ideas.not_found"
+        refusal = not_found_or_removed(key, number(idea_id))
+    elif idea.removed:
+        # Withdrawn by whoever sent it in, as its card says, or removed.
+        key = "ideas.withdrawn_card" if idea.withdrawn else "comments.idea_removed"
+        refusal = not_found_or_removed(key, number(idea.id))
     elif writing and (moved := await _moved_to(ctx, idea)) is not None:
         refusal = Reply(
             key="comments.merged", params={"number": number(moved)}, buttons=[[_go_on_at(moved)]]
         )
     if refusal is None:
+        assert idea is not None
         return idea
     if typed:
         return respond(Reply(key="comments.not_placed", params={"text": typed}), refusal)

@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from handlers import fonts, paging
-from handlers.answers import parse_id
+from handlers.answers import as_ascii_digits, parse_id
 from handlers.charts import aligned, draw_line, drawn
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
@@ -70,7 +70,8 @@ def deep_link(ctx: Context, payload: str) -> str:
 @feature.action("poster", role=Role.CIVIL_SERVANT)
 async def poster(ctx: Context) -> Response:
     """Make a poster for ``exp_<id>`` or ``idee_<id>``; without one, offer the experiments."""
-    payload = ctx.value.strip().lower()
+    # A number in any script's digits is that number ("idee_١٢" is idee_12).
+    payload = as_ascii_digits(ctx.value.strip()).lower()
     if not payload:
         return respond(await _choose(ctx, 1))
     prefix, _, value = payload.partition("_")

@@ -12,6 +12,7 @@ from storage.users import Role
 from tests.handlers.ideas.helpers import seed_idea, submit_idea
 from tests.people import connector, person, row
 from tests.support import Chat
+from tests.waiting import until
 
 MakeChat = Callable[..., Chat]
 
@@ -387,3 +388,62 @@ async def test_asking_for_help_while_writing_a_comment_is_not_posted_under_the_i
     # A word alone, not asked, is what they mean to say.
     await bob.send("Help")
     assert bob.keys[0] == "comments.added"
+
+
+async def test_a_comment_on_an_idea_withdrawn_meanwhile_says_it_was_withdrawn(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await seed_idea(app, "Een idee dat de indiener intrekt", author=(await row(app, "anna")).id)
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await anna.press_payload("idea.withdraw:1!")
+    assert anna.keys == ["ideas.withdrawn"]
+    # The card says the idea was withdrawn by whoever sent it in; so does the thread.
+    await bob.send("Mijn reactie")
+    assert bob.keys == ["comments.not_placed", "ideas.withdrawn_card"]
+    assert "Mijn reactie" in bob.text and "ingetrokken" in bob.text
+    assert "verwijderd" not in bob.text
+    await bob.press_payload("idea.comments:1")
+    assert bob.keys == ["ideas.withdrawn_card"]
+    assert await app.db.fetchval("SELECT COUNT(*) FROM idea_comments") == 0
+
+
+async def test_a_comment_typed_while_the_ideas_sender_erased_it_with_their_data_is_given_back(
+    app: App, chat: MakeChat
+) -> None:
+    anna = chat("anna")
+    await anna.onboard()
+    await seed_idea(app, "Een idee dat met Anna verdwijnt", author=(await row(app, "anna")).id)
+    bob = chat("bob")
+    await bob.onboard()
+    await bob.press_payload("idea.comment:1")
+    await bob.send("Eerste reactie")
+    await bob.press_payload("cm.edit:1")
+    assert bob.keys == ["comments.ask_edit"]
+    dora = chat("dora")
+    await dora.onboard()
+    await dora.press_payload("idea.comment:1")
+    await anna.send("/vergeetmij")
+    await anna.press("Ook wissen")
+    await anna.press("Ja, wis mijn gegevens")
+    assert anna.keys == ["privacy.forget.done"]
+
+    async def deleted() -> bool:
+        return await app.repos.ideas.get(1) is None
+
+    await until(deleted, what="the idea deleted after the erasure")
+    # The idea was there when Bob began: he hears it is gone, and gets his words back.
+    await bob.send("Mijn veranderde reactie")
+    assert bob.keys == ["comments.not_placed", "comments.idea_removed"]
+    assert "Mijn veranderde reactie" in bob.text and "verwijderd" in bob.text
+    # Coming back to the comment she began, Dora hears the same, not to check the number.
+    await dora.press_payload("resume")
+    assert dora.keys == ["drafts.welcome_back", "comments.idea_removed"]
+
+    cem = chat("cem")
+    await cem.onboard()
+    await cem.press_payload("idea.comment:2")
+    assert cem.keys == ["ideas.not_found"]

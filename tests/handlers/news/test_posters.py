@@ -111,6 +111,18 @@ async def test_a_poster_for_an_idea_only_while_everyone_can_see_it(app: App) -> 
     assert ria.keys == ["posters.ready"]
 
 
+async def test_a_poster_number_typed_in_another_scripts_digits_is_that_number(app: App) -> None:
+    shown = await seed_idea(app, "Meer bankjes in het park")
+    ria = await civil_servant(app)
+    # Arabic-Indic and full-width digits, as a keyboard in Arabic or Japanese types them.
+    for typed in ("\u0661", "\uff11"):
+        await ria.send(f"/poster idee_{typed}")
+        assert ria.keys == ["posters.ready"], typed
+        assert f"idee_{shown.id}" in ria.text
+        document = ria.last[0].reply.document
+        assert document is not None and document.filename == f"poster-idee_{shown.id}.png"
+
+
 def _inked(image: Image.Image, box: tuple[int, int, int, int]) -> bool:
     """Whether anything dark is drawn inside ``box`` (left, top, right, bottom)."""
     darkest, _ = image.convert("L").crop(box).getextrema()
