@@ -216,6 +216,10 @@ async def comment_step(ctx: Context, dialog: Dialog) -> Response:
                 parts=[Reply(key="comments.you_wrote", params={"text": body})],
             )
             return respond(refused, await thread_reply(ctx, idea), end_dialog=True)
+        if mine is not None and mine.body == body:
+            # The same text again: nothing changed, so it is not marked "bewerkt".
+            same = Reply(key="comments.edit_unchanged", params={"number": number(idea.id)})
+            return respond(same, await thread_reply(ctx, idea), end_dialog=True)
         changed = await ctx.repos.comments.edit_own(
             int(dialog.data["comment"]), ctx.user.id, body, ctx.now
         )

@@ -195,6 +195,13 @@ async def test_a_resident_changes_their_own_comment_and_it_shows_as_edited(
     await bob.press("Pas 1 aan")
     assert bob.keys == ["comments.ask_edit"]
     assert "Nu staat er: Goed plan" in bob.text
+    # The same text again changes nothing, and the comment is not marked as changed.
+    await bob.send("  Goed plan ")
+    assert bob.keys == ["comments.edit_unchanged", "comments.title"]
+    assert "(bewerkt)" not in bob.text
+    [same] = (await app.repos.comments.latest(1)).comments
+    assert same.body == "Goed plan" and same.edited_at is None
+    await bob.press("Pas 1 aan")
     await bob.send("Heel goed plan!")
     assert bob.keys == ["comments.edit_saved", "comments.title"]
     assert "Heel goed plan!" in bob.text and "(bewerkt)" in bob.text
