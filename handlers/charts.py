@@ -60,9 +60,9 @@ def bar_chart(title: str, subtitle: str, sections: list[Section]) -> bytes:
     ellipsis if even that is too little: nothing runs off its right edge."""
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     width = WIDTH - 2 * MARGIN
-    titles = _wrapped(measure, title, fonts.font(34), width, 2)
-    subtitles = _wrapped(measure, subtitle, fonts.font(20), width, 2)
-    headings = [_wrapped(measure, heading, fonts.font(26), width, 3) for heading, _ in sections]
+    titles = wrapped(measure, title, fonts.font(34), width, 2)
+    subtitles = wrapped(measure, subtitle, fonts.font(20), width, 2)
+    headings = [wrapped(measure, heading, fonts.font(26), width, 3) for heading, _ in sections]
     band = 110 + TITLE_LINE * (len(titles) - 1) + SUBTITLE_LINE * (len(subtitles) - 1)
     height = band + 40
     height += sum(
@@ -162,7 +162,7 @@ def direction(paragraph: str) -> str | None:
     return "rtl" if right_to_left(paragraph) and _LAYOUT_TAKES_DIRECTION else None
 
 
-def _wrapped(
+def wrapped(
     draw: ImageDraw.ImageDraw, text: str, font: fonts.Font, width: int, most: int
 ) -> list[str]:
     """``text`` without symbols on at most ``most`` lines of ``width`` pixels, broken

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from PIL import Image, ImageDraw
 
 from handlers import fonts, paging
 from handlers.answers import as_ascii_digits, parse_id
-from handlers.charts import aligned, draw_line, drawn
+from handlers.charts import aligned, draw_line, drawn, wrapped
 from handlers.contract import Button, Document, Reply, Response, Role, respond
 from handlers.feature import Context, Feature, menu_reply
 from handlers.start.menu import stale_button
@@ -143,17 +142,17 @@ def render_poster(*, municipality: str, title: str, call: str, link: str) -> byt
     top = 270
     # Each line of a wrapped title or call goes the way of the whole (see aligned()).
     big, medium = fonts.font(84, bold=True), fonts.font(46, bold=True)
-    for line in _wrap(draw, title, big, WIDTH - 2 * MARGIN)[:4]:
+    for line in wrapped(draw, title, big, WIDTH - 2 * MARGIN, 4):
         draw_line(draw, top, line, across, big, INK, paragraph=title, vertical="a")
         top += 104
     top += 30
-    for line in _wrap(draw, call, medium, WIDTH - 2 * MARGIN)[:3]:
+    for line in wrapped(draw, call, medium, WIDTH - 2 * MARGIN, 3):
         draw_line(draw, top, line, across, medium, INK, paragraph=call, vertical="a")
         top += 62
     code = _qr(link, size=min(820, HEIGHT - top - 260))
     image.paste(code, ((WIDTH - code.width) // 2, top + 40))
     caption_top = top + 40 + code.height + 40
-    for line in _wrap(draw, link, fonts.font(36, bold=True), WIDTH - 2 * MARGIN)[:2]:
+    for line in wrapped(draw, link, fonts.font(36, bold=True), WIDTH - 2 * MARGIN, 2):
         width = draw.textlength(line, font=fonts.font(36, bold=True))
         draw.text(
             ((WIDTH - width) / 2, caption_top), line, font=fonts.font(36, bold=True), fill=INK
@@ -175,26 +174,3 @@ def _qr(link: str, size: int) -> Image.Image:
     code.save(buffer, kind="png", scale=max(1, size // modules), border=2)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[str]:
-    """Break text into lines that fit ``width`` pixels (long words are cut)."""
-    lines: list[str] = []
-    current = ""
-    for word in text.split():
-        candidate = f"{current} {word}".strip()
-        if draw.textlength(candidate, font=font) <= width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        while draw.textlength(word, font=font) > width and len(word) > 1:
-            cut = len(word)
-            while cut > 1 and draw.textlength(word[:cut], font=font) > width:
-                cut -= 1
-            lines.append(word[:cut])
-            word = word[cut:]
-        current = word
-    if current:
-        lines.append(current)
-    return lines

@@ -155,6 +155,25 @@ def test_the_poster_drawing_is_generic_and_wraps_long_titles_within_the_margins(
     assert _title_lines(long) == [True, True, True, True]
     # ... and nothing runs into the right margin: words wrap, a word too long is cut.
     assert not _inked(long, (WIDTH - MARGIN + 2, 210, WIDTH, HEIGHT - 50))
+    # What does not fit on four lines ends the fourth with an ellipsis: a cut title
+    # does not read as a whole one.
+    drawn: list[str] = []
+    text = ImageDraw.ImageDraw.text
+
+    def noted(self: ImageDraw.ImageDraw, xy: Any, line: str, *args: Any, **kw: Any) -> None:
+        drawn.append(line)
+        text(self, xy, line, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(ImageDraw.ImageDraw, "text", noted)
+        poster("Een heel lang idee " * 12)
+        poster("🌳 Meer bomen 🌳 in Zeewijk")
+    title_lines = [line for line in drawn if line.startswith("Een heel")]
+    assert len(title_lines) == 4 and title_lines[-1].endswith("…"), title_lines
+    assert not any(line.endswith("…") for line in title_lines[:-1])
+    # DejaVu has no emoji: they are left out rather than drawn as empty boxes.
+    assert {"Meer bomen in", "Zeewijk"} <= set(drawn)
+    assert not any("🌳" in line for line in drawn)
     # A short title takes one line; the call to action follows on the next.
     short = poster("Speeltuin")
     assert _title_lines(short) == [True, True, False, False]
