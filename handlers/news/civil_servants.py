@@ -2,7 +2,8 @@
 
 A card has a name, a department (one of the profile's, or typed), what they work on, and a
 photo if they like. Residents can ask the person on a card a question; it goes through the
-connector (see ``handlers/questions.py``).
+connector (see ``handlers/questions.py``). The list shows eight cards a page; a card opened
+from a page goes back to it.
 
     /voorstellen ──► name ──► department ──► work ──► photo ──► preview ──Opslaan──► saved
                      (each step offers "Laat zo" when a card exists)      └─Opnieuw──► name
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers import paging
 from handlers.answers import one_line, parse_id, photo_hint, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
+from handlers.start.menu import stale_button
 from storage.news.staff import StaffCard
 
 feature = Feature("civil_servants")
@@ -62,30 +65,59 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
-    """Who works on what: the list of cards, or one card (``staff:<user id>``)."""
-    if ctx.value:
-        user_id = parse_id(ctx.value)
-        card = await ctx.repos.staff.shown(user_id) if user_id else None
-        if card is None:
-            return respond(
-                Reply(
-                    key="staff.not_found",
-                    buttons=[[Button(label="staff.btn_all", payload="staff")]],
-                )
+    """Who works on what: the list of cards, or one card (``staff:<user id>``, and
+    ``staff:<user id>:<page>`` from that page of the list, which its back button shows)."""
+    if not ctx.value:
+        return await _list(ctx, 1)
+    raw_id, paged, raw_page = ctx.value.partition(":")
+    page = paging.number(raw_page) if paged and ctx.event.button is not None else 1
+    if page is None:
+        return await stale_button(ctx)
+    user_id = parse_id(raw_id)
+    card = await ctx.repos.staff.shown(user_id) if user_id else None
+    if card is None:
+        return respond(
+            Reply(
+                key="staff.not_found",
+                buttons=[[Button(label="staff.btn_all", payload="staff")]],
             )
-        back = [Button(label="staff.btn_all", payload="staff")]
-        shown = card_reply(ctx, card)
-        return respond(shown.model_copy(update={"buttons": [*shown.buttons, back]}))
+        )
+    back = [Button(label="staff.btn_all", payload=f"staff.list:{page}" if page > 1 else "staff")]
+    shown = card_reply(ctx, card)
+    return respond(shown.model_copy(update={"buttons": [*shown.buttons, back]}))
+
+
+@feature.action("staff.list", consent=False, role=Role.RESIDENT)
+async def another_page(ctx: Context) -> Response:
+    """``staff.list:<page>``: another page of the cards."""
+    wanted = paging.number(ctx.value)
+    if wanted is None:
+        return await stale_button(ctx)
+    return await _list(ctx, wanted)
+
+
+async def _list(ctx: Context, wanted: int) -> Response:
+    """A page of the cards, by name (a page past the end shows the last one)."""
     cards = await ctx.repos.staff.all_shown()
     back = [Button(label="menu.back", payload="menu")]
     if not cards:
         return respond(Reply(key="staff.none", buttons=[back]))
+    shown = paging.page(wanted, len(cards))
+    cards = cards[shown.offset : shown.offset + shown.size]
     lines = [
         Reply(key="staff.list_line", params={"name": c.name, "department": department(ctx, c)})
         for c in cards
     ]
-    buttons = [[Button.raw(c.name, f"staff:{c.user_id}")] for c in cards]
-    return respond(Reply(key="staff.list_title", parts=lines, buttons=[*buttons, back]))
+    on = f":{shown.number}" if shown.number > 1 else ""
+    buttons = [[Button.raw(paging.short(c.name), f"staff:{c.user_id}{on}")] for c in cards]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"staff.list:{n}"))
+    return respond(
+        Reply(
+            key="staff.list_title",
+            parts=[*lines, *paging.where(shown)],
+            buttons=[*buttons, back],
+        )
+    )
 
 
 @feature.command(

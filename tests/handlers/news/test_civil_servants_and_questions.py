@@ -305,3 +305,56 @@ async def test_the_name_typed_after_the_command_is_the_cards_name(app: App) -> N
         "answers.too_long",
         "staff.ask_name",
     ]
+
+
+async def test_many_cards_are_listed_eight_a_page_and_a_card_goes_back_to_its_page(
+    app: App,
+) -> None:
+    """A municipality where twenty civil servants introduced themselves: /ambtenaren shows
+    eight a page (names too long for a button cut short), like every other list, instead of
+    one wall of text with a button for each; a card goes back to the page it came from."""
+    long = "Mevrouw Annemarie van den Berg-de Groot van Velsen en Omstreken"
+    for n in range(20):
+        staff = await civil_servant(app, f"cs{n:02}")
+        async with app.db.transaction():
+            await app.repos.staff.save(
+                (await row(app, staff)).id,
+                name=f"{n:02} {long}",
+                department_id="openbare-ruimte",
+                department_text=None,
+                work="Ik zorg voor de speelplekken in IJmuiden.",
+                photo_id=None,
+                now=utcnow(),
+            )
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren")
+    assert anna.keys == ["staff.list_title"]
+
+    def cards() -> list[tuple[str, str]]:
+        return [(label, p) for label, p in anna.buttons() if p.startswith("staff:")]
+
+    assert len(cards()) == 8 and "Pagina 1 van 3" in anna.text
+    assert all(len(label) <= 40 for label, _ in cards())
+    seen = [p for _, p in cards()]
+    await anna.press("Volgende")
+    assert "Pagina 2 van 3" in anna.text
+    seen += [p for _, p in cards()]
+    await anna.press("Volgende")
+    assert "Pagina 3 van 3" in anna.text
+    seen += [p for _, p in cards()]
+    assert len(set(seen)) == 20
+    await anna.press("Vorige")
+    await anna.press_payload(cards()[0][1])
+    assert anna.keys == ["staff.card"] and "08 Mevrouw" in anna.text
+    await anna.press("Alle ambtenaren")
+    assert anna.keys == ["staff.list_title"] and "Pagina 2 van 3" in anna.text
+    # A card from elsewhere goes back to the first page; a page we could not have sent is
+    # a stale button.
+    user_id = seen[0].split(":")[1]
+    await anna.press_payload(f"staff:{user_id}")
+    await anna.press("Alle ambtenaren")
+    assert "Pagina 1 van 3" in anna.text
+    await anna.press_payload(f"staff:{user_id}:0")
+    assert anna.keys == ["general.stale_button"]
+    await anna.press_payload("staff.list:x")
+    assert anna.keys == ["general.stale_button"]
