@@ -36,9 +36,12 @@ NEXT = {"name": "department", "department": "work", "work": "photo"}
 
 
 def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Reply:
-    """A civil servant's card as residents see it."""
+    """A civil servant's card as residents see it. Its owner, who would only ask themselves a
+    question through the connector, gets the way to edit it instead."""
     buttons = []
-    if ask_button:
+    if ask_button and card.user_id == ctx.user.id:
+        buttons.append([Button(label="staff.menu", payload="staff.edit")])
+    elif ask_button:
         buttons.append(
             [
                 Button(

@@ -358,3 +358,23 @@ async def test_many_cards_are_listed_eight_a_page_and_a_card_goes_back_to_its_pa
     assert anna.keys == ["general.stale_button"]
     await anna.press_payload("staff.list:x")
     assert anna.keys == ["general.stale_button"]
+
+
+async def test_a_civil_servant_on_their_own_card_is_offered_to_edit_it_not_to_ask_themselves(
+    app: App,
+) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    await ria.send("/ambtenaren")
+    await ria.press("Ria de Vries")
+    assert ria.keys == ["staff.card"]
+    assert not any(payload.startswith("q.new") for _, payload in ria.buttons())
+    await ria.press("Mijn kaartje")
+    assert ria.keys == ["staff.intro_edit", "staff.ask_name"]
+    await ria.send("/annuleer")
+    # Anyone else, a colleague too, can still ask her a question.
+    wim = await civil_servant(app, "wim")
+    await wim.send("/ambtenaren")
+    await wim.press("Ria de Vries")
+    await wim.press("Stel Ria de Vries een vraag")
+    assert wim.keys == ["questions.ask_staff"]
