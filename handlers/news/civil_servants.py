@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import paging
-from handlers.answers import one_line, parse_id, photo_hint, read_text
+from handlers.answers import one_line, parse_id, photo_hint, read_text, typed_choice
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
@@ -217,6 +217,11 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
             department_id=data["old_department_id"],
             department_text=data["old_department_text"],
         )
+    if choice is None:
+        # "openbare ruimte" typed names the profile's department, as its button does (and
+        # shows in each reader's language); a department of one's own is kept as typed.
+        names = {d.id: list(d.name.texts.values()) for d in ctx.profile.departments}
+        choice = typed_choice(ctx, names)
     known = ctx.profile.department(choice) if choice is not None else None
     if known is not None:
         return _ask_next(ctx, dialog, department_id=known.id, department_text=None)

@@ -378,3 +378,33 @@ async def test_a_civil_servant_on_their_own_card_is_offered_to_edit_it_not_to_as
     await wim.press("Ria de Vries")
     await wim.press("Stel Ria de Vries een vraag")
     assert wim.keys == ["questions.ask_staff"]
+
+
+async def test_a_department_typed_by_its_name_is_that_department_in_every_language(
+    app: App,
+) -> None:
+    """Typing "openbare ruimte" instead of pressing its button gives the card the profile's
+    department, so a resident reading English sees "Public space", as after the button."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen Ria de Vries")
+    await ria.send("  openbare   RUIMTE ")
+    assert ria.keys == ["staff.ask_work"]
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.department_id == "openbare-ruimte"
+    assert card.department_text is None
+    carl = await person(app, "carl", language="English")
+    await carl.send("/civilservants")
+    assert "Ria de Vries, Public space" in carl.text
+    # A department of its own stays as typed.
+    await ria.send("/voorstellen")
+    await ria.press("Laat zo")
+    await ria.send("Team Openbare ruimte Noord")
+    await ria.press("Laat zo")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.department_id is None
+    assert card.department_text == "Team Openbare ruimte Noord"
