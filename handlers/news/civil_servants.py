@@ -14,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import paging
-from handlers.answers import one_line, parse_id, photo_hint, read_text, typed_choice
+from handlers.answers import (
+    as_ascii_digits,
+    one_line,
+    parse_id,
+    photo_hint,
+    read_text,
+    typed_choice,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
@@ -65,13 +72,17 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
     consent=False,
     describe="staff.cmd",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
     """Who works on what: the list of cards, or one card (``staff:<user id>``, and
-    ``staff:<user id>:<page>`` from that page of the list, which its back button shows)."""
+    ``staff:<user id>:<page>`` from that page of the list, which its back button shows).
+    Typed after the command, a name lists the cards with it."""
     if not ctx.value:
         return await _list(ctx, 1)
+    if ctx.event.button is None and parse_id(as_ascii_digits(ctx.value.strip())) is None:
+        return await _list(ctx, 1, words=ctx.value)
     raw_id, paged, raw_page = ctx.value.partition(":")
     page = paging.number(raw_page) if paged and ctx.event.button is not None else 1
     if page is None:
@@ -99,12 +110,23 @@ async def another_page(ctx: Context) -> Response:
     return await _list(ctx, wanted)
 
 
-async def _list(ctx: Context, wanted: int) -> Response:
-    """A page of the cards, by name (a page past the end shows the last one)."""
+async def _list(ctx: Context, wanted: int, words: str | None = None) -> Response:
+    """A page of the cards, by name (a page past the end shows the last one). With
+    ``words``: the first page of those whose name has them, or (none has) said so above
+    the whole list."""
     cards = await ctx.repos.staff.all_shown()
     back = [Button(label="menu.back", payload="menu")]
     if not cards:
         return respond(Reply(key="staff.none", buttons=[back]))
+    found: list[Reply] = []
+    if words is not None:
+        wanted, name = 1, " ".join(words.split()).casefold()
+        named = [c for c in cards if name in " ".join(c.name.split()).casefold()]
+        if named:
+            # Their pages would turn through all cards: the name finds one, or more of it.
+            cards = named[: paging.PAGE_SIZE]
+        else:
+            found = [Reply(key="staff.not_found")]
     shown = paging.page(wanted, len(cards))
     cards = cards[shown.offset : shown.offset + shown.size]
     lines = [
@@ -117,7 +139,7 @@ async def _list(ctx: Context, wanted: int) -> Response:
     return respond(
         Reply(
             key="staff.list_title",
-            parts=[*lines, *paging.where(shown)],
+            parts=[*found, *lines, *paging.where(shown)],
             buttons=[*buttons, back],
         )
     )

@@ -408,3 +408,27 @@ async def test_a_department_typed_by_its_name_is_that_department_in_every_langua
     card = await app.repos.staff.get((await row(app, "ria")).id)
     assert card is not None and card.department_id is None
     assert card.department_text == "Team Openbare ruimte Noord"
+
+
+async def test_a_name_typed_after_the_command_finds_the_card_instead_of_calling_it_unknown(
+    app: App,
+) -> None:
+    """/ambtenaren ria shows Ria's card in the list, not "I cannot find this civil servant"."""
+    ria = await civil_servant(app)
+    await _card(ria)
+    wim = await civil_servant(app, "wim")
+    await _card(wim, "Wim Jansen")
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren ria")
+    assert anna.keys == ["staff.list_title"]
+    assert "Ria de Vries" in anna.text and "Wim Jansen" not in anna.text
+    await anna.press("Ria de Vries")
+    assert anna.keys == ["staff.card"]
+    # A name on no card: said so, with every card to choose from.
+    await anna.send("/ambtenaren Karel")
+    assert anna.keys == ["staff.list_title"]
+    assert "Deze ambtenaar kan ik niet vinden." in anna.text
+    assert "Ria de Vries" in anna.text and "Wim Jansen" in anna.text
+    # A number still opens that card.
+    await anna.send(f"/ambtenaren {(await row(app, wim)).id}")
+    assert anna.keys == ["staff.card"] and "Wim Jansen" in anna.text
