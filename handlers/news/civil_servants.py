@@ -79,7 +79,7 @@ async def staff(ctx: Context) -> Response:
     """Who works on what: the list of cards, or one card (``staff:<user id>``, and
     ``staff:<user id>:<page>`` from that page of the list, which its back button shows).
     Typed after the command, a name lists the cards with it."""
-    if not ctx.value:
+    if not ctx.value.strip():
         return await _list(ctx, 1)
     if ctx.event.button is None and parse_id(as_ascii_digits(ctx.value.strip())) is None:
         return await _list(ctx, 1, words=ctx.value)

@@ -432,3 +432,23 @@ async def test_a_name_typed_after_the_command_finds_the_card_instead_of_calling_
     # A number still opens that card.
     await anna.send(f"/ambtenaren {(await row(app, wim)).id}")
     assert anna.keys == ["staff.card"] and "Wim Jansen" in anna.text
+
+
+async def test_spaces_alone_after_the_command_are_the_whole_list_a_page_at_a_time(
+    app: App,
+) -> None:
+    for n in range(10):
+        staff = await civil_servant(app, f"cs{n}")
+        async with app.db.transaction():
+            await app.repos.staff.save(
+                (await row(app, staff)).id,
+                name=f"Collega {n}",
+                department_id=None,
+                department_text="Team Groen",
+                work="Ik zorg voor de speelplekken in IJmuiden.",
+                photo_id=None,
+                now=utcnow(),
+            )
+    anna = await person(app, "anna")
+    await anna.handle(anna.event(command="ambtenaren", args="   ", written="/ambtenaren   "))
+    assert anna.keys == ["staff.list_title"] and "Pagina 1 van 2" in anna.text
