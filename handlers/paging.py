@@ -10,9 +10,9 @@ button's label cut to :data:`LABEL` characters, with a row to turn the page unde
 A page number travels in the payload (``exp.list:2``, or a dialog's ``page:2``); a page past
 the end shows the last one, so an old button still lands somewhere sensible, and a number we
 could not have sent (``-1``, ``²``, forty nines) is no page at all. Every list that pages
-(ideas, meetings, polls, experiments, one's questions, the audit log, the news) does so here;
-only the connector's inbox pages from a thread rather than by number (threads move while it
-is read), and still turns with the same row.
+(ideas, meetings, polls, experiments, one's questions, the audit log, the news, the civil
+servants' cards) does so here; only the connector's inbox pages from a thread rather than by
+number (threads move while it is read), and still turns with the same row.
 """
 
 from __future__ import annotations

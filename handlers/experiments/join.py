@@ -13,10 +13,10 @@ join and leave buttons too), so that "Alle experimenten" goes back there.
 from __future__ import annotations
 
 from handlers import paging
-from handlers.answers import parse_id
+from handlers.answers import as_ascii_digits, parse_id
 from handlers.consultations.jobs import Surroundings, give_back_evaluations, withdraw_evaluations
 from handlers.contract import Button, Reply, Response, Role, respond
-from handlers.experiments.rooms import invite_to_rooms, take_out
+from handlers.experiments.rooms import MAX_SEARCH, invite_to_rooms, take_out
 from handlers.feature import Context, Feature
 from handlers.profile import Profile
 from handlers.start.menu import stale_button
@@ -48,10 +48,17 @@ def experiment_seeds(profile: Profile) -> list[NewExperiment]:
     consent=False,
     describe="experiments.cmd",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("exp", consent=False, role=Role.RESIDENT)
 async def experiments(ctx: Context) -> Response:
-    """The list of running experiments, or one card (``exp:<id>``)."""
+    """The list of running experiments, or one card (``exp:<id>``). Typed after the command,
+    a number ("2", "#2", "٢") opens that card; words list those with them in their name."""
+    if ctx.value and ctx.event.button is None:
+        number = parse_id(as_ascii_digits(ctx.value.strip().lstrip("#")))
+        if number is None:
+            return respond(await list_reply(ctx, 1, words=ctx.value))
+        ctx.value = str(number)
     if ctx.value:
         return await open_card(ctx)
     return respond(await list_reply(ctx, 1))
@@ -66,11 +73,22 @@ async def another_page(ctx: Context) -> Response:
     return respond(await list_reply(ctx, wanted))
 
 
-async def list_reply(ctx: Context, wanted: int) -> Reply:
-    """A page of the running experiments (a page past the end shows the last one)."""
+async def list_reply(ctx: Context, wanted: int, words: str | None = None) -> Reply:
+    """A page of the running experiments (a page past the end shows the last one). With
+    ``words``: the first page of those with them in their name, or (none has) said so
+    above the whole list."""
     repo = ctx.repos.experiments
-    shown = paging.page(wanted, await repo.count_running())
-    running = await repo.running(limit=shown.size, offset=shown.offset)
+    matching = words.strip()[:MAX_SEARCH] if words else None
+    total = await repo.count_running(matching=matching)
+    found: list[Reply] = []
+    if matching and total == 0:
+        found = [Reply(key="rooms.link_not_found", params={"words": matching})]
+        matching, total = None, await repo.count_running()
+    shown = paging.page(wanted, total)
+    running = await repo.running(limit=shown.size, offset=shown.offset, matching=matching)
+    if matching:
+        # Its pages would turn through all of them: the words find one, or more words do.
+        shown = paging.page(1, len(running))
     if not running:
         return Reply(key="experiments.none", buttons=_list_buttons(ctx, [], shown))
     lines = [
@@ -86,7 +104,7 @@ async def list_reply(ctx: Context, wanted: int) -> Reply:
     ]
     return Reply(
         key="experiments.list_title",
-        parts=[*lines, *paging.where(shown)],
+        parts=[*found, *lines, *paging.where(shown)],
         buttons=_list_buttons(ctx, running, shown),
     )
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers import paging
-from handlers.answers import excerpt, one_line, parse_id, read_text
+from handlers.answers import as_ascii_digits, excerpt, one_line, parse_id, read_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond
 from handlers.feature import Context, Expects, Feature
 from handlers.money import MAX_EURO, AmountTooLarge, format_euro, read_euro
@@ -304,6 +304,8 @@ async def _detail(ctx: Context) -> Response:
         if ctx.event.button is not None:
             return await stale_button(ctx)
         page = 1  # typed after the command: no button of ours
+    if ctx.event.button is None:
+        raw_id = as_ascii_digits(raw_id.strip().lstrip("#"))  # "#1" as it is called, "١"
     proposal_id = parse_id(raw_id)
     proposal = await ctx.repos.proposals.get(proposal_id) if proposal_id else None
     followers = await ctx.repos.proposals.followers(proposal.id) if proposal else []

@@ -264,10 +264,17 @@ def _notice(
 async def _ask_amount(ctx: Context, dialog: Dialog) -> Reply:
     proposal = await ctx.repos.proposals.get(int(dialog.data["id"]))
     buttons = []
-    if proposal is not None and proposal.budget_cents > 0:
+    # Paid in full, the amount asked above the limit could only be refused: typed instead.
+    most = ctx.profile.full_financing_limit * 100
+    funded = dialog.data["decision"] == ProposalStatus.FUNDED.value
+    if (
+        proposal is not None
+        and proposal.budget_cents > 0
+        and not (funded and proposal.budget_cents > most)
+    ):
         asked = format_euro(proposal.budget_cents, ctx.lang)
         buttons.append([dialog.button("triage.btn_amount_asked", "asked", amount=asked)])
-    limit = format_euro(ctx.profile.full_financing_limit * 100, ctx.lang)
+    limit = format_euro(most, ctx.lang)
     status = phrase(ctx, f"proposals.status.{dialog.data['decision']}")
     return Reply(
         key="triage.ask_amount", params={"status": status, "limit": limit}, buttons=buttons

@@ -2,7 +2,8 @@
 
 A card has a name, a department (one of the profile's, or typed), what they work on, and a
 photo if they like. Residents can ask the person on a card a question; it goes through the
-connector (see ``handlers/questions.py``).
+connector (see ``handlers/questions.py``). The list shows eight cards a page; a card opened
+from a page goes back to it.
 
     /voorstellen ──► name ──► department ──► work ──► photo ──► preview ──Opslaan──► saved
                      (each step offers "Laat zo" when a card exists)      └─Opnieuw──► name
@@ -12,10 +13,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.answers import one_line, parse_id, photo_hint, read_text
+from handlers import paging
+from handlers.answers import (
+    as_ascii_digits,
+    one_line,
+    parse_id,
+    photo_hint,
+    read_text,
+    typed_choice,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.news.wist_je_dat import department
+from handlers.start.menu import stale_button
 from storage.news.staff import StaffCard
 
 feature = Feature("civil_servants")
@@ -33,9 +43,12 @@ NEXT = {"name": "department", "department": "work", "work": "photo"}
 
 
 def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Reply:
-    """A civil servant's card as residents see it."""
+    """A civil servant's card as residents see it. Its owner, who would only ask themselves a
+    question through the connector, gets the way to edit it instead."""
     buttons = []
-    if ask_button:
+    if ask_button and card.user_id == ctx.user.id:
+        buttons.append([Button(label="staff.menu", payload="staff.edit")])
+    elif ask_button:
         buttons.append(
             [
                 Button(
@@ -59,33 +72,77 @@ def card_reply(ctx: Context, card: StaffCard, *, ask_button: bool = True) -> Rep
     consent=False,
     describe="staff.cmd",
     role=Role.RESIDENT,
+    words=True,
 )
 @feature.action("staff", consent=False, role=Role.RESIDENT)
 async def staff(ctx: Context) -> Response:
-    """Who works on what: the list of cards, or one card (``staff:<user id>``)."""
-    if ctx.value:
-        user_id = parse_id(ctx.value)
-        card = await ctx.repos.staff.shown(user_id) if user_id else None
-        if card is None:
-            return respond(
-                Reply(
-                    key="staff.not_found",
-                    buttons=[[Button(label="staff.btn_all", payload="staff")]],
-                )
+    """Who works on what: the list of cards, or one card (``staff:<user id>``, and
+    ``staff:<user id>:<page>`` from that page of the list, which its back button shows).
+    Typed after the command, a name lists the cards with it."""
+    if not ctx.value.strip():
+        return await _list(ctx, 1)
+    if ctx.event.button is None and parse_id(as_ascii_digits(ctx.value.strip())) is None:
+        return await _list(ctx, 1, words=ctx.value)
+    raw_id, paged, raw_page = ctx.value.partition(":")
+    page = paging.number(raw_page) if paged and ctx.event.button is not None else 1
+    if page is None:
+        return await stale_button(ctx)
+    user_id = parse_id(raw_id)
+    card = await ctx.repos.staff.shown(user_id) if user_id else None
+    if card is None:
+        return respond(
+            Reply(
+                key="staff.not_found",
+                buttons=[[Button(label="staff.btn_all", payload="staff")]],
             )
-        back = [Button(label="staff.btn_all", payload="staff")]
-        shown = card_reply(ctx, card)
-        return respond(shown.model_copy(update={"buttons": [*shown.buttons, back]}))
+        )
+    back = [Button(label="staff.btn_all", payload=f"staff.list:{page}" if page > 1 else "staff")]
+    shown = card_reply(ctx, card)
+    return respond(shown.model_copy(update={"buttons": [*shown.buttons, back]}))
+
+
+@feature.action("staff.list", consent=False, role=Role.RESIDENT)
+async def another_page(ctx: Context) -> Response:
+    """``staff.list:<page>``: another page of the cards."""
+    wanted = paging.number(ctx.value)
+    if wanted is None:
+        return await stale_button(ctx)
+    return await _list(ctx, wanted)
+
+
+async def _list(ctx: Context, wanted: int, words: str | None = None) -> Response:
+    """A page of the cards, by name (a page past the end shows the last one). With
+    ``words``: the first page of those whose name has them, or (none has) said so above
+    the whole list."""
     cards = await ctx.repos.staff.all_shown()
     back = [Button(label="menu.back", payload="menu")]
     if not cards:
         return respond(Reply(key="staff.none", buttons=[back]))
+    found: list[Reply] = []
+    if words is not None:
+        wanted, name = 1, " ".join(words.split()).casefold()
+        named = [c for c in cards if name in " ".join(c.name.split()).casefold()]
+        if named:
+            # Their pages would turn through all cards: the name finds one, or more of it.
+            cards = named[: paging.PAGE_SIZE]
+        else:
+            found = [Reply(key="staff.not_found")]
+    shown = paging.page(wanted, len(cards))
+    cards = cards[shown.offset : shown.offset + shown.size]
     lines = [
         Reply(key="staff.list_line", params={"name": c.name, "department": department(ctx, c)})
         for c in cards
     ]
-    buttons = [[Button.raw(c.name, f"staff:{c.user_id}")] for c in cards]
-    return respond(Reply(key="staff.list_title", parts=lines, buttons=[*buttons, back]))
+    on = f":{shown.number}" if shown.number > 1 else ""
+    buttons = [[Button.raw(paging.short(c.name), f"staff:{c.user_id}{on}")] for c in cards]
+    buttons += paging.turn(shown, lambda label, n: Button(label=label, payload=f"staff.list:{n}"))
+    return respond(
+        Reply(
+            key="staff.list_title",
+            parts=[*found, *lines, *paging.where(shown)],
+            buttons=[*buttons, back],
+        )
+    )
 
 
 @feature.command(
@@ -182,6 +239,11 @@ async def department_step(ctx: Context, dialog: Dialog) -> Response:
             department_id=data["old_department_id"],
             department_text=data["old_department_text"],
         )
+    if choice is None:
+        # "openbare ruimte" typed names the profile's department, as its button does (and
+        # shows in each reader's language); a department of one's own is kept as typed.
+        names = {d.id: list(d.name.texts.values()) for d in ctx.profile.departments}
+        choice = typed_choice(ctx, names)
     known = ctx.profile.department(choice) if choice is not None else None
     if known is not None:
         return _ask_next(ctx, dialog, department_id=known.id, department_text=None)

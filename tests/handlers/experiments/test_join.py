@@ -160,3 +160,27 @@ async def test_a_name_that_ends_a_sentence_itself_gets_no_second_full_stop(app: 
     await anna.press("Doe mee")
     assert "Je doet nu mee met Speeltuin Zeewijk Natuurlijk! Je krijgt" in anna.text
     assert "Natuurlijk!." not in anna.text
+
+
+async def test_words_typed_after_the_command_find_the_experiment_instead_of_calling_it_ended(
+    app: App,
+) -> None:
+    """/experimenten bbq lists the running experiments with "bbq" in their name; it is not
+    "an experiment I cannot find, perhaps it has ended" while BBQ-plek runs."""
+    anna = await person(app, "anna")
+    ids = await _ids(app)
+    await anna.send("/experimenten bbq")
+    assert anna.keys == ["experiments.list_title"]
+    assert "BBQ-plek" in anna.text and "Geveltuintjes" not in anna.text
+    assert [p for _, p in anna.buttons() if p.startswith("exp:")] == [f"exp:{ids['bbq-plek']}:1"]
+    # Words found in no name: said so, with every running experiment to choose from.
+    await anna.send("/experimenten zwembad")
+    assert anna.keys == ["experiments.list_title"]
+    assert "Ik vind geen experiment met „zwembad” in de naam." in anna.text
+    assert "BBQ-plek" in anna.text and "Geveltuintjes" in anna.text
+    # Its number still opens its card, also written "#2" or in Arabic digits.
+    for typed in (str(ids["geveltuintjes"]), f"#{ids['geveltuintjes']}", "٢"):
+        await anna.send(f"/experimenten {typed}")
+        assert anna.keys == ["experiments.card"] and "Geveltuintjes" in anna.text, typed
+    await anna.send("/experimenten 999")
+    assert anna.keys == ["experiments.not_found"]

@@ -399,3 +399,20 @@ async def test_the_place_and_the_partners_are_kept_on_one_line(app: App) -> None
         "Het plein bij de kerk",
         "De buren en de school",
     )
+
+
+async def test_a_proposal_typed_after_the_command_as_its_number_with_a_hash_opens(
+    app: App,
+) -> None:
+    """Proposals are called "#1" everywhere: "/mijnvoorstellen #1" (or "١" from an Arabic
+    keyboard) opens it, rather than "I cannot find this proposal"."""
+    anna = await person(app, "anna")
+    await _answer_until_budget(anna)
+    await anna.send("900")
+    await anna.press("Insturen")
+    assert "#1" in anna.text
+    for typed in ("1", "#1", " #1 ", "١"):
+        await anna.send(f"/mijnvoorstellen {typed}")
+        assert anna.keys == ["proposals.detail"], typed
+    await anna.send("/mijnvoorstellen #2")
+    assert anna.keys == ["proposals.not_found"]

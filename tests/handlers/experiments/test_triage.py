@@ -263,3 +263,24 @@ async def test_a_reopened_proposals_card_names_the_experiment_it_became(app: App
     await ria.press("Goedgekeurd")
     assert ria.keys == ["triage.ask_proposal_reason"]
     assert "Schooltuin" in ria.text
+
+
+async def test_funding_a_proposal_above_the_limit_offers_no_button_that_can_only_be_refused(
+    app: App,
+) -> None:
+    """The municipality pays all of it up to its limit: for a proposal that asks more, the
+    amount asked is no button under "Gefinancierd" (it could only be refused); an amount
+    within the limit is typed. Under "Cofinanciering" the amount asked is a button."""
+    await send_proposal(app, "12000")
+    ria = await connector(app)
+    await ria.send("/wachtrij v1")
+    await ria.press("Gefinancierd")
+    assert ria.keys == ["triage.ask_amount"]
+    assert not any("gevraagde bedrag" in label for label, _ in ria.buttons())
+    await ria.send("5000")
+    assert ria.keys == ["triage.ask_exp_title"]
+    await ria.send("/annuleer")
+    await ria.send("/wachtrij v1")
+    await ria.press("Cofinanciering")
+    await ria.press("Het gevraagde bedrag")
+    assert ria.keys == ["triage.ask_exp_title"]

@@ -305,3 +305,150 @@ async def test_the_name_typed_after_the_command_is_the_cards_name(app: App) -> N
         "answers.too_long",
         "staff.ask_name",
     ]
+
+
+async def test_many_cards_are_listed_eight_a_page_and_a_card_goes_back_to_its_page(
+    app: App,
+) -> None:
+    """A municipality where twenty civil servants introduced themselves: /ambtenaren shows
+    eight a page (names too long for a button cut short), like every other list, instead of
+    one wall of text with a button for each; a card goes back to the page it came from."""
+    long = "Mevrouw Annemarie van den Berg-de Groot van Velsen en Omstreken"
+    for n in range(20):
+        staff = await civil_servant(app, f"cs{n:02}")
+        async with app.db.transaction():
+            await app.repos.staff.save(
+                (await row(app, staff)).id,
+                name=f"{n:02} {long}",
+                department_id="openbare-ruimte",
+                department_text=None,
+                work="Ik zorg voor de speelplekken in IJmuiden.",
+                photo_id=None,
+                now=utcnow(),
+            )
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren")
+    assert anna.keys == ["staff.list_title"]
+
+    def cards() -> list[tuple[str, str]]:
+        return [(label, p) for label, p in anna.buttons() if p.startswith("staff:")]
+
+    assert len(cards()) == 8 and "Pagina 1 van 3" in anna.text
+    assert all(len(label) <= 40 for label, _ in cards())
+    seen = [p for _, p in cards()]
+    await anna.press("Volgende")
+    assert "Pagina 2 van 3" in anna.text
+    seen += [p for _, p in cards()]
+    await anna.press("Volgende")
+    assert "Pagina 3 van 3" in anna.text
+    seen += [p for _, p in cards()]
+    assert len(set(seen)) == 20
+    await anna.press("Vorige")
+    await anna.press_payload(cards()[0][1])
+    assert anna.keys == ["staff.card"] and "08 Mevrouw" in anna.text
+    await anna.press("Alle ambtenaren")
+    assert anna.keys == ["staff.list_title"] and "Pagina 2 van 3" in anna.text
+    # A card from elsewhere goes back to the first page; a page we could not have sent is
+    # a stale button.
+    user_id = seen[0].split(":")[1]
+    await anna.press_payload(f"staff:{user_id}")
+    await anna.press("Alle ambtenaren")
+    assert "Pagina 1 van 3" in anna.text
+    await anna.press_payload(f"staff:{user_id}:0")
+    assert anna.keys == ["general.stale_button"]
+    await anna.press_payload("staff.list:x")
+    assert anna.keys == ["general.stale_button"]
+
+
+async def test_a_civil_servant_on_their_own_card_is_offered_to_edit_it_not_to_ask_themselves(
+    app: App,
+) -> None:
+    ria = await civil_servant(app)
+    await _card(ria)
+    await ria.send("/ambtenaren")
+    await ria.press("Ria de Vries")
+    assert ria.keys == ["staff.card"]
+    assert not any(payload.startswith("q.new") for _, payload in ria.buttons())
+    await ria.press("Mijn kaartje")
+    assert ria.keys == ["staff.intro_edit", "staff.ask_name"]
+    await ria.send("/annuleer")
+    # Anyone else, a colleague too, can still ask her a question.
+    wim = await civil_servant(app, "wim")
+    await wim.send("/ambtenaren")
+    await wim.press("Ria de Vries")
+    await wim.press("Stel Ria de Vries een vraag")
+    assert wim.keys == ["questions.ask_staff"]
+
+
+async def test_a_department_typed_by_its_name_is_that_department_in_every_language(
+    app: App,
+) -> None:
+    """Typing "openbare ruimte" instead of pressing its button gives the card the profile's
+    department, so a resident reading English sees "Public space", as after the button."""
+    ria = await civil_servant(app)
+    await ria.send("/voorstellen Ria de Vries")
+    await ria.send("  openbare   RUIMTE ")
+    assert ria.keys == ["staff.ask_work"]
+    await ria.send("Ik zorg voor de speelplekken in IJmuiden.")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.department_id == "openbare-ruimte"
+    assert card.department_text is None
+    carl = await person(app, "carl", language="English")
+    await carl.send("/civilservants")
+    assert "Ria de Vries, Public space" in carl.text
+    # A department of its own stays as typed.
+    await ria.send("/voorstellen")
+    await ria.press("Laat zo")
+    await ria.send("Team Openbare ruimte Noord")
+    await ria.press("Laat zo")
+    await ria.press("Zonder foto")
+    await ria.press("Opslaan")
+    card = await app.repos.staff.get((await row(app, "ria")).id)
+    assert card is not None and card.department_id is None
+    assert card.department_text == "Team Openbare ruimte Noord"
+
+
+async def test_a_name_typed_after_the_command_finds_the_card_instead_of_calling_it_unknown(
+    app: App,
+) -> None:
+    """/ambtenaren ria shows Ria's card in the list, not "I cannot find this civil servant"."""
+    ria = await civil_servant(app)
+    await _card(ria)
+    wim = await civil_servant(app, "wim")
+    await _card(wim, "Wim Jansen")
+    anna = await person(app, "anna")
+    await anna.send("/ambtenaren ria")
+    assert anna.keys == ["staff.list_title"]
+    assert "Ria de Vries" in anna.text and "Wim Jansen" not in anna.text
+    await anna.press("Ria de Vries")
+    assert anna.keys == ["staff.card"]
+    # A name on no card: said so, with every card to choose from.
+    await anna.send("/ambtenaren Karel")
+    assert anna.keys == ["staff.list_title"]
+    assert "Deze ambtenaar kan ik niet vinden." in anna.text
+    assert "Ria de Vries" in anna.text and "Wim Jansen" in anna.text
+    # A number still opens that card.
+    await anna.send(f"/ambtenaren {(await row(app, wim)).id}")
+    assert anna.keys == ["staff.card"] and "Wim Jansen" in anna.text
+
+
+async def test_spaces_alone_after_the_command_are_the_whole_list_a_page_at_a_time(
+    app: App,
+) -> None:
+    for n in range(10):
+        staff = await civil_servant(app, f"cs{n}")
+        async with app.db.transaction():
+            await app.repos.staff.save(
+                (await row(app, staff)).id,
+                name=f"Collega {n}",
+                department_id=None,
+                department_text="Team Groen",
+                work="Ik zorg voor de speelplekken in IJmuiden.",
+                photo_id=None,
+                now=utcnow(),
+            )
+    anna = await person(app, "anna")
+    await anna.handle(anna.event(command="ambtenaren", args="   ", written="/ambtenaren   "))
+    assert anna.keys == ["staff.list_title"] and "Pagina 1 van 2" in anna.text
