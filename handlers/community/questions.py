@@ -66,12 +66,15 @@ async def ask(ctx: Context) -> Response:
                     buttons=[[Button(label="staff.btn_all", payload="staff")]],
                 )
             )
-        # Only the card's owner: the name is read from the card whenever it is shown, so a
-        # card that goes (its owner erased, or no longer staff) leaves no name behind here.
-        data = {"staff_user_id": card.user_id}
-        intro = Reply(
-            key="questions.ask_staff", params={"connector": connector, "name": card.name}
-        )
+        if card.user_id != ctx.user.id:
+            # Only the card's owner: the name is read from the card whenever it is shown,
+            # so a card that goes (its owner erased, or no longer staff) leaves no name
+            # behind here.
+            data = {"staff_user_id": card.user_id}
+            intro = Reply(
+                key="questions.ask_staff", params={"connector": connector, "name": card.name}
+            )
+        # Their own card (an older button): a question to the connector, not to themselves.
     elif ctx.event.command is not None and ctx.value:
         # "/vraag Hoe laat ..." asks straight away. A new question begun with a button and
         # not typed yet is this one (for the card it was begun from): it ends here.

@@ -372,6 +372,14 @@ async def test_a_civil_servant_on_their_own_card_is_offered_to_edit_it_not_to_as
     await ria.press("Mijn kaartje")
     assert ria.keys == ["staff.intro_edit", "staff.ask_name"]
     await ria.send("/annuleer")
+    # A button to ask herself, from an older message or made by hand, asks the connector.
+    ria_id = (await row(app, "ria")).id
+    await ria.press_payload(f"q.new:{ria_id}")
+    assert ria.keys == ["questions.ask"]
+    await ria.send("Wie maait het gras bij de speeltuin?")
+    [thread] = await app.repos.questions.of_user(ria_id)
+    assert thread.staff_user_id is None
+    await ria.send("/annuleer")
     # Anyone else, a colleague too, can still ask her a question.
     wim = await civil_servant(app, "wim")
     await wim.send("/ambtenaren")
