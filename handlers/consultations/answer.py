@@ -650,16 +650,7 @@ async def my_list(ctx: Context) -> Response:
             if consultation.closes_at
             else ""
         )
-        _item(
-            ctx,
-            consultation,
-            0,
-            mine.answered if mine else 0,
-            mine is not None and mine.finished,
-            until,
-            items,
-            buttons,
-        )
+        _item(ctx, consultation, 0, mine.answered if mine else 0, until, items, buttons)
     closed = 0
     for (consultation_id, moment), mine in taken.items():
         found = await ctx.repos.consultations.get(consultation_id)
@@ -674,7 +665,7 @@ async def my_list(ctx: Context) -> Response:
             if not mine.deadline or mine.deadline > ctx.now:
                 ends = found.answers_until(mine.deadline)
                 until = shown_time(ends, ctx.timezone, ctx.lang) if ends else ""
-                _item(ctx, found, moment, mine.answered, mine.finished, until, items, buttons)
+                _item(ctx, found, moment, mine.answered, until, items, buttons)
         elif found.status is ConsultationStatus.CLOSED and mine.answered and closed < SHOWN_CLOSED:
             closed += 1
             items.append(Reply(key="consultations.item_closed", params={"title": title}))
@@ -734,11 +725,13 @@ def _item(
     consultation: Consultation,
     moment: int,
     answered: int,
-    finished: bool,
     until: str,
     items: list[Reply],
     buttons: list[list[Button]],
 ) -> None:
+    """A line and a button for one consultation in the person's list: new, begun, or
+    filled in. Filled in is every question answered now: one whose answer they took back
+    after finishing (the last option unticked) is begun again, and its button goes on there."""
     title = pick(consultation.title, ctx.lang)
     params = {
         "title": title,
@@ -746,7 +739,7 @@ def _item(
         "answered": answered,
         "until": until,
     }
-    if finished:
+    if answered >= consultation.total:
         key, label, action = "consultations.item_done", "consultations.btn_item_edit", "cs.r"
     elif answered:
         key, label, action = "consultations.item_begun", "consultations.btn_item_go_on", "cs.o"

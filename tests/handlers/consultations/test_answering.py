@@ -727,3 +727,28 @@ async def test_a_typed_answer_is_asked_again_when_the_chat_opens_anew(app: App) 
     await anna.press_payload("resume")
     assert anna.keys == ["drafts.welcome_back", "consultations.closed"]
     assert await app.db.fetchval("SELECT COUNT(*) FROM dialogs") == 0
+
+
+async def test_a_finished_poll_with_an_answer_taken_back_is_listed_as_begun_not_filled_in(
+    app: App,
+) -> None:
+    anna = await resident(app, "anna")
+    poll = await _published(app)
+    await anna.press_payload(f"cs.a:{poll}:0:1:2")
+    await anna.press_payload(f"cs.a:{poll}:0:2:3")
+    await anna.press("De hond")
+    await anna.press("Volgende")
+    await anna.send("Meer bankjes graag")
+    assert anna.keys == ["consultations.text_saved", "consultations.done"]
+    await anna.send("/peilingen")
+    assert "ingevuld" in anna.text
+    # She changes her mind about question 3 and takes its only answer back.
+    await anna.press_payload(f"cs.q:{poll}:0:3")
+    await anna.press("De hond")
+    assert "✅ De hond" not in anna.last[0].labels()
+    await anna.send("/peilingen")
+    assert "ingevuld" not in anna.text
+    assert "3 van 4 beantwoord" in anna.text
+    # Its button goes on where she was: the question left open.
+    await anna.press("⏳")
+    assert "Vraag 3 van 4" in anna.text
