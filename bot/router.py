@@ -68,7 +68,15 @@ from handlers.contract import (
     Timer,
     given_back,
 )
-from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
+from handlers.feature import (
+    Context,
+    Fallback,
+    Policy,
+    Registry,
+    Target,
+    keeping_session_language,
+    take_confirmation,
+)
 from handlers.profile import Profile
 from storage import REPLY_KIND, Option, Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
@@ -593,6 +601,7 @@ class Router:
         if event.is_group:
             pass  # the person's own dialog (in their private chat) is not this chat's
         elif writable:
+            next_dialog = await self._keeping_session_language(ctx, dialog, next_dialog)
             await self._save_dialog(user, stored, next_dialog, now)
         elif next_dialog is not None and not _unchanged(stored, next_dialog):
             # The person would be one step further than what is stored: say it cannot
@@ -670,6 +679,17 @@ class Router:
             created_at=now,
             last_seen_at=now,
         )
+
+    async def _keeping_session_language(
+        self, ctx: Context, before: Dialog | None, after: Dialog | None
+    ) -> Dialog | None:
+        """The next dialog, holding the language chosen for the conversation before
+        consent (see :func:`handlers.feature.keeping_session_language`); nothing is kept
+        for someone who has just been erased."""
+        kept = keeping_session_language(ctx.user, before, after)
+        if after is None and kept is not None and await self.repos.users.get(ctx.user.id) is None:
+            return None
+        return kept
 
     async def _save_dialog(
         self, user: User, stored: StoredDialog | None, dialog: Dialog | None, now: datetime

@@ -27,7 +27,14 @@ from handlers import drafts
 from handlers.answers import labels, typed_choice
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
-from handlers.feature import SESSION_LANGUAGE, Context, Fallback, Feature, menu_reply
+from handlers.feature import (
+    READING_DIALOG,
+    SESSION_LANGUAGE,
+    Context,
+    Fallback,
+    Feature,
+    menu_reply,
+)
 from handlers.locales import name_in, own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_invite, redeem_kept_invite
@@ -36,9 +43,8 @@ from storage.invites import code_hash
 feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80)
 
-DIALOG = "onboarding"
-#: The step of a dialog that only holds the conversation's language: no question is open.
-READING = "reading"
+#: The dialog, and its step that only holds the conversation's language: no question is open.
+DIALOG, READING = READING_DIALOG
 
 
 def spoken(ctx: Context) -> list[tuple[str, str]]:
