@@ -404,6 +404,13 @@ async def choose_language(ctx: Context) -> Response:
     if ctx.catalog.speaks(ctx.value):
         await ctx.repos.users.set_language(ctx.user.id, ctx.value)
         ctx.user = ctx.user.model_copy(update={"language": ctx.value})
+        held = ctx.dialog
+        if held is not None and held.name == DIALOG and held.step in ("language", "neighbourhood"):
+            # In the middle of onboarding: its next question follows, in the new language
+            # (the menu instead would leave onboarding unfinished, the neighbourhood unasked).
+            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            going_on = _ask_next(ctx, held)
+            return going_on.model_copy(update={"replies": [said, *going_on.replies]})
         return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value)))
     buttons = _language_rows([Button.raw(name, f"lang:{code}") for code, name in spoken(ctx)])
     buttons.append([Button(label="menu.back", payload="menu")])
