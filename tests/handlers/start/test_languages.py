@@ -17,7 +17,7 @@ import pytest
 from bot.app import App
 from bot.settings import Settings
 from handlers.catalog import Catalog, placeholders
-from handlers.contract import Reply
+from handlers.contract import Photo, Reply
 from handlers.locales import own_name
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import Jobs, button, compose_poll, last_consultation, outbox_of, seen
@@ -327,3 +327,16 @@ async def test_a_connectors_reason_for_a_decision_comes_with_the_note_too(app: A
     await ria.send("Schelden hoort hier niet.")
     told = (await for_user(app, ed, "moderation"))[-1]
     assert "Schelden hoort" in told.text(app, "en") and note in told.text(app, "en")
+
+
+async def test_a_caption_given_back_in_turkish_says_siz_like_every_other_text(app: App) -> None:
+    """Turkish speaks to a resident formally ("siz") throughout; the text given back with a
+    photo did not (it said "sen"), nor did it say "photo" as the Dutch does."""
+    cem = await onboard_in(app, "cem", "tr")
+    await cem.handle(cem.event(photo=Photo(data=b"\xff\xd8\xff a"), caption="Bank 🦆"))
+    given = [seen for seen in cem.last if seen.key == "general.caption_given_back"]
+    assert given, cem.keys
+    assert "Bank 🦆" in given[0].text
+    for informal in ("Dosyanla", "yazdığın ", "kopyalayabilmen "):
+        assert informal not in given[0].text
+    assert "fotoğraf" in given[0].text.casefold()
