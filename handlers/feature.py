@@ -42,8 +42,9 @@ from handlers.profile import Profile
 from storage import Repositories
 
 #: Where a dialog's data holds the language chosen for the conversation by someone who has
-#: not agreed to the privacy statement: it lasts as long as the dialog, and is not stored
-#: as theirs (onboarding keeps it, and stores it as their language once they agree).
+#: not agreed to the privacy statement: it lasts as long as the dialog (and is carried into
+#: the next one, see :func:`keeping_session_language`), and is not stored as theirs
+#: (onboarding keeps it, and stores it as their language once they agree).
 SESSION_LANGUAGE = "session_language"
 #: The dialog (and its step) that holds only :data:`SESSION_LANGUAGE`, while the person reads.
 READING_DIALOG = ("onboarding", "reading")
