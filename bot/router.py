@@ -69,6 +69,7 @@ from handlers.contract import (
     given_back,
 )
 from handlers.feature import (
+    SESSION_LANGUAGE,
     Context,
     Fallback,
     Policy,
@@ -267,9 +268,25 @@ class Router:
         log.info("flood refused platform=%s verdict=%s", event.platform, verdict.value)
         if verdict is Verdict.DROP:
             return _Outcome(lang, [])
-        if user is not None and self.catalog.speaks(user.language) and not event.is_group:
-            lang = str(user.language)
+        if user is not None and not event.is_group:
+            lang = await self._read_in(user, lang)
         return _Outcome(lang, [Reply(key="flood.slow_down")])
+
+    async def _read_in(self, user: User, lang: str) -> str:
+        """The language a person reads, without handling their event: theirs, else the one
+        chosen for this conversation before consent (see :attr:`Context.lang`), else
+        ``lang``."""
+        if self.catalog.speaks(user.language):
+            return str(user.language)
+        try:
+            stored = await self.repos.dialogs.load(user.id)
+        except Exception:
+            log.exception("reading a flooding user's dialog failed")
+            return lang
+        if stored is None or self.clock() - stored.updated_at > DIALOG_LIFETIME:
+            return lang
+        chosen = stored.data.get(SESSION_LANGUAGE)
+        return str(chosen) if isinstance(chosen, str) and self.catalog.speaks(chosen) else lang
 
     def _hinted_language(self, event: Event) -> str:
         """The language to answer in before the person is read: their app's, but in a group
