@@ -338,10 +338,21 @@ class Router:
                 return await self._handle_in_transaction(event, writable=False)
         except StorageUnavailable as exc:
             log.error("storage unavailable platform=%s error=%s", event.platform, exc)
-            return _Outcome(lang, [Reply(key="errors.storage")])
+            return _Outcome(await self._sender_reads(event, lang), [Reply(key="errors.storage")])
         except Exception:
             log.exception("handler failed platform=%s", event.platform)
-            return _Outcome(lang, [Reply(key="errors.sorry")])
+            return _Outcome(await self._sender_reads(event, lang), [Reply(key="errors.sorry")])
+
+    async def _sender_reads(self, event: Event, lang: str) -> str:
+        """The language of an apology: the one the person reads (their app's, ``lang``, in
+        a group or when they cannot be read)."""
+        if event.is_group:
+            return lang
+        try:
+            user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+        except Exception:
+            return lang
+        return lang if user is None else await self._read_in(user, lang)
 
     async def _dropped(self, failed: _StepFailed) -> _Outcome:
         """After a failed step: the dialog is cleared and the person told it stopped."""

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+import handlers
 from bot.app import App
 from bot.settings import Settings
 from handlers.catalog import Catalog, placeholders
-from handlers.contract import Photo, Reply
+from handlers.contract import Photo, Reply, Response, Role
+from handlers.feature import Context, Feature, Registry
 from handlers.locales import own_name
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import Jobs, button, compose_poll, last_consultation, outbox_of, seen
@@ -340,3 +342,20 @@ async def test_a_caption_given_back_in_turkish_says_siz_like_every_other_text(ap
     for informal in ("Dosyanla", "yazdığın ", "kopyalayabilmen "):
         assert informal not in given[0].text
     assert "fotoğraf" in given[0].text.casefold()
+
+
+async def test_the_apology_for_a_failure_is_in_the_language_chosen(app: App) -> None:
+    """A resident whose phone is in Dutch chose Arabic: when something fails on our side,
+    the apology is in Arabic too, not in the phone's language."""
+    feature = Feature("failing")
+
+    @feature.command("faal", consent=False, role=Role.RESIDENT)
+    async def fail(ctx: Context) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    amal = await onboard_in(app, "amal", "ar")
+    amal.language_hint = "nl"
+    await amal.send("/faal")
+    assert amal.keys == ["errors.sorry"]
+    assert amal.text == CATALOG.texts["ar"]["errors.sorry"]
