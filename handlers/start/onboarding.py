@@ -398,6 +398,12 @@ async def choose_language(ctx: Context) -> Response:
     if ctx.catalog.speaks(ctx.value) and not ctx.user.consented:
         held = ctx.dialog if ctx.dialog is not None and ctx.dialog.name == DIALOG else None
         dialog = _speak(ctx, held or Dialog(name=DIALOG, step=READING), ctx.value)
+        if dialog.step == "consent":
+            # The consent question was open: it is read again in this language, as its own
+            # language buttons do (a menu instead would offer no way to agree).
+            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            again = _welcome(ctx, dialog)
+            return again.model_copy(update={"replies": [said, *again.replies]})
         said = menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value))
         for_now = said.model_copy(update={"parts": [Reply(key="onboarding.language_for_now")]})
         return respond(for_now, dialog=dialog)
