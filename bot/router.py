@@ -68,7 +68,16 @@ from handlers.contract import (
     Timer,
     given_back,
 )
-from handlers.feature import Context, Fallback, Policy, Registry, Target, take_confirmation
+from handlers.feature import (
+    SESSION_LANGUAGE,
+    Context,
+    Fallback,
+    Policy,
+    Registry,
+    Target,
+    keeping_session_language,
+    take_confirmation,
+)
 from handlers.profile import Profile
 from storage import REPLY_KIND, Option, Repositories, StorageUnavailable, StoredDialog, User
 from storage.clock import utcnow
@@ -259,9 +268,25 @@ class Router:
         log.info("flood refused platform=%s verdict=%s", event.platform, verdict.value)
         if verdict is Verdict.DROP:
             return _Outcome(lang, [])
-        if user is not None and self.catalog.speaks(user.language) and not event.is_group:
-            lang = str(user.language)
+        if user is not None and not event.is_group:
+            lang = await self._read_in(user, lang)
         return _Outcome(lang, [Reply(key="flood.slow_down")])
+
+    async def _read_in(self, user: User, lang: str) -> str:
+        """The language a person reads, without handling their event: theirs, else the one
+        chosen for this conversation before consent (see :attr:`Context.lang`), else
+        ``lang``."""
+        if self.catalog.speaks(user.language):
+            return str(user.language)
+        try:
+            stored = await self.repos.dialogs.load(user.id)
+        except Exception:
+            log.exception("reading a flooding user's dialog failed")
+            return lang
+        if stored is None or self.clock() - stored.updated_at > DIALOG_LIFETIME:
+            return lang
+        chosen = stored.data.get(SESSION_LANGUAGE)
+        return str(chosen) if isinstance(chosen, str) and self.catalog.speaks(chosen) else lang
 
     def _hinted_language(self, event: Event) -> str:
         """The language to answer in before the person is read: their app's, but in a group
@@ -313,10 +338,21 @@ class Router:
                 return await self._handle_in_transaction(event, writable=False)
         except StorageUnavailable as exc:
             log.error("storage unavailable platform=%s error=%s", event.platform, exc)
-            return _Outcome(lang, [Reply(key="errors.storage")])
+            return _Outcome(await self._sender_reads(event, lang), [Reply(key="errors.storage")])
         except Exception:
             log.exception("handler failed platform=%s", event.platform)
-            return _Outcome(lang, [Reply(key="errors.sorry")])
+            return _Outcome(await self._sender_reads(event, lang), [Reply(key="errors.sorry")])
+
+    async def _sender_reads(self, event: Event, lang: str) -> str:
+        """The language of an apology: the one the person reads (their app's, ``lang``, in
+        a group or when they cannot be read)."""
+        if event.is_group:
+            return lang
+        try:
+            user = await self.repos.users.find(event.platform, event.sender.platform_user_id)
+        except Exception:
+            return lang
+        return lang if user is None else await self._read_in(user, lang)
 
     async def _dropped(self, failed: _StepFailed) -> _Outcome:
         """After a failed step: the dialog is cleared and the person told it stopped."""
@@ -593,6 +629,7 @@ class Router:
         if event.is_group:
             pass  # the person's own dialog (in their private chat) is not this chat's
         elif writable:
+            next_dialog = await self._keeping_session_language(ctx, dialog, next_dialog)
             await self._save_dialog(user, stored, next_dialog, now)
         elif next_dialog is not None and not _unchanged(stored, next_dialog):
             # The person would be one step further than what is stored: say it cannot
@@ -670,6 +707,17 @@ class Router:
             created_at=now,
             last_seen_at=now,
         )
+
+    async def _keeping_session_language(
+        self, ctx: Context, before: Dialog | None, after: Dialog | None
+    ) -> Dialog | None:
+        """The next dialog, holding the language chosen for the conversation before
+        consent (see :func:`handlers.feature.keeping_session_language`); nothing is kept
+        for someone who has just been erased."""
+        kept = keeping_session_language(ctx.user, before, after)
+        if after is None and kept is not None and await self.repos.users.get(ctx.user.id) is None:
+            return None
+        return kept
 
     async def _save_dialog(
         self, user: User, stored: StoredDialog | None, dialog: Dialog | None, now: datetime

@@ -42,9 +42,34 @@ from handlers.profile import Profile
 from storage import Repositories
 
 #: Where a dialog's data holds the language chosen for the conversation by someone who has
-#: not agreed to the privacy statement: it lasts as long as the dialog, and is not stored
-#: as theirs (onboarding keeps it, and stores it as their language once they agree).
+#: not agreed to the privacy statement: it lasts as long as the dialog (and is carried into
+#: the next one, see :func:`keeping_session_language`), and is not stored as theirs
+#: (onboarding keeps it, and stores it as their language once they agree).
 SESSION_LANGUAGE = "session_language"
+#: The dialog (and its step) that holds only :data:`SESSION_LANGUAGE`, while the person reads.
+READING_DIALOG = ("onboarding", "reading")
+
+
+def keeping_session_language(
+    user: User, before: Dialog | None, after: Dialog | None
+) -> Dialog | None:
+    """The dialog to store after ``before``: ``after``, holding the language ``before``
+    held for the conversation of someone who has not agreed (a question of another
+    feature, /vergeetmij say, does not switch them back to their app's language). When
+    another feature's dialog ends, the reading dialog holds it again; the reading dialog
+    itself ends as it always did (a day's silence, /annuleer)."""
+    chosen = before.data.get(SESSION_LANGUAGE) if before is not None else None
+    if chosen is None or user.consented or user.language is not None:
+        return after
+    if after is not None:
+        if SESSION_LANGUAGE in after.data:
+            return after
+        return after.model_copy(update={"data": {**after.data, SESSION_LANGUAGE: chosen}})
+    assert before is not None
+    if before.name == READING_DIALOG[0]:
+        return None
+    name, step = READING_DIALOG
+    return Dialog(name=name, step=step, data={SESSION_LANGUAGE: chosen})
 
 
 @dataclass

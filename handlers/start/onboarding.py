@@ -27,7 +27,14 @@ from handlers import drafts
 from handlers.answers import labels, typed_choice
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
-from handlers.feature import SESSION_LANGUAGE, Context, Fallback, Feature, menu_reply
+from handlers.feature import (
+    READING_DIALOG,
+    SESSION_LANGUAGE,
+    Context,
+    Fallback,
+    Feature,
+    menu_reply,
+)
 from handlers.locales import name_in, own_name
 from handlers.privacy.your_data import privacy_statement
 from handlers.staff.roles import INVITE_LINK, redeem_invite, redeem_kept_invite
@@ -36,9 +43,8 @@ from storage.invites import code_hash
 feature = Feature("onboarding")
 feature.menu_entry("menu.language", "lang", order=80)
 
-DIALOG = "onboarding"
-#: The step of a dialog that only holds the conversation's language: no question is open.
-READING = "reading"
+#: The dialog, and its step that only holds the conversation's language: no question is open.
+DIALOG, READING = READING_DIALOG
 
 
 def spoken(ctx: Context) -> list[tuple[str, str]]:
@@ -392,12 +398,25 @@ async def choose_language(ctx: Context) -> Response:
     if ctx.catalog.speaks(ctx.value) and not ctx.user.consented:
         held = ctx.dialog if ctx.dialog is not None and ctx.dialog.name == DIALOG else None
         dialog = _speak(ctx, held or Dialog(name=DIALOG, step=READING), ctx.value)
+        if dialog.step == "consent":
+            # The consent question was open: it is read again in this language, as its own
+            # language buttons do (a menu instead would offer no way to agree).
+            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            again = _welcome(ctx, dialog)
+            return again.model_copy(update={"replies": [said, *again.replies]})
         said = menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value))
         for_now = said.model_copy(update={"parts": [Reply(key="onboarding.language_for_now")]})
         return respond(for_now, dialog=dialog)
     if ctx.catalog.speaks(ctx.value):
         await ctx.repos.users.set_language(ctx.user.id, ctx.value)
         ctx.user = ctx.user.model_copy(update={"language": ctx.value})
+        held = ctx.dialog
+        if held is not None and held.name == DIALOG and held.step in ("language", "neighbourhood"):
+            # In the middle of onboarding: its next question follows, in the new language
+            # (the menu instead would leave onboarding unfinished, the neighbourhood unasked).
+            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            going_on = _ask_next(ctx, held)
+            return going_on.model_copy(update={"replies": [said, *going_on.replies]})
         return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value)))
     buttons = _language_rows([Button.raw(name, f"lang:{code}") for code, name in spoken(ctx)])
     buttons.append([Button(label="menu.back", payload="menu")])

@@ -257,3 +257,18 @@ def test_no_catalog_speaks_of_today_for_a_limit_counted_over_24_hours() -> None:
                 )
                 assert word not in text.lower(), (lang, posts, count)
                 assert "24" in text, (lang, posts, count)
+
+
+async def test_slow_down_is_said_in_the_language_chosen_for_the_conversation(app: App) -> None:
+    """Someone whose phone is in Arabic, who chose Polish without agreeing (so it is not
+    stored as theirs), is told to slow down in Polish like everything else."""
+    amal = Chat(app, "amal", language_hint="ar")
+    await amal.send("/start")
+    await amal.press("Polski")
+    await amal.press("Nie, dziękuję")
+    _clock(app)
+    for _ in range(app.profile.limits.messages_per_minute):
+        await amal.send("/help")
+    await amal.send("/help")
+    assert amal.keys == ["flood.slow_down"]
+    assert amal.text.startswith("Spokojnie")

@@ -151,3 +151,28 @@ async def test_someone_who_agreed_is_not_offered_to_join_again_on_the_privacy_pa
     await anna.press("IJmuiden")
     await anna.send("/privacy")
     assert "start" not in [payload for _, payload in anna.buttons()]
+
+
+async def test_a_language_chosen_without_consent_lasts_through_another_dialog(app: App) -> None:
+    """Someone whose phone is in Arabic declines in Polish and opens /vergeetmij: the
+    question, what follows it and what comes after stopping it all stay in Polish."""
+    amal = Chat(app, "amal", language_hint="ar")
+    await amal.send("/start")
+    await amal.press("Polski")
+    await amal.press("Nie, dziękuję")
+    assert amal.keys == ["onboarding.declined"]
+    await amal.send("/vergeetmij")
+    assert amal.keys == ["privacy.forget.confirm"]
+    await amal.send("/wistjedat")
+    assert "Wist je dat" in amal.text
+    assert "هل تعلم" not in amal.text
+    assert "Czy wiesz" in amal.text or "Wist je dat" in amal.text
+    await amal.send("/vergeetmij")
+    await amal.press("Jednak nie")
+    await amal.send("/menu")
+    assert "🌐 Język" in [label for label, _ in amal.buttons()]
+    # Erased: nothing is kept, not even the language.
+    await amal.send("/vergeetmij")
+    await amal.press("Tak, usuń")
+    assert amal.keys == ["privacy.forget.done"]
+    assert await app.repos.users.find("test", "amal") is None

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+import handlers
 from bot.app import App
 from bot.settings import Settings
 from handlers.catalog import Catalog, placeholders
-from handlers.contract import Reply
+from handlers.contract import Photo, Reply, Response, Role
+from handlers.feature import Context, Feature, Registry
 from handlers.locales import own_name
 from handlers.profile import DEFAULT_PROFILE
 from tests.consultations import Jobs, button, compose_poll, last_consultation, outbox_of, seen
@@ -327,3 +329,33 @@ async def test_a_connectors_reason_for_a_decision_comes_with_the_note_too(app: A
     await ria.send("Schelden hoort hier niet.")
     told = (await for_user(app, ed, "moderation"))[-1]
     assert "Schelden hoort" in told.text(app, "en") and note in told.text(app, "en")
+
+
+async def test_a_caption_given_back_in_turkish_says_siz_like_every_other_text(app: App) -> None:
+    """Turkish speaks to a resident formally ("siz") throughout; the text given back with a
+    photo did not (it said "sen"), nor did it say "photo" as the Dutch does."""
+    cem = await onboard_in(app, "cem", "tr")
+    await cem.handle(cem.event(photo=Photo(data=b"\xff\xd8\xff a"), caption="Bank 🦆"))
+    given = [seen for seen in cem.last if seen.key == "general.caption_given_back"]
+    assert given, cem.keys
+    assert "Bank 🦆" in given[0].text
+    for informal in ("Dosyanla", "yazdığın ", "kopyalayabilmen "):
+        assert informal not in given[0].text
+    assert "fotoğraf" in given[0].text.casefold()
+
+
+async def test_the_apology_for_a_failure_is_in_the_language_chosen(app: App) -> None:
+    """A resident whose phone is in Dutch chose Arabic: when something fails on our side,
+    the apology is in Arabic too, not in the phone's language."""
+    feature = Feature("failing")
+
+    @feature.command("faal", consent=False, role=Role.RESIDENT)
+    async def fail(ctx: Context) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.registry = Registry([*handlers.FEATURES, feature])
+    amal = await onboard_in(app, "amal", "ar")
+    amal.language_hint = "nl"
+    await amal.send("/faal")
+    assert amal.keys == ["errors.sorry"]
+    assert amal.text == CATALOG.texts["ar"]["errors.sorry"]

@@ -119,6 +119,55 @@ async def test_the_language_command_switches_language(app: App, chat: MakeChat) 
     assert "With Samenspel" in anna.text
 
 
+async def test_choosing_a_language_with_the_command_during_onboarding_goes_on_with_it(
+    app: App, chat: MakeChat
+) -> None:
+    """/taal at the language question answers it: the neighbourhood question follows in
+    the language chosen, and onboarding ends as it would have (invitations to a budget
+    round reach only those who finished it)."""
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.press("Ja")
+    assert anna.keys == ["onboarding.language_question"]
+    await anna.send("/taal")
+    await anna.press("Polski")
+    assert anna.keys == ["onboarding.language_set", "onboarding.neighbourhood_question"]
+    assert "Język to teraz: Polski" in anna.text
+    assert "W której dzielnicy" in anna.text
+    await anna.send("/language")
+    await anna.press("English")
+    assert anna.keys == ["onboarding.language_set", "onboarding.neighbourhood_question"]
+    assert "Which part of" in anna.text
+    await anna.press("IJmuiden")
+    assert anna.keys == ["onboarding.done"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None
+    assert (stored.language, stored.neighbourhood) == ("en", "ijmuiden")
+    assert stored.onboarded_at is not None
+
+
+async def test_choosing_a_language_with_the_command_at_the_consent_question_asks_it_again(
+    app: App, chat: MakeChat
+) -> None:
+    """/taal while the consent question is open reads it again in the language chosen, as
+    its own language buttons do, instead of a menu with no way to agree."""
+    anna = chat("anna")
+    await anna.send("/start")
+    await anna.send("/taal")
+    await anna.press("Polski")
+    assert anna.keys == [
+        "onboarding.language_set",
+        "onboarding.welcome",
+        "onboarding.consent_question",
+    ]
+    assert "Zgadzasz się?" in anna.text
+    await anna.press("Tak, dołączam")
+    assert anna.keys == ["onboarding.neighbourhood_question"]
+    stored = await app.repos.users.find("test", "anna")
+    assert stored is not None
+    assert stored.language == "pl"
+
+
 async def test_typing_instead_of_pressing_asks_again_and_changes_nothing(
     app: App, chat: MakeChat
 ) -> None:
