@@ -81,9 +81,13 @@ async def staff(ctx: Context) -> Response:
     Typed after the command, a name lists the cards with it."""
     if not ctx.value.strip():
         return await _list(ctx, 1)
-    if ctx.event.button is None and parse_id(as_ascii_digits(ctx.value.strip())) is None:
-        return await _list(ctx, 1, words=ctx.value)
-    raw_id, paged, raw_page = ctx.value.partition(":")
+    value = ctx.value
+    if ctx.event.button is None:
+        # Typed: a number in any script's digits is that card; anything else a name.
+        value = as_ascii_digits(value.strip())
+        if parse_id(value) is None:
+            return await _list(ctx, 1, words=ctx.value)
+    raw_id, paged, raw_page = value.partition(":")
     page = paging.number(raw_page) if paged and ctx.event.button is not None else 1
     if page is None:
         return await stale_button(ctx)

@@ -440,6 +440,10 @@ async def test_a_name_typed_after_the_command_finds_the_card_instead_of_calling_
     # A number still opens that card.
     await anna.send(f"/ambtenaren {(await row(app, wim)).id}")
     assert anna.keys == ["staff.card"] and "Wim Jansen" in anna.text
+    # From an Arabic keyboard too.
+    arabic = str((await row(app, wim)).id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    await anna.send(f"/ambtenaren {arabic}")
+    assert anna.keys == ["staff.card"] and "Wim Jansen" in anna.text
 
 
 async def test_spaces_alone_after_the_command_are_the_whole_list_a_page_at_a_time(
