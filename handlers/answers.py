@@ -226,9 +226,17 @@ def typed_choice(ctx: Context, names: dict[str, list[str]]) -> str | None:
     names two choices names none; a button press is read by its value, not here.
     """
     event = ctx.event
-    if event.text is None or event.button is not None or len(ctx.text) > 60:
+    if event.text is None or event.button is not None:
         return None
-    typed = _squashed(ctx.text)
+    return named_choice(ctx.text, names)
+
+
+def named_choice(text: str, names: dict[str, list[str]]) -> str | None:
+    """Which choice ``text`` names, as :func:`typed_choice` reads it (for a choice typed
+    after a command, such as ``/taal English``)."""
+    if len(text) > 60:
+        return None
+    typed = _squashed(text)
     if not typed:
         return None
     found = {value for value, called in names.items() if typed in map(_squashed, called)}

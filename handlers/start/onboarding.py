@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from handlers import drafts
-from handlers.answers import labels, typed_choice
+from handlers.answers import labels, named_choice, typed_choice
 from handlers.community import mutes
 from handlers.contract import Button, Dialog, Reply, Response, Role, Timer, respond
 from handlers.feature import (
@@ -394,30 +394,34 @@ async def _with_deep_link(ctx: Context, payload: str, response: Response) -> Res
 )
 @feature.action("lang", consent=False, role=Role.RESIDENT)
 async def choose_language(ctx: Context) -> Response:
-    """Offer the languages; a button sets one (before consent: for this conversation)."""
-    if ctx.catalog.speaks(ctx.value) and not ctx.user.consented:
+    """Offer the languages; a button sets one (before consent: for this conversation), as
+    does a language typed after the command (``/taal en``, ``/taal English``)."""
+    language = ctx.value
+    if ctx.event.button is None and language and not ctx.catalog.speaks(language):
+        language = named_choice(language, _language_names(ctx)) or language
+    if ctx.catalog.speaks(language) and not ctx.user.consented:
         held = ctx.dialog if ctx.dialog is not None and ctx.dialog.name == DIALOG else None
-        dialog = _speak(ctx, held or Dialog(name=DIALOG, step=READING), ctx.value)
+        dialog = _speak(ctx, held or Dialog(name=DIALOG, step=READING), language)
         if dialog.step == "consent":
             # The consent question was open: it is read again in this language, as its own
             # language buttons do (a menu instead would offer no way to agree).
-            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            said = Reply(key="onboarding.language_set", params={"language": own_name(language)})
             again = _welcome(ctx, dialog)
             return again.model_copy(update={"replies": [said, *again.replies]})
-        said = menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value))
+        said = menu_reply(ctx, "onboarding.language_set", language=own_name(language))
         for_now = said.model_copy(update={"parts": [Reply(key="onboarding.language_for_now")]})
         return respond(for_now, dialog=dialog)
-    if ctx.catalog.speaks(ctx.value):
-        await ctx.repos.users.set_language(ctx.user.id, ctx.value)
-        ctx.user = ctx.user.model_copy(update={"language": ctx.value})
+    if ctx.catalog.speaks(language):
+        await ctx.repos.users.set_language(ctx.user.id, language)
+        ctx.user = ctx.user.model_copy(update={"language": language})
         held = ctx.dialog
         if held is not None and held.name == DIALOG and held.step in ("language", "neighbourhood"):
             # In the middle of onboarding: its next question follows, in the new language
             # (the menu instead would leave onboarding unfinished, the neighbourhood unasked).
-            said = Reply(key="onboarding.language_set", params={"language": own_name(ctx.value)})
+            said = Reply(key="onboarding.language_set", params={"language": own_name(language)})
             going_on = _ask_next(ctx, held)
             return going_on.model_copy(update={"replies": [said, *going_on.replies]})
-        return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(ctx.value)))
+        return respond(menu_reply(ctx, "onboarding.language_set", language=own_name(language)))
     buttons = _language_rows([Button.raw(name, f"lang:{code}") for code, name in spoken(ctx)])
     buttons.append([Button(label="menu.back", payload="menu")])
     return respond(Reply(key="onboarding.language_question", buttons=buttons))

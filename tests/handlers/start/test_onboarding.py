@@ -119,6 +119,25 @@ async def test_the_language_command_switches_language(app: App, chat: MakeChat) 
     assert "With Samenspel" in anna.text
 
 
+async def test_a_language_typed_after_the_command_by_its_name_is_chosen(
+    app: App, chat: MakeChat
+) -> None:
+    """/taal with a language's name, in its own or any catalog language, or its code sets
+    it; a word that names no language (or two) offers the buttons and changes nothing."""
+    anna = chat("anna")
+    await anna.onboard()
+    await anna.send("/taal English")
+    assert anna.keys[0] == "onboarding.language_set"
+    assert anna.text.startswith("The language is now English")
+    await anna.send("/taal  türkçe ")
+    assert anna.text.startswith("Dil artık: Türkçe")
+    for typed, language in (("Arabisch", "ar"), ("pl", "pl"), ("Klingon", "pl")):
+        await anna.send(f"/taal {typed}")
+        stored = await app.repos.users.find("test", "anna")
+        assert stored is not None and stored.language == language
+    assert anna.keys == ["onboarding.language_question"]
+
+
 async def test_choosing_a_language_with_the_command_during_onboarding_goes_on_with_it(
     app: App, chat: MakeChat
 ) -> None:
