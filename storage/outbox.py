@@ -41,6 +41,9 @@ DONE_STATUSES = ("sent", "unreachable", "failed", "cancelled")
 #: Why rows were cancelled that may come back (:meth:`Outbox.withdrawn_from`): what they
 #: said stopped being true for now, or for their reader alone.
 WITHDRAWN = "withdrawn"
+#: Why a person's invitation was not sent: they did what it asks before it reached them
+#: (finished the poll, voted), so "come and vote" would only be out of date.
+DONE_FIRST = "done first"
 #: Days a row is kept once its life ended (``SAMENSPEL_OUTBOX_KEEP_DAYS``).
 DEFAULT_OUTBOX_KEEP_DAYS = 30
 #: Rows looked at, and at most deleted, per transaction when pruning.

@@ -47,6 +47,7 @@ from handlers.answers import (
     visible_length,
     whole_number,
 )
+from handlers.budgets.invitations import batch as invitations_batch
 from handlers.budgets.rounds import brand, ranges_text, tie_text
 from handlers.contract import Button, Dialog, Reply, Response, Role, given_back, respond, rows
 from handlers.feature import Context, Expects, Feature
@@ -61,6 +62,7 @@ from storage.budgets.rounds import (
     RoundStatus,
     postcode_area,
 )
+from storage.outbox import DONE_FIRST
 
 feature = Feature("budget_voting")
 feature.menu_entry("budgets.menu", "bv", order=45, params=brand)
@@ -819,8 +821,12 @@ async def confirm(ctx: Context) -> Response:
     again = ballot.changed_since_confirmed
     if ballot.confirmed_at is None or again:
         await ctx.repos.budgets.confirm(found.id, ctx.user.id, ctx.now)
-    # A reminder still on its way ("chosen, but not voted yet") is no longer true.
+    # A reminder still on its way ("chosen, but not voted yet") is no longer true, nor is
+    # an invitation still waiting its turn in a large fan-out ("come and vote").
     await ctx.repos.outbox.withdraw_pending(ctx.user.id, REMINDER_KIND, f"bv.round:{found.id}")
+    await ctx.repos.outbox.withdraw(
+        [invitations_batch(found.id)], people=[ctx.user.id], why=DONE_FIRST
+    )
     return respond(
         Reply(
             key="budgets.voted_again" if again else "budgets.voted",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from handlers import paging
 from handlers.answers import confirmation, digits, read_text
 from handlers.consultations import results as shown_results
+from handlers.consultations.jobs import invitations_batch
 from handlers.consultations.manage import overview
 from handlers.consultations.shown import (
     MAX_TEXT,
@@ -45,6 +46,7 @@ from storage.consultations.model import (
 from storage.consultations.model import (
     Response as Taking,
 )
+from storage.outbox import DONE_FIRST
 
 feature = Feature("consultations")
 # Answering is bounded by the poll itself: one answer to each question one was asked.
@@ -289,10 +291,14 @@ async def _onward(ctx: Context, target: Target, *, saved: Reply | None = None) -
         if saved is not None:
             shown.replies.insert(0, saved)
         return shown
-    # A reminder still on its way ("begun, but not finished") is no longer true.
+    # A reminder still on its way ("begun, but not finished") is no longer true, nor is
+    # an invitation still waiting its turn in a large fan-out ("please answer").
     consultation, moment = target.consultation.id, target.moment
     await ctx.repos.outbox.withdraw_pending(
         ctx.user.id, "consultation", f"cs.o:{consultation}:{moment}"
+    )
+    await ctx.repos.outbox.withdraw(
+        [invitations_batch(consultation, moment)], people=[ctx.user.id], why=DONE_FIRST
     )
     done = Reply(
         key="consultations.done",

@@ -447,3 +447,29 @@ async def test_a_connector_revoked_while_the_invitations_go_out_follows_them_no_
         await worker.stop()
     assert [s.keys for s in adapter.to("4242")] == [["budgets.invitation"]]
     assert await outbox(app, "report") == []
+
+
+async def test_who_votes_before_their_invitation_went_out_is_not_invited_after(
+    clocked: App,
+) -> None:
+    """A large round's invitations go out at the platform's pace: someone who heard of it
+    and voted through /stemmen first is not asked to come and vote afterwards. Who has not
+    voted is still invited."""
+    app = clocked
+    anna = await person(app, "anna")
+    bob = await person(app, "bob")
+    ria = await connector(app)
+    found = await set_up(ria)
+    anna_id, bob_id = (await row(app, anna)).id, (await row(app, bob)).id
+    assert {anna_id, bob_id} <= set(await in_batch(app, found))
+    await anna.send("/stemmen")
+    await anna.press_payload(next(p for _, p in anna.buttons() if p.startswith("bv.add:")))
+    await anna.press("Stem uitbrengen")
+    await anna.press("Ja, stem uitbrengen")
+    assert anna.keys == ["budgets.voted"]
+    assert anna_id not in await in_batch(app, found)
+    assert bob_id in await in_batch(app, found)
+    [hers] = [r for r in await app.repos.outbox.for_user(anna_id) if r.kind == INVITATION]
+    assert hers.status == "cancelled"
+    # Not one that may come back (as one withdrawn while she was away would).
+    assert not await app.repos.outbox.withdrawn_from(f"budget:{found.id}:invite", anna_id)

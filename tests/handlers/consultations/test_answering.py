@@ -414,7 +414,8 @@ async def test_a_reminder_not_sent_yet_stops_when_the_poll_is_finished(
     app: App, clock: Clock
 ) -> None:
     """ "Je bent begonnen, maar nog niet klaar" must not reach someone who finished
-    meanwhile (the reminders for a poll for thousands take minutes to go out)."""
+    meanwhile (the reminders for a poll for thousands take minutes to go out), nor an
+    invitation to answer that was still waiting its turn."""
     anna = await resident(app, "anna")
     poll = await _published(app)
     await anna.press_payload(f"cs.a:{poll}:0:1:1")
@@ -429,7 +430,9 @@ async def test_a_reminder_not_sent_yet_stops_when_the_poll_is_finished(
     await anna.press_payload(f"cs.a:{poll}:0:4:x")
     assert anna.keys == ["consultations.done"]
     [invitation, reminder] = await outbox_of(app, anna)
-    assert (invitation.status, reminder.status) == ("pending", "cancelled")
+    assert (invitation.status, reminder.status) == ("cancelled", "cancelled")
+    # She finished: she counts as asked, not as someone whose invitation never went.
+    assert await app.repos.outbox.people_withdrawn(f"consultation:{poll}") == []
 
 
 async def test_a_muted_resident_hears_it_before_typing_an_answer(app: App) -> None:

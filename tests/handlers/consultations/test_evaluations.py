@@ -200,6 +200,9 @@ async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_
     for question, value in ((1, "5"), (2, "1"), (3, "x"), (4, "x")):
         await carl.press_payload(f"cs.a:{evaluation}:1:{question}:{value}")
     assert carl.keys == ["consultations.done"]
+    # Carl answered before his invitation went out: it no longer asks him to.
+    [carls] = await outbox_of(app, carl)
+    assert (carls.status, carls.last_error) == ("cancelled", "done first")
 
     clock.advance(hours=2)
     ria = await connector(app)
@@ -210,9 +213,10 @@ async def test_ending_the_experiment_withdraws_how_is_it_going_not_sent_yet_and_
     assert "niet meer invullen. Gegeven antwoorden blijven." in ria.text
     await ria.press("Ja, het is afgelopen")
     assert ria.keys == ["consultations.experiment_ended"]
-    for person in (anna, bob, carl):
+    for person in (anna, bob):
         [withdrawn] = await outbox_of(app, person)
         assert (withdrawn.status, withdrawn.last_error) == ("cancelled", "experiment ended")
+    assert (await outbox_of(app, carl))[0].last_error == "done first"
     assert [r.status for r in await outbox_of(app, dina)] == ["sent"]
 
     # Everyone taking part gets the evaluation of the end, and only that.
