@@ -159,6 +159,9 @@ class Responses:
         await self._progress(response, total, now)
 
     async def _progress(self, response: Response, total: int, now: datetime) -> bool:
+        """Mark the response begun, and finished while every question has an answer: one
+        taken back after finishing makes it unfinished again (the staff's count and the
+        reminder "begun, not finished" go by it), until that question is answered again."""
         answered = int(
             await self.db.fetchval(
                 "SELECT COUNT(*) FROM consultation_answers WHERE response_id = ?",
@@ -168,7 +171,7 @@ class Responses:
         stamp = iso(now)
         row = await self.db.fetchone(
             "UPDATE consultation_responses SET started_at = COALESCE(started_at, ?),"
-            " finished_at = CASE WHEN ? >= ? THEN COALESCE(finished_at, ?) ELSE finished_at END"
+            " finished_at = CASE WHEN ? >= ? THEN COALESCE(finished_at, ?) END"
             " WHERE id = ? RETURNING finished_at",
             (stamp, answered, total, stamp, response.id),
         )

@@ -752,6 +752,12 @@ async def test_a_finished_poll_with_an_answer_taken_back_is_listed_as_begun_not_
     await anna.send("/peilingen")
     assert "ingevuld" not in anna.text
     assert "3 van 4 beantwoord" in anna.text
+    # The staff count her as begun, no longer as done, until she answers it again.
+    counts = await app.repos.consultations.counts(poll)
+    assert (counts.started, counts.finished) == (1, 0)
     # Its button goes on where she was: the question left open.
     await anna.press("⏳")
     assert "Vraag 3 van 4" in anna.text
+    await anna.press("De hond")
+    await anna.press("Volgende")
+    assert (await app.repos.consultations.counts(poll)).finished == 1
