@@ -738,8 +738,14 @@ class DeliveryWorker:
         if batch.author_user_id is None:
             return
         parts = []
-        if batch.cancelled:
-            parts.append(Reply(key="delivery.report_cancelled", params={"n": batch.cancelled}))
+        # Invitations that someone answered or voted on before theirs went out were not
+        # needed: said apart, as "cancelled" would read as something that went wrong.
+        done_first = await self.outbox.done_first(batch.batch) if batch.cancelled else 0
+        if (batch.cancelled or 0) > done_first:
+            cancelled = (batch.cancelled or 0) - done_first
+            parts.append(Reply(key="delivery.report_cancelled", params={"n": cancelled}))
+        if done_first:
+            parts.append(Reply(key="delivery.report_done_first", params={"n": done_first}))
         report = Reply(
             key="delivery.report",
             params={

@@ -997,6 +997,16 @@ class Outbox:
         )
         return {row["status"]: int(row["n"]) for row in rows}
 
+    async def done_first(self, batch: str) -> int:
+        """How many rows of a batch were not sent because their reader did what it asked
+        before it reached them (:data:`DONE_FIRST`)."""
+        found = await self.db.fetchval(
+            "SELECT COUNT(*) FROM outbox WHERE batch = ? AND status = 'cancelled'"
+            " AND last_error = ?",
+            (batch, DONE_FIRST),
+        )
+        return int(found)
+
     async def batch(self, batch: str) -> Batch | None:
         """A batch with an author, or None."""
         row = await self.db.fetchone("SELECT * FROM outbox_batches WHERE batch = ?", (batch,))

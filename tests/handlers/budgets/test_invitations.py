@@ -473,3 +473,25 @@ async def test_who_votes_before_their_invitation_went_out_is_not_invited_after(
     assert hers.status == "cancelled"
     # Not one that may come back (as one withdrawn while she was away would).
     assert not await app.repos.outbox.withdrawn_from(f"budget:{found.id}:invite", anna_id)
+
+    # The others' go out; the connector's report says hers was not needed, not cancelled.
+    adapter = FakeAdapter(render=lambda reply, lang: app.catalog.render(lang, reply, markup=False))
+    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+    await worker.start()
+    try:
+
+        async def reported() -> bool:
+            return any("delivery.report" in s.keys for s in adapter.to("ria"))
+
+        await until(reported)
+    finally:
+        await worker.stop()
+    assert sorted(s.chat_id for s in adapter.sent if s.keys == ["budgets.invitation"]) == [
+        "bob",
+        "ria",
+    ]
+    [report] = [s for s in adapter.to("ria") if "delivery.report" in s.keys]
+    text = "\n".join(report.texts)
+    assert "Niet meer nodig, al ingevuld of gestemd: 1" in text
+    assert "Geannuleerd" not in text and "Aangekomen: 2" in text
