@@ -9,8 +9,9 @@ so that the erasure can use it without the dialog's imports.
             is no longer one: :func:`staff_to_tell`)
 
     ban or erasure: both said yes and the other's line waits for the person's return
-    ──► lost (:func:`kept_lines_lost`): the other hears it will not be handed over (not
-        why, naming only their own idea), the connector who asked that it was not
+    (on a ban also: it is still on its way to them) ──► lost (:func:`kept_lines_lost`):
+        the other hears it will not be handed over (not why, naming only their own idea),
+        the connector who asked that it was not
 
     erasure: open request, or both said yes and the person's line has not reached the
     other yet ──► ended (:func:`end_for_erasure`): the erased person's side is emptied
@@ -53,6 +54,9 @@ async def call_off_all(
     (who did it) is not told.
     Contact lines of others kept for them until they come back (the bot could not reach
     them) are dropped too. Returns the timers to disarm."""
+    # A line both said yes to that is still on its way to them goes no further either.
+    for connection in await repos.connections.stop_lines_to(user_id):
+        await _line_lost(repos, connection, user_id, now)
     await repos.outbox.drop_kept(user_id, "connect")
     # Those lines will never be handed over: the connector who heard that one waits is told.
     await kept_lines_lost(repos, user_id, now)
@@ -98,20 +102,27 @@ async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> N
     Naming only the idea of the one whose line it is (who has the other's already), as
     for a request that ended (:func:`end_for_erasure`)."""
     for connection in await repos.connections.kept_for(user_id):
-        other = connection.other(user_id)
-        own = number(connection.idea_of(other) or 0)
-        if not await _banned(repos, other, now):
-            told = [Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")]
-            if not await repos.outbox.enqueue(other, told, kind="connect", now=now):
-                # Away themselves: their welcome back says it (see storage.returns).
-                await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
-        staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(
-            mode="json"
-        )
-        for to in await staff_to_tell(repos, connection):
-            if to not in (user_id, other):
-                await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
+        await _line_lost(repos, connection, user_id, now)
     await repos.connections.no_line_kept_for(user_id)
+
+
+async def _line_lost(
+    repos: Repositories, connection: Connection, user_id: int, now: datetime
+) -> None:
+    """The other's contact line will not reach ``user_id``: the other (unless banned) and
+    the connector who asked are told, naming only the other's idea (see
+    :func:`kept_lines_lost`)."""
+    other = connection.other(user_id)
+    own = number(connection.idea_of(other) or 0)
+    if not await _banned(repos, other, now):
+        told = [Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")]
+        if not await repos.outbox.enqueue(other, told, kind="connect", now=now):
+            # Away themselves: their welcome back says it (see storage.returns).
+            await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
+    staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(mode="json")
+    for to in await staff_to_tell(repos, connection):
+        if to not in (user_id, other):
+            await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
 
 
 async def end_for_erasure(repos: Repositories, user_id: int, now: datetime) -> list[Timer]:
