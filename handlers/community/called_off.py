@@ -8,10 +8,10 @@ so that the erasure can use it without the dialog's imports.
         ──► the connector who asked: as for a no (the connectors now, when whoever asked
             is no longer one: :func:`staff_to_tell`)
 
-    ban or erasure: both said yes and the other's line waits for the person's return
-    (on a ban also: it is still on its way to them) ──► lost (:func:`kept_lines_lost`):
-        the other hears it will not be handed over (not why, naming only their own idea),
-        the connector who asked that it was not
+    ban or erasure: both said yes and the other's line is on its way to the person, or
+    waits for their return ──► lost (:func:`kept_lines_lost`): the other hears it will
+        not be handed over (not why, naming only their own idea), the connector who asked
+        that it was not
 
     erasure: open request, or both said yes and the person's line has not reached the
     other yet ──► ended (:func:`end_for_erasure`): the erased person's side is emptied
@@ -54,12 +54,10 @@ async def call_off_all(
     (who did it) is not told.
     Contact lines of others kept for them until they come back (the bot could not reach
     them) are dropped too. Returns the timers to disarm."""
-    # A line both said yes to that is still on its way to them goes no further either.
-    for connection in await repos.connections.stop_lines_to(user_id):
-        await _line_lost(repos, connection, user_id, now)
-    await repos.outbox.drop_kept(user_id, "connect")
-    # Those lines will never be handed over: the connector who heard that one waits is told.
+    # Lines on their way to them, or kept for their return, will never be handed over:
+    # the connector who heard that they would be is told.
     await kept_lines_lost(repos, user_id, now)
+    await repos.outbox.drop_kept(user_id, "connect")
     timers = []
     for connection in await repos.connections.open_of(user_id):
         if not await repos.connections.call_off(connection.id, now):
@@ -94,13 +92,16 @@ async def call_off_all(
 
 
 async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> None:
-    """The other's contact line kept for ``user_id``'s return will never reach them (they
-    are banned, or being erased): the one whose line it is hears that it will not be
-    handed over (not why, as for a request called off), unless they are banned
-    themselves; the connector who heard that it waits for them, and that they would hear
-    when it was handed over, hears that it was not; the lines are forgotten.
+    """The other's contact line on its way to ``user_id``, or kept for their return, will
+    never reach them (they are banned, or being erased): the one whose line it is hears
+    that it will not be handed over (not why, as for a request called off), unless they
+    are banned themselves; the connector who heard that it was on its way, or waits for
+    them and that they would hear when it was handed over, hears that it was not; the
+    lines are forgotten.
     Naming only the idea of the one whose line it is (who has the other's already), as
     for a request that ended (:func:`end_for_erasure`)."""
+    for connection in await repos.connections.stop_lines_to(user_id):
+        await _line_lost(repos, connection, user_id, now)
     for connection in await repos.connections.kept_for(user_id):
         await _line_lost(repos, connection, user_id, now)
     await repos.connections.no_line_kept_for(user_id)

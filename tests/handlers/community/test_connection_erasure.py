@@ -377,6 +377,26 @@ async def test_the_connector_hears_the_details_are_on_their_way_when_nobody_is_a
     assert stored is not None and stored.line_kept_for is None
 
 
+async def test_a_line_on_its_way_to_someone_who_erases_goes_no_further_and_both_hear_it(
+    app: App,
+) -> None:
+    """Anna's line is on its way to Bob when he erases his data: Ria, told the details were
+    on their way, hears his never reached him; Anna hears he will not get hers, naming only
+    her own idea; nothing keeps her line."""
+    anna, bob, ria = await _connected_with_a_line_for_bob(app, bob_away=False)
+    assert await _lines_for_bob(app) == ["pending"]
+    await _erase(app, bob)
+    assert await _lines_for_bob(app) == []
+    assert await traces(app.db, [ANNA_LINE]) == []
+    assert await _keys(app, ria) == ["connect.made_sent_staff", "connect.kept_lost_staff"]
+    told = (await for_user(app, anna, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.kept_lost"]
+    text = told.text(app, "nl")
+    assert "jouw idee #1" in text and "krijgt ze nu ook niet meer" in text
+    for his in ("Bob", BOB_TITLE, BOB_LINE, "#2"):
+        assert his not in text, his
+
+
 async def _anna_line_kept_for_bob(app: App) -> tuple[Chat, Chat, Chat]:
     """As :func:`_connected_with_a_line_for_bob` with Bob away, after Bob wrote a rude
     comment under Anna's idea."""
