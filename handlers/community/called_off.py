@@ -4,7 +4,8 @@ or is being erased (:func:`handlers.privacy.your_data.erase_person`). Apart from
 so that the erasure can use it without the dialog's imports.
 
     ban: open request of the person ──► called off (contact lines forgotten)
-        ──► the other: "does not go ahead" (not why)
+        ──► the other: "does not go ahead" (not why; a question that has not reached
+            one of the two yet is taken back, and nothing follows it)
         ──► the connector who asked: as for a no (the connectors now, when whoever asked
             is no longer one: :func:`staff_to_tell`)
 
@@ -73,7 +74,17 @@ async def call_off_all(
                 "second": number(connection.idea_b or 0),
             },
         )
-        told = [(connection.other(user_id), other)]
+        # Questions that never reached them are taken back: the banned person cannot
+        # answer theirs, and the other would read of a request that is over already (and
+        # then that it is), unless they answered it.
+        question = f"con.yes:{connection.id}"
+        await repos.outbox.withdraw_pending(user_id, "connect", question)
+        withdrawn = await repos.outbox.withdraw_pending(
+            connection.other(user_id), "connect", question
+        )
+        repos.outbox.stop_sending(connection.other(user_id))
+        unasked = withdrawn and connection.answer_of(connection.other(user_id)) is None
+        told = [] if unasked else [(connection.other(user_id), other)]
         told += [(to, staff) for to in await staff_to_tell(repos, connection)]
         for to, reply in told:
             if to is not None and to not in (user_id, actor_user_id):

@@ -125,3 +125,25 @@ async def test_a_line_still_on_its_way_to_someone_banned_meanwhile_goes_no_furth
         "connect.made_sent_staff",
         "connect.kept_lost_staff",
     ]
+
+
+async def test_a_question_that_never_reached_either_is_taken_back_when_one_is_banned(
+    app: App,
+) -> None:
+    """Ria asks Anna and Bob; neither question has reached them yet when Anna is banned.
+    Both are taken back: Anna is not asked what she can no longer answer, and Bob does not
+    read of a request and then that it is over."""
+    anna, bob, ria = await _two_with_ideas(app)
+    await anna.press_payload("idea.comment:2")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await ria.send("/verbind #1 #2")
+    await banned_over_reports(app, ria, 2, reporters="buur")
+    for who in (anna, bob):
+        waiting = await app.db.fetchall(
+            "SELECT payload FROM outbox WHERE user_id = ? AND kind = 'connect'"
+            " AND status = 'pending'",
+            ((await row(app, who)).id,),
+        )
+        assert waiting == [], who.user_id
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "declined"
