@@ -53,8 +53,8 @@ async def call_off_all(
     with it). The other hears only that the contact does not go ahead, not why; the
     connector who asked (:func:`staff_to_tell`) hears it as for a no; ``actor_user_id``
     (who did it) is not told.
-    Contact lines of others kept for them until they come back (the bot could not reach
-    them) are dropped too. Returns the timers to disarm."""
+    Contact lines of others on their way to them, or kept for them until they come back
+    (the bot could not reach them), are dropped too. Returns the timers to disarm."""
     # Lines on their way to them, or kept for their return, will never be handed over:
     # the connector who heard that they would be is told.
     await kept_lines_lost(repos, user_id, now)

@@ -215,7 +215,8 @@ class Connections:
         """Cancel every message with the other's contact line, of a request both said yes
         to, that has not reached ``user_id`` yet (queued, or met their block without being
         kept for their return: :meth:`kept_for` has those), forgetting the line in it;
-        returns those requests. For someone just banned: nobody's line reaches them."""
+        returns those requests. For someone just banned (nobody's line reaches them), or
+        being erased."""
         rows = await self.db.fetchall(
             "SELECT c.*, o.id AS line_row FROM connections c JOIN outbox o"
             " ON o.kind = 'connect' AND o.status IN ('pending', 'unreachable')"
