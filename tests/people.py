@@ -10,6 +10,7 @@ from datetime import datetime
 from bot.app import App
 from bot.runtime import Runtime
 from handlers.contract import Reply, Role, Timer
+from storage.clock import utcnow
 from storage.users import User
 from tests.support import Chat
 
@@ -100,6 +101,13 @@ async def for_user(app: App, chat: Chat, kind: str | None = None) -> list[Queued
     """What was queued for one chat's person."""
     user = await row(app, chat)
     return [q for q in await outbox(app, kind) if q.user_id == user.id]
+
+
+async def delivered(app: App) -> None:
+    """Everything queued reached its person, as delivery marks it (what they pressed in a
+    message had reached them)."""
+    rows = await app.db.fetchall("SELECT id FROM outbox WHERE status = 'pending'")
+    await app.repos.outbox.record_sent([int(r["id"]) for r in rows], utcnow())
 
 
 async def audit_actions(app: App) -> list[str]:

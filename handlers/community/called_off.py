@@ -4,13 +4,15 @@ or is being erased (:func:`handlers.privacy.your_data.erase_person`). Apart from
 so that the erasure can use it without the dialog's imports.
 
     ban: open request of the person ──► called off (contact lines forgotten)
-        ──► the other: "does not go ahead" (not why)
+        ──► the other: "does not go ahead" (not why; a question that has not reached
+            one of the two yet is taken back, and nothing follows it)
         ──► the connector who asked: as for a no (the connectors now, when whoever asked
             is no longer one: :func:`staff_to_tell`)
 
-    ban or erasure: both said yes and the other's line waits for the person's return
-    ──► lost (:func:`kept_lines_lost`): the other hears it will not be handed over (not
-        why, naming only their own idea), the connector who asked that it was not
+    ban or erasure: both said yes and the other's line is on its way to the person, or
+    waits for their return ──► lost (:func:`kept_lines_lost`): the other hears it will
+        not be handed over (not why, naming only their own idea), the connector who asked
+        that it was not
 
     erasure: open request, or both said yes and the person's line has not reached the
     other yet ──► ended (:func:`end_for_erasure`): the erased person's side is emptied
@@ -51,11 +53,12 @@ async def call_off_all(
     with it). The other hears only that the contact does not go ahead, not why; the
     connector who asked (:func:`staff_to_tell`) hears it as for a no; ``actor_user_id``
     (who did it) is not told.
-    Contact lines of others kept for them until they come back (the bot could not reach
-    them) are dropped too. Returns the timers to disarm."""
-    await repos.outbox.drop_kept(user_id, "connect")
-    # Those lines will never be handed over: the connector who heard that one waits is told.
+    Contact lines of others on their way to them, or kept for them until they come back
+    (the bot could not reach them), are dropped too. Returns the timers to disarm."""
+    # Lines on their way to them, or kept for their return, will never be handed over:
+    # the connector who heard that they would be is told.
     await kept_lines_lost(repos, user_id, now)
+    await repos.outbox.drop_kept(user_id, "connect")
     timers = []
     for connection in await repos.connections.open_of(user_id):
         if not await repos.connections.call_off(connection.id, now):
@@ -71,7 +74,17 @@ async def call_off_all(
                 "second": number(connection.idea_b or 0),
             },
         )
-        told = [(connection.other(user_id), other)]
+        # Questions that never reached them are taken back: the banned person cannot
+        # answer theirs, and the other would read of a request that is over already (and
+        # then that it is), unless they answered it.
+        question = f"con.yes:{connection.id}"
+        await repos.outbox.withdraw_pending(user_id, "connect", question)
+        withdrawn = await repos.outbox.withdraw_pending(
+            connection.other(user_id), "connect", question
+        )
+        repos.outbox.stop_sending(connection.other(user_id))
+        unasked = withdrawn and connection.answer_of(connection.other(user_id)) is None
+        told = [] if unasked else [(connection.other(user_id), other)]
         told += [(to, staff) for to in await staff_to_tell(repos, connection)]
         for to, reply in told:
             if to is not None and to not in (user_id, actor_user_id):
@@ -90,28 +103,38 @@ async def call_off_all(
 
 
 async def kept_lines_lost(repos: Repositories, user_id: int, now: datetime) -> None:
-    """The other's contact line kept for ``user_id``'s return will never reach them (they
-    are banned, or being erased): the one whose line it is hears that it will not be
-    handed over (not why, as for a request called off), unless they are banned
-    themselves; the connector who heard that it waits for them, and that they would hear
-    when it was handed over, hears that it was not; the lines are forgotten.
+    """The other's contact line on its way to ``user_id``, or kept for their return, will
+    never reach them (they are banned, or being erased): the one whose line it is hears
+    that it will not be handed over (not why, as for a request called off), unless they
+    are banned themselves; the connector who heard that it was on its way, or waits for
+    them and that they would hear when it was handed over, hears that it was not; the
+    lines are forgotten.
     Naming only the idea of the one whose line it is (who has the other's already), as
     for a request that ended (:func:`end_for_erasure`)."""
+    for connection in await repos.connections.stop_lines_to(user_id):
+        await _line_lost(repos, connection, user_id, now)
     for connection in await repos.connections.kept_for(user_id):
-        other = connection.other(user_id)
-        own = number(connection.idea_of(other) or 0)
-        if not await _banned(repos, other, now):
-            told = [Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")]
-            if not await repos.outbox.enqueue(other, told, kind="connect", now=now):
-                # Away themselves: their welcome back says it (see storage.returns).
-                await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
-        staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(
-            mode="json"
-        )
-        for to in await staff_to_tell(repos, connection):
-            if to not in (user_id, other):
-                await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
+        await _line_lost(repos, connection, user_id, now)
     await repos.connections.no_line_kept_for(user_id)
+
+
+async def _line_lost(
+    repos: Repositories, connection: Connection, user_id: int, now: datetime
+) -> None:
+    """The other's contact line will not reach ``user_id``: the other (unless banned) and
+    the connector who asked are told, naming only the other's idea (see
+    :func:`kept_lines_lost`)."""
+    other = connection.other(user_id)
+    own = number(connection.idea_of(other) or 0)
+    if not await _banned(repos, other, now):
+        told = [Reply(key="connect.kept_lost", params={"number": own}).model_dump(mode="json")]
+        if not await repos.outbox.enqueue(other, told, kind="connect", now=now):
+            # Away themselves: their welcome back says it (see storage.returns).
+            await repos.outbox.keep_for_return(other, told, kind="connect", now=now)
+    staff = Reply(key="connect.kept_lost_staff", params={"number": own}).model_dump(mode="json")
+    for to in await staff_to_tell(repos, connection):
+        if to not in (user_id, other):
+            await repos.outbox.enqueue(to, [staff], kind="connect", now=now)
 
 
 async def end_for_erasure(repos: Repositories, user_id: int, now: datetime) -> list[Timer]:

@@ -211,6 +211,30 @@ class Connections:
             found.setdefault(int(row["id"]), (_connection(row), str(row["line_status"])))
         return list(found.values())
 
+    async def stop_lines_to(self, user_id: int) -> list[Connection]:
+        """Cancel every message with the other's contact line, of a request both said yes
+        to, that has not reached ``user_id`` yet (queued, or met their block without being
+        kept for their return: :meth:`kept_for` has those), forgetting the line in it;
+        returns those requests. For someone just banned (nobody's line reaches them), or
+        being erased."""
+        rows = await self.db.fetchall(
+            "SELECT c.*, o.id AS line_row FROM connections c JOIN outbox o"
+            " ON o.kind = 'connect' AND o.status IN ('pending', 'unreachable')"
+            " AND json_extract(o.payload, '$[0].key') = 'connect.made'"
+            " AND o.created_at = c.closed_at AND o.user_id = ?1"
+            " WHERE c.status = 'connected' AND (c.user_a = ?1 OR c.user_b = ?1)"
+            " AND c.line_kept_for IS NOT ?1 ORDER BY c.id, o.id",
+            (user_id,),
+        )
+        stopped: dict[int, Connection] = {}
+        for row in rows:
+            await self.db.execute(
+                "UPDATE outbox SET status = 'cancelled', payload = '[]' WHERE id = ?",
+                (row["line_row"],),
+            )
+            stopped.setdefault(int(row["id"]), _connection(row))
+        return list(stopped.values())
+
     async def keep_line_for(self, connection_id: int, user_id: int) -> None:
         """Note that ``user_id``'s copy of the other's line waits for their return."""
         await self.db.execute(

@@ -7,7 +7,8 @@ from bot.app import App
 from storage.clock import utcnow
 from storage.community.moderation import SanctionKind
 from tests.handlers.ideas.helpers import seed_idea
-from tests.people import connector, for_user, outbox, person, row
+from tests.people import banned_over_reports, connector, for_user, outbox, person, row
+from tests.privacy import traces
 from tests.support import Chat
 
 
@@ -84,3 +85,65 @@ async def test_someone_asked_to_connect_with_a_person_banned_since_hears_it_at_o
     # Saying no to what is over already is answered kindly, and changes nothing.
     await bob.press_payload(ask_bob.payloads()[1])
     assert bob.keys == ["connect.closed"]
+
+
+async def test_a_line_still_on_its_way_to_someone_banned_meanwhile_goes_no_further(
+    app: App,
+) -> None:
+    """Both said yes, Bob last: Anna got nothing yet, Bob's line waits in the queue for her
+    (she is slow to be reached). Then she is banned: his line never reaches her, he hears
+    it will not (not why), and Ria, told the details were on their way, hears they were not."""
+    anna, bob, ria = await _two_with_ideas(app)
+    await anna.press_payload("idea.comment:2")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await ria.send("/verbind #1 #2")
+    [ask_anna] = await for_user(app, anna, "connect")
+    [ask_bob] = await for_user(app, bob, "connect")
+    await anna.press_payload(ask_anna.payloads()[0])
+    await anna.send("anna@example.org")
+    await bob.press_payload(ask_bob.payloads()[0])
+    await bob.send("bob@example.org")
+    assert bob.keys == ["connect.made"]
+    assert [q.replies[0].key for q in await for_user(app, ria, "connect")] == [
+        "connect.made_sent_staff"
+    ]
+
+    await banned_over_reports(app, ria, 2, reporters="buur")
+
+    waiting = await app.db.fetchall(
+        "SELECT payload FROM outbox WHERE user_id = ? AND status = 'pending'",
+        ((await row(app, anna)).id,),
+    )
+    assert not any("bob@example.org" in r["payload"] for r in waiting)
+    assert await traces(app.db, ["bob@example.org"]) == []
+    told_bob = (await for_user(app, bob, "connect"))[-1]
+    assert [r.key for r in told_bob.replies] == ["connect.kept_lost"]
+    text = told_bob.text(app, "nl")
+    assert "jouw idee #2" in text and "krijgt ze nu ook niet meer" in text
+    assert "#1" not in text and "blokk" not in text.lower()
+    assert [q.replies[0].key for q in await for_user(app, ria, "connect")] == [
+        "connect.made_sent_staff",
+        "connect.kept_lost_staff",
+    ]
+
+
+async def test_a_question_that_never_reached_either_is_taken_back_when_one_is_banned(
+    app: App,
+) -> None:
+    """Ria asks Anna and Bob; neither question has reached them yet when Anna is banned.
+    Both are taken back: Anna is not asked what she can no longer answer, and Bob does not
+    read of a request and then that it is over."""
+    anna, bob, ria = await _two_with_ideas(app)
+    await anna.press_payload("idea.comment:2")
+    await anna.send("Wat een onzin, jullie zijn allemaal gek.")
+    await ria.send("/verbind #1 #2")
+    await banned_over_reports(app, ria, 2, reporters="buur")
+    for who in (anna, bob):
+        waiting = await app.db.fetchall(
+            "SELECT payload FROM outbox WHERE user_id = ? AND kind = 'connect'"
+            " AND status = 'pending'",
+            ((await row(app, who)).id,),
+        )
+        assert waiting == [], who.user_id
+    stored = await app.repos.connections.get(1)
+    assert stored is not None and stored.status == "declined"

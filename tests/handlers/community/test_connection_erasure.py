@@ -70,8 +70,9 @@ async def _erase(app: App, chat: Chat) -> None:
 
 
 async def _keys(app: App, chat: Chat) -> list[str]:
-    """The connect messages for this person, every status, oldest first."""
-    return [q.replies[0].key for q in await for_user(app, chat, "connect")]
+    """The connect messages for this person, every status, oldest first (not one whose
+    words were forgotten when it was cancelled)."""
+    return [q.replies[0].key for q in await for_user(app, chat, "connect") if q.replies]
 
 
 async def _connected_with_a_line_for_bob(app: App, *, bob_away: bool) -> tuple[Chat, Chat, Chat]:
@@ -184,8 +185,8 @@ async def test_a_line_kept_for_someone_away_becomes_the_word_that_it_ended_acros
 
 async def test_someone_banned_is_not_told_when_the_other_erases(app: App) -> None:
     """Bob said yes, wrote something nasty and was banned while Anna's line was on its way
-    to him. Anna erases her data: her line goes, Bob hears nothing more of the request,
-    and Ria sees it ended."""
+    to him: it goes no further, and Ria hears it did not reach him. Anna erases her data:
+    Bob hears nothing more of the request, and nothing of her is left."""
     anna, bob = await _two_with_ideas(app)
     ria = await connector(app)
     await ria.send("/verbind #1 #2")
@@ -200,7 +201,7 @@ async def test_someone_banned_is_not_told_when_the_other_erases(app: App) -> Non
     await _erase(app, anna)
     assert await _keys(app, bob) == [k for k in before if k != "connect.made"]
     assert "connect.ended_told" not in await _keys(app, bob)
-    assert (await _keys(app, ria))[-1] == "connect.ended_staff"
+    assert (await _keys(app, ria))[-1] == "connect.kept_lost_staff"
     assert await traces(app.db, [ANNA_LINE]) == []
 
 
@@ -374,6 +375,26 @@ async def test_the_connector_hears_the_details_are_on_their_way_when_nobody_is_a
     assert await _keys(app, ria) == ["connect.made_sent_staff"]
     stored = await app.repos.connections.get(1)
     assert stored is not None and stored.line_kept_for is None
+
+
+async def test_a_line_on_its_way_to_someone_who_erases_goes_no_further_and_both_hear_it(
+    app: App,
+) -> None:
+    """Anna's line is on its way to Bob when he erases his data: Ria, told the details were
+    on their way, hears his never reached him; Anna hears he will not get hers, naming only
+    her own idea; nothing keeps her line."""
+    anna, bob, ria = await _connected_with_a_line_for_bob(app, bob_away=False)
+    assert await _lines_for_bob(app) == ["pending"]
+    await _erase(app, bob)
+    assert await _lines_for_bob(app) == []
+    assert await traces(app.db, [ANNA_LINE]) == []
+    assert await _keys(app, ria) == ["connect.made_sent_staff", "connect.kept_lost_staff"]
+    told = (await for_user(app, anna, "connect"))[-1]
+    assert [r.key for r in told.replies] == ["connect.kept_lost"]
+    text = told.text(app, "nl")
+    assert "jouw idee #1" in text and "krijgt ze nu ook niet meer" in text
+    for his in ("Bob", BOB_TITLE, BOB_LINE, "#2"):
+        assert his not in text, his
 
 
 async def _anna_line_kept_for_bob(app: App) -> tuple[Chat, Chat, Chat]:

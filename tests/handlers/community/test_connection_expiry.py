@@ -23,6 +23,7 @@ from tests.people import (
     TimerLog,
     audit_actions,
     connector,
+    delivered,
     for_user,
     outbox,
     person,
@@ -313,6 +314,7 @@ async def test_a_ban_calls_off_the_banned_persons_requests_at_once(app: App) -> 
     await ria.send("/verbind #1 #2")
     await ria.send("/verbind #1 #3")
     await ria.send("/verbind #2 #3")  # Bob and Carl: Anna is no part of it
+    await delivered(app)
     [ask_bob, _] = await for_user(app, bob, "connect")
     await bob.press_payload(ask_bob.payloads()[0])
     await bob.send(BOB_CONTACT)
@@ -405,6 +407,7 @@ async def test_a_line_typed_after_the_other_was_banned_is_not_kept(app: App) -> 
     anna, bob = await _two_with_ideas(app)
     ria = await connector(app)
     await ria.send("/verbind #1 #2")
+    await delivered(app)
     [ask_bob] = await for_user(app, bob, "connect")
     await bob.press_payload(ask_bob.payloads()[0])
     assert bob.keys == ["connect.ask_contact"]

@@ -15,6 +15,7 @@ from tests.people import (
     TimerLog,
     banned_over_reports,
     connector,
+    delivered,
     for_user,
     outbox,
     person,
@@ -181,6 +182,7 @@ async def test_a_ban_after_the_connector_lost_the_role_is_told_to_the_connectors
     anna, bob = await _two_with_ideas(app)
     ria = await connector(app)
     await ria.send("/verbind #1 #2")
+    await delivered(app)
     await with_role(app, ria, Role.RESIDENT)
     kees = await connector(app, "kees")
     await connector(app, "joke")
