@@ -361,7 +361,10 @@ class Threads(Kind[Question]):
             )
             told = await _tell(ctx, item, "question.answer", "inbox.answer_notice", text)
             key = "inbox.answered" if told is not None else "inbox.answered_unreachable"
-            return Decided(Reply(key=key, params={"id": item.id}, parts=told or []))
+            done = Reply(
+                key=key, params={"id": item.id}, parts=[*(told or []), *_added(ctx, item, dialog)]
+            )
+            return Decided(done)
         if not await ctx.repos.questions.close(item.id, ctx.now):
             return await _closed_already(ctx, item)
         if text is not None:
@@ -402,6 +405,25 @@ def _moved_on(ctx: Context, question: Question, dialog: Dialog) -> bool:
     """Whether anyone else wrote in the thread after the connector last saw it."""
     seen = dialog.data.get("seen")
     return isinstance(seen, int) and _written_since(ctx, question, seen)
+
+
+def _added(ctx: Context, question: Question, dialog: Dialog) -> list[Reply]:
+    """What the resident wrote in the thread while the connector typed the answer that just
+    went: it does not hold the answer up, but is shown now, so that nobody takes the thread
+    for answered without having read it."""
+    seen = dialog.data.get("seen")
+    if not isinstance(seen, int):
+        return []
+    added = [m for m in question.messages if m.id > seen and m.side is Side.RESIDENT]
+    if not added:
+        return []
+    lines = message_lines(
+        ctx,
+        question.model_copy(update={"messages": added}),
+        resident="inbox.msg_resident",
+        staff="inbox.msg_connector",
+    )
+    return [Reply(key="inbox.added_meanwhile", params={"id": question.id}), *lines]
 
 
 def _answered_meanwhile(ctx: Context, question: Question, dialog: Dialog) -> Reply | None:

@@ -58,8 +58,13 @@ async def test_a_connector_may_answer_again_after_the_resident_wrote_more(app: A
     await anna.send("En het veld bij de school?")
     await ria.send("Allebei volgende week.")
     assert ria.keys == ["inbox.answered", "inbox.title"]
+    # It went, and she reads at once what Anna added meanwhile (nothing else of the thread).
+    done = ria.last[0].text
+    assert "terwijl je typte, schreef de inwoner nog iets bij vraag #1" in done
+    assert "En het veld bij de school?" in done and "gras in het park" not in done
     # And Ria, answering twice in a row herself, is never stopped by her own answer.
     await ria.press_payload("inbox.answer:1")
     await ria.send("Correctie: het veld pas in juni.")
     assert ria.keys == ["inbox.answered", "inbox.title"]
+    assert "terwijl je typte" not in ria.last[0].text
     assert len(await for_user(app, anna, "answer")) == 2
