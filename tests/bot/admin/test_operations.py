@@ -386,3 +386,19 @@ def test_the_doctor_read_by_a_reader_that_stops_early_ends_without_a_traceback(
         check=False,
     )
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "-1", "0"])
+def test_a_consultation_number_no_consultation_can_have_is_one_line_and_nothing_written(
+    app: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    number: str,
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    folder = tmp_path / "results"
+    assert main(["export-consultation", "--out", str(folder), "--", number]) == 1
+    err = capsys.readouterr().err
+    assert err == f"samenspel export-consultation: no published consultation {number}\n"
+    assert not folder.exists()
