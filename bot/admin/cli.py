@@ -445,6 +445,20 @@ def _checked_user(
     return user.strip()
 
 
+def _console_name(who: str | None) -> str | None:
+    """The name given to ``chat --as``, checked as ``grant`` checks a console user: a
+    person who chats under a name the operator's commands refuse could not be given a
+    role, nor have their data exported or erased on request."""
+    if who is None:
+        return None
+    pattern, _ = _USER_ID["console"]
+    if not pattern.match(who.strip()):
+        raise CommandError(
+            f"--as {who!r}: a console user is a name without spaces or '/', at most 64 characters"
+        )
+    return who.strip()
+
+
 async def drop_unheld_dialog(repos: Repositories, person: User, was: Role) -> None:
     """Clear the person's dialog if their (new) role may not hold it: a revoked connector
     does not find the triage card they had open. The router checks this at every event as
@@ -644,7 +658,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if command == "run":
             asyncio.run(run_platforms(settings))
         elif command == "chat":
-            asyncio.run(run_chat(settings, getattr(args, "who", None)))
+            asyncio.run(run_chat(settings, _console_name(getattr(args, "who", None))))
         elif command == "export-open-data":
             asyncio.run(run_export_open_data(settings, args.out))
         elif command == "export-consultation":
