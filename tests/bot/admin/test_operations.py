@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -402,3 +403,37 @@ def test_a_consultation_number_no_consultation_can_have_is_one_line_and_nothing_
     err = capsys.readouterr().err
     assert err == f"samenspel export-consultation: no published consultation {number}\n"
     assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"],
+        ["export-open-data", "--out", "open-data"],
+        ["retention"],
+    ],
+)
+def test_another_programs_database_is_refused_and_left_as_it_was(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    path = tmp_path / "notes.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('boodschappen')")
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"samenspel: SAMENSPEL_DB: {path} is not a Samenspel database: it holds other tables"
+        " (notes) and no schema_version; set SAMENSPEL_DB to the bot's database or a new file"
+    )
+    with closing(sqlite3.connect(path)) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert (tables, journal) == (["notes"], "delete")
+    assert main(["doctor"]) == 1
+    assert f"FAIL database: {path} is not a Samenspel database" in capsys.readouterr().out
