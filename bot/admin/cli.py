@@ -273,6 +273,7 @@ def run_doctor(settings: Settings, *, quick: bool = False) -> int:
 async def run_export_open_data(settings: Settings, out: str) -> None:
     from bot.admin.open_data import OpenDataError, export_open_data
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         report = await export_open_data(app, Path(out), utcnow())
@@ -287,6 +288,7 @@ async def run_export_open_data(settings: Settings, out: str) -> None:
 async def run_export_consultation(settings: Settings, consultation_id: int, out: str) -> None:
     from bot.admin.consultation_export import ConsultationExportError, export_consultation
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         report = await export_consultation(app, consultation_id, Path(out))
@@ -348,7 +350,8 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
 
 def _not_the_database(settings: Settings, out: str) -> None:
     """Refuse an ``--out`` that names the database or one of its own files (its write-ahead
-    log, the erasure ledger): writing it would truncate the database or forget erasures."""
+    log, the erasure ledger): writing it, or a folder in its place, would truncate the
+    database, keep it from opening or forget erasures."""
     from bot.admin.backup import database_file
 
     if database_file(Path(out), settings.db):

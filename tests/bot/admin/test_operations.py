@@ -437,3 +437,35 @@ def test_another_programs_database_is_refused_and_left_as_it_was(
     assert (tables, journal) == (["notes"], "delete")
     assert main(["doctor"]) == 1
     assert f"FAIL database: {path} is not a Samenspel database" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "suffix"),
+    [
+        (["export-open-data", "--out"], ".erased"),
+        (["export-open-data", "--out"], "-wal"),
+        (["export-consultation", "1", "--out"], ".erased"),
+        (["export-consultation", "1", "--out"], "-wal"),
+    ],
+)
+def test_an_export_aimed_at_the_databases_own_files_is_refused_and_they_stay_free(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    suffix: str,
+) -> None:
+    db = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    assert main(["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"]) == 0
+    capsys.readouterr()
+    # Not there now (no erasure yet, the bot not running), but the bot's when it is.
+    own = Path(f"{db}{suffix}")
+    assert not own.exists()
+    assert main([*command, str(own)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"samenspel {command[0]}: cannot write {own}: it is the database or one of its own"
+        " files; give another file"
+    )
+    assert not own.exists()
