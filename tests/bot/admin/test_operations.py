@@ -469,3 +469,23 @@ def test_an_export_aimed_at_the_databases_own_files_is_refused_and_they_stay_fre
         " files; give another file"
     )
     assert not own.exists()
+
+
+@pytest.mark.parametrize("suffix", ["", ".erased", "-wal"])
+def test_an_open_data_folder_set_to_the_databases_own_files_stops_every_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suffix: str,
+) -> None:
+    db = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", f"{db}{suffix}")
+    for command in (["doctor"], ["retention"]):
+        assert main(command) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line == (
+            f"samenspel: SAMENSPEL_OPEN_DATA_DIR: {db}{suffix} is the database or one of its"
+            " own files (SAMENSPEL_DB); give a folder of its own"
+        )
+    assert [path.name for path in tmp_path.iterdir()] == []
