@@ -250,6 +250,11 @@ def run_backup(settings: Settings, target: str) -> int:
     from bot.admin.backup import BackupError, backup
 
     try:
+        _not_published(settings, target)
+    except CommandError as exc:
+        print(f"samenspel backup: {exc}", file=sys.stderr)
+        return 1
+    try:
         report = backup(settings.db, Path(target))
     except BackupError as exc:
         print(f"samenspel: {exc}", file=sys.stderr)
@@ -329,6 +334,7 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
     from handlers.privacy.your_data import MEDIA_LIMIT, export_document
 
     _not_the_database(settings, out)
+    _not_published(settings, out)
     app = await open_app(settings)
     try:
         found = await app.repos.users.find(platform, user)
@@ -357,6 +363,23 @@ def _not_the_database(settings: Settings, out: str) -> None:
     if database_file(Path(out), settings.db):
         raise CommandError(
             f"cannot write {out}: it is the database or one of its own files; give another file"
+        )
+
+
+def _not_published(settings: Settings, out: str) -> None:
+    """Refuse to write what holds personal data (a person's export, the audit log, a backup)
+    into the open-data folder a web server publishes (``SAMENSPEL_OPEN_DATA_DIR``): anyone
+    could read it there until the next export replaced the folder."""
+    from bot.admin.open_data import followed
+
+    if settings.open_data_dir is None:
+        return
+    published = followed(settings.open_data_dir).resolve()
+    target = Path(out).resolve()
+    if target == published or published in target.parents:
+        raise CommandError(
+            f"cannot write {out}: it is in the published open-data folder"
+            " (SAMENSPEL_OPEN_DATA_DIR), which anyone can read; give another place"
         )
 
 
@@ -418,6 +441,7 @@ def run_audit(settings: Settings, since: str, out: str | None) -> int:
         return 0
     try:
         _not_the_database(settings, out)
+        _not_published(settings, out)
     except CommandError as exc:
         print(f"samenspel audit: {exc}", file=sys.stderr)
         return 1

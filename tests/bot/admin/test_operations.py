@@ -489,3 +489,35 @@ def test_an_open_data_folder_set_to_the_databases_own_files_stops_every_command(
             " own files (SAMENSPEL_DB); give a folder of its own"
         )
     assert [path.name for path in tmp_path.iterdir()] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export-person", "telegram", "5", "--out"],
+        ["audit", "--since", "2020-01-01", "--out"],
+        ["backup"],
+    ],
+)
+def test_personal_data_is_never_written_into_the_published_open_data_folder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    db = tmp_path / "bot.db"
+    published = tmp_path / "open-data"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(published))
+    assert main(["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"]) == 0
+    assert main(["export-open-data", "--out", str(published)]) == 0
+    before = sorted(path.name for path in published.iterdir())
+    capsys.readouterr()
+    for target in (published / "anna.json", published / "extra" / "anna.json"):
+        assert main([*command, str(target)]) == 1
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.endswith(
+            f"cannot write {target}: it is in the published open-data folder"
+            " (SAMENSPEL_OPEN_DATA_DIR), which anyone can read; give another place"
+        ), line
+    assert sorted(path.name for path in published.iterdir()) == before
