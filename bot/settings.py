@@ -259,6 +259,19 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _open_data_apart(self) -> Settings:
+        """The open-data folder is not the database or one of its files: the export would
+        put a folder where the erasure ledger or the write-ahead log must go."""
+        from bot.admin.backup import database_file
+
+        if self.open_data_dir is not None and database_file(self.open_data_dir, self.db):
+            raise ValueError(
+                f"{ENV_PREFIX}OPEN_DATA_DIR: {self.open_data_dir} is the database or one of"
+                f" its own files ({ENV_PREFIX}DB); give a folder of its own"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _matrix_complete(self) -> Settings:
         """Matrix needs a homeserver, a user and a password or access token, or none."""
         given = {

@@ -155,6 +155,28 @@ async def connect(
     return conn, worker
 
 
+#: The tables of a database file, SQLite's own left out.
+TABLE_NAMES = (
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite^_%' ESCAPE '^'"
+)
+
+
+def foreign_tables(tables: list[str]) -> list[str]:
+    """The tables of a file that is not the bot's database (it has tables, but none of them
+    is ``schema_version``, which the bot's first migration makes); [] for the bot's own
+    database or an empty file."""
+    return [] if not tables or "schema_version" in tables else sorted(tables)
+
+
+def not_ours(path: str | Path, tables: list[str]) -> str:
+    """What the operator reads about a file that is not the bot's database."""
+    shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+    return (
+        f"{path} is not a Samenspel database: it holds other tables ({shown}) and no"
+        " schema_version; set SAMENSPEL_DB to the bot's database or a new file"
+    )
+
+
 class Database:
     """An open SQLite file with the schema up to date."""
 
@@ -229,9 +251,21 @@ class Database:
         conn.execute("PRAGMA busy_timeout = 0")
         return db
 
+    async def _refuse_foreign(self) -> None:
+        """Refuse another program's database (``SAMENSPEL_DB`` set to the wrong file):
+        migrating it would put the bot's tables among its own and switch it to WAL."""
+        if self.path == ":memory:":
+            return
+        foreign = foreign_tables(
+            [row[0] for row in await self.worker.execute_fetchall(TABLE_NAMES)]
+        )
+        if foreign:
+            raise DatabaseError(not_ours(self.path, foreign))
+
     async def _configure(self) -> None:
         await self.worker.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if self.path != ":memory:":
+            await self._refuse_foreign()  # before anything of it is changed
             await self.worker.execute("PRAGMA journal_mode = WAL")
             # Checkpoints happen off the loop's thread (see _committed); SQLite still
             # checkpoints when the last connection to the file closes.

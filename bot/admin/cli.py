@@ -250,6 +250,11 @@ def run_backup(settings: Settings, target: str) -> int:
     from bot.admin.backup import BackupError, backup
 
     try:
+        _not_published(settings, target)
+    except CommandError as exc:
+        print(f"samenspel backup: {exc}", file=sys.stderr)
+        return 1
+    try:
         report = backup(settings.db, Path(target))
     except BackupError as exc:
         print(f"samenspel: {exc}", file=sys.stderr)
@@ -273,6 +278,7 @@ def run_doctor(settings: Settings, *, quick: bool = False) -> int:
 async def run_export_open_data(settings: Settings, out: str) -> None:
     from bot.admin.open_data import OpenDataError, export_open_data
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         report = await export_open_data(app, Path(out), utcnow())
@@ -287,6 +293,7 @@ async def run_export_open_data(settings: Settings, out: str) -> None:
 async def run_export_consultation(settings: Settings, consultation_id: int, out: str) -> None:
     from bot.admin.consultation_export import ConsultationExportError, export_consultation
 
+    _not_the_database(settings, out)
     app = await open_app(settings)
     try:
         report = await export_consultation(app, consultation_id, Path(out))
@@ -327,6 +334,7 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
     from handlers.privacy.your_data import MEDIA_LIMIT, export_document
 
     _not_the_database(settings, out)
+    _not_published(settings, out)
     app = await open_app(settings)
     try:
         found = await app.repos.users.find(platform, user)
@@ -348,12 +356,30 @@ async def run_export_person(settings: Settings, platform: str, user: str, out: s
 
 def _not_the_database(settings: Settings, out: str) -> None:
     """Refuse an ``--out`` that names the database or one of its own files (its write-ahead
-    log, the erasure ledger): writing it would truncate the database or forget erasures."""
+    log, the erasure ledger): writing it, or a folder in its place, would truncate the
+    database, keep it from opening or forget erasures."""
     from bot.admin.backup import database_file
 
     if database_file(Path(out), settings.db):
         raise CommandError(
             f"cannot write {out}: it is the database or one of its own files; give another file"
+        )
+
+
+def _not_published(settings: Settings, out: str) -> None:
+    """Refuse to write what holds personal data (a person's export, the audit log, a backup)
+    into the open-data folder a web server publishes (``SAMENSPEL_OPEN_DATA_DIR``): anyone
+    could read it there until the next export replaced the folder."""
+    from bot.admin.open_data import followed
+
+    if settings.open_data_dir is None:
+        return
+    published = followed(settings.open_data_dir).resolve()
+    target = Path(out).resolve()
+    if target == published or published in target.parents:
+        raise CommandError(
+            f"cannot write {out}: it is in the published open-data folder"
+            " (SAMENSPEL_OPEN_DATA_DIR), which anyone can read; give another place"
         )
 
 
@@ -415,6 +441,7 @@ def run_audit(settings: Settings, since: str, out: str | None) -> int:
         return 0
     try:
         _not_the_database(settings, out)
+        _not_published(settings, out)
     except CommandError as exc:
         print(f"samenspel audit: {exc}", file=sys.stderr)
         return 1
@@ -443,6 +470,20 @@ def _checked_user(
     if not pattern.match(user.strip()):
         raise CommandError(f"{name} {user!r}: {shape}{then}")
     return user.strip()
+
+
+def _console_name(who: str | None) -> str | None:
+    """The name given to ``chat --as``, checked as ``grant`` checks a console user: a
+    person who chats under a name the operator's commands refuse could not be given a
+    role, nor have their data exported or erased on request."""
+    if who is None:
+        return None
+    pattern, _ = _USER_ID["console"]
+    if not pattern.match(who.strip()):
+        raise CommandError(
+            f"--as {who!r}: a console user is a name without spaces or '/', at most 64 characters"
+        )
+    return who.strip()
 
 
 async def drop_unheld_dialog(repos: Repositories, person: User, was: Role) -> None:
@@ -644,7 +685,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if command == "run":
             asyncio.run(run_platforms(settings))
         elif command == "chat":
-            asyncio.run(run_chat(settings, getattr(args, "who", None)))
+            asyncio.run(run_chat(settings, _console_name(getattr(args, "who", None))))
         elif command == "export-open-data":
             asyncio.run(run_export_open_data(settings, args.out))
         elif command == "export-consultation":

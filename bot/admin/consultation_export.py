@@ -31,6 +31,7 @@ from typing import Any
 from bot.admin.durable import left_by_a_crash, replace_file
 from bot.admin.spreadsheet import safe_row
 from bot.app import App
+from handlers.answers import MAX_ID
 from handlers.consultations import disclosure
 from handlers.consultations import results as shown_results
 from storage.clock import iso
@@ -78,7 +79,10 @@ def _answer_text(asked: Question | None, answer: str, lang: str) -> str:
 async def export_consultation(app: App, consultation_id: int, out: Path) -> ConsultationReport:
     """Write one consultation's counts, breakdowns and charts into ``out``."""
     repos = app.repos
-    consultation = await repos.consultations.get(consultation_id)
+    # A number past SQLite's integers (a typo, a pasted phone number) cannot be looked up:
+    # no consultation has it.
+    known = 1 <= consultation_id <= MAX_ID
+    consultation = await repos.consultations.get(consultation_id) if known else None
     if consultation is None or consultation.status not in (
         ConsultationStatus.OPEN,
         ConsultationStatus.CLOSED,

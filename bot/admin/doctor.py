@@ -16,7 +16,7 @@ from handlers.catalog import Catalog
 from handlers.charts import plain
 from handlers.locales import own_name, right_to_left
 from handlers.profile import load_profile
-from storage.db import migrations
+from storage.db import TABLE_NAMES, foreign_tables, migrations, not_ours
 from storage.privacy.ledger import key_id, ledger_path, read_ledger
 
 
@@ -168,6 +168,10 @@ def check_database(settings: Settings, *, quick: bool = False) -> Check:
                 return Check(
                     "database", True, f"{path} is empty: a new database, set up at start-up"
                 )
+            foreign = foreign_tables([row[0] for row in conn.execute(TABLE_NAMES)])
+            if foreign:
+                # The bot refuses it too, rather than put its tables among another's.
+                return Check("database", False, not_ours(path, foreign))
             version = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
     except sqlite3.Error as exc:
         return Check("database", False, f"{path}: {exc}")

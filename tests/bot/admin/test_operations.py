@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -386,3 +387,137 @@ def test_the_doctor_read_by_a_reader_that_stops_early_ends_without_a_traceback(
         check=False,
     )
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "-1", "0"])
+def test_a_consultation_number_no_consultation_can_have_is_one_line_and_nothing_written(
+    app: App,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    number: str,
+) -> None:
+    monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
+    folder = tmp_path / "results"
+    assert main(["export-consultation", "--out", str(folder), "--", number]) == 1
+    err = capsys.readouterr().err
+    assert err == f"samenspel export-consultation: no published consultation {number}\n"
+    assert not folder.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"],
+        ["export-open-data", "--out", "open-data"],
+        ["retention"],
+    ],
+)
+def test_another_programs_database_is_refused_and_left_as_it_was(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    path = tmp_path / "notes.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('boodschappen')")
+    monkeypatch.setenv("SAMENSPEL_DB", str(path))
+    monkeypatch.chdir(tmp_path)
+    assert main(command) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"samenspel: SAMENSPEL_DB: {path} is not a Samenspel database: it holds other tables"
+        " (notes) and no schema_version; set SAMENSPEL_DB to the bot's database or a new file"
+    )
+    with closing(sqlite3.connect(path)) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+        journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert (tables, journal) == (["notes"], "delete")
+    assert main(["doctor"]) == 1
+    assert f"FAIL database: {path} is not a Samenspel database" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "suffix"),
+    [
+        (["export-open-data", "--out"], ".erased"),
+        (["export-open-data", "--out"], "-wal"),
+        (["export-consultation", "1", "--out"], ".erased"),
+        (["export-consultation", "1", "--out"], "-wal"),
+    ],
+)
+def test_an_export_aimed_at_the_databases_own_files_is_refused_and_they_stay_free(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    suffix: str,
+) -> None:
+    db = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    assert main(["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"]) == 0
+    capsys.readouterr()
+    # Not there now (no erasure yet, the bot not running), but the bot's when it is.
+    own = Path(f"{db}{suffix}")
+    assert not own.exists()
+    assert main([*command, str(own)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"samenspel {command[0]}: cannot write {own}: it is the database or one of its own"
+        " files; give another file"
+    )
+    assert not own.exists()
+
+
+@pytest.mark.parametrize("suffix", ["", ".erased", "-wal"])
+def test_an_open_data_folder_set_to_the_databases_own_files_stops_every_command(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    suffix: str,
+) -> None:
+    db = tmp_path / "bot.db"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", f"{db}{suffix}")
+    for command in (["doctor"], ["retention"]):
+        assert main(command) == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line == (
+            f"samenspel: SAMENSPEL_OPEN_DATA_DIR: {db}{suffix} is the database or one of its"
+            " own files (SAMENSPEL_DB); give a folder of its own"
+        )
+    assert [path.name for path in tmp_path.iterdir()] == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export-person", "telegram", "5", "--out"],
+        ["audit", "--since", "2020-01-01", "--out"],
+        ["backup"],
+    ],
+)
+def test_personal_data_is_never_written_into_the_published_open_data_folder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    db = tmp_path / "bot.db"
+    published = tmp_path / "open-data"
+    monkeypatch.setenv("SAMENSPEL_DB", str(db))
+    monkeypatch.setenv("SAMENSPEL_OPEN_DATA_DIR", str(published))
+    assert main(["grant", "--platform", "telegram", "--user", "5", "--role", "ambtenaar"]) == 0
+    assert main(["export-open-data", "--out", str(published)]) == 0
+    before = sorted(path.name for path in published.iterdir())
+    capsys.readouterr()
+    for target in (published / "anna.json", published / "extra" / "anna.json"):
+        assert main([*command, str(target)]) == 1
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.endswith(
+            f"cannot write {target}: it is in the published open-data folder"
+            " (SAMENSPEL_OPEN_DATA_DIR), which anyone can read; give another place"
+        ), line
+    assert sorted(path.name for path in published.iterdir()) == before

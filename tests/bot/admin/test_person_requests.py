@@ -14,12 +14,13 @@ SAMENSPEL = [sys.executable, "-m", "bot.admin.cli"]
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], tmp_path: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAMENSPEL_")}
     env["SAMENSPEL_DB"] = str(tmp_path / "s.db")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.run(
         [*SAMENSPEL, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env=env,
@@ -121,3 +122,21 @@ def test_an_export_aimed_at_the_database_itself_is_refused_and_the_database_kept
     assert not (tmp_path / "s.db.erased").exists()
     again = _run(["export-person", "telegram", "555", "--out", "p.json"], tmp_path)
     assert again.returncode == 0, again.stderr
+
+
+def test_the_console_chat_takes_only_a_name_the_operator_can_grant_export_and_erase(
+    tmp_path: Path,
+) -> None:
+    for name in ("ria de vries", "ria/2", "r" * 65):
+        done = _run(["chat", "--as", name], tmp_path, stdin="/start\n")
+        assert done.returncode == 1, name
+        assert done.stderr.splitlines() == [
+            f"samenspel chat: --as {name!r}: a console user is a name without spaces or '/',"
+            " at most 64 characters"
+        ]
+        assert "Welkom" not in done.stdout
+    done = _run(["chat", "--as", " ria "], tmp_path, stdin="/start\n")
+    assert done.returncode == 0 and "Welkom" in done.stdout, done.stderr
+    # The person who chatted is the one the operator's commands find.
+    erased = _run(["erase-person", "console", "ria"], tmp_path)
+    assert erased.returncode == 0 and erased.stdout.startswith("erased;"), erased.stderr
