@@ -38,6 +38,7 @@ from storage import Database, DatabaseError, Repositories, Role, StorageUnavaila
 from storage.audit import CLI
 from storage.budgets.rounds import RUNNER_ROLE
 from storage.clock import utcnow
+from storage.community.moderation import Sanction
 from storage.invites import INVITABLE
 from storage.news.broadcasts import AUTHOR_ROLE
 
@@ -579,11 +580,27 @@ async def grant(
             if person.role is wanted:
                 return f"{platform} {platform_user_id} already is {wanted.value}; nothing changed"
             taken = await change_role(repos, person, wanted, action="role.grant", reason=reason)
+            held = await repos.sanctions.active(person.id, utcnow())
         return (
             f"{platform} {platform_user_id} is now {wanted.value} (was {person.role.value}){taken}"
+            + _sanction_note(held)
         )
     finally:
         await repos.db.close()
+
+
+def _sanction_note(held: Sanction | None) -> str:
+    """What the operator should know when granting a role to someone banned or muted: a
+    ban or mute holds residents only, so it no longer keeps them out while they have the
+    role (and holds again once it is revoked)."""
+    if held is None:
+        return ""
+    until = f" until {held.ends_at:%Y-%m-%d %H:%M} UTC" if held.ends_at else ""
+    return (
+        f"\nnote: {held.kind.value} since {held.created_at:%Y-%m-%d}{until}"
+        f" (reason: {held.reason!r}); a ban or mute does not hold staff, so it no longer"
+        " applies while they have this role, and applies again if it is revoked"
+    )
 
 
 async def revoke(settings: Settings, platform: str, user: str, reason: str | None) -> str:

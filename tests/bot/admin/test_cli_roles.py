@@ -223,3 +223,30 @@ def test_someone_granted_a_role_still_agrees_before_a_staff_command_works(
             await app.close()
 
     asyncio.run(ria_writes())
+
+
+def test_granting_a_role_to_someone_banned_says_the_ban_no_longer_holds_them(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ban or mute keeps residents out, not staff: the operator hears it at the grant
+    (with when and why), rather than unbanning someone without knowing."""
+    samenspel(capsys, "grant", "--platform", "console", "--user", "bob", "--role", "ambtenaar")
+    samenspel(capsys, "revoke", "--platform", "console", "--user", "bob", "--reason", "weg")
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO sanctions (user_id, kind, reason, created_at)"
+            " VALUES (1, 'ban', 'schelden <b>', '2026-12-01T10:00:00+00:00')"
+        )
+    code, out, _ = samenspel(
+        capsys, "grant", "--platform", "console", "--user", "bob", "--role", "verbinder"
+    )
+    assert code == 0
+    first, note = out.strip().splitlines()
+    assert first == "console bob is now verbinder (was inwoner)"
+    assert note.startswith("note: ban since 2026-12-01 (reason: 'schelden <b>')")
+    assert "applies again if it is revoked" in note
+    # Without a sanction nothing more is said.
+    code, out, _ = samenspel(
+        capsys, "grant", "--platform", "console", "--user", "cas", "--role", "verbinder"
+    )
+    assert out.strip() == "console cas is now verbinder (was inwoner)"
