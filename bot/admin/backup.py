@@ -58,6 +58,9 @@ def backup(source: Path, target: Path) -> BackupReport:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
+        # Everything stored about everyone: readable by its owner only, as a person's
+        # export is (SQLite gives its journal the same rights as the file).
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as exc:
         raise BackupError(f"cannot write {target}: {exc}") from exc
     try:

@@ -212,6 +212,9 @@ def test_the_backup_command_prints_one_line(
     monkeypatch.setenv("SAMENSPEL_DB", str(app.settings.db))
     assert main(["backup", str(tmp_path / "b.db")]) == 0
     assert "integrity check ok" in capsys.readouterr().out
+    # Everything stored about everyone: for the operator's eyes only, as an export is.
+    assert (tmp_path / "b.db").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("b.db")) == ["b.db"]
 
 
 async def test_the_doctor_checks_everything_and_asks_telegram(app: App, tmp_path: Path) -> None:
