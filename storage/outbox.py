@@ -889,16 +889,19 @@ class Outbox:
                 ((stamp, row_id) for row_id in outcome.sent),
                 long=True,
             )
+        # A row withdrawn while it was on its way (its reader voted or answered first, left
+        # the experiment) and that did not get through keeps why it was withdrawn: the
+        # author's report and what may come back go by it.
         if outcome.retry:
             await self.db.executemany(
                 "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?"
-                " WHERE id = ?",
+                " WHERE id = ? AND status = 'pending'",
                 ((iso(until), error[:500], row_id) for row_id, until, error in outcome.retry),
             )
         if outcome.failed:
             await self.db.executemany(
                 "UPDATE outbox SET status = 'failed', attempts = attempts + 1,"
-                " last_error = ? WHERE id = ?",
+                " last_error = ? WHERE id = ? AND status = 'pending'",
                 ((error[:500], row_id) for row_id, error in outcome.failed),
             )
         batches = set(outcome.batches)

@@ -6,6 +6,8 @@ nothing; a restart between the opening and the sending sends nothing twice."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.admin.cli import revoke
 from bot.app import App
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -16,7 +18,7 @@ from storage.budgets.rounds import Round, RoundStatus
 from storage.clock import iso
 from storage.community.moderation import SanctionKind
 from storage.users import Role
-from tests.bot.delivery_support import FakeAdapter
+from tests.bot.delivery_support import FakeAdapter, broken
 from tests.handlers.budgets.test_budget_round import START, Clock
 from tests.people import Queued, connector, outbox, person, row, run_job, with_role
 from tests.support import Chat
@@ -491,6 +493,50 @@ async def test_who_votes_before_their_invitation_went_out_is_not_invited_after(
         "bob",
         "ria",
     ]
+    [report] = [s for s in adapter.to("ria") if "delivery.report" in s.keys]
+    text = "\n".join(report.texts)
+    assert "Niet meer nodig, al ingevuld of gestemd: 1" in text
+    assert "Geannuleerd" not in text and "Aangekomen: 2" in text
+
+
+async def test_an_invitation_held_up_on_its_way_when_she_votes_counts_as_not_needed(
+    clocked: App,
+) -> None:
+    """Her invitation was on its way when she voted, and did not get through at that try:
+    it is not tried again, and the connector's report counts it as not needed, not as
+    cancelled."""
+    app = clocked
+    anna = await person(app, "anna")
+    await person(app, "bob")
+    ria = await connector(app)
+    found = await set_up(ria)
+    adapter = FakeAdapter(render=lambda reply, lang: app.catalog.render(lang, reply, markup=False))
+    adapter.gates["anna"] = asyncio.Event()
+    adapter.script["anna"] = [broken()]
+    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
+    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+    await worker.start()
+    try:
+
+        async def in_flight() -> bool:
+            return adapter.attempts["anna"] == 1
+
+        await until(in_flight)
+        await anna.send("/stemmen")
+        await anna.press_payload(next(p for _, p in anna.buttons() if p.startswith("bv.add:")))
+        await anna.press("Stem uitbrengen")
+        await anna.press("Ja, stem uitbrengen")
+        assert anna.keys == ["budgets.voted"]
+        adapter.gates["anna"].set()
+
+        async def reported() -> bool:
+            return any("delivery.report" in s.keys for s in adapter.to("ria"))
+
+        await until(reported)
+    finally:
+        await worker.stop()
+    assert found.id
+    assert [s for s in adapter.to("anna") if s.keys == ["budgets.invitation"]] == []
     [report] = [s for s in adapter.to("ria") if "delivery.report" in s.keys]
     text = "\n".join(report.texts)
     assert "Niet meer nodig, al ingevuld of gestemd: 1" in text
