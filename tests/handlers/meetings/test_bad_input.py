@@ -74,6 +74,29 @@ async def test_a_capacity_in_the_digits_of_another_script_counts_as_that_number(
     assert await app.db.fetchval("SELECT capacity FROM meetings") == places
 
 
+@pytest.mark.parametrize("comma", [",", "،"])
+async def test_a_start_typed_on_an_arabic_keyboard_with_its_comma_is_read(
+    app: App, clock: Clock, comma: str
+) -> None:
+    """Arabic digits, and the comma an Arabic keyboard types after the day ("،"), as the
+    comma of a Latin one is read."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now)
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    await ria.send(f"{starts:%d-%m-%Y}{comma} {starts:%H:%M}".translate(arabic))
+    assert ria.keys == ["meetings.ask_ends"]
+    await ria.press("1 uur")
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.starts_at == starts
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
