@@ -23,7 +23,15 @@ from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import as_ascii_digits, digits, given_back_text, one_line, read_text
+from handlers.answers import (
+    as_ascii_digits,
+    digits,
+    given_back_text,
+    labels,
+    one_line,
+    read_text,
+    typed_choice,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -43,6 +51,8 @@ MAX_LINK = 300
 MAX_CAPACITY = 10_000
 #: A meeting lasts at most this long (how far ahead: :func:`handlers.when.within_a_year`).
 LONGEST = timedelta(hours=24)
+#: The lengths offered as buttons, in hours.
+LENGTHS = (1, 2, 3)
 #: A link to the online meeting or the map: https only, as the question asks.
 _LINK = re.compile(r"^https://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
 #: The steps that ask which experiment or theme the meeting belongs to.
@@ -220,17 +230,34 @@ async def starts(ctx: Context, dialog: Dialog) -> Response:
 
 def ask_ends(dialog: Dialog) -> Reply:
     """Ask how long it lasts: buttons for the usual lengths, or a typed end time."""
-    lengths = [dialog.button("meetings.btn_hours", str(h), count=h) for h in (1, 2, 3)]
+    lengths = [dialog.button("meetings.btn_hours", str(h), count=h) for h in LENGTHS]
     return _ask("meetings.ask_ends", lengths)
 
 
+def _typed_length(ctx: Context) -> int | None:
+    """A length typed as its button reads ("2 uur", "2 hours"): the answer to "how long",
+    not two o'clock."""
+    named = {
+        str(hours): labels(
+            ctx, Button(label="meetings.btn_hours", payload="", params={"count": hours})
+        )
+        for hours in LENGTHS
+    }
+    chosen = typed_choice(ctx, named)
+    return int(chosen) if chosen is not None else None
+
+
 def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
-    """The end of a meeting that begins then: a length chosen, or a time typed ("21:00",
-    or a whole moment for a meeting that ends another day)."""
+    """The end of a meeting that begins then: a length chosen (or typed as its button
+    reads), or a time typed ("21:00", or a whole moment for a meeting that ends another
+    day)."""
     if ctx.event.button is not None:
-        if ctx.value not in ("1", "2", "3"):
+        if ctx.value not in {str(hours) for hours in LENGTHS}:
             return Reply(key="answers.use_buttons")
         return begins + timedelta(hours=int(ctx.value))
+    hours = _typed_length(ctx)
+    if hours is not None:
+        return begins + timedelta(hours=hours)
     text = read_text(ctx, 60)
     if isinstance(text, Reply):
         return text

@@ -97,6 +97,28 @@ async def test_a_start_typed_on_an_arabic_keyboard_with_its_comma_is_read(
     assert stored is not None and stored.starts_at == starts
 
 
+@pytest.mark.parametrize(("typed", "hours"), [("2 uur", 2), ("3 HOURS", 3), ("1 saat", 1)])
+async def test_a_length_typed_as_its_button_reads_is_that_length_not_a_clock_time(
+    app: App, clock: Clock, typed: str, hours: int
+) -> None:
+    """ "Hoe lang duurt het?" answered by typing "2 uur" instead of pressing it: two hours,
+    not "the end must come after the start" (as if it ended at 02:00)."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now)
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=hours)
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
