@@ -262,12 +262,19 @@ def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
     if isinstance(text, Reply):
         return text
     local = ctx.local(begins)
-    moment = parse_moment(text, local) or parse_moment(f"{typed_day(local.date())} {text}", local)
+    whole = parse_moment(text, local)
+    moment = whole or parse_moment(f"{typed_day(local.date())} {text}", local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
     ends = moment.astimezone(UTC)
     if ends <= begins:
-        return Reply(key="meetings.end_before_start")
+        if whole is not None:
+            return Reply(key="meetings.end_before_start")
+        # Only a time, before the start ("00:30" for a night that starts at 22:00): an end
+        # on the next day is typed with its date.
+        next_day = f"{typed_day(local.date() + timedelta(days=1))} {moment:%H:%M}"
+        hint = Reply(key="meetings.end_next_day", params={"example": next_day})
+        return Reply(key="meetings.end_before_start", parts=[hint])
     if ends - begins > LONGEST:
         return Reply(key="meetings.too_long")
     return ends

@@ -119,6 +119,35 @@ async def test_a_length_typed_as_its_button_reads_is_that_length_not_a_clock_tim
     assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=hours)
 
 
+async def test_an_end_after_midnight_typed_as_a_time_is_shown_how_to_type_it(
+    app: App, clock: Clock
+) -> None:
+    """A night from 22:00, "00:30" typed as its end: not only "the end must come after the
+    start", but that an end on the next day is typed with its date, and that date."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now).replace(hour=22, minute=0)
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.send("00:30")
+    assert ria.keys == ["meetings.end_before_start", "meetings.ask_ends"]
+    example = f"{starts + timedelta(days=1):%d-%m-%Y} 00:30"
+    assert "na middernacht" in ria.text and example in ria.text
+    # A whole moment before the start is just that.
+    await ria.send(starts.strftime("%d-%m-%Y 21:00"))
+    assert ria.keys == ["meetings.end_before_start", "meetings.ask_ends"]
+    assert "middernacht" not in ria.text
+    await ria.send(example)
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=2.5)
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
