@@ -55,6 +55,9 @@ LONGEST = timedelta(hours=24)
 LENGTHS = (1, 2, 3)
 #: A link to the online meeting or the map: https only, as the question asks.
 _LINK = re.compile(r"^https://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
+#: A number with its thousands grouped: "1.500", "1,500", "1 500" (a space of any width),
+#: "١٬٥٠٠" (an Arabic keyboard's thousands sign).
+_GROUPED = re.compile("^[1-9][0-9]{0,2}(?:[.,' \u066c][0-9]{3})+$")
 #: The steps that ask which experiment or theme the meeting belongs to.
 PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 
@@ -289,15 +292,26 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("meetings.ask_capacity", max=MAX_CAPACITY), dialog=nxt)
 
 
+def _places(typed: str) -> int | None:
+    """A number of places as typed, or None. Digits of any script count as the digits they
+    are ("١٢" is 12), as in a typed time; thousands may be grouped as the question writes
+    its maximum ("1.500", "1,500", "1 500", "١٬٥٠٠")."""
+    text = as_ascii_digits(one_line(typed))
+    if _GROUPED.match(text):
+        text = re.sub(r"\D", "", text)
+    if not digits(text) or len(text) > 6:
+        return None
+    return int(text) if 1 <= int(text) <= MAX_CAPACITY else None
+
+
 @compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
-    # Digits of any script count as the digits they are ("١٢" is 12), as in a typed time.
-    text = as_ascii_digits(ctx.text.strip())
-    if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
+    places = _places(ctx.text)
+    if places is None:
         problem = Reply(key="meetings.capacity_invalid", params={"max": MAX_CAPACITY})
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)
         return respond(problem, again, dialog=dialog)
-    nxt = dialog.to("about", capacity=int(text))
+    nxt = dialog.to("about", capacity=places)
     return respond(await _ask_about(ctx, nxt), dialog=nxt)
 
 

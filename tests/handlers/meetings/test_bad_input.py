@@ -148,6 +148,31 @@ async def test_an_end_after_midnight_typed_as_a_time_is_shown_how_to_type_it(
     assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=2.5)
 
 
+@pytest.mark.parametrize(
+    ("typed", "places"),
+    [("1.500", 1500), ("1,500", 1500), ("1 500", 1500), ("1\u202f500", 1500), ("١٬٥٠٠", 1500)],
+)
+async def test_a_capacity_with_its_thousands_grouped_counts_as_that_number(
+    app: App, clock: Clock, typed: str, places: int
+) -> None:
+    """The question writes its maximum as "10.000" (Dutch), "10,000" (English), "10 000"
+    (Polish): a number typed the same way counts. Not a number with a part of a person."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("1 uur")
+    assert "10.000" in ria.text
+    for wrong in ("1.50", "1.5000", "10.001", "0.500"):
+        await ria.send(wrong)
+        assert ria.keys == ["meetings.capacity_invalid", "meetings.ask_capacity"], wrong
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_about"]
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    assert await app.db.fetchval("SELECT capacity FROM meetings") == places
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:
