@@ -97,7 +97,9 @@ async def test_a_start_typed_on_an_arabic_keyboard_with_its_comma_is_read(
     assert stored is not None and stored.starts_at == starts
 
 
-@pytest.mark.parametrize(("typed", "hours"), [("2 uur", 2), ("3 HOURS", 3), ("1 saat", 1)])
+@pytest.mark.parametrize(
+    ("typed", "hours"), [("2 uur", 2), ("3 HOURS", 3), ("1 saat", 1), ("٣ ساعات", 3)]
+)
 async def test_a_length_typed_as_its_button_reads_is_that_length_not_a_clock_time(
     app: App, clock: Clock, typed: str, hours: int
 ) -> None:
