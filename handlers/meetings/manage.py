@@ -233,7 +233,11 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
             return found.model_copy(update={"end_dialog": True})
         return respond(Reply(key="meetings.start_passed"), _ask_starts(ctx, found), dialog=nxt)
     current = await ctx.repos.meetings.get(meeting_id)
-    if current is not None and (current.starts_at, current.ends_at) == (begins, moment):
+    if (
+        current is not None
+        and not current.cancelled
+        and (current.starts_at, current.ends_at) == (begins, moment)
+    ):
         # The time it has already: nobody is told it moved, no reminder comes again.
         nxt = dialog.to("starts")
         same = Reply(key="meetings.move_same")

@@ -589,3 +589,12 @@ async def test_a_move_to_the_time_the_meeting_already_has_tells_nobody_and_remin
     await ria.press("3 uur")
     assert ria.keys == ["meetings.moved_done"]
     assert [r[0].key for _, r, _ in await _waiting(app, anna)] == ["meetings.moved"]
+
+    # The same time again, but a colleague cancels it meanwhile: that is what Ria hears.
+    sam = await civil_servant(app, "sam")
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await sam.press_payload(f"mt.end:{meeting}")
+    await sam.press("Ja, afzeggen")
+    await ria.press("3 uur")
+    assert ria.keys == ["meetings.not_moved"]
