@@ -206,6 +206,13 @@ def _ask_starts(ctx: Context) -> Reply:
     return _ask("meetings.ask_starts", example=example)
 
 
+def skipped(moment: datetime) -> bool:
+    """Whether a typed local time is one the clock never shows: the hour skipped when the
+    clocks go forward (02:30 that night would silently become 03:30)."""
+    back = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    return back.replace(tzinfo=None) != moment.replace(tzinfo=None)
+
+
 def read_start(ctx: Context) -> datetime | Reply:
     """The typed start of a meeting, in UTC, or why it cannot be used."""
     text = read_text(ctx, 60)
@@ -215,6 +222,8 @@ def read_start(ctx: Context) -> datetime | Reply:
     moment = parse_moment(text, local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
+    if skipped(moment):
+        return Reply(key="meetings.when_skipped", params={"typed": text})
     if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="meetings.when_past", params={"when": ctx.show_moment(moment)})
     if not within_a_year(moment, local):
@@ -269,6 +278,8 @@ def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
     moment = whole or parse_moment(f"{typed_day(local.date())} {text}", local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
+    if skipped(moment):
+        return Reply(key="meetings.when_skipped", params={"typed": text})
     ends = moment.astimezone(UTC)
     if ends <= begins:
         if whole is not None:
