@@ -211,10 +211,11 @@ def excerpt(text: str, length: int = 80) -> str:
 
 def _squashed(text: str) -> str:
     """``text`` as compared with a name: only its letters and digits, lower case, without
-    accents ("Velsen-Noord", "velsen noord!" and "Vélsen Noord" are the same)."""
+    accents ("Velsen-Noord", "velsen noord!" and "Vélsen Noord" are the same); digits of
+    any script as 0-9 ("٣ ساعات" is "3 ساعات")."""
     # Turkish writes a dotless ı whose capital I folds to a dotted i: "HAYIR" is "hayır".
     plain = unicodedata.normalize("NFKD", text.casefold().replace("ı", "i"))
-    return "".join(ch for ch in plain if ch.isalnum())
+    return as_ascii_digits("".join(ch for ch in plain if ch.isalnum()))
 
 
 def typed_choice(ctx: Context, names: dict[str, list[str]]) -> str | None:

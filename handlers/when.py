@@ -17,7 +17,9 @@ from babel.dates import format_date, format_skeleton, format_time
 from handlers.locales import babel_locale
 
 _TIME = r"(?:om\s+|at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(?:uur|u|h)?"
-_DAY_FIRST = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}})\s*,?\s+{_TIME}$")
+#: A comma may follow the day: "12-12-2026, 19:30", or "١٢-١٢-٢٠٢٦، ١٩:٣٠" from an Arabic
+#: keyboard (its own comma; digits of any script are read as the digits they are).
+_DAY_FIRST = re.compile(rf"^(\d{{1,2}})[-/.](\d{{1,2}})[-/.](\d{{4}})\s*[,،]?\s+{_TIME}$")
 _YEAR_FIRST = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})(?:\s+|t){_TIME}$")
 _RELATIVE = re.compile(rf"^(vandaag|today|morgen|tomorrow|overmorgen)\s+{_TIME}$")
 _DAYS_AHEAD = {"vandaag": 0, "today": 0, "morgen": 1, "tomorrow": 1, "overmorgen": 2}

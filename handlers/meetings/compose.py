@@ -23,7 +23,15 @@ from typing import Any
 
 from handlers import audience as audiences
 from handlers import paging
-from handlers.answers import as_ascii_digits, digits, given_back_text, one_line, read_text
+from handlers.answers import (
+    as_ascii_digits,
+    digits,
+    given_back_text,
+    labels,
+    one_line,
+    read_text,
+    typed_choice,
+)
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
 from handlers.meetings.shown import card, invitation
@@ -43,8 +51,13 @@ MAX_LINK = 300
 MAX_CAPACITY = 10_000
 #: A meeting lasts at most this long (how far ahead: :func:`handlers.when.within_a_year`).
 LONGEST = timedelta(hours=24)
+#: The lengths offered as buttons, in hours.
+LENGTHS = (1, 2, 3)
 #: A link to the online meeting or the map: https only, as the question asks.
 _LINK = re.compile(r"^https://[^\s<>\"]+\.[^\s<>\"]+$", re.IGNORECASE)
+#: A number with its thousands grouped: "1.500", "1,500", "1 500" (a space of any width),
+#: "١٬٥٠٠" (an Arabic keyboard's thousands sign).
+_GROUPED = re.compile("^[1-9][0-9]{0,2}(?:[.,' \u066c][0-9]{3})+$")
 #: The steps that ask which experiment or theme the meeting belongs to.
 PICKERS = {"about_experiment": AudienceKind.EXPERIMENT, "about_theme": AudienceKind.THEME}
 
@@ -193,6 +206,13 @@ def _ask_starts(ctx: Context) -> Reply:
     return _ask("meetings.ask_starts", example=example)
 
 
+def skipped(moment: datetime) -> bool:
+    """Whether a typed local time is one the clock never shows: the hour skipped when the
+    clocks go forward (02:30 that night would silently become 03:30)."""
+    back = moment.astimezone(UTC).astimezone(moment.tzinfo)
+    return back.replace(tzinfo=None) != moment.replace(tzinfo=None)
+
+
 def read_start(ctx: Context) -> datetime | Reply:
     """The typed start of a meeting, in UTC, or why it cannot be used."""
     text = read_text(ctx, 60)
@@ -202,6 +222,8 @@ def read_start(ctx: Context) -> datetime | Reply:
     moment = parse_moment(text, local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
+    if skipped(moment):
+        return Reply(key="meetings.when_skipped", params={"typed": text})
     if moment.astimezone(UTC) <= ctx.now:
         return Reply(key="meetings.when_past", params={"when": ctx.show_moment(moment)})
     if not within_a_year(moment, local):
@@ -220,27 +242,53 @@ async def starts(ctx: Context, dialog: Dialog) -> Response:
 
 def ask_ends(dialog: Dialog) -> Reply:
     """Ask how long it lasts: buttons for the usual lengths, or a typed end time."""
-    lengths = [dialog.button("meetings.btn_hours", str(h), count=h) for h in (1, 2, 3)]
+    lengths = [dialog.button("meetings.btn_hours", str(h), count=h) for h in LENGTHS]
     return _ask("meetings.ask_ends", lengths)
 
 
+def _typed_length(ctx: Context) -> int | None:
+    """A length typed as its button reads ("2 uur", "2 hours"): the answer to "how long",
+    not two o'clock."""
+    named = {
+        str(hours): labels(
+            ctx, Button(label="meetings.btn_hours", payload="", params={"count": hours})
+        )
+        for hours in LENGTHS
+    }
+    chosen = typed_choice(ctx, named)
+    return int(chosen) if chosen is not None else None
+
+
 def read_end(ctx: Context, begins: datetime) -> datetime | Reply:
-    """The end of a meeting that begins then: a length chosen, or a time typed ("21:00",
-    or a whole moment for a meeting that ends another day)."""
+    """The end of a meeting that begins then: a length chosen (or typed as its button
+    reads), or a time typed ("21:00", or a whole moment for a meeting that ends another
+    day)."""
     if ctx.event.button is not None:
-        if ctx.value not in ("1", "2", "3"):
+        if ctx.value not in {str(hours) for hours in LENGTHS}:
             return Reply(key="answers.use_buttons")
         return begins + timedelta(hours=int(ctx.value))
+    hours = _typed_length(ctx)
+    if hours is not None:
+        return begins + timedelta(hours=hours)
     text = read_text(ctx, 60)
     if isinstance(text, Reply):
         return text
     local = ctx.local(begins)
-    moment = parse_moment(text, local) or parse_moment(f"{typed_day(local.date())} {text}", local)
+    whole = parse_moment(text, local)
+    moment = whole or parse_moment(f"{typed_day(local.date())} {text}", local)
     if moment is None:
         return Reply(key="meetings.when_invalid", params={"typed": text})
+    if skipped(moment):
+        return Reply(key="meetings.when_skipped", params={"typed": text})
     ends = moment.astimezone(UTC)
     if ends <= begins:
-        return Reply(key="meetings.end_before_start")
+        if whole is not None:
+            return Reply(key="meetings.end_before_start")
+        # Only a time, before the start ("00:30" for a night that starts at 22:00): an end
+        # on the next day is typed with its date.
+        next_day = f"{typed_day(local.date() + timedelta(days=1))} {moment:%H:%M}"
+        hint = Reply(key="meetings.end_next_day", params={"example": next_day})
+        return Reply(key="meetings.end_before_start", parts=[hint])
     if ends - begins > LONGEST:
         return Reply(key="meetings.too_long")
     return ends
@@ -255,15 +303,26 @@ async def ends(ctx: Context, dialog: Dialog) -> Response:
     return respond(_ask("meetings.ask_capacity", max=MAX_CAPACITY), dialog=nxt)
 
 
+def _places(typed: str) -> int | None:
+    """A number of places as typed, or None. Digits of any script count as the digits they
+    are ("١٢" is 12), as in a typed time; thousands may be grouped as the question writes
+    its maximum ("1.500", "1,500", "1 500", "١٬٥٠٠")."""
+    text = as_ascii_digits(one_line(typed))
+    if _GROUPED.match(text):
+        text = re.sub(r"\D", "", text)
+    if not digits(text) or len(text) > 6:
+        return None
+    return int(text) if 1 <= int(text) <= MAX_CAPACITY else None
+
+
 @compose.step("capacity", expects=Expects.NUMBER)
 async def capacity(ctx: Context, dialog: Dialog) -> Response:
-    # Digits of any script count as the digits they are ("١٢" is 12), as in a typed time.
-    text = as_ascii_digits(ctx.text.strip())
-    if not digits(text) or len(text) > 6 or not 1 <= int(text) <= MAX_CAPACITY:
+    places = _places(ctx.text)
+    if places is None:
         problem = Reply(key="meetings.capacity_invalid", params={"max": MAX_CAPACITY})
         again = _ask("meetings.ask_capacity", max=MAX_CAPACITY)
         return respond(problem, again, dialog=dialog)
-    nxt = dialog.to("about", capacity=int(text))
+    nxt = dialog.to("about", capacity=places)
     return respond(await _ask_about(ctx, nxt), dialog=nxt)
 
 

@@ -44,6 +44,17 @@ async def _meeting(ctx: Context, value: str | None = None) -> Meeting | Response
     return meeting
 
 
+async def _planned(ctx: Context) -> Meeting | Response:
+    """The meeting a button names, unless it was cancelled: its registrations went with it,
+    so an older button for who comes or the door list says that it is off, not "nobody"."""
+    found = await _meeting(ctx)
+    if isinstance(found, Meeting) and found.cancelled:
+        everything = [Button(label="meetings.btn_all", payload="mt.list")]
+        was = Reply(key="meetings.was_cancelled", params={"title": found.title})
+        return respond(was.model_copy(update={"buttons": [everything]}))
+    return found
+
+
 def _back(meeting_id: int) -> list[Button]:
     return [Button(label="meetings.btn_back", payload=f"mt.staff:{meeting_id}")]
 
@@ -75,7 +86,7 @@ def _not_movable(ctx: Context, meeting: Meeting) -> Response | None:
 @feature.action("mt.staff", role=Role.CIVIL_SERVANT)
 async def options(ctx: Context) -> Response:
     """What staff can do with a meeting."""
-    found = await _meeting(ctx)
+    found = await _planned(ctx)
     if isinstance(found, Response):
         return found
     meeting = found
@@ -84,7 +95,7 @@ async def options(ctx: Context) -> Response:
         [Button(label="meetings.btn_door", payload=f"mt.door:{meeting.id}")],
     ]
     late = _too_late(ctx, meeting)
-    if not meeting.cancelled and late is None:
+    if late is None:
         buttons += [
             [Button(label="meetings.btn_move", payload=f"mt.move:{meeting.id}")],
             [Button(label="meetings.btn_cancel_meeting", payload=f"mt.end:{meeting.id}")],
@@ -100,7 +111,7 @@ async def options(ctx: Context) -> Response:
                 "capacity": meeting.capacity,
                 "waiting": meeting.waiting,
             },
-            parts=[late] if late is not None and not meeting.cancelled else [],
+            parts=[late] if late is not None else [],
             buttons=buttons,
         )
     )
@@ -109,7 +120,7 @@ async def options(ctx: Context) -> Response:
 @feature.action("mt.who", role=Role.CIVIL_SERVANT)
 async def guests(ctx: Context) -> Response:
     """Who comes and who waits, by chat name."""
-    found = await _meeting(ctx)
+    found = await _planned(ctx)
     if isinstance(found, Response):
         return found
     people = await ctx.repos.meetings.guests(found.id)
@@ -133,7 +144,7 @@ async def guests(ctx: Context) -> Response:
 @feature.action("mt.door", role=Role.CIVIL_SERVANT)
 async def door_list(ctx: Context) -> Response:
     """The list for the door, as a CSV file (number, chat name, coming or waiting, a box)."""
-    found = await _meeting(ctx)
+    found = await _planned(ctx)
     if isinstance(found, Response):
         return found
     people = await ctx.repos.meetings.guests(found.id)
@@ -221,6 +232,16 @@ async def move_ends(ctx: Context, dialog: Dialog) -> Response:
         if isinstance(found, Response):
             return found.model_copy(update={"end_dialog": True})
         return respond(Reply(key="meetings.start_passed"), _ask_starts(ctx, found), dialog=nxt)
+    current = await ctx.repos.meetings.get(meeting_id)
+    if (
+        current is not None
+        and not current.cancelled
+        and (current.starts_at, current.ends_at) == (begins, moment)
+    ):
+        # The time it has already: nobody is told it moved, no reminder comes again.
+        nxt = dialog.to("starts")
+        same = Reply(key="meetings.move_same")
+        return respond(same, _ask_starts(ctx, current), dialog=nxt)
     if not await ctx.repos.meetings.move(meeting_id, begins, moment, ctx.now, zone=ctx.timezone):
         # Cancelled, gone, or begun while this dialog was open.
         current = await ctx.repos.meetings.get(meeting_id)

@@ -142,8 +142,8 @@ def calendar_file(
     event = CalendarEvent()
     event.add("uid", f"meeting-{meeting.id}@{profile.slug}.samenspel")
     event.add("dtstamp", now.astimezone(UTC))
-    event.add("dtstart", meeting.starts_at.astimezone(zone))
-    event.add("dtend", meeting.ends_at.astimezone(zone))
+    event.add("dtstart", _in_file(meeting.starts_at, zone))
+    event.add("dtend", _in_file(meeting.ends_at, zone))
     event.add("sequence", sequence(meeting, given_up, left=left))
     organizer = profile.publication.contact if profile.publication is not None else ""
     if "@" in organizer:
@@ -167,6 +167,16 @@ def calendar_file(
         data=calendar.to_ical(),
         mime_type="text/calendar",
     )
+
+
+def _in_file(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A moment as the calendar file gives it: on the municipality's clock, unless that
+    clock shows its time twice (the hour the clocks go back) and it is the second time: a
+    calendar reads such a time as the first (RFC 5545 3.3.5), so that one is given in UTC."""
+    local = moment.astimezone(zone)
+    if local.fold and local.replace(fold=0).utcoffset() != local.utcoffset():
+        return moment.astimezone(UTC)
+    return local
 
 
 def calendar_reply(

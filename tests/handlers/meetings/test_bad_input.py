@@ -74,6 +74,107 @@ async def test_a_capacity_in_the_digits_of_another_script_counts_as_that_number(
     assert await app.db.fetchval("SELECT capacity FROM meetings") == places
 
 
+@pytest.mark.parametrize("comma", [",", "،"])
+async def test_a_start_typed_on_an_arabic_keyboard_with_its_comma_is_read(
+    app: App, clock: Clock, comma: str
+) -> None:
+    """Arabic digits, and the comma an Arabic keyboard types after the day ("،"), as the
+    comma of a Latin one is read."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now)
+    arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    await ria.send(f"{starts:%d-%m-%Y}{comma} {starts:%H:%M}".translate(arabic))
+    assert ria.keys == ["meetings.ask_ends"]
+    await ria.press("1 uur")
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.starts_at == starts
+
+
+@pytest.mark.parametrize(
+    ("typed", "hours"), [("2 uur", 2), ("3 HOURS", 3), ("1 saat", 1), ("٣ ساعات", 3)]
+)
+async def test_a_length_typed_as_its_button_reads_is_that_length_not_a_clock_time(
+    app: App, clock: Clock, typed: str, hours: int
+) -> None:
+    """ "Hoe lang duurt het?" answered by typing "2 uur" instead of pressing it: two hours,
+    not "the end must come after the start" (as if it ended at 02:00)."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now)
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=hours)
+
+
+async def test_an_end_after_midnight_typed_as_a_time_is_shown_how_to_type_it(
+    app: App, clock: Clock
+) -> None:
+    """A night from 22:00, "00:30" typed as its end: not only "the end must come after the
+    start", but that an end on the next day is typed with its date, and that date."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    starts = evening(clock.now).replace(hour=22, minute=0)
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.send("00:30")
+    assert ria.keys == ["meetings.end_before_start", "meetings.ask_ends"]
+    example = f"{starts + timedelta(days=1):%d-%m-%Y} 00:30"
+    assert "na middernacht" in ria.text and example in ria.text
+    # A whole moment before the start is just that.
+    await ria.send(starts.strftime("%d-%m-%Y 21:00"))
+    assert ria.keys == ["meetings.end_before_start", "meetings.ask_ends"]
+    assert "middernacht" not in ria.text
+    await ria.send(example)
+    assert ria.keys == ["meetings.ask_capacity"]
+    await ria.send("5")
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    stored = await app.repos.meetings.get(
+        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    )
+    assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=2.5)
+
+
+@pytest.mark.parametrize(
+    ("typed", "places"),
+    [("1.500", 1500), ("1,500", 1500), ("1 500", 1500), ("1\u202f500", 1500), ("١٬٥٠٠", 1500)],
+)
+async def test_a_capacity_with_its_thousands_grouped_counts_as_that_number(
+    app: App, clock: Clock, typed: str, places: int
+) -> None:
+    """The question writes its maximum as "10.000" (Dutch), "10,000" (English), "10 000"
+    (Polish): a number typed the same way counts. Not a number with a part of a person."""
+    ria = await civil_servant(app)
+    await _to_step(ria, "address")
+    await ria.send(evening(clock.now).strftime("%d-%m-%Y %H:%M"))
+    await ria.press("1 uur")
+    assert "10.000" in ria.text
+    for wrong in ("1.50", "1.5000", "10.001", "0.500"):
+        await ria.send(wrong)
+        assert ria.keys == ["meetings.capacity_invalid", "meetings.ask_capacity"], wrong
+    await ria.send(typed)
+    assert ria.keys == ["meetings.ask_about"]
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    assert await app.db.fetchval("SELECT capacity FROM meetings") == places
+
+
 async def test_a_meeting_in_the_past_or_ending_before_it_starts_is_refused(
     app: App, clock: Clock
 ) -> None:

@@ -5,15 +5,16 @@ back must count higher, and so must every file after it, whatever staff changed 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 from icalendar import Calendar
 
 from bot.app import App
+from bot.settings import Settings
 from handlers.contract import Document
 from tests.consultations import Clock
-from tests.meetings import evening, organise
+from tests.meetings import ZONE, calendar_of, evening, organise
 from tests.people import civil_servant, for_user
 from tests.people import person as resident
 from tests.support import Chat
@@ -143,3 +144,26 @@ async def test_a_place_left_by_an_erasure_comes_with_a_file_that_counts_the_give
     assert placed.replies[0].key == "meetings.moved_up"
     method, _, number = await _queued(app, bob)
     assert method == "PUBLISH" and number > taken_out
+
+
+async def test_a_meeting_that_ends_in_the_hour_the_clocks_go_back_ends_then_in_the_calendar(
+    settings: Settings, clock: Clock
+) -> None:
+    """31 October 2027: at 03:00 the clocks go back to 02:00, so 02:30 comes twice. A
+    meeting from 01:30 for two hours ends at the second 02:30; a calendar reads a local time
+    that comes twice as the first one, so the file gives that end in UTC, not as a one-hour
+    meeting. A time that comes once keeps the municipality's time zone."""
+    starts = datetime(2027, 10, 31, 1, 30, tzinfo=ZONE)
+    clock.now = starts.astimezone(UTC) - timedelta(days=10)
+    app = await App.open(settings, clock=clock)
+    try:
+        ria, anna = await civil_servant(app), await resident(app, "anna")
+        await organise(ria, starts, audience=("Geen uitnodiging",))
+        await ria.press("Publiceren")
+        meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+        await anna.press_payload(f"mt.go:{meeting}")
+        [event] = calendar_of(anna.last).events
+        assert event["dtstart"].dt == starts and event["dtstart"].params["TZID"]
+        assert event["dtend"].dt.astimezone(UTC) == datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
+    finally:
+        await app.close()

@@ -557,3 +557,44 @@ async def test_an_old_ik_kom_toch_niet_after_the_meeting_shows_the_meeting_as_it
         # Nothing changed: she still had her place.
         mine = await app.repos.meetings.registration(meeting, (await row(app, anna)).id)
         assert mine is not None and mine.status is Place.GOING
+
+
+async def test_a_move_to_the_time_the_meeting_already_has_tells_nobody_and_reminds_nobody_again(
+    app: App, clock: Clock
+) -> None:
+    """Ria types the time it already has: nobody hears it "moved", nobody gets a calendar
+    file or the reminder of the day a second time; she is asked for another time."""
+    ria, anna = await civil_servant(app), await resident(app, "anna")
+    starts = evening(clock.now)
+    await organise(ria, starts, capacity=3, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    clock.now = (starts - timedelta(days=1)).astimezone(UTC) + timedelta(minutes=1)
+    await Reminders.of(app).run(meeting)
+    assert [r[0].key for _, r, _ in await _waiting(app, anna)] == ["meetings.reminder_day"]
+    await app.db.execute("UPDATE outbox SET status = 'sent' WHERE status = 'pending'")
+
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("2 uur")
+    assert ria.keys == ["meetings.move_same", "meetings.ask_move"]
+    assert await _waiting(app, anna) == []
+    assert await app.repos.meetings.to_remind(meeting, Reminder.DAY) == []
+    stored = await app.repos.meetings.get(meeting)
+    assert stored is not None and stored.version == 0
+
+    # Another end is another time: that moves it, and Anna hears so.
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await ria.press("3 uur")
+    assert ria.keys == ["meetings.moved_done"]
+    assert [r[0].key for _, r, _ in await _waiting(app, anna)] == ["meetings.moved"]
+
+    # The same time again, but a colleague cancels it meanwhile: that is what Ria hears.
+    sam = await civil_servant(app, "sam")
+    await ria.press_payload(f"mt.move:{meeting}")
+    await ria.send(starts.strftime("%d-%m-%Y %H:%M"))
+    await sam.press_payload(f"mt.end:{meeting}")
+    await sam.press("Ja, afzeggen")
+    await ria.press("3 uur")
+    assert ria.keys == ["meetings.not_moved"]

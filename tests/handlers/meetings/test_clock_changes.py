@@ -175,3 +175,39 @@ async def test_back_only_on_the_meetings_own_day_it_sends_no_tomorrow_but_the_ho
         assert scheduler.scheduled()[f"meeting:{meeting}"] == starts.astimezone(UTC) - timedelta(
             hours=1
         )
+
+
+async def test_a_time_in_the_hour_the_clocks_skip_is_asked_again_not_moved_an_hour(
+    settings: Settings, clock: Clock
+) -> None:
+    """28 March 2027 the clocks go from 02:00 to 03:00: "02:30" that night does not exist.
+    It is said so and asked again, as a start and as an end, instead of becoming 03:30
+    without a word."""
+    clock.now = datetime(2027, 3, 20, 12, tzinfo=UTC)
+    app = await App.open(settings, clock=clock)
+    try:
+        ria = await civil_servant(app)
+        await ria.send("/nieuwebijeenkomst")
+        await ria.send("Nachtwandeling")
+        await ria.send("We lopen door de duinen.")
+        await ria.press("Online")
+        await ria.send("https://meet.velsen.nl/duinen")
+        await ria.send("28-03-2027 02:30")
+        assert ria.keys == ["meetings.when_skipped", "meetings.ask_starts"]
+        assert "„28-03-2027 02:30” bestaat niet" in ria.text
+        await ria.send("28-03-2027 01:30")
+        assert ria.keys == ["meetings.ask_ends"]
+        await ria.send("02:30")
+        assert ria.keys == ["meetings.when_skipped", "meetings.ask_ends"]
+        await ria.send("03:30")
+        assert ria.keys == ["meetings.ask_capacity"]
+        await ria.send("5")
+        await ria.press("Nee")
+        await ria.press("Geen uitnodiging")
+        await ria.press("Publiceren")
+        stored = await app.repos.meetings.get(1)
+        assert stored is not None
+        assert stored.starts_at == _local(2027, 3, 28, 1, 30)
+        assert stored.ends_at == _local(2027, 3, 28, 3, 30)
+    finally:
+        await app.close()

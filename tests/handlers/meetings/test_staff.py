@@ -321,3 +321,33 @@ async def test_staff_open_a_meeting_that_ended_to_read_who_came_and_residents_do
     await with_role(app, ria, Role.RESIDENT)
     await ria.press_payload("mt.past:1")
     assert "Buurtavond Zeewijk" not in ria.text
+
+
+async def test_managing_a_meeting_a_colleague_cancelled_says_it_is_off(
+    app: App, clock: Clock
+) -> None:
+    """Sam opened the card before Ria cancelled it: "Beheren", and an older "Aanmeldingen"
+    or "Deurlijst", say the meeting is off, not that nobody signed up for a meeting that
+    still seems planned."""
+    ria, sam = await civil_servant(app), await civil_servant(app, "sam")
+    anna = await resident(app, "anna")
+    await organise(ria, evening(clock.now), capacity=3, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    await anna.press_payload(f"mt.go:{meeting}")
+    await sam.send("/bijeenkomsten")
+    await sam.press(TITLE)
+    assert sam.keys == ["meetings.card"]
+
+    await ria.press_payload(f"mt.end:{meeting}")
+    await ria.press("Ja, afzeggen")
+    assert ria.keys == ["meetings.cancelled_done"]
+
+    await sam.press("Beheren")
+    assert sam.keys == ["meetings.was_cancelled"] and "gaat niet door" in sam.text
+    assert sam.buttons() == [("📅 Alle bijeenkomsten", "mt.list")]
+    for action in ("mt.who", "mt.door"):
+        await sam.press_payload(f"{action}:{meeting}")
+        assert sam.keys == ["meetings.was_cancelled"], action
+        assert sam.last[0].reply.document is None
+    assert "meeting.door_list" not in await audit_actions(app)
