@@ -24,6 +24,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from storage.clock import days_later, iso, parse
+from storage.community.moderation import NOT_BANNED
 from storage.db import Database
 from storage.privacy.open_data import PUBLIC_AUDIENCES
 
@@ -434,7 +435,8 @@ class Meetings:
 
         Someone waiting whom the bot cannot reach now (they blocked it) is passed over: they
         would never hear the place is theirs, and the next one waiting could have used it.
-        They keep their turn, for the next place once they are back."""
+        They keep their turn, for the next place once they are back. So is someone banned,
+        who may not sign up either (their turn is kept, should the ban be lifted)."""
         meeting = await self.get(meeting_id)
         if meeting is None or meeting.cancelled or meeting.starts_at <= now:
             return []
@@ -444,7 +446,7 @@ class Meetings:
         rows = await self.db.fetchall(
             "SELECT r.user_id FROM meeting_registrations r JOIN users u ON u.id = r.user_id"
             " WHERE r.meeting_id = ? AND r.status = 'waiting' AND u.unreachable_at IS NULL"
-            " ORDER BY r.registered_at, r.user_id LIMIT ?",
+            f" AND {NOT_BANNED} ORDER BY r.registered_at, r.user_id LIMIT ?",
             (meeting_id, free),
         )
         moved = [int(row[0]) for row in rows]

@@ -16,6 +16,7 @@ from bot.platforms.base import Blocked
 from handlers.contract import Reply
 from handlers.when import day
 from storage.clock import utcnow
+from storage.community.moderation import SanctionKind
 from storage.meetings.meetings import Place, Reminder
 from tests.bot.delivery_support import FakeAdapter
 from tests.consultations import Clock
@@ -287,6 +288,33 @@ async def test_a_place_that_comes_free_skips_someone_waiting_who_cannot_be_reach
     assert bob.keys == ["meetings.registered", "meetings.calendar"]
     mine = await app.repos.meetings.registration(meeting, bob_row.id)
     assert mine is not None and mine.status is Place.GOING
+
+
+async def test_a_place_that_comes_free_skips_someone_waiting_who_was_banned(
+    app: App, clock: Clock
+) -> None:
+    """Bob, first on the waitlist, was banned meanwhile: he may not sign up, so a place
+    that comes free goes to Carl, not to him. His turn is kept, should the ban be lifted."""
+    ria = await civil_servant(app)
+    anna, bob, carl = [await resident(app, n) for n in ("anna", "bob", "carl")]
+    await organise(ria, evening(clock.now), capacity=1, audience=("Geen uitnodiging",))
+    await ria.press("Publiceren")
+    meeting = int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+    for chat in (anna, bob, carl):
+        await chat.press_payload(f"mt.go:{meeting}")
+    bob_row = await row(app, bob)
+    async with app.db.transaction():
+        await app.repos.sanctions.add(
+            bob_row.id, SanctionKind.BAN, reason="schelden", by_user_id=None, now=clock.now
+        )
+
+    await anna.press_payload(f"mt.no:{meeting}")
+    assert [r[0].key for _, r, _ in await _waiting(app, carl)] == ["meetings.moved_up"]
+    assert await _waiting(app, bob) == []
+    mine = await app.repos.meetings.registration(meeting, bob_row.id)
+    assert mine is not None and mine.status is Place.WAITING and mine.position == 1
+    theirs = await app.repos.meetings.registration(meeting, (await row(app, carl)).id)
+    assert theirs is not None and theirs.status is Place.GOING
 
 
 async def _deliver(app: App, adapter: FakeAdapter, clock: Clock) -> None:
