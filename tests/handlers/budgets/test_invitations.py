@@ -75,6 +75,27 @@ def closes(app: App, found: Round, lang: str) -> str:
     return when.moment(found.closes_at.astimezone(app.router.timezone), lang)
 
 
+def delivering(app: App, adapter: FakeAdapter, clock: Clock | None = None) -> DeliveryWorker:
+    """A delivery worker for the round's invitations and their report."""
+    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
+    now = (lambda: clock.now) if clock is not None else app.router.clock
+    return DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=now)
+
+
+async def reported_to(adapter: FakeAdapter, chat: str) -> None:
+    """Until the batch's author has had the report."""
+
+    async def reported() -> bool:
+        return any("delivery.report" in s.keys for s in adapter.to(chat))
+
+    await until(reported)
+
+
+def rendering(app: App) -> FakeAdapter:
+    """An adapter that keeps what it sent as people read it (in Dutch)."""
+    return FakeAdapter(render=lambda reply, lang: app.catalog.render(lang, reply, markup=False))
+
+
 async def test_a_round_opened_now_invites_everyone_who_may_vote_once_in_their_language(
     clocked: App,
 ) -> None:
@@ -327,15 +348,10 @@ async def test_a_restart_between_opening_and_sending_sends_every_invitation_once
         await run_job(app, f"budget:{found.id}", clock.now)
         assert sorted(await invited(app)) == people
         adapter = FakeAdapter()
-        policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
-        worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=lambda: clock.now)
+        worker = delivering(app, adapter, clock)
         await worker.start()
         try:
-
-            async def reported() -> bool:
-                return any("delivery.report" in s.keys for s in adapter.to("ria"))
-
-            await until(reported)
+            await reported_to(adapter, "ria")
         finally:
             await worker.stop()
         sent = [s for s in adapter.sent if s.keys == ["budgets.invitation"]]
@@ -430,8 +446,7 @@ async def test_a_connector_revoked_while_the_invitations_go_out_follows_them_no_
     said = await revoke(app.settings, "telegram", "4242", "vertrokken")
     assert said == "telegram 4242 is now inwoner (was verbinder)"
     adapter = FakeAdapter(name="telegram")
-    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
-    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=lambda: clock.now)
+    worker = delivering(app, adapter, clock)
     await worker.start()
     try:
 
@@ -477,16 +492,11 @@ async def test_who_votes_before_their_invitation_went_out_is_not_invited_after(
     assert not await app.repos.outbox.withdrawn_from(f"budget:{found.id}:invite", anna_id)
 
     # The others' go out; the connector's report says hers was not needed, not cancelled.
-    adapter = FakeAdapter(render=lambda reply, lang: app.catalog.render(lang, reply, markup=False))
-    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
-    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+    adapter = rendering(app)
+    worker = delivering(app, adapter)
     await worker.start()
     try:
-
-        async def reported() -> bool:
-            return any("delivery.report" in s.keys for s in adapter.to("ria"))
-
-        await until(reported)
+        await reported_to(adapter, "ria")
     finally:
         await worker.stop()
     assert sorted(s.chat_id for s in adapter.sent if s.keys == ["budgets.invitation"]) == [
@@ -510,11 +520,10 @@ async def test_an_invitation_held_up_on_its_way_when_she_votes_counts_as_not_nee
     await person(app, "bob")
     ria = await connector(app)
     found = await set_up(ria)
-    adapter = FakeAdapter(render=lambda reply, lang: app.catalog.render(lang, reply, markup=False))
+    adapter = rendering(app)
     adapter.gates["anna"] = asyncio.Event()
     adapter.script["anna"] = [broken()]
-    policy = DeliveryPolicy(concurrency=2, poll=0.05, progress=0.05)
-    worker = DeliveryWorker(app.repos, app.catalog, adapter, policy, clock=app.router.clock)
+    worker = delivering(app, adapter)
     await worker.start()
     try:
 
@@ -528,11 +537,7 @@ async def test_an_invitation_held_up_on_its_way_when_she_votes_counts_as_not_nee
         await anna.press("Ja, stem uitbrengen")
         assert anna.keys == ["budgets.voted"]
         adapter.gates["anna"].set()
-
-        async def reported() -> bool:
-            return any("delivery.report" in s.keys for s in adapter.to("ria"))
-
-        await until(reported)
+        await reported_to(adapter, "ria")
     finally:
         await worker.stop()
     assert found.id
