@@ -9,6 +9,7 @@ import pytest
 
 from bot.app import App
 from handlers.contract import Role
+from storage.meetings.meetings import Meeting
 from tests.consultations import Clock
 from tests.meetings import evening, organise
 from tests.people import civil_servant, for_user, subscribe, with_role
@@ -25,6 +26,15 @@ async def _published(app: App, ria: Chat, clock: Clock, capacity: int = 1) -> in
     await ria.press("Publiceren")
     assert ria.keys == ["meetings.published"]
     return int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
+
+
+async def _finish(app: App, ria: Chat) -> Meeting | None:
+    """From the question about the meeting on: no more about it, nobody invited, published;
+    the meeting as stored."""
+    await ria.press("Nee")
+    await ria.press("Geen uitnodiging")
+    await ria.press("Publiceren")
+    return await app.repos.meetings.get(int(await app.db.fetchval("SELECT MAX(id) FROM meetings")))
 
 
 async def _to_step(ria: Chat, step: str) -> None:
@@ -88,12 +98,7 @@ async def test_a_start_typed_on_an_arabic_keyboard_with_its_comma_is_read(
     assert ria.keys == ["meetings.ask_ends"]
     await ria.press("1 uur")
     await ria.send("5")
-    await ria.press("Nee")
-    await ria.press("Geen uitnodiging")
-    await ria.press("Publiceren")
-    stored = await app.repos.meetings.get(
-        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
-    )
+    stored = await _finish(app, ria)
     assert stored is not None and stored.starts_at == starts
 
 
@@ -112,12 +117,7 @@ async def test_a_length_typed_as_its_button_reads_is_that_length_not_a_clock_tim
     await ria.send(typed)
     assert ria.keys == ["meetings.ask_capacity"]
     await ria.send("5")
-    await ria.press("Nee")
-    await ria.press("Geen uitnodiging")
-    await ria.press("Publiceren")
-    stored = await app.repos.meetings.get(
-        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
-    )
+    stored = await _finish(app, ria)
     assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=hours)
 
 
@@ -141,12 +141,7 @@ async def test_an_end_after_midnight_typed_as_a_time_is_shown_how_to_type_it(
     await ria.send(example)
     assert ria.keys == ["meetings.ask_capacity"]
     await ria.send("5")
-    await ria.press("Nee")
-    await ria.press("Geen uitnodiging")
-    await ria.press("Publiceren")
-    stored = await app.repos.meetings.get(
-        int(await app.db.fetchval("SELECT MAX(id) FROM meetings"))
-    )
+    stored = await _finish(app, ria)
     assert stored is not None and stored.ends_at - stored.starts_at == timedelta(hours=2.5)
 
 
