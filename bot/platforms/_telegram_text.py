@@ -10,7 +10,9 @@ list, the comments of a thread) where it can be: :func:`pack` puts as many whole
 message as fit. A part too long for a message on its own is split so that every piece parses
 on its own: a cut never falls inside a tag or an entity, tags open at a cut are closed before
 it and opened again after it, and a cut is made at a line break outside any tag where one is
-near enough, then at any line break, then at a space, and only then between characters.
+near enough, then at any line break, then at a space, and only then between characters:
+whole characters as a reader sees them (:mod:`storage.graphemes`), so a long row of emoji
+never leaves half a family (👩‍👩 here, 👧 in the next message) or a flag's single letter.
 
 A message carries at most 100 inline buttons, 8 to a row (limits Telegram does not document
 but enforces: python-telegram-bot's ``InlineKeyboardMarkupLimit``). Features page their long
@@ -25,6 +27,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+from storage import graphemes
 
 #: Telegram's limits (``telegram.constants``), in UTF-16 code units and bytes.
 TEXT_LIMIT = 4096
@@ -63,24 +67,38 @@ class _Token:
     closes: bool = False
 
 
-def _characters(text: str) -> list[_Token]:
-    return [_Token(char, 2 if char > "\uffff" else 1) for char in text]
+def _characters(text: str, whole: int | None = None) -> list[_Token]:
+    """One token a code point; with ``whole``, one a character as a reader sees it (a
+    family emoji, a flag, a letter and its accent), unless it is longer than ``whole``
+    units: a message must take every token, so such a one is cut by code points."""
+    if whole is None:
+        return [_Token(char, 2 if char > "\uffff" else 1) for char in text]
+    tokens: list[_Token] = []
+    for cluster in graphemes.clusters(text):
+        units = utf16_len(cluster)
+        if len(cluster) == 1 or units > whole:
+            tokens += _characters(cluster)
+        else:
+            tokens.append(_Token(cluster, units))
+    return tokens
 
 
-def _tokens(text: str, markup: bool) -> list[_Token]:
+def _tokens(text: str, markup: bool, whole: int | None = None) -> list[_Token]:
+    """``text`` as tokens; with ``whole`` (a message's limit), characters as a reader sees
+    them stay one token where they fit in a message (see :func:`_characters`)."""
     if not markup:
-        return _characters(text)
+        return _characters(text, whole)
     tokens: list[_Token] = []
     position = 0
     for match in _TOKEN.finditer(text):
-        tokens += _characters(text[position : match.start()])
+        tokens += _characters(text[position : match.start()], whole)
         raw = match.group()
         if match.group("tag"):
             tokens.append(_Token(raw, 0, match.group("name").lower(), bool(match.group("close"))))
         else:
             tokens.append(_Token(raw, utf16_len(html.unescape(raw))))
         position = match.end()
-    tokens += _characters(text[position:])
+    tokens += _characters(text[position:], whole)
     return tokens
 
 
@@ -154,7 +172,7 @@ def split(text: str, limit: int = TEXT_LIMIT, *, markup: bool = True) -> list[st
         return [text]
     if limit < 2:
         raise ValueError("a message must hold at least one character")
-    tokens = _tokens(text, markup)
+    tokens = _tokens(text, markup, whole=limit)
     pieces: list[str] = []
     start = 0
     reopened: tuple[_Token, ...] = ()

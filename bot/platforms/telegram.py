@@ -610,6 +610,8 @@ class Telegram:
         sender = message.from_user
         if message.chat.type != message.chat.PRIVATE or sender is None or sender.is_bot:
             return
+        if _not_own_chat(message.chat, sender):
+            return  # forged: the word (in the sender's language) is not for that chat
         if message.text is None and message.caption is None:
             return  # a live location moving on (an update every few seconds), not words
         chat = str(message.chat.id)

@@ -121,6 +121,27 @@ async def test_an_idea_of_two_thousand_emoji_still_opens_and_shows_in_the_queue(
     assert refused(server) == []
 
 
+async def test_a_card_longer_than_a_message_is_cut_between_whole_family_emoji(
+    server: BotApiServer, tmp_path: Path
+) -> None:
+    """A description of emoji without a space, longer than a message (typed elsewhere, or
+    stored before input was measured in units), is cut between whole characters: no message
+    ends in half a family (👩‍👩 and a 👧 on its own in the next one)."""
+    carla = server.user(5013)
+    family = "👩\u200d👩\u200d👧"  # 5 code points, 8 units
+    description = "x" + family * 600
+    async with running_bot(telegram_settings(server, tmp_path / "bot.db")) as app:
+        await onboard(server, carla)
+        idea = await seed_idea(app, "Gezinnen", description=description)
+        before = len(server.messages(carla.chat_id))
+        carla.press_data(f"idea.open:{idea.id}")
+        card = await answer(server, carla, "Ingestuurd op", before)
+    assert len(card) > 1
+    assert all(utf16_len(shown(m)) <= 4096 for m in card)
+    assert sum(shown(m).count(family) for m in card) == 600
+    assert refused(server) == []
+
+
 async def test_a_broadcast_with_a_photo_and_a_text_too_long_for_a_caption(
     server: BotApiServer, tmp_path: Path
 ) -> None:

@@ -166,6 +166,27 @@ async def test_a_private_chat_update_from_someone_else_is_dropped_and_logged(
         assert str(mallory.chat_id) not in record.getMessage()
 
 
+async def test_an_edit_forged_into_someone_elses_chat_gets_no_word_there(
+    server: BotApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An edited message "from" a resident in another person's private chat is forged as
+    a message is: the word that edits are not read (in the resident's language) does not go
+    to that chat."""
+    victim = server.user(2003)
+    mallory = server.user(2004)
+    caplog.set_level(logging.WARNING, logger="bot.platforms.telegram")
+    async with running_bot(webhook_settings(server, tmp_path / "bot.db")):
+        edited = forged_message(victim.id, mallory.chat_id, "Mijn adres is Dorpsstraat 1")
+        edited["edited_message"] = {**edited.pop("message"), "edit_date": 2}
+        assert await server.post_raw_update({"update_id": 5001, **edited}) == 200
+        await mallory.send_text("/help")
+        await server.wait_for_messages(mallory.chat_id, 1)
+        await asyncio.sleep(0.5)
+    assert len(server.messages(mallory.chat_id)) == 1
+    assert server.messages(victim.chat_id) == []
+    assert any("not the sender's own chat" in r.getMessage() for r in caplog.records)
+
+
 async def test_healthz_answers_503_when_the_database_is_gone(
     server: BotApiServer, tmp_path: Path
 ) -> None:
