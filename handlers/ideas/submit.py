@@ -525,17 +525,23 @@ async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
         # The photo it replaced is deleted, unless something else shows it too.
         await ctx.repos.media.drop_unused({old_photo})
     key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
+    gone = not changed and (before is None or before.removed)
+    if gone:
+        # Withdrawn (from its card) or taken out of view meanwhile: said so, not "decided".
+        withdrawn = before is not None and before.withdrawn
+        key = "ideas.edit_withdrawn" if withdrawn else "ideas.edit_out_of_view"
     parts = []
     typed = {"title": data["title"], "description": data["description"]}
-    if not changed and before is not None and typed != before.model_dump(include=set(typed)):
+    if not changed and (before is None or typed != before.model_dump(include=set(typed))):
         # Decided on meanwhile: the words they typed again are given back, not lost.
         parts.append(Reply(key="ideas.your_changes", params=typed))
+    view = [] if gone else [[_view_button(idea_id)]]
     return respond(
         Reply(
             key=key,
             params={"number": number(idea_id)},
             parts=parts,
-            buttons=[[_view_button(idea_id)], [Button(label="menu.back", payload="menu")]],
+            buttons=[*view, [Button(label="menu.back", payload="menu")]],
         ),
         end_dialog=True,
     )
