@@ -419,7 +419,7 @@ async def card_replies(
     """The idea's card (and photo): what it says, where it stands, what you can do."""
     idea = card.idea
     if idea.removed:
-        return [_removed(ctx, idea)]
+        return [removed_reply(ctx, idea)]
     replies = []
     if photo and idea.photo_id is not None:
         replies.append(
@@ -553,11 +553,15 @@ def _not_found(shown_number: str) -> Reply:
 HIDDEN = frozenset({Removal.HIDDEN, Removal.REPORTS})
 
 
-def _removed(ctx: Context, idea: Idea) -> Reply:
+def removed_reply(ctx: Context, idea: Idea) -> Reply:
+    """Why an idea out of view cannot be opened, said to its author as theirs."""
     key = "ideas.withdrawn_card" if idea.withdrawn else "ideas.removed"
-    if not idea.withdrawn and idea.removal in HIDDEN and idea.author_user_id == ctx.user.id:
-        # Its author was told it is hidden (and may be shown again), not removed.
-        key = "ideas.hidden_yours"
+    if idea.author_user_id == ctx.user.id:
+        if idea.withdrawn:
+            key = "ideas.withdrawn_yours"
+        elif idea.removal in HIDDEN:
+            # Its author was told it is hidden (and may be shown again), not removed.
+            key = "ideas.hidden_yours"
     return not_found_or_removed(key, number(idea.id))
 
 
@@ -571,7 +575,7 @@ async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
     if card is None:
         return respond(_not_found(raw_id))
     if card.idea.removed:
-        return respond(_removed(ctx, card.idea))
+        return respond(removed_reply(ctx, card.idea))
     return card, view
 
 

@@ -33,7 +33,12 @@ from handlers.answers import (
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
-from handlers.ideas.browse import category_name, neighbourhood_name, status_label
+from handlers.ideas.browse import (
+    category_name,
+    neighbourhood_name,
+    removed_reply,
+    status_label,
+)
 from handlers.notices import notify
 from handlers.phrases import number, phrase
 from handlers.profile import Named
@@ -467,8 +472,11 @@ async def _own_new_idea(ctx: Context) -> tuple[int, Response | None]:
     """The idea number in the button, and the answer when it is not one's own new idea."""
     idea_id = parse_id(ctx.value) or 0
     idea = await ctx.repos.ideas.get(idea_id) if idea_id else None
-    if idea is None or idea.author_user_id != ctx.user.id or idea.removed:
+    if idea is None or idea.author_user_id != ctx.user.id:
         return idea_id, respond(menu_reply(ctx, "ideas.not_yours"))
+    if idea.removed:
+        # Their own idea, withdrawn (a second tap on "Ja") or taken out of view.
+        return idea_id, respond(removed_reply(ctx, idea))
     if not idea.editable:
         back = Button(
             label="ideas.btn_view", payload=f"idea.open:{idea.id}", params={"number": idea.id}
