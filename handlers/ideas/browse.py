@@ -499,8 +499,9 @@ async def _card_buttons(
                 Button(label="ideas.btn_withdraw", payload=f"idea.withdraw:{idea.id}"),
             ]
         )
-    if idea.author_user_id != me:
+    if idea.author_user_id != me and ctx.user.role is Role.RESIDENT:
         # Something that does not belong here: the connector decides (staff/reporting.py).
+        # Staff moderate in /meldingen instead, as under comments.
         buttons.append([Button(label="ideas.btn_report", payload=f"idea.report:{idea.id}")])
     if ctx.user.role.allows(Role.CONNECTOR):
         buttons.append(
