@@ -31,3 +31,17 @@ async def test_withdraw_pressed_twice_or_an_old_edit_button_says_it_is_withdrawn
     assert bob.keys == ["ideas.withdrawn_card"]
     await bob.press_payload(yes)  # someone else's idea
     assert bob.keys == ["ideas.not_yours"]
+
+
+async def test_the_author_opening_the_thread_of_her_withdrawn_idea_hears_she_withdrew_it(
+    app: App,
+) -> None:
+    anna = await person(app, "anna")
+    await submit_idea(anna)
+    await anna.press_payload("idea.comment:1")
+    await anna.press_payload("idea.withdraw:1!")
+    assert anna.keys == ["ideas.withdrawn"]
+    await anna.send("Nog een aanvulling op mijn idee.")
+    assert anna.keys == ["comments.not_placed", "ideas.withdrawn_yours"]
+    await anna.press_payload("idea.comments:1")
+    assert anna.keys == ["ideas.withdrawn_yours"]
