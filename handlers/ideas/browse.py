@@ -35,6 +35,7 @@ from storage.ideas.ideas import (
     IdeaPage,
     IdeaSort,
     IdeaStatus,
+    Removal,
     StatusChange,
     search_words,
 )
@@ -418,7 +419,7 @@ async def card_replies(
     """The idea's card (and photo): what it says, where it stands, what you can do."""
     idea = card.idea
     if idea.removed:
-        return [_removed(idea)]
+        return [removed_reply(ctx, idea)]
     replies = []
     if photo and idea.photo_id is not None:
         replies.append(
@@ -498,8 +499,9 @@ async def _card_buttons(
                 Button(label="ideas.btn_withdraw", payload=f"idea.withdraw:{idea.id}"),
             ]
         )
-    if idea.author_user_id != me:
+    if idea.author_user_id != me and ctx.user.role is Role.RESIDENT:
         # Something that does not belong here: the connector decides (staff/reporting.py).
+        # Staff moderate in /meldingen instead, as under comments.
         buttons.append([Button(label="ideas.btn_report", payload=f"idea.report:{idea.id}")])
     if ctx.user.role.allows(Role.CONNECTOR):
         buttons.append(
@@ -548,8 +550,19 @@ def _not_found(shown_number: str) -> Reply:
     return not_found_or_removed("ideas.not_found", shown_number)
 
 
-def _removed(idea: Idea) -> Reply:
+#: Out of view for now: the connector hid it, or residents' reports did until they decide.
+HIDDEN = frozenset({Removal.HIDDEN, Removal.REPORTS})
+
+
+def removed_reply(ctx: Context, idea: Idea) -> Reply:
+    """Why an idea out of view cannot be opened, said to its author as theirs."""
     key = "ideas.withdrawn_card" if idea.withdrawn else "ideas.removed"
+    if idea.author_user_id == ctx.user.id:
+        if idea.withdrawn:
+            key = "ideas.withdrawn_yours"
+        elif idea.removal in HIDDEN:
+            # Its author was told it is hidden (and may be shown again), not removed.
+            key = "ideas.hidden_yours"
     return not_found_or_removed(key, number(idea.id))
 
 
@@ -563,7 +576,7 @@ async def _target(ctx: Context) -> tuple[IdeaCard, View | None] | Response:
     if card is None:
         return respond(_not_found(raw_id))
     if card.idea.removed:
-        return respond(_removed(card.idea))
+        return respond(removed_reply(ctx, card.idea))
     return card, view
 
 
@@ -670,7 +683,8 @@ async def my_ideas(ctx: Context) -> Response:
         if idea.withdrawn:
             parts.append(Reply(key="ideas.mine_withdrawn"))
         elif idea.removed:
-            parts.append(Reply(key="ideas.mine_removed"))
+            hidden = idea.removal in HIDDEN
+            parts.append(Reply(key="ideas.mine_hidden" if hidden else "ideas.mine_removed"))
         elif idea.id in latest:
             parts.extend(history_lines(ctx, latest[idea.id]))
     here = View(kind="m", page=shown.number)

@@ -330,8 +330,10 @@ async def _open_idea(
         key = "comments.idea_removed" if begun else "ideas.not_found"
         refusal = not_found_or_removed(key, number(idea_id))
     elif idea.removed:
-        # Withdrawn by whoever sent it in, as its card says, or removed.
+        # Withdrawn by whoever sent it in, as its card says (to them: by them), or removed.
         key = "ideas.withdrawn_card" if idea.withdrawn else "comments.idea_removed"
+        if idea.withdrawn and idea.author_user_id == ctx.user.id:
+            key = "ideas.withdrawn_yours"
         refusal = not_found_or_removed(key, number(idea.id))
     elif writing and (moved := await _moved_to(ctx, idea)) is not None:
         refusal = Reply(

@@ -33,7 +33,12 @@ from handlers.answers import (
 )
 from handlers.contract import Button, Dialog, Reply, Response, Role, respond, rows
 from handlers.feature import Context, Expects, Feature, menu_reply
-from handlers.ideas.browse import category_name, neighbourhood_name, status_label
+from handlers.ideas.browse import (
+    category_name,
+    neighbourhood_name,
+    removed_reply,
+    status_label,
+)
 from handlers.notices import notify
 from handlers.phrases import number, phrase
 from handlers.profile import Named
@@ -467,8 +472,11 @@ async def _own_new_idea(ctx: Context) -> tuple[int, Response | None]:
     """The idea number in the button, and the answer when it is not one's own new idea."""
     idea_id = parse_id(ctx.value) or 0
     idea = await ctx.repos.ideas.get(idea_id) if idea_id else None
-    if idea is None or idea.author_user_id != ctx.user.id or idea.removed:
+    if idea is None or idea.author_user_id != ctx.user.id:
         return idea_id, respond(menu_reply(ctx, "ideas.not_yours"))
+    if idea.removed:
+        # Their own idea, withdrawn (a second tap on "Ja") or taken out of view.
+        return idea_id, respond(removed_reply(ctx, idea))
     if not idea.editable:
         back = Button(
             label="ideas.btn_view", payload=f"idea.open:{idea.id}", params={"number": idea.id}
@@ -525,17 +533,23 @@ async def _save_changes(ctx: Context, dialog: Dialog) -> Response:
         # The photo it replaced is deleted, unless something else shows it too.
         await ctx.repos.media.drop_unused({old_photo})
     key = "ideas.edit_saved" if changed else "ideas.edit_too_late"
+    gone = not changed and (before is None or before.removed)
+    if gone:
+        # Withdrawn (from its card) or taken out of view meanwhile: said so, not "decided".
+        withdrawn = before is not None and before.withdrawn
+        key = "ideas.edit_withdrawn" if withdrawn else "ideas.edit_out_of_view"
     parts = []
     typed = {"title": data["title"], "description": data["description"]}
-    if not changed and before is not None and typed != before.model_dump(include=set(typed)):
+    if not changed and (before is None or typed != before.model_dump(include=set(typed))):
         # Decided on meanwhile: the words they typed again are given back, not lost.
         parts.append(Reply(key="ideas.your_changes", params=typed))
+    view = [] if gone else [[_view_button(idea_id)]]
     return respond(
         Reply(
             key=key,
             params={"number": number(idea_id)},
             parts=parts,
-            buttons=[[_view_button(idea_id)], [Button(label="menu.back", payload="menu")]],
+            buttons=[*view, [Button(label="menu.back", payload="menu")]],
         ),
         end_dialog=True,
     )

@@ -368,12 +368,20 @@ async def _merge(ctx: Context, dialog: Dialog, choice: str | None) -> Dialog | R
     typed = choice if choice is not None else ctx.text.lstrip("#")
     target_id = parse_id(typed)
     target = await ctx.repos.ideas.get(target_id) if target_id else None
-    if target is None or target.removed:
+    if target is None:
         return Reply(key="triage.merge_unknown", params={"typed": graphemes.cut(typed, 20)})
+    if target.removed:
+        # Withdrawn by its sender, hidden or removed: an idea, but none to merge with.
+        return Reply(key="triage.merge_out_of_view", params={"number": number(target.id)})
     if target.id == int(dialog.data["id"]):
         return Reply(key="triage.merge_self")
     if target.status == IdeaStatus.MERGED:
-        return Reply(key="triage.merge_merged", params={"number": number(target.id)})
+        # The idea it went into is named: that is the one to choose.
+        into = await ctx.repos.ideas.merged_into(target.id)
+        shown = number(into) if into is not None else "?"
+        return Reply(
+            key="triage.merge_merged", params={"number": number(target.id), "into": shown}
+        )
     return dialog.to("reason", into=target.id)
 
 
