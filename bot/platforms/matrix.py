@@ -1100,10 +1100,12 @@ class Matrix:
 
     def _ask_again(self, notices: list[Notice]) -> None:
         """Ask residents to send again what could not be decrypted: once per direct chat,
-        beside the sync loop (so many rooms at once hold nobody else up)."""
+        beside the sync loop (so many rooms at once hold nobody else up). A group, an
+        experiment's room of two included, is not asked: what the bot could not read there
+        was most likely not meant for it."""
         for notice in notices:
             room = self._client.rooms.get(notice.room_id)
-            if room is None or is_group(room):
+            if room is None or self._not_private(room):
                 continue
             task = asyncio.create_task(self._ask_again_in(notice))
             self._notices.add(task)
