@@ -54,6 +54,8 @@ _MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
 #: Element sends without asking "send as message?"), then a letter; its name may hold any
 #: letters (``/ideeën``, as the menus' Dutch reads), digits, ``_`` and ``-``.
 _COMMAND = re.compile(r"^[/!]([^\W\d_][\w-]{0,63})(?:@(\S*))?(?:\s+(.*))?$", re.DOTALL)
+#: The first line of the quote a client puts above a reply: whom it quotes, then what.
+_REPLY_FALLBACK = re.compile(r"^> (?:\* )?<[^<>\n]+>")
 #: The quote of the answered message a client puts above a reply's HTML.
 _REPLY_QUOTE = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
@@ -88,9 +90,14 @@ def is_reply(content: dict[str, Any]) -> bool:
 
 
 def strip_reply_fallback(body: str) -> str:
-    """Drop the quote a client puts above a reply ("> <@bot:x> earlier text" lines)."""
+    """Drop the quote a client puts above a reply ("> <@bot:x> earlier text" lines).
+
+    Only such a quote: it starts with whom it quotes (``> <@…>``, ``> * <@…>`` for an
+    action). Newer apps put none there, and a reply of the person's own that starts with
+    ">" ("> 65 jaar") is read whole.
+    """
     lines = body.split("\n")
-    if not lines or not lines[0].startswith(">"):
+    if not lines or not _REPLY_FALLBACK.match(lines[0]):
         return body
     index = 0
     while index < len(lines) and lines[index].startswith(">"):

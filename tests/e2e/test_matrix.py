@@ -213,6 +213,24 @@ async def test_in_a_group_a_reply_to_someone_who_named_the_bot_is_not_addressed_
     assert helped.answers == command, "the bot answered a reply not meant for it"
 
 
+async def test_a_reply_that_starts_with_a_greater_than_sign_of_its_own_is_read_whole(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    done = anna.replies()[-1]
+    # A reply without the quote older apps put above it: all she wrote is her answer.
+    sent = await anna.send_content(
+        {
+            "msgtype": "m.text",
+            "body": "> 65 jaar, en ik woon hier al lang",
+            "m.relates_to": {"m.in_reply_to": {"event_id": done.event_id}},
+        }
+    )
+    echoed = await anna.wait_for_reply(after=sent)
+    assert "> 65 jaar, en ik woon hier al lang" in echoed.body
+
+
 def _invited_by(resident: MatrixResident, bot_id: str) -> str | None:
     """The room the bot invited this resident to, if any."""
     return next(
