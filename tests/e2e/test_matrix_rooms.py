@@ -742,3 +742,35 @@ async def test_an_experiments_room_of_two_is_not_asked_to_send_an_unreadable_mes
         )
     finally:
         await bot.stop()
+
+
+async def test_a_reported_reply_reaches_the_connector_without_the_message_it_quotes_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim])
+        for person in (anna, bob):
+            await _take_part(person, room)
+        await room.wait_for_bot(bot_id, "Welkom in de groep", count=2)
+
+        said = await send_in(
+            anna, room.room_id, {"msgtype": "m.text", "body": "Wie helpt zaterdag mee?"}
+        )
+        # Bob answers her with a reply; his app quotes her message above his words.
+        rude = await send_in(
+            bob,
+            room.room_id,
+            {
+                "msgtype": "m.text",
+                "body": f"> <{anna.user_id}> Wie helpt zaterdag mee?\n\nJij zeker niet, sukkel",
+                "m.relates_to": {"m.in_reply_to": {"event_id": said}},
+            },
+        )
+        await _report_by_reply(anna, room, rude)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await ria.send("/meldingen")
+        card = await ria.wait_for_reply(containing("sukkel"))
+        assert "Wie helpt zaterdag mee" not in card.body, "Anna's words shown as Bob's"
