@@ -774,3 +774,18 @@ async def test_a_reported_reply_reaches_the_connector_without_the_message_it_quo
         await ria.send("/meldingen")
         card = await ria.wait_for_reply(containing("sukkel"))
         assert "Wie helpt zaterdag mee" not in card.body, "Anna's words shown as Bob's"
+
+
+async def test_a_report_by_the_reaction_without_its_emoji_sign_is_a_report_too_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, _ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        # Some apps send the warning sign as text ("⚠", without U+FE0F): the same reaction.
+        relates = {"rel_type": "m.annotation", "event_id": rude, "key": "\u26a0"}
+        await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
+        await anna.wait_for_reply(containing("Je melding is binnen"))
