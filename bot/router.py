@@ -94,6 +94,8 @@ _REPLIES = TypeAdapter(list[Reply])
 #: What every platform takes for a command's name (Telegram's rule for ``/command``).
 _COMMAND_NAME = re.compile(r"[A-Za-z0-9_]+")
 #: What changes how an emoji looks, not which it is: its text or emoji form, a skin tone.
+#: An option's number as typed: "2", as shown ("[2]"), or as in a list ("2.", "2)", "(2)").
+_OPTION_NUMBER = re.compile(r"\[\s*(\d+)\s*\]|\(\s*(\d+)\s*\)|(\d+)\s*[.)]?")
 _EMOJI_FORMS = frozenset("\ufe0e\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
 
 #: Sends the replies to one event back to the chat it came from.
@@ -778,13 +780,15 @@ class Router:
         payload = None
         if typed:
             payload = None
-        elif answer.isdecimal():
+        elif (typed_number := _OPTION_NUMBER.fullmatch(answer)) is not None:
             # Only what was shown with a number (an outbox message's options that came in
             # the middle of a dialog were shown by name only). Digits of any script count
-            # ("٢" from an Arabic keyboard is 2); "²" is no decimal digit.
+            # ("٢" from an Arabic keyboard is 2); "²" is no decimal digit. Typed as shown
+            # ("[2]") or as in a list ("2.", "2)") it is the same number.
+            number = int(next(group for group in typed_number.groups() if group))
             by_number = [option for _, option, shown in options if shown]
-            if 1 <= int(answer) <= len(by_number):
-                payload = by_number[int(answer) - 1]
+            if 1 <= number <= len(by_number):
+                payload = by_number[number - 1]
         if payload is None:
             # "ja, ik doe mee" chooses "✅ Ja, ik doe mee": nobody types the emoji.
             wanted = _loose(answer)

@@ -54,6 +54,10 @@ _MEDIA_KINDS: list[tuple[tuple[type, ...], str]] = [
 #: Element sends without asking "send as message?"), then a letter; its name may hold any
 #: letters (``/ideeën``, as the menus' Dutch reads), digits, ``_`` and ``-``.
 _COMMAND = re.compile(r"^[/!]([^\W\d_][\w-]{0,63})(?:@(\S*))?(?:\s+(.*))?$", re.DOTALL)
+#: The first line of the quote a client puts above a reply: whom it quotes, then what.
+_REPLY_FALLBACK = re.compile(r"^> (?:\* )?<[^<>\n]+>")
+#: The quote of the answered message a client puts above a reply's HTML.
+_REPLY_QUOTE = re.compile(r"<mx-reply>.*?</mx-reply>", re.DOTALL | re.IGNORECASE)
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
 
 
@@ -86,9 +90,14 @@ def is_reply(content: dict[str, Any]) -> bool:
 
 
 def strip_reply_fallback(body: str) -> str:
-    """Drop the quote a client puts above a reply ("> <@bot:x> earlier text" lines)."""
+    """Drop the quote a client puts above a reply ("> <@bot:x> earlier text" lines).
+
+    Only such a quote: it starts with whom it quotes (``> <@…>``, ``> * <@…>`` for an
+    action). Newer apps put none there, and a reply of the person's own that starts with
+    ">" ("> 65 jaar") is read whole.
+    """
     lines = body.split("\n")
-    if not lines or not lines[0].startswith(">"):
+    if not lines or not _REPLY_FALLBACK.match(lines[0]):
         return body
     index = 0
     while index < len(lines) and lines[index].startswith(">"):
@@ -115,10 +124,10 @@ def addressing(
 ) -> tuple[bool, str]:
     """Whether a message in a group names the bot, and the text without a leading mention.
 
-    The bot is addressed by a mention (``m.mentions`` or a link to its id), its user id or
-    display name in the text, or a command: one that ``commands`` takes for one, where
-    given (a slash before a word that names none, "/één keer nog", is text, which the bot
-    leaves alone in a group as any other).
+    The bot is addressed by a mention (``m.mentions`` or a link to its id, not one in the
+    quote of a reply), its user id or display name in the text, or a command: one that
+    ``commands`` takes for one, where given (a slash before a word that names none,
+    "/één keer nog", is text, which the bot leaves alone in a group as any other).
     """
     candidates = sorted({bot_id, *(name for name in names if name)}, key=len, reverse=True)
     stripped = text.strip()
@@ -131,6 +140,9 @@ def addressing(
     if isinstance(mentions, dict) and bot_id in (mentions.get("user_ids") or []):
         return True, stripped
     formatted = content.get("formatted_body")
+    if isinstance(formatted, str) and is_reply(content):
+        # The quote of the message answered (another's, who named the bot) is not this one.
+        formatted = _REPLY_QUOTE.sub("", formatted)
     if isinstance(formatted, str) and f"matrix.to/#/{bot_id}" in formatted:
         return True, stripped
     for name in candidates:

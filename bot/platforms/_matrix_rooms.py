@@ -34,6 +34,7 @@ from nio import (
     RoomRedactError,
 )
 
+from bot.platforms._matrix_events import is_reply, strip_reply_fallback
 from handlers.contract import Quoted, RoomError
 
 #: The level a muted member gets: below ``events_default`` (0), so they can only read.
@@ -117,8 +118,13 @@ def _content(event: Event) -> dict[str, Any]:
 
 
 def _body(event: Event) -> str | None:
-    body = _content(event).get("body")
-    return body if isinstance(body, str) else None
+    """What its author wrote: a reply without the quote of the message it answers (someone
+    else's words, as their app put them above the reply)."""
+    content = _content(event)
+    body = content.get("body")
+    if not isinstance(body, str):
+        return None
+    return strip_reply_fallback(body) if is_reply(content) else body
 
 
 async def _latest_edit(

@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -986,7 +987,7 @@ class Matrix:
             )
             return Event(**base, joined=True) if newcomer else None
         reaction = self.app.profile.rooms.report_reaction
-        if isinstance(native, ReactionEvent) and reaction and native.key == reaction:
+        if isinstance(native, ReactionEvent) and reaction and _same_emoji(native.key, reaction):
             quoted = await _matrix_rooms.quoted(self._client, room.room_id, native.reacts_to)
             return Event(**base, command="melden", reply_to=quoted)
         return None
@@ -1100,10 +1101,12 @@ class Matrix:
 
     def _ask_again(self, notices: list[Notice]) -> None:
         """Ask residents to send again what could not be decrypted: once per direct chat,
-        beside the sync loop (so many rooms at once hold nobody else up)."""
+        beside the sync loop (so many rooms at once hold nobody else up). A group, an
+        experiment's room of two included, is not asked: what the bot could not read there
+        was most likely not meant for it."""
         for notice in notices:
             room = self._client.rooms.get(notice.room_id)
-            if room is None or is_group(room):
+            if room is None or self._not_private(room):
                 continue
             task = asyncio.create_task(self._ask_again_in(notice))
             self._notices.add(task)
@@ -1221,6 +1224,16 @@ def _timeline(response: SyncResponse) -> list[tuple[str, Any]]:
         for room_id, info in response.rooms.join.items()
         for event in info.timeline.events
     ]
+
+
+def _same_emoji(key: str, wanted: str) -> bool:
+    """Whether a reaction is this emoji, shown as emoji or as text: some apps send "⚠"
+    where others send "⚠️" (with U+FE0F)."""
+    return _VARIATION.sub("", key) == _VARIATION.sub("", wanted)
+
+
+#: The signs that ask for an emoji as a picture or as text (the same emoji either way).
+_VARIATION = re.compile("[\ufe0e\ufe0f]")
 
 
 def _member(room: MatrixRoom, user_id: str) -> bool:

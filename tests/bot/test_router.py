@@ -203,6 +203,21 @@ async def test_an_option_number_typed_in_arabic_or_persian_digits_chooses_that_o
     assert anna.keys == ["general.not_understood"]
 
 
+async def test_an_option_number_typed_as_it_is_shown_or_with_a_dot_chooses_that_option(
+    app: App,
+) -> None:
+    # Options show as "[2] Ideeën bekijken": some type it that way, or as "2." or "2)".
+    anna = Chat(app, "@anna:example.org", platform="matrix")
+    await anna.onboard()
+    for two in ("[2]", "2.", "2)", "(2)", " 2 . "):
+        await anna.send("/menu")
+        await anna.send(two)
+        assert anna.keys == ["ideas.list_title"], two
+    await anna.send("/menu")
+    await anna.send("2.5")
+    assert anna.keys == ["general.not_understood"]
+
+
 async def test_an_answer_in_a_group_leaves_the_numbers_offered_in_that_room_to_its_person(
     app: App,
 ) -> None:

@@ -175,6 +175,62 @@ async def test_in_a_group_the_bot_answers_only_when_addressed(
     assert len(bob.client.invited_rooms) == 1
 
 
+async def test_in_a_group_a_reply_to_someone_who_named_the_bot_is_not_addressed_to_it(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna, bob = await residents("anna"), await residents("bob")
+    await make_staff(matrix_bot, anna)
+    await anna.open_chat(matrix_bot.user_id, encrypted=False, others=[bob])
+    pill = f'<a href="https://matrix.to/#/{matrix_bot.user_id}">Samenspel</a>'
+    named = await anna.send_content(
+        {
+            "msgtype": "m.text",
+            "body": "Samenspel wat kan ik hier doen?",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f"{pill} wat kan ik hier doen?",
+            "m.mentions": {"user_ids": [matrix_bot.user_id]},
+        }
+    )
+    await anna.wait_for_reply(after=named)
+    # Bob answers Anna, not the bot: his app quotes her message (with its link to the
+    # bot) above his words, and mentions only her.
+    chatter = await bob.send_content(
+        {
+            "msgtype": "m.text",
+            "body": f"> <{anna.user_id}> Samenspel wat kan ik hier doen?\n\nkom zaterdag langs",
+            "format": "org.matrix.custom.html",
+            "formatted_body": (
+                '<mx-reply><blockquote><a href="https://matrix.to/#/!x/$y">In reply to</a> '
+                f'<a href="https://matrix.to/#/{anna.user_id}">{anna.user_id}</a><br>'
+                f"{pill} wat kan ik hier doen?</blockquote></mx-reply>kom zaterdag langs"
+            ),
+            "m.relates_to": {"m.in_reply_to": {"event_id": named}},
+            "m.mentions": {"user_ids": [anna.user_id]},
+        }
+    )
+    command = await bob.send("!help")
+    helped = await bob.wait_for_reply(after=chatter)
+    assert helped.answers == command, "the bot answered a reply not meant for it"
+
+
+async def test_a_reply_that_starts_with_a_greater_than_sign_of_its_own_is_read_whole(
+    matrix_bot: MatrixBot, residents: Residents
+) -> None:
+    anna = await residents("anna")
+    await _onboard(anna, matrix_bot)
+    done = anna.replies()[-1]
+    # A reply without the quote older apps put above it: all she wrote is her answer.
+    sent = await anna.send_content(
+        {
+            "msgtype": "m.text",
+            "body": "> 65 jaar, en ik woon hier al lang",
+            "m.relates_to": {"m.in_reply_to": {"event_id": done.event_id}},
+        }
+    )
+    echoed = await anna.wait_for_reply(after=sent)
+    assert "> 65 jaar, en ik woon hier al lang" in echoed.body
+
+
 def _invited_by(resident: MatrixResident, bot_id: str) -> str | None:
     """The room the bot invited this resident to, if any."""
     return next(

@@ -10,6 +10,8 @@ is a ban, and nothing personal was ever posted in the room.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +34,7 @@ from handlers.experiments.rooms import let_back
 from tests.e2e.matrix_support import (
     ENCRYPTION,
     WAIT_SECONDS,
+    MatrixBot,
     MatrixResident,
     Residents,
     bot_settings,
@@ -702,3 +705,87 @@ async def test_a_room_unlinked_with_a_capital_command_is_left_as_well_on_synapse
         await room.wait_for_bot(bot_id, "hoort niet meer bij")
         assert await app.repos.rooms.all("matrix") == []
         await until(lambda: room.member(bot_id) == "leave", WAIT_SECONDS, what="the bot leaves")
+
+
+async def test_an_experiments_room_of_two_is_not_asked_to_send_an_unreadable_message_again(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot = MatrixBot(settings, poll_ms=300, key_patience=timedelta(0))
+    await bot.start()
+    try:
+        wim, kim = await residents("wim"), await residents("kim")
+        await onboard(wim, bot.user_id)
+        await set_role(bot.running, wim, Role.CIVIL_SERVANT)
+        room = await _group(synapse, wim, bot.user_id, [kim])
+        await _link(room, wim, bot.user_id)
+        left = await kim.client.room_leave(room.room_id)
+        assert not isinstance(left, ErrorResponse), left
+        # Only Wim and the bot are left in the experiment's room; someone there sends
+        # something nobody can read (chatter, as far as the bot knows).
+        content = {
+            "algorithm": "m.megolm.v1.aes-sha2",
+            "sender_key": "bogus-sender-key-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "session_id": "bogus-session-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "device_id": "WIMSPHONE",
+            "ciphertext": "AwgAEpABbogus",
+        }
+        path = f"/_matrix/client/v3/rooms/{quote(room.room_id)}/send/m.room.encrypted/unread-1"
+        await asyncio.to_thread(
+            synapse.request_json, "PUT", path, content, access_token=wim.client.access_token
+        )
+        for _ in range(3):  # syncs after it: given up, and whatever that leads to
+            await wim.send("/help")
+            await wim.wait_for_reply(containing("Met Samenspel praat je mee"))
+        assert not [said for said in room.bot_messages(bot.user_id) if "niet lezen" in said], (
+            "the experiment's room was asked to send a message again"
+        )
+    finally:
+        await bot.stop()
+
+
+async def test_a_reported_reply_reaches_the_connector_without_the_message_it_quotes_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim])
+        for person in (anna, bob):
+            await _take_part(person, room)
+        await room.wait_for_bot(bot_id, "Welkom in de groep", count=2)
+
+        said = await send_in(
+            anna, room.room_id, {"msgtype": "m.text", "body": "Wie helpt zaterdag mee?"}
+        )
+        # Bob answers her with a reply; his app quotes her message above his words.
+        rude = await send_in(
+            bob,
+            room.room_id,
+            {
+                "msgtype": "m.text",
+                "body": f"> <{anna.user_id}> Wie helpt zaterdag mee?\n\nJij zeker niet, sukkel",
+                "m.relates_to": {"m.in_reply_to": {"event_id": said}},
+            },
+        )
+        await _report_by_reply(anna, room, rude)
+        await anna.wait_for_reply(containing("Je melding is binnen"))
+        await ria.send("/meldingen")
+        card = await ria.wait_for_reply(containing("sukkel"))
+        assert "Wie helpt zaterdag mee" not in card.body, "Anna's words shown as Bob's"
+
+
+async def test_a_report_by_the_reaction_without_its_emoji_sign_is_a_report_too_on_synapse(
+    synapse: SynapseServer, residents: Residents, tmp_path: Path
+) -> None:
+    settings = await bot_settings(synapse, tmp_path / "bot")
+    bot_id = settings.matrix_user or ""
+    async with running_bot(settings) as app:
+        wim, kim, anna, bob, _ria = await _people(app, residents, bot_id)
+        room = await _linked_group(synapse, wim, bot_id, [kim, anna, bob])
+        rude = await send_in(bob, room.room_id, {"msgtype": "m.text", "body": "Sukkels"})
+        # Some apps send the warning sign as text ("⚠", without U+FE0F): the same reaction.
+        relates = {"rel_type": "m.annotation", "event_id": rude, "key": "\u26a0"}
+        await send_in(anna, room.room_id, {"m.relates_to": relates}, "m.reaction")
+        await anna.wait_for_reply(containing("Je melding is binnen"))
