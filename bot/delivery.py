@@ -740,10 +740,12 @@ class DeliveryWorker:
         parts = []
         # Invitations that someone answered or voted on before theirs went out were not
         # needed: said apart, as "cancelled" would read as something that went wrong.
-        done_first = await self.outbox.done_first(batch.batch) if batch.cancelled else 0
-        if (batch.cancelled or 0) > done_first:
-            cancelled = (batch.cancelled or 0) - done_first
-            parts.append(Reply(key="delivery.report_cancelled", params={"n": cancelled}))
+        cancelled = batch.cancelled or 0
+        done_first = await self.outbox.done_first(batch.batch) if cancelled else 0
+        if cancelled > done_first:
+            parts.append(
+                Reply(key="delivery.report_cancelled", params={"n": cancelled - done_first})
+            )
         if done_first:
             parts.append(Reply(key="delivery.report_done_first", params={"n": done_first}))
         report = Reply(
