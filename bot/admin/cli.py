@@ -70,7 +70,7 @@ _USER_ID = {
     ),
     "console": (
         re.compile(r"^[^\s/]{1,64}$"),
-        "a console user is the name given to samenspel chat --as, without spaces",
+        "a console user is a name without spaces or '/', at most 64 characters",
     ),
 }
 
@@ -477,14 +477,7 @@ def _console_name(who: str | None) -> str | None:
     """The name given to ``chat --as``, checked as ``grant`` checks a console user: a
     person who chats under a name the operator's commands refuse could not be given a
     role, nor have their data exported or erased on request."""
-    if who is None:
-        return None
-    pattern, _ = _USER_ID["console"]
-    if not pattern.match(who.strip()):
-        raise CommandError(
-            f"--as {who!r}: a console user is a name without spaces or '/', at most 64 characters"
-        )
-    return who.strip()
+    return None if who is None else _checked_user("console", who, name="--as", then="")
 
 
 async def drop_unheld_dialog(repos: Repositories, person: User, was: Role) -> None:
